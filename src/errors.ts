@@ -1,0 +1,74 @@
+/**
+ * One error class per kind of failure, each with a stable exit code so scripts can react.
+ * Messages name the bundle/entry/host, what was expected, what was found, and what to do next.
+ */
+export class FerryError extends Error {
+  /** Process exit code used by the CLI. */
+  readonly exitCode: number = 1;
+  /** Stable machine-readable code, printed with --json. */
+  readonly code: string = 'FERRY_ERROR';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Wrong command-line usage or options. */
+export class UsageError extends FerryError {
+  override readonly exitCode = 64;
+  override readonly code = 'USAGE';
+}
+
+/** A spec, lock or inventory file that does not match its schema. */
+export class SpecError extends FerryError {
+  override readonly exitCode = 65;
+  override readonly code = 'SPEC';
+}
+
+/** A signature is missing, invalid, or made by an untrusted, expired or revoked key. */
+export class SignatureError extends FerryError {
+  override readonly exitCode = 66;
+  override readonly code = 'SIGNATURE';
+}
+
+/** Content does not match its recorded digest or size. */
+export class IntegrityError extends FerryError {
+  override readonly exitCode = 67;
+  override readonly code = 'INTEGRITY';
+}
+
+/** A bundle or archive whose structure is not allowed (unlisted, duplicated, escaping, linked entries...). */
+export class BundleFormatError extends FerryError {
+  override readonly exitCode = 68;
+  override readonly code = 'BUNDLE_FORMAT';
+}
+
+/** An upstream could not be fetched or resolved. */
+export class FetchError extends FerryError {
+  override readonly exitCode = 69;
+  override readonly code = 'FETCH';
+  /** Whether a retry may succeed (connection reset, 5xx, timeout). */
+  readonly transient: boolean;
+  constructor(message: string, options?: { cause?: unknown; transient?: boolean }) {
+    super(message, options);
+    this.transient = options?.transient ?? false;
+  }
+}
+
+/** Dependency resolution failed (apt closure, python pins). */
+export class ResolveError extends FerryError {
+  override readonly exitCode = 70;
+  override readonly code = 'RESOLVE';
+}
+
+/** The store is missing something or is inconsistent. */
+export class StoreError extends FerryError {
+  override readonly exitCode = 71;
+  override readonly code = 'STORE';
+}
+
+/** A deploy step or host failed. */
+export class DeployError extends FerryError {
+  override readonly exitCode = 72;
+  override readonly code = 'DEPLOY';
+}

@@ -1,0 +1,69 @@
+import { readFile } from 'node:fs/promises';
+import * as openpgp from 'openpgp';
+import { SignatureError, UsageError } from '../errors.js';
+
+/**
+ * Read public keys from files: armored (.asc) or binary keyrings (.gpg, as in
+ * /usr/share/keyrings). Several files and several keys per file are allowed.
+ */
+export async function readKeyring(paths: string[]): Promise<openpgp.PublicKey[]> {
+  const keys: openpgp.PublicKey[] = [];
+  for (const path of paths) {
+    let data: Buffer;
+    try {
+      data = await readFile(path);
+    } catch (err) {
+      throw new UsageError(`cannot read keyring ${path}: ${(err as Error).message}`);
+    }
+    keys.push(...(await parsePublicKeys(data, path)));
+  }
+  return keys;
+}
+
+export async function parsePublicKeys(data: Uint8Array, label: string): Promise<openpgp.PublicKey[]> {
+  try {
+    const text = Buffer.from(data).toString('latin1');
+    if (text.includes('-----BEGIN PGP')) {
+      // A file may hold several armored blocks; openpgp.readKeys reads one armor at a time.
+      const blocks = text.match(/-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP \1 KEY BLOCK-----/g) ?? [];
+      const out: openpgp.PublicKey[] = [];
+      for (const block of blocks) {
+        for (const key of await openpgp.readKeys({ armoredKeys: block })) out.push(key.toPublic());
+      }
+      if (out.length === 0) throw new Error('no key block found');
+      return out;
+    }
+    return (await openpgp.readKeys({ binaryKeys: data })).map((k) => k.toPublic());
+  } catch (err) {
+    throw new SignatureError(`${label}: not an OpenPGP public key or keyring (${(err as Error).message})`);
+  }
+}
+
+/** Read and, when needed, unlock a secret key (armored). */
+export async function readSecretKey(path: string, passphrase?: string): Promise<openpgp.PrivateKey> {
+  let armored: string;
+  try {
+    armored = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read secret key ${path}: ${(err as Error).message}`);
+  }
+  let key: openpgp.PrivateKey;
+  try {
+    key = await openpgp.readPrivateKey({ armoredKey: armored });
+  } catch (err) {
+    throw new UsageError(`${path}: not an armored OpenPGP secret key (${(err as Error).message})`);
+  }
+  if (key.isDecrypted()) return key;
+  if (!passphrase) {
+    throw new UsageError(`${path} is protected by a passphrase: pass --passphrase-file FILE or set FERRY_PASSPHRASE`);
+  }
+  try {
+    return await openpgp.decryptKey({ privateKey: key, passphrase });
+  } catch (err) {
+    throw new UsageError(`${path}: wrong passphrase (${(err as Error).message})`);
+  }
+}
+
+export function fingerprintOf(key: openpgp.Key): string {
+  return key.getFingerprint().toUpperCase();
+}

@@ -1,0 +1,126 @@
+import { z } from 'zod';
+
+/** Names used in bundle paths and facts: no slashes, no dots at the start. */
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'a name of letters, digits and . _ + - (not starting with . or -)');
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex characters (a sha256)');
+
+/** A plain file: a local path (relative to the spec) or an http(s) URL, which must carry its sha256. */
+export const FileArtifact = z
+  .object({
+    src: z.string().min(1),
+    sha256: sha256.optional(),
+    /** Name inside the bundle's files/SERVICE/ folder; defaults to the basename of src. */
+    name: z.string().regex(/^[A-Za-z0-9._+-][A-Za-z0-9._+/-]*$/).refine((s) => !s.split('/').includes('..'), 'no .. components').optional(),
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    if (/^https?:\/\//.test(f.src) && !f.sha256) {
+      ctx.addIssue({ code: 'custom', message: 'a file fetched from a URL needs its sha256', path: ['sha256'] });
+    }
+  });
+
+export const GitArtifact = z
+  .object({
+    url: z.string().min(1),
+    ref: z.string().min(1),
+    name: name.optional(),
+    /** history depth carried in the git bundle; 0 = full history */
+    depth: z.number().int().min(0).default(1),
+  })
+  .strict();
+
+/** A step: exactly one key naming its kind, with that kind's options. The deploy module validates the options. */
+export const Step = z
+  .record(z.string(), z.unknown())
+  .refine((o) => Object.keys(o).length === 1, 'a step has exactly one key naming its kind (apt, venv, file, template, service, command, rootfs, git)');
+
+export const Service = z
+  .object({
+    version: z.string().min(1),
+    groups: z.array(name).min(1),
+    artifacts: z
+      .object({
+        files: z.array(FileArtifact).default([]),
+        apt: z.array(z.string().min(1)).default([]),
+        python: z.object({ requirements: z.string().min(1) }).strict().optional(),
+        git: z.array(GitArtifact).default([]),
+        rootfs: z.array(name).default([]),
+      })
+      .strict()
+      .default({ files: [], apt: [], git: [], rootfs: [] }),
+    stage: z.array(Step).default([]),
+    install: z.array(Step).default([]),
+    configure: z.array(Step).default([]),
+  })
+  .strict();
+
+export const AptUpstream = z
+  .object({
+    /** an http(s) URI, or "system": the build machine's own apt sources and keyrings */
+    uri: z.string().min(1),
+    suites: z.array(z.string().min(1)).optional(),
+    components: z.array(z.string().min(1)).default(['main']),
+    /** keyring file(s) that sign the upstream's InRelease (armored .asc or binary .gpg) */
+    keyring: z.union([z.string(), z.array(z.string())]).optional(),
+  })
+  .strict();
+
+export const RootfsSpec = z.union([
+  z.object({ mmdebstrap: z.object({ variant: z.string().default('minbase'), packages: z.array(z.string()).default([]), compress: z.enum(['gzip', 'xz', 'zstd']).default('gzip') }).strict() }).strict(),
+  z.object({ tarball: z.object({ src: z.string().min(1), sha256 }).strict() }).strict(),
+  z.object({ directory: z.object({ path: z.string().min(1), compress: z.enum(['gzip', 'xz', 'zstd']).default('gzip') }).strict() }).strict(),
+]);
+
+export const Spec = z
+  .object({
+    name,
+    version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+~-]*$/, 'a version of letters, digits and . _ + ~ -'),
+    /** every timestamp in the bundle; SOURCE_DATE_EPOCH overrides */
+    epoch: z.union([z.string().datetime({ offset: true }), z.date()]).transform((d) => (d instanceof Date ? d : new Date(d))),
+    description: z.string().optional(),
+    targets: z
+      .object({
+        debian: z.object({ suite: z.string().min(1), architectures: z.array(z.string()).min(1).default(['amd64']) }).strict().optional(),
+        python: z
+          .object({
+            version: z.string().regex(/^\d+\.\d+$/, 'MAJOR.MINOR, like "3.11"'),
+            implementation: z.string().default('cp'),
+            abi: z.string().optional(),
+            platforms: z.array(z.string()).min(1),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({}),
+    upstreams: z
+      .object({
+        apt: z.array(AptUpstream).default([]),
+        apt_options: z
+          .object({
+            recommends: z.boolean().default(false),
+            /** what target hosts already have: a list of package names, or "required" (Priority: required + Essential) */
+            base: z.union([z.literal('required'), z.array(z.string())]).default([]),
+            valid_for_days: z.number().int().positive().optional(),
+          })
+          .strict()
+          .default({ recommends: false, base: [] }),
+        python: z
+          .object({ index: z.string().min(1), allow_sdist: z.boolean().default(false) })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({ apt: [], apt_options: { recommends: false, base: [] } }),
+    services: z.record(name, Service).default({}),
+    rootfs: z.record(name, RootfsSpec).default({}),
+  })
+  .strict();
+
+export type Spec = z.infer<typeof Spec>;
+export type Service = z.infer<typeof Service>;
+export type FileArtifact = z.infer<typeof FileArtifact>;
+export type GitArtifact = z.infer<typeof GitArtifact>;
+export type AptUpstream = z.infer<typeof AptUpstream>;
+export type RootfsSpec = z.infer<typeof RootfsSpec>;
+export type Step = z.infer<typeof Step>;
