@@ -1,0 +1,52 @@
+import type * as openpgp from 'openpgp';
+import type { Spec } from '../spec/schema.js';
+import type { Logger } from '../ui/log.js';
+import type { EntryKind } from './manifest.js';
+
+/** What every artifact kind gets while locking and building. */
+export interface BuildContext {
+  spec: Spec;
+  /** folder that relative paths in the spec are resolved against */
+  baseDir: string;
+  /** the bundle's fixed time (SOURCE_DATE_EPOCH or the spec's epoch) */
+  epoch: Date;
+  /** content-addressed download cache of the connected side (CACHE/sha256/HEX) */
+  cacheDir: string;
+  /** scratch folder for generated files (indexes, packed trees), unique to this build */
+  workDir: string;
+  /** the bundle key(s): the apt Release is signed with these; their public half is keys/bundle.asc */
+  signingKeys: openpgp.PrivateKey[];
+  /** concurrency for downloads */
+  jobs: number;
+  log: Logger;
+  /** results of kinds that ran earlier in this build (rootfs by mmdebstrap reads the apt repository) */
+  previous: Map<string, KindResult>;
+}
+
+/** One file that goes into the bundle. */
+export interface BundleInput {
+  /** path inside the bundle, e.g. "files/web/app.conf" */
+  path: string;
+  /** absolute path of the bytes on disk (cache or workDir) */
+  file: string;
+  kind: EntryKind;
+  services: string[];
+}
+
+export interface KindResult {
+  entries: BundleInput[];
+  /** recorded in manifest.artifacts[kind]: what hosts need to use the entries */
+  artifacts?: unknown;
+}
+
+/**
+ * An artifact kind (files, apt, python, rootfs, git). `lock` resolves the spec into exact pins (network
+ * allowed) and returns the JSON section written to SPEC.lock.json; `collect` fetches exactly that section
+ * and produces the bundle's entries. `ferry build` without --locked runs lock then collect.
+ */
+export interface ArtifactKind<L = unknown> {
+  name: string;
+  /** undefined when the spec does not use this kind */
+  lock(ctx: BuildContext): Promise<L | undefined>;
+  collect(lock: L, ctx: BuildContext): Promise<KindResult>;
+}
