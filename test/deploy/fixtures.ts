@@ -16,7 +16,7 @@ export function webService(version: string, extra: Partial<FixtureService> = {})
     configure: [
       { template: { src: 'app.conf.j2', dest: '{{ root }}/etc/web/app.conf', mode: '0640' } },
       { file: { src: 'static.txt', dest: '{{ root }}/srv/static.txt' } },
-      { command: { run: 'echo "$(date +%s.%N) start" >> {{ root }}/configure.log; sleep 0.3; echo "$(date +%s.%N) end" >> {{ root }}/configure.log; test "{{ fail | default(\'no\') }}" != yes' } },
+      { command: { run: 'echo "$(date +%s.%N) start" >> {{ root }}/configure.log; sleep {{ configure_sleep | default(0.3) }}; echo "$(date +%s.%N) end" >> {{ root }}/configure.log; test "{{ fail | default(\'no\') }}" != yes' } },
       { service: { name: 'web', systemctl: '{{ root }}/bin/systemctl' } },
     ],
     ...extra,

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -54,8 +54,31 @@ async function waitForPort(address: string, port: number, netns?: string): Promi
   throw new Error(`sshd on ${address}:${port} did not start`);
 }
 
+/** Every process below pid, children first found by scanning /proc. */
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [child, pp] of parent) if (pp === p) {
+      out.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
 /** Start `count` sshd processes (run as root, in the foreground: sshd -D -e -f CONFIG) with generated keys. */
-export async function startSshLab(dir: string, names: string[], opts: { netns?: Record<string, { address: string }> } = {}): Promise<SshLab> {
+export async function startSshLab(dir: string, names: string[], opts: { netns?: Record<string, { address: string; netns: string }> } = {}): Promise<SshLab> {
   mkdirSync('/run/sshd', { recursive: true });
   const key = join(dir, 'id_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ferry-test', '-f', key]);
@@ -92,8 +115,8 @@ export async function startSshLab(dir: string, names: string[], opts: { netns?: 
         '',
       ].join('\n'),
     );
-    known.push(`[${address}]:${port} ${readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`);
-    hosts.push({ name, port, address, root, config, log: join(hdir, 'sshd.log'), netns: ns ? name : undefined });
+    known.push(`${port === 22 ? address : `[${address}]:${port}`} ${readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`);
+    hosts.push({ name, port, address, root, config, log: join(hdir, 'sshd.log'), netns: ns?.netns });
   }
   writeFileSync(join(dir, 'known_hosts'), known.join('\n') + '\n');
   const sshConfig = join(dir, 'ssh_config');
@@ -115,10 +138,13 @@ export async function startSshLab(dir: string, names: string[], opts: { netns?: 
     const p = h.proc;
     if (!p || p.exitCode !== null) return;
     const gone = new Promise((r) => p.once('exit', r));
-    try {
-      process.kill(-p.pid!, 'SIGKILL');
-    } catch {
-      /* already gone */
+    // sshd puts each connection in a session of its own (setsid), so its connections are found by parentage
+    for (const pid of [...descendants(p.pid!), p.pid!]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
     await gone;
     h.proc = undefined;
