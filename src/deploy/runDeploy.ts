@@ -237,6 +237,22 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     return changed;
   };
 
+  /**
+   * A service this release leaves untouched skips every stage, yet the host now runs this release:
+   * record its digest, so `ferry status --expect` sees one release everywhere.
+   */
+  const settleFact = async (run: HostRun, svc: ServiceTarget) => {
+    const fact = run.facts.get(svc.name)?.fact;
+    if (run.failed || !fact || fact.digest === release.digest || !STAGES.every((s) => fact.stages[s]?.key === svc.keys[s])) return;
+    const updated: Fact = { ...fact, version: svc.version, digest: release.digest, release: { name: m.name, version: m.version } };
+    try {
+      await retryTransient(retry, () => writeFact(run.transport, run.target.factsDir, updated, timeoutMs), onRetry(run));
+      run.facts.set(svc.name, { fact: updated });
+    } catch (err) {
+      fail(run, err);
+    }
+  };
+
   const report = (): DeployReport => {
     for (const r of runs) r.outcome.commands = r.transport.commands;
     const ok = runs.every((r) => !r.failed) && !stopped;
@@ -289,7 +305,10 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
         }
         log.event('batch', { hosts: batch.map((r) => r.target.host.name) });
         await pMap(batch, async (run) => {
-          for (const svc of run.target.services) await runStage(run, svc, 'configure');
+          for (const svc of run.target.services) {
+            await runStage(run, svc, 'configure');
+            await settleFact(run, svc);
+          }
         }, { concurrency: Math.max(1, forks) });
       }
     }

@@ -1,5 +1,6 @@
 import type { DeployReport } from '../deploy/runDeploy.js';
 import { STAGES } from '../deploy/steps/types.js';
+import { formatTable } from './formatTable.js';
 
 /** The final table: one row per host and service, one column per stage; failures with their reason below. */
 export function deployTable(report: DeployReport): string {
@@ -27,9 +28,7 @@ export function deployTable(report: DeployReport): string {
     });
     if (h.error && !notes.some((n) => n.includes(h.error!))) notes.push(`${h.host}: failed: ${h.error}`);
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const lines = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
   const failed = report.hosts.filter((h) => h.error).length;
   const summary = `${report.release.name} ${report.release.version} (${report.release.digest.slice(0, 12)}): ${report.hosts.length - failed} of ${report.hosts.length} hosts ok, ${(report.ms / 1000).toFixed(1)} s${report.stopped ? `; ${report.stopped}` : ''}`;
-  return [...lines, '', ...notes, ...(notes.length ? [''] : []), summary].join('\n') + '\n';
+  return formatTable(rows) + ['', ...notes, ...(notes.length ? [''] : []), summary].join('\n') + '\n';
 }
