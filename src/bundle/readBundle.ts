@@ -17,6 +17,9 @@ import {
   type ManifestEntry,
 } from './manifest.js';
 
+/** small bundles finish before a progress line would help */
+const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
+
 /** Receives verified-as-listed entries; the importer writes them, verify discards them. */
 export interface EntrySink {
   write(chunk: Buffer): Promise<void> | void;
@@ -102,7 +105,7 @@ export async function readBundle(stream: Readable, opts: ReadBundleOptions): Pro
         hash.update(chunk);
         if (sink) await sink.write(chunk);
         done += chunk.length;
-        opts.log?.progress('verify', done, total, 'bytes');
+        if (total >= PROGRESS_MIN_BYTES) opts.log?.progress('verify', done, total, 'bytes');
       }
       const got = hash.digest('hex');
       if (got !== entry.sha256) throw new IntegrityError(`${where} has sha256 ${got}, the manifest says ${entry.sha256}: the bundle was changed or corrupted`);
