@@ -71,14 +71,12 @@ export async function importBundle(source: string | Readable, opts: ImportOption
             `${label}: the store already holds ${name} ${version} as ${existing}, this bundle is ${head.digest}. A release version names one bundle: bump the version, or remove the old release first`,
           );
         }
-        if (await exists(join(layout.bundle(head.digest), MANIFEST_PATH))) {
-          already = true;
-          return false;
-        }
+        // already imported: still check every byte (a tampered copy must be refused), but write nothing
+        already = await exists(join(layout.bundle(head.digest), MANIFEST_PATH));
         log.info(`${name} ${version}: signature good (${head.signers.map((s) => s.fingerprint).join(', ')}); checking ${head.manifest.entries.length} entries`);
         return true;
       },
-      openEntry: (entry) => fileSink(tree, entry, made),
+      openEntry: async (entry) => (already ? undefined : fileSink(tree, entry, made)),
     });
     const { manifest, digest } = result;
 
