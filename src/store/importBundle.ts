@@ -44,8 +44,8 @@ export interface ImportOptions {
 export async function importBundle(source: string | Readable, opts: ImportOptions): Promise<ImportResult> {
   const log = opts.log ?? silentLogger;
   const layout = storeLayout(opts.storeDir);
-  const label = opts.label ?? (typeof source === 'string' ? source : 'bundle');
-  const stream = typeof source === 'string' ? await openBundleFile(source) : source;
+  const label = opts.label ?? (source === '-' ? 'stdin' : typeof source === 'string' ? source : 'bundle');
+  const stream = source === '-' ? process.stdin : typeof source === 'string' ? await openBundleFile(source) : source;
 
   await Promise.all([layout.blobs, layout.bundles, layout.refs, layout.tmp].map((d) => mkdir(d, { recursive: true })));
   const swept = await sweepStaleImports(layout.tmp);
