@@ -100,8 +100,10 @@ export async function importBundle(source: string | Readable, opts: ImportOption
       await link(blob, join(tree, path));
     }
 
-    await writeFile(join(tree, MANIFEST_PATH), result.manifestBytes, { mode: 0o444 });
-    await writeFile(join(tree, SIGNATURE_PATH), result.signature, { mode: 0o444 });
+    for (const [path, data] of [[MANIFEST_PATH, result.manifestBytes], [SIGNATURE_PATH, result.signature]] as const) {
+      await writeFile(join(tree, path), data);
+      await chmod(join(tree, path), 0o444);
+    }
 
     // artifacts the store already has: share the blob instead of keeping a second copy
     let newBytes = 0;
