@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FetchError, IntegrityError } from '../../src/errors.js';
+import { createDispatcher } from '../../src/fetch/createDispatcher.js';
 import { createFetchStats } from '../../src/fetch/createFetchStats.js';
 import { fetchToCache } from '../../src/fetch/fetchToCache.js';
 import { bytes } from './fixtureServer.js';
@@ -155,6 +156,54 @@ describe('fetchToCache', () => {
     const got = await fetchToCache({ url: w.server.url('/d.deb'), sha256: digest }, { cacheDir: w.cacheDir, dispatcher: w.once });
     expect(sha(await readFile(got.path))).toBe(sha(data));
     expect(w.server.requestsFor('/d.deb').map((r) => r.range)).toEqual(['bytes=20000-', undefined]);
+  });
+
+  it('keeps the partial when the caller cancels, and the next call resumes it', async () => {
+    const data = bytes(120_000, 15);
+    const digest = w.server.put('/slow.deb', data);
+    const abort = new AbortController();
+    const arrived = bytesArrived(50_000);
+    void arrived.promise.then(() => abort.abort());
+    w.server.fault('/slow.deb', { dropAfter: 50_000, dropWhen: new Promise(() => {}) });
+    const req = { url: w.server.url('/slow.deb'), sha256: digest };
+    const err = await fetchToCache(req, {
+      cacheDir: w.cacheDir,
+      dispatcher: w.retrying,
+      signal: abort.signal,
+      onBytes: arrived.count,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FetchError);
+    expect((err as Error).message).toMatch(/was cancelled\. 50000 bytes are kept/);
+
+    const got = await fetchToCache(req, { cacheDir: w.cacheDir, dispatcher: w.retrying });
+    expect(got.fetchedBytes).toBe(70_000);
+    expect(sha(await readFile(got.path))).toBe(digest);
+  });
+
+  it('treats a server that stops sending as a transient failure and resumes after the idle timeout', async () => {
+    const data = bytes(90_000, 16);
+    const digest = w.server.put('/stall.deb', data);
+    w.server.fault('/stall.deb', { dropAfter: 30_000, dropWhen: new Promise(() => {}) });
+    const impatient = createDispatcher({ maxRetries: 2, minTimeout: 10, idleTimeout: 300 });
+    try {
+      const got = await fetchToCache({ url: w.server.url('/stall.deb'), sha256: digest }, { cacheDir: w.cacheDir, dispatcher: impatient });
+      expect(sha(await readFile(got.path))).toBe(digest);
+      expect(w.server.requestsFor('/stall.deb').map((r) => r.range)).toEqual([undefined, 'bytes=30000-89999']);
+    } finally {
+      await impatient.close();
+    }
+  });
+
+  it('follows redirects (mirror redirectors, CDNs)', async () => {
+    const data = bytes(5000, 17);
+    const digest = w.server.put('/cdn/x.deb', data);
+    w.server.fault('/x.deb', { redirectTo: '/cdn/x.deb' });
+    const got = await fetchToCache({ url: w.server.url('/x.deb'), sha256: digest }, { cacheDir: w.cacheDir, dispatcher: w.retrying });
+    expect(got.sha256).toBe(digest);
+    expect(w.server.seen.map((r) => [r.path, r.status])).toEqual([
+      ['/x.deb', 302],
+      ['/cdn/x.deb', 200],
+    ]);
   });
 
   it('retries after a 503 and after a connection reset, with back-off', async () => {

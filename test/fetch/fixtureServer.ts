@@ -10,12 +10,15 @@ export interface Faults {
   reset?: number;
   /** send the headers and only this many body bytes, then cut the connection (next request only) */
   dropAfter?: number;
-  /** with dropAfter: cut only once this settles (the client has the bytes), else 20 ms after sending */
+  /** with dropAfter: cut only once this settles (the client has the bytes), else 20 ms after sending;
+   * a promise that never settles makes the server stall mid-body instead */
   dropWhen?: Promise<unknown>;
   /** ignore Range and If-Range (always 200 with the whole file) */
   ignoreRange?: boolean;
   /** send the body chunked, without Content-Length */
   chunked?: boolean;
+  /** answer 302 with this Location */
+  redirectTo?: string;
   /** wait this long before answering every request */
   delayMs?: number;
 }
@@ -58,6 +61,11 @@ export async function startFixtureServer() {
       fault.status.times--;
       record(fault.status.code);
       res.writeHead(fault.status.code, { 'retry-after': '0', 'content-length': '0' }).end();
+      return;
+    }
+    if (fault.redirectTo) {
+      record(302);
+      res.writeHead(302, { location: fault.redirectTo, 'content-length': '0' }).end();
       return;
     }
     const data = files.get(path);
