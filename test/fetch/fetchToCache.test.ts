@@ -66,6 +66,21 @@ describe('fetchToCache', () => {
     expect(third).toMatchObject({ fromCache: false, fetchedBytes: data.length });
   });
 
+  it('reports the progress of a large file in bytes, about once per percent', async () => {
+    const data = bytes(9 << 20, 19);
+    const digest = w.server.put('/rootfs.tar', data);
+    const calls: Array<[string, number, number, string | undefined]> = [];
+    const log = { ...silentLogger, progress: (l: string, d: number, t: number, u?: string) => calls.push([l, d, t, u]) };
+    await fetchToCache(
+      { url: w.server.url('/rootfs.tar'), sha256: digest, size: data.length, label: 'rootfs base' },
+      { cacheDir: w.cacheDir, dispatcher: w.retrying, log },
+    );
+    expect(calls.length).toBeGreaterThan(5);
+    expect(calls.length).toBeLessThanOrEqual(101);
+    expect(calls.every(([l, , t, u]) => l === 'rootfs base' && t === data.length && u === 'bytes')).toBe(true);
+    expect(calls.at(-1)![1]).toBe(data.length);
+  });
+
   it('adds counts to the parent stats too, so a build totals what its kinds fetched', async () => {
     const data = bytes(1000);
     const digest = w.server.put('/x', data);
