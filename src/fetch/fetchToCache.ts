@@ -223,20 +223,8 @@ async function attempt(
 
   const total = req.size ?? (bodyLength !== undefined ? offset + bodyLength : undefined);
   let received = 0;
-  const fh = await open(part.data, offset > 0 ? 'a' : 'w', 0o644);
-  try {
-    await pipeline(
-      res.body,
-      meter(req, opts, hash, offset, total, (n) => (received += n)),
-      async (source: AsyncIterable<Buffer>) => {
-        for await (const chunk of source) await fh.write(chunk);
-      },
-      { signal: opts.signal },
-    );
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  const stage = meter(req, opts, hash, offset, total, (n) => (received += n));
+  await writeThrough(res.body, stage, part.data, offset > 0 ? 'a' : 'w', opts.signal);
   return verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume);
 }
 
@@ -281,24 +269,36 @@ async function copyLocal(source: string, req: FetchRequest, opts: FetchOptions):
   try {
     const st = await stat(source);
     if (req.size !== undefined && st.size !== req.size) throw sizeMismatch(req, st.size, 'the local file has');
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await pipeline(
-        createReadStream(source, { highWaterMark: 1 << 20 }),
-        meter(req, opts, hash, 0, st.size, (n) => (received += n)),
-        async (sourceChunks: AsyncIterable<Buffer>) => {
-          for await (const chunk of sourceChunks) await fh.write(chunk);
-        },
-        { signal: opts.signal },
-      );
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    const stage = meter(req, opts, hash, 0, st.size, (n) => (received += n));
+    await writeThrough(createReadStream(source, { highWaterMark: 1 << 20 }), stage, tmp, 'wx', opts.signal);
     return (await verifyAndStore(req, opts, tmp, hash, received, received, false)) as FetchResult;
   } catch (err) {
     await rm(tmp, { force: true });
     throw toFetchError(req.url, err);
+  }
+}
+
+/** Stream a source through a stage into a file, then fsync it, so that a later rename publishes whole bytes. */
+async function writeThrough(
+  source: Readable,
+  stage: (source: AsyncIterable<Buffer>) => AsyncIterable<Buffer>,
+  file: string,
+  flags: 'a' | 'w' | 'wx',
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const fh = await open(file, flags, 0o644);
+  try {
+    await pipeline(
+      source,
+      stage,
+      async (chunks: AsyncIterable<Buffer>) => {
+        for await (const chunk of chunks) await fh.write(chunk);
+      },
+      { signal },
+    );
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
