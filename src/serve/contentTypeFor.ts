@@ -17,7 +17,7 @@ export const CONTENT_TYPES_BY_EXTENSION: Readonly<Record<string, string>> = {
   zip: 'application/zip',
   html: 'text/html; charset=utf-8',
   json: 'application/json',
-  // armored detached signatures; keys/*.asc is overridden below (a public key, not a signature)
+  // armored detached signatures; keys/NAME.asc is overridden below (a public key, not a signature)
   asc: 'application/pgp-signature',
   gpg: 'application/pgp-signature',
   sig: 'application/pgp-signature',
@@ -47,6 +47,6 @@ export function contentTypeFor(bundlePath: string): string {
   const dot = name.lastIndexOf('.');
   if (dot <= 0) return DEFAULT_CONTENT_TYPE;
   const ext = name.slice(dot + 1);
-  if (ext === 'asc' && bundlePath.startsWith('keys/')) return PGP_KEYS;
+  if (ext === 'asc' && slash === 4 && bundlePath.startsWith('keys/')) return PGP_KEYS;
   return CONTENT_TYPES_BY_EXTENSION[ext] ?? DEFAULT_CONTENT_TYPE;
 }

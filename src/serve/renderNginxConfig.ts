@@ -22,14 +22,14 @@ const NAME = '[A-Za-z0-9][A-Za-z0-9._+~-]*';
  * - /releases/NAME/VERSION/ follows STORE/releases/NAME/VERSION, a symlink to ../../bundles/DIGEST
  *   kept in step with STORE/refs by syncReleaseLinks (ferry serve --sync-links);
  * - /releases/ is the file STORE/releases.json that the same sync writes;
- * - symlinks are followed only when link and target have the same owner (ferry creates both), so a
- *   link planted in the store by someone else cannot lead out of it;
+ * - no other symlink is followed (`disable_symlinks`), so a link planted in the store cannot lead out of it;
  * - content types come from the same table as ferry's; ETags are nginx's own (mtime and size), not the sha256.
  */
 export function renderNginxConfig(opts: NginxConfigOptions): string {
-  const q = (s: string) => {
-    if (/["\\\n\r$;{}]/.test(s)) throw new UsageError(`${JSON.stringify(s)} cannot be written into an nginx configuration; use a path without quotes, backslashes, $, ; or braces`);
-    return `"${s}"`;
+  /** a path quoted for nginx, followed by `variables` (nginx expands $names inside double quotes) */
+  const q = (path: string, variables = '') => {
+    if (/["\\\n\r$;{}]/.test(path)) throw new UsageError(`${JSON.stringify(path)} cannot be written into an nginx configuration; use a path without quotes, backslashes, $, ; or braces`);
+    return `"${path}${variables}"`;
   };
   const ssl = opts.tls ? ' ssl' : '';
   const listens = opts.listen.flatMap(({ host, port }) => {
@@ -45,11 +45,12 @@ export function renderNginxConfig(opts: NginxConfigOptions): string {
   }
   const types = [...byType].map(([type, exts]) => `        ${type} ${exts.join(' ')};`).join('\n');
   const security = 'add_header X-Content-Type-Options nosniff always;';
-  // nginx picks one regex location per level, so the per-file types are nested in both trees
+  // nginx picks one regex location per level, so the per-file types are nested in each tree; nested
+  // regexes capture nothing, so the named captures of the release route stay intact
   const perFile = (prefix: string, cache: string) => `
         add_header Cache-Control ${cache} always;
         ${security}
-        location ~ "/(${TEXT_FILE_NAMES.join('|')})$" {
+        location ~ "/(?:${TEXT_FILE_NAMES.join('|')})$" {
             default_type text/plain;
             add_header Cache-Control ${cache} always;
             ${security}
@@ -76,7 +77,8 @@ ${opts.tls ? `    ssl_certificate ${q(opts.tls.certFile)};\n    ssl_certificate_
     absolute_redirect off;
     sendfile on;
     tcp_nopush on;
-    disable_symlinks if_not_owner from=$document_root;
+    # no symlink is followed inside the store (bundles are plain files and hard links)
+    disable_symlinks on from=$document_root;
     charset utf-8;
     default_type ${DEFAULT_CONTENT_TYPE};
     types {
@@ -86,6 +88,7 @@ ${types}
     # a folder without index.html, or anything outside the routes below, is simply not there
     error_page 403 404 = @missing;
     location @missing {
+        default_type text/plain;
         ${security}
         return 404 "not found\\n";
     }
@@ -106,7 +109,10 @@ ${types}
     }
     location ~ "^/bundles/[0-9a-f]{64}/" {${perFile('/bundles/[0-9a-f]{64}', IMMUTABLE)}
     }
-    location ~ "^/releases/${NAME}/${NAME}/" {${perFile(`/releases/${NAME}/${NAME}`, 'no-cache')}
+    # by name: the one symlink followed is STORE/releases/NAME/VERSION itself; none inside the bundle
+    location ~ "^/releases/(?<ferry_name>${NAME})/(?<ferry_version>${NAME})/(?<ferry_path>.*)$" {
+        alias ${q(`${opts.store}/releases/`, '$ferry_name/$ferry_version/$ferry_path')};
+        disable_symlinks on ${q(`from=${opts.store}/releases/`, '$ferry_name/$ferry_version')};${perFile('/releases/[^/]+/[^/]+', 'no-cache')}
     }
     location ~ "^/blobs/sha256/[0-9a-f]{64}$" {
         types { }
