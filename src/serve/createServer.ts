@@ -42,8 +42,10 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   let closing = false;
   const onRequest: typeof handler = Object.assign((req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => {
     handler(req, res);
-    // once closing, a connection whose response just finished is idle: let it go now
-    if (closing) res.once('finish', () => setImmediate(() => servers.forEach((s) => s.closeIdleConnections())));
+    // a keep-alive connection whose response finishes while closing is idle from then on: let it go now
+    res.once('finish', () => {
+      if (closing) setImmediate(() => servers.forEach((s) => s.closeIdleConnections()));
+    });
   }, handler);
 
   const urls: string[] = [];
