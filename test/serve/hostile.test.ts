@@ -1,21 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rm, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { hostileRequestLine, hostileRequests, LEAK_MARKERS } from './hostilePaths.js';
+import { addEvilBundle, hostileRequestLine, hostileRequests, LEAK_MARKERS } from './hostilePaths.js';
 import { makeStore, sampleBundleFiles, type TestStore } from './makeStore.js';
 import { rawRequest } from './rawRequest.js';
 import { startServer, type TestServer } from './startServer.js';
-
-/** A bundle whose manifest lists two files that were replaced by links out of the store after import. */
-export async function addEvilBundle(t: TestStore): Promise<string> {
-  const evil = await t.addBundle('evil', '1', { 'files/evil/passwd': 'x\n', 'files/evil-dir/passwd': 'y\n' });
-  const dir = join(t.store, 'bundles', evil.digest, 'files');
-  await rm(join(dir, 'evil', 'passwd'));
-  await symlink('/etc/passwd', join(dir, 'evil', 'passwd'));
-  await rm(join(dir, 'evil-dir'), { recursive: true });
-  await symlink('/etc', join(dir, 'evil-dir'));
-  return evil.digest;
-}
 
 describe('ferry serve refuses every path that tries to leave the served tree', () => {
   let t: TestStore;

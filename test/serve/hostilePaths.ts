@@ -1,3 +1,7 @@
+import { rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TestStore } from './makeStore.js';
+
 /** Stands for the digest of a bundle that exists (the table is built before the store is). */
 const DIGEST = 'd'.repeat(64);
 
@@ -56,4 +60,15 @@ export const LEAK_MARKERS = ['root:', 'importer scratch', 'ferry-serve-store', '
 /** A template of `hostileRequests` with the real digests of the sample bundle and of the bundle holding planted links. */
 export function hostileRequestLine(template: string, digest: string, evil: string): string {
   return template.replaceAll(DIGEST, digest).replaceAll(DIGEST.toUpperCase(), digest.toUpperCase()).replaceAll('EVIL', evil);
+}
+
+/** A bundle whose manifest lists two files that were replaced by links out of the store after import (its digest fills EVIL). */
+export async function addEvilBundle(t: TestStore): Promise<string> {
+  const evil = await t.addBundle('evil', '1', { 'files/evil/passwd': 'x\n', 'files/evil-dir/passwd': 'y\n' });
+  const dir = join(t.store, 'bundles', evil.digest, 'files');
+  await rm(join(dir, 'evil', 'passwd'));
+  await symlink('/etc/passwd', join(dir, 'evil', 'passwd'));
+  await rm(join(dir, 'evil-dir'), { recursive: true });
+  await symlink('/etc', join(dir, 'evil-dir'));
+  return evil.digest;
 }
