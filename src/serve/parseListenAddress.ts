@@ -12,15 +12,17 @@ export interface ListenAddress {
  * (the last two: all interfaces of both families).
  */
 export function parseListenAddress(value: string): ListenAddress {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*))?:?(\d{1,5})$/.exec(value.trim());
-  const host = m ? (m[1] ?? (m[2] || undefined)) : undefined;
-  const port = m ? Number(m[3]) : NaN;
+  const v = value.trim();
   const bad = (why: string) =>
     new UsageError(`--listen ${JSON.stringify(value)}: ${why}; write ADDRESS:PORT, e.g. 0.0.0.0:8080, [::]:8080, 127.0.0.1:8080 or :8080 for every interface`);
-  if (!m || !Number.isInteger(port)) throw bad('not an address and port');
+  const m = /^\d+$/.test(v) ? ['', undefined, v] : (/^\[([^\]]*)\]:(\d+)$/.exec(v) ?? /^([^:[\]]*):(\d+)$/.exec(v));
+  if (!m) throw bad('not an address and port');
+  const host = m[1] || undefined;
+  const port = Number(m[2]);
   if (port > 65535) throw bad(`port ${port} is above 65535`);
-  if (m[1] !== undefined && isIP(m[1]) !== 6) throw bad(`${m[1]} is not an IPv6 address`);
-  if (host !== undefined && m[2] !== undefined && !/^[A-Za-z0-9.-]+$/.test(host)) throw bad(`${host} is not a host name or IPv4 address`);
+  if (host !== undefined) {
+    if (v.startsWith('[') ? isIP(host) !== 6 : !/^[A-Za-z0-9.-]+$/.test(host)) throw bad(`${host} is not an IP address or host name`);
+  }
   return { host, port };
 }
 

@@ -73,7 +73,10 @@ describe('ferry serve under load (loopback, bounded)', () => {
     expect(ok).toBe(CLIENTS * (SMALL_PER_CLIENT + 1));
     // bounded: the whole run must finish well inside the test timeout on a busy 2-core machine
     expect(seconds).toBeLessThan(90);
-    const lines = serve.stdout().trim().split('\n').map((l) => JSON.parse(l) as { status: number; bytes: number; target: string });
+    // a line is written when the server sees its response complete, a moment after the client does
+    const logLines = () => serve.stdout().trim().split('\n').map((l) => JSON.parse(l) as { status: number; bytes: number; target: string });
+    for (let i = 0; i < 100 && logLines().length < ok; i++) await new Promise((r) => setTimeout(r, 20));
+    const lines = logLines();
     expect(lines.filter((l) => l.status === 200).length).toBe(ok);
     expect(lines.filter((l) => l.target.endsWith('large.tar.gz')).every((l) => l.bytes === LARGE_SIZE)).toBe(true);
     console.log(`load: ${ok} requests (${CLIENTS} clients, ${((CLIENTS * LARGE_SIZE) / 2 ** 20).toFixed(0)} MiB of large bodies) in ${seconds.toFixed(1)} s`);

@@ -1,19 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { curl } from './curl.js';
 import { addEvilBundle, hostileRequestLine, hostileRequests, LEAK_MARKERS } from './hostilePaths.js';
+import { ferry } from './runFerry.js';
 import { makeStore, sampleBundleFiles, type StoredBundle, type TestStore } from './makeStore.js';
 import { rawRequest } from './rawRequest.js';
 import { freePort, runNginx, type RunningNginx } from './runNginx.js';
 import { startServer, type TestServer } from './startServer.js';
-import { fileURLToPath } from 'node:url';
+import { makeCertificate } from './makeCertificate.js';
 
-const run = promisify(execFile);
-const FERRY = fileURLToPath(new URL('../../bin/ferry.js', import.meta.url));
-const ferry = (...args: string[]) => run(process.execPath, [FERRY, ...args]);
 
 describe('ferry serve --nginx-config: Debian nginx serves the same store with the same URLs', () => {
   let t: TestStore;
@@ -97,11 +93,27 @@ describe('ferry serve --nginx-config: Debian nginx serves the same store with th
     for (const marker of LEAK_MARKERS) expect(body).not.toContain(marker);
   });
 
-  it('passes nginx -t with TLS and IPv6 listen addresses', async () => {
-    const { stdout } = await ferry('serve', '--nginx-config', '--store', t.store, '--listen', '[::1]:8443', '--listen', ':8443', '--tls-cert', '/etc/ssl/certs/x.pem', '--tls-key', '/etc/ssl/private/x.key');
-    expect(stdout).toContain('listen [::1]:8443 ssl;');
-    expect(stdout).toContain('listen 8443 ssl;');
-    expect(stdout).toContain('listen [::]:8443 ssl ipv6only=on;');
-    expect(stdout).toContain('ssl_certificate "/etc/ssl/certs/x.pem";');
+  it('serves HTTPS on IPv4 and IPv6 with the TLS block', async () => {
+    const cert = await makeCertificate();
+    const port = await freePort();
+    const { stdout } = await ferry('serve', '--nginx-config', '--store', t.store, '--listen', `127.0.0.1:${port}`, '--listen', `[::1]:${port}`, '--tls-cert', cert.certFile, '--tls-key', cert.keyFile);
+    expect(stdout).toContain(`listen [::1]:${port} ssl;`);
+    const tls = await runNginx(stdout, port);
+    try {
+      const f = bundle.files.get('keys/bundle.asc')!;
+      for (const host of ['127.0.0.1', '[::1]']) {
+        const r = await curl('--cacert', cert.certFile, '-g', `https://${host}:${port}/releases/openstack/2026.11.0/${f.path}`);
+        expect(r.status).toBe(200);
+        expect(r.body.equals(f.content)).toBe(true);
+      }
+    } finally {
+      await tls.stop();
+    }
+  });
+
+  it('listens on every interface of both families for ":PORT"', async () => {
+    const { stdout } = await ferry('serve', '--nginx-config', '--store', t.store, '--listen', ':8080');
+    expect(stdout).toContain('listen 8080;');
+    expect(stdout).toContain('listen [::]:8080 ipv6only=on;');
   });
 });
