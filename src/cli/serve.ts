@@ -17,6 +17,7 @@ interface ServeFlags {
   json?: boolean;
   accessLog: boolean;
   shutdownTimeout: string;
+  cache: string;
   nginxConfig?: boolean;
   syncLinks?: boolean;
 }
@@ -31,6 +32,7 @@ export function register(program: Command): void {
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--json', 'access log and messages as JSON lines')
     .option('--no-access-log', 'do not write the access log')
+    .option('--cache <MiB>', 'memory for small files (up to 64 KiB each, checked against their sha256 once), 0 for none', '64')
     .option('--shutdown-timeout <seconds>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish', '30')
     .option('--nginx-config', 'print an nginx server block serving the same store and URLs (also runs --sync-links), then exit')
     .option('--sync-links', 'update STORE/releases/NAME/VERSION symlinks and STORE/releases.json from STORE/refs (for nginx), then exit')
@@ -52,6 +54,9 @@ Examples:
       const grace = Number(flags.shutdownTimeout);
       if (!Number.isFinite(grace) || grace < 0) throw new UsageError(`--shutdown-timeout ${flags.shutdownTimeout}: expected a number of seconds`);
 
+      const cacheMiB = Number(flags.cache);
+      if (!Number.isFinite(cacheMiB) || cacheMiB < 0) throw new UsageError(`--cache ${flags.cache}: expected a number of MiB (0 for none)`);
+
       if (flags.nginxConfig || flags.syncLinks) {
         const store = await realpath(resolve(storeArg)).catch((err: Error) => {
           throw new UsageError(`--store ${storeArg}: ${err.message}`);
@@ -71,6 +76,7 @@ Examples:
         listen,
         tls,
         log,
+        cacheBytes: Math.floor(cacheMiB * 1024 * 1024),
         accessLog: flags.accessLog ? createAccessLog(process.stdout, { json: flags.json }) : undefined,
       });
       for (const url of server.urls) log.info(`serving ${storeArg} on ${url}/`);

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { MANIFEST_PATH, SIGNATURE_PATH, SIGNATURE_MAX_BYTES, manifestDigest, parseManifest } from '../bundle/manifest.js';
@@ -20,12 +20,15 @@ export interface BundleIndex {
 
 /**
  * Manifests of the bundles being served, parsed once per digest. A bundle directory is immutable
- * (its name is the sha256 of its manifest), so an entry never goes stale: when `ferry gc` removes a
- * bundle, opening its files fails and the request answers 404. Concurrent first requests for one
- * bundle share a single load; the cache keeps the most recently used `capacity` bundles.
+ * (its name is the sha256 of its manifest), so an entry never goes stale; but `ferry gc` may remove
+ * the bundle, so at most once a second per bundle a background check looks for its manifest and
+ * forgets the bundle when it is gone (files served from memory stop within that second).
+ * Concurrent first requests for one bundle share a single load; the most recently used `capacity`
+ * bundles are kept.
  */
 export class BundleIndexCache {
   private readonly loaded = new Map<string, Promise<BundleIndex | undefined>>();
+  private readonly checkedAt = new Map<string, number>();
 
   constructor(
     private readonly bundlesDir: string,
@@ -39,8 +42,16 @@ export class BundleIndexCache {
       // refresh its place in the LRU order
       this.loaded.delete(digest);
       this.loaded.set(digest, hit);
+      const now = Date.now();
+      if (now - (this.checkedAt.get(digest) ?? 0) > RECHECK_MS) {
+        this.checkedAt.set(digest, now);
+        stat(join(this.bundlesDir, digest, MANIFEST_PATH)).catch((err: unknown) => {
+          if (isMissing(err) && this.loaded.get(digest) === hit) this.loaded.delete(digest);
+        });
+      }
       return hit;
     }
+    this.checkedAt.set(digest, Date.now());
     const p = loadBundleIndex(join(this.bundlesDir, digest), digest);
     this.loaded.set(digest, p);
     p.then(
@@ -54,10 +65,14 @@ export class BundleIndexCache {
     while (this.loaded.size > this.capacity) {
       const oldest = this.loaded.keys().next().value as string;
       this.loaded.delete(oldest);
+      this.checkedAt.delete(oldest);
     }
     return p;
   }
 }
+
+/** How often a cached bundle is checked for removal. */
+const RECHECK_MS = 1000;
 
 async function loadBundleIndex(dir: string, digest: string): Promise<BundleIndex | undefined> {
   const manifestFile = join(dir, MANIFEST_PATH);

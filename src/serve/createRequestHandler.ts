@@ -11,12 +11,15 @@ import { renderReleasesIndex } from './renderReleasesIndex.js';
 import { resolveRequestPath, type BundleLocation } from './resolveRequestPath.js';
 import { sendPlainStatus } from './sendPlainStatus.js';
 import { sendStoreFile, type SendResult } from './sendStoreFile.js';
+import { SmallFileCache } from './smallFileCache.js';
 
 export interface RequestHandlerOptions {
   /** the store's real path (symlinks resolved) */
   store: string;
   log: Logger;
   accessLog?: AccessLog;
+  /** bytes of small files kept in memory (0: none); default 64 MiB */
+  cacheBytes?: number;
 }
 
 export interface RequestHandler {
@@ -46,6 +49,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   const blobsDir = join(opts.store, 'blobs', 'sha256');
   const bundles = new BundleIndexCache(bundlesDir);
   const refs = createRefResolver(refsDir);
+  const cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
+  const cache = cacheBytes > 0 ? new SmallFileCache(cacheBytes) : undefined;
   let draining = false;
 
   const serveFromBundle = async (req: IncomingMessage, res: ServerResponse, index: BundleIndex, loc: BundleLocation, cacheControl: string): Promise<SendResult> => {
@@ -65,7 +70,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       size: entry.size,
       contentType: contentTypeFor(path),
       cacheControl,
-    });
+    }, cache);
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<SendResult & { bundle?: string }> => {
@@ -115,7 +120,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
           sha256: r.sha256,
           contentType: DEFAULT_CONTENT_TYPE,
           cacheControl: IMMUTABLE,
-        });
+        }, cache);
     }
   };
 

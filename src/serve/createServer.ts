@@ -15,6 +15,8 @@ export interface ServeOptions {
   tls?: { cert: Buffer; key: Buffer };
   log: Logger;
   accessLog?: AccessLog;
+  /** bytes of small verified files kept in memory (0: none); default 64 MiB */
+  cacheBytes?: number;
 }
 
 export interface RunningServer {
@@ -37,7 +39,7 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
     throw new StoreError(`store ${opts.store} cannot be served: ${(err as Error).message}; give --store the folder that ferry import writes to`, { cause: err });
   }
   if (opts.listen.length === 0) throw new UsageError('nothing to listen on: give --listen ADDRESS:PORT');
-  const handler = createRequestHandler({ store, log: opts.log, accessLog: opts.accessLog });
+  const handler = createRequestHandler({ store, log: opts.log, accessLog: opts.accessLog, cacheBytes: opts.cacheBytes });
   const servers: Server[] = [];
   let closing = false;
   const onRequest: typeof handler = Object.assign((req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => {

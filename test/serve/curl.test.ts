@@ -6,7 +6,10 @@ import { startServer, type TestServer } from './startServer.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-describe('ferry serve answers curl like a static file server', () => {
+describe.each([
+  ['with small files served from memory', undefined],
+  ['with every file read from disk (--cache 0)', 0],
+])('ferry serve answers curl like a static file server, %s', (_label, cacheBytes) => {
   let t: TestStore;
   let bundle: StoredBundle;
   let server: TestServer;
@@ -16,7 +19,7 @@ describe('ferry serve answers curl like a static file server', () => {
   beforeAll(async () => {
     t = await makeStore();
     bundle = await t.addBundle('openstack', '2026.11.0', sampleBundleFiles());
-    server = await startServer(t.store);
+    server = await startServer(t.store, { cacheBytes });
     base = `${server.url}/bundles/${bundle.digest}`;
   });
   afterAll(async () => {
