@@ -7,10 +7,10 @@ import { createServer } from '../serve/createServer.js';
 import { parseListenAddress, type ListenAddress } from '../serve/parseListenAddress.js';
 import { renderNginxConfig } from '../serve/renderNginxConfig.js';
 import { syncReleaseLinks } from '../store/syncReleaseLinks.js';
-import { consoleLogger } from '../ui/log.js';
+import { collect, defaultStoreDir, loggerFrom } from './options.js';
 
 interface ServeFlags {
-  store?: string;
+  store: string;
   listen: string[];
   tlsCert?: string;
   tlsKey?: string;
@@ -26,8 +26,8 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('Serve the store read-only over HTTP(S): /bundles/DIGEST/..., /releases/NAME/VERSION/..., /releases/, /healthz')
-    .option('--store <dir>', 'the store written by ferry import (default: $FERRY_STORE)')
-    .option('--listen <address:port>', 'address to listen on, repeatable: 127.0.0.1:8080, [::]:8080, :8080 for every interface', collect, [])
+    .option('--store <dir>', 'store folder written by ferry import (FERRY_STORE)', defaultStoreDir())
+    .option('--listen <address:port>', 'address to listen on, repeatable: 127.0.0.1:8080, [::]:8080, :8080 for every interface (default 127.0.0.1:8080)', collect, [])
     .option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--json', 'access log and messages as JSON lines')
@@ -46,9 +46,8 @@ Examples:
   ferry serve --store /srv/ferry --listen :80 --nginx-config > /etc/nginx/conf.d/ferry.conf`,
     )
     .action(async (flags: ServeFlags) => {
-      const log = consoleLogger({ json: flags.json });
-      const storeArg = flags.store ?? process.env.FERRY_STORE;
-      if (!storeArg) throw new UsageError('which store? give --store DIR (or set FERRY_STORE)');
+      const log = loggerFrom(flags);
+      const storeArg = flags.store;
       const listen: ListenAddress[] = (flags.listen.length > 0 ? flags.listen : ['127.0.0.1:8080']).map(parseListenAddress);
       if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
       const grace = Number(flags.shutdownTimeout);
@@ -94,10 +93,6 @@ Examples:
       });
       log.info('stopped');
     });
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 async function readPem(file: string, option: string): Promise<Buffer> {

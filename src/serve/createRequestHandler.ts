@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { storeLayout } from '../store/storeLayout.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from '../ui/log.js';
@@ -6,7 +7,7 @@ import type { AccessLog } from './accessLog.js';
 import { BundleIndexCache, type BundleIndex } from './bundleIndexCache.js';
 import { contentTypeFor, DEFAULT_CONTENT_TYPE } from './contentTypeFor.js';
 import { createRefResolver } from './createRefResolver.js';
-import { listReleases } from './listReleases.js';
+import { readReleaseRefs } from './readReleaseRefs.js';
 import { renderReleasesIndex } from './renderReleasesIndex.js';
 import { resolveRequestPath, type BundleLocation } from './resolveRequestPath.js';
 import { sendPlainStatus } from './sendPlainStatus.js';
@@ -44,9 +45,8 @@ const REVALIDATE = 'no-cache';
  * A URL ending in "/" serves the folder's index.html (PEP 503 pages); the folder without "/" redirects.
  */
 export function createRequestHandler(opts: RequestHandlerOptions): RequestHandler {
-  const bundlesDir = join(opts.store, 'bundles');
-  const refsDir = join(opts.store, 'refs');
-  const blobsDir = join(opts.store, 'blobs', 'sha256');
+  const layout = storeLayout(opts.store);
+  const { bundles: bundlesDir, refs: refsDir, blobs: blobsDir } = layout;
   const bundles = new BundleIndexCache(bundlesDir);
   const refs = createRefResolver(refsDir);
   const cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
@@ -91,7 +91,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
         return { status: ok ? 200 : 503, bytes: req.method === 'HEAD' ? 0 : body.length };
       }
       case 'releases-index': {
-        const list = await listReleases(refsDir, (file, why) => opts.log.warn(`ignoring ${file}: ${why}`));
+        const list = await readReleaseRefs(refsDir, (file, why) => opts.log.warn(`ignoring ${file}: ${why}`));
         const body = Buffer.from(renderReleasesIndex(list));
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length, 'Cache-Control': REVALIDATE });
         res.end(req.method === 'HEAD' ? undefined : body);
@@ -115,7 +115,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       }
       case 'blob':
         return sendStoreFile(req, res, {
-          file: join(blobsDir, r.sha256),
+          file: layout.blob(r.sha256),
           within: `${blobsDir}/`,
           sha256: r.sha256,
           contentType: DEFAULT_CONTENT_TYPE,

@@ -3,9 +3,10 @@ import { lstat, mkdir, readdir, readlink, rename, rm, rmdir, symlink, unlink } f
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { isMissing } from '../serve/isMissing.js';
-import { listReleases } from '../serve/listReleases.js';
+import { readReleaseRefs } from '../serve/readReleaseRefs.js';
 import { renderReleasesIndex } from '../serve/renderReleasesIndex.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
+import { storeLayout } from './storeLayout.js';
 
 export interface LinkChanges {
   created: string[];
@@ -24,7 +25,7 @@ export const RELEASES_INDEX_FILE = 'releases.json';
  * Links whose ref is gone are removed. Idempotent: run it after every import and gc.
  */
 export async function syncReleaseLinks(store: string, onInvalid?: (file: string, why: string) => void): Promise<LinkChanges> {
-  const releases = await listReleases(join(store, 'refs'), onInvalid);
+  const releases = await readReleaseRefs(storeLayout(store).refs, onInvalid);
   const linksDir = join(store, 'releases');
   const changes: LinkChanges = { created: [], updated: [], removed: [] };
   const wanted = new Map(releases.map((r) => [`${r.name}/${r.version}`, `../../bundles/${r.digest}`]));

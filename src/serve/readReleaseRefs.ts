@@ -4,7 +4,7 @@ import { SHA256_RE } from '../util/sha256.js';
 import { REF_SEGMENT_RE } from './resolveRequestPath.js';
 import { isMissing } from './isMissing.js';
 
-export interface Release {
+export interface ReleaseRef {
   name: string;
   version: string;
   digest: string;
@@ -15,8 +15,8 @@ export interface Release {
  * stable, not semantic). Entries that are not a valid name, version or digest are skipped and reported
  * through `onInvalid`, so one damaged ref does not hide the others.
  */
-export async function listReleases(refsDir: string, onInvalid: (file: string, why: string) => void = () => {}): Promise<Release[]> {
-  const out: Release[] = [];
+export async function readReleaseRefs(refsDir: string, onInvalid: (file: string, why: string) => void = () => {}): Promise<ReleaseRef[]> {
+  const out: ReleaseRef[] = [];
   for (const name of await listDir(refsDir)) {
     if (!REF_SEGMENT_RE.test(name)) {
       onInvalid(join(refsDir, name), 'not a release name');
