@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseListenAddress } from '../../src/serve/parseListenAddress.js';
 import { curl } from './curl.js';
 import { makeCertificate, type TestCertificate } from './makeCertificate.js';
-import { ferry } from './runFerry.js';
+import { ferry } from '../helpers/cli.js';
 import { makeStore, sampleBundleFiles, type StoredBundle, type TestStore } from './makeStore.js';
 import { freePort } from './runNginx.js';
 import { startServer } from './startServer.js';
@@ -71,13 +71,13 @@ describe('--listen addresses and TLS', () => {
   });
 
   it('refuses --tls-cert without --tls-key (exit 64)', async () => {
-    const r = await ferry('serve', '--store', t.store, '--tls-cert', cert.certFile);
+    const r = await ferry(['serve', '--store', t.store, '--tls-cert', cert.certFile]);
     expect(r.code).toBe(64);
     expect(r.stderr).toContain('--tls-cert and --tls-key go together');
   });
 
   it('refuses a store that does not exist (exit 71), naming it', async () => {
-    const r = await ferry('serve', '--store', `${t.store}/nope`, '--listen', '127.0.0.1:0');
+    const r = await ferry(['serve', '--store', `${t.store}/nope`, '--listen', '127.0.0.1:0']);
     expect(r.code).toBe(71);
     expect(r.stderr).toContain(`store ${t.store}/nope cannot be served`);
   });
@@ -85,7 +85,7 @@ describe('--listen addresses and TLS', () => {
   it('refuses an address already in use (exit 64), naming it', async () => {
     const server = await startServer(t.store);
     try {
-      const r = await ferry('serve', '--store', t.store, '--listen', server.url.replace('http://', ''));
+      const r = await ferry(['serve', '--store', t.store, '--listen', server.url.replace('http://', '')]);
       expect(r.code).toBe(64);
       expect(r.stderr).toMatch(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
     } finally {

@@ -3,7 +3,7 @@ import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { curl } from './curl.js';
 import { addEvilBundle, hostileRequestLine, hostileRequests, LEAK_MARKERS } from './hostilePaths.js';
-import { ferry } from './runFerry.js';
+import { ferry } from '../helpers/cli.js';
 import { makeStore, sampleBundleFiles, type StoredBundle, type TestStore } from './makeStore.js';
 import { rawRequest } from './rawRequest.js';
 import { freePort, runNginx, type RunningNginx } from './runNginx.js';
@@ -24,7 +24,7 @@ describe('ferry serve --nginx-config: Debian nginx serves the same store with th
     bundle = await t.addBundle('openstack', '2026.11.0', sampleBundleFiles());
     evil = await addEvilBundle(t);
     const port = await freePort();
-    const { stdout, stderr } = await ferry('serve', '--nginx-config', '--store', t.store, '--listen', `127.0.0.1:${port}`);
+    const { stdout, stderr } = await ferry(['serve', '--nginx-config', '--store', t.store, '--listen', `127.0.0.1:${port}`]);
     config = stdout;
     expect(stderr).toContain('2 created');
     nginx = await runNginx(config, port);
@@ -78,11 +78,11 @@ describe('ferry serve --nginx-config: Debian nginx serves the same store with th
   it('follows a re-pointed release after --sync-links, without a reload', async () => {
     const path = 'files/web/app.conf.j2';
     const next = await t.addBundle('openstack', '2026.11.0', sampleBundleFiles({ [path]: 'listen 443\n' }));
-    const { stderr } = await ferry('serve', '--sync-links', '--store', t.store);
+    const { stderr } = await ferry(['serve', '--sync-links', '--store', t.store]);
     expect(stderr).toContain('1 updated');
     expect((await curl(`${nginx.url}/releases/openstack/2026.11.0/${path}`)).body.toString()).toBe('listen 443\n');
     await t.setRef('openstack', '2026.11.0', bundle.digest);
-    await ferry('serve', '--sync-links', '--store', t.store);
+    await ferry(['serve', '--sync-links', '--store', t.store]);
     expect(next.digest).not.toBe(bundle.digest);
   });
 
@@ -96,7 +96,7 @@ describe('ferry serve --nginx-config: Debian nginx serves the same store with th
   it('serves HTTPS on IPv4 and IPv6 with the TLS block', async () => {
     const cert = await makeCertificate();
     const port = await freePort();
-    const { stdout } = await ferry('serve', '--nginx-config', '--store', t.store, '--listen', `127.0.0.1:${port}`, '--listen', `[::1]:${port}`, '--tls-cert', cert.certFile, '--tls-key', cert.keyFile);
+    const { stdout } = await ferry(['serve', '--nginx-config', '--store', t.store, '--listen', `127.0.0.1:${port}`, '--listen', `[::1]:${port}`, '--tls-cert', cert.certFile, '--tls-key', cert.keyFile]);
     expect(stdout).toContain(`listen [::1]:${port} ssl;`);
     const tls = await runNginx(stdout, port);
     try {
@@ -112,7 +112,7 @@ describe('ferry serve --nginx-config: Debian nginx serves the same store with th
   });
 
   it('listens on every interface of both families for ":PORT"', async () => {
-    const { stdout } = await ferry('serve', '--nginx-config', '--store', t.store, '--listen', ':8080');
+    const { stdout } = await ferry(['serve', '--nginx-config', '--store', t.store, '--listen', ':8080']);
     expect(stdout).toContain('listen 8080;');
     expect(stdout).toContain('listen [::]:8080 ipv6only=on;');
   });
