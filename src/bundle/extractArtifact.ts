@@ -1,9 +1,13 @@
+import { readFile } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
+import { StoreError } from '../errors.js';
 import { resolveRelease } from '../store/resolveRelease.js';
+import { storeLayout } from '../store/storeLayout.js';
 import type { Logger } from '../ui/log.js';
 import { cloneGitBundle } from './cloneGitBundle.js';
 import { findArtifact } from './findArtifact.js';
 import { installDirectoryAtomically } from './installDirectoryAtomically.js';
+import { MANIFEST_PATH, manifestDigest, parseManifest } from './manifest.js';
 import { unpackRootfs } from './unpackRootfs.js';
 
 /** Where the marker lives: inside the rootfs' top folder; inside .git for a clone, so `git status` stays clean. */
@@ -29,11 +33,17 @@ export interface ExtractResult {
  */
 export async function extractArtifact(opts: { store: string; release: string; artifact: string; to: string; force?: boolean; log: Logger }): Promise<ExtractResult> {
   const rel = await resolveRelease(opts.store, opts.release);
-  const label = `release ${opts.release} (${rel.digest})`;
-  const found = findArtifact(rel.manifest, opts.artifact, label);
+  const dir = storeLayout(opts.store).bundle(rel.digest);
+  const label = `release ${rel.name}/${rel.version} (${rel.digest})`;
+  // read back and check against its digest: a store changed behind ferry's back is noticed before anything is taken from it
+  const manifestFile = join(dir, MANIFEST_PATH);
+  const bytes = await readFile(manifestFile);
+  if (manifestDigest(bytes) !== rel.digest) throw new StoreError(`${manifestFile} has digest ${manifestDigest(bytes)}, not ${rel.digest}: the store was changed after import; import the bundle again`);
+  const manifest = parseManifest(bytes, manifestFile);
+  const found = findArtifact(manifest, opts.artifact, label);
   const to = resolve(opts.to);
-  const file = join(rel.dir, found.info.path);
-  const markerBase = { kind: found.kind, name: found.name, release: `${rel.manifest.name}/${rel.manifest.version}`, bundle: rel.digest };
+  const file = join(dir, found.info.path);
+  const markerBase = { kind: found.kind, name: found.name, release: `${rel.name}/${rel.version}`, bundle: rel.digest };
   const how =
     found.kind === 'rootfs'
       ? { id: found.info.sha256, markerPath: ROOTFS_MARKER, fill: (dir: string, i = found.info) => unpackRootfs(file, i.compression, i.sha256, dir) }
