@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { parallelGzip } from '../../src/util/parallelGzip.js';
 import { run } from '../helpers/cli.js';
 
@@ -53,7 +53,8 @@ describe('parallelGzip', () => {
     const unit = randomBytes(20000);
     const data = Buffer.concat(Array.from({ length: 210 }, () => unit));
     const out = await gz(data);
-    // five blocks: unprimed, each would pay for the random unit again (5 x 20000 bytes); primed, only the first does
-    expect(out.length).toBeLessThan(30000);
+    // five blocks: unprimed, each would pay for the random unit again (4 x 20000 more bytes than one
+    // zlib stream); primed, they cost what one stream costs, give or take the sync-flush markers
+    expect(out.length).toBeLessThan(gzipSync(data).length + 2000);
   });
 });
