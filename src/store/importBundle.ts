@@ -45,8 +45,8 @@ export interface ImportOptions {
 export async function importBundle(source: string | Readable, opts: ImportOptions): Promise<ImportResult> {
   const log = opts.log ?? silentLogger;
   const layout = storeLayout(opts.storeDir);
-  const label = opts.label ?? (typeof source === 'string' ? source : 'bundle');
-  const stream = typeof source === 'string' ? await openBundleFile(source) : source;
+  const label = opts.label ?? (source === '-' ? 'stdin' : typeof source === 'string' ? source : 'bundle');
+  const stream = source === '-' ? process.stdin : typeof source === 'string' ? await openBundleFile(source) : source;
 
   await Promise.all([layout.blobs, layout.bundles, layout.refs, layout.tmp].map((d) => mkdir(d, { recursive: true })));
   const swept = await sweepStaleImports(layout.tmp);
@@ -101,8 +101,10 @@ export async function importBundle(source: string | Readable, opts: ImportOption
       await link(blob, join(tree, path));
     }
 
-    await writeFile(join(tree, MANIFEST_PATH), result.manifestBytes, { mode: 0o444 });
-    await writeFile(join(tree, SIGNATURE_PATH), result.signature, { mode: 0o444 });
+    for (const [path, data] of [[MANIFEST_PATH, result.manifestBytes], [SIGNATURE_PATH, result.signature]] as const) {
+      await writeFile(join(tree, path), data);
+      await chmod(join(tree, path), 0o444);
+    }
 
     // artifacts the store already has: share the blob instead of keeping a second copy
     let newBytes = 0;
