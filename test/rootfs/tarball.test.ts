@@ -77,7 +77,8 @@ describe('rootfs from an existing tarball', () => {
     const out = join(dir, 'out-mismatch');
     const r = await ferry(['build', spec, '--key', key.secret, '--out', out, '--cache', cache]);
     expect(r.code).toBe(67);
-    expect(r.stderr).toContain(`rootfs vendor: ${base}/images/vendor.tar.xz has sha256 ${sha256(tarball)}, but the spec expects ${wrong}`);
+    expect(r.stderr).toContain(`rootfs vendor: ${base}/images/vendor.tar.xz: expected sha256 ${wrong}, found ${sha256(tarball)}`);
+    expect(r.stderr).toContain('put its sha256 in rootfs.vendor.tarball.sha256');
     expect(await readdir(out).catch(() => [])).toEqual([]);
     expect(await readdir(join(cache, 'sha256')).catch(() => [])).toEqual([]);
   });

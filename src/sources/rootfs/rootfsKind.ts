@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ArtifactKind, BuildContext, KindResult } from '../../bundle/types.js';
-import { FerryError, SpecError } from '../../errors.js';
+import { FerryError, IntegrityError, SpecError } from '../../errors.js';
+import { fetchToCache } from '../../fetch/fetchToCache.js';
 import { buildMmdebstrap } from './buildMmdebstrap.js';
 import { detectCompression, TAR_SUFFIX, type TarCompression } from './detectCompression.js';
-import { fetchTarball } from './fetchTarball.js';
 import { packDirectory } from './packDirectory.js';
 import { writeCompressed, type Compression } from './writeCompressed.js';
 
@@ -89,7 +89,13 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
       let compression: TarCompression;
       let sum: { sha256: string; size: number };
       if (r.type === 'tarball') {
-        file = await fetchTarball(r.src, r.sha256, ctx.cacheDir, label);
+        // the spec's sha256 is the pin: the downloader refuses other bytes before they reach the cache
+        file = (
+          await fetchToCache({ url: r.src, sha256: r.sha256, label: `${label} (${r.src})` }, { cacheDir: ctx.cacheDir, log: ctx.log }).catch((err: unknown) => {
+            if (err instanceof IntegrityError) throw new IntegrityError(`${label}: ${err.message} If the new tarball is the one you trust, put its sha256 in rootfs.${r.name}.tarball.sha256.`, { cause: err });
+            throw err;
+          })
+        ).path;
         compression = await detectCompression(file, `${label} (${r.src})`);
         sum = { sha256: r.sha256, size: (await stat(file)).size };
       } else {
