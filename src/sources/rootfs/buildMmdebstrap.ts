@@ -29,7 +29,8 @@ export interface MmdebstrapOptions {
  * exactly packages the bundle carries. The repository's entries are laid out as symlinks in a
  * scratch folder and given to apt as a file: mirror signed by the bundle key. SOURCE_DATE_EPOCH makes
  * mmdebstrap's output reproducible; a hook removes /etc/resolv.conf and /etc/hostname, which it
- * copies from the build machine. mmdebstrap writes a plain tar to its standard output and ferry
+ * copies from the build machine, and the sources.list that names the build's scratch folder (hosts
+ * get the served bundle repository at deploy). mmdebstrap writes a plain tar to its standard output and ferry
  * compresses it, so every rootfs kind compresses the same way.
  */
 export async function buildMmdebstrap(o: MmdebstrapOptions): Promise<{ sha256: string; size: number }> {
@@ -51,10 +52,10 @@ export async function buildMmdebstrap(o: MmdebstrapOptions): Promise<{ sha256: s
       `--architectures=${o.architecture}`,
       '--format=tar',
       '--quiet',
-      // nothing from the build machine's apt configuration: only the bundle's repository
       '--aptopt=Acquire::Languages "none"',
-      '--aptopt=Dir::Etc::SourceParts "/dev/null"',
-      '--customize-hook=rm -f "$1/etc/resolv.conf" "$1/etc/hostname"',
+      // the build machine's resolver and name must not travel; the sources.list names this build's
+      // scratch folder, which exists nowhere else and would make two builds differ
+      '--customize-hook=rm -f "$1/etc/resolv.conf" "$1/etc/hostname" "$1/etc/apt/sources.list"',
       ...(o.packages.length ? [`--include=${o.packages.join(',')}`] : []),
       o.suite,
       '-',
