@@ -27,7 +27,7 @@ export interface MmdebstrapOptions {
 /**
  * A root filesystem made by mmdebstrap from the bundle's own apt repository only, so it holds
  * exactly packages the bundle carries. The repository's entries are laid out as symlinks in a
- * scratch folder and given to apt as a file: mirror signed by the bundle key. SOURCE_DATE_EPOCH makes
+ * scratch folder and given to apt as a copy: mirror signed by the bundle key. SOURCE_DATE_EPOCH makes
  * mmdebstrap's output reproducible; a hook removes /etc/resolv.conf and /etc/hostname, which it
  * copies from the build machine, and the sources.list that names the build's scratch folder (hosts
  * get the served bundle repository at deploy). mmdebstrap writes a plain tar to its standard output and ferry
@@ -53,13 +53,18 @@ export async function buildMmdebstrap(o: MmdebstrapOptions): Promise<{ sha256: s
       '--format=tar',
       '--quiet',
       '--aptopt=Acquire::Languages "none"',
+      // the repository and key lie in the build's private (0700) work folder, which apt's unprivileged
+      // _apt sandbox user cannot enter
+      '--aptopt=APT::Sandbox::User "root"',
       // the build machine's resolver and name must not travel; the sources.list names this build's
-      // scratch folder, which exists nowhere else and would make two builds differ
-      '--customize-hook=rm -f "$1/etc/resolv.conf" "$1/etc/hostname" "$1/etc/apt/sources.list"',
+      // scratch folder, which exists nowhere else and would make two builds differ; the apt options
+      // above are for building only (mmdebstrap keeps them in 99mmdebstrap)
+      '--customize-hook=rm -f "$1/etc/resolv.conf" "$1/etc/hostname" "$1/etc/apt/sources.list" "$1/etc/apt/apt.conf.d/99mmdebstrap"',
       ...(o.packages.length ? [`--include=${o.packages.join(',')}`] : []),
       o.suite,
       '-',
-      `deb [signed-by=${key}] file://${repo} ${o.suite} ${components}`,
+      // copy: rather than file: because dpkg runs inside the chroot, where the repository's path does not exist
+      `deb [signed-by=${key}] copy://${repo} ${o.suite} ${components}`,
     ];
     const env = { ...process.env, SOURCE_DATE_EPOCH: String(Math.floor(o.epoch.getTime() / 1000)), LC_ALL: 'C.UTF-8' };
     const child = spawn('mmdebstrap', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
