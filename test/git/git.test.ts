@@ -35,12 +35,14 @@ describe('git artifacts', () => {
     const lock = JSON.parse(await readFile(join(dir, 'spec.lock.json'), 'utf8'));
     const byName = Object.fromEntries(lock.kinds.git.map((g: { name: string; commit: string }) => [g.name, g.commit]));
     expect(byName).toEqual({ tagged: commits[2], branch: commits[3], pinned: commits[1] });
+    // as the spec wrote it, so the lock means the same on another checkout
+    expect(lock.kinds.git.map((g: { url: string }) => g.url)).toEqual(['upstream', 'upstream', 'upstream']);
   });
 
   it('clones at exactly the pinned commit after build, import and extract, even when the branch moved since the lock', async () => {
     const repo = join(dir, 'moving');
     await run('git', ['clone', '-q', upstream, repo]);
-    const spec = await writeSpec(dir, service(`        - { url: moving, ref: main, name: app }\n`), 'moving');
+    const spec = await writeSpec(dir, service(`        - { url: 'file://${repo}', ref: main, name: app }\n`), 'moving');
     expect((await ferry(['lock', spec, '--cache', join(dir, 'cache')])).code).toBe(0);
     const pinned = await git(repo, 'rev-parse', 'HEAD');
     await commit(repo, 'after the lock', { 'README.md': 'moved on\n' }, 1700009999);
@@ -59,7 +61,7 @@ describe('git artifacts', () => {
     expect((await stat(join(to, 'bin/run.sh'))).mode & 0o111).toBe(0o111);
     // depth 1 by default: only the pinned commit's history is carried
     expect(await git(to, 'rev-list', '--count', 'HEAD')).toBe('1');
-    expect(await git(to, 'remote', 'get-url', 'origin')).toBe(repo);
+    expect(await git(to, 'remote', 'get-url', 'origin')).toBe(`file://${repo}`);
   });
 
   it('carries the full history with depth 0, and a second extract changes nothing', async () => {
@@ -73,6 +75,8 @@ describe('git artifacts', () => {
     const again = await ferry(['extract', 'full/1.0.0', 'full', '--store', store, '--to', to, '--json']);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).changed).toBe(false);
+    // the spec named the upstream by a relative path, which means nothing on the host: no origin
+    expect(await git(to, 'remote')).toBe('');
   });
 
   it('writes byte-identical git bundles when built twice from clean caches', async () => {

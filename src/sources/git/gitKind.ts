@@ -7,6 +7,7 @@ import { resolveGitRef } from './resolveGitRef.js';
 
 export interface GitLockEntry {
   name: string;
+  /** as the spec writes it (a relative path stays relative to the spec, so the lock moves with it) */
   url: string;
   ref: string;
   commit: string;
@@ -50,7 +51,7 @@ export const gitKind: ArtifactKind<GitLock> = {
     const byName = new Map<string, Omit<GitLockEntry, 'commit'>>();
     for (const [service, svc] of Object.entries(ctx.spec.services).sort(([a], [b]) => (a < b ? -1 : 1))) {
       for (const g of svc.artifacts.git) {
-        const url = normalizeUrl(g.url, ctx.baseDir);
+        const url = g.url;
         const name = g.name ?? defaultName(g.url);
         if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name)) {
           throw new SpecError(`services.${service}.artifacts.git: cannot derive a name from ${g.url} ("${name}"); give it a name:`);
@@ -71,7 +72,7 @@ export const gitKind: ArtifactKind<GitLock> = {
     if (byName.size === 0) return undefined;
     const lock: GitLock = [];
     for (const e of [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const commit = await resolveGitRef(e.url, e.ref);
+      const commit = await resolveGitRef(normalizeUrl(e.url, ctx.baseDir), e.ref);
       ctx.log.info(`git ${e.name}: ${e.ref} -> ${commit}`);
       lock.push({ ...e, commit });
     }
@@ -84,7 +85,7 @@ export const gitKind: ArtifactKind<GitLock> = {
     for (const e of lock) {
       const path = `git/${e.name}.bundle`;
       const file = join(ctx.workDir, path);
-      const { shallow } = await makeGitBundle({ url: e.url, ref: e.ref, commit: e.commit, depth: e.depth, dest: file, scratch: join(ctx.workDir, 'scratch') });
+      const { shallow } = await makeGitBundle({ url: normalizeUrl(e.url, ctx.baseDir), ref: e.ref, commit: e.commit, depth: e.depth, dest: file, scratch: join(ctx.workDir, 'scratch') });
       const { sha256, size } = await sha256File(file);
       ctx.log.info(`git ${e.name}: bundled ${e.commit} (${e.depth ? `depth ${e.depth}` : 'full history'}, ${size} bytes)`);
       entries.push({ path, file, kind: 'git', services: e.services });

@@ -9,6 +9,7 @@ import { packDirectory } from './packDirectory.js';
 import { writeCompressed, type Compression } from './writeCompressed.js';
 
 export type RootfsLockEntry = { name: string; services: string[] } & (
+  // paths as the spec writes them: relative ones stay relative to the spec, so the lock moves with it
   | { type: 'directory'; path: string; compress: Compression; level?: number }
   | { type: 'tarball'; src: string; sha256: string }
   | { type: 'mmdebstrap'; suite: string; architecture: string; variant: string; packages: string[]; compress: Compression; level?: number }
@@ -53,13 +54,10 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
       const r = ctx.spec.rootfs[name]!;
       const services = users.get(name)!;
       if ('directory' in r) {
-        const path = resolve(ctx.baseDir, r.directory.path);
-        const s = await stat(path).catch(() => undefined);
-        if (!s?.isDirectory()) throw new SpecError(`rootfs.${name}.directory.path: ${path} is not a folder; give the folder the root filesystem is in`);
-        lock.push({ name, services, type: 'directory', path, compress: r.directory.compress, ...(r.directory.level !== undefined && { level: r.directory.level }) });
+        await checkFolder(resolve(ctx.baseDir, r.directory.path), name);
+        lock.push({ name, services, type: 'directory', path: r.directory.path, compress: r.directory.compress, ...(r.directory.level !== undefined && { level: r.directory.level }) });
       } else if ('tarball' in r) {
-        const src = isUrl(r.tarball.src) ? r.tarball.src : resolve(ctx.baseDir, r.tarball.src);
-        lock.push({ name, services, type: 'tarball', src, sha256: r.tarball.sha256 });
+        lock.push({ name, services, type: 'tarball', src: r.tarball.src, sha256: r.tarball.sha256 });
       } else {
         const debian = ctx.spec.targets.debian;
         if (!debian) throw new SpecError(`rootfs.${name}.mmdebstrap needs targets.debian (suite and architectures) and the apt artifacts it installs from`);
@@ -91,7 +89,7 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
       if (r.type === 'tarball') {
         // the spec's sha256 is the pin: the downloader refuses other bytes before they reach the cache
         file = (
-          await fetchToCache({ url: r.src, sha256: r.sha256, label: `${label} (${r.src})` }, { cacheDir: ctx.cacheDir, log: ctx.log }).catch((err: unknown) => {
+          await fetchToCache({ url: isUrl(r.src) ? r.src : resolve(ctx.baseDir, r.src), sha256: r.sha256, label: `${label} (${r.src})` }, { cacheDir: ctx.cacheDir, log: ctx.log }).catch((err: unknown) => {
             if (err instanceof IntegrityError) throw new IntegrityError(`${label}: ${err.message} If the new tarball is the one you trust, put its sha256 in rootfs.${r.name}.tarball.sha256.`, { cause: err });
             throw err;
           })
@@ -102,8 +100,10 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
         compression = r.compress;
         file = join(ctx.workDir, 'rootfs', `${r.name}${TAR_SUFFIX[compression]}`);
         if (r.type === 'directory') {
-          ctx.log.info(`${label}: packing ${r.path}`);
-          sum = await writeCompressed(packDirectory(r.path, { epoch: ctx.epoch, log: ctx.log }), file, r.compress, r.level);
+          const folder = resolve(ctx.baseDir, r.path);
+          await checkFolder(folder, r.name);
+          ctx.log.info(`${label}: packing ${folder}`);
+          sum = await writeCompressed(packDirectory(folder, { epoch: ctx.epoch, log: ctx.log }), file, r.compress, r.level);
         } else {
           const apt = ctx.previous.get('apt');
           if (!apt) throw new FerryError(`${label}: mmdebstrap installs from the bundle's apt repository, but this build has none; list the packages under a service's artifacts.apt`);
@@ -133,3 +133,8 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
     return { entries, artifacts };
   },
 };
+
+async function checkFolder(path: string, name: string): Promise<void> {
+  const s = await stat(path).catch(() => undefined);
+  if (!s?.isDirectory()) throw new SpecError(`rootfs.${name}.directory.path: ${path} is not a folder; give the folder the root filesystem is in`);
+}
