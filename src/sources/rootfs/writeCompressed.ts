@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { rename, rm, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Readable, Transform, type Duplex } from 'node:stream';
+import { Duplex, Readable } from 'node:stream';
 import { hashingTap } from '../../util/hashingTap.js';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../../errors.js';
@@ -48,7 +48,11 @@ function compressor(compress: Compression, level: number): Duplex {
   return processDuplex(compress, args);
 }
 
-/** A child process as a stream: stdin in, stdout out; a failed exit fails the stream with its stderr. */
+/**
+ * A child process as a duplex stream: what is written goes to its stdin, its stdout is what is read;
+ * back-pressure holds both ways (a full reader pauses stdout, a full stdin delays the writer). The
+ * readable side ends only after the process exited 0; any other exit fails the stream with stderr.
+ */
 function processDuplex(cmd: string, args: string[]): Duplex {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
@@ -62,25 +66,29 @@ function processDuplex(cmd: string, args: string[]): Duplex {
     child.on('close', (code) => (code === 0 ? resolve() : reject(new FerryError(`${cmd} ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`))));
   });
   exited.catch(() => {});
-  const out = child.stdout;
-  return new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      if (!child.stdin.write(chunk)) child.stdin.once('drain', () => cb());
-      else cb();
+  // a process that died early closes its stdin: the write error is reported through `exited`
+  child.stdin.on('error', () => {});
+  const duplex = new Duplex({
+    write(chunk: Buffer, _e, cb) {
+      if (child.stdin.write(chunk)) cb();
+      else child.stdin.once('drain', () => cb());
     },
-    flush(cb) {
+    final(cb) {
       child.stdin.end();
-      exited.then(() => cb(), cb);
-    },
-    construct(cb) {
-      out.on('data', (d: Buffer) => {
-        if (!this.push(d)) out.pause();
-      });
-      exited.catch((err) => this.destroy(err));
       cb();
     },
     read() {
-      out.resume();
+      child.stdout.resume();
+    },
+    destroy(err, cb) {
+      if (child.exitCode === null) child.kill();
+      cb(err);
     },
   });
+  child.stdout.on('data', (d: Buffer) => {
+    if (!duplex.push(d)) child.stdout.pause();
+  });
+  child.stdout.on('end', () => exited.then(() => duplex.push(null), (err) => duplex.destroy(err)));
+  exited.catch((err) => duplex.destroy(err));
+  return duplex;
 }
