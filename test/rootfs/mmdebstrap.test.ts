@@ -76,5 +76,5 @@ describe.skipIf(!ready)('rootfs built by mmdebstrap from the bundle\'s own apt r
     // nor does the build's scratch repository: apt inside has no source until deploy gives it one
     await expect(access(join(to, 'etc/apt/sources.list'))).rejects.toThrow();
     expect(await readdir(join(to, 'etc/apt/sources.list.d'))).toEqual([]);
-  });
+  }, 900_000);
 });
