@@ -1,8 +1,9 @@
 import { filesKind } from '../sources/files/filesKind.js';
+import { pythonKind } from '../sources/python/pythonKind.js';
 import type { ArtifactKind } from './types.js';
 
 /**
  * Every artifact kind, in the order the build runs them (later kinds may read earlier results:
  * a rootfs built by mmdebstrap reads the apt repository).
  */
-export const KINDS: ArtifactKind<any>[] = [filesKind];
+export const KINDS: ArtifactKind<any>[] = [filesKind, pythonKind];

@@ -1,5 +1,6 @@
 import pep440 from '@renovatebot/pep440';
 import { ResolveError } from '../../errors.js';
+import { admitsPython } from './admitsPython.js';
 import type { IndexFile } from './indexFile.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { parseDistFilename, type SdistName, type WheelName } from './parseDistFilename.js';
@@ -45,7 +46,7 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
       rejected.push(`${file.filename}: its sha256 ${file.sha256} is not among the pinned hashes`);
       continue;
     }
-    if (file.requiresPython && !admits(file.requiresPython, opts.pythonVersion)) {
+    if (file.requiresPython && !admitsPython(file.requiresPython, opts.pythonVersion)) {
       rejected.push(`${file.filename}: Requires-Python ${file.requiresPython} excludes Python ${opts.pythonVersion}`);
       continue;
     }
@@ -98,13 +99,6 @@ function sameVersion(a: string, b: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** pip ignores a Requires-Python it cannot parse, and so do we. */
-function admits(requiresPython: string, version: string): boolean {
-  const spec = requiresPython.replace(/\s+/g, '');
-  if (!pep440.validRange(spec)) return true;
-  return pep440.satisfies(version, spec, { prereleases: true });
 }
 
 function compareStrings(a: string, b: string): number {

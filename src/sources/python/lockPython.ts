@@ -1,0 +1,232 @@
+import pMap from 'p-map';
+import type { BuildContext } from '../../bundle/types.js';
+import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
+import { fetchToCache } from '../../fetch/fetchToCache.js';
+import { admitsPython } from './admitsPython.js';
+import { checkClosure } from './checkClosure.js';
+import { evaluateMarker } from './evaluateMarker.js';
+import { httpGet } from './httpGet.js';
+import type { IndexFile } from './indexFile.js';
+import { markerEnvironment } from './markerEnvironment.js';
+import { parseCoreMetadata } from './parseCoreMetadata.js';
+import type { Pin } from './parseRequirementsFile.js';
+import { readDistMetadata } from './readDistMetadata.js';
+import { readProjectPage, type ProjectPage } from './readProjectPage.js';
+import { readRequirementsFile } from './readRequirementsFile.js';
+import { selectFile } from './selectFile.js';
+import { targetTags, type PythonTarget } from './targetTags.js';
+import { normalizeProjectName } from './normalizeProjectName.js';
+
+/** One distribution file the bundle carries. */
+export interface LockedPythonFile {
+  /** normalized project name */
+  project: string;
+  version: string;
+  filename: string;
+  url: string;
+  sha256: string;
+  size: number;
+  requires_python?: string;
+  kind: 'wheel' | 'sdist';
+  /** PEP 592 reason, when the file is yanked and used because it is pinned exactly */
+  yanked?: string;
+  services: string[];
+}
+
+/** One requirement of one service, as installed on the target. */
+export interface LockedPin {
+  name: string;
+  version: string;
+  extras?: string[];
+  /** the hashes the requirements file allows */
+  hashes: string[];
+  /** the file chosen for the target */
+  filename: string;
+}
+
+export interface PythonLock {
+  index: string;
+  target: PythonTarget;
+  files: LockedPythonFile[];
+  services: Record<string, { requirements: string; pins: LockedPin[] }>;
+}
+
+/** Safe as one path component of the bundle (python/files/NAME). */
+const SAFE_FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+!-]*$/;
+
+/**
+ * Resolve every service's requirements file against the index for the target: the file each pin
+ * installs (pip's tag order, hashes, Requires-Python, yanked, sdist policy), its size and sha256, and a
+ * check that every dependency of every chosen file is pinned too. Undefined when no service has
+ * Python requirements.
+ */
+export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefined> {
+  const services = Object.entries(ctx.spec.services).filter(([, s]) => s.artifacts.python);
+  if (services.length === 0) return undefined;
+  const upstream = ctx.spec.upstreams.python;
+  const spec = ctx.spec.targets.python;
+  if (!upstream) throw new SpecError(`services ${services.map(([n]) => n).join(', ')} have Python requirements but upstreams.python.index is not set`);
+  if (!spec) throw new SpecError(`services ${services.map(([n]) => n).join(', ')} have Python requirements but targets.python (version, platforms) is not set`);
+  const target: PythonTarget = { version: spec.version, implementation: spec.implementation, abi: spec.abi, platforms: spec.platforms };
+  const tags = targetTags(target);
+  const env = markerEnvironment(target);
+  const unknownVars = new Set<string>();
+  const onUnknown = (variable: string, where: string) => {
+    if (unknownVars.has(variable)) return;
+    unknownVars.add(variable);
+    ctx.log.warn(`${where}: the marker uses ${variable}, which the target does not define; it compares as ""`);
+  };
+
+  // requirements of each service, markers evaluated for the target
+  const perService = new Map<string, { requirements: string; pins: Map<string, Pin> }>();
+  for (const [name, svc] of services) {
+    const requirements = svc.artifacts.python!.requirements;
+    const parsed = await readRequirementsFile(requirements, ctx.baseDir);
+    for (const o of parsed.ignoredOptions) ctx.log.info(`${o}: ignored (ferry uses upstreams.python.index and targets.python)`);
+    const pins = new Map<string, Pin>();
+    for (const pin of parsed.pins) {
+      if (pin.marker && !evaluateMarker(pin.marker, env, [], (v) => onUnknown(v, pin.where))) continue;
+      const other = pins.get(pin.project);
+      if (other) throw new SpecError(`${pin.where}: ${pin.name} is pinned again (first at ${other.where}) for the same target; keep one pin`);
+      pins.set(pin.project, pin);
+    }
+    perService.set(name, { requirements, pins });
+  }
+
+  // one page per project, read concurrently
+  const projects = [...new Set([...perService.values()].flatMap((s) => [...s.pins.keys()]))].sort();
+  const firstPin = (p: string) => [...perService.values()].find((s) => s.pins.has(p))!.pins.get(p)!;
+  ctx.log.info(`python: reading ${projects.length} project pages from ${upstream.index}`);
+  const pages = new Map<string, ProjectPage>();
+  let done = 0;
+  await pMap(
+    projects,
+    async (p) => {
+      pages.set(p, await readProjectPage(upstream.index, p, { pinnedAt: firstPin(p).where }));
+      ctx.log.progress('python index', ++done, projects.length);
+    },
+    { concurrency: Math.max(1, ctx.jobs) },
+  );
+
+  // the file each pin installs
+  const chosen = new Map<string, { file: IndexFile; kind: 'wheel' | 'sdist'; version: string; project: string; services: Set<string>; pins: Pin[] }>();
+  const pinFile = new Map<Pin, string>();
+  for (const [service, { pins }] of perService) {
+    for (const pin of pins.values()) {
+      const page = pages.get(pin.project)!;
+      const sel = selectFile(pin, page.files, { tags, pythonVersion: target.version, allowSdist: upstream.allow_sdist, page: page.url });
+      for (const w of sel.warnings) ctx.log.warn(w);
+      if (!SAFE_FILENAME.test(sel.file.filename)) throw new ResolveError(`${page.url}: file name "${sel.file.filename}" cannot be carried (letters, digits and . _ + ! - only)`);
+      const entry = chosen.get(sel.file.filename) ?? { file: sel.file, kind: sel.dist.kind, version: pin.version, project: pin.project, services: new Set(), pins: [] };
+      entry.services.add(service);
+      entry.pins.push(pin);
+      chosen.set(sel.file.filename, entry);
+      pinFile.set(pin, sel.file.filename);
+    }
+  }
+
+  // metadata of every chosen wheel: dependencies, and sha256/size where the index did not give them
+  const requiresDist = new Map<string, string[]>();
+  const facts = new Map<string, { sha256: string; size: number; requiresPython?: string }>();
+  const files = [...chosen.values()];
+  done = 0;
+  await pMap(
+    files,
+    async (c) => {
+      let sha256 = c.file.sha256;
+      let size = c.file.size;
+      let requiresPython = c.file.requiresPython;
+      if (c.kind === 'wheel') {
+        const md = await readDistMetadata(c.file, { cacheDir: ctx.cacheDir, log: ctx.log });
+        const meta = parseCoreMetadata(md.text);
+        if (meta.name && normalizeProjectName(meta.name) !== c.project) {
+          throw new IntegrityError(`${c.file.filename}: its METADATA names project "${meta.name}", not ${c.project}; the index is inconsistent`);
+        }
+        requiresDist.set(`${c.project}\0${c.file.filename}`, meta.requiresDist);
+        requiresPython ??= meta.requiresPython;
+        if (requiresPython && !admitsPython(requiresPython, target.version)) {
+          throw new ResolveError(`${c.pins[0]!.where}: ${c.file.filename} requires Python ${requiresPython} (its METADATA), the target is ${target.version}; pin a version that supports it`);
+        }
+        if (md.wheel) {
+          sha256 = md.wheel.sha256;
+          size = md.wheel.size;
+        }
+      } else {
+        ctx.log.warn(`${c.file.filename}: a source distribution; its dependencies are not checked (they are known only once it is built on the host)`);
+      }
+      if (!sha256 || size === undefined) {
+        const got = sha256 ? { sha256, size: await contentLength(c.file.url) } : undefined;
+        if (got?.size !== undefined) size = got.size;
+        else {
+          const fetched = await fetchToCache({ url: c.file.url, sha256, label: c.file.filename }, { cacheDir: ctx.cacheDir, log: ctx.log });
+          sha256 = fetched.sha256;
+          size = fetched.size;
+        }
+      }
+      for (const pin of c.pins) {
+        if (!pin.hashes.includes(sha256!)) {
+          throw new IntegrityError(`${pin.where}: ${c.file.filename} has sha256 ${sha256}, which is not among the pinned hashes of ${pin.name}==${pin.version}; the file changed upstream or the pin is wrong`);
+        }
+      }
+      facts.set(c.file.filename, { sha256: sha256!, size: size!, requiresPython });
+      ctx.log.progress('python metadata', ++done, files.length);
+    },
+    { concurrency: Math.max(1, ctx.jobs) },
+  );
+
+  // every dependency pinned, per service (each service gets its own virtualenv)
+  const problems: string[] = [];
+  for (const [service, { requirements, pins }] of perService) {
+    const deps = new Map<string, string[]>();
+    for (const pin of pins.values()) deps.set(pin.project, requiresDist.get(`${pin.project}\0${pinFile.get(pin)}`) ?? []);
+    const found = checkClosure({ pins, requiresDist: deps, env, onUnknownVariable: onUnknown });
+    if (found.length) problems.push(`  service ${service} (${requirements}):`, ...found.map((p) => `    ${p}`));
+  }
+  if (problems.length) {
+    throw new ResolveError(
+      `python requirements are incomplete for the target (${tags[0]}):\n${problems.join('\n')}\n` +
+        'Pin every dependency with == and --hash in the requirements file (pip-compile --generate-hashes, or uv pip compile --generate-hashes, resolves them).',
+    );
+  }
+
+  return {
+    index: upstream.index,
+    target,
+    files: files
+      .map((c) => {
+        const f = facts.get(c.file.filename)!;
+        const out: LockedPythonFile = {
+          project: c.project,
+          version: c.version,
+          filename: c.file.filename,
+          url: c.file.url,
+          sha256: f.sha256,
+          size: f.size,
+          kind: c.kind,
+          services: [...c.services].sort(),
+        };
+        if (f.requiresPython) out.requires_python = f.requiresPython;
+        if (c.file.yanked !== undefined) out.yanked = c.file.yanked;
+        return out;
+      })
+      .sort((a, b) => (a.filename < b.filename ? -1 : 1)),
+    services: Object.fromEntries(
+      [...perService].map(([service, { requirements, pins }]) => [
+        service,
+        {
+          requirements,
+          pins: [...pins.values()]
+            .sort((a, b) => (a.project < b.project ? -1 : 1))
+            .map((p) => ({ name: p.name, version: p.version, ...(p.extras.length ? { extras: p.extras } : {}), hashes: p.hashes, filename: pinFile.get(p)! })),
+        },
+      ]),
+    ),
+  };
+}
+
+/** Size from a HEAD request, when the server gives one. */
+async function contentLength(url: string): Promise<number | undefined> {
+  const res = await httpGet(url, { method: 'HEAD', maxBytes: 0 });
+  const n = Number(res.headers['content-length']);
+  return res.status === 200 && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
