@@ -1,10 +1,372 @@
-// Placeholder so the files kind type-checks until the downloader lands from the fetch branch.
-import { FetchError } from '../errors.js';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { request, type Dispatcher } from 'undici';
+import { FetchError, IntegrityError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
+import { SHA256_RE } from '../util/sha256.js';
+import { writeFileAtomic } from '../util/writeFileAtomic.js';
+import { VERSION } from '../version.js';
+import { cachedFile, partialFile, tempFile } from './cachePaths.js';
+import { defaultDispatcher } from './createDispatcher.js';
+import { countFetch, type FetchStats } from './createFetchStats.js';
+import { localSourcePath } from './localSourcePath.js';
+import { httpStatusError, toFetchError } from './toFetchError.js';
 
-export async function fetchToCache(
-  req: { url: string; sha256?: string; size?: number; label?: string },
-  _opts: { cacheDir: string; log?: Logger },
-): Promise<{ path: string; sha256: string; size: number; fromCache: boolean }> {
-  throw new FetchError(`cannot fetch ${req.url}: the downloader is not built yet`);
+/** One file to download. */
+export interface FetchRequest {
+  /** http(s):// URL, file:// URL, or an absolute path (local mirror) */
+  url: string;
+  /** expected sha256 (hex); when given, a cached copy answers without any network traffic */
+  sha256?: string;
+  /** expected size in bytes; checked while streaming, so an oversized body stops early */
+  size?: number;
+  /** name shown in progress and messages (default: the URL) */
+  label?: string;
+}
+
+export interface FetchOptions {
+  /** root of the content-addressed cache (layout in cachePaths.ts and docs/fetch.md) */
+  cacheDir: string;
+  log?: Logger;
+  /** counters to add this call's bytes to (see createFetchStats) */
+  stats?: FetchStats;
+  signal?: AbortSignal;
+  /** HTTP client; default: one shared client from createDispatcher() */
+  dispatcher?: Dispatcher;
+  /** called with the size of every chunk read from the upstream (fetchMany's overall progress) */
+  onBytes?: (bytes: number) => void;
+}
+
+export interface FetchResult {
+  /** the cached file, CACHE/sha256/HEX: read-only, never modify it */
+  path: string;
+  sha256: string;
+  size: number;
+  /** true when the cache (or a concurrent call for the same file) answered without new traffic */
+  fromCache: boolean;
+  /** bytes this call read from the upstream (less than size when a partial download was resumed) */
+  fetchedBytes: number;
+}
+
+/** Files at least this large report their own progress. */
+const PROGRESS_MIN_BYTES = 8 << 20;
+
+/** Downloads running in this process, by cache and content, so two callers never race on one partial. */
+const inFlight = new Map<string, Promise<FetchResult>>();
+
+/**
+ * Make a file available in the content-addressed cache and return where it is.
+ *
+ * With `sha256` known, a cached copy is returned without touching the network; otherwise the file
+ * is downloaded (resuming `CACHE/partial/<sha256>` with a Range request when an earlier attempt was
+ * interrupted), verified while streaming, and renamed into `CACHE/sha256/<hex>`. Without `sha256`
+ * the file is always downloaded, hashed, and stored under its digest.
+ *
+ * Throws IntegrityError when the content does not match `sha256`/`size` (nothing is cached and the
+ * partial is removed), FetchError for HTTP and network failures (`transient` tells whether trying
+ * again may help; transient failures were already retried with back-off).
+ */
+export async function fetchToCache(req: FetchRequest, opts: FetchOptions): Promise<FetchResult> {
+  const sha256 = req.sha256?.toLowerCase();
+  if (sha256 !== undefined && !SHA256_RE.test(sha256)) {
+    throw new FetchError(`${req.url}: "${req.sha256}" is not a sha256 (64 hex digits); fix the lock or spec.`, {
+      url: req.url,
+    });
+  }
+  const request = { ...req, sha256 };
+  const key = `${resolve(opts.cacheDir)}\0${sha256 ?? req.url}`;
+  const running = inFlight.get(key);
+  if (running) {
+    const shared = await running;
+    countFetch(opts.stats, { cachedBytes: shared.size, cachedFiles: 1 });
+    return { ...shared, fromCache: true, fetchedBytes: 0 };
+  }
+  const job = fetchOnce(request, opts).finally(() => inFlight.delete(key));
+  inFlight.set(key, job);
+  const result = await job;
+  if (result.fromCache) countFetch(opts.stats, { cachedBytes: result.size, cachedFiles: 1 });
+  else countFetch(opts.stats, { fetchedFiles: 1 });
+  return result;
+}
+
+async function fetchOnce(req: FetchRequest, opts: FetchOptions): Promise<FetchResult> {
+  if (req.sha256) {
+    const hit = await cacheHit(req, opts);
+    if (hit) return hit;
+  }
+  for (const dir of ['sha256', 'partial', 'tmp']) await mkdir(join(opts.cacheDir, dir), { recursive: true });
+  const local = localSourcePath(req.url);
+  if (local !== undefined) return copyLocal(local, req, opts);
+  return downloadHttp(req, opts, true);
+}
+
+async function cacheHit(req: FetchRequest & { sha256?: string }, opts: FetchOptions): Promise<FetchResult | undefined> {
+  const path = cachedFile(opts.cacheDir, req.sha256!);
+  const st = await stat(path).catch(() => undefined);
+  if (!st) return undefined;
+  if (req.size !== undefined && st.size !== req.size) {
+    // A cache entry is named by its digest, so a wrong size means it was damaged on disk.
+    opts.log?.warn(`cache entry ${path} has ${st.size} bytes, expected ${req.size}; downloading it again`);
+    await rm(path, { force: true });
+    return undefined;
+  }
+  return { path, sha256: req.sha256!, size: st.size, fromCache: true, fetchedBytes: 0 };
+}
+
+/** What the partial file's bytes came from, so a resume can ask the server "only if unchanged". */
+interface PartialMeta {
+  url: string;
+  etag?: string;
+  lastModified?: string;
+}
+
+async function downloadHttp(req: FetchRequest, opts: FetchOptions, allowResume: boolean): Promise<FetchResult> {
+  const partial = partialFile(opts.cacheDir, req);
+  const metaPath = `${partial}.json`;
+  const discard = () => Promise.all([rm(partial, { force: true }), rm(metaPath, { force: true })]);
+  const meta = await readMeta(metaPath);
+  let offset = allowResume ? await resumableLength(partial, meta, req) : 0;
+  if (offset === 0) await discard();
+
+  if (req.size !== undefined && offset === req.size) {
+    // An earlier attempt received everything but stopped before moving the file into place.
+    return finish(req, opts, partial, await hashPrefix(partial, offset), offset, 0, allowResume);
+  }
+
+  // Hash the kept bytes before asking, so a slow disk cannot make the response time out meanwhile.
+  let hash = await hashPrefix(partial, offset);
+  const headers: Record<string, string> = { 'user-agent': `ferry/${VERSION}`, 'accept-encoding': 'identity' };
+  if (offset > 0) {
+    headers.range = `bytes=${offset}-`;
+    const validator = meta?.url === req.url ? (meta.etag ?? meta.lastModified) : undefined;
+    if (validator) headers['if-range'] = validator;
+  }
+  const res = await request(req.url, {
+    dispatcher: opts.dispatcher ?? defaultDispatcher(),
+    headers,
+    signal: opts.signal,
+  }).catch((err: unknown) => {
+    throw toFetchError(req.url, err, keptNote(offset));
+  });
+
+  if (offset > 0 && (res.statusCode === 206 || res.statusCode === 416)) {
+    const range = parseContentRange(header(res.headers, 'content-range'));
+    if (res.statusCode === 416 || range?.start !== offset) {
+      // The partial does not fit the file the server has now: start over.
+      await res.body.dump();
+      await discard();
+      return downloadHttp(req, opts, false);
+    }
+  } else if (res.statusCode === 200) {
+    // Either a fresh download, or the server ignored Range / If-Range found the file changed.
+    if (offset > 0) {
+      await discard();
+      hash = createHash('sha256');
+    }
+    offset = 0;
+  } else {
+    await res.body.dump();
+    throw httpStatusError(req.url, res.statusCode);
+  }
+
+  const bodyLength = numberOrUndefined(header(res.headers, 'content-length'));
+  if (req.size !== undefined && bodyLength !== undefined && offset + bodyLength !== req.size) {
+    await res.body.dump();
+    await discard();
+    throw sizeMismatch(req, offset + bodyLength, 'the server announces');
+  }
+  let validators = meta;
+  if (offset === 0) {
+    const etag = header(res.headers, 'etag');
+    validators = {
+      url: req.url,
+      // weak ETags are not byte-for-byte promises, so they cannot guard a Range request
+      etag: etag && !etag.startsWith('W/') ? etag : undefined,
+      lastModified: header(res.headers, 'last-modified'),
+    };
+    await writeFileAtomic(metaPath, JSON.stringify(validators) + '\n');
+  }
+
+  const total = req.size ?? (bodyLength !== undefined ? offset + bodyLength : undefined);
+  const fh = await open(partial, offset > 0 ? 'a' : 'w', 0o644);
+  let received = 0;
+  try {
+    await pipeline(
+      res.body,
+      meter(req, opts, hash, offset, total, (n) => (received += n)),
+      async (source: AsyncIterable<Buffer>) => {
+        for await (const chunk of source) await fh.write(chunk);
+      },
+      { signal: opts.signal },
+    );
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    if (err instanceof IntegrityError) {
+      await discard();
+      throw err;
+    }
+    const resumable = req.sha256 !== undefined || Boolean(validators?.etag || validators?.lastModified);
+    if (!resumable) await discard();
+    // what reached the disk, which can be less than what was read when the stream failed mid-write
+    const kept = resumable ? ((await stat(partial).catch(() => undefined))?.size ?? 0) : 0;
+    throw toFetchError(req.url, err, keptNote(kept));
+  }
+  await fh.close();
+  return finish(req, opts, partial, hash, offset + received, received, allowResume);
+}
+
+/** Verify a complete partial file and move it into the cache, or throw IntegrityError having removed it. */
+async function finish(
+  req: FetchRequest,
+  opts: FetchOptions,
+  partial: string,
+  hash: Hash,
+  size: number,
+  fetchedBytes: number,
+  allowResume: boolean,
+): Promise<FetchResult> {
+  const found = hash.digest('hex');
+  const resumed = size > fetchedBytes;
+  if ((req.size !== undefined && size !== req.size) || (req.sha256 !== undefined && found !== req.sha256)) {
+    await Promise.all([rm(partial, { force: true }), rm(`${partial}.json`, { force: true })]);
+    if (resumed && allowResume) {
+      // The kept bytes may be what was wrong (a stale or damaged partial): one clean attempt decides.
+      opts.log?.warn(`${req.url}: the resumed download does not match; downloading it again from the start`);
+      return downloadHttp(req, opts, false);
+    }
+    if (req.size !== undefined && size !== req.size) throw sizeMismatch(req, size, 'received');
+    throw new IntegrityError(
+      `${req.url}: expected sha256 ${req.sha256}, found ${found} (${size} bytes). The upstream file is not ` +
+        'the one the index or lock names: the mirror may be mid-sync or tampered with. Nothing was cached; ' +
+        'try again later or another mirror, or re-run `ferry lock` if the upstream legitimately changed.',
+    );
+  }
+  const path = cachedFile(opts.cacheDir, found);
+  await chmod(partial, 0o444);
+  await rename(partial, path);
+  await rm(`${partial}.json`, { force: true });
+  return { path, sha256: found, size, fromCache: false, fetchedBytes };
+}
+
+/** Copy a file from a local mirror into the cache, verifying it on the way. */
+async function copyLocal(source: string, req: FetchRequest, opts: FetchOptions): Promise<FetchResult> {
+  const tmp = tempFile(opts.cacheDir);
+  const hash = createHash('sha256');
+  let received = 0;
+  try {
+    const st = await stat(source);
+    if (req.size !== undefined && st.size !== req.size) throw sizeMismatch(req, st.size, 'the local file has');
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      await pipeline(
+        createReadStream(source, { highWaterMark: 1 << 20 }),
+        meter(req, opts, hash, 0, st.size, (n) => (received += n)),
+        async (sourceChunks: AsyncIterable<Buffer>) => {
+          for await (const chunk of sourceChunks) await fh.write(chunk);
+        },
+        { signal: opts.signal },
+      );
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return await finish(req, opts, tmp, hash, received, received, false);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw toFetchError(req.url, err);
+  }
+}
+
+/**
+ * The pass-through stage of a download: hash, count, enforce the expected size as bytes arrive (an
+ * endless or oversized body stops at once), and report progress for large files.
+ */
+function meter(
+  req: FetchRequest,
+  opts: FetchOptions,
+  hash: Hash,
+  offset: number,
+  total: number | undefined,
+  onChunk: (n: number) => void,
+) {
+  const label = req.label ?? req.url;
+  const report = opts.log && !opts.onBytes && total !== undefined && total >= PROGRESS_MIN_BYTES;
+  let done = offset;
+  let lastPercent = -1;
+  return async function* (source: AsyncIterable<Buffer>) {
+    for await (const chunk of source) {
+      done += chunk.length;
+      if (req.size !== undefined && done > req.size) throw sizeMismatch(req, done, 'received more than');
+      hash.update(chunk);
+      onChunk(chunk.length);
+      countFetch(opts.stats, { fetchedBytes: chunk.length });
+      opts.onBytes?.(chunk.length);
+      if (report) {
+        const percent = Math.floor((done / total) * 100);
+        if (percent !== lastPercent) opts.log!.progress(label, done, total, 'bytes');
+        lastPercent = percent;
+      }
+      yield chunk;
+    }
+  };
+}
+
+function sizeMismatch(req: FetchRequest, found: number, what: string): IntegrityError {
+  return new IntegrityError(
+    `${req.url}: expected ${req.size} bytes, ${what} ${found}. The upstream file is not the one the index ` +
+      'or lock names; nothing was cached. Try again later or another mirror, or re-run `ferry lock`.',
+  );
+}
+
+/** How many bytes of an earlier attempt can be kept (0: none, the partial is to be discarded). */
+async function resumableLength(partial: string, meta: PartialMeta | undefined, req: FetchRequest): Promise<number> {
+  const st = await stat(partial).catch(() => undefined);
+  if (!st) return 0;
+  if (req.size !== undefined && st.size > req.size) return 0;
+  // Keyed by digest, the bytes are right whatever URL served them (the final hash check decides).
+  // Keyed by URL, only a validator can prove the server still has the same file.
+  if (req.sha256 === undefined && !(meta?.url === req.url && (meta.etag || meta.lastModified))) return 0;
+  return st.size;
+}
+
+async function readMeta(path: string): Promise<PartialMeta | undefined> {
+  try {
+    const meta = JSON.parse(await readFile(path, 'utf8')) as PartialMeta;
+    return typeof meta.url === 'string' ? meta : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function hashPrefix(path: string, length: number): Promise<Hash> {
+  const hash = createHash('sha256');
+  if (length === 0) return hash;
+  const stream: Readable = createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1 << 20 });
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash;
+}
+
+function keptNote(bytes: number): string {
+  return bytes > 0 ? `${bytes} bytes are kept and the next attempt resumes from there.` : '';
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function numberOrUndefined(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d+$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/** `bytes START-END/TOTAL` (TOTAL may be `*`). */
+function parseContentRange(value: string | undefined): { start: number; end: number } | undefined {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value?.trim() ?? '');
+  return m ? { start: Number(m[1]), end: Number(m[2]) } : undefined;
 }
