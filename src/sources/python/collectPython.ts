@@ -1,8 +1,7 @@
 import { join } from 'node:path';
-import pMap from 'p-map';
 import type { BuildContext, BundleInput, KindResult } from '../../bundle/types.js';
 import { IntegrityError, SpecError } from '../../errors.js';
-import { fetchToCache } from '../../fetch/fetchToCache.js';
+import { fetchMany } from '../../fetch/fetchMany.js';
 import { PYTHON_FILES_DIR, PYTHON_SIMPLE_DIR, writePep503Index } from '../../repo/writePep503Index.js';
 import type { PythonLock } from './lockPython.js';
 import { parsePythonLock } from './pythonLockSchema.js';
@@ -33,21 +32,18 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
       }
     }
   }
-  let bytes = 0;
-  const total = lock.files.reduce((n, f) => n + f.size, 0);
-  const got = await pMap(
-    lock.files,
-    async (f) => {
-      const r = await fetchToCache({ url: f.url, sha256: f.sha256, size: f.size, label: f.filename }, { cacheDir: ctx.cacheDir, log: ctx.log });
-      if (r.sha256 !== f.sha256 || r.size !== f.size) {
-        throw new IntegrityError(`${f.url}: got sha256 ${r.sha256} (${r.size} bytes), the lock says ${f.sha256} (${f.size} bytes); the upstream file changed`);
-      }
-      bytes += f.size;
-      ctx.log.progress('python files', bytes, total, 'bytes');
-      return { f, path: r.path };
-    },
-    { concurrency: Math.max(1, ctx.jobs) },
+  const fetched = await fetchMany(
+    lock.files.map((f) => ({ url: f.url, sha256: f.sha256, size: f.size, label: f.filename })),
+    { cacheDir: ctx.cacheDir, log: ctx.log, concurrency: Math.max(1, ctx.jobs), label: 'python files' },
   );
+  const got = lock.files.map((f, i) => {
+    const r = fetched[i]!;
+    // the downloader checked the bytes against f.sha256; a lock edited by hand could still disagree with itself
+    if (r.sha256 !== f.sha256 || r.size !== f.size) {
+      throw new IntegrityError(`${f.url}: got sha256 ${r.sha256} (${r.size} bytes), the lock says ${f.sha256} (${f.size} bytes)`);
+    }
+    return { f, path: r.path };
+  });
 
   const pages = await writePep503Index(
     lock.files.map((f) => ({ project: f.project, filename: f.filename, sha256: f.sha256, requiresPython: f.requires_python })),

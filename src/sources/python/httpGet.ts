@@ -1,5 +1,8 @@
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { FetchError } from '../../errors.js';
+import { defaultDispatcher } from '../../fetch/createDispatcher.js';
+import { toFetchError } from '../../fetch/toFetchError.js';
+import { VERSION } from '../../version.js';
 
 export interface HttpAnswer {
   status: number;
@@ -7,24 +10,18 @@ export interface HttpAnswer {
   body: Buffer;
 }
 
-let shared: Dispatcher | undefined;
-/** Index pages follow redirects (indexes redirect /simple/Name/ to /simple/name/) and retry transient failures. */
-function defaultDispatcher(): Dispatcher {
-  shared ??= new Agent().compose(interceptors.retry({ maxRetries: 3, minTimeout: 300 }), interceptors.redirect({ maxRedirections: 5 }));
-  return shared;
-}
-
 /**
- * GET (or HEAD) a small document of a package index (a project page, a PEP 658 .metadata file) into
- * memory, refusing bodies over `maxBytes`. Any status is returned; network failures become FetchError.
- * Wheels themselves go through the shared downloader and its cache, never through here.
+ * GET (or HEAD) a project page of a package index into memory with an Accept header (PEP 691 content
+ * negotiation, which the shared fetchBytes does not do), through the shared client (proxy, retries,
+ * redirects), refusing bodies over `maxBytes`. Any status is returned; network failures become FetchError.
+ * Wheels and .metadata files go through src/fetch/, never through here.
  */
 export async function httpGet(url: string, opts: { accept?: string; maxBytes: number; method?: 'GET' | 'HEAD'; dispatcher?: Dispatcher }): Promise<HttpAnswer> {
   let res: Dispatcher.ResponseData;
   try {
-    res = await request(url, { method: opts.method ?? 'GET', headers: opts.accept ? { accept: opts.accept } : {}, dispatcher: opts.dispatcher ?? defaultDispatcher() });
+    res = await request(url, { method: opts.method ?? 'GET', headers: { 'user-agent': `ferry/${VERSION}`, ...(opts.accept ? { accept: opts.accept } : {}) }, dispatcher: opts.dispatcher ?? defaultDispatcher() });
   } catch (err) {
-    throw new FetchError(`cannot read ${url}: ${(err as Error).message}; is upstreams.python.index reachable?`, { cause: err, transient: true });
+    throw toFetchError(url, err);
   }
   const chunks: Buffer[] = [];
   let size = 0;

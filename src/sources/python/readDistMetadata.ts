@@ -1,8 +1,8 @@
 import { FetchError, IntegrityError } from '../../errors.js';
+import { fetchBytes } from '../../fetch/fetchBytes.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import type { Logger } from '../../ui/log.js';
 import { sha256Hex } from '../../util/sha256.js';
-import { httpGet } from './httpGet.js';
 import type { IndexFile } from './indexFile.js';
 import { readWheelMetadata } from './readWheelMetadata.js';
 
@@ -24,16 +24,20 @@ export interface DistMetadata {
 export async function readDistMetadata(file: IndexFile, opts: { cacheDir: string; log: Logger }): Promise<DistMetadata> {
   if (file.metadata) {
     const url = `${file.url}.metadata`;
-    const res = await httpGet(url, { maxBytes: MAX_METADATA_BYTES });
-    if (res.status === 200) {
-      const got = sha256Hex(res.body);
+    let body: Buffer | undefined;
+    try {
+      body = await fetchBytes(url, { maxBytes: MAX_METADATA_BYTES });
+    } catch (err) {
+      if (!(err instanceof FetchError && err.status === 404)) throw err;
+      opts.log.warn(`${file.filename}: the index announces PEP 658 metadata but ${url} is missing; reading METADATA from the wheel`);
+    }
+    if (body) {
+      const got = sha256Hex(body);
       if (file.metadata.sha256 && got !== file.metadata.sha256) {
         throw new IntegrityError(`${url}: sha256 is ${got}, the index announced ${file.metadata.sha256}; the index is inconsistent or the transfer was altered`);
       }
-      return { text: res.body.toString('utf8'), source: 'pep658' };
+      return { text: body.toString('utf8'), source: 'pep658' };
     }
-    if (res.status !== 404) throw new FetchError(`cannot read ${url}: HTTP ${res.status}`, { transient: res.status >= 500 });
-    opts.log.warn(`${file.filename}: the index announces PEP 658 metadata but ${url} is missing; reading METADATA from the wheel`);
   }
   const wheel = await fetchToCache({ url: file.url, sha256: file.sha256, size: file.size, label: file.filename }, { cacheDir: opts.cacheDir, log: opts.log });
   return { text: await readWheelMetadata(wheel.path, file.filename), source: 'wheel', wheel };
