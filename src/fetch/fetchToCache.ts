@@ -1,16 +1,16 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { request, type Dispatcher } from 'undici';
-import { FetchError, IntegrityError } from '../errors.js';
+import { FerryError, FetchError, IntegrityError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
 import { SHA256_RE } from '../util/sha256.js';
-import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { VERSION } from '../version.js';
-import { cachedFile, partialFile, tempFile } from './cachePaths.js';
+import { cachedFile, partialKey, tempFile } from './cachePaths.js';
+import { claimPartial, type ClaimedPartial } from './claimPartial.js';
 import { defaultDispatcher } from './createDispatcher.js';
 import { countFetch, type FetchStats } from './createFetchStats.js';
 import { localSourcePath } from './localSourcePath.js';
@@ -101,7 +101,7 @@ async function fetchOnce(req: FetchRequest, opts: FetchOptions): Promise<FetchRe
   for (const dir of ['sha256', 'partial', 'tmp']) await mkdir(join(opts.cacheDir, dir), { recursive: true });
   const local = localSourcePath(req.url);
   if (local !== undefined) return copyLocal(local, req, opts);
-  return downloadHttp(req, opts, true);
+  return downloadHttp(req, opts);
 }
 
 async function cacheHit(req: FetchRequest & { sha256?: string }, opts: FetchOptions): Promise<FetchResult | undefined> {
@@ -124,50 +124,69 @@ interface PartialMeta {
   lastModified?: string;
 }
 
-async function downloadHttp(req: FetchRequest, opts: FetchOptions, allowResume: boolean): Promise<FetchResult> {
-  const partial = partialFile(opts.cacheDir, req);
-  const metaPath = `${partial}.json`;
-  const discard = () => Promise.all([rm(partial, { force: true }), rm(metaPath, { force: true })]);
-  const meta = await readMeta(metaPath);
-  let offset = allowResume ? await resumableLength(partial, meta, req) : 0;
+/** Returned by an attempt whose kept bytes turned out unusable: try once more from byte 0. */
+const RESTART = Symbol('restart');
+
+async function downloadHttp(req: FetchRequest, opts: FetchOptions): Promise<FetchResult> {
+  const part = await claimPartial(opts.cacheDir, partialKey(req));
+  try {
+    let result = await attempt(req, opts, part, true);
+    if (result === RESTART) result = await attempt(req, opts, part, false);
+    if (result === RESTART) throw new Error('a download without resume cannot ask to restart');
+    await part.remove();
+    return result;
+  } catch (err) {
+    // Failures of the content and final answers (404...) leave nothing; interruptions keep their bytes.
+    const final = err instanceof FerryError && !(err instanceof FetchError && err.transient);
+    const kept = final ? 0 : await resumableBytes(part, req);
+    if (kept > 0) await part.setAside();
+    else await part.remove();
+    throw toFetchError(req.url, err, keptNote(kept));
+  }
+}
+
+/**
+ * One request: resume from the claimed partial when allowed and possible, stream the body into it
+ * while hashing, then verify and move it into the cache.
+ */
+async function attempt(
+  req: FetchRequest,
+  opts: FetchOptions,
+  part: ClaimedPartial,
+  allowResume: boolean,
+): Promise<FetchResult | typeof RESTART> {
+  const meta = await readMeta(part.meta);
+  let offset = allowResume ? await resumableLength(part.data, meta, req) : 0;
+  const discard = () => Promise.all([rm(part.data, { force: true }), rm(part.meta, { force: true })]);
   if (offset === 0) await discard();
 
+  // Hash the kept bytes before asking, so a slow disk cannot make the response time out meanwhile.
+  let hash = await hashPrefix(part.data, offset);
   if (req.size !== undefined && offset === req.size) {
     // An earlier attempt received everything but stopped before moving the file into place.
-    return finish(req, opts, partial, await hashPrefix(partial, offset), offset, 0, allowResume);
+    return verifyAndStore(req, opts, part.data, hash, offset, 0, allowResume);
   }
-
-  // Hash the kept bytes before asking, so a slow disk cannot make the response time out meanwhile.
-  let hash = await hashPrefix(partial, offset);
   const headers: Record<string, string> = { 'user-agent': `ferry/${VERSION}`, 'accept-encoding': 'identity' };
   if (offset > 0) {
     headers.range = `bytes=${offset}-`;
     const validator = meta?.url === req.url ? (meta.etag ?? meta.lastModified) : undefined;
     if (validator) headers['if-range'] = validator;
   }
-  const res = await request(req.url, {
-    dispatcher: opts.dispatcher ?? defaultDispatcher(),
-    headers,
-    signal: opts.signal,
-  }).catch((err: unknown) => {
-    throw toFetchError(req.url, err, keptNote(offset));
-  });
+  const res = await request(req.url, { dispatcher: opts.dispatcher ?? defaultDispatcher(), headers, signal: opts.signal });
 
   if (offset > 0 && (res.statusCode === 206 || res.statusCode === 416)) {
-    const range = parseContentRange(header(res.headers, 'content-range'));
-    if (res.statusCode === 416 || range?.start !== offset) {
-      // The partial does not fit the file the server has now: start over.
+    if (res.statusCode === 416 || parseContentRange(header(res.headers, 'content-range'))?.start !== offset) {
+      // The kept bytes do not fit the file the server has now.
       await res.body.dump();
-      await discard();
-      return downloadHttp(req, opts, false);
+      return RESTART;
     }
   } else if (res.statusCode === 200) {
-    // Either a fresh download, or the server ignored Range / If-Range found the file changed.
+    // Either a fresh download, or the server ignored Range, or If-Range found the file changed.
     if (offset > 0) {
       await discard();
       hash = createHash('sha256');
+      offset = 0;
     }
-    offset = 0;
   } else {
     await res.body.dump();
     throw httpStatusError(req.url, res.statusCode);
@@ -176,24 +195,22 @@ async function downloadHttp(req: FetchRequest, opts: FetchOptions, allowResume: 
   const bodyLength = numberOrUndefined(header(res.headers, 'content-length'));
   if (req.size !== undefined && bodyLength !== undefined && offset + bodyLength !== req.size) {
     await res.body.dump();
-    await discard();
     throw sizeMismatch(req, offset + bodyLength, 'the server announces');
   }
-  let validators = meta;
   if (offset === 0) {
     const etag = header(res.headers, 'etag');
-    validators = {
+    const fresh: PartialMeta = {
       url: req.url,
       // weak ETags are not byte-for-byte promises, so they cannot guard a Range request
       etag: etag && !etag.startsWith('W/') ? etag : undefined,
       lastModified: header(res.headers, 'last-modified'),
     };
-    await writeFileAtomic(metaPath, JSON.stringify(validators) + '\n');
+    await writeFile(part.meta, JSON.stringify(fresh) + '\n');
   }
 
   const total = req.size ?? (bodyLength !== undefined ? offset + bodyLength : undefined);
-  const fh = await open(partial, offset > 0 ? 'a' : 'w', 0o644);
   let received = 0;
+  const fh = await open(part.data, offset > 0 ? 'a' : 'w', 0o644);
   try {
     await pipeline(
       res.body,
@@ -204,40 +221,31 @@ async function downloadHttp(req: FetchRequest, opts: FetchOptions, allowResume: 
       { signal: opts.signal },
     );
     await fh.sync();
-  } catch (err) {
+  } finally {
     await fh.close();
-    if (err instanceof IntegrityError) {
-      await discard();
-      throw err;
-    }
-    const resumable = req.sha256 !== undefined || Boolean(validators?.etag || validators?.lastModified);
-    if (!resumable) await discard();
-    // what reached the disk, which can be less than what was read when the stream failed mid-write
-    const kept = resumable ? ((await stat(partial).catch(() => undefined))?.size ?? 0) : 0;
-    throw toFetchError(req.url, err, keptNote(kept));
   }
-  await fh.close();
-  return finish(req, opts, partial, hash, offset + received, received, allowResume);
+  return verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume);
 }
 
-/** Verify a complete partial file and move it into the cache, or throw IntegrityError having removed it. */
-async function finish(
+/**
+ * Check a complete file against the request and rename it into the cache. On a mismatch of bytes that
+ * were partly kept from an earlier attempt, ask for a clean restart (the kept bytes may be what is
+ * wrong: a damaged partial); otherwise throw IntegrityError. The caller removes the file then.
+ */
+async function verifyAndStore(
   req: FetchRequest,
   opts: FetchOptions,
-  partial: string,
+  file: string,
   hash: Hash,
   size: number,
   fetchedBytes: number,
   allowResume: boolean,
-): Promise<FetchResult> {
+): Promise<FetchResult | typeof RESTART> {
   const found = hash.digest('hex');
-  const resumed = size > fetchedBytes;
   if ((req.size !== undefined && size !== req.size) || (req.sha256 !== undefined && found !== req.sha256)) {
-    await Promise.all([rm(partial, { force: true }), rm(`${partial}.json`, { force: true })]);
-    if (resumed && allowResume) {
-      // The kept bytes may be what was wrong (a stale or damaged partial): one clean attempt decides.
+    if (allowResume && size > fetchedBytes) {
       opts.log?.warn(`${req.url}: the resumed download does not match; downloading it again from the start`);
-      return downloadHttp(req, opts, false);
+      return RESTART;
     }
     if (req.size !== undefined && size !== req.size) throw sizeMismatch(req, size, 'received');
     throw new IntegrityError(
@@ -247,9 +255,8 @@ async function finish(
     );
   }
   const path = cachedFile(opts.cacheDir, found);
-  await chmod(partial, 0o444);
-  await rename(partial, path);
-  await rm(`${partial}.json`, { force: true });
+  await chmod(file, 0o444);
+  await rename(file, path);
   return { path, sha256: found, size, fromCache: false, fetchedBytes };
 }
 
@@ -275,7 +282,7 @@ async function copyLocal(source: string, req: FetchRequest, opts: FetchOptions):
     } finally {
       await fh.close();
     }
-    return await finish(req, opts, tmp, hash, received, received, false);
+    return (await verifyAndStore(req, opts, tmp, hash, received, received, false)) as FetchResult;
   } catch (err) {
     await rm(tmp, { force: true });
     throw toFetchError(req.url, err);
@@ -321,6 +328,11 @@ function sizeMismatch(req: FetchRequest, found: number, what: string): Integrity
     `${req.url}: expected ${req.size} bytes, ${what} ${found}. The upstream file is not the one the index ` +
       'or lock names; nothing was cached. Try again later or another mirror, or re-run `ferry lock`.',
   );
+}
+
+/** How many bytes an interrupted attempt leaves that the next one can resume from. */
+async function resumableBytes(part: ClaimedPartial, req: FetchRequest): Promise<number> {
+  return resumableLength(part.data, await readMeta(part.meta), req);
 }
 
 /** How many bytes of an earlier attempt can be kept (0: none, the partial is to be discarded). */

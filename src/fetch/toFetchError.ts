@@ -25,6 +25,13 @@ export function toFetchError(url: string, err: unknown, extra = ''): FerryError 
   if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.code === 'ABORT_ERR') {
     return new FetchError(`download of ${url} was cancelled.${tail}`, { cause: err, url });
   }
+  if (typeof e?.statusCode === 'number' && e.statusCode < 300) {
+    // undici's retry handler could not continue a body that broke off (no Range support, ETag changed)
+    return new FetchError(
+      `GET ${url}: the download broke off and the server did not continue it (${e.message}). Run the command again.${tail}`,
+      { cause: err, url, transient: true },
+    );
+  }
   if (typeof e?.statusCode === 'number') {
     // undici's retry handler gave up on a transient status after its retries
     const attempts = e.data?.count ? ` after ${e.data.count} attempts` : '';

@@ -1,19 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FetchError } from '../../src/errors.js';
 import { createFetchStats } from '../../src/fetch/createFetchStats.js';
 import { fetchBytes } from '../../src/fetch/fetchBytes.js';
-import { listCache, setupFetchWorld } from './helpers.js';
+import { listCache, useFetchWorld } from './helpers.js';
 
-let w: Awaited<ReturnType<typeof setupFetchWorld>>;
-beforeEach(async () => {
-  w = await setupFetchWorld();
-});
-afterEach(async () => {
-  await w.teardown();
-});
+const w = useFetchWorld();
 
 describe('fetchBytes', () => {
   it('reads a small index over HTTP, counting the bytes, and retries a 503', async () => {

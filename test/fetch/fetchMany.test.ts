@@ -1,19 +1,12 @@
-import { createHash } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FetchError, IntegrityError } from '../../src/errors.js';
 import { createFetchStats } from '../../src/fetch/createFetchStats.js';
 import { fetchMany } from '../../src/fetch/fetchMany.js';
 import type { Logger } from '../../src/ui/log.js';
 import { bytes } from './fixtureServer.js';
-import { listCache, setupFetchWorld } from './helpers.js';
+import { listCache, useFetchWorld } from './helpers.js';
 
-let w: Awaited<ReturnType<typeof setupFetchWorld>>;
-beforeEach(async () => {
-  w = await setupFetchWorld();
-});
-afterEach(async () => {
-  await w.teardown();
-});
+const w = useFetchWorld();
 
 /** publish `n` files and return requests for them */
 function publish(n: number, size = 3000) {

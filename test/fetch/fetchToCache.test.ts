@@ -1,24 +1,15 @@
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FetchError, IntegrityError } from '../../src/errors.js';
 import { createDispatcher } from '../../src/fetch/createDispatcher.js';
 import { createFetchStats } from '../../src/fetch/createFetchStats.js';
 import { fetchToCache } from '../../src/fetch/fetchToCache.js';
 import { bytes } from './fixtureServer.js';
-import { listCache, setupFetchWorld } from './helpers.js';
+import { listCache, sha, useFetchWorld } from './helpers.js';
 
-let w: Awaited<ReturnType<typeof setupFetchWorld>>;
-beforeEach(async () => {
-  w = await setupFetchWorld();
-});
-afterEach(async () => {
-  await w.teardown();
-});
-
-const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const w = useFetchWorld();
 
 /** Counts bytes as the client reads them; settles once `n` have arrived (the server then cuts). */
 function bytesArrived(n: number) {
@@ -86,7 +77,7 @@ describe('fetchToCache', () => {
     expect((err as FetchError).transient).toBe(true);
     expect((err as FetchError).message).toContain(req.url);
     expect((err as FetchError).message).toContain('100000 bytes are kept');
-    expect(await listCache(w.cacheDir)).toEqual([`partial/${digest}`, `partial/${digest}.json`]);
+    expect(await listCache(w.cacheDir)).toEqual([`partial/${digest}/data`, `partial/${digest}/meta.json`]);
 
     const stats = createFetchStats();
     const got = await fetchToCache(req, { cacheDir: w.cacheDir, stats, dispatcher: w.once });
@@ -151,8 +142,8 @@ describe('fetchToCache', () => {
   it('replaces a damaged partial: the resumed result does not match, so one clean download decides', async () => {
     const data = bytes(50_000, 10);
     const digest = w.server.put('/d.deb', data);
-    await mkdir(join(w.cacheDir, 'partial'));
-    await writeFile(join(w.cacheDir, 'partial', digest), Buffer.alloc(20_000, 0x55));
+    await mkdir(join(w.cacheDir, 'partial', digest), { recursive: true });
+    await writeFile(join(w.cacheDir, 'partial', digest, 'data'), Buffer.alloc(20_000, 0x55));
     const got = await fetchToCache({ url: w.server.url('/d.deb'), sha256: digest }, { cacheDir: w.cacheDir, dispatcher: w.once });
     expect(sha(await readFile(got.path))).toBe(sha(data));
     expect(w.server.requestsFor('/d.deb').map((r) => r.range)).toEqual(['bytes=20000-', undefined]);

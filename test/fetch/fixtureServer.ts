@@ -17,6 +17,8 @@ export interface Faults {
   ignoreRange?: boolean;
   /** send the body chunked, without Content-Length */
   chunked?: boolean;
+  /** send the body in 8 pieces this many ms apart (so downloads overlap) */
+  trickleMs?: number;
   /** answer 302 with this Location */
   redirectTo?: string;
   /** wait this long before answering every request */
@@ -115,6 +117,16 @@ export async function startFixtureServer() {
         // let the bytes reach the client before the connection dies mid-body
         void when.then(() => req.socket.destroy());
       });
+      return;
+    }
+    if (fault.trickleMs) {
+      const piece = Math.ceil(body.length / 8);
+      for (let at = 0; at < body.length; at += piece) {
+        res.write(body.subarray(at, at + piece));
+        bytesSent += Math.min(piece, body.length - at);
+        await new Promise((r) => setTimeout(r, fault.trickleMs));
+      }
+      res.end();
       return;
     }
     res.end(body);

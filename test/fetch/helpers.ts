@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Dispatcher } from 'undici';
+import { afterEach, beforeEach } from 'vitest';
 import { createDispatcher } from '../../src/fetch/createDispatcher.js';
 import { startFixtureServer, type FixtureServer } from './fixtureServer.js';
 
@@ -35,6 +37,21 @@ export async function setupFetchWorld() {
       await Promise.all([world.retrying.close(), world.once.close()]);
       await world.server.close();
       await rm(world.cacheDir, { recursive: true, force: true });
+      await rm(`${world.cacheDir}-link`, { force: true });
     },
   };
 }
+
+export type FetchWorld = Awaited<ReturnType<typeof setupFetchWorld>>;
+
+/** A fresh world for each test of the calling file (fields are filled in before each test). */
+export function useFetchWorld(): FetchWorld {
+  const world = {} as FetchWorld;
+  beforeEach(async () => {
+    Object.assign(world, await setupFetchWorld());
+  });
+  afterEach(() => world.teardown());
+  return world;
+}
+
+export const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
