@@ -11,7 +11,7 @@ import { markerEnvironment } from './markerEnvironment.js';
 import { parseCoreMetadata } from './parseCoreMetadata.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { readDistMetadata } from './readDistMetadata.js';
-import { readProjectPage, type ProjectPage } from './readProjectPage.js';
+import { readProjectPage } from './readProjectPage.js';
 import { readRequirementsFile } from './readRequirementsFile.js';
 import { selectFile } from './selectFile.js';
 import { targetTags, type PythonTarget } from './targetTags.js';
@@ -49,6 +49,15 @@ export interface PythonLock {
   target: PythonTarget;
   files: LockedPythonFile[];
   services: Record<string, { requirements: string; pins: LockedPin[] }>;
+}
+
+interface Chosen {
+  file: IndexFile;
+  kind: 'wheel' | 'sdist';
+  version: string;
+  project: string;
+  services: Set<string>;
+  pins: Pin[];
 }
 
 /** Safe as one path component of the bundle (python/files/NAME). */
@@ -93,86 +102,82 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
     perService.set(name, { requirements, pins });
   }
 
-  // one page per project, read concurrently
+  // per project, as soon as its page arrives: the file each pin installs, then that file's metadata
+  // (dependencies; sha256 and size where the index gave none). Projects run concurrently, so page reads,
+  // metadata reads and downloads overlap.
   const projects = [...new Set([...perService.values()].flatMap((s) => [...s.pins.keys()]))].sort();
-  const firstPin = (p: string) => [...perService.values()].find((s) => s.pins.has(p))!.pins.get(p)!;
-  ctx.log.info(`python: reading ${projects.length} project pages from ${upstream.index}`);
-  const pages = new Map<string, ProjectPage>();
+  ctx.log.info(`python: reading ${projects.length} projects from ${upstream.index}`);
+  const chosen = new Map<string, Chosen>();
+  const pinFile = new Map<Pin, string>();
+  const requiresDist = new Map<string, string[]>();
+  const facts = new Map<string, { sha256: string; size: number; requiresPython?: string }>();
+  const learn = async (c: Chosen) => {
+    let sha256 = c.file.sha256;
+    let size = c.file.size;
+    let requiresPython = c.file.requiresPython;
+    if (c.kind === 'wheel') {
+      const md = await readDistMetadata(c.file, { cacheDir: ctx.cacheDir, log: ctx.log });
+      const meta = parseCoreMetadata(md.text);
+      if (meta.name && normalizeProjectName(meta.name) !== c.project) {
+        throw new IntegrityError(`${c.file.filename}: its METADATA names project "${meta.name}", not ${c.project}; the index is inconsistent`);
+      }
+      requiresDist.set(`${c.project}\0${c.file.filename}`, meta.requiresDist);
+      requiresPython ??= meta.requiresPython;
+      if (requiresPython && !admitsPython(requiresPython, target.version)) {
+        throw new ResolveError(`${c.pins[0]!.where}: ${c.file.filename} requires Python ${requiresPython} (its METADATA), the target is ${target.version}; pin a version that supports it`);
+      }
+      if (md.wheel) {
+        sha256 = md.wheel.sha256;
+        size = md.wheel.size;
+      }
+    } else {
+      ctx.log.warn(`${c.file.filename}: a source distribution; its dependencies are not checked (they are known only once it is built on the host)`);
+    }
+    if (!sha256 || size === undefined) {
+      const got = sha256 ? { sha256, size: await contentLength(c.file.url) } : undefined;
+      if (got?.size !== undefined) size = got.size;
+      else {
+        const fetched = await fetchToCache({ url: c.file.url, sha256, label: c.file.filename }, { cacheDir: ctx.cacheDir, log: ctx.log });
+        sha256 = fetched.sha256;
+        size = fetched.size;
+      }
+    }
+    for (const pin of c.pins) {
+      if (!pin.hashes.includes(sha256!)) {
+        throw new IntegrityError(`${pin.where}: ${c.file.filename} has sha256 ${sha256}, which is not among the pinned hashes of ${pin.name}==${pin.version}; the file changed upstream or the pin is wrong`);
+      }
+    }
+    facts.set(c.file.filename, { sha256: sha256!, size: size!, requiresPython });
+    facts.set(c.file.filename, { sha256: sha256!, size: size!, requiresPython });
+  };
   let done = 0;
   await pMap(
     projects,
-    async (p) => {
-      pages.set(p, await readProjectPage(upstream.index, p, { pinnedAt: firstPin(p).where }));
-      ctx.log.progress('python index', ++done, projects.length);
+    async (project) => {
+      const users = [...perService].filter(([, s]) => s.pins.has(project));
+      const page = await readProjectPage(upstream.index, project, { pinnedAt: users[0]![1].pins.get(project)!.where });
+      const mine: Chosen[] = [];
+      for (const [service, { pins }] of users) {
+        const pin = pins.get(project)!;
+        const sel = selectFile(pin, page.files, { tags, pythonVersion: target.version, allowSdist: upstream.allow_sdist, page: page.url });
+        for (const w of sel.warnings) ctx.log.warn(w);
+        if (!SAFE_FILENAME.test(sel.file.filename)) throw new ResolveError(`${page.url}: file name "${sel.file.filename}" cannot be carried (letters, digits and . _ + ! - only)`);
+        let entry = chosen.get(sel.file.filename);
+        if (!entry) {
+          entry = { file: sel.file, kind: sel.dist.kind, version: pin.version, project, services: new Set(), pins: [] };
+          chosen.set(sel.file.filename, entry);
+          mine.push(entry);
+        }
+        entry.services.add(service);
+        entry.pins.push(pin);
+        pinFile.set(pin, sel.file.filename);
+      }
+      for (const c of mine) await learn(c);
+      ctx.log.progress('python projects', ++done, projects.length);
     },
     { concurrency: Math.max(1, ctx.jobs) },
   );
-
-  // the file each pin installs
-  const chosen = new Map<string, { file: IndexFile; kind: 'wheel' | 'sdist'; version: string; project: string; services: Set<string>; pins: Pin[] }>();
-  const pinFile = new Map<Pin, string>();
-  for (const [service, { pins }] of perService) {
-    for (const pin of pins.values()) {
-      const page = pages.get(pin.project)!;
-      const sel = selectFile(pin, page.files, { tags, pythonVersion: target.version, allowSdist: upstream.allow_sdist, page: page.url });
-      for (const w of sel.warnings) ctx.log.warn(w);
-      if (!SAFE_FILENAME.test(sel.file.filename)) throw new ResolveError(`${page.url}: file name "${sel.file.filename}" cannot be carried (letters, digits and . _ + ! - only)`);
-      const entry = chosen.get(sel.file.filename) ?? { file: sel.file, kind: sel.dist.kind, version: pin.version, project: pin.project, services: new Set(), pins: [] };
-      entry.services.add(service);
-      entry.pins.push(pin);
-      chosen.set(sel.file.filename, entry);
-      pinFile.set(pin, sel.file.filename);
-    }
-  }
-
-  // metadata of every chosen wheel: dependencies, and sha256/size where the index did not give them
-  const requiresDist = new Map<string, string[]>();
-  const facts = new Map<string, { sha256: string; size: number; requiresPython?: string }>();
   const files = [...chosen.values()];
-  done = 0;
-  await pMap(
-    files,
-    async (c) => {
-      let sha256 = c.file.sha256;
-      let size = c.file.size;
-      let requiresPython = c.file.requiresPython;
-      if (c.kind === 'wheel') {
-        const md = await readDistMetadata(c.file, { cacheDir: ctx.cacheDir, log: ctx.log });
-        const meta = parseCoreMetadata(md.text);
-        if (meta.name && normalizeProjectName(meta.name) !== c.project) {
-          throw new IntegrityError(`${c.file.filename}: its METADATA names project "${meta.name}", not ${c.project}; the index is inconsistent`);
-        }
-        requiresDist.set(`${c.project}\0${c.file.filename}`, meta.requiresDist);
-        requiresPython ??= meta.requiresPython;
-        if (requiresPython && !admitsPython(requiresPython, target.version)) {
-          throw new ResolveError(`${c.pins[0]!.where}: ${c.file.filename} requires Python ${requiresPython} (its METADATA), the target is ${target.version}; pin a version that supports it`);
-        }
-        if (md.wheel) {
-          sha256 = md.wheel.sha256;
-          size = md.wheel.size;
-        }
-      } else {
-        ctx.log.warn(`${c.file.filename}: a source distribution; its dependencies are not checked (they are known only once it is built on the host)`);
-      }
-      if (!sha256 || size === undefined) {
-        const got = sha256 ? { sha256, size: await contentLength(c.file.url) } : undefined;
-        if (got?.size !== undefined) size = got.size;
-        else {
-          const fetched = await fetchToCache({ url: c.file.url, sha256, label: c.file.filename }, { cacheDir: ctx.cacheDir, log: ctx.log });
-          sha256 = fetched.sha256;
-          size = fetched.size;
-        }
-      }
-      for (const pin of c.pins) {
-        if (!pin.hashes.includes(sha256!)) {
-          throw new IntegrityError(`${pin.where}: ${c.file.filename} has sha256 ${sha256}, which is not among the pinned hashes of ${pin.name}==${pin.version}; the file changed upstream or the pin is wrong`);
-        }
-      }
-      facts.set(c.file.filename, { sha256: sha256!, size: size!, requiresPython });
-      ctx.log.progress('python metadata', ++done, files.length);
-    },
-    { concurrency: Math.max(1, ctx.jobs) },
-  );
 
   // every dependency pinned, per service (each service gets its own virtualenv)
   const problems: string[] = [];
