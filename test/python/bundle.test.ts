@@ -172,6 +172,20 @@ describe('python wheels: lock, build, import, install with pip', () => {
     expect(json.requests).toEqual([]);
   });
 
+  it('takes sizes from HEAD when an HTML index offers PEP 658 metadata but no sizes, still downloading no wheel', async () => {
+    const index = await serveFixtureIndex(upstream, { pep658: true });
+    try {
+      const dir = await fresh('head');
+      const spec = await writeSpec(dir, index.url, upstream);
+      const lock = (await lockPython(await context(dir, spec)))!;
+      expect(index.requests.filter((p) => p.startsWith('/files/') && p.endsWith('.whl'))).toEqual([]);
+      expect(index.requests.filter((p) => p.startsWith('HEAD ')).sort()).toEqual(lock.files.map((f) => `HEAD /files/${f.filename}`));
+      for (const f of lock.files) expect(f.size).toBe((await readFile(join(upstream, f.filename))).length);
+    } finally {
+      await index.close();
+    }
+  });
+
   it('builds and imports a bundle from which the real pip installs every service offline with --require-hashes', async () => {
     const dir = await fresh('e2e');
     const spec = await writeSpec(dir, html.url, upstream);

@@ -36,7 +36,7 @@ export function hostPython(): { version: string; machine: string } {
 export interface FixtureIndex {
   /** http://127.0.0.1:PORT/simple/ */
   url: string;
-  /** request paths seen, in order */
+  /** request paths seen, in order ("HEAD /path" for other methods than GET) */
   requests: string[];
   close(): Promise<void>;
 }
@@ -51,7 +51,7 @@ export async function serveFixtureIndex(filesDir: string, opts: { json?: boolean
   const requests: string[] = [];
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    requests.push(path);
+    requests.push(req.method === 'GET' ? path : `${req.method} ${path}`);
     try {
       const page = /^\/simple\/([^/]+)\/$/.exec(path);
       if (page) {
