@@ -322,6 +322,32 @@ describe('python wheels: lock, build, import, install with pip', () => {
     expect(await readdir(dir)).not.toContain('pydemo.lock.json');
   });
 
+  it('refuses an sdist unless the spec allows sdists, and then carries it as it is', async () => {
+    const dir = await fresh('sdist');
+    const files = join(dir, 'upstream');
+    await mkdir(files, { recursive: true });
+    await writeFile(join(files, 'epsilon-1.0.tar.gz'), Buffer.from('not built by ferry, only carried'));
+    const index = await serveFixtureIndex(files);
+    try {
+      const spec = await writeSpec(dir, index.url, files, [{ name: 'epsilon', version: '1.0' }]);
+      await writeFile(join(dir, 'requirements/worker.txt'), '');
+      await expect(lockPython(await context(dir, spec))).rejects.toThrow(
+        'requirements/api.txt:2: no file of epsilon==1.0 fits the target',
+      );
+      await expect(lockPython(await context(dir, spec))).rejects.toThrow('epsilon-1.0.tar.gz: a source distribution (set upstreams.python.allow_sdist: true to carry it');
+      await writeFile(spec, (await readFile(spec, 'utf8')).replace(`index: "${index.url}" }`, `index: "${index.url}", allow_sdist: true }`));
+      const warnings: string[] = [];
+      const ctx = { ...(await context(dir, spec)), log: { ...silentLogger, warn: (m: string) => warnings.push(m) } };
+      const lock = (await lockPython(ctx))!;
+      expect(lock.files.map((f) => [f.filename, f.kind])).toEqual([['epsilon-1.0.tar.gz', 'sdist']]);
+      expect(warnings).toEqual(['epsilon-1.0.tar.gz: a source distribution; its dependencies are not checked (they are known only once it is built on the host)']);
+      const result = await collectPython(lock, ctx);
+      expect(result.entries.map((e) => e.path)).toContain('python/files/epsilon-1.0.tar.gz');
+    } finally {
+      await index.close();
+    }
+  });
+
   it('refuses a pinned hash that does not match the file the index serves', async () => {
     const dir = await fresh('badhash');
     const spec = await writeSpec(dir, html.url, upstream);
