@@ -10,6 +10,7 @@ import type { BuildContext } from '../../src/bundle/types.js';
 import { lockPython, type PythonLock } from '../../src/sources/python/lockPython.js';
 import { collectPython } from '../../src/sources/python/collectPython.js';
 import { IntegrityError, ResolveError } from '../../src/errors.js';
+import { writePep503Index } from '../../src/repo/writePep503Index.js';
 import { buildWheels, hostPython, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveDir, serveFixtureIndex, sha256, type FixtureIndex } from './fixtures.js';
 
 const py = hostPython();
@@ -184,6 +185,24 @@ describe('python wheels: lock, build, import, install with pip', () => {
     } finally {
       await index.close();
     }
+  });
+
+  it('reads a static PEP 503 tree on disk as a local mirror (a path or file:// URL)', async () => {
+    const dir = await fresh('local');
+    const mirror = join(dir, 'mirror');
+    const names = (await readdir(upstream)).filter((f) => f.endsWith('.whl'));
+    await mkdir(join(mirror, 'python/files'), { recursive: true });
+    for (const f of names) await cp(join(upstream, f), join(mirror, 'python/files', f));
+    await writePep503Index(
+      await Promise.all(names.map(async (f) => ({ project: f.split('-')[0]!, filename: f, sha256: sha256(await readFile(join(upstream, f))) }))),
+      mirror,
+    );
+    const spec = await writeSpec(dir, join(mirror, 'python/simple'), upstream);
+    const ctx = await context(dir, spec);
+    const lock = (await lockPython(ctx))!;
+    expect(lock.files.map((f) => f.url)).toContain(`file://${mirror}/python/files/${PLATFORM_WHEEL}`);
+    const result = await collectPython(lock, ctx);
+    expect(result.entries.filter((e) => e.kind === 'python')).toHaveLength(4);
   });
 
   it('builds and imports a bundle from which the real pip installs every service offline with --require-hashes', async () => {

@@ -1,4 +1,6 @@
+import { stat } from 'node:fs/promises';
 import pMap from 'p-map';
+import { localSourcePath } from '../../fetch/localSourcePath.js';
 import type { BuildContext } from '../../bundle/types.js';
 import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
@@ -229,8 +231,10 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
   };
 }
 
-/** Size from a HEAD request, when the server gives one. */
+/** Size from a HEAD request (or the file system, for a local mirror), when there is one. */
 async function contentLength(url: string): Promise<number | undefined> {
+  const local = localSourcePath(url);
+  if (local !== undefined) return (await stat(local).catch(() => undefined))?.size;
   const res = await httpGet(url, { method: 'HEAD', maxBytes: 0 });
   const n = Number(res.headers['content-length']);
   return res.status === 200 && Number.isSafeInteger(n) && n >= 0 ? n : undefined;

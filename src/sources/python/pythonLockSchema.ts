@@ -17,7 +17,7 @@ const PythonLockSchema = z
           project: z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'a normalized project name'),
           version: z.string(),
           filename,
-          url: z.string().regex(/^https?:\/\//, 'an http(s) URL'),
+          url: z.string().regex(/^(https?|file):\/\//, 'an http(s) or file URL'),
           sha256,
           size: z.number().int().min(0),
           requires_python: z.string().optional(),

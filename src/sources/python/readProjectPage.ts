@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import type { Dispatcher } from 'undici';
 import { FetchError, ResolveError } from '../../errors.js';
+import { localSourcePath } from '../../fetch/localSourcePath.js';
 import { httpGet } from './httpGet.js';
 import type { IndexFile } from './indexFile.js';
 import { parseSimpleHtml } from './parseSimpleHtml.js';
@@ -20,14 +23,26 @@ export interface ProjectPage {
 /**
  * Read one project's page of a simple index, in whichever API the index answers with (PEP 691 JSON or
  * PEP 503 HTML). `project` must be normalized. A 404 means the index does not have the project.
+ * A local mirror (file:// URL or absolute path: a static PEP 503 tree on disk) is read as NAME/index.html.
  */
 export async function readProjectPage(indexUrl: string, project: string, opts: { dispatcher?: Dispatcher; pinnedAt?: string } = {}): Promise<ProjectPage> {
-  const base = indexUrl.endsWith('/') ? indexUrl : `${indexUrl}/`;
+  const local = localSourcePath(indexUrl);
+  const base = local !== undefined ? pathToFileURL(local.endsWith('/') ? local : `${local}/`).href : indexUrl.endsWith('/') ? indexUrl : `${indexUrl}/`;
   const url = new URL(`${encodeURIComponent(project)}/`, base).href;
-  const res = await httpGet(url, { accept: ACCEPT, maxBytes: MAX_PAGE_BYTES, dispatcher: opts.dispatcher });
-  if (res.status === 404) {
-    throw new ResolveError(`${opts.pinnedAt ? `${opts.pinnedAt}: ` : ''}the index has no project "${project}" (${url} answered 404); check the name or upstreams.python.index`);
+  const missing = () =>
+    new ResolveError(`${opts.pinnedAt ? `${opts.pinnedAt}: ` : ''}the index has no project "${project}" (${url} is missing); check the name or upstreams.python.index`);
+  if (local !== undefined) {
+    let html: string;
+    try {
+      html = await readFile(new URL('index.html', url), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw missing();
+      throw new FetchError(`cannot read ${url}index.html: ${(err as Error).message}`, { cause: err });
+    }
+    return { url, files: parseSimpleHtml(html, url), format: 'html' };
   }
+  const res = await httpGet(url, { accept: ACCEPT, maxBytes: MAX_PAGE_BYTES, dispatcher: opts.dispatcher });
+  if (res.status === 404) throw missing();
   if (res.status < 200 || res.status >= 300) throw new FetchError(`cannot read ${url}: HTTP ${res.status}`, { transient: res.status >= 500 || res.status === 429 });
   const text = res.body.toString('utf8');
   const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
