@@ -86,6 +86,13 @@ describe('PEP 508', () => {
     for (const [marker, expected] of cases) expect(evaluateMarker(marker, env), marker).toBe(expected);
   });
 
+  it('refuses markers it cannot read, naming the problem', () => {
+    const env = markerEnvironment({ version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] });
+    expect(() => evaluateMarker('os_type == "linux"', env)).toThrow('unknown marker variable "os_type" in "os_type == \"linux\""');
+    expect(() => evaluateMarker('python_version < "3.12" and', env)).toThrow('ends too early');
+    expect(() => evaluateMarker('(python_version < "3.12"', env)).toThrow('expected ")"');
+  });
+
   it('evaluates extra markers against the extras the chain asks for', () => {
     const env = markerEnvironment({ version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] });
     expect(evaluateMarker('extra == "socks"', env)).toBe(false);

@@ -88,9 +88,12 @@ export function checkClosure(input: ClosureInput): string[] {
   };
   for (const root of roots) visit(root, null, pins.get(root)!.extras);
   walk();
-  // pins in a dependency cycle are reached by no root; walk them too
-  for (const project of pins.keys()) if (!parent.has(project)) visit(project, null, pins.get(project)!.extras);
-  walk();
+  // pins in a dependency cycle are reached by no root; start from each one not reached yet
+  for (const project of pins.keys()) {
+    if (parent.has(project)) continue;
+    visit(project, null, pins.get(project)!.extras);
+    walk();
+  }
   return [...problems.values()];
 }
 

@@ -6,7 +6,7 @@ import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import { admitsPython } from './admitsPython.js';
 import { checkClosure } from './checkClosure.js';
-import { evaluateMarker } from './evaluateMarker.js';
+import { evaluateMarker, type MarkerEnvironment } from './evaluateMarker.js';
 import { httpGet } from './httpGet.js';
 import type { IndexFile } from './indexFile.js';
 import { markerEnvironment } from './markerEnvironment.js';
@@ -15,6 +15,7 @@ import type { Pin } from './parseRequirementsFile.js';
 import { readDistMetadata } from './readDistMetadata.js';
 import { readProjectPage } from './readProjectPage.js';
 import { readRequirementsFile } from './readRequirementsFile.js';
+import { sameVersion } from './sameVersion.js';
 import { selectFile } from './selectFile.js';
 import { targetTags, type PythonTarget } from './targetTags.js';
 import { normalizeProjectName } from './normalizeProjectName.js';
@@ -96,7 +97,7 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
     for (const o of parsed.ignoredOptions) ctx.log.info(`${o}: ignored (ferry uses upstreams.python.index and targets.python)`);
     const pins = new Map<string, Pin>();
     for (const pin of parsed.pins) {
-      if (pin.marker && !evaluateMarker(pin.marker, env, [], (v) => onUnknown(v, pin.where))) continue;
+      if (pin.marker && !appliesToTarget(pin, env, onUnknown)) continue;
       const other = pins.get(pin.project);
       if (other) throw new SpecError(`${pin.where}: ${pin.name} is pinned again (first at ${other.where}) for the same target; keep one pin`);
       pins.set(pin.project, pin);
@@ -122,6 +123,9 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
       const meta = parseCoreMetadata(md.text);
       if (meta.name && normalizeProjectName(meta.name) !== c.project) {
         throw new IntegrityError(`${c.file.filename}: its METADATA names project "${meta.name}", not ${c.project}; the index is inconsistent`);
+      }
+      if (meta.version && !sameVersion(meta.version, c.version)) {
+        throw new IntegrityError(`${c.file.filename}: its METADATA says version ${meta.version}, the pin is ${c.version}; the index is inconsistent`);
       }
       requiresDist.set(`${c.project}\0${c.file.filename}`, meta.requiresDist);
       requiresPython ??= meta.requiresPython;
@@ -229,6 +233,14 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
       ]),
     ),
   };
+}
+
+function appliesToTarget(pin: Pin, env: MarkerEnvironment, onUnknown: (variable: string, where: string) => void): boolean {
+  try {
+    return evaluateMarker(pin.marker!, env, [], (v) => onUnknown(v, pin.where));
+  } catch (err) {
+    throw new SpecError(`${pin.where}: ${pin.name}: ${(err as Error).message}`);
+  }
 }
 
 /** Size from a HEAD request (or the file system, for a local mirror), when there is one. */

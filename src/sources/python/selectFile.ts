@@ -1,6 +1,7 @@
 import pep440 from '@renovatebot/pep440';
 import { ResolveError } from '../../errors.js';
 import { admitsPython } from './admitsPython.js';
+import { sameVersion } from './sameVersion.js';
 import type { IndexFile } from './indexFile.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { parseDistFilename, type SdistName, type WheelName } from './parseDistFilename.js';
@@ -90,15 +91,6 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
     warnings.push(`${pin.where}: ${chosen.file.filename} is yanked${chosen.file.yanked ? ` (${chosen.file.yanked})` : ''}; used because the requirements pin ${pin.name}==${pin.version} exactly`);
   }
   return { file: chosen.file, dist: chosen.dist, warnings };
-}
-
-function sameVersion(a: string, b: string): boolean {
-  if (a === b) return true;
-  try {
-    return pep440.valid(a) !== null && pep440.valid(b) !== null && pep440.eq(a, b);
-  } catch {
-    return false;
-  }
 }
 
 function compareStrings(a: string, b: string): number {
