@@ -217,6 +217,11 @@ describe('python wheels: lock, build, import, install with pip', () => {
     const imported = await ferry(['import', JSON.parse(built.stdout).bundle, '--keyring', key.public, '--store', store, '--json']);
     expect(imported.code, imported.stderr).toBe(0);
     const digest = JSON.parse(imported.stdout).digest as string;
+    // a second build of the same lock: nothing downloaded, the same bytes
+    const again = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out2'), '--cache', cache, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).fetched.fetchedBytes).toBe(0);
+    expect((await readFile(JSON.parse(again.stdout).bundle)).equals(await readFile(JSON.parse(built.stdout).bundle))).toBe(true);
     const tree = join(store, 'bundles', digest);
     const manifest = JSON.parse(await readFile(join(tree, 'manifest.json'), 'utf8'));
 

@@ -1,6 +1,7 @@
 import { request, type Dispatcher } from 'undici';
 import { FetchError } from '../../errors.js';
 import { defaultDispatcher } from '../../fetch/createDispatcher.js';
+import { countFetch, type FetchStats } from '../../fetch/createFetchStats.js';
 import { toFetchError } from '../../fetch/toFetchError.js';
 import { VERSION } from '../../version.js';
 
@@ -16,7 +17,7 @@ export interface HttpAnswer {
  * redirects), refusing bodies over `maxBytes`. Any status is returned; network failures become FetchError.
  * Wheels and .metadata files go through src/fetch/, never through here.
  */
-export async function httpGet(url: string, opts: { accept?: string; maxBytes: number; method?: 'GET' | 'HEAD'; dispatcher?: Dispatcher }): Promise<HttpAnswer> {
+export async function httpGet(url: string, opts: { accept?: string; maxBytes: number; method?: 'GET' | 'HEAD'; dispatcher?: Dispatcher; stats?: FetchStats }): Promise<HttpAnswer> {
   let res: Dispatcher.ResponseData;
   try {
     res = await request(url, { method: opts.method ?? 'GET', headers: { 'user-agent': `ferry/${VERSION}`, ...(opts.accept ? { accept: opts.accept } : {}) }, dispatcher: opts.dispatcher ?? defaultDispatcher() });
@@ -33,5 +34,6 @@ export async function httpGet(url: string, opts: { accept?: string; maxBytes: nu
     }
     chunks.push(chunk as Buffer);
   }
+  countFetch(opts.stats, { fetchedBytes: size, fetchedFiles: 1 });
   return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
 }

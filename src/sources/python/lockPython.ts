@@ -119,7 +119,7 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
     let size = c.file.size;
     let requiresPython = c.file.requiresPython;
     if (c.kind === 'wheel') {
-      const md = await readDistMetadata(c.file, { cacheDir: ctx.cacheDir, log: ctx.log });
+      const md = await readDistMetadata(c.file, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats });
       const meta = parseCoreMetadata(md.text);
       if (meta.name && normalizeProjectName(meta.name) !== c.project) {
         throw new IntegrityError(`${c.file.filename}: its METADATA names project "${meta.name}", not ${c.project}; the index is inconsistent`);
@@ -143,7 +143,7 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
       const got = sha256 ? { sha256, size: await contentLength(c.file.url) } : undefined;
       if (got?.size !== undefined) size = got.size;
       else {
-        const fetched = await fetchToCache({ url: c.file.url, sha256, label: c.file.filename }, { cacheDir: ctx.cacheDir, log: ctx.log });
+        const fetched = await fetchToCache({ url: c.file.url, sha256, label: c.file.filename }, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats });
         sha256 = fetched.sha256;
         size = fetched.size;
       }
@@ -161,7 +161,7 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
     projects,
     async (project) => {
       const users = [...perService].filter(([, s]) => s.pins.has(project));
-      const page = await readProjectPage(upstream.index, project, { pinnedAt: users[0]![1].pins.get(project)!.where });
+      const page = await readProjectPage(upstream.index, project, { pinnedAt: users[0]![1].pins.get(project)!.where, stats: ctx.fetchStats });
       const mine: Chosen[] = [];
       for (const [service, { pins }] of users) {
         const pin = pins.get(project)!;

@@ -1,4 +1,5 @@
 import { FetchError, IntegrityError } from '../../errors.js';
+import type { FetchStats } from '../../fetch/createFetchStats.js';
 import { fetchBytes } from '../../fetch/fetchBytes.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import type { Logger } from '../../ui/log.js';
@@ -21,12 +22,12 @@ export interface DistMetadata {
  * the whole wheel; its sha256 checked when the index gives one), else METADATA read out of the wheel,
  * which is then downloaded into the cache, where the build finds it again.
  */
-export async function readDistMetadata(file: IndexFile, opts: { cacheDir: string; log: Logger }): Promise<DistMetadata> {
+export async function readDistMetadata(file: IndexFile, opts: { cacheDir: string; log: Logger; stats?: FetchStats }): Promise<DistMetadata> {
   if (file.metadata) {
     const url = `${file.url}.metadata`;
     let body: Buffer | undefined;
     try {
-      body = await fetchBytes(url, { maxBytes: MAX_METADATA_BYTES });
+      body = await fetchBytes(url, { maxBytes: MAX_METADATA_BYTES, stats: opts.stats });
     } catch (err) {
       if (!(err instanceof FetchError && err.status === 404)) throw err;
       opts.log.warn(`${file.filename}: the index announces PEP 658 metadata but ${url} is missing; reading METADATA from the wheel`);
@@ -39,6 +40,6 @@ export async function readDistMetadata(file: IndexFile, opts: { cacheDir: string
       return { text: body.toString('utf8'), source: 'pep658' };
     }
   }
-  const wheel = await fetchToCache({ url: file.url, sha256: file.sha256, size: file.size, label: file.filename }, { cacheDir: opts.cacheDir, log: opts.log });
+  const wheel = await fetchToCache({ url: file.url, sha256: file.sha256, size: file.size, label: file.filename }, { cacheDir: opts.cacheDir, log: opts.log, stats: opts.stats });
   return { text: await readWheelMetadata(wheel.path, file.filename), source: 'wheel', wheel };
 }

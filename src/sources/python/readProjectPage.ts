@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import type { Dispatcher } from 'undici';
 import { FetchError, ResolveError } from '../../errors.js';
+import type { FetchStats } from '../../fetch/createFetchStats.js';
 import { localSourcePath } from '../../fetch/localSourcePath.js';
 import { httpGet } from './httpGet.js';
 import type { IndexFile } from './indexFile.js';
@@ -25,7 +26,7 @@ export interface ProjectPage {
  * PEP 503 HTML). `project` must be normalized. A 404 means the index does not have the project.
  * A local mirror (file:// URL or absolute path: a static PEP 503 tree on disk) is read as NAME/index.html.
  */
-export async function readProjectPage(indexUrl: string, project: string, opts: { dispatcher?: Dispatcher; pinnedAt?: string } = {}): Promise<ProjectPage> {
+export async function readProjectPage(indexUrl: string, project: string, opts: { dispatcher?: Dispatcher; pinnedAt?: string; stats?: FetchStats } = {}): Promise<ProjectPage> {
   const local = localSourcePath(indexUrl);
   const base = local !== undefined ? pathToFileURL(local.endsWith('/') ? local : `${local}/`).href : indexUrl.endsWith('/') ? indexUrl : `${indexUrl}/`;
   const url = new URL(`${encodeURIComponent(project)}/`, base).href;
@@ -41,7 +42,7 @@ export async function readProjectPage(indexUrl: string, project: string, opts: {
     }
     return { url, files: parseSimpleHtml(html, url), format: 'html' };
   }
-  const res = await httpGet(url, { accept: ACCEPT, maxBytes: MAX_PAGE_BYTES, dispatcher: opts.dispatcher });
+  const res = await httpGet(url, { accept: ACCEPT, maxBytes: MAX_PAGE_BYTES, dispatcher: opts.dispatcher, stats: opts.stats });
   if (res.status === 404) throw missing();
   if (res.status < 200 || res.status >= 300) throw new FetchError(`cannot read ${url}: HTTP ${res.status}`, { transient: res.status >= 500 || res.status === 429 });
   const text = res.body.toString('utf8');
