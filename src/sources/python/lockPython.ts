@@ -1,24 +1,15 @@
-import { stat } from 'node:fs/promises';
 import pMap from 'p-map';
-import { localSourcePath } from '../../fetch/localSourcePath.js';
 import type { BuildContext } from '../../bundle/types.js';
-import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
-import { fetchToCache } from '../../fetch/fetchToCache.js';
-import { admitsPython } from './admitsPython.js';
+import { ResolveError, SpecError } from '../../errors.js';
 import { checkClosure } from './checkClosure.js';
+import { describeDistFile, type Chosen } from './describeDistFile.js';
 import { evaluateMarker, type MarkerEnvironment } from './evaluateMarker.js';
-import { httpGet } from './httpGet.js';
-import type { IndexFile } from './indexFile.js';
 import { markerEnvironment } from './markerEnvironment.js';
-import { parseCoreMetadata } from './parseCoreMetadata.js';
 import type { Pin } from './parseRequirementsFile.js';
-import { readDistMetadata } from './readDistMetadata.js';
 import { readProjectPage } from './readProjectPage.js';
 import { readRequirementsFile } from './readRequirementsFile.js';
-import { sameVersion } from './sameVersion.js';
 import { selectFile } from './selectFile.js';
 import { targetTags, type PythonTarget } from './targetTags.js';
-import { normalizeProjectName } from './normalizeProjectName.js';
 
 /** One distribution file the bundle carries. */
 export interface LockedPythonFile {
@@ -52,15 +43,6 @@ export interface PythonLock {
   target: PythonTarget;
   files: LockedPythonFile[];
   services: Record<string, { requirements: string; pins: LockedPin[] }>;
-}
-
-interface Chosen {
-  file: IndexFile;
-  kind: 'wheel' | 'sdist';
-  version: string;
-  project: string;
-  services: Set<string>;
-  pins: Pin[];
 }
 
 /** Safe as one path component of the bundle (python/files/NAME). */
@@ -115,46 +97,9 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
   const requiresDist = new Map<string, string[]>();
   const facts = new Map<string, { sha256: string; size: number; requiresPython?: string }>();
   const learn = async (c: Chosen) => {
-    let sha256 = c.file.sha256;
-    let size = c.file.size;
-    let requiresPython = c.file.requiresPython;
-    if (c.kind === 'wheel') {
-      const md = await readDistMetadata(c.file, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats });
-      const meta = parseCoreMetadata(md.text);
-      if (meta.name && normalizeProjectName(meta.name) !== c.project) {
-        throw new IntegrityError(`${c.file.filename}: its METADATA names project "${meta.name}", not ${c.project}; the index is inconsistent`);
-      }
-      if (meta.version && !sameVersion(meta.version, c.version)) {
-        throw new IntegrityError(`${c.file.filename}: its METADATA says version ${meta.version}, the pin is ${c.version}; the index is inconsistent`);
-      }
-      requiresDist.set(`${c.project}\0${c.file.filename}`, meta.requiresDist);
-      requiresPython ??= meta.requiresPython;
-      if (requiresPython && !admitsPython(requiresPython, target.version)) {
-        throw new ResolveError(`${c.pins[0]!.where}: ${c.file.filename} requires Python ${requiresPython} (its METADATA), the target is ${target.version}; pin a version that supports it`);
-      }
-      if (md.wheel) {
-        sha256 = md.wheel.sha256;
-        size = md.wheel.size;
-      }
-    } else {
-      ctx.log.warn(`${c.file.filename}: a source distribution; its dependencies are not checked (they are known only once it is built on the host)`);
-    }
-    if (!sha256 || size === undefined) {
-      const got = sha256 ? { sha256, size: await contentLength(c.file.url) } : undefined;
-      if (got?.size !== undefined) size = got.size;
-      else {
-        const fetched = await fetchToCache({ url: c.file.url, sha256, label: c.file.filename }, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats });
-        sha256 = fetched.sha256;
-        size = fetched.size;
-      }
-    }
-    for (const pin of c.pins) {
-      if (!pin.hashes.includes(sha256!)) {
-        throw new IntegrityError(`${pin.where}: ${c.file.filename} has sha256 ${sha256}, which is not among the pinned hashes of ${pin.name}==${pin.version}; the file changed upstream or the pin is wrong`);
-      }
-    }
-    facts.set(c.file.filename, { sha256: sha256!, size: size!, requiresPython });
-    facts.set(c.file.filename, { sha256: sha256!, size: size!, requiresPython });
+    const d = await describeDistFile(c, target, ctx);
+    if (d.requiresDist) requiresDist.set(`${c.project}\0${c.file.filename}`, d.requiresDist);
+    facts.set(c.file.filename, { sha256: d.sha256, size: d.size, requiresPython: d.requiresPython });
   };
   let done = 0;
   await pMap(
@@ -241,13 +186,4 @@ function appliesToTarget(pin: Pin, env: MarkerEnvironment, onUnknown: (variable:
   } catch (err) {
     throw new SpecError(`${pin.where}: ${pin.name}: ${(err as Error).message}`);
   }
-}
-
-/** Size from a HEAD request (or the file system, for a local mirror), when there is one. */
-async function contentLength(url: string): Promise<number | undefined> {
-  const local = localSourcePath(url);
-  if (local !== undefined) return (await stat(local).catch(() => undefined))?.size;
-  const res = await httpGet(url, { method: 'HEAD', maxBytes: 0 });
-  const n = Number(res.headers['content-length']);
-  return res.status === 200 && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
