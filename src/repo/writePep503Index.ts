@@ -9,6 +9,8 @@ export interface IndexedFile {
   filename: string;
   sha256: string;
   requiresPython?: string;
+  /** PEP 592: carried yanked (pinned exactly), with its reason; pip then warns when it installs it */
+  yanked?: string;
 }
 
 export interface Pep503Page {
@@ -27,7 +29,8 @@ export const PYTHON_SIMPLE_DIR = 'python/simple';
 /**
  * Write a static PEP 503 index under `outDir` (python/simple/...): a root page linking every project,
  * and one page per project (normalized name, URL ending in "/") linking its files in python/files/ with
- * `#sha256=` and an escaped data-requires-python. Same input, same bytes: projects and files are sorted
+ * `#sha256=`, an escaped data-requires-python, and data-yanked for a file carried although yanked.
+ * Same input, same bytes: projects and files are sorted
  * and nothing depends on time or order of arrival. Returns the pages, sorted by path.
  */
 export async function writePep503Index(files: IndexedFile[], outDir: string): Promise<Pep503Page[]> {
@@ -58,7 +61,8 @@ export async function writePep503Index(files: IndexedFile[], outDir: string): Pr
     const links = list.map((f) => {
       const href = `../../files/${encodeURIComponent(f.filename)}#sha256=${f.sha256}`;
       const rp = f.requiresPython ? ` data-requires-python="${escape(f.requiresPython)}"` : '';
-      return `    <a href="${escape(href)}"${rp}>${escape(f.filename)}</a><br/>`;
+      const yanked = f.yanked !== undefined ? ` data-yanked="${escape(f.yanked)}"` : '';
+      return `    <a href="${escape(href)}"${rp}${yanked}>${escape(f.filename)}</a><br/>`;
     });
     await write(`${PYTHON_SIMPLE_DIR}/${project}/index.html`, page(`Links for ${project}`, links), project);
   }

@@ -62,11 +62,11 @@ describe('dependency closure', () => {
 });
 
 describe('static PEP 503 index', () => {
-  it('writes normalized project pages with #sha256 links and escaped requires-python, the same bytes for any input order', async () => {
+  it('writes normalized project pages with #sha256 links, escaped requires-python and yanked reasons, the same bytes for any input order', async () => {
     const files = [
       { project: 'Zope.Interface', filename: 'zope.interface-6.1-cp311-cp311-manylinux_2_17_x86_64.whl', sha256: 'a'.repeat(64), requiresPython: '>=3.7,<4' },
       { project: 'demo', filename: 'demo-1.0-py3-none-any.whl', sha256: 'b'.repeat(64) },
-      { project: 'demo', filename: 'demo-1.0-cp311-cp311-linux_x86_64.whl', sha256: 'c'.repeat(64) },
+      { project: 'demo', filename: 'demo-1.0-cp311-cp311-linux_x86_64.whl', sha256: 'c'.repeat(64), yanked: 'bad "build" <1>' },
     ];
     const a = await mkdtemp(join(tmpdir(), 'ferry-pep503-'));
     const b = await mkdtemp(join(tmpdir(), 'ferry-pep503-'));
@@ -81,6 +81,7 @@ describe('static PEP 503 index', () => {
     );
     const demo = await readFile(join(a, 'python/simple/demo/index.html'), 'utf8');
     expect(demo.indexOf('demo-1.0-cp311')).toBeLessThan(demo.indexOf('demo-1.0-py3'));
+    expect(demo).toContain(`#sha256=${'c'.repeat(64)}" data-yanked="bad &quot;build&quot; &lt;1&gt;">`);
     expect(await readFile(join(a, 'python/simple/index.html'), 'utf8')).toContain('<a href="zope-interface/">zope-interface</a>');
   });
 

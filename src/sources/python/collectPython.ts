@@ -46,7 +46,7 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
   });
 
   const pages = await writePep503Index(
-    lock.files.map((f) => ({ project: f.project, filename: f.filename, sha256: f.sha256, requiresPython: f.requires_python })),
+    lock.files.map((f) => ({ project: f.project, filename: f.filename, sha256: f.sha256, requiresPython: f.requires_python, yanked: f.yanked })),
     join(ctx.workDir, 'python-index'),
   );
   const allServices = Object.keys(lock.services).sort();
