@@ -372,6 +372,17 @@ describe('python wheels: lock, build, import, install with pip', () => {
     }
   });
 
+  it('ferry lock refuses a requirements file with unpinned or unhashed lines, naming each line, and writes no lock', async () => {
+    const dir = await fresh('unhashed');
+    const spec = await writeSpec(dir, html.url, upstream);
+    await writeFile(join(dir, 'requirements/worker.txt'), 'delta>=0.5\nalpha==1.0\n');
+    const r = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toContain('requirements/worker.txt:1: delta >=0.5 is not pinned; pin exactly one version with ==VERSION');
+    expect(r.stderr).toContain('requirements/worker.txt:2: alpha==1.0 has no --hash=sha256:');
+    expect(await readdir(dir)).not.toContain('pydemo.lock.json');
+  });
+
   it('refuses a pinned hash that does not match the file the index serves', async () => {
     const dir = await fresh('badhash');
     const spec = await writeSpec(dir, html.url, upstream);
