@@ -1,4 +1,12 @@
 import type { Command } from 'commander';
+import { register as key } from './key.js';
+import { register as lock } from './lock.js';
+import { register as build } from './build.js';
+import { register as sign } from './sign.js';
+import { register as inspect } from './inspect.js';
+import { register as verify } from './verify.js';
+import { register as importCmd } from './import.js';
+import { register as list } from './list.js';
 
 /** Every command registers itself on the program; one file per command in src/cli/. */
-export const commands: Array<(program: Command) => void> = [];
+export const commands: Array<(program: Command) => void> = [key, lock, build, sign, inspect, verify, importCmd, list];

@@ -1,0 +1,8 @@
+import { filesKind } from '../sources/files/filesKind.js';
+import type { ArtifactKind } from './types.js';
+
+/**
+ * Every artifact kind, in the order the build runs them (later kinds may read earlier results:
+ * a rootfs built by mmdebstrap reads the apt repository).
+ */
+export const KINDS: ArtifactKind<any>[] = [filesKind];
