@@ -1,3 +1,4 @@
+import { aptKind } from '../sources/apt/aptKind.js';
 import { filesKind } from '../sources/files/filesKind.js';
 import type { ArtifactKind } from './types.js';
 
@@ -5,4 +6,4 @@ import type { ArtifactKind } from './types.js';
  * Every artifact kind, in the order the build runs them (later kinds may read earlier results:
  * a rootfs built by mmdebstrap reads the apt repository).
  */
-export const KINDS: ArtifactKind<any>[] = [filesKind];
+export const KINDS: ArtifactKind<any>[] = [filesKind, aptKind];

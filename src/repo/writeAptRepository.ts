@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import type * as openpgp from 'openpgp';
 import pMap from 'p-map';
 import { IntegrityError } from '../errors.js';
-import { clearsign, signDetached } from '../pgp/sign.js';
+import { clearsign, signatureDate, signDetached } from '../pgp/sign.js';
 import { formatParagraph, type Paragraph } from '../sources/apt/parseControl.js';
 import { readDebControl } from '../sources/apt/readDebControl.js';
 import { sha256File, sha256Hex } from '../util/sha256.js';
@@ -111,9 +111,7 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
   }
 
   const release = releaseText(opts, component, archs, files);
-  // openpgp.js refuses a signature older than the key; sign at the epoch, or at the key's birth when later.
-  const newestKey = Math.max(...opts.signingKeys.map((k) => k.getCreationTime().getTime()));
-  const signDate = new Date(Math.max(opts.date.getTime(), newestKey));
+  const signDate = signatureDate(opts.date, opts.signingKeys);
   const inRelease = await clearsign(release, opts.signingKeys, signDate);
   const releaseGpg = await signDetached(Buffer.from(release, 'utf8'), opts.signingKeys, signDate);
 

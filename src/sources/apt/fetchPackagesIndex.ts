@@ -1,0 +1,53 @@
+import { createReadStream } from 'node:fs';
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { fetchToCache, type FetchStats } from '../../fetch/index.js';
+import { FerryError, ResolveError } from '../../errors.js';
+import type { Logger } from '../../ui/log.js';
+import type { UpstreamRelease } from './fetchUpstreamRelease.js';
+import { readPackagesIndex } from './readPackagesIndex.js';
+import type { AptOrigin, AptPackage } from './types.js';
+
+/**
+ * Fetch COMPONENT/binary-ARCH/Packages(.gz|.xz) as the verified Release lists it (gz preferred, then
+ * xz, then plain) into the cache, checked against the Release's SHA256 by the downloader, then stream
+ * it through the decompressor into package records. An index missing from Release yields nothing
+ * (a component may lack an architecture) unless `required`.
+ */
+export async function fetchPackagesIndex(
+  release: UpstreamRelease,
+  origin: AptOrigin,
+  arch: string,
+  opts: { cacheDir: string; log: Logger; stats?: FetchStats },
+): Promise<AptPackage[]> {
+  const base = `${origin.component}/binary-${arch}/Packages`;
+  const ext = ['.gz', '.xz', ''].find((e) => release.files.has(base + e));
+  if (ext === undefined) return [];
+  const path = base + ext;
+  const want = release.files.get(path)!;
+  const url = release.distUrl + path;
+  const got = await fetchToCache({ url, sha256: want.sha256, size: want.size, label: url }, opts);
+  const out: AptPackage[] = [];
+  for await (const p of readPackagesIndex(decompressStream(got.path, ext, url), origin, url)) out.push(p);
+  return out;
+}
+
+function decompressStream(file: string, ext: string, label: string): Readable {
+  const raw = createReadStream(file, { highWaterMark: 1 << 20 });
+  if (ext === '') return raw;
+  if (ext === '.gz') {
+    const gunzip = createGunzip();
+    raw.on('error', (e) => gunzip.destroy(e));
+    return raw.pipe(gunzip);
+  }
+  const child = spawn('xz', ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.on('error', (e) => child.stdout.destroy(new FerryError(`${label}: cannot run xz (${e.message}); install xz-utils`)));
+  child.on('close', (code) => {
+    if (code !== 0) child.stdout.destroy(new ResolveError(`${label}: xz failed: ${stderr.trim() || `exit ${code}`}`));
+  });
+  raw.pipe(child.stdin);
+  return child.stdout;
+}
