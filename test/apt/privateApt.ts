@@ -14,6 +14,8 @@ export async function privateApt(sourcesLine: string, arch = 'amd64') {
   }
   await writeFile(join(root, 'etc/apt/sources.list'), sourcesLine + '\n');
   await writeFile(join(root, 'var/lib/dpkg/status'), '');
+  // no apt.conf of the machine: only the options below count
+  await writeFile(join(root, 'apt.conf'), '');
   const opts = [
     '-o', `Dir=${root}/`,
     '-o', `Dir::State::status=${root}/var/lib/dpkg/status`,
@@ -27,7 +29,7 @@ export async function privateApt(sourcesLine: string, arch = 'amd64') {
     '-o', 'Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false',
     '-o', 'Acquire::Retries=0',
   ];
-  const aptGet = (...args: string[]): Promise<RunResult> => run('apt-get', ['-q', ...opts, ...args], { env: { APT_CONFIG: '/dev/null', LC_ALL: 'C' } });
+  const aptGet = (...args: string[]): Promise<RunResult> => run('apt-get', ['-q', ...opts, ...args], { env: { APT_CONFIG: join(root, 'apt.conf'), LC_ALL: 'C' } });
   return {
     root,
     aptGet,
