@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, stat, writeFile, copyFile, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
@@ -68,7 +68,9 @@ export async function writeUpstream(
   const bin = join(root, 'dists', opts.suite, 'main', `binary-${arch}`);
   await mkdir(bin, { recursive: true });
   const compress = opts.compress ?? ['gz'];
-  if (compress.includes('plain')) await writeFile(join(bin, 'Packages'), packages);
+  // Like Debian's archive, Release lists the uncompressed Packages even when only compressed files are
+  // served: apt ignores an index whose uncompressed form has no hash.
+  await writeFile(join(bin, 'Packages'), packages);
   if (compress.includes('gz')) await writeFile(join(bin, 'Packages.gz'), gzipSync(packages));
   if (compress.includes('xz')) await writeFile(join(bin, 'Packages.xz'), execFileSync('xz', ['-c'], { input: packages }));
   const release = execFileSync(
@@ -76,6 +78,7 @@ export async function writeUpstream(
     ['-o', `APT::FTPArchive::Release::Suite=${opts.suite}`, '-o', `APT::FTPArchive::Release::Codename=${opts.suite}`, '-o', `APT::FTPArchive::Release::Architectures=${arch}`, '-o', 'APT::FTPArchive::Release::Components=main', 'release', '.'],
     { cwd: join(root, 'dists', opts.suite) },
   ).toString('utf8');
+  if (!compress.includes('plain')) await rm(join(bin, 'Packages'));
   await signRelease(join(root, 'dists', opts.suite), release, opts.key, opts.inRelease ?? true);
 }
 
