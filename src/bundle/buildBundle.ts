@@ -109,7 +109,6 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     await mkdir(opts.outDir, { recursive: true });
     const bundlePath = join(opts.outDir, bundleFileName(spec.name, spec.version));
     const size = await packBundle(bundlePath, manifestBytes, signature, entries, ctx.epoch);
-    log.info(`wrote ${bundlePath} (${entries.length} artifacts)`);
     return { bundlePath, digest: manifestDigest(manifestBytes), manifest, size };
   } finally {
     await rm(ctx.workDir, { recursive: true, force: true });

@@ -44,7 +44,7 @@ export interface ReadBundleOptions {
   /** after the signature verified: return false to stop reading (e.g. already imported) */
   onHead?(head: VerifiedHead): Promise<boolean | void> | boolean | void;
   /** a sink per listed entry; without it, bodies are only hashed */
-  openEntry?(entry: ManifestEntry): Promise<EntrySink>;
+  openEntry?(entry: ManifestEntry): Promise<EntrySink | undefined>;
 }
 
 export interface ReadBundleResult extends VerifiedHead {

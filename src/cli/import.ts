@@ -7,7 +7,7 @@ export function register(program: Command): void {
   program
     .command('import')
     .description('verify a bundle and add it to the store in one streaming pass; nothing becomes visible unless all of it verified')
-    .argument('<bundle>', 'NAME-VERSION.ferry')
+    .argument('<bundle>', 'NAME-VERSION.ferry, or - to read the bundle from standard input (a data diode, a pipe)')
     .option('--keyring <file>', 'trusted public key(s) (repeatable; FERRY_KEYRING)', collect)
     .option('--store <dir>', 'store folder (FERRY_STORE)', defaultStoreDir())
     .option('--json', 'JSON output')

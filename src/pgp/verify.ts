@@ -79,6 +79,10 @@ async function checkSignatures(
       await s.verified;
       const sigPacket = (await s.signature).packets[0];
       const key = keys.find((k) => k.getKeys(s.keyID).length > 0)!;
+      // openpgp.js accepts a signature made before its key expired; a bundle must be verifiable by a
+      // key that is valid now, so an expired key does not count (rotate keys, then re-sign)
+      const expires = await key.getExpirationTime();
+      if (expires instanceof Date && expires.getTime() < Date.now()) throw new Error(`key expired on ${expires.toISOString()}`);
       ok.push({
         fingerprint: key.getFingerprint().toUpperCase(),
         userIDs: key.getUserIDs(),

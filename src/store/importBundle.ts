@@ -44,8 +44,8 @@ export interface ImportOptions {
 export async function importBundle(source: string | Readable, opts: ImportOptions): Promise<ImportResult> {
   const log = opts.log ?? silentLogger;
   const layout = storeLayout(opts.storeDir);
-  const label = opts.label ?? (typeof source === 'string' ? source : 'bundle');
-  const stream = typeof source === 'string' ? await openBundleFile(source) : source;
+  const label = opts.label ?? (source === '-' ? 'stdin' : typeof source === 'string' ? source : 'bundle');
+  const stream = source === '-' ? process.stdin : typeof source === 'string' ? await openBundleFile(source) : source;
 
   await Promise.all([layout.blobs, layout.bundles, layout.refs, layout.tmp].map((d) => mkdir(d, { recursive: true })));
   const swept = await sweepStaleImports(layout.tmp);
@@ -71,14 +71,12 @@ export async function importBundle(source: string | Readable, opts: ImportOption
             `${label}: the store already holds ${name} ${version} as ${existing}, this bundle is ${head.digest}. A release version names one bundle: bump the version, or remove the old release first`,
           );
         }
-        if (await exists(join(layout.bundle(head.digest), MANIFEST_PATH))) {
-          already = true;
-          return false;
-        }
+        // already imported: still check every byte (a tampered copy must be refused), but write nothing
+        already = await exists(join(layout.bundle(head.digest), MANIFEST_PATH));
         log.info(`${name} ${version}: signature good (${head.signers.map((s) => s.fingerprint).join(', ')}); checking ${head.manifest.entries.length} entries`);
         return true;
       },
-      openEntry: (entry) => fileSink(tree, entry, made),
+      openEntry: async (entry) => (already ? undefined : fileSink(tree, entry, made)),
     });
     const { manifest, digest } = result;
 
@@ -102,8 +100,10 @@ export async function importBundle(source: string | Readable, opts: ImportOption
       await link(blob, join(tree, path));
     }
 
-    await writeFile(join(tree, MANIFEST_PATH), result.manifestBytes, { mode: 0o444 });
-    await writeFile(join(tree, SIGNATURE_PATH), result.signature, { mode: 0o444 });
+    for (const [path, data] of [[MANIFEST_PATH, result.manifestBytes], [SIGNATURE_PATH, result.signature]] as const) {
+      await writeFile(join(tree, path), data);
+      await chmod(join(tree, path), 0o444);
+    }
 
     // artifacts the store already has: share the blob instead of keeping a second copy
     let newBytes = 0;
