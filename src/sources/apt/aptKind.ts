@@ -59,7 +59,9 @@ export const aptKind: ArtifactKind<AptLock> & { lastStats?: FetchStats } = {
       for (const suite of up.suites) {
         const release = await fetchUpstreamRelease(up.uri, suite, up.keys, stats);
         sources.push({ uri: up.uri, suite, signers: release.signers });
-        const allArchIndex = release.fields.get('No-Support-for-Architecture-all') !== 'Packages';
+        // like apt: a separate binary-all index only when the Release names "all" among its architectures
+        const allArchIndex =
+          (release.fields.get('Architectures') ?? '').split(/\s+/).includes('all') && release.fields.get('No-Support-for-Architecture-all') !== 'Packages';
         for (const component of up.components) {
           const origin = { uri: up.uri, suite, component };
           for (const arch of [...debian.architectures, ...(allArchIndex ? ['all'] : [])]) {

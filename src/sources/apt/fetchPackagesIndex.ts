@@ -11,7 +11,7 @@ import type { AptOrigin, AptPackage } from './types.js';
 
 /**
  * Fetch COMPONENT/binary-ARCH/Packages(.gz|.xz) as the verified Release lists it (gz preferred, then
- * xz, then plain) into the cache, checked against the Release's SHA256 by the downloader, then stream
+ * xz, then plain; through by-hash/ when the Release offers it) into the cache, checked against the Release's SHA256 by the downloader, then stream
  * it through the decompressor into package records. An index missing from Release yields nothing
  * (a component may lack an architecture) unless `required`.
  */
@@ -27,7 +27,16 @@ export async function fetchPackagesIndex(
   const path = base + ext;
   const want = release.files.get(path)!;
   const url = release.distUrl + path;
-  const got = await fetchToCache({ url, sha256: want.sha256, size: want.size, label: url }, opts);
+  // Acquire-By-Hash: the index named by its digest never changes under us while the mirror updates
+  // (the plain name can already hold the next version of the file while InRelease is the old one).
+  const byHash = release.fields.get('Acquire-By-Hash') === 'yes' ? `${release.distUrl}${path.slice(0, path.lastIndexOf('/'))}/by-hash/SHA256/${want.sha256}` : undefined;
+  const req = { sha256: want.sha256, size: want.size, label: url };
+  const got = byHash
+    ? await fetchToCache({ ...req, url: byHash }, opts).catch((err: unknown) => {
+        if ((err as { status?: number }).status === 404) return fetchToCache({ ...req, url }, opts);
+        throw err;
+      })
+    : await fetchToCache({ ...req, url }, opts);
   const out: AptPackage[] = [];
   for await (const p of readPackagesIndex(decompressStream(got.path, ext, url), origin, url)) out.push(p);
   return out;
