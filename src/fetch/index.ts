@@ -1,2 +1,6 @@
-// PLACEHOLDER until the fetch branch lands; take its version when merging.
-export { fetchToCache, fetchBytes, fetchMany, createFetchStats, type FetchRequest, type FetchResult, type FetchStats } from './fetchToCache.js';
+/** The connected side's downloader: see docs/fetch.md. */
+export { fetchToCache, type FetchRequest, type FetchOptions, type FetchResult } from './fetchToCache.js';
+export { fetchMany, type FetchManyOptions } from './fetchMany.js';
+export { fetchBytes, type FetchBytesOptions } from './fetchBytes.js';
+export { createFetchStats, type FetchStats } from './createFetchStats.js';
+export { createDispatcher, type RetryPolicy } from './createDispatcher.js';

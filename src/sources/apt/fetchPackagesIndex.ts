@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { fetchToCache, type FetchStats } from '../../fetch/index.js';
-import { FerryError, ResolveError } from '../../errors.js';
+import { FerryError, FetchError, ResolveError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
 import type { UpstreamRelease } from './fetchUpstreamRelease.js';
 import { readPackagesIndex } from './readPackagesIndex.js';
@@ -33,7 +33,7 @@ export async function fetchPackagesIndex(
   const req = { sha256: want.sha256, size: want.size, label: url };
   const got = byHash
     ? await fetchToCache({ ...req, url: byHash }, opts).catch((err: unknown) => {
-        if ((err as { status?: number }).status === 404) return fetchToCache({ ...req, url }, opts);
+        if (err instanceof FetchError && err.status === 404) return fetchToCache({ ...req, url }, opts);
         throw err;
       })
     : await fetchToCache({ ...req, url }, opts);

@@ -1,6 +1,6 @@
 import type * as openpgp from 'openpgp';
 import { fetchBytes, type FetchStats } from '../../fetch/index.js';
-import { ResolveError, SignatureError } from '../../errors.js';
+import { FetchError, ResolveError, SignatureError } from '../../errors.js';
 import { verifyCleartext, verifyDetached } from '../../pgp/verify.js';
 import { field, parseControl } from './parseControl.js';
 
@@ -29,10 +29,10 @@ export async function fetchUpstreamRelease(uri: string, suite: string, keys: ope
     text = v.text;
     signers = v.signers.map((s) => s.fingerprint);
   } catch (err) {
-    if ((err as { status?: number }).status !== 404) throw err;
+    if (!(err instanceof FetchError && err.status === 404)) throw err;
     const release = await fetchBytes(distUrl + 'Release', { stats });
     const sig = await fetchBytes(distUrl + 'Release.gpg', { stats }).catch((e: unknown) => {
-      if ((e as { status?: number }).status === 404) throw new SignatureError(`${distUrl}: neither InRelease nor Release.gpg exists; ferry only uses signed repositories`);
+      if (e instanceof FetchError && e.status === 404) throw new SignatureError(`${distUrl}: neither InRelease nor Release.gpg exists; ferry only uses signed repositories`);
       throw e;
     });
     const v = await verifyDetached(release, sig.toString('utf8'), keys, distUrl + 'Release.gpg');

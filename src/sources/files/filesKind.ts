@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { ArtifactKind, BuildContext, BundleInput } from '../../bundle/types.js';
 import { IntegrityError, SpecError } from '../../errors.js';
 import { sha256File } from '../../util/sha256.js';
+import { fetchToCache } from '../../fetch/fetchToCache.js';
 
 /** One plain file of one service, pinned by sha256. */
 export interface LockedFile {
@@ -81,6 +82,5 @@ async function hashLocal(file: string, what: string): Promise<{ sha256: string; 
 }
 
 async function fetchFile(url: string, sha256: string, ctx: BuildContext): Promise<{ path: string; sha256: string; size: number }> {
-  const { fetchToCache } = await import('../../fetch/fetchToCache.js');
   return fetchToCache({ url, sha256, label: url }, { cacheDir: ctx.cacheDir, log: ctx.log });
 }
