@@ -76,6 +76,7 @@ describe.skipIf(machineLists.length === 0)("resolver agrees with apt-get on the 
     simulate = async (pkgs) => {
       const r = await run('apt-get', [
         '-q', '-o', 'Debug::NoLocking=1', '-o', `Dir::State::status=${dir}/status`, '-o', `Dir::Cache=${dir}/cache`,
+        '-o', `Dir::Cache::pkgcache=${dir}/cache/pkgcache.bin`, '-o', `Dir::Cache::srcpkgcache=${dir}/cache/srcpkgcache.bin`,
         '-o', 'APT::Architecture=amd64', '-o', 'APT::Architectures::=amd64', 'install', '--simulate', '--no-install-recommends', ...pkgs,
       ], { env: { LC_ALL: 'C' } });
       expect(r.code, r.stderr).toBe(0);
