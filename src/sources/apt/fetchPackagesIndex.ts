@@ -1,10 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { fetchToCache, type FetchStats } from '../../fetch/index.js';
-import { FerryError, FetchError, ResolveError } from '../../errors.js';
+import { FetchError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
+import { decompressStream } from './decompress.js';
 import type { UpstreamRelease } from './fetchUpstreamRelease.js';
 import { readPackagesIndex } from './readPackagesIndex.js';
 import type { AptOrigin, AptPackage } from './types.js';
@@ -38,25 +36,7 @@ export async function fetchPackagesIndex(
       })
     : await fetchToCache({ ...req, url }, opts);
   const out: AptPackage[] = [];
-  for await (const p of readPackagesIndex(decompressStream(got.path, ext, url), origin, url)) out.push(p);
+  const raw = createReadStream(got.path, { highWaterMark: 1 << 20 });
+  for await (const p of readPackagesIndex(decompressStream(raw, ext.slice(1) as 'gz' | 'xz' | '', url), origin, url)) out.push(p);
   return out;
-}
-
-function decompressStream(file: string, ext: string, label: string): Readable {
-  const raw = createReadStream(file, { highWaterMark: 1 << 20 });
-  if (ext === '') return raw;
-  if (ext === '.gz') {
-    const gunzip = createGunzip();
-    raw.on('error', (e) => gunzip.destroy(e));
-    return raw.pipe(gunzip);
-  }
-  const child = spawn('xz', ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.on('error', (e) => child.stdout.destroy(new FerryError(`${label}: cannot run xz (${e.message}); install xz-utils`)));
-  child.on('close', (code) => {
-    if (code !== 0) child.stdout.destroy(new ResolveError(`${label}: xz failed: ${stderr.trim() || `exit ${code}`}`));
-  });
-  raw.pipe(child.stdin);
-  return child.stdout;
 }
