@@ -1,4 +1,5 @@
 import type * as openpgp from 'openpgp';
+import type { FetchStats } from '../fetch/createFetchStats.js';
 import type { Spec } from '../spec/schema.js';
 import type { Logger } from '../ui/log.js';
 import type { EntryKind } from './manifest.js';
@@ -21,6 +22,8 @@ export interface BuildContext {
   log: Logger;
   /** results of kinds that ran earlier in this build (rootfs by mmdebstrap reads the apt repository) */
   previous: Map<string, KindResult>;
+  /** download counters kinds add to (a second build of the same lock shows fetchedBytes 0) */
+  fetchStats?: FetchStats;
 }
 
 /** One file that goes into the bundle. */

@@ -16,6 +16,7 @@ describe('apt kind: lock, collect, and the real apt-get', () => {
   let lock: AptLock;
   let repoRoot: string;
   let repo: Awaited<ReturnType<typeof serveDir>>;
+  let firstFetched: number;
 
   beforeAll(async () => {
     fx = await fixtureUpstream();
@@ -30,6 +31,7 @@ describe('apt kind: lock, collect, and the real apt-get', () => {
     const ctx = await context(fx.dir, raw, fx.bundleKey.secretArmored);
     lock = (await aptKind.lock(ctx))!;
     const result = await aptKind.collect(lock, ctx);
+    firstFetched = ctx.fetchStats!.fetchedBytes;
     repoRoot = await materialize(result.entries, join(fx.dir, 'bundle-tree'));
     repo = await serveDir(repoRoot);
   });
@@ -89,10 +91,12 @@ describe('apt kind: lock, collect, and the real apt-get', () => {
   });
 
   it('is deterministic and a second collect downloads nothing', async () => {
+    expect(firstFetched).toBeGreaterThanOrEqual(lock.packages.reduce((n, p) => n + p.size, 0));
     const ctx = await context(fx.dir, raw, fx.bundleKey.secretArmored);
     const before = fx.server.requests.length;
     const again = await aptKind.collect(lock, ctx);
-    expect(aptKind.lastStats!.fetchedBytes).toBe(0);
+    expect(ctx.fetchStats!.fetchedBytes).toBe(0);
+    expect(ctx.fetchStats!.cachedFiles).toBe(lock.packages.length);
     expect(fx.server.requests.length).toBe(before);
     for (const e of again.entries.filter((x) => x.kind === 'apt-index')) {
       expect((await readFile(e.file)).equals(await readFile(join(repoRoot, e.path))), e.path).toBe(true);

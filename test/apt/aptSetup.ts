@@ -2,6 +2,7 @@ import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { BuildContext, BundleInput } from '../../src/bundle/types.js';
+import { createFetchStats } from '../../src/fetch/createFetchStats.js';
 import { Spec } from '../../src/spec/schema.js';
 import { silentLogger } from '../../src/ui/log.js';
 import { writeKey } from '../helpers/keys.js';
@@ -36,6 +37,7 @@ export async function context(dir: string, raw: Record<string, unknown>, signing
     jobs: 4,
     log: silentLogger,
     previous: new Map(),
+    fetchStats: createFetchStats(),
   };
 }
 

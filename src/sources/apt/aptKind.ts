@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { ArtifactKind, BuildContext, BundleInput } from '../../bundle/types.js';
 import { IntegrityError, SpecError } from '../../errors.js';
-import { createFetchStats, fetchMany, type FetchStats } from '../../fetch/index.js';
+import { createFetchStats, fetchMany } from '../../fetch/index.js';
 import { writeAptRepository } from '../../repo/writeAptRepository.js';
 import { buildPackageIndex, type PackageIndex } from './buildPackageIndex.js';
 import { fetchPackagesIndex } from './fetchPackagesIndex.js';
@@ -40,7 +40,7 @@ const COMPONENT = 'main';
  * and pins every .deb; `collect` downloads exactly those into the cache and publishes them as a signed
  * repository under apt/ in the bundle.
  */
-export const aptKind: ArtifactKind<AptLock> & { lastStats?: FetchStats } = {
+export const aptKind: ArtifactKind<AptLock> = {
   name: 'apt',
 
   async lock(ctx) {
@@ -50,7 +50,7 @@ export const aptKind: ArtifactKind<AptLock> & { lastStats?: FetchStats } = {
     if (!debian) throw new SpecError(`services ${services.map(([n]) => n).join(', ')} list apt packages, but targets.debian (suite, architectures) is not set`);
     if (ctx.spec.upstreams.apt.length === 0) throw new SpecError('services list apt packages, but upstreams.apt names no source (use `- uri: system` for the machine\'s own)');
     const opts = ctx.spec.upstreams.apt_options;
-    const stats = createFetchStats();
+    const stats = createFetchStats(ctx.fetchStats);
     const upstreams = await loadAptUpstreams(ctx.spec, ctx.baseDir);
 
     const all: AptPackage[] = [];
@@ -101,8 +101,7 @@ export const aptKind: ArtifactKind<AptLock> & { lastStats?: FetchStats } = {
   },
 
   async collect(lock, ctx) {
-    const stats = createFetchStats();
-    aptKind.lastStats = stats;
+    const stats = createFetchStats(ctx.fetchStats);
     const got = await fetchMany(
       lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
       { cacheDir: ctx.cacheDir, log: ctx.log, stats, concurrency: ctx.jobs },
