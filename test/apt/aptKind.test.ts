@@ -120,6 +120,12 @@ describe('apt kind: lock, collect, and the real apt-get', () => {
     expect(r.entries.find((e) => e.path.endsWith('/libbar_0.5_amd64.deb'))!.services).toEqual(['mail', 'web']);
   });
 
+  it('also pins what an mmdebstrap rootfs installs from the bundle repository: its variant base and its packages', async () => {
+    const ctx = await context(fx.dir, { ...raw, services: {}, rootfs: { base: { mmdebstrap: { variant: 'minbase', packages: ['tinyhttpd'] } } } }, fx.bundleKey.secretArmored);
+    const r = (await aptKind.lock(ctx))!;
+    expect(r.packages.map((p) => `${p.name} ${p.services.length}`)).toEqual(['basefiles 0', 'tinyhttpd 0']);
+  });
+
   it('makes the real apt refuse a tampered Packages file', async () => {
     const copy = join(fx.dir, 'tampered');
     await cp(repoRoot, copy, { recursive: true });

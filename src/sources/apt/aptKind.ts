@@ -45,9 +45,10 @@ export const aptKind: ArtifactKind<AptLock> = {
 
   async lock(ctx) {
     const services = Object.entries(ctx.spec.services).filter(([, s]) => s.artifacts.apt.length > 0);
-    if (services.length === 0) return undefined;
+    const rootfs = Object.entries(ctx.spec.rootfs).flatMap(([name, r]) => ('mmdebstrap' in r ? [{ name, ...r.mmdebstrap }] : []));
+    if (services.length === 0 && rootfs.length === 0) return undefined;
     const debian = ctx.spec.targets.debian;
-    if (!debian) throw new SpecError(`services ${services.map(([n]) => n).join(', ')} list apt packages, but targets.debian (suite, architectures) is not set`);
+    if (!debian) throw new SpecError(`the spec needs apt packages (services' artifacts.apt or an mmdebstrap rootfs), but targets.debian (suite, architectures) is not set`);
     if (ctx.spec.upstreams.apt.length === 0) throw new SpecError('services list apt packages, but upstreams.apt names no source (use `- uri: system` for the machine\'s own)');
     const opts = ctx.spec.upstreams.apt_options;
     const stats = createFetchStats(ctx.fetchStats);
@@ -76,8 +77,13 @@ export const aptKind: ArtifactKind<AptLock> = {
     for (const arch of debian.architectures) {
       const index = buildPackageIndex(all, arch);
       const base = baseSet(index, opts.base);
-      for (const [service, svc] of services) {
-        const closure = resolveAptClosure(index, svc.artifacts.apt, { recommends: opts.recommends, base });
+      const wants: Array<{ service?: string; roots: string[]; base: Set<string> }> = [
+        ...services.map(([service, svc]) => ({ service, roots: svc.artifacts.apt, base })),
+        // an mmdebstrap rootfs installs from the bundle's own repository: it needs its variant's base set too
+        ...rootfs.map((r) => ({ roots: [...mmdebstrapBase(index, r.variant), ...r.packages], base: new Set<string>() })),
+      ];
+      for (const want of wants) {
+        const closure = resolveAptClosure(index, want.roots, { recommends: opts.recommends, base: want.base });
         for (const p of closure) {
           const key = `${p.name} ${p.version} ${p.architecture}`;
           const entry = chosen.get(key) ?? {
@@ -89,14 +95,14 @@ export const aptKind: ArtifactKind<AptLock> = {
             sha256: p.sha256,
             services: [],
           };
-          if (!entry.services.includes(service)) entry.services.push(service);
+          if (want.service && !entry.services.includes(want.service)) entry.services.push(want.service);
           chosen.set(key, entry);
         }
       }
     }
     const packages = [...chosen.values()].sort((a, b) => cmp(a.name, b.name) || cmp(a.architecture, b.architecture) || cmp(a.version, b.version));
     for (const p of packages) p.services.sort();
-    ctx.log.info(`apt: ${packages.length} packages pinned (${services.length} service(s), ${debian.architectures.join(', ')})`);
+    ctx.log.info(`apt: ${packages.length} packages pinned (${services.length} service(s), ${rootfs.length} rootfs, ${debian.architectures.join(', ')})`);
     return { suite: debian.suite, component: COMPONENT, architectures: [...debian.architectures].sort(), sources, packages };
   },
 
@@ -151,6 +157,29 @@ function baseSet(index: PackageIndex, base: 'required' | string[]): Set<string> 
     if (c.essential || c.priority === 'required') roots.push(name);
   }
   return new Set(resolveAptClosure(index, roots, { recommends: false, base: new Set() }).map((p) => p.name));
+}
+
+/** The packages mmdebstrap installs for a variant before the listed ones (see mmdebstrap(1), --variant). */
+function mmdebstrapBase(index: PackageIndex, variant: string): string[] {
+  if (variant === 'extract' || variant === 'custom') return [];
+  const priorities: Record<string, string[]> = {
+    minbase: ['required'],
+    buildd: ['required'],
+    required: ['required'],
+    important: ['required', 'important'],
+    debootstrap: ['required', 'important'],
+    '-': ['required', 'important'],
+    standard: ['required', 'important', 'standard'],
+  };
+  const wanted = new Set(priorities[variant] ?? []);
+  const out: string[] = [];
+  for (const [name, versions] of index.byName) {
+    const c = versions[0]!;
+    if (c.essential || (c.priority && wanted.has(c.priority))) out.push(name);
+  }
+  if (variant !== 'essential' && index.byName.has('apt') && !out.includes('apt')) out.push('apt');
+  if (variant === 'buildd' && index.byName.has('build-essential')) out.push('build-essential');
+  return out.sort();
 }
 
 function cmp(a: string, b: string): number {
