@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type * as openpgp from 'openpgp';
 import pMap from 'p-map';
-import { IntegrityError } from '../errors.js';
+import { IntegrityError, UsageError } from '../errors.js';
 import { clearsign, signatureDate, signDetached } from '../pgp/sign.js';
 import { formatParagraph, type Paragraph } from '../sources/apt/parseControl.js';
 import { readDebControl } from '../sources/apt/readDebControl.js';
@@ -61,6 +61,7 @@ export interface AptRepositoryResult {
  * Release Date and signature time fixed by `date`; same inputs and key give the same bytes.
  */
 export async function writeAptRepository(opts: AptRepositoryOptions): Promise<AptRepositoryResult> {
+  if (opts.signingKeys.length === 0) throw new UsageError('publishing an apt repository needs the bundle signing key (--key)');
   const component = opts.component ?? 'main';
   const archs = [...new Set(opts.architectures)].sort();
   const read = await pMap(
@@ -80,6 +81,10 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
     const version = control.get('Version') ?? '';
     const architecture = control.get('Architecture') ?? '';
     const source = (control.get('Source') ?? name).split(' ')[0]!;
+    // these become paths in the bundle: a control file must not steer them anywhere else
+    if (!DEB_NAME.test(name) || !DEB_NAME.test(source) || !DEB_VERSION.test(version) || !DEB_ARCH.test(architecture)) {
+      throw new IntegrityError(`${deb.file}: control names package "${name}" version "${version}" architecture "${architecture}" source "${source}", which are not valid Debian names; refusing to publish it`);
+    }
     const prefix = source.startsWith('lib') && source.length > 3 ? source.slice(0, 4) : source.slice(0, 1);
     const poolPath = `pool/${component}/${prefix}/${source}/${name}_${version.replace(/^\d+:/, '')}_${architecture}.deb`;
     return { name, version, architecture, poolPath, file: deb.file, sha256, size, control };
@@ -128,6 +133,10 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
   }
   return { indexes, packages: unique.map(({ control: _c, ...p }) => p) };
 }
+
+const DEB_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+const DEB_VERSION = /^(?:\d+:)?[A-Za-z0-9.+~:-]+$/;
+const DEB_ARCH = /^[a-z0-9-]+$/;
 
 function releaseText(opts: AptRepositoryOptions, component: string, archs: string[], files: Map<string, Buffer>): string {
   const lines = [

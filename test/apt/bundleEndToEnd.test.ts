@@ -1,10 +1,11 @@
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from '../helpers/cli.js';
+import { ferry, run } from '../helpers/cli.js';
+import { craftTar } from '../helpers/craft.js';
 import { snapshotTree } from '../helpers/tree.js';
 import { fixtureUpstream, EPOCH } from './aptSetup.js';
-import { serveDir } from './fixtureUpstream.js';
+import { readPrivate, serveDir, signRelease } from './fixtureUpstream.js';
 import { privateApt } from './privateApt.js';
 
 describe('ferry lock, build --locked, import, then apt-get from the imported bundle', () => {
@@ -60,6 +61,24 @@ describe('ferry lock, build --locked, import, then apt-get from the imported bun
     } finally {
       await srv.close();
     }
+  });
+
+  it('ferry import refuses a bundle whose InRelease was re-signed by another key, and stores nothing', async () => {
+    const x = join(fx.dir, 'resign');
+    await mkdir(x, { recursive: true });
+    const list = await run('tar', ['-tf', bundle]);
+    expect((await run('tar', ['-xf', bundle, '-C', x])).code).toBe(0);
+    const dist = join(x, 'apt/dists/bookworm');
+    await signRelease(dist, await readFile(join(dist, 'Release'), 'utf8'), await readPrivate(fx.otherKey.secretArmored));
+    const entries = [];
+    for (const path of list.stdout.trim().split('\n')) entries.push({ path, data: await readFile(join(x, path)) });
+    const bad = join(fx.dir, 'out/resigned.ferry');
+    await writeFile(bad, craftTar(entries));
+    const store = join(fx.dir, 'store-resigned');
+    const r = await ferry(['import', bad, '--keyring', fx.bundleKey.public, '--store', store]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/apt\/dists\/bookworm\/(InRelease|Release\.gpg)/);
+    expect(await snapshotTree(join(store, 'bundles'))).toEqual({});
   });
 
   it('ferry import refuses a bundle whose Packages index was tampered with, and stores nothing', async () => {

@@ -100,3 +100,10 @@ describe('resolveAptClosure', () => {
     expect(() => resolveAptClosure(idx, ['needsany'], none)).toThrow(/libbaz 1\.0 is not Multi-Arch: allowed/);
   });
 });
+
+describe('resolveAptClosure with architecture-qualified roots', () => {
+  it('resolves name:arch only for that architecture', async () => {
+    const idx = await index();
+    expect(names(resolveAptClosure(idx, ['libbaz:amd64', 'pyish:i386'], none))).toEqual(['libbaz 1.0']);
+  });
+});

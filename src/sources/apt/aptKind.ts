@@ -107,6 +107,9 @@ export const aptKind: ArtifactKind<AptLock> = {
   },
 
   async collect(lock, ctx) {
+    if (ctx.epoch.getTime() > Date.now() + 10_000) {
+      ctx.log.warn(`the bundle epoch ${ctx.epoch.toISOString()} is in the future: apt on the hosts refuses a Release dated later than their clock`);
+    }
     const stats = createFetchStats(ctx.fetchStats);
     const got = await fetchMany(
       lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),

@@ -15,7 +15,7 @@ export interface ResolveOptions {
 const PRIORITY_RANK: Record<string, number> = { required: 0, important: 1, standard: 2, optional: 3, extra: 4 };
 
 /**
- * The dependency closure of `roots` ("name" or "name=version") on one architecture, choosing what
+ * The dependency closure of `roots` ("name", "name=version", "name:arch") on one architecture, choosing what
  * `apt-get install --no-install-recommends` chooses on an empty system: every root is marked first,
  * then dependencies are followed depth first in the roots' order, Pre-Depends before Depends; an
  * OR-group already satisfied by a chosen package adds nothing, otherwise its first alternative with a
@@ -117,7 +117,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
 
   const rootPkgs: AptPackage[] = [];
   for (const root of roots) {
-    const [name, version] = root.split('=', 2) as [string, string | undefined];
+    const [spec, version] = root.split('=', 2) as [string, string | undefined];
+    // `name:arch` names a package of one architecture: resolved only when resolving that architecture
+    const [name, archQualifier] = spec.split(':', 2) as [string, string | undefined];
+    if (archQualifier && archQualifier !== index.arch && archQualifier !== 'native' && archQualifier !== 'any') continue;
     const versions = index.byName.get(name);
     let p = version ? versions?.find((v) => compareDebVersions(v.version, version) === 0) : versions?.[0];
     if (!p && !version) {
