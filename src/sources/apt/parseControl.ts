@@ -1,3 +1,5 @@
+import { StringDecoder } from 'node:string_decoder';
+
 /**
  * Debian control-file syntax (deb822): paragraphs separated by blank lines, `Field: value`, and
  * continuation lines that start with a space or tab. Used for Release, Packages, .deb control files
@@ -14,14 +16,21 @@ export function parseControl(text: string): Paragraph[] {
   return out;
 }
 
-/** Parse a stream of text chunks paragraph by paragraph, so a 50 MB Packages file never sits in memory whole. */
-export async function* parseControlStream(chunks: AsyncIterable<string | Buffer>): AsyncGenerator<Paragraph> {
+/**
+ * Parse a stream of text chunks paragraph by paragraph, so a 50 MB Packages file never sits in memory
+ * whole. With `fields`, only those fields are kept (exact spelling): the long Description and the like
+ * of 60,000 packages are skipped instead of being built up and thrown away.
+ */
+export async function* parseControlStream(chunks: AsyncIterable<string | Buffer>, fields?: ReadonlySet<string>): AsyncGenerator<Paragraph> {
   const ready: Paragraph[] = [];
-  const parser = createParagraphParser((p) => ready.push(p));
+  const parser = createParagraphParser((p) => ready.push(p), fields);
+  // a multi-byte UTF-8 character may be split between two chunks: the decoder carries it over
+  const decoder = new StringDecoder('utf8');
   for await (const chunk of chunks) {
-    parser.push(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+    parser.push(typeof chunk === 'string' ? chunk : decoder.write(chunk));
     yield* ready.splice(0);
   }
+  parser.push(decoder.end());
   parser.end();
   yield* ready.splice(0);
 }
@@ -35,7 +44,7 @@ export function field(p: Paragraph, name: string): string | undefined {
   return undefined;
 }
 
-function createParagraphParser(emit: (p: Paragraph) => void) {
+function createParagraphParser(emit: (p: Paragraph) => void, fields?: ReadonlySet<string>) {
   let rest = '';
   let current: Paragraph = new Map();
   let lastKey: string | undefined;
@@ -48,13 +57,19 @@ function createParagraphParser(emit: (p: Paragraph) => void) {
     if (l.endsWith('\r')) l = l.slice(0, -1);
     if (l.trim() === '') return flush();
     if (l.startsWith('#')) return; // comments are allowed in .sources files
-    if (l.startsWith(' ') || l.startsWith('\t')) {
+    const first = l.charCodeAt(0);
+    if (first === 32 || first === 9) {
       if (lastKey !== undefined) current.set(lastKey, current.get(lastKey) + '\n' + l);
       return;
     }
     const colon = l.indexOf(':');
     if (colon <= 0) return; // not a field: ignored, like apt's tag parser does for junk lines
-    lastKey = l.slice(0, colon);
+    const key = l.slice(0, colon);
+    if (fields && !fields.has(key)) {
+      lastKey = undefined; // its continuation lines are skipped too
+      return;
+    }
+    lastKey = key;
     current.set(lastKey, l.slice(colon + 1).trim());
   };
   return {
