@@ -61,7 +61,7 @@ const REAL_SETS = [
 
 describe.skipIf(machineLists.length === 0)("resolver agrees with apt-get on the machine's real Debian index", () => {
   let index: PackageIndex;
-  let simulate: (pkgs: string[]) => Promise<string[]>;
+  let simulate: (pkgs: string[], recommends?: boolean) => Promise<string[]>;
   beforeAll(async () => {
     const all: AptPackage[] = [];
     for (const file of machineLists) {
@@ -73,11 +73,11 @@ describe.skipIf(machineLists.length === 0)("resolver agrees with apt-get on the 
     const dir = await mkdtemp(join(tmpdir(), 'ferry-apt-sim-'));
     await mkdir(join(dir, 'cache'));
     await writeFile(join(dir, 'status'), '');
-    simulate = async (pkgs) => {
+    simulate = async (pkgs, recommends = false) => {
       const r = await run('apt-get', [
         '-q', '-o', 'Debug::NoLocking=1', '-o', `Dir::State::status=${dir}/status`, '-o', `Dir::Cache=${dir}/cache`,
         '-o', `Dir::Cache::pkgcache=${dir}/cache/pkgcache.bin`, '-o', `Dir::Cache::srcpkgcache=${dir}/cache/srcpkgcache.bin`,
-        '-o', 'APT::Architecture=amd64', '-o', 'APT::Architectures::=amd64', 'install', '--simulate', '--no-install-recommends', ...pkgs,
+        '-o', 'APT::Architecture=amd64', '-o', 'APT::Architectures::=amd64', 'install', '--simulate', recommends ? '--install-recommends' : '--no-install-recommends', ...pkgs,
       ], { env: { LC_ALL: 'C' } });
       expect(r.code, r.stderr).toBe(0);
       return [...r.stdout.matchAll(/^Inst (\S+) \((\S+)/gm)].map((m) => `${m[1]!.replace(/:\S+$/, '')} ${m[2]}`).sort();
@@ -88,5 +88,12 @@ describe.skipIf(machineLists.length === 0)("resolver agrees with apt-get on the 
     const ours = resolveAptClosure(index, set as string[], { recommends: false, base: new Set() }).map((p) => `${p.name} ${p.version}`).sort();
     expect(ours.length).toBeGreaterThan(5);
     expect(ours).toEqual(await simulate(set as string[]));
+  });
+
+  it.each([['nginx-light', 'python3-venv'], ['openssh-server']].map((s) => [s.join(' '), s]))('%s with Recommends', async (_label, set) => {
+    const ours = resolveAptClosure(index, set as string[], { recommends: true, base: new Set() }).map((p) => `${p.name} ${p.version}`).sort();
+    const without = resolveAptClosure(index, set as string[], { recommends: false, base: new Set() });
+    expect(ours.length).toBeGreaterThan(without.length);
+    expect(ours).toEqual(await simulate(set as string[], true));
   });
 });
