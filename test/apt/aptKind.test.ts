@@ -120,6 +120,14 @@ describe('apt kind: lock, collect, and the real apt-get', () => {
     expect(r.entries.find((e) => e.path.endsWith('/libbar_0.5_amd64.deb'))!.services).toEqual(['mail', 'web']);
   });
 
+  it('leaves out what every host has with base: required (Essential and Priority: required, with their dependencies)', async () => {
+    const ctx = await context(fx.dir, { ...raw, upstreams: { ...(raw.upstreams as object), apt_options: { base: 'required' } } }, fx.bundleKey.secretArmored);
+    const r = (await aptKind.lock(ctx))!;
+    const names = r.packages.map((p) => p.name);
+    expect(names).not.toContain('basefiles');
+    expect(names).toEqual(expect.arrayContaining(['app', 'libfoo', 'libbar']));
+  });
+
   it('also pins what an mmdebstrap rootfs installs from the bundle repository: its variant base and its packages', async () => {
     const ctx = await context(fx.dir, { ...raw, services: {}, rootfs: { base: { mmdebstrap: { variant: 'minbase', packages: ['tinyhttpd'] } } } }, fx.bundleKey.secretArmored);
     const r = (await aptKind.lock(ctx))!;
