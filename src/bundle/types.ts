@@ -1,5 +1,4 @@
 import type * as openpgp from 'openpgp';
-import type { FetchStats } from '../fetch/createFetchStats.js';
 import type { Spec } from '../spec/schema.js';
 import type { Logger } from '../ui/log.js';
 import type { EntryKind } from './manifest.js';
@@ -25,8 +24,6 @@ export interface BuildContext {
   fetchStats?: FetchStats;
   /** results of kinds that ran earlier in this build (rootfs by mmdebstrap reads the apt repository) */
   previous: Map<string, KindResult>;
-  /** download counters kinds add to (a second build of the same lock shows fetchedBytes 0) */
-  fetchStats?: FetchStats;
 }
 
 /** One file that goes into the bundle. */
