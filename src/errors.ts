@@ -49,9 +49,15 @@ export class FetchError extends FerryError {
   override readonly code = 'FETCH';
   /** Whether a retry may succeed (connection reset, 5xx, timeout). */
   readonly transient: boolean;
-  constructor(message: string, options?: { cause?: unknown; transient?: boolean }) {
+  /** The upstream URL or path, when one is involved. */
+  readonly url?: string;
+  /** The final HTTP status, when the server answered (callers fall back on 404, e.g. InRelease → Release). */
+  readonly status?: number;
+  constructor(message: string, options?: { cause?: unknown; transient?: boolean; url?: string; status?: number }) {
     super(message, options);
     this.transient = options?.transient ?? false;
+    this.url = options?.url;
+    this.status = options?.status;
   }
 }
 

@@ -46,8 +46,9 @@ export type ManifestService = z.infer<typeof ManifestService>;
 export const Manifest = z
   .object({
     format: z.literal(FORMAT),
-    name: z.string(),
-    version: z.string(),
+    // name and version become store paths (refs/NAME/VERSION): no separators, no leading dot
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/).max(200),
+    version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+~-]*$/).max(200),
     epoch: z.string(),
     created_by: z.string(),
     targets: z.record(z.string(), z.unknown()),

@@ -21,7 +21,7 @@ export async function verifyDetached(
 ): Promise<VerifiedSignature[]> {
   let signature: openpgp.Signature;
   try {
-    signature = await openpgp.readSignature({ armoredSignature });
+    signature = await readSignatures(armoredSignature);
   } catch (err) {
     throw new SignatureError(`${label}: signature is not a readable OpenPGP signature (${(err as Error).message})`);
   }
@@ -29,6 +29,21 @@ export async function verifyDetached(
   if (keys.length === 0) throw new SignatureError(`${label}: no trusted keys given (pass --keyring FILE)`);
   const result = await openpgp.verify({ message, signature, verificationKeys: keys, expectSigned: false });
   return checkSignatures(result.signatures, keys, label);
+}
+
+/**
+ * Read every signature packet from one or more armored blocks (a bundle may carry several signatures,
+ * appended as separate blocks by `ferry sign` or `cat a.asc b.asc`).
+ */
+export async function readSignatures(armored: string): Promise<openpgp.Signature> {
+  const blocks = armored.match(/-----BEGIN PGP SIGNATURE-----[\s\S]*?-----END PGP SIGNATURE-----/g);
+  if (!blocks || blocks.length === 0) throw new Error('no armored signature block');
+  const packets = new openpgp.PacketList<openpgp.SignaturePacket>();
+  for (const block of blocks) {
+    const sig = await openpgp.readSignature({ armoredSignature: block });
+    for (const p of sig.packets) packets.push(p);
+  }
+  return new openpgp.Signature(packets);
 }
 
 /** Verify a clearsigned text (InRelease); returns the signed text and the signers. */
@@ -64,6 +79,10 @@ async function checkSignatures(
       await s.verified;
       const sigPacket = (await s.signature).packets[0];
       const key = keys.find((k) => k.getKeys(s.keyID).length > 0)!;
+      // openpgp.js accepts a signature made before its key expired; a bundle must be verifiable by a
+      // key that is valid now, so an expired key does not count (rotate keys, then re-sign)
+      const expires = await key.getExpirationTime();
+      if (expires instanceof Date && expires.getTime() < Date.now()) throw new Error(`key expired on ${expires.toISOString()}`);
       ok.push({
         fingerprint: key.getFingerprint().toUpperCase(),
         userIDs: key.getUserIDs(),

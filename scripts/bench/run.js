@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// `npm run bench`: install the peer tools, run every benchmark script in scripts/bench/, print one table.
+// Each script writes bench-results/AREA.json; this collects them into bench-results/all.json.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { printTable, root } from './lib.mjs';
+
+const PEERS = ['aptly', 'apt-utils', 'nginx', 'ansible-core', 'gpg', 'gpgv', 'wrk', 'openssh-server', 'openssh-client', 'curl'];
+const LIMIT_S = Number(process.env.FERRY_BENCH_SCRIPT_TIMEOUT ?? 900);
+
+if (process.getuid?.() === 0 && process.env.FERRY_BENCH_NO_INSTALL !== '1') {
+  const missing = PEERS.filter((p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p]).stdout?.toString() !== 'install ok installed');
+  if (missing.length) {
+    process.stdout.write(`installing peer tools: ${missing.join(' ')}\n`);
+    spawnSync('bash', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`], { stdio: 'inherit' });
+  }
+}
+
+const only = process.argv.slice(2);
+const scripts = readdirSync(join(root, 'scripts/bench'))
+  .filter((f) => f.endsWith('.mjs') && f !== 'lib.mjs')
+  .filter((f) => only.length === 0 || only.includes(f.replace(/\.mjs$/, '')))
+  .sort();
+const resultsDir = join(root, 'bench-results');
+const all = [];
+for (const s of scripts) {
+  const area = s.replace(/\.mjs$/, '');
+  rmSync(join(resultsDir, `${area}.json`), { force: true });
+  process.stdout.write(`\n== ${area}\n`);
+  const r = spawnSync(process.execPath, [join(root, 'scripts/bench', s)], { stdio: 'inherit', timeout: LIMIT_S * 1000 });
+  const file = join(resultsDir, `${area}.json`);
+  if (r.status !== 0 || !existsSync(file)) {
+    all.push({ name: `${area}: did not finish (${r.signal ?? `exit ${r.status}`})`, peerName: '-', unit: '' });
+    continue;
+  }
+  for (const row of JSON.parse(readFileSync(file, 'utf8')).rows) all.push({ ...row, name: `${area}: ${row.name}` });
+}
+process.stdout.write('\n== all benchmarks\n');
+printTable(all);
+writeFileSync(join(resultsDir, 'all.json'), JSON.stringify({ date: new Date().toISOString(), rows: all }, null, 2) + '\n');

@@ -1,0 +1,201 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { finished } from 'node:stream/promises';
+import pMap from 'p-map';
+import * as openpgp from 'openpgp';
+import { BundleFormatError } from '../errors.js';
+import { loadSpec } from '../spec/loadSpec.js';
+import { lockPathFor, readLockFile, writeLockFile, LOCK_FORMAT, type LockFile } from '../spec/lockFile.js';
+import { signatureDate, signDetached } from '../pgp/sign.js';
+import { sha256File } from '../util/sha256.js';
+import { writeFileAtomic } from '../util/writeFileAtomic.js';
+import { silentLogger, type Logger } from '../ui/log.js';
+import { VERSION } from '../version.js';
+import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
+import { KINDS } from './kinds.js';
+import { FORMAT, manifestDigest, MANIFEST_PATH, serializeManifest, SIGNATURE_PATH, type Manifest, type ManifestEntry } from './manifest.js';
+import type { BuildContext, BundleInput } from './types.js';
+import { writeTar, type TarFile } from './writeTar.js';
+
+export interface BuildOptions {
+  specFile: string;
+  signingKeys: openpgp.PrivateKey[];
+  outDir: string;
+  cacheDir: string;
+  /** fetch exactly SPEC.lock.json instead of resolving again */
+  locked?: boolean;
+  jobs?: number;
+  log?: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface BuildResult {
+  bundlePath: string;
+  digest: string;
+  manifest: Manifest;
+  size: number;
+  /** what the build downloaded and what the cache answered */
+  fetched: FetchStats;
+}
+
+export const BUNDLE_KEY_PATH = 'keys/bundle.asc';
+
+export function bundleFileName(name: string, version: string): string {
+  return `${name}-${version}.ferry`;
+}
+
+/** Resolve every artifact kind of a spec into SPEC.lock.json. */
+export async function lockSpec(opts: { specFile: string; cacheDir: string; jobs?: number; log?: Logger; env?: NodeJS.ProcessEnv }): Promise<{ lockPath: string; lock: LockFile }> {
+  const ctx = await context({ ...opts, signingKeys: [] });
+  try {
+    const lock = await resolveLock(ctx);
+    const lockPath = lockPathFor(resolve(opts.specFile));
+    await writeLockFile(lockPath, lock);
+    return { lockPath, lock };
+  } finally {
+    await rm(ctx.workDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * spec -> lock -> fetch (cache) -> assemble -> manifest -> sign -> pack, as NAME-VERSION.ferry in outDir.
+ * The same lock and key material give the same bytes.
+ */
+export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
+  const log = opts.log ?? silentLogger;
+  const ctx = await context({ ...opts, log });
+  const { spec } = ctx;
+  try {
+    const lock = opts.locked
+      ? await readLockFile(lockPathFor(resolve(opts.specFile)), { name: spec.name, version: spec.version })
+      : await resolveLock(ctx);
+
+    const inputs: BundleInput[] = [];
+    const artifacts: Record<string, unknown> = {};
+    for (const kind of KINDS) {
+      const section = lock.kinds[kind.name];
+      if (section === undefined) continue;
+      log.info(`collecting ${kind.name} artifacts`);
+      const result = await kind.collect(section, ctx);
+      ctx.previous.set(kind.name, result);
+      inputs.push(...result.entries);
+      if (result.artifacts !== undefined) artifacts[kind.name] = result.artifacts;
+    }
+
+    // the public half of the bundle key: hosts trust the apt repository through it (signed-by)
+    const keyFile = join(ctx.workDir, 'bundle.asc');
+    await writeFileAtomic(keyFile, publicKeysArmored(opts.signingKeys));
+    inputs.push({ path: BUNDLE_KEY_PATH, file: keyFile, kind: 'key', services: [] });
+
+    const entries = await describeEntries(inputs, ctx.jobs);
+    const manifest: Manifest = {
+      format: FORMAT,
+      name: spec.name,
+      version: spec.version,
+      epoch: ctx.epoch.toISOString(),
+      created_by: `ferry ${VERSION}`,
+      targets: spec.targets as Record<string, unknown>,
+      services: Object.fromEntries(
+        Object.entries(spec.services).map(([name, s]) => [
+          name,
+          { version: s.version, groups: s.groups, artifacts: s.artifacts as Record<string, unknown>, stage: s.stage, install: s.install, configure: s.configure },
+        ]),
+      ),
+      artifacts,
+      entries: entries.map(({ file: _f, ...e }) => e),
+    };
+    const manifestBytes = serializeManifest(manifest);
+    const signature = await signDetached(manifestBytes, opts.signingKeys, signatureDate(ctx.epoch, opts.signingKeys));
+
+    await mkdir(opts.outDir, { recursive: true });
+    const bundlePath = join(opts.outDir, bundleFileName(spec.name, spec.version));
+    const size = await packBundle(bundlePath, manifestBytes, signature, entries, ctx.epoch);
+    return { bundlePath, digest: manifestDigest(manifestBytes), manifest, size, fetched: ctx.fetchStats! };
+  } finally {
+    await rm(ctx.workDir, { recursive: true, force: true });
+  }
+}
+
+async function context(opts: { specFile: string; cacheDir: string; jobs?: number; log?: Logger; env?: NodeJS.ProcessEnv; signingKeys: openpgp.PrivateKey[] }): Promise<BuildContext> {
+  const loaded = await loadSpec(opts.specFile, opts.env);
+  await mkdir(opts.cacheDir, { recursive: true });
+  return {
+    spec: loaded.spec,
+    baseDir: loaded.baseDir,
+    epoch: loaded.epoch,
+    cacheDir: resolve(opts.cacheDir),
+    workDir: await mkdtemp(join(tmpdir(), 'ferry-build-')),
+    signingKeys: opts.signingKeys,
+    jobs: opts.jobs ?? 8,
+    log: opts.log ?? silentLogger,
+    fetchStats: createFetchStats(),
+    previous: new Map(),
+  };
+}
+
+async function resolveLock(ctx: BuildContext): Promise<LockFile> {
+  const kinds: Record<string, unknown> = {};
+  for (const kind of KINDS) {
+    const section = await kind.lock(ctx);
+    if (section !== undefined) kinds[kind.name] = section;
+  }
+  return { format: LOCK_FORMAT, name: ctx.spec.name, version: ctx.spec.version, kinds };
+}
+
+type DescribedEntry = ManifestEntry & { file: string };
+
+async function describeEntries(inputs: BundleInput[], jobs: number): Promise<DescribedEntry[]> {
+  const byPath = new Map<string, BundleInput>();
+  for (const input of inputs) {
+    const prev = byPath.get(input.path);
+    if (prev) {
+      if (prev.file !== input.file) throw new BundleFormatError(`two artifacts want the same bundle path ${input.path}: give one of them another name`);
+      prev.services = [...new Set([...prev.services, ...input.services])];
+      continue;
+    }
+    byPath.set(input.path, { ...input, services: [...input.services] });
+  }
+  const sorted = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return pMap(
+    sorted,
+    async (i) => {
+      const { sha256, size } = await sha256File(i.file);
+      return { path: i.path, size, sha256, kind: i.kind, services: [...i.services].sort(), file: i.file };
+    },
+    { concurrency: Math.max(1, Math.min(jobs, 8)) },
+  );
+}
+
+function publicKeysArmored(keys: openpgp.PrivateKey[]): string {
+  return keys.map((k) => k.toPublic().armor()).join('');
+}
+
+/** Pack atomically: a partial .ferry never carries the final name. */
+export async function packBundle(
+  bundlePath: string,
+  manifestBytes: Uint8Array,
+  signature: string,
+  entries: Array<{ path: string; size: number; file: string }>,
+  mtime: Date,
+): Promise<number> {
+  const tmp = `${bundlePath}.partial`;
+  const out = createWriteStream(tmp);
+  const files: TarFile[] = [
+    { path: MANIFEST_PATH, data: manifestBytes, size: manifestBytes.length },
+    { path: SIGNATURE_PATH, data: Buffer.from(signature, 'utf8'), size: Buffer.byteLength(signature) },
+    ...entries.map((e) => ({ path: e.path, file: e.file, size: e.size })),
+  ];
+  try {
+    const size = await writeTar(out, files, mtime);
+    out.end();
+    await finished(out);
+    await rename(tmp, bundlePath);
+    return size;
+  } catch (err) {
+    out.destroy();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}

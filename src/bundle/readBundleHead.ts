@@ -1,0 +1,31 @@
+import { createReadStream } from 'node:fs';
+import { BundleFormatError, UsageError } from '../errors.js';
+import { TarReader } from './readTar.js';
+import { MANIFEST_MAX_BYTES, MANIFEST_PATH, SIGNATURE_MAX_BYTES, SIGNATURE_PATH } from './manifest.js';
+
+export interface BundleHead {
+  manifestBytes: Buffer;
+  signature: string;
+  /** byte offset of the first artifact entry (right after the signature entry) */
+  bodyOffset: number;
+}
+
+/** Read manifest.json and manifest.json.asc from the start of a bundle, without verifying anything. */
+export async function readBundleHead(path: string): Promise<BundleHead> {
+  const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
+  const tar = new TarReader(stream, path);
+  try {
+    const m = await tar.next().catch((err) => {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`cannot read bundle ${path} (ENOENT)`);
+      throw err;
+    });
+    if (!m || m.path !== MANIFEST_PATH || m.size > MANIFEST_MAX_BYTES) throw new BundleFormatError(`${path}: not a ferry bundle (the first entry must be ${MANIFEST_PATH})`);
+    const manifestBytes = await tar.readBody(m.size);
+    const s = await tar.next();
+    if (!s || s.path !== SIGNATURE_PATH || s.size > SIGNATURE_MAX_BYTES) throw new BundleFormatError(`${path}: unsigned: the second entry must be ${SIGNATURE_PATH}`);
+    const signature = (await tar.readBody(s.size)).toString('utf8');
+    return { manifestBytes, signature, bodyOffset: tar.offset };
+  } finally {
+    stream.destroy();
+  }
+}

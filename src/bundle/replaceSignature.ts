@@ -1,0 +1,44 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { MANIFEST_PATH, SIGNATURE_PATH } from './manifest.js';
+import { readBundleHead } from './readBundleHead.js';
+import { writeTar } from './writeTar.js';
+import { PassThrough } from 'node:stream';
+import { Header } from 'tar';
+
+/**
+ * Rewrite a bundle with another manifest.json.asc (more signatures, or a signature made by gpg on a
+ * hardware token). The manifest and every artifact byte stay as they are, so the digest does not change.
+ */
+export async function replaceSignature(bundlePath: string, signature: string, outPath = bundlePath): Promise<void> {
+  const head = await readBundleHead(bundlePath);
+  const mtime = await headMtime(bundlePath);
+  const tmp = `${outPath}.partial`;
+  try {
+    const out = createWriteStream(tmp);
+    const prefix = new PassThrough();
+    const chunks: Buffer[] = [];
+    prefix.on('data', (c: Buffer) => chunks.push(c));
+    await writeTar(prefix, [
+      { path: MANIFEST_PATH, data: head.manifestBytes, size: head.manifestBytes.length },
+      { path: SIGNATURE_PATH, data: Buffer.from(signature, 'utf8'), size: Buffer.byteLength(signature) },
+    ], mtime);
+    // writeTar ends with the end-of-archive marker; drop it, the rest of the original follows
+    const headBytes = Buffer.concat(chunks);
+    out.write(headBytes.subarray(0, headBytes.length - 1024));
+    await pipeline(createReadStream(bundlePath, { start: head.bodyOffset }), out);
+    await rename(tmp, outPath);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await stat(outPath);
+}
+
+async function headMtime(path: string): Promise<Date> {
+  const stream = createReadStream(path, { start: 0, end: 511 });
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return new Header(Buffer.concat(chunks)).mtime ?? new Date(0);
+}

@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { access } from 'node:fs/promises';
+import { UsageError } from '../errors.js';
+import { generateKey } from '../pgp/generateKey.js';
+import { writeFileAtomic } from '../util/writeFileAtomic.js';
+import { passphraseFrom, printJson } from './options.js';
+
+export function register(program: Command): void {
+  const key = program.command('key').description('manage OpenPGP signing keys');
+  key
+    .command('generate')
+    .description('generate an Ed25519 (v4 EdDSA) signing key that ferry, gpgv and apt accept')
+    .requiredOption('--name <name>', 'user ID name, e.g. "Security team"')
+    .option('--email <email>', 'user ID e-mail')
+    .option('--out <prefix>', 'write PREFIX.secret.asc and PREFIX.asc', 'bundle-key')
+    .option('--passphrase-file <file>', 'protect the secret key with the passphrase in FILE (or set FERRY_PASSPHRASE)')
+    .option('--expires-days <n>', 'key expires after N days (default: never)', (v) => Number(v))
+    .option('--force', 'overwrite existing key files')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  ferry key generate --name "Security team" --email sec@example.org --out keys/team\n')
+    .action(async (opts: { name: string; email?: string; out: string; passphraseFile?: string; expiresDays?: number; force?: boolean; json?: boolean }) => {
+      const secretPath = resolve(`${opts.out}.secret.asc`);
+      const publicPath = resolve(`${opts.out}.asc`);
+      if (!opts.force) {
+        for (const p of [secretPath, publicPath]) {
+          if (await access(p).then(() => true, () => false)) throw new UsageError(`${p} exists; pass --force to overwrite`);
+        }
+      }
+      const k = await generateKey({
+        name: opts.name,
+        email: opts.email,
+        passphrase: await passphraseFrom(opts),
+        expiresIn: opts.expiresDays ? Math.round(opts.expiresDays * 86400) : 0,
+      });
+      await writeFileAtomic(secretPath, k.secretArmored, 0o600);
+      await writeFileAtomic(publicPath, k.publicArmored, 0o644);
+      await writeFileAtomic(`${secretPath.replace(/\.secret\.asc$/, '')}.revocation.asc`, k.revocationCertificate, 0o600);
+      if (opts.json) printJson({ fingerprint: k.fingerprint, secret: secretPath, public: publicPath });
+      else process.stdout.write(`fingerprint ${k.fingerprint}\nsecret key  ${secretPath} (keep it off the secure side)\npublic key  ${publicPath} (give it to importers: --keyring)\n`);
+    });
+}

@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { lockSpec } from '../bundle/buildBundle.js';
+import { defaultCacheDir, loggerFrom, printJson } from './options.js';
+
+export function register(program: Command): void {
+  program
+    .command('lock')
+    .description('resolve a spec into SPEC.lock.json: every artifact\'s exact version, source, size and sha256 (review its diff)')
+    .argument('<spec>', 'spec file, e.g. bundles/demo/demo.yaml')
+    .option('--cache <dir>', 'download cache (FERRY_CACHE)', defaultCacheDir())
+    .option('-j, --jobs <n>', 'parallel downloads', (v) => Number(v), 8)
+    .option('--json', 'JSON output')
+    .action(async (spec: string, opts: { cache: string; jobs: number; json?: boolean }) => {
+      const log = loggerFrom(opts);
+      const { lockPath, lock } = await lockSpec({ specFile: spec, cacheDir: opts.cache, jobs: opts.jobs, log });
+      if (opts.json) printJson({ lock: lockPath, kinds: Object.keys(lock.kinds) });
+      else process.stdout.write(`wrote ${lockPath}\n`);
+    });
+}

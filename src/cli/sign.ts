@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { UsageError } from '../errors.js';
+import { readBundleHead } from '../bundle/readBundleHead.js';
+import { replaceSignature } from '../bundle/replaceSignature.js';
+import { readKeyring } from '../pgp/keyring.js';
+import { signatureDate, signDetached, mergeSignatures } from '../pgp/sign.js';
+import { verifyDetached } from '../pgp/verify.js';
+import { parseManifest } from '../bundle/manifest.js';
+import { collect, signingKeysFrom } from './options.js';
+
+export function register(program: Command): void {
+  program
+    .command('sign')
+    .description('add signatures to a bundle: with a ferry key, or a detached signature made elsewhere (gpg, a hardware token)')
+    .argument('<bundle>', 'NAME-VERSION.ferry (rewritten in place unless --out)')
+    .option('--key <file>', 'armored secret key to sign with (repeatable)', collect)
+    .option('--passphrase-file <file>', 'passphrase of the key (or FERRY_PASSPHRASE)')
+    .option('--signature <file>', 'armored detached signature over the bundle\'s manifest.json (repeatable)', collect)
+    .option('--keyring <file>', 'check each --signature against these keys before adding it', collect)
+    .option('--replace', 'drop the existing signatures instead of adding to them')
+    .option('--out <file>', 'write the signed bundle here')
+    .addHelpText(
+      'after',
+      '\nSigning with gpg (e.g. on a hardware token):\n  ferry inspect app-1.0.ferry --manifest > manifest.json\n  gpg --armor --detach-sign manifest.json\n  ferry sign app-1.0.ferry --signature manifest.json.asc --keyring token.asc\n',
+    )
+    .action(async (bundle: string, opts: { key?: string[]; passphraseFile?: string; signature?: string[]; keyring?: string[]; replace?: boolean; out?: string }) => {
+      if (!opts.key?.length && !opts.signature?.length) throw new UsageError('nothing to add: pass --key FILE or --signature FILE');
+      const head = await readBundleHead(bundle);
+      const manifest = parseManifest(head.manifestBytes, bundle);
+      const added: string[] = [];
+      if (opts.key?.length) {
+        const keys = await signingKeysFrom(opts);
+        added.push(await signDetached(head.manifestBytes, keys, signatureDate(new Date(manifest.epoch), keys)));
+      }
+      for (const file of opts.signature ?? []) {
+        const armored = await readFile(file, 'utf8');
+        if (opts.keyring?.length) await verifyDetached(head.manifestBytes, armored, await readKeyring(opts.keyring), `${file}`);
+        added.push(armored);
+      }
+      const merged = await mergeSignatures(opts.replace ? added : [head.signature, ...added]);
+      await replaceSignature(bundle, merged, opts.out ?? bundle);
+      process.stdout.write(`${opts.out ?? bundle}: ${added.length} signature(s) added; the digest is unchanged\n`);
+    });
+}

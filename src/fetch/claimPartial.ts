@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+
+/** A partial download's folder, owned by this process until it is set aside or removed. */
+export interface ClaimedPartial {
+  /** the bytes received so far */
+  data: string;
+  /** JSON: the URL and validators (ETag, Last-Modified) the bytes came from */
+  meta: string;
+  /** leave the bytes for the next attempt, as CACHE/partial/KEY */
+  setAside(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+/**
+ * Take ownership of the partial download named KEY, so that two processes sharing a cache (two
+ * builds at once) never write into the same file: interleaved writes would splice two downloads into
+ * one, which the digest check catches when the sha256 is known, and nothing catches when it is not.
+ *
+ * A partial at rest is the folder CACHE/partial/KEY; a process claims it by renaming it to a name of
+ * its own (KEY~HOST~PID~RANDOM), which only one process can win; without one, it starts an empty
+ * folder. Renaming moves the bytes and their metadata together. A process that was killed leaves its
+ * folder under its own name: a later process on the same host adopts it once that PID is gone.
+ */
+export async function claimPartial(cacheDir: string, key: string): Promise<ClaimedPartial> {
+  const root = join(cacheDir, 'partial');
+  const host = hostname();
+  const mine = join(root, `${key}~${host}~${process.pid}~${randomBytes(4).toString('hex')}`);
+  await mkdir(root, { recursive: true });
+
+  const candidates = [key];
+  for (const name of await readdir(root)) {
+    const [k, h, pid] = name.split('~');
+    if (k === key && h === host && pid !== undefined && Number(pid) !== process.pid && !isAlive(Number(pid))) {
+      candidates.push(name);
+    }
+  }
+  let claimed = false;
+  for (const name of candidates) {
+    claimed = await rename(join(root, name), mine).then(
+      () => true,
+      () => false, // gone already: another process claimed it first
+    );
+    if (claimed) break;
+  }
+  if (!claimed) await mkdir(mine);
+
+  const remove = () => rm(mine, { recursive: true, force: true });
+  return {
+    data: join(mine, 'data'),
+    meta: join(mine, 'meta.json'),
+    remove,
+    async setAside() {
+      // if another attempt set its own bytes aside meanwhile, keep those and drop these
+      await rename(mine, join(root, key)).catch(remove);
+    },
+  };
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, it just is not ours
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,397 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { request, type Dispatcher } from 'undici';
+import { FerryError, FetchError, IntegrityError } from '../errors.js';
+import type { Logger } from '../ui/log.js';
+import { SHA256_RE, sha256File } from '../util/sha256.js';
+import { VERSION } from '../version.js';
+import { cachedFile, partialKey, tempFile } from './cachePaths.js';
+import { claimPartial, type ClaimedPartial } from './claimPartial.js';
+import { defaultDispatcher } from './createDispatcher.js';
+import { countFetch, type FetchStats } from './createFetchStats.js';
+import { localSourcePath } from './localSourcePath.js';
+import { httpStatusError, toFetchError } from './toFetchError.js';
+
+/** One file to download. */
+export interface FetchRequest {
+  /** http(s):// URL, file:// URL, or an absolute path (local mirror) */
+  url: string;
+  /** expected sha256 (hex); when given, a cached copy answers without any network traffic */
+  sha256?: string;
+  /** expected size in bytes; checked while streaming, so an oversized body stops early */
+  size?: number;
+  /** name shown in progress and messages (default: the URL) */
+  label?: string;
+}
+
+export interface FetchOptions {
+  /** root of the content-addressed cache (layout in cachePaths.ts and docs/fetch.md) */
+  cacheDir: string;
+  log?: Logger;
+  /** counters to add this call's bytes to (see createFetchStats) */
+  stats?: FetchStats;
+  signal?: AbortSignal;
+  /** HTTP client; default: one shared client from createDispatcher() */
+  dispatcher?: Dispatcher;
+  /** called with the size of every chunk read from the upstream (fetchMany's overall progress) */
+  onBytes?: (bytes: number) => void;
+  /**
+   * re-hash a cache hit before trusting it (a damaged entry is removed and fetched again). Off by
+   * default: entries are read-only and written only after verification, and hashing every hit
+   * costs a full read of the cache per build.
+   */
+  rehashCached?: boolean;
+}
+
+export interface FetchResult {
+  /** the cached file, CACHE/sha256/HEX: read-only, never modify it */
+  path: string;
+  sha256: string;
+  size: number;
+  /** true when the cache (or a concurrent call for the same file) answered without new traffic */
+  fromCache: boolean;
+  /** bytes this call read from the upstream (less than size when a partial download was resumed) */
+  fetchedBytes: number;
+}
+
+/** Files at least this large report their own progress. */
+const PROGRESS_MIN_BYTES = 8 << 20;
+
+/** Downloads running in this process, by cache and content, so two callers never race on one partial. */
+const inFlight = new Map<string, Promise<FetchResult>>();
+
+/**
+ * Make a file available in the content-addressed cache and return where it is.
+ *
+ * With `sha256` known, a cached copy is returned without touching the network (its size is checked,
+ * its content only with `rehashCached`); otherwise the file is downloaded (resuming an interrupted
+ * earlier attempt with a Range request), verified while streaming, and renamed into
+ * `CACHE/sha256/<hex>`. Without `sha256` the file is always downloaded, hashed, and stored under its
+ * digest. Bytes count in `stats.fetchedBytes` as they arrive, also for a download that then fails.
+ *
+ * Throws IntegrityError when the content does not match `sha256`/`size` (nothing is cached and the
+ * partial is removed), FetchError for HTTP and network failures (`transient` tells whether trying
+ * again may help; transient failures were already retried with back-off).
+ */
+export async function fetchToCache(req: FetchRequest, opts: FetchOptions): Promise<FetchResult> {
+  const sha256 = req.sha256?.toLowerCase();
+  if (sha256 !== undefined && !SHA256_RE.test(sha256)) {
+    throw new FetchError(`${req.url}: "${req.sha256}" is not a sha256 (64 hex digits); fix the lock or spec.`, {
+      url: req.url,
+    });
+  }
+  const normalized = { ...req, sha256 };
+  const key = `${resolve(opts.cacheDir)}\0${sha256 ?? req.url}`;
+  const running = inFlight.get(key);
+  if (running) {
+    const shared = await running;
+    countFetch(opts.stats, { cachedBytes: shared.size, cachedFiles: 1 });
+    return { ...shared, fromCache: true, fetchedBytes: 0 };
+  }
+  const job = fetchOnce(normalized, opts).finally(() => inFlight.delete(key));
+  inFlight.set(key, job);
+  const result = await job;
+  if (result.fromCache) countFetch(opts.stats, { cachedBytes: result.size, cachedFiles: 1 });
+  else countFetch(opts.stats, { fetchedFiles: 1 });
+  return result;
+}
+
+async function fetchOnce(req: FetchRequest, opts: FetchOptions): Promise<FetchResult> {
+  if (req.sha256) {
+    const hit = await cacheHit(req, opts);
+    if (hit) return hit;
+  }
+  for (const dir of ['sha256', 'partial', 'tmp']) await mkdir(join(opts.cacheDir, dir), { recursive: true });
+  const local = localSourcePath(req.url);
+  if (local !== undefined) return copyLocal(local, req, opts);
+  return downloadHttp(req, opts);
+}
+
+async function cacheHit(req: FetchRequest & { sha256?: string }, opts: FetchOptions): Promise<FetchResult | undefined> {
+  const path = cachedFile(opts.cacheDir, req.sha256!);
+  const st = await stat(path).catch(() => undefined);
+  if (!st) return undefined;
+  // An entry is named by its digest, so a different size or digest means it was damaged on disk.
+  const damage =
+    req.size !== undefined && st.size !== req.size
+      ? `has ${st.size} bytes, expected ${req.size}`
+      : opts.rehashCached && (await sha256File(path)).sha256 !== req.sha256
+        ? 'does not match its digest'
+        : undefined;
+  if (damage) {
+    opts.log?.warn(`cache entry ${path} ${damage}; removing it and downloading the file again`);
+    await rm(path, { force: true });
+    return undefined;
+  }
+  return { path, sha256: req.sha256!, size: st.size, fromCache: true, fetchedBytes: 0 };
+}
+
+/** What the partial file's bytes came from, so a resume can ask the server "only if unchanged". */
+interface PartialMeta {
+  url: string;
+  etag?: string;
+  lastModified?: string;
+}
+
+/** Returned by an attempt whose kept bytes turned out unusable: try once more from byte 0. */
+const RESTART = Symbol('restart');
+
+async function downloadHttp(req: FetchRequest, opts: FetchOptions): Promise<FetchResult> {
+  const part = await claimPartial(opts.cacheDir, partialKey(req));
+  try {
+    let result = await attempt(req, opts, part, true);
+    if (result === RESTART) result = await attempt(req, opts, part, false);
+    if (result === RESTART) throw new Error('a download without resume cannot ask to restart');
+    await part.remove();
+    return result;
+  } catch (err) {
+    // Failures of the content and final answers (404...) leave nothing; interruptions keep their bytes.
+    const final = err instanceof FerryError && !(err instanceof FetchError && err.transient);
+    const kept = final ? 0 : await resumableBytes(part, req);
+    if (kept > 0) await part.setAside();
+    else await part.remove();
+    throw toFetchError(req.url, err, keptNote(kept));
+  }
+}
+
+/**
+ * One request: resume from the claimed partial when allowed and possible, stream the body into it
+ * while hashing, then verify and move it into the cache.
+ */
+async function attempt(
+  req: FetchRequest,
+  opts: FetchOptions,
+  part: ClaimedPartial,
+  allowResume: boolean,
+): Promise<FetchResult | typeof RESTART> {
+  const meta = await readMeta(part.meta);
+  let offset = allowResume ? await resumableLength(part.data, meta, req) : 0;
+  const discard = () => Promise.all([rm(part.data, { force: true }), rm(part.meta, { force: true })]);
+  if (offset === 0) await discard();
+
+  // Hash the kept bytes before asking, so a slow disk cannot make the response time out meanwhile.
+  let hash = await hashPrefix(part.data, offset);
+  if (req.size !== undefined && offset === req.size) {
+    // An earlier attempt received everything but stopped before moving the file into place.
+    return verifyAndStore(req, opts, part.data, hash, offset, 0, allowResume);
+  }
+  const headers: Record<string, string> = { 'user-agent': `ferry/${VERSION}`, 'accept-encoding': 'identity' };
+  if (offset > 0) {
+    headers.range = `bytes=${offset}-`;
+    const validator = meta?.url === req.url ? (meta.etag ?? meta.lastModified) : undefined;
+    if (validator) headers['if-range'] = validator;
+  }
+  const res = await request(req.url, { dispatcher: opts.dispatcher ?? defaultDispatcher(), headers, signal: opts.signal });
+
+  if (offset > 0 && (res.statusCode === 206 || res.statusCode === 416)) {
+    if (res.statusCode === 416 || parseContentRange(header(res.headers, 'content-range'))?.start !== offset) {
+      // The kept bytes do not fit the file the server has now.
+      await res.body.dump();
+      return RESTART;
+    }
+  } else if (res.statusCode === 200) {
+    // Either a fresh download, or the server ignored Range, or If-Range found the file changed.
+    if (offset > 0) {
+      await discard();
+      hash = createHash('sha256');
+      offset = 0;
+    }
+  } else {
+    await res.body.dump();
+    throw httpStatusError(req.url, res.statusCode);
+  }
+
+  const bodyLength = numberOrUndefined(header(res.headers, 'content-length'));
+  if (req.size !== undefined && bodyLength !== undefined && offset + bodyLength !== req.size) {
+    await res.body.dump();
+    throw sizeMismatch(req, offset + bodyLength, 'the server announces');
+  }
+  if (offset === 0) {
+    const etag = header(res.headers, 'etag');
+    const fresh: PartialMeta = {
+      url: req.url,
+      // weak ETags are not byte-for-byte promises, so they cannot guard a Range request
+      etag: etag && !etag.startsWith('W/') ? etag : undefined,
+      lastModified: header(res.headers, 'last-modified'),
+    };
+    await writeFile(part.meta, JSON.stringify(fresh) + '\n');
+  }
+
+  const total = req.size ?? (bodyLength !== undefined ? offset + bodyLength : undefined);
+  let received = 0;
+  const stage = meter(req, opts, hash, offset, total, (n) => (received += n));
+  await writeThrough(res.body, stage, part.data, offset > 0 ? 'a' : 'w', opts.signal);
+  return verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume);
+}
+
+/**
+ * Check a complete file against the request and rename it into the cache. On a mismatch of bytes that
+ * were partly kept from an earlier attempt, ask for a clean restart (the kept bytes may be what is
+ * wrong: a damaged partial); otherwise throw IntegrityError. The caller removes the file then.
+ */
+async function verifyAndStore(
+  req: FetchRequest,
+  opts: FetchOptions,
+  file: string,
+  hash: Hash,
+  size: number,
+  fetchedBytes: number,
+  allowResume: boolean,
+): Promise<FetchResult | typeof RESTART> {
+  const found = hash.digest('hex');
+  if ((req.size !== undefined && size !== req.size) || (req.sha256 !== undefined && found !== req.sha256)) {
+    if (allowResume && size > fetchedBytes) {
+      opts.log?.warn(`${req.url}: the resumed download does not match; downloading it again from the start`);
+      return RESTART;
+    }
+    if (req.size !== undefined && size !== req.size) throw sizeMismatch(req, size, 'received');
+    throw new IntegrityError(
+      `${req.url}: expected sha256 ${req.sha256}, found ${found} (${size} bytes). The upstream file is not ` +
+        'the one the index or lock names: the mirror may be mid-sync or tampered with. Nothing was cached; ' +
+        'try again later or another mirror, or re-run `ferry lock` if the upstream legitimately changed.',
+    );
+  }
+  const path = cachedFile(opts.cacheDir, found);
+  await chmod(file, 0o444);
+  await rename(file, path);
+  return { path, sha256: found, size, fromCache: false, fetchedBytes };
+}
+
+/** Copy a file from a local mirror into the cache, verifying it on the way. */
+async function copyLocal(source: string, req: FetchRequest, opts: FetchOptions): Promise<FetchResult> {
+  const tmp = tempFile(opts.cacheDir);
+  const hash = createHash('sha256');
+  let received = 0;
+  try {
+    const st = await stat(source);
+    if (req.size !== undefined && st.size !== req.size) throw sizeMismatch(req, st.size, 'the local file has');
+    const stage = meter(req, opts, hash, 0, st.size, (n) => (received += n));
+    await writeThrough(createReadStream(source, { highWaterMark: 1 << 20 }), stage, tmp, 'wx', opts.signal);
+    return (await verifyAndStore(req, opts, tmp, hash, received, received, false)) as FetchResult;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw toFetchError(req.url, err);
+  }
+}
+
+/** Stream a source through a stage into a file, then fsync it, so that a later rename publishes whole bytes. */
+async function writeThrough(
+  source: Readable,
+  stage: (source: AsyncIterable<Buffer>) => AsyncIterable<Buffer>,
+  file: string,
+  flags: 'a' | 'w' | 'wx',
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const fh = await open(file, flags, 0o644);
+  try {
+    await pipeline(
+      source,
+      stage,
+      async (chunks: AsyncIterable<Buffer>) => {
+        for await (const chunk of chunks) await fh.write(chunk);
+      },
+      { signal },
+    );
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The pass-through stage of a download: hash, count, enforce the expected size as bytes arrive (an
+ * endless or oversized body stops at once), and report progress for large files.
+ */
+function meter(
+  req: FetchRequest,
+  opts: FetchOptions,
+  hash: Hash,
+  offset: number,
+  total: number | undefined,
+  onChunk: (n: number) => void,
+) {
+  const label = req.label ?? req.url;
+  const report = opts.log && !opts.onBytes && total !== undefined && total >= PROGRESS_MIN_BYTES;
+  let done = offset;
+  let lastPercent = -1;
+  return async function* (source: AsyncIterable<Buffer>) {
+    for await (const chunk of source) {
+      done += chunk.length;
+      if (req.size !== undefined && done > req.size) throw sizeMismatch(req, done, 'received more than');
+      hash.update(chunk);
+      onChunk(chunk.length);
+      countFetch(opts.stats, { fetchedBytes: chunk.length });
+      opts.onBytes?.(chunk.length);
+      if (report) {
+        const percent = Math.floor((done / total) * 100);
+        if (percent !== lastPercent) opts.log!.progress(label, done, total, 'bytes');
+        lastPercent = percent;
+      }
+      yield chunk;
+    }
+  };
+}
+
+function sizeMismatch(req: FetchRequest, found: number, what: string): IntegrityError {
+  return new IntegrityError(
+    `${req.url}: expected ${req.size} bytes, ${what} ${found}. The upstream file is not the one the index ` +
+      'or lock names; nothing was cached. Try again later or another mirror, or re-run `ferry lock`.',
+  );
+}
+
+/** How many bytes an interrupted attempt leaves that the next one can resume from. */
+async function resumableBytes(part: ClaimedPartial, req: FetchRequest): Promise<number> {
+  return resumableLength(part.data, await readMeta(part.meta), req);
+}
+
+/** How many bytes of an earlier attempt can be kept (0: none, the partial is to be discarded). */
+async function resumableLength(partial: string, meta: PartialMeta | undefined, req: FetchRequest): Promise<number> {
+  const st = await stat(partial).catch(() => undefined);
+  if (!st) return 0;
+  if (req.size !== undefined && st.size > req.size) return 0;
+  // Keyed by digest, the bytes are right whatever URL served them (the final hash check decides).
+  // Keyed by URL, only a validator can prove the server still has the same file.
+  if (req.sha256 === undefined && !(meta?.url === req.url && (meta.etag || meta.lastModified))) return 0;
+  return st.size;
+}
+
+async function readMeta(path: string): Promise<PartialMeta | undefined> {
+  try {
+    const meta = JSON.parse(await readFile(path, 'utf8')) as PartialMeta;
+    return typeof meta.url === 'string' ? meta : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function hashPrefix(path: string, length: number): Promise<Hash> {
+  const hash = createHash('sha256');
+  if (length === 0) return hash;
+  const stream: Readable = createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1 << 20 });
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash;
+}
+
+function keptNote(bytes: number): string {
+  return bytes > 0 ? `${bytes} bytes are kept and the next attempt resumes from there.` : '';
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function numberOrUndefined(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d+$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/** `bytes START-END/TOTAL` (TOTAL may be `*`). */
+function parseContentRange(value: string | undefined): { start: number; end: number } | undefined {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value?.trim() ?? '');
+  return m ? { start: Number(m[1]), end: Number(m[2]) } : undefined;
+}

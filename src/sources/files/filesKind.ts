@@ -1,0 +1,86 @@
+import { basename, isAbsolute, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import type { ArtifactKind, BuildContext, BundleInput } from '../../bundle/types.js';
+import { IntegrityError, SpecError } from '../../errors.js';
+import { sha256File } from '../../util/sha256.js';
+import { fetchToCache } from '../../fetch/fetchToCache.js';
+
+/** One plain file of one service, pinned by sha256. */
+export interface LockedFile {
+  service: string;
+  /** path inside the bundle */
+  path: string;
+  /** local path (relative to the spec) or URL */
+  src: string;
+  sha256: string;
+  size: number;
+}
+
+const isUrl = (s: string) => /^https?:\/\//.test(s);
+
+/**
+ * Plain files and templates of each service: local paths (relative to the spec) or http(s) URLs with a
+ * required sha256. Local files are hashed at lock time; `build --locked` refuses a file that changed since.
+ */
+export const filesKind: ArtifactKind<LockedFile[]> = {
+  name: 'files',
+
+  async lock(ctx) {
+    const out: LockedFile[] = [];
+    for (const [service, svc] of Object.entries(ctx.spec.services)) {
+      for (const f of svc.artifacts.files) {
+        const name = f.name ?? basename(isUrl(f.src) ? new URL(f.src).pathname : f.src);
+        const path = `files/${service}/${name}`;
+        if (isUrl(f.src)) {
+          const got = await fetchFile(f.src, f.sha256!, ctx);
+          out.push({ service, path, src: f.src, sha256: got.sha256, size: got.size });
+        } else {
+          const file = localPath(f.src, ctx);
+          const h = await hashLocal(file, `services.${service}.artifacts.files: ${f.src}`);
+          if (f.sha256 && f.sha256 !== h.sha256) {
+            throw new IntegrityError(`${f.src} has sha256 ${h.sha256}, the spec pins ${f.sha256}`);
+          }
+          out.push({ service, path, src: f.src, sha256: h.sha256, size: h.size });
+        }
+      }
+    }
+    return out.length > 0 ? out : undefined;
+  },
+
+  async collect(lock, ctx) {
+    const entries: BundleInput[] = [];
+    for (const f of lock) {
+      let file: string;
+      if (isUrl(f.src)) {
+        file = (await fetchFile(f.src, f.sha256, ctx)).path;
+      } else {
+        file = localPath(f.src, ctx);
+        const h = await hashLocal(file, f.src);
+        if (h.sha256 !== f.sha256) {
+          throw new IntegrityError(`${f.src} changed since it was locked: sha256 ${h.sha256}, the lock says ${f.sha256} (run ferry lock again and review the diff)`);
+        }
+      }
+      entries.push({ path: f.path, file, kind: 'file', services: [f.service] });
+    }
+    return { entries, artifacts: Object.fromEntries(lock.map((f) => [f.path, { src: f.src, service: f.service }])) };
+  },
+};
+
+function localPath(src: string, ctx: BuildContext): string {
+  return isAbsolute(src) ? src : resolve(ctx.baseDir, src);
+}
+
+async function hashLocal(file: string, what: string): Promise<{ sha256: string; size: number }> {
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) throw new SpecError(`${what}: ${file} is not a regular file`);
+  } catch (err) {
+    if (err instanceof SpecError) throw err;
+    throw new SpecError(`${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code})`);
+  }
+  return sha256File(file);
+}
+
+async function fetchFile(url: string, sha256: string, ctx: BuildContext): Promise<{ path: string; sha256: string; size: number }> {
+  return fetchToCache({ url, sha256, label: url }, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats });
+}

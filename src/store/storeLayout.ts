@@ -1,0 +1,21 @@
+import { join } from 'node:path';
+
+/**
+ * STORE/blobs/sha256/HEX        each artifact once, shared across bundles (read-only files)
+ * STORE/bundles/DIGEST/...      one bundle's tree: hard links into blobs, plus manifest.json(.asc)
+ * STORE/refs/NAME/VERSION       a text file: DIGEST + "\n"
+ * STORE/.tmp/                   import scratch; never served, swept when its process is gone
+ */
+export function storeLayout(storeDir: string) {
+  return {
+    root: storeDir,
+    blobs: join(storeDir, 'blobs', 'sha256'),
+    blob: (sha256: string) => join(storeDir, 'blobs', 'sha256', sha256),
+    bundles: join(storeDir, 'bundles'),
+    bundle: (digest: string) => join(storeDir, 'bundles', digest),
+    refs: join(storeDir, 'refs'),
+    ref: (name: string, version: string) => join(storeDir, 'refs', name, version),
+    tmp: join(storeDir, '.tmp'),
+  };
+}
+export type StoreLayout = ReturnType<typeof storeLayout>;

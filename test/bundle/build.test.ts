@@ -1,0 +1,79 @@
+import { describe, expect, it, beforeAll } from 'vitest';
+import { mkdtemp, readFile, writeFile, cp, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ferry, run } from '../helpers/cli.js';
+import { writeKey } from '../helpers/keys.js';
+
+const DEMO = new URL('../../bundles/demo/', import.meta.url).pathname;
+
+describe('ferry build', () => {
+  let dir: string;
+  let key: Awaited<ReturnType<typeof writeKey>>;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-build-test-'));
+    key = await writeKey(dir, 'team');
+    await cp(DEMO, join(dir, 'demo'), { recursive: true });
+  });
+
+  it('gives byte-identical bundles for the same spec built into two clean folders', async () => {
+    const a = await ferry(['build', join(dir, 'demo/demo.yaml'), '--key', key.secret, '--out', join(dir, 'a'), '--cache', join(dir, 'cache-a')]);
+    const b = await ferry(['build', join(dir, 'demo/demo.yaml'), '--key', key.secret, '--out', join(dir, 'b'), '--cache', join(dir, 'cache-b')]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const bytesA = await readFile(join(dir, 'a/demo-1.0.0.ferry'));
+    const bytesB = await readFile(join(dir, 'b/demo-1.0.0.ferry'));
+    expect(bytesA.length).toBeGreaterThan(2048);
+    expect(bytesA.equals(bytesB)).toBe(true);
+  });
+
+  it('changes the digest when an input file changes', async () => {
+    const spec = join(dir, 'changed');
+    await cp(join(dir, 'demo'), spec, { recursive: true });
+    const before = await ferry(['build', join(spec, 'demo.yaml'), '--key', key.secret, '--out', join(dir, 'c1'), '--cache', join(dir, 'cache'), '--json']);
+    await writeFile(join(spec, 'files/hello.sh'), '#!/bin/sh\necho changed\n');
+    const after = await ferry(['build', join(spec, 'demo.yaml'), '--key', key.secret, '--out', join(dir, 'c2'), '--cache', join(dir, 'cache'), '--json']);
+    expect(before.code, before.stderr).toBe(0);
+    expect(after.code, after.stderr).toBe(0);
+    expect(JSON.parse(after.stdout).digest).not.toBe(JSON.parse(before.stdout).digest);
+  });
+
+  it('writes a tar of sorted regular files with owner 0, no names and the spec epoch as mtime', async () => {
+    await ferry(['build', join(dir, 'demo/demo.yaml'), '--key', key.secret, '--out', join(dir, 't'), '--cache', join(dir, 'cache')]);
+    const list = await run('tar', ['--numeric-owner', '--full-time', '-tvf', join(dir, 't/demo-1.0.0.ferry')], { env: { TZ: 'UTC' } });
+    const lines = list.stdout.trim().split('\n');
+    expect(lines.map((l) => l.split(/\s+/).pop())).toEqual(['manifest.json', 'manifest.json.asc', 'files/hello/hello.conf.tmpl', 'files/hello/hello.sh', 'keys/bundle.asc']);
+    for (const l of lines) expect(l).toMatch(/^-rw-r--r-- 0\/0 +\d+ 2026-11-25 00:00:00 /);
+  });
+
+  it('honours SOURCE_DATE_EPOCH over the spec epoch', async () => {
+    const r = await ferry(['build', join(dir, 'demo/demo.yaml'), '--key', key.secret, '--out', join(dir, 'sde'), '--cache', join(dir, 'cache')], { env: { SOURCE_DATE_EPOCH: '1800000000' } });
+    expect(r.code, r.stderr).toBe(0);
+    const list = await run('tar', ['--full-time', '-tvf', join(dir, 'sde/demo-1.0.0.ferry')], { env: { TZ: 'UTC' } });
+    expect(list.stdout).toContain('2027-01-15 08:00:00');
+  });
+
+  it('refuses a spec with a schema error, naming the file and the field', async () => {
+    await mkdir(join(dir, 'bad'), { recursive: true });
+    await writeFile(join(dir, 'bad/spec.yaml'), 'name: x\nversion: 1\nepoch: 2026-01-01T00:00:00Z\nservices:\n  web:\n    version: "1"\n    groups: [g]\n    artifacts:\n      files: [{ src: "https://h.invalid/f" }]\n');
+    const r = await ferry(['build', join(dir, 'bad/spec.yaml'), '--key', key.secret, '--out', join(dir, 'bad/out')]);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toContain('spec.yaml: version:');
+    expect(r.stderr).toContain('services.web.artifacts.files[0].sha256: a file fetched from a URL needs its sha256');
+  });
+
+  it('build --locked refuses a local file that changed after ferry lock', async () => {
+    const spec = join(dir, 'locked');
+    await cp(join(dir, 'demo'), spec, { recursive: true });
+    const lock = await ferry(['lock', join(spec, 'demo.yaml'), '--cache', join(dir, 'cache')]);
+    expect(lock.code, lock.stderr).toBe(0);
+    const lockJson = JSON.parse(await readFile(join(spec, 'demo.lock.json'), 'utf8'));
+    expect(lockJson.kinds.files).toHaveLength(2);
+    const ok = await ferry(['build', join(spec, 'demo.yaml'), '--locked', '--key', key.secret, '--out', join(spec, 'out'), '--cache', join(dir, 'cache')]);
+    expect(ok.code, ok.stderr).toBe(0);
+    await writeFile(join(spec, 'files/hello.conf.tmpl'), 'tampered\n');
+    const bad = await ferry(['build', join(spec, 'demo.yaml'), '--locked', '--key', key.secret, '--out', join(spec, 'out2'), '--cache', join(dir, 'cache')]);
+    expect(bad.code).toBe(67);
+    expect(bad.stderr).toMatch(/hello.conf.tmpl changed since it was locked/);
+  });
+});

@@ -1,0 +1,168 @@
+import { describe, expect, it, beforeAll } from 'vitest';
+import { mkdtemp, writeFile, readFile, cp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { ferry } from '../helpers/cli.js';
+import { writeKey } from '../helpers/keys.js';
+import { snapshotTree } from '../helpers/tree.js';
+import { craftBundle, craftTar, manifestFor } from '../helpers/craft.js';
+import { generateKey } from '../../src/pgp/generateKey.js';
+import { MANIFEST_MAX_BYTES } from '../../src/bundle/manifest.js';
+
+const DEMO = new URL('../../bundles/demo/', import.meta.url).pathname;
+
+/**
+ * Every hostile or damaged bundle is refused by `ferry verify` and `ferry import` with a one-line error
+ * that names the problem, and the store is left exactly as it was (no scratch folder either).
+ */
+describe('ferry import refuses bad bundles and leaves the store as it was', () => {
+  let dir: string;
+  let team: Awaited<ReturnType<typeof writeKey>>;
+  let teamKey: openpgp.PrivateKey;
+  let good: Buffer;
+  let store: string;
+  const a = Buffer.from('artifact a\n');
+  const b = Buffer.from('artifact b\n'.repeat(100));
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-refuse-'));
+    team = await writeKey(dir, 'team');
+    teamKey = await openpgp.readPrivateKey({ armoredKey: team.secretArmored });
+    await cp(DEMO, join(dir, 'demo'), { recursive: true });
+    const built = await ferry(['build', join(dir, 'demo/demo.yaml'), '--key', team.secret, '--out', dir, '--cache', join(dir, 'cache')]);
+    expect(built.code, built.stderr).toBe(0);
+    good = await readFile(join(dir, 'demo-1.0.0.ferry'));
+    // a store that already holds one release, so "unchanged" is not trivially "empty"
+    store = join(dir, 'store');
+    const imp = await ferry(['import', join(dir, 'demo-1.0.0.ferry'), '--keyring', team.public, '--store', store]);
+    expect(imp.code, imp.stderr).toBe(0);
+  });
+
+  const files = () => [
+    { path: 'files/s/a.txt', data: a },
+    { path: 'files/s/b.txt', data: b },
+  ];
+
+  async function expectRefused(name: string, bytes: Buffer, message: RegExp, code: number, keyring?: string) {
+    const file = join(dir, `${name}.ferry`);
+    await writeFile(file, bytes);
+    const before = await snapshotTree(store);
+    const v = await ferry(['verify', file, '--keyring', keyring ?? team.public]);
+    expect(v.code, v.stderr).toBe(code);
+    expect(v.stderr).toMatch(message);
+    const r = await ferry(['import', file, '--keyring', keyring ?? team.public, '--store', store]);
+    expect(r.code, r.stderr).toBe(code);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('ferry: '))).toHaveLength(1);
+    expect(await snapshotTree(store)).toEqual(before);
+  }
+
+  it('a flipped byte in an artifact', async () => {
+    const bytes = Buffer.from(good);
+    const at = bytes.indexOf('greeting = ');
+    bytes[at] ^= 0x01;
+    await expectRefused('flipped', bytes, /entry "files\/hello\/hello.conf.tmpl" has sha256 [0-9a-f]{64}, the manifest says/, 67);
+  });
+
+  it('a truncated bundle', async () => {
+    await expectRefused('truncated', good.subarray(0, good.length - 1500), /truncated/, 68);
+  });
+
+  it('a bundle with no signature', async () => {
+    const m = manifestFor(files());
+    const bytes = craftTar([{ path: 'manifest.json', data: Buffer.from(JSON.stringify(m)) }, ...files()]);
+    await expectRefused('unsigned', bytes, /unsigned: the second entry must be manifest.json.asc/, 68);
+  });
+
+  it('a signature by a key not in the keyring', async () => {
+    const other = await generateKey({ name: 'Mallory' });
+    const key = await openpgp.readPrivateKey({ armoredKey: other.secretArmored });
+    const bytes = await craftBundle(manifestFor(files()), key, files());
+    await expectRefused('untrusted', bytes, /no valid signature by a trusted key \(key [0-9A-F]{16}: not in the keyring\)/, 66);
+  });
+
+  it('a signature by an expired key', async () => {
+    const old = await generateKey({ name: 'Expired', date: new Date(Date.now() - 3 * 86400_000), expiresIn: 86400 });
+    await writeFile(join(dir, 'expired.asc'), old.publicArmored);
+    const key = await openpgp.readPrivateKey({ armoredKey: old.secretArmored });
+    const m = manifestFor(files());
+    const { canonicalJson } = await import('../../src/util/canonicalJson.js');
+    const { signDetached } = await import('../../src/pgp/sign.js');
+    const sig = await signDetached(Buffer.from(canonicalJson(m)), [key], new Date(Date.now() - 2.5 * 86400_000));
+    const bytes = await craftBundle(m, key, files(), { signature: sig });
+    await expectRefused('expired', bytes, /key is expired/, 66, join(dir, 'expired.asc'));
+  });
+
+  it('a signature by a revoked key', async () => {
+    const k = await generateKey({ name: 'Revoked' });
+    const key = await openpgp.readPrivateKey({ armoredKey: k.secretArmored });
+    const { publicKey } = await openpgp.revokeKey({ key, format: 'armored' });
+    await writeFile(join(dir, 'revoked.asc'), publicKey);
+    const bytes = await craftBundle(manifestFor(files()), key, files());
+    await expectRefused('revoked', bytes, /key is revoked/, 66, join(dir, 'revoked.asc'));
+  });
+
+  it('manifest.json changed after signing', async () => {
+    const m = manifestFor(files());
+    const signed = await craftBundle(m, teamKey, files());
+    const text = signed.toString('latin1').replace('"name":"crafted"', '"name":"crafteD"');
+    await expectRefused('changed-manifest', Buffer.from(text, 'latin1'), /signature does not match the signed data/, 66);
+  });
+
+  it('an entry not listed in the manifest', async () => {
+    const bytes = await craftBundle(manifestFor(files()), teamKey, [...files(), { path: 'files/s/zz-extra', data: Buffer.from('x') }]);
+    await expectRefused('unlisted', bytes, /entry "files\/s\/zz-extra" is not listed in the signed manifest/, 68);
+  });
+
+  it('a listed entry missing', async () => {
+    const bytes = await craftBundle(manifestFor(files()), teamKey, files().slice(0, 1));
+    await expectRefused('missing', bytes, /1 listed entry is missing: files\/s\/b.txt/, 68);
+  });
+
+  it('a duplicated entry', async () => {
+    const bytes = await craftBundle(manifestFor(files()), teamKey, [...files(), files()[0]!]);
+    await expectRefused('duplicated', bytes, /entry "files\/s\/a.txt" appears twice/, 68);
+  });
+
+  it.each([
+    ['dotdot', '../escape.txt'],
+    ['inner-dotdot', 'files/../../escape.txt'],
+    ['absolute', '/etc/escape.txt'],
+  ])('a path that escapes the bundle (%s)', async (name, path) => {
+    const bytes = await craftBundle(manifestFor(files()), teamKey, [{ path, data: a }, ...files()]);
+    await expectRefused(`escape-${name}`, bytes, /escapes the bundle/, 68);
+  });
+
+  it.each([
+    ['symlink', 'SymbolicLink', /is a symbolic link; a bundle holds only regular files/],
+    ['hardlink', 'Link', /is a hard link; a bundle holds only regular files/],
+    ['device', 'CharacterDevice', /is a device; a bundle holds only regular files/],
+  ] as const)('a %s entry', async (name, type, message) => {
+    const bytes = await craftBundle(manifestFor(files()), teamKey, [{ path: 'files/s/a.txt', type, linkpath: '/etc/passwd' }, files()[1]!]);
+    await expectRefused(`link-${name}`, bytes, message, 68);
+  });
+
+  it('an entry larger than its manifest size', async () => {
+    const m = manifestFor(files());
+    const bytes = await craftBundle(m, teamKey, [{ path: 'files/s/a.txt', data: Buffer.concat([a, Buffer.from('more')]) }, files()[1]!]);
+    await expectRefused('oversized', bytes, /entry "files\/s\/a.txt" is 15 bytes, the manifest says 11 \(larger than its manifest size\)/, 67);
+  });
+
+  it('a manifest over the size limit', async () => {
+    const header = craftTar([{ path: 'manifest.json', size: MANIFEST_MAX_BYTES + 1 }], { end: false });
+    await expectRefused('huge-manifest', header, /manifest.json is \d+ bytes, over the limit of \d+/, 68);
+  });
+
+  it('a file that is not a bundle at all', async () => {
+    await expectRefused('garbage', Buffer.from('hello, I am not a tar file\n'.repeat(40)), /corrupt tar header|not a ferry bundle/, 68);
+  });
+
+  it('imports the good bundle again as a no-op that says so', async () => {
+    const before = await snapshotTree(store);
+    const r = await ferry(['import', join(dir, 'demo-1.0.0.ferry'), '--keyring', team.public, '--store', store]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/is already in .*: nothing to do/);
+    expect(await snapshotTree(store)).toEqual(before);
+  });
+});
