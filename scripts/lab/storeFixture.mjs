@@ -24,7 +24,7 @@ export function writeRelease(store, r) {
         format: 'ferry-bundle/1',
         name: r.name,
         version: r.version,
-        epoch: '2026-11-25T00:00:00.000Z',
+        epoch: r.epoch ?? '2026-11-25T00:00:00.000Z',
         created_by: 'ferry test fixture',
         targets: {},
         services: Object.fromEntries(Object.entries(r.services).map(([k, s]) => [

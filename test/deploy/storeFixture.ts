@@ -20,6 +20,8 @@ export interface FixtureRelease {
   /** other bundle paths -> content, with the services that use them */
   extra?: Array<{ path: string; content: string | Buffer; kind: Manifest['entries'][number]['kind']; services: string[] }>;
   artifacts?: Record<string, unknown>;
+  /** orders releases of one name (rollback goes to the previous epoch) */
+  epoch?: string;
 }
 
 export interface StaticServer {
