@@ -13,8 +13,23 @@ export function renderTemplate(text: string, vars: Record<string, unknown>, labe
     return env.renderString(text, vars);
   } catch (err) {
     const msg = (err as Error).message.replace(/^\(unknown path\)\s*/, '').replace(/\s+/g, ' ').trim();
-    throw new DeployError(`${label}: cannot render: ${msg}; define the variable in the inventory (host, group or top-level vars)`);
+    const expr = expressionAt(text, msg);
+    throw new DeployError(`${label}: cannot render${expr ? ` ${expr}` : ''}: ${msg}; define the variable in the inventory (host, group or top-level vars)`);
   }
+}
+
+/** nunjucks says "[Line 2, Column 8] attempted to output null or undefined value": show the expression there. */
+function expressionAt(text: string, msg: string): string | undefined {
+  const m = /\[Line (\d+), Column (\d+)\]/.exec(msg);
+  if (!m) return undefined;
+  const line = text.split('\n')[Number(m[1]) - 1] ?? '';
+  const col = Number(m[2]);
+  let best: { expr: string; distance: number } | undefined;
+  for (const hit of line.matchAll(/\{\{.*?\}\}|\{%.*?%\}/g)) {
+    const distance = Math.abs(hit.index - col);
+    if (!best || distance < best.distance) best = { expr: hit[0], distance };
+  }
+  return best?.expr;
 }
 
 /** Render every string inside a step's options (paths like "{{ root }}/etc/app.conf"). */
