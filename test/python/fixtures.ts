@@ -19,7 +19,7 @@ export interface FixtureWheel {
 
 /** Build wheels with python's zipfile (test/python/make_wheel.py); returns their file names, in order. */
 export function buildWheels(outDir: string, wheels: FixtureWheel[]): string[] {
-  const out = execFileSync('python3', [join(import.meta.dirname, 'make_wheel.py')], { input: JSON.stringify(wheels.map((w) => ({ ...w, out: outDir }))), encoding: 'utf8' });
+  const out = execFileSync('python3', [join(import.meta.dirname, '../../scripts/fixtures/make_wheel.py')], { input: JSON.stringify(wheels.map((w) => ({ ...w, out: outDir }))), encoding: 'utf8' });
   return out.trim().split('\n');
 }
 
