@@ -1,5 +1,5 @@
 import { realpath, stat } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { StoreError, UsageError } from '../errors.js';
@@ -42,13 +42,13 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   const handler = createRequestHandler({ store, log: opts.log, accessLog: opts.accessLog, cacheBytes: opts.cacheBytes });
   const servers: Server[] = [];
   let closing = false;
-  const onRequest: typeof handler = Object.assign((req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handler(req, res);
     // a keep-alive connection whose response finishes while closing is idle from then on: let it go now
     res.once('finish', () => {
       if (closing) setImmediate(() => servers.forEach((s) => s.closeIdleConnections()));
     });
-  }, handler);
+  };
 
   const urls: string[] = [];
   try {
