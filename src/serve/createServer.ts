@@ -53,9 +53,7 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   const urls: string[] = [];
   try {
     for (const addr of opts.listen) {
-      const server: Server = opts.tls
-        ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, onRequest)
-        : createHttpServer(onRequest);
+      const server: Server = opts.tls ? createTlsServer(opts.tls, onRequest) : createHttpServer(onRequest);
       server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
         // malformed requests (NUL or raw controls in the target, oversized headers): a bare status, nothing else
         if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
@@ -103,4 +101,12 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
       handler.close();
     },
   };
+}
+
+function createTlsServer(tls: { cert: Buffer; key: Buffer }, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  try {
+    return createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, onRequest);
+  } catch (err) {
+    throw new UsageError(`--tls-cert/--tls-key cannot be used: ${(err as Error).message}; give a PEM certificate and its matching PEM private key`, { cause: err });
+  }
 }
