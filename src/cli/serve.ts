@@ -60,8 +60,14 @@ Examples:
         const store = await realpath(resolve(storeArg)).catch((err: Error) => {
           throw new UsageError(`--store ${storeArg}: ${err.message}`);
         });
-        const changes = await syncReleaseLinks(store, (file, why) => log.warn(`ignoring ${file}: ${why}`));
-        log.info(`release links in ${store}/releases: ${changes.created.length} created, ${changes.updated.length} updated, ${changes.removed.length} removed`);
+        try {
+          const changes = await syncReleaseLinks(store, (file, why) => log.warn(`ignoring ${file}: ${why}`));
+          log.info(`release links in ${store}/releases: ${changes.created.length} created, ${changes.updated.length} updated, ${changes.removed.length} removed`);
+        } catch (err) {
+          // printing the configuration needs no write access; the links can be refreshed by the store's owner
+          if (!flags.nginxConfig) throw err;
+          log.warn(`cannot refresh ${store}/releases (${(err as Error).message}); run ferry serve --sync-links as the store's owner`);
+        }
         if (flags.nginxConfig) {
           const tls = flags.tlsCert && flags.tlsKey ? { certFile: resolve(flags.tlsCert), keyFile: resolve(flags.tlsKey) } : undefined;
           process.stdout.write(renderNginxConfig({ store, listen, tls }));
