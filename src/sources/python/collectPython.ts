@@ -6,7 +6,7 @@ import { PYTHON_FILES_DIR, PYTHON_SIMPLE_DIR, writePep503Index } from '../../rep
 import type { PythonLock } from './lockPython.js';
 import { parsePythonLock } from './pythonLockSchema.js';
 
-/** What hosts need to install a service's wheels: `pip install --no-index --require-hashes -r` this text. */
+/** What hosts need to install a service's wheels: `pip install --index-url BUNDLE/python/simple/ --require-hashes -r` this text. */
 export interface PythonServiceArtifacts {
   /** requirements text: one `name==version --hash=sha256:...` per carried file */
   requirements: string;
