@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
+import { spawnServe } from '../serve/spawnServe.js';
 import { writeKey } from '../helpers/keys.js';
 import { parseSpecText } from '../../src/spec/loadSpec.js';
 import { silentLogger } from '../../src/ui/log.js';
@@ -205,7 +206,7 @@ describe('python wheels: lock, build, import, install with pip', () => {
     expect(result.entries.filter((e) => e.kind === 'python')).toHaveLength(4);
   });
 
-  it('builds and imports a bundle from which the real pip installs every service offline with --require-hashes', async () => {
+  it('builds and imports a bundle; from ferry serve the real pip installs every service offline with --require-hashes', async () => {
     const dir = await fresh('e2e');
     const spec = await writeSpec(dir, html.url, upstream);
     const cache = join(dir, 'cache');
@@ -222,11 +223,12 @@ describe('python wheels: lock, build, import, install with pip', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).fetched.fetchedBytes).toBe(0);
     expect((await readFile(JSON.parse(again.stdout).bundle)).equals(await readFile(JSON.parse(built.stdout).bundle))).toBe(true);
-    const tree = join(store, 'bundles', digest);
-    const manifest = JSON.parse(await readFile(join(tree, 'manifest.json'), 'utf8'));
+    const manifest = JSON.parse(await readFile(join(store, 'bundles', digest, 'manifest.json'), 'utf8'));
 
-    const served = await serveDir(tree);
+    // the store served by the real `ferry serve`, as hosts on the secure side reach it
+    const served = await spawnServe(['--store', store, '--listen', '127.0.0.1:0']);
     try {
+      const bases: Record<string, string> = { api: `${served.url}/bundles/${digest}`, worker: `${served.url}/releases/pydemo/1.0.0` };
       for (const service of ['api', 'worker']) {
         const venv = join(dir, `venv-${service}`);
         expect((await runCommand(venvPython, ['-m', 'venv', venv])).code).toBe(0);
@@ -234,7 +236,7 @@ describe('python wheels: lock, build, import, install with pip', () => {
         await writeFile(req, manifest.artifacts.python.services[service].requirements);
         const pip = await runCommand(
           join(venv, 'bin/python'),
-          ['-m', 'pip', 'install', '--no-cache-dir', '--index-url', `${served.url}/python/simple/`, '--require-hashes', '--only-binary=:all:', '-r', req],
+          ['-m', 'pip', 'install', '--no-cache-dir', '--index-url', `${bases[service]}/python/simple/`, '--require-hashes', '--only-binary=:all:', '-r', req],
           PIP_OFFLINE_ENV,
         );
         expect(pip.code, pip.stdout + pip.stderr).toBe(0);
@@ -245,7 +247,8 @@ describe('python wheels: lock, build, import, install with pip', () => {
       expect(worker.stdout.trim(), worker.stderr).toBe('5');
       expect((await runCommand(join(dir, 'venv-worker/bin/python'), ['-c', 'import alpha'])).code).not.toBe(0);
     } finally {
-      await served.close();
+      served.child.kill('SIGTERM');
+      await served.exited;
     }
   });
 
@@ -290,6 +293,7 @@ describe('python wheels: lock, build, import, install with pip', () => {
     const bytes = await readFile(wheel);
     bytes[bytes.length - 30] ^= 0xff;
     await writeFile(wheel, bytes);
+    // a plain static server (any web server over a copied tree), which serves whatever bytes the tree has
     const served = await serveDir(tree);
     try {
       const venv = join(dir, 'venv');
