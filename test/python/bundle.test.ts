@@ -12,7 +12,7 @@ import { lockPython, type PythonLock } from '../../src/sources/python/lockPython
 import { collectPython } from '../../src/sources/python/collectPython.js';
 import { IntegrityError, ResolveError } from '../../src/errors.js';
 import { writePep503Index } from '../../src/repo/writePep503Index.js';
-import { buildWheels, hostPython, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveDir, serveFixtureIndex, sha256, type FixtureIndex } from './fixtures.js';
+import { buildWheels, hostPython, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveFixtureIndex, sha256, type FixtureIndex } from './fixtures.js';
 
 const py = hostPython();
 const cpTag = `cp${py.version.replace('.', '')}`;
@@ -164,10 +164,15 @@ describe('python wheels: lock, build, import, install with pip', () => {
       ['python/simple/delta/index.html', 'python-index', ['api', 'worker']],
       ['python/simple/gamma/index.html', 'python-index', ['api']],
       ['python/simple/index.html', 'python-index', ['api', 'worker']],
+      ['python/requirements/api.txt', 'python-index', ['api']],
+      ['python/requirements/worker.txt', 'python-index', ['worker']],
     ]);
-    const artifacts = result.artifacts as { services: Record<string, { requirements: string }> };
+    const artifacts = result.artifacts as { services: Record<string, { requirements: string; file: string }> };
     const deltaHash = lock.files.find((f) => f.project === 'delta')!.sha256;
     expect(artifacts.services.worker!.requirements).toBe(`delta==0.5 \\\n    --hash=sha256:${deltaHash}\n`);
+    expect(artifacts.services.worker!.file).toBe('python/requirements/worker.txt');
+    const workerEntry = result.entries.find((e) => e.path === 'python/requirements/worker.txt')!;
+    expect(await readFile(workerEntry.file, 'utf8')).toBe(artifacts.services.worker!.requirements);
 
     json.requests.length = 0;
     await collectPython(lock, await context(dir, spec, ctx.cacheDir));
@@ -275,7 +280,7 @@ describe('python wheels: lock, build, import, install with pip', () => {
     }
   });
 
-  it('a changed wheel in the served index is refused by pip (hash mismatch) and a changed bundle by ferry import', async () => {
+  it('a changed wheel in the bundle tree is refused by pip (hash mismatch) and a changed bundle by ferry import', async () => {
     const dir = await fresh('pip-tamper');
     const spec = await writeSpec(dir, html.url, upstream);
     const built = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out'), '--cache', join(dir, 'cache'), '--json']);
@@ -284,7 +289,7 @@ describe('python wheels: lock, build, import, install with pip', () => {
     const store = join(dir, 'store');
     const imported = await ferry(['import', bundlePath, '--keyring', key.public, '--store', store, '--json']);
     expect(imported.code, imported.stderr).toBe(0);
-    const tree = join(dir, 'served');
+    const tree = join(dir, 'copied');
     await cp(join(store, 'bundles', JSON.parse(imported.stdout).digest), tree, { recursive: true, dereference: true });
     const manifest = JSON.parse(await readFile(join(tree, 'manifest.json'), 'utf8'));
 
@@ -293,20 +298,17 @@ describe('python wheels: lock, build, import, install with pip', () => {
     const bytes = await readFile(wheel);
     bytes[bytes.length - 30] ^= 0xff;
     await writeFile(wheel, bytes);
-    // a plain static server (any web server over a copied tree), which serves whatever bytes the tree has
-    const served = await serveDir(tree);
-    try {
-      const venv = join(dir, 'venv');
-      expect((await runCommand(venvPython, ['-m', 'venv', venv])).code).toBe(0);
-      const req = join(dir, 'worker.txt');
-      await writeFile(req, manifest.artifacts.python.services.worker.requirements);
-      const pip = await runCommand(join(venv, 'bin/python'), ['-m', 'pip', 'install', '--no-cache-dir', '--index-url', `${served.url}/python/simple/`, '--require-hashes', '-r', req], PIP_OFFLINE_ENV);
-      expect(pip.code).not.toBe(0);
-      expect(pip.stderr).toContain('DO NOT MATCH THE HASHES');
-      expect((await runCommand(join(venv, 'bin/python'), ['-c', 'import delta'])).code).not.toBe(0);
-    } finally {
-      await served.close();
-    }
+    // installed the way a deploy step does it, from the bundle's files on the host
+    const venv = join(dir, 'venv');
+    expect((await runCommand(venvPython, ['-m', 'venv', venv])).code).toBe(0);
+    const pip = await runCommand(
+      join(venv, 'bin/python'),
+      ['-m', 'pip', 'install', '--no-cache-dir', '--no-index', '--find-links', join(tree, 'python/files'), '--require-hashes', '-r', join(tree, manifest.artifacts.python.services.worker.file)],
+      PIP_OFFLINE_ENV,
+    );
+    expect(pip.code).not.toBe(0);
+    expect(pip.stderr).toContain('DO NOT MATCH THE HASHES');
+    expect((await runCommand(join(venv, 'bin/python'), ['-c', 'import delta'])).code).not.toBe(0);
 
     // the same change inside the bundle file: import refuses it and the store gains nothing
     const bundle = await readFile(bundlePath);
