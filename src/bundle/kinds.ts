@@ -1,3 +1,4 @@
+import { aptKind } from '../sources/apt/aptKind.js';
 import { filesKind } from '../sources/files/filesKind.js';
 import { gitKind } from '../sources/git/gitKind.js';
 import { pythonKind } from '../sources/python/pythonKind.js';
@@ -8,4 +9,4 @@ import type { ArtifactKind } from './types.js';
  * Every artifact kind, in the order the build runs them (later kinds may read earlier results:
  * a rootfs built by mmdebstrap reads the apt repository).
  */
-export const KINDS: ArtifactKind<any>[] = [filesKind, pythonKind, rootfsKind, gitKind];
+export const KINDS: ArtifactKind<any>[] = [filesKind, aptKind, pythonKind, gitKind, rootfsKind];
