@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,11 +84,14 @@ async function writeSpec(dir: string, index: string, upstream: string, apiPins =
 
 async function context(dir: string, specFile: string, cacheDir = join(dir, 'cache')): Promise<BuildContext> {
   const spec = parseSpecText(await readFile(specFile, 'utf8'), specFile);
-  return { spec, baseDir: dir, epoch: spec.epoch, cacheDir, workDir: await mkdtemp(join(tmpdir(), 'ferry-py-work-')), signingKeys: [], jobs: 4, log: silentLogger, previous: new Map() };
+  return { spec, baseDir: dir, epoch: spec.epoch, cacheDir, workDir: await fresh('work'), signingKeys: [], jobs: 4, log: silentLogger, previous: new Map() };
 }
 
+const made: string[] = [];
 async function fresh(prefix: string) {
-  return mkdtemp(join(tmpdir(), `ferry-py-${prefix}-`));
+  const dir = await mkdtemp(join(tmpdir(), `ferry-py-${prefix}-`));
+  made.push(dir);
+  return dir;
 }
 
 describe('python wheels: lock, build, import, install with pip', () => {
@@ -113,6 +116,7 @@ describe('python wheels: lock, build, import, install with pip', () => {
   afterAll(async () => {
     await html?.close();
     await json?.close();
+    await Promise.all(made.map((d) => rm(d, { recursive: true, force: true })));
   });
 
   it('locks the best file per pin for the target, skipping pins whose marker excludes the target', async () => {
