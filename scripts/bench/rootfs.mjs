@@ -74,7 +74,6 @@ const rawFerry = await seconds(async () => {
   for await (const _ of packDirectory(fixture, { epoch }));
 });
 // through a pipe: GNU tar skips reading file data when its output is /dev/null itself
-// through a pipe: GNU tar skips reading file data when its output is /dev/null itself
 const rawTar = await seconds(() => timeShell(`${TAR} -cf - -C ${fixture} . | cat > /dev/null`));
 rows.push(row('tar stream only, no compression', rawFerry, rawTar, `${TAR} -cf - | cat > /dev/null`, 's'));
 
