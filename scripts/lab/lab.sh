@@ -18,6 +18,7 @@
 set -euo pipefail
 
 # several labs may run side by side (parallel tests): each needs its own name, subnet and link prefix
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 PREFIX=${LAB_NAME:-ferry-lab}
 NET=${LAB_NET:-10.203}
 IFP=${LAB_IFPREFIX:-flab}
@@ -62,6 +63,8 @@ up_host() {
   chmod 700 "$root/root/.ssh"
   cp "$LAB_DIR/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
   echo "lab$i" > "$root/etc/hostname"
+  # no systemd in a chroot: a stand-in that runs real unit files' ExecStart= (see systemctl-shim.sh)
+  install -m 0755 "$SCRIPT_DIR/systemctl-shim.sh" "$root/usr/local/bin/systemctl"
   ssh-keygen -q -t ed25519 -N '' -f "$root/etc/ssh/ssh_host_ed25519_key" -C "lab$i"
   cat > "$root/etc/ssh/sshd_config.lab" <<CFG
 ListenAddress $(host_ip "$i")

@@ -20,7 +20,11 @@ export function register(program: Command): void {
       const log = loggerFrom(opts);
       const signingKeys = await signingKeysFrom(opts);
       const r = await buildBundle({ specFile: spec, signingKeys, outDir: opts.out, cacheDir: opts.cache, locked: opts.locked, jobs: opts.jobs, log });
-      if (opts.json) printJson({ bundle: r.bundlePath, digest: r.digest, name: r.manifest.name, version: r.manifest.version, size: r.size });
-      else process.stdout.write(`${r.bundlePath}\n  digest  ${r.digest}\n  size    ${formatBytes(r.size)} (${r.manifest.entries.length} artifacts)\n`);
+      const { parent: _p, ...fetched } = r.fetched;
+      if (opts.json) printJson({ bundle: r.bundlePath, digest: r.digest, name: r.manifest.name, version: r.manifest.version, size: r.size, fetched });
+      else
+        process.stdout.write(
+          `${r.bundlePath}\n  digest  ${r.digest}\n  size    ${formatBytes(r.size)} (${r.manifest.entries.length} artifacts)\n  fetched ${formatBytes(fetched.fetchedBytes)} from upstreams, ${formatBytes(fetched.cachedBytes)} from the cache\n`,
+        );
     });
 }
