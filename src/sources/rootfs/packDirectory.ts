@@ -1,6 +1,6 @@
 import { closeSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { Header, Pax, type HeaderData } from 'tar';
-import { IntegrityError } from '../../errors.js';
+import { FerryError, IntegrityError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
 import { walkDirectorySorted, type WalkEntry } from './walkDirectorySorted.js';
 
@@ -85,7 +85,7 @@ class OutputBuffer {
 
   /** The file's bytes as listed (size from the walk), then zeros to a 512-byte boundary; a file that grew or shrank since is an error. */
   readFile(file: string, size: number, path: string): void {
-    const fd = openSync(file, 'r');
+    const fd = openOrExplain(file);
     try {
       for (let pos = 0; pos < size; ) {
         if (this.off === CHUNK) this.flush();
@@ -114,6 +114,15 @@ function headerFor(entry: WalkEntry, mtime: Date, linkTarget: string | undefined
   }
   if (s.isFIFO()) return headerBlocks({ ...base, type: 'FIFO' });
   return headerBlocks({ ...base, type: 'File', size: s.size });
+}
+
+function openOrExplain(file: string): number {
+  try {
+    return openSync(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new FerryError(`cannot read ${file} (${code}) to pack it${code === 'EACCES' ? ': pack as root, or make it readable' : ''}`, { cause: err });
+  }
 }
 
 function changed(path: string, expected: number, found: number): IntegrityError {
