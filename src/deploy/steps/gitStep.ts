@@ -14,15 +14,20 @@ const GitParams = z
   .strict();
 type GitParams = z.infer<typeof GitParams>;
 
-const GitInfo = z.looseObject({ name: z.string(), commit: z.string() });
+const GitInfo = z.looseObject({ name: z.string(), commit: z.string(), shallow: z.array(z.string().regex(/^[0-9a-f]{40,64}$/)).optional() });
 
 /** The commit the build pinned for a git artifact, from manifest.artifacts.git (a list or a map by name). */
 function pinned(release: Release, name: string): string | undefined {
+  return gitInfo(release, name)?.commit;
+}
+
+/** What manifest.artifacts.git records for one artifact: its commit, and the boundary commits of a shallow history. */
+function gitInfo(release: Release, name: string): z.infer<typeof GitInfo> | undefined {
   const info = release.manifest.artifacts.git;
   const list = Array.isArray(info) ? info : info && typeof info === 'object' ? Object.entries(info as Record<string, unknown>).map(([k, v]) => ({ name: k, ...(typeof v === 'object' ? v : { commit: v }) })) : [];
   for (const item of list) {
     const g = GitInfo.safeParse(item);
-    if (g.success && g.data.name === name) return g.data.commit;
+    if (g.success && g.data.name === name) return g.data;
   }
   return undefined;
 }
@@ -40,6 +45,8 @@ export const gitStep: StepKind<GitParams> = {
   async run(p, ctx) {
     const commit = p.commit ?? pinned(ctx.release, p.name)!;
     const b = q(`${ctx.remoteBundle}/git/${p.name}.bundle`);
+    // a bundle cut at a depth holds commits whose parents it lacks: git takes it only once they are marked shallow
+    const shallow = gitInfo(ctx.release, p.name)?.shallow ?? [];
     const script = [
       'set -e',
       `d=${q(p.dest)}`,
@@ -47,6 +54,7 @@ export const gitStep: StepKind<GitParams> = {
       'cur=$(git -C "$d" rev-parse HEAD 2>/dev/null) || cur=',
       'case "$cur" in "$want"*) exit 0;; esac',
       'if [ ! -d "$d/.git" ]; then mkdir -p "$(dirname "$d")"; git init -q "$d"; fi',
+      ...shallow.map((c) => `grep -qx ${c} "$d/.git/shallow" 2>/dev/null || echo ${c} >> "$d/.git/shallow"`),
       `git -C "$d" fetch -q ${b} '+refs/*:refs/remotes/ferry/*'`,
       'git -C "$d" -c advice.detachedHead=false checkout -q --detach "$want"',
       'echo "changed: checked out $want"',
