@@ -45,6 +45,16 @@ describe('ferry lock, build --locked, import, then apt-get from the imported bun
     for (const p of pkgs) expect(p).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), services: ['web'] });
   });
 
+  it('builds byte-identical bundles from the same lock with a fresh cache, and downloads nothing with a warm one', async () => {
+    const again = await ferry(['build', spec, '--locked', '--key', fx.bundleKey.secret, '--out', join(fx.dir, 'out2'), '--cache', join(fx.dir, 'cache2')]);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await readFile(join(fx.dir, 'out2/aptdemo-1.0.0.ferry'))).equals(await readFile(bundle))).toBe(true);
+    const before = fx.server.requests.length;
+    const warm = await ferry(['build', spec, '--locked', '--key', fx.bundleKey.secret, '--out', join(fx.dir, 'out3'), '--cache', join(fx.dir, 'cache2')]);
+    expect(warm.code, warm.stderr).toBe(0);
+    expect(fx.server.requests.length).toBe(before);
+  });
+
   it('imports, and apt-get trusting keys/bundle.asc installs the closure from the imported tree', async () => {
     const store = join(fx.dir, 'store');
     const imp = await ferry(['import', bundle, '--keyring', fx.bundleKey.public, '--store', store, '--json']);
