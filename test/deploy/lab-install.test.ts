@@ -15,7 +15,7 @@ import { recordingLogger } from './fixtures.js';
 import { writeRelease } from './storeFixture.js';
 
 const enabled = await canRunLab();
-const lab = labFor('dpl', 207, 1);
+const lab = labFor('dpl', 211, 1);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A .deb whose postinst records what policy-rc.d answers while it is installed. */
@@ -108,6 +108,7 @@ describe.skipIf(!enabled)('install steps on an isolated lab host: apt from the b
     expect(first.hosts[0]!.services.app!.install).toMatchObject({ status: 'ran', changed: 2 });
     expect((await ssh("dpkg-query -W -f='${Version}' ferry-hello")).stdout).toBe('1.0-1');
     expect((await ssh('cat /var/lib/ferry-hello-policy')).stdout).toBe('101\n');
+    expect((await ssh('cat /etc/apt/sources.list.d/ferry-labdemo.list')).stdout).toMatch(/^deb \[signed-by=\/var\/lib\/ferry\/keys\/[0-9a-f]{64}\.asc\] file:\/var\/lib\/ferry\/bundles\/[0-9a-f]{64}\/apt ferry main\n$/);
     expect((await ssh('test -e /usr/sbin/policy-rc.d')).code).toBe(1);
     expect((await ssh('/opt/venvs/app/bin/python -c "import ferryhello; print(ferryhello.GREETING)"')).stdout).toBe('hello from a wheel\n');
 

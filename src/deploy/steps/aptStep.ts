@@ -29,7 +29,8 @@ function aptInfo(release: Release): { suite: string; component: string; versions
 
 /**
  * Debian packages from the bundle's own repository (staged on the host, trusted through the bundle key
- * with signed-by, no other source consulted). Nothing is started or restarted while installing:
+ * with signed-by; the install reads that source alone, so unreachable mirrors configured on an
+ * air-gapped host do not matter). Nothing is started or restarted while installing:
  * a policy-rc.d answering 101 holds every service until configure decides.
  */
 export const aptStep: StepKind<AptParams> = {
@@ -44,7 +45,9 @@ export const aptStep: StepKind<AptParams> = {
     const info = aptInfo(ctx.release)!;
     const want = p.packages.map((n) => (info.versions.has(n) ? `${n}=${info.versions.get(n)}` : n));
     const key = `${ctx.dataDir}/keys/${ctx.release.digest}.asc`;
-    const list = `${ctx.dataDir}/apt/ferry-${ctx.release.digest.slice(0, 16)}.list`;
+    // in sources.list.d, so operators' own apt commands see the release's repository too; one file per
+    // release name, replaced by the next release
+    const list = `/etc/apt/sources.list.d/ferry-${ctx.release.manifest.name}.list`;
     const aptOpts = `-o Dir::Etc::sourcelist=${q(list)} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0`;
     const checks = p.packages.map((n) => {
       const v = info.versions.get(n);
@@ -56,7 +59,7 @@ export const aptStep: StepKind<AptParams> = {
       'need=',
       ...checks,
       'if [ -z "$need" ]; then exit 0; fi',
-      `mkdir -p ${q(`${ctx.dataDir}/keys`)} ${q(`${ctx.dataDir}/apt`)}`,
+      `mkdir -p ${q(`${ctx.dataDir}/keys`)} /etc/apt/sources.list.d`,
       `cp ${q(`${ctx.remoteBundle}/keys/bundle.asc`)} ${q(key)}`,
       `echo ${q(`deb [signed-by=${key}] file:${ctx.remoteBundle}/apt ${info.suite} ${info.component}`)} > ${q(list)}`,
       // hold services: invoke-rc.d asks policy-rc.d, and 101 means "action not allowed"

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { sha256Hex } from '../../util/sha256.js';
+import type { ManifestEntry } from '../../bundle/manifest.js';
 import type { Release } from '../loadRelease.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { bundleEntry, bundlePath } from './bundleEntry.js';
@@ -11,15 +12,30 @@ import type { StepKind } from './types.js';
 const VenvParams = z
   .object({
     path: z.string().startsWith('/', 'an absolute path'),
-    /** a requirements file of the bundle pinned with --hash ("requirements.txt" = files/SERVICE/requirements.txt);
-     *  by default the service's pins the build recorded in manifest.artifacts.python */
+    /** a requirements file of the bundle pinned with --hash ("requirements.txt" = files/SERVICE/requirements.txt),
+     *  or python/requirements/SERVICE.txt for the pins the build recorded; by default this service's recorded pins */
     requirements: z.string().min(1).optional(),
     python: z.string().min(1).default('python3'),
   })
   .strict();
 type VenvParams = z.infer<typeof VenvParams>;
 
-/** The requirements text the build recorded for a service (manifest.artifacts.python.services.SERVICE.requirements). */
+/**
+ * The requirements text the build recorded for a service (manifest.artifacts.python.services.SERVICE.requirements);
+ * a step names another service's pins as `python/requirements/SERVICE.txt`.
+ */
+function pins(release: Release, service: string, requirements: string | undefined): { text: string } | { entry: ManifestEntry } | undefined {
+  if (requirements) {
+    const entry = bundleEntry(release, service, requirements);
+    if (entry) return { entry };
+    const named = /^python\/requirements\/([^/]+)\.txt$/.exec(requirements);
+    if (!named) return undefined;
+    service = named[1]!;
+  }
+  const text = recorded(release, service);
+  return text === undefined ? undefined : { text };
+}
+
 function recorded(release: Release, service: string): string | undefined {
   const py = release.manifest.artifacts.python as { services?: Record<string, { requirements?: unknown }> } | undefined;
   const text = py?.services?.[service]?.requirements;
@@ -35,12 +51,13 @@ export const venvStep: StepKind<VenvParams> = {
   name: 'venv',
   schema: VenvParams,
   check(p, service, release) {
-    if (p.requirements) return bundleEntry(release, service, p.requirements) ? [] : [`venv requirements ${p.requirements}: the bundle has no ${bundlePath(service, p.requirements)}`];
-    return recorded(release, service) ? [] : [`venv ${p.path}: the bundle records no Python requirements for service ${service} (artifacts.python in the spec), and the step names no requirements file`];
+    if (pins(release, service, p.requirements)) return [];
+    if (p.requirements) return [`venv requirements ${p.requirements}: the bundle has no ${bundlePath(service, p.requirements)} and records no pins under that name`];
+    return [`venv ${p.path}: the bundle records no Python requirements for service ${service} (artifacts.python in the spec), and the step names no requirements file`];
   },
   async run(p, ctx) {
-    const entry = p.requirements ? bundleEntry(ctx.release, ctx.service, p.requirements)! : undefined;
-    const text = entry ? await readFile(join(ctx.release.dir, entry.path), 'utf8') : recorded(ctx.release, ctx.service)!;
+    const found = pins(ctx.release, ctx.service, p.requirements)!;
+    const text = 'entry' in found ? await readFile(join(ctx.release.dir, found.entry.path), 'utf8') : found.text;
     const script = [
       'set -e',
       `d=${q(p.path)}`,
