@@ -1,9 +1,12 @@
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseInventory } from '../../src/deploy/loadInventory.js';
 import type { Logger } from '../../src/ui/log.js';
-import type { LabHost } from './sshLab.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startSshLab, type LabHost, type SshLab } from './sshLab.js';
+import { serveStore, type StaticServer } from './storeFixture.js';
 import type { FixtureService } from './storeFixture.js';
 
 /** The demo service every deploy test ships: a template, a file, install and configure commands, a service. */
@@ -81,4 +84,28 @@ export function recordingLogger(onEvent?: (e: Recorded) => void): Logger & { eve
       onEvent?.(e);
     },
   };
+}
+
+export interface LabContext {
+  dir: string;
+  lab: SshLab;
+  store: string;
+  server: StaticServer;
+}
+
+/** sshd hosts, a store and a static server for one describe block, set up before and removed after it. */
+export function useLab(prefix: string, names: string[], opts: { delayMs?: number } = {}): LabContext {
+  const ctx = {} as LabContext;
+  beforeAll(async () => {
+    ctx.dir = mkdtempSync(join(tmpdir(), `ferry-${prefix}-`));
+    ctx.store = join(ctx.dir, 'store');
+    ctx.lab = await startSshLab(ctx.dir, names);
+    ctx.server = await serveStore(ctx.store, { delayMs: opts.delayMs });
+  });
+  afterAll(async () => {
+    await ctx.lab?.close();
+    await ctx.server?.close();
+    rmSync(ctx.dir, { recursive: true, force: true });
+  });
+  return ctx;
 }

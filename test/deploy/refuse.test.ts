@@ -1,37 +1,21 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadRelease } from '../../src/deploy/loadRelease.js';
 import { runDeploy } from '../../src/deploy/runDeploy.js';
-import { labInventory, recordingLogger, resetHost, webService } from './fixtures.js';
-import { startSshLab, type SshLab } from './sshLab.js';
-import { serveStore, type StaticServer, writeRelease } from './storeFixture.js';
+import { labInventory, recordingLogger, resetHost, useLab, webService } from './fixtures.js';
+import { writeRelease } from './storeFixture.js';
 
 describe('deploys that must stop without leaving anything half-done', () => {
-  let dir: string;
-  let lab: SshLab;
-  let store: string;
-  let server: StaticServer;
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'ferry-refuse-'));
-    store = join(dir, 'store');
-    lab = await startSshLab(dir, ['x1']);
-    server = await serveStore(store);
-  });
-  afterAll(async () => {
-    await lab?.close();
-    await server?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const host = () => lab.hosts[0]!;
+  const ctx = useLab('refuse', ['x1']);
+  const host = () => ctx.lab.hosts[0]!;
 
   it('refuses an artifact altered after import: the host checks its sha256 and keeps nothing', async () => {
     resetHost(host());
-    const digest = writeRelease(store, { name: 'tampered', version: '1', services: { web: webService('1.0.0') } });
-    writeFileSync(join(store, 'bundles', digest, 'files/web/static.txt'), 'not what was signed\n');
-    const { inventory } = labInventory(lab.hosts, { ferry_server: server.url });
-    const report = await runDeploy({ release: await loadRelease(store, 'tampered@1'), inventory, hosts: inventory.hosts, source: { push: false }, ssh: { configFile: lab.sshConfig }, log: recordingLogger() });
+    const digest = writeRelease(ctx.store, { name: 'tampered', version: '1', services: { web: webService('1.0.0') } });
+    writeFileSync(join(ctx.store, 'bundles', digest, 'files/web/static.txt'), 'not what was signed\n');
+    const { inventory } = labInventory(ctx.lab.hosts, { ferry_server: ctx.server.url });
+    const report = await runDeploy({ release: await loadRelease(ctx.store, 'tampered@1'), inventory, hosts: inventory.hosts, source: { push: false }, ssh: { configFile: ctx.lab.sshConfig }, log: recordingLogger() });
     expect(report.ok).toBe(false);
     expect(report.hosts[0]!.error).toMatch(/files\/web\/static.txt: sha256 [0-9a-f]{64}, expected [0-9a-f]{64} \(altered on the server or on the way\)/);
     const staged = join(host().root, 'var/lib/ferry/bundles', digest, 'files/web');
@@ -44,14 +28,14 @@ describe('deploys that must stop without leaving anything half-done', () => {
     resetHost(host());
     const svc = webService('1.0.0');
     svc.files = { ...svc.files, 'app.conf.j2': 'listen {{ port }}\ncolour {{ colour }}\n' };
-    writeRelease(store, { name: 'undef', version: '1', services: { web: svc } });
+    writeRelease(ctx.store, { name: 'undef', version: '1', services: { web: svc } });
     const conf = join(host().root, 'etc/web/app.conf');
-    const { inventory } = labInventory(lab.hosts, {});
-    const opts = { inventory, hosts: inventory.hosts, source: { push: true as const }, ssh: { configFile: lab.sshConfig } };
-    writeRelease(store, { name: 'undef', version: '0', services: { web: webService('0.9.0') } });
-    expect((await runDeploy({ ...opts, release: await loadRelease(store, 'undef@0'), log: recordingLogger() })).ok).toBe(true);
+    const { inventory } = labInventory(ctx.lab.hosts, {});
+    const opts = { inventory, hosts: inventory.hosts, source: { push: true as const }, ssh: { configFile: ctx.lab.sshConfig } };
+    writeRelease(ctx.store, { name: 'undef', version: '0', services: { web: webService('0.9.0') } });
+    expect((await runDeploy({ ...opts, release: await loadRelease(ctx.store, 'undef@0'), log: recordingLogger() })).ok).toBe(true);
     const before = readFileSync(conf, 'utf8');
-    const report = await runDeploy({ ...opts, release: await loadRelease(store, 'undef@1'), log: recordingLogger() });
+    const report = await runDeploy({ ...opts, release: await loadRelease(ctx.store, 'undef@1'), log: recordingLogger() });
     expect(report.ok).toBe(false);
     expect(report.hosts[0]!.error).toMatch(/template files\/web\/app.conf.j2 for host x1: cannot render \{\{ colour \}\}: .*undefined value; define the variable in the inventory/);
     expect(readFileSync(conf, 'utf8')).toBe(before);
