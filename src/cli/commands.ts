@@ -7,6 +7,9 @@ import { register as inspect } from './inspect.js';
 import { register as verify } from './verify.js';
 import { register as importCmd } from './import.js';
 import { register as list } from './list.js';
+import { register as split } from './split.js';
+import { register as diff } from './diff.js';
+import { register as gc } from './gc.js';
 
 /** Every command registers itself on the program; one file per command in src/cli/. */
-export const commands: Array<(program: Command) => void> = [key, lock, build, sign, inspect, verify, importCmd, list];
+export const commands: Array<(program: Command) => void> = [key, lock, build, sign, inspect, verify, importCmd, list, split, diff, gc];
