@@ -66,15 +66,18 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   let scratch = 0;
   if (!dryRun) {
     await mkdir(layout.tmp, { recursive: true });
-    // an import between its rename and its ref would look like an orphan: gc waits for imports to finish
-    const imports = await findLiveScratch(layout.tmp, 'import');
-    if (imports.length > 0) throw new StoreError(`an import (pid ${imports[0]!.pid}) is running on ${opts.storeDir}: run gc when it has finished`);
     scratchDir = await mkdtemp(join(layout.tmp, 'gc-'));
     await writeFile(join(scratchDir, 'pid'), `${process.pid}\n`);
-    scratch = await sweepStaleImports(layout.tmp);
   }
 
   try {
+    if (!dryRun) {
+      // an import between its rename and its ref would look like an orphan: gc waits for imports to
+      // finish. Checked after gc's own folder exists (imports do the same), so one of the two sees the other.
+      const imports = await findLiveScratch(layout.tmp, 'import');
+      if (imports.length > 0) throw new StoreError(`an import (pid ${imports[0]!.pid}) is running on ${opts.storeDir}: run gc when it has finished`);
+      scratch = await sweepStaleImports(layout.tmp);
+    }
     const releases = await readReleases(layout);
     const protect = new Set(opts.protect ?? []);
     const kept: GcRelease[] = [];

@@ -49,16 +49,18 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   const { label, stream } = src;
 
   await Promise.all([layout.blobs, layout.bundles, layout.refs, layout.tmp].map((d) => mkdir(d, { recursive: true })));
-  const gc = await findLiveScratch(layout.tmp, 'gc');
-  if (gc.length > 0) {
-    stream.destroy();
-    throw new StoreError(`ferry gc (pid ${gc[0]!.pid}) is running on ${opts.storeDir}: import when it has finished`);
-  }
   const swept = await sweepStaleImports(layout.tmp);
   if (swept > 0) log.info(`removed ${swept} scratch folder(s) left by interrupted imports`);
 
   const scratch = await mkdtemp(join(layout.tmp, 'import-'));
   await writeFile(join(scratch, 'pid'), `${process.pid}\n`);
+  // after our scratch exists (gc does the same the other way round), so a gc starting now sees us or we see it
+  const gc = await findLiveScratch(layout.tmp, 'gc');
+  if (gc.length > 0) {
+    stream.destroy();
+    await rm(scratch, { recursive: true, force: true });
+    throw new StoreError(`ferry gc (pid ${gc[0]!.pid}) is running on ${opts.storeDir}: import when it has finished`);
+  }
   const tree = join(scratch, 'tree');
   await mkdir(tree);
   const made = new Set<string>([tree]);

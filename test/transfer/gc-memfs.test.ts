@@ -214,4 +214,21 @@ describe('ferry gc (memfs, random sequences of imports and gcs)', () => {
       { numRuns: 60 },
     );
   });
+
+  it('gc and import refuse to run while the other runs on the same store, and change nothing', async () => {
+    await fresh();
+    await importVariant(pool[0]!);
+    // another live process (our parent) owns the scratch folder
+    vol.mkdirSync(`${STORE}/.tmp/import-running`, { recursive: true });
+    vol.writeFileSync(`${STORE}/.tmp/import-running/pid`, `${process.ppid}\n`);
+    let before = files();
+    await expect(collectGarbage({ storeDir: STORE, keep: 1 })).rejects.toThrow(new RegExp(`an import \\(pid ${process.ppid}\\) is running on /store: run gc when it has finished`));
+    expect(files()).toEqual(before);
+    vol.rmSync(`${STORE}/.tmp/import-running`, { recursive: true });
+    vol.mkdirSync(`${STORE}/.tmp/gc-running`, { recursive: true });
+    vol.writeFileSync(`${STORE}/.tmp/gc-running/pid`, `${process.ppid}\n`);
+    before = files();
+    await expect(importBundle(Readable.from([pool[1]!.bytes]), { storeDir: STORE, keys })).rejects.toThrow(new RegExp(`ferry gc \\(pid ${process.ppid}\\) is running on /store: import when it has finished`));
+    expect(files()).toEqual(before);
+  });
 });
