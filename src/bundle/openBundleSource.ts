@@ -28,7 +28,7 @@ export interface BundleSource {
 export async function openBundleSource(path: string): Promise<BundleSource> {
   if (path === '-') return plainSource(process.stdin, 'stdin');
   if (path.endsWith(INDEX_SUFFIX)) return splitSource(path, await readSplitIndex(path));
-  const vol = /^(.*)\.(\d{3,})$/.exec(path);
+  const vol = /^(.*\.ferry)\.(\d{3,})$/.exec(path);
   if (vol) {
     const indexPath = `${vol[1]}${INDEX_SUFFIX}`;
     if (!(await isFile(indexPath))) {

@@ -27,6 +27,7 @@ export function register(program: Command): void {
         for (const i of s.removed) out.write(`  - ${i.name} ${i.version}\n`);
         for (const c of s.changed) out.write(`  ~ ${c.name} ${c.from} -> ${c.to}\n`);
       }
+      if (DIFF_SECTIONS.every((n) => d.sections[n].added.length + d.sections[n].removed.length + d.sections[n].changed.length === 0)) out.write('no artifacts added, removed or changed\n');
       const x = d.differential;
       out.write(
         `\ndifferential bundle (ferry build --since): ${x.entries} of ${x.entries + x.omitted} artifacts, ${formatBytes(x.bytes)} of ${formatBytes(x.fullBytes)}; about ${formatBytes(x.bundleBytes)} on disk\n`,
