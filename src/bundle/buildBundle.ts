@@ -13,6 +13,7 @@ import { sha256File } from '../util/sha256.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
+import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
 import { KINDS } from './kinds.js';
 import { FORMAT, manifestDigest, MANIFEST_PATH, serializeManifest, SIGNATURE_PATH, type Manifest, type ManifestEntry } from './manifest.js';
 import type { BuildContext, BundleInput } from './types.js';
@@ -41,6 +42,8 @@ export interface BuildResult {
   size: number;
   /** for a differential bundle: what it leaves out */
   differential?: DifferentialPlan;
+  /** what the build downloaded and what the cache answered */
+  fetched: FetchStats;
 }
 
 export const BUNDLE_KEY_PATH = 'keys/bundle.asc';
@@ -132,7 +135,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     await mkdir(opts.outDir, { recursive: true });
     const bundlePath = join(opts.outDir, bundleFileName(spec.name, spec.version));
     const size = await packBundle(bundlePath, manifestBytes, signature, packed, ctx.epoch);
-    return { bundlePath, digest: manifestDigest(manifestBytes), manifest, size, differential };
+    return { bundlePath, digest: manifestDigest(manifestBytes), manifest, size, differential, fetched: ctx.fetchStats! };
   } finally {
     await rm(ctx.workDir, { recursive: true, force: true });
   }
@@ -150,6 +153,7 @@ async function context(opts: { specFile: string; cacheDir: string; jobs?: number
     signingKeys: opts.signingKeys,
     jobs: opts.jobs ?? 8,
     log: opts.log ?? silentLogger,
+    fetchStats: createFetchStats(),
     previous: new Map(),
   };
 }

@@ -2,6 +2,7 @@ import type * as openpgp from 'openpgp';
 import type { Spec } from '../spec/schema.js';
 import type { Logger } from '../ui/log.js';
 import type { EntryKind } from './manifest.js';
+import type { FetchStats } from '../fetch/createFetchStats.js';
 
 /** What every artifact kind gets while locking and building. */
 export interface BuildContext {
@@ -19,6 +20,8 @@ export interface BuildContext {
   /** concurrency for downloads */
   jobs: number;
   log: Logger;
+  /** bytes fetched from upstreams vs answered by the cache, for the whole build (pass as `stats` to the downloader) */
+  fetchStats?: FetchStats;
   /** results of kinds that ran earlier in this build (rootfs by mmdebstrap reads the apt repository) */
   previous: Map<string, KindResult>;
 }

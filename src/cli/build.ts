@@ -36,13 +36,25 @@ export function register(program: Command): void {
       const split = splitSize === undefined ? undefined : await splitBundle(r.bundlePath, { size: splitSize });
       // the volumes and their index replace the single file
       if (split) await rm(r.bundlePath);
+      const { parent: _p, ...fetched } = r.fetched;
       const base = r.manifest.base;
       if (opts.json) {
-        return printJson({ bundle: split ? undefined : r.bundlePath, digest: r.digest, name: r.manifest.name, version: r.manifest.version, size: r.size, base, omitted: r.manifest.omitted?.length, split: split && { index: split.indexPath, volumes: split.index.volumes } });
+        return printJson({
+          bundle: split ? undefined : r.bundlePath,
+          digest: r.digest,
+          name: r.manifest.name,
+          version: r.manifest.version,
+          size: r.size,
+          fetched,
+          base,
+          omitted: r.manifest.omitted?.length,
+          split: split && { index: split.indexPath, volumes: split.index.volumes },
+        });
       }
       const out = process.stdout;
       if (!split) out.write(`${r.bundlePath}\n`);
       out.write(`  digest  ${r.digest}\n  size    ${formatBytes(r.size)} (${r.manifest.entries.length - (r.manifest.omitted?.length ?? 0)} of ${r.manifest.entries.length} artifacts)\n`);
+      out.write(`  fetched ${formatBytes(fetched.fetchedBytes)} from upstreams, ${formatBytes(fetched.cachedBytes)} from the cache\n`);
       if (base) out.write(`  differential over ${base.name} ${base.version} (${base.digest}): ${r.differential!.omitted.length} artifacts, ${formatBytes(r.differential!.omittedBytes)} left out\n`);
       if (split) printSplit(split);
     });

@@ -7,9 +7,17 @@ import { register as inspect } from './inspect.js';
 import { register as verify } from './verify.js';
 import { register as importCmd } from './import.js';
 import { register as list } from './list.js';
+import { register as serve } from './serve.js';
+import { register as extract } from './extract.js';
+import { register as deploy } from './deploy.js';
+import { register as plan } from './plan.js';
+import { register as rollback } from './rollback.js';
+import { register as status } from './status.js';
 import { register as split } from './split.js';
 import { register as diff } from './diff.js';
 import { register as gc } from './gc.js';
 
 /** Every command registers itself on the program; one file per command in src/cli/. */
-export const commands: Array<(program: Command) => void> = [key, lock, build, sign, inspect, verify, importCmd, list, split, diff, gc];
+export const commands: Array<(program: Command) => void> = [
+  key, lock, build, sign, inspect, verify, importCmd, list, serve, extract, deploy, plan, rollback, status, split, diff, gc,
+];

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { importBundle } from '../store/importBundle.js';
+import { syncReleaseLinks } from '../store/syncReleaseLinks.js';
 import { formatBytes } from '../ui/log.js';
 import { collect, defaultStoreDir, loggerFrom, printJson, trustedKeysFrom } from './options.js';
 
@@ -14,7 +15,10 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  ferry import openstack-2026.11.0.ferry --keyring team.asc --store /srv/ferry\n  ferry import /media/usb/openstack-2026.11.0.ferry.index.json --keyring team.asc --store /srv/ferry\n')
     .action(async (bundle: string, opts: { keyring?: string[]; store: string; json?: boolean }) => {
       const keys = await trustedKeysFrom(opts);
-      const r = await importBundle(bundle, { storeDir: opts.store, keys, log: loggerFrom(opts) });
+      const log = loggerFrom(opts);
+      const r = await importBundle(bundle, { storeDir: opts.store, keys, log });
+      // the STORE/releases/NAME/VERSION symlinks a plain web server follows (docs/serve.md)
+      await syncReleaseLinks(opts.store, (file, why) => log.warn(`ignoring ${file}: ${why}`));
       if (opts.json) printJson(r);
       else if (r.already) process.stdout.write(`${r.name} ${r.version} (${r.digest}) is already in ${opts.store}: nothing to do\n`);
       else process.stdout.write(`imported ${r.name} ${r.version}\n  digest ${r.digest}\n  ${r.entries} entries, ${formatBytes(r.newBytes)} new to the store\n`);

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { request, type Dispatcher } from 'undici';
 import { FerryError, FetchError, IntegrityError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
-import { SHA256_RE } from '../util/sha256.js';
+import { SHA256_RE, sha256File } from '../util/sha256.js';
 import { VERSION } from '../version.js';
 import { cachedFile, partialKey, tempFile } from './cachePaths.js';
 import { claimPartial, type ClaimedPartial } from './claimPartial.js';
@@ -39,6 +39,12 @@ export interface FetchOptions {
   dispatcher?: Dispatcher;
   /** called with the size of every chunk read from the upstream (fetchMany's overall progress) */
   onBytes?: (bytes: number) => void;
+  /**
+   * re-hash a cache hit before trusting it (a damaged entry is removed and fetched again). Off by
+   * default: entries are read-only and written only after verification, and hashing every hit
+   * costs a full read of the cache per build.
+   */
+  rehashCached?: boolean;
 }
 
 export interface FetchResult {
@@ -61,10 +67,11 @@ const inFlight = new Map<string, Promise<FetchResult>>();
 /**
  * Make a file available in the content-addressed cache and return where it is.
  *
- * With `sha256` known, a cached copy is returned without touching the network; otherwise the file
- * is downloaded (resuming `CACHE/partial/<sha256>` with a Range request when an earlier attempt was
- * interrupted), verified while streaming, and renamed into `CACHE/sha256/<hex>`. Without `sha256`
- * the file is always downloaded, hashed, and stored under its digest.
+ * With `sha256` known, a cached copy is returned without touching the network (its size is checked,
+ * its content only with `rehashCached`); otherwise the file is downloaded (resuming an interrupted
+ * earlier attempt with a Range request), verified while streaming, and renamed into
+ * `CACHE/sha256/<hex>`. Without `sha256` the file is always downloaded, hashed, and stored under its
+ * digest. Bytes count in `stats.fetchedBytes` as they arrive, also for a download that then fails.
  *
  * Throws IntegrityError when the content does not match `sha256`/`size` (nothing is cached and the
  * partial is removed), FetchError for HTTP and network failures (`transient` tells whether trying
@@ -77,7 +84,7 @@ export async function fetchToCache(req: FetchRequest, opts: FetchOptions): Promi
       url: req.url,
     });
   }
-  const request = { ...req, sha256 };
+  const normalized = { ...req, sha256 };
   const key = `${resolve(opts.cacheDir)}\0${sha256 ?? req.url}`;
   const running = inFlight.get(key);
   if (running) {
@@ -85,7 +92,7 @@ export async function fetchToCache(req: FetchRequest, opts: FetchOptions): Promi
     countFetch(opts.stats, { cachedBytes: shared.size, cachedFiles: 1 });
     return { ...shared, fromCache: true, fetchedBytes: 0 };
   }
-  const job = fetchOnce(request, opts).finally(() => inFlight.delete(key));
+  const job = fetchOnce(normalized, opts).finally(() => inFlight.delete(key));
   inFlight.set(key, job);
   const result = await job;
   if (result.fromCache) countFetch(opts.stats, { cachedBytes: result.size, cachedFiles: 1 });
@@ -108,9 +115,15 @@ async function cacheHit(req: FetchRequest & { sha256?: string }, opts: FetchOpti
   const path = cachedFile(opts.cacheDir, req.sha256!);
   const st = await stat(path).catch(() => undefined);
   if (!st) return undefined;
-  if (req.size !== undefined && st.size !== req.size) {
-    // A cache entry is named by its digest, so a wrong size means it was damaged on disk.
-    opts.log?.warn(`cache entry ${path} has ${st.size} bytes, expected ${req.size}; downloading it again`);
+  // An entry is named by its digest, so a different size or digest means it was damaged on disk.
+  const damage =
+    req.size !== undefined && st.size !== req.size
+      ? `has ${st.size} bytes, expected ${req.size}`
+      : opts.rehashCached && (await sha256File(path)).sha256 !== req.sha256
+        ? 'does not match its digest'
+        : undefined;
+  if (damage) {
+    opts.log?.warn(`cache entry ${path} ${damage}; removing it and downloading the file again`);
     await rm(path, { force: true });
     return undefined;
   }
@@ -210,20 +223,8 @@ async function attempt(
 
   const total = req.size ?? (bodyLength !== undefined ? offset + bodyLength : undefined);
   let received = 0;
-  const fh = await open(part.data, offset > 0 ? 'a' : 'w', 0o644);
-  try {
-    await pipeline(
-      res.body,
-      meter(req, opts, hash, offset, total, (n) => (received += n)),
-      async (source: AsyncIterable<Buffer>) => {
-        for await (const chunk of source) await fh.write(chunk);
-      },
-      { signal: opts.signal },
-    );
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  const stage = meter(req, opts, hash, offset, total, (n) => (received += n));
+  await writeThrough(res.body, stage, part.data, offset > 0 ? 'a' : 'w', opts.signal);
   return verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume);
 }
 
@@ -268,24 +269,36 @@ async function copyLocal(source: string, req: FetchRequest, opts: FetchOptions):
   try {
     const st = await stat(source);
     if (req.size !== undefined && st.size !== req.size) throw sizeMismatch(req, st.size, 'the local file has');
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await pipeline(
-        createReadStream(source, { highWaterMark: 1 << 20 }),
-        meter(req, opts, hash, 0, st.size, (n) => (received += n)),
-        async (sourceChunks: AsyncIterable<Buffer>) => {
-          for await (const chunk of sourceChunks) await fh.write(chunk);
-        },
-        { signal: opts.signal },
-      );
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    const stage = meter(req, opts, hash, 0, st.size, (n) => (received += n));
+    await writeThrough(createReadStream(source, { highWaterMark: 1 << 20 }), stage, tmp, 'wx', opts.signal);
     return (await verifyAndStore(req, opts, tmp, hash, received, received, false)) as FetchResult;
   } catch (err) {
     await rm(tmp, { force: true });
     throw toFetchError(req.url, err);
+  }
+}
+
+/** Stream a source through a stage into a file, then fsync it, so that a later rename publishes whole bytes. */
+async function writeThrough(
+  source: Readable,
+  stage: (source: AsyncIterable<Buffer>) => AsyncIterable<Buffer>,
+  file: string,
+  flags: 'a' | 'w' | 'wx',
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const fh = await open(file, flags, 0o644);
+  try {
+    await pipeline(
+      source,
+      stage,
+      async (chunks: AsyncIterable<Buffer>) => {
+        for await (const chunk of chunks) await fh.write(chunk);
+      },
+      { signal },
+    );
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

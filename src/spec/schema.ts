@@ -65,10 +65,32 @@ export const AptUpstream = z
   })
   .strict();
 
+const Compress = z.enum(['gzip', 'xz', 'zstd']).default('gzip');
+/** compression level: gzip 1-9 (default 6), zstd 1-19 (default 10), xz 0-9 (default 6) */
+const Level = z.number().int().min(0).max(19).optional();
+
+/**
+ * A root filesystem carried as a tarball: built by mmdebstrap from the bundle's own apt repository,
+ * an existing tarball (local path or http(s) URL, with its sha256), or a local folder packed
+ * deterministically.
+ */
 export const RootfsSpec = z.union([
-  z.object({ mmdebstrap: z.object({ variant: z.string().default('minbase'), packages: z.array(z.string()).default([]), compress: z.enum(['gzip', 'xz', 'zstd']).default('gzip') }).strict() }).strict(),
+  z
+    .object({
+      mmdebstrap: z
+        .object({
+          variant: z.enum(['extract', 'custom', 'essential', 'apt', 'required', 'minbase', 'buildd', 'important', 'debootstrap', 'standard']).default('minbase'),
+          packages: z.array(z.string().min(1)).default([]),
+          /** defaults to the first of targets.debian.architectures */
+          architecture: z.string().min(1).optional(),
+          compress: Compress,
+          level: Level,
+        })
+        .strict(),
+    })
+    .strict(),
   z.object({ tarball: z.object({ src: z.string().min(1), sha256 }).strict() }).strict(),
-  z.object({ directory: z.object({ path: z.string().min(1), compress: z.enum(['gzip', 'xz', 'zstd']).default('gzip') }).strict() }).strict(),
+  z.object({ directory: z.object({ path: z.string().min(1), compress: Compress, level: Level }).strict() }).strict(),
 ]);
 
 export const Spec = z

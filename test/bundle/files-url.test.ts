@@ -40,6 +40,12 @@ describe('files from http(s) URLs', () => {
     const second = await ferry(['build', join(dir, 'ok.yaml'), '--key', key.secret, '--out', join(dir, 'o2'), '--cache', join(dir, 'cache')]);
     expect(second.code, second.stderr).toBe(0);
     expect(requests).toBe(afterFirst);
+    expect(JSON.parse((await ferry(['build', join(dir, 'ok.yaml'), '--key', key.secret, '--out', join(dir, 'o2'), '--cache', join(dir, 'cache'), '--json'])).stdout).fetched).toEqual({
+      fetchedBytes: 0,
+      fetchedFiles: 0,
+      cachedBytes: body.length * 2, // lock and collect each ask the cache once
+      cachedFiles: 2,
+    });
     const inspect = await ferry(['inspect', join(dir, 'o1/u-1.0.0.ferry'), '--json']);
     expect(JSON.parse(inspect.stdout).entries.map((e: { path: string }) => e.path)).toContain('files/s/f.txt');
   });

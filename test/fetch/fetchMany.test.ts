@@ -38,7 +38,7 @@ describe('fetchMany', () => {
 
   it('never has more requests in flight than its concurrency, and does use that many', async () => {
     const reqs = publish(12);
-    for (const r of reqs) w.server.fault(new URL(r.url).pathname, { delayMs: 60 });
+    for (const r of reqs) w.server.fault(new URL(r.url).pathname, { delayMs: 200 });
     await fetchMany(reqs, { cacheDir: w.cacheDir, concurrency: 3, dispatcher: w.retrying });
     expect(w.server.maxActive).toBe(3);
     expect(w.server.seen).toHaveLength(12);

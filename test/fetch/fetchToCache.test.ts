@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { FetchError, IntegrityError } from '../../src/errors.js';
 import { createDispatcher } from '../../src/fetch/createDispatcher.js';
 import { createFetchStats } from '../../src/fetch/createFetchStats.js';
 import { fetchToCache } from '../../src/fetch/fetchToCache.js';
+import { silentLogger } from '../../src/ui/log.js';
 import { bytes } from './fixtureServer.js';
 import { listCache, sha, useFetchWorld } from './helpers.js';
 
@@ -41,6 +42,43 @@ describe('fetchToCache', () => {
     expect(w.server.requestsFor('/pool/a.deb')).toHaveLength(1);
     expect(w.server.bytesSent).toBe(data.length);
     expect(await listCache(w.cacheDir)).toEqual([`sha256/${digest}`]);
+  });
+
+  it('trusts a cache hit by name and size, and re-hashes it when asked (a damaged entry is fetched again)', async () => {
+    const data = bytes(20_000, 18);
+    const digest = w.server.put('/c.deb', data);
+    const req = { url: w.server.url('/c.deb'), sha256: digest, size: data.length };
+    const got = await fetchToCache(req, { cacheDir: w.cacheDir, dispatcher: w.retrying });
+    await chmod(got.path, 0o644);
+    await writeFile(got.path, Buffer.alloc(data.length));
+
+    expect(await fetchToCache(req, { cacheDir: w.cacheDir, dispatcher: w.retrying })).toMatchObject({ fromCache: true });
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (m: string) => warnings.push(m) };
+    const again = await fetchToCache(req, { cacheDir: w.cacheDir, dispatcher: w.retrying, rehashCached: true, log });
+    expect(again).toMatchObject({ fromCache: false, fetchedBytes: data.length });
+    expect(sha(await readFile(again.path))).toBe(digest);
+    expect(warnings).toEqual([`cache entry ${got.path} does not match its digest; removing it and downloading the file again`]);
+
+    await chmod(got.path, 0o644);
+    await writeFile(got.path, 'short');
+    const third = await fetchToCache(req, { cacheDir: w.cacheDir, dispatcher: w.retrying });
+    expect(third).toMatchObject({ fromCache: false, fetchedBytes: data.length });
+  });
+
+  it('reports the progress of a large file in bytes, about once per percent', async () => {
+    const data = bytes(9 << 20, 19);
+    const digest = w.server.put('/rootfs.tar', data);
+    const calls: Array<[string, number, number, string | undefined]> = [];
+    const log = { ...silentLogger, progress: (l: string, d: number, t: number, u?: string) => calls.push([l, d, t, u]) };
+    await fetchToCache(
+      { url: w.server.url('/rootfs.tar'), sha256: digest, size: data.length, label: 'rootfs base' },
+      { cacheDir: w.cacheDir, dispatcher: w.retrying, log },
+    );
+    expect(calls.length).toBeGreaterThan(5);
+    expect(calls.length).toBeLessThanOrEqual(101);
+    expect(calls.every(([l, , t, u]) => l === 'rootfs base' && t === data.length && u === 'bytes')).toBe(true);
+    expect(calls.at(-1)![1]).toBe(data.length);
   });
 
   it('adds counts to the parent stats too, so a build totals what its kinds fetched', async () => {

@@ -1,4 +1,4 @@
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 
@@ -19,7 +19,8 @@ export async function snapshotTree(dir: string): Promise<Record<string, string>>
       if (st.isDirectory()) {
         out[r + '/'] = 'dir';
         await walk(p, r);
-      } else out[r] = createHash('sha256').update(await readFile(p)).digest('hex');
+      } else if (st.isSymbolicLink()) out[r] = `-> ${await readlink(p)}`;
+      else out[r] = createHash('sha256').update(await readFile(p)).digest('hex');
     }
   }
   await walk(dir, '');

@@ -82,5 +82,5 @@ async function hashLocal(file: string, what: string): Promise<{ sha256: string; 
 }
 
 async function fetchFile(url: string, sha256: string, ctx: BuildContext): Promise<{ path: string; sha256: string; size: number }> {
-  return fetchToCache({ url, sha256, label: url }, { cacheDir: ctx.cacheDir, log: ctx.log });
+  return fetchToCache({ url, sha256, label: url }, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats });
 }

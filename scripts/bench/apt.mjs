@@ -1,0 +1,150 @@
+// Benchmark of the apt area.
+// 1. Publishing a signed apt repository of N >= 500 .deb files (the machine's /var/cache/apt/archives
+//    when it holds that many, else N small packages built with dpkg-deb): ferry's writeAptRepository
+//    against `aptly repo add + publish` and `apt-ftparchive packages/release + gpg`, same files, same run.
+//    All three read every control file, hash every file, write Packages(.gz), Release, InRelease and
+//    Release.gpg. aptly runs with -skip-contents (Contents indexes are work the others do not do).
+// 2. Resolving the dependency closure of 20 packages on Debian's real index (the machine's apt lists,
+//    offline): ferry's parse + resolve time and peak memory, against `apt-get install --simulate` on an
+//    empty status with the same lists.
+// Usage: node scripts/bench/apt.mjs   (FERRY_BENCH_DEBS=N, FERRY_BENCH_RUNS=R)
+import { spawnSync, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { best, ferryBin, have, printTable, root, row, timeShell, writeResults } from './lib.mjs';
+
+const dist = (p) => pathToFileURL(join(root, 'dist', p)).href;
+
+// ---- worker modes (run in a fresh process so time and peak memory are the job's own) ----
+if (process.argv[2] === '--publish') {
+  const [, , , listFile, outDir, keyFile] = process.argv;
+  const { writeAptRepository } = await import(dist('repo/writeAptRepository.js'));
+  const { readSecretKey } = await import(dist('pgp/keyring.js'));
+  const debs = readFileSync(listFile, 'utf8').split('\n').filter(Boolean).map((file) => ({ file }));
+  const key = await readSecretKey(keyFile);
+  await writeAptRepository({ outDir, suite: 'bench', architectures: ['amd64'], debs, date: new Date('2026-11-25T00:00:00Z'), signingKeys: [key], jobs: 4 });
+  process.exit(0);
+}
+if (process.argv[2] === '--resolve') {
+  const files = process.argv[3].split(',');
+  const roots = process.argv[4].split(',');
+  const { createReadStream } = await import('node:fs');
+  const { readPackagesIndex } = await import(dist('sources/apt/readPackagesIndex.js'));
+  const { buildPackageIndex } = await import(dist('sources/apt/buildPackageIndex.js'));
+  const { resolveAptClosure } = await import(dist('sources/apt/resolveAptClosure.js'));
+  const t0 = performance.now();
+  const all = [];
+  for (const f of files) for await (const p of readPackagesIndex(createReadStream(f, { highWaterMark: 1 << 20 }), { uri: 'bench', suite: f, component: 'main' }, f)) all.push(p);
+  const t1 = performance.now();
+  const index = buildPackageIndex(all, 'amd64');
+  const closure = resolveAptClosure(index, roots, { recommends: false, base: new Set() });
+  const t2 = performance.now();
+  process.stdout.write(JSON.stringify({ packages: all.length, closure: closure.length, parseS: (t1 - t0) / 1000, resolveS: (t2 - t1) / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+  process.exit(0);
+}
+
+// ---- the benchmark ----
+const dir = join(process.env.FERRY_BENCH_DIR ?? tmpdir(), 'ferry-bench-apt');
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(dir, { recursive: true });
+const runs = Number(process.env.FERRY_BENCH_RUNS ?? 2);
+const N = Math.max(500, Number(process.env.FERRY_BENCH_DEBS ?? 500));
+const node = (args) => `${JSON.stringify(process.execPath)} ${args}`;
+const rows = [];
+
+// the .deb files
+const cacheDir = '/var/cache/apt/archives';
+let debs = existsSync(cacheDir) ? readdirSync(cacheDir).filter((f) => f.endsWith('.deb')).sort().map((f) => join(cacheDir, f)) : [];
+let source = `${cacheDir} (real Debian packages)`;
+if (debs.length < N) {
+  source = 'generated with dpkg-deb';
+  debs = [];
+  for (let i = 0; i < N; i++) {
+    const name = `bench-pkg-${String(i).padStart(4, '0')}`;
+    const p = join(dir, 'src', name);
+    mkdirSync(join(p, 'DEBIAN'), { recursive: true });
+    mkdirSync(join(p, 'usr/share', name), { recursive: true });
+    writeFileSync(join(p, 'usr/share', name, 'data'), Buffer.alloc(20_000 + ((i * 7919) % 200_000), i % 251));
+    writeFileSync(join(p, 'DEBIAN/control'), `Package: ${name}\nVersion: 1.${i}-1\nArchitecture: amd64\nMaintainer: Bench <bench@example.invalid>\nDepends: libc6 (>= 2.36)\nDescription: benchmark package ${i}\n`);
+    execFileSync('dpkg-deb', ['--root-owner-group', '--build', p, join(dir, `${name}.deb`)], { stdio: 'ignore' });
+    debs.push(join(dir, `${name}.deb`));
+  }
+}
+debs = debs.slice(0, N);
+const bytes = debs.reduce((n, f) => n + statSync(f).size, 0);
+const listFile = join(dir, 'debs.txt');
+writeFileSync(listFile, debs.join('\n') + '\n');
+mkdirSync(join(dir, 'pool'), { recursive: true });
+for (const f of debs) symlinkSync(f, join(dir, 'pool', f.split('/').pop()));
+process.stdout.write(`publishing ${debs.length} .deb files, ${(bytes / 2 ** 20).toFixed(0)} MiB, ${source}\n`);
+
+// one signing key for everyone: made by ferry, imported into a private GnuPG home for the peers
+timeShell(node(`${JSON.stringify(ferryBin)} key generate --name bench --out ${dir}/bench`));
+const gnupg = join(dir, 'gnupg');
+mkdirSync(gnupg, { mode: 0o700 });
+const genv = { GNUPGHOME: gnupg };
+timeShell(`gpg --batch --import ${dir}/bench.secret.asc`, { env: genv });
+const fpr = spawnSync('gpg', ['--batch', '--with-colons', '--list-secret-keys'], { env: { ...process.env, ...genv } }).stdout.toString().match(/^fpr:+([0-9A-F]{40}):/m)[1];
+
+const ferryS = best(runs, () => timeShell(node(`${JSON.stringify(join(root, 'scripts/bench/apt.mjs'))} --publish ${listFile} ${dir}/ferry-out ${dir}/bench.secret.asc`)), () => rmSync(join(dir, 'ferry-out'), { recursive: true, force: true }));
+
+if (have('aptly')) {
+  writeFileSync(join(dir, 'aptly.conf'), JSON.stringify({ rootDir: join(dir, 'aptly'), architectures: ['amd64'], gpgProvider: 'gpg' }));
+  const aptly = `aptly -config=${dir}/aptly.conf`;
+  const aptlyS = best(
+    runs,
+    () => timeShell(`${aptly} repo create -distribution=bench -component=main r >/dev/null && ${aptly} repo add r ${dir}/pool >/dev/null && ${aptly} publish repo -batch -gpg-key=${fpr} -skip-contents r >/dev/null`, { env: genv }),
+    () => rmSync(join(dir, 'aptly'), { recursive: true, force: true }),
+  );
+  rows.push(row(`publish ${debs.length} .deb (${(bytes / 2 ** 20).toFixed(0)} MiB), signed`, ferryS, aptlyS, 'aptly repo add + publish', 's', '<= 1'));
+}
+if (have('apt-ftparchive')) {
+  const d = `${dir}/ftp/dists/bench`;
+  const ftpCmd = [
+    `mkdir -p ${d}/main/binary-amd64 && cd ${dir}/ftp && ln -sfn ${dir}/pool pool`,
+    `apt-ftparchive packages pool > ${d}/main/binary-amd64/Packages`,
+    `gzip -9nk ${d}/main/binary-amd64/Packages`,
+    `cd ${d} && apt-ftparchive -o APT::FTPArchive::Release::Suite=bench -o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=main release . > Release`,
+    `gpg --batch -u ${fpr} --clearsign -o InRelease Release && gpg --batch -u ${fpr} -abs -o Release.gpg Release`,
+  ].join(' && ');
+  const ftpS = best(runs, () => timeShell(ftpCmd, { env: genv }), () => rmSync(join(dir, 'ftp'), { recursive: true, force: true }));
+  rows.push(row(`publish ${debs.length} .deb (${(bytes / 2 ** 20).toFixed(0)} MiB), signed`, ferryS, ftpS, 'apt-ftparchive + gpg', 's', '<= 1'));
+}
+
+// closure of 20 packages on the machine's real index
+const ROOTS = ['nginx-light', 'python3-venv', 'postgresql', 'openssh-server', 'git', 'curl', 'rsyslog', 'cron', 'apache2', 'libapache2-mod-wsgi-py3', 'mariadb-server', 'ansible-core', 'build-essential', 'default-jre-headless', 'chrony', 'sudo', 'vim', 'haproxy', 'keepalived', 'python3-pip'];
+const lists = spawnSync('apt-get', ['indextargets', '--format', '$(FILENAME)', 'Created-By: Packages', 'Architecture: amd64']).stdout?.toString().split('\n').filter((l) => l.startsWith('/')) ?? [];
+if (lists.length > 0) {
+  const plain = lists.map((f, i) => {
+    const out = join(dir, `Packages-${i}`);
+    writeFileSync(out, spawnSync('/usr/lib/apt/apt-helper', ['cat-file', f], { maxBuffer: 1 << 30 }).stdout);
+    return out;
+  });
+  let best1;
+  for (let i = 0; i < runs; i++) {
+    const r = JSON.parse(spawnSync(process.execPath, [join(root, 'scripts/bench/apt.mjs'), '--resolve', plain.join(','), ROOTS.join(',')]).stdout.toString());
+    if (!best1 || r.parseS + r.resolveS < best1.parseS + best1.resolveS) best1 = r;
+  }
+  // apt-get on an empty status with the same lists; its package cache is built once, untimed, as on any host after `apt-get update`
+  mkdirSync(join(dir, 'aptcache'), { recursive: true });
+  writeFileSync(join(dir, 'status'), '');
+  const aptCmd = `apt-get -q -o Debug::NoLocking=1 -o Dir::State::status=${dir}/status -o Dir::Cache=${dir}/aptcache/ -o Dir::Cache::pkgcache=${dir}/aptcache/pkgcache.bin -o Dir::Cache::srcpkgcache=${dir}/aptcache/srcpkgcache.bin -o APT::Architectures::=amd64 install --simulate --no-install-recommends ${ROOTS.join(' ')}`;
+  timeShell(`${aptCmd} >/dev/null`);
+  let aptS = Infinity;
+  let aptKiB = 0;
+  for (let i = 0; i < runs; i++) {
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', 'bash', '-c', `${aptCmd} >/dev/null`]);
+    const [s, kib] = r.stderr.toString().trim().split('\n').pop().split(' ').map(Number);
+    if (s < aptS) [aptS, aptKiB] = [s, kib];
+  }
+  const label = `closure of 20 packages in ${best1.packages} (${best1.closure} chosen)`;
+  rows.push(row(`${label}: parse + resolve`, best1.parseS + best1.resolveS, aptS, 'apt-get install --simulate (cached)', 's'));
+  rows.push(row(`${label}: resolve only`, best1.resolveS, aptS, 'apt-get install --simulate (cached)', 's'));
+  rows.push(row(`${label}: peak memory`, best1.maxRssMiB, aptKiB / 1024, 'apt-get install --simulate (cached)', 'MiB'));
+}
+
+printTable(rows);
+writeResults('apt', rows);
+rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,143 @@
+// Benchmark: index + fetch a requirements set of >= 100 wheels from a local fixture index (127.0.0.1):
+// ferry's python lock + collect (pages, file choice, metadata, concurrent downloads into the cache)
+// against `pip download --no-deps --only-binary=:all: -r` on the same index and requirements in the same
+// run; then the bytes each moves on a second, warm run.
+// Usage: node scripts/bench/python.mjs [wheels]   (default 120; needs `npm run build` first)
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, normalize } from 'node:path';
+import { printTable, root, row, timeShell, writeResults } from './lib.mjs';
+
+// child mode: a static file server that counts the bytes it sends (GET /__bytes answers the count)
+if (process.argv[2] === '--serve') {
+  const dir = process.argv[3];
+  let sent = 0;
+  const server = createServer((req, res) => {
+    let path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    if (path === '/__bytes') return res.end(String(sent));
+    if (path.endsWith('/')) path += 'index.html';
+    try {
+      const body = readFileSync(join(dir, path));
+      sent += body.length;
+      res.writeHead(200, { 'content-type': path.endsWith('.html') ? 'text/html' : 'application/octet-stream', 'content-length': body.length });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  // the benchmark blocks in spawnSync between reads of /__bytes; keep its idle connection open meanwhile
+  server.keepAliveTimeout = 600_000;
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
+} else {
+  await main();
+}
+
+async function main() {
+  const count = Number(process.argv[2] ?? 120);
+  const dir = mkdtempSync(join(process.env.FERRY_BENCH_DIR ?? tmpdir(), 'ferry-bench-python-'));
+  const py = spawnSync('python3', ['-c', 'import sys, platform; print("%d.%d" % sys.version_info[:2]); print(platform.machine())'], { encoding: 'utf8' }).stdout.trim().split('\n');
+  const [version, machine] = py;
+  const cp = `cp${version.replace('.', '')}`;
+
+  // wheels: per project a pure wheel (the one chosen), a Windows wheel (listed, never fetched), sizes 50-400 KiB
+  const files = join(dir, 'index/files');
+  const wheels = [];
+  for (let i = 0; i < count; i++) {
+    const name = `bench-pkg-${String(i).padStart(3, '0')}`;
+    const payload = randomBytes(25_000 + ((i * 7919) % 175_000)).toString('base64');
+    wheels.push({ out: files, name, version: '1.0', files: { [`${name.replace(/-/g, '_')}/data.py`]: `DATA = ${JSON.stringify(payload)}\n` } });
+    wheels.push({ out: files, name, version: '1.0', tag: `${cp}-${cp}-win_amd64` });
+  }
+  const made = spawnSync('python3', [join(root, 'test/python/make_wheel.py')], { input: JSON.stringify(wheels), encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(made.stderr);
+
+  // a static PEP 503 index over them, and the requirements pip-compile would write (all hashes per pin)
+  const byProject = new Map();
+  for (const f of readdirSync(files).sort()) {
+    const project = f.split('-')[0].replace(/_/g, '-');
+    const sha = createHash('sha256').update(readFileSync(join(files, f))).digest('hex');
+    byProject.set(project, [...(byProject.get(project) ?? []), { f, sha }]);
+  }
+  const req = [];
+  for (const [project, list] of byProject) {
+    mkdirSync(join(dir, 'index/simple', project), { recursive: true });
+    writeFileSync(join(dir, 'index/simple', project, 'index.html'), `<!DOCTYPE html><html><body>\n${list.map((x) => `<a href="../../files/${x.f}#sha256=${x.sha}">${x.f}</a><br/>`).join('\n')}\n</body></html>\n`);
+    req.push(`${project}==1.0 \\\n${list.map((x) => `    --hash=sha256:${x.sha}`).join(' \\\n')}`);
+  }
+  mkdirSync(join(dir, 'spec'), { recursive: true });
+  writeFileSync(join(dir, 'spec/requirements.txt'), req.join('\n') + '\n');
+  const totalBytes = [...byProject.values()].reduce((n, list) => n + statSync(join(files, list.find((x) => x.f.endsWith('none-any.whl')).f)).size, 0);
+
+  const server = spawn(process.execPath, [new URL(import.meta.url).pathname, '--serve', join(dir, 'index')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(String(d).trim())));
+  const base = `http://127.0.0.1:${port}`;
+  const served = async () => Number(await (await fetch(`${base}/__bytes`)).text());
+  try {
+    writeFileSync(
+      join(dir, 'spec/bench.yaml'),
+      `name: bench\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\ntargets:\n  python: { version: "${version}", platforms: [manylinux_2_36_${machine}] }\nupstreams:\n  python: { index: "${base}/simple/" }\nservices:\n  bench:\n    version: "1"\n    groups: [all]\n    artifacts:\n      python: { requirements: requirements.txt }\n`,
+    );
+    const { loadSpec } = await import(join(root, 'dist/spec/loadSpec.js'));
+    const { lockPython } = await import(join(root, 'dist/sources/python/lockPython.js'));
+    const { collectPython } = await import(join(root, 'dist/sources/python/collectPython.js'));
+    const { silentLogger } = await import(join(root, 'dist/ui/log.js'));
+    const loaded = await loadSpec(join(dir, 'spec/bench.yaml'));
+    const ferryRun = async (cacheDir) => {
+      const ctx = { spec: loaded.spec, baseDir: loaded.baseDir, epoch: loaded.epoch, cacheDir, workDir: mkdtempSync(join(dir, 'work-')), signingKeys: [], jobs: 8, log: silentLogger, previous: new Map() };
+      const before = await served();
+      const t = process.hrtime.bigint();
+      const lock = await lockPython(ctx);
+      const result = await collectPython(lock, ctx);
+      const s = Number(process.hrtime.bigint() - t) / 1e9;
+      if (result.entries.filter((e) => e.kind === 'python').length !== count) throw new Error('ferry did not collect every wheel');
+      return { s, bytes: (await served()) - before };
+    };
+    const pipArgs = `download --no-deps --only-binary=:all: --platform manylinux_2_36_${machine} --python-version ${version} --implementation cp --abi ${cp} --index-url ${base}/simple/ --disable-pip-version-check -q -r ${dir}/spec/requirements.txt`;
+    const pipEnv = { PIP_CONFIG_FILE: '/dev/null', NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1' };
+    const pipRun = async (dest, cache) => {
+      const before = await served();
+      const s = timeShell(`python3 -m pip ${pipArgs} -d ${dest} ${cache ? `--cache-dir ${cache}` : '--no-cache-dir'}`, { env: pipEnv });
+      if (readdirSync(dest).length !== count) throw new Error('pip did not download every wheel');
+      return { s, bytes: (await served()) - before };
+    };
+
+    const runs = Number(process.env.FERRY_BENCH_RUNS ?? 3);
+    let ferryCold = Infinity;
+    let pipCold = Infinity;
+    for (let i = 0; i < runs; i++) {
+      rmSync(join(dir, 'cache'), { recursive: true, force: true });
+      ferryCold = Math.min(ferryCold, (await ferryRun(join(dir, 'cache'))).s);
+      rmSync(join(dir, 'pip-dest'), { recursive: true, force: true });
+      pipCold = Math.min(pipCold, (await pipRun(join(dir, 'pip-dest'))).s);
+    }
+    // warm: ferry with the cache the cold runs filled; pip with its own cache filled by one run first
+    const ferryWarm = await ferryRun(join(dir, 'cache'));
+    rmSync(join(dir, 'pip-dest'), { recursive: true, force: true });
+    await pipRun(join(dir, 'pip-dest'), join(dir, 'pip-cache'));
+    rmSync(join(dir, 'pip-dest'), { recursive: true, force: true });
+    const pipWarm = await pipRun(join(dir, 'pip-dest'), join(dir, 'pip-cache'));
+
+    const mib = (totalBytes / 2 ** 20).toFixed(1);
+    const rows = [
+      row(`index + fetch ${count} wheels (${mib} MiB), cold`, ferryCold, pipCold, 'pip download --no-deps --only-binary=:all: -r', 's', '<= 0.33'),
+      row(`same, warm cache`, ferryWarm.s, pipWarm.s, 'pip download (its http cache warm)', 's', undefined),
+      { ...row(`bytes of wheels downloaded, warm cache`, 0, undefined, '-', 'B', undefined), ferry: ferryWarm.bytes - indexBytes(dir), peer: pipWarm.bytes - indexBytes(dir), peerName: 'pip download (its http cache warm)', goal: 'ferry = 0', met: ferryWarm.bytes - indexBytes(dir) === 0 },
+    ];
+    printTable(rows);
+    writeResults('python', rows);
+  } finally {
+    server.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Bytes of all index pages: a warm run still reads them (indexes change upstream), so they are taken out of "wheel bytes". */
+function indexBytes(dir) {
+  let n = 0;
+  const simple = join(dir, 'index/simple');
+  for (const p of readdirSync(simple)) n += statSync(join(simple, p, 'index.html')).size;
+  return n;
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+// Benchmark: ferry serve against Debian's nginx (with the configuration ferry prints) on the same store,
+// in the same run, with the same load generator (wrk). Bounded: a few seconds per row.
+// Usage: npm run build && node scripts/bench/serve.mjs [--seconds 5] [--rounds 2] [--large-mib 64] [--nginx-workers 1]
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, connect } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { FORMAT, serializeManifest } from '../../dist/bundle/manifest.js';
+import { ferryBin, printTable, row, writeResults } from './lib.mjs';
+
+const run = promisify(execFile);
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? dflt : process.argv[i + 1];
+};
+const SECONDS = Number(arg('seconds', '5'));
+const ROUNDS = Number(arg('rounds', '2'));
+const LARGE_MIB = Number(arg('large-mib', '64'));
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A store with one bundle: apt index files of a few KiB and one large rootfs, as ferry import lays it out. */
+async function makeStore() {
+  const store = await mkdtemp(join(tmpdir(), 'ferry-bench-serve-'));
+  await chmod(store, 0o755);
+  const files = {
+    'apt/dists/bookworm/InRelease': randomBytes(1500).toString('base64'),
+    'apt/dists/bookworm/main/binary-amd64/Packages.gz': randomBytes(3000),
+    'python/simple/demo/index.html': '<!DOCTYPE html><html><body>' + '<a href="x">x</a>\n'.repeat(40) + '</body></html>\n',
+    'rootfs/base.tar.gz': randomBytes(LARGE_MIB * 1024 * 1024),
+  };
+  const entries = Object.entries(files)
+    .map(([path, c]) => ({ path, content: Buffer.from(c) }))
+    .sort((a, b) => (a.path < b.path ? -1 : 1));
+  const manifest = serializeManifest({
+    format: FORMAT, name: 'bench', version: '1', epoch: '2026-11-25T00:00:00Z', created_by: 'bench', targets: {}, services: {}, artifacts: {},
+    entries: entries.map((e) => ({ path: e.path, size: e.content.length, sha256: sha256(e.content), kind: 'file', services: [] })),
+  });
+  const digest = sha256(manifest);
+  const bundle = join(store, 'bundles', digest);
+  for (const e of [...entries, { path: 'manifest.json', content: manifest }]) {
+    const blob = join(store, 'blobs', 'sha256', sha256(e.content));
+    await mkdir(dirname(blob), { recursive: true });
+    await writeFile(blob, e.content, { mode: 0o444 });
+    await mkdir(dirname(join(bundle, e.path)), { recursive: true });
+    await link(blob, join(bundle, e.path));
+  }
+  await mkdir(join(store, 'refs', 'bench'), { recursive: true });
+  await writeFile(join(store, 'refs', 'bench', '1'), `${digest}\n`);
+  return { store, digest };
+}
+
+async function freePort() {
+  const s = createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function waitForPort(port, child, what) {
+  for (let i = 0; i < 200; i++) {
+    const up = await new Promise((r) => {
+      const s = connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
+      s.on('error', () => r(false));
+    });
+    if (up) return;
+    if (child.exitCode !== null) break;
+    await sleep(50);
+  }
+  throw new Error(`${what} did not start on port ${port}`);
+}
+
+async function startFerry(store) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [ferryBin, 'serve', '--store', store, '--listen', `127.0.0.1:${port}`, '--no-access-log'], { stdio: 'ignore' });
+  await waitForPort(port, child, 'ferry serve');
+  return { url: `http://127.0.0.1:${port}`, stop: () => stopChild(child, 'SIGTERM') };
+}
+
+async function startNginx(store, workers) {
+  const port = await freePort();
+  const { stdout: serverBlock } = await run(process.execPath, [ferryBin, 'serve', '--nginx-config', '--store', store, '--listen', `127.0.0.1:${port}`]);
+  const prefix = await mkdtemp(join(tmpdir(), 'ferry-bench-nginx-'));
+  await mkdir(join(prefix, 'tmp'));
+  await writeFile(join(prefix, 'ferry.conf'), serverBlock);
+  await writeFile(join(prefix, 'nginx.conf'), `worker_processes ${workers};
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path ${prefix}/tmp/body;
+    proxy_temp_path ${prefix}/tmp/proxy;
+    fastcgi_temp_path ${prefix}/tmp/fastcgi;
+    uwsgi_temp_path ${prefix}/tmp/uwsgi;
+    scgi_temp_path ${prefix}/tmp/scgi;
+    include ${prefix}/ferry.conf;
+}
+`);
+  const child = spawn('nginx', ['-p', prefix, '-e', `${prefix}/error.log`, '-c', `${prefix}/nginx.conf`, '-g', 'daemon off;'], { stdio: 'ignore' });
+  await waitForPort(port, child, 'nginx');
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await stopChild(child, 'SIGQUIT');
+      await rm(prefix, { recursive: true, force: true });
+    },
+  };
+}
+
+async function stopChild(child, signal) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  await exited;
+}
+
+const UNITS = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
+/** wrk's summary: requests/s, bytes/s, errors (connect/read/write/timeout and non-2xx). */
+async function wrk(url, connections, seconds) {
+  const { stdout } = await run('wrk', ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', url], { timeout: (seconds + 30) * 1000 });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
+  const [, n, unit] = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(stdout) ?? [];
+  const bytesPerSec = Number(n) * (UNITS[unit] ?? 1);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
+  const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, bytesPerSec, errors };
+}
+
+async function main() {
+  await run('wrk', ['--version']).catch((err) => {
+    if (err.code === 'ENOENT') throw new Error('wrk is not installed: apt-get install -y wrk (see scripts/deps/serve.apt)');
+  });
+  const { store, digest } = await makeStore();
+  const workers = Number(arg('nginx-workers', '1'));
+  const ferry = await startFerry(store);
+  const nginx = await startNginx(store, workers);
+  const cases = [
+    { name: 'small file by release name (1.5 KiB InRelease), 50 connections', path: '/releases/bench/1/apt/dists/bookworm/InRelease', connections: 50, metric: 'rps', goal: 0.5 },
+    { name: 'small file by digest (3 KiB Packages.gz), 50 connections', path: `/bundles/${digest}/apt/dists/bookworm/main/binary-amd64/Packages.gz`, connections: 50, metric: 'rps', goal: 0.5 },
+    { name: `large file (${LARGE_MIB} MiB rootfs), 8 connections`, path: `/bundles/${digest}/rootfs/base.tar.gz`, connections: 8, metric: 'throughput', goal: 0.9 },
+  ];
+  const rows = [];
+  try {
+    for (const c of cases) {
+      // warm both (page cache, JIT, manifest cache), then measure each in turn
+      await wrk(`${ferry.url}${c.path}`, c.connections, 1);
+      await wrk(`${nginx.url}${c.path}`, c.connections, 1);
+      // alternate the two servers and keep each one's best round: other load on the machine hits both alike
+      let f = { rps: 0, bytesPerSec: 0, errors: 0 };
+      let n = { rps: 0, bytesPerSec: 0, errors: 0 };
+      for (let round = 0; round < ROUNDS; round++) {
+        const fr = await wrk(`${ferry.url}${c.path}`, c.connections, SECONDS);
+        const nr = await wrk(`${nginx.url}${c.path}`, c.connections, SECONDS);
+        if (fr.errors || nr.errors) throw new Error(`${c.name}: errors during the run (ferry ${fr.errors}, nginx ${nr.errors})`);
+        if (fr.bytesPerSec > f.bytesPerSec) f = fr;
+        if (nr.bytesPerSec > n.bytesPerSec) n = nr;
+      }
+      const ferryValue = c.metric === 'rps' ? f.rps : f.bytesPerSec / 2 ** 20;
+      const peerValue = c.metric === 'rps' ? n.rps : n.bytesPerSec / 2 ** 20;
+      const unit = c.metric === 'rps' ? 'req/s' : 'MiB/s';
+      rows.push(row(c.name, Math.round(ferryValue), Math.round(peerValue), `nginx (${workers} worker${workers === 1 ? '' : 's'})`, unit, `>= ${c.goal}`));
+    }
+  } finally {
+    await ferry.stop();
+    await nginx.stop();
+    await rm(store, { recursive: true, force: true });
+  }
+  process.stdout.write(`ferry serve vs nginx on the same store: wrk -t1, best of ${ROUNDS} alternating runs of ${SECONDS} s, ${cpus().length} CPUs, loopback, access logs off\n`);
+  printTable(rows);
+  writeResults('serve', rows);
+}
+
+main().catch((err) => {
+  console.error(err.message);
+  process.exitCode = 1;
+});

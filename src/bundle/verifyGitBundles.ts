@@ -1,0 +1,43 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BundleFormatError } from '../errors.js';
+import { BUNDLE_REF } from '../sources/git/makeGitBundle.js';
+import { GitCommandError, runGit } from '../sources/git/runGit.js';
+import { listArtifacts } from './findArtifact.js';
+import type { Manifest } from './manifest.js';
+
+/**
+ * Check every git bundle of an imported tree with `git bundle verify` (a git bundle header, no
+ * prerequisite commits: it must clone on its own) and that it carries exactly the commit the
+ * manifest pins. The importer calls this after the entries' sha256 matched and before the tree is
+ * renamed into the store. `git bundle verify` wants a repository to run in (git < 2.40), so an empty
+ * scratch one is made.
+ */
+export async function verifyGitBundles(treeDir: string, manifest: Manifest, scratch: string = tmpdir()): Promise<void> {
+  const gits = listArtifacts(manifest, `${manifest.name} ${manifest.version}`).filter((a) => a.kind === 'git');
+  if (gits.length === 0) return;
+  const repo = await mkdtemp(join(scratch, 'ferry-verify-git-'));
+  try {
+    await runGit(['init', '--quiet', '--bare', repo]);
+    for (const g of gits) {
+      if (g.kind !== 'git') continue;
+      const file = join(treeDir, g.info.path);
+      let heads: string;
+      try {
+        const out = await runGit(['-C', repo, 'bundle', 'verify', file]);
+        if (!/complete history/.test(out) && /requires/i.test(out)) throw new GitCommandError(['bundle', 'verify'], 0, out);
+        heads = await runGit(['bundle', 'list-heads', file]);
+      } catch (err) {
+        if (!(err instanceof GitCommandError)) throw err;
+        throw new BundleFormatError(`${g.info.path} (git ${g.name}) is not a usable git bundle: ${err.stderr.trim()}; the bundle was damaged or made by something other than ferry build`);
+      }
+      const lines = heads.split('\n').filter(Boolean);
+      if (lines.length !== 1 || lines[0] !== `${g.info.commit} ${BUNDLE_REF}`) {
+        throw new BundleFormatError(`${g.info.path} (git ${g.name}) carries ${lines.join(', ') || 'no refs'}, but the manifest pins ${g.info.commit} ${BUNDLE_REF}`);
+      }
+    }
+  } finally {
+    await rm(repo, { recursive: true, force: true });
+  }
+}

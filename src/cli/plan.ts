@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { DeployError } from '../errors.js';
+import { loadRelease } from '../deploy/loadRelease.js';
+import { planDeploy } from '../deploy/planDeploy.js';
+import { hostOptions, loadHosts, parseStages, releaseOptions, type HostOpts } from './deployOptions.js';
+import { formatTable } from '../ui/formatTable.js';
+
+interface PlanOpts extends HostOpts {
+  store: string;
+  services?: string[];
+  stages?: string[];
+  force?: string[];
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('plan')
+    .description('Show, per host and service, which stages a deploy would run or skip, and why (reads facts, changes nothing)')
+    .argument('<release>', 'NAME, NAME@VERSION or a bundle digest')
+    .option('--stages <names>', 'only these stages', (v: string, p: string[] = []) => [...p, ...v.split(',')])
+    .option('--force <stage>', 'as deploy --force', (v: string, p: string[] = []) => [...p, ...v.split(',')]);
+  releaseOptions(hostOptions(cmd)).action(async (ref: string, o: PlanOpts) => {
+    const release = await loadRelease(o.store, ref);
+    const { inventory, hosts } = await loadHosts(o);
+    const plan = await planDeploy({ release, inventory, hosts, services: o.services, stages: parseStages(o.stages), force: o.force, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
+    if (o.json) process.stdout.write(JSON.stringify({ release: { name: release.manifest.name, version: release.manifest.version, digest: release.digest }, ...plan }) + '\n');
+    else {
+      const rows = [['HOST', 'SERVICE', 'STAGE', 'ACTION', 'WHY'], ...plan.rows.map((r) => [r.host, r.service, r.stage, r.run ? 'run' : 'skip', r.reason])];
+      const runs = plan.rows.filter((r) => r.run).length;
+      process.stdout.write(formatTable(rows) + `\n${runs} of ${plan.rows.length} stages would run (${release.manifest.name} ${release.manifest.version}, ${release.digest.slice(0, 12)})\n`);
+      for (const u of plan.unreachable) process.stdout.write(`${u.host}: unreachable: ${u.error}\n`);
+    }
+    if (plan.unreachable.length) throw new DeployError(`${plan.unreachable.length} host(s) could not be asked for their facts: ${plan.unreachable.map((u) => u.host).join(', ')}`);
+  });
+}

@@ -1,0 +1,104 @@
+import type { Command } from 'commander';
+import { readFile, realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { createAccessLog } from '../serve/accessLog.js';
+import { createServer } from '../serve/createServer.js';
+import { parseListenAddress, type ListenAddress } from '../serve/parseListenAddress.js';
+import { renderNginxConfig } from '../serve/renderNginxConfig.js';
+import { syncReleaseLinks } from '../store/syncReleaseLinks.js';
+import { collect, defaultStoreDir, loggerFrom } from './options.js';
+
+interface ServeFlags {
+  store: string;
+  listen: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  json?: boolean;
+  accessLog: boolean;
+  shutdownTimeout: string;
+  cache: string;
+  nginxConfig?: boolean;
+  syncLinks?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('Serve the store read-only over HTTP(S): /bundles/DIGEST/..., /releases/NAME/VERSION/..., /releases/, /healthz')
+    .option('--store <dir>', 'store folder written by ferry import (FERRY_STORE)', defaultStoreDir())
+    .option('--listen <address:port>', 'address to listen on, repeatable: 127.0.0.1:8080, [::]:8080, :8080 for every interface (default 127.0.0.1:8080)', collect, [])
+    .option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--json', 'access log and messages as JSON lines')
+    .option('--no-access-log', 'do not write the access log')
+    .option('--cache <MiB>', 'memory for small files (up to 64 KiB each, checked against their sha256 once), 0 for none', '64')
+    .option('--shutdown-timeout <seconds>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish', '30')
+    .option('--nginx-config', 'print an nginx server block serving the same store and URLs (also runs --sync-links), then exit')
+    .option('--sync-links', 'update STORE/releases/NAME/VERSION symlinks and STORE/releases.json from STORE/refs (for nginx), then exit')
+    .addHelpText(
+      'after',
+      `
+The access log (stdout) has one line per request; messages go to stderr.
+Examples:
+  ferry serve --store /srv/ferry --listen 0.0.0.0:8080 --listen [::]:8080
+  ferry serve --store /srv/ferry --listen :8443 --tls-cert site.crt --tls-key site.key --json
+  ferry serve --store /srv/ferry --listen :80 --nginx-config > /etc/nginx/conf.d/ferry.conf`,
+    )
+    .action(async (flags: ServeFlags) => {
+      const log = loggerFrom(flags);
+      const storeArg = flags.store;
+      const listen: ListenAddress[] = (flags.listen.length > 0 ? flags.listen : ['127.0.0.1:8080']).map(parseListenAddress);
+      if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
+      const grace = Number(flags.shutdownTimeout);
+      if (!Number.isFinite(grace) || grace < 0) throw new UsageError(`--shutdown-timeout ${flags.shutdownTimeout}: expected a number of seconds`);
+
+      const cacheMiB = Number(flags.cache);
+      if (!Number.isFinite(cacheMiB) || cacheMiB < 0) throw new UsageError(`--cache ${flags.cache}: expected a number of MiB (0 for none)`);
+
+      if (flags.nginxConfig || flags.syncLinks) {
+        const store = await realpath(resolve(storeArg)).catch((err: Error) => {
+          throw new UsageError(`--store ${storeArg}: ${err.message}`);
+        });
+        const changes = await syncReleaseLinks(store, (file, why) => log.warn(`ignoring ${file}: ${why}`));
+        log.info(`release links in ${store}/releases: ${changes.created.length} created, ${changes.updated.length} updated, ${changes.removed.length} removed`);
+        if (flags.nginxConfig) {
+          const tls = flags.tlsCert && flags.tlsKey ? { certFile: resolve(flags.tlsCert), keyFile: resolve(flags.tlsKey) } : undefined;
+          process.stdout.write(renderNginxConfig({ store, listen, tls }));
+        }
+        return;
+      }
+
+      const tls = flags.tlsCert && flags.tlsKey ? { cert: await readPem(flags.tlsCert, '--tls-cert'), key: await readPem(flags.tlsKey, '--tls-key') } : undefined;
+      const server = await createServer({
+        store: storeArg,
+        listen,
+        tls,
+        log,
+        cacheBytes: Math.floor(cacheMiB * 1024 * 1024),
+        accessLog: flags.accessLog ? createAccessLog(process.stdout, { json: flags.json }) : undefined,
+      });
+      for (const url of server.urls) log.info(`serving ${storeArg} on ${url}/`);
+      await new Promise<void>((done) => {
+        const stop = (signal: string) => {
+          process.off('SIGTERM', onTerm);
+          process.off('SIGINT', onInt);
+          log.info(`${signal}: finishing requests in flight (at most ${grace} s)`);
+          void server.close(grace * 1000).then(done);
+        };
+        const onTerm = () => stop('SIGTERM');
+        const onInt = () => stop('SIGINT');
+        process.on('SIGTERM', onTerm);
+        process.on('SIGINT', onInt);
+      });
+      log.info('stopped');
+    });
+}
+
+async function readPem(file: string, option: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new UsageError(`${option} ${file}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { DeployError, UsageError } from '../errors.js';
+import { collectStatus } from '../deploy/collectStatus.js';
+import { formatTable } from '../ui/formatTable.js';
+import { hostOptions, loadHosts, type HostOpts } from './deployOptions.js';
+
+interface StatusOpts extends HostOpts {
+  expect?: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('status')
+    .description('Gather the facts of every host: which release each service runs; --expect checks they all run one bundle')
+    .option('--expect <digest>', 'exit non-zero unless every host and service runs this bundle digest (a prefix of 12+ characters is enough)');
+  hostOptions(cmd).action(async (o: StatusOpts) => {
+    if (o.expect !== undefined && !/^[0-9a-f]{12,64}$/.test(o.expect)) throw new UsageError(`--expect ${o.expect}: expected a bundle digest (at least 12 lowercase hex characters)`);
+    const { inventory, hosts } = await loadHosts(o);
+    const status = await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
+    const digests = [...new Set(status.rows.map((r) => r.digest ?? '-'))];
+    if (o.json) process.stdout.write(JSON.stringify({ ...status, digests }) + '\n');
+    else {
+      const rows = [['HOST', 'SERVICE', 'RELEASE', 'VERSION', 'DIGEST', 'COMPLETE'], ...status.rows.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', r.problem ?? (r.complete ? 'yes' : 'no')])];
+      for (const h of hosts) if (!status.rows.some((r) => r.host === h.name) && !status.unreachable.some((u) => u.host === h.name)) rows.push([h.name, '-', 'nothing deployed', '', '', '']);
+      process.stdout.write(formatTable(rows) + `\n${digests.length} distinct bundle digest${digests.length === 1 ? '' : 's'} across ${hosts.length} host${hosts.length === 1 ? '' : 's'}\n`);
+      for (const u of status.unreachable) process.stdout.write(`${u.host}: unreachable: ${u.error}\n`);
+    }
+    if (o.expect) {
+      const off = status.rows.filter((r) => !r.digest?.startsWith(o.expect!) || !r.complete);
+      const bare = hosts.filter((h) => !status.rows.some((r) => r.host === h.name) && !status.unreachable.some((u) => u.host === h.name));
+      if (off.length || bare.length || status.unreachable.length) {
+        const what = [
+          ...off.map((r) => `${r.host}/${r.service} runs ${r.digest?.slice(0, 12) ?? 'nothing'}${r.complete ? '' : ' (incomplete)'}`),
+          ...bare.map((h) => `${h.name} has no facts`),
+          ...status.unreachable.map((u) => `${u.host} is unreachable`),
+        ];
+        throw new DeployError(`not every host runs bundle ${o.expect}: ${what.join('; ')}`);
+      }
+    } else if (status.unreachable.length) {
+      throw new DeployError(`${status.unreachable.length} host(s) could not be asked for their facts: ${status.unreachable.map((u) => u.host).join(', ')}`);
+    }
+  });
+}

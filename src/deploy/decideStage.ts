@@ -1,0 +1,21 @@
+import type { FactRead } from './readFacts.js';
+import type { StageName } from './steps/types.js';
+
+export interface Decision {
+  run: boolean;
+  reason: string;
+}
+
+/** Run or skip one stage of one service on one host, and say why (ferry plan prints the reason). */
+export function decideStage(stage: StageName, read: FactRead, want: { version: string; digest: string; key: string }, force: ReadonlySet<string>): Decision {
+  if (force.has(stage) || force.has('all')) return { run: true, reason: `forced (--force ${force.has(stage) ? stage : 'all'})` };
+  if (!read.fact) return { run: true, reason: read.problem ? `${read.problem}, running again` : 'not deployed yet' };
+  const done = read.fact.stages[stage];
+  if (!done) return { run: true, reason: `${stage} not completed yet` };
+  if (done.version !== want.version) return { run: true, reason: `version ${done.version} -> ${want.version}` };
+  if (done.key !== want.key) {
+    if (done.digest !== want.digest) return { run: true, reason: `bundle changed (${done.digest.slice(0, 12)} -> ${want.digest.slice(0, 12)})` };
+    return { run: true, reason: stage === 'configure' ? 'inventory variables changed' : 'inputs changed' };
+  }
+  return { run: false, reason: done.digest === want.digest ? `done ${done.time}` : `done ${done.time} (unchanged since bundle ${done.digest.slice(0, 12)})` };
+}

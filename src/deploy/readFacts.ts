@@ -1,0 +1,44 @@
+import { DeployError } from '../errors.js';
+import { shellQuote as q } from './shellQuote.js';
+import { Fact } from './fact.js';
+import type { Transport } from './transport/types.js';
+
+export type FactRead = { fact: Fact } | { fact: undefined; problem?: string };
+
+const MARK = '@@ferry-fact ';
+
+/**
+ * Read the facts of several services (or, without a list, of every service the host has facts for)
+ * in one command: one round trip per host, also on a fully deployed site.
+ */
+export async function readFacts(transport: Transport, host: string, factsDir: string, services: string[] | undefined, timeoutMs?: number): Promise<Map<string, FactRead>> {
+  const script = services
+    ? services.map((s) => `echo ${q(MARK + s)}; cat ${q(`${factsDir}/${s}.json`)} 2>/dev/null || true; echo`).join('\n')
+    : `for f in ${q(factsDir)}/*.json; do [ -f "$f" ] || continue; n=\${f##*/}; echo "${MARK}\${n%.json}"; cat "$f"; echo; done`;
+  const r = await transport.run(script || 'true', { timeoutMs });
+  if (r.code !== 0) throw new DeployError(`host ${host}: cannot read facts in ${factsDir}: ${r.stderr.trim()}`);
+  const out = new Map<string, FactRead>();
+  const chunks = r.stdout.split('\n' + MARK);
+  for (const chunk of chunks) {
+    const text = chunk.startsWith(MARK) ? chunk.slice(MARK.length) : chunk;
+    const nl = text.indexOf('\n');
+    const service = text.slice(0, nl);
+    const body = text.slice(nl + 1).trim();
+    if (!service || (services && !services.includes(service))) continue;
+    if (!body) {
+      out.set(service, { fact: undefined });
+      continue;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(body);
+    } catch {
+      out.set(service, { fact: undefined, problem: `${factsDir}/${service}.json is not JSON` });
+      continue;
+    }
+    const parsed = Fact.safeParse(raw);
+    out.set(service, parsed.success ? { fact: parsed.data } : { fact: undefined, problem: `${factsDir}/${service}.json is not a ferry fact` });
+  }
+  for (const s of services ?? []) if (!out.has(s)) out.set(s, { fact: undefined });
+  return out;
+}

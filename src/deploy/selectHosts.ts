@@ -1,0 +1,27 @@
+import picomatch from 'picomatch';
+import { UsageError } from '../errors.js';
+import type { Inventory, InventoryHost } from './loadInventory.js';
+
+/**
+ * `--limit` patterns: host names, group names and globs over both (`web*`, `db[12]`); a pattern
+ * starting with `!` removes what it matches. Without any including pattern every host is a candidate.
+ * A pattern that matches nothing is an error: a typo must not deploy to fewer hosts silently.
+ */
+export function selectHosts(inv: Inventory, patterns: string[]): InventoryHost[] {
+  const items = patterns.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
+  const include = items.filter((p) => !p.startsWith('!'));
+  const exclude = items.filter((p) => p.startsWith('!')).map((p) => p.slice(1));
+  const match = (pattern: string): Set<string> => {
+    const out = new Set<string>();
+    const isMatch = picomatch(pattern, { dot: true });
+    for (const h of inv.hosts) if (isMatch(h.name)) out.add(h.name);
+    for (const [g, hosts] of inv.groups) if (isMatch(g)) for (const h of hosts) out.add(h);
+    if (out.size === 0) {
+      throw new UsageError(`--limit ${pattern}: no host or group of ${inv.file} matches; known groups: ${[...inv.groups.keys()].sort().join(', ')}`);
+    }
+    return out;
+  };
+  const chosen = include.length ? new Set(include.flatMap((p) => [...match(p)])) : new Set(inv.hosts.map((h) => h.name));
+  for (const p of exclude) for (const h of match(p)) chosen.delete(h);
+  return inv.hosts.filter((h) => chosen.has(h.name));
+}

@@ -1,0 +1,19 @@
+import type { ManifestEntry } from '../bundle/manifest.js';
+import type { Release } from './loadRelease.js';
+
+/**
+ * The entries a host needs for one service: those the manifest assigns to it, plus the shared
+ * repository indexes and key when the service has packages or wheels (they belong to no one service).
+ */
+export function serviceArtifacts(release: Release, service: string): ManifestEntry[] {
+  const entries = release.manifest.entries;
+  const own = entries.filter((e) => e.services.includes(service));
+  const usesApt = own.some((e) => e.kind === 'apt') || Boolean(release.manifest.services[service]?.install.some((s) => 'apt' in s));
+  const usesPython = own.some((e) => e.kind === 'python');
+  return entries.filter(
+    (e) =>
+      e.services.includes(service) ||
+      (e.services.length === 0 && usesApt && (e.kind === 'apt-index' || e.kind === 'key')) ||
+      (e.services.length === 0 && usesPython && e.kind === 'python-index'),
+  );
+}

@@ -1,0 +1,83 @@
+import { create as createTar } from 'tar';
+import { DeployError } from '../errors.js';
+import type { ManifestEntry } from '../bundle/manifest.js';
+import { shellQuote as q } from './shellQuote.js';
+import { runScript } from './steps/runScript.js';
+import type { StepContext, StepResult } from './steps/types.js';
+
+export type StageSource = { push: true } | { push: false; server: string };
+
+function listing(entries: ManifestEntry[], withUrl: boolean): string {
+  return entries.map((e) => `${e.sha256} ${withUrl ? e.path.split('/').map(encodeURIComponent).join('/') + ' ' : ''}${e.path}`).join('\n');
+}
+
+/** A here-document whose end marker cannot occur in the listing (bundle paths never start with "@"). */
+const heredoc = (body: string) => `<<'@@FERRY_LIST'\n${body}\n@@FERRY_LIST`;
+
+/**
+ * Put a service's artifacts under DATA/bundles/DIGEST on the host, each checked against its sha256
+ * there. Files already present with the right sha256 are kept, so an interrupted stage resumes.
+ * Pulled by the host from `ferry serve` (curl, wget or python3 on the host), or pushed over the ssh
+ * connection as one tar stream with --push when the host cannot reach the runner.
+ */
+export async function stageArtifacts(ctx: StepContext, entries: ManifestEntry[], source: StageSource): Promise<StepResult> {
+  if (entries.length === 0) return { changed: false, detail: 'no artifacts' };
+  const b = q(ctx.remoteBundle);
+  if (!source.push) {
+    const base = `${source.server.replace(/\/+$/, '')}/bundles/${ctx.release.digest}`;
+    const script = [
+      'set -e',
+      `B=${b}`,
+      `U=${q(base)}`,
+      'if command -v curl >/dev/null 2>&1; then get() { curl -fsS --retry 2 --connect-timeout 10 --speed-limit 1 --speed-time 60 -o "$2" "$1"; }',
+      'elif command -v wget >/dev/null 2>&1; then get() { wget -q -T 30 -O "$2" "$1"; }',
+      `elif command -v python3 >/dev/null 2>&1; then get() { python3 -c 'import sys,shutil,urllib.request; shutil.copyfileobj(urllib.request.urlopen(sys.argv[1], timeout=30), open(sys.argv[2], "wb"))' "$1" "$2"; }`,
+      'else echo "this host has no curl, wget or python3 to fetch artifacts; deploy with --push" >&2; exit 5; fi',
+      'while read -r sha url path; do',
+      '  f="$B/$path"',
+      '  if [ -f "$f" ] && [ "$(sha256sum < "$f" | cut -c1-64)" = "$sha" ]; then continue; fi',
+      '  mkdir -p "$(dirname "$f")"',
+      '  get "$U/$url" "$f.ferry-part" || { rm -f "$f.ferry-part"; echo "cannot fetch $U/$url (is ferry serve running and reachable from this host?)" >&2; exit 6; }',
+      '  got=$(sha256sum < "$f.ferry-part" | cut -c1-64)',
+      '  if [ "$got" != "$sha" ]; then rm -f "$f.ferry-part"; echo "$U/$url: sha256 $got, expected $sha (altered on the server or on the way)" >&2; exit 7; fi',
+      '  mv -f "$f.ferry-part" "$f"',
+      '  echo "changed: $path"',
+      `done ${heredoc(listing(entries, true))}`,
+    ].join('\n');
+    return summarize(await runScript(ctx, 'fetch artifacts', script));
+  }
+
+  const check = [`B=${b}`, 'while read -r sha path; do', '  f="$B/$path"', '  if [ -f "$f" ] && [ "$(sha256sum < "$f" | cut -c1-64)" = "$sha" ]; then continue; fi', '  echo "missing $path"', `done ${heredoc(listing(entries, false))}`].join('\n');
+  const present = await runScript(ctx, 'check artifacts', check);
+  const missing = new Set(present.stdout.split('\n').filter((l) => l.startsWith('missing ')).map((l) => l.slice('missing '.length)));
+  if (missing.size === 0) return { changed: false, detail: 'all artifacts present' };
+  const send = entries.filter((e) => missing.has(e.path));
+  const receive = [
+    'set -e',
+    `B=${b}`,
+    'mkdir -p "$B"',
+    'i=$(mktemp -d "$B/.incoming.XXXXXX")',
+    `trap 'rm -rf "$i"' EXIT`,
+    'tar -x -f - -C "$i"',
+    'while read -r sha path; do',
+    '  got=$(sha256sum < "$i/$path" | cut -c1-64) || got=missing',
+    '  if [ "$got" != "$sha" ]; then echo "$path: sha256 $got after the transfer, expected $sha" >&2; exit 7; fi',
+    '  mkdir -p "$(dirname "$B/$path")"',
+    '  mv -f "$i/$path" "$B/$path"',
+    '  echo "changed: $path"',
+    `done ${heredoc(listing(send, false))}`,
+  ].join('\n');
+  // portable: no owner names or host-specific metadata; the host checks content, not headers
+  const stream = createTar({ cwd: ctx.release.dir, portable: true, noDirRecurse: true }, send.map((e) => e.path));
+  try {
+    return summarize(await runScript(ctx, 'push artifacts', receive, { stdin: stream }));
+  } catch (err) {
+    if (err instanceof DeployError) throw err;
+    throw new DeployError(`host ${ctx.host}: pushing artifacts of ${ctx.service} failed: ${(err as Error).message}`);
+  }
+}
+
+function summarize(r: StepResult): StepResult {
+  const n = r.changed ? r.detail.split(', ').length : 0;
+  return { changed: r.changed, detail: r.changed ? `${n} artifact${n === 1 ? '' : 's'} transferred` : 'all artifacts present' };
+}

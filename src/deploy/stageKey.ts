@@ -1,0 +1,20 @@
+import { canonicalJson } from '../util/canonicalJson.js';
+import { sha256Hex } from '../util/sha256.js';
+import type { ManifestEntry } from '../bundle/manifest.js';
+import type { ParsedStep } from './steps/validateSteps.js';
+import type { StageName } from './steps/types.js';
+
+/** sha256 over the service's artifact list: what the host must hold, by content. */
+export function artifactsDigest(entries: ManifestEntry[]): string {
+  return sha256Hex(entries.map((e) => `${e.sha256} ${e.path}\n`).join(''));
+}
+
+/**
+ * Everything a stage's outcome depends on: the service version, its artifacts by content, the
+ * stage's steps and, for configure, the host's variables (templates read them). Equal key in the
+ * fact = the stage has nothing to do. A new bundle that leaves a service untouched leaves its keys
+ * unchanged, so only what changed runs.
+ */
+export function stageKey(stage: StageName, version: string, artifacts: string, steps: ParsedStep[], vars: Record<string, unknown>): string {
+  return sha256Hex(canonicalJson({ stage, version, artifacts, steps, vars: stage === 'configure' ? vars : null }));
+}

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { shellQuote as q } from '../shellQuote.js';
+import { runScript } from './runScript.js';
+import type { StepKind } from './types.js';
+import type { Release } from '../loadRelease.js';
+
+const AptParams = z.object({ packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name')).min(1) }).strict();
+type AptParams = z.infer<typeof AptParams>;
+
+const AptInfo = z.looseObject({
+  suite: z.string(),
+  component: z.string().default('main'),
+  packages: z.unknown().optional(),
+});
+
+/** manifest.artifacts.apt: the suite of the bundle repository and, when recorded, the pinned versions. */
+function aptInfo(release: Release): { suite: string; component: string; versions: Map<string, string> } | undefined {
+  const parsed = AptInfo.safeParse(release.manifest.artifacts.apt);
+  if (!parsed.success) return undefined;
+  const versions = new Map<string, string>();
+  const pk = parsed.data.packages;
+  const add = (name: unknown, version: unknown) => {
+    if (typeof name === 'string' && typeof version === 'string') versions.set(name, version);
+  };
+  if (Array.isArray(pk)) for (const p of pk) if (p && typeof p === 'object') add((p as Record<string, unknown>).name ?? (p as Record<string, unknown>).package, (p as Record<string, unknown>).version);
+  if (pk && typeof pk === 'object' && !Array.isArray(pk)) for (const [n, v] of Object.entries(pk)) add(n, typeof v === 'object' && v ? (v as Record<string, unknown>).version : v);
+  return { suite: parsed.data.suite, component: parsed.data.component, versions };
+}
+
+/**
+ * Debian packages from the bundle's own repository (staged on the host, trusted through the bundle key
+ * with signed-by, no other source consulted). Nothing is started or restarted while installing:
+ * a policy-rc.d answering 101 holds every service until configure decides.
+ */
+export const aptStep: StepKind<AptParams> = {
+  name: 'apt',
+  schema: AptParams,
+  check(p, _service, release) {
+    const info = aptInfo(release);
+    if (!info) return ['apt: the bundle carries no apt repository (manifest.artifacts.apt has no suite)'];
+    return [];
+  },
+  async run(p, ctx) {
+    const info = aptInfo(ctx.release)!;
+    const want = p.packages.map((n) => (info.versions.has(n) ? `${n}=${info.versions.get(n)}` : n));
+    const key = `${ctx.dataDir}/keys/${ctx.release.digest}.asc`;
+    const list = `${ctx.dataDir}/apt/ferry-${ctx.release.digest.slice(0, 16)}.list`;
+    const aptOpts = `-o Dir::Etc::sourcelist=${q(list)} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0`;
+    const checks = p.packages.map((n) => {
+      const v = info.versions.get(n);
+      const status = `$(dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' ${q(n)} 2>/dev/null || true)`;
+      return `s=${status}; case "$s" in ${v ? q(`ii ${v}`) : `'ii '*`}) ;; *) need=1;; esac`;
+    });
+    const script = [
+      'set -e',
+      'need=',
+      ...checks,
+      'if [ -z "$need" ]; then exit 0; fi',
+      `mkdir -p ${q(`${ctx.dataDir}/keys`)} ${q(`${ctx.dataDir}/apt`)}`,
+      `cp ${q(`${ctx.remoteBundle}/keys/bundle.asc`)} ${q(key)}`,
+      `echo ${q(`deb [signed-by=${key}] file:${ctx.remoteBundle}/apt ${info.suite} ${info.component}`)} > ${q(list)}`,
+      // hold services: invoke-rc.d asks policy-rc.d, and 101 means "action not allowed"
+      'if [ ! -e /usr/sbin/policy-rc.d ]; then printf \'#!/bin/sh\\nexit 101\\n\' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; trap \'rm -f /usr/sbin/policy-rc.d\' EXIT; fi',
+      `apt-get -q update ${aptOpts} >/dev/null`,
+      `DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends ${aptOpts} install ${want.map(q).join(' ')} >/dev/null`,
+      `echo "changed: installed ${p.packages.join(' ')}"`,
+    ].join('\n');
+    return runScript(ctx, `apt ${p.packages.join(' ')}`, script);
+  },
+};

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { shellQuote as q } from '../shellQuote.js';
+import { runScript } from './runScript.js';
+import type { StepKind } from './types.js';
+
+const CommandParams = z
+  .object({
+    run: z.string().min(1),
+    /** skip when this path exists */
+    creates: z.string().min(1).optional(),
+    /** skip when this command succeeds */
+    unless: z.string().min(1).optional(),
+    /** run only when this command succeeds */
+    onlyif: z.string().min(1).optional(),
+    chdir: z.string().min(1).optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  })
+  .strict();
+type CommandParams = z.infer<typeof CommandParams>;
+
+const SKIPPED = '__ferry_guard_skipped__';
+
+/** A shell command; its guards make it idempotent. Without guards it runs every time its stage runs. */
+export const commandStep: StepKind<CommandParams> = {
+  name: 'command',
+  schema: CommandParams,
+  async run(p, ctx) {
+    const lines = ['set -e'];
+    if (p.creates) lines.push(`if [ -e ${q(p.creates)} ]; then echo ${SKIPPED}; exit 0; fi`);
+    if (p.unless) lines.push(`if ( ${p.unless} ) >/dev/null 2>&1; then echo ${SKIPPED}; exit 0; fi`);
+    if (p.onlyif) lines.push(`if ! ( ${p.onlyif} ) >/dev/null 2>&1; then echo ${SKIPPED}; exit 0; fi`);
+    if (p.chdir) lines.push(`cd ${q(p.chdir)}`);
+    for (const [k, v] of Object.entries(p.env)) lines.push(`export ${k}=${q(String(v))}`);
+    lines.push(`( ${p.run}\n)`, 'echo "changed: ran"');
+    const r = await runScript(ctx, `command "${p.run.split('\n')[0]!.slice(0, 60)}"`, lines.join('\n'));
+    return r.stdout.includes(SKIPPED) ? { changed: false, detail: 'guard met' } : r;
+  },
+};

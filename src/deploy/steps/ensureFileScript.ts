@@ -1,0 +1,45 @@
+import { shellQuote as q } from '../shellQuote.js';
+
+export interface EnsureFile {
+  dest: string;
+  sha256: string;
+  /** a file already on the host to copy from, or undefined to read the content from stdin */
+  from?: string;
+  mode?: string;
+  owner?: string;
+  group?: string;
+}
+
+/**
+ * Shell that makes DEST hold exactly the wanted bytes: compare sha256 first and only when it differs
+ * write a temporary file beside DEST, check its sha256 and rename it over DEST (atomic: readers see the
+ * old or the new file, never a torn one). Mode and owner are compared and fixed separately.
+ */
+export function ensureFileScript(f: EnsureFile): string {
+  const d = q(f.dest);
+  const mode = f.mode ? parseInt(f.mode, 8).toString(8) : undefined;
+  const lines = [
+    'set -e',
+    `d=${d}`,
+    `want=${f.sha256}`,
+    'cur=$(sha256sum < "$d" 2>/dev/null | cut -c1-64) || cur=',
+    'if [ "$cur" != "$want" ]; then',
+    '  mkdir -p "$(dirname "$d")"',
+    '  t=$(mktemp "$d.ferry.XXXXXX")',
+    `  trap 'rm -f "$t"' EXIT`,
+    f.from ? `  cat ${q(f.from)} > "$t"` : '  cat > "$t"',
+    '  got=$(sha256sum < "$t" | cut -c1-64)',
+    '  if [ "$got" != "$want" ]; then echo "$d: the new content has sha256 $got, expected $want" >&2; exit 3; fi',
+    mode ? `  chmod ${mode} "$t"` : '  if [ -e "$d" ]; then chmod --reference="$d" "$t"; else chmod 644 "$t"; fi',
+    '  if [ -e "$d" ]; then chown --reference="$d" "$t" 2>/dev/null || true; fi',
+    f.owner || f.group ? `  chown ${q(`${f.owner ?? ''}${f.group ? ':' + f.group : ''}`)} "$t"` : '',
+    '  mv -f "$t" "$d"',
+    '  trap - EXIT',
+    '  echo "changed: content"',
+    'fi',
+    mode ? `if [ "$(stat -c %a "$d")" != ${mode} ]; then chmod ${mode} "$d"; echo "changed: mode"; fi` : '',
+    f.owner ? `if [ "$(stat -c %U "$d")" != ${q(f.owner)} ]; then chown ${q(f.owner)} "$d"; echo "changed: owner"; fi` : '',
+    f.group ? `if [ "$(stat -c %G "$d")" != ${q(f.group)} ]; then chgrp ${q(f.group)} "$d"; echo "changed: group"; fi` : '',
+  ];
+  return lines.filter(Boolean).join('\n');
+}

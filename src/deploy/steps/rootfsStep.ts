@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { shellQuote as q } from '../shellQuote.js';
+import { runScript } from './runScript.js';
+import type { StepKind } from './types.js';
+import type { Release } from '../loadRelease.js';
+
+const RootfsParams = z.object({ name: z.string().min(1), dest: z.string().startsWith('/', 'an absolute path') }).strict();
+type RootfsParams = z.infer<typeof RootfsParams>;
+
+function archive(release: Release, name: string) {
+  return release.manifest.entries.find((e) => e.kind === 'rootfs' && /^rootfs\/[^/]+\.tar(\.(gz|xz|zst))?$/.test(e.path) && e.path.slice(7).replace(/\.tar(\.\w+)?$/, '') === name);
+}
+
+/**
+ * Unpack a rootfs tarball into DEST. It is unpacked beside DEST and renamed into place, so DEST is
+ * either the old tree or the complete new one; a marker holding the tarball's sha256 makes re-runs free.
+ */
+export const rootfsStep: StepKind<RootfsParams> = {
+  name: 'rootfs',
+  schema: RootfsParams,
+  check(p, _service, release) {
+    return archive(release, p.name) ? [] : [`rootfs ${p.name}: the bundle has no rootfs/${p.name}.tar.*`];
+  },
+  async run(p, ctx) {
+    const a = archive(ctx.release, p.name)!;
+    const d = q(p.dest);
+    const script = [
+      'set -e',
+      `d=${d}`,
+      `if [ "$(cat "$d/.ferry-rootfs" 2>/dev/null)" = ${a.sha256} ]; then exit 0; fi`,
+      'mkdir -p "$(dirname "$d")"',
+      't=$(mktemp -d "$d.ferry.XXXXXX")',
+      `trap 'rm -rf "$t"' EXIT`,
+      `tar -x -p --numeric-owner -f ${q(`${ctx.remoteBundle}/${a.path}`)} -C "$t"`,
+      `echo ${a.sha256} > "$t/.ferry-rootfs"`,
+      'chmod 755 "$t"',
+      'if [ -e "$d" ]; then mv "$d" "$d.ferry-old.$$"; fi',
+      'mv "$t" "$d"',
+      'trap - EXIT',
+      'rm -rf "$d.ferry-old.$$"',
+      'echo "changed: unpacked"',
+    ].join('\n');
+    return runScript(ctx, `rootfs ${p.name}`, script);
+  },
+};

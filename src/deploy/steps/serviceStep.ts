@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { shellQuote as q } from '../shellQuote.js';
+import { runScript } from './runScript.js';
+import type { StepKind } from './types.js';
+
+const ServiceParams = z
+  .object({
+    name: z.string().min(1),
+    enabled: z.boolean().optional(),
+    state: z.enum(['started', 'stopped']).default('started'),
+    /** restart (or reload) when an earlier step of this service changed something in this run */
+    restart_when_changed: z.boolean().default(true),
+    reload: z.boolean().default(false),
+    /** a health check run after a (re)start; retried until it succeeds or the tries run out */
+    check: z.string().min(1).optional(),
+    check_tries: z.number().int().min(1).default(10),
+    check_delay: z.number().min(0).default(1),
+    /** the systemctl program (a wrapper on hosts without systemd, or in tests) */
+    systemctl: z.string().min(1).default('systemctl'),
+  })
+  .strict();
+type ServiceParams = z.infer<typeof ServiceParams>;
+
+/** A systemd unit: enabled as asked, started, and restarted only when something it depends on changed. */
+export const serviceStep: StepKind<ServiceParams> = {
+  name: 'service',
+  schema: ServiceParams,
+  async run(p, ctx) {
+    const s = q(p.systemctl);
+    const n = q(p.name);
+    const lines = ['set -e'];
+    if (p.enabled === true) lines.push(`if ! ${s} is-enabled --quiet ${n} 2>/dev/null; then ${s} enable --quiet ${n}; echo "changed: enabled"; fi`);
+    if (p.enabled === false) lines.push(`if ${s} is-enabled --quiet ${n} 2>/dev/null; then ${s} disable --quiet ${n}; echo "changed: disabled"; fi`);
+    let touched = false;
+    if (p.state === 'stopped') {
+      lines.push(`if ${s} is-active --quiet ${n}; then ${s} stop ${n}; echo "changed: stopped"; fi`);
+    } else if (ctx.changedSoFar && p.restart_when_changed) {
+      lines.push(`${s} ${p.reload ? 'reload' : 'restart'} ${n}`, `echo "changed: ${p.reload ? 'reloaded' : 'restarted'}"`);
+      touched = true;
+    } else {
+      lines.push(`if ! ${s} is-active --quiet ${n}; then ${s} start ${n}; echo "changed: started"; started=1; fi`);
+    }
+    if (p.check) {
+      const check = `i=0; until ( ${p.check} ) >/dev/null 2>&1; do i=$((i+1)); if [ $i -ge ${p.check_tries} ]; then echo "health check of ${p.name} still failing after ${p.check_tries} tries: ${p.check.replace(/["\\$`]/g, '')}" >&2; exit 4; fi; sleep ${p.check_delay}; done`;
+      lines.push(touched ? check : `if [ -n "\${started:-}" ]; then ${check}; fi`);
+    }
+    return runScript(ctx, `service ${p.name}`, lines.join('\n'));
+  },
+};

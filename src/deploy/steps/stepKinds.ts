@@ -1,0 +1,21 @@
+import { aptStep } from './aptStep.js';
+import { commandStep } from './commandStep.js';
+import { fileStep } from './fileStep.js';
+import { gitStep } from './gitStep.js';
+import { rootfsStep } from './rootfsStep.js';
+import { serviceStep } from './serviceStep.js';
+import { templateStep } from './templateStep.js';
+import type { StepKind } from './types.js';
+import { venvStep } from './venvStep.js';
+
+/** Every kind of step a spec may use, by the key that names it. */
+export const stepKinds: Record<string, StepKind<any>> = {
+  apt: aptStep,
+  venv: venvStep,
+  file: fileStep,
+  template: templateStep,
+  service: serviceStep,
+  command: commandStep,
+  rootfs: rootfsStep,
+  git: gitStep,
+};

@@ -1,0 +1,40 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { sha256Hex } from '../../util/sha256.js';
+import { renderTemplate } from '../renderTemplate.js';
+import { bundleEntry, bundlePath } from './bundleEntry.js';
+import { ensureFileScript } from './ensureFileScript.js';
+import { mode } from './fileStep.js';
+import { runScript } from './runScript.js';
+import type { StepKind } from './types.js';
+
+const TemplateParams = z
+  .object({
+    src: z.string().min(1),
+    dest: z.string().startsWith('/', 'an absolute path'),
+    mode: mode.optional(),
+    owner: z.string().min(1).optional(),
+    group: z.string().min(1).optional(),
+  })
+  .strict();
+type TemplateParams = z.infer<typeof TemplateParams>;
+
+/**
+ * Rendered on the runner with the host's variables (Jinja2 syntax), compared by sha256 on the host,
+ * and written atomically only when it differs.
+ */
+export const templateStep: StepKind<TemplateParams> = {
+  name: 'template',
+  schema: TemplateParams,
+  check(p, service, release) {
+    return bundleEntry(release, service, p.src) ? [] : [`template src ${p.src}: the bundle has no ${bundlePath(service, p.src)}`];
+  },
+  async run(p, ctx) {
+    const entry = bundleEntry(ctx.release, ctx.service, p.src)!;
+    const text = await readFile(join(ctx.release.dir, entry.path), 'utf8');
+    const rendered = renderTemplate(text, ctx.vars, `template ${entry.path} for host ${ctx.host}`);
+    const script = ensureFileScript({ dest: p.dest, sha256: sha256Hex(rendered), mode: p.mode, owner: p.owner, group: p.group });
+    return runScript(ctx, `template ${p.dest}`, script, { stdin: rendered });
+  },
+};

@@ -1,0 +1,38 @@
+import type { z } from 'zod';
+import type { Release } from '../loadRelease.js';
+import type { Transport } from '../transport/types.js';
+
+export interface StepContext {
+  host: string;
+  service: string;
+  stage: StageName;
+  transport: Transport;
+  release: Release;
+  /** where the host keeps ferry's data (bundles, keys), default /var/lib/ferry */
+  dataDir: string;
+  /** DATA/bundles/DIGEST on the host: where the stage stage put this release's artifacts */
+  remoteBundle: string;
+  /** the host's variables plus ferry_* values, for templates */
+  vars: Record<string, unknown>;
+  /** something this service changed earlier in this run (a service step restarts on it) */
+  changedSoFar: boolean;
+  timeoutMs: number;
+}
+
+export interface StepResult {
+  changed: boolean;
+  /** what changed, or why nothing did */
+  detail: string;
+}
+
+/** A kind of step, the way pyinfra shapes operations: read the host's state, compare, act only on difference. */
+export interface StepKind<P = unknown> {
+  name: string;
+  schema: z.ZodType<P>;
+  /** problems that can be seen before touching any host (a file the bundle lacks...) */
+  check?(params: P, service: string, release: Release): string[];
+  run(params: P, ctx: StepContext): Promise<StepResult>;
+}
+
+export const STAGES = ['stage', 'install', 'configure'] as const;
+export type StageName = (typeof STAGES)[number];

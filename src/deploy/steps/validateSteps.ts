@@ -1,0 +1,68 @@
+import { SpecError } from '../../errors.js';
+import { formatIssues } from '../../spec/formatIssues.js';
+import type { Release } from '../loadRelease.js';
+import { stepKinds } from './stepKinds.js';
+import { STAGES, type StageName } from './types.js';
+
+export interface ParsedStep {
+  kind: string;
+  /** the options as written (strings may still hold {{ templates }}, rendered per host) */
+  params: Record<string, unknown>;
+}
+
+type ServiceSteps = Partial<Record<StageName, unknown[]>>;
+
+/**
+ * Check every step of every service against its kind's strict schema; with a release, also check
+ * what the steps refer to (files, rootfs, git bundles) exists in it. The build calls this on the spec
+ * too, so a mistyped option fails on the connected side, not months later at deploy time.
+ * Throws one SpecError listing every problem.
+ */
+export function validateSteps(services: Record<string, ServiceSteps>, label: string, release?: Release): Map<string, Record<StageName, ParsedStep[]>> {
+  const problems: string[] = [];
+  const out = new Map<string, Record<StageName, ParsedStep[]>>();
+  for (const [service, def] of Object.entries(services)) {
+    const stages = { stage: [], install: [], configure: [] } as Record<StageName, ParsedStep[]>;
+    for (const stage of STAGES) {
+      (def[stage] ?? []).forEach((raw, i) => {
+        const where = `services.${service}.${stage}[${i}]`;
+        const keys = raw && typeof raw === 'object' ? Object.keys(raw) : [];
+        if (keys.length !== 1) {
+          problems.push(`${label}: ${where}: a step has exactly one key naming its kind (${Object.keys(stepKinds).join(', ')})`);
+          return;
+        }
+        const kindName = keys[0]!;
+        const kind = stepKinds[kindName];
+        if (!kind) {
+          problems.push(`${label}: ${where}: unknown step kind "${kindName}"; use one of ${Object.keys(stepKinds).join(', ')}`);
+          return;
+        }
+        const params = (raw as Record<string, unknown>)[kindName];
+        const parsed = kind.schema.safeParse(params);
+        if (!parsed.success) {
+          // a value written as a {{ template }} is only known per host; it is checked again once rendered
+          const real = parsed.error.issues.filter((i) => !hasTemplate(valueAt(params, i.path)));
+          if (real.length) {
+            problems.push(formatIssues(`${label}: ${where}.${kindName}`, { issues: real } as never).replace(/: \(top level\)/g, ''));
+            return;
+          }
+        } else if (release && !hasTemplate(params)) for (const p of kind.check?.(parsed.data, service, release) ?? []) problems.push(`${label}: ${where}: ${p}`);
+        stages[stage].push({ kind: kindName, params: (params ?? {}) as Record<string, unknown> });
+      });
+    }
+    out.set(service, stages);
+  }
+  if (problems.length) throw new SpecError(problems.join('\n'));
+  return out;
+}
+
+/** Options holding {{ }} are only known per host; they are checked when the step runs. */
+function hasTemplate(v: unknown): boolean {
+  return v !== undefined && JSON.stringify(v).includes('{{');
+}
+
+function valueAt(v: unknown, path: PropertyKey[]): unknown {
+  let cur = v;
+  for (const k of path) cur = cur && typeof cur === 'object' ? (cur as Record<PropertyKey, unknown>)[k] : undefined;
+  return cur;
+}

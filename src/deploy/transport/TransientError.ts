@@ -1,0 +1,6 @@
+import { DeployError } from '../../errors.js';
+
+/** A failure of the path to the host, not of the work: a retry with backoff may succeed. */
+export class TransientError extends DeployError {
+  readonly transient = true;
+}

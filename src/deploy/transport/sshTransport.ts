@@ -1,0 +1,94 @@
+import { DeployError } from '../../errors.js';
+import { MAX_INLINE_SCRIPT, remoteCommand, remoteFileCommand, UPLOAD_SCRIPT } from './remoteCommand.js';
+import { spawnCommand } from './spawnCommand.js';
+import { TransientError } from './TransientError.js';
+import type { RunOptions, RunResult, Transport } from './types.js';
+
+export interface SshTarget {
+  /** inventory name, used in messages */
+  name: string;
+  address: string;
+  port?: number;
+  user?: string;
+  /** extra `-o Key=Value` options (inventory var ssh_options) */
+  options?: Record<string, string | number | boolean>;
+}
+
+export interface SshSettings {
+  /** `ssh -F FILE`: an ssh_config used instead of ~/.ssh/config */
+  configFile?: string;
+  /** folder for ControlMaster sockets; short, because a unix socket path is limited to ~104 bytes */
+  controlDir: string;
+  /** how long an idle master connection stays up (ssh ControlPersist) */
+  persistSeconds?: number;
+  connectTimeoutSeconds?: number;
+  /** the ssh program (tests may point at a wrapper) */
+  program?: string;
+}
+
+/**
+ * The system OpenSSH client, so the operator's ssh_config (ProxyJump, IdentityFile, agents) and
+ * known_hosts apply. Host keys are checked: with BatchMode the client's default (StrictHostKeyChecking=ask)
+ * refuses unknown and changed keys instead of asking; an operator may relax it in ssh_config.
+ * ControlMaster multiplexing makes every command after the first reuse one authenticated connection.
+ */
+export class SshTransport implements Transport {
+  readonly kind = 'ssh' as const;
+  #commands = 0;
+  constructor(
+    private readonly target: SshTarget,
+    private readonly settings: SshSettings,
+  ) {}
+
+  get commands(): number {
+    return this.#commands;
+  }
+
+  private baseArgs(): string[] {
+    const s = this.settings;
+    const args: string[] = [];
+    if (s.configFile) args.push('-F', s.configFile);
+    args.push(
+      '-o', 'BatchMode=yes',
+      '-o', 'ControlMaster=auto',
+      '-o', `ControlPath=${s.controlDir}/%C`,
+      '-o', `ControlPersist=${s.persistSeconds ?? 60}`,
+      '-o', `ConnectTimeout=${s.connectTimeoutSeconds ?? 15}`,
+      '-o', 'ServerAliveInterval=5',
+      '-o', 'ServerAliveCountMax=3',
+    );
+    for (const [k, v] of Object.entries(this.target.options ?? {})) args.push('-o', `${k}=${v === true ? 'yes' : v === false ? 'no' : String(v)}`);
+    if (this.target.port) args.push('-p', String(this.target.port));
+    if (this.target.user) args.push('-l', this.target.user);
+    return args;
+  }
+
+  private async exec(command: string, opts: RunOptions): Promise<RunResult> {
+    this.#commands++;
+    const r = await spawnCommand(this.settings.program ?? 'ssh', [...this.baseArgs(), '--', this.target.address, command], opts);
+    const where = `host ${this.target.name} (${this.target.user ? this.target.user + '@' : ''}${this.target.address}${this.target.port ? ':' + this.target.port : ''})`;
+    if (r.spawnError) throw new DeployError(`${where}: cannot run ssh: ${r.spawnError.message}; install openssh-client`);
+    if (r.timedOut) throw new TransientError(`${where}: command did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
+    if (r.code === 255) {
+      const msg = r.stderr.trim().split('\n').filter(Boolean).pop() ?? 'connection failed';
+      if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(r.stderr)) {
+        throw new DeployError(`${where}: ${msg}; add the host's key to known_hosts (ssh-keyscan, then verify the fingerprint) or fix the address`);
+      }
+      if (/Permission denied/i.test(r.stderr)) throw new DeployError(`${where}: ${msg}; check the user, the key (IdentityFile) and the agent`);
+      throw new TransientError(`${where}: ssh: ${msg}`);
+    }
+    return r;
+  }
+
+  async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
+    if (script.length <= MAX_INLINE_SCRIPT) return this.exec(remoteCommand(script), opts);
+    const up = await this.exec(remoteCommand(UPLOAD_SCRIPT), { stdin: script, timeoutMs: opts.timeoutMs });
+    if (up.code !== 0 || !up.stdout) throw new DeployError(`host ${this.target.name}: cannot upload a script: ${up.stderr.trim()}`);
+    return this.exec(remoteFileCommand(up.stdout.trim()), opts);
+  }
+
+  /** Stop the master connection; harmless when there is none. */
+  async close(): Promise<void> {
+    await spawnCommand(this.settings.program ?? 'ssh', [...this.baseArgs(), '-O', 'exit', '--', this.target.address], { timeoutMs: 5000 });
+  }
+}

@@ -1,0 +1,165 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type * as openpgp from 'openpgp';
+import pMap from 'p-map';
+import { IntegrityError, UsageError } from '../errors.js';
+import { clearsign, signatureDate, signDetached } from '../pgp/sign.js';
+import { formatParagraph, type Paragraph } from '../sources/apt/parseControl.js';
+import { readDebControl } from '../sources/apt/readDebControl.js';
+import { sha256File, sha256Hex } from '../util/sha256.js';
+
+export interface AptRepositoryDeb {
+  /** the .deb on disk (usually in the download cache) */
+  file: string;
+  /** known digest and size (from the lock); computed when absent */
+  sha256?: string;
+  size?: number;
+}
+
+export interface AptRepositoryOptions {
+  /** folder that becomes the bundle's `apt/` (dists/ and the index files are written here) */
+  outDir: string;
+  suite: string;
+  codename?: string;
+  component?: string;
+  architectures: string[];
+  debs: AptRepositoryDeb[];
+  /** the Release Date (the bundle epoch) */
+  date: Date;
+  /** adds Valid-Until = Date + days; left out by default because bundles wait months before deploys */
+  validForDays?: number;
+  signingKeys: openpgp.PrivateKey[];
+  origin?: string;
+  label?: string;
+  /** concurrency for reading .deb control files */
+  jobs?: number;
+}
+
+export interface PublishedPackage {
+  name: string;
+  version: string;
+  architecture: string;
+  /** path inside the repository, e.g. pool/main/h/hello/hello_2.10-3_amd64.deb */
+  poolPath: string;
+  file: string;
+  sha256: string;
+  size: number;
+}
+
+export interface AptRepositoryResult {
+  /** generated index files, paths relative to outDir (dists/...) */
+  indexes: Array<{ path: string; file: string }>;
+  packages: PublishedPackage[];
+}
+
+/**
+ * Publish a signed apt repository: pool/ paths for the given .deb files (the files themselves are not
+ * copied: the bundle takes them from where they are), Packages and Packages.gz per architecture,
+ * Release with SHA256 for every index (compressed and not, as apt requires), InRelease (clearsigned)
+ * and Release.gpg (detached, armored). Deterministic: sorted stanzas, gzip without name or mtime, the
+ * Release Date and signature time fixed by `date`; same inputs and key give the same bytes.
+ */
+export async function writeAptRepository(opts: AptRepositoryOptions): Promise<AptRepositoryResult> {
+  if (opts.signingKeys.length === 0) throw new UsageError('publishing an apt repository needs the bundle signing key (--key)');
+  const component = opts.component ?? 'main';
+  const archs = [...new Set(opts.architectures)].sort();
+  const read = await pMap(
+    opts.debs,
+    async (deb) => {
+      const [control, digest] = await Promise.all([
+        readDebControl(deb.file),
+        deb.sha256 !== undefined && deb.size !== undefined ? { sha256: deb.sha256, size: deb.size } : sha256File(deb.file),
+      ]);
+      return { deb, control, ...digest };
+    },
+    { concurrency: opts.jobs ?? 8 },
+  );
+
+  const packages: Array<PublishedPackage & { control: Paragraph }> = read.map(({ deb, control, sha256, size }) => {
+    const name = control.get('Package') ?? '';
+    const version = control.get('Version') ?? '';
+    const architecture = control.get('Architecture') ?? '';
+    const source = (control.get('Source') ?? name).split(' ')[0]!;
+    // these become paths in the bundle: a control file must not steer them anywhere else
+    if (!DEB_NAME.test(name) || !DEB_NAME.test(source) || !DEB_VERSION.test(version) || !DEB_ARCH.test(architecture)) {
+      throw new IntegrityError(`${deb.file}: control names package "${name}" version "${version}" architecture "${architecture}" source "${source}", which are not valid Debian names; refusing to publish it`);
+    }
+    const prefix = source.startsWith('lib') && source.length > 3 ? source.slice(0, 4) : source.slice(0, 1);
+    const poolPath = `pool/${component}/${prefix}/${source}/${name}_${version.replace(/^\d+:/, '')}_${architecture}.deb`;
+    return { name, version, architecture, poolPath, file: deb.file, sha256, size, control };
+  });
+  packages.sort((a, b) => cmp(a.poolPath, b.poolPath));
+  for (let i = 1; i < packages.length; i++) {
+    const [a, b] = [packages[i - 1]!, packages[i]!];
+    if (a.poolPath === b.poolPath && a.sha256 !== b.sha256) {
+      throw new IntegrityError(`two different files claim ${a.poolPath} (${a.file} and ${b.file}); publish one version of each package`);
+    }
+  }
+  const unique = packages.filter((p, i) => i === 0 || packages[i - 1]!.poolPath !== p.poolPath);
+
+  const dist = `dists/${opts.suite}`;
+  const files = new Map<string, Buffer>();
+  for (const arch of archs) {
+    const stanzas = unique
+      .filter((p) => p.architecture === arch || p.architecture === 'all')
+      .map((p) => {
+        const para: Paragraph = new Map(p.control);
+        para.set('Filename', p.poolPath);
+        para.set('Size', String(p.size));
+        para.set('SHA256', p.sha256);
+        return formatParagraph(para);
+      });
+    const text = Buffer.from(stanzas.join('\n'), 'utf8');
+    files.set(`${component}/binary-${arch}/Packages`, text);
+    files.set(`${component}/binary-${arch}/Packages.gz`, gzipSync(text, { level: 9 }));
+  }
+
+  const release = releaseText(opts, component, archs, files);
+  const signDate = signatureDate(opts.date, opts.signingKeys);
+  const inRelease = await clearsign(release, opts.signingKeys, signDate);
+  const releaseGpg = await signDetached(Buffer.from(release, 'utf8'), opts.signingKeys, signDate);
+
+  const all = new Map<string, Buffer>([...[...files].map(([k, v]) => [`${dist}/${k}`, v] as const)]);
+  all.set(`${dist}/Release`, Buffer.from(release, 'utf8'));
+  all.set(`${dist}/InRelease`, Buffer.from(inRelease, 'utf8'));
+  all.set(`${dist}/Release.gpg`, Buffer.from(releaseGpg, 'utf8'));
+  const indexes: AptRepositoryResult['indexes'] = [];
+  for (const [path, data] of [...all].sort(([a], [b]) => cmp(a, b))) {
+    const file = join(opts.outDir, path);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, data);
+    indexes.push({ path, file });
+  }
+  return { indexes, packages: unique.map(({ control: _c, ...p }) => p) };
+}
+
+const DEB_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+const DEB_VERSION = /^(?:\d+:)?[A-Za-z0-9.+~:-]+$/;
+const DEB_ARCH = /^[a-z0-9-]+$/;
+
+function releaseText(opts: AptRepositoryOptions, component: string, archs: string[], files: Map<string, Buffer>): string {
+  const lines = [
+    `Origin: ${opts.origin ?? 'ferry'}`,
+    `Label: ${opts.label ?? opts.origin ?? 'ferry'}`,
+    `Suite: ${opts.suite}`,
+    `Codename: ${opts.codename ?? opts.suite}`,
+    `Date: ${rfc2822(opts.date)}`,
+  ];
+  if (opts.validForDays) lines.push(`Valid-Until: ${rfc2822(new Date(opts.date.getTime() + opts.validForDays * 86_400_000))}`);
+  lines.push(`Architectures: ${archs.join(' ')}`, `Components: ${component}`, 'SHA256:');
+  const width = Math.max(...[...files.values()].map((b) => String(b.length).length));
+  for (const [path, data] of [...files].sort(([a], [b]) => cmp(a, b))) {
+    lines.push(` ${sha256Hex(data)} ${String(data.length).padStart(width)} ${path}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** "Wed, 25 Nov 2026 00:00:00 UTC", the form apt parses (RFC 2822 in UTC). */
+function rfc2822(d: Date): string {
+  return d.toUTCString().replace(/GMT$/, 'UTC');
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

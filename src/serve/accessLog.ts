@@ -1,0 +1,42 @@
+import type { Writable } from 'node:stream';
+
+/** One served (or refused) request. */
+export interface AccessLogEntry {
+  time: string;
+  remote: string;
+  method: string;
+  /** the request target as sent, cut at 1024 characters */
+  target: string;
+  status: number;
+  /** body bytes sent */
+  bytes: number;
+  /** milliseconds from the request to the last byte (or the abort) */
+  ms: number;
+  range?: string;
+  /** the bundle a release name resolved to */
+  bundle?: string;
+  /** why a request was refused or failed (never sent to the client) */
+  reason?: string;
+  /** the client went away before the body was complete */
+  aborted?: boolean;
+  ua?: string;
+}
+
+export type AccessLog = (entry: AccessLogEntry) => void;
+
+/**
+ * One line per request on `out`: JSON objects with `json`, otherwise a space-separated line whose
+ * free-text fields are JSON-quoted, so a hostile path or user agent cannot forge a second line.
+ */
+export function createAccessLog(out: Writable, opts: { json?: boolean } = {}): AccessLog {
+  if (opts.json) return (e) => void out.write(JSON.stringify(e) + '\n');
+  return (e) => {
+    let line = `${e.time} ${e.remote} ${e.method} ${JSON.stringify(e.target)} ${e.status} ${e.bytes} ${e.ms.toFixed(1)}ms`;
+    if (e.range !== undefined) line += ` range=${JSON.stringify(e.range)}`;
+    if (e.bundle !== undefined) line += ` bundle=${e.bundle.slice(0, 12)}`;
+    if (e.aborted) line += ' aborted';
+    if (e.reason !== undefined) line += ` reason=${JSON.stringify(e.reason)}`;
+    if (e.ua !== undefined) line += ` ua=${JSON.stringify(e.ua)}`;
+    out.write(line + '\n');
+  };
+}

@@ -1,0 +1,101 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StoreError } from '../errors.js';
+import { MANIFEST_PATH, SIGNATURE_PATH, SIGNATURE_MAX_BYTES, manifestDigest, parseManifest } from '../bundle/manifest.js';
+import { sha256Hex } from '../util/sha256.js';
+import { isMissing } from './isMissing.js';
+
+/** What the server needs to know about a file of a bundle without touching the disk. */
+export interface IndexedFile {
+  sha256: string;
+  size: number;
+}
+
+/** One imported bundle's manifest, as a lookup table from bundle path to digest and size. */
+export interface BundleIndex {
+  digest: string;
+  dir: string;
+  files: Map<string, IndexedFile>;
+}
+
+/**
+ * Manifests of the bundles being served, parsed once per digest. A bundle directory is immutable
+ * (its name is the sha256 of its manifest), so an entry never goes stale; but `ferry gc` may remove
+ * the bundle, so at most once a second per bundle a background check looks for its manifest and
+ * forgets the bundle when it is gone (files served from memory stop within that second).
+ * Concurrent first requests for one bundle share a single load; the most recently used `capacity`
+ * bundles are kept.
+ */
+export class BundleIndexCache {
+  private readonly loaded = new Map<string, Promise<BundleIndex | undefined>>();
+  private readonly checkedAt = new Map<string, number>();
+
+  constructor(
+    private readonly bundlesDir: string,
+    private readonly capacity = 32,
+  ) {}
+
+  /** `undefined` when no bundle with this digest is in the store (not cached: it may be imported later). */
+  get(digest: string): Promise<BundleIndex | undefined> {
+    const hit = this.loaded.get(digest);
+    if (hit) {
+      // refresh its place in the LRU order
+      this.loaded.delete(digest);
+      this.loaded.set(digest, hit);
+      const now = Date.now();
+      if (now - (this.checkedAt.get(digest) ?? 0) > RECHECK_MS) {
+        this.checkedAt.set(digest, now);
+        stat(join(this.bundlesDir, digest, MANIFEST_PATH)).catch((err: unknown) => {
+          if (isMissing(err) && this.loaded.get(digest) === hit) this.loaded.delete(digest);
+        });
+      }
+      return hit;
+    }
+    this.checkedAt.set(digest, Date.now());
+    const p = loadBundleIndex(join(this.bundlesDir, digest), digest);
+    this.loaded.set(digest, p);
+    p.then(
+      (index) => {
+        if (!index && this.loaded.get(digest) === p) this.loaded.delete(digest);
+      },
+      () => {
+        if (this.loaded.get(digest) === p) this.loaded.delete(digest);
+      },
+    );
+    while (this.loaded.size > this.capacity) {
+      const oldest = this.loaded.keys().next().value as string;
+      this.loaded.delete(oldest);
+      this.checkedAt.delete(oldest);
+    }
+    return p;
+  }
+}
+
+/** How often a cached bundle is checked for removal. */
+const RECHECK_MS = 1000;
+
+async function loadBundleIndex(dir: string, digest: string): Promise<BundleIndex | undefined> {
+  const manifestFile = join(dir, MANIFEST_PATH);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(manifestFile);
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw new StoreError(`cannot read ${manifestFile}: ${(err as Error).message}; check the store's permissions`, { cause: err });
+  }
+  if (manifestDigest(bytes) !== digest) {
+    throw new StoreError(`${manifestFile} does not hash to its folder name ${digest}: the store is damaged; re-import the bundle`);
+  }
+  const manifest = parseManifest(bytes, manifestFile);
+  const files = new Map<string, IndexedFile>();
+  for (const e of manifest.entries) files.set(e.path, { sha256: e.sha256, size: e.size });
+  // the manifest's own hash is the digest; the signature is not listed in it, so hash it here once
+  files.set(MANIFEST_PATH, { sha256: digest, size: bytes.length });
+  try {
+    const sig = await readFile(join(dir, SIGNATURE_PATH));
+    if (sig.length <= SIGNATURE_MAX_BYTES) files.set(SIGNATURE_PATH, { sha256: sha256Hex(sig), size: sig.length });
+  } catch (err) {
+    if (!isMissing(err)) throw new StoreError(`cannot read ${join(dir, SIGNATURE_PATH)}: ${(err as Error).message}`, { cause: err });
+  }
+  return { digest, dir, files };
+}

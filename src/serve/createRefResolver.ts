@@ -1,0 +1,105 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StoreError } from '../errors.js';
+import { SHA256_RE } from '../util/sha256.js';
+import { isMissing } from './isMissing.js';
+
+export interface RefResolver {
+  /** The bundle digest STORE/refs/NAME/VERSION names, or undefined when there is no such release. */
+  resolve(name: string, version: string): Promise<string | undefined>;
+  /** Stop watching the refs folder. */
+  close(): void;
+}
+
+/** Answers older than this are read again even when no change was reported (network file systems drop inotify events). */
+const MAX_AGE_MS = 1000;
+/** Unknown names are remembered too (a client looping on a typo costs no disk reads), within this bound. */
+const MAX_ENTRIES = 10_000;
+
+/**
+ * Resolve release names to bundle digests through STORE/refs/NAME/VERSION (a file holding DIGEST).
+ *
+ * Answers are cached so that a request by name costs no disk read, and the cache is dropped as soon
+ * as anything under STORE/refs changes (inotify on refs/ and on each refs/NAME/), so a release that is
+ * imported or re-pointed is served at once, without a restart. Each answer also expires after one
+ * second, which bounds staleness where change notification is unavailable.
+ */
+export function createRefResolver(refsDir: string): RefResolver {
+  const cache = new Map<string, { digest: string | undefined; at: number }>();
+  const watchers = new Map<string, FSWatcher>();
+  let closed = false;
+  // bumped on every change, so an answer read while a change happened is not cached
+  let generation = 0;
+
+  const invalidate = () => {
+    generation++;
+    cache.clear();
+    watchNames();
+  };
+  const watchDir = (dir: string, onChange: () => void) => {
+    if (closed || watchers.has(dir)) return;
+    try {
+      const w = watch(dir, { persistent: false }, onChange);
+      w.on('error', () => {
+        w.close();
+        watchers.delete(dir);
+        cache.clear();
+      });
+      watchers.set(dir, w);
+    } catch {
+      // the folder does not exist yet: the age limit covers it until it does
+    }
+  };
+  // a new release name is a new folder under refs/: watch it too
+  const watchNames = () => {
+    watchDir(refsDir, invalidate);
+    void readNames(refsDir).then((names) => {
+      for (const n of names) watchDir(join(refsDir, n), invalidate);
+    });
+  };
+  watchNames();
+
+  return {
+    async resolve(name, version) {
+      const key = `${name}/${version}`;
+      const now = Date.now();
+      const hit = cache.get(key);
+      if (hit && now - hit.at < MAX_AGE_MS) return hit.digest;
+      if (!watchers.has(refsDir)) watchNames();
+      const before = generation;
+      const digest = await readRef(join(refsDir, name, version));
+      if (generation !== before) return digest;
+      if (cache.size >= MAX_ENTRIES) cache.clear();
+      cache.set(key, { digest, at: now });
+      return digest;
+    },
+    close() {
+      closed = true;
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
+      cache.clear();
+    },
+  };
+}
+
+async function readRef(file: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
+    throw new StoreError(`cannot read ${file}: ${(err as Error).message}; check the store's permissions`, { cause: err });
+  }
+  const digest = text.trim();
+  if (!SHA256_RE.test(digest)) throw new StoreError(`${file} should hold a bundle digest (64 hex characters) but holds ${JSON.stringify(text.slice(0, 80))}; re-import the release`);
+  return digest;
+}
+
+async function readNames(refsDir: string): Promise<string[]> {
+  try {
+    return (await readdir(refsDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    return [];
+  }
+}

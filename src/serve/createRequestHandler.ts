@@ -1,0 +1,166 @@
+import { stat } from 'node:fs/promises';
+import { storeLayout } from '../store/storeLayout.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import type { Logger } from '../ui/log.js';
+import type { AccessLog } from './accessLog.js';
+import { BundleIndexCache, type BundleIndex } from './bundleIndexCache.js';
+import { contentTypeFor, DEFAULT_CONTENT_TYPE } from './contentTypeFor.js';
+import { createRefResolver } from './createRefResolver.js';
+import { readReleaseRefs } from './readReleaseRefs.js';
+import { renderReleasesIndex } from './renderReleasesIndex.js';
+import { resolveRequestPath, type BundleLocation } from './resolveRequestPath.js';
+import { sendPlainStatus } from './sendPlainStatus.js';
+import { sendStoreFile, type SendResult } from './sendStoreFile.js';
+import { SmallFileCache } from './smallFileCache.js';
+
+export interface RequestHandlerOptions {
+  /** the store's real path (symlinks resolved) */
+  store: string;
+  log: Logger;
+  accessLog?: AccessLog;
+  /** bytes of small files kept in memory (0: none); default 64 MiB */
+  cacheBytes?: number;
+}
+
+export interface RequestHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** From now on answers carry `Connection: close`, so keep-alive clients let go after their current request. */
+  drain(): void;
+  close(): void;
+}
+
+/** A bundle's files never change (the directory is named by its manifest's hash). */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** A release name may be re-pointed to another bundle: clients revalidate (the ETag makes that a 304). */
+const REVALIDATE = 'no-cache';
+
+/**
+ * The store's URL space, read-only:
+ *   /bundles/DIGEST/PATH            files of an imported bundle (PATH as listed in its manifest)
+ *   /releases/NAME/VERSION/PATH     the same through STORE/refs/NAME/VERSION
+ *   /releases/                      JSON list of releases
+ *   /blobs/sha256/HEX               one artifact by its hash
+ *   /healthz                        liveness and store check
+ * A URL ending in "/" serves the folder's index.html (PEP 503 pages); the folder without "/" redirects.
+ */
+export function createRequestHandler(opts: RequestHandlerOptions): RequestHandler {
+  const layout = storeLayout(opts.store);
+  const { bundles: bundlesDir, refs: refsDir, blobs: blobsDir } = layout;
+  const bundles = new BundleIndexCache(bundlesDir);
+  const refs = createRefResolver(refsDir);
+  const cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
+  const cache = cacheBytes > 0 ? new SmallFileCache(cacheBytes) : undefined;
+  let draining = false;
+
+  const serveFromBundle = async (req: IncomingMessage, res: ServerResponse, index: BundleIndex, loc: BundleLocation, cacheControl: string): Promise<SendResult> => {
+    const path = loc.directory ? (loc.path === '' ? 'index.html' : `${loc.path}/index.html`) : loc.path;
+    const entry = index.files.get(path);
+    if (!entry) {
+      if (!loc.directory && index.files.has(`${loc.path}/index.html`)) {
+        const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
+        return { status: 301, bytes: sendPlainStatus(req, res, 301, { Location: `${rawPath}/` }) };
+      }
+      return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'not in the bundle manifest' };
+    }
+    return sendStoreFile(req, res, {
+      file: join(index.dir, path),
+      within: `${index.dir}/`,
+      sha256: entry.sha256,
+      size: entry.size,
+      contentType: contentTypeFor(path),
+      cacheControl,
+    }, cache);
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<SendResult & { bundle?: string }> => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return { status: 405, bytes: sendPlainStatus(req, res, 405, { Allow: 'GET, HEAD' }) };
+    }
+    const r = resolveRequestPath(req.url ?? '');
+    switch (r.kind) {
+      case 'refused':
+        return { status: r.status, bytes: sendPlainStatus(req, res, r.status), reason: r.reason };
+      case 'redirect':
+        return { status: 301, bytes: sendPlainStatus(req, res, 301, { Location: r.location }) };
+      case 'healthz': {
+        const ok = await stat(opts.store).then((s) => s.isDirectory(), () => false);
+        const body = JSON.stringify({ status: ok ? 'ok' : 'store unavailable' }) + '\n';
+        res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json', 'Content-Length': body.length, 'Cache-Control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : body);
+        return { status: ok ? 200 : 503, bytes: req.method === 'HEAD' ? 0 : body.length };
+      }
+      case 'releases-index': {
+        const list = await readReleaseRefs(refsDir, (file, why) => opts.log.warn(`ignoring ${file}: ${why}`));
+        const body = Buffer.from(renderReleasesIndex(list));
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length, 'Cache-Control': REVALIDATE });
+        res.end(req.method === 'HEAD' ? undefined : body);
+        return { status: 200, bytes: req.method === 'HEAD' ? 0 : body.length };
+      }
+      case 'bundle': {
+        const index = await bundles.get(r.digest);
+        if (!index) return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'no such bundle' };
+        return serveFromBundle(req, res, index, r, IMMUTABLE);
+      }
+      case 'release': {
+        const digest = await refs.resolve(r.name, r.version);
+        if (!digest) return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'no such release' };
+        const index = await bundles.get(digest);
+        if (!index) {
+          opts.log.warn(`release ${r.name} ${r.version} names bundle ${digest}, which is not in the store; re-import it`);
+          return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'release names a missing bundle', bundle: digest };
+        }
+        res.setHeader('X-Ferry-Bundle', digest);
+        return { ...(await serveFromBundle(req, res, index, r, REVALIDATE)), bundle: digest };
+      }
+      case 'blob':
+        return sendStoreFile(req, res, {
+          file: layout.blob(r.sha256),
+          within: `${blobsDir}/`,
+          sha256: r.sha256,
+          contentType: DEFAULT_CONTENT_TYPE,
+          cacheControl: IMMUTABLE,
+        }, cache);
+    }
+  };
+
+  const handler = ((req: IncomingMessage, res: ServerResponse) => {
+    const started = process.hrtime.bigint();
+    // read now: once the client has gone, the socket no longer knows its peer
+    const remote = req.socket.remoteAddress ?? '';
+    if (draining) res.setHeader('Connection', 'close');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    const done = (result: SendResult & { bundle?: string }) => {
+      if (!opts.accessLog) return;
+      const entry = {
+        time: new Date().toISOString(),
+        remote,
+        method: req.method ?? '',
+        target: (req.url ?? '').slice(0, 1024),
+        status: result.status,
+        bytes: result.bytes,
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+        range: result.range,
+        bundle: result.bundle,
+        reason: result.reason,
+        aborted: result.aborted,
+        ua: req.headers['user-agent'],
+      };
+      opts.accessLog(entry);
+    };
+    route(req, res).then(done, (err: unknown) => {
+      // details go to the operator's log; the client learns only that it failed
+      opts.log.warn(`${req.method} ${(req.url ?? '').slice(0, 200)}: ${(err as Error).message}`);
+      if (!res.headersSent) done({ status: 500, bytes: sendPlainStatus(req, res, 500), reason: (err as Error).message });
+      else {
+        res.destroy();
+        done({ status: res.statusCode, bytes: 0, aborted: true, reason: (err as Error).message });
+      }
+    });
+  }) as RequestHandler;
+  handler.drain = () => {
+    draining = true;
+  };
+  handler.close = () => refs.close();
+  return handler;
+}

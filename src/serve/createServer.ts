@@ -1,0 +1,106 @@
+import { realpath, stat } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { isIP, type Socket } from 'node:net';
+import { StoreError, UsageError } from '../errors.js';
+import type { Logger } from '../ui/log.js';
+import type { AccessLog } from './accessLog.js';
+import { createRequestHandler } from './createRequestHandler.js';
+import { formatListenAddress, type ListenAddress } from './parseListenAddress.js';
+
+export interface ServeOptions {
+  store: string;
+  listen: ListenAddress[];
+  /** PEM certificate chain and key: serve HTTPS instead of HTTP */
+  tls?: { cert: Buffer; key: Buffer };
+  log: Logger;
+  accessLog?: AccessLog;
+  /** bytes of small verified files kept in memory (0: none); default 64 MiB */
+  cacheBytes?: number;
+}
+
+export interface RunningServer {
+  /** base URLs actually bound (port 0 becomes the port the system chose) */
+  urls: string[];
+  /**
+   * Graceful stop: stop accepting, let requests in flight finish (keep-alive connections are closed
+   * after their current response), and cut whatever is still open after `graceMs`.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Serve the store read-only on every `listen` address (one socket each, one request handler). */
+export async function createServer(opts: ServeOptions): Promise<RunningServer> {
+  let store: string;
+  try {
+    store = await realpath(opts.store);
+    if (!(await stat(store)).isDirectory()) throw new Error('not a directory');
+  } catch (err) {
+    throw new StoreError(`store ${opts.store} cannot be served: ${(err as Error).message}; give --store the folder that ferry import writes to`, { cause: err });
+  }
+  if (opts.listen.length === 0) throw new UsageError('nothing to listen on: give --listen ADDRESS:PORT');
+  const handler = createRequestHandler({ store, log: opts.log, accessLog: opts.accessLog, cacheBytes: opts.cacheBytes });
+  const servers: Server[] = [];
+  let closing = false;
+  const onRequest: typeof handler = Object.assign((req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => {
+    handler(req, res);
+    // a keep-alive connection whose response finishes while closing is idle from then on: let it go now
+    res.once('finish', () => {
+      if (closing) setImmediate(() => servers.forEach((s) => s.closeIdleConnections()));
+    });
+  }, handler);
+
+  const urls: string[] = [];
+  try {
+    for (const addr of opts.listen) {
+      const server: Server = opts.tls
+        ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, onRequest)
+        : createHttpServer(onRequest);
+      server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+        // malformed requests (NUL or raw controls in the target, oversized headers): a bare status, nothing else
+        if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+        socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        opts.accessLog?.({ time: new Date().toISOString(), remote: (socket as Socket).remoteAddress ?? '', method: '', target: '', status, bytes: 0, ms: 0, reason: err.code ?? err.message });
+      });
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        // IPv6 sockets take only IPv6, so "0.0.0.0:P" and "[::]:P" can be given together
+        server.listen({ host: addr.host, port: addr.port, ipv6Only: addr.host !== undefined && isIP(addr.host) === 6 }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }).catch((err: NodeJS.ErrnoException) => {
+        throw new UsageError(`cannot listen on ${formatListenAddress(addr.host ?? '::', addr.port)}: ${err.code ?? err.message}; choose another --listen address or port`, { cause: err });
+      });
+      const bound = server.address();
+      if (bound && typeof bound === 'object') urls.push(`${opts.tls ? 'https' : 'http'}://${formatListenAddress(bound.address, bound.port)}`);
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    handler.close();
+    throw err;
+  }
+
+  return {
+    urls,
+    async close(graceMs = 30_000) {
+      if (closing) return;
+      closing = true;
+      handler.drain();
+      const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      for (const s of servers) s.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          for (const s of servers) s.closeAllConnections();
+          resolve();
+        }, graceMs);
+      });
+      await Promise.race([closed, timedOut]);
+      clearTimeout(timer);
+      handler.close();
+    },
+  };
+}

@@ -1,0 +1,161 @@
+import { constants } from 'node:fs';
+import { open, realpath, type FileHandle } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { IntegrityError, StoreError } from '../errors.js';
+import { sha256Hex } from '../util/sha256.js';
+import { evaluatePreconditions } from './evaluatePreconditions.js';
+import { isMissing } from './isMissing.js';
+import { parseRange } from './parseRange.js';
+import { sendPlainStatus } from './sendPlainStatus.js';
+import type { SmallFileCache } from './smallFileCache.js';
+
+export interface StoreFile {
+  /** absolute path under the store's real path */
+  file: string;
+  /** the real folder (ending in "/") the file's real path must stay inside */
+  within: string;
+  /** hex digest from the manifest (or the blob's name): the strong ETag */
+  sha256: string;
+  /** size from the manifest; a file of another size is a damaged store, never served */
+  size?: number;
+  contentType: string;
+  cacheControl: string;
+}
+
+/** What was answered, for the access log. */
+export interface SendResult {
+  status: number;
+  bytes: number;
+  range?: string;
+  aborted?: boolean;
+  /** set when the file was refused (404) for a reason worth logging */
+  reason?: string;
+}
+
+/** Bodies up to this size are read with one read() and sent with end(): no stream set-up per small index file. */
+const SINGLE_READ_MAX = 64 * 1024;
+/**
+ * Larger bodies are streamed in chunks of this size with back-pressure: a chunk is read only when
+ * the socket has taken the previous one, so memory per download stays near one chunk whatever the file size.
+ */
+const CHUNK = 256 * 1024;
+
+/** Writes the selected bytes [start, end] of the body; resolves with what reached the socket. */
+type BodyWriter = (start: number, end: number) => Promise<{ bytes: number; aborted?: boolean }>;
+
+/**
+ * Send one file of the store with ETag, Last-Modified, HEAD, conditional requests and a single Range.
+ * The path is resolved with realpath and must stay inside `within` (a link planted in the store cannot
+ * lead out of it); the file is then opened with O_NOFOLLOW and must be a regular file of the recorded
+ * size. Small files are checked against their sha256 once and then answered from `cache`.
+ */
+export async function sendStoreFile(req: IncomingMessage, res: ServerResponse, f: StoreFile, cache?: SmallFileCache): Promise<SendResult> {
+  const hit = cache?.get(f.sha256);
+  if (hit) return sendEntity(req, res, f, hit.data.length, hit.mtime, writeBuffer(res, hit.data));
+
+  let real: string;
+  try {
+    real = await realpath(f.file);
+  } catch (err) {
+    if (isMissing(err)) return notFound(req, res, 'no such file in the store');
+    throw err;
+  }
+  if (!real.startsWith(f.within)) return notFound(req, res, `resolves outside ${f.within}`);
+  let fh: FileHandle;
+  try {
+    fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'ELOOP') return notFound(req, res, 'no such file in the store');
+    throw err;
+  }
+  let handedOver = false;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return notFound(req, res, 'not a regular file');
+    if (f.size !== undefined && st.size !== f.size) {
+      throw new StoreError(`${f.file} has ${st.size} bytes but its manifest says ${f.size}: the store is damaged; re-import the bundle`);
+    }
+    if (cache && st.size <= cache.maxFileSize) {
+      const data = await readExactly(fh, 0, st.size, f.file);
+      const actual = sha256Hex(data);
+      if (actual !== f.sha256) throw new IntegrityError(`${f.file} has sha256 ${actual} but its manifest says ${f.sha256}: the store is damaged; re-import the bundle`);
+      cache.set(f.sha256, { data, mtime: st.mtime });
+      return sendEntity(req, res, f, st.size, st.mtime, writeBuffer(res, data));
+    }
+    return await sendEntity(req, res, f, st.size, st.mtime, async (start, end) => {
+      const length = end - start + 1;
+      if (length <= SINGLE_READ_MAX) return writeBuffer(res, await readExactly(fh, start, length, f.file))(0, length - 1);
+      handedOver = true;
+      const stream = fh.createReadStream({ start, end, highWaterMark: CHUNK, autoClose: true });
+      try {
+        await pipeline(stream, res);
+        return { bytes: length };
+      } catch {
+        // the client went away; pipeline has destroyed the file stream, which closes the file
+        return { bytes: stream.bytesRead, aborted: true };
+      }
+    });
+  } finally {
+    if (!handedOver) await fh.close();
+  }
+}
+
+/** Headers, preconditions and range selection for a body of `size` bytes; `write` sends the bytes. */
+async function sendEntity(req: IncomingMessage, res: ServerResponse, f: StoreFile, size: number, mtime: Date, write: BodyWriter): Promise<SendResult> {
+  const etag = `"${f.sha256}"`;
+  res.setHeader('ETag', etag);
+  res.setHeader('Last-Modified', mtime.toUTCString());
+  res.setHeader('Cache-Control', f.cacheControl);
+  res.setHeader('Accept-Ranges', 'bytes');
+  const decision = evaluatePreconditions(req.headers, { etag, lastModified: mtime });
+  if (decision === 'not-modified') {
+    res.writeHead(304).end();
+    return { status: 304, bytes: 0 };
+  }
+  if (decision === 'precondition-failed') {
+    res.writeHead(412, { 'Content-Length': 0 }).end();
+    return { status: 412, bytes: 0 };
+  }
+  const rangeHeader = req.headers.range;
+  const range = decision === 'range' ? parseRange(rangeHeader, size) : undefined;
+  if (range === 'unsatisfiable') {
+    res.writeHead(416, { 'Content-Range': `bytes */${size}`, 'Content-Length': 0 }).end();
+    return { status: 416, bytes: 0, range: rangeHeader };
+  }
+  const start = range?.start ?? 0;
+  const end = range?.end ?? size - 1;
+  const length = end - start + 1;
+  const status = range ? 206 : 200;
+  res.setHeader('Content-Type', f.contentType);
+  res.setHeader('Content-Length', length);
+  if (range) res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
+  res.writeHead(status);
+  const result: SendResult = { status, bytes: 0, range: range ? rangeHeader : undefined };
+  if (req.method === 'HEAD' || length === 0) {
+    res.end();
+    return result;
+  }
+  const sent = await write(start, end);
+  return { ...result, bytes: sent.bytes, aborted: sent.aborted };
+}
+
+function writeBuffer(res: ServerResponse, data: Buffer): BodyWriter {
+  return (start, end) =>
+    new Promise((resolve) => {
+      const body = start === 0 && end === data.length - 1 ? data : data.subarray(start, end + 1);
+      res.end(body, () => resolve({ bytes: body.length }));
+      res.once('close', () => resolve({ bytes: body.length, aborted: !res.writableFinished || undefined }));
+    });
+}
+
+async function readExactly(fh: FileHandle, position: number, length: number, file: string): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  const { bytesRead } = await fh.read(buf, 0, length, position);
+  if (bytesRead !== length) throw new StoreError(`${file} became shorter while it was read: the store is being modified`);
+  return buf;
+}
+
+function notFound(req: IncomingMessage, res: ServerResponse, reason: string): SendResult {
+  return { status: 404, bytes: sendPlainStatus(req, res, 404), reason };
+}

@@ -1,0 +1,190 @@
+import { join } from 'node:path';
+import type { ArtifactKind, BuildContext, BundleInput } from '../../bundle/types.js';
+import { IntegrityError, SpecError } from '../../errors.js';
+import { createFetchStats, fetchMany } from '../../fetch/index.js';
+import { writeAptRepository } from '../../repo/writeAptRepository.js';
+import { buildPackageIndex, type PackageIndex } from './buildPackageIndex.js';
+import { fetchPackagesIndex } from './fetchPackagesIndex.js';
+import { fetchUpstreamRelease } from './fetchUpstreamRelease.js';
+import { loadAptUpstreams } from './loadAptUpstreams.js';
+import { resolveAptClosure } from './resolveAptClosure.js';
+import type { AptPackage } from './types.js';
+
+/** One pinned .deb in SPEC.lock.json. */
+export interface LockedDeb {
+  name: string;
+  version: string;
+  architecture: string;
+  url: string;
+  size: number;
+  sha256: string;
+  /** services whose closure needs it */
+  services: string[];
+}
+
+export interface AptLock {
+  /** the suite published inside the bundle (targets.debian.suite) */
+  suite: string;
+  component: string;
+  architectures: string[];
+  /** upstream suites read, with the keys that signed them (for review) */
+  sources: Array<{ uri: string; suite: string; signers: string[] }>;
+  packages: LockedDeb[];
+}
+
+const COMPONENT = 'main';
+
+/**
+ * The apt artifact kind. `lock` reads every configured upstream (verified InRelease, Packages checked
+ * against it), resolves each service's packages to their dependency closure per target architecture
+ * and pins every .deb; `collect` downloads exactly those into the cache and publishes them as a signed
+ * repository under apt/ in the bundle.
+ */
+export const aptKind: ArtifactKind<AptLock> = {
+  name: 'apt',
+
+  async lock(ctx) {
+    const services = Object.entries(ctx.spec.services).filter(([, s]) => s.artifacts.apt.length > 0);
+    const rootfs = Object.entries(ctx.spec.rootfs).flatMap(([name, r]) => ('mmdebstrap' in r ? [{ name, ...r.mmdebstrap }] : []));
+    if (services.length === 0 && rootfs.length === 0) return undefined;
+    const debian = ctx.spec.targets.debian;
+    if (!debian) throw new SpecError(`the spec needs apt packages (services' artifacts.apt or an mmdebstrap rootfs), but targets.debian (suite, architectures) is not set`);
+    if (ctx.spec.upstreams.apt.length === 0) throw new SpecError('services list apt packages, but upstreams.apt names no source (use `- uri: system` for the machine\'s own)');
+    const opts = ctx.spec.upstreams.apt_options;
+    const stats = createFetchStats(ctx.fetchStats);
+    const upstreams = await loadAptUpstreams(ctx.spec, ctx.baseDir);
+
+    const all: AptPackage[] = [];
+    const sources: AptLock['sources'] = [];
+    for (const up of upstreams) {
+      for (const suite of up.suites) {
+        const release = await fetchUpstreamRelease(up.uri, suite, up.keys, stats);
+        sources.push({ uri: up.uri, suite, signers: release.signers });
+        // like apt: a separate binary-all index only when the Release names "all" among its architectures
+        const allArchIndex =
+          (release.fields.get('Architectures') ?? '').split(/\s+/).includes('all') && release.fields.get('No-Support-for-Architecture-all') !== 'Packages';
+        for (const component of up.components) {
+          const origin = { uri: up.uri, suite, component };
+          for (const arch of [...debian.architectures, ...(allArchIndex ? ['all'] : [])]) {
+            all.push(...(await fetchPackagesIndex(release, origin, arch, { cacheDir: ctx.cacheDir, log: ctx.log, stats })));
+          }
+        }
+      }
+    }
+    ctx.log.info(`apt: ${all.length} packages in ${sources.length} upstream suite(s)`);
+
+    const chosen = new Map<string, LockedDeb>();
+    for (const arch of debian.architectures) {
+      const index = buildPackageIndex(all, arch);
+      const base = baseSet(index, opts.base);
+      const wants: Array<{ service?: string; roots: string[]; base: Set<string> }> = [
+        ...services.map(([service, svc]) => ({ service, roots: svc.artifacts.apt, base })),
+        // an mmdebstrap rootfs installs from the bundle's own repository: it needs its variant's base set too
+        ...rootfs.map((r) => ({ roots: [...mmdebstrapBase(index, r.variant), ...r.packages], base: new Set<string>() })),
+      ];
+      for (const want of wants) {
+        const closure = resolveAptClosure(index, want.roots, { recommends: opts.recommends, base: want.base });
+        for (const p of closure) {
+          const key = `${p.name} ${p.version} ${p.architecture}`;
+          const entry = chosen.get(key) ?? {
+            name: p.name,
+            version: p.version,
+            architecture: p.architecture,
+            url: `${p.origin.uri.replace(/\/+$/, '')}/${p.filename}`,
+            size: p.size,
+            sha256: p.sha256,
+            services: [],
+          };
+          if (want.service && !entry.services.includes(want.service)) entry.services.push(want.service);
+          chosen.set(key, entry);
+        }
+      }
+    }
+    const packages = [...chosen.values()].sort((a, b) => cmp(a.name, b.name) || cmp(a.architecture, b.architecture) || cmp(a.version, b.version));
+    for (const p of packages) p.services.sort();
+    ctx.log.info(`apt: ${packages.length} packages pinned (${services.length} service(s), ${rootfs.length} rootfs, ${debian.architectures.join(', ')})`);
+    return { suite: debian.suite, component: COMPONENT, architectures: [...debian.architectures].sort(), sources, packages };
+  },
+
+  async collect(lock, ctx) {
+    if (ctx.epoch.getTime() > Date.now() + 10_000) {
+      ctx.log.warn(`the bundle epoch ${ctx.epoch.toISOString()} is in the future: apt on the hosts refuses a Release dated later than their clock`);
+    }
+    const stats = createFetchStats(ctx.fetchStats);
+    const got = await fetchMany(
+      lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
+      { cacheDir: ctx.cacheDir, log: ctx.log, stats, concurrency: ctx.jobs },
+    );
+    const repo = await writeAptRepository({
+      outDir: join(ctx.workDir, 'apt'),
+      suite: lock.suite,
+      component: lock.component,
+      architectures: lock.architectures,
+      debs: got.map((g, i) => ({ file: g.path, sha256: lock.packages[i]!.sha256, size: lock.packages[i]!.size })),
+      date: ctx.epoch,
+      validForDays: ctx.spec.upstreams.apt_options.valid_for_days,
+      signingKeys: ctx.signingKeys,
+      origin: 'ferry',
+      label: `${ctx.spec.name} ${ctx.spec.version}`,
+      jobs: ctx.jobs,
+    });
+    const bySha = new Map(lock.packages.map((p) => [p.sha256, p]));
+    const entries: BundleInput[] = [];
+    for (const p of repo.packages) {
+      const locked = bySha.get(p.sha256)!;
+      if (p.name !== locked.name || p.version !== locked.version || p.architecture !== locked.architecture) {
+        throw new IntegrityError(`${locked.url}: the lock pins ${locked.name} ${locked.version} ${locked.architecture}, but the file's control says ${p.name} ${p.version} ${p.architecture}`);
+      }
+      entries.push({ path: `apt/${p.poolPath}`, file: p.file, kind: 'apt', services: locked.services });
+    }
+    const allServices = [...new Set(lock.packages.flatMap((p) => p.services))].sort();
+    for (const ix of repo.indexes) entries.push({ path: `apt/${ix.path}`, file: ix.file, kind: 'apt-index', services: allServices });
+    return {
+      entries,
+      artifacts: {
+        suite: lock.suite,
+        component: lock.component,
+        architectures: lock.architectures,
+        packages: lock.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, services: p.services })),
+      },
+    };
+  },
+};
+
+/** Names the hosts already have: a list, or "required" = every Priority: required / Essential package and their closure. */
+function baseSet(index: PackageIndex, base: 'required' | string[]): Set<string> {
+  if (base !== 'required') return new Set(base);
+  const roots: string[] = [];
+  for (const [name, versions] of index.byName) {
+    const c = versions[0]!;
+    if (c.essential || c.priority === 'required') roots.push(name);
+  }
+  return new Set(resolveAptClosure(index, roots, { recommends: false, base: new Set() }).map((p) => p.name));
+}
+
+/** The packages mmdebstrap installs for a variant before the listed ones (see mmdebstrap(1), --variant). */
+function mmdebstrapBase(index: PackageIndex, variant: string): string[] {
+  if (variant === 'extract' || variant === 'custom') return [];
+  const priorities: Record<string, string[]> = {
+    minbase: ['required'],
+    buildd: ['required'],
+    required: ['required'],
+    important: ['required', 'important'],
+    debootstrap: ['required', 'important'],
+    '-': ['required', 'important'],
+    standard: ['required', 'important', 'standard'],
+  };
+  const wanted = new Set(priorities[variant] ?? []);
+  const out: string[] = [];
+  for (const [name, versions] of index.byName) {
+    const c = versions[0]!;
+    if (c.essential || (c.priority && wanted.has(c.priority))) out.push(name);
+  }
+  if (variant !== 'essential' && index.byName.has('apt') && !out.includes('apt')) out.push('apt');
+  if (variant === 'buildd' && index.byName.has('build-essential')) out.push('build-essential');
+  return out.sort();
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

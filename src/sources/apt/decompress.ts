@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { gunzipSync, createGunzip } from 'node:zlib';
+import xzDecompress from 'xz-decompress';
+import { FerryError } from '../../errors.js';
+
+// a CommonJS module: its named export is only reachable through the default import under Node's ESM loader
+const { XzReadableStream } = xzDecompress;
+
+/**
+ * Decompress a whole buffer: gzip with zlib, xz in-process with the xz-decompress WebAssembly decoder
+ * (a process per small control.tar.xz would cost more than the decoding), zstd through Debian's
+ * `zstd` tool (Node 20's zlib has none). `kind` is the file extension: "gz", "xz", "zst" or "".
+ */
+export async function decompress(data: Buffer, kind: string, label: string): Promise<Buffer> {
+  switch (kind) {
+    case '':
+      return data;
+    case 'gz':
+      try {
+        return gunzipSync(data);
+      } catch (err) {
+        throw new FerryError(`${label}: not valid gzip data (${(err as Error).message})`);
+      }
+    case 'xz': {
+      const chunks: Buffer[] = [];
+      for await (const c of decompressStream(Readable.from([data]), 'xz', label)) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    }
+    case 'zst':
+      return runZstd(data, label);
+    default:
+      throw new FerryError(`${label}: unsupported compression .${kind} (ferry reads .gz, .xz, .zst and plain files)`);
+  }
+}
+
+/** Decompress a stream of gzip or xz data (large indexes such as Packages.xz). */
+export function decompressStream(input: Readable, kind: 'gz' | 'xz' | '', label: string): Readable {
+  if (kind === '') return input;
+  if (kind === 'gz') {
+    const gunzip = createGunzip();
+    input.on('error', (e) => gunzip.destroy(e));
+    gunzip.on('error', () => {}); // the consumer sees it through the stream
+    return input.pipe(gunzip);
+  }
+  const web = new XzReadableStream(Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>);
+  const out = Readable.fromWeb(web as unknown as WebReadableStream<Uint8Array>);
+  return out.on('error', (e) => out.destroy(new FerryError(`${label}: not valid xz data (${e.message})`)));
+}
+
+function runZstd(input: Buffer, label: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('zstd', ['-dcq'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', (e) => reject(new FerryError(`${label}: cannot run zstd (${e.message}); install the Debian package zstd`)));
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new FerryError(`${label}: zstd failed: ${err.trim() || `exit ${code}`}`))));
+    child.stdin.on('error', () => {}); // reported through 'close'
+    child.stdin.end(input);
+  });
+}

@@ -1,0 +1,55 @@
+import type * as openpgp from 'openpgp';
+import { fetchBytes, type FetchStats } from '../../fetch/index.js';
+import { FetchError, ResolveError, SignatureError } from '../../errors.js';
+import { verifyCleartext, verifyDetached } from '../../pgp/verify.js';
+import { field, parseControl } from './parseControl.js';
+
+export interface UpstreamRelease {
+  /** URL of dists/SUITE/ ending in "/" */
+  distUrl: string;
+  /** files the signed Release lists with SHA256, by path relative to dists/SUITE/ */
+  files: Map<string, { sha256: string; size: number }>;
+  /** the fields of the Release paragraph */
+  fields: Map<string, string>;
+  signers: string[];
+}
+
+/**
+ * Fetch and verify dists/SUITE/InRelease (or Release + Release.gpg when the upstream has no
+ * InRelease) against `keys`. Refuses a bad or unknown signature, a Release without SHA256 sums, and
+ * a Release whose Valid-Until has passed (a replayed old index could hide security updates).
+ */
+export async function fetchUpstreamRelease(uri: string, suite: string, keys: openpgp.PublicKey[], stats?: FetchStats, now = new Date()): Promise<UpstreamRelease> {
+  const distUrl = `${uri.replace(/\/+$/, '')}/dists/${suite}/`;
+  let text: string;
+  let signers: string[];
+  try {
+    const inRelease = await fetchBytes(distUrl + 'InRelease', { stats });
+    const v = await verifyCleartext(inRelease.toString('utf8'), keys, distUrl + 'InRelease');
+    text = v.text;
+    signers = v.signers.map((s) => s.fingerprint);
+  } catch (err) {
+    if (!(err instanceof FetchError && err.status === 404)) throw err;
+    const release = await fetchBytes(distUrl + 'Release', { stats });
+    const sig = await fetchBytes(distUrl + 'Release.gpg', { stats }).catch((e: unknown) => {
+      if (e instanceof FetchError && e.status === 404) throw new SignatureError(`${distUrl}: neither InRelease nor Release.gpg exists; ferry only uses signed repositories`);
+      throw e;
+    });
+    const v = await verifyDetached(release, sig.toString('utf8'), keys, distUrl + 'Release.gpg');
+    text = release.toString('utf8');
+    signers = v.map((s) => s.fingerprint);
+  }
+  const [p] = parseControl(text);
+  if (!p) throw new ResolveError(`${distUrl}: the signed Release is empty`);
+  const validUntil = field(p, 'Valid-Until');
+  if (validUntil && Date.parse(validUntil.replace(/UTC$/, 'GMT')) < now.getTime()) {
+    throw new SignatureError(`${distUrl}: the Release expired on ${validUntil} (Valid-Until); the mirror is stale or replaying an old index`);
+  }
+  const files = new Map<string, { sha256: string; size: number }>();
+  for (const line of (field(p, 'SHA256') ?? '').split('\n')) {
+    const [sha256, size, path] = line.trim().split(/\s+/);
+    if (sha256 && size && path && /^[0-9a-f]{64}$/i.test(sha256)) files.set(path, { sha256: sha256.toLowerCase(), size: Number(size) });
+  }
+  if (files.size === 0) throw new SignatureError(`${distUrl}: the Release lists no SHA256 sums; ferry cannot verify its indexes`);
+  return { distUrl, files, fields: p, signers };
+}

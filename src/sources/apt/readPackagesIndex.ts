@@ -1,0 +1,50 @@
+import { ResolveError } from '../../errors.js';
+import { parseControlStream } from './parseControl.js';
+import { parseDependencies } from './parseDependencies.js';
+import type { AptOrigin, AptPackage } from './types.js';
+
+const FIELDS = new Set(['Package', 'Version', 'Architecture', 'Filename', 'Size', 'SHA256', 'Essential', 'Provides', 'Multi-Arch', 'Priority', 'Depends', 'Pre-Depends', 'Recommends']);
+
+/**
+ * Fields are looked up by their canonical spelling (the archive tools write nothing else), which keeps
+ * the lookups of absent fields cheap on a 60,000-package index.
+ *
+ * Read a (decompressed) Packages index stream into package records. Entries without Filename, Size or
+ * SHA256 cannot be fetched and verified, so they are refused: apt would not trust them either.
+ */
+export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>, origin: AptOrigin, label: string): AsyncGenerator<AptPackage> {
+  for await (const p of parseControlStream(chunks, FIELDS)) {
+    const name = p.get('Package');
+    const version = p.get('Version');
+    const architecture = p.get('Architecture');
+    if (!name || !version || !architecture) continue;
+    const filename = p.get('Filename');
+    const size = Number(p.get('Size'));
+    const sha256 = p.get('SHA256')?.toLowerCase();
+    if (!filename || !Number.isSafeInteger(size) || !sha256 || !/^[0-9a-f]{64}$/.test(sha256)) {
+      throw new ResolveError(`${label}: package ${name} ${version} has no Filename, Size or SHA256; ferry only takes packages it can verify`);
+    }
+    const pkg: AptPackage = {
+      name,
+      version,
+      architecture,
+      essential: p.get('Essential') === 'yes',
+      provides: parseDependencies(p.get('Provides')).map((g) => g[0]!),
+      filename,
+      size,
+      sha256,
+      origin,
+    };
+    const multiArch = p.get('Multi-Arch');
+    if (multiArch) pkg.multiArch = multiArch;
+    const priority = p.get('Priority');
+    if (priority) pkg.priority = priority;
+    const depends = p.get('Depends');
+    if (depends) pkg.depends = depends;
+    const preDepends = p.get('Pre-Depends');
+    if (preDepends) pkg.preDepends = preDepends;
+    const recommends = p.get('Recommends');
+    if (recommends) pkg.recommends = recommends;
+    yield pkg;
+  }
+}

@@ -1,0 +1,28 @@
+import type { Relation } from './parseDependencies.js';
+
+/** Where an index came from: the upstream's base URI, suite and component. */
+export interface AptOrigin {
+  uri: string;
+  suite: string;
+  component: string;
+}
+
+/** One binary package as an upstream Packages index describes it (only what resolving and fetching need). */
+export interface AptPackage {
+  name: string;
+  version: string;
+  architecture: string;
+  multiArch?: string;
+  essential: boolean;
+  priority?: string;
+  /** raw dependency fields; parsed on demand because most of a 60,000-package index is never visited */
+  depends?: string;
+  preDepends?: string;
+  recommends?: string;
+  provides: Relation[];
+  /** path relative to the upstream URI, e.g. pool/main/n/nginx/nginx-light_1.22.1-9_amd64.deb */
+  filename: string;
+  size: number;
+  sha256: string;
+  origin: AptOrigin;
+}

@@ -1,0 +1,96 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import type { ArtifactKind, BuildContext, KindResult } from '../../bundle/types.js';
+import { SpecError } from '../../errors.js';
+import { sha256File } from '../../util/sha256.js';
+import { makeGitBundle } from './makeGitBundle.js';
+import { resolveGitRef } from './resolveGitRef.js';
+
+export interface GitLockEntry {
+  name: string;
+  /** as the spec writes it (a relative path stays relative to the spec, so the lock moves with it) */
+  url: string;
+  ref: string;
+  commit: string;
+  depth: number;
+  services: string[];
+}
+export type GitLock = GitLockEntry[];
+
+/** What manifest.artifacts.git records per repository: enough to check and clone the bundle. */
+export interface GitArtifactInfo {
+  path: string;
+  url: string;
+  ref: string;
+  commit: string;
+  depth: number;
+  shallow: string[];
+  sha256: string;
+  size: number;
+  services: string[];
+}
+
+/** A URL as git takes it; a plain path is resolved against the spec's folder. */
+function normalizeUrl(url: string, baseDir: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/]+@[^/]+:/.test(url) || isAbsolute(url)) return url;
+  return resolve(baseDir, url);
+}
+
+function defaultName(url: string): string {
+  const last = url.replace(/\/+$/, '').split(/[/:]/).pop() ?? '';
+  return last.replace(/\.git$/, '');
+}
+
+/**
+ * The `git` artifact kind: services' `artifacts.git: [{url, ref, name, depth}]`. `lock` pins each ref
+ * to a commit; `collect` writes git/NAME.bundle holding exactly that commit.
+ */
+export const gitKind: ArtifactKind<GitLock> = {
+  name: 'git',
+
+  async lock(ctx: BuildContext): Promise<GitLock | undefined> {
+    const byName = new Map<string, Omit<GitLockEntry, 'commit'>>();
+    for (const [service, svc] of Object.entries(ctx.spec.services).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      for (const g of svc.artifacts.git) {
+        const url = g.url;
+        const name = g.name ?? defaultName(g.url);
+        if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name)) {
+          throw new SpecError(`services.${service}.artifacts.git: cannot derive a name from ${g.url} ("${name}"); give it a name:`);
+        }
+        const seen = byName.get(name);
+        if (seen) {
+          if (seen.url !== url || seen.ref !== g.ref || seen.depth !== g.depth) {
+            throw new SpecError(
+              `git artifact "${name}" is declared twice with different url/ref/depth (services ${seen.services.join(', ')} and ${service}); give one of them another name:`,
+            );
+          }
+          if (!seen.services.includes(service)) seen.services.push(service);
+          continue;
+        }
+        byName.set(name, { name, url, ref: g.ref, depth: g.depth, services: [service] });
+      }
+    }
+    if (byName.size === 0) return undefined;
+    const lock: GitLock = [];
+    for (const e of [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const commit = await resolveGitRef(normalizeUrl(e.url, ctx.baseDir), e.ref);
+      ctx.log.info(`git ${e.name}: ${e.ref} -> ${commit}`);
+      lock.push({ ...e, commit });
+    }
+    return lock;
+  },
+
+  async collect(lock: GitLock, ctx: BuildContext): Promise<KindResult> {
+    const entries: KindResult['entries'] = [];
+    const artifacts: Record<string, GitArtifactInfo> = {};
+    for (const e of lock) {
+      const path = `git/${e.name}.bundle`;
+      const file = join(ctx.workDir, path);
+      const { shallow } = await makeGitBundle({ url: normalizeUrl(e.url, ctx.baseDir), ref: e.ref, commit: e.commit, depth: e.depth, dest: file, scratch: join(ctx.workDir, 'scratch') });
+      const { sha256, size } = await sha256File(file);
+      ctx.log.info(`git ${e.name}: bundled ${e.commit} (${e.depth ? `depth ${e.depth}` : 'full history'}, ${size} bytes)`);
+      entries.push({ path, file, kind: 'git', services: e.services });
+      artifacts[e.name] = { path, url: e.url, ref: e.ref, commit: e.commit, depth: e.depth, shallow, sha256, size, services: e.services };
+    }
+    return { entries, artifacts };
+  },
+};

@@ -1,0 +1,57 @@
+import { mkdtemp, readFile, rename, rm, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { FetchError } from '../../errors.js';
+import { GitCommandError, runGit } from './runGit.js';
+
+/** The ref name a ferry git bundle carries its pinned commit under. */
+export const BUNDLE_REF = 'refs/heads/ferry';
+
+export interface GitBundleInfo {
+  /** commits whose parents the bundle leaves out (a shallow history); empty for full history */
+  shallow: string[];
+}
+
+/**
+ * Write a `git bundle` holding exactly `commit` (with `depth` commits of history, 0 = all) under
+ * the ref refs/heads/ferry. The objects are fetched into an empty scratch repository and repacked
+ * there from scratch with one thread, so the bundle's bytes depend on the commit's objects and the
+ * git version, not on how the upstream happens to be packed: the same commit gives the same bundle.
+ *
+ * git bundles cannot say that a history is shallow, so the boundary commits are returned for the
+ * manifest; cloneGitBundle marks them shallow before it fetches from the bundle.
+ */
+export async function makeGitBundle(opts: { url: string; ref: string; commit: string; depth: number; dest: string; scratch: string }): Promise<GitBundleInfo> {
+  await mkdir(opts.scratch, { recursive: true });
+  const repo = await mkdtemp(join(opts.scratch, 'git-'));
+  try {
+    await runGit(['init', '--quiet', '--bare', repo]);
+    const depth = opts.depth > 0 ? [`--depth=${opts.depth}`] : [];
+    try {
+      await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `${opts.commit}:${BUNDLE_REF}`]);
+    } catch (err) {
+      if (!(err instanceof GitCommandError)) throw err;
+      // servers that refuse to serve a commit by id: fetch the ref the lock came from and check it still points there
+      try {
+        await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `+${opts.ref}:${BUNDLE_REF}`]);
+      } catch (err2) {
+        if (!(err2 instanceof GitCommandError)) throw err2;
+        throw new FetchError(`cannot fetch commit ${opts.commit} (ref ${opts.ref}) from ${opts.url}: ${err2.stderr.trim()}`, { cause: err2 });
+      }
+      const got = (await runGit(['-C', repo, 'rev-parse', `${BUNDLE_REF}^{commit}`])).trim();
+      if (got !== opts.commit) {
+        throw new FetchError(
+          `${opts.url}: ${opts.ref} now points at ${got}, but the lock pins ${opts.commit}, and the server does not serve commits by id; run \`ferry lock\` again to pin the new commit, or pin the old one with a ref that still points at it`,
+        );
+      }
+    }
+    await runGit(['-C', repo, '-c', 'pack.threads=1', 'repack', '--quiet', '-a', '-d', '-f', '--threads=1']);
+    await mkdir(dirname(opts.dest), { recursive: true });
+    const tmp = `${opts.dest}.partial`;
+    await runGit(['-C', repo, '-c', 'pack.threads=1', 'bundle', 'create', '--quiet', tmp, BUNDLE_REF]);
+    await rename(tmp, opts.dest);
+    const shallow = await readFile(join(repo, 'shallow'), 'utf8').catch(() => '');
+    return { shallow: shallow.split('\n').filter(Boolean).sort() };
+  } finally {
+    await rm(repo, { recursive: true, force: true });
+  }
+}

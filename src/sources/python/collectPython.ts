@@ -1,0 +1,68 @@
+import { join } from 'node:path';
+import type { BuildContext, BundleInput, KindResult } from '../../bundle/types.js';
+import { IntegrityError, SpecError } from '../../errors.js';
+import { fetchMany } from '../../fetch/fetchMany.js';
+import { PYTHON_FILES_DIR, PYTHON_SIMPLE_DIR, writePep503Index } from '../../repo/writePep503Index.js';
+import type { PythonLock } from './lockPython.js';
+import { parsePythonLock } from './pythonLockSchema.js';
+
+/** What hosts need to install a service's wheels: `pip install --no-index --require-hashes -r` this text. */
+export interface PythonServiceArtifacts {
+  /** requirements text: one `name==version --hash=sha256:...` per carried file */
+  requirements: string;
+  /** the bundle's index, relative to the bundle root */
+  index: string;
+}
+
+/**
+ * Fetch exactly the locked files (each checked against its locked sha256, which the lock checked against
+ * the pinned hashes), write the static PEP 503 index for them, and return the bundle entries: wheels under
+ * python/files/, pages under python/simple/. Nothing is resolved again.
+ */
+export async function collectPython(section: PythonLock, ctx: BuildContext): Promise<KindResult> {
+  const lock = parsePythonLock(section);
+  // the lock is reviewed text; refuse one whose files and pins disagree rather than carry it
+  const byFilename = new Map(lock.files.map((f) => [f.filename, f]));
+  for (const [service, { pins }] of Object.entries(lock.services)) {
+    for (const pin of pins) {
+      const f = byFilename.get(pin.filename);
+      if (!f) throw new SpecError(`lock: python service ${service} pins ${pin.name}==${pin.version} to ${pin.filename}, which the lock's files do not list; run ferry lock again`);
+      if (!pin.hashes.includes(f.sha256)) {
+        throw new IntegrityError(`lock: ${f.filename} has sha256 ${f.sha256}, not one of the hashes service ${service} pins for ${pin.name}==${pin.version}; run ferry lock again and review the diff`);
+      }
+    }
+  }
+  const fetched = await fetchMany(
+    lock.files.map((f) => ({ url: f.url, sha256: f.sha256, size: f.size, label: f.filename })),
+    { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, concurrency: Math.max(1, ctx.jobs), label: 'python files' },
+  );
+  const got = lock.files.map((f, i) => {
+    const r = fetched[i]!;
+    // the downloader checked the bytes against f.sha256; a lock edited by hand could still disagree with itself
+    if (r.sha256 !== f.sha256 || r.size !== f.size) {
+      throw new IntegrityError(`${f.url}: got sha256 ${r.sha256} (${r.size} bytes), the lock says ${f.sha256} (${f.size} bytes)`);
+    }
+    return { f, path: r.path };
+  });
+
+  const pages = await writePep503Index(
+    lock.files.map((f) => ({ project: f.project, filename: f.filename, sha256: f.sha256, requiresPython: f.requires_python, yanked: f.yanked })),
+    join(ctx.workDir, 'python-index'),
+  );
+  const allServices = Object.keys(lock.services).sort();
+  const entries: BundleInput[] = got.map(({ f, path }) => ({ path: `${PYTHON_FILES_DIR}/${f.filename}`, file: path, kind: 'python', services: f.services }));
+  for (const page of pages) {
+    const services = page.project === undefined ? allServices : [...new Set(lock.files.filter((f) => f.project === page.project).flatMap((f) => f.services))].sort();
+    entries.push({ path: page.path, file: page.file, kind: 'python-index', services });
+  }
+
+  const artifacts: Record<string, PythonServiceArtifacts> = {};
+  for (const service of allServices) {
+    const lines = lock.services[service]!.pins.map((p) => {
+      const f = byFilename.get(p.filename)!;
+      return `${p.name}${p.extras?.length ? `[${p.extras.join(',')}]` : ''}==${p.version} \\\n    --hash=sha256:${f.sha256}\n`;
+    });
+    artifacts[service] = { requirements: lines.join(''), index: `${PYTHON_SIMPLE_DIR}/` };
+  }
+  return { entries, artifacts: { target: lock.target, services: artifacts } };
+}

@@ -1,0 +1,89 @@
+import { stat } from 'node:fs/promises';
+import type { BuildContext } from '../../bundle/types.js';
+import { IntegrityError, ResolveError } from '../../errors.js';
+import { fetchToCache } from '../../fetch/fetchToCache.js';
+import { localSourcePath } from '../../fetch/localSourcePath.js';
+import { admitsPython } from './admitsPython.js';
+import { httpGet } from './httpGet.js';
+import type { IndexFile } from './indexFile.js';
+import { normalizeProjectName } from './normalizeProjectName.js';
+import { parseCoreMetadata } from './parseCoreMetadata.js';
+import type { Pin } from './parseRequirementsFile.js';
+import { readDistMetadata } from './readDistMetadata.js';
+import { sameVersion } from './sameVersion.js';
+import type { PythonTarget } from './targetTags.js';
+
+/** A file chosen for one or more pins (of one or more services). */
+export interface Chosen {
+  file: IndexFile;
+  kind: 'wheel' | 'sdist';
+  version: string;
+  /** normalized */
+  project: string;
+  services: Set<string>;
+  pins: Pin[];
+}
+
+export interface DistFacts {
+  sha256: string;
+  size: number;
+  requiresPython?: string;
+  /** the wheel's Requires-Dist; undefined for sdists, whose dependencies are known only once built */
+  requiresDist?: string[];
+}
+
+/**
+ * What the lock needs to know of a chosen file: its dependencies and Requires-Python from its core
+ * metadata (checked against the pin's name and version), and its sha256 and size — from the index when it
+ * gives them, else from the wheel downloaded to read METADATA, a HEAD request, or a download. The sha256
+ * must be one of every pin's hashes.
+ */
+export async function describeDistFile(c: Chosen, target: PythonTarget, ctx: BuildContext): Promise<DistFacts> {
+  const fetchOpts = { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats };
+  let sha256 = c.file.sha256;
+  let size = c.file.size;
+  let requiresPython = c.file.requiresPython;
+  let requiresDist: string[] | undefined;
+  if (c.kind === 'wheel') {
+    const md = await readDistMetadata(c.file, fetchOpts);
+    const meta = parseCoreMetadata(md.text);
+    if (meta.name && normalizeProjectName(meta.name) !== c.project) {
+      throw new IntegrityError(`${c.file.filename}: its METADATA names project "${meta.name}", not ${c.project}; the index is inconsistent`);
+    }
+    if (meta.version && !sameVersion(meta.version, c.version)) {
+      throw new IntegrityError(`${c.file.filename}: its METADATA says version ${meta.version}, the pin is ${c.version}; the index is inconsistent`);
+    }
+    requiresDist = meta.requiresDist;
+    requiresPython ??= meta.requiresPython;
+    if (requiresPython && !admitsPython(requiresPython, target.version)) {
+      throw new ResolveError(`${c.pins[0]!.where}: ${c.file.filename} requires Python ${requiresPython} (its METADATA), the target is ${target.version}; pin a version that supports it`);
+    }
+    if (md.wheel) {
+      sha256 = md.wheel.sha256;
+      size = md.wheel.size;
+    }
+  } else {
+    ctx.log.warn(`${c.file.filename}: a source distribution; its dependencies are not checked (they are known only once it is built on the host)`);
+  }
+  if (sha256 && size === undefined) size = await contentLength(c.file.url);
+  if (!sha256 || size === undefined) {
+    const fetched = await fetchToCache({ url: c.file.url, sha256, label: c.file.filename }, fetchOpts);
+    sha256 = fetched.sha256;
+    size = fetched.size;
+  }
+  for (const pin of c.pins) {
+    if (!pin.hashes.includes(sha256)) {
+      throw new IntegrityError(`${pin.where}: ${c.file.filename} has sha256 ${sha256}, which is not among the pinned hashes of ${pin.name}==${pin.version}; the file changed upstream or the pin is wrong`);
+    }
+  }
+  return { sha256, size, requiresPython, requiresDist };
+}
+
+/** Size from a HEAD request (or the file system, for a local mirror), when there is one. */
+async function contentLength(url: string): Promise<number | undefined> {
+  const local = localSourcePath(url);
+  if (local !== undefined) return (await stat(local).catch(() => undefined))?.size;
+  const res = await httpGet(url, { method: 'HEAD', maxBytes: 0 });
+  const n = Number(res.headers['content-length']);
+  return res.status === 200 && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}

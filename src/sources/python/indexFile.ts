@@ -1,0 +1,35 @@
+/** One file a simple index lists for a project (PEP 503 HTML or PEP 691 JSON). */
+export interface IndexFile {
+  filename: string;
+  /** absolute, without the #hash fragment */
+  url: string;
+  sha256?: string;
+  /** PEP 345 specifier, unescaped (">=3.8") */
+  requiresPython?: string;
+  /** PEP 592: set when yanked, to the reason ("" when none given) */
+  yanked?: string;
+  /** PEP 658/714: the index serves the wheel's METADATA at url + ".metadata" (with its sha256 when given) */
+  metadata?: { sha256?: string };
+  size?: number;
+}
+
+/** "sha256=HEX" / true / {sha256: HEX} (the forms PEP 658, 691 and 714 use) into our shape. */
+export function metadataAvailability(value: unknown): IndexFile['metadata'] {
+  if (value === undefined || value === null || value === false || value === 'false') return undefined;
+  if (typeof value === 'string') {
+    const m = /^sha256=([0-9a-fA-F]{64})$/.exec(value);
+    return m ? { sha256: m[1]!.toLowerCase() } : {};
+  }
+  if (typeof value === 'object' && typeof (value as { sha256?: unknown }).sha256 === 'string') return { sha256: (value as { sha256: string }).sha256.toLowerCase() };
+  return {};
+}
+
+/** The file name a link points at: the last path segment, percent-decoded (what pip uses). */
+export function filenameFromUrl(url: URL): string {
+  const last = url.pathname.split('/').pop() ?? '';
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+}

@@ -1,0 +1,189 @@
+import pMap from 'p-map';
+import type { BuildContext } from '../../bundle/types.js';
+import { ResolveError, SpecError } from '../../errors.js';
+import { checkClosure } from './checkClosure.js';
+import { describeDistFile, type Chosen } from './describeDistFile.js';
+import { evaluateMarker, type MarkerEnvironment } from './evaluateMarker.js';
+import { markerEnvironment } from './markerEnvironment.js';
+import type { Pin } from './parseRequirementsFile.js';
+import { readProjectPage } from './readProjectPage.js';
+import { readRequirementsFile } from './readRequirementsFile.js';
+import { selectFile } from './selectFile.js';
+import { targetTags, type PythonTarget } from './targetTags.js';
+
+/** One distribution file the bundle carries. */
+export interface LockedPythonFile {
+  /** normalized project name */
+  project: string;
+  version: string;
+  filename: string;
+  url: string;
+  sha256: string;
+  size: number;
+  requires_python?: string;
+  kind: 'wheel' | 'sdist';
+  /** PEP 592 reason, when the file is yanked and used because it is pinned exactly */
+  yanked?: string;
+  services: string[];
+}
+
+/** One requirement of one service, as installed on the target. */
+export interface LockedPin {
+  name: string;
+  version: string;
+  extras?: string[];
+  /** the hashes the requirements file allows */
+  hashes: string[];
+  /** the file chosen for the target */
+  filename: string;
+}
+
+export interface PythonLock {
+  index: string;
+  target: PythonTarget;
+  files: LockedPythonFile[];
+  services: Record<string, { requirements: string; pins: LockedPin[] }>;
+}
+
+/** Safe as one path component of the bundle (python/files/NAME). */
+const SAFE_FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+!-]*$/;
+
+/**
+ * Resolve every service's requirements file against the index for the target: the file each pin
+ * installs (pip's tag order, hashes, Requires-Python, yanked, sdist policy), its size and sha256, and a
+ * check that every dependency of every chosen file is pinned too. Undefined when no service has
+ * Python requirements.
+ */
+export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefined> {
+  const services = Object.entries(ctx.spec.services).filter(([, s]) => s.artifacts.python);
+  if (services.length === 0) return undefined;
+  const upstream = ctx.spec.upstreams.python;
+  const spec = ctx.spec.targets.python;
+  if (!upstream) throw new SpecError(`services ${services.map(([n]) => n).join(', ')} have Python requirements but upstreams.python.index is not set`);
+  if (!spec) throw new SpecError(`services ${services.map(([n]) => n).join(', ')} have Python requirements but targets.python (version, platforms) is not set`);
+  const target: PythonTarget = { version: spec.version, implementation: spec.implementation, abi: spec.abi, platforms: spec.platforms };
+  const tags = targetTags(target);
+  const env = markerEnvironment(target);
+  const unknownVars = new Set<string>();
+  const onUnknown = (variable: string, where: string) => {
+    if (unknownVars.has(variable)) return;
+    unknownVars.add(variable);
+    ctx.log.warn(`${where}: the marker uses ${variable}, which the target does not define; it compares as ""`);
+  };
+
+  // requirements of each service, markers evaluated for the target
+  const perService = new Map<string, { requirements: string; pins: Map<string, Pin> }>();
+  for (const [name, svc] of services) {
+    const requirements = svc.artifacts.python!.requirements;
+    const parsed = await readRequirementsFile(requirements, ctx.baseDir);
+    for (const o of parsed.ignoredOptions) ctx.log.info(`${o}: ignored (ferry uses upstreams.python.index and targets.python)`);
+    const pins = new Map<string, Pin>();
+    for (const pin of parsed.pins) {
+      if (pin.marker && !appliesToTarget(pin, env, onUnknown)) continue;
+      const other = pins.get(pin.project);
+      if (other) throw new SpecError(`${pin.where}: ${pin.name} is pinned again (first at ${other.where}) for the same target; keep one pin`);
+      pins.set(pin.project, pin);
+    }
+    perService.set(name, { requirements, pins });
+  }
+
+  // per project, as soon as its page arrives: the file each pin installs, then that file's metadata
+  // (dependencies; sha256 and size where the index gave none). Projects run concurrently, so page reads,
+  // metadata reads and downloads overlap.
+  const projects = [...new Set([...perService.values()].flatMap((s) => [...s.pins.keys()]))].sort();
+  ctx.log.info(`python: reading ${projects.length} projects from ${upstream.index}`);
+  const chosen = new Map<string, Chosen>();
+  const pinFile = new Map<Pin, string>();
+  const requiresDist = new Map<string, string[]>();
+  const facts = new Map<string, { sha256: string; size: number; requiresPython?: string }>();
+  const learn = async (c: Chosen) => {
+    const d = await describeDistFile(c, target, ctx);
+    if (d.requiresDist) requiresDist.set(`${c.project}\0${c.file.filename}`, d.requiresDist);
+    facts.set(c.file.filename, { sha256: d.sha256, size: d.size, requiresPython: d.requiresPython });
+  };
+  let done = 0;
+  await pMap(
+    projects,
+    async (project) => {
+      const users = [...perService].filter(([, s]) => s.pins.has(project));
+      const page = await readProjectPage(upstream.index, project, { pinnedAt: users[0]![1].pins.get(project)!.where, stats: ctx.fetchStats });
+      const mine: Chosen[] = [];
+      for (const [service, { pins }] of users) {
+        const pin = pins.get(project)!;
+        const sel = selectFile(pin, page.files, { tags, pythonVersion: target.version, allowSdist: upstream.allow_sdist, page: page.url });
+        for (const w of sel.warnings) ctx.log.warn(w);
+        if (!SAFE_FILENAME.test(sel.file.filename)) throw new ResolveError(`${page.url}: file name "${sel.file.filename}" cannot be carried (letters, digits and . _ + ! - only)`);
+        let entry = chosen.get(sel.file.filename);
+        if (!entry) {
+          entry = { file: sel.file, kind: sel.dist.kind, version: pin.version, project, services: new Set(), pins: [] };
+          chosen.set(sel.file.filename, entry);
+          mine.push(entry);
+        }
+        entry.services.add(service);
+        entry.pins.push(pin);
+        pinFile.set(pin, sel.file.filename);
+      }
+      for (const c of mine) await learn(c);
+      ctx.log.progress('python projects', ++done, projects.length);
+    },
+    { concurrency: Math.max(1, ctx.jobs) },
+  );
+  const files = [...chosen.values()];
+
+  // every dependency pinned, per service (each service gets its own virtualenv)
+  const problems: string[] = [];
+  for (const [service, { requirements, pins }] of perService) {
+    const deps = new Map<string, string[]>();
+    for (const pin of pins.values()) deps.set(pin.project, requiresDist.get(`${pin.project}\0${pinFile.get(pin)}`) ?? []);
+    const found = checkClosure({ pins, requiresDist: deps, env, onUnknownVariable: onUnknown });
+    if (found.length) problems.push(`  service ${service} (${requirements}):`, ...found.map((p) => `    ${p}`));
+  }
+  if (problems.length) {
+    throw new ResolveError(
+      `python requirements are incomplete for the target (${tags[0]}):\n${problems.join('\n')}\n` +
+        'Pin every dependency with == and --hash in the requirements file (pip-compile --generate-hashes, or uv pip compile --generate-hashes, resolves them).',
+    );
+  }
+
+  return {
+    index: upstream.index,
+    target,
+    files: files
+      .map((c) => {
+        const f = facts.get(c.file.filename)!;
+        const out: LockedPythonFile = {
+          project: c.project,
+          version: c.version,
+          filename: c.file.filename,
+          url: c.file.url,
+          sha256: f.sha256,
+          size: f.size,
+          kind: c.kind,
+          services: [...c.services].sort(),
+        };
+        if (f.requiresPython) out.requires_python = f.requiresPython;
+        if (c.file.yanked !== undefined) out.yanked = c.file.yanked;
+        return out;
+      })
+      .sort((a, b) => (a.filename < b.filename ? -1 : 1)),
+    services: Object.fromEntries(
+      [...perService].map(([service, { requirements, pins }]) => [
+        service,
+        {
+          requirements,
+          pins: [...pins.values()]
+            .sort((a, b) => (a.project < b.project ? -1 : 1))
+            .map((p) => ({ name: p.name, version: p.version, ...(p.extras.length ? { extras: p.extras } : {}), hashes: p.hashes, filename: pinFile.get(p)! })),
+        },
+      ]),
+    ),
+  };
+}
+
+function appliesToTarget(pin: Pin, env: MarkerEnvironment, onUnknown: (variable: string, where: string) => void): boolean {
+  try {
+    return evaluateMarker(pin.marker!, env, [], (v) => onUnknown(v, pin.where));
+  } catch (err) {
+    throw new SpecError(`${pin.where}: ${pin.name}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,55 @@
+import { filenameFromUrl, metadataAvailability, type IndexFile } from './indexFile.js';
+
+/**
+ * The files of a PEP 503 project page: every <a> with an href, resolved against the page URL (or its
+ * <base href>), with `#sha256=` fragments, data-requires-python, data-yanked (PEP 592) and
+ * data-core-metadata / data-dist-info-metadata (PEP 658/714).
+ */
+export function parseSimpleHtml(html: string, pageUrl: string): IndexFile[] {
+  const baseMatch = /<base\s[^>]*>/i.exec(html);
+  const baseHref = baseMatch ? attributes(baseMatch[0]).get('href') : undefined;
+  const base = baseHref ? new URL(baseHref, pageUrl).href : pageUrl;
+  const files: IndexFile[] = [];
+  for (const m of html.matchAll(/<a\s[^>]*>/gi)) {
+    const attrs = attributes(m[0]);
+    const href = attrs.get('href');
+    if (!href) continue;
+    let url: URL;
+    try {
+      url = new URL(href, base);
+    } catch {
+      continue;
+    }
+    const fragment = new URLSearchParams(url.hash.slice(1));
+    url.hash = '';
+    const sha256 = fragment.get('sha256')?.toLowerCase();
+    const file: IndexFile = { filename: filenameFromUrl(url), url: url.href };
+    if (sha256 && /^[0-9a-f]{64}$/.test(sha256)) file.sha256 = sha256;
+    const rp = attrs.get('data-requires-python');
+    if (rp) file.requiresPython = rp;
+    if (attrs.has('data-yanked')) file.yanked = attrs.get('data-yanked') ?? '';
+    const md = metadataAvailability(attrs.get('data-core-metadata') ?? attrs.get('data-dist-info-metadata'));
+    if (md) file.metadata = md;
+    files.push(file);
+  }
+  return files;
+}
+
+/** Attributes of one start tag, names lowercased, values entity-decoded; a bare attribute maps to "". */
+function attributes(tag: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const body = tag.replace(/^<\w+/, '').replace(/\/?>$/, '');
+  for (const m of body.matchAll(/([^\s"'=<>`/]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g)) {
+    out.set(m[1]!.toLowerCase(), decodeEntities(m[2] ?? m[3] ?? m[4] ?? ''));
+  }
+  return out;
+}
+
+const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function decodeEntities(s: string): string {
+  return s.replace(/&(#x[0-9a-fA-F]+|#\d+|[a-zA-Z]+);/g, (all, e: string) => {
+    if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+    return NAMED[e.toLowerCase()] ?? all;
+  });
+}

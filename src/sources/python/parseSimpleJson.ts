@@ -1,0 +1,32 @@
+import { FetchError } from '../../errors.js';
+import { filenameFromUrl, metadataAvailability, type IndexFile } from './indexFile.js';
+
+/** The files of a PEP 691 project page (application/vnd.pypi.simple.v1+json), URLs resolved against the page. */
+export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
+  let doc: { meta?: { 'api-version'?: string }; files?: unknown[] };
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new FetchError(`${pageUrl}: the index answered with JSON that does not parse (${(err as Error).message})`);
+  }
+  const apiVersion = doc.meta?.['api-version'] ?? '';
+  if (!/^1\.\d+$/.test(apiVersion)) throw new FetchError(`${pageUrl}: PEP 691 api-version "${apiVersion}" is not 1.x; ferry reads version 1`);
+  if (!Array.isArray(doc.files)) throw new FetchError(`${pageUrl}: PEP 691 page without a "files" list`);
+  const files: IndexFile[] = [];
+  for (const raw of doc.files as Array<Record<string, unknown>>) {
+    if (typeof raw?.url !== 'string') continue;
+    const url = new URL(raw.url, pageUrl);
+    url.hash = '';
+    const hashes = (raw.hashes ?? {}) as Record<string, unknown>;
+    const file: IndexFile = { filename: typeof raw.filename === 'string' ? raw.filename : filenameFromUrl(url), url: url.href };
+    if (typeof hashes.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(hashes.sha256)) file.sha256 = hashes.sha256.toLowerCase();
+    if (typeof raw['requires-python'] === 'string' && raw['requires-python']) file.requiresPython = raw['requires-python'];
+    if (raw.yanked === true) file.yanked = '';
+    else if (typeof raw.yanked === 'string') file.yanked = raw.yanked;
+    const md = metadataAvailability(raw['core-metadata'] ?? raw['dist-info-metadata']);
+    if (md) file.metadata = md;
+    if (typeof raw.size === 'number' && Number.isSafeInteger(raw.size) && raw.size >= 0) file.size = raw.size;
+    files.push(file);
+  }
+  return files;
+}

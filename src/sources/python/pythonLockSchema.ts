@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { SpecError } from '../../errors.js';
+import { formatIssues } from '../../spec/formatIssues.js';
+import type { PythonLock } from './lockPython.js';
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+/** one path component of the bundle (python/files/NAME) */
+const filename = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+!-]*$/, 'a file name of letters, digits and . _ + ! -');
+
+const PythonLockSchema = z
+  .object({
+    index: z.string(),
+    target: z.object({ version: z.string(), implementation: z.string(), abi: z.string().optional(), platforms: z.array(z.string()) }).strict(),
+    files: z.array(
+      z
+        .object({
+          project: z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'a normalized project name'),
+          version: z.string(),
+          filename,
+          url: z.string().regex(/^(https?|file):\/\//, 'an http(s) or file URL'),
+          sha256,
+          size: z.number().int().min(0),
+          requires_python: z.string().optional(),
+          kind: z.enum(['wheel', 'sdist']),
+          yanked: z.string().optional(),
+          services: z.array(z.string()),
+        })
+        .strict(),
+    ),
+    services: z.record(
+      z.string(),
+      z
+        .object({
+          requirements: z.string(),
+          pins: z.array(z.object({ name: z.string(), version: z.string(), extras: z.array(z.string()).optional(), hashes: z.array(sha256).min(1), filename }).strict()),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
+/** The python section of a lock file, checked: `build --locked` trusts nothing it did not write itself. */
+export function parsePythonLock(raw: unknown): PythonLock {
+  const parsed = PythonLockSchema.safeParse(raw);
+  if (!parsed.success) throw new SpecError(formatIssues('lock file, section kinds.python', parsed.error));
+  return parsed.data;
+}

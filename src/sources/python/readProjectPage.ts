@@ -1,0 +1,52 @@
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import type { Dispatcher } from 'undici';
+import { FetchError, ResolveError } from '../../errors.js';
+import type { FetchStats } from '../../fetch/createFetchStats.js';
+import { localSourcePath } from '../../fetch/localSourcePath.js';
+import { httpGet } from './httpGet.js';
+import type { IndexFile } from './indexFile.js';
+import { parseSimpleHtml } from './parseSimpleHtml.js';
+import { parseSimpleJson } from './parseSimpleJson.js';
+
+/** PEP 691 content negotiation: JSON preferred, PEP 503 HTML accepted (static indexes only have HTML). */
+const ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01';
+/** A project page of a big project (every release of numpy) is a few MiB; far more is not an index. */
+const MAX_PAGE_BYTES = 64 * 1024 * 1024;
+
+export interface ProjectPage {
+  /** the URL asked for: INDEX/NAME/ */
+  url: string;
+  files: IndexFile[];
+  format: 'json' | 'html';
+}
+
+/**
+ * Read one project's page of a simple index, in whichever API the index answers with (PEP 691 JSON or
+ * PEP 503 HTML). `project` must be normalized. A 404 means the index does not have the project.
+ * A local mirror (file:// URL or absolute path: a static PEP 503 tree on disk) is read as NAME/index.html.
+ */
+export async function readProjectPage(indexUrl: string, project: string, opts: { dispatcher?: Dispatcher; pinnedAt?: string; stats?: FetchStats } = {}): Promise<ProjectPage> {
+  const local = localSourcePath(indexUrl);
+  const base = local !== undefined ? pathToFileURL(local.endsWith('/') ? local : `${local}/`).href : indexUrl.endsWith('/') ? indexUrl : `${indexUrl}/`;
+  const url = new URL(`${encodeURIComponent(project)}/`, base).href;
+  const missing = () =>
+    new ResolveError(`${opts.pinnedAt ? `${opts.pinnedAt}: ` : ''}the index has no project "${project}" (${url} is missing); check the name or upstreams.python.index`);
+  if (local !== undefined) {
+    let html: string;
+    try {
+      html = await readFile(new URL('index.html', url), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw missing();
+      throw new FetchError(`cannot read ${url}index.html: ${(err as Error).message}`, { cause: err });
+    }
+    return { url, files: parseSimpleHtml(html, url), format: 'html' };
+  }
+  const res = await httpGet(url, { accept: ACCEPT, maxBytes: MAX_PAGE_BYTES, dispatcher: opts.dispatcher, stats: opts.stats });
+  if (res.status === 404) throw missing();
+  if (res.status < 200 || res.status >= 300) throw new FetchError(`cannot read ${url}: HTTP ${res.status}`, { transient: res.status >= 500 || res.status === 429 });
+  const text = res.body.toString('utf8');
+  const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/vnd.pypi.simple.v1+json') return { url, files: parseSimpleJson(text, url), format: 'json' };
+  return { url, files: parseSimpleHtml(text, url), format: 'html' };
+}

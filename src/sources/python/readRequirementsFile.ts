@@ -1,0 +1,30 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
+import { SpecError } from '../../errors.js';
+import { parseRequirementsFile, type Pin, type RequirementsFile } from './parseRequirementsFile.js';
+
+/**
+ * Read a requirements file and the files it includes with -r (relative to the including file).
+ * `label` paths are shown relative to `baseDir`, as the user wrote them in the spec.
+ */
+export async function readRequirementsFile(file: string, baseDir: string, seen: Set<string> = new Set()): Promise<RequirementsFile> {
+  const abs = resolve(baseDir, file);
+  const label = relative(baseDir, abs) || abs;
+  if (seen.has(abs)) throw new SpecError(`${label} includes itself through -r`);
+  seen.add(abs);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    throw new SpecError(`cannot read requirements file ${label}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const parsed = parseRequirementsFile(text, label);
+  const pins: Pin[] = [...parsed.pins];
+  const ignoredOptions = [...parsed.ignoredOptions];
+  for (const inc of parsed.includes) {
+    const sub = await readRequirementsFile(relative(baseDir, resolve(dirname(abs), inc)), baseDir, seen);
+    pins.push(...sub.pins);
+    ignoredOptions.push(...sub.ignoredOptions);
+  }
+  return { pins, includes: parsed.includes, ignoredOptions };
+}

@@ -1,0 +1,98 @@
+import pep440 from '@renovatebot/pep440';
+import { ResolveError } from '../../errors.js';
+import { admitsPython } from './admitsPython.js';
+import { sameVersion } from './sameVersion.js';
+import type { IndexFile } from './indexFile.js';
+import type { Pin } from './parseRequirementsFile.js';
+import { parseDistFilename, type SdistName, type WheelName } from './parseDistFilename.js';
+
+export interface SelectOptions {
+  /** target tags, best first (targetTags) */
+  tags: string[];
+  /** "3.11": checked against each file's Requires-Python, as pip does for --python-version */
+  pythonVersion: string;
+  allowSdist: boolean;
+  /** the project page, for messages */
+  page: string;
+}
+
+export interface Selection {
+  file: IndexFile;
+  dist: WheelName | SdistName;
+  /** things worth a warning (a yanked file used because it is pinned exactly) */
+  warnings: string[];
+}
+
+/**
+ * Choose the file pip on the target would install for a pin: among the files of exactly the pinned
+ * version whose sha256 is pinned and whose Requires-Python admits the target, prefer files that are not
+ * yanked (PEP 592: a yanked file is used only because the pin names its version exactly), then the wheel
+ * whose best tag comes first in the target's tag order, then the highest build tag. Sdists only when
+ * allowed and no wheel fits. Fails with every file considered and why it was not taken.
+ */
+export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): Selection {
+  const rank = new Map(opts.tags.map((t, i) => [t, i]));
+  const rejected: string[] = [];
+  const wheels: Array<{ file: IndexFile; dist: WheelName; rank: number }> = [];
+  const sdists: Array<{ file: IndexFile; dist: SdistName }> = [];
+  let ofVersion = 0;
+  const versions = new Set<string>();
+  for (const file of files) {
+    const dist = parseDistFilename(file.filename, pin.project);
+    if (!dist || dist.project !== pin.project) continue;
+    versions.add(dist.version);
+    if (!sameVersion(dist.version, pin.version)) continue;
+    ofVersion++;
+    if (file.sha256 && !pin.hashes.includes(file.sha256)) {
+      rejected.push(`${file.filename}: its sha256 ${file.sha256} is not among the pinned hashes`);
+      continue;
+    }
+    if (file.requiresPython && !admitsPython(file.requiresPython, opts.pythonVersion)) {
+      rejected.push(`${file.filename}: Requires-Python ${file.requiresPython} excludes Python ${opts.pythonVersion}`);
+      continue;
+    }
+    if (dist.kind === 'sdist') {
+      if (opts.allowSdist) sdists.push({ file, dist });
+      else rejected.push(`${file.filename}: a source distribution (set upstreams.python.allow_sdist: true to carry it; the host then builds it)`);
+      continue;
+    }
+    const best = Math.min(...dist.tags.map((t) => rank.get(t.toLowerCase()) ?? Infinity));
+    if (best === Infinity) rejected.push(`${file.filename}: its tags (${dist.tags.join(', ')}) do not fit the target`);
+    else wheels.push({ file, dist, rank: best });
+  }
+  if (ofVersion === 0) {
+    const offered = [...versions].sort((a, b) => (pep440.valid(a) && pep440.valid(b) ? pep440.compare(a, b) : a < b ? -1 : 1));
+    throw new ResolveError(
+      `${pin.where}: ${pin.name}==${pin.version}: ${opts.page} lists no file of this version` +
+        (offered.length ? ` (it offers ${offered.slice(-10).join(', ')})` : ' (it lists no files of this project)') +
+        '; fix the pin or the index',
+    );
+  }
+  const yanked = (f: IndexFile) => (f.yanked === undefined ? 0 : 1);
+  wheels.sort(
+    (a, b) =>
+      yanked(a.file) - yanked(b.file) ||
+      a.rank - b.rank ||
+      (b.dist.build?.number ?? -1) - (a.dist.build?.number ?? -1) ||
+      compareStrings(b.dist.build?.rest ?? '', a.dist.build?.rest ?? '') ||
+      compareStrings(a.file.filename, b.file.filename),
+  );
+  sdists.sort((a, b) => yanked(a.file) - yanked(b.file) || compareStrings(a.file.filename, b.file.filename));
+  const chosen = wheels[0] ?? sdists[0];
+  if (!chosen) {
+    throw new ResolveError(
+      `${pin.where}: no file of ${pin.name}==${pin.version} fits the target (best tag ${opts.tags[0]}, Python ${opts.pythonVersion}):\n    ` +
+        rejected.join('\n    ') +
+        '\n  Pin a version that has a wheel for the target, add the missing hash, or change targets.python.',
+    );
+  }
+  const warnings: string[] = [];
+  if (chosen.file.yanked !== undefined) {
+    warnings.push(`${pin.where}: ${chosen.file.filename} is yanked${chosen.file.yanked ? ` (${chosen.file.yanked})` : ''}; used because the requirements pin ${pin.name}==${pin.version} exactly`);
+  }
+  return { file: chosen.file, dist: chosen.dist, warnings };
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,140 @@
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { ArtifactKind, BuildContext, KindResult } from '../../bundle/types.js';
+import { FerryError, IntegrityError, SpecError } from '../../errors.js';
+import { fetchToCache } from '../../fetch/fetchToCache.js';
+import { buildMmdebstrap } from './buildMmdebstrap.js';
+import { detectCompression, TAR_SUFFIX, type TarCompression } from './detectCompression.js';
+import { packDirectory } from './packDirectory.js';
+import { writeCompressed, type Compression } from './writeCompressed.js';
+
+export type RootfsLockEntry = { name: string; services: string[] } & (
+  // paths as the spec writes them: relative ones stay relative to the spec, so the lock moves with it
+  | { type: 'directory'; path: string; compress: Compression; level?: number }
+  | { type: 'tarball'; src: string; sha256: string }
+  | { type: 'mmdebstrap'; suite: string; architecture: string; variant: string; packages: string[]; compress: Compression; level?: number }
+);
+export type RootfsLock = RootfsLockEntry[];
+
+/** What manifest.artifacts.rootfs records per root filesystem. */
+export interface RootfsArtifactInfo {
+  path: string;
+  source: 'directory' | 'tarball' | 'mmdebstrap';
+  compression: TarCompression;
+  sha256: string;
+  size: number;
+  services: string[];
+}
+
+const isUrl = (s: string) => /^https?:\/\//.test(s);
+
+/**
+ * The `rootfs` artifact kind: the spec's top-level `rootfs: {NAME: {directory | tarball | mmdebstrap}}`,
+ * used by services through `artifacts.rootfs: [NAME]`. Each becomes rootfs/NAME.tar.gz (or .tar.zst,
+ * .tar.xz; a given tarball keeps its own compression).
+ */
+export const rootfsKind: ArtifactKind<RootfsLock> = {
+  name: 'rootfs',
+
+  async lock(ctx: BuildContext): Promise<RootfsLock | undefined> {
+    const names = Object.keys(ctx.spec.rootfs).sort();
+    const users = new Map<string, string[]>(names.map((n) => [n, []]));
+    for (const [service, svc] of Object.entries(ctx.spec.services).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      for (const n of svc.artifacts.rootfs) {
+        const list = users.get(n);
+        if (!list) {
+          throw new SpecError(`services.${service}.artifacts.rootfs names "${n}", which the spec's rootfs section does not define (defined: ${names.join(', ') || 'none'})`);
+        }
+        if (!list.includes(service)) list.push(service);
+      }
+    }
+    if (names.length === 0) return undefined;
+    const lock: RootfsLock = [];
+    for (const name of names) {
+      const r = ctx.spec.rootfs[name]!;
+      const services = users.get(name)!;
+      if ('directory' in r) {
+        await checkFolder(resolve(ctx.baseDir, r.directory.path), name);
+        lock.push({ name, services, type: 'directory', path: r.directory.path, compress: r.directory.compress, ...(r.directory.level !== undefined && { level: r.directory.level }) });
+      } else if ('tarball' in r) {
+        lock.push({ name, services, type: 'tarball', src: r.tarball.src, sha256: r.tarball.sha256 });
+      } else {
+        const debian = ctx.spec.targets.debian;
+        if (!debian) throw new SpecError(`rootfs.${name}.mmdebstrap needs targets.debian (suite and architectures) and the apt artifacts it installs from`);
+        const m = r.mmdebstrap;
+        lock.push({
+          name,
+          services,
+          type: 'mmdebstrap',
+          suite: debian.suite,
+          architecture: m.architecture ?? debian.architectures[0]!,
+          variant: m.variant,
+          packages: [...m.packages].sort(),
+          compress: m.compress,
+          ...(m.level !== undefined && { level: m.level }),
+        });
+      }
+    }
+    return lock;
+  },
+
+  async collect(lock: RootfsLock, ctx: BuildContext): Promise<KindResult> {
+    const entries: KindResult['entries'] = [];
+    const artifacts: Record<string, RootfsArtifactInfo> = {};
+    for (const r of lock) {
+      const label = `rootfs ${r.name}`;
+      let file: string;
+      let compression: TarCompression;
+      let sum: { sha256: string; size: number };
+      if (r.type === 'tarball') {
+        // the spec's sha256 is the pin: the downloader refuses other bytes before they reach the cache
+        file = (
+          await fetchToCache({ url: isUrl(r.src) ? r.src : resolve(ctx.baseDir, r.src), sha256: r.sha256, label: `${label} (${r.src})` }, { cacheDir: ctx.cacheDir, log: ctx.log }).catch((err: unknown) => {
+            if (err instanceof IntegrityError) throw new IntegrityError(`${label}: ${err.message} If the new tarball is the one you trust, put its sha256 in rootfs.${r.name}.tarball.sha256.`, { cause: err });
+            throw err;
+          })
+        ).path;
+        compression = await detectCompression(file, `${label} (${r.src})`);
+        sum = { sha256: r.sha256, size: (await stat(file)).size };
+      } else {
+        compression = r.compress;
+        file = join(ctx.workDir, 'rootfs', `${r.name}${TAR_SUFFIX[compression]}`);
+        if (r.type === 'directory') {
+          const folder = resolve(ctx.baseDir, r.path);
+          await checkFolder(folder, r.name);
+          ctx.log.info(`${label}: packing ${folder}`);
+          sum = await writeCompressed(packDirectory(folder, { epoch: ctx.epoch, log: ctx.log }), file, r.compress, r.level);
+        } else {
+          const apt = ctx.previous.get('apt');
+          if (!apt) throw new FerryError(`${label}: mmdebstrap installs from the bundle's apt repository, but this build has none; list the packages under a service's artifacts.apt`);
+          const publicKey = ctx.signingKeys[0]?.toPublic().armor();
+          if (!publicKey) throw new FerryError(`${label}: mmdebstrap needs the bundle key that signs the apt repository`);
+          ctx.log.info(`${label}: mmdebstrap ${r.variant} ${r.suite} ${r.architecture}`);
+          sum = await buildMmdebstrap({
+            aptEntries: apt.entries,
+            publicKey,
+            suite: r.suite,
+            architecture: r.architecture,
+            variant: r.variant,
+            packages: r.packages,
+            epoch: ctx.epoch,
+            dest: file,
+            compress: r.compress,
+            ...(r.level !== undefined && { level: r.level }),
+            scratch: join(ctx.workDir, 'scratch'),
+            log: ctx.log,
+          });
+        }
+      }
+      const path = `rootfs/${r.name}${TAR_SUFFIX[compression]}`;
+      entries.push({ path, file, kind: 'rootfs', services: r.services });
+      artifacts[r.name] = { path, source: r.type, compression, sha256: sum.sha256, size: sum.size, services: r.services };
+    }
+    return { entries, artifacts };
+  },
+};
+
+async function checkFolder(path: string, name: string): Promise<void> {
+  const s = await stat(path).catch(() => undefined);
+  if (!s?.isDirectory()) throw new SpecError(`rootfs.${name}.directory.path: ${path} is not a folder; give the folder the root filesystem is in`);
+}

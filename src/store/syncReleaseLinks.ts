@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readdir, readlink, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StoreError } from '../errors.js';
+import { isMissing } from '../serve/isMissing.js';
+import { readReleaseRefs } from '../serve/readReleaseRefs.js';
+import { renderReleasesIndex } from '../serve/renderReleasesIndex.js';
+import { writeFileAtomic } from '../util/writeFileAtomic.js';
+import { storeLayout } from './storeLayout.js';
+
+export interface LinkChanges {
+  created: string[];
+  updated: string[];
+  removed: string[];
+}
+
+/** The file nginx serves at /releases/ (ferry serve renders the same bytes per request). */
+export const RELEASES_INDEX_FILE = 'releases.json';
+
+/**
+ * Mirror STORE/refs as a symlink farm a plain static web server can follow:
+ *   STORE/releases/NAME/VERSION -> ../../bundles/DIGEST
+ * and write STORE/releases.json (the /releases/ listing). Each link is replaced atomically (a new
+ * link renamed over the old one), so a web server sees the old or the new bundle, never a gap.
+ * Links whose ref is gone are removed. Idempotent: run it after every import and gc.
+ */
+export async function syncReleaseLinks(store: string, onInvalid?: (file: string, why: string) => void): Promise<LinkChanges> {
+  const releases = await readReleaseRefs(storeLayout(store).refs, onInvalid);
+  const linksDir = join(store, 'releases');
+  const changes: LinkChanges = { created: [], updated: [], removed: [] };
+  const wanted = new Map(releases.map((r) => [`${r.name}/${r.version}`, `../../bundles/${r.digest}`]));
+
+  for (const [key, target] of wanted) {
+    const [name = '', version = ''] = key.split('/');
+    const link = join(linksDir, name, version);
+    const current = await readlink(link).catch((err: NodeJS.ErrnoException) => {
+      if (isMissing(err)) return undefined;
+      if (err.code === 'EINVAL') throw new StoreError(`${link} is not a symlink; move it away so ferry can manage STORE/releases`);
+      throw err;
+    });
+    if (current === target) continue;
+    await mkdir(join(linksDir, name), { recursive: true });
+    const tmp = join(linksDir, name, `.${version}.${randomBytes(6).toString('hex')}.tmp`);
+    await symlink(target, tmp);
+    try {
+      await rename(tmp, link);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new StoreError(`cannot replace ${link}: ${(err as Error).message}`, { cause: err });
+    }
+    (current === undefined ? changes.created : changes.updated).push(key);
+  }
+
+  for (const name of await readdir(linksDir).catch(() => [] as string[])) {
+    const dir = join(linksDir, name);
+    if (!(await lstat(dir)).isDirectory()) continue;
+    for (const version of await readdir(dir)) {
+      const link = join(dir, version);
+      if (wanted.has(`${name}/${version}`) || !(await lstat(link)).isSymbolicLink()) continue;
+      await unlink(link);
+      changes.removed.push(`${name}/${version}`);
+    }
+    await rmdir(dir).catch(() => {});
+  }
+
+  await writeFileAtomic(join(store, RELEASES_INDEX_FILE), renderReleasesIndex(releases));
+  return changes;
+}

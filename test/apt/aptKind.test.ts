@@ -1,0 +1,172 @@
+import { appendFile, cp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aptKind, type AptLock } from '../../src/sources/apt/aptKind.js';
+import { sha256Hex } from '../../src/util/sha256.js';
+import { context, fixtureUpstream, materialize } from './aptSetup.js';
+import { readPrivate, serveDir, signRelease } from './fixtureUpstream.js';
+import { privateApt } from './privateApt.js';
+
+const APP_CLOSURE = ['app', 'basefiles', 'bighttpd', 'libbar', 'libfoo', 'newmail', 'prelib', 'pyish'];
+
+describe('apt kind: lock, collect, and the real apt-get', () => {
+  let fx: Awaited<ReturnType<typeof fixtureUpstream>>;
+  let raw: Record<string, unknown>;
+  let lock: AptLock;
+  let repoRoot: string;
+  let repo: Awaited<ReturnType<typeof serveDir>>;
+  let firstFetched: number;
+
+  beforeAll(async () => {
+    fx = await fixtureUpstream();
+    raw = {
+      targets: { debian: { suite: 'bookworm', architectures: ['amd64'] } },
+      upstreams: { apt: [{ uri: fx.server.url, suites: ['fixture'], keyring: fx.upstreamKey.public }] },
+      services: {
+        web: { version: '1', groups: ['web'], artifacts: { apt: ['app'] } },
+        mail: { version: '1', groups: ['mail'], artifacts: { apt: ['oldmail', 'libfoo'] } },
+      },
+    };
+    const ctx = await context(fx.dir, raw, fx.bundleKey.secretArmored);
+    lock = (await aptKind.lock(ctx))!;
+    const result = await aptKind.collect(lock, ctx);
+    firstFetched = ctx.fetchStats!.fetchedBytes;
+    repoRoot = await materialize(result.entries, join(fx.dir, 'bundle-tree'));
+    repo = await serveDir(repoRoot);
+  });
+  afterAll(async () => {
+    await fx?.server.close();
+    await repo?.close();
+  });
+
+  it('pins every package of every service closure with version, URL, size, sha256 and the services that need it', async () => {
+    const byName = Object.fromEntries(lock.packages.map((p) => [p.name, p]));
+    expect(Object.keys(byName).sort()).toEqual([...APP_CLOSURE, 'oldmail'].sort());
+    expect(byName['libfoo']).toMatchObject({ version: '1.3-1', architecture: 'amd64', services: ['mail', 'web'] });
+    expect(byName['oldmail']!.services).toEqual(['mail']);
+    expect(byName['prelib']).toMatchObject({ architecture: 'all', services: ['web'] });
+    for (const p of lock.packages) {
+      const bytes = await readFile(join(fx.upstreamRoot, new URL(p.url).pathname));
+      expect(p.url.startsWith(fx.server.url + '/pool/main/')).toBe(true);
+      expect(p.size).toBe(bytes.length);
+      expect(p.sha256).toBe(sha256Hex(bytes));
+    }
+    expect(lock.sources).toEqual([{ uri: fx.server.url, suite: 'fixture', signers: [fx.upstreamKey.fingerprint] }]);
+  });
+
+  it('publishes a repository that the real apt-get accepts with signed-by the bundle key and installs from', async () => {
+    const apt = await privateApt(`deb [signed-by=${fx.bundleKey.public}] ${repo.url}/apt bookworm main`);
+    const update = await apt.aptGet('update');
+    expect(update.code, update.stdout + update.stderr).toBe(0);
+    expect(update.stderr).not.toMatch(/^[WE]:/m);
+    const dl = await apt.aptGet('install', '-y', '--download-only', '--no-install-recommends', 'app');
+    expect(dl.code, dl.stdout + dl.stderr).toBe(0);
+    expect((await apt.downloaded()).map((f) => f.split('_')[0])).toEqual([...APP_CLOSURE].sort());
+    // with apt's default (Recommends on) the missing app-docs is skipped, not an error
+    const sim = await apt.simulate(['app'], []);
+    expect(sim.result.code, sim.result.stderr).toBe(0);
+  });
+
+  it('writes Packages, Release with SHA256 of compressed and plain indexes, InRelease and an armored Release.gpg', async () => {
+    const dist = join(repoRoot, 'apt/dists/bookworm');
+    const release = await readFile(join(dist, 'Release'), 'utf8');
+    expect(release).toMatch(/^Suite: bookworm$/m);
+    expect(release).toMatch(/^Codename: bookworm$/m);
+    expect(release).toMatch(/^Date: Wed, 25 Nov 2026 00:00:00 UTC$/m);
+    expect(release).toMatch(/^Architectures: amd64$/m);
+    expect(release).toMatch(/^Components: main$/m);
+    expect(release).not.toMatch(/Valid-Until/);
+    const sums = new Map([...release.matchAll(/^ ([0-9a-f]{64}) +(\d+) (\S+)$/gm)].map((m) => [m[3], `${m[1]} ${m[2]}`]));
+    expect([...sums.keys()]).toEqual(['main/binary-amd64/Packages', 'main/binary-amd64/Packages.gz']);
+    for (const [f, sum] of sums) {
+      const data = await readFile(join(dist, f!));
+      expect(sum).toBe(`${sha256Hex(data)} ${data.length}`);
+    }
+    expect(await readFile(join(dist, 'Release.gpg'), 'utf8')).toMatch(/^-----BEGIN PGP SIGNATURE-----/);
+    expect(await readFile(join(dist, 'InRelease'), 'utf8')).toMatch(/^-----BEGIN PGP SIGNED MESSAGE-----/);
+    const gz = await readFile(join(dist, 'main/binary-amd64/Packages.gz'));
+    expect(gz.readUInt32LE(4)).toBe(0); // no mtime in the gzip header
+    expect(gz[3]! & 0x08).toBe(0); // no file name
+  });
+
+  it('is deterministic and a second collect downloads nothing', async () => {
+    expect(firstFetched).toBeGreaterThanOrEqual(lock.packages.reduce((n, p) => n + p.size, 0));
+    const ctx = await context(fx.dir, raw, fx.bundleKey.secretArmored);
+    const before = fx.server.requests.length;
+    const again = await aptKind.collect(lock, ctx);
+    expect(ctx.fetchStats!.fetchedBytes).toBe(0);
+    expect(ctx.fetchStats!.cachedFiles).toBe(lock.packages.length);
+    expect(fx.server.requests.length).toBe(before);
+    for (const e of again.entries.filter((x) => x.kind === 'apt-index')) {
+      expect((await readFile(e.file)).equals(await readFile(join(repoRoot, e.path))), e.path).toBe(true);
+    }
+  });
+
+  it('adds a Valid-Until only when valid_for_days is set', async () => {
+    const ctx = await context(fx.dir, { ...raw, upstreams: { ...(raw.upstreams as object), apt_options: { valid_for_days: 30 } } }, fx.bundleKey.secretArmored);
+    const r = await aptKind.collect(lock, ctx);
+    const release = await readFile(r.entries.find((e) => e.path === 'apt/dists/bookworm/Release')!.file, 'utf8');
+    expect(release).toMatch(/^Valid-Until: Fri, 25 Dec 2026 00:00:00 UTC$/m);
+  });
+
+  it('records suite, component, architectures and package versions for the manifest', async () => {
+    const ctx = await context(fx.dir, raw, fx.bundleKey.secretArmored);
+    const r = await aptKind.collect(lock, ctx);
+    expect(r.artifacts).toMatchObject({ suite: 'bookworm', component: 'main', architectures: ['amd64'] });
+    expect((r.artifacts as { packages: Array<{ name: string; version: string }> }).packages).toContainEqual({ name: 'libbar', version: '2:0.5', architecture: 'amd64', services: ['mail', 'web'] });
+    const kinds = new Set(r.entries.map((e) => `${e.kind} ${e.path.split('/').slice(0, 2).join('/')}`));
+    expect(kinds).toEqual(new Set(['apt apt/pool', 'apt-index apt/dists']));
+    expect(r.entries.find((e) => e.path.endsWith('/libbar_0.5_amd64.deb'))!.services).toEqual(['mail', 'web']);
+  });
+
+  it('leaves out what every host has with base: required (Essential and Priority: required, with their dependencies)', async () => {
+    const ctx = await context(fx.dir, { ...raw, upstreams: { ...(raw.upstreams as object), apt_options: { base: 'required' } } }, fx.bundleKey.secretArmored);
+    const r = (await aptKind.lock(ctx))!;
+    const names = r.packages.map((p) => p.name);
+    expect(names).not.toContain('basefiles');
+    expect(names).toEqual(expect.arrayContaining(['app', 'libfoo', 'libbar']));
+  });
+
+  it('also pins what an mmdebstrap rootfs installs from the bundle repository: its variant base and its packages', async () => {
+    const ctx = await context(fx.dir, { ...raw, services: {}, rootfs: { base: { mmdebstrap: { variant: 'minbase', packages: ['tinyhttpd'] } } } }, fx.bundleKey.secretArmored);
+    const r = (await aptKind.lock(ctx))!;
+    expect(r.packages.map((p) => `${p.name} ${p.services.length}`)).toEqual(['basefiles 0', 'tinyhttpd 0']);
+  });
+
+  it('makes the real apt refuse a tampered Packages file', async () => {
+    const copy = join(fx.dir, 'tampered');
+    await cp(repoRoot, copy, { recursive: true });
+    const bin = join(copy, 'apt/dists/bookworm/main/binary-amd64');
+    await appendFile(join(bin, 'Packages'), '\nPackage: evil\nVersion: 1\nArchitecture: amd64\nFilename: pool/evil.deb\nSize: 1\nSHA256: ' + '0'.repeat(64) + '\n');
+    await writeFile(join(bin, 'Packages.gz'), gzipSync(await readFile(join(bin, 'Packages'))));
+    const srv = await serveDir(copy);
+    try {
+      const apt = await privateApt(`deb [signed-by=${fx.bundleKey.public}] ${srv.url}/apt bookworm main`);
+      const update = await apt.aptGet('update');
+      expect(update.code).not.toBe(0);
+      expect(update.stdout + update.stderr).toMatch(/Hash Sum mismatch|unexpected size/);
+      expect((await apt.simulate(['evil'])).result.code).not.toBe(0);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('makes the real apt refuse a Release signed by another key', async () => {
+    const copy = join(fx.dir, 'resigned');
+    await cp(repoRoot, copy, { recursive: true });
+    const dist = join(copy, 'apt/dists/bookworm');
+    await signRelease(dist, await readFile(join(dist, 'Release'), 'utf8'), await readPrivate(fx.otherKey.secretArmored));
+    const srv = await serveDir(copy);
+    try {
+      const apt = await privateApt(`deb [signed-by=${fx.bundleKey.public}] ${srv.url}/apt bookworm main`);
+      const update = await apt.aptGet('update');
+      expect(update.code).not.toBe(0);
+      expect(update.stdout + update.stderr).toMatch(/NO_PUBKEY|not signed|signatures couldn't be verified/);
+      expect((await apt.simulate(['app'])).result.code).not.toBe(0);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+

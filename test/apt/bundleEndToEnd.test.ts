@@ -1,0 +1,99 @@
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry, run } from '../helpers/cli.js';
+import { craftTar } from '../helpers/craft.js';
+import { snapshotTree } from '../helpers/tree.js';
+import { fixtureUpstream, EPOCH } from './aptSetup.js';
+import { readPrivate, serveDir, signRelease } from './fixtureUpstream.js';
+import { privateApt } from './privateApt.js';
+
+describe('ferry lock, build --locked, import, then apt-get from the imported bundle', () => {
+  let fx: Awaited<ReturnType<typeof fixtureUpstream>>;
+  let spec: string;
+  let bundle: string;
+  beforeAll(async () => {
+    fx = await fixtureUpstream();
+    spec = join(fx.dir, 'aptdemo.yaml');
+    await writeFile(
+      spec,
+      [
+        'name: aptdemo',
+        'version: 1.0.0',
+        `epoch: ${EPOCH.toISOString()}`,
+        'targets: { debian: { suite: bookworm, architectures: [amd64] } }',
+        'upstreams:',
+        '  apt:',
+        `    - { uri: "${fx.server.url}", suites: [fixture], keyring: upstream.asc }`,
+        'services:',
+        '  web: { version: "1", groups: [web], artifacts: { apt: [app] } }',
+        '',
+      ].join('\n'),
+    );
+    const lock = await ferry(['lock', spec, '--cache', join(fx.dir, 'cache')]);
+    expect(lock.code, lock.stderr).toBe(0);
+    const build = await ferry(['build', spec, '--locked', '--key', fx.bundleKey.secret, '--out', join(fx.dir, 'out'), '--cache', join(fx.dir, 'cache')]);
+    expect(build.code, build.stderr).toBe(0);
+    bundle = join(fx.dir, 'out/aptdemo-1.0.0.ferry');
+  });
+  afterAll(() => fx?.server.close());
+
+  it('locks every .deb with its URL, size and sha256', async () => {
+    const lock = JSON.parse(await readFile(join(fx.dir, 'aptdemo.lock.json'), 'utf8'));
+    const pkgs = lock.kinds.apt.packages as Array<{ name: string; sha256: string; url: string; services: string[] }>;
+    expect(pkgs.map((p) => p.name)).toEqual(['app', 'basefiles', 'bighttpd', 'libbar', 'libfoo', 'newmail', 'prelib', 'pyish']);
+    for (const p of pkgs) expect(p).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), services: ['web'] });
+  });
+
+  it('imports, and apt-get trusting keys/bundle.asc installs the closure from the imported tree', async () => {
+    const store = join(fx.dir, 'store');
+    const imp = await ferry(['import', bundle, '--keyring', fx.bundleKey.public, '--store', store, '--json']);
+    expect(imp.code, imp.stderr).toBe(0);
+    const tree = join(store, 'bundles', JSON.parse(imp.stdout).digest);
+    const srv = await serveDir(tree);
+    try {
+      const apt = await privateApt(`deb [signed-by=${join(tree, 'keys/bundle.asc')}] ${srv.url}/apt bookworm main`);
+      const update = await apt.aptGet('update');
+      expect(update.code, update.stderr).toBe(0);
+      const dl = await apt.aptGet('install', '-y', '--download-only', '--no-install-recommends', 'app');
+      expect(dl.code, dl.stderr).toBe(0);
+      expect((await apt.downloaded()).length).toBe(8);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('ferry import refuses a bundle whose InRelease was re-signed by another key, and stores nothing', async () => {
+    const x = join(fx.dir, 'resign');
+    await mkdir(x, { recursive: true });
+    const list = await run('tar', ['-tf', bundle]);
+    expect((await run('tar', ['-xf', bundle, '-C', x])).code).toBe(0);
+    const dist = join(x, 'apt/dists/bookworm');
+    await signRelease(dist, await readFile(join(dist, 'Release'), 'utf8'), await readPrivate(fx.otherKey.secretArmored));
+    const entries = [];
+    for (const path of list.stdout.trim().split('\n')) entries.push({ path, data: await readFile(join(x, path)) });
+    const bad = join(fx.dir, 'out/resigned.ferry');
+    await writeFile(bad, craftTar(entries));
+    const store = join(fx.dir, 'store-resigned');
+    const r = await ferry(['import', bad, '--keyring', fx.bundleKey.public, '--store', store]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/apt\/dists\/bookworm\/(InRelease|Release\.gpg)/);
+    expect(await snapshotTree(join(store, 'bundles'))).toEqual({});
+  });
+
+  it('ferry import refuses a bundle whose Packages index was tampered with, and stores nothing', async () => {
+    const bytes = await readFile(bundle);
+    const at = bytes.indexOf('Package: libbar');
+    expect(at).toBeGreaterThan(0);
+    bytes[at + 9] = 'X'.charCodeAt(0);
+    const bad = join(fx.dir, 'out/tampered.ferry');
+    await writeFile(bad, bytes);
+    const store = join(fx.dir, 'store-tampered');
+    const r = await ferry(['import', bad, '--keyring', fx.bundleKey.public, '--store', store]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/apt\/dists\/bookworm\/main\/binary-amd64\/Packages/);
+    const left = await snapshotTree(join(store, 'bundles'));
+    expect(left).toEqual({});
+    expect(await readdir(join(store, 'refs')).catch(() => [])).toEqual([]);
+  });
+});

@@ -1,0 +1,130 @@
+import { execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join, normalize } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import * as openpgp from 'openpgp';
+import { clearsign, signDetached } from '../../src/pgp/sign.js';
+import { sha256Hex } from '../../src/util/sha256.js';
+
+/** One fixture package, built for real with dpkg-deb. */
+export interface FixtureDeb {
+  name: string;
+  version: string;
+  arch?: string;
+  depends?: string;
+  preDepends?: string;
+  recommends?: string;
+  provides?: string;
+  multiArch?: string;
+  priority?: string;
+  essential?: boolean;
+  source?: string;
+}
+
+/** Build a small .deb with dpkg-deb (its control lists what the fixture says; it ships one doc file). */
+export async function buildDeb(dir: string, d: FixtureDeb): Promise<string> {
+  const root = join(dir, 'src', `${d.name}_${d.version}`);
+  await mkdir(join(root, 'DEBIAN'), { recursive: true });
+  await mkdir(join(root, 'usr/share/doc', d.name), { recursive: true });
+  await writeFile(join(root, 'usr/share/doc', d.name, 'README'), `${d.name} ${d.version}\n`);
+  const fields: Array<[string, string | undefined]> = [
+    ['Package', d.name],
+    ['Source', d.source],
+    ['Version', d.version],
+    ['Architecture', d.arch ?? 'amd64'],
+    ['Multi-Arch', d.multiArch],
+    ['Essential', d.essential ? 'yes' : undefined],
+    ['Priority', d.priority ?? 'optional'],
+    ['Maintainer', 'Ferry Tests <tests@example.invalid>'],
+    ['Pre-Depends', d.preDepends],
+    ['Depends', d.depends],
+    ['Recommends', d.recommends],
+    ['Provides', d.provides],
+    ['Description', `fixture package ${d.name}\n A package built by ferry's tests.`],
+  ];
+  await writeFile(join(root, 'DEBIAN/control'), fields.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${v}\n`).join(''));
+  const out = join(dir, 'debs', `${d.name}_${d.version.replace(/^\d+:/, '')}_${d.arch ?? 'amd64'}.deb`);
+  await mkdir(join(dir, 'debs'), { recursive: true });
+  execFileSync('dpkg-deb', ['--root-owner-group', '--build', root, out], { stdio: 'pipe' });
+  return out;
+}
+
+/**
+ * Lay out an upstream repository the way Debian's archive does, with Debian's own tools:
+ * pool/main/*.deb, Packages from `apt-ftparchive packages`, compressed as asked, a Release from
+ * `apt-ftparchive release`, signed as InRelease (clearsigned) and Release.gpg with `key`.
+ */
+export async function writeUpstream(
+  root: string,
+  debs: string[],
+  opts: { suite: string; key: openpgp.PrivateKey; arch?: string; compress?: Array<'gz' | 'xz' | 'plain'>; inRelease?: boolean },
+): Promise<void> {
+  const arch = opts.arch ?? 'amd64';
+  await mkdir(join(root, 'pool/main'), { recursive: true });
+  for (const d of debs) await copyFile(d, join(root, 'pool/main', d.split('/').pop()!));
+  const packages = execFileSync('apt-ftparchive', ['packages', 'pool/main'], { cwd: root, maxBuffer: 1 << 28 });
+  const bin = join(root, 'dists', opts.suite, 'main', `binary-${arch}`);
+  await mkdir(bin, { recursive: true });
+  const compress = opts.compress ?? ['gz'];
+  // Like Debian's archive, Release lists the uncompressed Packages even when only compressed files are
+  // served: apt ignores an index whose uncompressed form has no hash.
+  await writeFile(join(bin, 'Packages'), packages);
+  if (compress.includes('gz')) await writeFile(join(bin, 'Packages.gz'), gzipSync(packages));
+  if (compress.includes('xz')) await writeFile(join(bin, 'Packages.xz'), execFileSync('xz', ['-c'], { input: packages }));
+  const release = execFileSync(
+    'apt-ftparchive',
+    ['-o', `APT::FTPArchive::Release::Suite=${opts.suite}`, '-o', `APT::FTPArchive::Release::Codename=${opts.suite}`, '-o', `APT::FTPArchive::Release::Architectures=${arch}`, '-o', 'APT::FTPArchive::Release::Components=main', 'release', '.'],
+    { cwd: join(root, 'dists', opts.suite) },
+  ).toString('utf8');
+  if (!compress.includes('plain')) await rm(join(bin, 'Packages'));
+  await signRelease(join(root, 'dists', opts.suite), release, opts.key, opts.inRelease ?? true);
+}
+
+/** (Re-)sign a Release text as Release + Release.gpg and, unless told not to, InRelease. */
+export async function signRelease(distDir: string, release: string, key: openpgp.PrivateKey, inRelease = true): Promise<void> {
+  const date = new Date();
+  await writeFile(join(distDir, 'Release'), release);
+  await writeFile(join(distDir, 'Release.gpg'), await signDetached(Buffer.from(release), [key], date));
+  if (inRelease) await writeFile(join(distDir, 'InRelease'), await clearsign(release, [key], date));
+}
+
+/** A static file server on 127.0.0.1 (HEAD and GET, 404 for anything missing or outside root); counts requests per path. */
+export async function serveDir(root: string): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server: Server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    requests.push(path);
+    const file = normalize(join(root, path));
+    if (!file.startsWith(normalize(root + '/'))) return void res.writeHead(404).end();
+    try {
+      const st = await stat(file);
+      if (!st.isFile()) throw new Error('not a file');
+      res.writeHead(200, { 'content-length': st.size });
+      if (req.method === 'HEAD') return void res.end();
+      createReadStream(file).pipe(res);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+export async function readPrivate(armored: string): Promise<openpgp.PrivateKey> {
+  return openpgp.readPrivateKey({ armoredKey: armored });
+}
+
+export function sha256OfFile(path: string): Promise<string> {
+  return readFile(path).then(sha256Hex);
+}
+
+export async function listDebs(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => f.endsWith('.deb')).sort();
+}

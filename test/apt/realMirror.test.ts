@@ -1,0 +1,68 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aptKind, type AptLock } from '../../src/sources/apt/aptKind.js';
+import { readSystemSources } from '../../src/sources/apt/readSystemSources.js';
+import { writeKey } from '../helpers/keys.js';
+import { context, materialize } from './aptSetup.js';
+import { serveDir } from './fixtureUpstream.js';
+import { privateApt } from './privateApt.js';
+
+// Opt-out with FERRY_TEST_MIRROR=0. Runs only when the machine's own configured mirror answers; the
+// address comes from the machine's apt sources, never from this repository.
+const codename = /^VERSION_CODENAME=(\S+)$/m.exec(await readFile('/etc/os-release', 'utf8').catch(() => ''))?.[1];
+const firstSource = (await readSystemSources().catch(() => []))[0];
+const mirrorAnswers =
+  process.env.FERRY_TEST_MIRROR !== '0' &&
+  codename !== undefined &&
+  firstSource !== undefined &&
+  (await fetch(`${firstSource.uri.replace(/\/+$/, '')}/dists/${firstSource.suites[0]}/InRelease`, { method: 'HEAD', signal: AbortSignal.timeout(5000) }).then(
+    (r) => r.ok,
+    () => false,
+  ));
+
+describe.skipIf(!mirrorAnswers)("the machine's real mirror, verified with the system keyrings", () => {
+  let dir: string;
+  let lock: AptLock;
+  let ctx: Awaited<ReturnType<typeof context>>;
+  let key: Awaited<ReturnType<typeof writeKey>>;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-apt-mirror-'));
+    key = await writeKey(dir, 'bundle');
+    ctx = await context(
+      dir,
+      {
+        targets: { debian: { suite: codename, architectures: ['amd64'] } },
+        upstreams: { apt: [{ uri: 'system' }] },
+        services: { web: { version: '1', groups: ['web'], artifacts: { apt: ['nginx-light', 'python3-venv'] } } },
+      },
+      key.secretArmored,
+    );
+    lock = (await aptKind.lock(ctx))!;
+  });
+
+  it('resolves nginx-light and python3-venv with their closure from verified indexes', () => {
+    const names = lock.packages.map((p) => p.name);
+    expect(names).toEqual(expect.arrayContaining(['nginx-light', 'python3-venv', 'libc6']));
+    expect(lock.sources.every((s) => s.signers.length > 0)).toBe(true);
+  });
+
+  it('fetches the closure, publishes it, and apt-get downloads it all from the bundle repository', async () => {
+    const r = await aptKind.collect(lock, ctx);
+    const tree = await materialize(r.entries, join(dir, 'tree'));
+    const srv = await serveDir(tree);
+    try {
+      const apt = await privateApt(`deb [signed-by=${key.public}] ${srv.url}/apt ${codename} main`);
+      expect((await apt.aptGet('update')).code).toBe(0);
+      const dl = await apt.aptGet('install', '-y', '--download-only', '--no-install-recommends', 'nginx-light', 'python3-venv');
+      expect(dl.code, dl.stderr).toBe(0);
+      expect((await apt.downloaded()).length).toBe(lock.packages.length);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  afterAll(() => undefined);
+});

@@ -1,0 +1,109 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ResolveError } from '../../src/errors.js';
+import { buildPackageIndex } from '../../src/sources/apt/buildPackageIndex.js';
+import { readPackagesIndex } from '../../src/sources/apt/readPackagesIndex.js';
+import { resolveAptClosure } from '../../src/sources/apt/resolveAptClosure.js';
+import type { AptPackage } from '../../src/sources/apt/types.js';
+import { FIXTURE } from './fixturePackages.js';
+
+// The fixture as a Packages text (what apt-ftparchive would write), so these unit tests need no dpkg-deb.
+function packagesText(): string {
+  return FIXTURE.map((d, i) =>
+    [
+      `Package: ${d.name}`,
+      `Version: ${d.version}`,
+      `Architecture: ${d.arch ?? 'amd64'}`,
+      d.multiArch && `Multi-Arch: ${d.multiArch}`,
+      d.essential && 'Essential: yes',
+      `Priority: ${d.priority ?? 'optional'}`,
+      d.preDepends && `Pre-Depends: ${d.preDepends}`,
+      d.depends && `Depends: ${d.depends}`,
+      d.recommends && `Recommends: ${d.recommends}`,
+      d.provides && `Provides: ${d.provides}`,
+      `Filename: pool/main/${d.name}_${d.version}.deb`,
+      `Size: ${100 + i}`,
+      `SHA256: ${String(i).padStart(64, '0')}`,
+    ]
+      .filter(Boolean)
+      .join('\n') + '\n',
+  ).join('\n');
+}
+
+async function index(text = packagesText()) {
+  const pkgs: AptPackage[] = [];
+  for await (const p of readPackagesIndex(Readable.from([text]), { uri: 'http://127.0.0.1/x', suite: 'test', component: 'main' }, 'fixture')) pkgs.push(p);
+  return buildPackageIndex(pkgs, 'amd64');
+}
+const names = (ps: AptPackage[]) => ps.map((p) => `${p.name} ${p.version}`);
+const none = { recommends: false, base: new Set<string>() };
+
+describe('resolveAptClosure', () => {
+  it('follows Pre-Depends, versioned Depends, alternatives, versioned Provides, :any and Architecture: all', async () => {
+    const got = names(resolveAptClosure(await index(), ['app'], none));
+    expect(got).toEqual([
+      'app 1.0-1',
+      'basefiles 12.4',
+      'bighttpd 3.0', // httpd is virtual with two providers: the first by priority then name
+      'libbar 2:0.5', // libbar | libbaz: the first alternative
+      'libfoo 1.3-1', // >= 1.2: the highest version, not 1.1-1
+      'newmail 1.0', // mail-api (>= 2): only the versioned Provides (= 2.1) qualifies
+      'prelib 0.9',
+      'pyish 3.11.2-1',
+    ]);
+  });
+
+  it('adds Recommends only when asked', async () => {
+    const idx = await index();
+    expect(names(resolveAptClosure(idx, ['app'], none))).not.toContain('app-docs 1.0-1');
+    expect(names(resolveAptClosure(idx, ['app'], { ...none, recommends: true }))).toContain('app-docs 1.0-1');
+  });
+
+  it('leaves out what the base already has', async () => {
+    const got = names(resolveAptClosure(await index(), ['app'], { recommends: false, base: new Set(['basefiles', 'prelib']) }));
+    expect(got).not.toContain('basefiles 12.4');
+    expect(got).not.toContain('prelib 0.9');
+    expect(got).toContain('libbar 2:0.5');
+  });
+
+  it('satisfies an alternative with a package already chosen instead of adding the first one', async () => {
+    const got = names(resolveAptClosure(await index(), ['tinyhttpd', 'app'], none));
+    expect(got).toContain('tinyhttpd 1.0');
+    expect(got).not.toContain('bighttpd 3.0');
+  });
+
+  it('pins a root to an exact version with name=version', async () => {
+    expect(names(resolveAptClosure(await index(), ['libfoo=1.1-1'], none))).toEqual(['libfoo 1.1-1']);
+  });
+
+  it('names the chain that led to an unsatisfiable dependency', async () => {
+    const idx = await index();
+    expect(() => resolveAptClosure(idx, ['cli'], none)).toThrow(ResolveError);
+    expect(() => resolveAptClosure(idx, ['cli'], none)).toThrow(
+      'cannot satisfy "ghost (>= 3)" needed by cli 2.0 -> middle 2.0 -> leaf 2.0: no package named or providing ghost for amd64 in the configured sources',
+    );
+  });
+
+  it('explains a version that is too old, with ~ sorting before the release', async () => {
+    const idx = await index();
+    expect(() => resolveAptClosure(idx, ['tool'], none)).toThrow(/helper 1\.0~rc1 .* does not satisfy helper \(>= 1\.0\)/);
+  });
+
+  it('refuses a package that is not there, and a virtual package with several providers', async () => {
+    const idx = await index();
+    expect(() => resolveAptClosure(idx, ['nothere'], none)).toThrow('package nothere is not in the configured sources for amd64');
+    expect(() => resolveAptClosure(idx, ['httpd'], none)).toThrow('httpd is a virtual package provided by bighttpd, tinyhttpd: name one of them');
+  });
+
+  it('refuses :any on a package that is not Multi-Arch: allowed', async () => {
+    const idx = await index(packagesText() + '\nPackage: needsany\nVersion: 1\nArchitecture: amd64\nDepends: libbaz:any\nFilename: x.deb\nSize: 1\nSHA256: ' + 'f'.repeat(64) + '\n');
+    expect(() => resolveAptClosure(idx, ['needsany'], none)).toThrow(/libbaz 1\.0 is not Multi-Arch: allowed/);
+  });
+});
+
+describe('resolveAptClosure with architecture-qualified roots', () => {
+  it('resolves name:arch only for that architecture', async () => {
+    const idx = await index();
+    expect(names(resolveAptClosure(idx, ['libbaz:amd64', 'pyish:i386'], none))).toEqual(['libbaz 1.0']);
+  });
+});

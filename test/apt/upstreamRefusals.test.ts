@@ -1,0 +1,119 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IntegrityError, SignatureError } from '../../src/errors.js';
+import { aptKind } from '../../src/sources/apt/aptKind.js';
+import { snapshotTree } from '../helpers/tree.js';
+import { context, fixtureUpstream } from './aptSetup.js';
+import { readPrivate, signRelease } from './fixtureUpstream.js';
+
+describe('apt kind refuses an untrustworthy upstream and caches nothing from it', () => {
+  let fx: Awaited<ReturnType<typeof fixtureUpstream>>;
+  const spec = (keyring: string) => ({
+    targets: { debian: { suite: 'bookworm', architectures: ['amd64'] } },
+    upstreams: { apt: [{ uri: fx.server.url, suites: ['fixture'], keyring }] },
+    services: { web: { version: '1', groups: ['web'], artifacts: { apt: ['app'] } } },
+  });
+  const dist = () => join(fx.upstreamRoot, 'dists/fixture');
+  let goodRelease: { release: string; inRelease: string; gpg: string; packagesGz: Buffer };
+
+  beforeAll(async () => {
+    fx = await fixtureUpstream();
+    goodRelease = {
+      release: await readFile(join(dist(), 'Release'), 'utf8'),
+      inRelease: await readFile(join(dist(), 'InRelease'), 'utf8'),
+      gpg: await readFile(join(dist(), 'Release.gpg'), 'utf8'),
+      packagesGz: await readFile(join(dist(), 'main/binary-amd64/Packages.gz')),
+    };
+  });
+  afterAll(() => fx?.server.close());
+
+  async function restore() {
+    await writeFile(join(dist(), 'Release'), goodRelease.release);
+    await writeFile(join(dist(), 'InRelease'), goodRelease.inRelease);
+    await writeFile(join(dist(), 'Release.gpg'), goodRelease.gpg);
+    await writeFile(join(dist(), 'main/binary-amd64/Packages.gz'), goodRelease.packagesGz);
+  }
+
+  it('refuses an InRelease signed by a key outside the keyring', async () => {
+    await signRelease(dist(), goodRelease.release, await readPrivate(fx.otherKey.secretArmored));
+    try {
+      const ctx = await context(fx.dir, spec(fx.upstreamKey.public), fx.bundleKey.secretArmored, join(fx.dir, 'cache-sig'));
+      const err = await aptKind.lock(ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SignatureError);
+      expect((err as Error).message).toMatch(/dists\/fixture\/InRelease: no valid signature by a trusted key \(key [0-9A-F]{16}: not in the keyring\)/);
+      expect(await snapshotTree(join(fx.dir, 'cache-sig', 'sha256'))).toEqual({});
+    } finally {
+      await restore();
+    }
+  });
+
+  it('refuses an InRelease whose text was changed after signing', async () => {
+    await writeFile(join(dist(), 'InRelease'), goodRelease.inRelease.replace('Suite: fixture', 'Suite: fixturf'));
+    try {
+      const ctx = await context(fx.dir, spec(fx.upstreamKey.public), fx.bundleKey.secretArmored, join(fx.dir, 'cache-edit'));
+      await expect(aptKind.lock(ctx)).rejects.toThrow(/signature does not match the signed data/);
+      expect(await snapshotTree(join(fx.dir, 'cache-edit', 'sha256'))).toEqual({});
+    } finally {
+      await restore();
+    }
+  });
+
+  it('refuses a Packages file whose hash does not match the signed Release', async () => {
+    const gz = Buffer.from(goodRelease.packagesGz);
+    gz[gz.length - 5]! ^= 0xff;
+    await writeFile(join(dist(), 'main/binary-amd64/Packages.gz'), gz);
+    try {
+      const ctx = await context(fx.dir, spec(fx.upstreamKey.public), fx.bundleKey.secretArmored, join(fx.dir, 'cache-pkgs'));
+      const err = await aptKind.lock(ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IntegrityError);
+      expect((err as Error).message).toContain('main/binary-amd64/Packages.gz');
+      expect(await snapshotTree(join(fx.dir, 'cache-pkgs', 'sha256'))).toEqual({});
+    } finally {
+      await restore();
+    }
+  });
+
+  it('refuses a .deb whose hash does not match Packages and keeps the good ones only', async () => {
+    const ctx = await context(fx.dir, spec(fx.upstreamKey.public), fx.bundleKey.secretArmored, join(fx.dir, 'cache-deb'));
+    const lock = (await aptKind.lock(ctx))!;
+    const victim = lock.packages.find((p) => p.name === 'libbar')!;
+    const file = join(fx.upstreamRoot, new URL(victim.url).pathname);
+    const good = await readFile(file);
+    const bad = Buffer.from(good);
+    bad[bad.length - 10]! ^= 0xff;
+    await writeFile(file, bad);
+    try {
+      const err = await aptKind.collect(lock, ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IntegrityError);
+      expect((err as Error).message).toContain('libbar');
+      const cached = Object.keys(await snapshotTree(join(fx.dir, 'cache-deb', 'sha256')));
+      expect(cached).not.toContain(victim.sha256);
+      expect(cached).not.toContain((await import('../../src/util/sha256.js')).sha256Hex(bad));
+    } finally {
+      await writeFile(file, good);
+    }
+  });
+
+  it('refuses an upstream without a keyring in the spec, before any download', async () => {
+    const raw = spec(fx.upstreamKey.public);
+    delete (raw.upstreams.apt[0] as { keyring?: string }).keyring;
+    const ctx = await context(fx.dir, raw, fx.bundleKey.secretArmored, join(fx.dir, 'cache-nokey'));
+    const before = fx.server.requests.length;
+    await expect(aptKind.lock(ctx)).rejects.toThrow(`upstreams.apt[0]: ${fx.server.url} needs a keyring`);
+    expect(fx.server.requests.length).toBe(before);
+  });
+
+  it('refuses a Release that has expired (Valid-Until in the past)', async () => {
+    const expired = goodRelease.release.replace(/^Date: .*$/m, (d) => `${d}\nValid-Until: Sat, 01 Jan 2000 00:00:00 UTC`);
+    await signRelease(dist(), expired, await readPrivate(fx.upstreamKey.secretArmored));
+    try {
+      const ctx = await context(fx.dir, spec(fx.upstreamKey.public), fx.bundleKey.secretArmored, join(fx.dir, 'cache-exp'));
+      await expect(aptKind.lock(ctx)).rejects.toThrow(/expired on Sat, 01 Jan 2000 00:00:00 UTC \(Valid-Until\)/);
+    } finally {
+      await restore();
+    }
+  });
+
+  afterAll(() => rm(fx.dir, { recursive: true, force: true }));
+});

@@ -1,0 +1,114 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadRelease } from '../../src/deploy/loadRelease.js';
+import { runDeploy, type DeployReport } from '../../src/deploy/runDeploy.js';
+import { labInventory, recordingLogger, resetHost, webService } from './fixtures.js';
+import { startSshLab, type SshLab } from './sshLab.js';
+import { serveStore, type StaticServer, writeRelease } from './storeFixture.js';
+
+const statuses = (r: DeployReport) => r.hosts.flatMap((h) => Object.entries(h.services).flatMap(([svc, st]) => Object.entries(st).map(([stage, o]) => `${h.host} ${svc} ${stage} ${o!.status}`)));
+
+describe('ferry deploy over real OpenSSH', () => {
+  let dir: string;
+  let lab: SshLab;
+  let store: string;
+  let server: StaticServer;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-deploy-'));
+    store = join(dir, 'store');
+    lab = await startSshLab(dir, ['h1', 'h2', 'h3']);
+    server = await serveStore(store);
+  });
+  afterAll(async () => {
+    await lab?.close();
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const deploy = async (ref: string, extra: Partial<Parameters<typeof runDeploy>[0]> = {}, hostVars = {}) => {
+    const log = recordingLogger();
+    const { inventory } = labInventory(lab.hosts, { ferry_server: server.url }, hostVars);
+    const report = await runDeploy({ release: await loadRelease(store, ref), inventory, hosts: inventory.hosts, source: { push: false }, ssh: { configFile: lab.sshConfig }, log, ...extra });
+    return { report, log };
+  };
+
+  it('runs every stage on three hosts, then skips every stage on the second run', async () => {
+    for (const h of lab.hosts) resetHost(h);
+    writeRelease(store, { name: 'demo', version: '1', services: { web: webService('1.0.0') } });
+    const first = await deploy('demo@1');
+    expect(first.report.ok).toBe(true);
+    expect(statuses(first.report).filter((s) => !s.endsWith(' ran'))).toEqual([]);
+    expect(statuses(first.report)).toHaveLength(9);
+    for (const h of lab.hosts) {
+      expect(readFileSync(join(h.root, 'etc/web/app.conf'), 'utf8')).toBe(`listen 8080\nname ${h.name}\nversion 1.0.0\n`);
+      expect(readFileSync(join(h.root, 'srv/static.txt'), 'utf8')).toBe('static 1.0.0\n');
+      const fact = JSON.parse(readFileSync(join(h.root, 'var/lib/ferry/facts/web.json'), 'utf8'));
+      expect(fact).toMatchObject({ service: 'web', version: '1.0.0', host: h.name });
+      expect(Object.keys(fact.stages).sort()).toEqual(['configure', 'install', 'stage']);
+      expect(readFileSync(join(h.root, 'systemctl.log'), 'utf8')).toContain('restart web');
+    }
+
+    const before = lab.hosts.map((h) => lab.sessions(h));
+    const second = await deploy('demo@1');
+    expect(second.report.ok).toBe(true);
+    expect(statuses(second.report).every((s) => s.endsWith(' skipped'))).toBe(true);
+    // one command per host: reading the facts; the hosts' own sshd logs agree
+    expect(second.report.hosts.map((h) => h.commands)).toEqual([1, 1, 1]);
+    expect(lab.hosts.map((h, i) => lab.sessions(h) - before[i]!)).toEqual([1, 1, 1]);
+    for (const h of lab.hosts) expect(readFileSync(join(h.root, 'install.log'), 'utf8')).toBe('1.0.0\n');
+  });
+
+  const dbService = () => ({ version: '5.0', groups: ['web'], files: { 'db.conf': 'db\n' }, configure: [{ file: { src: 'db.conf', dest: '{{ root }}/etc/db.conf' } }] });
+  const ran = (r: DeployReport) => statuses(r).filter((s) => s.endsWith(' ran')).map((s) => s.replace(/ ran$/, ''));
+
+  it('re-runs exactly the stages of the service whose version changed, and only install with --force install', async () => {
+    for (const h of lab.hosts) resetHost(h);
+    writeRelease(store, { name: 'multi', version: '1', services: { web: webService('1.0.0'), db: dbService() } });
+    expect((await deploy('multi@1')).report.ok).toBe(true);
+
+    writeRelease(store, { name: 'multi', version: '2', services: { web: webService('1.1.0'), db: dbService() } });
+    const bumped = await deploy('multi@2');
+    expect(bumped.report.ok).toBe(true);
+    expect(ran(bumped.report).sort()).toEqual(lab.hosts.flatMap((h) => ['stage', 'install', 'configure'].map((st) => `${h.name} web ${st}`)).sort());
+    expect(bumped.log.events.filter((e) => e.type === 'stage' && e.service === 'web' && e.status === 'start').map((e) => e.reason)).toContain('version 1.0.0 -> 1.1.0');
+    for (const h of lab.hosts) expect(readFileSync(join(h.root, 'srv/static.txt'), 'utf8')).toBe('static 1.1.0\n');
+
+    const forced = await deploy('multi@2', { force: ['install'] });
+    expect(ran(forced.report).sort()).toEqual(lab.hosts.flatMap((h) => [`${h.name} db install`, `${h.name} web install`]).sort());
+    for (const h of lab.hosts) expect(readFileSync(join(h.root, 'install.log'), 'utf8')).toBe('1.0.0\n1.1.0\n1.1.0\n');
+  });
+
+  it('configures one host at a time with --serial 1, never overlapping', async () => {
+    for (const h of lab.hosts) resetHost(h);
+    writeRelease(store, { name: 'demo', version: '1', services: { web: webService('1.0.0') } });
+    const { report } = await deploy('demo@1', { serial: '1', forks: 10 });
+    expect(report.ok).toBe(true);
+    const spans = lab.hosts.map((h) => {
+      const [start, end] = readFileSync(join(h.root, 'configure.log'), 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[0]));
+      return { host: h.name, start: start!, end: end! };
+    });
+    spans.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.end);
+    // and without --serial limits they do overlap, so the check above can fail
+    for (const h of lab.hosts) resetHost(h);
+    const slow = Object.fromEntries(lab.hosts.map((h) => [h.name, { configure_sleep: 2 }]));
+    await deploy('demo@1', { serial: '100%', forks: 10 }, slow);
+    const all = lab.hosts.map((h) => readFileSync(join(h.root, 'configure.log'), 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[0])));
+    const overlaps = all.some((a, i) => all.some((b, j) => i !== j && a[0]! < b[0]! && b[0]! < a[1]!));
+    expect(overlaps).toBe(true);
+  });
+
+  it('stops the rollout before the next batch when a host fails with --max-fail-percent 0', async () => {
+    for (const h of lab.hosts) resetHost(h);
+    writeRelease(store, { name: 'demo', version: '1', services: { web: webService('1.0.0') } });
+    const { report } = await deploy('demo@1', { serial: '1', maxFailPercent: 0 }, { h1: { fail: 'yes' } });
+    expect(report.ok).toBe(false);
+    expect(report.stopped).toMatch(/1 of 3 hosts failed/);
+    expect(statuses(report).filter((s) => s.includes('configure'))).toEqual(['h1 web configure failed', 'h2 web configure not run', 'h3 web configure not run']);
+    expect(report.hosts[0]!.error).toMatch(/host h1, service web, configure command .*exit status 1/);
+    for (const h of lab.hosts.slice(1)) expect(() => readFileSync(join(h.root, 'configure.log'))).toThrow();
+  });
+});

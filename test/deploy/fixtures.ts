@@ -1,0 +1,84 @@
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { parseInventory } from '../../src/deploy/loadInventory.js';
+import type { Logger } from '../../src/ui/log.js';
+import type { LabHost } from './sshLab.js';
+import type { FixtureService } from './storeFixture.js';
+
+/** The demo service every deploy test ships: a template, a file, install and configure commands, a service. */
+export function webService(version: string, extra: Partial<FixtureService> = {}): FixtureService {
+  return {
+    version,
+    groups: ['web'],
+    files: { 'app.conf.j2': 'listen {{ port }}\nname {{ inventory_hostname }}\nversion {{ ferry_version }}\n', 'static.txt': `static ${version}\n` },
+    install: [{ command: { run: 'mkdir -p {{ root }}/opt && echo "{{ ferry_version }}" >> {{ root }}/install.log' } }],
+    configure: [
+      { template: { src: 'app.conf.j2', dest: '{{ root }}/etc/web/app.conf', mode: '0640' } },
+      { file: { src: 'static.txt', dest: '{{ root }}/srv/static.txt' } },
+      { command: { run: 'echo "$(date +%s.%N) start" >> {{ root }}/configure.log; sleep {{ configure_sleep | default(0.3) }}; echo "$(date +%s.%N) end" >> {{ root }}/configure.log; test "{{ fail | default(\'no\') }}" != yes' } },
+      { service: { name: 'web', systemctl: '{{ root }}/bin/systemctl' } },
+    ],
+    ...extra,
+  };
+}
+
+/** A stand-in systemctl on the "host": logs its calls; a unit is active once started. */
+export function installFakeSystemctl(root: string): void {
+  mkdirSync(join(root, 'bin'), { recursive: true });
+  const f = join(root, 'bin', 'systemctl');
+  writeFileSync(
+    f,
+    `#!/bin/sh
+d=$(dirname "$0")/..
+echo "$*" >> "$d/systemctl.log"
+case "$1" in
+  is-active) shift; [ "$1" = --quiet ] && shift; test -e "$d/active-$1";;
+  is-enabled) exit 1;;
+  start|restart|reload) touch "$d/active-$2";;
+  stop) rm -f "$d/active-$2";;
+esac
+`,
+  );
+  chmodSync(f, 0o755);
+}
+
+export function resetHost(h: LabHost): void {
+  rmSync(h.root, { recursive: true, force: true });
+  mkdirSync(h.root, { recursive: true });
+  installFakeSystemctl(h.root);
+}
+
+export function labInventory(hosts: LabHost[], vars: Record<string, unknown>, hostVars: Record<string, Record<string, unknown>> = {}) {
+  const doc = {
+    vars,
+    groups: { web: { hosts: hosts.map((h) => h.name), vars: { port: 8080 } } },
+    hosts: Object.fromEntries(
+      hosts.map((h) => [h.name, { address: h.address, port: h.port, vars: { root: h.root, ferry_data_dir: '{{ root }}/var/lib/ferry', ...(hostVars[h.name] ?? {}) } }]),
+    ),
+  };
+  return { text: stringify(doc), inventory: parseInventory(stringify(doc), 'inventory.yaml') };
+}
+
+export interface Recorded {
+  type: string;
+  [k: string]: unknown;
+}
+
+/** A logger that keeps every event, for assertions (and hooks that act on one, like killing a host). */
+export function recordingLogger(onEvent?: (e: Recorded) => void): Logger & { events: Recorded[]; warnings: string[] } {
+  const events: Recorded[] = [];
+  const warnings: string[] = [];
+  return {
+    events,
+    warnings,
+    info() {},
+    warn: (m) => warnings.push(m),
+    progress() {},
+    event(type, data) {
+      const e = { type, ...data };
+      events.push(e);
+      onEvent?.(e);
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { parseInventory } from '../../src/deploy/loadInventory.js';
+import { selectHosts } from '../../src/deploy/selectHosts.js';
+import { parseSerial } from '../../src/deploy/parseSerial.js';
+
+const text = `
+vars: { ferry_server: http://10.0.0.5:8080, workers: 1, tier: all }
+groups:
+  openstack: { children: [cinder_api, db], vars: { workers: 2, tier: openstack, region: north } }
+  cinder_api: { hosts: [api1, api2, api3], vars: { workers: 4 } }
+  db: { hosts: [db1] }
+hosts:
+  api1: { address: 10.0.1.11 }
+  api2: { address: 10.0.1.12, port: 2222, user: deploy }
+  api3: { address: 10.0.1.13, vars: { workers: 8 } }
+  db1:
+  runner: { transport: local }
+`;
+
+describe('inventory', () => {
+  const inv = parseInventory(text, 'site/inventory.yaml');
+  const host = (n: string) => inv.hosts.find((h) => h.name === n)!;
+
+  it('gives host vars over child group vars over parent group vars over top-level vars', () => {
+    expect(host('api3').vars).toMatchObject({ workers: 8, tier: 'openstack', region: 'north', ferry_server: 'http://10.0.0.5:8080' });
+    expect(host('api1').vars.workers).toBe(4);
+    expect(host('db1').vars.workers).toBe(2);
+    expect(host('runner').vars.workers).toBe(1);
+  });
+
+  it('resolves membership through child groups, addresses, ports, users and transports', () => {
+    expect(host('api2')).toMatchObject({ address: '10.0.1.12', port: 2222, user: 'deploy', transport: 'ssh' });
+    expect(host('db1')).toMatchObject({ address: 'db1', transport: 'ssh', groups: ['all', 'openstack', 'db'] });
+    expect(host('runner').transport).toBe('local');
+    expect([...inv.groups.get('openstack')!].sort()).toEqual(['api1', 'api2', 'api3', 'db1']);
+  });
+
+  it('limits by host names, group names, globs and exclusions', () => {
+    const names = (...p: string[]) => selectHosts(inv, p).map((h) => h.name);
+    expect(names()).toEqual(['api1', 'api2', 'api3', 'db1', 'runner']);
+    expect(names('db')).toEqual(['db1']);
+    expect(names('api[12]', 'runner')).toEqual(['api1', 'api2', 'runner']);
+    expect(names('openstack,!api2')).toEqual(['api1', 'api3', 'db1']);
+    expect(names('cinder*')).toEqual(['api1', 'api2', 'api3']);
+    expect(() => names('apl1')).toThrow(/--limit apl1: no host or group of site\/inventory.yaml matches/);
+  });
+
+  it('names the file and the place of a mistake', () => {
+    expect(() => parseInventory('hosts: { a: { adress: x } }', 'inv.yaml')).toThrow(/inv.yaml: hosts.a: Unrecognized key: "adress"/);
+    expect(() => parseInventory('hosts: { a: }\ngroups: { g: { hosts: [b] } }', 'inv.yaml')).toThrow(/groups.g.hosts names "b", which is not under hosts/);
+    expect(() => parseInventory('hosts: { a: }\ngroups: { g: { children: [h] }, h: { children: [g] } }', 'inv.yaml')).toThrow(/groups form a cycle: g -> h -> g/);
+    expect(() => parseInventory('hosts: { a: { port: 70000 } }', 'inv.yaml')).toThrow(/hosts.a.port/);
+  });
+});
+
+describe('--serial', () => {
+  it('takes counts, percentages and ramps whose last size repeats', () => {
+    expect(parseSerial('1', 3)).toEqual([1, 1, 1]);
+    expect(parseSerial('25%', 10)).toEqual([2, 2, 2, 2, 2]);
+    expect(parseSerial('1,5,25%', 20)).toEqual([1, 5, 5, 5, 4]);
+    expect(parseSerial('100%', 7)).toEqual([7]);
+    expect(parseSerial('10%', 3)).toEqual([1, 1, 1]);
+    expect(() => parseSerial('0', 3)).toThrow(/--serial 0: "0" is not a host count/);
+    expect(() => parseSerial('1,x', 3)).toThrow(/"x"/);
+  });
+});

@@ -1,0 +1,61 @@
+import { execFileSync } from 'node:child_process';
+
+export interface Netns {
+  name: string;
+  /** the runner's end of the veth pair */
+  runner: string;
+  /** the address inside the namespace */
+  inside: string;
+  remove(): void;
+}
+
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+
+/** Whether this test run may create network namespaces (root, with iproute2). */
+export function canUseNetns(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    const probe = `fyprobe${process.pid % 100000}`;
+    ip('netns', 'add', probe);
+    ip('netns', 'del', probe);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A host with no route but to the runner: a network namespace joined to the runner by a veth pair on
+ * a private /30 and nothing else (no default route, no other interface but lo).
+ */
+export function createNetns(octet: number): Netns {
+  const id = `${process.pid % 100000}`;
+  const name = `ferrytest${id}`;
+  const a = `fy${id}a`;
+  const b = `fy${id}b`;
+  const runner = `10.213.${octet}.1`;
+  const inside = `10.213.${octet}.2`;
+  ip('netns', 'add', name);
+  try {
+    ip('link', 'add', a, 'type', 'veth', 'peer', 'name', b);
+    ip('link', 'set', b, 'netns', name);
+    ip('addr', 'add', `${runner}/30`, 'dev', a);
+    ip('link', 'set', a, 'up');
+    ip('netns', 'exec', name, 'ip', 'addr', 'add', `${inside}/30`, 'dev', b);
+    ip('netns', 'exec', name, 'ip', 'link', 'set', b, 'up');
+    ip('netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up');
+  } catch (err) {
+    try { ip('link', 'del', a); } catch { /* not created */ }
+    ip('netns', 'del', name);
+    throw err;
+  }
+  return {
+    name,
+    runner,
+    inside,
+    remove() {
+      try { ip('link', 'del', a); } catch { /* gone with the namespace */ }
+      ip('netns', 'del', name);
+    },
+  };
+}

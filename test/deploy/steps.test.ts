@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { validateSteps } from '../../src/deploy/steps/validateSteps.js';
+
+describe('step schemas', () => {
+  it('accepts every kind with its options, and {{ templates }} where a value is only known per host', () => {
+    const steps = validateSteps(
+      {
+        web: {
+          install: [{ apt: { packages: ['nginx-light'] } }, { venv: { path: '/opt/venvs/web', requirements: 'requirements.txt' } }, { rootfs: { name: 'base', dest: '/srv/base' } }, { git: { name: 'app', dest: '{{ root }}/app' } }],
+          configure: [{ template: { src: 'a.j2', dest: '{{ root }}/etc/a', mode: '0640' } }, { file: { content: 'x', dest: '/etc/x', owner: 'root' } }, { command: { run: 'true', creates: '/x' } }, { service: { name: 'web', reload: true } }],
+        },
+      },
+      'spec.yaml',
+    );
+    expect(steps.get('web')!.install.map((s) => s.kind)).toEqual(['apt', 'venv', 'rootfs', 'git']);
+    expect(steps.get('web')!.configure.map((s) => s.kind)).toEqual(['template', 'file', 'command', 'service']);
+  });
+
+  it('lists every mistake with its place', () => {
+    let message = '';
+    try {
+      validateSteps({ web: { configure: [{ templat: { src: 'a' } }, { file: { dest: 'etc/x', content: 'x' } }, { service: { name: 'x', restart: 'yes' } }, { file: {}, command: {} }] } }, 'spec.yaml');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message.split('\n')).toEqual([
+      'spec.yaml: services.web.configure[0]: unknown step kind "templat"; use one of apt, venv, file, template, service, command, rootfs, git',
+      'spec.yaml: services.web.configure[1].file: dest: an absolute path',
+      'spec.yaml: services.web.configure[2].service: Unrecognized key: "restart"',
+      'spec.yaml: services.web.configure[3]: a step has exactly one key naming its kind (apt, venv, file, template, service, command, rootfs, git)',
+    ]);
+  });
+});

@@ -1,0 +1,140 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ferry, run } from '../helpers/cli.js';
+import { craftBundle, manifestFor } from '../helpers/craft.js';
+import { writeKey } from '../helpers/keys.js';
+import { readSecretKey } from '../../src/pgp/keyring.js';
+import { sha256Hex } from '../../src/util/sha256.js';
+import { buildAndImport, writeSpec } from '../rootfs/helpers.js';
+import { commit, git, makeUpstream } from './helpers.js';
+
+const service = (artifacts: string) => `services:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      git:\n${artifacts}`;
+
+describe('git artifacts', () => {
+  let dir: string;
+  let key: Awaited<ReturnType<typeof writeKey>>;
+  let upstream: string;
+  let commits: string[];
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-git-'));
+    key = await writeKey(dir, 'team');
+    upstream = join(dir, 'upstream');
+    ({ commits } = await makeUpstream(upstream));
+  });
+
+  it('ferry lock pins an annotated tag, a branch and a commit id to commits', async () => {
+    const spec = await writeSpec(
+      dir,
+      service(`        - { url: upstream, ref: v1.0, name: tagged }\n        - { url: upstream, ref: stable, name: branch }\n        - { url: upstream, ref: ${commits[1]}, name: pinned }\n`),
+      'locking',
+    );
+    const r = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+    expect(r.code, r.stderr).toBe(0);
+    const lock = JSON.parse(await readFile(join(dir, 'spec.lock.json'), 'utf8'));
+    const byName = Object.fromEntries(lock.kinds.git.map((g: { name: string; commit: string }) => [g.name, g.commit]));
+    expect(byName).toEqual({ tagged: commits[2], branch: commits[3], pinned: commits[1] });
+    // as the spec wrote it, so the lock means the same on another checkout
+    expect(lock.kinds.git.map((g: { url: string }) => g.url)).toEqual(['upstream', 'upstream', 'upstream']);
+  });
+
+  it('clones at exactly the pinned commit after build, import and extract, even when the branch moved since the lock', async () => {
+    const repo = join(dir, 'moving');
+    await run('git', ['clone', '-q', upstream, repo]);
+    const spec = await writeSpec(dir, service(`        - { url: 'file://${repo}', ref: main, name: app }\n`), 'moving');
+    expect((await ferry(['lock', spec, '--cache', join(dir, 'cache')])).code).toBe(0);
+    const pinned = await git(repo, 'rev-parse', 'HEAD');
+    await commit(repo, 'after the lock', { 'README.md': 'moved on\n' }, 1700009999);
+    const store = join(dir, 'store-moving');
+    const b = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-moving'), '--cache', join(dir, 'cache'), '--json']);
+    expect(b.code, b.stderr).toBe(0);
+    const i = await ferry(['import', JSON.parse(b.stdout).bundle, '--keyring', key.public, '--store', store]);
+    expect(i.code, i.stderr).toBe(0);
+    const to = join(dir, 'checkout');
+    const x = await ferry(['extract', 'moving/1.0.0', 'git/app', '--store', store, '--to', to, '--json']);
+    expect(x.code, x.stderr).toBe(0);
+    expect(JSON.parse(x.stdout)).toMatchObject({ kind: 'git', name: 'app', id: pinned, changed: true });
+    expect(await git(to, 'rev-parse', 'HEAD')).toBe(pinned);
+    expect(await git(to, 'status', '--porcelain')).toBe('');
+    expect(await readFile(join(to, 'README.md'), 'utf8')).toBe('version 5\n');
+    expect((await stat(join(to, 'bin/run.sh'))).mode & 0o111).toBe(0o111);
+    // depth 1 by default: only the pinned commit's history is carried
+    expect(await git(to, 'rev-list', '--count', 'HEAD')).toBe('1');
+    expect(await git(to, 'remote', 'get-url', 'origin')).toBe(`file://${repo}`);
+  });
+
+  it('carries the full history with depth 0, and a second extract changes nothing', async () => {
+    const spec = await writeSpec(dir, service(`        - { url: upstream, ref: v1.0, name: full, depth: 0 }\n`), 'full');
+    const store = join(dir, 'store-full');
+    await buildAndImport({ spec, key, out: join(dir, 'out-full'), cache: join(dir, 'cache'), store });
+    const to = join(dir, 'full');
+    expect((await ferry(['extract', 'full/1.0.0', 'full', '--store', store, '--to', to])).code).toBe(0);
+    expect(await git(to, 'rev-parse', 'HEAD')).toBe(commits[2]);
+    expect((await git(to, 'log', '--format=%H')).split('\n')).toEqual([commits[2], commits[1], commits[0]]);
+    const again = await ferry(['extract', 'full/1.0.0', 'full', '--store', store, '--to', to, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).changed).toBe(false);
+    // the spec named the upstream by a relative path, which means nothing on the host: no origin
+    expect(await git(to, 'remote')).toBe('');
+  });
+
+  it('writes byte-identical git bundles when built twice from clean caches', async () => {
+    const spec = await writeSpec(dir, service(`        - { url: upstream, ref: stable, name: twice, depth: 2 }\n        - { url: upstream, ref: main, name: whole, depth: 0 }\n`), 'twice');
+    const a = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'twice-a'), '--cache', join(dir, 'cache-a')]);
+    const b = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'twice-b'), '--cache', join(dir, 'cache-b')]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect((await readFile(join(dir, 'twice-a/twice-1.0.0.ferry'))).equals(await readFile(join(dir, 'twice-b/twice-1.0.0.ferry')))).toBe(true);
+  });
+
+  it('records names, commits and sha256s in the manifest', async () => {
+    const spec = await writeSpec(dir, service(`        - { url: upstream, ref: v1.0 }\n`), 'recorded');
+    const b = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out-rec'), '--cache', join(dir, 'cache')]);
+    expect(b.code, b.stderr).toBe(0);
+    const m = await run('tar', ['-xOf', join(dir, 'out-rec/recorded-1.0.0.ferry'), 'manifest.json']);
+    const manifest = JSON.parse(m.stdout);
+    const entry = manifest.entries.find((e: { path: string }) => e.path === 'git/upstream.bundle');
+    expect(entry).toMatchObject({ kind: 'git', services: ['app'] });
+    expect(manifest.artifacts.git.upstream).toMatchObject({ path: 'git/upstream.bundle', ref: 'v1.0', commit: commits[2], depth: 1, shallow: [commits[2]], sha256: entry.sha256, size: entry.size });
+  });
+
+  it('refuses to lock a ref the upstream does not have, naming it', async () => {
+    const spec = await writeSpec(dir, service(`        - { url: upstream, ref: v9.9 }\n`), 'noref');
+    const r = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+    expect(r.code).toBe(69);
+    expect(r.stderr).toContain(`${upstream} has no tag or branch "v9.9"`);
+  });
+
+  describe('import runs git bundle verify', () => {
+    async function craftGitRelease(name: string, data: Buffer, pinned: string) {
+      const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name });
+      manifest.entries[0]!.kind = 'git';
+      manifest.artifacts = {
+        git: { app: { path: 'git/app.bundle', url: upstream, ref: 'main', commit: pinned, depth: 1, shallow: [pinned], sha256: sha256Hex(data), size: data.length, services: [] } },
+      };
+      const secret = await readSecretKey(key.secret, undefined);
+      const file = join(dir, `${name}.ferry`);
+      await writeFile(file, await craftBundle(manifest, secret, [{ path: 'git/app.bundle', data }]));
+      return file;
+    }
+
+    it('refuses a signed bundle whose git entry is not a git bundle, and stores nothing', async () => {
+      const file = await craftGitRelease('notgit', Buffer.from('# v2 git bundle\nnot really\n'), commits[4]!);
+      const store = join(dir, 'store-notgit');
+      const r = await ferry(['import', file, '--keyring', key.public, '--store', store]);
+      expect(r.code).toBe(68);
+      expect(r.stderr).toContain('git/app.bundle (git app) is not a usable git bundle');
+      expect(await run('ls', [join(store, 'bundles')]).then((x) => x.stdout.trim())).toBe('');
+    });
+
+    it('refuses a git bundle that carries another commit than the manifest pins', async () => {
+      const other = join(dir, 'other.bundle');
+      await git(upstream, 'bundle', 'create', '-q', other, 'refs/heads/main');
+      const file = await craftGitRelease('othercommit', await readFile(other), commits[0]!);
+      const r = await ferry(['import', file, '--keyring', key.public, '--store', join(dir, 'store-other')]);
+      expect(r.code).toBe(68);
+      expect(r.stderr).toContain(`but the manifest pins ${commits[0]} refs/heads/ferry`);
+    });
+  });
+});

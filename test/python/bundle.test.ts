@@ -1,0 +1,403 @@
+import { cp, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry } from '../helpers/cli.js';
+import { writeKey } from '../helpers/keys.js';
+import { parseSpecText } from '../../src/spec/loadSpec.js';
+import { silentLogger } from '../../src/ui/log.js';
+import type { BuildContext } from '../../src/bundle/types.js';
+import { lockPython, type PythonLock } from '../../src/sources/python/lockPython.js';
+import { collectPython } from '../../src/sources/python/collectPython.js';
+import { IntegrityError, ResolveError } from '../../src/errors.js';
+import { writePep503Index } from '../../src/repo/writePep503Index.js';
+import { buildWheels, hostPython, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveDir, serveFixtureIndex, sha256, type FixtureIndex } from './fixtures.js';
+
+const py = hostPython();
+const cpTag = `cp${py.version.replace('.', '')}`;
+const PLATFORM_WHEEL = `beta-1.2-${cpTag}-${cpTag}-manylinux_2_17_${py.machine}.whl`;
+
+/**
+ * The fixture project: alpha needs beta (which has a pure wheel and one for this platform) and
+ * gamma[fast], whose "fast" extra needs delta; alpha also needs winonly, but only on Windows (it has
+ * only a Windows wheel, pinned with a marker as a requirements file compiled for several platforms has).
+ */
+async function makeUpstream(dir: string): Promise<string> {
+  const files = join(dir, 'upstream');
+  buildWheels(files, [
+    {
+      name: 'alpha',
+      version: '1.0',
+      requires: ['beta>=1.0', 'gamma[fast]>=2; python_version >= "3.8"', 'winonly; sys_platform == "win32"'],
+      files: { 'alpha/__init__.py': 'import beta, gamma, delta\nVALUE = beta.VALUE + gamma.VALUE\n' },
+    },
+    { name: 'beta', version: '1.1', files: { 'beta/__init__.py': 'VALUE = 0\nKIND = "old"\n' } },
+    { name: 'beta', version: '1.2', files: { 'beta/__init__.py': 'VALUE = 1\nKIND = "pure"\n' } },
+    { name: 'beta', version: '1.2', tag: `${cpTag}-${cpTag}-manylinux_2_17_${py.machine}`, files: { 'beta/__init__.py': 'VALUE = 1\nKIND = "platform"\n' } },
+    { name: 'gamma', version: '2.0', extras: ['fast'], requires: ['delta; extra == "fast"'], files: { 'gamma/__init__.py': 'VALUE = 2\n' } },
+    { name: 'delta', version: '0.5', requires_python: '>=3.8', files: { 'delta/__init__.py': 'VALUE = 5\n' } },
+    { name: 'winonly', version: '9.9', tag: `${cpTag}-${cpTag}-win_amd64` },
+  ]);
+  return files;
+}
+
+const API_PINS = [
+  { name: 'alpha', version: '1.0' },
+  { name: 'beta', version: '1.2' },
+  { name: 'gamma', version: '2.0', extras: ['fast'] },
+  { name: 'delta', version: '0.5' },
+  { name: 'winonly', version: '9.9', marker: 'sys_platform == "win32"' },
+];
+
+async function writeSpec(dir: string, index: string, upstream: string, apiPins = API_PINS): Promise<string> {
+  await mkdir(join(dir, 'requirements'), { recursive: true });
+  await writeFile(join(dir, 'requirements/api.txt'), await requirementsFor(upstream, apiPins));
+  await writeFile(join(dir, 'requirements/worker.txt'), await requirementsFor(upstream, [{ name: 'delta', version: '0.5' }]));
+  const spec = join(dir, 'pydemo.yaml');
+  await writeFile(
+    spec,
+    [
+      'name: pydemo',
+      'version: 1.0.0',
+      'epoch: 2026-11-25T00:00:00Z',
+      'targets:',
+      `  python: { version: "${py.version}", platforms: [manylinux_2_36_${py.machine}] }`,
+      'upstreams:',
+      `  python: { index: "${index}" }`,
+      'services:',
+      '  api:',
+      '    version: 1.0.0',
+      '    groups: [api]',
+      '    artifacts:',
+      '      python: { requirements: requirements/api.txt }',
+      '  worker:',
+      '    version: 1.0.0',
+      '    groups: [worker]',
+      '    artifacts:',
+      '      python: { requirements: requirements/worker.txt }',
+      '',
+    ].join('\n'),
+  );
+  return spec;
+}
+
+async function context(dir: string, specFile: string, cacheDir = join(dir, 'cache')): Promise<BuildContext> {
+  const spec = parseSpecText(await readFile(specFile, 'utf8'), specFile);
+  return { spec, baseDir: dir, epoch: spec.epoch, cacheDir, workDir: await mkdtemp(join(tmpdir(), 'ferry-py-work-')), signingKeys: [], jobs: 4, log: silentLogger, previous: new Map() };
+}
+
+async function fresh(prefix: string) {
+  return mkdtemp(join(tmpdir(), `ferry-py-${prefix}-`));
+}
+
+describe('python wheels: lock, build, import, install with pip', () => {
+  let root: string;
+  let upstream: string;
+  let html: FixtureIndex;
+  let json: FixtureIndex;
+  let venvPython: string;
+  let key: Awaited<ReturnType<typeof writeKey>>;
+
+  beforeAll(async () => {
+    root = await fresh('root');
+    upstream = await makeUpstream(root);
+    html = await serveFixtureIndex(upstream, { yanked: { 'beta-1.1-py3-none-any.whl': 'too old' } });
+    json = await serveFixtureIndex(upstream, { json: true, pep658: true });
+    key = await writeKey(root, 'team');
+    const venv = join(root, 'venv-template');
+    const r = await runCommand('python3', ['-m', 'venv', venv]);
+    expect(r.code, r.stderr).toBe(0);
+    venvPython = join(venv, 'bin/python');
+  });
+  afterAll(async () => {
+    await html?.close();
+    await json?.close();
+  });
+
+  it('locks the best file per pin for the target, skipping pins whose marker excludes the target', async () => {
+    const dir = await fresh('lock');
+    const spec = await writeSpec(dir, html.url, upstream);
+    const lock = (await lockPython(await context(dir, spec)))!;
+    expect(lock.files.map((f) => [f.filename, f.services])).toEqual([
+      ['alpha-1.0-py3-none-any.whl', ['api']],
+      [PLATFORM_WHEEL, ['api']],
+      ['delta-0.5-py3-none-any.whl', ['api', 'worker']],
+      ['gamma-2.0-py3-none-any.whl', ['api']],
+    ]);
+    const delta = lock.files.find((f) => f.project === 'delta')!;
+    const bytes = await readFile(join(upstream, delta.filename));
+    expect(delta).toEqual({
+      project: 'delta',
+      version: '0.5',
+      filename: 'delta-0.5-py3-none-any.whl',
+      url: `${html.url.replace('/simple/', '/files/')}delta-0.5-py3-none-any.whl`,
+      sha256: sha256(bytes),
+      size: bytes.length,
+      requires_python: '>=3.8',
+      kind: 'wheel',
+      services: ['api', 'worker'],
+    });
+    expect(lock.services.api!.pins.map((p) => `${p.name}==${p.version}`)).toEqual(['alpha==1.0', 'beta==1.2', 'delta==0.5', 'gamma==2.0']);
+  });
+
+  it('reads the PEP 691 JSON API and PEP 658 metadata without downloading wheels, then collects exactly the locked files, and nothing on a warm cache', async () => {
+    const dir = await fresh('json');
+    const spec = await writeSpec(dir, json.url, upstream);
+    json.requests.length = 0;
+    const ctx = await context(dir, spec);
+    const lock = (await lockPython(ctx))!;
+    expect(json.requests.filter((p) => p.endsWith('.whl'))).toEqual([]);
+    expect(json.requests.filter((p) => p.endsWith('.metadata')).sort()).toEqual(lock.files.map((f) => `/files/${f.filename}.metadata`));
+    expect(lock.files.find((f) => f.project === 'beta')!.filename).toBe(PLATFORM_WHEEL);
+
+    json.requests.length = 0;
+    const result = await collectPython(lock, ctx);
+    expect(json.requests.sort()).toEqual(lock.files.map((f) => `/files/${f.filename}`));
+    expect(result.entries.map((e) => [e.path, e.kind, e.services])).toEqual([
+      ['python/files/alpha-1.0-py3-none-any.whl', 'python', ['api']],
+      [`python/files/${PLATFORM_WHEEL}`, 'python', ['api']],
+      ['python/files/delta-0.5-py3-none-any.whl', 'python', ['api', 'worker']],
+      ['python/files/gamma-2.0-py3-none-any.whl', 'python', ['api']],
+      ['python/simple/alpha/index.html', 'python-index', ['api']],
+      ['python/simple/beta/index.html', 'python-index', ['api']],
+      ['python/simple/delta/index.html', 'python-index', ['api', 'worker']],
+      ['python/simple/gamma/index.html', 'python-index', ['api']],
+      ['python/simple/index.html', 'python-index', ['api', 'worker']],
+    ]);
+    const artifacts = result.artifacts as { services: Record<string, { requirements: string }> };
+    const deltaHash = lock.files.find((f) => f.project === 'delta')!.sha256;
+    expect(artifacts.services.worker!.requirements).toBe(`delta==0.5 \\\n    --hash=sha256:${deltaHash}\n`);
+
+    json.requests.length = 0;
+    await collectPython(lock, await context(dir, spec, ctx.cacheDir));
+    expect(json.requests).toEqual([]);
+  });
+
+  it('takes sizes from HEAD when an HTML index offers PEP 658 metadata but no sizes, still downloading no wheel', async () => {
+    const index = await serveFixtureIndex(upstream, { pep658: true });
+    try {
+      const dir = await fresh('head');
+      const spec = await writeSpec(dir, index.url, upstream);
+      const lock = (await lockPython(await context(dir, spec)))!;
+      expect(index.requests.filter((p) => p.startsWith('/files/') && p.endsWith('.whl'))).toEqual([]);
+      expect(index.requests.filter((p) => p.startsWith('HEAD ')).sort()).toEqual(lock.files.map((f) => `HEAD /files/${f.filename}`));
+      for (const f of lock.files) expect(f.size).toBe((await readFile(join(upstream, f.filename))).length);
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('reads a static PEP 503 tree on disk as a local mirror (a path or file:// URL)', async () => {
+    const dir = await fresh('local');
+    const mirror = join(dir, 'mirror');
+    const names = (await readdir(upstream)).filter((f) => f.endsWith('.whl'));
+    await mkdir(join(mirror, 'python/files'), { recursive: true });
+    for (const f of names) await cp(join(upstream, f), join(mirror, 'python/files', f));
+    await writePep503Index(
+      await Promise.all(names.map(async (f) => ({ project: f.split('-')[0]!, filename: f, sha256: sha256(await readFile(join(upstream, f))) }))),
+      mirror,
+    );
+    const spec = await writeSpec(dir, join(mirror, 'python/simple'), upstream);
+    const ctx = await context(dir, spec);
+    const lock = (await lockPython(ctx))!;
+    expect(lock.files.map((f) => f.url)).toContain(`file://${mirror}/python/files/${PLATFORM_WHEEL}`);
+    const result = await collectPython(lock, ctx);
+    expect(result.entries.filter((e) => e.kind === 'python')).toHaveLength(4);
+  });
+
+  it('builds and imports a bundle from which the real pip installs every service offline with --require-hashes', async () => {
+    const dir = await fresh('e2e');
+    const spec = await writeSpec(dir, html.url, upstream);
+    const cache = join(dir, 'cache');
+    const lock = await ferry(['lock', spec, '--cache', cache]);
+    expect(lock.code, lock.stderr).toBe(0);
+    const built = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out'), '--cache', cache, '--json']);
+    expect(built.code, built.stderr).toBe(0);
+    const store = join(dir, 'store');
+    const imported = await ferry(['import', JSON.parse(built.stdout).bundle, '--keyring', key.public, '--store', store, '--json']);
+    expect(imported.code, imported.stderr).toBe(0);
+    const digest = JSON.parse(imported.stdout).digest as string;
+    // a second build of the same lock: nothing downloaded, the same bytes
+    const again = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out2'), '--cache', cache, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).fetched.fetchedBytes).toBe(0);
+    expect((await readFile(JSON.parse(again.stdout).bundle)).equals(await readFile(JSON.parse(built.stdout).bundle))).toBe(true);
+    const tree = join(store, 'bundles', digest);
+    const manifest = JSON.parse(await readFile(join(tree, 'manifest.json'), 'utf8'));
+
+    const served = await serveDir(tree);
+    try {
+      for (const service of ['api', 'worker']) {
+        const venv = join(dir, `venv-${service}`);
+        expect((await runCommand(venvPython, ['-m', 'venv', venv])).code).toBe(0);
+        const req = join(dir, `${service}-installed.txt`);
+        await writeFile(req, manifest.artifacts.python.services[service].requirements);
+        const pip = await runCommand(
+          join(venv, 'bin/python'),
+          ['-m', 'pip', 'install', '--no-cache-dir', '--index-url', `${served.url}/python/simple/`, '--require-hashes', '--only-binary=:all:', '-r', req],
+          PIP_OFFLINE_ENV,
+        );
+        expect(pip.code, pip.stdout + pip.stderr).toBe(0);
+      }
+      const check = await runCommand(join(dir, 'venv-api/bin/python'), ['-c', 'import alpha, beta; print(alpha.VALUE, beta.KIND)']);
+      expect(check.stdout.trim(), check.stderr).toBe('3 platform');
+      const worker = await runCommand(join(dir, 'venv-worker/bin/python'), ['-c', 'import delta; print(delta.VALUE)']);
+      expect(worker.stdout.trim(), worker.stderr).toBe('5');
+      expect((await runCommand(join(dir, 'venv-worker/bin/python'), ['-c', 'import alpha'])).code).not.toBe(0);
+    } finally {
+      await served.close();
+    }
+  });
+
+  it('refuses a wheel whose bytes changed upstream after the lock: ferry build fails and writes no bundle', async () => {
+    const dir = await fresh('tamper');
+    const changed = join(dir, 'upstream');
+    await cp(upstream, changed, { recursive: true });
+    const index = await serveFixtureIndex(changed);
+    try {
+      const spec = await writeSpec(dir, index.url, changed);
+      const lock = await ferry(['lock', spec, '--cache', join(dir, 'cache-lock')]);
+      expect(lock.code, lock.stderr).toBe(0);
+      const wheel = join(changed, 'gamma-2.0-py3-none-any.whl');
+      const bytes = await readFile(wheel);
+      bytes[bytes.length - 30] ^= 0xff;
+      await writeFile(wheel, bytes);
+      const built = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out'), '--cache', join(dir, 'cache-build')]);
+      expect(built.code).toBe(67);
+      expect(built.stderr).toContain('gamma-2.0-py3-none-any.whl');
+      expect(built.stderr).toMatch(/sha256/);
+      expect(await readdir(join(dir, 'out')).catch(() => [])).toEqual([]);
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('a changed wheel in the served index is refused by pip (hash mismatch) and a changed bundle by ferry import', async () => {
+    const dir = await fresh('pip-tamper');
+    const spec = await writeSpec(dir, html.url, upstream);
+    const built = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out'), '--cache', join(dir, 'cache'), '--json']);
+    expect(built.code, built.stderr).toBe(0);
+    const bundlePath = JSON.parse(built.stdout).bundle as string;
+    const store = join(dir, 'store');
+    const imported = await ferry(['import', bundlePath, '--keyring', key.public, '--store', store, '--json']);
+    expect(imported.code, imported.stderr).toBe(0);
+    const tree = join(dir, 'served');
+    await cp(join(store, 'bundles', JSON.parse(imported.stdout).digest), tree, { recursive: true, dereference: true });
+    const manifest = JSON.parse(await readFile(join(tree, 'manifest.json'), 'utf8'));
+
+    // same size, one byte different: what a corrupted copy or a swapped file looks like
+    const wheel = join(tree, 'python/files/delta-0.5-py3-none-any.whl');
+    const bytes = await readFile(wheel);
+    bytes[bytes.length - 30] ^= 0xff;
+    await writeFile(wheel, bytes);
+    const served = await serveDir(tree);
+    try {
+      const venv = join(dir, 'venv');
+      expect((await runCommand(venvPython, ['-m', 'venv', venv])).code).toBe(0);
+      const req = join(dir, 'worker.txt');
+      await writeFile(req, manifest.artifacts.python.services.worker.requirements);
+      const pip = await runCommand(join(venv, 'bin/python'), ['-m', 'pip', 'install', '--no-cache-dir', '--index-url', `${served.url}/python/simple/`, '--require-hashes', '-r', req], PIP_OFFLINE_ENV);
+      expect(pip.code).not.toBe(0);
+      expect(pip.stderr).toContain('DO NOT MATCH THE HASHES');
+      expect((await runCommand(join(venv, 'bin/python'), ['-c', 'import delta'])).code).not.toBe(0);
+    } finally {
+      await served.close();
+    }
+
+    // the same change inside the bundle file: import refuses it and the store gains nothing
+    const bundle = await readFile(bundlePath);
+    const original = await readFile(join(upstream, 'delta-0.5-py3-none-any.whl'));
+    const at = bundle.indexOf(original);
+    expect(at).toBeGreaterThan(0);
+    bundle[at + original.length - 30] ^= 0xff;
+    const bad = join(dir, 'bad.ferry');
+    await writeFile(bad, bundle);
+    const store2 = join(dir, 'store2');
+    const refused = await ferry(['import', bad, '--keyring', key.public, '--store', store2]);
+    expect(refused.code).toBe(67);
+    expect(refused.stderr).toContain('python/files/delta-0.5-py3-none-any.whl');
+    expect(await readdir(join(store2, 'bundles')).catch(() => [])).toEqual([]);
+  });
+
+  it('reports every unpinned dependency with the chain that needs it', async () => {
+    const dir = await fresh('unpinned');
+    const spec = await writeSpec(
+      dir,
+      html.url,
+      upstream,
+      API_PINS.filter((p) => p.name !== 'delta' && p.name !== 'beta'),
+    );
+    let err: unknown;
+    try {
+      await lockPython(await context(dir, spec));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ResolveError);
+    const msg = (err as Error).message;
+    expect(msg).toContain('python requirements are incomplete for the target');
+    expect(msg).toContain('  service api (requirements/api.txt):\n');
+    expect(msg).toContain('    alpha==1.0 -> beta>=1.0: beta is not pinned in the requirements\n');
+    expect(msg).toContain('    alpha==1.0 -> gamma[fast]==2.0 -> delta: delta is not pinned in the requirements\n');
+    expect(msg).not.toContain('winonly');
+    expect(msg).toContain('pip-compile --generate-hashes');
+    const cli = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+    expect(cli.code).toBe(70);
+    expect(await readdir(dir)).not.toContain('pydemo.lock.json');
+  });
+
+  it('refuses an sdist unless the spec allows sdists, and then carries it as it is', async () => {
+    const dir = await fresh('sdist');
+    const files = join(dir, 'upstream');
+    await mkdir(files, { recursive: true });
+    await writeFile(join(files, 'epsilon-1.0.tar.gz'), Buffer.from('not built by ferry, only carried'));
+    const index = await serveFixtureIndex(files);
+    try {
+      const spec = await writeSpec(dir, index.url, files, [{ name: 'epsilon', version: '1.0' }]);
+      await writeFile(join(dir, 'requirements/worker.txt'), '');
+      await expect(lockPython(await context(dir, spec))).rejects.toThrow(
+        'requirements/api.txt:2: no file of epsilon==1.0 fits the target',
+      );
+      await expect(lockPython(await context(dir, spec))).rejects.toThrow('epsilon-1.0.tar.gz: a source distribution (set upstreams.python.allow_sdist: true to carry it');
+      await writeFile(spec, (await readFile(spec, 'utf8')).replace(`index: "${index.url}" }`, `index: "${index.url}", allow_sdist: true }`));
+      const warnings: string[] = [];
+      const ctx = { ...(await context(dir, spec)), log: { ...silentLogger, warn: (m: string) => warnings.push(m) } };
+      const lock = (await lockPython(ctx))!;
+      expect(lock.files.map((f) => [f.filename, f.kind])).toEqual([['epsilon-1.0.tar.gz', 'sdist']]);
+      expect(warnings).toEqual(['epsilon-1.0.tar.gz: a source distribution; its dependencies are not checked (they are known only once it is built on the host)']);
+      const result = await collectPython(lock, ctx);
+      expect(result.entries.map((e) => e.path)).toContain('python/files/epsilon-1.0.tar.gz');
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('ferry lock refuses a requirements file with unpinned or unhashed lines, naming each line, and writes no lock', async () => {
+    const dir = await fresh('unhashed');
+    const spec = await writeSpec(dir, html.url, upstream);
+    await writeFile(join(dir, 'requirements/worker.txt'), 'delta>=0.5\nalpha==1.0\n');
+    const r = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toContain('requirements/worker.txt:1: delta >=0.5 is not pinned; pin exactly one version with ==VERSION');
+    expect(r.stderr).toContain('requirements/worker.txt:2: alpha==1.0 has no --hash=sha256:');
+    expect(await readdir(dir)).not.toContain('pydemo.lock.json');
+  });
+
+  it('refuses a pinned hash that does not match the file the index serves', async () => {
+    const dir = await fresh('badhash');
+    const spec = await writeSpec(dir, html.url, upstream);
+    const req = join(dir, 'requirements/worker.txt');
+    await writeFile(req, `delta==0.5 --hash=sha256:${'0'.repeat(64)}\n`);
+    await expect(lockPython(await context(dir, spec))).rejects.toThrow(/requirements\/worker.txt:1: no file of delta==0.5 fits the target[\s\S]*is not among the pinned hashes/);
+  });
+
+  it('collect refuses a lock whose file does not carry a pinned hash', async () => {
+    const dir = await fresh('badlock');
+    const spec = await writeSpec(dir, html.url, upstream);
+    const ctx = await context(dir, spec);
+    const lock = (await lockPython(ctx))!;
+    const edited: PythonLock = { ...lock, files: lock.files.map((f) => (f.project === 'delta' ? { ...f, sha256: 'f'.repeat(64) } : f)) };
+    await expect(collectPython(edited, ctx)).rejects.toBeInstanceOf(IntegrityError);
+    await expect(collectPython(edited, ctx)).rejects.toThrow(`lock: delta-0.5-py3-none-any.whl has sha256 ${'f'.repeat(64)}, not one of the hashes service api pins for delta==0.5`);
+  });
+});

@@ -1,0 +1,210 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, normalize } from 'node:path';
+import yauzl from 'yauzl';
+
+export interface FixtureWheel {
+  name: string;
+  version: string;
+  tag?: string;
+  requires?: string[];
+  requires_python?: string;
+  extras?: string[];
+  build?: string;
+  files?: Record<string, string>;
+}
+
+/** Build wheels with python's zipfile (test/python/make_wheel.py); returns their file names, in order. */
+export function buildWheels(outDir: string, wheels: FixtureWheel[]): string[] {
+  const out = execFileSync('python3', [join(import.meta.dirname, 'make_wheel.py')], { input: JSON.stringify(wheels.map((w) => ({ ...w, out: outDir }))), encoding: 'utf8' });
+  return out.trim().split('\n');
+}
+
+export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** The Python running the tests: version "3.11" and machine "x86_64", so fixture wheels fit this host's pip. */
+export function hostPython(): { version: string; machine: string } {
+  const [version, machine] = execFileSync('python3', ['-c', 'import sys, platform; print("%d.%d" % sys.version_info[:2]); print(platform.machine())'], { encoding: 'utf8' })
+    .trim()
+    .split('\n') as [string, string];
+  return { version, machine };
+}
+
+export interface FixtureIndex {
+  /** http://127.0.0.1:PORT/simple/ */
+  url: string;
+  /** request paths seen, in order ("HEAD /path" for other methods than GET) */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Serve the wheels of `filesDir` as a simple index on 127.0.0.1: PEP 503 HTML, or PEP 691 JSON when
+ * `json` is set and the client asks for it; with `pep658`, each wheel's METADATA at URL.metadata and
+ * announced on the page. Pages are made at each request from the current bytes, so a test can change a
+ * wheel between two steps. `yanked` marks files yanked with a reason.
+ */
+export async function serveFixtureIndex(filesDir: string, opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string> } = {}): Promise<FixtureIndex> {
+  const requests: string[] = [];
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    requests.push(req.method === 'GET' ? path : `${req.method} ${path}`);
+    try {
+      const page = /^\/simple\/([^/]+)\/$/.exec(path);
+      if (page) {
+        const project = page[1]!;
+        const files = (await readdir(filesDir)).filter((f) => normalizeName(f.split('-')[0]!) === project).sort();
+        if (files.length === 0) return send(res, 404, 'text/plain', 'not found');
+        const entries = await Promise.all(
+          files.map(async (f) => {
+            const bytes = await readFile(join(filesDir, f));
+            const md = opts.pep658 && f.endsWith('.whl') ? await wheelMetadata(join(filesDir, f)) : undefined;
+            return { f, hash: sha256(bytes), size: bytes.length, md: md ? sha256(Buffer.from(md)) : undefined, rp: await requiresPython(join(filesDir, f)) };
+          }),
+        );
+        if (opts.json && String(req.headers.accept).includes('application/vnd.pypi.simple.v1+json')) {
+          const body = {
+            meta: { 'api-version': '1.1' },
+            name: project,
+            files: entries.map((e) => ({
+              filename: e.f,
+              url: `../../files/${e.f}`,
+              hashes: { sha256: e.hash },
+              'requires-python': e.rp ?? null,
+              size: e.size,
+              yanked: opts.yanked?.[e.f] ?? false,
+              ...(e.md ? { 'core-metadata': { sha256: e.md } } : {}),
+            })),
+          };
+          return send(res, 200, 'application/vnd.pypi.simple.v1+json', JSON.stringify(body));
+        }
+        const links = entries.map((e) => {
+          const attrs = [
+            e.rp ? ` data-requires-python="${e.rp.replace(/</g, '&lt;').replace(/>/g, '&gt;')}"` : '',
+            opts.yanked?.[e.f] !== undefined ? ` data-yanked="${opts.yanked[e.f]}"` : '',
+            e.md ? ` data-core-metadata="sha256=${e.md}" data-dist-info-metadata="sha256=${e.md}"` : '',
+          ].join('');
+          return `<a href="../../files/${e.f}#sha256=${e.hash}"${attrs}>${e.f}</a><br/>`;
+        });
+        return send(res, 200, 'text/html', `<!DOCTYPE html><html><body>\n${links.join('\n')}\n</body></html>\n`);
+      }
+      const file = /^\/files\/([^/]+)$/.exec(path);
+      if (file) {
+        const name = file[1]!;
+        if (opts.pep658 && name.endsWith('.whl.metadata')) return send(res, 200, 'application/octet-stream', await wheelMetadata(join(filesDir, name.slice(0, -'.metadata'.length))));
+        return send(res, 200, 'application/octet-stream', await readFile(join(filesDir, name)));
+      }
+      send(res, 404, 'text/plain', 'not found');
+    } catch {
+      send(res, 404, 'text/plain', 'not found');
+    }
+  });
+  const url = await listen(server);
+  return { url: `${url}/simple/`, requests, close: () => close(server) };
+}
+
+/** Serve a folder as static files on 127.0.0.1 (folders answer with their index.html), like any web server serving a bundle tree. */
+export async function serveDir(root: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer(async (req, res) => {
+    let path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    if (path.includes('..')) return send(res, 403, 'text/plain', 'no');
+    if (path.endsWith('/')) path += 'index.html';
+    try {
+      const st = await stat(join(root, path));
+      if (!st.isFile()) return send(res, 404, 'text/plain', 'not found');
+      send(res, 200, path.endsWith('.html') ? 'text/html' : 'application/octet-stream', await readFile(join(root, path)));
+    } catch {
+      send(res, 404, 'text/plain', 'not found');
+    }
+  });
+  const url = await listen(server);
+  return { url, close: () => close(server) };
+}
+
+function send(res: import('node:http').ServerResponse, status: number, type: string, body: string | Buffer) {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+}
+
+function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function normalizeName(n: string): string {
+  return n.replace(/[-_.]+/g, '-').toLowerCase();
+}
+
+async function requiresPython(path: string): Promise<string | undefined> {
+  if (!path.endsWith('.whl')) return undefined;
+  return /^Requires-Python: (.*)$/m.exec(await wheelMetadata(path))?.[1];
+}
+
+/** METADATA of a wheel (the fixture server's PEP 658 file). */
+export function wheelMetadata(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(path, { lazyEntries: true }, (err, zip) => {
+      if (err || !zip) return reject(err);
+      zip.on('entry', (e: yauzl.Entry) => {
+        if (!e.fileName.endsWith('.dist-info/METADATA')) return zip.readEntry();
+        zip.openReadStream(e, async (err2, s) => {
+          if (err2 || !s) return reject(err2);
+          const chunks: Buffer[] = [];
+          for await (const c of s) chunks.push(c as Buffer);
+          zip.close();
+          resolve(Buffer.concat(chunks).toString('utf8'));
+        });
+      });
+      zip.on('end', () => reject(new Error(`${path}: no METADATA`)));
+      zip.readEntry();
+    });
+  });
+}
+
+/** Requirements text in the pip-compile form: every pin with the hashes of all its files. */
+export async function requirementsFor(filesDir: string, pins: Array<{ name: string; version: string; extras?: string[]; marker?: string }>): Promise<string> {
+  const all = await readdir(filesDir);
+  const lines: string[] = ['# generated by the test, in the form pip-compile --generate-hashes writes'];
+  for (const p of pins) {
+    const prefix = `${p.name.replace(/-/g, '_')}-${p.version}`;
+    const files = all.filter((f) => f.startsWith(`${prefix}-`) || f === `${prefix}.tar.gz`).sort();
+    const hashes = await Promise.all(files.map(async (f) => sha256(await readFile(join(filesDir, f)))));
+    lines.push(`${p.name}${p.extras ? `[${p.extras.join(',')}]` : ''}==${p.version}${p.marker ? ` ; ${p.marker}` : ''} \\`);
+    lines.push(...hashes.map((h, i) => `    --hash=sha256:${h}${i < hashes.length - 1 ? ' \\' : ''}`));
+    lines.push(`    # via test`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Run a command, collecting its output; never throws on a non-zero exit. */
+export function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Environment for pip that reaches nothing but 127.0.0.1: no config files, every other host behind a dead proxy. */
+export const PIP_OFFLINE_ENV: NodeJS.ProcessEnv = {
+  PIP_CONFIG_FILE: '/dev/null',
+  PIP_NO_INPUT: '1',
+  PIP_DISABLE_PIP_VERSION_CHECK: '1',
+  HTTP_PROXY: 'http://127.0.0.1:9',
+  HTTPS_PROXY: 'http://127.0.0.1:9',
+  http_proxy: 'http://127.0.0.1:9',
+  https_proxy: 'http://127.0.0.1:9',
+  NO_PROXY: '127.0.0.1',
+  no_proxy: '127.0.0.1',
+};

@@ -1,0 +1,80 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { access, mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KINDS } from '../../src/bundle/kinds.js';
+import { ferry, run } from '../helpers/cli.js';
+import { writeKey } from '../helpers/keys.js';
+import { writeSpec } from './helpers.js';
+
+// Opt-in (FERRY_TEST_MMDEBSTRAP=1): downloads the essential set from the machine's own mirror (the
+// address comes from its apt sources via `uri: system`, never from this repository) and runs
+// mmdebstrap twice. Needs the apt kind, mmdebstrap, and a mirror that answers.
+const codename = /^VERSION_CODENAME=(\S+)$/m.exec(await readFile('/etc/os-release', 'utf8').catch(() => ''))?.[1];
+const wanted = process.env.FERRY_TEST_MMDEBSTRAP === '1';
+const ready =
+  wanted &&
+  codename !== undefined &&
+  KINDS.some((k) => k.name === 'apt') &&
+  (await run('sh', ['-c', 'command -v mmdebstrap'])).code === 0 &&
+  (await run('apt-get', ['update', '-qq'])).code === 0;
+
+/** The machine mirror's Essential: yes packages, from apt's own lists (the ones mmdebstrap's minbase installs, with apt). */
+async function essentialPackages(): Promise<string[]> {
+  const r = await run('apt-cache', ['dumpavail']);
+  const names = new Set<string>();
+  for (const stanza of r.stdout.split(/\n\n+/)) {
+    if (/^Essential: yes$/m.test(stanza)) names.add(/^Package: (\S+)$/m.exec(stanza)![1]!);
+  }
+  return [...names, 'apt'].sort();
+}
+
+describe.skipIf(!ready)('rootfs built by mmdebstrap from the bundle\'s own apt repository', () => {
+  let dir: string;
+  let key: Awaited<ReturnType<typeof writeKey>>;
+  let spec: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-mmdebstrap-'));
+    key = await writeKey(dir, 'team');
+    const pkgs = await essentialPackages();
+    spec = await writeSpec(
+      dir,
+      [
+        `targets: { debian: { suite: ${codename}, architectures: [amd64] } }`,
+        'upstreams: { apt: [{ uri: system }] }',
+        'services:',
+        `  base: { version: "1", groups: [all], artifacts: { apt: [${pkgs.join(', ')}], rootfs: [minbase] } }`,
+        'rootfs:',
+        '  minbase: { mmdebstrap: { variant: minbase } }',
+        '',
+      ].join('\n'),
+      'mmdeb',
+    );
+  });
+
+  it('builds the same bytes twice, and the extracted rootfs runs dpkg with its packages installed', async () => {
+    const cache = join(dir, 'cache');
+    const a = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'a'), '--cache', cache, '--json']);
+    expect(a.code, a.stderr).toBe(0);
+    const b = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'b'), '--cache', cache]);
+    expect(b.code, b.stderr).toBe(0);
+    expect((await readFile(join(dir, 'a/mmdeb-1.0.0.ferry'))).equals(await readFile(join(dir, 'b/mmdeb-1.0.0.ferry')))).toBe(true);
+
+    const store = join(dir, 'store');
+    const i = await ferry(['import', JSON.parse(a.stdout).bundle, '--keyring', key.public, '--store', store]);
+    expect(i.code, i.stderr).toBe(0);
+    const to = join(dir, 'rootfs');
+    const x = await ferry(['extract', 'mmdeb/1.0.0', 'rootfs/minbase', '--store', store, '--to', to]);
+    expect(x.code, x.stderr).toBe(0);
+    const dpkg = await run('chroot', [to, 'dpkg', '-l']);
+    expect(dpkg.code, dpkg.stderr).toBe(0);
+    expect(dpkg.stdout).toMatch(/^ii {2}apt /m);
+    expect(dpkg.stdout).toMatch(/^ii {2}base-files /m);
+    // the build machine's resolver and name do not travel
+    await expect(access(join(to, 'etc/resolv.conf'))).rejects.toThrow();
+    await expect(access(join(to, 'etc/hostname'))).rejects.toThrow();
+    // nor does the build's scratch repository: apt inside has no source until deploy gives it one
+    await expect(access(join(to, 'etc/apt/sources.list'))).rejects.toThrow();
+    expect(await readdir(join(to, 'etc/apt/sources.list.d'))).toEqual([]);
+  }, 900_000);
+});

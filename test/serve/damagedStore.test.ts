@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendFile, chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { curl } from './curl.js';
+import { makeStore, sampleBundleFiles, type StoredBundle, type TestStore } from './makeStore.js';
+import { startServer, type TestServer } from './startServer.js';
+
+describe('ferry serve on a damaged store: refuses to serve wrong bytes, tells the operator what to do', () => {
+  let t: TestStore;
+  let good: StoredBundle;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    t = await makeStore();
+    good = await t.addBundle('openstack', '2026.11.0', sampleBundleFiles());
+    server = await startServer(t.store);
+  });
+  afterAll(async () => {
+    await server.close(1000);
+    await t.cleanup();
+  });
+
+  it('answers 500 for a file whose size differs from its manifest entry, and warns naming it', async () => {
+    const damaged = await t.addBundle('damaged', '1', { 'files/a/conf': 'abc\n' });
+    const file = join(t.store, 'bundles', damaged.digest, 'files/a/conf');
+    await chmod(file, 0o644);
+    await appendFile(file, 'tampered');
+    const r = await curl(`${server.url}/bundles/${damaged.digest}/files/a/conf`);
+    expect(r.status).toBe(500);
+    expect(r.body.toString()).toBe('internal error\n');
+    expect(server.warnings.at(-1)).toContain(`${file} has 12 bytes but its manifest says 4: the store is damaged; re-import the bundle`);
+  });
+
+  it('answers 500 for a small file whose bytes differ from its sha256 (same size), and warns naming it', async () => {
+    const damaged = await t.addBundle('damaged', '2', { 'files/a/conf': 'abc\n' });
+    const file = join(t.store, 'bundles', damaged.digest, 'files/a/conf');
+    await chmod(file, 0o644);
+    await writeFile(file, 'xyz\n');
+    const r = await curl(`${server.url}/bundles/${damaged.digest}/files/a/conf`);
+    expect(r.status).toBe(500);
+    expect(server.warnings.at(-1)).toContain(`${file} has sha256 `);
+    expect(server.warnings.at(-1)).toContain(`but its manifest says ${damaged.files.get('files/a/conf')!.sha256}: the store is damaged; re-import the bundle`);
+  });
+
+  it('stops serving a removed bundle (ferry gc) within about a second, memory cache included', async () => {
+    const doomed = await t.addBundle('doomed', '1', { 'files/a/conf': 'bye\n' });
+    const url = `${server.url}/bundles/${doomed.digest}/files/a/conf`;
+    expect((await curl(url)).status).toBe(200);
+    await rm(join(t.store, 'bundles', doomed.digest), { recursive: true });
+    let status = 200;
+    const started = Date.now();
+    while (status === 200 && Date.now() - started < 3000) {
+      status = (await curl(url)).status;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status).toBe(404);
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+
+  it('answers 500 for a bundle whose manifest does not hash to its folder name', async () => {
+    const fake = 'e'.repeat(64);
+    await mkdir(join(t.store, 'bundles', fake));
+    await writeFile(join(t.store, 'bundles', fake, 'manifest.json'), good.files.get('manifest.json')!.content);
+    const r = await curl(`${server.url}/bundles/${fake}/manifest.json`);
+    expect(r.status).toBe(500);
+    expect(server.warnings.at(-1)).toContain(`does not hash to its folder name ${fake}`);
+  });
+
+  it('answers 404 for a release whose bundle is gone, and warns', async () => {
+    await t.setRef('gone', '1', 'c'.repeat(64));
+    const r = await curl(`${server.url}/releases/gone/1/manifest.json`);
+    expect(r.status).toBe(404);
+    expect(server.warnings.at(-1)).toContain(`release gone 1 names bundle ${'c'.repeat(64)}, which is not in the store`);
+  });
+
+  it('answers 500 for a ref that does not hold a digest, and leaves it out of /releases/', async () => {
+    await mkdir(join(t.store, 'refs', 'broken'), { recursive: true });
+    await writeFile(join(t.store, 'refs', 'broken', '1'), 'not a digest\n');
+    expect((await curl(`${server.url}/releases/broken/1/manifest.json`)).status).toBe(500);
+    expect(server.warnings.at(-1)).toContain('should hold a bundle digest');
+    const list = JSON.parse((await curl(`${server.url}/releases/`)).body.toString()) as { releases: Array<{ name: string }> };
+    expect(list.releases.map((r) => r.name)).toEqual(['damaged', 'damaged', 'doomed', 'gone', 'openstack']);
+    expect(server.warnings.at(-1)).toContain('broken/1: does not hold a bundle digest');
+  });
+});

@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addEvilBundle, hostileRequestLine, hostileRequests, LEAK_MARKERS } from './hostilePaths.js';
+import { makeStore, sampleBundleFiles, type TestStore } from './makeStore.js';
+import { rawRequest } from './rawRequest.js';
+import { startServer, type TestServer } from './startServer.js';
+
+describe('ferry serve refuses every path that tries to leave the served tree', () => {
+  let t: TestStore;
+  let server: TestServer;
+  let port: number;
+  let digest: string;
+  let evil: string;
+
+  beforeAll(async () => {
+    t = await makeStore();
+    digest = (await t.addBundle('openstack', '2026.11.0', sampleBundleFiles())).digest;
+    evil = await addEvilBundle(t);
+    server = await startServer(t.store);
+    port = Number(new URL(server.url).port);
+  });
+  afterAll(async () => {
+    await server.close(1000);
+    await t.cleanup();
+  });
+
+  it('serves the control request (so a refusal below is not a dead server)', async () => {
+    const r = await rawRequest(port, `GET /bundles/${digest}/apt/dists/bookworm/Release HTTP/1.1`);
+    expect(r.status).toBe(200);
+  });
+
+  const table = hostileRequests();
+  expect(table.length).toBeGreaterThanOrEqual(20);
+  it.each(table)('%s: answered 400/404 and leaks nothing', async (label, template) => {
+    const r = await rawRequest(port, hostileRequestLine(template, digest, evil));
+    const allowed = label.startsWith('overlong') ? [414] : [400, 404];
+    expect(allowed).toContain(r.status);
+    const body = r.body.toString('latin1');
+    for (const marker of LEAK_MARKERS) expect(body).not.toContain(marker);
+    expect(body.length).toBeLessThan(64);
+    expect(r.head.toLowerCase()).not.toMatch(/^(etag|location|x-ferry-bundle):/m);
+  });
+
+  it('logs why each refusal happened, without telling the client', () => {
+    const refused = server.accessLog.filter((e) => e.status >= 400);
+    expect(refused.length).toBeGreaterThanOrEqual(table.length - 2);
+    expect(refused.find((e) => e.target.includes('files/evil/passwd'))?.reason).toMatch(/outside/);
+    expect(refused.find((e) => e.target.includes('%252e'))?.reason).toBe('double percent-encoding');
+  });
+});

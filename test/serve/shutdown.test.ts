@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash, randomBytes } from 'node:crypto';
+import { Agent, get, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
+import { makeStore, type StoredBundle, type TestStore } from './makeStore.js';
+import { spawnServe } from './spawnServe.js';
+
+const LARGE = 32 * 1024 * 1024;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Start a GET and hand back the response paused: the client reads nothing until told to. */
+function startPaused(url: string, agent?: Agent): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { agent }, (res) => {
+      res.pause();
+      resolve(res);
+    });
+    req.on('error', reject);
+  });
+}
+
+function drain(res: IncomingMessage): Promise<{ sha256: string; bytes: number; complete: boolean }> {
+  return new Promise((resolve) => {
+    const h = createHash('sha256');
+    let bytes = 0;
+    res.on('data', (c: Buffer) => {
+      h.update(c);
+      bytes += c.length;
+    });
+    let done = false;
+    const finish = (complete: boolean) => {
+      if (done) return;
+      done = true;
+      resolve({ sha256: h.digest('hex'), bytes, complete });
+    };
+    res.on('end', () => finish(res.complete));
+    res.on('error', () => finish(false));
+    res.on('aborted', () => finish(false));
+    res.resume();
+  });
+}
+
+const canConnect = (port: number) =>
+  new Promise<boolean>((r) => {
+    const s = connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
+    s.on('error', () => r(false));
+  });
+
+describe('ferry serve stops gracefully on SIGTERM', () => {
+  let t: TestStore;
+  let bundle: StoredBundle;
+
+  beforeAll(async () => {
+    t = await makeStore();
+    bundle = await t.addBundle('big', '1', { 'rootfs/large.tar.gz': randomBytes(LARGE), 'apt/dists/x/Release': 'Suite: x\n' });
+  });
+  afterAll(async () => {
+    await t.cleanup();
+  });
+
+  it('refuses new connections, closes idle ones, finishes the download in flight, then exits 0', async () => {
+    const serve = await spawnServe(['--store', t.store, '--listen', '127.0.0.1:0', '--json']);
+    const port = Number(new URL(serve.url).port);
+    const base = `${serve.url}/bundles/${bundle.digest}`;
+    // an idle keep-alive connection, and a large download whose client is not reading yet
+    const idleAgent = new Agent({ keepAlive: true });
+    await drain(await startPaused(`${base}/apt/dists/x/Release`, idleAgent));
+    let idleClosed = false;
+    for (const sockets of Object.values(idleAgent.freeSockets)) for (const s of sockets ?? []) s.once('close', () => (idleClosed = true));
+    const download = await startPaused(`${base}/rootfs/large.tar.gz`);
+
+    serve.child.kill('SIGTERM');
+    let exitedAt = 0;
+    void serve.exited.then(() => (exitedAt = Date.now()));
+    await sleep(500);
+    expect(exitedAt).toBe(0);
+    expect(await canConnect(port)).toBe(false);
+    expect(idleClosed).toBe(true);
+
+    const body = await drain(download);
+    const finishedAt = Date.now();
+    expect(body).toEqual({ sha256: bundle.files.get('rootfs/large.tar.gz')!.sha256, bytes: LARGE, complete: true });
+    const { code } = await serve.exited;
+    expect(code).toBe(0);
+    expect(exitedAt).toBeGreaterThanOrEqual(finishedAt - 50);
+    // the finished download's keep-alive connection does not hold the exit until its idle timeout
+    expect(exitedAt - finishedAt).toBeLessThan(2000);
+    expect(serve.stderr()).toContain('SIGTERM: finishing requests in flight');
+    const log = serve.stdout().trim().split('\n').map((l) => JSON.parse(l) as { status: number; bytes: number; aborted?: boolean });
+    expect(log.at(-1)).toMatchObject({ status: 200, bytes: LARGE });
+    expect(log.at(-1)?.aborted).toBeUndefined();
+    idleAgent.destroy();
+  });
+
+  it('cuts a download that does not finish within --shutdown-timeout', async () => {
+    const serve = await spawnServe(['--store', t.store, '--listen', '127.0.0.1:0', '--shutdown-timeout', '1']);
+    const download = await startPaused(`${serve.url}/bundles/${bundle.digest}/rootfs/large.tar.gz`);
+    const started = Date.now();
+    serve.child.kill('SIGTERM');
+    const { code } = await serve.exited;
+    const took = Date.now() - started;
+    expect(code).toBe(0);
+    expect(took).toBeGreaterThanOrEqual(900);
+    expect(took).toBeLessThan(5000);
+    const body = await drain(download);
+    expect(body.complete).toBe(false);
+    expect(body.bytes).toBeLessThan(LARGE);
+  });
+});
