@@ -7,6 +7,7 @@ import { SHA256_RE } from '../util/sha256.js';
 import { findLiveScratch } from './findLiveScratch.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
 import { sweepStaleImports } from './sweepStaleImports.js';
+import { syncReleaseLinks } from './syncReleaseLinks.js';
 
 export interface GcOptions {
   storeDir: string;
@@ -47,7 +48,7 @@ export interface GcResult {
 /**
  * Remove releases beyond the newest `keep` per name (never a protected one), then every blob no kept
  * release references, and stale scratch. Each step leaves a consistent store if gc is killed after it:
- * the ref goes first (the release stops being visible), then its tree is renamed into gc's scratch
+ * the ref goes first (the release stops being visible; STORE/releases links follow), then its tree is renamed into gc's scratch
  * folder (swept like an interrupted import's), then unreferenced blobs. A later gc finishes the job:
  * trees without a ref and blobs without a kept release are removed whenever they are found.
  */
@@ -110,6 +111,8 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
         await rmdir(join(layout.refs, r.name)).catch(() => {}); // only when it was the name's last ref
         log.info(`removed ${r.name} ${r.version} (${r.digest})`);
       }
+      // STORE/releases/NAME/VERSION links (nginx) follow the refs before the trees they point at go
+      await syncReleaseLinks(opts.storeDir, (file, why) => log.warn(`ignoring ${file}: ${why}`));
       for (const digest of [...removed.map((r) => r.digest), ...orphans]) {
         const trash = join(scratchDir!, digest);
         await rename(layout.bundle(digest), trash).catch(ignoreMissing);

@@ -22,12 +22,12 @@ async function tarEntries(bundle: string): Promise<Array<{ path: string; size: n
   return out;
 }
 
-/** Everything in a store except what names the bundle: its manifest and signature, and the folder and ref holding its digest. */
+/** Everything in a store except what names the bundle: its manifest and signature, its digest in folder and link names, its ref, the releases index. */
 function content(snapshot: Record<string, string>, digest: string): Record<string, string> {
   return Object.fromEntries(
     Object.entries(snapshot)
-      .filter(([p]) => !/(^|\/)manifest\.json(\.asc)?$/.test(p) && !p.startsWith('refs/'))
-      .map(([p, h]) => [p.replace(digest, 'DIGEST'), h]),
+      .filter(([p]) => !/(^|\/)manifest\.json(\.asc)?$/.test(p) && !p.startsWith('refs/') && p !== 'releases.json')
+      .map(([p, h]) => [p.replace(digest, 'DIGEST'), h.replace(digest, 'DIGEST')]),
   );
 }
 

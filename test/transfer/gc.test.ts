@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cp, mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeKey } from '../helpers/keys.js';
@@ -53,6 +53,9 @@ describe('ferry gc', () => {
     expect(files.filter((f) => f.startsWith('bundles/') && f.endsWith('/'))).not.toContain(`bundles/${digests[0]}/`);
     // common.txt, v3.txt and the bundle key are left
     expect(files.filter((f) => /^blobs\/sha256\/[0-9a-f]{64}$/.test(f))).toHaveLength(3);
+    // the links a static web server follows point at kept releases only
+    expect(files.filter((f) => f.startsWith('releases/app/') && !f.endsWith('/'))).toEqual(['releases/app/3.0.0']);
+    expect(await readFile(join(s, 'releases.json'), 'utf8')).not.toContain(digests[0]!);
   });
 
   it('never removes a protected release (the one a host runs)', async () => {
