@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cp, mkdtemp, readFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeKey } from '../helpers/keys.js';
@@ -74,5 +74,29 @@ describe('ferry gc', () => {
     const notStore = await ferry(['gc', '--store', dir, '--keep', '1']);
     expect(notStore.code).toBe(71);
     expect(notStore.stderr).toMatch(/is not a ferry store \(no refs\/ folder\)/);
+  });
+
+  it('--inventory keeps every release a host reports in its facts', async () => {
+    const s = await copyStore('inventory');
+    const facts = join(dir, 'facts');
+    await mkdir(facts, { recursive: true });
+    // host h1 (run locally) still runs release 1.0.0
+    const fact = { format: 'ferry-fact/1', service: 'svc', host: 'h1', version: '1.0.0', digest: digests[0], release: { name: 'app', version: '1.0.0' }, stages: {} };
+    await writeFile(join(facts, 'svc.json'), JSON.stringify(fact));
+    await writeFile(join(dir, 'inventory.yaml'), 'hosts:\n  h1: { transport: local }\n');
+    const r = await ferry(['gc', '--store', s, '--keep', '1', '--inventory', join(dir, 'inventory.yaml'), '--facts-dir', facts]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/kept \(protected\)\s+app\s+1\.0\.0/);
+    expect(r.stdout).toMatch(/removed\s+app\s+2\.0\.0/);
+  });
+
+  it('--inventory with a host that cannot be asked removes nothing', async () => {
+    const s = await copyStore('unreachable');
+    const before = await snapshotTree(s);
+    await writeFile(join(dir, 'bad-inventory.yaml'), 'hosts:\n  gone: { address: 127.0.0.1, port: 1 }\n');
+    const r = await ferry(['gc', '--store', s, '--keep', '1', '--inventory', join(dir, 'bad-inventory.yaml')]);
+    expect(r.code).toBe(72);
+    expect(r.stderr).toMatch(/gc removes nothing: cannot tell which release gone \(unreachable: .*\) runs\. Fix those hosts, leave them out with --limit, or name their releases with --protect/);
+    expect(await snapshotTree(s)).toEqual(before);
   });
 });
