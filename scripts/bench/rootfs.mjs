@@ -73,8 +73,9 @@ rows.push(row('pack 1 GiB of small files, zstd -10', zFerry, zTar, `${TAR} -I 'z
 const rawFerry = await seconds(async () => {
   for await (const _ of packDirectory(fixture, { epoch }));
 });
-const rawTar = await seconds(() => timeShell(`${TAR} -cf - -C ${fixture} . > /dev/null`));
-rows.push(row('tar stream only, no compression', rawFerry, rawTar, `${TAR} -cf - > /dev/null`, 's'));
+// through a pipe: GNU tar skips reading file data when its output is /dev/null itself
+const rawTar = await seconds(() => timeShell(`${TAR} -cf - -C ${fixture} . | cat > /dev/null`));
+rows.push(row('tar stream only, no compression', rawFerry, rawTar, `${TAR} -cf - | cat > /dev/null`, 's'));
 
 const size = (f) => statSync(join(out, f)).size;
 rows.push(row('gzip output size', size('ferry.tar.gz') / 2 ** 20, size('tar.tar.gz') / 2 ** 20, 'GNU gzip -6', 'MiB', '<= 1.05'));

@@ -125,6 +125,14 @@ describe('rootfs from a local folder', () => {
     expect(r.stderr).toContain('has no rootfs or git artifact "rootfs/nope"; it has: rootfs/base');
   });
 
+  it('refuses a folder that does not exist, naming the field and the path, and writes no bundle', async () => {
+    const spec = await writeSpec(dir, 'rootfs:\n  base: { directory: { path: no-such-tree } }\n', 'nofolder');
+    const r = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out-n'), '--cache', join(dir, 'cache')]);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toContain(`rootfs.base.directory.path: ${join(dir, 'no-such-tree')} is not a folder`);
+    expect(await readdir(join(dir, 'out-n')).catch(() => [])).toEqual([]);
+  });
+
   it('refuses a service that names a rootfs the spec does not define', async () => {
     const spec = await writeSpec(dir, 'rootfs:\n  base: { directory: { path: tree } }\nservices:\n  web: { version: "1", groups: [web], artifacts: { rootfs: [bsae] } }\n', 'typo');
     const r = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out-t'), '--cache', join(dir, 'cache')]);

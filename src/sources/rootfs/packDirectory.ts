@@ -1,20 +1,12 @@
-import { open } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
-import { readlink } from 'node:fs/promises';
+import { closeSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { Header, Pax, type HeaderData } from 'tar';
-import { IntegrityError } from '../../errors.js';
+import { FerryError, IntegrityError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
 import { walkDirectorySorted, type WalkEntry } from './walkDirectorySorted.js';
 
-/** Files up to this size are read whole, ahead of the writer; larger ones are streamed in their turn. */
-const SMALL_FILE = 4 << 20;
-/** Read-ahead limits: entries and bytes held while earlier entries are being written. */
-const AHEAD_ENTRIES = 256;
-const AHEAD_BYTES = 64 << 20;
-const STREAM_CHUNK = 1 << 20;
-const ZERO = Buffer.alloc(1024);
-
-type Encoded = { blocks: Buffer[]; bytes: number } | { blocks: Buffer[]; bytes: number; stream: { file: string; size: number; path: string } };
+/** Output comes in buffers of this size; after every 8 of them the event loop gets a turn (the compressor's callbacks). */
+const CHUNK = 1 << 20;
+const YIELD_EVERY = 8;
 
 /**
  * The tar stream of a folder, made to be reproducible: entries sorted by name, every mtime the
@@ -24,23 +16,19 @@ type Encoded = { blocks: Buffer[]; bytes: number } | { blocks: Buffer[]; bytes: 
  * with "./" as in `tar -C DIR .`. ustar headers, with a pax header only for what ustar cannot hold
  * (long names, large ids or sizes), so the same tree gives the same bytes.
  *
- * Files are read ahead of the writer, many at a time, because small-file trees are bound by
- * system calls, not by bytes.
+ * Files are read with direct system calls, like GNU tar (see walkDirectorySorted), straight into
+ * 1 MiB output buffers: no copy, and a thousand hand-offs per GiB instead of three per file. The
+ * compressor works on other threads meanwhile.
  */
 export async function* packDirectory(root: string, opts: { epoch: Date; log?: Logger }): AsyncGenerator<Buffer> {
   const mtime = new Date(Math.floor(opts.epoch.getTime() / 1000) * 1000);
   const links = new Map<string, string>();
-  const ahead: Array<Promise<Encoded>> = [];
-  let aheadBytes = 0;
-  const sizes: number[] = [];
-
-  async function* emit(enc: Encoded): AsyncGenerator<Buffer> {
-    aheadBytes -= enc.bytes;
-    yield* enc.blocks;
-    if ('stream' in enc) yield* streamFile(enc.stream.file, enc.stream.size, enc.stream.path);
-  }
-
-  for await (const entry of walkDirectorySorted(root)) {
+  const out = new OutputBuffer();
+  let flushed = 0;
+  const ready = function* () {
+    while (out.full.length) yield out.full.shift()!;
+  };
+  for (const entry of walkDirectorySorted(root)) {
     const s = entry.stat;
     if (s.isSocket()) {
       opts.log?.warn(`${entry.file}: a socket cannot be packed; left out of the rootfs`);
@@ -52,74 +40,88 @@ export async function* packDirectory(root: string, opts: { epoch: Date; log?: Lo
       linkTarget = links.get(key);
       if (linkTarget === undefined) links.set(key, entry.path);
     }
-    const inline = s.isFile() && linkTarget === undefined && s.size <= SMALL_FILE;
-    const bytes = inline ? s.size : 0;
-    aheadBytes += bytes;
-    sizes.push(bytes);
-    const p = encodeEntry(entry, mtime, linkTarget);
-    p.catch(() => {});
-    ahead.push(p);
-    while (ahead.length > AHEAD_ENTRIES || aheadBytes > AHEAD_BYTES) yield* emit(await ahead.shift()!);
+    for (const block of headerFor(entry, mtime, linkTarget)) out.write(block);
+    if (s.isFile() && linkTarget === undefined) out.readFile(entry.file, s.size, entry.path);
+    if (out.full.length) {
+      yield* ready();
+      if (++flushed % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+    }
   }
-  while (ahead.length) yield* emit(await ahead.shift()!);
-  yield ZERO;
+  out.zeros(1024);
+  out.flush();
+  yield* ready();
 }
 
-async function encodeEntry(entry: WalkEntry, mtime: Date, linkTarget: string | undefined): Promise<Encoded> {
-  const s = entry.stat;
-  const base = { mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtime, uname: '', gname: '', size: 0 };
-  if (s.isDirectory()) return { blocks: headerBlocks({ ...base, path: entry.path + '/', type: 'Directory' }), bytes: 0 };
-  if (s.isSymbolicLink()) {
-    const target = await readlink(entry.file);
-    return { blocks: headerBlocks({ ...base, path: entry.path, type: 'SymbolicLink', linkpath: target }), bytes: 0 };
+/** Fills 1 MiB buffers with headers, file data read in place, and zero padding; full ones wait in `full`. */
+class OutputBuffer {
+  full: Buffer[] = [];
+  private buf = Buffer.allocUnsafe(CHUNK);
+  private off = 0;
+
+  flush(): void {
+    if (this.off > 0) this.full.push(this.buf.subarray(0, this.off));
+    this.buf = Buffer.allocUnsafe(CHUNK);
+    this.off = 0;
   }
-  if (linkTarget !== undefined) return { blocks: headerBlocks({ ...base, path: entry.path, type: 'Link', linkpath: linkTarget }), bytes: 0 };
+
+  write(data: Buffer): void {
+    for (let at = 0; at < data.length; ) {
+      if (this.off === CHUNK) this.flush();
+      const n = data.copy(this.buf, this.off, at, Math.min(data.length, at + CHUNK - this.off));
+      this.off += n;
+      at += n;
+    }
+  }
+
+  zeros(count: number): void {
+    while (count > 0) {
+      if (this.off === CHUNK) this.flush();
+      const n = Math.min(count, CHUNK - this.off);
+      this.buf.fill(0, this.off, this.off + n);
+      this.off += n;
+      count -= n;
+    }
+  }
+
+  /** The file's bytes as listed (size from the walk), then zeros to a 512-byte boundary; a file that grew or shrank since is an error. */
+  readFile(file: string, size: number, path: string): void {
+    const fd = openOrExplain(file);
+    try {
+      for (let pos = 0; pos < size; ) {
+        if (this.off === CHUNK) this.flush();
+        const n = readSync(fd, this.buf, this.off, Math.min(CHUNK - this.off, size - pos), pos);
+        if (n === 0) throw changed(path, size, pos);
+        this.off += n;
+        pos += n;
+      }
+      if (readSync(fd, Buffer.alloc(1), 0, 1, size) !== 0) throw changed(path, size, size + 1);
+    } finally {
+      closeSync(fd);
+    }
+    this.zeros((512 - (size % 512)) % 512);
+  }
+}
+
+function headerFor(entry: WalkEntry, mtime: Date, linkTarget: string | undefined): Buffer[] {
+  const s = entry.stat;
+  const base = { path: entry.path, mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtime, uname: '', gname: '', size: 0 };
+  if (s.isDirectory()) return headerBlocks({ ...base, path: entry.path + '/', type: 'Directory' });
+  if (s.isSymbolicLink()) return headerBlocks({ ...base, type: 'SymbolicLink', linkpath: readlinkSync(entry.file) });
+  if (linkTarget !== undefined) return headerBlocks({ ...base, type: 'Link', linkpath: linkTarget });
   if (s.isCharacterDevice() || s.isBlockDevice()) {
     const { major, minor } = splitDevice(s);
-    return {
-      blocks: headerBlocks({ ...base, path: entry.path, type: s.isCharacterDevice() ? 'CharacterDevice' : 'BlockDevice', devmaj: major, devmin: minor }),
-      bytes: 0,
-    };
+    return headerBlocks({ ...base, type: s.isCharacterDevice() ? 'CharacterDevice' : 'BlockDevice', devmaj: major, devmin: minor });
   }
-  if (s.isFIFO()) return { blocks: headerBlocks({ ...base, path: entry.path, type: 'FIFO' }), bytes: 0 };
-  const head = headerBlocks({ ...base, path: entry.path, type: 'File', size: s.size });
-  if (s.size > SMALL_FILE) return { blocks: head, bytes: 0, stream: { file: entry.file, size: s.size, path: entry.path } };
-  const fh = await open(entry.file, 'r');
-  try {
-    // one extra byte shows a file that grew since it was stat'ed
-    const body = Buffer.allocUnsafe(s.size + 1);
-    let got = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(body, got, body.length - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-      if (got === body.length) break;
-    }
-    if (got !== s.size) throw changed(entry.path, s.size, got);
-    const pad = (512 - (s.size % 512)) % 512;
-    return { blocks: pad ? [...head, body.subarray(0, s.size), ZERO.subarray(0, pad)] : [...head, body.subarray(0, s.size)], bytes: s.size };
-  } finally {
-    await fh.close();
-  }
+  if (s.isFIFO()) return headerBlocks({ ...base, type: 'FIFO' });
+  return headerBlocks({ ...base, type: 'File', size: s.size });
 }
 
-async function* streamFile(file: string, size: number, path: string): AsyncGenerator<Buffer> {
-  const fh = await open(file, 'r');
+function openOrExplain(file: string): number {
   try {
-    let pos = 0;
-    while (pos < size) {
-      const buf = Buffer.allocUnsafe(Math.min(STREAM_CHUNK, size - pos));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-      if (bytesRead === 0) throw changed(path, size, pos);
-      pos += bytesRead;
-      yield buf.subarray(0, bytesRead);
-    }
-    const { bytesRead } = await fh.read(Buffer.alloc(1), 0, 1, pos);
-    if (bytesRead !== 0) throw changed(path, size, size + 1);
-    const pad = (512 - (size % 512)) % 512;
-    if (pad) yield ZERO.subarray(0, pad);
-  } finally {
-    await fh.close();
+    return openSync(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new FerryError(`cannot read ${file} (${code}) to pack it${code === 'EACCES' ? ': pack as root, or make it readable' : ''}`, { cause: err });
   }
 }
 

@@ -1,5 +1,4 @@
-import { lstat, readdir } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 export interface WalkEntry {
@@ -18,24 +17,21 @@ export function compareNames(a: string, b: string): number {
 /**
  * Every entry under `root`, depth first, each folder's entries sorted by name: the same order
  * whatever order the file system lists them in. Symbolic links are reported, never followed.
- * The entries of one folder are stat'ed together (the thread pool overlaps the system calls).
+ *
+ * Synchronous on purpose: a tree of small files is bound by system calls, and issuing them
+ * directly (as GNU tar does) was 3-4x faster than the thread pool's promise round trips, which
+ * also compete with the compressor for the pool's threads.
  */
-export async function* walkDirectorySorted(root: string): AsyncGenerator<WalkEntry> {
-  const rootStat = await lstat(root);
-  yield { path: '.', file: root, stat: rootStat };
+export function* walkDirectorySorted(root: string): Generator<WalkEntry> {
+  yield { path: '.', file: root, stat: lstatSync(root) };
   yield* walkChildren(root, '.');
 }
 
-async function* walkChildren(dir: string, rel: string): AsyncGenerator<WalkEntry> {
-  const names = (await readdir(dir)).sort(compareNames);
-  const entries = await Promise.all(
-    names.map(async (name) => {
-      const file = join(dir, name);
-      return { path: `${rel}/${name}`, file, stat: await lstat(file) };
-    }),
-  );
-  for (const e of entries) {
-    yield e;
-    if (e.stat.isDirectory()) yield* walkChildren(e.file, e.path);
+function* walkChildren(dir: string, rel: string): Generator<WalkEntry> {
+  for (const name of readdirSync(dir).sort(compareNames)) {
+    const file = join(dir, name);
+    const entry = { path: `${rel}/${name}`, file, stat: lstatSync(file) };
+    yield entry;
+    if (entry.stat.isDirectory()) yield* walkChildren(file, entry.path);
   }
 }

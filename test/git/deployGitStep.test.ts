@@ -1,0 +1,50 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gitStep } from '../../src/deploy/steps/gitStep.js';
+import type { StepContext } from '../../src/deploy/steps/types.js';
+import { LocalTransport } from '../../src/deploy/transport/localTransport.js';
+import { parseManifest } from '../../src/bundle/manifest.js';
+import { writeKey } from '../helpers/keys.js';
+import { buildAndImport, writeSpec } from '../rootfs/helpers.js';
+import { git, makeUpstream } from './helpers.js';
+
+describe('the deploy git step with a bundle ferry built', () => {
+  let dir: string;
+  let commits: string[];
+  let ctx: StepContext;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-git-step-'));
+    const key = await writeKey(dir, 'team');
+    ({ commits } = await makeUpstream(join(dir, 'upstream')));
+    // depth 1, the default: a shallow history
+    const spec = await writeSpec(dir, 'services:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts: { git: [{ url: upstream, ref: stable, name: app }] }\n', 'step');
+    const store = join(dir, 'store');
+    await buildAndImport({ spec, key, out: join(dir, 'out'), cache: join(dir, 'cache'), store });
+    const digest = (await readdir(join(store, 'bundles')))[0]!;
+    const bundleDir = join(store, 'bundles', digest);
+    const manifest = parseManifest(await readFile(join(bundleDir, 'manifest.json')), 'manifest.json');
+    ctx = {
+      host: 'local',
+      service: 'app',
+      stage: 'install',
+      transport: new LocalTransport('local'),
+      release: { digest, manifest, dir: bundleDir },
+      dataDir: dir,
+      remoteBundle: bundleDir,
+      vars: {},
+      changedSoFar: false,
+      timeoutMs: 60_000,
+    };
+  });
+
+  it('checks out the pinned commit from a shallow git bundle, then finds nothing to do', async () => {
+    const dest = join(dir, 'app');
+    const first = await gitStep.run({ name: 'app', dest }, ctx);
+    expect(first.changed).toBe(true);
+    expect(await git(dest, 'rev-parse', 'HEAD')).toBe(commits[3]);
+    const second = await gitStep.run({ name: 'app', dest }, ctx);
+    expect(second.changed).toBe(false);
+  });
+});

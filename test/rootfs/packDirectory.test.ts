@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { mkdir, mkdtemp, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packDirectory } from '../../src/sources/rootfs/packDirectory.js';
+import { IntegrityError } from '../../src/errors.js';
+
+async function tarOf(dir: string, epoch = new Date('2026-11-25T00:00:00Z')): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const b of packDirectory(dir, { epoch })) parts.push(b);
+  return Buffer.concat(parts);
+}
+
+async function makeTree(dir: string, order: string[], when: Date): Promise<void> {
+  for (const name of order) {
+    await mkdir(join(dir, 'd'), { recursive: true });
+    await writeFile(join(dir, 'd', name), `content of ${name}\n`);
+    await utimes(join(dir, 'd', name), when, when);
+  }
+}
+
+describe('packDirectory', () => {
+  it('gives the same bytes for the same tree whatever order the files were made in and whatever their times', async () => {
+    const names = Array.from({ length: 200 }, (_, i) => `file-${(i * 7919) % 1000}-ü${i % 3 ? '' : '.conf'}`);
+    const a = await mkdtemp(join(tmpdir(), 'ferry-pack-a-'));
+    const b = await mkdtemp(join(tmpdir(), 'ferry-pack-b-'));
+    await makeTree(a, names, new Date('2020-01-01T00:00:00Z'));
+    await makeTree(b, [...names].reverse(), new Date('2024-06-01T12:34:56Z'));
+    for (const d of [a, b]) await utimes(join(d, 'd'), new Date(0), new Date(0));
+    const ta = await tarOf(a);
+    expect(ta.length % 512).toBe(0);
+    expect(ta.equals(await tarOf(b))).toBe(true);
+    // and the epoch is in the bytes: another epoch, other bytes
+    expect(ta.equals(await tarOf(a, new Date('2027-01-01T00:00:00Z')))).toBe(false);
+  });
+
+  it('refuses a file whose size changes between listing and reading, naming it', async () => {
+    // files under /proc/sys list as 0 bytes but read as more: the same as a file written to during packing
+    const err = await tarOf('/proc/sys/kernel/random').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect((err as Error).message).toMatch(/^\.\/\S+ changed while it was being packed \(0 bytes when listed, more when read\); pack a folder that nothing is writing to/);
+  });
+});
