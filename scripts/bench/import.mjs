@@ -2,11 +2,11 @@
 // same checks: `tar -x` + `sha256sum -c` + `gpgv`. Both end with data on disk and every byte checked.
 // Usage: node scripts/bench/import.mjs [GiB]   (default 1)
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync, readFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { best, ferryBin, printTable, row, timeShell, writeResults } from './lib.mjs';
+import { best, buildBenchBundle, ferryCmd, printTable, row, timeShell, writeRandomFile, writeResults } from './lib.mjs';
 
 const gib = Number(process.argv[2] ?? 1);
 const dir = join(process.env.FERRY_BENCH_DIR ?? tmpdir(), 'ferry-bench-import');
@@ -19,10 +19,7 @@ const largeSize = Math.floor((gib * 1024 * 1024 * 1024) / large);
 const files = [];
 for (let i = 0; i < large; i++) {
   const name = `large-${String(i).padStart(2, '0')}.bin`;
-  const fd = openSync(join(dir, 'spec/files', name), 'w');
-  const chunk = randomBytes(8 << 20);
-  for (let w = 0; w < largeSize; w += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, largeSize - w));
-  closeSync(fd);
+  writeRandomFile(join(dir, 'spec/files', name), largeSize);
   files.push(name);
 }
 for (let i = 0; i < 2000; i++) {
@@ -30,13 +27,7 @@ for (let i = 0; i < 2000; i++) {
   writeFileSync(join(dir, 'spec/files', name), randomBytes(2048).toString('hex'));
   files.push(name);
 }
-writeFileSync(
-  join(dir, 'spec/bench.yaml'),
-  `name: bench\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nservices:\n  bench:\n    version: "1"\n    groups: [all]\n    artifacts:\n      files:\n${files.map((f) => `        - src: files/${f}\n`).join('')}`,
-);
-const ferry = (args) => `${JSON.stringify(process.execPath)} ${JSON.stringify(ferryBin)} ${args}`;
-timeShell(ferry(`key generate --name bench --out ${dir}/team`));
-timeShell(ferry(`build ${dir}/spec/bench.yaml --key ${dir}/team.secret.asc --out ${dir} --cache ${dir}/cache`));
+buildBenchBundle(dir, files, `--out ${dir}`);
 const bundle = join(dir, 'bench-1.0.0.ferry');
 
 // the peer pipeline's inputs, prepared untimed: a binary keyring and a SHA256SUMS from the manifest
@@ -46,7 +37,7 @@ writeFileSync(join(dir, 'SHA256SUMS'), manifest.entries.map((e) => `${e.sha256} 
 
 const runs = Number(process.env.FERRY_BENCH_RUNS ?? 3);
 const clean = () => rmSync(join(dir, 'out'), { recursive: true, force: true });
-const ferryS = best(runs, () => timeShell(ferry(`import ${bundle} --keyring ${dir}/team.asc --store ${dir}/out`)), clean);
+const ferryS = best(runs, () => timeShell(ferryCmd(`import ${bundle} --keyring ${dir}/team.asc --store ${dir}/out`)), clean);
 const peerCmd = `mkdir -p ${dir}/out && tar -xf ${bundle} -C ${dir}/out && cd ${dir}/out && gpgv --keyring ${dir}/team.gpg manifest.json.asc manifest.json && sha256sum --quiet -c ${dir}/SHA256SUMS`;
 const peerS = best(runs, () => timeShell(peerCmd), clean);
 const peerSyncS = best(runs, () => timeShell(`${peerCmd} && sync`), clean);

@@ -1,6 +1,7 @@
 // Shared helpers for benchmark scripts: timing, a table with ratios, JSON results.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -63,4 +64,30 @@ export function writeResults(area, rows) {
   const dir = join(root, 'bench-results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${area}.json`), JSON.stringify({ area, date: new Date().toISOString(), rows }, null, 2) + '\n');
+}
+
+/** A shell command line running the built ferry binary. */
+export function ferryCmd(args) {
+  return `${JSON.stringify(process.execPath)} ${JSON.stringify(ferryBin)} ${args}`;
+}
+
+/** A file of `size` bytes: one random 8 MiB block repeated (fast to write, its own content per call). */
+export function writeRandomFile(path, size) {
+  const fd = openSync(path, 'w');
+  const chunk = randomBytes(8 << 20);
+  for (let w = 0; w < size; w += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, size - w));
+  closeSync(fd);
+}
+
+/**
+ * Write DIR/spec/bench.yaml (release bench 1.0.0, one service, the given files under DIR/spec/files),
+ * a key DIR/team, and build it with `ferry build ... buildArgs`.
+ */
+export function buildBenchBundle(dir, files, buildArgs) {
+  writeFileSync(
+    join(dir, 'spec/bench.yaml'),
+    `name: bench\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nservices:\n  bench:\n    version: "1"\n    groups: [all]\n    artifacts:\n      files:\n${files.map((f) => `        - src: files/${f}\n`).join('')}`,
+  );
+  timeShell(ferryCmd(`key generate --name bench --out ${dir}/team`));
+  timeShell(ferryCmd(`build ${dir}/spec/bench.yaml --key ${dir}/team.secret.asc --cache ${dir}/cache ${buildArgs}`));
 }

@@ -11,12 +11,14 @@ import { lockPathFor, readLockFile, writeLockFile, LOCK_FORMAT, type LockFile } 
 import { signatureDate, signDetached } from '../pgp/sign.js';
 import { sha256File } from '../util/sha256.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
-import { silentLogger, type Logger } from '../ui/log.js';
+import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
 import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
 import { KINDS } from './kinds.js';
 import { FORMAT, manifestDigest, MANIFEST_PATH, serializeManifest, SIGNATURE_PATH, type Manifest, type ManifestEntry } from './manifest.js';
 import type { BuildContext, BundleInput } from './types.js';
+import type { LoadedManifest } from './loadManifest.js';
+import { planDifferential, type DifferentialPlan } from './planDifferential.js';
 import { writeTar, type TarFile } from './writeTar.js';
 
 export interface BuildOptions {
@@ -29,6 +31,8 @@ export interface BuildOptions {
   jobs?: number;
   log?: Logger;
   env?: NodeJS.ProcessEnv;
+  /** write a differential bundle: leave out the artifacts this earlier release already has */
+  since?: LoadedManifest;
 }
 
 export interface BuildResult {
@@ -36,6 +40,8 @@ export interface BuildResult {
   digest: string;
   manifest: Manifest;
   size: number;
+  /** for a differential bundle: what it leaves out */
+  differential?: DifferentialPlan;
   /** what the build downloaded and what the cache answered */
   fetched: FetchStats;
 }
@@ -106,13 +112,30 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       artifacts,
       entries: entries.map(({ file: _f, ...e }) => e),
     };
+    let packed = entries;
+    let differential: DifferentialPlan | undefined;
+    if (opts.since) {
+      differential = planDifferential(opts.since.manifest, manifest.entries);
+      const { name, version } = opts.since.manifest;
+      if (differential.omitted.length === 0) {
+        log.warn(`${name} ${version} has none of this release's artifacts: writing a full bundle`);
+        differential = undefined;
+      } else {
+        // the manifest stays complete (hosts and the store need every entry); it names the base and what it leaves out
+        manifest.base = { name, version, digest: opts.since.digest };
+        manifest.omitted = differential.omitted;
+        const omitted = new Set(differential.omitted);
+        packed = entries.filter((e) => !omitted.has(e.path));
+        log.info(`differential over ${name} ${version}: leaving out ${differential.omitted.length} artifacts (${formatBytes(differential.omittedBytes)}) the base has`);
+      }
+    }
     const manifestBytes = serializeManifest(manifest);
     const signature = await signDetached(manifestBytes, opts.signingKeys, signatureDate(ctx.epoch, opts.signingKeys));
 
     await mkdir(opts.outDir, { recursive: true });
     const bundlePath = join(opts.outDir, bundleFileName(spec.name, spec.version));
-    const size = await packBundle(bundlePath, manifestBytes, signature, entries, ctx.epoch);
-    return { bundlePath, digest: manifestDigest(manifestBytes), manifest, size, fetched: ctx.fetchStats! };
+    const size = await packBundle(bundlePath, manifestBytes, signature, packed, ctx.epoch);
+    return { bundlePath, digest: manifestDigest(manifestBytes), manifest, size, differential, fetched: ctx.fetchStats! };
   } finally {
     await rm(ctx.workDir, { recursive: true, force: true });
   }

@@ -92,6 +92,14 @@ export function parseManifest(bytes: Uint8Array, label: string): Manifest {
     prev = e.path;
     seen.add(e.path);
   }
+  // a differential bundle omits listed entries only, each once, and names the release that carries them
+  const omitted = new Set<string>();
+  for (const path of m.omitted ?? []) {
+    if (!seen.has(path)) throw new BundleFormatError(`${label}: manifest omits ${path}, which it does not list`);
+    if (omitted.has(path)) throw new BundleFormatError(`${label}: manifest omits ${path} twice`);
+    omitted.add(path);
+  }
+  if (omitted.size > 0 && !m.base) throw new BundleFormatError(`${label}: manifest omits entries but names no base release`);
   // a file and a folder of the same name cannot both exist
   for (const e of m.entries) {
     const parts = e.path.split('/');

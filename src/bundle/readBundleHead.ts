@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { BundleFormatError, UsageError } from '../errors.js';
 import { TarReader } from './readTar.js';
 import { MANIFEST_MAX_BYTES, MANIFEST_PATH, SIGNATURE_MAX_BYTES, SIGNATURE_PATH } from './manifest.js';
@@ -10,9 +11,8 @@ export interface BundleHead {
   bodyOffset: number;
 }
 
-/** Read manifest.json and manifest.json.asc from the start of a bundle, without verifying anything. */
-export async function readBundleHead(path: string): Promise<BundleHead> {
-  const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
+/** Read manifest.json and manifest.json.asc from the start of a bundle (its file, or a stream of it), without verifying anything. */
+export async function readBundleHead(path: string, stream: Readable = createReadStream(path, { highWaterMark: 64 * 1024 })): Promise<BundleHead> {
   const tar = new TarReader(stream, path);
   try {
     const m = await tar.next().catch((err) => {

@@ -1,7 +1,12 @@
 import type { Command } from 'commander';
+import { rm } from 'node:fs/promises';
 import { buildBundle } from '../bundle/buildBundle.js';
+import { loadManifest } from '../bundle/loadManifest.js';
+import { splitBundle } from '../bundle/splitBundle.js';
 import { formatBytes } from '../ui/log.js';
+import { parseSize } from '../util/parseSize.js';
 import { collect, defaultCacheDir, loggerFrom, printJson, signingKeysFrom } from './options.js';
+import { printSplit } from './split.js';
 
 export function register(program: Command): void {
   program
@@ -14,17 +19,43 @@ export function register(program: Command): void {
     .option('--locked', 'fetch exactly SPEC.lock.json (written by ferry lock) instead of resolving again')
     .option('--cache <dir>', 'download cache (FERRY_CACHE)', defaultCacheDir())
     .option('-j, --jobs <n>', 'parallel downloads', (v) => Number(v), 8)
+    .option('--since <base>', 'differential bundle: leave out the artifacts this earlier release has (OLD.ferry, its split index, OLD manifest.json, or a release of --store)')
+    .option('--store <dir>', 'store in which --since names a release (DIGEST, NAME/VERSION)')
+    .option('--split <size>', 'write numbered volumes of at most SIZE (e.g. 4GB, 700M) and an index instead of one file')
     .option('--json', 'JSON output')
-    .addHelpText('after', '\nExample:\n  ferry build bundles/demo/demo.yaml --key team.secret.asc --out dist/\n\nSame lock and key => same bytes (SOURCE_DATE_EPOCH overrides the spec\'s epoch).\n')
-    .action(async (spec: string, opts: { key?: string[]; passphraseFile?: string; out: string; locked?: boolean; cache: string; jobs: number; json?: boolean }) => {
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ferry build bundles/demo/demo.yaml --key team.secret.asc --out dist/\n  ferry build app.yaml --key team.secret.asc --out dist/ --since dist/app-1.0.0.ferry --split 4GB\n\nSame lock and key => same bytes (SOURCE_DATE_EPOCH overrides the spec\'s epoch).\n',
+    )
+    .action(async (spec: string, opts: { key?: string[]; passphraseFile?: string; out: string; locked?: boolean; cache: string; jobs: number; since?: string; store?: string; split?: string; json?: boolean }) => {
       const log = loggerFrom(opts);
       const signingKeys = await signingKeysFrom(opts);
-      const r = await buildBundle({ specFile: spec, signingKeys, outDir: opts.out, cacheDir: opts.cache, locked: opts.locked, jobs: opts.jobs, log });
+      const splitSize = opts.split === undefined ? undefined : parseSize(opts.split, '--split');
+      const since = opts.since === undefined ? undefined : await loadManifest(opts.since, opts.store);
+      const r = await buildBundle({ specFile: spec, signingKeys, outDir: opts.out, cacheDir: opts.cache, locked: opts.locked, jobs: opts.jobs, log, since });
+      const split = splitSize === undefined ? undefined : await splitBundle(r.bundlePath, { size: splitSize });
+      // the volumes and their index replace the single file
+      if (split) await rm(r.bundlePath);
       const { parent: _p, ...fetched } = r.fetched;
-      if (opts.json) printJson({ bundle: r.bundlePath, digest: r.digest, name: r.manifest.name, version: r.manifest.version, size: r.size, fetched });
-      else
-        process.stdout.write(
-          `${r.bundlePath}\n  digest  ${r.digest}\n  size    ${formatBytes(r.size)} (${r.manifest.entries.length} artifacts)\n  fetched ${formatBytes(fetched.fetchedBytes)} from upstreams, ${formatBytes(fetched.cachedBytes)} from the cache\n`,
-        );
+      const base = r.manifest.base;
+      if (opts.json) {
+        return printJson({
+          bundle: split ? undefined : r.bundlePath,
+          digest: r.digest,
+          name: r.manifest.name,
+          version: r.manifest.version,
+          size: r.size,
+          fetched,
+          base,
+          omitted: r.manifest.omitted?.length,
+          split: split && { index: split.indexPath, volumes: split.index.volumes },
+        });
+      }
+      const out = process.stdout;
+      if (!split) out.write(`${r.bundlePath}\n`);
+      out.write(`  digest  ${r.digest}\n  size    ${formatBytes(r.size)} (${r.manifest.entries.length - (r.manifest.omitted?.length ?? 0)} of ${r.manifest.entries.length} artifacts)\n`);
+      out.write(`  fetched ${formatBytes(fetched.fetchedBytes)} from upstreams, ${formatBytes(fetched.cachedBytes)} from the cache\n`);
+      if (base) out.write(`  differential over ${base.name} ${base.version} (${base.digest}): ${r.differential!.omitted.length} artifacts, ${formatBytes(r.differential!.omittedBytes)} left out\n`);
+      if (split) printSplit(split);
     });
 }

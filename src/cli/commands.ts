@@ -13,8 +13,11 @@ import { register as deploy } from './deploy.js';
 import { register as plan } from './plan.js';
 import { register as rollback } from './rollback.js';
 import { register as status } from './status.js';
+import { register as split } from './split.js';
+import { register as diff } from './diff.js';
+import { register as gc } from './gc.js';
 
 /** Every command registers itself on the program; one file per command in src/cli/. */
 export const commands: Array<(program: Command) => void> = [
-  key, lock, build, sign, inspect, verify, importCmd, list, serve, extract, deploy, plan, rollback, status,
+  key, lock, build, sign, inspect, verify, importCmd, list, serve, extract, deploy, plan, rollback, status, split, diff, gc,
 ];

@@ -8,11 +8,11 @@ export function register(program: Command): void {
   program
     .command('import')
     .description('verify a bundle and add it to the store in one streaming pass; nothing becomes visible unless all of it verified')
-    .argument('<bundle>', 'NAME-VERSION.ferry, or - to read the bundle from standard input (a data diode, a pipe)')
+    .argument('<bundle>', 'NAME-VERSION.ferry, a split index NAME-VERSION.ferry.index.json or its first volume NAME-VERSION.ferry.001, or - to read the bundle from standard input (a data diode, a pipe)')
     .option('--keyring <file>', 'trusted public key(s) (repeatable; FERRY_KEYRING)', collect)
     .option('--store <dir>', 'store folder (FERRY_STORE)', defaultStoreDir())
     .option('--json', 'JSON output')
-    .addHelpText('after', '\nExample:\n  ferry import openstack-2026.11.0.ferry --keyring team.asc --store /srv/ferry\n')
+    .addHelpText('after', '\nExamples:\n  ferry import openstack-2026.11.0.ferry --keyring team.asc --store /srv/ferry\n  ferry import /media/usb/openstack-2026.11.0.ferry.index.json --keyring team.asc --store /srv/ferry\n')
     .action(async (bundle: string, opts: { keyring?: string[]; store: string; json?: boolean }) => {
       const keys = await trustedKeysFrom(opts);
       const log = loggerFrom(opts);

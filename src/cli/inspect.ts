@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import * as openpgp from 'openpgp';
 import { parseManifest, manifestDigest } from '../bundle/manifest.js';
 import { readBundleHead } from '../bundle/readBundleHead.js';
+import { openBundleSource } from '../bundle/openBundleSource.js';
 import { readSignatures, verifyDetached, type VerifiedSignature } from '../pgp/verify.js';
 import { readKeyring } from '../pgp/keyring.js';
 import { formatBytes } from '../ui/log.js';
@@ -12,12 +13,13 @@ export function register(program: Command): void {
   program
     .command('inspect')
     .description('show a bundle\'s name, version, digest, signers, services and artifacts (reads only its head)')
-    .argument('<bundle>', 'NAME-VERSION.ferry')
+    .argument('<bundle>', 'NAME-VERSION.ferry, or a split index or first volume')
     .option('--keyring <file>', 'also check the signature against these keys (repeatable); artifacts are checked by verify/import', collect)
     .option('--manifest', 'print the exact manifest.json bytes (to sign them with gpg: see ferry sign)')
     .option('--json', 'JSON output')
     .action(async (bundle: string, opts: { keyring?: string[]; manifest?: boolean; json?: boolean }) => {
-      const head = await readBundleHead(bundle);
+      const src = await openBundleSource(bundle);
+      const head = await readBundleHead(src.label, src.stream);
       if (opts.manifest) return void process.stdout.write(head.manifestBytes);
       const manifest = parseManifest(head.manifestBytes, bundle);
       const sigs = await readSignatures(head.signature);

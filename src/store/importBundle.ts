@@ -1,17 +1,18 @@
-import { createReadStream } from 'node:fs';
 import { chmod, link, mkdir, mkdtemp, open, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type * as openpgp from 'openpgp';
-import { StoreError, UsageError } from '../errors.js';
+import { StoreError } from '../errors.js';
 import { readBundle, type EntrySink, type VerifiedHead } from '../bundle/readBundle.js';
-import { MANIFEST_PATH, SIGNATURE_PATH, type ManifestEntry } from '../bundle/manifest.js';
+import { openBundleSource, type BundleSource } from '../bundle/openBundleSource.js';
+import { MANIFEST_PATH, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
 import { verifyGitBundles } from '../bundle/verifyGitBundles.js';
 import type { VerifiedSignature } from '../pgp/verify.js';
 import { silentLogger, type Logger } from '../ui/log.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { readRef } from './readRef.js';
-import { storeLayout } from './storeLayout.js';
+import { findLiveScratch } from './findLiveScratch.js';
+import { storeLayout, type StoreLayout } from './storeLayout.js';
 import { sweepStaleImports } from './sweepStaleImports.js';
 
 export interface ImportResult {
@@ -42,11 +43,11 @@ export interface ImportOptions {
  * ref written. A failure removes the scratch folder; a killed import leaves only scratch that the next
  * import sweeps. Importing a bundle the store already holds is a no-op.
  */
-export async function importBundle(source: string | Readable, opts: ImportOptions): Promise<ImportResult> {
+export async function importBundle(source: string | Readable | BundleSource, opts: ImportOptions): Promise<ImportResult> {
   const log = opts.log ?? silentLogger;
   const layout = storeLayout(opts.storeDir);
-  const label = opts.label ?? (source === '-' ? 'stdin' : typeof source === 'string' ? source : 'bundle');
-  const stream = source === '-' ? process.stdin : typeof source === 'string' ? await openBundleFile(source) : source;
+  const src = typeof source === 'string' ? await openBundleSource(source) : isBundleSource(source) ? source : streamSource(source, opts.label ?? 'bundle');
+  const { label, stream } = src;
 
   await Promise.all([layout.blobs, layout.bundles, layout.refs, layout.tmp].map((d) => mkdir(d, { recursive: true })));
   const swept = await sweepStaleImports(layout.tmp);
@@ -54,15 +55,21 @@ export async function importBundle(source: string | Readable, opts: ImportOption
 
   const scratch = await mkdtemp(join(layout.tmp, 'import-'));
   await writeFile(join(scratch, 'pid'), `${process.pid}\n`);
+  // after our scratch exists (gc does the same the other way round), so a gc starting now sees us or we see it
+  const gc = await findLiveScratch(layout.tmp, 'gc');
+  if (gc.length > 0) {
+    stream.destroy();
+    await rm(scratch, { recursive: true, force: true });
+    throw new StoreError(`ferry gc (pid ${gc[0]!.pid}) is running on ${opts.storeDir}: import when it has finished`);
+  }
   const tree = join(scratch, 'tree');
   await mkdir(tree);
   const made = new Set<string>([tree]);
   let already = false;
 
   try {
-    const result = await readBundle(stream, {
+    const result = await src.read({
       keys: opts.keys,
-      label,
       log,
       async onHead(head) {
         const { name, version } = head.manifest;
@@ -74,6 +81,8 @@ export async function importBundle(source: string | Readable, opts: ImportOption
         }
         // already imported: still check every byte (a tampered copy must be refused), but write nothing
         already = await exists(join(layout.bundle(head.digest), MANIFEST_PATH));
+        // a differential bundle whose base is not here is refused before its bytes are read
+        if (!already) await missingFromBase(layout, head.manifest, label);
         log.info(`${name} ${version}: signature good (${head.signers.map((s) => s.fingerprint).join(', ')}); checking ${head.manifest.entries.length} entries`);
         return true;
       },
@@ -81,24 +90,23 @@ export async function importBundle(source: string | Readable, opts: ImportOption
     });
     const { manifest, digest } = result;
 
+    // split volumes: the last volume's and the whole bundle's sha256 are known only now
+    await src.finalCheck(digest);
+
     if (already) {
       await writeRef(layout, manifest.name, manifest.version, digest);
       await rm(scratch, { recursive: true, force: true });
       return { digest, name: manifest.name, version: manifest.version, already, signers: result.signers, entries: manifest.entries.length, newBytes: 0 };
     }
 
-    // differential bundles: the omitted entries come from releases already in the store
-    for (const path of manifest.omitted ?? []) {
-      const entry = manifest.entries.find((e) => e.path === path)!;
-      const blob = layout.blob(entry.sha256);
-      if (!(await exists(blob))) {
-        const base = manifest.base;
-        throw new StoreError(
-          `${label}: differential bundle needs ${path} (sha256 ${entry.sha256}) from its base ${base ? `${base.name} ${base.version} (${base.digest})` : ''}, which this store does not hold: import the base release first`,
-        );
-      }
-      await mkdirOnce(dirname(join(tree, path)), made);
-      await link(blob, join(tree, path));
+    // differential bundles: the omitted entries come from releases already in the store (checked again:
+    // a gc may have run since the head was read)
+    const omitted = new Set(manifest.omitted ?? []);
+    await missingFromBase(layout, manifest, label);
+    for (const entry of manifest.entries) {
+      if (!omitted.has(entry.path)) continue;
+      await mkdirOnce(dirname(join(tree, entry.path)), made);
+      await link(layout.blob(entry.sha256), join(tree, entry.path));
     }
 
     for (const [path, data] of [[MANIFEST_PATH, result.manifestBytes], [SIGNATURE_PATH, result.signature]] as const) {
@@ -110,7 +118,7 @@ export async function importBundle(source: string | Readable, opts: ImportOption
     let newBytes = 0;
     const fresh: ManifestEntry[] = [];
     for (const entry of manifest.entries) {
-      if ((manifest.omitted ?? []).includes(entry.path)) continue;
+      if (omitted.has(entry.path)) continue;
       const blob = layout.blob(entry.sha256);
       if (await exists(blob)) {
         const target = join(tree, entry.path);
@@ -151,15 +159,29 @@ export async function importBundle(source: string | Readable, opts: ImportOption
   }
 }
 
-async function openBundleFile(path: string): Promise<Readable> {
-  try {
-    const st = await stat(path);
-    if (!st.isFile()) throw new UsageError(`${path} is not a file`);
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`cannot read bundle ${path} (${(err as NodeJS.ErrnoException).code})`);
+function isBundleSource(s: Readable | BundleSource): s is BundleSource {
+  return typeof (s as BundleSource).finalCheck === 'function';
+}
+
+function streamSource(stream: Readable, label: string): BundleSource {
+  return { label, stream, read: (o) => readBundle(stream, { ...o, label }), async finalCheck() {} };
+}
+
+/** Refuse a differential bundle whose omitted artifacts the store lacks, naming its base release. */
+async function missingFromBase(layout: StoreLayout, manifest: Manifest, label: string): Promise<void> {
+  const omitted = new Set(manifest.omitted ?? []);
+  const missing = [];
+  for (const entry of manifest.entries) {
+    if (omitted.has(entry.path) && !(await exists(layout.blob(entry.sha256)))) missing.push(entry);
   }
-  return createReadStream(path, { highWaterMark: 4 << 20 });
+  if (missing.length === 0) return;
+  const base = manifest.base!;
+  throw new StoreError(
+    `${label} is a differential bundle over ${base.name} ${base.version} (${base.digest}), and this store lacks ${missing.length} artifact${missing.length === 1 ? '' : 's'} it takes from there (${missing
+      .slice(0, 3)
+      .map((e) => e.path)
+      .join(', ')}${missing.length > 3 ? ', ...' : ''}): import ${base.name} ${base.version} first, or bring the full bundle`,
+  );
 }
 
 async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>): Promise<EntrySink> {
@@ -190,7 +212,7 @@ async function mkdirOnce(dir: string, made: Set<string>): Promise<void> {
   made.add(dir);
 }
 
-async function writeRef(layout: ReturnType<typeof storeLayout>, name: string, version: string, digest: string): Promise<void> {
+async function writeRef(layout: StoreLayout, name: string, version: string, digest: string): Promise<void> {
   if ((await readRef(layout, name, version)) === digest) return;
   await writeFileAtomic(layout.ref(name, version), `${digest}\n`);
 }

@@ -1,9 +1,10 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { scratchOwner } from './scratchOwner.js';
 
 /**
- * Remove scratch folders of imports whose process is gone (killed, crashed, power loss).
- * Each import writes its pid into its folder; a live pid keeps its folder, so concurrent imports are safe.
+ * Remove scratch folders (imports, gc) whose process is gone (killed, crashed, power loss).
+ * Each writes its pid into its folder; a live pid keeps its folder, so concurrent imports are safe.
  */
 export async function sweepStaleImports(tmpDir: string): Promise<number> {
   let names: string[];
@@ -15,20 +16,9 @@ export async function sweepStaleImports(tmpDir: string): Promise<number> {
   let swept = 0;
   for (const name of names) {
     const dir = join(tmpDir, name);
-    const pid = Number((await readFile(join(dir, 'pid'), 'utf8').catch(() => '')).trim());
-    if (pid > 0 && pid !== process.pid && isAlive(pid)) continue;
-    if (pid === process.pid) continue;
+    if ((await scratchOwner(dir)) !== undefined) continue;
     await rm(dir, { recursive: true, force: true });
     swept++;
   }
   return swept;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -1,0 +1,46 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isFile } from '../util/isFile.js';
+import { UsageError, BundleFormatError } from '../errors.js';
+import { canonicalJson } from '../util/canonicalJson.js';
+import { resolveRelease } from '../store/resolveRelease.js';
+import { storeLayout } from '../store/storeLayout.js';
+import { manifestDigest, MANIFEST_PATH, parseManifest, type Manifest } from './manifest.js';
+import { INDEX_SUFFIX } from './splitIndex.js';
+import { openBundleSource } from './openBundleSource.js';
+import { readBundleHead } from './readBundleHead.js';
+
+export interface LoadedManifest {
+  manifest: Manifest;
+  digest: string;
+  /** where it came from, for messages */
+  label: string;
+}
+
+/**
+ * The manifest of a release named by a bundle file (.ferry, split index or first volume), a manifest.json
+ * file (as `ferry inspect --manifest` prints it), or with a store: DIGEST, NAME/VERSION or NAME.
+ * Signatures are not checked here: a manifest read this way only chooses what a differential bundle
+ * leaves out or what a diff shows; import verifies everything.
+ */
+export async function loadManifest(what: string, storeDir?: string): Promise<LoadedManifest> {
+  if (await isFile(what)) {
+    if (what.endsWith('.json') && !what.endsWith(INDEX_SUFFIX)) return fromBytes(await readFile(what), what);
+    const src = await openBundleSource(what);
+    const head = await readBundleHead(src.label, src.stream);
+    return fromBytes(head.manifestBytes, src.label);
+  }
+  if (!storeDir) throw new UsageError(`${what} is not a file: give a bundle, a split index, a manifest.json, or a release with --store DIR`);
+  const release = await resolveRelease(storeDir, what);
+  const file = join(storeLayout(storeDir).bundle(release.digest), MANIFEST_PATH);
+  return fromBytes(await readFile(file), `${release.name} ${release.version} in ${storeDir}`);
+}
+
+function fromBytes(bytes: Buffer, label: string): LoadedManifest {
+  const manifest = parseManifest(bytes, label);
+  // the digest names the release: it is the sha256 of the exact signed bytes, so a re-formatted copy would name another one
+  if (canonicalJson(manifest) !== bytes.toString('utf8')) {
+    throw new BundleFormatError(`${label}: not the exact bytes of a bundle's manifest.json (re-formatted?): take it with ferry inspect BUNDLE --manifest`);
+  }
+  return { manifest, digest: manifestDigest(bytes), label };
+}

@@ -1,0 +1,163 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { isFile } from '../util/isFile.js';
+import { IntegrityError, StoreError, UsageError } from '../errors.js';
+import { readBundle, type ReadBundleOptions, type ReadBundleResult } from './readBundle.js';
+import { INDEX_SUFFIX, readSplitIndex, type SplitIndex } from './splitIndex.js';
+
+/**
+ * Where a bundle's bytes come from: one .ferry file, standard input, or the volumes of a split bundle
+ * reassembled as one stream. Callers read it once with `read`, and call `finalCheck` before they make
+ * anything visible: for volumes, that is when the last volume's sha256 and the whole bundle's are known.
+ */
+export interface BundleSource {
+  label: string;
+  stream: Readable;
+  /** volumes of a split bundle, when it is one */
+  volumes?: number;
+  /** readBundle over the stream; an error raised while a volume was being read names that volume when it is damaged */
+  read(opts: Omit<ReadBundleOptions, 'label'>): Promise<ReadBundleResult>;
+  /** read what is left and check the remaining checksums (split: last volume, whole bundle, index digest) */
+  finalCheck(digest: string): Promise<void>;
+}
+
+/** A .ferry file, "-" for standard input, a split index (NAME.ferry.index.json) or the first volume (NAME.ferry.001). */
+export async function openBundleSource(path: string): Promise<BundleSource> {
+  if (path === '-') return plainSource(process.stdin, 'stdin');
+  if (path.endsWith(INDEX_SUFFIX)) return splitSource(path, await readSplitIndex(path));
+  const vol = /^(.*\.ferry)\.(\d{3,})$/.exec(path);
+  if (vol) {
+    const indexPath = `${vol[1]}${INDEX_SUFFIX}`;
+    if (!(await isFile(indexPath))) {
+      throw new UsageError(`${path} looks like a volume of a split bundle, but its index ${basename(indexPath)} is not next to it: the index carries every volume's checksum; copy it with the volumes`);
+    }
+    const index = await readSplitIndex(indexPath);
+    if (index.volumes[0]!.file !== basename(path)) {
+      throw new UsageError(`${path} is not the first volume of ${index.bundle}: pass ${index.volumes[0]!.file} or ${basename(indexPath)}`);
+    }
+    return splitSource(indexPath, index);
+  }
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new UsageError(`${path} is not a file`);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`cannot read bundle ${path} (${(err as NodeJS.ErrnoException).code})`);
+  }
+  return plainSource(createReadStream(path, { highWaterMark: 4 << 20 }), path);
+}
+
+function plainSource(stream: Readable, label: string): BundleSource {
+  return {
+    label,
+    stream,
+    read: (opts) => readBundle(stream, { ...opts, label }),
+    async finalCheck() {},
+  };
+}
+
+async function splitSource(indexPath: string, index: SplitIndex): Promise<BundleSource> {
+  const dir = dirname(indexPath);
+  const count = index.volumes.length;
+  const label = `${index.bundle} (${count} volume${count === 1 ? '' : 's'})`;
+  const name = (i: number) => `volume ${i + 1} of ${count} (${index.volumes[i]!.file})`;
+
+  // every volume present and of the right size before a single byte is used: a missing or short volume
+  // is named at once, not after gigabytes were read
+  for (const [i, v] of index.volumes.entries()) {
+    let size: number;
+    try {
+      size = (await stat(join(dir, v.file))).size;
+    } catch {
+      throw new IntegrityError(`${name(i)} is missing from ${dir}: copy every volume listed in ${basename(indexPath)}`);
+    }
+    if (size !== v.size) throw new IntegrityError(`${name(i)} is ${size} bytes, the index says ${v.size}: ${size < v.size ? 'an incomplete copy' : 'not the volume the index lists'}; copy it again`);
+  }
+
+  const state = { volume: 0, stopAfter: Infinity, error: undefined as IntegrityError | undefined, complete: false, size: 0, sha256: '' };
+  const whole = createHash('sha256');
+
+  async function* chunks(): AsyncGenerator<Buffer> {
+    try {
+      for (; state.volume < count; state.volume++) {
+        const i = state.volume;
+        const v = index.volumes[i]!;
+        const hash = createHash('sha256');
+        let n = 0;
+        // the bytes are handed on before the volume's sha256 is known (no temporary copy): nothing
+        // becomes visible until finalCheck, and a bundle error inside a damaged volume is blamed on it
+        for await (const chunk of createReadStream(join(dir, v.file), { highWaterMark: 4 << 20 }) as AsyncIterable<Buffer>) {
+          hash.update(chunk);
+          whole.update(chunk);
+          n += chunk.length;
+          if (n > v.size) break;
+          yield chunk;
+        }
+        const got = hash.digest('hex');
+        if (n !== v.size) throw new IntegrityError(`${name(i)} is ${n} bytes, the index says ${v.size}: it changed while being read`);
+        if (got !== v.sha256) {
+          const other = index.volumes.findIndex((o) => o.sha256 === got);
+          const hint =
+            other >= 0
+              ? `: it holds the content of ${name(other)}; the volumes were renamed or copied out of order`
+              : ': the volume is corrupt; copy it again from the original media';
+          throw new IntegrityError(`${name(i)}: sha256 ${got}, expected ${v.sha256}${hint}`);
+        }
+        if (i >= state.stopAfter) return;
+      }
+      state.size = index.size;
+      state.sha256 = whole.digest('hex');
+      state.complete = true;
+    } catch (err) {
+      state.error = err instanceof IntegrityError ? err : new IntegrityError(`${name(state.volume)}: cannot be read (${(err as Error).message})`);
+      throw state.error;
+    }
+  }
+  const gen = chunks();
+  const stream = Readable.from(gen, { objectMode: false, highWaterMark: 1 << 20 });
+
+  /** run the generator to the end (or to the end of the current volume), collecting its verdict */
+  async function drain(): Promise<void> {
+    for (;;) {
+      try {
+        if ((await gen.next()).done) return;
+      } catch {
+        return; // recorded in state.error
+      }
+    }
+  }
+
+  return {
+    label,
+    stream,
+    volumes: count,
+    async read(opts) {
+      try {
+        return await readBundle(stream, { ...opts, label });
+      } catch (err) {
+        if (err instanceof StoreError || err instanceof UsageError) throw err;
+        // the damage is in bytes already read: earlier volumes checked out, so it is in the current
+        // one; finish reading it to know, and name it if its sha256 is wrong
+        if (!state.error && !state.complete) {
+          state.stopAfter = state.volume;
+          await drain();
+        }
+        throw state.error ?? err;
+      }
+    },
+    async finalCheck(digest) {
+      // the tar reader stops at the end-of-archive marker; the rest of the last volume still counts
+      await drain();
+      stream.destroy();
+      if (state.error) throw state.error;
+      if (!state.complete) throw new IntegrityError(`${label}: the volumes were not read to the end`);
+      if (state.sha256 !== index.sha256) {
+        throw new IntegrityError(`${label}: the reassembled bundle has sha256 ${state.sha256}, the index says ${index.sha256}: the index does not belong to these volumes`);
+      }
+      if (digest !== index.digest) throw new IntegrityError(`${label}: the reassembled bundle is ${digest}, the index says ${index.digest}: the index does not belong to these volumes`);
+    },
+  };
+}

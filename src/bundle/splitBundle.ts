@@ -1,0 +1,85 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { writeFileAtomic } from '../util/writeFileAtomic.js';
+import { manifestDigest, parseManifest } from './manifest.js';
+import { readBundleHead } from './readBundleHead.js';
+import { indexFileName, SPLIT_FORMAT, volumeFileName, type SplitIndex } from './splitIndex.js';
+
+export interface SplitResult {
+  indexPath: string;
+  index: SplitIndex;
+}
+
+/**
+ * Cut a bundle into numbered volumes of at most `size` bytes (removable media, data diodes with a size
+ * limit) and write NAME-VERSION.ferry.index.json with every volume's size and sha256 and the whole
+ * bundle's. One streaming pass; volumes are written under .partial names and the index last, so a
+ * killed split never leaves an index that points at incomplete volumes.
+ */
+export async function splitBundle(bundlePath: string, opts: { size: number; outDir?: string }): Promise<SplitResult> {
+  const outDir = opts.outDir ?? dirname(bundlePath);
+  const bundleFile = basename(bundlePath);
+  const head = await readBundleHead(bundlePath);
+  const manifest = parseManifest(head.manifestBytes, bundlePath);
+  const total = (await stat(bundlePath)).size;
+  const count = Math.ceil(total / opts.size);
+  if (count > 100_000) throw new UsageError(`--size ${opts.size} would cut ${bundlePath} into ${count} volumes; choose a larger size`);
+  await mkdir(outDir, { recursive: true });
+
+  const whole = createHash('sha256');
+  const volumes: SplitIndex['volumes'] = [];
+  const partials: string[] = [];
+  let fh: FileHandle | undefined;
+  let hash: Hash | undefined;
+  let left = 0;
+  const closeVolume = async () => {
+    await fh!.sync();
+    await fh!.close();
+    fh = undefined;
+    const n = volumes.length + 1;
+    volumes.push({ file: volumeFileName(bundleFile, n, count), size: Math.min(opts.size, total - (n - 1) * opts.size), sha256: hash!.digest('hex') });
+  };
+  try {
+    for await (const chunk of createReadStream(bundlePath, { highWaterMark: 4 << 20 }) as AsyncIterable<Buffer>) {
+      let off = 0;
+      while (off < chunk.length) {
+        if (!fh) {
+          const partial = join(outDir, `${volumeFileName(bundleFile, volumes.length + 1, count)}.partial`);
+          partials.push(partial);
+          fh = await open(partial, 'w', 0o644);
+          hash = createHash('sha256');
+          left = opts.size;
+        }
+        const part = chunk.subarray(off, off + Math.min(left, chunk.length - off));
+        await fh.write(part);
+        hash!.update(part);
+        whole.update(part);
+        off += part.length;
+        left -= part.length;
+        if (left === 0) await closeVolume();
+      }
+    }
+    if (fh) await closeVolume();
+    const index: SplitIndex = {
+      format: SPLIT_FORMAT,
+      bundle: bundleFile,
+      size: total,
+      sha256: whole.digest('hex'),
+      digest: manifestDigest(head.manifestBytes),
+      name: manifest.name,
+      version: manifest.version,
+      volumes,
+    };
+    for (const p of partials) await rename(p, p.slice(0, -'.partial'.length));
+    const indexPath = join(outDir, indexFileName(bundleFile));
+    await writeFileAtomic(indexPath, JSON.stringify(index, null, 2) + '\n');
+    return { indexPath, index };
+  } catch (err) {
+    await fh?.close().catch(() => {});
+    await Promise.all(partials.map((p) => rm(p, { force: true })));
+    throw err;
+  }
+}

@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { DIFF_SECTIONS, diffReleases } from '../bundle/diffReleases.js';
+import { loadManifest } from '../bundle/loadManifest.js';
+import { formatBytes } from '../ui/log.js';
+import { printJson } from './options.js';
+
+export function register(program: Command): void {
+  program
+    .command('diff')
+    .description('what changed between two releases: packages, wheels, rootfs, git and files added, removed and changed, and the size of a differential bundle')
+    .argument('<a>', 'the older release: NAME-VERSION.ferry, a split index, a manifest.json, or with --store DIGEST or NAME/VERSION')
+    .argument('<b>', 'the newer release, named the same ways')
+    .option('--store <dir>', 'store in which A and B name releases')
+    .option('--json', 'JSON output')
+    .addHelpText('after', '\nExamples:\n  ferry diff app-1.0.0.ferry app-2.0.0.ferry\n  ferry diff --store /srv/ferry app/1.0.0 app/2.0.0 --json\n\nSignatures are not checked: diff reads what the manifests say (ferry verify checks them).\n')
+    .action(async (a: string, b: string, opts: { store?: string; json?: boolean }) => {
+      const [ma, mb] = [await loadManifest(a, opts.store), await loadManifest(b, opts.store)];
+      const d = diffReleases(ma, mb);
+      if (opts.json) return printJson(d);
+      const out = process.stdout;
+      out.write(`${d.a.name} ${d.a.version} (${d.a.digest.slice(0, 16)}) -> ${d.b.name} ${d.b.version} (${d.b.digest.slice(0, 16)})\n`);
+      for (const name of DIFF_SECTIONS) {
+        const s = d.sections[name];
+        if (s.added.length + s.removed.length + s.changed.length === 0) continue;
+        out.write(`\n${name}: ${s.added.length} added, ${s.removed.length} removed, ${s.changed.length} changed\n`);
+        for (const i of s.added) out.write(`  + ${i.name} ${i.version}\n`);
+        for (const i of s.removed) out.write(`  - ${i.name} ${i.version}\n`);
+        for (const c of s.changed) out.write(`  ~ ${c.name} ${c.from} -> ${c.to}\n`);
+      }
+      if (DIFF_SECTIONS.every((n) => d.sections[n].added.length + d.sections[n].removed.length + d.sections[n].changed.length === 0)) out.write('no artifacts added, removed or changed\n');
+      const x = d.differential;
+      out.write(
+        `\ndifferential bundle (ferry build --since): ${x.entries} of ${x.entries + x.omitted} artifacts, ${formatBytes(x.bytes)} of ${formatBytes(x.fullBytes)}; about ${formatBytes(x.bundleBytes)} on disk\n`,
+      );
+    });
+}

@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { collectGarbage } from '../store/collectGarbage.js';
+import { resolveRelease } from '../store/resolveRelease.js';
+import { formatBytes } from '../ui/log.js';
+import { collect, defaultStoreDir, loggerFrom, printJson } from './options.js';
+import { loadHosts, type HostOpts } from './deployOptions.js';
+import { collectStatus } from '../deploy/collectStatus.js';
+import { DeployError } from '../errors.js';
+import { printTable } from './list.js';
+
+export function register(program: Command): void {
+  program
+    .command('gc')
+    .description('remove releases beyond the newest N per name, then the blobs no remaining release uses, and stale scratch')
+    .requiredOption('--keep <n>', 'releases to keep per name, newest by epoch', (v) => Number(v))
+    .option('--store <dir>', 'store folder (FERRY_STORE)', defaultStoreDir())
+    .option('--protect <release>', 'never remove this release: DIGEST (or a unique prefix) or NAME/VERSION, e.g. what a host runs (repeatable)', collect)
+    .option('-i, --inventory <file>', 'also keep every release a host of this inventory reports in its facts (ferry status); gc refuses when a host cannot be asked')
+    .option('--limit <pattern>', 'with --inventory: only these hosts (as for ferry status)', collect)
+    .option('--facts-dir <dir>', 'with --inventory: where facts live on every host (default: vars.ferry_facts_dir, else /var/lib/ferry/facts)')
+    .option('-F, --ssh-config <file>', 'with --inventory: ssh_config file for ssh -F')
+    .option('--forks <n>', 'with --inventory: hosts asked at once', (v) => Number(v), 10)
+    .option('--dry-run', 'show what would be removed; change nothing')
+    .option('--json', 'JSON output')
+    .addHelpText('after', '\nExample:\n  ferry gc --store /srv/ferry --keep 3 --protect 3f2a9c1e --dry-run\n')
+    .action(async (opts: GcOpts) => {
+      const protect: string[] = opts.inventory ? await digestsHostsRun({ ...opts, inventory: opts.inventory }) : [];
+      // a full digest a host reports may be of a release this store never had: nothing to protect then
+      for (const p of opts.protect ?? []) protect.push(/^[0-9a-f]{64}$/.test(p) ? p : (await resolveRelease(opts.store, p)).digest);
+      const r = await collectGarbage({ storeDir: opts.store, keep: opts.keep, dryRun: opts.dryRun, protect, log: loggerFrom({ ...opts, quiet: true }) });
+      if (opts.json) return printJson(r);
+      const verb = r.dryRun ? 'would remove' : 'removed';
+      const rows = [
+        ...r.removed.map((x) => [verb, x.name, x.version, x.digest.slice(0, 16), x.epoch.slice(0, 10)]),
+        ...r.kept.map((x) => [`kept (${x.reason})`, x.name, x.version, x.digest.slice(0, 16), x.epoch.slice(0, 10)]),
+      ];
+      if (rows.length) printTable(['', 'NAME', 'VERSION', 'DIGEST', 'EPOCH'], rows);
+      process.stdout.write(
+        `${r.dryRun ? 'dry run: ' : ''}${verb} ${r.removed.length} release(s), ${r.orphans.length} unreferenced tree(s), ${r.blobs} blob(s) (${formatBytes(r.bytes)})${r.scratch ? `, ${r.scratch} stale scratch folder(s)` : ''}\n`,
+      );
+    });
+}
+
+interface GcOpts extends Partial<HostOpts> {
+  keep: number;
+  store: string;
+  protect?: string[];
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+/**
+ * The bundle digests the hosts' facts name. A host that cannot be asked, or whose fact cannot be read,
+ * might run any release: then gc stops rather than guess.
+ */
+async function digestsHostsRun(o: GcOpts & { inventory: string }): Promise<string[]> {
+  const { inventory, hosts } = await loadHosts({ inventory: o.inventory, limit: o.limit, factsDir: o.factsDir, sshConfig: o.sshConfig, forks: o.forks ?? 10 });
+  const status = await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
+  const unknown = [...status.unreachable.map((u) => `${u.host} (unreachable: ${u.error.split('\n')[0]})`), ...status.rows.filter((r) => r.problem).map((r) => `${r.host}/${r.service} (${r.problem})`)];
+  if (unknown.length > 0) {
+    throw new DeployError(`gc removes nothing: cannot tell which release ${unknown.join(', ')} runs. Fix those hosts, leave them out with --limit, or name their releases with --protect`);
+  }
+  return [...new Set(status.rows.flatMap((r) => (r.digest ? [r.digest] : [])))];
+}

@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { splitBundle, type SplitResult } from '../bundle/splitBundle.js';
+import { formatBytes } from '../ui/log.js';
+import { parseSize } from '../util/parseSize.js';
+import { printJson } from './options.js';
+
+export function register(program: Command): void {
+  program
+    .command('split')
+    .description('cut a bundle into numbered volumes for removable media, plus an index with every volume\'s sha256 and the whole bundle\'s')
+    .argument('<bundle>', 'NAME-VERSION.ferry')
+    .requiredOption('--size <size>', 'largest volume: bytes, or K/M/G/T (binary) or KB/MB/GB/TB (decimal), e.g. 4GB')
+    .option('--out <dir>', 'folder for the volumes and the index (default: next to the bundle)')
+    .option('--json', 'JSON output')
+    .addHelpText('after', '\nExample:\n  ferry split app-2.0.0.ferry --size 4GB --out /media/usb\n  ferry import /media/usb/app-2.0.0.ferry.index.json --keyring team.asc --store /srv/ferry\n')
+    .action(async (bundle: string, opts: { size: string; out?: string; json?: boolean }) => {
+      const r = await splitBundle(bundle, { size: parseSize(opts.size, '--size'), outDir: opts.out });
+      if (opts.json) return printJson({ index: r.indexPath, ...r.index });
+      printSplit(r);
+    });
+}
+
+export function printSplit(r: SplitResult): void {
+  const out = process.stdout;
+  out.write(`${r.indexPath}\n  ${r.index.volumes.length} volumes of ${r.index.bundle} (${formatBytes(r.index.size)}, sha256 ${r.index.sha256})\n`);
+  for (const v of r.index.volumes) out.write(`  ${v.file}  ${formatBytes(v.size)}  ${v.sha256}\n`);
+}

@@ -1,0 +1,155 @@
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StoreError, UsageError } from '../errors.js';
+import { MANIFEST_PATH, parseManifest, type Manifest } from '../bundle/manifest.js';
+import { silentLogger, type Logger } from '../ui/log.js';
+import { SHA256_RE } from '../util/sha256.js';
+import { findLiveScratch } from './findLiveScratch.js';
+import { storeLayout, type StoreLayout } from './storeLayout.js';
+import { sweepStaleImports } from './sweepStaleImports.js';
+import { syncReleaseLinks } from './syncReleaseLinks.js';
+
+export interface GcOptions {
+  storeDir: string;
+  /** releases to keep per name, newest by epoch first */
+  keep: number;
+  /** report what would go, change nothing */
+  dryRun?: boolean;
+  /**
+   * digests that must stay whatever their age: the releases hosts run. The CLI fills it from --protect;
+   * the deploy module's facts (the digest each host reports) feed the same list.
+   */
+  protect?: Iterable<string>;
+  log?: Logger;
+}
+
+export interface GcRelease {
+  name: string;
+  version: string;
+  digest: string;
+  epoch: string;
+  /** why it stays: newest N, or protected */
+  reason?: 'newest' | 'protected';
+}
+
+export interface GcResult {
+  dryRun: boolean;
+  kept: GcRelease[];
+  removed: GcRelease[];
+  /** bundle trees no ref points at (left by an interrupted gc or import) */
+  orphans: string[];
+  blobs: number;
+  /** bytes the removed blobs held on disk */
+  bytes: number;
+  /** stale scratch folders swept from STORE/.tmp */
+  scratch: number;
+}
+
+/**
+ * Remove releases beyond the newest `keep` per name (never a protected one), then every blob no kept
+ * release references, and stale scratch. Each step leaves a consistent store if gc is killed after it:
+ * the ref goes first (the release stops being visible; STORE/releases links follow), then its tree is renamed into gc's scratch
+ * folder (swept like an interrupted import's), then unreferenced blobs. A later gc finishes the job:
+ * trees without a ref and blobs without a kept release are removed whenever they are found.
+ */
+export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
+  const log = opts.log ?? silentLogger;
+  if (!Number.isInteger(opts.keep) || opts.keep < 1) throw new UsageError(`--keep must be a whole number of releases, at least 1 (got ${opts.keep})`);
+  const layout = storeLayout(opts.storeDir);
+  try {
+    await stat(layout.refs);
+  } catch {
+    throw new StoreError(`${opts.storeDir} is not a ferry store (no refs/ folder)`);
+  }
+  const dryRun = opts.dryRun ?? false;
+
+  let scratchDir: string | undefined;
+  let scratch = 0;
+  if (!dryRun) {
+    await mkdir(layout.tmp, { recursive: true });
+    scratchDir = await mkdtemp(join(layout.tmp, 'gc-'));
+    await writeFile(join(scratchDir, 'pid'), `${process.pid}\n`);
+  }
+
+  try {
+    if (!dryRun) {
+      // an import between its rename and its ref would look like an orphan: gc waits for imports to
+      // finish. Checked after gc's own folder exists (imports do the same), so one of the two sees the other.
+      const imports = await findLiveScratch(layout.tmp, 'import');
+      if (imports.length > 0) throw new StoreError(`an import (pid ${imports[0]!.pid}) is running on ${opts.storeDir}: run gc when it has finished`);
+      scratch = await sweepStaleImports(layout.tmp);
+    }
+    const releases = await readReleases(layout);
+    const protect = new Set(opts.protect ?? []);
+    const kept: GcRelease[] = [];
+    const removed: GcRelease[] = [];
+    const byName = new Map<string, Array<GcRelease & { manifest: Manifest }>>();
+    for (const r of releases) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
+    const keptManifests: Manifest[] = [];
+    for (const list of byName.values()) {
+      list.sort((a, b) => b.epoch.localeCompare(a.epoch) || b.version.localeCompare(a.version, undefined, { numeric: true }));
+      list.forEach((r, i) => {
+        const { manifest, ...release } = r;
+        if (i < opts.keep || protect.has(r.digest)) {
+          kept.push({ ...release, reason: i < opts.keep ? 'newest' : 'protected' });
+          keptManifests.push(manifest);
+        } else removed.push(release);
+      });
+    }
+    const keptDigests = new Set(kept.map((r) => r.digest));
+    const removedDigests = new Set(removed.map((r) => r.digest));
+    const orphans = (await readdirOrEmpty(layout.bundles)).filter((d) => !keptDigests.has(d) && !removedDigests.has(d));
+
+    const referenced = new Set(keptManifests.flatMap((m) => m.entries.map((e) => e.sha256)));
+    const unreferenced = (await readdirOrEmpty(layout.blobs)).filter((b) => SHA256_RE.test(b) && !referenced.has(b));
+    let bytes = 0;
+    for (const b of unreferenced) bytes += (await stat(layout.blob(b)).catch(() => ({ size: 0 }))).size;
+
+    if (!dryRun) {
+      for (const r of removed) {
+        await unlink(layout.ref(r.name, r.version)).catch(ignoreMissing);
+        await rmdir(join(layout.refs, r.name)).catch(() => {}); // only when it was the name's last ref
+        log.info(`removed ${r.name} ${r.version} (${r.digest})`);
+      }
+      // STORE/releases/NAME/VERSION links (nginx) follow the refs before the trees they point at go
+      await syncReleaseLinks(opts.storeDir, (file, why) => log.warn(`ignoring ${file}: ${why}`));
+      for (const digest of [...removed.map((r) => r.digest), ...orphans]) {
+        const trash = join(scratchDir!, digest);
+        await rename(layout.bundle(digest), trash).catch(ignoreMissing);
+        await rm(trash, { recursive: true, force: true });
+      }
+      for (const b of unreferenced) await unlink(layout.blob(b)).catch(ignoreMissing);
+    }
+    return { dryRun, kept, removed, orphans, blobs: unreferenced.length, bytes, scratch };
+  } finally {
+    if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
+  }
+}
+
+async function readReleases(layout: StoreLayout): Promise<Array<GcRelease & { manifest: Manifest }>> {
+  const out: Array<GcRelease & { manifest: Manifest }> = [];
+  for (const name of await readdirOrEmpty(layout.refs)) {
+    for (const version of await readdirOrEmpty(join(layout.refs, name))) {
+      if (version.startsWith('.')) continue; // a ref being written (writeFileAtomic's temporary)
+      const digest = (await readFile(layout.ref(name, version), 'utf8')).trim();
+      const file = join(layout.bundle(digest), MANIFEST_PATH);
+      let manifest: Manifest;
+      try {
+        manifest = parseManifest(await readFile(file), file);
+      } catch (err) {
+        // a damaged release is not gc's to judge: without its manifest its blobs are unknown, so stop
+        throw new StoreError(`refs/${name}/${version} points at ${digest}, whose manifest cannot be read (${(err as Error).message}): repair or remove that ref, then run gc again`);
+      }
+      out.push({ name, version, digest, epoch: manifest.epoch, manifest });
+    }
+  }
+  return out;
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  return (await readdir(dir).catch(() => [] as string[])).sort();
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT') throw err;
+}

@@ -1,0 +1,41 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { writeKey } from '../helpers/keys.js';
+import { craftBundle, manifestFor } from '../helpers/craft.js';
+import { ferry } from './fixtures.js';
+
+/** A signed differential manifest that contradicts itself is refused as a format error, never an internal one. */
+describe('differential manifests that do not add up', () => {
+  let dir: string;
+  let team: Awaited<ReturnType<typeof writeKey>>;
+  let key: openpgp.PrivateKey;
+  const files = [
+    { path: 'files/s/a.txt', data: Buffer.from('a\n') },
+    { path: 'files/s/b.txt', data: Buffer.from('b\n') },
+  ];
+  const base = { name: 'crafted', version: '0.9.0', digest: 'a'.repeat(64) };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-diff-refuse-'));
+    team = await writeKey(dir, 'team');
+    key = await openpgp.readPrivateKey({ armoredKey: team.secretArmored });
+  });
+
+  it.each([
+    ['omits a path it does not list', { base, omitted: ['files/s/zz.txt'] }, /manifest omits files\/s\/zz\.txt, which it does not list/],
+    ['omits a path twice', { base, omitted: ['files/s/a.txt', 'files/s/a.txt'] }, /manifest omits files\/s\/a\.txt twice/],
+    ['omits entries without naming a base', { omitted: ['files/s/a.txt'] }, /manifest omits entries but names no base release/],
+  ])('a manifest that %s', async (name, extra, message) => {
+    const bytes = await craftBundle(manifestFor(files, extra), key, files.slice(1));
+    const file = join(dir, `${name.replace(/\W+/g, '-')}.ferry`);
+    await writeFile(file, bytes);
+    for (const args of [['verify', file, '--keyring', team.public], ['import', file, '--keyring', team.public, '--store', join(dir, 'store')]]) {
+      const r = await ferry(args);
+      expect(r.code, r.stderr).toBe(68);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+});

@@ -1,0 +1,151 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cp, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeKey } from '../helpers/keys.js';
+import { snapshotTree } from '../helpers/tree.js';
+import { buildRelease, ferry, importInto, readJson } from './fixtures.js';
+
+/** A bundle cut into volumes imports exactly like the whole; a damaged set is refused naming the volume, and the store stays as it was. */
+describe('split bundles', () => {
+  let dir: string;
+  let team: Awaited<ReturnType<typeof writeKey>>;
+  let whole: string;
+  let vols: string;
+  let index: { size: number; sha256: string; digest: string; volumes: Array<{ file: string; size: number; sha256: string }> };
+  let store: string;
+  const files = { 'a.bin': randomBytes(150_000), 'b.bin': randomBytes(90_000), 'c.txt': 'small\n' };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-split-'));
+    team = await writeKey(dir, 'team');
+    whole = (await buildRelease(dir, team.secret, { version: '1.0.0', files })).bundle;
+    vols = join(dir, 'vols');
+    const r = await ferry(['split', whole, '--size', '64K', '--out', vols]);
+    expect(r.code, r.stderr).toBe(0);
+    index = await readJson(join(vols, 'app-1.0.0.ferry.index.json'));
+    // a store that already holds another release, so "unchanged" is not trivially "empty"
+    store = join(dir, 'store');
+    await importInto(store, (await buildRelease(dir, team.secret, { name: 'other', version: '1.0.0', files: { 'o.txt': 'other\n' } })).bundle, team.public);
+  });
+
+  /** a copy of the volumes to damage */
+  async function copyVolumes(name: string): Promise<string> {
+    const d = join(dir, name);
+    await cp(vols, d, { recursive: true });
+    return d;
+  }
+
+  async function expectRefused(target: string, message: RegExp) {
+    const before = await snapshotTree(store);
+    const v = await ferry(['verify', target, '--keyring', team.public]);
+    expect(v.code, v.stderr).toBe(67);
+    expect(v.stderr).toMatch(message);
+    const r = await ferry(['import', target, '--keyring', team.public, '--store', store]);
+    expect(r.code, r.stderr).toBe(67);
+    expect(r.stderr).toMatch(message);
+    expect(await snapshotTree(store)).toEqual(before);
+  }
+
+  it('writes numbered volumes of at most the size and an index with every sha256', async () => {
+    const names = (await readdir(vols)).sort();
+    expect(index.volumes.length).toBe(Math.ceil(index.size / 65536));
+    expect(index.volumes.length).toBeGreaterThanOrEqual(4);
+    expect(names).toEqual([...index.volumes.map((v) => v.file), 'app-1.0.0.ferry.index.json']);
+    expect(index.volumes.map((v) => v.file)[0]).toBe('app-1.0.0.ferry.001');
+    expect(index.volumes.slice(0, -1).every((v) => v.size === 65536)).toBe(true);
+    const joined = Buffer.concat(await Promise.all(index.volumes.map((v) => readFile(join(vols, v.file)))));
+    expect(joined.equals(await readFile(whole))).toBe(true);
+  });
+
+  it('build --split writes the same volumes and index as splitting the built bundle', async () => {
+    const out = join(dir, 'built-split');
+    const r = await buildRelease(dir, team.secret, { version: '1.0.0', files }, ['--split', '64K'], out);
+    expect(r.stdout).toMatch(/app-1\.0\.0\.ferry\.index\.json/);
+    expect(await snapshotTree(out)).toEqual(await snapshotTree(vols));
+  });
+
+  it('imports identically to the whole bundle, from the index or from the first volume', async () => {
+    const a = join(dir, 'store-whole');
+    const b = join(dir, 'store-index');
+    const c = join(dir, 'store-first');
+    await importInto(a, whole, team.public);
+    await importInto(b, join(vols, 'app-1.0.0.ferry.index.json'), team.public);
+    await importInto(c, join(vols, 'app-1.0.0.ferry.001'), team.public);
+    const expected = await snapshotTree(a);
+    expect(Object.keys(expected)).toContain(`bundles/${index.digest}/files/svc/a.bin`);
+    expect(await snapshotTree(b)).toEqual(expected);
+    expect(await snapshotTree(c)).toEqual(expected);
+  });
+
+  it('verify checks every volume and the whole bundle', async () => {
+    const r = await ferry(['verify', join(vols, 'app-1.0.0.ferry.index.json'), '--keyring', team.public]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`${index.volumes.length} volumes and the whole bundle match the index`);
+  });
+
+  it('refuses a flipped byte in one volume, naming it', async () => {
+    const d = await copyVolumes('flipped');
+    const n = index.volumes.length;
+    const file = join(d, 'app-1.0.0.ferry.003');
+    const bytes = await readFile(file);
+    bytes[1234] ^= 0x01;
+    await writeFile(file, bytes);
+    await expectRefused(join(d, 'app-1.0.0.ferry.index.json'), new RegExp(`volume 3 of ${n} \\(app-1\\.0\\.0\\.ferry\\.003\\): sha256 [0-9a-f]{64}, expected ${index.volumes[2]!.sha256}: the volume is corrupt`));
+  });
+
+  it('refuses a flipped byte after the last entry, which only the checksums see, before the release becomes visible', async () => {
+    const d = await copyVolumes('flipped-tail');
+    const n = index.volumes.length;
+    const last = index.volumes[n - 1]!;
+    const file = join(d, last.file);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 1] ^= 0x01; // inside the second end-of-archive block, which the tar reader never looks at
+    await writeFile(file, bytes);
+    await expectRefused(join(d, 'app-1.0.0.ferry.index.json'), new RegExp(`volume ${n} of ${n} \\(${last.file.replace(/\./g, '\\.')}\\): sha256 [0-9a-f]{64}, expected ${last.sha256}`));
+  });
+
+  it('refuses a missing volume, naming it, before reading anything', async () => {
+    const d = await copyVolumes('missing');
+    const n = index.volumes.length;
+    await rm(join(d, 'app-1.0.0.ferry.004'));
+    await expectRefused(join(d, 'app-1.0.0.ferry.001'), new RegExp(`volume 4 of ${n} \\(app-1\\.0\\.0\\.ferry\\.004\\) is missing from .*: copy every volume listed in app-1\\.0\\.0\\.ferry\\.index\\.json`));
+  });
+
+  it('refuses volumes in the wrong order, naming the one out of place', async () => {
+    const d = await copyVolumes('swapped');
+    const n = index.volumes.length;
+    await rename(join(d, 'app-1.0.0.ferry.002'), join(d, 'tmp'));
+    await rename(join(d, 'app-1.0.0.ferry.003'), join(d, 'app-1.0.0.ferry.002'));
+    await rename(join(d, 'tmp'), join(d, 'app-1.0.0.ferry.003'));
+    await expectRefused(
+      join(d, 'app-1.0.0.ferry.index.json'),
+      new RegExp(`volume 2 of ${n} \\(app-1\\.0\\.0\\.ferry\\.002\\): sha256 ${index.volumes[2]!.sha256}, expected ${index.volumes[1]!.sha256}: it holds the content of volume 3 of ${n} \\(app-1\\.0\\.0\\.ferry\\.003\\); the volumes were renamed or copied out of order`),
+    );
+  });
+
+  it('refuses a truncated volume by its size', async () => {
+    const d = await copyVolumes('short');
+    const n = index.volumes.length;
+    const file = join(d, 'app-1.0.0.ferry.002');
+    await writeFile(file, (await readFile(file)).subarray(0, 1000));
+    await expectRefused(join(d, 'app-1.0.0.ferry.index.json'), new RegExp(`volume 2 of ${n} \\(app-1\\.0\\.0\\.ferry\\.002\\) is 1000 bytes, the index says 65536: an incomplete copy`));
+  });
+
+  it('refuses an index that does not belong to the volumes', async () => {
+    const d = await copyVolumes('foreign-index');
+    const file = join(d, 'app-1.0.0.ferry.index.json');
+    const forged = { ...index, sha256: 'f'.repeat(64) };
+    await writeFile(file, JSON.stringify(forged));
+    await expectRefused(file, /the reassembled bundle has sha256 [0-9a-f]{64}, the index says f{64}: the index does not belong to these volumes/);
+  });
+
+  it('asks for the index when only volumes were copied', async () => {
+    const d = await copyVolumes('no-index');
+    await rm(join(d, 'app-1.0.0.ferry.index.json'));
+    const r = await ferry(['import', join(d, 'app-1.0.0.ferry.001'), '--keyring', team.public, '--store', store]);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/its index app-1\.0\.0\.ferry\.index\.json is not next to it: the index carries every volume's checksum; copy it with the volumes/);
+  });
+});
