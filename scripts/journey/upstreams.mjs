@@ -182,7 +182,7 @@ export function writeJourneySpec(specDir, up, version) {
   writeFileSync(join(specDir, 'files', 'app.conf.j2'), '# rendered by ferry for {{ inventory_hostname }}\nhost = {{ inventory_hostname }}\nname = {{ greeting_name }}\nlisten = 0.0.0.0\nport = {{ port }}\n');
   writeFileSync(
     join(specDir, 'files', 'ferry-web.service'),
-    '[Unit]\nDescription=ferry journey web app\n\n[Service]\nExecStart={{ root }}/opt/ferry-web/venv/bin/python -m ferry_web --config {{ root }}/etc/ferry-web/app.conf\nRestart=on-failure\n\n[Install]\nWantedBy=multi-user.target\n',
+    '[Unit]\nDescription=ferry journey web app\n\n[Service]\nExecStart={{ root }}/opt/ferry-web/venv-{{ ferry_version }}/bin/python -m ferry_web --config {{ root }}/etc/ferry-web/app.conf\nRestart=on-failure\n\n[Install]\nWantedBy=multi-user.target\n',
   );
   writeFileSync(join(specDir, `requirements-${version}.txt`), readFileSync(join(up.dir, `requirements-${version}.txt`)));
   const spec = `# The journey's release: one web app with Debian packages, a virtualenv from wheels, a git checkout,
@@ -215,7 +215,8 @@ services:
         - src: files/ferry-web.service
     install:
       - apt: { packages: [ferry-hello] }
-      - venv: { path: "{{ root }}/opt/ferry-web/venv", requirements: python/requirements/web.txt }
+      # one virtualenv per version: installing 2.0 does not touch the 1.0 that runs until configure restarts it
+      - venv: { path: "{{ root }}/opt/ferry-web/venv-{{ ferry_version }}", requirements: python/requirements/web.txt }
       - git: { name: ferry-docs, dest: "{{ root }}/opt/ferry-web/docs" }
       - rootfs: { name: base, dest: "{{ root }}/srv/ferry/rootfs/base" }
     configure:

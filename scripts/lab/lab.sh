@@ -63,6 +63,10 @@ up_host() {
   chmod 700 "$root/root/.ssh"
   cp "$LAB_DIR/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
   echo "lab$i" > "$root/etc/hostname"
+  # a plain shell environment: the runner's own dotfiles (pyenv init and the like) would run, and
+  # sometimes block, on every ssh command
+  printf 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' > "$root/root/.bashrc"
+  cp "$root/root/.bashrc" "$root/root/.profile"
   # no systemd in a chroot: a stand-in that runs real unit files' ExecStart= (see systemctl-shim.sh)
   install -m 0755 "$SCRIPT_DIR/systemctl-shim.sh" "$root/usr/local/bin/systemctl"
   ssh-keygen -q -t ed25519 -N '' -f "$root/etc/ssh/ssh_host_ed25519_key" -C "lab$i"
