@@ -103,7 +103,7 @@ describe.skipIf(!enabled)('the journey: connected side to air-gapped hosts', () 
     for (let i = 1; i <= HOSTS; i++) {
       // packages from the bundle repository, trusted through the bundle key
       expect((await ssh(`lab${i}`, 'ferry-hello')).stdout).toBe('ferry-hello 1.0.0: hello from a Debian package\n');
-      expect((await ssh(`lab${i}`, 'grep -rh signed-by /var/lib/ferry/apt')).stdout).toMatch(/^deb \[signed-by=\/var\/lib\/ferry\/keys\/.*\] file:\/var\/lib\/ferry\/bundles\/[0-9a-f]{64}\/apt journey main$/m);
+      expect((await ssh(`lab${i}`, 'cat /etc/apt/sources.list.d/ferry-*.list')).stdout).toMatch(/^deb \[signed-by=\/var\/lib\/ferry\/keys\/.*\] file:\/var\/lib\/ferry\/bundles\/[0-9a-f]{64}\/apt journey main$/m);
       // the git artifact at its pinned commit, the rootfs unpacked
       expect((await ssh(`lab${i}`, 'cat /opt/ferry-web/docs/README.md')).stdout).toBe('ferry-web documentation for 1.0.0\n');
       expect((await ssh(`lab${i}`, '/srv/ferry/rootfs/base/usr/bin/hello')).stdout).toBe('hello from the rootfs\n');

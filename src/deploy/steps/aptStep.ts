@@ -43,6 +43,7 @@ export const aptStep: StepKind<AptParams> = {
   },
   async run(p, ctx) {
     const info = aptInfo(ctx.release)!;
+    // the bundle pins exact versions: installing an older release (a rollback) is a downgrade apt must allow
     const want = p.packages.map((n) => (info.versions.has(n) ? `${n}=${info.versions.get(n)}` : n));
     const key = `${ctx.dataDir}/keys/${ctx.release.digest}.asc`;
     // in sources.list.d, so operators' own apt commands see the release's repository too; one file per
@@ -65,7 +66,7 @@ export const aptStep: StepKind<AptParams> = {
       // hold services: invoke-rc.d asks policy-rc.d, and 101 means "action not allowed"
       'if [ ! -e /usr/sbin/policy-rc.d ]; then printf \'#!/bin/sh\\nexit 101\\n\' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; trap \'rm -f /usr/sbin/policy-rc.d\' EXIT; fi',
       `apt-get -q update ${aptOpts} >/dev/null`,
-      `DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends ${aptOpts} install ${want.map(q).join(' ')} >/dev/null`,
+      `DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends --allow-downgrades ${aptOpts} install ${want.map(q).join(' ')} >/dev/null`,
       `echo "changed: installed ${p.packages.join(' ')}"`,
     ].join('\n');
     return runScript(ctx, `apt ${p.packages.join(' ')}`, script);
