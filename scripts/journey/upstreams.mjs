@@ -176,8 +176,13 @@ export async function makeUpstreams(dir, versions = ['1.0.0']) {
   return { dir, mirror: join(dir, 'mirror'), mirrorKeyring: join(dir, 'mirror-keyring.asc'), pypi: join(dir, 'pypi', 'python', 'simple'), repo, rootfs };
 }
 
-/** The multi-service spec of the journey, for one version of the web app. */
-export function writeJourneySpec(specDir, up, version) {
+/**
+ * The journey's spec, for one version of the web app. `mode: 'lab'` is for hosts with a root of their
+ * own (lab hosts, real machines): Debian packages installed, the app run as a systemd service.
+ * `mode: 'local'` is for hosts that are folders on this machine (no root needed): the same artifacts,
+ * but no package install and the app started by a command instead of systemd.
+ */
+export function writeJourneySpec(specDir, up, version, mode = 'lab') {
   mkdirSync(join(specDir, 'files'), { recursive: true });
   writeFileSync(join(specDir, 'files', 'app.conf.j2'), '# rendered by ferry for {{ inventory_hostname }}\nhost = {{ inventory_hostname }}\nname = {{ greeting_name }}\nlisten = 0.0.0.0\nport = {{ port }}\n');
   writeFileSync(
@@ -214,16 +219,18 @@ services:
         - src: files/app.conf.j2
         - src: files/ferry-web.service
     install:
-      - apt: { packages: [ferry-hello] }
-      # one virtualenv per version: installing 2.0 does not touch the 1.0 that runs until configure restarts it
+${mode === 'lab' ? '      - apt: { packages: [ferry-hello] }\n' : ''}      # one virtualenv per version: installing 2.0 does not touch the 1.0 that runs until configure restarts it
       - venv: { path: "{{ root }}/opt/ferry-web/venv-{{ ferry_version }}", requirements: python/requirements/web.txt }
       - git: { name: ferry-docs, dest: "{{ root }}/opt/ferry-web/docs" }
       - rootfs: { name: base, dest: "{{ root }}/srv/ferry/rootfs/base" }
     configure:
       - template: { src: ferry-web.service, dest: "{{ root }}/etc/systemd/system/ferry-web.service" }
       - template: { src: app.conf.j2, dest: "{{ root }}/etc/ferry-web/app.conf", mode: "0644" }
-      - service: { name: ferry-web, enabled: true, check: "curl -fsS http://127.0.0.1:{{ port }}/healthz" }
-rootfs:
+${
+  mode === 'lab'
+    ? '      - service: { name: ferry-web, enabled: true, check: "curl -fsS http://127.0.0.1:{{ port }}/healthz" }\n'
+    : '      - command: { run: "{{ root }}/bin/restart-ferry-web {{ root }} {{ ferry_version }}", unless: "test -e {{ root }}/run/ferry-web.{{ ferry_version }}" }\n'
+}rootfs:
   base: { directory: { path: ${up.rootfs} } }
 `;
   const file = join(specDir, 'journey.yaml');
