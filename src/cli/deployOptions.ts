@@ -3,8 +3,7 @@ import { UsageError } from '../errors.js';
 import { loadInventory } from '../deploy/loadInventory.js';
 import { selectHosts } from '../deploy/selectHosts.js';
 import { STAGES, type StageName } from '../deploy/steps/types.js';
-
-export const DEFAULT_STORE = '/var/lib/ferry/store';
+import { defaultStoreDir } from './options.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -21,7 +20,7 @@ export function hostOptions(cmd: Command): Command {
 
 export function releaseOptions(cmd: Command): Command {
   return cmd
-    .option('--store <dir>', 'the store of imported bundles', process.env.FERRY_STORE ?? DEFAULT_STORE)
+    .option('--store <dir>', 'the store of imported bundles', defaultStoreDir())
     .option('--services <names>', 'only these services (comma-separated)', collect)
     .option('--server <url>', 'ferry serve address hosts fetch artifacts from (vars.ferry_server wins for a host)')
     .option('--push', 'copy artifacts over ssh instead of letting hosts fetch them');

@@ -11,7 +11,7 @@ import { collect, defaultStoreDir, loggerFrom } from './options.js';
 
 interface ServeFlags {
   store: string;
-  listen: string[];
+  listen?: string[];
   tlsCert?: string;
   tlsKey?: string;
   json?: boolean;
@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .command('serve')
     .description('Serve the store read-only over HTTP(S): /bundles/DIGEST/..., /releases/NAME/VERSION/..., /releases/, /healthz')
     .option('--store <dir>', 'store folder written by ferry import (FERRY_STORE)', defaultStoreDir())
-    .option('--listen <address:port>', 'address to listen on, repeatable: 127.0.0.1:8080, [::]:8080, :8080 for every interface (default 127.0.0.1:8080)', collect, [])
+    .option('--listen <address:port>', 'address to listen on, repeatable: 127.0.0.1:8080, [::]:8080, :8080 for every interface (default 127.0.0.1:8080)', collect)
     .option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--json', 'access log and messages as JSON lines')
@@ -48,7 +48,7 @@ Examples:
     .action(async (flags: ServeFlags) => {
       const log = loggerFrom(flags);
       const storeArg = flags.store;
-      const listen: ListenAddress[] = (flags.listen.length > 0 ? flags.listen : ['127.0.0.1:8080']).map(parseListenAddress);
+      const listen: ListenAddress[] = (flags.listen ?? ['127.0.0.1:8080']).map(parseListenAddress);
       if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
       const grace = Number(flags.shutdownTimeout);
       if (!Number.isFinite(grace) || grace < 0) throw new UsageError(`--shutdown-timeout ${flags.shutdownTimeout}: expected a number of seconds`);
@@ -60,8 +60,14 @@ Examples:
         const store = await realpath(resolve(storeArg)).catch((err: Error) => {
           throw new UsageError(`--store ${storeArg}: ${err.message}`);
         });
-        const changes = await syncReleaseLinks(store, (file, why) => log.warn(`ignoring ${file}: ${why}`));
-        log.info(`release links in ${store}/releases: ${changes.created.length} created, ${changes.updated.length} updated, ${changes.removed.length} removed`);
+        try {
+          const changes = await syncReleaseLinks(store, (file, why) => log.warn(`ignoring ${file}: ${why}`));
+          log.info(`release links in ${store}/releases: ${changes.created.length} created, ${changes.updated.length} updated, ${changes.removed.length} removed`);
+        } catch (err) {
+          // printing the configuration needs no write access; the links can be refreshed by the store's owner
+          if (!flags.nginxConfig) throw err;
+          log.warn(`cannot refresh ${store}/releases (${(err as Error).message}); run ferry serve --sync-links as the store's owner`);
+        }
         if (flags.nginxConfig) {
           const tls = flags.tlsCert && flags.tlsKey ? { certFile: resolve(flags.tlsCert), keyFile: resolve(flags.tlsKey) } : undefined;
           process.stdout.write(renderNginxConfig({ store, listen, tls }));

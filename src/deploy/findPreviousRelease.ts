@@ -1,24 +1,24 @@
 import { StoreError } from '../errors.js';
-import { listRefs, type StoreRef } from './loadRelease.js';
+import { listReleases, type Release as StoredRelease } from '../store/listReleases.js';
 
 /**
- * The release to roll back to: the one of the same name imported just before the release the hosts
- * run now (the most common digest among their facts), or a named version.
+ * The release to roll back to: the one of the same name just before (by epoch) the release the
+ * hosts run now (the most common digest among their facts), or a named version.
  */
-export async function findPreviousRelease(store: string, name: string, running: string[], to?: string): Promise<StoreRef> {
-  const refs = await listRefs(store, name);
-  if (refs.length === 0) throw new StoreError(`the store ${store} holds no release named ${name}`);
+export async function findPreviousRelease(store: string, name: string, running: string[], to?: string): Promise<StoredRelease> {
+  const releases = (await listReleases(store)).filter((r) => r.name === name);
+  if (releases.length === 0) throw new StoreError(`the store ${store} holds no release named ${name}`);
   if (to) {
-    const hit = refs.find((r) => r.version === to || r.digest.startsWith(to));
-    if (!hit) throw new StoreError(`release ${name} ${to} is not in the store ${store}; it holds ${refs.map((r) => r.version).join(', ')}`);
+    const hit = releases.find((r) => r.version === to || r.digest.startsWith(to));
+    if (!hit) throw new StoreError(`release ${name} ${to} is not in the store ${store}; it holds ${releases.map((r) => r.version).join(', ')}`);
     return hit;
   }
   if (running.length === 0) throw new StoreError(`no host's facts name a release of ${name}: there is nothing to roll back; deploy a release, or name one with --to`);
   const counts = new Map<string, number>();
   for (const d of running) counts.set(d, (counts.get(d) ?? 0) + 1);
   const current = [...counts].sort((a, b) => b[1] - a[1])[0]![0];
-  const at = refs.findIndex((r) => r.digest === current);
+  const at = releases.findIndex((r) => r.digest === current);
   if (at < 0) throw new StoreError(`the hosts run ${name} bundle ${current.slice(0, 12)}, which the store ${store} no longer holds; name the release to go back to with --to VERSION`);
-  if (at === 0) throw new StoreError(`${name} ${refs[0]!.version} (${current.slice(0, 12)}) is the oldest release in the store ${store}: there is no previous one to roll back to`);
-  return refs[at - 1]!;
+  if (at === 0) throw new StoreError(`${name} ${releases[0]!.version} (${current.slice(0, 12)}) is the oldest release in the store ${store}: there is no previous one to roll back to`);
+  return releases[at - 1]!;
 }

@@ -1,7 +1,9 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
-import { type Manifest, manifestDigest, parseManifest } from '../bundle/manifest.js';
+import { type Manifest, MANIFEST_PATH, manifestDigest, parseManifest } from '../bundle/manifest.js';
+import { resolveRelease } from '../store/resolveRelease.js';
+import { storeLayout } from '../store/storeLayout.js';
 
 export interface Release {
   digest: string;
@@ -10,66 +12,22 @@ export interface Release {
   dir: string;
 }
 
-export interface StoreRef {
-  name: string;
-  version: string;
-  digest: string;
-  /** when the ref was written (import time), used to order releases for rollback */
-  mtimeMs: number;
-}
-
-/** Every STORE/refs/NAME/VERSION, oldest import first. */
-export async function listRefs(store: string, name?: string): Promise<StoreRef[]> {
-  const refsDir = join(store, 'refs');
-  let names: string[];
-  try {
-    names = name ? [name] : await readdir(refsDir);
-  } catch {
-    return [];
-  }
-  const out: StoreRef[] = [];
-  for (const n of names) {
-    let versions: string[];
-    try {
-      versions = await readdir(join(refsDir, n));
-    } catch {
-      continue;
-    }
-    for (const v of versions) {
-      const file = join(refsDir, n, v);
-      const digest = (await readFile(file, 'utf8')).trim();
-      if (!/^[0-9a-f]{64}$/.test(digest)) throw new StoreError(`${file}: expected a bundle digest (64 hex characters), found "${digest.slice(0, 80)}"; re-import the bundle`);
-      out.push({ name: n, version: v, digest, mtimeMs: (await stat(file)).mtimeMs });
-    }
-  }
-  return out.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.version < b.version ? -1 : 1));
-}
-
 /**
- * Find a release in the store: a bundle digest, NAME@VERSION (or NAME/VERSION), or NAME alone for
- * its latest import. The manifest is re-hashed: the digest names exactly these bytes.
+ * A release of the store, for deploying: a bundle digest (or a unique prefix), NAME@VERSION,
+ * NAME/VERSION, or NAME for its newest. The manifest is re-hashed: the digest names exactly these
+ * bytes, and facts on the hosts will record it.
  */
 export async function loadRelease(store: string, ref: string): Promise<Release> {
-  let digest: string;
-  if (/^[0-9a-f]{64}$/.test(ref)) digest = ref;
-  else {
-    const [name, version] = ref.split(/[@/]/, 2) as [string, string | undefined];
-    const refs = await listRefs(store, name);
-    const hit = version ? refs.find((r) => r.version === version) : refs[refs.length - 1];
-    if (!hit) {
-      const known = (await listRefs(store)).map((r) => `${r.name}@${r.version}`);
-      throw new StoreError(`release ${ref} is not in the store ${store}; ${known.length ? `it holds ${known.join(', ')}` : 'it holds no release yet: run ferry import first'}`);
-    }
-    digest = hit.digest;
-  }
-  const dir = join(store, 'bundles', digest);
+  const { digest } = await resolveRelease(store, ref);
+  const dir = storeLayout(store).bundle(digest);
+  const file = join(dir, MANIFEST_PATH);
   let bytes: Buffer;
   try {
-    bytes = await readFile(join(dir, 'manifest.json'));
+    bytes = await readFile(file);
   } catch {
-    throw new StoreError(`bundle ${digest} is not in the store ${store} (no ${join(dir, 'manifest.json')}); import it first`);
+    throw new StoreError(`bundle ${digest} is not in the store ${store} (no ${file}); import it again`);
   }
   const actual = manifestDigest(bytes);
-  if (actual !== digest) throw new StoreError(`${join(dir, 'manifest.json')}: its sha256 is ${actual}, not the digest ${digest} it is stored under; the store is damaged, re-import the bundle`);
-  return { digest, manifest: parseManifest(bytes, `bundle ${digest.slice(0, 12)}`), dir };
+  if (actual !== digest) throw new StoreError(`${file}: its sha256 is ${actual}, not the digest ${digest} it is stored under; the store is damaged, import the bundle again`);
+  return { digest, manifest: parseManifest(bytes, file), dir };
 }

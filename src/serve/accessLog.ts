@@ -27,9 +27,21 @@ export type AccessLog = (entry: AccessLogEntry) => void;
 /**
  * One line per request on `out`: JSON objects with `json`, otherwise a space-separated line whose
  * free-text fields are JSON-quoted, so a hostile path or user agent cannot forge a second line.
+ * Lines are gathered and written once per turn of the event loop: a write per request would be a
+ * system call per request (standard output to a file is synchronous) and cost a third of the
+ * small-file throughput.
  */
 export function createAccessLog(out: Writable, opts: { json?: boolean } = {}): AccessLog {
-  if (opts.json) return (e) => void out.write(JSON.stringify(e) + '\n');
+  let pending: string[] = [];
+  const flush = () => {
+    const text = pending.join('');
+    pending = [];
+    out.write(text);
+  };
+  const push = (line: string) => {
+    if (pending.push(line) === 1) setImmediate(flush);
+  };
+  if (opts.json) return (e) => push(JSON.stringify(e) + '\n');
   return (e) => {
     let line = `${e.time} ${e.remote} ${e.method} ${JSON.stringify(e.target)} ${e.status} ${e.bytes} ${e.ms.toFixed(1)}ms`;
     if (e.range !== undefined) line += ` range=${JSON.stringify(e.range)}`;
@@ -37,6 +49,6 @@ export function createAccessLog(out: Writable, opts: { json?: boolean } = {}): A
     if (e.aborted) line += ' aborted';
     if (e.reason !== undefined) line += ` reason=${JSON.stringify(e.reason)}`;
     if (e.ua !== undefined) line += ` ua=${JSON.stringify(e.ua)}`;
-    out.write(line + '\n');
+    push(line + '\n');
   };
 }

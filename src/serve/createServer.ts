@@ -1,5 +1,5 @@
 import { realpath, stat } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { StoreError, UsageError } from '../errors.js';
@@ -42,20 +42,18 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   const handler = createRequestHandler({ store, log: opts.log, accessLog: opts.accessLog, cacheBytes: opts.cacheBytes });
   const servers: Server[] = [];
   let closing = false;
-  const onRequest: typeof handler = Object.assign((req: Parameters<typeof handler>[0], res: Parameters<typeof handler>[1]) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handler(req, res);
     // a keep-alive connection whose response finishes while closing is idle from then on: let it go now
     res.once('finish', () => {
       if (closing) setImmediate(() => servers.forEach((s) => s.closeIdleConnections()));
     });
-  }, handler);
+  };
 
   const urls: string[] = [];
   try {
     for (const addr of opts.listen) {
-      const server: Server = opts.tls
-        ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, onRequest)
-        : createHttpServer(onRequest);
+      const server: Server = opts.tls ? createTlsServer(opts.tls, onRequest) : createHttpServer(onRequest);
       server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
         // malformed requests (NUL or raw controls in the target, oversized headers): a bare status, nothing else
         if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
@@ -103,4 +101,12 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
       handler.close();
     },
   };
+}
+
+function createTlsServer(tls: { cert: Buffer; key: Buffer }, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  try {
+    return createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, onRequest);
+  } catch (err) {
+    throw new UsageError(`--tls-cert/--tls-key cannot be used: ${(err as Error).message}; give a PEM certificate and its matching PEM private key`, { cause: err });
+  }
 }

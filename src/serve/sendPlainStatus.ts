@@ -11,9 +11,12 @@ const BODIES: Record<number, string> = {
   503: 'unavailable\n',
 };
 
+/** Headers that describe a file; a refusal or error answered instead of the file must not carry them. */
+const FILE_HEADERS = ['etag', 'last-modified', 'cache-control', 'accept-ranges', 'content-type', 'content-length', 'content-range', 'x-ferry-bundle'];
+
 /** Answer `status` with a fixed text body (no body for HEAD); returns the body bytes sent. */
 export function sendPlainStatus(req: { method?: string }, res: ServerResponse, status: number, headers: Record<string, string> = {}): number {
-  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  for (const name of FILE_HEADERS) res.removeHeader(name);
   const body = BODIES[status] ?? `${status}\n`;
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...headers });
   if (req.method === 'HEAD') {

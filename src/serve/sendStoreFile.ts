@@ -1,7 +1,6 @@
 import { constants } from 'node:fs';
 import { open, realpath, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import { IntegrityError, StoreError } from '../errors.js';
 import { sha256Hex } from '../util/sha256.js';
 import { evaluatePreconditions } from './evaluatePreconditions.js';
@@ -69,7 +68,6 @@ export async function sendStoreFile(req: IncomingMessage, res: ServerResponse, f
     if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'ELOOP') return notFound(req, res, 'no such file in the store');
     throw err;
   }
-  let handedOver = false;
   try {
     const st = await fh.stat();
     if (!st.isFile()) return notFound(req, res, 'not a regular file');
@@ -86,18 +84,10 @@ export async function sendStoreFile(req: IncomingMessage, res: ServerResponse, f
     return await sendEntity(req, res, f, st.size, st.mtime, async (start, end) => {
       const length = end - start + 1;
       if (length <= SINGLE_READ_MAX) return writeBuffer(res, await readExactly(fh, start, length, f.file))(0, length - 1);
-      handedOver = true;
-      const stream = fh.createReadStream({ start, end, highWaterMark: CHUNK, autoClose: true });
-      try {
-        await pipeline(stream, res);
-        return { bytes: length };
-      } catch {
-        // the client went away; pipeline has destroyed the file stream, which closes the file
-        return { bytes: stream.bytesRead, aborted: true };
-      }
+      return streamRange(fh, res, start, end, f.file);
     });
   } finally {
-    if (!handedOver) await fh.close();
+    await fh.close();
   }
 }
 
@@ -138,6 +128,54 @@ async function sendEntity(req: IncomingMessage, res: ServerResponse, f: StoreFil
   }
   const sent = await write(start, end);
   return { ...result, bytes: sent.bytes, aborted: sent.aborted };
+}
+
+/**
+ * Stream [start, end] of the file to the response through two reused buffers: one is read from disk
+ * while the other is being written to the socket, and a buffer is refilled only after the socket has
+ * taken it (back-pressure: at most two chunks per download in memory, and no allocation per chunk).
+ */
+async function streamRange(fh: FileHandle, res: ServerResponse, start: number, end: number, file: string): Promise<{ bytes: number; aborted?: boolean }> {
+  const buffers = [Buffer.allocUnsafeSlow(CHUNK), Buffer.allocUnsafeSlow(CHUNK)];
+  const inFlight: Array<Promise<boolean> | undefined> = [undefined, undefined];
+  // a response destroyed mid-write never calls back: one close listener settles whatever waits
+  const waiting = new Set<(ok: boolean) => void>();
+  let closed = false;
+  const onClose = () => {
+    closed = true;
+    for (const settle of waiting) settle(res.writableFinished);
+    waiting.clear();
+  };
+  res.once('close', onClose);
+  const settled = (act: (done: (err?: Error | null) => void) => void) =>
+    new Promise<boolean>((resolve) => {
+      if (closed) return resolve(false);
+      waiting.add(resolve);
+      act((err) => {
+        waiting.delete(resolve);
+        resolve(!err);
+      });
+    });
+  let position = start;
+  let sent = 0;
+  try {
+    for (let i = 0; position <= end; i ^= 1) {
+      // the socket must have taken what this buffer held before it is overwritten
+      if (inFlight[i] && !(await inFlight[i])) return { bytes: sent, aborted: true };
+      if (closed) return { bytes: sent, aborted: true };
+      const buf = buffers[i]!;
+      const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, end - position + 1), position);
+      if (bytesRead === 0) throw new StoreError(`${file} became shorter while it was sent: the store is being modified`);
+      position += bytesRead;
+      const chunk = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+      inFlight[i] = settled((done) => res.write(chunk, done));
+      sent += bytesRead;
+    }
+    const ended = await settled((done) => res.end(() => done()));
+    return ended ? { bytes: sent } : { bytes: sent, aborted: true };
+  } finally {
+    res.off('close', onClose);
+  }
 }
 
 function writeBuffer(res: ServerResponse, data: Buffer): BodyWriter {

@@ -170,3 +170,21 @@ describe('apt kind: lock, collect, and the real apt-get', () => {
   });
 });
 
+
+describe('apt kind errors', () => {
+  it('names the service, the architecture and the dependency chain when a closure cannot be satisfied', async () => {
+    const fx = await fixtureUpstream();
+    try {
+      const ctx = await context(fx.dir, {
+        targets: { debian: { suite: 'bookworm', architectures: ['amd64'] } },
+        upstreams: { apt: [{ uri: fx.server.url, suites: ['fixture'], keyring: fx.upstreamKey.public }] },
+        services: { api: { version: '1', groups: ['api'], artifacts: { apt: ['app', 'cli'] } } },
+      }, fx.bundleKey.secretArmored);
+      await expect(aptKind.lock(ctx)).rejects.toThrow(
+        'services.api.artifacts.apt (amd64): cannot satisfy "ghost (>= 3)" needed by cli 2.0 -> middle 2.0 -> leaf 2.0: no package named or providing ghost for amd64 in the configured sources',
+      );
+    } finally {
+      await fx.server.close();
+    }
+  });
+});

@@ -5,7 +5,8 @@ import { ferry, run } from '../helpers/cli.js';
 import { craftTar } from '../helpers/craft.js';
 import { snapshotTree } from '../helpers/tree.js';
 import { fixtureUpstream, EPOCH } from './aptSetup.js';
-import { readPrivate, serveDir, signRelease } from './fixtureUpstream.js';
+import { spawnServe } from '../serve/spawnServe.js';
+import { readPrivate, signRelease } from './fixtureUpstream.js';
 import { privateApt } from './privateApt.js';
 
 describe('ferry lock, build --locked, import, then apt-get from the imported bundle', () => {
@@ -45,21 +46,34 @@ describe('ferry lock, build --locked, import, then apt-get from the imported bun
     for (const p of pkgs) expect(p).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), services: ['web'] });
   });
 
-  it('imports, and apt-get trusting keys/bundle.asc installs the closure from the imported tree', async () => {
+  it('builds byte-identical bundles from the same lock with a fresh cache, and downloads nothing with a warm one', async () => {
+    const again = await ferry(['build', spec, '--locked', '--key', fx.bundleKey.secret, '--out', join(fx.dir, 'out2'), '--cache', join(fx.dir, 'cache2')]);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await readFile(join(fx.dir, 'out2/aptdemo-1.0.0.ferry'))).equals(await readFile(bundle))).toBe(true);
+    const before = fx.server.requests.length;
+    const warm = await ferry(['build', spec, '--locked', '--key', fx.bundleKey.secret, '--out', join(fx.dir, 'out3'), '--cache', join(fx.dir, 'cache2')]);
+    expect(warm.code, warm.stderr).toBe(0);
+    expect(fx.server.requests.length).toBe(before);
+  });
+
+  it('imports, and apt-get trusting keys/bundle.asc installs the closure from `ferry serve`', async () => {
     const store = join(fx.dir, 'store');
     const imp = await ferry(['import', bundle, '--keyring', fx.bundleKey.public, '--store', store, '--json']);
     expect(imp.code, imp.stderr).toBe(0);
-    const tree = join(store, 'bundles', JSON.parse(imp.stdout).digest);
-    const srv = await serveDir(tree);
+    const digest = JSON.parse(imp.stdout).digest as string;
+    const serve = await spawnServe(['--store', store, '--listen', '127.0.0.1:0']);
     try {
-      const apt = await privateApt(`deb [signed-by=${join(tree, 'keys/bundle.asc')}] ${srv.url}/apt bookworm main`);
+      const key = join(store, 'bundles', digest, 'keys/bundle.asc');
+      const apt = await privateApt(`deb [signed-by=${key}] ${serve.url}/bundles/${digest}/apt bookworm main`);
       const update = await apt.aptGet('update');
       expect(update.code, update.stderr).toBe(0);
+      expect(update.stderr).not.toMatch(/^[WE]:/m);
       const dl = await apt.aptGet('install', '-y', '--download-only', '--no-install-recommends', 'app');
       expect(dl.code, dl.stderr).toBe(0);
-      expect((await apt.downloaded()).length).toBe(8);
+      expect((await apt.downloaded()).map((f) => f.split('_')[0])).toEqual(['app', 'basefiles', 'bighttpd', 'libbar', 'libfoo', 'newmail', 'prelib', 'pyish']);
     } finally {
-      await srv.close();
+      serve.child.kill('SIGTERM');
+      await serve.exited;
     }
   });
 

@@ -107,3 +107,11 @@ describe('resolveAptClosure with architecture-qualified roots', () => {
     expect(names(resolveAptClosure(idx, ['libbaz:amd64', 'pyish:i386'], none))).toEqual(['libbaz 1.0']);
   });
 });
+
+describe('readPackagesIndex', () => {
+  it('refuses entries it cannot verify or that point outside the repository', async () => {
+    const entry = (extra: string) => `Package: x\nVersion: 1\nArchitecture: all\nSize: 1\n${extra}\n`;
+    await expect(index(entry(`Filename: pool/x.deb`))).rejects.toThrow('fixture: package x 1 has no Filename, Size or SHA256');
+    await expect(index(entry(`Filename: pool/../../etc/x.deb\nSHA256: ${'a'.repeat(64)}`))).rejects.toThrow('has Filename "pool/../../etc/x.deb" outside the repository');
+  });
+});

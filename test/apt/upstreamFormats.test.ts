@@ -28,6 +28,22 @@ describe('upstream formats', () => {
     }
   });
 
+  it('reads a local mirror given as an absolute path or file:// URL', async () => {
+    const fx = await fixtureUpstream();
+    try {
+      for (const uri of [fx.upstreamRoot, `file://${fx.upstreamRoot}`]) {
+        const ctx = await context(fx.dir, appSpec(uri, fx.upstreamKey.public), fx.bundleKey.secretArmored, join(fx.dir, `cache-${uri.length}`));
+        const lock = (await aptKind.lock(ctx))!;
+        expect(lock.packages.find((p) => p.name === 'app')!.url).toBe(`${uri}/pool/main/app_1.0-1_amd64.deb`);
+        const r = await aptKind.collect(lock, ctx);
+        expect(r.entries.filter((e) => e.kind === 'apt')).toHaveLength(lock.packages.length);
+      }
+      expect(fx.server.requests).toEqual([]);
+    } finally {
+      await fx.server.close();
+    }
+  });
+
   it('reads a binary (.gpg) keyring as well as an armored one', async () => {
     const fx = await fixtureUpstream();
     try {

@@ -90,6 +90,8 @@ describe('apt kind refuses an untrustworthy upstream and caches nothing from it'
       const cached = Object.keys(await snapshotTree(join(fx.dir, 'cache-deb', 'sha256')));
       expect(cached).not.toContain(victim.sha256);
       expect(cached).not.toContain((await import('../../src/util/sha256.js')).sha256Hex(bad));
+      // no half-downloaded copy is left to be resumed either
+      expect(Object.keys(await snapshotTree(join(fx.dir, 'cache-deb', 'partial'))).filter((f) => !f.endsWith('/'))).toEqual([]);
     } finally {
       await writeFile(file, good);
     }

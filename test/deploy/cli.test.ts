@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,10 +36,9 @@ describe('the deploy commands', () => {
     lab = await startSshLab(dir, ['c1', 'c2']);
     for (const h of lab.hosts) resetHost(h);
     server = await serveStore(store);
-    digests['1'] = writeRelease(store, { name: 'demo', version: '1', services: { web: webService('1.0.0') } });
-    digests['2'] = writeRelease(store, { name: 'demo', version: '2', services: { web: webService('2.0.0') } });
-    // import order decides what "previous" means for rollback
-    utimesSync(join(store, 'refs/demo/1'), new Date(1_000_000), new Date(1_000_000));
+    // the epochs order the releases: rollback goes from 2 to 1
+    digests['1'] = writeRelease(store, { name: 'demo', version: '1', epoch: '2026-11-01T00:00:00Z', services: { web: webService('1.0.0') } });
+    digests['2'] = writeRelease(store, { name: 'demo', version: '2', epoch: '2026-11-20T00:00:00Z', services: { web: webService('2.0.0') } });
     inv = join(dir, 'inventory.yaml');
     writeFileSync(inv, labInventory(lab.hosts, { ferry_server: server.url }).text);
   });

@@ -12,7 +12,7 @@ describe.skipIf(!enabled)('the air-gapped lab (root, network namespaces)', () =>
     await lab.sh(['down']);
   });
 
-  it('brings up isolated hosts with sshd, each reaching only the runner, and cleans up completely', async () => {
+  it('brings up isolated hosts with sshd, each reaching only the runner, and cleans up completely', { timeout: 300_000 }, async () => {
     const up = await lab.sh(['up', '2']);
     expect(up.code, up.stderr).toBe(0);
     const again = await lab.sh(['up', '2']); // idempotent: a lab that exists is rebuilt

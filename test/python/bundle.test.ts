@@ -1,8 +1,9 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
+import { spawnServe } from '../serve/spawnServe.js';
 import { writeKey } from '../helpers/keys.js';
 import { parseSpecText } from '../../src/spec/loadSpec.js';
 import { silentLogger } from '../../src/ui/log.js';
@@ -11,7 +12,7 @@ import { lockPython, type PythonLock } from '../../src/sources/python/lockPython
 import { collectPython } from '../../src/sources/python/collectPython.js';
 import { IntegrityError, ResolveError } from '../../src/errors.js';
 import { writePep503Index } from '../../src/repo/writePep503Index.js';
-import { buildWheels, hostPython, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveDir, serveFixtureIndex, sha256, type FixtureIndex } from './fixtures.js';
+import { buildWheels, hostPython, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveFixtureIndex, sha256, type FixtureIndex } from './fixtures.js';
 
 const py = hostPython();
 const cpTag = `cp${py.version.replace('.', '')}`;
@@ -83,11 +84,14 @@ async function writeSpec(dir: string, index: string, upstream: string, apiPins =
 
 async function context(dir: string, specFile: string, cacheDir = join(dir, 'cache')): Promise<BuildContext> {
   const spec = parseSpecText(await readFile(specFile, 'utf8'), specFile);
-  return { spec, baseDir: dir, epoch: spec.epoch, cacheDir, workDir: await mkdtemp(join(tmpdir(), 'ferry-py-work-')), signingKeys: [], jobs: 4, log: silentLogger, previous: new Map() };
+  return { spec, baseDir: dir, epoch: spec.epoch, cacheDir, workDir: await fresh('work'), signingKeys: [], jobs: 4, log: silentLogger, previous: new Map() };
 }
 
+const made: string[] = [];
 async function fresh(prefix: string) {
-  return mkdtemp(join(tmpdir(), `ferry-py-${prefix}-`));
+  const dir = await mkdtemp(join(tmpdir(), `ferry-py-${prefix}-`));
+  made.push(dir);
+  return dir;
 }
 
 describe('python wheels: lock, build, import, install with pip', () => {
@@ -112,6 +116,7 @@ describe('python wheels: lock, build, import, install with pip', () => {
   afterAll(async () => {
     await html?.close();
     await json?.close();
+    await Promise.all(made.map((d) => rm(d, { recursive: true, force: true })));
   });
 
   it('locks the best file per pin for the target, skipping pins whose marker excludes the target', async () => {
@@ -163,10 +168,15 @@ describe('python wheels: lock, build, import, install with pip', () => {
       ['python/simple/delta/index.html', 'python-index', ['api', 'worker']],
       ['python/simple/gamma/index.html', 'python-index', ['api']],
       ['python/simple/index.html', 'python-index', ['api', 'worker']],
+      ['python/requirements/api.txt', 'python-index', ['api']],
+      ['python/requirements/worker.txt', 'python-index', ['worker']],
     ]);
-    const artifacts = result.artifacts as { services: Record<string, { requirements: string }> };
+    const artifacts = result.artifacts as { services: Record<string, { requirements: string; file: string }> };
     const deltaHash = lock.files.find((f) => f.project === 'delta')!.sha256;
     expect(artifacts.services.worker!.requirements).toBe(`delta==0.5 \\\n    --hash=sha256:${deltaHash}\n`);
+    expect(artifacts.services.worker!.file).toBe('python/requirements/worker.txt');
+    const workerEntry = result.entries.find((e) => e.path === 'python/requirements/worker.txt')!;
+    expect(await readFile(workerEntry.file, 'utf8')).toBe(artifacts.services.worker!.requirements);
 
     json.requests.length = 0;
     await collectPython(lock, await context(dir, spec, ctx.cacheDir));
@@ -205,7 +215,7 @@ describe('python wheels: lock, build, import, install with pip', () => {
     expect(result.entries.filter((e) => e.kind === 'python')).toHaveLength(4);
   });
 
-  it('builds and imports a bundle from which the real pip installs every service offline with --require-hashes', async () => {
+  it('builds and imports a bundle; from ferry serve the real pip installs every service offline with --require-hashes', async () => {
     const dir = await fresh('e2e');
     const spec = await writeSpec(dir, html.url, upstream);
     const cache = join(dir, 'cache');
@@ -222,11 +232,12 @@ describe('python wheels: lock, build, import, install with pip', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).fetched.fetchedBytes).toBe(0);
     expect((await readFile(JSON.parse(again.stdout).bundle)).equals(await readFile(JSON.parse(built.stdout).bundle))).toBe(true);
-    const tree = join(store, 'bundles', digest);
-    const manifest = JSON.parse(await readFile(join(tree, 'manifest.json'), 'utf8'));
+    const manifest = JSON.parse(await readFile(join(store, 'bundles', digest, 'manifest.json'), 'utf8'));
 
-    const served = await serveDir(tree);
+    // the store served by the real `ferry serve`, as hosts on the secure side reach it
+    const served = await spawnServe(['--store', store, '--listen', '127.0.0.1:0']);
     try {
+      const bases: Record<string, string> = { api: `${served.url}/bundles/${digest}`, worker: `${served.url}/releases/pydemo/1.0.0` };
       for (const service of ['api', 'worker']) {
         const venv = join(dir, `venv-${service}`);
         expect((await runCommand(venvPython, ['-m', 'venv', venv])).code).toBe(0);
@@ -234,7 +245,7 @@ describe('python wheels: lock, build, import, install with pip', () => {
         await writeFile(req, manifest.artifacts.python.services[service].requirements);
         const pip = await runCommand(
           join(venv, 'bin/python'),
-          ['-m', 'pip', 'install', '--no-cache-dir', '--index-url', `${served.url}/python/simple/`, '--require-hashes', '--only-binary=:all:', '-r', req],
+          ['-m', 'pip', 'install', '--no-cache-dir', '--index-url', `${bases[service]}/python/simple/`, '--require-hashes', '--only-binary=:all:', '-r', req],
           PIP_OFFLINE_ENV,
         );
         expect(pip.code, pip.stdout + pip.stderr).toBe(0);
@@ -245,7 +256,8 @@ describe('python wheels: lock, build, import, install with pip', () => {
       expect(worker.stdout.trim(), worker.stderr).toBe('5');
       expect((await runCommand(join(dir, 'venv-worker/bin/python'), ['-c', 'import alpha'])).code).not.toBe(0);
     } finally {
-      await served.close();
+      served.child.kill('SIGTERM');
+      await served.exited;
     }
   });
 
@@ -272,7 +284,7 @@ describe('python wheels: lock, build, import, install with pip', () => {
     }
   });
 
-  it('a changed wheel in the served index is refused by pip (hash mismatch) and a changed bundle by ferry import', async () => {
+  it('a changed wheel in the bundle tree is refused by pip (hash mismatch) and a changed bundle by ferry import', async () => {
     const dir = await fresh('pip-tamper');
     const spec = await writeSpec(dir, html.url, upstream);
     const built = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out'), '--cache', join(dir, 'cache'), '--json']);
@@ -281,7 +293,7 @@ describe('python wheels: lock, build, import, install with pip', () => {
     const store = join(dir, 'store');
     const imported = await ferry(['import', bundlePath, '--keyring', key.public, '--store', store, '--json']);
     expect(imported.code, imported.stderr).toBe(0);
-    const tree = join(dir, 'served');
+    const tree = join(dir, 'copied');
     await cp(join(store, 'bundles', JSON.parse(imported.stdout).digest), tree, { recursive: true, dereference: true });
     const manifest = JSON.parse(await readFile(join(tree, 'manifest.json'), 'utf8'));
 
@@ -290,19 +302,17 @@ describe('python wheels: lock, build, import, install with pip', () => {
     const bytes = await readFile(wheel);
     bytes[bytes.length - 30] ^= 0xff;
     await writeFile(wheel, bytes);
-    const served = await serveDir(tree);
-    try {
-      const venv = join(dir, 'venv');
-      expect((await runCommand(venvPython, ['-m', 'venv', venv])).code).toBe(0);
-      const req = join(dir, 'worker.txt');
-      await writeFile(req, manifest.artifacts.python.services.worker.requirements);
-      const pip = await runCommand(join(venv, 'bin/python'), ['-m', 'pip', 'install', '--no-cache-dir', '--index-url', `${served.url}/python/simple/`, '--require-hashes', '-r', req], PIP_OFFLINE_ENV);
-      expect(pip.code).not.toBe(0);
-      expect(pip.stderr).toContain('DO NOT MATCH THE HASHES');
-      expect((await runCommand(join(venv, 'bin/python'), ['-c', 'import delta'])).code).not.toBe(0);
-    } finally {
-      await served.close();
-    }
+    // installed the way a deploy step does it, from the bundle's files on the host
+    const venv = join(dir, 'venv');
+    expect((await runCommand(venvPython, ['-m', 'venv', venv])).code).toBe(0);
+    const pip = await runCommand(
+      join(venv, 'bin/python'),
+      ['-m', 'pip', 'install', '--no-cache-dir', '--no-index', '--find-links', join(tree, 'python/files'), '--require-hashes', '-r', join(tree, manifest.artifacts.python.services.worker.file)],
+      PIP_OFFLINE_ENV,
+    );
+    expect(pip.code).not.toBe(0);
+    expect(pip.stderr).toContain('DO NOT MATCH THE HASHES');
+    expect((await runCommand(join(venv, 'bin/python'), ['-c', 'import delta'])).code).not.toBe(0);
 
     // the same change inside the bundle file: import refuses it and the store gains nothing
     const bundle = await readFile(bundlePath);

@@ -1,7 +1,7 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { checkClosure } from '../../src/sources/python/checkClosure.js';
 import { markerEnvironment } from '../../src/sources/python/markerEnvironment.js';
 import type { Pin } from '../../src/sources/python/parseRequirementsFile.js';
@@ -62,14 +62,22 @@ describe('dependency closure', () => {
 });
 
 describe('static PEP 503 index', () => {
+  const made: string[] = [];
+  const fresh = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-pep503-'));
+    made.push(dir);
+    return dir;
+  };
+  afterAll(() => Promise.all(made.map((d) => rm(d, { recursive: true, force: true }))));
+
   it('writes normalized project pages with #sha256 links, escaped requires-python and yanked reasons, the same bytes for any input order', async () => {
     const files = [
       { project: 'Zope.Interface', filename: 'zope.interface-6.1-cp311-cp311-manylinux_2_17_x86_64.whl', sha256: 'a'.repeat(64), requiresPython: '>=3.7,<4' },
       { project: 'demo', filename: 'demo-1.0-py3-none-any.whl', sha256: 'b'.repeat(64) },
       { project: 'demo', filename: 'demo-1.0-cp311-cp311-linux_x86_64.whl', sha256: 'c'.repeat(64), yanked: 'bad "build" <1>' },
     ];
-    const a = await mkdtemp(join(tmpdir(), 'ferry-pep503-'));
-    const b = await mkdtemp(join(tmpdir(), 'ferry-pep503-'));
+    const a = await fresh();
+    const b = await fresh();
     const pagesA = await writePep503Index(files, a);
     const pagesB = await writePep503Index([...files].reverse(), b);
     expect(pagesA.map((p) => p.path)).toEqual(['python/simple/demo/index.html', 'python/simple/index.html', 'python/simple/zope-interface/index.html']);
@@ -86,7 +94,7 @@ describe('static PEP 503 index', () => {
   });
 
   it('refuses two different files with the same name', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ferry-pep503-'));
+    const dir = await fresh();
     await expect(
       writePep503Index(
         [

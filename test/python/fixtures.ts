@@ -1,9 +1,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, normalize } from 'node:path';
+import { join } from 'node:path';
 import yauzl from 'yauzl';
 
 export interface FixtureWheel {
@@ -19,7 +19,7 @@ export interface FixtureWheel {
 
 /** Build wheels with python's zipfile (test/python/make_wheel.py); returns their file names, in order. */
 export function buildWheels(outDir: string, wheels: FixtureWheel[]): string[] {
-  const out = execFileSync('python3', [join(import.meta.dirname, 'make_wheel.py')], { input: JSON.stringify(wheels.map((w) => ({ ...w, out: outDir }))), encoding: 'utf8' });
+  const out = execFileSync('python3', [join(import.meta.dirname, '../../scripts/fixtures/make_wheel.py')], { input: JSON.stringify(wheels.map((w) => ({ ...w, out: outDir }))), encoding: 'utf8' });
   return out.trim().split('\n');
 }
 
@@ -104,24 +104,6 @@ export async function serveFixtureIndex(filesDir: string, opts: { json?: boolean
   });
   const url = await listen(server);
   return { url: `${url}/simple/`, requests, close: () => close(server) };
-}
-
-/** Serve a folder as static files on 127.0.0.1 (folders answer with their index.html), like any web server serving a bundle tree. */
-export async function serveDir(root: string): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer(async (req, res) => {
-    let path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-    if (path.includes('..')) return send(res, 403, 'text/plain', 'no');
-    if (path.endsWith('/')) path += 'index.html';
-    try {
-      const st = await stat(join(root, path));
-      if (!st.isFile()) return send(res, 404, 'text/plain', 'not found');
-      send(res, 200, path.endsWith('.html') ? 'text/html' : 'application/octet-stream', await readFile(join(root, path)));
-    } catch {
-      send(res, 404, 'text/plain', 'not found');
-    }
-  });
-  const url = await listen(server);
-  return { url, close: () => close(server) };
 }
 
 function send(res: import('node:http').ServerResponse, status: number, type: string, body: string | Buffer) {

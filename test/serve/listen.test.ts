@@ -76,6 +76,13 @@ describe('--listen addresses and TLS', () => {
     expect(r.stderr).toContain('--tls-cert and --tls-key go together');
   });
 
+  it('refuses a key that does not match the certificate (exit 64)', async () => {
+    const other = await makeCertificate();
+    const r = await ferry(['serve', '--store', t.store, '--listen', '127.0.0.1:0', '--tls-cert', cert.certFile, '--tls-key', other.keyFile]);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain('--tls-cert/--tls-key cannot be used');
+  });
+
   it('refuses a store that does not exist (exit 71), naming it', async () => {
     const r = await ferry(['serve', '--store', `${t.store}/nope`, '--listen', '127.0.0.1:0']);
     expect(r.code).toBe(71);

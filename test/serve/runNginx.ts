@@ -8,7 +8,6 @@ export interface RunningNginx {
   url: string;
   port: number;
   stop(): Promise<void>;
-  errorLog(): Promise<string>;
 }
 
 /** A port the system just handed out on 127.0.0.1 (closed again, so there is a small window for a race). */
@@ -74,6 +73,5 @@ http {
       await exited;
       await rm(prefix, { recursive: true, force: true });
     },
-    errorLog: () => readFile(join(prefix, 'error.log'), 'utf8').catch(() => ''),
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { runScript } from './runScript.js';
 import type { StepKind } from './types.js';
@@ -14,48 +15,40 @@ const GitParams = z
   .strict();
 type GitParams = z.infer<typeof GitParams>;
 
-const GitInfo = z.looseObject({ name: z.string(), commit: z.string(), shallow: z.array(z.string().regex(/^[0-9a-f]{40,64}$/)).optional() });
+/** manifest.artifacts.git[NAME], as the git kind records it. */
+const GitInfo = z.looseObject({ path: z.string(), commit: z.string(), shallow: z.array(z.string()).default([]) });
 
-/** The commit the build pinned for a git artifact, from manifest.artifacts.git (a list or a map by name). */
-function pinned(release: Release, name: string): string | undefined {
-  return gitInfo(release, name)?.commit;
+function info(release: Release, name: string) {
+  const all = release.manifest.artifacts.git;
+  const parsed = GitInfo.safeParse(all && typeof all === 'object' ? (all as Record<string, unknown>)[name] : undefined);
+  return parsed.success ? parsed.data : undefined;
 }
 
-/** What manifest.artifacts.git records for one artifact: its commit, and the boundary commits of a shallow history. */
-function gitInfo(release: Release, name: string): z.infer<typeof GitInfo> | undefined {
-  const info = release.manifest.artifacts.git;
-  const list = Array.isArray(info) ? info : info && typeof info === 'object' ? Object.entries(info as Record<string, unknown>).map(([k, v]) => ({ name: k, ...(typeof v === 'object' ? v : { commit: v }) })) : [];
-  for (const item of list) {
-    const g = GitInfo.safeParse(item);
-    if (g.success && g.data.name === name) return g.data;
-  }
-  return undefined;
-}
-
-/** Clone (or update) a working copy from the bundle's git bundle and check out the pinned commit. */
+/**
+ * A working copy from the bundle's git bundle, checked out (detached) at the pinned commit. A
+ * shallow bundle's boundary commits are marked shallow first, as `git clone --depth` would.
+ */
 export const gitStep: StepKind<GitParams> = {
   name: 'git',
   schema: GitParams,
   check(p, _service, release) {
-    const problems: string[] = [];
-    if (!release.manifest.entries.some((e) => e.path === `git/${p.name}.bundle`)) problems.push(`git ${p.name}: the bundle has no git/${p.name}.bundle`);
-    if (!p.commit && !pinned(release, p.name)) problems.push(`git ${p.name}: manifest.artifacts.git records no commit for it; give commit:`);
-    return problems;
+    const i = info(release, p.name);
+    if (!i) return [`git ${p.name}: the bundle has no git artifact of that name (manifest.artifacts.git.${p.name})`];
+    if (!release.manifest.entries.some((e) => e.path === i.path)) return [`git ${p.name}: the bundle has no ${i.path}`];
+    return [];
   },
   async run(p, ctx) {
-    const commit = p.commit ?? pinned(ctx.release, p.name)!;
-    const b = q(`${ctx.remoteBundle}/git/${p.name}.bundle`);
-    // a bundle cut at a depth holds commits whose parents it lacks: git takes it only once they are marked shallow
-    const shallow = gitInfo(ctx.release, p.name)?.shallow ?? [];
+    const i = info(ctx.release, p.name)!;
+    const commit = p.commit ?? i.commit;
     const script = [
       'set -e',
       `d=${q(p.dest)}`,
       `want=${commit}`,
       'cur=$(git -C "$d" rev-parse HEAD 2>/dev/null) || cur=',
       'case "$cur" in "$want"*) exit 0;; esac',
-      'if [ ! -d "$d/.git" ]; then mkdir -p "$(dirname "$d")"; git init -q "$d"; fi',
-      ...shallow.map((c) => `grep -qx ${c} "$d/.git/shallow" 2>/dev/null || echo ${c} >> "$d/.git/shallow"`),
-      `git -C "$d" fetch -q ${b} '+refs/*:refs/remotes/ferry/*'`,
+      'if [ ! -d "$d/.git" ]; then mkdir -p "$d"; git init -q "$d"; fi',
+      ...i.shallow.map((s) => `grep -qx ${s} "$d/.git/shallow" 2>/dev/null || echo ${s} >> "$d/.git/shallow"`),
+      `git -C "$d" fetch -q --no-tags ${q(`${ctx.remoteBundle}/${i.path}`)} ${q(`+${BUNDLE_REF}:refs/remotes/ferry/${p.name}`)}`,
       'git -C "$d" -c advice.detachedHead=false checkout -q --detach "$want"',
       'echo "changed: checked out $want"',
     ].join('\n');

@@ -7,8 +7,11 @@ import type { Release } from '../loadRelease.js';
 const RootfsParams = z.object({ name: z.string().min(1), dest: z.string().startsWith('/', 'an absolute path') }).strict();
 type RootfsParams = z.infer<typeof RootfsParams>;
 
+/** The tarball of rootfs NAME: manifest.artifacts.rootfs[NAME].path, as the rootfs kind records it. */
 function archive(release: Release, name: string) {
-  return release.manifest.entries.find((e) => e.kind === 'rootfs' && /^rootfs\/[^/]+\.tar(\.(gz|xz|zst))?$/.test(e.path) && e.path.slice(7).replace(/\.tar(\.\w+)?$/, '') === name);
+  const all = release.manifest.artifacts.rootfs as Record<string, { path?: unknown }> | undefined;
+  const path = all?.[name]?.path;
+  return release.manifest.entries.find((e) => e.kind === 'rootfs' && (typeof path === 'string' ? e.path === path : e.path.replace(/\.tar(\.\w+)?$/, '') === `rootfs/${name}`));
 }
 
 /**

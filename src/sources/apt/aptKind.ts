@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ArtifactKind, BuildContext, BundleInput } from '../../bundle/types.js';
-import { IntegrityError, SpecError } from '../../errors.js';
+import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
 import { createFetchStats, fetchMany } from '../../fetch/index.js';
 import { writeAptRepository } from '../../repo/writeAptRepository.js';
 import { buildPackageIndex, type PackageIndex } from './buildPackageIndex.js';
@@ -66,7 +66,8 @@ export const aptKind: ArtifactKind<AptLock> = {
         for (const component of up.components) {
           const origin = { uri: up.uri, suite, component };
           for (const arch of [...debian.architectures, ...(allArchIndex ? ['all'] : [])]) {
-            all.push(...(await fetchPackagesIndex(release, origin, arch, { cacheDir: ctx.cacheDir, log: ctx.log, stats })));
+            // a loop, not push(...): an index of 60,000 entries is too many arguments for one call
+            for (const p of await fetchPackagesIndex(release, origin, arch, { cacheDir: ctx.cacheDir, log: ctx.log, stats })) all.push(p);
           }
         }
       }
@@ -77,13 +78,19 @@ export const aptKind: ArtifactKind<AptLock> = {
     for (const arch of debian.architectures) {
       const index = buildPackageIndex(all, arch);
       const base = baseSet(index, opts.base);
-      const wants: Array<{ service?: string; roots: string[]; base: Set<string> }> = [
-        ...services.map(([service, svc]) => ({ service, roots: svc.artifacts.apt, base })),
+      const wants: Array<{ where: string; service?: string; roots: string[]; base: Set<string> }> = [
+        ...services.map(([service, svc]) => ({ where: `services.${service}.artifacts.apt`, service, roots: svc.artifacts.apt, base })),
         // an mmdebstrap rootfs installs from the bundle's own repository: it needs its variant's base set too
-        ...rootfs.map((r) => ({ roots: [...mmdebstrapBase(index, r.variant), ...r.packages], base: new Set<string>() })),
+        ...rootfs.map((r) => ({ where: `rootfs.${r.name}.mmdebstrap`, roots: [...mmdebstrapBase(index, r.variant), ...r.packages], base: new Set<string>() })),
       ];
       for (const want of wants) {
-        const closure = resolveAptClosure(index, want.roots, { recommends: opts.recommends, base: want.base });
+        let closure: AptPackage[];
+        try {
+          closure = resolveAptClosure(index, want.roots, { recommends: opts.recommends, base: want.base });
+        } catch (err) {
+          if (err instanceof ResolveError) throw new ResolveError(`${want.where} (${arch}): ${err.message}`);
+          throw err;
+        }
         for (const p of closure) {
           const key = `${p.name} ${p.version} ${p.architecture}`;
           const entry = chosen.get(key) ?? {

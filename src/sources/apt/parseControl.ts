@@ -1,5 +1,3 @@
-import { StringDecoder } from 'node:string_decoder';
-
 /**
  * Debian control-file syntax (deb822): paragraphs separated by blank lines, `Field: value`, and
  * continuation lines that start with a space or tab. Used for Release, Packages, .deb control files
@@ -11,26 +9,23 @@ export type Paragraph = Map<string, string>;
 export function parseControl(text: string): Paragraph[] {
   const out: Paragraph[] = [];
   const parser = createParagraphParser((p) => out.push(p));
-  parser.push(text);
+  parser.push(Buffer.from(text, 'utf8'));
   parser.end();
   return out;
 }
 
 /**
- * Parse a stream of text chunks paragraph by paragraph, so a 50 MB Packages file never sits in memory
+ * Parse a stream of chunks paragraph by paragraph, so a 50 MB Packages file never sits in memory
  * whole. With `fields`, only those fields are kept (exact spelling): the long Description and the like
  * of 60,000 packages are skipped instead of being built up and thrown away.
  */
 export async function* parseControlStream(chunks: AsyncIterable<string | Buffer>, fields?: ReadonlySet<string>): AsyncGenerator<Paragraph> {
   const ready: Paragraph[] = [];
   const parser = createParagraphParser((p) => ready.push(p), fields);
-  // a multi-byte UTF-8 character may be split between two chunks: the decoder carries it over
-  const decoder = new StringDecoder('utf8');
   for await (const chunk of chunks) {
-    parser.push(typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    parser.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
     yield* ready.splice(0);
   }
-  parser.push(decoder.end());
   parser.end();
   yield* ready.splice(0);
 }
@@ -44,8 +39,20 @@ export function field(p: Paragraph, name: string): string | undefined {
   return undefined;
 }
 
+const NL = 10;
+const CR = 13;
+const SPACE = 32;
+const TAB = 9;
+const HASH = 35;
+const COLON = 58;
+
+/**
+ * Works on bytes, not on one big string: every kept value is decoded on its own, so the records of a
+ * large index do not hold on to the chunks they were cut from (V8 keeps a whole string alive for any
+ * slice of it), and a UTF-8 character split between two chunks is never cut.
+ */
 function createParagraphParser(emit: (p: Paragraph) => void, fields?: ReadonlySet<string>) {
-  let rest = '';
+  let rest: Buffer = Buffer.alloc(0);
   let current: Paragraph = new Map();
   let lastKey: string | undefined;
   const flush = () => {
@@ -53,38 +60,45 @@ function createParagraphParser(emit: (p: Paragraph) => void, fields?: ReadonlySe
     current = new Map();
     lastKey = undefined;
   };
-  const line = (l: string) => {
-    if (l.endsWith('\r')) l = l.slice(0, -1);
-    if (l.trim() === '') return flush();
-    if (l.startsWith('#')) return; // comments are allowed in .sources files
-    const first = l.charCodeAt(0);
-    if (first === 32 || first === 9) {
-      if (lastKey !== undefined) current.set(lastKey, current.get(lastKey) + '\n' + l);
+  const line = (data: Buffer, start: number, end: number) => {
+    if (end > start && data[end - 1] === CR) end--;
+    let blank = true;
+    for (let i = start; i < end; i++) {
+      if (data[i] !== SPACE && data[i] !== TAB) {
+        blank = false;
+        break;
+      }
+    }
+    if (blank) return flush();
+    const first = data[start];
+    if (first === HASH) return; // comments are allowed in .sources files
+    if (first === SPACE || first === TAB) {
+      if (lastKey !== undefined) current.set(lastKey, current.get(lastKey) + '\n' + data.toString('utf8', start, end));
       return;
     }
-    const colon = l.indexOf(':');
-    if (colon <= 0) return; // not a field: ignored, like apt's tag parser does for junk lines
-    const key = l.slice(0, colon);
+    const colon = data.indexOf(COLON, start);
+    if (colon < 0 || colon >= end || colon === start) return; // not a field: ignored, like apt's tag parser does
+    const key = data.toString('latin1', start, colon);
     if (fields && !fields.has(key)) {
       lastKey = undefined; // its continuation lines are skipped too
       return;
     }
     lastKey = key;
-    current.set(lastKey, l.slice(colon + 1).trim());
+    current.set(key, data.toString('utf8', colon + 1, end).trim());
   };
   return {
-    push(text: string) {
-      const data = rest + text;
+    push(chunk: Buffer) {
+      const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
       let start = 0;
-      for (let nl = data.indexOf('\n'); nl >= 0; nl = data.indexOf('\n', start)) {
-        line(data.slice(start, nl));
+      for (let nl = data.indexOf(NL, start); nl >= 0; nl = data.indexOf(NL, start)) {
+        line(data, start, nl);
         start = nl + 1;
       }
-      rest = data.slice(start);
+      rest = Buffer.from(data.subarray(start));
     },
     end() {
-      if (rest) line(rest);
-      rest = '';
+      if (rest.length > 0) line(rest, 0, rest.length);
+      rest = Buffer.alloc(0);
       flush();
     },
   };

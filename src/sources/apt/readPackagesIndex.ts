@@ -24,6 +24,9 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     if (!filename || !Number.isSafeInteger(size) || !sha256 || !/^[0-9a-f]{64}$/.test(sha256)) {
       throw new ResolveError(`${label}: package ${name} ${version} has no Filename, Size or SHA256; ferry only takes packages it can verify`);
     }
+    if (filename.startsWith('/') || filename.split('/').includes('..')) {
+      throw new ResolveError(`${label}: package ${name} ${version} has Filename "${filename}" outside the repository; refusing this index`);
+    }
     const pkg: AptPackage = {
       name,
       version,

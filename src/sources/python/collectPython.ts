@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { BuildContext, BundleInput, KindResult } from '../../bundle/types.js';
 import { IntegrityError, SpecError } from '../../errors.js';
 import { fetchMany } from '../../fetch/fetchMany.js';
@@ -6,10 +7,18 @@ import { PYTHON_FILES_DIR, PYTHON_SIMPLE_DIR, writePep503Index } from '../../rep
 import type { PythonLock } from './lockPython.js';
 import { parsePythonLock } from './pythonLockSchema.js';
 
-/** What hosts need to install a service's wheels: `pip install --no-index --require-hashes -r` this text. */
+/** Where each service's requirements (as installed) go inside the bundle. */
+export const PYTHON_REQUIREMENTS_DIR = 'python/requirements';
+
+/**
+ * What hosts need to install a service's wheels: `pip install --require-hashes -r` the requirements with
+ * `--index-url BUNDLE/python/simple/`, or `--no-index --find-links BUNDLE/python/files`.
+ */
 export interface PythonServiceArtifacts {
   /** requirements text: one `name==version --hash=sha256:...` per carried file */
   requirements: string;
+  /** the same text as a bundle entry: python/requirements/SERVICE.txt */
+  file: string;
   /** the bundle's index, relative to the bundle root */
   index: string;
 }
@@ -17,7 +26,8 @@ export interface PythonServiceArtifacts {
 /**
  * Fetch exactly the locked files (each checked against its locked sha256, which the lock checked against
  * the pinned hashes), write the static PEP 503 index for them, and return the bundle entries: wheels under
- * python/files/, pages under python/simple/. Nothing is resolved again.
+ * python/files/, pages under python/simple/, each service's requirements under python/requirements/.
+ * Nothing is resolved again.
  */
 export async function collectPython(section: PythonLock, ctx: BuildContext): Promise<KindResult> {
   const lock = parsePythonLock(section);
@@ -45,9 +55,10 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
     return { f, path: r.path };
   });
 
+  const outDir = join(ctx.workDir, 'python-index');
   const pages = await writePep503Index(
     lock.files.map((f) => ({ project: f.project, filename: f.filename, sha256: f.sha256, requiresPython: f.requires_python, yanked: f.yanked })),
-    join(ctx.workDir, 'python-index'),
+    outDir,
   );
   const allServices = Object.keys(lock.services).sort();
   const entries: BundleInput[] = got.map(({ f, path }) => ({ path: `${PYTHON_FILES_DIR}/${f.filename}`, file: path, kind: 'python', services: f.services }));
@@ -56,13 +67,20 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
     entries.push({ path: page.path, file: page.file, kind: 'python-index', services });
   }
 
+  // per service, the requirements as installed: one hash per package, the one of the file carried
   const artifacts: Record<string, PythonServiceArtifacts> = {};
   for (const service of allServices) {
     const lines = lock.services[service]!.pins.map((p) => {
       const f = byFilename.get(p.filename)!;
       return `${p.name}${p.extras?.length ? `[${p.extras.join(',')}]` : ''}==${p.version} \\\n    --hash=sha256:${f.sha256}\n`;
     });
-    artifacts[service] = { requirements: lines.join(''), index: `${PYTHON_SIMPLE_DIR}/` };
+    const text = lines.join('');
+    const path = `${PYTHON_REQUIREMENTS_DIR}/${service}.txt`;
+    const file = join(outDir, path);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, text);
+    entries.push({ path, file, kind: 'python-index', services: [service] });
+    artifacts[service] = { requirements: text, file: path, index: `${PYTHON_SIMPLE_DIR}/` };
   }
   return { entries, artifacts: { target: lock.target, services: artifacts } };
 }

@@ -28,7 +28,8 @@ const PythonLockSchema = z
         .strict(),
     ),
     services: z.record(
-      z.string(),
+      // a service name becomes a bundle path (python/requirements/NAME.txt): the spec's rule for names
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'a service name of letters, digits and . _ + -'),
       z
         .object({
           requirements: z.string(),

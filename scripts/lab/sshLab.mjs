@@ -1,0 +1,140 @@
+/**
+ * Test hosts for ferry deploy: sshd processes on 127.0.0.1 (or in a network namespace), each with its
+ * own host key and folder, reached with a generated user key and known_hosts. Shared by the tests
+ * (test/deploy/) and the benchmark (scripts/bench/deploy.mjs); types in test/deploy/sshLab.ts.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+export async function freePort() {
+    return new Promise((resolve, reject) => {
+        const s = createServer();
+        s.listen(0, '127.0.0.1', () => {
+            const port = s.address().port;
+            s.close(() => resolve(port));
+        });
+        s.on('error', reject);
+    });
+}
+async function waitForPort(address, port, netns) {
+    for (let i = 0; i < 100; i++) {
+        try {
+            const probe = netns ? ['ip', 'netns', 'exec', netns, 'bash', '-c', `exec 3<>/dev/tcp/${address}/${port}`] : ['bash', '-c', `exec 3<>/dev/tcp/${address}/${port}`];
+            execFileSync(probe[0], probe.slice(1), { stdio: 'ignore' });
+            return;
+        }
+        catch {
+            await sleep(50);
+        }
+    }
+    throw new Error(`sshd on ${address}:${port} did not start`);
+}
+/** Every process below pid, children first found by scanning /proc. */
+function descendants(pid) {
+    const parent = new Map();
+    for (const d of readdirSync('/proc')) {
+        if (!/^\d+$/.test(d))
+            continue;
+        try {
+            const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+            parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+        }
+        catch {
+            /* exited meanwhile */
+        }
+    }
+    const out = [];
+    const walk = (p) => {
+        for (const [child, pp] of parent)
+            if (pp === p) {
+                out.push(child);
+                walk(child);
+            }
+    };
+    walk(pid);
+    return out;
+}
+/** Start `count` sshd processes (run as root, in the foreground: sshd -D -e -f CONFIG) with generated keys. */
+export async function startSshLab(dir, names, opts = {}) {
+    mkdirSync('/run/sshd', { recursive: true });
+    const key = join(dir, 'id_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ferry-test', '-f', key]);
+    writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${key}.pub`));
+    const known = [];
+    const hosts = [];
+    for (const name of names) {
+        const hdir = join(dir, name);
+        const root = join(hdir, 'root');
+        mkdirSync(root, { recursive: true });
+        const hostKey = join(hdir, 'ssh_host_ed25519_key');
+        execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', hostKey]);
+        const ns = opts.netns?.[name];
+        const address = ns ? ns.address : '127.0.0.1';
+        const port = ns ? 22 : await freePort();
+        const config = join(hdir, 'sshd_config');
+        writeFileSync(config, [
+            `Port ${port}`,
+            `ListenAddress ${address}`,
+            `HostKey ${hostKey}`,
+            'PidFile none',
+            `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+            'PermitRootLogin prohibit-password',
+            'PasswordAuthentication no',
+            'KbdInteractiveAuthentication no',
+            'UsePAM no',
+            'StrictModes no',
+            'LogLevel VERBOSE',
+            'MaxSessions 200',
+            'MaxStartups 200',
+            'PrintMotd no',
+            '',
+        ].join('\n'));
+        known.push(`${port === 22 ? address : `[${address}]:${port}`} ${readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`);
+        hosts.push({ name, port, address, root, config, log: join(hdir, 'sshd.log'), netns: ns?.netns });
+    }
+    writeFileSync(join(dir, 'known_hosts'), known.join('\n') + '\n');
+    const sshConfig = join(dir, 'ssh_config');
+    writeFileSync(sshConfig, ['Host *', `  IdentityFile ${key}`, '  IdentitiesOnly yes', `  UserKnownHostsFile ${join(dir, 'known_hosts')}`, '  GlobalKnownHostsFile /dev/null', '  User root', '  LogLevel ERROR', ''].join('\n'));
+    const start = async (h) => {
+        const log = createWriteStream(h.log, { flags: 'a' });
+        await new Promise((r) => log.on('open', r));
+        const argv = ['/usr/sbin/sshd', '-D', '-e', '-f', h.config];
+        const cmd = h.netns ? ['ip', 'netns', 'exec', h.netns, ...argv] : argv;
+        // its own process group, so stop() takes down the listener and every connection it forked
+        h.proc = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', log, log], detached: true });
+        await waitForPort(h.address, h.port, h.netns);
+    };
+    const stop = async (h) => {
+        const p = h.proc;
+        if (!p || p.exitCode !== null)
+            return;
+        const gone = new Promise((r) => p.once('exit', r));
+        // sshd puts each connection in a session of its own (setsid), so its connections are found by parentage
+        for (const pid of [...descendants(p.pid), p.pid]) {
+            try {
+                process.kill(pid, 'SIGKILL');
+            }
+            catch {
+                /* already gone */
+            }
+        }
+        await gone;
+        h.proc = undefined;
+    };
+    for (const h of hosts)
+        await start(h);
+    return {
+        dir,
+        hosts,
+        sshConfig,
+        start,
+        stop,
+        sessions: (h) => (readFileSync(h.log, 'utf8').match(/Starting session: command/g) ?? []).length,
+        async close() {
+            for (const h of hosts)
+                await stop(h);
+        },
+    };
+}

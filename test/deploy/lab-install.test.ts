@@ -1,0 +1,120 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseInventory } from '../../src/deploy/loadInventory.js';
+import { loadRelease } from '../../src/deploy/loadRelease.js';
+import { runDeploy, type DeployReport } from '../../src/deploy/runDeploy.js';
+import { generateKey } from '../../src/pgp/generateKey.js';
+import { writeAptRepository } from '../../src/repo/writeAptRepository.js';
+import { run } from '../helpers/cli.js';
+import { canRunLab, labFor } from '../helpers/lab.js';
+import { recordingLogger } from './fixtures.js';
+import { writeRelease } from './storeFixture.js';
+
+const enabled = await canRunLab();
+const lab = labFor('dpl', 207, 1);
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A .deb whose postinst records what policy-rc.d answers while it is installed. */
+function makeDeb(dir: string): string {
+  const root = join(dir, 'pkg');
+  mkdirSync(join(root, 'DEBIAN'), { recursive: true });
+  mkdirSync(join(root, 'usr/share/ferry-hello'), { recursive: true });
+  writeFileSync(join(root, 'usr/share/ferry-hello/hello.txt'), 'hello from a bundle\n');
+  writeFileSync(join(root, 'DEBIAN/control'), 'Package: ferry-hello\nVersion: 1.0-1\nArchitecture: all\nMaintainer: ferry tests <tests@ferry.invalid>\nDescription: test package for ferry deploy\n');
+  writeFileSync(join(root, 'DEBIAN/postinst'), '#!/bin/sh\n/usr/sbin/policy-rc.d ferry-hello start; echo $? > /var/lib/ferry-hello-policy\nexit 0\n', { mode: 0o755 });
+  const deb = join(dir, 'ferry-hello_1.0-1_all.deb');
+  execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '-b', root, deb], { stdio: 'ignore' });
+  return deb;
+}
+
+/** A pure-Python wheel, written with the standard library's zipfile. */
+function makeWheel(dir: string): string {
+  const whl = join(dir, 'ferryhello-1.0-py3-none-any.whl');
+  const py = `
+import base64, hashlib, sys, zipfile
+files = {
+  'ferryhello/__init__.py': b'GREETING = "hello from a wheel"\\n',
+  'ferryhello-1.0.dist-info/METADATA': b'Metadata-Version: 2.1\\nName: ferryhello\\nVersion: 1.0\\n',
+  'ferryhello-1.0.dist-info/WHEEL': b'Wheel-Version: 1.0\\nGenerator: ferry-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n',
+}
+record = ''.join(f"{n},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},{len(d)}\\n" for n, d in files.items())
+files['ferryhello-1.0.dist-info/RECORD'] = (record + 'ferryhello-1.0.dist-info/RECORD,,\\n').encode()
+with zipfile.ZipFile(sys.argv[1], 'w') as z:
+    for n, d in files.items():
+        z.writestr(zipfile.ZipInfo(n, (2026, 11, 25, 0, 0, 0)), d)
+`;
+  execFileSync('/usr/bin/python3', ['-c', py, whl]);
+  return whl;
+}
+
+describe.skipIf(!enabled)('install steps on an isolated lab host: apt from the bundle repository, a venv from its wheels', () => {
+  let dir: string;
+  let store: string;
+  const ssh = (cmd: string) => run('ssh', ['-F', lab.sshConfig, 'lab1', cmd]);
+
+  beforeAll(async () => {
+    dir = mkdtempSync('/var/tmp/ferry-deploy-lab-');
+    store = join(dir, 'store');
+    const key = await generateKey({ name: 'bundle' });
+    const signing = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
+    const deb = makeDeb(dir);
+    const apt = join(dir, 'apt');
+    const repo = await writeAptRepository({ outDir: apt, suite: 'ferry', component: 'main', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [signing] });
+    const whl = makeWheel(dir);
+    const wheel = readFileSync(whl);
+    writeRelease(store, {
+      name: 'labdemo',
+      version: '1',
+      services: {
+        app: {
+          version: '1.0',
+          groups: ['app'],
+          install: [{ apt: { packages: ['ferry-hello'] } }, { venv: { path: '/opt/venvs/app' } }],
+        },
+      },
+      extra: [
+        { path: `apt/${repo.packages[0]!.poolPath}`, content: readFileSync(deb), kind: 'apt', services: ['app'] },
+        ...repo.indexes.map((ix) => ({ path: `apt/${ix.path}`, content: readFileSync(ix.file), kind: 'apt-index' as const, services: ['app'] })),
+        { path: 'keys/bundle.asc', content: key.publicArmored, kind: 'key', services: [] },
+        { path: 'python/files/ferryhello-1.0-py3-none-any.whl', content: wheel, kind: 'python', services: ['app'] },
+      ],
+      artifacts: {
+        apt: { suite: 'ferry', component: 'main', architectures: ['amd64'], packages: [{ name: 'ferry-hello', version: '1.0-1', architecture: 'all', services: ['app'] }] },
+        python: { services: { app: { requirements: `ferryhello==1.0 \\\n    --hash=sha256:${sha256(wheel)}\n`, index: 'python/simple/' } } },
+      },
+    });
+    const up = await lab.sh(['up', '1']);
+    expect(up.code, up.stderr).toBe(0);
+    // this host starts without a policy-rc.d, so the test sees ferry put one in place and take it away
+    expect((await ssh('rm -f /usr/sbin/policy-rc.d')).code).toBe(0);
+  });
+  afterAll(async () => {
+    await lab.sh(['down']);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const deploy = async (force?: string[]): Promise<DeployReport> => {
+    const inventory = parseInventory('groups: { app: { hosts: [lab1] } }\nhosts: { lab1: }\n', 'inventory.yaml');
+    return runDeploy({ release: await loadRelease(store, 'labdemo@1'), inventory, hosts: inventory.hosts, source: { push: true }, ssh: { configFile: lab.sshConfig }, force, log: recordingLogger() });
+  };
+
+  it('installs the package with services held, builds the venv from the wheel alone, and re-runs as no-ops', async () => {
+    const first = await deploy();
+    expect(first.hosts[0]!.error).toBeUndefined();
+    expect(first.hosts[0]!.services.app!.install).toMatchObject({ status: 'ran', changed: 2 });
+    expect((await ssh("dpkg-query -W -f='${Version}' ferry-hello")).stdout).toBe('1.0-1');
+    expect((await ssh('cat /var/lib/ferry-hello-policy')).stdout).toBe('101\n');
+    expect((await ssh('test -e /usr/sbin/policy-rc.d')).code).toBe(1);
+    expect((await ssh('/opt/venvs/app/bin/python -c "import ferryhello; print(ferryhello.GREETING)"')).stdout).toBe('hello from a wheel\n');
+
+    const again = await deploy();
+    expect(again.hosts[0]!.services.app!.install!.status).toBe('skipped');
+    // forced, the stage runs, but each step finds the host as it wants it
+    const forced = await deploy(['install']);
+    expect(forced.hosts[0]!.services.app!.install).toMatchObject({ status: 'ran', changed: 0 });
+  });
+});
