@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IntegrityError } from '../errors.js';
+import { isRelativeGitPath } from '../sources/git/isRelativeGitPath.js';
 import { BUNDLE_REF } from '../sources/git/makeGitBundle.js';
 import { runGit } from '../sources/git/runGit.js';
 
@@ -19,8 +20,7 @@ export async function cloneGitBundle(opts: { file: string; commit: string; shall
   await runGit(['-C', dir, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', opts.commit]);
   await runGit(['-C', dir, 'branch', '--quiet', '-D', 'ferry']);
   // a path relative to the spec that was built means nothing here
-  const relative = !/^[a-z][a-z0-9+.-]*:\/\//i.test(opts.url) && !/^[^/]+@[^/]+:/.test(opts.url) && !opts.url.startsWith('/');
-  if (!relative) await runGit(['-C', dir, 'remote', 'add', 'origin', opts.url]);
+  if (!isRelativeGitPath(opts.url)) await runGit(['-C', dir, 'remote', 'add', 'origin', opts.url]);
   const head = (await runGit(['-C', dir, 'rev-parse', 'HEAD'])).trim();
   if (head !== opts.commit) throw new IntegrityError(`${opts.file}: checked out ${head}, but the manifest pins ${opts.commit}; the bundle is not the one that was built`);
 }

@@ -29,7 +29,8 @@ export interface ExtractResult {
  * Materialise one rootfs or git artifact of a stored release into a folder: a rootfs unpacked with
  * owners, modes and links as packed; a git artifact cloned at exactly its pinned commit. Idempotent:
  * a marker records what the folder holds, and a second run with the same artifact does nothing.
- * The install steps of `ferry deploy` use the same function on the hosts.
+ * `ferry deploy`'s rootfs and git steps do the same on remote hosts as shell scripts
+ * (src/deploy/steps), since hosts need no node; this is the runner-side and local version.
  */
 export async function extractArtifact(opts: { store: string; release: string; artifact: string; to: string; force?: boolean; log: Logger }): Promise<ExtractResult> {
   const rel = await resolveRelease(opts.store, opts.release);

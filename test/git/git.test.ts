@@ -88,6 +88,20 @@ describe('git artifacts', () => {
     expect((await readFile(join(dir, 'twice-a/twice-1.0.0.ferry'))).equals(await readFile(join(dir, 'twice-b/twice-1.0.0.ferry')))).toBe(true);
   });
 
+  it("uses the operator's git config to reach upstreams but not to write bundles", async () => {
+    const config = join(dir, 'operator.gitconfig');
+    // insteadOf: how operators point builds at internal mirrors; compression: must not change the bytes
+    await writeFile(config, `[url "${upstream}"]\n\tinsteadOf = mirror:upstream\n[core]\n\tcompression = 0\n[pack]\n\tcompression = 0\n`);
+    const spec = await writeSpec(dir, service(`        - { url: 'mirror:upstream', ref: stable, name: app }\n`), 'operator');
+    const withConfig = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'op-a'), '--cache', join(dir, 'cache-op-a')], { env: { GIT_CONFIG_GLOBAL: config } });
+    expect(withConfig.code, withConfig.stderr).toBe(0);
+    const plain = await writeSpec(dir, service(`        - { url: upstream, ref: stable, name: app }\n`), 'operator');
+    const without = await ferry(['build', plain, '--key', key.secret, '--out', join(dir, 'op-b'), '--cache', join(dir, 'cache-op-b')]);
+    expect(without.code, without.stderr).toBe(0);
+    const bundleOf = async (out: string) => (await run('tar', ['-xOf', join(dir, out, 'operator-1.0.0.ferry'), 'git/app.bundle'], {})).stdout;
+    expect(await bundleOf('op-a')).toBe(await bundleOf('op-b'));
+  });
+
   it('records names, commits and sha256s in the manifest', async () => {
     const spec = await writeSpec(dir, service(`        - { url: upstream, ref: v1.0 }\n`), 'recorded');
     const b = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out-rec'), '--cache', join(dir, 'cache')]);

@@ -1,7 +1,8 @@
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ArtifactKind, BuildContext, KindResult } from '../../bundle/types.js';
 import { SpecError } from '../../errors.js';
 import { sha256File } from '../../util/sha256.js';
+import { isRelativeGitPath } from './isRelativeGitPath.js';
 import { makeGitBundle } from './makeGitBundle.js';
 import { resolveGitRef } from './resolveGitRef.js';
 
@@ -31,8 +32,7 @@ export interface GitArtifactInfo {
 
 /** A URL as git takes it; a plain path is resolved against the spec's folder. */
 function normalizeUrl(url: string, baseDir: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/]+@[^/]+:/.test(url) || isAbsolute(url)) return url;
-  return resolve(baseDir, url);
+  return isRelativeGitPath(url) ? resolve(baseDir, url) : url;
 }
 
 function defaultName(url: string): string {

@@ -27,12 +27,12 @@ export async function makeGitBundle(opts: { url: string; ref: string; commit: st
     await runGit(['init', '--quiet', '--bare', repo]);
     const depth = opts.depth > 0 ? [`--depth=${opts.depth}`] : [];
     try {
-      await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `${opts.commit}:${BUNDLE_REF}`]);
+      await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `${opts.commit}:${BUNDLE_REF}`], { userConfig: true });
     } catch (err) {
       if (!(err instanceof GitCommandError)) throw err;
       // servers that refuse to serve a commit by id: fetch the ref the lock came from and check it still points there
       try {
-        await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `+${opts.ref}:${BUNDLE_REF}`]);
+        await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `+${opts.ref}:${BUNDLE_REF}`], { userConfig: true });
       } catch (err2) {
         if (!(err2 instanceof GitCommandError)) throw err2;
         throw new FetchError(`cannot fetch commit ${opts.commit} (ref ${opts.ref}) from ${opts.url}: ${err2.stderr.trim()}`, { cause: err2 });

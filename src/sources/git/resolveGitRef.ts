@@ -13,7 +13,7 @@ export async function resolveGitRef(url: string, ref: string): Promise<string> {
   if (COMMIT_RE.test(ref)) return ref;
   let out: string;
   try {
-    out = await runGit(['ls-remote', '--', url]);
+    out = await runGit(['ls-remote', '--', url], { userConfig: true });
   } catch (err) {
     if (err instanceof GitCommandError) {
       throw new FetchError(`cannot list the refs of ${url}: ${err.stderr.trim() || `git exited with ${err.exitCode}`}; check the URL and that this machine can reach it`, {

@@ -12,15 +12,16 @@ export class GitCommandError extends Error {
 }
 
 /**
- * Run git and return its standard output. The environment is pinned so that results do not depend
- * on the user's configuration: no system or global config, no terminal prompts (a private
- * repository without credentials fails at once instead of waiting), C locale for parsable messages.
+ * Run git and return its standard output: no terminal prompts (a private repository without
+ * credentials fails at once instead of waiting), C locale for parsable messages. By default the
+ * system and user configuration are ignored, so settings like pack.compression cannot change the
+ * bytes ferry writes; commands that talk to an upstream pass `userConfig` to keep the operator's
+ * proxies, credential helpers and url.insteadOf rewrites.
  */
-export async function runGit(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+export async function runGit(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; userConfig?: boolean } = {}): Promise<string> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
+    ...(opts.userConfig ? {} : { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' }),
     GIT_TERMINAL_PROMPT: '0',
     LC_ALL: 'C',
     ...opts.env,
