@@ -15,6 +15,8 @@ export interface AptRepositoryDeb {
   /** known digest and size (from the lock); computed when absent */
   sha256?: string;
   size?: number;
+  /** Priority from the upstream index, which overrides the .deb's control (as Debian's archive overrides do) */
+  priority?: string;
 }
 
 export interface AptRepositoryOptions {
@@ -76,7 +78,7 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
     { concurrency: opts.jobs ?? 8 },
   );
 
-  const packages: Array<PublishedPackage & { control: Paragraph }> = read.map(({ deb, control, sha256, size }) => {
+  const packages: Array<PublishedPackage & { control: Paragraph; priority?: string }> = read.map(({ deb, control, sha256, size }) => {
     const name = control.get('Package') ?? '';
     const version = control.get('Version') ?? '';
     const architecture = control.get('Architecture') ?? '';
@@ -87,7 +89,7 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
     }
     const prefix = source.startsWith('lib') && source.length > 3 ? source.slice(0, 4) : source.slice(0, 1);
     const poolPath = `pool/${component}/${prefix}/${source}/${name}_${version.replace(/^\d+:/, '')}_${architecture}.deb`;
-    return { name, version, architecture, poolPath, file: deb.file, sha256, size, control };
+    return { name, version, architecture, poolPath, file: deb.file, sha256, size, control, priority: deb.priority };
   });
   packages.sort((a, b) => cmp(a.poolPath, b.poolPath));
   for (let i = 1; i < packages.length; i++) {
@@ -105,6 +107,7 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
       .filter((p) => p.architecture === arch || p.architecture === 'all')
       .map((p) => {
         const para: Paragraph = new Map(p.control);
+        if (p.priority) para.set('Priority', p.priority);
         para.set('Filename', p.poolPath);
         para.set('Size', String(p.size));
         para.set('SHA256', p.sha256);
@@ -131,7 +134,7 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
     await writeFile(file, data);
     indexes.push({ path, file });
   }
-  return { indexes, packages: unique.map(({ control: _c, ...p }) => p) };
+  return { indexes, packages: unique.map(({ control: _c, priority: _p, ...p }) => p) };
 }
 
 const DEB_NAME = /^[a-z0-9][a-z0-9+.-]+$/;

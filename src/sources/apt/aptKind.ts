@@ -18,6 +18,8 @@ export interface LockedDeb {
   url: string;
   size: number;
   sha256: string;
+  /** the archive's Priority (its index overrides the .deb's own control: mmdebstrap's variants select by it) */
+  priority?: string;
   /** services whose closure needs it */
   services: string[];
 }
@@ -100,6 +102,7 @@ export const aptKind: ArtifactKind<AptLock> = {
             url: `${p.origin.uri.replace(/\/+$/, '')}/${p.filename}`,
             size: p.size,
             sha256: p.sha256,
+            ...(p.priority ? { priority: p.priority } : {}),
             services: [],
           };
           if (want.service && !entry.services.includes(want.service)) entry.services.push(want.service);
@@ -127,7 +130,7 @@ export const aptKind: ArtifactKind<AptLock> = {
       suite: lock.suite,
       component: lock.component,
       architectures: lock.architectures,
-      debs: got.map((g, i) => ({ file: g.path, sha256: lock.packages[i]!.sha256, size: lock.packages[i]!.size })),
+      debs: got.map((g, i) => ({ file: g.path, sha256: lock.packages[i]!.sha256, size: lock.packages[i]!.size, priority: lock.packages[i]!.priority })),
       date: ctx.epoch,
       validForDays: ctx.spec.upstreams.apt_options.valid_for_days,
       signingKeys: ctx.signingKeys,
