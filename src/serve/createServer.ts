@@ -30,6 +30,9 @@ export interface RunningServer {
 }
 
 /** Serve the store read-only on every `listen` address (one socket each, one request handler). */
+/** nginx's default keepalive_timeout is 75 s */
+const KEEP_ALIVE_MS = 75_000;
+
 export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   let store: string;
   try {
@@ -54,6 +57,10 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   try {
     for (const addr of opts.listen) {
       const server: Server = opts.tls ? createTlsServer(opts.tls, onRequest) : createHttpServer(onRequest);
+      // Node closes idle keep-alive connections after 5 s; a client on a busy network (hundreds of hosts
+      // staging at once) then races that close and sees "socket hang up". Keep them like nginx does.
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
+      server.headersTimeout = KEEP_ALIVE_MS + 5_000;
       server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
         // malformed requests (NUL or raw controls in the target, oversized headers): a bare status, nothing else
         if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();

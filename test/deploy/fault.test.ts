@@ -22,7 +22,17 @@ describe('a host that drops out during the stage stage', () => {
     let killed: Promise<void> | undefined;
     const log = recordingLogger((e) => {
       if (e.type === 'stage' && e.host === 'h2' && e.stage === 'stage' && e.status === 'start') {
-        killed = new Promise((r) => setTimeout(r, 1500)).then(() => ctx.lab.stop(h2));
+        // stop h2's sshd as soon as its first artifact is complete (each takes 0.6 s to serve, so the
+        // rest are still on their way), however slow this machine is today
+        const dir = join(h2.root, 'var/lib/ferry/bundles', digest, 'files/web');
+        killed = (async () => {
+          for (let i = 0; i < 1200; i++) {
+            const done = existsSync(dir) ? readdirSync(dir).filter((f) => !f.includes('ferry-part')) : [];
+            if (done.length > 0) break;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          await ctx.lab.stop(h2);
+        })();
       }
     });
     const release = await loadRelease(ctx.store, 'demo@1');
