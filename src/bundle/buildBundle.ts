@@ -15,6 +15,7 @@ import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
 import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
 import { KINDS } from './kinds.js';
+import { validateSteps } from '../deploy/steps/validateSteps.js';
 import { FORMAT, manifestDigest, MANIFEST_PATH, serializeManifest, SIGNATURE_PATH, type Manifest, type ManifestEntry } from './manifest.js';
 import type { BuildContext, BundleInput } from './types.js';
 import type { LoadedManifest } from './loadManifest.js';
@@ -143,6 +144,8 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
 
 async function context(opts: { specFile: string; cacheDir: string; jobs?: number; log?: Logger; env?: NodeJS.ProcessEnv; signingKeys: openpgp.PrivateKey[] }): Promise<BuildContext> {
   const loaded = await loadSpec(opts.specFile, opts.env);
+  // a mistyped step option fails here, on the connected side, not months later at deploy time
+  validateSteps(loaded.spec.services, opts.specFile);
   await mkdir(opts.cacheDir, { recursive: true });
   return {
     spec: loaded.spec,

@@ -62,6 +62,18 @@ describe('ferry build', () => {
     expect(r.stderr).toContain('services.web.artifacts.files[0].sha256: a file fetched from a URL needs its sha256');
   });
 
+  it('refuses a spec whose step has a mistyped option before fetching anything', async () => {
+    const spec = join(dir, 'badstep');
+    await cp(join(dir, 'demo'), spec, { recursive: true });
+    const text = await readFile(join(spec, 'demo.yaml'), 'utf8');
+    await writeFile(join(spec, 'demo.yaml'), text.replace('mode: "0644" }', 'mdoe: "0644" }'));
+    const r = await ferry(['build', join(spec, 'demo.yaml'), '--key', key.secret, '--out', join(spec, 'out'), '--cache', join(dir, 'cache')]);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toMatch(/services\.hello\.configure\[0\]/);
+    expect(r.stderr).toMatch(/mdoe/);
+    await expect(readFile(join(spec, 'out/demo-1.0.0.ferry'))).rejects.toThrow();
+  });
+
   it('build --locked refuses a local file that changed after ferry lock', async () => {
     const spec = join(dir, 'locked');
     await cp(join(dir, 'demo'), spec, { recursive: true });

@@ -41,7 +41,8 @@ export function validateSteps(services: Record<string, ServiceSteps>, label: str
         const parsed = kind.schema.safeParse(params);
         if (!parsed.success) {
           // a value written as a {{ template }} is only known per host; it is checked again once rendered
-          const real = parsed.error.issues.filter((i) => !hasTemplate(valueAt(params, i.path)));
+          // (an issue about the step as a whole, like an unknown option, never depends on a template)
+          const real = parsed.error.issues.filter((i) => i.path.length === 0 || !hasTemplate(valueAt(params, i.path)));
           if (real.length) {
             problems.push(formatIssues(`${label}: ${where}.${kindName}`, { issues: real } as never).replace(/: \(top level\)/g, ''));
             return;
