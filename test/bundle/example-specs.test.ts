@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadSpec } from '../../src/spec/loadSpec.js';
+import { validateSteps } from '../../src/deploy/steps/validateSteps.js';
+
+const BUNDLES = fileURLToPath(new URL('../../bundles/', import.meta.url));
+const specs = readdirSync(BUNDLES).map((d) => join(BUNDLES, d, `${d}.yaml`));
+
+describe('the example specs in bundles/', () => {
+  it.each(specs)('%s matches the schema and its steps validate', async (file) => {
+    const { spec } = await loadSpec(file);
+    expect(Object.keys(spec.services).length).toBeGreaterThan(0);
+    expect(() => validateSteps(spec.services, file)).not.toThrow();
+  });
+});
