@@ -151,7 +151,7 @@ try {
   const ans2 = ans1.code === 0 ? await run('ansible-playbook', ansibleArgs, aenv) : ans1;
   if (ans1.code !== 0) process.stderr.write(`ansible-playbook failed (exit ${ans1.code}); its rows are left empty:\n${ans1.out.slice(-3000)}\n`);
   const peer = (r) => (r.code === 0 ? r.ms / 1000 : null);
-  const row = (name, f, p, goal) => ({ name, ferry: +(f / 1000).toFixed(2), peer: p === null ? null : +p.toFixed(2), peerName: 'ansible-playbook', unit: 's', ratio: p ? +((f / 1000) / p).toFixed(3) : null, goal });
+  const row = (name, f, p, goal) => ({ name, ferry: +(f / 1000).toFixed(2), peer: p === null ? null : +p.toFixed(2), peerName: 'ansible-playbook', unit: 's', ratio: p ? +((f / 1000) / p).toFixed(3) : null, goal: `<= ${goal}`, met: p ? f / 1000 / p <= goal : undefined });
   rows.push(row(`first run, ${N} hosts`, ferry1.ms, peer(ans1), 0.5));
   rows.push(row(`re-run, ${N} hosts, everything in place`, ferry2.ms, peer(ans2), 0.1));
 } finally {
@@ -166,6 +166,6 @@ function sha256Of(storeDir, digest, path) {
 
 const w = [40, 9, 9, 7, 6];
 process.stdout.write(['benchmark'.padEnd(w[0]), 'ferry'.padStart(w[1]), 'ansible'.padStart(w[2]), 'ratio'.padStart(w[3]), 'goal'.padStart(w[4])].join(' ') + '\n');
-for (const r of rows) process.stdout.write([r.name.padEnd(w[0]), `${r.ferry} s`.padStart(w[1]), (r.peer === null ? 'n/a' : `${r.peer} s`).padStart(w[2]), String(r.ratio ?? 'n/a').padStart(w[3]), `≤${r.goal}`.padStart(w[4])].join(' ') + '\n');
+for (const r of rows) process.stdout.write([r.name.padEnd(w[0]), `${r.ferry} s`.padStart(w[1]), (r.peer === null ? 'n/a' : `${r.peer} s`).padStart(w[2]), String(r.ratio ?? 'n/a').padStart(w[3]), r.goal.padStart(w[4])].join(' ') + '\n');
 mkdirSync(join(repo, 'bench-results'), { recursive: true });
 writeFileSync(join(repo, 'bench-results/deploy.json'), JSON.stringify({ benchmark: 'deploy', hosts: N, date: new Date().toISOString(), rows }, null, 2) + '\n');

@@ -51,7 +51,7 @@ async function main() {
     wheels.push({ out: files, name, version: '1.0', files: { [`${name.replace(/-/g, '_')}/data.py`]: `DATA = ${JSON.stringify(payload)}\n` } });
     wheels.push({ out: files, name, version: '1.0', tag: `${cp}-${cp}-win_amd64` });
   }
-  const made = spawnSync('python3', [join(root, 'test/python/make_wheel.py')], { input: JSON.stringify(wheels), encoding: 'utf8' });
+  const made = spawnSync('python3', [join(root, 'scripts/fixtures/make_wheel.py')], { input: JSON.stringify(wheels), encoding: 'utf8' });
   if (made.status !== 0) throw new Error(made.stderr);
 
   // a static PEP 503 index over them, and the requirements pip-compile would write (all hashes per pin)

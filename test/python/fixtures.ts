@@ -17,7 +17,7 @@ export interface FixtureWheel {
   files?: Record<string, string>;
 }
 
-/** Build wheels with python's zipfile (test/python/make_wheel.py); returns their file names, in order. */
+/** Build wheels with python's zipfile (scripts/fixtures/make_wheel.py); returns their file names, in order. */
 export function buildWheels(outDir: string, wheels: FixtureWheel[]): string[] {
   const out = execFileSync('python3', [join(import.meta.dirname, '../../scripts/fixtures/make_wheel.py')], { input: JSON.stringify(wheels.map((w) => ({ ...w, out: outDir }))), encoding: 'utf8' });
   return out.trim().split('\n');
