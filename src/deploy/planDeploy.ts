@@ -3,13 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pMap from 'p-map';
 import { decideStage } from './decideStage.js';
-import type { Inventory, InventoryHost } from './loadInventory.js';
-import type { Release } from './loadRelease.js';
 import { openTransport } from './openTransport.js';
 import { prepareTargets } from './prepareTargets.js';
 import { readFacts } from './readFacts.js';
-import { type RetryPolicy, retryTransient } from './retryTransient.js';
+import { retryTransient } from './retryTransient.js';
 import { STAGES, type StageName } from './steps/types.js';
+import type { DeployOptions } from './runDeploy.js';
 
 export interface PlanRow {
   host: string;
@@ -25,18 +24,8 @@ export interface PlanResult {
   unreachable: Array<{ host: string; error: string }>;
 }
 
-export interface PlanOptions {
-  release: Release;
-  inventory: Inventory;
-  hosts: InventoryHost[];
-  services?: string[];
-  stages?: StageName[];
-  force?: string[];
-  factsDir?: string;
-  forks?: number;
-  ssh?: { configFile?: string; program?: string };
-  retry?: RetryPolicy;
-}
+/** What a plan needs: the deploy options that choose hosts, services and stages and reach the hosts. */
+export type PlanOptions = Pick<DeployOptions, 'release' | 'inventory' | 'hosts' | 'services' | 'stages' | 'force' | 'factsDir' | 'forks' | 'ssh' | 'retry'>;
 
 /** What a deploy would do: per host, service and stage, run or skip and why. Reads facts only; changes nothing. */
 export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { isProcessAlive } from '../util/isProcessAlive.js';
 
 /** A partial download's folder, owned by this process until it is set aside or removed. */
 export interface ClaimedPartial {
@@ -33,7 +34,7 @@ export async function claimPartial(cacheDir: string, key: string): Promise<Claim
   const candidates = [key];
   for (const name of await readdir(root)) {
     const [k, h, pid] = name.split('~');
-    if (k === key && h === host && pid !== undefined && Number(pid) !== process.pid && !isAlive(Number(pid))) {
+    if (k === key && h === host && pid !== undefined && Number(pid) !== process.pid && !isProcessAlive(Number(pid))) {
       candidates.push(name);
     }
   }
@@ -57,15 +58,4 @@ export async function claimPartial(cacheDir: string, key: string): Promise<Claim
       await rename(mine, join(root, key)).catch(remove);
     },
   };
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, it just is not ours
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

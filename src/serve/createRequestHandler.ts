@@ -7,7 +7,7 @@ import type { AccessLog } from './accessLog.js';
 import { BundleIndexCache, type BundleIndex } from './bundleIndexCache.js';
 import { contentTypeFor, DEFAULT_CONTENT_TYPE } from './contentTypeFor.js';
 import { createRefResolver } from './createRefResolver.js';
-import { readReleaseRefs } from './readReleaseRefs.js';
+import { readReleaseRefs } from '../store/readReleaseRefs.js';
 import { renderReleasesIndex } from './renderReleasesIndex.js';
 import { resolveRequestPath, type BundleLocation } from './resolveRequestPath.js';
 import { sendPlainStatus } from './sendPlainStatus.js';

@@ -1,4 +1,6 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { StoreError } from '../errors.js';
+import { readReleaseRefs } from './readReleaseRefs.js';
 import { join } from 'node:path';
 import { parseManifest, MANIFEST_PATH, type Manifest } from '../bundle/manifest.js';
 import { storeLayout } from './storeLayout.js';
@@ -15,23 +17,21 @@ export interface Release {
 
 /** Every NAME/VERSION ref of the store with a summary of its manifest, sorted by name then epoch. */
 export async function listReleases(storeDir: string): Promise<Release[]> {
-  const layout = storeLayout(storeDir);
+  const refs = await readReleaseRefs(storeLayout(storeDir).refs, (file, why) => {
+    throw new StoreError(`${file}: ${why}; fix or remove that ref`);
+  });
   const out: Release[] = [];
-  for (const name of await readdirOrEmpty(layout.refs)) {
-    for (const version of await readdirOrEmpty(join(layout.refs, name))) {
-      if (version.startsWith('.')) continue;
-      const digest = (await readFile(layout.ref(name, version), 'utf8')).trim();
-      const manifest = await readStoredManifest(storeDir, digest);
-      out.push({
-        name,
-        version,
-        digest,
-        epoch: manifest.epoch,
-        services: Object.keys(manifest.services).sort(),
-        entries: manifest.entries.length,
-        bytes: manifest.entries.reduce((n, e) => n + e.size, 0),
-      });
-    }
+  for (const { name, version, digest } of refs) {
+    const manifest = await readStoredManifest(storeDir, digest);
+    out.push({
+      name,
+      version,
+      digest,
+      epoch: manifest.epoch,
+      services: Object.keys(manifest.services).sort(),
+      entries: manifest.entries.length,
+      bytes: manifest.entries.reduce((n, e) => n + e.size, 0),
+    });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name) || a.epoch.localeCompare(b.epoch) || a.version.localeCompare(b.version));
 }
@@ -39,12 +39,4 @@ export async function listReleases(storeDir: string): Promise<Release[]> {
 export async function readStoredManifest(storeDir: string, digest: string): Promise<Manifest> {
   const file = join(storeLayout(storeDir).bundle(digest), MANIFEST_PATH);
   return parseManifest(await readFile(file), file);
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir)).sort();
-  } catch {
-    return [];
-  }
 }

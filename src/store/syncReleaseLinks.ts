@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, readlink, rename, rm, rmdir, symlink, unlink } f
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { isMissing } from '../serve/isMissing.js';
-import { readReleaseRefs } from '../serve/readReleaseRefs.js';
+import { readReleaseRefs } from './readReleaseRefs.js';
 import { renderReleasesIndex } from '../serve/renderReleasesIndex.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { storeLayout } from './storeLayout.js';

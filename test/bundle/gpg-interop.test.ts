@@ -1,11 +1,11 @@
 import { describe, expect, it, beforeAll } from 'vitest';
-import { mkdtemp, writeFile, cp, readFile } from 'node:fs/promises';
+import { mkdtemp, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
+import { buildDemoBundle } from '../helpers/demoBundle.js';
 
-const DEMO = new URL('../../bundles/demo/', import.meta.url).pathname;
 
 /** Signatures cross between ferry and the real GnuPG both ways: hardware-token users sign with gpg. */
 describe('OpenPGP interop with GnuPG', () => {
@@ -19,10 +19,7 @@ describe('OpenPGP interop with GnuPG', () => {
     gnupg = join(dir, 'gnupg');
     await run('mkdir', ['-m', '700', gnupg]);
     team = await writeKey(dir, 'team');
-    await cp(DEMO, join(dir, 'demo'), { recursive: true });
-    const r = await ferry(['build', join(dir, 'demo/demo.yaml'), '--key', team.secret, '--out', dir, '--cache', join(dir, 'cache')]);
-    expect(r.code, r.stderr).toBe(0);
-    bundle = join(dir, 'demo-1.0.0.ferry');
+    bundle = await buildDemoBundle(dir, team.secret);
   });
 
   const gpg = (args: string[]) => run('gpg', ['--homedir', gnupg, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);

@@ -1,14 +1,14 @@
-import { chmod, cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
+import { importDemoBundle } from '../helpers/demoBundle.js';
 import { spawnServe, type ServeProcess } from '../serve/spawnServe.js';
 import { startSshLab, type SshLab } from './sshLab.js';
 
-const DEMO = new URL('../../bundles/demo/', import.meta.url).pathname;
 
 describe('the demo bundle, built, imported, served by ferry serve and deployed over ssh', () => {
   let dir: string;
@@ -22,13 +22,7 @@ describe('the demo bundle, built, imported, served by ferry serve and deployed o
     dir = await mkdtemp(join(tmpdir(), 'ferry-e2e-'));
     await chmod(dir, 0o755);
     const team = await writeKey(dir, 'team');
-    await cp(DEMO, join(dir, 'demo'), { recursive: true });
-    const built = await ferry(['build', join(dir, 'demo/demo.yaml'), '--key', team.secret, '--out', dir, '--cache', join(dir, 'cache')]);
-    expect(built.code, built.stderr).toBe(0);
-    store = join(dir, 'store');
-    const imported = await ferry(['import', join(dir, 'demo-1.0.0.ferry'), '--keyring', team.public, '--store', store, '--json']);
-    expect(imported.code, imported.stderr).toBe(0);
-    digest = (JSON.parse(imported.stdout) as { digest: string }).digest;
+    ({ store, digest } = await importDemoBundle(dir, team));
     serve = await spawnServe(['--store', store, '--listen', '127.0.0.1:0']);
     lab = await startSshLab(dir, ['web1', 'web2']);
     inventory = join(dir, 'inventory.yaml');

@@ -1,10 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
+import { run } from '../helpers/cli.js';
 
 export interface FixtureWheel {
   name: string;
@@ -166,16 +167,8 @@ export async function requirementsFor(filesDir: string, pins: Array<{ name: stri
 }
 
 /** Run a command, collecting its output; never throws on a non-zero exit. */
-export function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+export function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  return run(cmd, args, { env });
 }
 
 /** Environment for pip that reaches nothing but 127.0.0.1: no config files, every other host behind a dead proxy. */

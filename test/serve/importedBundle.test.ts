@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { chmod, cp, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseManifest, type Manifest } from '../../src/bundle/manifest.js';
 import { ferry } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
+import { importDemoBundle } from '../helpers/demoBundle.js';
 import { curl } from './curl.js';
 import { freePort, runNginx, type RunningNginx } from './runNginx.js';
 import { spawnServe, type ServeProcess } from './spawnServe.js';
 
-const DEMO = new URL('../../bundles/demo/', import.meta.url).pathname;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('a bundle built by ferry build and imported by ferry import is served by ferry serve and nginx', () => {
@@ -26,13 +26,7 @@ describe('a bundle built by ferry build and imported by ferry import is served b
     // nginx's workers run as www-data: they must be able to walk to the store
     await chmod(dir, 0o755);
     const team = await writeKey(dir, 'team');
-    await cp(DEMO, join(dir, 'demo'), { recursive: true });
-    const built = await ferry(['build', join(dir, 'demo/demo.yaml'), '--key', team.secret, '--out', dir, '--cache', join(dir, 'cache')]);
-    expect(built.code, built.stderr).toBe(0);
-    store = join(dir, 'store');
-    const imported = await ferry(['import', join(dir, 'demo-1.0.0.ferry'), '--keyring', team.public, '--store', store, '--json']);
-    expect(imported.code, imported.stderr).toBe(0);
-    digest = (JSON.parse(imported.stdout) as { digest: string }).digest;
+    ({ store, digest } = await importDemoBundle(dir, team));
     manifest = parseManifest(await readFile(join(store, 'bundles', digest, 'manifest.json')), 'manifest.json');
     serve = await spawnServe(['--store', store, '--listen', '127.0.0.1:0', '--json']);
     const port = await freePort();

@@ -1,16 +1,16 @@
 import { describe, expect, it, beforeAll } from 'vitest';
-import { mkdtemp, writeFile, readFile, cp } from 'node:fs/promises';
+import { mkdtemp, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { ferry } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
+import { importDemoBundle } from '../helpers/demoBundle.js';
 import { snapshotTree } from '../helpers/tree.js';
 import { craftBundle, craftTar, manifestFor } from '../helpers/craft.js';
 import { generateKey } from '../../src/pgp/generateKey.js';
 import { MANIFEST_MAX_BYTES } from '../../src/bundle/manifest.js';
 
-const DEMO = new URL('../../bundles/demo/', import.meta.url).pathname;
 
 /**
  * Every hostile or damaged bundle is refused by `ferry verify` and `ferry import` with a one-line error
@@ -29,14 +29,9 @@ describe('ferry import refuses bad bundles and leaves the store as it was', () =
     dir = await mkdtemp(join(tmpdir(), 'ferry-refuse-'));
     team = await writeKey(dir, 'team');
     teamKey = await openpgp.readPrivateKey({ armoredKey: team.secretArmored });
-    await cp(DEMO, join(dir, 'demo'), { recursive: true });
-    const built = await ferry(['build', join(dir, 'demo/demo.yaml'), '--key', team.secret, '--out', dir, '--cache', join(dir, 'cache')]);
-    expect(built.code, built.stderr).toBe(0);
-    good = await readFile(join(dir, 'demo-1.0.0.ferry'));
     // a store that already holds one release, so "unchanged" is not trivially "empty"
-    store = join(dir, 'store');
-    const imp = await ferry(['import', join(dir, 'demo-1.0.0.ferry'), '--keyring', team.public, '--store', store]);
-    expect(imp.code, imp.stderr).toBe(0);
+    ({ store } = await importDemoBundle(dir, team));
+    good = await readFile(join(dir, 'demo-1.0.0.ferry'));
   });
 
   const files = () => [

@@ -1,8 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SHA256_RE } from '../util/sha256.js';
-import { REF_SEGMENT_RE } from './resolveRequestPath.js';
-import { isMissing } from './isMissing.js';
+import { REF_SEGMENT_RE } from '../serve/resolveRequestPath.js';
+import { isMissing } from '../serve/isMissing.js';
 
 export interface ReleaseRef {
   name: string;
@@ -13,16 +13,19 @@ export interface ReleaseRef {
 /**
  * Every release of the store, from STORE/refs/NAME/VERSION, sorted by name then version (code-unit order:
  * stable, not semantic). Entries that are not a valid name, version or digest are skipped and reported
- * through `onInvalid`, so one damaged ref does not hide the others.
+ * through `onInvalid`, so one damaged ref does not hide the others. Dot-names are the scratch of atomic
+ * writes (a ref being written right now) and are passed over silently.
  */
 export async function readReleaseRefs(refsDir: string, onInvalid: (file: string, why: string) => void = () => {}): Promise<ReleaseRef[]> {
   const out: ReleaseRef[] = [];
   for (const name of await listDir(refsDir)) {
+    if (name.startsWith('.')) continue;
     if (!REF_SEGMENT_RE.test(name)) {
       onInvalid(join(refsDir, name), 'not a release name');
       continue;
     }
     for (const version of await listDir(join(refsDir, name))) {
+      if (version.startsWith('.')) continue;
       const file = join(refsDir, name, version);
       if (!REF_SEGMENT_RE.test(version)) {
         onInvalid(file, 'not a release version');
