@@ -35,6 +35,7 @@ export async function readSignaturePackets(armored: string): Promise<SignaturePa
       add({ bytes: new Uint8Array(), problem: `unreadable armor (${message(err)})` });
       continue;
     }
+    if (data.length === 0) add({ bytes: data, problem: 'empty signature block' });
     for (const raw of splitPackets(data)) {
       if ('problem' in raw) {
         add({ bytes: raw.bytes, problem: raw.problem });
