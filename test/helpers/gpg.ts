@@ -16,6 +16,8 @@ export interface Gnupg {
   fingerprint(uid: string): Promise<string>;
   /** `gpg --gen-revoke` with a reason code (0 none, 1 compromised, 2 superseded, 3 retired), imported into the home */
   revoke(fpr: string, reason: 0 | 1 | 2 | 3, text: string): Promise<void>;
+  /** `gpg --edit-key` driven by the given answers, one per prompt (e.g. key 1, change-usage, ..., save) */
+  editKey(fpr: string, answers: string[]): Promise<void>;
   /** stop this home's gpg-agent */
   close(): Promise<void>;
 }
@@ -32,6 +34,11 @@ export async function makeGnupg(dir: string, name = 'gnupg'): Promise<Gnupg> {
     expect(r.code, `gpg ${args.join(' ')}: ${r.stderr}`).toBe(0);
     return r;
   };
+  // --gen-revoke and --edit-key ask their questions even with --batch: answer them on the command fd
+  const interactive = async (args: string[], answers: string[]) => {
+    const r = await run('gpg', [...base, '--no-tty', '--command-fd', '0', ...args], { input: answers.map((a) => `${a}\n`).join('') });
+    expect(r.code, r.stderr).toBe(0);
+  };
   return {
     home,
     gpg,
@@ -42,10 +49,11 @@ export async function makeGnupg(dir: string, name = 'gnupg'): Promise<Gnupg> {
     },
     async revoke(fpr, reason, text) {
       const cert = join(home, `${fpr}-${reason}.rev.asc`);
-      // --gen-revoke asks its questions even with --batch; answer them on the command fd
-      const r = await run('gpg', [...base, '--no-tty', '--command-fd', '0', '--armor', '-o', cert, '--gen-revoke', fpr], { input: `y\n${reason}\n${text}\n\ny\n` });
-      expect(r.code, r.stderr).toBe(0);
+      await interactive(['--armor', '-o', cert, '--gen-revoke', fpr], ['y', String(reason), text, '', 'y']);
       await ok(['--import', cert]);
+    },
+    async editKey(fpr, answers) {
+      await interactive(['--edit-key', fpr], answers);
     },
     async close() {
       await run('gpgconf', ['--homedir', home, '--kill', 'gpg-agent']);

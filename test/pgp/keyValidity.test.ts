@@ -137,6 +137,20 @@ describe('a signature counts only when its key is valid now', () => {
     expect(err).toContain(subkey.getKeyID().toHex().toUpperCase());
   });
 
+  it('refuses a signature by a subkey whose current binding no longer allows signing (gpg change-usage to encrypt)', async () => {
+    const uid = 'Usage Changed <usage@example.org>';
+    const fpr = await gpgKey(uid, { usage: 'cert' });
+    await gnupg.ok(['--quick-add-key', fpr, 'rsa2048', 'sign', 'never'], { at: past });
+    const signature = await gpgSign('usage', uid, later(3600_000));
+    const before = await exportPublic('usage-before', uid);
+    // now the owner makes the subkey an encryption key; an importer has the old and the new copy
+    await gnupg.editKey(fpr, ['key 1', 'change-usage', 'S', 'E', 'Q', 'save']);
+    const after = await exportPublic('usage-after', uid);
+    const bundle = await bundleWith('usage', signature);
+    expect((await expectAccepted(bundle, [before])).signers.map((s) => s.fingerprint)).toEqual([fpr]);
+    await expectRefused(bundle, [before, after], /subkey is not marked for signing/);
+  });
+
   describe('copies of one key are merged before verifying, so a revocation anywhere counts', () => {
     let good: string;
     let revoked: string;
