@@ -47,7 +47,8 @@ export async function verifyCleartext(armored: string, keys: openpgp.PublicKey[]
   let parts: SignaturePart[];
   try {
     message = await openpgp.readCleartextMessage({ cleartextMessage: armored });
-    parts = await readSignaturePackets(armored.slice(armored.indexOf('-----BEGIN PGP SIGNATURE-----')));
+    // the armor line itself, at the start of a line: inside the signed text it is dash-escaped ("- -----BEGIN")
+    parts = await readSignaturePackets(armored.slice(Math.max(0, armored.search(/^-----BEGIN PGP SIGNATURE-----\r?$/m))));
   } catch (err) {
     throw new SignatureError(`${label}: not a clearsigned OpenPGP message (${(err as Error).message})`);
   }
