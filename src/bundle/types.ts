@@ -1,5 +1,5 @@
 import type * as openpgp from 'openpgp';
-import type { Spec } from '../spec/schema.js';
+import type { Spec } from '../specfile/schema.js';
 import type { Logger } from '../ui/log.js';
 import type { EntryKind } from './manifest.js';
 import type { FetchStats } from '../fetch/createFetchStats.js';

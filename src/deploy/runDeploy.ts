@@ -21,7 +21,7 @@ import { STAGES, type StageName, type StepContext } from './steps/types.js';
 import { TransientError } from './transport/TransientError.js';
 import type { Transport } from './transport/types.js';
 import { writeFact } from './writeFact.js';
-import { formatIssues } from '../spec/formatIssues.js';
+import { formatIssues } from '../util/formatIssues.js';
 
 export type StageStatus = 'ran' | 'skipped' | 'failed' | 'not run';
 

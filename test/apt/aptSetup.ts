@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { BuildContext, BundleInput } from '../../src/bundle/types.js';
 import { createFetchStats } from '../../src/fetch/createFetchStats.js';
-import { Spec } from '../../src/spec/schema.js';
+import { Spec } from '../../src/specfile/schema.js';
 import { silentLogger } from '../../src/ui/log.js';
 import { writeKey } from '../helpers/keys.js';
 import { FIXTURE } from './fixturePackages.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
 import { spawnServe } from '../serve/spawnServe.js';
 import { writeKey } from '../helpers/keys.js';
-import { parseSpecText } from '../../src/spec/loadSpec.js';
+import { parseSpecText } from '../../src/specfile/loadSpec.js';
 import { silentLogger } from '../../src/ui/log.js';
 import type { BuildContext } from '../../src/bundle/types.js';
 import { lockPython, type PythonLock } from '../../src/sources/python/lockPython.js';

@@ -1,5 +1,5 @@
 import { SpecError } from '../../errors.js';
-import { formatIssues } from '../../spec/formatIssues.js';
+import { formatIssues } from '../../util/formatIssues.js';
 import type { Release } from '../loadRelease.js';
 import { stepKinds } from './stepKinds.js';
 import { STAGES, type StageName } from './types.js';
