@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { rm } from 'node:fs/promises';
-import { buildBundle } from '../bundle/buildBundle.js';
+import { buildBundle } from '../build/buildBundle.js';
 import { loadManifest } from '../bundle/loadManifest.js';
 import { splitBundle } from '../bundle/splitBundle.js';
 import { formatBytes } from '../ui/log.js';

@@ -1,7 +1,7 @@
 import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { BuildContext, BundleInput } from '../../src/bundle/types.js';
+import type { BuildContext, BundleInput } from '../../src/sources/kind.js';
 import { createFetchStats } from '../../src/fetch/createFetchStats.js';
 import { Spec } from '../../src/specfile/schema.js';
 import { silentLogger } from '../../src/ui/log.js';

@@ -8,7 +8,7 @@ import { parseInventory } from '../../src/deploy/loadInventory.js';
 import { loadRelease } from '../../src/deploy/loadRelease.js';
 import { runDeploy, type DeployReport } from '../../src/deploy/runDeploy.js';
 import { generateKey } from '../../src/pgp/generateKey.js';
-import { writeAptRepository } from '../../src/repo/writeAptRepository.js';
+import { writeAptRepository } from '../../src/sources/apt/writeAptRepository.js';
 import { run } from '../helpers/cli.js';
 import { canRunLab, labFor } from '../helpers/lab.js';
 import { recordingLogger } from './fixtures.js';

@@ -7,11 +7,11 @@ import { spawnServe } from '../serve/spawnServe.js';
 import { writeKey } from '../helpers/keys.js';
 import { parseSpecText } from '../../src/specfile/loadSpec.js';
 import { silentLogger } from '../../src/ui/log.js';
-import type { BuildContext } from '../../src/bundle/types.js';
+import type { BuildContext } from '../../src/sources/kind.js';
 import { lockPython, type PythonLock } from '../../src/sources/python/lockPython.js';
 import { collectPython } from '../../src/sources/python/collectPython.js';
 import { IntegrityError, ResolveError } from '../../src/errors.js';
-import { writePep503Index } from '../../src/repo/writePep503Index.js';
+import { writePep503Index } from '../../src/sources/python/writePep503Index.js';
 import { buildWheels, hostPython, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveFixtureIndex, sha256, type FixtureIndex } from './fixtures.js';
 
 const py = hostPython();

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { ArtifactKind, BuildContext, KindResult } from '../../bundle/types.js';
+import type { ArtifactKind, BuildContext, KindResult } from '../kind.js';
 import { FerryError, IntegrityError, SpecError } from '../../errors.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import { buildMmdebstrap } from './buildMmdebstrap.js';

@@ -1,7 +1,7 @@
 import type * as openpgp from 'openpgp';
 import type { Spec } from '../specfile/schema.js';
 import type { Logger } from '../ui/log.js';
-import type { EntryKind } from './manifest.js';
+import type { EntryKind } from '../bundle/manifest.js';
 import type { FetchStats } from '../fetch/createFetchStats.js';
 
 /** What every artifact kind gets while locking and building. */

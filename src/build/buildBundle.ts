@@ -14,13 +14,13 @@ import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
 import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
-import { KINDS } from './kinds.js';
+import { KINDS } from '../sources/kinds.js';
 import { validateSteps } from '../deploy/steps/validateSteps.js';
-import { FORMAT, manifestDigest, MANIFEST_PATH, serializeManifest, SIGNATURE_PATH, type Manifest, type ManifestEntry } from './manifest.js';
-import type { BuildContext, BundleInput } from './types.js';
-import type { LoadedManifest } from './loadManifest.js';
-import { planDifferential, type DifferentialPlan } from './planDifferential.js';
-import { writeTar, type TarFile } from './writeTar.js';
+import { FORMAT, manifestDigest, MANIFEST_PATH, serializeManifest, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
+import type { BuildContext, BundleInput } from '../sources/kind.js';
+import type { LoadedManifest } from '../bundle/loadManifest.js';
+import { planDifferential, type DifferentialPlan } from '../bundle/planDifferential.js';
+import { writeTar, type TarFile } from '../bundle/writeTar.js';
 
 export interface BuildOptions {
   specFile: string;
