@@ -18,7 +18,7 @@ import { KINDS } from '../sources/kinds.js';
 import { validateSteps } from '../deploy/steps/validateSteps.js';
 import { FORMAT, manifestDigest, MANIFEST_PATH, serializeManifest, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
 import type { BuildContext, BundleInput } from '../sources/kind.js';
-import type { LoadedManifest } from '../bundle/loadManifest.js';
+import type { LoadedManifest } from '../store/loadManifest.js';
 import { planDifferential, type DifferentialPlan } from '../bundle/planDifferential.js';
 import { writeTar, type TarFile } from '../bundle/writeTar.js';
 

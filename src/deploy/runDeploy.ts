@@ -8,7 +8,7 @@ import { decideStage } from './decideStage.js';
 import type { Fact } from './fact.js';
 import { FACT_FORMAT } from './fact.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
-import type { Release } from './loadRelease.js';
+import type { Release } from '../store/loadRelease.js';
 import { openTransport } from './openTransport.js';
 import { parseSerial } from './parseSerial.js';
 import { type HostTarget, prepareTargets, type ServiceTarget } from './prepareTargets.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { MANIFEST_PATH, SIGNATURE_PATH, SIGNATURE_MAX_BYTES, manifestDigest, parseManifest } from '../bundle/manifest.js';
 import { sha256Hex } from '../util/sha256.js';
-import { isMissing } from './isMissing.js';
+import { isMissing } from '../util/isMissing.js';
 
 /** What the server needs to know about a file of a bundle without touching the disk. */
 export interface IndexedFile {

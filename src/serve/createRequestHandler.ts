@@ -8,7 +8,7 @@ import { BundleIndexCache, type BundleIndex } from './bundleIndexCache.js';
 import { contentTypeFor, DEFAULT_CONTENT_TYPE } from './contentTypeFor.js';
 import { createRefResolver } from './createRefResolver.js';
 import { readReleaseRefs } from '../store/readReleaseRefs.js';
-import { renderReleasesIndex } from './renderReleasesIndex.js';
+import { renderReleasesIndex } from '../store/renderReleasesIndex.js';
 import { resolveRequestPath, type BundleLocation } from './resolveRequestPath.js';
 import { sendPlainStatus } from './sendPlainStatus.js';
 import { sendStoreFile, type SendResult } from './sendStoreFile.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseInventory } from '../../src/deploy/loadInventory.js';
-import { loadRelease } from '../../src/deploy/loadRelease.js';
+import { loadRelease } from '../../src/store/loadRelease.js';
 import { runDeploy, type DeployReport } from '../../src/deploy/runDeploy.js';
 import { generateKey } from '../../src/pgp/generateKey.js';
 import { writeAptRepository } from '../../src/sources/apt/writeAptRepository.js';

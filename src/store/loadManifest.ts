@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { isFile } from '../util/isFile.js';
 import { UsageError, BundleFormatError } from '../errors.js';
 import { canonicalJson } from '../util/canonicalJson.js';
-import { resolveRelease } from '../store/resolveRelease.js';
-import { storeLayout } from '../store/storeLayout.js';
-import { manifestDigest, MANIFEST_PATH, parseManifest, type Manifest } from './manifest.js';
-import { INDEX_SUFFIX } from './splitIndex.js';
-import { openBundleSource } from './openBundleSource.js';
-import { readBundleHead } from './readBundleHead.js';
+import { resolveRelease } from './resolveRelease.js';
+import { storeLayout } from './storeLayout.js';
+import { manifestDigest, MANIFEST_PATH, parseManifest, type Manifest } from '../bundle/manifest.js';
+import { INDEX_SUFFIX } from '../bundle/splitIndex.js';
+import { openBundleSource } from '../bundle/openBundleSource.js';
+import { readBundleHead } from '../bundle/readBundleHead.js';
 
 export interface LoadedManifest {
   manifest: Manifest;

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { type Manifest, MANIFEST_PATH, manifestDigest, parseManifest } from '../bundle/manifest.js';
-import { resolveRelease } from '../store/resolveRelease.js';
-import { storeLayout } from '../store/storeLayout.js';
+import { resolveRelease } from './resolveRelease.js';
+import { storeLayout } from './storeLayout.js';
 
 export interface Release {
   digest: string;

@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
 import { StoreError } from '../errors.js';
-import { resolveRelease } from '../store/resolveRelease.js';
-import { storeLayout } from '../store/storeLayout.js';
+import { resolveRelease } from './resolveRelease.js';
+import { storeLayout } from './storeLayout.js';
 import type { Logger } from '../ui/log.js';
-import { cloneGitBundle } from './cloneGitBundle.js';
-import { findArtifact } from './findArtifact.js';
+import { cloneGitBundle } from '../sources/git/cloneGitBundle.js';
+import { findArtifact } from '../bundle/findArtifact.js';
 import { installDirectoryAtomically } from './installDirectoryAtomically.js';
-import { MANIFEST_PATH, manifestDigest, parseManifest } from './manifest.js';
-import { unpackRootfs } from './unpackRootfs.js';
+import { MANIFEST_PATH, manifestDigest, parseManifest } from '../bundle/manifest.js';
+import { unpackRootfs } from '../sources/rootfs/unpackRootfs.js';
 
 /** Where the marker lives: inside the rootfs' top folder; inside .git for a clone, so `git status` stays clean. */
 export const ROOTFS_MARKER = '.ferry-extracted.json';
