@@ -6,7 +6,7 @@ import { rootfsKind } from './rootfs/rootfsKind.js';
 import type { ArtifactKind } from './kind.js';
 
 /**
- * Every artifact kind, in the order the build runs them (later kinds may read earlier results:
- * a rootfs built by mmdebstrap reads the apt repository).
+ * Every artifact kind, in the order the build runs them: a kind comes after the kinds it `uses`
+ * (a rootfs built by mmdebstrap installs from the apt repository).
  */
 export const KINDS: ArtifactKind<any>[] = [filesKind, aptKind, pythonKind, gitKind, rootfsKind];

@@ -36,7 +36,6 @@ export async function context(dir: string, raw: Record<string, unknown>, signing
     signingKeys: [await readPrivate(signingArmored)],
     jobs: 4,
     log: silentLogger,
-    previous: new Map(),
     fetchStats: createFetchStats(),
   };
 }
