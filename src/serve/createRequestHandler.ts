@@ -46,8 +46,8 @@ const REVALIDATE = 'no-cache';
  */
 export function createRequestHandler(opts: RequestHandlerOptions): RequestHandler {
   const layout = storeLayout(opts.store);
-  const { bundles: bundlesDir, refs: refsDir, blobs: blobsDir } = layout;
-  const bundles = new BundleIndexCache(bundlesDir);
+  const { refs: refsDir, blobs: blobsDir } = layout;
+  const bundles = new BundleIndexCache(layout.root);
   const refs = createRefResolver(refsDir);
   const cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
   const cache = cacheBytes > 0 ? new SmallFileCache(cacheBytes) : undefined;

@@ -1,9 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { StoreError } from '../errors.js';
-import { type Manifest, MANIFEST_PATH, manifestDigest, parseManifest } from '../bundle/manifest.js';
+import type { Manifest } from '../bundle/manifest.js';
+import { readStoredManifest } from './readStoredManifest.js';
 import { resolveRelease } from './resolveRelease.js';
-import { storeLayout } from './storeLayout.js';
 
 export interface Release {
   digest: string;
@@ -19,15 +16,6 @@ export interface Release {
  */
 export async function loadRelease(store: string, ref: string): Promise<Release> {
   const { digest } = await resolveRelease(store, ref);
-  const dir = storeLayout(store).bundle(digest);
-  const file = join(dir, MANIFEST_PATH);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch {
-    throw new StoreError(`bundle ${digest} is not in the store ${store} (no ${file}); import it again`);
-  }
-  const actual = manifestDigest(bytes);
-  if (actual !== digest) throw new StoreError(`${file}: its sha256 is ${actual}, not the digest ${digest} it is stored under; the store is damaged, import the bundle again`);
-  return { digest, manifest: parseManifest(bytes, file), dir };
+  const { manifest, dir } = await readStoredManifest(store, digest);
+  return { digest, manifest, dir };
 }
