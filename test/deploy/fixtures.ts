@@ -98,13 +98,13 @@ export interface LabContext {
 }
 
 /** sshd hosts, a store and a static server for one describe block, set up before and removed after it. */
-export function useLab(prefix: string, names: string[], opts: { delayMs?: number } = {}): LabContext {
+export function useLab(prefix: string, names: string[], opts: { holdAfterFirst?: Promise<void> } = {}): LabContext {
   const ctx = {} as LabContext;
   beforeAll(async () => {
     ctx.dir = mkdtempSync(join(tmpdir(), `ferry-${prefix}-`));
     ctx.store = join(ctx.dir, 'store');
     ctx.lab = await startSshLab(ctx.dir, names);
-    ctx.server = await serveStore(ctx.store, { delayMs: opts.delayMs });
+    ctx.server = await serveStore(ctx.store, { holdAfterFirst: opts.holdAfterFirst });
   });
   afterAll(async () => {
     await ctx.lab?.close();
