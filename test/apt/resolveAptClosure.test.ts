@@ -36,7 +36,7 @@ async function index(text = packagesText()) {
   return buildPackageIndex(pkgs, 'amd64');
 }
 const names = (ps: AptPackage[]) => ps.map((p) => `${p.name} ${p.version}`);
-const none = { recommends: false, base: new Set<string>() };
+const none = { recommends: false, installed: new Map() };
 
 describe('resolveAptClosure', () => {
   it('follows Pre-Depends, versioned Depends, alternatives, versioned Provides, :any and Architecture: all', async () => {
@@ -60,7 +60,7 @@ describe('resolveAptClosure', () => {
   });
 
   it('leaves out what the base already has', async () => {
-    const got = names(resolveAptClosure(await index(), ['app'], { recommends: false, base: new Set(['basefiles', 'prelib']) }));
+    const got = names(resolveAptClosure(await index(), ['app'], { recommends: false, installed: new Map([['basefiles', { name: 'basefiles', version: '12.4', provides: [] }], ['prelib', { name: 'prelib', version: '0.9', provides: [] }]]) }));
     expect(got).not.toContain('basefiles 12.4');
     expect(got).not.toContain('prelib 0.9');
     expect(got).toContain('libbar 2:0.5');
