@@ -39,7 +39,7 @@ if (process.argv[2] === '--resolve') {
   for (const f of files) for await (const p of readPackagesIndex(createReadStream(f, { highWaterMark: 1 << 20 }), { uri: 'bench', suite: f, component: 'main' }, f)) all.push(p);
   const t1 = performance.now();
   const index = buildPackageIndex(all, 'amd64');
-  const closure = resolveAptClosure(index, roots, { recommends: false, base: new Set() });
+  const closure = resolveAptClosure(index, roots, { recommends: false, installed: new Map() });
   const t2 = performance.now();
   process.stdout.write(JSON.stringify({ packages: all.length, closure: closure.length, parseS: (t1 - t0) / 1000, resolveS: (t2 - t1) / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024 }) + '\n');
   process.exit(0);
