@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writePep503Index } from '../../src/repo/writePep503Index.js';
+import { writePep503Index } from '../../src/sources/python/writePep503Index.js';
 import { buildDeb, readPrivate, signRelease, writeUpstream } from '../apt/fixtureUpstream.js';
 import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
