@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { FerryError } from '../errors.js';
+import { FerryError, InternalError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { commands } from './commands.js';
 
@@ -20,7 +20,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`ferry: ${err.message}\n`);
       return err.exitCode;
     }
+    // a bug, not a failure ferry knows: its own code, and the stack for the report
     process.stderr.write(`ferry: internal error: ${(err as Error).stack ?? String(err)}\n`);
-    return 70;
+    return new InternalError(String(err)).exitCode;
   }
 }
