@@ -2,25 +2,35 @@ import type { Command } from 'commander';
 import { importBundle } from '../store/importBundle.js';
 import { syncReleaseLinks } from '../store/syncReleaseLinks.js';
 import { formatBytes } from '../ui/log.js';
-import { collect, defaultStoreDir, loggerFrom, printJson, trustedKeysFrom } from './options.js';
+import { acceptHead, describeVerdict } from './acceptHead.js';
+import { recordAudit, type Seen } from './recordAudit.js';
+import type { PolicyVerdict } from '../pgp/evaluatePolicy.js';
+import { POLICY_OPTION, collect, defaultStoreDir, loggerFrom, policyFrom, printJson, trustedKeysFrom } from './options.js';
 
 export function register(program: Command): void {
   program
     .command('import')
-    .description('verify a bundle and add it to the store in one streaming pass; nothing becomes visible unless all of it verified')
+    .description('verify a bundle and add it to the store in one streaming pass; nothing becomes visible unless all of it verified; the outcome goes to STORE/audit.log')
     .argument('<bundle>', 'NAME-VERSION.ferry, a split index NAME-VERSION.ferry.index.json or its first volume NAME-VERSION.ferry.001, or - to read the bundle from standard input (a data diode, a pipe)')
     .option('--keyring <file>', 'trusted public key(s) (repeatable; FERRY_KEYRING)', collect)
+    .option(...POLICY_OPTION)
     .option('--store <dir>', 'store folder (FERRY_STORE)', defaultStoreDir())
     .option('--json', 'JSON output')
-    .addHelpText('after', '\nExamples:\n  ferry import openstack-2026.11.0.ferry --keyring team.asc --store /srv/ferry\n  ferry import /media/usb/openstack-2026.11.0.ferry.index.json --keyring team.asc --store /srv/ferry\n')
-    .action(async (bundle: string, opts: { keyring?: string[]; store: string; json?: boolean }) => {
-      const keys = await trustedKeysFrom(opts);
+    .addHelpText('after', '\nExamples:\n  ferry import openstack-2026.11.0.ferry --keyring team.asc --store /srv/ferry\n  ferry import openstack-2026.11.0.ferry --policy /etc/ferry/policy.yaml --store /srv/ferry\n  ferry import /media/usb/openstack-2026.11.0.ferry.index.json --keyring team.asc --store /srv/ferry\n')
+    .action(async (bundle: string, opts: { keyring?: string[]; policy?: string; store: string; json?: boolean }) => {
       const log = loggerFrom(opts);
-      const r = await importBundle(bundle, { storeDir: opts.store, keys, log });
+      const seen: Seen & { verdict?: PolicyVerdict } = {};
+      const r = await recordAudit(opts.store, 'import', bundle, async () => {
+        const policy = await policyFrom(opts);
+        const keys = await trustedKeysFrom(opts, policy);
+        const value = await importBundle(bundle, { storeDir: opts.store, keys, log, checkHead: acceptHead(policy, keys, seen, bundle) });
+        return { value, result: value.already ? 'already present' : 'imported' };
+      }, seen);
       // the STORE/releases/NAME/VERSION symlinks a plain web server follows (docs/serve.md)
       await syncReleaseLinks(opts.store, (file, why) => log.warn(`ignoring ${file}: ${why}`));
-      if (opts.json) printJson(r);
-      else if (r.already) process.stdout.write(`${r.name} ${r.version} (${r.digest}) is already in ${opts.store}: nothing to do\n`);
+      if (opts.json) return printJson({ ...r, ...(seen.verdict ? { policy: seen.verdict } : {}) });
+      if (r.already) process.stdout.write(`${r.name} ${r.version} (${r.digest}) is already in ${opts.store}: nothing to do\n`);
       else process.stdout.write(`imported ${r.name} ${r.version}\n  digest ${r.digest}\n  ${r.entries} entries, ${formatBytes(r.newBytes)} new to the store\n`);
+      if (seen.verdict) process.stdout.write(describeVerdict(seen.verdict));
     });
 }

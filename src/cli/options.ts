@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type * as openpgp from 'openpgp';
 import { UsageError } from '../errors.js';
 import { readKeyring, readSecretKey } from '../pgp/keyring.js';
+import { loadPolicy, type Policy } from '../pgp/loadPolicy.js';
 import { consoleLogger, type Logger } from '../ui/log.js';
 
 /** Shared option handling for commands: defaults, keys, output. */
@@ -29,11 +30,21 @@ export async function signingKeysFrom(opts: { key?: string[]; passphraseFile?: s
   return Promise.all(opts.key.map((k) => readSecretKey(k, passphrase)));
 }
 
-export async function trustedKeysFrom(opts: { keyring?: string[] }): Promise<openpgp.PublicKey[]> {
+export async function trustedKeysFrom(opts: { keyring?: string[] }, policy?: Policy): Promise<openpgp.PublicKey[]> {
   const files = opts.keyring && opts.keyring.length > 0 ? opts.keyring : process.env.FERRY_KEYRING ? process.env.FERRY_KEYRING.split(':') : [];
-  if (files.length === 0) throw new UsageError('no trusted keys: pass --keyring PUBLIC.asc (repeatable) or set FERRY_KEYRING');
-  return readKeyring(files);
+  const fromPolicy = policy?.keys.flatMap((k) => (k.key ? [k.key] : [])) ?? [];
+  if (files.length === 0 && fromPolicy.length === 0) throw new UsageError('no trusted keys: pass --keyring PUBLIC.asc (repeatable) or set FERRY_KEYRING, or --policy FILE');
+  return [...fromPolicy, ...(await readKeyring(files))];
 }
+
+/** The signing policy of --policy FILE or FERRY_POLICY, if any. */
+export async function policyFrom(opts: { policy?: string }): Promise<Policy | undefined> {
+  const file = opts.policy ?? (process.env.FERRY_POLICY || undefined);
+  return file ? loadPolicy(file) : undefined;
+}
+
+/** The --policy option verify, import and inspect share. */
+export const POLICY_OPTION = ['--policy <file>', 'signing policy: which keys, for which bundle names, how many distinct signers (FERRY_POLICY; README "Signing policy")'] as const;
 
 export function loggerFrom(opts: { json?: boolean; quiet?: boolean }): Logger {
   return consoleLogger({ json: opts.json, quiet: opts.quiet });

@@ -34,6 +34,8 @@ export interface ImportOptions {
   keys: openpgp.PublicKey[];
   log?: Logger;
   label?: string;
+  /** called with the verified head before anything is written: throw to refuse the bundle (a signing policy) */
+  checkHead?(head: VerifiedHead): Promise<void>;
   /** called with the verified tree before it becomes visible (e.g. `git bundle verify`) */
   checkTree?(treeDir: string, head: VerifiedHead): Promise<void>;
 }
@@ -74,6 +76,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
       keys: opts.keys,
       log,
       async onHead(head) {
+        await opts.checkHead?.(head);
         const { name, version } = head.manifest;
         const existing = await readRef(layout, name, version);
         if (existing && existing !== head.digest) {

@@ -1,0 +1,44 @@
+import { FerryError } from '../errors.js';
+import { appendAuditRecord } from '../store/appendAuditRecord.js';
+import type { AuditEvent } from '../store/auditLog.js';
+import { isFile } from '../util/isFile.js';
+import { sha256File } from '../util/sha256.js';
+
+/** What a verify or import learned, filled in as it goes (a refusal after the head still names the bundle). */
+export interface Seen {
+  digest?: string;
+  name?: string;
+  version?: string;
+  signers?: string[];
+  policy?: AuditEvent['policy'];
+}
+
+/**
+ * Run a verify or import and append its outcome to STORE/audit.log, refusals included (then rethrow).
+ * Without a store (verify without --store) nothing is recorded.
+ */
+export async function recordAudit<T>(storeDir: string | undefined, command: AuditEvent['command'], bundle: string, run: () => Promise<{ value: T; result: AuditEvent['result'] }>, seen: Seen): Promise<T> {
+  if (!storeDir) return (await run()).value;
+  let outcome: { value: T; result: AuditEvent['result'] } | undefined;
+  let failure: unknown;
+  try {
+    outcome = await run();
+  } catch (err) {
+    failure = err;
+  }
+  const sha256 = bundle !== '-' && (await isFile(bundle)) ? (await sha256File(bundle)).sha256 : null;
+  const event: AuditEvent = {
+    command,
+    bundle: { file: bundle, sha256 },
+    digest: seen.digest ?? null,
+    name: seen.name ?? null,
+    version: seen.version ?? null,
+    signers: seen.signers ?? [],
+    policy: seen.policy ?? null,
+    result: outcome ? outcome.result : 'refused',
+    ...(outcome ? {} : { reason: (failure as Error)?.message ?? String(failure), exitCode: failure instanceof FerryError ? failure.exitCode : 74 }),
+  };
+  await appendAuditRecord(storeDir, event);
+  if (!outcome) throw failure;
+  return outcome.value;
+}

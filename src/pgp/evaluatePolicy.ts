@@ -1,0 +1,84 @@
+import type * as openpgp from 'openpgp';
+import { SignatureError } from '../errors.js';
+import type { Policy, PolicyRule } from './loadPolicy.js';
+import type { VerifiedSignature } from './verify.js';
+
+export interface PolicyVerdict {
+  met: boolean;
+  /** the rule's name globs, null when no rule covers the bundle name */
+  rule: string | null;
+  require: number;
+  /** each valid signature: the policy key it counts as (a rotated key counts as the key that certified it), or null */
+  signatures: Array<{ fingerprint: string; as: string | null; via?: string }>;
+  /** the distinct policy keys that signed */
+  signedBy: string[];
+  /** the rule's keys that have not signed */
+  maySign: string[];
+  detail: string;
+}
+
+/**
+ * Which policy key each valid signature counts as, and whether the rule covering `name` is met. A key the
+ * policy does not list counts as a listed key that certified one of its user IDs (key rotation: the old
+ * key signs the new one); distinct policy keys are counted, so an old and a new key count once.
+ */
+export async function evaluatePolicy(policy: Policy, name: string, signers: VerifiedSignature[], keyring: openpgp.PublicKey[]): Promise<PolicyVerdict> {
+  const rule = policy.rules.find((r) => r.names.some((g) => globMatches(g, name)));
+  const signatures: PolicyVerdict['signatures'] = [];
+  for (const s of signers) {
+    const direct = policy.keys.find((k) => k.fingerprint === s.fingerprint);
+    if (direct) {
+      signatures.push({ fingerprint: s.fingerprint, as: direct.name });
+      continue;
+    }
+    const certifier = await certifyingPolicyKey(policy, s.fingerprint, keyring);
+    signatures.push({ fingerprint: s.fingerprint, as: certifier ?? null, ...(certifier ? { via: 'certified by' } : {}) });
+  }
+  if (!rule) {
+    return { met: false, rule: null, require: 0, signatures, signedBy: [], maySign: [], detail: `no rule of ${policy.file} covers the bundle name ${name}` };
+  }
+  const eligible = new Set(rule.signers);
+  const signedBy = [...new Set(signatures.flatMap((s) => (s.as && eligible.has(s.as) ? [s.as] : [])))];
+  const maySign = [...eligible].filter((k) => !signedBy.includes(k));
+  const met = signedBy.length >= rule.require;
+  return { met, rule: ruleLabel(rule), require: rule.require, signatures, signedBy, maySign, detail: describe(rule, signedBy, maySign, signatures) };
+}
+
+/** Refuse (exit 66) a bundle the policy does not accept, naming who signed and who may still sign. */
+export function enforcePolicy(verdict: PolicyVerdict, label: string): void {
+  if (!verdict.met) throw new SignatureError(`${label}: signing policy not met: ${verdict.detail}`);
+}
+
+function describe(rule: PolicyRule, signedBy: string[], maySign: string[], signatures: PolicyVerdict['signatures']): string {
+  const others = signatures.filter((s) => !s.as || !rule.signers.includes(s.as)).map((s) => s.as ?? s.fingerprint);
+  return (
+    `rule ${ruleLabel(rule)} needs ${rule.require} of ${[...new Set(rule.signers)].join(', ')}; ` +
+    `signed by ${signedBy.join(', ') || 'none of them'}${others.length ? ` (not counted for this name: ${others.join(', ')})` : ''}` +
+    (signedBy.length < rule.require ? `; may still sign: ${maySign.join(', ')}` : '')
+  );
+}
+
+function ruleLabel(rule: PolicyRule): string {
+  return rule.names.join(',');
+}
+
+async function certifyingPolicyKey(policy: Policy, fingerprint: string, keyring: openpgp.PublicKey[]): Promise<string | undefined> {
+  const key = keyring.find((k) => k.getFingerprint().toUpperCase() === fingerprint);
+  if (!key) return undefined;
+  for (const pk of policy.keys) {
+    const old = pk.key ?? keyring.find((k) => k.getFingerprint().toUpperCase() === pk.fingerprint);
+    if (!old || old.getFingerprint() === key.getFingerprint()) continue;
+    for (const user of key.users) {
+      if (user.otherCertifications.length === 0) continue;
+      const results = await user.verifyAllCertifications([old]).catch(() => []);
+      if (results.some((r) => r.valid === true)) return pk.name;
+    }
+  }
+  return undefined;
+}
+
+/** A shell-style glob over a whole bundle name: * any run of characters, ? one character. */
+export function globMatches(glob: string, name: string): boolean {
+  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${re}$`).test(name);
+}

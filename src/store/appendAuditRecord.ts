@@ -1,0 +1,82 @@
+import { hostname, userInfo } from 'node:os';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { StoreError } from '../errors.js';
+import { sha256Hex } from '../util/sha256.js';
+import { isProcessAlive } from '../util/isProcessAlive.js';
+import { GENESIS, auditLockPath, auditLogPath, type AuditEvent, type AuditRecord } from './auditLog.js';
+
+const LOCK_WAIT_MS = 60_000;
+
+/**
+ * Append one record to STORE/audit.log. Two appenders that read the same last line would both chain to
+ * it, so the read of the last line and the append happen under STORE/audit.log.lock (created with
+ * O_EXCL, holding the pid; a lock whose process is gone is taken over). The line goes out in one write
+ * on an O_APPEND descriptor and is synced before the lock is released.
+ */
+export async function appendAuditRecord(storeDir: string, event: AuditEvent, now = new Date()): Promise<AuditRecord> {
+  await mkdir(storeDir, { recursive: true });
+  const release = await takeLock(auditLockPath(storeDir), storeDir);
+  try {
+    const prev = await lastLineHash(auditLogPath(storeDir));
+    const record: AuditRecord = { time: now.toISOString(), operator: operator(), ...event, prev };
+    const fh = await open(auditLogPath(storeDir), 'a', 0o644);
+    try {
+      await fh.write(`${JSON.stringify(record)}\n`);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    return record;
+  } finally {
+    await release();
+  }
+}
+
+function operator(): { user: string; host: string } {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = process.env.USER ?? String(process.getuid?.() ?? 'unknown');
+  }
+  return { user, host: hostname() };
+}
+
+/** sha256 of the last line (GENESIS for an empty or missing log). */
+async function lastLineHash(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return GENESIS;
+    throw err;
+  }
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const last = lines.at(-1);
+  return last === undefined ? GENESIS : sha256Hex(last);
+}
+
+async function takeLock(lock: string, storeDir: string): Promise<() => Promise<void>> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fh = await open(lock, 'wx', 0o644);
+      await fh.write(`${process.pid}\n`);
+      await fh.close();
+      return () => rm(lock, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10);
+    // an empty file is a lock being written right now; a dead pid is a crashed appender
+    if (Number.isInteger(holder) && !isProcessAlive(holder)) {
+      await rm(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new StoreError(`${storeDir}: the audit log is locked by process ${holder} (${lock}) for over a minute: if no ferry runs there, remove the lock file`);
+    }
+    await new Promise((r) => setTimeout(r, Math.min(5 + attempt * 2, 50)));
+  }
+}

@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry } from '../helpers/cli.js';
+import { buildDemoBundle } from '../helpers/demoBundle.js';
+import { writeKey } from '../helpers/keys.js';
+import { sha256Hex } from '../../src/util/sha256.js';
+import { GENESIS } from '../../src/store/auditLog.js';
+
+let dir: string;
+let bundle: string;
+let key: { secret: string; public: string };
+let stranger: { public: string };
+let history: Promise<string>;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-auditlog-'));
+  key = await writeKey(dir, 'team');
+  stranger = await writeKey(dir, 'stranger');
+  bundle = await buildDemoBundle(dir, key.secret);
+  history = storeWithHistory('store-ok');
+  await history;
+}, 240_000);
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const lines = async (store: string) => (await readFile(join(store, 'audit.log'), 'utf8')).split('\n').filter(Boolean);
+const records = async (store: string) => (await lines(store)).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** a store with four records: verify, import, import again, a refused import */
+async function storeWithHistory(name: string): Promise<string> {
+  const store = join(dir, name);
+  expect((await ferry(['verify', bundle, '--keyring', key.public, '--store', store])).code).toBe(0);
+  expect((await ferry(['import', bundle, '--keyring', key.public, '--store', store])).code).toBe(0);
+  expect((await ferry(['import', bundle, '--keyring', key.public, '--store', store])).code).toBe(0);
+  expect((await ferry(['import', bundle, '--keyring', stranger.public, '--store', store])).code).toBe(66);
+  return store;
+}
+
+describe('audit log', () => {
+  it('records every verify and import, refusals included, in a hash chain that audit verify accepts', async () => {
+    const store = await history;
+    const recs = await records(store);
+    expect(recs.map((r) => [r.command, r.result])).toEqual([
+      ['verify', 'verified'],
+      ['import', 'imported'],
+      ['import', 'already present'],
+      ['import', 'refused'],
+    ]);
+    const sha256 = sha256Hex(await readFile(bundle));
+    for (const r of recs) {
+      expect(r.bundle).toEqual({ file: bundle, sha256 });
+      expect(r.operator).toMatchObject({ user: expect.any(String), host: expect.any(String) });
+      expect(Date.parse(r.time as string)).not.toBeNaN();
+    }
+    expect(recs[1]).toMatchObject({ name: 'demo', version: '1.0.0', digest: expect.stringMatching(/^sha256:|^[0-9a-f]{64}$/), signers: [expect.stringMatching(/^[0-9A-F]{40}$/)], policy: null });
+    expect(recs[3]).toMatchObject({ result: 'refused', exitCode: 66, reason: expect.stringContaining('no valid signature by a trusted key') });
+    const raw = await lines(store);
+    expect(recs[0]!.prev).toBe(GENESIS);
+    for (let i = 1; i < raw.length; i++) expect(recs[i]!.prev).toBe(sha256Hex(raw[i - 1]!));
+    const ok = await ferry(['audit', 'verify', '--store', store]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('4 records, chain intact');
+  }, 120_000);
+
+  it.each([
+    ['a removed line', (l: string[]) => [l[0]!, l[2]!, l[3]!], 2],
+    ['a removed first line', (l: string[]) => l.slice(1), 1],
+    ['an edited line', (l: string[]) => [l[0]!, l[1]!.replace('"imported"', '"refused"'), l[2]!, l[3]!], 3],
+    ['reordered lines', (l: string[]) => [l[0]!, l[2]!, l[1]!, l[3]!], 2],
+  ])('audit verify names the first broken line after %s (exit 67)', async (what, tamper, broken) => {
+    // audit verify reads only STORE/audit.log: a tampered copy of one history in a folder of its own
+    const store = join(dir, `tampered-${what.replace(/\W+/g, '-')}`);
+    await mkdir(store);
+    await writeFile(join(store, 'audit.log'), tamper(await lines(await history)).join('\n') + '\n');
+    const r = await ferry(['audit', 'verify', '--store', store]);
+    expect(r.code).toBe(67);
+    expect(r.stderr).toContain(`line ${broken} breaks the chain`);
+  }, 120_000);
+
+  it('keeps whole lines and one chain when several processes append at once', async () => {
+    const store = join(dir, 'store-concurrent');
+    const module = new URL('../../dist/store/appendAuditRecord.js', import.meta.url).href;
+    const script = `const { appendAuditRecord } = await import(${JSON.stringify(module)});
+      for (let i = 0; i < 25; i++) await appendAuditRecord(process.argv[1], { command: 'verify', bundle: { file: 'p' + process.pid + '-' + i + '-' + 'x'.repeat(3000), sha256: null }, digest: null, name: null, version: null, signers: [], policy: null, result: 'verified' });`;
+    const procs = Array.from({ length: 6 }, () =>
+      new Promise<number>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, store], { stdio: 'inherit' });
+        child.on('error', reject);
+        child.on('close', (code) => resolve(code ?? -1));
+      }),
+    );
+    expect(await Promise.all(procs)).toEqual([0, 0, 0, 0, 0, 0]);
+    const recs = await records(store);
+    expect(recs).toHaveLength(150);
+    const ok = await ferry(['audit', 'verify', '--store', store]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('150 records, chain intact');
+  }, 120_000);
+});
