@@ -1,10 +1,50 @@
 import type { Command } from 'commander';
+import { Option } from 'commander';
+import { parseManifest } from '../bundle/manifest.js';
+import { openBundleSource } from '../bundle/openBundleSource.js';
+import { readBundleHead } from '../bundle/readBundleHead.js';
+import { FerryError } from '../errors.js';
+import { loadRelease } from '../store/loadRelease.js';
+import type { Manifest } from '../bundle/manifest.js';
 import { verifyAuditLog } from '../store/verifyAuditLog.js';
 import { auditLogPath } from '../store/auditLog.js';
-import { defaultStoreDir, printJson } from './options.js';
+import { isFile } from '../util/isFile.js';
+import { SEVERITIES, type Severity } from '../vulns/advisory.js';
+import { carriedPackages } from '../vulns/carriedPackages.js';
+import { loadVulnDb } from '../vulns/loadVulnDb.js';
+import { matchAdvisories } from '../vulns/matchAdvisories.js';
+import { collect, defaultStoreDir, printJson } from './options.js';
+import { printTable } from './list.js';
+
+/** `--fail-on` met: the report found a package at or above that severity. */
+class VulnerableError extends FerryError {
+  override readonly exitCode = 1;
+  override readonly code = 'VULNERABLE';
+}
 
 export function register(program: Command): void {
-  const audit = program.command('audit').description('the store\'s audit log (audit verify)');
+  const audit = program.command('audit').description('offline vulnerability report of a bundle or release (audit BUNDLE --db FILE), and the store\'s audit log (audit verify)');
+  audit
+    .command('report', { isDefault: true })
+    .description('match the Debian packages and wheels of a bundle or stored release against vulnerability data carried as a file')
+    .argument('<bundle>', 'NAME-VERSION.ferry, or a release in --store (NAME@VERSION, NAME/VERSION, NAME, a digest)')
+    .requiredOption('--db <file>', 'OSV data (a per-ecosystem zip, one record or an array: Debian, PyPI) or Debian security tracker JSON (repeatable)', collect)
+    .option('--suite <name>', 'the Debian release to read from security tracker data (e.g. bookworm)')
+    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at least this severe').choices(SEVERITIES.slice(1)))
+    .option('--store <dir>', 'store folder, for a release name (FERRY_STORE)', defaultStoreDir())
+    .option('--json', 'JSON output')
+    .addHelpText('after', '\nExamples:\n  ferry audit openstack-2026.11.0.ferry --db debian-osv.zip --db pypi-osv.zip\n  ferry audit openstack@2026.11.0 --store /srv/ferry --db tracker.json --suite bookworm --fail-on high\n')
+    .action(async (bundle: string, opts: { db: string[]; suite?: string; failOn?: Severity; store: string; json?: boolean }) => {
+      const manifest = await manifestOf(bundle, opts.store);
+      const advisories = (await Promise.all(opts.db.map((db) => loadVulnDb(db, opts.suite)))).flat();
+      const findings = matchAdvisories(carriedPackages(manifest), advisories);
+      if (opts.json) printJson({ name: manifest.name, version: manifest.version, findings });
+      else if (findings.length === 0) process.stdout.write(`${manifest.name} ${manifest.version}: no known vulnerability in ${opts.db.join(', ')}\n`);
+      else printTable(['PACKAGE', 'VERSION', 'FIXED', 'SEVERITY', 'IDS'], findings.map((f) => [`${f.package} (${f.kind})`, f.version, f.fixed ?? '(not fixed)', f.severity, f.ids.join(',')]));
+      const threshold = opts.failOn ? SEVERITIES.indexOf(opts.failOn) : undefined;
+      const over = threshold === undefined ? [] : findings.filter((f) => SEVERITIES.indexOf(f.severity) >= threshold);
+      if (over.length > 0) throw new VulnerableError(`${manifest.name} ${manifest.version}: ${over.length} finding(s) at or above ${opts.failOn}: ${over.map((f) => `${f.package} ${f.version}`).join(', ')}`);
+    });
   audit
     .command('verify')
     .description('check the hash chain of STORE/audit.log; exit 67 naming the first broken line')
@@ -16,4 +56,16 @@ export function register(program: Command): void {
       if (opts.json) return printJson({ ok: true, file: auditLogPath(opts.store), ...r });
       process.stdout.write(`OK ${auditLogPath(opts.store)}: ${r.records} records, chain intact (last line sha256 ${r.last})\n`);
     });
+}
+
+/**
+ * A bundle file's manifest (its head only: the report reads what the bundle says it carries; verify
+ * checks that it carries exactly that), or a stored release's, re-hashed against its digest.
+ */
+async function manifestOf(what: string, store: string): Promise<Manifest> {
+  if (!(await isFile(what))) return (await loadRelease(store, what)).manifest;
+  const src = await openBundleSource(what);
+  const head = await readBundleHead(src.label, src.stream);
+  src.stream.destroy();
+  return parseManifest(head.manifestBytes, what);
 }

@@ -1,0 +1,39 @@
+/** One package a bundle carries, as the vulnerability report matches it. */
+export interface CarriedPackage {
+  kind: 'deb' | 'wheel';
+  name: string;
+  version: string;
+}
+
+export const SEVERITIES = ['unknown', 'low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/**
+ * One advisory for one package, from OSV or Debian's security tracker: vulnerable from `introduced`
+ * (inclusive; '0' for always) until `fixed` (exclusive; absent while unfixed), per range.
+ */
+export interface Advisory {
+  id: string;
+  aliases: string[];
+  kind: CarriedPackage['kind'];
+  /** a Debian source or binary package name, or a normalized PyPI name */
+  package: string;
+  ranges: Array<{ introduced: string; fixed?: string }>;
+  /** exact versions listed as affected (OSV `versions`) */
+  versions: string[];
+  severity: Severity;
+}
+
+/** PyPI names compare normalized (PEP 503): case and runs of -_. do not matter. */
+export function normalizePyPIName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, '-');
+}
+
+export function toSeverity(text: unknown): Severity {
+  const t = String(text ?? '').toLowerCase();
+  if (t === 'critical') return 'critical';
+  if (t === 'high') return 'high';
+  if (t === 'medium' || t === 'moderate') return 'medium';
+  if (t === 'low' || t === 'unimportant') return 'low';
+  return 'unknown';
+}

@@ -1,0 +1,131 @@
+import { readFile } from 'node:fs/promises';
+import yauzl from 'yauzl';
+import { SpecError, UsageError } from '../errors.js';
+import { normalizePyPIName, toSeverity, type Advisory } from './advisory.js';
+
+/** one OSV record or tracker file is kilobytes to a few hundred megabytes; beyond that it is not data */
+const MAX_JSON_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Read vulnerability data carried across the gap: an OSV archive (a zip of JSON records, as OSV
+ * publishes per ecosystem), one OSV record or an array of them, or Debian's security tracker JSON
+ * (package → CVE → releases → status, fixed_version, urgency). `suite` picks the tracker's release.
+ */
+export async function loadVulnDb(file: string, suite?: string): Promise<Advisory[]> {
+  let data: Buffer;
+  try {
+    data = await readFile(file);
+  } catch (err) {
+    throw new UsageError(`cannot read vulnerability data ${file}: ${(err as Error).message}`);
+  }
+  if (data.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1'))) {
+    return (await readZipJson(file)).flatMap(({ name, text }) => fromOsv(parseJson(text, `${file}: ${name}`), `${file}: ${name}`));
+  }
+  const json = parseJson(data.toString('utf8'), file);
+  if (Array.isArray(json) || (isObject(json) && typeof json.id === 'string' && Array.isArray(json.affected))) return fromOsv(json, file);
+  if (isObject(json)) return fromTracker(json, file, suite);
+  throw new SpecError(`${file}: neither OSV records nor Debian security tracker JSON`);
+}
+
+function parseJson(text: string, label: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new SpecError(`${label}: not JSON (${(err as Error).message})`);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+function fromOsv(json: unknown, label: string): Advisory[] {
+  const records = Array.isArray(json) ? json : [json];
+  const out: Advisory[] = [];
+  for (const rec of records) {
+    if (!isObject(rec) || typeof rec.id !== 'string') throw new SpecError(`${label}: an OSV record without an id`);
+    const recSeverity = isObject(rec.database_specific) ? rec.database_specific.severity : undefined;
+    for (const aff of Array.isArray(rec.affected) ? rec.affected : []) {
+      if (!isObject(aff) || !isObject(aff.package)) continue;
+      const ecosystem = String(aff.package.ecosystem ?? '');
+      const kind = ecosystem === 'PyPI' ? 'wheel' : /^Debian(:|$)/.test(ecosystem) ? 'deb' : undefined;
+      if (!kind || typeof aff.package.name !== 'string') continue;
+      const ranges: Advisory['ranges'] = [];
+      for (const range of Array.isArray(aff.ranges) ? aff.ranges : []) {
+        if (!isObject(range) || range.type === 'GIT') continue;
+        let open: string | undefined;
+        for (const ev of Array.isArray(range.events) ? range.events : []) {
+          if (!isObject(ev)) continue;
+          if (typeof ev.introduced === 'string') open = ev.introduced;
+          else if (typeof ev.fixed === 'string' && open !== undefined) (ranges.push({ introduced: open, fixed: ev.fixed }), (open = undefined));
+        }
+        if (open !== undefined) ranges.push({ introduced: open });
+      }
+      const affSeverity = isObject(aff.ecosystem_specific) ? (aff.ecosystem_specific.severity ?? aff.ecosystem_specific.urgency) : undefined;
+      out.push({
+        id: rec.id,
+        aliases: strings(rec.aliases),
+        kind,
+        package: kind === 'wheel' ? normalizePyPIName(aff.package.name) : aff.package.name,
+        ranges,
+        versions: strings(aff.versions),
+        severity: toSeverity(affSeverity ?? recSeverity),
+      });
+    }
+  }
+  return out;
+}
+
+function fromTracker(json: Record<string, unknown>, label: string, suite: string | undefined): Advisory[] {
+  const suites = new Set<string>();
+  for (const cves of Object.values(json)) if (isObject(cves)) for (const cve of Object.values(cves)) if (isObject(cve) && isObject(cve.releases)) for (const s of Object.keys(cve.releases)) suites.add(s);
+  const chosen = suite ?? (suites.size === 1 ? [...suites][0] : undefined);
+  if (!chosen) throw new UsageError(`${label}: Debian security tracker data for ${suites.size} releases (${[...suites].sort().join(', ')}): pass --suite NAME`);
+  const out: Advisory[] = [];
+  for (const [pkg, cves] of Object.entries(json)) {
+    if (!isObject(cves)) continue;
+    for (const [id, cve] of Object.entries(cves)) {
+      if (!isObject(cve) || !isObject(cve.releases)) continue;
+      const rel = cve.releases[chosen];
+      if (!isObject(rel) || rel.status === 'not-affected' || rel.status === 'undetermined') continue;
+      const fixed = typeof rel.fixed_version === 'string' ? rel.fixed_version : undefined;
+      // the tracker's fixed_version 0 means the release never carried a vulnerable version
+      if (rel.status === 'resolved' && (fixed === undefined || fixed === '0')) continue;
+      out.push({ id, aliases: [], kind: 'deb', package: pkg, ranges: [{ introduced: '0', ...(rel.status === 'resolved' ? { fixed } : {}) }], versions: [], severity: toSeverity(rel.urgency) });
+    }
+  }
+  return out;
+}
+
+async function readZipJson(file: string): Promise<Array<{ name: string; text: string }>> {
+  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, z) => (err ? reject(err) : resolve(z!)))).catch((err: Error) => {
+    throw new SpecError(`${file}: not a readable zip (${err.message})`);
+  });
+  const out: Array<{ name: string; text: string }> = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      zip.on('entry', (e: yauzl.Entry) => {
+        if (!e.fileName.endsWith('.json')) return void zip.readEntry();
+        if (e.uncompressedSize > MAX_JSON_BYTES) return reject(new SpecError(`${file}: ${e.fileName} is ${e.uncompressedSize} bytes; refusing more than ${MAX_JSON_BYTES}`));
+        zip.openReadStream(e, async (err, stream) => {
+          if (err) return reject(err);
+          try {
+            const chunks: Buffer[] = [];
+            for await (const chunk of stream!) chunks.push(chunk as Buffer);
+            out.push({ name: e.fileName, text: Buffer.concat(chunks).toString('utf8') });
+            zip.readEntry();
+          } catch (e2) {
+            reject(e2 as Error);
+          }
+        });
+      });
+      zip.on('end', () => resolve());
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  } catch (err) {
+    throw err instanceof SpecError ? err : new SpecError(`${file}: not a readable zip (${(err as Error).message})`);
+  } finally {
+    zip.close();
+  }
+  return out;
+}

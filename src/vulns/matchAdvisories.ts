@@ -1,0 +1,48 @@
+import pep440 from '@renovatebot/pep440';
+import { compareDebVersions } from '../sources/apt/compareDebVersions.js';
+import { SEVERITIES, normalizePyPIName, type Advisory, type CarriedPackage, type Severity } from './advisory.js';
+
+export interface Finding {
+  kind: CarriedPackage['kind'];
+  package: string;
+  version: string;
+  /** the version that fixes these advisories, null while unfixed */
+  fixed: string | null;
+  ids: string[];
+  severity: Severity;
+}
+
+/**
+ * The advisories that affect each carried package: Debian version order (epochs, ~) for debs, PEP 440
+ * for wheels. One finding per package and fixed version, its advisory IDs (and aliases) merged.
+ */
+export function matchAdvisories(packages: CarriedPackage[], advisories: Advisory[]): Finding[] {
+  const byKey = new Map<string, Advisory[]>();
+  for (const a of advisories) byKey.set(`${a.kind} ${a.package}`, [...(byKey.get(`${a.kind} ${a.package}`) ?? []), a]);
+  const findings = new Map<string, Finding>();
+  for (const p of packages) {
+    const name = p.kind === 'wheel' ? normalizePyPIName(p.name) : p.name;
+    const cmp = p.kind === 'deb' ? compareDebVersions : pep440Compare;
+    for (const a of byKey.get(`${p.kind} ${name}`) ?? []) {
+      const hit = a.versions.includes(p.version) ? { fixed: undefined } : a.ranges.find((r) => (r.introduced === '0' || cmp(p.version, r.introduced) >= 0) && (r.fixed === undefined || cmp(p.version, r.fixed) < 0));
+      if (!hit) continue;
+      const fixed = hit.fixed ?? null;
+      const key = `${p.kind} ${p.name} ${p.version} ${fixed}`;
+      const f = findings.get(key) ?? { kind: p.kind, package: p.name, version: p.version, fixed, ids: [], severity: 'unknown' as Severity };
+      f.ids = [...new Set([...f.ids, a.id, ...a.aliases])].sort();
+      if (SEVERITIES.indexOf(a.severity) > SEVERITIES.indexOf(f.severity)) f.severity = a.severity;
+      findings.set(key, f);
+    }
+  }
+  // by package, then the earliest fix first (unfixed last), in the package's own version order
+  return [...findings.values()].sort((x, y) => x.package.localeCompare(y.package) || x.version.localeCompare(y.version) || byFixed(x, y));
+}
+
+function byFixed(x: Finding, y: Finding): number {
+  if (x.fixed === null || y.fixed === null) return (x.fixed === null ? 1 : 0) - (y.fixed === null ? 1 : 0);
+  return x.kind === 'deb' ? compareDebVersions(x.fixed, y.fixed) : pep440Compare(x.fixed, y.fixed);
+}
+
+function pep440Compare(a: string, b: string): number {
+  return pep440.valid(a) && pep440.valid(b) ? pep440.compare(a, b) : a.localeCompare(b);
+}

@@ -1,0 +1,122 @@
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry, run } from '../helpers/cli.js';
+import { craftBundle, manifestFor } from '../helpers/craft.js';
+import { writeKey } from '../helpers/keys.js';
+
+let dir: string;
+let bundle: string;
+let osvZip: string;
+let pypiJson: string;
+let tracker: string;
+
+const osvDebian = (id: string, name: string, fixed: string) => ({ id, aliases: [`CVE-${id}`], affected: [{ package: { ecosystem: 'Debian:12', name }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }] }] });
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-vulns-'));
+  const key = await writeKey(dir, 'team');
+  const files = [
+    // epoch 1 and a tilde in the Debian revision, as in a stable security update
+    { path: 'apt/pool/main/o/openssl/openssl_1%3a3.0.11-1~deb12u2_amd64.deb', kind: 'apt' },
+    { path: 'apt/pool/main/c/curl/curl_7.88.1-10+deb12u5_amd64.deb', kind: 'apt' },
+    { path: 'python/wheels/Jinja2-3.1.2-py3-none-any.whl', kind: 'python' },
+    { path: 'python/wheels/requests-2.32.0-py3-none-any.whl', kind: 'python' },
+  ].map((f) => ({ ...f, data: Buffer.from(f.path) }));
+  const m = manifestFor(files, { name: 'vulnapp' });
+  m.entries = m.entries.map((e) => ({ ...e, kind: files.find((f) => f.path === e.path)!.kind as 'apt' | 'python' }));
+  const secret = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
+  bundle = join(dir, 'vulnapp-1.0.0.ferry');
+  await writeFile(bundle, await craftBundle(m, secret, files));
+
+  // OSV's per-ecosystem archive: a zip of one JSON record per advisory
+  const osvDir = join(dir, 'osv');
+  await mkdir(osvDir);
+  const records = {
+    'DSA-later-revision.json': osvDebian('2026-0001', 'openssl', '1:3.0.11-1~deb12u3'), // fixed in a later revision: affected
+    'DSA-no-epoch.json': osvDebian('2026-0002', 'openssl', '3.0.12'), // 3.0.12 < 1:3.0.11 (epoch 0 < 1): not affected
+    'DSA-tilde.json': osvDebian('2026-0003', 'openssl', '1:3.0.11-1'), // ~deb12u2 sorts before -1: affected
+    'DSA-curl-fixed-here.json': osvDebian('2026-0004', 'curl', '7.88.1-10+deb12u5'), // fixed in exactly this version
+  };
+  for (const [name, rec] of Object.entries(records)) await writeFile(join(osvDir, name), JSON.stringify(rec));
+  osvZip = join(dir, 'debian-osv.zip');
+  const zipped = await run('zip', ['-q', '-j', osvZip, ...Object.keys(records).map((n) => join(osvDir, n))]);
+  expect(zipped.code, zipped.stderr).toBe(0);
+
+  pypiJson = join(dir, 'pypi.json');
+  await writeFile(
+    pypiJson,
+    JSON.stringify([
+      { id: 'GHSA-jinja', aliases: ['CVE-2024-22195'], database_specific: { severity: 'MODERATE' }, affected: [{ package: { ecosystem: 'PyPI', name: 'jinja2' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '3.1.3' }] }] }] },
+      { id: 'GHSA-requests', database_specific: { severity: 'HIGH' }, affected: [{ package: { ecosystem: 'PyPI', name: 'Requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '2.3.0' }, { fixed: '2.32.0rc1' }] }] }] },
+    ]),
+  );
+
+  tracker = join(dir, 'tracker.json');
+  await writeFile(
+    tracker,
+    JSON.stringify({
+      curl: {
+        'CVE-2026-1000': { releases: { bookworm: { status: 'resolved', fixed_version: '7.88.1-10+deb12u6', urgency: 'high' }, trixie: { status: 'resolved', fixed_version: '0', urgency: 'high' } } },
+        'CVE-2026-1001': { releases: { bookworm: { status: 'resolved', fixed_version: '7.88.1-10+deb12u5', urgency: 'medium' } } },
+        'CVE-2026-1002': { releases: { bookworm: { status: 'open', urgency: 'unimportant' } } },
+      },
+      openssl: { 'CVE-2026-2000': { releases: { bookworm: { status: 'resolved', fixed_version: '1:3.0.11-1~deb12u1', urgency: 'high' } } } },
+    }),
+  );
+}, 120_000);
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+interface Finding {
+  package: string;
+  version: string;
+  fixed: string | null;
+  ids: string[];
+  severity: string;
+}
+const report = async (args: string[]) => {
+  const r = await ferry(['audit', bundle, ...args, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { findings: Finding[] }).findings;
+};
+
+describe('offline vulnerability report', () => {
+  it('matches Debian packages against an OSV zip with epochs, tildes and a fix in a later revision', async () => {
+    const findings = await report(['--db', osvZip]);
+    expect(findings.map((f) => [f.package, f.version, f.fixed, f.ids.filter((i) => !i.startsWith('CVE'))])).toEqual([
+      ['openssl', '1:3.0.11-1~deb12u2', '1:3.0.11-1~deb12u3', ['2026-0001']],
+      ['openssl', '1:3.0.11-1~deb12u2', '1:3.0.11-1', ['2026-0003']],
+    ]);
+  });
+
+  it('matches wheels by PEP 440 under their normalized names', async () => {
+    const findings = await report(['--db', pypiJson]);
+    expect(findings).toEqual([{ kind: 'wheel', package: 'Jinja2', version: '3.1.2', fixed: '3.1.3', ids: ['CVE-2024-22195', 'GHSA-jinja'], severity: 'medium' }]);
+  });
+
+  it('reads Debian security tracker JSON for the chosen release, unfixed ones included', async () => {
+    const findings = await report(['--db', tracker, '--suite', 'bookworm']);
+    expect(findings.map((f) => [f.package, f.fixed, f.ids, f.severity])).toEqual([
+      ['curl', '7.88.1-10+deb12u6', ['CVE-2026-1000'], 'high'],
+      ['curl', null, ['CVE-2026-1002'], 'low'],
+    ]);
+    const none = await report(['--db', tracker, '--suite', 'trixie']);
+    expect(none).toEqual([]);
+    const ambiguous = await ferry(['audit', bundle, '--db', tracker]);
+    expect(ambiguous.code).toBe(64);
+    expect(ambiguous.stderr).toContain('pass --suite NAME');
+  });
+
+  it('prints a table and fails a CI gate at or above --fail-on', async () => {
+    const table = await ferry(['audit', bundle, '--db', tracker, '--db', pypiJson, '--suite', 'bookworm']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/PACKAGE\s+VERSION\s+FIXED\s+SEVERITY\s+IDS/);
+    expect(table.stdout).toMatch(/curl \(deb\)\s+7\.88\.1-10\+deb12u5\s+7\.88\.1-10\+deb12u6\s+high\s+CVE-2026-1000/);
+    const gate = await ferry(['audit', bundle, '--db', tracker, '--suite', 'bookworm', '--fail-on', 'high']);
+    expect(gate.code).toBe(1);
+    expect(gate.stderr).toContain('1 finding(s) at or above high: curl 7.88.1-10+deb12u5');
+    expect((await ferry(['audit', bundle, '--db', tracker, '--suite', 'bookworm', '--fail-on', 'critical'])).code).toBe(0);
+  });
+});
