@@ -7,9 +7,11 @@ import type { Release } from '../loadRelease.js';
 const AptParams = z.object({ packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name')).min(1) }).strict();
 type AptParams = z.infer<typeof AptParams>;
 
+/** a suite or component goes into a sources.list line: one word of safe characters */
+const word = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'one word of letters, digits and ._/-');
 const AptInfo = z.looseObject({
-  suite: z.string(),
-  component: z.string().default('main'),
+  suite: word,
+  component: word.default('main'),
   packages: z.unknown().optional(),
 });
 
@@ -38,7 +40,7 @@ export const aptStep: StepKind<AptParams> = {
   schema: AptParams,
   check(p, _service, release) {
     const info = aptInfo(release);
-    if (!info) return ['apt: the bundle carries no apt repository (manifest.artifacts.apt has no suite)'];
+    if (!info) return ['apt: the bundle carries no usable apt repository (manifest.artifacts.apt needs a suite and component of letters, digits and ._/-)'];
     return [];
   },
   async run(p, ctx) {
@@ -62,12 +64,12 @@ export const aptStep: StepKind<AptParams> = {
       'if [ -z "$need" ]; then exit 0; fi',
       `mkdir -p ${q(`${ctx.dataDir}/keys`)} /etc/apt/sources.list.d`,
       `cp ${q(`${ctx.remoteBundle}/keys/bundle.asc`)} ${q(key)}`,
-      `echo ${q(`deb [signed-by=${key}] file:${ctx.remoteBundle}/apt ${info.suite} ${info.component}`)} > ${q(list)}`,
+      `printf '%s\\n' ${q(`deb [signed-by=${key}] file:${ctx.remoteBundle}/apt ${info.suite} ${info.component}`)} > ${q(list)}`,
       // hold services: invoke-rc.d asks policy-rc.d, and 101 means "action not allowed"
       'if [ ! -e /usr/sbin/policy-rc.d ]; then printf \'#!/bin/sh\\nexit 101\\n\' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; trap \'rm -f /usr/sbin/policy-rc.d\' EXIT; fi',
       `apt-get -q update ${aptOpts} >/dev/null`,
       `DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends --allow-downgrades ${aptOpts} install ${want.map(q).join(' ')} >/dev/null`,
-      `echo "changed: installed ${p.packages.join(' ')}"`,
+      `echo ${q(`changed: installed ${p.packages.join(' ')}`)}`,
     ].join('\n');
     return runScript(ctx, `apt ${p.packages.join(' ')}`, script);
   },

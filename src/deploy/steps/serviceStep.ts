@@ -41,7 +41,8 @@ export const serviceStep: StepKind<ServiceParams> = {
       lines.push(`if ! ${s} is-active --quiet ${n}; then ${s} start ${n}; echo "changed: started"; started=1; fi`);
     }
     if (p.check) {
-      const check = `i=0; until ( ${p.check} ) >/dev/null 2>&1; do i=$((i+1)); if [ $i -ge ${p.check_tries} ]; then echo "health check of ${p.name} still failing after ${p.check_tries} tries: ${p.check.replace(/["\\$`]/g, '')}" >&2; exit 4; fi; sleep ${p.check_delay}; done`;
+      const failing = `health check of ${p.name} still failing after ${p.check_tries} tries: ${p.check}`;
+      const check = `i=0; until ( ${p.check}\n) >/dev/null 2>&1; do i=$((i+1)); if [ $i -ge ${p.check_tries} ]; then printf '%s\\n' ${q(failing)} >&2; exit 4; fi; sleep ${p.check_delay}; done`;
       lines.push(touched ? check : `if [ -n "\${started:-}" ]; then ${check}; fi`);
     }
     return runScript(ctx, `service ${p.name}`, lines.join('\n'));
