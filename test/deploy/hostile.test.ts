@@ -66,6 +66,18 @@ describe('hostile templates, step options, inventory values and manifest strings
     expect(existsSync(marker)).toBe(false);
   });
 
+  it('a template with syntax ferry does not run is refused by plan, before any host is touched', async () => {
+    const rel = await release('ssti-plan', {
+      files: { 'app.conf.j2': `{% set x = range.constructor("${js()}") %}{{ x() }}\n` },
+      configure: [{ template: { src: 'app.conf.j2', dest: join(root, 'etc/app.conf') } }],
+    });
+    const { inventory: inv } = inventory();
+    await expect(planDeploy({ release: rel, inventory: inv, hosts: inv.hosts })).rejects.toThrow(
+      /^bundle ssti-plan 1: services.web.configure\[0\]: template files\/web\/app.conf.j2: cannot render \{% set x = range.constructor\(.*: unsupported tag "set"; ferry templates know if\/elif\/else\/endif, for\/else\/endfor, raw\/endraw$/,
+    );
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('a step option that reaches for JavaScript is refused before any host is touched, or fails its host when it is only known per host', async () => {
     const parsedAway = await release('ssti-option', { configure: [{ command: { run: `echo {{ cycler.constructor("${js()}")() }}` } }] });
     await expect(deploy(parsedAway)).rejects.toThrow(SpecError);
