@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,15 @@ describe('the template language (a Jinja subset over plain data)', () => {
     expect(render('{{ m | to_json }} {{ xs | to_json }} {{ name | to_json }}')).toBe('{"b":2,"a":1} ["a","b"] "Web"');
     expect(render("{{ \"it's; rm -rf /\" | quote }} {{ 'plain' | quote }} {{ '' | quote }}")).toBe(`'it'\\''s; rm -rf /' plain ''`);
     expect(render('{{ xs | length }} {{ m | count }} {{ xs | first }} {{ xs | last }} {{ [3, 1, 2] | sort | join }} {{ "  a " | trim }}{{ port | string }}')).toBe('2 2 a b 123 a8080');
+  });
+
+  it('quote makes any text exactly one word for the POSIX shell (dash, as /bin/sh on Debian)', () => {
+    const texts = fc.sample(fc.string({ unit: fc.oneof(fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 1 }), fc.constantFrom('é', '€', '😀', '\u2028')), maxLength: 40 }).filter((t) => !t.includes('\0')), 300);
+    texts.push("'", "''", '\\', '$(touch x)', '`x`', '"', '\n', ' ', '', '-n', '*', '~', '#', 'a b');
+    const script = texts.map((t) => `printf '%s\\0' ${render('{{ t | quote }}', { t })}`).join('\n');
+    const out = execFileSync('/bin/sh', ['-c', 'eval "$(cat)"'], { input: script }).toString('utf8').split('\0').slice(0, -1);
+    expect(out).toEqual(texts);
+    expect(() => render('{{ t | quote }}', { t: 'a\0b' })).toThrow(/quote: t holds a NUL character/);
   });
 
   it('knows if/elif/else, for loops with loop variables, for-else, dictsort, tests and operators', () => {
