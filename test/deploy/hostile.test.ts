@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeployError, SpecError } from '../../src/errors.js';
 import { parseInventory } from '../../src/deploy/loadInventory.js';
-import { loadRelease, type Release } from '../../src/deploy/loadRelease.js';
+import { loadRelease, type Release } from '../../src/store/loadRelease.js';
 import { planDeploy } from '../../src/deploy/planDeploy.js';
 import { runDeploy } from '../../src/deploy/runDeploy.js';
 import { stageArtifacts } from '../../src/deploy/stageArtifacts.js';

@@ -1,6 +1,6 @@
 import { FerryError, SpecError } from '../../errors.js';
-import { formatIssues } from '../../spec/formatIssues.js';
-import type { Release } from '../loadRelease.js';
+import { formatIssues } from '../../util/formatIssues.js';
+import type { Release } from '../../store/loadRelease.js';
 import { checkTemplate, isTemplate } from '../renderTemplate.js';
 import { stepKinds } from './stepKinds.js';
 import { STAGES, type StageName } from './types.js';
