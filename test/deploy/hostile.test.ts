@@ -60,7 +60,7 @@ describe('hostile templates, step options, inventory values and manifest strings
     });
     const report = await deploy(rel);
     expect(report.ok).toBe(false);
-    expect(report.hosts[0]!.error).toMatch(/^template files\/web\/app.conf.j2 for host h1: cannot render \{\{ range.constructor\(.*: line 2: calling functions or methods is not supported/);
+    expect(report.hosts[0]!.error).toMatch(/^host h1, service web, configure template: template files\/web\/app.conf.j2: cannot render \{\{ range.constructor\(.*: line 2: calling functions or methods is not supported/);
     expect(report.hosts[0]!.error).not.toContain('\n');
     expect(existsSync(join(root, 'etc/app.conf'))).toBe(false);
     expect(existsSync(marker)).toBe(false);
