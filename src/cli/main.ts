@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { commands } from './commands.js';
+import { escapeText } from '../ui/escapeText.js';
 
 /** Entry point: parse arguments, run one command, map errors to stable exit codes. */
 export async function main(argv: string[]): Promise<number> {
@@ -17,7 +18,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 64;
     if (err instanceof FerryError) {
-      process.stderr.write(`ferry: ${err.message}\n`);
+      // messages quote bundle, inventory and host strings: nothing in them may drive the terminal
+      process.stderr.write(`ferry: ${escapeText(err.message, { keepNewlines: true })}\n`);
       return err.exitCode;
     }
     process.stderr.write(`ferry: internal error: ${(err as Error).stack ?? String(err)}\n`);

@@ -4,15 +4,16 @@ import { z } from 'zod';
 import { SpecError } from '../errors.js';
 import { formatIssues } from '../spec/formatIssues.js';
 
-const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a name of letters, digits and . _ -');
+/** Host and group names appear in messages, facts and --limit patterns: one plain segment. */
+const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'a name of up to 253 letters, digits and . _ - that starts with a letter or digit');
 const Vars = z.record(z.string(), z.unknown());
 
 const HostEntry = z
   .object({
     /** what ssh connects to; defaults to the inventory name (which ssh_config may map further) */
-    address: z.string().min(1).optional(),
+    address: z.string().regex(/^[^\s\p{C}-][^\s\p{C}]{0,252}$/u, 'a host name or address (no spaces or control characters, not starting with -)').optional(),
     port: z.number().int().min(1).max(65535).optional(),
-    user: z.string().min(1).optional(),
+    user: z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.@-]{0,63}$/, 'a user name of letters, digits and _ . @ - (not starting with -)').optional(),
     transport: z.enum(['ssh', 'local']).optional(),
     vars: Vars.default({}),
   })

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { name } from '../../bundle/names.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { runScript } from './runScript.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../loadRelease.js';
 
-const RootfsParams = z.object({ name: z.string().min(1), dest: z.string().startsWith('/', 'an absolute path') }).strict();
+const RootfsParams = z.object({ name, dest: z.string().startsWith('/', 'an absolute path') }).strict();
 type RootfsParams = z.infer<typeof RootfsParams>;
 
 /** The tarball of rootfs NAME: manifest.artifacts.rootfs[NAME].path, as the rootfs kind records it. */
