@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { name } from '../../bundle/names.js';
 import { shellQuote as q } from '../shellQuote.js';
+import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../loadRelease.js';
@@ -30,6 +31,7 @@ export const rootfsStep: StepKind<RootfsParams> = {
     const d = q(p.dest);
     const script = [
       'set -e',
+      checkStagedScript(ctx.remoteBundle, [a]),
       `d=${d}`,
       `if [ "$(cat "$d/.ferry-rootfs" 2>/dev/null)" = ${a.sha256} ]; then exit 0; fi`,
       'mkdir -p "$(dirname "$d")"',
