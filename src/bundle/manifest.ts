@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { BundleFormatError, SpecError } from '../errors.js';
-import { validateSteps } from '../deploy/steps/validateSteps.js';
+import { BundleFormatError } from '../errors.js';
 import { canonicalJson } from '../util/canonicalJson.js';
 import { sha256Hex } from '../util/sha256.js';
-import { formatIssues } from '../spec/formatIssues.js';
-import { aptDistribution, commit, entryPath, name, version } from './names.js';
+import { formatIssues } from '../util/formatIssues.js';
+import { aptDistribution, commit, entryPath, name, version } from '../util/names.js';
 
 export const MANIFEST_PATH = 'manifest.json';
 export const SIGNATURE_PATH = 'manifest.json.asc';
@@ -96,13 +95,6 @@ export function parseManifest(bytes: Uint8Array, label: string): Manifest {
   const parsed = Manifest.safeParse(raw);
   if (!parsed.success) throw new BundleFormatError(`${label}: manifest.json does not match format ${FORMAT}: ${oneLine(formatIssues('manifest.json', parsed.error))}`);
   const m = parsed.data;
-  // step options reach host scripts (unit names, paths): the same schemas the build and deploy use
-  try {
-    validateSteps(m.services, 'manifest.json');
-  } catch (err) {
-    if (err instanceof SpecError) throw new BundleFormatError(`${label}: manifest.json carries steps ferry refuses: ${oneLine(err.message)}`);
-    throw err;
-  }
   const seen = new Set<string>();
   let prev = '';
   for (const e of m.entries) {

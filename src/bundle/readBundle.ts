@@ -5,7 +5,7 @@ import { BundleFormatError, IntegrityError } from '../errors.js';
 import { verifyDetached, type VerifiedSignature } from '../pgp/verify.js';
 import type { Logger } from '../ui/log.js';
 import { TarReader } from './readTar.js';
-import { ENTRY_PATH_RULE, isSafeBundlePath } from './names.js';
+import { ENTRY_PATH_RULE, isSafeBundlePath } from '../util/names.js';
 import {
   manifestDigest,
   MANIFEST_MAX_BYTES,

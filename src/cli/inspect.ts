@@ -8,7 +8,7 @@ import { readKeyring } from '../pgp/keyring.js';
 import { formatBytes } from '../ui/log.js';
 import { collect, printJson } from './options.js';
 import { formatTable } from '../ui/formatTable.js';
-import { escapeText } from '../ui/escapeText.js';
+import { escapeText } from '../util/escapeText.js';
 
 export function register(program: Command): void {
   program

@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { commands } from './commands.js';
-import { escapeText } from '../ui/escapeText.js';
+import { escapeText } from '../util/escapeText.js';
 
 /** Entry point: parse arguments, run one command, map errors to stable exit codes. */
 export async function main(argv: string[]): Promise<number> {

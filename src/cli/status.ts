@@ -3,7 +3,7 @@ import { DeployError, UsageError } from '../errors.js';
 import { collectStatus } from '../deploy/collectStatus.js';
 import { formatTable } from '../ui/formatTable.js';
 import { hostOptions, loadHosts, type HostOpts } from './deployOptions.js';
-import { escapeText } from '../ui/escapeText.js';
+import { escapeText } from '../util/escapeText.js';
 
 interface StatusOpts extends HostOpts {
   expect?: string;

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { STAGES } from './steps/types.js';
-import { NAME_RE } from '../bundle/names.js';
+import { NAME_RE } from '../util/names.js';
 import { DeployError } from '../errors.js';
-import { escapeText } from '../ui/escapeText.js';
+import { escapeText } from '../util/escapeText.js';
 
 export const FACT_FORMAT = 'ferry-fact/1';
 

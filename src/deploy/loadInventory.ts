@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { SpecError } from '../errors.js';
-import { formatIssues } from '../spec/formatIssues.js';
+import { formatIssues } from '../util/formatIssues.js';
 
 /** Host and group names appear in messages, facts and --limit patterns: one plain segment. */
 const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'a name of up to 253 letters, digits and . _ - that starts with a letter or digit');

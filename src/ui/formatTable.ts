@@ -1,4 +1,4 @@
-import { escapeText } from './escapeText.js';
+import { escapeText } from '../util/escapeText.js';
 
 /** Left-aligned columns separated by two spaces; the first row is the header. Cells are printed escaped (escapeText). */
 export function formatTable(table: string[][]): string {

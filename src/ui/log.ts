@@ -1,4 +1,4 @@
-import { escapeText } from './escapeText.js';
+import { escapeText } from '../util/escapeText.js';
 
 /**
  * Output for humans (stderr, so stdout stays for data and --json) and, with --json, one JSON event per line.

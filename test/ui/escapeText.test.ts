@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeText } from '../../src/ui/escapeText.js';
+import { escapeText } from '../../src/util/escapeText.js';
 import { formatTable } from '../../src/ui/formatTable.js';
 
 describe('escapeText', () => {

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { name } from '../../bundle/names.js';
+import { name } from '../../util/names.js';
 import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { runScript } from './runScript.js';
 import type { StepKind } from './types.js';
-import type { Release } from '../loadRelease.js';
+import type { Release } from '../../store/loadRelease.js';
 
 const GitParams = z
   .object({

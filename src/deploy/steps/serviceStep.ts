@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { unitName } from '../../bundle/names.js';
+import { unitName } from '../../util/names.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { runScript } from './runScript.js';
 import type { StepKind } from './types.js';

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { escapeText } from '../ui/escapeText.js';
+import { escapeText } from './escapeText.js';
 
 /**
  * "file: services.web.artifacts.files[0].sha256: expected ..." — one line per problem. Keys and

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
-import { aptDistribution, ENTRY_PATH_RULE, isSafeSegment, name, version } from '../bundle/names.js';
+import { aptDistribution, ENTRY_PATH_RULE, isSafeSegment, name, version } from '../util/names.js';
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex characters (a sha256)');
 
 /** A plain file: a local path (relative to the spec) or an http(s) URL, which must carry its sha256. */
