@@ -1,19 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { hostAddress, hostName, userName } from '../util/names.js';
 import { SpecError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
 
-/** Host and group names appear in messages, facts and --limit patterns: one plain segment. */
-const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'a name of up to 253 letters, digits and . _ - that starts with a letter or digit');
 const Vars = z.record(z.string(), z.unknown());
 
 const HostEntry = z
   .object({
     /** what ssh connects to; defaults to the inventory name (which ssh_config may map further) */
-    address: z.string().regex(/^[^\s\p{C}-][^\s\p{C}]{0,252}$/u, 'a host name or address (no spaces or control characters, not starting with -)').optional(),
+    address: hostAddress.optional(),
     port: z.number().int().min(1).max(65535).optional(),
-    user: z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.@-]{0,63}$/, 'a user name of letters, digits and _ . @ - (not starting with -)').optional(),
+    user: userName.optional(),
     transport: z.enum(['ssh', 'local']).optional(),
     vars: Vars.default({}),
   })
