@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { BundleFormatError, SpecError, UsageError } from '../errors.js';
+import { SpecError, UsageError } from '../errors.js';
 import type { ManifestEntry } from '../bundle/manifest.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
 import type { Release } from '../store/loadRelease.js';
@@ -45,7 +45,7 @@ export function prepareTargets(release: Release, inventory: Inventory, hosts: In
   const all = Object.keys(m.services);
   for (const s of opts.services ?? []) if (!all.includes(s)) throw new UsageError(`--services ${s}: release ${m.name} ${m.version} has no such service; it has ${all.join(', ') || 'none'}`);
   const chosen = opts.services?.length ? all.filter((s) => opts.services!.includes(s)) : all;
-  const steps = bundleSteps(release);
+  const steps = validateSteps(m.services, `bundle ${m.name} ${m.version}`, release);
 
   return hosts.map((host) => {
     const vars = renderVars(host.vars, `inventory ${inventory.file}, host ${host.name}`);
@@ -69,19 +69,4 @@ function pathVar(v: unknown, name: string, host: string): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || !posix.isAbsolute(v)) throw new SpecError(`host ${host}: vars.${name} must be an absolute path, found ${JSON.stringify(v)}`);
   return v.replace(/\/+$/, '');
-}
-
-/**
- * The release's steps checked against their schemas before any host is touched. They come from the
- * bundle, so a refused one (a unit name that is shell, a rootfs name with a slash) is a refused
- * bundle, exit 68: the same as the names the manifest reader refuses.
- */
-function bundleSteps(release: Release): ReturnType<typeof validateSteps> {
-  const m = release.manifest;
-  try {
-    return validateSteps(m.services, `bundle ${m.name} ${m.version}`, release);
-  } catch (err) {
-    if (err instanceof SpecError) throw new BundleFormatError(err.message);
-    throw err;
-  }
 }

@@ -51,12 +51,12 @@ describe('deploying names from a manifest on a host', () => {
   it.each([
     ['a unit name that is shell', { configure: [{ service: { name: 'web; touch /tmp/p' } }] }, /services\.web\.configure\[0\]\.service: name: a unit name of letters/],
     ['a rootfs step name with a slash', { install: [{ rootfs: { name: '../x', dest: '/srv/x' } }] }, /services\.web\.install\[0\]\.rootfs: name: a name of/],
-  ])('a release whose steps carry %s: plan and deploy refuse it (exit 68) before touching the host', async (label, steps, message) => {
+  ])('a release whose steps carry %s: plan and deploy refuse it (exit 65, like any step its schema refuses) before touching the host', async (label, steps, message) => {
     const store = join(dir, `store-${label.split(' ')[1]}`);
     writeRelease(store, { name: 'steps', version: '1', services: { web: { version: '1.0.0', groups: ['web'], ...steps } }, extra: [KEY] });
     for (const verb of ['plan', 'deploy']) {
       const r = await ferry([verb, 'steps@1', '-i', inventory, '--store', store]);
-      expect(r.code, r.stderr).toBe(68);
+      expect(r.code, r.stderr).toBe(65);
       expect(r.stderr).toMatch(message);
     }
     expect(listTree(host())).toEqual([]);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey } from '../../src/pgp/generateKey.js';
-import { writeAptRepository } from '../../src/repo/writeAptRepository.js';
+import { writeAptRepository } from '../../src/sources/apt/writeAptRepository.js';
 import { ferry, run } from '../helpers/cli.js';
 import { canRunLab, labFor } from '../helpers/lab.js';
 import { makeDeb } from './makeDeb.js';
