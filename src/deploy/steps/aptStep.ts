@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { shellQuote as q } from '../shellQuote.js';
+import { serviceArtifacts } from '../serviceArtifacts.js';
+import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
@@ -57,8 +59,10 @@ export const aptStep: StepKind<AptParams> = {
       const status = `$(dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' ${q(n)} 2>/dev/null || true)`;
       return `s=${status}; case "$s" in ${v ? q(`ii ${v}`) : `'ii '*`}) ;; *) need=1;; esac`;
     });
+    const staged = serviceArtifacts(ctx.release, ctx.service).filter((e) => e.kind === 'apt' || e.kind === 'apt-index' || e.kind === 'key');
     const script = [
       'set -e',
+      checkStagedScript(ctx.remoteBundle, staged),
       'need=',
       ...checks,
       'if [ -z "$need" ]; then exit 0; fi',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { name } from '../../util/names.js';
 import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { runScript } from './runScript.js';
@@ -7,7 +8,7 @@ import type { Release } from '../../store/loadRelease.js';
 
 const GitParams = z
   .object({
-    name: z.string().min(1),
+    name,
     dest: z.string().startsWith('/', 'an absolute path'),
     /** a commit to check out; defaults to the commit the bundle pinned */
     commit: z.string().regex(/^[0-9a-f]{7,64}$/).optional(),

@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { unitName } from '../../util/names.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { runScript } from './runScript.js';
 import type { StepKind } from './types.js';
 
 const ServiceParams = z
   .object({
-    name: z.string().min(1),
+    name: unitName,
     enabled: z.boolean().optional(),
     state: z.enum(['started', 'stopped']).default('started'),
     /** restart (or reload) when an earlier step of this service changed something in this run */
