@@ -14,7 +14,8 @@ import { carriedPackages } from '../vulns/carriedPackages.js';
 import { loadVulnDb } from '../vulns/loadVulnDb.js';
 import { matchAdvisories } from '../vulns/matchAdvisories.js';
 import { collect, defaultStoreDir, printJson } from './options.js';
-import { printTable } from './list.js';
+import { formatTable } from '../ui/formatTable.js';
+import { escapeText } from '../util/escapeText.js';
 
 /** `--fail-on` met: the report found a package at or above that severity. */
 class VulnerableError extends FerryError {
@@ -39,8 +40,8 @@ export function register(program: Command): void {
       const advisories = (await Promise.all(opts.db.map((db) => loadVulnDb(db, opts.suite)))).flat();
       const findings = matchAdvisories(carriedPackages(manifest), advisories);
       if (opts.json) printJson({ name: manifest.name, version: manifest.version, findings });
-      else if (findings.length === 0) process.stdout.write(`${manifest.name} ${manifest.version}: no known vulnerability in ${opts.db.join(', ')}\n`);
-      else printTable(['PACKAGE', 'VERSION', 'FIXED', 'SEVERITY', 'IDS'], findings.map((f) => [`${f.package} (${f.kind})`, f.version, f.fixed ?? '(not fixed)', f.severity, f.ids.join(',')]));
+      else if (findings.length === 0) process.stdout.write(`${escapeText(`${manifest.name} ${manifest.version}`)}: no known vulnerability in ${opts.db.join(', ')}\n`);
+      else process.stdout.write(formatTable([['PACKAGE', 'VERSION', 'FIXED', 'SEVERITY', 'IDS'], ...findings.map((f) => [`${f.package} (${f.kind})`, f.version, f.fixed ?? '(not fixed)', f.severity, f.ids.join(',')])]));
       const threshold = opts.failOn ? SEVERITIES.indexOf(opts.failOn) : undefined;
       const over = threshold === undefined ? [] : findings.filter((f) => SEVERITIES.indexOf(f.severity) >= threshold);
       if (over.length > 0) throw new VulnerableError(`${manifest.name} ${manifest.version}: ${over.length} finding(s) at or above ${opts.failOn}: ${over.map((f) => `${f.package} ${f.version}`).join(', ')}`);
