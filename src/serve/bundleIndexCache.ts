@@ -1,5 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { checkStorePath } from '../store/checkStorePath.js';
 import { StoreError } from '../errors.js';
 import { MANIFEST_PATH, SIGNATURE_PATH, SIGNATURE_MAX_BYTES, manifestDigest, parseManifest } from '../bundle/manifest.js';
 import { sha256Hex } from '../util/sha256.js';
@@ -78,8 +80,11 @@ async function loadBundleIndex(dir: string, digest: string): Promise<BundleIndex
   const manifestFile = join(dir, MANIFEST_PATH);
   let bytes: Buffer;
   try {
-    bytes = await readFile(manifestFile);
+    // bundles/DIGEST is a real folder: a link planted there is refused (500, logged), not followed
+    if (!(await checkStorePath(dir, 'folder'))) return undefined;
+    bytes = await readFile(manifestFile, { flag: constants.O_RDONLY | constants.O_NOFOLLOW });
   } catch (err) {
+    if (err instanceof StoreError) throw err;
     if (isMissing(err)) return undefined;
     throw new StoreError(`cannot read ${manifestFile}: ${(err as Error).message}; check the store's permissions`, { cause: err });
   }

@@ -4,6 +4,8 @@ import { readReleaseRefs } from './readReleaseRefs.js';
 import { join } from 'node:path';
 import { parseManifest, MANIFEST_PATH, type Manifest } from '../bundle/manifest.js';
 import { storeLayout } from './storeLayout.js';
+import { checkStoreFolders } from './checkStoreFolders.js';
+import { checkStorePath } from './checkStorePath.js';
 
 export interface Release {
   name: string;
@@ -17,7 +19,9 @@ export interface Release {
 
 /** Every NAME/VERSION ref of the store with a summary of its manifest, sorted by name then epoch. */
 export async function listReleases(storeDir: string): Promise<Release[]> {
-  const refs = await readReleaseRefs(storeLayout(storeDir).refs, (file, why) => {
+  const layout = storeLayout(storeDir);
+  await checkStoreFolders(layout);
+  const refs = await readReleaseRefs(layout.refs, (file, why) => {
     throw new StoreError(`${file}: ${why}; fix or remove that ref`);
   });
   const out: Release[] = [];
@@ -36,7 +40,10 @@ export async function listReleases(storeDir: string): Promise<Release[]> {
   return out.sort((a, b) => a.name.localeCompare(b.name) || a.epoch.localeCompare(b.epoch) || a.version.localeCompare(b.version));
 }
 
+/** The manifest of bundles/DIGEST; the folder and the file must be real (a link is refused, not followed). */
 export async function readStoredManifest(storeDir: string, digest: string): Promise<Manifest> {
-  const file = join(storeLayout(storeDir).bundle(digest), MANIFEST_PATH);
+  const dir = storeLayout(storeDir).bundle(digest);
+  const file = join(dir, MANIFEST_PATH);
+  if (!(await checkStorePath(dir, 'folder')) || !(await checkStorePath(file, 'file'))) throw new StoreError(`${file} is missing: the release's bundle is not in the store; import it again`);
   return parseManifest(await readFile(file), file);
 }
