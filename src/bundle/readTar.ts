@@ -58,9 +58,10 @@ export class TarReader {
       if (at === 0) refuseCompressed(block, this.label);
       if (block.every((b) => b === 0)) return null;
       const h = decodeHeader(block, at === 0 ? `${this.label}: not a ferry bundle: not a tar archive, bad header at byte 0` : `${this.label}: corrupt tar header at byte ${at}`);
-      const size = h.size ?? 0;
-      // node-tar decodes base-256 sizes; a negative or imprecise one would misalign every following header
-      if (!Number.isSafeInteger(size) || size < 0) throw new BundleFormatError(`${this.label}: corrupt tar header at byte ${at} (size ${size} is not a byte count)`);
+      const size = h.size;
+      // node-tar decodes base-256 sizes (and leaves a negative one undefined): anything but a whole byte
+      // count would misalign every following header
+      if (size === undefined || !Number.isSafeInteger(size) || size < 0) throw new BundleFormatError(`${this.label}: corrupt tar header at byte ${at} (its size field is not a byte count)`);
       if (h.type === 'ExtendedHeader') {
         if (paxPath !== undefined) throw new BundleFormatError(`${this.label}: two pax headers in a row at byte ${at}`);
         if (size > PAX_MAX) throw new BundleFormatError(`${this.label}: pax header of ${size} bytes at byte ${at} is too large`);

@@ -1,6 +1,7 @@
-import { chmod, link, mkdir, mkdtemp, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import pMap from 'p-map';
 import type * as openpgp from 'openpgp';
 import { StoreError } from '../errors.js';
 import { readBundle, type EntrySink, type VerifiedHead } from '../bundle/readBundle.js';
@@ -9,6 +10,7 @@ import { MANIFEST_PATH, SIGNATURE_PATH, type Manifest, type ManifestEntry } from
 import { verifyGitBundles } from '../bundle/verifyGitBundles.js';
 import type { VerifiedSignature } from '../pgp/verify.js';
 import { silentLogger, type Logger } from '../ui/log.js';
+import { createWriteQueue, type WriteQueue } from '../util/createWriteQueue.js';
 import { fsyncDir } from '../util/fsyncDir.js';
 import { syncFileSystem } from '../util/syncFileSystem.js';
 import { checkStoreFolders } from './checkStoreFolders.js';
@@ -83,6 +85,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   const tree = join(scratch, 'tree');
   await mkdir(tree);
   const made = new Set<string>([tree]);
+  const writes = createWriteQueue(WRITES_IN_FLIGHT);
   let already = false;
 
   try {
@@ -100,8 +103,9 @@ export async function importBundle(source: string | Readable | BundleSource, opt
         log.info(`${name} ${version}: signature good (${head.signers.map((s) => s.fingerprint).join(', ')}); checking ${head.manifest.entries.length} entries`);
         return true;
       },
-      openEntry: async (entry) => (already ? undefined : fileSink(tree, entry, made)),
+      openEntry: async (entry) => (already ? undefined : fileSink(tree, entry, made, writes)),
     });
+    await writes.drain();
     const { manifest, digest } = result;
     const { name, version } = manifest;
 
@@ -111,10 +115,8 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     let newBytes = 0;
     if (!already) {
       newBytes = await linkBlobs(layout, manifest, tree, scratch, made, label);
-      for (const [path, data] of [[MANIFEST_PATH, result.manifestBytes], [SIGNATURE_PATH, result.signature]] as const) {
-        await writeFile(join(tree, path), data, { flag: 'wx' });
-        await chmod(join(tree, path), 0o444);
-      }
+      await writeReadOnly(join(tree, MANIFEST_PATH), result.manifestBytes);
+      await writeReadOnly(join(tree, SIGNATURE_PATH), Buffer.from(result.signature));
       await verifyGitBundles(tree, manifest, scratch);
       await opts.checkTree?.(tree, result);
 
@@ -143,6 +145,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     return { digest, name, version, already: !ref.claimed, signers: result.signers, entries: manifest.entries.length, newBytes: ref.claimed ? newBytes : 0 };
   } catch (err) {
     stream.destroy();
+    await writes.settle(); // nothing may still be writing into the scratch being removed
     await rm(scratch, { recursive: true, force: true });
     throw err;
   }
@@ -182,27 +185,33 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
   // checked again: a gc may have run since the head was read
   await missingFromBase(layout, manifest, label);
   const omitted = new Set(manifest.omitted ?? []);
-  // the link is made outside the tree and renamed over the entry: no name of the bundle's own is touched
-  const swap = join(scratch, 'swap');
+  // every blob checked before anything is linked: a refusal (a link, a damaged blob) changes nothing
+  const held = await pMap(manifest.entries, (entry) => !omitted.has(entry.path) && holdsBlob(layout, entry), { concurrency: WRITES_IN_FLIGHT });
   let newBytes = 0;
-  for (const entry of manifest.entries) {
-    const target = join(tree, entry.path);
-    const blob = layout.blob(entry.sha256);
-    if (omitted.has(entry.path)) {
-      await mkdirOnce(dirname(target), made);
-      await link(blob, target);
-    } else if (await holdsBlob(layout, entry)) {
-      await link(blob, swap);
-      await rename(swap, target);
-    } else {
-      newBytes += entry.size;
-      try {
-        await link(target, blob);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // a concurrent import stored the same content
+  await pMap(
+    manifest.entries,
+    async (entry, i) => {
+      const target = join(tree, entry.path);
+      const blob = layout.blob(entry.sha256);
+      if (omitted.has(entry.path)) {
+        await mkdirOnce(dirname(target), made);
+        await link(blob, target);
+      } else if (held[i]) {
+        // the link is made outside the tree and renamed over the entry: no name of the bundle's own is touched
+        const swap = join(scratch, `swap-${i}`);
+        await link(blob, swap);
+        await rename(swap, target);
+      } else {
+        newBytes += entry.size;
+        try {
+          await link(target, blob);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // a concurrent import stored the same content
+        }
       }
-    }
-  }
+    },
+    { concurrency: WRITES_IN_FLIGHT },
+  );
   return newBytes;
 }
 
@@ -228,9 +237,30 @@ function versionTaken(label: string, name: string, version: string, existing: st
   );
 }
 
-/** Entries are written without a sync each: the whole tree is flushed once before it is published. */
-async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>): Promise<EntrySink> {
+/** Entries up to this size are held in memory until verified, then written in the background. */
+const SMALL_ENTRY = 64 * 1024;
+/** Files written (or linked) at once: enough to keep the file system busy while the reader goes on. */
+const WRITES_IN_FLIGHT = 16;
+
+/**
+ * Entries are written without a sync each: the whole tree is flushed once before it is published. A
+ * small entry is written only after it verified, in the background (bounded), so that many small files
+ * cost about what reading them costs; a larger one streams to its file as it is read.
+ */
+async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>, writes: WriteQueue): Promise<EntrySink> {
   const target = join(tree, entry.path);
+  if (entry.size <= SMALL_ENTRY) {
+    const chunks: Buffer[] = [];
+    return {
+      write: (chunk) => void chunks.push(Buffer.from(chunk)),
+      commit: () =>
+        writes.add(async () => {
+          await mkdirOnce(dirname(target), made);
+          await writeReadOnly(target, Buffer.concat(chunks));
+        }),
+      abort: () => void (chunks.length = 0),
+    };
+  }
   await mkdirOnce(dirname(target), made);
   let fh: FileHandle | undefined = await open(target, 'wx', 0o644);
   return {
@@ -248,6 +278,17 @@ async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>): 
       await rm(target, { force: true });
     },
   };
+}
+
+/** A new file of the tree, read-only like every blob ('wx': never through an existing name or link). */
+async function writeReadOnly(path: string, data: Uint8Array): Promise<void> {
+  const fh = await open(path, 'wx', 0o644);
+  try {
+    await fh.write(data);
+    await fh.chmod(0o444);
+  } finally {
+    await fh.close();
+  }
 }
 
 async function mkdirOnce(dir: string, made: Set<string>): Promise<void> {
