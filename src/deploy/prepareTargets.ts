@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { SpecError, UsageError } from '../errors.js';
 import type { ManifestEntry } from '../bundle/manifest.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
-import type { Release } from './loadRelease.js';
+import type { Release } from '../store/loadRelease.js';
 import { renderVars } from './renderTemplate.js';
 import { serviceArtifacts } from './serviceArtifacts.js';
 import { artifactsDigest, stageKey } from './stageKey.js';

@@ -8,7 +8,7 @@ import { decideStage } from './decideStage.js';
 import type { Fact } from './fact.js';
 import { FACT_FORMAT } from './fact.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
-import type { Release } from './loadRelease.js';
+import type { Release } from '../store/loadRelease.js';
 import { openTransport } from './openTransport.js';
 import { parseSerial } from './parseSerial.js';
 import { type HostTarget, prepareTargets, type ServiceTarget } from './prepareTargets.js';
@@ -21,7 +21,7 @@ import { STAGES, type StageName, type StepContext } from './steps/types.js';
 import { TransientError } from './transport/TransientError.js';
 import type { Transport } from './transport/types.js';
 import { writeFact } from './writeFact.js';
-import { formatIssues } from '../spec/formatIssues.js';
+import { formatIssues } from '../util/formatIssues.js';
 
 export type StageStatus = 'ran' | 'skipped' | 'failed' | 'not run';
 

@@ -3,7 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { SHA256_RE } from '../util/sha256.js';
-import { isMissing } from './isMissing.js';
+import { isMissing } from '../util/isMissing.js';
 import { checkStorePath } from '../store/checkStorePath.js';
 
 export interface RefResolver {

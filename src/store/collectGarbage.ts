@@ -5,10 +5,10 @@ import type { Manifest } from '../bundle/manifest.js';
 import { silentLogger, type Logger } from '../ui/log.js';
 import { checkStoreFolders } from './checkStoreFolders.js';
 import { checkStorePath } from './checkStorePath.js';
-import { readStoredManifest } from './listReleases.js';
 import { readReleaseRefs } from './readReleaseRefs.js';
 import { SHA256_RE } from '../util/sha256.js';
 import { findLiveScratch } from './findLiveScratch.js';
+import { readStoredManifest } from './readStoredManifest.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
 import { sweepStaleImports } from './sweepStaleImports.js';
 import { syncReleaseLinks } from './syncReleaseLinks.js';
@@ -141,7 +141,7 @@ async function readReleases(layout: StoreLayout): Promise<Array<GcRelease & { ma
   for (const { name, version, digest } of refs) {
     let manifest: Manifest;
     try {
-      manifest = await readStoredManifest(layout.root, digest);
+      ({ manifest } = await readStoredManifest(layout.root, digest));
     } catch (err) {
       // a damaged release is not gc's to judge: without its manifest its blobs are unknown, so stop
       throw new StoreError(`refs/${name}/${version} points at ${digest}, whose manifest cannot be read (${(err as Error).message}): repair or remove that ref, then run gc again`);

@@ -1,11 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { StoreError } from '../errors.js';
 import { readReleaseRefs } from './readReleaseRefs.js';
-import { join } from 'node:path';
-import { parseManifest, MANIFEST_PATH, type Manifest } from '../bundle/manifest.js';
+import { readStoredManifest } from './readStoredManifest.js';
 import { storeLayout } from './storeLayout.js';
 import { checkStoreFolders } from './checkStoreFolders.js';
-import { checkStorePath } from './checkStorePath.js';
 
 export interface Release {
   name: string;
@@ -26,7 +23,7 @@ export async function listReleases(storeDir: string): Promise<Release[]> {
   });
   const out: Release[] = [];
   for (const { name, version, digest } of refs) {
-    const manifest = await readStoredManifest(storeDir, digest);
+    const { manifest } = await readStoredManifest(storeDir, digest);
     out.push({
       name,
       version,
@@ -38,12 +35,4 @@ export async function listReleases(storeDir: string): Promise<Release[]> {
     });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name) || a.epoch.localeCompare(b.epoch) || a.version.localeCompare(b.version));
-}
-
-/** The manifest of bundles/DIGEST; the folder and the file must be real (a link is refused, not followed). */
-export async function readStoredManifest(storeDir: string, digest: string): Promise<Manifest> {
-  const dir = storeLayout(storeDir).bundle(digest);
-  const file = join(dir, MANIFEST_PATH);
-  if (!(await checkStorePath(dir, 'folder')) || !(await checkStorePath(file, 'file'))) throw new StoreError(`${file} is missing: the release's bundle is not in the store; import it again`);
-  return parseManifest(await readFile(file), file);
 }

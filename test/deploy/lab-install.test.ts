@@ -5,17 +5,17 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseInventory } from '../../src/deploy/loadInventory.js';
-import { loadRelease } from '../../src/deploy/loadRelease.js';
+import { loadRelease } from '../../src/store/loadRelease.js';
 import { runDeploy, type DeployReport } from '../../src/deploy/runDeploy.js';
 import { generateKey } from '../../src/pgp/generateKey.js';
-import { writeAptRepository } from '../../src/repo/writeAptRepository.js';
+import { writeAptRepository } from '../../src/sources/apt/writeAptRepository.js';
 import { run } from '../helpers/cli.js';
 import { canRunLab, labFor } from '../helpers/lab.js';
 import { recordingLogger } from './fixtures.js';
 import { writeRelease } from './storeFixture.js';
 
 const enabled = await canRunLab();
-const lab = labFor('dpl', 211, 1);
+const lab = await labFor('dpl', 1);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A .deb whose postinst records what policy-rc.d answers while it is installed. */
@@ -93,7 +93,7 @@ describe.skipIf(!enabled)('install steps on an isolated lab host: apt from the b
     expect((await ssh('rm -f /usr/sbin/policy-rc.d')).code).toBe(0);
   });
   afterAll(async () => {
-    await lab.sh(['down']);
+    await lab.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

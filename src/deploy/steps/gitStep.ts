@@ -3,7 +3,7 @@ import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { runScript } from './runScript.js';
 import type { StepKind } from './types.js';
-import type { Release } from '../loadRelease.js';
+import type { Release } from '../../store/loadRelease.js';
 
 const GitParams = z
   .object({
