@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BundleFormatError } from '../errors.js';
-import { canonicalJson } from '../util/canonicalJson.js';
+import { canonicalJson, canonicalMismatch } from '../util/canonicalJson.js';
 import { sha256Hex } from '../util/sha256.js';
 import { formatIssues } from '../util/formatIssues.js';
 
@@ -79,6 +79,14 @@ export function parseManifest(bytes: Uint8Array, label: string): Manifest {
     raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
     throw new BundleFormatError(`${label}: manifest.json is not JSON (${(err as Error).message})`);
+  }
+  // one release, one byte string: a signed manifest with a duplicate key, extra whitespace or CRLF would
+  // read as another bundle's content under another digest (and squat its NAME/VERSION)
+  const at = canonicalMismatch(bytes, raw);
+  if (at !== undefined) {
+    throw new BundleFormatError(
+      `${label}: manifest.json is not canonical JSON (it differs from its canonical form at byte ${at}): ferry reads a manifest only as it writes it: sorted keys, none twice, no whitespace, one LF at the end`,
+    );
   }
   const parsed = Manifest.safeParse(raw);
   if (!parsed.success) throw new BundleFormatError(`${label}: manifest.json does not match format ${FORMAT}:\n${formatIssues('manifest.json', parsed.error)}`);

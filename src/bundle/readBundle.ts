@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type * as openpgp from 'openpgp';
 import { BundleFormatError, IntegrityError } from '../errors.js';
-import { verifyDetached, type VerifiedSignature } from '../pgp/verify.js';
+import { noteIgnored, verifyDetached, type Verification } from '../pgp/verify.js';
 import type { Logger } from '../ui/log.js';
 import { TarReader } from './readTar.js';
 import {
@@ -29,12 +29,11 @@ export interface EntrySink {
   abort(): Promise<void> | void;
 }
 
-export interface VerifiedHead {
+export interface VerifiedHead extends Verification {
   manifest: Manifest;
   manifestBytes: Buffer;
   signature: string;
   digest: string;
-  signers: VerifiedSignature[];
 }
 
 export interface ReadBundleOptions {
@@ -66,9 +65,10 @@ export async function readBundle(stream: Readable, opts: ReadBundleOptions): Pro
   const manifestBytes = await readHeadEntry(tar, MANIFEST_PATH, MANIFEST_MAX_BYTES, label, 'first');
   const signatureBytes = await readHeadEntry(tar, SIGNATURE_PATH, SIGNATURE_MAX_BYTES, label, 'second');
   const signature = signatureBytes.toString('utf8');
-  const signers = await verifyDetached(manifestBytes, signature, opts.keys, `${label}: manifest.json`);
+  const verification = await verifyDetached(manifestBytes, signature, opts.keys, `${label}: manifest.json`);
+  for (const i of verification.ignored) opts.log?.warn(`${label}: manifest.json: ${noteIgnored(i)}`);
   const manifest = parseManifest(manifestBytes, label);
-  const head: VerifiedHead = { manifest, manifestBytes, signature, digest: manifestDigest(manifestBytes), signers };
+  const head: VerifiedHead = { manifest, manifestBytes, signature, digest: manifestDigest(manifestBytes), ...verification };
   if ((await opts.onHead?.(head)) === false) {
     stream.destroy();
     return { ...head, complete: false, bytes: tar.offset };

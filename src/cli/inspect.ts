@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import * as openpgp from 'openpgp';
 import { parseManifest, manifestDigest } from '../bundle/manifest.js';
 import { readBundleHead } from '../bundle/readBundleHead.js';
 import { openBundleSource } from '../bundle/openBundleSource.js';
-import { readSignatures, verifyDetached, type VerifiedSignature } from '../pgp/verify.js';
+import { noteIgnored, readParts, unusableParts, verifyDetached, type Verification } from '../pgp/verify.js';
 import { readKeyring } from '../pgp/keyring.js';
 import { formatBytes } from '../ui/log.js';
-import { collect, printJson } from './options.js';
+import { collect, loggerFrom, printJson } from './options.js';
 import { printTable } from './list.js';
 
 export function register(program: Command): void {
@@ -22,14 +21,20 @@ export function register(program: Command): void {
       const head = await readBundleHead(src.label, src.stream);
       if (opts.manifest) return void process.stdout.write(head.manifestBytes);
       const manifest = parseManifest(head.manifestBytes, bundle);
-      const sigs = await readSignatures(head.signature);
-      const keyIDs = sigs.packets.map((p) => (p as openpgp.SignaturePacket).issuerKeyID.toHex().toUpperCase());
-      let verified: VerifiedSignature[] | undefined;
-      if (opts.keyring?.length) verified = await verifyDetached(head.manifestBytes, head.signature, await readKeyring(opts.keyring), `${bundle}: manifest.json`);
+      const label = `${bundle}: manifest.json`;
+      const parts = await readParts(head.signature, label);
+      const keyIDs = parts.flatMap((p) => (p.packet ? [p.packet.issuerKeyID.toHex().toUpperCase()] : []));
+      let verification: Verification | undefined;
+      if (opts.keyring?.length) verification = await verifyDetached(head.manifestBytes, head.signature, await readKeyring(opts.keyring), label);
+      const verified = verification?.signers;
+      // without a keyring, what can be told is which packets are no binary signature at all
+      const ignored = verification?.ignored ?? unusableParts(parts);
+      const log = loggerFrom(opts);
+      for (const i of ignored) log.warn(`${label}: ${noteIgnored(i)}`);
       const digest = manifestDigest(head.manifestBytes);
       const bytes = manifest.entries.reduce((n, e) => n + e.size, 0);
       if (opts.json) {
-        return printJson({ name: manifest.name, version: manifest.version, digest, epoch: manifest.epoch, signatures: keyIDs, verified, services: manifest.services, entries: manifest.entries, base: manifest.base });
+        return printJson({ name: manifest.name, version: manifest.version, digest, epoch: manifest.epoch, signatures: keyIDs, verified, ignored, services: manifest.services, entries: manifest.entries, base: manifest.base });
       }
       const out = process.stdout;
       out.write(`${manifest.name} ${manifest.version}\n  digest     ${digest}\n  epoch      ${manifest.epoch}\n  created by ${manifest.created_by}\n`);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { listReleases } from '../store/listReleases.js';
+import { formatTable } from '../ui/formatTable.js';
 import { formatBytes } from '../ui/log.js';
 import { defaultStoreDir, printJson } from './options.js';
 
@@ -18,7 +19,7 @@ export function register(program: Command): void {
     });
 }
 
+/** A table on stdout, laid out by the one table printer (ui/formatTable). */
 export function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  for (const r of [header, ...rows]) process.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+  process.stdout.write(formatTable([header, ...rows]));
 }

@@ -1,10 +1,10 @@
 import { Command, CommanderError } from 'commander';
-import { FerryError, FetchError } from '../errors.js';
+import { FerryError, FetchError, InternalError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { commands } from './commands.js';
 
-/** Exit code of an error that is a bug in ferry (or in a library it uses), not a kind of failure. */
-const INTERNAL_ERROR_EXIT = 1;
+/** Exit code of an error that is a bug in ferry (or in a library it uses), not a kind of failure: its own, not 70 (resolution) nor 1. */
+const INTERNAL_ERROR_EXIT = new InternalError('').exitCode;
 
 /** Exit code of an error the HTTP client throws outside any call (see catchStrayErrors): FetchError's. */
 const FETCH_FAILED_EXIT = new FetchError('').exitCode;

@@ -8,7 +8,7 @@ import { readBundle, type EntrySink, type VerifiedHead } from '../bundle/readBun
 import { openBundleSource, type BundleSource } from '../bundle/openBundleSource.js';
 import { MANIFEST_PATH, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
 import { verifyGitBundles } from '../sources/git/verifyGitBundles.js';
-import type { VerifiedSignature } from '../pgp/verify.js';
+import type { IgnoredSignature, VerifiedSignature } from '../pgp/verify.js';
 import { silentLogger, type Logger } from '../ui/log.js';
 import { createWriteQueue, type WriteQueue } from '../util/createWriteQueue.js';
 import { fsyncDir } from '../util/fsyncDir.js';
@@ -28,6 +28,8 @@ export interface ImportResult {
   /** true when the store already held this bundle: nothing was written */
   already: boolean;
   signers: VerifiedSignature[];
+  /** signatures that did not count (another one did), and why */
+  ignored: IgnoredSignature[];
   entries: number;
   /** bytes of artifacts that were new to the store (the rest were already there as blobs) */
   newBytes: number;
@@ -142,7 +144,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
       throw versionTaken(label, name, version, ref.conflict, digest);
     }
     await rm(scratch, { recursive: true, force: true });
-    return { digest, name, version, already: !ref.claimed, signers: result.signers, entries: manifest.entries.length, newBytes: ref.claimed ? newBytes : 0 };
+    return { digest, name, version, already: !ref.claimed, signers: result.signers, ignored: result.ignored, entries: manifest.entries.length, newBytes: ref.claimed ? newBytes : 0 };
   } catch (err) {
     stream.destroy();
     await writes.settle(); // nothing may still be writing into the scratch being removed

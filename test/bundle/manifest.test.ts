@@ -25,7 +25,7 @@ describe('parseManifest', () => {
     { path: 'files/a', data: Buffer.from('a') },
     { path: 'files/b', data: Buffer.from('b') },
   ];
-  const bytes = (m: unknown) => Buffer.from(JSON.stringify(m));
+  const bytes = (m: unknown) => Buffer.from(canonicalJson(m));
 
   it('reads a valid manifest', () => {
     expect(parseManifest(bytes(manifestFor(files)), 'x').entries.map((e) => e.path)).toEqual(['files/a', 'files/b']);
