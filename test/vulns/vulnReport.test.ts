@@ -19,13 +19,27 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-vulns-'));
   const key = await writeKey(dir, 'team');
   const files = [
-    // epoch 1 and a tilde in the Debian revision, as in a stable security update
-    { path: 'apt/pool/main/o/openssl/openssl_1%3a3.0.11-1~deb12u2_amd64.deb', kind: 'apt' },
+    // pool file names drop the epoch: the version comes from the manifest's apt artifacts
+    { path: 'apt/pool/main/o/openssl/openssl_3.0.11-1~deb12u2_amd64.deb', kind: 'apt' },
     { path: 'apt/pool/main/c/curl/curl_7.88.1-10+deb12u5_amd64.deb', kind: 'apt' },
     { path: 'python/wheels/Jinja2-3.1.2-py3-none-any.whl', kind: 'python' },
     { path: 'python/wheels/requests-2.32.0-py3-none-any.whl', kind: 'python' },
   ].map((f) => ({ ...f, data: Buffer.from(f.path) }));
-  const m = manifestFor(files, { name: 'vulnapp' });
+  const m = manifestFor(files, {
+    name: 'vulnapp',
+    artifacts: {
+      apt: {
+        suite: 'bookworm',
+        component: 'main',
+        architectures: ['amd64'],
+        packages: [
+          // epoch 1 and a tilde in the Debian revision, as in a stable security update
+          { name: 'openssl', version: '1:3.0.11-1~deb12u2', architecture: 'amd64', services: [] },
+          { name: 'curl', version: '7.88.1-10+deb12u5', architecture: 'amd64', services: [] },
+        ],
+      },
+    },
+  });
   m.entries = m.entries.map((e) => ({ ...e, kind: files.find((f) => f.path === e.path)!.kind as 'apt' | 'python' }));
   const secret = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
   bundle = join(dir, 'vulnapp-1.0.0.ferry');
