@@ -3,6 +3,7 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { StoreError } from '../errors.js';
 import { sha256Hex } from '../util/sha256.js';
 import { isProcessAlive } from '../util/isProcessAlive.js';
+import { checkStorePath } from './checkStorePath.js';
 import { GENESIS, auditLockPath, auditLogPath, type AuditEvent, type AuditRecord } from './auditLog.js';
 
 const LOCK_WAIT_MS = 60_000;
@@ -17,6 +18,8 @@ export async function appendAuditRecord(storeDir: string, event: AuditEvent, now
   await mkdir(storeDir, { recursive: true });
   const release = await takeLock(auditLockPath(storeDir), storeDir);
   try {
+    // a link planted as audit.log would send the append out of the store
+    await checkStorePath(auditLogPath(storeDir), 'file');
     const prev = await lastLineHash(auditLogPath(storeDir));
     const record: AuditRecord = { time: now.toISOString(), operator: operator(), ...event, prev };
     const fh = await open(auditLogPath(storeDir), 'a', 0o644);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, symlink, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,18 @@ describe('audit log', () => {
     const r = await ferry(['audit', 'verify', '--store', store]);
     expect(r.code).toBe(67);
     expect(r.stderr).toContain(`line ${broken} breaks the chain`);
+  }, 120_000);
+
+  it('refuses to append through a symbolic link planted as audit.log (exit 71), and writes nothing there', async () => {
+    const store = join(dir, 'store-linked');
+    await mkdir(store);
+    const outside = join(dir, 'outside.log');
+    await writeFile(outside, '');
+    await symlink(outside, join(store, 'audit.log'));
+    const r = await ferry(['verify', bundle, '--keyring', key.public, '--store', store]);
+    expect(r.code).toBe(71);
+    expect(r.stderr).toContain('is a symbolic link');
+    expect(await readFile(outside, 'utf8')).toBe('');
   }, 120_000);
 
   it('keeps whole lines and one chain when several processes append at once', async () => {
