@@ -4,7 +4,8 @@ import type { AptPackage } from './types.js';
 
 /**
  * All upstream packages by name and by the virtual names they provide, for one target architecture.
- * The maps hold record numbers; a list becomes package objects only when asked for (see LazyLists).
+ * Nothing is copied out of the packed indexes: a lookup probes each index's own hash table, and a list
+ * becomes package objects on first use (then the same objects every time).
  */
 export interface PackageIndex {
   arch: string;
@@ -13,55 +14,71 @@ export interface PackageIndex {
   /** virtual name -> packages providing it */
   providers: ReadonlyMap<string, AptPackage[]>;
   /**
-   * name -> the position apt's cache gives the package: names are numbered as apt first meets them
-   * reading the indexes in order (the package itself, then the names in its Pre-Depends, Depends,
-   * Conflicts, Breaks, Recommends, Suggests, Replaces, Enhances, Provides). apt's last tie-break
-   * between providers prefers the higher number.
+   * name -> a number that orders names as apt's cache numbers them: as apt first meets them reading
+   * the indexes in order (the package itself, then the names in its Pre-Depends, Depends, Conflicts,
+   * Breaks, Recommends, Suggests, Replaces, Enhances, Provides). apt's last tie-break between providers
+   * prefers the higher number; only the comparison means something. Undefined for a name never met.
    */
-  order: ReadonlyMap<string, number>;
+  order(name: string): number | undefined;
 }
 
-/** A record of one of the indexes: which index, which record. */
-interface Ref {
-  source: PackedIndex;
-  i: number;
+/** One packed index as seen from one architecture. */
+interface Source {
+  packed: PackedIndex;
+  /** whether record i is installable on the architecture (its own or `all`) */
+  takes: (i: number) => boolean;
+  /** by string id, the position of the name's first meeting among the records taken, or -1 */
+  firstMet: Int32Array;
 }
 
-/** name -> records, turned into package objects on first `get` (sorted by `finish` when given). */
-class LazyLists implements ReadonlyMap<string, AptPackage[]> {
-  private readonly refs = new Map<string, Ref[]>();
-  private readonly lists = new Map<string, AptPackage[]>();
-  constructor(private readonly finish?: (list: AptPackage[]) => void) {}
+/** name -> packages, looked up in every source in order (records of that name, or providing it). */
+class PackedLists implements ReadonlyMap<string, AptPackage[]> {
+  private readonly lists = new Map<string, AptPackage[] | undefined>();
+  constructor(
+    private readonly sources: readonly Source[],
+    private readonly records: (packed: PackedIndex, id: number) => Uint32Array,
+    private readonly finish?: (list: AptPackage[]) => void,
+  ) {}
 
-  add(name: string, ref: Ref): void {
-    const l = this.refs.get(name);
-    if (l) l.push(ref);
-    else this.refs.set(name, [ref]);
-  }
   get(name: string): AptPackage[] | undefined {
-    let list = this.lists.get(name);
-    if (list) return list;
-    const refs = this.refs.get(name);
-    if (!refs) return undefined;
-    list = refs.map((r) => r.source.get(r.i));
-    this.finish?.(list);
+    if (this.lists.has(name)) return this.lists.get(name);
+    let list: AptPackage[] | undefined;
+    for (const { packed, takes } of this.sources) {
+      const id = packed.lookup(name);
+      if (id === undefined) continue;
+      for (const i of this.records(packed, id)) if (takes(i)) (list ??= []).push(packed.get(i));
+    }
+    if (list) this.finish?.(list);
     this.lists.set(name, list);
     return list;
   }
   has(name: string): boolean {
-    return this.refs.has(name);
+    return this.get(name) !== undefined;
+  }
+  /** every name (a scan of all records: for `base: required` and mmdebstrap variants, not the resolver) */
+  *keys(): MapIterator<string> {
+    const seen = new Set<string>();
+    for (const { packed, takes } of this.sources) {
+      for (let i = 0; i < packed.count; i++) {
+        if (!takes(i)) continue;
+        const name = packed.string(packed.nameId(i));
+        if (this.records(packed, packed.nameId(i)).length > 0 && !seen.has(name)) {
+          seen.add(name);
+          yield name;
+        }
+      }
+    }
   }
   get size(): number {
-    return this.refs.size;
-  }
-  keys(): MapIterator<string> {
-    return this.refs.keys();
+    let n = 0;
+    for (const _ of this.keys()) n++;
+    return n;
   }
   *entries(): MapIterator<[string, AptPackage[]]> {
-    for (const name of this.refs.keys()) yield [name, this.get(name)!];
+    for (const name of this.keys()) yield [name, this.get(name)!];
   }
   *values(): MapIterator<AptPackage[]> {
-    for (const name of this.refs.keys()) yield this.get(name)!;
+    for (const name of this.keys()) yield this.get(name)!;
   }
   [Symbol.iterator](): MapIterator<[string, AptPackage[]]> {
     return this.entries();
@@ -74,37 +91,45 @@ class LazyLists implements ReadonlyMap<string, AptPackage[]> {
 /**
  * Index packed Packages indexes (packedIndex.ts) for `arch`, keeping the packages installable there
  * (that architecture or `all`). Versions are sorted highest first: like apt with default pins, the
- * candidate is the highest version in any source. Only names are read here; a package is decoded when
- * the resolver asks for its name.
+ * candidate is the highest version in any source. The only pass over all records counts where names
+ * are first met (apt's cache order), on numbers only.
  */
-export function indexPackedSources(sources: readonly PackedIndex[], arch: string): PackageIndex {
-  const byName = new LazyLists((list) => list.sort((a, b) => compareDebVersions(b.version, a.version)));
-  const providers = new LazyLists();
-  const order = new Map<string, number>();
-  for (const source of sources) {
-    // per index, each string is looked at once: ids met before in this index are skipped
-    const seen = new Uint8Array(source.strings);
+export function indexPackedSources(packedSources: readonly PackedIndex[], arch: string): PackageIndex {
+  const sources = packedSources.map((packed): Source => {
     const archOk = new Map<number, boolean>();
-    for (let i = 0; i < source.count; i++) {
-      const a = source.archId(i);
+    const takes = (i: number) => {
+      const a = packed.archId(i);
       let ok = archOk.get(a);
       if (ok === undefined) {
-        const s = source.string(a);
+        const s = packed.string(a);
         ok = s === arch || s === 'all';
         archOk.set(a, ok);
       }
-      if (!ok) continue;
-      for (const id of source.namesMet(i)) {
-        if (seen[id]) continue;
-        seen[id] = 1;
-        const name = source.string(id);
-        if (!order.has(name)) order.set(name, order.size);
-      }
-      byName.add(source.string(source.nameId(i)), { source, i });
-      for (const id of source.namesProvided(i)) providers.add(source.string(id), { source, i });
+      return ok;
+    };
+    const firstMet = new Int32Array(packed.strings).fill(-1);
+    let met = 0;
+    for (let i = 0; i < packed.count; i++) {
+      if (!takes(i)) continue;
+      for (const id of packed.namesMet(i)) if (firstMet[id] === -1) firstMet[id] = met++;
     }
-  }
-  return { arch, byName, providers, order };
+    return { packed, takes, firstMet };
+  });
+  // a name met in an earlier index comes first; within one, by its first meeting
+  const order = (name: string): number | undefined => {
+    for (let s = 0; s < sources.length; s++) {
+      const { packed, firstMet } = sources[s]!;
+      const id = packed.lookup(name);
+      if (id !== undefined && firstMet[id]! >= 0) return s * 2 ** 32 + firstMet[id]!;
+    }
+    return undefined;
+  };
+  return {
+    arch,
+    byName: new PackedLists(sources, (p, id) => p.recordsNamed(id), (list) => list.sort((a, b) => compareDebVersions(b.version, a.version))),
+    providers: new PackedLists(sources, (p, id) => p.recordsProviding(id)),
+    order,
+  };
 }
 
 /** Index packages held in memory (a freshly parsed index, a test's fixture) the same way. */

@@ -15,16 +15,19 @@ import type { AptOrigin, AptPackage } from './types.js';
  * the magic word and is rebuilt):
  *
  *   header  MAGIC, LAYOUT, body bytes, 0, then sha256(body) (12 words)
- *   body    counts: records, strings, meets, provided names, string bytes
+ *   body    counts: records, strings, meets, provided names, string bytes, hash slots
  *           records: FIELDS words each (string ids, NONE when absent; size as two words; flags)
  *           meetStart[records + 1], meets[] (string ids): the names apt's cache meets reading the record
- *           provStart[records + 1], provided[] (string ids): the names the record Provides
+ *           namedStart[strings + 1], named[]: by string id, the records of that name (in index order)
+ *           providingStart[strings + 1], providing[]: by string id, the records that Provide it
+ *           slots[]: open-addressing hash table (FNV-1a, linear probing) of every name met -> string id
  *           stringStart[strings + 1] (byte offsets), then the string bytes (UTF-8)
  */
 const MAGIC = 0x46525950; // "FRYP"
 export const PACKED_LAYOUT = 2;
 const HEADER_WORDS = 12; // 4 words, then the 32-byte sha256
 const NONE = 0xffffffff;
+const COUNTS = 6;
 
 const F_NAME = 0;
 const F_VERSION = 1;
@@ -46,6 +49,24 @@ const F_FLAGS = 16;
 const FIELDS = 17;
 const ESSENTIAL = 1;
 const IMPORTANT = 2;
+
+/** FNV-1a over the UTF-16 code units (names are ASCII; packing and lookup hash the same JS strings). */
+function hash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** Records grouped by a string id of theirs (CSR: start[id] .. start[id + 1] in `list`), index order kept. */
+function groupBy(strings: number, pairs: Array<[id: number, record: number]>): [Uint32Array, Uint32Array] {
+  const start = new Uint32Array(strings + 1);
+  for (const [id] of pairs) start[id + 1]!++;
+  for (let id = 0; id < strings; id++) start[id + 1]! += start[id]!;
+  const fill = start.slice(0, strings);
+  const list = new Uint32Array(pairs.length);
+  for (const [id, record] of pairs) list[fill[id]!++] = record;
+  return [start, list];
+}
 
 const NAME_RE = /(?:^|[,|])\s*([a-z0-9][a-z0-9+.-]*)(:[a-z0-9-]+)?/gi;
 
@@ -80,9 +101,9 @@ export function packIndex(packages: readonly AptPackage[]): Buffer {
   };
   const records = new Uint32Array(packages.length * FIELDS);
   const meetStart = new Uint32Array(packages.length + 1);
-  const provStart = new Uint32Array(packages.length + 1);
   const meets: number[] = [];
-  const provided: number[] = [];
+  const named: Array<[number, number]> = [];
+  const providing: Array<[number, number]> = [];
   packages.forEach((p, i) => {
     const r = i * FIELDS;
     records[r + F_NAME] = id(p.name);
@@ -104,18 +125,33 @@ export function packIndex(packages: readonly AptPackage[]): Buffer {
     records[r + F_FLAGS] = (p.essential ? ESSENTIAL : 0) | (p.important ? IMPORTANT : 0);
     for (const n of namesMet(p)) meets.push(id(n));
     meetStart[i + 1] = meets.length;
-    for (const prov of p.provides) provided.push(id(prov.name));
-    provStart[i + 1] = provided.length;
+    named.push([records[r + F_NAME]!, i]);
+    for (const prov of p.provides) providing.push([id(prov.name), i]);
   });
+  const [namedStart, namedList] = groupBy(strings.length, named);
+  const [providingStart, providingList] = groupBy(strings.length, providing);
+  const nameIds = [...new Set(meets)];
+  let size = 1;
+  while (size < nameIds.length * 2) size *= 2;
+  const slots = new Uint32Array(size).fill(NONE);
+  for (const n of nameIds) {
+    let at = hash(strings[n]!) & (size - 1);
+    while (slots[at] !== NONE) at = (at + 1) & (size - 1);
+    slots[at] = n;
+  }
   const text = strings.map((s) => Buffer.from(s, 'utf8'));
   const stringStart = new Uint32Array(strings.length + 1);
   text.forEach((b, i) => (stringStart[i + 1] = stringStart[i]! + b.length));
   const bytes = stringStart[strings.length]!;
-  const words = 5 + records.length + meetStart.length + meets.length + provStart.length + provided.length + stringStart.length;
+  const parts = [
+    [packages.length, strings.length, meets.length, providing.length, bytes, size],
+    records, meetStart, meets, namedStart, namedList, providingStart, providingList, slots, stringStart,
+  ];
+  const words = parts.reduce((n, part) => n + part.length, 0);
   const body = Buffer.alloc(words * 4 + bytes);
   const u32 = new Uint32Array(body.buffer, body.byteOffset, words);
   let at = 0;
-  for (const part of [[packages.length, strings.length, meets.length, provided.length, bytes], records, meetStart, meets, provStart, provided, stringStart]) {
+  for (const part of parts) {
     u32.set(part, at);
     at += part.length;
   }
@@ -136,24 +172,30 @@ export class PackedIndex {
   private readonly records: Uint32Array;
   private readonly meetStart: Uint32Array;
   private readonly meets: Uint32Array;
-  private readonly provStart: Uint32Array;
-  private readonly provided: Uint32Array;
+  private readonly namedStart: Uint32Array;
+  private readonly named: Uint32Array;
+  private readonly providingStart: Uint32Array;
+  private readonly providing: Uint32Array;
+  private readonly slots: Uint32Array;
   private readonly stringStart: Uint32Array;
   private readonly bytes: Buffer;
   private readonly decoded: Array<string | undefined>;
   private readonly packages: Array<AptPackage | undefined>;
 
   private constructor(words: Uint32Array, bytes: Buffer, private readonly origin: AptOrigin) {
-    const [count, strings, nMeets, nProvided] = words as unknown as [number, number, number, number];
+    const [count, strings, nMeets, nProviding, , nSlots] = words as unknown as number[] as [number, number, number, number, number, number];
     this.count = count;
     this.strings = strings;
-    let at = 5;
+    let at = COUNTS;
     const take = (n: number) => words.subarray(at, (at += n));
     this.records = take(count * FIELDS);
     this.meetStart = take(count + 1);
     this.meets = take(nMeets);
-    this.provStart = take(count + 1);
-    this.provided = take(nProvided);
+    this.namedStart = take(strings + 1);
+    this.named = take(count);
+    this.providingStart = take(strings + 1);
+    this.providing = take(nProviding);
+    this.slots = take(nSlots);
     this.stringStart = take(strings + 1);
     this.bytes = bytes;
     this.decoded = new Array<string | undefined>(strings);
@@ -172,11 +214,11 @@ export class PackedIndex {
     if (h[0] !== MAGIC || h[1] !== PACKED_LAYOUT || h[2] !== buf.length - HEADER_WORDS * 4) return undefined;
     const body = buf.subarray(HEADER_WORDS * 4);
     if (!createHash('sha256').update(body).digest().equals(buf.subarray(16, 48))) return undefined;
-    if (body.length < 20) return undefined;
-    const c = new Uint32Array(body.buffer, body.byteOffset, 5);
-    const [count, strings, nMeets, nProvided, bytes] = c as unknown as [number, number, number, number, number];
-    const words = 5 + count * FIELDS + (count + 1) * 2 + nMeets + nProvided + strings + 1;
-    if (words * 4 + bytes !== body.length) return undefined;
+    if (body.length < COUNTS * 4) return undefined;
+    const c = new Uint32Array(body.buffer, body.byteOffset, COUNTS);
+    const [count, strings, nMeets, nProviding, bytes, nSlots] = c as unknown as number[] as [number, number, number, number, number, number];
+    const words = COUNTS + count * (FIELDS + 2) + 1 + nMeets + (strings + 1) * 3 + nProviding + nSlots;
+    if (words * 4 + bytes !== body.length || (nSlots & (nSlots - 1)) !== 0) return undefined;
     return new PackedIndex(new Uint32Array(body.buffer, body.byteOffset, words), body.subarray(words * 4), origin);
   }
 
@@ -208,9 +250,25 @@ export class PackedIndex {
     return this.meets.subarray(this.meetStart[i], this.meetStart[i + 1]);
   }
 
-  /** the string ids of the names record i Provides */
-  namesProvided(i: number): Uint32Array {
-    return this.provided.subarray(this.provStart[i], this.provStart[i + 1]);
+  /** the string id of a name some record meets (its own, a relation's, a Provides), or undefined */
+  lookup(name: string): number | undefined {
+    const mask = this.slots.length - 1;
+    if (mask < 0) return undefined;
+    for (let at = hash(name) & mask; ; at = (at + 1) & mask) {
+      const id = this.slots[at]!;
+      if (id === NONE) return undefined;
+      if (this.string(id) === name) return id;
+    }
+  }
+
+  /** the records whose package is named by string `id` */
+  recordsNamed(id: number): Uint32Array {
+    return this.named.subarray(this.namedStart[id], this.namedStart[id + 1]);
+  }
+
+  /** the records that Provide the name with string `id` */
+  recordsProviding(id: number): Uint32Array {
+    return this.providing.subarray(this.providingStart[id], this.providingStart[id + 1]);
   }
 
   /** Record i as a package (decoded on first use, then the same object). */
