@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import type { ArtifactKind, BuildContext, BundleInput } from '../kind.js';
 import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
 import { createFetchStats, fetchMany } from '../../fetch/index.js';
-import { writeAptRepository } from './writeAptRepository.js';
 import { indexPackedSources, type PackageIndex } from './buildPackageIndex.js';
 import { fetchPackagesIndex } from './fetchPackagesIndex.js';
 import { fetchUpstreamRelease } from './fetchUpstreamRelease.js';
@@ -127,6 +126,8 @@ export const aptKind: ArtifactKind<AptLock> = {
       lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
       { cacheDir: ctx.cacheDir, log: ctx.log, stats, concurrency: ctx.jobs },
     );
+    // loaded here, not at start: `ferry lock` and every other command never publish a repository
+    const { writeAptRepository } = await import('./writeAptRepository.js');
     const repo = await writeAptRepository({
       outDir: join(ctx.workDir, 'apt'),
       suite: lock.suite,
