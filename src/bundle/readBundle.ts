@@ -5,8 +5,8 @@ import { BundleFormatError, IntegrityError } from '../errors.js';
 import { noteIgnored, verifyDetached, type Verification } from '../pgp/verify.js';
 import type { Logger } from '../ui/log.js';
 import { TarReader } from './readTar.js';
+import { ENTRY_PATH_RULE, isSafeBundlePath } from '../util/names.js';
 import {
-  isSafeBundlePath,
   manifestDigest,
   MANIFEST_MAX_BYTES,
   MANIFEST_PATH,
@@ -84,7 +84,7 @@ export async function readBundle(stream: Readable, opts: ReadBundleOptions): Pro
     const h = await tar.next();
     if (h === null) break;
     const where = `${label}: entry ${JSON.stringify(h.path)}`;
-    if (!isSafeBundlePath(h.path)) throw new BundleFormatError(`${where} escapes the bundle (absolute path, "..", or empty component)`);
+    if (!isSafeBundlePath(h.path)) throw new BundleFormatError(`${where} escapes the bundle or is not a safe name: ${ENTRY_PATH_RULE}`);
     if (h.type !== 'File' && h.type !== 'OldFile') {
       throw new BundleFormatError(`${where} is a ${describeType(h.type)}; a bundle holds only regular files`);
     }

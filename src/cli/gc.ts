@@ -6,8 +6,8 @@ import { collect, defaultStoreDir, loggerFrom, printJson } from './options.js';
 import { loadHosts, type HostOpts } from './deployOptions.js';
 import { collectStatus } from '../deploy/collectStatus.js';
 import { DeployError } from '../errors.js';
-import { printTable } from './list.js';
 import { numberOption } from './numberOption.js';
+import { formatTable } from '../ui/formatTable.js';
 
 export function register(program: Command): void {
   program
@@ -35,7 +35,7 @@ export function register(program: Command): void {
         ...r.removed.map((x) => [verb, x.name, x.version, x.digest.slice(0, 16), x.epoch.slice(0, 10)]),
         ...r.kept.map((x) => [`kept (${x.reason})`, x.name, x.version, x.digest.slice(0, 16), x.epoch.slice(0, 10)]),
       ];
-      if (rows.length) printTable(['', 'NAME', 'VERSION', 'DIGEST', 'EPOCH'], rows);
+      if (rows.length) process.stdout.write(formatTable([['', 'NAME', 'VERSION', 'DIGEST', 'EPOCH'], ...rows]));
       process.stdout.write(
         `${r.dryRun ? 'dry run: ' : ''}${verb} ${r.removed.length} release(s), ${r.orphans.length} unreferenced tree(s), ${r.blobs} blob(s) (${formatBytes(r.bytes)})${r.scratch ? `, ${r.scratch} stale scratch folder(s)` : ''}\n`,
       );

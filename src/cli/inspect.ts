@@ -6,7 +6,8 @@ import { noteIgnored, readParts, unusableParts, verifyDetached, type Verificatio
 import { readKeyring } from '../pgp/keyring.js';
 import { formatBytes } from '../ui/log.js';
 import { collect, loggerFrom, printJson } from './options.js';
-import { printTable } from './list.js';
+import { formatTable } from '../ui/formatTable.js';
+import { escapeText } from '../util/escapeText.js';
 
 export function register(program: Command): void {
   program
@@ -36,12 +37,17 @@ export function register(program: Command): void {
       if (opts.json) {
         return printJson({ name: manifest.name, version: manifest.version, digest, epoch: manifest.epoch, signatures: keyIDs, verified, ignored, services: manifest.services, entries: manifest.entries, base: manifest.base });
       }
-      const out = process.stdout;
-      out.write(`${manifest.name} ${manifest.version}\n  digest     ${digest}\n  epoch      ${manifest.epoch}\n  created by ${manifest.created_by}\n`);
-      if (manifest.base) out.write(`  differential over ${manifest.base.name} ${manifest.base.version} (${manifest.base.digest})\n`);
-      out.write(`  signatures ${keyIDs.join(', ')}${verified ? ` (valid: ${verified.map((v) => v.fingerprint).join(', ')})` : ' (not checked: pass --keyring, or run ferry verify)'}\n`);
-      out.write(`  services   ${Object.entries(manifest.services).map(([n, s]) => `${n} ${s.version} [${s.groups.join(',')}]`).join('; ') || 'none'}\n`);
-      out.write(`  artifacts  ${manifest.entries.length}, ${formatBytes(bytes)}\n\n`);
-      printTable(['KIND', 'SIZE', 'SHA256', 'PATH'], manifest.entries.map((e) => [e.kind, formatBytes(e.size), e.sha256.slice(0, 16), e.path]));
+      // everything below comes from the bundle: each line is printed escaped
+      const line = (s: string) => process.stdout.write(escapeText(s) + '\n');
+      line(`${manifest.name} ${manifest.version}`);
+      line(`  digest     ${digest}`);
+      line(`  epoch      ${manifest.epoch}`);
+      line(`  created by ${manifest.created_by}`);
+      if (manifest.base) line(`  differential over ${manifest.base.name} ${manifest.base.version} (${manifest.base.digest})`);
+      line(`  signatures ${keyIDs.join(', ')}${verified ? ` (valid: ${verified.map((v) => v.fingerprint).join(', ')})` : ' (not checked: pass --keyring, or run ferry verify)'}`);
+      line(`  services   ${Object.entries(manifest.services).map(([n, s]) => `${n} ${s.version} [${s.groups.join(',')}]`).join('; ') || 'none'}`);
+      line(`  artifacts  ${manifest.entries.length}, ${formatBytes(bytes)}`);
+      line('');
+      process.stdout.write(formatTable([['KIND', 'SIZE', 'SHA256', 'PATH'], ...manifest.entries.map((e) => [e.kind, formatBytes(e.size), e.sha256.slice(0, 16), e.path])]));
     });
 }

@@ -15,11 +15,6 @@ export function register(program: Command): void {
       if (opts.json) return printJson(releases);
       if (releases.length === 0) return void process.stdout.write(`no releases in ${opts.store}\n`);
       const rows = releases.map((r) => [r.name, r.version, r.digest.slice(0, 16), r.epoch.slice(0, 10), String(r.entries), formatBytes(r.bytes), r.services.join(',')]);
-      printTable(['NAME', 'VERSION', 'DIGEST', 'EPOCH', 'ENTRIES', 'SIZE', 'SERVICES'], rows);
+      process.stdout.write(formatTable([['NAME', 'VERSION', 'DIGEST', 'EPOCH', 'ENTRIES', 'SIZE', 'SERVICES'], ...rows]));
     });
-}
-
-/** A table on stdout, laid out by the one table printer (ui/formatTable). */
-export function printTable(header: string[], rows: string[][]): void {
-  process.stdout.write(formatTable([header, ...rows]));
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/util/canonicalJson.js';
-import { isSafeBundlePath, parseManifest } from '../../src/bundle/manifest.js';
+import { parseManifest } from '../../src/bundle/manifest.js';
+import { isSafeBundlePath } from '../../src/util/names.js';
 import { manifestFor } from '../helpers/craft.js';
 
 describe('canonical JSON', () => {
