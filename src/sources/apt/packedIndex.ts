@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { formatRelation, parseDependencies, type Relation } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
@@ -165,33 +164,6 @@ export function packIndex(packages: readonly AptPackage[]): Buffer {
   return Buffer.concat([header, body]);
 }
 
-/** Whether a header names this layout and a body of the length that follows it. */
-function headerFits(header: Buffer, total: number): boolean {
-  if (header.length < HEADER_WORDS * 4) return false;
-  const h = new Uint32Array(header.buffer, header.byteOffset, 4);
-  return h[0] === MAGIC && h[1] === PACKED_LAYOUT && h[2] === total - HEADER_WORDS * 4;
-}
-
-/** The number of u32 words before the string bytes, when the counts agree with the body's length. */
-function tableWords(body: Buffer, bodyLength: number): number | undefined {
-  if (body.length < COUNTS * 4) return undefined;
-  const c = new Uint32Array(body.buffer, body.byteOffset, COUNTS);
-  const [count, strings, nMeets, nProviding, bytes, nSlots] = c as unknown as number[] as [number, number, number, number, number, number];
-  const words = COUNTS + count * (FIELDS + 2) + 1 + nMeets + (strings + 1) * 3 + nProviding + nSlots;
-  return words * 4 + bytes === bodyLength && nSlots > 0 && (nSlots & (nSlots - 1)) === 0 ? words : undefined;
-}
-
-/** `length` bytes of the file at `position` (a fresh, aligned buffer), or a throw when it is shorter. */
-function readAt(fd: number, position: number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
-  for (let got = 0; got < length; ) {
-    const n = readSync(fd, buf, got, length - got, position + got);
-    if (n <= 0) throw new Error('short read');
-    got += n;
-  }
-  return buf;
-}
-
 /** The records of one packed index; `origin` is where these bytes came from this time. */
 export class PackedIndex {
   readonly count: number;
@@ -206,11 +178,11 @@ export class PackedIndex {
   private readonly providing: Uint32Array;
   private readonly slots: Uint32Array;
   private readonly stringStart: Uint32Array;
-  private readonly text: (start: number, end: number) => string;
+  private readonly bytes: Buffer;
   private readonly decoded: Array<string | undefined>;
   private readonly packages: Array<AptPackage | undefined>;
 
-  private constructor(words: Uint32Array, text: (start: number, end: number) => string, private readonly origin: AptOrigin) {
+  private constructor(words: Uint32Array, bytes: Buffer, private readonly origin: AptOrigin) {
     const [count, strings, nMeets, nProviding, , nSlots] = words as unknown as number[] as [number, number, number, number, number, number];
     this.count = count;
     this.strings = strings;
@@ -225,7 +197,7 @@ export class PackedIndex {
     this.providing = take(nProviding);
     this.slots = take(nSlots);
     this.stringStart = take(strings + 1);
-    this.text = text;
+    this.bytes = bytes;
     this.decoded = new Array<string | undefined>(strings);
     this.packages = new Array<AptPackage | undefined>(count);
   }
@@ -238,51 +210,23 @@ export class PackedIndex {
     if (data.length < HEADER_WORDS * 4) return undefined;
     // the u32 views need 4-byte alignment; a small Buffer may sit anywhere in Node's pool (alloc is never pooled)
     const buf = data.byteOffset % 4 === 0 ? data : Buffer.alloc(data.length, data);
+    const h = new Uint32Array(buf.buffer, buf.byteOffset, 4);
+    if (h[0] !== MAGIC || h[1] !== PACKED_LAYOUT || h[2] !== buf.length - HEADER_WORDS * 4) return undefined;
     const body = buf.subarray(HEADER_WORDS * 4);
-    if (!headerFits(buf, buf.length) || !createHash('sha256').update(body).digest().equals(buf.subarray(16, 48))) return undefined;
-    const words = tableWords(body, body.length);
-    if (words === undefined) return undefined;
-    const strings = body.subarray(words * 4);
-    return new PackedIndex(new Uint32Array(body.buffer, body.byteOffset, words), (start, end) => strings.toString('utf8', start, end), origin);
-  }
-
-  /**
-   * Open a packed index file, checked whole (length, sha256) but kept mostly on disk: the number table
-   * is read into memory, each string is read from the file when first used (the string table is most
-   * of the file and a lock needs a small part of it). The file stays open for the life of the process;
-   * it is only ever replaced by a rename, so the bytes read later are the bytes checked.
-   */
-  static openFile(path: string, origin: AptOrigin): PackedIndex | undefined {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch {
-      return undefined;
-    }
-    try {
-      const size = fstatSync(fd).size;
-      const header = readAt(fd, 0, Math.min(size, HEADER_WORDS * 4));
-      if (!headerFits(header, size)) throw new Error('layout');
-      const hasher = createHash('sha256');
-      for (let pos = header.length; pos < size; pos += 1 << 20) hasher.update(readAt(fd, pos, Math.min(1 << 20, size - pos)));
-      if (!hasher.digest().equals(header.subarray(16, 48))) throw new Error('checksum');
-      const bodyLength = size - header.length;
-      const words = tableWords(readAt(fd, header.length, Math.min(bodyLength, COUNTS * 4)), bodyLength);
-      if (words === undefined) throw new Error('layout');
-      const table = readAt(fd, header.length, words * 4);
-      const stringsAt = header.length + words * 4;
-      return new PackedIndex(new Uint32Array(table.buffer, table.byteOffset, words), (start, end) => readAt(fd, stringsAt + start, end - start).toString('utf8'), origin);
-    } catch {
-      closeSync(fd);
-      return undefined;
-    }
+    if (!createHash('sha256').update(body).digest().equals(buf.subarray(16, 48))) return undefined;
+    if (body.length < COUNTS * 4) return undefined;
+    const c = new Uint32Array(body.buffer, body.byteOffset, COUNTS);
+    const [count, strings, nMeets, nProviding, bytes, nSlots] = c as unknown as number[] as [number, number, number, number, number, number];
+    const words = COUNTS + count * (FIELDS + 2) + 1 + nMeets + (strings + 1) * 3 + nProviding + nSlots;
+    if (words * 4 + bytes !== body.length || (nSlots & (nSlots - 1)) !== 0) return undefined;
+    return new PackedIndex(new Uint32Array(body.buffer, body.byteOffset, words), body.subarray(words * 4), origin);
   }
 
   /** A string of the table, decoded once. */
   string(id: number): string {
     let s = this.decoded[id];
     if (s === undefined) {
-      s = this.text(this.stringStart[id]!, this.stringStart[id + 1]!);
+      s = this.bytes.toString('utf8', this.stringStart[id], this.stringStart[id + 1]);
       this.decoded[id] = s;
     }
     return s;

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/writeFileAtomic.js';
 import { PACKED_LAYOUT, PackedIndex } from './packedIndex.js';
@@ -19,7 +20,8 @@ function entry(cacheDir: string, sha256: string): string {
 
 /** The index with this sha256 as read from `origin`, or undefined when not cached (or not intact). */
 export async function readParsedIndex(cacheDir: string, sha256: string, origin: AptOrigin): Promise<PackedIndex | undefined> {
-  return PackedIndex.openFile(entry(cacheDir, sha256), origin);
+  const data = await readFile(entry(cacheDir, sha256)).catch(() => undefined);
+  return data && PackedIndex.open(data, origin);
 }
 
 export async function writeParsedIndex(cacheDir: string, sha256: string, packed: Buffer): Promise<void> {
