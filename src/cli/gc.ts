@@ -10,7 +10,7 @@ export function register(program: Command): void {
   program
     .command('gc')
     .description('remove releases beyond the newest N per name, then the blobs no remaining release uses, and stale scratch')
-    .requiredOption('--keep <n>', 'releases to keep per name, newest by epoch', numberOption('--keep', { whole: true, min: 1 }))
+    .requiredOption('--keep <n>', 'releases to keep per name, newest by epoch', numberOption('--keep', { whole: true, min: 1, unit: 'releases' }))
     .option('--store <dir>', 'store folder (FERRY_STORE)', defaultStoreDir())
     .option('--protect <release>', 'never remove this release: DIGEST (or a unique prefix) or NAME/VERSION, e.g. what a host runs (repeatable)', collect)
     .option('-i, --inventory <file>', 'also keep every release a host of this inventory reports in its facts (ferry status); gc refuses when a host cannot be asked')
