@@ -3,6 +3,7 @@ import { DeployError, UsageError } from '../errors.js';
 import { collectStatus } from '../deploy/collectStatus.js';
 import { formatTable } from '../ui/formatTable.js';
 import { hostOptions, loadHosts, type HostOpts } from './deployOptions.js';
+import { escapeText } from '../util/escapeText.js';
 
 interface StatusOpts extends HostOpts {
   expect?: string;
@@ -23,7 +24,7 @@ export function register(program: Command): void {
       const rows = [['HOST', 'SERVICE', 'RELEASE', 'VERSION', 'DIGEST', 'COMPLETE'], ...status.rows.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', r.problem ?? (r.complete ? 'yes' : 'no')])];
       for (const h of hosts) if (!status.rows.some((r) => r.host === h.name) && !status.unreachable.some((u) => u.host === h.name)) rows.push([h.name, '-', 'nothing deployed', '', '', '']);
       process.stdout.write(formatTable(rows) + `\n${digests.length} distinct bundle digest${digests.length === 1 ? '' : 's'} across ${hosts.length} host${hosts.length === 1 ? '' : 's'}\n`);
-      for (const u of status.unreachable) process.stdout.write(`${u.host}: unreachable: ${u.error}\n`);
+      for (const u of status.unreachable) process.stdout.write(`${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}\n`);
     }
     if (o.expect) {
       const off = status.rows.filter((r) => !r.digest?.startsWith(o.expect!) || !r.complete);

@@ -204,7 +204,7 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
       const t0 = Date.now();
       const kind = stepKinds[step.kind]!;
       const label = `host ${t.host.name}, service ${svc.name}, ${stage} ${step.kind}`;
-      const rendered = renderDeep(step.params, vars, label);
+      const rendered = renderDeep(step.params, vars, (path) => `${label} option ${path}`);
       const parsed = kind.schema.safeParse(rendered);
       if (!parsed.success) throw new DeployError(formatIssues(label, parsed.error));
       const problems = kind.check?.(parsed.data, svc.name, release) ?? [];

@@ -7,6 +7,16 @@ import type { StepContext, StepResult } from './steps/types.js';
 
 export type StageSource = { push: true } | { push: false; server: string };
 
+/**
+ * The listing is read by the host's shell line by line into "$B/$path": a path must stay one line
+ * inside the bundle folder whatever the manifest says (import validates names too; this holds even
+ * for a store written by other means).
+ */
+function checkForHost(e: ManifestEntry, host: string): void {
+  const bad = !/^[0-9a-f]{64}$/.test(e.sha256) || /[\x00-\x1f\x7f]/.test(e.path) || e.path.startsWith('/') || e.path.split('/').some((s) => s === '' || s === '.' || s === '..');
+  if (bad) throw new DeployError(`host ${host}: refusing to stage ${JSON.stringify(e.path)}: a bundle path must be relative, without empty, "." or ".." segments or control characters, with a sha256 of 64 hex digits`);
+}
+
 function listing(entries: ManifestEntry[], withUrl: boolean): string {
   return entries.map((e) => `${e.sha256} ${withUrl ? e.path.split('/').map(encodeURIComponent).join('/') + ' ' : ''}${e.path}`).join('\n');
 }
@@ -22,6 +32,7 @@ const heredoc = (body: string) => `<<'@@FERRY_LIST'\n${body}\n@@FERRY_LIST`;
  */
 export async function stageArtifacts(ctx: StepContext, entries: ManifestEntry[], source: StageSource): Promise<StepResult> {
   if (entries.length === 0) return { changed: false, detail: 'no artifacts' };
+  for (const e of entries) checkForHost(e, ctx.host);
   const b = q(ctx.remoteBundle);
   if (!source.push) {
     const base = `${source.server.replace(/\/+$/, '')}/bundles/${ctx.release.digest}`;

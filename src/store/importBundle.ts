@@ -7,7 +7,7 @@ import { readBundle, type EntrySink, type VerifiedHead } from '../bundle/readBun
 import { openBundleSource, type BundleSource } from '../bundle/openBundleSource.js';
 import { MANIFEST_PATH, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
 import { verifyGitBundles } from '../sources/git/verifyGitBundles.js';
-import type { VerifiedSignature } from '../pgp/verify.js';
+import type { IgnoredSignature, VerifiedSignature } from '../pgp/verify.js';
 import { silentLogger, type Logger } from '../ui/log.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { readRef } from './readRef.js';
@@ -22,6 +22,8 @@ export interface ImportResult {
   /** true when the store already held this bundle: nothing was written */
   already: boolean;
   signers: VerifiedSignature[];
+  /** signatures that did not count (another one did), and why */
+  ignored: IgnoredSignature[];
   entries: number;
   /** bytes of artifacts that were new to the store (the rest were already there as blobs) */
   newBytes: number;
@@ -96,7 +98,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     if (already) {
       await writeRef(layout, manifest.name, manifest.version, digest);
       await rm(scratch, { recursive: true, force: true });
-      return { digest, name: manifest.name, version: manifest.version, already, signers: result.signers, entries: manifest.entries.length, newBytes: 0 };
+      return { digest, name: manifest.name, version: manifest.version, already, signers: result.signers, ignored: result.ignored, entries: manifest.entries.length, newBytes: 0 };
     }
 
     // differential bundles: the omitted entries come from releases already in the store (checked again:
@@ -151,7 +153,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     }
     await writeRef(layout, manifest.name, manifest.version, digest);
     await rm(scratch, { recursive: true, force: true });
-    return { digest, name: manifest.name, version: manifest.version, already, signers: result.signers, entries: manifest.entries.length, newBytes };
+    return { digest, name: manifest.name, version: manifest.version, already, signers: result.signers, ignored: result.ignored, entries: manifest.entries.length, newBytes };
   } catch (err) {
     stream.destroy();
     await rm(scratch, { recursive: true, force: true });

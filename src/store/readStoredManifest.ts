@@ -31,6 +31,6 @@ export async function readStoredManifest(store: string, digest: string): Promise
     throw new StoreError(`cannot read ${file}: ${(err as Error).message}; check the store's permissions`, { cause: err });
   }
   const actual = manifestDigest(bytes);
-  if (actual !== digest) throw new StoreError(`${file}: its sha256 is ${actual}, not the digest ${digest} it is stored under; the store is damaged, import the bundle again`);
+  if (actual !== digest) throw new StoreError(`${file} does not hash to its folder name ${digest} (its sha256 is ${actual}): the store is damaged; re-import the bundle`);
   return { manifest: parseManifest(bytes, file), bytes, dir, file };
 }

@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { name } from '../../util/names.js';
 import { shellQuote as q } from '../shellQuote.js';
+import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
 
-const RootfsParams = z.object({ name: z.string().min(1), dest: z.string().startsWith('/', 'an absolute path') }).strict();
+const RootfsParams = z.object({ name, dest: z.string().startsWith('/', 'an absolute path') }).strict();
 type RootfsParams = z.infer<typeof RootfsParams>;
 
 /** The tarball of rootfs NAME: manifest.artifacts.rootfs[NAME].path, as the rootfs kind records it. */
@@ -29,13 +31,14 @@ export const rootfsStep: StepKind<RootfsParams> = {
     const d = q(p.dest);
     const script = [
       'set -e',
+      checkStagedScript(ctx.remoteBundle, [a]),
       `d=${d}`,
-      `if [ "$(cat "$d/.ferry-rootfs" 2>/dev/null)" = ${a.sha256} ]; then exit 0; fi`,
+      `if [ "$(cat "$d/.ferry-rootfs" 2>/dev/null)" = ${q(a.sha256)} ]; then exit 0; fi`,
       'mkdir -p "$(dirname "$d")"',
       't=$(mktemp -d "$d.ferry.XXXXXX")',
       `trap 'rm -rf "$t"' EXIT`,
       `tar -x -p --numeric-owner -f ${q(`${ctx.remoteBundle}/${a.path}`)} -C "$t"`,
-      `echo ${a.sha256} > "$t/.ferry-rootfs"`,
+      `echo ${q(a.sha256)} > "$t/.ferry-rootfs"`,
       'chmod 755 "$t"',
       'if [ -e "$d" ]; then mv "$d" "$d.ferry-old.$$"; fi',
       'mv "$t" "$d"',

@@ -1,5 +1,5 @@
 import { DeployError } from '../../errors.js';
-import { MAX_INLINE_SCRIPT, remoteCommand, remoteFileCommand, UPLOAD_SCRIPT } from './remoteCommand.js';
+import { scriptOnStdin } from './scriptOnStdin.js';
 import { spawnCommand } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
 import type { RunOptions, RunResult, Transport } from './types.js';
@@ -81,10 +81,8 @@ export class SshTransport implements Transport {
   }
 
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
-    if (script.length <= MAX_INLINE_SCRIPT) return this.exec(remoteCommand(script), opts);
-    const up = await this.exec(remoteCommand(UPLOAD_SCRIPT), { stdin: script, timeoutMs: opts.timeoutMs });
-    if (up.code !== 0 || !up.stdout) throw new DeployError(`host ${this.target.name}: cannot upload a script: ${up.stderr.trim()}`);
-    return this.exec(remoteFileCommand(up.stdout.trim()), opts);
+    const { command, stdin } = scriptOnStdin(script, opts.stdin);
+    return this.exec(command, { ...opts, stdin });
   }
 
   /** Stop the master connection; harmless when there is none. */
