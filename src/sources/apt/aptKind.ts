@@ -10,6 +10,7 @@ import { loadAptBase } from './loadAptBase.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
 import type { PackedIndex } from './packedIndex.js';
 import type { AptPackage } from './types.js';
+import { debComponents } from './debComponents.js';
 
 /** One pinned .deb in SPEC.lock.json. */
 export interface LockedDeb {
@@ -160,6 +161,7 @@ export const aptKind: ArtifactKind<AptLock> = {
         architectures: lock.architectures,
         packages: lock.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, services: p.services })),
       },
+      components: debComponents(repo.packages, (p) => bySha.get(p.sha256)!.services),
     };
   },
 };
