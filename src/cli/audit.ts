@@ -1,18 +1,9 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { parseManifest } from '../bundle/manifest.js';
-import { openBundleSource } from '../bundle/openBundleSource.js';
-import { readBundleHead } from '../bundle/readBundleHead.js';
-import { FerryError } from '../errors.js';
-import { loadRelease } from '../store/loadRelease.js';
 import type { Manifest } from '../bundle/manifest.js';
-import { verifyAuditLog } from '../store/verifyAuditLog.js';
-import { auditLogPath } from '../store/auditLog.js';
+import { FerryError } from '../errors.js';
 import { isFile } from '../util/isFile.js';
 import { SEVERITIES, type Severity } from '../vulns/advisory.js';
-import { carriedPackages } from '../vulns/carriedPackages.js';
-import { loadVulnDb } from '../vulns/loadVulnDb.js';
-import { matchAdvisories } from '../vulns/matchAdvisories.js';
 import { collect, defaultStoreDir, printJson } from './options.js';
 import { formatTable } from '../ui/formatTable.js';
 import { escapeText } from '../util/escapeText.js';
@@ -36,6 +27,9 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExamples:\n  ferry audit openstack-2026.11.0.ferry --db debian-osv.zip --db pypi-osv.zip\n  ferry audit openstack@2026.11.0 --store /srv/ferry --db tracker.json --suite bookworm --fail-on high\n')
     .action(async (bundle: string, opts: { db: string[]; suite?: string; failOn?: Severity; store: string; json?: boolean }) => {
+      const { carriedPackages } = await import('../vulns/carriedPackages.js');
+      const { loadVulnDb } = await import('../vulns/loadVulnDb.js');
+      const { matchAdvisories } = await import('../vulns/matchAdvisories.js');
       const manifest = await manifestOf(bundle, opts.store);
       const advisories = (await Promise.all(opts.db.map((db) => loadVulnDb(db, opts.suite)))).flat();
       const findings = matchAdvisories(carriedPackages(manifest), advisories);
@@ -53,6 +47,8 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExample:\n  ferry audit verify --store /srv/ferry\n')
     .action(async (opts: { store: string; json?: boolean }) => {
+      const { verifyAuditLog } = await import('../store/verifyAuditLog.js');
+      const { auditLogPath } = await import('../store/auditLog.js');
       const r = await verifyAuditLog(opts.store);
       if (opts.json) return printJson({ ok: true, file: auditLogPath(opts.store), ...r });
       process.stdout.write(`OK ${auditLogPath(opts.store)}: ${r.records} records, chain intact (last line sha256 ${r.last})\n`);
@@ -64,7 +60,10 @@ export function register(program: Command): void {
  * checks that it carries exactly that), or a stored release's, re-hashed against its digest.
  */
 async function manifestOf(what: string, store: string): Promise<Manifest> {
-  if (!(await isFile(what))) return (await loadRelease(store, what)).manifest;
+  if (!(await isFile(what))) return (await (await import('../store/loadRelease.js')).loadRelease(store, what)).manifest;
+  const { openBundleSource } = await import('../bundle/openBundleSource.js');
+  const { readBundleHead } = await import('../bundle/readBundleHead.js');
+  const { parseManifest } = await import('../bundle/manifest.js');
   const src = await openBundleSource(what);
   const head = await readBundleHead(src.label, src.stream);
   src.stream.destroy();

@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
-import { importBundle } from '../store/importBundle.js';
-import { syncReleaseLinks } from '../store/syncReleaseLinks.js';
 import { formatBytes } from '../ui/log.js';
-import { acceptHead, describeVerdict } from './acceptHead.js';
-import { recordAudit, type Seen } from './recordAudit.js';
+import type { Seen } from './recordAudit.js';
 import type { PolicyVerdict } from '../pgp/evaluatePolicy.js';
 import { POLICY_OPTION, collect, defaultStoreDir, loggerFrom, policyFrom, printJson, trustedKeysFrom } from './options.js';
 
@@ -18,6 +15,10 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExamples:\n  ferry import openstack-2026.11.0.ferry --keyring team.asc --store /srv/ferry\n  ferry import openstack-2026.11.0.ferry --policy /etc/ferry/policy.yaml --store /srv/ferry\n  ferry import /media/usb/openstack-2026.11.0.ferry.index.json --keyring team.asc --store /srv/ferry\n')
     .action(async (bundle: string, opts: { keyring?: string[]; policy?: string; store: string; json?: boolean }) => {
+      const { importBundle } = await import('../store/importBundle.js');
+      const { syncReleaseLinks } = await import('../store/syncReleaseLinks.js');
+      const { acceptHead, describeVerdict } = await import('./acceptHead.js');
+      const { recordAudit } = await import('./recordAudit.js');
       const log = loggerFrom(opts);
       const seen: Seen & { verdict?: PolicyVerdict } = {};
       const r = await recordAudit(opts.store, 'import', bundle, async () => {

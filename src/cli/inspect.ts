@@ -1,13 +1,8 @@
 import type { Command } from 'commander';
-import { parseManifest, manifestDigest } from '../bundle/manifest.js';
-import { readBundleHead } from '../bundle/readBundleHead.js';
-import { openBundleSource } from '../bundle/openBundleSource.js';
-import { noteIgnored, readParts, unusableParts, verifyDetached, type Verification } from '../pgp/verify.js';
-import { readKeyring } from '../pgp/keyring.js';
+import type { Verification } from '../pgp/verify.js';
 import { formatBytes } from '../ui/log.js';
 import { POLICY_OPTION, collect, loggerFrom, policyFrom, printJson, trustedKeysFrom } from './options.js';
-import { evaluatePolicy, type PolicyVerdict } from '../pgp/evaluatePolicy.js';
-import { describeVerdict } from './acceptHead.js';
+import type { PolicyVerdict } from '../pgp/evaluatePolicy.js';
 import { formatTable } from '../ui/formatTable.js';
 import { escapeText } from '../util/escapeText.js';
 
@@ -21,6 +16,11 @@ export function register(program: Command): void {
     .option('--manifest', 'print the exact manifest.json bytes (to sign them with gpg: see ferry sign)')
     .option('--json', 'JSON output')
     .action(async (bundle: string, opts: { keyring?: string[]; policy?: string; manifest?: boolean; json?: boolean }) => {
+      const { parseManifest, manifestDigest } = await import('../bundle/manifest.js');
+      const { readBundleHead } = await import('../bundle/readBundleHead.js');
+      const { openBundleSource } = await import('../bundle/openBundleSource.js');
+      const { noteIgnored, readParts, unusableParts, verifyDetached } = await import('../pgp/verify.js');
+      const { readKeyring } = await import('../pgp/keyring.js');
       const src = await openBundleSource(bundle);
       const head = await readBundleHead(src.label, src.stream);
       if (opts.manifest) return void process.stdout.write(head.manifestBytes);
@@ -32,6 +32,7 @@ export function register(program: Command): void {
       const policy = await policyFrom(opts);
       let verdict: PolicyVerdict | undefined;
       if (policy) {
+        const { evaluatePolicy } = await import('../pgp/evaluatePolicy.js');
         // inspect reports the verdict; verify and import refuse on it
         const keys = await trustedKeysFrom(opts, policy);
         verification = await verifyDetached(head.manifestBytes, head.signature, keys, label);
@@ -55,7 +56,7 @@ export function register(program: Command): void {
       line(`  created by ${manifest.created_by}`);
       if (manifest.base) line(`  differential over ${manifest.base.name} ${manifest.base.version} (${manifest.base.digest})`);
       line(`  signatures ${keyIDs.join(', ')}${verified ? ` (valid: ${verified.map((v) => v.fingerprint).join(', ')})` : ' (not checked: pass --keyring, or run ferry verify)'}`);
-      if (verdict) process.stdout.write(describeVerdict(verdict));
+      if (verdict) process.stdout.write((await import('./acceptHead.js')).describeVerdict(verdict));
       line(`  services   ${Object.entries(manifest.services).map(([n, s]) => `${n} ${s.version} [${s.groups.join(',')}]`).join('; ') || 'none'}`);
       line(`  artifacts  ${manifest.entries.length}, ${formatBytes(bytes)}`);
       line('');

@@ -3,8 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type * as openpgp from 'openpgp';
 import { UsageError } from '../errors.js';
-import { readKeyring, readSecretKey } from '../pgp/keyring.js';
-import { loadPolicy, type Policy } from '../pgp/loadPolicy.js';
+import type { Policy } from '../pgp/loadPolicy.js';
 import { consoleLogger, type Logger } from '../ui/log.js';
 
 /** Shared option handling for commands: defaults, keys, output. */
@@ -27,6 +26,7 @@ export async function passphraseFrom(opts: { passphraseFile?: string }): Promise
 export async function signingKeysFrom(opts: { key?: string[]; passphraseFile?: string }): Promise<openpgp.PrivateKey[]> {
   if (!opts.key || opts.key.length === 0) throw new UsageError('a signing key is required: --key SECRET.asc (make one with: ferry key generate)');
   const passphrase = await passphraseFrom(opts);
+  const { readSecretKey } = await import('../pgp/keyring.js');
   return Promise.all(opts.key.map((k) => readSecretKey(k, passphrase)));
 }
 
@@ -34,13 +34,16 @@ export async function trustedKeysFrom(opts: { keyring?: string[] }, policy?: Pol
   const files = opts.keyring && opts.keyring.length > 0 ? opts.keyring : process.env.FERRY_KEYRING ? process.env.FERRY_KEYRING.split(':') : [];
   const fromPolicy = policy?.keys.flatMap((k) => (k.key ? [k.key] : [])) ?? [];
   if (files.length === 0 && fromPolicy.length === 0) throw new UsageError('no trusted keys: pass --keyring PUBLIC.asc (repeatable) or set FERRY_KEYRING, or --policy FILE');
+  const { readKeyring } = await import('../pgp/keyring.js');
   return [...fromPolicy, ...(await readKeyring(files))];
 }
 
 /** The signing policy of --policy FILE or FERRY_POLICY, if any. */
 export async function policyFrom(opts: { policy?: string }): Promise<Policy | undefined> {
   const file = opts.policy ?? (process.env.FERRY_POLICY || undefined);
-  return file ? loadPolicy(file) : undefined;
+  if (!file) return undefined;
+  const { loadPolicy } = await import('../pgp/loadPolicy.js');
+  return loadPolicy(file);
 }
 
 /** The --policy option verify, import and inspect share. */

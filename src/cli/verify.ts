@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { openBundleSource } from '../bundle/openBundleSource.js';
 import type { PolicyVerdict } from '../pgp/evaluatePolicy.js';
 import { formatBytes } from '../ui/log.js';
-import { acceptHead, describeVerdict } from './acceptHead.js';
-import { recordAudit, type Seen } from './recordAudit.js';
+import type { Seen } from './recordAudit.js';
 import { POLICY_OPTION, collect, loggerFrom, policyFrom, printJson, trustedKeysFrom } from './options.js';
 
 export function register(program: Command): void {
@@ -16,6 +14,9 @@ export function register(program: Command): void {
     .option('--store <dir>', 'record the outcome in this store\'s audit.log')
     .option('--json', 'JSON output')
     .action(async (bundle: string, opts: { keyring?: string[]; policy?: string; store?: string; json?: boolean }) => {
+      const { openBundleSource } = await import('../bundle/openBundleSource.js');
+      const { acceptHead, describeVerdict } = await import('./acceptHead.js');
+      const { recordAudit } = await import('./recordAudit.js');
       const seen: Seen & { verdict?: PolicyVerdict } = {};
       const { r, src } = await recordAudit(opts.store, 'verify', bundle, async () => {
         const policy = await policyFrom(opts);
