@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { loadBundleSbom, loadStoredSbom } from '../store/loadSbom.js';
-import { toSpdx } from '../sbom/toSpdx.js';
 import { isFile } from '../util/isFile.js';
 import { collect, printJson, trustedKeysFrom } from './options.js';
 
@@ -19,10 +17,11 @@ export function register(program: Command): void {
     )
     .action(async (what: string, opts: { store?: string; keyring?: string[]; format: string }) => {
       if (opts.format !== 'cyclonedx' && opts.format !== 'spdx') throw new UsageError(`--format ${opts.format}: give cyclonedx or spdx`);
+      const { loadBundleSbom, loadStoredSbom } = await import('../store/loadSbom.js');
       const fromBundle = what === '-' || (await isFile(what));
       if (!fromBundle && !opts.store) throw new UsageError(`${what} is not a file: give a bundle file, or a release with --store DIR`);
       const sbom = fromBundle ? await loadBundleSbom(what, await trustedKeysFrom(opts)) : await loadStoredSbom(opts.store!, what);
-      if (opts.format === 'spdx') return printJson(toSpdx(sbom.bom));
+      if (opts.format === 'spdx') return printJson((await import('../sbom/toSpdx.js')).toSpdx(sbom.bom));
       process.stdout.write(sbom.bytes);
     });
 }
