@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { DeployError } from '../errors.js';
 import { loadRelease } from '../deploy/loadRelease.js';
-import { type DeployReport, runDeploy } from '../deploy/runDeploy.js';
+import type { DeployReport } from '../deploy/deployReport.js';
+import { runDeploy } from '../deploy/runDeploy.js';
 import type { Release } from '../deploy/loadRelease.js';
 import { deployOutput } from '../ui/deployOutput.js';
 import { deployTable } from '../ui/deployTable.js';
@@ -19,6 +20,7 @@ export interface RunOpts extends HostOpts {
   retries: number;
   retryDelay: number;
   timeout: number;
+  waitLock: number;
 }
 
 /** Shared by deploy and rollback: run the release, print the table, exit non-zero on failure. */
@@ -40,6 +42,7 @@ export async function deployRelease(release: Release, o: RunOpts): Promise<Deplo
     ssh: { configFile: o.sshConfig },
     retry: { retries: o.retries, delayMs: o.retryDelay },
     timeoutMs: o.timeout * 1000,
+    waitLockSeconds: o.waitLock,
     log,
   });
   log.done();

@@ -34,7 +34,8 @@ export function runOptions(cmd: Command): Command {
     .option('--max-fail-percent <n>', 'stop the rollout when more than this percentage of hosts failed', (v) => percent(v))
     .option('--retries <n>', 'retries of a stage after a dropped connection or timeout', (v) => nonNegativeInt(v, '--retries'), 3)
     .option('--retry-delay <ms>', 'first wait before a retry; doubles each time', (v) => nonNegativeInt(v, '--retry-delay'), 500)
-    .option('--timeout <seconds>', 'longest a single remote command may run', (v) => positiveInt(v, '--timeout'), 1800);
+    .option('--timeout <seconds>', 'longest a single remote command may run', (v) => positiveInt(v, '--timeout'), 1800)
+    .option('--wait-lock <seconds>', 'wait this long for another run that holds a host (default: fail at once, naming it)', (v) => nonNegativeInt(v, '--wait-lock'), 0);
 }
 
 export interface HostOpts {

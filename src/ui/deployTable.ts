@@ -1,4 +1,4 @@
-import type { DeployReport } from '../deploy/runDeploy.js';
+import type { DeployReport } from '../deploy/deployReport.js';
 import { STAGES } from '../deploy/steps/types.js';
 import { formatTable } from './formatTable.js';
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { POLICY_MARK } from '../hostGuard.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { runScript } from './runScript.js';
 import type { StepKind } from './types.js';
@@ -63,8 +64,16 @@ export const aptStep: StepKind<AptParams> = {
       `mkdir -p ${q(`${ctx.dataDir}/keys`)} /etc/apt/sources.list.d`,
       `cp ${q(`${ctx.remoteBundle}/keys/bundle.asc`)} ${q(key)}`,
       `echo ${q(`deb [signed-by=${key}] file:${ctx.remoteBundle}/apt ${info.suite} ${info.component}`)} > ${q(list)}`,
-      // hold services: invoke-rc.d asks policy-rc.d, and 101 means "action not allowed"
-      'if [ ! -e /usr/sbin/policy-rc.d ]; then printf \'#!/bin/sh\\nexit 101\\n\' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; trap \'rm -f /usr/sbin/policy-rc.d\' EXIT; fi',
+      // hold services: invoke-rc.d asks policy-rc.d, and 101 means "action not allowed". Ferry's own
+      // (marked) is removed when this script ends, by the host when the run's guard ends (the runner
+      // died), by the next run, and by itself once this command's time is over; an operator's own is
+      // left alone
+      'if [ ! -e /usr/sbin/policy-rc.d ]; then',
+      `  printf '%s\\n' '#!/bin/sh' ${q(POLICY_MARK)} '# holds services while ferry installs packages; removed when the install ends' "if [ \\"\\$(date +%s)\\" -gt $(( $(date +%s) + ${Math.ceil(ctx.timeoutMs / 1000)} )) ]; then rm -f /usr/sbin/policy-rc.d; exit 0; fi" 'exit 101' > /usr/sbin/policy-rc.d.ferry`,
+      '  chmod 755 /usr/sbin/policy-rc.d.ferry; mv -f /usr/sbin/policy-rc.d.ferry /usr/sbin/policy-rc.d',
+      `  unhold() { if [ "$(head -n 2 /usr/sbin/policy-rc.d 2>/dev/null | tail -n 1)" = ${q(POLICY_MARK)} ]; then rm -f /usr/sbin/policy-rc.d; fi; }`,
+      '  trap unhold EXIT',
+      'fi',
       `apt-get -q update ${aptOpts} >/dev/null`,
       `DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends --allow-downgrades ${aptOpts} install ${want.map(q).join(' ')} >/dev/null`,
       `echo "changed: installed ${p.packages.join(' ')}"`,

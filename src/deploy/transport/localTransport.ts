@@ -1,8 +1,8 @@
 import { DeployError } from '../../errors.js';
-import { MAX_INLINE_SCRIPT } from './remoteCommand.js';
-import { spawnCommand } from './spawnCommand.js';
+import { MAX_INLINE_SCRIPT, remoteCommand } from './remoteCommand.js';
+import { spawnCommand, spawnHeld } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
-import type { RunOptions, RunResult, Transport } from './types.js';
+import type { Held, RunOptions, RunResult, Transport } from './types.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,19 @@ export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
   #commands = 0;
   constructor(private readonly name: string) {}
+
+  /** Commands here are the runner's own children; there is no connection to outlive it. */
+  registerSessions(): void {}
+
+  async hold(script: string, readyLine: string, timeoutMs?: number): Promise<Held | RunResult> {
+    this.#commands++;
+    const r = await spawnHeld('/bin/sh', ['-c', remoteCommand(script)], readyLine, timeoutMs);
+    if ('ended' in r) {
+      if (r.ended.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
+      return r.ended;
+    }
+    return { ready: r.held.ready, release: () => r.held.release() };
+  }
 
   get commands(): number {
     return this.#commands;
