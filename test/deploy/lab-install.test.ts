@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { writeAptRepository } from '../../src/repo/writeAptRepository.js';
 import { run } from '../helpers/cli.js';
 import { canRunLab, labFor } from '../helpers/lab.js';
 import { recordingLogger } from './fixtures.js';
+import { makeDeb } from './debFixture.js';
 import { writeRelease } from './storeFixture.js';
 
 const enabled = await canRunLab();
@@ -19,16 +20,8 @@ const lab = labFor('dpl', 211, 1);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A .deb whose postinst records what policy-rc.d answers while it is installed. */
-function makeDeb(dir: string): string {
-  const root = join(dir, 'pkg');
-  mkdirSync(join(root, 'DEBIAN'), { recursive: true });
-  mkdirSync(join(root, 'usr/share/ferry-hello'), { recursive: true });
-  writeFileSync(join(root, 'usr/share/ferry-hello/hello.txt'), 'hello from a bundle\n');
-  writeFileSync(join(root, 'DEBIAN/control'), 'Package: ferry-hello\nVersion: 1.0-1\nArchitecture: all\nMaintainer: ferry tests <tests@ferry.invalid>\nDescription: test package for ferry deploy\n');
-  writeFileSync(join(root, 'DEBIAN/postinst'), '#!/bin/sh\n/usr/sbin/policy-rc.d ferry-hello start; echo $? > /var/lib/ferry-hello-policy\nexit 0\n', { mode: 0o755 });
-  const deb = join(dir, 'ferry-hello_1.0-1_all.deb');
-  execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '-b', root, deb], { stdio: 'ignore' });
-  return deb;
+function makeHelloDeb(dir: string): string {
+  return makeDeb(dir, { name: 'ferry-hello', version: '1.0-1', postinst: '#!/bin/sh\n/usr/sbin/policy-rc.d ferry-hello start; echo $? > /var/lib/ferry-hello-policy\nexit 0\n' });
 }
 
 /** A pure-Python wheel, written with the standard library's zipfile. */
@@ -61,7 +54,7 @@ describe.skipIf(!enabled)('install steps on an isolated lab host: apt from the b
     store = join(dir, 'store');
     const key = await generateKey({ name: 'bundle' });
     const signing = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
-    const deb = makeDeb(dir);
+    const deb = makeHelloDeb(dir);
     const apt = join(dir, 'apt');
     const repo = await writeAptRepository({ outDir: apt, suite: 'ferry', component: 'main', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [signing] });
     const whl = makeWheel(dir);

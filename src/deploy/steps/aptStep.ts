@@ -73,7 +73,11 @@ export const aptStep: StepKind<AptParams> = {
       '  chmod 755 /usr/sbin/policy-rc.d.ferry; mv -f /usr/sbin/policy-rc.d.ferry /usr/sbin/policy-rc.d',
       `  unhold() { if [ "$(head -n 2 /usr/sbin/policy-rc.d 2>/dev/null | tail -n 1)" = ${q(POLICY_MARK)} ]; then rm -f /usr/sbin/policy-rc.d; fi; }`,
       '  trap unhold EXIT',
+      "  trap 'exit 143' TERM HUP INT",
       'fi',
+      // a run stopped in the middle of dpkg (the runner died, and the host stopped its work) left
+      // packages half-installed: finish that first, as apt-get itself asks, with services held
+      'if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/dev/null; fi',
       `apt-get -q update ${aptOpts} >/dev/null`,
       `DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends --allow-downgrades ${aptOpts} install ${want.map(q).join(' ')} >/dev/null`,
       `echo "changed: installed ${p.packages.join(' ')}"`,
