@@ -13,7 +13,7 @@ import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { pruneReleasesScript, type StageSource, stageArtifacts } from './stageArtifacts.js';
 import type { ParsedStep } from './steps/validateSteps.js';
 import { stepKinds } from './steps/stepKinds.js';
-import type { StageName, StepContext, StepResult } from './steps/types.js';
+import { STAGES, type StageName, type StepContext, type StepResult } from './steps/types.js';
 import { runScript } from './steps/runScript.js';
 import type { TransientError } from './transport/TransientError.js';
 import type { Transport } from './transport/types.js';
@@ -248,8 +248,10 @@ export class HostRun {
    */
   async settle(svc: ServiceTarget): Promise<void> {
     const fact = this.facts.get(svc.name)?.fact;
-    if (this.failed || !fact || fact.digest === this.s.release.digest || fact.pending || fact.failure) return;
-    if (!(['stage', 'install', 'configure'] as const).every((s) => fact.stages[s]?.key === svc.keys[s])) return;
+    if (this.failed || !fact || fact.pending || fact.failure) return;
+    // already recorded (a fact written before facts carried keys gets them now)
+    if (fact.digest === this.s.release.digest && fact.keys && STAGES.every((s) => fact.keys![s] === svc.keys[s])) return;
+    if (!STAGES.every((s) => fact.stages[s]?.key === svc.keys[s])) return;
     try {
       await retryTransient(this.s.retry, () => this.writeFact(this.baseFact(svc, fact)), this.onRetry);
     } catch (err) {
