@@ -20,7 +20,7 @@ const dist = (p) => pathToFileURL(join(root, 'dist', p)).href;
 // ---- worker modes (run in a fresh process so time and peak memory are the job's own) ----
 if (process.argv[2] === '--publish') {
   const [, , , listFile, outDir, keyFile] = process.argv;
-  const { writeAptRepository } = await import(dist('repo/writeAptRepository.js'));
+  const { writeAptRepository } = await import(dist('sources/apt/writeAptRepository.js'));
   const { readSecretKey } = await import(dist('pgp/keyring.js'));
   const debs = readFileSync(listFile, 'utf8').split('\n').filter(Boolean).map((file) => ({ file }));
   const key = await readSecretKey(keyFile);

@@ -80,7 +80,7 @@ async function main() {
       join(dir, 'spec/bench.yaml'),
       `name: bench\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\ntargets:\n  python: { version: "${version}", platforms: [manylinux_2_36_${machine}] }\nupstreams:\n  python: { index: "${base}/simple/" }\nservices:\n  bench:\n    version: "1"\n    groups: [all]\n    artifacts:\n      python: { requirements: requirements.txt }\n`,
     );
-    const { loadSpec } = await import(join(root, 'dist/spec/loadSpec.js'));
+    const { loadSpec } = await import(join(root, 'dist/specfile/loadSpec.js'));
     const { lockPython } = await import(join(root, 'dist/sources/python/lockPython.js'));
     const { collectPython } = await import(join(root, 'dist/sources/python/collectPython.js'));
     const { silentLogger } = await import(join(root, 'dist/ui/log.js'));

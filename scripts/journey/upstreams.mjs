@@ -82,8 +82,8 @@ if __name__ == "__main__":
  */
 export async function makeUpstreams(dir, versions = ['1.0.0']) {
   const { generateKey } = await dist('pgp/generateKey.js');
-  const { writeAptRepository } = await dist('repo/writeAptRepository.js');
-  const { writePep503Index } = await dist('repo/writePep503Index.js');
+  const { writeAptRepository } = await dist('sources/apt/writeAptRepository.js');
+  const { writePep503Index } = await dist('sources/python/writePep503Index.js');
   const openpgp = await import('openpgp');
   mkdirSync(dir, { recursive: true });
 

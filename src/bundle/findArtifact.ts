@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BundleFormatError, UsageError } from '../errors.js';
-import { formatIssues } from '../spec/formatIssues.js';
+import { formatIssues } from '../util/formatIssues.js';
 import type { Manifest } from './manifest.js';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BundleFormatError } from '../errors.js';
 import { canonicalJson } from '../util/canonicalJson.js';
 import { sha256Hex } from '../util/sha256.js';
-import { formatIssues } from '../spec/formatIssues.js';
+import { formatIssues } from '../util/formatIssues.js';
 
 export const MANIFEST_PATH = 'manifest.json';
 export const SIGNATURE_PATH = 'manifest.json.asc';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { BundleFormatError, UsageError } from '../errors.js';
-import { formatIssues } from '../spec/formatIssues.js';
+import { formatIssues } from '../util/formatIssues.js';
 import { SHA256_RE } from '../util/sha256.js';
 
 export const SPLIT_FORMAT = 'ferry-split/1';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { rm } from 'node:fs/promises';
-import { buildBundle } from '../bundle/buildBundle.js';
-import { loadManifest } from '../bundle/loadManifest.js';
+import { buildBundle } from '../build/buildBundle.js';
+import { loadManifest } from '../store/loadManifest.js';
 import { splitBundle } from '../bundle/splitBundle.js';
 import { formatBytes } from '../ui/log.js';
 import { parseSize } from '../util/parseSize.js';

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { DeployError } from '../errors.js';
-import { loadRelease } from '../deploy/loadRelease.js';
+import { loadRelease } from '../store/loadRelease.js';
 import type { DeployReport } from '../deploy/deployReport.js';
 import { runDeploy } from '../deploy/runDeploy.js';
-import type { Release } from '../deploy/loadRelease.js';
+import type { Release } from '../store/loadRelease.js';
 import { deployOutput } from '../ui/deployOutput.js';
-import { deployTable } from '../ui/deployTable.js';
+import { deployTable } from '../deploy/deployTable.js';
 import { hostOptions, loadHosts, parseStages, releaseOptions, runOptions, type HostOpts } from './deployOptions.js';
 
 export interface RunOpts extends HostOpts {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DIFF_SECTIONS, diffReleases } from '../bundle/diffReleases.js';
-import { loadManifest } from '../bundle/loadManifest.js';
+import { loadManifest } from '../store/loadManifest.js';
 import { formatBytes } from '../ui/log.js';
 import { printJson } from './options.js';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { extractArtifact } from '../bundle/extractArtifact.js';
+import { extractArtifact } from '../store/extractArtifact.js';
 import { defaultStoreDir, loggerFrom, printJson } from './options.js';
 
 export function register(program: Command): void {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { lockSpec } from '../bundle/buildBundle.js';
+import { lockSpec } from '../build/buildBundle.js';
 import { defaultCacheDir, loggerFrom, printJson } from './options.js';
 
 export function register(program: Command): void {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DeployError } from '../errors.js';
-import { loadRelease } from '../deploy/loadRelease.js';
+import { loadRelease } from '../store/loadRelease.js';
 import { planDeploy } from '../deploy/planDeploy.js';
 import { hostOptions, loadHosts, parseStages, releaseOptions, type HostOpts } from './deployOptions.js';
 import { formatTable } from '../ui/formatTable.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { collectStatus } from '../deploy/collectStatus.js';
 import { findPreviousRelease } from '../deploy/findPreviousRelease.js';
-import { loadRelease } from '../deploy/loadRelease.js';
+import { loadRelease } from '../store/loadRelease.js';
 import { deployRelease, type RunOpts } from './deploy.js';
 import { hostOptions, loadHosts, releaseOptions, runOptions } from './deployOptions.js';
 

@@ -1,11 +1,11 @@
 import { DeployError } from '../errors.js';
-import { formatIssues } from '../spec/formatIssues.js';
+import { formatIssues } from '../util/formatIssues.js';
 import type { Logger } from '../ui/log.js';
 import { decideStage } from './decideStage.js';
 import type { HostOutcome, StageOutcome } from './deployReport.js';
 import { type Fact, FACT_FORMAT, type Failure } from './fact.js';
 import type { HostGuard } from './hostGuard.js';
-import type { Release } from './loadRelease.js';
+import type { Release } from '../store/loadRelease.js';
 import type { HostTarget, ServiceTarget } from './prepareTargets.js';
 import type { FactRead } from './readFacts.js';
 import { renderDeep } from './renderTemplate.js';

@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import type { ManifestEntry } from '../bundle/manifest.js';
 import { CONNECTION_VARS, hostSettings, type HostSettings } from './hostSettings.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
-import type { Release } from './loadRelease.js';
+import type { Release } from '../store/loadRelease.js';
 import { serviceArtifacts } from './serviceArtifacts.js';
 import { artifactsDigest, stageKey } from './stageKey.js';
 import { bundleEntry } from './steps/bundleEntry.js';

@@ -6,7 +6,7 @@ import { openConnections, type SshOptions } from './forEachHost.js';
 import { holdHost } from './hostGuard.js';
 import { HostRun } from './hostRun.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
-import type { Release } from './loadRelease.js';
+import type { Release } from '../store/loadRelease.js';
 import { prepareTargets } from './prepareTargets.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { rollout } from './rollout.js';

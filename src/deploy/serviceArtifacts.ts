@@ -1,5 +1,5 @@
 import type { ManifestEntry } from '../bundle/manifest.js';
-import type { Release } from './loadRelease.js';
+import type { Release } from '../store/loadRelease.js';
 
 /**
  * The entries a host needs for one service: those the manifest assigns to it, plus the shared

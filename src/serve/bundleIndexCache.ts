@@ -1,9 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
-import { MANIFEST_PATH, SIGNATURE_PATH, SIGNATURE_MAX_BYTES, manifestDigest, parseManifest } from '../bundle/manifest.js';
+import { MANIFEST_PATH, SIGNATURE_PATH, SIGNATURE_MAX_BYTES } from '../bundle/manifest.js';
+import { readStoredManifest, type StoredManifest } from '../store/readStoredManifest.js';
+import { storeLayout } from '../store/storeLayout.js';
 import { sha256Hex } from '../util/sha256.js';
-import { isMissing } from './isMissing.js';
+import { isMissing } from '../util/isMissing.js';
 
 /** What the server needs to know about a file of a bundle without touching the disk. */
 export interface IndexedFile {
@@ -30,10 +32,14 @@ export class BundleIndexCache {
   private readonly loaded = new Map<string, Promise<BundleIndex | undefined>>();
   private readonly checkedAt = new Map<string, number>();
 
+  private readonly bundlesDir: string;
+
   constructor(
-    private readonly bundlesDir: string,
+    private readonly store: string,
     private readonly capacity = 32,
-  ) {}
+  ) {
+    this.bundlesDir = storeLayout(store).bundles;
+  }
 
   /** `undefined` when no bundle with this digest is in the store (not cached: it may be imported later). */
   get(digest: string): Promise<BundleIndex | undefined> {
@@ -52,7 +58,7 @@ export class BundleIndexCache {
       return hit;
     }
     this.checkedAt.set(digest, Date.now());
-    const p = loadBundleIndex(join(this.bundlesDir, digest), digest);
+    const p = loadBundleIndex(this.store, digest);
     this.loaded.set(digest, p);
     p.then(
       (index) => {
@@ -74,19 +80,15 @@ export class BundleIndexCache {
 /** How often a cached bundle is checked for removal. */
 const RECHECK_MS = 1000;
 
-async function loadBundleIndex(dir: string, digest: string): Promise<BundleIndex | undefined> {
-  const manifestFile = join(dir, MANIFEST_PATH);
-  let bytes: Buffer;
+async function loadBundleIndex(store: string, digest: string): Promise<BundleIndex | undefined> {
+  let stored: StoredManifest;
   try {
-    bytes = await readFile(manifestFile);
+    stored = await readStoredManifest(store, digest);
   } catch (err) {
-    if (isMissing(err)) return undefined;
-    throw new StoreError(`cannot read ${manifestFile}: ${(err as Error).message}; check the store's permissions`, { cause: err });
+    if (err instanceof StoreError && isMissing(err.cause)) return undefined;
+    throw err;
   }
-  if (manifestDigest(bytes) !== digest) {
-    throw new StoreError(`${manifestFile} does not hash to its folder name ${digest}: the store is damaged; re-import the bundle`);
-  }
-  const manifest = parseManifest(bytes, manifestFile);
+  const { manifest, bytes, dir } = stored;
   const files = new Map<string, IndexedFile>();
   for (const e of manifest.entries) files.set(e.path, { sha256: e.sha256, size: e.size });
   // the manifest's own hash is the digest; the signature is not listed in it, so hash it here once

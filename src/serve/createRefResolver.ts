@@ -3,7 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { SHA256_RE } from '../util/sha256.js';
-import { isMissing } from './isMissing.js';
+import { isMissing } from '../util/isMissing.js';
 
 export interface RefResolver {
   /** The bundle digest STORE/refs/NAME/VERSION names, or undefined when there is no such release. */

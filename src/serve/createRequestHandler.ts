@@ -8,7 +8,7 @@ import { BundleIndexCache, type BundleIndex } from './bundleIndexCache.js';
 import { contentTypeFor, DEFAULT_CONTENT_TYPE } from './contentTypeFor.js';
 import { createRefResolver } from './createRefResolver.js';
 import { readReleaseRefs } from '../store/readReleaseRefs.js';
-import { renderReleasesIndex } from './renderReleasesIndex.js';
+import { renderReleasesIndex } from '../store/renderReleasesIndex.js';
 import { resolveRequestPath, type BundleLocation } from './resolveRequestPath.js';
 import { sendPlainStatus } from './sendPlainStatus.js';
 import { sendStoreFile, type SendResult } from './sendStoreFile.js';
@@ -46,8 +46,8 @@ const REVALIDATE = 'no-cache';
  */
 export function createRequestHandler(opts: RequestHandlerOptions): RequestHandler {
   const layout = storeLayout(opts.store);
-  const { bundles: bundlesDir, refs: refsDir, blobs: blobsDir } = layout;
-  const bundles = new BundleIndexCache(bundlesDir);
+  const { refs: refsDir, blobs: blobsDir } = layout;
+  const bundles = new BundleIndexCache(layout.root);
   const refs = createRefResolver(refsDir);
   const cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
   const cache = cacheBytes > 0 ? new SmallFileCache(cacheBytes) : undefined;

@@ -1,11 +1,10 @@
+import { REF_SEGMENT_RE } from '../store/storeLayout.js';
 import { SHA256_RE } from '../util/sha256.js';
 
 /** Longest request target accepted, raw (percent-encoded) and decoded; longer ones answer 414. */
 const MAX_RAW_TARGET = 8192;
 const MAX_DECODED_PATH = 4096;
 
-/** A release name or version as it appears in STORE/refs/NAME/VERSION (the spec's rules for both). */
-export const REF_SEGMENT_RE = /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,254}$/;
 /** Bytes that never belong in a path: controls, space, DEL, backslash. */
 const FORBIDDEN_RAW_RE = /[\x00-\x20\x7f\\]/;
 const BAD_ESCAPE_RE = /%(?![0-9A-Fa-f]{2})/;

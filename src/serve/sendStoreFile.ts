@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { IntegrityError, StoreError } from '../errors.js';
 import { sha256Hex } from '../util/sha256.js';
 import { evaluatePreconditions } from './evaluatePreconditions.js';
-import { isMissing } from './isMissing.js';
+import { isMissing } from '../util/isMissing.js';
 import { parseRange } from './parseRange.js';
 import { sendPlainStatus } from './sendPlainStatus.js';
 import type { SmallFileCache } from './smallFileCache.js';

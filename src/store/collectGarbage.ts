@@ -1,10 +1,11 @@
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError, UsageError } from '../errors.js';
-import { MANIFEST_PATH, parseManifest, type Manifest } from '../bundle/manifest.js';
+import type { Manifest } from '../bundle/manifest.js';
 import { silentLogger, type Logger } from '../ui/log.js';
 import { SHA256_RE } from '../util/sha256.js';
 import { findLiveScratch } from './findLiveScratch.js';
+import { readStoredManifest } from './readStoredManifest.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
 import { sweepStaleImports } from './sweepStaleImports.js';
 import { syncReleaseLinks } from './syncReleaseLinks.js';
@@ -132,10 +133,9 @@ async function readReleases(layout: StoreLayout): Promise<Array<GcRelease & { ma
     for (const version of await readdirOrEmpty(join(layout.refs, name))) {
       if (version.startsWith('.')) continue; // a ref being written (writeFileAtomic's temporary)
       const digest = (await readFile(layout.ref(name, version), 'utf8')).trim();
-      const file = join(layout.bundle(digest), MANIFEST_PATH);
       let manifest: Manifest;
       try {
-        manifest = parseManifest(await readFile(file), file);
+        ({ manifest } = await readStoredManifest(layout.root, digest));
       } catch (err) {
         // a damaged release is not gc's to judge: without its manifest its blobs are unknown, so stop
         throw new StoreError(`refs/${name}/${version} points at ${digest}, whose manifest cannot be read (${(err as Error).message}): repair or remove that ref, then run gc again`);

@@ -6,7 +6,7 @@ import { StoreError } from '../errors.js';
 import { readBundle, type EntrySink, type VerifiedHead } from '../bundle/readBundle.js';
 import { openBundleSource, type BundleSource } from '../bundle/openBundleSource.js';
 import { MANIFEST_PATH, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
-import { verifyGitBundles } from '../bundle/verifyGitBundles.js';
+import { verifyGitBundles } from '../sources/git/verifyGitBundles.js';
 import type { VerifiedSignature } from '../pgp/verify.js';
 import { silentLogger, type Logger } from '../ui/log.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';

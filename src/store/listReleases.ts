@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { StoreError } from '../errors.js';
 import { readReleaseRefs } from './readReleaseRefs.js';
-import { join } from 'node:path';
-import { parseManifest, MANIFEST_PATH, type Manifest } from '../bundle/manifest.js';
+import { readStoredManifest } from './readStoredManifest.js';
 import { storeLayout } from './storeLayout.js';
 
 export interface Release {
@@ -22,7 +20,7 @@ export async function listReleases(storeDir: string): Promise<Release[]> {
   });
   const out: Release[] = [];
   for (const { name, version, digest } of refs) {
-    const manifest = await readStoredManifest(storeDir, digest);
+    const { manifest } = await readStoredManifest(storeDir, digest);
     out.push({
       name,
       version,
@@ -34,9 +32,4 @@ export async function listReleases(storeDir: string): Promise<Release[]> {
     });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name) || a.epoch.localeCompare(b.epoch) || a.version.localeCompare(b.version));
-}
-
-export async function readStoredManifest(storeDir: string, digest: string): Promise<Manifest> {
-  const file = join(storeLayout(storeDir).bundle(digest), MANIFEST_PATH);
-  return parseManifest(await readFile(file), file);
 }

@@ -1,8 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SHA256_RE } from '../util/sha256.js';
-import { REF_SEGMENT_RE } from '../serve/resolveRequestPath.js';
-import { isMissing } from '../serve/isMissing.js';
+import { isMissing } from '../util/isMissing.js';
+import { REF_SEGMENT_RE } from './storeLayout.js';
 
 export interface ReleaseRef {
   name: string;

@@ -1,5 +1,8 @@
 import { join } from 'node:path';
 
+/** A release name or version as it appears in STORE/refs/NAME/VERSION (the spec's rules for both). */
+export const REF_SEGMENT_RE = /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,254}$/;
+
 /**
  * STORE/blobs/sha256/HEX        each artifact once, shared across bundles (read-only files)
  * STORE/bundles/DIGEST/...      one bundle's tree: hard links into blobs, plus manifest.json(.asc)

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
-import { isMissing } from '../serve/isMissing.js';
+import { isMissing } from '../util/isMissing.js';
 import { readReleaseRefs } from './readReleaseRefs.js';
-import { renderReleasesIndex } from '../serve/renderReleasesIndex.js';
+import { renderReleasesIndex } from './renderReleasesIndex.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { storeLayout } from './storeLayout.js';
 

@@ -1,9 +1,9 @@
 import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { BuildContext, BundleInput } from '../../src/bundle/types.js';
+import type { BuildContext, BundleInput } from '../../src/sources/kind.js';
 import { createFetchStats } from '../../src/fetch/createFetchStats.js';
-import { Spec } from '../../src/spec/schema.js';
+import { Spec } from '../../src/specfile/schema.js';
 import { silentLogger } from '../../src/ui/log.js';
 import { writeKey } from '../helpers/keys.js';
 import { FIXTURE } from './fixturePackages.js';
@@ -36,7 +36,6 @@ export async function context(dir: string, raw: Record<string, unknown>, signing
     signingKeys: [await readPrivate(signingArmored)],
     jobs: 4,
     log: silentLogger,
-    previous: new Map(),
     fetchStats: createFetchStats(),
   };
 }

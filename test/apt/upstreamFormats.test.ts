@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { aptKind } from '../../src/sources/apt/aptKind.js';
 import { loadAptUpstreams } from '../../src/sources/apt/loadAptUpstreams.js';
 import { readSystemSources } from '../../src/sources/apt/readSystemSources.js';
-import { Spec } from '../../src/spec/schema.js';
+import { Spec } from '../../src/specfile/schema.js';
 import { writeKey } from '../helpers/keys.js';
 import { context, fixtureUpstream } from './aptSetup.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSpec } from '../../src/spec/loadSpec.js';
+import { loadSpec } from '../../src/specfile/loadSpec.js';
 import { validateSteps } from '../../src/deploy/steps/validateSteps.js';
 
 const BUNDLES = fileURLToPath(new URL('../../bundles/', import.meta.url));

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadRelease } from '../../src/deploy/loadRelease.js';
+import { loadRelease } from '../../src/store/loadRelease.js';
 import { type DeployOptions, type DeployReport, runDeploy } from '../../src/deploy/runDeploy.js';
 import { run } from '../helpers/cli.js';
 import { labInventory, recordingLogger, resetHost, useLab } from './fixtures.js';

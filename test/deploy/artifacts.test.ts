@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadRelease } from '../../src/deploy/loadRelease.js';
+import { loadRelease } from '../../src/store/loadRelease.js';
 import { runDeploy } from '../../src/deploy/runDeploy.js';
 import { labInventory, recordingLogger, resetHost } from './fixtures.js';
 import { startSshLab, type SshLab } from './sshLab.js';

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadRelease } from '../../src/deploy/loadRelease.js';
+import { loadRelease } from '../../src/store/loadRelease.js';
 import { runDeploy, type DeployReport } from '../../src/deploy/runDeploy.js';
 import { labInventory, recordingLogger, resetHost, useLab, webService } from './fixtures.js';
 import { writeRelease } from './storeFixture.js';

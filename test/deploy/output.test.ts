@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deployOutput } from '../../src/ui/deployOutput.js';
-import { deployTable } from '../../src/ui/deployTable.js';
+import { deployTable } from '../../src/deploy/deployTable.js';
 import type { DeployReport } from '../../src/deploy/runDeploy.js';
 
 function stream(isTTY: boolean) {

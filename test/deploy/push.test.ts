@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadRelease } from '../../src/deploy/loadRelease.js';
+import { loadRelease } from '../../src/store/loadRelease.js';
 import { runDeploy } from '../../src/deploy/runDeploy.js';
 import { labInventory, recordingLogger, resetHost, webService } from './fixtures.js';
 import { canUseNetns, createNetns, type Netns } from './netns.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collectStatus } from '../../src/deploy/collectStatus.js';
-import { loadRelease } from '../../src/deploy/loadRelease.js';
+import { loadRelease } from '../../src/store/loadRelease.js';
 import { type DeployOptions, runDeploy, type DeployReport } from '../../src/deploy/runDeploy.js';
 import { ferry, run } from '../helpers/cli.js';
 import { labInventory, recordingLogger, resetHost, useLab, webService } from './fixtures.js';

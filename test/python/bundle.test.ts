@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
 import { spawnServe } from '../serve/spawnServe.js';
 import { writeKey } from '../helpers/keys.js';
-import { parseSpecText } from '../../src/spec/loadSpec.js';
+import { parseSpecText } from '../../src/specfile/loadSpec.js';
 import { silentLogger } from '../../src/ui/log.js';
-import type { BuildContext } from '../../src/bundle/types.js';
+import type { BuildContext } from '../../src/sources/kind.js';
 import { lockPython, type PythonLock } from '../../src/sources/python/lockPython.js';
 import { collectPython } from '../../src/sources/python/collectPython.js';
 import { IntegrityError, ResolveError } from '../../src/errors.js';
-import { writePep503Index } from '../../src/repo/writePep503Index.js';
+import { writePep503Index } from '../../src/sources/python/writePep503Index.js';
 import { buildWheels, hostPython, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveFixtureIndex, sha256, type FixtureIndex } from './fixtures.js';
 
 const py = hostPython();
@@ -84,7 +84,7 @@ async function writeSpec(dir: string, index: string, upstream: string, apiPins =
 
 async function context(dir: string, specFile: string, cacheDir = join(dir, 'cache')): Promise<BuildContext> {
   const spec = parseSpecText(await readFile(specFile, 'utf8'), specFile);
-  return { spec, baseDir: dir, epoch: spec.epoch, cacheDir, workDir: await fresh('work'), signingKeys: [], jobs: 4, log: silentLogger, previous: new Map() };
+  return { spec, baseDir: dir, epoch: spec.epoch, cacheDir, workDir: await fresh('work'), signingKeys: [], jobs: 4, log: silentLogger };
 }
 
 const made: string[] = [];

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { checkClosure } from '../../src/sources/python/checkClosure.js';
 import { markerEnvironment } from '../../src/sources/python/markerEnvironment.js';
 import type { Pin } from '../../src/sources/python/parseRequirementsFile.js';
-import { writePep503Index } from '../../src/repo/writePep503Index.js';
+import { writePep503Index } from '../../src/sources/python/writePep503Index.js';
 
 const env = markerEnvironment({ version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] });
 const pins = (...specs: string[]) =>

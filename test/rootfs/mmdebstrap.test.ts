@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { access, mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KINDS } from '../../src/bundle/kinds.js';
+import { KINDS } from '../../src/sources/kinds.js';
 import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { writeSpec } from './helpers.js';

@@ -1,5 +1,5 @@
 import type { ManifestEntry } from '../../bundle/manifest.js';
-import type { Release } from '../loadRelease.js';
+import type { Release } from '../../store/loadRelease.js';
 
 /** A step's `src` names a file of the service ("app.conf" = files/SERVICE/app.conf) or a bundle path ("files/x/y"). */
 export function bundlePath(service: string, src: string): string {

@@ -4,7 +4,7 @@ import { shellQuote as q } from '../shellQuote.js';
 import { runScript } from './runScript.js';
 import { activateScript, treeFor } from './sideBySide.js';
 import type { StepKind } from './types.js';
-import type { Release } from '../loadRelease.js';
+import type { Release } from '../../store/loadRelease.js';
 
 const GitParams = z
   .object({

@@ -3,7 +3,7 @@ import { shellQuote as q } from '../shellQuote.js';
 import { runScript } from './runScript.js';
 import { activateScript, treeFor } from './sideBySide.js';
 import type { StepKind } from './types.js';
-import type { Release } from '../loadRelease.js';
+import type { Release } from '../../store/loadRelease.js';
 
 const RootfsParams = z.object({ name: z.string().min(1), dest: z.string().startsWith('/', 'an absolute path') }).strict();
 type RootfsParams = z.infer<typeof RootfsParams>;

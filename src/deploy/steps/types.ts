@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Release } from '../loadRelease.js';
+import type { Release } from '../../store/loadRelease.js';
 import type { Transport } from '../transport/types.js';
 
 export interface StepContext {

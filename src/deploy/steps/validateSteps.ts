@@ -1,6 +1,6 @@
 import { SpecError } from '../../errors.js';
-import { formatIssues } from '../../spec/formatIssues.js';
-import type { Release } from '../loadRelease.js';
+import { formatIssues } from '../../util/formatIssues.js';
+import type { Release } from '../../store/loadRelease.js';
 import { stepKinds } from './stepKinds.js';
 import { STAGES, type StageName } from './types.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { sha256Hex } from '../../util/sha256.js';
 import type { ManifestEntry } from '../../bundle/manifest.js';
-import type { Release } from '../loadRelease.js';
+import type { Release } from '../../store/loadRelease.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { bundleEntry, bundlePath } from './bundleEntry.js';
 import { runScript } from './runScript.js';

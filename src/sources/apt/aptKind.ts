@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import type { ArtifactKind, BuildContext, BundleInput } from '../../bundle/types.js';
+import type { ArtifactKind, BuildContext, BundleInput } from '../kind.js';
 import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
 import { createFetchStats, fetchMany } from '../../fetch/index.js';
-import { writeAptRepository } from '../../repo/writeAptRepository.js';
+import { writeAptRepository } from './writeAptRepository.js';
 import { buildPackageIndex, type PackageIndex } from './buildPackageIndex.js';
 import { fetchPackagesIndex } from './fetchPackagesIndex.js';
 import { fetchUpstreamRelease } from './fetchUpstreamRelease.js';

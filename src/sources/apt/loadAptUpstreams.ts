@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type * as openpgp from 'openpgp';
 import { SpecError } from '../../errors.js';
 import { parsePublicKeys, readKeyring } from '../../pgp/keyring.js';
-import type { Spec } from '../../spec/schema.js';
+import type { Spec } from '../../specfile/schema.js';
 import { readSystemSources, systemTrustedKeyrings } from './readSystemSources.js';
 
 /** One upstream repository to read: a base URI, its suites and components, and the keys that sign it. */

@@ -1,6 +1,6 @@
 import { basename, isAbsolute, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
-import type { ArtifactKind, BuildContext, BundleInput } from '../../bundle/types.js';
+import type { ArtifactKind, BuildContext, BundleInput } from '../kind.js';
 import { IntegrityError, SpecError } from '../../errors.js';
 import { sha256File } from '../../util/sha256.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import type { ArtifactKind, BuildContext, KindResult } from '../../bundle/types.js';
+import type { ArtifactKind, BuildContext, KindResult } from '../kind.js';
 import { SpecError } from '../../errors.js';
 import { sha256File } from '../../util/sha256.js';
 import { isRelativeGitPath } from './isRelativeGitPath.js';

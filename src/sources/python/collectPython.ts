@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { BuildContext, BundleInput, KindResult } from '../../bundle/types.js';
+import type { BuildContext, BundleInput, KindResult } from '../kind.js';
 import { IntegrityError, SpecError } from '../../errors.js';
 import { fetchMany } from '../../fetch/fetchMany.js';
-import { PYTHON_FILES_DIR, PYTHON_SIMPLE_DIR, writePep503Index } from '../../repo/writePep503Index.js';
+import { PYTHON_FILES_DIR, PYTHON_SIMPLE_DIR, writePep503Index } from './writePep503Index.js';
 import type { PythonLock } from './lockPython.js';
 import { parsePythonLock } from './pythonLockSchema.js';
 

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import type { BuildContext } from '../../bundle/types.js';
+import type { BuildContext } from '../kind.js';
 import { IntegrityError, ResolveError } from '../../errors.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import { localSourcePath } from '../../fetch/localSourcePath.js';

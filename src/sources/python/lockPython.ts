@@ -1,5 +1,5 @@
 import pMap from 'p-map';
-import type { BuildContext } from '../../bundle/types.js';
+import type { BuildContext } from '../kind.js';
 import { ResolveError, SpecError } from '../../errors.js';
 import { checkClosure } from './checkClosure.js';
 import { describeDistFile, type Chosen } from './describeDistFile.js';

@@ -1,4 +1,4 @@
-import type { ArtifactKind } from '../../bundle/types.js';
+import type { ArtifactKind } from '../kind.js';
 import { collectPython } from './collectPython.js';
 import { lockPython, type PythonLock } from './lockPython.js';
 

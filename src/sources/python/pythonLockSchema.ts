@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SpecError } from '../../errors.js';
-import { formatIssues } from '../../spec/formatIssues.js';
+import { formatIssues } from '../../util/formatIssues.js';
 import type { PythonLock } from './lockPython.js';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { BundleInput } from '../../bundle/types.js';
+import type { BundleInput } from '../kind.js';
 import { FerryError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
 import { writeCompressed, type Compression } from './writeCompressed.js';

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { ArtifactKind, BuildContext, KindResult } from '../../bundle/types.js';
+import type { ArtifactKind, BuildContext, KindResult } from '../kind.js';
 import { FerryError, IntegrityError, SpecError } from '../../errors.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import { buildMmdebstrap } from './buildMmdebstrap.js';
@@ -35,6 +35,7 @@ const isUrl = (s: string) => /^https?:\/\//.test(s);
  */
 export const rootfsKind: ArtifactKind<RootfsLock> = {
   name: 'rootfs',
+  uses: ['apt'],
 
   async lock(ctx: BuildContext): Promise<RootfsLock | undefined> {
     const names = Object.keys(ctx.spec.rootfs).sort();
@@ -78,7 +79,7 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
     return lock;
   },
 
-  async collect(lock: RootfsLock, ctx: BuildContext): Promise<KindResult> {
+  async collect(lock: RootfsLock, ctx: BuildContext, used): Promise<KindResult> {
     const entries: KindResult['entries'] = [];
     const artifacts: Record<string, RootfsArtifactInfo> = {};
     for (const r of lock) {
@@ -105,7 +106,7 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
           ctx.log.info(`${label}: packing ${folder}`);
           sum = await writeCompressed(packDirectory(folder, { epoch: ctx.epoch, log: ctx.log }), file, r.compress, r.level);
         } else {
-          const apt = ctx.previous.get('apt');
+          const apt = used?.apt;
           if (!apt) throw new FerryError(`${label}: mmdebstrap installs from the bundle's apt repository, but this build has none; list the packages under a service's artifacts.apt`);
           const publicKey = ctx.signingKeys[0]?.toPublic().armor();
           if (!publicKey) throw new FerryError(`${label}: mmdebstrap needs the bundle key that signs the apt repository`);

@@ -1,4 +1,4 @@
-import type { ReleaseRef } from '../store/readReleaseRefs.js';
+import type { ReleaseRef } from './readReleaseRefs.js';
 
 /**
  * The JSON document served at /releases/: each release with its digest and the URLs of its tree.

@@ -1,14 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
-import { StoreError } from '../errors.js';
-import { resolveRelease } from '../store/resolveRelease.js';
-import { storeLayout } from '../store/storeLayout.js';
+import { readStoredManifest } from './readStoredManifest.js';
+import { resolveRelease } from './resolveRelease.js';
 import type { Logger } from '../ui/log.js';
-import { cloneGitBundle } from './cloneGitBundle.js';
-import { findArtifact } from './findArtifact.js';
+import { cloneGitBundle } from '../sources/git/cloneGitBundle.js';
+import { findArtifact } from '../bundle/findArtifact.js';
 import { installDirectoryAtomically } from './installDirectoryAtomically.js';
-import { MANIFEST_PATH, manifestDigest, parseManifest } from './manifest.js';
-import { unpackRootfs } from './unpackRootfs.js';
+import { unpackRootfs } from '../sources/rootfs/unpackRootfs.js';
 
 /** Where the marker lives: inside the rootfs' top folder; inside .git for a clone, so `git status` stays clean. */
 export const ROOTFS_MARKER = '.ferry-extracted.json';
@@ -34,13 +31,8 @@ export interface ExtractResult {
  */
 export async function extractArtifact(opts: { store: string; release: string; artifact: string; to: string; force?: boolean; log: Logger }): Promise<ExtractResult> {
   const rel = await resolveRelease(opts.store, opts.release);
-  const dir = storeLayout(opts.store).bundle(rel.digest);
+  const { manifest, dir } = await readStoredManifest(opts.store, rel.digest);
   const label = `release ${rel.name}/${rel.version} (${rel.digest})`;
-  // read back and check against its digest: a store changed behind ferry's back is noticed before anything is taken from it
-  const manifestFile = join(dir, MANIFEST_PATH);
-  const bytes = await readFile(manifestFile);
-  if (manifestDigest(bytes) !== rel.digest) throw new StoreError(`${manifestFile} has digest ${manifestDigest(bytes)}, not ${rel.digest}: the store was changed after import; import the bundle again`);
-  const manifest = parseManifest(bytes, manifestFile);
   const found = findArtifact(manifest, opts.artifact, label);
   const to = resolve(opts.to);
   const file = join(dir, found.info.path);

@@ -1,7 +1,7 @@
 import type * as openpgp from 'openpgp';
-import type { Spec } from '../spec/schema.js';
+import type { Spec } from '../specfile/schema.js';
 import type { Logger } from '../ui/log.js';
-import type { EntryKind } from './manifest.js';
+import type { EntryKind } from '../bundle/manifest.js';
 import type { FetchStats } from '../fetch/createFetchStats.js';
 
 /** What every artifact kind gets while locking and building. */
@@ -22,8 +22,6 @@ export interface BuildContext {
   log: Logger;
   /** bytes fetched from upstreams vs answered by the cache, for the whole build (pass as `stats` to the downloader) */
   fetchStats?: FetchStats;
-  /** results of kinds that ran earlier in this build (rootfs by mmdebstrap reads the apt repository) */
-  previous: Map<string, KindResult>;
 }
 
 /** One file that goes into the bundle. */
@@ -49,7 +47,13 @@ export interface KindResult {
  */
 export interface ArtifactKind<L = unknown> {
   name: string;
+  /**
+   * Kinds whose results this one builds from (a rootfs made by mmdebstrap installs from the bundle's
+   * apt repository). The build runs them first and hands collect their results, and only theirs.
+   */
+  uses?: readonly string[];
   /** undefined when the spec does not use this kind */
   lock(ctx: BuildContext): Promise<L | undefined>;
-  collect(lock: L, ctx: BuildContext): Promise<KindResult>;
+  /** `used` holds the result of each kind named in `uses` that this build collected */
+  collect(lock: L, ctx: BuildContext, used?: Readonly<Record<string, KindResult>>): Promise<KindResult>;
 }

@@ -1,14 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { isFile } from '../util/isFile.js';
 import { UsageError, BundleFormatError } from '../errors.js';
 import { canonicalJson } from '../util/canonicalJson.js';
-import { resolveRelease } from '../store/resolveRelease.js';
-import { storeLayout } from '../store/storeLayout.js';
-import { manifestDigest, MANIFEST_PATH, parseManifest, type Manifest } from './manifest.js';
-import { INDEX_SUFFIX } from './splitIndex.js';
-import { openBundleSource } from './openBundleSource.js';
-import { readBundleHead } from './readBundleHead.js';
+import { readStoredManifest } from './readStoredManifest.js';
+import { resolveRelease } from './resolveRelease.js';
+import { manifestDigest, parseManifest, type Manifest } from '../bundle/manifest.js';
+import { INDEX_SUFFIX } from '../bundle/splitIndex.js';
+import { openBundleSource } from '../bundle/openBundleSource.js';
+import { readBundleHead } from '../bundle/readBundleHead.js';
 
 export interface LoadedManifest {
   manifest: Manifest;
@@ -32,8 +31,8 @@ export async function loadManifest(what: string, storeDir?: string): Promise<Loa
   }
   if (!storeDir) throw new UsageError(`${what} is not a file: give a bundle, a split index, a manifest.json, or a release with --store DIR`);
   const release = await resolveRelease(storeDir, what);
-  const file = join(storeLayout(storeDir).bundle(release.digest), MANIFEST_PATH);
-  return fromBytes(await readFile(file), `${release.name} ${release.version} in ${storeDir}`);
+  const { manifest } = await readStoredManifest(storeDir, release.digest);
+  return { manifest, digest: release.digest, label: `${release.name} ${release.version} in ${storeDir}` };
 }
 
 function fromBytes(bytes: Buffer, label: string): LoadedManifest {

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { FerryError, IntegrityError } from '../errors.js';
-import type { TarCompression } from '../sources/rootfs/detectCompression.js';
-import { hashingTap } from '../util/hashingTap.js';
+import { FerryError, IntegrityError } from '../../errors.js';
+import type { TarCompression } from './detectCompression.js';
+import { hashingTap } from '../../util/hashingTap.js';
 
 const DECOMPRESS: Record<TarCompression, string[]> = { gzip: ['-z'], zstd: ['--zstd'], xz: ['-J'], none: [] };
 

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { IntegrityError } from '../errors.js';
-import { normalizeProjectName } from '../sources/python/normalizeProjectName.js';
+import { IntegrityError } from '../../errors.js';
+import { normalizeProjectName } from './normalizeProjectName.js';
 
 export interface IndexedFile {
   /** project name as the upstream spells it; pages use the normalized form */

@@ -6,21 +6,21 @@ import { finished } from 'node:stream/promises';
 import pMap from 'p-map';
 import * as openpgp from 'openpgp';
 import { BundleFormatError } from '../errors.js';
-import { loadSpec } from '../spec/loadSpec.js';
-import { lockPathFor, readLockFile, writeLockFile, LOCK_FORMAT, type LockFile } from '../spec/lockFile.js';
+import { loadSpec } from '../specfile/loadSpec.js';
+import { lockPathFor, readLockFile, writeLockFile, LOCK_FORMAT, type LockFile } from '../specfile/lockFile.js';
 import { signatureDate, signDetached } from '../pgp/sign.js';
 import { sha256File } from '../util/sha256.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
 import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
-import { KINDS } from './kinds.js';
+import { KINDS } from '../sources/kinds.js';
 import { validateSteps } from '../deploy/steps/validateSteps.js';
-import { FORMAT, manifestDigest, MANIFEST_PATH, serializeManifest, SIGNATURE_PATH, type Manifest, type ManifestEntry } from './manifest.js';
-import type { BuildContext, BundleInput } from './types.js';
-import type { LoadedManifest } from './loadManifest.js';
-import { planDifferential, type DifferentialPlan } from './planDifferential.js';
-import { writeTar, type TarFile } from './writeTar.js';
+import { FORMAT, manifestDigest, MANIFEST_PATH, serializeManifest, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
+import type { BuildContext, BundleInput, KindResult } from '../sources/kind.js';
+import type { LoadedManifest } from '../store/loadManifest.js';
+import { planDifferential, type DifferentialPlan } from '../bundle/planDifferential.js';
+import { writeTar, type TarFile } from '../bundle/writeTar.js';
 
 export interface BuildOptions {
   specFile: string;
@@ -81,12 +81,14 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
 
     const inputs: BundleInput[] = [];
     const artifacts: Record<string, unknown> = {};
+    const collected: Record<string, KindResult> = {};
     for (const kind of KINDS) {
       const section = lock.kinds[kind.name];
       if (section === undefined) continue;
       log.info(`collecting ${kind.name} artifacts`);
-      const result = await kind.collect(section, ctx);
-      ctx.previous.set(kind.name, result);
+      const used = Object.fromEntries((kind.uses ?? []).flatMap((name) => (collected[name] ? [[name, collected[name]]] : [])));
+      const result = await kind.collect(section, ctx, used);
+      collected[kind.name] = result;
       inputs.push(...result.entries);
       if (result.artifacts !== undefined) artifacts[kind.name] = result.artifacts;
     }
@@ -157,7 +159,6 @@ async function context(opts: { specFile: string; cacheDir: string; jobs?: number
     jobs: opts.jobs ?? 8,
     log: opts.log ?? silentLogger,
     fetchStats: createFetchStats(),
-    previous: new Map(),
   };
 }
 

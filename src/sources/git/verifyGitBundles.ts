@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BundleFormatError } from '../errors.js';
-import { BUNDLE_REF } from '../sources/git/makeGitBundle.js';
-import { GitCommandError, runGit } from '../sources/git/runGit.js';
-import { listArtifacts } from './findArtifact.js';
-import type { Manifest } from './manifest.js';
+import { BundleFormatError } from '../../errors.js';
+import { BUNDLE_REF } from './makeGitBundle.js';
+import { GitCommandError, runGit } from './runGit.js';
+import { listArtifacts } from '../../bundle/findArtifact.js';
+import type { Manifest } from '../../bundle/manifest.js';
 
 /**
  * Check every git bundle of an imported tree with `git bundle verify` (a git bundle header, no

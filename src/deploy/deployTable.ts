@@ -1,6 +1,6 @@
-import type { DeployReport } from '../deploy/deployReport.js';
-import { STAGES } from '../deploy/steps/types.js';
-import { formatTable } from './formatTable.js';
+import type { DeployReport } from './deployReport.js';
+import { STAGES } from './steps/types.js';
+import { formatTable } from '../ui/formatTable.js';
 
 /** The final table: one row per host and service, one column per stage; failures with their reason below. */
 export function deployTable(report: DeployReport): string {

@@ -3,11 +3,11 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type * as openpgp from 'openpgp';
 import pMap from 'p-map';
-import { IntegrityError, UsageError } from '../errors.js';
-import { clearsign, signatureDate, signDetached } from '../pgp/sign.js';
-import { formatParagraph, type Paragraph } from '../sources/apt/parseControl.js';
-import { readDebControl } from '../sources/apt/readDebControl.js';
-import { sha256File, sha256Hex } from '../util/sha256.js';
+import { IntegrityError, UsageError } from '../../errors.js';
+import { clearsign, signatureDate, signDetached } from '../../pgp/sign.js';
+import { formatParagraph, type Paragraph } from './parseControl.js';
+import { readDebControl } from './readDebControl.js';
+import { sha256File, sha256Hex } from '../../util/sha256.js';
 
 export interface AptRepositoryDeb {
   /** the .deb on disk (usually in the download cache) */

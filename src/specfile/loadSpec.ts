@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { SpecError } from '../errors.js';
 import { Spec } from './schema.js';
-import { formatIssues } from './formatIssues.js';
+import { formatIssues } from '../util/formatIssues.js';
 
 export interface LoadedSpec {
   spec: Spec;

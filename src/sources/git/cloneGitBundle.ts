@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IntegrityError } from '../errors.js';
-import { isRelativeGitPath } from '../sources/git/isRelativeGitPath.js';
-import { BUNDLE_REF } from '../sources/git/makeGitBundle.js';
-import { runGit } from '../sources/git/runGit.js';
+import { IntegrityError } from '../../errors.js';
+import { isRelativeGitPath } from './isRelativeGitPath.js';
+import { BUNDLE_REF } from './makeGitBundle.js';
+import { runGit } from './runGit.js';
 
 /**
  * Clone a ferry git bundle into the empty folder `dir`, checked out (detached) at exactly `commit`.
