@@ -81,6 +81,8 @@ describe.skipIf(!enabled)("ferry's policy-rc.d on an isolated lab host: never le
     runner.kill('SIGKILL');
     await new Promise((r) => runner.once('exit', r));
     await until('the host to stop apt and remove the policy-rc.d', async () => (await ssh('test ! -e /usr/sbin/policy-rc.d && ! pgrep -x apt-get && ! pgrep -x dpkg')).code === 0);
+    // stopped, not finished: the postinst never got its go-ahead, so the package is not configured
+    expect((await ssh("dpkg-query -W -f='${db:Status-Abbrev}' ferry-slow")).stdout).not.toBe('ii ');
 
     expect((await ssh('touch /var/lib/ferry-slow-go')).code).toBe(0);
     const next = await deploy();

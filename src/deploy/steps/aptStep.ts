@@ -50,7 +50,9 @@ export const aptStep: StepKind<AptParams> = {
     // in sources.list.d, so operators' own apt commands see the release's repository too; one file per
     // release name, replaced by the next release
     const list = `/etc/apt/sources.list.d/ferry-${ctx.release.manifest.name}.list`;
-    const aptOpts = `-o Dir::Etc::sourcelist=${q(list)} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0`;
+    // Dpkg::Use-Pty=0: with a pty, apt-get runs dpkg in a session of its own, out of reach of the
+    // host's cleanup when the runner dies (hostGuard.ts stops the run's process groups)
+    const aptOpts = `-o Dir::Etc::sourcelist=${q(list)} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 -o Dpkg::Use-Pty=0`;
     const checks = p.packages.map((n) => {
       const v = info.versions.get(n);
       const status = `$(dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' ${q(n)} 2>/dev/null || true)`;
