@@ -12,12 +12,14 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { makeUpstreams, writeJourneySpec } from './journey/upstreams.mjs';
+import { claimLabNet } from './lab/claimLabNet.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const demo = process.env.FERRY_DEMO_DIR ?? join(root, '.ferry-demo');
 const ferryBin = join(root, 'bin', 'ferry.js');
 const labScript = join(root, 'scripts', 'lab', 'lab.sh');
-const LAB = { LAB_NAME: 'ferry-demo', LAB_NET: '10.208', LAB_IFPREFIX: 'fdemo' };
+// the lab's subnet, name and link prefix: claimed when the lab goes up, so a demo and test runs never collide
+let LAB;
 const HOSTS = 3;
 const started = Date.now();
 const rel = (p) => (p.startsWith(root) ? relative(process.cwd(), p) || '.' : p);
@@ -121,6 +123,8 @@ let sshArgs = [];
 if (lab) {
   step('5. the hosts', `${HOSTS} lab hosts: each a network namespace whose only link goes to this machine, its own root filesystem, sshd.`);
   process.stdout.write(`\n$ scripts/lab/lab.sh up ${HOSTS}\n`);
+  const claim = await claimLabNet();
+  LAB = { LAB_NAME: `ferry-demo${claim.octet}`, LAB_NET: claim.net, LAB_IFPREFIX: `fd${claim.octet}h` };
   labUp = true;
   const r = spawnSync('bash', [labScript, 'up', String(HOSTS)], { env: { ...process.env, ...LAB }, stdio: 'inherit' });
   if (r.status !== 0) {

@@ -17,7 +17,8 @@
 # LAB_DIR (default /var/tmp/LAB_NAME), LAB_BASE_ROOT (lower layer of every host's root, default /).
 set -euo pipefail
 
-# several labs may run side by side (parallel tests): each needs its own name, subnet and link prefix
+# several labs may run side by side (parallel tests, two test runs): each needs its own name, subnet and
+# link prefix; the tests and the demo derive all three from a subnet claimed by claimLabNet.mjs
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 PREFIX=${LAB_NAME:-ferry-lab}
 NET=${LAB_NET:-10.203}
@@ -63,10 +64,10 @@ up_host() {
   chmod 700 "$root/root/.ssh"
   cp "$LAB_DIR/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
   echo "lab$i" > "$root/etc/hostname"
-  # a plain shell environment: the runner's own dotfiles (pyenv init and the like) would run, and
-  # sometimes block, on every ssh command
-  printf 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' > "$root/root/.bashrc"
-  cp "$root/root/.bashrc" "$root/root/.profile"
+  # root logs in to /bin/sh: sshd runs every command with the login shell, and bash would first run
+  # the runner's start-up files (/etc/bash.bashrc, ~/.bashrc: pyenv init and the like, which change
+  # PATH and python3 and may block); sh -c reads none
+  sed -i -E 's#^(root:[^:]*:[^:]*:[^:]*:[^:]*:[^:]*):[^:]*$#\1:/bin/sh#' "$root/etc/passwd"
   # no systemd in a chroot: a stand-in that runs real unit files' ExecStart= (see systemctl-shim.sh)
   install -m 0755 "$SCRIPT_DIR/systemctl-shim.sh" "$root/usr/local/bin/systemctl"
   ssh-keygen -q -t ed25519 -N '' -f "$root/etc/ssh/ssh_host_ed25519_key" -C "lab$i"
@@ -78,6 +79,8 @@ PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
+PermitUserEnvironment no
+PermitUserRC no
 PidFile /run/sshd.pid
 MaxSessions 64
 MaxStartups 64:30:128
@@ -107,12 +110,24 @@ CFG
   echo $! > "$dir/unshare.pid"
 }
 
+# Wait for as long as the host's sshd is alive: on a busy machine it may take long to start, so only its
+# death is a failure; the 10-minute bound is a hang detector, not an estimate.
 wait_ssh() {
-  local i=$1 t=0
-  while ! ssh -F "$LAB_DIR/ssh_config" -o ConnectTimeout=2 "lab$i" true 2>/dev/null; do
-    t=$((t + 1)); [ $t -lt 50 ] || die "host lab$i: sshd did not answer (see $LAB_DIR/host$i/sshd.log)"
+  local i=$1 pid; pid=$(cat "$LAB_DIR/host$i/unshare.pid")
+  local until=$((SECONDS + 600))
+  while ! ssh -F "$LAB_DIR/ssh_config" -o ConnectTimeout=10 "lab$i" true 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || die "host lab$i: sshd exited: $(tail -n 3 "$LAB_DIR/host$i/sshd.log" | tr '\n' ' ')"
+    [ $SECONDS -lt $until ] || die "host lab$i: sshd alive but not answering after 10 minutes (see $LAB_DIR/host$i/sshd.log)"
     sleep 0.2
   done
+}
+
+# Another lab (or any network of this machine) on the same subnet would shadow ours: refuse to build.
+# Labs that tests and the demo build get a subnet of their own from scripts/lab/claimLabNet.mjs.
+check_net_free() {
+  local used
+  used=$( { ip -o -4 addr show; ip -4 route show table all; } 2>/dev/null | grep -E "(^|[^0-9.])${NET//./\\.}\.[0-9]+\.[0-9]+" | head -n 1 || true)
+  [ -z "$used" ] || die "subnet $NET.0.0/16 is already in use on this machine ($used); set LAB_NET to a free one, or take the other lab down"
 }
 
 up() {
@@ -120,6 +135,7 @@ up() {
   [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 60 ] || die "up takes a host count from 1 to 60"
   command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || die "sshd missing: apt-get install openssh-server"
   down
+  check_net_free
   mkdir -p "$LAB_DIR"
   ssh-keygen -q -t ed25519 -N '' -f "$LAB_DIR/id_ed25519" -C ferry-lab
   : > "$LAB_DIR/known_hosts"
@@ -141,7 +157,7 @@ status() {
   for i in $(seq 1 "$n"); do
     local ns; ns=$(host_ns "$i")
     local sshd=down isolated=no
-    ssh -F "$LAB_DIR/ssh_config" -o ConnectTimeout=2 "lab$i" true 2>/dev/null && sshd=up
+    ssh -F "$LAB_DIR/ssh_config" -o ConnectTimeout=10 "lab$i" true 2>/dev/null && sshd=up
     # no route to anything but the runner's /30: the kernel refuses at once, nothing is sent
     # and a connection to an address in the lab range that is not its runner fails with "Network is unreachable" too
     if ! ip netns exec "$ns" ip route get 192.0.2.1 >/dev/null 2>&1 &&

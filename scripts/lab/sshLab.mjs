@@ -3,7 +3,7 @@
  * own host key and folder, reached with a generated user key and known_hosts. Shared by the tests
  * (test/deploy/) and the benchmark (scripts/bench/deploy.mjs); types in test/deploy/sshLab.ts.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -18,18 +18,39 @@ export async function freePort() {
         s.on('error', reject);
     });
 }
-async function waitForPort(address, port, netns) {
-    for (let i = 0; i < 100; i++) {
-        try {
-            const probe = netns ? ['ip', 'netns', 'exec', netns, 'bash', '-c', `exec 3<>/dev/tcp/${address}/${port}`] : ['bash', '-c', `exec 3<>/dev/tcp/${address}/${port}`];
-            execFileSync(probe[0], probe.slice(1), { stdio: 'ignore' });
+/**
+ * Wait until sshd accepts connections, for as long as it is alive: on a busy machine it may be slow to
+ * start, so only its exit is a failure. The 10-minute bound is a hang detector, not an estimate.
+ */
+async function waitForPort(h) {
+    const probe = h.netns ? ['ip', 'netns', 'exec', h.netns, 'bash', '-c', `exec 3<>/dev/tcp/${h.address}/${h.port}`] : ['bash', '-c', `exec 3<>/dev/tcp/${h.address}/${h.port}`];
+    const until = Date.now() + 600_000;
+    for (;;) {
+        if (spawnSync(probe[0], probe.slice(1), { stdio: 'ignore' }).status === 0)
             return;
-        }
-        catch {
-            await sleep(50);
-        }
+        if (h.proc.exitCode !== null || h.proc.signalCode !== null)
+            throw new Error(`sshd for ${h.name} exited before it listened on ${h.address}:${h.port}: ${readFileSync(h.log, 'utf8').trim().split('\n').slice(-3).join(' ')}`);
+        if (Date.now() > until)
+            throw new Error(`sshd for ${h.name} is running but did not listen on ${h.address}:${h.port} within 10 minutes (see ${h.log})`);
+        await sleep(50);
     }
-    throw new Error(`sshd on ${address}:${port} did not start`);
+}
+/**
+ * The passwd file the lab's sshd sees (bind-mounted over /etc/passwd in its own mount namespace): root
+ * logs in to /bin/sh with the lab's own empty home. sshd runs every command with the login shell, and
+ * root's bash would first run the machine's start-up files (/etc/bash.bashrc, ~/.bashrc: pyenv init and
+ * the like, which change PATH and python3 and may block); `sh -c` reads none.
+ */
+function labPasswd(dir) {
+    const home = join(dir, 'home');
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    const lines = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => {
+        const f = l.split(':');
+        return f[0] === 'root' && f.length === 7 ? [...f.slice(0, 5), home, '/bin/sh'].join(':') : l;
+    });
+    const file = join(dir, 'passwd');
+    writeFileSync(file, lines.join('\n'));
+    return file;
 }
 /** Every process below pid, children first found by scanning /proc. */
 function descendants(pid) {
@@ -62,6 +83,7 @@ export async function startSshLab(dir, names, opts = {}) {
     const key = join(dir, 'id_ed25519');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ferry-test', '-f', key]);
     writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${key}.pub`));
+    const passwd = labPasswd(dir);
     const known = [];
     const hosts = [];
     for (const name of names) {
@@ -84,6 +106,8 @@ export async function startSshLab(dir, names, opts = {}) {
             'PasswordAuthentication no',
             'KbdInteractiveAuthentication no',
             'UsePAM no',
+            'PermitUserEnvironment no',
+            'PermitUserRC no',
             'StrictModes no',
             'LogLevel VERBOSE',
             'MaxSessions 200',
@@ -100,11 +124,12 @@ export async function startSshLab(dir, names, opts = {}) {
     const start = async (h) => {
         const log = createWriteStream(h.log, { flags: 'a' });
         await new Promise((r) => log.on('open', r));
-        const argv = ['/usr/sbin/sshd', '-D', '-e', '-f', h.config];
+        // unshare execs, so h.proc is sshd itself
+        const argv = ['unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c', 'mount --bind "$0" /etc/passwd && exec /usr/sbin/sshd -D -e -f "$1"', passwd, h.config];
         const cmd = h.netns ? ['ip', 'netns', 'exec', h.netns, ...argv] : argv;
         // its own process group, so stop() takes down the listener and every connection it forked
         h.proc = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', log, log], detached: true });
-        await waitForPort(h.address, h.port, h.netns);
+        await waitForPort(h);
     };
     const stop = async (h) => {
         const p = h.proc;
@@ -131,7 +156,7 @@ export async function startSshLab(dir, names, opts = {}) {
         sshConfig,
         start,
         stop,
-        sessions: (h) => (readFileSync(h.log, 'utf8').match(/Starting session: command/g) ?? []).length,
+        logins: (h) => (readFileSync(h.log, 'utf8').match(/^Accepted publickey for /gm) ?? []).length,
         async close() {
             for (const h of hosts)
                 await stop(h);

@@ -49,6 +49,7 @@ export function writeRelease(store, r) {
 /** A read-only static server for the store (what `ferry serve` does), optionally slow, for tests. */
 export async function serveStore(store, opts = {}) {
     const requests = [];
+    let firstPath;
     const server = createServer((req, res) => {
         const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
         requests.push(path);
@@ -68,8 +69,10 @@ export async function serveStore(store, opts = {}) {
             res.writeHead(200, { 'content-length': size });
             createReadStream(file).pipe(res);
         };
-        if (opts.delayMs)
-            setTimeout(send, opts.delayMs);
+        // a fault test holds every path but the first one requested until it has done its harm
+        firstPath ??= path;
+        if (opts.holdAfterFirst && path !== firstPath)
+            void opts.holdAfterFirst.then(send);
         else
             send();
     });

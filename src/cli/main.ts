@@ -1,10 +1,17 @@
 import { Command, CommanderError } from 'commander';
-import { FerryError } from '../errors.js';
+import { FerryError, FetchError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { commands } from './commands.js';
 
+/** Exit code of an error that is a bug in ferry (or in a library it uses), not a kind of failure. */
+const INTERNAL_ERROR_EXIT = 1;
+
+/** Exit code of an error the HTTP client throws outside any call (see catchStrayErrors): FetchError's. */
+const FETCH_FAILED_EXIT = new FetchError('').exitCode;
+
 /** Entry point: parse arguments, run one command, map errors to stable exit codes. */
 export async function main(argv: string[]): Promise<number> {
+  catchStrayErrors();
   const program = new Command('ferry')
     .description('Carry software across an air gap: build signed, deterministic bundles; import, serve and deploy them.')
     .version(VERSION)
@@ -20,7 +27,41 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`ferry: ${err.message}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`ferry: internal error: ${(err as Error).stack ?? String(err)}\n`);
-    return 70;
+    process.stderr.write(`ferry: internal error: ${oneLine(err)}. This is a bug in ferry; ${debugHint(err)}\n`);
+    return INTERNAL_ERROR_EXIT;
   }
+}
+
+/**
+ * No command may end with a raw stack trace. Errors thrown from event handlers, outside any promise a
+ * command awaits, reach the process instead. undici 7's HTTP/1 parser does that when a server closes a
+ * connection at the wrong moment (issue 5360, see fetch/finishBodiesUnpaused.ts): that is a failed
+ * download, exit 69. Anything else is a bug, like an unexpected error inside a command. Either way:
+ * one line, and the stack only with FERRY_DEBUG=1.
+ */
+function catchStrayErrors(): void {
+  if (process.listenerCount('uncaughtException') > 0) return;
+  const stray = (err: unknown) => {
+    const fromHttpClient = /[\\/]undici[\\/]/.test((err as Error)?.stack ?? '');
+    process.stderr.write(
+      fromHttpClient
+        ? `ferry: an upstream download failed inside the HTTP client (${oneLine(err)}). Run the command again ` +
+            `(downloads that completed stay in the cache). If it happens again, ${debugHint(err)}\n`
+        : `ferry: internal error: ${oneLine(err)}. This is a bug in ferry; ${debugHint(err)}\n`,
+    );
+    process.exit(fromHttpClient ? FETCH_FAILED_EXIT : INTERNAL_ERROR_EXIT);
+  };
+  process.on('uncaughtException', stray);
+  process.on('unhandledRejection', stray);
+}
+
+function oneLine(err: unknown): string {
+  const e = err as { name?: string; message?: string };
+  const text = e instanceof Error ? `${e.name}: ${e.message}` : String(err);
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+function debugHint(err: unknown): string {
+  if (process.env.FERRY_DEBUG) return `the stack follows.\n${(err as Error)?.stack ?? String(err)}`;
+  return 'run with FERRY_DEBUG=1 for the stack.';
 }

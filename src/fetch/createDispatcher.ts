@@ -1,4 +1,5 @@
 import { EnvHttpProxyAgent, interceptors, type Dispatcher } from 'undici';
+import { finishBodiesUnpaused } from './finishBodiesUnpaused.js';
 
 /** How hard to try before a download fails; the defaults suit a build on a flaky uplink. */
 export interface RetryPolicy {
@@ -40,7 +41,8 @@ export const TRANSIENT_STATUS_CODES = [408, 429, 500, 502, 503, 504];
  * HTTPS_PROXY and NO_PROXY, since connected build machines often sit behind a proxy), undici's retry
  * handler for transient failures with exponential back-off and Retry-After (it also resumes a body
  * cut mid-way with a Range request inside one call), and redirects (mirror redirectors and CDNs).
- * Retries sit inside redirects so each hop is retried on its own URL.
+ * Retries sit inside redirects so each hop is retried on its own URL; innermost, bodies are never
+ * paused on their last bytes (finishBodiesUnpaused.ts: undici 7 crashes the process otherwise).
  */
 export function createDispatcher(policy: RetryPolicy = {}): Dispatcher {
   const idle = policy.idleTimeout ?? 60_000;
@@ -51,6 +53,7 @@ export function createDispatcher(policy: RetryPolicy = {}): Dispatcher {
     connect: { timeout: Math.min(idle, 30_000) },
   });
   return agent.compose(
+    finishBodiesUnpaused(),
     interceptors.retry({
       maxRetries: policy.maxRetries ?? 5,
       minTimeout: policy.minTimeout ?? 500,

@@ -186,46 +186,55 @@ async function attempt(
     if (validator) headers['if-range'] = validator;
   }
   const res = await request(req.url, { dispatcher: opts.dispatcher ?? defaultDispatcher(), headers, signal: opts.signal });
+  try {
+    return await receive(res);
+  } finally {
+    // every path (a refusal, a failed write of the metadata) ends the body: undici must never be left
+    // with a response nobody reads or cancels
+    res.body.destroy();
+  }
 
-  if (offset > 0 && (res.statusCode === 206 || res.statusCode === 416)) {
-    if (res.statusCode === 416 || parseContentRange(header(res.headers, 'content-range'))?.start !== offset) {
-      // The kept bytes do not fit the file the server has now.
+  async function receive(res: Dispatcher.ResponseData): Promise<FetchResult | typeof RESTART> {
+    if (offset > 0 && (res.statusCode === 206 || res.statusCode === 416)) {
+      if (res.statusCode === 416 || parseContentRange(header(res.headers, 'content-range'))?.start !== offset) {
+        // The kept bytes do not fit the file the server has now.
+        await res.body.dump();
+        return RESTART;
+      }
+    } else if (res.statusCode === 200) {
+      // Either a fresh download, or the server ignored Range, or If-Range found the file changed.
+      if (offset > 0) {
+        await discard();
+        hash = createHash('sha256');
+        offset = 0;
+      }
+    } else {
       await res.body.dump();
-      return RESTART;
+      throw httpStatusError(req.url, res.statusCode);
     }
-  } else if (res.statusCode === 200) {
-    // Either a fresh download, or the server ignored Range, or If-Range found the file changed.
-    if (offset > 0) {
-      await discard();
-      hash = createHash('sha256');
-      offset = 0;
+
+    const bodyLength = numberOrUndefined(header(res.headers, 'content-length'));
+    if (req.size !== undefined && bodyLength !== undefined && offset + bodyLength !== req.size) {
+      await res.body.dump();
+      throw sizeMismatch(req, offset + bodyLength, 'the server announces');
     }
-  } else {
-    await res.body.dump();
-    throw httpStatusError(req.url, res.statusCode);
-  }
+    if (offset === 0) {
+      const etag = header(res.headers, 'etag');
+      const fresh: PartialMeta = {
+        url: req.url,
+        // weak ETags are not byte-for-byte promises, so they cannot guard a Range request
+        etag: etag && !etag.startsWith('W/') ? etag : undefined,
+        lastModified: header(res.headers, 'last-modified'),
+      };
+      await writeFile(part.meta, JSON.stringify(fresh) + '\n');
+    }
 
-  const bodyLength = numberOrUndefined(header(res.headers, 'content-length'));
-  if (req.size !== undefined && bodyLength !== undefined && offset + bodyLength !== req.size) {
-    await res.body.dump();
-    throw sizeMismatch(req, offset + bodyLength, 'the server announces');
+    const total = req.size ?? (bodyLength !== undefined ? offset + bodyLength : undefined);
+    let received = 0;
+    const stage = meter(req, opts, hash, offset, total, (n) => (received += n));
+    await writeThrough(res.body, stage, part.data, offset > 0 ? 'a' : 'w', opts.signal);
+    return verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume);
   }
-  if (offset === 0) {
-    const etag = header(res.headers, 'etag');
-    const fresh: PartialMeta = {
-      url: req.url,
-      // weak ETags are not byte-for-byte promises, so they cannot guard a Range request
-      etag: etag && !etag.startsWith('W/') ? etag : undefined,
-      lastModified: header(res.headers, 'last-modified'),
-    };
-    await writeFile(part.meta, JSON.stringify(fresh) + '\n');
-  }
-
-  const total = req.size ?? (bodyLength !== undefined ? offset + bodyLength : undefined);
-  let received = 0;
-  const stage = meter(req, opts, hash, offset, total, (n) => (received += n));
-  await writeThrough(res.body, stage, part.data, offset > 0 ? 'a' : 'w', opts.signal);
-  return verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume);
 }
 
 /**

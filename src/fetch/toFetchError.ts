@@ -41,7 +41,8 @@ export function toFetchError(url: string, err: unknown, extra = ''): FerryError 
     );
   }
   if (e?.code === 'ENOENT') {
-    return new FetchError(`${url}: no such file. Check the local mirror path in the spec or lock.`, { cause: err, url });
+    // a missing local file is what a 404 is over HTTP: callers fall back the same way
+    return new FetchError(`${url}: no such file. Check the local mirror path in the spec or lock.`, { cause: err, url, status: 404 });
   }
   const code = e?.code ?? 'unknown';
   const reason = REASONS[code] ?? e?.message ?? String(err);

@@ -121,8 +121,11 @@ export const Spec = z
         apt_options: z
           .object({
             recommends: z.boolean().default(false),
-            /** what target hosts already have: a list of package names, or "required" (Priority: required + Essential) */
-            base: z.union([z.literal('required'), z.array(z.string())]).default([]),
+            /**
+             * what target hosts already have: "required" (Priority: required + Essential), a list of
+             * NAME or NAME=VERSION, or { status: FILE } (a dpkg status file taken from a reference host)
+             */
+            base: z.union([z.literal('required'), z.array(z.string()), z.object({ status: z.string() }).strict()]).default([]),
             valid_for_days: z.number().int().positive().optional(),
           })
           .strict()

@@ -1,4 +1,4 @@
-import { appendFile, cp, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,6 +118,19 @@ describe('apt kind: lock, collect, and the real apt-get', () => {
     const kinds = new Set(r.entries.map((e) => `${e.kind} ${e.path.split('/').slice(0, 2).join('/')}`));
     expect(kinds).toEqual(new Set(['apt apt/pool', 'apt-index apt/dists']));
     expect(r.entries.find((e) => e.path.endsWith('/libbar_0.5_amd64.deb'))!.services).toEqual(['mail', 'web']);
+  });
+
+  it('a second lock on the same index reads its parsed form from the cache: the Packages file is not downloaded again', async () => {
+    const cacheDir = join(fx.dir, 'cache-parsed');
+    const first = (await aptKind.lock(await context(fx.dir, raw, fx.bundleKey.secretArmored, cacheDir)))!;
+    // without its downloaded Packages.gz, only the parsed form can spare a download
+    await rm(join(cacheDir, 'sha256'), { recursive: true, force: true });
+    const before = fx.server.requests.length;
+    const second = (await aptKind.lock(await context(fx.dir, raw, fx.bundleKey.secretArmored, cacheDir)))!;
+    const asked = fx.server.requests.slice(before);
+    expect(asked).toEqual(['/dists/fixture/InRelease']); // the signed Release is always fetched and verified
+    expect(second).toEqual(first);
+    expect(second).toEqual(lock);
   });
 
   it('leaves out what every host has with base: required (Essential and Priority: required, with their dependencies)', async () => {

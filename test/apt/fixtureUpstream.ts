@@ -17,6 +17,11 @@ export interface FixtureDeb {
   preDepends?: string;
   recommends?: string;
   provides?: string;
+  conflicts?: string;
+  breaks?: string;
+  replaces?: string;
+  suggests?: string;
+  important?: boolean;
   multiArch?: string;
   priority?: string;
   essential?: boolean;
@@ -36,11 +41,16 @@ export async function buildDeb(dir: string, d: FixtureDeb): Promise<string> {
     ['Architecture', d.arch ?? 'amd64'],
     ['Multi-Arch', d.multiArch],
     ['Essential', d.essential ? 'yes' : undefined],
+    ['Important', d.important ? 'yes' : undefined],
     ['Priority', d.priority ?? 'optional'],
     ['Maintainer', 'Ferry Tests <tests@example.invalid>'],
     ['Pre-Depends', d.preDepends],
     ['Depends', d.depends],
     ['Recommends', d.recommends],
+    ['Suggests', d.suggests],
+    ['Conflicts', d.conflicts],
+    ['Breaks', d.breaks],
+    ['Replaces', d.replaces],
     ['Provides', d.provides],
     ['Description', `fixture package ${d.name}\n A package built by ferry's tests.`],
   ];

@@ -36,7 +36,7 @@ async function index(text = packagesText()) {
   return buildPackageIndex(pkgs, 'amd64');
 }
 const names = (ps: AptPackage[]) => ps.map((p) => `${p.name} ${p.version}`);
-const none = { recommends: false, base: new Set<string>() };
+const none = { recommends: false, installed: new Map() };
 
 describe('resolveAptClosure', () => {
   it('follows Pre-Depends, versioned Depends, alternatives, versioned Provides, :any and Architecture: all', async () => {
@@ -60,7 +60,7 @@ describe('resolveAptClosure', () => {
   });
 
   it('leaves out what the base already has', async () => {
-    const got = names(resolveAptClosure(await index(), ['app'], { recommends: false, base: new Set(['basefiles', 'prelib']) }));
+    const got = names(resolveAptClosure(await index(), ['app'], { recommends: false, installed: new Map([['basefiles', { name: 'basefiles', version: '12.4', provides: [] }], ['prelib', { name: 'prelib', version: '0.9', provides: [] }]]) }));
     expect(got).not.toContain('basefiles 12.4');
     expect(got).not.toContain('prelib 0.9');
     expect(got).toContain('libbar 2:0.5');
@@ -113,5 +113,58 @@ describe('readPackagesIndex', () => {
     const entry = (extra: string) => `Package: x\nVersion: 1\nArchitecture: all\nSize: 1\n${extra}\n`;
     await expect(index(entry(`Filename: pool/x.deb`))).rejects.toThrow('fixture: package x 1 has no Filename, Size or SHA256');
     await expect(index(entry(`Filename: pool/../../etc/x.deb\nSHA256: ${'a'.repeat(64)}`))).rejects.toThrow('has Filename "pool/../../etc/x.deb" outside the repository');
+  });
+});
+
+describe('versions dpkg rejects', () => {
+  const stanza = (name: string, version: string, extra = '') => `Package: ${name}\nVersion: ${version}\nArchitecture: all\nFilename: pool/${name}.deb\nSize: 1\nSHA256: ${'a'.repeat(64)}\n${extra}`;
+
+  it.each([
+    ['1.4-', 'the revision (after the last "-") is empty'],
+    ['10A:ZAZ0-1', 'the epoch "10A" is not a number'],
+    ['a1.0', 'does not start with a digit'],
+    ['1.0_beta', 'has a character dpkg does not allow'],
+  ])('an index entry with version %s is an error naming the package', async (version, reason) => {
+    const err = await index(stanza('oddpkg', version)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResolveError);
+    expect((err as Error).message).toContain(`fixture: package oddpkg has version "${version}", which dpkg rejects (`);
+    expect((err as Error).message).toContain(reason);
+  });
+
+  it('a dependency on an invalid version is an error naming the package that declares it', async () => {
+    const idx = await index(stanza('user', '1', 'Depends: lib (>= 1.4-)\n') + '\n' + stanza('lib', '1.5'));
+    expect(() => resolveAptClosure(idx, ['user'], none)).toThrow('user 1: its Depends names "lib (>= 1.4-)", a version dpkg rejects');
+  });
+});
+
+describe('base packages with versions (apt_options.base)', () => {
+  it('NAME=VERSION satisfies a dependency only when that version does; otherwise the upgrade is carried', async () => {
+    const idx = await index();
+    const { loadAptBase } = await import('../../src/sources/apt/loadAptBase.js');
+    const old = await loadAptBase(idx, ['libfoo=1.1-1', 'basefiles'], '/');
+    // app needs libfoo (>= 1.2): the hosts' 1.1-1 does not do, so 1.3-1 comes with its own closure (libbar)
+    const got = names(resolveAptClosure(idx, ['app'], { recommends: false, installed: old }));
+    expect(got).toContain('libfoo 1.3-1');
+    expect(got).toContain('libbar 2:0.5');
+    expect(got).not.toContain('basefiles 12.4');
+    const current = await loadAptBase(idx, ['libfoo=1.3-1', 'libbar'], '/');
+    const got2 = names(resolveAptClosure(idx, ['app'], { recommends: false, installed: current }));
+    expect(got2).not.toContain('libfoo 1.3-1');
+    expect(got2).not.toContain('libbar 2:0.5');
+  });
+
+  it('a base package satisfies a virtual dependency through its Provides', async () => {
+    const idx = await index();
+    const { loadAptBase } = await import('../../src/sources/apt/loadAptBase.js');
+    const got = names(resolveAptClosure(idx, ['app'], { recommends: false, installed: await loadAptBase(idx, ['tinyhttpd', 'newmail'], '/') }));
+    expect(got).not.toContain('bighttpd 3.0');
+    expect(got).not.toContain('newmail 1.0');
+  });
+
+  it('refuses a base entry dpkg would not accept, or a name without a version the sources do not know', async () => {
+    const idx = await index();
+    const { loadAptBase } = await import('../../src/sources/apt/loadAptBase.js');
+    await expect(loadAptBase(idx, ['libfoo=1.4-'], '/')).rejects.toThrow('upstreams.apt_options.base: libfoo=1.4-: "1.4-" is not a version dpkg accepts');
+    await expect(loadAptBase(idx, ['ghost'], '/')).rejects.toThrow('ghost is not in the configured sources, so its version is unknown; write it as ghost=VERSION');
   });
 });

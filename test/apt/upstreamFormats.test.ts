@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +16,21 @@ const appSpec = (url: string, keyring: string) => ({
 });
 
 describe('upstream formats', () => {
+  it('asks for the next compression the Release lists when the mirror lacks one (a copy with only the plain Packages), over HTTP and from a local path', async () => {
+    const fx = await fixtureUpstream({ compress: ['gz', 'plain'] });
+    try {
+      await rm(join(fx.upstreamRoot, 'dists/fixture/main/binary-amd64/Packages.gz'));
+      for (const uri of [fx.server.url, `file://${fx.upstreamRoot}`]) {
+        const ctx = await context(fx.dir, appSpec(uri, fx.upstreamKey.public), fx.bundleKey.secretArmored, join(fx.dir, `cache-${uri.startsWith('file') ? 'file' : 'http'}`));
+        const lock = (await aptKind.lock(ctx))!;
+        expect(lock.packages.map((p) => p.name)).toContain('libfoo');
+      }
+      expect(fx.server.requests).toEqual(expect.arrayContaining(['/dists/fixture/main/binary-amd64/Packages.gz', '/dists/fixture/main/binary-amd64/Packages']));
+    } finally {
+      await fx.server.close();
+    }
+  });
+
   it('reads an upstream that only has Packages.xz and only Release + Release.gpg (no InRelease)', async () => {
     const fx = await fixtureUpstream({ compress: ['xz'], inRelease: false });
     try {

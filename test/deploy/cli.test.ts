@@ -81,12 +81,12 @@ describe('the deploy commands', () => {
     const svc = webService('9');
     svc.configure = [{ template: { src: 'nope.j2', dest: '/etc/x' } }, { file: { dest: 'relative/path', content: 'x', colour: 'blue' } }];
     writeRelease(store, { name: 'bad', version: '1', services: { web: svc } });
-    const before = lab.hosts.map((h) => lab.sessions(h));
+    const before = lab.hosts.map((h) => lab.logins(h));
     const r = await ferry('deploy', 'bad@1', '--store', store, ...common());
     expect(r.code).toBe(65);
     expect(r.stderr).toContain('services.web.configure[0]: template src nope.j2: the bundle has no files/web/nope.j2');
     expect(r.stderr).toMatch(/services\.web\.configure\[1\]\.file.*(colour|dest)/);
-    expect(lab.hosts.map((h) => lab.sessions(h))).toEqual(before);
+    expect(lab.hosts.map((h) => lab.logins(h))).toEqual(before);
     expect(readdirSync(join(lab.hosts[0]!.root, 'var/lib/ferry/bundles')).length).toBe(2);
   });
 

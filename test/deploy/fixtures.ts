@@ -9,7 +9,11 @@ import { startSshLab, type LabHost, type SshLab } from './sshLab.js';
 import { serveStore, type StaticServer } from './storeFixture.js';
 import type { FixtureService } from './storeFixture.js';
 
-/** The demo service every deploy test ships: a template, a file, install and configure commands, a service. */
+/**
+ * The demo service every deploy test ships: a template, a file, install and configure commands, a service.
+ * Its configure command logs its start and end; the host variable configure_wait replaces the pause
+ * between them (see meetInConfigure).
+ */
 export function webService(version: string, extra: Partial<FixtureService> = {}): FixtureService {
   return {
     version,
@@ -19,7 +23,7 @@ export function webService(version: string, extra: Partial<FixtureService> = {})
     configure: [
       { template: { src: 'app.conf.j2', dest: '{{ root }}/etc/web/app.conf', mode: '0640' } },
       { file: { src: 'static.txt', dest: '{{ root }}/srv/static.txt' } },
-      { command: { run: 'echo "$(date +%s.%N) start" >> {{ root }}/configure.log; sleep {{ configure_sleep | default(0.3) }}; echo "$(date +%s.%N) end" >> {{ root }}/configure.log; test "{{ fail | default(\'no\') }}" != yes' } },
+      { command: { run: 'echo "$(date +%s.%N) start" >> {{ root }}/configure.log; {{ configure_wait | default(\'sleep 0.3\') }}; echo "$(date +%s.%N) end" >> {{ root }}/configure.log; test "{{ fail | default(\'no\') }}" != yes' } },
       { service: { name: 'web', systemctl: '{{ root }}/bin/systemctl' } },
     ],
     ...extra,
@@ -94,13 +98,13 @@ export interface LabContext {
 }
 
 /** sshd hosts, a store and a static server for one describe block, set up before and removed after it. */
-export function useLab(prefix: string, names: string[], opts: { delayMs?: number } = {}): LabContext {
+export function useLab(prefix: string, names: string[], opts: { holdAfterFirst?: Promise<void> } = {}): LabContext {
   const ctx = {} as LabContext;
   beforeAll(async () => {
     ctx.dir = mkdtempSync(join(tmpdir(), `ferry-${prefix}-`));
     ctx.store = join(ctx.dir, 'store');
     ctx.lab = await startSshLab(ctx.dir, names);
-    ctx.server = await serveStore(ctx.store, { delayMs: opts.delayMs });
+    ctx.server = await serveStore(ctx.store, { holdAfterFirst: opts.holdAfterFirst });
   });
   afterAll(async () => {
     await ctx.lab?.close();
@@ -108,4 +112,15 @@ export function useLab(prefix: string, names: string[], opts: { delayMs?: number
     rmSync(ctx.dir, { recursive: true, force: true });
   });
   return ctx;
+}
+
+/**
+ * Host variables that make each host's configure command wait until every host has started its own: a
+ * barrier in a shared folder, so that "they overlap" is a fact, not a bet on timing. A host gives up
+ * after 10 minutes (a hang detector), which fails the overlap check.
+ */
+export function meetInConfigure(hosts: LabHost[], barrier: string): Record<string, Record<string, unknown>> {
+  mkdirSync(barrier, { recursive: true });
+  const wait = (name: string) => `touch ${barrier}/${name}; n=0; until [ $(ls ${barrier} | wc -l) -ge ${hosts.length} ] || [ $n -ge 12000 ]; do n=$((n + 1)); sleep 0.05; done`;
+  return Object.fromEntries(hosts.map((h) => [h.name, { configure_wait: wait(h.name) }]));
 }

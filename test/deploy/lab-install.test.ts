@@ -16,7 +16,7 @@ import { makeDeb } from './debFixture.js';
 import { writeRelease } from './storeFixture.js';
 
 const enabled = await canRunLab();
-const lab = labFor('dpl', 211, 1);
+const lab = await labFor('dpl', 1);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A .deb whose postinst records what policy-rc.d answers while it is installed. */
@@ -86,7 +86,7 @@ describe.skipIf(!enabled)('install steps on an isolated lab host: apt from the b
     expect((await ssh('rm -f /usr/sbin/policy-rc.d')).code).toBe(0);
   });
   afterAll(async () => {
-    await lab.sh(['down']);
+    await lab.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

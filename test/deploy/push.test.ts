@@ -48,12 +48,12 @@ describe.runIf(canUseNetns())('a host whose only route is to the runner (network
   let ns: Netns;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-netns-'));
-    ns = createNetns(Math.floor(Math.random() * 200) + 20);
+    ns = await createNetns();
     lab = await startSshLab(dir, ['gap'], { netns: { gap: { address: ns.inside, netns: ns.name } } });
   });
   afterAll(async () => {
     await lab?.close();
-    ns?.remove();
+    await ns?.remove();
     rmSync(dir, { recursive: true, force: true });
   });
 

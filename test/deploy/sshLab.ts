@@ -23,8 +23,8 @@ export interface SshLab {
   sshConfig: string;
   stop(host: LabHost): Promise<void>;
   start(host: LabHost): Promise<void>;
-  /** sessions the host's sshd started (commands it ran), from its log */
-  sessions(host: LabHost): number;
+  /** connections the host's sshd authenticated (ssh handshakes, not commands), from its log */
+  logins(host: LabHost): number;
   close(): Promise<void>;
 }
 

@@ -33,4 +33,4 @@ export interface StaticServer {
 }
 
 export const writeRelease: (store: string, r: FixtureRelease) => string = fixture.writeRelease;
-export const serveStore: (store: string, opts?: { host?: string; delayMs?: number }) => Promise<StaticServer> = fixture.serveStore;
+export const serveStore: (store: string, opts?: { host?: string; holdAfterFirst?: Promise<void> }) => Promise<StaticServer> = fixture.serveStore;

@@ -3,6 +3,13 @@ import { run } from './cli.js';
 
 export const LAB_SCRIPT = fileURLToPath(new URL('../../scripts/lab/lab.sh', import.meta.url));
 
+// plain JS, shared with `npm run demo`
+const { claimLabNet, labNetPool } = (await import('../../scripts/lab/claimLabNet.mjs')) as {
+  claimLabNet(opts?: { pool?: number[]; namespace?: string }): Promise<{ octet: number; net: string; release(): Promise<void> }>;
+  labNetPool(spec?: string): number[];
+};
+export { claimLabNet, labNetPool };
+
 /** Whether this machine can run lab hosts: root, ip netns, overlayfs, sshd. */
 export async function canRunLab(): Promise<boolean> {
   if (process.getuid?.() !== 0) return false;
@@ -20,21 +27,32 @@ export interface Lab {
   runnerIp(i: number): string;
   env: NodeJS.ProcessEnv;
   sh(args: string[]): ReturnType<typeof run>;
+  /** take the lab down and give its subnet back */
+  close(): Promise<void>;
 }
 
-/** A lab of its own for one test file (own name, subnet and link prefix), so test files can run in parallel. */
-export function labFor(name: string, netOctet: number, count: number): Lab {
-  const env = { LAB_NAME: `ferry-lab-${name}`, LAB_NET: `10.${netOctet}`, LAB_IFPREFIX: `fl${name.slice(0, 4)}` };
+/**
+ * A lab of its own for one test file: a subnet claimed for this process (claimLabNet), and a name, folder
+ * and link prefix derived from it, so test files, and two runs of the suite, can run side by side.
+ */
+export async function labFor(name: string, count: number): Promise<Lab> {
+  const claim = await claimLabNet();
+  const env = { LAB_NAME: `ferry-lab-${name}${claim.octet}`, LAB_NET: claim.net, LAB_IFPREFIX: `fl${claim.octet}h` };
   const dir = `/var/tmp/${env.LAB_NAME}`;
+  const sh = (args: string[]) => run('bash', [LAB_SCRIPT, ...args], { env });
   return {
     name: env.LAB_NAME,
     net: env.LAB_NET,
     dir,
     sshConfig: `${dir}/ssh_config`,
     count,
-    hostIp: (i) => `10.${netOctet}.${i}.2`,
-    runnerIp: (i) => `10.${netOctet}.${i}.1`,
+    hostIp: (i) => `${claim.net}.${i}.2`,
+    runnerIp: (i) => `${claim.net}.${i}.1`,
     env,
-    sh: (args) => run('bash', [LAB_SCRIPT, ...args], { env }),
+    sh,
+    async close() {
+      if (!process.env.FERRY_LAB_KEEP) await sh(['down']);
+      await claim.release();
+    },
   };
 }

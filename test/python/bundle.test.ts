@@ -393,12 +393,19 @@ describe('python wheels: lock, build, import, install with pip', () => {
     expect(await readdir(dir)).not.toContain('pydemo.lock.json');
   });
 
-  it('refuses a pinned hash that does not match the file the index serves', async () => {
+  it('refuses a pinned hash that does not match the file the index serves: unreviewed bytes, exit 67', async () => {
     const dir = await fresh('badhash');
     const spec = await writeSpec(dir, html.url, upstream);
     const req = join(dir, 'requirements/worker.txt');
     await writeFile(req, `delta==0.5 --hash=sha256:${'0'.repeat(64)}\n`);
-    await expect(lockPython(await context(dir, spec))).rejects.toThrow(/requirements\/worker.txt:1: no file of delta==0.5 fits the target[\s\S]*is not among the pinned hashes/);
+    const err = await lockPython(await context(dir, spec)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect((err as Error).message).toMatch(/requirements\/worker.txt:1: delta==0.5: the upstream offers bytes that were not reviewed\. No file whose sha256 is pinned fits the target[\s\S]*is not among the pinned hashes/);
+    const cli = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+    expect(cli.code).toBe(67);
+    expect(cli.stderr).toContain('Find out why the upstream changed');
+    expect(cli.stderr).not.toContain('add the missing hash');
+    expect(await readdir(dir)).not.toContain('pydemo.lock.json');
   });
 
   it('collect refuses a lock whose file does not carry a pinned hash', async () => {

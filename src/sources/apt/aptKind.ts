@@ -7,7 +7,8 @@ import { buildPackageIndex, type PackageIndex } from './buildPackageIndex.js';
 import { fetchPackagesIndex } from './fetchPackagesIndex.js';
 import { fetchUpstreamRelease } from './fetchUpstreamRelease.js';
 import { loadAptUpstreams } from './loadAptUpstreams.js';
-import { resolveAptClosure } from './resolveAptClosure.js';
+import { loadAptBase } from './loadAptBase.js';
+import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
 import type { AptPackage } from './types.js';
 
 /** One pinned .deb in SPEC.lock.json. */
@@ -79,16 +80,16 @@ export const aptKind: ArtifactKind<AptLock> = {
     const chosen = new Map<string, LockedDeb>();
     for (const arch of debian.architectures) {
       const index = buildPackageIndex(all, arch);
-      const base = baseSet(index, opts.base);
-      const wants: Array<{ where: string; service?: string; roots: string[]; base: Set<string> }> = [
+      const base = await loadAptBase(index, opts.base, ctx.baseDir);
+      const wants: Array<{ where: string; service?: string; roots: string[]; base: ReadonlyMap<string, InstalledPackage> }> = [
         ...services.map(([service, svc]) => ({ where: `services.${service}.artifacts.apt`, service, roots: svc.artifacts.apt, base })),
         // an mmdebstrap rootfs installs from the bundle's own repository: it needs its variant's base set too
-        ...rootfs.map((r) => ({ where: `rootfs.${r.name}.mmdebstrap`, roots: [...mmdebstrapBase(index, r.variant), ...r.packages], base: new Set<string>() })),
+        ...rootfs.map((r) => ({ where: `rootfs.${r.name}.mmdebstrap`, roots: [...mmdebstrapBase(index, r.variant), ...r.packages], base: new Map() })),
       ];
       for (const want of wants) {
         let closure: AptPackage[];
         try {
-          closure = resolveAptClosure(index, want.roots, { recommends: opts.recommends, base: want.base });
+          closure = resolveAptClosure(index, want.roots, { recommends: opts.recommends, installed: want.base });
         } catch (err) {
           if (err instanceof ResolveError) throw new ResolveError(`${want.where} (${arch}): ${err.message}`);
           throw err;
@@ -160,17 +161,6 @@ export const aptKind: ArtifactKind<AptLock> = {
     };
   },
 };
-
-/** Names the hosts already have: a list, or "required" = every Priority: required / Essential package and their closure. */
-function baseSet(index: PackageIndex, base: 'required' | string[]): Set<string> {
-  if (base !== 'required') return new Set(base);
-  const roots: string[] = [];
-  for (const [name, versions] of index.byName) {
-    const c = versions[0]!;
-    if (c.essential || c.priority === 'required') roots.push(name);
-  }
-  return new Set(resolveAptClosure(index, roots, { recommends: false, base: new Set() }).map((p) => p.name));
-}
 
 /** The packages mmdebstrap installs for a variant before the listed ones (see mmdebstrap(1), --variant). */
 function mmdebstrapBase(index: PackageIndex, variant: string): string[] {

@@ -1,9 +1,13 @@
 import { ResolveError } from '../../errors.js';
 import { parseControlStream } from './parseControl.js';
+import { checkDebVersion } from './checkDebVersion.js';
 import { parseDependencies } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
-const FIELDS = new Set(['Package', 'Version', 'Architecture', 'Filename', 'Size', 'SHA256', 'Essential', 'Provides', 'Multi-Arch', 'Priority', 'Depends', 'Pre-Depends', 'Recommends']);
+const FIELDS = new Set([
+  'Package', 'Version', 'Architecture', 'Filename', 'Size', 'SHA256', 'Essential', 'Important', 'Protected', 'Provides', 'Multi-Arch', 'Priority',
+  'Depends', 'Pre-Depends', 'Recommends', 'Conflicts', 'Breaks', 'Suggests', 'Replaces', 'Enhances',
+]);
 
 /**
  * Fields are looked up by their canonical spelling (the archive tools write nothing else), which keeps
@@ -18,6 +22,8 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     const version = p.get('Version');
     const architecture = p.get('Architecture');
     if (!name || !version || !architecture) continue;
+    const invalid = checkDebVersion(version);
+    if (invalid) throw new ResolveError(`${label}: package ${name} has version "${version}", which dpkg rejects (${invalid}); refusing this index`);
     const filename = p.get('Filename');
     const size = Number(p.get('Size'));
     const sha256 = p.get('SHA256')?.toLowerCase();
@@ -48,6 +54,13 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     if (preDepends) pkg.preDepends = preDepends;
     const recommends = p.get('Recommends');
     if (recommends) pkg.recommends = recommends;
+    const conflicts = p.get('Conflicts');
+    if (conflicts) pkg.conflicts = conflicts;
+    const breaks = p.get('Breaks');
+    if (breaks) pkg.breaks = breaks;
+    const other = [p.get('Suggests'), p.get('Replaces'), p.get('Enhances')].filter(Boolean).join(', ');
+    if (other) pkg.otherRelations = other;
+    if (p.get('Important') === 'yes' || p.get('Protected') === 'yes') pkg.important = true;
     yield pkg;
   }
 }

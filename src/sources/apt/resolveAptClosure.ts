@@ -1,145 +1,314 @@
 import { ResolveError } from '../../errors.js';
+import { checkDebVersion } from './checkDebVersion.js';
 import { compareDebVersions } from './compareDebVersions.js';
 import type { PackageIndex } from './buildPackageIndex.js';
 import { formatRelation, parseDependencies, type Relation } from './parseDependencies.js';
 import { satisfiesRelation } from './satisfiesRelation.js';
 import type { AptPackage } from './types.js';
 
+/** A package the target hosts already have (a dpkg status entry, or a base package at a known version). */
+export interface InstalledPackage {
+  name: string;
+  version: string;
+  provides: Relation[];
+  essential?: boolean;
+  conflicts?: string;
+  breaks?: string;
+}
+
 export interface ResolveOptions {
   /** follow Recommends too (apt's default on hosts; off by default for bundles) */
   recommends: boolean;
-  /** names the target hosts already have: dependencies on them count as satisfied */
-  base: ReadonlySet<string>;
+  /** what the target hosts already have, by name: it satisfies dependencies only at its own version */
+  installed: ReadonlyMap<string, InstalledPackage>;
 }
 
-const PRIORITY_RANK: Record<string, number> = { required: 0, important: 1, standard: 2, optional: 3, extra: 4 };
+/** apt's numbers for Priority (pkgCache::State): a missing Priority is 0 and so sorts first. */
+const PRIORITY: Record<string, number> = { required: 1, important: 2, standard: 3, optional: 4, extra: 5 };
+
+type Versioned = AptPackage | InstalledPackage;
 
 /**
- * The dependency closure of `roots` ("name", "name=version", "name:arch") on one architecture, choosing what
- * `apt-get install --no-install-recommends` chooses on an empty system: every root is marked first,
- * then dependencies are followed depth first in the roots' order, Pre-Depends before Depends; an
- * OR-group already satisfied by a chosen package adds nothing, otherwise its first alternative with a
- * suitable candidate wins (a real package before the packages providing that name). Candidates are
- * the highest version in any configured source, as with apt's default pins.
+ * The packages `apt-get install --no-install-recommends ROOTS` installs on hosts that have
+ * `installed` (an empty dpkg status by default), on one architecture. Roots are "name", "name=version"
+ * or "name:arch"; a root is carried even when the hosts have it.
  *
- * Unsatisfiable dependencies fail with the chain of packages that led to them.
+ * It follows apt's marking (pkgDepCache::MarkInstall): every root is marked first; then, depth first in
+ * the roots' order, each package's Pre-Depends, Depends (and Recommends when asked). A group that the
+ * installed or marked packages satisfy adds nothing. Otherwise its solutions are tried in apt's order:
+ * alternative by alternative, and within one the package and its providers by apt's CompareProviders
+ * (packages being installed, installed ones, the package of that name, Essential, Important, higher
+ * Priority, then apt's cache order), installed packages that an upgrade fixes before new ones. A solution whose own dependencies
+ * cannot be met, or that conflicts with a package being installed, fails and the next one is tried,
+ * as apt does (what a failed attempt marked stays marked, as in apt). An installed package satisfies a
+ * dependency only at its installed version; otherwise its candidate is carried as an upgrade, with its
+ * own dependencies. Candidates are the highest version in any source (apt's default pins).
+ *
+ * When the result is not a consistent set (a dependency left unmet, Conflicts or Breaks between two
+ * packages of the result or with an installed one), it fails with the chain of packages that led
+ * there: apt would stop with "unmet dependencies", and ferry cannot remove packages from hosts.
  */
 export function resolveAptClosure(index: PackageIndex, roots: string[], opts: ResolveOptions): AptPackage[] {
-  const chosen = new Map<string, AptPackage>();
-  const parsed = new Map<AptPackage, { pre: Relation[][]; dep: Relation[][]; rec: Relation[][] }>();
+  const installed = opts.installed;
+  const marked = new Map<string, AptPackage>();
+  const chains = new Map<string, string[]>();
+  const protectedNames = new Set<string>();
+  /** packages whose candidate apt dropped (their dependencies could not be met), with why */
+  const discarded = new Map<string, string>();
+
+  const installedProviders = new Map<string, InstalledPackage[]>();
+  for (const p of installed.values()) {
+    for (const v of p.provides) {
+      const list = installedProviders.get(v.name) ?? [];
+      list.push(p);
+      installedProviders.set(v.name, list);
+    }
+  }
+
+  const parsed = new Map<AptPackage, { pre: Relation[][]; dep: Relation[][]; rec: Relation[][]; neg: Array<{ rel: Relation; kind: string }> }>();
   const relationsOf = (p: AptPackage) => {
     let r = parsed.get(p);
     if (!r) {
-      r = { pre: parseDependencies(p.preDepends), dep: parseDependencies(p.depends), rec: opts.recommends ? parseDependencies(p.recommends) : [] };
+      const field = (name: string, value: string | undefined) => {
+        const groups = parseDependencies(value);
+        for (const g of groups) {
+          for (const rel of g) {
+            const invalid = rel.version !== undefined ? checkDebVersion(rel.version) : undefined;
+            if (invalid) throw new ResolveError(`${p.name} ${p.version}: its ${name} names "${formatRelation(rel)}", a version dpkg rejects (${invalid}); the upstream index is broken`);
+          }
+        }
+        return groups;
+      };
+      r = {
+        pre: field('Pre-Depends', p.preDepends),
+        dep: field('Depends', p.depends),
+        rec: opts.recommends ? field('Recommends', p.recommends) : [],
+        neg: [
+          ...field('Conflicts', p.conflicts).flat().map((rel) => ({ rel, kind: 'Conflicts' })),
+          ...field('Breaks', p.breaks).flat().map((rel) => ({ rel, kind: 'Breaks' })),
+        ],
+      };
       parsed.set(p, r);
     }
     return r;
   };
 
-  const candidate = (name: string): AptPackage | undefined => chosen.get(name) ?? index.byName.get(name)?.[0];
+  /** the highest version the sources offer, when it is newer than the installed one */
+  const originalCandidate = (name: string): AptPackage | undefined => {
+    const best = index.byName.get(name)?.[0];
+    const inst = installed.get(name);
+    if (!best || (inst && compareDebVersions(inst.version, best.version) >= 0)) return undefined;
+    return best;
+  };
+  const candidate = (name: string): AptPackage | undefined => (discarded.has(name) ? undefined : (marked.get(name) ?? originalCandidate(name)));
+  /** what the hosts will have of `name` after the install: the marked version, else the installed one */
+  const installVersion = (name: string): Versioned | undefined => marked.get(name) ?? installed.get(name);
 
-  const realMatches = (p: AptPackage, rel: Relation): boolean => {
+  const matches = (p: Versioned, rel: Relation): boolean => {
     if (p.name !== rel.name) return false;
     // `name:any` only matches a package that allows it (Multi-Arch: allowed), like apt and dpkg
-    if (rel.archQualifier === 'any' && p.multiArch !== 'allowed') return false;
+    if (rel.archQualifier === 'any' && (p as AptPackage).multiArch !== 'allowed' && !installed.has(p.name)) return false;
     if (rel.archQualifier && rel.archQualifier !== 'any' && rel.archQualifier !== 'native' && rel.archQualifier !== index.arch) return false;
     return satisfiesRelation(p.version, rel.op, rel.version);
   };
-  // Unversioned Provides satisfy only unversioned dependencies; versioned Provides (`foo (= 2)`) satisfy both.
-  const provides = (p: AptPackage, rel: Relation): boolean =>
+  // Unversioned Provides satisfy only unversioned relations; versioned Provides (`foo (= 2)`) satisfy both.
+  const provides = (p: Versioned, rel: Relation): boolean =>
     p.provides.some((v) => v.name === rel.name && (!rel.op || (v.op === '=' && v.version !== undefined && satisfiesRelation(v.version, rel.op, rel.version))));
 
-  const isSatisfied = (rel: Relation): boolean => {
-    if (opts.base.has(rel.name)) return true;
-    const real = chosen.get(rel.name);
-    if (real && realMatches(real, rel)) return true;
-    for (const p of index.providers.get(rel.name) ?? []) if (chosen.get(p.name) === p && provides(p, rel)) return true;
-    return false;
+  /** the packages of the install state (marked or installed) that satisfy `rel` */
+  const installedFor = (rel: Relation): Versioned[] => {
+    const out: Versioned[] = [];
+    const own = installVersion(rel.name);
+    if (own && matches(own, rel)) out.push(own);
+    for (const p of index.providers.get(rel.name) ?? []) if (marked.get(p.name) === p && provides(p, rel) && !out.includes(p)) out.push(p);
+    for (const p of installedProviders.get(rel.name) ?? []) if (!marked.has(p.name) && provides(p, rel)) out.push(p);
+    return out;
+  };
+  const satisfied = (rel: Relation): boolean => installedFor(rel).length > 0;
+  const satisfiableByCandidate = (rel: Relation): boolean => {
+    const own = originalCandidate(rel.name);
+    if (own && matches(own, rel)) return true;
+    return (index.providers.get(rel.name) ?? []).some((p) => originalCandidate(p.name) === p && provides(p, rel));
   };
 
-  const pick = (rel: Relation): AptPackage | undefined => {
-    const real = candidate(rel.name);
-    if (real && realMatches(real, rel)) return real;
-    const providers: AptPackage[] = [];
-    for (const p of index.providers.get(rel.name) ?? []) {
-      if (candidate(p.name) === p && provides(p, rel) && !providers.includes(p)) providers.push(p);
+  const compareProviders = (target: string) => (a: AptPackage, b: AptPackage): number =>
+    Number(protectedNames.has(b.name)) - Number(protectedNames.has(a.name)) ||
+    Number(installed.has(b.name)) - Number(installed.has(a.name)) ||
+    // the package named by the dependency before others that provide the name
+    Number(b.name === target) - Number(a.name === target) ||
+    Number(b.essential) - Number(a.essential) ||
+    Number(b.important ?? false) - Number(a.important ?? false) ||
+    priority(a) - priority(b) ||
+    (index.order.get(b.name) ?? -1) - (index.order.get(a.name) ?? -1);
+
+  /** apt's getAllPossibleSolutions: per alternative in order, its candidates sorted; upgrades of installed packages first */
+  const solutions = (group: Relation[]): AptPackage[] => {
+    const upgrades: AptPackage[] = [];
+    const fresh: AptPackage[] = [];
+    for (const rel of group) {
+      const found: AptPackage[] = [];
+      const own = candidate(rel.name);
+      if (own && matches(own, rel)) found.push(own);
+      for (const p of index.providers.get(rel.name) ?? []) if (candidate(p.name) === p && provides(p, rel) && !found.includes(p)) found.push(p);
+      found.sort(compareProviders(rel.name));
+      for (const p of found) (installed.has(p.name) ? upgrades : fresh).push(p);
     }
-    providers.sort(
-      (a, b) =>
-        Number(b.essential) - Number(a.essential) ||
-        (PRIORITY_RANK[a.priority ?? ''] ?? 5) - (PRIORITY_RANK[b.priority ?? ''] ?? 5) ||
-        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
-    );
-    return providers[0];
+    return [...new Set([...upgrades, ...fresh])];
   };
+
+  /** the packages of the install state that `p`'s Conflicts and Breaks hit (its own name excepted) */
+  const conflictsOf = (p: AptPackage): Versioned[] => {
+    const hit: Versioned[] = [];
+    for (const { rel } of relationsOf(p).neg) for (const q of installedFor(rel)) if (q.name !== p.name && !hit.includes(q)) hit.push(q);
+    return hit;
+  };
+
+  const markInstall = (p: AptPackage, chain: string[], fromUser: boolean): boolean => {
+    if (!fromUser && marked.get(p.name) === p) return true;
+    if (!fromUser && (discarded.has(p.name) || marked.has(p.name))) return false;
+    const wasProtected = protectedNames.has(p.name);
+    const failEarly = !wasProtected && !fromUser;
+    const r = relationsOf(p);
+    const here = [...chain, `${p.name} ${p.version}`];
+    // apt's IsInstallOkDependenciesSatisfiableByCandidates: a dependency nothing could ever satisfy drops the candidate
+    for (const group of [...r.pre, ...r.dep]) {
+      if (group.some((rel) => satisfied(rel) || satisfiableByCandidate(rel))) continue;
+      if (!wasProtected) discarded.set(p.name, unmet(group, here));
+      if (failEarly) return false;
+    }
+    // apt's RemoveConflictsIfNotUpgradeable: a conflict with a package being installed on purpose fails this one
+    for (const q of conflictsOf(p)) {
+      if (marked.get(q.name) === q && protectedNames.has(q.name)) {
+        if (failEarly) {
+          discarded.set(p.name, `${p.name} ${p.version} conflicts with ${q.name} ${q.version}, which is being installed`);
+          return false;
+        }
+      } else if (marked.get(q.name) === q) {
+        marked.delete(q.name);
+      }
+    }
+    marked.set(p.name, p);
+    if (!chains.has(p.name)) chains.set(p.name, chain);
+    protectedNames.add(p.name);
+    let failed = false;
+    let failure: string | undefined;
+    try {
+      for (const groups of [r.pre, r.dep, r.rec]) {
+        const optional = groups === r.rec;
+        for (const group of groups) {
+          if (group.some(satisfied)) continue;
+          const found = solutions(group).some((s) => markInstall(s, here, false));
+          if (!found && !optional) {
+            failed = true;
+            failure ??= unmet(group, here);
+            if (failEarly) break;
+          }
+        }
+        if (failed && failEarly) break;
+      }
+    } finally {
+      if (!wasProtected) protectedNames.delete(p.name);
+    }
+    if (failed && failEarly) {
+      // apt's MarkInstall_DiscardInstall: this package goes, what it marked on the way stays
+      marked.delete(p.name);
+      discarded.set(p.name, failure!);
+      return false;
+    }
+    return !failed;
+  };
+
+  /** why a group cannot be met: the deeper reason when its only package failed on its own dependencies */
+  const unmet = (group: Relation[], chain: string[]): string =>
+    group.length === 1 && discarded.has(group[0]!.name) && !discarded.get(group[0]!.name)!.includes(' conflicts with ') ? discarded.get(group[0]!.name)! : explain(group, chain);
 
   const explain = (group: Relation[], chain: string[]): string => {
     const why = group.map((rel) => {
-      const real = candidate(rel.name);
+      const gone = discarded.get(rel.name);
+      if (gone) return gone;
+      const inst = installed.get(rel.name);
+      const real = index.byName.get(rel.name)?.[0];
+      if (inst && !real) return `the hosts have ${rel.name} ${inst.version}, which does not satisfy ${formatRelation(rel)}, and no source offers another version`;
       if (real) {
         if (rel.archQualifier === 'any' && real.multiArch !== 'allowed') return `${rel.name} ${real.version} is not Multi-Arch: allowed, so it cannot satisfy ${rel.name}:any`;
         return `the candidate ${rel.name} ${real.version} (from ${real.origin.suite}/${real.origin.component}) does not satisfy ${formatRelation(rel)}`;
       }
       const provs = index.providers.get(rel.name);
-      if (provs?.length) return `${rel.name} is only provided by ${[...new Set(provs.map((p) => p.name))].join(', ')}, none with a matching version`;
+      if (provs?.length) return `${rel.name} is only provided by ${[...new Set(provs.map((p) => p.name))].join(', ')}, none with a matching version or installable`;
       return `no package named or providing ${rel.name} for ${index.arch} in the configured sources`;
     });
     return `cannot satisfy "${group.map(formatRelation).join(' | ')}" needed by ${chain.join(' -> ')}: ${why.join('; ')}. Add the source that has it to upstreams.apt, or list it in apt_options.base if the hosts already have it.`;
   };
 
-  const visit = (p: AptPackage, chain: string[]) => {
-    const r = relationsOf(p);
-    const here = [...chain, `${p.name} ${p.version}`];
-    for (const groups of [r.pre, r.dep, r.rec]) {
-      const optional = groups === r.rec;
-      for (const group of groups) {
-        if (group.some(isSatisfied)) continue;
-        let next: AptPackage | undefined;
-        for (const rel of group) {
-          next = pick(rel);
-          if (next) break;
-        }
-        if (!next) {
-          if (optional) continue; // apt skips Recommends it cannot satisfy
-          throw new ResolveError(explain(group, here));
-        }
-        const already = chosen.get(next.name);
-        if (already) {
-          // the name is chosen at a version that does not fit this dependency: apt would report a conflict too
-          if (optional) continue;
-          throw new ResolveError(`${explain(group, here)} (${already.name} ${already.version} is already chosen)`);
-        }
-        chosen.set(next.name, next);
-        visit(next, here);
-      }
-    }
-  };
-
   const rootPkgs: AptPackage[] = [];
   for (const root of roots) {
-    const [spec, version] = root.split('=', 2) as [string, string | undefined];
-    // `name:arch` names a package of one architecture: resolved only when resolving that architecture
-    const [name, archQualifier] = spec.split(':', 2) as [string, string | undefined];
-    if (archQualifier && archQualifier !== index.arch && archQualifier !== 'native' && archQualifier !== 'any') continue;
-    const versions = index.byName.get(name);
-    let p = version ? versions?.find((v) => compareDebVersions(v.version, version) === 0) : versions?.[0];
-    if (!p && !version) {
-      // a virtual package named directly: apt installs it only when exactly one package provides it
-      const provs = [...new Set((index.providers.get(name) ?? []).filter((x) => candidate(x.name) === x))];
-      if (provs.length === 1) p = provs[0];
-      else if (provs.length > 1) throw new ResolveError(`${name} is a virtual package provided by ${provs.map((x) => x.name).join(', ')}: name one of them`);
-    }
-    if (!p) {
-      const have = versions?.map((v) => v.version).join(', ');
-      throw new ResolveError(
-        have ? `${name}=${version} is not in the configured sources (available: ${have})` : `package ${name} is not in the configured sources for ${index.arch}`,
-      );
-    }
-    const prev = chosen.get(p.name);
+    const p = findRoot(index, root, candidate);
+    if (!p) continue;
+    const prev = marked.get(p.name);
     if (prev && prev !== p) throw new ResolveError(`${p.name} is requested at two versions (${prev.version} and ${p.version})`);
-    chosen.set(p.name, p);
+    marked.set(p.name, p);
+    chains.set(p.name, []);
+    protectedNames.add(p.name);
     rootPkgs.push(p);
   }
-  for (const p of rootPkgs) visit(p, []);
-  return [...chosen.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const p of rootPkgs) markInstall(p, [], true);
+
+  // what apt-get would call "unmet dependencies" and what dpkg would refuse
+  const result = [...marked.values()];
+  const chainOf = (p: Versioned) => {
+    const c = chains.get(p.name);
+    return c && marked.get(p.name) === p ? [...c, `${p.name} ${p.version}`].join(' -> ') : `${p.name} ${p.version} (on the hosts)`;
+  };
+  for (const p of result) {
+    const r = relationsOf(p);
+    for (const group of [...r.pre, ...r.dep]) {
+      if (!group.some(satisfied)) throw new ResolveError(unmet(group, chainOf(p).split(' -> ')));
+    }
+    for (const { rel, kind } of r.neg) {
+      for (const q of installedFor(rel)) {
+        if (q.name === p.name) continue;
+        throw new ResolveError(`no consistent set: ${chainOf(p)} declares ${kind}: ${formatRelation(rel)}, and ${chainOf(q)} matches it. apt would refuse this install; change the requested packages or their sources.`);
+      }
+    }
+  }
+  for (const q of installed.values()) {
+    if (marked.has(q.name)) continue;
+    for (const rel of [...parseDependencies(q.conflicts), ...parseDependencies(q.breaks)].flat()) {
+      for (const p of installedFor(rel)) {
+        if (p.name === q.name || marked.get(p.name) !== p) continue;
+        throw new ResolveError(`no consistent set: ${q.name} ${q.version} on the hosts declares Conflicts/Breaks: ${formatRelation(rel)}, and ${chainOf(p)} matches it. apt would remove or upgrade ${q.name}; ferry does not remove packages from hosts.`);
+      }
+    }
+  }
+  const rootNames = new Set(rootPkgs.map((p) => p.name));
+  return result.filter((p) => rootNames.has(p.name) || installed.get(p.name)?.version !== p.version).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function priority(p: AptPackage): number {
+  return p.priority === undefined ? 0 : (PRIORITY[p.priority] ?? PRIORITY.extra!);
+}
+
+/** A root ("name", "name=version", "name:arch") as a package of the index; undefined for another architecture. */
+function findRoot(index: PackageIndex, root: string, candidate: (name: string) => AptPackage | undefined): AptPackage | undefined {
+  const [spec, version] = root.split('=', 2) as [string, string | undefined];
+  // `name:arch` names a package of one architecture: resolved only when resolving that architecture
+  const [name, archQualifier] = spec.split(':', 2) as [string, string | undefined];
+  if (archQualifier && archQualifier !== index.arch && archQualifier !== 'native' && archQualifier !== 'any') return undefined;
+  if (version !== undefined) {
+    const invalid = checkDebVersion(version);
+    if (invalid) throw new ResolveError(`${root}: "${version}" is not a version dpkg accepts (${invalid})`);
+  }
+  const versions = index.byName.get(name);
+  let p = version ? versions?.find((v) => compareDebVersions(v.version, version) === 0) : (candidate(name) ?? versions?.[0]);
+  if (!p && !version) {
+    // a virtual package named directly: apt installs it only when exactly one package provides it
+    const provs = [...new Set((index.providers.get(name) ?? []).filter((x) => index.byName.get(x.name)?.[0] === x))];
+    if (provs.length === 1) p = provs[0];
+    else if (provs.length > 1) throw new ResolveError(`${name} is a virtual package provided by ${provs.map((x) => x.name).join(', ')}: name one of them`);
+  }
+  if (!p) {
+    const have = versions?.map((v) => v.version).join(', ');
+    throw new ResolveError(have ? `${name}=${version} is not in the configured sources (available: ${have})` : `package ${name} is not in the configured sources for ${index.arch}`);
+  }
+  return p;
 }

@@ -14,11 +14,17 @@ export interface AptPackage {
   architecture: string;
   multiArch?: string;
   essential: boolean;
+  /** `Important: yes` (or `Protected: yes`): apt prefers such providers right after Essential ones */
+  important?: boolean;
   priority?: string;
   /** raw dependency fields; parsed on demand because most of a 60,000-package index is never visited */
   depends?: string;
   preDepends?: string;
   recommends?: string;
+  conflicts?: string;
+  breaks?: string;
+  /** Suggests, Replaces and Enhances joined: only their names matter (apt's tie-break order, buildPackageIndex) */
+  otherRelations?: string;
   provides: Relation[];
   /** path relative to the upstream URI, e.g. pool/main/n/nginx/nginx-light_1.22.1-9_amd64.deb */
   filename: string;

@@ -73,7 +73,7 @@ export async function describeDistFile(c: Chosen, target: PythonTarget, ctx: Bui
   }
   for (const pin of c.pins) {
     if (!pin.hashes.includes(sha256)) {
-      throw new IntegrityError(`${pin.where}: ${c.file.filename} has sha256 ${sha256}, which is not among the pinned hashes of ${pin.name}==${pin.version}; the file changed upstream or the pin is wrong`);
+      throw new IntegrityError(`${pin.where}: ${c.file.filename} has sha256 ${sha256}, which is not among the pinned hashes of ${pin.name}==${pin.version}: the upstream offers bytes that were not reviewed. Find out why the upstream changed before trusting them; only then recompile the hashes`);
     }
   }
   return { sha256, size, requiresPython, requiresDist };

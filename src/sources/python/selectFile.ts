@@ -1,5 +1,5 @@
 import pep440 from '@renovatebot/pep440';
-import { ResolveError } from '../../errors.js';
+import { IntegrityError, ResolveError } from '../../errors.js';
 import { admitsPython } from './admitsPython.js';
 import { sameVersion } from './sameVersion.js';
 import type { IndexFile } from './indexFile.js';
@@ -28,7 +28,8 @@ export interface Selection {
  * version whose sha256 is pinned and whose Requires-Python admits the target, prefer files that are not
  * yanked (PEP 592: a yanked file is used only because the pin names its version exactly), then the wheel
  * whose best tag comes first in the target's tag order, then the highest build tag. Sdists only when
- * allowed and no wheel fits. Fails with every file considered and why it was not taken.
+ * allowed and no wheel fits. Fails with every file considered and why it was not taken: IntegrityError
+ * when files of the version were left out for unpinned hashes (the upstream changed), else ResolveError.
  */
 export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): Selection {
   const rank = new Map(opts.tags.map((t, i) => [t, i]));
@@ -36,6 +37,7 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
   const wheels: Array<{ file: IndexFile; dist: WheelName; rank: number }> = [];
   const sdists: Array<{ file: IndexFile; dist: SdistName }> = [];
   let ofVersion = 0;
+  let unreviewed = 0;
   const versions = new Set<string>();
   for (const file of files) {
     const dist = parseDistFilename(file.filename, pin.project);
@@ -45,6 +47,7 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
     ofVersion++;
     if (file.sha256 && !pin.hashes.includes(file.sha256)) {
       rejected.push(`${file.filename}: its sha256 ${file.sha256} is not among the pinned hashes`);
+      unreviewed++;
       continue;
     }
     if (file.requiresPython && !admitsPython(file.requiresPython, opts.pythonVersion)) {
@@ -79,11 +82,21 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
   );
   sdists.sort((a, b) => yanked(a.file) - yanked(b.file) || compareStrings(a.file.filename, b.file.filename));
   const chosen = wheels[0] ?? sdists[0];
+  if (!chosen && unreviewed > 0) {
+    // pip-compile --generate-hashes pins every file the release had: a file it did not pin was replaced
+    // or added since, and nobody has looked at those bytes
+    throw new IntegrityError(
+      `${pin.where}: ${pin.name}==${pin.version}: the upstream offers bytes that were not reviewed. No file whose sha256 is pinned fits the target; ${opts.page} lists:\n    ` +
+        rejected.join('\n    ') +
+        '\n  Find out why the upstream changed (files of a published release should never change) before trusting them; ' +
+        'only once the new files are reviewed, recompile the hashes (pip-compile --generate-hashes).',
+    );
+  }
   if (!chosen) {
     throw new ResolveError(
       `${pin.where}: no file of ${pin.name}==${pin.version} fits the target (best tag ${opts.tags[0]}, Python ${opts.pythonVersion}):\n    ` +
         rejected.join('\n    ') +
-        '\n  Pin a version that has a wheel for the target, add the missing hash, or change targets.python.',
+        '\n  Pin a version that has a wheel for the target, or change targets.python.',
     );
   }
   const warnings: string[] = [];

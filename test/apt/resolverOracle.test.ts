@@ -1,0 +1,186 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ResolveError } from '../../src/errors.js';
+import { buildPackageIndex, type PackageIndex } from '../../src/sources/apt/buildPackageIndex.js';
+import { loadAptBase } from '../../src/sources/apt/loadAptBase.js';
+import { readPackagesIndex } from '../../src/sources/apt/readPackagesIndex.js';
+import { resolveAptClosure, type InstalledPackage } from '../../src/sources/apt/resolveAptClosure.js';
+import type { AptPackage } from '../../src/sources/apt/types.js';
+import { writeKey } from '../helpers/keys.js';
+import { buildDeb, readPrivate, serveDir, writeUpstream, type FixtureDeb } from './fixtureUpstream.js';
+import { privateApt } from './privateApt.js';
+
+/**
+ * The oracle: a generated, signed repository built so that each rule of apt's choice matters, and for
+ * each set of requested packages, ferry's closure compared with what the real
+ * `apt-get install --simulate --no-install-recommends` does in a private apt state (an empty dpkg
+ * status, or a status file of "installed" base packages). Both agree on the packages and versions, or
+ * both refuse.
+ */
+const REPO: FixtureDeb[] = [
+  // provider tie-breakers: Essential, Important, Priority, the package of the name itself, apt's cache order
+  { name: 'want-ess', version: '1', depends: 'vess' },
+  { name: 'ess-a', version: '1', provides: 'vess', priority: 'required' },
+  { name: 'ess-b', version: '1', provides: 'vess', essential: true, priority: 'optional' },
+  { name: 'want-imp', version: '1', depends: 'vimp' },
+  { name: 'imp-a', version: '1', provides: 'vimp', priority: 'required' },
+  { name: 'imp-b', version: '1', provides: 'vimp', important: true, priority: 'optional' },
+  { name: 'want-pri', version: '1', depends: 'vpri' },
+  { name: 'pri-a', version: '1', provides: 'vpri', priority: 'optional' },
+  { name: 'pri-b', version: '1', provides: 'vpri', priority: 'standard' },
+  { name: 'want-real', version: '1', depends: 'realpkg' },
+  { name: 'realpkg', version: '1', priority: 'optional' },
+  { name: 'fake-real', version: '1', provides: 'realpkg', priority: 'required' },
+  // equal in all else: apt takes the provider its cache numbered last (ord-z is named early, by a Suggests)
+  { name: 'want-ord', version: '1', depends: 'vord', suggests: 'ord-z' },
+  { name: 'ord-a', version: '1', provides: 'vord' },
+  { name: 'ord-z', version: '1', provides: 'vord' },
+  // an alternative whose own dependencies cannot be met falls through to the next, at any depth
+  { name: 'want-alt', version: '1', depends: 'broken-a | good-b' },
+  { name: 'broken-a', version: '1', depends: 'nowhere' },
+  { name: 'good-b', version: '1' },
+  { name: 'want-deep', version: '1', depends: 'broken-c | good-d' },
+  { name: 'broken-c', version: '1', depends: 'mid-broken' },
+  { name: 'mid-broken', version: '1', depends: 'nowhere-either (>= 2)' },
+  { name: 'good-d', version: '1' },
+  { name: 'want-virt-broken', version: '1', depends: 'vbroke' },
+  { name: 'vb-first', version: '1', provides: 'vbroke', priority: 'important', depends: 'nowhere' },
+  { name: 'vb-second', version: '1', provides: 'vbroke', priority: 'optional' },
+  // Conflicts and Breaks
+  { name: 'conf-x', version: '1', conflicts: 'conf-y' },
+  { name: 'conf-y', version: '1' },
+  { name: 'app2', version: '1.0' },
+  { name: 'breaker', version: '1', breaks: 'app2 (<< 2)' },
+  { name: 'an-root', version: '1', depends: 'van' },
+  { name: 'an-a', version: '1', provides: 'van', priority: 'standard', conflicts: 'an-root' },
+  { name: 'an-b', version: '1', provides: 'van', priority: 'optional' },
+  { name: 'pre-root', version: '1', preDepends: 'pre-dep (>= 2)' },
+  { name: 'pre-dep', version: '2.1' },
+  { name: 'mta-user', version: '1', depends: 'vmta' },
+  { name: 'mta-a', version: '1', provides: 'vmta', conflicts: 'vmta', replaces: 'vmta', priority: 'standard' },
+  { name: 'mta-b', version: '1', provides: 'vmta', conflicts: 'vmta', replaces: 'vmta', priority: 'optional' },
+  // for hosts with a base: blib 1.0 is installed, 2.0 (with a dependency of its own) is offered
+  { name: 'needs-new', version: '1', depends: 'blib (>= 2)' },
+  { name: 'blib', version: '2.0', depends: 'blib-dep' },
+  { name: 'blib-dep', version: '1' },
+  { name: 'needs-old', version: '1', depends: 'blib (>= 1)' },
+  { name: 'needs-vbase', version: '1', depends: 'vbase' },
+  { name: 'base-prov', version: '1', provides: 'vbase', priority: 'required' },
+  { name: 'other-vbase', version: '1', provides: 'vbase', priority: 'required', essential: true },
+];
+
+/** The hosts' dpkg status for the sets with a base: blib 1.0 and base-prov (which provides vbase). */
+const STATUS = [
+  { name: 'blib', version: '1.0' },
+  { name: 'base-prov', version: '1', provides: 'vbase' },
+]
+  .map((p) =>
+    [
+      `Package: ${p.name}`,
+      'Status: install ok installed',
+      'Priority: optional',
+      'Maintainer: Ferry Tests <tests@example.invalid>',
+      'Architecture: amd64',
+      `Version: ${p.version}`,
+      p.provides && `Provides: ${p.provides}`,
+      `Description: installed ${p.name}`,
+      '',
+    ]
+      .filter((l) => l !== undefined)
+      .join('\n'),
+  )
+  .join('\n');
+
+const EMPTY_SETS = [
+  ['want-ess'],
+  ['want-imp'],
+  ['want-pri'],
+  ['want-real'],
+  ['want-ord'],
+  ['want-alt'],
+  ['want-deep'],
+  ['want-virt-broken'],
+  ['an-root'],
+  ['pre-root'],
+  ['mta-user'],
+  ['needs-new'],
+  ['needs-vbase'],
+];
+const REFUSED_SETS = [['conf-x', 'conf-y'], ['app2', 'breaker'], ['mta-a', 'mta-b']];
+const BASE_SETS = [['needs-new'], ['needs-old'], ['needs-vbase']];
+
+/** "name version" of every package `apt-get --simulate` says it installs or upgrades */
+function installs(stdout: string): string[] {
+  return [...stdout.matchAll(/^Inst (\S+) (?:\[\S+\] )?\((\S+)/gm)].map((m) => `${m[1]!.replace(/:\S+$/, '')} ${m[2]}`).sort();
+}
+
+describe('the apt closure agrees with apt-get on a repository generated for each rule', () => {
+  let dir: string;
+  let server: Awaited<ReturnType<typeof serveDir>>;
+  let index: PackageIndex;
+  let empty: Awaited<ReturnType<typeof privateApt>>;
+  let withBase: Awaited<ReturnType<typeof privateApt>>;
+  let base: Map<string, InstalledPackage>;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-apt-oracle-'));
+    const key = await writeKey(dir, 'upstream');
+    const debs: string[] = [];
+    for (const d of REPO) debs.push(await buildDeb(dir, d));
+    await writeUpstream(join(dir, 'upstream'), debs, { suite: 'oracle', key: await readPrivate(key.secretArmored) });
+    server = await serveDir(join(dir, 'upstream'));
+    const packages: AptPackage[] = [];
+    const gz = join(dir, 'upstream/dists/oracle/main/binary-amd64/Packages.gz');
+    for await (const p of readPackagesIndex(createReadStream(gz).pipe(createGunzip()), { uri: server.url, suite: 'oracle', component: 'main' }, gz)) packages.push(p);
+    index = buildPackageIndex(packages, 'amd64');
+    const line = `deb [signed-by=${key.public}] ${server.url} oracle main`;
+    empty = await privateApt(line);
+    withBase = await privateApt(line);
+    await writeFile(join(withBase.root, 'var/lib/dpkg/status'), STATUS);
+    await writeFile(join(dir, 'status'), STATUS);
+    base = await loadAptBase(index, { status: 'status' }, dir);
+    for (const apt of [empty, withBase]) {
+      const u = await apt.aptGet('update');
+      expect(u.code, u.stderr).toBe(0);
+    }
+  });
+  afterAll(() => server?.close());
+
+  const ours = (set: string[], installed: ReadonlyMap<string, InstalledPackage> = new Map()) =>
+    resolveAptClosure(index, set, { recommends: false, installed }).map((p) => `${p.name} ${p.version}`).sort();
+
+  it.each(EMPTY_SETS.map((s) => [s.join(' '), s]))('%s on an empty system', async (_label, set) => {
+    const sim = await empty.aptGet('install', '--simulate', '--no-install-recommends', ...(set as string[]));
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(ours(set as string[])).toEqual(installs(sim.stdout));
+  });
+
+  it.each(REFUSED_SETS.map((s) => [s.join(' '), s]))('%s: both refuse', async (_label, set) => {
+    const sim = await empty.aptGet('install', '--simulate', '--no-install-recommends', ...(set as string[]));
+    expect(sim.code, sim.stdout).not.toBe(0);
+    expect(() => ours(set as string[])).toThrow(ResolveError);
+    expect(() => ours(set as string[])).toThrow(/no consistent set: .* declares (Conflicts|Breaks): /);
+  });
+
+  it.each(BASE_SETS.map((s) => [s.join(' '), s]))('%s on hosts with a dpkg status (base: { status })', async (_label, set) => {
+    const sim = await withBase.aptGet('install', '--simulate', '--no-install-recommends', ...(set as string[]));
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(ours(set as string[], base)).toEqual(installs(sim.stdout));
+  });
+
+  it('the rules decide: each set differs from what picking by name or ignoring the rule would give', () => {
+    expect(ours(['want-ess'])).toContain('ess-b 1'); // Essential before Priority: required
+    expect(ours(['want-real'])).toContain('realpkg 1'); // the named package before a provider of higher priority
+    expect(ours(['want-alt'])).toEqual(['good-b 1', 'want-alt 1']);
+    expect(ours(['want-deep'])).toContain('good-d 1');
+    expect(ours(['want-virt-broken'])).toContain('vb-second 1');
+    expect(ours(['an-root'])).toContain('an-b 1');
+    expect(ours(['needs-new'], base)).toEqual(['blib 2.0', 'blib-dep 1', 'needs-new 1']); // the upgrade, with its own closure
+    expect(ours(['needs-old'], base)).toEqual(['needs-old 1']);
+    expect(ours(['needs-vbase'], base)).toEqual(['needs-vbase 1']); // base-prov's Provides count
+  });
+});
