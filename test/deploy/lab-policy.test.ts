@@ -15,7 +15,7 @@ import { recordingLogger } from './fixtures.js';
 import { writeRelease } from './storeFixture.js';
 
 const enabled = await canRunLab();
-const lab = labFor('dtpol', 212, 1);
+const lab = await labFor('dtpol', 1);
 const INVENTORY = 'groups: { app: { hosts: [lab1] } }\nhosts: { lab1: }\n';
 const OPERATORS_OWN = '#!/bin/sh\n# the operator holds services on this host\nexit 101\n';
 
@@ -67,7 +67,7 @@ describe.skipIf(!enabled)("ferry's policy-rc.d on an isolated lab host: never le
     expect((await ssh('rm -f /usr/sbin/policy-rc.d /var/lib/ferry-slow-*')).code).toBe(0);
   }, 600_000);
   afterAll(async () => {
-    await lab.sh(['down']);
+    await lab.close();
     rmSync(dir, { recursive: true, force: true });
   }, 600_000);
 
