@@ -102,7 +102,7 @@ export function pruneReleasesScript(dataDir: string, factsDir: string, digest: s
   return [
     'set -e',
     `D=${q(dataDir)}`,
-    'o="$D/bundles/.order"',
+    'o="$D/releases.order"',
     `{ grep -vx ${digest} "$o" 2>/dev/null || true; echo ${digest}; } > "$o.new"`,
     'mv -f "$o.new" "$o"',
     `keep=$(tail -n ${keep} "$o"; sed -n 's/^  "digest": "\\([0-9a-f]*\\)",\\{0,1\\}$/\\1/p' ${q(factsDir)}/*.json 2>/dev/null || true)`,
