@@ -78,3 +78,24 @@ export class DeployError extends FerryError {
   override readonly exitCode = 72;
   override readonly code = 'DEPLOY';
 }
+
+/** An external program ferry runs (git, tar, zstd, xz, mmdebstrap…) is missing or failed. */
+export class ToolError extends FerryError {
+  override readonly exitCode = 73;
+  override readonly code = 'TOOL';
+  readonly tool: string;
+  /** the Debian package that provides the tool */
+  readonly debianPackage: string;
+  /** without `failure`: the tool is not installed (`hint`: what else the user may do) */
+  constructor(tool: string, debianPackage: string, opts: { failure?: string; hint?: string; cause?: unknown } = {}) {
+    super(opts.failure === undefined ? `${tool} is not installed; install it (apt-get install ${debianPackage})${opts.hint ? ` ${opts.hint}` : ''}` : `${tool} failed: ${opts.failure}`, { cause: opts.cause });
+    this.tool = tool;
+    this.debianPackage = debianPackage;
+  }
+}
+
+/** A bug in ferry: anything thrown that is not one of the errors above. */
+export class InternalError extends FerryError {
+  override readonly exitCode = 74;
+  override readonly code = 'INTERNAL';
+}

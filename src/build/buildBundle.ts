@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { finished } from 'node:stream/promises';
 import pMap from 'p-map';
 import * as openpgp from 'openpgp';
-import { BundleFormatError } from '../errors.js';
+import { BundleFormatError, SpecError } from '../errors.js';
 import { loadSpec } from '../specfile/loadSpec.js';
 import { lockPathFor, readLockFile, writeLockFile, LOCK_FORMAT, type LockFile } from '../specfile/lockFile.js';
 import { signatureDate, signDetached } from '../pgp/sign.js';
@@ -16,7 +16,7 @@ import { VERSION } from '../version.js';
 import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
 import { KINDS } from '../sources/kinds.js';
 import { validateSteps } from '../deploy/steps/validateSteps.js';
-import { FORMAT, manifestDigest, MANIFEST_PATH, serializeManifest, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
+import { FORMAT, manifestDigest, MANIFEST_PATH, parseManifest, serializeManifest, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
 import type { BuildContext, BundleInput, KindResult } from '../sources/kind.js';
 import type { LoadedManifest } from '../store/loadManifest.js';
 import { planDifferential, type DifferentialPlan } from '../bundle/planDifferential.js';
@@ -133,6 +133,13 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       }
     }
     const manifestBytes = serializeManifest(manifest);
+    // the rules every reader applies: a name the importers would refuse fails here, before signing
+    try {
+      parseManifest(manifestBytes, opts.specFile);
+    } catch (err) {
+      if (err instanceof BundleFormatError) throw new SpecError(err.message);
+      throw err;
+    }
     const signature = await signDetached(manifestBytes, opts.signingKeys, signatureDate(ctx.epoch, opts.signingKeys));
 
     await mkdir(opts.outDir, { recursive: true });

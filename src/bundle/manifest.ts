@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { BundleFormatError } from '../errors.js';
-import { canonicalJson } from '../util/canonicalJson.js';
+import { canonicalJson, canonicalMismatch } from '../util/canonicalJson.js';
 import { sha256Hex } from '../util/sha256.js';
 import { formatIssues } from '../util/formatIssues.js';
+import { aptDistribution, commit, entryPath, name, version } from '../util/names.js';
 
 export const MANIFEST_PATH = 'manifest.json';
 export const SIGNATURE_PATH = 'manifest.json.asc';
@@ -14,27 +15,24 @@ export const FORMAT = 'ferry-bundle/1';
 export const ENTRY_KINDS = ['file', 'key', 'apt', 'apt-index', 'python', 'python-index', 'rootfs', 'git'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
-/** Paths inside a bundle: relative, forward slashes, no empty, "." or ".." components, no NUL. */
-export function isSafeBundlePath(p: string): boolean {
-  if (p.length === 0 || p.length > 4096 || p.startsWith('/') || p.includes('\0') || p.includes('\\')) return false;
-  return p.split('/').every((c) => c !== '' && c !== '.' && c !== '..');
-}
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex characters (a sha256)');
 
 const ManifestEntry = z
   .object({
-    path: z.string().refine(isSafeBundlePath, 'a relative path without . or .. components'),
+    path: entryPath,
     size: z.number().int().min(0),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    sha256,
     kind: z.enum(ENTRY_KINDS),
-    services: z.array(z.string()),
+    services: z.array(name),
   })
   .strict();
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
 
 const ManifestService = z
   .object({
-    version: z.string(),
-    groups: z.array(z.string()),
+    version,
+    groups: z.array(name),
     artifacts: z.record(z.string(), z.unknown()),
     stage: z.array(z.record(z.string(), z.unknown())),
     install: z.array(z.record(z.string(), z.unknown())),
@@ -43,22 +41,36 @@ const ManifestService = z
   .strict();
 export type ManifestService = z.infer<typeof ManifestService>;
 
+/** Free text shown to people (created_by): one line, no control characters. */
+const printable = z.string().max(200).regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u, 'one line of text without control characters');
+
+/**
+ * The sections of manifest.artifacts that hosts use (written into sources lists, git commands, paths):
+ * only the fields deploy reads are checked; each kind may record more.
+ */
+const ManifestArtifacts = z.looseObject({
+  apt: z.looseObject({ suite: aptDistribution, component: aptDistribution.optional(), packages: z.array(z.looseObject({ name: z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name'), version: z.string().regex(/^[A-Za-z0-9.+~:-]+$/, 'a Debian version') })).optional() }).optional(),
+  git: z.record(name, z.looseObject({ path: entryPath, commit, shallow: z.array(commit).optional() })).optional(),
+  rootfs: z.record(name, z.looseObject({ path: entryPath })).optional(),
+  python: z.looseObject({ services: z.record(name, z.looseObject({ requirements: z.string() })).optional() }).optional(),
+});
+
 export const Manifest = z
   .object({
     format: z.literal(FORMAT),
-    // name and version become store paths (refs/NAME/VERSION): no separators, no leading dot
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/).max(200),
-    version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+~-]*$/).max(200),
-    epoch: z.string(),
-    created_by: z.string(),
+    // name and version become store paths (refs/NAME/VERSION), service names fact files (FACTS/SERVICE.json)
+    name,
+    version,
+    epoch: z.iso.datetime({ offset: true }),
+    created_by: printable,
     targets: z.record(z.string(), z.unknown()),
-    services: z.record(z.string(), ManifestService),
+    services: z.record(name, ManifestService),
     /** per artifact kind, what a host or the runner needs to use the entries (apt suite, wheel pins, rootfs names, git commits) */
-    artifacts: z.record(z.string(), z.unknown()),
+    artifacts: ManifestArtifacts,
     /** for a differential bundle: the release whose artifacts it omits */
-    base: z.object({ name: z.string(), version: z.string(), digest: z.string() }).strict().optional(),
+    base: z.object({ name, version, digest: sha256 }).strict().optional(),
     /** entries the tar omits because the base carries them (differential bundles) */
-    omitted: z.array(z.string()).optional(),
+    omitted: z.array(entryPath).optional(),
     entries: z.array(ManifestEntry),
   })
   .strict();
@@ -80,8 +92,16 @@ export function parseManifest(bytes: Uint8Array, label: string): Manifest {
   } catch (err) {
     throw new BundleFormatError(`${label}: manifest.json is not JSON (${(err as Error).message})`);
   }
+  // one release, one byte string: a signed manifest with a duplicate key, extra whitespace or CRLF would
+  // read as another bundle's content under another digest (and squat its NAME/VERSION)
+  const at = canonicalMismatch(bytes, raw);
+  if (at !== undefined) {
+    throw new BundleFormatError(
+      `${label}: manifest.json is not canonical JSON (it differs from its canonical form at byte ${at}): ferry reads a manifest only as it writes it: sorted keys, none twice, no whitespace, one LF at the end`,
+    );
+  }
   const parsed = Manifest.safeParse(raw);
-  if (!parsed.success) throw new BundleFormatError(`${label}: manifest.json does not match format ${FORMAT}:\n${formatIssues('manifest.json', parsed.error)}`);
+  if (!parsed.success) throw new BundleFormatError(`${label}: manifest.json does not match format ${FORMAT}: ${oneLine(formatIssues('manifest.json', parsed.error))}`);
   const m = parsed.data;
   const seen = new Set<string>();
   let prev = '';
@@ -109,4 +129,10 @@ export function parseManifest(bytes: Uint8Array, label: string): Manifest {
     }
   }
   return m;
+}
+
+/** A refusal is one line, however many problems it lists (the first few; the rest counted). */
+function oneLine(lines: string): string {
+  const all = lines.split('\n');
+  return all.slice(0, 5).join('; ') + (all.length > 5 ? `; and ${all.length - 5} more` : '');
 }

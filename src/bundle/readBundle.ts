@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type * as openpgp from 'openpgp';
 import { BundleFormatError, IntegrityError } from '../errors.js';
-import { verifyDetached, type VerifiedSignature } from '../pgp/verify.js';
+import { noteIgnored, verifyDetached, type Verification } from '../pgp/verify.js';
 import type { Logger } from '../ui/log.js';
 import { TarReader } from './readTar.js';
+import { ENTRY_PATH_RULE, isSafeBundlePath } from '../util/names.js';
 import {
-  isSafeBundlePath,
   manifestDigest,
   MANIFEST_MAX_BYTES,
   MANIFEST_PATH,
@@ -29,12 +29,11 @@ export interface EntrySink {
   abort(): Promise<void> | void;
 }
 
-export interface VerifiedHead {
+export interface VerifiedHead extends Verification {
   manifest: Manifest;
   manifestBytes: Buffer;
   signature: string;
   digest: string;
-  signers: VerifiedSignature[];
 }
 
 export interface ReadBundleOptions {
@@ -66,9 +65,10 @@ export async function readBundle(stream: Readable, opts: ReadBundleOptions): Pro
   const manifestBytes = await readHeadEntry(tar, MANIFEST_PATH, MANIFEST_MAX_BYTES, label, 'first');
   const signatureBytes = await readHeadEntry(tar, SIGNATURE_PATH, SIGNATURE_MAX_BYTES, label, 'second');
   const signature = signatureBytes.toString('utf8');
-  const signers = await verifyDetached(manifestBytes, signature, opts.keys, `${label}: manifest.json`);
+  const verification = await verifyDetached(manifestBytes, signature, opts.keys, `${label}: manifest.json`);
+  for (const i of verification.ignored) opts.log?.warn(`${label}: manifest.json: ${noteIgnored(i)}`);
   const manifest = parseManifest(manifestBytes, label);
-  const head: VerifiedHead = { manifest, manifestBytes, signature, digest: manifestDigest(manifestBytes), signers };
+  const head: VerifiedHead = { manifest, manifestBytes, signature, digest: manifestDigest(manifestBytes), ...verification };
   if ((await opts.onHead?.(head)) === false) {
     stream.destroy();
     return { ...head, complete: false, bytes: tar.offset };
@@ -84,7 +84,7 @@ export async function readBundle(stream: Readable, opts: ReadBundleOptions): Pro
     const h = await tar.next();
     if (h === null) break;
     const where = `${label}: entry ${JSON.stringify(h.path)}`;
-    if (!isSafeBundlePath(h.path)) throw new BundleFormatError(`${where} escapes the bundle (absolute path, "..", or empty component)`);
+    if (!isSafeBundlePath(h.path)) throw new BundleFormatError(`${where} escapes the bundle or is not a safe name: ${ENTRY_PATH_RULE}`);
     if (h.type !== 'File' && h.type !== 'OldFile') {
       throw new BundleFormatError(`${where} is a ${describeType(h.type)}; a bundle holds only regular files`);
     }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Header, Pax } from 'tar';
+import { Header } from 'tar';
 import { BundleFormatError } from '../errors.js';
 
 const BLOCK = 512;
@@ -53,15 +53,19 @@ export class TarReader {
       if (!(await this.fill(BLOCK))) {
         throw new BundleFormatError(`${this.label}: truncated: the archive ends at byte ${this.offset + this.buf.length} without an end-of-archive marker`);
       }
+      const at = this.offset;
       const block = this.take(BLOCK);
+      if (at === 0) refuseCompressed(block, this.label);
       if (block.every((b) => b === 0)) return null;
-      const h = new Header(block);
-      if (!h.cksumValid) throw new BundleFormatError(`${this.label}: corrupt tar header at byte ${this.offset - BLOCK} (checksum mismatch)`);
-      const size = h.size ?? 0;
+      const h = decodeHeader(block, at === 0 ? `${this.label}: not a ferry bundle: not a tar archive, bad header at byte 0` : `${this.label}: corrupt tar header at byte ${at}`);
+      const size = h.size;
+      // node-tar decodes base-256 sizes (and leaves a negative one undefined): anything but a whole byte
+      // count would misalign every following header
+      if (size === undefined || !Number.isSafeInteger(size) || size < 0) throw new BundleFormatError(`${this.label}: corrupt tar header at byte ${at} (its size field is not a byte count)`);
       if (h.type === 'ExtendedHeader') {
-        if (size > PAX_MAX) throw new BundleFormatError(`${this.label}: pax header of ${size} bytes at byte ${this.offset - BLOCK} is too large`);
-        const body = await this.readBody(size);
-        paxPath = Pax.parse(body.toString('utf8')).path ?? paxPath;
+        if (paxPath !== undefined) throw new BundleFormatError(`${this.label}: two pax headers in a row at byte ${at}`);
+        if (size > PAX_MAX) throw new BundleFormatError(`${this.label}: pax header of ${size} bytes at byte ${at} is too large`);
+        paxPath = parsePax(await this.readBody(size), `${this.label}: pax header at byte ${at}`);
         continue;
       }
       if (h.type === 'GlobalExtendedHeader') {
@@ -93,6 +97,67 @@ export class TarReader {
     if (pad) {
       if (!(await this.fill(pad))) throw new BundleFormatError(`${this.label}: truncated: the archive ends inside padding`);
       this.take(pad);
+    }
+  }
+}
+
+/** node-tar's Header throws on some malformed fields (base-256 numbers): every failure is a format error */
+function decodeHeader(block: Buffer, where: string): Header {
+  let h: Header;
+  try {
+    h = new Header(block);
+  } catch (err) {
+    throw new BundleFormatError(`${where} (${(err as Error).message})`);
+  }
+  if (!h.cksumValid) throw new BundleFormatError(`${where} (checksum mismatch)`);
+  return h;
+}
+
+/** pax keys ferry's writer emits; any other key (size, linkpath, charset...) would change what the entry means */
+const PAX_KEYS = new Set(['path', 'uid', 'gid', 'mtime', 'atime', 'ctime']);
+
+/**
+ * A pax extended header is a series of "LEN key=value\n" records, LEN counting the whole record in bytes.
+ * Only well-formed records with known keys are accepted; returns the path record, if any.
+ */
+function parsePax(body: Buffer, where: string): string | undefined {
+  let path: string | undefined;
+  let pos = 0;
+  while (pos < body.length) {
+    const space = body.indexOf(0x20, pos);
+    const lenText = space > pos ? body.toString('latin1', pos, space) : '';
+    const len = /^[1-9][0-9]{0,5}$/.test(lenText) ? Number(lenText) : NaN;
+    const end = pos + len;
+    if (!(len > 0) || end > body.length || body[end - 1] !== 0x0a) throw new BundleFormatError(`${where} is malformed (record at byte ${pos})`);
+    let record: string;
+    try {
+      record = UTF8.decode(body.subarray(space + 1, end - 1));
+    } catch {
+      throw new BundleFormatError(`${where} is not valid UTF-8`);
+    }
+    const eq = record.indexOf('=');
+    const key = eq > 0 ? record.slice(0, eq) : '';
+    if (!PAX_KEYS.has(key)) throw new BundleFormatError(`${where} has ${key ? `the key ${JSON.stringify(key)}` : 'a record without a key'}, which a ferry bundle never carries`);
+    if (key === 'path') path = record.slice(eq + 1);
+    pos = end;
+  }
+  return path;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Magic numbers of the compressors people reach for: a clear message instead of "corrupt tar header". */
+const COMPRESSED: Array<[string, number[]]> = [
+  ['gzip', [0x1f, 0x8b]],
+  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ['bzip2', [0x42, 0x5a, 0x68]],
+];
+
+function refuseCompressed(start: Buffer, label: string): void {
+  for (const [name, magic] of COMPRESSED) {
+    if (magic.every((b, i) => start[i] === b)) {
+      throw new BundleFormatError(`${label}: not a ferry bundle: it is ${name}-compressed (a bundle is a plain tar): decompress it first, or check that this is the .ferry file`);
     }
   }
 }

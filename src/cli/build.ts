@@ -7,6 +7,7 @@ import { formatBytes } from '../ui/log.js';
 import { parseSize } from '../util/parseSize.js';
 import { collect, defaultCacheDir, loggerFrom, printJson, signingKeysFrom } from './options.js';
 import { printSplit } from './split.js';
+import { numberOption } from './numberOption.js';
 
 export function register(program: Command): void {
   program
@@ -18,7 +19,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'output folder')
     .option('--locked', 'fetch exactly SPEC.lock.json (written by ferry lock) instead of resolving again')
     .option('--cache <dir>', 'download cache (FERRY_CACHE)', defaultCacheDir())
-    .option('-j, --jobs <n>', 'parallel downloads', (v) => Number(v), 8)
+    .option('-j, --jobs <n>', 'parallel downloads', numberOption('--jobs', { whole: true, min: 1 }), 8)
     .option('--since <base>', 'differential bundle: leave out the artifacts this earlier release has (OLD.ferry, its split index, OLD manifest.json, or a release of --store)')
     .option('--store <dir>', 'store in which --since names a release (DIGEST, NAME/VERSION)')
     .option('--split <size>', 'write numbered volumes of at most SIZE (e.g. 4GB, 700M) and an index instead of one file')

@@ -3,6 +3,7 @@ import { DIFF_SECTIONS, diffReleases } from '../bundle/diffReleases.js';
 import { loadManifest } from '../store/loadManifest.js';
 import { formatBytes } from '../ui/log.js';
 import { printJson } from './options.js';
+import { escapeText } from '../util/escapeText.js';
 
 export function register(program: Command): void {
   program
@@ -17,7 +18,8 @@ export function register(program: Command): void {
       const [ma, mb] = [await loadManifest(a, opts.store), await loadManifest(b, opts.store)];
       const d = diffReleases(ma, mb);
       if (opts.json) return printJson(d);
-      const out = process.stdout;
+      // names and versions come from the manifests: printed escaped
+      const out = { write: (s: string) => process.stdout.write(escapeText(s, { keepNewlines: true })) };
       out.write(`${d.a.name} ${d.a.version} (${d.a.digest.slice(0, 16)}) -> ${d.b.name} ${d.b.version} (${d.b.digest.slice(0, 16)})\n`);
       for (const name of DIFF_SECTIONS) {
         const s = d.sections[name];

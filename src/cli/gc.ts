@@ -6,20 +6,21 @@ import { collect, defaultStoreDir, loggerFrom, printJson } from './options.js';
 import { loadHosts, type HostOpts } from './deployOptions.js';
 import { collectStatus } from '../deploy/collectStatus.js';
 import { DeployError } from '../errors.js';
-import { printTable } from './list.js';
+import { numberOption } from './numberOption.js';
+import { formatTable } from '../ui/formatTable.js';
 
 export function register(program: Command): void {
   program
     .command('gc')
     .description('remove releases beyond the newest N per name, then the blobs no remaining release uses, and stale scratch')
-    .requiredOption('--keep <n>', 'releases to keep per name, newest by epoch', (v) => Number(v))
+    .requiredOption('--keep <n>', 'releases to keep per name, newest by epoch', numberOption('--keep', { whole: true, min: 1 }))
     .option('--store <dir>', 'store folder (FERRY_STORE)', defaultStoreDir())
     .option('--protect <release>', 'never remove this release: DIGEST (or a unique prefix) or NAME/VERSION, e.g. what a host runs (repeatable)', collect)
     .option('-i, --inventory <file>', 'also keep every release a host of this inventory reports in its facts (ferry status); gc refuses when a host cannot be asked')
     .option('--limit <pattern>', 'with --inventory: only these hosts (as for ferry status)', collect)
     .option('--facts-dir <dir>', 'with --inventory: where facts live on every host (default: vars.ferry_facts_dir, else /var/lib/ferry/facts)')
     .option('-F, --ssh-config <file>', 'with --inventory: ssh_config file for ssh -F')
-    .option('--forks <n>', 'with --inventory: hosts asked at once', (v) => Number(v), 10)
+    .option('--forks <n>', 'with --inventory: hosts asked at once', numberOption('--forks', { whole: true, min: 1 }), 10)
     .option('--dry-run', 'show what would be removed; change nothing')
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExample:\n  ferry gc --store /srv/ferry --keep 3 --protect 3f2a9c1e --dry-run\n')
@@ -34,7 +35,7 @@ export function register(program: Command): void {
         ...r.removed.map((x) => [verb, x.name, x.version, x.digest.slice(0, 16), x.epoch.slice(0, 10)]),
         ...r.kept.map((x) => [`kept (${x.reason})`, x.name, x.version, x.digest.slice(0, 16), x.epoch.slice(0, 10)]),
       ];
-      if (rows.length) printTable(['', 'NAME', 'VERSION', 'DIGEST', 'EPOCH'], rows);
+      if (rows.length) process.stdout.write(formatTable([['', 'NAME', 'VERSION', 'DIGEST', 'EPOCH'], ...rows]));
       process.stdout.write(
         `${r.dryRun ? 'dry run: ' : ''}${verb} ${r.removed.length} release(s), ${r.orphans.length} unreferenced tree(s), ${r.blobs} blob(s) (${formatBytes(r.bytes)})${r.scratch ? `, ${r.scratch} stale scratch folder(s)` : ''}\n`,
       );

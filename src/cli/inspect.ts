@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
-import * as openpgp from 'openpgp';
 import { parseManifest, manifestDigest } from '../bundle/manifest.js';
 import { readBundleHead } from '../bundle/readBundleHead.js';
 import { openBundleSource } from '../bundle/openBundleSource.js';
-import { readSignatures, verifyDetached, type VerifiedSignature } from '../pgp/verify.js';
+import { noteIgnored, readParts, unusableParts, verifyDetached, type Verification } from '../pgp/verify.js';
 import { readKeyring } from '../pgp/keyring.js';
 import { formatBytes } from '../ui/log.js';
-import { collect, printJson } from './options.js';
-import { printTable } from './list.js';
+import { collect, loggerFrom, printJson } from './options.js';
+import { formatTable } from '../ui/formatTable.js';
+import { escapeText } from '../util/escapeText.js';
 
 export function register(program: Command): void {
   program
@@ -22,21 +22,32 @@ export function register(program: Command): void {
       const head = await readBundleHead(src.label, src.stream);
       if (opts.manifest) return void process.stdout.write(head.manifestBytes);
       const manifest = parseManifest(head.manifestBytes, bundle);
-      const sigs = await readSignatures(head.signature);
-      const keyIDs = sigs.packets.map((p) => (p as openpgp.SignaturePacket).issuerKeyID.toHex().toUpperCase());
-      let verified: VerifiedSignature[] | undefined;
-      if (opts.keyring?.length) verified = await verifyDetached(head.manifestBytes, head.signature, await readKeyring(opts.keyring), `${bundle}: manifest.json`);
+      const label = `${bundle}: manifest.json`;
+      const parts = await readParts(head.signature, label);
+      const keyIDs = parts.flatMap((p) => (p.packet ? [p.packet.issuerKeyID.toHex().toUpperCase()] : []));
+      let verification: Verification | undefined;
+      if (opts.keyring?.length) verification = await verifyDetached(head.manifestBytes, head.signature, await readKeyring(opts.keyring), label);
+      const verified = verification?.signers;
+      // without a keyring, what can be told is which packets are no binary signature at all
+      const ignored = verification?.ignored ?? unusableParts(parts);
+      const log = loggerFrom(opts);
+      for (const i of ignored) log.warn(`${label}: ${noteIgnored(i)}`);
       const digest = manifestDigest(head.manifestBytes);
       const bytes = manifest.entries.reduce((n, e) => n + e.size, 0);
       if (opts.json) {
-        return printJson({ name: manifest.name, version: manifest.version, digest, epoch: manifest.epoch, signatures: keyIDs, verified, services: manifest.services, entries: manifest.entries, base: manifest.base });
+        return printJson({ name: manifest.name, version: manifest.version, digest, epoch: manifest.epoch, signatures: keyIDs, verified, ignored, services: manifest.services, entries: manifest.entries, base: manifest.base });
       }
-      const out = process.stdout;
-      out.write(`${manifest.name} ${manifest.version}\n  digest     ${digest}\n  epoch      ${manifest.epoch}\n  created by ${manifest.created_by}\n`);
-      if (manifest.base) out.write(`  differential over ${manifest.base.name} ${manifest.base.version} (${manifest.base.digest})\n`);
-      out.write(`  signatures ${keyIDs.join(', ')}${verified ? ` (valid: ${verified.map((v) => v.fingerprint).join(', ')})` : ' (not checked: pass --keyring, or run ferry verify)'}\n`);
-      out.write(`  services   ${Object.entries(manifest.services).map(([n, s]) => `${n} ${s.version} [${s.groups.join(',')}]`).join('; ') || 'none'}\n`);
-      out.write(`  artifacts  ${manifest.entries.length}, ${formatBytes(bytes)}\n\n`);
-      printTable(['KIND', 'SIZE', 'SHA256', 'PATH'], manifest.entries.map((e) => [e.kind, formatBytes(e.size), e.sha256.slice(0, 16), e.path]));
+      // everything below comes from the bundle: each line is printed escaped
+      const line = (s: string) => process.stdout.write(escapeText(s) + '\n');
+      line(`${manifest.name} ${manifest.version}`);
+      line(`  digest     ${digest}`);
+      line(`  epoch      ${manifest.epoch}`);
+      line(`  created by ${manifest.created_by}`);
+      if (manifest.base) line(`  differential over ${manifest.base.name} ${manifest.base.version} (${manifest.base.digest})`);
+      line(`  signatures ${keyIDs.join(', ')}${verified ? ` (valid: ${verified.map((v) => v.fingerprint).join(', ')})` : ' (not checked: pass --keyring, or run ferry verify)'}`);
+      line(`  services   ${Object.entries(manifest.services).map(([n, s]) => `${n} ${s.version} [${s.groups.join(',')}]`).join('; ') || 'none'}`);
+      line(`  artifacts  ${manifest.entries.length}, ${formatBytes(bytes)}`);
+      line('');
+      process.stdout.write(formatTable([['KIND', 'SIZE', 'SHA256', 'PATH'], ...manifest.entries.map((e) => [e.kind, formatBytes(e.size), e.sha256.slice(0, 16), e.path])]));
     });
 }

@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { generateKey } from '../pgp/generateKey.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { passphraseFrom, printJson } from './options.js';
+import { numberOption } from './numberOption.js';
 
 export function register(program: Command): void {
   const key = program.command('key').description('manage OpenPGP signing keys');
@@ -15,7 +16,7 @@ export function register(program: Command): void {
     .option('--email <email>', 'user ID e-mail')
     .option('--out <prefix>', 'write PREFIX.secret.asc and PREFIX.asc', 'bundle-key')
     .option('--passphrase-file <file>', 'protect the secret key with the passphrase in FILE (or set FERRY_PASSPHRASE)')
-    .option('--expires-days <n>', 'key expires after N days (default: never)', (v) => Number(v))
+    .option('--expires-days <n>', 'key expires after N days (default: never)', numberOption('--expires-days', { whole: true, min: 1 }))
     .option('--force', 'overwrite existing key files')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  ferry key generate --name "Security team" --email sec@example.org --out keys/team\n')

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { listReleases } from '../store/listReleases.js';
+import { formatTable } from '../ui/formatTable.js';
 import { formatBytes } from '../ui/log.js';
 import { defaultStoreDir, printJson } from './options.js';
 
@@ -14,11 +15,6 @@ export function register(program: Command): void {
       if (opts.json) return printJson(releases);
       if (releases.length === 0) return void process.stdout.write(`no releases in ${opts.store}\n`);
       const rows = releases.map((r) => [r.name, r.version, r.digest.slice(0, 16), r.epoch.slice(0, 10), String(r.entries), formatBytes(r.bytes), r.services.join(',')]);
-      printTable(['NAME', 'VERSION', 'DIGEST', 'EPOCH', 'ENTRIES', 'SIZE', 'SERVICES'], rows);
+      process.stdout.write(formatTable([['NAME', 'VERSION', 'DIGEST', 'EPOCH', 'ENTRIES', 'SIZE', 'SERVICES'], ...rows]));
     });
-}
-
-export function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  for (const r of [header, ...rows]) process.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
 }

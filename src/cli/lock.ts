@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { lockSpec } from '../build/buildBundle.js';
 import { defaultCacheDir, loggerFrom, printJson } from './options.js';
+import { numberOption } from './numberOption.js';
 
 export function register(program: Command): void {
   program
@@ -8,7 +9,7 @@ export function register(program: Command): void {
     .description('resolve a spec into SPEC.lock.json: every artifact\'s exact version, source, size and sha256 (review its diff)')
     .argument('<spec>', 'spec file, e.g. bundles/demo/demo.yaml')
     .option('--cache <dir>', 'download cache (FERRY_CACHE)', defaultCacheDir())
-    .option('-j, --jobs <n>', 'parallel downloads', (v) => Number(v), 8)
+    .option('-j, --jobs <n>', 'parallel downloads', numberOption('--jobs', { whole: true, min: 1 }), 8)
     .option('--json', 'JSON output')
     .action(async (spec: string, opts: { cache: string; jobs: number; json?: boolean }) => {
       const log = loggerFrom(opts);

@@ -1,10 +1,11 @@
 import { Command, CommanderError } from 'commander';
-import { FerryError, FetchError } from '../errors.js';
+import { FerryError, FetchError, InternalError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { commands } from './commands.js';
+import { escapeText } from '../util/escapeText.js';
 
-/** Exit code of an error that is a bug in ferry (or in a library it uses), not a kind of failure. */
-const INTERNAL_ERROR_EXIT = 1;
+/** Exit code of an error that is a bug in ferry (or in a library it uses), not a kind of failure: its own, not 70 (resolution) nor 1. */
+const INTERNAL_ERROR_EXIT = new InternalError('').exitCode;
 
 /** Exit code of an error the HTTP client throws outside any call (see catchStrayErrors): FetchError's. */
 const FETCH_FAILED_EXIT = new FetchError('').exitCode;
@@ -24,7 +25,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 64;
     if (err instanceof FerryError) {
-      process.stderr.write(`ferry: ${err.message}\n`);
+      // messages quote bundle, inventory and host strings: nothing in them may drive the terminal
+      process.stderr.write(`ferry: ${escapeText(err.message, { keepNewlines: true })}\n`);
       return err.exitCode;
     }
     process.stderr.write(`ferry: internal error: ${oneLine(err)}. This is a bug in ferry; ${debugHint(err)}\n`);

@@ -4,6 +4,7 @@ import { loadRelease } from '../store/loadRelease.js';
 import { planDeploy } from '../deploy/planDeploy.js';
 import { hostOptions, loadHosts, parseStages, releaseOptions, type HostOpts } from './deployOptions.js';
 import { formatTable } from '../ui/formatTable.js';
+import { escapeText } from '../util/escapeText.js';
 
 interface PlanOpts extends HostOpts {
   store: string;
@@ -28,7 +29,7 @@ export function register(program: Command): void {
       const rows = [['HOST', 'SERVICE', 'STAGE', 'ACTION', 'WHY'], ...plan.rows.map((r) => [r.host, r.service, r.stage, r.run ? 'run' : 'skip', r.reason])];
       const runs = plan.rows.filter((r) => r.run).length;
       process.stdout.write(formatTable(rows) + `\n${runs} of ${plan.rows.length} stages would run (${release.manifest.name} ${release.manifest.version}, ${release.digest.slice(0, 12)})\n`);
-      for (const u of plan.unreachable) process.stdout.write(`${u.host}: unreachable: ${u.error}\n`);
+      for (const u of plan.unreachable) process.stdout.write(`${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}\n`);
     }
     if (plan.unreachable.length) throw new DeployError(`${plan.unreachable.length} host(s) could not be asked for their facts: ${plan.unreachable.map((u) => u.host).join(', ')}`);
   });

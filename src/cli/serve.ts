@@ -8,6 +8,7 @@ import { parseListenAddress, type ListenAddress } from '../serve/parseListenAddr
 import { renderNginxConfig } from '../serve/renderNginxConfig.js';
 import { syncReleaseLinks } from '../store/syncReleaseLinks.js';
 import { collect, defaultStoreDir, loggerFrom } from './options.js';
+import { numberOption } from './numberOption.js';
 
 interface ServeFlags {
   store: string;
@@ -16,8 +17,8 @@ interface ServeFlags {
   tlsKey?: string;
   json?: boolean;
   accessLog: boolean;
-  shutdownTimeout: string;
-  cache: string;
+  shutdownTimeout: number;
+  cache: number;
   nginxConfig?: boolean;
   syncLinks?: boolean;
 }
@@ -32,8 +33,8 @@ export function register(program: Command): void {
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--json', 'access log and messages as JSON lines')
     .option('--no-access-log', 'do not write the access log')
-    .option('--cache <MiB>', 'memory for small files (up to 64 KiB each, checked against their sha256 once), 0 for none', '64')
-    .option('--shutdown-timeout <seconds>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish', '30')
+    .option('--cache <MiB>', 'memory for small files (up to 64 KiB each, checked against their sha256 once), 0 for none', numberOption('--cache', { min: 0, unit: 'MiB' }), 64)
+    .option('--shutdown-timeout <seconds>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish', numberOption('--shutdown-timeout', { min: 0, unit: 'seconds' }), 30)
     .option('--nginx-config', 'print an nginx server block serving the same store and URLs (also runs --sync-links), then exit')
     .option('--sync-links', 'update STORE/releases/NAME/VERSION symlinks and STORE/releases.json from STORE/refs (for nginx), then exit')
     .addHelpText(
@@ -50,11 +51,8 @@ Examples:
       const storeArg = flags.store;
       const listen: ListenAddress[] = (flags.listen ?? ['127.0.0.1:8080']).map(parseListenAddress);
       if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
-      const grace = Number(flags.shutdownTimeout);
-      if (!Number.isFinite(grace) || grace < 0) throw new UsageError(`--shutdown-timeout ${flags.shutdownTimeout}: expected a number of seconds`);
-
-      const cacheMiB = Number(flags.cache);
-      if (!Number.isFinite(cacheMiB) || cacheMiB < 0) throw new UsageError(`--cache ${flags.cache}: expected a number of MiB (0 for none)`);
+      const grace = flags.shutdownTimeout;
+      const cacheMiB = flags.cache;
 
       if (flags.nginxConfig || flags.syncLinks) {
         const store = await realpath(resolve(storeArg)).catch((err: Error) => {

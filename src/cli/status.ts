@@ -4,6 +4,7 @@ import { collectStatus } from '../deploy/collectStatus.js';
 import { STAGES } from '../deploy/steps/types.js';
 import { formatTable } from '../ui/formatTable.js';
 import { hostOptions, loadHosts, type HostOpts } from './deployOptions.js';
+import { escapeText } from '../util/escapeText.js';
 
 interface StatusOpts extends HostOpts {
   expect?: string;
@@ -26,9 +27,9 @@ export function register(program: Command): void {
         ...status.rows.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', ...STAGES.map((s) => r.stages?.[s] ?? '-'), r.problem ?? (r.complete ? 'yes' : 'no')]),
       ];
       for (const h of hosts) if (!status.rows.some((r) => r.host === h.name) && !status.unreachable.some((u) => u.host === h.name)) rows.push([h.name, '-', 'nothing deployed', '', '', ...STAGES.map(() => ''), '']);
-      const failures = status.rows.filter((r) => r.failure).map((r) => `${r.host} ${r.service}: ${r.failure!.stage}${r.failure!.step ? ` ${r.failure!.step}` : ''} failed at ${r.failure!.time}: ${r.failure!.message.split('\n')[0]}`);
+      const failures = status.rows.filter((r) => r.failure).map((r) => `${r.host} ${r.service}: ${r.failure!.stage}${r.failure!.step ? ` ${r.failure!.step}` : ''} failed at ${escapeText(r.failure!.time)}: ${escapeText(r.failure!.message.split('\n')[0] ?? '')}`);
       process.stdout.write(formatTable(rows) + `\n${failures.length ? failures.join('\n') + '\n' : ''}${digests.length} distinct bundle digest${digests.length === 1 ? '' : 's'} across ${hosts.length} host${hosts.length === 1 ? '' : 's'}\n`);
-      for (const u of status.unreachable) process.stdout.write(`${u.host}: unreachable: ${u.error}\n`);
+      for (const u of status.unreachable) process.stdout.write(`${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}\n`);
     }
     if (o.expect) {
       const off = status.rows.filter((r) => !r.digest?.startsWith(o.expect!) || !r.complete);

@@ -21,7 +21,7 @@ export function register(program: Command): void {
       const carried = m.entries.filter((e) => !omitted.has(e.path));
       const bytes = carried.reduce((n, e) => n + e.size, 0);
       if (opts.json) {
-        return printJson({ ok: true, digest: r.digest, name: m.name, version: m.version, signers: r.signers, entries: m.entries.length, bytes, volumes: src.volumes, base: m.base, omitted: omitted.size });
+        return printJson({ ok: true, digest: r.digest, name: m.name, version: m.version, signers: r.signers, ignored: r.ignored, entries: m.entries.length, bytes, volumes: src.volumes, base: m.base, omitted: omitted.size });
       }
       const out = process.stdout;
       out.write(`OK ${m.name} ${m.version} ${r.digest}\n  signed by ${r.signers.map((s) => `${s.fingerprint} ${s.userIDs.join(', ')}`).join('; ')}\n`);

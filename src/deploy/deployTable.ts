@@ -1,6 +1,7 @@
 import type { DeployReport } from './deployReport.js';
 import { STAGES } from './steps/types.js';
 import { formatTable } from '../ui/formatTable.js';
+import { escapeText } from '../util/escapeText.js';
 
 /** The final table: one row per host and service, one column per stage; failures with their reason below. */
 export function deployTable(report: DeployReport): string {
@@ -30,5 +31,5 @@ export function deployTable(report: DeployReport): string {
   }
   const failed = report.hosts.filter((h) => h.error).length;
   const summary = `${report.release.name} ${report.release.version} (${report.release.digest.slice(0, 12)}): ${report.hosts.length - failed} of ${report.hosts.length} hosts ok, ${(report.ms / 1000).toFixed(1)} s${report.stopped ? `; ${report.stopped}` : ''}`;
-  return formatTable(rows) + ['', ...notes, ...(notes.length ? [''] : []), summary].join('\n') + '\n';
+  return formatTable(rows) + escapeText(['', ...notes, ...(notes.length ? [''] : []), summary].join('\n'), { keepNewlines: true }) + '\n';
 }

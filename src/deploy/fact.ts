@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { STAGES } from './steps/types.js';
+import { NAME_RE } from '../util/names.js';
+import { DeployError } from '../errors.js';
+import { escapeText } from '../util/escapeText.js';
 
 export const FACT_FORMAT = 'ferry-fact/1';
 
@@ -77,4 +80,13 @@ export function stageStates(f: Fact): Record<(typeof STAGES)[number], StageState
 /** Complete for its digest: every stage carries the digest's key, nothing pending, no failure recorded. */
 export function isComplete(f: Fact): boolean {
   return !f.failure && Object.values(stageStates(f)).every((s) => s === 'done');
+}
+
+/**
+ * FACTS_DIR/SERVICE.json. The manifest reader already refuses such names; this check keeps a fact
+ * inside its folder even for a caller that skipped it.
+ */
+export function factFile(factsDir: string, service: string): string {
+  if (!NAME_RE.test(service)) throw new DeployError(`refusing the fact of service "${escapeText(service)}": not a plain name, its file would not stay in ${factsDir}`);
+  return `${factsDir}/${service}.json`;
 }

@@ -204,7 +204,7 @@ export class HostRun {
   private parse(step: ParsedStep, ctx: StepContext, svc: ServiceTarget): unknown {
     const kind = stepKinds[step.kind]!;
     const label = `host ${this.name}, service ${svc.name}, ${ctx.stage} ${step.kind}`;
-    const parsed = kind.schema.safeParse(renderDeep(step.params, ctx.vars, label));
+    const parsed = kind.schema.safeParse(renderDeep(step.params, ctx.vars, (path) => `${label} option ${path}`));
     if (!parsed.success) throw new DeployError(formatIssues(label, parsed.error));
     const problems = kind.check?.(parsed.data, svc.name, this.s.release) ?? [];
     if (problems.length) throw new DeployError(`${label}: ${problems.join('; ')}`);

@@ -1,18 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { hostAddress, hostName, userName } from '../util/names.js';
 import { SpecError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
 
-const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a name of letters, digits and . _ -');
 const Vars = z.record(z.string(), z.unknown());
 
 const HostEntry = z
   .object({
     /** what ssh connects to; defaults to the inventory name (which ssh_config may map further) */
-    address: z.string().min(1).optional(),
+    address: hostAddress.optional(),
     port: z.number().int().min(1).max(65535).optional(),
-    user: z.string().min(1).optional(),
+    user: userName.optional(),
     transport: z.enum(['ssh', 'local']).optional(),
     vars: Vars.default({}),
   })

@@ -1,6 +1,6 @@
 import { DeployError } from '../errors.js';
 import { shellQuote as q } from './shellQuote.js';
-import { Fact } from './fact.js';
+import { Fact, factFile } from './fact.js';
 import type { Transport } from './transport/types.js';
 
 export type FactRead = { fact: Fact } | { fact: undefined; problem?: string };
@@ -10,7 +10,7 @@ const MARK = '@@ferry-fact ';
 /** Shell that prints the facts of several services, or without a list of every service the host has facts for. */
 export function factsScript(factsDir: string, services: string[] | undefined): string {
   return services
-    ? services.map((s) => `echo ${q(MARK + s)}; cat ${q(`${factsDir}/${s}.json`)} 2>/dev/null || true; echo`).join('\n')
+    ? services.map((s) => `printf '%s\\n' ${q(MARK + s)}; cat ${q(factFile(factsDir, s))} 2>/dev/null || true; echo`).join('\n')
     : `for f in ${q(factsDir)}/*.json; do [ -f "$f" ] || continue; n=\${f##*/}; echo "${MARK}\${n%.json}"; cat "$f"; echo; done`;
 }
 

@@ -1,43 +1,43 @@
-import nunjucks from 'nunjucks';
 import { DeployError } from '../errors.js';
+import { evaluateTemplate } from './template/evaluateTemplate.js';
+import { type Node, parseTemplate } from './template/parseTemplate.js';
+import { TemplateError } from './template/TemplateError.js';
 
 /**
- * Templates are Jinja2 syntax (`{{ var }}`, `{% if %}`, filters), the language operators know from
- * Ansible, rendered by nunjucks. An undefined variable is an error, not an empty string: a config file
- * with a silently missing value is worse than a failed deploy.
+ * Templates and string options are Jinja syntax (`{{ var }}`, `{% if %}`, `{% for %}`, filters), the
+ * language operators know from Ansible, rendered by ferry's own small evaluator over plain data
+ * (src/deploy/template/): a template comes from a signed bundle or an inventory, and must never run
+ * code on the runner. An undefined variable is an error, not an empty string: a config file with a
+ * silently missing value is worse than a failed deploy.
  */
-const env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true });
-
 export function renderTemplate(text: string, vars: Record<string, unknown>, label: string): string {
   try {
-    return env.renderString(text, vars);
+    return evaluateTemplate(parsed(text), vars);
   } catch (err) {
-    const msg = (err as Error).message.replace(/^\(unknown path\)\s*/, '').replace(/\s+/g, ' ').trim();
-    const expr = expressionAt(text, msg);
-    throw new DeployError(`${label}: cannot render${expr ? ` ${expr}` : ''}: ${msg}; define the variable in the inventory (host, group or top-level vars)`);
+    throw renderError(err, text, label);
   }
 }
 
-/** nunjucks says "[Line 2, Column 8] attempted to output null or undefined value": show the expression there. */
-function expressionAt(text: string, msg: string): string | undefined {
-  const m = /\[Line (\d+), Column (\d+)\]/.exec(msg);
-  if (!m) return undefined;
-  const line = text.split('\n')[Number(m[1]) - 1] ?? '';
-  const col = Number(m[2]);
-  let best: { expr: string; distance: number } | undefined;
-  for (const hit of line.matchAll(/\{\{.*?\}\}|\{%.*?%\}/g)) {
-    const distance = Math.abs(hit.index - col);
-    if (!best || distance < best.distance) best = { expr: hit[0], distance };
-  }
-  return best?.expr;
+/** Whether a string holds template syntax (and is rendered per host). */
+export function isTemplate(s: string): boolean {
+  return s.includes('{{') || s.includes('{%') || s.includes('{#');
 }
 
-/** Render every string inside a step's options (paths like "{{ root }}/etc/app.conf"). */
-export function renderDeep<T>(value: T, vars: Record<string, unknown>, label: string): T {
-  if (typeof value === 'string') return (value.includes('{{') || value.includes('{%') ? renderTemplate(value, vars, label) : value) as T;
-  if (Array.isArray(value)) return value.map((v) => renderDeep(v, vars, label)) as T;
+/** Parse only: the syntax errors, unknown filters and unsupported tags of a template, found before any host is touched. */
+export function checkTemplate(text: string, label: string): void {
+  try {
+    parsed(text);
+  } catch (err) {
+    throw renderError(err, text, label);
+  }
+}
+
+/** Render every string inside a step's options (paths like "{{ root }}/etc/app.conf"); `where` names the option in errors. */
+export function renderDeep<T>(value: T, vars: Record<string, unknown>, where: (path: string) => string, path = ''): T {
+  if (typeof value === 'string') return (isTemplate(value) ? renderTemplate(value, vars, where(path)) : value) as T;
+  if (Array.isArray(value)) return value.map((v, i) => renderDeep(v, vars, where, `${path}[${i}]`)) as T;
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, vars, label)])) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, vars, where, path ? `${path}.${k}` : k)])) as T;
   }
   return value;
 }
@@ -46,9 +46,41 @@ export function renderDeep<T>(value: T, vars: Record<string, unknown>, label: st
 export function renderVars(vars: Record<string, unknown>, label: string): Record<string, unknown> {
   let current = vars;
   for (let i = 0; i < 4; i++) {
-    const next = renderDeep(current, current, label);
+    const next = renderDeep(current, current, (path) => `${label}: vars.${path}`);
     if (JSON.stringify(next) === JSON.stringify(current)) return next;
     current = next;
   }
   return current;
+}
+
+const cache = new Map<string, Node[] | TemplateError>();
+
+/** Parsed once per text: the same step options and templates are rendered for every host. */
+function parsed(text: string): Node[] {
+  let hit = cache.get(text);
+  if (!hit) {
+    try {
+      hit = parseTemplate(text);
+    } catch (err) {
+      if (!(err instanceof TemplateError)) throw err;
+      hit = err;
+    }
+    if (cache.size >= 1000) cache.clear();
+    cache.set(text, hit);
+  }
+  if (hit instanceof TemplateError) throw hit;
+  return hit;
+}
+
+function renderError(err: unknown, text: string, label: string): DeployError {
+  if (!(err instanceof TemplateError)) return new DeployError(`${label}: cannot render: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+  const tag = err.tag ? ` ${oneLine(err.tag.length > 120 ? `${err.tag.slice(0, 120)}…` : err.tag)}` : '';
+  const line = err.line !== undefined && text.includes('\n') ? `line ${err.line}: ` : '';
+  const hint = / is an undefined value$/.test(err.message) ? '; define the variable in the inventory (host, group or top-level vars) or give a default: VALUE | default(...)' : '';
+  return new DeployError(`${label}: cannot render${tag}: ${line}${oneLine(err.message)}${hint}`);
+}
+
+/** Messages are one line: control characters from a template are shown escaped. */
+function oneLine(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }

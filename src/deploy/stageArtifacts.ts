@@ -7,6 +7,16 @@ import type { StepContext, StepResult } from './steps/types.js';
 
 export type StageSource = { push: true } | { push: false; server: string };
 
+/**
+ * The listing is read by the host's shell line by line into "$B/$path": a path must stay one line
+ * inside the bundle folder whatever the manifest says (import validates names too; this holds even
+ * for a store written by other means).
+ */
+function checkForHost(e: ManifestEntry, host: string): void {
+  const bad = !/^[0-9a-f]{64}$/.test(e.sha256) || /[\x00-\x1f\x7f]/.test(e.path) || e.path.startsWith('/') || e.path.split('/').some((s) => s === '' || s === '.' || s === '..');
+  if (bad) throw new DeployError(`host ${host}: refusing to stage ${JSON.stringify(e.path)}: a bundle path must be relative, without empty, "." or ".." segments or control characters, with a sha256 of 64 hex digits`);
+}
+
 function listing(entries: ManifestEntry[], withUrl: boolean): string {
   return entries.map((e) => `${e.sha256} ${withUrl ? e.path.split('/').map(encodeURIComponent).join('/') + ' ' : ''}${e.path}`).join('\n');
 }
@@ -40,6 +50,7 @@ const linkPresent = [
  */
 export async function stageArtifacts(ctx: StepContext, entries: ManifestEntry[], source: StageSource): Promise<StepResult> {
   if (entries.length === 0) return { changed: false, detail: 'no artifacts' };
+  for (const e of entries) checkForHost(e, ctx.host);
   const head = [`B=${q(ctx.remoteBundle)}`, `S=${q(`${ctx.dataDir}/blobs/sha256`)}`, 'mkdir -p "$B" "$S"', ...linkPresent];
   if (!source.push) {
     const base = `${source.server.replace(/\/+$/, '')}/bundles/${ctx.release.digest}`;
@@ -103,7 +114,7 @@ export function pruneReleasesScript(dataDir: string, factsDir: string, digest: s
     'set -e',
     `D=${q(dataDir)}`,
     'o="$D/releases.order"',
-    `{ grep -vx ${digest} "$o" 2>/dev/null || true; echo ${digest}; } > "$o.new"`,
+    `{ grep -vx ${q(digest)} "$o" 2>/dev/null || true; printf '%s\\n' ${q(digest)}; } > "$o.new"`,
     'mv -f "$o.new" "$o"',
     `keep=$(tail -n ${keep} "$o"; sed -n 's/^  "digest": "\\([0-9a-f]*\\)",\\{0,1\\}$/\\1/p' ${q(factsDir)}/*.json 2>/dev/null || true)`,
     'for t in "$D"/bundles/*; do',

@@ -1,6 +1,6 @@
 import { DeployError } from '../errors.js';
 import { shellQuote as q } from './shellQuote.js';
-import type { Fact } from './fact.js';
+import { type Fact, factFile } from './fact.js';
 import type { Transport } from './transport/types.js';
 
 export interface WriteFactOptions {
@@ -13,6 +13,7 @@ export interface WriteFactOptions {
 
 /** Write FACTS_DIR/SERVICE.json atomically (temporary file in the same folder, then rename), and its Ansible copy. */
 export async function writeFact(transport: Transport, factsDir: string, fact: Fact, opts: WriteFactOptions = {}): Promise<void> {
+  const file = factFile(factsDir, fact.service);
   const d = q(factsDir);
   const lines = [
     'set -e',
@@ -27,9 +28,9 @@ export async function writeFact(transport: Transport, factsDir: string, fact: Fa
     const copy = [`mkdir -p ${q(a)}`, `a=$(mktemp ${q(`${a}/.ferry_${fact.service}.fact.XXXXXX`)})`, 'cat "$t" > "$a"', 'chmod 644 "$a"', `mv -f "$a" ${q(`${a}/ferry_${fact.service}.fact`)}`, 'a='];
     lines.push(opts.ansibleRequired ? copy.join('\n') : `{ ${copy.join(' && ')}; } 2>/dev/null || true`);
   }
-  lines.push(`mv -f "$t" ${q(`${factsDir}/${fact.service}.json`)}`, 'trap - EXIT');
+  lines.push(`mv -f "$t" ${q(file)}`, 'trap - EXIT');
   const r = await transport.run(lines.join('\n'), { stdin: JSON.stringify(fact, null, 2) + '\n', timeoutMs: opts.timeoutMs });
   if (r.code !== 0) {
-    throw new DeployError(`host ${fact.host}: cannot write the fact ${factsDir}/${fact.service}.json${opts.ansibleRequired ? ` or its copy in ${opts.ansibleDir}` : ''}: ${r.stderr.trim()}; check that the folder is writable (--facts-dir, vars.ferry_facts_dir, vars.ferry_ansible_facts_dir)`);
+    throw new DeployError(`host ${fact.host}: cannot write the fact ${file}${opts.ansibleRequired ? ` or its copy in ${opts.ansibleDir}` : ''}: ${r.stderr.trim()}; check that the folder is writable (--facts-dir, vars.ferry_facts_dir, vars.ferry_ansible_facts_dir)`);
   }
 }

@@ -21,22 +21,29 @@ export async function readKeyring(paths: string[]): Promise<openpgp.PublicKey[]>
 }
 
 export async function parsePublicKeys(data: Uint8Array, label: string): Promise<openpgp.PublicKey[]> {
+  let keys: openpgp.Key[];
   try {
     const text = Buffer.from(data).toString('latin1');
     if (text.includes('-----BEGIN PGP')) {
       // A file may hold several armored blocks; openpgp.readKeys reads one armor at a time.
       const blocks = text.match(/-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP \1 KEY BLOCK-----/g) ?? [];
-      const out: openpgp.PublicKey[] = [];
-      for (const block of blocks) {
-        for (const key of await openpgp.readKeys({ armoredKeys: block })) out.push(key.toPublic());
-      }
-      if (out.length === 0) throw new Error('no key block found');
-      return out;
+      keys = [];
+      for (const block of blocks) keys.push(...(await openpgp.readKeys({ armoredKeys: block })));
+      if (keys.length === 0) throw new Error('no key block found');
+    } else {
+      keys = await openpgp.readKeys({ binaryKeys: data });
     }
-    return (await openpgp.readKeys({ binaryKeys: data })).map((k) => k.toPublic());
   } catch (err) {
     throw new SignatureError(`${label}: not an OpenPGP public key or keyring (${(err as Error).message})`);
   }
+  // a trusted keyring is copied to every verifying machine; a secret key there is a leak waiting to happen
+  const secret = keys.find((k) => k.isPrivate());
+  if (secret) {
+    throw new UsageError(
+      `${label} holds the secret key ${fingerprintOf(secret)}: pass its public key instead (ferry key generate wrote it as PREFIX.asc; or gpg --armor --export ${fingerprintOf(secret)})`,
+    );
+  }
+  return keys as openpgp.PublicKey[];
 }
 
 /** Read and, when needed, unlock a secret key (armored). */

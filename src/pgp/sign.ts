@@ -1,5 +1,5 @@
 import * as openpgp from 'openpgp';
-import { readSignatures } from './verify.js';
+import { readSignaturePackets } from './readSignaturePackets.js';
 
 /**
  * Signatures are deterministic for the same key material and data: EdDSA is deterministic, openpgp.js's
@@ -33,7 +33,13 @@ export async function clearsign(text: string, keys: openpgp.PrivateKey[], date: 
   return (await openpgp.sign({ message, signingKeys: keys, format: 'armored', date, config: DETERMINISTIC })) as string;
 }
 
-/** Merge several armored detached signatures into one armored block with all signature packets. */
+/**
+ * Merge several armored detached signatures into one armored block with all their packets, each kept
+ * byte for byte (one that ferry cannot read stays for the tools that can; verify reports it).
+ */
 export async function mergeSignatures(armored: string[]): Promise<string> {
-  return (await readSignatures(armored.join('\n'))).armor();
+  const parts = (await Promise.all(armored.map(readSignaturePackets))).flat();
+  const v6only = parts.every((p) => p.packet?.version === 6);
+  // RFC 9580: armor holding only v6 signatures carries no CRC24 line; for v4 it is customary
+  return openpgp.armor(openpgp.enums.armor.signature, Buffer.concat(parts.map((p) => p.bytes)), undefined, undefined, undefined, !v6only);
 }

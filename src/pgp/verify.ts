@@ -1,5 +1,8 @@
 import * as openpgp from 'openpgp';
 import { SignatureError } from '../errors.js';
+import { mergeKeyCopies } from './mergeKeyCopies.js';
+import { readSignaturePackets, type SignaturePart } from './readSignaturePackets.js';
+import { whyKeyCannotSignNow } from './whyKeyCannotSignNow.js';
 
 export interface VerifiedSignature {
   fingerprint: string;
@@ -7,97 +10,155 @@ export interface VerifiedSignature {
   created: string;
 }
 
+/** A signature packet that did not count, and why (verify and inspect report them). */
+export interface IgnoredSignature {
+  /** position of the packet in the signature file, from 1 */
+  index: number;
+  /** the issuer's key ID, when the packet could be read */
+  keyID?: string;
+  reason: string;
+}
+
+export interface Verification {
+  signers: VerifiedSignature[];
+  ignored: IgnoredSignature[];
+}
+
 /**
- * Verify an armored detached signature over exact bytes against trusted keys.
- * Succeeds when at least one signature is valid and made by a trusted key that is neither expired
- * nor revoked now; signatures by keys outside the keyring are ignored (a bundle may carry several).
- * Fails with a message that names every signature's key id and why it did not count.
+ * Verify an armored detached signature over exact bytes against trusted keys. Only binary signatures
+ * (type 0x00) count: a text-mode one (0x01) is computed over the data with its line ends normalized, so
+ * it would stay valid over bytes that changed (CRLF for LF), and the bytes are what names a bundle.
  */
-export async function verifyDetached(
-  data: Uint8Array,
-  armoredSignature: string,
-  keys: openpgp.PublicKey[],
-  label: string,
-): Promise<VerifiedSignature[]> {
-  let signature: openpgp.Signature;
-  try {
-    signature = await readSignatures(armoredSignature);
-  } catch (err) {
-    throw new SignatureError(`${label}: signature is not a readable OpenPGP signature (${(err as Error).message})`);
-  }
-  const message = await openpgp.createMessage({ binary: data });
+export async function verifyDetached(data: Uint8Array, armoredSignature: string, keys: openpgp.PublicKey[], label: string): Promise<Verification> {
+  const parts = await readParts(armoredSignature, label);
   if (keys.length === 0) throw new SignatureError(`${label}: no trusted keys given (pass --keyring FILE)`);
-  const result = await openpgp.verify({ message, signature, verificationKeys: keys, expectSigned: false });
-  return checkSignatures(result.signatures, keys, label);
+  return checkSignatures(parts, await mergeKeyCopies(keys), label, openpgp.enums.signature.binary, async (packet, key) => {
+    const message = await openpgp.createMessage({ binary: data });
+    return openpgp.verify({ message, signature: single(packet), verificationKeys: [key], expectSigned: false });
+  });
 }
 
 /**
- * Read every signature packet from one or more armored blocks (a bundle may carry several signatures,
- * appended as separate blocks by `ferry sign` or `cat a.asc b.asc`).
+ * Verify a clearsigned text (apt's InRelease); returns the signed text and the signers. Cleartext
+ * signatures are text-mode (type 0x01) by definition; the same key rules as for bundles apply.
  */
-export async function readSignatures(armored: string): Promise<openpgp.Signature> {
-  const blocks = armored.match(/-----BEGIN PGP SIGNATURE-----[\s\S]*?-----END PGP SIGNATURE-----/g);
-  if (!blocks || blocks.length === 0) throw new Error('no armored signature block');
-  const packets = new openpgp.PacketList<openpgp.SignaturePacket>();
-  for (const block of blocks) {
-    const sig = await openpgp.readSignature({ armoredSignature: block });
-    for (const p of sig.packets) packets.push(p);
-  }
-  return new openpgp.Signature(packets);
-}
-
-/** Verify a clearsigned text (InRelease); returns the signed text and the signers. */
-export async function verifyCleartext(
-  armored: string,
-  keys: openpgp.PublicKey[],
-  label: string,
-): Promise<{ text: string; signers: VerifiedSignature[] }> {
+export async function verifyCleartext(armored: string, keys: openpgp.PublicKey[], label: string): Promise<Verification & { text: string }> {
   let message: openpgp.CleartextMessage;
+  let parts: SignaturePart[];
   try {
     message = await openpgp.readCleartextMessage({ cleartextMessage: armored });
+    // the armor line itself, at the start of a line: inside the signed text it is dash-escaped ("- -----BEGIN")
+    parts = await readSignaturePackets(armored.slice(Math.max(0, armored.search(/^-----BEGIN PGP SIGNATURE-----\r?$/m))));
   } catch (err) {
     throw new SignatureError(`${label}: not a clearsigned OpenPGP message (${(err as Error).message})`);
   }
   if (keys.length === 0) throw new SignatureError(`${label}: no trusted keys given (pass --keyring FILE)`);
-  const result = await openpgp.verify({ message, verificationKeys: keys, expectSigned: false });
-  const signers = await checkSignatures(result.signatures, keys, label);
-  return { text: message.getText(), signers };
+  const text = message.getText();
+  const result = await checkSignatures(parts, await mergeKeyCopies(keys), label, openpgp.enums.signature.text, (packet, key) =>
+    // the constructor is missing from openpgp's type declarations: CleartextMessage(text, signature)
+    openpgp.verify({ message: new (openpgp.CleartextMessage as unknown as CleartextConstructor)(text, single(packet)), verificationKeys: [key], expectSigned: false }),
+  );
+  return { text, ...result };
 }
 
-async function checkSignatures(
-  signatures: Awaited<ReturnType<typeof openpgp.verify>>["signatures"],
-  keys: openpgp.PublicKey[],
-  label: string,
-): Promise<VerifiedSignature[]> {
-  const result = { signatures };
-  const ok: VerifiedSignature[] = [];
-  const problems: string[] = [];
-  if (result.signatures.length === 0) throw new SignatureError(`${label}: carries no signature`);
-  for (const s of result.signatures) {
-    const keyID = s.keyID.toHex().toUpperCase();
-    try {
-      await s.verified;
-      const sigPacket = (await s.signature).packets[0];
-      const key = keys.find((k) => k.getKeys(s.keyID).length > 0)!;
-      // openpgp.js accepts a signature made before its key expired; a bundle must be verifiable by a
-      // key that is valid now, so an expired key does not count (rotate keys, then re-sign)
-      const expires = await key.getExpirationTime();
-      if (expires instanceof Date && expires.getTime() < Date.now()) throw new Error(`key expired on ${expires.toISOString()}`);
-      ok.push({
-        fingerprint: key.getFingerprint().toUpperCase(),
-        userIDs: key.getUserIDs(),
-        created: (sigPacket?.created ?? new Date(0)).toISOString(),
-      });
-    } catch (err) {
-      problems.push(`key ${keyID}: ${describe((err as Error).message)}`);
-    }
+/** The packets of a signature file; a file without one readable armored block is refused whole. */
+export async function readParts(armored: string, label: string): Promise<SignaturePart[]> {
+  try {
+    return await readSignaturePackets(armored);
+  } catch (err) {
+    throw new SignatureError(`${label}: signature is not a readable OpenPGP signature (${(err as Error).message})`);
   }
-  if (ok.length === 0) throw new SignatureError(`${label}: no valid signature by a trusted key (${problems.join('; ')})`);
-  return ok;
+}
+
+/** The parts that are not signatures of `type`, as ignored (inspect shows them without a keyring). */
+export function unusableParts(parts: SignaturePart[], type: openpgp.enums.signature = openpgp.enums.signature.binary): IgnoredSignature[] {
+  const out: IgnoredSignature[] = [];
+  for (const part of parts) {
+    const reason = part.problem ?? wrongType(part.packet!, type);
+    if (reason) out.push({ index: part.index, ...(part.packet ? { keyID: keyIDOf(part.packet) } : {}), reason });
+  }
+  return out;
+}
+
+type CleartextConstructor = new (text: string, signature: openpgp.Signature) => openpgp.CleartextMessage;
+type VerifyOne = (packet: openpgp.SignaturePacket, key: openpgp.PublicKey) => Promise<{ signatures: Array<{ verified: Promise<boolean> }> }>;
+
+/**
+ * Each packet on its own: the right type, made by a trusted key that can sign now, and valid over the
+ * data. Succeeds when at least one counts; the others are reported as ignored, so one broken
+ * co-signature never blocks a bundle that also carries a good one. Fails naming every signature's
+ * key and why it did not count.
+ */
+async function checkSignatures(parts: SignaturePart[], keys: openpgp.PublicKey[], label: string, type: openpgp.enums.signature, verifyOne: VerifyOne): Promise<Verification> {
+  if (parts.length === 0) throw new SignatureError(`${label}: carries no signature`);
+  const signers: VerifiedSignature[] = [];
+  const ignored = unusableParts(parts, type);
+  for (const part of parts) {
+    const packet = part.packet;
+    if (!packet || ignored.some((i) => i.index === part.index)) continue;
+    const keyID = keyIDOf(packet);
+    const key = keys.find((k) => k.getKeys(packet.issuerKeyID).length > 0);
+    const reason = key ? await whyNotCounted(packet, key, verifyOne) : 'not in the keyring';
+    if (reason) {
+      ignored.push({ index: part.index, keyID, reason: key ? `${reason} (key ${key.getFingerprint().toUpperCase()}${userIDsOf(key)})` : reason });
+      continue;
+    }
+    signers.push({ fingerprint: key!.getFingerprint().toUpperCase(), userIDs: key!.getUserIDs(), created: (packet.created ?? new Date(0)).toISOString() });
+  }
+  ignored.sort((a, b) => a.index - b.index);
+  if (signers.length === 0) throw new SignatureError(`${label}: no valid signature by a trusted key (${ignored.map(describeIgnored).join('; ')})`);
+  return { signers, ignored };
+}
+
+async function whyNotCounted(packet: openpgp.SignaturePacket, key: openpgp.PublicKey, verifyOne: VerifyOne): Promise<string | undefined> {
+  const invalid = await whyKeyCannotSignNow(key, packet.issuerKeyID);
+  if (invalid) return invalid;
+  try {
+    const result = await verifyOne(packet, key);
+    if (result.signatures.length !== 1) return 'not a signature over the data';
+    await result.signatures[0]!.verified;
+    return undefined;
+  } catch (err) {
+    return describe((err as Error).message);
+  }
+}
+
+/** The stderr note for a signature that did not count while another did. */
+export function noteIgnored(i: IgnoredSignature): string {
+  return `signature ${i.index}${i.keyID ? ` by key ${i.keyID}` : ''} ignored: ${i.reason}`;
+}
+
+/** "key ID: reason", or "signature N: reason" for a packet without a readable issuer */
+function describeIgnored(i: IgnoredSignature): string {
+  return i.keyID ? `key ${i.keyID}: ${i.reason}` : `signature ${i.index}: ${i.reason}`;
+}
+
+function wrongType(packet: openpgp.SignaturePacket, want: openpgp.enums.signature): string | undefined {
+  if (packet.signatureType === want) return undefined;
+  const hex = `0x${(packet.signatureType ?? 0).toString(16).padStart(2, '0')}`;
+  if (packet.signatureType === openpgp.enums.signature.text) {
+    return `text-mode signature (type ${hex}): only binary signatures (type 0x00) over the exact bytes count; sign without --textmode`;
+  }
+  if (want === openpgp.enums.signature.text) return `not a text signature (type ${hex}), as a clearsigned file must carry`;
+  return `not a signature over data (type ${hex})`;
+}
+
+function single(packet: openpgp.SignaturePacket): openpgp.Signature {
+  const list = new openpgp.PacketList<openpgp.SignaturePacket>();
+  list.push(packet);
+  return new openpgp.Signature(list);
+}
+
+function keyIDOf(packet: openpgp.SignaturePacket): string {
+  return packet.issuerKeyID.toHex().toUpperCase();
+}
+
+function userIDsOf(key: openpgp.PublicKey): string {
+  const ids = key.getUserIDs();
+  return ids.length > 0 ? ` ${JSON.stringify(ids[0])}` : '';
 }
 
 function describe(msg: string): string {
-  if (/Could not find signing key/i.test(msg)) return 'not in the keyring';
   if (/expired/i.test(msg)) return 'key is expired';
   if (/revoked/i.test(msg)) return 'key is revoked';
   if (/Signed digest did not match|signature did not match|Invalid signature/i.test(msg)) return 'signature does not match the signed data (it was changed after signing)';

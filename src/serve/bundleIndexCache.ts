@@ -85,7 +85,7 @@ async function loadBundleIndex(store: string, digest: string): Promise<BundleInd
   try {
     stored = await readStoredManifest(store, digest);
   } catch (err) {
-    if (err instanceof StoreError && isMissing(err.cause)) return undefined;
+    if (err instanceof StoreError && err.cause !== undefined && isMissing(err.cause)) return undefined;
     throw err;
   }
   const { manifest, bytes, dir } = stored;

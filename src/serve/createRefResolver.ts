@@ -1,9 +1,10 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { constants, watch, type FSWatcher } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { SHA256_RE } from '../util/sha256.js';
 import { isMissing } from '../util/isMissing.js';
+import { checkStorePath } from '../store/checkStorePath.js';
 
 export interface RefResolver {
   /** The bundle digest STORE/refs/NAME/VERSION names, or undefined when there is no such release. */
@@ -86,9 +87,13 @@ export function createRefResolver(refsDir: string): RefResolver {
 async function readRef(file: string): Promise<string | undefined> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // refs/NAME and refs/NAME/VERSION are never links: one planted there is refused, not followed
+    if (!(await checkStorePath(dirname(file), 'folder'))) return undefined;
+    text = await readFile(file, { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
   } catch (err) {
+    if (err instanceof StoreError) throw err;
     if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new StoreError(`${file} is a symbolic link: ferry does not follow links inside its store; remove it and re-import the release`);
     throw new StoreError(`cannot read ${file}: ${(err as Error).message}; check the store's permissions`, { cause: err });
   }
   const digest = text.trim();

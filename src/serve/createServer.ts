@@ -7,6 +7,8 @@ import type { Logger } from '../ui/log.js';
 import type { AccessLog } from './accessLog.js';
 import { createRequestHandler } from './createRequestHandler.js';
 import { formatListenAddress, type ListenAddress } from './parseListenAddress.js';
+import { checkStoreFolders } from '../store/checkStoreFolders.js';
+import { storeLayout } from '../store/storeLayout.js';
 
 export interface ServeOptions {
   store: string;
@@ -41,6 +43,8 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   } catch (err) {
     throw new StoreError(`store ${opts.store} cannot be served: ${(err as Error).message}; give --store the folder that ferry import writes to`, { cause: err });
   }
+  // refs/, bundles/ or blobs/ as a link would serve (or read refs from) a folder outside the store
+  await checkStoreFolders(storeLayout(store));
   if (opts.listen.length === 0) throw new UsageError('nothing to listen on: give --listen ADDRESS:PORT');
   const handler = createRequestHandler({ store, log: opts.log, accessLog: opts.accessLog, cacheBytes: opts.cacheBytes });
   const servers: Server[] = [];

@@ -5,8 +5,10 @@ import { SHA256_RE } from '../util/sha256.js';
 const MAX_RAW_TARGET = 8192;
 const MAX_DECODED_PATH = 4096;
 
-/** Bytes that never belong in a path: controls, space, DEL, backslash. */
+/** Bytes that never belong in a raw path: controls, space, DEL, backslash. */
 const FORBIDDEN_RAW_RE = /[\x00-\x20\x7f\\]/;
+/** Once decoded, a space is part of a name (a bundle path may hold one, sent as %20); controls and backslashes never are. */
+const FORBIDDEN_DECODED_RE = /[\x00-\x1f\x7f\\]/;
 const BAD_ESCAPE_RE = /%(?![0-9A-Fa-f]{2})/;
 /** What is left after one decoding must not decode again: that is how double encoding smuggles "../". */
 const STILL_ENCODED_RE = /%[0-9A-Fa-f]{2}/;
@@ -53,7 +55,7 @@ export function resolveRequestPath(target: string): Route {
     return refused(400, 'percent-encoding is not valid UTF-8');
   }
   if (decoded.length > MAX_DECODED_PATH) return refused(414, 'path too long');
-  if (FORBIDDEN_RAW_RE.test(decoded)) return refused(400, 'encoded control character, space or backslash');
+  if (FORBIDDEN_DECODED_RE.test(decoded)) return refused(400, 'encoded control character or backslash');
   if (STILL_ENCODED_RE.test(decoded)) return refused(400, 'double percent-encoding');
 
   const segments = decoded.slice(1).split('/');

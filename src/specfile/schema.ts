@@ -1,7 +1,6 @@
+import { posix } from 'node:path';
 import { z } from 'zod';
-
-/** Names used in bundle paths and facts: no slashes, no dots at the start. */
-const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'a name of letters, digits and . _ + - (not starting with . or -)');
+import { aptDistribution, ENTRY_PATH_RULE, isSafeSegment, name, version } from '../util/names.js';
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex characters (a sha256)');
 
 /** A plain file: a local path (relative to the spec) or an http(s) URL, which must carry its sha256. */
@@ -9,15 +8,30 @@ export const FileArtifact = z
   .object({
     src: z.string().min(1),
     sha256: sha256.optional(),
-    /** Name inside the bundle's files/SERVICE/ folder; defaults to the basename of src. */
-    name: z.string().regex(/^[A-Za-z0-9._+-][A-Za-z0-9._+/-]*$/).refine((s) => !s.split('/').includes('..'), 'no .. components').optional(),
+    /** Name inside the bundle's files/SERVICE/ folder (may hold folders: "conf/app.conf"); defaults to the basename of src. */
+    name: z.string().min(1).optional(),
   })
   .strict()
   .superRefine((f, ctx) => {
     if (/^https?:\/\//.test(f.src) && !f.sha256) {
       ctx.addIssue({ code: 'custom', message: 'a file fetched from a URL needs its sha256', path: ['sha256'] });
     }
+    const n = fileArtifactName(f);
+    if (!n.split('/').every(isSafeSegment)) {
+      ctx.addIssue({ code: 'custom', message: `the bundle cannot carry a file named ${JSON.stringify(n)}: ${ENTRY_PATH_RULE}; ${f.name === undefined ? 'give it a name:' : 'choose another name'}`, path: [f.name === undefined ? 'src' : 'name'] });
+    }
   });
+
+/** The file's name under files/SERVICE/: its `name`, else the last segment of its path or URL (decoded). */
+export function fileArtifactName(f: { src: string; name?: string }): string {
+  if (f.name !== undefined) return f.name;
+  if (!/^https?:\/\//.test(f.src)) return posix.basename(f.src);
+  try {
+    return decodeURIComponent(posix.basename(new URL(f.src).pathname));
+  } catch {
+    return posix.basename(f.src);
+  }
+}
 
 export const GitArtifact = z
   .object({
@@ -36,7 +50,7 @@ export const Step = z
 
 export const Service = z
   .object({
-    version: z.string().min(1),
+    version,
     groups: z.array(name).min(1),
     artifacts: z
       .object({
@@ -96,13 +110,13 @@ export const RootfsSpec = z.union([
 export const Spec = z
   .object({
     name,
-    version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+~-]*$/, 'a version of letters, digits and . _ + ~ -'),
+    version,
     /** every timestamp in the bundle; SOURCE_DATE_EPOCH overrides */
     epoch: z.union([z.string().datetime({ offset: true }), z.date()]).transform((d) => (d instanceof Date ? d : new Date(d))),
     description: z.string().optional(),
     targets: z
       .object({
-        debian: z.object({ suite: z.string().min(1), architectures: z.array(z.string()).min(1).default(['amd64']) }).strict().optional(),
+        debian: z.object({ suite: aptDistribution, architectures: z.array(name).min(1).default(['amd64']) }).strict().optional(),
         python: z
           .object({
             version: z.string().regex(/^\d+\.\d+$/, 'MAJOR.MINOR, like "3.11"'),

@@ -1,8 +1,11 @@
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError, UsageError } from '../errors.js';
 import type { Manifest } from '../bundle/manifest.js';
 import { silentLogger, type Logger } from '../ui/log.js';
+import { checkStoreFolders } from './checkStoreFolders.js';
+import { checkStorePath } from './checkStorePath.js';
+import { readReleaseRefs } from './readReleaseRefs.js';
 import { SHA256_RE } from '../util/sha256.js';
 import { findLiveScratch } from './findLiveScratch.js';
 import { readStoredManifest } from './readStoredManifest.js';
@@ -57,11 +60,9 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   const log = opts.log ?? silentLogger;
   if (!Number.isInteger(opts.keep) || opts.keep < 1) throw new UsageError(`--keep must be a whole number of releases, at least 1 (got ${opts.keep})`);
   const layout = storeLayout(opts.storeDir);
-  try {
-    await stat(layout.refs);
-  } catch {
-    throw new StoreError(`${opts.storeDir} is not a ferry store (no refs/ folder)`);
-  }
+  // before anything is created or read: mkdir and readdir would follow a planted link out of the store
+  await checkStoreFolders(layout);
+  if (!(await checkStorePath(layout.refs, 'folder'))) throw new StoreError(`${opts.storeDir} is not a ferry store (no refs/ folder)`);
   const dryRun = opts.dryRun ?? false;
 
   let scratchDir: string | undefined;
@@ -99,12 +100,12 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
     }
     const keptDigests = new Set(kept.map((r) => r.digest));
     const removedDigests = new Set(removed.map((r) => r.digest));
-    const orphans = (await readdirOrEmpty(layout.bundles)).filter((d) => !keptDigests.has(d) && !removedDigests.has(d));
+    const orphans = (await storedDigests(layout.bundles, 'folder', log)).filter((d) => !keptDigests.has(d) && !removedDigests.has(d));
 
     const referenced = new Set(keptManifests.flatMap((m) => m.entries.map((e) => e.sha256)));
-    const unreferenced = (await readdirOrEmpty(layout.blobs)).filter((b) => SHA256_RE.test(b) && !referenced.has(b));
+    const unreferenced = (await storedDigests(layout.blobs, 'file', log)).filter((b) => !referenced.has(b));
     let bytes = 0;
-    for (const b of unreferenced) bytes += (await stat(layout.blob(b)).catch(() => ({ size: 0 }))).size;
+    for (const b of unreferenced) bytes += (await lstat(layout.blob(b)).catch(() => ({ size: 0 }))).size;
 
     if (!dryRun) {
       for (const r of removed) {
@@ -127,27 +128,46 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   }
 }
 
+/**
+ * Every release with its manifest. Refs are validated as `ferry list` does (a name, a version, a digest;
+ * no links) and any damage stops gc: a ref's digest becomes the path of a tree gc may remove, and a
+ * release whose manifest cannot be read uses blobs gc cannot know.
+ */
 async function readReleases(layout: StoreLayout): Promise<Array<GcRelease & { manifest: Manifest }>> {
+  const refs = await readReleaseRefs(layout.refs, (file, why) => {
+    throw new StoreError(`${file}: ${why}; gc removes nothing until that ref is fixed or removed`);
+  });
   const out: Array<GcRelease & { manifest: Manifest }> = [];
-  for (const name of await readdirOrEmpty(layout.refs)) {
-    for (const version of await readdirOrEmpty(join(layout.refs, name))) {
-      if (version.startsWith('.')) continue; // a ref being written (writeFileAtomic's temporary)
-      const digest = (await readFile(layout.ref(name, version), 'utf8')).trim();
-      let manifest: Manifest;
-      try {
-        ({ manifest } = await readStoredManifest(layout.root, digest));
-      } catch (err) {
-        // a damaged release is not gc's to judge: without its manifest its blobs are unknown, so stop
-        throw new StoreError(`refs/${name}/${version} points at ${digest}, whose manifest cannot be read (${(err as Error).message}): repair or remove that ref, then run gc again`);
-      }
-      out.push({ name, version, digest, epoch: manifest.epoch, manifest });
+  for (const { name, version, digest } of refs) {
+    let manifest: Manifest;
+    try {
+      ({ manifest } = await readStoredManifest(layout.root, digest));
+    } catch (err) {
+      // a damaged release is not gc's to judge: without its manifest its blobs are unknown, so stop
+      throw new StoreError(`refs/${name}/${version} points at ${digest}, whose manifest cannot be read (${(err as Error).message}): repair or remove that ref, then run gc again`);
     }
+    out.push({ name, version, digest, epoch: manifest.epoch, manifest });
   }
   return out;
 }
 
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  return (await readdir(dir).catch(() => [] as string[])).sort();
+/**
+ * The digest-named entries of bundles/ or blobs/sha256/: gc removes only those. A link there is
+ * refused (gc never follows one); anything else that is not ferry's is left alone and reported.
+ */
+async function storedDigests(dir: string, kind: 'folder' | 'file', log: Logger): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(dir, d.name);
+    if (!SHA256_RE.test(d.name)) {
+      if (!d.name.startsWith('.')) log.warn(`leaving ${path} alone: not a name ferry gives`);
+      continue;
+    }
+    if (d.isSymbolicLink()) await checkStorePath(path, kind); // throws, naming the link
+    if (kind === 'folder' ? d.isDirectory() : d.isFile()) out.push(d.name);
+    else log.warn(`leaving ${path} alone: not a ${kind}`);
+  }
+  return out.sort();
 }
 
 function ignoreMissing(err: NodeJS.ErrnoException): void {

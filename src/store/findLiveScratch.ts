@@ -1,13 +1,15 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { checkStorePath } from './checkStorePath.js';
 import { scratchOwner } from './scratchOwner.js';
 
 /** Scratch folders of STORE/.tmp named PREFIX-* whose owner is alive (running imports, a running gc). */
 export async function findLiveScratch(tmpDir: string, prefix: string): Promise<Array<{ dir: string; pid: number }>> {
-  const names = await readdir(tmpDir).catch(() => [] as string[]);
+  const names = await readdir(tmpDir, { withFileTypes: true }).catch(() => []);
   const out: Array<{ dir: string; pid: number }> = [];
-  for (const name of names.filter((n) => n.startsWith(`${prefix}-`))) {
-    const dir = join(tmpDir, name);
+  for (const name of names.filter((n) => n.name.startsWith(`${prefix}-`))) {
+    const dir = join(tmpDir, name.name);
+    if (name.isSymbolicLink()) await checkStorePath(dir, 'folder'); // refused, never followed
     const pid = await scratchOwner(dir);
     if (pid !== undefined && pid !== process.pid) out.push({ dir, pid });
   }

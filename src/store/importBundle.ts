@@ -1,15 +1,21 @@
-import { chmod, link, mkdir, mkdtemp, open, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import pMap from 'p-map';
 import type * as openpgp from 'openpgp';
 import { StoreError } from '../errors.js';
 import { readBundle, type EntrySink, type VerifiedHead } from '../bundle/readBundle.js';
 import { openBundleSource, type BundleSource } from '../bundle/openBundleSource.js';
 import { MANIFEST_PATH, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
 import { verifyGitBundles } from '../sources/git/verifyGitBundles.js';
-import type { VerifiedSignature } from '../pgp/verify.js';
+import type { IgnoredSignature, VerifiedSignature } from '../pgp/verify.js';
 import { silentLogger, type Logger } from '../ui/log.js';
-import { writeFileAtomic } from '../util/writeFileAtomic.js';
+import { createWriteQueue, type WriteQueue } from '../util/createWriteQueue.js';
+import { fsyncDir } from '../util/fsyncDir.js';
+import { syncFileSystem } from '../util/syncFileSystem.js';
+import { checkStoreFolders } from './checkStoreFolders.js';
+import { checkStorePath } from './checkStorePath.js';
+import { claimRef } from './claimRef.js';
 import { readRef } from './readRef.js';
 import { findLiveScratch } from './findLiveScratch.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
@@ -22,6 +28,8 @@ export interface ImportResult {
   /** true when the store already held this bundle: nothing was written */
   already: boolean;
   signers: VerifiedSignature[];
+  /** signatures that did not count (another one did), and why */
+  ignored: IgnoredSignature[];
   entries: number;
   /** bytes of artifacts that were new to the store (the rest were already there as blobs) */
   newBytes: number;
@@ -38,10 +46,18 @@ export interface ImportOptions {
 
 /**
  * Verify and import a bundle in one streaming pass. Entries are written into a scratch folder of the
- * store (STORE/.tmp/import-*) as they are verified; only when everything matched is the tree renamed
- * into STORE/bundles/DIGEST — the single step that makes it visible — then blobs are linked and the
- * ref written. A failure removes the scratch folder; a killed import leaves only scratch that the next
- * import sweeps. Importing a bundle the store already holds is a no-op.
+ * store (STORE/.tmp/import-*) as they are verified, without a sync each. When everything matched:
+ * artifacts the store already holds are swapped for links to their blobs, new artifacts are linked
+ * into blobs/, then one syncfs makes all of it durable, the tree is renamed into STORE/bundles/DIGEST,
+ * and the ref is created exclusively (claimRef) — the step that makes the release visible. So a crash
+ * at any point leaves nothing visible that is not durable.
+ *
+ * Of two imports of different bundles under one NAME/VERSION, exactly one creates the ref; the other
+ * removes its tree and is refused (StoreError). What a refused or killed import can leave behind:
+ * its scratch (swept by the next import or gc) and blobs no release uses (removed by the next gc);
+ * never a ref. A killed one (or one failing on an I/O error between publishing and the ref) may
+ * leave its tree without a ref, which is not a release and which gc removes. Importing a bundle the
+ * store already holds is a no-op.
  */
 export async function importBundle(source: string | Readable | BundleSource, opts: ImportOptions): Promise<ImportResult> {
   const log = opts.log ?? silentLogger;
@@ -49,6 +65,12 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   const src = typeof source === 'string' ? await openBundleSource(source) : isBundleSource(source) ? source : streamSource(source, opts.label ?? 'bundle');
   const { label, stream } = src;
 
+  try {
+    await checkStoreFolders(layout);
+  } catch (err) {
+    stream.destroy();
+    throw err;
+  }
   await Promise.all([layout.blobs, layout.bundles, layout.refs, layout.tmp].map((d) => mkdir(d, { recursive: true })));
   const swept = await sweepStaleImports(layout.tmp);
   if (swept > 0) log.info(`removed ${swept} scratch folder(s) left by interrupted imports`);
@@ -65,6 +87,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   const tree = join(scratch, 'tree');
   await mkdir(tree);
   const made = new Set<string>([tree]);
+  const writes = createWriteQueue(WRITES_IN_FLIGHT);
   let already = false;
 
   try {
@@ -74,86 +97,57 @@ export async function importBundle(source: string | Readable | BundleSource, opt
       async onHead(head) {
         const { name, version } = head.manifest;
         const existing = await readRef(layout, name, version);
-        if (existing && existing !== head.digest) {
-          throw new StoreError(
-            `${label}: the store already holds ${name} ${version} as ${existing}, this bundle is ${head.digest}. A release version names one bundle: bump the version, or remove the old release first`,
-          );
-        }
+        if (existing && existing !== head.digest) throw versionTaken(label, name, version, existing, head.digest);
         // already imported: still check every byte (a tampered copy must be refused), but write nothing
-        already = await exists(join(layout.bundle(head.digest), MANIFEST_PATH));
+        already = await holdsBundle(layout, head.digest);
         // a differential bundle whose base is not here is refused before its bytes are read
         if (!already) await missingFromBase(layout, head.manifest, label);
         log.info(`${name} ${version}: signature good (${head.signers.map((s) => s.fingerprint).join(', ')}); checking ${head.manifest.entries.length} entries`);
         return true;
       },
-      openEntry: async (entry) => (already ? undefined : fileSink(tree, entry, made)),
+      openEntry: async (entry) => (already ? undefined : fileSink(tree, entry, made, writes)),
     });
+    await writes.drain();
     const { manifest, digest } = result;
+    const { name, version } = manifest;
 
     // split volumes: the last volume's and the whole bundle's sha256 are known only now
     await src.finalCheck(digest);
 
-    if (already) {
-      await writeRef(layout, manifest.name, manifest.version, digest);
-      await rm(scratch, { recursive: true, force: true });
-      return { digest, name: manifest.name, version: manifest.version, already, signers: result.signers, entries: manifest.entries.length, newBytes: 0 };
-    }
-
-    // differential bundles: the omitted entries come from releases already in the store (checked again:
-    // a gc may have run since the head was read)
-    const omitted = new Set(manifest.omitted ?? []);
-    await missingFromBase(layout, manifest, label);
-    for (const entry of manifest.entries) {
-      if (!omitted.has(entry.path)) continue;
-      await mkdirOnce(dirname(join(tree, entry.path)), made);
-      await link(layout.blob(entry.sha256), join(tree, entry.path));
-    }
-
-    for (const [path, data] of [[MANIFEST_PATH, result.manifestBytes], [SIGNATURE_PATH, result.signature]] as const) {
-      await writeFile(join(tree, path), data);
-      await chmod(join(tree, path), 0o444);
-    }
-
-    // artifacts the store already has: share the blob instead of keeping a second copy
     let newBytes = 0;
-    const fresh: ManifestEntry[] = [];
-    for (const entry of manifest.entries) {
-      if (omitted.has(entry.path)) continue;
-      const blob = layout.blob(entry.sha256);
-      if (await exists(blob)) {
-        const target = join(tree, entry.path);
-        await link(blob, `${target}.blob`);
-        await rename(`${target}.blob`, target);
-      } else {
-        fresh.push(entry);
-        newBytes += entry.size;
-      }
-    }
+    if (!already) {
+      newBytes = await linkBlobs(layout, manifest, tree, scratch, made, label);
+      await writeReadOnly(join(tree, MANIFEST_PATH), result.manifestBytes);
+      await writeReadOnly(join(tree, SIGNATURE_PATH), Buffer.from(result.signature));
+      await verifyGitBundles(tree, manifest, scratch);
+      await opts.checkTree?.(tree, result);
 
-    await verifyGitBundles(tree, manifest, scratch);
-    await opts.checkTree?.(tree, result);
-
-    // the moment the release becomes visible
-    try {
-      await rename(tree, layout.bundle(digest));
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-      already = true; // a concurrent import of the same bundle won
-    }
-    const visible = layout.bundle(digest);
-    for (const entry of fresh) {
+      // one flush for every file, folder and blob link written above, before anything is visible
+      await syncFileSystem(tree);
       try {
-        await link(join(visible, entry.path), layout.blob(entry.sha256));
+        await rename(tree, layout.bundle(digest));
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+        // a concurrent import of the same bundle published it first
       }
+      await fsyncDir(layout.bundles);
     }
-    await writeRef(layout, manifest.name, manifest.version, digest);
+
+    // the moment the release becomes visible: exactly one import gets a NAME/VERSION
+    const ref = await claimRef(layout, name, version, digest);
+    if (ref.conflict) {
+      // every import of this digest is refused the same way (the ref stays), so its tree is nobody's:
+      // take it away, as gc would. Only here: after another failure a concurrent import of the same
+      // bundle may be about to claim the ref for the tree it shares with us (gc removes it otherwise).
+      if (await holdsBundle(layout, digest)) await rename(layout.bundle(digest), join(scratch, 'refused')).catch(ignoreMissing);
+      throw versionTaken(label, name, version, ref.conflict, digest);
+    }
     await rm(scratch, { recursive: true, force: true });
-    return { digest, name: manifest.name, version: manifest.version, already, signers: result.signers, entries: manifest.entries.length, newBytes };
+    return { digest, name, version, already: !ref.claimed, signers: result.signers, ignored: result.ignored, entries: manifest.entries.length, newBytes: ref.claimed ? newBytes : 0 };
   } catch (err) {
     stream.destroy();
+    await writes.settle(); // nothing may still be writing into the scratch being removed
     await rm(scratch, { recursive: true, force: true });
     throw err;
   }
@@ -172,7 +166,7 @@ async function missingFromBase(layout: StoreLayout, manifest: Manifest, label: s
   const omitted = new Set(manifest.omitted ?? []);
   const missing = [];
   for (const entry of manifest.entries) {
-    if (omitted.has(entry.path) && !(await exists(layout.blob(entry.sha256)))) missing.push(entry);
+    if (omitted.has(entry.path) && !(await holdsBlob(layout, entry))) missing.push(entry);
   }
   if (missing.length === 0) return;
   const base = manifest.base!;
@@ -184,8 +178,91 @@ async function missingFromBase(layout: StoreLayout, manifest: Manifest, label: s
   );
 }
 
-async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>): Promise<EntrySink> {
+/**
+ * Complete the verified tree with blobs/: omitted entries (differential) become links to the store's
+ * blobs; entries the store already holds are swapped for links to their blob (one copy on disk);
+ * new ones are linked into blobs/. Returns the bytes new to the store.
+ */
+async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, scratch: string, made: Set<string>, label: string): Promise<number> {
+  // checked again: a gc may have run since the head was read
+  await missingFromBase(layout, manifest, label);
+  const omitted = new Set(manifest.omitted ?? []);
+  // every blob checked before anything is linked: a refusal (a link, a damaged blob) changes nothing
+  const held = await pMap(manifest.entries, (entry) => !omitted.has(entry.path) && holdsBlob(layout, entry), { concurrency: WRITES_IN_FLIGHT });
+  let newBytes = 0;
+  await pMap(
+    manifest.entries,
+    async (entry, i) => {
+      const target = join(tree, entry.path);
+      const blob = layout.blob(entry.sha256);
+      if (omitted.has(entry.path)) {
+        await mkdirOnce(dirname(target), made);
+        await link(blob, target);
+      } else if (held[i]) {
+        // the link is made outside the tree and renamed over the entry: no name of the bundle's own is touched
+        const swap = join(scratch, `swap-${i}`);
+        await link(blob, swap);
+        await rename(swap, target);
+      } else {
+        newBytes += entry.size;
+        try {
+          await link(target, blob);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // a concurrent import stored the same content
+        }
+      }
+    },
+    { concurrency: WRITES_IN_FLIGHT },
+  );
+  return newBytes;
+}
+
+/** Whether blobs/sha256/HEX is there: a regular file (never a link) of the entry's size. */
+async function holdsBlob(layout: StoreLayout, entry: ManifestEntry): Promise<boolean> {
+  const blob = layout.blob(entry.sha256);
+  const st = await checkStorePath(blob, 'file');
+  if (st && st.size !== entry.size) {
+    throw new StoreError(`${blob} has ${st.size} bytes, but ${entry.path} with that sha256 has ${entry.size}: the store is damaged; remove that blob (and the releases using it) and import again`);
+  }
+  return st !== undefined;
+}
+
+/** Whether bundles/DIGEST is a complete bundle tree (its manifest is written last, before the rename). */
+async function holdsBundle(layout: StoreLayout, digest: string): Promise<boolean> {
+  const dir = layout.bundle(digest);
+  return (await checkStorePath(dir, 'folder')) !== undefined && (await checkStorePath(join(dir, MANIFEST_PATH), 'file')) !== undefined;
+}
+
+function versionTaken(label: string, name: string, version: string, existing: string, digest: string): StoreError {
+  return new StoreError(
+    `${label}: the store already holds ${name} ${version} as ${existing}, this bundle is ${digest}. A release version names one bundle: bump the version, or remove the old release first`,
+  );
+}
+
+/** Entries up to this size are held in memory until verified, then written in the background. */
+const SMALL_ENTRY = 64 * 1024;
+/** Files written (or linked) at once: enough to keep the file system busy while the reader goes on. */
+const WRITES_IN_FLIGHT = 16;
+
+/**
+ * Entries are written without a sync each: the whole tree is flushed once before it is published. A
+ * small entry is written only after it verified, in the background (bounded), so that many small files
+ * cost about what reading them costs; a larger one streams to its file as it is read.
+ */
+async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>, writes: WriteQueue): Promise<EntrySink> {
   const target = join(tree, entry.path);
+  if (entry.size <= SMALL_ENTRY) {
+    const chunks: Buffer[] = [];
+    return {
+      write: (chunk) => void chunks.push(Buffer.from(chunk)),
+      commit: () =>
+        writes.add(async () => {
+          await mkdirOnce(dirname(target), made);
+          await writeReadOnly(target, Buffer.concat(chunks));
+        }),
+      abort: () => void (chunks.length = 0),
+    };
+  }
   await mkdirOnce(dirname(target), made);
   let fh: FileHandle | undefined = await open(target, 'wx', 0o644);
   return {
@@ -193,10 +270,9 @@ async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>): 
       await fh!.write(chunk);
     },
     async commit() {
-      await fh!.datasync();
+      await fh!.chmod(0o444); // blobs are read-only
       await fh!.close();
       fh = undefined;
-      await chmod(target, 0o444);
     },
     async abort() {
       await fh?.close();
@@ -206,22 +282,23 @@ async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>): 
   };
 }
 
+/** A new file of the tree, read-only like every blob ('wx': never through an existing name or link). */
+async function writeReadOnly(path: string, data: Uint8Array): Promise<void> {
+  const fh = await open(path, 'wx', 0o644);
+  try {
+    await fh.write(data);
+    await fh.chmod(0o444);
+  } finally {
+    await fh.close();
+  }
+}
+
 async function mkdirOnce(dir: string, made: Set<string>): Promise<void> {
   if (made.has(dir)) return;
   await mkdir(dir, { recursive: true });
   made.add(dir);
 }
 
-async function writeRef(layout: StoreLayout, name: string, version: string, digest: string): Promise<void> {
-  if ((await readRef(layout, name, version)) === digest) return;
-  await writeFileAtomic(layout.ref(name, version), `${digest}\n`);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+function ignoreMissing(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT') throw err;
 }

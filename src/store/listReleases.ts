@@ -2,6 +2,7 @@ import { StoreError } from '../errors.js';
 import { readReleaseRefs } from './readReleaseRefs.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { storeLayout } from './storeLayout.js';
+import { checkStoreFolders } from './checkStoreFolders.js';
 
 export interface Release {
   name: string;
@@ -15,7 +16,9 @@ export interface Release {
 
 /** Every NAME/VERSION ref of the store with a summary of its manifest, sorted by name then epoch. */
 export async function listReleases(storeDir: string): Promise<Release[]> {
-  const refs = await readReleaseRefs(storeLayout(storeDir).refs, (file, why) => {
+  const layout = storeLayout(storeDir);
+  await checkStoreFolders(layout);
+  const refs = await readReleaseRefs(layout.refs, (file, why) => {
     throw new StoreError(`${file}: ${why}; fix or remove that ref`);
   });
   const out: Release[] = [];

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isFile } from '../util/isFile.js';
 import { UsageError, BundleFormatError } from '../errors.js';
-import { canonicalJson } from '../util/canonicalJson.js';
+import { canonicalMismatch } from '../util/canonicalJson.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { resolveRelease } from './resolveRelease.js';
 import { manifestDigest, parseManifest, type Manifest } from '../bundle/manifest.js';
@@ -36,10 +36,18 @@ export async function loadManifest(what: string, storeDir?: string): Promise<Loa
 }
 
 function fromBytes(bytes: Buffer, label: string): LoadedManifest {
-  const manifest = parseManifest(bytes, label);
-  // the digest names the release: it is the sha256 of the exact signed bytes, so a re-formatted copy would name another one
-  if (canonicalJson(manifest) !== bytes.toString('utf8')) {
+  // the digest names the release: it is the sha256 of the exact signed bytes, so a re-formatted copy would
+  // name another one; parseManifest refuses it too, this says how to get the right bytes
+  if (reformatted(bytes)) {
     throw new BundleFormatError(`${label}: not the exact bytes of a bundle's manifest.json (re-formatted?): take it with ferry inspect BUNDLE --manifest`);
   }
-  return { manifest, digest: manifestDigest(bytes), label };
+  return { manifest: parseManifest(bytes, label), digest: manifestDigest(bytes), label };
+}
+
+function reformatted(bytes: Buffer): boolean {
+  try {
+    return canonicalMismatch(bytes, JSON.parse(bytes.toString('utf8'))) !== undefined;
+  } catch {
+    return false; // not JSON at all: parseManifest says so
+  }
 }

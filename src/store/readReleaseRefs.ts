@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SHA256_RE } from '../util/sha256.js';
 import { isMissing } from '../util/isMissing.js';
@@ -12,45 +13,62 @@ export interface ReleaseRef {
 
 /**
  * Every release of the store, from STORE/refs/NAME/VERSION, sorted by name then version (code-unit order:
- * stable, not semantic). Entries that are not a valid name, version or digest are skipped and reported
- * through `onInvalid`, so one damaged ref does not hide the others. Dot-names are the scratch of atomic
- * writes (a ref being written right now) and are passed over silently.
+ * stable, not semantic). Entries that are not a valid name, version or digest, and links (a ref is a
+ * real folder holding regular files; a link is never followed), are skipped and reported through
+ * `onInvalid`, so one damaged ref does not hide the others. Dot-names are the scratch of atomic and
+ * exclusive writes (a ref being written right now) and are passed over silently.
  */
 export async function readReleaseRefs(refsDir: string, onInvalid: (file: string, why: string) => void = () => {}): Promise<ReleaseRef[]> {
   const out: ReleaseRef[] = [];
+  if ((await lstat(refsDir).catch(() => undefined))?.isSymbolicLink()) {
+    onInvalid(refsDir, LINK);
+    return out;
+  }
   for (const name of await listDir(refsDir)) {
-    if (name.startsWith('.')) continue;
-    if (!REF_SEGMENT_RE.test(name)) {
-      onInvalid(join(refsDir, name), 'not a release name');
+    if (name.name.startsWith('.')) continue;
+    const dir = join(refsDir, name.name);
+    if (!REF_SEGMENT_RE.test(name.name)) {
+      onInvalid(dir, 'not a release name');
       continue;
     }
-    for (const version of await listDir(join(refsDir, name))) {
-      if (version.startsWith('.')) continue;
-      const file = join(refsDir, name, version);
-      if (!REF_SEGMENT_RE.test(version)) {
+    if (!name.isDirectory()) {
+      onInvalid(dir, name.isSymbolicLink() ? LINK : 'not a folder');
+      continue;
+    }
+    for (const version of await listDir(dir)) {
+      if (version.name.startsWith('.')) continue;
+      const file = join(dir, version.name);
+      if (!REF_SEGMENT_RE.test(version.name)) {
         onInvalid(file, 'not a release version');
+        continue;
+      }
+      if (!version.isFile()) {
+        onInvalid(file, version.isSymbolicLink() ? LINK : 'not a regular file');
         continue;
       }
       let digest: string;
       try {
-        digest = (await readFile(file, 'utf8')).trim();
+        // O_NOFOLLOW: a link swapped in since the listing is refused too
+        digest = (await readFile(file, { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW })).trim();
       } catch (err) {
-        onInvalid(file, (err as Error).message);
+        onInvalid(file, (err as NodeJS.ErrnoException).code === 'ELOOP' ? LINK : (err as Error).message);
         continue;
       }
       if (!SHA256_RE.test(digest)) {
         onInvalid(file, 'does not hold a bundle digest');
         continue;
       }
-      out.push({ name, version, digest });
+      out.push({ name: name.name, version: version.name, digest });
     }
   }
   return out.sort((a, b) => (a.name === b.name ? cmp(a.version, b.version) : cmp(a.name, b.name)));
 }
 
-async function listDir(dir: string): Promise<string[]> {
+const LINK = 'is a symbolic link, which ferry does not follow inside its store';
+
+async function listDir(dir: string) {
   try {
-    return await readdir(dir);
+    return await readdir(dir, { withFileTypes: true });
   } catch (err) {
     if (isMissing(err)) return [];
     throw err;

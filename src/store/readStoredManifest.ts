@@ -1,8 +1,10 @@
+import { constants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { type Manifest, MANIFEST_PATH, manifestDigest, parseManifest } from '../bundle/manifest.js';
 import { isMissing } from '../util/isMissing.js';
+import { checkStorePath } from './checkStorePath.js';
 import { storeLayout } from './storeLayout.js';
 
 export interface StoredManifest {
@@ -25,12 +27,16 @@ export async function readStoredManifest(store: string, digest: string): Promise
   const file = join(dir, MANIFEST_PATH);
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    // bundles/DIGEST and its manifest are real: a link planted there is refused, not followed
+    await checkStorePath(dir, 'folder');
+    await checkStorePath(file, 'file');
+    bytes = await readFile(file, { flag: constants.O_RDONLY | constants.O_NOFOLLOW });
   } catch (err) {
+    if (err instanceof StoreError) throw err;
     if (isMissing(err)) throw new StoreError(`bundle ${digest} is not in the store ${store} (no ${file}); import it again`, { cause: err });
     throw new StoreError(`cannot read ${file}: ${(err as Error).message}; check the store's permissions`, { cause: err });
   }
   const actual = manifestDigest(bytes);
-  if (actual !== digest) throw new StoreError(`${file}: its sha256 is ${actual}, not the digest ${digest} it is stored under; the store is damaged, import the bundle again`);
+  if (actual !== digest) throw new StoreError(`${file} does not hash to its folder name ${digest} (its sha256 is ${actual}): the store is damaged; re-import the bundle`);
   return { manifest: parseManifest(bytes, file), bytes, dir, file };
 }

@@ -7,6 +7,7 @@ export const REF_SEGMENT_RE = /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,254}$/;
  * STORE/blobs/sha256/HEX        each artifact once, shared across bundles (read-only files)
  * STORE/bundles/DIGEST/...      one bundle's tree: hard links into blobs, plus manifest.json(.asc)
  * STORE/refs/NAME/VERSION       a text file: DIGEST + "\n"
+ * STORE/releases/NAME/VERSION  symlink to ../../bundles/DIGEST (the only links in a store)
  * STORE/.tmp/                   import scratch; never served, swept when its process is gone
  */
 export function storeLayout(storeDir: string) {
@@ -18,6 +19,7 @@ export function storeLayout(storeDir: string) {
     bundle: (digest: string) => join(storeDir, 'bundles', digest),
     refs: join(storeDir, 'refs'),
     ref: (name: string, version: string) => join(storeDir, 'refs', name, version),
+    releases: join(storeDir, 'releases'),
     tmp: join(storeDir, '.tmp'),
   };
 }

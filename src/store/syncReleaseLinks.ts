@@ -7,6 +7,7 @@ import { readReleaseRefs } from './readReleaseRefs.js';
 import { renderReleasesIndex } from './renderReleasesIndex.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { storeLayout } from './storeLayout.js';
+import { checkStorePath } from './checkStorePath.js';
 
 export interface LinkChanges {
   created: string[];
@@ -25,14 +26,18 @@ export const RELEASES_INDEX_FILE = 'releases.json';
  * Links whose ref is gone are removed. Idempotent: run it after every import and gc.
  */
 export async function syncReleaseLinks(store: string, onInvalid?: (file: string, why: string) => void): Promise<LinkChanges> {
-  const releases = await readReleaseRefs(storeLayout(store).refs, onInvalid);
-  const linksDir = join(store, 'releases');
+  const layout = storeLayout(store);
+  const releases = await readReleaseRefs(layout.refs, onInvalid);
+  const linksDir = layout.releases;
+  // the links are ferry's (each replaced or removed, never followed); the folders holding them must be real
+  await checkStorePath(linksDir, 'folder');
   const changes: LinkChanges = { created: [], updated: [], removed: [] };
   const wanted = new Map(releases.map((r) => [`${r.name}/${r.version}`, `../../bundles/${r.digest}`]));
 
   for (const [key, target] of wanted) {
     const [name = '', version = ''] = key.split('/');
     const link = join(linksDir, name, version);
+    await checkStorePath(join(linksDir, name), 'folder');
     const current = await readlink(link).catch((err: NodeJS.ErrnoException) => {
       if (isMissing(err)) return undefined;
       if (err.code === 'EINVAL') throw new StoreError(`${link} is not a symlink; move it away so ferry can manage STORE/releases`);
@@ -53,7 +58,7 @@ export async function syncReleaseLinks(store: string, onInvalid?: (file: string,
 
   for (const name of await readdir(linksDir).catch(() => [] as string[])) {
     const dir = join(linksDir, name);
-    if (!(await lstat(dir)).isDirectory()) continue;
+    if (!(await checkStorePath(dir, 'folder'))) continue;
     for (const version of await readdir(dir)) {
       const link = join(dir, version);
       if (wanted.has(`${name}/${version}`) || !(await lstat(link)).isSymbolicLink()) continue;

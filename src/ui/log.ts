@@ -1,3 +1,5 @@
+import { escapeText } from '../util/escapeText.js';
+
 /**
  * Output for humans (stderr, so stdout stays for data and --json) and, with --json, one JSON event per line.
  * Modules take a Logger; they never write to the console themselves.
@@ -35,12 +37,12 @@ export function consoleLogger(opts: { json?: boolean; quiet?: boolean; stream?: 
       if (opts.quiet) return;
       if (opts.json) return emit({ type: 'info', msg });
       clear();
-      out.write(msg + '\n');
+      out.write(escapeText(msg, { keepNewlines: true }) + '\n');
     },
     warn(msg) {
       if (opts.json) return emit({ type: 'warn', msg });
       clear();
-      out.write(`warning: ${msg}\n`);
+      out.write(`warning: ${escapeText(msg, { keepNewlines: true })}\n`);
     },
     progress(label, done, total, unit = 'items') {
       if (opts.quiet) return;

@@ -29,3 +29,21 @@ function encode(value: unknown): string {
       throw new TypeError(`canonical JSON cannot encode a ${typeof value}`);
   }
 }
+
+/**
+ * Where `bytes` first differ from the canonical encoding of `value` (their own JSON.parse), or undefined
+ * when they are canonical. JSON.parse keeps the last of duplicate keys and skips whitespace, so the round
+ * trip catches duplicates, unsorted keys, extra whitespace, CR, escapes and number spellings alike.
+ */
+export function canonicalMismatch(bytes: Uint8Array, value: unknown): number | undefined {
+  let canonical: Buffer;
+  try {
+    canonical = Buffer.from(canonicalJson(value), 'utf8');
+  } catch {
+    return 0; // a number JSON cannot carry back (1e400)
+  }
+  if (canonical.equals(bytes)) return undefined;
+  let i = 0;
+  while (i < bytes.length && i < canonical.length && bytes[i] === canonical[i]) i++;
+  return i;
+}

@@ -1,13 +1,19 @@
 import type { z } from 'zod';
+import { escapeText } from './escapeText.js';
 
-/** "file: services.web.artifacts.files[0].sha256: expected ..." — one line per problem. */
+/**
+ * "file: services.web.artifacts.files[0].sha256: expected ..." — one line per problem. Keys and
+ * messages may come from a hostile file: they are printed escaped.
+ */
 export function formatIssues(file: string, error: z.ZodError): string {
   return error.issues
     .map((i) => {
       const path = i.path
-        .map((p, n) => (typeof p === 'number' ? `[${p}]` : n === 0 ? String(p) : `.${String(p)}`))
+        .map((p, n) => (typeof p === 'number' ? `[${p}]` : n === 0 ? escapeText(String(p)) : `.${escapeText(String(p))}`))
         .join('');
-      return `${file}: ${path || '(top level)'}: ${i.message}`;
+      // a refused record key: say what a key must be, not only that it is refused
+      const message = i.code === 'invalid_key' && i.issues[0] ? i.issues[0].message : i.message;
+      return `${file}: ${path || '(top level)'}: ${escapeText(message)}`;
     })
     .join('\n');
 }

@@ -1,15 +1,17 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IntegrityError, SignatureError } from '../../src/errors.js';
 import { aptKind } from '../../src/sources/apt/aptKind.js';
 import { snapshotTree } from '../helpers/tree.js';
 import { context, fixtureUpstream } from './aptSetup.js';
 import { readPrivate, signRelease } from './fixtureUpstream.js';
+import { clearsign, signDetached } from '../../src/pgp/sign.js';
 
 describe('apt kind refuses an untrustworthy upstream and caches nothing from it', () => {
   let fx: Awaited<ReturnType<typeof fixtureUpstream>>;
-  const spec = (keyring: string) => ({
+  const spec = (keyring: string | string[]) => ({
     targets: { debian: { suite: 'bookworm', architectures: ['amd64'] } },
     upstreams: { apt: [{ uri: fx.server.url, suites: ['fixture'], keyring }] },
     services: { web: { version: '1', groups: ['web'], artifacts: { apt: ['app'] } } },
@@ -116,6 +118,37 @@ describe('apt kind refuses an untrustworthy upstream and caches nothing from it'
       await restore();
     }
   });
+
+  it.each(['InRelease', 'Release.gpg'])(
+    'refuses a %s signed before its key was revoked as superseded, when the revocation is in a second copy of the keyring',
+    async (signed) => {
+      // signed an hour ago by a key made two hours ago; the revocation is made now, for a "soft" reason
+      const hour = 3600_000;
+      const { privateKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'Mirror' }], date: new Date(Date.now() - 2 * hour), format: 'object' });
+      const at = new Date(Date.now() - hour);
+      await writeFile(join(dist(), 'Release.gpg'), await signDetached(Buffer.from(goodRelease.release), [privateKey], at));
+      if (signed === 'InRelease') await writeFile(join(dist(), 'InRelease'), await clearsign(goodRelease.release, [privateKey], at));
+      else await rm(join(dist(), 'InRelease'));
+      const good = join(fx.dir, `mirror-${signed}.asc`);
+      await writeFile(good, privateKey.toPublic().armor());
+      const revoked = join(fx.dir, `mirror-${signed}-revoked.asc`);
+      const r = await openpgp.revokeKey({ key: privateKey, reasonForRevocation: { flag: openpgp.enums.reasonForRevocation.keySuperseded, string: 'new mirror key' }, format: 'armored' });
+      await writeFile(revoked, r.publicKey);
+      try {
+        // the control: the unrevoked copy alone accepts this upstream
+        const control = await context(fx.dir, spec(good), fx.bundleKey.secretArmored, join(fx.dir, `cache-control-${signed}`));
+        expect((await aptKind.lock(control))!.packages.length).toBeGreaterThan(0);
+        const ctx = await context(fx.dir, spec([good, revoked]), fx.bundleKey.secretArmored, join(fx.dir, `cache-revoked-${signed}`));
+        const err = await aptKind.lock(ctx).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(SignatureError);
+        expect((err as Error).message).toContain(`dists/fixture/${signed}: no valid signature by a trusted key`);
+        expect((err as Error).message).toMatch(/key is revoked \(superseded: "new mirror key"/);
+        expect(await snapshotTree(join(fx.dir, `cache-revoked-${signed}`, 'sha256'))).toEqual({});
+      } finally {
+        await restore();
+      }
+    },
+  );
 
   afterAll(() => rm(fx.dir, { recursive: true, force: true }));
 });

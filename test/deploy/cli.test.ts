@@ -1,13 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startSshLab, type SshLab } from './sshLab.js';
-import { labInventory, resetHost, webService } from './fixtures.js';
+import { labInventory, repo, resetHost, runFerry, webService } from './fixtures.js';
 import { serveStore, type StaticServer, writeRelease } from './storeFixture.js';
-
-const repo = resolve(import.meta.dirname, '../..');
 
 describe('the deploy commands', () => {
   let dir: string;
@@ -17,16 +15,7 @@ describe('the deploy commands', () => {
   let inv: string;
   const digests: Record<string, string> = {};
 
-  // asynchronous: the test's own HTTP server must keep answering while ferry runs
-  const ferry = (...args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-      const child = spawn('node', [join(repo, 'bin/ferry.js'), ...args]);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (b) => (stdout += b));
-      child.stderr.on('data', (b) => (stderr += b));
-      child.on('close', (code) => done({ code, stdout, stderr }));
-    });
+  const ferry = runFerry;
   const common = () => ['-i', inv, '-F', lab.sshConfig];
 
   beforeAll(async () => {

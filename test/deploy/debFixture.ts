@@ -14,3 +14,8 @@ export function makeDeb(dir: string, opts: { name: string; version: string; post
   execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '-b', root, deb], { stdio: 'ignore' });
   return deb;
 }
+
+/** ferry-hello 1.0-1, whose postinst records what policy-rc.d answers while it is installed. */
+export function makeHelloDeb(dir: string): string {
+  return makeDeb(dir, { name: 'ferry-hello', version: '1.0-1', postinst: '#!/bin/sh\n/usr/sbin/policy-rc.d ferry-hello start; echo $? > /var/lib/ferry-hello-policy\nexit 0\n' });
+}

@@ -1,6 +1,7 @@
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { parseInventory } from '../../src/deploy/loadInventory.js';
 import type { Logger } from '../../src/ui/log.js';
@@ -8,6 +9,20 @@ import { afterAll, beforeAll } from 'vitest';
 import { startSshLab, type LabHost, type SshLab } from './sshLab.js';
 import { serveStore, type StaticServer } from './storeFixture.js';
 import type { FixtureService } from './storeFixture.js';
+
+export const repo = resolve(import.meta.dirname, '../..');
+
+/** Run bin/ferry.js (needs dist/) asynchronously: a test's own servers must keep answering while ferry runs. */
+export function runFerry(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn('node', [join(repo, 'bin/ferry.js'), ...args]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => (stdout += b));
+    child.stderr.on('data', (b) => (stderr += b));
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
 
 /**
  * The demo service every deploy test ships: a template, a file, install and configure commands, a service.

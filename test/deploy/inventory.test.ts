@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseInventory } from '../../src/deploy/loadInventory.js';
+import { SpecError } from '../../src/errors.js';
 import { selectHosts } from '../../src/deploy/selectHosts.js';
 import { parseSerial } from '../../src/deploy/parseSerial.js';
 
@@ -50,6 +51,26 @@ describe('inventory', () => {
     expect(() => parseInventory('hosts: { a: }\ngroups: { g: { hosts: [b] } }', 'inv.yaml')).toThrow(/groups.g.hosts names "b", which is not under hosts/);
     expect(() => parseInventory('hosts: { a: }\ngroups: { g: { children: [h] }, h: { children: [g] } }', 'inv.yaml')).toThrow(/groups form a cycle: g -> h -> g/);
     expect(() => parseInventory('hosts: { a: { port: 70000 } }', 'inv.yaml')).toThrow(/hosts.a.port/);
+  });
+
+  it.each([
+    ['an address ssh would read as an option', 'hosts: { a: { address: "-oProxyCommand=touch /tmp/p" } }', /hosts\.a\.address: a host name or address \(no spaces or control characters, not starting with -\)/],
+    ['an address with a newline', 'hosts: { a: { address: "10.0.0.1\\nx" } }', /hosts\.a\.address: a host name or address/],
+    ['a user with a space', 'hosts: { a: { user: "root -oX=y" } }', /hosts\.a\.user: a user name/],
+    ['a host name with a path', 'hosts: { "../x": {} }', /hosts\.\.\.\/x: a name of up to 253 letters/],
+    ['a host name with an escape', 'hosts: { "a\\e[2Jb": {} }', /hosts\.a\\x1b\[2Jb: a name of/],
+    ['a group name with a slash', 'hosts: { a: }\ngroups: { "x/y": { hosts: [a] } }', /groups\.x\/y: a name of/],
+  ])('refuses %s, naming the place (exit 65)', (_label, text, message) => {
+    let err: unknown;
+    try {
+      parseInventory(text, 'inv.yaml');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SpecError);
+    expect((err as SpecError).exitCode).toBe(65);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).not.toMatch(/[\x00-\x1f]/);
   });
 });
 

@@ -12,17 +12,12 @@ import { writeAptRepository } from '../../src/sources/apt/writeAptRepository.js'
 import { run } from '../helpers/cli.js';
 import { canRunLab, labFor } from '../helpers/lab.js';
 import { recordingLogger } from './fixtures.js';
-import { makeDeb } from './debFixture.js';
+import { makeHelloDeb } from './debFixture.js';
 import { writeRelease } from './storeFixture.js';
 
 const enabled = await canRunLab();
 const lab = await labFor('dpl', 1);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/** A .deb whose postinst records what policy-rc.d answers while it is installed. */
-function makeHelloDeb(dir: string): string {
-  return makeDeb(dir, { name: 'ferry-hello', version: '1.0-1', postinst: '#!/bin/sh\n/usr/sbin/policy-rc.d ferry-hello start; echo $? > /var/lib/ferry-hello-policy\nexit 0\n' });
-}
 
 /** A pure-Python wheel, written with the standard library's zipfile. */
 function makeWheel(dir: string): string {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeCompressed, type Compression } from '../../src/sources/rootfs/writeCompressed.js';
 import { run } from '../helpers/cli.js';
+import { ToolError } from '../../src/errors.js';
 
 /** 24 MiB in 64 KiB pieces, half random: more than any pipe or stream buffer holds, so back-pressure is exercised. */
 async function* source(): AsyncGenerator<Buffer> {
@@ -38,7 +39,9 @@ describe('writeCompressed', () => {
   it('names the missing tool and leaves no partial file when the compressor is not installed', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-compress-'));
     process.env.PATH = dir;
-    await expect(writeCompressed(source(), join(dir, 'out.tar.xz'), 'xz')).rejects.toThrow('xz is not installed; install it (apt-get install xz-utils) or choose gzip');
+    const err = await writeCompressed(source(), join(dir, 'out.tar.xz'), 'xz').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ToolError);
+    expect(err).toMatchObject({ tool: 'xz', debianPackage: 'xz-utils', exitCode: 73, message: 'xz is not installed; install it (apt-get install xz-utils) or choose gzip' });
     expect(await readdir(dir)).toEqual([]);
   });
 

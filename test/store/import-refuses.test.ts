@@ -9,6 +9,13 @@ import { importDemoBundle } from '../helpers/demoBundle.js';
 import { snapshotTree } from '../helpers/tree.js';
 import { craftBundle, craftTar, manifestFor } from '../helpers/craft.js';
 import { generateKey } from '../../src/pgp/generateKey.js';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { Header } from 'tar';
+import { Readable } from 'node:stream';
+import { FerryError } from '../../src/errors.js';
+import { importBundle } from '../../src/store/importBundle.js';
 import { MANIFEST_MAX_BYTES } from '../../src/bundle/manifest.js';
 
 
@@ -151,6 +158,78 @@ describe('ferry import refuses bad bundles and leaves the store as it was', () =
 
   it('a file that is not a bundle at all', async () => {
     await expectRefused('garbage', Buffer.from('hello, I am not a tar file\n'.repeat(40)), /corrupt tar header|not a ferry bundle/, 68);
+  });
+
+  /** a header of the good bundle rewritten, with its checksum made right again so only the change is wrong */
+  function withHeader(bytes: Buffer, at: number, edit: (block: Buffer) => void): Buffer {
+    const out = Buffer.from(bytes);
+    const block = out.subarray(at, at + 512);
+    edit(block);
+    block.fill(0x20, 148, 156);
+    const sum = block.reduce((n, b) => n + b, 0);
+    block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    return out;
+  }
+
+  it('malformed input of every kind: one line, exit 68, no stack trace, store unchanged', async () => {
+    const pax = (body: string) => {
+      const block = Buffer.alloc(512);
+      new Header({ path: 'PaxHeader/x', mode: 0o644, size: Buffer.byteLength(body), mtime: new Date(0), type: 'ExtendedHeader' }).encode(block);
+      return Buffer.concat([block, Buffer.from(body), Buffer.alloc(512 - Buffer.byteLength(body))]);
+    };
+    const cases: Array<[string, Buffer, RegExp]> = [
+      ['gzip', gzipSync(good), /not a ferry bundle: it is gzip-compressed \(a bundle is a plain tar\)/],
+      ['zstd', execFileSync('zstd', ['-q', '-c'], { input: good, maxBuffer: 1 << 30 }), /not a ferry bundle: it is zstd-compressed/],
+      ['random', randomBytes(64 * 1024), /not a ferry bundle: not a tar archive, bad header at byte 0/],
+      ['base256-size', withHeader(good, 0, (b) => b.set([0x80, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0], 124)), /bad header at byte 0 \(parsed number outside of javascript safe integer range\)/],
+      ['negative-size', withHeader(good, 0, (b) => b.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe], 124)), /corrupt tar header at byte 0 \(its size field is not a byte count\)/],
+      ['bad-checksum', Buffer.concat([good.subarray(0, 100), Buffer.from([good[100]! ^ 1]), good.subarray(101)]), /bad header at byte 0 \(checksum mismatch\)/],
+      ['truncated-header', good.subarray(0, 700), /truncated/],
+      ['pax-junk', Buffer.concat([pax('this is not a pax record'), good]), /pax header at byte 0 is malformed/],
+      ['pax-size', Buffer.concat([pax('11 size=99\n'), good]), /pax header at byte 0 has the key "size", which a ferry bundle never carries/],
+    ];
+    const before = await snapshotTree(store);
+    // in process for every case (what the CLI prints is "ferry: " + this message, exit = exitCode) ...
+    for (const [name, bytes, message] of cases) {
+      const err = await importBundle(Readable.from([bytes]), { storeDir: store, keys: [teamKey.toPublic()], label: name }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, name).toBeInstanceOf(FerryError);
+      expect((err as FerryError).exitCode, `${name}: ${(err as Error).message}`).toBe(68);
+      expect((err as Error).message, name).toMatch(message);
+      expect((err as Error).message, name).not.toContain('\n');
+    }
+    expect(await snapshotTree(store)).toEqual(before);
+    // ... and through the real command for two of them: one line, no stack trace
+    for (const [name, bytes, message] of cases.filter(([n]) => n === 'gzip' || n === 'base256-size')) {
+      const file = join(dir, `malformed-${name}.ferry`);
+      await writeFile(file, bytes);
+      const r = await ferry(['import', file, '--keyring', team.public, '--store', store]);
+      expect(r.code, `${name}: ${r.stderr}`).toBe(68);
+      expect(r.stderr, name).toMatch(message);
+      expect(r.stderr, name).toMatch(/^ferry: [^\n]*\n$/);
+    }
+    expect(await snapshotTree(store)).toEqual(before);
+  });
+
+  it('an entry x beside an entry x.blob imports: the importer never uses a name of the bundle for its own files', async () => {
+    const twins = [
+      { path: 'files/s/x', data: a },
+      { path: 'files/s/x.blob', data: b },
+    ];
+    // x's content is already a blob of the store, so it is swapped for a link to it
+    const first = await craftBundle(manifestFor([{ path: 'files/t/a', data: a }], { name: 'holds-a' }), teamKey, [{ path: 'files/t/a', data: a }]);
+    const twinsBundle = await craftBundle(manifestFor(twins, { name: 'twins' }), teamKey, twins);
+    await writeFile(join(dir, 'holds-a.ferry'), first);
+    await writeFile(join(dir, 'twins.ferry'), twinsBundle);
+    const s = join(dir, 'twins-store');
+    expect((await ferry(['import', join(dir, 'holds-a.ferry'), '--keyring', team.public, '--store', s])).code).toBe(0);
+    const r = await ferry(['import', join(dir, 'twins.ferry'), '--keyring', team.public, '--store', s, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const tree = join(s, 'bundles', (JSON.parse(r.stdout) as { digest: string }).digest);
+    expect(await readFile(join(tree, 'files/s/x'))).toEqual(a);
+    expect(await readFile(join(tree, 'files/s/x.blob'))).toEqual(b);
   });
 
   it('imports the good bundle again as a no-op that says so', async () => {

@@ -6,6 +6,8 @@ import * as openpgp from 'openpgp';
 // Unit tests of the store logic on an in-memory file system: fast, and every file the import touches is visible.
 vi.mock('node:fs/promises', () => ({ ...memfs.promises, default: memfs.promises }));
 vi.mock('node:fs', () => ({ ...memfs, default: memfs }));
+// syncfs is spawned (`sync -f`) on the real disk, which holds none of memfs' files
+vi.mock('../../src/util/syncFileSystem.js', () => ({ syncFileSystem: async () => {} }));
 
 const { importBundle } = await import('../../src/store/importBundle.js');
 const { listReleases } = await import('../../src/store/listReleases.js');

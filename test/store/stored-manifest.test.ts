@@ -30,7 +30,8 @@ describe('every reader of a stored release re-hashes its manifest', () => {
     ['extract', () => ['extract', 'demo/1.0.0', 'rootfs/base', '--store', store, '--to', join(dir, 'to')]],
   ])('ferry %s refuses a stored manifest whose sha256 is not its digest (exit 71)', async (_verb, args) => {
     const r = await ferry(args());
-    expect(r.stderr).toContain(`not the digest ${digest} it is stored under; the store is damaged, import the bundle again`);
+    expect(r.stderr).toContain(`does not hash to its folder name ${digest} (its sha256 is `);
+    expect(r.stderr).toContain('the store is damaged; re-import the bundle');
     expect(r.code).toBe(71);
   });
 });

@@ -20,6 +20,8 @@ vi.mock('node:fs/promises', () => {
   return { ...mocked, default: mocked };
 });
 vi.mock('node:fs', () => ({ ...memfs, default: memfs }));
+// syncfs is spawned (`sync -f`) on the real disk, which holds none of memfs' files
+vi.mock('../../src/util/syncFileSystem.js', () => ({ syncFileSystem: async () => {} }));
 // memfs renames a symlink's target instead of the link, so the STORE/releases link farm is left to the
 // real-disk test (gc.test.ts)
 vi.mock('../../src/store/syncReleaseLinks.js', () => ({ syncReleaseLinks: async () => ({ created: [], updated: [], removed: [] }) }));

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { POLICY_MARK } from '../hostGuard.js';
 import { shellQuote as q } from '../shellQuote.js';
+import { serviceArtifacts } from '../serviceArtifacts.js';
+import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
@@ -8,9 +10,11 @@ import type { Release } from '../../store/loadRelease.js';
 const AptParams = z.object({ packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name')).min(1) }).strict();
 type AptParams = z.infer<typeof AptParams>;
 
+/** a suite or component goes into a sources.list line: one word of safe characters */
+const word = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'one word of letters, digits and ._/-');
 const AptInfo = z.looseObject({
-  suite: z.string(),
-  component: z.string().default('main'),
+  suite: word,
+  component: word.default('main'),
   packages: z.unknown().optional(),
 });
 
@@ -39,7 +43,7 @@ export const aptStep: StepKind<AptParams> = {
   schema: AptParams,
   check(p, _service, release) {
     const info = aptInfo(release);
-    if (!info) return ['apt: the bundle carries no apt repository (manifest.artifacts.apt has no suite)'];
+    if (!info) return ['apt: the bundle carries no usable apt repository (manifest.artifacts.apt needs a suite and component of letters, digits and ._/-)'];
     return [];
   },
   async run(p, ctx) {
@@ -58,14 +62,16 @@ export const aptStep: StepKind<AptParams> = {
       const status = `$(dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' ${q(n)} 2>/dev/null || true)`;
       return `s=${status}; case "$s" in ${v ? q(`ii ${v}`) : `'ii '*`}) ;; *) need=1;; esac`;
     });
+    const staged = serviceArtifacts(ctx.release, ctx.service).filter((e) => e.kind === 'apt' || e.kind === 'apt-index' || e.kind === 'key');
     const script = [
       'set -e',
+      checkStagedScript(ctx.remoteBundle, staged),
       'need=',
       ...checks,
       'if [ -z "$need" ]; then exit 0; fi',
       `mkdir -p ${q(`${ctx.dataDir}/keys`)} /etc/apt/sources.list.d`,
       `cp ${q(`${ctx.remoteBundle}/keys/bundle.asc`)} ${q(key)}`,
-      `echo ${q(`deb [signed-by=${key}] file:${ctx.remoteBundle}/apt ${info.suite} ${info.component}`)} > ${q(list)}`,
+      `printf '%s\\n' ${q(`deb [signed-by=${key}] file:${ctx.remoteBundle}/apt ${info.suite} ${info.component}`)} > ${q(list)}`,
       // hold services: invoke-rc.d asks policy-rc.d, and 101 means "action not allowed". Ferry's own
       // (marked) is removed when this script ends, by the host when the run's guard ends (the runner
       // died), by the next run, and by itself once this command's time is over; an operator's own is
@@ -82,7 +88,7 @@ export const aptStep: StepKind<AptParams> = {
       'if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/dev/null; fi',
       `apt-get -q update ${aptOpts} >/dev/null`,
       `DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends --allow-downgrades ${aptOpts} install ${want.map(q).join(' ')} >/dev/null`,
-      `echo "changed: installed ${p.packages.join(' ')}"`,
+      `echo ${q(`changed: installed ${p.packages.join(' ')}`)}`,
     ].join('\n');
     return runScript(ctx, `apt ${p.packages.join(' ')}`, script);
   },

@@ -5,7 +5,10 @@ import type { StepKind } from './types.js';
 
 const CommandParams = z
   .object({
-    run: z.string().min(1),
+    /** shell text: inventory values in it need `| quote` */
+    run: z.string().min(1).optional(),
+    /** a program and its arguments, each passed as exactly one argument: no shell reads them */
+    argv: z.array(z.union([z.string(), z.number()]).transform(String)).min(1).optional(),
     /** skip when this path exists */
     creates: z.string().min(1).optional(),
     /** skip when this command succeeds */
@@ -15,12 +18,16 @@ const CommandParams = z
     chdir: z.string().min(1).optional(),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.string(), z.number(), z.boolean()])).default({}),
   })
-  .strict();
+  .strict()
+  .refine((p) => (p.run === undefined) !== (p.argv === undefined), 'give exactly one of run (shell text) and argv (a program and its arguments)');
 type CommandParams = z.infer<typeof CommandParams>;
 
 const SKIPPED = '__ferry_guard_skipped__';
 
-/** A shell command; its guards make it idempotent. Without guards it runs every time its stage runs. */
+/**
+ * A command: `run` is shell text, `argv` a program with arguments that are each quoted into exactly one
+ * argument. Its guards (shell text) make it idempotent; without guards it runs every time its stage runs.
+ */
 export const commandStep: StepKind<CommandParams> = {
   name: 'command',
   schema: CommandParams,
@@ -31,8 +38,9 @@ export const commandStep: StepKind<CommandParams> = {
     if (p.onlyif) lines.push(`if ! ( ${p.onlyif} ) >/dev/null 2>&1; then echo ${SKIPPED}; exit 0; fi`);
     if (p.chdir) lines.push(`cd ${q(p.chdir)}`);
     for (const [k, v] of Object.entries(p.env)) lines.push(`export ${k}=${q(String(v))}`);
-    lines.push(`( ${p.run}\n)`, 'echo "changed: ran"');
-    const r = await runScript(ctx, `command "${p.run.split('\n')[0]!.slice(0, 60)}"`, lines.join('\n'));
+    lines.push(p.argv ? p.argv.map(q).join(' ') : `( ${p.run}\n)`, 'echo "changed: ran"');
+    const shown = p.argv ? p.argv.join(' ') : p.run!;
+    const r = await runScript(ctx, `command ${JSON.stringify(shown.split('\n')[0]!.slice(0, 60))}`, lines.join('\n'));
     return r.stdout.includes(SKIPPED) ? { changed: false, detail: 'guard met' } : r;
   },
 };

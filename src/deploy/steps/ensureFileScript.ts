@@ -21,7 +21,7 @@ export function ensureFileScript(f: EnsureFile): string {
   const lines = [
     'set -e',
     `d=${d}`,
-    `want=${f.sha256}`,
+    `want=${q(f.sha256)}`,
     'cur=$(sha256sum < "$d" 2>/dev/null | cut -c1-64) || cur=',
     'if [ "$cur" != "$want" ]; then',
     '  mkdir -p "$(dirname "$d")"',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { name } from '../../util/names.js';
 import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { runScript } from './runScript.js';
@@ -8,7 +9,7 @@ import type { Release } from '../../store/loadRelease.js';
 
 const GitParams = z
   .object({
-    name: z.string().min(1),
+    name,
     dest: z.string().startsWith('/', 'an absolute path'),
     /** a commit to check out; defaults to the commit the bundle pinned */
     commit: z.string().regex(/^[0-9a-f]{7,64}$/).optional(),
@@ -17,12 +18,14 @@ const GitParams = z
 type GitParams = z.infer<typeof GitParams>;
 
 /** manifest.artifacts.git[NAME], as the git kind records it. */
-const GitInfo = z.looseObject({ path: z.string(), commit: z.string(), shallow: z.array(z.string()).default([]) });
+const hex = z.string().regex(/^[0-9a-f]{7,64}$/, 'a commit id (hex)');
+const GitInfo = z.looseObject({ path: z.string(), commit: hex, shallow: z.array(hex).default([]) });
 
 function info(release: Release, name: string) {
   const all = release.manifest.artifacts.git;
-  const parsed = GitInfo.safeParse(all && typeof all === 'object' ? (all as Record<string, unknown>)[name] : undefined);
-  return parsed.success ? parsed.data : undefined;
+  const raw = all && typeof all === 'object' && Object.hasOwn(all, name) ? (all as Record<string, unknown>)[name] : undefined;
+  const parsed = GitInfo.safeParse(raw);
+  return { raw, info: parsed.success ? parsed.data : undefined };
 }
 
 /**
@@ -34,24 +37,25 @@ export const gitStep: StepKind<GitParams> = {
   name: 'git',
   schema: GitParams,
   check(p, _service, release) {
-    const i = info(release, p.name);
-    if (!i) return [`git ${p.name}: the bundle has no git artifact of that name (manifest.artifacts.git.${p.name})`];
+    const { raw, info: i } = info(release, p.name);
+    if (raw === undefined) return [`git ${p.name}: the bundle has no git artifact of that name (manifest.artifacts.git.${p.name})`];
+    if (!i) return [`git ${p.name}: manifest.artifacts.git.${p.name} needs a path and commit ids of 7 to 64 hex digits`];
     if (!release.manifest.entries.some((e) => e.path === i.path)) return [`git ${p.name}: the bundle has no ${i.path}`];
     return [];
   },
   async run(p, ctx) {
-    const i = info(ctx.release, p.name)!;
+    const i = info(ctx.release, p.name).info!;
     const commit = p.commit ?? i.commit;
     const script = [
       'set -e',
       `d=${q(treeFor(p.dest, commit.slice(0, 16)))}`,
-      `want=${commit}`,
+      `want=${q(commit)}`,
       'cur=$(git -C "$d" rev-parse HEAD 2>/dev/null) || cur=',
       'case "$cur" in "$want"*) exit 0;; esac',
       'rm -rf "$d"',
       'mkdir -p "$d"',
       'git init -q "$d"',
-      ...i.shallow.map((s) => `echo ${s} >> "$d/.git/shallow"`),
+      ...i.shallow.map((s) => `echo ${q(s)} >> "$d/.git/shallow"`),
       `git -C "$d" fetch -q --no-tags ${q(`${ctx.remoteBundle}/${i.path}`)} ${q(`+${BUNDLE_REF}:refs/remotes/ferry/${p.name}`)}`,
       'git -C "$d" -c advice.detachedHead=false checkout -q --detach "$want"',
       'echo "changed: checked out $want"',
@@ -59,8 +63,8 @@ export const gitStep: StepKind<GitParams> = {
     return runScript(ctx, `git ${p.name}`, script);
   },
   async activate(p, ctx) {
-    const i = info(ctx.release, p.name)!;
+    const i = info(ctx.release, p.name).info!;
     const commit = p.commit ?? i.commit;
-    return runScript(ctx, `git ${p.name}`, activateScript(p.dest, commit.slice(0, 16), `case "$(git rev-parse HEAD 2>/dev/null)" in ${commit}*) true;; *) false;; esac`, `git ${p.name}`));
+    return runScript(ctx, `git ${p.name}`, activateScript(p.dest, commit.slice(0, 16), `case "$(git rev-parse HEAD 2>/dev/null)" in ${q(commit)}*) true;; *) false;; esac`, `git ${p.name}`));
   },
 };

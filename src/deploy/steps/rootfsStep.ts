@@ -1,11 +1,13 @@
 import { z } from 'zod';
+import { name } from '../../util/names.js';
 import { shellQuote as q } from '../shellQuote.js';
+import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
 import { activateScript, treeFor } from './sideBySide.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
 
-const RootfsParams = z.object({ name: z.string().min(1), dest: z.string().startsWith('/', 'an absolute path') }).strict();
+const RootfsParams = z.object({ name, dest: z.string().startsWith('/', 'an absolute path') }).strict();
 type RootfsParams = z.infer<typeof RootfsParams>;
 
 /** The tarball of rootfs NAME: manifest.artifacts.rootfs[NAME].path, as the rootfs kind records it. */
@@ -30,13 +32,14 @@ export const rootfsStep: StepKind<RootfsParams> = {
     const a = archive(ctx.release, p.name)!;
     const script = [
       'set -e',
+      checkStagedScript(ctx.remoteBundle, [a]),
       `d=${q(treeFor(p.dest, a.sha256.slice(0, 16)))}`,
-      `if [ "$(cat "$d/.ferry-rootfs" 2>/dev/null)" = ${a.sha256} ]; then exit 0; fi`,
+      `if [ "$(cat "$d/.ferry-rootfs" 2>/dev/null)" = ${q(a.sha256)} ]; then exit 0; fi`,
       'mkdir -p "$(dirname "$d")"',
       't=$(mktemp -d "$d.ferry.XXXXXX")',
       `trap 'rm -rf "$t"' EXIT`,
       `tar -x -p --numeric-owner -f ${q(`${ctx.remoteBundle}/${a.path}`)} -C "$t"`,
-      `echo ${a.sha256} > "$t/.ferry-rootfs"`,
+      `echo ${q(a.sha256)} > "$t/.ferry-rootfs"`,
       'chmod 755 "$t"',
       'rm -rf "$d"',
       'mv "$t" "$d"',
@@ -47,6 +50,6 @@ export const rootfsStep: StepKind<RootfsParams> = {
   },
   async activate(p, ctx) {
     const a = archive(ctx.release, p.name)!;
-    return runScript(ctx, `rootfs ${p.name}`, activateScript(p.dest, a.sha256.slice(0, 16), `[ "$(cat .ferry-rootfs 2>/dev/null)" = ${a.sha256} ]`, `rootfs ${p.name}`));
+    return runScript(ctx, `rootfs ${p.name}`, activateScript(p.dest, a.sha256.slice(0, 16), `[ "$(cat .ferry-rootfs 2>/dev/null)" = ${q(a.sha256)} ]`, `rootfs ${p.name}`));
   },
 };

@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { unitName } from '../../util/names.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { runScript } from './runScript.js';
 import type { StepKind } from './types.js';
 
 const ServiceParams = z
   .object({
-    name: z.string().min(1),
+    name: unitName,
     enabled: z.boolean().optional(),
     state: z.enum(['started', 'stopped']).default('started'),
     /** restart (or reload) when an earlier step of this service changed something in this run */
@@ -41,7 +42,8 @@ export const serviceStep: StepKind<ServiceParams> = {
       lines.push(`if ! ${s} is-active --quiet ${n}; then ${s} start ${n}; echo "changed: started"; started=1; fi`);
     }
     if (p.check) {
-      const check = `i=0; until ( ${p.check} ) >/dev/null 2>&1; do i=$((i+1)); if [ $i -ge ${p.check_tries} ]; then echo "health check of ${p.name} still failing after ${p.check_tries} tries: ${p.check.replace(/["\\$`]/g, '')}" >&2; exit 4; fi; sleep ${p.check_delay}; done`;
+      const failing = `health check of ${p.name} still failing after ${p.check_tries} tries: ${p.check}`;
+      const check = `i=0; until ( ${p.check}\n) >/dev/null 2>&1; do i=$((i+1)); if [ $i -ge ${p.check_tries} ]; then printf '%s\\n' ${q(failing)} >&2; exit 4; fi; sleep ${p.check_delay}; done`;
       lines.push(touched ? check : `if [ -n "\${started:-}" ]; then ${check}; fi`);
     }
     return runScript(ctx, `service ${p.name}`, lines.join('\n'));

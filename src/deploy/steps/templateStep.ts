@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { sha256Hex } from '../../util/sha256.js';
-import { renderTemplate } from '../renderTemplate.js';
+import { FerryError } from '../../errors.js';
+import { checkTemplate, renderTemplate } from '../renderTemplate.js';
 import { bundleEntry, bundlePath } from './bundleEntry.js';
 import { ensureFileScript } from './ensureFileScript.js';
 import { mode } from './fileStep.js';
@@ -28,7 +30,15 @@ export const templateStep: StepKind<TemplateParams> = {
   name: 'template',
   schema: TemplateParams,
   check(p, service, release) {
-    return bundleEntry(release, service, p.src) ? [] : [`template src ${p.src}: the bundle has no ${bundlePath(service, p.src)}`];
+    const entry = bundleEntry(release, service, p.src);
+    if (!entry) return [`template src ${p.src}: the bundle has no ${bundlePath(service, p.src)}`];
+    // syntax errors and unknown filters show in plan and before any host is touched
+    try {
+      checkTemplate(readFileSync(join(release.dir, entry.path), 'utf8'), `template ${entry.path}`);
+      return [];
+    } catch (err) {
+      return [err instanceof FerryError ? err.message : `template ${entry.path}: cannot read it in the store: ${(err as Error).message}`];
+    }
   },
   async run(p, ctx) {
     const entry = bundleEntry(ctx.release, ctx.service, p.src)!;

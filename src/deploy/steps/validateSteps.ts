@@ -1,6 +1,7 @@
-import { SpecError } from '../../errors.js';
+import { FerryError, SpecError } from '../../errors.js';
 import { formatIssues } from '../../util/formatIssues.js';
 import type { Release } from '../../store/loadRelease.js';
+import { checkTemplate, isTemplate } from '../renderTemplate.js';
 import { stepKinds } from './stepKinds.js';
 import { STAGES, type StageName } from './types.js';
 
@@ -38,6 +39,11 @@ export function validateSteps(services: Record<string, ServiceSteps>, label: str
           return;
         }
         const params = (raw as Record<string, unknown>)[kindName];
+        const broken = templateProblems(params, `${label}: ${where}.${kindName}`);
+        if (broken.length) {
+          problems.push(...broken);
+          return;
+        }
         const parsed = kind.schema.safeParse(params);
         if (!parsed.success) {
           // a value written as a {{ template }} is only known per host; it is checked again once rendered
@@ -59,7 +65,26 @@ export function validateSteps(services: Record<string, ServiceSteps>, label: str
 
 /** Options holding {{ }} are only known per host; they are checked when the step runs. */
 function hasTemplate(v: unknown): boolean {
-  return v !== undefined && JSON.stringify(v).includes('{{');
+  if (typeof v === 'string') return isTemplate(v);
+  if (v && typeof v === 'object') return Object.values(v).some(hasTemplate);
+  return false;
+}
+
+/** Template syntax errors and unknown filters in a step's options, found before any host is touched. */
+function templateProblems(v: unknown, where: string, path = ''): string[] {
+  if (typeof v === 'string') {
+    if (!isTemplate(v)) return [];
+    try {
+      checkTemplate(v, `${where} option ${path}`);
+      return [];
+    } catch (err) {
+      if (err instanceof FerryError) return [err.message];
+      throw err;
+    }
+  }
+  if (Array.isArray(v)) return v.flatMap((x, i) => templateProblems(x, where, `${path}[${i}]`));
+  if (v && typeof v === 'object') return Object.entries(v).flatMap(([k, x]) => templateProblems(x, where, path ? `${path}.${k}` : k));
+  return [];
 }
 
 function valueAt(v: unknown, path: PropertyKey[]): unknown {

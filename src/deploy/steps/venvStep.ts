@@ -69,7 +69,7 @@ export const venvStep: StepKind<VenvParams> = {
     const script = [
       'set -e',
       `d=${q(treeFor(p.path, venvId(p, text)))}`,
-      `if [ "$(cat "$d/.ferry-requirements" 2>/dev/null)" = ${marker} ]; then exit 0; fi`,
+      `if [ "$(cat "$d/.ferry-requirements" 2>/dev/null)" = ${q(marker)} ]; then exit 0; fi`,
       'req=$(mktemp)',
       `trap 'rm -f "$req"' EXIT`,
       'cat > "$req"',
@@ -77,14 +77,14 @@ export const venvStep: StepKind<VenvParams> = {
       'mkdir -p "$(dirname "$d")"',
       `${q(p.python)} -m venv "$d"`,
       `"$d/bin/pip" install -q --no-index --disable-pip-version-check --find-links ${q(`${ctx.remoteBundle}/python/files`)} --require-hashes -r "$req"`,
-      `echo ${marker} > "$d/.ferry-requirements"`,
+      `echo ${q(marker)} > "$d/.ferry-requirements"`,
       'echo "changed: built"',
     ].join('\n');
     return runScript(ctx, `venv ${p.path}`, script, { stdin: text });
   },
   async activate(p, ctx) {
     const text = await requirementsText(p, ctx);
-    return runScript(ctx, `venv ${p.path}`, activateScript(p.path, venvId(p, text), `[ "$(cat .ferry-requirements 2>/dev/null)" = ${sha256Hex(text)} ]`, `venv ${p.path}`));
+    return runScript(ctx, `venv ${p.path}`, activateScript(p.path, venvId(p, text), `[ "$(cat .ferry-requirements 2>/dev/null)" = ${q(sha256Hex(text))} ]`, `venv ${p.path}`));
   },
 };
 

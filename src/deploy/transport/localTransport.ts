@@ -1,13 +1,10 @@
 import { DeployError } from '../../errors.js';
-import { MAX_INLINE_SCRIPT, remoteCommand } from './remoteCommand.js';
+import { scriptOnStdin } from './scriptOnStdin.js';
 import { spawnCommand, spawnHeld } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
 import type { Held, RunOptions, RunResult, Transport } from './types.js';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
-/** The runner's own machine: scripts run with /bin/sh, no connection involved. */
+/** The runner's own machine: scripts run with /bin/sh, no connection involved; the script goes on stdin, as over ssh. */
 export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
   #commands = 0;
@@ -18,7 +15,8 @@ export class LocalTransport implements Transport {
 
   async hold(script: string, readyLine: string, timeoutMs?: number): Promise<Held | RunResult> {
     this.#commands++;
-    const r = await spawnHeld('/bin/sh', ['-c', remoteCommand(script)], readyLine, timeoutMs);
+    const { command, head } = scriptOnStdin(script);
+    const r = await spawnHeld('/bin/sh', ['-c', command], head, readyLine, timeoutMs);
     if ('ended' in r) {
       if (r.ended.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
       return r.ended;
@@ -32,21 +30,11 @@ export class LocalTransport implements Transport {
 
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
     this.#commands++;
-    let dir: string | undefined;
-    let args = ['-c', script];
-    if (script.length > MAX_INLINE_SCRIPT) {
-      dir = await mkdtemp(join(tmpdir(), 'ferry-script-'));
-      await writeFile(join(dir, 'script.sh'), script, { mode: 0o600 });
-      args = [join(dir, 'script.sh')];
-    }
-    try {
-      const r = await spawnCommand('/bin/sh', args, opts);
-      if (r.spawnError) throw new DeployError(`host ${this.name}: cannot run /bin/sh: ${r.spawnError.message}`);
-      if (r.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
-      return r;
-    } finally {
-      if (dir) await rm(dir, { recursive: true, force: true });
-    }
+    const { command, stdin } = scriptOnStdin(script, opts.stdin);
+    const r = await spawnCommand('/bin/sh', ['-c', command], { ...opts, stdin });
+    if (r.spawnError) throw new DeployError(`host ${this.name}: cannot run /bin/sh: ${r.spawnError.message}`);
+    if (r.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
+    return r;
   }
 
   async close(): Promise<void> {}

@@ -70,12 +70,13 @@ export function spawnCommand(cmd: string, args: string[], opts: RunOptions = {})
 }
 
 /**
- * Start a program that runs as long as its stdin stays open: resolve with what it printed once it
+ * Start a program, write `input` to its stdin and keep it open: the program runs as long as its stdin stays open. Resolve with what it printed once it
  * prints `readyLine` (then `release` closes its stdin and waits for its end), or with its result
  * when it ends first. If the runner dies, the pipe closes by itself, and the program sees the end.
  */
-export function spawnHeld(cmd: string, args: string[], readyLine: string, timeoutMs?: number): Promise<{ held: { ready: string; release(): Promise<SpawnOutcome> } } | { ended: SpawnOutcome }> {
+export function spawnHeld(cmd: string, args: string[], input: Buffer, readyLine: string, timeoutMs?: number): Promise<{ held: { ready: string; release(): Promise<SpawnOutcome> } } | { ended: SpawnOutcome }> {
   const s = start(cmd, args, timeoutMs);
+  s.child.stdin.write(input);
   return new Promise((resolve) => {
     let ready = false;
     s.child.stdout.on('data', () => {

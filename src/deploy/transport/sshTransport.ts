@@ -1,5 +1,5 @@
 import { DeployError } from '../../errors.js';
-import { MAX_INLINE_SCRIPT, remoteCommand, remoteFileCommand, UPLOAD_SCRIPT } from './remoteCommand.js';
+import { scriptOnStdin } from './scriptOnStdin.js';
 import { type SpawnOutcome, spawnCommand, spawnHeld } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
 import type { Held, RunOptions, RunResult, Transport } from './types.js';
@@ -79,7 +79,8 @@ export class SshTransport implements Transport {
 
   async hold(script: string, readyLine: string, timeoutMs?: number): Promise<Held | RunResult> {
     this.#commands++;
-    const r = await spawnHeld(this.settings.program ?? 'ssh', [...this.baseArgs(true), '--', this.target.address, remoteCommand(script)], readyLine, timeoutMs);
+    const { command, head } = scriptOnStdin(script);
+    const r = await spawnHeld(this.settings.program ?? 'ssh', [...this.baseArgs(true), '--', this.target.address, command], head, readyLine, timeoutMs);
     if ('ended' in r) return this.check(r.ended, timeoutMs);
     return { ready: r.held.ready, release: async () => this.check(await r.held.release()) };
   }
@@ -101,10 +102,8 @@ export class SshTransport implements Transport {
   }
 
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
-    if (script.length <= MAX_INLINE_SCRIPT) return this.exec(remoteCommand(script, this.#sessions), opts);
-    const up = await this.exec(remoteCommand(UPLOAD_SCRIPT), { stdin: script, timeoutMs: opts.timeoutMs });
-    if (up.code !== 0 || !up.stdout) throw new DeployError(`host ${this.target.name}: cannot upload a script: ${up.stderr.trim()}`);
-    return this.exec(remoteFileCommand(up.stdout.trim(), this.#sessions), opts);
+    const { command, stdin } = scriptOnStdin(script, opts.stdin, this.#sessions);
+    return this.exec(command, { ...opts, stdin });
   }
 
   /** Stop the master connection; harmless when there is none. */

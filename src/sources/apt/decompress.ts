@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { gunzipSync, createGunzip } from 'node:zlib';
 import xzDecompress from 'xz-decompress';
-import { FerryError } from '../../errors.js';
+import { FerryError, ToolError } from '../../errors.js';
 
 // a CommonJS module: its named export is only reachable through the default import under Node's ESM loader
 const { XzReadableStream } = xzDecompress;
@@ -56,8 +56,8 @@ function runZstd(input: Buffer, label: string): Promise<Buffer> {
     let err = '';
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('error', (e) => reject(new FerryError(`${label}: cannot run zstd (${e.message}); install the Debian package zstd`)));
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new FerryError(`${label}: zstd failed: ${err.trim() || `exit ${code}`}`))));
+    child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new ToolError('zstd', 'zstd') : new ToolError('zstd', 'zstd', { failure: `${label}: ${e.message}`, cause: e })));
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new ToolError('zstd', 'zstd', { failure: `${label}: ${err.trim() || `exit ${code}`}` }))));
     child.stdin.on('error', () => {}); // reported through 'close'
     child.stdin.end(input);
   });

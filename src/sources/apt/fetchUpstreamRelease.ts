@@ -37,7 +37,7 @@ export async function fetchUpstreamRelease(uri: string, suite: string, keys: ope
     });
     const v = await verifyDetached(release, sig.toString('utf8'), keys, distUrl + 'Release.gpg');
     text = release.toString('utf8');
-    signers = v.map((s) => s.fingerprint);
+    signers = v.signers.map((s) => s.fingerprint);
   }
   const [p] = parseControl(text);
   if (!p) throw new ResolveError(`${distUrl}: the signed Release is empty`);

@@ -1,6 +1,7 @@
-import { basename, isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import type { ArtifactKind, BuildContext, BundleInput } from '../kind.js';
+import { fileArtifactName } from '../../specfile/schema.js';
 import { IntegrityError, SpecError } from '../../errors.js';
 import { sha256File } from '../../util/sha256.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
@@ -29,7 +30,7 @@ export const filesKind: ArtifactKind<LockedFile[]> = {
     const out: LockedFile[] = [];
     for (const [service, svc] of Object.entries(ctx.spec.services)) {
       for (const f of svc.artifacts.files) {
-        const name = f.name ?? basename(isUrl(f.src) ? new URL(f.src).pathname : f.src);
+        const name = fileArtifactName(f);
         const path = `files/${service}/${name}`;
         if (isUrl(f.src)) {
           const got = await fetchFile(f.src, f.sha256!, ctx);

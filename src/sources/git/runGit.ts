@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { FerryError } from '../../errors.js';
+import { ToolError } from '../../errors.js';
 
 export class GitCommandError extends Error {
   constructor(
@@ -35,7 +35,7 @@ export async function runGit(args: string[], opts: { cwd?: string; env?: NodeJS.
       if (err.length < 16384) err += d.toString();
     });
     child.on('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'ENOENT' ? new FerryError('git is not installed; install it (apt-get install git)') : e),
+      reject(e.code === 'ENOENT' ? new ToolError('git', 'git') : new ToolError('git', 'git', { failure: e.message, cause: e })),
     );
     child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out).toString('utf8')) : reject(new GitCommandError(args, code, err))));
   });

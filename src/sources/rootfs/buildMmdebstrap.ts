@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BundleInput } from '../kind.js';
-import { FerryError } from '../../errors.js';
+import { ToolError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
 import { writeCompressed, type Compression } from './writeCompressed.js';
 
@@ -74,12 +74,12 @@ export async function buildMmdebstrap(o: MmdebstrapOptions): Promise<{ sha256: s
     });
     const exited = new Promise<void>((resolve, reject) => {
       child.on('error', (err: NodeJS.ErrnoException) =>
-        reject(new FerryError(err.code === 'ENOENT' ? 'mmdebstrap is not installed; install it (apt-get install mmdebstrap)' : `mmdebstrap: ${err.message}`)),
+        reject(err.code === 'ENOENT' ? new ToolError('mmdebstrap', 'mmdebstrap') : new ToolError('mmdebstrap', 'mmdebstrap', { failure: err.message, cause: err })),
       );
       child.on('close', (code) =>
         code === 0
           ? resolve()
-          : reject(new FerryError(`mmdebstrap ${o.variant} ${o.suite} (${o.architecture}) failed with exit ${code}; its last words:\n${stderr.trim()}\nA package missing from the bundle's repository means the spec's apt list must name it (or its dependencies)`)),
+          : reject(new ToolError('mmdebstrap', 'mmdebstrap', { failure: `${o.variant} ${o.suite} (${o.architecture}) exited ${code}; its last words:\n${stderr.trim()}\nA package missing from the bundle's repository means the spec's apt list must name it (or its dependencies)` })),
       );
     });
     exited.catch(() => {});

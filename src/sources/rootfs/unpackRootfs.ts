@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { FerryError, IntegrityError } from '../../errors.js';
+import { IntegrityError, ToolError } from '../../errors.js';
 import type { TarCompression } from './detectCompression.js';
 import { hashingTap } from '../../util/hashingTap.js';
 
@@ -22,8 +22,8 @@ export async function unpackRootfs(file: string, compression: TarCompression, sh
     stderr = (stderr + d.toString()).slice(-4096);
   });
   const exited = new Promise<void>((resolve, reject) => {
-    child.on('error', (err) => reject(new FerryError(`cannot run tar: ${err.message}; install GNU tar`)));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new FerryError(`tar ${args.join(' ')} failed (exit ${code}) unpacking ${file}: ${stderr.trim()}`))));
+    child.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? new ToolError('tar', 'tar') : new ToolError('tar', 'tar', { failure: err.message, cause: err })));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new ToolError('tar', 'tar', { failure: `tar ${args.join(' ')} (exit ${code}) unpacking ${file}: ${stderr.trim()}` }))));
   });
   exited.catch(() => {});
   const tap = hashingTap();

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { Duplex, Readable } from 'node:stream';
 import { hashingTap } from '../../util/hashingTap.js';
 import { pipeline } from 'node:stream/promises';
-import { FerryError } from '../../errors.js';
+import { ToolError } from '../../errors.js';
 import { parallelGzip } from '../../util/parallelGzip.js';
 
 export type Compression = 'gzip' | 'zstd' | 'xz';
@@ -14,6 +14,8 @@ export const COMPRESSION_SUFFIX: Record<Compression, string> = { gzip: '.tar.gz'
 
 /** Default levels: gzip's usual 6; zstd 10 and xz 6 trade a slower build for a smaller bundle. */
 const DEFAULT_LEVEL: Record<Compression, number> = { gzip: 6, zstd: 10, xz: 6 };
+/** the Debian package of each compressor ferry runs */
+const DEBIAN_PACKAGE: Record<string, string> = { xz: 'xz-utils', zstd: 'zstd', pigz: 'pigz', gzip: 'gzip' };
 
 /**
  * Compress a byte stream into `dest` and return the compressed file's sha256 and size. The file
@@ -61,9 +63,9 @@ function processDuplex(cmd: string, args: string[]): Duplex {
   });
   const exited = new Promise<void>((resolve, reject) => {
     child.on('error', (err: NodeJS.ErrnoException) =>
-      reject(new FerryError(err.code === 'ENOENT' ? `${cmd} is not installed; install it (apt-get install ${cmd === 'xz' ? 'xz-utils' : cmd}) or choose gzip` : `${cmd}: ${err.message}`)),
+      reject(err.code === 'ENOENT' ? new ToolError(cmd, DEBIAN_PACKAGE[cmd] ?? cmd, { hint: 'or choose gzip' }) : new ToolError(cmd, DEBIAN_PACKAGE[cmd] ?? cmd, { failure: err.message, cause: err })),
     );
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new FerryError(`${cmd} ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`))));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new ToolError(cmd, DEBIAN_PACKAGE[cmd] ?? cmd, { failure: `${cmd} ${args.join(' ')} (exit ${code}): ${stderr.trim()}` }))));
   });
   exited.catch(() => {});
   // a process that died early closes its stdin: the write error is reported through `exited`

@@ -1,0 +1,107 @@
+import { TemplateError } from './TemplateError.js';
+
+/**
+ * The values a template works with are plain data only (what YAML and JSON produce): strings,
+ * finite numbers, booleans, null, arrays and plain objects. Properties are read only when they are
+ * the object's own: no prototype, constructor or method is ever reachable, and nothing is ever called.
+ */
+export type Data = string | number | boolean | null | Data[] | { [key: string]: Data };
+
+/** An undefined variable or attribute, remembered by the expression that named it. */
+export class Undefined {
+  constructor(readonly expr: string) {}
+}
+
+export type Value = Data | Undefined;
+
+export function isPlainObject(v: unknown): v is { [key: string]: Data } {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** An attribute or item of plain data: an own property of a plain object, an element of an array. */
+export function lookup(container: Value, key: Value, expr: string): Value {
+  if (container instanceof Undefined) return new Undefined(expr);
+  if (Array.isArray(container)) {
+    if (typeof key === 'number' && Number.isInteger(key)) {
+      const i = key < 0 ? container.length + key : key;
+      return i >= 0 && i < container.length ? checkData(container[i], expr) : new Undefined(expr);
+    }
+    return new Undefined(expr);
+  }
+  if (isPlainObject(container) && (typeof key === 'string' || typeof key === 'number')) {
+    const k = String(key);
+    return Object.hasOwn(container, k) ? checkData(container[k], expr) : new Undefined(expr);
+  }
+  if (isPlainObject(container)) return new Undefined(expr);
+  throw new TemplateError(`${expr}: ${typeName(container)} has no attributes or items`);
+}
+
+/** A value handed in from outside (inventory, ferry's own variables) must be plain data. */
+export function checkData(v: unknown, expr: string): Value {
+  if (v === undefined) return new Undefined(expr);
+  if (v === null || typeof v === 'string' || typeof v === 'boolean' || Array.isArray(v) || isPlainObject(v)) return v as Data;
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  throw new TemplateError(`${expr} is not plain data (${typeof v})`);
+}
+
+export function defined(v: Value, what = 'value'): Data {
+  if (v instanceof Undefined) throw new TemplateError(`${v.expr} is an undefined ${what}`);
+  return v;
+}
+
+/** Python's truth: empty strings, lists and mappings, 0, none and false are false. */
+export function truthy(v: Value): boolean {
+  const d = defined(v);
+  if (Array.isArray(d)) return d.length > 0;
+  if (isPlainObject(d)) return Object.keys(d).length > 0;
+  return Boolean(d);
+}
+
+/** A copy that holds only plain data (null-prototype objects), safe to give to JSON.stringify. */
+export function toPlain(v: Value, expr: string, depth = 0): Data {
+  const d = defined(v);
+  if (depth > 100) throw new TemplateError(`${expr} is nested too deeply`);
+  if (Array.isArray(d)) return d.map((x, i) => toPlain(checkData(x, `${expr}[${i}]`), expr, depth + 1));
+  if (isPlainObject(d)) {
+    const out: { [key: string]: Data } = Object.create(null);
+    for (const k of Object.keys(d)) out[k] = toPlain(checkData(d[k], `${expr}.${k}`), expr, depth + 1);
+    return out;
+  }
+  return d;
+}
+
+export function toJson(v: Value, expr: string): string {
+  return JSON.stringify(toPlain(v, expr));
+}
+
+/** How a value is written into the output: text as is, numbers and booleans as JavaScript prints them, lists and mappings as JSON. */
+export function display(v: Value, expr: string): string {
+  const d = defined(v);
+  if (d === null) throw new TemplateError(`${expr} is none (null); give a value, or use default(..., true)`);
+  if (typeof d === 'string') return d;
+  if (typeof d === 'number' || typeof d === 'boolean') return String(d);
+  return toJson(d, expr);
+}
+
+export function typeName(v: Value): string {
+  if (v instanceof Undefined) return 'undefined';
+  if (v === null) return 'none';
+  if (Array.isArray(v)) return 'a list';
+  if (isPlainObject(v)) return 'a mapping';
+  return `a ${typeof v}`;
+}
+
+/** Deep equality over plain data. */
+export function equal(a: Value, b: Value): boolean {
+  const x = defined(a);
+  const y = defined(b);
+  if (Array.isArray(x) || Array.isArray(y)) return Array.isArray(x) && Array.isArray(y) && x.length === y.length && x.every((v, i) => equal(v, y[i]!));
+  if (isPlainObject(x) || isPlainObject(y)) {
+    if (!isPlainObject(x) || !isPlainObject(y)) return false;
+    const kx = Object.keys(x);
+    return kx.length === Object.keys(y).length && kx.every((k) => Object.hasOwn(y, k) && equal(x[k]!, y[k]!));
+  }
+  return x === y;
+}

@@ -1,0 +1,30 @@
+import { lstat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { StoreError } from '../errors.js';
+
+export type StorePathKind = 'folder' | 'file';
+
+/**
+ * lstat a path of the store's own layout (a top folder, a ref, a bundle folder, a blob) and insist it is
+ * what ferry makes there: a real folder or a regular file, never a symbolic link. A link planted there
+ * would lead ferry's reads, writes and removals (gc removes whole trees) out of the store, so it is
+ * refused, not followed. Returns undefined when nothing is there.
+ */
+export async function checkStorePath(path: string, kind: StorePathKind): Promise<Stats | undefined> {
+  let st: Stats;
+  try {
+    st = await lstat(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ENOTDIR') throw new StoreError(`${path}: a folder on its way is not a folder; the store is damaged, repair it by hand`);
+    throw err;
+  }
+  if (st.isSymbolicLink()) {
+    throw new StoreError(`${path} is a symbolic link: ferry never makes one there and does not follow it out of the store; remove the link (move the real ${kind} into the store if it is needed)`);
+  }
+  if (kind === 'folder' ? !st.isDirectory() : !st.isFile()) {
+    throw new StoreError(`${path} should be a ${kind === 'folder' ? 'folder' : 'regular file'} but is not; the store is damaged, move it away`);
+  }
+  return st;
+}

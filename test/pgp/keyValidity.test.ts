@@ -1,0 +1,215 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { ferry } from '../helpers/cli.js';
+import { craftTar, manifestFor } from '../helpers/craft.js';
+import { makeGnupg, type Gnupg } from '../helpers/gpg.js';
+import { snapshotTree } from '../helpers/tree.js';
+import { importDemoBundle } from '../helpers/demoBundle.js';
+import { writeKey } from '../helpers/keys.js';
+import { canonicalJson } from '../../src/util/canonicalJson.js';
+import { signDetached } from '../../src/pgp/sign.js';
+
+const DAY = 86400_000;
+
+/**
+ * A signature counts only when the key that made it can sign NOW: a back-dated signature by a subkey
+ * that has expired since, or by a key revoked since for any reason, is refused (exit 66) with one line
+ * naming the key and the reason. Keys are made by the real gpg where it can make them.
+ */
+describe('a signature counts only when its key is valid now', () => {
+  let dir: string;
+  let gnupg: Gnupg;
+  let store: string;
+  let team: Awaited<ReturnType<typeof writeKey>>;
+  const files = [{ path: 'files/s/a.txt', data: Buffer.from('artifact a\n') }];
+  const manifest = Buffer.from(canonicalJson(manifestFor(files)));
+  /** long enough ago that "since then" is certain, whatever the load on this machine */
+  const past = new Date(Date.now() - 3 * DAY);
+  const later = (ms: number) => new Date(past.getTime() + ms);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-keyvalid-'));
+    gnupg = await makeGnupg(dir);
+    await writeFile(join(dir, 'manifest.json'), manifest);
+    team = await writeKey(dir, 'team');
+    // a store that already holds a release, so "unchanged" is not trivially "empty"
+    ({ store } = await importDemoBundle(dir, team));
+  });
+  afterAll(async () => gnupg?.close());
+
+  async function bundleWith(name: string, signature: string): Promise<string> {
+    const file = join(dir, `${name}.ferry`);
+    await writeFile(file, craftTar([{ path: 'manifest.json', data: manifest }, { path: 'manifest.json.asc', data: Buffer.from(signature) }, ...files]));
+    return file;
+  }
+
+  /** a gpg key for `uid` made in the past (a signing primary unless a subkey signs) */
+  async function gpgKey(uid: string, opts: { usage?: string; expire?: string; at?: Date } = {}): Promise<string> {
+    await gnupg.ok(['--quick-gen-key', uid, 'ed25519', opts.usage ?? 'sign', opts.expire ?? 'never'], { at: opts.at ?? past });
+    return gnupg.fingerprint(uid);
+  }
+  const gpgSign = async (name: string, uid: string, at: Date) => {
+    const out = join(dir, `${name}.asc`);
+    await gnupg.ok(['--armor', '--detach-sign', '-u', uid, '-o', out, join(dir, 'manifest.json')], { at });
+    return readFile(out, 'utf8');
+  };
+  const exportPublic = async (name: string, uid: string) => {
+    const out = join(dir, `${name}.pub.asc`);
+    await gnupg.ok(['--yes', '--armor', '--export', '-o', out, uid]);
+    return out;
+  };
+
+  async function expectRefused(bundle: string, keyrings: string[], reason: RegExp): Promise<string> {
+    const args = keyrings.flatMap((k) => ['--keyring', k]);
+    const v = await ferry(['verify', bundle, ...args]);
+    expect(v.code, v.stderr).toBe(66);
+    expect(v.stderr).toMatch(reason);
+    expect(v.stderr.trim().split('\n')).toHaveLength(1);
+    const before = await snapshotTree(store);
+    const i = await ferry(['import', bundle, ...args, '--store', store]);
+    expect(i.code, i.stderr).toBe(66);
+    expect(i.stderr).toMatch(reason);
+    expect(await snapshotTree(store)).toEqual(before);
+    return v.stderr;
+  }
+
+  async function expectAccepted(bundle: string, keyrings: string[]) {
+    const v = await ferry(['verify', bundle, ...keyrings.flatMap((k) => ['--keyring', k]), '--json']);
+    expect(v.code, v.stderr).toBe(0);
+    return JSON.parse(v.stdout) as { signers: Array<{ fingerprint: string }> };
+  }
+
+  it('refuses a back-dated signature by a signing subkey that has expired since (gpg --quick-add-key)', async () => {
+    const fpr = await gpgKey('Expiring Subkey <sub@example.org>', { usage: 'cert' });
+    await gnupg.ok(['--quick-add-key', fpr, 'ed25519', 'sign', '1d'], { at: past });
+    const signature = await gpgSign('expired-sub', 'sub@example.org', later(3600_000));
+    const keyring = await exportPublic('expired-sub', 'sub@example.org');
+    const err = await expectRefused(await bundleWith('expired-sub', signature), [keyring], /signing subkey is expired \(since \d{4}-/);
+    expect(err).toContain(fpr);
+    expect(err).toContain('Expiring Subkey <sub@example.org>');
+  });
+
+  it('accepts the same kind of key while its signing subkey is valid (the control for the test above)', async () => {
+    const fpr = await gpgKey('Valid Subkey <valid@example.org>', { usage: 'cert' });
+    await gnupg.ok(['--quick-add-key', fpr, 'ed25519', 'sign', '30d'], { at: past });
+    const signature = await gpgSign('valid-sub', 'valid@example.org', later(3600_000));
+    const out = await expectAccepted(await bundleWith('valid-sub', signature), [await exportPublic('valid-sub', 'valid@example.org')]);
+    expect(out.signers.map((s) => s.fingerprint)).toEqual([fpr]);
+  });
+
+  it('refuses a back-dated signature by a primary key that has expired since (gpg --quick-set-expire)', async () => {
+    const fpr = await gpgKey('Expiring Primary <primary@example.org>');
+    // a second later: a self-signature must be newer than the one it replaces
+    await gnupg.ok(['--quick-set-expire', fpr, '1d'], { at: later(1000) });
+    const signature = await gpgSign('expired-primary', 'primary@example.org', later(3600_000));
+    const err = await expectRefused(await bundleWith('expired-primary', signature), [await exportPublic('expired-primary', 'primary@example.org')], /key is expired \(since \d{4}-/);
+    expect(err).toContain(fpr);
+  });
+
+  it.each([
+    [0, 'no reason given'],
+    [1, 'compromised'],
+    [2, 'superseded'],
+    [3, 'retired'],
+  ] as const)('refuses a signature made before its key was revoked with reason code %i (%s), gpg --gen-revoke', async (code, reason) => {
+    const uid = `Revoked ${code} <revoked${code}@example.org>`;
+    const fpr = await gpgKey(uid);
+    const signature = await gpgSign(`revoked-${code}`, uid, later(3600_000));
+    await gnupg.revoke(fpr, code, `revoked by the test (${reason})`);
+    const keyring = await exportPublic(`revoked-${code}`, uid);
+    const err = await expectRefused(await bundleWith(`revoked-${code}`, signature), [keyring], new RegExp(`key is revoked \\(${reason}: "revoked by the test \\(${reason}\\)", on \\d{4}-`));
+    expect(err).toContain(fpr);
+  });
+
+  it('refuses a signature by a subkey revoked as "retired" after it signed (openpgp.js)', async () => {
+    const { privateKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'Retired Subkey' }], date: past, subkeys: [{ sign: true }], format: 'object' });
+    const subkey = privateKey.subkeys[0]!;
+    const msg = await openpgp.createMessage({ binary: manifest });
+    const signature = (await openpgp.sign({ message: msg, signingKeys: privateKey, signingKeyIDs: [subkey.getKeyID()], detached: true, date: later(3600_000) })) as string;
+    const revoked = await subkey.revoke(privateKey.keyPacket, { flag: openpgp.enums.reasonForRevocation.keyRetired, string: 'rotated' });
+    privateKey.subkeys[0] = revoked;
+    const keyring = join(dir, 'retired-sub.asc');
+    await writeFile(keyring, privateKey.toPublic().armor());
+    const err = await expectRefused(await bundleWith('retired-sub', signature), [keyring], /signing subkey is revoked \(retired: "rotated", on \d{4}-/);
+    expect(err).toContain(subkey.getKeyID().toHex().toUpperCase());
+  });
+
+  it('refuses a signature by a subkey whose current binding no longer allows signing (gpg change-usage to encrypt)', async () => {
+    const uid = 'Usage Changed <usage@example.org>';
+    const fpr = await gpgKey(uid, { usage: 'cert' });
+    await gnupg.ok(['--quick-add-key', fpr, 'rsa2048', 'sign', 'never'], { at: past });
+    const signature = await gpgSign('usage', uid, later(3600_000));
+    const before = await exportPublic('usage-before', uid);
+    // now the owner makes the subkey an encryption key; an importer has the old and the new copy
+    await gnupg.editKey(fpr, ['key 1', 'change-usage', 'S', 'E', 'Q', 'save']);
+    const after = await exportPublic('usage-after', uid);
+    const bundle = await bundleWith('usage', signature);
+    expect((await expectAccepted(bundle, [before])).signers.map((s) => s.fingerprint)).toEqual([fpr]);
+    await expectRefused(bundle, [before, after], /subkey is not marked for signing/);
+  });
+
+  describe('copies of one key are merged before verifying, so a revocation anywhere counts', () => {
+    let good: string;
+    let revoked: string;
+    let bundle: string;
+    let fpr: string;
+
+    beforeAll(async () => {
+      const { privateKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'Copied Key' }], date: past, format: 'object' });
+      fpr = privateKey.getFingerprint().toUpperCase();
+      bundle = await bundleWith('copied', await signDetached(manifest, [privateKey], later(3600_000)));
+      good = join(dir, 'copied-good.asc');
+      await writeFile(good, privateKey.toPublic().armor());
+      const r = await openpgp.revokeKey({ key: privateKey, reasonForRevocation: { flag: openpgp.enums.reasonForRevocation.keySuperseded, string: 'see the new key' }, format: 'armored' });
+      revoked = join(dir, 'copied-revoked.asc');
+      await writeFile(revoked, r.publicKey);
+    });
+
+    it('the unrevoked copy alone verifies (the control)', async () => {
+      expect((await expectAccepted(bundle, [good])).signers.map((s) => s.fingerprint)).toEqual([fpr]);
+    });
+
+    it('refuses when the revoked copy is in a second keyring file, in either order', async () => {
+      await expectRefused(bundle, [good, revoked], /key is revoked \(superseded: "see the new key"/);
+      await expectRefused(bundle, [revoked, good], /key is revoked \(superseded: "see the new key"/);
+    });
+
+    it('refuses when one keyring file holds both copies', async () => {
+      const both = join(dir, 'copied-both.asc');
+      await writeFile(both, (await readFile(good, 'utf8')) + (await readFile(revoked, 'utf8')));
+      await expectRefused(bundle, [both], /key is revoked \(superseded/);
+    });
+
+    it('refuses when a binary keyring holds the key twice (gpg --dearmor of both copies)', async () => {
+      const both = join(dir, 'copied-both.gpg');
+      const bin = async (f: string) => Buffer.from((await openpgp.unarmor(await readFile(f, 'utf8'))).data as Uint8Array);
+      await writeFile(both, Buffer.concat([await bin(good), await bin(revoked)]));
+      await expectRefused(bundle, [both], /key is revoked \(superseded/);
+    });
+  });
+
+  describe('a keyring file holding a secret key is refused (exit 64) with a message to pass the public key', () => {
+    it('an armored secret key (ferry key generate\'s PREFIX.secret.asc)', async () => {
+      const bundle = await bundleWith('team-signed', await signDetached(manifest, [await openpgp.readPrivateKey({ armoredKey: team.secretArmored })], new Date()));
+      expect((await expectAccepted(bundle, [team.public])).signers).toHaveLength(1);
+      for (const cmd of [['verify', bundle], ['inspect', bundle], ['import', bundle, '--store', store]]) {
+        const r = await ferry([...cmd, '--keyring', team.public, '--keyring', team.secret]);
+        expect(r.code, r.stderr).toBe(64);
+        expect(r.stderr).toContain(`${team.secret} holds the secret key ${team.fingerprint}: pass its public key instead`);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      }
+    });
+
+    it('a binary secret keyring exported by gpg', async () => {
+      const fpr = await gpgKey('Secret Export <secret@example.org>');
+      const out = join(dir, 'secret-export.gpg');
+      await gnupg.ok(['--export-secret-keys', '-o', out, fpr]);
+      const r = await ferry(['verify', await bundleWith('secret-export', await gpgSign('secret-export', fpr, new Date())), '--keyring', out]);
+      expect(r.code, r.stderr).toBe(64);
+      expect(r.stderr).toContain(`holds the secret key ${fpr}: pass its public key instead`);
+    });
+  });
+});
