@@ -10,7 +10,7 @@ import { makeHelloDeb } from './debFixture.js';
 import { writeRelease } from './storeFixture.js';
 
 const enabled = await canRunLab();
-const lab = labFor('hnm', 206, 1);
+const lab = await labFor('hnm', 1);
 
 /**
  * The apt step re-reads the staged repository (key, indexes, .deb files) before apt-get sees it, also
@@ -50,7 +50,7 @@ describe.skipIf(!enabled)('the apt step on a lab host refuses a staged file chan
     expect(up.code, up.stderr).toBe(0);
   });
   afterAll(async () => {
-    await lab.sh(['down']);
+    await lab.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
