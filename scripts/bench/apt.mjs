@@ -3,18 +3,22 @@
 //    when it holds that many, else N small packages built with dpkg-deb): ferry's writeAptRepository
 //    against `aptly repo add + publish` and `apt-ftparchive packages/release + gpg`, same files, same run.
 //    All three read every control file, hash every file, write Packages(.gz), Release, InRelease and
-//    Release.gpg. aptly runs with -skip-contents (Contents indexes are work the others do not do).
+//    Release.gpg. Peers as experts run them: apt-ftparchive writes only SHA256 (what apt needs: MD5, SHA1
+//    and SHA512 off), aptly runs with -skip-contents (Contents indexes are work the others do not do).
+//    ferry publishes in a new process (this script with --publish) each run.
 // 2. Resolving the dependency closure of 20 packages on Debian's real index (the machine's apt lists,
-//    offline): ferry's parse + resolve time and peak memory, against `apt-get install --simulate` on an
-//    empty status with the same lists.
+//    offline): a new ferry process (this script with --resolve) timed whole with its peak memory, against
+//    `apt-get install --simulate` on an empty status with the same lists, its package cache built once
+//    untimed (as on any host after `apt-get update`); ferry's parse and resolve times are reported too.
 // 3. `ferry lock` of one set, a new process timed whole, against apt-get on the same index (below).
+// Every pair runs interleaved, FERRY_BENCH_RUNS times (at least 3); rows give medians (lib.mjs).
 // Usage: node scripts/bench/apt.mjs   (FERRY_BENCH_DEBS=N, FERRY_BENCH_RUNS=R, FERRY_BENCH_APT=publish|closure|lock)
 import { spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { best, ferryBin, have, printTable, root, row, timeShell, writeResults } from './lib.mjs';
+import { ferryBin, have, interleave, median, printTable, root, row, RUNS, timeShell, writeResults } from './lib.mjs';
 
 const dist = (p) => pathToFileURL(join(root, 'dist', p)).href;
 
@@ -50,7 +54,6 @@ if (process.argv[2] === '--resolve') {
 const dir = join(process.env.FERRY_BENCH_DIR ?? tmpdir(), 'ferry-bench-apt');
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
-const runs = Number(process.env.FERRY_BENCH_RUNS ?? 2);
 const N = Math.max(500, Number(process.env.FERRY_BENCH_DEBS ?? 500));
 const node = (args) => `${JSON.stringify(process.execPath)} ${args}`;
 const rows = [];
@@ -92,30 +95,38 @@ if (part('publish')) {
   timeShell(`gpg --batch --import ${dir}/bench.secret.asc`, { env: genv });
   const fpr = spawnSync('gpg', ['--batch', '--with-colons', '--list-secret-keys'], { env: { ...process.env, ...genv } }).stdout.toString().match(/^fpr:+([0-9A-F]{40}):/m)[1];
 
-  const ferryS = best(runs, () => timeShell(node(`${JSON.stringify(join(root, 'scripts/bench/apt.mjs'))} --publish ${listFile} ${dir}/ferry-out ${dir}/bench.secret.asc`)), () => rmSync(join(dir, 'ferry-out'), { recursive: true, force: true }));
-
+  const ferryPublish = () => timeShell(node(`${JSON.stringify(join(root, 'scripts/bench/apt.mjs'))} --publish ${listFile} ${dir}/ferry-out ${dir}/bench.secret.asc`));
+  const cleanOut = () => ['ferry-out', 'aptly', 'ftp'].forEach((d) => rmSync(join(dir, d), { recursive: true, force: true }));
+  const what = `publish ${debs.length} .deb (${(bytes / 2 ** 20).toFixed(0)} MiB), signed`;
+  if (have('apt-ftparchive')) {
+    const d = `${dir}/ftp/dists/bench`;
+    const sha256Only = '-o APT::FTPArchive::MD5=false -o APT::FTPArchive::SHA1=false -o APT::FTPArchive::SHA512=false';
+    const ftpCmd = [
+      `mkdir -p ${d}/main/binary-amd64 && cd ${dir}/ftp && ln -sfn ${dir}/pool pool`,
+      `apt-ftparchive ${sha256Only} packages pool > ${d}/main/binary-amd64/Packages`,
+      `gzip -9nk ${d}/main/binary-amd64/Packages`,
+      `cd ${d} && apt-ftparchive ${sha256Only} -o APT::FTPArchive::Release::Suite=bench -o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=main release . > Release`,
+      `gpg --batch -u ${fpr} --clearsign -o InRelease Release && gpg --batch -u ${fpr} -abs -o Release.gpg Release`,
+    ].join(' && ');
+    const r = await interleave(RUNS, ferryPublish, () => timeShell(ftpCmd, { env: genv }), cleanOut);
+    rows.push(row(what, r.ferry, r.peer, 'apt-ftparchive (SHA256 only) + gpg', 's', '<= 1'));
+  }
   if (have('aptly')) {
     writeFileSync(join(dir, 'aptly.conf'), JSON.stringify({ rootDir: join(dir, 'aptly'), architectures: ['amd64'], gpgProvider: 'gpg' }));
     const aptly = `aptly -config=${dir}/aptly.conf`;
-    const aptlyS = best(
-      runs,
-      () => timeShell(`${aptly} repo create -distribution=bench -component=main r >/dev/null && ${aptly} repo add r ${dir}/pool >/dev/null && ${aptly} publish repo -batch -gpg-key=${fpr} -skip-contents r >/dev/null`, { env: genv }),
-      () => rmSync(join(dir, 'aptly'), { recursive: true, force: true }),
-    );
-    rows.push(row(`publish ${debs.length} .deb (${(bytes / 2 ** 20).toFixed(0)} MiB), signed`, ferryS, aptlyS, 'aptly repo add + publish', 's', '<= 1'));
+    const aptlyCmd = `${aptly} repo create -distribution=bench -component=main r >/dev/null && ${aptly} repo add r ${dir}/pool >/dev/null && ${aptly} publish repo -batch -gpg-key=${fpr} -skip-contents r >/dev/null`;
+    const r = await interleave(RUNS, ferryPublish, () => timeShell(aptlyCmd, { env: genv }), cleanOut);
+    rows.push(row(what, r.ferry, r.peer, 'aptly repo add + publish -skip-contents', 's', '<= 1'));
   }
-  if (have('apt-ftparchive')) {
-    const d = `${dir}/ftp/dists/bench`;
-    const ftpCmd = [
-      `mkdir -p ${d}/main/binary-amd64 && cd ${dir}/ftp && ln -sfn ${dir}/pool pool`,
-      `apt-ftparchive packages pool > ${d}/main/binary-amd64/Packages`,
-      `gzip -9nk ${d}/main/binary-amd64/Packages`,
-      `cd ${d} && apt-ftparchive -o APT::FTPArchive::Release::Suite=bench -o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=main release . > Release`,
-      `gpg --batch -u ${fpr} --clearsign -o InRelease Release && gpg --batch -u ${fpr} -abs -o Release.gpg Release`,
-    ].join(' && ');
-    const ftpS = best(runs, () => timeShell(ftpCmd, { env: genv }), () => rmSync(join(dir, 'ftp'), { recursive: true, force: true }));
-    rows.push(row(`publish ${debs.length} .deb (${(bytes / 2 ** 20).toFixed(0)} MiB), signed`, ferryS, ftpS, 'apt-ftparchive + gpg', 's', '<= 1'));
-  }
+  cleanOut();
+}
+
+/** `cmd` under /usr/bin/time: wall seconds, peak RSS in MiB, and its stdout. */
+function timed(cmd) {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', 'bash', '-c', cmd], { maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+  const [s, kib] = r.stderr.toString().trim().split('\n').pop().split(' ').map(Number);
+  return { s, mib: kib / 1024, stdout: r.stdout.toString() };
 }
 
 if (part('closure')) {
@@ -129,27 +140,18 @@ if (part('closure')) {
       writeFileSync(out, spawnSync('/usr/lib/apt/apt-helper', ['cat-file', f], { maxBuffer: 1 << 30 }).stdout);
       return out;
     });
-    let best1;
-    for (let i = 0; i < runs; i++) {
-      const r = JSON.parse(spawnSync(process.execPath, [join(root, 'scripts/bench/apt.mjs'), '--resolve', plain.join(','), ROOTS.join(',')]).stdout.toString());
-      if (!best1 || r.parseS + r.resolveS < best1.parseS + best1.resolveS) best1 = r;
-    }
     // apt-get on an empty status with the same lists; its package cache is built once, untimed, as on any host after `apt-get update`
     mkdirSync(join(dir, 'aptcache'), { recursive: true });
     writeFileSync(join(dir, 'status'), '');
     const aptCmd = `apt-get -q -o Debug::NoLocking=1 -o Dir::State::status=${dir}/status -o Dir::Cache=${dir}/aptcache/ -o Dir::Cache::pkgcache=${dir}/aptcache/pkgcache.bin -o Dir::Cache::srcpkgcache=${dir}/aptcache/srcpkgcache.bin -o APT::Architectures::=amd64 install --simulate --no-install-recommends ${ROOTS.join(' ')}`;
     timeShell(`${aptCmd} >/dev/null`);
-    let aptS = Infinity;
-    let aptKiB = 0;
-    for (let i = 0; i < runs; i++) {
-      const r = spawnSync('/usr/bin/time', ['-f', '%e %M', 'bash', '-c', `${aptCmd} >/dev/null`]);
-      const [s, kib] = r.stderr.toString().trim().split('\n').pop().split(' ').map(Number);
-      if (s < aptS) [aptS, aptKiB] = [s, kib];
-    }
-    const label = `closure of 20 packages in ${best1.packages} (${best1.closure} chosen)`;
-    rows.push(row(`${label}: parse + resolve`, best1.parseS + best1.resolveS, aptS, 'apt-get install --simulate (cached)', 's'));
-    rows.push(row(`${label}: resolve only`, best1.resolveS, aptS, 'apt-get install --simulate (cached)', 's'));
-    rows.push(row(`${label}: peak memory`, best1.maxRssMiB, aptKiB / 1024, 'apt-get install --simulate (cached)', 'MiB'));
+    const r = await interleave(RUNS, () => timed(node(`${JSON.stringify(join(root, 'scripts/bench/apt.mjs'))} --resolve ${plain.join(',')} ${ROOTS.join(',')}`)), () => timed(`${aptCmd} >/dev/null`));
+    const inner = r.ferry.map((x) => JSON.parse(x.stdout));
+    const label = `closure of 20 packages in ${inner[0].packages} (${inner[0].closure} chosen)`;
+    const peer = 'apt-get install --simulate (cache built)';
+    rows.push(row(`${label}: new process, whole`, r.ferry.map((x) => x.s), r.peer.map((x) => x.s), peer, 's'));
+    rows.push(row(`${label}: ferry's parse + resolve only`, median(inner.map((x) => x.parseS + x.resolveS)), undefined, '-', 's'));
+    rows.push(row(`${label}: peak memory`, r.ferry.map((x) => x.mib), r.peer.map((x) => x.mib), peer, 'MiB', '<= 1.5'));
   }
 }
 
@@ -175,15 +177,7 @@ if (part('lock') && first && existsSync(keyring)) {
     `upstreams: { apt: [{ uri: "file://${mirror}", suites: [${suite}], components: [${component}], keyring: ${keyring} }] }`,
     `services: { s: { version: "1", groups: [g], artifacts: { apt: [${set.join(', ')}] } } }`, '',
   ].join('\n'));
-  const timed = (cmd) => {
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', 'bash', '-c', `${cmd} >/dev/null`]);
-    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
-    const [s, kib] = r.stderr.toString().trim().split('\n').pop().split(' ').map(Number);
-    return { s, mib: kib / 1024 };
-  };
   const lockCmd = node(`${JSON.stringify(ferryBin)} lock ${spec} --cache ${dir}/lockcache`);
-  const cold = timed(lockCmd);
-  const warm = Array.from({ length: runs }, () => timed(lockCmd)).sort((a, b) => a.s - b.s)[0];
   const aptDir = join(dir, 'aptlock');
   mkdirSync(join(aptDir, 'lists/partial'), { recursive: true });
   mkdirSync(join(aptDir, 'cache'), { recursive: true });
@@ -191,13 +185,19 @@ if (part('lock') && first && existsSync(keyring)) {
   writeFileSync(join(aptDir, 'sources.list'), `deb [signed-by=${keyring}] ${repoUri} ${suite} ${component}\n`);
   for (const f of [inRelease, listFile1]) symlinkSync(f, join(aptDir, 'lists', f.split('/').pop()));
   const aptCmd1 = `apt-get -q -o Debug::NoLocking=1 -o Dir::Etc::SourceList=${aptDir}/sources.list -o Dir::Etc::SourceParts=/nonexistent -o Dir::State::Lists=${aptDir}/lists -o Dir::State::status=${aptDir}/status -o Dir::Cache=${aptDir}/cache/ -o Dir::Cache::pkgcache=${aptDir}/cache/pkgcache.bin -o Dir::Cache::srcpkgcache=${aptDir}/cache/srcpkgcache.bin -o APT::Architecture=amd64 -o APT::Architectures::=amd64 install --simulate --no-install-recommends ${set.join(' ')}`;
-  const aptCold = timed(aptCmd1);
-  const aptWarm = Array.from({ length: runs }, () => timed(aptCmd1)).sort((a, b) => a.s - b.s)[0];
+  // cold: ferry without its parsed-index cache, apt-get without its package cache; warm: both caches built
+  const cold = await interleave(RUNS, () => timed(`${lockCmd} >/dev/null`), () => timed(`${aptCmd1} >/dev/null`), () => {
+    rmSync(join(dir, 'lockcache'), { recursive: true, force: true });
+    rmSync(join(aptDir, 'cache'), { recursive: true, force: true });
+    mkdirSync(join(aptDir, 'cache'), { recursive: true });
+  });
+  const warm = await interleave(RUNS, () => timed(`${lockCmd} >/dev/null`), () => timed(`${aptCmd1} >/dev/null`));
   const what = `ferry lock of ${set.join(' + ')}`;
-  rows.push(row(`${what}, new process, parsed index cached`, warm.s, aptWarm.s, 'apt-get install --simulate (cache built)', 's', '<= 1'));
-  rows.push(row(`${what}, peak RSS, parsed index cached`, warm.mib, aptWarm.mib, 'apt-get install --simulate (cache built)', 'MiB', '<= 1.5'));
-  rows.push(row(`${what}, first lock (parses the index)`, cold.s, aptCold.s, 'apt-get install --simulate (builds its cache)', 's'));
-  rows.push(row(`${what}, first lock, peak RSS`, cold.mib, aptCold.mib, 'apt-get install --simulate (builds its cache)', 'MiB'));
+  const [s, mib] = [(xs) => xs.map((x) => x.s), (xs) => xs.map((x) => x.mib)];
+  rows.push(row(`${what}, new process, warm (parsed index cached)`, s(warm.ferry), s(warm.peer), 'apt-get install --simulate (cache built)', 's', '<= 1'));
+  rows.push(row(`${what}, peak RSS, warm`, mib(warm.ferry), mib(warm.peer), 'apt-get install --simulate (cache built)', 'MiB', '<= 1.5'));
+  rows.push(row(`${what}, cold (parses the index)`, s(cold.ferry), s(cold.peer), 'apt-get install --simulate (builds its cache)', 's'));
+  rows.push(row(`${what}, peak RSS, cold`, mib(cold.ferry), mib(cold.peer), 'apt-get install --simulate (builds its cache)', 'MiB'));
 }
 
 printTable(rows);

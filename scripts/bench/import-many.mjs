@@ -1,7 +1,8 @@
 // Benchmark: import of a bundle of many tiny files (the case where a sync per file cost minutes), against
 // `tar -x` + `sync` of the same bundle. Both end with every file on disk and durable; ferry also checks
 // the signature and every sha256. Goal: within 2x of the peer.
-// Usage: node scripts/bench/import-many.mjs [FILES]   (default 100000; FERRY_BENCH_RUNS, default 1)
+// ferry runs as a new process each time; runs interleaved with the peer, medians (lib.mjs).
+// Usage: node scripts/bench/import-many.mjs [FILES]   (default 100000; FERRY_BENCH_RUNS, default 3)
 // The bundle is written with ferry's own tar writer and signer from dist/ (ferry build would spend its
 // time hashing and caching 100,000 sources, which is not what is measured here).
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { best, ferryCmd, printTable, root, row, timeShell, writeResults } from './lib.mjs';
+import { ferryCmd, interleave, printTable, root, row, RUNS, timeShell, writeResults } from './lib.mjs';
 
 const count = Number(process.argv[2] ?? 100_000);
 const dir = join(process.env.FERRY_BENCH_DIR ?? tmpdir(), 'ferry-bench-import-many');
@@ -56,19 +57,18 @@ await writeTar(
 out.end();
 await once(out, 'close');
 
-const runs = Number(process.env.FERRY_BENCH_RUNS ?? 1);
 const clean = () => {
   rmSync(join(dir, 'out'), { recursive: true, force: true });
   timeShell(`sync -f ${dir}`); // nothing of the previous run left to flush
 };
-const ferryS = best(runs, () => timeShell(ferryCmd(`import ${bundle} --keyring ${dir}/team.asc --store ${dir}/out`)), clean);
-const verifyS = best(runs, () => timeShell(ferryCmd(`verify ${bundle} --keyring ${dir}/team.asc`)), clean);
-const peerS = best(runs, () => timeShell(`mkdir -p ${dir}/out && tar -xf ${bundle} -C ${dir}/out && sync`), clean);
+const peer = () => timeShell(`mkdir -p ${dir}/out && tar -xf ${bundle} -C ${dir}/out && sync`);
+const imported = await interleave(RUNS, () => timeShell(ferryCmd(`import ${bundle} --keyring ${dir}/team.asc --store ${dir}/out`)), peer, clean);
+const verified = await interleave(RUNS, () => timeShell(ferryCmd(`verify ${bundle} --keyring ${dir}/team.asc`)), peer, clean);
 clean();
 
 const rows = [
-  row(`import ${count} tiny files`, ferryS, peerS, 'tar -x + sync', 's', '<= 2'),
-  row(`verify ${count} tiny files (writes nothing)`, verifyS, peerS, 'tar -x + sync', 's'),
+  row(`import ${count} tiny files`, imported.ferry, imported.peer, 'tar -x + sync', 's', '<= 2'),
+  row(`verify ${count} tiny files (writes nothing)`, verified.ferry, verified.peer, 'tar -x + sync', 's'),
 ];
 printTable(rows);
 writeResults('import-many', rows);

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,31 +18,63 @@ export function timeShell(cmd, opts = {}) {
   return s;
 }
 
-/** Best (minimum) of n runs, each preceded by `before` (untimed). */
-export function best(n, fn, before = () => {}) {
-  let min = Infinity;
-  for (let i = 0; i < n; i++) {
-    before();
-    min = Math.min(min, fn());
+/** Runs per measurement (FERRY_BENCH_RUNS, at least 3): enough for a median and a spread. */
+export const RUNS = Math.max(3, Number(process.env.FERRY_BENCH_RUNS ?? 3));
+
+/**
+ * Time ferry and its peer `runs` times each, interleaved (ferry, peer, peer, ferry, ...: neither always goes
+ * first into a cache the other warmed), each run preceded by `before` (untimed). fns return seconds (or any
+ * sample). Returns the samples, paired in run order, for row().
+ */
+export async function interleave(runs, ferryFn, peerFn, before = () => {}) {
+  const ferry = [];
+  const peer = [];
+  for (let i = 0; i < runs; i++) {
+    const order = i % 2 === 0 ? [[ferryFn, ferry], [peerFn, peer]] : [[peerFn, peer], [ferryFn, ferry]];
+    for (const [fn, out] of order) {
+      await before();
+      out.push(await fn());
+    }
   }
-  return min;
+  return { ferry, peer };
 }
 
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
 export function have(cmd) {
   return spawnSync('bash', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
+/** The 1-minute load average above which ratios are marked unreliable: other work shares the cores. */
+export const HIGH_LOAD = Number(process.env.FERRY_BENCH_MAX_LOAD ?? Math.max(1.5, cpus().length * 0.75));
+
 /**
- * rows: { name, ferry, peer, peerName, unit, goal, lowerIsBetter = true }
- * ratio = ferry / peer for times (lower is better), peer / ferry for rates, so ratio < 1 always means ferry is better... no:
- * ratio is always ferry/peer in the row's unit; `goal` says which way it must go, e.g. "<= 1.1".
+ * One line per row: ferry and the peer (medians), the median of the per-run ratios ferry/peer, their spread
+ * (lowest to highest per-run ratio), the goal and whether the median ratio meets it. A row measured while
+ * the load average was above HIGH_LOAD is marked: its ratio says little.
  */
 export function printTable(rows) {
-  const header = ['measurement', 'ferry', 'peer', 'peer tool', 'ratio', 'goal', 'met'];
-  const body = rows.map((r) => [r.name, fmt(r.ferry, r.unit), fmt(r.peer, r.unit), r.peerName, r.ratio === undefined ? '-' : r.ratio.toFixed(2) + '×', r.goal ?? '-', r.met === undefined ? '-' : r.met ? 'yes' : 'NO']);
+  const header = ['measurement', 'ferry', 'peer', 'peer tool', 'ratio', 'spread', 'goal', 'met', 'load'];
+  const body = rows.map((r) => [
+    r.name,
+    fmt(r.ferry, r.unit),
+    fmt(r.peer, r.unit),
+    r.peerName,
+    r.ratio === undefined ? '-' : r.ratio.toFixed(2) + '×',
+    r.spread ? `${r.spread[0].toFixed(2)}–${r.spread[1].toFixed(2)}` : '-',
+    r.goal ?? '-',
+    r.met === undefined ? '-' : r.met ? 'yes' : 'NO',
+    r.load === undefined ? '-' : `${r.load.toFixed(1)}${r.load > HIGH_LOAD ? ' HIGH' : ''}`,
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
   const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
+  process.stdout.write(`${cpus().length} cores; medians of interleaved runs; ratio = ferry / peer\n`);
   process.stdout.write(line(header) + '\n' + widths.map((w) => '-'.repeat(w)).join('  ') + '\n' + body.map(line).join('\n') + '\n');
+  const high = rows.filter((r) => r.load > HIGH_LOAD).length;
+  if (high) process.stdout.write(`${high} row(s) measured with the load average above ${HIGH_LOAD}: other work shared the cores; measure again on a quiet machine\n`);
 }
 
 function fmt(v, unit) {
@@ -49,15 +82,26 @@ function fmt(v, unit) {
   return `${Number(v).toFixed(unit === 's' ? 2 : 1)} ${unit}`;
 }
 
-/** goal like "<= 1.1" or ">= 0.5" checked against ratio */
+/**
+ * A result row. ferry and peer are one number each, or the paired samples of interleave(): then the row
+ * holds their medians, the median of the per-run ratios and their spread. goal like "<= 1.1" or ">= 0.8"
+ * is checked against the (median) ratio. The load average at the time is recorded with the row.
+ */
 export function row(name, ferry, peer, peerName, unit, goal) {
-  const ratio = peer ? ferry / peer : undefined;
+  let ratio;
+  let spread;
+  if (Array.isArray(ferry) && Array.isArray(peer)) {
+    const ratios = ferry.map((f, i) => f / peer[i]);
+    ratio = median(ratios);
+    spread = [Math.min(...ratios), Math.max(...ratios)];
+  } else if (peer) ratio = ferry / peer;
   let met;
   if (goal && ratio !== undefined) {
     const [op, num] = goal.split(/\s+/);
     met = op === '<=' ? ratio <= Number(num) : ratio >= Number(num);
   }
-  return { name, ferry, peer, peerName, unit, ratio, goal, met };
+  const value = (v) => (Array.isArray(v) ? median(v) : v);
+  return { name, ferry: value(ferry), peer: value(peer), peerName, unit, ratio, spread, goal, met, load: loadavg()[0] };
 }
 
 export function writeResults(area, rows) {

@@ -1,7 +1,11 @@
 // Benchmark: index + fetch a requirements set of >= 100 wheels from a local fixture index (127.0.0.1):
 // ferry's python lock + collect (pages, file choice, metadata, concurrent downloads into the cache)
 // against `pip download --no-deps --only-binary=:all: -r` on the same index and requirements in the same
-// run; then the bytes each moves on a second, warm run.
+// run; then the bytes each moves on a second, warm run. Peer as an expert runs it: the interpreter itself
+// (`PYTHON -m pip`, PYTHON the real executable python3 names, never a version manager's shim, which adds
+// a fixed start-up), no config file, no version check. ferry runs as a new process each time (this script
+// with --fetch), like pip; cold (both caches empty) and warm (both caches filled) are separate rows, each
+// FERRY_BENCH_RUNS (at least 3) runs interleaved with pip, medians (lib.mjs).
 // Usage: node scripts/bench/python.mjs [wheels]   (default 120; needs `npm run build` first)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -9,7 +13,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
-import { printTable, root, row, timeShell, writeResults } from './lib.mjs';
+import { interleave, median, printTable, root, row, RUNS, timeShell, writeResults } from './lib.mjs';
 
 // child mode: a static file server that counts the bytes it sends (GET /__bytes answers the count)
 if (process.argv[2] === '--serve') {
@@ -31,6 +35,17 @@ if (process.argv[2] === '--serve') {
   // the benchmark blocks in spawnSync between reads of /__bytes; keep its idle connection open meanwhile
   server.keepAliveTimeout = 600_000;
   server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
+} else if (process.argv[2] === '--fetch') {
+  // child mode: one ferry lock + collect of SPEC's python artifacts into CACHE, in this new process
+  const [, , , specFile, cacheDir, workDir, count] = process.argv;
+  const { loadSpec } = await import(join(root, 'dist/specfile/loadSpec.js'));
+  const { lockPython } = await import(join(root, 'dist/sources/python/lockPython.js'));
+  const { collectPython } = await import(join(root, 'dist/sources/python/collectPython.js'));
+  const { silentLogger } = await import(join(root, 'dist/ui/log.js'));
+  const loaded = await loadSpec(specFile);
+  const ctx = { spec: loaded.spec, baseDir: loaded.baseDir, epoch: loaded.epoch, cacheDir, workDir, signingKeys: [], jobs: 8, log: silentLogger, previous: new Map() };
+  const result = await collectPython(await lockPython(ctx), ctx);
+  if (result.entries.filter((e) => e.kind === 'python').length !== Number(count)) throw new Error('ferry did not collect every wheel');
 } else {
   await main();
 }
@@ -38,8 +53,9 @@ if (process.argv[2] === '--serve') {
 async function main() {
   const count = Number(process.argv[2] ?? 120);
   const dir = mkdtempSync(join(process.env.FERRY_BENCH_DIR ?? tmpdir(), 'ferry-bench-python-'));
-  const py = spawnSync('python3', ['-c', 'import sys, platform; print("%d.%d" % sys.version_info[:2]); print(platform.machine())'], { encoding: 'utf8' }).stdout.trim().split('\n');
-  const [version, machine] = py;
+  const py = spawnSync('python3', ['-c', 'import sys, platform; print("%d.%d" % sys.version_info[:2]); print(platform.machine()); print(sys.executable)'], { encoding: 'utf8' }).stdout.trim().split('\n');
+  // the interpreter itself: a shim (pyenv) in front of it would add its own start-up to every pip run
+  const [version, machine, python] = py;
   const cp = `cp${version.replace('.', '')}`;
 
   // wheels: per project a pure wheel (the one chosen), a Windows wheel (listed, never fetched), sizes 50-400 KiB
@@ -80,51 +96,37 @@ async function main() {
       join(dir, 'spec/bench.yaml'),
       `name: bench\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\ntargets:\n  python: { version: "${version}", platforms: [manylinux_2_36_${machine}] }\nupstreams:\n  python: { index: "${base}/simple/" }\nservices:\n  bench:\n    version: "1"\n    groups: [all]\n    artifacts:\n      python: { requirements: requirements.txt }\n`,
     );
-    const { loadSpec } = await import(join(root, 'dist/specfile/loadSpec.js'));
-    const { lockPython } = await import(join(root, 'dist/sources/python/lockPython.js'));
-    const { collectPython } = await import(join(root, 'dist/sources/python/collectPython.js'));
-    const { silentLogger } = await import(join(root, 'dist/ui/log.js'));
-    const loaded = await loadSpec(join(dir, 'spec/bench.yaml'));
     const ferryRun = async (cacheDir) => {
-      const ctx = { spec: loaded.spec, baseDir: loaded.baseDir, epoch: loaded.epoch, cacheDir, workDir: mkdtempSync(join(dir, 'work-')), signingKeys: [], jobs: 8, log: silentLogger, previous: new Map() };
       const before = await served();
-      const t = process.hrtime.bigint();
-      const lock = await lockPython(ctx);
-      const result = await collectPython(lock, ctx);
-      const s = Number(process.hrtime.bigint() - t) / 1e9;
-      if (result.entries.filter((e) => e.kind === 'python').length !== count) throw new Error('ferry did not collect every wheel');
+      const s = timeShell(`${JSON.stringify(process.execPath)} ${JSON.stringify(new URL(import.meta.url).pathname)} --fetch ${dir}/spec/bench.yaml ${cacheDir} ${mkdtempSync(join(dir, 'work-'))} ${count}`);
       return { s, bytes: (await served()) - before };
     };
     const pipArgs = `download --no-deps --only-binary=:all: --platform manylinux_2_36_${machine} --python-version ${version} --implementation cp --abi ${cp} --index-url ${base}/simple/ --disable-pip-version-check -q -r ${dir}/spec/requirements.txt`;
     const pipEnv = { PIP_CONFIG_FILE: '/dev/null', NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1' };
     const pipRun = async (dest, cache) => {
       const before = await served();
-      const s = timeShell(`python3 -m pip ${pipArgs} -d ${dest} ${cache ? `--cache-dir ${cache}` : '--no-cache-dir'}`, { env: pipEnv });
+      const s = timeShell(`${python} -m pip ${pipArgs} -d ${dest} ${cache ? `--cache-dir ${cache}` : '--no-cache-dir'}`, { env: pipEnv });
       if (readdirSync(dest).length !== count) throw new Error('pip did not download every wheel');
       return { s, bytes: (await served()) - before };
     };
 
-    const runs = Number(process.env.FERRY_BENCH_RUNS ?? 3);
-    let ferryCold = Infinity;
-    let pipCold = Infinity;
-    for (let i = 0; i < runs; i++) {
-      rmSync(join(dir, 'cache'), { recursive: true, force: true });
-      ferryCold = Math.min(ferryCold, (await ferryRun(join(dir, 'cache'))).s);
-      rmSync(join(dir, 'pip-dest'), { recursive: true, force: true });
-      pipCold = Math.min(pipCold, (await pipRun(join(dir, 'pip-dest'))).s);
-    }
-    // warm: ferry with the cache the cold runs filled; pip with its own cache filled by one run first
-    const ferryWarm = await ferryRun(join(dir, 'cache'));
+    const ferryCache = join(dir, 'cache');
+    const pipCache = join(dir, 'pip-cache');
+    const cold = await interleave(RUNS, () => ferryRun(ferryCache), () => pipRun(join(dir, 'pip-dest')), () => {
+      for (const d of ['cache', 'pip-dest']) rmSync(join(dir, d), { recursive: true, force: true });
+    });
+    // warm: each with its own cache filled by one run first
+    await ferryRun(ferryCache);
     rmSync(join(dir, 'pip-dest'), { recursive: true, force: true });
-    await pipRun(join(dir, 'pip-dest'), join(dir, 'pip-cache'));
-    rmSync(join(dir, 'pip-dest'), { recursive: true, force: true });
-    const pipWarm = await pipRun(join(dir, 'pip-dest'), join(dir, 'pip-cache'));
-
+    await pipRun(join(dir, 'pip-dest'), pipCache);
+    const warm = await interleave(RUNS, () => ferryRun(ferryCache), () => pipRun(join(dir, 'pip-dest'), pipCache), () => rmSync(join(dir, 'pip-dest'), { recursive: true, force: true }));
+    const warmBytes = { ferry: Math.max(...warm.ferry.map((x) => x.bytes)) - indexBytes(dir), peer: median(warm.peer.map((x) => x.bytes)) - indexBytes(dir) };
+    const seconds = (xs) => xs.map((x) => x.s);
     const mib = (totalBytes / 2 ** 20).toFixed(1);
     const rows = [
-      row(`index + fetch ${count} wheels (${mib} MiB), cold`, ferryCold, pipCold, 'pip download --no-deps --only-binary=:all: -r', 's', '<= 0.33'),
-      row(`same, warm cache`, ferryWarm.s, pipWarm.s, 'pip download (its http cache warm)', 's', undefined),
-      { ...row(`bytes of wheels downloaded, warm cache`, 0, undefined, '-', 'B', undefined), ferry: ferryWarm.bytes - indexBytes(dir), peer: pipWarm.bytes - indexBytes(dir), peerName: 'pip download (its http cache warm)', goal: 'ferry = 0', met: ferryWarm.bytes - indexBytes(dir) === 0 },
+      row(`index + fetch ${count} wheels (${mib} MiB), cold`, seconds(cold.ferry), seconds(cold.peer), 'python -m pip download --no-deps --only-binary=:all: -r', 's', '<= 0.5'),
+      row(`same, warm cache`, seconds(warm.ferry), seconds(warm.peer), 'python -m pip download (its http cache warm)', 's', undefined),
+      { ...row(`bytes of wheels downloaded, warm cache`, warmBytes.ferry, warmBytes.peer, 'python -m pip download (its http cache warm)', 'B', undefined), ratio: undefined, goal: 'ferry = 0', met: warmBytes.ferry === 0 },
     ];
     printTable(rows);
     writeResults('python', rows);

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // `npm run bench`: install the peer tools, run every benchmark script in scripts/bench/, print one table.
 // Each script writes bench-results/AREA.json; this collects them into bench-results/all.json.
+// Every row: ferry, the fair peer (see each script's header for its configuration), the median ratio of
+// at least 3 interleaved runs, their spread, the goal, and the load average when it was measured.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { printTable, root } from './lib.mjs';
+import { HIGH_LOAD, printTable, root } from './lib.mjs';
 
-const PEERS = ['aptly', 'apt-utils', 'nginx', 'ansible-core', 'gpg', 'gpgv', 'wrk', 'openssh-server', 'openssh-client', 'curl'];
+const PEERS = readFileSync(join(root, 'scripts/deps/bench.apt'), 'utf8').replace(/#.*/g, '').split(/\s+/).filter(Boolean);
 const LIMIT_S = Number(process.env.FERRY_BENCH_SCRIPT_TIMEOUT ?? 900);
 
 if (process.getuid?.() === 0 && process.env.FERRY_BENCH_NO_INSTALL !== '1') {
@@ -23,6 +26,11 @@ const scripts = readdirSync(join(root, 'scripts/bench'))
   .filter((f) => only.length === 0 || only.includes(f.replace(/\.mjs$/, '')))
   .sort();
 const resultsDir = join(root, 'bench-results');
+if (loadavg()[0] > HIGH_LOAD) {
+  process.stdout.write(
+    `load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores (above ${HIGH_LOAD}): other work shares the cores, so the ratios below are marked HIGH and say little; run again on a quiet machine (FERRY_BENCH_MAX_LOAD sets the threshold)\n`,
+  );
+}
 const all = [];
 for (const s of scripts) {
   const area = s.replace(/\.mjs$/, '');

@@ -21,6 +21,8 @@ import type { BuildContext, BundleInput, KindResult } from '../sources/kind.js';
 import type { LoadedManifest } from '../store/loadManifest.js';
 import { planDifferential, type DifferentialPlan } from '../bundle/planDifferential.js';
 import { writeTar, type TarFile } from '../bundle/writeTar.js';
+import type { SbomComponent } from '../sbom/sbomComponent.js';
+import { writeSbomEntry } from './writeSbomEntry.js';
 
 export interface BuildOptions {
   specFile: string;
@@ -82,6 +84,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     const inputs: BundleInput[] = [];
     const artifacts: Record<string, unknown> = {};
     const collected: Record<string, KindResult> = {};
+    const components: SbomComponent[] = [];
     for (const kind of KINDS) {
       const section = lock.kinds[kind.name];
       if (section === undefined) continue;
@@ -90,6 +93,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       const result = await kind.collect(section, ctx, used);
       collected[kind.name] = result;
       inputs.push(...result.entries);
+      components.push(...(result.components ?? []));
       if (result.artifacts !== undefined) artifacts[kind.name] = result.artifacts;
     }
 
@@ -97,6 +101,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     const keyFile = join(ctx.workDir, 'bundle.asc');
     await writeFileAtomic(keyFile, publicKeysArmored(opts.signingKeys));
     inputs.push({ path: BUNDLE_KEY_PATH, file: keyFile, kind: 'key', services: [] });
+    inputs.push(await writeSbomEntry(spec, ctx.epoch, components, ctx.workDir));
 
     const entries = await describeEntries(inputs, ctx.jobs);
     const manifest: Manifest = {

@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
 import { rm } from 'node:fs/promises';
-import { buildBundle } from '../build/buildBundle.js';
-import { loadManifest } from '../store/loadManifest.js';
-import { splitBundle } from '../bundle/splitBundle.js';
 import { formatBytes } from '../ui/log.js';
 import { parseSize } from '../util/parseSize.js';
 import { collect, defaultCacheDir, loggerFrom, printJson, signingKeysFrom } from './options.js';
@@ -29,6 +26,9 @@ export function register(program: Command): void {
       '\nExamples:\n  ferry build bundles/demo/demo.yaml --key team.secret.asc --out dist/\n  ferry build app.yaml --key team.secret.asc --out dist/ --since dist/app-1.0.0.ferry --split 4GB\n\nSame lock and key => same bytes (SOURCE_DATE_EPOCH overrides the spec\'s epoch).\n',
     )
     .action(async (spec: string, opts: { key?: string[]; passphraseFile?: string; out: string; locked?: boolean; cache: string; jobs: number; since?: string; store?: string; split?: string; json?: boolean }) => {
+      const { buildBundle } = await import('../build/buildBundle.js');
+      const { loadManifest } = await import('../store/loadManifest.js');
+      const { splitBundle } = await import('../bundle/splitBundle.js');
       const log = loggerFrom(opts);
       const signingKeys = await signingKeysFrom(opts);
       const splitSize = opts.split === undefined ? undefined : parseSize(opts.split, '--split');

@@ -16,8 +16,14 @@ import { register as status } from './status.js';
 import { register as split } from './split.js';
 import { register as diff } from './diff.js';
 import { register as gc } from './gc.js';
+import { register as sbom } from './sbom.js';
 
-/** Every command registers itself on the program; one file per command in src/cli/. */
+/**
+ * Every command registers itself on the program; one file per command in src/cli/. Registering names the
+ * command, its options and help only: its action imports the modules it needs when it runs (await
+ * import(...)), so `ferry --version`, `--help` and each command start without loading the others' modules
+ * (openpgp, zod, undici, tar). A cli file imports statically only commander, errors, options and ui/.
+ */
 export const commands: Array<(program: Command) => void> = [
-  key, lock, build, sign, inspect, verify, importCmd, list, serve, extract, deploy, plan, rollback, status, split, diff, gc,
+  key, lock, build, sign, inspect, verify, importCmd, list, serve, extract, deploy, plan, rollback, status, split, diff, gc, sbom,
 ];

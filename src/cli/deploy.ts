@@ -1,11 +1,7 @@
 import type { Command } from 'commander';
 import { DeployError } from '../errors.js';
-import { loadRelease } from '../store/loadRelease.js';
 import type { DeployReport } from '../deploy/deployReport.js';
-import { runDeploy } from '../deploy/runDeploy.js';
 import type { Release } from '../store/loadRelease.js';
-import { deployOutput } from '../ui/deployOutput.js';
-import { deployTable } from '../deploy/deployTable.js';
 import { hostOptions, loadHosts, parseStages, releaseOptions, runOptions, type HostOpts } from './deployOptions.js';
 
 export interface RunOpts extends HostOpts {
@@ -25,6 +21,9 @@ export interface RunOpts extends HostOpts {
 
 /** Shared by deploy and rollback: run the release, print the table, exit non-zero on failure. */
 export async function deployRelease(release: Release, o: RunOpts): Promise<DeployReport> {
+  const { runDeploy } = await import('../deploy/runDeploy.js');
+  const { deployOutput } = await import('../ui/deployOutput.js');
+  const { deployTable } = await import('../deploy/deployTable.js');
   const { inventory, hosts } = await loadHosts(o);
   const log = deployOutput({ json: o.json });
   const report = await runDeploy({
@@ -62,6 +61,7 @@ export function register(program: Command): void {
     .description('Deploy a release from the store: stage artifacts, install, configure; skips what the hosts\' facts show done')
     .argument('<release>', 'NAME, NAME@VERSION or a bundle digest');
   releaseOptions(hostOptions(runOptions(cmd))).action(async (ref: string, o: RunOpts) => {
+    const { loadRelease } = await import('../store/loadRelease.js');
     await deployRelease(await loadRelease(o.store, ref), o);
   });
 }

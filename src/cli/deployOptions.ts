@@ -1,7 +1,5 @@
 import { type Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
-import { loadInventory } from '../deploy/loadInventory.js';
-import { selectHosts } from '../deploy/selectHosts.js';
 import { STAGES, type StageName } from '../deploy/steps/types.js';
 import { defaultStoreDir } from './options.js';
 import { numberOption } from './numberOption.js';
@@ -49,6 +47,8 @@ export interface HostOpts {
 }
 
 export async function loadHosts(o: HostOpts) {
+  const { loadInventory } = await import('../deploy/loadInventory.js');
+  const { selectHosts } = await import('../deploy/selectHosts.js');
   const inventory = await loadInventory(o.inventory);
   const hosts = selectHosts(inventory, o.limit ?? []);
   return { inventory, hosts };

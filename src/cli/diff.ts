@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { DIFF_SECTIONS, diffReleases } from '../bundle/diffReleases.js';
-import { loadManifest } from '../store/loadManifest.js';
 import { formatBytes } from '../ui/log.js';
 import { printJson } from './options.js';
 import { escapeText } from '../util/escapeText.js';
@@ -15,6 +13,8 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExamples:\n  ferry diff app-1.0.0.ferry app-2.0.0.ferry\n  ferry diff --store /srv/ferry app/1.0.0 app/2.0.0 --json\n\nSignatures are not checked: diff reads what the manifests say (ferry verify checks them).\n')
     .action(async (a: string, b: string, opts: { store?: string; json?: boolean }) => {
+      const { DIFF_SECTIONS, diffReleases } = await import('../bundle/diffReleases.js');
+      const { loadManifest } = await import('../store/loadManifest.js');
       const [ma, mb] = [await loadManifest(a, opts.store), await loadManifest(b, opts.store)];
       const d = diffReleases(ma, mb);
       if (opts.json) return printJson(d);

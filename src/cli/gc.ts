@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
-import { collectGarbage } from '../store/collectGarbage.js';
-import { resolveRelease } from '../store/resolveRelease.js';
 import { formatBytes } from '../ui/log.js';
 import { collect, defaultStoreDir, loggerFrom, printJson } from './options.js';
 import { loadHosts, type HostOpts } from './deployOptions.js';
-import { collectStatus } from '../deploy/collectStatus.js';
 import { DeployError } from '../errors.js';
 import { numberOption } from './numberOption.js';
 import { formatTable } from '../ui/formatTable.js';
@@ -13,7 +10,7 @@ export function register(program: Command): void {
   program
     .command('gc')
     .description('remove releases beyond the newest N per name, then the blobs no remaining release uses, and stale scratch')
-    .requiredOption('--keep <n>', 'releases to keep per name, newest by epoch', numberOption('--keep', { whole: true, min: 1 }))
+    .requiredOption('--keep <n>', 'releases to keep per name, newest by epoch', numberOption('--keep', { whole: true, min: 1, unit: 'releases' }))
     .option('--store <dir>', 'store folder (FERRY_STORE)', defaultStoreDir())
     .option('--protect <release>', 'never remove this release: DIGEST (or a unique prefix) or NAME/VERSION, e.g. what a host runs (repeatable)', collect)
     .option('-i, --inventory <file>', 'also keep every release a host of this inventory reports in its facts (ferry status); gc refuses when a host cannot be asked')
@@ -25,6 +22,8 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExample:\n  ferry gc --store /srv/ferry --keep 3 --protect 3f2a9c1e --dry-run\n')
     .action(async (opts: GcOpts) => {
+      const { collectGarbage } = await import('../store/collectGarbage.js');
+      const { resolveRelease } = await import('../store/resolveRelease.js');
       const protect: string[] = opts.inventory ? await digestsHostsRun({ ...opts, inventory: opts.inventory }) : [];
       // a full digest a host reports may be of a release this store never had: nothing to protect then
       for (const p of opts.protect ?? []) protect.push(/^[0-9a-f]{64}$/.test(p) ? p : (await resolveRelease(opts.store, p)).digest);
@@ -55,6 +54,7 @@ interface GcOpts extends Partial<HostOpts> {
  * might run any release: then gc stops rather than guess.
  */
 async function digestsHostsRun(o: GcOpts & { inventory: string }): Promise<string[]> {
+  const { collectStatus } = await import('../deploy/collectStatus.js');
   const { inventory, hosts } = await loadHosts({ inventory: o.inventory, limit: o.limit, factsDir: o.factsDir, sshConfig: o.sshConfig, forks: o.forks ?? 10 });
   const status = await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
   const unknown = [...status.unreachable.map((u) => `${u.host} (unreachable: ${u.error.split('\n')[0]})`), ...status.rows.filter((r) => r.problem).map((r) => `${r.host}/${r.service} (${r.problem})`)];

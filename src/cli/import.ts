@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { importBundle } from '../store/importBundle.js';
-import { syncReleaseLinks } from '../store/syncReleaseLinks.js';
 import { formatBytes } from '../ui/log.js';
 import { collect, defaultStoreDir, loggerFrom, printJson, trustedKeysFrom } from './options.js';
 
@@ -14,6 +12,8 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExamples:\n  ferry import openstack-2026.11.0.ferry --keyring team.asc --store /srv/ferry\n  ferry import /media/usb/openstack-2026.11.0.ferry.index.json --keyring team.asc --store /srv/ferry\n')
     .action(async (bundle: string, opts: { keyring?: string[]; store: string; json?: boolean }) => {
+      const { importBundle } = await import('../store/importBundle.js');
+      const { syncReleaseLinks } = await import('../store/syncReleaseLinks.js');
       const keys = await trustedKeysFrom(opts);
       const log = loggerFrom(opts);
       const r = await importBundle(bundle, { storeDir: opts.store, keys, log });

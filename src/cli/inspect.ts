@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
-import { parseManifest, manifestDigest } from '../bundle/manifest.js';
-import { readBundleHead } from '../bundle/readBundleHead.js';
-import { openBundleSource } from '../bundle/openBundleSource.js';
-import { noteIgnored, readParts, unusableParts, verifyDetached, type Verification } from '../pgp/verify.js';
-import { readKeyring } from '../pgp/keyring.js';
+import type { Verification } from '../pgp/verify.js';
 import { formatBytes } from '../ui/log.js';
 import { collect, loggerFrom, printJson } from './options.js';
 import { formatTable } from '../ui/formatTable.js';
@@ -18,6 +14,11 @@ export function register(program: Command): void {
     .option('--manifest', 'print the exact manifest.json bytes (to sign them with gpg: see ferry sign)')
     .option('--json', 'JSON output')
     .action(async (bundle: string, opts: { keyring?: string[]; manifest?: boolean; json?: boolean }) => {
+      const { parseManifest, manifestDigest } = await import('../bundle/manifest.js');
+      const { readBundleHead } = await import('../bundle/readBundleHead.js');
+      const { openBundleSource } = await import('../bundle/openBundleSource.js');
+      const { noteIgnored, readParts, unusableParts, verifyDetached } = await import('../pgp/verify.js');
+      const { readKeyring } = await import('../pgp/keyring.js');
       const src = await openBundleSource(bundle);
       const head = await readBundleHead(src.label, src.stream);
       if (opts.manifest) return void process.stdout.write(head.manifestBytes);

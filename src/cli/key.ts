@@ -2,8 +2,6 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { access } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
-import { generateKey } from '../pgp/generateKey.js';
-import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { passphraseFrom, printJson } from './options.js';
 import { numberOption } from './numberOption.js';
 
@@ -21,6 +19,8 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  ferry key generate --name "Security team" --email sec@example.org --out keys/team\n')
     .action(async (opts: { name: string; email?: string; out: string; passphraseFile?: string; expiresDays?: number; force?: boolean; json?: boolean }) => {
+      const { generateKey } = await import('../pgp/generateKey.js');
+      const { writeFileAtomic } = await import('../util/writeFileAtomic.js');
       const secretPath = resolve(`${opts.out}.secret.asc`);
       const publicPath = resolve(`${opts.out}.asc`);
       if (!opts.force) {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { listReleases } from '../store/listReleases.js';
 import { formatTable } from '../ui/formatTable.js';
 import { formatBytes } from '../ui/log.js';
 import { defaultStoreDir, printJson } from './options.js';
@@ -11,6 +10,7 @@ export function register(program: Command): void {
     .option('--store <dir>', 'store folder (FERRY_STORE)', defaultStoreDir())
     .option('--json', 'JSON output')
     .action(async (opts: { store: string; json?: boolean }) => {
+      const { listReleases } = await import('../store/listReleases.js');
       const releases = await listReleases(opts.store);
       if (opts.json) return printJson(releases);
       if (releases.length === 0) return void process.stdout.write(`no releases in ${opts.store}\n`);

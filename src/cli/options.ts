@@ -3,7 +3,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type * as openpgp from 'openpgp';
 import { UsageError } from '../errors.js';
-import { readKeyring, readSecretKey } from '../pgp/keyring.js';
 import { consoleLogger, type Logger } from '../ui/log.js';
 
 /** Shared option handling for commands: defaults, keys, output. */
@@ -26,12 +25,14 @@ export async function passphraseFrom(opts: { passphraseFile?: string }): Promise
 export async function signingKeysFrom(opts: { key?: string[]; passphraseFile?: string }): Promise<openpgp.PrivateKey[]> {
   if (!opts.key || opts.key.length === 0) throw new UsageError('a signing key is required: --key SECRET.asc (make one with: ferry key generate)');
   const passphrase = await passphraseFrom(opts);
+  const { readSecretKey } = await import('../pgp/keyring.js');
   return Promise.all(opts.key.map((k) => readSecretKey(k, passphrase)));
 }
 
 export async function trustedKeysFrom(opts: { keyring?: string[] }): Promise<openpgp.PublicKey[]> {
   const files = opts.keyring && opts.keyring.length > 0 ? opts.keyring : process.env.FERRY_KEYRING ? process.env.FERRY_KEYRING.split(':') : [];
   if (files.length === 0) throw new UsageError('no trusted keys: pass --keyring PUBLIC.asc (repeatable) or set FERRY_KEYRING');
+  const { readKeyring } = await import('../pgp/keyring.js');
   return readKeyring(files);
 }
 

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { DeployError } from '../errors.js';
-import { loadRelease } from '../store/loadRelease.js';
-import { planDeploy } from '../deploy/planDeploy.js';
 import { hostOptions, loadHosts, parseStages, releaseOptions, type HostOpts } from './deployOptions.js';
 import { formatTable } from '../ui/formatTable.js';
 import { escapeText } from '../util/escapeText.js';
@@ -21,6 +19,8 @@ export function register(program: Command): void {
     .option('--stages <names>', 'only these stages', (v: string, p: string[] = []) => [...p, ...v.split(',')])
     .option('--force <stage>', 'as deploy --force', (v: string, p: string[] = []) => [...p, ...v.split(',')]);
   releaseOptions(hostOptions(cmd)).action(async (ref: string, o: PlanOpts) => {
+    const { loadRelease } = await import('../store/loadRelease.js');
+    const { planDeploy } = await import('../deploy/planDeploy.js');
     const release = await loadRelease(o.store, ref);
     const { inventory, hosts } = await loadHosts(o);
     const plan = await planDeploy({ release, inventory, hosts, services: o.services, stages: parseStages(o.stages), force: o.force, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });

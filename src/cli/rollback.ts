@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { collectStatus } from '../deploy/collectStatus.js';
-import { findPreviousRelease } from '../deploy/findPreviousRelease.js';
-import { loadRelease } from '../store/loadRelease.js';
 import { deployRelease, type RunOpts } from './deploy.js';
 import { hostOptions, loadHosts, releaseOptions, runOptions } from './deployOptions.js';
 
@@ -16,6 +13,9 @@ export function register(program: Command): void {
     .argument('<name>', 'release name')
     .option('--to <version>', 'go back to this version (or digest) instead of the previous one');
   releaseOptions(hostOptions(runOptions(cmd))).action(async (name: string, o: RollbackOpts) => {
+    const { collectStatus } = await import('../deploy/collectStatus.js');
+    const { findPreviousRelease } = await import('../deploy/findPreviousRelease.js');
+    const { loadRelease } = await import('../store/loadRelease.js');
     const { inventory, hosts } = await loadHosts(o);
     const status = await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
     const running = status.rows.filter((r) => r.release?.startsWith(`${name} `) && r.digest).map((r) => r.digest!);

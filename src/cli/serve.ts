@@ -2,11 +2,7 @@ import type { Command } from 'commander';
 import { readFile, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { createAccessLog } from '../serve/accessLog.js';
-import { createServer } from '../serve/createServer.js';
 import { parseListenAddress, type ListenAddress } from '../serve/parseListenAddress.js';
-import { renderNginxConfig } from '../serve/renderNginxConfig.js';
-import { syncReleaseLinks } from '../store/syncReleaseLinks.js';
 import { collect, defaultStoreDir, loggerFrom } from './options.js';
 import { numberOption } from './numberOption.js';
 
@@ -47,6 +43,10 @@ Examples:
   ferry serve --store /srv/ferry --listen :80 --nginx-config > /etc/nginx/conf.d/ferry.conf`,
     )
     .action(async (flags: ServeFlags) => {
+      const { createAccessLog } = await import('../serve/accessLog.js');
+      const { createServer } = await import('../serve/createServer.js');
+      const { renderNginxConfig } = await import('../serve/renderNginxConfig.js');
+      const { syncReleaseLinks } = await import('../store/syncReleaseLinks.js');
       const log = loggerFrom(flags);
       const storeArg = flags.store;
       const listen: ListenAddress[] = (flags.listen ?? ['127.0.0.1:8080']).map(parseListenAddress);

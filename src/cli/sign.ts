@@ -1,12 +1,6 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
-import { readBundleHead } from '../bundle/readBundleHead.js';
-import { replaceSignature } from '../bundle/replaceSignature.js';
-import { readKeyring } from '../pgp/keyring.js';
-import { signatureDate, signDetached, mergeSignatures } from '../pgp/sign.js';
-import { verifyDetached } from '../pgp/verify.js';
-import { parseManifest } from '../bundle/manifest.js';
 import { collect, signingKeysFrom } from './options.js';
 
 export function register(program: Command): void {
@@ -25,6 +19,12 @@ export function register(program: Command): void {
       '\nSigning with gpg (e.g. on a hardware token):\n  ferry inspect app-1.0.ferry --manifest > manifest.json\n  gpg --armor --detach-sign manifest.json\n  ferry sign app-1.0.ferry --signature manifest.json.asc --keyring token.asc\n',
     )
     .action(async (bundle: string, opts: { key?: string[]; passphraseFile?: string; signature?: string[]; keyring?: string[]; replace?: boolean; out?: string }) => {
+      const { readBundleHead } = await import('../bundle/readBundleHead.js');
+      const { replaceSignature } = await import('../bundle/replaceSignature.js');
+      const { readKeyring } = await import('../pgp/keyring.js');
+      const { signatureDate, signDetached, mergeSignatures } = await import('../pgp/sign.js');
+      const { verifyDetached } = await import('../pgp/verify.js');
+      const { parseManifest } = await import('../bundle/manifest.js');
       if (!opts.key?.length && !opts.signature?.length) throw new UsageError('nothing to add: pass --key FILE or --signature FILE');
       const head = await readBundleHead(bundle);
       const manifest = parseManifest(head.manifestBytes, bundle);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { splitBundle, type SplitResult } from '../bundle/splitBundle.js';
+import type { SplitResult } from '../bundle/splitBundle.js';
 import { formatBytes } from '../ui/log.js';
 import { parseSize } from '../util/parseSize.js';
 import { printJson } from './options.js';
@@ -14,6 +14,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExample:\n  ferry split app-2.0.0.ferry --size 4GB --out /media/usb\n  ferry import /media/usb/app-2.0.0.ferry.index.json --keyring team.asc --store /srv/ferry\n')
     .action(async (bundle: string, opts: { size: string; out?: string; json?: boolean }) => {
+      const { splitBundle } = await import('../bundle/splitBundle.js');
       const r = await splitBundle(bundle, { size: parseSize(opts.size, '--size'), outDir: opts.out });
       if (opts.json) return printJson({ index: r.indexPath, ...r.index });
       printSplit(r);

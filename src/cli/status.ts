@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { DeployError, UsageError } from '../errors.js';
-import { collectStatus } from '../deploy/collectStatus.js';
 import { STAGES } from '../deploy/steps/types.js';
 import { formatTable } from '../ui/formatTable.js';
 import { hostOptions, loadHosts, type HostOpts } from './deployOptions.js';
@@ -16,6 +15,7 @@ export function register(program: Command): void {
     .description('Gather the facts of every host: which release each service runs; --expect checks they all run one bundle')
     .option('--expect <digest>', 'exit non-zero unless every host and service runs this bundle digest (a prefix of 12+ characters is enough)');
   hostOptions(cmd).action(async (o: StatusOpts) => {
+    const { collectStatus } = await import('../deploy/collectStatus.js');
     if (o.expect !== undefined && !/^[0-9a-f]{12,64}$/.test(o.expect)) throw new UsageError(`--expect ${o.expect}: expected a bundle digest (at least 12 lowercase hex characters)`);
     const { inventory, hosts } = await loadHosts(o);
     const status = await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { openBundleSource } from '../bundle/openBundleSource.js';
 import { formatBytes } from '../ui/log.js';
 import { collect, loggerFrom, printJson, trustedKeysFrom } from './options.js';
 
@@ -11,6 +10,7 @@ export function register(program: Command): void {
     .option('--keyring <file>', 'trusted public key(s), armored or binary (repeatable; FERRY_KEYRING)', collect)
     .option('--json', 'JSON output')
     .action(async (bundle: string, opts: { keyring?: string[]; json?: boolean }) => {
+      const { openBundleSource } = await import('../bundle/openBundleSource.js');
       const keys = await trustedKeysFrom(opts);
       const src = await openBundleSource(bundle);
       const log = loggerFrom({ ...opts, quiet: true });

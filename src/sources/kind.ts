@@ -3,6 +3,7 @@ import type { Spec } from '../specfile/schema.js';
 import type { Logger } from '../ui/log.js';
 import type { EntryKind } from '../bundle/manifest.js';
 import type { FetchStats } from '../fetch/createFetchStats.js';
+import type { SbomComponent } from '../sbom/sbomComponent.js';
 
 /** What every artifact kind gets while locking and building. */
 export interface BuildContext {
@@ -38,6 +39,8 @@ export interface KindResult {
   entries: BundleInput[];
   /** recorded in manifest.artifacts[kind]: what hosts need to use the entries */
   artifacts?: unknown;
+  /** what the entries are, for the bundle's SBOM: one per carried artifact (not the generated indexes) */
+  components?: SbomComponent[];
 }
 
 /**

@@ -1,4 +1,4 @@
-import { appendFile, cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +131,25 @@ describe('apt kind: lock, collect, and the real apt-get', () => {
     expect(asked).toEqual(['/dists/fixture/InRelease']); // the signed Release is always fetched and verified
     expect(second).toEqual(first);
     expect(second).toEqual(lock);
+  });
+
+  it('does not trust a damaged parsed-index cache entry: a truncated or altered one is read from the index again and rewritten', async () => {
+    const cacheDir = join(fx.dir, 'cache-damaged');
+    const first = (await aptKind.lock(await context(fx.dir, raw, fx.bundleKey.secretArmored, cacheDir)))!;
+    const dir = join(cacheDir, 'apt-parsed', 'v2');
+    const [entry] = await readdir(dir);
+    const intact = await readFile(join(dir, entry!));
+    const altered = Buffer.from(intact);
+    altered[altered.length - 3] ^= 0x20; // one letter of the string table: a name or version that the signed index never said
+    for (const damaged of [intact.subarray(0, intact.length - 7), altered]) {
+      await writeFile(join(dir, entry!), damaged);
+      await rm(join(cacheDir, 'sha256'), { recursive: true, force: true });
+      const before = fx.server.requests.length;
+      const again = (await aptKind.lock(await context(fx.dir, raw, fx.bundleKey.secretArmored, cacheDir)))!;
+      expect(fx.server.requests.slice(before).some((r) => /\/Packages(\.gz|\.xz)?$/.test(r))).toBe(true);
+      expect(again).toEqual(first);
+      expect((await readFile(join(dir, entry!))).equals(intact)).toBe(true);
+    }
   });
 
   it('leaves out what every host has with base: required (Essential and Priority: required, with their dependencies)', async () => {

@@ -42,7 +42,7 @@ describe('ferry build', () => {
     await ferry(['build', join(dir, 'demo/demo.yaml'), '--key', key.secret, '--out', join(dir, 't'), '--cache', join(dir, 'cache')]);
     const list = await run('tar', ['--numeric-owner', '--full-time', '-tvf', join(dir, 't/demo-1.0.0.ferry')], { env: { TZ: 'UTC' } });
     const lines = list.stdout.trim().split('\n');
-    expect(lines.map((l) => l.split(/\s+/).pop())).toEqual(['manifest.json', 'manifest.json.asc', 'files/hello/hello.conf.tmpl', 'files/hello/hello.sh', 'keys/bundle.asc']);
+    expect(lines.map((l) => l.split(/\s+/).pop())).toEqual(['manifest.json', 'manifest.json.asc', 'files/hello/hello.conf.tmpl', 'files/hello/hello.sh', 'keys/bundle.asc', 'sbom.cdx.json']);
     for (const l of lines) expect(l).toMatch(/^-rw-r--r-- 0\/0 +\d+ 2026-11-25 00:00:00 /);
   });
 

@@ -6,6 +6,7 @@ import { KINDS } from '../../src/sources/kinds.js';
 import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { writeSpec } from './helpers.js';
+import type { CdxBom } from '../../src/sbom/cycloneDx.js';
 
 // Opt-in (FERRY_TEST_MMDEBSTRAP=1): downloads a minbase system from the machine's own mirror (the
 // address comes from its apt sources via `uri: system`, never from this repository) and runs
@@ -66,5 +67,17 @@ describe.skipIf(!ready)('rootfs built by mmdebstrap from the bundle\'s own apt r
     // nor does the build's scratch repository: apt inside has no source until deploy gives it one
     await expect(access(join(to, 'etc/apt/sources.list'))).rejects.toThrow();
     expect(await readdir(join(to, 'etc/apt/sources.list.d'))).toEqual([]);
+
+    // the SBOM lists inside the rootfs exactly what dpkg says is installed there, as the bundle's .debs
+    const sbom = await ferry(['sbom', 'mmdeb/1.0.0', '--store', store]);
+    expect(sbom.code, sbom.stderr).toBe(0);
+    const bom = JSON.parse(sbom.stdout) as CdxBom;
+    const rootfs = bom.components.find((c) => c['bom-ref'] === 'rootfs/minbase.tar.gz')!;
+    expect(rootfs.type).toBe('operating-system');
+    const query = await run('chroot', [to, 'dpkg-query', '-W', '-f', '${db:Status-Status} ${Package} ${Version} ${Architecture}\\n']);
+    const installed = query.stdout.split('\n').filter((l) => l.startsWith('installed ')).map((l) => l.split(' ').slice(1).join(' ')).sort();
+    expect((rootfs.components ?? []).map((c) => `${c.name} ${c.version} ${c.purl!.split('arch=')[1]}`).sort()).toEqual(installed);
+    const carried = new Map(bom.components.map((c) => [c.purl, c.hashes]));
+    for (const c of rootfs.components!) expect(c.hashes, c.purl).toEqual(carried.get(c.purl));
   }, 900_000);
 });

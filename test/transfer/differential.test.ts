@@ -54,8 +54,9 @@ describe('differential bundles (build --since)', () => {
     const v1digest = JSON.parse((await ferry(['inspect', v1, '--json'])).stdout).digest;
     expect(inspect.base).toEqual({ name: 'app', version: '1.0.0', digest: v1digest });
     const entries = await tarEntries(v2diff);
-    // the unchanged big file and the bundle key (same key) stay behind; the changed and the new file travel
-    expect(entries.map((e) => e.path)).toEqual(['manifest.json', 'manifest.json.asc', 'files/svc/conf.txt', 'files/svc/new.bin']);
+    // the unchanged big file and the bundle key (same key) stay behind; the changed and the new file travel,
+    // and so does the SBOM, which names the new version
+    expect(entries.map((e) => e.path)).toEqual(['manifest.json', 'manifest.json.asc', 'files/svc/conf.txt', 'files/svc/new.bin', 'sbom.cdx.json']);
     expect(await sizeOf(v2diff)).toBe(entries.reduce((n, e) => n + framed(e.size), 0) + 1024);
     expect(entries[3]!.size).toBe(20_000);
     expect(await sizeOf(v2diff)).toBeLessThan((await sizeOf(v2full)) - 300_000);
@@ -136,14 +137,15 @@ describe('differential bundles (build --since)', () => {
     expect(d.sections.files.added.map((x: { name: string }) => x.name)).toEqual(['files/svc/new.bin']);
     expect(d.sections.files.removed.map((x: { name: string }) => x.name)).toEqual(['files/svc/old.txt']);
     expect(d.sections.files.changed.map((x: { name: string }) => x.name)).toEqual(['files/svc/conf.txt']);
-    expect(d.differential.bytes).toBe(20_000 + 'workers = 8\n'.length);
-    expect(d.differential.entries).toBe(2);
+    const sbom = JSON.parse((await ferry(['inspect', v2full, '--manifest'])).stdout).entries.find((e: { path: string }) => e.path === 'sbom.cdx.json');
+    expect(d.differential.bytes).toBe(20_000 + 'workers = 8\n'.length + sbom.size);
+    expect(d.differential.entries).toBe(3);
     // the estimate is the real differential bundle's size give or take the signature's length
     expect(Math.abs(d.differential.bundleBytes - (await sizeOf(v2diff)))).toBeLessThanOrEqual(1024);
     const human = await ferry(['diff', v1, v2full]);
     expect(human.stdout).toContain('files: 1 added, 1 removed, 1 changed');
     expect(human.stdout).toMatch(/~ files\/svc\/conf\.txt [0-9a-f]{12} -> [0-9a-f]{12}/);
-    expect(human.stdout).toMatch(/differential bundle \(ferry build --since\): 2 of 4 artifacts/);
+    expect(human.stdout).toMatch(/differential bundle \(ferry build --since\): 3 of 5 artifacts/);
   });
 
   it('ferry diff reads releases from a store as well', async () => {

@@ -70,7 +70,7 @@ describe('ferry gc', () => {
   it('refuses --keep 0 and a folder that is not a store', async () => {
     const zero = await ferry(['gc', '--store', store, '--keep', '0']);
     expect(zero.code).toBe(64);
-    expect(zero.stderr).toMatch(/--keep must be a whole number of releases, at least 1/);
+    expect(zero.stderr).toMatch(/--keep 0: expected a whole number of releases, at least 1/);
     const notStore = await ferry(['gc', '--store', dir, '--keep', '1']);
     expect(notStore.code).toBe(71);
     expect(notStore.stderr).toMatch(/is not a ferry store \(no refs\/ folder\)/);

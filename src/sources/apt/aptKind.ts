@@ -2,14 +2,15 @@ import { join } from 'node:path';
 import type { ArtifactKind, BuildContext, BundleInput } from '../kind.js';
 import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
 import { createFetchStats, fetchMany } from '../../fetch/index.js';
-import { writeAptRepository } from './writeAptRepository.js';
-import { buildPackageIndex, type PackageIndex } from './buildPackageIndex.js';
+import { indexPackedSources, type PackageIndex } from './buildPackageIndex.js';
 import { fetchPackagesIndex } from './fetchPackagesIndex.js';
 import { fetchUpstreamRelease } from './fetchUpstreamRelease.js';
 import { loadAptUpstreams } from './loadAptUpstreams.js';
 import { loadAptBase } from './loadAptBase.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
+import type { PackedIndex } from './packedIndex.js';
 import type { AptPackage } from './types.js';
+import { debComponents } from './debComponents.js';
 
 /** One pinned .deb in SPEC.lock.json. */
 export interface LockedDeb {
@@ -57,7 +58,7 @@ export const aptKind: ArtifactKind<AptLock> = {
     const stats = createFetchStats(ctx.fetchStats);
     const upstreams = await loadAptUpstreams(ctx.spec, ctx.baseDir);
 
-    const all: AptPackage[] = [];
+    const indexes: PackedIndex[] = [];
     const sources: AptLock['sources'] = [];
     for (const up of upstreams) {
       for (const suite of up.suites) {
@@ -69,17 +70,17 @@ export const aptKind: ArtifactKind<AptLock> = {
         for (const component of up.components) {
           const origin = { uri: up.uri, suite, component };
           for (const arch of [...debian.architectures, ...(allArchIndex ? ['all'] : [])]) {
-            // a loop, not push(...): an index of 60,000 entries is too many arguments for one call
-            for (const p of await fetchPackagesIndex(release, origin, arch, { cacheDir: ctx.cacheDir, log: ctx.log, stats })) all.push(p);
+            const packed = await fetchPackagesIndex(release, origin, arch, { cacheDir: ctx.cacheDir, log: ctx.log, stats });
+            if (packed) indexes.push(packed);
           }
         }
       }
     }
-    ctx.log.info(`apt: ${all.length} packages in ${sources.length} upstream suite(s)`);
+    ctx.log.info(`apt: ${indexes.reduce((n, ix) => n + ix.count, 0)} packages in ${sources.length} upstream suite(s)`);
 
     const chosen = new Map<string, LockedDeb>();
     for (const arch of debian.architectures) {
-      const index = buildPackageIndex(all, arch);
+      const index = indexPackedSources(indexes, arch);
       const base = await loadAptBase(index, opts.base, ctx.baseDir);
       const wants: Array<{ where: string; service?: string; roots: string[]; base: ReadonlyMap<string, InstalledPackage> }> = [
         ...services.map(([service, svc]) => ({ where: `services.${service}.artifacts.apt`, service, roots: svc.artifacts.apt, base })),
@@ -126,6 +127,8 @@ export const aptKind: ArtifactKind<AptLock> = {
       lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
       { cacheDir: ctx.cacheDir, log: ctx.log, stats, concurrency: ctx.jobs },
     );
+    // loaded here, not at start: `ferry lock` and every other command never publish a repository
+    const { writeAptRepository } = await import('./writeAptRepository.js');
     const repo = await writeAptRepository({
       outDir: join(ctx.workDir, 'apt'),
       suite: lock.suite,
@@ -158,6 +161,7 @@ export const aptKind: ArtifactKind<AptLock> = {
         architectures: lock.architectures,
         packages: lock.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, services: p.services })),
       },
+      components: debComponents(repo.packages, (p) => bySha.get(p.sha256)!.services),
     };
   },
 };

@@ -4,6 +4,7 @@ import { FetchError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
 import { decompressStream } from './decompress.js';
 import type { UpstreamRelease } from './fetchUpstreamRelease.js';
+import { PackedIndex, packIndex } from './packedIndex.js';
 import { readParsedIndex, writeParsedIndex } from './parsedIndexCache.js';
 import { readPackagesIndex } from './readPackagesIndex.js';
 import type { AptOrigin, AptPackage } from './types.js';
@@ -11,8 +12,8 @@ import type { AptOrigin, AptPackage } from './types.js';
 /**
  * Fetch COMPONENT/binary-ARCH/Packages(.gz|.xz) as the verified Release lists it (gz preferred, then
  * xz, then plain, the next one when the upstream lacks a file; through by-hash/ when the Release offers it) into the cache, checked against the Release's SHA256 by the downloader, then stream
- * it through the decompressor into package records, kept parsed in the cache for the next lock
- * (parsedIndexCache.ts). An index missing from Release yields nothing
+ * it through the decompressor into package records, packed (packedIndex.ts) and kept in the cache
+ * for the next lock (parsedIndexCache.ts). An index missing from Release yields nothing
  * (a component may lack an architecture) unless `required`.
  */
 export async function fetchPackagesIndex(
@@ -20,7 +21,7 @@ export async function fetchPackagesIndex(
   origin: AptOrigin,
   arch: string,
   opts: { cacheDir: string; log: Logger; stats?: FetchStats },
-): Promise<AptPackage[]> {
+): Promise<PackedIndex | undefined> {
   const base = `${origin.component}/binary-${arch}/Packages`;
   const listed = ['.gz', '.xz', ''].filter((e) => release.files.has(base + e));
   let missing: FetchError | undefined;
@@ -53,9 +54,10 @@ export async function fetchPackagesIndex(
     const out: AptPackage[] = [];
     const raw = createReadStream(got.path, { highWaterMark: 1 << 20 });
     for await (const p of readPackagesIndex(decompressStream(raw, ext.slice(1) as 'gz' | 'xz' | '', url), origin, url)) out.push(p);
-    await writeParsedIndex(opts.cacheDir, want.sha256, out);
-    return out;
+    const packed = packIndex(out);
+    await writeParsedIndex(opts.cacheDir, want.sha256, packed);
+    return PackedIndex.open(packed, origin)!;
   }
   if (missing) throw missing;
-  return [];
+  return undefined;
 }

@@ -139,7 +139,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     Number(b.essential) - Number(a.essential) ||
     Number(b.important ?? false) - Number(a.important ?? false) ||
     priority(a) - priority(b) ||
-    (index.order.get(b.name) ?? -1) - (index.order.get(a.name) ?? -1);
+    (index.order(b.name) ?? -1) - (index.order(a.name) ?? -1);
 
   /** apt's getAllPossibleSolutions: per alternative in order, its candidates sorted; upgrades of installed packages first */
   const solutions = (group: Relation[]): AptPackage[] => {

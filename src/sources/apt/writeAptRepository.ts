@@ -47,6 +47,8 @@ export interface PublishedPackage {
   file: string;
   sha256: string;
   size: number;
+  /** the .deb's own control paragraph (Source, Depends, Provides...) */
+  control: Paragraph;
 }
 
 export interface AptRepositoryResult {
@@ -78,7 +80,7 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
     { concurrency: opts.jobs ?? 8 },
   );
 
-  const packages: Array<PublishedPackage & { control: Paragraph; priority?: string }> = read.map(({ deb, control, sha256, size }) => {
+  const packages: Array<PublishedPackage & { priority?: string }> = read.map(({ deb, control, sha256, size }) => {
     const name = control.get('Package') ?? '';
     const version = control.get('Version') ?? '';
     const architecture = control.get('Architecture') ?? '';
@@ -134,7 +136,7 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
     await writeFile(file, data);
     indexes.push({ path, file });
   }
-  return { indexes, packages: unique.map(({ control: _c, priority: _p, ...p }) => p) };
+  return { indexes, packages: unique.map(({ priority: _p, ...p }) => p) };
 }
 
 const DEB_NAME = /^[a-z0-9][a-z0-9+.-]+$/;

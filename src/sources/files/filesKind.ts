@@ -63,7 +63,11 @@ export const filesKind: ArtifactKind<LockedFile[]> = {
       }
       entries.push({ path: f.path, file, kind: 'file', services: [f.service] });
     }
-    return { entries, artifacts: Object.fromEntries(lock.map((f) => [f.path, { src: f.src, service: f.service }])) };
+    return {
+      entries,
+      artifacts: Object.fromEntries(lock.map((f) => [f.path, { src: f.src, service: f.service }])),
+      components: lock.map((f) => ({ ref: f.path, type: 'file' as const, name: f.path, sha256: f.sha256, path: f.path, services: [f.service], properties: [{ name: 'ferry:file:src', value: f.src }] })),
+    };
   },
 };
 

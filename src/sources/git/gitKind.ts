@@ -5,6 +5,7 @@ import { sha256File } from '../../util/sha256.js';
 import { isRelativeGitPath } from './isRelativeGitPath.js';
 import { makeGitBundle } from './makeGitBundle.js';
 import { resolveGitRef } from './resolveGitRef.js';
+import { gitPurl, isUrl } from '../../sbom/purl.js';
 
 export interface GitLockEntry {
   name: string;
@@ -82,6 +83,7 @@ export const gitKind: ArtifactKind<GitLock> = {
   async collect(lock: GitLock, ctx: BuildContext): Promise<KindResult> {
     const entries: KindResult['entries'] = [];
     const artifacts: Record<string, GitArtifactInfo> = {};
+    const components: NonNullable<KindResult['components']> = [];
     for (const e of lock) {
       const path = `git/${e.name}.bundle`;
       const file = join(ctx.workDir, path);
@@ -90,7 +92,23 @@ export const gitKind: ArtifactKind<GitLock> = {
       ctx.log.info(`git ${e.name}: bundled ${e.commit} (${e.depth ? `depth ${e.depth}` : 'full history'}, ${size} bytes)`);
       entries.push({ path, file, kind: 'git', services: e.services });
       artifacts[e.name] = { path, url: e.url, ref: e.ref, commit: e.commit, depth: e.depth, shallow, sha256, size, services: e.services };
+      components.push({
+        ref: path,
+        type: 'application',
+        name: e.name,
+        version: e.commit,
+        purl: gitPurl(e.name, e.commit, e.url),
+        sha256,
+        path,
+        services: e.services,
+        ...(isUrl(e.url) && { vcs: e.url }),
+        properties: [
+          { name: 'ferry:git:url', value: e.url },
+          { name: 'ferry:git:ref', value: e.ref },
+          { name: 'ferry:git:commit', value: e.commit },
+        ],
+      });
     }
-    return { entries, artifacts };
+    return { entries, artifacts, components };
   },
 };

@@ -6,6 +6,7 @@ import { fetchMany } from '../../fetch/fetchMany.js';
 import { PYTHON_FILES_DIR, PYTHON_SIMPLE_DIR, writePep503Index } from './writePep503Index.js';
 import type { PythonLock } from './lockPython.js';
 import { parsePythonLock } from './pythonLockSchema.js';
+import { pypiPurl } from '../../sbom/purl.js';
 
 /** Where each service's requirements (as installed) go inside the bundle. */
 export const PYTHON_REQUIREMENTS_DIR = 'python/requirements';
@@ -82,5 +83,9 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
     entries.push({ path, file, kind: 'python-index', services: [service] });
     artifacts[service] = { requirements: text, file: path, index: `${PYTHON_SIMPLE_DIR}/` };
   }
-  return { entries, artifacts: { target: lock.target, services: artifacts } };
+  const components = lock.files.map((f) => {
+    const purl = pypiPurl(f.project, f.version, f.filename);
+    return { ref: purl, type: 'library' as const, name: f.project, version: f.version, purl, sha256: f.sha256, path: `${PYTHON_FILES_DIR}/${f.filename}`, services: f.services };
+  });
+  return { entries, artifacts: { target: lock.target, services: artifacts }, components };
 }

@@ -22,6 +22,8 @@ export interface MmdebstrapOptions {
   level?: number;
   scratch: string;
   log: Logger;
+  /** where to copy the rootfs's /var/lib/dpkg/status (what it has installed, for the SBOM) */
+  statusOut?: string;
 }
 
 /**
@@ -59,6 +61,7 @@ export async function buildMmdebstrap(o: MmdebstrapOptions): Promise<{ sha256: s
       // the build machine's resolver and name must not travel; the sources.list names this build's
       // scratch folder, which exists nowhere else and would make two builds differ; the apt options
       // above are for building only (mmdebstrap keeps them in 99mmdebstrap)
+      ...(o.statusOut ? [`--customize-hook=download /var/lib/dpkg/status ${o.statusOut}`] : []),
       '--customize-hook=rm -f "$1/etc/resolv.conf" "$1/etc/hostname" "$1/etc/apt/sources.list" "$1/etc/apt/apt.conf.d/99mmdebstrap"',
       ...(o.packages.length ? [`--include=${o.packages.join(',')}`] : []),
       o.suite,

@@ -7,6 +7,9 @@ import { buildMmdebstrap } from './buildMmdebstrap.js';
 import { detectCompression, TAR_SUFFIX, type TarCompression } from './detectCompression.js';
 import { packDirectory } from './packDirectory.js';
 import { writeCompressed, type Compression } from './writeCompressed.js';
+import { readDpkgStatus } from './readDpkgStatus.js';
+import type { SbomComponent } from '../../sbom/sbomComponent.js';
+import { debPurl } from '../../sbom/purl.js';
 
 export type RootfsLockEntry = { name: string; services: string[] } & (
   // paths as the spec writes them: relative ones stay relative to the spec, so the lock moves with it
@@ -82,11 +85,13 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
   async collect(lock: RootfsLock, ctx: BuildContext, used): Promise<KindResult> {
     const entries: KindResult['entries'] = [];
     const artifacts: Record<string, RootfsArtifactInfo> = {};
+    const components: SbomComponent[] = [];
     for (const r of lock) {
       const label = `rootfs ${r.name}`;
       let file: string;
       let compression: TarCompression;
       let sum: { sha256: string; size: number };
+      let installed: SbomComponent[] | undefined;
       if (r.type === 'tarball') {
         // the spec's sha256 is the pin: the downloader refuses other bytes before they reach the cache
         file = (
@@ -111,7 +116,9 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
           const publicKey = ctx.signingKeys[0]?.toPublic().armor();
           if (!publicKey) throw new FerryError(`${label}: mmdebstrap needs the bundle key that signs the apt repository`);
           ctx.log.info(`${label}: mmdebstrap ${r.variant} ${r.suite} ${r.architecture}`);
+          const statusOut = join(ctx.workDir, 'rootfs', `${r.name}.dpkg-status`);
           sum = await buildMmdebstrap({
+            statusOut,
             aptEntries: apt.entries,
             publicKey,
             suite: r.suite,
@@ -125,15 +132,49 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
             scratch: join(ctx.workDir, 'scratch'),
             log: ctx.log,
           });
+          installed = installedComponents(await readDpkgStatus(statusOut), apt.components ?? [], `rootfs/${r.name}${TAR_SUFFIX[compression]}`);
         }
       }
       const path = `rootfs/${r.name}${TAR_SUFFIX[compression]}`;
       entries.push({ path, file, kind: 'rootfs', services: r.services });
       artifacts[r.name] = { path, source: r.type, compression, sha256: sum.sha256, size: sum.size, services: r.services };
+      components.push({
+        ref: path,
+        type: r.type === 'mmdebstrap' ? 'operating-system' : 'file',
+        name: r.name,
+        sha256: sum.sha256,
+        path,
+        services: r.services,
+        properties: [{ name: 'ferry:rootfs:source', value: r.type }],
+        ...(installed && { contains: installed }),
+      });
     }
-    return { entries, artifacts };
+    return { entries, artifacts, components };
   },
 };
+
+/**
+ * The Debian packages installed in an mmdebstrap rootfs, as components inside it: the same packages the
+ * bundle's apt repository carries (mmdebstrap installs from nothing else), so each takes that one's
+ * purl, sha256 and source; its ref is made unique by the rootfs path.
+ */
+function installedComponents(installed: Array<{ name: string; version: string; architecture: string }>, debs: readonly SbomComponent[], rootfsPath: string): SbomComponent[] {
+  const byPurl = new Map(debs.map((d) => [d.purl, d]));
+  return installed.map((i) => {
+    const purl = debPurl(i.name, i.version, i.architecture);
+    const carried = byPurl.get(purl);
+    return {
+      ref: `${rootfsPath}#${purl}`,
+      type: 'library',
+      name: i.name,
+      version: i.version,
+      purl,
+      ...(carried?.sha256 && { sha256: carried.sha256 }),
+      services: [],
+      properties: carried?.properties ?? [{ name: 'ferry:deb:architecture', value: i.architecture }],
+    };
+  });
+}
 
 async function checkFolder(path: string, name: string): Promise<void> {
   const s = await stat(path).catch(() => undefined);

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { BundleFormatError } from '../errors.js';
+import { formatIssues } from '../util/formatIssues.js';
+import type { CdxBom, CdxComponent } from './cycloneDx.js';
+
+const Property = z.object({ name: z.string(), value: z.string() });
+const Component: z.ZodType<CdxComponent> = z.lazy(() =>
+  z.object({
+    type: z.string(),
+    'bom-ref': z.string().min(1),
+    name: z.string(),
+    version: z.string().optional(),
+    purl: z.string().optional(),
+    hashes: z.array(z.object({ alg: z.literal('SHA-256'), content: z.string().regex(/^[0-9a-f]{64}$/) })).optional(),
+    externalReferences: z.array(z.object({ type: z.literal('vcs'), url: z.string() })).optional(),
+    properties: z.array(Property).optional(),
+    components: z.array(Component).optional(),
+  }),
+);
+const Bom = z.object({
+  bomFormat: z.literal('CycloneDX'),
+  specVersion: z.literal('1.6'),
+  serialNumber: z.string().regex(/^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+  version: z.literal(1),
+  metadata: z.object({
+    timestamp: z.string(),
+    tools: z.object({ components: z.array(z.object({ type: z.literal('application'), name: z.string(), version: z.string() })) }),
+    component: Component,
+  }),
+  components: z.array(Component),
+  dependencies: z.array(z.object({ ref: z.string(), dependsOn: z.array(z.string()) })),
+});
+
+/** A bundle's sbom.cdx.json, checked to be the CycloneDX 1.6 shape ferry writes (what the other formats are derived from). */
+export function parseCycloneDx(bytes: Uint8Array, label: string): CdxBom {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (err) {
+    throw new BundleFormatError(`${label}: the SBOM is not JSON (${(err as Error).message})`);
+  }
+  const parsed = Bom.safeParse(raw);
+  if (!parsed.success) throw new BundleFormatError(`${label}: the SBOM is not the CycloneDX 1.6 document ferry writes:\n${formatIssues('sbom.cdx.json', parsed.error)}`);
+  return parsed.data as CdxBom;
+}

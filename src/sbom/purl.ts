@@ -1,0 +1,23 @@
+import { PackageURL } from 'packageurl-js';
+
+/**
+ * Package URLs (github.com/package-url/purl-spec) through the reference library, so names and versions
+ * are normalized and percent-encoded the way every other purl reader expects.
+ */
+export function debPurl(name: string, version: string, architecture: string): string {
+  return new PackageURL('deb', 'debian', name, version, { arch: architecture }, undefined).toString();
+}
+
+export function pypiPurl(project: string, version: string, fileName: string): string {
+  return new PackageURL('pypi', undefined, project, version, { file_name: fileName }, undefined).toString();
+}
+
+/** A git repository pinned at a commit; vcs_url only for a real URL (a path on the build machine means nothing elsewhere). */
+export function gitPurl(name: string, commit: string, url: string): string {
+  const qualifiers = isUrl(url) ? { vcs_url: `git+${url}@${commit}` } : undefined;
+  return new PackageURL('generic', undefined, name, commit, qualifiers, undefined).toString();
+}
+
+export function isUrl(s: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/i.test(s);
+}

@@ -1,0 +1,303 @@
+import { createHash } from 'node:crypto';
+import { formatRelation, parseDependencies, type Relation } from './parseDependencies.js';
+import type { AptOrigin, AptPackage } from './types.js';
+
+/**
+ * A Packages index in one compact buffer, decoded only where the resolver looks.
+ *
+ * Debian's main has ~63,000 packages; a lock visits a few hundred of them. Rebuilding one JS object per
+ * package (what the v1 cache did through v8.deserialize) cost seconds and ~150 MiB; this form is one
+ * table of u32 words plus one string table, so opening it is a read and a checksum, and a package
+ * becomes an object only when `get(i)` asks for it (then the same object every time: the resolver
+ * compares packages by identity).
+ *
+ * Layout (u32 words in the machine's byte order: the file is a local cache, and a foreign order fails
+ * the magic word and is rebuilt):
+ *
+ *   header  MAGIC, LAYOUT, body bytes, 0, then sha256(body) (12 words)
+ *   body    counts: records, strings, meets, provided names, string bytes, hash slots
+ *           records: FIELDS words each (string ids, NONE when absent; size as two words; flags)
+ *           meetStart[records + 1], meets[] (string ids): the names apt's cache meets reading the record
+ *           namedStart[strings + 1], named[]: by string id, the records of that name (in index order)
+ *           providingStart[strings + 1], providing[]: by string id, the records that Provide it
+ *           slots[]: open-addressing hash table (FNV-1a, linear probing) of every name met -> string id
+ *           stringStart[strings + 1] (byte offsets), then the string bytes (UTF-8)
+ */
+const MAGIC = 0x46525950; // "FRYP"
+export const PACKED_LAYOUT = 2;
+const HEADER_WORDS = 12; // 4 words, then the 32-byte sha256
+const NONE = 0xffffffff;
+const COUNTS = 6;
+
+const F_NAME = 0;
+const F_VERSION = 1;
+const F_ARCH = 2;
+const F_MULTIARCH = 3;
+const F_PRIORITY = 4;
+const F_DEPENDS = 5;
+const F_PREDEPENDS = 6;
+const F_RECOMMENDS = 7;
+const F_CONFLICTS = 8;
+const F_BREAKS = 9;
+const F_OTHER = 10;
+const F_PROVIDES = 11;
+const F_FILENAME = 12;
+const F_SHA256 = 13;
+const F_SIZE_HI = 14;
+const F_SIZE_LO = 15;
+const F_FLAGS = 16;
+const FIELDS = 17;
+const ESSENTIAL = 1;
+const IMPORTANT = 2;
+
+/** FNV-1a over the UTF-16 code units (names are ASCII; packing and lookup hash the same JS strings). */
+function hash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** Records grouped by a string id of theirs (CSR: start[id] .. start[id + 1] in `list`), index order kept. */
+function groupBy(strings: number, pairs: Array<[id: number, record: number]>): [Uint32Array, Uint32Array] {
+  const start = new Uint32Array(strings + 1);
+  for (const [id] of pairs) start[id + 1]!++;
+  for (let id = 0; id < strings; id++) start[id + 1]! += start[id]!;
+  const fill = start.slice(0, strings);
+  const list = new Uint32Array(pairs.length);
+  for (const [id, record] of pairs) list[fill[id]!++] = record;
+  return [start, list];
+}
+
+const NAME_RE = /(?:^|[,|])\s*([a-z0-9][a-z0-9+.-]*)(:[a-z0-9-]+)?/gi;
+
+/**
+ * The names apt's cache numbers when it reads this package, in its order: the package itself, then the
+ * names in its Pre-Depends, Depends, Conflicts, Breaks, Recommends, Suggests, Replaces, Enhances, then
+ * Provides (buildPackageIndex's `order`). `name:any` names an implicit package of its own, not `name`.
+ */
+function namesMet(p: AptPackage): string[] {
+  const out = new Set<string>([p.name]);
+  for (const field of [p.preDepends, p.depends, p.conflicts, p.breaks, p.recommends, p.otherRelations]) {
+    if (!field) continue;
+    for (const m of field.matchAll(NAME_RE)) if (m[2] === undefined || m[2].toLowerCase() !== ':any') out.add(m[1]!.toLowerCase());
+  }
+  for (const prov of p.provides) out.add(prov.name);
+  return [...out];
+}
+
+/** Encode packages (their origins are not kept: the same bytes may come from another URI). */
+export function packIndex(packages: readonly AptPackage[]): Buffer {
+  const ids = new Map<string, number>();
+  const strings: string[] = [];
+  const id = (s: string | undefined): number => {
+    if (s === undefined) return NONE;
+    let n = ids.get(s);
+    if (n === undefined) {
+      n = strings.length;
+      ids.set(s, n);
+      strings.push(s);
+    }
+    return n;
+  };
+  const records = new Uint32Array(packages.length * FIELDS);
+  const meetStart = new Uint32Array(packages.length + 1);
+  const meets: number[] = [];
+  const named: Array<[number, number]> = [];
+  const providing: Array<[number, number]> = [];
+  packages.forEach((p, i) => {
+    const r = i * FIELDS;
+    records[r + F_NAME] = id(p.name);
+    records[r + F_VERSION] = id(p.version);
+    records[r + F_ARCH] = id(p.architecture);
+    records[r + F_MULTIARCH] = id(p.multiArch);
+    records[r + F_PRIORITY] = id(p.priority);
+    records[r + F_DEPENDS] = id(p.depends);
+    records[r + F_PREDEPENDS] = id(p.preDepends);
+    records[r + F_RECOMMENDS] = id(p.recommends);
+    records[r + F_CONFLICTS] = id(p.conflicts);
+    records[r + F_BREAKS] = id(p.breaks);
+    records[r + F_OTHER] = id(p.otherRelations);
+    records[r + F_PROVIDES] = p.provides.length > 0 ? id(p.provides.map(formatRelation).join(', ')) : NONE;
+    records[r + F_FILENAME] = id(p.filename);
+    records[r + F_SHA256] = id(p.sha256);
+    records[r + F_SIZE_HI] = Math.floor(p.size / 2 ** 32);
+    records[r + F_SIZE_LO] = p.size % 2 ** 32;
+    records[r + F_FLAGS] = (p.essential ? ESSENTIAL : 0) | (p.important ? IMPORTANT : 0);
+    for (const n of namesMet(p)) meets.push(id(n));
+    meetStart[i + 1] = meets.length;
+    named.push([records[r + F_NAME]!, i]);
+    for (const prov of p.provides) providing.push([id(prov.name), i]);
+  });
+  const [namedStart, namedList] = groupBy(strings.length, named);
+  const [providingStart, providingList] = groupBy(strings.length, providing);
+  const nameIds = [...new Set(meets)];
+  let size = 1;
+  while (size < nameIds.length * 2) size *= 2;
+  const slots = new Uint32Array(size).fill(NONE);
+  for (const n of nameIds) {
+    let at = hash(strings[n]!) & (size - 1);
+    while (slots[at] !== NONE) at = (at + 1) & (size - 1);
+    slots[at] = n;
+  }
+  const text = strings.map((s) => Buffer.from(s, 'utf8'));
+  const stringStart = new Uint32Array(strings.length + 1);
+  text.forEach((b, i) => (stringStart[i + 1] = stringStart[i]! + b.length));
+  const bytes = stringStart[strings.length]!;
+  const parts = [
+    [packages.length, strings.length, meets.length, providing.length, bytes, size],
+    records, meetStart, meets, namedStart, namedList, providingStart, providingList, slots, stringStart,
+  ];
+  const words = parts.reduce((n, part) => n + part.length, 0);
+  const body = Buffer.alloc(words * 4 + bytes);
+  const u32 = new Uint32Array(body.buffer, body.byteOffset, words);
+  let at = 0;
+  for (const part of parts) {
+    u32.set(part, at);
+    at += part.length;
+  }
+  let off = words * 4;
+  for (const b of text) off += b.copy(body, off);
+  const header = Buffer.alloc(HEADER_WORDS * 4);
+  const h = new Uint32Array(header.buffer, header.byteOffset, 4);
+  h.set([MAGIC, PACKED_LAYOUT, body.length, 0]);
+  createHash('sha256').update(body).digest().copy(header, 16);
+  return Buffer.concat([header, body]);
+}
+
+/** The records of one packed index; `origin` is where these bytes came from this time. */
+export class PackedIndex {
+  readonly count: number;
+  /** how many strings the table holds (ids are 0 … strings - 1) */
+  readonly strings: number;
+  private readonly records: Uint32Array;
+  private readonly meetStart: Uint32Array;
+  private readonly meets: Uint32Array;
+  private readonly namedStart: Uint32Array;
+  private readonly named: Uint32Array;
+  private readonly providingStart: Uint32Array;
+  private readonly providing: Uint32Array;
+  private readonly slots: Uint32Array;
+  private readonly stringStart: Uint32Array;
+  private readonly bytes: Buffer;
+  private readonly decoded: Array<string | undefined>;
+  private readonly packages: Array<AptPackage | undefined>;
+
+  private constructor(words: Uint32Array, bytes: Buffer, private readonly origin: AptOrigin) {
+    const [count, strings, nMeets, nProviding, , nSlots] = words as unknown as number[] as [number, number, number, number, number, number];
+    this.count = count;
+    this.strings = strings;
+    let at = COUNTS;
+    const take = (n: number) => words.subarray(at, (at += n));
+    this.records = take(count * FIELDS);
+    this.meetStart = take(count + 1);
+    this.meets = take(nMeets);
+    this.namedStart = take(strings + 1);
+    this.named = take(count);
+    this.providingStart = take(strings + 1);
+    this.providing = take(nProviding);
+    this.slots = take(nSlots);
+    this.stringStart = take(strings + 1);
+    this.bytes = bytes;
+    this.decoded = new Array<string | undefined>(strings);
+    this.packages = new Array<AptPackage | undefined>(count);
+  }
+
+  /**
+   * Open a packed index, or undefined when the buffer is not one whole, undamaged index of this layout
+   * (truncated, changed on disk, another layout): a cache entry is never trusted blindly.
+   */
+  static open(data: Buffer, origin: AptOrigin): PackedIndex | undefined {
+    if (data.length < HEADER_WORDS * 4) return undefined;
+    // the u32 views need 4-byte alignment; a small Buffer may sit anywhere in Node's pool (alloc is never pooled)
+    const buf = data.byteOffset % 4 === 0 ? data : Buffer.alloc(data.length, data);
+    const h = new Uint32Array(buf.buffer, buf.byteOffset, 4);
+    if (h[0] !== MAGIC || h[1] !== PACKED_LAYOUT || h[2] !== buf.length - HEADER_WORDS * 4) return undefined;
+    const body = buf.subarray(HEADER_WORDS * 4);
+    if (!createHash('sha256').update(body).digest().equals(buf.subarray(16, 48))) return undefined;
+    if (body.length < COUNTS * 4) return undefined;
+    const c = new Uint32Array(body.buffer, body.byteOffset, COUNTS);
+    const [count, strings, nMeets, nProviding, bytes, nSlots] = c as unknown as number[] as [number, number, number, number, number, number];
+    const words = COUNTS + count * (FIELDS + 2) + 1 + nMeets + (strings + 1) * 3 + nProviding + nSlots;
+    if (words * 4 + bytes !== body.length || (nSlots & (nSlots - 1)) !== 0) return undefined;
+    return new PackedIndex(new Uint32Array(body.buffer, body.byteOffset, words), body.subarray(words * 4), origin);
+  }
+
+  /** A string of the table, decoded once. */
+  string(id: number): string {
+    let s = this.decoded[id];
+    if (s === undefined) {
+      s = this.bytes.toString('utf8', this.stringStart[id], this.stringStart[id + 1]);
+      this.decoded[id] = s;
+    }
+    return s;
+  }
+
+  private optional(i: number, field: number): string | undefined {
+    const id = this.records[i * FIELDS + field]!;
+    return id === NONE ? undefined : this.string(id);
+  }
+
+  nameId(i: number): number {
+    return this.records[i * FIELDS + F_NAME]!;
+  }
+
+  archId(i: number): number {
+    return this.records[i * FIELDS + F_ARCH]!;
+  }
+
+  /** the string ids of the names apt's cache meets reading record i */
+  namesMet(i: number): Uint32Array {
+    return this.meets.subarray(this.meetStart[i], this.meetStart[i + 1]);
+  }
+
+  /** the string id of a name some record meets (its own, a relation's, a Provides), or undefined */
+  lookup(name: string): number | undefined {
+    const mask = this.slots.length - 1;
+    if (mask < 0) return undefined;
+    for (let at = hash(name) & mask; ; at = (at + 1) & mask) {
+      const id = this.slots[at]!;
+      if (id === NONE) return undefined;
+      if (this.string(id) === name) return id;
+    }
+  }
+
+  /** the records whose package is named by string `id` */
+  recordsNamed(id: number): Uint32Array {
+    return this.named.subarray(this.namedStart[id], this.namedStart[id + 1]);
+  }
+
+  /** the records that Provide the name with string `id` */
+  recordsProviding(id: number): Uint32Array {
+    return this.providing.subarray(this.providingStart[id], this.providingStart[id + 1]);
+  }
+
+  /** Record i as a package (decoded on first use, then the same object). */
+  get(i: number): AptPackage {
+    let p = this.packages[i];
+    if (p) return p;
+    const r = i * FIELDS;
+    const flags = this.records[r + F_FLAGS]!;
+    p = {
+      name: this.string(this.records[r + F_NAME]!),
+      version: this.string(this.records[r + F_VERSION]!),
+      architecture: this.string(this.records[r + F_ARCH]!),
+      essential: (flags & ESSENTIAL) !== 0,
+      provides: parseDependencies(this.optional(i, F_PROVIDES)).map((g) => g[0]!) as Relation[],
+      filename: this.string(this.records[r + F_FILENAME]!),
+      size: this.records[r + F_SIZE_HI]! * 2 ** 32 + this.records[r + F_SIZE_LO]!,
+      sha256: this.string(this.records[r + F_SHA256]!),
+      origin: this.origin,
+    };
+    const optional: Array<[keyof AptPackage, number]> = [
+      ['multiArch', F_MULTIARCH], ['priority', F_PRIORITY], ['depends', F_DEPENDS], ['preDepends', F_PREDEPENDS], ['recommends', F_RECOMMENDS],
+      ['conflicts', F_CONFLICTS], ['breaks', F_BREAKS], ['otherRelations', F_OTHER],
+    ];
+    for (const [key, field] of optional) {
+      const v = this.optional(i, field);
+      if (v !== undefined) (p as unknown as Record<string, string>)[key] = v;
+    }
+    if (flags & IMPORTANT) p.important = true;
+    this.packages[i] = p;
+    return p;
+  }
+}

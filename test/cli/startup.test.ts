@@ -1,0 +1,82 @@
+import { Command } from 'commander';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commands } from '../../src/cli/commands.js';
+import { FERRY_BIN, ferry, run } from '../helpers/cli.js';
+
+/** The commands README.md documents; the table must keep registering every one of them. */
+const DOCUMENTED = ['key', 'lock', 'build', 'sign', 'inspect', 'verify', 'import', 'list', 'serve', 'extract', 'deploy', 'plan', 'rollback', 'status', 'split', 'diff', 'gc'];
+
+function registered(): Command {
+  const program = new Command('ferry');
+  for (const register of commands) register(program);
+  return program;
+}
+
+/**
+ * A command's modules load when it runs, not at start (issue 20: every command used to load all of them,
+ * openpgp, zod, undici and tar included, even for --version). Help is built from the command table, so it
+ * must still name every command and every option.
+ */
+describe('ferry start-up', () => {
+  let dir: string;
+  let hook: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-startup-'));
+    // a module hook that prints every module ferry loads, one line each on stderr
+    await writeFile(join(dir, 'hook.mjs'), `export async function resolve(s, c, next) { const r = await next(s, c); process._rawDebug('LOADED ' + r.url); return r; }\n`);
+    hook = join(dir, 'register.mjs');
+    await writeFile(hook, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hook.mjs')).href)});\n`);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  async function loadedBy(args: string[]): Promise<string[]> {
+    const r = await run(process.execPath, ['--import', pathToFileURL(hook).href, FERRY_BIN, ...args]);
+    expect(r.code, r.stderr).toBe(0);
+    return [...r.stderr.matchAll(/^LOADED (\S+)$/gm)].map((m) => m[1]!);
+  }
+
+  const packagesIn = (urls: string[]) => [...new Set(urls.flatMap((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1] ?? []))];
+  const heavyFolders = (urls: string[]) => urls.filter((u) => /\/dist\/(bundle|build|fetch|pgp|sources|specfile|store)\//.test(u) || /\/dist\/serve\/createServer\.js$/.test(u));
+
+  it('ferry --version loads the command table and commander, nothing a command needs to run', async () => {
+    const loaded = await loadedBy(['--version']);
+    expect(loaded.some((u) => u.endsWith('/dist/cli/commands.js'))).toBe(true);
+    expect(packagesIn(loaded)).toEqual(['commander']);
+    expect(heavyFolders(loaded)).toEqual([]);
+  });
+
+  it('ferry verify --help loads no more than --version: the action module loads only when verify runs', async () => {
+    const loaded = await loadedBy(['verify', '--help']);
+    expect(packagesIn(loaded)).toEqual(['commander']);
+    expect(heavyFolders(loaded)).toEqual([]);
+  });
+
+  it('the command table registers every documented command', () => {
+    expect(registered().commands.map((c) => c.name()).sort()).toEqual([...DOCUMENTED].sort());
+  });
+
+  it('ferry --help lists every command with its description', async () => {
+    const r = await ferry(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of registered().commands) {
+      expect(r.stdout).toMatch(new RegExp(`^  ${c.name()}\\b`, 'm'));
+      expect(r.stdout.replace(/\s+/g, ' ')).toContain(c.description().slice(0, 40));
+    }
+  });
+
+  it('ferry COMMAND --help lists every option of that command', async () => {
+    const program = registered();
+    const leaves = program.commands.flatMap((c) => (c.commands.length ? c.commands.map((s) => ({ args: [c.name(), s.name()], cmd: s })) : [{ args: [c.name()], cmd: c }]));
+    const helps = await Promise.all(leaves.map(({ args }) => ferry([...args, '--help'])));
+    leaves.forEach(({ args, cmd }, i) => {
+      expect(helps[i]!.code, args.join(' ')).toBe(0);
+      expect(cmd.options.length, args.join(' ')).toBeGreaterThan(0);
+      for (const o of cmd.options) expect(helps[i]!.stdout, `${args.join(' ')} --help`).toContain(o.flags);
+    });
+  });
+});
