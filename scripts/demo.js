@@ -147,7 +147,7 @@ if (lab) {
       '#!/bin/sh\n# the folder host\'s stand-in for systemd: restart the web app of version $2\nroot=$1; v=$2\n[ -f "$root/run/ferry-web.pid" ] && kill "$(cat "$root/run/ferry-web.pid")" 2>/dev/null && sleep 0.5\nmkdir -p "$root/run"; rm -f "$root/run/ferry-web."*\nnohup "$root/opt/ferry-web/venv-$v/bin/python" -m ferry_web --config "$root/etc/ferry-web/app.conf" >"$root/run/ferry-web.log" 2>&1 &\necho $! > "$root/run/ferry-web.pid"; touch "$root/run/ferry-web.$v"; sleep 0.5\n',
     );
     chmodSync(join(h, 'bin/restart-ferry-web'), 0o755);
-    hosts[`host${i}`] = { transport: 'local', vars: { root: h, port: port + i, ferry_data_dir: `${h}/var/lib/ferry`, ferry_server: `http://127.0.0.1:${port}` } };
+    hosts[`host${i}`] = { transport: 'local', vars: { root: h, port: port + i, ferry_data_dir: `${h}/var/lib/ferry`, ferry_ansible_facts_dir: `${h}/etc/ansible/facts.d`, ferry_server: `http://127.0.0.1:${port}` } };
   }
   writeFileSync(inventory, stringify({ vars: { greeting_name: 'air gap' }, groups: { web: { hosts: Object.keys(hosts) } }, hosts }));
   hostUrl = (i) => `http://127.0.0.1:${port + i}/healthz`;

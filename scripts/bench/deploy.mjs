@@ -87,7 +87,7 @@ try {
     JSON.stringify({
       vars: { ferry_server: server.url },
       groups: { web: { hosts: names, vars: { port: 8080 } } },
-      hosts: Object.fromEntries(lab.hosts.map((h) => [h.name, { address: h.address, port: h.port, vars: { root: ferryRoots[h.name], ferry_data_dir: '{{ root }}/var/lib/ferry' } }])),
+      hosts: Object.fromEntries(lab.hosts.map((h) => [h.name, { address: h.address, port: h.port, vars: { root: ferryRoots[h.name], ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '{{ root }}/etc/ansible/facts.d' } }])),
     }),
   );
   const ferryArgs = ['bin/ferry.js', 'deploy', 'bench@1', '--store', store, '-i', inv, '-F', lab.sshConfig, '--forks', '20', '--serial', '1'];

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DeployError } from '../errors.js';
-import type { DeployReport } from '../deploy/runDeploy.js';
+import type { DeployReport } from '../deploy/deployReport.js';
 import type { Release } from '../store/loadRelease.js';
 import { hostOptions, loadHosts, parseStages, releaseOptions, runOptions, type HostOpts } from './deployOptions.js';
 
@@ -16,6 +16,7 @@ export interface RunOpts extends HostOpts {
   retries: number;
   retryDelay: number;
   timeout: number;
+  waitLock: number;
 }
 
 /** Shared by deploy and rollback: run the release, print the table, exit non-zero on failure. */
@@ -40,6 +41,7 @@ export async function deployRelease(release: Release, o: RunOpts): Promise<Deplo
     ssh: { configFile: o.sshConfig },
     retry: { retries: o.retries, delayMs: o.retryDelay },
     timeoutMs: o.timeout * 1000,
+    waitLockSeconds: o.waitLock,
     log,
   });
   log.done();

@@ -33,7 +33,8 @@ export function runOptions(cmd: Command): Command {
     .option('--max-fail-percent <n>', 'stop the rollout when more than this percentage of hosts failed', numberOption('--max-fail-percent', { min: 0, max: 100, suffix: '%' }))
     .option('--retries <n>', 'retries of a stage after a dropped connection or timeout', numberOption('--retries', { whole: true, min: 0 }), 3)
     .option('--retry-delay <ms>', 'first wait before a retry; doubles each time', numberOption('--retry-delay', { whole: true, min: 0, unit: 'milliseconds' }), 500)
-    .option('--timeout <seconds>', 'longest a single remote command may run', numberOption('--timeout', { whole: true, min: 1, unit: 'seconds' }), 1800);
+    .option('--timeout <seconds>', 'longest a single remote command may run', numberOption('--timeout', { whole: true, min: 1, unit: 'seconds' }), 1800)
+    .option('--wait-lock <seconds>', 'wait this long for another run that holds a host (default: fail at once, naming it)', numberOption('--wait-lock', { whole: true, min: 0, unit: 'seconds' }), 0);
 }
 
 export interface HostOpts {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DeployError, UsageError } from '../errors.js';
+import { STAGES } from '../deploy/steps/types.js';
 import { formatTable } from '../ui/formatTable.js';
 import { hostOptions, loadHosts, type HostOpts } from './deployOptions.js';
 import { escapeText } from '../util/escapeText.js';
@@ -21,9 +22,13 @@ export function register(program: Command): void {
     const digests = [...new Set(status.rows.map((r) => r.digest ?? '-'))];
     if (o.json) process.stdout.write(JSON.stringify({ ...status, digests }) + '\n');
     else {
-      const rows = [['HOST', 'SERVICE', 'RELEASE', 'VERSION', 'DIGEST', 'COMPLETE'], ...status.rows.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', r.problem ?? (r.complete ? 'yes' : 'no')])];
-      for (const h of hosts) if (!status.rows.some((r) => r.host === h.name) && !status.unreachable.some((u) => u.host === h.name)) rows.push([h.name, '-', 'nothing deployed', '', '', '']);
-      process.stdout.write(formatTable(rows) + `\n${digests.length} distinct bundle digest${digests.length === 1 ? '' : 's'} across ${hosts.length} host${hosts.length === 1 ? '' : 's'}\n`);
+      const rows = [
+        ['HOST', 'SERVICE', 'RELEASE', 'VERSION', 'DIGEST', ...STAGES.map((s) => s.toUpperCase()), 'COMPLETE'],
+        ...status.rows.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', ...STAGES.map((s) => r.stages?.[s] ?? '-'), r.problem ?? (r.complete ? 'yes' : 'no')]),
+      ];
+      for (const h of hosts) if (!status.rows.some((r) => r.host === h.name) && !status.unreachable.some((u) => u.host === h.name)) rows.push([h.name, '-', 'nothing deployed', '', '', ...STAGES.map(() => ''), '']);
+      const failures = status.rows.filter((r) => r.failure).map((r) => `${r.host} ${r.service}: ${r.failure!.stage}${r.failure!.step ? ` ${r.failure!.step}` : ''} failed at ${escapeText(r.failure!.time)}: ${escapeText(r.failure!.message.split('\n')[0] ?? '')}`);
+      process.stdout.write(formatTable(rows) + `\n${failures.length ? failures.join('\n') + '\n' : ''}${digests.length} distinct bundle digest${digests.length === 1 ? '' : 's'} across ${hosts.length} host${hosts.length === 1 ? '' : 's'}\n`);
       for (const u of status.unreachable) process.stdout.write(`${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}\n`);
     }
     if (o.expect) {
@@ -31,7 +36,7 @@ export function register(program: Command): void {
       const bare = hosts.filter((h) => !status.rows.some((r) => r.host === h.name) && !status.unreachable.some((u) => u.host === h.name));
       if (off.length || bare.length || status.unreachable.length) {
         const what = [
-          ...off.map((r) => `${r.host}/${r.service} runs ${r.digest?.slice(0, 12) ?? 'nothing'}${r.complete ? '' : ' (incomplete)'}`),
+          ...off.map((r) => `${r.host}/${r.service} runs ${r.digest?.slice(0, 12) ?? 'nothing'}${r.complete ? '' : ` (incomplete: ${r.problem ?? STAGES.filter((s) => r.stages?.[s] !== 'done').map((s) => `${s} ${r.stages?.[s] ?? 'missing'}`).join(', ')})`}`),
           ...bare.map((h) => `${h.name} has no facts`),
           ...status.unreachable.map((u) => `${u.host} is unreachable`),
         ];

@@ -1,14 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pMap from 'p-map';
+import { type Failure, isComplete, type StageState, stageStates } from './fact.js';
+import { forEachHost, type SshOptions } from './forEachHost.js';
+import { hostSettings } from './hostSettings.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
-import { openTransport } from './openTransport.js';
-import { DEFAULT_DATA_DIR } from './prepareTargets.js';
 import { readFacts } from './readFacts.js';
-import { renderVars } from './renderTemplate.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
-import { STAGES } from './steps/types.js';
+import type { StageName } from './steps/types.js';
 
 export interface StatusRow {
   host: string;
@@ -16,7 +12,11 @@ export interface StatusRow {
   release?: string;
   version?: string;
   digest?: string;
-  /** every stage completed for that service version */
+  /** per stage: done, pending (configure has yet to activate), failed, outdated or missing, for that digest */
+  stages?: Record<StageName, StageState>;
+  /** the last failure recorded, when the service has not completed since */
+  failure?: Failure;
+  /** every stage carries the digest's keys, nothing is pending and no failure is recorded */
   complete: boolean;
   /** a fact that could not be read */
   problem?: string;
@@ -27,48 +27,33 @@ export interface StatusResult {
   unreachable: Array<{ host: string; error: string }>;
 }
 
-/** Gather every host's facts: which release (bundle digest) each service runs, and whether it finished. */
+/** Gather every host's facts: which release (bundle digest) each service runs, and how far it got. */
 export async function collectStatus(opts: {
   inventory: Inventory;
   hosts: InventoryHost[];
   factsDir?: string;
   forks?: number;
-  ssh?: { configFile?: string; program?: string };
+  ssh?: SshOptions;
   retry?: RetryPolicy;
 }): Promise<StatusResult> {
-  const controlDir = await mkdtemp(join(tmpdir(), 'fy-'));
   const rows: StatusRow[] = [];
   const unreachable: StatusResult['unreachable'] = [];
-  try {
-    await pMap(
-      opts.hosts,
-      async (host) => {
-        const vars = renderVars(host.vars, `inventory ${opts.inventory.file}, host ${host.name}`);
-        const dataDir = typeof vars.ferry_data_dir === 'string' ? vars.ferry_data_dir : DEFAULT_DATA_DIR;
-        const factsDir = opts.factsDir ?? (typeof vars.ferry_facts_dir === 'string' ? vars.ferry_facts_dir : `${dataDir}/facts`);
-        const transport = openTransport(host, { controlDir, configFile: opts.ssh?.configFile, program: opts.ssh?.program });
-        try {
-          const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, host.name, factsDir, undefined));
-          for (const [service, read] of facts) {
-            if (!read.fact) {
-              rows.push({ host: host.name, service, complete: false, problem: 'problem' in read ? read.problem : undefined });
-              continue;
-            }
-            const f = read.fact;
-            const complete = STAGES.every((s) => f.stages[s]?.version === f.version);
-            rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, version: f.version, digest: f.digest, complete });
-          }
-        } catch (err) {
-          unreachable.push({ host: host.name, error: (err as Error).message });
-        } finally {
-          await transport.close();
+  const items = opts.hosts.map((host) => ({ host, settings: hostSettings(host, opts.inventory.file, opts.factsDir) }));
+  await forEachHost(items, opts, async ({ host, settings }, transport) => {
+    try {
+      const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, host.name, settings.factsDir, undefined));
+      for (const [service, read] of facts) {
+        if (!read.fact) {
+          rows.push({ host: host.name, service, complete: false, problem: 'problem' in read ? read.problem : undefined });
+          continue;
         }
-      },
-      { concurrency: Math.max(1, opts.forks ?? 10) },
-    );
-  } finally {
-    await rm(controlDir, { recursive: true, force: true });
-  }
+        const f = read.fact;
+        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, version: f.version, digest: f.digest, stages: stageStates(f), failure: f.failure, complete: isComplete(f) });
+      }
+    } catch (err) {
+      unreachable.push({ host: host.name, error: (err as Error).message });
+    }
+  });
   const order = new Map(opts.hosts.map((h, i) => [h.name, i]));
   rows.sort((a, b) => order.get(a.host)! - order.get(b.host)! || (a.service < b.service ? -1 : 1));
   return { rows, unreachable };

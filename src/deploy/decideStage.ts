@@ -17,5 +17,8 @@ export function decideStage(stage: StageName, read: FactRead, want: { version: s
     if (done.digest !== want.digest) return { run: true, reason: `bundle changed (${done.digest.slice(0, 12)} -> ${want.digest.slice(0, 12)})` };
     return { run: true, reason: stage === 'configure' ? 'inventory variables changed' : 'inputs changed' };
   }
+  // install prepared something in an earlier run that no configure has activated (and restarted for) yet
+  const pending = read.fact.pending;
+  if (stage === 'configure' && pending) return { run: true, reason: `activation pending since ${pending.since} (install changed: ${pending.changes.join(', ')})` };
   return { run: false, reason: done.digest === want.digest ? `done ${done.time}` : `done ${done.time} (unchanged since bundle ${done.digest.slice(0, 12)})` };
 }

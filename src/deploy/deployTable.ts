@@ -1,4 +1,4 @@
-import type { DeployReport } from './runDeploy.js';
+import type { DeployReport } from './deployReport.js';
 import { STAGES } from './steps/types.js';
 import { formatTable } from '../ui/formatTable.js';
 import { escapeText } from '../util/escapeText.js';

@@ -13,7 +13,7 @@ const StageFact = z.looseObject({
   digest: z.string(),
   /** sha256 over everything the stage depends on; equal key = nothing to do */
   key: z.string(),
-  /** sha256 over the service's artifact list (path and sha256 of each) */
+  /** sha256 over the service's own artifacts (path and sha256 of each) */
   artifacts: z.string(),
   /** per artifact path its sha256 (the stage stage only: what is on the host) */
   files: z.record(z.string(), z.string()).optional(),
@@ -21,18 +21,66 @@ const StageFact = z.looseObject({
 });
 export type StageFact = z.infer<typeof StageFact>;
 
+/** The last stage that failed for this service on this host; cleared when that stage completes. */
+const Failure = z.looseObject({
+  stage: z.enum(STAGES),
+  /** the step (or "artifacts") that failed, when known */
+  step: z.string().optional(),
+  time: z.string(),
+  message: z.string(),
+  digest: z.string(),
+});
+export type Failure = z.infer<typeof Failure>;
+
+/**
+ * What install changed and configure has not yet activated and restarted for: kept across runs (a
+ * `--stages stage,install` before a maintenance window, or a run stopped between the two), cleared
+ * only when configure, health checks included, completed.
+ */
+const Pending = z.looseObject({ since: z.string(), digest: z.string(), changes: z.array(z.string()) });
+export type Pending = z.infer<typeof Pending>;
+
 /** The checkpoint a service leaves on a host: FACTS_DIR/SERVICE.json. */
 export const Fact = z.looseObject({
   format: z.literal(FACT_FORMAT),
   service: z.string(),
   host: z.string(),
-  /** the service version and bundle digest of the most recent completed stage */
+  /** the service version and bundle digest this host is being brought to (or runs) */
   version: z.string(),
   digest: z.string(),
   release: z.object({ name: z.string(), version: z.string() }),
+  /** the stage keys of that digest: the service is complete when every stage carries them */
+  keys: z.partialRecord(z.enum(STAGES), z.string()).optional(),
   stages: z.partialRecord(z.enum(STAGES), StageFact),
+  pending: Pending.optional(),
+  failure: Failure.optional(),
 });
 export type Fact = z.infer<typeof Fact>;
+
+export type StageState = 'done' | 'pending' | 'failed' | 'outdated' | 'missing';
+
+/**
+ * Per stage, how far the service is with the digest its fact names: done (the stage carries the
+ * digest's key), failed (the last attempt failed), pending (configure still has to activate what
+ * install prepared), outdated (done for other inputs) or missing.
+ */
+export function stageStates(f: Fact): Record<(typeof STAGES)[number], StageState> {
+  return Object.fromEntries(
+    STAGES.map((s) => {
+      const done = f.stages[s];
+      if (f.failure?.stage === s && f.failure.digest === f.digest) return [s, 'failed'];
+      if (!done) return [s, 'missing'];
+      if (!f.keys || f.keys[s] !== done.key) return [s, 'outdated'];
+      if (s === 'configure' && f.pending) return [s, 'pending'];
+      return [s, 'done'];
+    }),
+  ) as Record<(typeof STAGES)[number], StageState>;
+}
+
+/** Complete for its digest: every stage carries the digest's key, nothing pending, no failure recorded. */
+export function isComplete(f: Fact): boolean {
+  return !f.failure && Object.values(stageStates(f)).every((s) => s === 'done');
+}
 
 /**
  * FACTS_DIR/SERVICE.json. The manifest reader already refuses such names; this check keeps a fact

@@ -1,9 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pMap from 'p-map';
 import { decideStage } from './decideStage.js';
-import { openTransport } from './openTransport.js';
+import { forEachHost } from './forEachHost.js';
 import { prepareTargets } from './prepareTargets.js';
 import { readFacts } from './readFacts.js';
 import { retryTransient } from './retryTransient.js';
@@ -32,33 +28,21 @@ export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
   const targets = prepareTargets(opts.release, opts.inventory, opts.hosts, { services: opts.services, factsDir: opts.factsDir });
   const stages = opts.stages ?? [...STAGES];
   const force = new Set(opts.force ?? []);
-  const controlDir = await mkdtemp(join(tmpdir(), 'fy-'));
   const rows: PlanRow[] = [];
   const unreachable: PlanResult['unreachable'] = [];
-  try {
-    await pMap(
-      targets,
-      async (t) => {
-        const transport = openTransport(t.host, { controlDir, configFile: opts.ssh?.configFile, program: opts.ssh?.program });
-        try {
-          const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, t.host.name, t.factsDir, t.services.map((s) => s.name)));
-          for (const svc of t.services) {
-            for (const stage of stages) {
-              const d = decideStage(stage, facts.get(svc.name)!, { version: svc.version, digest: opts.release.digest, key: svc.keys[stage] }, force);
-              rows.push({ host: t.host.name, service: svc.name, stage, ...d });
-            }
-          }
-        } catch (err) {
-          unreachable.push({ host: t.host.name, error: (err as Error).message });
-        } finally {
-          await transport.close();
+  await forEachHost(targets, opts, async (t, transport) => {
+    try {
+      const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, t.host.name, t.settings.factsDir, t.services.map((s) => s.name)));
+      for (const svc of t.services) {
+        for (const stage of stages) {
+          const d = decideStage(stage, facts.get(svc.name)!, { version: svc.version, digest: opts.release.digest, key: svc.keys[stage] }, force);
+          rows.push({ host: t.host.name, service: svc.name, stage, ...d });
         }
-      },
-      { concurrency: Math.max(1, opts.forks ?? 10) },
-    );
-  } finally {
-    await rm(controlDir, { recursive: true, force: true });
-  }
+      }
+    } catch (err) {
+      unreachable.push({ host: t.host.name, error: (err as Error).message });
+    }
+  });
   const order = new Map(targets.map((t, i) => [t.host.name, i]));
   rows.sort((a, b) => order.get(a.host)! - order.get(b.host)! || (a.service < b.service ? -1 : a.service > b.service ? 1 : 0) || STAGES.indexOf(a.stage) - STAGES.indexOf(b.stage));
   return { rows, unreachable };

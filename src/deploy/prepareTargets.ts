@@ -1,20 +1,22 @@
-import { posix } from 'node:path';
-import { SpecError, UsageError } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
 import type { ManifestEntry } from '../bundle/manifest.js';
+import { CONNECTION_VARS, hostSettings, type HostSettings } from './hostSettings.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
 import type { Release } from '../store/loadRelease.js';
-import { renderVars } from './renderTemplate.js';
 import { serviceArtifacts } from './serviceArtifacts.js';
 import { artifactsDigest, stageKey } from './stageKey.js';
+import { bundleEntry } from './steps/bundleEntry.js';
 import { STAGES, type StageName } from './steps/types.js';
 import { type ParsedStep, validateSteps } from './steps/validateSteps.js';
-
-export const DEFAULT_DATA_DIR = '/var/lib/ferry';
 
 export interface ServiceTarget {
   name: string;
   version: string;
+  /** what the host must hold for this service: its own artifacts plus the shared indexes and key */
   entries: ManifestEntry[];
+  /** sha256 over the service's own artifacts (not the shared indexes, which change with every release) */
   artifacts: string;
   steps: Record<StageName, ParsedStep[]>;
   keys: Record<StageName, string>;
@@ -22,10 +24,8 @@ export interface ServiceTarget {
 
 export interface HostTarget {
   host: InventoryHost;
-  /** inventory variables with {{ }} references resolved */
-  vars: Record<string, unknown>;
-  dataDir: string;
-  factsDir: string;
+  settings: HostSettings;
+  /** DATA/bundles/DIGEST on the host: this release's tree (links into DATA/blobs) */
   remoteBundle: string;
   services: ServiceTarget[];
 }
@@ -36,9 +36,13 @@ export interface TargetOptions {
   factsDir?: string;
 }
 
+/** Entries every service of a kind shares: they describe the whole repository, so they change with every release. */
+const SHARED_KINDS = new Set<ManifestEntry['kind']>(['apt-index', 'python-index', 'key']);
+
 /**
  * Which services go to which hosts (a service runs on the hosts of the groups it names), with the
- * steps checked against their schemas and the bundle before any host is touched.
+ * steps checked against their schemas and the bundle before any host is touched, and per service
+ * and stage the key of everything the stage depends on.
  */
 export function prepareTargets(release: Release, inventory: Inventory, hosts: InventoryHost[], opts: TargetOptions = {}): HostTarget[] {
   const m = release.manifest;
@@ -46,27 +50,37 @@ export function prepareTargets(release: Release, inventory: Inventory, hosts: In
   for (const s of opts.services ?? []) if (!all.includes(s)) throw new UsageError(`--services ${s}: release ${m.name} ${m.version} has no such service; it has ${all.join(', ') || 'none'}`);
   const chosen = opts.services?.length ? all.filter((s) => opts.services!.includes(s)) : all;
   const steps = validateSteps(m.services, `bundle ${m.name} ${m.version}`, release);
+  const named = new Map(chosen.map((s) => [s, namesUsed(release, s, steps.get(s)!.configure)]));
 
   return hosts.map((host) => {
-    const vars = renderVars(host.vars, `inventory ${inventory.file}, host ${host.name}`);
-    const dataDir = pathVar(vars.ferry_data_dir, 'ferry_data_dir', host.name) ?? DEFAULT_DATA_DIR;
-    const factsDir = opts.factsDir ?? pathVar(vars.ferry_facts_dir, 'ferry_facts_dir', host.name) ?? `${dataDir}/facts`;
+    const settings = hostSettings(host, inventory.file, opts.factsDir);
     const services = chosen
       .filter((s) => m.services[s]!.groups.some((g) => host.groups.includes(g)))
       .map((name) => {
         const svc = m.services[name]!;
         const entries = serviceArtifacts(release, name);
-        const artifacts = artifactsDigest(entries);
+        const artifacts = artifactsDigest(entries.filter((e) => !SHARED_KINDS.has(e.kind)));
         const st = steps.get(name)!;
+        const vars = runVars(settings.vars, named.get(name)!);
         const keys = Object.fromEntries(STAGES.map((stage) => [stage, stageKey(stage, svc.version, artifacts, st[stage], vars)])) as Record<StageName, string>;
         return { name, version: svc.version, entries, artifacts, steps: st, keys };
       });
-    return { host, vars, dataDir, factsDir, remoteBundle: `${dataDir}/bundles/${release.digest}`, services };
+    return { host, settings, remoteBundle: `${settings.dataDir}/bundles/${release.digest}`, services };
   });
 }
 
-function pathVar(v: unknown, name: string, host: string): string | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !posix.isAbsolute(v)) throw new SpecError(`host ${host}: vars.${name} must be an absolute path, found ${JSON.stringify(v)}`);
-  return v.replace(/\/+$/, '');
+/** The variables that change what a host runs: all but the connection settings, unless the configure steps or their templates name them. */
+function runVars(vars: Record<string, unknown>, used: string): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(vars).filter(([k]) => !(CONNECTION_VARS as readonly string[]).includes(k) || used.includes(k)));
+}
+
+/** The text of a service's configure steps and of the templates they render: where a variable can be named. */
+function namesUsed(release: Release, service: string, configure: ParsedStep[]): string {
+  const parts = [JSON.stringify(configure)];
+  for (const step of configure) {
+    const src = step.kind === 'template' ? step.params.src : undefined;
+    const entry = typeof src === 'string' && !src.includes('{{') ? bundleEntry(release, service, src) : undefined;
+    if (entry) parts.push(readFileSync(join(release.dir, entry.path), 'utf8'));
+  }
+  return parts.join('\n');
 }

@@ -7,23 +7,31 @@ export type FactRead = { fact: Fact } | { fact: undefined; problem?: string };
 
 const MARK = '@@ferry-fact ';
 
+/** Shell that prints the facts of several services, or without a list of every service the host has facts for. */
+export function factsScript(factsDir: string, services: string[] | undefined): string {
+  return services
+    ? services.map((s) => `printf '%s\\n' ${q(MARK + s)}; cat ${q(factFile(factsDir, s))} 2>/dev/null || true; echo`).join('\n')
+    : `for f in ${q(factsDir)}/*.json; do [ -f "$f" ] || continue; n=\${f##*/}; echo "${MARK}\${n%.json}"; cat "$f"; echo; done`;
+}
+
 /**
  * Read the facts of several services (or, without a list, of every service the host has facts for)
  * in one command: one round trip per host, also on a fully deployed site.
  */
 export async function readFacts(transport: Transport, host: string, factsDir: string, services: string[] | undefined, timeoutMs?: number): Promise<Map<string, FactRead>> {
-  const script = services
-    ? services.map((s) => `printf '%s\\n' ${q(MARK + s)}; cat ${q(factFile(factsDir, s))} 2>/dev/null || true; echo`).join('\n')
-    : `for f in ${q(factsDir)}/*.json; do [ -f "$f" ] || continue; n=\${f##*/}; echo "${MARK}\${n%.json}"; cat "$f"; echo; done`;
-  const r = await transport.run(script || 'true', { timeoutMs });
+  const r = await transport.run(factsScript(factsDir, services) || 'true', { timeoutMs });
   if (r.code !== 0) throw new DeployError(`host ${host}: cannot read facts in ${factsDir}: ${r.stderr.trim()}`);
+  return parseFacts(r.stdout, factsDir, services);
+}
+
+/** What factsScript printed (other lines before the first fact are ignored). */
+export function parseFacts(stdout: string, factsDir: string, services: string[] | undefined): Map<string, FactRead> {
   const out = new Map<string, FactRead>();
-  const chunks = r.stdout.split('\n' + MARK);
-  for (const chunk of chunks) {
-    const text = chunk.startsWith(MARK) ? chunk.slice(MARK.length) : chunk;
+  const chunks = ('\n' + stdout).split('\n' + MARK).slice(1);
+  for (const text of chunks) {
     const nl = text.indexOf('\n');
-    const service = text.slice(0, nl);
-    const body = text.slice(nl + 1).trim();
+    const service = nl < 0 ? text : text.slice(0, nl);
+    const body = nl < 0 ? '' : text.slice(nl + 1).trim();
     if (!service || (services && !services.includes(service))) continue;
     if (!body) {
       out.set(service, { fact: undefined });

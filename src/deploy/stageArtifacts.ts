@@ -25,56 +25,73 @@ function listing(entries: ManifestEntry[], withUrl: boolean): string {
 const heredoc = (body: string) => `<<'@@FERRY_LIST'\n${body}\n@@FERRY_LIST`;
 
 /**
- * Put a service's artifacts under DATA/bundles/DIGEST on the host, each checked against its sha256
- * there. Files already present with the right sha256 are kept, so an interrupted stage resumes.
- * Pulled by the host from `ferry serve` (curl, wget or python3 on the host), or pushed over the ssh
- * connection as one tar stream with --push when the host cannot reach the runner.
+ * Shell that links a release tree's file to its blob when the blob is present and right, and says
+ * which files it could not: the blob is checked against its sha256 each time (a blob altered on the
+ * host is fetched again). Blobs are hard links, so a blob whose only link is its own is unused.
+ */
+const linkPresent = [
+  'have() {',
+  '  b="$S/$1"',
+  '  if [ -f "$b" ] && [ "$(sha256sum < "$b" | cut -c1-64)" = "$1" ]; then',
+  '    if [ ! "$B/$2" -ef "$b" ]; then mkdir -p "$(dirname "$B/$2")"; ln -f "$b" "$B/$2"; fi',
+  '    return 0',
+  '  fi',
+  '  return 1',
+  '}',
+];
+
+/**
+ * Put a service's artifacts on the host, content-addressed: each file once in DATA/blobs/sha256/HEX,
+ * checked against its sha256 there, and the release's tree DATA/bundles/DIGEST/ made of hard links
+ * to the blobs. A file any earlier release brought is never fetched or pushed again, and an
+ * interrupted stage resumes. Pulled by the host from `ferry serve` (curl, wget or python3 on the
+ * host), or pushed over the ssh connection as one tar stream with --push when the host cannot reach
+ * the runner.
  */
 export async function stageArtifacts(ctx: StepContext, entries: ManifestEntry[], source: StageSource): Promise<StepResult> {
   if (entries.length === 0) return { changed: false, detail: 'no artifacts' };
   for (const e of entries) checkForHost(e, ctx.host);
-  const b = q(ctx.remoteBundle);
+  const head = [`B=${q(ctx.remoteBundle)}`, `S=${q(`${ctx.dataDir}/blobs/sha256`)}`, 'mkdir -p "$B" "$S"', ...linkPresent];
   if (!source.push) {
     const base = `${source.server.replace(/\/+$/, '')}/bundles/${ctx.release.digest}`;
     const script = [
       'set -e',
-      `B=${b}`,
+      ...head,
       `U=${q(base)}`,
       'if command -v curl >/dev/null 2>&1; then get() { curl -fsS --retry 2 --connect-timeout 10 --speed-limit 1 --speed-time 60 -o "$2" "$1"; }',
       'elif command -v wget >/dev/null 2>&1; then get() { wget -q -T 30 -O "$2" "$1"; }',
       `elif command -v python3 >/dev/null 2>&1; then get() { python3 -c 'import sys,shutil,urllib.request; shutil.copyfileobj(urllib.request.urlopen(sys.argv[1], timeout=30), open(sys.argv[2], "wb"))' "$1" "$2"; }`,
       'else echo "this host has no curl, wget or python3 to fetch artifacts; deploy with --push" >&2; exit 5; fi',
       'while read -r sha url path; do',
-      '  f="$B/$path"',
-      '  if [ -f "$f" ] && [ "$(sha256sum < "$f" | cut -c1-64)" = "$sha" ]; then continue; fi',
-      '  mkdir -p "$(dirname "$f")"',
-      '  get "$U/$url" "$f.ferry-part" || { rm -f "$f.ferry-part"; echo "cannot fetch $U/$url (is ferry serve running and reachable from this host?)" >&2; exit 6; }',
-      '  got=$(sha256sum < "$f.ferry-part" | cut -c1-64)',
-      '  if [ "$got" != "$sha" ]; then rm -f "$f.ferry-part"; echo "$U/$url: sha256 $got, expected $sha (altered on the server or on the way)" >&2; exit 7; fi',
-      '  mv -f "$f.ferry-part" "$f"',
+      '  if have "$sha" "$path"; then continue; fi',
+      '  p="$S/$sha.ferry-part"',
+      '  get "$U/$url" "$p" || { rm -f "$p"; echo "cannot fetch $U/$url (is ferry serve running and reachable from this host?)" >&2; exit 6; }',
+      '  got=$(sha256sum < "$p" | cut -c1-64)',
+      '  if [ "$got" != "$sha" ]; then rm -f "$p"; echo "$U/$url: sha256 $got, expected $sha (altered on the server or on the way)" >&2; exit 7; fi',
+      '  chmod 644 "$p"; mv -f "$p" "$S/$sha"',
+      '  have "$sha" "$path"',
       '  echo "changed: $path"',
       `done ${heredoc(listing(entries, true))}`,
     ].join('\n');
     return summarize(await runScript(ctx, 'fetch artifacts', script));
   }
 
-  const check = [`B=${b}`, 'while read -r sha path; do', '  f="$B/$path"', '  if [ -f "$f" ] && [ "$(sha256sum < "$f" | cut -c1-64)" = "$sha" ]; then continue; fi', '  echo "missing $path"', `done ${heredoc(listing(entries, false))}`].join('\n');
+  const check = [...head, 'while read -r sha path; do', '  have "$sha" "$path" || echo "missing $path"', `done ${heredoc(listing(entries, false))}`].join('\n');
   const present = await runScript(ctx, 'check artifacts', check);
   const missing = new Set(present.stdout.split('\n').filter((l) => l.startsWith('missing ')).map((l) => l.slice('missing '.length)));
   if (missing.size === 0) return { changed: false, detail: 'all artifacts present' };
   const send = entries.filter((e) => missing.has(e.path));
   const receive = [
     'set -e',
-    `B=${b}`,
-    'mkdir -p "$B"',
-    'i=$(mktemp -d "$B/.incoming.XXXXXX")',
+    ...head,
+    'i=$(mktemp -d "$S/.incoming.XXXXXX")',
     `trap 'rm -rf "$i"' EXIT`,
     'tar -x -f - -C "$i"',
     'while read -r sha path; do',
     '  got=$(sha256sum < "$i/$path" | cut -c1-64) || got=missing',
     '  if [ "$got" != "$sha" ]; then echo "$path: sha256 $got after the transfer, expected $sha" >&2; exit 7; fi',
-    '  mkdir -p "$(dirname "$B/$path")"',
-    '  mv -f "$i/$path" "$B/$path"',
+    '  chmod 644 "$i/$path"; mv -f "$i/$path" "$S/$sha"',
+    '  have "$sha" "$path"',
     '  echo "changed: $path"',
     `done ${heredoc(listing(send, false))}`,
   ].join('\n');
@@ -86,6 +103,30 @@ export async function stageArtifacts(ctx: StepContext, entries: ManifestEntry[],
     if (err instanceof DeployError) throw err;
     throw new DeployError(`host ${ctx.host}: pushing artifacts of ${ctx.service} failed: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Keep the newest `keep` release trees on the host (by when a run last used them) and every one a
+ * fact names, remove the others, then every blob no tree links to any more.
+ */
+export function pruneReleasesScript(dataDir: string, factsDir: string, digest: string, keep: number): string {
+  return [
+    'set -e',
+    `D=${q(dataDir)}`,
+    'o="$D/releases.order"',
+    `{ grep -vx ${q(digest)} "$o" 2>/dev/null || true; printf '%s\\n' ${q(digest)}; } > "$o.new"`,
+    'mv -f "$o.new" "$o"',
+    `keep=$(tail -n ${keep} "$o"; sed -n 's/^  "digest": "\\([0-9a-f]*\\)",\\{0,1\\}$/\\1/p' ${q(factsDir)}/*.json 2>/dev/null || true)`,
+    'for t in "$D"/bundles/*; do',
+    '  [ -d "$t" ] || continue',
+    '  n=${t##*/}',
+    '  if ! printf "%s\\n" $keep | grep -qx "$n"; then rm -rf "$t"; grep -vx "$n" "$o" > "$o.new" || true; mv -f "$o.new" "$o"; echo "changed: removed release $n"; fi',
+    'done',
+    'for b in "$D"/blobs/sha256/*; do',
+    '  [ -f "$b" ] || continue',
+    '  if [ "$(stat -c %h "$b")" = 1 ]; then rm -f "$b"; fi',
+    'done',
+  ].join('\n');
 }
 
 function summarize(r: StepResult): StepResult {

@@ -58,7 +58,7 @@ describe('ferry deploy over real OpenSSH', () => {
   const dbService = () => ({ version: '5.0', groups: ['web'], files: { 'db.conf': 'db\n' }, configure: [{ file: { src: 'db.conf', dest: '{{ root }}/etc/db.conf' } }] });
   const ran = (r: DeployReport) => statuses(r).filter((s) => s.endsWith(' ran')).map((s) => s.replace(/ ran$/, ''));
 
-  it('re-runs exactly the stages of the service whose version changed, and only install with --force install', async () => {
+  it('re-runs exactly the stages of the service whose version changed, and with --force install only install and the configure it leaves pending', async () => {
     for (const h of ctx.lab.hosts) resetHost(h);
     writeRelease(ctx.store, { name: 'multi', version: '1', services: { web: webService('1.0.0'), db: dbService() } });
     expect((await deploy('multi@1')).report.ok).toBe(true);
@@ -70,8 +70,11 @@ describe('ferry deploy over real OpenSSH', () => {
     expect(bumped.log.events.filter((e) => e.type === 'stage' && e.service === 'web' && e.status === 'start').map((e) => e.reason)).toContain('version 1.0.0 -> 1.1.0');
     for (const h of ctx.lab.hosts) expect(readFileSync(join(h.root, 'srv/static.txt'), 'utf8')).toBe('static 1.1.0\n');
 
+    // install runs everywhere; where it changed something (web's unguarded command), configure follows
+    // to activate and restart for it (the fact records the pending activation until configure completes)
     const forced = await deploy('multi@2', { force: ['install'] });
-    expect(ran(forced.report).sort()).toEqual(ctx.lab.hosts.flatMap((h) => [`${h.name} db install`, `${h.name} web install`]).sort());
+    expect(ran(forced.report).sort()).toEqual(ctx.lab.hosts.flatMap((h) => [`${h.name} db install`, `${h.name} web install`, `${h.name} web configure`]).sort());
+    expect(forced.log.events.filter((e) => e.type === 'stage' && e.stage === 'configure' && e.status === 'start').map((e) => e.reason)).toEqual(ctx.lab.hosts.map(() => expect.stringMatching(/^activation pending since .* \(install changed: command\)$/)));
     for (const h of ctx.lab.hosts) expect(readFileSync(join(h.root, 'install.log'), 'utf8')).toBe('1.0.0\n1.1.0\n1.1.0\n');
   });
 

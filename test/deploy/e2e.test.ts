@@ -31,7 +31,7 @@ describe('the demo bundle, built, imported, served by ferry serve and deployed o
       stringify({
         vars: { ferry_server: serve.url, greeting: 'hello', workers: 2 },
         groups: { web: { hosts: ['web1', 'web2'] } },
-        hosts: Object.fromEntries(lab.hosts.map((h) => [h.name, { address: h.address, port: h.port, vars: { ferry_root: h.root, ferry_data_dir: '{{ ferry_root }}/var/lib/ferry', ...(h.name === 'web2' ? { workers: 8 } : {}) } }])),
+        hosts: Object.fromEntries(lab.hosts.map((h) => [h.name, { address: h.address, port: h.port, vars: { ferry_root: h.root, ferry_data_dir: '{{ ferry_root }}/var/lib/ferry', ferry_ansible_facts_dir: '{{ ferry_root }}/etc/ansible/facts.d', ...(h.name === 'web2' ? { workers: 8 } : {}) } }])),
       }),
     );
   });
@@ -51,7 +51,7 @@ describe('the demo bundle, built, imported, served by ferry serve and deployed o
     }
     const status = await ferry(['status', '-i', inventory, '-F', lab.sshConfig, '--expect', digest]);
     expect(status.code, status.stderr).toBe(0);
-    expect(status.stdout).toMatch(/web2\s+hello\s+demo 1.0.0\s+1.0.0\s+[0-9a-f]{12}\s+yes/);
+    expect(status.stdout).toMatch(/web2\s+hello\s+demo 1.0.0\s+1.0.0\s+[0-9a-f]{12}\s+done\s+done\s+done\s+yes/);
 
     const again = await ferry(['deploy', 'demo@1.0.0', '--store', store, '-i', inventory, '-F', lab.sshConfig, '--json']);
     expect(again.code).toBe(0);

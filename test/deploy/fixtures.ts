@@ -76,7 +76,7 @@ export function labInventory(hosts: LabHost[], vars: Record<string, unknown>, ho
     vars,
     groups: { web: { hosts: hosts.map((h) => h.name), vars: { port: 8080 } } },
     hosts: Object.fromEntries(
-      hosts.map((h) => [h.name, { address: h.address, port: h.port, vars: { root: h.root, ferry_data_dir: '{{ root }}/var/lib/ferry', ...(hostVars[h.name] ?? {}) } }]),
+      hosts.map((h) => [h.name, { address: h.address, port: h.port, vars: { root: h.root, ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '{{ root }}/etc/ansible/facts.d', ...(hostVars[h.name] ?? {}) } }]),
     ),
   };
   return { text: stringify(doc), inventory: parseInventory(stringify(doc), 'inventory.yaml') };

@@ -12,7 +12,7 @@ import { writeAptRepository } from '../../src/sources/apt/writeAptRepository.js'
 import { run } from '../helpers/cli.js';
 import { canRunLab, labFor } from '../helpers/lab.js';
 import { recordingLogger } from './fixtures.js';
-import { makeDeb } from './makeDeb.js';
+import { makeHelloDeb } from './debFixture.js';
 import { writeRelease } from './storeFixture.js';
 
 const enabled = await canRunLab();
@@ -49,7 +49,7 @@ describe.skipIf(!enabled)('install steps on an isolated lab host: apt from the b
     store = join(dir, 'store');
     const key = await generateKey({ name: 'bundle' });
     const signing = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
-    const deb = makeDeb(dir);
+    const deb = makeHelloDeb(dir);
     const apt = join(dir, 'apt');
     const repo = await writeAptRepository({ outDir: apt, suite: 'ferry', component: 'main', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [signing] });
     const whl = makeWheel(dir);

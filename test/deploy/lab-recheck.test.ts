@@ -6,11 +6,11 @@ import { generateKey } from '../../src/pgp/generateKey.js';
 import { writeAptRepository } from '../../src/sources/apt/writeAptRepository.js';
 import { ferry, run } from '../helpers/cli.js';
 import { canRunLab, labFor } from '../helpers/lab.js';
-import { makeDeb } from './makeDeb.js';
+import { makeHelloDeb } from './debFixture.js';
 import { writeRelease } from './storeFixture.js';
 
 const enabled = await canRunLab();
-const lab = labFor('hnm', 206, 1);
+const lab = await labFor('hnm', 1);
 
 /**
  * The apt step re-reads the staged repository (key, indexes, .deb files) before apt-get sees it, also
@@ -31,7 +31,7 @@ describe.skipIf(!enabled)('the apt step on a lab host refuses a staged file chan
     store = join(dir, 'store');
     const key = await generateKey({ name: 'bundle' });
     const signing = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
-    const deb = makeDeb(dir);
+    const deb = makeHelloDeb(dir);
     const repo = await writeAptRepository({ outDir: join(dir, 'apt'), suite: 'ferry', component: 'main', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [signing] });
     pool = `apt/${repo.packages[0]!.poolPath}`;
     digest = writeRelease(store, {
@@ -50,7 +50,7 @@ describe.skipIf(!enabled)('the apt step on a lab host refuses a staged file chan
     expect(up.code, up.stderr).toBe(0);
   });
   afterAll(async () => {
-    await lab.sh(['down']);
+    await lab.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -20,8 +20,14 @@ describe('deploys that must stop without leaving anything half-done', () => {
     expect(report.hosts[0]!.error).toMatch(/files\/web\/static.txt: sha256 [0-9a-f]{64}, expected [0-9a-f]{64} \(altered on the server or on the way\)/);
     const staged = join(host().root, 'var/lib/ferry/bundles', digest, 'files/web');
     expect(existsSync(join(staged, 'static.txt'))).toBe(false);
-    expect(readdirSync(staged).filter((f) => f.includes('ferry-part'))).toEqual([]);
-    expect(existsSync(join(host().root, 'var/lib/ferry/facts/web.json'))).toBe(false);
+    const blobs = join(host().root, 'var/lib/ferry/blobs/sha256');
+    expect(readdirSync(blobs).filter((f) => f.includes('ferry-part'))).toEqual([]);
+    const wanted = JSON.parse(readFileSync(join(ctx.store, 'bundles', digest, 'manifest.json'), 'utf8')).entries.find((e: { path: string }) => e.path === 'files/web/static.txt').sha256;
+    expect(existsSync(join(blobs, wanted))).toBe(false);
+    // the fact completes no stage; it records the failure for `ferry status`
+    const fact = JSON.parse(readFileSync(join(host().root, 'var/lib/ferry/facts/web.json'), 'utf8'));
+    expect(fact.stages).toEqual({});
+    expect(fact.failure).toMatchObject({ stage: 'stage', step: 'artifacts', digest, message: expect.stringMatching(/altered on the server or on the way/) });
   });
 
   it('fails a template with an undefined variable, naming it, and leaves the old file', async () => {

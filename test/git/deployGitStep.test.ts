@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gitStep } from '../../src/deploy/steps/gitStep.js';
@@ -39,12 +39,18 @@ describe('the deploy git step with a bundle ferry built', () => {
     };
   });
 
-  it('checks out the pinned commit from a shallow git bundle, then finds nothing to do', async () => {
+  it('checks out the pinned commit from a shallow git bundle beside the live tree, activates it, then finds nothing to do', async () => {
     const dest = join(dir, 'app');
     const first = await gitStep.run({ name: 'app', dest }, ctx);
     expect(first.changed).toBe(true);
+    // install prepares beside DEST; only configure's activation makes DEST point there
+    await expect(readlink(dest)).rejects.toThrow();
+    expect(await git(`${dest}.d/${commits[3]!.slice(0, 16)}`, 'rev-parse', 'HEAD')).toBe(commits[3]);
+    expect((await gitStep.activate!({ name: 'app', dest }, { ...ctx, stage: 'configure' })).changed).toBe(true);
+    expect(await readlink(dest)).toBe(`app.d/${commits[3]!.slice(0, 16)}`);
     expect(await git(dest, 'rev-parse', 'HEAD')).toBe(commits[3]);
     const second = await gitStep.run({ name: 'app', dest }, ctx);
     expect(second.changed).toBe(false);
+    expect((await gitStep.activate!({ name: 'app', dest }, { ...ctx, stage: 'configure' })).changed).toBe(false);
   });
 });

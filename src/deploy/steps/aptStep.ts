@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { POLICY_MARK } from '../hostGuard.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { serviceArtifacts } from '../serviceArtifacts.js';
 import { checkStagedScript } from './checkStagedScript.js';
@@ -53,7 +54,9 @@ export const aptStep: StepKind<AptParams> = {
     // in sources.list.d, so operators' own apt commands see the release's repository too; one file per
     // release name, replaced by the next release
     const list = `/etc/apt/sources.list.d/ferry-${ctx.release.manifest.name}.list`;
-    const aptOpts = `-o Dir::Etc::sourcelist=${q(list)} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0`;
+    // Dpkg::Use-Pty=0: with a pty, apt-get runs dpkg in a session of its own, out of reach of the
+    // host's cleanup when the runner dies (hostGuard.ts stops the run's process groups)
+    const aptOpts = `-o Dir::Etc::sourcelist=${q(list)} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 -o Dpkg::Use-Pty=0`;
     const checks = p.packages.map((n) => {
       const v = info.versions.get(n);
       const status = `$(dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' ${q(n)} 2>/dev/null || true)`;
@@ -69,8 +72,20 @@ export const aptStep: StepKind<AptParams> = {
       `mkdir -p ${q(`${ctx.dataDir}/keys`)} /etc/apt/sources.list.d`,
       `cp ${q(`${ctx.remoteBundle}/keys/bundle.asc`)} ${q(key)}`,
       `printf '%s\\n' ${q(`deb [signed-by=${key}] file:${ctx.remoteBundle}/apt ${info.suite} ${info.component}`)} > ${q(list)}`,
-      // hold services: invoke-rc.d asks policy-rc.d, and 101 means "action not allowed"
-      'if [ ! -e /usr/sbin/policy-rc.d ]; then printf \'#!/bin/sh\\nexit 101\\n\' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; trap \'rm -f /usr/sbin/policy-rc.d\' EXIT; fi',
+      // hold services: invoke-rc.d asks policy-rc.d, and 101 means "action not allowed". Ferry's own
+      // (marked) is removed when this script ends, by the host when the run's guard ends (the runner
+      // died), by the next run, and by itself once this command's time is over; an operator's own is
+      // left alone
+      'if [ ! -e /usr/sbin/policy-rc.d ]; then',
+      `  printf '%s\\n' '#!/bin/sh' ${q(POLICY_MARK)} '# holds services while ferry installs packages; removed when the install ends' "if [ \\"\\$(date +%s)\\" -gt $(( $(date +%s) + ${Math.ceil(ctx.timeoutMs / 1000)} )) ]; then rm -f /usr/sbin/policy-rc.d; exit 0; fi" 'exit 101' > /usr/sbin/policy-rc.d.ferry`,
+      '  chmod 755 /usr/sbin/policy-rc.d.ferry; mv -f /usr/sbin/policy-rc.d.ferry /usr/sbin/policy-rc.d',
+      `  unhold() { if [ "$(head -n 2 /usr/sbin/policy-rc.d 2>/dev/null | tail -n 1)" = ${q(POLICY_MARK)} ]; then rm -f /usr/sbin/policy-rc.d; fi; }`,
+      '  trap unhold EXIT',
+      "  trap 'exit 143' TERM HUP INT",
+      'fi',
+      // a run stopped in the middle of dpkg (the runner died, and the host stopped its work) left
+      // packages half-installed: finish that first, as apt-get itself asks, with services held
+      'if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/dev/null; fi',
       `apt-get -q update ${aptOpts} >/dev/null`,
       `DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends --allow-downgrades ${aptOpts} install ${want.map(q).join(' ')} >/dev/null`,
       `echo ${q(`changed: installed ${p.packages.join(' ')}`)}`,

@@ -3,6 +3,7 @@ import { name } from '../../util/names.js';
 import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { runScript } from './runScript.js';
+import { activateScript, treeFor } from './sideBySide.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
 
@@ -28,8 +29,9 @@ function info(release: Release, name: string) {
 }
 
 /**
- * A working copy from the bundle's git bundle, checked out (detached) at the pinned commit. A
- * shallow bundle's boundary commits are marked shallow first, as `git clone --depth` would.
+ * A working copy from the bundle's git bundle, checked out (detached) at the pinned commit, beside
+ * the live one at DEST.d/COMMIT; configure switches DEST to it (sideBySide.ts). A shallow bundle's
+ * boundary commits are marked shallow first, as `git clone --depth` would.
  */
 export const gitStep: StepKind<GitParams> = {
   name: 'git',
@@ -46,16 +48,23 @@ export const gitStep: StepKind<GitParams> = {
     const commit = p.commit ?? i.commit;
     const script = [
       'set -e',
-      `d=${q(p.dest)}`,
+      `d=${q(treeFor(p.dest, commit.slice(0, 16)))}`,
       `want=${q(commit)}`,
       'cur=$(git -C "$d" rev-parse HEAD 2>/dev/null) || cur=',
       'case "$cur" in "$want"*) exit 0;; esac',
-      'if [ ! -d "$d/.git" ]; then mkdir -p "$d"; git init -q "$d"; fi',
-      ...i.shallow.map((s) => `grep -qx ${q(s)} "$d/.git/shallow" 2>/dev/null || echo ${q(s)} >> "$d/.git/shallow"`),
+      'rm -rf "$d"',
+      'mkdir -p "$d"',
+      'git init -q "$d"',
+      ...i.shallow.map((s) => `echo ${q(s)} >> "$d/.git/shallow"`),
       `git -C "$d" fetch -q --no-tags ${q(`${ctx.remoteBundle}/${i.path}`)} ${q(`+${BUNDLE_REF}:refs/remotes/ferry/${p.name}`)}`,
       'git -C "$d" -c advice.detachedHead=false checkout -q --detach "$want"',
       'echo "changed: checked out $want"',
     ].join('\n');
     return runScript(ctx, `git ${p.name}`, script);
+  },
+  async activate(p, ctx) {
+    const i = info(ctx.release, p.name).info!;
+    const commit = p.commit ?? i.commit;
+    return runScript(ctx, `git ${p.name}`, activateScript(p.dest, commit.slice(0, 16), `case "$(git rev-parse HEAD 2>/dev/null)" in ${q(commit)}*) true;; *) false;; esac`, `git ${p.name}`));
   },
 };

@@ -3,6 +3,7 @@ import { name } from '../../util/names.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
+import { activateScript, treeFor } from './sideBySide.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
 
@@ -17,8 +18,9 @@ function archive(release: Release, name: string) {
 }
 
 /**
- * Unpack a rootfs tarball into DEST. It is unpacked beside DEST and renamed into place, so DEST is
- * either the old tree or the complete new one; a marker holding the tarball's sha256 makes re-runs free.
+ * Unpack a rootfs tarball beside the live tree, at DEST.d/ID (ID: the tarball's sha256), into a
+ * temporary folder renamed into place when complete; configure switches DEST to it (sideBySide.ts).
+ * A marker holding the tarball's sha256 makes re-runs free.
  */
 export const rootfsStep: StepKind<RootfsParams> = {
   name: 'rootfs',
@@ -28,11 +30,10 @@ export const rootfsStep: StepKind<RootfsParams> = {
   },
   async run(p, ctx) {
     const a = archive(ctx.release, p.name)!;
-    const d = q(p.dest);
     const script = [
       'set -e',
       checkStagedScript(ctx.remoteBundle, [a]),
-      `d=${d}`,
+      `d=${q(treeFor(p.dest, a.sha256.slice(0, 16)))}`,
       `if [ "$(cat "$d/.ferry-rootfs" 2>/dev/null)" = ${q(a.sha256)} ]; then exit 0; fi`,
       'mkdir -p "$(dirname "$d")"',
       't=$(mktemp -d "$d.ferry.XXXXXX")',
@@ -40,12 +41,15 @@ export const rootfsStep: StepKind<RootfsParams> = {
       `tar -x -p --numeric-owner -f ${q(`${ctx.remoteBundle}/${a.path}`)} -C "$t"`,
       `echo ${q(a.sha256)} > "$t/.ferry-rootfs"`,
       'chmod 755 "$t"',
-      'if [ -e "$d" ]; then mv "$d" "$d.ferry-old.$$"; fi',
+      'rm -rf "$d"',
       'mv "$t" "$d"',
       'trap - EXIT',
-      'rm -rf "$d.ferry-old.$$"',
       'echo "changed: unpacked"',
     ].join('\n');
     return runScript(ctx, `rootfs ${p.name}`, script);
+  },
+  async activate(p, ctx) {
+    const a = archive(ctx.release, p.name)!;
+    return runScript(ctx, `rootfs ${p.name}`, activateScript(p.dest, a.sha256.slice(0, 16), `[ "$(cat .ferry-rootfs 2>/dev/null)" = ${q(a.sha256)} ]`, `rootfs ${p.name}`));
   },
 };

@@ -32,6 +32,8 @@ export interface StepKind<P = unknown> {
   /** problems that can be seen before touching any host (a file the bundle lacks...) */
   check?(params: P, service: string, release: Release): string[];
   run(params: P, ctx: StepContext): Promise<StepResult>;
+  /** for install steps that prepare a tree beside the live one: switch to it (run in configure) */
+  activate?(params: P, ctx: StepContext): Promise<StepResult>;
 }
 
 export const STAGES = ['stage', 'install', 'configure'] as const;

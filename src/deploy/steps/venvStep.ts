@@ -7,7 +7,8 @@ import type { Release } from '../../store/loadRelease.js';
 import { shellQuote as q } from '../shellQuote.js';
 import { bundleEntry, bundlePath } from './bundleEntry.js';
 import { runScript } from './runScript.js';
-import type { StepKind } from './types.js';
+import { activateScript, treeFor } from './sideBySide.js';
+import type { StepContext, StepKind } from './types.js';
 
 const VenvParams = z
   .object({
@@ -42,10 +43,17 @@ function recorded(release: Release, service: string): string | undefined {
   return typeof text === 'string' ? text : undefined;
 }
 
+/** The tree id: what the venv is built from (interpreter and pinned requirements). */
+function venvId(p: VenvParams, text: string): string {
+  return sha256Hex(`${p.python}\n${text}`).slice(0, 16);
+}
+
 /**
  * A virtualenv built on the host from the bundle's wheels only (`--no-index --require-hashes`):
- * virtualenvs are not portable, so they are built where they run. A marker with the requirements'
- * sha256 makes a re-run free; changed requirements rebuild it.
+ * virtualenvs are not portable, so they are built where they run. Install builds it beside the live
+ * one, at PATH.d/ID (a venv's scripts name the folder they were built in, so it is built where it
+ * stays); configure switches PATH to it (sideBySide.ts). A marker written last makes a re-run free
+ * and a half-built venv rebuilt.
  */
 export const venvStep: StepKind<VenvParams> = {
   name: 'venv',
@@ -56,24 +64,31 @@ export const venvStep: StepKind<VenvParams> = {
     return [`venv ${p.path}: the bundle records no Python requirements for service ${service} (artifacts.python in the spec), and the step names no requirements file`];
   },
   async run(p, ctx) {
-    const found = pins(ctx.release, ctx.service, p.requirements)!;
-    const text = 'entry' in found ? await readFile(join(ctx.release.dir, found.entry.path), 'utf8') : found.text;
+    const text = await requirementsText(p, ctx);
+    const marker = sha256Hex(text);
     const script = [
       'set -e',
-      `d=${q(p.path)}`,
-      `if [ "$(cat "$d/.ferry-requirements" 2>/dev/null)" = ${sha256Hex(text)} ]; then exit 0; fi`,
+      `d=${q(treeFor(p.path, venvId(p, text)))}`,
+      `if [ "$(cat "$d/.ferry-requirements" 2>/dev/null)" = ${q(marker)} ]; then exit 0; fi`,
       'req=$(mktemp)',
       `trap 'rm -f "$req"' EXIT`,
       'cat > "$req"',
-      'mkdir -p "$(dirname "$d")"',
-      // built at its final path, because a venv's scripts hard-code where they live; the marker is
-      // written last, so a half-built venv is rebuilt by the next run
       'rm -rf "$d"',
+      'mkdir -p "$(dirname "$d")"',
       `${q(p.python)} -m venv "$d"`,
       `"$d/bin/pip" install -q --no-index --disable-pip-version-check --find-links ${q(`${ctx.remoteBundle}/python/files`)} --require-hashes -r "$req"`,
-      `echo ${sha256Hex(text)} > "$d/.ferry-requirements"`,
+      `echo ${q(marker)} > "$d/.ferry-requirements"`,
       'echo "changed: built"',
     ].join('\n');
     return runScript(ctx, `venv ${p.path}`, script, { stdin: text });
   },
+  async activate(p, ctx) {
+    const text = await requirementsText(p, ctx);
+    return runScript(ctx, `venv ${p.path}`, activateScript(p.path, venvId(p, text), `[ "$(cat .ferry-requirements 2>/dev/null)" = ${q(sha256Hex(text))} ]`, `venv ${p.path}`));
+  },
 };
+
+async function requirementsText(p: VenvParams, ctx: StepContext): Promise<string> {
+  const found = pins(ctx.release, ctx.service, p.requirements)!;
+  return 'entry' in found ? readFile(join(ctx.release.dir, found.entry.path), 'utf8') : found.text;
+}

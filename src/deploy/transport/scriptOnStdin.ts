@@ -14,8 +14,11 @@ import type { RunOptions } from './types.js';
  * runs it with `eval` in a subshell, so no process gets the script as an argument. The rest of stdin
  * (a file's content, a tar stream) is the script's own stdin. The script never exits 255: ssh reports
  * its own connection failures with 255, and those are retried.
+ *
+ * With `sessions` (a file on the host), the login shell first records its process group there (see
+ * recordSession); the script still travels on stdin.
  */
-export function scriptOnStdin(script: string, stdin?: RunOptions['stdin']): { command: string; stdin: NonNullable<RunOptions['stdin']> } {
+export function scriptOnStdin(script: string, stdin?: RunOptions['stdin'], sessions?: string): { command: string; head: Buffer; stdin: NonNullable<RunOptions['stdin']> } {
   if (script.includes('\0')) throw new DeployError('refusing to send a script with a NUL character to the host: the shell cannot read it');
   const end = `#ferry-end-${randomBytes(8).toString('hex')}`;
   const head = Buffer.from(`${script}\n${end}\n`);
@@ -24,7 +27,17 @@ export function scriptOnStdin(script: string, stdin?: RunOptions['stdin']): { co
     `case $s in *"${end}") ;; *) echo "ferry: the script did not arrive whole" >&2; exit 254;; esac`,
     '(eval "$s"); rc=$?; if [ $rc -eq 255 ]; then rc=254; fi; exit $rc',
   ].join('\n');
-  return { command: `/bin/sh -c ${shellQuote(bootstrap)}`, stdin: prefixed(head, stdin) };
+  return { command: `${recordSession(sessions)}/bin/sh -c ${shellQuote(bootstrap)}`, head, stdin: prefixed(head, stdin) };
+}
+
+/**
+ * sshd makes each session's shell the leader of its own process group; writing that group (with its
+ * start time, so a reused pid is never mistaken for it) to the run's session file lets the host stop
+ * the run's remote work when the runner is gone (see hostGuard.ts).
+ */
+function recordSession(sessions: string | undefined): string {
+  if (!sessions) return '';
+  return `echo "$$ $(cut -d' ' -f22 /proc/$$/stat 2>/dev/null)" >> ${shellQuote(sessions)} 2>/dev/null; `;
 }
 
 function prefixed(head: Buffer, rest: RunOptions['stdin']): NonNullable<RunOptions['stdin']> {

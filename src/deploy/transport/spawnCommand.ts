@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import type { RunOptions, RunResult } from './types.js';
 
 export interface SpawnOutcome extends RunResult {
@@ -8,45 +9,95 @@ export interface SpawnOutcome extends RunResult {
   spawnError?: Error;
 }
 
-/** Run a program, feed its stdin, collect stdout and stderr; never throws. */
-export function spawnCommand(cmd: string, args: string[], opts: RunOptions = {}): Promise<SpawnOutcome> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    let spawnError: Error | undefined;
-    const timer = opts.timeoutMs
-      ? setTimeout(() => {
-          timedOut = true;
-          child.kill('SIGKILL');
-        }, opts.timeoutMs)
-      : undefined;
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    // the remote end may close its stdin early (a script that does not read it): not an error
-    child.stdin.on('error', () => {});
-    child.on('error', (e) => {
-      spawnError = e;
-    });
+interface Started {
+  child: ChildProcessByStdio<Writable, Readable, Readable>;
+  out: Buffer[];
+  /** resolves when the program ended; never rejects */
+  ended: Promise<SpawnOutcome>;
+  /** the program may run past the time limit from now on */
+  stopTimer(): void;
+  fail(err: Error): void;
+}
+
+/** Start a program, collect its stdout and stderr, kill it after timeoutMs. */
+function start(cmd: string, args: string[], timeoutMs?: number): Started {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let timedOut = false;
+  let spawnError: Error | undefined;
+  const timer = timeoutMs
+    ? setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, timeoutMs)
+    : undefined;
+  child.stdout.on('data', (b: Buffer) => out.push(b));
+  child.stderr.on('data', (b: Buffer) => err.push(b));
+  // the remote end may close its stdin early (a script that does not read it): not an error
+  child.stdin.on('error', () => {});
+  child.on('error', (e) => {
+    spawnError = e;
+  });
+  const ended = new Promise<SpawnOutcome>((resolve) => {
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut, spawnError });
+    });
+  });
+  return {
+    child,
+    out,
+    ended,
+    stopTimer: () => timer && clearTimeout(timer),
+    fail(e) {
+      spawnError = e;
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Run a program, feed its stdin, collect stdout and stderr; never throws. */
+export function spawnCommand(cmd: string, args: string[], opts: RunOptions = {}): Promise<SpawnOutcome> {
+  const s = start(cmd, args, opts.timeoutMs);
+  const input = opts.stdin;
+  if (input === undefined) s.child.stdin.end();
+  else if (typeof input === 'object' && 'pipe' in input) {
+    input.on('error', (e) => s.fail(e instanceof Error ? e : new Error(String(e))));
+    input.pipe(s.child.stdin);
+  } else s.child.stdin.end(input);
+  return s.ended;
+}
+
+/**
+ * Start a program, write `input` to its stdin and keep it open: the program runs as long as its stdin stays open. Resolve with what it printed once it
+ * prints `readyLine` (then `release` closes its stdin and waits for its end), or with its result
+ * when it ends first. If the runner dies, the pipe closes by itself, and the program sees the end.
+ */
+export function spawnHeld(cmd: string, args: string[], input: Buffer, readyLine: string, timeoutMs?: number): Promise<{ held: { ready: string; release(): Promise<SpawnOutcome> } } | { ended: SpawnOutcome }> {
+  const s = start(cmd, args, timeoutMs);
+  s.child.stdin.write(input);
+  return new Promise((resolve) => {
+    let ready = false;
+    s.child.stdout.on('data', () => {
+      if (ready) return;
+      const text = Buffer.concat(s.out).toString('utf8');
+      const at = text.startsWith(`${readyLine}\n`) ? 0 : text.indexOf(`\n${readyLine}\n`) + 1;
+      if (at <= 0 && !text.startsWith(readyLine)) return;
+      ready = true;
+      s.stopTimer();
       resolve({
-        code: code ?? (signal ? 128 + 9 : 1),
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        timedOut,
-        spawnError,
+        held: {
+          ready: text.slice(0, at),
+          release: () => {
+            s.child.stdin.end();
+            return s.ended;
+          },
+        },
       });
     });
-    const input = opts.stdin;
-    if (input === undefined) child.stdin.end();
-    else if (typeof input === 'object' && 'pipe' in input) {
-      input.on('error', (e) => {
-        spawnError = e instanceof Error ? e : new Error(String(e));
-        child.kill('SIGKILL');
-      });
-      input.pipe(child.stdin);
-    } else child.stdin.end(input);
+    void s.ended.then((r) => {
+      if (!ready) resolve({ ended: r });
+    });
   });
 }

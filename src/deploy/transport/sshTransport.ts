@@ -1,8 +1,8 @@
 import { DeployError } from '../../errors.js';
 import { scriptOnStdin } from './scriptOnStdin.js';
-import { spawnCommand } from './spawnCommand.js';
+import { type SpawnOutcome, spawnCommand, spawnHeld } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
-import type { RunOptions, RunResult, Transport } from './types.js';
+import type { Held, RunOptions, RunResult, Transport } from './types.js';
 
 export interface SshTarget {
   /** inventory name, used in messages */
@@ -35,6 +35,7 @@ export interface SshSettings {
 export class SshTransport implements Transport {
   readonly kind = 'ssh' as const;
   #commands = 0;
+  #sessions: string | undefined;
   constructor(
     private readonly target: SshTarget,
     private readonly settings: SshSettings,
@@ -44,15 +45,23 @@ export class SshTransport implements Transport {
     return this.#commands;
   }
 
-  private baseArgs(): string[] {
+  registerSessions(file: string): void {
+    this.#sessions = file;
+  }
+
+  /**
+   * ssh takes the first value given for an option. A held command is the master connection itself,
+   * in the foreground (ControlPersist=no): it ends with the hold, and dies with the runner.
+   */
+  private baseArgs(master = false): string[] {
     const s = this.settings;
     const args: string[] = [];
     if (s.configFile) args.push('-F', s.configFile);
     args.push(
       '-o', 'BatchMode=yes',
-      '-o', 'ControlMaster=auto',
+      '-o', `ControlMaster=${master ? 'yes' : 'auto'}`,
       '-o', `ControlPath=${s.controlDir}/%C`,
-      '-o', `ControlPersist=${s.persistSeconds ?? 60}`,
+      '-o', `ControlPersist=${master ? 'no' : (s.persistSeconds ?? 60)}`,
       '-o', `ConnectTimeout=${s.connectTimeoutSeconds ?? 15}`,
       '-o', 'ServerAliveInterval=5',
       '-o', 'ServerAliveCountMax=3',
@@ -65,10 +74,22 @@ export class SshTransport implements Transport {
 
   private async exec(command: string, opts: RunOptions): Promise<RunResult> {
     this.#commands++;
-    const r = await spawnCommand(this.settings.program ?? 'ssh', [...this.baseArgs(), '--', this.target.address, command], opts);
+    return this.check(await spawnCommand(this.settings.program ?? 'ssh', [...this.baseArgs(), '--', this.target.address, command], opts), opts.timeoutMs);
+  }
+
+  async hold(script: string, readyLine: string, timeoutMs?: number): Promise<Held | RunResult> {
+    this.#commands++;
+    const { command, head } = scriptOnStdin(script);
+    const r = await spawnHeld(this.settings.program ?? 'ssh', [...this.baseArgs(true), '--', this.target.address, command], head, readyLine, timeoutMs);
+    if ('ended' in r) return this.check(r.ended, timeoutMs);
+    return { ready: r.held.ready, release: async () => this.check(await r.held.release()) };
+  }
+
+  /** ssh's own failures become errors: 255 (refused, dropped) and timeouts may be retried, wrong keys not. */
+  private check(r: SpawnOutcome, timeoutMs?: number): RunResult {
     const where = `host ${this.target.name} (${this.target.user ? this.target.user + '@' : ''}${this.target.address}${this.target.port ? ':' + this.target.port : ''})`;
     if (r.spawnError) throw new DeployError(`${where}: cannot run ssh: ${r.spawnError.message}; install openssh-client`);
-    if (r.timedOut) throw new TransientError(`${where}: command did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
+    if (r.timedOut) throw new TransientError(`${where}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
     if (r.code === 255) {
       const msg = r.stderr.trim().split('\n').filter(Boolean).pop() ?? 'connection failed';
       if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(r.stderr)) {
@@ -81,7 +102,7 @@ export class SshTransport implements Transport {
   }
 
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
-    const { command, stdin } = scriptOnStdin(script, opts.stdin);
+    const { command, stdin } = scriptOnStdin(script, opts.stdin, this.#sessions);
     return this.exec(command, { ...opts, stdin });
   }
 

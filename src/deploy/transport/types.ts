@@ -18,6 +18,17 @@ export interface RunResult {
 }
 
 /**
+ * A command that keeps running on the host for as long as the runner holds it: its standard input
+ * stays open, and its end (the runner finished, or died) is what the host acts on.
+ */
+export interface Held {
+  /** what the command printed up to its ready line */
+  ready: string;
+  /** close its standard input and wait for it to finish */
+  release(): Promise<RunResult>;
+}
+
+/**
  * How the runner reaches a host. `run` executes a POSIX shell script there. A failure of the
  * transport itself (connection refused or dropped, timeout) rejects with TransientError; the script's
  * own exit status is returned, never thrown.
@@ -25,6 +36,14 @@ export interface RunResult {
 export interface Transport {
   readonly kind: 'ssh' | 'local';
   run(script: string, opts?: RunOptions): Promise<RunResult>;
+  /**
+   * Start a script that prints `readyLine` when it is ready and then runs until its standard input
+   * closes; for ssh it carries the connection every later command shares. Resolves once the line is
+   * printed; a script that exits before it resolves with its result instead.
+   */
+  hold(script: string, readyLine: string, timeoutMs?: number): Promise<Held | RunResult>;
+  /** from now on every command records its process group in this file on the host (for cleanup when the runner dies) */
+  registerSessions(file: string): void;
   /** commands sent so far (the tests count them; the report shows them) */
   readonly commands: number;
   close(): Promise<void>;

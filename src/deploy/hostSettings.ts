@@ -1,0 +1,73 @@
+import { posix } from 'node:path';
+import { SpecError } from '../errors.js';
+import type { InventoryHost } from './loadInventory.js';
+import { renderVars } from './renderTemplate.js';
+
+export const DEFAULT_DATA_DIR = '/var/lib/ferry';
+export const DEFAULT_ANSIBLE_FACTS_DIR = '/etc/ansible/facts.d';
+export const DEFAULT_KEEP_RELEASES = 2;
+
+/** The variables ferry itself reads from the inventory, parsed once per host. */
+export interface HostSettings {
+  /** every inventory variable with {{ }} references resolved (templates and step options see these) */
+  vars: Record<string, unknown>;
+  /** ferry_data_dir: staged releases, blobs, keys, the run lock */
+  dataDir: string;
+  /** --facts-dir, else ferry_facts_dir, else DATA/facts */
+  factsDir: string;
+  /** ferry_ansible_facts_dir: where a copy of each fact goes as SERVICE.fact for Ansible's local facts; undefined = off */
+  ansibleFactsDir?: string;
+  /** whether ansibleFactsDir was asked for (then failing to write there is an error) or is the default (best effort) */
+  ansibleFactsExplicit: boolean;
+  /** ferry_server: the ferry serve address this host fetches from */
+  server?: string;
+  /** ssh_options: extra `ssh -o` options */
+  sshOptions?: Record<string, string | number | boolean>;
+  /** ferry_keep_releases: staged release trees kept on the host (the current one and older ones) */
+  keepReleases: number;
+}
+
+/**
+ * The settings that reach the host or say where things live there, but do not change what the host
+ * runs: changing them must not re-run configure (a new server address is not a new configuration),
+ * unless a step or template of the stage names them.
+ */
+export const CONNECTION_VARS = ['ferry_server', 'ssh_options', 'ferry_transport', 'ferry_facts_dir', 'ferry_ansible_facts_dir', 'ferry_keep_releases'] as const;
+
+export function hostSettings(host: InventoryHost, inventoryFile: string, factsDirOverride?: string): HostSettings {
+  const vars = renderVars(host.vars, `inventory ${inventoryFile}, host ${host.name}`);
+  const where = `inventory ${inventoryFile}, host ${host.name}: vars`;
+  const dataDir = pathVar(vars.ferry_data_dir, 'ferry_data_dir', where) ?? DEFAULT_DATA_DIR;
+  const factsDir = factsDirOverride ?? pathVar(vars.ferry_facts_dir, 'ferry_facts_dir', where) ?? `${dataDir}/facts`;
+  const ansible = vars.ferry_ansible_facts_dir;
+  const ansibleFactsDir = ansible === '' || ansible === false ? undefined : (pathVar(ansible, 'ferry_ansible_facts_dir', where) ?? DEFAULT_ANSIBLE_FACTS_DIR);
+
+  const server = vars.ferry_server;
+  if (server !== undefined && (typeof server !== 'string' || !/^https?:\/\/[^\s]+$/.test(server))) {
+    throw new SpecError(`${where}.ferry_server must be an http:// or https:// URL of ferry serve, found ${JSON.stringify(server)}`);
+  }
+  const ssh = vars.ssh_options;
+  if (ssh !== undefined && (typeof ssh !== 'object' || ssh === null || Array.isArray(ssh) || Object.values(ssh).some((v) => !['string', 'number', 'boolean'].includes(typeof v)))) {
+    throw new SpecError(`${where}.ssh_options must be a map of ssh options (like { ProxyJump: bastion }), found ${JSON.stringify(ssh)}`);
+  }
+  const keep = vars.ferry_keep_releases ?? DEFAULT_KEEP_RELEASES;
+  if (typeof keep !== 'number' || !Number.isInteger(keep) || keep < 1) {
+    throw new SpecError(`${where}.ferry_keep_releases must be a whole number of at least 1 (the current release counts), found ${JSON.stringify(keep)}`);
+  }
+  return {
+    vars,
+    dataDir,
+    factsDir,
+    ansibleFactsDir,
+    ansibleFactsExplicit: ansible !== undefined,
+    server: server as string | undefined,
+    sshOptions: ssh as HostSettings['sshOptions'],
+    keepReleases: keep,
+  };
+}
+
+function pathVar(v: unknown, name: string, where: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !posix.isAbsolute(v) || v.split('/').includes('..')) throw new SpecError(`${where}.${name} must be an absolute path, found ${JSON.stringify(v)}`);
+  return v.replace(/\/+$/, '') || '/';
+}

@@ -1,0 +1,37 @@
+import pMap from 'p-map';
+import { parseSerial } from './parseSerial.js';
+
+export interface RolloutHost {
+  name: string;
+  failed: boolean;
+}
+
+export interface RolloutOptions {
+  /** configure batches: "1" (default), "25%", "1,5,25%" */
+  serial?: string;
+  /** stop the rollout when more than this percentage of all hosts failed */
+  maxFailPercent?: number;
+  forks: number;
+}
+
+/**
+ * Configure in batches (--serial), one batch after the other; before each batch, stop when more
+ * than --max-fail-percent of all hosts failed (earlier stages count too). Returns why it stopped,
+ * and the hosts it never reached.
+ */
+export async function rollout<H extends RolloutHost>(all: H[], todo: H[], opts: RolloutOptions, onBatch: (batch: H[]) => void, work: (host: H) => Promise<void>): Promise<{ stopped?: string; notReached: H[] }> {
+  const sizes = parseSerial(opts.serial ?? '1', todo.length);
+  let at = 0;
+  for (const size of sizes) {
+    const failed = all.filter((h) => h.failed).length;
+    if (opts.maxFailPercent !== undefined && all.length > 0 && (failed * 100) / all.length > opts.maxFailPercent) {
+      const rest = todo.slice(at);
+      return { stopped: `${failed} of ${all.length} hosts failed, more than --max-fail-percent ${opts.maxFailPercent}; the rollout stopped before configuring ${rest.length} more`, notReached: rest };
+    }
+    const batch = todo.slice(at, at + size);
+    at += size;
+    onBatch(batch);
+    await pMap(batch, work, { concurrency: Math.max(1, opts.forks) });
+  }
+  return { notReached: [] };
+}

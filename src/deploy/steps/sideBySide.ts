@@ -1,0 +1,37 @@
+import { shellQuote as q } from '../shellQuote.js';
+
+/**
+ * Trees a service runs from (a virtualenv, a rootfs, a git checkout) are never changed in place:
+ * install prepares DEST.d/ID beside the live one (ID names the content), and configure, inside the
+ * serial batches, switches DEST, a symlink to DEST.d/ID, with one rename. The tree DEST pointed to
+ * before stays for a rollback; older ones are removed.
+ */
+export function treeFor(dest: string, id: string): string {
+  return `${dest.replace(/\/+$/, '')}.d/${id}`;
+}
+
+/**
+ * Shell that points DEST at DEST.d/ID when `ready` (a shell test run in "$t") says the tree is
+ * complete, keeps the tree it pointed at before, and removes the others. A real folder at DEST (from
+ * before ferry kept trees side by side) is moved into DEST.d first, so it becomes the previous tree.
+ */
+export function activateScript(dest: string, id: string, ready: string, what: string): string {
+  const d = dest.replace(/\/+$/, '');
+  const base = d.slice(d.lastIndexOf('/') + 1);
+  return [
+    'set -e',
+    `d=${q(d)}`,
+    `id=${q(id)}`,
+    `t=${q(treeFor(d, id))}`,
+    `if ! ( cd "$t" 2>/dev/null && ${ready} ); then echo ${q(`${what}: ${treeFor(d, id)} is not prepared; run the install stage first (ferry deploy --stages install, or --force install)`)} >&2; exit 3; fi`,
+    `want=${q(`${base}.d/`)}"$id"`,
+    'cur=$(readlink "$d" 2>/dev/null) || cur=',
+    'if [ "$cur" = "$want" ]; then exit 0; fi',
+    'prev=${cur##*/}',
+    'if [ -z "$cur" ] && [ -e "$d" ]; then prev=unmanaged-$(date +%Y%m%d%H%M%S); mv "$d" "$d.d/$prev"; fi',
+    'ln -sfn "$want" "$d.ferry-new"',
+    'mv -T "$d.ferry-new" "$d"',
+    'echo "changed: activated $id"',
+    'for x in "$d.d"/* "$d.d"/.[!.]*; do [ -e "$x" ] || continue; n=${x##*/}; if [ "$n" != "$id" ] && [ "$n" != "$prev" ]; then rm -rf "$x"; fi; done',
+  ].join('\n');
+}
