@@ -11,6 +11,7 @@ import { runDeploy } from '../../src/deploy/runDeploy.js';
 import { stageArtifacts } from '../../src/deploy/stageArtifacts.js';
 import { aptStep } from '../../src/deploy/steps/aptStep.js';
 import { gitStep } from '../../src/deploy/steps/gitStep.js';
+import { serviceStep } from '../../src/deploy/steps/serviceStep.js';
 import type { StepContext } from '../../src/deploy/steps/types.js';
 import { LocalTransport } from '../../src/deploy/transport/localTransport.js';
 import { recordingLogger, runFerry as ferry } from './fixtures.js';
@@ -127,9 +128,12 @@ describe('hostile templates, step options, inventory values and manifest strings
     writeFileSync(systemctl, '#!/bin/sh\ncase "$1" in is-active|is-enabled) exit 1;; esac\nexit 0\n');
     chmodSync(systemctl, 0o755);
     const name = `web$(touch ${marker})\`touch ${marker}\``;
-    const rel = await release('unit-name', { configure: [{ service: { name, systemctl, check: 'false', check_tries: 1 } }] });
-    const report = await deploy(rel);
-    expect(report.hosts[0]!.error).toContain(`health check of ${name} still failing after 1 tries: false`);
+    // the schema refuses such a unit name at build, plan and deploy; the step's script must be safe regardless
+    expect(serviceStep.schema.safeParse({ name }).success).toBe(false);
+    inventory();
+    const rel = await release('unit-name', {});
+    const params = { name, systemctl, check: 'false', check_tries: 1, check_delay: 0, state: 'started' as const, restart_when_changed: true, reload: false };
+    await expect(serviceStep.run(params, { ...ctx(rel), stage: 'configure' })).rejects.toThrow(`health check of ${name} still failing after 1 tries: false`);
     expect(existsSync(marker)).toBe(false);
   });
 
