@@ -37,7 +37,7 @@ describe('ferry gc', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/would remove\s+app\s+1\.0\.0/);
     expect(r.stdout).toMatch(/would remove\s+app\s+2\.0\.0/);
-    expect(r.stdout).toMatch(/dry run: would remove 2 release\(s\), 0 unreferenced tree\(s\), 2 blob\(s\)/);
+    expect(r.stdout).toMatch(/dry run: would remove 2 release\(s\), 0 unreferenced tree\(s\), 4 blob\(s\)/);
     expect(await snapshotTree(s)).toEqual(before);
   });
 
@@ -51,8 +51,8 @@ describe('ferry gc', () => {
     expect(list.map((x: { version: string }) => x.version)).toEqual(['3.0.0']);
     const files = Object.keys(await snapshotTree(s));
     expect(files.filter((f) => f.startsWith('bundles/') && f.endsWith('/'))).not.toContain(`bundles/${digests[0]}/`);
-    // common.txt, v3.txt and the bundle key are left
-    expect(files.filter((f) => /^blobs\/sha256\/[0-9a-f]{64}$/.test(f))).toHaveLength(3);
+    // common.txt, v3.txt, the bundle key and v3's SBOM are left (each release's SBOM names its version: its own blob)
+    expect(files.filter((f) => /^blobs\/sha256\/[0-9a-f]{64}$/.test(f))).toHaveLength(4);
     // the links a static web server follows point at kept releases only
     expect(files.filter((f) => f.startsWith('releases/app/') && !f.endsWith('/'))).toEqual(['releases/app/3.0.0']);
     expect(await readFile(join(s, 'releases.json'), 'utf8')).not.toContain(digests[0]!);
