@@ -32,7 +32,7 @@ describe('numeric options', () => {
     it.each([
       [['lock', 'spec.yaml', '--jobs', 'many'], '--jobs many: expected a whole number, at least 1'],
       [['build', 'spec.yaml', '--jobs', '0'], '--jobs 0: expected a whole number, at least 1'],
-      [['gc', '--keep', 'all'], '--keep all: expected a whole number, at least 1'],
+      [['gc', '--keep', 'all'], '--keep all: expected a whole number of releases, at least 1'],
       [['key', 'generate', '--name', 'x', '--out', 'KEY', '--expires-days', 'soon'], '--expires-days soon: expected a whole number, at least 1'],
       [['serve', '--cache', 'lots'], '--cache lots: expected a number of MiB, 0 or more'],
     ])('ferry %j refuses with a usage error (exit 64) and writes nothing', async (args, message) => {
