@@ -12,7 +12,7 @@ export const MANIFEST_MAX_BYTES = 64 * 1024 * 1024;
 export const SIGNATURE_MAX_BYTES = 1024 * 1024;
 export const FORMAT = 'ferry-bundle/1';
 
-export const ENTRY_KINDS = ['file', 'key', 'apt', 'apt-index', 'python', 'python-index', 'rootfs', 'git', 'sbom'] as const;
+export const ENTRY_KINDS = ['file', 'key', 'apt', 'apt-index', 'python', 'python-index', 'rootfs', 'git', 'sbom', 'image'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
 
