@@ -128,6 +128,7 @@ export class HostRun {
       },
       changedSoFar: this.changed.has(svc.name),
       timeoutMs: this.s.timeoutMs,
+      policyRcSeconds: t.settings.policyRcTimeout,
     };
   }
 

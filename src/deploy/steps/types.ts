@@ -17,6 +17,8 @@ export interface StepContext {
   /** something this service changed earlier in this run (a service step restarts on it) */
   changedSoFar: boolean;
   timeoutMs: number;
+  /** how long ferry's policy-rc.d may hold services on the host before it removes itself (seconds; default: the command timeout) */
+  policyRcSeconds?: number;
 }
 
 export interface StepResult {
