@@ -1,4 +1,4 @@
-import type { StageName } from './steps/types.js';
+import type { StageName } from '../specfile/stepOptions.js';
 
 export type StageStatus = 'ran' | 'skipped' | 'failed' | 'not run';
 
