@@ -92,6 +92,13 @@ describe('the folder map of docs/architecture.md', () => {
     expect(violations(EDGES, MAP)).toEqual([]);
   });
 
+  it("keeps cli/ thin: a command's file imports no other command's file, only the shared helpers", () => {
+    const registers = (f: string) => f.startsWith(join(SRC, 'cli/')) && /^export function register\(/m.test(readFileSync(f, 'utf8'));
+    const crossing = EDGES.filter(({ from, to }) => registers(from) && registers(to)).map(({ from, to }) => `${relative(ROOT, from)} -> ${relative(ROOT, to)}`);
+    expect(crossing).toEqual([]);
+    expect(EDGES.filter(({ from, to }) => from.endsWith('cli/commands.ts') && registers(to)).length).toBeGreaterThan(10);
+  });
+
   it('catches an import against the direction, a kind importing a kind, and a loop in the map', () => {
     const at = (p: string) => join(SRC, p);
     expect(violations([{ from: at('store/x.ts'), to: at('serve/y.ts') }], MAP)).toEqual(['src/store/x.ts -> src/serve/y.ts: store/ may not import serve/']);
