@@ -99,6 +99,11 @@ describe('the folder map of docs/architecture.md', () => {
     expect(EDGES.filter(({ from, to }) => from.endsWith('cli/commands.ts') && registers(to)).length).toBeGreaterThan(10);
   });
 
+  it('runs external programs one way: util/runTool.ts (the deploy transports keep their own, which never throw)', () => {
+    const spawning = sourceFiles(SRC).filter((f) => /from 'node:child_process'/.test(readFileSync(f, 'utf8'))).map((f) => relative(ROOT, f));
+    expect(spawning.sort()).toEqual(['src/deploy/transport/spawnCommand.ts', 'src/util/runTool.ts']);
+  });
+
   it('catches an import against the direction, a kind importing a kind, and a loop in the map', () => {
     const at = (p: string) => join(SRC, p);
     expect(violations([{ from: at('store/x.ts'), to: at('serve/y.ts') }], MAP)).toEqual(['src/store/x.ts -> src/serve/y.ts: store/ may not import serve/']);

@@ -46,5 +46,4 @@ describe('refreshing STORE/releases for a static web server (ferry serve --sync-
     expect(log.lines).toHaveLength(1);
     expect(log.lines[0]).toMatch(new RegExp(`^warn: cannot refresh ${s}/releases \\(.+\\); run ferry serve --sync-links as the store's owner$`));
   });
-
 });
