@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { DeployError } from '../errors.js';
 import type { DeployReport } from '../deploy/deployReport.js';
 import type { Release } from '../store/loadRelease.js';
+import { numberOption } from './numberOption.js';
 import { hostOptions, loadHosts, parseStages, releaseOptions, runOptions, type HostOpts } from './deployOptions.js';
 
 export interface RunOpts extends HostOpts {
@@ -17,15 +18,17 @@ export interface RunOpts extends HostOpts {
   retryDelay: number;
   timeout: number;
   waitLock: number;
+  verbose?: boolean;
+  progressInterval?: number;
 }
 
 /** Shared by deploy and rollback: run the release, print the table, exit non-zero on failure. */
 export async function deployRelease(release: Release, o: RunOpts): Promise<DeployReport> {
   const { runDeploy } = await import('../deploy/runDeploy.js');
-  const { deployOutput } = await import('../ui/deployOutput.js');
+  const { deployOutput } = await import('../deploy/output/deployOutput.js');
   const { deployTable } = await import('../deploy/deployTable.js');
   const { inventory, hosts } = await loadHosts(o);
-  const log = deployOutput({ json: o.json });
+  const log = deployOutput({ json: o.json, verbose: o.verbose, intervalSeconds: o.progressInterval ?? progressIntervalFromEnv() });
   const report = await runDeploy({
     release,
     inventory,
@@ -45,7 +48,7 @@ export async function deployRelease(release: Release, o: RunOpts): Promise<Deplo
     log,
   });
   log.done();
-  process.stdout.write(o.json ? JSON.stringify(report) + '\n' : deployTable(report));
+  process.stdout.write(o.json ? JSON.stringify(report) + '\n' : deployTable(report, { verbose: o.verbose }));
   if (!report.ok) {
     const failed = report.hosts.filter((h) => h.error).map((h) => h.host);
     throw new DeployError(
@@ -53,6 +56,12 @@ export async function deployRelease(release: Release, o: RunOpts): Promise<Deplo
     );
   }
   return report;
+}
+
+/** FERRY_PROGRESS_INTERVAL (seconds), checked like the option. */
+function progressIntervalFromEnv(): number | undefined {
+  const v = process.env.FERRY_PROGRESS_INTERVAL;
+  return v ? numberOption('FERRY_PROGRESS_INTERVAL', { min: 0.01, unit: 'seconds' })(v) : undefined;
 }
 
 export function register(program: Command): void {

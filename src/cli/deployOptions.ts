@@ -34,7 +34,9 @@ export function runOptions(cmd: Command): Command {
     .option('--retries <n>', 'retries of a stage after a dropped connection or timeout', numberOption('--retries', { whole: true, min: 0 }), 3)
     .option('--retry-delay <ms>', 'first wait before a retry; doubles each time', numberOption('--retry-delay', { whole: true, min: 0, unit: 'milliseconds' }), 500)
     .option('--timeout <seconds>', 'longest a single remote command may run', numberOption('--timeout', { whole: true, min: 1, unit: 'seconds' }), 1800)
-    .option('--wait-lock <seconds>', 'wait this long for another run that holds a host (default: fail at once, naming it)', numberOption('--wait-lock', { whole: true, min: 0, unit: 'seconds' }), 0);
+    .option('--wait-lock <seconds>', 'wait this long for another run that holds a host (default: fail at once, naming it)', numberOption('--wait-lock', { whole: true, min: 0, unit: 'seconds' }), 0)
+    .option('-v, --verbose', 'a line per host, service and finished stage, and the host table in the final report at any size')
+    .option('--progress-interval <seconds>', 'without a terminal: seconds between progress summary lines (default: FERRY_PROGRESS_INTERVAL, else 15)', numberOption('--progress-interval', { min: 0.01, unit: 'seconds' }));
 }
 
 export interface HostOpts {

@@ -28,6 +28,7 @@ type FileParams = z.infer<typeof FileParams>;
 export const fileStep: StepKind<FileParams> = {
   name: 'file',
   schema: FileParams,
+  target: (p) => ({ kind: 'file', path: p.dest }),
   check(p, service, release) {
     if (p.src && !bundleEntry(release, service, p.src)) return [`file src ${p.src}: the bundle has no ${bundlePath(service, p.src)}`];
     return [];

@@ -26,6 +26,7 @@ type ServiceParams = z.infer<typeof ServiceParams>;
 export const serviceStep: StepKind<ServiceParams> = {
   name: 'service',
   schema: ServiceParams,
+  target: (p) => ({ kind: 'service', name: p.name }),
   async run(p, ctx) {
     const s = q(p.systemctl);
     const n = q(p.name);

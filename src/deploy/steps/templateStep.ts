@@ -29,6 +29,7 @@ type TemplateParams = z.infer<typeof TemplateParams>;
 export const templateStep: StepKind<TemplateParams> = {
   name: 'template',
   schema: TemplateParams,
+  target: (p) => ({ kind: 'file', path: p.dest }),
   check(p, service, release) {
     const entry = bundleEntry(release, service, p.src);
     if (!entry) return [`template src ${p.src}: the bundle has no ${bundlePath(service, p.src)}`];
