@@ -6,10 +6,12 @@ import { numberOption } from './numberOption.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
-/** Options every command that reaches hosts shares (deploy, plan, status, rollback). */
-export function hostOptions(cmd: Command): Command {
-  return cmd
-    .requiredOption('-i, --inventory <file>', 'inventory YAML: hosts, groups, variables')
+/** Options every command that reaches hosts shares (deploy, plan, status, rollback); status takes several inventories. */
+export function hostOptions(cmd: Command, opts: { manyInventories?: boolean } = {}): Command {
+  const inventory = opts.manyInventories
+    ? cmd.requiredOption('-i, --inventory <file>', 'inventory YAML: hosts, groups, variables; repeat it for several regions', (v: string, p: string[] = []) => [...p, v])
+    : cmd.requiredOption('-i, --inventory <file>', 'inventory YAML: hosts, groups, variables');
+  return inventory
     .option('--limit <pattern>', 'only these hosts: names, group names, globs; !pattern excludes (repeatable, comma-separated)', collect)
     .option('--facts-dir <dir>', 'where facts live on every host (default: vars.ferry_facts_dir, else /var/lib/ferry/facts)')
     .option('-F, --ssh-config <file>', 'ssh_config file for ssh -F (default: ~/.ssh/config and /etc/ssh/ssh_config)')
@@ -54,6 +56,18 @@ export async function loadHosts(o: HostOpts) {
   const inventory = await loadInventory(o.inventory);
   const hosts = selectHosts(inventory, o.limit ?? []);
   return { inventory, hosts };
+}
+
+/** Several inventories, one per region (`status -i north.yaml -i south.yaml`); --limit applies to each. */
+export async function loadRegions(o: Omit<HostOpts, 'inventory'> & { inventory: string[] }) {
+  const regions = await Promise.all(o.inventory.map((inventory) => loadHosts({ ...o, inventory })));
+  const seen = new Map<string, string>();
+  for (const { inventory } of regions) {
+    const other = seen.get(inventory.region);
+    if (other !== undefined) throw new UsageError(`inventories ${other} and ${inventory.file} are both region "${inventory.region}"; give one a region: key (or a different file name)`);
+    seen.set(inventory.region, inventory.file);
+  }
+  return regions;
 }
 
 export function parseStages(names: string[] | undefined): StageName[] | undefined {
