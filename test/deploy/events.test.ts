@@ -73,7 +73,8 @@ describe('deploy events and progress on sshd hosts', () => {
     // e1's configure waits until the runner has printed a summary showing it at work: the summary
     // comes from the interval, not from an event, and the test need not guess how long anything takes
     const marker = join(ctx.dir, 'seen-summary');
-    inventory({ e1: { configure_wait: `until [ -e ${marker} ]; do sleep 0.05; done` }, e3: { fail: 'yes' } });
+    // (gives up after 10 minutes: a hang detector, and then the marker check below fails)
+    inventory({ e1: { configure_wait: `n=0; until [ -e ${marker} ] || [ $n -ge 12000 ]; do n=$((n + 1)); sleep 0.05; done` }, e3: { fail: 'yes' } });
     const child = spawn('node', [join(repo, 'bin/ferry.js'), 'deploy', 'ev@1', '--store', ctx.store, '-i', inv, '-F', ctx.lab.sshConfig, '--force', 'all', '--progress-interval', '0.1']);
     let stderr = '';
     let stdout = '';
