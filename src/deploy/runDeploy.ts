@@ -71,6 +71,7 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     }
   }
 
+  const connections = await openConnections(targets, opts.ssh);
   deployEvent(log, 'run-start', {
     format: DEPLOY_EVENTS_FORMAT,
     release: { name: m.name, version: m.version, digest: release.digest },
@@ -80,7 +81,6 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     ...(opts.maxFailPercent !== undefined ? { maxFailPercent: opts.maxFailPercent } : {}),
     hosts: targets.map((t) => ({ host: t.host.name, services: t.services.map((s) => ({ name: s.name, version: s.version })) })),
   });
-  const connections = await openConnections(targets, opts.ssh);
   const runs = targets.map((t, i) => new HostRun(t, connections.transports[i]!, { release, force, source: opts.source, retry, timeoutMs, log }));
   try {
     // 1. lock, facts, stage and install: every host at once, bounded by --forks; each host stays held
