@@ -1,7 +1,7 @@
 import { aptKind } from './apt/aptKind.js';
 import { filesKind } from './files/filesKind.js';
 import { gitKind } from './git/gitKind.js';
-import { mirrorKind } from './mirror/mirrorKind.js';
+import { mirrorKind } from './mirrorKind.js';
 import { pythonKind } from './python/pythonKind.js';
 import { rootfsKind } from './rootfs/rootfsKind.js';
 import type { ArtifactKind } from './kind.js';

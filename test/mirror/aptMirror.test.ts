@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { writeKey } from '../helpers/keys.js';
 import { buildDeb, readPrivate, serveDir, writeUpstream, type FixtureDeb } from '../apt/fixtureUpstream.js';
 import { privateApt } from '../apt/privateApt.js';
 import { spawnServe, type ServeProcess } from '../serve/spawnServe.js';
+import { freePort, runNginx } from '../serve/runNginx.js';
 
 /** A small upstream: a package with dependencies, one selected by section, one by priority, and packages the filter leaves out. */
 const UPSTREAM: FixtureDeb[] = [
@@ -67,6 +68,8 @@ describe('apt mirror: lock, build, refresh by differential bundles, import, serv
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), `ferry-mirror-${process.pid}-`));
+    // nginx's workers (www-data) read the store
+    await chmod(dir, 0o755);
     debs = [];
     for (const d of UPSTREAM) debs.push(await buildDeb(dir, d));
     upstreamKey = await writeKey(dir, 'upstream');
@@ -185,6 +188,31 @@ describe('apt mirror: lock, build, refresh by differential bundles, import, serv
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/no snapshot 9\.9\.9.*1\.0\.0, 2\.0\.0, 3\.0\.0/);
     expect(await head(`/mirrors/debian${release}`)).toEqual({ status: 200, bundle: digest1 });
+  });
+
+  it('nginx with --nginx-config serves the same mirror URLs, following ferry mirror switch', async () => {
+    const port = await freePort();
+    const cfg = await ferry(['serve', '--nginx-config', '--store', store(), '--listen', `127.0.0.1:${port}`]);
+    expect(cfg.code, cfg.stderr).toBe(0);
+    const nginx = await runNginx(cfg.stdout, port);
+    try {
+      const body = async (base: string, path: string) => {
+        const r = await fetch(`${base}${path}`);
+        return `${r.status} ${await r.text()}`;
+      };
+      const release = '/debian/dists/fixture/Release';
+      for (const path of [`/mirrors/debian${release}`, `/mirrors/debian@2.0.0${release}`, '/mirrors/debian/keys/bundle.asc', `/mirrors/nosuch${release}`, '/mirrors/debian/../../manifest.json']) {
+        expect(await body(nginx.url, path), path).toBe(await body(serve!.url, path));
+      }
+      expect(await body(nginx.url, `/mirrors/debian${release}`)).toMatch(/^200 /);
+      const sw = await ferry(['mirror', 'switch', 'debian', '3.0.0', '--store', store()]);
+      expect(sw.code, sw.stderr).toBe(0);
+      expect(await body(nginx.url, `/mirrors/debian${release}`)).toBe(await body(nginx.url, `/mirrors/debian@3.0.0${release}`));
+      expect((await ferry(['mirror', 'switch', 'debian', '1.0.0', '--store', store()])).code).toBe(0);
+      expect(await body(nginx.url, `/mirrors/debian${release}`)).toBe(await body(nginx.url, `/mirrors/debian@1.0.0${release}`));
+    } finally {
+      await nginx.stop();
+    }
   });
 
   it('ferry gc keeps the newest snapshots and the one the stable URL serves, and drops the rest', async () => {

@@ -1,10 +1,10 @@
 import { ResolveError } from '../../errors.js';
 import { globToRegExp } from '../../util/globMatches.js';
-import { indexPackedSources } from '../apt/buildPackageIndex.js';
-import { compareDebVersions } from '../apt/compareDebVersions.js';
-import type { PackedIndex } from '../apt/packedIndex.js';
-import { resolveAptClosure } from '../apt/resolveAptClosure.js';
-import type { AptPackage } from '../apt/types.js';
+import { indexPackedSources } from './buildPackageIndex.js';
+import { compareDebVersions } from './compareDebVersions.js';
+import type { PackedIndex } from './packedIndex.js';
+import { resolveAptClosure } from './resolveAptClosure.js';
+import type { AptPackage } from './types.js';
 import type { AptMirror } from '../../specfile/schema.js';
 
 /**

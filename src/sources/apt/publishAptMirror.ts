@@ -4,8 +4,8 @@ import { IntegrityError } from '../../errors.js';
 import { fetchMany, createFetchStats } from '../../fetch/index.js';
 import { publicKeysArmored } from '../../pgp/sign.js';
 import { writeFileAtomic } from '../../util/writeFileAtomic.js';
-import { debComponents } from '../apt/debComponents.js';
-import type { PublishedPackage } from '../apt/writeAptRepository.js';
+import { debComponents } from './debComponents.js';
+import type { PublishedPackage } from './writeAptRepository.js';
 import type { AptMirrorLock } from './lockAptMirror.js';
 
 /** Where a mirror's files sit in the bundle (and, after import, under /mirrors/NAME/ on the server). */
@@ -27,7 +27,7 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
     lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
     { cacheDir: ctx.cacheDir, log: ctx.log, stats, concurrency: ctx.jobs },
   );
-  const { writeAptRepository } = await import('../apt/writeAptRepository.js');
+  const { writeAptRepository } = await import('./writeAptRepository.js');
   const root = mirrorRoot(name);
   const outDir = join(ctx.workDir, root, 'debian');
   const entries: BundleInput[] = [];

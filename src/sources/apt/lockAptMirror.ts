@@ -1,8 +1,8 @@
 import type { BuildContext } from '../kind.js';
 import type { AptMirror } from '../../specfile/schema.js';
 import { createFetchStats } from '../../fetch/index.js';
-import { loadAptUpstreams } from '../apt/loadAptUpstreams.js';
-import { readUpstreamIndexes } from '../apt/readUpstreamIndexes.js';
+import { loadAptUpstreams } from './loadAptUpstreams.js';
+import { readUpstreamIndexes } from './readUpstreamIndexes.js';
 import { selectMirrorPackages } from './selectMirrorPackages.js';
 
 /** One pinned .deb of a mirror in SPEC.lock.json, with the upstream suite and component it is published in. */

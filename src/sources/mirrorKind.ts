@@ -1,7 +1,7 @@
-import type { ArtifactKind, BundleInput } from '../kind.js';
-import type { SbomComponent } from '../../sbom/sbomComponent.js';
-import { lockAptMirror, type AptMirrorLock } from './lockAptMirror.js';
-import { publishAptMirror } from './publishAptMirror.js';
+import type { ArtifactKind, BundleInput } from './kind.js';
+import type { SbomComponent } from '../sbom/sbomComponent.js';
+import { lockAptMirror, type AptMirrorLock } from './apt/lockAptMirror.js';
+import { publishAptMirror } from './apt/publishAptMirror.js';
 
 export interface MirrorLock {
   apt: Record<string, AptMirrorLock>;
