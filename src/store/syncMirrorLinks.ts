@@ -1,13 +1,14 @@
 import { lstat, mkdir, readdir, readlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StoreError } from '../errors.js';
+import { StoreError, UsageError } from '../errors.js';
+import { NAME_RE, NAME_RULE } from '../util/names.js';
 import type { Manifest } from '../bundle/manifest.js';
 import { isMissing } from '../util/isMissing.js';
 import { checkStorePath } from './checkStorePath.js';
 import { readReleaseRefs } from './readReleaseRefs.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { replaceLink } from './replaceLink.js';
-import { storeLayout } from './storeLayout.js';
+import { REF_SEGMENT_RE, storeLayout } from './storeLayout.js';
 
 export interface MirrorSnapshot {
   mirror: string;
@@ -73,6 +74,8 @@ export async function syncMirrorLinks(store: string, opts: { imported?: string; 
 
 /** Point /mirrors/NAME/ at the snapshot NAME@VERSION, atomically. */
 export async function switchMirror(store: string, mirror: string, version: string): Promise<void> {
+  // both become a link's name and target under STORE/mirrors: nothing that could point elsewhere
+  if (!NAME_RE.test(mirror) || !REF_SEGMENT_RE.test(version)) throw new UsageError(`mirror ${JSON.stringify(mirror)} version ${JSON.stringify(version)}: expected a mirror name (${NAME_RULE}) and a release version`);
   const dir = storeLayout(store).mirrors;
   await checkStorePath(dir, 'folder');
   if ((await readLinkIn(dir, `${mirror}@${version}`)) === undefined) {

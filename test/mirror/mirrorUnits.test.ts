@@ -8,6 +8,7 @@ import { PackedIndex, packIndex } from '../../src/sources/apt/packedIndex.js';
 import { selectMirrorPackages } from '../../src/sources/apt/selectMirrorPackages.js';
 import type { AptPackage } from '../../src/sources/apt/types.js';
 import { resolveMirror } from '../../src/store/resolveMirror.js';
+import { switchMirror } from '../../src/store/syncMirrorLinks.js';
 
 const origin = { uri: 'http://127.0.0.1:9', suite: 'stable', component: 'main' };
 const pkg = (name: string, version: string, extra: Partial<AptPackage> = {}): AptPackage => ({
@@ -73,5 +74,11 @@ describe('mirror URLs and links', () => {
     expect(await resolveMirror(store, 'other', '1')).toBeUndefined();
     expect(await resolveMirror(store, 'missing')).toBeUndefined();
     await expect(resolveMirror(store, 'planted')).rejects.toThrow(/not a symbolic link/);
+    // switch names nothing outside STORE/mirrors, and only a snapshot that is there
+    await mkdir(join(store, 'releases/app'), { recursive: true });
+    await symlink('../../bundles/x', join(store, 'releases/app@1'));
+    await expect(switchMirror(store, '../releases/app', '1')).rejects.toThrow(/expected a mirror name/);
+    await expect(switchMirror(store, 'good', '../1')).rejects.toThrow(/expected a mirror name/);
+    await expect(switchMirror(store, 'good', '2')).rejects.toThrow(/no snapshot 2.*it has 1/);
   });
 });
