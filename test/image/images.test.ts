@@ -7,9 +7,9 @@ import { writeKey } from '../helpers/keys.js';
 import { digestOf, makeImage, makeIndex, push, registryBlobPath, startRegistry, type Registry } from './registry.js';
 
 /** A spec whose services carry images; registry.example is fetched from the test's loopback registry. */
-async function writeImageSpec(dir: string, file: string, name: string, version: string, registry: Registry, services: string, extra = ''): Promise<string> {
+async function writeImageSpec(dir: string, file: string, name: string, version: string, registry: Registry, services: string, extra = '', epoch = '2026-11-25T00:00:00Z'): Promise<string> {
   const spec = join(dir, file);
-  await writeFile(spec, `name: ${name}\nversion: ${version}\nepoch: 2026-11-25T00:00:00Z\n${extra}upstreams:\n  images:\n    registries:\n      registry.example: { url: "${registry.url}" }\nservices:\n${services}`);
+  await writeFile(spec, `name: ${name}\nversion: ${version}\nepoch: ${epoch}\n${extra}upstreams:\n  images:\n    registries:\n      registry.example: { url: "${registry.url}" }\nservices:\n${services}`);
   return spec;
 }
 
@@ -156,7 +156,7 @@ describe('container images from a registry', () => {
 
   it('a differential bundle over the previous release leaves out the image blobs it already carries', async () => {
     const v1 = await writeImageSpec(dir, 'diff1.yaml', 'rel', '1.0.0', registry, twoServices('1.4'));
-    const v2 = await writeImageSpec(dir, 'diff2.yaml', 'rel', '2.0.0', registry, twoServices('1.5'));
+    const v2 = await writeImageSpec(dir, 'diff2.yaml', 'rel', '2.0.0', registry, twoServices('1.5'), '', '2026-11-26T00:00:00Z');
     const out = join(dir, 'out-diff');
     expect((await ferry(['lock', v1, '--cache', join(dir, 'cache')], { env })).code).toBe(0);
     const b1 = await ferry(['build', v1, '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache'), '--json'], { env });
@@ -176,6 +176,12 @@ describe('container images from a registry', () => {
     for (const b of [b1, b2]) expect((await ferry(['import', JSON.parse(b.stdout).bundle, '--keyring', key.public, '--store', store])).code).toBe(0);
     const c = await run('skopeo', ['inspect', '--raw', `oci:${join(store, 'bundles', JSON.parse(b2.stdout).digest, 'oci')}:registry.example/base/multi:2`]);
     expect(c.code, c.stderr).toBe(0);
+    // gc of the first release keeps every blob the second still needs
+    const gc = await ferry(['gc', '--keep', '1', '--store', store]);
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(await readdir(join(store, 'bundles'))).toEqual([JSON.parse(b2.stdout).digest]);
+    const after = await run('skopeo', ['--policy', join(dir, 'skopeo-policy.json'), 'copy', '--all', '--quiet', `oci:${join(store, 'bundles', JSON.parse(b2.stdout).digest, 'oci')}:registry.example/base/multi:2`, `oci:${join(dir, 'after-gc')}:multi`]);
+    expect(after.code, after.stderr).toBe(0);
     // ferry diff names the image that changed
     const d = await ferry(['diff', JSON.parse(b1.stdout).bundle, JSON.parse(b2.stdout).bundle, '--json']);
     expect(d.code, d.stderr).toBe(0);
