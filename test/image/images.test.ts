@@ -204,6 +204,34 @@ describe('container images from a registry', () => {
     expect(b.code, b.stderr).toBe(0);
     expect(await digestOf(join(dir, 'layout'), 'app')).toBe(digests.app);
   });
+
+  it('reads an image from a docker save archive, making its OCI manifest the same way each time', async () => {
+    const archive = join(dir, 'app.tar');
+    const c = await run('skopeo', ['--policy', join(dir, 'skopeo-policy.json'), 'copy', '--quiet', `oci:${join(dir, 'layout')}:app`, `docker-archive:${archive}:registry.example/team/app:1.4`]);
+    expect(c.code, c.stderr).toBe(0);
+    const spec = await writeImageSpec(dir, 'archive.yaml', 'from-archive', '1.0.0', registry, `  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/team/app:1.4", from: "docker-archive:app.tar" }\n`);
+    const l = await ferry(['lock', spec, '--cache', join(dir, 'cache-archive')], { env });
+    expect(l.code, l.stderr).toBe(0);
+    const [app] = (await lockOf(spec)).kinds.image.images;
+    expect(app).toMatchObject({ source: 'docker-archive:app.tar', mediaType: 'application/vnd.oci.image.manifest.v1+json', manifests: [] });
+    const builds = [];
+    for (const n of ['a', 'b']) {
+      const b = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, `archive-${n}`), '--cache', join(dir, `cache-archive-${n}`), '--json'], { env });
+      expect(b.code, b.stderr).toBe(0);
+      builds.push(JSON.parse(b.stdout).bundle as string);
+    }
+    expect((await readFile(builds[0]!)).equals(await readFile(builds[1]!))).toBe(true);
+    const root = await mkdtemp(join(dir, 'archive-x-'));
+    expect((await run('tar', ['-xf', builds[0]!, '-C', root])).code).toBe(0);
+    // skopeo reads the image out of the bundle with every digest checked, and finds the same files
+    const out = join(dir, 'archive-copied');
+    const copied = await run('skopeo', ['--policy', join(dir, 'skopeo-policy.json'), 'copy', '--quiet', `oci:${join(root, 'oci')}:registry.example/team/app:1.4`, `oci:${out}:app`]);
+    expect(copied.code, copied.stderr).toBe(0);
+    const unpacked = join(dir, 'archive-unpacked');
+    const u = await run('umoci', ['unpack', '--rootless', '--image', `${out}:app`, unpacked]);
+    expect(u.code, u.stderr).toBe(0);
+    expect(await readFile(join(unpacked, 'rootfs/etc/app.conf'), 'utf8')).toBe('version 1.4\n');
+  });
 });
 
 describe('a registry that requires a login', () => {

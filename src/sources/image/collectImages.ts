@@ -37,7 +37,7 @@ export interface ImageArtifactInfo {
  */
 export async function collectImages(section: unknown, ctx: BuildContext): Promise<KindResult> {
   const lock = parseImageLock(section);
-  const open = createSourceOpener({ baseDir: ctx.baseDir, registries: ctx.spec.upstreams.images?.registries ?? {}, env: process.env, log: ctx.log, stats: ctx.fetchStats });
+  const open = createSourceOpener({ baseDir: ctx.baseDir, scratchDir: ctx.workDir, registries: ctx.spec.upstreams.images?.registries ?? {}, env: process.env, log: ctx.log, stats: ctx.fetchStats });
   const blobs = new Map<string, { file: string; services: Set<string> }>();
   const add = (digest: string, file: string, services: string[]) => {
     const b = blobs.get(digest) ?? { file, services: new Set<string>() };
@@ -117,6 +117,7 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
 
 /** Fetch an image's manifests and blobs into the cache through its source's client; paths in input order. */
 async function fetchAll(source: ImageSource, items: Array<{ d: { digest: string; size: number }; what: 'manifest' | 'blob' }>, ctx: BuildContext, label: string): Promise<string[]> {
+  await source.prepare();
   const dispatcher = await source.dispatcher();
   const reqs: FetchRequest[] = items.map((i) => source.request(i.d, i.what));
   const got = await fetchMany(reqs, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, concurrency: Math.max(1, ctx.jobs), label: `image ${label}`, ...(dispatcher && { dispatcher }) });

@@ -34,7 +34,7 @@ export async function lockImages(ctx: BuildContext): Promise<ImageLock | undefin
     });
   }
   if (wanted.size === 0) return undefined;
-  const open = createSourceOpener({ baseDir: ctx.baseDir, registries: ctx.spec.upstreams.images?.registries ?? {}, env: process.env, log: ctx.log, stats: ctx.fetchStats });
+  const open = createSourceOpener({ baseDir: ctx.baseDir, scratchDir: ctx.workDir, registries: ctx.spec.upstreams.images?.registries ?? {}, env: process.env, log: ctx.log, stats: ctx.fetchStats });
   const images: LockedImage[] = [];
   for (const w of [...wanted.values()].sort((a, b) => (a.ref.name < b.ref.name ? -1 : 1))) {
     const source = open(w.ref, w.from);

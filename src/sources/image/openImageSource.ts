@@ -7,6 +7,7 @@ import type { FetchRequest } from '../../fetch/fetchToCache.js';
 import type { FetchStats } from '../../fetch/createFetchStats.js';
 import type { Logger } from '../../ui/log.js';
 import { createRegistryClient, type FetchedManifest } from './createRegistryClient.js';
+import { dockerArchiveSource } from './dockerArchiveSource.js';
 import { MANIFEST_MAX_BYTES } from './imageDocument.js';
 import type { ImageRef } from './parseImageRef.js';
 
@@ -22,10 +23,14 @@ export interface ImageSource {
   request(d: { digest: string; size: number }, what: 'manifest' | 'blob'): FetchRequest;
   /** the client for those requests (a registry's login); undefined: the default */
   dispatcher(): Promise<Dispatcher | undefined>;
+  /** make `request`'s files available (a docker archive is unpacked into the scratch folder first) */
+  prepare(): Promise<void>;
 }
 
 export interface SourceOptions {
   baseDir: string;
+  /** the build's scratch folder */
+  scratchDir: string;
   /** upstreams.images.registries: REGISTRY -> base URL */
   registries: Record<string, { url: string }>;
   env: NodeJS.ProcessEnv;
@@ -34,8 +39,8 @@ export interface SourceOptions {
 }
 
 /**
- * The source of an image: `from` as the spec or lock names it (`oci:PATH[:TAG]`, PATH relative to the
- * spec, TAG defaulting to the reference's tag), else its registry (upstreams.images.registries, else
+ * The source of an image: `from` as the spec or lock names it (`oci:PATH[:TAG]`, TAG defaulting to the
+ * reference's tag, or `docker-archive:PATH`; PATH relative to the spec), else its registry (upstreams.images.registries, else
  * https://REGISTRY). One client per registry, so a login is asked for once per repository.
  */
 export function createSourceOpener(opts: SourceOptions): (ref: ImageRef, from: string | undefined) => ImageSource {
@@ -55,10 +60,12 @@ export function createSourceOpener(opts: SourceOptions): (ref: ImageRef, from: s
         manifest: (digest) => c.getManifest(ref.repository, digest),
         request: (d, what) => ({ url: `${c.base}/v2/${ref.repository}/${what === 'manifest' ? 'manifests' : 'blobs'}/${d.digest}`, sha256: d.digest.slice(7), size: d.size, label: `${ref.name} ${d.digest.slice(7, 19)}` }),
         dispatcher: () => c.dispatcherFor(ref.repository),
+        prepare: async () => undefined,
       };
     }
     if (from.startsWith('oci:')) return ociLayoutSource(ref, from, opts.baseDir);
-    throw new SpecError(`${ref.name}: unknown image source ${JSON.stringify(from)}; use oci:PATH[:TAG], or leave from: out to read the registry`);
+    if (from.startsWith('docker-archive:')) return dockerArchiveSource(ref, from, opts.baseDir, opts.scratchDir);
+    throw new SpecError(`${ref.name}: unknown image source ${JSON.stringify(from)}; use oci:PATH[:TAG] or docker-archive:PATH, or leave from: out to read the registry`);
   };
 }
 
@@ -104,5 +111,6 @@ function ociLayoutSource(ref: ImageRef, from: string, baseDir: string): ImageSou
     manifest: read,
     request: (d) => ({ url: blob(d.digest), sha256: d.digest.slice(7), size: d.size, label: `${ref.name} ${d.digest.slice(7, 19)}` }),
     dispatcher: async () => undefined,
+    prepare: async () => undefined,
   };
 }
