@@ -78,7 +78,15 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
     image.blobs.forEach((d, i) => add(d.digest, blobFiles[i]!, image.services));
   }
 
-  const entries: BundleInput[] = [...blobs].map(([digest, b]) => ({ path: `${OCI_DIR}/blobs/sha256/${digest.slice(7)}`, file: b.file, kind: 'image', services: [...b.services].sort() }));
+  const sizes = new Map(lock.images.flatMap((i) => [[i.digest, i.size] as const, ...[...i.manifests, ...i.blobs].map((d) => [d.digest, d.size] as const)]));
+  // every blob was fetched against its digest and size (or, a reduced index, rebuilt and compared)
+  const entries: BundleInput[] = [...blobs].map(([digest, b]) => ({
+    path: `${OCI_DIR}/blobs/sha256/${digest.slice(7)}`,
+    file: b.file,
+    kind: 'image',
+    services: [...b.services].sort(),
+    known: { sha256: digest.slice(7), size: sizes.get(digest)! },
+  }));
   const allServices = [...new Set(lock.images.flatMap((i) => i.services))].sort();
   const layoutFile = join(outDir, 'oci-layout');
   await writeFile(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
