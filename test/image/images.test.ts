@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Spec as CdxSpec, Validation } from '@cyclonedx/cyclonedx-library';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,8 +116,10 @@ describe('container images from a registry', () => {
     }
     const inspected = await run('skopeo', ['inspect', '--raw', `oci:${oci}:registry.example/team/app:1.4`]);
     expect(inspected.code, inspected.stderr).toBe(0);
-    // the SBOM names each image by digest
-    const sbom = JSON.parse(await readFile(join(root, 'sbom.cdx.json'), 'utf8'));
+    // the SBOM names each image by digest, as a CycloneDX 1.6 container component the official schema accepts
+    const sbomText = await readFile(join(root, 'sbom.cdx.json'), 'utf8');
+    expect(await new Validation.JsonStrictValidator(CdxSpec.Version.v1dot6).validate(sbomText)).toBeNull();
+    const sbom = JSON.parse(sbomText);
     const purls = JSON.stringify(sbom);
     expect(purls).toContain(`"purl":"pkg:oci/app@${digests.app}?repository_url=registry.example%2Fteam%2Fapp&tag=1.4"`);
   });
