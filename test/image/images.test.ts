@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
-import { digestOf, makeImage, makeIndex, push, registryBlobPath, startRegistry, type Registry } from './registry.js';
+import { digestOf, makeImage, makeIndex, push, registryBlobPath, startRegistry, startTokenService, type Registry } from './registry.js';
 
 /** A spec whose services carry images; registry.example is fetched from the test's loopback registry. */
 async function writeImageSpec(dir: string, file: string, name: string, version: string, registry: Registry, services: string, extra = '', epoch = '2026-11-25T00:00:00Z'): Promise<string> {
@@ -270,5 +270,46 @@ describe('a registry that requires a login', () => {
       expect(bytes.includes('s3cret-pass')).toBe(false);
       expect(bytes.includes(Buffer.from('builder:s3cret-pass').toString('base64'))).toBe(false);
     }
+  });
+});
+
+describe('a registry that hands out bearer tokens', () => {
+  let dir: string;
+  let registry: Registry;
+  let tokens: Awaited<ReturnType<typeof startTokenService>>;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), `ferry-images-token-${process.pid}-`));
+    const key = join(dir, 'token.key');
+    const cert = join(dir, 'token.crt');
+    const made = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=ferry-test-token']);
+    if (made.code !== 0) throw new Error(made.stderr);
+    tokens = await startTokenService({ keyPem: await readFile(key, 'utf8'), certPem: await readFile(cert, 'utf8'), service: 'ferry-test', issuer: 'ferry-test-issuer', login: ['builder', 't0ken-pass'] });
+    registry = await startRegistry(join(dir, 'registry'), { token: { realm: tokens.realm, service: 'ferry-test', issuer: 'ferry-test-issuer', rootcertbundle: cert } });
+    await makeImage(join(dir, 'layout'), 'app', { 'etc/app.conf': 'tokens\n' });
+    await push(join(dir, 'layout'), 'app', registry, 'team/private:1', ['builder', 't0ken-pass']);
+  }, 120_000);
+  afterAll(async () => {
+    await registry?.stop();
+    await tokens?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('asks the realm for a pull token for the repository with the login, and builds with it', async () => {
+    const spec = await writeImageSpec(dir, 'token.yaml', 'token', '1.0.0', registry, `  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/team/private:1" }\n`);
+    const authFile = join(dir, 'auth.json');
+    await writeFile(authFile, JSON.stringify({ auths: { 'registry.example': { username: 'builder', password: 't0ken-pass' } } }));
+    const env = { REGISTRY_AUTH_FILE: authFile };
+    tokens.requests.length = 0;
+    const r = await ferry(['lock', spec, '--cache', join(dir, 'cache')], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(tokens.requests).toEqual(['?service=ferry-test&scope=repository%3Ateam%2Fprivate%3Apull']);
+    const key = await writeKey(dir, 'team');
+    const b = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out'), '--cache', join(dir, 'cache-build')], { env });
+    expect(b.code, b.stderr).toBe(0);
+    // a wrong login: the token service refuses it, and ferry says how to log in
+    await writeFile(authFile, JSON.stringify({ auths: { 'registry.example': { username: 'builder', password: 'wrong' } } }));
+    const refused = await ferry(['lock', spec, '--cache', join(dir, 'cache')], { env });
+    expect(refused.code).toBe(69);
+    expect(refused.stderr).toContain('log in');
   });
 });

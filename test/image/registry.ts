@@ -28,11 +28,12 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * Start docker-registry; with `htpasswd` ([user, password]) it requires Basic authentication. Another
+ * Start docker-registry; with `htpasswd` ([user, password]) it requires Basic authentication, with
+ * `token` bearer tokens from that realm, signed by the key of the certificate `rootcertbundle`. Another
  * process may take the free port between asking and binding (other engineers' tests run at once):
  * then start again on another one.
  */
-export async function startRegistry(dir: string, opts: { htpasswd?: [string, string] } = {}): Promise<Registry> {
+export async function startRegistry(dir: string, opts: { htpasswd?: [string, string]; token?: { realm: string; service: string; issuer: string; rootcertbundle: string } } = {}): Promise<Registry> {
   const storage = join(dir, 'storage');
   await mkdir(storage, { recursive: true });
   let auth = '';
@@ -42,6 +43,7 @@ export async function startRegistry(dir: string, opts: { htpasswd?: [string, str
     if (r.code !== 0) throw new Error(`htpasswd: ${r.stderr}`);
     auth = `auth:\n  htpasswd:\n    realm: ferry-test\n    path: ${file}\n`;
   }
+  if (opts.token) auth = `auth:\n  token:\n${Object.entries(opts.token).map(([k, v]) => `    ${k}: ${v}\n`).join('')}`;
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const config = join(dir, 'config.yml');
@@ -139,4 +141,35 @@ export async function push(layout: string, tag: string, registry: Registry, targ
   const policy = join(layout, '..', 'skopeo-policy.json');
   await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
   await must('skopeo', ['--policy', policy, 'copy', '--all', '--quiet', '--dest-tls-verify=false', ...(creds ? ['--dest-creds', creds.join(':')] : []), `oci:${layout}:${tag}`, `docker://${registry.host}/${target}`]);
+}
+
+/**
+ * A token service as registries use (the distribution spec's token flow): GET REALM?service=…&scope=…
+ * with the login as Basic authentication answers {"token": JWT}, the JWT signed with `keyPem` and carrying
+ * its certificate (x5c), granting exactly the actions the scope asks for. Returns the realm URL.
+ */
+export async function startTokenService(opts: { keyPem: string; certPem: string; service: string; issuer: string; login: [string, string] }): Promise<{ realm: string; requests: string[]; stop(): Promise<void> }> {
+  const { createServer: createHttpServer } = await import('node:http');
+  const { sign, randomUUID, X509Certificate } = await import('node:crypto');
+  const der = new X509Certificate(opts.certPem).raw.toString('base64');
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const requests: string[] = [];
+  const server = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    requests.push(url.search);
+    const expected = `Basic ${Buffer.from(opts.login.join(':')).toString('base64')}`;
+    if (req.headers.authorization !== expected) return res.writeHead(401).end();
+    const access = url.searchParams.getAll('scope').map((scope) => {
+      const [type, name, actions] = scope.split(':');
+      return { type, name, actions: (actions ?? '').split(',') };
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const head = b64({ alg: 'RS256', typ: 'JWT', x5c: [der] });
+    const body = b64({ iss: opts.issuer, sub: opts.login[0], aud: opts.service, exp: now + 3600, nbf: now - 60, iat: now, jti: randomUUID(), access });
+    const signature = sign('sha256', Buffer.from(`${head}.${body}`), opts.keyPem).toString('base64url');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `${head}.${body}.${signature}` }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return { realm: `http://127.0.0.1:${port}/token`, requests, stop: () => new Promise((resolve) => server.close(() => resolve())) };
 }
