@@ -48,6 +48,7 @@ describe('container images from a registry', () => {
 
   afterAll(async () => {
     await registry?.stop();
+    await rm(dir, { recursive: true, force: true });
   });
 
   const twoServices = (appTag = '1.4') =>
