@@ -68,7 +68,8 @@ async function measureSize(n) {
       if (tool === 'ansible') work.stopAnsibleMasters();
       if (r.code !== 0) throw new Error(`${tool} ${what} at ${n} hosts failed (exit ${r.code}):\n${r.out.slice(-3000)}`);
       const perHost = lab.hosts.map((h, i) => lab.commands(h) - before[i]);
-      return { ...r, commands: median(perHost), commandsRange: [Math.min(...perHost), Math.max(...perHost)] };
+      process.stderr.write(`  ${tool} ${what}, ${n} hosts: ${r.wall.toFixed(1)} s wall, ${r.cpu.toFixed(1)} s CPU, ${r.rssMiB.toFixed(0)} MiB, ${median(perHost)} commands per host (load ${loadavg()[0].toFixed(1)})\n`);
+      return { ...r, commands: median(perHost) };
     };
     const pair = (tool) => async () => {
       work.reset(tool);
