@@ -25,6 +25,7 @@
  * Usage: node scripts/bench/deploy-scale.mjs [--sizes 10,50,200] [--peer-sizes 50] [--serial 10%] [--forks 20]
  *   (FERRY_BENCH_RUNS runs per size, at least 3; ferry and ansible interleaved at the peer sizes)
  * Needs root, dist/ (npx tsc -p .), openssh-server, ansible-core, GNU time. Writes bench-results/deploy-scale.json.
+ * All three sizes take longer than `npm run bench`'s 15 minutes per script: give it FERRY_BENCH_SCRIPT_TIMEOUT=5400.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
