@@ -2,6 +2,7 @@ import { aptStep } from './aptStep.js';
 import { commandStep } from './commandStep.js';
 import { fileStep } from './fileStep.js';
 import { gitStep } from './gitStep.js';
+import { imageStep } from './imageStep.js';
 import { rootfsStep } from './rootfsStep.js';
 import { serviceStep } from './serviceStep.js';
 import { templateStep } from './templateStep.js';
@@ -18,4 +19,5 @@ export const stepKinds: Record<string, StepKind<any>> = {
   command: commandStep,
   rootfs: rootfsStep,
   git: gitStep,
+  image: imageStep,
 };

@@ -17,6 +17,9 @@ export interface StepContext {
   /** something this service changed earlier in this run (a service step restarts on it) */
   changedSoFar: boolean;
   timeoutMs: number;
+  /** --push: artifacts travel over ssh; otherwise the host fetches them from `server` (ferry serve) */
+  push: boolean;
+  server?: string;
 }
 
 export interface StepResult {
