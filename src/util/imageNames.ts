@@ -1,34 +1,27 @@
 import { z } from 'zod';
+import { IMAGE_REPOSITORY_RE, imageDigest, imageRegistry, imageRepository, imageTag } from './names.js';
 
 /**
- * Names of container images as the OCI Distribution spec writes them. One module, so the registry
- * ferry serve answers and the image deploy step (which puts names into host scripts) accept the same
- * strings: a repository of lower-case path components, a tag, a sha256 digest.
+ * The images a manifest carries, for the registry ferry serve answers and the image deploy step
+ * (which puts names into host scripts): the name rules are names.ts's, shared with the image kind.
  */
 
-/** `team/app`, `library/redis`: lower-case components joined by `/`, separators `.`, `_`, `__`, `-`. */
-export const REPOSITORY_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 /** Longest repository name accepted (the spec's clients limit the whole reference to 255). */
 export const REPOSITORY_MAX = 255;
-export const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-/** ferry carries sha256 digests only (what the OCI image layout of a bundle names its blobs by). */
-export const IMAGE_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-/** `registry.example:5000`: a host name or address with an optional port, as a reference starts. */
-export const REGISTRY_RE = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$/;
 /** A full reference with tag: `registry.example/team/app:1.4`. */
 export const IMAGE_REF_RE = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 export function isRepository(s: string): boolean {
-  return s.length <= REPOSITORY_MAX && REPOSITORY_RE.test(s);
+  return s.length <= REPOSITORY_MAX && IMAGE_REPOSITORY_RE.test(s);
 }
 
 /** One image of `manifest.artifacts.image.images`, as the image kind records it. */
 export const CarriedImage = z.looseObject({
   ref: z.string().regex(IMAGE_REF_RE, 'a full image reference with a tag (registry/repository:tag)'),
-  registry: z.string().regex(REGISTRY_RE, 'a registry host[:port]'),
-  repository: z.string().max(REPOSITORY_MAX).regex(REPOSITORY_RE, 'a repository name of lower-case path components'),
-  tag: z.string().regex(TAG_RE, 'a tag of up to 128 letters, digits and . _ -'),
-  digest: z.string().regex(IMAGE_DIGEST_RE, 'sha256:HEX'),
+  registry: imageRegistry,
+  repository: imageRepository,
+  tag: imageTag,
+  digest: imageDigest,
   mediaType: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+\/-]{0,126}$/, 'a media type'),
   services: z.array(z.string()).optional(),
 });

@@ -1,4 +1,5 @@
-import { IMAGE_DIGEST_RE, isRepository, TAG_RE } from '../../util/imageNames.js';
+import { isRepository } from '../../util/imageNames.js';
+import { IMAGE_DIGEST_RE, IMAGE_TAG_RE as TAG_RE } from '../../util/names.js';
 
 /** A request of the OCI Distribution API (read side), after the path checks of resolveRequestPath. */
 export type RegistryRoute =
