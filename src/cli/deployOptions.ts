@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
-import { STAGES, type StageName } from '../deploy/steps/types.js';
+import { STAGES, type StageName } from '../specfile/stepOptions.js';
+import type { DeployOptions } from '../deploy/runDeploy.js';
 import { defaultStoreDir } from './options.js';
 import { numberOption } from './numberOption.js';
 
@@ -44,6 +45,43 @@ export interface HostOpts {
   sshConfig?: string;
   forks: number;
   json?: boolean;
+}
+
+/** The options of the commands that run a release on hosts (deploy, rollback). */
+export interface RunOpts extends HostOpts {
+  store: string;
+  services?: string[];
+  server?: string;
+  push?: boolean;
+  stages?: string[];
+  force?: string[];
+  serial: string;
+  maxFailPercent?: number;
+  retries: number;
+  retryDelay: number;
+  timeout: number;
+  waitLock: number;
+}
+
+/** What runDeploy (and runRollback) take from the command line: everything but the release and the log. */
+export async function runSettings(o: RunOpts): Promise<Omit<DeployOptions, 'release' | 'log'>> {
+  const { inventory, hosts } = await loadHosts(o);
+  return {
+    inventory,
+    hosts,
+    services: o.services,
+    stages: parseStages(o.stages),
+    force: o.force,
+    forks: o.forks,
+    serial: o.serial,
+    maxFailPercent: o.maxFailPercent,
+    source: o.push ? { push: true } : { push: false, server: o.server },
+    factsDir: o.factsDir,
+    ssh: { configFile: o.sshConfig },
+    retry: { retries: o.retries, delayMs: o.retryDelay },
+    timeoutMs: o.timeout * 1000,
+    waitLockSeconds: o.waitLock,
+  };
 }
 
 export async function loadHosts(o: HostOpts) {

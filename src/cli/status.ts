@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DeployError, UsageError } from '../errors.js';
-import { STAGES } from '../deploy/steps/types.js';
+import { STAGES } from '../specfile/stepOptions.js';
 import { formatTable } from '../ui/formatTable.js';
 import { hostOptions, loadHosts, type HostOpts } from './deployOptions.js';
 import { escapeText } from '../util/escapeText.js';

@@ -1,5 +1,5 @@
 import type { DeployReport } from './deployReport.js';
-import { STAGES } from './steps/types.js';
+import { STAGES } from '../specfile/stepOptions.js';
 import { formatTable } from '../ui/formatTable.js';
 import { escapeText } from '../util/escapeText.js';
 

@@ -8,12 +8,13 @@ import type { HostGuard } from './hostGuard.js';
 import type { Release } from '../store/loadRelease.js';
 import type { HostTarget, ServiceTarget } from './prepareTargets.js';
 import type { FactRead } from './readFacts.js';
-import { renderDeep } from './renderTemplate.js';
+import { renderDeep } from '../template/renderTemplate.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { pruneReleasesScript, type StageSource, stageArtifacts } from './stageArtifacts.js';
-import type { ParsedStep } from './steps/validateSteps.js';
 import { stepKinds } from './steps/stepKinds.js';
-import { STAGES, type StageName, type StepContext, type StepResult } from './steps/types.js';
+import { STAGES, STEP_OPTIONS, type StageName } from '../specfile/stepOptions.js';
+import type { ParsedStep } from '../specfile/validateSteps.js';
+import type { StepContext, StepResult } from './steps/types.js';
 import { runScript } from './steps/runScript.js';
 import type { TransientError } from './transport/TransientError.js';
 import type { Transport } from './transport/types.js';
@@ -168,7 +169,7 @@ export class HostRun {
     // configure first switches to what install prepared (virtualenvs, rootfs and git trees), inside the batch
     if (stage === 'configure') {
       for (const step of svc.steps.install) {
-        const kind = stepKinds[step.kind]!;
+        const kind = stepKinds[step.kind];
         if (!kind.activate) continue;
         const t0 = Date.now();
         at.step = `activate ${step.kind}`;
@@ -178,7 +179,7 @@ export class HostRun {
     for (const step of svc.steps[stage]) {
       const t0 = Date.now();
       at.step = step.kind;
-      note(step.kind, await stepKinds[step.kind]!.run(this.parse(step, ctx, svc), ctx), t0);
+      note(step.kind, await stepKinds[step.kind].run(this.parse(step, ctx, svc), ctx), t0);
     }
     const base = this.baseFact(svc, previous);
     const fact: Fact = {
@@ -204,9 +205,9 @@ export class HostRun {
 
   /** The step's options rendered with the host's variables and checked again (templated values are only known now). */
   private parse(step: ParsedStep, ctx: StepContext, svc: ServiceTarget): unknown {
-    const kind = stepKinds[step.kind]!;
+    const kind = stepKinds[step.kind];
     const label = `host ${this.name}, service ${svc.name}, ${ctx.stage} ${step.kind}`;
-    const parsed = kind.schema.safeParse(renderDeep(step.params, ctx.vars, (path) => `${label} option ${path}`));
+    const parsed = STEP_OPTIONS[step.kind].safeParse(renderDeep(step.params, ctx.vars, (path) => `${label} option ${path}`));
     if (!parsed.success) throw new DeployError(formatIssues(label, parsed.error));
     const problems = kind.check?.(parsed.data, svc.name, this.s.release) ?? [];
     if (problems.length) throw new DeployError(`${label}: ${problems.join('; ')}`);

@@ -10,7 +10,7 @@ import type { Release } from '../store/loadRelease.js';
 import { prepareTargets } from './prepareTargets.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { rollout } from './rollout.js';
-import { STAGES, type StageName } from './steps/types.js';
+import { STAGES, type StageName } from '../specfile/stepOptions.js';
 
 export type { DeployReport, HostOutcome, StageOutcome, StageStatus } from './deployReport.js';
 

@@ -1,24 +1,13 @@
-import { z } from 'zod';
 import { DeployError } from '../../errors.js';
 import type { Release } from '../../store/loadRelease.js';
-import { carriedImages, IMAGE_REF_RE, type CarriedImage } from '../../util/imageNames.js';
-import { shellQuote as q } from '../shellQuote.js';
+import type { StepOptions } from '../../specfile/stepOptions.js';
+import { carriedImages, type CarriedImage } from '../../util/imageNames.js';
+import { shellQuote as q } from '../../util/shellQuote.js';
 import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
 import type { StepContext, StepKind } from './types.js';
 
-export const RUNTIMES = ['podman', 'docker', 'containerd'] as const;
-
-const ImageParams = z
-  .object({
-    /** the image's full original reference, as the spec names it: registry.example/team/app:1.4 */
-    ref: z.string().regex(IMAGE_REF_RE, 'a full image reference with a tag (registry/repository:tag)'),
-    runtime: z.enum(RUNTIMES),
-    /** also give the image its original name (registry/repository:tag) */
-    retag: z.boolean().optional(),
-  })
-  .strict();
-type ImageParams = z.infer<typeof ImageParams>;
+type ImageParams = StepOptions<'image'>;
 
 /** The staged OCI layout's index: it names each image by its reference (the blobs are checked by the runtime as it reads them). */
 const LAYOUT_INDEX = 'oci/index.json';
@@ -48,7 +37,7 @@ export function registryOf(server: string, host: string): { address: string; pla
  *   layout), MARK (docker: the image ID a load gave), DESC (containerd: the image's descriptor)
  * present: the image is there at digest D; named: REF names that image; pull; load (from LAYOUT); tag.
  */
-const RUNTIME_SCRIPTS: Record<(typeof RUNTIMES)[number], string> = {
+const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
   // podman finds an image by name@digest through its digest, whatever name it came under
   podman: [
     'command -v podman >/dev/null || { echo "this host has no podman" >&2; exit 5; }',
@@ -93,7 +82,6 @@ const RUNTIME_SCRIPTS: Record<(typeof RUNTIMES)[number], string> = {
  */
 export const imageStep: StepKind<ImageParams> = {
   name: 'image',
-  schema: ImageParams,
   check(p, service, release) {
     const img = carriedImage(release, p.ref);
     if (!img) return [`image ${p.ref}: the bundle carries no such image (artifacts.image lists ${carriedImages(release.manifest.artifacts).images.map((i) => i.ref).join(', ') || 'none'})`];

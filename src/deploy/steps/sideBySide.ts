@@ -1,4 +1,4 @@
-import { shellQuote as q } from '../shellQuote.js';
+import { shellQuote as q } from '../../util/shellQuote.js';
 
 /**
  * Trees a service runs from (a virtualenv, a rootfs, a git checkout) are never changed in place:

@@ -6,11 +6,12 @@ import { imageStep } from './imageStep.js';
 import { rootfsStep } from './rootfsStep.js';
 import { serviceStep } from './serviceStep.js';
 import { templateStep } from './templateStep.js';
+import type { StepKindName, StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 import { venvStep } from './venvStep.js';
 
-/** Every kind of step a spec may use, by the key that names it. */
-export const stepKinds: Record<string, StepKind<any>> = {
+/** What every kind of step a spec may use does on a host, by the key that names it. */
+export const stepKinds: Record<StepKindName, StepKind<any>> = {
   apt: aptStep,
   venv: venvStep,
   file: fileStep,
@@ -20,4 +21,4 @@ export const stepKinds: Record<string, StepKind<any>> = {
   rootfs: rootfsStep,
   git: gitStep,
   image: imageStep,
-};
+} satisfies { [K in StepKindName]: StepKind<StepOptions<K>> };

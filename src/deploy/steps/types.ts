@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { StageName } from '../../specfile/stepOptions.js';
 import type { Release } from '../../store/loadRelease.js';
 import type { Transport } from '../transport/types.js';
 
@@ -28,16 +28,15 @@ export interface StepResult {
   detail: string;
 }
 
-/** A kind of step, the way pyinfra shapes operations: read the host's state, compare, act only on difference. */
+/**
+ * What a kind of step does on a host, the way pyinfra shapes operations: read the host's state,
+ * compare, act only on difference. Its options' schema is the spec's (specfile/stepOptions.ts).
+ */
 export interface StepKind<P = unknown> {
   name: string;
-  schema: z.ZodType<P>;
   /** problems that can be seen before touching any host (a file the bundle lacks...) */
   check?(params: P, service: string, release: Release): string[];
   run(params: P, ctx: StepContext): Promise<StepResult>;
   /** for install steps that prepare a tree beside the live one: switch to it (run in configure) */
   activate?(params: P, ctx: StepContext): Promise<StepResult>;
 }
-
-export const STAGES = ['stage', 'install', 'configure'] as const;
-export type StageName = (typeof STAGES)[number];
