@@ -99,11 +99,19 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     expect(rerun.map((s) => [s.changed, s.detail])).toEqual([[false, 'unchanged'], [false, 'unchanged']]);
     expect(server.accessLog.filter((e) => e.target.startsWith('/v2/team/') && e.status === 200).length).toBe(pulls);
 
-    // an image removed from the host is pulled again
-    expect((await podman(['rmi', '-f', 'registry.example/team/app:1.4'])).code).toBe(0);
+    // the original name removed: the image is still there at its digest, so it is only named again
+    expect((await podman(['untag', 'registry.example/team/app:1.4', 'registry.example/team/app:1.4'])).code).toBe(0);
+    const renamed = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--force', 'install', '--json'], { env });
+    expect(renamed.code, renamed.stderr).toBe(0);
+    expect(events(renamed).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4', 'unchanged']);
+    expect(server.accessLog.filter((e) => e.target.startsWith('/v2/team/') && e.status === 200).length).toBe(pulls);
+
+    // the image removed from the host is pulled again
+    const id = (await podman(['image', 'inspect', '--format', '{{.ID}}', 'registry.example/team/app:1.4'])).stdout.trim();
+    expect((await podman(['rmi', '-f', id])).code).toBe(0);
     const third = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--force', 'install', '--json'], { env });
     expect(third.code, third.stderr).toBe(0);
-    expect(third.stdout + third.stderr).toMatch(/"step":"image","changed":true,"detail":"pulled [^"]*team\/app@sha256/);
+    expect(events(third).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([expect.stringMatching(/^pulled [^ ]*\/team\/app@sha256:[0-9a-f]{64}, tagged registry\.example\/team\/app:1\.4$/), 'unchanged']);
   });
 
   it('with --push, loads each image from the staged OCI layout (checked on the host), without any registry', async () => {
