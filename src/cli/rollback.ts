@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { hostOptions, releaseOptions, runOptions, runSettings, type RunOpts } from './deployOptions.js';
+import { hostOptions, releaseOptions, runOptions, runOutput, runSettings, type RunOpts } from './deployOptions.js';
 
 interface RollbackOpts extends RunOpts {
   to?: string;
@@ -13,13 +13,12 @@ export function register(program: Command): void {
     .option('--to <version>', 'go back to this version (or digest) instead of the previous one');
   releaseOptions(hostOptions(runOptions(cmd))).action(async (name: string, o: RollbackOpts) => {
     const { runRollback } = await import('../deploy/runRollback.js');
-    const { deployOutput } = await import('../ui/deployOutput.js');
     const { deployTable } = await import('../deploy/deployTable.js');
     const { deployFailure } = await import('../deploy/deployReport.js');
-    const log = deployOutput({ json: o.json });
+    const log = await runOutput(o);
     const report = await runRollback({ ...(await runSettings(o)), store: o.store, name, to: o.to, log });
     log.done();
-    process.stdout.write(o.json ? JSON.stringify(report) + '\n' : deployTable(report));
+    process.stdout.write(o.json ? JSON.stringify(report) + '\n' : deployTable(report, { verbose: o.verbose }));
     if (!report.ok) throw deployFailure(report);
   });
 }

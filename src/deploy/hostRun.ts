@@ -2,6 +2,7 @@ import { DeployError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
 import type { Logger } from '../ui/log.js';
 import { decideStage } from './decideStage.js';
+import { deployEvent } from './deployEvents.js';
 import type { HostOutcome, StageOutcome } from './deployReport.js';
 import { type Fact, FACT_FORMAT, type Failure } from './fact.js';
 import type { HostGuard } from './hostGuard.js';
@@ -14,7 +15,7 @@ import { pruneReleasesScript, type StageSource, stageArtifacts } from './stageAr
 import { stepKinds } from './steps/stepKinds.js';
 import { STAGES, STEP_OPTIONS, type StageName } from '../specfile/stepOptions.js';
 import type { ParsedStep } from '../specfile/validateSteps.js';
-import type { StepContext, StepResult } from './steps/types.js';
+import type { StepContext, StepResult, StepTarget } from './steps/types.js';
 import { runScript } from './steps/runScript.js';
 import type { TransientError } from './transport/TransientError.js';
 import type { Transport } from './transport/types.js';
@@ -61,17 +62,17 @@ export class HostRun {
   fail(err: unknown): void {
     this.failed = true;
     this.outcome.error = err instanceof Error ? err.message : String(err);
-    this.s.log.event('host', { host: this.name, status: 'failed', error: this.outcome.error });
+    deployEvent(this.s.log, 'host', { host: this.name, status: 'failed', error: this.outcome.error });
   }
 
   onRetry = (err: TransientError, waitMs: number, attempt: number): void => {
     this.s.log.warn(`${err.message}; retry ${attempt}/${this.s.retry.retries} in ${(waitMs / 1000).toFixed(1)} s`);
-    this.s.log.event('retry', { host: this.name, error: err.message, attempt, waitMs });
+    deployEvent(this.s.log, 'retry', { host: this.name, error: err.message, attempt, waitMs });
   };
 
   record(svc: string, stage: StageName, o: StageOutcome): void {
     this.outcome.services[svc]![stage] = o;
-    this.s.log.event('stage', { host: this.name, service: svc, stage, ...o });
+    deployEvent(this.s.log, 'stage', { host: this.name, service: svc, stage, ...o });
   }
 
   async runStage(svc: ServiceTarget, stage: StageName): Promise<void> {
@@ -91,7 +92,7 @@ export class HostRun {
       }
       return this.record(svc.name, stage, { status: 'skipped', reason: decision.reason, changed: 0, ms: 0 });
     }
-    this.s.log.event('stage', { host: this.name, service: svc.name, stage, status: 'start', reason: decision.reason });
+    deployEvent(this.s.log, 'stage', { host: this.name, service: svc.name, stage, status: 'start', reason: decision.reason });
     const t0 = Date.now();
     const at = { step: undefined as string | undefined };
     try {
@@ -147,7 +148,7 @@ export class HostRun {
     if (stage === 'configure' && previous?.pending) ctx.changedSoFar = true;
     let changed = 0;
     const changes: string[] = [];
-    const note = (what: string, r: StepResult, t0: number) => {
+    const note = (what: string, index: number, target: StepTarget, r: StepResult, t0: number) => {
       if (r.changed) {
         changed++;
         changes.push(what);
@@ -155,7 +156,7 @@ export class HostRun {
         ctx.changedSoFar = true;
         this.touched = true;
       }
-      this.s.log.event('step', { host: this.name, service: svc.name, stage, step: what, changed: r.changed, detail: r.detail, ms: Date.now() - t0 });
+      deployEvent(this.s.log, 'step', { host: this.name, service: svc.name, stage, step: what, index, target, changed: r.changed, detail: r.detail, ms: Date.now() - t0 });
     };
     if (stage === 'stage') {
       const t0 = Date.now();
@@ -163,23 +164,26 @@ export class HostRun {
       const r = await this.stageFiles(svc, ctx);
       this.touched = true;
       // staging is not a change a service restarts for: nothing on the host uses the files yet
-      this.s.log.event('step', { host: this.name, service: svc.name, stage, step: 'artifacts', changed: r.changed, detail: r.detail, ms: Date.now() - t0 });
+      deployEvent(this.s.log, 'step', { host: this.name, service: svc.name, stage, step: 'artifacts', target: { kind: 'artifacts', count: svc.entries.length, path: this.target.remoteBundle }, changed: r.changed, detail: r.detail, ms: Date.now() - t0 });
       if (r.changed) changed++;
     }
     // configure first switches to what install prepared (virtualenvs, rootfs and git trees), inside the batch
     if (stage === 'configure') {
-      for (const step of svc.steps.install) {
+      for (const [index, step] of svc.steps.install.entries()) {
         const kind = stepKinds[step.kind];
         if (!kind.activate) continue;
         const t0 = Date.now();
         at.step = `activate ${step.kind}`;
-        note(`activate ${step.kind}`, await kind.activate(this.parse(step, ctx, svc), ctx), t0);
+        const params = this.parse(step, ctx, svc);
+        note(`activate ${step.kind}`, index, kind.target(params), await kind.activate(params, ctx), t0);
       }
     }
-    for (const step of svc.steps[stage]) {
+    for (const [index, step] of svc.steps[stage].entries()) {
       const t0 = Date.now();
       at.step = step.kind;
-      note(step.kind, await stepKinds[step.kind].run(this.parse(step, ctx, svc), ctx), t0);
+      const kind = stepKinds[step.kind];
+      const params = this.parse(step, ctx, svc);
+      note(step.kind, index, kind.target(params), await kind.run(params, ctx), t0);
     }
     const base = this.baseFact(svc, previous);
     const fact: Fact = {
@@ -269,7 +273,7 @@ export class HostRun {
     const ctx = { ...this.context(this.target.services[0]!, 'configure'), service: '-' };
     try {
       const r = await runScript(ctx, 'prune old releases', pruneReleasesScript(t.dataDir, t.factsDir, this.s.release.digest, t.keepReleases));
-      if (r.changed) this.s.log.event('step', { host: this.name, service: '-', stage: 'configure', step: 'prune', changed: true, detail: r.detail, ms: 0 });
+      if (r.changed) deployEvent(this.s.log, 'step', { host: this.name, service: '-', stage: 'configure', step: 'prune', target: { kind: 'tree', path: `${t.dataDir}/bundles` }, changed: true, detail: r.detail, ms: 0 });
     } catch (err) {
       this.s.log.warn(`host ${this.name}: could not remove old releases: ${(err as Error).message}`);
     }

@@ -40,6 +40,7 @@ function aptInfo(release: Release): { suite: string; component: string; versions
  */
 export const aptStep: StepKind<AptParams> = {
   name: 'apt',
+  target: (p) => ({ kind: 'packages', names: p.packages }),
   check(p, _service, release) {
     const info = aptInfo(release);
     if (!info) return ['apt: the bundle carries no usable apt repository (manifest.artifacts.apt needs a suite and component of letters, digits and ._/-)'];

@@ -13,6 +13,7 @@ const SKIPPED = '__ferry_guard_skipped__';
  */
 export const commandStep: StepKind<CommandParams> = {
   name: 'command',
+  target: (p) => ({ kind: 'command', program: p.argv ? p.argv[0]! : 'sh', ...(p.creates ? { creates: p.creates } : {}) }),
   async run(p, ctx) {
     const lines = ['set -e'];
     if (p.creates) lines.push(`if [ -e ${q(p.creates)} ]; then echo ${SKIPPED}; exit 0; fi`);

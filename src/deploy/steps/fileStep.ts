@@ -11,6 +11,7 @@ type FileParams = StepOptions<'file'>;
 /** A file copied from the staged bundle on the host (no transfer at configure time), or literal content. */
 export const fileStep: StepKind<FileParams> = {
   name: 'file',
+  target: (p) => ({ kind: 'file', path: p.dest }),
   check(p, service, release) {
     if (p.src && !bundleEntry(release, service, p.src)) return [`file src ${p.src}: the bundle has no ${bundlePath(service, p.src)}`];
     return [];

@@ -27,6 +27,7 @@ function info(release: Release, name: string) {
  */
 export const gitStep: StepKind<GitParams> = {
   name: 'git',
+  target: (p) => ({ kind: 'tree', path: p.dest }),
   check(p, _service, release) {
     const { raw, info: i } = info(release, p.name);
     if (raw === undefined) return [`git ${p.name}: the bundle has no git artifact of that name (manifest.artifacts.git.${p.name})`];

@@ -22,6 +22,7 @@ function archive(release: Release, name: string) {
  */
 export const rootfsStep: StepKind<RootfsParams> = {
   name: 'rootfs',
+  target: (p) => ({ kind: 'tree', path: p.dest }),
   check(p, _service, release) {
     return archive(release, p.name) ? [] : [`rootfs ${p.name}: the bundle has no rootfs/${p.name}.tar.*`];
   },

@@ -8,6 +8,7 @@ type ServiceParams = StepOptions<'service'>;
 /** A systemd unit: enabled as asked, started, and restarted only when something it depends on changed. */
 export const serviceStep: StepKind<ServiceParams> = {
   name: 'service',
+  target: (p) => ({ kind: 'service', name: p.name }),
   async run(p, ctx) {
     const s = q(p.systemctl);
     const n = q(p.name);

@@ -18,6 +18,7 @@ type TemplateParams = StepOptions<'template'>;
  */
 export const templateStep: StepKind<TemplateParams> = {
   name: 'template',
+  target: (p) => ({ kind: 'file', path: p.dest }),
   check(p, service, release) {
     const entry = bundleEntry(release, service, p.src);
     if (!entry) return [`template src ${p.src}: the bundle has no ${bundlePath(service, p.src)}`];

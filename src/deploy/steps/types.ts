@@ -39,4 +39,16 @@ export interface StepKind<P = unknown> {
   run(params: P, ctx: StepContext): Promise<StepResult>;
   /** for install steps that prepare a tree beside the live one: switch to it (run in configure) */
   activate?(params: P, ctx: StepContext): Promise<StepResult>;
+  /** what the step acts on, for the step events of `deploy --json` (never a command's text: it may hold secrets) */
+  target(params: P): StepTarget;
 }
+
+/** What a step acts on: a file, packages, a service, a tree (venv, rootfs, git checkout), a program, or the staged artifacts. */
+export type StepTarget =
+  | { kind: 'file'; path: string }
+  | { kind: 'packages'; names: string[] }
+  | { kind: 'service'; name: string }
+  | { kind: 'tree'; path: string }
+  | { kind: 'command'; program: string; creates?: string }
+  | { kind: 'artifacts'; count: number; path: string };
+

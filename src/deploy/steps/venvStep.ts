@@ -48,6 +48,7 @@ function venvId(p: VenvParams, text: string): string {
  */
 export const venvStep: StepKind<VenvParams> = {
   name: 'venv',
+  target: (p) => ({ kind: 'tree', path: p.path }),
   check(p, service, release) {
     if (pins(release, service, p.requirements)) return [];
     if (p.requirements) return [`venv requirements ${p.requirements}: the bundle has no ${bundlePath(service, p.requirements)} and records no pins under that name`];
