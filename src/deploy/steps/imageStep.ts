@@ -82,6 +82,7 @@ const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
  */
 export const imageStep: StepKind<ImageParams> = {
   name: 'image',
+  target: (p) => ({ kind: 'image', ref: p.ref, runtime: p.runtime }),
   check(p, service, release) {
     const img = carriedImage(release, p.ref);
     if (!img) return [`image ${p.ref}: the bundle carries no such image (artifacts.image lists ${carriedImages(release.manifest.artifacts).images.map((i) => i.ref).join(', ') || 'none'})`];

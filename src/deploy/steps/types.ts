@@ -43,12 +43,13 @@ export interface StepKind<P = unknown> {
   target(params: P): StepTarget;
 }
 
-/** What a step acts on: a file, packages, a service, a tree (venv, rootfs, git checkout), a program, or the staged artifacts. */
+/** What a step acts on: a file, packages, a service, a tree (venv, rootfs, git checkout), a program, the staged artifacts, or a container image. */
 export type StepTarget =
   | { kind: 'file'; path: string }
   | { kind: 'packages'; names: string[] }
   | { kind: 'service'; name: string }
   | { kind: 'tree'; path: string }
   | { kind: 'command'; program: string; creates?: string }
-  | { kind: 'artifacts'; count: number; path: string };
+  | { kind: 'artifacts'; count: number; path: string }
+  | { kind: 'image'; ref: string; runtime: string };
 
