@@ -58,6 +58,7 @@ describe.skipIf(!enabled)('an image deployed to a lab host with podman, pulled f
     expect(server.accessLog.some((e) => e.target === `/v2/team/app/manifests/${app.digest}` && e.status === 200)).toBe(true);
     const again = await deploy('--force', 'install', '--json');
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout + again.stderr).toMatch(/"step":"image","changed":false,"detail":"unchanged"/);
+    const steps = (again.stdout + '\n' + again.stderr).split('\n').filter((l) => l.includes('"type":"step"')).map((l) => JSON.parse(l));
+    expect(steps.filter((e) => e.step === 'image').map((e) => [e.changed, e.detail])).toEqual([[false, 'unchanged']]);
   });
 });
