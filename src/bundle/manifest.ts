@@ -12,7 +12,7 @@ export const MANIFEST_MAX_BYTES = 64 * 1024 * 1024;
 export const SIGNATURE_MAX_BYTES = 1024 * 1024;
 export const FORMAT = 'ferry-bundle/1';
 
-export const ENTRY_KINDS = ['file', 'key', 'apt', 'apt-index', 'python', 'python-index', 'rootfs', 'git', 'sbom', 'image'] as const;
+export const ENTRY_KINDS = ['file', 'key', 'apt', 'apt-index', 'python', 'python-index', 'rootfs', 'git', 'sbom', 'image', 'mirror'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
 
@@ -53,6 +53,8 @@ const ManifestArtifacts = z.looseObject({
   git: z.record(name, z.looseObject({ path: entryPath, commit, shallow: z.array(commit).optional() })).optional(),
   rootfs: z.record(name, z.looseObject({ path: entryPath })).optional(),
   python: z.looseObject({ services: z.record(name, z.looseObject({ requirements: z.string() })).optional() }).optional(),
+  // mirror names become store links (STORE/mirrors/NAME@VERSION) and URLs (/mirrors/NAME/)
+  mirror: z.looseObject({ apt: z.record(name, z.looseObject({ suites: z.array(aptDistribution) })).optional() }).optional(),
 });
 
 export const Manifest = z

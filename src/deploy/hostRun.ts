@@ -132,6 +132,7 @@ export class HostRun {
       timeoutMs: this.s.timeoutMs,
       push: this.s.source.push,
       server: this.target.settings.server ?? (this.s.source.push ? undefined : this.s.source.server),
+      policyRcSeconds: t.settings.policyRcTimeout,
     };
   }
 

@@ -28,6 +28,8 @@ export type Route =
   | { kind: 'blob'; sha256: string }
   /** the OCI Distribution API under /v2/ */
   | { kind: 'registry'; route: RegistryRoute }
+  /** /mirrors/NAME/PATH (the snapshot STORE/mirrors/NAME points at) or /mirrors/NAME@VERSION/PATH */
+  | ({ kind: 'mirror'; mirror: string; version?: string } & BundleLocation)
   | { kind: 'redirect'; location: string }
   /** `reason` is for the access log only; clients get a bare status so nothing leaks */
   | { kind: 'refused'; status: 400 | 404 | 414; reason: string };
@@ -85,6 +87,12 @@ export function resolveRequestPath(target: string): Route {
       return { kind: 'bundle', digest: a, path: [b, ...rest].filter((s) => s !== undefined).join('/'), directory: directory || b === undefined };
     case 'v2':
       return { kind: 'registry', route: parseRegistryPath(segments.slice(1), directory, q === -1 ? '' : target.slice(q + 1)) };
+    case 'mirrors': {
+      const [mirror, version, more] = (a ?? '').split('@');
+      if (!a || more !== undefined || !REF_SEGMENT_RE.test(mirror!) || (version !== undefined && !REF_SEGMENT_RE.test(version))) return refused(404, 'not a mirror name');
+      if (b === undefined && !directory) return { kind: 'redirect', location: rawPath + '/' };
+      return { kind: 'mirror', mirror: mirror!, version, path: [b, ...rest].filter((s) => s !== undefined).join('/'), directory: directory || b === undefined };
+    }
     case 'blobs':
       if (a === 'sha256' && b !== undefined && rest.length === 0 && !directory && SHA256_RE.test(b)) return { kind: 'blob', sha256: b };
       return refused(404, 'not a blob address');

@@ -80,6 +80,39 @@ export const AptUpstream = z
   })
   .strict();
 
+/**
+ * A general-purpose apt mirror carried across the gap: the upstream's suites, components and
+ * architectures as they are, filtered (names and globs, sections, priorities; with the dependencies of
+ * the selection when asked) or whole, keeping the newest `keep` versions of each package.
+ */
+export const AptMirror = z
+  .object({
+    /** an http(s) URI, or "system": the build machine's own apt sources and keyrings */
+    uri: z.string().min(1),
+    /** keyring file(s) that sign the upstream's InRelease (armored .asc or binary .gpg); not with "system" */
+    keyring: z.union([z.string(), z.array(z.string())]).optional(),
+    suites: z.array(aptDistribution).min(1),
+    components: z.array(aptDistribution).min(1).default(['main']),
+    architectures: z.array(name).min(1).default(['amd64']),
+    /** what to carry; without a filter, everything */
+    filter: z
+      .object({
+        /** package names or globs (* and ?) */
+        packages: z.array(z.string().min(1)).default([]),
+        /** sections, e.g. net, admin (a section "contrib/net" also matches "net") */
+        sections: z.array(z.string().min(1)).default([]),
+        /** priorities, e.g. required, important, standard */
+        priorities: z.array(z.string().min(1)).default([]),
+        /** add what the selection needs to install (Pre-Depends and Depends, across every suite and component) */
+        with_dependencies: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
+    /** versions of each package kept, newest first */
+    keep: z.number().int().min(1).default(1),
+  })
+  .strict();
+
 const Compress = z.enum(['gzip', 'xz', 'zstd']).default('gzip');
 /** compression level: gzip 1-9 (default 6), zstd 1-19 (default 10), xz 0-9 (default 6) */
 const Level = z.number().int().min(0).max(19).optional();
@@ -154,6 +187,11 @@ export const Spec = z
       .default({ apt: [], apt_options: { recommends: false, base: [] } }),
     services: z.record(name, Service).default({}),
     rootfs: z.record(name, RootfsSpec).default({}),
+    /** general-purpose mirrors served at /mirrors/NAME/ after import (docs/mirrors.md) */
+    mirrors: z
+      .object({ apt: z.record(name, AptMirror).default({}) })
+      .strict()
+      .default({ apt: {} }),
   })
   .strict();
 
@@ -163,4 +201,5 @@ export type FileArtifact = z.infer<typeof FileArtifact>;
 export type GitArtifact = z.infer<typeof GitArtifact>;
 export type AptUpstream = z.infer<typeof AptUpstream>;
 export type RootfsSpec = z.infer<typeof RootfsSpec>;
+export type AptMirror = z.infer<typeof AptMirror>;
 export type Step = z.infer<typeof Step>;

@@ -20,6 +20,8 @@ export interface StepContext {
   /** --push: artifacts travel over ssh; otherwise the host fetches them from `server` (ferry serve) */
   push: boolean;
   server?: string;
+  /** how long ferry's policy-rc.d may hold services on the host before it removes itself (seconds; default: the command timeout) */
+  policyRcSeconds?: number;
 }
 
 export interface StepResult {

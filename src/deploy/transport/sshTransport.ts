@@ -80,7 +80,7 @@ export class SshTransport implements Transport {
   async hold(script: string, readyLine: string, timeoutMs?: number): Promise<Held | RunResult> {
     this.#commands++;
     const { command, head } = scriptOnStdin(script);
-    const r = await spawnHeld(this.settings.program ?? 'ssh', [...this.baseArgs(true), '--', this.target.address, command], head, readyLine, timeoutMs);
+    const r = await spawnHeld(this.settings.program ?? 'ssh', [...this.baseArgs(true), '--', this.target.address, command], head, readyLine, { timeoutMs });
     if ('ended' in r) return this.check(r.ended, timeoutMs);
     return { ready: r.held.ready, release: async () => this.check(await r.held.release()) };
   }
