@@ -200,7 +200,7 @@ async function describeEntries(inputs: BundleInput[], jobs: number): Promise<Des
   return pMap(
     sorted,
     async (i) => {
-      const { sha256, size } = await sha256File(i.file);
+      const { sha256, size } = i.known ?? (await sha256File(i.file));
       return { path: i.path, size, sha256, kind: i.kind, services: [...i.services].sort(), file: i.file };
     },
     { concurrency: Math.max(1, Math.min(jobs, 8)) },

@@ -31,3 +31,8 @@ export function parsePurl(purl: string): { type: string; name: string; version?:
     return undefined;
   }
 }
+
+/** An OCI image by its manifest (or index) digest: pkg:oci/NAME@sha256%3AHEX?repository_url=REGISTRY/REPOSITORY&tag=TAG. */
+export function ociPurl(repository: string, digest: string, repositoryUrl: string, tag: string): string {
+  return new PackageURL('oci', undefined, repository.split('/').pop()!, digest, { repository_url: repositoryUrl, tag }, undefined).toString();
+}

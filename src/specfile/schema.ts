@@ -44,6 +44,20 @@ export const GitArtifact = z
   })
   .strict();
 
+/**
+ * A container image: its full reference (`registry.example/team/app:1.4`, optionally `@sha256:…` to pin
+ * it), the platforms to carry of a multi-platform image (default: targets.debian.architectures), and
+ * where to read it when not from its registry: `oci:PATH[:TAG]` (an OCI image layout folder) or
+ * `docker-archive:PATH` (what `docker save` writes), PATH relative to the spec.
+ */
+export const ImageArtifact = z
+  .object({
+    ref: z.string().min(1),
+    platforms: z.array(z.string().regex(/^[a-z0-9]+\/[a-z0-9]+(?:\/[a-z0-9]+)?$/, 'OS/ARCHITECTURE[/VARIANT], like "linux/amd64" or "linux/arm/v7"')).min(1).optional(),
+    from: z.string().regex(/^(?:oci|docker-archive):./, '"oci:PATH[:TAG]" or "docker-archive:PATH"').optional(),
+  })
+  .strict();
+
 /** A step: exactly one key naming its kind, with that kind's options (checked by validateSteps.ts). */
 export const Step = z
   .record(z.string(), z.unknown())
@@ -60,9 +74,10 @@ export const Service = z
         python: z.object({ requirements: z.string().min(1) }).strict().optional(),
         git: z.array(GitArtifact).default([]),
         rootfs: z.array(name).default([]),
+        images: z.array(ImageArtifact).default([]),
       })
       .strict()
-      .default({ files: [], apt: [], git: [], rootfs: [] }),
+      .default({ files: [], apt: [], git: [], rootfs: [], images: [] }),
     stage: z.array(Step).default([]),
     install: z.array(Step).default([]),
     configure: z.array(Step).default([]),
@@ -182,6 +197,14 @@ export const Spec = z
           .object({ index: z.string().min(1), allow_sdist: z.boolean().default(false) })
           .strict()
           .optional(),
+        /**
+         * where to fetch each registry's images: `registry.example: { url: http://127.0.0.1:5000 }` (a
+         * mirror, or plain HTTP); a registry not listed is fetched from https://REGISTRY
+         */
+        images: z
+          .object({ registries: z.record(z.string().min(1), z.object({ url: z.string().regex(/^https?:\/\/[^\s/?#]+\/?$/, 'an http(s) URL of a registry (scheme, host and port only)') }).strict()).default({}) })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ apt: [], apt_options: { recommends: false, base: [] } }),
@@ -199,6 +222,7 @@ export type Spec = z.infer<typeof Spec>;
 export type Service = z.infer<typeof Service>;
 export type FileArtifact = z.infer<typeof FileArtifact>;
 export type GitArtifact = z.infer<typeof GitArtifact>;
+export type ImageArtifact = z.infer<typeof ImageArtifact>;
 export type AptUpstream = z.infer<typeof AptUpstream>;
 export type RootfsSpec = z.infer<typeof RootfsSpec>;
 export type AptMirror = z.infer<typeof AptMirror>;

@@ -1,4 +1,4 @@
-import type { StageName } from '../../specfile/stepOptions.js';
+import type { StageName } from '../../stages.js';
 import type { Release } from '../../store/loadRelease.js';
 import type { Transport } from '../transport/types.js';
 

@@ -44,6 +44,4 @@ export class LocalTransport implements Transport {
     if (r.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
     return r;
   }
-
-  async close(): Promise<void> {}
 }

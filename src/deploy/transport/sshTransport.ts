@@ -105,9 +105,4 @@ export class SshTransport implements Transport {
     const { command, stdin } = scriptOnStdin(script, opts.stdin, this.#sessions);
     return this.exec(command, { ...opts, stdin });
   }
-
-  /** Stop the master connection; harmless when there is none. */
-  async close(): Promise<void> {
-    await spawnCommand(this.settings.program ?? 'ssh', [...this.baseArgs(), '-O', 'exit', '--', this.target.address], { timeoutMs: 5000 });
-  }
 }
