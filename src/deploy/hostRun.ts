@@ -131,14 +131,16 @@ export class HostRun {
       },
       changedSoFar: this.changed.has(svc.name),
       timeoutMs: this.s.timeoutMs,
+      push: this.s.source.push,
+      server: this.target.settings.server ?? (this.s.source.push ? undefined : this.s.source.server),
       policyRcSeconds: t.settings.policyRcTimeout,
     };
   }
 
+  /** Image blobs travel with --push only: otherwise the host's container runtime pulls them from ferry serve's registry (image steps). */
   private stageFiles(svc: ServiceTarget, ctx: StepContext): Promise<StepResult> {
-    const server = this.target.settings.server ?? (this.s.source.push ? undefined : this.s.source.server);
-    const source: StageSource = this.s.source.push ? { push: true } : { push: false, server: server! };
-    return stageArtifacts(ctx, svc.entries, source);
+    const source: StageSource = ctx.push ? { push: true } : { push: false, server: ctx.server! };
+    return stageArtifacts(ctx, ctx.push ? svc.entries : svc.entries.filter((e) => e.kind !== 'image'), source);
   }
 
   private async executeStage(svc: ServiceTarget, stage: StageName, at: { step?: string }): Promise<number> {

@@ -17,6 +17,9 @@ export interface StepContext {
   /** something this service changed earlier in this run (a service step restarts on it) */
   changedSoFar: boolean;
   timeoutMs: number;
+  /** --push: artifacts travel over ssh; otherwise the host fetches them from `server` (ferry serve) */
+  push: boolean;
+  server?: string;
   /** how long ferry's policy-rc.d may hold services on the host before it removes itself (seconds; default: the command timeout) */
   policyRcSeconds?: number;
 }
@@ -42,12 +45,13 @@ export interface StepKind<P = unknown> {
   target(params: P): StepTarget;
 }
 
-/** What a step acts on: a file, packages, a service, a tree (venv, rootfs, git checkout), a program, or the staged artifacts. */
+/** What a step acts on: a file, packages, a service, a tree (venv, rootfs, git checkout), a program, the staged artifacts, or a container image. */
 export type StepTarget =
   | { kind: 'file'; path: string }
   | { kind: 'packages'; names: string[] }
   | { kind: 'service'; name: string }
   | { kind: 'tree'; path: string }
   | { kind: 'command'; program: string; creates?: string }
-  | { kind: 'artifacts'; count: number; path: string };
+  | { kind: 'artifacts'; count: number; path: string }
+  | { kind: 'image'; ref: string; runtime: string };
 
