@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { DeployError } from '../errors.js';
+import { DeployError, UsageError } from '../errors.js';
+import { checkRelease } from './checkRelease.js';
 import type { DeployReport } from '../deploy/deployReport.js';
 import type { Release } from '../store/loadRelease.js';
 import { hostOptions, loadHosts, parseStages, releaseOptions, runOptions, type HostOpts } from './deployOptions.js';
@@ -17,6 +18,7 @@ export interface RunOpts extends HostOpts {
   retryDelay: number;
   timeout: number;
   waitLock: number;
+  repair?: boolean;
 }
 
 /** Shared by deploy and rollback: run the release, print the table, exit non-zero on failure. */
@@ -42,6 +44,7 @@ export async function deployRelease(release: Release, o: RunOpts): Promise<Deplo
     retry: { retries: o.retries, delayMs: o.retryDelay },
     timeoutMs: o.timeout * 1000,
     waitLockSeconds: o.waitLock,
+    repair: o.repair,
     log,
   });
   log.done();
@@ -60,8 +63,14 @@ export function register(program: Command): void {
     .command('deploy')
     .description('Deploy a release from the store: stage artifacts, install, configure; skips what the hosts\' facts show done')
     .argument('<release>', 'NAME, NAME@VERSION or a bundle digest');
-  releaseOptions(hostOptions(runOptions(cmd))).action(async (ref: string, o: RunOpts) => {
+  cmd
+    .option('--check', 'change nothing: read and compare every step on the hosts, whatever the facts say, and show what differs (exit 2 when something does)')
+    .option('--repair', 'also run, where the facts say done, the steps whose read and compare finds the host changed');
+  releaseOptions(hostOptions(runOptions(cmd))).action(async (ref: string, o: RunOpts & { check?: boolean }) => {
+    if (o.check && o.repair) throw new UsageError('--check changes nothing and --repair changes what differs: give one of them');
     const { loadRelease } = await import('../store/loadRelease.js');
-    await deployRelease(await loadRelease(o.store, ref), o);
+    const release = await loadRelease(o.store, ref);
+    if (o.check) return checkRelease(release, o);
+    await deployRelease(release, o);
   });
 }
