@@ -5,6 +5,7 @@ import { renderTemplate } from '../../src/deploy/renderTemplate.js';
 import { comparePins } from '../../src/deploy/steps/comparePins.js';
 import { DIFF_MAX_LINES, shortDiff } from '../../src/deploy/steps/inspectFile.js';
 import { marksSecret } from '../../src/deploy/template/marksSecret.js';
+import { ferry } from '../helpers/cli.js';
 
 const result = (drift: DriftResult['drift'], extra: Partial<DriftResult> = {}): DriftResult => ({
   release: { name: 'site', version: '1', digest: 'ab'.repeat(32) },
@@ -77,5 +78,13 @@ describe('drift: secrets a template marks', () => {
     expect(marksSecret('password {{ pw | secret }}')).toBe(true);
     expect(marksSecret('password {{ pw|default("x")|secret }}')).toBe(true);
     expect(marksSecret('password {{ pw }} # secretary')).toBe(false);
+  });
+});
+
+describe('drift: the command line', () => {
+  it('refuses --check with --repair (one reads, the other acts) as wrong usage, before reading anything', async () => {
+    const r = await ferry(['deploy', 'site@1', '-i', '/nonexistent/inventory.yaml', '--store', '/nonexistent', '--check', '--repair']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toBe('ferry: --check changes nothing and --repair changes what differs: give one of them\n');
   });
 });
