@@ -76,12 +76,17 @@ export class HostRun {
   async runStage(svc: ServiceTarget, stage: StageName): Promise<void> {
     if (this.failed) return this.record(svc.name, stage, { status: 'not run', reason: 'host failed earlier', changed: 0, ms: 0 });
     const read = this.facts.get(svc.name) ?? { fact: undefined };
-    const decision: Decision & { only?: Set<string> } = decideStage(stage, read, { version: svc.version, digest: this.s.release.digest, key: svc.keys[stage] }, this.s.force);
+    let decision: Decision = decideStage(stage, read, { version: svc.version, digest: this.s.release.digest, key: svc.keys[stage] }, this.s.force);
+    /** --repair of a stage done by the facts: the steps that differ, the only ones to run */
+    let only: Set<string> | undefined;
     // (a service the new release leaves unchanged gets its files linked into the new tree below, checked, without a repair)
     if (!decision.run && this.s.repair && !(stage === 'stage' && read.fact?.digest !== this.s.release.digest)) {
       try {
         const drift = await this.findDrift(svc, stage);
-        if (drift.length) Object.assign(decision, { run: true, reason: `drift: ${drift.map((d) => `${d.target} (${d.differences.map((x) => x.what).join(', ')})`).join('; ')}`, only: new Set(drift.map((d) => d.key)) });
+        if (drift.length) {
+          decision = { run: true, reason: `drift: ${drift.map((d) => `${d.target} (${d.differences.map((x) => x.what).join(', ')})`).join('; ')}` };
+          only = new Set(drift.map((d) => d.key));
+        }
       } catch (err) {
         this.record(svc.name, stage, { status: 'failed', reason: (err as Error).message, changed: 0, ms: 0 });
         return this.fail(err);
@@ -104,7 +109,7 @@ export class HostRun {
     const t0 = Date.now();
     const at = { step: undefined as string | undefined };
     try {
-      const changed = await retryTransient(this.s.retry, () => this.executeStage(svc, stage, at, decision.only), this.onRetry);
+      const changed = await retryTransient(this.s.retry, () => this.executeStage(svc, stage, at, only), this.onRetry);
       this.record(svc.name, stage, { status: 'ran', reason: decision.reason, changed, ms: Date.now() - t0 });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
