@@ -86,11 +86,19 @@ export class ToolError extends FerryError {
   readonly tool: string;
   /** the Debian package that provides the tool */
   readonly debianPackage: string;
+  /** the tool is not installed (no `failure`) */
+  readonly missing: boolean;
+  /** when the tool ran and failed: the end of what it wrote to stderr, and its exit status (null: killed) */
+  readonly stderr?: string;
+  readonly status?: number | null;
   /** without `failure`: the tool is not installed (`hint`: what else the user may do) */
-  constructor(tool: string, debianPackage: string, opts: { failure?: string; hint?: string; cause?: unknown } = {}) {
+  constructor(tool: string, debianPackage: string, opts: { failure?: string; hint?: string; cause?: unknown; stderr?: string; status?: number | null } = {}) {
     super(opts.failure === undefined ? `${tool} is not installed; install it (apt-get install ${debianPackage})${opts.hint ? ` ${opts.hint}` : ''}` : `${tool} failed: ${opts.failure}`, { cause: opts.cause });
     this.tool = tool;
     this.debianPackage = debianPackage;
+    this.missing = opts.failure === undefined;
+    this.stderr = opts.stderr;
+    this.status = opts.status;
   }
 }
 

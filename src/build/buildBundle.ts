@@ -15,7 +15,7 @@ import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
 import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
 import { KINDS } from '../sources/kinds.js';
-import { validateSteps } from '../deploy/steps/validateSteps.js';
+import { validateSteps } from '../specfile/validateSteps.js';
 import { FORMAT, manifestDigest, MANIFEST_PATH, parseManifest, serializeManifest, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
 import type { BuildContext, BundleInput, KindResult } from '../sources/kind.js';
 import type { LoadedManifest } from '../store/loadManifest.js';

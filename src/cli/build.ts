@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { formatBytes } from '../ui/log.js';
 import { parseSize } from '../util/parseSize.js';
 import { collect, defaultCacheDir, loggerFrom, printJson, signingKeysFrom } from './options.js';
-import { printSplit } from './split.js';
+import { printSplit } from './printSplit.js';
 import { numberOption } from './numberOption.js';
 
 export function register(program: Command): void {

@@ -1,15 +1,18 @@
 import { type Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
-import { STAGES, type StageName } from '../deploy/steps/types.js';
+import { STAGES, type StageName } from '../specfile/stepOptions.js';
+import type { DeployOptions } from '../deploy/runDeploy.js';
 import { defaultStoreDir } from './options.js';
 import { numberOption } from './numberOption.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
-/** Options every command that reaches hosts shares (deploy, plan, status, rollback). */
-export function hostOptions(cmd: Command): Command {
-  return cmd
-    .requiredOption('-i, --inventory <file>', 'inventory YAML: hosts, groups, variables')
+/** Options every command that reaches hosts shares (deploy, plan, status, rollback); status takes several inventories. */
+export function hostOptions(cmd: Command, opts: { manyInventories?: boolean } = {}): Command {
+  const inventory = opts.manyInventories
+    ? cmd.requiredOption('-i, --inventory <file>', 'inventory YAML: hosts, groups, variables; repeat it for several regions', (v: string, p: string[] = []) => [...p, v])
+    : cmd.requiredOption('-i, --inventory <file>', 'inventory YAML: hosts, groups, variables');
+  return inventory
     .option('--limit <pattern>', 'only these hosts: names, group names, globs; !pattern excludes (repeatable, comma-separated)', collect)
     .option('--facts-dir <dir>', 'where facts live on every host (default: vars.ferry_facts_dir, else /var/lib/ferry/facts)')
     .option('-F, --ssh-config <file>', 'ssh_config file for ssh -F (default: ~/.ssh/config and /etc/ssh/ssh_config)')
@@ -34,7 +37,9 @@ export function runOptions(cmd: Command): Command {
     .option('--retries <n>', 'retries of a stage after a dropped connection or timeout', numberOption('--retries', { whole: true, min: 0 }), 3)
     .option('--retry-delay <ms>', 'first wait before a retry; doubles each time', numberOption('--retry-delay', { whole: true, min: 0, unit: 'milliseconds' }), 500)
     .option('--timeout <seconds>', 'longest a single remote command may run', numberOption('--timeout', { whole: true, min: 1, unit: 'seconds' }), 1800)
-    .option('--wait-lock <seconds>', 'wait this long for another run that holds a host (default: fail at once, naming it)', numberOption('--wait-lock', { whole: true, min: 0, unit: 'seconds' }), 0);
+    .option('--wait-lock <seconds>', 'wait this long for another run that holds a host (default: fail at once, naming it)', numberOption('--wait-lock', { whole: true, min: 0, unit: 'seconds' }), 0)
+    .option('-v, --verbose', 'a line per host, service and finished stage, and the host table in the final report at any size')
+    .option('--progress-interval <seconds>', 'without a terminal: seconds between progress summary lines (default: FERRY_PROGRESS_INTERVAL, else 15)', numberOption('--progress-interval', { min: 0.01, unit: 'seconds' }));
 }
 
 export interface HostOpts {
@@ -46,12 +51,71 @@ export interface HostOpts {
   json?: boolean;
 }
 
+/** The options of the commands that run a release on hosts (deploy, rollback). */
+export interface RunOpts extends HostOpts {
+  store: string;
+  services?: string[];
+  server?: string;
+  push?: boolean;
+  stages?: string[];
+  force?: string[];
+  serial: string;
+  maxFailPercent?: number;
+  retries: number;
+  retryDelay: number;
+  timeout: number;
+  waitLock: number;
+  verbose?: boolean;
+  progressInterval?: number;
+}
+
+/** The deploy output the options ask for: JSON events, or progress at --progress-interval / FERRY_PROGRESS_INTERVAL. */
+export async function runOutput(o: RunOpts) {
+  const { deployOutput } = await import('../deploy/output/deployOutput.js');
+  const env = process.env.FERRY_PROGRESS_INTERVAL;
+  const fromEnv = env ? numberOption('FERRY_PROGRESS_INTERVAL', { min: 0.01, unit: 'seconds' })(env) : undefined;
+  return deployOutput({ json: o.json, verbose: o.verbose, intervalSeconds: o.progressInterval ?? fromEnv });
+}
+
+/** What runDeploy (and runRollback) take from the command line: everything but the release and the log. */
+export async function runSettings(o: RunOpts): Promise<Omit<DeployOptions, 'release' | 'log'>> {
+  const { inventory, hosts } = await loadHosts(o);
+  return {
+    inventory,
+    hosts,
+    services: o.services,
+    stages: parseStages(o.stages),
+    force: o.force,
+    forks: o.forks,
+    serial: o.serial,
+    maxFailPercent: o.maxFailPercent,
+    source: o.push ? { push: true } : { push: false, server: o.server },
+    factsDir: o.factsDir,
+    ssh: { configFile: o.sshConfig },
+    retry: { retries: o.retries, delayMs: o.retryDelay },
+    timeoutMs: o.timeout * 1000,
+    waitLockSeconds: o.waitLock,
+  };
+}
+
 export async function loadHosts(o: HostOpts) {
   const { loadInventory } = await import('../deploy/loadInventory.js');
   const { selectHosts } = await import('../deploy/selectHosts.js');
   const inventory = await loadInventory(o.inventory);
   const hosts = selectHosts(inventory, o.limit ?? []);
   return { inventory, hosts };
+}
+
+/** Several inventories, one per region (`status -i north.yaml -i south.yaml`); --limit applies to each. */
+export async function loadRegions(o: Omit<HostOpts, 'inventory'> & { inventory: string[] }) {
+  const regions = await Promise.all(o.inventory.map((inventory) => loadHosts({ ...o, inventory })));
+  const seen = new Map<string, string>();
+  for (const { inventory } of regions) {
+    const other = seen.get(inventory.region);
+    if (other !== undefined) throw new UsageError(`inventories ${other} and ${inventory.file} are both region "${inventory.region}"; give one a region: key (or a different file name)`);
+    seen.set(inventory.region, inventory.file);
+  }
+  return regions;
 }
 
 export function parseStages(names: string[] | undefined): StageName[] | undefined {

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { formatBytes } from '../ui/log.js';
 import { collect, defaultStoreDir, loggerFrom, printJson } from './options.js';
 import { loadHosts, type HostOpts } from './deployOptions.js';
-import { DeployError } from '../errors.js';
 import { numberOption } from './numberOption.js';
 import { formatTable } from '../ui/formatTable.js';
 
@@ -23,11 +22,8 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  ferry gc --store /srv/ferry --keep 3 --protect 3f2a9c1e --dry-run\n')
     .action(async (opts: GcOpts) => {
       const { collectGarbage } = await import('../store/collectGarbage.js');
-      const { resolveRelease } = await import('../store/resolveRelease.js');
-      const protect: string[] = opts.inventory ? await digestsHostsRun({ ...opts, inventory: opts.inventory }) : [];
-      // a full digest a host reports may be of a release this store never had: nothing to protect then
-      for (const p of opts.protect ?? []) protect.push(/^[0-9a-f]{64}$/.test(p) ? p : (await resolveRelease(opts.store, p)).digest);
-      const r = await collectGarbage({ storeDir: opts.store, keep: opts.keep, dryRun: opts.dryRun, protect, log: loggerFrom({ ...opts, quiet: true }) });
+      const running = opts.inventory ? await hostsRun({ ...opts, inventory: opts.inventory }) : [];
+      const r = await collectGarbage({ storeDir: opts.store, keep: opts.keep, dryRun: opts.dryRun, protect: [...running, ...(opts.protect ?? [])], log: loggerFrom({ ...opts, quiet: true }) });
       if (opts.json) return printJson(r);
       const verb = r.dryRun ? 'would remove' : 'removed';
       const rows = [
@@ -49,17 +45,9 @@ interface GcOpts extends Partial<HostOpts> {
   json?: boolean;
 }
 
-/**
- * The bundle digests the hosts' facts name. A host that cannot be asked, or whose fact cannot be read,
- * might run any release: then gc stops rather than guess.
- */
-async function digestsHostsRun(o: GcOpts & { inventory: string }): Promise<string[]> {
-  const { collectStatus } = await import('../deploy/collectStatus.js');
+/** With --inventory: the digests the hosts run (the hosts as --limit selects them). */
+async function hostsRun(o: GcOpts & { inventory: string }): Promise<string[]> {
+  const { digestsHostsRun } = await import('../deploy/digestsHostsRun.js');
   const { inventory, hosts } = await loadHosts({ inventory: o.inventory, limit: o.limit, factsDir: o.factsDir, sshConfig: o.sshConfig, forks: o.forks ?? 10 });
-  const status = await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
-  const unknown = [...status.unreachable.map((u) => `${u.host} (unreachable: ${u.error.split('\n')[0]})`), ...status.rows.filter((r) => r.problem).map((r) => `${r.host}/${r.service} (${r.problem})`)];
-  if (unknown.length > 0) {
-    throw new DeployError(`gc removes nothing: cannot tell which release ${unknown.join(', ')} runs. Fix those hosts, leave them out with --limit, or name their releases with --protect`);
-  }
-  return [...new Set(status.rows.flatMap((r) => (r.digest ? [r.digest] : [])))];
+  return digestsHostsRun({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
 }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { deployRelease, type RunOpts } from './deploy.js';
-import { hostOptions, loadHosts, releaseOptions, runOptions } from './deployOptions.js';
+import { hostOptions, releaseOptions, runOptions, runOutput, runSettings, type RunOpts } from './deployOptions.js';
 
 interface RollbackOpts extends RunOpts {
   to?: string;
@@ -13,14 +12,13 @@ export function register(program: Command): void {
     .argument('<name>', 'release name')
     .option('--to <version>', 'go back to this version (or digest) instead of the previous one');
   releaseOptions(hostOptions(runOptions(cmd))).action(async (name: string, o: RollbackOpts) => {
-    const { collectStatus } = await import('../deploy/collectStatus.js');
-    const { findPreviousRelease } = await import('../deploy/findPreviousRelease.js');
-    const { loadRelease } = await import('../store/loadRelease.js');
-    const { inventory, hosts } = await loadHosts(o);
-    const status = await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
-    const running = status.rows.filter((r) => r.release?.startsWith(`${name} `) && r.digest).map((r) => r.digest!);
-    const target = await findPreviousRelease(o.store, name, running, o.to);
-    process.stderr.write(`rolling back ${name} to ${target.version} (${target.digest.slice(0, 12)})\n`);
-    await deployRelease(await loadRelease(o.store, target.digest), o);
+    const { runRollback } = await import('../deploy/runRollback.js');
+    const { deployTable } = await import('../deploy/deployTable.js');
+    const { deployFailure } = await import('../deploy/deployReport.js');
+    const log = await runOutput(o);
+    const report = await runRollback({ ...(await runSettings(o)), store: o.store, name, to: o.to, log });
+    log.done();
+    process.stdout.write(o.json ? JSON.stringify(report) + '\n' : deployTable(report, { verbose: o.verbose }));
+    if (!report.ok) throw deployFailure(report);
   });
 }

@@ -46,7 +46,7 @@ Examples:
       const { createAccessLog } = await import('../serve/accessLog.js');
       const { createServer } = await import('../serve/createServer.js');
       const { renderNginxConfig } = await import('../serve/renderNginxConfig.js');
-      const { syncReleaseLinks } = await import('../store/syncReleaseLinks.js');
+      const { refreshReleaseLinks } = await import('../serve/refreshReleaseLinks.js');
       const log = loggerFrom(flags);
       const storeArg = flags.store;
       const listen: ListenAddress[] = (flags.listen ?? ['127.0.0.1:8080']).map(parseListenAddress);
@@ -58,14 +58,7 @@ Examples:
         const store = await realpath(resolve(storeArg)).catch((err: Error) => {
           throw new UsageError(`--store ${storeArg}: ${err.message}`);
         });
-        try {
-          const changes = await syncReleaseLinks(store, (file, why) => log.warn(`ignoring ${file}: ${why}`));
-          log.info(`release links in ${store}/releases: ${changes.created.length} created, ${changes.updated.length} updated, ${changes.removed.length} removed`);
-        } catch (err) {
-          // printing the configuration needs no write access; the links can be refreshed by the store's owner
-          if (!flags.nginxConfig) throw err;
-          log.warn(`cannot refresh ${store}/releases (${(err as Error).message}); run ferry serve --sync-links as the store's owner`);
-        }
+        await refreshReleaseLinks(store, log, { warnOnly: flags.nginxConfig });
         if (flags.nginxConfig) {
           const tls = flags.tlsCert && flags.tlsKey ? { certFile: resolve(flags.tlsCert), keyFile: resolve(flags.tlsKey) } : undefined;
           process.stdout.write(renderNginxConfig({ store, listen, tls }));

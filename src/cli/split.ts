@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import type { SplitResult } from '../bundle/splitBundle.js';
-import { formatBytes } from '../ui/log.js';
 import { parseSize } from '../util/parseSize.js';
 import { printJson } from './options.js';
+import { printSplit } from './printSplit.js';
 
 export function register(program: Command): void {
   program
@@ -19,10 +18,4 @@ export function register(program: Command): void {
       if (opts.json) return printJson({ index: r.indexPath, ...r.index });
       printSplit(r);
     });
-}
-
-export function printSplit(r: SplitResult): void {
-  const out = process.stdout;
-  out.write(`${r.indexPath}\n  ${r.index.volumes.length} volumes of ${r.index.bundle} (${formatBytes(r.index.size)}, sha256 ${r.index.sha256})\n`);
-  for (const v of r.index.volumes) out.write(`  ${v.file}  ${formatBytes(v.size)}  ${v.sha256}\n`);
 }

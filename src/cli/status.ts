@@ -1,49 +1,62 @@
 import type { Command } from 'commander';
 import { DeployError, UsageError } from '../errors.js';
-import { STAGES } from '../deploy/steps/types.js';
+import { STAGES } from '../specfile/stepOptions.js';
+import type { StatusReport } from '../deploy/statusReport.js';
 import { formatTable } from '../ui/formatTable.js';
-import { hostOptions, loadHosts, type HostOpts } from './deployOptions.js';
+import { hostOptions, loadRegions, type HostOpts } from './deployOptions.js';
 import { escapeText } from '../util/escapeText.js';
 
-interface StatusOpts extends HostOpts {
+interface StatusOpts extends Omit<HostOpts, 'inventory'> {
+  inventory: string[];
   expect?: string;
 }
 
 export function register(program: Command): void {
   const cmd = program
     .command('status')
-    .description('Gather the facts of every host: which release each service runs; --expect checks they all run one bundle')
-    .option('--expect <digest>', 'exit non-zero unless every host and service runs this bundle digest (a prefix of 12+ characters is enough)');
-  hostOptions(cmd).action(async (o: StatusOpts) => {
+    .description('Gather the facts of every host of one or more inventories (regions): which release each service runs; --expect checks they all run one bundle')
+    .option('--expect <digest>', 'exit non-zero unless every host and service of every region runs this bundle digest completely (a prefix of 12+ characters is enough)')
+    .addHelpText('after', '\nExample:\n  ferry status -i north.yaml -i south.yaml --expect 3f2a9c0d11e4');
+  hostOptions(cmd, { manyInventories: true }).action(async (o: StatusOpts) => {
     const { collectStatus } = await import('../deploy/collectStatus.js');
+    const { statusReport } = await import('../deploy/statusReport.js');
     if (o.expect !== undefined && !/^[0-9a-f]{12,64}$/.test(o.expect)) throw new UsageError(`--expect ${o.expect}: expected a bundle digest (at least 12 lowercase hex characters)`);
-    const { inventory, hosts } = await loadHosts(o);
-    const status = await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
-    const digests = [...new Set(status.rows.map((r) => r.digest ?? '-'))];
-    if (o.json) process.stdout.write(JSON.stringify({ ...status, digests }) + '\n');
-    else {
-      const rows = [
-        ['HOST', 'SERVICE', 'RELEASE', 'VERSION', 'DIGEST', ...STAGES.map((s) => s.toUpperCase()), 'COMPLETE'],
-        ...status.rows.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', ...STAGES.map((s) => r.stages?.[s] ?? '-'), r.problem ?? (r.complete ? 'yes' : 'no')]),
-      ];
-      for (const h of hosts) if (!status.rows.some((r) => r.host === h.name) && !status.unreachable.some((u) => u.host === h.name)) rows.push([h.name, '-', 'nothing deployed', '', '', ...STAGES.map(() => ''), '']);
-      const failures = status.rows.filter((r) => r.failure).map((r) => `${r.host} ${r.service}: ${r.failure!.stage}${r.failure!.step ? ` ${r.failure!.step}` : ''} failed at ${escapeText(r.failure!.time)}: ${escapeText(r.failure!.message.split('\n')[0] ?? '')}`);
-      process.stdout.write(formatTable(rows) + `\n${failures.length ? failures.join('\n') + '\n' : ''}${digests.length} distinct bundle digest${digests.length === 1 ? '' : 's'} across ${hosts.length} host${hosts.length === 1 ? '' : 's'}\n`);
-      for (const u of status.unreachable) process.stdout.write(`${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}\n`);
-    }
-    if (o.expect) {
-      const off = status.rows.filter((r) => !r.digest?.startsWith(o.expect!) || !r.complete);
-      const bare = hosts.filter((h) => !status.rows.some((r) => r.host === h.name) && !status.unreachable.some((u) => u.host === h.name));
-      if (off.length || bare.length || status.unreachable.length) {
-        const what = [
-          ...off.map((r) => `${r.host}/${r.service} runs ${r.digest?.slice(0, 12) ?? 'nothing'}${r.complete ? '' : ` (incomplete: ${r.problem ?? STAGES.filter((s) => r.stages?.[s] !== 'done').map((s) => `${s} ${r.stages?.[s] ?? 'missing'}`).join(', ')})`}`),
-          ...bare.map((h) => `${h.name} has no facts`),
-          ...status.unreachable.map((u) => `${u.host} is unreachable`),
-        ];
-        throw new DeployError(`not every host runs bundle ${o.expect}: ${what.join('; ')}`);
-      }
-    } else if (status.unreachable.length) {
-      throw new DeployError(`${status.unreachable.length} host(s) could not be asked for their facts: ${status.unreachable.map((u) => u.host).join(', ')}`);
+    const regions = await loadRegions(o);
+    // the regions are asked side by side: one region cut off costs its own timeouts, not the others'
+    const collected = await Promise.all(
+      regions.map(async ({ inventory, hosts }) => ({
+        region: inventory.region,
+        inventory: inventory.file,
+        hosts,
+        status: await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } }),
+      })),
+    );
+    const report = statusReport(collected, o.expect);
+    process.stdout.write(o.json ? JSON.stringify(report) + '\n' : statusText(report));
+    if (report.expect && !report.expect.ok) throw new DeployError(`not every host runs bundle ${o.expect}: ${report.expect.off.join('; ')}`);
+    if (!report.expect && report.unreachable.length) {
+      throw new DeployError(`${report.unreachable.length} host(s) could not be asked for their facts: ${report.unreachable.map((u) => (regions.length > 1 ? `${u.region}: ${u.host}` : u.host)).join(', ')}`);
     }
   });
+}
+
+/** Per region a table of hosts and services, its failures and unreachable hosts; then the digests across regions. */
+function statusText(report: StatusReport): string {
+  let text = '';
+  for (const region of report.regions) {
+    const mine = report.rows.filter((r) => r.region === region.region);
+    const rows = [
+      ['HOST', 'SERVICE', 'RELEASE', 'VERSION', 'DIGEST', ...STAGES.map((s) => s.toUpperCase()), 'COMPLETE'],
+      ...mine.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', ...STAGES.map((s) => r.stages?.[s] ?? '-'), r.problem ?? (r.complete ? 'yes' : 'no')]),
+      ...report.noFacts.filter((b) => b.region === region.region).map((b) => [b.host, '-', 'nothing deployed', '', '', ...STAGES.map(() => ''), '']),
+    ];
+    const failures = mine.filter((r) => r.failure).map((r) => `${r.host} ${r.service}: ${r.failure!.stage}${r.failure!.step ? ` ${r.failure!.step}` : ''} failed at ${escapeText(r.failure!.time)}: ${escapeText(r.failure!.message.split('\n')[0] ?? '')}`);
+    const unreachable = report.unreachable.filter((u) => u.region === region.region).map((u) => `${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}`);
+    const digests = region.digests.map((d) => d.slice(0, 12)).join(', ') || 'none';
+    text += `region ${escapeText(region.region)} (${escapeText(region.inventory)}): ${region.hosts} host${region.hosts === 1 ? '' : 's'}, bundle ${digests}${region.complete ? ', complete' : ''}\n`;
+    text += formatTable(rows) + [...failures, ...unreachable].map((l) => l + '\n').join('') + '\n';
+  }
+  const hosts = report.regions.reduce((n, r) => n + r.hosts, 0);
+  text += `${report.digests.length} distinct bundle digest${report.digests.length === 1 ? '' : 's'} across ${report.regions.length > 1 ? `${report.regions.length} regions, ` : ''}${hosts} host${hosts === 1 ? '' : 's'}${report.digests.length ? ` (${report.digests.map((d) => d.slice(0, 12)).join(', ')})` : ''}\n`;
+  return text;
 }

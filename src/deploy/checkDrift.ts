@@ -1,11 +1,12 @@
 import type { Logger } from '../ui/log.js';
+import { deployEvent } from './deployEvents.js';
 import { forEachHost } from './forEachHost.js';
 import { inspectStage, type StepInspection } from './inspectStage.js';
 import type { PlanOptions } from './planDeploy.js';
 import { prepareTargets } from './prepareTargets.js';
 import { retryTransient } from './retryTransient.js';
 import { stepContext } from './stepContext.js';
-import { STAGES, type StageName } from './steps/types.js';
+import { STAGES, type StageName } from '../specfile/stepOptions.js';
 
 export interface DriftRow extends StepInspection {
   host: string;
@@ -51,7 +52,7 @@ export async function checkDrift(opts: DriftOptions): Promise<DriftResult> {
           for (const s of steps) {
             const row = { host: t.host.name, service: svc.name, stage, ...s };
             found.push(row);
-            if (s.differences.length) opts.log?.event('drift', { host: row.host, service: row.service, stage, step: s.step, target: s.target, differences: s.differences });
+            if (s.differences.length && opts.log) deployEvent(opts.log, 'drift', { host: row.host, service: row.service, stage, step: s.step, target: s.target, differences: s.differences });
           }
         }
       }

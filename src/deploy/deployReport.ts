@@ -1,4 +1,5 @@
-import type { StageName } from './steps/types.js';
+import { DeployError } from '../errors.js';
+import type { StageName } from '../specfile/stepOptions.js';
 
 export type StageStatus = 'ran' | 'skipped' | 'failed' | 'not run';
 
@@ -26,4 +27,12 @@ export interface DeployReport {
   /** set when the rollout stopped early (--max-fail-percent) */
   stopped?: string;
   ms: number;
+}
+
+/** The error a run that did not succeed ends with: the failed hosts, why the rollout stopped, and what to do. */
+export function deployFailure(report: DeployReport): DeployError {
+  const failed = report.hosts.filter((h) => h.error).map((h) => h.host);
+  return new DeployError(
+    `${failed.length ? `${failed.length} host${failed.length > 1 ? 's' : ''} failed (${failed.join(', ')})` : 'the rollout stopped'}${report.stopped ? `; ${report.stopped}` : ''}; fix the cause and run the same command again: completed stages are skipped`,
+  );
 }

@@ -1,35 +1,37 @@
 import type { DeployReport } from './deployReport.js';
-import { STAGES } from './steps/types.js';
+import { STAGES } from '../specfile/stepOptions.js';
+import { summarizeReport } from './summarizeReport.js';
 import { formatTable } from '../ui/formatTable.js';
+import { LIVE_HOST_LINES_UP_TO } from './output/liveDeployOutput.js';
 import { escapeText } from '../util/escapeText.js';
 
-/** The final table: one row per host and service, one column per stage; failures with their reason below. */
-export function deployTable(report: DeployReport): string {
-  const rows: string[][] = [['HOST', 'SERVICE', ...STAGES.map((s) => s.toUpperCase()), 'COMMANDS']];
-  const notes: string[] = [];
-  for (const h of report.hosts) {
-    const services = Object.entries(h.services);
-    if (services.length === 0) rows.push([h.host, '-', ...STAGES.map(() => '-'), String(h.commands)]);
-    services.forEach(([svc, stages], i) => {
-      rows.push([
-        i === 0 ? h.host : '',
-        svc,
-        ...STAGES.map((s) => {
-          const o = stages[s];
-          if (!o) return '-';
-          if (o.status === 'ran') return `ran (${o.changed} changed)`;
-          return o.status;
-        }),
-        i === 0 ? String(h.commands) : '',
-      ]);
-      for (const s of STAGES) {
-        const o = stages[s];
-        if (o && (o.status === 'failed' || o.status === 'not run')) notes.push(`${h.host} ${svc} ${s}: ${o.status}: ${o.reason}`);
-      }
-    });
-    if (h.error && !notes.some((n) => n.includes(h.error!))) notes.push(`${h.host}: failed: ${h.error}`);
+/** Hosts named in a "not run" line before "and N more". */
+const NAMED_NOT_RUN = 5;
+
+/**
+ * The final report: up to 20 hosts (or with -v) a row per host and service with a column per stage;
+ * then, at any size, per stage how many host/service pairs ran, were skipped, failed or were not run;
+ * then every failure with its reason, and the stages not run grouped by why.
+ */
+export function deployTable(report: DeployReport, opts: { verbose?: boolean } = {}): string {
+  const sum = summarizeReport(report);
+  let text = '';
+  if (opts.verbose || report.hosts.length <= LIVE_HOST_LINES_UP_TO) {
+    const rows: string[][] = [['HOST', 'SERVICE', ...STAGES.map((s) => s.toUpperCase()), 'COMMANDS']];
+    for (const h of report.hosts) {
+      const services = Object.entries(h.services);
+      if (services.length === 0) rows.push([h.host, '-', ...STAGES.map(() => '-'), String(h.commands)]);
+      services.forEach(([svc, stages], i) => {
+        rows.push([i === 0 ? h.host : '', svc, ...STAGES.map((s) => (!stages[s] ? '-' : stages[s].status === 'ran' ? `ran (${stages[s].changed} changed)` : stages[s].status)), i === 0 ? String(h.commands) : '']);
+      });
+    }
+    text += formatTable(rows) + '\n';
   }
-  const failed = report.hosts.filter((h) => h.error).length;
-  const summary = `${report.release.name} ${report.release.version} (${report.release.digest.slice(0, 12)}): ${report.hosts.length - failed} of ${report.hosts.length} hosts ok, ${(report.ms / 1000).toFixed(1)} s${report.stopped ? `; ${report.stopped}` : ''}`;
-  return formatTable(rows) + escapeText(['', ...notes, ...(notes.length ? [''] : []), summary].join('\n'), { keepNewlines: true }) + '\n';
+  text += formatTable([['STAGE', 'RAN', 'SKIPPED', 'FAILED', 'NOT RUN'], ...STAGES.map((s) => [s, ...[sum.stages[s].ran, sum.stages[s].skipped, sum.stages[s].failed, sum.stages[s].notRun].map(String)])]);
+  const notes = [
+    ...sum.failures.map((f) => `${f.host}${f.service ? ` ${f.service} ${f.stage}` : ''}: failed: ${f.reason}`),
+    ...sum.notRun.map((n) => `${n.stage} not run on ${n.where.length} (${n.where.slice(0, NAMED_NOT_RUN).join(', ')}${n.where.length > NAMED_NOT_RUN ? `, and ${n.where.length - NAMED_NOT_RUN} more` : ''}): ${n.reason}`),
+  ];
+  const summary = `${report.release.name} ${report.release.version} (${report.release.digest.slice(0, 12)}): ${sum.hosts.ok} of ${sum.hosts.total} hosts ok, ${(report.ms / 1000).toFixed(1)} s${report.stopped ? `; ${report.stopped}` : ''}`;
+  return text + escapeText(['', ...notes, ...(notes.length ? [''] : []), summary].join('\n'), { keepNewlines: true }) + '\n';
 }

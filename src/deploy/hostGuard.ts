@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { DeployError } from '../errors.js';
 import { type FactRead, factsScript, parseFacts } from './readFacts.js';
-import { shellQuote as q } from './shellQuote.js';
+import { shellQuote as q } from '../util/shellQuote.js';
 import type { Held, Transport } from './transport/types.js';
 
 /** The second line of ferry's own policy-rc.d (after #!/bin/sh): only a file that carries it is ever removed. */

@@ -1,6 +1,7 @@
 import type { Logger } from '../ui/log.js';
 import { type Decision, decideStage } from './decideStage.js';
 import { inspectStage, type StepInspection } from './inspectStage.js';
+import { deployEvent } from './deployEvents.js';
 import type { HostOutcome, StageOutcome } from './deployReport.js';
 import { type Fact, FACT_FORMAT, type Failure } from './fact.js';
 import type { HostGuard } from './hostGuard.js';
@@ -10,7 +11,8 @@ import type { FactRead } from './readFacts.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { pruneReleasesScript, type StageSource, stageArtifacts } from './stageArtifacts.js';
 import { stepKinds } from './steps/stepKinds.js';
-import { STAGES, type StageName, type StepContext, type StepResult } from './steps/types.js';
+import { STAGES, type StageName } from '../specfile/stepOptions.js';
+import type { StepContext, StepResult, StepTarget } from './steps/types.js';
 import { runScript } from './steps/runScript.js';
 import type { TransientError } from './transport/TransientError.js';
 import type { Transport } from './transport/types.js';
@@ -60,17 +62,17 @@ export class HostRun {
   fail(err: unknown): void {
     this.failed = true;
     this.outcome.error = err instanceof Error ? err.message : String(err);
-    this.s.log.event('host', { host: this.name, status: 'failed', error: this.outcome.error });
+    deployEvent(this.s.log, 'host', { host: this.name, status: 'failed', error: this.outcome.error });
   }
 
   onRetry = (err: TransientError, waitMs: number, attempt: number): void => {
     this.s.log.warn(`${err.message}; retry ${attempt}/${this.s.retry.retries} in ${(waitMs / 1000).toFixed(1)} s`);
-    this.s.log.event('retry', { host: this.name, error: err.message, attempt, waitMs });
+    deployEvent(this.s.log, 'retry', { host: this.name, error: err.message, attempt, waitMs });
   };
 
   record(svc: string, stage: StageName, o: StageOutcome): void {
     this.outcome.services[svc]![stage] = o;
-    this.s.log.event('stage', { host: this.name, service: svc, stage, ...o });
+    deployEvent(this.s.log, 'stage', { host: this.name, service: svc, stage, ...o });
   }
 
   async runStage(svc: ServiceTarget, stage: StageName): Promise<void> {
@@ -105,7 +107,7 @@ export class HostRun {
       }
       return this.record(svc.name, stage, { status: 'skipped', reason: decision.reason, changed: 0, ms: 0 });
     }
-    this.s.log.event('stage', { host: this.name, service: svc.name, stage, status: 'start', reason: decision.reason });
+    deployEvent(this.s.log, 'stage', { host: this.name, service: svc.name, stage, status: 'start', reason: decision.reason });
     const t0 = Date.now();
     const at = { step: undefined as string | undefined };
     try {
@@ -127,9 +129,10 @@ export class HostRun {
   private async findDrift(svc: ServiceTarget, stage: StageName): Promise<StepInspection[]> {
     const found = await retryTransient(this.s.retry, () => inspectStage(this.context(svc, stage), svc), this.onRetry);
     const drift = found.filter((i) => i.differences.length);
-    for (const d of drift) this.s.log.event('drift', { host: this.name, service: svc.name, stage, step: d.step, target: d.target, differences: d.differences, repair: true });
+    for (const d of drift) deployEvent(this.s.log, 'drift', { host: this.name, service: svc.name, stage, step: d.step, target: d.target, differences: d.differences, repair: true });
     return drift;
   }
+
 
   private stageFiles(svc: ServiceTarget, ctx: StepContext): Promise<StepResult> {
     const server = this.target.settings.server ?? (this.s.source.push ? undefined : this.s.source.server);
@@ -145,7 +148,7 @@ export class HostRun {
     if (stage === 'configure' && previous?.pending) ctx.changedSoFar = true;
     let changed = 0;
     const changes: string[] = [];
-    const note = (what: string, r: StepResult, t0: number) => {
+    const note = (what: string, index: number, target: StepTarget, r: StepResult, t0: number) => {
       if (r.changed) {
         changed++;
         changes.push(what);
@@ -153,7 +156,7 @@ export class HostRun {
         ctx.changedSoFar = true;
         this.touched = true;
       }
-      this.s.log.event('step', { host: this.name, service: svc.name, stage, step: what, changed: r.changed, detail: r.detail, ms: Date.now() - t0 });
+      deployEvent(this.s.log, 'step', { host: this.name, service: svc.name, stage, step: what, index, target, changed: r.changed, detail: r.detail, ms: Date.now() - t0 });
     };
     if (stage === 'stage') {
       const t0 = Date.now();
@@ -161,26 +164,28 @@ export class HostRun {
       const r = await this.stageFiles(svc, ctx);
       this.touched = true;
       // staging is not a change a service restarts for: nothing on the host uses the files yet
-      this.s.log.event('step', { host: this.name, service: svc.name, stage, step: 'artifacts', changed: r.changed, detail: r.detail, ms: Date.now() - t0 });
+      deployEvent(this.s.log, 'step', { host: this.name, service: svc.name, stage, step: 'artifacts', target: { kind: 'artifacts', count: svc.entries.length, path: this.target.remoteBundle }, changed: r.changed, detail: r.detail, ms: Date.now() - t0 });
       if (r.changed) changed++;
     }
     // configure first switches to what install prepared (virtualenvs, rootfs and git trees), inside the batch
     if (stage === 'configure') {
-      for (const [i, step] of svc.steps.install.entries()) {
-        const kind = stepKinds[step.kind]!;
-        if (!kind.activate || (only && !only.has(`activate:${i}`))) continue;
+      for (const [index, step] of svc.steps.install.entries()) {
+        const kind = stepKinds[step.kind];
+        if (!kind.activate || (only && !only.has(`activate:${index}`))) continue;
         const t0 = Date.now();
         at.step = `activate ${step.kind}`;
-        note(`activate ${step.kind}`, await kind.activate(renderStep(step, ctx), ctx), t0);
+        const params = renderStep(step, ctx);
+        note(`activate ${step.kind}`, index, kind.target(params), await kind.activate(params, ctx), t0);
       }
     }
-    for (const [i, step] of svc.steps[stage].entries()) {
-      const kind = stepKinds[step.kind]!;
-      const drifted = only?.has(String(i));
+    for (const [index, step] of svc.steps[stage].entries()) {
+      const kind = stepKinds[step.kind];
+      const drifted = only?.has(String(index));
       if (only && !drifted && !(kind.followsChanges && ctx.changedSoFar)) continue;
       const t0 = Date.now();
       at.step = step.kind;
-      note(step.kind, await kind.run(renderStep(step, ctx), drifted ? { ...ctx, repair: true } : ctx), t0);
+      const params = renderStep(step, ctx);
+      note(step.kind, index, kind.target(params), await kind.run(params, drifted ? { ...ctx, repair: true } : ctx), t0);
     }
     const base = this.baseFact(svc, previous);
     const fact: Fact = {
@@ -203,6 +208,7 @@ export class HostRun {
     await this.writeFact(fact);
     return changed;
   }
+
 
   /** The fact as this release sees it: the service's version, digest and stage keys, with what earlier stages left. */
   private baseFact(svc: ServiceTarget, previous: Fact | undefined): Fact {
@@ -259,7 +265,7 @@ export class HostRun {
     const ctx = { ...this.context(this.target.services[0]!, 'configure'), service: '-' };
     try {
       const r = await runScript(ctx, 'prune old releases', pruneReleasesScript(t.dataDir, t.factsDir, this.s.release.digest, t.keepReleases));
-      if (r.changed) this.s.log.event('step', { host: this.name, service: '-', stage: 'configure', step: 'prune', changed: true, detail: r.detail, ms: 0 });
+      if (r.changed) deployEvent(this.s.log, 'step', { host: this.name, service: '-', stage: 'configure', step: 'prune', target: { kind: 'tree', path: `${t.dataDir}/bundles` }, changed: true, detail: r.detail, ms: 0 });
     } catch (err) {
       this.s.log.warn(`host ${this.name}: could not remove old releases: ${(err as Error).message}`);
     }

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { SpecError } from '../errors.js';
 import type { InventoryHost } from './loadInventory.js';
-import { renderVars } from './renderTemplate.js';
+import { renderVars } from '../template/renderTemplate.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/ferry';
 export const DEFAULT_ANSIBLE_FACTS_DIR = '/etc/ansible/facts.d';

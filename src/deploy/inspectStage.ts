@@ -1,11 +1,11 @@
 import type { ManifestEntry } from '../bundle/manifest.js';
 import type { ServiceTarget } from './prepareTargets.js';
-import { shellQuote as q } from './shellQuote.js';
+import { shellQuote as q } from '../util/shellQuote.js';
 import { renderStep } from './stepContext.js';
 import { runScript } from './steps/runScript.js';
 import { stepKinds } from './steps/stepKinds.js';
 import type { Inspection, StepContext } from './steps/types.js';
-import { marksSecret } from './template/marksSecret.js';
+import { marksSecret } from '../template/marksSecret.js';
 
 export interface StepInspection extends Inspection {
   /** the step's kind, "activate KIND" for a switch configure makes, or "artifacts" for the stage stage */

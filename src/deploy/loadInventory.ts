@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { hostAddress, hostName, userName } from '../util/names.js';
@@ -28,6 +29,8 @@ const GroupEntry = z
 
 export const InventoryFile = z
   .object({
+    /** the region `ferry status` prints this inventory's hosts under (default: the file's name without .yaml) */
+    region: hostName.optional(),
     vars: Vars.default({}),
     hosts: z.record(hostName, z.union([HostEntry, z.null().transform(() => HostEntry.parse({}))])),
     groups: z.record(hostName, z.union([GroupEntry, z.null().transform(() => GroupEntry.parse({}))])).default({}),
@@ -48,6 +51,8 @@ export interface InventoryHost {
 
 export interface Inventory {
   file: string;
+  /** the `region:` key, else the file's name without .yaml/.yml */
+  region: string;
   /** in the order the file lists them */
   hosts: InventoryHost[];
   /** group name -> member host names (through children too); "all" holds every host */
@@ -120,5 +125,5 @@ export function parseInventory(text: string, file: string): Inventory {
     };
   });
   members.set('all', new Set(hosts.map((h) => h.name)));
-  return { file, hosts, groups: members };
+  return { file, region: inv.region ?? basename(file).replace(/\.ya?ml$/, ''), hosts, groups: members };
 }

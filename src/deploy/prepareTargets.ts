@@ -8,8 +8,9 @@ import type { Release } from '../store/loadRelease.js';
 import { serviceArtifacts } from './serviceArtifacts.js';
 import { artifactsDigest, stageKey } from './stageKey.js';
 import { bundleEntry } from './steps/bundleEntry.js';
-import { STAGES, type StageName } from './steps/types.js';
-import { type ParsedStep, validateSteps } from './steps/validateSteps.js';
+import { STAGES, type StageName } from '../specfile/stepOptions.js';
+import { type ParsedStep, validateSteps } from '../specfile/validateSteps.js';
+import { stepKinds } from './steps/stepKinds.js';
 
 export interface ServiceTarget {
   name: string;
@@ -49,7 +50,7 @@ export function prepareTargets(release: Release, inventory: Inventory, hosts: In
   const all = Object.keys(m.services);
   for (const s of opts.services ?? []) if (!all.includes(s)) throw new UsageError(`--services ${s}: release ${m.name} ${m.version} has no such service; it has ${all.join(', ') || 'none'}`);
   const chosen = opts.services?.length ? all.filter((s) => opts.services!.includes(s)) : all;
-  const steps = validateSteps(m.services, `bundle ${m.name} ${m.version}`, release);
+  const steps = validateSteps(m.services, `bundle ${m.name} ${m.version}`, (kind, options, service) => stepKinds[kind].check?.(options, service, release) ?? []);
   const named = new Map(chosen.map((s) => [s, namesUsed(release, s, steps.get(s)!.configure)]));
 
   return hosts.map((host) => {

@@ -1,5 +1,5 @@
 import { DeployError } from '../errors.js';
-import { shellQuote as q } from './shellQuote.js';
+import { shellQuote as q } from '../util/shellQuote.js';
 import { Fact, factFile } from './fact.js';
 import type { Transport } from './transport/types.js';
 

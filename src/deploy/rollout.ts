@@ -19,10 +19,10 @@ export interface RolloutOptions {
  * than --max-fail-percent of all hosts failed (earlier stages count too). Returns why it stopped,
  * and the hosts it never reached.
  */
-export async function rollout<H extends RolloutHost>(all: H[], todo: H[], opts: RolloutOptions, onBatch: (batch: H[]) => void, work: (host: H) => Promise<void>): Promise<{ stopped?: string; notReached: H[] }> {
+export async function rollout<H extends RolloutHost>(all: H[], todo: H[], opts: RolloutOptions, onBatch: (batch: H[], index: number, total: number) => void, work: (host: H) => Promise<void>): Promise<{ stopped?: string; notReached: H[] }> {
   const sizes = parseSerial(opts.serial ?? '1', todo.length);
   let at = 0;
-  for (const size of sizes) {
+  for (const [i, size] of sizes.entries()) {
     const failed = all.filter((h) => h.failed).length;
     if (opts.maxFailPercent !== undefined && all.length > 0 && (failed * 100) / all.length > opts.maxFailPercent) {
       const rest = todo.slice(at);
@@ -30,7 +30,7 @@ export async function rollout<H extends RolloutHost>(all: H[], todo: H[], opts: 
     }
     const batch = todo.slice(at, at + size);
     at += size;
-    onBatch(batch);
+    onBatch(batch, i + 1, sizes.length);
     await pMap(batch, work, { concurrency: Math.max(1, opts.forks) });
   }
   return { notReached: [] };

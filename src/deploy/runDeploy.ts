@@ -1,6 +1,7 @@
 import { SpecError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
 import type { DeployReport } from './deployReport.js';
+import { DEPLOY_EVENTS_FORMAT, deployEvent } from './deployEvents.js';
 import pMap from 'p-map';
 import { openConnections, type SshOptions } from './forEachHost.js';
 import { holdHost } from './hostGuard.js';
@@ -10,7 +11,8 @@ import type { Release } from '../store/loadRelease.js';
 import { prepareTargets } from './prepareTargets.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { rollout } from './rollout.js';
-import { STAGES, type StageName } from './steps/types.js';
+import { STAGES, type StageName } from '../specfile/stepOptions.js';
+import { summarizeReport } from './summarizeReport.js';
 
 export type { DeployReport, HostOutcome, StageOutcome, StageStatus } from './deployReport.js';
 
@@ -72,6 +74,15 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
   }
 
   const connections = await openConnections(targets, opts.ssh);
+  deployEvent(log, 'run-start', {
+    format: DEPLOY_EVENTS_FORMAT,
+    release: { name: m.name, version: m.version, digest: release.digest },
+    stages,
+    forks,
+    serial: opts.serial ?? '1',
+    ...(opts.maxFailPercent !== undefined ? { maxFailPercent: opts.maxFailPercent } : {}),
+    hosts: targets.map((t) => ({ host: t.host.name, services: t.services.map((s) => ({ name: s.name, version: s.version })) })),
+  });
   const runs = targets.map((t, i) => new HostRun(t, connections.transports[i]!, { release, force, source: opts.source, retry, timeoutMs, log, repair: opts.repair }));
   try {
     // 1. lock, facts, stage and install: every host at once, bounded by --forks; each host stays held
@@ -102,7 +113,7 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
         runs,
         todo,
         { serial: opts.serial, maxFailPercent: opts.maxFailPercent, forks },
-        (batch) => log.event('batch', { hosts: batch.map((r) => r.name) }),
+        (batch, index, total) => deployEvent(log, 'batch', { index, total, hosts: batch.map((r) => r.name) }),
         async (run) => {
           for (const svc of run.target.services) {
             await run.runStage(svc, 'configure');
@@ -117,10 +128,13 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
       }
     }
     await pMap(runs, (run) => run.prune(), { concurrency: Math.max(1, forks) });
-    for (const run of runs) if (!run.failed) log.event('host', { host: run.name, status: 'ok', commands: run.transport.commands });
+    for (const run of runs) if (!run.failed) deployEvent(log, 'host', { host: run.name, status: 'ok', commands: run.transport.commands });
     for (const r of runs) r.outcome.commands = r.transport.commands;
     const ok = runs.every((r) => !r.failed) && !stopped;
-    return { release: { name: m.name, version: m.version, digest: release.digest }, hosts: runs.map((r) => r.outcome), ok, stopped, ms: Date.now() - started };
+    const report: DeployReport = { release: { name: m.name, version: m.version, digest: release.digest }, hosts: runs.map((r) => r.outcome), ok, ...(stopped ? { stopped } : {}), ms: Date.now() - started };
+    const { hosts, stages: counts, failures } = summarizeReport(report);
+    deployEvent(log, 'run-end', { ok, ms: report.ms, ...(stopped ? { stopped } : {}), hosts, stages: counts, failures });
+    return report;
   } finally {
     await Promise.all(runs.map((r) => r.guard?.release().catch(() => {})));
     await connections.close();

@@ -1,7 +1,7 @@
 import { create as createTar } from 'tar';
 import { DeployError } from '../errors.js';
 import type { ManifestEntry } from '../bundle/manifest.js';
-import { shellQuote as q } from './shellQuote.js';
+import { shellQuote as q } from '../util/shellQuote.js';
 import { runScript } from './steps/runScript.js';
 import type { StepContext, StepResult } from './steps/types.js';
 

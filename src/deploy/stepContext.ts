@@ -2,10 +2,11 @@ import { DeployError } from '../errors.js';
 import type { Release } from '../store/loadRelease.js';
 import { formatIssues } from '../util/formatIssues.js';
 import type { HostTarget, ServiceTarget } from './prepareTargets.js';
-import { renderDeep } from './renderTemplate.js';
+import { renderDeep } from '../template/renderTemplate.js';
 import { stepKinds } from './steps/stepKinds.js';
-import type { StageName, StepContext } from './steps/types.js';
-import type { ParsedStep } from './steps/validateSteps.js';
+import { STEP_OPTIONS, type StageName } from '../specfile/stepOptions.js';
+import type { ParsedStep } from '../specfile/validateSteps.js';
+import type { StepContext } from './steps/types.js';
 import type { Transport } from './transport/types.js';
 
 /** What a step of SERVICE at STAGE on a host sees: the host's variables plus the ferry_* values, the transport, the release. */
@@ -37,9 +38,9 @@ export function stepContext(target: HostTarget, svc: ServiceTarget, stage: Stage
 
 /** The step's options rendered with the host's variables and checked again (templated values are only known now). */
 export function renderStep(step: ParsedStep, ctx: StepContext): unknown {
-  const kind = stepKinds[step.kind]!;
+  const kind = stepKinds[step.kind];
   const label = `host ${ctx.host}, service ${ctx.service}, ${ctx.stage} ${step.kind}`;
-  const parsed = kind.schema.safeParse(renderDeep(step.params, ctx.vars, (path) => `${label} option ${path}`));
+  const parsed = STEP_OPTIONS[step.kind].safeParse(renderDeep(step.params, ctx.vars, (path) => `${label} option ${path}`));
   if (!parsed.success) throw new DeployError(formatIssues(label, parsed.error));
   const problems = kind.check?.(parsed.data, ctx.service, ctx.release) ?? [];
   if (problems.length) throw new DeployError(`${label}: ${problems.join('; ')}`);

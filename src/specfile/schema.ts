@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { aptDistribution, ENTRY_PATH_RULE, isSafeSegment, name, version } from '../util/names.js';
+import { STEP_KIND_LIST } from './stepOptions.js';
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex characters (a sha256)');
 
 /** A plain file: a local path (relative to the spec) or an http(s) URL, which must carry its sha256. */
@@ -43,10 +44,10 @@ export const GitArtifact = z
   })
   .strict();
 
-/** A step: exactly one key naming its kind, with that kind's options. The deploy module validates the options. */
+/** A step: exactly one key naming its kind, with that kind's options (checked by validateSteps.ts). */
 export const Step = z
   .record(z.string(), z.unknown())
-  .refine((o) => Object.keys(o).length === 1, 'a step has exactly one key naming its kind (apt, venv, file, template, service, command, rootfs, git)');
+  .refine((o) => Object.keys(o).length === 1, `a step has exactly one key naming its kind (${STEP_KIND_LIST})`);
 
 export const Service = z
   .object({

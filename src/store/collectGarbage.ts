@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../ui/log.js';
 import { checkStoreFolders } from './checkStoreFolders.js';
 import { checkStorePath } from './checkStorePath.js';
 import { readReleaseRefs } from './readReleaseRefs.js';
+import { resolveRelease } from './resolveRelease.js';
 import { SHA256_RE } from '../util/sha256.js';
 import { findLiveScratch } from './findLiveScratch.js';
 import { readStoredManifest } from './readStoredManifest.js';
@@ -20,8 +21,10 @@ export interface GcOptions {
   /** report what would go, change nothing */
   dryRun?: boolean;
   /**
-   * digests that must stay whatever their age: the releases hosts run. The CLI fills it from --protect;
-   * the deploy module's facts (the digest each host reports) feed the same list.
+   * releases that must stay whatever their age: the ones hosts run. Each a full digest (kept as it is: a
+   * host may report a release this store never had, and then there is nothing to protect), a unique
+   * digest prefix, or NAME/VERSION (as resolveRelease reads them). The CLI fills it from --protect and
+   * from the digests the hosts' facts report.
    */
   protect?: Iterable<string>;
   log?: Logger;
@@ -59,6 +62,8 @@ export interface GcResult {
 export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   const log = opts.log ?? silentLogger;
   if (!Number.isInteger(opts.keep) || opts.keep < 1) throw new UsageError(`--keep must be a whole number of releases, at least 1 (got ${opts.keep})`);
+  const protect = new Set<string>();
+  for (const p of opts.protect ?? []) protect.add(/^[0-9a-f]{64}$/.test(p) ? p : (await resolveRelease(opts.storeDir, p)).digest);
   const layout = storeLayout(opts.storeDir);
   // before anything is created or read: mkdir and readdir would follow a planted link out of the store
   await checkStoreFolders(layout);
@@ -82,7 +87,6 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
       scratch = await sweepStaleImports(layout.tmp);
     }
     const releases = await readReleases(layout);
-    const protect = new Set(opts.protect ?? []);
     const kept: GcRelease[] = [];
     const removed: GcRelease[] = [];
     const byName = new Map<string, Array<GcRelease & { manifest: Manifest }>>();

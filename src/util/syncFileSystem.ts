@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { StoreError } from '../errors.js';
+import { StoreError, ToolError } from '../errors.js';
+import { runTool } from './runTool.js';
 
 /**
  * Make everything written so far on the file system that holds `dir` durable, with one syncfs(2)
@@ -8,12 +8,11 @@ import { StoreError } from '../errors.js';
  * importing 100,000 small files take minutes. It also flushes other programs' pending writes on that
  * file system, as `tar -x && sync` would (sync flushes all of them).
  */
-export function syncFileSystem(dir: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('sync', ['--file-system', '--', dir], (err, _stdout, stderr) => {
-      if (!err) return resolve();
-      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'the sync program (coreutils) is not installed' : String(stderr).trim() || err.message;
-      reject(new StoreError(`cannot flush ${dir} to disk: ${why}; nothing was made visible, check the disk and import again`, { cause: err }));
-    });
-  });
+export async function syncFileSystem(dir: string): Promise<void> {
+  try {
+    await runTool('sync', ['--file-system', '--', dir], { debianPackage: 'coreutils' });
+  } catch (err) {
+    const why = err instanceof ToolError && err.missing ? 'the sync program (coreutils) is not installed' : (err instanceof ToolError && err.stderr?.trim()) || (err as Error).message;
+    throw new StoreError(`cannot flush ${dir} to disk: ${why}; nothing was made visible, check the disk and import again`, { cause: err });
+  }
 }

@@ -3,8 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSpec } from '../../src/specfile/loadSpec.js';
-import { validateSteps } from '../../src/deploy/steps/validateSteps.js';
-import { checkTemplate } from '../../src/deploy/renderTemplate.js';
+import { validateSteps } from '../../src/specfile/validateSteps.js';
+import { checkTemplate } from '../../src/template/renderTemplate.js';
 
 const BUNDLES = fileURLToPath(new URL('../../bundles/', import.meta.url));
 const specs = readdirSync(BUNDLES).map((d) => join(BUNDLES, d, `${d}.yaml`));

@@ -35,6 +35,7 @@ describe('numeric options', () => {
       [['gc', '--keep', 'all'], '--keep all: expected a whole number of releases, at least 1'],
       [['key', 'generate', '--name', 'x', '--out', 'KEY', '--expires-days', 'soon'], '--expires-days soon: expected a whole number, at least 1'],
       [['serve', '--cache', 'lots'], '--cache lots: expected a number of MiB, 0 or more'],
+      [['deploy', 'demo', '-i', 'inventory.yaml', '--progress-interval', '0'], '--progress-interval 0: expected a number of seconds, at least 0.01'],
     ])('ferry %j refuses with a usage error (exit 64) and writes nothing', async (args, message) => {
       const r = await ferry(args.map((a) => (a === 'KEY' ? join(dir, 'key') : a)));
       expect(r.stderr).toContain(message);

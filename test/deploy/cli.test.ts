@@ -43,7 +43,7 @@ describe('the deploy commands', () => {
     expect(plan.stdout).toMatch(/c1\s+web\s+stage\s+run\s+not deployed yet/);
     expect(plan.stdout).toContain('6 of 6 stages would run');
 
-    const first = await ferry('deploy', 'demo@1', '--store', store, ...common());
+    const first = await ferry('deploy', 'demo@1', '--store', store, ...common(), '-v');
     expect(first.stderr).toMatch(/c2 web configure: ran/);
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/c1\s+web\s+ran \(\d+ changed\)\s+ran \(\d+ changed\)\s+ran \(\d+ changed\)/);

@@ -12,6 +12,7 @@ import { stageArtifacts } from '../../src/deploy/stageArtifacts.js';
 import { aptStep } from '../../src/deploy/steps/aptStep.js';
 import { gitStep } from '../../src/deploy/steps/gitStep.js';
 import { serviceStep } from '../../src/deploy/steps/serviceStep.js';
+import { STEP_OPTIONS } from '../../src/specfile/stepOptions.js';
 import type { StepContext } from '../../src/deploy/steps/types.js';
 import { LocalTransport } from '../../src/deploy/transport/localTransport.js';
 import { recordingLogger, runFerry as ferry } from './fixtures.js';
@@ -129,7 +130,7 @@ describe('hostile templates, step options, inventory values and manifest strings
     chmodSync(systemctl, 0o755);
     const name = `web$(touch ${marker})\`touch ${marker}\``;
     // the schema refuses such a unit name at build, plan and deploy; the step's script must be safe regardless
-    expect(serviceStep.schema.safeParse({ name }).success).toBe(false);
+    expect(STEP_OPTIONS.service.safeParse({ name }).success).toBe(false);
     inventory();
     const rel = await release('unit-name', {});
     const params = { name, systemctl, check: 'false', check_tries: 1, check_delay: 0, state: 'started' as const, restart_when_changed: true, reload: false };

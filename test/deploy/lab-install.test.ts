@@ -65,14 +65,21 @@ describe.skipIf(!enabled)('install steps on an isolated lab host: apt from the b
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const deploy = async (force?: string[]): Promise<DeployReport> => {
+  const deploy = async (force?: string[], log = recordingLogger()): Promise<DeployReport> => {
     const inventory = parseInventory('groups: { app: { hosts: [lab1] } }\nhosts: { lab1: }\n', 'inventory.yaml');
-    return runDeploy({ release: await loadRelease(store, 'labdemo@1'), inventory, hosts: inventory.hosts, source: { push: true }, ssh: { configFile: lab.sshConfig }, force, log: recordingLogger() });
+    return runDeploy({ release: await loadRelease(store, 'labdemo@1'), inventory, hosts: inventory.hosts, source: { push: true }, ssh: { configFile: lab.sshConfig }, force, log });
   };
 
   it('installs the package with services held, builds the venv from the wheel alone, and re-runs as no-ops', async () => {
-    const first = await deploy();
+    const log = recordingLogger();
+    const first = await deploy(undefined, log);
     expect(first.hosts[0]!.error).toBeUndefined();
+    // the step events name what each step acts on: the packages, the virtualenv, and (configure) its activation
+    expect(log.events.filter((e) => e.type === 'step' && e.step !== 'artifacts').map((e) => [e.stage, e.step, e.target])).toEqual([
+      ['install', 'apt', { kind: 'packages', names: ['ferry-hello'] }],
+      ['install', 'venv', { kind: 'tree', path: '/opt/venvs/app' }],
+      ['configure', 'activate venv', { kind: 'tree', path: '/opt/venvs/app' }],
+    ]);
     expect(first.hosts[0]!.services.app!.install).toMatchObject({ status: 'ran', changed: 2 });
     expect((await ssh("dpkg-query -W -f='${Version}' ferry-hello")).stdout).toBe('1.0-1');
     expect((await ssh('cat /var/lib/ferry-hello-policy')).stdout).toBe('101\n');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateSteps } from '../../src/deploy/steps/validateSteps.js';
+import { validateSteps } from '../../src/specfile/validateSteps.js';
 
 describe('step schemas', () => {
   it('accepts every kind with its options, and {{ templates }} where a value is only known per host', () => {

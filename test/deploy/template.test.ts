@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeployError } from '../../src/errors.js';
-import { renderDeep, renderTemplate, renderVars } from '../../src/deploy/renderTemplate.js';
-import { validateSteps } from '../../src/deploy/steps/validateSteps.js';
+import { renderDeep, renderTemplate, renderVars } from '../../src/template/renderTemplate.js';
+import { validateSteps } from '../../src/specfile/validateSteps.js';
 
 const vars = { port: 8080, name: 'Web', xs: ['a', 'b'], servers: [{ host: 'db1', port: 5432 }], m: { b: 2, a: 1 }, on: true, empty: '', nothing: null, text: '42' };
 const render = (t: string, v: Record<string, unknown> = vars) => renderTemplate(t, v, 'template files/web/app.conf.j2 for host web1');

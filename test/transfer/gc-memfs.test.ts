@@ -220,6 +220,19 @@ describe('ferry gc (memfs, random sequences of imports and gcs)', () => {
     );
   });
 
+  it('protects a release named as NAME/VERSION or by a digest prefix; a full digest the store never had protects nothing; an unknown name stops gc', async () => {
+    await fresh();
+    const app = (v: number) => pool.find((x) => x.name === 'app' && x.version === `${v}.0.0` && !x.differential)!;
+    for (const v of [1, 2, 3, 4]) await importVariant(app(v));
+    const before = files();
+    await expect(collectGarbage({ storeDir: STORE, keep: 1, protect: ['app/9.0.0'] })).rejects.toThrow(/no release app\/9\.0\.0 in store \/store/);
+    expect(files()).toEqual(before);
+    const r = await collectGarbage({ storeDir: STORE, keep: 1, protect: ['app/1.0.0', app(2).digest.slice(0, 12), 'f'.repeat(64)] });
+    expect(r.kept.map((x) => `${x.version} ${x.reason}`).sort()).toEqual(['1.0.0 protected', '2.0.0 protected', '4.0.0 newest']);
+    expect(r.removed.map((x) => x.version)).toEqual(['3.0.0']);
+    expect(releasesInStore().map((x) => x.version).sort()).toEqual(['1.0.0', '2.0.0', '4.0.0']);
+  });
+
   it('gc and import refuse to run while the other runs on the same store, and change nothing', async () => {
     await fresh();
     await importVariant(pool[0]!);

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { POLICY_MARK } from '../hostGuard.js';
-import { shellQuote as q } from '../shellQuote.js';
+import { shellQuote as q } from '../../util/shellQuote.js';
 import { serviceArtifacts } from '../serviceArtifacts.js';
 import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
+import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
 
-const AptParams = z.object({ packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name')).min(1) }).strict();
-type AptParams = z.infer<typeof AptParams>;
+type AptParams = StepOptions<'apt'>;
 
 /** a suite or component goes into a sources.list line: one word of safe characters */
 const word = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'one word of letters, digits and ._/-');
@@ -40,7 +40,7 @@ function aptInfo(release: Release): { suite: string; component: string; versions
  */
 export const aptStep: StepKind<AptParams> = {
   name: 'apt',
-  schema: AptParams,
+  target: (p) => ({ kind: 'packages', names: p.packages }),
   check(p, _service, release) {
     const info = aptInfo(release);
     if (!info) return ['apt: the bundle carries no usable apt repository (manifest.artifacts.apt needs a suite and component of letters, digits and ._/-)'];

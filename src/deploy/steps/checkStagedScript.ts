@@ -1,5 +1,5 @@
 import type { ManifestEntry } from '../../bundle/manifest.js';
-import { shellQuote as q } from '../shellQuote.js';
+import { shellQuote as q } from '../../util/shellQuote.js';
 
 /**
  * Shell that re-reads staged files before a step uses them and stops (exit 8) at the first whose

@@ -1,26 +1,9 @@
-import { z } from 'zod';
-import { shellQuote as q } from '../shellQuote.js';
+import { shellQuote as q } from '../../util/shellQuote.js';
 import { runScript } from './runScript.js';
+import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 
-const CommandParams = z
-  .object({
-    /** shell text: inventory values in it need `| quote` */
-    run: z.string().min(1).optional(),
-    /** a program and its arguments, each passed as exactly one argument: no shell reads them */
-    argv: z.array(z.union([z.string(), z.number()]).transform(String)).min(1).optional(),
-    /** skip when this path exists */
-    creates: z.string().min(1).optional(),
-    /** skip when this command succeeds */
-    unless: z.string().min(1).optional(),
-    /** run only when this command succeeds */
-    onlyif: z.string().min(1).optional(),
-    chdir: z.string().min(1).optional(),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.string(), z.number(), z.boolean()])).default({}),
-  })
-  .strict()
-  .refine((p) => (p.run === undefined) !== (p.argv === undefined), 'give exactly one of run (shell text) and argv (a program and its arguments)');
-type CommandParams = z.infer<typeof CommandParams>;
+type CommandParams = StepOptions<'command'>;
 
 const SKIPPED = '__ferry_guard_skipped__';
 
@@ -30,7 +13,7 @@ const SKIPPED = '__ferry_guard_skipped__';
  */
 export const commandStep: StepKind<CommandParams> = {
   name: 'command',
-  schema: CommandParams,
+  target: (p) => ({ kind: 'command', program: p.argv ? p.argv[0]! : 'sh', ...(p.creates ? { creates: p.creates } : {}) }),
   async run(p, ctx) {
     const lines = ['set -e'];
     if (p.creates) lines.push(`if [ -e ${q(p.creates)} ]; then echo ${SKIPPED}; exit 0; fi`);

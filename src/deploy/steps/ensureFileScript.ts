@@ -1,4 +1,4 @@
-import { shellQuote as q } from '../shellQuote.js';
+import { shellQuote as q } from '../../util/shellQuote.js';
 
 export interface EnsureFile {
   dest: string;

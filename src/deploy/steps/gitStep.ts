@@ -1,21 +1,13 @@
 import { z } from 'zod';
-import { name } from '../../util/names.js';
 import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
-import { shellQuote as q } from '../shellQuote.js';
+import { shellQuote as q } from '../../util/shellQuote.js';
 import { runScript } from './runScript.js';
 import { activateScript, inspectActivation, treeFor } from './sideBySide.js';
+import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
 
-const GitParams = z
-  .object({
-    name,
-    dest: z.string().startsWith('/', 'an absolute path'),
-    /** a commit to check out; defaults to the commit the bundle pinned */
-    commit: z.string().regex(/^[0-9a-f]{7,64}$/).optional(),
-  })
-  .strict();
-type GitParams = z.infer<typeof GitParams>;
+type GitParams = StepOptions<'git'>;
 
 /** manifest.artifacts.git[NAME], as the git kind records it. */
 const hex = z.string().regex(/^[0-9a-f]{7,64}$/, 'a commit id (hex)');
@@ -35,7 +27,7 @@ function info(release: Release, name: string) {
  */
 export const gitStep: StepKind<GitParams> = {
   name: 'git',
-  schema: GitParams,
+  target: (p) => ({ kind: 'tree', path: p.dest }),
   check(p, _service, release) {
     const { raw, info: i } = info(release, p.name);
     if (raw === undefined) return [`git ${p.name}: the bundle has no git artifact of that name (manifest.artifacts.git.${p.name})`];

@@ -1,5 +1,5 @@
 import { createTwoFilesPatch } from 'diff';
-import { shellQuote as q } from '../shellQuote.js';
+import { shellQuote as q } from '../../util/shellQuote.js';
 import { runScript } from './runScript.js';
 import type { Difference, Inspection, StepContext } from './types.js';
 

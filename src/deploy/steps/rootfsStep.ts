@@ -1,14 +1,12 @@
-import { z } from 'zod';
-import { name } from '../../util/names.js';
-import { shellQuote as q } from '../shellQuote.js';
+import { shellQuote as q } from '../../util/shellQuote.js';
 import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
 import { activateScript, inspectActivation, treeFor } from './sideBySide.js';
+import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
 
-const RootfsParams = z.object({ name, dest: z.string().startsWith('/', 'an absolute path') }).strict();
-type RootfsParams = z.infer<typeof RootfsParams>;
+type RootfsParams = StepOptions<'rootfs'>;
 
 /** The tarball of rootfs NAME: manifest.artifacts.rootfs[NAME].path, as the rootfs kind records it. */
 function archive(release: Release, name: string) {
@@ -24,7 +22,7 @@ function archive(release: Release, name: string) {
  */
 export const rootfsStep: StepKind<RootfsParams> = {
   name: 'rootfs',
-  schema: RootfsParams,
+  target: (p) => ({ kind: 'tree', path: p.dest }),
   check(p, _service, release) {
     return archive(release, p.name) ? [] : [`rootfs ${p.name}: the bundle has no rootfs/${p.name}.tar.*`];
   },

@@ -1,31 +1,14 @@
-import { z } from 'zod';
-import { unitName } from '../../util/names.js';
-import { shellQuote as q } from '../shellQuote.js';
+import { shellQuote as q } from '../../util/shellQuote.js';
 import { runScript } from './runScript.js';
+import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 
-const ServiceParams = z
-  .object({
-    name: unitName,
-    enabled: z.boolean().optional(),
-    state: z.enum(['started', 'stopped']).default('started'),
-    /** restart (or reload) when an earlier step of this service changed something in this run */
-    restart_when_changed: z.boolean().default(true),
-    reload: z.boolean().default(false),
-    /** a health check run after a (re)start; retried until it succeeds or the tries run out */
-    check: z.string().min(1).optional(),
-    check_tries: z.number().int().min(1).default(10),
-    check_delay: z.number().min(0).default(1),
-    /** the systemctl program (a wrapper on hosts without systemd, or in tests) */
-    systemctl: z.string().min(1).default('systemctl'),
-  })
-  .strict();
-type ServiceParams = z.infer<typeof ServiceParams>;
+type ServiceParams = StepOptions<'service'>;
 
 /** A systemd unit: enabled as asked, started, and restarted only when something it depends on changed. */
 export const serviceStep: StepKind<ServiceParams> = {
   name: 'service',
-  schema: ServiceParams,
+  target: (p) => ({ kind: 'service', name: p.name }),
   async run(p, ctx) {
     const s = q(p.systemctl);
     const n = q(p.name);

@@ -1,4 +1,4 @@
-import { shellQuote as q } from '../shellQuote.js';
+import { shellQuote as q } from '../../util/shellQuote.js';
 import { runScript } from './runScript.js';
 import type { Inspection, StepContext } from './types.js';
 

@@ -5,11 +5,12 @@ import { gitStep } from './gitStep.js';
 import { rootfsStep } from './rootfsStep.js';
 import { serviceStep } from './serviceStep.js';
 import { templateStep } from './templateStep.js';
+import type { StepKindName, StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 import { venvStep } from './venvStep.js';
 
-/** Every kind of step a spec may use, by the key that names it. */
-export const stepKinds: Record<string, StepKind<any>> = {
+/** What every kind of step a spec may use does on a host, by the key that names it. */
+export const stepKinds: Record<StepKindName, StepKind<any>> = {
   apt: aptStep,
   venv: venvStep,
   file: fileStep,
@@ -18,4 +19,4 @@ export const stepKinds: Record<string, StepKind<any>> = {
   command: commandStep,
   rootfs: rootfsStep,
   git: gitStep,
-};
+} satisfies { [K in StepKindName]: StepKind<StepOptions<K>> };

@@ -1,28 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { sha256Hex } from '../../util/sha256.js';
 import { FerryError } from '../../errors.js';
-import { checkTemplate, renderTemplate } from '../renderTemplate.js';
+import { checkTemplate, renderTemplate } from '../../template/renderTemplate.js';
 import { bundleEntry, bundlePath } from './bundleEntry.js';
 import { ensureFileScript } from './ensureFileScript.js';
 import { inspectFile } from './inspectFile.js';
-import { marksSecret } from '../template/marksSecret.js';
-import { mode } from './fileStep.js';
+import { marksSecret } from '../../template/marksSecret.js';
 import { runScript } from './runScript.js';
+import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 
-const TemplateParams = z
-  .object({
-    src: z.string().min(1),
-    dest: z.string().startsWith('/', 'an absolute path'),
-    mode: mode.optional(),
-    owner: z.string().min(1).optional(),
-    group: z.string().min(1).optional(),
-  })
-  .strict();
-type TemplateParams = z.infer<typeof TemplateParams>;
+type TemplateParams = StepOptions<'template'>;
 
 /**
  * Rendered on the runner with the host's variables (Jinja2 syntax), compared by sha256 on the host,
@@ -30,7 +20,7 @@ type TemplateParams = z.infer<typeof TemplateParams>;
  */
 export const templateStep: StepKind<TemplateParams> = {
   name: 'template',
-  schema: TemplateParams,
+  target: (p) => ({ kind: 'file', path: p.dest }),
   check(p, service, release) {
     const entry = bundleEntry(release, service, p.src);
     if (!entry) return [`template src ${p.src}: the bundle has no ${bundlePath(service, p.src)}`];

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { StageName } from '../../specfile/stepOptions.js';
 import type { Release } from '../../store/loadRelease.js';
 import type { Transport } from '../transport/types.js';
 
@@ -50,10 +50,12 @@ export interface Inspection {
   unchecked?: string;
 }
 
-/** A kind of step, the way pyinfra shapes operations: read the host's state, compare, act only on difference. */
+/**
+ * What a kind of step does on a host, the way pyinfra shapes operations: read the host's state,
+ * compare, act only on difference. Its options' schema is the spec's (specfile/stepOptions.ts).
+ */
 export interface StepKind<P = unknown> {
   name: string;
-  schema: z.ZodType<P>;
   /** problems that can be seen before touching any host (a file the bundle lacks...) */
   check?(params: P, service: string, release: Release): string[];
   run(params: P, ctx: StepContext): Promise<StepResult>;
@@ -65,7 +67,16 @@ export interface StepKind<P = unknown> {
   inspectActivation?(params: P, ctx: StepContext): Promise<Inspection>;
   /** runs under --repair whenever an earlier step of the service changed something (a service restarts for it) */
   followsChanges?: boolean;
+  /** what the step acts on, for the step events of `deploy --json` (never a command's text: it may hold secrets) */
+  target(params: P): StepTarget;
 }
 
-export const STAGES = ['stage', 'install', 'configure'] as const;
-export type StageName = (typeof STAGES)[number];
+/** What a step acts on: a file, packages, a service, a tree (venv, rootfs, git checkout), a program, or the staged artifacts. */
+export type StepTarget =
+  | { kind: 'file'; path: string }
+  | { kind: 'packages'; names: string[] }
+  | { kind: 'service'; name: string }
+  | { kind: 'tree'; path: string }
+  | { kind: 'command'; program: string; creates?: string }
+  | { kind: 'artifacts'; count: number; path: string };
+

@@ -1,26 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { sha256Hex } from '../../util/sha256.js';
 import type { ManifestEntry } from '../../bundle/manifest.js';
 import type { Release } from '../../store/loadRelease.js';
-import { shellQuote as q } from '../shellQuote.js';
+import { shellQuote as q } from '../../util/shellQuote.js';
 import { bundleEntry, bundlePath } from './bundleEntry.js';
 import { runScript } from './runScript.js';
 import { activateScript, inspectActivation, treeFor } from './sideBySide.js';
 import { comparePins } from './comparePins.js';
+import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepContext, StepKind } from './types.js';
 
-const VenvParams = z
-  .object({
-    path: z.string().startsWith('/', 'an absolute path'),
-    /** a requirements file of the bundle pinned with --hash ("requirements.txt" = files/SERVICE/requirements.txt),
-     *  or python/requirements/SERVICE.txt for the pins the build recorded; by default this service's recorded pins */
-    requirements: z.string().min(1).optional(),
-    python: z.string().min(1).default('python3'),
-  })
-  .strict();
-type VenvParams = z.infer<typeof VenvParams>;
+type VenvParams = StepOptions<'venv'>;
 
 /**
  * The requirements text the build recorded for a service (manifest.artifacts.python.services.SERVICE.requirements);
@@ -58,7 +49,7 @@ function venvId(p: VenvParams, text: string): string {
  */
 export const venvStep: StepKind<VenvParams> = {
   name: 'venv',
-  schema: VenvParams,
+  target: (p) => ({ kind: 'tree', path: p.path }),
   check(p, service, release) {
     if (pins(release, service, p.requirements)) return [];
     if (p.requirements) return [`venv requirements ${p.requirements}: the bundle has no ${bundlePath(service, p.requirements)} and records no pins under that name`];

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { DeployError } from '../../errors.js';
-import { shellQuote } from '../shellQuote.js';
+import { shellQuote } from '../../util/shellQuote.js';
 import type { RunOptions } from './types.js';
 
 /**

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { gunzipSync, createGunzip } from 'node:zlib';
 import xzDecompress from 'xz-decompress';
-import { FerryError, ToolError } from '../../errors.js';
+import { FerryError } from '../../errors.js';
+import { runTool } from '../../util/runTool.js';
 
 // a CommonJS module: its named export is only reachable through the default import under Node's ESM loader
 const { XzReadableStream } = xzDecompress;
@@ -29,7 +29,7 @@ export async function decompress(data: Buffer, kind: string, label: string): Pro
       return Buffer.concat(chunks);
     }
     case 'zst':
-      return runZstd(data, label);
+      return runTool('zstd', ['-dcq'], { input: data, doing: label });
     default:
       throw new FerryError(`${label}: unsupported compression .${kind} (ferry reads .gz, .xz, .zst and plain files)`);
   }
@@ -49,16 +49,3 @@ export function decompressStream(input: Readable, kind: 'gz' | 'xz' | '', label:
   return out.on('error', (e) => out.destroy(new FerryError(`${label}: not valid xz data (${e.message})`)));
 }
 
-function runZstd(input: Buffer, label: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('zstd', ['-dcq'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new ToolError('zstd', 'zstd') : new ToolError('zstd', 'zstd', { failure: `${label}: ${e.message}`, cause: e })));
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new ToolError('zstd', 'zstd', { failure: `${label}: ${err.trim() || `exit ${code}`}` }))));
-    child.stdin.on('error', () => {}); // reported through 'close'
-    child.stdin.end(input);
-  });
-}

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { FetchError } from '../../errors.js';
-import { GitCommandError, runGit } from './runGit.js';
+import { FetchError, ToolError } from '../../errors.js';
+import { runGit } from './runGit.js';
 
 /** The ref name a ferry git bundle carries its pinned commit under. */
 export const BUNDLE_REF = 'refs/heads/ferry';
@@ -29,12 +29,12 @@ export async function makeGitBundle(opts: { url: string; ref: string; commit: st
     try {
       await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `${opts.commit}:${BUNDLE_REF}`], { userConfig: true });
     } catch (err) {
-      if (!(err instanceof GitCommandError)) throw err;
+      if (!(err instanceof ToolError && err.stderr !== undefined)) throw err;
       // servers that refuse to serve a commit by id: fetch the ref the lock came from and check it still points there
       try {
         await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `+${opts.ref}:${BUNDLE_REF}`], { userConfig: true });
       } catch (err2) {
-        if (!(err2 instanceof GitCommandError)) throw err2;
+        if (!(err2 instanceof ToolError && err2.stderr !== undefined)) throw err2;
         throw new FetchError(`cannot fetch commit ${opts.commit} (ref ${opts.ref}) from ${opts.url}: ${err2.stderr.trim()}`, { cause: err2 });
       }
       const got = (await runGit(['-C', repo, 'rev-parse', `${BUNDLE_REF}^{commit}`])).trim();

@@ -1,5 +1,5 @@
-import { FetchError } from '../../errors.js';
-import { GitCommandError, runGit } from './runGit.js';
+import { FetchError, ToolError } from '../../errors.js';
+import { runGit } from './runGit.js';
 
 const COMMIT_RE = /^[0-9a-f]{40}$/;
 
@@ -15,8 +15,8 @@ export async function resolveGitRef(url: string, ref: string): Promise<string> {
   try {
     out = await runGit(['ls-remote', '--', url], { userConfig: true });
   } catch (err) {
-    if (err instanceof GitCommandError) {
-      throw new FetchError(`cannot list the refs of ${url}: ${err.stderr.trim() || `git exited with ${err.exitCode}`}; check the URL and that this machine can reach it`, {
+    if (err instanceof ToolError && err.stderr !== undefined) {
+      throw new FetchError(`cannot list the refs of ${url}: ${err.stderr.trim() || `git exited with ${err.status}`}; check the URL and that this machine can reach it`, {
         cause: err,
         transient: /timed out|Could not resolve|Connection (reset|refused)/i.test(err.stderr),
       });

@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BundleFormatError } from '../../errors.js';
+import { BundleFormatError, ToolError } from '../../errors.js';
 import { BUNDLE_REF } from './makeGitBundle.js';
-import { GitCommandError, runGit } from './runGit.js';
+import { runGit } from './runGit.js';
 import { listArtifacts } from '../../bundle/findArtifact.js';
 import type { Manifest } from '../../bundle/manifest.js';
 
@@ -23,14 +23,15 @@ export async function verifyGitBundles(treeDir: string, manifest: Manifest, scra
     for (const g of gits) {
       if (g.kind !== 'git') continue;
       const file = join(treeDir, g.info.path);
+      const unusable = (why: string) => new BundleFormatError(`${g.info.path} (git ${g.name}) is not a usable git bundle: ${why.trim()}; the bundle was damaged or made by something other than ferry build`);
       let heads: string;
       try {
         const out = await runGit(['-C', repo, 'bundle', 'verify', file]);
-        if (!/complete history/.test(out) && /requires/i.test(out)) throw new GitCommandError(['bundle', 'verify'], 0, out);
+        if (!/complete history/.test(out) && /requires/i.test(out)) throw unusable(out);
         heads = await runGit(['bundle', 'list-heads', file]);
       } catch (err) {
-        if (!(err instanceof GitCommandError)) throw err;
-        throw new BundleFormatError(`${g.info.path} (git ${g.name}) is not a usable git bundle: ${err.stderr.trim()}; the bundle was damaged or made by something other than ferry build`);
+        if (!(err instanceof ToolError && err.stderr !== undefined)) throw err;
+        throw unusable(err.stderr);
       }
       const lines = heads.split('\n').filter(Boolean);
       if (lines.length !== 1 || lines[0] !== `${g.info.commit} ${BUNDLE_REF}`) {

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BundleInput } from '../kind.js';
 import { ToolError } from '../../errors.js';
+import { startTool } from '../../util/runTool.js';
 import type { Logger } from '../../ui/log.js';
 import { writeCompressed, type Compression } from './writeCompressed.js';
 
@@ -70,28 +70,20 @@ export async function buildMmdebstrap(o: MmdebstrapOptions): Promise<{ sha256: s
       `deb [signed-by=${key}] copy://${repo} ${o.suite} ${components}`,
     ];
     const env = { ...process.env, SOURCE_DATE_EPOCH: String(Math.floor(o.epoch.getTime() / 1000)), LC_ALL: 'C.UTF-8' };
-    const child = spawn('mmdebstrap', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr = (stderr + d.toString()).slice(-8192);
-    });
-    const exited = new Promise<void>((resolve, reject) => {
-      child.on('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'ENOENT' ? new ToolError('mmdebstrap', 'mmdebstrap') : new ToolError('mmdebstrap', 'mmdebstrap', { failure: err.message, cause: err })),
-      );
-      child.on('close', (code) =>
-        code === 0
-          ? resolve()
-          : reject(new ToolError('mmdebstrap', 'mmdebstrap', { failure: `${o.variant} ${o.suite} (${o.architecture}) exited ${code}; its last words:\n${stderr.trim()}\nA package missing from the bundle's repository means the spec's apt list must name it (or its dependencies)` })),
-      );
-    });
-    exited.catch(() => {});
+    const mm = startTool('mmdebstrap', args, { env });
+    mm.stdin.end();
     try {
-      const [result] = await Promise.all([writeCompressed(child.stdout, o.dest, o.compress, o.level), exited]);
+      const [result] = await Promise.all([writeCompressed(mm.stdout, o.dest, o.compress, o.level), mm.exited]);
       return result;
     } catch (err) {
-      child.kill('SIGTERM');
-      throw err;
+      mm.kill();
+      if (!(err instanceof ToolError && err.tool === 'mmdebstrap' && err.stderr !== undefined)) throw err;
+      // the line that names a package apt could not find is seldom the last: mmdebstrap's last words
+      throw new ToolError('mmdebstrap', 'mmdebstrap', {
+        failure: `${o.variant} ${o.suite} (${o.architecture}) exited ${err.status}; its last words:\n${err.stderr.slice(-8192).trim()}\nA package missing from the bundle's repository means the spec's apt list must name it (or its dependencies)`,
+        stderr: err.stderr,
+        status: err.status,
+      });
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { IntegrityError, ToolError } from '../../errors.js';
+import { IntegrityError } from '../../errors.js';
+import { startTool } from '../../util/runTool.js';
 import type { TarCompression } from './detectCompression.js';
 import { hashingTap } from '../../util/hashingTap.js';
 
@@ -16,21 +16,13 @@ const DECOMPRESS: Record<TarCompression, string[]> = { gzip: ['-z'], zstd: ['--z
 export async function unpackRootfs(file: string, compression: TarCompression, sha256: string, dir: string): Promise<void> {
   const asRoot = process.getuid?.() === 0;
   const args = ['-x', ...DECOMPRESS[compression], '-f', '-', '-C', dir, '--numeric-owner', '-p', ...(asRoot ? ['--same-owner'] : ['--no-same-owner'])];
-  const child = spawn('tar', args, { stdio: ['pipe', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4096);
-  });
-  const exited = new Promise<void>((resolve, reject) => {
-    child.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? new ToolError('tar', 'tar') : new ToolError('tar', 'tar', { failure: err.message, cause: err })));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new ToolError('tar', 'tar', { failure: `tar ${args.join(' ')} (exit ${code}) unpacking ${file}: ${stderr.trim()}` }))));
-  });
-  exited.catch(() => {});
+  const tar = startTool('tar', args, { doing: `tar ${args.join(' ')} unpacking ${file}` });
+  tar.stdout.resume();
   const tap = hashingTap();
   try {
-    await Promise.all([pipeline(createReadStream(file), tap.stream, child.stdin), exited]);
+    await Promise.all([pipeline(createReadStream(file), tap.stream, tar.stdin), tar.exited]);
   } catch (err) {
-    child.kill();
+    tar.kill();
     throw err;
   }
   const got = tap.result().sha256;

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { rename, rm, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Duplex, Readable } from 'node:stream';
 import { hashingTap } from '../../util/hashingTap.js';
 import { pipeline } from 'node:stream/promises';
-import { ToolError } from '../../errors.js';
+import { startTool } from '../../util/runTool.js';
 import { parallelGzip } from '../../util/parallelGzip.js';
 
 export type Compression = 'gzip' | 'zstd' | 'xz';
@@ -56,20 +55,7 @@ function compressor(compress: Compression, level: number): Duplex {
  * readable side ends only after the process exited 0; any other exit fails the stream with stderr.
  */
 function processDuplex(cmd: string, args: string[]): Duplex {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    if (stderr.length < 4096) stderr += d.toString();
-  });
-  const exited = new Promise<void>((resolve, reject) => {
-    child.on('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'ENOENT' ? new ToolError(cmd, DEBIAN_PACKAGE[cmd] ?? cmd, { hint: 'or choose gzip' }) : new ToolError(cmd, DEBIAN_PACKAGE[cmd] ?? cmd, { failure: err.message, cause: err })),
-    );
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new ToolError(cmd, DEBIAN_PACKAGE[cmd] ?? cmd, { failure: `${cmd} ${args.join(' ')} (exit ${code}): ${stderr.trim()}` }))));
-  });
-  exited.catch(() => {});
-  // a process that died early closes its stdin: the write error is reported through `exited`
-  child.stdin.on('error', () => {});
+  const child = startTool(cmd, args, { debianPackage: DEBIAN_PACKAGE[cmd], hint: 'or choose gzip' });
   const duplex = new Duplex({
     write(chunk: Buffer, _e, cb) {
       if (child.stdin.write(chunk)) cb();
@@ -83,14 +69,14 @@ function processDuplex(cmd: string, args: string[]): Duplex {
       child.stdout.resume();
     },
     destroy(err, cb) {
-      if (child.exitCode === null) child.kill();
+      child.kill();
       cb(err);
     },
   });
   child.stdout.on('data', (d: Buffer) => {
     if (!duplex.push(d)) child.stdout.pause();
   });
-  child.stdout.on('end', () => exited.then(() => duplex.push(null), (err) => duplex.destroy(err)));
-  exited.catch((err) => duplex.destroy(err));
+  child.stdout.on('end', () => child.exited.then(() => duplex.push(null), (err) => duplex.destroy(err)));
+  child.exited.catch((err) => duplex.destroy(err));
   return duplex;
 }

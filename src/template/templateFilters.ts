@@ -1,4 +1,4 @@
-import { shellQuote } from '../shellQuote.js';
+import { shellQuote } from '../util/shellQuote.js';
 import { TemplateError } from './TemplateError.js';
 import { type Data, defined, display, isPlainObject, toJson, truthy, typeName, Undefined, type Value } from './templateValue.js';
 

@@ -1,12 +1,12 @@
 import { DeployError } from '../errors.js';
-import { evaluateTemplate } from './template/evaluateTemplate.js';
-import { type Node, parseTemplate } from './template/parseTemplate.js';
-import { TemplateError } from './template/TemplateError.js';
+import { evaluateTemplate } from './evaluateTemplate.js';
+import { type Node, parseTemplate } from './parseTemplate.js';
+import { TemplateError } from './TemplateError.js';
 
 /**
  * Templates and string options are Jinja syntax (`{{ var }}`, `{% if %}`, `{% for %}`, filters), the
  * language operators know from Ansible, rendered by ferry's own small evaluator over plain data
- * (src/deploy/template/): a template comes from a signed bundle or an inventory, and must never run
+ * (src/template/): a template comes from a signed bundle or an inventory, and must never run
  * code on the runner. An undefined variable is an error, not an empty string: a config file with a
  * silently missing value is worse than a failed deploy.
  */

@@ -1,25 +1,26 @@
-import { FerryError, SpecError } from '../../errors.js';
-import { formatIssues } from '../../util/formatIssues.js';
-import type { Release } from '../../store/loadRelease.js';
-import { checkTemplate, isTemplate } from '../renderTemplate.js';
-import { stepKinds } from './stepKinds.js';
-import { STAGES, type StageName } from './types.js';
+import { FerryError, SpecError } from '../errors.js';
+import { formatIssues } from '../util/formatIssues.js';
+import { checkTemplate, isTemplate } from '../template/renderTemplate.js';
+import { isStepKindName, STAGES, STEP_KIND_LIST, STEP_OPTIONS, type StageName, type StepKindName } from './stepOptions.js';
 
 export interface ParsedStep {
-  kind: string;
+  kind: StepKindName;
   /** the options as written (strings may still hold {{ templates }}, rendered per host) */
   params: Record<string, unknown>;
 }
 
 type ServiceSteps = Partial<Record<StageName, unknown[]>>;
 
+/** Problems a step's checked options have against what they refer to (the deploy asks the release: files, rootfs, git bundles). */
+export type StepCheck = (kind: StepKindName, options: unknown, service: string) => string[];
+
 /**
- * Check every step of every service against its kind's strict schema; with a release, also check
- * what the steps refer to (files, rootfs, git bundles) exists in it. The build calls this on the spec
- * too, so a mistyped option fails on the connected side, not months later at deploy time.
- * Throws one SpecError listing every problem.
+ * Check every step of every service against its kind's strict schema; with `check`, also check what
+ * the steps refer to. The build calls this on the spec, so a mistyped option fails on the connected
+ * side, not months later at deploy time; plan and deploy call it again on the release, with a check
+ * that the files, rootfs and git bundles the steps name are in it. Throws one SpecError listing every problem.
  */
-export function validateSteps(services: Record<string, ServiceSteps>, label: string, release?: Release): Map<string, Record<StageName, ParsedStep[]>> {
+export function validateSteps(services: Record<string, ServiceSteps>, label: string, check?: StepCheck): Map<string, Record<StageName, ParsedStep[]>> {
   const problems: string[] = [];
   const out = new Map<string, Record<StageName, ParsedStep[]>>();
   for (const [service, def] of Object.entries(services)) {
@@ -29,13 +30,12 @@ export function validateSteps(services: Record<string, ServiceSteps>, label: str
         const where = `services.${service}.${stage}[${i}]`;
         const keys = raw && typeof raw === 'object' ? Object.keys(raw) : [];
         if (keys.length !== 1) {
-          problems.push(`${label}: ${where}: a step has exactly one key naming its kind (${Object.keys(stepKinds).join(', ')})`);
+          problems.push(`${label}: ${where}: a step has exactly one key naming its kind (${STEP_KIND_LIST})`);
           return;
         }
         const kindName = keys[0]!;
-        const kind = stepKinds[kindName];
-        if (!kind) {
-          problems.push(`${label}: ${where}: unknown step kind "${kindName}"; use one of ${Object.keys(stepKinds).join(', ')}`);
+        if (!isStepKindName(kindName)) {
+          problems.push(`${label}: ${where}: unknown step kind "${kindName}"; use one of ${STEP_KIND_LIST}`);
           return;
         }
         const params = (raw as Record<string, unknown>)[kindName];
@@ -44,7 +44,7 @@ export function validateSteps(services: Record<string, ServiceSteps>, label: str
           problems.push(...broken);
           return;
         }
-        const parsed = kind.schema.safeParse(params);
+        const parsed = STEP_OPTIONS[kindName].safeParse(params);
         if (!parsed.success) {
           // a value written as a {{ template }} is only known per host; it is checked again once rendered
           // (an issue about the step as a whole, like an unknown option, never depends on a template)
@@ -53,7 +53,7 @@ export function validateSteps(services: Record<string, ServiceSteps>, label: str
             problems.push(formatIssues(`${label}: ${where}.${kindName}`, { issues: real } as never).replace(/: \(top level\)/g, ''));
             return;
           }
-        } else if (release && !hasTemplate(params)) for (const p of kind.check?.(parsed.data, service, release) ?? []) problems.push(`${label}: ${where}: ${p}`);
+        } else if (check && !hasTemplate(params)) for (const p of check(kindName, parsed.data, service)) problems.push(`${label}: ${where}: ${p}`);
         stages[stage].push({ kind: kindName, params: (params ?? {}) as Record<string, unknown> });
       });
     }

@@ -1,0 +1,17 @@
+import { DeployError } from '../errors.js';
+import { collectStatus } from './collectStatus.js';
+import type { SshOptions } from './forEachHost.js';
+import type { Inventory, InventoryHost } from './loadInventory.js';
+
+/**
+ * The bundle digests the hosts' facts name: the releases gc must keep. A host that cannot be asked,
+ * or whose fact cannot be read, might run any release: then gc stops rather than guess.
+ */
+export async function digestsHostsRun(opts: { inventory: Inventory; hosts: InventoryHost[]; factsDir?: string; forks?: number; ssh?: SshOptions }): Promise<string[]> {
+  const status = await collectStatus(opts);
+  const unknown = [...status.unreachable.map((u) => `${u.host} (unreachable: ${u.error.split('\n')[0]})`), ...status.rows.filter((r) => r.problem).map((r) => `${r.host}/${r.service} (${r.problem})`)];
+  if (unknown.length > 0) {
+    throw new DeployError(`gc removes nothing: cannot tell which release ${unknown.join(', ')} runs. Fix those hosts, leave them out with --limit, or name their releases with --protect`);
+  }
+  return [...new Set(status.rows.flatMap((r) => (r.digest ? [r.digest] : [])))];
+}

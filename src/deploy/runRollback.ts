@@ -1,0 +1,25 @@
+import { loadRelease } from '../store/loadRelease.js';
+import { collectStatus } from './collectStatus.js';
+import { findPreviousRelease } from './findPreviousRelease.js';
+import { type DeployOptions, type DeployReport, runDeploy } from './runDeploy.js';
+
+export interface RollbackOptions extends Omit<DeployOptions, 'release'> {
+  store: string;
+  /** the release name */
+  name: string;
+  /** a version (or digest) to go back to instead of the previous one */
+  to?: string;
+}
+
+/**
+ * Roll NAME back: read the hosts' facts for the release they run now, take the one imported before
+ * it (or `to`) from the store, say which on the log, and deploy it like any other release.
+ */
+export async function runRollback(opts: RollbackOptions): Promise<DeployReport> {
+  const { store, name, to, ...deploy } = opts;
+  const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh });
+  const running = status.rows.filter((r) => r.release?.startsWith(`${name} `) && r.digest).map((r) => r.digest!);
+  const target = await findPreviousRelease(store, name, running, to);
+  opts.log.info(`rolling back ${name} to ${target.version} (${target.digest.slice(0, 12)})`);
+  return runDeploy({ ...deploy, release: await loadRelease(store, target.digest) });
+}

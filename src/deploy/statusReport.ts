@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import type { StatusResult } from './collectStatus.js';
+import type { InventoryHost } from './loadInventory.js';
+import { STAGES } from '../specfile/stepOptions.js';
+
+/**
+ * `ferry status --json`, for monitoring: one document over every region (inventory) asked. Stable: fields
+ * are only added, with this schema and docs/deploy.md; a change that would break a reader gets a new format.
+ */
+export const STATUS_FORMAT = 'ferry-status/1';
+
+const stageState = z.enum(['done', 'pending', 'failed', 'outdated', 'missing']);
+
+export const StatusReportSchema = z
+  .object({
+    format: z.literal(STATUS_FORMAT),
+    regions: z.array(
+      z
+        .object({
+          region: z.string(),
+          inventory: z.string(),
+          /** hosts asked (after --limit) */
+          hosts: z.number().int(),
+          /** distinct bundle digests its services run */
+          digests: z.array(z.string()),
+          unreachable: z.number().int(),
+          /** every host answered, and every service of every host is complete */
+          complete: z.boolean(),
+        })
+        .strict(),
+    ),
+    rows: z.array(
+      z
+        .object({
+          region: z.string(),
+          host: z.string(),
+          service: z.string(),
+          release: z.string().optional(),
+          version: z.string().optional(),
+          digest: z.string().optional(),
+          stages: z.object(Object.fromEntries(STAGES.map((s) => [s, stageState])) as Record<(typeof STAGES)[number], typeof stageState>).strict().optional(),
+          complete: z.boolean(),
+          failure: z.object({ stage: z.enum(STAGES), step: z.string().optional(), time: z.string(), message: z.string(), digest: z.string() }).strict().optional(),
+          problem: z.string().optional(),
+        })
+        .strict(),
+    ),
+    unreachable: z.array(z.object({ region: z.string(), host: z.string(), error: z.string() }).strict()),
+    /** hosts that answered but hold no fact: nothing deployed there yet */
+    noFacts: z.array(z.object({ region: z.string(), host: z.string() }).strict()),
+    /** distinct bundle digests across every region */
+    digests: z.array(z.string()),
+    /** with --expect: whether every host of every region runs that bundle completely, and what does not */
+    expect: z.object({ digest: z.string(), ok: z.boolean(), off: z.array(z.string()) }).strict().optional(),
+  })
+  .strict();
+
+export type StatusReport = z.infer<typeof StatusReportSchema>;
+
+export interface RegionStatus {
+  region: string;
+  inventory: string;
+  hosts: InventoryHost[];
+  status: StatusResult;
+}
+
+/** The facts of every region in one report; with `expect`, whether all of them run that bundle completely. */
+export function statusReport(regions: RegionStatus[], expect?: string): StatusReport {
+  const rows: StatusReport['rows'] = [];
+  const unreachable: StatusReport['unreachable'] = [];
+  const noFacts: StatusReport['noFacts'] = [];
+  const summaries: StatusReport['regions'] = [];
+  for (const r of regions) {
+    const mine = r.status.rows.map((row) => {
+      const { failure, ...rest } = row;
+      return { region: r.region, ...rest, ...(failure ? { failure: { stage: failure.stage, ...(failure.step ? { step: failure.step } : {}), time: failure.time, message: failure.message, digest: failure.digest } } : {}) };
+    });
+    rows.push(...mine);
+    unreachable.push(...r.status.unreachable.map((u) => ({ region: r.region, ...u })));
+    const bare = r.hosts.filter((h) => !r.status.rows.some((row) => row.host === h.name) && !r.status.unreachable.some((u) => u.host === h.name));
+    noFacts.push(...bare.map((h) => ({ region: r.region, host: h.name })));
+    summaries.push({
+      region: r.region,
+      inventory: r.inventory,
+      hosts: r.hosts.length,
+      digests: distinct(mine.map((row) => row.digest)),
+      unreachable: r.status.unreachable.length,
+      complete: !bare.length && !r.status.unreachable.length && mine.every((row) => row.complete),
+    });
+  }
+  const report: StatusReport = { format: STATUS_FORMAT, regions: summaries, rows, unreachable, noFacts, digests: distinct(rows.map((r) => r.digest)) };
+  if (expect !== undefined) {
+    const many = regions.length > 1;
+    const where = (region: string, host: string) => `${many ? `${region}: ` : ''}${host}`;
+    const off = [
+      ...rows
+        .filter((r) => !r.digest?.startsWith(expect) || !r.complete)
+        .map((r) => `${where(r.region, r.host)}/${r.service} runs ${r.digest?.slice(0, 12) ?? 'nothing'}${r.complete ? '' : ` (incomplete: ${r.problem ?? STAGES.filter((s) => r.stages?.[s] !== 'done').map((s) => `${s} ${r.stages?.[s] ?? 'missing'}`).join(', ')})`}`),
+      ...noFacts.map((b) => `${where(b.region, b.host)} has no facts`),
+      ...unreachable.map((u) => `${where(u.region, u.host)} is unreachable`),
+    ];
+    report.expect = { digest: expect, ok: off.length === 0, off };
+  }
+  return report;
+}
+
+function distinct(digests: Array<string | undefined>): string[] {
+  return [...new Set(digests.filter((d): d is string => Boolean(d)))];
+}

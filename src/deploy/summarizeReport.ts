@@ -1,0 +1,51 @@
+import type { DeployReport } from './deployReport.js';
+import { STAGES, type StageName } from '../specfile/stepOptions.js';
+
+export interface StageCounts {
+  ran: number;
+  skipped: number;
+  failed: number;
+  notRun: number;
+}
+
+export interface RunSummary {
+  hosts: { total: number; ok: number; failed: number };
+  /** per stage, host and service pairs by outcome */
+  stages: Record<StageName, StageCounts>;
+  /** each failed stage with its reason, and each host that failed outside any stage (its lock, its connection) */
+  failures: Array<{ host: string; service?: string; stage?: StageName; reason: string }>;
+  /** stages not run, grouped by why: "host failed earlier", "rollout stopped (--max-fail-percent)" */
+  notRun: Array<{ stage: StageName; reason: string; where: string[] }>;
+}
+
+/** What a deploy did, counted: the final report and the run-end event both print it, at any number of hosts. */
+export function summarizeReport(report: DeployReport): RunSummary {
+  const stages = Object.fromEntries(STAGES.map((s) => [s, { ran: 0, skipped: 0, failed: 0, notRun: 0 }])) as Record<StageName, StageCounts>;
+  const failures: RunSummary['failures'] = [];
+  const notRun = new Map<string, RunSummary['notRun'][number]>();
+  for (const h of report.hosts) {
+    let stageFailed = false;
+    for (const [service, outcomes] of Object.entries(h.services)) {
+      for (const stage of STAGES) {
+        const o = outcomes[stage];
+        if (!o) continue;
+        if (o.status === 'ran') stages[stage].ran++;
+        else if (o.status === 'skipped') stages[stage].skipped++;
+        else if (o.status === 'failed') {
+          stages[stage].failed++;
+          stageFailed = true;
+          failures.push({ host: h.host, service, stage, reason: o.reason });
+        } else {
+          stages[stage].notRun++;
+          const key = `${stage}\n${o.reason}`;
+          const group = notRun.get(key) ?? { stage, reason: o.reason, where: [] };
+          group.where.push(`${h.host} ${service}`);
+          notRun.set(key, group);
+        }
+      }
+    }
+    if (h.error && !stageFailed) failures.push({ host: h.host, reason: h.error });
+  }
+  const failed = report.hosts.filter((h) => h.error).length;
+  return { hosts: { total: report.hosts.length, ok: report.hosts.length - failed, failed }, stages, failures, notRun: [...notRun.values()] };
+}

@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { ToolError } from '../errors.js';
+
+export interface ToolOptions {
+  /** the Debian package that provides the tool (default: the tool's own name) */
+  debianPackage?: string;
+  /** added to "TOOL is not installed; install it (apt-get install PACKAGE)": what else the user may do */
+  hint?: string;
+  /** what the run was for, named in its failure (default: the command line) */
+  doing?: string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningTool {
+  /** the program's standard input: end it (or pipe into it); a program that stops reading is reported through `exited` */
+  stdin: Writable;
+  /** the program's standard output, to read (or resume) */
+  stdout: Readable;
+  /** resolves once the program exited 0 and its output is read; otherwise rejects with a ToolError */
+  exited: Promise<void>;
+  kill(): void;
+}
+
+/** what is kept of a program's stderr: its end, where programs put the reason they stop */
+const STDERR_KEPT = 16384;
+
+/**
+ * Start an external program (git, tar, zstd, xz, mmdebstrap, sync…) with its standard streams as pipes.
+ * Every failure is one ToolError (exit 73) naming the tool: not installed (with its Debian package),
+ * or its exit status and the last line it wrote to stderr (the whole kept stderr is on the error).
+ */
+export function startTool(tool: string, args: string[], opts: ToolOptions = {}): RunningTool {
+  const pkg = opts.debianPackage ?? tool;
+  const child = spawn(tool, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-STDERR_KEPT);
+  });
+  // a program that ends without reading all of its input closes the pipe: its exit says why
+  child.stdin.on('error', () => {});
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'ENOENT' ? new ToolError(tool, pkg, { hint: opts.hint }) : new ToolError(tool, pkg, { failure: `${opts.doing ?? tool}: ${err.message}`, cause: err })),
+    );
+    child.on('close', (code, signal) => {
+      if (code === 0) return resolve();
+      const last = stderr.trim().split('\n').pop()?.trim();
+      const status = code === null ? `killed by ${signal}` : `exit ${code}`;
+      reject(new ToolError(tool, pkg, { failure: `${opts.doing ?? `${tool} ${args.join(' ')}`} (${status})${last ? `: ${last}` : ''}`, stderr, status: code }));
+    });
+  });
+  exited.catch(() => {});
+  return { stdin: child.stdin, stdout: child.stdout, exited, kill: () => child.exitCode === null && child.kill() };
+}
+
+/** Run a program to its end, with `input` (or nothing) on its stdin; its standard output. */
+export async function runTool(tool: string, args: string[], opts: ToolOptions & { input?: Buffer } = {}): Promise<Buffer> {
+  const t = startTool(tool, args, opts);
+  const out: Buffer[] = [];
+  t.stdout.on('data', (d: Buffer) => out.push(d));
+  t.stdin.end(opts.input);
+  await t.exited;
+  return Buffer.concat(out);
+}

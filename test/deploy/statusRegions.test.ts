@@ -1,0 +1,62 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseInventory } from '../../src/deploy/loadInventory.js';
+import { StatusReportSchema, statusReport } from '../../src/deploy/statusReport.js';
+import { SpecError } from '../../src/errors.js';
+import { ferry } from '../helpers/cli.js';
+
+const D1 = 'a1'.repeat(32);
+const D2 = 'b2'.repeat(32);
+const done = { stage: 'done', install: 'done', configure: 'done' } as const;
+
+describe('regions for ferry status', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-status-regions-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('names a region by its region: key, else by the inventory file, and refuses a name that is not plain', () => {
+    expect(parseInventory('hosts: { h1: }\n', '/srv/site/north.yaml').region).toBe('north');
+    expect(parseInventory('hosts: { h1: }\n', 'inventories/eu-west.yml').region).toBe('eu-west');
+    expect(parseInventory('region: south\nhosts: { h1: }\n', 'site-b.yaml').region).toBe('south');
+    expect(() => parseInventory('region: "\\e[31mred"\nhosts: { h1: }\n', 'x.yaml')).toThrow(SpecError);
+  });
+
+  it('refuses two inventories of one region before asking any host', async () => {
+    for (const d of ['a', 'b']) {
+      mkdirSync(join(dir, d));
+      writeFileSync(join(dir, d, 'north.yaml'), 'hosts: { h1: { transport: local } }\n');
+    }
+    const r = await ferry(['status', '-i', join(dir, 'a/north.yaml'), '-i', join(dir, 'b/north.yaml')]);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toBe(`ferry: inventories ${join(dir, 'a/north.yaml')} and ${join(dir, 'b/north.yaml')} are both region "north"; give one a region: key (or a different file name)\n`);
+  });
+
+  it('reports every region with its own digests and completeness, and says per region what --expect misses', () => {
+    const host = (name: string) => ({ name, address: name, transport: 'ssh' as const, vars: {}, groups: ['all'] });
+    const report = statusReport(
+      [
+        { region: 'north', inventory: 'north.yaml', hosts: [host('n1'), host('n2')], status: { rows: [{ host: 'n1', service: 'web', release: 'site 2', version: '2.0', digest: D2, stages: done, complete: true }], unreachable: [] } },
+        {
+          region: 'south',
+          inventory: 'south.yaml',
+          hosts: [host('s1'), host('s2')],
+          status: {
+            rows: [{ host: 's1', service: 'web', release: 'site 1', version: '1.0', digest: D1, stages: { ...done, configure: 'failed' }, complete: false, failure: { stage: 'configure', step: 'service', time: 't', message: 'exit status 1', digest: D1, extra: 'dropped' } }],
+            unreachable: [{ host: 's2', error: 'ssh: connect to host s2 port 22: No route to host' }],
+          },
+        },
+      ],
+      D2,
+    );
+    expect(StatusReportSchema.parse(report)).toEqual(report);
+    expect(report.regions).toEqual([
+      { region: 'north', inventory: 'north.yaml', hosts: 2, digests: [D2], unreachable: 0, complete: false },
+      { region: 'south', inventory: 'south.yaml', hosts: 2, digests: [D1], unreachable: 1, complete: false },
+    ]);
+    expect(report.noFacts).toEqual([{ region: 'north', host: 'n2' }]);
+    expect(report.digests).toEqual([D2, D1]);
+    expect(report.rows[1]!.failure).toEqual({ stage: 'configure', step: 'service', time: 't', message: 'exit status 1', digest: D1 });
+    expect(report.expect).toEqual({ digest: D2, ok: false, off: [`south: s1/web runs ${D1.slice(0, 12)} (incomplete: configure failed)`, 'north: n2 has no facts', 'south: s2 is unreachable'] });
+  });
+});
