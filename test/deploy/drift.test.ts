@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { DriftResult } from '../../src/deploy/checkDrift.js';
 import { driftReport } from '../../src/deploy/driftReport.js';
-import { renderTemplate } from '../../src/deploy/renderTemplate.js';
+import { renderTemplate } from '../../src/template/renderTemplate.js';
 import { comparePins } from '../../src/deploy/steps/comparePins.js';
 import { DIFF_MAX_LINES, shortDiff } from '../../src/deploy/steps/inspectFile.js';
-import { marksSecret } from '../../src/deploy/template/marksSecret.js';
+import { marksSecret } from '../../src/template/marksSecret.js';
 import { ferry } from '../helpers/cli.js';
 
 const result = (drift: DriftResult['drift'], extra: Partial<DriftResult> = {}): DriftResult => ({
