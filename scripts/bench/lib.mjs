@@ -1,8 +1,8 @@
 // Shared helpers for benchmark scripts: timing, a table with ratios, JSON results.
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -134,4 +134,37 @@ export function buildBenchBundle(dir, files, buildArgs) {
   );
   timeShell(ferryCmd(`key generate --name bench --out ${dir}/team`));
   timeShell(ferryCmd(`build ${dir}/spec/bench.yaml --key ${dir}/team.secret.asc --cache ${dir}/cache ${buildArgs}`));
+}
+
+/**
+ * Run a program as a new process under GNU time and return what the run cost: wall seconds, CPU seconds
+ * (user + sys of the program and every descendant it waited for: for ferry, its ssh clients and master
+ * connections) and peak RSS in MiB (of the largest single process of that tree). `out` is the program's
+ * output, kept for the error message when code is not 0. Needs /usr/bin/time (Debian package `time`).
+ */
+export async function runMeasured(cmd, args, opts = {}) {
+  const stats = join(tmpdir(), `ferry-bench-time-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const t = process.hrtime.bigint();
+  // asynchronous: the benchmark's own servers (the store the hosts fetch from) keep answering meanwhile
+  const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', stats, cmd, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = [];
+  child.stdout.on('data', (b) => out.push(b));
+  child.stderr.on('data', (b) => out.push(b));
+  const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+  const code = await new Promise((resolve) => {
+    child.on('error', () => resolve(-1));
+    child.on('close', (c) => resolve(c ?? -1));
+  });
+  clearTimeout(timer);
+  const wall = Number(process.hrtime.bigint() - t) / 1e9;
+  let user = NaN;
+  let sys = NaN;
+  let rssKiB = NaN;
+  try {
+    [user, sys, rssKiB] = readFileSync(stats, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+  } catch {
+    /* killed before time wrote */
+  }
+  rmSync(stats, { force: true });
+  return { code, out: Buffer.concat(out).toString('utf8'), wall, cpu: user + sys, rssMiB: rssKiB / 1024 };
 }

@@ -4,9 +4,9 @@
  * (test/deploy/) and the benchmark (scripts/bench/deploy.mjs); types in test/deploy/sshLab.ts.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 export async function freePort() {
     return new Promise((resolve, reject) => {
@@ -77,7 +77,11 @@ function descendants(pid) {
     walk(pid);
     return out;
 }
-/** Start `count` sshd processes (run as root, in the foreground: sshd -D -e -f CONFIG) with generated keys. */
+/**
+ * Start `count` sshd processes (run as root, in the foreground: sshd -D -e -f CONFIG) with generated keys.
+ * opts.netns puts a host's sshd in a network namespace; opts.countCommands makes each sshd count the
+ * commands it runs (lab.commands(host)), on the host side, whatever the client does.
+ */
 export async function startSshLab(dir, names, opts = {}) {
     mkdirSync('/run/sshd', { recursive: true });
     const key = join(dir, 'id_ed25519');
@@ -113,6 +117,9 @@ export async function startSshLab(dir, names, opts = {}) {
             'MaxSessions 200',
             'MaxStartups 200',
             'PrintMotd no',
+            // every session's command (exec, or a subsystem's program) adds one byte to the host's count file first;
+            // exec keeps the login shell's pid, so the session is the same process group as without the count
+            ...(opts.countCommands ? [`ForceCommand echo >> ${join(hdir, 'commands')}; exec sh -c "$SSH_ORIGINAL_COMMAND"`] : []),
             '',
         ].join('\n'));
         known.push(`${port === 22 ? address : `[${address}]:${port}`} ${readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`);
@@ -157,6 +164,14 @@ export async function startSshLab(dir, names, opts = {}) {
         start,
         stop,
         logins: (h) => (readFileSync(h.log, 'utf8').match(/^Accepted publickey for /gm) ?? []).length,
+        commands: (h) => {
+            try {
+                return statSync(join(dirname(h.root), 'commands')).size;
+            }
+            catch {
+                return 0;
+            }
+        },
         async close() {
             for (const h of hosts)
                 await stop(h);

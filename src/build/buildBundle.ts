@@ -8,7 +8,7 @@ import * as openpgp from 'openpgp';
 import { BundleFormatError, SpecError } from '../errors.js';
 import { loadSpec } from '../specfile/loadSpec.js';
 import { lockPathFor, readLockFile, writeLockFile, LOCK_FORMAT, type LockFile } from '../specfile/lockFile.js';
-import { signatureDate, signDetached } from '../pgp/sign.js';
+import { publicKeysArmored, signatureDate, signDetached } from '../pgp/sign.js';
 import { sha256File } from '../util/sha256.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
@@ -200,15 +200,11 @@ async function describeEntries(inputs: BundleInput[], jobs: number): Promise<Des
   return pMap(
     sorted,
     async (i) => {
-      const { sha256, size } = await sha256File(i.file);
+      const { sha256, size } = i.known ?? (await sha256File(i.file));
       return { path: i.path, size, sha256, kind: i.kind, services: [...i.services].sort(), file: i.file };
     },
     { concurrency: Math.max(1, Math.min(jobs, 8)) },
   );
-}
-
-function publicKeysArmored(keys: openpgp.PrivateKey[]): string {
-  return keys.map((k) => k.toPublic().armor()).join('');
 }
 
 /** Pack atomically: a partial .ferry never carries the final name. */

@@ -18,7 +18,7 @@ export interface DiffSection {
   changed: DiffChange[];
 }
 
-export const DIFF_SECTIONS = ['packages', 'wheels', 'rootfs', 'git', 'files'] as const;
+export const DIFF_SECTIONS = ['packages', 'wheels', 'rootfs', 'git', 'images', 'files', 'mirrors'] as const;
 export type DiffSectionName = (typeof DIFF_SECTIONS)[number];
 
 export interface ReleaseDiff {
@@ -32,7 +32,9 @@ export interface ReleaseDiff {
 /**
  * What changed from release A to release B: apt packages (by name and architecture, from
  * manifest.artifacts.apt when present, else from the .deb file names), wheels (by project), rootfs
- * images, git bundles and plain files (by content), and the bytes a differential bundle would carry.
+ * images, git bundles and plain files (by content), container images (by name, as TAG@DIGEST), the packages
+ * of each mirror (MIRROR/SUITE/NAME:ARCH, from manifest.artifacts.mirror), and the bytes a differential bundle
+ * would carry.
  */
 export function diffReleases(a: { manifest: Manifest; digest: string }, b: { manifest: Manifest; digest: string }): ReleaseDiff {
   const ia = items(a.manifest);
@@ -63,6 +65,12 @@ function items(m: Manifest): Items {
   };
   const aptPackages = aptFromArtifacts(m.artifacts.apt);
   for (const p of aptPackages ?? []) add('packages', `${p.name}:${p.architecture}`, p.version);
+  for (const i of m.artifacts.image?.images ?? []) add('images', `${i.registry}/${i.repository}`, `${i.tag}@${i.digest.slice(7, 19)}`);
+  for (const [mirror, a] of Object.entries(m.artifacts.mirror?.apt ?? {})) {
+    for (const p of (a as { packages?: Array<{ name: string; version: string; architecture: string; suite: string }> }).packages ?? []) {
+      add('mirrors', `${mirror}/${p.suite}/${p.name}:${p.architecture}`, p.version);
+    }
+  }
   for (const e of m.entries) {
     if (e.kind === 'apt' && !aptPackages && e.path.endsWith('.deb')) {
       const [name, version, arch] = basename(e.path, '.deb').split('_');

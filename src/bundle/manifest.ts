@@ -3,7 +3,7 @@ import { BundleFormatError } from '../errors.js';
 import { canonicalJson, canonicalMismatch } from '../util/canonicalJson.js';
 import { sha256Hex } from '../util/sha256.js';
 import { formatIssues } from '../util/formatIssues.js';
-import { aptDistribution, commit, entryPath, name, version } from '../util/names.js';
+import { aptDistribution, commit, entryPath, imageDigest, imageRegistry, imageRepository, imageTag, name, version } from '../util/names.js';
 
 export const MANIFEST_PATH = 'manifest.json';
 export const SIGNATURE_PATH = 'manifest.json.asc';
@@ -12,7 +12,7 @@ export const MANIFEST_MAX_BYTES = 64 * 1024 * 1024;
 export const SIGNATURE_MAX_BYTES = 1024 * 1024;
 export const FORMAT = 'ferry-bundle/1';
 
-export const ENTRY_KINDS = ['file', 'key', 'apt', 'apt-index', 'python', 'python-index', 'rootfs', 'git', 'sbom', 'image'] as const;
+export const ENTRY_KINDS = ['file', 'key', 'apt', 'apt-index', 'python', 'python-index', 'rootfs', 'git', 'sbom', 'image', 'mirror'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
 
@@ -44,6 +44,19 @@ export type ManifestService = z.infer<typeof ManifestService>;
 /** Free text shown to people (created_by): one line, no control characters. */
 const printable = z.string().max(200).regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u, 'one line of text without control characters');
 
+/** An image the bundle's OCI layout carries: served as REPOSITORY, pulled by hosts as REGISTRY/REPOSITORY:TAG at DIGEST. */
+const ManifestImage = z
+  .looseObject({
+    ref: z.string(),
+    registry: imageRegistry,
+    repository: imageRepository,
+    tag: imageTag,
+    digest: imageDigest,
+    mediaType: z.enum(['application/vnd.oci.image.index.v1+json', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.docker.distribution.manifest.v2+json']),
+    services: z.array(name),
+  })
+  .refine((i) => i.ref === `${i.registry}/${i.repository}:${i.tag}`, 'ref is REGISTRY/REPOSITORY:TAG of the same image');
+
 /**
  * The sections of manifest.artifacts that hosts use (written into sources lists, git commands, paths):
  * only the fields deploy reads are checked; each kind may record more.
@@ -53,6 +66,9 @@ const ManifestArtifacts = z.looseObject({
   git: z.record(name, z.looseObject({ path: entryPath, commit, shallow: z.array(commit).optional() })).optional(),
   rootfs: z.record(name, z.looseObject({ path: entryPath })).optional(),
   python: z.looseObject({ services: z.record(name, z.looseObject({ requirements: z.string() })).optional() }).optional(),
+  image: z.looseObject({ images: z.array(ManifestImage) }).optional(),
+  // mirror names become store links (STORE/mirrors/NAME@VERSION) and URLs (/mirrors/NAME/)
+  mirror: z.looseObject({ apt: z.record(name, z.looseObject({ suites: z.array(aptDistribution) })).optional() }).optional(),
 });
 
 export const Manifest = z

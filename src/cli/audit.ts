@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { Manifest } from '../bundle/manifest.js';
 import { FerryError } from '../errors.js';
 import { isFile } from '../util/isFile.js';
 import { SEVERITIES, type Severity } from '../vulns/advisory.js';
-import { collect, defaultStoreDir, printJson } from './options.js';
+import { collect, defaultStoreDir, printJson, trustedKeysFrom } from './options.js';
 import { formatTable } from '../ui/formatTable.js';
 import { escapeText } from '../util/escapeText.js';
 
@@ -24,21 +23,26 @@ export function register(program: Command): void {
     .option('--suite <name>', 'the Debian release to read from security tracker data (e.g. bookworm)')
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at least this severe').choices(SEVERITIES.slice(1)))
     .option('--store <dir>', 'store folder, for a release name (FERRY_STORE)', defaultStoreDir())
+    .option('--keyring <file>', 'trusted public key(s) a bundle file is verified against before its SBOM is read (repeatable; FERRY_KEYRING)', collect)
     .option('--json', 'JSON output')
-    .addHelpText('after', '\nExamples:\n  ferry audit openstack-2026.11.0.ferry --db debian-osv.zip --db pypi-osv.zip\n  ferry audit openstack@2026.11.0 --store /srv/ferry --db tracker.json --suite bookworm --fail-on high\n')
-    .action(async (bundle: string, opts: { db: string[]; suite?: string; failOn?: Severity; store: string; json?: boolean }) => {
+    .addHelpText('after', '\nExamples:\n  ferry audit openstack-2026.11.0.ferry --keyring team.asc --db debian-osv.zip --db pypi-osv.zip\n  ferry audit openstack@2026.11.0 --store /srv/ferry --db tracker.json --suite bookworm --fail-on high\n')
+    .action(async (bundle: string, opts: { db: string[]; suite?: string; failOn?: Severity; store: string; keyring?: string[]; json?: boolean }) => {
       const { carriedPackages } = await import('../vulns/carriedPackages.js');
       const { loadVulnDb } = await import('../vulns/loadVulnDb.js');
       const { matchAdvisories } = await import('../vulns/matchAdvisories.js');
-      const manifest = await manifestOf(bundle, opts.store);
+      const { loadBundleSbom, loadStoredSbom } = await import('../store/loadSbom.js');
+      // the SBOM lists every package, those inside a rootfs too; a bundle file is verified first, so the report covers what the signers listed
+      const sbom = (await isFile(bundle)) ? await loadBundleSbom(bundle, await trustedKeysFrom(opts)) : await loadStoredSbom(opts.store, bundle);
+      const release = sbom.bom.metadata.component;
+      const label = escapeText(`${release.name} ${release.version ?? ''}`.trim());
       const advisories = (await Promise.all(opts.db.map((db) => loadVulnDb(db, opts.suite)))).flat();
-      const findings = matchAdvisories(carriedPackages(manifest), advisories);
-      if (opts.json) printJson({ name: manifest.name, version: manifest.version, findings });
-      else if (findings.length === 0) process.stdout.write(`${escapeText(`${manifest.name} ${manifest.version}`)}: no known vulnerability in ${opts.db.join(', ')}\n`);
-      else process.stdout.write(formatTable([['PACKAGE', 'VERSION', 'FIXED', 'SEVERITY', 'IDS'], ...findings.map((f) => [`${f.package} (${f.kind})`, f.version, f.fixed ?? '(not fixed)', f.severity, f.ids.join(',')])]));
+      const findings = matchAdvisories(carriedPackages(sbom.bom), advisories);
+      if (opts.json) printJson({ name: release.name, version: release.version, digest: sbom.digest, findings });
+      else if (findings.length === 0) process.stdout.write(`${label}: no known vulnerability in ${opts.db.join(', ')}\n`);
+      else process.stdout.write(formatTable([['PACKAGE', 'VERSION', 'FIXED', 'SEVERITY', 'IDS'], ...findings.map((f) => [`${f.package} (${f.kind}${f.in ? ` in ${f.in}` : ''})`, f.version, f.fixed ?? '(not fixed)', f.severity, f.ids.join(',')])]));
       const threshold = opts.failOn ? SEVERITIES.indexOf(opts.failOn) : undefined;
       const over = threshold === undefined ? [] : findings.filter((f) => SEVERITIES.indexOf(f.severity) >= threshold);
-      if (over.length > 0) throw new VulnerableError(`${manifest.name} ${manifest.version}: ${over.length} finding(s) at or above ${opts.failOn}: ${over.map((f) => `${f.package} ${f.version}`).join(', ')}`);
+      if (over.length > 0) throw new VulnerableError(`${label}: ${over.length} finding(s) at or above ${opts.failOn}: ${over.map((f) => `${f.package} ${f.version}${f.in ? ` (in ${f.in})` : ''}`).join(', ')}`);
     });
   audit
     .command('verify')
@@ -53,19 +57,4 @@ export function register(program: Command): void {
       if (opts.json) return printJson({ ok: true, file: auditLogPath(opts.store), ...r });
       process.stdout.write(`OK ${auditLogPath(opts.store)}: ${r.records} records, chain intact (last line sha256 ${r.last})\n`);
     });
-}
-
-/**
- * A bundle file's manifest (its head only: the report reads what the bundle says it carries; verify
- * checks that it carries exactly that), or a stored release's, re-hashed against its digest.
- */
-async function manifestOf(what: string, store: string): Promise<Manifest> {
-  if (!(await isFile(what))) return (await (await import('../store/loadRelease.js')).loadRelease(store, what)).manifest;
-  const { openBundleSource } = await import('../bundle/openBundleSource.js');
-  const { readBundleHead } = await import('../bundle/readBundleHead.js');
-  const { parseManifest } = await import('../bundle/manifest.js');
-  const src = await openBundleSource(what);
-  const head = await readBundleHead(src.label, src.stream);
-  src.stream.destroy();
-  return parseManifest(head.manifestBytes, what);
 }

@@ -18,6 +18,7 @@ import { register as diff } from './diff.js';
 import { register as gc } from './gc.js';
 import { register as audit } from './audit.js';
 import { register as sbom } from './sbom.js';
+import { register as mirror } from './mirror.js';
 
 /**
  * Every command registers itself on the program; one file per command in src/cli/. Registering names the
@@ -26,5 +27,5 @@ import { register as sbom } from './sbom.js';
  * (openpgp, zod, undici, tar). A cli file imports statically only commander, errors, options and ui/.
  */
 export const commands: Array<(program: Command) => void> = [
-  key, lock, build, sign, inspect, verify, importCmd, list, serve, extract, deploy, plan, rollback, status, split, diff, gc, audit, sbom,
+  key, lock, build, sign, inspect, verify, importCmd, list, serve, extract, deploy, plan, rollback, status, split, diff, gc, audit, sbom, mirror,
 ];

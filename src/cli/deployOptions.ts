@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
-import { STAGES, type StageName } from '../specfile/stepOptions.js';
+import { STAGES, type StageName } from '../stages.js';
 import type { DeployOptions } from '../deploy/runDeploy.js';
 import { defaultStoreDir } from './options.js';
 import { numberOption } from './numberOption.js';

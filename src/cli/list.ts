@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { formatTable } from '../ui/formatTable.js';
 import { formatBytes } from '../ui/log.js';
-import { defaultStoreDir, printJson } from './options.js';
+import { StoreError } from '../errors.js';
+import { defaultStoreDir, loggerFrom, printJson } from './options.js';
 
 export function register(program: Command): void {
   program
@@ -11,10 +12,19 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (opts: { store: string; json?: boolean }) => {
       const { listReleases } = await import('../store/listReleases.js');
-      const releases = await listReleases(opts.store);
-      if (opts.json) return printJson(releases);
-      if (releases.length === 0) return void process.stdout.write(`no releases in ${opts.store}\n`);
-      const rows = releases.map((r) => [r.name, r.version, r.digest.slice(0, 16), r.epoch.slice(0, 10), String(r.entries), formatBytes(r.bytes), r.services.join(',')]);
-      process.stdout.write(formatTable([['NAME', 'VERSION', 'DIGEST', 'EPOCH', 'ENTRIES', 'SIZE', 'SERVICES'], ...rows]));
+      // a damaged release is named on stderr and left out; the others are listed, and the exit status says the store needs care
+      const log = loggerFrom({ json: opts.json });
+      let damaged = 0;
+      const releases = await listReleases(opts.store, (d) => {
+        damaged++;
+        log.warn(`skipped a damaged release: ${d.message}`);
+      });
+      if (opts.json) printJson(releases);
+      else if (releases.length === 0) process.stdout.write(`no ${damaged ? 'readable ' : ''}releases in ${opts.store}\n`);
+      else {
+        const rows = releases.map((r) => [r.name, r.version, r.digest.slice(0, 16), r.epoch.slice(0, 10), String(r.entries), formatBytes(r.bytes), r.services.join(',')]);
+        process.stdout.write(formatTable([['NAME', 'VERSION', 'DIGEST', 'EPOCH', 'ENTRIES', 'SIZE', 'SERVICES'], ...rows]));
+      }
+      if (damaged) throw new StoreError(`store ${opts.store}: ${damaged} damaged release(s) skipped (named above); re-import or remove them`);
     });
 }

@@ -22,7 +22,7 @@ interface ServeFlags {
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('Serve the store read-only over HTTP(S): /bundles/DIGEST/..., /releases/NAME/VERSION/..., /releases/, /healthz')
+    .description('Serve the store read-only over HTTP(S): /bundles/DIGEST/..., /releases/NAME/VERSION/..., /releases/, /mirrors/NAME[@VERSION]/..., /healthz')
     .option('--store <dir>', 'store folder written by ferry import (FERRY_STORE)', defaultStoreDir())
     .option('--listen <address:port>', 'address to listen on, repeatable: 127.0.0.1:8080, [::]:8080, :8080 for every interface (default 127.0.0.1:8080)', collect)
     .option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS')
@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .option('--cache <MiB>', 'memory for small files (up to 64 KiB each, checked against their sha256 once), 0 for none', numberOption('--cache', { min: 0, unit: 'MiB' }), 64)
     .option('--shutdown-timeout <seconds>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish', numberOption('--shutdown-timeout', { min: 0, unit: 'seconds' }), 30)
     .option('--nginx-config', 'print an nginx server block serving the same store and URLs (also runs --sync-links), then exit')
-    .option('--sync-links', 'update STORE/releases/NAME/VERSION symlinks and STORE/releases.json from STORE/refs (for nginx), then exit')
+    .option('--sync-links', 'update STORE/releases/NAME/VERSION and STORE/mirrors symlinks and STORE/releases.json from STORE/refs (for nginx), then exit')
     .addHelpText(
       'after',
       `

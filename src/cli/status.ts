@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DeployError, UsageError } from '../errors.js';
-import { STAGES } from '../specfile/stepOptions.js';
+import { STAGES } from '../stages.js';
 import type { StatusReport } from '../deploy/statusReport.js';
 import { formatTable } from '../ui/formatTable.js';
 import { hostOptions, loadRegions, type HostOpts } from './deployOptions.js';

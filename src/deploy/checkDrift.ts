@@ -6,7 +6,7 @@ import type { PlanOptions } from './planDeploy.js';
 import { prepareTargets } from './prepareTargets.js';
 import { retryTransient } from './retryTransient.js';
 import { stepContext } from './stepContext.js';
-import { STAGES, type StageName } from '../specfile/stepOptions.js';
+import { STAGES, type StageName } from '../stages.js';
 
 export interface DriftRow extends StepInspection {
   host: string;

@@ -4,7 +4,7 @@ import { hostSettings } from './hostSettings.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
 import { readFacts } from './readFacts.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
-import type { StageName } from '../specfile/stepOptions.js';
+import type { StageName } from '../stages.js';
 
 export interface StatusRow {
   host: string;

@@ -1,5 +1,5 @@
 import type { FactRead } from './readFacts.js';
-import type { StageName } from '../specfile/stepOptions.js';
+import type { StageName } from '../stages.js';
 
 export interface Decision {
   run: boolean;

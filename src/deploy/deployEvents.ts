@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Logger } from '../ui/log.js';
-import { STAGES } from '../specfile/stepOptions.js';
+import { STAGES } from '../stages.js';
 
 /**
  * The events of `ferry deploy --json` (one JSON object per line on stderr), as a schema: what monitoring

@@ -1,5 +1,5 @@
 import { DeployError } from '../errors.js';
-import type { StageName } from '../specfile/stepOptions.js';
+import type { StageName } from '../stages.js';
 
 export type StageStatus = 'ran' | 'skipped' | 'failed' | 'not run';
 

@@ -1,5 +1,5 @@
 import type { DeployReport } from './deployReport.js';
-import { STAGES } from '../specfile/stepOptions.js';
+import { STAGES } from '../stages.js';
 import { summarizeReport } from './summarizeReport.js';
 import { formatTable } from '../ui/formatTable.js';
 import { LIVE_HOST_LINES_UP_TO } from './output/liveDeployOutput.js';

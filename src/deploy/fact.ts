@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { STAGES } from '../specfile/stepOptions.js';
+import { STAGES } from '../stages.js';
 import { NAME_RE } from '../util/names.js';
 import { DeployError } from '../errors.js';
 import { escapeText } from '../util/escapeText.js';

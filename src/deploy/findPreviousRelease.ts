@@ -3,10 +3,16 @@ import { listReleases, type Release as StoredRelease } from '../store/listReleas
 
 /**
  * The release to roll back to: the one of the same name just before (by epoch) the release the
- * hosts run now (the most common digest among their facts), or a named version.
+ * hosts run now (the most common digest among their facts), or a named version. A damaged release
+ * of that name is an error (it might be the one to go back to); one of another name is passed over.
  */
 export async function findPreviousRelease(store: string, name: string, running: string[], to?: string): Promise<StoredRelease> {
-  const releases = (await listReleases(store)).filter((r) => r.name === name);
+  // a damaged release of another name does not matter here; one of this name might be the previous one
+  const releases = (
+    await listReleases(store, (d) => {
+      if (d.name === undefined || d.name === name) throw new StoreError(d.message);
+    })
+  ).filter((r) => r.name === name);
   if (releases.length === 0) throw new StoreError(`the store ${store} holds no release named ${name}`);
   if (to) {
     const hit = releases.find((r) => r.version === to || r.digest.startsWith(to));

@@ -20,7 +20,7 @@ const CONTROL_PREFIX = 'fy-';
 export interface Connections {
   /** one per item, in order */
   transports: Transport[];
-  /** stop every master connection and remove the folder of control sockets */
+  /** stop every master connection left and remove the folder of control sockets */
   close(): Promise<void>;
 }
 
@@ -36,7 +36,9 @@ export async function openConnections(items: Array<{ host: InventoryHost; settin
   return {
     transports,
     async close() {
-      await Promise.all(transports.map((t) => t.close().catch(() => {})));
+      // a master held by a deploy's guard ends with it and removes its socket; what is left here are
+      // masters ssh started on its own (ControlPersist): one `ssh -O exit` each, none per host that has none
+      await stopMasters(controlDir, ssh.program);
       await rm(controlDir, { recursive: true, force: true });
     },
   };
@@ -64,8 +66,13 @@ async function cleanStaleControlDirs(program = 'ssh'): Promise<void> {
     const m = new RegExp(`^${CONTROL_PREFIX}(\\d+)-\\w+$`).exec(name);
     if (!m || isProcessAlive(Number(m[1]))) continue;
     const dir = join(tmpdir(), name);
-    const sockets = await readdir(dir).catch(() => [] as string[]);
-    for (const s of sockets) await spawnCommand(program, ['-o', `ControlPath=${join(dir, s)}`, '-O', 'exit', 'ferry-stale-master'], { timeoutMs: 5000 });
+    await stopMasters(dir, program);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Ask the master behind each control socket in `dir` to exit. */
+async function stopMasters(dir: string, program = 'ssh'): Promise<void> {
+  const sockets = await readdir(dir).catch(() => [] as string[]);
+  await pMap(sockets, (s) => spawnCommand(program, ['-o', `ControlPath=${join(dir, s)}`, '-O', 'exit', 'ferry-master'], { timeoutMs: 5000 }), { concurrency: 16 });
 }

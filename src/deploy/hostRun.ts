@@ -11,7 +11,7 @@ import type { FactRead } from './readFacts.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { pruneReleasesScript, type StageSource, stageArtifacts } from './stageArtifacts.js';
 import { stepKinds } from './steps/stepKinds.js';
-import { STAGES, type StageName } from '../specfile/stepOptions.js';
+import { STAGES, type StageName } from '../stages.js';
 import type { StepContext, StepResult, StepTarget } from './steps/types.js';
 import { runScript } from './steps/runScript.js';
 import type { TransientError } from './transport/TransientError.js';

@@ -25,6 +25,8 @@ export interface HostSettings {
   sshOptions?: Record<string, string | number | boolean>;
   /** ferry_keep_releases: staged release trees kept on the host (the current one and older ones) */
   keepReleases: number;
+  /** ferry_policy_rc_timeout: seconds after which ferry's policy-rc.d removes itself on the host (default: the command timeout) */
+  policyRcTimeout?: number;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface HostSettings {
  * runs: changing them must not re-run configure (a new server address is not a new configuration),
  * unless a step or template of the stage names them.
  */
-export const CONNECTION_VARS = ['ferry_server', 'ssh_options', 'ferry_transport', 'ferry_facts_dir', 'ferry_ansible_facts_dir', 'ferry_keep_releases'] as const;
+export const CONNECTION_VARS = ['ferry_server', 'ssh_options', 'ferry_transport', 'ferry_facts_dir', 'ferry_ansible_facts_dir', 'ferry_keep_releases', 'ferry_policy_rc_timeout'] as const;
 
 export function hostSettings(host: InventoryHost, inventoryFile: string, factsDirOverride?: string): HostSettings {
   const vars = renderVars(host.vars, `inventory ${inventoryFile}, host ${host.name}`);
@@ -54,6 +56,10 @@ export function hostSettings(host: InventoryHost, inventoryFile: string, factsDi
   if (typeof keep !== 'number' || !Number.isInteger(keep) || keep < 1) {
     throw new SpecError(`${where}.ferry_keep_releases must be a whole number of at least 1 (the current release counts), found ${JSON.stringify(keep)}`);
   }
+  const policyRc = vars.ferry_policy_rc_timeout;
+  if (policyRc !== undefined && (typeof policyRc !== 'number' || !Number.isInteger(policyRc) || policyRc < 1)) {
+    throw new SpecError(`${where}.ferry_policy_rc_timeout must be a whole number of seconds, at least 1, found ${JSON.stringify(policyRc)}`);
+  }
   return {
     vars,
     dataDir,
@@ -63,6 +69,7 @@ export function hostSettings(host: InventoryHost, inventoryFile: string, factsDi
     server: server as string | undefined,
     sshOptions: ssh as HostSettings['sshOptions'],
     keepReleases: keep,
+    policyRcTimeout: policyRc,
   };
 }
 

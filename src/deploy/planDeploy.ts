@@ -3,7 +3,7 @@ import { forEachHost } from './forEachHost.js';
 import { prepareTargets } from './prepareTargets.js';
 import { readFacts } from './readFacts.js';
 import { retryTransient } from './retryTransient.js';
-import { STAGES, type StageName } from '../specfile/stepOptions.js';
+import { STAGES, type StageName } from '../stages.js';
 import type { DeployOptions } from './runDeploy.js';
 
 export interface PlanRow {

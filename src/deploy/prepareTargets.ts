@@ -8,7 +8,7 @@ import type { Release } from '../store/loadRelease.js';
 import { serviceArtifacts } from './serviceArtifacts.js';
 import { artifactsDigest, stageKey } from './stageKey.js';
 import { bundleEntry } from './steps/bundleEntry.js';
-import { STAGES, type StageName } from '../specfile/stepOptions.js';
+import { STAGES, type StageName } from '../stages.js';
 import { type ParsedStep, validateSteps } from '../specfile/validateSteps.js';
 import { stepKinds } from './steps/stepKinds.js';
 

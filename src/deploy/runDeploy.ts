@@ -11,7 +11,7 @@ import type { Release } from '../store/loadRelease.js';
 import { prepareTargets } from './prepareTargets.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { rollout } from './rollout.js';
-import { STAGES, type StageName } from '../specfile/stepOptions.js';
+import { STAGES, type StageName } from '../stages.js';
 import { summarizeReport } from './summarizeReport.js';
 
 export type { DeployReport, HostOutcome, StageOutcome, StageStatus } from './deployReport.js';

@@ -2,7 +2,7 @@ import { canonicalJson } from '../util/canonicalJson.js';
 import { sha256Hex } from '../util/sha256.js';
 import type { ManifestEntry } from '../bundle/manifest.js';
 import type { ParsedStep } from '../specfile/validateSteps.js';
-import type { StageName } from '../specfile/stepOptions.js';
+import type { StageName } from '../stages.js';
 
 /** sha256 over the service's artifact list: what the host must hold, by content. */
 export function artifactsDigest(entries: ManifestEntry[]): string {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { StatusResult } from './collectStatus.js';
 import type { InventoryHost } from './loadInventory.js';
-import { STAGES } from '../specfile/stepOptions.js';
+import { STAGES } from '../stages.js';
 
 /**
  * `ferry status --json`, for monitoring: one document over every region (inventory) asked. Stable: fields

@@ -4,7 +4,8 @@ import { formatIssues } from '../util/formatIssues.js';
 import type { HostTarget, ServiceTarget } from './prepareTargets.js';
 import { renderDeep } from '../template/renderTemplate.js';
 import { stepKinds } from './steps/stepKinds.js';
-import { STEP_OPTIONS, type StageName } from '../specfile/stepOptions.js';
+import { STEP_OPTIONS } from '../specfile/stepOptions.js';
+import type { StageName } from '../stages.js';
 import type { ParsedStep } from '../specfile/validateSteps.js';
 import type { StepContext } from './steps/types.js';
 import type { Transport } from './transport/types.js';
@@ -33,6 +34,7 @@ export function stepContext(target: HostTarget, svc: ServiceTarget, stage: Stage
     },
     changedSoFar: false,
     timeoutMs,
+    policyRcSeconds: target.settings.policyRcTimeout,
   };
 }
 

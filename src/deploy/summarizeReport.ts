@@ -1,5 +1,5 @@
 import type { DeployReport } from './deployReport.js';
-import { STAGES, type StageName } from '../specfile/stepOptions.js';
+import { STAGES, type StageName } from '../stages.js';
 
 export interface StageCounts {
   ran: number;

@@ -2,6 +2,7 @@ import type * as openpgp from 'openpgp';
 import { SignatureError } from '../errors.js';
 import type { Policy, PolicyRule } from './loadPolicy.js';
 import type { VerifiedSignature } from './verify.js';
+import { globMatches } from '../util/globMatches.js';
 
 export interface PolicyVerdict {
   met: boolean;
@@ -75,10 +76,4 @@ async function certifyingPolicyKey(policy: Policy, fingerprint: string, keyring:
     }
   }
   return undefined;
-}
-
-/** A shell-style glob over a whole bundle name: * any run of characters, ? one character. */
-export function globMatches(glob: string, name: string): boolean {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(name);
 }

@@ -43,3 +43,8 @@ export async function mergeSignatures(armored: string[]): Promise<string> {
   // RFC 9580: armor holding only v6 signatures carries no CRC24 line; for v4 it is customary
   return openpgp.armor(openpgp.enums.armor.signature, Buffer.concat(parts.map((p) => p.bytes)), undefined, undefined, undefined, !v6only);
 }
+
+/** The public halves of signing keys, armored one after another (keys/bundle.asc). */
+export function publicKeysArmored(keys: openpgp.PrivateKey[]): string {
+  return keys.map((k) => k.toPublic().armor()).join('');
+}

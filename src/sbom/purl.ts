@@ -21,3 +21,18 @@ export function gitPurl(name: string, commit: string, url: string): string {
 export function isUrl(s: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/i.test(s);
 }
+
+/** A purl's type, name and version, or undefined when it is not a valid purl. */
+export function parsePurl(purl: string): { type: string; name: string; version?: string } | undefined {
+  try {
+    const p = PackageURL.fromString(purl);
+    return { type: p.type, name: p.name, ...(p.version != null && { version: p.version }) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** An OCI image by its manifest (or index) digest: pkg:oci/NAME@sha256%3AHEX?repository_url=REGISTRY/REPOSITORY&tag=TAG. */
+export function ociPurl(repository: string, digest: string, repositoryUrl: string, tag: string): string {
+  return new PackageURL('oci', undefined, repository.split('/').pop()!, digest, { repository_url: repositoryUrl, tag }, undefined).toString();
+}

@@ -6,10 +6,10 @@
 export interface SbomComponent {
   /** unique in the document: the purl of a package, else the bundle path of the entry */
   ref: string;
-  type: 'application' | 'library' | 'file' | 'operating-system';
+  type: 'application' | 'library' | 'file' | 'operating-system' | 'container';
   name: string;
   version?: string;
-  /** package URL: pkg:deb/debian/NAME@VERSION?arch=ARCH, pkg:pypi/NAME@VERSION, pkg:generic/NAME@COMMIT */
+  /** package URL: pkg:deb/debian/NAME@VERSION?arch=ARCH, pkg:pypi/NAME@VERSION, pkg:generic/NAME@COMMIT, pkg:oci/NAME@DIGEST */
   purl?: string;
   /** of the bytes the bundle carries */
   sha256?: string;

@@ -28,7 +28,7 @@ export interface SpdxPackage {
   comment?: string;
 }
 
-const PURPOSE: Record<string, string> = { application: 'APPLICATION', library: 'LIBRARY', file: 'FILE', 'operating-system': 'OPERATING-SYSTEM' };
+const PURPOSE: Record<string, string> = { application: 'APPLICATION', library: 'LIBRARY', file: 'FILE', 'operating-system': 'OPERATING-SYSTEM', container: 'CONTAINER' };
 
 /**
  * SPDX 2.3 from the same data: every component (the release, its services, nested ones) as a package

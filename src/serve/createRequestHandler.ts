@@ -8,6 +8,7 @@ import { BundleIndexCache, type BundleIndex } from './bundleIndexCache.js';
 import { contentTypeFor, DEFAULT_CONTENT_TYPE } from './contentTypeFor.js';
 import { createRefResolver } from './createRefResolver.js';
 import { readReleaseRefs } from '../store/readReleaseRefs.js';
+import { resolveMirror } from '../store/resolveMirror.js';
 import { renderReleasesIndex } from '../store/renderReleasesIndex.js';
 import { resolveRequestPath, type BundleLocation } from './resolveRequestPath.js';
 import { sendPlainStatus } from './sendPlainStatus.js';
@@ -41,6 +42,7 @@ const REVALIDATE = 'no-cache';
  *   /releases/NAME/VERSION/PATH     the same through STORE/refs/NAME/VERSION
  *   /releases/                      JSON list of releases
  *   /blobs/sha256/HEX               one artifact by its hash
+ *   /mirrors/NAME/PATH              a mirror's current snapshot (STORE/mirrors/NAME); NAME@VERSION for another
  *   /healthz                        liveness and store check
  * A URL ending in "/" serves the folder's index.html (PEP 503 pages); the folder without "/" redirects.
  */
@@ -112,6 +114,14 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
         }
         res.setHeader('X-Ferry-Bundle', digest);
         return { ...(await serveFromBundle(req, res, index, r, REVALIDATE)), bundle: digest };
+      }
+      case 'mirror': {
+        const snapshot = await resolveMirror(opts.store, r.mirror, r.version);
+        const index = snapshot && (await bundles.get(snapshot.digest));
+        if (!snapshot || !index) return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'no such mirror snapshot' };
+        res.setHeader('X-Ferry-Bundle', snapshot.digest);
+        const loc = { path: r.path === '' ? `mirrors/${r.mirror}` : `mirrors/${r.mirror}/${r.path}`, directory: r.directory };
+        return { ...(await serveFromBundle(req, res, index, loc, REVALIDATE)), bundle: snapshot.digest };
       }
       case 'blob':
         return sendStoreFile(req, res, {

@@ -22,6 +22,7 @@ const NAME = '[A-Za-z0-9][A-Za-z0-9._+~-]*';
  * - /releases/NAME/VERSION/ follows STORE/releases/NAME/VERSION, a symlink to ../../bundles/DIGEST
  *   kept in step with STORE/refs by syncReleaseLinks (ferry serve --sync-links);
  * - /releases/ is the file STORE/releases.json that the same sync writes;
+ * - /mirrors/NAME[@VERSION]/ follows STORE/mirrors/NAME[@VERSION] (syncMirrorLinks, ferry mirror switch);
  * - no other symlink is followed (`disable_symlinks`), so a link planted in the store cannot lead out of it;
  * - content types come from the same table as ferry's; ETags are nginx's own (mtime and size), not the sha256.
  */
@@ -113,6 +114,15 @@ ${types}
     location ~ "^/releases/(?<ferry_name>${NAME})/(?<ferry_version>${NAME})/(?<ferry_path>.*)$" {
         alias ${q(`${opts.store}/releases/`, '$ferry_name/$ferry_version/$ferry_path')};
         disable_symlinks on ${q(`from=${opts.store}/releases/`, '$ferry_name/$ferry_version')};${perFile('/releases/[^/]+/[^/]+', 'no-cache')}
+    }
+    # mirrors: STORE/mirrors/NAME -> NAME@VERSION -> ../bundles/DIGEST/mirrors/NAME (ferry mirror switch
+    # replaces the first link atomically); no link inside the bundle is followed
+    location ~ "^/mirrors/(?<ferry_mirror>${NAME}(?:@${NAME})?)$" {
+        return 301 /mirrors/$ferry_mirror/;
+    }
+    location ~ "^/mirrors/(?<ferry_mirror>${NAME}(?:@${NAME})?)/(?<ferry_mpath>.*)$" {
+        alias ${q(`${opts.store}/mirrors/`, '$ferry_mirror/$ferry_mpath')};
+        disable_symlinks on ${q(`from=${opts.store}/mirrors/`, '$ferry_mirror')};${perFile('/mirrors/[^/]+', 'no-cache')}
     }
     location ~ "^/blobs/sha256/[0-9a-f]{64}$" {
         types { }

@@ -25,6 +25,8 @@ export type Route =
   | ({ kind: 'bundle'; digest: string } & BundleLocation)
   | ({ kind: 'release'; name: string; version: string } & BundleLocation)
   | { kind: 'blob'; sha256: string }
+  /** /mirrors/NAME/PATH (the snapshot STORE/mirrors/NAME points at) or /mirrors/NAME@VERSION/PATH */
+  | ({ kind: 'mirror'; mirror: string; version?: string } & BundleLocation)
   | { kind: 'redirect'; location: string }
   /** `reason` is for the access log only; clients get a bare status so nothing leaks */
   | { kind: 'refused'; status: 400 | 404 | 414; reason: string };
@@ -80,6 +82,12 @@ export function resolveRequestPath(target: string): Route {
     case 'bundles':
       if (a === undefined || !SHA256_RE.test(a)) return refused(404, 'not a bundle digest');
       return { kind: 'bundle', digest: a, path: [b, ...rest].filter((s) => s !== undefined).join('/'), directory: directory || b === undefined };
+    case 'mirrors': {
+      const [mirror, version, more] = (a ?? '').split('@');
+      if (!a || more !== undefined || !REF_SEGMENT_RE.test(mirror!) || (version !== undefined && !REF_SEGMENT_RE.test(version))) return refused(404, 'not a mirror name');
+      if (b === undefined && !directory) return { kind: 'redirect', location: rawPath + '/' };
+      return { kind: 'mirror', mirror: mirror!, version, path: [b, ...rest].filter((s) => s !== undefined).join('/'), directory: directory || b === undefined };
+    }
     case 'blobs':
       if (a === 'sha256' && b !== undefined && rest.length === 0 && !directory && SHA256_RE.test(b)) return { kind: 'blob', sha256: b };
       return refused(404, 'not a blob address');

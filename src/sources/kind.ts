@@ -33,6 +33,12 @@ export interface BundleInput {
   file: string;
   kind: EntryKind;
   services: string[];
+  /**
+   * the bytes' sha256 and size when the kind already checked them: a cache entry fetched against a
+   * known digest (named by it, verified as it streamed, read-only). The build then does not read the
+   * file a second time before packing it; import checks every byte against the manifest anyway.
+   */
+  known?: { sha256: string; size: number };
 }
 
 export interface KindResult {

@@ -44,6 +44,20 @@ export const GitArtifact = z
   })
   .strict();
 
+/**
+ * A container image: its full reference (`registry.example/team/app:1.4`, optionally `@sha256:…` to pin
+ * it), the platforms to carry of a multi-platform image (default: targets.debian.architectures), and
+ * where to read it when not from its registry: `oci:PATH[:TAG]` (an OCI image layout folder) or
+ * `docker-archive:PATH` (what `docker save` writes), PATH relative to the spec.
+ */
+export const ImageArtifact = z
+  .object({
+    ref: z.string().min(1),
+    platforms: z.array(z.string().regex(/^[a-z0-9]+\/[a-z0-9]+(?:\/[a-z0-9]+)?$/, 'OS/ARCHITECTURE[/VARIANT], like "linux/amd64" or "linux/arm/v7"')).min(1).optional(),
+    from: z.string().regex(/^(?:oci|docker-archive):./, '"oci:PATH[:TAG]" or "docker-archive:PATH"').optional(),
+  })
+  .strict();
+
 /** A step: exactly one key naming its kind, with that kind's options (checked by validateSteps.ts). */
 export const Step = z
   .record(z.string(), z.unknown())
@@ -60,9 +74,10 @@ export const Service = z
         python: z.object({ requirements: z.string().min(1) }).strict().optional(),
         git: z.array(GitArtifact).default([]),
         rootfs: z.array(name).default([]),
+        images: z.array(ImageArtifact).default([]),
       })
       .strict()
-      .default({ files: [], apt: [], git: [], rootfs: [] }),
+      .default({ files: [], apt: [], git: [], rootfs: [], images: [] }),
     stage: z.array(Step).default([]),
     install: z.array(Step).default([]),
     configure: z.array(Step).default([]),
@@ -77,6 +92,39 @@ export const AptUpstream = z
     components: z.array(z.string().min(1)).default(['main']),
     /** keyring file(s) that sign the upstream's InRelease (armored .asc or binary .gpg) */
     keyring: z.union([z.string(), z.array(z.string())]).optional(),
+  })
+  .strict();
+
+/**
+ * A general-purpose apt mirror carried across the gap: the upstream's suites, components and
+ * architectures as they are, filtered (names and globs, sections, priorities; with the dependencies of
+ * the selection when asked) or whole, keeping the newest `keep` versions of each package.
+ */
+export const AptMirror = z
+  .object({
+    /** an http(s) URI, or "system": the build machine's own apt sources and keyrings */
+    uri: z.string().min(1),
+    /** keyring file(s) that sign the upstream's InRelease (armored .asc or binary .gpg); not with "system" */
+    keyring: z.union([z.string(), z.array(z.string())]).optional(),
+    suites: z.array(aptDistribution).min(1),
+    components: z.array(aptDistribution).min(1).default(['main']),
+    architectures: z.array(name).min(1).default(['amd64']),
+    /** what to carry; without a filter, everything */
+    filter: z
+      .object({
+        /** package names or globs (* and ?) */
+        packages: z.array(z.string().min(1)).default([]),
+        /** sections, e.g. net, admin (a section "contrib/net" also matches "net") */
+        sections: z.array(z.string().min(1)).default([]),
+        /** priorities, e.g. required, important, standard */
+        priorities: z.array(z.string().min(1)).default([]),
+        /** add what the selection needs to install (Pre-Depends and Depends, across every suite and component) */
+        with_dependencies: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
+    /** versions of each package kept, newest first */
+    keep: z.number().int().min(1).default(1),
   })
   .strict();
 
@@ -149,11 +197,24 @@ export const Spec = z
           .object({ index: z.string().min(1), allow_sdist: z.boolean().default(false) })
           .strict()
           .optional(),
+        /**
+         * where to fetch each registry's images: `registry.example: { url: http://127.0.0.1:5000 }` (a
+         * mirror, or plain HTTP); a registry not listed is fetched from https://REGISTRY
+         */
+        images: z
+          .object({ registries: z.record(z.string().min(1), z.object({ url: z.string().regex(/^https?:\/\/[^\s/?#]+\/?$/, 'an http(s) URL of a registry (scheme, host and port only)') }).strict()).default({}) })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ apt: [], apt_options: { recommends: false, base: [] } }),
     services: z.record(name, Service).default({}),
     rootfs: z.record(name, RootfsSpec).default({}),
+    /** general-purpose mirrors served at /mirrors/NAME/ after import (docs/mirrors.md) */
+    mirrors: z
+      .object({ apt: z.record(name, AptMirror).default({}) })
+      .strict()
+      .default({ apt: {} }),
   })
   .strict();
 
@@ -161,6 +222,8 @@ export type Spec = z.infer<typeof Spec>;
 export type Service = z.infer<typeof Service>;
 export type FileArtifact = z.infer<typeof FileArtifact>;
 export type GitArtifact = z.infer<typeof GitArtifact>;
+export type ImageArtifact = z.infer<typeof ImageArtifact>;
 export type AptUpstream = z.infer<typeof AptUpstream>;
 export type RootfsSpec = z.infer<typeof RootfsSpec>;
+export type AptMirror = z.infer<typeof AptMirror>;
 export type Step = z.infer<typeof Step>;

@@ -8,9 +8,6 @@ import { name, unitName } from '../util/names.js';
  * each host's {{ templates }} are rendered (src/deploy/steps/ holds what each kind does on a host).
  */
 
-/** The stages a service's steps run in, in order. */
-export const STAGES = ['stage', 'install', 'configure'] as const;
-export type StageName = (typeof STAGES)[number];
 
 const absolute = z.string().startsWith('/', 'an absolute path');
 const mode = z.string().regex(/^0?[0-7]{3,4}$/, 'an octal mode in quotes, like "0640"');

@@ -1,7 +1,8 @@
 import { FerryError, SpecError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
 import { checkTemplate, isTemplate } from '../template/renderTemplate.js';
-import { isStepKindName, STAGES, STEP_KIND_LIST, STEP_OPTIONS, type StageName, type StepKindName } from './stepOptions.js';
+import { isStepKindName, STEP_KIND_LIST, STEP_OPTIONS, type StepKindName } from './stepOptions.js';
+import { STAGES, type StageName } from '../stages.js';
 
 export interface ParsedStep {
   kind: StepKindName;

@@ -13,6 +13,8 @@ import { readStoredManifest } from './readStoredManifest.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
 import { sweepStaleImports } from './sweepStaleImports.js';
 import { syncReleaseLinks } from './syncReleaseLinks.js';
+import { syncMirrorLinks } from './syncMirrorLinks.js';
+import { resolveMirror } from './resolveMirror.js';
 
 export interface GcOptions {
   storeDir: string;
@@ -87,6 +89,8 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
       scratch = await sweepStaleImports(layout.tmp);
     }
     const releases = await readReleases(layout);
+    // the snapshot each mirror's stable URL serves stays, whatever its age (ferry mirror switch chose it)
+    for (const digest of await servedMirrorDigests(opts.storeDir)) protect.add(digest);
     const kept: GcRelease[] = [];
     const removed: GcRelease[] = [];
     const byName = new Map<string, Array<GcRelease & { manifest: Manifest }>>();
@@ -119,6 +123,7 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
       }
       // STORE/releases/NAME/VERSION links (nginx) follow the refs before the trees they point at go
       await syncReleaseLinks(opts.storeDir, (file, why) => log.warn(`ignoring ${file}: ${why}`));
+      await syncMirrorLinks(opts.storeDir, { onInvalid: (file, why) => log.warn(`ignoring ${file}: ${why}`) });
       for (const digest of [...removed.map((r) => r.digest), ...orphans]) {
         const trash = join(scratchDir!, digest);
         await rename(layout.bundle(digest), trash).catch(ignoreMissing);
@@ -172,6 +177,19 @@ async function storedDigests(dir: string, kind: 'folder' | 'file', log: Logger):
     else log.warn(`leaving ${path} alone: not a ${kind}`);
   }
   return out.sort();
+}
+
+/** The bundles STORE/mirrors/NAME (the stable mirror URLs) point at. */
+async function servedMirrorDigests(store: string): Promise<string[]> {
+  const dir = storeLayout(store).mirrors;
+  if (!(await checkStorePath(dir, 'folder'))) return [];
+  const out: string[] = [];
+  for (const name of await readdir(dir)) {
+    if (name.startsWith('.') || name.includes('@')) continue;
+    const served = await resolveMirror(store, name);
+    if (served) out.push(served.digest);
+  }
+  return out;
 }
 
 function ignoreMissing(err: NodeJS.ErrnoException): void {

@@ -1,4 +1,5 @@
-import { StoreError } from '../errors.js';
+import { relative, sep } from 'node:path';
+import { FerryError, StoreError } from '../errors.js';
 import { readReleaseRefs } from './readReleaseRefs.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { storeLayout } from './storeLayout.js';
@@ -14,16 +15,42 @@ export interface Release {
   bytes: number;
 }
 
-/** Every NAME/VERSION ref of the store with a summary of its manifest, sorted by name then epoch. */
-export async function listReleases(storeDir: string): Promise<Release[]> {
+/** A release that cannot be read: a damaged ref, or a manifest that is missing, a link, or not its digest. */
+export interface DamagedRelease {
+  /** one line naming the file or release, what is wrong and what to do */
+  message: string;
+  /** the release name, when the damaged ref or manifest tells it */
+  name?: string;
+  version?: string;
+  digest?: string;
+}
+
+/**
+ * Every NAME/VERSION ref of the store with a summary of its manifest, sorted by name then epoch. A
+ * damaged release fails the listing, unless `onDamaged` is given: then it is reported there and left
+ * out, so one damaged release does not hide the others. The store's own folders must be sound either way.
+ */
+export async function listReleases(storeDir: string, onDamaged?: (d: DamagedRelease) => void): Promise<Release[]> {
   const layout = storeLayout(storeDir);
   await checkStoreFolders(layout);
+  const damaged = (d: DamagedRelease) => {
+    if (!onDamaged) throw new StoreError(d.message);
+    onDamaged(d);
+  };
   const refs = await readReleaseRefs(layout.refs, (file, why) => {
-    throw new StoreError(`${file}: ${why}; fix or remove that ref`);
+    const name = relative(layout.refs, file).split(sep)[0];
+    damaged({ message: `${file}: ${why}; fix or remove that ref`, ...(name && name !== '..' && { name }) });
   });
   const out: Release[] = [];
   for (const { name, version, digest } of refs) {
-    const { manifest } = await readStoredManifest(storeDir, digest);
+    let manifest;
+    try {
+      ({ manifest } = await readStoredManifest(storeDir, digest));
+    } catch (err) {
+      if (!onDamaged || !(err instanceof FerryError)) throw err;
+      onDamaged({ message: `release ${name}/${version}: ${err.message}`, name, version, digest });
+      continue;
+    }
     out.push({
       name,
       version,

@@ -1,19 +1,25 @@
 import { stat } from 'node:fs/promises';
 import { StoreError } from '../errors.js';
-import { listReleases, type Release } from './listReleases.js';
+import { type DamagedRelease, listReleases, type Release } from './listReleases.js';
 
 /**
  * Find a release by DIGEST (or a unique prefix of at least 8 hex), NAME/VERSION, NAME@VERSION,
- * or NAME alone (the newest by epoch).
+ * or NAME alone (the newest by epoch). A damaged release of the store is passed over unless it could
+ * be the one asked for (its name, or a digest that fits): then its damage is the error, never an
+ * older release of that name in its place.
  */
 export async function resolveRelease(storeDir: string, what: string): Promise<Release> {
-  const releases = await listReleases(storeDir);
-  if (/^[0-9a-f]{8,64}$/.test(what)) {
+  const damaged: DamagedRelease[] = [];
+  const releases = await listReleases(storeDir, (d) => damaged.push(d));
+  const m = /^([^/@]+)(?:[/@](.+))?$/.exec(what);
+  const hex = /^[0-9a-f]{8,64}$/.test(what);
+  const mayBe = damaged.find((d) => (hex && (d.digest === undefined || d.digest.startsWith(what))) || (m && (d.name === undefined || (d.name === m[1] && (m[2] === undefined || d.version === undefined || d.version === m[2])))));
+  if (mayBe) throw new StoreError(mayBe.message);
+  if (hex) {
     const hits = releases.filter((r) => r.digest.startsWith(what));
     if (hits.length === 1) return hits[0]!;
     if (hits.length > 1) throw new StoreError(`${what} matches ${hits.length} releases; give more digits`);
   }
-  const m = /^([^/@]+)(?:[/@](.+))?$/.exec(what);
   if (m) {
     const [, name, version] = m;
     const hits = releases.filter((r) => r.name === name && (version === undefined || r.version === version));

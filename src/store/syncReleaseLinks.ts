@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readlink, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { isMissing } from '../util/isMissing.js';
@@ -8,6 +7,7 @@ import { renderReleasesIndex } from './renderReleasesIndex.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { storeLayout } from './storeLayout.js';
 import { checkStorePath } from './checkStorePath.js';
+import { replaceLink } from './replaceLink.js';
 
 export interface LinkChanges {
   created: string[];
@@ -45,14 +45,7 @@ export async function syncReleaseLinks(store: string, onInvalid?: (file: string,
     });
     if (current === target) continue;
     await mkdir(join(linksDir, name), { recursive: true });
-    const tmp = join(linksDir, name, `.${version}.${randomBytes(6).toString('hex')}.tmp`);
-    await symlink(target, tmp);
-    try {
-      await rename(tmp, link);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw new StoreError(`cannot replace ${link}: ${(err as Error).message}`, { cause: err });
-    }
+    await replaceLink(link, target);
     (current === undefined ? changes.created : changes.updated).push(key);
   }
 

@@ -58,3 +58,17 @@ export const entryPath = z.string().refine(isSafeBundlePath, ENTRY_PATH_RULE);
 export const aptDistribution = z
   .string()
   .refine((s) => s.length <= 200 && s.split('/').every((p) => NAME_RE.test(p)), 'names of letters, digits and . _ + - separated by /');
+
+/**
+ * Container image names (the OCI distribution spec's grammar): they become URL paths of `ferry serve`
+ * (/v2/REPOSITORY/manifests/TAG) and arguments of podman/docker on hosts, so a manifest's are checked
+ * like every other name. A registry is a host name with an optional port.
+ */
+export const IMAGE_REGISTRY_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::[0-9]{1,5})?$/;
+export const IMAGE_REPOSITORY_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+export const IMAGE_TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+export const IMAGE_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+export const imageRegistry = z.string().max(255).regex(IMAGE_REGISTRY_RE, 'a registry host name with an optional :PORT');
+export const imageRepository = z.string().max(255).regex(IMAGE_REPOSITORY_RE, 'a repository of lowercase path components (letters, digits, separated by . _ __ -) joined by /');
+export const imageTag = z.string().regex(IMAGE_TAG_RE, 'a tag of up to 128 letters, digits and _ . - that does not start with . or -');
+export const imageDigest = z.string().regex(IMAGE_DIGEST_RE, 'sha256: and 64 lowercase hex digits');

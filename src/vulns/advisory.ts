@@ -3,6 +3,10 @@ export interface CarriedPackage {
   kind: 'deb' | 'wheel';
   name: string;
   version: string;
+  /** a .deb's source package and its version: Debian's advisories name the source */
+  source?: { name: string; version: string };
+  /** the artifact it is inside (a rootfs), when it is not carried on its own */
+  in?: string;
 }
 
 export const SEVERITIES = ['unknown', 'low', 'medium', 'high', 'critical'] as const;

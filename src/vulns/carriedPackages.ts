@@ -1,23 +1,35 @@
-import { basename } from 'node:path';
-import type { Manifest } from '../bundle/manifest.js';
+import type { CdxBom, CdxComponent } from '../sbom/cycloneDx.js';
+import { parsePurl } from '../sbom/purl.js';
 import type { CarriedPackage } from './advisory.js';
 
 /**
- * The Debian packages and wheels a bundle carries: debs from the manifest's apt artifacts (name and
- * full version, epoch included: pool file names drop the epoch), wheels from their entry file names
- * (NAME-VERSION-TAGS.whl). The one place to switch to the bundle's SBOM (sbom.cdx.json) once every
- * bundle carries it: it also names the source package a Debian advisory is filed under.
+ * The Debian packages and wheels a bundle carries, as its SBOM lists them: every component with a
+ * `pkg:deb` purl (name and full version, epoch included, and the source package and version Debian's
+ * advisories are filed under: `ferry:deb:source`, `ferry:deb:source-version`) or a `pkg:pypi` purl,
+ * at any depth. Those inside another component (the Debian packages installed in an mmdebstrap
+ * rootfs) carry the path of the artifact they are in.
  */
-export function carriedPackages(manifest: Manifest): CarriedPackage[] {
+export function carriedPackages(bom: CdxBom): CarriedPackage[] {
   const out: CarriedPackage[] = [];
-  const apt = manifest.artifacts.apt as { packages?: unknown } | undefined;
-  for (const p of Array.isArray(apt?.packages) ? (apt.packages as unknown[]) : []) {
-    const { name, version } = (p ?? {}) as { name?: unknown; version?: unknown };
-    if (typeof name === 'string' && typeof version === 'string') out.push({ kind: 'deb', name, version });
-  }
-  for (const e of manifest.entries) {
-    const whl = e.kind === 'python' ? /^([^-]+)-([^-]+)-.+\.whl$/.exec(basename(e.path)) : null;
-    if (whl) out.push({ kind: 'wheel', name: whl[1]!, version: whl[2]! });
-  }
+  const walk = (c: CdxComponent, inside: string | undefined) => {
+    const p = packageOf(c);
+    if (p) out.push(inside === undefined ? p : { ...p, in: inside });
+    for (const inner of c.components ?? []) walk(inner, inside ?? property(c, 'ferry:path') ?? c['bom-ref']);
+  };
+  for (const c of bom.components) walk(c, undefined);
   return out;
+}
+
+function packageOf(c: CdxComponent): CarriedPackage | undefined {
+  const purl = c.purl === undefined ? undefined : parsePurl(c.purl);
+  if (!purl?.version) return undefined;
+  if (purl.type === 'pypi') return { kind: 'wheel', name: c.name || purl.name, version: purl.version };
+  if (purl.type !== 'deb') return undefined;
+  const source = property(c, 'ferry:deb:source');
+  const sourceVersion = property(c, 'ferry:deb:source-version');
+  return { kind: 'deb', name: purl.name, version: purl.version, ...(source && { source: { name: source, version: sourceVersion ?? purl.version } }) };
+}
+
+function property(c: CdxComponent, name: string): string | undefined {
+  return c.properties?.find((p) => p.name === name)?.value;
 }

@@ -6,6 +6,8 @@ export interface Finding {
   kind: CarriedPackage['kind'];
   package: string;
   version: string;
+  /** the artifact the package is inside (a rootfs), when it is not carried on its own */
+  in?: string;
   /** the version that fixes these advisories, null while unfixed */
   fixed: string | null;
   ids: string[];
@@ -14,28 +16,43 @@ export interface Finding {
 
 /**
  * The advisories that affect each carried package: Debian version order (epochs, ~) for debs, PEP 440
- * for wheels. One finding per package and fixed version, its advisory IDs (and aliases) merged.
+ * for wheels. One finding per package (and the artifact it is in) and fixed version, its advisory IDs
+ * (and aliases) merged.
  */
 export function matchAdvisories(packages: CarriedPackage[], advisories: Advisory[]): Finding[] {
   const byKey = new Map<string, Advisory[]>();
   for (const a of advisories) byKey.set(`${a.kind} ${a.package}`, [...(byKey.get(`${a.kind} ${a.package}`) ?? []), a]);
   const findings = new Map<string, Finding>();
   for (const p of packages) {
-    const name = p.kind === 'wheel' ? normalizePyPIName(p.name) : p.name;
-    const cmp = p.kind === 'deb' ? compareDebVersions : pep440Compare;
-    for (const a of byKey.get(`${p.kind} ${name}`) ?? []) {
-      const hit = a.versions.includes(p.version) ? { fixed: undefined } : a.ranges.find((r) => (r.introduced === '0' || cmp(p.version, r.introduced) >= 0) && (r.fixed === undefined || cmp(p.version, r.fixed) < 0));
-      if (!hit) continue;
-      const fixed = hit.fixed ?? null;
-      const key = `${p.kind} ${p.name} ${p.version} ${fixed}`;
-      const f = findings.get(key) ?? { kind: p.kind, package: p.name, version: p.version, fixed, ids: [], severity: 'unknown' as Severity };
-      f.ids = [...new Set([...f.ids, a.id, ...a.aliases])].sort();
-      if (SEVERITIES.indexOf(a.severity) > SEVERITIES.indexOf(f.severity)) f.severity = a.severity;
-      findings.set(key, f);
+    for (const { name, version } of namesOf(p)) {
+      const cmp = p.kind === 'deb' ? compareDebVersions : pep440Compare;
+      for (const a of byKey.get(`${p.kind} ${name}`) ?? []) {
+        const hit = a.versions.includes(version) ? { fixed: undefined } : a.ranges.find((r) => (r.introduced === '0' || cmp(version, r.introduced) >= 0) && (r.fixed === undefined || cmp(version, r.fixed) < 0));
+        if (!hit) continue;
+        const fixed = hit.fixed ?? null;
+        const key = `${p.kind} ${p.name} ${p.version} ${p.in ?? ''} ${fixed}`;
+        const f = findings.get(key) ?? { kind: p.kind, package: p.name, version: p.version, ...(p.in !== undefined && { in: p.in }), fixed, ids: [], severity: 'unknown' as Severity };
+        f.ids = [...new Set([...f.ids, a.id, ...a.aliases])].sort();
+        if (SEVERITIES.indexOf(a.severity) > SEVERITIES.indexOf(f.severity)) f.severity = a.severity;
+        findings.set(key, f);
+      }
     }
   }
   // by package, then the earliest fix first (unfixed last), in the package's own version order
-  return [...findings.values()].sort((x, y) => x.package.localeCompare(y.package) || x.version.localeCompare(y.version) || byFixed(x, y));
+  return [...findings.values()].sort((x, y) => x.package.localeCompare(y.package) || x.version.localeCompare(y.version) || (x.in ?? '').localeCompare(y.in ?? '') || byFixed(x, y));
+}
+
+/**
+ * The names an advisory may file a package under, each with the version to compare: a wheel's
+ * normalized name; a .deb's own name and version, and its source package's name and version (the
+ * Debian security tracker and Debian's OSV data name sources, with source versions: libssl3 is
+ * affected through openssl, and a binNMU 1.2-3+b1 is source 1.2-3).
+ */
+function namesOf(p: CarriedPackage): Array<{ name: string; version: string }> {
+  if (p.kind === 'wheel') return [{ name: normalizePyPIName(p.name), version: p.version }];
+  const own = { name: p.name, version: p.version };
+  if (!p.source) return [own];
+  return p.source.name === p.name ? [p.source] : [own, p.source];
 }
 
 function byFixed(x: Finding, y: Finding): number {

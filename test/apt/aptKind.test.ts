@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aptKind, type AptLock } from '../../src/sources/apt/aptKind.js';
+import { PACKED_LAYOUT } from '../../src/sources/apt/packedIndex.js';
 import { sha256Hex } from '../../src/util/sha256.js';
 import { context, fixtureUpstream, materialize } from './aptSetup.js';
 import { readPrivate, serveDir, signRelease } from './fixtureUpstream.js';
@@ -136,7 +137,7 @@ describe('apt kind: lock, collect, and the real apt-get', () => {
   it('does not trust a damaged parsed-index cache entry: a truncated or altered one is read from the index again and rewritten', async () => {
     const cacheDir = join(fx.dir, 'cache-damaged');
     const first = (await aptKind.lock(await context(fx.dir, raw, fx.bundleKey.secretArmored, cacheDir)))!;
-    const dir = join(cacheDir, 'apt-parsed', 'v2');
+    const dir = join(cacheDir, 'apt-parsed', `v${PACKED_LAYOUT}`);
     const [entry] = await readdir(dir);
     const intact = await readFile(join(dir, entry!));
     const altered = Buffer.from(intact);

@@ -24,6 +24,7 @@ export interface FixtureDeb {
   important?: boolean;
   multiArch?: string;
   priority?: string;
+  section?: string;
   essential?: boolean;
   source?: string;
 }
@@ -43,6 +44,7 @@ export async function buildDeb(dir: string, d: FixtureDeb): Promise<string> {
     ['Essential', d.essential ? 'yes' : undefined],
     ['Important', d.important ? 'yes' : undefined],
     ['Priority', d.priority ?? 'optional'],
+    ['Section', d.section],
     ['Maintainer', 'Ferry Tests <tests@example.invalid>'],
     ['Pre-Depends', d.preDepends],
     ['Depends', d.depends],

@@ -99,7 +99,7 @@ describe('uri: system reads the machine apt sources', () => {
     await mkdir(join(etc, 'sources.list.d'));
     await writeFile(join(etc, 'sources.list.d/x.sources'), `Types: deb\nURIs: http://127.0.0.1:9/x\nSuites: one two\nComponents: main\nSigned-By:\n${inline}\n`);
     const spec = Spec.parse({ name: 'n', version: '1', epoch: '2026-01-01T00:00:00Z', upstreams: { apt: [{ uri: 'system', suites: ['two'] }] } });
-    const ups = await loadAptUpstreams(spec, etc, etc);
+    const ups = await loadAptUpstreams(spec.upstreams.apt, { baseDir: etc, etc, where: 'upstreams.apt' });
     expect(ups).toHaveLength(1);
     expect(ups[0]!.suites).toEqual(['two']);
     expect(ups[0]!.keys.map((k) => k.getFingerprint().toUpperCase())).toEqual([key.fingerprint]);

@@ -8,7 +8,7 @@ import { commands } from '../../src/cli/commands.js';
 import { FERRY_BIN, ferry, run } from '../helpers/cli.js';
 
 /** The commands README.md documents; the table must keep registering every one of them. */
-const DOCUMENTED = ['key', 'lock', 'build', 'sign', 'inspect', 'verify', 'import', 'list', 'serve', 'extract', 'deploy', 'plan', 'rollback', 'status', 'split', 'diff', 'gc', 'audit', 'sbom'];
+const DOCUMENTED = ['key', 'lock', 'build', 'sign', 'inspect', 'verify', 'import', 'list', 'serve', 'extract', 'deploy', 'plan', 'rollback', 'status', 'split', 'diff', 'gc', 'audit', 'sbom', 'mirror'];
 
 function registered(): Command {
   const program = new Command('ferry');

@@ -1,32 +1,20 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseInventory } from '../../src/deploy/loadInventory.js';
 import { loadRelease } from '../../src/store/loadRelease.js';
 import { runDeploy } from '../../src/deploy/runDeploy.js';
-import { generateKey } from '../../src/pgp/generateKey.js';
-import { writeAptRepository } from '../../src/sources/apt/writeAptRepository.js';
 import { FERRY_BIN, run } from '../helpers/cli.js';
 import { canRunLab, labFor } from '../helpers/lab.js';
-import { makeDeb } from './debFixture.js';
+import { until } from '../helpers/until.js';
+import { writeSlowAptRelease } from './debFixture.js';
 import { recordingLogger } from './fixtures.js';
-import { writeRelease } from './storeFixture.js';
 
 const enabled = await canRunLab();
 const lab = await labFor('dtpol', 1);
 const INVENTORY = 'groups: { app: { hosts: [lab1] } }\nhosts: { lab1: }\n';
 const OPERATORS_OWN = '#!/bin/sh\n# the operator holds services on this host\nexit 101\n';
-
-/** Poll a condition; the bound only detects a hang, it is not an estimate of how long the work takes. */
-async function until(what: string, ok: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 3000; i++) {
-    if (await ok()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`still waiting for ${what} after 10 minutes`);
-}
 
 describe.skipIf(!enabled)("ferry's policy-rc.d on an isolated lab host: never left behind, never the operator's", () => {
   let dir: string;
@@ -42,26 +30,7 @@ describe.skipIf(!enabled)("ferry's policy-rc.d on an isolated lab host: never le
   beforeAll(async () => {
     dir = mkdtempSync('/var/tmp/ferry-deploy-policy-');
     store = join(dir, 'store');
-    const key = await generateKey({ name: 'bundle' });
-    const signing = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
-    // its postinst says it started, then waits for the test's go-ahead: the runner is killed meanwhile
-    const deb = makeDeb(dir, {
-      name: 'ferry-slow',
-      version: '1.0-1',
-      postinst: '#!/bin/sh\ntouch /var/lib/ferry-slow-installing\ni=0; while [ ! -e /var/lib/ferry-slow-go ] && [ $i -lt 6000 ]; do sleep 0.1; i=$((i+1)); done\nexit 0\n',
-    });
-    const repo = await writeAptRepository({ outDir: join(dir, 'apt'), suite: 'ferry', component: 'main', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [signing] });
-    writeRelease(store, {
-      name: 'slow',
-      version: '1',
-      services: { app: { version: '1.0', groups: ['app'], install: [{ apt: { packages: ['ferry-slow'] } }] } },
-      extra: [
-        { path: `apt/${repo.packages[0]!.poolPath}`, content: readFileSync(deb), kind: 'apt', services: ['app'] },
-        ...repo.indexes.map((ix) => ({ path: `apt/${ix.path}`, content: readFileSync(ix.file), kind: 'apt-index' as const, services: ['app'] })),
-        { path: 'keys/bundle.asc', content: key.publicArmored, kind: 'key', services: [] },
-      ],
-      artifacts: { apt: { suite: 'ferry', component: 'main', architectures: ['amd64'], packages: [{ name: 'ferry-slow', version: '1.0-1', architecture: 'all', services: ['app'] }] } },
-    });
+    await writeSlowAptRelease(dir, store);
     const up = await lab.sh(['up', '1']);
     expect(up.code, up.stderr).toBe(0);
     expect((await ssh('rm -f /usr/sbin/policy-rc.d /var/lib/ferry-slow-*')).code).toBe(0);

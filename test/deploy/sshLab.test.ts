@@ -35,3 +35,30 @@ describe('the test hosts: sshd on loopback', () => {
     expect(existsSync(join(home, '.pyenv'))).toBe(false);
   });
 });
+
+describe('the test hosts: commands counted on the host side', () => {
+  let dir: string;
+  let lab: SshLab;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-sshlab-count-'));
+    lab = await startSshLab(dir, ['k1'], { countCommands: true });
+  });
+  afterAll(async () => {
+    await lab?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts every command the host runs, the ones multiplexed over one connection too, and runs each unchanged', async () => {
+    const h = lab.hosts[0]!;
+    const ssh = (opts: string[], cmd: string[] = []) => run('ssh', ['-F', lab.sshConfig, '-o', `ControlPath=${dir}/cm-%C`, ...opts, '-p', String(h.port), h.address, ...cmd]);
+    const commands = lab.commands(h);
+    // a master connection that runs no command, two commands over it, and one on a connection of its own
+    expect((await ssh(['-o', 'ControlMaster=yes', '-o', 'ControlPersist=yes', '-N'])).code).toBe(0);
+    const r1 = await ssh(['-o', 'ControlMaster=no'], [`printf '%s|%s' "$(echo a b)" "$0"`]);
+    const r2 = await ssh(['-o', 'ControlMaster=no'], ['exit 7']);
+    const r3 = await ssh(['-o', 'ControlMaster=no', '-o', 'ControlPath=none'], ['echo own']);
+    await ssh(['-O', 'exit']);
+    expect([r1.stdout, r2.code, r3.stdout]).toEqual(['a b|sh', 7, 'own\n']);
+    expect(lab.commands(h) - commands).toBe(3);
+  });
+});

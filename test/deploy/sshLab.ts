@@ -25,8 +25,10 @@ export interface SshLab {
   start(host: LabHost): Promise<void>;
   /** connections the host's sshd authenticated (ssh handshakes, not commands), from its log */
   logins(host: LabHost): number;
+  /** commands (sessions) the host's sshd ran, counted on the host; 0 unless started with countCommands */
+  commands(host: LabHost): number;
   close(): Promise<void>;
 }
 
-export const startSshLab: (dir: string, names: string[], opts?: { netns?: Record<string, { address: string; netns: string }> }) => Promise<SshLab> = lab.startSshLab;
+export const startSshLab: (dir: string, names: string[], opts?: { netns?: Record<string, { address: string; netns: string }>; countCommands?: boolean }) => Promise<SshLab> = lab.startSshLab;
 export const freePort: () => Promise<number> = lab.freePort;

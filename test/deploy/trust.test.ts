@@ -7,6 +7,7 @@ import { collectStatus } from '../../src/deploy/collectStatus.js';
 import { loadRelease } from '../../src/store/loadRelease.js';
 import { type DeployOptions, runDeploy, type DeployReport } from '../../src/deploy/runDeploy.js';
 import { ferry, run } from '../helpers/cli.js';
+import { until } from '../helpers/until.js';
 import { labInventory, recordingLogger, resetHost, useLab, webService } from './fixtures.js';
 import type { FixtureRelease, FixtureService } from './storeFixture.js';
 import { writeRelease } from './storeFixture.js';
@@ -14,15 +15,6 @@ import { writeRelease } from './storeFixture.js';
 const statuses = (r: DeployReport) => r.hosts.flatMap((h) => Object.entries(h.services).flatMap(([svc, st]) => Object.entries(st).map(([stage, o]) => `${h.host} ${svc} ${stage} ${o!.status}`)));
 const ran = (r: DeployReport) => statuses(r).filter((s) => s.endsWith(' ran')).map((s) => s.replace(/ ran$/, ''));
 const fact = (root: string, service: string, dir = 'var/lib/ferry/facts') => JSON.parse(readFileSync(join(root, dir, `${service}.json`), 'utf8'));
-
-/** Poll a condition; the bound only detects a hang, it is not an estimate of how long the work takes. */
-async function until(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 6000; i++) {
-    if (await ok()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`still waiting for ${what} after 10 minutes`);
-}
 
 describe('deploys an operator can trust, on sshd hosts', () => {
   const ctx = useLab('trust', ['t1', 't2']);

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { access, mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { access, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KINDS } from '../../src/sources/kinds.js';
@@ -79,5 +79,14 @@ describe.skipIf(!ready)('rootfs built by mmdebstrap from the bundle\'s own apt r
     expect((rootfs.components ?? []).map((c) => `${c.name} ${c.version} ${c.purl!.split('arch=')[1]}`).sort()).toEqual(installed);
     const carried = new Map(bom.components.map((c) => [c.purl, c.hashes]));
     for (const c of rootfs.components!) expect(c.hashes, c.purl).toEqual(carried.get(c.purl));
+
+    // ferry audit reads the SBOM, so a package inside the rootfs is audited there too, under its source
+    const inside = rootfs.components!.find((c) => c.name === 'base-files')!;
+    const source = inside.properties!.find((p) => p.name === 'ferry:deb:source')!.value;
+    const tracker = join(dir, 'tracker.json');
+    await writeFile(tracker, JSON.stringify({ [source]: { 'CVE-2026-9999': { releases: { [codename!]: { status: 'resolved', fixed_version: `${inside.version}+ferrytest1`, urgency: 'high' } } } } }));
+    const audit = await ferry(['audit', 'mmdeb/1.0.0', '--store', store, '--db', tracker, '--suite', codename!, '--json']);
+    expect(audit.code, audit.stderr).toBe(0);
+    expect(JSON.parse(audit.stdout).findings).toContainEqual({ kind: 'deb', package: 'base-files', version: inside.version, in: 'rootfs/minbase.tar.gz', fixed: `${inside.version}+ferrytest1`, ids: ['CVE-2026-9999'], severity: 'high' });
   }, 900_000);
 });

@@ -6,9 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, run } from '../helpers/cli.js';
 import { craftBundle, manifestFor } from '../helpers/craft.js';
 import { writeKey } from '../helpers/keys.js';
+import { PackageURL } from 'packageurl-js';
+import { writeCycloneDx } from '../../src/sbom/writeCycloneDx.js';
+import type { SbomComponent } from '../../src/sbom/sbomComponent.js';
 
 let dir: string;
 let bundle: string;
+let keyring: string;
 let osvZip: string;
 let pypiJson: string;
 let tracker: string;
@@ -18,32 +22,41 @@ const osvDebian = (id: string, name: string, fixed: string) => ({ id, aliases: [
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-vulns-'));
   const key = await writeKey(dir, 'team');
-  const files = [
-    // pool file names drop the epoch: the version comes from the manifest's apt artifacts
-    { path: 'apt/pool/main/o/openssl/openssl_3.0.11-1~deb12u2_amd64.deb', kind: 'apt' },
-    { path: 'apt/pool/main/c/curl/curl_7.88.1-10+deb12u5_amd64.deb', kind: 'apt' },
-    { path: 'python/wheels/Jinja2-3.1.2-py3-none-any.whl', kind: 'python' },
-    { path: 'python/wheels/requests-2.32.0-py3-none-any.whl', kind: 'python' },
-  ].map((f) => ({ ...f, data: Buffer.from(f.path) }));
-  const m = manifestFor(files, {
-    name: 'vulnapp',
-    artifacts: {
-      apt: {
-        suite: 'bookworm',
-        component: 'main',
-        architectures: ['amd64'],
-        packages: [
-          // epoch 1 and a tilde in the Debian revision, as in a stable security update
-          { name: 'openssl', version: '1:3.0.11-1~deb12u2', architecture: 'amd64', services: [] },
-          { name: 'curl', version: '7.88.1-10+deb12u5', architecture: 'amd64', services: [] },
-        ],
-      },
-    },
+  const deb = (name: string, version: string, source: string, sourceVersion = version): SbomComponent => ({
+    ref: `pkg:deb/debian/${name}@${version}?arch=amd64`,
+    type: 'library',
+    name,
+    version,
+    purl: new PackageURL('deb', 'debian', name, version, { arch: 'amd64' }, undefined).toString(),
+    services: [],
+    properties: [
+      { name: 'ferry:deb:source', value: source },
+      { name: 'ferry:deb:source-version', value: sourceVersion },
+    ],
   });
-  m.entries = m.entries.map((e) => ({ ...e, kind: files.find((f) => f.path === e.path)!.kind as 'apt' | 'python' }));
+  const wheel = (name: string, version: string): SbomComponent => ({ ref: `pkg:pypi/${name.toLowerCase()}@${version}`, type: 'library', name, version, purl: new PackageURL('pypi', undefined, name, version, undefined, undefined).toString(), services: [] });
+  // what the build writes into sbom.cdx.json: the apt repository's .debs, the wheels, and a rootfs
+  // with the Debian packages installed in it (an older libssl3, built from the source openssl)
+  const sbom = writeCycloneDx({
+    name: 'vulnapp',
+    version: '1.0.0',
+    epoch: new Date('2026-11-25T00:00:00Z'),
+    services: {},
+    components: [
+      // epoch 1 and a tilde in the Debian revision, as in a stable security update
+      deb('openssl', '1:3.0.11-1~deb12u2', 'openssl'),
+      deb('curl', '7.88.1-10+deb12u5', 'curl'),
+      wheel('Jinja2', '3.1.2'),
+      wheel('requests', '2.32.0'),
+      { ref: 'rootfs/base.tar.gz', type: 'operating-system', name: 'base', path: 'rootfs/base.tar.gz', services: [], contains: [{ ...deb('libssl3', '1:3.0.9-1', 'openssl'), ref: 'rootfs/base.tar.gz#libssl3' }] },
+    ],
+  });
+  const files = [{ path: 'sbom.cdx.json', data: sbom }];
+  const m = manifestFor(files, { name: 'vulnapp' });
   const secret = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
   bundle = join(dir, 'vulnapp-1.0.0.ferry');
   await writeFile(bundle, await craftBundle(m, secret, files));
+  keyring = key.public;
 
   // OSV's per-ecosystem archive: a zip of one JSON record per advisory
   const osvDir = join(dir, 'osv');
@@ -85,24 +98,43 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 interface Finding {
   package: string;
+  in?: string;
   version: string;
   fixed: string | null;
   ids: string[];
   severity: string;
 }
 const report = async (args: string[]) => {
-  const r = await ferry(['audit', bundle, ...args, '--json']);
+  const r = await ferry(['audit', bundle, '--keyring', keyring, ...args, '--json']);
   expect(r.code, r.stderr).toBe(0);
   return (JSON.parse(r.stdout) as { findings: Finding[] }).findings;
 };
 
 describe('offline vulnerability report', () => {
   it('matches Debian packages against an OSV zip with epochs, tildes and a fix in a later revision', async () => {
-    const findings = await report(['--db', osvZip]);
+    const findings = (await report(['--db', osvZip])).filter((f) => f.in === undefined);
     expect(findings.map((f) => [f.package, f.version, f.fixed, f.ids.filter((i) => !i.startsWith('CVE'))])).toEqual([
       ['openssl', '1:3.0.11-1~deb12u2', '1:3.0.11-1~deb12u3', ['2026-0001']],
       ['openssl', '1:3.0.11-1~deb12u2', '1:3.0.11-1', ['2026-0003']],
     ]);
+  });
+
+  it("audits the Debian packages inside a rootfs too, under their source package's advisories, from the SBOM", async () => {
+    // libssl3 is built from openssl: Debian files advisories under the source package
+    const osv = (await report(['--db', osvZip])).filter((f) => f.in !== undefined);
+    expect(osv.map((f) => [f.package, f.version, f.in, f.fixed, f.ids.filter((i) => !i.startsWith('CVE'))])).toEqual([
+      ['libssl3', '1:3.0.9-1', 'rootfs/base.tar.gz', '1:3.0.11-1~deb12u3', ['2026-0001']],
+      ['libssl3', '1:3.0.9-1', 'rootfs/base.tar.gz', '1:3.0.11-1', ['2026-0003']],
+    ]);
+    const tracked = (await report(['--db', tracker, '--suite', 'bookworm'])).filter((f) => f.in !== undefined);
+    expect(tracked).toEqual([{ kind: 'deb', package: 'libssl3', version: '1:3.0.9-1', in: 'rootfs/base.tar.gz', fixed: '1:3.0.11-1~deb12u1', ids: ['CVE-2026-2000'], severity: 'high' }]);
+  });
+
+  it('reads a bundle only after verifying it: an untrusted key is refused and nothing is reported', async () => {
+    const other = await writeKey(dir, 'other');
+    const r = await ferry(['audit', bundle, '--keyring', other.public, '--db', osvZip]);
+    expect(r.code).toBe(66);
+    expect(r.stdout).toBe('');
   });
 
   it('matches wheels by PEP 440 under their normalized names', async () => {
@@ -111,26 +143,27 @@ describe('offline vulnerability report', () => {
   });
 
   it('reads Debian security tracker JSON for the chosen release, unfixed ones included', async () => {
-    const findings = await report(['--db', tracker, '--suite', 'bookworm']);
+    const findings = (await report(['--db', tracker, '--suite', 'bookworm'])).filter((f) => f.in === undefined);
     expect(findings.map((f) => [f.package, f.fixed, f.ids, f.severity])).toEqual([
       ['curl', '7.88.1-10+deb12u6', ['CVE-2026-1000'], 'high'],
       ['curl', null, ['CVE-2026-1002'], 'low'],
     ]);
     const none = await report(['--db', tracker, '--suite', 'trixie']);
     expect(none).toEqual([]);
-    const ambiguous = await ferry(['audit', bundle, '--db', tracker]);
+    const ambiguous = await ferry(['audit', bundle, '--keyring', keyring, '--db', tracker]);
     expect(ambiguous.code).toBe(64);
     expect(ambiguous.stderr).toContain('pass --suite NAME');
   });
 
   it('prints a table and fails a CI gate at or above --fail-on', async () => {
-    const table = await ferry(['audit', bundle, '--db', tracker, '--db', pypiJson, '--suite', 'bookworm']);
+    const table = await ferry(['audit', bundle, '--keyring', keyring, '--db', tracker, '--db', pypiJson, '--suite', 'bookworm']);
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/PACKAGE\s+VERSION\s+FIXED\s+SEVERITY\s+IDS/);
     expect(table.stdout).toMatch(/curl \(deb\)\s+7\.88\.1-10\+deb12u5\s+7\.88\.1-10\+deb12u6\s+high\s+CVE-2026-1000/);
-    const gate = await ferry(['audit', bundle, '--db', tracker, '--suite', 'bookworm', '--fail-on', 'high']);
+    const gate = await ferry(['audit', bundle, '--keyring', keyring, '--db', tracker, '--suite', 'bookworm', '--fail-on', 'high']);
     expect(gate.code).toBe(1);
-    expect(gate.stderr).toContain('1 finding(s) at or above high: curl 7.88.1-10+deb12u5');
-    expect((await ferry(['audit', bundle, '--db', tracker, '--suite', 'bookworm', '--fail-on', 'critical'])).code).toBe(0);
+    expect(gate.stderr).toContain('2 finding(s) at or above high: curl 7.88.1-10+deb12u5, libssl3 1:3.0.9-1 (in rootfs/base.tar.gz)');
+    expect(table.stdout).toMatch(/libssl3 \(deb in rootfs\/base\.tar\.gz\)\s+1:3\.0\.9-1\s+1:3\.0\.11-1~deb12u1\s+high\s+CVE-2026-2000/);
+    expect((await ferry(['audit', bundle, '--keyring', keyring, '--db', tracker, '--suite', 'bookworm', '--fail-on', 'critical'])).code).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import type { RunStartData, StageEventData } from '../deployEvents.js';
-import { STAGES, type StageName } from '../../specfile/stepOptions.js';
+import { STAGES, type StageName } from '../../stages.js';
 
 export interface StageTally {
   /** hosts with at least one service */

@@ -32,6 +32,14 @@ function aptInfo(release: Release): { suite: string; component: string; versions
   return { suite: parsed.data.suite, component: parsed.data.component, versions };
 }
 
+/** the name the host-side timer of a policy-rc.d runs under (its arguments: the script's pid, the deadline, the hold's token) */
+export const HOLD_TIMER = 'ferry-policy-rc.d-timer';
+
+/** Shell: remove /usr/sbin/policy-rc.d if it is ferry's (marked) and names the hold TOKEN (a shell word), else leave it. */
+function unholdIf(token: string): string {
+  return `if [ "$(sed -n 2p /usr/sbin/policy-rc.d 2>/dev/null)" = ${q(POLICY_MARK)} ] && grep -qF "# hold ${token}:" /usr/sbin/policy-rc.d; then rm -f /usr/sbin/policy-rc.d; fi;`;
+}
+
 /**
  * Debian packages from the bundle's own repository (staged on the host, trusted through the bundle key
  * with signed-by; the install reads that source alone, so unreachable mirrors configured on an
@@ -62,6 +70,7 @@ export const aptStep: StepKind<AptParams> = {
       const status = `$(dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' ${q(n)} 2>/dev/null || true)`;
       return `s=${status}; case "$s" in ${v ? q(`ii ${v}`) : `'ii '*`}) ;; *) need=1;; esac`;
     });
+    const holdSeconds = ctx.policyRcSeconds ?? Math.ceil(ctx.timeoutMs / 1000);
     const staged = serviceArtifacts(ctx.release, ctx.service).filter((e) => e.kind === 'apt' || e.kind === 'apt-index' || e.kind === 'key');
     const script = [
       'set -e',
@@ -73,13 +82,17 @@ export const aptStep: StepKind<AptParams> = {
       `cp ${q(`${ctx.remoteBundle}/keys/bundle.asc`)} ${q(key)}`,
       `printf '%s\\n' ${q(`deb [signed-by=${key}] file:${ctx.remoteBundle}/apt ${info.suite} ${info.component}`)} > ${q(list)}`,
       // hold services: invoke-rc.d asks policy-rc.d, and 101 means "action not allowed". Ferry's own
-      // (marked) is removed when this script ends, by the host when the run's guard ends (the runner
-      // died), by the next run, and by itself once this command's time is over; an operator's own is
-      // left alone
+      // (marked, and naming this hold) is removed when this script ends (a trap), by the timer below when
+      // the script is gone however it ended, by the host when the run's guard ends (the runner died), by
+      // the next run, and, when nothing of that happens (the runner and the host lost each other, and the
+      // install still hangs), by the timer once the hold's time is over; an operator's own is left alone
       'if [ ! -e /usr/sbin/policy-rc.d ]; then',
-      `  printf '%s\\n' '#!/bin/sh' ${q(POLICY_MARK)} '# holds services while ferry installs packages; removed when the install ends' "if [ \\"\\$(date +%s)\\" -gt $(( $(date +%s) + ${Math.ceil(ctx.timeoutMs / 1000)} )) ]; then rm -f /usr/sbin/policy-rc.d; exit 0; fi" 'exit 101' > /usr/sbin/policy-rc.d.ferry`,
+      "  tok=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \\n')",
+      `  until=$(( $(date +%s) + ${holdSeconds} ))`,
+      `  printf '%s\\n' '#!/bin/sh' ${q(POLICY_MARK)} "# hold $tok: holds services while ferry installs packages; removed when the install ends, at the latest at $until (date +%s)" "if [ \\"\\$(date +%s)\\" -gt $until ]; then rm -f /usr/sbin/policy-rc.d; exit 0; fi" 'exit 101' > /usr/sbin/policy-rc.d.ferry`,
       '  chmod 755 /usr/sbin/policy-rc.d.ferry; mv -f /usr/sbin/policy-rc.d.ferry /usr/sbin/policy-rc.d',
-      `  unhold() { if [ "$(head -n 2 /usr/sbin/policy-rc.d 2>/dev/null | tail -n 1)" = ${q(POLICY_MARK)} ]; then rm -f /usr/sbin/policy-rc.d; fi; }`,
+      `  unhold() { ${unholdIf('$tok')} }`,
+      `  sh -c ${q(`while [ "$(date +%s)" -le "$2" ] && kill -0 "$1" 2>/dev/null; do sleep 1; done; ${unholdIf('$3')}`)} ${HOLD_TIMER} "$$" "$until" "$tok" </dev/null >/dev/null 2>&1 &`,
       '  trap unhold EXIT',
       "  trap 'exit 143' TERM HUP INT",
       'fi',

@@ -1,4 +1,4 @@
-import type { StageName } from '../../specfile/stepOptions.js';
+import type { StageName } from '../../stages.js';
 import type { Release } from '../../store/loadRelease.js';
 import type { Transport } from '../transport/types.js';
 
@@ -21,6 +21,8 @@ export interface StepContext {
   repair?: boolean;
   /** the step's options pass a value through the `secret` filter: inspections show no content */
   secret?: boolean;
+  /** how long ferry's policy-rc.d may hold services on the host before it removes itself (seconds; default: the command timeout) */
+  policyRcSeconds?: number;
 }
 
 export interface StepResult {

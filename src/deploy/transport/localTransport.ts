@@ -4,19 +4,27 @@ import { spawnCommand, spawnHeld } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
 import type { Held, RunOptions, RunResult, Transport } from './types.js';
 
-/** The runner's own machine: scripts run with /bin/sh, no connection involved; the script goes on stdin, as over ssh. */
+/**
+ * The runner's own machine: scripts run with /bin/sh, no connection involved; the script goes on
+ * stdin, as over ssh. As sshd does for a session, every command runs in a process group of its own
+ * and records it in the run's session file, so that when the runner dies (even by SIGKILL, even with
+ * its whole process group) the held command, in a group of its own too, sees its input close and
+ * stops what is left of the run (hostGuard.ts), and the next run stops what a lost hold left.
+ */
 export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
   #commands = 0;
+  #sessions: string | undefined;
   constructor(private readonly name: string) {}
 
-  /** Commands here are the runner's own children; there is no connection to outlive it. */
-  registerSessions(): void {}
+  registerSessions(file: string): void {
+    this.#sessions = file;
+  }
 
   async hold(script: string, readyLine: string, timeoutMs?: number): Promise<Held | RunResult> {
     this.#commands++;
     const { command, head } = scriptOnStdin(script);
-    const r = await spawnHeld('/bin/sh', ['-c', command], head, readyLine, timeoutMs);
+    const r = await spawnHeld('/bin/sh', ['-c', command], head, readyLine, { timeoutMs, group: true });
     if ('ended' in r) {
       if (r.ended.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
       return r.ended;
@@ -30,12 +38,10 @@ export class LocalTransport implements Transport {
 
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
     this.#commands++;
-    const { command, stdin } = scriptOnStdin(script, opts.stdin);
-    const r = await spawnCommand('/bin/sh', ['-c', command], { ...opts, stdin });
+    const { command, stdin } = scriptOnStdin(script, opts.stdin, this.#sessions);
+    const r = await spawnCommand('/bin/sh', ['-c', command], { ...opts, stdin, group: true });
     if (r.spawnError) throw new DeployError(`host ${this.name}: cannot run /bin/sh: ${r.spawnError.message}`);
     if (r.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
     return r;
   }
-
-  async close(): Promise<void> {}
 }

@@ -19,18 +19,41 @@ interface Started {
   fail(err: Error): void;
 }
 
+export interface SpawnOptions {
+  /** kill the program after this long */
+  timeoutMs?: number;
+  /**
+   * Run it as the leader of a process group (and session) of its own, and kill the whole group on a
+   * timeout: what it starts stays in that group, out of the runner's, so the group can be stopped
+   * as one, and a signal to the runner's group (a terminal's Ctrl-C, a kill of the runner's group)
+   * does not reach it.
+   */
+  group?: boolean;
+}
+
 /** Start a program, collect its stdout and stderr, kill it after timeoutMs. */
-function start(cmd: string, args: string[], timeoutMs?: number): Started {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+function start(cmd: string, args: string[], opts: SpawnOptions = {}): Started {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: opts.group === true });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let timedOut = false;
   let spawnError: Error | undefined;
-  const timer = timeoutMs
+  const kill = () => {
+    if (opts.group && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+        return;
+      } catch {
+        // the group is gone already; the program itself may still be ending
+      }
+    }
+    child.kill('SIGKILL');
+  };
+  const timer = opts.timeoutMs
     ? setTimeout(() => {
         timedOut = true;
-        child.kill('SIGKILL');
-      }, timeoutMs)
+        kill();
+      }, opts.timeoutMs)
     : undefined;
   child.stdout.on('data', (b: Buffer) => out.push(b));
   child.stderr.on('data', (b: Buffer) => err.push(b));
@@ -52,14 +75,14 @@ function start(cmd: string, args: string[], timeoutMs?: number): Started {
     stopTimer: () => timer && clearTimeout(timer),
     fail(e) {
       spawnError = e;
-      child.kill('SIGKILL');
+      kill();
     },
   };
 }
 
 /** Run a program, feed its stdin, collect stdout and stderr; never throws. */
-export function spawnCommand(cmd: string, args: string[], opts: RunOptions = {}): Promise<SpawnOutcome> {
-  const s = start(cmd, args, opts.timeoutMs);
+export function spawnCommand(cmd: string, args: string[], opts: RunOptions & SpawnOptions = {}): Promise<SpawnOutcome> {
+  const s = start(cmd, args, opts);
   const input = opts.stdin;
   if (input === undefined) s.child.stdin.end();
   else if (typeof input === 'object' && 'pipe' in input) {
@@ -74,8 +97,8 @@ export function spawnCommand(cmd: string, args: string[], opts: RunOptions = {})
  * prints `readyLine` (then `release` closes its stdin and waits for its end), or with its result
  * when it ends first. If the runner dies, the pipe closes by itself, and the program sees the end.
  */
-export function spawnHeld(cmd: string, args: string[], input: Buffer, readyLine: string, timeoutMs?: number): Promise<{ held: { ready: string; release(): Promise<SpawnOutcome> } } | { ended: SpawnOutcome }> {
-  const s = start(cmd, args, timeoutMs);
+export function spawnHeld(cmd: string, args: string[], input: Buffer, readyLine: string, opts: SpawnOptions = {}): Promise<{ held: { ready: string; release(): Promise<SpawnOutcome> } } | { ended: SpawnOutcome }> {
+  const s = start(cmd, args, opts);
   s.child.stdin.write(input);
   return new Promise((resolve) => {
     let ready = false;

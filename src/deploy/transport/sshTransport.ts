@@ -80,7 +80,7 @@ export class SshTransport implements Transport {
   async hold(script: string, readyLine: string, timeoutMs?: number): Promise<Held | RunResult> {
     this.#commands++;
     const { command, head } = scriptOnStdin(script);
-    const r = await spawnHeld(this.settings.program ?? 'ssh', [...this.baseArgs(true), '--', this.target.address, command], head, readyLine, timeoutMs);
+    const r = await spawnHeld(this.settings.program ?? 'ssh', [...this.baseArgs(true), '--', this.target.address, command], head, readyLine, { timeoutMs });
     if ('ended' in r) return this.check(r.ended, timeoutMs);
     return { ready: r.held.ready, release: async () => this.check(await r.held.release()) };
   }
@@ -104,10 +104,5 @@ export class SshTransport implements Transport {
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
     const { command, stdin } = scriptOnStdin(script, opts.stdin, this.#sessions);
     return this.exec(command, { ...opts, stdin });
-  }
-
-  /** Stop the master connection; harmless when there is none. */
-  async close(): Promise<void> {
-    await spawnCommand(this.settings.program ?? 'ssh', [...this.baseArgs(), '-O', 'exit', '--', this.target.address], { timeoutMs: 5000 });
   }
 }

@@ -46,5 +46,4 @@ export interface Transport {
   registerSessions(file: string): void;
   /** commands sent so far (the tests count them; the report shows them) */
   readonly commands: number;
-  close(): Promise<void>;
 }

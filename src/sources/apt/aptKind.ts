@@ -3,12 +3,10 @@ import type { ArtifactKind, BuildContext, BundleInput } from '../kind.js';
 import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
 import { createFetchStats, fetchMany } from '../../fetch/index.js';
 import { indexPackedSources, type PackageIndex } from './buildPackageIndex.js';
-import { fetchPackagesIndex } from './fetchPackagesIndex.js';
-import { fetchUpstreamRelease } from './fetchUpstreamRelease.js';
+import { readUpstreamIndexes } from './readUpstreamIndexes.js';
 import { loadAptUpstreams } from './loadAptUpstreams.js';
 import { loadAptBase } from './loadAptBase.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
-import type { PackedIndex } from './packedIndex.js';
 import type { AptPackage } from './types.js';
 import { debComponents } from './debComponents.js';
 
@@ -56,26 +54,9 @@ export const aptKind: ArtifactKind<AptLock> = {
     if (ctx.spec.upstreams.apt.length === 0) throw new SpecError('services list apt packages, but upstreams.apt names no source (use `- uri: system` for the machine\'s own)');
     const opts = ctx.spec.upstreams.apt_options;
     const stats = createFetchStats(ctx.fetchStats);
-    const upstreams = await loadAptUpstreams(ctx.spec, ctx.baseDir);
+    const upstreams = await loadAptUpstreams(ctx.spec.upstreams.apt, { defaultSuite: debian.suite, baseDir: ctx.baseDir, where: 'upstreams.apt' });
 
-    const indexes: PackedIndex[] = [];
-    const sources: AptLock['sources'] = [];
-    for (const up of upstreams) {
-      for (const suite of up.suites) {
-        const release = await fetchUpstreamRelease(up.uri, suite, up.keys, stats);
-        sources.push({ uri: up.uri, suite, signers: release.signers });
-        // like apt: a separate binary-all index only when the Release names "all" among its architectures
-        const allArchIndex =
-          (release.fields.get('Architectures') ?? '').split(/\s+/).includes('all') && release.fields.get('No-Support-for-Architecture-all') !== 'Packages';
-        for (const component of up.components) {
-          const origin = { uri: up.uri, suite, component };
-          for (const arch of [...debian.architectures, ...(allArchIndex ? ['all'] : [])]) {
-            const packed = await fetchPackagesIndex(release, origin, arch, { cacheDir: ctx.cacheDir, log: ctx.log, stats });
-            if (packed) indexes.push(packed);
-          }
-        }
-      }
-    }
+    const { indexes, sources } = await readUpstreamIndexes(upstreams, debian.architectures, ctx, stats);
     ctx.log.info(`apt: ${indexes.reduce((n, ix) => n + ix.count, 0)} packages in ${sources.length} upstream suite(s)`);
 
     const chosen = new Map<string, LockedDeb>();

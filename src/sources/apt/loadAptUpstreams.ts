@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type * as openpgp from 'openpgp';
 import { SpecError } from '../../errors.js';
 import { parsePublicKeys, readKeyring } from '../../pgp/keyring.js';
-import type { Spec } from '../../specfile/schema.js';
+import type { AptUpstream } from '../../specfile/schema.js';
 import { readSystemSources, systemTrustedKeyrings } from './readSystemSources.js';
 
 /** One upstream repository to read: a base URI, its suites and components, and the keys that sign it. */
@@ -16,16 +16,19 @@ export interface AptUpstreamSource {
 }
 
 /**
- * Expand spec.upstreams.apt into concrete sources. `uri: system` stands for every `deb` source of the
+ * Expand upstream entries (spec.upstreams.apt, a mirror's upstream) into concrete sources. `uri: system` stands for every `deb` source of the
  * build machine (ETC/sources.list and sources.list.d) with the keyrings apt would use for each; a
  * `suites` list on it keeps only those suites. An explicit URI must name its keyring: trusting
  * whatever the build machine trusts is apt's habit, not a reviewable choice.
  */
-export async function loadAptUpstreams(spec: Spec, baseDir: string, etc = '/etc/apt'): Promise<AptUpstreamSource[]> {
+export async function loadAptUpstreams(
+  list: AptUpstream[],
+  opts: { defaultSuite?: string; baseDir: string; where: string; etc?: string },
+): Promise<AptUpstreamSource[]> {
+  const { defaultSuite, baseDir, etc = '/etc/apt' } = opts;
   const out: AptUpstreamSource[] = [];
-  const defaultSuite = spec.targets.debian?.suite;
-  for (const [i, up] of spec.upstreams.apt.entries()) {
-    const where = `upstreams.apt[${i}]`;
+  for (const [i, up] of list.entries()) {
+    const where = `${opts.where}[${i}]`;
     if (up.uri === 'system') {
       const system = await readSystemSources(etc);
       const globalKeys = await readKeyring(await systemTrustedKeyrings(etc));

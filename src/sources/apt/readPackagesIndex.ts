@@ -5,7 +5,7 @@ import { parseDependencies } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
 const FIELDS = new Set([
-  'Package', 'Version', 'Architecture', 'Filename', 'Size', 'SHA256', 'Essential', 'Important', 'Protected', 'Provides', 'Multi-Arch', 'Priority',
+  'Package', 'Version', 'Architecture', 'Filename', 'Size', 'SHA256', 'Essential', 'Important', 'Protected', 'Provides', 'Multi-Arch', 'Priority', 'Section',
   'Depends', 'Pre-Depends', 'Recommends', 'Conflicts', 'Breaks', 'Suggests', 'Replaces', 'Enhances',
 ]);
 
@@ -48,6 +48,8 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     if (multiArch) pkg.multiArch = multiArch;
     const priority = p.get('Priority');
     if (priority) pkg.priority = priority;
+    const section = p.get('Section');
+    if (section) pkg.section = section;
     const depends = p.get('Depends');
     if (depends) pkg.depends = depends;
     const preDepends = p.get('Pre-Depends');

@@ -17,6 +17,8 @@ export interface AptPackage {
   /** `Important: yes` (or `Protected: yes`): apt prefers such providers right after Essential ones */
   important?: boolean;
   priority?: string;
+  /** the archive's Section (mirrors filter by it) */
+  section?: string;
   /** raw dependency fields; parsed on demand because most of a 60,000-package index is never visited */
   depends?: string;
   preDepends?: string;

@@ -17,6 +17,8 @@ export interface AptRepositoryDeb {
   size?: number;
   /** Priority from the upstream index, which overrides the .deb's control (as Debian's archive overrides do) */
   priority?: string;
+  /** the component it is published in (a mirror keeps the upstream's); default: the repository's component */
+  component?: string;
 }
 
 export interface AptRepositoryOptions {
@@ -25,6 +27,8 @@ export interface AptRepositoryOptions {
   suite: string;
   codename?: string;
   component?: string;
+  /** every component the Release lists (each gets its indexes, empty or not); default: [component] */
+  components?: string[];
   architectures: string[];
   debs: AptRepositoryDeb[];
   /** the Release Date (the bundle epoch) */
@@ -67,6 +71,7 @@ export interface AptRepositoryResult {
 export async function writeAptRepository(opts: AptRepositoryOptions): Promise<AptRepositoryResult> {
   if (opts.signingKeys.length === 0) throw new UsageError('publishing an apt repository needs the bundle signing key (--key)');
   const component = opts.component ?? 'main';
+  const components = [...new Set([...(opts.components ?? [component]), ...opts.debs.map((d) => d.component ?? component)])].sort();
   const archs = [...new Set(opts.architectures)].sort();
   const read = await pMap(
     opts.debs,
@@ -80,7 +85,7 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
     { concurrency: opts.jobs ?? 8 },
   );
 
-  const packages: Array<PublishedPackage & { priority?: string }> = read.map(({ deb, control, sha256, size }) => {
+  const packages: Array<PublishedPackage & { priority?: string; component: string }> = read.map(({ deb, control, sha256, size }) => {
     const name = control.get('Package') ?? '';
     const version = control.get('Version') ?? '';
     const architecture = control.get('Architecture') ?? '';
@@ -90,8 +95,8 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
       throw new IntegrityError(`${deb.file}: control names package "${name}" version "${version}" architecture "${architecture}" source "${source}", which are not valid Debian names; refusing to publish it`);
     }
     const prefix = source.startsWith('lib') && source.length > 3 ? source.slice(0, 4) : source.slice(0, 1);
-    const poolPath = `pool/${component}/${prefix}/${source}/${name}_${version.replace(/^\d+:/, '')}_${architecture}.deb`;
-    return { name, version, architecture, poolPath, file: deb.file, sha256, size, control, priority: deb.priority };
+    const poolPath = `pool/${deb.component ?? component}/${prefix}/${source}/${name}_${version.replace(/^\d+:/, '')}_${architecture}.deb`;
+    return { name, version, architecture, poolPath, file: deb.file, sha256, size, control, priority: deb.priority, component: deb.component ?? component };
   });
   packages.sort((a, b) => cmp(a.poolPath, b.poolPath));
   for (let i = 1; i < packages.length; i++) {
@@ -104,9 +109,9 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
 
   const dist = `dists/${opts.suite}`;
   const files = new Map<string, Buffer>();
-  for (const arch of archs) {
+  for (const comp of components) for (const arch of archs) {
     const stanzas = unique
-      .filter((p) => p.architecture === arch || p.architecture === 'all')
+      .filter((p) => p.component === comp && (p.architecture === arch || p.architecture === 'all'))
       .map((p) => {
         const para: Paragraph = new Map(p.control);
         if (p.priority) para.set('Priority', p.priority);
@@ -116,11 +121,11 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
         return formatParagraph(para);
       });
     const text = Buffer.from(stanzas.join('\n'), 'utf8');
-    files.set(`${component}/binary-${arch}/Packages`, text);
-    files.set(`${component}/binary-${arch}/Packages.gz`, gzipSync(text, { level: 9 }));
+    files.set(`${comp}/binary-${arch}/Packages`, text);
+    files.set(`${comp}/binary-${arch}/Packages.gz`, gzipSync(text, { level: 9 }));
   }
 
-  const release = releaseText(opts, component, archs, files);
+  const release = releaseText(opts, components, archs, files);
   const signDate = signatureDate(opts.date, opts.signingKeys);
   const inRelease = await clearsign(release, opts.signingKeys, signDate);
   const releaseGpg = await signDetached(Buffer.from(release, 'utf8'), opts.signingKeys, signDate);
@@ -136,14 +141,14 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
     await writeFile(file, data);
     indexes.push({ path, file });
   }
-  return { indexes, packages: unique.map(({ priority: _p, ...p }) => p) };
+  return { indexes, packages: unique.map(({ priority: _p, component: _c, ...p }) => p) };
 }
 
 const DEB_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 const DEB_VERSION = /^(?:\d+:)?[A-Za-z0-9.+~:-]+$/;
 const DEB_ARCH = /^[a-z0-9-]+$/;
 
-function releaseText(opts: AptRepositoryOptions, component: string, archs: string[], files: Map<string, Buffer>): string {
+function releaseText(opts: AptRepositoryOptions, components: string[], archs: string[], files: Map<string, Buffer>): string {
   const lines = [
     `Origin: ${opts.origin ?? 'ferry'}`,
     `Label: ${opts.label ?? opts.origin ?? 'ferry'}`,
@@ -152,7 +157,7 @@ function releaseText(opts: AptRepositoryOptions, component: string, archs: strin
     `Date: ${rfc2822(opts.date)}`,
   ];
   if (opts.validForDays) lines.push(`Valid-Until: ${rfc2822(new Date(opts.date.getTime() + opts.validForDays * 86_400_000))}`);
-  lines.push(`Architectures: ${archs.join(' ')}`, `Components: ${component}`, 'SHA256:');
+  lines.push(`Architectures: ${archs.join(' ')}`, `Components: ${components.join(' ')}`, 'SHA256:');
   const width = Math.max(...[...files.values()].map((b) => String(b.length).length));
   for (const [path, data] of [...files].sort(([a], [b]) => cmp(a, b))) {
     lines.push(` ${sha256Hex(data)} ${String(data.length).padStart(width)} ${path}`);

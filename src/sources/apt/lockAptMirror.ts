@@ -1,0 +1,66 @@
+import type { BuildContext } from '../kind.js';
+import type { AptMirror } from '../../specfile/schema.js';
+import { createFetchStats } from '../../fetch/index.js';
+import { loadAptUpstreams } from './loadAptUpstreams.js';
+import { readUpstreamIndexes } from './readUpstreamIndexes.js';
+import { selectMirrorPackages } from './selectMirrorPackages.js';
+
+/** One pinned .deb of a mirror in SPEC.lock.json, with the upstream suite and component it is published in. */
+export interface LockedMirrorDeb {
+  name: string;
+  version: string;
+  architecture: string;
+  suite: string;
+  component: string;
+  url: string;
+  size: number;
+  sha256: string;
+  priority?: string;
+}
+
+export interface AptMirrorLock {
+  /** the suites published, each dated by its upstream Release (so an unchanged upstream gives the same bytes) */
+  suites: Array<{ suite: string; date: string }>;
+  components: string[];
+  architectures: string[];
+  /** upstream suites read, with the keys that signed them (for review) */
+  sources: Array<{ uri: string; suite: string; signers: string[] }>;
+  packages: LockedMirrorDeb[];
+}
+
+/**
+ * Pin one apt mirror: read the upstream's verified Release and Packages indexes for its suites,
+ * components and architectures, select the packages (selectMirrorPackages) and pin every file.
+ */
+export async function lockAptMirror(name: string, mirror: AptMirror, ctx: BuildContext): Promise<AptMirrorLock> {
+  const where = `mirrors.apt.${name}`;
+  const stats = createFetchStats(ctx.fetchStats);
+  const loaded = await loadAptUpstreams([{ uri: mirror.uri, keyring: mirror.keyring, suites: mirror.suites, components: mirror.components }], { baseDir: ctx.baseDir, where });
+  // with `system`, the machine's sources name their components: the mirror keeps those it asks for
+  const upstreams = loaded.map((u) => ({ ...u, components: u.components.filter((c) => mirror.components.includes(c)) }));
+  const { indexes, sources, releases } = await readUpstreamIndexes(upstreams, mirror.architectures, ctx, stats);
+  const packages = selectMirrorPackages(indexes, mirror, where);
+  const suites = [...new Set(sources.map((s) => s.suite))].sort().map((suite) => {
+    const dates = [...releases.entries()].filter(([k]) => k.endsWith(` ${suite}`)).map(([, r]) => Date.parse((r.fields.get('Date') ?? '').replace(/UTC$/, 'GMT')));
+    const newest = Math.max(...dates.filter((d) => Number.isFinite(d)));
+    return { suite, date: (Number.isFinite(newest) ? new Date(newest) : ctx.epoch).toISOString() };
+  });
+  ctx.log.info(`mirror ${name}: ${packages.length} packages from ${sources.length} upstream suite(s)`);
+  return {
+    suites,
+    components: [...mirror.components].sort(),
+    architectures: [...mirror.architectures].sort(),
+    sources,
+    packages: packages.map((p) => ({
+      name: p.name,
+      version: p.version,
+      architecture: p.architecture,
+      suite: p.origin.suite,
+      component: p.origin.component,
+      url: `${p.origin.uri.replace(/\/+$/, '')}/${p.filename}`,
+      size: p.size,
+      sha256: p.sha256,
+      ...(p.priority ? { priority: p.priority } : {}),
+    })),
+  };
+}

@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import type { BuildContext, BundleInput, KindResult } from '../kind.js';
+import { IntegrityError } from '../../errors.js';
+import { fetchMany, createFetchStats } from '../../fetch/index.js';
+import { publicKeysArmored } from '../../pgp/sign.js';
+import { writeFileAtomic } from '../../util/writeFileAtomic.js';
+import { debComponents } from './debComponents.js';
+import type { PublishedPackage } from './writeAptRepository.js';
+import type { AptMirrorLock } from './lockAptMirror.js';
+
+/** Where a mirror's files sit in the bundle (and, after import, under /mirrors/NAME/ on the server). */
+export function mirrorRoot(name: string): string {
+  return `mirrors/${name}`;
+}
+
+/** The bundle key's public half inside each mirror, for hosts' signed-by (docs/mirrors.md). */
+export const MIRROR_KEY_PATH = 'keys/bundle.asc';
+
+/**
+ * Fetch exactly the pinned files of one apt mirror and publish them as a signed repository under
+ * mirrors/NAME/debian/: each upstream suite keeps its name, components and architectures; its Release
+ * carries the upstream Release's date, so the same upstream state gives the same bytes in every refresh.
+ */
+export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: BuildContext): Promise<KindResult & { packages: PublishedPackage[] }> {
+  const stats = createFetchStats(ctx.fetchStats);
+  const got = await fetchMany(
+    lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
+    { cacheDir: ctx.cacheDir, log: ctx.log, stats, concurrency: ctx.jobs },
+  );
+  const { writeAptRepository } = await import('./writeAptRepository.js');
+  const root = mirrorRoot(name);
+  const outDir = join(ctx.workDir, root, 'debian');
+  const entries: BundleInput[] = [];
+  const published: PublishedPackage[] = [];
+  for (const { suite, date } of lock.suites) {
+    const inSuite = lock.packages.map((p, i) => ({ p, file: got[i]!.path })).filter(({ p }) => p.suite === suite);
+    const repo = await writeAptRepository({
+      outDir,
+      suite,
+      components: lock.components,
+      component: lock.components[0],
+      architectures: lock.architectures,
+      debs: inSuite.map(({ p, file }) => ({ file, sha256: p.sha256, size: p.size, priority: p.priority, component: p.component })),
+      date: new Date(date),
+      signingKeys: ctx.signingKeys,
+      origin: 'ferry',
+      label: `ferry mirror ${name}`,
+      jobs: ctx.jobs,
+    });
+    const bySha = new Map(inSuite.map(({ p }) => [p.sha256, p]));
+    for (const p of repo.packages) {
+      const locked = bySha.get(p.sha256)!;
+      if (p.name !== locked.name || p.version !== locked.version || p.architecture !== locked.architecture) {
+        throw new IntegrityError(`${locked.url}: the lock pins ${locked.name} ${locked.version} ${locked.architecture}, but the file's control says ${p.name} ${p.version} ${p.architecture}`);
+      }
+      entries.push({ path: `${root}/debian/${p.poolPath}`, file: p.file, kind: 'mirror', services: [] });
+    }
+    for (const ix of repo.indexes) entries.push({ path: `${root}/debian/${ix.path}`, file: ix.file, kind: 'mirror', services: [] });
+    published.push(...repo.packages);
+  }
+  const keyFile = join(ctx.workDir, root, MIRROR_KEY_PATH);
+  await writeFileAtomic(keyFile, publicKeysArmored(ctx.signingKeys));
+  entries.push({ path: `${root}/${MIRROR_KEY_PATH}`, file: keyFile, kind: 'mirror', services: [] });
+  return {
+    entries,
+    packages: published,
+    artifacts: {
+      suites: lock.suites.map((s) => s.suite),
+      components: lock.components,
+      architectures: lock.architectures,
+      packages: lock.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, suite: p.suite, component: p.component })),
+    },
+    components: debComponents(published, () => []),
+  };
+}

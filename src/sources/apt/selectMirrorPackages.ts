@@ -1,0 +1,75 @@
+import { ResolveError } from '../../errors.js';
+import { globToRegExp } from '../../util/globMatches.js';
+import { indexPackedSources } from './buildPackageIndex.js';
+import { compareDebVersions } from './compareDebVersions.js';
+import type { PackedIndex } from './packedIndex.js';
+import { resolveAptClosure } from './resolveAptClosure.js';
+import type { AptPackage } from './types.js';
+import type { AptMirror } from '../../specfile/schema.js';
+
+/**
+ * The packages a mirror carries from the upstream indexes: every package of its architectures (or
+ * `all`) that the filter selects (by name or glob, section or priority; everything without a filter),
+ * the newest `keep` versions of each name per suite, component and architecture; then, with
+ * `with_dependencies`, what each selected package needs to install (Pre-Depends and Depends, resolved
+ * like apt across every suite and component, one package at a time so that two selected packages that
+ * conflict do not fail each other). A dependency lands in the suite and component it came from.
+ * Fails loudly, naming the package, when a selected package cannot be installed from the upstream.
+ */
+export function selectMirrorPackages(indexes: readonly PackedIndex[], mirror: Pick<AptMirror, 'architectures' | 'filter' | 'keep'>, where: string): AptPackage[] {
+  const archs = new Set([...mirror.architectures, 'all']);
+  const f = mirror.filter;
+  const names = (f?.packages ?? []).map(globToRegExp);
+  const sections = new Set(f?.sections ?? []);
+  const priorities = new Set(f?.priorities ?? []);
+  const selects = (p: AptPackage) =>
+    !f ||
+    names.some((re) => re.test(p.name)) ||
+    (p.section !== undefined && (sections.has(p.section) || sections.has(p.section.slice(p.section.lastIndexOf('/') + 1)))) ||
+    (p.priority !== undefined && priorities.has(p.priority));
+
+  const groups = new Map<string, AptPackage[]>();
+  for (const packed of indexes) {
+    for (let i = 0; i < packed.count; i++) {
+      if (!archs.has(packed.string(packed.archId(i)))) continue;
+      const p = packed.get(i);
+      if (!selects(p)) continue;
+      const key = `${p.origin.uri} ${p.origin.suite} ${p.origin.component} ${p.name} ${p.architecture}`;
+      groups.set(key, [...(groups.get(key) ?? []), p]);
+    }
+  }
+  const chosen = new Map<string, AptPackage>();
+  const add = (p: AptPackage) => chosen.set(`${p.origin.suite} ${p.origin.component} ${p.filename} ${p.sha256}`, p);
+  const selected: AptPackage[] = [];
+  for (const list of groups.values()) {
+    const newest = [...new Map(list.map((p) => [p.version, p])).values()].sort((a, b) => compareDebVersions(b.version, a.version)).slice(0, mirror.keep);
+    for (const p of newest) {
+      add(p);
+      selected.push(p);
+    }
+  }
+
+  if (f?.with_dependencies) {
+    for (const arch of mirror.architectures) {
+      const index = indexPackedSources(indexes, arch);
+      const roots = [...new Set(selected.filter((p) => p.architecture === arch || p.architecture === 'all').map((p) => p.name))].sort();
+      for (const root of roots) {
+        let closure: AptPackage[];
+        try {
+          closure = resolveAptClosure(index, [root], { recommends: false, installed: new Map() });
+        } catch (err) {
+          if (err instanceof ResolveError) throw new ResolveError(`${where} (${arch}): ${root}: ${err.message}`);
+          throw err;
+        }
+        for (const p of closure) add(p);
+      }
+    }
+  }
+  return [...chosen.values()].sort(
+    (a, b) => cmp(a.origin.suite, b.origin.suite) || cmp(a.origin.component, b.origin.component) || cmp(a.name, b.name) || cmp(a.architecture, b.architecture) || compareDebVersions(a.version, b.version),
+  );
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

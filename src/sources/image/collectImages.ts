@@ -1,0 +1,148 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { IntegrityError } from '../../errors.js';
+import { fetchMany } from '../../fetch/fetchMany.js';
+import type { FetchRequest } from '../../fetch/fetchToCache.js';
+import { ociPurl } from '../../sbom/purl.js';
+import type { SbomComponent } from '../../sbom/sbomComponent.js';
+import type { BuildContext, BundleInput, KindResult } from '../kind.js';
+import { OCI_INDEX, parseImageDocument } from './imageDocument.js';
+import { parseImageLock, type LockedImage } from './imageLockSchema.js';
+import { createSourceOpener, type ImageSource } from './openImageSource.js';
+import { parseImageRef } from './parseImageRef.js';
+import { reduceIndex } from './reduceIndex.js';
+
+/** The bundle's one OCI image layout. */
+export const OCI_DIR = 'oci';
+export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
+export const SERVICES_ANNOTATION = 'io.ferry.services';
+
+/** What manifest.artifacts.image records per image: how ferry serve names it and hosts pull it. */
+export interface ImageArtifactInfo {
+  ref: string;
+  registry: string;
+  repository: string;
+  tag: string;
+  digest: string;
+  mediaType: string;
+  services: string[];
+}
+
+/**
+ * Fetch exactly the locked manifests, configs and layers into the cache (each checked against its
+ * digest and size as it streams; a changed blob is refused and nothing is cached), rebuild a reduced
+ * index from the upstream one and check it is the locked one, and lay everything out as one OCI image
+ * layout: oci/oci-layout, oci/index.json (one entry per image reference), oci/blobs/sha256/HEX (each
+ * blob once, whichever images share it).
+ */
+export async function collectImages(section: unknown, ctx: BuildContext): Promise<KindResult> {
+  const lock = parseImageLock(section);
+  const open = createSourceOpener({ baseDir: ctx.baseDir, scratchDir: ctx.workDir, registries: ctx.spec.upstreams.images?.registries ?? {}, env: process.env, log: ctx.log, stats: ctx.fetchStats });
+  const blobs = new Map<string, { file: string; services: Set<string> }>();
+  const add = (digest: string, file: string, services: string[]) => {
+    const b = blobs.get(digest) ?? { file, services: new Set<string>() };
+    for (const s of services) b.services.add(s);
+    blobs.set(digest, b);
+  };
+  const outDir = join(ctx.workDir, 'oci-images');
+  await mkdir(outDir, { recursive: true });
+
+  for (const image of lock.images) {
+    const ref = parseImageRef(image.ref, `lock: images ${image.ref}`);
+    const source = open(ref, image.source);
+    const top = image.upstream ?? image;
+    const [topFile, ...files] = await fetchAll(source, [
+      { d: top, what: 'manifest' },
+      ...image.manifests.map((d) => ({ d, what: 'manifest' as const })),
+      ...image.blobs.map((d) => ({ d, what: 'blob' as const })),
+    ], ctx, image.ref);
+    const manifestFiles = files.slice(0, image.manifests.length);
+    const blobFiles = files.slice(image.manifests.length);
+    await checkNamesLockedBlobs(image, [...(image.manifests.length ? manifestFiles : [topFile!])]);
+
+    if (image.upstream) {
+      const upstream = await readFile(topFile!);
+      const doc = parseImageDocument(upstream, `${image.ref} (${image.upstream.digest})`, image.upstream.mediaType);
+      if (doc.kind !== 'index') throw new IntegrityError(`lock: ${image.ref} names ${image.upstream.digest} as an index, but it is a manifest; run ferry lock again`);
+      const reduced = reduceIndex(upstream, doc, image.platforms, image.ref);
+      if (reduced.digest !== image.digest) {
+        throw new IntegrityError(`${image.ref}: the index reduced to ${image.platforms.join(', ')} is ${reduced.digest}, the lock says ${image.digest}; run ferry lock again and review the diff`);
+      }
+      const file = join(outDir, image.digest.slice(7));
+      await writeFile(file, reduced.bytes);
+      add(image.digest, file, image.services);
+    } else {
+      add(image.digest, topFile!, image.services);
+    }
+    image.manifests.forEach((d, i) => add(d.digest, manifestFiles[i]!, image.services));
+    image.blobs.forEach((d, i) => add(d.digest, blobFiles[i]!, image.services));
+  }
+
+  const sizes = new Map(lock.images.flatMap((i) => [[i.digest, i.size] as const, ...[...i.manifests, ...i.blobs].map((d) => [d.digest, d.size] as const)]));
+  // every blob was fetched against its digest and size (or, a reduced index, rebuilt and compared)
+  const entries: BundleInput[] = [...blobs].map(([digest, b]) => ({
+    path: `${OCI_DIR}/blobs/sha256/${digest.slice(7)}`,
+    file: b.file,
+    kind: 'image',
+    services: [...b.services].sort(),
+    known: { sha256: digest.slice(7), size: sizes.get(digest)! },
+  }));
+  const allServices = [...new Set(lock.images.flatMap((i) => i.services))].sort();
+  const layoutFile = join(outDir, 'oci-layout');
+  await writeFile(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const indexFile = join(outDir, 'index.json');
+  const manifests = lock.images.map((i) => ({
+    mediaType: i.mediaType,
+    digest: i.digest,
+    size: i.size,
+    annotations: { [SERVICES_ANNOTATION]: [...i.services].sort().join(','), [REF_NAME_ANNOTATION]: i.ref },
+  }));
+  await writeFile(indexFile, JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }));
+  entries.push({ path: `${OCI_DIR}/oci-layout`, file: layoutFile, kind: 'image', services: allServices });
+  entries.push({ path: `${OCI_DIR}/index.json`, file: indexFile, kind: 'image', services: allServices });
+
+  const images: ImageArtifactInfo[] = lock.images.map((i) => {
+    const r = parseImageRef(i.ref, `lock: images ${i.ref}`);
+    return { ref: r.name, registry: r.registry, repository: r.repository, tag: r.tag, digest: i.digest, mediaType: i.mediaType, services: [...i.services].sort() };
+  });
+  const components: SbomComponent[] = images.map((i) => ({
+    ref: ociPurl(i.repository, i.digest, `${i.registry}/${i.repository}`, i.tag),
+    type: 'container',
+    name: i.repository.split('/').pop()!,
+    version: i.digest,
+    purl: ociPurl(i.repository, i.digest, `${i.registry}/${i.repository}`, i.tag),
+    sha256: i.digest.slice(7),
+    path: `${OCI_DIR}/blobs/sha256/${i.digest.slice(7)}`,
+    services: i.services,
+    properties: [
+      { name: 'ferry:image:ref', value: i.ref },
+      { name: 'ferry:image:mediaType', value: i.mediaType },
+      ...lock.images.find((l) => l.ref === i.ref)!.manifests.map((m) => ({ name: 'ferry:image:platform', value: `${m.platform ?? ''} ${m.digest}`.trim() })),
+    ],
+  }));
+  return { entries, artifacts: { images }, components };
+}
+
+/** Fetch an image's manifests and blobs into the cache through its source's client; paths in input order. */
+async function fetchAll(source: ImageSource, items: Array<{ d: { digest: string; size: number }; what: 'manifest' | 'blob' }>, ctx: BuildContext, label: string): Promise<string[]> {
+  await source.prepare();
+  const dispatcher = await source.dispatcher();
+  const reqs: FetchRequest[] = items.map((i) => source.request(i.d, i.what));
+  const got = await fetchMany(reqs, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, concurrency: Math.max(1, ctx.jobs), label: `image ${label}`, ...(dispatcher && { dispatcher }) });
+  return got.map((r) => r.path);
+}
+
+/**
+ * The manifests were fetched by digest, so their content is what was locked; a lock edited by hand
+ * could still list other blobs than they name. Every config and layer a manifest names must be carried.
+ */
+async function checkNamesLockedBlobs(image: LockedImage, manifestFiles: string[]): Promise<void> {
+  const locked = new Set(image.blobs.map((b) => `${b.digest} ${b.size}`));
+  for (const file of manifestFiles) {
+    const doc = parseImageDocument(await readFile(file), image.ref);
+    if (doc.kind !== 'manifest') throw new IntegrityError(`lock: ${image.ref} names an index where a manifest belongs; run ferry lock again`);
+    for (const d of [doc.config, ...doc.layers]) {
+      if (!locked.has(`${d.digest} ${d.size}`)) throw new IntegrityError(`lock: ${image.ref} does not list ${d.digest} (${d.size} bytes), which its manifest names; run ferry lock again and review the diff`);
+    }
+  }
+}

@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join, posix, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Parser, type ReadEntry } from 'tar';
+import { ResolveError } from '../../errors.js';
+import type { FetchedManifest } from './createRegistryClient.js';
+import { OCI_MANIFEST } from './imageDocument.js';
+import type { ImageSource } from './openImageSource.js';
+import type { ImageRef } from './parseImageRef.js';
+
+/** docker save's manifest.json: one record per image. */
+interface ArchiveImage {
+  Config: string;
+  RepoTags?: string[] | null;
+  Layers: string[];
+}
+
+const CONFIG_MAX_BYTES = 4 << 20;
+
+/**
+ * `docker-archive:PATH` (what `docker save` and `podman save` write): the archive holds an image's
+ * config and layers by file name, no registry manifest. ferry makes the OCI manifest for them: the
+ * config (application/vnd.oci.image.config.v1+json) and the layers in order, each by its sha256 and size
+ * (media type from its compression), so the same archive always gives the same manifest digest. The
+ * config and layers are copied out of the archive into the build's scratch folder on the first use
+ * (two reads of the archive: docker writes manifest.json last); the downloader then checks and caches
+ * them like any blob.
+ */
+export function dockerArchiveSource(ref: ImageRef, from: string, baseDir: string, scratchDir: string): ImageSource {
+  const archive = resolve(baseDir, from.slice('docker-archive:'.length));
+  const dir = join(scratchDir, `docker-archive-${createHash('sha256').update(archive + '\0' + ref.name).digest('hex').slice(0, 16)}`);
+  let done: Promise<FetchedManifest> | undefined;
+  const file = (digest: string) => join(dir, digest.slice('sha256:'.length));
+
+  async function unpack(): Promise<FetchedManifest> {
+    await mkdir(dir, { recursive: true });
+    const links = new Map<string, string>();
+    let listed: unknown;
+    await scan(archive, from, async (entry) => {
+      const path = normalize(entry.path);
+      if (entry.type === 'SymbolicLink' || entry.type === 'Link') links.set(path, entry.type === 'Link' ? normalize(entry.linkpath ?? '') : normalize(posix.join(posix.dirname(path), entry.linkpath ?? '')));
+      if (path === 'manifest.json' && entry.type === 'File') {
+        if ((entry.size ?? 0) > CONFIG_MAX_BYTES) throw new ResolveError(`${from}: manifest.json is larger than ${CONFIG_MAX_BYTES} bytes`);
+        listed = JSON.parse((await collect(entry)).toString('utf8'));
+      } else entry.resume();
+    });
+    const images = Array.isArray(listed) ? (listed as ArchiveImage[]) : [];
+    const image = images.length === 1 ? images[0]! : images.find((i) => i.RepoTags?.includes(ref.name));
+    if (!image || typeof image.Config !== 'string' || !Array.isArray(image.Layers) || !image.Layers.every((l) => typeof l === 'string')) {
+      throw new ResolveError(`${from}: ${images.length === 0 ? 'not a docker save archive (no manifest.json listing images)' : `no image tagged ${ref.name} among its ${images.length} images`}`);
+    }
+    const follow = (p: string) => {
+      let at = normalize(p);
+      for (let hops = 0; links.has(at) && hops < 16; hops++) at = links.get(at)!;
+      return at;
+    };
+    const wanted = [image.Config, ...image.Layers].map(follow);
+    const found = new Map<string, { digest: string; size: number; head: Buffer }>();
+    let partials = 0;
+    await scan(archive, from, async (entry) => {
+      const path = normalize(entry.path);
+      if (entry.type !== 'File' || !wanted.includes(path) || found.has(path)) return entry.resume();
+      const tmp = join(dir, `partial-${partials++}`);
+      const hash = createHash('sha256');
+      let size = 0;
+      let head = Buffer.alloc(0);
+      await pipeline(
+        entry,
+        async function* (chunks: AsyncIterable<Buffer>) {
+          for await (const c of chunks) {
+            hash.update(c);
+            size += c.length;
+            if (head.length < 4) head = Buffer.concat([head, c.subarray(0, 4)]);
+            yield c;
+          }
+        },
+        createWriteStream(tmp),
+      );
+      const digest = `sha256:${hash.digest('hex')}`;
+      await rename(tmp, file(digest));
+      found.set(path, { digest, size, head });
+    });
+    const missing = wanted.filter((p) => !found.has(p));
+    if (missing.length) throw new ResolveError(`${from}: the archive lists ${missing.join(', ')} for ${ref.name} but does not hold it`);
+    const config = found.get(wanted[0]!)!;
+    if (config.size > CONFIG_MAX_BYTES) throw new ResolveError(`${from}: the config of ${ref.name} is larger than ${CONFIG_MAX_BYTES} bytes`);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.size },
+        layers: wanted.slice(1).map((p) => {
+          const l = found.get(p)!;
+          return { mediaType: layerType(l.head), digest: l.digest, size: l.size };
+        }),
+      }),
+    );
+    const digest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
+    await writeFile(file(digest), manifest);
+    return { bytes: manifest, digest, contentType: OCI_MANIFEST };
+  }
+
+  const resolveOnce = () => (done ??= unpack());
+  return {
+    id: from,
+    resolve: resolveOnce,
+    async manifest(digest) {
+      const top = await resolveOnce();
+      if (digest !== top.digest) throw new ResolveError(`${from}: a docker archive holds one manifest (${top.digest}), not ${digest}`);
+      return { bytes: await readFile(file(digest)), digest };
+    },
+    prepare: async () => void (await resolveOnce()),
+    request: (d) => ({ url: file(d.digest), sha256: d.digest.slice(7), size: d.size, label: `${ref.name} ${d.digest.slice(7, 19)}` }),
+    dispatcher: async () => undefined,
+  };
+}
+
+function normalize(p: string): string {
+  return posix.normalize(p).replace(/^(\.\/)+/, '').replace(/^\/+/, '');
+}
+
+/** Layers in docker archives are usually plain tar; newer ones may keep them compressed. */
+function layerType(head: Buffer): string {
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'application/vnd.oci.image.layer.v1.tar+gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'application/vnd.oci.image.layer.v1.tar+zstd';
+  return 'application/vnd.oci.image.layer.v1.tar';
+}
+
+async function collect(entry: ReadEntry): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of entry) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Read a tar once, handing each entry to `onEntry`, which reads or resumes it; errors of either end the scan. */
+async function scan(archive: string, from: string, onEntry: (entry: ReadEntry) => Promise<void> | void): Promise<void> {
+  const pending: Array<Promise<void>> = [];
+  const parser = new Parser({
+    strict: true,
+    onReadEntry: (entry) => {
+      pending.push(Promise.resolve().then(() => onEntry(entry)));
+    },
+  });
+  try {
+    await pipeline(createReadStream(archive), parser);
+    await Promise.all(pending);
+  } catch (err) {
+    if (err instanceof ResolveError) throw err;
+    throw new ResolveError(`${from}: cannot read the archive (${(err as Error).message.split('\n')[0]})`);
+  }
+}

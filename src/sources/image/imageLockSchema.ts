@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { SpecError } from '../../errors.js';
+import { formatIssues } from '../../util/formatIssues.js';
+import { imageDigest, name } from '../../util/names.js';
+
+const LockedDescriptor = z
+  .object({
+    digest: imageDigest,
+    size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    mediaType: z.string().min(1),
+    /** an index entry's platform, os/architecture[/variant] */
+    platform: z.string().optional(),
+  })
+  .strict();
+export type LockedDescriptor = z.infer<typeof LockedDescriptor>;
+
+/** One image reference of the spec, pinned. */
+const LockedImage = z
+  .object({
+    /** REGISTRY/REPOSITORY:TAG */
+    ref: z.string().min(1),
+    /** where it was read: the registry's base URL, or oci:PATH[:TAG] as the spec wrote it */
+    source: z.string().min(1),
+    platforms: z.array(z.string()),
+    services: z.array(name).min(1),
+    /** what the bundle's oci/index.json points at: the image's manifest, or its index reduced to the platforms */
+    digest: imageDigest,
+    size: z.number().int().min(0),
+    mediaType: z.string().min(1),
+    /** the index as the source serves it, when the bundle carries it reduced */
+    upstream: LockedDescriptor.optional(),
+    /** the index's entries the bundle carries (none for a single manifest) */
+    manifests: z.array(LockedDescriptor),
+    /** every config and layer those manifests name */
+    blobs: z.array(LockedDescriptor),
+  })
+  .strict();
+export type LockedImage = z.infer<typeof LockedImage>;
+
+export const ImageLock = z.object({ images: z.array(LockedImage) }).strict();
+export type ImageLock = z.infer<typeof ImageLock>;
+
+/** The lock's images section: reviewed text, read as hostile input like the rest of the lock. */
+export function parseImageLock(section: unknown): ImageLock {
+  const parsed = ImageLock.safeParse(section);
+  if (!parsed.success) throw new SpecError(formatIssues('lock: images', parsed.error).split('\n').slice(0, 5).join('; ') + '; run ferry lock again');
+  return parsed.data;
+}

@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises';
+import { ResolveError, SpecError } from '../../errors.js';
+import { fetchToCache } from '../../fetch/fetchToCache.js';
+import type { BuildContext } from '../kind.js';
+import { parseImageDocument, type Descriptor, type ImageDocument } from './imageDocument.js';
+import { imagePlatforms, platformMatches, platformName } from './imagePlatforms.js';
+import type { ImageLock, LockedDescriptor, LockedImage } from './imageLockSchema.js';
+import { createSourceOpener, type ImageSource } from './openImageSource.js';
+import { parseImageRef } from './parseImageRef.js';
+import { reduceIndex } from './reduceIndex.js';
+
+/**
+ * Pin every image the services name: the tag to the digest of its manifest or index (an index reduced
+ * to the target platforms), and every manifest, config and layer it takes, with digest and size.
+ * Undefined when no service carries images.
+ */
+export async function lockImages(ctx: BuildContext): Promise<ImageLock | undefined> {
+  const wanted = new Map<string, { ref: ReturnType<typeof parseImageRef>; from?: string; platforms: string[]; services: string[]; where: string }>();
+  for (const [service, svc] of Object.entries(ctx.spec.services).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    svc.artifacts.images.forEach((image, i) => {
+      const where = `services.${service}.artifacts.images[${i}]`;
+      const ref = parseImageRef(image.ref, where);
+      const platforms = imagePlatforms(ctx.spec, image.platforms, where);
+      const key = ref.name;
+      const seen = wanted.get(key);
+      if (seen) {
+        if (seen.ref.digest !== ref.digest || seen.from !== image.from || seen.platforms.join() !== platforms.join()) {
+          throw new SpecError(`${where}: ${ref.name} is also named by ${seen.where} with another digest, source or platforms; the bundle carries one image per reference`);
+        }
+        if (!seen.services.includes(service)) seen.services.push(service);
+        return;
+      }
+      wanted.set(key, { ref, from: image.from, platforms, services: [service], where });
+    });
+  }
+  if (wanted.size === 0) return undefined;
+  const open = createSourceOpener({ baseDir: ctx.baseDir, scratchDir: ctx.workDir, registries: ctx.spec.upstreams.images?.registries ?? {}, env: process.env, log: ctx.log, stats: ctx.fetchStats });
+  const images: LockedImage[] = [];
+  for (const w of [...wanted.values()].sort((a, b) => (a.ref.name < b.ref.name ? -1 : 1))) {
+    const source = open(w.ref, w.from);
+    const image = await lockImage(w.ref.name, source, w.platforms, w.services, ctx);
+    ctx.log.info(`image ${w.ref.name}: ${w.ref.digest ? '' : `${w.ref.tag} -> `}${image.digest}${image.upstream ? ` (index ${image.upstream.digest} reduced to ${w.platforms.join(', ')})` : ''}`);
+    images.push(image);
+  }
+  return { images };
+}
+
+async function lockImage(name: string, source: ImageSource, platforms: string[], services: string[], ctx: BuildContext): Promise<LockedImage> {
+  const top = await source.resolve();
+  const doc = parseImageDocument(top.bytes, `${name} (${top.digest})`, top.contentType);
+  const base = { ref: name, source: source.id, platforms, services };
+  if (doc.kind === 'manifest') {
+    await checkConfigPlatform(name, doc, source, platforms, ctx);
+    return { ...base, digest: top.digest, size: top.bytes.length, mediaType: doc.mediaType, manifests: [], blobs: blobsOf(doc) };
+  }
+  const reduced = reduceIndex(top.bytes, doc, platforms, `${name} (${top.digest})`);
+  const manifests: LockedDescriptor[] = [];
+  const blobs: LockedDescriptor[] = [];
+  for (const entry of reduced.manifests) {
+    const where = `${name} ${platformName(entry.platform)} (${entry.digest})`;
+    const got = await source.manifest(entry.digest);
+    if (got.bytes.length !== entry.size) throw new ResolveError(`${where}: the manifest has ${got.bytes.length} bytes, the index says ${entry.size}`);
+    const child = parseImageDocument(got.bytes, where, entry.mediaType);
+    if (child.kind !== 'manifest') throw new ResolveError(`${where}: an index inside an index; ferry carries one level of index only`);
+    manifests.push({ digest: entry.digest, size: entry.size, mediaType: child.mediaType, platform: platformName(entry.platform) });
+    blobs.push(...blobsOf(child));
+  }
+  return {
+    ...base,
+    digest: reduced.digest,
+    size: reduced.bytes.length,
+    mediaType: doc.mediaType,
+    ...(reduced.reduced && { upstream: { digest: top.digest, size: top.bytes.length, mediaType: doc.mediaType } }),
+    manifests,
+    blobs: dedupe(blobs),
+  };
+}
+
+function blobsOf(doc: ImageDocument & { kind: 'manifest' }): LockedDescriptor[] {
+  return dedupe([doc.config, ...doc.layers].map((d: Descriptor) => ({ digest: d.digest, size: d.size, mediaType: d.mediaType })));
+}
+
+function dedupe(ds: LockedDescriptor[]): LockedDescriptor[] {
+  const seen = new Set<string>();
+  return ds.filter((d) => !seen.has(d.digest) && seen.add(d.digest));
+}
+
+/**
+ * A single-platform image runs on one platform, which only its config names: refuse one that is not
+ * for the targets rather than carry an image the hosts cannot start. The config goes into the cache,
+ * where the build finds it again.
+ */
+async function checkConfigPlatform(name: string, doc: ImageDocument & { kind: 'manifest' }, source: ImageSource, platforms: string[], ctx: BuildContext): Promise<void> {
+  if (doc.config.size > 4 << 20) throw new ResolveError(`${name}: its config is ${doc.config.size} bytes; ferry reads configs up to 4 MiB`);
+  const dispatcher = await source.dispatcher();
+  const got = await fetchToCache(source.request(doc.config, 'blob'), { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, ...(dispatcher && { dispatcher }) });
+  let config: { os?: unknown; architecture?: unknown; variant?: unknown };
+  try {
+    config = JSON.parse(await readFile(got.path, 'utf8'));
+  } catch {
+    throw new ResolveError(`${name}: its config ${doc.config.digest} is not JSON`);
+  }
+  const platform = { os: String(config.os ?? ''), architecture: String(config.architecture ?? ''), ...(typeof config.variant === 'string' && { variant: config.variant }) };
+  if (!platformMatches(platform, platforms)) {
+    throw new ResolveError(`${name}: the image is for ${platformName(platform)}, not ${platforms.join(', ')}; name its platform in platforms: [...] if the hosts run it, or pick the image for the targets`);
+  }
+}

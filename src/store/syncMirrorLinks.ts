@@ -1,0 +1,97 @@
+import { lstat, mkdir, readdir, readlink, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StoreError, UsageError } from '../errors.js';
+import { NAME_RE, NAME_RULE } from '../util/names.js';
+import type { Manifest } from '../bundle/manifest.js';
+import { isMissing } from '../util/isMissing.js';
+import { checkStorePath } from './checkStorePath.js';
+import { readReleaseRefs } from './readReleaseRefs.js';
+import { readStoredManifest } from './readStoredManifest.js';
+import { replaceLink } from './replaceLink.js';
+import { REF_SEGMENT_RE, storeLayout } from './storeLayout.js';
+
+export interface MirrorSnapshot {
+  mirror: string;
+  version: string;
+  digest: string;
+  epoch: string;
+}
+
+/** The mirror names a manifest carries (manifest.artifacts.mirror). */
+export function mirrorNames(m: Manifest): string[] {
+  return Object.keys(m.artifacts.mirror?.apt ?? {}).sort();
+}
+
+/** Every mirror snapshot of the store: one per release that carries the mirror. */
+export async function listMirrorSnapshots(store: string, onInvalid?: (file: string, why: string) => void): Promise<MirrorSnapshot[]> {
+  const out: MirrorSnapshot[] = [];
+  for (const { version, digest } of await readReleaseRefs(storeLayout(store).refs, onInvalid)) {
+    const { manifest } = await readStoredManifest(store, digest);
+    for (const mirror of mirrorNames(manifest)) out.push({ mirror, version, digest, epoch: manifest.epoch });
+  }
+  return out;
+}
+
+/**
+ * Keep STORE/mirrors in step with STORE/refs:
+ *   STORE/mirrors/NAME@VERSION -> ../bundles/DIGEST/mirrors/NAME   (every imported snapshot)
+ *   STORE/mirrors/NAME -> NAME@VERSION                            (what /mirrors/NAME/ serves)
+ * A mirror the release `imported` (a digest) carries moves to its newest snapshot by epoch; any other keeps the
+ * snapshot it points at (ferry mirror switch) while that exists, else it moves to the newest. Links of
+ * snapshots whose release is gone are removed. Each link is replaced atomically (replaceLink).
+ */
+export async function syncMirrorLinks(store: string, opts: { imported?: string; onInvalid?: (file: string, why: string) => void } = {}): Promise<void> {
+  const dir = storeLayout(store).mirrors;
+  const snapshots = await listMirrorSnapshots(store, opts.onInvalid);
+  await checkStorePath(dir, 'folder');
+  const existing = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (isMissing(err)) return [] as string[];
+    throw err;
+  });
+  if (snapshots.length === 0 && existing.length === 0) return;
+  await mkdir(dir, { recursive: true });
+
+  const wanted = new Map<string, string>();
+  const byMirror = new Map<string, MirrorSnapshot[]>();
+  for (const s of snapshots) {
+    wanted.set(`${s.mirror}@${s.version}`, `../bundles/${s.digest}/mirrors/${s.mirror}`);
+    byMirror.set(s.mirror, [...(byMirror.get(s.mirror) ?? []), s]);
+  }
+  for (const [link, target] of wanted) {
+    if ((await readLinkIn(dir, link)) !== target) await replaceLink(join(dir, link), target);
+  }
+  for (const [mirror, list] of byMirror) {
+    const current = await readLinkIn(dir, mirror);
+    if (current !== undefined && wanted.has(current) && !list.some((s) => s.digest === opts.imported)) continue;
+    const newest = list.sort((a, b) => b.epoch.localeCompare(a.epoch) || b.version.localeCompare(a.version, undefined, { numeric: true }))[0]!;
+    if (current !== `${mirror}@${newest.version}`) await replaceLink(join(dir, mirror), `${mirror}@${newest.version}`);
+  }
+  for (const name of existing) {
+    if (name.startsWith('.') || wanted.has(name) || byMirror.has(name)) continue;
+    if ((await lstat(join(dir, name))).isSymbolicLink()) await unlink(join(dir, name));
+  }
+}
+
+/** Point /mirrors/NAME/ at the snapshot NAME@VERSION, atomically. */
+export async function switchMirror(store: string, mirror: string, version: string): Promise<void> {
+  // both become a link's name and target under STORE/mirrors: nothing that could point elsewhere
+  if (!NAME_RE.test(mirror) || !REF_SEGMENT_RE.test(version)) throw new UsageError(`mirror ${JSON.stringify(mirror)} version ${JSON.stringify(version)}: expected a mirror name (${NAME_RULE}) and a release version`);
+  const dir = storeLayout(store).mirrors;
+  await checkStorePath(dir, 'folder');
+  if ((await readLinkIn(dir, `${mirror}@${version}`)) === undefined) {
+    const have = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(`${mirror}@`)).map((n) => n.slice(mirror.length + 1));
+    throw new StoreError(`mirror ${mirror} has no snapshot ${version} in ${store}${have.length ? `; it has ${have.sort().join(', ')}` : ': import a bundle that carries it'}`);
+  }
+  await replaceLink(join(dir, mirror), `${mirror}@${version}`);
+}
+
+/** The target of a link STORE/mirrors/NAME, undefined when there is none; anything else there is refused. */
+export async function readLinkIn(dir: string, name: string): Promise<string | undefined> {
+  try {
+    return await readlink(join(dir, name));
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'EINVAL') throw new StoreError(`${join(dir, name)} is not a symbolic link; move it away so ferry can manage STORE/mirrors`);
+    throw err;
+  }
+}

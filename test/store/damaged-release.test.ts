@@ -1,0 +1,62 @@
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveRelease } from '../../src/store/resolveRelease.js';
+import { ferry } from '../helpers/cli.js';
+import { writeRelease } from '../deploy/storeFixture.js';
+
+const release = (name: string, version: string) => ({ name, version, epoch: `2026-11-2${version}T00:00:00.000Z`, services: { web: { version, groups: ['web'], files: { 'a.txt': `${name} ${version}\n` } } } });
+
+/** One damaged release (a manifest changed behind ferry's back) must not hide or block the others. */
+describe('a damaged release in the store', () => {
+  let dir: string;
+  let store: string;
+  const digests: Record<string, string> = {};
+  const damage = async (digest: string) => {
+    const file = join(store, 'bundles', digest, 'manifest.json');
+    await writeFile(file, (await readFile(file, 'utf8')).replace('"created_by":"', '"created_by":"x'));
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-damaged-release-'));
+    store = join(dir, 'store');
+    for (const [n, v] of [['app', '1'], ['app', '2'], ['other', '1']] as const) digests[`${n}/${v}`] = writeRelease(store, release(n, v));
+    await damage(digests['other/1']!);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('ferry list lists the others, names it in one warning line, and exits 71', async () => {
+    const r = await ferry(['list', '--store', store]);
+    expect(r.code).toBe(71);
+    expect(r.stdout).toMatch(/^app\s+1\s/m);
+    expect(r.stdout).toMatch(/^app\s+2\s/m);
+    expect(r.stdout).not.toMatch(/^other/m);
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
+    expect(warnings).toEqual([expect.stringMatching(new RegExp(`^warning: skipped a damaged release: release other/1: .*manifest\\.json does not hash to its folder name ${digests['other/1']} \\(its sha256 is [0-9a-f]{64}\\): the store is damaged; re-import the bundle$`))]);
+    expect(r.stderr).toContain(`store ${store}: 1 damaged release(s) skipped (named above); re-import or remove them`);
+    const json = await ferry(['list', '--store', store, '--json']);
+    expect(JSON.parse(json.stdout).map((x: { name: string; version: string }) => `${x.name}/${x.version}`)).toEqual(['app/1', 'app/2']);
+  });
+
+  it('does not block resolving another release, and is the error when it could be the one asked for', async () => {
+    expect((await resolveRelease(store, 'app')).digest).toBe(digests['app/2']);
+    expect((await resolveRelease(store, digests['app/1']!.slice(0, 12))).version).toBe('1');
+    await expect(resolveRelease(store, 'other')).rejects.toThrow(/release other\/1: .*does not hash to its folder name/);
+    await expect(resolveRelease(store, digests['other/1']!.slice(0, 12))).rejects.toThrow(/does not hash to its folder name/);
+  });
+
+  it('a damaged newest release of a name is an error, never an older one in its place', async () => {
+    const copy = join(dir, 'newest');
+    const d1 = writeRelease(copy, release('app', '1'));
+    const d2 = writeRelease(copy, release('app', '2'));
+    const bundles = join(copy, 'bundles');
+    await rm(join(bundles, d2), { recursive: true });
+    await symlink(join(bundles, d1), join(bundles, d2));
+    await expect(resolveRelease(copy, 'app')).rejects.toThrow(/release app\/2: .*symbolic link/);
+    const r = await ferry(['list', '--store', copy]);
+    expect(r.code).toBe(71);
+    expect(r.stdout).toMatch(/^app\s+1\s/m);
+    expect(r.stderr).toMatch(/^warning: skipped a damaged release: release app\/2: .*symbolic link/m);
+  });
+});
