@@ -1,5 +1,6 @@
 // Shared helpers for benchmark scripts: timing, a table with ratios, JSON results.
 import { spawn, spawnSync } from 'node:child_process';
+import { connect, createServer } from 'node:net';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -134,6 +135,40 @@ export function buildBenchBundle(dir, files, buildArgs) {
   );
   timeShell(ferryCmd(`key generate --name bench --out ${dir}/team`));
   timeShell(ferryCmd(`build ${dir}/spec/bench.yaml --key ${dir}/team.secret.asc --cache ${dir}/cache ${buildArgs}`));
+}
+
+/** A loopback port free right now. */
+export async function freePort() {
+  const s = createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/**
+ * Wait until something listens on 127.0.0.1:port, failing if `child` exits first. On a busy machine a
+ * start may take long, so only the child's exit is a failure; the 5-minute bound is a hang detector.
+ */
+export async function waitForPort(port, child, what) {
+  for (let i = 0; i < 6000; i++) {
+    const up = await new Promise((r) => {
+      const s = connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
+      s.on('error', () => r(false));
+    });
+    if (up) return;
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not start on port ${port}`);
+}
+
+/** Signal a child process and wait for it to exit. */
+export async function stopChild(child, signal) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  await exited;
 }
 
 /**

@@ -8,12 +8,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { FORMAT, serializeManifest } from '../../dist/bundle/manifest.js';
-import { ferryBin, interleave, printTable, row, RUNS, writeResults } from './lib.mjs';
+import { ferryBin, freePort, interleave, printTable, row, RUNS, stopChild, waitForPort, writeResults } from './lib.mjs';
 
 const run = promisify(execFile);
 const arg = (name, dflt) => {
@@ -24,7 +23,6 @@ const SECONDS = Number(arg('seconds', '5'));
 const ROUNDS = Math.max(3, Number(arg('rounds', String(RUNS))));
 const LARGE_MIB = Number(arg('large-mib', '64'));
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A store with one bundle: apt index files of a few KiB and one large rootfs, as ferry import lays it out. */
 async function makeStore() {
@@ -55,27 +53,6 @@ async function makeStore() {
   await mkdir(join(store, 'refs', 'bench'), { recursive: true });
   await writeFile(join(store, 'refs', 'bench', '1'), `${digest}\n`);
   return { store, digest };
-}
-
-async function freePort() {
-  const s = createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function waitForPort(port, child, what) {
-  for (let i = 0; i < 200; i++) {
-    const up = await new Promise((r) => {
-      const s = connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
-      s.on('error', () => r(false));
-    });
-    if (up) return;
-    if (child.exitCode !== null) break;
-    await sleep(50);
-  }
-  throw new Error(`${what} did not start on port ${port}`);
 }
 
 async function startFerry(store) {
@@ -119,13 +96,6 @@ http {
       await rm(prefix, { recursive: true, force: true });
     },
   };
-}
-
-async function stopChild(child, signal) {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill(signal);
-  await exited;
 }
 
 const UNITS = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };

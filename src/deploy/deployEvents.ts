@@ -21,6 +21,7 @@ export const StepTargetSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('tree'), path: z.string() }).strict(),
   z.object({ kind: z.literal('command'), program: z.string(), creates: z.string().optional() }).strict(),
   z.object({ kind: z.literal('artifacts'), count: z.number().int().min(0), path: z.string() }).strict(),
+  z.object({ kind: z.literal('image'), ref: z.string(), runtime: z.string() }).strict(),
 ]);
 
 const counts = z.object({ ran: z.number().int(), skipped: z.number().int(), failed: z.number().int(), notRun: z.number().int() }).strict();

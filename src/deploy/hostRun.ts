@@ -122,7 +122,7 @@ export class HostRun {
   }
 
   private context(svc: ServiceTarget, stage: StageName): StepContext {
-    return { ...stepContext(this.target, svc, stage, this.transport, this.s.release, this.s.timeoutMs), changedSoFar: this.changed.has(svc.name) };
+    return { ...stepContext(this.target, svc, stage, this.transport, this.s.release, this.s.timeoutMs), changedSoFar: this.changed.has(svc.name), push: this.s.source.push, server: this.target.settings.server ?? (this.s.source.push ? undefined : this.s.source.server) };
   }
 
   /** --repair of a stage the facts show done: the steps whose read and compare differ on the host (each reported as a drift event). */
@@ -135,9 +135,8 @@ export class HostRun {
 
 
   private stageFiles(svc: ServiceTarget, ctx: StepContext): Promise<StepResult> {
-    const server = this.target.settings.server ?? (this.s.source.push ? undefined : this.s.source.server);
-    const source: StageSource = this.s.source.push ? { push: true } : { push: false, server: server! };
-    return stageArtifacts(ctx, svc.entries, source);
+    const source: StageSource = ctx.push ? { push: true } : { push: false, server: ctx.server! };
+    return stageArtifacts(ctx, ctx.push ? svc.entries : svc.entries.filter((e) => e.kind !== 'image'), source);
   }
 
   /** `only`: --repair runs just these steps (inspectStage keys), and the steps that follow a change (a service restart) */

@@ -34,6 +34,8 @@ export function stepContext(target: HostTarget, svc: ServiceTarget, stage: Stage
     },
     changedSoFar: false,
     timeoutMs,
+    // a drift check stages nothing; a deploy sets how artifacts travel
+    push: false,
     policyRcSeconds: target.settings.policyRcTimeout,
   };
 }

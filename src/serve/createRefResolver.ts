@@ -9,6 +9,8 @@ import { checkStorePath } from '../store/checkStorePath.js';
 export interface RefResolver {
   /** The bundle digest STORE/refs/NAME/VERSION names, or undefined when there is no such release. */
   resolve(name: string, version: string): Promise<string | undefined>;
+  /** A number that changes whenever something under STORE/refs is reported changed (for caches built from every ref). */
+  generation(): number;
   /** Stop watching the refs folder. */
   close(): void;
 }
@@ -75,6 +77,7 @@ export function createRefResolver(refsDir: string): RefResolver {
       cache.set(key, { digest, at: now });
       return digest;
     },
+    generation: () => generation,
     close() {
       closed = true;
       for (const w of watchers.values()) w.close();

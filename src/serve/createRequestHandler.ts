@@ -14,6 +14,8 @@ import { resolveRequestPath, type BundleLocation } from './resolveRequestPath.js
 import { sendPlainStatus } from './sendPlainStatus.js';
 import { sendStoreFile, type SendResult } from './sendStoreFile.js';
 import { SmallFileCache } from './smallFileCache.js';
+import { ImageCatalogCache } from './registry/imageCatalog.js';
+import { sendRegistryError, serveRegistry } from './registry/serveRegistry.js';
 
 export interface RequestHandlerOptions {
   /** the store's real path (symlinks resolved) */
@@ -44,6 +46,7 @@ const REVALIDATE = 'no-cache';
  *   /blobs/sha256/HEX               one artifact by its hash
  *   /mirrors/NAME/PATH              a mirror's current snapshot (STORE/mirrors/NAME); NAME@VERSION for another
  *   /healthz                        liveness and store check
+ *   /v2/...                         the OCI Distribution API (read side) over the images of the releases
  * A URL ending in "/" serves the folder's index.html (PEP 503 pages); the folder without "/" redirects.
  */
 export function createRequestHandler(opts: RequestHandlerOptions): RequestHandler {
@@ -53,6 +56,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   const refs = createRefResolver(refsDir);
   const cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
   const cache = cacheBytes > 0 ? new SmallFileCache(cacheBytes) : undefined;
+  const images = new ImageCatalogCache(layout.root, () => refs.generation(), (m) => opts.log.warn(m));
   let draining = false;
 
   const serveFromBundle = async (req: IncomingMessage, res: ServerResponse, index: BundleIndex, loc: BundleLocation, cacheControl: string): Promise<SendResult> => {
@@ -77,6 +81,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<SendResult & { bundle?: string }> => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
+      // pushes and deletes: the registry is read-only, and says so the way registry clients read it
+      if (/^\/v2(\/|\?|$)/.test(req.url ?? '')) return { status: 405, bytes: sendRegistryError(req, res, 405, 'UNSUPPORTED', { Allow: 'GET, HEAD' }) };
       return { status: 405, bytes: sendPlainStatus(req, res, 405, { Allow: 'GET, HEAD' }) };
     }
     const r = resolveRequestPath(req.url ?? '');
@@ -115,6 +121,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
         res.setHeader('X-Ferry-Bundle', digest);
         return { ...(await serveFromBundle(req, res, index, r, REVALIDATE)), bundle: digest };
       }
+      case 'registry':
+        return serveRegistry(req, res, r.route, () => images.get(), layout, cache);
       case 'mirror': {
         const snapshot = await resolveMirror(opts.store, r.mirror, r.version);
         const index = snapshot && (await bundles.get(snapshot.digest));

@@ -1,5 +1,6 @@
 import { REF_SEGMENT_RE } from '../store/storeLayout.js';
 import { SHA256_RE } from '../util/sha256.js';
+import { parseRegistryPath, type RegistryRoute } from './registry/parseRegistryPath.js';
 
 /** Longest request target accepted, raw (percent-encoded) and decoded; longer ones answer 414. */
 const MAX_RAW_TARGET = 8192;
@@ -25,6 +26,8 @@ export type Route =
   | ({ kind: 'bundle'; digest: string } & BundleLocation)
   | ({ kind: 'release'; name: string; version: string } & BundleLocation)
   | { kind: 'blob'; sha256: string }
+  /** the OCI Distribution API under /v2/ */
+  | { kind: 'registry'; route: RegistryRoute }
   /** /mirrors/NAME/PATH (the snapshot STORE/mirrors/NAME points at) or /mirrors/NAME@VERSION/PATH */
   | ({ kind: 'mirror'; mirror: string; version?: string } & BundleLocation)
   | { kind: 'redirect'; location: string }
@@ -82,6 +85,8 @@ export function resolveRequestPath(target: string): Route {
     case 'bundles':
       if (a === undefined || !SHA256_RE.test(a)) return refused(404, 'not a bundle digest');
       return { kind: 'bundle', digest: a, path: [b, ...rest].filter((s) => s !== undefined).join('/'), directory: directory || b === undefined };
+    case 'v2':
+      return { kind: 'registry', route: parseRegistryPath(segments.slice(1), directory, q === -1 ? '' : target.slice(q + 1)) };
     case 'mirrors': {
       const [mirror, version, more] = (a ?? '').split('@');
       if (!a || more !== undefined || !REF_SEGMENT_RE.test(mirror!) || (version !== undefined && !REF_SEGMENT_RE.test(version))) return refused(404, 'not a mirror name');

@@ -12,7 +12,7 @@ const BODIES: Record<number, string> = {
 };
 
 /** Headers that describe a file; a refusal or error answered instead of the file must not carry them. */
-const FILE_HEADERS = ['etag', 'last-modified', 'cache-control', 'accept-ranges', 'content-type', 'content-length', 'content-range', 'x-ferry-bundle'];
+const FILE_HEADERS = ['etag', 'last-modified', 'cache-control', 'accept-ranges', 'content-type', 'content-length', 'content-range', 'x-ferry-bundle', 'docker-content-digest'];
 
 /** Answer `status` with a fixed text body (no body for HEAD); returns the body bytes sent. */
 export function sendPlainStatus(req: { method?: string }, res: ServerResponse, status: number, headers: Record<string, string> = {}): number {

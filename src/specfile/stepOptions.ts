@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IMAGE_REF_RE } from '../util/imageNames.js';
 import { name, unitName } from '../util/names.js';
 
 /**
@@ -95,8 +96,21 @@ const git = z
   })
   .strict();
 
+/** The container runtimes the image step drives. */
+export const IMAGE_RUNTIMES = ['podman', 'docker', 'containerd'] as const;
+
+const image = z
+  .object({
+    /** the image's full original reference, as the spec names it: registry.example/team/app:1.4 */
+    ref: z.string().regex(IMAGE_REF_RE, 'a full image reference with a tag (registry/repository:tag)'),
+    runtime: z.enum(IMAGE_RUNTIMES),
+    /** also give the image its original name (registry/repository:tag) */
+    retag: z.boolean().optional(),
+  })
+  .strict();
+
 /** Every kind of step, by the key that names it in a spec, in the order error messages list them. */
-export const STEP_OPTIONS = { apt, venv, file, template, service, command, rootfs, git };
+export const STEP_OPTIONS = { apt, venv, file, template, service, command, rootfs, git, image };
 export type StepKindName = keyof typeof STEP_OPTIONS;
 /** "apt, venv, …": the kinds, as messages list them. */
 export const STEP_KIND_LIST = Object.keys(STEP_OPTIONS).join(', ');

@@ -24,10 +24,10 @@ describe('step schemas', () => {
       message = (err as Error).message;
     }
     expect(message.split('\n')).toEqual([
-      'spec.yaml: services.web.configure[0]: unknown step kind "templat"; use one of apt, venv, file, template, service, command, rootfs, git',
+      'spec.yaml: services.web.configure[0]: unknown step kind "templat"; use one of apt, venv, file, template, service, command, rootfs, git, image',
       'spec.yaml: services.web.configure[1].file: dest: an absolute path',
       'spec.yaml: services.web.configure[2].service: Unrecognized key: "restart"',
-      'spec.yaml: services.web.configure[3]: a step has exactly one key naming its kind (apt, venv, file, template, service, command, rootfs, git)',
+      'spec.yaml: services.web.configure[3]: a step has exactly one key naming its kind (apt, venv, file, template, service, command, rootfs, git, image)',
     ]);
   });
 });

@@ -2,6 +2,7 @@ import { aptStep } from './aptStep.js';
 import { commandStep } from './commandStep.js';
 import { fileStep } from './fileStep.js';
 import { gitStep } from './gitStep.js';
+import { imageStep } from './imageStep.js';
 import { rootfsStep } from './rootfsStep.js';
 import { serviceStep } from './serviceStep.js';
 import { templateStep } from './templateStep.js';
@@ -19,4 +20,5 @@ export const stepKinds: Record<StepKindName, StepKind<any>> = {
   command: commandStep,
   rootfs: rootfsStep,
   git: gitStep,
+  image: imageStep,
 } satisfies { [K in StepKindName]: StepKind<StepOptions<K>> };

@@ -21,6 +21,9 @@ export interface StepContext {
   repair?: boolean;
   /** the step's options pass a value through the `secret` filter: inspections show no content */
   secret?: boolean;
+  /** --push: artifacts travel over ssh; otherwise the host fetches them from `server` (ferry serve) */
+  push: boolean;
+  server?: string;
   /** how long ferry's policy-rc.d may hold services on the host before it removes itself (seconds; default: the command timeout) */
   policyRcSeconds?: number;
 }
@@ -73,12 +76,13 @@ export interface StepKind<P = unknown> {
   target(params: P): StepTarget;
 }
 
-/** What a step acts on: a file, packages, a service, a tree (venv, rootfs, git checkout), a program, or the staged artifacts. */
+/** What a step acts on: a file, packages, a service, a tree (venv, rootfs, git checkout), a program, the staged artifacts, or a container image. */
 export type StepTarget =
   | { kind: 'file'; path: string }
   | { kind: 'packages'; names: string[] }
   | { kind: 'service'; name: string }
   | { kind: 'tree'; path: string }
   | { kind: 'command'; program: string; creates?: string }
-  | { kind: 'artifacts'; count: number; path: string };
+  | { kind: 'artifacts'; count: number; path: string }
+  | { kind: 'image'; ref: string; runtime: string };
 

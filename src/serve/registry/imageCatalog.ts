@@ -1,0 +1,243 @@
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { StoreError } from '../../errors.js';
+import { readReleaseRefs, type ReleaseRef } from '../../store/readReleaseRefs.js';
+import { readStoredManifest } from '../../store/readStoredManifest.js';
+import { storeLayout } from '../../store/storeLayout.js';
+import { carriedImages } from '../../util/imageNames.js';
+import { isMissing } from '../../util/isMissing.js';
+import { sha256Hex } from '../../util/sha256.js';
+
+/** A manifest (image manifest or index) as the registry answers it: its bytes are the blob `sha256`. */
+export interface ServedManifest {
+  sha256: string;
+  size: number;
+  mediaType: string;
+}
+
+/** What one repository name serves: tags, every manifest reachable from them, every blob they use. */
+export interface Repository {
+  /** tag -> manifest, and the release whose tag won (see `buildCatalog`) */
+  tags: Map<string, ServedManifest & { release: string }>;
+  manifests: Map<string, ServedManifest>;
+  /** sha256 -> size of each config, layer and manifest blob of the repository's images */
+  blobs: Map<string, number>;
+}
+
+export interface ImageCatalog {
+  repositories: Map<string, Repository>;
+}
+
+/** One image of one bundle: its tag and the blobs reachable from its manifest. */
+interface BundleImage {
+  repository: string;
+  tag: string;
+  top: ServedManifest;
+  manifests: Map<string, ServedManifest>;
+  blobs: Map<string, number>;
+}
+
+/** Manifests larger than this are not read (the distribution registry's own limit is 4 MiB). */
+const MANIFEST_MAX = 4 * 1024 * 1024;
+/** The image graph is walked this deep at most (index -> manifest is 2; nested indexes are rare). */
+const MAX_DEPTH = 4;
+/** Answers older than this are rebuilt even when no change was reported. */
+const MAX_AGE_MS = 1000;
+const BLOB_PATH_RE = /^oci\/blobs\/sha256\/([0-9a-f]{64})$/;
+
+/**
+ * The registry view of the store: every image carried by a release (manifest.artifacts.image), under
+ * its repository name. A repository serves only the manifests and blobs reachable from its own
+ * images' manifests, and only those the bundle lists (a blob of another image, or any other file of
+ * the store, is not there for it). Manifests are read from the store and checked against their
+ * sha256 before they are parsed.
+ *
+ * Two releases may carry the same repository and tag (at different digests): the tag names the image
+ * of the release with the newest epoch (the build's date, signed in the manifest), ties going to the
+ * greater NAME/VERSION; every digest of every release stays reachable by digest.
+ *
+ * Rebuilt when anything under STORE/refs changes (`generation`) and at least every second; each
+ * bundle's images are read once per bundle digest (a bundle folder never changes).
+ */
+export class ImageCatalogCache {
+  private readonly perBundle = new Map<string, Promise<{ epoch: string; images: BundleImage[] }>>();
+  private current?: { at: number; generation: number; catalog: Promise<ImageCatalog> };
+
+  private readonly warned = new Set<string>();
+  private readonly warn: (message: string) => void;
+
+  constructor(
+    private readonly store: string,
+    private readonly generation: () => number,
+    warn: (message: string) => void,
+  ) {
+    // the catalog is rebuilt every second while clients pull: say each thing once
+    this.warn = (message) => {
+      if (this.warned.has(message) || this.warned.size > 1000) return;
+      this.warned.add(message);
+      warn(message);
+    };
+  }
+
+  get(): Promise<ImageCatalog> {
+    const now = Date.now();
+    const gen = this.generation();
+    if (this.current && now - this.current.at < MAX_AGE_MS && this.current.generation === gen) return this.current.catalog;
+    const catalog = this.build();
+    this.current = { at: now, generation: gen, catalog };
+    catalog.catch(() => {
+      if (this.current?.catalog === catalog) this.current = undefined;
+    });
+    return catalog;
+  }
+
+  private async build(): Promise<ImageCatalog> {
+    const layout = storeLayout(this.store);
+    const refs = await readReleaseRefs(layout.refs);
+    const releases: Array<ReleaseRef & { epoch: string; images: BundleImage[] }> = [];
+    const live = new Set(refs.map((r) => r.digest));
+    for (const digest of this.perBundle.keys()) if (!live.has(digest)) this.perBundle.delete(digest);
+    for (const ref of refs) {
+      const loaded = await this.bundleImages(ref);
+      if (loaded) releases.push({ ...ref, ...loaded });
+    }
+    // later wins: oldest epoch first, ties by NAME/VERSION
+    releases.sort((a, b) => cmp(a.epoch, b.epoch) || cmp(`${a.name}/${a.version}`, `${b.name}/${b.version}`));
+    const repositories = new Map<string, Repository>();
+    for (const r of releases) {
+      for (const img of r.images) {
+        let repo = repositories.get(img.repository);
+        if (!repo) repositories.set(img.repository, (repo = { tags: new Map(), manifests: new Map(), blobs: new Map() }));
+        const before = repo.tags.get(img.tag);
+        if (before && before.sha256 !== img.top.sha256) {
+          this.warn(`image ${img.repository}:${img.tag} is carried by ${before.release} and ${r.name} ${r.version} at different digests; the tag serves ${r.name} ${r.version}'s (newest epoch), the other stays reachable by digest`);
+        }
+        repo.tags.set(img.tag, { ...img.top, release: `${r.name} ${r.version}` });
+        for (const [k, v] of img.manifests) repo.manifests.set(k, v);
+        for (const [k, v] of img.blobs) repo.blobs.set(k, v);
+      }
+    }
+    return { repositories };
+  }
+
+  private async bundleImages(ref: ReleaseRef): Promise<{ epoch: string; images: BundleImage[] } | undefined> {
+    let p = this.perBundle.get(ref.digest);
+    if (!p) {
+      p = loadBundleImages(this.store, ref, this.warn);
+      this.perBundle.set(ref.digest, p);
+    }
+    try {
+      return await p;
+    } catch (err) {
+      this.perBundle.delete(ref.digest);
+      if (err instanceof StoreError) {
+        this.warn(`release ${ref.name} ${ref.version}: its images are not served: ${err.message}`);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+}
+
+async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string) => void): Promise<{ epoch: string; images: BundleImage[] }> {
+  const { manifest } = await readStoredManifest(store, ref.digest);
+  const label = `release ${ref.name} ${ref.version}`;
+  const { images: carried, invalid } = carriedImages(manifest.artifacts);
+  for (const why of invalid) warn(`${label}: not served: ${why}`);
+  if (carried.length === 0) return { epoch: manifest.epoch, images: [] };
+  // the bundle's OCI blobs by digest; a blob file must be named by its own sha256
+  const listed = new Map<string, number>();
+  for (const e of manifest.entries) {
+    const m = BLOB_PATH_RE.exec(e.path);
+    if (!m) continue;
+    if (m[1] !== e.sha256) {
+      warn(`${label}: ${e.path} has sha256 ${e.sha256}, not its name: not served`);
+      continue;
+    }
+    listed.set(e.sha256, e.size);
+  }
+  const blobFile = storeLayout(store).blob;
+  const images: BundleImage[] = [];
+  for (const img of carried) {
+    const hex = img.digest.slice('sha256:'.length);
+    const size = listed.get(hex);
+    if (size === undefined) {
+      warn(`${label}: image ${img.ref} names ${img.digest}, which the bundle does not carry: not served`);
+      continue;
+    }
+    const top: ServedManifest = { sha256: hex, size, mediaType: img.mediaType };
+    const found: BundleImage = { repository: img.repository, tag: img.tag, top, manifests: new Map(), blobs: new Map() };
+    try {
+      await walk(top, 0);
+      images.push(found);
+    } catch (err) {
+      if (!(err instanceof StoreError)) throw err;
+      warn(`${label}: image ${img.ref} is not served: ${err.message}`);
+    }
+
+    // a manifest, its config and layers; an index, the manifests it lists that the bundle carries
+    async function walk(m: ServedManifest, depth: number): Promise<void> {
+      if (found.manifests.has(m.sha256)) return;
+      found.manifests.set(m.sha256, m);
+      found.blobs.set(m.sha256, m.size);
+      if (depth > MAX_DEPTH) throw new StoreError(`manifests nested more than ${MAX_DEPTH} deep`);
+      const doc = await readManifestBlob(blobFile(m.sha256), m);
+      if (Array.isArray(doc.manifests)) {
+        for (const d of doc.manifests) {
+          const child = descriptor(d);
+          // a multi-platform index reduced to the target platforms: the others are simply not carried
+          if (!child || !listed.has(child.hex)) continue;
+          await walk({ sha256: child.hex, size: listed.get(child.hex)!, mediaType: child.mediaType }, depth + 1);
+        }
+        return;
+      }
+      for (const d of [doc.config, ...(Array.isArray(doc.layers) ? doc.layers : [])]) {
+        const blob = descriptor(d);
+        if (!blob) continue;
+        const bsize = listed.get(blob.hex);
+        if (bsize === undefined) throw new StoreError(`manifest ${m.sha256} uses blob sha256:${blob.hex}, which the bundle does not carry`);
+        found.blobs.set(blob.hex, bsize);
+      }
+    }
+  }
+  return { epoch: manifest.epoch, images };
+}
+
+function descriptor(d: unknown): { hex: string; mediaType: string } | undefined {
+  if (!d || typeof d !== 'object') return undefined;
+  const { digest, mediaType } = d as { digest?: unknown; mediaType?: unknown };
+  if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest)) return undefined;
+  return { hex: digest.slice(7), mediaType: typeof mediaType === 'string' ? mediaType : 'application/vnd.oci.image.manifest.v1+json' };
+}
+
+/** A manifest blob of the store, checked against its size and sha256 before it is parsed. */
+async function readManifestBlob(file: string, m: ServedManifest): Promise<{ manifests?: unknown; config?: unknown; layers?: unknown }> {
+  if (m.size > MANIFEST_MAX) throw new StoreError(`manifest ${m.sha256} has ${m.size} bytes, more than ${MANIFEST_MAX}`);
+  let bytes: Buffer;
+  try {
+    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      bytes = Buffer.alloc(m.size);
+      const { bytesRead } = await fh.read(bytes, 0, m.size, 0);
+      const st = await fh.stat();
+      if (bytesRead !== m.size || st.size !== m.size) throw new StoreError(`${file} has ${st.size} bytes, the bundle says ${m.size}: the store is damaged; re-import the release`);
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    if (isMissing(err)) throw new StoreError(`${file} is missing: the store is damaged; re-import the release`);
+    throw new StoreError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const actual = sha256Hex(bytes);
+  if (actual !== m.sha256) throw new StoreError(`${file} has sha256 ${actual}: the store is damaged; re-import the release`);
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as unknown;
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not an object');
+    return doc as { manifests?: unknown };
+  } catch (err) {
+    throw new StoreError(`manifest ${m.sha256} is not a JSON object (${(err as Error).message})`);
+  }
+}
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { IMAGE_REPOSITORY_RE, imageDigest, imageRegistry, imageRepository, imageTag } from './names.js';
+
+/**
+ * The images a manifest carries, for the registry ferry serve answers and the image deploy step
+ * (which puts names into host scripts): the name rules are names.ts's, shared with the image kind.
+ */
+
+/** Longest repository name accepted (the spec's clients limit the whole reference to 255). */
+export const REPOSITORY_MAX = 255;
+/** A full reference with tag: `registry.example/team/app:1.4`. */
+export const IMAGE_REF_RE = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+export function isRepository(s: string): boolean {
+  return s.length <= REPOSITORY_MAX && IMAGE_REPOSITORY_RE.test(s);
+}
+
+/** One image of `manifest.artifacts.image.images`, as the image kind records it. */
+export const CarriedImage = z.looseObject({
+  ref: z.string().regex(IMAGE_REF_RE, 'a full image reference with a tag (registry/repository:tag)'),
+  registry: imageRegistry,
+  repository: imageRepository,
+  tag: imageTag,
+  digest: imageDigest,
+  mediaType: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+\/-]{0,126}$/, 'a media type'),
+  services: z.array(z.string()).optional(),
+});
+export type CarriedImage = z.infer<typeof CarriedImage>;
+
+/** The images a manifest carries; entries that do not match the rules are returned in `invalid` with the reason. */
+export function carriedImages(artifacts: Record<string, unknown>): { images: CarriedImage[]; invalid: string[] } {
+  const section = artifacts.image as { images?: unknown } | undefined;
+  const list = Array.isArray(section?.images) ? section.images : [];
+  const images: CarriedImage[] = [];
+  const invalid: string[] = [];
+  list.forEach((raw, i) => {
+    const parsed = CarriedImage.safeParse(raw);
+    if (parsed.success) images.push(parsed.data);
+    else invalid.push(`artifacts.image.images[${i}]: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+  });
+  return { images, invalid };
+}

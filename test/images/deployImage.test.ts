@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { ferry, run } from '../helpers/cli.js';
+import { writeKey } from '../helpers/keys.js';
+import { multiPlatformImage, umociImage, writeImageBundle, type FixtureImage } from '../helpers/ociImages.js';
+import { startServer, type TestServer } from '../serve/startServer.js';
+
+const haveTools = (await run('sh', ['-c', 'command -v podman && command -v skopeo && command -v umoci'])).code === 0 && process.getuid?.() === 0;
+
+/** podman with a storage of its own (never the machine's /var/lib/containers, which other work shares). */
+async function podmanStorage(dir: string): Promise<{ env: NodeJS.ProcessEnv; podman(args: string[]): ReturnType<typeof run> }> {
+  await mkdir(dir, { recursive: true });
+  const conf = join(dir, 'storage.conf');
+  await writeFile(conf, `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`);
+  const env = { CONTAINERS_STORAGE_CONF: conf };
+  return { env, podman: (args) => run('podman', args, { env }) };
+}
+
+/** The deploy's JSON step events (one object per line) */
+const events = (r: { stdout: string; stderr: string }): Array<{ step: string; changed: boolean; detail: string }> =>
+  (r.stdout + '\n' + r.stderr)
+    .split('\n')
+    .filter((l) => l.includes('"type":"step"'))
+    .map((l) => JSON.parse(l));
+
+describe.skipIf(!haveTools)('the image deploy step with the real podman (local host)', () => {
+  let dir: string;
+  let store: string;
+  let server: TestServer;
+  let app: FixtureImage;
+  let multi: FixtureImage;
+
+  const inventory = async (name: string, data: string, serverUrl?: string) => {
+    const file = join(dir, `${name}.yaml`);
+    const vars = { ferry_data_dir: data, ferry_ansible_facts_dir: '', ...(serverUrl ? { ferry_server: serverUrl } : {}) };
+    await writeFile(file, JSON.stringify({ groups: { web: { hosts: ['runner'] } }, hosts: { runner: { transport: 'local', vars } } }));
+    return file;
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-image-step-'));
+    store = join(dir, 'store');
+    const team = await writeKey(dir, 'team');
+    const key = await openpgp.readPrivateKey({ armoredKey: team.secretArmored });
+    const appImage = await umociImage(join(dir, 'app'), 'amd64', { 'etc/app.conf': 'app 1.4\n' });
+    const m = await multiPlatformImage(join(dir, 'multi'), { 'etc/multi.conf': 'multi\n' });
+    const service = (install: unknown[]) => ({ version: '1.4.0', groups: ['web'], artifacts: {}, stage: [], install, configure: [] });
+    const install = [
+      { image: { ref: 'registry.example/team/app:1.4', runtime: 'podman', retag: true } },
+      { image: { ref: 'registry.example/team/multi:2.0', runtime: 'podman' } },
+    ];
+    [app, multi] = await writeImageBundle(join(dir, 'rel.ferry'), key, [
+      { ref: 'registry.example/team/app:1.4', services: ['web'], layout: appImage.layout },
+      { ref: 'registry.example/team/multi:2.0', services: ['web'], layout: m.layout },
+    ], { name: 'images', version: '1.0.0', services: { web: service(install) } });
+    await writeImageBundle(join(dir, 'bad.ferry'), key, [{ ref: 'registry.example/team/app:1.4', services: ['web'], layout: appImage.layout }], {
+      name: 'bad',
+      version: '1.0.0',
+      services: { web: service([{ image: { ref: 'registry.example/team/nope:1', runtime: 'podman' } }, { image: { ref: 'registry.example/team/app:1.4', runtime: 'rkt' } }]) },
+    });
+    for (const b of ['rel.ferry', 'bad.ferry']) {
+      const r = await ferry(['import', join(dir, b), '--keyring', team.public, '--store', store]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    server = await startServer(store);
+  });
+  afterAll(async () => {
+    await server?.close(0);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('pulls each image by digest from ferry serve, retags it to its original name, and finds it present the next time', async () => {
+    const { env, podman } = await podmanStorage(join(dir, 'podman-pull'));
+    const data = join(dir, 'data-pull');
+    const inv = await inventory('pull', data, server.url);
+    const first = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--json'], { env });
+    expect(first.code, first.stderr + first.stdout).toBe(0);
+    const steps = events(first);
+    expect(steps.filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([
+      expect.stringMatching(new RegExp(`^pulled 127\\.0\\.0\\.1:\\d+/team/app@${app.digest}, tagged registry\\.example/team/app:1\\.4$`)),
+      expect.stringMatching(new RegExp(`^pulled 127\\.0\\.0\\.1:\\d+/team/multi@${multi.digest}$`)),
+    ]);
+    // present at the pinned digests, under the original name too
+    expect((await podman(['image', 'exists', `registry.example/team/app@${app.digest}`])).code).toBe(0);
+    expect((await podman(['image', 'exists', `registry.example/team/multi@${multi.digest}`])).code).toBe(0);
+    const tagged = await podman(['image', 'inspect', '--format', '{{.Digest}}', 'registry.example/team/app:1.4']);
+    expect(tagged.stdout.trim()).toBe(app.digest);
+    // the registry brought the image blobs: the stage stage did not copy them to the host as well
+    expect(existsSync(join(data, 'blobs', 'sha256', app.digest.slice(7)))).toBe(false);
+    const pulls = server.accessLog.filter((e) => e.target.startsWith('/v2/team/') && e.status === 200).length;
+
+    const again = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--force', 'install', '--json'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    const rerun = events(again).filter((s) => s.step === 'image');
+    expect(rerun.map((s) => [s.changed, s.detail])).toEqual([[false, 'unchanged'], [false, 'unchanged']]);
+    expect(server.accessLog.filter((e) => e.target.startsWith('/v2/team/') && e.status === 200).length).toBe(pulls);
+
+    // the original name removed: the image is still there at its digest, so it is only named again
+    expect((await podman(['untag', 'registry.example/team/app:1.4', 'registry.example/team/app:1.4'])).code).toBe(0);
+    const renamed = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--force', 'install', '--json'], { env });
+    expect(renamed.code, renamed.stderr).toBe(0);
+    expect(events(renamed).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4', 'unchanged']);
+    expect(server.accessLog.filter((e) => e.target.startsWith('/v2/team/') && e.status === 200).length).toBe(pulls);
+
+    // the image removed from the host is pulled again
+    const id = (await podman(['image', 'inspect', '--format', '{{.ID}}', 'registry.example/team/app:1.4'])).stdout.trim();
+    expect((await podman(['rmi', '-f', id])).code).toBe(0);
+    const third = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--force', 'install', '--json'], { env });
+    expect(third.code, third.stderr).toBe(0);
+    expect(events(third).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([expect.stringMatching(/^pulled [^ ]*\/team\/app@sha256:[0-9a-f]{64}, tagged registry\.example\/team\/app:1\.4$/), 'unchanged']);
+  });
+
+  it('with --push, loads each image from the staged OCI layout (checked on the host), without any registry', async () => {
+    const { env, podman } = await podmanStorage(join(dir, 'podman-push'));
+    const data = join(dir, 'data-push');
+    const inv = await inventory('push', data);
+    const before = server.accessLog.length;
+    const r = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--push', '--json'], { env });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout + r.stderr).toContain('"detail":"loaded registry.example/team/app:1.4"');
+    expect(server.accessLog.length).toBe(before);
+    expect((await podman(['image', 'exists', `registry.example/team/app@${app.digest}`])).code).toBe(0);
+    expect((await podman(['image', 'exists', `registry.example/team/multi@${multi.digest}`])).code).toBe(0);
+    expect((await podman(['image', 'inspect', '--format', '{{.Digest}}', 'registry.example/team/app:1.4'])).stdout.trim()).toBe(app.digest);
+    // the loaded images carry their own names, not the staged folder's
+    const names = (await podman(['images', '--format', '{{.Repository}}'])).stdout;
+    expect(names).not.toContain(data);
+
+    // a staged layout index changed on the host is refused before anything is loaded
+    const [tree] = await readdir(join(data, 'bundles'));
+    await podman(['rmi', '-f', 'registry.example/team/app:1.4']);
+    await writeFile(join(data, 'bundles', tree!, 'oci', 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+    const tampered = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--push', '--force', 'install'], { env });
+    expect(tampered.code).not.toBe(0);
+    expect(tampered.stdout + tampered.stderr).toMatch(/staged file .*oci\/index\.json: sha256 [0-9a-f]{64}, the bundle says/);
+  });
+
+  it('refuses, before touching any host, an image step naming an image the bundle lacks or an unknown runtime', async () => {
+    const inv = await inventory('bad', join(dir, 'data-bad'), server.url);
+    const r = await ferry(['plan', 'bad@1.0.0', '--store', store, '-i', inv]);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toContain('image registry.example/team/nope:1: the bundle carries no such image (artifacts.image lists registry.example/team/app:1.4)');
+    expect(r.stderr).toMatch(/install\[1\]\.image.*runtime/);
+  });
+});
