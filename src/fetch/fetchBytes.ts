@@ -10,20 +10,38 @@ import { httpStatusError, toFetchError } from './toFetchError.js';
 export interface FetchBytesOptions {
   /** refuse bodies larger than this (default 64 MiB): an index that big is a wrong URL or a hostile server */
   maxBytes?: number;
+  /** HEAD asks for the status and headers only (a file's size); no body is read or counted */
+  method?: 'GET' | 'HEAD';
+  /** request headers besides the user agent, e.g. `accept` for PEP 691 content negotiation */
+  headers?: Record<string, string>;
+  /**
+   * Answer with whatever final status the server sends (its body read under the same cap) instead of
+   * throwing on anything but 200: for callers that read the status themselves (404 = no such project).
+   */
+  anyStatus?: boolean;
   stats?: FetchStats;
   signal?: AbortSignal;
   dispatcher?: Dispatcher;
 }
 
+export interface FetchedBytes {
+  /** the final HTTP status (after redirects and retries); 200 for a local file */
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
 const DEFAULT_MAX_BYTES = 64 << 20;
 
 /**
- * Read a small upstream file into memory: index files such as InRelease, Packages.xz or a PEP 503
- * page, which change upstream and so are not cached. `url` may be http(s)://, file:// or an absolute
- * path (a local mirror). Transient failures are retried like any download; a missing file throws a
- * FetchError whose `status` is 404, so callers can fall back (InRelease → Release + Release.gpg).
+ * ferry's one HTTP GET into memory, for small upstream files: index files such as InRelease,
+ * Packages.xz, a PEP 503/691 project page or a PEP 658 .metadata file, which change upstream and so are
+ * not cached. `url` may be http(s)://, file:// or an absolute path (a local mirror). Goes through the
+ * shared client (proxy, retries, redirects). Unless `anyStatus`, anything but 200 throws, and a missing
+ * file throws a FetchError whose `status` is 404, so callers can fall back (InRelease → Release +
+ * Release.gpg).
  */
-export async function fetchBytes(url: string, opts: FetchBytesOptions = {}): Promise<Buffer> {
+export async function fetchBytes(url: string, opts: FetchBytesOptions = {}): Promise<FetchedBytes> {
   const max = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const local = localSourcePath(url);
   if (local !== undefined) {
@@ -32,7 +50,7 @@ export async function fetchBytes(url: string, opts: FetchBytesOptions = {}): Pro
       if (st.size > max) throw tooLarge(url, st.size, max);
       const data = await readFile(local, { signal: opts.signal });
       countFetch(opts.stats, { fetchedBytes: data.length, fetchedFiles: 1 });
-      return data;
+      return { status: 200, headers: { 'content-length': String(data.length) }, body: data };
     } catch (err) {
       if (err instanceof FetchError) throw err;
       throw (err as { code?: string }).code === 'ENOENT'
@@ -40,15 +58,22 @@ export async function fetchBytes(url: string, opts: FetchBytesOptions = {}): Pro
         : toFetchError(url, err);
     }
   }
+  const method = opts.method ?? 'GET';
   try {
     const res = await request(url, {
+      method,
       dispatcher: opts.dispatcher ?? defaultDispatcher(),
-      headers: { 'user-agent': `ferry/${VERSION}` },
+      headers: { 'user-agent': `ferry/${VERSION}`, ...opts.headers },
       signal: opts.signal,
     });
-    if (res.statusCode !== 200) {
+    const answer = { status: res.statusCode, headers: res.headers };
+    if (res.statusCode !== 200 && !opts.anyStatus) {
       await res.body.dump();
       throw httpStatusError(url, res.statusCode);
+    }
+    if (method === 'HEAD') {
+      await res.body.dump();
+      return { ...answer, body: Buffer.alloc(0) };
     }
     const announced = Number(res.headers['content-length'] ?? NaN);
     if (announced > max) {
@@ -65,7 +90,7 @@ export async function fetchBytes(url: string, opts: FetchBytesOptions = {}): Pro
       chunks.push(chunk as Buffer);
     }
     countFetch(opts.stats, { fetchedFiles: 1 });
-    return Buffer.concat(chunks, size);
+    return { ...answer, body: Buffer.concat(chunks, size) };
   } catch (err) {
     throw toFetchError(url, err);
   }

@@ -14,8 +14,9 @@ describe('fetchBytes', () => {
     w.server.put('/dists/stable/InRelease', Buffer.from('Suite: stable\n'));
     w.server.fault('/dists/stable/InRelease', { status: { code: 503, times: 1 } });
     const stats = createFetchStats();
-    const data = await fetchBytes(w.server.url('/dists/stable/InRelease'), { stats, dispatcher: w.retrying });
-    expect(data.toString()).toBe('Suite: stable\n');
+    const { status, body } = await fetchBytes(w.server.url('/dists/stable/InRelease'), { stats, dispatcher: w.retrying });
+    expect(status).toBe(200);
+    expect(body.toString()).toBe('Suite: stable\n');
     expect(stats).toMatchObject({ fetchedBytes: 14, fetchedFiles: 1 });
     expect(await listCache(w.cacheDir)).toEqual([]);
   });
@@ -23,8 +24,8 @@ describe('fetchBytes', () => {
   it('reads a local mirror through a file:// URL or an absolute path', async () => {
     const file = join(w.cacheDir, 'Packages');
     await writeFile(file, 'Package: a\n');
-    expect((await fetchBytes(pathToFileURL(file).href)).toString()).toBe('Package: a\n');
-    expect((await fetchBytes(file)).toString()).toBe('Package: a\n');
+    expect((await fetchBytes(pathToFileURL(file).href)).body.toString()).toBe('Package: a\n');
+    expect((await fetchBytes(file)).body.toString()).toBe('Package: a\n');
   });
 
   it('says 404 in a way callers can fall back on (InRelease → Release), over HTTP and from a local mirror', async () => {
@@ -49,5 +50,34 @@ describe('fetchBytes', () => {
     const file = join(w.cacheDir, 'huge');
     await writeFile(file, Buffer.alloc(5000));
     await expect(fetchBytes(file, { maxBytes: 4096 })).rejects.toThrow(/larger than the 4096-byte limit/);
+  });
+
+  it('answers any status with its headers when asked, so a caller can read a 404 as "no such project"', async () => {
+    const stats = createFetchStats();
+    const missing = await fetchBytes(w.server.url('/simple/nothing/'), { anyStatus: true, stats, dispatcher: w.retrying });
+    expect(missing.status).toBe(404);
+    expect(missing.headers['content-length']).toBe('0');
+    w.server.put('/simple/a/', Buffer.from('<a href="a-1.whl">a-1.whl</a>'));
+    const page = await fetchBytes(w.server.url('/simple/a/'), { anyStatus: true, stats, dispatcher: w.retrying });
+    expect({ status: page.status, body: page.body.toString() }).toEqual({ status: 200, body: '<a href="a-1.whl">a-1.whl</a>' });
+    expect(stats).toMatchObject({ fetchedBytes: 29 });
+  });
+
+  it('sends the headers it is given next to its user agent (PEP 691 asks for JSON through Accept)', async () => {
+    w.server.put('/simple/a/', Buffer.from('{}'));
+    const accept = 'application/vnd.pypi.simple.v1+json, text/html;q=0.01';
+    await fetchBytes(w.server.url('/simple/a/'), { headers: { accept }, dispatcher: w.retrying });
+    expect(w.server.requestsFor('/simple/a/')).toMatchObject([{ method: 'GET', accept, status: 200 }]);
+  });
+
+  it('reads only the status and headers on HEAD: a size larger than the cap is announced, no body is counted', async () => {
+    w.server.put('/a-1.whl', Buffer.alloc(5000));
+    const stats = createFetchStats();
+    const head = await fetchBytes(w.server.url('/a-1.whl'), { method: 'HEAD', maxBytes: 0, stats, dispatcher: w.retrying });
+    expect({ status: head.status, size: head.headers['content-length'], body: head.body.length }).toEqual({ status: 200, size: '5000', body: 0 });
+    expect(stats).toMatchObject({ fetchedBytes: 0, fetchedFiles: 0 });
+    expect(w.server.requestsFor('/a-1.whl')).toMatchObject([{ method: 'HEAD' }]);
+    const gone = await fetchBytes(w.server.url('/b-1.whl'), { method: 'HEAD', dispatcher: w.retrying }).catch((e: unknown) => e);
+    expect(gone).toMatchObject({ status: 404 });
   });
 });

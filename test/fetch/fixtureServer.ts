@@ -27,6 +27,8 @@ export interface Faults {
 
 export interface SeenRequest {
   path: string;
+  method?: string;
+  accept?: string;
   range?: string;
   ifRange?: string;
   status: number;
@@ -51,7 +53,7 @@ export async function startFixtureServer() {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const fault = faults.get(path) ?? {};
     const record = (status: number) =>
-      seen.push({ path, status, range: req.headers.range, ifRange: req.headers['if-range'] as string | undefined });
+      seen.push({ path, method: req.method, accept: req.headers.accept, status, range: req.headers.range, ifRange: req.headers['if-range'] as string | undefined });
     if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault.reset) {
       fault.reset--;

@@ -29,7 +29,8 @@ async function machineMirror(): Promise<{ uri: string; suite: string } | undefin
 const mirror = await machineMirror();
 const probe = createDispatcher({ maxRetries: 0, idleTimeout: 5_000 });
 const inRelease = mirror
-  ? await fetchBytes(`${mirror.uri}/dists/${mirror.suite}/InRelease`, { dispatcher: probe, signal: AbortSignal.timeout(8_000) }).catch(
+  ? await fetchBytes(`${mirror.uri}/dists/${mirror.suite}/InRelease`, { dispatcher: probe, signal: AbortSignal.timeout(8_000) }).then(
+      (r) => r.body,
       () => undefined,
     )
   : undefined;

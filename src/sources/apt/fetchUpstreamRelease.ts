@@ -24,14 +24,14 @@ export async function fetchUpstreamRelease(uri: string, suite: string, keys: ope
   let text: string;
   let signers: string[];
   try {
-    const inRelease = await fetchBytes(distUrl + 'InRelease', { stats });
+    const { body: inRelease } = await fetchBytes(distUrl + 'InRelease', { stats });
     const v = await verifyCleartext(inRelease.toString('utf8'), keys, distUrl + 'InRelease');
     text = v.text;
     signers = v.signers.map((s) => s.fingerprint);
   } catch (err) {
     if (!(err instanceof FetchError && err.status === 404)) throw err;
-    const release = await fetchBytes(distUrl + 'Release', { stats });
-    const sig = await fetchBytes(distUrl + 'Release.gpg', { stats }).catch((e: unknown) => {
+    const { body: release } = await fetchBytes(distUrl + 'Release', { stats });
+    const { body: sig } = await fetchBytes(distUrl + 'Release.gpg', { stats }).catch((e: unknown) => {
       if (e instanceof FetchError && e.status === 404) throw new SignatureError(`${distUrl}: neither InRelease nor Release.gpg exists; ferry only uses signed repositories`);
       throw e;
     });

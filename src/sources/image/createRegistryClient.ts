@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { FetchError, IntegrityError } from '../../errors.js';
 import { defaultDispatcher } from '../../fetch/createDispatcher.js';
-import { countFetch, type FetchStats } from '../../fetch/createFetchStats.js';
-import { httpStatusError, toFetchError } from '../../fetch/toFetchError.js';
+import type { FetchStats } from '../../fetch/createFetchStats.js';
+import { fetchBytes } from '../../fetch/fetchBytes.js';
+import { httpStatusError } from '../../fetch/toFetchError.js';
 import type { Logger } from '../../ui/log.js';
-import { VERSION } from '../../version.js';
 import { ACCEPT_MANIFESTS, MANIFEST_MAX_BYTES } from './imageDocument.js';
 import { readRegistryCredentials, registryAuthFile, type RegistryCredentials } from './readRegistryCredentials.js';
 
@@ -90,27 +90,8 @@ export function createRegistryClient(opts: { base: string; registry: string; env
     );
   }
 
-  async function get(url: string, headers: Record<string, string>, maxBytes: number): Promise<{ status: number; headers: Dispatcher.ResponseData['headers']; body: Buffer }> {
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await request(url, { dispatcher: defaultDispatcher(), headers: { 'user-agent': `ferry/${VERSION}`, ...headers } });
-    } catch (err) {
-      throw toFetchError(url, err);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > maxBytes) throw new FetchError(`${url}: the answer is larger than ${maxBytes} bytes; refusing it`, { url });
-        chunks.push(chunk as Buffer);
-      }
-    } finally {
-      res.body.destroy();
-    }
-    countFetch(opts.stats, { fetchedBytes: size, fetchedFiles: 1 });
-    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks, size) };
-  }
+  const get = (url: string, headers: Record<string, string>, maxBytes: number) =>
+    fetchBytes(url, { headers, maxBytes, anyStatus: true, stats: opts.stats });
 
   return {
     base,

@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import type { BuildContext } from '../kind.js';
 import { IntegrityError, ResolveError } from '../../errors.js';
+import { fetchBytes } from '../../fetch/fetchBytes.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import { localSourcePath } from '../../fetch/localSourcePath.js';
 import { admitsPython } from './admitsPython.js';
-import { httpGet } from './httpGet.js';
 import type { IndexFile } from './indexFile.js';
 import { normalizeProjectName } from './normalizeProjectName.js';
 import { parseCoreMetadata } from './parseCoreMetadata.js';
@@ -83,7 +83,7 @@ export async function describeDistFile(c: Chosen, target: PythonTarget, ctx: Bui
 async function contentLength(url: string): Promise<number | undefined> {
   const local = localSourcePath(url);
   if (local !== undefined) return (await stat(local).catch(() => undefined))?.size;
-  const res = await httpGet(url, { method: 'HEAD', maxBytes: 0 });
+  const res = await fetchBytes(url, { method: 'HEAD', anyStatus: true });
   const n = Number(res.headers['content-length']);
   return res.status === 200 && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }

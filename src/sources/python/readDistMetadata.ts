@@ -27,7 +27,7 @@ export async function readDistMetadata(file: IndexFile, opts: { cacheDir: string
     const url = `${file.url}.metadata`;
     let body: Buffer | undefined;
     try {
-      body = await fetchBytes(url, { maxBytes: MAX_METADATA_BYTES, stats: opts.stats });
+      body = (await fetchBytes(url, { maxBytes: MAX_METADATA_BYTES, stats: opts.stats })).body;
     } catch (err) {
       if (!(err instanceof FetchError && err.status === 404)) throw err;
       opts.log.warn(`${file.filename}: the index announces PEP 658 metadata but ${url} is missing; reading METADATA from the wheel`);

@@ -3,8 +3,8 @@ import { pathToFileURL } from 'node:url';
 import type { Dispatcher } from 'undici';
 import { FetchError, ResolveError } from '../../errors.js';
 import type { FetchStats } from '../../fetch/createFetchStats.js';
+import { fetchBytes } from '../../fetch/fetchBytes.js';
 import { localSourcePath } from '../../fetch/localSourcePath.js';
-import { httpGet } from './httpGet.js';
 import type { IndexFile } from './indexFile.js';
 import { parseSimpleHtml } from './parseSimpleHtml.js';
 import { parseSimpleJson } from './parseSimpleJson.js';
@@ -42,7 +42,7 @@ export async function readProjectPage(indexUrl: string, project: string, opts: {
     }
     return { url, files: parseSimpleHtml(html, url), format: 'html' };
   }
-  const res = await httpGet(url, { accept: ACCEPT, maxBytes: MAX_PAGE_BYTES, dispatcher: opts.dispatcher, stats: opts.stats });
+  const res = await fetchBytes(url, { headers: { accept: ACCEPT }, anyStatus: true, maxBytes: MAX_PAGE_BYTES, dispatcher: opts.dispatcher, stats: opts.stats });
   if (res.status === 404) throw missing();
   if (res.status < 200 || res.status >= 300) throw new FetchError(`cannot read ${url}: HTTP ${res.status}`, { transient: res.status >= 500 || res.status === 429 });
   const text = res.body.toString('utf8');
