@@ -102,6 +102,16 @@ export class ToolError extends FerryError {
   }
 }
 
+/**
+ * `--check` found hosts that differ from the release: not a failure of ferry (the report says what
+ * differs, and `deploy --repair` fixes it). 2, like `terraform plan -detailed-exitcode`, apart from
+ * the failure codes 64–74.
+ */
+export class DriftError extends FerryError {
+  override readonly exitCode = 2;
+  override readonly code = 'DRIFT';
+}
+
 /** A bug in ferry: anything thrown that is not one of the errors above. */
 export class InternalError extends FerryError {
   override readonly exitCode = 74;

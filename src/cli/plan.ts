@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DeployError } from '../errors.js';
+import { checkRelease } from './checkRelease.js';
 import { hostOptions, loadHosts, parseStages, releaseOptions, type HostOpts } from './deployOptions.js';
 import { formatTable } from '../ui/formatTable.js';
 import { escapeText } from '../util/escapeText.js';
@@ -9,6 +10,7 @@ interface PlanOpts extends HostOpts {
   services?: string[];
   stages?: string[];
   force?: string[];
+  check?: boolean;
 }
 
 export function register(program: Command): void {
@@ -17,11 +19,13 @@ export function register(program: Command): void {
     .description('Show, per host and service, which stages a deploy would run or skip, and why (reads facts, changes nothing)')
     .argument('<release>', 'NAME, NAME@VERSION or a bundle digest')
     .option('--stages <names>', 'only these stages', (v: string, p: string[] = []) => [...p, ...v.split(',')])
-    .option('--force <stage>', 'as deploy --force', (v: string, p: string[] = []) => [...p, ...v.split(',')]);
+    .option('--force <stage>', 'as deploy --force', (v: string, p: string[] = []) => [...p, ...v.split(',')])
+    .option('--check', 'read and compare every step on the hosts, whatever the facts say, and show what differs (exit 2 when something does); changes nothing');
   releaseOptions(hostOptions(cmd)).action(async (ref: string, o: PlanOpts) => {
     const { loadRelease } = await import('../store/loadRelease.js');
     const { planDeploy } = await import('../deploy/planDeploy.js');
     const release = await loadRelease(o.store, ref);
+    if (o.check) return checkRelease(release, o);
     const { inventory, hosts } = await loadHosts(o);
     const plan = await planDeploy({ release, inventory, hosts, services: o.services, stages: parseStages(o.stages), force: o.force, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
     if (o.json) process.stdout.write(JSON.stringify({ release: { name: release.manifest.name, version: release.manifest.version, digest: release.digest }, ...plan }) + '\n');

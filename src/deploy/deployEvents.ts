@@ -98,7 +98,21 @@ export const RunEndEvent = z
   })
   .strict();
 
-const events = [RunStartEvent, BatchEvent, StageEvent, StepEvent, RetryEvent, HostEvent, RunEndEvent] as const;
+/** A step whose read and compare found the host differing (`--check`, and `--repair` before it repairs, with `repair: true`). */
+export const DriftEvent = z
+  .object({
+    type: z.literal('drift'),
+    host,
+    service: z.string(),
+    stage,
+    step: z.string(),
+    target: z.string(),
+    differences: z.array(z.object({ what: z.string(), want: z.string(), have: z.string(), diff: z.string().optional(), hidden: z.string().optional() }).strict()).min(1),
+    repair: z.literal(true).optional(),
+  })
+  .strict();
+
+const events = [RunStartEvent, BatchEvent, StageEvent, StepEvent, RetryEvent, HostEvent, RunEndEvent, DriftEvent] as const;
 
 /** One line of `deploy --json` on stderr: an event and the time it was written. */
 export const DeployEventLine = z.discriminatedUnion('type', [
@@ -109,6 +123,7 @@ export const DeployEventLine = z.discriminatedUnion('type', [
   RetryEvent.extend(when),
   HostEvent.extend(when),
   RunEndEvent.extend(when),
+  DriftEvent.extend(when),
   MessageEvent.extend(when),
 ]);
 

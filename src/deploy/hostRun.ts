@@ -1,7 +1,6 @@
-import { DeployError } from '../errors.js';
-import { formatIssues } from '../util/formatIssues.js';
 import type { Logger } from '../ui/log.js';
-import { decideStage } from './decideStage.js';
+import { type Decision, decideStage } from './decideStage.js';
+import { inspectStage, type StepInspection } from './inspectStage.js';
 import { deployEvent } from './deployEvents.js';
 import type { HostOutcome, StageOutcome } from './deployReport.js';
 import { type Fact, FACT_FORMAT, type Failure } from './fact.js';
@@ -9,18 +8,16 @@ import type { HostGuard } from './hostGuard.js';
 import type { Release } from '../store/loadRelease.js';
 import type { HostTarget, ServiceTarget } from './prepareTargets.js';
 import type { FactRead } from './readFacts.js';
-import { renderDeep } from '../template/renderTemplate.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { pruneReleasesScript, type StageSource, stageArtifacts } from './stageArtifacts.js';
 import { stepKinds } from './steps/stepKinds.js';
-import { STEP_OPTIONS } from '../specfile/stepOptions.js';
 import { STAGES, type StageName } from '../stages.js';
-import type { ParsedStep } from '../specfile/validateSteps.js';
 import type { StepContext, StepResult, StepTarget } from './steps/types.js';
 import { runScript } from './steps/runScript.js';
 import type { TransientError } from './transport/TransientError.js';
 import type { Transport } from './transport/types.js';
 import { writeFact } from './writeFact.js';
+import { renderStep, stepContext } from './stepContext.js';
 
 export interface StageRunSettings {
   release: Release;
@@ -31,6 +28,8 @@ export interface StageRunSettings {
   retry: RetryPolicy;
   timeoutMs: number;
   log: Logger;
+  /** --repair: a stage the facts show done still runs the steps whose read and compare finds drift */
+  repair?: boolean;
 }
 
 /**
@@ -79,7 +78,22 @@ export class HostRun {
   async runStage(svc: ServiceTarget, stage: StageName): Promise<void> {
     if (this.failed) return this.record(svc.name, stage, { status: 'not run', reason: 'host failed earlier', changed: 0, ms: 0 });
     const read = this.facts.get(svc.name) ?? { fact: undefined };
-    const decision = decideStage(stage, read, { version: svc.version, digest: this.s.release.digest, key: svc.keys[stage] }, this.s.force);
+    let decision: Decision = decideStage(stage, read, { version: svc.version, digest: this.s.release.digest, key: svc.keys[stage] }, this.s.force);
+    /** --repair of a stage done by the facts: the steps that differ, the only ones to run */
+    let only: Set<string> | undefined;
+    // (a service the new release leaves unchanged gets its files linked into the new tree below, checked, without a repair)
+    if (!decision.run && this.s.repair && !(stage === 'stage' && read.fact?.digest !== this.s.release.digest)) {
+      try {
+        const drift = await this.findDrift(svc, stage);
+        if (drift.length) {
+          decision = { run: true, reason: `drift: ${drift.map((d) => `${d.target} (${d.differences.map((x) => x.what).join(', ')})`).join('; ')}` };
+          only = new Set(drift.map((d) => d.key));
+        }
+      } catch (err) {
+        this.record(svc.name, stage, { status: 'failed', reason: (err as Error).message, changed: 0, ms: 0 });
+        return this.fail(err);
+      }
+    }
     if (!decision.run) {
       // an unchanged service still finds its files in the new release's tree (links, nothing transferred)
       if (stage === 'stage' && read.fact?.digest !== this.s.release.digest) {
@@ -97,7 +111,7 @@ export class HostRun {
     const t0 = Date.now();
     const at = { step: undefined as string | undefined };
     try {
-      const changed = await retryTransient(this.s.retry, () => this.executeStage(svc, stage, at), this.onRetry);
+      const changed = await retryTransient(this.s.retry, () => this.executeStage(svc, stage, at, only), this.onRetry);
       this.record(svc.name, stage, { status: 'ran', reason: decision.reason, changed, ms: Date.now() - t0 });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
@@ -108,42 +122,25 @@ export class HostRun {
   }
 
   private context(svc: ServiceTarget, stage: StageName): StepContext {
-    const t = this.target;
-    const m = this.s.release.manifest;
-    return {
-      host: this.name,
-      service: svc.name,
-      stage,
-      transport: this.transport,
-      release: this.s.release,
-      dataDir: t.settings.dataDir,
-      remoteBundle: t.remoteBundle,
-      vars: {
-        ...t.settings.vars,
-        inventory_hostname: this.name,
-        ferry_host: this.name,
-        ferry_service: svc.name,
-        ferry_version: svc.version,
-        ferry_digest: this.s.release.digest,
-        ferry_release: m.version,
-        ferry_bundle_dir: t.remoteBundle,
-        ferry_data_dir: t.settings.dataDir,
-      },
-      changedSoFar: this.changed.has(svc.name),
-      timeoutMs: this.s.timeoutMs,
-      push: this.s.source.push,
-      server: this.target.settings.server ?? (this.s.source.push ? undefined : this.s.source.server),
-      policyRcSeconds: t.settings.policyRcTimeout,
-    };
+    return { ...stepContext(this.target, svc, stage, this.transport, this.s.release, this.s.timeoutMs), changedSoFar: this.changed.has(svc.name), push: this.s.source.push, server: this.target.settings.server ?? (this.s.source.push ? undefined : this.s.source.server) };
   }
 
-  /** Image blobs travel with --push only: otherwise the host's container runtime pulls them from ferry serve's registry (image steps). */
+  /** --repair of a stage the facts show done: the steps whose read and compare differ on the host (each reported as a drift event). */
+  private async findDrift(svc: ServiceTarget, stage: StageName): Promise<StepInspection[]> {
+    const found = await retryTransient(this.s.retry, () => inspectStage(this.context(svc, stage), svc), this.onRetry);
+    const drift = found.filter((i) => i.differences.length);
+    for (const d of drift) deployEvent(this.s.log, 'drift', { host: this.name, service: svc.name, stage, step: d.step, target: d.target, differences: d.differences, repair: true });
+    return drift;
+  }
+
+
   private stageFiles(svc: ServiceTarget, ctx: StepContext): Promise<StepResult> {
     const source: StageSource = ctx.push ? { push: true } : { push: false, server: ctx.server! };
     return stageArtifacts(ctx, ctx.push ? svc.entries : svc.entries.filter((e) => e.kind !== 'image'), source);
   }
 
-  private async executeStage(svc: ServiceTarget, stage: StageName, at: { step?: string }): Promise<number> {
+  /** `only`: --repair runs just these steps (inspectStage keys), and the steps that follow a change (a service restart) */
+  private async executeStage(svc: ServiceTarget, stage: StageName, at: { step?: string }, only?: ReadonlySet<string>): Promise<number> {
     const ctx = this.context(svc, stage);
     const previous = this.facts.get(svc.name)?.fact;
     // what install prepared in an earlier run and no configure has activated yet: restart for it now
@@ -173,19 +170,21 @@ export class HostRun {
     if (stage === 'configure') {
       for (const [index, step] of svc.steps.install.entries()) {
         const kind = stepKinds[step.kind];
-        if (!kind.activate) continue;
+        if (!kind.activate || (only && !only.has(`activate:${index}`))) continue;
         const t0 = Date.now();
         at.step = `activate ${step.kind}`;
-        const params = this.parse(step, ctx, svc);
+        const params = renderStep(step, ctx);
         note(`activate ${step.kind}`, index, kind.target(params), await kind.activate(params, ctx), t0);
       }
     }
     for (const [index, step] of svc.steps[stage].entries()) {
+      const kind = stepKinds[step.kind];
+      const drifted = only?.has(String(index));
+      if (only && !drifted && !(kind.followsChanges && ctx.changedSoFar)) continue;
       const t0 = Date.now();
       at.step = step.kind;
-      const kind = stepKinds[step.kind];
-      const params = this.parse(step, ctx, svc);
-      note(step.kind, index, kind.target(params), await kind.run(params, ctx), t0);
+      const params = renderStep(step, ctx);
+      note(step.kind, index, kind.target(params), await kind.run(params, drifted ? { ...ctx, repair: true } : ctx), t0);
     }
     const base = this.baseFact(svc, previous);
     const fact: Fact = {
@@ -209,16 +208,6 @@ export class HostRun {
     return changed;
   }
 
-  /** The step's options rendered with the host's variables and checked again (templated values are only known now). */
-  private parse(step: ParsedStep, ctx: StepContext, svc: ServiceTarget): unknown {
-    const kind = stepKinds[step.kind];
-    const label = `host ${this.name}, service ${svc.name}, ${ctx.stage} ${step.kind}`;
-    const parsed = STEP_OPTIONS[step.kind].safeParse(renderDeep(step.params, ctx.vars, (path) => `${label} option ${path}`));
-    if (!parsed.success) throw new DeployError(formatIssues(label, parsed.error));
-    const problems = kind.check?.(parsed.data, svc.name, this.s.release) ?? [];
-    if (problems.length) throw new DeployError(`${label}: ${problems.join('; ')}`);
-    return parsed.data;
-  }
 
   /** The fact as this release sees it: the service's version, digest and stage keys, with what earlier stages left. */
   private baseFact(svc: ServiceTarget, previous: Fact | undefined): Fact {

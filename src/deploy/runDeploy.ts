@@ -39,6 +39,8 @@ export interface DeployOptions {
   timeoutMs?: number;
   /** wait this long for another run's lock on a host (default: fail at once, naming the holder) */
   waitLockSeconds?: number;
+  /** also run, in stages the facts show done, the steps whose read and compare finds the host changed (drift) */
+  repair?: boolean;
   log: Logger;
 }
 
@@ -81,7 +83,7 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     ...(opts.maxFailPercent !== undefined ? { maxFailPercent: opts.maxFailPercent } : {}),
     hosts: targets.map((t) => ({ host: t.host.name, services: t.services.map((s) => ({ name: s.name, version: s.version })) })),
   });
-  const runs = targets.map((t, i) => new HostRun(t, connections.transports[i]!, { release, force, source: opts.source, retry, timeoutMs, log }));
+  const runs = targets.map((t, i) => new HostRun(t, connections.transports[i]!, { release, force, source: opts.source, retry, timeoutMs, log, repair: opts.repair }));
   try {
     // 1. lock, facts, stage and install: every host at once, bounded by --forks; each host stays held
     //    (its lock, its connection) until the end of the rollout

@@ -79,6 +79,8 @@ export const FILTERS = new Map<string, Filter>([
     },
   }],
   ['to_json', { min: 0, max: 0, fn: (v, _a, expr) => toJson(v, expr) }],
+  // marks a value as secret: rendered as is, but `ferry plan --check` shows no diff of a file it is in (marksSecret)
+  ['secret', { min: 0, max: 0, fn: (v) => v }],
 ]);
 FILTERS.set('d', FILTERS.get('default')!);
 FILTERS.set('count', FILTERS.get('length')!);

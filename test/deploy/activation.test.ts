@@ -1,35 +1,20 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadRelease } from '../../src/store/loadRelease.js';
 import { type DeployOptions, type DeployReport, runDeploy } from '../../src/deploy/runDeploy.js';
 import { run } from '../helpers/cli.js';
 import { labInventory, recordingLogger, resetHost, useLab } from './fixtures.js';
 import { writeRelease } from './storeFixture.js';
+import { makeWheel } from './wheelFixture.js';
 
 const ran = (r: DeployReport) => r.hosts.flatMap((h) => Object.entries(h.services).flatMap(([svc, st]) => Object.entries(st).filter(([, o]) => o!.status === 'ran').map(([stage]) => `${h.host} ${svc} ${stage}`)));
 
-/** A pure-Python wheel whose module says `greeting`, written with the standard library's zipfile. */
+/** A pure-Python wheel whose module says `greeting`. */
 function wheel(dir: string, version: string, greeting: string): { name: string; bytes: Buffer } {
-  const name = `ferryhello-${version}-py3-none-any.whl`;
-  const py = `
-import base64, hashlib, sys, zipfile
-v, g = sys.argv[2], sys.argv[3]
-files = {
-  'ferryhello/__init__.py': f'GREETING = "{g}"\\n'.encode(),
-  f'ferryhello-{v}.dist-info/METADATA': f'Metadata-Version: 2.1\\nName: ferryhello\\nVersion: {v}\\n'.encode(),
-  f'ferryhello-{v}.dist-info/WHEEL': b'Wheel-Version: 1.0\\nGenerator: ferry-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n',
-}
-record = ''.join(f"{n},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},{len(d)}\\n" for n, d in files.items())
-files[f'ferryhello-{v}.dist-info/RECORD'] = (record + f'ferryhello-{v}.dist-info/RECORD,,\\n').encode()
-with zipfile.ZipFile(sys.argv[1], 'w') as z:
-    for n, d in files.items():
-        z.writestr(zipfile.ZipInfo(n, (2026, 11, 25, 0, 0, 0)), d)
-`;
-  execFileSync('/usr/bin/python3', ['-c', py, join(dir, name), version, greeting]);
-  return { name, bytes: readFileSync(join(dir, name)) };
+  const path = makeWheel(dir, version, greeting);
+  return { name: basename(path), bytes: readFileSync(path) };
 }
 
 describe('install prepares, configure activates', () => {

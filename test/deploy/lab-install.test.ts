@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,30 +13,11 @@ import { canRunLab, labFor } from '../helpers/lab.js';
 import { recordingLogger } from './fixtures.js';
 import { makeHelloDeb } from './debFixture.js';
 import { writeRelease } from './storeFixture.js';
+import { makeWheel } from './wheelFixture.js';
 
 const enabled = await canRunLab();
 const lab = await labFor('dpl', 1);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/** A pure-Python wheel, written with the standard library's zipfile. */
-function makeWheel(dir: string): string {
-  const whl = join(dir, 'ferryhello-1.0-py3-none-any.whl');
-  const py = `
-import base64, hashlib, sys, zipfile
-files = {
-  'ferryhello/__init__.py': b'GREETING = "hello from a wheel"\\n',
-  'ferryhello-1.0.dist-info/METADATA': b'Metadata-Version: 2.1\\nName: ferryhello\\nVersion: 1.0\\n',
-  'ferryhello-1.0.dist-info/WHEEL': b'Wheel-Version: 1.0\\nGenerator: ferry-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n',
-}
-record = ''.join(f"{n},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},{len(d)}\\n" for n, d in files.items())
-files['ferryhello-1.0.dist-info/RECORD'] = (record + 'ferryhello-1.0.dist-info/RECORD,,\\n').encode()
-with zipfile.ZipFile(sys.argv[1], 'w') as z:
-    for n, d in files.items():
-        z.writestr(zipfile.ZipInfo(n, (2026, 11, 25, 0, 0, 0)), d)
-`;
-  execFileSync('/usr/bin/python3', ['-c', py, whl]);
-  return whl;
-}
 
 describe.skipIf(!enabled)('install steps on an isolated lab host: apt from the bundle repository, a venv from its wheels', () => {
   let dir: string;

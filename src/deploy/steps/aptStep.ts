@@ -105,4 +105,17 @@ export const aptStep: StepKind<AptParams> = {
     ].join('\n');
     return runScript(ctx, `apt ${p.packages.join(' ')}`, script);
   },
+  async inspect(p, ctx) {
+    const info = aptInfo(ctx.release)!;
+    const r = await runScript(ctx, `inspect apt ${p.packages.join(' ')}`, p.packages.map((n) => `printf '%s %s\\n' ${q(n)} "$(dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' ${q(n)} 2>/dev/null || true)"`).join('\n'));
+    const found = new Map(r.stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]));
+    const differences = p.packages.flatMap((n) => {
+      const status = found.get(n) ?? '';
+      const installed = status.startsWith('ii ') ? status.slice(3).trim() : undefined;
+      const want = info.versions.get(n);
+      if (installed !== undefined && (want === undefined || installed === want)) return [];
+      return [{ what: 'version', want: `${n} ${want ?? 'installed'}`, have: `${n} ${installed ?? (status.trim() ? `not installed (dpkg status ${status.trim().split(' ')[0]})` : 'not installed')}` }];
+    });
+    return { target: `packages ${p.packages.join(' ')}`, differences };
+  },
 };

@@ -26,4 +26,11 @@ export const commandStep: StepKind<CommandParams> = {
     const r = await runScript(ctx, `command ${JSON.stringify(shown.split('\n')[0]!.slice(0, 60))}`, lines.join('\n'));
     return r.stdout.includes(SKIPPED) ? { changed: false, detail: 'guard met' } : r;
   },
+  async inspect(p, ctx) {
+    const target = `command ${JSON.stringify((p.argv ? p.argv.join(' ') : p.run!).split('\n')[0]!.slice(0, 60))}`;
+    // unless and onlyif are shell text: running them could change the host, so only creates is read
+    if (!p.creates) return { target, differences: [], unchecked: p.unless || p.onlyif ? 'its unless/onlyif guards are commands, which --check does not run' : 'a command without guards runs whenever its stage runs' };
+    const r = await runScript(ctx, `inspect ${target}`, `if [ -e ${q(p.creates)} ]; then echo present; fi`);
+    return { target, differences: r.stdout.includes('present') ? [] : [{ what: 'creates', want: `${p.creates} present`, have: 'missing' }] };
+  },
 };

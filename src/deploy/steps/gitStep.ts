@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
 import { runScript } from './runScript.js';
-import { activateScript, treeFor } from './sideBySide.js';
+import { activateScript, inspectActivation, treeFor } from './sideBySide.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
@@ -43,7 +43,8 @@ export const gitStep: StepKind<GitParams> = {
       `d=${q(treeFor(p.dest, commit.slice(0, 16)))}`,
       `want=${q(commit)}`,
       'cur=$(git -C "$d" rev-parse HEAD 2>/dev/null) || cur=',
-      'case "$cur" in "$want"*) exit 0;; esac',
+      // --repair: the checkout was found changed, check it out again
+      ctx.repair ? '' : 'case "$cur" in "$want"*) exit 0;; esac',
       'rm -rf "$d"',
       'mkdir -p "$d"',
       'git init -q "$d"',
@@ -51,12 +52,28 @@ export const gitStep: StepKind<GitParams> = {
       `git -C "$d" fetch -q --no-tags ${q(`${ctx.remoteBundle}/${i.path}`)} ${q(`+${BUNDLE_REF}:refs/remotes/ferry/${p.name}`)}`,
       'git -C "$d" -c advice.detachedHead=false checkout -q --detach "$want"',
       'echo "changed: checked out $want"',
-    ].join('\n');
+    ]
+      .filter(Boolean)
+      .join('\n');
     return runScript(ctx, `git ${p.name}`, script);
   },
   async activate(p, ctx) {
     const i = info(ctx.release, p.name).info!;
     const commit = p.commit ?? i.commit;
     return runScript(ctx, `git ${p.name}`, activateScript(p.dest, commit.slice(0, 16), `case "$(git rev-parse HEAD 2>/dev/null)" in ${q(commit)}*) true;; *) false;; esac`, `git ${p.name}`));
+  },
+  async inspect(p, ctx) {
+    const commit = p.commit ?? info(ctx.release, p.name).info!.commit;
+    const d = treeFor(p.dest, commit.slice(0, 16));
+    const r = await runScript(ctx, `inspect git ${p.name}`, `echo "head $(git -C ${q(d)} rev-parse HEAD 2>/dev/null || true)"\necho "dirty $(git -C ${q(d)} status --porcelain 2>/dev/null | wc -l)"`);
+    const head = /^head (\S*)/m.exec(r.stdout)?.[1] ?? '';
+    const dirty = Number(/^dirty (\d+)/m.exec(r.stdout)?.[1] ?? 0);
+    const differences = [];
+    if (!head.startsWith(commit)) differences.push({ what: 'commit', want: commit.slice(0, 12), have: head ? head.slice(0, 12) : 'no checkout' });
+    else if (dirty > 0) differences.push({ what: 'worktree', want: 'clean', have: `${dirty} file${dirty > 1 ? 's' : ''} changed` });
+    return { target: d, differences };
+  },
+  inspectActivation(p, ctx) {
+    return inspectActivation(ctx, p.dest, (p.commit ?? info(ctx.release, p.name).info!.commit).slice(0, 16));
   },
 };

@@ -1,7 +1,7 @@
 import { shellQuote as q } from '../../util/shellQuote.js';
 import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
-import { activateScript, treeFor } from './sideBySide.js';
+import { activateScript, inspectActivation, treeFor } from './sideBySide.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
@@ -32,7 +32,8 @@ export const rootfsStep: StepKind<RootfsParams> = {
       'set -e',
       checkStagedScript(ctx.remoteBundle, [a]),
       `d=${q(treeFor(p.dest, a.sha256.slice(0, 16)))}`,
-      `if [ "$(cat "$d/.ferry-rootfs" 2>/dev/null)" = ${q(a.sha256)} ]; then exit 0; fi`,
+      // --repair: the tree was found changed, unpack it again whatever its marker says
+      ctx.repair ? '' : `if [ "$(cat "$d/.ferry-rootfs" 2>/dev/null)" = ${q(a.sha256)} ]; then exit 0; fi`,
       'mkdir -p "$(dirname "$d")"',
       't=$(mktemp -d "$d.ferry.XXXXXX")',
       `trap 'rm -rf "$t"' EXIT`,
@@ -43,11 +44,22 @@ export const rootfsStep: StepKind<RootfsParams> = {
       'mv "$t" "$d"',
       'trap - EXIT',
       'echo "changed: unpacked"',
-    ].join('\n');
+    ]
+      .filter(Boolean)
+      .join('\n');
     return runScript(ctx, `rootfs ${p.name}`, script);
   },
   async activate(p, ctx) {
     const a = archive(ctx.release, p.name)!;
     return runScript(ctx, `rootfs ${p.name}`, activateScript(p.dest, a.sha256.slice(0, 16), `[ "$(cat .ferry-rootfs 2>/dev/null)" = ${q(a.sha256)} ]`, `rootfs ${p.name}`));
+  },
+  async inspect(p, ctx) {
+    const a = archive(ctx.release, p.name)!;
+    const d = treeFor(p.dest, a.sha256.slice(0, 16));
+    const r = await runScript(ctx, `inspect rootfs ${p.name}`, `cat ${q(`${d}/.ferry-rootfs`)} 2>/dev/null || true`);
+    return { target: d, differences: r.stdout.trim() === a.sha256 ? [] : [{ what: 'tree', want: `unpacked from sha256 ${a.sha256.slice(0, 12)}`, have: r.stdout.trim() ? `marker ${r.stdout.trim().slice(0, 12)}` : 'not unpacked' }] };
+  },
+  inspectActivation(p, ctx) {
+    return inspectActivation(ctx, p.dest, archive(ctx.release, p.name)!.sha256.slice(0, 16));
   },
 };

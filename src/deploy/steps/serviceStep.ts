@@ -31,4 +31,16 @@ export const serviceStep: StepKind<ServiceParams> = {
     }
     return runScript(ctx, `service ${p.name}`, lines.join('\n'));
   },
+  async inspect(p, ctx) {
+    const s = q(p.systemctl);
+    const n = q(p.name);
+    const r = await runScript(ctx, `inspect service ${p.name}`, [`if ${s} is-active --quiet ${n}; then echo active; else echo inactive; fi`, p.enabled === undefined ? '' : `if ${s} is-enabled --quiet ${n} 2>/dev/null; then echo enabled; else echo disabled; fi`].filter(Boolean).join('\n'));
+    const seen = r.stdout.split('\n');
+    const differences = [];
+    const active = seen.includes('active');
+    if (active !== (p.state === 'started')) differences.push({ what: 'active', want: p.state === 'started' ? 'active' : 'inactive', have: active ? 'active' : 'inactive' });
+    if (p.enabled !== undefined && seen.includes('enabled') !== p.enabled) differences.push({ what: 'enabled', want: p.enabled ? 'enabled' : 'disabled', have: p.enabled ? 'disabled' : 'enabled' });
+    return { target: p.name, differences };
+  },
+  followsChanges: true,
 };

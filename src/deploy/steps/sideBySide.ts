@@ -1,4 +1,6 @@
 import { shellQuote as q } from '../../util/shellQuote.js';
+import { runScript } from './runScript.js';
+import type { Inspection, StepContext } from './types.js';
 
 /**
  * Trees a service runs from (a virtualenv, a rootfs, a git checkout) are never changed in place:
@@ -8,6 +10,16 @@ import { shellQuote as q } from '../../util/shellQuote.js';
  */
 export function treeFor(dest: string, id: string): string {
   return `${dest.replace(/\/+$/, '')}.d/${id}`;
+}
+
+/** Read where DEST points and compare it with DEST.d/ID, changing nothing (`--check` of an activation). */
+export async function inspectActivation(ctx: StepContext, dest: string, id: string): Promise<Inspection> {
+  const d = dest.replace(/\/+$/, '');
+  const want = `${d.slice(d.lastIndexOf('/') + 1)}.d/${id}`;
+  const r = await runScript(ctx, `inspect ${d}`, `if [ -L ${q(d)} ]; then echo "link $(readlink ${q(d)})"; elif [ -e ${q(d)} ]; then echo notlink; else echo missing; fi`);
+  const out = r.stdout.trim();
+  const have = out.startsWith('link ') ? out.slice(5) : out === 'notlink' ? 'a real folder, not a link' : 'missing';
+  return { target: d, differences: have === want ? [] : [{ what: 'link', want, have }] };
 }
 
 /**

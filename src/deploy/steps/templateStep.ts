@@ -6,6 +6,8 @@ import { FerryError } from '../../errors.js';
 import { checkTemplate, renderTemplate } from '../../template/renderTemplate.js';
 import { bundleEntry, bundlePath } from './bundleEntry.js';
 import { ensureFileScript } from './ensureFileScript.js';
+import { inspectFile } from './inspectFile.js';
+import { marksSecret } from '../../template/marksSecret.js';
 import { runScript } from './runScript.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
@@ -36,5 +38,12 @@ export const templateStep: StepKind<TemplateParams> = {
     const rendered = renderTemplate(text, ctx.vars, `template ${entry.path} for host ${ctx.host}`);
     const script = ensureFileScript({ dest: p.dest, sha256: sha256Hex(rendered), mode: p.mode, owner: p.owner, group: p.group });
     return runScript(ctx, `template ${p.dest}`, script, { stdin: rendered });
+  },
+  async inspect(p, ctx) {
+    const entry = bundleEntry(ctx.release, ctx.service, p.src)!;
+    const text = await readFile(join(ctx.release.dir, entry.path), 'utf8');
+    const rendered = renderTemplate(text, ctx.vars, `template ${entry.path} for host ${ctx.host}`);
+    const secret = ctx.secret || marksSecret(text);
+    return inspectFile(ctx, { dest: p.dest, sha256: sha256Hex(rendered), content: secret ? undefined : rendered, hidden: secret ? 'the template marks a secret' : undefined, mode: p.mode, owner: p.owner, group: p.group });
   },
 };

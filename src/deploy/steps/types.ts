@@ -17,6 +17,10 @@ export interface StepContext {
   /** something this service changed earlier in this run (a service step restarts on it) */
   changedSoFar: boolean;
   timeoutMs: number;
+  /** `deploy --repair`: this step's read and compare found drift; act even where a marker says the work is done */
+  repair?: boolean;
+  /** the step's options pass a value through the `secret` filter: inspections show no content */
+  secret?: boolean;
   /** --push: artifacts travel over ssh; otherwise the host fetches them from `server` (ferry serve) */
   push: boolean;
   server?: string;
@@ -30,6 +34,27 @@ export interface StepResult {
   detail: string;
 }
 
+/** One way a host differs from what a step wants (`ferry plan --check`). */
+export interface Difference {
+  /** what differs: content, mode, owner, group, state, version, packages, commit, link, active, enabled, files */
+  what: string;
+  want: string;
+  have: string;
+  /** file content: a short unified diff, host (-) to wanted (+); absent for secret, binary or large content */
+  diff?: string;
+  /** why no diff is shown */
+  hidden?: string;
+}
+
+/** What a step's read and compare found on a host, changing nothing. */
+export interface Inspection {
+  /** the file, package list, unit, tree... the step manages */
+  target: string;
+  differences: Difference[];
+  /** set when the step cannot be compared without acting (a command without guards): why */
+  unchecked?: string;
+}
+
 /**
  * What a kind of step does on a host, the way pyinfra shapes operations: read the host's state,
  * compare, act only on difference. Its options' schema is the spec's (specfile/stepOptions.ts).
@@ -41,6 +66,12 @@ export interface StepKind<P = unknown> {
   run(params: P, ctx: StepContext): Promise<StepResult>;
   /** for install steps that prepare a tree beside the live one: switch to it (run in configure) */
   activate?(params: P, ctx: StepContext): Promise<StepResult>;
+  /** read and compare only, changing nothing on the host (`--check`); `--repair` runs the steps that differ */
+  inspect(params: P, ctx: StepContext): Promise<Inspection>;
+  /** read and compare the switch `activate` makes */
+  inspectActivation?(params: P, ctx: StepContext): Promise<Inspection>;
+  /** runs under --repair whenever an earlier step of the service changed something (a service restarts for it) */
+  followsChanges?: boolean;
   /** what the step acts on, for the step events of `deploy --json` (never a command's text: it may hold secrets) */
   target(params: P): StepTarget;
 }

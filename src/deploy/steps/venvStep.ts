@@ -6,7 +6,8 @@ import type { Release } from '../../store/loadRelease.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
 import { bundleEntry, bundlePath } from './bundleEntry.js';
 import { runScript } from './runScript.js';
-import { activateScript, treeFor } from './sideBySide.js';
+import { activateScript, inspectActivation, treeFor } from './sideBySide.js';
+import { comparePins } from './comparePins.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepContext, StepKind } from './types.js';
 
@@ -60,7 +61,8 @@ export const venvStep: StepKind<VenvParams> = {
     const script = [
       'set -e',
       `d=${q(treeFor(p.path, venvId(p, text)))}`,
-      `if [ "$(cat "$d/.ferry-requirements" 2>/dev/null)" = ${q(marker)} ]; then exit 0; fi`,
+      // --repair: packages in the venv were found changed, build it again whatever its marker says
+      ctx.repair ? '' : `if [ "$(cat "$d/.ferry-requirements" 2>/dev/null)" = ${q(marker)} ]; then exit 0; fi`,
       'req=$(mktemp)',
       `trap 'rm -f "$req"' EXIT`,
       'cat > "$req"',
@@ -70,12 +72,32 @@ export const venvStep: StepKind<VenvParams> = {
       `"$d/bin/pip" install -q --no-index --disable-pip-version-check --find-links ${q(`${ctx.remoteBundle}/python/files`)} --require-hashes -r "$req"`,
       `echo ${q(marker)} > "$d/.ferry-requirements"`,
       'echo "changed: built"',
-    ].join('\n');
+    ]
+      .filter(Boolean)
+      .join('\n');
     return runScript(ctx, `venv ${p.path}`, script, { stdin: text });
   },
   async activate(p, ctx) {
     const text = await requirementsText(p, ctx);
     return runScript(ctx, `venv ${p.path}`, activateScript(p.path, venvId(p, text), `[ "$(cat .ferry-requirements 2>/dev/null)" = ${q(sha256Hex(text))} ]`, `venv ${p.path}`));
+  },
+  /** the venv is built (its marker) and holds exactly the pinned versions (pip's own list of what is installed) */
+  async inspect(p, ctx) {
+    const text = await requirementsText(p, ctx);
+    const d = treeFor(p.path, venvId(p, text));
+    const script = [
+      `d=${q(d)}`,
+      `if [ "$(cat "$d/.ferry-requirements" 2>/dev/null)" != ${q(sha256Hex(text))} ]; then echo "@@unbuilt"; exit 0; fi`,
+      // reading only: no bytecode, cache or version check written on the host
+      'PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 "$d/bin/python" -m pip list --format=freeze --disable-pip-version-check --no-color --no-input 2>/dev/null || echo "@@nopip"',
+    ].join('\n');
+    const r = await runScript(ctx, `inspect venv ${p.path}`, script);
+    if (r.stdout.includes('@@unbuilt')) return { target: d, differences: [{ what: 'venv', want: 'built from the pinned requirements', have: 'not built' }] };
+    if (r.stdout.includes('@@nopip')) return { target: d, differences: [{ what: 'venv', want: 'a working python -m pip', have: 'pip cannot list the venv' }] };
+    return { target: d, differences: comparePins(text, r.stdout) };
+  },
+  async inspectActivation(p, ctx) {
+    return inspectActivation(ctx, p.path, venvId(p, await requirementsText(p, ctx)));
   },
 };
 
