@@ -24,7 +24,11 @@ const FILES_SHOWN = 5;
  * steps (configure). The facts play no part: this is what is on the host now.
  */
 export async function inspectStage(ctx: StepContext, svc: ServiceTarget): Promise<StepInspection[]> {
-  if (ctx.stage === 'stage') return svc.entries.length ? [{ step: 'artifacts', key: 'artifacts', ...(await inspectStaged(ctx, svc.entries)) }] : [];
+  if (ctx.stage === 'stage') {
+    // image blobs are staged only with --push (otherwise the runtime pulls them from ferry serve): the image step compares the image itself
+    const staged = svc.entries.filter((e) => e.kind !== 'image');
+    return staged.length ? [{ step: 'artifacts', key: 'artifacts', ...(await inspectStaged(ctx, staged)) }] : [];
+  }
   const out: StepInspection[] = [];
   const inspectCtx = (params: unknown) => ({ ...ctx, secret: marksSecret(JSON.stringify(params)) });
   if (ctx.stage === 'configure') {

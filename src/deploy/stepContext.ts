@@ -34,8 +34,10 @@ export function stepContext(target: HostTarget, svc: ServiceTarget, stage: Stage
     },
     changedSoFar: false,
     timeoutMs,
-    // a drift check stages nothing; a deploy sets how artifacts travel
+    // a drift check stages nothing; a deploy sets how artifacts travel (the inventory's ferry_server
+    // still names, for --check, the registry docker knows a pulled image by)
     push: false,
+    server: target.settings.server,
     policyRcSeconds: target.settings.policyRcTimeout,
   };
 }

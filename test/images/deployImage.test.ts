@@ -114,6 +114,51 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     expect(events(third).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([expect.stringMatching(/^pulled [^ ]*\/team\/app@sha256:[0-9a-f]{64}, tagged registry\.example\/team\/app:1\.4$/), 'unchanged']);
   });
 
+  it('--check reads the image and its tag without pulling or changing anything; --repair pulls or retags only what differs', async () => {
+    const { env, podman } = await podmanStorage(join(dir, 'podman-drift'));
+    const inv = await inventory('drift', join(dir, 'data-drift'), server.url);
+    const deployed = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv], { env });
+    expect(deployed.code, deployed.stderr + deployed.stdout).toBe(0);
+    const check = (verb: 'plan' | 'deploy') => ferry([verb, 'images@1.0.0', '--store', store, '-i', inv, '--check'], { env });
+    const clean = await check('plan');
+    expect(clean.code, clean.stderr + clean.stdout).toBe(0);
+    expect(clean.stdout).toMatch(/^no drift: \d+ steps on 1 host match \(images 1\.0\.0/m);
+    expect(clean.stdout).not.toContain('not comparable');
+
+    // by hand: the original name of one image removed, the other image removed
+    const short = (d: string) => d.slice(0, 19);
+    expect((await podman(['untag', 'registry.example/team/app:1.4', 'registry.example/team/app:1.4'])).code).toBe(0);
+    expect((await podman(['rmi', '-f', `registry.example/team/multi@${multi.digest}`])).code).toBe(0);
+    const requests = server.accessLog.length;
+    const drift = await check('deploy');
+    expect(drift.code, drift.stderr).toBe(2);
+    expect(drift.stdout).toContain(`runner web install image registry.example/team/app:1.4 (podman): tag: want registry.example/team/app:1.4 at ${short(app.digest)}, host has no registry.example/team/app:1.4\n`);
+    expect(drift.stdout).toContain(`runner web install image registry.example/team/multi:2.0 (podman): image: want ${short(multi.digest)}, host has missing\n`);
+    // nothing pulled, nothing tagged
+    expect(server.accessLog.length).toBe(requests);
+    expect((await podman(['image', 'exists', 'registry.example/team/app:1.4'])).code).not.toBe(0);
+    expect((await podman(['image', 'exists', `registry.example/team/multi@${multi.digest}`])).code).not.toBe(0);
+    expect((await podman(['image', 'exists', `registry.example/team/app@${app.digest}`])).code).toBe(0);
+
+    const repaired = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--repair', '--json'], { env });
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(events(repaired).filter((e) => e.step === 'image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4', expect.stringMatching(new RegExp(`^pulled 127\\.0\\.0\\.1:\\d+/team/multi@${multi.digest}$`))]);
+    expect((await podman(['image', 'inspect', '--format', '{{.Digest}}', 'registry.example/team/app:1.4'])).stdout.trim()).toBe(app.digest);
+    expect((await check('plan')).code).toBe(0);
+
+    // the original name moved to another image: named with the digest it has now, and moved back by --repair
+    expect((await podman(['tag', `registry.example/team/multi@${multi.digest}`, 'registry.example/team/app:1.4'])).code).toBe(0);
+    const moved = await check('plan');
+    expect(moved.code, moved.stderr).toBe(2);
+    expect(moved.stdout).toContain(`tag: want registry.example/team/app:1.4 at ${short(app.digest)}, host has registry.example/team/app:1.4 at ${short(multi.digest)}\n`);
+    expect(moved.stdout).toMatch(/^1 of \d+ steps differ on 1 of 1 host/m);
+    const back = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--repair', '--json'], { env });
+    expect(back.code, back.stderr).toBe(0);
+    expect(events(back).filter((e) => e.step === 'image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4']);
+    const after = await check('plan');
+    expect(after.code, after.stdout).toBe(0);
+  });
+
   it('with --push, loads each image from the staged OCI layout (checked on the host), without any registry', async () => {
     const { env, podman } = await podmanStorage(join(dir, 'podman-push'));
     const data = join(dir, 'data-push');

@@ -5,7 +5,7 @@ import { carriedImages, type CarriedImage } from '../../util/imageNames.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
 import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
-import type { StepContext, StepKind } from './types.js';
+import type { Difference, StepContext, StepKind } from './types.js';
 
 type ImageParams = StepOptions<'image'>;
 
@@ -35,7 +35,8 @@ export function registryOf(server: string, host: string): { address: string; pla
  *   D (manifest digest), REF (original name:tag), ORIG (original name@digest), SRC (where to pull
  *   from, name@digest; empty with --push), PLAIN (1 for an HTTP registry), LAYOUT (the staged OCI
  *   layout), MARK (docker: the image ID a load gave), DESC (containerd: the image's descriptor)
- * present: the image is there at digest D; named: REF names that image; pull; load (from LAYOUT); tag.
+ * present: the image is there at digest D; named: REF names that image; pull; load (from LAYOUT); tag;
+ * current: what REF names now (podman, containerd: its digest; docker: its image ID), for --check's report.
  */
 const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
   // podman finds an image by name@digest through its digest, whatever name it came under
@@ -48,6 +49,7 @@ const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
     // skopeo names the image by its reference (podman's own oci: transport would name it after the folder)
     'load() { command -v skopeo >/dev/null || { echo "loading an image into podman needs skopeo on the host" >&2; exit 5; }; skopeo copy -q "oci:$LAYOUT:$REF" "containers-storage:$REF"; }',
     'tag() { podman tag "$ORIG" "$REF"; }',
+    'current() { podman image inspect --format "{{.Digest}}" "$REF" 2>/dev/null; }',
   ].join('\n'),
   // docker: an HTTP registry must be listed in daemon.json's insecure-registries; loading needs skopeo
   docker: [
@@ -59,6 +61,7 @@ const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
     // docker-daemon: keeps no registry digest, so the image ID it got for D is remembered beside the layout
     'load() { command -v skopeo >/dev/null || { echo "loading an image into docker needs skopeo on the host" >&2; exit 5; }; skopeo copy -q "oci:$LAYOUT:$REF" "docker-daemon:$REF" && id_of "$REF" > "$MARK"; }',
     'tag() { docker tag "${SRC:-$ORIG}" "$REF"; }',
+    'current() { id_of "$REF"; }',
   ].join('\n'),
   // containerd: the k8s.io namespace, where the kubelet (CRI) looks
   containerd: [
@@ -70,6 +73,7 @@ const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
     // a layout of this one image (the staged one lists every image of the release, not all staged here)
     'load() { t=$(mktemp -d); printf \'{"schemaVersion":2,"manifests":[%s]}\' "$DESC" > "$t/index.json"; cp "$LAYOUT/oci-layout" "$t/"; ln -s "$LAYOUT/blobs" "$t/blobs"; tar -C "$t" -chf - oci-layout index.json blobs | $C images import --digests -; r=$?; rm -rf "$t"; return $r; }',
     'tag() { $C images tag --force "$($C images ls -q | grep -m1 "@$D\\$" || echo "$ORIG")" "$REF" >/dev/null; }',
+    'current() { $C images ls | awk -v r="$REF" \'$1 == r { print $3 }\'; }',
   ].join('\n'),
 };
 
@@ -79,12 +83,11 @@ const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
  * Otherwise the runtime pulls it by digest from ferry serve's registry (/v2/ at the host's
  * ferry_server), or, with --push, loads it from the staged OCI layout; either way the runtime checks
  * every blob's digest as it reads it, and the step checks the digest is present afterwards.
+ * `inspect` (--check) runs the same present and named reads, and nothing else.
  */
 export const imageStep: StepKind<ImageParams> = {
   name: 'image',
   target: (p) => ({ kind: 'image', ref: p.ref, runtime: p.runtime }),
-  // not compared yet: --check counts it as unchecked rather than guess (issue 15 came before image steps)
-  inspect: async (p) => ({ target: `image ${p.ref}`, differences: [], unchecked: 'image steps are not compared by --check yet' }),
   check(p, service, release) {
     const img = carriedImage(release, p.ref);
     if (!img) return [`image ${p.ref}: the bundle carries no such image (artifacts.image lists ${carriedImages(release.manifest.artifacts).images.map((i) => i.ref).join(', ') || 'none'})`];
@@ -94,32 +97,18 @@ export const imageStep: StepKind<ImageParams> = {
   },
   async run(p, ctx) {
     const img = carriedImage(ctx.release, p.ref)!;
-    const layout = `${ctx.remoteBundle}/oci`;
-    const orig = `${img.registry}/${img.repository}`;
-    const vars = [
-      `D=${q(img.digest)}`,
-      `REF=${q(img.ref)}`,
-      `ORIG=${q(`${orig}@${img.digest}`)}`,
-      `LAYOUT=${q(layout)}`,
-      `MARK=${q(`${layout}/.ferry-docker-${img.digest.slice(7)}`)}`,
-      `DESC=${q(JSON.stringify({ mediaType: img.mediaType, digest: img.digest, size: sizeOf(ctx, img), annotations: { 'org.opencontainers.image.ref.name': img.ref } }))}`,
-    ];
     let act: string[];
     if (ctx.push) {
       const index = ctx.release.manifest.entries.find((e) => e.path === LAYOUT_INDEX);
       if (!index) throw new DeployError(`host ${ctx.host}, service ${ctx.service}: the bundle has no ${LAYOUT_INDEX} to load ${img.ref} from`);
-      vars.push('SRC=', 'PLAIN=0');
       act = [checkStagedScript(ctx.remoteBundle, [index]), 'load || { echo "cannot load $REF from the staged layout $LAYOUT" >&2; exit 9; }', 'echo "changed: loaded $REF"'];
     } else {
       if (!ctx.server) throw new DeployError(`host ${ctx.host}: no ferry serve address to pull ${img.ref} from; set vars.ferry_server, pass --server URL, or use --push`);
-      const reg = registryOf(ctx.server, ctx.host);
-      vars.push(`SRC=${q(`${reg.address}/${img.repository}@${img.digest}`)}`, `PLAIN=${reg.plain ? 1 : 0}`);
       act = ['pull || { echo "cannot pull $SRC (is ferry serve running, reachable from this host, and the release imported?)" >&2; exit 6; }', 'echo "changed: pulled $SRC"'];
     }
     const script = [
       'set -e',
-      ...vars,
-      RUNTIME_SCRIPTS[p.runtime],
+      imageShell(p, img, ctx),
       `if present${p.retag ? ' && named' : ''}; then exit 0; fi`,
       'if ! present; then',
       ...act.map((l) => `  ${l}`),
@@ -129,7 +118,40 @@ export const imageStep: StepKind<ImageParams> = {
     ].join('\n');
     return runScript(ctx, `image ${p.ref}`, script);
   },
+  async inspect(p, ctx) {
+    const img = carriedImage(ctx.release, p.ref)!;
+    const script = [imageShell(p, img, ctx), 'if present; then echo present; fi', ...(p.retag ? ['if named; then echo named; fi'] : []), 'echo "current $(current)"'].join('\n');
+    const r = await runScript(ctx, `inspect image ${p.ref}`, script);
+    const said = new Set(r.stdout.split('\n'));
+    const current = /^current (\S+)/m.exec(r.stdout)?.[1];
+    const short = (d: string) => d.slice(0, 19);
+    const differences: Difference[] = [];
+    if (!said.has('present')) differences.push({ what: 'image', want: short(img.digest), have: current ? `missing (${p.ref} is ${short(current)})` : 'missing' });
+    else if (p.retag && !said.has('named')) differences.push({ what: 'tag', want: `${p.ref} at ${short(img.digest)}`, have: current ? `${p.ref} at ${short(current)}` : `no ${p.ref}` });
+    return { target: `${p.ref} (${p.runtime})`, differences };
+  },
 };
+
+/**
+ * The step's shell up to its decision: the variables for the image and the runtime's functions
+ * (RUNTIME_SCRIPTS). SRC is where a pull comes from: empty with --push, or when --check knows no
+ * ferry serve address.
+ */
+function imageShell(p: ImageParams, img: CarriedImage, ctx: StepContext): string {
+  const layout = `${ctx.remoteBundle}/oci`;
+  const reg = !ctx.push && ctx.server ? registryOf(ctx.server, ctx.host) : undefined;
+  return [
+    `D=${q(img.digest)}`,
+    `REF=${q(img.ref)}`,
+    `ORIG=${q(`${img.registry}/${img.repository}@${img.digest}`)}`,
+    `LAYOUT=${q(layout)}`,
+    `MARK=${q(`${layout}/.ferry-docker-${img.digest.slice(7)}`)}`,
+    `DESC=${q(JSON.stringify({ mediaType: img.mediaType, digest: img.digest, size: sizeOf(ctx, img), annotations: { 'org.opencontainers.image.ref.name': img.ref } }))}`,
+    `SRC=${reg ? q(`${reg.address}/${img.repository}@${img.digest}`) : ''}`,
+    `PLAIN=${reg?.plain ? 1 : 0}`,
+    RUNTIME_SCRIPTS[p.runtime],
+  ].join('\n');
+}
 
 function sizeOf(ctx: StepContext, img: CarriedImage): number {
   return ctx.release.manifest.entries.find((e) => e.path === `oci/blobs/sha256/${img.digest.slice(7)}`)?.size ?? 0;
