@@ -26,6 +26,8 @@ export interface FetchRequest {
   size?: number;
   /** name shown in progress and messages (default: the URL) */
   label?: string;
+  /** HTTP client for this file (e.g. one registry repository's login); default: the options' client */
+  dispatcher?: Dispatcher;
 }
 
 export interface FetchOptions {
@@ -185,7 +187,7 @@ async function attempt(
     const validator = meta?.url === req.url ? (meta.etag ?? meta.lastModified) : undefined;
     if (validator) headers['if-range'] = validator;
   }
-  const res = await request(req.url, { dispatcher: opts.dispatcher ?? defaultDispatcher(), headers, signal: opts.signal });
+  const res = await request(req.url, { dispatcher: req.dispatcher ?? opts.dispatcher ?? defaultDispatcher(), headers, signal: opts.signal });
   try {
     return await receive(res);
   } finally {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
-import { digestOf, makeImage, makeIndex, push, registryBlobPath, startRegistry, startTokenService, type Registry } from './registry.js';
+import { digestOf, makeImage, makeIndex, push, registryBlobPath, startHoldingProxy, startRegistry, startTokenService, type Registry } from './registry.js';
 
 /** A spec whose services carry images; registry.example is fetched from the test's loopback registry. */
 async function writeImageSpec(dir: string, file: string, name: string, version: string, registry: Registry, services: string, extra = '', epoch = '2026-11-25T00:00:00Z'): Promise<string> {
@@ -139,6 +139,21 @@ describe('container images from a registry', () => {
     const c = await run('skopeo', ['inspect', '--raw', `oci:${stored}:registry.example/team/app:1.4`]);
     expect(c.code, c.stderr).toBe(0);
     expect(`sha256:${(await import('node:crypto')).createHash('sha256').update(c.stdout).digest('hex')}`).toBe(digests.app);
+  });
+
+  it('fetches the images of a build at the same time, not one after another', async () => {
+    // the proxy holds the first image's downloads until the other image's are asked for
+    const proxy = await startHoldingProxy(registry);
+    try {
+      const spec = await writeImageSpec(dir, 'together.yaml', 'together', '1.0.0', { ...registry, url: proxy.url }, twoServices());
+      expect((await ferry(['lock', spec, '--cache', join(dir, 'cache-together-lock')], { env })).code).toBe(0);
+      proxy.arm();
+      const b = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-together'), '--cache', join(dir, 'cache-together')], { env });
+      expect(b.code, b.stderr).toBe(0);
+      expect(proxy.overlapped).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('refuses a blob that changed in the registry since the lock (exit 67) and writes no bundle', async () => {

@@ -173,3 +173,57 @@ export async function startTokenService(opts: { keyPem: string; certPem: string;
   const port = (server.address() as { port: number }).port;
   return { realm: `http://127.0.0.1:${port}/token`, requests, stop: () => new Promise((resolve) => server.close(() => resolve())) };
 }
+
+/**
+ * A loopback proxy in front of `registry` that, once armed, holds every answer to a request for
+ * content by digest (`/v2/REPO/blobs|manifests/sha256:…`) of the first repository asked for, until a
+ * request by digest for another repository arrives: `overlapped` tells whether one did while the first
+ * was held. A client that fetches one image after the other never sends it; so the held answers are
+ * let go after `giveUpMs` (only so that such a client finishes: the test asserts `overlapped`, no time).
+ */
+export async function startHoldingProxy(registry: Registry, giveUpMs = 60_000): Promise<{ url: string; arm(): void; readonly overlapped: boolean; stop(): Promise<void> }> {
+  const { createServer: createHttpServer, request: forward } = await import('node:http');
+  let armed = false;
+  let first: string | undefined;
+  let overlapped = false;
+  const held: Array<() => void> = [];
+  const releaseAll = () => held.splice(0).forEach((go) => go());
+  let timer: NodeJS.Timeout | undefined;
+  const target = new URL(registry.url);
+  const server = createHttpServer((req, res) => {
+    const go = () => {
+      const up = forward({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    };
+    const repository = armed ? /^\/v2\/(.+)\/(?:blobs|manifests)\/sha256:/.exec(req.url ?? '')?.[1] : undefined;
+    if (repository === undefined) return go();
+    first ??= repository;
+    if (repository === first && !overlapped) {
+      held.push(go);
+      timer ??= setTimeout(releaseAll, giveUpMs);
+      return;
+    }
+    if (repository !== first && held.length > 0) overlapped = true;
+    releaseAll();
+    go();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    arm: () => (armed = true),
+    get overlapped() {
+      return overlapped;
+    },
+    stop: () => {
+      clearTimeout(timer);
+      releaseAll();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -8,7 +8,7 @@ import type { SbomComponent } from '../../sbom/sbomComponent.js';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
 import { OCI_INDEX, parseImageDocument } from './imageDocument.js';
 import { parseImageLock, type LockedImage } from './imageLockSchema.js';
-import { createSourceOpener, type ImageSource } from './openImageSource.js';
+import { createSourceOpener } from './openImageSource.js';
 import { parseImageRef } from './parseImageRef.js';
 import { reduceIndex } from './reduceIndex.js';
 
@@ -47,15 +47,28 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
   const outDir = join(ctx.workDir, 'oci-images');
   await mkdir(outDir, { recursive: true });
 
+  // All images' manifests and blobs in one download queue: `jobs` transfers at a time across images,
+  // not one image after another (a small image would leave the queue idle while a large one finishes).
+  const planned: Array<{ image: LockedImage; reqs: FetchRequest[] }> = [];
   for (const image of lock.images) {
-    const ref = parseImageRef(image.ref, `lock: images ${image.ref}`);
-    const source = open(ref, image.source);
-    const top = image.upstream ?? image;
-    const [topFile, ...files] = await fetchAll(source, [
-      { d: top, what: 'manifest' },
+    const source = open(parseImageRef(image.ref, `lock: images ${image.ref}`), image.source);
+    await source.prepare();
+    const dispatcher = await source.dispatcher();
+    const items = [
+      { d: image.upstream ?? image, what: 'manifest' as const },
       ...image.manifests.map((d) => ({ d, what: 'manifest' as const })),
       ...image.blobs.map((d) => ({ d, what: 'blob' as const })),
-    ], ctx, image.ref);
+    ];
+    planned.push({ image, reqs: items.map((i) => ({ ...source.request(i.d, i.what), ...(dispatcher && { dispatcher }) })) });
+  }
+  const fetched = await fetchMany(
+    planned.flatMap((p) => p.reqs),
+    { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, concurrency: Math.max(1, ctx.jobs), label: 'images' },
+  );
+
+  let at = 0;
+  for (const { image, reqs } of planned) {
+    const [topFile, ...files] = fetched.slice(at, (at += reqs.length)).map((r) => r.path);
     const manifestFiles = files.slice(0, image.manifests.length);
     const blobFiles = files.slice(image.manifests.length);
     await checkNamesLockedBlobs(image, [...(image.manifests.length ? manifestFiles : [topFile!])]);
@@ -121,15 +134,6 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
     ],
   }));
   return { entries, artifacts: { images }, components };
-}
-
-/** Fetch an image's manifests and blobs into the cache through its source's client; paths in input order. */
-async function fetchAll(source: ImageSource, items: Array<{ d: { digest: string; size: number }; what: 'manifest' | 'blob' }>, ctx: BuildContext, label: string): Promise<string[]> {
-  await source.prepare();
-  const dispatcher = await source.dispatcher();
-  const reqs: FetchRequest[] = items.map((i) => source.request(i.d, i.what));
-  const got = await fetchMany(reqs, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, concurrency: Math.max(1, ctx.jobs), label: `image ${label}`, ...(dispatcher && { dispatcher }) });
-  return got.map((r) => r.path);
 }
 
 /**
