@@ -212,7 +212,7 @@ export async function packBundle(
   bundlePath: string,
   manifestBytes: Uint8Array,
   signature: string,
-  entries: Array<{ path: string; size: number; file: string }>,
+  entries: Array<{ path: string; size: number; file: string; sha256: string }>,
   mtime: Date,
 ): Promise<number> {
   const tmp = `${bundlePath}.partial`;
@@ -220,7 +220,7 @@ export async function packBundle(
   const files: TarFile[] = [
     { path: MANIFEST_PATH, data: manifestBytes, size: manifestBytes.length },
     { path: SIGNATURE_PATH, data: Buffer.from(signature, 'utf8'), size: Buffer.byteLength(signature) },
-    ...entries.map((e) => ({ path: e.path, file: e.file, size: e.size })),
+    ...entries.map((e) => ({ path: e.path, file: e.file, size: e.size, sha256: e.sha256 })),
   ];
   try {
     const size = await writeTar(out, files, mtime);

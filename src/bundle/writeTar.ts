@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
@@ -11,6 +12,8 @@ export interface TarFile {
   data?: Uint8Array;
   file?: string;
   size: number;
+  /** the digest the manifest records for `file`: checked as it streams in, so no other bytes are packed */
+  sha256?: string;
   mode?: number;
 }
 
@@ -45,9 +48,15 @@ export async function writeTar(out: Writable, files: Iterable<TarFile>, mtime: D
       await write(f.data);
       n = f.data.length;
     } else if (f.file) {
+      const hash = f.sha256 === undefined ? undefined : createHash('sha256');
       for await (const chunk of createReadStream(f.file, { highWaterMark: 1 << 20 })) {
         n += (chunk as Buffer).length;
+        hash?.update(chunk as Buffer);
         await write(chunk as Buffer);
+      }
+      const got = hash?.digest('hex');
+      if (n === f.size && got !== undefined && got !== f.sha256) {
+        throw new IntegrityError(`${f.file} has sha256 ${got}, but the manifest records ${f.sha256} for ${f.path}; the file was damaged or changed on disk (delete it from the cache and build again)`);
       }
     }
     if (n !== f.size) throw new IntegrityError(`${f.file ?? f.path} changed while being packed: expected ${f.size} bytes, read ${n}`);

@@ -115,6 +115,23 @@ describe('apt mirror: lock, build, refresh by differential bundles, import, serv
     expect((await readFile(join(dir, 'out-again/site-mirror-1.0.0.ferry'))).equals(await readFile(v1.bundle))).toBe(true);
   });
 
+  it('refuses to pack a cached .deb whose bytes no longer match the signed index (same size, other content)', async () => {
+    const lock = JSON.parse(await readFile(join(dir, 'mirror.lock.json'), 'utf8'));
+    const app = (lock.kinds.mirror.apt.debian.packages as Array<{ name: string; sha256: string }>).find((p) => p.name === 'app')!;
+    const damaged = join(dir, 'cache-damaged');
+    expect((await run('cp', ['-r', cache(), damaged])).code).toBe(0);
+    const file = join(damaged, 'sha256', app.sha256);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 1] ^= 0xff;
+    await chmod(file, 0o644);
+    await writeFile(file, bytes);
+    const out = join(dir, 'out-damaged');
+    const r = await ferry(['build', join(dir, 'mirror.yaml'), '--locked', '--key', bundleKey.secret, '--out', out, '--cache', damaged]);
+    expect(r.code).toBe(67);
+    expect(r.stderr).toContain(app.sha256);
+    expect((await run('ls', ['-A', out])).stdout.trim()).toBe('');
+  });
+
   it('imports and serves the mirror at /mirrors/NAME/, and the real apt-get installs from it with signatures on', async () => {
     digest1 = await importBundle(v1.bundle);
     serve = await spawnServe(['--store', store(), '--listen', '127.0.0.1:0']);

@@ -53,7 +53,8 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
       if (p.name !== locked.name || p.version !== locked.version || p.architecture !== locked.architecture) {
         throw new IntegrityError(`${locked.url}: the lock pins ${locked.name} ${locked.version} ${locked.architecture}, but the file's control says ${p.name} ${p.version} ${p.architecture}`);
       }
-      entries.push({ path: `${root}/debian/${p.poolPath}`, file: p.file, kind: 'mirror', services: [] });
+      // the digest the upstream's signed index gives (checked on download, and again as the bundle packs it)
+      entries.push({ path: `${root}/debian/${p.poolPath}`, file: p.file, kind: 'mirror', services: [], known: { sha256: p.sha256, size: p.size } });
     }
     for (const ix of repo.indexes) entries.push({ path: `${root}/debian/${ix.path}`, file: ix.file, kind: 'mirror', services: [] });
     published.push(...repo.packages);
