@@ -48,7 +48,7 @@ describe('an import killed part-way', () => {
       const imports = await readdir(scratch).catch(() => []);
       for (const i of imports) if ((await readdir(join(scratch, i, 'tree')).catch(() => [])).length > 0) return true;
       return false;
-    });
+    }, 20_000);
     child.kill('SIGKILL');
     await new Promise((r) => child.on('close', r));
 
