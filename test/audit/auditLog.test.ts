@@ -22,7 +22,7 @@ beforeAll(async () => {
   bundle = await buildDemoBundle(dir, key.secret);
   history = storeWithHistory('store-ok');
   await history;
-}, 240_000);
+});
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const lines = async (store: string) => (await readFile(join(store, 'audit.log'), 'utf8')).split('\n').filter(Boolean);
@@ -62,7 +62,7 @@ describe('audit log', () => {
     const ok = await ferry(['audit', 'verify', '--store', store]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('4 records, chain intact');
-  }, 120_000);
+  });
 
   it.each([
     ['a removed line', (l: string[]) => [l[0]!, l[2]!, l[3]!], 2],
@@ -77,7 +77,7 @@ describe('audit log', () => {
     const r = await ferry(['audit', 'verify', '--store', store]);
     expect(r.code).toBe(67);
     expect(r.stderr).toContain(`line ${broken} breaks the chain`);
-  }, 120_000);
+  });
 
   it('refuses to append through a symbolic link planted as audit.log (exit 71), and writes nothing there', async () => {
     const store = join(dir, 'store-linked');
@@ -89,7 +89,7 @@ describe('audit log', () => {
     expect(r.code).toBe(71);
     expect(r.stderr).toContain('is a symbolic link');
     expect(await readFile(outside, 'utf8')).toBe('');
-  }, 120_000);
+  });
 
   it('keeps whole lines and one chain when several processes append at once', async () => {
     const store = join(dir, 'store-concurrent');
@@ -109,5 +109,5 @@ describe('audit log', () => {
     const ok = await ferry(['audit', 'verify', '--store', store]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('150 records, chain intact');
-  }, 120_000);
+  });
 });

@@ -48,7 +48,7 @@ describe('install prepares, configure activates', () => {
   const trees = (root: string) => readdirSync(join(root, 'opt/venvs/app.d')).sort();
   const fact = (root: string) => JSON.parse(readFileSync(join(root, 'var/lib/ferry/facts/app.json'), 'utf8'));
 
-  it('the maintenance-window recipe: stage and install leave the running venv alone, configure switches and restarts, in a later run', { timeout: 900_000 }, async () => {
+  it('the maintenance-window recipe: stage and install leave the running venv alone, configure switches and restarts, in a later run', async () => {
     for (const h of ctx.lab.hosts) {
       resetHost(h);
       writeFileSync(join(h.root, 'healthy'), '');
@@ -97,7 +97,7 @@ describe('install prepares, configure activates', () => {
     for (const h of ctx.lab.hosts) expect(await greeting(h.root)).toBe('two');
   });
 
-  it('keeps the activation pending until the health check passes, and restarts for it in the next run', { timeout: 900_000 }, async () => {
+  it('keeps the activation pending until the health check passes, and restarts for it in the next run', async () => {
     for (const h of ctx.lab.hosts) resetHost(h);
     release(4, 'four');
     release(5, 'five');

@@ -12,7 +12,7 @@ import { makeWheel } from './wheelFixture.js';
 describe('drift of the switch to a venv, a file that must be absent and a command guard, over real OpenSSH', () => {
   const ctx = useLab('driftsteps', ['d1', 'd2']);
 
-  it('--check names each, changes nothing and leaves guardless commands unchecked; --repair runs only those steps; an unreachable host is not checked', { timeout: 900_000 }, async () => {
+  it('--check names each, changes nothing and leaves guardless commands unchecked; --repair runs only those steps; an unreachable host is not checked', async () => {
     for (const h of ctx.lab.hosts) resetHost(h);
     const wheel = readFileSync(makeWheel(ctx.dir));
     writeRelease(ctx.store, {

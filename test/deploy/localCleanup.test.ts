@@ -40,7 +40,7 @@ describe("a killed runner's commands on a local host", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('stop when the runner is killed, even by SIGKILL of the runner alone', { timeout: 900_000 }, async () => {
+  it('stop when the runner is killed, even by SIGKILL of the runner alone', async () => {
     const inventory = join(dir, 'inventory.yaml');
     writeFileSync(inventory, stringify({ groups: { web: { hosts: ['me'] } }, hosts: { me: { transport: 'local', vars: { root: root(), ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '' } } } }));
     const runner = spawn(process.execPath, [FERRY_BIN, 'deploy', 'long@1', '--store', store, '--push', '-i', inventory], { stdio: 'ignore' });
@@ -53,7 +53,7 @@ describe("a killed runner's commands on a local host", () => {
     await until('the hold to end', () => !existsSync(join(data(), 'run/holder')));
   });
 
-  it('that a lost hold left running are stopped by the next run on that host', { timeout: 900_000 }, async () => {
+  it('that a lost hold left running are stopped by the next run on that host', async () => {
     mkdirSync(join(data(), 'run'), { recursive: true });
     const pidFile = join(root(), 'orphan.pid');
     // a command of a run whose runner and hold are both gone: only its session record is left

@@ -31,7 +31,7 @@ describe('deploys an operator can trust, on sshd hosts', () => {
     return file;
   };
 
-  it('does not re-run configure when only the server address or ssh options change, unless a template uses them', { timeout: 900_000 }, async () => {
+  it('does not re-run configure when only the server address or ssh options change, unless a template uses them', async () => {
     for (const h of ctx.lab.hosts) resetHost(h);
     writeRelease(ctx.store, { name: 'conn', version: '1', services: { web: webService('1.0.0') } });
     expect((await deploy('conn@1')).report.ok).toBe(true);
@@ -50,7 +50,7 @@ describe('deploys an operator can trust, on sshd hosts', () => {
     expect(readFileSync(join(ctx.lab.hosts[0]!.root, 'etc/web/app.conf'), 'utf8')).toBe(`fetch from ${ctx.server.url.replace('127.0.0.1', 'localhost')}\n`);
   });
 
-  it('status tells the truth after a stopped rollout: per-stage state, the failure, --expect fails', { timeout: 900_000 }, async () => {
+  it('status tells the truth after a stopped rollout: per-stage state, the failure, --expect fails', async () => {
     for (const h of ctx.lab.hosts) resetHost(h);
     const d1 = writeRelease(ctx.store, { name: 'truth', version: '1', services: { web: webService('1.0.0') } });
     expect((await deploy('truth@1')).report.ok).toBe(true);
@@ -85,7 +85,7 @@ describe('deploys an operator can trust, on sshd hosts', () => {
     expect((await ferry(['status', '-i', inv, '-F', ctx.lab.sshConfig, '--expect', d2])).code).toBe(0);
   });
 
-  it("status finds facts in the inventory's ferry_facts_dir, and Ansible's setup shows them under ansible_local", { timeout: 900_000 }, async () => {
+  it("status finds facts in the inventory's ferry_facts_dir, and Ansible's setup shows them under ansible_local", async () => {
     for (const h of ctx.lab.hosts) resetHost(h);
     const digest = writeRelease(ctx.store, { name: 'where', version: '1', services: { web: webService('1.0.0') } });
     const vars = { ferry_facts_dir: '{{ root }}/srv/ferry-facts' };
@@ -103,7 +103,7 @@ describe('deploys an operator can trust, on sshd hosts', () => {
     expect(facts.ansible_facts.ansible_local.ferry_web).toMatchObject({ service: 'web', host: 't1', digest, version: '1.0.0', release: { name: 'where', version: '1' } });
   });
 
-  it('moves and runs only what changed: an unchanged service skips every stage, nothing on the host is fetched again, old releases are pruned', { timeout: 900_000 }, async () => {
+  it('moves and runs only what changed: an unchanged service skips every stage, nothing on the host is fetched again, old releases are pruned', async () => {
     for (const h of ctx.lab.hosts) resetHost(h);
     const db = (): FixtureService => ({ version: '5.0', groups: ['web'], files: { 'db.conf': 'db\n' }, configure: [{ file: { src: 'db.conf', dest: '{{ root }}/etc/db.conf' } }, { command: { run: 'echo run >> {{ root }}/db-configure.log' } }] });
     // like an apt repository's Release file: shared by both services, its date changes with every release
@@ -146,7 +146,7 @@ describe('deploys an operator can trust, on sshd hosts', () => {
     expect(readdirSync(join(ctx.lab.hosts[0]!.root, 'var/lib/ferry/bundles')).filter((n) => !n.startsWith('.')).sort()).toEqual([digests[0]!, digests[2]!, digests[3]!].sort());
   });
 
-  it('locks each host for a run: a second runner is refused naming the holder, or waits with --wait-lock', { timeout: 900_000 }, async () => {
+  it('locks each host for a run: a second runner is refused naming the holder, or waits with --wait-lock', async () => {
     for (const h of ctx.lab.hosts) resetHost(h);
     const svc = webService('1.0.0');
     // the first run's configure waits for the test's go-ahead, holding the hosts meanwhile
@@ -168,7 +168,7 @@ describe('deploys an operator can trust, on sshd hosts', () => {
     expect(ran(after.report)).toEqual(['t1 web configure', 't2 web configure']);
   });
 
-  it("a killed runner's remote work stops, its lock is released, and the next run removes its control folder", { timeout: 900_000 }, async () => {
+  it("a killed runner's remote work stops, its lock is released, and the next run removes its control folder", async () => {
     for (const h of ctx.lab.hosts) resetHost(h);
     const svc = webService('1.0.0');
     // a long install, as apt-get or pip can be; the test kills the runner while it runs

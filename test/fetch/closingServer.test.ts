@@ -129,7 +129,7 @@ describe('fetching from servers that close the connection after each response', 
         expect(lock.kinds.apt.packages.map((p: { name: string }) => p.name)).toEqual(['app']);
         expect(lock.kinds.python.files.map((f: { filename: string }) => f.filename).sort()).toEqual([...wheelNames].sort());
       }
-    }, 300_000);
+    });
   });
 });
 

@@ -44,7 +44,7 @@ describe('container images from a registry', () => {
     await push(layout, 'multi', registry, 'base/multi:2');
     await push(layout, 'next', registry, 'team/app:1.5');
     await push(layout, 'tamper', registry, 'team/tampered:1');
-  }, 120_000);
+  });
 
   afterAll(async () => {
     await registry?.stop();
@@ -261,7 +261,7 @@ describe('a registry that requires a login', () => {
     registry = await startRegistry(join(dir, 'registry'), { htpasswd: ['builder', 's3cret-pass'] });
     await makeImage(join(dir, 'layout'), 'app', { 'etc/app.conf': 'private\n' });
     await push(join(dir, 'layout'), 'app', registry, 'team/private:1', ['builder', 's3cret-pass']);
-  }, 120_000);
+  });
   afterAll(async () => {
     await registry?.stop();
     await rm(dir, { recursive: true, force: true });
@@ -303,7 +303,7 @@ describe('a registry that hands out bearer tokens', () => {
     registry = await startRegistry(join(dir, 'registry'), { token: { realm: tokens.realm, service: 'ferry-test', issuer: 'ferry-test-issuer', rootcertbundle: cert } });
     await makeImage(join(dir, 'layout'), 'app', { 'etc/app.conf': 'tokens\n' });
     await push(join(dir, 'layout'), 'app', registry, 'team/private:1', ['builder', 't0ken-pass']);
-  }, 120_000);
+  });
   afterAll(async () => {
     await registry?.stop();
     await tokens?.stop();

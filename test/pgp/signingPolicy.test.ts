@@ -40,7 +40,7 @@ beforeAll(async () => {
     await writeFile(join(dir, `${uid}.asc`), (await gnupg.ok(['--armor', '--export', fpr[uid]!])).stdout);
   }
   bundle = await buildDemoBundle(dir, alice.secret);
-}, 240_000);
+});
 afterAll(async () => {
   await gnupg?.close();
   await rm(dir, { recursive: true, force: true });
@@ -62,7 +62,7 @@ describe('signing policy', () => {
     expect(inspected.stdout).toContain('policy NOT met');
     const audit = await ferry(['audit', 'verify', '--store', store, '--json']);
     expect(JSON.parse(audit.stdout)).toMatchObject({ ok: true, records: 1 });
-  }, 120_000);
+  });
 
   it('accepts the bundle once a second team co-signed it with real gpg', async () => {
     const file = await policy('two-of-three-b', TWO_OF_THREE);
@@ -78,7 +78,7 @@ describe('signing policy', () => {
     const imported = await ferry(['import', cosigned, '--policy', file, '--store', store]);
     expect(imported.code, imported.stderr).toBe(0);
     expect(imported.stdout).toContain('policy met');
-  }, 120_000);
+  });
 
   it('counts a key only for the names its rule covers, and refuses a name no rule covers', async () => {
     const otherName = await policy('other-name', 'rules:\n  - names: "openstack-*"\n    signers: [alice]\n    require: 1\n');
@@ -90,7 +90,7 @@ describe('signing policy', () => {
     const s = await ferry(['verify', bundle, '--policy', othersOnly]);
     expect(s.code).toBe(66);
     expect(s.stderr).toContain('signed by none of them (not counted for this name: alice); may still sign: bob, carol');
-  }, 120_000);
+  });
 
   it('accepts a rotated key certified by the old one for the names the old one covered, counted once with it', async () => {
     const file = await policy('rotation', 'rules:\n  - names: demo\n    signers: [alice, bob]\n    require: 2\n');
@@ -115,5 +115,5 @@ describe('signing policy', () => {
     const once = await ferry(['verify', alone, '--policy', file, '--keyring', join(dir, 'bob-2027.asc')]);
     expect(once.code).toBe(66);
     expect(once.stderr).toContain('signed by bob; may still sign: alice');
-  }, 120_000);
+  });
 });

@@ -212,5 +212,5 @@ describe('import of a mutated bundle (property-based, fixed seed)', () => {
     // the mutations reach every verdict, so the property is not passing on one easy path
     expect(outcomes.imported).toBeGreaterThan(0);
     for (const code of [66, 67, 68]) expect(outcomes.refused.get(code) ?? 0, `exit ${code}`).toBeGreaterThan(0);
-  }, 300_000);
+  });
 });

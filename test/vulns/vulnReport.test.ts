@@ -93,7 +93,7 @@ beforeAll(async () => {
       openssl: { 'CVE-2026-2000': { releases: { bookworm: { status: 'resolved', fixed_version: '1:3.0.11-1~deb12u1', urgency: 'high' } } } },
     }),
   );
-}, 120_000);
+});
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 interface Finding {
