@@ -23,6 +23,8 @@ export interface DamagedRelease {
   name?: string;
   version?: string;
   digest?: string;
+  /** what made a readable ref's release unusable, so a command that asked for it fails with that error's exit code */
+  error?: FerryError;
 }
 
 /**
@@ -48,7 +50,9 @@ export async function listReleases(storeDir: string, onDamaged?: (d: DamagedRele
       ({ manifest } = await readStoredManifest(storeDir, digest));
     } catch (err) {
       if (!onDamaged || !(err instanceof FerryError)) throw err;
-      onDamaged({ message: `release ${name}/${version}: ${err.message}`, name, version, digest });
+      // the error keeps its kind (exit code) and gains the release it belongs to
+      err.message = `release ${name}/${version}: ${err.message}`;
+      onDamaged({ message: err.message, name, version, digest, error: err });
       continue;
     }
     out.push({

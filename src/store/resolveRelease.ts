@@ -14,7 +14,11 @@ export async function resolveRelease(storeDir: string, what: string): Promise<Re
   const m = /^([^/@]+)(?:[/@](.+))?$/.exec(what);
   const hex = /^[0-9a-f]{8,64}$/.test(what);
   const mayBe = damaged.find((d) => (hex && (d.digest === undefined || d.digest.startsWith(what))) || (m && (d.name === undefined || (d.name === m[1] && (m[2] === undefined || d.version === undefined || d.version === m[2])))));
-  if (mayBe) throw new StoreError(mayBe.message);
+  if (mayBe) {
+    // the damage is the answer: keep its kind (a manifest that breaks the format is exit 68, not a store fault)
+    if (mayBe.error) throw mayBe.error;
+    throw new StoreError(mayBe.message);
+  }
   if (hex) {
     const hits = releases.filter((r) => r.digest.startsWith(what));
     if (hits.length === 1) return hits[0]!;
