@@ -1,6 +1,6 @@
 import { lstat, mkdir, readdir, readlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StoreError, UsageError } from '../errors.js';
+import { FerryError, StoreError, UsageError } from '../errors.js';
 import { NAME_RE, NAME_RULE } from '../util/names.js';
 import type { Manifest } from '../bundle/manifest.js';
 import { isMissing } from '../util/isMissing.js';
@@ -25,8 +25,16 @@ export function mirrorNames(m: Manifest): string[] {
 /** Every mirror snapshot of the store: one per release that carries the mirror. */
 export async function listMirrorSnapshots(store: string, onInvalid?: (file: string, why: string) => void): Promise<MirrorSnapshot[]> {
   const out: MirrorSnapshot[] = [];
-  for (const { version, digest } of await readReleaseRefs(storeLayout(store).refs, onInvalid)) {
-    const { manifest } = await readStoredManifest(store, digest);
+  for (const { name, version, digest } of await readReleaseRefs(storeLayout(store).refs, onInvalid)) {
+    let manifest;
+    try {
+      ({ manifest } = await readStoredManifest(store, digest));
+    } catch (err) {
+      // one damaged release does not keep the other releases' mirrors from being served
+      if (!onInvalid || !(err instanceof FerryError)) throw err;
+      onInvalid(join(storeLayout(store).refs, name, version), err.message);
+      continue;
+    }
     for (const mirror of mirrorNames(manifest)) out.push({ mirror, version, digest, epoch: manifest.epoch });
   }
   return out;
