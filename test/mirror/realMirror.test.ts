@@ -1,27 +1,13 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mirrorKind, type MirrorLock } from '../../src/sources/mirrorKind.js';
-import { readSystemSources } from '../../src/sources/apt/readSystemSources.js';
+import { codename, mirrorAnswers } from '../apt/machineMirror.js';
 import { writeKey } from '../helpers/keys.js';
 import { context, materialize } from '../apt/aptSetup.js';
 import { serveDir } from '../apt/fixtureUpstream.js';
 import { privateApt } from '../apt/privateApt.js';
-
-// Opt-out with FERRY_TEST_MIRROR=0. Runs only when the machine's own configured mirror answers; the
-// address comes from the machine's apt sources, never from this repository.
-const codename = /^VERSION_CODENAME=(\S+)$/m.exec(await readFile('/etc/os-release', 'utf8').catch(() => ''))?.[1];
-const firstSource = (await readSystemSources().catch(() => []))[0];
-const mirrorAnswers =
-  process.env.FERRY_TEST_MIRROR !== '0' &&
-  codename !== undefined &&
-  firstSource !== undefined &&
-  (await fetch(`${firstSource.uri.replace(/\/+$/, '')}/dists/${firstSource.suites[0]}/InRelease`, { method: 'HEAD', signal: AbortSignal.timeout(5000) }).then(
-    (r) => r.ok,
-    () => false,
-  ));
 
 describe.skipIf(!mirrorAnswers)("a filtered mirror of the machine's real Debian mirror", () => {
   let dir: string;
