@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildWheels, hostPython, PIP_OFFLINE_ENV, runCommand, serveFixtureIndex, sha256, type FixtureIndex, type FixtureWheel } from '../python/fixtures.js';
 import { spawnServe, type ServeProcess } from '../serve/spawnServe.js';
+import { freePort, runNginx } from '../serve/runNginx.js';
 
 const host = hostPython();
 const cp = `cp${host.version.replace('.', '')}`;
@@ -82,6 +83,8 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), `ferry-pymirror-${process.pid}-`));
+    // nginx's workers (www-data) read the store
+    await chmod(dir, 0o755);
     wheels = join(dir, 'wheels');
     buildWheels(wheels, UPSTREAM);
     upstream = await serveFixtureIndex(wheels, { yanked: { 'helper-2.2-py3-none-any.whl': 'broken' } });
@@ -101,6 +104,7 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
 
   let v1: string;
   let v2: string;
+  let v3: string;
 
   it('locks every admitted release, and per target the newest dependency with a file for it, markers evaluated for the target', async () => {
     v1 = await lockAndBuild('1.0.0');
@@ -176,8 +180,14 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
     expect(diff.stdout).toMatch(/mirrors: 1 added, 0 removed, 0 changed\n {2}\+ pypi\/webapp\/webapp-2\.1-py3-none-any\.whl 2\.1\n/);
   });
 
-  it('moves /mirrors/NAME/ to the newest snapshot on import, keeps the old one addressable, and switches back', async () => {
+  it('a second refresh of an unchanged upstream carries no mirror file: only the signed manifest and the SBOM', async () => {
+    v3 = await lockAndBuild('3.0.0', v2);
+    expect((await run('tar', ['-tf', v3])).stdout.trim().split('\n')).toEqual(['manifest.json', 'manifest.json.asc', 'sbom.cdx.json']);
+  });
+
+  it('moves /mirrors/NAME/ to the newest snapshot on import, keeps the old ones addressable, and switches back', async () => {
     await importBundle(v2);
+    await importBundle(v3);
     const listing = async (at: string) => (await fetch(`${serve!.url}/mirrors/${at}/simple/webapp/`)).text();
     expect(await listing('pypi')).toContain('webapp-2.1-py3-none-any.whl');
     expect(await listing('pypi@1.0.0')).not.toContain('webapp-2.1');
@@ -185,6 +195,37 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
     expect(sw.code, sw.stderr).toBe(0);
     expect(await listing('pypi')).not.toContain('webapp-2.1');
     expect(await listing('pypi@2.0.0')).toContain('webapp-2.1-py3-none-any.whl');
+  });
+
+  it('nginx with --nginx-config serves the same HTML index, and pip installs through it', async () => {
+    const port = await freePort();
+    const cfg = await ferry(['serve', '--nginx-config', '--store', store(), '--listen', `127.0.0.1:${port}`]);
+    expect(cfg.code, cfg.stderr).toBe(0);
+    const nginx = await runNginx(cfg.stdout, port);
+    try {
+      const body = async (base: string, path: string) => {
+        const r = await fetch(`${base}${path}`);
+        return `${r.status} ${await r.text()}`;
+      };
+      for (const path of ['/mirrors/pypi/simple/', '/mirrors/pypi/simple/webapp/', '/mirrors/pypi@3.0.0/simple/webapp/', '/mirrors/pypi/files/helper-2.1-py3-none-any.whl', '/mirrors/pypi/simple/nosuch/']) {
+        expect(await body(nginx.url, path), path).toBe(await body(serve!.url, path));
+      }
+      const viaNginx = await pip(join(dir, 'venv-nginx'), ['--index-url', `${nginx.url}/mirrors/pypi@3.0.0/simple/`, 'webapp']);
+      expect(viaNginx.code, viaNginx.stderr + viaNginx.stdout).toBe(0);
+      expect((await runCommand(join(dir, 'venv-nginx/bin/python'), ['-c', 'import webapp; print(webapp.VERSION)'])).stdout.trim()).toBe('2.1');
+    } finally {
+      await nginx.stop();
+    }
+  });
+
+  it('ferry gc keeps the newest snapshots and the one the stable URL serves, and drops the rest', async () => {
+    const gc = await ferry(['gc', '--store', store(), '--keep', '1', '--json']);
+    expect(gc.code, gc.stderr).toBe(0);
+    const r = JSON.parse(gc.stdout);
+    expect(r.removed.map((x: { version: string }) => x.version)).toEqual(['2.0.0']);
+    expect(r.kept.map((x: { version: string; reason: string }) => `${x.version} ${x.reason}`).sort()).toEqual(['1.0.0 protected', '3.0.0 newest']);
+    expect((await fetch(`${serve!.url}/mirrors/pypi@2.0.0/simple/`)).status).toBe(404);
+    expect((await fetch(`${serve!.url}/mirrors/pypi/simple/`)).status).toBe(200);
   });
 });
 
