@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, run } from '../helpers/cli.js';
+import { gcKeepingOne, statusAndBody } from './mirrorChecks.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildWheels, hostPython, PIP_OFFLINE_ENV, runCommand, serveFixtureIndex, sha256, type FixtureIndex, type FixtureWheel } from '../python/fixtures.js';
 import { spawnServe, type ServeProcess } from '../serve/spawnServe.js';
@@ -203,10 +204,7 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
     expect(cfg.code, cfg.stderr).toBe(0);
     const nginx = await runNginx(cfg.stdout, port);
     try {
-      const body = async (base: string, path: string) => {
-        const r = await fetch(`${base}${path}`);
-        return `${r.status} ${await r.text()}`;
-      };
+      const body = statusAndBody;
       for (const path of ['/mirrors/pypi/simple/', '/mirrors/pypi/simple/webapp/', '/mirrors/pypi@3.0.0/simple/webapp/', '/mirrors/pypi/files/helper-2.1-py3-none-any.whl', '/mirrors/pypi/simple/nosuch/']) {
         expect(await body(nginx.url, path), path).toBe(await body(serve!.url, path));
       }
@@ -219,11 +217,7 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
   });
 
   it('ferry gc keeps the newest snapshots and the one the stable URL serves, and drops the rest', async () => {
-    const gc = await ferry(['gc', '--store', store(), '--keep', '1', '--json']);
-    expect(gc.code, gc.stderr).toBe(0);
-    const r = JSON.parse(gc.stdout);
-    expect(r.removed.map((x: { version: string }) => x.version)).toEqual(['2.0.0']);
-    expect(r.kept.map((x: { version: string; reason: string }) => `${x.version} ${x.reason}`).sort()).toEqual(['1.0.0 protected', '3.0.0 newest']);
+    expect(await gcKeepingOne(store())).toEqual({ removed: ['2.0.0'], kept: ['1.0.0 protected', '3.0.0 newest'] });
     expect((await fetch(`${serve!.url}/mirrors/pypi@2.0.0/simple/`)).status).toBe(404);
     expect((await fetch(`${serve!.url}/mirrors/pypi/simple/`)).status).toBe(200);
   });
@@ -254,6 +248,29 @@ describe('python mirror: refusals', () => {
     return ferry(['lock', file, '--cache', join(dir, `cache-${name}`)]);
   };
   const oneLine = (stderr: string) => stderr.trim().split('\n');
+
+  it('reads a static tree on disk; follows the extras asked for; carries a yanked file only when pinned exactly', async () => {
+    const files = join(dir, 'tree', 'files');
+    const built = buildWheels(files, [
+      { name: 'app', version: '1.0', extras: ['speed'], requires: ['speedlib; extra == "speed"'] },
+      { name: 'speedlib', version: '1.0' },
+      { name: 'helper', version: '2.1' },
+      { name: 'helper', version: '2.2' },
+    ]);
+    const link = async (wheel: string, attrs = '') => `<a href="../../files/${wheel}#sha256=${sha256(await readFile(join(files, wheel)))}"${attrs}>${wheel}</a>`;
+    let index = '';
+    for (const project of ['app', 'speedlib', 'helper']) {
+      const mine = built.filter((w) => w.startsWith(`${project}-`));
+      index = await staticIndex('tree', project, await Promise.all(mine.map((w) => link(w, w.startsWith('helper-2.2') ? ' data-yanked="broken"' : ''))));
+    }
+    const locked = async (name: string, projects: string[]) => {
+      const r = await lock(name, index, projects);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(await readFile(join(dir, `${name}.lock.json`), 'utf8')).kinds.mirror.python.m.files as Array<{ filename: string; yanked?: string }>).map((f) => `${f.filename}${f.yanked !== undefined ? ` yanked: ${f.yanked}` : ''}`);
+    };
+    expect(await locked('tree-plain', ['app', 'helper>=2'])).toEqual(['app-1.0-py3-none-any.whl', 'helper-2.1-py3-none-any.whl']);
+    expect(await locked('tree-pinned', ['app[speed]', 'helper==2.2'])).toEqual(['app-1.0-py3-none-any.whl', 'helper-2.2-py3-none-any.whl yanked: broken', 'speedlib-1.0-py3-none-any.whl']);
+  });
 
   it('refuses a file whose bytes differ from the sha256 the index gives', async () => {
     const files = join(dir, 'sha', 'files');
