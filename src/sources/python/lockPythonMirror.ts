@@ -137,7 +137,7 @@ export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: 
       for (const version of versions) keep({ project: req.project, version, target: t, extras: req.extras.map((e) => e.toLowerCase()).sort(), chain: `${req.project} ${version}` }, isExactPin(req.specifier));
     }
   }
-  let unknownWarned = new Set<string>();
+  const unknownWarned = new Set<string>();
   while (level.length) {
     const current = level;
     level = [];
@@ -178,7 +178,6 @@ export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: 
     );
     for (const list of found) for (const { k, exact } of list) keep(k, exact);
   }
-  unknownWarned = new Set();
 
   // the files of each kept release that fit a target it was kept for
   const chosen: Candidate[] = [];
