@@ -125,6 +125,8 @@ export const AptMirror = z
       .optional(),
     /** versions of each package kept, newest first */
     keep: z.number().int().min(1).default(1),
+    /** carry the source package (.dsc and its files) of every kept binary package, with Sources indexes */
+    sources: z.boolean().default(false),
   })
   .strict();
 

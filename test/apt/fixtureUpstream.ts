@@ -64,6 +64,31 @@ export async function buildDeb(dir: string, d: FixtureDeb): Promise<string> {
 }
 
 /**
+ * Build a small source package for real with `dpkg-source -b`: "3.0 (native)" for a version without a
+ * revision, else "3.0 (quilt)" with an .orig tarball made once per upstream version (later revisions
+ * reuse it, as in Debian). Returns the files of the .dsc, the .dsc first.
+ */
+export async function buildSource(dir: string, s: { name: string; version: string; binaries?: string[] }): Promise<string[]> {
+  const upstreamVersion = s.version.replace(/-[^-]*$/, '');
+  const native = upstreamVersion === s.version;
+  const out = join(dir, 'srcpkg');
+  const tree = join(out, `${s.name}-${upstreamVersion}`);
+  await rm(tree, { recursive: true, force: true });
+  await mkdir(join(tree, 'debian/source'), { recursive: true });
+  await writeFile(join(tree, 'README'), `${s.name} ${upstreamVersion}\n`);
+  const orig = join(out, `${s.name}_${upstreamVersion}.orig.tar.gz`);
+  if (!native && !(await stat(orig).catch(() => undefined))) execFileSync('tar', ['-C', out, '-czf', orig, `${s.name}-${upstreamVersion}/README`]);
+  const binaries = (s.binaries ?? [s.name]).map((b) => `\nPackage: ${b}\nArchitecture: amd64\nDescription: fixture ${b}\n built by ferry's tests\n`);
+  await writeFile(join(tree, 'debian/control'), `Source: ${s.name}\nMaintainer: Ferry Tests <tests@example.invalid>\nStandards-Version: 4.6.2\n${binaries.join('')}`);
+  await writeFile(join(tree, 'debian/changelog'), `${s.name} (${s.version}) fixture; urgency=low\n\n  * Fixture.\n\n -- Ferry Tests <tests@example.invalid>  Wed, 25 Nov 2026 00:00:00 +0000\n`);
+  await writeFile(join(tree, 'debian/source/format'), native ? '3.0 (native)\n' : '3.0 (quilt)\n');
+  execFileSync('dpkg-source', ['-b', `${s.name}-${upstreamVersion}`], { cwd: out, stdio: 'pipe' });
+  const dsc = join(out, `${s.name}_${s.version}.dsc`);
+  const listed = /^Files:\n((?: .+\n?)+)/m.exec(await readFile(dsc, 'utf8'))![1]!.trim().split('\n').map((l) => join(out, l.trim().split(/\s+/)[2]!));
+  return [dsc, ...listed];
+}
+
+/**
  * Lay out an upstream repository the way Debian's archive does, with Debian's own tools:
  * pool/main/*.deb, Packages from `apt-ftparchive packages`, compressed as asked, a Release from
  * `apt-ftparchive release`, signed as InRelease (clearsigned) and Release.gpg with `key`.
@@ -71,7 +96,7 @@ export async function buildDeb(dir: string, d: FixtureDeb): Promise<string> {
 export async function writeUpstream(
   root: string,
   debs: string[],
-  opts: { suite: string; key: openpgp.PrivateKey; arch?: string; compress?: Array<'gz' | 'xz' | 'plain'>; inRelease?: boolean },
+  opts: { suite: string; key: openpgp.PrivateKey; arch?: string; compress?: Array<'gz' | 'xz' | 'plain'>; inRelease?: boolean; sources?: string[] },
 ): Promise<void> {
   const arch = opts.arch ?? 'amd64';
   await mkdir(join(root, 'pool/main'), { recursive: true });
@@ -80,6 +105,13 @@ export async function writeUpstream(
   const bin = join(root, 'dists', opts.suite, 'main', `binary-${arch}`);
   await mkdir(bin, { recursive: true });
   const compress = opts.compress ?? ['gz'];
+  if (opts.sources) {
+    // source packages (buildSource's files) beside the .debs, indexed by `apt-ftparchive sources`
+    for (const f of opts.sources) await copyFile(f, join(root, 'pool/main', f.split('/').pop()!));
+    const sources = execFileSync('apt-ftparchive', ['sources', 'pool/main'], { cwd: root, maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] });
+    await mkdir(join(root, 'dists', opts.suite, 'main/source'), { recursive: true });
+    await writeFile(join(root, 'dists', opts.suite, 'main/source/Sources.gz'), gzipSync(sources));
+  }
   // Like Debian's archive, Release lists the uncompressed Packages even when only compressed files are
   // served: apt ignores an index whose uncompressed form has no hash.
   await writeFile(join(bin, 'Packages'), packages);

@@ -29,10 +29,14 @@ export async function privateApt(sourcesLine: string, arch = 'amd64') {
     '-o', 'Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false',
     '-o', 'Acquire::Retries=0',
   ];
-  const aptGet = (...args: string[]): Promise<RunResult> => run('apt-get', ['-q', ...opts, ...args], { env: { APT_CONFIG: join(root, 'apt.conf'), LC_ALL: 'C' } });
+  /** apt-get in folder `cwd` (where `apt-get source` puts what it downloads) */
+  const aptGetIn = (cwd: string | undefined, ...args: string[]): Promise<RunResult> =>
+    run('apt-get', ['-q', ...opts, ...args], { cwd, env: { APT_CONFIG: join(root, 'apt.conf'), LC_ALL: 'C' } });
+  const aptGet = (...args: string[]): Promise<RunResult> => aptGetIn(undefined, ...args);
   return {
     root,
     aptGet,
+    aptGetIn,
     /** names and versions `apt-get install --simulate` would install */
     async simulate(pkgs: string[], extra: string[] = ['--no-install-recommends']): Promise<{ result: RunResult; installs: string[] }> {
       const result = await aptGet('install', '--simulate', ...extra, ...pkgs);

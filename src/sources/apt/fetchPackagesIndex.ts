@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { fetchToCache, type FetchStats } from '../../fetch/index.js';
-import { FetchError } from '../../errors.js';
+import type { FetchStats } from '../../fetch/index.js';
 import type { Logger } from '../../ui/log.js';
 import { decompressStream } from './decompress.js';
+import { fetchReleaseIndex } from './fetchReleaseIndex.js';
 import type { UpstreamRelease } from './fetchUpstreamRelease.js';
 import { PackedIndex, packIndex } from './packedIndex.js';
 import { readParsedIndex, writeParsedIndex } from './parsedIndexCache.js';
@@ -10,11 +10,10 @@ import { readPackagesIndex } from './readPackagesIndex.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
 /**
- * Fetch COMPONENT/binary-ARCH/Packages(.gz|.xz) as the verified Release lists it (gz preferred, then
- * xz, then plain, the next one when the upstream lacks a file; through by-hash/ when the Release offers it) into the cache, checked against the Release's SHA256 by the downloader, then stream
+ * Fetch COMPONENT/binary-ARCH/Packages as the verified Release lists it (fetchReleaseIndex), then stream
  * it through the decompressor into package records, packed (packedIndex.ts) and kept in the cache
- * for the next lock (parsedIndexCache.ts). An index missing from Release yields nothing
- * (a component may lack an architecture) unless `required`.
+ * for the next lock (parsedIndexCache.ts). An index missing from Release yields nothing (a component
+ * may lack an architecture).
  */
 export async function fetchPackagesIndex(
   release: UpstreamRelease,
@@ -22,42 +21,19 @@ export async function fetchPackagesIndex(
   arch: string,
   opts: { cacheDir: string; log: Logger; stats?: FetchStats },
 ): Promise<PackedIndex | undefined> {
-  const base = `${origin.component}/binary-${arch}/Packages`;
-  const listed = ['.gz', '.xz', ''].filter((e) => release.files.has(base + e));
-  let missing: FetchError | undefined;
-  for (const ext of listed) {
-    const path = base + ext;
-    const want = release.files.get(path)!;
-    const url = release.distUrl + path;
+  return fetchReleaseIndex(
+    release,
+    `${origin.component}/binary-${arch}/Packages`,
+    opts,
+    async ({ path, compression, url, sha256 }) => {
+      const out: AptPackage[] = [];
+      const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+      for await (const p of readPackagesIndex(decompressStream(raw, compression, url), origin, url)) out.push(p);
+      const packed = packIndex(out);
+      await writeParsedIndex(opts.cacheDir, sha256, packed);
+      return PackedIndex.open(packed, origin)!;
+    },
     // parsed before from the same bytes, which the signed Release names by this digest
-    const parsed = await readParsedIndex(opts.cacheDir, want.sha256, origin);
-    if (parsed) return parsed;
-    // Acquire-By-Hash: the index named by its digest never changes under us while the mirror updates
-    // (the plain name can already hold the next version of the file while InRelease is the old one).
-    const byHash = release.fields.get('Acquire-By-Hash') === 'yes' ? `${release.distUrl}${path.slice(0, path.lastIndexOf('/'))}/by-hash/SHA256/${want.sha256}` : undefined;
-    const req = { sha256: want.sha256, size: want.size, label: url };
-    const notFound = (err: unknown) => err instanceof FetchError && err.status === 404;
-    let got;
-    try {
-      got = byHash
-        ? await fetchToCache({ ...req, url: byHash }, opts).catch((err: unknown) => {
-            if (notFound(err)) return fetchToCache({ ...req, url }, opts);
-            throw err;
-          })
-        : await fetchToCache({ ...req, url }, opts);
-    } catch (err) {
-      // like apt, a mirror that lacks one compression the Release lists is asked for the next one
-      if (!notFound(err)) throw err;
-      missing = err as FetchError;
-      continue;
-    }
-    const out: AptPackage[] = [];
-    const raw = createReadStream(got.path, { highWaterMark: 1 << 20 });
-    for await (const p of readPackagesIndex(decompressStream(raw, ext.slice(1) as 'gz' | 'xz' | '', url), origin, url)) out.push(p);
-    const packed = packIndex(out);
-    await writeParsedIndex(opts.cacheDir, want.sha256, packed);
-    return PackedIndex.open(packed, origin)!;
-  }
-  if (missing) throw missing;
-  return undefined;
+    (sha256) => readParsedIndex(opts.cacheDir, sha256, origin),
+  );
 }

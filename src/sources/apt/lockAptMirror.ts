@@ -4,6 +4,7 @@ import { createFetchStats } from '../../fetch/index.js';
 import { loadAptUpstreams } from './loadAptUpstreams.js';
 import { readUpstreamIndexes } from './readUpstreamIndexes.js';
 import { selectMirrorPackages } from './selectMirrorPackages.js';
+import { lockAptSources, type LockedMirrorSource } from './lockAptSources.js';
 
 /** One pinned .deb of a mirror in SPEC.lock.json, with the upstream suite and component it is published in. */
 export interface LockedMirrorDeb {
@@ -26,11 +27,14 @@ export interface AptMirrorLock {
   /** upstream suites read, with the keys that signed them (for review) */
   sources: Array<{ uri: string; suite: string; signers: string[] }>;
   packages: LockedMirrorDeb[];
+  /** with `sources: true`: the source package of every pinned .deb (absent otherwise) */
+  sourcePackages?: LockedMirrorSource[];
 }
 
 /**
  * Pin one apt mirror: read the upstream's verified Release and Packages indexes for its suites,
- * components and architectures, select the packages (selectMirrorPackages) and pin every file.
+ * components and architectures, select the packages (selectMirrorPackages) and pin every file; with
+ * `sources: true`, also the source package of each (lockAptSources).
  */
 export async function lockAptMirror(name: string, mirror: AptMirror, ctx: BuildContext): Promise<AptMirrorLock> {
   const where = `mirrors.apt.${name}`;
@@ -45,7 +49,8 @@ export async function lockAptMirror(name: string, mirror: AptMirror, ctx: BuildC
     const newest = Math.max(...dates.filter((d) => Number.isFinite(d)));
     return { suite, date: (Number.isFinite(newest) ? new Date(newest) : ctx.epoch).toISOString() };
   });
-  ctx.log.info(`mirror ${name}: ${packages.length} packages from ${sources.length} upstream suite(s)`);
+  const sourcePackages = mirror.sources ? await lockAptSources(packages, releases, mirror.components, ctx, stats, where) : undefined;
+  ctx.log.info(`mirror ${name}: ${packages.length} packages${sourcePackages ? ` and ${sourcePackages.length} source packages` : ''} from ${sources.length} upstream suite(s)`);
   return {
     suites,
     components: [...mirror.components].sort(),
@@ -62,5 +67,6 @@ export async function lockAptMirror(name: string, mirror: AptMirror, ctx: BuildC
       sha256: p.sha256,
       ...(p.priority ? { priority: p.priority } : {}),
     })),
+    ...(sourcePackages ? { sourcePackages } : {}),
   };
 }

@@ -24,7 +24,7 @@ import type { AptOrigin, AptPackage } from './types.js';
  *           stringStart[strings + 1] (byte offsets), then the string bytes (UTF-8)
  */
 const MAGIC = 0x46525950; // "FRYP"
-export const PACKED_LAYOUT = 3;
+export const PACKED_LAYOUT = 4;
 const HEADER_WORDS = 12; // 4 words, then the 32-byte sha256
 const NONE = 0xffffffff;
 const COUNTS = 6;
@@ -47,7 +47,8 @@ const F_SIZE_HI = 14;
 const F_SIZE_LO = 15;
 const F_FLAGS = 16;
 const F_SECTION = 17;
-const FIELDS = 18;
+const F_SOURCE = 18;
+const FIELDS = 19;
 const ESSENTIAL = 1;
 const IMPORTANT = 2;
 
@@ -125,6 +126,7 @@ export function packIndex(packages: readonly AptPackage[]): Buffer {
     records[r + F_SIZE_LO] = p.size % 2 ** 32;
     records[r + F_FLAGS] = (p.essential ? ESSENTIAL : 0) | (p.important ? IMPORTANT : 0);
     records[r + F_SECTION] = id(p.section);
+    records[r + F_SOURCE] = id(p.source);
     for (const n of namesMet(p)) meets.push(id(n));
     meetStart[i + 1] = meets.length;
     named.push([records[r + F_NAME]!, i]);
@@ -292,7 +294,7 @@ export class PackedIndex {
     };
     const optional: Array<[keyof AptPackage, number]> = [
       ['multiArch', F_MULTIARCH], ['priority', F_PRIORITY], ['depends', F_DEPENDS], ['preDepends', F_PREDEPENDS], ['recommends', F_RECOMMENDS],
-      ['conflicts', F_CONFLICTS], ['breaks', F_BREAKS], ['otherRelations', F_OTHER], ['section', F_SECTION],
+      ['conflicts', F_CONFLICTS], ['breaks', F_BREAKS], ['otherRelations', F_OTHER], ['section', F_SECTION], ['source', F_SOURCE],
     ];
     for (const [key, field] of optional) {
       const v = this.optional(i, field);

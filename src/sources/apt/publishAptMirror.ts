@@ -16,6 +16,8 @@ export const MIRROR_KEY_PATH = 'keys/bundle.asc';
  * Fetch exactly the pinned files of one apt mirror and publish them as a signed repository under
  * mirrors/NAME/debian/: each upstream suite keeps its name, components and architectures; its Release
  * carries the upstream Release's date, so the same upstream state gives the same bytes in every refresh.
+ * With source packages in the lock, their files go into the same pool folders and each suite's
+ * components get source/Sources indexes (writeAptRepository).
  */
 export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: BuildContext): Promise<KindResult & { packages: PublishedPackage[] }> {
   const stats = createFetchStats(ctx.fetchStats);
@@ -23,6 +25,13 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
     lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
     { cacheDir: ctx.cacheDir, log: ctx.log, stats, concurrency: ctx.jobs },
   );
+  // each source file checked against the sha256 the upstream's signed Sources index gave as it is fetched
+  const sourceFiles = (lock.sourcePackages ?? []).flatMap((sp) => sp.files.map((f) => ({ sp, f })));
+  const gotSources = await fetchMany(
+    sourceFiles.map(({ sp, f }) => ({ url: f.url, sha256: f.sha256, size: f.size, label: `source ${sp.name} ${sp.version}: ${f.name} (${f.url})` })),
+    { cacheDir: ctx.cacheDir, log: ctx.log, stats, concurrency: ctx.jobs },
+  );
+  const onDisk = new Map(sourceFiles.map(({ f }, i) => [f, gotSources[i]!.path]));
   const { writeAptRepository } = await import('./writeAptRepository.js');
   const root = mirrorRoot(name);
   const outDir = join(ctx.workDir, root, 'debian');
@@ -37,6 +46,13 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
       component: lock.components[0],
       architectures: lock.architectures,
       debs: inSuite.map(({ p, file }) => ({ file, sha256: p.sha256, size: p.size, priority: p.priority, component: p.component })),
+      ...(lock.sourcePackages
+        ? {
+            sources: lock.sourcePackages
+              .filter((sp) => sp.suite === suite)
+              .map((sp) => ({ name: sp.name, version: sp.version, component: sp.component, files: sp.files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, file: onDisk.get(f)! })) })),
+          }
+        : {}),
       date: new Date(date),
       signingKeys: ctx.signingKeys,
       origin: 'ferry',
@@ -52,6 +68,7 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
       // the digest the upstream's signed index gives (checked on download, and again as the bundle packs it)
       entries.push({ path: `${root}/debian/${p.poolPath}`, file: p.file, kind: 'mirror', services: [], known: { sha256: p.sha256, size: p.size } });
     }
+    for (const f of repo.sourceFiles) entries.push({ path: `${root}/debian/${f.poolPath}`, file: f.file, kind: 'mirror', services: [], known: { sha256: f.sha256, size: f.size } });
     for (const ix of repo.indexes) entries.push({ path: `${root}/debian/${ix.path}`, file: ix.file, kind: 'mirror', services: [] });
     published.push(...repo.packages);
   }
@@ -66,6 +83,7 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
       components: lock.components,
       architectures: lock.architectures,
       packages: lock.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, suite: p.suite, component: p.component })),
+      ...(lock.sourcePackages ? { sourcePackages: lock.sourcePackages.map((s) => ({ name: s.name, version: s.version, suite: s.suite, component: s.component })) } : {}),
     },
     components: debComponents(published, () => []),
   };

@@ -5,7 +5,7 @@ import { parseDependencies } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
 const FIELDS = new Set([
-  'Package', 'Version', 'Architecture', 'Filename', 'Size', 'SHA256', 'Essential', 'Important', 'Protected', 'Provides', 'Multi-Arch', 'Priority', 'Section',
+  'Package', 'Version', 'Architecture', 'Filename', 'Size', 'SHA256', 'Essential', 'Important', 'Protected', 'Provides', 'Multi-Arch', 'Priority', 'Section', 'Source',
   'Depends', 'Pre-Depends', 'Recommends', 'Conflicts', 'Breaks', 'Suggests', 'Replaces', 'Enhances',
 ]);
 
@@ -50,6 +50,8 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     if (priority) pkg.priority = priority;
     const section = p.get('Section');
     if (section) pkg.section = section;
+    const source = p.get('Source');
+    if (source) pkg.source = source;
     const depends = p.get('Depends');
     if (depends) pkg.depends = depends;
     const preDepends = p.get('Pre-Depends');

@@ -19,6 +19,8 @@ export interface AptPackage {
   priority?: string;
   /** the archive's Section (mirrors filter by it) */
   section?: string;
+  /** the Source field as the index gives it (`name` or `name (version)`); absent when it is the package's own name */
+  source?: string;
   /** raw dependency fields; parsed on demand because most of a 60,000-package index is never visited */
   depends?: string;
   preDepends?: string;

@@ -7,6 +7,8 @@ import { IntegrityError, UsageError } from '../../errors.js';
 import { clearsign, signatureDate, signDetached } from '../../pgp/sign.js';
 import { formatParagraph, type Paragraph } from './parseControl.js';
 import { readDebControl } from './readDebControl.js';
+import { checkSourcePackage, type SourceFile } from './readSourcesIndex.js';
+import { sourceStanza } from './sourceStanza.js';
 import { sha256File, sha256Hex } from '../../util/sha256.js';
 
 export interface AptRepositoryDeb {
@@ -21,6 +23,15 @@ export interface AptRepositoryDeb {
   component?: string;
 }
 
+/** One source package to publish: every file of its .dsc (the .dsc among them), on disk. */
+export interface AptRepositorySource {
+  name: string;
+  version: string;
+  /** default: the repository's component */
+  component?: string;
+  files: Array<SourceFile & { file: string }>;
+}
+
 export interface AptRepositoryOptions {
   /** folder that becomes the bundle's `apt/` (dists/ and the index files are written here) */
   outDir: string;
@@ -31,6 +42,8 @@ export interface AptRepositoryOptions {
   components?: string[];
   architectures: string[];
   debs: AptRepositoryDeb[];
+  /** source packages; when given (even empty), every component gets source/Sources(.gz) */
+  sources?: AptRepositorySource[];
   /** the Release Date (the bundle epoch) */
   date: Date;
   /** adds Valid-Until = Date + days; left out by default because bundles wait months before deploys */
@@ -59,6 +72,8 @@ export interface AptRepositoryResult {
   /** generated index files, paths relative to outDir (dists/...) */
   indexes: Array<{ path: string; file: string }>;
   packages: PublishedPackage[];
+  /** the source packages' files, each once (versions may share an .orig tarball) */
+  sourceFiles: Array<{ poolPath: string; file: string; sha256: string; size: number }>;
 }
 
 /**
@@ -94,8 +109,7 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
     if (!DEB_NAME.test(name) || !DEB_NAME.test(source) || !DEB_VERSION.test(version) || !DEB_ARCH.test(architecture)) {
       throw new IntegrityError(`${deb.file}: control names package "${name}" version "${version}" architecture "${architecture}" source "${source}", which are not valid Debian names; refusing to publish it`);
     }
-    const prefix = source.startsWith('lib') && source.length > 3 ? source.slice(0, 4) : source.slice(0, 1);
-    const poolPath = `pool/${deb.component ?? component}/${prefix}/${source}/${name}_${version.replace(/^\d+:/, '')}_${architecture}.deb`;
+    const poolPath = `${poolFolder(deb.component ?? component, source)}/${name}_${version.replace(/^\d+:/, '')}_${architecture}.deb`;
     return { name, version, architecture, poolPath, file: deb.file, sha256, size, control, priority: deb.priority, component: deb.component ?? component };
   });
   packages.sort((a, b) => cmp(a.poolPath, b.poolPath));
@@ -125,6 +139,7 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
     files.set(`${comp}/binary-${arch}/Packages.gz`, gzipSync(text, { level: 9 }));
   }
 
+  const sourceFiles = await addSources(opts, components, files);
   const release = releaseText(opts, components, archs, files);
   const signDate = signatureDate(opts.date, opts.signingKeys);
   const inRelease = await clearsign(release, opts.signingKeys, signDate);
@@ -141,7 +156,44 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
     await writeFile(file, data);
     indexes.push({ path, file });
   }
-  return { indexes, packages: unique.map(({ priority: _p, component: _c, ...p }) => p) };
+  return { indexes, packages: unique.map(({ priority: _p, component: _c, ...p }) => p), sourceFiles };
+}
+
+/** Debian's pool folder of a source package: pool/COMPONENT/h/hello, pool/COMPONENT/libf/libfoo. */
+function poolFolder(component: string, source: string): string {
+  const prefix = source.startsWith('lib') && source.length > 3 ? source.slice(0, 4) : source.slice(0, 1);
+  return `pool/${component}/${prefix}/${source}`;
+}
+
+/**
+ * With `opts.sources`: COMPONENT/source/Sources(.gz) for every component into `files`, sorted by
+ * package and version; returns the files to publish, each pool path once.
+ */
+async function addSources(opts: AptRepositoryOptions, components: string[], files: Map<string, Buffer>): Promise<AptRepositoryResult['sourceFiles']> {
+  if (!opts.sources) return [];
+  const pool = new Map<string, AptRepositoryResult['sourceFiles'][number]>();
+  const stanzas = new Map<string, Array<{ key: string; text: string }>>(components.map((c) => [c, []]));
+  for (const s of opts.sources) {
+    const component = s.component ?? opts.component ?? 'main';
+    // the lock is input too: the same refusals as for the upstream's Sources index
+    const dir = poolFolder(component, s.name);
+    checkSourcePackage({ name: s.name, version: s.version, directory: dir, files: s.files }, `lock, ${component}`);
+    for (const f of s.files) {
+      const poolPath = `${dir}/${f.name}`;
+      const seen = pool.get(poolPath);
+      if (seen && seen.sha256 !== f.sha256) throw new IntegrityError(`two different files claim ${poolPath} (${seen.file} and ${f.file}); refusing to publish either`);
+      pool.set(poolPath, { poolPath, file: f.file, sha256: f.sha256, size: f.size });
+    }
+    const list = stanzas.get(component) ?? [];
+    list.push({ key: `${s.name} ${s.version}`, text: formatParagraph(await sourceStanza(s, dir)) });
+    stanzas.set(component, list);
+  }
+  for (const [comp, list] of stanzas) {
+    const text = Buffer.from(list.sort((a, b) => cmp(a.key, b.key)).map((x) => x.text).join('\n'), 'utf8');
+    files.set(`${comp}/source/Sources`, text);
+    files.set(`${comp}/source/Sources.gz`, gzipSync(text, { level: 9 }));
+  }
+  return [...pool.values()].sort((a, b) => cmp(a.poolPath, b.poolPath));
 }
 
 const DEB_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
