@@ -96,6 +96,31 @@ describe('apt mirror with sources: true carries the source packages, and the rea
     expect(dsc.url).toBe(`${upstream.url}/pool/main/greet_2.0-1.dsc`);
   });
 
+  it('builds the same bytes from the same lock, source packages and Sources indexes included', async () => {
+    const again = await ferry(['build', join(dir, 'mirror.yaml'), '--locked', '--key', bundleKey.secret, '--out', join(dir, 'out-again'), '--cache', join(dir, 'cache-again')]);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await readFile(join(dir, 'out-again/src-mirror-1.0.0.ferry'))).equals(await readFile(v1))).toBe(true);
+    const listed = (await run('tar', ['-xOf', v1, 'mirrors/debian/debian/dists/fixture/Release'])).stdout;
+    expect(listed).toMatch(/^ [0-9a-f]{64} +\d+ main\/source\/Sources\.gz$/m);
+  });
+
+  it('refuses a lock whose source file name leaves the pool folder (exit 67), writing no bundle', async () => {
+    const lockFile = join(dir, 'mirror.lock.json');
+    const good = await readFile(lockFile);
+    const edited = JSON.parse(good.toString('utf8'));
+    edited.kinds.mirror.apt.debian.sourcePackages[0].files[0].name = '../../../evil.dsc';
+    try {
+      await writeFile(lockFile, JSON.stringify(edited, null, 2));
+      const out = join(dir, 'out-hostile-lock');
+      const r = await ferry(['build', join(dir, 'mirror.yaml'), '--locked', '--key', bundleKey.secret, '--out', out, '--cache', join(dir, 'cache')]);
+      expect(r.code).toBe(67);
+      expect(r.stderr).toContain('"../../../evil.dsc"');
+      expect((await run('ls', ['-A', out])).stdout.trim()).toBe('');
+    } finally {
+      await writeFile(lockFile, good);
+    }
+  });
+
   it('a kept binary package whose source the upstream does not list fails the lock, naming the binary (exit 70)', async () => {
     await writeSpec('1.0.0', upstream.url, ['lonely']);
     const r = await lock();
@@ -123,7 +148,7 @@ describe('apt mirror with sources: true carries the source packages, and the rea
     const url = await hostileUpstream(edit);
     await writeSpec('1.0.0', url, ['greet']);
     const before = await readFile(join(dir, 'mirror.lock.json'));
-    const r = await lock(join(dir, `cache-${_what.length}`));
+    const r = await lock(await mkdtemp(join(dir, 'cache-hostile-')));
     expect(r.code).toBe(67);
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
