@@ -56,7 +56,8 @@ export async function fetchPackagesIndex(
     for await (const p of readPackagesIndex(decompressStream(raw, ext.slice(1) as 'gz' | 'xz' | '', url), origin, url)) out.push(p);
     const packed = packIndex(out);
     await writeParsedIndex(opts.cacheDir, want.sha256, packed);
-    return PackedIndex.open(packed, origin)!;
+    // from the file, as the next lock will: the packed buffer is dropped, only its number table stays
+    return (await readParsedIndex(opts.cacheDir, want.sha256, origin)) ?? PackedIndex.open(packed, origin)!;
   }
   if (missing) throw missing;
   return undefined;

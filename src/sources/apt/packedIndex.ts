@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { formatRelation, parseDependencies, type Relation } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
@@ -166,6 +167,34 @@ export function packIndex(packages: readonly AptPackage[]): Buffer {
   return Buffer.concat([header, body]);
 }
 
+/** Whether a header names this layout and a body of the length that follows it. */
+function headerFits(header: Buffer, total: number): boolean {
+  if (header.length < HEADER_WORDS * 4) return false;
+  const h = new Uint32Array(header.buffer, header.byteOffset, 4);
+  return h[0] === MAGIC && h[1] === PACKED_LAYOUT && h[2] === total - HEADER_WORDS * 4;
+}
+
+/** The number of u32 words before the string bytes, when the counts (the body's first words) agree with its length. */
+function tableWords(counts: Uint32Array, bodyLength: number): number | undefined {
+  if (counts.length < COUNTS) return undefined;
+  const [count, strings, nMeets, nProviding, bytes, nSlots] = counts as unknown as number[] as [number, number, number, number, number, number];
+  const words = COUNTS + count * (FIELDS + 2) + 1 + nMeets + (strings + 1) * 3 + nProviding + nSlots;
+  return words * 4 + bytes === bodyLength && (nSlots & (nSlots - 1)) === 0 ? words : undefined;
+}
+
+/** Fill `buf` from the file at `position`; false when the file ends first. */
+function readFully(fd: number, buf: Uint8Array, position: number): boolean {
+  for (let got = 0; got < buf.length; ) {
+    const n = readSync(fd, buf, got, buf.length - got, position + got);
+    if (n <= 0) return false;
+    got += n;
+  }
+  return true;
+}
+
+/** Closes the file of an index read from disk once nothing uses the index any more. */
+const openFiles = new FinalizationRegistry<number>((fd) => closeSync(fd));
+
 /** The records of one packed index; `origin` is where these bytes came from this time. */
 export class PackedIndex {
   readonly count: number;
@@ -180,11 +209,12 @@ export class PackedIndex {
   private readonly providing: Uint32Array;
   private readonly slots: Uint32Array;
   private readonly stringStart: Uint32Array;
-  private readonly bytes: Buffer;
-  private readonly decoded: Array<string | undefined>;
-  private readonly packages: Array<AptPackage | undefined>;
+  /** the bytes start … end of the string table as text */
+  private readonly text: (start: number, end: number) => string;
+  private readonly decoded = new Map<number, string>();
+  private readonly packages = new Map<number, AptPackage>();
 
-  private constructor(words: Uint32Array, bytes: Buffer, private readonly origin: AptOrigin) {
+  private constructor(words: Uint32Array, text: (start: number, end: number) => string, private readonly origin: AptOrigin) {
     const [count, strings, nMeets, nProviding, , nSlots] = words as unknown as number[] as [number, number, number, number, number, number];
     this.count = count;
     this.strings = strings;
@@ -199,37 +229,83 @@ export class PackedIndex {
     this.providing = take(nProviding);
     this.slots = take(nSlots);
     this.stringStart = take(strings + 1);
-    this.bytes = bytes;
-    this.decoded = new Array<string | undefined>(strings);
-    this.packages = new Array<AptPackage | undefined>(count);
+    this.text = text;
   }
 
   /**
-   * Open a packed index, or undefined when the buffer is not one whole, undamaged index of this layout
-   * (truncated, changed on disk, another layout): a cache entry is never trusted blindly.
+   * Open a packed index held in memory, or undefined when the buffer is not one whole, undamaged index
+   * of this layout (truncated, changed on disk, another layout): a cache entry is never trusted blindly.
    */
   static open(data: Buffer, origin: AptOrigin): PackedIndex | undefined {
-    if (data.length < HEADER_WORDS * 4) return undefined;
     // the u32 views need 4-byte alignment; a small Buffer may sit anywhere in Node's pool (alloc is never pooled)
     const buf = data.byteOffset % 4 === 0 ? data : Buffer.alloc(data.length, data);
-    const h = new Uint32Array(buf.buffer, buf.byteOffset, 4);
-    if (h[0] !== MAGIC || h[1] !== PACKED_LAYOUT || h[2] !== buf.length - HEADER_WORDS * 4) return undefined;
+    if (!headerFits(buf, buf.length)) return undefined;
     const body = buf.subarray(HEADER_WORDS * 4);
     if (!createHash('sha256').update(body).digest().equals(buf.subarray(16, 48))) return undefined;
-    if (body.length < COUNTS * 4) return undefined;
-    const c = new Uint32Array(body.buffer, body.byteOffset, COUNTS);
-    const [count, strings, nMeets, nProviding, bytes, nSlots] = c as unknown as number[] as [number, number, number, number, number, number];
-    const words = COUNTS + count * (FIELDS + 2) + 1 + nMeets + (strings + 1) * 3 + nProviding + nSlots;
-    if (words * 4 + bytes !== body.length || (nSlots & (nSlots - 1)) !== 0) return undefined;
-    return new PackedIndex(new Uint32Array(body.buffer, body.byteOffset, words), body.subarray(words * 4), origin);
+    const words = tableWords(new Uint32Array(body.buffer, body.byteOffset, Math.min(COUNTS, body.length >> 2)), body.length);
+    if (words === undefined) return undefined;
+    const strings = body.subarray(words * 4);
+    return new PackedIndex(new Uint32Array(body.buffer, body.byteOffset, words), (start, end) => strings.toString('utf8', start, end), origin);
+  }
+
+  /**
+   * Open a packed index file, checked whole as `open` checks a buffer, keeping only its number table
+   * in memory (~12 of bookworm main's ~30 MiB): a string is read from the file when first used, and a
+   * lock uses a few thousand of its 315,000. The check streams the string table through one small
+   * buffer, so the file is never in memory whole. The file stays open while the index is in use: the
+   * cache only ever replaces an entry by a rename, so what is read later is what was checked.
+   */
+  static openFile(path: string, origin: AptOrigin): PackedIndex | undefined {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return undefined;
+    }
+    const index = PackedIndex.checkFile(fd, origin);
+    if (index) openFiles.register(index, fd);
+    else closeSync(fd);
+    return index;
+  }
+
+  private static checkFile(fd: number, origin: AptOrigin): PackedIndex | undefined {
+    const size = fstatSync(fd).size;
+    const header = Buffer.alloc(HEADER_WORDS * 4);
+    if (size < header.length || !readFully(fd, header, 0) || !headerFits(header, size)) return undefined;
+    const bodyLength = size - header.length;
+    const counts = new Uint32Array(Math.min(COUNTS, bodyLength >> 2));
+    if (!readFully(fd, new Uint8Array(counts.buffer), header.length)) return undefined;
+    const words = tableWords(counts, bodyLength);
+    if (words === undefined) return undefined;
+    const hasher = createHash('sha256');
+    const table = new Uint32Array(words);
+    const tableBytes = new Uint8Array(table.buffer);
+    if (!readFully(fd, tableBytes, header.length)) return undefined;
+    hasher.update(tableBytes);
+    const stringsAt = header.length + words * 4;
+    const chunk = Buffer.allocUnsafeSlow(1 << 20);
+    for (let at = stringsAt; at < size; at += chunk.length) {
+      const part = chunk.subarray(0, Math.min(chunk.length, size - at));
+      if (!readFully(fd, part, at)) return undefined;
+      hasher.update(part);
+    }
+    if (!hasher.digest().equals(header.subarray(16, 48))) return undefined;
+    let scratch = chunk;
+    const text = (start: number, end: number): string => {
+      if (end - start > scratch.length) scratch = Buffer.allocUnsafeSlow(end - start);
+      const part = scratch.subarray(0, end - start);
+      if (!readFully(fd, part, stringsAt + start)) throw new Error(`the packed index file shrank while in use (string table bytes ${start}-${end})`);
+      return part.toString('utf8');
+    };
+    return new PackedIndex(table, text, origin);
   }
 
   /** A string of the table, decoded once. */
   string(id: number): string {
-    let s = this.decoded[id];
+    let s = this.decoded.get(id);
     if (s === undefined) {
-      s = this.bytes.toString('utf8', this.stringStart[id], this.stringStart[id + 1]);
-      this.decoded[id] = s;
+      s = this.text(this.stringStart[id]!, this.stringStart[id + 1]!);
+      this.decoded.set(id, s);
     }
     return s;
   }
@@ -275,7 +351,7 @@ export class PackedIndex {
 
   /** Record i as a package (decoded on first use, then the same object). */
   get(i: number): AptPackage {
-    let p = this.packages[i];
+    let p = this.packages.get(i);
     if (p) return p;
     const r = i * FIELDS;
     const flags = this.records[r + F_FLAGS]!;
@@ -299,7 +375,7 @@ export class PackedIndex {
       if (v !== undefined) (p as unknown as Record<string, string>)[key] = v;
     }
     if (flags & IMPORTANT) p.important = true;
-    this.packages[i] = p;
+    this.packages.set(i, p);
     return p;
   }
 }
