@@ -22,6 +22,7 @@ export async function readParsedIndex(cacheDir: string, sha256: string, origin: 
   return PackedIndex.openFile(entry(cacheDir, sha256), origin);
 }
 
-export async function writeParsedIndex(cacheDir: string, sha256: string, packed: Buffer): Promise<void> {
+/** Keep a packed index (PackedIndexWriter's parts) for the next lock. */
+export async function writeParsedIndex(cacheDir: string, sha256: string, packed: readonly Uint8Array[]): Promise<void> {
   await writeFileAtomic(entry(cacheDir, sha256), packed);
 }
