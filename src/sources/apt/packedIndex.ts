@@ -122,6 +122,8 @@ export class PackedIndexWriter {
   private textUsed = 0;
   private textBytes = 0;
   private readonly records = new Words();
+  /** the record being added */
+  private readonly record = new Uint32Array(FIELDS);
   private readonly meets = new Words();
   private readonly meetEnd = new Words();
   private readonly providingIds = new Words();
@@ -162,13 +164,25 @@ export class PackedIndexWriter {
   }
 
   add(p: AptPackage): void {
-    const r = [
-      this.name(p.name), this.shared(p.version), this.shared(p.architecture), this.shared(p.multiArch), this.shared(p.priority),
-      this.shared(p.depends), this.shared(p.preDepends), this.shared(p.recommends), this.shared(p.conflicts), this.shared(p.breaks),
-      this.shared(p.otherRelations), p.provides.length > 0 ? this.shared(p.provides.map(formatRelation).join(', ')) : NONE,
-      this.append(p.filename), this.append(p.sha256), Math.floor(p.size / 2 ** 32), p.size % 2 ** 32,
-      (p.essential ? ESSENTIAL : 0) | (p.important ? IMPORTANT : 0), this.shared(p.section),
-    ];
+    const r = this.record;
+    r[F_NAME] = this.name(p.name);
+    r[F_VERSION] = this.shared(p.version);
+    r[F_ARCH] = this.shared(p.architecture);
+    r[F_MULTIARCH] = this.shared(p.multiArch);
+    r[F_PRIORITY] = this.shared(p.priority);
+    r[F_DEPENDS] = this.shared(p.depends);
+    r[F_PREDEPENDS] = this.shared(p.preDepends);
+    r[F_RECOMMENDS] = this.shared(p.recommends);
+    r[F_CONFLICTS] = this.shared(p.conflicts);
+    r[F_BREAKS] = this.shared(p.breaks);
+    r[F_OTHER] = this.shared(p.otherRelations);
+    r[F_PROVIDES] = p.provides.length > 0 ? this.shared(p.provides.map(formatRelation).join(', ')) : NONE;
+    r[F_FILENAME] = this.append(p.filename);
+    r[F_SHA256] = this.append(p.sha256);
+    r[F_SIZE_HI] = Math.floor(p.size / 2 ** 32);
+    r[F_SIZE_LO] = p.size % 2 ** 32;
+    r[F_FLAGS] = (p.essential ? ESSENTIAL : 0) | (p.important ? IMPORTANT : 0);
+    r[F_SECTION] = this.shared(p.section);
     for (const n of r) this.records.push(n);
     for (const n of namesMet(p)) this.meets.push(this.name(n));
     this.meetEnd.push(this.meets.length);
