@@ -1,13 +1,14 @@
 import { createReadStream } from 'node:fs';
 import type { FetchStats } from '../../fetch/index.js';
+import { IntegrityError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
 import { decompressStream } from './decompress.js';
 import { fetchReleaseIndex } from './fetchReleaseIndex.js';
 import type { UpstreamRelease } from './fetchUpstreamRelease.js';
-import { PackedIndex, packIndex } from './packedIndex.js';
+import { PackedIndexWriter, type PackedIndex } from './packedIndex.js';
 import { readParsedIndex, writeParsedIndex } from './parsedIndexCache.js';
 import { readPackagesIndex } from './readPackagesIndex.js';
-import type { AptOrigin, AptPackage } from './types.js';
+import type { AptOrigin } from './types.js';
 
 /**
  * Fetch COMPONENT/binary-ARCH/Packages as the verified Release lists it (fetchReleaseIndex), then stream
@@ -26,14 +27,21 @@ export async function fetchPackagesIndex(
     `${origin.component}/binary-${arch}/Packages`,
     opts,
     async ({ path, compression, url, sha256 }) => {
-      const out: AptPackage[] = [];
       const raw = createReadStream(path, { highWaterMark: 1 << 20 });
-      for await (const p of readPackagesIndex(decompressStream(raw, compression, url), origin, url)) out.push(p);
-      const packed = packIndex(out);
-      await writeParsedIndex(opts.cacheDir, sha256, packed);
-      return PackedIndex.open(packed, origin)!;
+      await writeParsedIndex(opts.cacheDir, sha256, await packPackagesIndex(decompressStream(raw, compression, url), origin, url));
+      // from the file, as the next lock will: of the packed index only its number table stays in memory
+      const packed = await readParsedIndex(opts.cacheDir, sha256, origin);
+      if (!packed) throw new IntegrityError(`${url}: the packed index just written to the cache (${opts.cacheDir}/apt-parsed) does not read back whole: check the disk`);
+      return packed;
     },
     // parsed before from the same bytes, which the signed Release names by this digest
     (sha256) => readParsedIndex(opts.cacheDir, sha256, origin),
   );
+}
+
+/** Parse and pack a Packages index; nothing of the parsing outlives the packed parts it returns. */
+async function packPackagesIndex(text: AsyncIterable<Buffer | string>, origin: AptOrigin, url: string): Promise<Uint8Array[]> {
+  const writer = new PackedIndexWriter();
+  for await (const p of readPackagesIndex(text, origin, url)) writer.add(p);
+  return writer.finish();
 }
