@@ -29,7 +29,7 @@ describe('apt mirror with sources: true carries the source packages, and the rea
   let serve: ServeProcess | undefined;
   const closers: Array<() => Promise<void>> = [];
 
-  const writeSpec = (version: string, uri: string, packages: string[]) =>
+  const writeSpec = (version: string, uri: string, packages: string[], suites = ['fixture']) =>
     writeFile(
       join(dir, 'mirror.yaml'),
       [
@@ -41,7 +41,7 @@ describe('apt mirror with sources: true carries the source packages, and the rea
         '    debian:',
         `      uri: "${uri}"`,
         '      keyring: upstream.asc',
-        '      suites: [fixture]',
+        `      suites: [${suites.join(', ')}]`,
         '      architectures: [amd64]',
         `      filter: { packages: ${JSON.stringify(packages)} }`,
         '      sources: true',
@@ -199,5 +199,22 @@ describe('apt mirror with sources: true carries the source packages, and the rea
         'sbom.cdx.json',
       ].sort(),
     );
+  });
+
+  it('two suites that list the same source package (and .debs) publish each pool file once', async () => {
+    await writeUpstream(join(dir, 'upstream'), debs, { suite: 'fixture-updates', key: upstreamKeyPrivate!, sources });
+    await writeSpec('3.0.0', upstream.url, ['hello*', 'greet*'], ['fixture', 'fixture-updates']);
+    const l = await lock();
+    expect(l.code, l.stderr).toBe(0);
+    const out = join(dir, 'out-two-suites');
+    const b = await ferry(['build', join(dir, 'mirror.yaml'), '--locked', '--key', bundleKey.secret, '--out', out, '--cache', join(dir, 'cache')]);
+    expect(b.code, b.stderr).toBe(0);
+    const bundle = join(out, 'src-mirror-3.0.0.ferry');
+    const carried = (await run('tar', ['-tf', bundle])).stdout.trim().split('\n');
+    expect(carried.filter((p) => p.endsWith('/greet_2.0.orig.tar.gz'))).toEqual(['mirrors/debian/debian/pool/main/g/greet/greet_2.0.orig.tar.gz']);
+    expect(new Set(carried).size).toBe(carried.length);
+    expect(carried).toContain('mirrors/debian/debian/dists/fixture-updates/main/source/Sources.gz');
+    const imp = await ferry(['import', bundle, '--keyring', bundleKey.public, '--store', join(dir, 'store-two-suites')]);
+    expect(imp.code, imp.stderr).toBe(0);
   });
 });
