@@ -1,5 +1,6 @@
 import { shellQuote as q } from '../../util/shellQuote.js';
 import { checkStagedScript } from './checkStagedScript.js';
+import { inspectUnpackedTree } from './inspectUnpackedTree.js';
 import { runScript } from './runScript.js';
 import { activateScript, inspectActivation, treeFor } from './sideBySide.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
@@ -56,8 +57,7 @@ export const rootfsStep: StepKind<RootfsParams> = {
   async inspect(p, ctx) {
     const a = archive(ctx.release, p.name)!;
     const d = treeFor(p.dest, a.sha256.slice(0, 16));
-    const r = await runScript(ctx, `inspect rootfs ${p.name}`, `cat ${q(`${d}/.ferry-rootfs`)} 2>/dev/null || true`);
-    return { target: d, differences: r.stdout.trim() === a.sha256 ? [] : [{ what: 'tree', want: `unpacked from sha256 ${a.sha256.slice(0, 12)}`, have: r.stdout.trim() ? `marker ${r.stdout.trim().slice(0, 12)}` : 'not unpacked' }] };
+    return { target: d, differences: await inspectUnpackedTree(ctx, d, a) };
   },
   inspectActivation(p, ctx) {
     return inspectActivation(ctx, p.dest, archive(ctx.release, p.name)!.sha256.slice(0, 16));
