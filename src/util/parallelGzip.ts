@@ -6,8 +6,6 @@ const deflateRawAsync = promisify(deflateRaw as (buf: Buffer, opts: ZlibOptions,
 
 /** Input is cut into blocks of this size; fixed, because the output bytes depend on it. */
 const BLOCK = 1 << 20;
-/** room for a whole deflated block: deflate's worst case is the input plus 5 bytes per 16 KiB and a few more */
-const OUT_CHUNK = BLOCK + (BLOCK >> 10) + 64;
 /** deflate looks back at most 32 KiB: each block is primed with the previous block's last 32 KiB. */
 const WINDOW = 32 * 1024;
 /**
@@ -37,9 +35,7 @@ export function parallelGzip(options: { level?: number; inFlight?: number } = {}
   const submit = (block: Buffer, last: boolean) => {
     crc = crc32(block, crc);
     total += block.length;
-    // the whole deflated block in one output buffer: with zlib's default 16 KiB chunks each block came back
-    // to the main thread dozens of times to be copied on (most of the main thread's time while packing)
-    const opts: ZlibOptions = { level, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH, chunkSize: OUT_CHUNK };
+    const opts: ZlibOptions = { level, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
     if (dictionary) opts.dictionary = dictionary;
     const p = deflateRawAsync(block, opts);
     // keep a rejected block from being reported as unhandled before its turn comes
