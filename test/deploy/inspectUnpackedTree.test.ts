@@ -6,6 +6,7 @@ import type { StepContext } from '../../src/deploy/steps/types.js';
 import { LocalTransport } from '../../src/deploy/transport/localTransport.js';
 import { loadRelease } from '../../src/store/loadRelease.js';
 import { run } from '../helpers/cli.js';
+import { watchRemovals } from '../helpers/watchRemovals.js';
 import { writeRelease } from './storeFixture.js';
 
 // owners in the tarball and chown by hand need root, as the rootfs step itself does on a host
@@ -65,7 +66,13 @@ describe.skipIf(process.getuid?.() !== 0)('drift of an unpacked rootfs tree, com
       { what: 'tree', want: expect.stringMatching(/^unpacked from sha256 [0-9a-f]{12}$/), have: '4 files differ: etc/issue (link), etc/owned (owner, group), usr/bin/tool-alias (link), var/lib/app/state (type)' },
     ]);
 
+    // the live tree is renamed aside and the new one renamed in: never removed under its name
+    const id = tree.slice(tree.lastIndexOf('/') + 1);
+    const watch = await watchRemovals(join(dir, 'live.d'));
     expect((await rootfsStep.run(params(), { ...ctx, repair: true })).changed).toBe(true);
+    const removed = await watch.stop();
+    expect(removed).toContain(`MOVED_FROM,ISDIR ${id}`);
+    expect(removed.filter((e) => e.endsWith(` ${id}`) && e.startsWith('DELETE'))).toEqual([]);
     expect((await rootfsStep.inspect(params(), ctx)).differences).toEqual([]);
   });
 });

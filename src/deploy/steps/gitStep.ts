@@ -3,7 +3,7 @@ import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
 import { nameSome } from './nameSome.js';
 import { runScript } from './runScript.js';
-import { activateScript, inspectActivation, treeFor } from './sideBySide.js';
+import { activateScript, inspectActivation, SWAP_IN_SCRIPT, treeFor } from './sideBySide.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
@@ -46,12 +46,16 @@ export const gitStep: StepKind<GitParams> = {
       'cur=$(git -C "$d" rev-parse HEAD 2>/dev/null) || cur=',
       // --repair: the checkout was found changed, check it out again
       ctx.repair ? '' : 'case "$cur" in "$want"*) exit 0;; esac',
-      'rm -rf "$d"',
-      'mkdir -p "$d"',
-      'git init -q "$d"',
-      ...i.shallow.map((s) => `echo ${q(s)} >> "$d/.git/shallow"`),
-      `git -C "$d" fetch -q --no-tags ${q(`${ctx.remoteBundle}/${i.path}`)} ${q(`+${BUNDLE_REF}:refs/remotes/ferry/${p.name}`)}`,
-      'git -C "$d" -c advice.detachedHead=false checkout -q --detach "$want"',
+      // checked out beside it, then swapped in: with --repair "$d" is the live checkout
+      'mkdir -p "$(dirname "$d")"',
+      't=$(mktemp -d "$d.ferry.XXXXXX")',
+      `trap 'rm -rf "$t"' EXIT`,
+      'chmod 755 "$t"',
+      'git init -q "$t"',
+      ...i.shallow.map((s) => `echo ${q(s)} >> "$t/.git/shallow"`),
+      `git -C "$t" fetch -q --no-tags ${q(`${ctx.remoteBundle}/${i.path}`)} ${q(`+${BUNDLE_REF}:refs/remotes/ferry/${p.name}`)}`,
+      'git -C "$t" -c advice.detachedHead=false checkout -q --detach "$want"',
+      ...SWAP_IN_SCRIPT,
       'echo "changed: checked out $want"',
     ]
       .filter(Boolean)

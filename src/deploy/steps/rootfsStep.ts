@@ -2,7 +2,7 @@ import { shellQuote as q } from '../../util/shellQuote.js';
 import { checkStagedScript } from './checkStagedScript.js';
 import { inspectUnpackedTree } from './inspectUnpackedTree.js';
 import { runScript } from './runScript.js';
-import { activateScript, inspectActivation, treeFor } from './sideBySide.js';
+import { activateScript, inspectActivation, SWAP_IN_SCRIPT, treeFor } from './sideBySide.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
@@ -41,9 +41,7 @@ export const rootfsStep: StepKind<RootfsParams> = {
       `tar -x -p --numeric-owner -f ${q(`${ctx.remoteBundle}/${a.path}`)} -C "$t"`,
       `echo ${q(a.sha256)} > "$t/.ferry-rootfs"`,
       'chmod 755 "$t"',
-      'rm -rf "$d"',
-      'mv "$t" "$d"',
-      'trap - EXIT',
+      ...SWAP_IN_SCRIPT,
       'echo "changed: unpacked"',
     ]
       .filter(Boolean)
