@@ -64,19 +64,7 @@ Examples:
         });
         await refreshReleaseLinks(store, log, { warnOnly: flags.nginxConfig });
         if (flags.nginxConfig) {
-          if (flags.workers > 1 && cluster.isPrimary) {
-        // this process only supervises: the workers run this same command line and serve
-        const { superviseWorkers } = await import('../serve/superviseWorkers.js');
-        process.exitCode = await superviseWorkers({ workers: flags.workers, store: storeArg, log, graceMs: grace * 1000, accessLog: process.stdout });
-        if (process.exitCode === 0) log.info('stopped');
-        return;
-      }
-      const { primaryAccessLog, tellPrimary } = await import('../serve/workerMessages.js');
-      const worker = cluster.isWorker;
-      // once its sockets are closed (or could not be opened), the channel to the primary must not keep a
-      // worker alive: it ends like `ferry serve` does, after its last access log lines are written
-      const letGo = () => worker && process.channel?.unref();
-      const tls = flags.tlsCert && flags.tlsKey ? { certFile: resolve(flags.tlsCert), keyFile: resolve(flags.tlsKey) } : undefined;
+          const tls = flags.tlsCert && flags.tlsKey ? { certFile: resolve(flags.tlsCert), keyFile: resolve(flags.tlsKey) } : undefined;
           process.stdout.write(renderNginxConfig({ store, listen, tls }));
         }
         return;
