@@ -1,11 +1,8 @@
 import { Command } from 'commander';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COMMANDS, commandsFor, registerCommands } from '../../src/cli/commands.js';
-import { FERRY_BIN, ferry, run } from '../helpers/cli.js';
+import { ferry } from '../helpers/cli.js';
+import { modulesLoadedBy as loadedBy, packagesIn } from '../helpers/loadedModules.js';
 
 /** The commands README.md documents; the table must keep registering every one of them. */
 const DOCUMENTED = ['key', 'lock', 'build', 'sign', 'inspect', 'verify', 'import', 'list', 'serve', 'extract', 'deploy', 'plan', 'rollback', 'status', 'split', 'diff', 'gc', 'audit', 'sbom', 'mirror'];
@@ -22,25 +19,6 @@ async function registered(): Promise<Command> {
  * must still name every command and every option.
  */
 describe('ferry start-up', () => {
-  let dir: string;
-  let hook: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ferry-startup-'));
-    // a module hook that prints every module ferry loads, one line each on stderr
-    await writeFile(join(dir, 'hook.mjs'), `export async function resolve(s, c, next) { const r = await next(s, c); process._rawDebug('LOADED ' + r.url); return r; }\n`);
-    hook = join(dir, 'register.mjs');
-    await writeFile(hook, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hook.mjs')).href)});\n`);
-  });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
-
-  async function loadedBy(args: string[]): Promise<string[]> {
-    const r = await run(process.execPath, ['--import', pathToFileURL(hook).href, FERRY_BIN, ...args]);
-    expect(r.code, r.stderr).toBe(0);
-    return [...r.stderr.matchAll(/^LOADED (\S+)$/gm)].map((m) => m[1]!);
-  }
-
-  const packagesIn = (urls: string[]) => [...new Set(urls.flatMap((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1] ?? []))];
   const heavyFolders = (urls: string[]) => urls.filter((u) => /\/dist\/(bundle|build|fetch|pgp|sources|specfile|store)\//.test(u) || /\/dist\/serve\/createServer\.js$/.test(u));
 
   /** The command files (src/cli/NAME.ts of the table) among the loaded modules. */
