@@ -7,6 +7,7 @@ import { IntegrityError, UsageError } from '../../errors.js';
 import { clearsign, signatureDate, signDetached } from '../../pgp/sign.js';
 import { formatParagraph, type Paragraph } from './parseControl.js';
 import { readDebControl } from './readDebControl.js';
+import { readDebControlCached } from './debControlCache.js';
 import { sha256File, sha256Hex } from '../../util/sha256.js';
 
 export interface AptRepositoryDeb {
@@ -40,6 +41,11 @@ export interface AptRepositoryOptions {
   label?: string;
   /** concurrency for reading .deb control files */
   jobs?: number;
+  /**
+   * the download cache the debs' files are entries of, each checked against its `sha256`: their control
+   * paragraphs are then kept there by digest (debControlCache.ts) and read from there the next time
+   */
+  cacheDir?: string;
 }
 
 export interface PublishedPackage {
@@ -77,7 +83,7 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
     opts.debs,
     async (deb) => {
       const [control, digest] = await Promise.all([
-        readDebControl(deb.file),
+        opts.cacheDir !== undefined && deb.sha256 !== undefined ? readDebControlCached(deb.file, deb.sha256, opts.cacheDir) : readDebControl(deb.file),
         deb.sha256 !== undefined && deb.size !== undefined ? { sha256: deb.sha256, size: deb.size } : sha256File(deb.file),
       ]);
       return { deb, control, ...digest };
