@@ -33,7 +33,7 @@ export interface ReleaseDiff {
  * What changed from release A to release B: apt packages (by name and architecture, from
  * manifest.artifacts.apt when present, else from the .deb file names), wheels (by project), rootfs
  * images, git bundles and plain files (by content), container images (by name, as TAG@DIGEST), the packages
- * of each mirror (MIRROR/SUITE/NAME:ARCH, from manifest.artifacts.mirror), and the bytes a differential bundle
+ * of each mirror (MIRROR/SUITE/NAME:ARCH for apt, MIRROR/PROJECT/FILE for Python, from manifest.artifacts.mirror), and the bytes a differential bundle
  * would carry.
  */
 export function diffReleases(a: { manifest: Manifest; digest: string }, b: { manifest: Manifest; digest: string }): ReleaseDiff {
@@ -70,6 +70,9 @@ function items(m: Manifest): Items {
     for (const p of (a as { packages?: Array<{ name: string; version: string; architecture: string; suite: string }> }).packages ?? []) {
       add('mirrors', `${mirror}/${p.suite}/${p.name}:${p.architecture}`, p.version);
     }
+  }
+  for (const [mirror, a] of Object.entries(m.artifacts.mirror?.python ?? {})) {
+    for (const f of (a as { files?: Array<{ project: string; version: string; filename: string }> }).files ?? []) add('mirrors', `${mirror}/${f.project}/${f.filename}`, f.version);
   }
   for (const e of m.entries) {
     if (e.kind === 'apt' && !aptPackages && e.path.endsWith('.deb')) {

@@ -68,7 +68,7 @@ const ManifestArtifacts = z.looseObject({
   python: z.looseObject({ services: z.record(name, z.looseObject({ requirements: z.string() })).optional() }).optional(),
   image: z.looseObject({ images: z.array(ManifestImage) }).optional(),
   // mirror names become store links (STORE/mirrors/NAME@VERSION) and URLs (/mirrors/NAME/)
-  mirror: z.looseObject({ apt: z.record(name, z.looseObject({ suites: z.array(aptDistribution) })).optional() }).optional(),
+  mirror: z.looseObject({ apt: z.record(name, z.looseObject({ suites: z.array(aptDistribution) })).optional(), python: z.record(name, z.looseObject({})).optional() }).optional(),
 });
 
 export const Manifest = z

@@ -24,7 +24,7 @@ export function register(program: Command): void {
   mirror
     .command('switch')
     .description('serve snapshot VERSION at /mirrors/NAME/ (back or forward), atomically; the next import of NAME moves it to the newest again')
-    .argument('<name>', 'mirror name (mirrors.apt.NAME in the spec)')
+    .argument('<name>', 'mirror name (mirrors.apt.NAME or mirrors.python.NAME in the spec)')
     .argument('<version>', 'the version of an imported release that carries it')
     .option('--store <dir>', 'store folder (FERRY_STORE)', defaultStoreDir())
     .addHelpText('after', '\nExample:\n  ferry mirror switch debian 2026.11.1 --store /srv/ferry\n')

@@ -2,6 +2,7 @@ import type { ManifestEntry } from '../bundle/manifest.js';
 import type { ServiceTarget } from './prepareTargets.js';
 import { shellQuote as q } from '../util/shellQuote.js';
 import { renderStep } from './stepContext.js';
+import { nameSome } from './steps/nameSome.js';
 import { runScript } from './steps/runScript.js';
 import { stepKinds } from './steps/stepKinds.js';
 import type { Inspection, StepContext } from './steps/types.js';
@@ -13,9 +14,6 @@ export interface StepInspection extends Inspection {
   /** which step (for --repair): its index in the stage, or activate:INDEX of the install step */
   key: string;
 }
-
-/** Staged paths named in the report, at most; the rest is counted. */
-const FILES_SHOWN = 5;
 
 /**
  * One stage of one service on one host, read and compared step by step the way the steps themselves
@@ -54,6 +52,5 @@ async function inspectStaged(ctx: StepContext, entries: ManifestEntry[]): Promis
   const r = await runScript(ctx, 'inspect staged files', script);
   const bad = [...r.stdout.matchAll(/^bad (\d+)$/gm)].map((m) => entries[Number(m[1])]!.path);
   if (!bad.length) return { target: ctx.remoteBundle, differences: [] };
-  const shown = bad.slice(0, FILES_SHOWN).join(', ') + (bad.length > FILES_SHOWN ? `, … ${bad.length - FILES_SHOWN} more` : '');
-  return { target: ctx.remoteBundle, differences: [{ what: 'files', want: `${entries.length} files as signed`, have: `${bad.length} missing or changed: ${shown}` }] };
+  return { target: ctx.remoteBundle, differences: [{ what: 'files', want: `${entries.length} files as signed`, have: `${bad.length} missing or changed: ${nameSome(bad)}` }] };
 }

@@ -12,6 +12,8 @@ import { resolveMirror } from '../store/resolveMirror.js';
 import { renderReleasesIndex } from '../store/renderReleasesIndex.js';
 import { resolveRequestPath, type BundleLocation } from './resolveRequestPath.js';
 import { sendPlainStatus } from './sendPlainStatus.js';
+import { prefersPep691 } from './prefersPep691.js';
+import { PEP691_CONTENT_TYPE, PEP691_PAGE } from '../util/pep691.js';
 import { sendStoreFile, type SendResult } from './sendStoreFile.js';
 import { SmallFileCache } from './smallFileCache.js';
 import { ImageCatalogCache } from './registry/imageCatalog.js';
@@ -47,7 +49,8 @@ const REVALIDATE = 'no-cache';
  *   /mirrors/NAME/PATH              a mirror's current snapshot (STORE/mirrors/NAME); NAME@VERSION for another
  *   /healthz                        liveness and store check
  *   /v2/...                         the OCI Distribution API (read side) over the images of the releases
- * A URL ending in "/" serves the folder's index.html (PEP 503 pages); the folder without "/" redirects.
+ * A URL ending in "/" serves the folder's index.html (PEP 503 pages), or its index.json (PEP 691) when the
+ * request's Accept prefers application/vnd.pypi.simple.v1+json; the folder without "/" redirects.
  */
 export function createRequestHandler(opts: RequestHandlerOptions): RequestHandler {
   const layout = storeLayout(opts.store);
@@ -60,7 +63,19 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   let draining = false;
 
   const serveFromBundle = async (req: IncomingMessage, res: ServerResponse, index: BundleIndex, loc: BundleLocation, cacheControl: string): Promise<SendResult> => {
-    const path = loc.directory ? (loc.path === '' ? 'index.html' : `${loc.path}/index.html`) : loc.path;
+    let path = loc.directory ? (loc.path === '' ? 'index.html' : `${loc.path}/index.html`) : loc.path;
+    let contentType = contentTypeFor(path);
+    if (loc.directory) {
+      // a Python index folder with a PEP 691 page: the answer depends on Accept (JSON for pip, HTML otherwise)
+      const jsonPage = loc.path === '' ? PEP691_PAGE : `${loc.path}/${PEP691_PAGE}`;
+      if (index.files.has(jsonPage)) {
+        res.setHeader('Vary', 'Accept');
+        if (prefersPep691(req.headers.accept)) {
+          path = jsonPage;
+          contentType = PEP691_CONTENT_TYPE;
+        }
+      }
+    }
     const entry = index.files.get(path);
     if (!entry) {
       if (!loc.directory && index.files.has(`${loc.path}/index.html`)) {
@@ -74,7 +89,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       within: `${index.dir}/`,
       sha256: entry.sha256,
       size: entry.size,
-      contentType: contentTypeFor(path),
+      contentType,
       cacheControl,
     }, cache);
   };

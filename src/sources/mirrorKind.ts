@@ -1,15 +1,23 @@
+import { SpecError } from '../errors.js';
 import type { ArtifactKind, BundleInput } from './kind.js';
 import type { SbomComponent } from '../sbom/sbomComponent.js';
 import { lockAptMirror, type AptMirrorLock } from './apt/lockAptMirror.js';
 import { publishAptMirror } from './apt/publishAptMirror.js';
+import { lockPythonMirror, type PythonMirrorLock } from './python/lockPythonMirror.js';
+import { publishPythonMirror } from './python/publishPythonMirror.js';
 
 export interface MirrorLock {
   apt: Record<string, AptMirrorLock>;
+  /** absent in locks written before Python mirrors existed, and when the spec has none */
+  python?: Record<string, PythonMirrorLock>;
 }
+
+const byName = <T>(record: Record<string, T>) => Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 /**
  * General-purpose mirrors (spec `mirrors:`): `lock` pins each mirror's exact file set, `collect` fetches
- * it and publishes it under mirrors/NAME/ in the bundle (entries of kind `mirror`). After import the
+ * it and publishes it under mirrors/NAME/ in the bundle (entries of kind `mirror`): an apt repository
+ * (mirrors/NAME/debian/) or a Python index (mirrors/NAME/simple/, mirrors/NAME/files/). After import the
  * store serves each at /mirrors/NAME/ (the newest snapshot) and /mirrors/NAME@VERSION/ (docs/mirrors.md).
  */
 export const mirrorKind: ArtifactKind<MirrorLock> = {
@@ -17,9 +25,12 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
 
   async lock(ctx) {
     const apt = Object.entries(ctx.spec.mirrors.apt);
-    if (apt.length === 0) return undefined;
+    const python = Object.entries(ctx.spec.mirrors.python);
+    if (apt.length === 0 && python.length === 0) return undefined;
     const out: MirrorLock = { apt: {} };
     for (const [name, mirror] of apt) out.apt[name] = await lockAptMirror(name, mirror, ctx);
+    if (python.length) out.python = {};
+    for (const [name, mirror] of python) out.python![name] = await lockPythonMirror(name, mirror, ctx);
     return out;
   },
 
@@ -27,12 +38,20 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
     const entries: BundleInput[] = [];
     const components: SbomComponent[] = [];
     const apt: Record<string, unknown> = {};
-    for (const [name, section] of Object.entries(lock.apt).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const python: Record<string, unknown> = {};
+    for (const [name, section] of byName(lock.apt)) {
       const r = await publishAptMirror(name, section, ctx);
       entries.push(...r.entries);
       components.push(...(r.components ?? []));
       apt[name] = r.artifacts;
     }
-    return { entries, components, artifacts: { apt } };
+    for (const [name, section] of byName(lock.python ?? {})) {
+      if (name in apt) throw new SpecError(`lock file: mirror ${name} is both an apt and a Python mirror; every mirror needs its own name`);
+      const r = await publishPythonMirror(name, section, ctx);
+      entries.push(...r.entries);
+      components.push(...(r.components ?? []));
+      python[name] = r.artifacts;
+    }
+    return { entries, components, artifacts: { apt, ...(lock.python ? { python } : {}) } };
   },
 };

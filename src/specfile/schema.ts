@@ -128,6 +128,33 @@ export const AptMirror = z
   })
   .strict();
 
+/** The interpreter and platforms wheels are chosen for (targets.python, and each target of a Python mirror). */
+export const PythonTarget = z
+  .object({
+    version: z.string().regex(/^\d+\.\d+$/, 'MAJOR.MINOR, like "3.11"'),
+    implementation: z.string().default('cp'),
+    abi: z.string().optional(),
+    platforms: z.array(z.string()).min(1),
+  })
+  .strict();
+
+/**
+ * A general-purpose Python package mirror: the projects named (PEP 508 requirements, e.g.
+ * `django>=4.2,<5`), every release of them the specifier admits, and for each target the newest release
+ * of each dependency that has a file for it (markers evaluated for the target), so that
+ * `pip install PROJECT` against the mirror resolves offline on every target (docs/mirrors.md).
+ */
+export const PythonMirror = z
+  .object({
+    /** a PEP 503 (HTML) or PEP 691 (JSON) simple index URL, or a static PEP 503 tree on disk (relative to the spec) */
+    index: z.string().min(1),
+    projects: z.array(z.string().min(1)).min(1),
+    targets: z.array(PythonTarget).min(1),
+    /** carry source distributions too (a target without a fitting wheel then installs from the sdist) */
+    sdists: z.boolean().default(false),
+  })
+  .strict();
+
 const Compress = z.enum(['gzip', 'xz', 'zstd']).default('gzip');
 /** compression level: gzip 1-9 (default 6), zstd 1-19 (default 10), xz 0-9 (default 6) */
 const Level = z.number().int().min(0).max(19).optional();
@@ -166,15 +193,7 @@ export const Spec = z
     targets: z
       .object({
         debian: z.object({ suite: aptDistribution, architectures: z.array(name).min(1).default(['amd64']) }).strict().optional(),
-        python: z
-          .object({
-            version: z.string().regex(/^\d+\.\d+$/, 'MAJOR.MINOR, like "3.11"'),
-            implementation: z.string().default('cp'),
-            abi: z.string().optional(),
-            platforms: z.array(z.string()).min(1),
-          })
-          .strict()
-          .optional(),
+        python: PythonTarget.optional(),
       })
       .strict()
       .default({}),
@@ -212,9 +231,13 @@ export const Spec = z
     rootfs: z.record(name, RootfsSpec).default({}),
     /** general-purpose mirrors served at /mirrors/NAME/ after import (docs/mirrors.md) */
     mirrors: z
-      .object({ apt: z.record(name, AptMirror).default({}) })
+      .object({ apt: z.record(name, AptMirror).default({}), python: z.record(name, PythonMirror).default({}) })
       .strict()
-      .default({ apt: {} }),
+      .superRefine((m, ctx) => {
+        // both kinds are served under /mirrors/NAME/
+        for (const n of Object.keys(m.python)) if (n in m.apt) ctx.addIssue({ code: 'custom', message: `mirror name "${n}" is used by an apt and a Python mirror; every mirror needs its own name (/mirrors/NAME/)`, path: ['python', n] });
+      })
+      .default({ apt: {}, python: {} }),
   })
   .strict();
 
@@ -226,4 +249,5 @@ export type ImageArtifact = z.infer<typeof ImageArtifact>;
 export type AptUpstream = z.infer<typeof AptUpstream>;
 export type RootfsSpec = z.infer<typeof RootfsSpec>;
 export type AptMirror = z.infer<typeof AptMirror>;
+export type PythonMirror = z.infer<typeof PythonMirror>;
 export type Step = z.infer<typeof Step>;

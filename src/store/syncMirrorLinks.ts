@@ -19,7 +19,7 @@ export interface MirrorSnapshot {
 
 /** The mirror names a manifest carries (manifest.artifacts.mirror). */
 export function mirrorNames(m: Manifest): string[] {
-  return Object.keys(m.artifacts.mirror?.apt ?? {}).sort();
+  return [...new Set([...Object.keys(m.artifacts.mirror?.apt ?? {}), ...Object.keys(m.artifacts.mirror?.python ?? {})])].sort();
 }
 
 /** Every mirror snapshot of the store: one per release that carries the mirror. */

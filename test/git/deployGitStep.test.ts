@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, readFile, readlink } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gitStep } from '../../src/deploy/steps/gitStep.js';
@@ -9,6 +9,7 @@ import { parseManifest } from '../../src/bundle/manifest.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildAndImport, writeSpec } from '../rootfs/helpers.js';
 import { git, makeUpstream } from './helpers.js';
+import { watchRemovals } from '../helpers/watchRemovals.js';
 
 describe('the deploy git step with a bundle ferry built', () => {
   let dir: string;
@@ -52,5 +53,20 @@ describe('the deploy git step with a bundle ferry built', () => {
     const second = await gitStep.run({ name: 'app', dest }, ctx);
     expect(second.changed).toBe(false);
     expect((await gitStep.activate!({ name: 'app', dest }, { ...ctx, stage: 'configure' })).changed).toBe(false);
+  });
+
+  it('--repair checks the live checkout out again beside it and swaps it in with renames: the path is never removed, the new tree is whole', async () => {
+    const dest = join(dir, 'app');
+    const id = commits[3]!.slice(0, 16);
+    await writeFile(join(dest, 'README'), 'changed by hand\n');
+    const watch = await watchRemovals(`${dest}.d`);
+    expect((await gitStep.run({ name: 'app', dest }, { ...ctx, repair: true })).changed).toBe(true);
+    const removed = await watch.stop();
+    expect(removed).toContain(`MOVED_FROM,ISDIR ${id}`);
+    expect(removed.filter((e) => e.endsWith(` ${id}`) && e.startsWith('DELETE'))).toEqual([]);
+    expect(await git(dest, 'rev-parse', 'HEAD')).toBe(commits[3]);
+    expect(await git(dest, 'status', '--porcelain')).toBe('');
+    // nothing left beside it
+    expect((await readdir(`${dest}.d`)).sort()).toEqual([id]);
   });
 });

@@ -28,3 +28,11 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
     child.stdin.end(opts.input ?? '');
   });
 }
+
+/** The step events of a `ferry deploy --json` run (one JSON object per line, on either stream). */
+export function stepEvents(r: RunResult): Array<{ step: string; changed: boolean; detail: string }> {
+  return (r.stdout + '\n' + r.stderr)
+    .split('\n')
+    .filter((l) => l.includes('"type":"step"'))
+    .map((l) => JSON.parse(l));
+}

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
-import { ferry, run } from '../helpers/cli.js';
+import { ferry, run, stepEvents as events } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { multiPlatformImage, umociImage, writeImageBundle, type FixtureImage } from '../helpers/ociImages.js';
 import { startServer, type TestServer } from '../serve/startServer.js';
@@ -19,13 +19,6 @@ async function podmanStorage(dir: string): Promise<{ env: NodeJS.ProcessEnv; pod
   const env = { CONTAINERS_STORAGE_CONF: conf };
   return { env, podman: (args) => run('podman', args, { env }) };
 }
-
-/** The deploy's JSON step events (one object per line) */
-const events = (r: { stdout: string; stderr: string }): Array<{ step: string; changed: boolean; detail: string }> =>
-  (r.stdout + '\n' + r.stderr)
-    .split('\n')
-    .filter((l) => l.includes('"type":"step"'))
-    .map((l) => JSON.parse(l));
 
 describe.skipIf(!haveTools)('the image deploy step with the real podman (local host)', () => {
   let dir: string;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ferry, run } from '../helpers/cli.js';
+import { ferry, run, stepEvents } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { canRunLab, labFor } from '../helpers/lab.js';
 import { makeImage, push, startRegistry, type Registry } from '../image/registry.js';
@@ -79,7 +79,6 @@ describe.skipIf(!enabled)('an image from a registry, locked, built, imported, se
     expect(server.accessLog.some((e) => e.target === `/v2/team/app/manifests/${upstreamDigest}` && e.status === 200)).toBe(true);
     const again = await deploy('--force', 'install', '--json');
     expect(again.code, again.stderr).toBe(0);
-    const steps = (again.stdout + '\n' + again.stderr).split('\n').filter((l) => l.includes('"type":"step"')).map((l) => JSON.parse(l));
-    expect(steps.filter((e) => e.step === 'image').map((e) => [e.changed, e.detail])).toEqual([[false, 'unchanged']]);
+    expect(stepEvents(again).filter((e) => e.step === 'image').map((e) => [e.changed, e.detail])).toEqual([[false, 'unchanged']]);
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, run } from '../helpers/cli.js';
+import { gcKeepingOne, statusAndBody } from './mirrorChecks.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildDeb, readPrivate, serveDir, writeUpstream, type FixtureDeb } from '../apt/fixtureUpstream.js';
 import { privateApt } from '../apt/privateApt.js';
@@ -213,10 +214,7 @@ describe('apt mirror: lock, build, refresh by differential bundles, import, serv
     expect(cfg.code, cfg.stderr).toBe(0);
     const nginx = await runNginx(cfg.stdout, port);
     try {
-      const body = async (base: string, path: string) => {
-        const r = await fetch(`${base}${path}`);
-        return `${r.status} ${await r.text()}`;
-      };
+      const body = statusAndBody;
       const release = '/debian/dists/fixture/Release';
       for (const path of [`/mirrors/debian${release}`, `/mirrors/debian@2.0.0${release}`, '/mirrors/debian/keys/bundle.asc', `/mirrors/nosuch${release}`, '/mirrors/debian/../../manifest.json']) {
         expect(await body(nginx.url, path), path).toBe(await body(serve!.url, path));
@@ -233,11 +231,7 @@ describe('apt mirror: lock, build, refresh by differential bundles, import, serv
   });
 
   it('ferry gc keeps the newest snapshots and the one the stable URL serves, and drops the rest', async () => {
-    const gc = await ferry(['gc', '--store', store(), '--keep', '1', '--json']);
-    expect(gc.code, gc.stderr).toBe(0);
-    const r = JSON.parse(gc.stdout);
-    expect(r.removed.map((x: { version: string }) => x.version)).toEqual(['2.0.0']);
-    expect(r.kept.map((x: { version: string; reason: string }) => `${x.version} ${x.reason}`).sort()).toEqual(['1.0.0 protected', '3.0.0 newest']);
+    expect(await gcKeepingOne(store())).toEqual({ removed: ['2.0.0'], kept: ['1.0.0 protected', '3.0.0 newest'] });
     const status = async (path: string) => (await fetch(`${serve!.url}${path}`, { method: 'HEAD' })).status;
     expect(await status('/mirrors/debian@2.0.0/debian/dists/fixture/Release')).toBe(404);
     expect(await status('/mirrors/debian/debian/dists/fixture/Release')).toBe(200);

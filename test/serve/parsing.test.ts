@@ -3,6 +3,7 @@ import { evaluatePreconditions } from '../../src/serve/evaluatePreconditions.js'
 import { parseRange } from '../../src/serve/parseRange.js';
 import { resolveRequestPath } from '../../src/serve/resolveRequestPath.js';
 import { contentTypeFor } from '../../src/serve/contentTypeFor.js';
+import { prefersPep691 } from '../../src/serve/prefersPep691.js';
 
 const D = 'ab'.repeat(32);
 
@@ -99,5 +100,21 @@ describe('contentTypeFor', () => {
     ['files/web/.env', 'application/octet-stream'],
   ])('%s is %s', (path, type) => {
     expect(contentTypeFor(path)).toBe(type);
+  });
+});
+
+describe('prefersPep691 (PEP 691 content negotiation of a Python index page)', () => {
+  it.each([
+    // pip 22.2 and later
+    ['application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01', true],
+    ['application/vnd.pypi.simple.latest+json', true],
+    ['text/html, application/vnd.pypi.simple.v1+json;q=0.5', false],
+    ['application/vnd.pypi.simple.v1+json;q=0', false],
+    // browsers, curl, older pips
+    ['*/*', false],
+    ['text/html', false],
+    [undefined, false],
+  ])('Accept %s -> JSON %s', (accept, json) => {
+    expect(prefersPep691(accept)).toBe(json);
   });
 });

@@ -38,8 +38,13 @@ export function ensureFileScript(f: EnsureFile): string {
     '  echo "changed: content"',
     'fi',
     mode ? `if [ "$(stat -c %a "$d")" != ${mode} ]; then chmod ${mode} "$d"; echo "changed: mode"; fi` : '',
-    f.owner ? `if [ "$(stat -c %U "$d")" != ${q(f.owner)} ]; then chown ${q(f.owner)} "$d"; echo "changed: owner"; fi` : '',
-    f.group ? `if [ "$(stat -c %G "$d")" != ${q(f.group)} ]; then chgrp ${q(f.group)} "$d"; echo "changed: group"; fi` : '',
+    f.owner ? `if [ "$(stat -c ${isNumericId(f.owner) ? '%u' : '%U'} "$d")" != ${q(f.owner)} ]; then chown ${q(f.owner)} "$d"; echo "changed: owner"; fi` : '',
+    f.group ? `if [ "$(stat -c ${isNumericId(f.group) ? '%g' : '%G'} "$d")" != ${q(f.group)} ]; then chgrp ${q(f.group)} "$d"; echo "changed: group"; fi` : '',
   ];
   return lines.filter(Boolean).join('\n');
+}
+
+/** An owner or group given as a number (`"1000"`) names an id, compared with `stat`'s %u/%g; anything else is a name (%U/%G). */
+export function isNumericId(s: string | undefined): boolean {
+  return s !== undefined && /^\d+$/.test(s);
 }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
+import { nameSome } from './nameSome.js';
 import { runScript } from './runScript.js';
-import { activateScript, inspectActivation, treeFor } from './sideBySide.js';
+import { activateScript, inspectActivation, SWAP_IN_SCRIPT, treeFor } from './sideBySide.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
@@ -45,12 +46,16 @@ export const gitStep: StepKind<GitParams> = {
       'cur=$(git -C "$d" rev-parse HEAD 2>/dev/null) || cur=',
       // --repair: the checkout was found changed, check it out again
       ctx.repair ? '' : 'case "$cur" in "$want"*) exit 0;; esac',
-      'rm -rf "$d"',
-      'mkdir -p "$d"',
-      'git init -q "$d"',
-      ...i.shallow.map((s) => `echo ${q(s)} >> "$d/.git/shallow"`),
-      `git -C "$d" fetch -q --no-tags ${q(`${ctx.remoteBundle}/${i.path}`)} ${q(`+${BUNDLE_REF}:refs/remotes/ferry/${p.name}`)}`,
-      'git -C "$d" -c advice.detachedHead=false checkout -q --detach "$want"',
+      // checked out beside it, then swapped in: with --repair "$d" is the live checkout
+      'mkdir -p "$(dirname "$d")"',
+      't=$(mktemp -d "$d.ferry.XXXXXX")',
+      `trap 'rm -rf "$t"' EXIT`,
+      'chmod 755 "$t"',
+      'git init -q "$t"',
+      ...i.shallow.map((s) => `echo ${q(s)} >> "$t/.git/shallow"`),
+      `git -C "$t" fetch -q --no-tags ${q(`${ctx.remoteBundle}/${i.path}`)} ${q(`+${BUNDLE_REF}:refs/remotes/ferry/${p.name}`)}`,
+      'git -C "$t" -c advice.detachedHead=false checkout -q --detach "$want"',
+      ...SWAP_IN_SCRIPT,
       'echo "changed: checked out $want"',
     ]
       .filter(Boolean)
@@ -65,15 +70,36 @@ export const gitStep: StepKind<GitParams> = {
   async inspect(p, ctx) {
     const commit = p.commit ?? info(ctx.release, p.name).info!.commit;
     const d = treeFor(p.dest, commit.slice(0, 16));
-    const r = await runScript(ctx, `inspect git ${p.name}`, `echo "head $(git -C ${q(d)} rev-parse HEAD 2>/dev/null || true)"\necho "dirty $(git -C ${q(d)} status --porcelain 2>/dev/null | wc -l)"`);
-    const head = /^head (\S*)/m.exec(r.stdout)?.[1] ?? '';
-    const dirty = Number(/^dirty (\d+)/m.exec(r.stdout)?.[1] ?? 0);
-    const differences = [];
-    if (!head.startsWith(commit)) differences.push({ what: 'commit', want: commit.slice(0, 12), have: head ? head.slice(0, 12) : 'no checkout' });
-    else if (dirty > 0) differences.push({ what: 'worktree', want: 'clean', have: `${dirty} file${dirty > 1 ? 's' : ''} changed` });
-    return { target: d, differences };
+    // only this checkout's own .git (never one git finds above it), and no optional locks: a plain
+    // `git status` refreshes and rewrites the index, and --check changes nothing
+    const g = `git --no-optional-locks --git-dir=${q(`${d}/.git`)} --work-tree=${q(d)}`;
+    const r = await runScript(ctx, `inspect git ${p.name}`, `[ -d ${q(`${d}/.git`)} ] || exit 0\necho "head $(${g} rev-parse HEAD 2>/dev/null)"\n${g} status --porcelain -z --untracked-files=no`);
+    const [first = '', ...rest] = r.stdout.split('\n');
+    const head = /^head (\S*)/.exec(first)?.[1] ?? '';
+    if (!head.startsWith(commit)) return { target: d, differences: [{ what: 'commit', want: commit.slice(0, 12), have: head ? head.slice(0, 12) : 'no checkout' }] };
+    const changed = changedFiles(rest.join('\n'));
+    if (!changed.length) return { target: d, differences: [] };
+    return { target: d, differences: [{ what: 'worktree', want: 'clean', have: `${changed.length} file${changed.length > 1 ? 's' : ''} differ${changed.length > 1 ? '' : 's'}: ${nameSome(changed)}` }] };
   },
   inspectActivation(p, ctx) {
     return inspectActivation(ctx, p.dest, (p.commit ?? info(ctx.release, p.name).info!.commit).slice(0, 16));
   },
 };
+
+/**
+ * The tracked files `git status --porcelain -z` names, each with what happened to it: removed,
+ * type changed, or changed (content or mode, in the work tree or staged). A rename or copy entry is
+ * followed by its source path, which is skipped.
+ */
+function changedFiles(porcelain: string): string[] {
+  const fields = porcelain.split('\0');
+  const out: string[] = [];
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    if (f.length < 4) continue;
+    const xy = f.slice(0, 2);
+    out.push(`${f.slice(3)} (${xy.includes('D') ? 'removed' : xy.includes('T') ? 'type changed' : 'changed'})`);
+    if (/[RC]/.test(xy[0]!)) i++;
+  }
+  return out;
+}

@@ -59,7 +59,8 @@ const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
     'named() { r=$(id_of "$REF") && { [ "$r" = "$(id_of "${SRC:-$ORIG}")" ] || [ "$r" = "$(cat "$MARK" 2>/dev/null)" ]; }; }',
     'pull() { docker pull -q "$SRC" >/dev/null; }',
     // docker-daemon: keeps no registry digest, so the image ID it got for D is remembered beside the layout
-    'load() { command -v skopeo >/dev/null || { echo "loading an image into docker needs skopeo on the host" >&2; exit 5; }; skopeo copy -q "oci:$LAYOUT:$REF" "docker-daemon:$REF" && id_of "$REF" > "$MARK"; }',
+    // skopeo reaches the engine at /var/run/docker.sock unless told: a host's DOCKER_HOST (rootless docker) is passed on
+    'load() { command -v skopeo >/dev/null || { echo "loading an image into docker needs skopeo on the host" >&2; exit 5; }; skopeo copy -q ${DOCKER_HOST:+--dest-daemon-host "$DOCKER_HOST"} "oci:$LAYOUT:$REF" "docker-daemon:$REF" && id_of "$REF" > "$MARK"; }',
     'tag() { docker tag "${SRC:-$ORIG}" "$REF"; }',
     'current() { id_of "$REF"; }',
   ].join('\n'),

@@ -1,5 +1,6 @@
 import { createTwoFilesPatch } from 'diff';
 import { shellQuote as q } from '../../util/shellQuote.js';
+import { isNumericId } from './ensureFileScript.js';
 import { runScript } from './runScript.js';
 import type { Difference, Inspection, StepContext } from './types.js';
 
@@ -31,20 +32,23 @@ export async function inspectFile(ctx: StepContext, f: WantedFile): Promise<Insp
     'if [ ! -e "$d" ] && [ ! -L "$d" ]; then echo missing; exit 0; fi',
     'if [ ! -f "$d" ]; then echo "notfile $(stat -c %F "$d")"; exit 0; fi',
     'echo "sha $(sha256sum < "$d" | cut -c1-64)"',
-    `echo "stat $(stat -c '%a %U %G %s' "$d")"`,
+    `echo "stat $(stat -c '%a %U %G %s %u %g' "$d")"`,
     f.content !== undefined ? `if [ "$(sha256sum < "$d" | cut -c1-64)" != ${q(f.sha256)} ] && [ "$(stat -c %s "$d")" -le ${DIFF_MAX_BYTES} ]; then echo "content $(base64 -w0 < "$d")"; fi` : '',
   ].filter(Boolean);
   const r = await runScript(ctx, `inspect ${f.dest}`, script.join('\n'));
   const lines = keyedLines(r.stdout);
   if (lines.has('missing')) return { target: f.dest, differences: [{ what: 'state', want: 'present', have: 'missing' }] };
   if (lines.has('notfile')) return { target: f.dest, differences: [{ what: 'state', want: 'regular file', have: lines.get('notfile')! }] };
-  const [mode, owner, group, size] = (lines.get('stat') ?? '').split(' ');
+  const [mode, owner, group, size, uid, gid] = (lines.get('stat') ?? '').split(' ');
   const have = lines.get('sha') ?? '';
   const differences: Difference[] = [];
   if (have !== f.sha256) differences.push(contentDifference(f, have, lines.get('content'), Number(size)));
   if (f.mode && mode !== parseInt(f.mode, 8).toString(8)) differences.push({ what: 'mode', want: parseInt(f.mode, 8).toString(8).padStart(4, '0'), have: (mode ?? '').padStart(4, '0') });
-  if (f.owner && owner !== f.owner) differences.push({ what: 'owner', want: f.owner, have: owner ?? '' });
-  if (f.group && group !== f.group) differences.push({ what: 'group', want: f.group, have: group ?? '' });
+  // an owner or group given as a number is compared with the host's id, a name with its name
+  const owned = isNumericId(f.owner) ? uid : owner;
+  const grouped = isNumericId(f.group) ? gid : group;
+  if (f.owner && owned !== f.owner) differences.push({ what: 'owner', want: f.owner, have: owned ?? '' });
+  if (f.group && grouped !== f.group) differences.push({ what: 'group', want: f.group, have: grouped ?? '' });
   return { target: f.dest, differences };
 }
 

@@ -1,7 +1,8 @@
 import { shellQuote as q } from '../../util/shellQuote.js';
 import { checkStagedScript } from './checkStagedScript.js';
+import { inspectUnpackedTree } from './inspectUnpackedTree.js';
 import { runScript } from './runScript.js';
-import { activateScript, inspectActivation, treeFor } from './sideBySide.js';
+import { activateScript, inspectActivation, SWAP_IN_SCRIPT, treeFor } from './sideBySide.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
@@ -40,9 +41,7 @@ export const rootfsStep: StepKind<RootfsParams> = {
       `tar -x -p --numeric-owner -f ${q(`${ctx.remoteBundle}/${a.path}`)} -C "$t"`,
       `echo ${q(a.sha256)} > "$t/.ferry-rootfs"`,
       'chmod 755 "$t"',
-      'rm -rf "$d"',
-      'mv "$t" "$d"',
-      'trap - EXIT',
+      ...SWAP_IN_SCRIPT,
       'echo "changed: unpacked"',
     ]
       .filter(Boolean)
@@ -56,8 +55,7 @@ export const rootfsStep: StepKind<RootfsParams> = {
   async inspect(p, ctx) {
     const a = archive(ctx.release, p.name)!;
     const d = treeFor(p.dest, a.sha256.slice(0, 16));
-    const r = await runScript(ctx, `inspect rootfs ${p.name}`, `cat ${q(`${d}/.ferry-rootfs`)} 2>/dev/null || true`);
-    return { target: d, differences: r.stdout.trim() === a.sha256 ? [] : [{ what: 'tree', want: `unpacked from sha256 ${a.sha256.slice(0, 12)}`, have: r.stdout.trim() ? `marker ${r.stdout.trim().slice(0, 12)}` : 'not unpacked' }] };
+    return { target: d, differences: await inspectUnpackedTree(ctx, d, a) };
   },
   inspectActivation(p, ctx) {
     return inspectActivation(ctx, p.dest, archive(ctx.release, p.name)!.sha256.slice(0, 16));

@@ -12,6 +12,15 @@ export function treeFor(dest: string, id: string): string {
   return `${dest.replace(/\/+$/, '')}.d/${id}`;
 }
 
+/**
+ * Shell that puts the tree prepared in "$t" at "$d". "$d" may be live (`--repair` of a tree found
+ * changed): it is moved aside with one rename and the new tree moved in with another, so the path is
+ * never missing for longer than between two renames; the old tree is removed after. A run killed in
+ * between leaves "$d" missing (the next run prepares it again) and "$t.old", which the next
+ * activation's sweep of DEST.d removes. Expects a `trap 'rm -rf "$t"' EXIT`, which it clears.
+ */
+export const SWAP_IN_SCRIPT = ['if [ -e "$d" ] || [ -L "$d" ]; then mv -T "$d" "$t.old"; fi', 'mv -T "$t" "$d"', 'trap - EXIT', 'rm -rf "$t.old"'];
+
 /** Read where DEST points and compare it with DEST.d/ID, changing nothing (`--check` of an activation). */
 export async function inspectActivation(ctx: StepContext, dest: string, id: string): Promise<Inspection> {
   const d = dest.replace(/\/+$/, '');

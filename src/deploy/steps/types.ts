@@ -36,7 +36,7 @@ export interface StepResult {
 
 /** One way a host differs from what a step wants (`ferry plan --check`). */
 export interface Difference {
-  /** what differs: content, mode, owner, group, state, version, packages, commit, link, active, enabled, files, image, tag */
+  /** what differs: content, mode, owner, group, state, version, packages, commit, worktree, tree, link, active, enabled, files, image, tag */
   what: string;
   want: string;
   have: string;

@@ -4,14 +4,10 @@ import { IntegrityError } from '../../errors.js';
 import { fetchMany, createFetchStats } from '../../fetch/index.js';
 import { publicKeysArmored } from '../../pgp/sign.js';
 import { writeFileAtomic } from '../../util/writeFileAtomic.js';
+import { mirrorRoot } from '../mirrorRoot.js';
 import { debComponents } from './debComponents.js';
 import type { PublishedPackage } from './writeAptRepository.js';
 import type { AptMirrorLock } from './lockAptMirror.js';
-
-/** Where a mirror's files sit in the bundle (and, after import, under /mirrors/NAME/ on the server). */
-export function mirrorRoot(name: string): string {
-  return `mirrors/${name}`;
-}
 
 /** The bundle key's public half inside each mirror, for hosts' signed-by (docs/mirrors.md). */
 export const MIRROR_KEY_PATH = 'keys/bundle.asc';

@@ -1,9 +1,7 @@
-import { stat } from 'node:fs/promises';
 import type { BuildContext } from '../kind.js';
 import { IntegrityError, ResolveError } from '../../errors.js';
-import { fetchBytes } from '../../fetch/fetchBytes.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
-import { localSourcePath } from '../../fetch/localSourcePath.js';
+import { contentLength } from './contentLength.js';
 import { admitsPython } from './admitsPython.js';
 import type { IndexFile } from './indexFile.js';
 import { normalizeProjectName } from './normalizeProjectName.js';
@@ -77,13 +75,4 @@ export async function describeDistFile(c: Chosen, target: PythonTarget, ctx: Bui
     }
   }
   return { sha256, size, requiresPython, requiresDist };
-}
-
-/** Size from a HEAD request (or the file system, for a local mirror), when there is one. */
-async function contentLength(url: string): Promise<number | undefined> {
-  const local = localSourcePath(url);
-  if (local !== undefined) return (await stat(local).catch(() => undefined))?.size;
-  const res = await fetchBytes(url, { method: 'HEAD', anyStatus: true });
-  const n = Number(res.headers['content-length']);
-  return res.status === 200 && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }

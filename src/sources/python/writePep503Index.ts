@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { IntegrityError } from '../../errors.js';
+import { PEP691_PAGE } from '../../util/pep691.js';
 import { normalizeProjectName } from './normalizeProjectName.js';
 
 export interface IndexedFile {
@@ -11,10 +12,20 @@ export interface IndexedFile {
   requiresPython?: string;
   /** PEP 592: carried yanked (pinned exactly), with its reason; pip then warns when it installs it */
   yanked?: string;
+  /** needed for the PEP 691 JSON pages (api-version 1.1 lists sizes and versions) */
+  size?: number;
+  version?: string;
+}
+
+export interface Pep503Options {
+  /** the index folder, relative to outDir (default python/simple); the files are in its sibling files/ */
+  simpleDir?: string;
+  /** also write PEP 691 JSON pages (index.json beside each index.html), which ferry serve answers for Accept: application/vnd.pypi.simple.v1+json */
+  json?: boolean;
 }
 
 export interface Pep503Page {
-  /** path inside the bundle: python/simple/index.html or python/simple/NAME/index.html */
+  /** path inside the bundle: python/simple/index.html or python/simple/NAME/index.html (index.json for PEP 691) */
   path: string;
   /** normalized project name, undefined for the root page */
   project?: string;
@@ -30,10 +41,11 @@ export const PYTHON_SIMPLE_DIR = 'python/simple';
  * Write a static PEP 503 index under `outDir` (python/simple/...): a root page linking every project,
  * and one page per project (normalized name, URL ending in "/") linking its files in python/files/ with
  * `#sha256=`, an escaped data-requires-python, and data-yanked for a file carried although yanked.
- * Same input, same bytes: projects and files are sorted
- * and nothing depends on time or order of arrival. Returns the pages, sorted by path.
+ * With `json`, the same pages as PEP 691 JSON (api-version 1.1). Same input, same bytes: projects and
+ * files are sorted and nothing depends on time or order of arrival. Returns the pages, sorted by path.
  */
-export async function writePep503Index(files: IndexedFile[], outDir: string): Promise<Pep503Page[]> {
+export async function writePep503Index(files: IndexedFile[], outDir: string, opts: Pep503Options = {}): Promise<Pep503Page[]> {
+  const simpleDir = opts.simpleDir ?? PYTHON_SIMPLE_DIR;
   const byProject = new Map<string, IndexedFile[]>();
   for (const f of files) {
     const name = normalizeProjectName(f.project);
@@ -53,9 +65,10 @@ export async function writePep503Index(files: IndexedFile[], outDir: string): Pr
     pages.push({ path, project, file });
   };
   await write(
-    `${PYTHON_SIMPLE_DIR}/index.html`,
+    `${simpleDir}/index.html`,
     page('Simple index', projects.map((p) => `    <a href="${escape(encodeURIComponent(p))}/">${escape(p)}</a><br/>`)),
   );
+  if (opts.json) await write(`${simpleDir}/${PEP691_PAGE}`, json({ meta: META, projects: projects.map((name) => ({ name })) }));
   for (const project of projects) {
     const list = byProject.get(project)!.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
     const links = list.map((f) => {
@@ -64,9 +77,27 @@ export async function writePep503Index(files: IndexedFile[], outDir: string): Pr
       const yanked = f.yanked !== undefined ? ` data-yanked="${escape(f.yanked)}"` : '';
       return `    <a href="${escape(href)}"${rp}${yanked}>${escape(f.filename)}</a><br/>`;
     });
-    await write(`${PYTHON_SIMPLE_DIR}/${project}/index.html`, page(`Links for ${project}`, links), project);
+    await write(`${simpleDir}/${project}/index.html`, page(`Links for ${project}`, links), project);
+    if (opts.json) {
+      const versions = [...new Set(list.flatMap((f) => (f.version === undefined ? [] : [f.version])))].sort();
+      const entries = list.map((f) => ({
+        filename: f.filename,
+        url: `../../files/${encodeURIComponent(f.filename)}`,
+        hashes: { sha256: f.sha256 },
+        ...(f.requiresPython ? { 'requires-python': f.requiresPython } : {}),
+        ...(f.size !== undefined ? { size: f.size } : {}),
+        yanked: f.yanked === undefined ? false : f.yanked || true,
+      }));
+      await write(`${simpleDir}/${project}/${PEP691_PAGE}`, json({ meta: META, name: project, versions, files: entries }), project);
+    }
   }
   return pages.sort((a, b) => (a.path < b.path ? -1 : 1));
+}
+
+const META = { 'api-version': '1.1' };
+
+function json(value: unknown): string {
+  return JSON.stringify(value, null, 1) + '\n';
 }
 
 function o256(list: IndexedFile[], filename: string): string {

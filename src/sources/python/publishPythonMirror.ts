@@ -1,0 +1,51 @@
+import { join } from 'node:path';
+import type { BuildContext, BundleInput, KindResult } from '../kind.js';
+import { fetchMany } from '../../fetch/fetchMany.js';
+import { pypiPurl } from '../../sbom/purl.js';
+import { mirrorRoot } from '../mirrorRoot.js';
+import type { PythonMirrorLock } from './lockPythonMirror.js';
+import { parsePythonMirrorLock } from './pythonMirrorLockSchema.js';
+import { writePep503Index } from './writePep503Index.js';
+
+/** Inside mirrors/NAME/: the index (PEP 503 HTML and PEP 691 JSON pages) and the files it links to. */
+export const MIRROR_SIMPLE_DIR = 'simple';
+export const MIRROR_FILES_DIR = 'files';
+
+/**
+ * Fetch exactly the pinned files of one Python mirror (each checked against its locked sha256 as it
+ * streams) and publish them under mirrors/NAME/: files/FILE and the index simple/ (index.html and
+ * index.json per page, links carrying the sha256). Same lock, same bytes.
+ */
+export async function publishPythonMirror(name: string, section: PythonMirrorLock, ctx: BuildContext): Promise<KindResult> {
+  const lock = parsePythonMirrorLock(section, name);
+  const got = await fetchMany(
+    lock.files.map((f) => ({ url: f.url, sha256: f.sha256, size: f.size, label: `${f.filename} (${f.url})` })),
+    { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, concurrency: Math.max(1, ctx.jobs), label: `mirror ${name} files` },
+  );
+  const root = mirrorRoot(name);
+  const entries: BundleInput[] = lock.files.map((f, i) => ({
+    path: `${root}/${MIRROR_FILES_DIR}/${f.filename}`,
+    file: got[i]!.path,
+    kind: 'mirror',
+    services: [],
+    known: { sha256: f.sha256, size: f.size },
+  }));
+  const pages = await writePep503Index(
+    lock.files.map((f) => ({ project: f.project, filename: f.filename, sha256: f.sha256, requiresPython: f.requires_python, yanked: f.yanked, size: f.size, version: f.version })),
+    join(ctx.workDir, root),
+    { simpleDir: MIRROR_SIMPLE_DIR, json: true },
+  );
+  for (const page of pages) entries.push({ path: `${root}/${page.path}`, file: page.file, kind: 'mirror', services: [] });
+  return {
+    entries,
+    artifacts: {
+      index: `${MIRROR_SIMPLE_DIR}/`,
+      targets: lock.targets,
+      files: lock.files.map((f) => ({ project: f.project, version: f.version, filename: f.filename })),
+    },
+    components: lock.files.map((f) => {
+      const purl = pypiPurl(f.project, f.version, f.filename);
+      return { ref: purl, type: 'library' as const, name: f.project, version: f.version, purl, sha256: f.sha256, path: `${root}/${MIRROR_FILES_DIR}/${f.filename}`, services: [] };
+    }),
+  };
+}

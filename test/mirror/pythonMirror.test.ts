@@ -1,0 +1,324 @@
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry, run } from '../helpers/cli.js';
+import { gcKeepingOne, statusAndBody } from './mirrorChecks.js';
+import { writeKey } from '../helpers/keys.js';
+import { buildWheels, hostPython, PIP_OFFLINE_ENV, runCommand, serveFixtureIndex, sha256, type FixtureIndex, type FixtureWheel } from '../python/fixtures.js';
+import { spawnServe, type ServeProcess } from '../serve/spawnServe.js';
+import { freePort, runNginx } from '../serve/runNginx.js';
+
+const host = hostPython();
+const cp = `cp${host.version.replace('.', '')}`;
+/** a second target the machine does not run: another Python, another architecture */
+const other = { version: host.version === '3.12' ? '3.11' : '3.12', machine: host.machine === 'aarch64' ? 'x86_64' : 'aarch64' };
+const cpOther = `cp${other.version.replace('.', '')}`;
+
+/**
+ * webapp >=1.0 is mirrored: 1.0 and 2.0 (0.9 is older than the specifier admits). Their dependencies:
+ * helper (newest admitted: 2.1; 2.2 is yanked), fastlib (a compiled wheel per target; the Windows wheel fits
+ * neither), and two dependencies whose markers are false on both targets (winonly, oldpy: the index does not
+ * even have oldpy, so evaluating its marker for the wrong machine fails the lock).
+ */
+const UPSTREAM: FixtureWheel[] = [
+  { name: 'webapp', version: '0.9', requires: ['helper'] },
+  { name: 'webapp', version: '1.0', requires: ['helper>=1.0', 'winonly; sys_platform == "win32"', 'oldpy>=1; python_version < "3.8"'] },
+  { name: 'webapp', version: '2.0', requires: ['helper>=2.0', 'fastlib>=1.0'] },
+  { name: 'helper', version: '1.0' },
+  { name: 'helper', version: '2.0' },
+  { name: 'helper', version: '2.1' },
+  { name: 'helper', version: '2.2' },
+  { name: 'fastlib', version: '1.0', tag: `${cp}-${cp}-manylinux_2_17_${host.machine}` },
+  { name: 'fastlib', version: '1.0', tag: `${cpOther}-${cpOther}-manylinux_2_17_${other.machine}` },
+  { name: 'fastlib', version: '1.0', tag: `${cp}-${cp}-win_amd64` },
+  { name: 'winonly', version: '1.0', tag: 'py3-none-win_amd64' },
+];
+
+describe('python mirror: lock, build, refresh by differential bundles, import, serve (PEP 503 and 691), pip installs', () => {
+  let dir: string;
+  let wheels: string;
+  let upstream: FixtureIndex;
+  let bundleKey: Awaited<ReturnType<typeof writeKey>>;
+  let serve: ServeProcess | undefined;
+  let venvPython: string;
+  const store = () => join(dir, 'store');
+  const cache = () => join(dir, 'cache');
+  const spec = () => join(dir, 'pymirror.yaml');
+
+  const writeSpec = (version: string) =>
+    writeFile(
+      spec(),
+      [
+        'name: pymirror',
+        `version: ${version}`,
+        'epoch: 2026-11-25T00:00:00Z',
+        'mirrors:',
+        '  python:',
+        '    pypi:',
+        `      index: "${upstream.url}"`,
+        '      projects: ["webapp>=1.0"]',
+        '      targets:',
+        `        - { version: "${host.version}", platforms: [manylinux_2_36_${host.machine}] }`,
+        `        - { version: "${other.version}", platforms: [manylinux_2_36_${other.machine}] }`,
+        '',
+      ].join('\n'),
+    );
+  const lockAndBuild = async (version: string, since?: string) => {
+    await writeSpec(version);
+    const lock = await ferry(['lock', spec(), '--cache', cache()]);
+    expect(lock.code, lock.stderr).toBe(0);
+    const build = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', join(dir, 'out'), '--cache', cache(), ...(since ? ['--since', since] : [])]);
+    expect(build.code, build.stderr).toBe(0);
+    return join(dir, 'out', `pymirror-${version}.ferry`);
+  };
+  const lockedFiles = async () => (JSON.parse(await readFile(join(dir, 'pymirror.lock.json'), 'utf8')).kinds.mirror.python.pypi.files as Array<{ filename: string; sha256: string; size: number; url: string }>);
+  const importBundle = async (bundle: string) => {
+    const r = await ferry(['import', bundle, '--keyring', bundleKey.public, '--store', store()]);
+    expect(r.code, r.stderr).toBe(0);
+  };
+  const pip = async (venv: string, args: string[]) => {
+    expect((await runCommand(venvPython, ['-m', 'venv', venv])).code).toBe(0);
+    return runCommand(join(venv, 'bin/python'), ['-m', 'pip', 'install', '--no-cache-dir', ...args], PIP_OFFLINE_ENV);
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), `ferry-pymirror-${process.pid}-`));
+    // nginx's workers (www-data) read the store
+    await chmod(dir, 0o755);
+    wheels = join(dir, 'wheels');
+    buildWheels(wheels, UPSTREAM);
+    upstream = await serveFixtureIndex(wheels, { yanked: { 'helper-2.2-py3-none-any.whl': 'broken' } });
+    bundleKey = await writeKey(dir, 'bundle');
+    // one venv made from the machine's python, copied per install
+    const template = join(dir, 'venv-template');
+    expect((await runCommand('python3', ['-m', 'venv', template])).code).toBe(0);
+    venvPython = join(template, 'bin/python');
+  });
+  afterAll(async () => {
+    if (serve) {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
+    await upstream?.close();
+  });
+
+  let v1: string;
+  let v2: string;
+  let v3: string;
+
+  it('locks every admitted release, and per target the newest dependency with a file for it, markers evaluated for the target', async () => {
+    v1 = await lockAndBuild('1.0.0');
+    const files = await lockedFiles();
+    expect(files.map((f) => f.filename)).toEqual(
+      [
+        `fastlib-1.0-${cp}-${cp}-manylinux_2_17_${host.machine}.whl`,
+        `fastlib-1.0-${cpOther}-${cpOther}-manylinux_2_17_${other.machine}.whl`,
+        'helper-2.1-py3-none-any.whl',
+        'webapp-1.0-py3-none-any.whl',
+        'webapp-2.0-py3-none-any.whl',
+      ].sort(),
+    );
+    for (const f of files) expect(f.sha256).toBe(sha256(await readFile(join(wheels, f.filename))));
+  });
+
+  it('builds the same bytes from the same lock', async () => {
+    const again = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', join(dir, 'out-again'), '--cache', join(dir, 'cache-again')]);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await readFile(join(dir, 'out-again/pymirror-1.0.0.ferry'))).equals(await readFile(v1))).toBe(true);
+  });
+
+  it('serves PEP 503 HTML and PEP 691 JSON at /mirrors/NAME/simple/ after import', async () => {
+    await importBundle(v1);
+    serve = await spawnServe(['--store', store(), '--listen', '127.0.0.1:0']);
+    const html = await fetch(`${serve.url}/mirrors/pypi/simple/webapp/`);
+    expect(html.status).toBe(200);
+    expect(html.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(html.headers.get('vary')).toBe('Accept');
+    const page = await html.text();
+    const wheel = await readFile(join(wheels, 'webapp-2.0-py3-none-any.whl'));
+    expect(page).toContain(`href="../../files/webapp-2.0-py3-none-any.whl#sha256=${sha256(wheel)}"`);
+    expect(page).not.toContain('webapp-0.9');
+
+    const json = await fetch(`${serve.url}/mirrors/pypi/simple/webapp/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json, text/html;q=0.1' } });
+    expect(json.headers.get('content-type')).toBe('application/vnd.pypi.simple.v1+json');
+    const doc = (await json.json()) as { name: string; files: Array<{ filename: string; url: string; hashes: { sha256: string } }> };
+    expect(doc.name).toBe('webapp');
+    expect(doc.files.map((f) => f.filename)).toEqual(['webapp-1.0-py3-none-any.whl', 'webapp-2.0-py3-none-any.whl']);
+    const file = await fetch(new URL(doc.files[1]!.url, `${serve.url}/mirrors/pypi/simple/webapp/`));
+    expect(Buffer.from(await file.arrayBuffer()).equals(wheel)).toBe(true);
+    expect(doc.files[1]!.hashes.sha256).toBe(sha256(wheel));
+
+    const root = (await (await fetch(`${serve.url}/mirrors/pypi/simple/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as { projects: Array<{ name: string }> };
+    expect(root.projects.map((p) => p.name)).toEqual(['fastlib', 'helper', 'webapp']);
+    expect((await fetch(`${serve.url}/mirrors/pypi@1.0.0/simple/helper/`)).status).toBe(200);
+  });
+
+  it('the real pip installs from the mirror with --index-url only, and with --require-hashes', async () => {
+    const base = `${serve!.url}/mirrors/pypi/simple/`;
+    const plain = await pip(join(dir, 'venv-plain'), ['--index-url', base, 'webapp']);
+    expect(plain.code, plain.stderr + plain.stdout).toBe(0);
+    const check = await runCommand(join(dir, 'venv-plain/bin/python'), ['-c', 'import webapp, helper, fastlib; print(webapp.VERSION, helper.VERSION, fastlib.VERSION)']);
+    expect(check.stdout.trim()).toBe('2.0 2.1 1.0');
+
+    const pinned = (name: string, version: string, file: string) => readFile(join(wheels, file)).then((b) => `${name}==${version} --hash=sha256:${sha256(b)}\n`);
+    await writeFile(
+      join(dir, 'req.txt'),
+      (await pinned('webapp', '1.0', 'webapp-1.0-py3-none-any.whl')) + (await pinned('helper', '2.1', 'helper-2.1-py3-none-any.whl')),
+    );
+    const hashed = await pip(join(dir, 'venv-hashed'), ['--index-url', base, '--require-hashes', '-r', join(dir, 'req.txt')]);
+    expect(hashed.code, hashed.stderr + hashed.stdout).toBe(0);
+    expect((await runCommand(join(dir, 'venv-hashed/bin/python'), ['-c', 'import webapp; print(webapp.VERSION)'])).stdout.trim()).toBe('1.0');
+  });
+
+  it('a refresh that adds one release carries exactly its new file and the pages that list it', async () => {
+    buildWheels(wheels, [{ name: 'webapp', version: '2.1', requires: ['helper>=2.0'] }]);
+    v2 = await lockAndBuild('2.0.0', v1);
+    const carried = (await run('tar', ['-tf', v2])).stdout.trim().split('\n').filter((p) => p.startsWith('mirrors/'));
+    expect(carried.sort()).toEqual(['mirrors/pypi/files/webapp-2.1-py3-none-any.whl', 'mirrors/pypi/simple/webapp/index.html', 'mirrors/pypi/simple/webapp/index.json']);
+    const diff = await ferry(['diff', v1, v2]);
+    expect(diff.code, diff.stderr).toBe(0);
+    expect(diff.stdout).toMatch(/mirrors: 1 added, 0 removed, 0 changed\n {2}\+ pypi\/webapp\/webapp-2\.1-py3-none-any\.whl 2\.1\n/);
+  });
+
+  it('a second refresh of an unchanged upstream carries no mirror file: only the signed manifest and the SBOM', async () => {
+    v3 = await lockAndBuild('3.0.0', v2);
+    expect((await run('tar', ['-tf', v3])).stdout.trim().split('\n')).toEqual(['manifest.json', 'manifest.json.asc', 'sbom.cdx.json']);
+  });
+
+  it('moves /mirrors/NAME/ to the newest snapshot on import, keeps the old ones addressable, and switches back', async () => {
+    await importBundle(v2);
+    await importBundle(v3);
+    const listing = async (at: string) => (await fetch(`${serve!.url}/mirrors/${at}/simple/webapp/`)).text();
+    expect(await listing('pypi')).toContain('webapp-2.1-py3-none-any.whl');
+    expect(await listing('pypi@1.0.0')).not.toContain('webapp-2.1');
+    const sw = await ferry(['mirror', 'switch', 'pypi', '1.0.0', '--store', store()]);
+    expect(sw.code, sw.stderr).toBe(0);
+    expect(await listing('pypi')).not.toContain('webapp-2.1');
+    expect(await listing('pypi@2.0.0')).toContain('webapp-2.1-py3-none-any.whl');
+  });
+
+  it('nginx with --nginx-config serves the same HTML index, and pip installs through it', async () => {
+    const port = await freePort();
+    const cfg = await ferry(['serve', '--nginx-config', '--store', store(), '--listen', `127.0.0.1:${port}`]);
+    expect(cfg.code, cfg.stderr).toBe(0);
+    const nginx = await runNginx(cfg.stdout, port);
+    try {
+      const body = statusAndBody;
+      for (const path of ['/mirrors/pypi/simple/', '/mirrors/pypi/simple/webapp/', '/mirrors/pypi@3.0.0/simple/webapp/', '/mirrors/pypi/files/helper-2.1-py3-none-any.whl', '/mirrors/pypi/simple/nosuch/']) {
+        expect(await body(nginx.url, path), path).toBe(await body(serve!.url, path));
+      }
+      const viaNginx = await pip(join(dir, 'venv-nginx'), ['--index-url', `${nginx.url}/mirrors/pypi@3.0.0/simple/`, 'webapp']);
+      expect(viaNginx.code, viaNginx.stderr + viaNginx.stdout).toBe(0);
+      expect((await runCommand(join(dir, 'venv-nginx/bin/python'), ['-c', 'import webapp; print(webapp.VERSION)'])).stdout.trim()).toBe('2.1');
+    } finally {
+      await nginx.stop();
+    }
+  });
+
+  it('ferry gc keeps the newest snapshots and the one the stable URL serves, and drops the rest', async () => {
+    expect(await gcKeepingOne(store())).toEqual({ removed: ['2.0.0'], kept: ['1.0.0 protected', '3.0.0 newest'] });
+    expect((await fetch(`${serve!.url}/mirrors/pypi@2.0.0/simple/`)).status).toBe(404);
+    expect((await fetch(`${serve!.url}/mirrors/pypi/simple/`)).status).toBe(200);
+  });
+});
+
+describe('python mirror: refusals', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), `ferry-pymirror-bad-${process.pid}-`));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A static PEP 503 tree on disk (the mirror's index may be a folder): one project page with these links. */
+  const staticIndex = async (name: string, project: string, links: string[]) => {
+    const root = join(dir, name);
+    await mkdir(join(root, 'simple', project), { recursive: true });
+    await writeFile(join(root, 'simple', project, 'index.html'), `<!DOCTYPE html><html><body>\n${links.join('\n')}\n</body></html>\n`);
+    return join(root, 'simple');
+  };
+  const lock = async (name: string, index: string, projects: string[]) => {
+    const file = join(dir, `${name}.yaml`);
+    await writeFile(
+      file,
+      ['name: bad', 'version: 1.0.0', 'epoch: 2026-11-25T00:00:00Z', 'mirrors:', '  python:', '    m:', `      index: "${index}"`, `      projects: ${JSON.stringify(projects)}`, `      targets: [{ version: "${host.version}", platforms: [manylinux_2_36_${host.machine}] }]`, ''].join('\n'),
+    );
+    return ferry(['lock', file, '--cache', join(dir, `cache-${name}`)]);
+  };
+  const oneLine = (stderr: string) => stderr.trim().split('\n');
+
+  it('reads a static tree on disk; follows the extras asked for; carries a yanked file only when pinned exactly', async () => {
+    const files = join(dir, 'tree', 'files');
+    const built = buildWheels(files, [
+      { name: 'app', version: '1.0', extras: ['speed'], requires: ['speedlib; extra == "speed"'] },
+      { name: 'speedlib', version: '1.0' },
+      { name: 'helper', version: '2.1' },
+      { name: 'helper', version: '2.2' },
+    ]);
+    const link = async (wheel: string, attrs = '') => `<a href="../../files/${wheel}#sha256=${sha256(await readFile(join(files, wheel)))}"${attrs}>${wheel}</a>`;
+    let index = '';
+    for (const project of ['app', 'speedlib', 'helper']) {
+      const mine = built.filter((w) => w.startsWith(`${project}-`));
+      index = await staticIndex('tree', project, await Promise.all(mine.map((w) => link(w, w.startsWith('helper-2.2') ? ' data-yanked="broken"' : ''))));
+    }
+    const locked = async (name: string, projects: string[]) => {
+      const r = await lock(name, index, projects);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(await readFile(join(dir, `${name}.lock.json`), 'utf8')).kinds.mirror.python.m.files as Array<{ filename: string; yanked?: string }>).map((f) => `${f.filename}${f.yanked !== undefined ? ` yanked: ${f.yanked}` : ''}`);
+    };
+    expect(await locked('tree-plain', ['app', 'helper>=2'])).toEqual(['app-1.0-py3-none-any.whl', 'helper-2.1-py3-none-any.whl']);
+    expect(await locked('tree-pinned', ['app[speed]', 'helper==2.2'])).toEqual(['app-1.0-py3-none-any.whl', 'helper-2.2-py3-none-any.whl yanked: broken', 'speedlib-1.0-py3-none-any.whl']);
+  });
+
+  it('refuses a file whose bytes differ from the sha256 the index gives', async () => {
+    const files = join(dir, 'sha', 'files');
+    const [wheel] = buildWheels(files, [{ name: 'evil', version: '1.0' }]);
+    const index = await staticIndex('sha', 'evil', [`<a href="../../files/${wheel}#sha256=${'0'.repeat(64)}">${wheel}</a>`]);
+    const r = await lock('sha', index, ['evil']);
+    expect(r.code, r.stderr).toBe(67);
+    expect(oneLine(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toContain('0'.repeat(64));
+  });
+
+  it('refuses an index that names a file with ".." and "/" in it', async () => {
+    const files = join(dir, 'dots', 'files');
+    const [wheel] = buildWheels(files, [{ name: 'evil', version: '1.0' }]);
+    const index = await staticIndex('dots', 'evil', [`<a href="../../files/..%2F..%2F${wheel}">x</a>`]);
+    const r = await lock('dots', index, ['evil']);
+    expect(r.code, r.stderr).toBe(67);
+    expect(r.stderr).toContain('is not a file name');
+    expect(oneLine(r.stderr)).toHaveLength(1);
+  });
+
+  it('refuses a project name that is not a PEP 508 name, in the spec or in a dependency', async () => {
+    const files = join(dir, 'odd', 'files');
+    const [wheel] = buildWheels(files, [{ name: 'evil', version: '1.0', requires: ['../../etc>=1'] }]);
+    const bytes = await readFile(join(files, wheel!));
+    const index = await staticIndex('odd', 'evil', [`<a href="../../files/${wheel}#sha256=${sha256(bytes)}">${wheel}</a>`]);
+    const spec = await lock('odd-spec', index, ['../evil']);
+    expect(spec.code, spec.stderr).toBe(65);
+    const dep = await lock('odd-dep', index, ['evil']);
+    expect(dep.code, dep.stderr).toBe(67);
+    expect(dep.stderr).toContain('evil 1.0 (evil-1.0-py3-none-any.whl) declares a dependency ferry cannot read');
+    expect(oneLine(dep.stderr)).toHaveLength(1);
+  });
+
+  it('names the chain when a dependency has no file for a target', async () => {
+    const upstreamDir = join(dir, 'chain');
+    buildWheels(upstreamDir, [
+      { name: 'app', version: '2.0', requires: ['lib>=1.0'] },
+      { name: 'lib', version: '1.3', requires: ['winlib>=2'] },
+      { name: 'winlib', version: '2.0', tag: 'py3-none-win_amd64' },
+    ]);
+    const index = await serveFixtureIndex(upstreamDir);
+    try {
+      const r = await lock('chain', index.url, ['app']);
+      expect(r.code, r.stderr).toBe(70);
+      expect(r.stderr).toContain(`app 2.0 -> lib 1.3 needs winlib>=2 (python ${host.version}, manylinux_2_36_${host.machine}): no version has a file for this target`);
+    } finally {
+      await index.close();
+    }
+  });
+});
