@@ -31,5 +31,6 @@ export const KINDS: readonly KindEntry[] = [
   // lock refuses a service naming a rootfs the spec does not define: it runs when either side names one
   { name: 'rootfs', inSpec: (spec) => anyService(spec, (a) => a.rootfs.length > 0) || Object.keys(spec.rootfs).length > 0, load: async () => (await import('./rootfs/rootfsKind.js')).rootfsKind },
   { name: 'image', inSpec: (spec) => anyService(spec, (a) => a.images.length > 0), load: async () => (await import('./image/imageKind.js')).imageKind },
-  { name: 'mirror', inSpec: (spec) => Object.keys(spec.mirrors.apt).length > 0, load: async () => (await import('./mirrorKind.js')).mirrorKind },
+  // any mirror of any kind (apt, python, and whatever kind the spec's mirrors section gains)
+  { name: 'mirror', inSpec: (spec) => Object.values(spec.mirrors).some((m) => Object.keys(m).length > 0), load: async () => (await import('./mirrorKind.js')).mirrorKind },
 ];

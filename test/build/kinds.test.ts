@@ -50,6 +50,7 @@ describe('what one artifact kind takes from another', () => {
     ['an mmdebstrap rootfs', specWith('{}', 'rootfs:\n  base: { mmdebstrap: {} }\n'), ['apt', 'rootfs']],
     ['images', specWith('{ images: [{ ref: "localhost/x@sha256:' + '0'.repeat(64) + '" }] }'), ['image']],
     ['an apt mirror', specWith('{}', 'mirrors:\n  apt:\n    deb: { uri: system, suites: [stable] }\n'), ['mirror']],
+    ['a Python mirror', specWith('{}', 'mirrors:\n  python:\n    pypi: { index: ./simple, projects: [alpha], targets: [{ version: "3.11", platforms: [manylinux_2_17_x86_64] }] }\n'), ['mirror']],
   ];
 
   it.each(CASES)('a spec with %s uses exactly its kinds; every other kind, not loaded, would have locked nothing', async (_, spec, expected) => {
