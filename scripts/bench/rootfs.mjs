@@ -26,7 +26,8 @@ if (args[0] === '--pack') {
 }
 const gib = Number(opt('gib', '1'));
 const fixture = opt('dir', '/tmp/ferry-bench-rootfs');
-const out = '/tmp/ferry-bench-rootfs-out';
+// the outputs, beside the fixture and unique per run: other benchmarks may run at the same time
+const out = `${fixture}-out-${process.pid}`;
 const TAR = 'tar --sort=name --mtime=@0 --owner=0 --group=0';
 
 /** Many small files like a real rootfs: two thirds text-like (compressible), one third random, 1-32 KiB each, 50 to a folder. */

@@ -4,6 +4,7 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { isFile } from '../util/isFile.js';
+import { lendFileChunks } from '../util/lendFileChunks.js';
 import { IntegrityError, StoreError, UsageError } from '../errors.js';
 import { readBundle, type ReadBundleOptions, type ReadBundleResult } from './readBundle.js';
 import { INDEX_SUFFIX, readSplitIndex, type SplitIndex } from './splitIndex.js';
@@ -55,7 +56,33 @@ export async function openBundleSource(path: string): Promise<BundleSource> {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot read bundle ${path} (${(err as NodeJS.ErrnoException).code})`);
   }
-  return plainSource(createReadStream(path, { highWaterMark: READ_SIZE }), path);
+  return fileSource(path);
+}
+
+/**
+ * A bundle file. A read that only hashes (verify: no entry is written anywhere) borrows its chunks from
+ * a few buffers read into again and again (lendFileChunks); a read whose entries are written keeps each
+ * chunk it hands on, so it gets the file as a stream of new buffers.
+ */
+function fileSource(path: string): BundleSource {
+  let stream: Readable | undefined;
+  const source: BundleSource = {
+    label: path,
+    get stream() {
+      return (stream ??= createReadStream(path, { highWaterMark: READ_SIZE }));
+    },
+    async read(opts) {
+      if (opts.openEntry) return readBundle(source.stream, { ...opts, label: path });
+      const chunks = lendFileChunks(path);
+      try {
+        return await readBundle(chunks, { ...opts, label: path });
+      } finally {
+        await chunks.return(undefined);
+      }
+    },
+    async finalCheck() {},
+  };
+  return source;
 }
 
 function plainSource(stream: Readable, label: string): BundleSource {

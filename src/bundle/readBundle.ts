@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type * as openpgp from 'openpgp';
 import { BundleFormatError, IntegrityError } from '../errors.js';
 import { noteIgnored, verifyDetached, type Verification } from '../pgp/verify.js';
@@ -58,9 +57,9 @@ export interface ReadBundleResult extends VerifiedHead {
  * bytes to a sink. Refuses unlisted, duplicated, missing, oversized, linked, escaping and corrupt
  * entries; an entry is only committed after its whole body matched.
  */
-export async function readBundle(stream: Readable, opts: ReadBundleOptions): Promise<ReadBundleResult> {
+export async function readBundle(chunks: AsyncIterable<Buffer>, opts: ReadBundleOptions): Promise<ReadBundleResult> {
   const { label } = opts;
-  const tar = new TarReader(stream, label);
+  const tar = new TarReader(chunks, label);
 
   const manifestBytes = await readHeadEntry(tar, MANIFEST_PATH, MANIFEST_MAX_BYTES, label, 'first');
   const signatureBytes = await readHeadEntry(tar, SIGNATURE_PATH, SIGNATURE_MAX_BYTES, label, 'second');
@@ -70,7 +69,7 @@ export async function readBundle(stream: Readable, opts: ReadBundleOptions): Pro
   const manifest = parseManifest(manifestBytes, label);
   const head: VerifiedHead = { manifest, manifestBytes, signature, digest: manifestDigest(manifestBytes), ...verification };
   if ((await opts.onHead?.(head)) === false) {
-    stream.destroy();
+    await tar.close();
     return { ...head, complete: false, bytes: tar.offset };
   }
 

@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import { Header } from 'tar';
 import { BundleFormatError } from '../errors.js';
 
@@ -26,8 +25,17 @@ export class TarReader {
   /** bytes consumed from the archive so far */
   offset = 0;
 
-  constructor(stream: Readable, private label: string) {
-    this.iter = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  /**
+   * `chunks` may lend its buffers (lendFileChunks): the reader keeps a chunk's bytes only until it asks for
+   * the next one (then it copies what is left), and bodies are handed on as views of the chunks.
+   */
+  constructor(chunks: AsyncIterable<Buffer>, private label: string) {
+    this.iter = chunks[Symbol.asyncIterator]();
+  }
+
+  /** Stop reading early: ends the source (a stream is destroyed, a file closed). */
+  async close(): Promise<void> {
+    await this.iter.return?.();
   }
 
   private async fill(min: number): Promise<boolean> {

@@ -1,10 +1,8 @@
 import { SpecError } from '../errors.js';
 import type { ArtifactKind, BundleInput } from './kind.js';
 import type { SbomComponent } from '../sbom/sbomComponent.js';
-import { lockAptMirror, type AptMirrorLock } from './apt/lockAptMirror.js';
-import { publishAptMirror } from './apt/publishAptMirror.js';
-import { lockPythonMirror, type PythonMirrorLock } from './python/lockPythonMirror.js';
-import { publishPythonMirror } from './python/publishPythonMirror.js';
+import type { AptMirrorLock } from './apt/lockAptMirror.js';
+import type { PythonMirrorLock } from './python/lockPythonMirror.js';
 
 export interface MirrorLock {
   apt: Record<string, AptMirrorLock>;
@@ -19,6 +17,7 @@ const byName = <T>(record: Record<string, T>) => Object.entries(record).sort(([a
  * it and publishes it under mirrors/NAME/ in the bundle (entries of kind `mirror`): an apt repository
  * (mirrors/NAME/debian/) or a Python index (mirrors/NAME/simple/, mirrors/NAME/files/). After import the
  * store serves each at /mirrors/NAME/ (the newest snapshot) and /mirrors/NAME@VERSION/ (docs/mirrors.md).
+ * Its modules load only for a spec that has mirrors.
  */
 export const mirrorKind: ArtifactKind<MirrorLock> = {
   name: 'mirror',
@@ -27,6 +26,8 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
     const apt = Object.entries(ctx.spec.mirrors.apt);
     const python = Object.entries(ctx.spec.mirrors.python);
     if (apt.length === 0 && python.length === 0) return undefined;
+    const { lockAptMirror } = await import('./apt/lockAptMirror.js');
+    const { lockPythonMirror } = await import('./python/lockPythonMirror.js');
     const out: MirrorLock = { apt: {} };
     for (const [name, mirror] of apt) out.apt[name] = await lockAptMirror(name, mirror, ctx);
     if (python.length) out.python = {};
@@ -35,6 +36,8 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
   },
 
   async collect(lock, ctx) {
+    const { publishAptMirror } = await import('./apt/publishAptMirror.js');
+    const { publishPythonMirror } = await import('./python/publishPythonMirror.js');
     const entries: BundleInput[] = [];
     const components: SbomComponent[] = [];
     const apt: Record<string, unknown> = {};

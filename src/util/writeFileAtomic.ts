@@ -4,15 +4,17 @@ import { dirname, basename, join } from 'node:path';
 
 /**
  * Write a file so that readers see either the old or the new content, never a torn one:
- * write a sibling temporary file, fsync it, rename it over the target.
+ * write a sibling temporary file, fsync it, rename it over the target. `data` may come in parts, written
+ * one after the other.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[], mode = 0o644): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const fh = await open(tmp, 'wx', mode);
     try {
-      await fh.writeFile(data);
+      if (Array.isArray(data)) for (const part of data) await fh.write(part);
+      else await fh.writeFile(data as string | Uint8Array);
       await fh.sync();
     } finally {
       await fh.close();

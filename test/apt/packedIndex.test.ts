@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PackedIndex, packIndex } from '../../src/sources/apt/packedIndex.js';
 import type { AptPackage } from '../../src/sources/apt/types.js';
@@ -38,5 +41,41 @@ describe('the packed form of a Packages index', () => {
       expect(PackedIndex.open(bad, origin)).toBeUndefined();
     }
     expect(PackedIndex.open(good, origin)).toBeDefined();
+  });
+
+  it('reads a packed index file: the same packages, strings read from the file when first used', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-packed-'));
+    try {
+      const file = join(dir, 'index');
+      await writeFile(file, packIndex([full, bare]));
+      const packed = PackedIndex.openFile(file, origin)!;
+      expect(packed.get(1)).toStrictEqual(bare);
+      expect(packed.get(0)).toStrictEqual(full);
+      expect([...packed.recordsProviding(packed.lookup('app-abi')!)]).toEqual([0]);
+      expect(PackedIndex.openFile(join(dir, 'missing'), origin)).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a packed index file that is truncated, extended, altered in its table or its strings, or of another layout', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-packed-'));
+    try {
+      const good = packIndex([full, bare]);
+      const flip = (at: number) => {
+        const b = Buffer.from(good);
+        b[at] ^= 1;
+        return b;
+      };
+      const otherLayout = Buffer.from(good);
+      otherLayout.writeUInt32LE(otherLayout.readUInt32LE(4) + 1, 4);
+      const bad = { truncated: good.subarray(0, good.length - 1), extended: Buffer.concat([good, Buffer.from([0])]), table: flip(60), strings: flip(good.length - 1), otherLayout, empty: Buffer.alloc(0), header: good.subarray(0, 20) };
+      for (const [what, bytes] of Object.entries(bad)) {
+        await writeFile(join(dir, what), bytes);
+        expect(PackedIndex.openFile(join(dir, what), origin), what).toBeUndefined();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -23,4 +23,19 @@ describe('parseControl', () => {
     for await (const p of parseControlStream(['Package: a\nDescription: x\n long\nVersion: 1\n\nDescription: only\n'], new Set(['Package', 'Version']))) out.push(p);
     expect(out.map((p) => Object.fromEntries(p))).toEqual([{ Package: 'a', Version: '1' }]);
   });
+
+  it('reads a stream cut anywhere (inside a line, at a newline, in a blank line, in chunks without a newline) as the whole text', async () => {
+    const text = 'Package: a\r\nDepends: b (>= 1), c\n more\n\nPackage: d\nVersion: 2\n\n\nPackage: e\n';
+    const whole = parseControl(text).map((p) => Object.fromEntries(p));
+    const bytes = Buffer.from(text, 'utf8');
+    for (let size = 1; size <= bytes.length; size++) {
+      const chunks = [];
+      for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+      const out = [];
+      for await (const p of parseControlStream(chunks)) out.push(Object.fromEntries(p));
+      expect(out, `chunks of ${size} bytes`).toEqual(whole);
+    }
+    expect(whole.map((p) => p.Package)).toEqual(['a', 'd', 'e']);
+  });
 });
+

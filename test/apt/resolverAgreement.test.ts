@@ -11,6 +11,7 @@ import type { AptPackage } from '../../src/sources/apt/types.js';
 import { run } from '../helpers/cli.js';
 import { context, fixtureUpstream } from './aptSetup.js';
 import { privateApt } from './privateApt.js';
+import { REAL_SETS } from './realSets.js';
 
 // Each set is resolved by ferry and by `apt-get install --simulate --no-install-recommends` on an
 // empty dpkg status with the same indexes; the chosen packages and versions must be the same.
@@ -46,27 +47,6 @@ const machineLists = await run('apt-get', ['indextargets', '--format', '$(FILENA
   (r) => (r.code === 0 ? r.stdout.split('\n').filter((l) => l.startsWith('/')) : []),
   () => [] as string[],
 );
-const REAL_SETS = [
-  ['nginx-light', 'python3-venv'],
-  ['postgresql'],
-  ['openssh-server', 'python3'],
-  ['build-essential'],
-  ['ansible-core'],
-  ['default-jre-headless'],
-  ['git', 'curl'],
-  ['apache2', 'libapache2-mod-wsgi-py3'],
-  ['mariadb-server'],
-  ['rsyslog', 'cron'],
-  // across sections, each with a virtual package or an OR-group whose first alternative is virtual
-  ['cream'], // editors: vim-ruby is provided by several vim variants
-  ['bsd-mailx'], // mail: default-mta | mail-transport-agent
-  ['mutt'],
-  ['xterm'], // x11
-  ['php-fpm'], // php: php8.2-fpm, phpapi
-  ['python3-numpy'], // python: python3-numpy-abi9
-  ['golang-go'], // golang
-  ['exim4-daemon-light', 'logrotate'],
-];
 
 describe.skipIf(machineLists.length === 0)("resolver agrees with apt-get on the machine's real Debian index", () => {
   let index: PackageIndex;

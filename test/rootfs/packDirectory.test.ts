@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,16 @@ describe('packDirectory', () => {
     expect(ta.equals(await tarOf(b))).toBe(true);
     // and the epoch is in the bytes: another epoch, other bytes
     expect(ta.equals(await tarOf(a, new Date('2027-01-01T00:00:00Z')))).toBe(false);
+  });
+
+  it('orders names by their UTF-8 bytes, as `tar --sort=name` does, where UTF-16 order differs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-pack-order-'));
+    // U+1F600 sorts before U+FF61 by UTF-16 units (a surrogate, D83D) but after it by UTF-8 bytes (F0 > EF)
+    for (const name of ['\u{1F600}', '\uFF61', 'Z', 'a', 'é', 'e-']) await writeFile(join(dir, name), name);
+    const ours = execFileSync('tar', ['-t'], { input: await tarOf(dir) }).toString();
+    const gnu = execFileSync('bash', ['-c', `tar --sort=name -cf - -C "${dir}" . | tar -t`]).toString();
+    expect(ours).toBe(gnu);
+    expect(ours.indexOf('\uFF61')).toBeLessThan(ours.indexOf('\u{1F600}'));
   });
 
   it('refuses a file whose size changes between listing and reading, naming it', async () => {

@@ -18,7 +18,7 @@ export async function readDebControlCached(file: string, sha256: string, cacheDi
   const entry = join(cacheDir, 'deb-control', 'v1', sha256);
   const cached = parseEntry(await readFile(entry, 'utf8').catch(() => undefined));
   if (cached) return cached;
-  const control = await readDebControl(file);
+  const { control } = await readDebControl(file);
   await writeFileAtomic(entry, JSON.stringify([...control]));
   return control;
 }

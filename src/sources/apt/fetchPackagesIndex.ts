@@ -1,13 +1,13 @@
 import { createReadStream } from 'node:fs';
 import { fetchToCache, type FetchStats } from '../../fetch/index.js';
-import { FetchError } from '../../errors.js';
+import { FetchError, IntegrityError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
 import { decompressStream } from './decompress.js';
 import type { UpstreamRelease } from './fetchUpstreamRelease.js';
-import { PackedIndex, packIndex } from './packedIndex.js';
+import { PackedIndexWriter, type PackedIndex } from './packedIndex.js';
 import { readParsedIndex, writeParsedIndex } from './parsedIndexCache.js';
 import { readPackagesIndex } from './readPackagesIndex.js';
-import type { AptOrigin, AptPackage } from './types.js';
+import type { AptOrigin } from './types.js';
 
 /**
  * Fetch COMPONENT/binary-ARCH/Packages(.gz|.xz) as the verified Release lists it (gz preferred, then
@@ -51,13 +51,20 @@ export async function fetchPackagesIndex(
       missing = err as FetchError;
       continue;
     }
-    const out: AptPackage[] = [];
     const raw = createReadStream(got.path, { highWaterMark: 1 << 20 });
-    for await (const p of readPackagesIndex(decompressStream(raw, ext.slice(1) as 'gz' | 'xz' | '', url), origin, url)) out.push(p);
-    const packed = packIndex(out);
-    await writeParsedIndex(opts.cacheDir, want.sha256, packed);
-    return PackedIndex.open(packed, origin)!;
+    await writeParsedIndex(opts.cacheDir, want.sha256, await packPackagesIndex(decompressStream(raw, ext.slice(1) as 'gz' | 'xz' | '', url), origin, url));
+    // from the file, as the next lock will: of the packed index only its number table stays in memory
+    const packed = await readParsedIndex(opts.cacheDir, want.sha256, origin);
+    if (!packed) throw new IntegrityError(`${url}: the packed index just written to the cache (${opts.cacheDir}/apt-parsed) does not read back whole: check the disk`);
+    return packed;
   }
   if (missing) throw missing;
   return undefined;
+}
+
+/** Parse and pack a Packages index; nothing of the parsing outlives the packed parts it returns. */
+async function packPackagesIndex(text: AsyncIterable<Buffer | string>, origin: AptOrigin, url: string): Promise<Uint8Array[]> {
+  const writer = new PackedIndexWriter();
+  for await (const p of readPackagesIndex(text, origin, url)) writer.add(p);
+  return writer.finish();
 }

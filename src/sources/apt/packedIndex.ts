@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { formatRelation, parseDependencies, type Relation } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
@@ -58,14 +59,31 @@ function hash(s: string): number {
   return h >>> 0;
 }
 
+/** A u32 array that grows as it is appended to (by half again: at most a third of it unused). */
+class Words {
+  array = new Uint32Array(1024);
+  length = 0;
+  push(n: number): void {
+    if (this.length === this.array.length) {
+      const bigger = new Uint32Array(Math.ceil(this.array.length * 1.5));
+      bigger.set(this.array);
+      this.array = bigger;
+    }
+    this.array[this.length++] = n;
+  }
+  get words(): Uint32Array {
+    return this.array.subarray(0, this.length);
+  }
+}
+
 /** Records grouped by a string id of theirs (CSR: start[id] .. start[id + 1] in `list`), index order kept. */
-function groupBy(strings: number, pairs: Array<[id: number, record: number]>): [Uint32Array, Uint32Array] {
+function groupBy(strings: number, ids: Uint32Array, records: Uint32Array): [Uint32Array, Uint32Array] {
   const start = new Uint32Array(strings + 1);
-  for (const [id] of pairs) start[id + 1]!++;
+  for (const id of ids) start[id + 1]!++;
   for (let id = 0; id < strings; id++) start[id + 1]! += start[id]!;
   const fill = start.slice(0, strings);
-  const list = new Uint32Array(pairs.length);
-  for (const [id, record] of pairs) list[fill[id]!++] = record;
+  const list = new Uint32Array(ids.length);
+  ids.forEach((id, k) => (list[fill[id]!++] = records[k]!));
   return [start, list];
 }
 
@@ -86,85 +104,167 @@ function namesMet(p: AptPackage): string[] {
   return [...out];
 }
 
-/** Encode packages (their origins are not kept: the same bytes may come from another URI). */
-export function packIndex(packages: readonly AptPackage[]): Buffer {
-  const ids = new Map<string, number>();
-  const strings: string[] = [];
-  const id = (s: string | undefined): number => {
+const TEXT_CHUNK = 1 << 20;
+
+/**
+ * Packs packages one at a time, as a Packages index is parsed: no package object outlives its `add`, a
+ * string shared by many packages (a name, a Depends line, a version) is kept once, and the strings no
+ * other package shares (file name, sha256) are not remembered at all, only written. `finish` gives the
+ * packed index as parts to write one after the other (its sha256 computed over them), never copied into
+ * one buffer: for bookworm main the ~30 MiB index exists once, in its parts.
+ */
+export class PackedIndexWriter {
+  private readonly ids = new Map<string, number>();
+  /** string ids that name a package, a relation's target or a Provides: the hash table's keys */
+  private readonly names = new Set<number>();
+  private readonly stringEnd = new Words();
+  private readonly text: Buffer[] = [Buffer.allocUnsafeSlow(TEXT_CHUNK)];
+  private textUsed = 0;
+  private textBytes = 0;
+  private readonly records = new Words();
+  /** the record being added */
+  private readonly record = new Uint32Array(FIELDS);
+  private readonly meets = new Words();
+  private readonly meetEnd = new Words();
+  private readonly providingIds = new Words();
+  private readonly providingRecords = new Words();
+  private count = 0;
+
+  /** a new string's id (its UTF-8 bytes appended to the table) */
+  private append(s: string): number {
+    const bytes = Buffer.byteLength(s, 'utf8');
+    let chunk = this.text[this.text.length - 1]!;
+    if (this.textUsed + bytes > chunk.length) {
+      chunk = Buffer.allocUnsafeSlow(Math.max(TEXT_CHUNK, bytes));
+      this.text[this.text.length - 1] = this.text[this.text.length - 1]!.subarray(0, this.textUsed);
+      this.text.push(chunk);
+      this.textUsed = 0;
+    }
+    this.textUsed += chunk.write(s, this.textUsed, 'utf8');
+    this.textBytes += bytes;
+    this.stringEnd.push(this.textBytes);
+    return this.stringEnd.length - 1;
+  }
+
+  /** the id of a string many packages may share (kept once) */
+  private shared(s: string | undefined): number {
     if (s === undefined) return NONE;
-    let n = ids.get(s);
+    let n = this.ids.get(s);
     if (n === undefined) {
-      n = strings.length;
-      ids.set(s, n);
-      strings.push(s);
+      n = this.append(s);
+      this.ids.set(s, n);
     }
     return n;
-  };
-  const records = new Uint32Array(packages.length * FIELDS);
-  const meetStart = new Uint32Array(packages.length + 1);
-  const meets: number[] = [];
-  const named: Array<[number, number]> = [];
-  const providing: Array<[number, number]> = [];
-  packages.forEach((p, i) => {
-    const r = i * FIELDS;
-    records[r + F_NAME] = id(p.name);
-    records[r + F_VERSION] = id(p.version);
-    records[r + F_ARCH] = id(p.architecture);
-    records[r + F_MULTIARCH] = id(p.multiArch);
-    records[r + F_PRIORITY] = id(p.priority);
-    records[r + F_DEPENDS] = id(p.depends);
-    records[r + F_PREDEPENDS] = id(p.preDepends);
-    records[r + F_RECOMMENDS] = id(p.recommends);
-    records[r + F_CONFLICTS] = id(p.conflicts);
-    records[r + F_BREAKS] = id(p.breaks);
-    records[r + F_OTHER] = id(p.otherRelations);
-    records[r + F_PROVIDES] = p.provides.length > 0 ? id(p.provides.map(formatRelation).join(', ')) : NONE;
-    records[r + F_FILENAME] = id(p.filename);
-    records[r + F_SHA256] = id(p.sha256);
-    records[r + F_SIZE_HI] = Math.floor(p.size / 2 ** 32);
-    records[r + F_SIZE_LO] = p.size % 2 ** 32;
-    records[r + F_FLAGS] = (p.essential ? ESSENTIAL : 0) | (p.important ? IMPORTANT : 0);
-    records[r + F_SECTION] = id(p.section);
-    for (const n of namesMet(p)) meets.push(id(n));
-    meetStart[i + 1] = meets.length;
-    named.push([records[r + F_NAME]!, i]);
-    for (const prov of p.provides) providing.push([id(prov.name), i]);
-  });
-  const [namedStart, namedList] = groupBy(strings.length, named);
-  const [providingStart, providingList] = groupBy(strings.length, providing);
-  const nameIds = [...new Set(meets)];
-  let size = 1;
-  while (size < nameIds.length * 2) size *= 2;
-  const slots = new Uint32Array(size).fill(NONE);
-  for (const n of nameIds) {
-    let at = hash(strings[n]!) & (size - 1);
-    while (slots[at] !== NONE) at = (at + 1) & (size - 1);
-    slots[at] = n;
   }
-  const text = strings.map((s) => Buffer.from(s, 'utf8'));
-  const stringStart = new Uint32Array(strings.length + 1);
-  text.forEach((b, i) => (stringStart[i + 1] = stringStart[i]! + b.length));
-  const bytes = stringStart[strings.length]!;
-  const parts = [
-    [packages.length, strings.length, meets.length, providing.length, bytes, size],
-    records, meetStart, meets, namedStart, namedList, providingStart, providingList, slots, stringStart,
-  ];
-  const words = parts.reduce((n, part) => n + part.length, 0);
-  const body = Buffer.alloc(words * 4 + bytes);
-  const u32 = new Uint32Array(body.buffer, body.byteOffset, words);
-  let at = 0;
-  for (const part of parts) {
-    u32.set(part, at);
-    at += part.length;
+
+  private name(s: string): number {
+    const n = this.shared(s);
+    this.names.add(n);
+    return n;
   }
-  let off = words * 4;
-  for (const b of text) off += b.copy(body, off);
-  const header = Buffer.alloc(HEADER_WORDS * 4);
-  const h = new Uint32Array(header.buffer, header.byteOffset, 4);
-  h.set([MAGIC, PACKED_LAYOUT, body.length, 0]);
-  createHash('sha256').update(body).digest().copy(header, 16);
-  return Buffer.concat([header, body]);
+
+  add(p: AptPackage): void {
+    const r = this.record;
+    r[F_NAME] = this.name(p.name);
+    r[F_VERSION] = this.shared(p.version);
+    r[F_ARCH] = this.shared(p.architecture);
+    r[F_MULTIARCH] = this.shared(p.multiArch);
+    r[F_PRIORITY] = this.shared(p.priority);
+    r[F_DEPENDS] = this.shared(p.depends);
+    r[F_PREDEPENDS] = this.shared(p.preDepends);
+    r[F_RECOMMENDS] = this.shared(p.recommends);
+    r[F_CONFLICTS] = this.shared(p.conflicts);
+    r[F_BREAKS] = this.shared(p.breaks);
+    r[F_OTHER] = this.shared(p.otherRelations);
+    r[F_PROVIDES] = p.provides.length > 0 ? this.shared(p.provides.map(formatRelation).join(', ')) : NONE;
+    r[F_FILENAME] = this.append(p.filename);
+    r[F_SHA256] = this.append(p.sha256);
+    r[F_SIZE_HI] = Math.floor(p.size / 2 ** 32);
+    r[F_SIZE_LO] = p.size % 2 ** 32;
+    r[F_FLAGS] = (p.essential ? ESSENTIAL : 0) | (p.important ? IMPORTANT : 0);
+    r[F_SECTION] = this.shared(p.section);
+    for (const n of r) this.records.push(n);
+    for (const n of namesMet(p)) this.meets.push(this.name(n));
+    this.meetEnd.push(this.meets.length);
+    for (const prov of p.provides) {
+      this.providingIds.push(this.name(prov.name));
+      this.providingRecords.push(this.count);
+    }
+    this.count++;
+  }
+
+  /** The packed index, as consecutive parts (the header first). */
+  finish(): Uint8Array[] {
+    const strings = this.stringEnd.length;
+    const records = this.records.words;
+    const nameOf = new Uint32Array(this.count);
+    for (let i = 0; i < this.count; i++) nameOf[i] = records[i * FIELDS + F_NAME]!;
+    const [namedStart, namedList] = groupBy(strings, nameOf, new Uint32Array(this.count).map((_, i) => i));
+    const [providingStart, providingList] = groupBy(strings, this.providingIds.words, this.providingRecords.words);
+    let size = 1;
+    while (size < this.names.size * 2) size *= 2;
+    const slots = new Uint32Array(size).fill(NONE);
+    for (const [s, n] of this.ids) {
+      if (!this.names.has(n)) continue;
+      let at = hash(s) & (size - 1);
+      while (slots[at] !== NONE) at = (at + 1) & (size - 1);
+      slots[at] = n;
+    }
+    const meetStart = new Uint32Array(this.count + 1);
+    meetStart.set(this.meetEnd.words, 1);
+    const stringStart = new Uint32Array(strings + 1);
+    stringStart.set(this.stringEnd.words, 1);
+    this.text[this.text.length - 1] = this.text[this.text.length - 1]!.subarray(0, this.textUsed);
+    const counts = new Uint32Array([this.count, strings, this.meets.length, this.providingIds.length, this.textBytes, size]);
+    const tables = [counts, records, meetStart, this.meets.words, namedStart, namedList, providingStart, providingList, slots, stringStart];
+    const body = [...tables.map((t) => new Uint8Array(t.buffer, t.byteOffset, t.byteLength)), ...this.text];
+    const hasher = createHash('sha256');
+    let length = 0;
+    for (const part of body) {
+      hasher.update(part);
+      length += part.length;
+    }
+    const header = Buffer.alloc(HEADER_WORDS * 4);
+    new Uint32Array(header.buffer, header.byteOffset, 4).set([MAGIC, PACKED_LAYOUT, length, 0]);
+    hasher.digest().copy(header, 16);
+    return [header, ...body];
+  }
 }
+
+/** Encode packages in one buffer (their origins are not kept: the same bytes may come from another URI). */
+export function packIndex(packages: Iterable<AptPackage>): Buffer {
+  const writer = new PackedIndexWriter();
+  for (const p of packages) writer.add(p);
+  return Buffer.concat(writer.finish());
+}
+
+/** Whether a header names this layout and a body of the length that follows it. */
+function headerFits(header: Buffer, total: number): boolean {
+  if (header.length < HEADER_WORDS * 4) return false;
+  const h = new Uint32Array(header.buffer, header.byteOffset, 4);
+  return h[0] === MAGIC && h[1] === PACKED_LAYOUT && h[2] === total - HEADER_WORDS * 4;
+}
+
+/** The number of u32 words before the string bytes, when the counts (the body's first words) agree with its length. */
+function tableWords(counts: Uint32Array, bodyLength: number): number | undefined {
+  if (counts.length < COUNTS) return undefined;
+  const [count, strings, nMeets, nProviding, bytes, nSlots] = counts as unknown as number[] as [number, number, number, number, number, number];
+  const words = COUNTS + count * (FIELDS + 2) + 1 + nMeets + (strings + 1) * 3 + nProviding + nSlots;
+  return words * 4 + bytes === bodyLength && (nSlots & (nSlots - 1)) === 0 ? words : undefined;
+}
+
+/** Fill `buf` from the file at `position`; false when the file ends first. */
+function readFully(fd: number, buf: Uint8Array, position: number): boolean {
+  for (let got = 0; got < buf.length; ) {
+    const n = readSync(fd, buf, got, buf.length - got, position + got);
+    if (n <= 0) return false;
+    got += n;
+  }
+  return true;
+}
+
+/** Closes the file of an index read from disk once nothing uses the index any more. */
+const openFiles = new FinalizationRegistry<number>((fd) => closeSync(fd));
 
 /** The records of one packed index; `origin` is where these bytes came from this time. */
 export class PackedIndex {
@@ -180,11 +280,12 @@ export class PackedIndex {
   private readonly providing: Uint32Array;
   private readonly slots: Uint32Array;
   private readonly stringStart: Uint32Array;
-  private readonly bytes: Buffer;
-  private readonly decoded: Array<string | undefined>;
-  private readonly packages: Array<AptPackage | undefined>;
+  /** the bytes start … end of the string table as text */
+  private readonly text: (start: number, end: number) => string;
+  private readonly decoded = new Map<number, string>();
+  private readonly packages = new Map<number, AptPackage>();
 
-  private constructor(words: Uint32Array, bytes: Buffer, private readonly origin: AptOrigin) {
+  private constructor(words: Uint32Array, text: (start: number, end: number) => string, private readonly origin: AptOrigin) {
     const [count, strings, nMeets, nProviding, , nSlots] = words as unknown as number[] as [number, number, number, number, number, number];
     this.count = count;
     this.strings = strings;
@@ -199,37 +300,83 @@ export class PackedIndex {
     this.providing = take(nProviding);
     this.slots = take(nSlots);
     this.stringStart = take(strings + 1);
-    this.bytes = bytes;
-    this.decoded = new Array<string | undefined>(strings);
-    this.packages = new Array<AptPackage | undefined>(count);
+    this.text = text;
   }
 
   /**
-   * Open a packed index, or undefined when the buffer is not one whole, undamaged index of this layout
-   * (truncated, changed on disk, another layout): a cache entry is never trusted blindly.
+   * Open a packed index held in memory, or undefined when the buffer is not one whole, undamaged index
+   * of this layout (truncated, changed on disk, another layout): a cache entry is never trusted blindly.
    */
   static open(data: Buffer, origin: AptOrigin): PackedIndex | undefined {
-    if (data.length < HEADER_WORDS * 4) return undefined;
     // the u32 views need 4-byte alignment; a small Buffer may sit anywhere in Node's pool (alloc is never pooled)
     const buf = data.byteOffset % 4 === 0 ? data : Buffer.alloc(data.length, data);
-    const h = new Uint32Array(buf.buffer, buf.byteOffset, 4);
-    if (h[0] !== MAGIC || h[1] !== PACKED_LAYOUT || h[2] !== buf.length - HEADER_WORDS * 4) return undefined;
+    if (!headerFits(buf, buf.length)) return undefined;
     const body = buf.subarray(HEADER_WORDS * 4);
     if (!createHash('sha256').update(body).digest().equals(buf.subarray(16, 48))) return undefined;
-    if (body.length < COUNTS * 4) return undefined;
-    const c = new Uint32Array(body.buffer, body.byteOffset, COUNTS);
-    const [count, strings, nMeets, nProviding, bytes, nSlots] = c as unknown as number[] as [number, number, number, number, number, number];
-    const words = COUNTS + count * (FIELDS + 2) + 1 + nMeets + (strings + 1) * 3 + nProviding + nSlots;
-    if (words * 4 + bytes !== body.length || (nSlots & (nSlots - 1)) !== 0) return undefined;
-    return new PackedIndex(new Uint32Array(body.buffer, body.byteOffset, words), body.subarray(words * 4), origin);
+    const words = tableWords(new Uint32Array(body.buffer, body.byteOffset, Math.min(COUNTS, body.length >> 2)), body.length);
+    if (words === undefined) return undefined;
+    const strings = body.subarray(words * 4);
+    return new PackedIndex(new Uint32Array(body.buffer, body.byteOffset, words), (start, end) => strings.toString('utf8', start, end), origin);
+  }
+
+  /**
+   * Open a packed index file, checked whole as `open` checks a buffer, keeping only its number table
+   * in memory (~12 of bookworm main's ~30 MiB): a string is read from the file when first used, and a
+   * lock uses a few thousand of its 315,000. The check streams the string table through one small
+   * buffer, so the file is never in memory whole. The file stays open while the index is in use: the
+   * cache only ever replaces an entry by a rename, so what is read later is what was checked.
+   */
+  static openFile(path: string, origin: AptOrigin): PackedIndex | undefined {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return undefined;
+    }
+    const index = PackedIndex.checkFile(fd, origin);
+    if (index) openFiles.register(index, fd);
+    else closeSync(fd);
+    return index;
+  }
+
+  private static checkFile(fd: number, origin: AptOrigin): PackedIndex | undefined {
+    const size = fstatSync(fd).size;
+    const header = Buffer.alloc(HEADER_WORDS * 4);
+    if (size < header.length || !readFully(fd, header, 0) || !headerFits(header, size)) return undefined;
+    const bodyLength = size - header.length;
+    const counts = new Uint32Array(Math.min(COUNTS, bodyLength >> 2));
+    if (!readFully(fd, new Uint8Array(counts.buffer), header.length)) return undefined;
+    const words = tableWords(counts, bodyLength);
+    if (words === undefined) return undefined;
+    const hasher = createHash('sha256');
+    const table = new Uint32Array(words);
+    const tableBytes = new Uint8Array(table.buffer);
+    if (!readFully(fd, tableBytes, header.length)) return undefined;
+    hasher.update(tableBytes);
+    const stringsAt = header.length + words * 4;
+    const chunk = Buffer.allocUnsafeSlow(1 << 20);
+    for (let at = stringsAt; at < size; at += chunk.length) {
+      const part = chunk.subarray(0, Math.min(chunk.length, size - at));
+      if (!readFully(fd, part, at)) return undefined;
+      hasher.update(part);
+    }
+    if (!hasher.digest().equals(header.subarray(16, 48))) return undefined;
+    let scratch = chunk;
+    const text = (start: number, end: number): string => {
+      if (end - start > scratch.length) scratch = Buffer.allocUnsafeSlow(end - start);
+      const part = scratch.subarray(0, end - start);
+      if (!readFully(fd, part, stringsAt + start)) throw new Error(`the packed index file shrank while in use (string table bytes ${start}-${end})`);
+      return part.toString('utf8');
+    };
+    return new PackedIndex(table, text, origin);
   }
 
   /** A string of the table, decoded once. */
   string(id: number): string {
-    let s = this.decoded[id];
+    let s = this.decoded.get(id);
     if (s === undefined) {
-      s = this.bytes.toString('utf8', this.stringStart[id], this.stringStart[id + 1]);
-      this.decoded[id] = s;
+      s = this.text(this.stringStart[id]!, this.stringStart[id + 1]!);
+      this.decoded.set(id, s);
     }
     return s;
   }
@@ -275,7 +422,7 @@ export class PackedIndex {
 
   /** Record i as a package (decoded on first use, then the same object). */
   get(i: number): AptPackage {
-    let p = this.packages[i];
+    let p = this.packages.get(i);
     if (p) return p;
     const r = i * FIELDS;
     const flags = this.records[r + F_FLAGS]!;
@@ -299,7 +446,7 @@ export class PackedIndex {
       if (v !== undefined) (p as unknown as Record<string, string>)[key] = v;
     }
     if (flags & IMPORTANT) p.important = true;
-    this.packages[i] = p;
+    this.packages.set(i, p);
     return p;
   }
 }

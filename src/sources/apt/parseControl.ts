@@ -88,13 +88,23 @@ function createParagraphParser(emit: (p: Paragraph) => void, fields?: ReadonlySe
   };
   return {
     push(chunk: Buffer) {
-      const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
       let start = 0;
-      for (let nl = data.indexOf(NL, start); nl >= 0; nl = data.indexOf(NL, start)) {
-        line(data, start, nl);
+      if (rest.length > 0) {
+        // only the line cut between the chunks is joined: the chunk itself is read where it is
+        const nl = chunk.indexOf(NL);
+        if (nl < 0) {
+          rest = Buffer.concat([rest, chunk]);
+          return;
+        }
+        const joined = Buffer.concat([rest, chunk.subarray(0, nl)]);
+        line(joined, 0, joined.length);
         start = nl + 1;
       }
-      rest = Buffer.from(data.subarray(start));
+      for (let nl = chunk.indexOf(NL, start); nl >= 0; nl = chunk.indexOf(NL, start)) {
+        line(chunk, start, nl);
+        start = nl + 1;
+      }
+      rest = Buffer.from(chunk.subarray(start));
     },
     end() {
       if (rest.length > 0) line(rest, 0, rest.length);

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/writeFileAtomic.js';
 import { PACKED_LAYOUT, PackedIndex } from './packedIndex.js';
@@ -12,7 +11,7 @@ import type { AptOrigin } from './types.js';
  * whenever the packed form does, so older caches are simply not read. An entry that is truncated or
  * damaged fails its own length and checksum and is rebuilt from the index.
  *
- *   CACHE/apt-parsed/v2/SHA256
+ *   CACHE/apt-parsed/vLAYOUT/SHA256
  */
 function entry(cacheDir: string, sha256: string): string {
   return join(cacheDir, 'apt-parsed', `v${PACKED_LAYOUT}`, sha256);
@@ -20,10 +19,10 @@ function entry(cacheDir: string, sha256: string): string {
 
 /** The index with this sha256 as read from `origin`, or undefined when not cached (or not intact). */
 export async function readParsedIndex(cacheDir: string, sha256: string, origin: AptOrigin): Promise<PackedIndex | undefined> {
-  const data = await readFile(entry(cacheDir, sha256)).catch(() => undefined);
-  return data && PackedIndex.open(data, origin);
+  return PackedIndex.openFile(entry(cacheDir, sha256), origin);
 }
 
-export async function writeParsedIndex(cacheDir: string, sha256: string, packed: Buffer): Promise<void> {
+/** Keep a packed index (PackedIndexWriter's parts) for the next lock. */
+export async function writeParsedIndex(cacheDir: string, sha256: string, packed: readonly Uint8Array[]): Promise<void> {
   await writeFileAtomic(entry(cacheDir, sha256), packed);
 }

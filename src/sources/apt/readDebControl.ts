@@ -1,44 +1,25 @@
-import { open } from 'node:fs/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { IntegrityError } from '../../errors.js';
 import { decompress } from './decompress.js';
 import { parseControl, type Paragraph } from './parseControl.js';
+import { readInWorker } from '../../util/readInWorker.js';
 
 /**
  * The control paragraph of a .deb: an ar archive whose second member is control.tar[.gz|.xz|.zst]
- * holding ./control. Only the archive's head is read, never the data member.
+ * holding ./control. Read on a worker thread (readInWorker), which also decodes an xz member (Debian's
+ * usual) only as far as ./control; with `sha256`, the same open file is hashed whole there, so publishing
+ * reads each .deb once and hashes and decodes on every core. Without it, only the archive's head is read.
  */
-export async function readDebControl(path: string): Promise<Paragraph> {
-  const fh = await open(path, 'r');
-  try {
-    const magic = Buffer.alloc(8);
-    await fh.read(magic, 0, 8, 0);
-    if (magic.toString('latin1') !== '!<arch>\n') throw new IntegrityError(`${path}: not a Debian package (no ar header)`);
-    let pos = 8;
-    const header = Buffer.alloc(60);
-    for (let member = 0; member < 3; member++) {
-      const { bytesRead } = await fh.read(header, 0, 60, pos);
-      if (bytesRead < 60) break;
-      const name = header.toString('latin1', 0, 16).trim().replace(/\/$/, '');
-      const size = Number.parseInt(header.toString('latin1', 48, 58).trim(), 10);
-      pos += 60;
-      if (name.startsWith('control.tar')) {
-        if (!Number.isSafeInteger(size) || size > 64 << 20) throw new IntegrityError(`${path}: control member has an implausible size`);
-        const data = Buffer.alloc(size);
-        await fh.read(data, 0, size, pos);
-        const tarData = await decompress(data, name.slice('control.tar'.length).replace(/^\./, ''), `${path} ${name}`);
-        const control = await extractMember(tarData, 'control');
-        if (!control) throw new IntegrityError(`${path}: ${name} has no control file`);
-        const [p] = parseControl(control);
-        if (!p) throw new IntegrityError(`${path}: empty control file`);
-        return p;
-      }
-      pos += size + (size % 2);
-    }
-    throw new IntegrityError(`${path}: no control.tar member`);
-  } finally {
-    await fh.close();
-  }
+export async function readDebControl(path: string, opts: { sha256?: boolean } = {}): Promise<{ control: Paragraph; sha256?: string; size?: number }> {
+  const { member, problem, sha256, size } = await readInWorker(path, { arMember: 'control.tar', tarEntry: ['./control', 'control'], sha256: opts.sha256 });
+  if (!member) throw new IntegrityError(`${path}: ${problem}`);
+  const kind = member.decompressed ? '' : member.name.slice('control.tar'.length).replace(/^\./, '');
+  const tarData = await decompress(member.data, kind, `${path} ${member.name}`);
+  const text = await extractMember(tarData, 'control');
+  if (!text) throw new IntegrityError(`${path}: ${member.name} has no control file`);
+  const [control] = parseControl(text);
+  if (!control) throw new IntegrityError(`${path}: empty control file`);
+  return { control, sha256, size };
 }
 
 function extractMember(tarData: Buffer, wanted: string): Promise<string | undefined> {

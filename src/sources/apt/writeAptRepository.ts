@@ -8,7 +8,7 @@ import { clearsign, signatureDate, signDetached } from '../../pgp/sign.js';
 import { formatParagraph, type Paragraph } from './parseControl.js';
 import { readDebControl } from './readDebControl.js';
 import { readDebControlCached } from './debControlCache.js';
-import { sha256File, sha256Hex } from '../../util/sha256.js';
+import { sha256Hex } from '../../util/sha256.js';
 
 export interface AptRepositoryDeb {
   /** the .deb on disk (usually in the download cache) */
@@ -82,11 +82,13 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
   const read = await pMap(
     opts.debs,
     async (deb) => {
-      const [control, digest] = await Promise.all([
-        opts.cacheDir !== undefined && deb.sha256 !== undefined ? readDebControlCached(deb.file, deb.sha256, opts.cacheDir) : readDebControl(deb.file),
-        deb.sha256 !== undefined && deb.size !== undefined ? { sha256: deb.sha256, size: deb.size } : sha256File(deb.file),
-      ]);
-      return { deb, control, ...digest };
+      // a digest the lock already knows is not computed again; otherwise one read gives both
+      const known = deb.sha256 !== undefined && deb.size !== undefined;
+      if (known && opts.cacheDir !== undefined) {
+        return { deb, control: await readDebControlCached(deb.file, deb.sha256!, opts.cacheDir), sha256: deb.sha256!, size: deb.size! };
+      }
+      const { control, sha256, size } = await readDebControl(deb.file, { sha256: !known });
+      return { deb, control, sha256: known ? deb.sha256! : sha256!, size: known ? deb.size! : size! };
     },
     { concurrency: opts.jobs ?? 8 },
   );

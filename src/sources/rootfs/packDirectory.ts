@@ -52,6 +52,9 @@ export async function* packDirectory(root: string, opts: { epoch: Date; log?: Lo
   yield* ready();
 }
 
+/** one byte past a file's listed end: a read there that finds anything means the file grew */
+const PROBE = Buffer.alloc(1);
+
 /** Fills 1 MiB buffers with headers, file data read in place, and zero padding; full ones wait in `full`. */
 class OutputBuffer {
   full: Buffer[] = [];
@@ -94,7 +97,7 @@ class OutputBuffer {
         this.off += n;
         pos += n;
       }
-      if (readSync(fd, Buffer.alloc(1), 0, 1, size) !== 0) throw changed(path, size, size + 1);
+      if (readSync(fd, PROBE, 0, 1, size) !== 0) throw changed(path, size, size + 1);
     } finally {
       closeSync(fd);
     }

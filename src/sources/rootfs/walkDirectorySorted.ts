@@ -9,9 +9,16 @@ export interface WalkEntry {
   stat: Stats;
 }
 
-/** Names compare as their UTF-8 bytes, as C's strcmp and `tar --sort=name` compare them, not by UTF-16 units. */
-export function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/**
+ * A folder's names in the order of their UTF-8 bytes, as C's strcmp and `tar --sort=name` compare them,
+ * not by UTF-16 units. Each name is encoded once, not at every comparison (a folder of n names costs n
+ * encodings instead of about 2 n log n).
+ */
+function sortNames(names: string[]): string[] {
+  return names
+    .map((name) => ({ name, bytes: Buffer.from(name, 'utf8') }))
+    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+    .map((n) => n.name);
 }
 
 /**
@@ -28,7 +35,7 @@ export function* walkDirectorySorted(root: string): Generator<WalkEntry> {
 }
 
 function* walkChildren(dir: string, rel: string): Generator<WalkEntry> {
-  for (const name of readdirSync(dir).sort(compareNames)) {
+  for (const name of sortNames(readdirSync(dir))) {
     const file = join(dir, name);
     const entry = { path: `${rel}/${name}`, file, stat: lstatSync(file) };
     yield entry;

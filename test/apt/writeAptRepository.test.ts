@@ -1,0 +1,91 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IntegrityError } from '../../src/errors.js';
+import { generateKey } from '../../src/pgp/generateKey.js';
+import { writeAptRepository } from '../../src/sources/apt/writeAptRepository.js';
+
+/** A .deb built by dpkg-deb, its control.tar compressed with `compression` (xz is Debian's usual). */
+function dpkgDeb(dir: string, name: string, compression: 'xz' | 'gzip', extra = ''): string {
+  const root = join(dir, `${name}-root`);
+  mkdirSync(join(root, 'DEBIAN'), { recursive: true });
+  mkdirSync(join(root, 'usr/share', name), { recursive: true });
+  writeFileSync(join(root, 'usr/share', name, 'data'), createHash('sha256').update(name).digest('hex').repeat(3000));
+  writeFileSync(join(root, 'DEBIAN/control'), `Package: ${name}\nVersion: 1.2-3\nArchitecture: all\nMaintainer: ferry tests <tests@ferry.invalid>\n${extra}Description: test package ${name}\n`);
+  // maintainer scripts and md5sums after ./control, as in real packages
+  writeFileSync(join(root, 'DEBIAN/postinst'), `#!/bin/sh\n# ${'x'.repeat(5000)}\nexit 0\n`, { mode: 0o755 });
+  const deb = join(dir, `${name}.deb`);
+  execFileSync('dpkg-deb', ['--root-owner-group', `-Z${compression}`, '-b', root, deb], { stdio: 'ignore' });
+  return deb;
+}
+
+/**
+ * A .deb assembled by hand: its control.tar.xz is a pax archive whose first entry, a name longer than
+ * ustar holds, comes before ./control with a pax header.
+ */
+function paxDeb(dir: string, name: string): string {
+  const ctl = join(dir, `${name}-control`);
+  mkdirSync(ctl, { recursive: true });
+  const long = `a${'-long'.repeat(30)}`;
+  writeFileSync(join(ctl, long), 'first\n');
+  writeFileSync(join(ctl, 'control'), `Package: ${name}\nVersion: 2.0-1\nArchitecture: all\nMaintainer: ferry tests <tests@ferry.invalid>\nDescription: pax control\n`);
+  execFileSync('tar', ['--format=pax', '--owner=0', '--group=0', '-C', ctl, '-cJf', join(dir, 'control.tar.xz'), `./${long}`, './control']);
+  writeFileSync(join(dir, 'debian-binary'), '2.0\n');
+  execFileSync('tar', ['-C', ctl, '-cJf', join(dir, 'data.tar.xz'), '--files-from', '/dev/null']);
+  const deb = join(dir, `${name}.deb`);
+  execFileSync('ar', ['rc', deb, 'debian-binary', 'control.tar.xz', 'data.tar.xz'], { cwd: dir });
+  return deb;
+}
+
+describe('writeAptRepository', () => {
+  let dir: string;
+  let key: openpgp.PrivateKey;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), `ferry-apt-writer-${process.pid}-`));
+    key = await openpgp.readPrivateKey({ armoredKey: (await generateKey({ name: 'apt' })).secretArmored });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('lists each .deb with its own control paragraph, size and sha256, whatever its control.tar compression', async () => {
+    const debs = [dpkgDeb(dir, 'pkg-xz', 'xz', 'Depends: libc6 (>= 2.36)\n'), dpkgDeb(dir, 'pkg-gz', 'gzip'), paxDeb(dir, 'pkg-pax')];
+    const out = join(dir, 'repo');
+    const r = await writeAptRepository({ outDir: out, suite: 'test', architectures: ['amd64'], debs: debs.map((file) => ({ file })), date: new Date('2026-11-25T00:00:00Z'), signingKeys: [key] });
+    const packages = readFileSync(join(out, 'dists/test/main/binary-amd64/Packages'), 'utf8');
+    for (const deb of debs) {
+      // the fields dpkg-deb itself reads from the package, in its order
+      const control = execFileSync('dpkg-deb', ['-f', deb]).toString().trim();
+      const stanza = packages.split('\n\n').find((s) => s.startsWith(control.split('\n')[0]!));
+      expect(stanza, deb).toBeDefined();
+      for (const line of control.split('\n')) expect(stanza).toContain(line);
+      const data = readFileSync(deb);
+      expect(stanza).toContain(`Size: ${statSync(deb).size}`);
+      expect(stanza).toContain(`SHA256: ${createHash('sha256').update(data).digest('hex')}`);
+    }
+    expect(r.packages.map((p) => p.name).sort()).toEqual(['pkg-gz', 'pkg-pax', 'pkg-xz']);
+  });
+
+  it('refuses a file that is not a Debian package, naming it', async () => {
+    const notDeb = join(dir, 'not-a.deb');
+    writeFileSync(notDeb, 'just text\n');
+    const err = await writeAptRepository({ outDir: join(dir, 'refused'), suite: 'test', architectures: ['amd64'], debs: [{ file: notDeb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [key] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect((err as Error).message).toBe(`${notDeb}: not a Debian package (no ar header)`);
+  });
+
+  it('refuses a package whose control.tar.xz is not xz data', async () => {
+    const d = join(dir, 'bad-xz');
+    mkdirSync(d);
+    writeFileSync(join(d, 'debian-binary'), '2.0\n');
+    writeFileSync(join(d, 'control.tar.xz'), 'not xz at all\n');
+    writeFileSync(join(d, 'data.tar.xz'), '');
+    const deb = join(d, 'bad.deb');
+    execFileSync('ar', ['rc', deb, 'debian-binary', 'control.tar.xz', 'data.tar.xz'], { cwd: d });
+    const err = await writeAptRepository({ outDir: join(d, 'repo'), suite: 'test', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [key] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect((err as Error).message).toMatch(new RegExp(`^${deb}: its control.tar member is not valid xz data`));
+  });
+});
