@@ -2,7 +2,7 @@
 // Benchmark: ferry serve against Debian's nginx (with the server block ferry prints) on the same store,
 // in the same run, with the same load generator (wrk -t1). Peer as an expert runs it: worker_processes =
 // the cores, access_log off, sendfile on (with tcp_nopush), open_file_cache for the small files; ferry
-// serve with --no-access-log. Warm: one untimed second for each first, then --rounds rounds (at least 3)
+// serve on the same cores (its default --workers: one per core) with --no-access-log. Warm: one untimed second for each first, then --rounds rounds (at least 3)
 // alternating which server goes first; rows give medians (lib.mjs). Bounded: a few seconds per round.
 // Usage: npm run build && node scripts/bench/serve.mjs [--seconds 5] [--rounds 3] [--large-mib 64] [--nginx-workers CORES]
 import { execFile, spawn } from 'node:child_process';

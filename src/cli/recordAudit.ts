@@ -19,6 +19,10 @@ export interface Seen {
  */
 export async function recordAudit<T>(storeDir: string | undefined, command: AuditEvent['command'], bundle: string, run: () => Promise<{ value: T; result: AuditEvent['result'] }>, seen: Seen): Promise<T> {
   if (!storeDir) return (await run()).value;
+  // the file's own hash, read at the same time as the verify (on a worker thread, so on another core)
+  // rather than in a second pass after it
+  const fileHash = bundle !== '-' && (await isFile(bundle)) ? sha256File(bundle).then((h) => h.sha256) : Promise.resolve(null);
+  fileHash.catch(() => {});
   let outcome: { value: T; result: AuditEvent['result'] } | undefined;
   let failure: unknown;
   try {
@@ -26,7 +30,7 @@ export async function recordAudit<T>(storeDir: string | undefined, command: Audi
   } catch (err) {
     failure = err;
   }
-  const sha256 = bundle !== '-' && (await isFile(bundle)) ? (await sha256File(bundle)).sha256 : null;
+  const sha256 = await fileHash;
   const event: AuditEvent = {
     command,
     bundle: { file: bundle, sha256 },

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import cluster from 'node:cluster';
 import { readFile, realpath } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parseListenAddress, type ListenAddress } from '../serve/parseListenAddress.js';
@@ -15,6 +17,7 @@ interface ServeFlags {
   accessLog: boolean;
   shutdownTimeout: number;
   cache: number;
+  workers: number;
   nginxConfig?: boolean;
   syncLinks?: boolean;
 }
@@ -30,13 +33,14 @@ export function register(program: Command): void {
     .option('--json', 'access log and messages as JSON lines')
     .option('--no-access-log', 'do not write the access log')
     .option('--cache <MiB>', 'memory for small files (up to 64 KiB each, checked against their sha256 once), 0 for none', numberOption('--cache', { min: 0, unit: 'MiB' }), 64)
+    .option('--workers <n>', 'processes serving requests, sharing the listening sockets (default: one per core)', numberOption('--workers', { whole: true, min: 1 }), availableParallelism())
     .option('--shutdown-timeout <seconds>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish', numberOption('--shutdown-timeout', { min: 0, unit: 'seconds' }), 30)
     .option('--nginx-config', 'print an nginx server block serving the same store and URLs (also runs --sync-links), then exit')
     .option('--sync-links', 'update STORE/releases/NAME/VERSION and STORE/mirrors symlinks and STORE/releases.json from STORE/refs (for nginx), then exit')
     .addHelpText(
       'after',
       `
-The access log (stdout) has one line per request; messages go to stderr.
+The access log (stdout) has one line per request, from every worker; messages go to stderr.
 Examples:
   ferry serve --store /srv/ferry --listen 0.0.0.0:8080 --listen [::]:8080
   ferry serve --store /srv/ferry --listen :8443 --tls-cert site.crt --tls-key site.key --json
@@ -66,6 +70,18 @@ Examples:
         return;
       }
 
+      if (flags.workers > 1 && cluster.isPrimary) {
+        // this process only supervises: the workers run this same command line and serve
+        const { superviseWorkers } = await import('../serve/superviseWorkers.js');
+        process.exitCode = await superviseWorkers({ workers: flags.workers, store: storeArg, log, graceMs: grace * 1000, accessLog: process.stdout });
+        if (process.exitCode === 0) log.info('stopped');
+        return;
+      }
+      const { primaryAccessLog, tellPrimary } = await import('../serve/workerMessages.js');
+      const worker = cluster.isWorker;
+      // once its sockets are closed (or could not be opened), the channel to the primary must not keep a
+      // worker alive: it ends like `ferry serve` does, after its last access log lines are written
+      const letGo = () => worker && process.channel?.unref();
       const tls = flags.tlsCert && flags.tlsKey ? { cert: await readPem(flags.tlsCert, '--tls-cert'), key: await readPem(flags.tlsKey, '--tls-key') } : undefined;
       const server = await createServer({
         store: storeArg,
@@ -73,14 +89,19 @@ Examples:
         tls,
         log,
         cacheBytes: Math.floor(cacheMiB * 1024 * 1024),
-        accessLog: flags.accessLog ? createAccessLog(process.stdout, { json: flags.json }) : undefined,
+        accessLog: flags.accessLog ? createAccessLog(worker ? primaryAccessLog : process.stdout, { json: flags.json }) : undefined,
+      }).catch((err: unknown) => {
+        letGo();
+        throw err;
       });
-      for (const url of server.urls) log.info(`serving ${storeArg} on ${url}/`);
+      if (worker) tellPrimary({ ferry: 'ready', urls: server.urls });
+      else for (const url of server.urls) log.info(`serving ${storeArg} on ${url}/`);
       await new Promise<void>((done) => {
         const stop = (signal: string) => {
           process.off('SIGTERM', onTerm);
           process.off('SIGINT', onInt);
-          log.info(`${signal}: finishing requests in flight (at most ${grace} s)`);
+          // a worker's primary says this once for all of them
+          if (!worker) log.info(`${signal}: finishing requests in flight (at most ${grace} s)`);
           void server.close(grace * 1000).then(done);
         };
         const onTerm = () => stop('SIGTERM');
@@ -88,7 +109,8 @@ Examples:
         process.on('SIGTERM', onTerm);
         process.on('SIGINT', onInt);
       });
-      log.info('stopped');
+      letGo();
+      if (!worker) log.info('stopped');
     });
 }
 

@@ -1,5 +1,3 @@
-import type { Writable } from 'node:stream';
-
 /** One served (or refused) request. */
 export interface AccessLogEntry {
   time: string;
@@ -31,7 +29,7 @@ export type AccessLog = (entry: AccessLogEntry) => void;
  * system call per request (standard output to a file is synchronous) and cost a third of the
  * small-file throughput.
  */
-export function createAccessLog(out: Writable, opts: { json?: boolean } = {}): AccessLog {
+export function createAccessLog(out: { write(text: string): unknown }, opts: { json?: boolean } = {}): AccessLog {
   let pending: string[] = [];
   const flush = () => {
     const text = pending.join('');

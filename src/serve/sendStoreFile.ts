@@ -7,7 +7,7 @@ import { evaluatePreconditions } from './evaluatePreconditions.js';
 import { isMissing } from '../util/isMissing.js';
 import { parseRange } from './parseRange.js';
 import { sendPlainStatus } from './sendPlainStatus.js';
-import type { SmallFileCache } from './smallFileCache.js';
+import { cachedFile, type CachedFile, type SmallFileCache } from './smallFileCache.js';
 
 export interface StoreFile {
   /** absolute path under the store's real path */
@@ -51,7 +51,7 @@ type BodyWriter = (start: number, end: number) => Promise<{ bytes: number; abort
  */
 export async function sendStoreFile(req: IncomingMessage, res: ServerResponse, f: StoreFile, cache?: SmallFileCache): Promise<SendResult> {
   const hit = cache?.get(f.sha256);
-  if (hit) return sendEntity(req, res, f, hit.data.length, hit.mtime, writeBuffer(res, hit.data));
+  if (hit) return sendEntity(req, res, f, hit, writeBuffer(res, hit.data));
 
   let real: string;
   try {
@@ -78,10 +78,12 @@ export async function sendStoreFile(req: IncomingMessage, res: ServerResponse, f
       const data = await readExactly(fh, 0, st.size, f.file);
       const actual = sha256Hex(data);
       if (actual !== f.sha256) throw new IntegrityError(`${f.file} has sha256 ${actual} but its manifest says ${f.sha256}: the store is damaged; re-import the bundle`);
-      cache.set(f.sha256, { data, mtime: st.mtime });
-      return sendEntity(req, res, f, st.size, st.mtime, writeBuffer(res, data));
+      const entry = cachedFile(f.sha256, data, st.mtime);
+      cache.set(f.sha256, entry);
+      return sendEntity(req, res, f, entry, writeBuffer(res, data));
     }
-    return await sendEntity(req, res, f, st.size, st.mtime, async (start, end) => {
+    const entity = { size: st.size, mtime: st.mtime, etag: `"${f.sha256}"`, lastModified: st.mtime.toUTCString() };
+    return await sendEntity(req, res, f, entity, async (start, end) => {
       const length = end - start + 1;
       if (length <= SINGLE_READ_MAX) return writeBuffer(res, await readExactly(fh, start, length, f.file))(0, length - 1);
       return streamRange(fh, res, start, end, f.file);
@@ -91,14 +93,21 @@ export async function sendStoreFile(req: IncomingMessage, res: ServerResponse, f
   }
 }
 
+/** What the headers of an answer need to know of the file (a cached small file has it all). */
+type Entity = Omit<CachedFile, 'data'> & { size?: number };
+
 /** Headers, preconditions and range selection for a body of `size` bytes; `write` sends the bytes. */
-async function sendEntity(req: IncomingMessage, res: ServerResponse, f: StoreFile, size: number, mtime: Date, write: BodyWriter): Promise<SendResult> {
-  const etag = `"${f.sha256}"`;
+async function sendEntity(req: IncomingMessage, res: ServerResponse, f: StoreFile, entity: Entity | CachedFile, write: BodyWriter): Promise<SendResult> {
+  const { etag, mtime } = entity;
+  const size = 'data' in entity ? entity.data.length : entity.size!;
   res.setHeader('ETag', etag);
-  res.setHeader('Last-Modified', mtime.toUTCString());
+  res.setHeader('Last-Modified', entity.lastModified);
   res.setHeader('Cache-Control', f.cacheControl);
   res.setHeader('Accept-Ranges', 'bytes');
-  const decision = evaluatePreconditions(req.headers, { etag, lastModified: mtime });
+  const h = req.headers;
+  // most requests carry no condition and no range: nothing to evaluate
+  const plain = h['if-match'] === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && h['if-unmodified-since'] === undefined && h.range === undefined;
+  const decision = plain ? 'full' : evaluatePreconditions(h, { etag, lastModified: mtime });
   if (decision === 'not-modified') {
     res.writeHead(304).end();
     return { status: 304, bytes: 0 };
@@ -107,7 +116,7 @@ async function sendEntity(req: IncomingMessage, res: ServerResponse, f: StoreFil
     res.writeHead(412, { 'Content-Length': 0 }).end();
     return { status: 412, bytes: 0 };
   }
-  const rangeHeader = req.headers.range;
+  const rangeHeader = h.range;
   const range = decision === 'range' ? parseRange(rangeHeader, size) : undefined;
   if (range === 'unsatisfiable') {
     res.writeHead(416, { 'Content-Range': `bytes */${size}`, 'Content-Length': 0 }).end();

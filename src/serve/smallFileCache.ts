@@ -1,7 +1,15 @@
-/** A small file's bytes, verified against its sha256 when they were read. */
+/** A small file's bytes, verified against its sha256 when they were read, with its validators formatted once. */
 export interface CachedFile {
   data: Buffer;
   mtime: Date;
+  /** the header values every answer of this file carries: `"SHA256"` and the HTTP date of `mtime` */
+  etag: string;
+  lastModified: string;
+}
+
+/** The cache entry of verified bytes; the header values are formatted here, not per request. */
+export function cachedFile(sha256: string, data: Buffer, mtime: Date): CachedFile {
+  return { data, mtime, etag: `"${sha256}"`, lastModified: mtime.toUTCString() };
 }
 
 /**

@@ -34,7 +34,8 @@ describe('ferry serve under load (loopback, bounded)', () => {
   beforeAll(async () => {
     t = await makeStore();
     bundle = await t.addBundle('openstack', '2026.11.0', sampleBundleFiles({ 'rootfs/large.tar.gz': randomBytes(LARGE_SIZE) }));
-    serve = await spawnServe(['--store', t.store, '--listen', '127.0.0.1:0', '--json']);
+    // two workers: the access log's lines come from both, through the primary
+    serve = await spawnServe(['--store', t.store, '--listen', '127.0.0.1:0', '--json', '--workers', '2']);
   });
   afterAll(async () => {
     serve.child.kill('SIGTERM');

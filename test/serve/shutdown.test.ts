@@ -59,7 +59,9 @@ describe('ferry serve stops gracefully on SIGTERM', () => {
   });
 
   it('refuses new connections, closes idle ones, finishes the download in flight, then exits 0', async () => {
-    const serve = await spawnServe(['--store', t.store, '--listen', '127.0.0.1:0', '--json']);
+    const serve = await spawnServe(['--store', t.store, '--listen', '127.0.0.1:0', '--json', '--workers', '2']);
+    const workers = await serve.workerPids();
+    expect(workers).toHaveLength(2);
     const port = Number(new URL(serve.url).port);
     const base = `${serve.url}/bundles/${bundle.digest}`;
     // an idle keep-alive connection, and a large download whose client is not reading yet
@@ -82,6 +84,8 @@ describe('ferry serve stops gracefully on SIGTERM', () => {
     expect(body).toEqual({ sha256: bundle.files.get('rootfs/large.tar.gz')!.sha256, bytes: LARGE, complete: true });
     const { code } = await serve.exited;
     expect(code).toBe(0);
+    // every worker stopped too
+    for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
     expect(exitedAt).toBeGreaterThanOrEqual(finishedAt - 50);
     // the finished download's keep-alive connection does not hold the exit until its idle timeout
     expect(exitedAt - finishedAt).toBeLessThan(2000);
@@ -93,7 +97,7 @@ describe('ferry serve stops gracefully on SIGTERM', () => {
   });
 
   it('cuts a download that does not finish within --shutdown-timeout', async () => {
-    const serve = await spawnServe(['--store', t.store, '--listen', '127.0.0.1:0', '--shutdown-timeout', '1']);
+    const serve = await spawnServe(['--store', t.store, '--listen', '127.0.0.1:0', '--shutdown-timeout', '1', '--workers', '2']);
     const download = await startPaused(`${serve.url}/bundles/${bundle.digest}/rootfs/large.tar.gz`);
     const started = Date.now();
     serve.child.kill('SIGTERM');

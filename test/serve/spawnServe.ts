@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -11,6 +12,14 @@ export interface ServeProcess {
   stdout(): string;
   stderr(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** the worker processes (children of the primary; none with --workers 1) */
+  workerPids(): Promise<number[]>;
+}
+
+/** The children of a process, from /proc. */
+export async function childPids(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return text.trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
 /** `ferry serve` as its own process (the built CLI in dist/), started on an ephemeral loopback port. */
@@ -34,5 +43,5 @@ export async function spawnServe(args: string[]): Promise<ServeProcess> {
     child.stderr!.on('data', look);
     void exited.then(({ code }) => reject(new Error(`ferry serve exited with ${code}: ${err}`)));
   });
-  return { child, url, stdout: () => out, stderr: () => err, exited };
+  return { child, url, stdout: () => out, stderr: () => err, exited, workerPids: () => childPids(child.pid!) };
 }
