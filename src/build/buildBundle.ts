@@ -85,9 +85,10 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     const artifacts: Record<string, unknown> = {};
     const collected: Record<string, KindResult> = {};
     const components: SbomComponent[] = [];
-    for (const kind of KINDS) {
-      const section = lock.kinds[kind.name];
+    for (const entry of KINDS) {
+      const section = lock.kinds[entry.name];
       if (section === undefined) continue;
+      const kind = await entry.load();
       log.info(`collecting ${kind.name} artifacts`);
       const used = Object.fromEntries((kind.uses ?? []).flatMap((name) => (collected[name] ? [[name, collected[name]]] : [])));
       const result = await kind.collect(section, ctx, used);
@@ -176,9 +177,10 @@ async function context(opts: { specFile: string; cacheDir: string; jobs?: number
 
 async function resolveLock(ctx: BuildContext): Promise<LockFile> {
   const kinds: Record<string, unknown> = {};
-  for (const kind of KINDS) {
-    const section = await kind.lock(ctx);
-    if (section !== undefined) kinds[kind.name] = section;
+  for (const entry of KINDS) {
+    if (!entry.inSpec(ctx.spec)) continue;
+    const section = await (await entry.load()).lock(ctx);
+    if (section !== undefined) kinds[entry.name] = section;
   }
   return { format: LOCK_FORMAT, name: ctx.spec.name, version: ctx.spec.version, kinds };
 }

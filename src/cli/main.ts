@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { FerryError, FetchError, InternalError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { commands } from './commands.js';
+import { registerCommands } from './commands.js';
 import { escapeText } from '../util/escapeText.js';
 
 /** Exit code of an error that is a bug in ferry (or in a library it uses), not a kind of failure: its own, not 70 (resolution) nor 1. */
@@ -18,8 +18,8 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  for (const register of commands) register(program);
   try {
+    await registerCommands(program, argv.slice(2));
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {

@@ -1,18 +1,15 @@
 import { Command } from 'commander';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commands } from '../../src/cli/commands.js';
-import { FERRY_BIN, ferry, run } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { COMMANDS, commandsFor, registerCommands } from '../../src/cli/commands.js';
+import { ferry } from '../helpers/cli.js';
+import { modulesLoadedBy as loadedBy, packagesIn } from '../helpers/loadedModules.js';
 
 /** The commands README.md documents; the table must keep registering every one of them. */
 const DOCUMENTED = ['key', 'lock', 'build', 'sign', 'inspect', 'verify', 'import', 'list', 'serve', 'extract', 'deploy', 'plan', 'rollback', 'status', 'split', 'diff', 'gc', 'audit', 'sbom', 'mirror'];
 
-function registered(): Command {
+async function registered(): Promise<Command> {
   const program = new Command('ferry');
-  for (const register of commands) register(program);
+  await registerCommands(program, ['--help']);
   return program;
 }
 
@@ -22,55 +19,57 @@ function registered(): Command {
  * must still name every command and every option.
  */
 describe('ferry start-up', () => {
-  let dir: string;
-  let hook: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ferry-startup-'));
-    // a module hook that prints every module ferry loads, one line each on stderr
-    await writeFile(join(dir, 'hook.mjs'), `export async function resolve(s, c, next) { const r = await next(s, c); process._rawDebug('LOADED ' + r.url); return r; }\n`);
-    hook = join(dir, 'register.mjs');
-    await writeFile(hook, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hook.mjs')).href)});\n`);
-  });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
-
-  async function loadedBy(args: string[]): Promise<string[]> {
-    const r = await run(process.execPath, ['--import', pathToFileURL(hook).href, FERRY_BIN, ...args]);
-    expect(r.code, r.stderr).toBe(0);
-    return [...r.stderr.matchAll(/^LOADED (\S+)$/gm)].map((m) => m[1]!);
-  }
-
-  const packagesIn = (urls: string[]) => [...new Set(urls.flatMap((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1] ?? []))];
   const heavyFolders = (urls: string[]) => urls.filter((u) => /\/dist\/(bundle|build|fetch|pgp|sources|specfile|store)\//.test(u) || /\/dist\/serve\/createServer\.js$/.test(u));
 
-  it('ferry --version loads the command table and commander, nothing a command needs to run', async () => {
+  /** The command files (src/cli/NAME.ts of the table) among the loaded modules. */
+  const commandFilesIn = (urls: string[]) => urls.flatMap((u) => /\/dist\/cli\/([^/]+)\.js$/.exec(u)?.[1] ?? []).filter((n) => Object.hasOwn(COMMANDS, n));
+
+  it('ferry --version loads main, the command table, errors, the version and commander: no command file', async () => {
     const loaded = await loadedBy(['--version']);
-    expect(loaded.some((u) => u.endsWith('/dist/cli/commands.js'))).toBe(true);
+    const ours = loaded.flatMap((u) => /\/(dist\/.+|bin\/.+)$/.exec(u)?.[1] ?? []);
+    expect(new Set(ours)).toEqual(new Set(['bin/ferry.js', 'dist/cli/main.js', 'dist/cli/commands.js', 'dist/errors.js', 'dist/version.js', 'dist/util/escapeText.js']));
     expect(packagesIn(loaded)).toEqual(['commander']);
-    expect(heavyFolders(loaded)).toEqual([]);
   });
 
-  it('ferry verify --help loads no more than --version: the action module loads only when verify runs', async () => {
-    const loaded = await loadedBy(['verify', '--help']);
-    expect(packagesIn(loaded)).toEqual(['commander']);
-    expect(heavyFolders(loaded)).toEqual([]);
+  it("ferry NAME --help loads NAME's command file and no other's; no action module, no package but commander", async () => {
+    const names = Object.keys(COMMANDS);
+    const loads = await Promise.all(names.map((name) => loadedBy([name, '--help'])));
+    names.forEach((name, i) => {
+      expect(commandFilesIn(loads[i]!), name).toEqual([name]);
+      expect(packagesIn(loads[i]!), name).toEqual(['commander']);
+      expect(heavyFolders(loads[i]!), name).toEqual([]);
+    });
   });
 
-  it('the command table registers every documented command', () => {
-    expect(registered().commands.map((c) => c.name()).sort()).toEqual([...DOCUMENTED].sort());
+  it('registers one command for a command, none for --version alone, every one to list them', () => {
+    const all = Object.keys(COMMANDS);
+    expect(commandsFor(['verify', 'x.ferry'])).toEqual(['verify']);
+    expect(commandsFor(['--version'])).toEqual([]);
+    expect(commandsFor(['-V'])).toEqual([]);
+    for (const args of [[], ['--help'], ['help', 'verify'], ['verfy'], ['--version', 'verify'], ['constructor'], ['toString']]) expect(commandsFor(args), args.join(' ')).toEqual(all);
+  });
+
+  it('ferry with a mistyped command still suggests the right one (every command is registered to say so)', async () => {
+    const r = await ferry(['verfy']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/unknown command 'verfy'[\s\S]*verify/);
+  });
+
+  it('the command table registers every documented command', async () => {
+    expect((await registered()).commands.map((c) => c.name()).sort()).toEqual([...DOCUMENTED].sort());
   });
 
   it('ferry --help lists every command with its description', async () => {
     const r = await ferry(['--help']);
     expect(r.code).toBe(0);
-    for (const c of registered().commands) {
+    for (const c of (await registered()).commands) {
       expect(r.stdout).toMatch(new RegExp(`^  ${c.name()}\\b`, 'm'));
       expect(r.stdout.replace(/\s+/g, ' ')).toContain(c.description().slice(0, 40));
     }
   });
 
   it('ferry COMMAND --help lists every option of that command', async () => {
-    const program = registered();
+    const program = await registered();
     const leaves = program.commands.flatMap((c) => (c.commands.length ? c.commands.map((s) => ({ args: [c.name(), s.name()], cmd: s })) : [{ args: [c.name()], cmd: c }]));
     const helps = await Promise.all(leaves.map(({ args }) => ferry([...args, '--help'])));
     leaves.forEach(({ args, cmd }, i) => {

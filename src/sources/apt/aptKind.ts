@@ -122,6 +122,8 @@ export const aptKind: ArtifactKind<AptLock> = {
       origin: 'ferry',
       label: `${ctx.spec.name} ${ctx.spec.version}`,
       jobs: ctx.jobs,
+      // the debs are the cache's entries for their digests (fetchMany checked each)
+      cacheDir: ctx.cacheDir,
     });
     const bySha = new Map(lock.packages.map((p) => [p.sha256, p]));
     const entries: BundleInput[] = [];

@@ -58,6 +58,8 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
       origin: 'ferry',
       label: `ferry mirror ${name}`,
       jobs: ctx.jobs,
+      // the debs are the cache's entries for their digests (fetchMany checked each)
+      cacheDir: ctx.cacheDir,
     });
     const bySha = new Map(inSuite.map(({ p }) => [p.sha256, p]));
     for (const p of repo.packages) {

@@ -9,6 +9,7 @@ import { formatParagraph, type Paragraph } from './parseControl.js';
 import { readDebControl } from './readDebControl.js';
 import { checkSourcePackage, type SourceFile } from './readSourcesIndex.js';
 import { sourceStanza } from './sourceStanza.js';
+import { readDebControlCached } from './debControlCache.js';
 import { sha256Hex } from '../../util/sha256.js';
 
 export interface AptRepositoryDeb {
@@ -53,6 +54,11 @@ export interface AptRepositoryOptions {
   label?: string;
   /** concurrency for reading .deb control files */
   jobs?: number;
+  /**
+   * the download cache the debs' files are entries of, each checked against its `sha256`: their control
+   * paragraphs are then kept there by digest (debControlCache.ts) and read from there the next time
+   */
+  cacheDir?: string;
 }
 
 export interface PublishedPackage {
@@ -93,6 +99,9 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
     async (deb) => {
       // a digest the lock already knows is not computed again; otherwise one read gives both
       const known = deb.sha256 !== undefined && deb.size !== undefined;
+      if (known && opts.cacheDir !== undefined) {
+        return { deb, control: await readDebControlCached(deb.file, deb.sha256!, opts.cacheDir), sha256: deb.sha256!, size: deb.size! };
+      }
       const { control, sha256, size } = await readDebControl(deb.file, { sha256: !known });
       return { deb, control, sha256: known ? deb.sha256! : sha256!, size: known ? deb.size! : size! };
     },
