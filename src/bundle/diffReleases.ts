@@ -33,7 +33,7 @@ export interface ReleaseDiff {
  * What changed from release A to release B: apt packages (by name and architecture, from
  * manifest.artifacts.apt when present, else from the .deb file names), wheels (by project), rootfs
  * images, git bundles and plain files (by content), container images (by name, as TAG@DIGEST), the packages
- * of each mirror (MIRROR/SUITE/NAME:ARCH for apt, MIRROR/PROJECT/FILE for Python, from manifest.artifacts.mirror), and the bytes a differential bundle
+ * of each mirror (MIRROR/SUITE/NAME:ARCH for apt and MIRROR/SUITE/NAME:source for its source packages, MIRROR/PROJECT/FILE for Python, from manifest.artifacts.mirror), and the bytes a differential bundle
  * would carry.
  */
 export function diffReleases(a: { manifest: Manifest; digest: string }, b: { manifest: Manifest; digest: string }): ReleaseDiff {
@@ -67,9 +67,9 @@ function items(m: Manifest): Items {
   for (const p of aptPackages ?? []) add('packages', `${p.name}:${p.architecture}`, p.version);
   for (const i of m.artifacts.image?.images ?? []) add('images', `${i.registry}/${i.repository}`, `${i.tag}@${i.digest.slice(7, 19)}`);
   for (const [mirror, a] of Object.entries(m.artifacts.mirror?.apt ?? {})) {
-    for (const p of (a as { packages?: Array<{ name: string; version: string; architecture: string; suite: string }> }).packages ?? []) {
-      add('mirrors', `${mirror}/${p.suite}/${p.name}:${p.architecture}`, p.version);
-    }
+    const apt = a as { packages?: Array<{ name: string; version: string; architecture: string; suite: string }>; sourcePackages?: Array<{ name: string; version: string; suite: string }> };
+    for (const p of apt.packages ?? []) add('mirrors', `${mirror}/${p.suite}/${p.name}:${p.architecture}`, p.version);
+    for (const p of apt.sourcePackages ?? []) add('mirrors', `${mirror}/${p.suite}/${p.name}:source`, p.version);
   }
   for (const [mirror, a] of Object.entries(m.artifacts.mirror?.python ?? {})) {
     for (const f of (a as { files?: Array<{ project: string; version: string; filename: string }> }).files ?? []) add('mirrors', `${mirror}/${f.project}/${f.filename}`, f.version);

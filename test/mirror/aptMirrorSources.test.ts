@@ -199,6 +199,14 @@ describe('apt mirror with sources: true carries the source packages, and the rea
         'sbom.cdx.json',
       ].sort(),
     );
+    // ferry diff names the source packages beside the binaries: greet-data 2.0-1+b1 still comes from source 2.0-1,
+    // so the mirror now carries both source versions
+    const diff = await ferry(['diff', v1, v2, '--json']);
+    expect(diff.code, diff.stderr).toBe(0);
+    expect(JSON.parse(diff.stdout).sections.mirrors.changed).toEqual([
+      { name: 'debian/fixture/greet:amd64', from: '2.0-1', to: '2.0-2' },
+      { name: 'debian/fixture/greet:source', from: '2.0-1', to: '2.0-1, 2.0-2' },
+    ]);
   });
 
   it('two suites that list the same source package (and .debs) publish each pool file once', async () => {
