@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { finished } from 'node:stream/promises';
@@ -10,7 +10,7 @@ import { loadSpec } from '../specfile/loadSpec.js';
 import { lockPathFor, readLockFile, writeLockFile, LOCK_FORMAT, type LockFile } from '../specfile/lockFile.js';
 import { publicKeysArmored, signatureDate, signDetached } from '../pgp/sign.js';
 import { sha256File } from '../util/sha256.js';
-import { writeFileAtomic } from '../util/writeFileAtomic.js';
+import { createSyncBatch } from '../util/createSyncBatch.js';
 import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
 import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
@@ -74,7 +74,8 @@ export async function lockSpec(opts: { specFile: string; cacheDir: string; jobs?
  */
 export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   const log = opts.log ?? silentLogger;
-  const ctx = await context({ ...opts, log });
+  // the downloads' fsyncs: one pass once everything is fetched, while the bundle is packed (createSyncBatch)
+  const ctx: BuildContext = { ...(await context({ ...opts, log })), syncBatch: createSyncBatch() };
   const { spec } = ctx;
   try {
     const lock = opts.locked
@@ -97,10 +98,13 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       components.push(...(result.components ?? []));
       if (result.artifacts !== undefined) artifacts[kind.name] = result.artifacts;
     }
+    const synced = ctx.syncBatch!.flush();
+    synced.catch(() => {}); // awaited below; a failure before then must not count as unhandled
 
-    // the public half of the bundle key: hosts trust the apt repository through it (signed-by)
+    // the public half of the bundle key: hosts trust the apt repository through it (signed-by). A scratch
+    // file like every file in workDir: no fsync (one now would wait for the downloads' write-back)
     const keyFile = join(ctx.workDir, 'bundle.asc');
-    await writeFileAtomic(keyFile, publicKeysArmored(opts.signingKeys));
+    await writeFile(keyFile, publicKeysArmored(opts.signingKeys));
     inputs.push({ path: BUNDLE_KEY_PATH, file: keyFile, kind: 'key', services: [] });
     inputs.push(await writeSbomEntry(spec, ctx.epoch, components, ctx.workDir));
 
@@ -119,7 +123,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
         ]),
       ),
       artifacts,
-      entries: entries.map(({ file: _f, ...e }) => e),
+      entries: entries.map(({ file: _f, verified: _v, ...e }) => e),
     };
     let packed = entries;
     let differential: DifferentialPlan | undefined;
@@ -151,6 +155,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     await mkdir(opts.outDir, { recursive: true });
     const bundlePath = join(opts.outDir, bundleFileName(spec.name, spec.version));
     const size = await packBundle(bundlePath, manifestBytes, signature, packed, ctx.epoch);
+    await synced;
     return { bundlePath, digest: manifestDigest(manifestBytes), manifest, size, differential, fetched: ctx.fetchStats! };
   } finally {
     await rm(ctx.workDir, { recursive: true, force: true });
@@ -185,7 +190,7 @@ async function resolveLock(ctx: BuildContext): Promise<LockFile> {
   return { format: LOCK_FORMAT, name: ctx.spec.name, version: ctx.spec.version, kinds };
 }
 
-type DescribedEntry = ManifestEntry & { file: string };
+type DescribedEntry = ManifestEntry & { file: string; verified: boolean };
 
 async function describeEntries(inputs: BundleInput[], jobs: number): Promise<DescribedEntry[]> {
   const byPath = new Map<string, BundleInput>();
@@ -194,6 +199,7 @@ async function describeEntries(inputs: BundleInput[], jobs: number): Promise<Des
     if (prev) {
       if (prev.file !== input.file) throw new BundleFormatError(`two artifacts want the same bundle path ${input.path}: give one of them another name`);
       prev.services = [...new Set([...prev.services, ...input.services])];
+      prev.verified ||= input.verified;
       continue;
     }
     byPath.set(input.path, { ...input, services: [...input.services] });
@@ -203,7 +209,7 @@ async function describeEntries(inputs: BundleInput[], jobs: number): Promise<Des
     sorted,
     async (i) => {
       const { sha256, size } = i.known ?? (await sha256File(i.file));
-      return { path: i.path, size, sha256, kind: i.kind, services: [...i.services].sort(), file: i.file };
+      return { path: i.path, size, sha256, kind: i.kind, services: [...i.services].sort(), file: i.file, verified: i.known !== undefined && i.verified === true };
     },
     { concurrency: Math.max(1, Math.min(jobs, 8)) },
   );
@@ -214,7 +220,7 @@ export async function packBundle(
   bundlePath: string,
   manifestBytes: Uint8Array,
   signature: string,
-  entries: Array<{ path: string; size: number; file: string; sha256: string }>,
+  entries: Array<{ path: string; size: number; file: string; sha256: string; verified?: boolean }>,
   mtime: Date,
 ): Promise<number> {
   const tmp = `${bundlePath}.partial`;
@@ -222,7 +228,9 @@ export async function packBundle(
   const files: TarFile[] = [
     { path: MANIFEST_PATH, data: manifestBytes, size: manifestBytes.length },
     { path: SIGNATURE_PATH, data: Buffer.from(signature, 'utf8'), size: Buffer.byteLength(signature) },
-    ...entries.map((e) => ({ path: e.path, file: e.file, size: e.size, sha256: e.sha256 })),
+    // what this build downloaded was hashed as it arrived; everything else (older cache entries, files
+    // hashed when described) is hashed again as it is packed, so nothing else can slip in
+    ...entries.map((e) => ({ path: e.path, file: e.file, size: e.size, sha256: e.verified ? undefined : e.sha256 })),
   ];
   try {
     const size = await writeTar(out, files, mtime);

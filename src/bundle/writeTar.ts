@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { Header, Pax } from 'tar';
@@ -25,9 +25,15 @@ const ZERO = Buffer.alloc(BLOCK * 2);
  * uid/gid 0, no user or group names, one fixed mtime, mode 0644 unless given. node-tar's Header and Pax
  * encode the headers (pax only for paths ustar cannot hold); the framing is ours so nothing
  * from the build machine (owners, times, umask) can leak into the bytes.
+ *
+ * Files are read into a few buffers used again and again (a fresh buffer per read costs the kernel a
+ * zeroed mapping and the garbage collector its freeing: more than the copy itself), so `out` must be done
+ * with a chunk when it calls that chunk's write back, as a file stream is; one that keeps chunks (a
+ * PassThrough) may only be given entries whose bytes are in memory (`data`).
  */
 export async function writeTar(out: Writable, files: Iterable<TarFile>, mtime: Date): Promise<number> {
   let written = 0;
+  const buffers = createBufferPool();
   const write = async (buf: Uint8Array) => {
     written += buf.length;
     if (!out.write(buf)) await once(out, 'drain');
@@ -49,11 +55,10 @@ export async function writeTar(out: Writable, files: Iterable<TarFile>, mtime: D
       n = f.data.length;
     } else if (f.file) {
       const hash = f.sha256 === undefined ? undefined : createHash('sha256');
-      for await (const chunk of createReadStream(f.file, { highWaterMark: 1 << 20 })) {
-        n += (chunk as Buffer).length;
-        hash?.update(chunk as Buffer);
-        await write(chunk as Buffer);
-      }
+      n = await copyFile(f.file, out, buffers, (chunk) => {
+        hash?.update(chunk);
+        written += chunk.length;
+      });
       const got = hash?.digest('hex');
       if (n === f.size && got !== undefined && got !== f.sha256) {
         throw new IntegrityError(`${f.file} has sha256 ${got}, but the manifest records ${f.sha256} for ${f.path}; the file was damaged or changed on disk (delete it from the cache and build again)`);
@@ -65,4 +70,58 @@ export async function writeTar(out: Writable, files: Iterable<TarFile>, mtime: D
   }
   await write(ZERO);
   return written;
+}
+
+/** Size of one read of a packed file, and how many can be in flight between reading and writing. */
+const CHUNK = 1 << 20;
+const BUFFERS = 4;
+
+/** Buffers lent to reads and given back when their write has called back. */
+function createBufferPool() {
+  const free: Buffer[] = [];
+  const waiting: Array<(b: Buffer) => void> = [];
+  let made = 0;
+  return {
+    async take(): Promise<Buffer> {
+      if (free.length > 0) return free.pop()!;
+      if (made < BUFFERS) {
+        made++;
+        return Buffer.allocUnsafe(CHUNK);
+      }
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+    give(b: Buffer): void {
+      const next = waiting.shift();
+      if (next) next(b);
+      else free.push(b);
+    },
+  };
+}
+
+/**
+ * Stream a file into `out` through the pool's buffers: the next read runs while earlier chunks are being
+ * written. Returns the bytes copied; `onChunk` sees each chunk before it is written.
+ */
+async function copyFile(path: string, out: Writable, pool: ReturnType<typeof createBufferPool>, onChunk: (chunk: Buffer) => void): Promise<number> {
+  const fh = await open(path, 'r');
+  let n = 0;
+  try {
+    for (;;) {
+      const buf = await pool.take();
+      const { bytesRead } = await fh.read(buf, 0, CHUNK, null).catch((err: unknown) => {
+        pool.give(buf);
+        throw err;
+      });
+      if (bytesRead === 0) {
+        pool.give(buf);
+        return n;
+      }
+      const chunk = buf.subarray(0, bytesRead);
+      n += bytesRead;
+      onChunk(chunk);
+      if (!out.write(chunk, () => pool.give(buf))) await once(out, 'drain');
+    }
+  } finally {
+    await fh.close();
+  }
 }

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,6 +8,7 @@ import { request, type Dispatcher } from 'undici';
 import { FerryError, FetchError, IntegrityError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
 import { SHA256_RE, sha256File } from '../util/sha256.js';
+import type { SyncBatch } from '../util/createSyncBatch.js';
 import { VERSION } from '../version.js';
 import { cachedFile, partialKey, tempFile } from './cachePaths.js';
 import { claimPartial, type ClaimedPartial } from './claimPartial.js';
@@ -47,6 +48,11 @@ export interface FetchOptions {
    * costs a full read of the cache per build.
    */
   rehashCached?: boolean;
+  /**
+   * sync new cache entries in this batch's pass (the caller flushes it) instead of one by one before
+   * each is renamed into place; see createSyncBatch for what a crash in between can leave
+   */
+  syncBatch?: SyncBatch;
 }
 
 export interface FetchResult {
@@ -234,7 +240,7 @@ async function attempt(
     const total = req.size ?? (bodyLength !== undefined ? offset + bodyLength : undefined);
     let received = 0;
     const stage = meter(req, opts, hash, offset, total, (n) => (received += n));
-    await writeThrough(res.body, stage, part.data, offset > 0 ? 'a' : 'w', opts.signal);
+    await writeThrough(res.body, stage, part.data, offset > 0 ? 'a' : 'w', opts.signal, !opts.syncBatch);
     return verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume);
   }
 }
@@ -269,6 +275,7 @@ async function verifyAndStore(
   const path = cachedFile(opts.cacheDir, found);
   await chmod(file, 0o444);
   await rename(file, path);
+  opts.syncBatch?.add(path);
   return { path, sha256: found, size, fromCache: false, fetchedBytes };
 }
 
@@ -281,7 +288,7 @@ async function copyLocal(source: string, req: FetchRequest, opts: FetchOptions):
     const st = await stat(source);
     if (req.size !== undefined && st.size !== req.size) throw sizeMismatch(req, st.size, 'the local file has');
     const stage = meter(req, opts, hash, 0, st.size, (n) => (received += n));
-    await writeThrough(createReadStream(source, { highWaterMark: 1 << 20 }), stage, tmp, 'wx', opts.signal);
+    await writeThrough(createReadStream(source, { highWaterMark: 1 << 20 }), stage, tmp, 'wx', opts.signal, !opts.syncBatch);
     return (await verifyAndStore(req, opts, tmp, hash, received, received, false)) as FetchResult;
   } catch (err) {
     await rm(tmp, { force: true });
@@ -289,33 +296,91 @@ async function copyLocal(source: string, req: FetchRequest, opts: FetchOptions):
   }
 }
 
-/** Stream a source through a stage into a file, then fsync it, so that a later rename publishes whole bytes. */
+/** Bytes received and not yet written, above which the download waits for the disk (back-pressure). */
+const WRITE_AHEAD = 1 << 20;
+
+/**
+ * Stream a source into a file: each chunk goes through `take` (hash, count, size checks: it throws to
+ * stop the download), and what arrives while a write is running is gathered into the next one, so a
+ * body that comes in 64 KiB socket reads costs a few large writes, not one thread-pool round trip per
+ * chunk. The source waits while more than WRITE_AHEAD bytes are waiting for the disk. `sync`: fsync
+ * before returning (else the caller syncs the file later, see createSyncBatch), so that a later rename
+ * publishes whole bytes.
+ *
+ * This function alone owns the handle: it closes it only after the last write it started has settled,
+ * on every path (a refused chunk, an aborted download, a failed write). A handle closed (or left to the
+ * garbage collector) while a write is pending is what hung an earlier version.
+ */
 async function writeThrough(
   source: Readable,
-  stage: (source: AsyncIterable<Buffer>) => AsyncIterable<Buffer>,
+  take: (chunk: Buffer) => void,
   file: string,
   flags: 'a' | 'w' | 'wx',
   signal: AbortSignal | undefined,
+  sync: boolean,
 ): Promise<void> {
   const fh = await open(file, flags, 0o644);
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let writing: Promise<void> | undefined;
+  let failed: { error: unknown } | undefined;
+  // one write at a time, in order: the file grows from its current end ('a') or from byte 0
+  const kick = () => {
+    if (writing || failed || pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    pendingBytes = 0;
+    writing = writeAll(fh, batch).then(
+      () => {
+        writing = undefined;
+        kick();
+      },
+      (error: unknown) => {
+        writing = undefined;
+        failed = { error };
+      },
+    );
+  };
+  const settled = async () => {
+    while (writing) await writing;
+    if (failed) throw failed.error;
+  };
   try {
     await pipeline(
       source,
-      stage,
       async (chunks: AsyncIterable<Buffer>) => {
-        for await (const chunk of chunks) await fh.write(chunk);
+        for await (const chunk of chunks) {
+          take(chunk);
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          kick();
+          while (pendingBytes > WRITE_AHEAD && writing) await writing;
+          if (failed) throw failed.error;
+        }
       },
       { signal },
     );
-    await fh.sync();
+    await settled();
+    if (sync) await fh.sync();
   } finally {
+    while (writing) await writing;
     await fh.close();
   }
 }
 
+/** Write every byte of `bufs` at the file's current position (a short write goes on with the rest). */
+async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
+  let { bytesWritten } = await fh.writev(bufs);
+  if (bytesWritten === bufs.reduce((n, b) => n + b.length, 0)) return;
+  const rest = Buffer.concat(bufs).subarray(bytesWritten);
+  for (let at = 0; at < rest.length; at += bytesWritten) {
+    ({ bytesWritten } = await fh.write(rest, at, rest.length - at));
+  }
+}
+
 /**
- * The pass-through stage of a download: hash, count, enforce the expected size as bytes arrive (an
- * endless or oversized body stops at once), and report progress for large files.
+ * What a download does with each chunk before it is written: hash, count, enforce the expected size as
+ * bytes arrive (an endless or oversized body stops at once), and report progress for large files.
  */
 function meter(
   req: FetchRequest,
@@ -324,25 +389,22 @@ function meter(
   offset: number,
   total: number | undefined,
   onChunk: (n: number) => void,
-) {
+): (chunk: Buffer) => void {
   const label = req.label ?? req.url;
   const report = opts.log && !opts.onBytes && total !== undefined && total >= PROGRESS_MIN_BYTES;
   let done = offset;
   let lastPercent = -1;
-  return async function* (source: AsyncIterable<Buffer>) {
-    for await (const chunk of source) {
-      done += chunk.length;
-      if (req.size !== undefined && done > req.size) throw sizeMismatch(req, done, 'received more than');
-      hash.update(chunk);
-      onChunk(chunk.length);
-      countFetch(opts.stats, { fetchedBytes: chunk.length });
-      opts.onBytes?.(chunk.length);
-      if (report) {
-        const percent = Math.floor((done / total) * 100);
-        if (percent !== lastPercent) opts.log!.progress(label, done, total, 'bytes');
-        lastPercent = percent;
-      }
-      yield chunk;
+  return (chunk) => {
+    done += chunk.length;
+    if (req.size !== undefined && done > req.size) throw sizeMismatch(req, done, 'received more than');
+    hash.update(chunk);
+    onChunk(chunk.length);
+    countFetch(opts.stats, { fetchedBytes: chunk.length });
+    opts.onBytes?.(chunk.length);
+    if (report) {
+      const percent = Math.floor((done / total) * 100);
+      if (percent !== lastPercent) opts.log!.progress(label, done, total, 'bytes');
+      lastPercent = percent;
     }
   };
 }

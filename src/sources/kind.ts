@@ -3,6 +3,7 @@ import type { Spec } from '../specfile/schema.js';
 import type { Logger } from '../ui/log.js';
 import type { EntryKind } from '../bundle/manifest.js';
 import type { FetchStats } from '../fetch/createFetchStats.js';
+import type { SyncBatch } from '../util/createSyncBatch.js';
 import type { SbomComponent } from '../sbom/sbomComponent.js';
 
 /** What every artifact kind gets while locking and building. */
@@ -23,6 +24,8 @@ export interface BuildContext {
   log: Logger;
   /** bytes fetched from upstreams vs answered by the cache, for the whole build (pass as `stats` to the downloader) */
   fetchStats?: FetchStats;
+  /** new cache entries are synced in this batch's one pass at the end of the build (pass as `syncBatch` to the downloader) */
+  syncBatch?: SyncBatch;
 }
 
 /** One file that goes into the bundle. */
@@ -39,6 +42,12 @@ export interface BundleInput {
    * file a second time before packing it; import checks every byte against the manifest anyway.
    */
   known?: { sha256: string; size: number };
+  /**
+   * this build wrote the file and hashed its bytes as it wrote them (a download checked against `known`
+   * as it streamed, or a generated file): packing does not hash them again. A cache entry an earlier build
+   * left is not verified: the cache trusts entries by name and size, so packing hashes them.
+   */
+  verified?: boolean;
 }
 
 export interface KindResult {

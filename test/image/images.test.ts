@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Spec as CdxSpec, Validation } from '@cyclonedx/cyclonedx-library';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ferry, run } from '../helpers/cli.js';
+import { FERRY_BIN, ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { digestOf, makeImage, makeIndex, push, registryBlobPath, startHoldingProxy, startRegistry, startTokenService, type Registry } from './registry.js';
 
@@ -171,6 +171,45 @@ describe('container images from a registry', () => {
     expect(await readdir(out).catch(() => [])).toEqual([]);
     // nothing of it in the cache either
     expect(await stat(join(dir, 'cache-tamper', 'sha256', layer.digest.slice(7))).catch(() => undefined)).toBeUndefined();
+  });
+
+  it('packs a blob it downloaded as it was checked, and hashes a cache entry an earlier build left: a damaged one is refused (exit 67)', async () => {
+    const spec = join(dir, 'locking.yaml');
+    const cache = join(dir, 'cache-damaged');
+    const first = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-damaged-1'), '--cache', cache], { env });
+    expect(first.code, first.stderr).toBe(0);
+    // the app image's big layer, in the cache: same size, other content (a disk that lost a write)
+    const layer = (await lockOf(spec)).kinds.image.images.flatMap((i: { blobs: Array<{ digest: string; size: number }> }) => i.blobs).sort((a: { size: number }, b: { size: number }) => b.size - a.size)[0];
+    const file = join(cache, 'sha256', layer.digest.slice(7));
+    const bytes = await readFile(file);
+    bytes[bytes.length >> 1] ^= 0xff;
+    await chmod(file, 0o644);
+    await writeFile(file, bytes);
+    const out = join(dir, 'out-damaged-2');
+    const b = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', out, '--cache', cache], { env });
+    expect(b.code, b.stderr).toBe(67);
+    expect(b.stderr).toContain(`${file} has sha256`);
+    expect(b.stderr).toContain('delete it from the cache');
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+  });
+
+  it('syncs the blobs it downloaded in one pass once all are in the cache, before the build ends', async () => {
+    const spec = join(dir, 'locking.yaml');
+    const cache = join(dir, 'cache-synced');
+    const trace = join(dir, 'synced.strace');
+    // strace -y names each file descriptor's file: which cache entries were synced, and when
+    const b = await run('strace', ['-f', '-y', '-o', trace, '-e', 'trace=rename,fsync,fdatasync', process.execPath, FERRY_BIN, 'build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-synced'), '--cache', cache], { env });
+    expect(b.code, b.stderr).toBe(0);
+    const lines = (await readFile(trace, 'utf8')).split('\n');
+    const entry = (line: string) => new RegExp(`${cache}/sha256/([0-9a-f]{64})`).exec(line)?.[1];
+    const renamed = lines.flatMap((l, at) => (/\brename\(/.test(l) && entry(l.split(', ')[1] ?? '') ? [{ at, hex: entry(l.split(', ')[1]!)! }] : []));
+    const synced = lines.flatMap((l, at) => (/\b(fdatasync|fsync)\(\d+</.test(l) && entry(l) ? [{ at, hex: entry(l)! }] : []));
+    const stored = await readdir(join(cache, 'sha256'));
+    expect(renamed.map((r) => r.hex).sort()).toEqual(stored.sort());
+    expect(synced.map((s) => s.hex).sort()).toEqual(stored.sort());
+    // one pass after the downloads: no download waited for its own sync
+    expect(Math.min(...synced.map((s) => s.at))).toBeGreaterThan(Math.max(...renamed.map((r) => r.at)));
+    expect(lines.some((l) => /\b(fdatasync|fsync)\(\d+<[^>]*\/partial\//.test(l))).toBe(false);
   });
 
   it('a differential bundle over the previous release leaves out the image blobs it already carries', async () => {

@@ -38,10 +38,12 @@ export interface ImageArtifactInfo {
 export async function collectImages(section: unknown, ctx: BuildContext): Promise<KindResult> {
   const lock = parseImageLock(section);
   const open = createSourceOpener({ baseDir: ctx.baseDir, scratchDir: ctx.workDir, registries: ctx.spec.upstreams.images?.registries ?? {}, env: process.env, log: ctx.log, stats: ctx.fetchStats });
-  const blobs = new Map<string, { file: string; services: Set<string> }>();
-  const add = (digest: string, file: string, services: string[]) => {
-    const b = blobs.get(digest) ?? { file, services: new Set<string>() };
+  const blobs = new Map<string, { file: string; services: Set<string>; verified: boolean }>();
+  /** verified: this build wrote the file and checked its digest as it did (not an older cache entry) */
+  const add = (digest: string, file: string, services: string[], verified: boolean) => {
+    const b = blobs.get(digest) ?? { file, services: new Set<string>(), verified };
     for (const s of services) b.services.add(s);
+    b.verified ||= verified;
     blobs.set(digest, b);
   };
   const outDir = join(ctx.workDir, 'oci-images');
@@ -63,18 +65,20 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
   }
   const fetched = await fetchMany(
     planned.flatMap((p) => p.reqs),
-    { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, concurrency: Math.max(1, ctx.jobs), label: 'images' },
+    { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, syncBatch: ctx.syncBatch, concurrency: Math.max(1, ctx.jobs), label: 'images' },
   );
 
   let at = 0;
   for (const { image, reqs } of planned) {
-    const [topFile, ...files] = fetched.slice(at, (at += reqs.length)).map((r) => r.path);
-    const manifestFiles = files.slice(0, image.manifests.length);
-    const blobFiles = files.slice(image.manifests.length);
-    await checkNamesLockedBlobs(image, [...(image.manifests.length ? manifestFiles : [topFile!])]);
+    const [top, ...results] = fetched.slice(at, (at += reqs.length));
+    const topFile = top!.path;
+    const platformManifests = results.slice(0, image.manifests.length);
+    const blobResults = results.slice(image.manifests.length);
+    const manifestFiles = platformManifests.map((r) => r.path);
+    await checkNamesLockedBlobs(image, [...(image.manifests.length ? manifestFiles : [topFile])]);
 
     if (image.upstream) {
-      const upstream = await readFile(topFile!);
+      const upstream = await readFile(topFile);
       const doc = parseImageDocument(upstream, `${image.ref} (${image.upstream.digest})`, image.upstream.mediaType);
       if (doc.kind !== 'index') throw new IntegrityError(`lock: ${image.ref} names ${image.upstream.digest} as an index, but it is a manifest; run ferry lock again`);
       const reduced = reduceIndex(upstream, doc, image.platforms, image.ref);
@@ -83,12 +87,12 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
       }
       const file = join(outDir, image.digest.slice(7));
       await writeFile(file, reduced.bytes);
-      add(image.digest, file, image.services);
+      add(image.digest, file, image.services, true);
     } else {
-      add(image.digest, topFile!, image.services);
+      add(image.digest, topFile, image.services, !top!.fromCache);
     }
-    image.manifests.forEach((d, i) => add(d.digest, manifestFiles[i]!, image.services));
-    image.blobs.forEach((d, i) => add(d.digest, blobFiles[i]!, image.services));
+    image.manifests.forEach((d, i) => add(d.digest, platformManifests[i]!.path, image.services, !platformManifests[i]!.fromCache));
+    image.blobs.forEach((d, i) => add(d.digest, blobResults[i]!.path, image.services, !blobResults[i]!.fromCache));
   }
 
   const sizes = new Map(lock.images.flatMap((i) => [[i.digest, i.size] as const, ...[...i.manifests, ...i.blobs].map((d) => [d.digest, d.size] as const)]));
@@ -99,6 +103,7 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
     kind: 'image',
     services: [...b.services].sort(),
     known: { sha256: digest.slice(7), size: sizes.get(digest)! },
+    verified: b.verified,
   }));
   const allServices = [...new Set(lock.images.flatMap((i) => i.services))].sort();
   const layoutFile = join(outDir, 'oci-layout');
