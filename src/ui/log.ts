@@ -55,6 +55,9 @@ export function consoleLogger(opts: { json?: boolean; quiet?: boolean; stream?: 
       }
       const fmt = (n: number) => (unit === 'bytes' ? formatBytes(n) : String(n));
       if (tty) {
+        // in place, once per percent: a download reports every chunk it receives (16,000 per GiB)
+        if (lastPct.get(label) === pct && done < total) return;
+        lastPct.set(label, pct);
         out.write(`\r\x1b[K${label}: ${fmt(done)}/${fmt(total)} (${pct}%)`);
         inPlace = true;
         if (done >= total) clear();
