@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -296,6 +296,19 @@ describe('fetchToCache', () => {
     expect(err).toBeInstanceOf(IntegrityError);
     expect((err as Error).message).toContain('expected 1000 bytes, the server announces 70000');
     expect(await listCache(w.cacheDir)).toEqual([]);
+  });
+
+  it('stops a body that runs past the expected size mid-stream, once its pending writes settled: nothing cached, no file left open', async () => {
+    const data = bytes(3 << 20, 21);
+    const digest = w.server.put('/long.deb', data);
+    // chunked: no length announced, so the size check happens while the body is being written
+    w.server.fault('/long.deb', { chunked: true });
+    const err = await fetchToCache({ url: w.server.url('/long.deb'), sha256: digest, size: 1 << 20 }, { cacheDir: w.cacheDir, dispatcher: w.retrying }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect((err as Error).message).toContain(`expected ${1 << 20} bytes, received more than`);
+    expect(await listCache(w.cacheDir)).toEqual([]);
+    const open = await Promise.all((await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+    expect(open.filter((target) => target.startsWith(w.cacheDir))).toEqual([]);
   });
 
   it('copies from a local mirror given as a file:// URL or a plain path, verified like a download', async () => {
