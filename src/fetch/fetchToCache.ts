@@ -1,10 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { FerryError, FetchError, IntegrityError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
 import { SHA256_RE, sha256File } from '../util/sha256.js';
@@ -12,6 +12,7 @@ import type { SyncBatch } from '../util/createSyncBatch.js';
 import { VERSION } from '../version.js';
 import { cachedFile, partialKey, tempFile } from './cachePaths.js';
 import { claimPartial, type ClaimedPartial } from './claimPartial.js';
+import { createDownloadFile } from './createDownloadFile.js';
 import { defaultDispatcher } from './createDispatcher.js';
 import { countFetch, type FetchStats } from './createFetchStats.js';
 import { localSourcePath } from './localSourcePath.js';
@@ -193,56 +194,73 @@ async function attempt(
     const validator = meta?.url === req.url ? (meta.etag ?? meta.lastModified) : undefined;
     if (validator) headers['if-range'] = validator;
   }
-  const res = await request(req.url, { dispatcher: req.dispatcher ?? opts.dispatcher ?? defaultDispatcher(), headers, signal: opts.signal });
-  try {
-    return await receive(res);
-  } finally {
-    // every path (a refusal, a failed write of the metadata) ends the body: undici must never be left
-    // with a response nobody reads or cancels
-    res.body.destroy();
-  }
-
-  async function receive(res: Dispatcher.ResponseData): Promise<FetchResult | typeof RESTART> {
-    if (offset > 0 && (res.statusCode === 206 || res.statusCode === 416)) {
-      if (res.statusCode === 416 || parseContentRange(header(res.headers, 'content-range'))?.start !== offset) {
+  const url = new URL(req.url);
+  let received = 0;
+  /** what the status line and headers decided instead of taking the body: start over, or a refusal */
+  let instead: typeof RESTART | { error: Error } | undefined;
+  const skip = (what: typeof RESTART | { error: Error }) => {
+    instead = what;
+    return skipBody();
+  };
+  // undici's stream API hands the body's chunks straight to the file (no body stream in between)
+  const dispatcher = req.dispatcher ?? opts.dispatcher ?? defaultDispatcher();
+  await dispatcher
+    .stream({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', headers, signal: opts.signal }, ({ statusCode, headers: h }) => {
+      let startOver = false;
+      if (offset > 0 && (statusCode === 206 || statusCode === 416)) {
         // The kept bytes do not fit the file the server has now.
-        await res.body.dump();
-        return RESTART;
+        if (statusCode === 416 || parseContentRange(header(h, 'content-range'))?.start !== offset) return skip(RESTART);
+      } else if (statusCode === 200) {
+        // Either a fresh download, or the server ignored Range, or If-Range found the file changed.
+        if (offset > 0) {
+          startOver = true;
+          hash = createHash('sha256');
+          offset = 0;
+        }
+      } else {
+        return skip({ error: httpStatusError(req.url, statusCode) });
       }
-    } else if (res.statusCode === 200) {
-      // Either a fresh download, or the server ignored Range, or If-Range found the file changed.
-      if (offset > 0) {
-        await discard();
-        hash = createHash('sha256');
-        offset = 0;
+      const bodyLength = numberOrUndefined(header(h, 'content-length'));
+      if (req.size !== undefined && bodyLength !== undefined && offset + bodyLength !== req.size) {
+        return skip({ error: sizeMismatch(req, offset + bodyLength, 'the server announces') });
       }
-    } else {
-      await res.body.dump();
-      throw httpStatusError(req.url, res.statusCode);
-    }
+      const etag = header(h, 'etag');
+      const fresh: PartialMeta | undefined =
+        offset === 0
+          ? {
+              url: req.url,
+              // weak ETags are not byte-for-byte promises, so they cannot guard a Range request
+              etag: etag && !etag.startsWith('W/') ? etag : undefined,
+              lastModified: header(h, 'last-modified'),
+            }
+          : undefined;
+      const total = req.size ?? (bodyLength !== undefined ? offset + bodyLength : undefined);
+      return createDownloadFile(part.data, {
+        flags: offset > 0 ? 'a' : 'w',
+        take: meter(req, opts, hash, offset, total, (n) => (received += n)),
+        sync: !opts.syncBatch,
+        before: async () => {
+          if (startOver) await discard();
+          if (fresh) await writeFile(part.meta, JSON.stringify(fresh) + '\n');
+        },
+      });
+    })
+    .catch((err: unknown) => {
+      // a skipped body ends the transfer early; what was decided instead counts
+      if (instead === undefined) throw err;
+    });
+  if (instead === RESTART) return RESTART;
+  if (instead) throw instead.error;
+  return verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume);
+}
 
-    const bodyLength = numberOrUndefined(header(res.headers, 'content-length'));
-    if (req.size !== undefined && bodyLength !== undefined && offset + bodyLength !== req.size) {
-      await res.body.dump();
-      throw sizeMismatch(req, offset + bodyLength, 'the server announces');
-    }
-    if (offset === 0) {
-      const etag = header(res.headers, 'etag');
-      const fresh: PartialMeta = {
-        url: req.url,
-        // weak ETags are not byte-for-byte promises, so they cannot guard a Range request
-        etag: etag && !etag.startsWith('W/') ? etag : undefined,
-        lastModified: header(res.headers, 'last-modified'),
-      };
-      await writeFile(part.meta, JSON.stringify(fresh) + '\n');
-    }
-
-    const total = req.size ?? (bodyLength !== undefined ? offset + bodyLength : undefined);
-    let received = 0;
-    const stage = meter(req, opts, hash, offset, total, (n) => (received += n));
-    await writeThrough(res.body, stage, part.data, offset > 0 ? 'a' : 'w', opts.signal, !opts.syncBatch);
-    return verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume);
-  }
+/** Where a body goes that is not wanted: the first byte ends the transfer (an empty body just finishes). */
+function skipBody(): Writable {
+  return new Writable({
+    write(_chunk, _encoding, cb) {
+      cb(new Error('body not wanted'));
+    },
+  });
 }
 
 /**
@@ -287,94 +305,12 @@ async function copyLocal(source: string, req: FetchRequest, opts: FetchOptions):
   try {
     const st = await stat(source);
     if (req.size !== undefined && st.size !== req.size) throw sizeMismatch(req, st.size, 'the local file has');
-    const stage = meter(req, opts, hash, 0, st.size, (n) => (received += n));
-    await writeThrough(createReadStream(source, { highWaterMark: 1 << 20 }), stage, tmp, 'wx', opts.signal, !opts.syncBatch);
+    const take = meter(req, opts, hash, 0, st.size, (n) => (received += n));
+    await pipeline(createReadStream(source, { highWaterMark: 1 << 20 }), createDownloadFile(tmp, { flags: 'wx', take, sync: !opts.syncBatch }), { signal: opts.signal });
     return (await verifyAndStore(req, opts, tmp, hash, received, received, false)) as FetchResult;
   } catch (err) {
     await rm(tmp, { force: true });
     throw toFetchError(req.url, err);
-  }
-}
-
-/** Bytes received and not yet written, above which the download waits for the disk (back-pressure). */
-const WRITE_AHEAD = 1 << 20;
-
-/**
- * Stream a source into a file: each chunk goes through `take` (hash, count, size checks: it throws to
- * stop the download), and what arrives while a write is running is gathered into the next one, so a
- * body that comes in 64 KiB socket reads costs a few large writes, not one thread-pool round trip per
- * chunk. The source waits while more than WRITE_AHEAD bytes are waiting for the disk. `sync`: fsync
- * before returning (else the caller syncs the file later, see createSyncBatch), so that a later rename
- * publishes whole bytes.
- *
- * This function alone owns the handle: it closes it only after the last write it started has settled,
- * on every path (a refused chunk, an aborted download, a failed write). A handle closed (or left to the
- * garbage collector) while a write is pending is what hung an earlier version.
- */
-async function writeThrough(
-  source: Readable,
-  take: (chunk: Buffer) => void,
-  file: string,
-  flags: 'a' | 'w' | 'wx',
-  signal: AbortSignal | undefined,
-  sync: boolean,
-): Promise<void> {
-  const fh = await open(file, flags, 0o644);
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  let writing: Promise<void> | undefined;
-  let failed: { error: unknown } | undefined;
-  // one write at a time, in order: the file grows from its current end ('a') or from byte 0
-  const kick = () => {
-    if (writing || failed || pending.length === 0) return;
-    const batch = pending;
-    pending = [];
-    pendingBytes = 0;
-    writing = writeAll(fh, batch).then(
-      () => {
-        writing = undefined;
-        kick();
-      },
-      (error: unknown) => {
-        writing = undefined;
-        failed = { error };
-      },
-    );
-  };
-  const settled = async () => {
-    while (writing) await writing;
-    if (failed) throw failed.error;
-  };
-  try {
-    await pipeline(
-      source,
-      async (chunks: AsyncIterable<Buffer>) => {
-        for await (const chunk of chunks) {
-          take(chunk);
-          pending.push(chunk);
-          pendingBytes += chunk.length;
-          kick();
-          while (pendingBytes > WRITE_AHEAD && writing) await writing;
-          if (failed) throw failed.error;
-        }
-      },
-      { signal },
-    );
-    await settled();
-    if (sync) await fh.sync();
-  } finally {
-    while (writing) await writing;
-    await fh.close();
-  }
-}
-
-/** Write every byte of `bufs` at the file's current position (a short write goes on with the rest). */
-async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
-  let { bytesWritten } = await fh.writev(bufs);
-  if (bytesWritten === bufs.reduce((n, b) => n + b.length, 0)) return;
-  const rest = Buffer.concat(bufs).subarray(bytesWritten);
-  for (let at = 0; at < rest.length; at += bytesWritten) {
-    ({ bytesWritten } = await fh.write(rest, at, rest.length - at));
   }
 }
 
