@@ -1,5 +1,5 @@
 // Benchmark of offline mirrors (docs/mirrors.md).
-// One generated upstream (FERRY_BENCH_MIRROR_DEBS packages, default 300, built with dpkg-deb; each
+// One generated upstream (FERRY_BENCH_MIRROR_DEBS packages, default 300, written directly by writeDeb.mjs; each
 // app-N depends on lib-(N mod 25)), indexed by apt-ftparchive, signed with gpg and served by
 // `python3 -m http.server` on 127.0.0.1 (a process of its own, the same for both tools).
 // 1. A filtered mirror of the same selection (names app-1*, with dependencies): `ferry lock` + `ferry
@@ -11,12 +11,13 @@
 //    warm cache (what a weekly refresh does when nothing changed), ferry alone.
 // Runs interleave, FERRY_BENCH_RUNS times (at least 3); rows give medians (lib.mjs).
 // Usage: node scripts/bench/mirrors.mjs   (FERRY_BENCH_MIRROR_DEBS=N, FERRY_BENCH_RUNS=R)
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ferryBin, have, interleave, median, printTable, row, RUNS, timeShell, writeResults } from './lib.mjs';
+import { writeDeb } from './writeDeb.mjs';
 
 const dir = join(process.env.FERRY_BENCH_DIR ?? tmpdir(), `ferry-bench-mirrors-${process.pid}`);
 rmSync(dir, { recursive: true, force: true });
@@ -29,14 +30,13 @@ const rows = [];
 // ---- the upstream ----
 const up = join(dir, 'upstream');
 mkdirSync(join(up, 'pool/main'), { recursive: true });
-const deb = (name, version, depends) => {
-  const p = join(dir, 'src', name);
-  mkdirSync(join(p, 'DEBIAN'), { recursive: true });
-  mkdirSync(join(p, 'usr/share', name), { recursive: true });
-  writeFileSync(join(p, 'usr/share', name, 'data'), Buffer.alloc(4_000 + ((name.length * 7919) % 20_000), name.length));
-  writeFileSync(join(p, 'DEBIAN/control'), `Package: ${name}\nVersion: ${version}\nArchitecture: amd64\nMaintainer: Bench <bench@example.invalid>\nPriority: optional\nSection: misc\n${depends ? `Depends: ${depends}\n` : ''}Description: benchmark package ${name}\n`);
-  execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', p, join(up, 'pool/main', `${name}_${version}_amd64.deb`)], { stdio: 'ignore' });
-};
+const deb = (name, version, depends) =>
+  writeDeb(join(up, 'pool/main', `${name}_${version}_amd64.deb`), {
+    name,
+    version,
+    fields: { Maintainer: 'Bench <bench@example.invalid>', Priority: 'optional', Section: 'misc', ...(depends ? { Depends: depends } : {}), Description: `benchmark package ${name}` },
+    files: { data: Buffer.alloc(4_000 + ((name.length * 7919) % 20_000), name.length) },
+  });
 for (let i = 0; i < 25; i++) deb(`lib-${i}`, '1.0-1');
 for (let i = 0; i < N - 25; i++) deb(`app-${i}`, '1.0-1', `lib-${i % 25} (>= 1.0)`);
 
