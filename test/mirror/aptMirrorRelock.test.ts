@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
+import { modulesLoadedBy, packagesIn } from '../helpers/loadedModules.js';
 import { aptMirrorSpec } from './mirrorChecks.js';
 import { buildDeb, readPrivate, serveDir, writeUpstream, type FixtureDeb } from '../apt/fixtureUpstream.js';
 
@@ -76,6 +77,14 @@ describe('apt mirror: locking again', () => {
     await dropIndexes();
     expect(await lock()).toEqual(['app 1.0-1', 'libfoo 1.3-1']);
     expect(upstream.requests).toContain('/dists/fixture/main/binary-amd64/Packages.gz');
+  });
+
+  it('a build whose .debs the cache already holds (a refresh of an unchanged upstream) does not load the HTTP client', async () => {
+    const key = await writeKey(dir, 'bundle');
+    const build = ['build', join(dir, 'mirror.yaml'), '--locked', '--key', key.secret, '--out', join(dir, 'out'), '--cache', cache()];
+    const first = await ferry(build);
+    expect(first.code, first.stderr).toBe(0);
+    expect(packagesIn(await modulesLoadedBy(build))).not.toContain('undici');
   });
 
   it('still refuses the same upstream state once its signer is no longer trusted', async () => {
