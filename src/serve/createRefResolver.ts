@@ -9,6 +9,8 @@ import { checkStorePath } from '../store/checkStorePath.js';
 export interface RefResolver {
   /** The bundle digest STORE/refs/NAME/VERSION names, or undefined when there is no such release. */
   resolve(name: string, version: string): Promise<string | undefined>;
+  /** Until when an answer built from this name's digest may be reused without reading the ref again. */
+  reusableUntil(name: string, version: string): number;
   /** A number that changes whenever something under STORE/refs is reported changed (for caches built from every ref). */
   generation(): number;
   /** Stop watching the refs folder. */
@@ -81,6 +83,7 @@ export function createRefResolver(refsDir: string): RefResolver {
       });
       return digest;
     },
+    reusableUntil: (name, version) => (cache.get(`${name}/${version}`)?.at ?? 0) + MAX_AGE_MS,
     generation: () => generation,
     close() {
       closed = true;

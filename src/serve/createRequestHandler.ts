@@ -65,18 +65,20 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   let draining = false;
 
   /** After the full path answered `req` with a file now in the cache: prepare that answer for the next request of the same target. */
-  const remember = (req: IncomingMessage, f: StoreFile, result: SendResult, reuse: { generation: number; from?: string; bundle?: string }) => {
+  const remember = (req: IncomingMessage, f: StoreFile, result: SendResult, reuse: { generation: number; from?: string; bundle?: string; until?: number }) => {
     if (!prepared || result.status !== 200 || result.range !== undefined) return;
     const file = cache!.get(f.sha256);
     if (!file) return;
     let expires = Date.now() + PREPARED_MAX_AGE_MS;
     // a file of a bundle: no longer than the bundle was last seen in place (ferry gc may remove it)
     if (reuse.from !== undefined) expires = Math.min(expires, bundles.reusableUntil(reuse.from));
+    // by release name: no longer than the name's answer is trusted without reading the ref again
+    if (reuse.until !== undefined) expires = Math.min(expires, reuse.until);
     prepared.set(req.url ?? '', { sha256: f.sha256, headers: preparedHeaders(f, file, reuse.bundle), bundle: reuse.bundle, expires, generation: reuse.generation });
   };
 
   /** `prepare`: the answer may be reused for the same target (not for mirrors: their links are read per request). */
-  const serveFromBundle = async (req: IncomingMessage, res: ServerResponse, index: BundleIndex, loc: BundleLocation, cacheControl: string, prepare?: { generation: number; bundle?: string }): Promise<SendResult> => {
+  const serveFromBundle = async (req: IncomingMessage, res: ServerResponse, index: BundleIndex, loc: BundleLocation, cacheControl: string, prepare?: { generation: number; bundle?: string; until?: number }): Promise<SendResult> => {
     let varies = false;
     let path = loc.directory ? (loc.path === '' ? 'index.html' : `${loc.path}/index.html`) : loc.path;
     let contentType = contentTypeFor(path);
@@ -140,7 +142,10 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
         return serveFromBundle(req, res, index, r, IMMUTABLE, { generation });
       }
       case 'release': {
-        const digest = await refs.resolve(r.name, r.version);
+        const resolving = refs.resolve(r.name, r.version);
+        // taken with the answer it belongs to (a later request may start a newer read meanwhile)
+        const until = refs.reusableUntil(r.name, r.version);
+        const digest = await resolving;
         if (!digest) return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'no such release' };
         const index = await bundles.get(digest);
         if (!index) {
@@ -148,7 +153,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
           return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'release names a missing bundle', bundle: digest };
         }
         res.setHeader('X-Ferry-Bundle', digest);
-        return { ...(await serveFromBundle(req, res, index, r, REVALIDATE, { generation, bundle: digest })), bundle: digest };
+        return { ...(await serveFromBundle(req, res, index, r, REVALIDATE, { generation, bundle: digest, until })), bundle: digest };
       }
       case 'registry':
         return serveRegistry(req, res, r.route, () => images.get(), layout, cache);
