@@ -31,7 +31,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createFleetNet } from '../lab/fleetNet.mjs';
+import { createFleetNet, MAX_FLEET_HOSTS } from '../lab/fleetNet.mjs';
 import { prepareDeployWork } from '../lab/deployWork.mjs';
 import { startSshLab } from '../lab/sshLab.mjs';
 import { serveStore } from '../lab/storeFixture.mjs';
@@ -49,7 +49,7 @@ const list = (s) => s.split(',').filter(Boolean).map(Number);
 const sizes = list(opt.sizes).sort((a, b) => a - b);
 const peerSizes = new Set(list(opt['peer-sizes']));
 const LIMIT_MS = Number(process.env.FERRY_BENCH_TIMEOUT_MS ?? 15 * 60_000);
-if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 2000)) throw new Error(`--sizes ${opt.sizes}: give host counts like 10,50,200`);
+if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_FLEET_HOSTS)) throw new Error(`--sizes ${opt.sizes}: give host counts like 10,50,200 (at most ${MAX_FLEET_HOSTS}, the ports of one bridge)`);
 
 /** One size: its own lab, then RUNS first runs + re-runs of each tool at that size. */
 async function measureSize(n) {
