@@ -2,11 +2,15 @@
 // Benchmark: ferry serve against Debian's nginx (with the server block ferry prints) on the same store,
 // in the same run, with the same load generator (wrk -t1). Peer as an expert runs it: worker_processes =
 // the cores, access_log off, sendfile on (with tcp_nopush), open_file_cache for the small files; ferry
-// serve on the same cores (its default --workers: one per core) with --no-access-log. Warm: one untimed second for each first, then --rounds rounds (at least 3)
+// serve on the same cores (its default --workers: one per core) with --no-access-log. Each small-file row is
+// followed by the servers' CPU per request in the same runs (ferry's primary and workers, nginx's master
+// and workers, from /proc), which says how much work a request costs even when the machine is busy.
+// Warm: each server first answers 20 000 requests (untimed, at most 8 s), then --rounds rounds (at least 3)
 // alternating which server goes first; rows give medians (lib.mjs). Bounded: a few seconds per round.
 // Usage: npm run build && node scripts/bench/serve.mjs [--seconds 5] [--rounds 3] [--large-mib 64] [--nginx-workers CORES]
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { chmod, link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -59,7 +63,7 @@ async function startFerry(store) {
   const port = await freePort();
   const child = spawn(process.execPath, [ferryBin, 'serve', '--store', store, '--listen', `127.0.0.1:${port}`, '--no-access-log'], { stdio: 'ignore' });
   await waitForPort(port, child, 'ferry serve');
-  return { url: `http://127.0.0.1:${port}`, stop: () => stopChild(child, 'SIGTERM') };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child, 'SIGTERM') };
 }
 
 async function startNginx(store, workers) {
@@ -91,6 +95,7 @@ http {
   await waitForPort(port, child, 'nginx');
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
     stop: async () => {
       await stopChild(child, 'SIGQUIT');
       await rm(prefix, { recursive: true, force: true });
@@ -99,16 +104,54 @@ http {
 }
 
 const UNITS = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
-/** wrk's summary: requests/s, bytes/s, errors (connect/read/write/timeout and non-2xx). */
-async function wrk(url, connections, seconds) {
-  const { stdout } = await run('wrk', ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', url], { timeout: (seconds + 30) * 1000 });
+/** Linux's USER_HZ: the unit of the CPU times in /proc/PID/stat */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds (user + system) used so far by a server: the process and its children (ferry's workers,
+ * nginx's workers). Unlike requests per second, CPU per request hardly depends on how much of the cores
+ * other work takes, so it compares the two servers on a busy machine too.
+ */
+function serverCpuSeconds(pid) {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  let ticks = 0;
+  for (const p of [String(pid), ...children]) {
+    const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+    // fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
+/** wrk's summary: requests/s, bytes/s, errors (connect/read/write/timeout and non-2xx), and the server's CPU µs per request. */
+async function wrk(server, path, connections, seconds) {
+  const cpuBefore = serverCpuSeconds(server.pid);
+  const { stdout } = await run('wrk', ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', server.url + path], { timeout: (seconds + 30) * 1000 });
+  const cpu = serverCpuSeconds(server.pid) - cpuBefore;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1]);
   const [, n, unit] = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(stdout) ?? [];
   const bytesPerSec = Number(n) * (UNITS[unit] ?? 1);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
   const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps, bytesPerSec, errors };
+  return { rps, requests, bytesPerSec, errors, cpuMicrosPerRequest: (cpu * 1e6) / requests };
+}
+
+/**
+ * Bring a server to its steady state before it is measured: a JIT-compiled server (ferry runs on V8) takes
+ * a few thousand requests to get there, and on a busy machine one second may hold only a few hundred, so
+ * warm by requests answered (WARM_REQUESTS), in one-second runs, at most WARM_RUNS of them.
+ */
+const WARM_REQUESTS = 20_000;
+const WARM_RUNS = 8;
+async function warm(server, c) {
+  let answered = 0;
+  for (let i = 0; i < WARM_RUNS && answered < WARM_REQUESTS; i++) {
+    const r = await wrk(server, c.path, c.connections, 1);
+    answered += r.requests;
+  }
 }
 
 async function main() {
@@ -128,14 +171,17 @@ async function main() {
   try {
     for (const c of cases) {
       // warm both (page cache, JIT, manifest cache), then measure each in turn
-      await wrk(`${ferry.url}${c.path}`, c.connections, 1);
-      await wrk(`${nginx.url}${c.path}`, c.connections, 1);
-      const r = await interleave(ROUNDS, () => wrk(`${ferry.url}${c.path}`, c.connections, SECONDS), () => wrk(`${nginx.url}${c.path}`, c.connections, SECONDS));
+      await warm(ferry, c);
+      await warm(nginx, c);
+      const r = await interleave(ROUNDS, () => wrk(ferry, c.path, c.connections, SECONDS), () => wrk(nginx, c.path, c.connections, SECONDS));
       const errors = [...r.ferry, ...r.peer].reduce((n, x) => n + x.errors, 0);
       if (errors) throw new Error(`${c.name}: ${errors} errors during the runs`);
       const value = (x) => (c.metric === 'rps' ? x.rps : x.bytesPerSec / 2 ** 20);
       const unit = c.metric === 'rps' ? 'req/s' : 'MiB/s';
-      rows.push(row(c.name, r.ferry.map(value), r.peer.map(value), `nginx (${workers} worker${workers === 1 ? '' : 's'}, sendfile, open_file_cache)`, unit, `>= ${c.goal}`));
+      const peerName = `nginx (${workers} worker${workers === 1 ? '' : 's'}, sendfile, open_file_cache)`;
+      rows.push(row(c.name, r.ferry.map(value), r.peer.map(value), peerName, unit, `>= ${c.goal}`));
+      // the same runs, as server CPU per request (lower is better): the goal's reciprocal
+      if (c.metric === 'rps') rows.push(row(`  server CPU per request (same runs)`, r.ferry.map((x) => x.cpuMicrosPerRequest), r.peer.map((x) => x.cpuMicrosPerRequest), peerName, 'µs', `<= ${(1 / c.goal).toFixed(2)}`));
     }
   } finally {
     await ferry.stop();

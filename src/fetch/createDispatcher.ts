@@ -1,5 +1,6 @@
 import { EnvHttpProxyAgent, interceptors, type Dispatcher } from 'undici';
 import { finishBodiesUnpaused } from './finishBodiesUnpaused.js';
+import { TRANSIENT_ERROR_CODES, TRANSIENT_STATUS_CODES } from './transientFailures.js';
 
 /** How hard to try before a download fails; the defaults suit a build on a flaky uplink. */
 export interface RetryPolicy {
@@ -14,27 +15,6 @@ export interface RetryPolicy {
   /** simultaneous connections per origin (default 16); fetchMany's concurrency is the usual bound */
   connections?: number;
 }
-
-/** Network errors worth another attempt: undici's default list plus its timeouts. */
-export const TRANSIENT_ERROR_CODES = [
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'ENETDOWN',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'EHOSTUNREACH',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-];
-
-/** HTTP statuses worth another attempt (rate limiting and server-side trouble). */
-export const TRANSIENT_STATUS_CODES = [408, 429, 500, 502, 503, 504];
 
 /**
  * The HTTP client every download goes through: undici's pooled agent (honouring HTTP_PROXY,

@@ -1,9 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { FetchError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { defaultDispatcher } from './createDispatcher.js';
 import { countFetch, type FetchStats } from './createFetchStats.js';
+import { httpRequest } from './httpRequest.js';
 import { localSourcePath } from './localSourcePath.js';
 import { httpStatusError, toFetchError } from './toFetchError.js';
 
@@ -60,9 +60,9 @@ export async function fetchBytes(url: string, opts: FetchBytesOptions = {}): Pro
   }
   const method = opts.method ?? 'GET';
   try {
-    const res = await request(url, {
+    const res = await httpRequest(url, {
       method,
-      dispatcher: opts.dispatcher ?? defaultDispatcher(),
+      dispatcher: opts.dispatcher,
       headers: { 'user-agent': `ferry/${VERSION}`, ...opts.headers },
       signal: opts.signal,
     });

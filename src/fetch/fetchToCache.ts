@@ -4,15 +4,15 @@ import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { FerryError, FetchError, IntegrityError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
 import { SHA256_RE, sha256File } from '../util/sha256.js';
 import { VERSION } from '../version.js';
 import { cachedFile, partialKey, tempFile } from './cachePaths.js';
 import { claimPartial, type ClaimedPartial } from './claimPartial.js';
-import { defaultDispatcher } from './createDispatcher.js';
 import { countFetch, type FetchStats } from './createFetchStats.js';
+import { httpRequest } from './httpRequest.js';
 import { localSourcePath } from './localSourcePath.js';
 import { httpStatusError, toFetchError } from './toFetchError.js';
 
@@ -187,7 +187,7 @@ async function attempt(
     const validator = meta?.url === req.url ? (meta.etag ?? meta.lastModified) : undefined;
     if (validator) headers['if-range'] = validator;
   }
-  const res = await request(req.url, { dispatcher: req.dispatcher ?? opts.dispatcher ?? defaultDispatcher(), headers, signal: opts.signal });
+  const res = await httpRequest(req.url, { dispatcher: req.dispatcher ?? opts.dispatcher, headers, signal: opts.signal });
   try {
     return await receive(res);
   } finally {

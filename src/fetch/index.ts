@@ -3,4 +3,4 @@ export { fetchToCache, type FetchRequest, type FetchOptions, type FetchResult } 
 export { fetchMany, type FetchManyOptions } from './fetchMany.js';
 export { fetchBytes, type FetchBytesOptions, type FetchedBytes } from './fetchBytes.js';
 export { createFetchStats, type FetchStats } from './createFetchStats.js';
-export { createDispatcher, type RetryPolicy } from './createDispatcher.js';
+// createDispatcher.ts (undici) is imported where a client is made: importing this index must not load undici (httpRequest.ts)

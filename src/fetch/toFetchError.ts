@@ -1,5 +1,5 @@
 import { FerryError, FetchError } from '../errors.js';
-import { TRANSIENT_ERROR_CODES, TRANSIENT_STATUS_CODES } from './createDispatcher.js';
+import { TRANSIENT_ERROR_CODES, TRANSIENT_STATUS_CODES } from './transientFailures.js';
 
 const REASONS: Record<string, string> = {
   ECONNRESET: 'the connection was reset',

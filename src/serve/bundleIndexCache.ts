@@ -31,6 +31,8 @@ export interface BundleIndex {
 export class BundleIndexCache {
   private readonly loaded = new Map<string, Promise<BundleIndex | undefined>>();
   private readonly checkedAt = new Map<string, number>();
+  /** when the bundle's manifest was last seen in place (loaded, or found by a check) */
+  private readonly seenAt = new Map<string, number>();
 
   private readonly bundlesDir: string;
 
@@ -51,13 +53,18 @@ export class BundleIndexCache {
       const now = Date.now();
       if (now - (this.checkedAt.get(digest) ?? 0) > RECHECK_MS) {
         this.checkedAt.set(digest, now);
-        stat(join(this.bundlesDir, digest, MANIFEST_PATH)).catch((err: unknown) => {
-          if (isMissing(err) && this.loaded.get(digest) === hit) this.loaded.delete(digest);
-        });
+        stat(join(this.bundlesDir, digest, MANIFEST_PATH)).then(
+          () => this.seenAt.set(digest, now),
+          (err: unknown) => {
+            if (isMissing(err) && this.loaded.get(digest) === hit) this.loaded.delete(digest);
+          },
+        );
       }
       return hit;
     }
-    this.checkedAt.set(digest, Date.now());
+    const now = Date.now();
+    this.checkedAt.set(digest, now);
+    this.seenAt.set(digest, now);
     const p = loadBundleIndex(this.store, digest);
     this.loaded.set(digest, p);
     p.then(
@@ -72,8 +79,17 @@ export class BundleIndexCache {
       const oldest = this.loaded.keys().next().value as string;
       this.loaded.delete(oldest);
       this.checkedAt.delete(oldest);
+      this.seenAt.delete(oldest);
     }
     return p;
+  }
+
+  /**
+   * Until when an answer built from this bundle may be reused without asking again: a second after
+   * its manifest was last seen in place, so a removed bundle stops being served within that second.
+   */
+  reusableUntil(digest: string): number {
+    return (this.seenAt.get(digest) ?? 0) + RECHECK_MS;
   }
 }
 

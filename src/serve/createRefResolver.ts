@@ -9,6 +9,8 @@ import { checkStorePath } from '../store/checkStorePath.js';
 export interface RefResolver {
   /** The bundle digest STORE/refs/NAME/VERSION names, or undefined when there is no such release. */
   resolve(name: string, version: string): Promise<string | undefined>;
+  /** Until when an answer built from this name's digest may be reused without reading the ref again. */
+  reusableUntil(name: string, version: string): number;
   /** A number that changes whenever something under STORE/refs is reported changed (for caches built from every ref). */
   generation(): number;
   /** Stop watching the refs folder. */
@@ -29,10 +31,11 @@ const MAX_ENTRIES = 10_000;
  * second, which bounds staleness where change notification is unavailable.
  */
 export function createRefResolver(refsDir: string): RefResolver {
-  const cache = new Map<string, { digest: string | undefined; at: number }>();
+  // the read itself is cached, so the requests that arrive while a name is being read share that one read
+  const cache = new Map<string, { digest: Promise<string | undefined>; at: number }>();
   const watchers = new Map<string, FSWatcher>();
   let closed = false;
-  // bumped on every change, so an answer read while a change happened is not cached
+  // bumped on every change (for caches built from the refs: see generation())
   let generation = 0;
 
   const invalidate = () => {
@@ -64,19 +67,23 @@ export function createRefResolver(refsDir: string): RefResolver {
   watchNames();
 
   return {
-    async resolve(name, version) {
+    resolve(name, version) {
       const key = `${name}/${version}`;
       const now = Date.now();
       const hit = cache.get(key);
       if (hit && now - hit.at < MAX_AGE_MS) return hit.digest;
       if (!watchers.has(refsDir)) watchNames();
-      const before = generation;
-      const digest = await readRef(join(refsDir, name, version));
-      if (generation !== before) return digest;
+      const digest = readRef(join(refsDir, name, version));
       if (cache.size >= MAX_ENTRIES) cache.clear();
+      // a change while it is read clears the cache (invalidate), so a read that a change overtook is not kept
       cache.set(key, { digest, at: now });
+      // a failed read is not kept: the next request reads again
+      digest.catch(() => {
+        if (cache.get(key)?.digest === digest) cache.delete(key);
+      });
       return digest;
     },
+    reusableUntil: (name, version) => (cache.get(`${name}/${version}`)?.at ?? 0) + MAX_AGE_MS,
     generation: () => generation,
     close() {
       closed = true;

@@ -14,8 +14,9 @@ import { resolveRequestPath, type BundleLocation } from './resolveRequestPath.js
 import { sendPlainStatus } from './sendPlainStatus.js';
 import { prefersPep691 } from './prefersPep691.js';
 import { PEP691_CONTENT_TYPE, PEP691_PAGE } from '../util/pep691.js';
-import { sendStoreFile, type SendResult } from './sendStoreFile.js';
+import { sendStoreFile, type SendResult, type StoreFile } from './sendStoreFile.js';
 import { SmallFileCache } from './smallFileCache.js';
+import { isPlainRequest, PREPARED_MAX_AGE_MS, preparedHeaders, PreparedResponses, type PreparedResponse } from './preparedResponses.js';
 import { ImageCatalogCache } from './registry/imageCatalog.js';
 import { sendRegistryError, serveRegistry } from './registry/serveRegistry.js';
 
@@ -60,9 +61,25 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   const cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
   const cache = cacheBytes > 0 ? new SmallFileCache(cacheBytes) : undefined;
   const images = new ImageCatalogCache(layout.root, () => refs.generation(), (m) => opts.log.warn(m));
+  const prepared = cache ? new PreparedResponses() : undefined;
   let draining = false;
 
-  const serveFromBundle = async (req: IncomingMessage, res: ServerResponse, index: BundleIndex, loc: BundleLocation, cacheControl: string): Promise<SendResult> => {
+  /** After the full path answered `req` with a file now in the cache: prepare that answer for the next request of the same target. */
+  const remember = (req: IncomingMessage, f: StoreFile, result: SendResult, reuse: { generation: number; from?: string; bundle?: string; until?: number }) => {
+    if (!prepared || result.status !== 200 || result.range !== undefined) return;
+    const file = cache!.get(f.sha256);
+    if (!file) return;
+    let expires = Date.now() + PREPARED_MAX_AGE_MS;
+    // a file of a bundle: no longer than the bundle was last seen in place (ferry gc may remove it)
+    if (reuse.from !== undefined) expires = Math.min(expires, bundles.reusableUntil(reuse.from));
+    // by release name: no longer than the name's answer is trusted without reading the ref again
+    if (reuse.until !== undefined) expires = Math.min(expires, reuse.until);
+    prepared.set(req.url ?? '', { sha256: f.sha256, headers: preparedHeaders(f, file, reuse.bundle), bundle: reuse.bundle, expires, generation: reuse.generation });
+  };
+
+  /** `prepare`: the answer may be reused for the same target (not for mirrors: their links are read per request). */
+  const serveFromBundle = async (req: IncomingMessage, res: ServerResponse, index: BundleIndex, loc: BundleLocation, cacheControl: string, prepare?: { generation: number; bundle?: string; until?: number }): Promise<SendResult> => {
+    let varies = false;
     let path = loc.directory ? (loc.path === '' ? 'index.html' : `${loc.path}/index.html`) : loc.path;
     let contentType = contentTypeFor(path);
     if (loc.directory) {
@@ -70,6 +87,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       const jsonPage = loc.path === '' ? PEP691_PAGE : `${loc.path}/${PEP691_PAGE}`;
       if (index.files.has(jsonPage)) {
         res.setHeader('Vary', 'Accept');
+        varies = true;
         if (prefersPep691(req.headers.accept)) {
           path = jsonPage;
           contentType = PEP691_CONTENT_TYPE;
@@ -84,17 +102,15 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       }
       return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'not in the bundle manifest' };
     }
-    return sendStoreFile(req, res, {
-      file: join(index.dir, path),
-      within: `${index.dir}/`,
-      sha256: entry.sha256,
-      size: entry.size,
-      contentType,
-      cacheControl,
-    }, cache);
+    const f: StoreFile = { file: join(index.dir, path), within: `${index.dir}/`, sha256: entry.sha256, size: entry.size, contentType, cacheControl };
+    const result = await sendStoreFile(req, res, f, cache);
+    if (prepare && !varies) remember(req, f, result, { ...prepare, from: index.digest });
+    return result;
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<SendResult & { bundle?: string }> => {
+    // read before anything is resolved: a ref changed meanwhile makes what is resolved here unfit for reuse
+    const generation = refs.generation();
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       // pushes and deletes: the registry is read-only, and says so the way registry clients read it
       if (/^\/v2(\/|\?|$)/.test(req.url ?? '')) return { status: 405, bytes: sendRegistryError(req, res, 405, 'UNSUPPORTED', { Allow: 'GET, HEAD' }) };
@@ -123,10 +139,13 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       case 'bundle': {
         const index = await bundles.get(r.digest);
         if (!index) return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'no such bundle' };
-        return serveFromBundle(req, res, index, r, IMMUTABLE);
+        return serveFromBundle(req, res, index, r, IMMUTABLE, { generation });
       }
       case 'release': {
-        const digest = await refs.resolve(r.name, r.version);
+        const resolving = refs.resolve(r.name, r.version);
+        // taken with the answer it belongs to (a later request may start a newer read meanwhile)
+        const until = refs.reusableUntil(r.name, r.version);
+        const digest = await resolving;
         if (!digest) return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'no such release' };
         const index = await bundles.get(digest);
         if (!index) {
@@ -134,7 +153,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
           return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'release names a missing bundle', bundle: digest };
         }
         res.setHeader('X-Ferry-Bundle', digest);
-        return { ...(await serveFromBundle(req, res, index, r, REVALIDATE)), bundle: digest };
+        return { ...(await serveFromBundle(req, res, index, r, REVALIDATE, { generation, bundle: digest, until })), bundle: digest };
       }
       case 'registry':
         return serveRegistry(req, res, r.route, () => images.get(), layout, cache);
@@ -146,41 +165,60 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
         const loc = { path: r.path === '' ? `mirrors/${r.mirror}` : `mirrors/${r.mirror}/${r.path}`, directory: r.directory };
         return { ...(await serveFromBundle(req, res, index, loc, REVALIDATE)), bundle: snapshot.digest };
       }
-      case 'blob':
-        return sendStoreFile(req, res, {
-          file: layout.blob(r.sha256),
-          within: `${blobsDir}/`,
-          sha256: r.sha256,
-          contentType: DEFAULT_CONTENT_TYPE,
-          cacheControl: IMMUTABLE,
-        }, cache);
+      case 'blob': {
+        const f: StoreFile = { file: layout.blob(r.sha256), within: `${blobsDir}/`, sha256: r.sha256, contentType: DEFAULT_CONTENT_TYPE, cacheControl: IMMUTABLE };
+        const result = await sendStoreFile(req, res, f, cache);
+        remember(req, f, result, { generation });
+        return result;
+      }
     }
   };
 
+  /** The access log's line for `req`, once `result` is known. */
+  const logRequest = (req: IncomingMessage, started: bigint, remote: string, result: SendResult & { bundle?: string }) => {
+    opts.accessLog?.({
+      time: new Date().toISOString(),
+      remote,
+      method: req.method ?? '',
+      target: (req.url ?? '').slice(0, 1024),
+      status: result.status,
+      bytes: result.bytes,
+      ms: Number(process.hrtime.bigint() - started) / 1e6,
+      range: result.range,
+      bundle: result.bundle,
+      reason: result.reason,
+      aborted: result.aborted,
+      ua: req.headers['user-agent'],
+    });
+  };
+
+  /** A prepared answer: the headers as prepared, the verified bytes from the cache; no promise, no lookup, no header check. */
+  const sendPrepared = (req: IncomingMessage, res: ServerResponse, p: PreparedResponse, data: Buffer) => {
+    const head = req.method === 'HEAD';
+    if (opts.accessLog) {
+      const started = process.hrtime.bigint();
+      const remote = req.socket.remoteAddress ?? '';
+      const bytes = head ? 0 : data.length;
+      res.once('close', () => logRequest(req, started, remote, { status: 200, bytes, bundle: p.bundle, aborted: !res.writableFinished || undefined }));
+    }
+    res.writeHead(200, p.headers);
+    if (head) res.end();
+    else res.end(data);
+  };
+
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
+    if (prepared && !draining && (req.method === 'GET' || req.method === 'HEAD') && isPlainRequest(req)) {
+      const p = prepared.get(req.url ?? '', refs.generation(), Date.now());
+      // the bytes stay the cache's: when it has let them go, the full path reads and checks them again
+      const file = p && cache!.get(p.sha256);
+      if (file) return sendPrepared(req, res, p, file.data);
+    }
     const started = process.hrtime.bigint();
     // read now: once the client has gone, the socket no longer knows its peer
     const remote = req.socket.remoteAddress ?? '';
     if (draining) res.setHeader('Connection', 'close');
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    const done = (result: SendResult & { bundle?: string }) => {
-      if (!opts.accessLog) return;
-      const entry = {
-        time: new Date().toISOString(),
-        remote,
-        method: req.method ?? '',
-        target: (req.url ?? '').slice(0, 1024),
-        status: result.status,
-        bytes: result.bytes,
-        ms: Number(process.hrtime.bigint() - started) / 1e6,
-        range: result.range,
-        bundle: result.bundle,
-        reason: result.reason,
-        aborted: result.aborted,
-        ua: req.headers['user-agent'],
-      };
-      opts.accessLog(entry);
-    };
+    const done = (result: SendResult & { bundle?: string }) => logRequest(req, started, remote, result);
     route(req, res).then(done, (err: unknown) => {
       // details go to the operator's log; the client learns only that it failed
       opts.log.warn(`${req.method} ${(req.url ?? '').slice(0, 200)}: ${(err as Error).message}`);

@@ -17,7 +17,7 @@ const byName = <T>(record: Record<string, T>) => Object.entries(record).sort(([a
  * it and publishes it under mirrors/NAME/ in the bundle (entries of kind `mirror`): an apt repository
  * (mirrors/NAME/debian/) or a Python index (mirrors/NAME/simple/, mirrors/NAME/files/). After import the
  * store serves each at /mirrors/NAME/ (the newest snapshot) and /mirrors/NAME@VERSION/ (docs/mirrors.md).
- * Its modules load only for a spec that has mirrors.
+ * Its modules load only for a spec that has mirrors, and those of apt or Python mirrors only for a spec that has one.
  */
 export const mirrorKind: ArtifactKind<MirrorLock> = {
   name: 'mirror',
@@ -26,23 +26,28 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
     const apt = Object.entries(ctx.spec.mirrors.apt);
     const python = Object.entries(ctx.spec.mirrors.python);
     if (apt.length === 0 && python.length === 0) return undefined;
-    const { lockAptMirror } = await import('./apt/lockAptMirror.js');
-    const { lockPythonMirror } = await import('./python/lockPythonMirror.js');
+    // each kind of mirror loads its modules only when the spec has one
     const out: MirrorLock = { apt: {} };
-    for (const [name, mirror] of apt) out.apt[name] = await lockAptMirror(name, mirror, ctx);
-    if (python.length) out.python = {};
-    for (const [name, mirror] of python) out.python![name] = await lockPythonMirror(name, mirror, ctx);
+    if (apt.length) {
+      const { lockAptMirror } = await import('./apt/lockAptMirror.js');
+      for (const [name, mirror] of apt) out.apt[name] = await lockAptMirror(name, mirror, ctx);
+    }
+    if (python.length) {
+      const { lockPythonMirror } = await import('./python/lockPythonMirror.js');
+      out.python = {};
+      for (const [name, mirror] of python) out.python[name] = await lockPythonMirror(name, mirror, ctx);
+    }
     return out;
   },
 
   async collect(lock, ctx) {
-    const { publishAptMirror } = await import('./apt/publishAptMirror.js');
-    const { publishPythonMirror } = await import('./python/publishPythonMirror.js');
     const entries: BundleInput[] = [];
     const components: SbomComponent[] = [];
     const apt: Record<string, unknown> = {};
     const python: Record<string, unknown> = {};
+    // imported in the loops: a lock without Python mirrors never loads their modules, nor apt's without apt ones
     for (const [name, section] of byName(lock.apt)) {
+      const { publishAptMirror } = await import('./apt/publishAptMirror.js');
       const r = await publishAptMirror(name, section, ctx);
       entries.push(...r.entries);
       components.push(...(r.components ?? []));
@@ -50,6 +55,7 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
     }
     for (const [name, section] of byName(lock.python ?? {})) {
       if (name in apt) throw new SpecError(`lock file: mirror ${name} is both an apt and a Python mirror; every mirror needs its own name`);
+      const { publishPythonMirror } = await import('./python/publishPythonMirror.js');
       const r = await publishPythonMirror(name, section, ctx);
       entries.push(...r.entries);
       components.push(...(r.components ?? []));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, run } from '../helpers/cli.js';
-import { gcKeepingOne, statusAndBody } from './mirrorChecks.js';
+import { aptMirrorSpec, gcKeepingOne, statusAndBody } from './mirrorChecks.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildDeb, readPrivate, serveDir, writeUpstream, type FixtureDeb } from '../apt/fixtureUpstream.js';
 import { privateApt } from '../apt/privateApt.js';
@@ -34,22 +34,7 @@ describe('apt mirror: lock, build, refresh by differential bundles, import, serv
   const cache = () => join(dir, 'cache');
 
   const writeSpec = (version: string) =>
-    writeFile(
-      join(dir, 'mirror.yaml'),
-      [
-        'name: site-mirror',
-        `version: ${version}`,
-        'epoch: 2026-11-25T00:00:00Z',
-        'mirrors:',
-        '  apt:',
-        '    debian:',
-        `      uri: "${upstream.url}"`,
-        '      keyring: upstream.asc',
-        '      suites: [fixture]',
-        '      filter: { packages: ["ap?"], sections: [net], priorities: [required], with_dependencies: true }',
-        '',
-      ].join('\n'),
-    );
+    writeFile(join(dir, 'mirror.yaml'), aptMirrorSpec(version, upstream.url, '{ packages: ["ap?"], sections: [net], priorities: [required], with_dependencies: true }'));
   const lockAndBuild = async (version: string, since?: string) => {
     await writeSpec(version);
     const lock = await ferry(['lock', join(dir, 'mirror.yaml'), '--cache', cache()]);

@@ -17,3 +17,20 @@ export async function statusAndBody(base: string, path: string): Promise<string>
   const r = await fetch(`${base}${path}`);
   return `${r.status} ${await r.text()}`;
 }
+
+/** A spec with one apt mirror `debian` of the suite `fixture` at `url` (trusting upstream.asc beside it), with this filter (YAML flow map). */
+export function aptMirrorSpec(version: string, url: string, filter: string): string {
+  return [
+    'name: site-mirror',
+    `version: ${version}`,
+    'epoch: 2026-11-25T00:00:00Z',
+    'mirrors:',
+    '  apt:',
+    '    debian:',
+    `      uri: "${url}"`,
+    '      keyring: upstream.asc',
+    '      suites: [fixture]',
+    `      filter: ${filter}`,
+    '',
+  ].join('\n');
+}

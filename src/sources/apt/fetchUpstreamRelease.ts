@@ -2,6 +2,7 @@ import type * as openpgp from 'openpgp';
 import { fetchBytes, type FetchStats } from '../../fetch/index.js';
 import { FetchError, ResolveError, SignatureError } from '../../errors.js';
 import { verifyCleartext, verifyDetached } from '../../pgp/verify.js';
+import { sha256Hex } from '../../util/sha256.js';
 import { field, parseControl } from './parseControl.js';
 
 export interface UpstreamRelease {
@@ -12,6 +13,8 @@ export interface UpstreamRelease {
   /** the fields of the Release paragraph */
   fields: Map<string, string>;
   signers: string[];
+  /** sha256 of the verified Release text: every index the suite has is named by it (mirrorLockCache.ts) */
+  sha256: string;
 }
 
 /**
@@ -51,5 +54,5 @@ export async function fetchUpstreamRelease(uri: string, suite: string, keys: ope
     if (sha256 && size && path && /^[0-9a-f]{64}$/i.test(sha256)) files.set(path, { sha256: sha256.toLowerCase(), size: Number(size) });
   }
   if (files.size === 0) throw new SignatureError(`${distUrl}: the Release lists no SHA256 sums; ferry cannot verify its indexes`);
-  return { distUrl, files, fields: p, signers };
+  return { distUrl, files, fields: p, signers, sha256: sha256Hex(text) };
 }

@@ -1,8 +1,9 @@
 import type { BuildContext } from '../kind.js';
 import type { AptMirror } from '../../specfile/schema.js';
-import { createFetchStats } from '../../fetch/index.js';
-import { loadAptUpstreams } from './loadAptUpstreams.js';
-import { readUpstreamIndexes } from './readUpstreamIndexes.js';
+import { createFetchStats, type FetchStats } from '../../fetch/index.js';
+import { loadAptUpstreams, type AptUpstreamSource } from './loadAptUpstreams.js';
+import { fetchUpstreamReleases, readUpstreamIndexes, type UpstreamReleases } from './readUpstreamIndexes.js';
+import { mirrorSelectionKey, readMirrorSelection, writeMirrorSelection, type MirrorSelection } from './mirrorLockCache.js';
 import { selectMirrorPackages } from './selectMirrorPackages.js';
 import { lockAptSources, type LockedMirrorSource } from './lockAptSources.js';
 
@@ -34,7 +35,9 @@ export interface AptMirrorLock {
 /**
  * Pin one apt mirror: read the upstream's verified Release and Packages indexes for its suites,
  * components and architectures, select the packages (selectMirrorPackages) and pin every file; with
- * `sources: true`, also the source package of each (lockAptSources).
+ * `sources: true`, also the source package of each (lockAptSources). When every verified Release is one an
+ * earlier lock with the same settings read, that lock's selection stands and no index is read
+ * (mirrorLockCache.ts).
  */
 export async function lockAptMirror(name: string, mirror: AptMirror, ctx: BuildContext): Promise<AptMirrorLock> {
   const where = `mirrors.apt.${name}`;
@@ -42,20 +45,46 @@ export async function lockAptMirror(name: string, mirror: AptMirror, ctx: BuildC
   const loaded = await loadAptUpstreams([{ uri: mirror.uri, keyring: mirror.keyring, suites: mirror.suites, components: mirror.components }], { baseDir: ctx.baseDir, where });
   // with `system`, the machine's sources name their components: the mirror keeps those it asks for
   const upstreams = loaded.map((u) => ({ ...u, components: u.components.filter((c) => mirror.components.includes(c)) }));
-  const { indexes, sources, releases } = await readUpstreamIndexes(upstreams, mirror.architectures, ctx, stats);
-  const packages = selectMirrorPackages(indexes, mirror, where);
+  const read = await fetchUpstreamReleases(upstreams, stats);
+  const { sources, releases } = read;
   const suites = [...new Set(sources.map((s) => s.suite))].sort().map((suite) => {
     const dates = [...releases.entries()].filter(([k]) => k.endsWith(` ${suite}`)).map(([, r]) => Date.parse((r.fields.get('Date') ?? '').replace(/UTC$/, 'GMT')));
     const newest = Math.max(...dates.filter((d) => Number.isFinite(d)));
     return { suite, date: (Number.isFinite(newest) ? new Date(newest) : ctx.epoch).toISOString() };
   });
-  const sourcePackages = mirror.sources ? await lockAptSources(packages, releases, mirror.components, ctx, stats, where) : undefined;
+  // the upstream's signed Releases are those of an earlier lock: its selection stands (mirrorLockCache.ts)
+  const key = mirrorSelectionKey(mirror, upstreams, read);
+  let selection = await readMirrorSelection(ctx.cacheDir, key);
+  if (selection) ctx.log.info(`mirror ${name}: the upstream's signed Release is unchanged since an earlier lock: its selection stands`);
+  else {
+    selection = await selectFromIndexes(mirror, upstreams, read, ctx, stats, where);
+    await writeMirrorSelection(ctx.cacheDir, key, selection);
+  }
+  const { packages, sourcePackages } = selection;
   ctx.log.info(`mirror ${name}: ${packages.length} packages${sourcePackages ? ` and ${sourcePackages.length} source packages` : ''} from ${sources.length} upstream suite(s)`);
   return {
     suites,
     components: [...mirror.components].sort(),
     architectures: [...mirror.architectures].sort(),
     sources,
+    packages,
+    ...(sourcePackages ? { sourcePackages } : {}),
+  };
+}
+
+/** Read the upstream's Packages (and Sources) indexes and pin the files the mirror's filter selects. */
+async function selectFromIndexes(
+  mirror: AptMirror,
+  upstreams: AptUpstreamSource[],
+  read: UpstreamReleases,
+  ctx: BuildContext,
+  stats: FetchStats,
+  where: string,
+): Promise<MirrorSelection> {
+  const { indexes } = await readUpstreamIndexes(upstreams, mirror.architectures, ctx, stats, read);
+  const packages = selectMirrorPackages(indexes, mirror, where);
+  const sourcePackages = mirror.sources ? await lockAptSources(packages, read.releases, mirror.components, ctx, stats, where) : undefined;
+  return {
     packages: packages.map((p) => ({
       name: p.name,
       version: p.version,

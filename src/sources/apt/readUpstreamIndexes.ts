@@ -5,32 +5,47 @@ import { fetchUpstreamRelease, type UpstreamRelease } from './fetchUpstreamRelea
 import type { AptUpstreamSource } from './loadAptUpstreams.js';
 import type { PackedIndex } from './packedIndex.js';
 
-export interface UpstreamIndexes {
-  /** one packed Packages index per upstream suite, component and architecture, in the order apt reads them */
-  indexes: PackedIndex[];
+export interface UpstreamReleases {
   /** upstream suites read, with the keys that signed them (for review) */
   sources: Array<{ uri: string; suite: string; signers: string[] }>;
   /** each suite's verified Release, by "URI suite" */
   releases: Map<string, UpstreamRelease>;
 }
 
+export interface UpstreamIndexes extends UpstreamReleases {
+  /** one packed Packages index per upstream suite, component and architecture, in the order apt reads them */
+  indexes: PackedIndex[];
+}
+
+/** Fetch and verify the Release (InRelease) of every suite of every upstream, in the order apt reads them. */
+export async function fetchUpstreamReleases(upstreams: AptUpstreamSource[], stats: FetchStats): Promise<UpstreamReleases> {
+  const out: UpstreamReleases = { sources: [], releases: new Map() };
+  for (const up of upstreams) {
+    for (const suite of up.suites) {
+      const release = await fetchUpstreamRelease(up.uri, suite, up.keys, stats);
+      out.sources.push({ uri: up.uri, suite, signers: release.signers });
+      out.releases.set(`${up.uri} ${suite}`, release);
+    }
+  }
+  return out;
+}
+
 /**
- * Read every suite of every upstream: the verified InRelease, then each component's Packages index per
- * architecture (checked against it), plus binary-all when the Release names "all" among its
- * architectures (as apt does).
+ * Read every suite of every upstream: the verified InRelease (fetchUpstreamReleases, unless the caller
+ * already has them), then each component's Packages index per architecture (checked against it), plus
+ * binary-all when the Release names "all" among its architectures (as apt does).
  */
 export async function readUpstreamIndexes(
   upstreams: AptUpstreamSource[],
   architectures: string[],
   ctx: Pick<BuildContext, 'cacheDir' | 'log'>,
   stats: FetchStats,
+  read?: UpstreamReleases,
 ): Promise<UpstreamIndexes> {
-  const out: UpstreamIndexes = { indexes: [], sources: [], releases: new Map() };
+  const out: UpstreamIndexes = { ...(read ?? (await fetchUpstreamReleases(upstreams, stats))), indexes: [] };
   for (const up of upstreams) {
     for (const suite of up.suites) {
-      const release = await fetchUpstreamRelease(up.uri, suite, up.keys, stats);
-      out.sources.push({ uri: up.uri, suite, signers: release.signers });
-      out.releases.set(`${up.uri} ${suite}`, release);
+      const release = out.releases.get(`${up.uri} ${suite}`)!;
       const allArchIndex =
         (release.fields.get('Architectures') ?? '').split(/\s+/).includes('all') && release.fields.get('No-Support-for-Architecture-all') !== 'Packages';
       for (const component of up.components) {

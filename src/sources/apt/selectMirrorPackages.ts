@@ -27,11 +27,14 @@ export function selectMirrorPackages(indexes: readonly PackedIndex[], mirror: Pi
     names.some((re) => re.test(p.name)) ||
     (p.section !== undefined && (sections.has(p.section) || sections.has(p.section.slice(p.section.lastIndexOf('/') + 1)))) ||
     (p.priority !== undefined && priorities.has(p.priority));
+  const byFields = sections.size > 0 || priorities.size > 0;
 
   const groups = new Map<string, AptPackage[]>();
   for (const packed of indexes) {
     for (let i = 0; i < packed.count; i++) {
       if (!archs.has(packed.string(packed.archId(i)))) continue;
+      // a filter by names alone decides from the packed name: only the packages it keeps are decoded
+      if (f && !byFields && !names.some((re) => re.test(packed.string(packed.nameId(i))))) continue;
       const p = packed.get(i);
       if (!selects(p)) continue;
       const key = `${p.origin.uri} ${p.origin.suite} ${p.origin.component} ${p.name} ${p.architecture}`;

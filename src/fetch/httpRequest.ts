@@ -1,0 +1,15 @@
+import type * as undici from 'undici';
+
+type RequestOptions = { dispatcher?: undici.Dispatcher } & Omit<undici.Dispatcher.RequestOptions<null>, 'origin' | 'path' | 'method'> &
+  Partial<Pick<undici.Dispatcher.RequestOptions<null>, 'method'>>;
+
+/**
+ * undici's `request` through the given client, else the shared one (createDispatcher.ts). undici and the
+ * client load at the first request, not with the downloader: a build whose files the cache already holds
+ * (the refresh of an unchanged mirror) or that reads a local mirror never loads the HTTP client, about a
+ * third of a second of CPU at start-up (docs/architecture.md, "What loads when").
+ */
+export async function httpRequest(url: string, opts: RequestOptions): Promise<undici.Dispatcher.ResponseData> {
+  const [{ request }, { defaultDispatcher }] = await Promise.all([import('undici'), import('./createDispatcher.js')]);
+  return request<null>(url, { ...opts, dispatcher: opts.dispatcher ?? defaultDispatcher() });
+}
