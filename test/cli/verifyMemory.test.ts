@@ -29,12 +29,12 @@ describe('ferry verify memory', () => {
     expect(packagesIn(loaded)).not.toContain('tar');
   });
 
-  it('verifies the demo bundle within 62 MiB of peak RSS (GNU time)', async () => {
+  it("verifies the demo bundle within 64 MiB of peak RSS, the issue's goal (GNU time)", async () => {
     const stats = join(dir, 'time.txt');
     const r = await run('/usr/bin/time', ['-f', '%M', '-o', stats, process.execPath, FERRY_BIN, 'verify', bundle, '--keyring', keyring]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^OK demo 1\.0\.0 /);
     const peakKiB = Number((await readFile(stats, 'utf8')).trim().split('\n').pop());
-    expect(peakKiB / 1024).toBeLessThanOrEqual(62);
+    expect(peakKiB / 1024).toBeLessThanOrEqual(64);
   });
 });
