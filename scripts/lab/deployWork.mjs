@@ -17,8 +17,9 @@ const ARTIFACTS = ['a.bin', 'app.conf.j2', 'b.bin', 'c.bin', 'static.txt'].map((
 
 /**
  * @param {{ dir: string, store: string, server: string, hosts: Array<{ name: string, address: string, port: number, root: string }>,
- *   sshConfig: string, forks: number, serial: string, ferryBin: string }} o
- *   server: the URL hosts fetch from; serial: a count or a percentage, for both tools
+ *   sshConfig: string, forks: number, serial: string, ferryBin: string, sshOptions?: Record<string, string> }} o
+ *   server: the URL hosts fetch from; serial: a count or a percentage, for both tools; sshOptions: `ssh -o` options
+ *   for both (ferry's inventory vars.ssh_options, ansible's ssh arguments)
  * @returns {{ ferry: { cmd: string, args: string[] }, ansible: { cmd: string, args: string[], env: Record<string, string> },
  *   reset(tool: 'ferry' | 'ansible'): void, stopAnsibleMasters(): void }}
  */
@@ -49,7 +50,7 @@ export function prepareDeployWork(o) {
   writeFileSync(
     inv,
     JSON.stringify({
-      vars: { ferry_server: o.server },
+      vars: { ferry_server: o.server, ...(o.sshOptions ? { ssh_options: o.sshOptions } : {}) },
       groups: { web: { hosts: names, vars: { port: 8080 } } },
       hosts: Object.fromEntries(o.hosts.map((h) => [h.name, { address: h.address, port: h.port, vars: { root: rootOf(h, 'ferry'), ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '{{ root }}/etc/ansible/facts.d' } }])),
     }),
@@ -105,7 +106,7 @@ export function prepareDeployWork(o) {
       ANSIBLE_FORKS: String(o.forks),
       ANSIBLE_PIPELINING: 'True',
       ANSIBLE_HOST_KEY_CHECKING: 'True',
-      ANSIBLE_SSH_ARGS: `-F ${o.sshConfig} -o ControlMaster=auto -o ControlPersist=60s`,
+      ANSIBLE_SSH_ARGS: [`-F ${o.sshConfig} -o ControlMaster=auto -o ControlPersist=60s`, ...Object.entries(o.sshOptions ?? {}).map(([k, v]) => `-o ${k}=${v}`)].join(' '),
       ANSIBLE_CONTROL_PATH_DIR: controlDir,
       ANSIBLE_LOCAL_TEMP: join(adir, 'tmp'),
       ANSIBLE_RETRY_FILES_ENABLED: 'False',

@@ -3,19 +3,65 @@
  * own host key and folder, reached with a generated user key and known_hosts. Shared by the tests
  * (test/deploy/) and the benchmark (scripts/bench/deploy.mjs); types in test/deploy/sshLab.ts.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+const run = promisify(execFile);
+/** hosts set up at once: enough to keep 2 cores busy while each waits for its sshd, few enough for the machine's other work */
+const STARTING = 16;
+/** `count` distinct free ports of 127.0.0.1: each is held until all are found, so none is handed out twice */
+export async function freePorts(count) {
+    const servers = [];
+    try {
+        for (let i = 0; i < count; i++) {
+            servers.push(await new Promise((resolve, reject) => {
+                const s = createServer();
+                s.on('error', reject);
+                s.listen(0, '127.0.0.1', () => resolve(s));
+            }));
+        }
+        return servers.map((s) => s.address().port);
+    }
+    finally {
+        await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    }
+}
 export async function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = createServer();
-        s.listen(0, '127.0.0.1', () => {
-            const port = s.address().port;
-            s.close(() => resolve(port));
-        });
-        s.on('error', reject);
+    return (await freePorts(1))[0];
+}
+/** Run `work` on every item, at most `limit` at a time; rejects with the first failure once the started ones ended. */
+async function eachBounded(items, limit, work) {
+    let next = 0;
+    let failure;
+    const worker = async () => {
+        while (next < items.length && !failure) {
+            const item = items[next++];
+            try {
+                await work(item);
+            }
+            catch (err) {
+                failure ??= err;
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    if (failure)
+        throw failure;
+}
+/** Whether a TCP connection to address:port opens (from the runner: every lab host is reachable from it, loopback or bridge). */
+function answers(address, port) {
+    return new Promise((resolve) => {
+        const s = connect({ host: address, port });
+        const done = (ok) => {
+            s.destroy();
+            resolve(ok);
+        };
+        s.setTimeout(2000, () => done(false));
+        s.once('connect', () => done(true));
+        s.once('error', () => done(false));
     });
 }
 /**
@@ -23,10 +69,9 @@ export async function freePort() {
  * start, so only its exit is a failure. The 10-minute bound is a hang detector, not an estimate.
  */
 async function waitForPort(h) {
-    const probe = h.netns ? ['ip', 'netns', 'exec', h.netns, 'bash', '-c', `exec 3<>/dev/tcp/${h.address}/${h.port}`] : ['bash', '-c', `exec 3<>/dev/tcp/${h.address}/${h.port}`];
     const until = Date.now() + 600_000;
     for (;;) {
-        if (spawnSync(probe[0], probe.slice(1), { stdio: 'ignore' }).status === 0)
+        if (await answers(h.address, h.port))
             return;
         if (h.proc.exitCode !== null || h.proc.signalCode !== null)
             throw new Error(`sshd for ${h.name} exited before it listened on ${h.address}:${h.port}: ${readFileSync(h.log, 'utf8').trim().split('\n').slice(-3).join(' ')}`);
@@ -52,8 +97,8 @@ function labPasswd(dir) {
     writeFileSync(file, lines.join('\n'));
     return file;
 }
-/** Every process below pid, children first found by scanning /proc. */
-function descendants(pid) {
+/** Every process below the given pids, found by scanning /proc once. */
+function descendants(pids) {
     const parent = new Map();
     for (const d of readdirSync('/proc')) {
         if (!/^\d+$/.test(d))
@@ -66,43 +111,49 @@ function descendants(pid) {
             /* exited meanwhile */
         }
     }
+    const children = new Map();
+    for (const [child, pp] of parent)
+        children.set(pp, [...(children.get(pp) ?? []), child]);
     const out = [];
     const walk = (p) => {
-        for (const [child, pp] of parent)
-            if (pp === p) {
-                out.push(child);
-                walk(child);
-            }
+        for (const child of children.get(p) ?? []) {
+            out.push(child);
+            walk(child);
+        }
     };
-    walk(pid);
+    for (const pid of pids)
+        walk(pid);
     return out;
 }
 /**
- * Start `count` sshd processes (run as root, in the foreground: sshd -D -e -f CONFIG) with generated keys.
+ * Start an sshd per name (run as root, in the foreground: sshd -D -e -f CONFIG) with generated keys, up to
+ * STARTING at a time.
  * opts.netns puts a host's sshd in a network namespace; opts.countCommands makes each sshd count the
  * commands it runs (lab.commands(host)), on the host side, whatever the client does.
  */
 export async function startSshLab(dir, names, opts = {}) {
     mkdirSync('/run/sshd', { recursive: true });
     const key = join(dir, 'id_ed25519');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ferry-test', '-f', key]);
+    const keygen = (file, comment) => run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
+    await keygen(key, 'ferry-test');
     writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${key}.pub`));
     const passwd = labPasswd(dir);
-    const known = [];
-    const hosts = [];
-    for (const name of names) {
+    const loopback = names.filter((name) => !opts.netns?.[name]);
+    const ports = new Map((await freePorts(loopback.length)).map((port, i) => [loopback[i], port]));
+    const hosts = names.map((name) => {
         const hdir = join(dir, name);
-        const root = join(hdir, 'root');
-        mkdirSync(root, { recursive: true });
-        const hostKey = join(hdir, 'ssh_host_ed25519_key');
-        execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', hostKey]);
         const ns = opts.netns?.[name];
-        const address = ns ? ns.address : '127.0.0.1';
-        const port = ns ? 22 : await freePort();
-        const config = join(hdir, 'sshd_config');
-        writeFileSync(config, [
-            `Port ${port}`,
-            `ListenAddress ${address}`,
+        return { name, port: ns ? 22 : ports.get(name), address: ns ? ns.address : '127.0.0.1', root: join(hdir, 'root'), config: join(hdir, 'sshd_config'), log: join(hdir, 'sshd.log'), netns: ns?.netns };
+    });
+    const knownLine = new Map();
+    await eachBounded(hosts, STARTING, async (h) => {
+        const hdir = dirname(h.root);
+        mkdirSync(h.root, { recursive: true });
+        const hostKey = join(hdir, 'ssh_host_ed25519_key');
+        await keygen(hostKey, h.name);
+        writeFileSync(h.config, [
+            `Port ${h.port}`,
+            `ListenAddress ${h.address}`,
             `HostKey ${hostKey}`,
             'PidFile none',
             `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
@@ -122,10 +173,9 @@ export async function startSshLab(dir, names, opts = {}) {
             ...(opts.countCommands ? [`ForceCommand echo >> ${join(hdir, 'commands')}; exec sh -c "$SSH_ORIGINAL_COMMAND"`] : []),
             '',
         ].join('\n'));
-        known.push(`${port === 22 ? address : `[${address}]:${port}`} ${readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`);
-        hosts.push({ name, port, address, root, config, log: join(hdir, 'sshd.log'), netns: ns?.netns });
-    }
-    writeFileSync(join(dir, 'known_hosts'), known.join('\n') + '\n');
+        knownLine.set(h, `${h.port === 22 ? h.address : `[${h.address}]:${h.port}`} ${readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`);
+    });
+    writeFileSync(join(dir, 'known_hosts'), hosts.map((h) => knownLine.get(h)).join('\n') + '\n');
     const sshConfig = join(dir, 'ssh_config');
     writeFileSync(sshConfig, ['Host *', `  IdentityFile ${key}`, '  IdentitiesOnly yes', `  UserKnownHostsFile ${join(dir, 'known_hosts')}`, '  GlobalKnownHostsFile /dev/null', '  User root', '  LogLevel ERROR', ''].join('\n'));
     const start = async (h) => {
@@ -138,13 +188,11 @@ export async function startSshLab(dir, names, opts = {}) {
         h.proc = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', log, log], detached: true });
         await waitForPort(h);
     };
-    const stop = async (h) => {
-        const p = h.proc;
-        if (!p || p.exitCode !== null)
-            return;
-        const gone = new Promise((r) => p.once('exit', r));
-        // sshd puts each connection in a session of its own (setsid), so its connections are found by parentage
-        for (const pid of [...descendants(p.pid), p.pid]) {
+    /** stop hosts: one scan of /proc finds the connections of them all (sshd puts each in a session of its own, so parentage is what links them) */
+    const stopAll = async (list) => {
+        const running = list.filter((h) => h.proc && h.proc.exitCode === null && h.proc.signalCode === null);
+        const gone = running.map((h) => new Promise((r) => h.proc.once('exit', r)));
+        for (const pid of [...descendants(running.map((h) => h.proc.pid)), ...running.map((h) => h.proc.pid)]) {
             try {
                 process.kill(pid, 'SIGKILL');
             }
@@ -152,11 +200,19 @@ export async function startSshLab(dir, names, opts = {}) {
                 /* already gone */
             }
         }
-        await gone;
-        h.proc = undefined;
+        await Promise.all(gone);
+        for (const h of list)
+            h.proc = undefined;
     };
-    for (const h of hosts)
-        await start(h);
+    const stop = (h) => stopAll([h]);
+    try {
+        // set up at once, bounded: 200 hosts take the time of a few, not of 200 one after the other
+        await eachBounded(hosts, STARTING, start);
+    }
+    catch (err) {
+        await stopAll(hosts);
+        throw err;
+    }
     return {
         dir,
         hosts,
@@ -172,9 +228,6 @@ export async function startSshLab(dir, names, opts = {}) {
                 return 0;
             }
         },
-        async close() {
-            for (const h of hosts)
-                await stop(h);
-        },
+        close: () => stopAll(hosts),
     };
 }

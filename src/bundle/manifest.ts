@@ -104,7 +104,7 @@ export function manifestDigest(bytes: Uint8Array): string {
 export function parseManifest(bytes: Uint8Array, label: string): Manifest {
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    raw = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (err) {
     throw new BundleFormatError(`${label}: manifest.json is not JSON (${(err as Error).message})`);
   }

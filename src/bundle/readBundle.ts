@@ -84,7 +84,7 @@ export async function readBundle(chunks: AsyncIterable<Buffer>, opts: ReadBundle
     if (h === null) break;
     const where = `${label}: entry ${JSON.stringify(h.path)}`;
     if (!isSafeBundlePath(h.path)) throw new BundleFormatError(`${where} escapes the bundle or is not a safe name: ${ENTRY_PATH_RULE}`);
-    if (h.type !== 'File' && h.type !== 'OldFile') {
+    if (h.type !== 'File') {
       throw new BundleFormatError(`${where} is a ${describeType(h.type)}; a bundle holds only regular files`);
     }
     if (h.path === MANIFEST_PATH || h.path === SIGNATURE_PATH) throw new BundleFormatError(`${where} appears twice`);
@@ -136,7 +136,7 @@ async function readHeadEntry(tar: TarReader, path: string, max: number, label: s
     if (path === SIGNATURE_PATH) throw new BundleFormatError(`${label}: unsigned: the second entry must be ${SIGNATURE_PATH}, found ${h ? JSON.stringify(h.path) : 'the end of the archive'}`);
     throw new BundleFormatError(`${label}: not a ferry bundle: the ${ordinal} entry must be ${path}, found ${h ? JSON.stringify(h.path) : 'the end of the archive'}`);
   }
-  if (h.type !== 'File' && h.type !== 'OldFile') throw new BundleFormatError(`${label}: ${path} is a ${describeType(h.type)}, not a regular file`);
+  if (h.type !== 'File') throw new BundleFormatError(`${label}: ${path} is a ${describeType(h.type)}, not a regular file`);
   if (h.size > max) throw new BundleFormatError(`${label}: ${path} is ${h.size} bytes, over the limit of ${max}`);
   return tar.readBody(h.size);
 }

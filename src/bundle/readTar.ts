@@ -1,5 +1,5 @@
-import { Header } from 'tar';
 import { BundleFormatError } from '../errors.js';
+import { decodeTarHeader, type DecodedTarHeader } from './decodeTarHeader.js';
 
 const BLOCK = 512;
 /** pax records are small; anything larger is hostile */
@@ -7,7 +7,7 @@ const PAX_MAX = 64 * 1024;
 
 export interface TarEntryHeader {
   path: string;
-  /** node-tar's type name: File, Directory, SymbolicLink, Link, CharacterDevice, ... */
+  /** the type's name: File, Directory, SymbolicLink, Link, CharacterDevice, ... */
   type: string;
   size: number;
   mode: number;
@@ -67,8 +67,7 @@ export class TarReader {
       if (block.every((b) => b === 0)) return null;
       const h = decodeHeader(block, at === 0 ? `${this.label}: not a ferry bundle: not a tar archive, bad header at byte 0` : `${this.label}: corrupt tar header at byte ${at}`);
       const size = h.size;
-      // node-tar decodes base-256 sizes (and leaves a negative one undefined): anything but a whole byte
-      // count would misalign every following header
+      // a size that is no whole byte count (negative, not a number) would misalign every following header
       if (size === undefined || !Number.isSafeInteger(size) || size < 0) throw new BundleFormatError(`${this.label}: corrupt tar header at byte ${at} (its size field is not a byte count)`);
       if (h.type === 'ExtendedHeader') {
         if (paxPath !== undefined) throw new BundleFormatError(`${this.label}: two pax headers in a row at byte ${at}`);
@@ -79,15 +78,17 @@ export class TarReader {
       if (h.type === 'GlobalExtendedHeader') {
         throw new BundleFormatError(`${this.label}: global pax headers are not allowed in a ferry bundle`);
       }
-      return { path: paxPath ?? h.path ?? '', type: h.type, size, mode: h.mode ?? 0 };
+      return { path: paxPath ?? h.path, type: h.type, size, mode: h.mode ?? 0 };
     }
   }
 
   /** Read a whole (small) body, including its padding. */
   async readBody(size: number): Promise<Buffer> {
-    const parts: Buffer[] = [];
-    for await (const chunk of this.body(size)) parts.push(Buffer.from(chunk));
-    return Buffer.concat(parts);
+    // one copy: the chunks may be lent
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    for await (const chunk of this.body(size)) at += chunk.copy(out, at);
+    return out;
   }
 
   /** Stream a body of `size` bytes, then skip its padding. Must be consumed fully before next(). */
@@ -109,11 +110,11 @@ export class TarReader {
   }
 }
 
-/** node-tar's Header throws on some malformed fields (base-256 numbers): every failure is a format error */
-function decodeHeader(block: Buffer, where: string): Header {
-  let h: Header;
+/** a number field that cannot be decoded (bad or oversized base-256) or a wrong checksum: a format error */
+function decodeHeader(block: Buffer, where: string): DecodedTarHeader {
+  let h: DecodedTarHeader;
   try {
-    h = new Header(block);
+    h = decodeTarHeader(block);
   } catch (err) {
     throw new BundleFormatError(`${where} (${(err as Error).message})`);
   }

@@ -14,6 +14,10 @@ export function register(program: Command): void {
     .option('--store <dir>', 'record the outcome in this store\'s audit.log')
     .option('--json', 'JSON output')
     .action(async (bundle: string, opts: { keyring?: string[]; policy?: string; store?: string; json?: boolean }) => {
+      // verify's work is reading and sha256, both native: compiling JavaScript to machine code (V8's
+      // optimizing tiers, zod's generated validators) would only cost memory, about 15 MiB of the peak
+      (await import('node:v8')).setFlagsFromString('--max-opt=0');
+      (await import('zod')).z.config({ jitless: true });
       const { openBundleSource } = await import('../bundle/openBundleSource.js');
       const { acceptHead, describeVerdict } = await import('./acceptHead.js');
       const { recordAudit } = await import('./recordAudit.js');

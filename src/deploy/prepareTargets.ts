@@ -8,7 +8,7 @@ import type { Release } from '../store/loadRelease.js';
 import { serviceArtifacts } from './serviceArtifacts.js';
 import { artifactsDigest, stageKey } from './stageKey.js';
 import { bundleEntry } from './steps/bundleEntry.js';
-import { STAGES, type StageName } from '../stages.js';
+import type { StageName } from '../stages.js';
 import { type ParsedStep, validateSteps } from '../specfile/validateSteps.js';
 import { stepKinds } from './steps/stepKinds.js';
 
@@ -51,20 +51,27 @@ export function prepareTargets(release: Release, inventory: Inventory, hosts: In
   for (const s of opts.services ?? []) if (!all.includes(s)) throw new UsageError(`--services ${s}: release ${m.name} ${m.version} has no such service; it has ${all.join(', ') || 'none'}`);
   const chosen = opts.services?.length ? all.filter((s) => opts.services!.includes(s)) : all;
   const steps = validateSteps(m.services, `bundle ${m.name} ${m.version}`, (kind, options, service) => stepKinds[kind].check?.(options, service, release) ?? []);
-  const named = new Map(chosen.map((s) => [s, namesUsed(release, s, steps.get(s)!.configure)]));
+  // what is the same on every host, once per service: its artifacts, their digest, and the keys of the
+  // stages that do not read host variables (at 200 hosts, 200 times the same filtering and hashing otherwise)
+  const shared = new Map(
+    chosen.map((name) => {
+      const svc = m.services[name]!;
+      const entries = serviceArtifacts(release, name);
+      const artifacts = artifactsDigest(entries.filter((e) => !SHARED_KINDS.has(e.kind)));
+      const st = steps.get(name)!;
+      const keyOf = (stage: StageName, vars: Record<string, unknown>) => stageKey(stage, svc.version, artifacts, st[stage], vars);
+      return [name, { version: svc.version, groups: svc.groups, entries, artifacts, steps: st, keyOf, stage: keyOf('stage', {}), install: keyOf('install', {}), named: namesUsed(release, name, st.configure) }];
+    }),
+  );
 
   return hosts.map((host) => {
     const settings = hostSettings(host, inventory.file, opts.factsDir);
     const services = chosen
-      .filter((s) => m.services[s]!.groups.some((g) => host.groups.includes(g)))
+      .filter((s) => shared.get(s)!.groups.some((g) => host.groups.includes(g)))
       .map((name) => {
-        const svc = m.services[name]!;
-        const entries = serviceArtifacts(release, name);
-        const artifacts = artifactsDigest(entries.filter((e) => !SHARED_KINDS.has(e.kind)));
-        const st = steps.get(name)!;
-        const vars = runVars(settings.vars, named.get(name)!);
-        const keys = Object.fromEntries(STAGES.map((stage) => [stage, stageKey(stage, svc.version, artifacts, st[stage], vars)])) as Record<StageName, string>;
-        return { name, version: svc.version, entries, artifacts, steps: st, keys };
+        const { version, entries, artifacts, steps: st, keyOf, stage, install, named } = shared.get(name)!;
+        const keys: Record<StageName, string> = { stage, install, configure: keyOf('configure', runVars(settings.vars, named)) };
+        return { name, version, entries, artifacts, steps: st, keys };
       });
     return { host, settings, remoteBundle: `${settings.dataDir}/bundles/${release.digest}`, services };
   });

@@ -4,26 +4,40 @@
  * insertion order or platform.
  */
 export function canonicalJson(value: unknown): string {
-  return encode(value) + '\n';
+  const parts: string[] = [];
+  encode(value, (part) => parts.push(part) > 0);
+  return parts.join('') + '\n';
 }
 
-function encode(value: unknown): string {
-  if (value === null) return 'null';
+/**
+ * Hands the canonical encoding of `value` to `emit` piece by piece, in order; stops early (returning
+ * false) when `emit` returns false.
+ */
+function encode(value: unknown, emit: (part: string) => boolean): boolean {
+  if (value === null) return emit('null');
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return emit(JSON.stringify(value));
     case 'boolean':
-      return value ? 'true' : 'false';
+      return emit(value ? 'true' : 'false');
     case 'number':
       if (!Number.isFinite(value)) throw new TypeError(`canonical JSON cannot encode ${value}`);
-      return JSON.stringify(value);
+      return emit(JSON.stringify(value));
     case 'object': {
-      if (Array.isArray(value)) return '[' + value.map(encode).join(',') + ']';
+      if (Array.isArray(value)) {
+        if (!emit('[')) return false;
+        for (let i = 0; i < value.length; i++) if ((i > 0 && !emit(',')) || !encode(value[i], emit)) return false;
+        return emit(']');
+      }
       const obj = value as Record<string, unknown>;
       const keys = Object.keys(obj)
         .filter((k) => obj[k] !== undefined)
         .sort();
-      return '{' + keys.map((k) => JSON.stringify(k) + ':' + encode(obj[k])).join(',') + '}';
+      if (!emit('{')) return false;
+      for (let i = 0; i < keys.length; i++) {
+        if ((i > 0 && !emit(',')) || !emit(JSON.stringify(keys[i])) || !emit(':') || !encode(obj[keys[i]!], emit)) return false;
+      }
+      return emit('}');
     }
     default:
       throw new TypeError(`canonical JSON cannot encode a ${typeof value}`);
@@ -34,16 +48,28 @@ function encode(value: unknown): string {
  * Where `bytes` first differ from the canonical encoding of `value` (their own JSON.parse), or undefined
  * when they are canonical. JSON.parse keeps the last of duplicate keys and skips whitespace, so the round
  * trip catches duplicates, unsorted keys, extra whitespace, CR, escapes and number spellings alike.
+ * The encoding is compared piece by piece as it is made, never built whole: a manifest of thousands of
+ * entries would otherwise cost `ferry verify` several MiB of short-lived strings at its peak.
  */
 export function canonicalMismatch(bytes: Uint8Array, value: unknown): number | undefined {
-  let canonical: Buffer;
+  let pos = 0;
+  let scratch = Buffer.allocUnsafe(4096);
+  const matches = (part: string) => {
+    if (part.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(part.length * 3);
+    const n = scratch.write(part, 0, 'utf8');
+    for (let i = 0; i < n; i++) {
+      if (bytes[pos + i] !== scratch[i]) {
+        pos += i;
+        return false;
+      }
+    }
+    pos += n;
+    return true;
+  };
   try {
-    canonical = Buffer.from(canonicalJson(value), 'utf8');
+    if (!encode(value, matches) || !matches('\n')) return Math.min(pos, bytes.length);
   } catch {
     return 0; // a number JSON cannot carry back (1e400)
   }
-  if (canonical.equals(bytes)) return undefined;
-  let i = 0;
-  while (i < bytes.length && i < canonical.length && bytes[i] === canonical[i]) i++;
-  return i;
+  return pos === bytes.length ? undefined : pos;
 }

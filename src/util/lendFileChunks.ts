@@ -1,7 +1,10 @@
 import { open } from 'node:fs/promises';
 
-/** Size of each read: large enough that a GiB is a thousand reads, small enough to stay in the CPU caches. */
-const CHUNK = 1 << 20;
+/**
+ * Size of each read: a GiB is four thousand reads, and the four buffers (1 MiB) stay in the CPU caches. 1 MiB
+ * reads cost verify 3 MiB more peak memory (against its 64 MiB goal) for about 0.1 s less system time per GiB.
+ */
+const CHUNK = 256 << 10;
 /** reads the thread pool runs ahead of the consumer, so reading overlaps hashing */
 const AHEAD = 2;
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { ToolError } from '../errors.js';
 
 export interface ToolOptions {
@@ -11,6 +11,8 @@ export interface ToolOptions {
   doing?: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** an open file the program writes its standard output to itself (then `stdout` is an empty stream) */
+  stdoutFd?: number;
 }
 
 export interface RunningTool {
@@ -33,13 +35,13 @@ const STDERR_KEPT = 16384;
  */
 export function startTool(tool: string, args: string[], opts: ToolOptions = {}): RunningTool {
   const pkg = opts.debianPackage ?? tool;
-  const child = spawn(tool, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(tool, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', opts.stdoutFd ?? 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
+  child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-STDERR_KEPT);
   });
   // a program that ends without reading all of its input closes the pipe: its exit says why
-  child.stdin.on('error', () => {});
+  child.stdin!.on('error', () => {});
   const exited = new Promise<void>((resolve, reject) => {
     child.on('error', (err: NodeJS.ErrnoException) =>
       reject(err.code === 'ENOENT' ? new ToolError(tool, pkg, { hint: opts.hint }) : new ToolError(tool, pkg, { failure: `${opts.doing ?? tool}: ${err.message}`, cause: err })),
@@ -52,7 +54,7 @@ export function startTool(tool: string, args: string[], opts: ToolOptions = {}):
     });
   });
   exited.catch(() => {});
-  return { stdin: child.stdin, stdout: child.stdout, exited, kill: () => child.exitCode === null && child.kill() };
+  return { stdin: child.stdin!, stdout: child.stdout ?? Readable.from([]), exited, kill: () => child.exitCode === null && child.kill() };
 }
 
 /** Run a program to its end, with `input` (or nothing) on its stdin; its standard output. */

@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isProcessAlive } from '../../src/util/isProcessAlive.js';
 import { run } from '../helpers/cli.js';
 import { startSshLab, type SshLab } from './sshLab.js';
 
@@ -60,5 +62,37 @@ describe('the test hosts: commands counted on the host side', () => {
     await ssh(['-O', 'exit']);
     expect([r1.stdout, r2.code, r3.stdout]).toEqual(['a b|sh', 7, 'own\n']);
     expect(lab.commands(h) - commands).toBe(3);
+  });
+});
+
+describe('the test hosts: many at once', () => {
+  let dir: string;
+  let lab: SshLab;
+  const names = Array.from({ length: 12 }, (_, i) => `m${i + 1}`);
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-sshlab-many-'));
+    lab = await startSshLab(dir, names, { countCommands: true });
+  });
+  afterAll(async () => {
+    await lab?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts a dozen hosts together, each on a port of its own with a host key known_hosts vouches for', async () => {
+    expect(new Set(lab.hosts.map((h) => h.port)).size).toBe(names.length);
+    const answers = await Promise.all(lab.hosts.map((h) => run('ssh', ['-F', lab.sshConfig, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-p', String(h.port), h.address, 'echo "$0"'])));
+    expect(answers.map((r) => [r.code, r.stdout, r.stderr])).toEqual(names.map(() => [0, 'sh\n', '']));
+    expect(lab.hosts.map((h) => lab.commands(h))).toEqual(names.map(() => 1));
+  });
+
+  it('stops every host and every connection it holds with one close', async () => {
+    const h = lab.hosts[0]!;
+    const held = spawn('ssh', ['-F', lab.sshConfig, '-o', 'BatchMode=yes', '-p', String(h.port), h.address, 'echo up; cat']);
+    await new Promise((r) => held.stdout.once('data', r));
+    const pids = lab.hosts.map((x) => x.proc!.pid!);
+    await lab.close();
+    await new Promise((r) => held.once('close', r));
+    expect(pids.filter((pid) => isProcessAlive(pid))).toEqual([]);
+    expect(lab.hosts.every((x) => x.proc === undefined)).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packDirectory } from '../../src/sources/rootfs/packDirectory.js';
@@ -50,5 +50,23 @@ describe('packDirectory', () => {
     const err = await tarOf('/proc/sys/kernel/random').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IntegrityError);
     expect((err as Error).message).toMatch(/^\.\/\S+ changed while it was being packed \(0 bytes when listed, more when read\); pack a folder that nothing is writing to/);
+  });
+});
+
+describe('packDirectory system calls', () => {
+  it('reads each small file with one read: the check that it did not grow rides on that read (strace)', async () => {
+    const top = await mkdtemp(join(tmpdir(), 'ferry-pack-reads-'));
+    const dir = join(top, 'tree');
+    const files = 300;
+    await mkdir(join(dir, 'etc'), { recursive: true });
+    for (let i = 0; i < files; i++) await writeFile(join(dir, 'etc', `f${i}`), `setting ${i}\n`.repeat(i % 40));
+    const dist = new URL('../../dist/sources/rootfs/packDirectory.js', import.meta.url).href;
+    const script = `const { packDirectory } = await import(${JSON.stringify(dist)}); let n = 0; for await (const b of packDirectory(${JSON.stringify(dir)}, { epoch: new Date(0) })) n += b.length; if (n === 0) process.exit(1);`;
+    const log = join(top, 'strace.txt');
+    execFileSync('strace', ['-f', '-e', 'trace=pread64', '-o', log, process.execPath, '--input-type=module', '-e', script]);
+    const reads = (await readFile(log, 'utf8')).split('\n').filter((l) => l.includes(`pread64(`) && !l.includes('resumed')).length;
+    // before: a second read per file, one byte past its end
+    expect(reads).toBeGreaterThanOrEqual(files);
+    expect(reads).toBeLessThan(files + 20);
   });
 });

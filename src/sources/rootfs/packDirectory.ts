@@ -52,9 +52,6 @@ export async function* packDirectory(root: string, opts: { epoch: Date; log?: Lo
   yield* ready();
 }
 
-/** one byte past a file's listed end: a read there that finds anything means the file grew */
-const PROBE = Buffer.alloc(1);
-
 /** Fills 1 MiB buffers with headers, file data read in place, and zero padding; full ones wait in `full`. */
 class OutputBuffer {
   full: Buffer[] = [];
@@ -90,14 +87,22 @@ class OutputBuffer {
   readFile(file: string, size: number, path: string): void {
     const fd = openOrExplain(file);
     try {
-      for (let pos = 0; pos < size; ) {
+      // the last read asks for one byte past the listed end where the buffer has room for it (for most
+      // files it has): a file that grew fills it. Only a file ending exactly at a buffer's end takes a
+      // read of its own for that, into the next buffer.
+      let pos = 0;
+      let endSeen = false;
+      while (pos < size || !endSeen) {
         if (this.off === CHUNK) this.flush();
-        const n = readSync(fd, this.buf, this.off, Math.min(CHUNK - this.off, size - pos), pos);
-        if (n === 0) throw changed(path, size, pos);
+        const left = size - pos;
+        const want = Math.min(CHUNK - this.off, left + 1);
+        const n = readSync(fd, this.buf, this.off, want, pos);
+        if (n > left) throw changed(path, size, size + 1);
+        if (n === 0 && left > 0) throw changed(path, size, pos);
+        endSeen = want > left && n === left;
         this.off += n;
         pos += n;
       }
-      if (readSync(fd, PROBE, 0, 1, size) !== 0) throw changed(path, size, size + 1);
     } finally {
       closeSync(fd);
     }

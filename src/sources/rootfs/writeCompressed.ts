@@ -1,11 +1,12 @@
 import { createWriteStream } from 'node:fs';
-import { rename, rm, mkdir } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Duplex, Readable } from 'node:stream';
-import { hashingTap } from '../../util/hashingTap.js';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { startTool } from '../../util/runTool.js';
+import { hashingTap } from '../../util/hashingTap.js';
 import { parallelGzip } from '../../util/parallelGzip.js';
+import { startTool } from '../../util/runTool.js';
+import { sha256File } from '../../util/sha256.js';
 
 export type Compression = 'gzip' | 'zstd' | 'xz';
 
@@ -14,7 +15,7 @@ export const COMPRESSION_SUFFIX: Record<Compression, string> = { gzip: '.tar.gz'
 /** Default levels: gzip's usual 6; zstd 10 and xz 6 trade a slower build for a smaller bundle. */
 const DEFAULT_LEVEL: Record<Compression, number> = { gzip: 6, zstd: 10, xz: 6 };
 /** the Debian package of each compressor ferry runs */
-const DEBIAN_PACKAGE: Record<string, string> = { xz: 'xz-utils', zstd: 'zstd', pigz: 'pigz', gzip: 'gzip' };
+const DEBIAN_PACKAGE: Record<string, string> = { xz: 'xz-utils', zstd: 'zstd' };
 
 /**
  * Compress a byte stream into `dest` and return the compressed file's sha256 and size. The file
@@ -31,52 +32,66 @@ export async function writeCompressed(
 ): Promise<{ sha256: string; size: number }> {
   await mkdir(dirname(dest), { recursive: true });
   const tmp = `${dest}.partial`;
-  const tap = hashingTap();
   const lvl = level ?? DEFAULT_LEVEL[compress];
+  let result: { sha256: string; size: number };
   try {
-    await pipeline(Readable.from(source, { objectMode: false }), compressor(compress, lvl), tap.stream, createWriteStream(tmp));
+    if (compress === 'gzip') {
+      const tap = hashingTap();
+      await pipeline(Readable.from(source, { objectMode: false }), parallelGzip({ level: lvl }), tap.stream, createWriteStream(tmp));
+      result = tap.result();
+    } else {
+      await runCompressor(source, tmp, compress, lvl);
+      result = await sha256File(tmp);
+    }
     await rename(tmp, dest);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
-  return tap.result();
-}
-
-function compressor(compress: Compression, level: number): Duplex {
-  if (compress === 'gzip') return parallelGzip({ level });
-  const args = compress === 'zstd' ? ['-q', '-c', '-T0', `-${level}`] : ['-q', '-c', '-T2', '--block-size=16MiB', `-${level}`];
-  return processDuplex(compress, args);
+  return result;
 }
 
 /**
- * A child process as a duplex stream: what is written goes to its stdin, its stdout is what is read;
- * back-pressure holds both ways (a full reader pauses stdout, a full stdin delays the writer). The
- * readable side ends only after the process exited 0; any other exit fails the stream with stderr.
+ * zstd or xz, reading the stream on its stdin and writing `file` itself, as `tar -I zstd` has it do: the
+ * compressed bytes never pass through this process (each 64 KiB of a pipe was an event-loop round trip,
+ * competing with packing the input on the same thread); the file is hashed once written. A compressor
+ * that fails is reported by its own exit, not by the broken pipe it leaves behind.
  */
-function processDuplex(cmd: string, args: string[]): Duplex {
-  const child = startTool(cmd, args, { debianPackage: DEBIAN_PACKAGE[cmd], hint: 'or choose gzip' });
-  const duplex = new Duplex({
-    write(chunk: Buffer, _e, cb) {
-      if (child.stdin.write(chunk)) cb();
-      else child.stdin.once('drain', () => cb());
-    },
-    final(cb) {
-      child.stdin.end();
-      cb();
-    },
-    read() {
-      child.stdout.resume();
-    },
-    destroy(err, cb) {
-      child.kill();
-      cb(err);
-    },
-  });
-  child.stdout.on('data', (d: Buffer) => {
-    if (!duplex.push(d)) child.stdout.pause();
-  });
-  child.stdout.on('end', () => child.exited.then(() => duplex.push(null), (err) => duplex.destroy(err)));
-  child.exited.catch((err) => duplex.destroy(err));
-  return duplex;
+async function runCompressor(source: AsyncIterable<Buffer>, file: string, compress: 'zstd' | 'xz', level: number): Promise<void> {
+  const args = compress === 'zstd' ? ['-q', '-c', '-T0', `-${level}`] : ['-q', '-c', '-T2', '--block-size=16MiB', `-${level}`];
+  const out = await open(file, 'w');
+  try {
+    const tool = startTool(compress, args, { debianPackage: DEBIAN_PACKAGE[compress], hint: 'or choose gzip', stdoutFd: out.fd });
+    // an error the source itself raised, told from the one the stream injects when stdin goes away
+    let sourceFailed = false;
+    const watched = async function* () {
+      const it = source[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          let r: IteratorResult<Buffer>;
+          try {
+            r = await it.next();
+          } catch (err) {
+            sourceFailed = true;
+            throw err;
+          }
+          if (r.done) return;
+          yield r.value;
+        }
+      } finally {
+        await it.return?.();
+      }
+    };
+    try {
+      await pipeline(Readable.from(watched(), { objectMode: false }), tool.stdin);
+    } catch (err) {
+      // the input failed: stop the compressor; else the compressor went away (not installed, failed): its exit says why
+      if (sourceFailed) tool.kill();
+      const failed = await tool.exited.then(() => undefined, (e: unknown) => e);
+      throw !sourceFailed && failed ? failed : err;
+    }
+    await tool.exited;
+  } finally {
+    await out.close();
+  }
 }
