@@ -76,9 +76,9 @@ function number(block: Buffer, at: number, length: number): number | undefined {
     if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) throw new Error('parsed number outside of javascript safe integer range');
     return Number(value);
   }
+  // only octal digits: parseInt would read "17x" as 15 and let a forged field pass as a count
   const digits = text(block, at, length).trim();
-  const value = parseInt(digits, 8);
-  return Number.isNaN(value) ? undefined : value;
+  return /^[0-7]+$/.test(digits) ? parseInt(digits, 8) : undefined;
 }
 
 /** the header's byte sum with its checksum field counted as eight spaces */

@@ -39,6 +39,9 @@ describe('decodeTarHeader: the fields a bundle reader needs, without node-tar', 
     expect(() => decodeTarHeader(base256([0x80, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0]))).toThrow(/parsed number outside of javascript safe integer range/);
     expect(decodeTarHeader(base256([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe])).size).toBeUndefined();
     expect(decodeTarHeader(header({ path: 'x' }, (b) => b.write('not octal\0', 124, 'latin1'))).size).toBeUndefined();
+    // octal digits followed by junk are no count either (parseInt alone would read "0000017x" as 15)
+    expect(decodeTarHeader(header({ path: 'x' }, (b) => b.write('0000017x\0', 124, 'latin1'))).size).toBeUndefined();
+    expect(decodeTarHeader(header({ path: 'x' }, (b) => b.write(' 0000017 \0', 124, 'latin1'))).size).toBe(15);
   });
 
   it('tells a header whose bytes do not add up to its checksum', () => {
