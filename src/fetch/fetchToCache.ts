@@ -13,6 +13,7 @@ import { VERSION } from '../version.js';
 import { cachedFile, partialKey, tempFile } from './cachePaths.js';
 import { claimPartial, type ClaimedPartial } from './claimPartial.js';
 import { createDownloadFile } from './createDownloadFile.js';
+import { clientFor } from './httpRequest.js';
 import { countFetch, type FetchStats } from './createFetchStats.js';
 import { localSourcePath } from './localSourcePath.js';
 import { httpStatusError, toFetchError } from './toFetchError.js';
@@ -201,9 +202,8 @@ async function attempt(
     instead = what;
     return skipBody();
   };
-  // undici's stream API hands the body's chunks straight to the file (no body stream in between); the
-  // shared client (and undici) load at the first download, as in httpRequest.ts
-  const dispatcher = req.dispatcher ?? opts.dispatcher ?? (await import('./createDispatcher.js')).defaultDispatcher();
+  // undici's stream API hands the body's chunks straight to the file (no body stream in between)
+  const dispatcher = await clientFor(req.dispatcher ?? opts.dispatcher);
   await dispatcher
     .stream({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', headers, signal: opts.signal }, ({ statusCode, headers: h }) => {
       let startOver = false;

@@ -10,6 +10,11 @@ type RequestOptions = { dispatcher?: undici.Dispatcher } & Omit<undici.Dispatche
  * third of a second of CPU at start-up (docs/architecture.md, "What loads when").
  */
 export async function httpRequest(url: string, opts: RequestOptions): Promise<undici.Dispatcher.ResponseData> {
-  const [{ request }, { defaultDispatcher }] = await Promise.all([import('undici'), import('./createDispatcher.js')]);
-  return request<null>(url, { ...opts, dispatcher: opts.dispatcher ?? defaultDispatcher() });
+  const [{ request }, dispatcher] = await Promise.all([import('undici'), clientFor(opts.dispatcher)]);
+  return request<null>(url, { ...opts, dispatcher });
+}
+
+/** The given client, else the shared one, loaded (with undici) at this first use. */
+export async function clientFor(given: undici.Dispatcher | undefined): Promise<undici.Dispatcher> {
+  return given ?? (await import('./createDispatcher.js')).defaultDispatcher();
 }

@@ -47,26 +47,17 @@ export function consoleLogger(opts: { json?: boolean; quiet?: boolean; stream?: 
     progress(label, done, total, unit = 'items') {
       if (opts.quiet) return;
       const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
-      if (opts.json) {
-        const step = Math.floor(pct / 10);
-        if (lastPct.get(label) === step && done < total) return;
-        lastPct.set(label, step);
-        return emit({ type: 'progress', label, done, total });
-      }
-      const fmt = (n: number) => (unit === 'bytes' ? formatBytes(n) : String(n));
-      if (tty) {
-        // in place, once per percent: a download reports every chunk it receives (16,000 per GiB)
-        if (lastPct.get(label) === pct && done < total) return;
-        lastPct.set(label, pct);
-        out.write(`\r\x1b[K${label}: ${fmt(done)}/${fmt(total)} (${pct}%)`);
-        inPlace = true;
-        if (done >= total) clear();
-        return;
-      }
-      const step = Math.floor(pct / 10);
+      // callers may report every chunk (a download: 16,000 per GiB): redrawn in place once per percent on a
+      // terminal, else a line or an event per 10 %, and always the last
+      const step = tty ? pct : Math.floor(pct / 10);
       if (lastPct.get(label) === step && done < total) return;
       lastPct.set(label, step);
-      out.write(`${label}: ${fmt(done)}/${fmt(total)} (${pct}%)\n`);
+      if (opts.json) return emit({ type: 'progress', label, done, total });
+      const line = `${label}: ${unit === 'bytes' ? `${formatBytes(done)}/${formatBytes(total)}` : `${done}/${total}`} (${pct}%)`;
+      if (!tty) return void out.write(`${line}\n`);
+      out.write(`\r\x1b[K${line}`);
+      inPlace = true;
+      if (done >= total) clear();
     },
     event(type, data) {
       if (opts.json) emit({ type, ...data });
