@@ -88,10 +88,15 @@ describe('the test hosts: many at once', () => {
   it('stops every host and every connection it holds with one close', async () => {
     const h = lab.hosts[0]!;
     const held = spawn('ssh', ['-F', lab.sshConfig, '-o', 'BatchMode=yes', '-p', String(h.port), h.address, 'echo up; cat']);
-    await new Promise((r) => held.stdout.once('data', r));
+    // listened for before the close: the client may end while close() is still waiting for the hosts' exits
+    const heldClosed = new Promise((r) => held.once('close', r));
+    let stderr = '';
+    held.stderr.on('data', (c: Buffer) => (stderr += String(c)));
+    const up = await Promise.race([new Promise((r) => held.stdout.once('data', () => r(true))), heldClosed.then(() => false)]);
+    expect(up, `the held connection ended before it was up: ${stderr}`).toBe(true);
     const pids = lab.hosts.map((x) => x.proc!.pid!);
     await lab.close();
-    await new Promise((r) => held.once('close', r));
+    await heldClosed;
     expect(pids.filter((pid) => isProcessAlive(pid))).toEqual([]);
     expect(lab.hosts.every((x) => x.proc === undefined)).toBe(true);
   });
