@@ -4,11 +4,10 @@ import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { finished } from 'node:stream/promises';
 import pMap from 'p-map';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import { BundleFormatError, SpecError } from '../errors.js';
 import { loadSpec } from '../specfile/loadSpec.js';
 import { lockPathFor, readLockFile, writeLockFile, LOCK_FORMAT, type LockFile } from '../specfile/lockFile.js';
-import { publicKeysArmored, signatureDate, signDetached } from '../pgp/sign.js';
 import { sha256File } from '../util/sha256.js';
 import { createSyncBatch } from '../util/createSyncBatch.js';
 import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
@@ -26,7 +25,11 @@ import { writeSbomEntry } from './writeSbomEntry.js';
 
 export interface BuildOptions {
   specFile: string;
-  signingKeys: openpgp.PrivateKey[];
+  /**
+   * reads the bundle key(s); called once, while the first downloads run (openpgp, about 0.15 s of CPU,
+   * then loads beside them, not before the first request). A failure ends the build at once.
+   */
+  signingKeys: () => Promise<openpgp.PrivateKey[]>;
   outDir: string;
   cacheDir: string;
   /** fetch exactly SPEC.lock.json instead of resolving again */
@@ -57,7 +60,7 @@ export function bundleFileName(name: string, version: string): string {
 
 /** Resolve every artifact kind of a spec into SPEC.lock.json. */
 export async function lockSpec(opts: { specFile: string; cacheDir: string; jobs?: number; log?: Logger; env?: NodeJS.ProcessEnv }): Promise<{ lockPath: string; lock: LockFile }> {
-  const ctx = await context({ ...opts, signingKeys: [] });
+  const ctx = await context({ ...opts, signingKeys: async () => [] });
   try {
     const lock = await resolveLock(ctx);
     const lockPath = lockPathFor(resolve(opts.specFile));
@@ -82,6 +85,13 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       ? await readLockFile(lockPathFor(resolve(opts.specFile)), { name: spec.name, version: spec.version })
       : await resolveLock(ctx);
 
+    // The keys (and openpgp, ~0.15 s of CPU) load when the first downloaded bytes arrive, beside the
+    // downloads instead of before the first request; a kind that signs gets the same promise from
+    // ctx.signingKeys. A key that cannot be read fails the build then, not when the downloads are done.
+    let keyFailed: (err: unknown) => void = () => {};
+    const keyFailure = new Promise<never>((_, reject) => (keyFailed = reject));
+    keyFailure.catch(() => {}); // raced while collecting; later the keys are awaited themselves
+    ctx.fetchStats!.onFirstBytes = () => void ctx.signingKeys().catch(keyFailed);
     const inputs: BundleInput[] = [];
     const artifacts: Record<string, unknown> = {};
     const collected: Record<string, KindResult> = {};
@@ -92,19 +102,21 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       const kind = await entry.load();
       log.info(`collecting ${kind.name} artifacts`);
       const used = Object.fromEntries((kind.uses ?? []).flatMap((name) => (collected[name] ? [[name, collected[name]]] : [])));
-      const result = await kind.collect(section, ctx, used);
+      const result = await Promise.race([kind.collect(section, ctx, used), keyFailure]);
       collected[kind.name] = result;
       inputs.push(...result.entries);
       components.push(...(result.components ?? []));
       if (result.artifacts !== undefined) artifacts[kind.name] = result.artifacts;
     }
+    const signingKeys = await ctx.signingKeys();
+    const { publicKeysArmored, signatureDate, signDetached } = await import('../pgp/sign.js');
     const synced = ctx.syncBatch!.flush();
     synced.catch(() => {}); // awaited below; a failure before then must not count as unhandled
 
     // the public half of the bundle key: hosts trust the apt repository through it (signed-by). A scratch
     // file like every file in workDir: no fsync (one now would wait for the downloads' write-back)
     const keyFile = join(ctx.workDir, 'bundle.asc');
-    await writeFile(keyFile, publicKeysArmored(opts.signingKeys));
+    await writeFile(keyFile, publicKeysArmored(signingKeys));
     inputs.push({ path: BUNDLE_KEY_PATH, file: keyFile, kind: 'key', services: [] });
     inputs.push(await writeSbomEntry(spec, ctx.epoch, components, ctx.workDir));
 
@@ -150,7 +162,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       if (err instanceof BundleFormatError) throw new SpecError(err.message);
       throw err;
     }
-    const signature = await signDetached(manifestBytes, opts.signingKeys, signatureDate(ctx.epoch, opts.signingKeys));
+    const signature = await signDetached(manifestBytes, signingKeys, signatureDate(ctx.epoch, signingKeys));
 
     await mkdir(opts.outDir, { recursive: true });
     const bundlePath = join(opts.outDir, bundleFileName(spec.name, spec.version));
@@ -162,7 +174,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   }
 }
 
-async function context(opts: { specFile: string; cacheDir: string; jobs?: number; log?: Logger; env?: NodeJS.ProcessEnv; signingKeys: openpgp.PrivateKey[] }): Promise<BuildContext> {
+async function context(opts: { specFile: string; cacheDir: string; jobs?: number; log?: Logger; env?: NodeJS.ProcessEnv; signingKeys: () => Promise<openpgp.PrivateKey[]> }): Promise<BuildContext> {
   const loaded = await loadSpec(opts.specFile, opts.env);
   // a mistyped step option fails here, on the connected side, not months later at deploy time
   validateSteps(loaded.spec.services, opts.specFile);
@@ -173,7 +185,7 @@ async function context(opts: { specFile: string; cacheDir: string; jobs?: number
     epoch: loaded.epoch,
     cacheDir: resolve(opts.cacheDir),
     workDir: await mkdtemp(join(tmpdir(), 'ferry-build-')),
-    signingKeys: opts.signingKeys,
+    signingKeys: once(opts.signingKeys),
     jobs: opts.jobs ?? 8,
     log: opts.log ?? silentLogger,
     fetchStats: createFetchStats(),
@@ -243,4 +255,10 @@ export async function packBundle(
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+/** `read` called at most once: every caller gets the first call's promise. */
+function once<T>(read: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => (result ??= read());
 }

@@ -5,7 +5,7 @@ import { MANIFEST_PATH, SIGNATURE_PATH } from './manifest.js';
 import { readBundleHead } from './readBundleHead.js';
 import { writeTar } from './writeTar.js';
 import { PassThrough } from 'node:stream';
-import { Header } from 'tar';
+import { Header } from 'tar/header';
 
 /**
  * Rewrite a bundle with another manifest.json.asc (more signatures, or a signature made by gpg on a

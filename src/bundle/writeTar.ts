@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
-import { Header, Pax } from 'tar';
+import { Header } from 'tar/header';
+import { Pax } from 'tar/pax';
 import { IntegrityError } from '../errors.js';
 
 export interface TarFile {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { rm } from 'node:fs/promises';
 import { formatBytes } from '../ui/log.js';
 import { parseSize } from '../util/parseSize.js';
-import { collect, defaultCacheDir, loggerFrom, printJson, signingKeysFrom } from './options.js';
+import { collect, defaultCacheDir, loggerFrom, printJson, signingKeyReader } from './options.js';
 import { printSplit } from './printSplit.js';
 import { numberOption } from './numberOption.js';
 
@@ -26,15 +26,15 @@ export function register(program: Command): void {
       '\nExamples:\n  ferry build bundles/demo/demo.yaml --key team.secret.asc --out dist/\n  ferry build app.yaml --key team.secret.asc --out dist/ --since dist/app-1.0.0.ferry --split 4GB\n\nSame lock and key => same bytes (SOURCE_DATE_EPOCH overrides the spec\'s epoch).\n',
     )
     .action(async (spec: string, opts: { key?: string[]; passphraseFile?: string; out: string; locked?: boolean; cache: string; jobs: number; since?: string; store?: string; split?: string; json?: boolean }) => {
+      // only what this build uses loads: the store and bundle readers are for --since and --split
       const { buildBundle } = await import('../build/buildBundle.js');
-      const { loadManifest } = await import('../store/loadManifest.js');
-      const { splitBundle } = await import('../bundle/splitBundle.js');
       const log = loggerFrom(opts);
-      const signingKeys = await signingKeysFrom(opts);
+      // the keys are read while the downloads run (buildBundle calls this), so openpgp does not delay the first request
+      const signingKeys = await signingKeyReader(opts);
       const splitSize = opts.split === undefined ? undefined : parseSize(opts.split, '--split');
-      const since = opts.since === undefined ? undefined : await loadManifest(opts.since, opts.store);
+      const since = opts.since === undefined ? undefined : await (await import('../store/loadManifest.js')).loadManifest(opts.since, opts.store);
       const r = await buildBundle({ specFile: spec, signingKeys, outDir: opts.out, cacheDir: opts.cache, locked: opts.locked, jobs: opts.jobs, log, since });
-      const split = splitSize === undefined ? undefined : await splitBundle(r.bundlePath, { size: splitSize });
+      const split = splitSize === undefined ? undefined : await (await import('../bundle/splitBundle.js')).splitBundle(r.bundlePath, { size: splitSize });
       // the volumes and their index replace the single file
       if (split) await rm(r.bundlePath);
       const { parent: _p, ...fetched } = r.fetched;

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type * as openpgp from 'openpgp';
@@ -24,10 +25,28 @@ export async function passphraseFrom(opts: { passphraseFile?: string }): Promise
 }
 
 export async function signingKeysFrom(opts: { key?: string[]; passphraseFile?: string }): Promise<openpgp.PrivateKey[]> {
-  if (!opts.key || opts.key.length === 0) throw new UsageError('a signing key is required: --key SECRET.asc (make one with: ferry key generate)');
+  return (await signingKeyReader(opts))();
+}
+
+/**
+ * Check what needs no openpgp now (a --key given, the passphrase and every key file readable) and return
+ * the function that reads the keys, loading openpgp then: `ferry build` calls it while its downloads run.
+ */
+export async function signingKeyReader(opts: { key?: string[]; passphraseFile?: string }): Promise<() => Promise<openpgp.PrivateKey[]>> {
+  const files = opts.key ?? [];
+  if (files.length === 0) throw new UsageError('a signing key is required: --key SECRET.asc (make one with: ferry key generate)');
   const passphrase = await passphraseFrom(opts);
-  const { readSecretKey } = await import('../pgp/keyring.js');
-  return Promise.all(opts.key.map((k) => readSecretKey(k, passphrase)));
+  await Promise.all(
+    files.map((k) =>
+      access(k, constants.R_OK).catch((err: unknown) => {
+        throw new UsageError(`cannot read secret key ${k}: ${(err as Error).message}`);
+      }),
+    ),
+  );
+  return async () => {
+    const { readSecretKey } = await import('../pgp/keyring.js');
+    return Promise.all(files.map((k) => readSecretKey(k, passphrase)));
+  };
 }
 
 export async function trustedKeysFrom(opts: { keyring?: string[] }, policy?: Policy): Promise<openpgp.PublicKey[]> {

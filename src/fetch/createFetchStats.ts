@@ -12,6 +12,8 @@ export interface FetchStats {
   cachedBytes: number;
   cachedFiles: number;
   readonly parent?: FetchStats;
+  /** called once, when the first fetched bytes are counted here (the build loads its signing keys then) */
+  onFirstBytes?: () => void;
 }
 
 export function createFetchStats(parent?: FetchStats): FetchStats {
@@ -25,5 +27,10 @@ export function countFetch(stats: FetchStats | undefined, add: Partial<Omit<Fetc
     s.fetchedFiles += add.fetchedFiles ?? 0;
     s.cachedBytes += add.cachedBytes ?? 0;
     s.cachedFiles += add.cachedFiles ?? 0;
+    if (s.onFirstBytes && s.fetchedBytes > 0) {
+      const first = s.onFirstBytes;
+      s.onFirstBytes = undefined;
+      first();
+    }
   }
 }

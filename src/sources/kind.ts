@@ -17,8 +17,12 @@ export interface BuildContext {
   cacheDir: string;
   /** scratch folder for generated files (indexes, packed trees), unique to this build */
   workDir: string;
-  /** the bundle key(s): the apt Release is signed with these; their public half is keys/bundle.asc */
-  signingKeys: openpgp.PrivateKey[];
+  /**
+   * the bundle key(s): the apt Release is signed with these; their public half is keys/bundle.asc. Read at
+   * the first call (the same promise after it): a build that signs only its manifest loads openpgp while
+   * its downloads run, not before the first request
+   */
+  signingKeys: () => Promise<openpgp.PrivateKey[]>;
   /** concurrency for downloads */
   jobs: number;
   log: Logger;

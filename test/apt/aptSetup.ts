@@ -33,7 +33,7 @@ export async function context(dir: string, raw: Record<string, unknown>, signing
     epoch: EPOCH,
     cacheDir,
     workDir: await mkdtemp(join(dir, 'work-')),
-    signingKeys: [await readPrivate(signingArmored)],
+    signingKeys: async () => [await readPrivate(signingArmored)],
     jobs: 4,
     log: silentLogger,
     fetchStats: createFetchStats(),

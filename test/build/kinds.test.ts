@@ -30,7 +30,7 @@ describe('what one artifact kind takes from another', () => {
     try {
       const lock: RootfsLock = [{ name: 'base', services: ['web'], type: 'mmdebstrap', suite: 'stable', architecture: 'amd64', variant: 'minbase', packages: [], compress: 'gzip' }];
       // a context that still carries an earlier kind's results the old way must not be read
-      const ctx = { baseDir: workDir, workDir, cacheDir: workDir, epoch: new Date(0), signingKeys: [], jobs: 1, log: silentLogger, previous: new Map([['apt', { entries: [] }]]) } as unknown as BuildContext;
+      const ctx = { baseDir: workDir, workDir, cacheDir: workDir, epoch: new Date(0), signingKeys: async () => [], jobs: 1, log: silentLogger, previous: new Map([['apt', { entries: [] }]]) } as unknown as BuildContext;
       await expect(rootfsKind.collect(lock, ctx, {})).rejects.toThrow("rootfs base: mmdebstrap installs from the bundle's apt repository, but this build has none");
     } finally {
       await rm(workDir, { recursive: true, force: true });
@@ -57,7 +57,7 @@ describe('what one artifact kind takes from another', () => {
     expect(KINDS.filter((k) => k.inSpec(spec)).map((k) => k.name)).toEqual(expected);
     const workDir = await mkdtemp(join(tmpdir(), 'ferry-kinds-'));
     try {
-      const ctx: BuildContext = { spec, baseDir: workDir, workDir, cacheDir: workDir, epoch: new Date(0), signingKeys: [], jobs: 1, log: silentLogger };
+      const ctx: BuildContext = { spec, baseDir: workDir, workDir, cacheDir: workDir, epoch: new Date(0), signingKeys: async () => [], jobs: 1, log: silentLogger };
       for (const entry of KINDS.filter((k) => !k.inSpec(spec))) expect(await (await entry.load()).lock(ctx), entry.name).toBeUndefined();
     } finally {
       await rm(workDir, { recursive: true, force: true });

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Spec as CdxSpec, Validation } from '@cyclonedx/cyclonedx-library';
+import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FERRY_BIN, ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
-import { digestOf, makeImage, makeIndex, push, registryBlobPath, startHoldingProxy, startRegistry, startTokenService, type Registry } from './registry.js';
+import { digestOf, makeImage, makeIndex, push, registryBlobPath, startGate, startHoldingProxy, startRegistry, startTokenService, type Registry } from './registry.js';
 
 /** A spec whose services carry images; registry.example is fetched from the test's loopback registry. */
 async function writeImageSpec(dir: string, file: string, name: string, version: string, registry: Registry, services: string, extra = '', epoch = '2026-11-25T00:00:00Z'): Promise<string> {
@@ -151,6 +152,50 @@ describe('container images from a registry', () => {
       const b = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-together'), '--cache', join(dir, 'cache-together')], { env });
       expect(b.code, b.stderr).toBe(0);
       expect(proxy.overlapped).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('reads the signing key while the images download: a key that is no key ends the build with its message while the blobs are on their way (exit 64), no bundle', async () => {
+    const proxy = await startGate(registry);
+    try {
+      const spec = await writeImageSpec(dir, 'keylate.yaml', 'keylate', '1.0.0', { ...registry, url: proxy.url }, twoServices());
+      expect((await ferry(['lock', spec, '--cache', join(dir, 'cache-keylate-lock')], { env })).code).toBe(0);
+      proxy.hold();
+      const notAKey = join(dir, 'not-a-key.asc');
+      await writeFile(notAKey, 'not an OpenPGP key\n');
+      const out = join(dir, 'out-keylate');
+      const child = spawn(process.execPath, [FERRY_BIN, 'build', spec, '--locked', '--key', notAKey, '--out', out, '--cache', join(dir, 'cache-keylate')], { env: { ...process.env, ...env } });
+      let stderr = '';
+      let heldAtError = -1;
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        // the message is out: how many downloads were waiting at the gate then
+        if (heldAtError < 0 && stderr.includes('not an armored OpenPGP secret key')) {
+          heldAtError = proxy.held;
+          proxy.open();
+        }
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code, stderr).toBe(64);
+      expect(heldAtError).toBeGreaterThan(0);
+      expect(await readdir(out).catch(() => [])).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('refuses a key file it cannot read before asking the registry for anything (exit 64)', async () => {
+    const proxy = await startGate(registry);
+    try {
+      const spec = await writeImageSpec(dir, 'keymissing.yaml', 'keymissing', '1.0.0', { ...registry, url: proxy.url }, twoServices());
+      expect((await ferry(['lock', spec, '--cache', join(dir, 'cache-keymissing-lock')], { env })).code).toBe(0);
+      const requestsBefore = proxy.requests;
+      const b = await ferry(['build', spec, '--locked', '--key', join(dir, 'no-such-key.asc'), '--out', join(dir, 'out-keymissing'), '--cache', join(dir, 'cache-keymissing')], { env });
+      expect(b.code, b.stderr).toBe(64);
+      expect(b.stderr).toContain('cannot read secret key');
+      expect(proxy.requests).toBe(requestsBefore);
     } finally {
       await proxy.stop();
     }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer, request as forwardRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -149,7 +150,6 @@ export async function push(layout: string, tag: string, registry: Registry, targ
  * its certificate (x5c), granting exactly the actions the scope asks for. Returns the realm URL.
  */
 export async function startTokenService(opts: { keyPem: string; certPem: string; service: string; issuer: string; login: [string, string] }): Promise<{ realm: string; requests: string[]; stop(): Promise<void> }> {
-  const { createServer: createHttpServer } = await import('node:http');
   const { sign, randomUUID, X509Certificate } = await import('node:crypto');
   const der = new X509Certificate(opts.certPem).raw.toString('base64');
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -182,7 +182,6 @@ export async function startTokenService(opts: { keyPem: string; certPem: string;
  * let go after `giveUpMs` (only so that such a client finishes: the test asserts `overlapped`, no time).
  */
 export async function startHoldingProxy(registry: Registry, giveUpMs = 60_000): Promise<{ url: string; arm(): void; readonly overlapped: boolean; stop(): Promise<void> }> {
-  const { createServer: createHttpServer, request: forward } = await import('node:http');
   let armed = false;
   let first: string | undefined;
   let overlapped = false;
@@ -191,14 +190,7 @@ export async function startHoldingProxy(registry: Registry, giveUpMs = 60_000): 
   let timer: NodeJS.Timeout | undefined;
   const target = new URL(registry.url);
   const server = createHttpServer((req, res) => {
-    const go = () => {
-      const up = forward({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      req.pipe(up);
-    };
+    const go = () => forwardTo(target, req, res);
     const repository = armed ? /^\/v2\/(.+)\/(?:blobs|manifests)\/sha256:/.exec(req.url ?? '')?.[1] : undefined;
     if (repository === undefined) return go();
     first ??= repository;
@@ -226,4 +218,52 @@ export async function startHoldingProxy(registry: Registry, giveUpMs = 60_000): 
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * A proxy in front of the registry that, after `hold()`, holds every blob request (configs, layers) until
+ * `open()`: `held` counts the waiting ones, `requests` every request that reached it.
+ */
+export async function startGate(registry: Registry): Promise<{ url: string; readonly held: number; readonly requests: number; hold(): void; open(): void; stop(): Promise<void> }> {
+  const target = new URL(registry.url);
+  const waiting: Array<() => void> = [];
+  let holding = false;
+  let requests = 0;
+  const server = createHttpServer((req, res) => {
+    requests++;
+    const go = () => forwardTo(target, req, res);
+    if (!holding || !/\/blobs\/sha256:/.test(req.url ?? '')) go();
+    else waiting.push(go);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const open = () => {
+    holding = false;
+    waiting.splice(0).forEach((go) => go());
+  };
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    get held() {
+      return waiting.length;
+    },
+    get requests() {
+      return requests;
+    },
+    hold: () => (holding = true),
+    open,
+    stop: () => {
+      open();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Pass one request on to the registry and its answer back. */
+function forwardTo(target: URL, req: IncomingMessage, res: ServerResponse): void {
+  const up = forwardRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.headers);
+    answer.pipe(res);
+  });
+  up.on('error', () => res.destroy());
+  req.pipe(up);
 }

@@ -84,7 +84,7 @@ async function writeSpec(dir: string, index: string, upstream: string, apiPins =
 
 async function context(dir: string, specFile: string, cacheDir = join(dir, 'cache')): Promise<BuildContext> {
   const spec = parseSpecText(await readFile(specFile, 'utf8'), specFile);
-  return { spec, baseDir: dir, epoch: spec.epoch, cacheDir, workDir: await fresh('work'), signingKeys: [], jobs: 4, log: silentLogger };
+  return { spec, baseDir: dir, epoch: spec.epoch, cacheDir, workDir: await fresh('work'), signingKeys: async () => [], jobs: 4, log: silentLogger };
 }
 
 const made: string[] = [];

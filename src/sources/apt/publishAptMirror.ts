@@ -54,7 +54,7 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
           }
         : {}),
       date: new Date(date),
-      signingKeys: ctx.signingKeys,
+      signingKeys: await ctx.signingKeys(),
       origin: 'ferry',
       label: `ferry mirror ${name}`,
       jobs: ctx.jobs,
@@ -75,7 +75,7 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
     published.push(...repo.packages);
   }
   const keyFile = join(ctx.workDir, root, MIRROR_KEY_PATH);
-  await writeFileAtomic(keyFile, publicKeysArmored(ctx.signingKeys));
+  await writeFileAtomic(keyFile, publicKeysArmored(await ctx.signingKeys()));
   entries.push({ path: `${root}/${MIRROR_KEY_PATH}`, file: keyFile, kind: 'mirror', services: [] });
   return {
     entries,

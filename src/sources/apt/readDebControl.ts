@@ -1,4 +1,5 @@
-import { Parser, type ReadEntry } from 'tar';
+import { Parser } from 'tar/parse';
+import type { ReadEntry } from 'tar/read-entry';
 import { IntegrityError } from '../../errors.js';
 import { decompress } from './decompress.js';
 import { parseControl, type Paragraph } from './parseControl.js';

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { IntegrityError } from '../../errors.js';
 import { fetchMany } from '../../fetch/fetchMany.js';
 import type { FetchRequest } from '../../fetch/fetchToCache.js';
-import { ociPurl } from '../../sbom/purl.js';
 import type { SbomComponent } from '../../sbom/sbomComponent.js';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
 import { OCI_INDEX, parseImageDocument } from './imageDocument.js';
@@ -123,6 +122,8 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
     const r = parseImageRef(i.ref, `lock: images ${i.ref}`);
     return { ref: r.name, registry: r.registry, repository: r.repository, tag: r.tag, digest: i.digest, mediaType: i.mediaType, services: [...i.services].sort() };
   });
+  // the purl library loads after the downloads, not before the first request
+  const { ociPurl } = await import('../../sbom/purl.js');
   const components: SbomComponent[] = images.map((i) => ({
     ref: ociPurl(i.repository, i.digest, `${i.registry}/${i.repository}`, i.tag),
     type: 'container',

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar/read-entry';
 import { ResolveError } from '../../errors.js';
 import type { FetchedManifest } from './createRegistryClient.js';
 import { OCI_MANIFEST } from './imageDocument.js';
@@ -136,6 +136,8 @@ async function collect(entry: ReadEntry): Promise<Buffer> {
 
 /** Read a tar once, handing each entry to `onEntry`, which reads or resumes it; errors of either end the scan. */
 async function scan(archive: string, from: string, onEntry: (entry: ReadEntry) => Promise<void> | void): Promise<void> {
+  // the tar reader loads here: only a build that reads a docker archive needs it
+  const { Parser } = await import('tar/parse');
   const pending: Array<Promise<void>> = [];
   const parser = new Parser({
     strict: true,

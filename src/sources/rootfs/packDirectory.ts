@@ -1,5 +1,6 @@
 import { closeSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
-import { Header, Pax, type HeaderData } from 'tar';
+import { Header, type HeaderData } from 'tar/header';
+import { Pax } from 'tar/pax';
 import { FerryError, IntegrityError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
 import { walkDirectorySorted, type WalkEntry } from './walkDirectorySorted.js';

@@ -113,7 +113,7 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
         } else {
           const apt = used?.apt;
           if (!apt) throw new FerryError(`${label}: mmdebstrap installs from the bundle's apt repository, but this build has none; list the packages under a service's artifacts.apt`);
-          const publicKey = ctx.signingKeys[0]?.toPublic().armor();
+          const publicKey = (await ctx.signingKeys())[0]?.toPublic().armor();
           if (!publicKey) throw new FerryError(`${label}: mmdebstrap needs the bundle key that signs the apt repository`);
           ctx.log.info(`${label}: mmdebstrap ${r.variant} ${r.suite} ${r.architecture}`);
           const statusOut = join(ctx.workDir, 'rootfs', `${r.name}.dpkg-status`);
