@@ -54,7 +54,20 @@ function encode(value: unknown, emit: (part: string) => boolean): boolean {
 export function canonicalMismatch(bytes: Uint8Array, value: unknown): number | undefined {
   let pos = 0;
   let scratch = Buffer.allocUnsafe(4096);
-  const matches = (part: string) => {
+  const matches = (whole: string) => {
+    // most pieces are ASCII (punctuation, keys, digests, paths): compared as char codes, not encoded
+    let ascii = 0;
+    for (; ascii < whole.length; ascii++) {
+      const c = whole.charCodeAt(ascii);
+      if (c >= 0x80) break;
+      if (bytes[pos + ascii] !== c) {
+        pos += ascii;
+        return false;
+      }
+    }
+    pos += ascii;
+    if (ascii === whole.length) return true;
+    const part = whole.slice(ascii);
     if (part.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(part.length * 3);
     const n = scratch.write(part, 0, 'utf8');
     for (let i = 0; i < n; i++) {
