@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
+import { isMissing } from './isMissing.js';
+import { uniqueName } from './uniqueName.js';
 
 export interface WriteFileAtomicOptions {
   /** default 0o644 */
@@ -20,10 +21,15 @@ export interface WriteFileAtomicOptions {
  * may come in parts, written one after the other.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[], { mode = 0o644, durable = true }: WriteFileAtomicOptions = {}): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(dirname(path), `.${basename(path)}.${uniqueName()}.tmp`);
   try {
-    const fh = await open(tmp, 'wx', mode);
+    // the folder is made on the first miss, not looked up for every file (derived caches write thousands)
+    const create = () => open(tmp, 'wx', mode);
+    const fh = await create().catch(async (err: unknown) => {
+      if (!isMissing(err)) throw err;
+      await mkdir(dirname(path), { recursive: true });
+      return create();
+    });
     try {
       if (Array.isArray(data)) for (const part of data) await fh.write(part);
       else await fh.writeFile(data as string | Uint8Array);
