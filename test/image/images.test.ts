@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FERRY_BIN, ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
-import { digestOf, makeImage, makeIndex, push, registryBlobPath, startGate, startHoldingProxy, startRegistry, startTokenService, type Registry } from './registry.js';
+import { digestOf, makeImage, makeIndex, push, registryBlobPath, startGate, startHoldingProxy, startPingGate, startRegistry, startTokenService, type Registry } from './registry.js';
 
 /** A spec whose services carry images; registry.example is fetched from the test's loopback registry. */
 async function writeImageSpec(dir: string, file: string, name: string, version: string, registry: Registry, services: string, extra = '', epoch = '2026-11-25T00:00:00Z'): Promise<string> {
@@ -55,6 +55,14 @@ describe('container images from a registry', () => {
   const twoServices = (appTag = '1.4') =>
     `  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/team/app:${appTag}" }\n        - { ref: "registry.example/base/multi:2" }\n` +
     `  worker:\n    version: "1"\n    groups: [worker]\n    artifacts:\n      images:\n        - { ref: "registry.example/base/multi:2" }\n        - { ref: "registry.example/base/multi:2", platforms: [linux/amd64] }\n`;
+
+  /** Lock the two services' images through `proxy` (not yet armed), arm it, and build them through it. */
+  const buildThrough = async (proxy: { url: string; arm(): void }, name: string) => {
+    const spec = await writeImageSpec(dir, `${name}.yaml`, name, '1.0.0', { ...registry, url: proxy.url }, twoServices());
+    expect((await ferry(['lock', spec, '--cache', join(dir, `cache-${name}-lock`)], { env })).code).toBe(0);
+    proxy.arm();
+    return ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, `out-${name}`), '--cache', join(dir, `cache-${name}`)], { env });
+  };
 
   it('ferry lock pins each tag to its manifest digest, reduces a multi-platform index to the target architectures, and records every blob', async () => {
     const spec = await writeImageSpec(dir, 'locking.yaml', 'images', '1.0.0', registry, twoServices(), 'targets:\n  debian: { suite: bookworm, architectures: [amd64] }\n');
@@ -146,14 +154,22 @@ describe('container images from a registry', () => {
     // the proxy holds the first image's downloads until the other image's are asked for
     const proxy = await startHoldingProxy(registry);
     try {
-      const spec = await writeImageSpec(dir, 'together.yaml', 'together', '1.0.0', { ...registry, url: proxy.url }, twoServices());
-      expect((await ferry(['lock', spec, '--cache', join(dir, 'cache-together-lock')], { env })).code).toBe(0);
-      proxy.arm();
-      const b = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-together'), '--cache', join(dir, 'cache-together')], { env });
+      const b = await buildThrough(proxy, 'together');
       expect(b.code, b.stderr).toBe(0);
       expect(proxy.overlapped).toBe(true);
     } finally {
       await proxy.stop();
+    }
+  });
+
+  it("asks for each image repository's authorization at the same time, not one image after another", async () => {
+    const gate = await startPingGate(registry);
+    try {
+      const b = await buildThrough(gate, 'pings');
+      expect(b.code, b.stderr).toBe(0);
+      expect(gate.overlapped).toBe(true);
+    } finally {
+      await gate.stop();
     }
   });
 

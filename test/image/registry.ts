@@ -267,3 +267,48 @@ function forwardTo(target: URL, req: IncomingMessage, res: ServerResponse): void
   up.on('error', () => res.destroy());
   req.pipe(up);
 }
+
+/**
+ * A loopback proxy in front of `registry` that, once armed, holds each `GET /v2/` (the check that starts
+ * every repository's authorization) until another arrives, then lets all go: `overlapped` tells whether
+ * two were asked at once. A client that asks one after the other never sends a second while the first
+ * waits; so a held one is let go after `giveUpMs` (only so that such a client finishes: the test asserts
+ * `overlapped`, no time).
+ */
+export async function startPingGate(registry: Registry, giveUpMs = 60_000): Promise<{ url: string; arm(): void; readonly overlapped: boolean; stop(): Promise<void> }> {
+  const target = new URL(registry.url);
+  let armed = false;
+  let overlapped = false;
+  const held: Array<() => void> = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const releaseAll = () => held.splice(0).forEach((go) => go());
+  const server = createHttpServer((req, res) => {
+    const go = () => forwardTo(target, req, res);
+    if (!armed || !/^\/v2\/?$/.test(req.url ?? '')) return go();
+    if (held.length > 0) {
+      overlapped = true;
+      releaseAll();
+      return go();
+    }
+    held.push(go);
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      releaseAll();
+    }, giveUpMs);
+    timers.add(timer);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    arm: () => (armed = true),
+    get overlapped() {
+      return overlapped;
+    },
+    stop: () => {
+      timers.forEach((t) => clearTimeout(t));
+      releaseAll();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}

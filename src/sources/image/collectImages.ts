@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pMap from 'p-map';
 import { IntegrityError } from '../../errors.js';
 import { fetchMany } from '../../fetch/fetchMany.js';
 import type { FetchRequest } from '../../fetch/fetchToCache.js';
@@ -50,18 +51,23 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
 
   // All images' manifests and blobs in one download queue: `jobs` transfers at a time across images,
   // not one image after another (a small image would leave the queue idle while a large one finishes).
-  const planned: Array<{ image: LockedImage; reqs: FetchRequest[] }> = [];
-  for (const image of lock.images) {
-    const source = open(parseImageRef(image.ref, `lock: images ${image.ref}`), image.source);
-    await source.prepare();
-    const dispatcher = await source.dispatcher();
-    const items = [
-      { d: image.upstream ?? image, what: 'manifest' as const },
-      ...image.manifests.map((d) => ({ d, what: 'manifest' as const })),
-      ...image.blobs.map((d) => ({ d, what: 'blob' as const })),
-    ];
-    planned.push({ image, reqs: items.map((i) => ({ ...source.request(i.d, i.what), ...(dispatcher && { dispatcher }) })) });
-  }
+  // Each repository's authorization (a round trip to the registry, two with a token) is asked for at the
+  // same time as the others', not one image after another before the first download.
+  const planned: Array<{ image: LockedImage; reqs: FetchRequest[] }> = await pMap(
+    lock.images,
+    async (image) => {
+      const source = open(parseImageRef(image.ref, `lock: images ${image.ref}`), image.source);
+      await source.prepare();
+      const dispatcher = await source.dispatcher();
+      const items = [
+        { d: image.upstream ?? image, what: 'manifest' as const },
+        ...image.manifests.map((d) => ({ d, what: 'manifest' as const })),
+        ...image.blobs.map((d) => ({ d, what: 'blob' as const })),
+      ];
+      return { image, reqs: items.map((i) => ({ ...source.request(i.d, i.what), ...(dispatcher && { dispatcher }) })) };
+    },
+    { concurrency: Math.max(1, ctx.jobs) },
+  );
   const fetched = await fetchMany(
     planned.flatMap((p) => p.reqs),
     { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, syncBatch: ctx.syncBatch, concurrency: Math.max(1, ctx.jobs), label: 'images' },
