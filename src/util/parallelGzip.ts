@@ -35,7 +35,10 @@ export function parallelGzip(options: { level?: number; inFlight?: number } = {}
   const submit = (block: Buffer, last: boolean) => {
     crc = crc32(block, crc);
     total += block.length;
-    const opts: ZlibOptions = { level, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
+    // room for the block's whole output in one piece (deflate's worst case adds a few bytes per 16 KiB): zlib's
+    // default 16 KiB pieces cost a thread-pool round trip each, some thirty per block; the bytes are the same
+    const chunkSize = block.length + (block.length >> 8) + 1024;
+    const opts: ZlibOptions = { level, chunkSize, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
     if (dictionary) opts.dictionary = dictionary;
     const p = deflateRawAsync(block, opts);
     // keep a rejected block from being reported as unhandled before its turn comes

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
-import { Header, Pax, type HeaderData } from 'tar';
+import { encodeTarHeader, type TarHeader } from '../../bundle/encodeTarHeader.js';
 import { FerryError, IntegrityError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
 import { walkDirectorySorted, type WalkEntry } from './walkDirectorySorted.js';
@@ -7,6 +7,8 @@ import { walkDirectorySorted, type WalkEntry } from './walkDirectorySorted.js';
 /** Output comes in buffers of this size; after every 8 of them the event loop gets a turn (the compressor's callbacks). */
 const CHUNK = 1 << 20;
 const YIELD_EVERY = 8;
+/** TypedArray's own fill: Buffer's checks its arguments first, a cost at every entry's padding */
+const fillZero = Uint8Array.prototype.fill;
 
 /**
  * The tar stream of a folder, made to be reproducible: entries sorted by name, every mtime the
@@ -21,7 +23,9 @@ const YIELD_EVERY = 8;
  * compressor works on other threads meanwhile.
  */
 export async function* packDirectory(root: string, opts: { epoch: Date; log?: Logger }): AsyncGenerator<Buffer> {
-  const mtime = new Date(Math.floor(opts.epoch.getTime() / 1000) * 1000);
+  const mtime = Math.floor(opts.epoch.getTime() / 1000);
+  // every entry's header is made in this one block, then copied into the output
+  const block = Buffer.alloc(512);
   const links = new Map<string, string>();
   const out = new OutputBuffer();
   let flushed = 0;
@@ -40,7 +44,9 @@ export async function* packDirectory(root: string, opts: { epoch: Date; log?: Lo
       linkTarget = links.get(key);
       if (linkTarget === undefined) links.set(key, entry.path);
     }
-    for (const block of headerFor(entry, mtime, linkTarget)) out.write(block);
+    const pax = encodeTarHeader(headerFor(entry, mtime, linkTarget), block);
+    if (pax) out.write(pax);
+    out.write(block);
     if (s.isFile() && linkTarget === undefined) out.readFile(entry.file, s.size, entry.path);
     if (out.full.length) {
       yield* ready();
@@ -77,7 +83,7 @@ class OutputBuffer {
     while (count > 0) {
       if (this.off === CHUNK) this.flush();
       const n = Math.min(count, CHUNK - this.off);
-      this.buf.fill(0, this.off, this.off + n);
+      fillZero.call(this.buf, 0, this.off, this.off + n);
       this.off += n;
       count -= n;
     }
@@ -110,18 +116,19 @@ class OutputBuffer {
   }
 }
 
-function headerFor(entry: WalkEntry, mtime: Date, linkTarget: string | undefined): Buffer[] {
+/** the entry's header fields; a pax header comes first only for what ustar cannot hold (long path, large uid...) */
+function headerFor(entry: WalkEntry, mtime: number, linkTarget: string | undefined): TarHeader {
   const s = entry.stat;
-  const base = { path: entry.path, mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtime, uname: '', gname: '', size: 0 };
-  if (s.isDirectory()) return headerBlocks({ ...base, path: entry.path + '/', type: 'Directory' });
-  if (s.isSymbolicLink()) return headerBlocks({ ...base, type: 'SymbolicLink', linkpath: readlinkSync(entry.file) });
-  if (linkTarget !== undefined) return headerBlocks({ ...base, type: 'Link', linkpath: linkTarget });
+  const base = { path: entry.path, mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtime, size: 0 };
+  if (s.isDirectory()) return { ...base, path: entry.path + '/', type: 'Directory' };
+  if (s.isSymbolicLink()) return { ...base, type: 'SymbolicLink', linkpath: readlinkSync(entry.file) };
+  if (linkTarget !== undefined) return { ...base, type: 'Link', linkpath: linkTarget };
   if (s.isCharacterDevice() || s.isBlockDevice()) {
     const { major, minor } = splitDevice(s);
-    return headerBlocks({ ...base, type: s.isCharacterDevice() ? 'CharacterDevice' : 'BlockDevice', devmaj: major, devmin: minor });
+    return { ...base, type: s.isCharacterDevice() ? 'CharacterDevice' : 'BlockDevice', devmajor: major, devminor: minor };
   }
-  if (s.isFIFO()) return headerBlocks({ ...base, type: 'FIFO' });
-  return headerBlocks({ ...base, type: 'File', size: s.size });
+  if (s.isFIFO()) return { ...base, type: 'FIFO' };
+  return { ...base, type: 'File', size: s.size };
 }
 
 function openOrExplain(file: string): number {
@@ -138,15 +145,6 @@ function changed(path: string, expected: number, found: number): IntegrityError 
     `${path} changed while it was being packed (${expected} bytes when listed, ${found > expected ? 'more' : found} when read); ` +
       'pack a folder that nothing is writing to (stop the writer, or copy it first)',
   );
-}
-
-/** A ustar header, preceded by a pax header when a field does not fit (long path, large uid...). */
-function headerBlocks(data: HeaderData & { path: string }): Buffer[] {
-  const block = Buffer.alloc(512);
-  const h = new Header(data);
-  if (!h.encode(block)) return [block];
-  const pax = new Pax({ path: data.path, linkpath: data.linkpath || undefined, size: data.size, uid: data.uid, gid: data.gid, mtime: data.mtime }).encode();
-  return [pax, block];
 }
 
 /** Linux's dev_t layout (glibc's major()/minor()). */
