@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { hashingTap } from '../../util/hashingTap.js';
 import { parallelGzip } from '../../util/parallelGzip.js';
@@ -18,14 +18,16 @@ const DEFAULT_LEVEL: Record<Compression, number> = { gzip: 6, zstd: 10, xz: 6 };
 const DEBIAN_PACKAGE: Record<string, string> = { xz: 'xz-utils', zstd: 'zstd' };
 
 /**
- * Compress a byte stream into `dest` and return the compressed file's sha256 and size. The file
+ * Compress what `write` writes (into the stream it is given, which it leaves open) into `dest` and return
+ * the compressed file's sha256 and size. A chunk may be used again once its write has called back (the
+ * compressor has it by then: packDirectory reuses a few buffers so). The file
  * appears only when complete (written beside it, then renamed). gzip runs in-process over every
  * core (parallelGzip); zstd and xz run Debian's `zstd` and `xz` with settings whose output does not
  * depend on the machine: zstd's multi-threaded format is the same for any number of workers, and
  * xz's is fixed by `-T2` and an explicit block size (xz writes a different format single-threaded).
  */
 export async function writeCompressed(
-  source: AsyncIterable<Buffer>,
+  write: (out: Writable) => Promise<void>,
   dest: string,
   compress: Compression,
   level?: number,
@@ -37,10 +39,20 @@ export async function writeCompressed(
   try {
     if (compress === 'gzip') {
       const tap = hashingTap();
-      await pipeline(Readable.from(source, { objectMode: false }), parallelGzip({ level: lvl }), tap.stream, createWriteStream(tmp));
+      const gzip = parallelGzip({ level: lvl });
+      const written = pipeline(gzip, tap.stream, createWriteStream(tmp));
+      written.catch(() => {}); // awaited below, after the input is in
+      try {
+        await write(gzip);
+        gzip.end();
+      } catch (err) {
+        // the source failed, or the output did (then this is the write that found it out): the pipeline says which
+        gzip.destroy(err as Error);
+      }
+      await written;
       result = tap.result();
     } else {
-      await runCompressor(source, tmp, compress, lvl);
+      await runCompressor(write, tmp, compress, lvl);
       result = await sha256File(tmp);
     }
     await rename(tmp, dest);
@@ -57,38 +69,20 @@ export async function writeCompressed(
  * competing with packing the input on the same thread); the file is hashed once written. A compressor
  * that fails is reported by its own exit, not by the broken pipe it leaves behind.
  */
-async function runCompressor(source: AsyncIterable<Buffer>, file: string, compress: 'zstd' | 'xz', level: number): Promise<void> {
+async function runCompressor(write: (out: Writable) => Promise<void>, file: string, compress: 'zstd' | 'xz', level: number): Promise<void> {
   const args = compress === 'zstd' ? ['-q', '-c', '-T0', `-${level}`] : ['-q', '-c', '-T2', '--block-size=16MiB', `-${level}`];
   const out = await open(file, 'w');
   try {
     const tool = startTool(compress, args, { debianPackage: DEBIAN_PACKAGE[compress], hint: 'or choose gzip', stdoutFd: out.fd });
-    // an error the source itself raised, told from the one the stream injects when stdin goes away
-    let sourceFailed = false;
-    const watched = async function* () {
-      const it = source[Symbol.asyncIterator]();
-      try {
-        for (;;) {
-          let r: IteratorResult<Buffer>;
-          try {
-            r = await it.next();
-          } catch (err) {
-            sourceFailed = true;
-            throw err;
-          }
-          if (r.done) return;
-          yield r.value;
-        }
-      } finally {
-        await it.return?.();
-      }
-    };
     try {
-      await pipeline(Readable.from(watched(), { objectMode: false }), tool.stdin);
+      await write(tool.stdin);
+      tool.stdin.end();
     } catch (err) {
-      // the input failed: stop the compressor; else the compressor went away (not installed, failed): its exit says why
-      if (sourceFailed) tool.kill();
+      // the input ends here; a compressor that failed on its own (or never started) broke the pipe, and its
+      // exit says why; one that ends well after this end of input leaves the input's own error to report
+      tool.stdin.destroy();
       const failed = await tool.exited.then(() => undefined, (e: unknown) => e);
-      throw !sourceFailed && failed ? failed : err;
+      throw failed ?? err;
     }
     await tool.exited;
   } finally {
