@@ -1,9 +1,8 @@
-import { createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { hashingTap } from '../../util/hashingTap.js';
 import { parallelGzip } from '../../util/parallelGzip.js';
 import { startTool } from '../../util/runTool.js';
 import { sha256File } from '../../util/sha256.js';
@@ -38,19 +37,7 @@ export async function writeCompressed(
   let result: { sha256: string; size: number };
   try {
     if (compress === 'gzip') {
-      const tap = hashingTap();
-      const gzip = parallelGzip({ level: lvl });
-      const written = pipeline(gzip, tap.stream, createWriteStream(tmp));
-      written.catch(() => {}); // awaited below, after the input is in
-      try {
-        await write(gzip);
-        gzip.end();
-      } catch (err) {
-        // the source failed, or the output did (then this is the write that found it out): the pipeline says which
-        gzip.destroy(err as Error);
-      }
-      await written;
-      result = tap.result();
+      result = await gzipToFile(write, tmp, lvl);
     } else {
       await runCompressor(write, tmp, compress, lvl);
       result = await sha256File(tmp);
@@ -61,6 +48,39 @@ export async function writeCompressed(
     throw err;
   }
   return result;
+}
+
+/**
+ * parallelGzip's output hashed and written to `file` with plain writes from this thread: the thread pool's
+ * few threads are busy deflating, and a file stream's writes queued behind them held back the output,
+ * and with it the input (the machine's cores sat idle while the writes waited).
+ */
+async function gzipToFile(write: (out: Writable) => Promise<void>, file: string, level: number): Promise<{ sha256: string; size: number }> {
+  const gzip = parallelGzip({ level });
+  const hash = createHash('sha256');
+  let size = 0;
+  const fd = openSync(file, 'w');
+  try {
+    const written = (async () => {
+      for await (const chunk of gzip as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
+        size += chunk.length;
+      }
+    })();
+    written.catch(() => {}); // awaited below, once the input is in
+    try {
+      await write(gzip);
+      gzip.end();
+    } catch (err) {
+      // the input failed, or the output did (then this is the write that found it out): `written` says which
+      gzip.destroy(err as Error);
+    }
+    await written;
+  } finally {
+    closeSync(fd);
+  }
+  return { sha256: hash.digest('hex'), size };
 }
 
 /**
