@@ -64,12 +64,15 @@ export class BundleIndexCache {
     }
     const now = Date.now();
     this.checkedAt.set(digest, now);
-    this.seenAt.set(digest, now);
     const p = loadBundleIndex(this.store, digest);
     this.loaded.set(digest, p);
+    // seen in place only once the load found its manifest: a missing bundle lends no answer any lifetime
+    this.seenAt.delete(digest);
     p.then(
       (index) => {
-        if (!index && this.loaded.get(digest) === p) this.loaded.delete(digest);
+        if (this.loaded.get(digest) !== p) return;
+        if (index) this.seenAt.set(digest, now);
+        else this.loaded.delete(digest);
       },
       () => {
         if (this.loaded.get(digest) === p) this.loaded.delete(digest);

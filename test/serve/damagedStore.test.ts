@@ -42,19 +42,20 @@ describe('ferry serve on a damaged store: refuses to serve wrong bytes, tells th
     expect(server.warnings.at(-1)).toContain(`but its manifest says ${damaged.files.get('files/a/conf')!.sha256}: the store is damaged; re-import the bundle`);
   });
 
-  it('stops serving a removed bundle (ferry gc) within about a second, memory cache included', async () => {
+  // how soon (a second of the server's clock) is bundleIndexCache.test.ts's, with the clock in the test's hands;
+  // here: it does stop, and only ever says 200 (the old bytes) or 404 on the way, never anything else
+  it('stops serving a removed bundle (ferry gc), memory cache included', async () => {
     const doomed = await t.addBundle('doomed', '1', { 'files/a/conf': 'bye\n' });
     const url = `${server.url}/bundles/${doomed.digest}/files/a/conf`;
     expect((await curl(url)).status).toBe(200);
     await rm(join(t.store, 'bundles', doomed.digest), { recursive: true });
-    let status = 200;
-    const started = Date.now();
-    while (status === 200 && Date.now() - started < 3000) {
-      status = (await curl(url)).status;
-      await new Promise((r) => setTimeout(r, 50));
+    const seen = new Set<string>();
+    for (let r = await curl(url); r.status !== 404; r = await curl(url)) {
+      seen.add(`${r.status} ${r.body.toString()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(status).toBe(404);
-    expect(Date.now() - started).toBeLessThan(2500);
+    expect([...seen].filter((s) => s !== '200 bye\n')).toEqual([]);
+    expect((await curl(url)).status).toBe(404);
   });
 
   it('answers 500 for a bundle whose manifest does not hash to its folder name', async () => {

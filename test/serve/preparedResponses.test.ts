@@ -8,6 +8,7 @@ import { makeStore, sampleBundleFiles, type StoredBundle, type TestStore } from 
 import { startServer, type TestServer } from './startServer.js';
 import { isPlainRequest, PreparedResponses, type PreparedResponse } from '../../src/serve/preparedResponses.js';
 import type { IncomingMessage } from 'node:http';
+import { until } from '../helpers/until.js';
 
 /** Every header but Date (a second may pass between two answers). */
 const headersOf = (r: CurlResponse) => Object.fromEntries(Object.entries(r.headers).filter(([k]) => k !== 'date'));
@@ -50,7 +51,7 @@ describe('ferry serve answers a repeated small-file request from its prepared an
       expect(head.body.length).toBe(0);
       expect(headersOf(head)).toEqual(headersOf(first));
       // a line is written when the server sees its response complete, a moment after the client does
-      for (let i = 0; i < 100 && server.accessLog.length < logged + 4; i++) await new Promise((r) => setTimeout(r, 10));
+      await until('the access log lines', () => server.accessLog.length >= logged + 4, 10);
       const lines = server.accessLog.slice(logged);
       expect(lines.map((l) => [l.method, l.target, l.status, l.bytes])).toEqual([
         ['GET', path, 200, f.content.length],

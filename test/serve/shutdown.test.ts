@@ -4,9 +4,9 @@ import { Agent, get, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { makeStore, type StoredBundle, type TestStore } from './makeStore.js';
 import { spawnServe } from './spawnServe.js';
+import { until } from '../helpers/until.js';
 
 const LARGE = 32 * 1024 * 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Start a GET and hand back the response paused: the client reads nothing until told to. */
 function startPaused(url: string, agent?: Agent): Promise<IncomingMessage> {
@@ -74,10 +74,11 @@ describe('ferry serve stops gracefully on SIGTERM', () => {
     serve.child.kill('SIGTERM');
     let exitedAt = 0;
     void serve.exited.then(() => (exitedAt = Date.now()));
-    await sleep(500);
+    // waited for, not slept on: a loaded machine may take its time, the order is what counts
+    await until('the listener to close', async () => !(await canConnect(port)), 20);
+    await until('the idle keep-alive connection to be closed', () => idleClosed, 20);
+    // the download's client reads nothing yet, so it cannot have finished: the server must still be there
     expect(exitedAt).toBe(0);
-    expect(await canConnect(port)).toBe(false);
-    expect(idleClosed).toBe(true);
 
     const body = await drain(download);
     const finishedAt = Date.now();
@@ -86,9 +87,9 @@ describe('ferry serve stops gracefully on SIGTERM', () => {
     expect(code).toBe(0);
     // every worker stopped too
     for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
-    expect(exitedAt).toBeGreaterThanOrEqual(finishedAt - 50);
-    // the finished download's keep-alive connection does not hold the exit until its idle timeout
-    expect(exitedAt - finishedAt).toBeLessThan(2000);
+    // the finished download's keep-alive connection does not hold the exit until its idle timeout (75 s: the
+    // only other outcome, so this bound is the behaviour itself, not a guess at the machine's speed)
+    expect(exitedAt - finishedAt).toBeLessThan(75_000);
     expect(serve.stderr()).toContain('SIGTERM: finishing requests in flight');
     const log = serve.stdout().trim().split('\n').map((l) => JSON.parse(l) as { status: number; bytes: number; aborted?: boolean });
     expect(log.at(-1)).toMatchObject({ status: 200, bytes: LARGE });
@@ -104,8 +105,9 @@ describe('ferry serve stops gracefully on SIGTERM', () => {
     const { code } = await serve.exited;
     const took = Date.now() - started;
     expect(code).toBe(0);
+    // not before the timeout (900: timers may round a little); without the cut
+    // the paused client would hold it forever, which the test's timeout reports
     expect(took).toBeGreaterThanOrEqual(900);
-    expect(took).toBeLessThan(5000);
     const body = await drain(download);
     expect(body.complete).toBe(false);
     expect(body.bytes).toBeLessThan(LARGE);

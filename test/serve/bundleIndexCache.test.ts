@@ -1,0 +1,48 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { BundleIndexCache } from '../../src/serve/bundleIndexCache.js';
+import { makeStore, type TestStore } from './makeStore.js';
+
+// the clock is the only thing faked: reads and stats go to a real store on disk
+describe('BundleIndexCache: a removed bundle is forgotten within a second of the clock, not by chance', () => {
+  let t: TestStore;
+  beforeAll(async () => {
+    t = await makeStore();
+  });
+  afterAll(async () => {
+    await t.cleanup();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('keeps serving from memory until a second has passed since the manifest was seen, then checks and forgets it', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: 1_000_000 });
+    const b = await t.addBundle('doomed', '1', { 'files/a/conf': 'bye\n' });
+    const cache = new BundleIndexCache(t.store);
+    const first = await cache.get(b.digest);
+    expect(first?.files.get('files/a/conf')?.size).toBe(4);
+    expect(cache.reusableUntil(b.digest)).toBe(1_001_000);
+
+    await rm(join(t.store, 'bundles', b.digest), { recursive: true });
+    // within the second: no check, the index stays (answers from memory may still be reused until then)
+    vi.setSystemTime(1_000_999);
+    expect(await cache.get(b.digest)).toBe(first);
+    // past it: one look at the disk, which finds the manifest gone, and the bundle is forgotten
+    vi.setSystemTime(1_001_001);
+    expect(await cache.get(b.digest)).toBe(first);
+    await vi.waitFor(async () => expect(await cache.get(b.digest)).toBeUndefined());
+    expect(cache.reusableUntil(b.digest)).toBeLessThanOrEqual(1_001_000);
+  });
+
+  it('a bundle still in place is seen again at each check, so its answers stay reusable a second beyond it', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: 2_000_000 });
+    const b = await t.addBundle('kept', '1', { 'files/a/conf': 'hi\n' });
+    const cache = new BundleIndexCache(t.store);
+    const first = await cache.get(b.digest);
+    vi.setSystemTime(2_001_500);
+    expect(await cache.get(b.digest)).toBe(first);
+    await vi.waitFor(() => expect(cache.reusableUntil(b.digest)).toBe(2_002_500));
+  });
+});
