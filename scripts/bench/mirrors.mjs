@@ -1,7 +1,10 @@
 // Benchmark of offline mirrors (docs/mirrors.md).
 // Generated upstreams (each app-N depends on lib-(N mod 25); the .debs are written directly by
 // writeDeb.mjs, thousands in seconds), indexed by apt-ftparchive, signed with gpg and served by
-// `python3 -m http.server` on 127.0.0.1 (a process of its own, the same for both tools).
+// Python's threading HTTP server on 127.0.0.1 (a process of its own, the same for both tools), with a listen
+// backlog of 128: `python3 -m http.server` keeps socketserver's 5, so 8 parallel downloads overflow it and
+// the kernel drops a connection's SYN, which the client sends again after 1 s (measured: 2 of 136 requests
+// took 1.02 s, the rest under 0.16 s), a stall either tool hits at random.
 // 1. A filtered mirror of the same selection (names app-1*, with dependencies) of an upstream of
 //    FERRY_BENCH_MIRROR_DEBS packages (default 300): `ferry lock` + `ferry build` (a new cache each run)
 //    against `aptly mirror create -filter 'Name (~ ^app-1)' -filter-with-deps` + `mirror update` +
@@ -67,7 +70,11 @@ async function upstream(n) {
       s.close(() => r(p));
     });
   });
-  servers.push(spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', up, String(port)], { stdio: 'ignore' }));
+  const serve =
+    'import functools, http.server as h, sys\n' +
+    'S = type("S", (h.ThreadingHTTPServer,), {"request_queue_size": 128})\n' +
+    'S(("127.0.0.1", int(sys.argv[2])), functools.partial(h.SimpleHTTPRequestHandler, directory=sys.argv[1])).serve_forever()\n';
+  servers.push(spawn('python3', ['-c', serve, up, String(port)], { stdio: 'ignore' }));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100 && spawnSync('curl', ['-sf', '-o', '/dev/null', `${url}/dists/fixture/Release`]).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
   return url;

@@ -20,7 +20,7 @@ import { FORMAT, manifestDigest, MANIFEST_PATH, parseManifest, serializeManifest
 import type { BuildContext, BundleInput, KindResult } from '../sources/kind.js';
 import type { LoadedManifest } from '../store/loadManifest.js';
 import { planDifferential, type DifferentialPlan } from '../bundle/planDifferential.js';
-import { writeTar, type TarFile } from '../bundle/writeTar.js';
+import type { TarFile } from '../bundle/writeTar.js';
 import type { SbomComponent } from '../sbom/sbomComponent.js';
 import { writeSbomEntry } from './writeSbomEntry.js';
 
@@ -223,6 +223,8 @@ export async function packBundle(
   entries: Array<{ path: string; size: number; file: string; sha256: string; verified?: boolean }>,
   mtime: Date,
 ): Promise<number> {
+  // loaded here, not at start: `ferry lock` (this module's lockSpec) never packs, and tar costs ~35 ms to load
+  const { writeTar } = await import('../bundle/writeTar.js');
   const tmp = `${bundlePath}.partial`;
   const out = createWriteStream(tmp);
   const files: TarFile[] = [

@@ -34,9 +34,9 @@ export function register(program: Command): void {
         passphrase: await passphraseFrom(opts),
         expiresIn: opts.expiresDays ? Math.round(opts.expiresDays * 86400) : 0,
       });
-      await writeFileAtomic(secretPath, k.secretArmored, 0o600);
-      await writeFileAtomic(publicPath, k.publicArmored, 0o644);
-      await writeFileAtomic(`${secretPath.replace(/\.secret\.asc$/, '')}.revocation.asc`, k.revocationCertificate, 0o600);
+      await writeFileAtomic(secretPath, k.secretArmored, { mode: 0o600 });
+      await writeFileAtomic(publicPath, k.publicArmored, { mode: 0o644 });
+      await writeFileAtomic(`${secretPath.replace(/\.secret\.asc$/, '')}.revocation.asc`, k.revocationCertificate, { mode: 0o600 });
       if (opts.json) printJson({ fingerprint: k.fingerprint, secret: secretPath, public: publicPath });
       else process.stdout.write(`fingerprint ${k.fingerprint}\nsecret key  ${secretPath} (keep it off the secure side)\npublic key  ${publicPath} (give it to importers: --keyring)\n`);
     });

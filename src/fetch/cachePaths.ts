@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '../util/sha256.js';
+import { uniqueName } from '../util/uniqueName.js';
 
 /**
  * The download cache's layout (see docs/fetch.md):
@@ -20,5 +20,5 @@ export function partialKey(req: { url: string; sha256?: string }): string {
 }
 
 export function tempFile(cacheDir: string): string {
-  return join(cacheDir, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
+  return join(cacheDir, 'tmp', uniqueName());
 }

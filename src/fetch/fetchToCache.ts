@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import { FerryError, FetchError, IntegrityError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
+import { isMissing } from '../util/isMissing.js';
 import { SHA256_RE, sha256File } from '../util/sha256.js';
 import type { SyncBatch } from '../util/createSyncBatch.js';
 import { VERSION } from '../version.js';
@@ -70,6 +71,9 @@ export interface FetchResult {
 /** Files at least this large report their own progress. */
 const PROGRESS_MIN_BYTES = 8 << 20;
 
+/** Files up to this size, with a known digest and size, are received whole into memory (downloadSmall). */
+const SMALL_MAX_BYTES = 256 << 10;
+
 /** Downloads running in this process, by cache and content, so two callers never race on one partial. */
 const inFlight = new Map<string, Promise<FetchResult>>();
 
@@ -114,10 +118,104 @@ async function fetchOnce(req: FetchRequest, opts: FetchOptions): Promise<FetchRe
     const hit = await cacheHit(req, opts);
     if (hit) return hit;
   }
-  for (const dir of ['sha256', 'partial', 'tmp']) await mkdir(join(opts.cacheDir, dir), { recursive: true });
   const local = localSourcePath(req.url);
+  if (local === undefined && req.sha256 !== undefined && req.size !== undefined && req.size <= SMALL_MAX_BYTES) {
+    return downloadSmall({ ...req, sha256: req.sha256, size: req.size }, opts);
+  }
+  for (const dir of ['sha256', 'partial', 'tmp']) await mkdir(join(opts.cacheDir, dir), { recursive: true });
   if (local !== undefined) return copyLocal(local, req, opts);
   return downloadHttp(req, opts);
+}
+
+/**
+ * A small file whose digest and size are known: received into memory and hashed as it arrives, checked,
+ * then written once under a temporary name of the cache and renamed into place. The resumable path's
+ * per-file work (claiming a partial folder, its metadata file, a second rename, a recursive removal: a
+ * dozen file system calls through the thread pool) is what a mirror of thousands of small .debs spends
+ * its time on, and resuming a file this small saves next to nothing: an interrupted small download keeps
+ * nothing and the next attempt starts over (undici's retry handler still resumes within one call).
+ * Nothing reaches the cache unless its size and sha256 matched.
+ */
+async function downloadSmall(req: FetchRequest & { sha256: string; size: number }, opts: FetchOptions): Promise<FetchResult> {
+  const hash = createHash('sha256');
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const take = meter(req, opts, hash, 0, req.size, (n) => (received += n));
+  const url = new URL(req.url);
+  /** what the status line or headers refused instead of taking the body */
+  let refused: Error | undefined;
+  try {
+    const dispatcher = await clientFor(req.dispatcher ?? opts.dispatcher);
+    await dispatcher
+      .stream({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', headers: requestHeaders(), signal: opts.signal }, ({ statusCode, headers: h }) => {
+        const bodyLength = numberOrUndefined(header(h, 'content-length'));
+        if (statusCode !== 200) refused = httpStatusError(req.url, statusCode);
+        else if (bodyLength !== undefined && bodyLength !== req.size) refused = sizeMismatch(req, bodyLength, 'the server announces');
+        if (refused) return skipBody();
+        return new Writable({
+          write(chunk: Buffer, _encoding, cb) {
+            try {
+              take(chunk);
+              chunks.push(chunk);
+              cb();
+            } catch (err) {
+              cb(err as Error);
+            }
+          },
+        });
+      })
+      .catch((err: unknown) => {
+        if (refused === undefined) throw err;
+      });
+    if (refused) throw refused;
+    const found = hash.digest('hex');
+    if (received !== req.size) throw sizeMismatch(req, received, 'received');
+    if (found !== req.sha256) throw digestMismatch(req, found, received);
+    const path = cachedFile(opts.cacheDir, found);
+    writeOnce(opts.cacheDir, path, Buffer.concat(chunks, received), !opts.syncBatch);
+    opts.syncBatch?.add(path);
+    return { path, sha256: found, size: received, fromCache: false, fetchedBytes: received };
+  } catch (err) {
+    throw toFetchError(req.url, err);
+  }
+}
+
+/**
+ * Write `data` to a new read-only temporary file of the cache and rename it to `path`; nothing is left
+ * behind on failure. Synchronous, as pnpm writes its store's small files: four system calls on the
+ * page cache take less than handing each to the thread pool and back (measured on this machine: 1,000
+ * files of 640 bytes, 0.3 against 0.5-0.65 ms of CPU each), and the event loop waits for no disk unless
+ * the caller has no sync batch (then the file is fsynced here, before it gets its name).
+ */
+function writeOnce(cacheDir: string, path: string, data: Buffer, sync: boolean): void {
+  const tmp = tempFile(cacheDir);
+  // the folders exist but in a new cache: made on the first miss rather than looked up for every file
+  const retryMissing = <T>(step: () => T): T => {
+    try {
+      return step();
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      for (const dir of ['sha256', 'tmp']) mkdirSync(join(cacheDir, dir), { recursive: true });
+      return step();
+    }
+  };
+  const fd = retryMissing(() => openSync(tmp, 'wx', 0o444));
+  try {
+    try {
+      for (let at = 0; at < data.length; ) at += writeSync(fd, data, at);
+      if (sync) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    retryMissing(() => renameSync(tmp, path));
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+function requestHeaders(): Record<string, string> {
+  return { 'user-agent': `ferry/${VERSION}`, 'accept-encoding': 'identity' };
 }
 
 async function cacheHit(req: FetchRequest & { sha256?: string }, opts: FetchOptions): Promise<FetchResult | undefined> {
@@ -188,7 +286,7 @@ async function attempt(
     // An earlier attempt received everything but stopped before moving the file into place.
     return verifyAndStore(req, opts, part.data, hash, offset, 0, allowResume);
   }
-  const headers: Record<string, string> = { 'user-agent': `ferry/${VERSION}`, 'accept-encoding': 'identity' };
+  const headers = requestHeaders();
   if (offset > 0) {
     headers.range = `bytes=${offset}-`;
     const validator = meta?.url === req.url ? (meta.etag ?? meta.lastModified) : undefined;
@@ -284,11 +382,7 @@ async function verifyAndStore(
       return RESTART;
     }
     if (req.size !== undefined && size !== req.size) throw sizeMismatch(req, size, 'received');
-    throw new IntegrityError(
-      `${req.url}: expected sha256 ${req.sha256}, found ${found} (${size} bytes). The upstream file is not ` +
-        'the one the index or lock names: the mirror may be mid-sync or tampered with. Nothing was cached; ' +
-        'try again later or another mirror, or re-run `ferry lock` if the upstream legitimately changed.',
-    );
+    throw digestMismatch(req, found, size);
   }
   const path = cachedFile(opts.cacheDir, found);
   await chmod(file, 0o444);
@@ -343,6 +437,14 @@ function meter(
       lastPercent = percent;
     }
   };
+}
+
+function digestMismatch(req: FetchRequest, found: string, size: number): IntegrityError {
+  return new IntegrityError(
+    `${req.url}: expected sha256 ${req.sha256}, found ${found} (${size} bytes). The upstream file is not ` +
+      'the one the index or lock names: the mirror may be mid-sync or tampered with. Nothing was cached; ' +
+      'try again later or another mirror, or re-run `ferry lock` if the upstream legitimately changed.',
+  );
 }
 
 function sizeMismatch(req: FetchRequest, found: number, what: string): IntegrityError {

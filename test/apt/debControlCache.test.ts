@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readDebControlCached } from '../../src/sources/apt/debControlCache.js';
+import { readDebControlCached, readDebControlsCached } from '../../src/sources/apt/debControlCache.js';
 import { writeAptRepository } from '../../src/sources/apt/writeAptRepository.js';
 import { sha256File } from '../../src/util/sha256.js';
 import { buildDeb } from './fixtureUpstream.js';
@@ -45,6 +45,35 @@ describe('the control paragraphs of published .debs, cached by digest', () => {
       expect(second.packages.map((p) => p.poolPath)).toEqual(first.packages.map((p) => p.poolPath));
     } finally {
       await writeFile(deb, original);
+    }
+  });
+
+  it('publishes the same list of .debs again from one entry for the whole list, not one file per package', async () => {
+    const cacheDir = join(dir, 'cache-c');
+    await publish(cacheDir, join(dir, 'out-3'));
+    const packages = await readFile(join(dir, 'out-3/dists/stable/main/binary-amd64/Packages'), 'utf8');
+    // neither the .deb nor its own entry can answer now: only the list's entry can
+    await rm(join(cacheDir, 'deb-control/v1', digest.sha256));
+    const original = await readFile(deb);
+    await writeFile(deb, 'not an ar archive');
+    try {
+      await publish(cacheDir, join(dir, 'out-4'));
+      expect(await readFile(join(dir, 'out-4/dists/stable/main/binary-amd64/Packages'), 'utf8')).toBe(packages);
+    } finally {
+      await writeFile(deb, original);
+    }
+  });
+
+  it('reads each paragraph again, and mends the list entry, when the list entry is damaged or of another length', async () => {
+    const cacheDir = join(dir, 'cache-d');
+    const debs = [{ file: deb, sha256: digest.sha256 }];
+    const controls = await readDebControlsCached(debs, cacheDir, 2);
+    const sets = join(cacheDir, 'deb-control/v1/sets');
+    const [name] = await readdir(sets);
+    for (const damaged of ['', '[]', JSON.stringify([[...controls[0]!], [...controls[0]!]]), '[[["Package", 1]]]', '[[["Package","hel']) {
+      await writeFile(join(sets, name!), damaged);
+      expect(await readDebControlsCached(debs, cacheDir, 2), damaged).toEqual(controls);
+      expect(JSON.parse(await readFile(join(sets, name!), 'utf8'))).toEqual([[...controls[0]!]]);
     }
   });
 

@@ -129,6 +129,39 @@ describe('fetchToCache', () => {
     expect(await listCache(w.cacheDir)).toEqual([`sha256/${digest}`]);
   });
 
+  it('receives a small file of known digest and size whole: an interrupted attempt keeps nothing, the next starts over', async () => {
+    const data = bytes(100_000, 30);
+    const digest = w.server.put('/small.deb', data);
+    const req = { url: w.server.url('/small.deb'), sha256: digest, size: data.length };
+    const arrived = bytesArrived(40_000);
+    w.server.fault('/small.deb', { dropAfter: 40_000, dropWhen: arrived.promise });
+
+    const err = await fetchToCache(req, { cacheDir: w.cacheDir, dispatcher: w.once, onBytes: arrived.count }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FetchError);
+    expect((err as FetchError).transient).toBe(true);
+    expect((err as FetchError).message).toContain(req.url);
+    expect((err as FetchError).message).not.toContain('kept');
+    expect(await listCache(w.cacheDir)).toEqual([]);
+
+    const got = await fetchToCache(req, { cacheDir: w.cacheDir, dispatcher: w.once });
+    expect(got).toMatchObject({ fromCache: false, fetchedBytes: data.length });
+    expect(sha(await readFile(got.path))).toBe(digest);
+    expect((await stat(got.path)).mode & 0o222).toBe(0);
+    expect(w.server.requestsFor('/small.deb').map((r) => r.range)).toEqual([undefined, undefined]);
+    expect(await listCache(w.cacheDir)).toEqual([`sha256/${digest}`]);
+  });
+
+  it('leaves a partial at rest alone for a small file of known size: it is received whole', async () => {
+    const data = bytes(30_000, 31);
+    const digest = w.server.put('/rested.deb', data);
+    await mkdir(join(w.cacheDir, 'partial', digest), { recursive: true });
+    await writeFile(join(w.cacheDir, 'partial', digest, 'data'), data.subarray(0, 10_000));
+    const got = await fetchToCache({ url: w.server.url('/rested.deb'), sha256: digest, size: data.length }, { cacheDir: w.cacheDir, dispatcher: w.once });
+    expect(got.fetchedBytes).toBe(data.length);
+    expect(sha(await readFile(got.path))).toBe(digest);
+    expect(w.server.requestsFor('/rested.deb').map((r) => r.range)).toEqual([undefined]);
+  });
+
   it("resumes within one call through undici's retry handler when the connection drops mid-body", async () => {
     const data = bytes(300_000, 4);
     const digest = w.server.put('/mid.deb', data);

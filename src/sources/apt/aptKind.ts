@@ -106,7 +106,7 @@ export const aptKind: ArtifactKind<AptLock> = {
     const stats = createFetchStats(ctx.fetchStats);
     const got = await fetchMany(
       lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
-      { cacheDir: ctx.cacheDir, log: ctx.log, stats, concurrency: ctx.jobs },
+      { cacheDir: ctx.cacheDir, log: ctx.log, stats, syncBatch: ctx.syncBatch, concurrency: ctx.jobs },
     );
     // loaded here, not at start: `ferry lock` and every other command never publish a repository
     const { writeAptRepository } = await import('./writeAptRepository.js');

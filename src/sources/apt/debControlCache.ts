@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pMap from 'p-map';
+import { sha256Hex } from '../../util/sha256.js';
 import { writeFileAtomic } from '../../util/writeFileAtomic.js';
 import type { Paragraph } from './parseControl.js';
 import { readDebControl } from './readDebControl.js';
@@ -19,18 +21,54 @@ export async function readDebControlCached(file: string, sha256: string, cacheDi
   const cached = parseEntry(await readFile(entry, 'utf8').catch(() => undefined));
   if (cached) return cached;
   const { control } = await readDebControl(file);
-  await writeFileAtomic(entry, JSON.stringify([...control]));
+  // derived from verified bytes: a torn entry after a crash fails to parse and is rewritten, so no fsync
+  await writeFileAtomic(entry, JSON.stringify([...control]), { durable: false });
   return control;
+}
+
+/**
+ * The control paragraphs of a list of .debs known by their sha256 (each the cache's entry for it), in
+ * order. The whole list is kept as one entry too, so that publishing the same list again (every refresh
+ * of an unchanged mirror) reads one file instead of one per package:
+ *
+ *   CACHE/deb-control/v1/sets/KEY   (KEY: the sha256 of the digests, one per line; JSON: [paragraph, ...])
+ *
+ * An entry that does not read back whole, or holds another number of paragraphs, is ignored: each
+ * paragraph then comes from readDebControlCached and the entry is written again.
+ */
+export async function readDebControlsCached(debs: ReadonlyArray<{ file: string; sha256: string }>, cacheDir: string, jobs: number): Promise<Paragraph[]> {
+  const entry = join(cacheDir, 'deb-control', 'v1', 'sets', sha256Hex(debs.map((d) => d.sha256).join('\n')));
+  const cached = parseSet(await readFile(entry, 'utf8').catch(() => undefined), debs.length);
+  if (cached) return cached;
+  const controls = await pMap(debs, (d) => readDebControlCached(d.file, d.sha256, cacheDir), { concurrency: jobs });
+  // derived like each paragraph's entry: a torn one fails to parse and is rewritten, so no fsync
+  await writeFileAtomic(entry, JSON.stringify(controls.map((c) => [...c])), { durable: false });
+  return controls;
 }
 
 function parseEntry(text: string | undefined): Paragraph | undefined {
   if (text === undefined) return undefined;
   try {
-    const pairs: unknown = JSON.parse(text);
-    if (!Array.isArray(pairs) || pairs.length === 0) return undefined;
-    if (!pairs.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) return undefined;
-    return new Map(pairs as Array<[string, string]>);
+    return toParagraph(JSON.parse(text));
   } catch {
     return undefined;
   }
+}
+
+function parseSet(text: string | undefined, count: number): Paragraph[] | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const list: unknown = JSON.parse(text);
+    if (!Array.isArray(list) || list.length !== count) return undefined;
+    const paragraphs = list.map(toParagraph);
+    return paragraphs.every((p) => p !== undefined) ? (paragraphs as Paragraph[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function toParagraph(pairs: unknown): Paragraph | undefined {
+  if (!Array.isArray(pairs) || pairs.length === 0) return undefined;
+  if (!pairs.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) return undefined;
+  return new Map(pairs as Array<[string, string]>);
 }

@@ -1,12 +1,20 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { gunzipSync, createGunzip } from 'node:zlib';
-import xzDecompress from 'xz-decompress';
+import { createRequire } from 'node:module';
+import type * as XzDecompress from 'xz-decompress';
 import { FerryError } from '../../errors.js';
 import { runTool } from '../../util/runTool.js';
 
-// a CommonJS module: its named export is only reachable through the default import under Node's ESM loader
-const { XzReadableStream } = xzDecompress;
+/**
+ * The xz decoder, loaded at its first use: most indexes and .debs are gzip, and loading it (its
+ * WebAssembly included) costs every `ferry lock` and `build` about 25 ms otherwise. A CommonJS module,
+ * so `require` loads it synchronously where a stream is set up.
+ */
+const xz = (() => {
+  let loaded: typeof XzDecompress | undefined;
+  return () => (loaded ??= createRequire(import.meta.url)('xz-decompress') as typeof XzDecompress);
+})();
 
 /**
  * Decompress a whole buffer: gzip with zlib, xz in-process with the xz-decompress WebAssembly decoder
@@ -44,7 +52,7 @@ export function decompressStream(input: Readable, kind: 'gz' | 'xz' | '', label:
     gunzip.on('error', () => {}); // the consumer sees it through the stream
     return input.pipe(gunzip);
   }
-  const web = new XzReadableStream(Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>);
+  const web = new (xz().XzReadableStream)(Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>);
   const out = Readable.fromWeb(web as unknown as WebReadableStream<Uint8Array>);
   return out.on('error', (e) => out.destroy(new FerryError(`${label}: not valid xz data (${e.message})`)));
 }

@@ -73,7 +73,8 @@ export async function readMirrorSelection(cacheDir: string, key: string): Promis
 
 /** Keep a selection for the next lock of the same upstream state. */
 export async function writeMirrorSelection(cacheDir: string, key: string, selection: MirrorSelection): Promise<void> {
-  await writeFileAtomic(entry(cacheDir, key), canonicalJson({ key, ...selection }));
+  // computed again whenever it does not read back whole (a crash before write-back): no fsync
+  await writeFileAtomic(entry(cacheDir, key), canonicalJson({ key, ...selection }), { durable: false });
 }
 
 function isLockedDeb(p: unknown): p is LockedMirrorDeb {

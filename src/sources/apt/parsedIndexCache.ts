@@ -24,5 +24,6 @@ export async function readParsedIndex(cacheDir: string, sha256: string, origin: 
 
 /** Keep a packed index (PackedIndexWriter's parts) for the next lock. */
 export async function writeParsedIndex(cacheDir: string, sha256: string, packed: readonly Uint8Array[]): Promise<void> {
-  await writeFileAtomic(entry(cacheDir, sha256), packed);
+  // rebuilt from the index whenever it fails its own length and checksum (a crash before write-back): no fsync
+  await writeFileAtomic(entry(cacheDir, sha256), packed, { durable: false });
 }

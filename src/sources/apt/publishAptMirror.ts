@@ -1,9 +1,9 @@
-import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
 import { IntegrityError } from '../../errors.js';
 import { fetchMany, createFetchStats } from '../../fetch/index.js';
 import { publicKeysArmored } from '../../pgp/sign.js';
-import { writeFileAtomic } from '../../util/writeFileAtomic.js';
 import { mirrorRoot } from '../mirrorRoot.js';
 import { debComponents } from './debComponents.js';
 import type { PublishedPackage } from './writeAptRepository.js';
@@ -23,13 +23,13 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
   const stats = createFetchStats(ctx.fetchStats);
   const got = await fetchMany(
     lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
-    { cacheDir: ctx.cacheDir, log: ctx.log, stats, concurrency: ctx.jobs },
+    { cacheDir: ctx.cacheDir, log: ctx.log, stats, syncBatch: ctx.syncBatch, concurrency: ctx.jobs },
   );
   // each source file checked against the sha256 the upstream's signed Sources index gave as it is fetched
   const sourceFiles = (lock.sourcePackages ?? []).flatMap((sp) => sp.files.map((f) => ({ sp, f })));
   const gotSources = await fetchMany(
     sourceFiles.map(({ sp, f }) => ({ url: f.url, sha256: f.sha256, size: f.size, label: `source ${sp.name} ${sp.version}: ${f.name} (${f.url})` })),
-    { cacheDir: ctx.cacheDir, log: ctx.log, stats, concurrency: ctx.jobs },
+    { cacheDir: ctx.cacheDir, log: ctx.log, stats, syncBatch: ctx.syncBatch, concurrency: ctx.jobs },
   );
   const onDisk = new Map(sourceFiles.map(({ f }, i) => [f, gotSources[i]!.path]));
   const { writeAptRepository } = await import('./writeAptRepository.js');
@@ -75,7 +75,9 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
     published.push(...repo.packages);
   }
   const keyFile = join(ctx.workDir, root, MIRROR_KEY_PATH);
-  await writeFileAtomic(keyFile, publicKeysArmored(ctx.signingKeys));
+  // a scratch file of the build like every file in workDir: no fsync (see buildBundle)
+  await mkdir(dirname(keyFile), { recursive: true });
+  await writeFile(keyFile, publicKeysArmored(ctx.signingKeys));
   entries.push({ path: `${root}/${MIRROR_KEY_PATH}`, file: keyFile, kind: 'mirror', services: [] });
   return {
     entries,

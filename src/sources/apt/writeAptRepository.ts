@@ -9,7 +9,7 @@ import { formatParagraph, type Paragraph } from './parseControl.js';
 import { readDebControl } from './readDebControl.js';
 import { checkSourcePackage, type SourceFile } from './readSourcesIndex.js';
 import { sourceStanza } from './sourceStanza.js';
-import { readDebControlCached } from './debControlCache.js';
+import { readDebControlsCached } from './debControlCache.js';
 import { sha256Hex } from '../../util/sha256.js';
 
 export interface AptRepositoryDeb {
@@ -55,8 +55,9 @@ export interface AptRepositoryOptions {
   /** concurrency for reading .deb control files */
   jobs?: number;
   /**
-   * the download cache the debs' files are entries of, each checked against its `sha256`: their control
-   * paragraphs are then kept there by digest (debControlCache.ts) and read from there the next time
+   * the download cache the debs' files are entries of, each checked against its `sha256` (all of them
+   * given): their control paragraphs are then kept there by digest, each and as the whole list
+   * (debControlCache.ts), and read from there the next time
    */
   cacheDir?: string;
 }
@@ -94,19 +95,25 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
   const component = opts.component ?? 'main';
   const components = [...new Set([...(opts.components ?? [component]), ...opts.debs.map((d) => d.component ?? component)])].sort();
   const archs = [...new Set(opts.architectures)].sort();
-  const read = await pMap(
-    opts.debs,
-    async (deb) => {
-      // a digest the lock already knows is not computed again; otherwise one read gives both
-      const known = deb.sha256 !== undefined && deb.size !== undefined;
-      if (known && opts.cacheDir !== undefined) {
-        return { deb, control: await readDebControlCached(deb.file, deb.sha256!, opts.cacheDir), sha256: deb.sha256!, size: deb.size! };
-      }
-      const { control, sha256, size } = await readDebControl(deb.file, { sha256: !known });
-      return { deb, control, sha256: known ? deb.sha256! : sha256!, size: known ? deb.size! : size! };
-    },
-    { concurrency: opts.jobs ?? 8 },
-  );
+  const jobs = opts.jobs ?? 8;
+  const allKnown = (debs: AptRepositoryDeb[]): debs is Array<AptRepositoryDeb & { sha256: string; size: number }> =>
+    debs.every((d) => d.sha256 !== undefined && d.size !== undefined);
+  const read =
+    opts.cacheDir !== undefined && allKnown(opts.debs)
+      ? (await readDebControlsCached(opts.debs, opts.cacheDir, jobs)).map((control, i) => {
+          const deb = opts.debs[i]!;
+          return { deb, control, sha256: deb.sha256!, size: deb.size! };
+        })
+      : await pMap(
+          opts.debs,
+          async (deb) => {
+            // a digest the lock already knows is not computed again; otherwise one read gives both
+            const known = deb.sha256 !== undefined && deb.size !== undefined;
+            const { control, sha256, size } = await readDebControl(deb.file, { sha256: !known });
+            return { deb, control, sha256: known ? deb.sha256! : sha256!, size: known ? deb.size! : size! };
+          },
+          { concurrency: jobs },
+        );
 
   const packages: Array<PublishedPackage & { priority?: string; component: string }> = read.map(({ deb, control, sha256, size }) => {
     const name = control.get('Package') ?? '';

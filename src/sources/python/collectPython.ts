@@ -45,7 +45,7 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
   }
   const fetched = await fetchMany(
     lock.files.map((f) => ({ url: f.url, sha256: f.sha256, size: f.size, label: f.filename })),
-    { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, concurrency: Math.max(1, ctx.jobs), label: 'python files' },
+    { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, syncBatch: ctx.syncBatch, concurrency: Math.max(1, ctx.jobs), label: 'python files' },
   );
   const got = lock.files.map((f, i) => {
     const r = fetched[i]!;

@@ -20,7 +20,7 @@ export async function publishPythonMirror(name: string, section: PythonMirrorLoc
   const lock = parsePythonMirrorLock(section, name);
   const got = await fetchMany(
     lock.files.map((f) => ({ url: f.url, sha256: f.sha256, size: f.size, label: `${f.filename} (${f.url})` })),
-    { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, concurrency: Math.max(1, ctx.jobs), label: `mirror ${name} files` },
+    { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, syncBatch: ctx.syncBatch, concurrency: Math.max(1, ctx.jobs), label: `mirror ${name} files` },
   );
   const root = mirrorRoot(name);
   const entries: BundleInput[] = lock.files.map((f, i) => ({
