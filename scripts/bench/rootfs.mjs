@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { packDirectory } from '../../dist/sources/rootfs/packDirectory.js';
 import { writeCompressed } from '../../dist/sources/rootfs/writeCompressed.js';
@@ -19,9 +19,13 @@ const opt = (name, dflt) => (args.includes(`--${name}`) ? args[args.indexOf(`--$
 if (args[0] === '--pack') {
   // one ferry pack in this (new) process: FIXTURE OUT gzip|zstd|none [LEVEL]
   const [, from, to, compression, level] = args;
-  const stream = packDirectory(from, { epoch: new Date(0) });
-  if (compression === 'none') await pipeline(stream, createWriteStream(to));
-  else await writeCompressed(stream, to, compression, level ? Number(level) : undefined);
+  const pack = (out) => packDirectory(from, out, { epoch: new Date(0) });
+  if (compression === 'none') {
+    const out = createWriteStream(to);
+    await pack(out);
+    out.end();
+    await finished(out);
+  } else await writeCompressed(pack, to, compression, level ? Number(level) : undefined);
   process.exit(0);
 }
 const gib = Number(opt('gib', '1'));

@@ -56,7 +56,7 @@ export function decodeTarHeader(block: Buffer): DecodedTarHeader {
     type,
     size: type === 'Directory' ? 0 : size === undefined || size < 0 ? undefined : size,
     mode: number(block, 100, 8),
-    cksumValid: checksum(block) === number(block, 148, 8),
+    cksumValid: headerChecksum(block) === number(block, 148, 8),
   };
 }
 
@@ -81,8 +81,8 @@ function number(block: Buffer, at: number, length: number): number | undefined {
   return /^[0-7]+$/.test(digits) ? parseInt(digits, 8) : undefined;
 }
 
-/** the header's byte sum with its checksum field counted as eight spaces */
-function checksum(block: Buffer): number {
+/** the header's byte sum with its checksum field counted as eight spaces (what its checksum field holds) */
+export function headerChecksum(block: Buffer): number {
   let sum = 8 * 0x20;
   for (let i = 0; i < 148; i++) sum += block[i]!;
   for (let i = 156; i < 512; i++) sum += block[i]!;

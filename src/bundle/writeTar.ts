@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
-import { Header } from 'tar/header';
-import { Pax } from 'tar/pax';
+import { encodeTarHeader, type TarHeader } from './encodeTarHeader.js';
 import { IntegrityError } from '../errors.js';
 
 export interface TarFile {
@@ -23,9 +22,9 @@ const ZERO = Buffer.alloc(BLOCK * 2);
 
 /**
  * Write a deterministic ustar archive: entries in the order given (callers sort), regular files only,
- * uid/gid 0, no user or group names, one fixed mtime, mode 0644 unless given. node-tar's Header and Pax
- * encode the headers (pax only for paths ustar cannot hold); the framing is ours so nothing
- * from the build machine (owners, times, umask) can leak into the bytes.
+ * uid/gid 0, no user or group names, one fixed mtime, mode 0644 unless given; a pax header only for paths
+ * ustar cannot hold (encodeTarHeader), so nothing from the build machine (owners, times, umask) can leak
+ * into the bytes.
  *
  * Files are read into a few buffers used again and again (a fresh buffer per read costs the kernel a
  * zeroed mapping and the garbage collector its freeing: more than the copy itself), so `out` must be done
@@ -39,15 +38,16 @@ export async function writeTar(out: Writable, files: Iterable<TarFile>, mtime: D
     written += buf.length;
     if (!out.write(buf)) await once(out, 'drain');
   };
+  const seconds = mtime.getTime() / 1000;
   for (const f of files) {
-    const meta = { path: f.path, mode: f.mode ?? 0o644, uid: 0, gid: 0, size: f.size, mtime, type: 'File' as const, uname: '', gname: '' };
+    const header: TarHeader = { path: f.path, type: 'File', mode: f.mode ?? 0o644, uid: 0, gid: 0, size: f.size, mtime: seconds };
+    // a fresh block per entry: `out` may keep what it is given
     const block = Buffer.alloc(BLOCK);
-    const header = new Header(meta);
-    if (header.encode(block)) {
-      // the path does not fit ustar's name+prefix: a pax record carries it
-      await write(new Pax({ path: f.path, uid: 0, gid: 0, mtime }).encode());
-      block.fill(0);
-      new Header({ ...meta, path: f.path.slice(-99) }).encode(block);
+    const pax = encodeTarHeader(header, block, { paxSize: false });
+    if (pax) {
+      // the path does not fit ustar's name+prefix: the pax record carries it, the ustar name keeps its end
+      await write(pax);
+      encodeTarHeader({ ...header, path: f.path.slice(-99) }, block);
     }
     await write(block);
     let n = 0;

@@ -25,35 +25,45 @@ const HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03]);
 export function parallelGzip(options: { level?: number; inFlight?: number } = {}): Transform {
   const level = options.level ?? 6;
   const maxInFlight = options.inFlight ?? 4;
-  let pending: Buffer[] = [];
-  let pendingLen = 0;
+  // blocks are filled by copying the input into buffers used again once their deflate is done: a writer may
+  // reuse a chunk as soon as its write calls back (packDirectory does), and fresh 1 MiB buffers cost the
+  // kernel a zeroed mapping each
+  const free: Buffer[] = [];
+  let current: Buffer = Buffer.allocUnsafe(BLOCK);
+  let filled = 0;
   let dictionary: Buffer | undefined;
   let crc = 0;
   let total = 0;
   const queue: Array<Promise<Buffer>> = [];
 
-  const submit = (block: Buffer, last: boolean) => {
+  const submit = (buffer: Buffer, length: number, last: boolean) => {
+    const block = buffer.subarray(0, length);
     crc = crc32(block, crc);
     total += block.length;
-    const opts: ZlibOptions = { level, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
+    // room for the block's whole output in one piece (deflate's worst case adds a few bytes per 16 KiB): zlib's
+    // default 16 KiB pieces cost a thread-pool round trip each, some thirty per block; the bytes are the same
+    const chunkSize = block.length + (block.length >> 8) + 1024;
+    const opts: ZlibOptions = { level, chunkSize, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
     if (dictionary) opts.dictionary = dictionary;
     const p = deflateRawAsync(block, opts);
-    // keep a rejected block from being reported as unhandled before its turn comes
-    p.catch(() => {});
+    // the buffer is free again once deflated; keep a rejected block from being reported as unhandled before its turn comes
+    p.then(() => free.push(buffer), () => {});
     queue.push(p);
     if (block.length >= WINDOW) dictionary = Buffer.from(block.subarray(block.length - WINDOW));
     else dictionary = Buffer.concat([dictionary ?? Buffer.alloc(0), block]).subarray(-WINDOW);
   };
 
-  const cutBlocks = () => {
-    if (pendingLen < BLOCK) return;
-    let all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
-    while (all.length >= BLOCK) {
-      submit(all.subarray(0, BLOCK), false);
-      all = all.subarray(BLOCK);
+  const take = (chunk: Buffer) => {
+    for (let at = 0; at < chunk.length; ) {
+      const n = chunk.copy(current, filled, at);
+      filled += n;
+      at += n;
+      if (filled === BLOCK) {
+        submit(current, BLOCK, false);
+        current = free.pop() ?? Buffer.allocUnsafe(BLOCK);
+        filled = 0;
+      }
     }
-    pending = all.length ? [all] : [];
-    pendingLen = all.length;
   };
 
   return new Transform({
@@ -62,17 +72,14 @@ export function parallelGzip(options: { level?: number; inFlight?: number } = {}
       cb();
     },
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      pending.push(chunk);
-      pendingLen += chunk.length;
-      cutBlocks();
+      take(chunk);
       const drain = async () => {
         while (queue.length >= maxInFlight) this.push(await queue.shift()!);
       };
       drain().then(() => cb(), cb);
     },
     flush(cb: TransformCallback) {
-      submit(pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen), true);
-      pending = [];
+      submit(current, filled, true);
       const finish = async () => {
         while (queue.length) this.push(await queue.shift()!);
         const trailer = Buffer.alloc(8);

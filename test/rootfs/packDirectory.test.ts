@@ -3,12 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, readFile, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { packDirectory } from '../../src/sources/rootfs/packDirectory.js';
 import { IntegrityError } from '../../src/errors.js';
 
+/** the tar stream, each chunk copied when written: packDirectory fills its buffers again once a write calls back */
 async function tarOf(dir: string, epoch = new Date('2026-11-25T00:00:00Z')): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const b of packDirectory(dir, { epoch })) parts.push(b);
+  await packDirectory(dir, new Writable({ write: (chunk: Buffer, _enc, cb) => (parts.push(Buffer.from(chunk)), cb()) }), { epoch });
   return Buffer.concat(parts);
 }
 
@@ -61,7 +63,7 @@ describe('packDirectory system calls', () => {
     await mkdir(join(dir, 'etc'), { recursive: true });
     for (let i = 0; i < files; i++) await writeFile(join(dir, 'etc', `f${i}`), `setting ${i}\n`.repeat(i % 40));
     const dist = new URL('../../dist/sources/rootfs/packDirectory.js', import.meta.url).href;
-    const script = `const { packDirectory } = await import(${JSON.stringify(dist)}); let n = 0; for await (const b of packDirectory(${JSON.stringify(dir)}, { epoch: new Date(0) })) n += b.length; if (n === 0) process.exit(1);`;
+    const script = `const { packDirectory } = await import(${JSON.stringify(dist)}); const { Writable } = await import('node:stream'); let n = 0; await packDirectory(${JSON.stringify(dir)}, new Writable({ write: (b, e, cb) => { n += b.length; cb(); } }), { epoch: new Date(0) }); if (n === 0) process.exit(1);`;
     const log = join(top, 'strace.txt');
     execFileSync('strace', ['-f', '-e', 'trace=pread64', '-o', log, process.execPath, '--input-type=module', '-e', script]);
     const reads = (await readFile(log, 'utf8')).split('\n').filter((l) => l.includes(`pread64(`) && !l.includes('resumed')).length;

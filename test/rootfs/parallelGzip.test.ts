@@ -57,4 +57,18 @@ describe('parallelGzip', () => {
     // zlib stream); primed, they cost what one stream costs, give or take the sync-flush markers
     expect(out.length).toBeLessThan(gzipSync(data).length + 2000);
   });
+
+  it('is done with a chunk when its write calls back: the writer may fill it again', async () => {
+    const data = sample(5 * MiB + 77);
+    const gzip = parallelGzip();
+    const out = buffer(gzip);
+    // one buffer for every write, overwritten with the next piece as soon as the last write called back
+    const reused = Buffer.alloc(MiB);
+    for (let at = 0; at < data.length; at += MiB) {
+      const n = data.copy(reused, 0, at);
+      await new Promise<void>((resolve, reject) => gzip.write(reused.subarray(0, n), (err) => (err ? reject(err) : resolve())));
+    }
+    gzip.end();
+    expect(gunzipSync(await out).equals(data)).toBe(true);
+  });
 });

@@ -1,5 +1,6 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { BundleInput } from '../kind.js';
 import { ToolError } from '../../errors.js';
 import { startTool } from '../../util/runTool.js';
@@ -73,7 +74,7 @@ export async function buildMmdebstrap(o: MmdebstrapOptions): Promise<{ sha256: s
     const mm = startTool('mmdebstrap', args, { env });
     mm.stdin.end();
     try {
-      const [result] = await Promise.all([writeCompressed(mm.stdout, o.dest, o.compress, o.level), mm.exited]);
+      const [result] = await Promise.all([writeCompressed((out) => pipeline(mm.stdout, out, { end: false }), o.dest, o.compress, o.level), mm.exited]);
       return result;
     } catch (err) {
       mm.kill();

@@ -1,91 +1,132 @@
 import { closeSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
-import { Header, type HeaderData } from 'tar/header';
-import { Pax } from 'tar/pax';
+import type { Writable } from 'node:stream';
+import { encodeTarHeader, type TarHeader } from '../../bundle/encodeTarHeader.js';
 import { FerryError, IntegrityError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
 import { walkDirectorySorted, type WalkEntry } from './walkDirectorySorted.js';
 
-/** Output comes in buffers of this size; after every 8 of them the event loop gets a turn (the compressor's callbacks). */
+/** Output goes out in buffers of this size, a few of them used again and again. */
 const CHUNK = 1 << 20;
-const YIELD_EVERY = 8;
+const BUFFERS = 4;
+/** TypedArray's own fill: Buffer's checks its arguments first, a cost at every entry's padding */
+const fillZero = Uint8Array.prototype.fill;
 
 /**
- * The tar stream of a folder, made to be reproducible: entries sorted by name, every mtime the
- * given epoch, owners kept as numbers (no user or group names), modes kept with their setuid,
- * setgid and sticky bits, symbolic links, hard links (by device and inode: the first path in order
- * carries the data, later ones link to it), device nodes and FIFOs kept as entries. Paths start
- * with "./" as in `tar -C DIR .`. ustar headers, with a pax header only for what ustar cannot hold
- * (long names, large ids or sizes), so the same tree gives the same bytes.
+ * Write the tar stream of a folder into `out` (left open: the caller ends it), made to be reproducible:
+ * entries sorted by name, every mtime the given epoch, owners kept as numbers (no user or group names),
+ * modes kept with their setuid, setgid and sticky bits, symbolic links, hard links (by device and inode:
+ * the first path in order carries the data, later ones link to it), device nodes and FIFOs kept as
+ * entries. Paths start with "./" as in `tar -C DIR .`. ustar headers, with a pax header only for what
+ * ustar cannot hold (long names, large ids or sizes), so the same tree gives the same bytes.
  *
- * Files are read with direct system calls, like GNU tar (see walkDirectorySorted), straight into
- * 1 MiB output buffers: no copy, and a thousand hand-offs per GiB instead of three per file. The
- * compressor works on other threads meanwhile.
+ * Files are read with direct system calls, like GNU tar (see walkDirectorySorted), straight into 1 MiB
+ * output buffers: no copy, and a thousand hand-offs per GiB instead of three per file. The buffers are
+ * used again once `out` calls their write back, so `out` must be done with a chunk by then (a file or
+ * pipe stream is, and parallelGzip is; one that keeps chunks, such as a PassThrough read later, is not):
+ * a fresh buffer per MiB cost the kernel a zeroed mapping each, as much system time as the reads. At
+ * most four are in flight, which is also the back-pressure.
  */
-export async function* packDirectory(root: string, opts: { epoch: Date; log?: Logger }): AsyncGenerator<Buffer> {
-  const mtime = new Date(Math.floor(opts.epoch.getTime() / 1000) * 1000);
+export async function packDirectory(root: string, out: Writable, opts: { epoch: Date; log?: Logger }): Promise<void> {
+  const mtime = Math.floor(opts.epoch.getTime() / 1000);
+  // every entry's header is made in this one block, then copied into the output
+  const block = Buffer.alloc(512);
   const links = new Map<string, string>();
-  const out = new OutputBuffer();
-  let flushed = 0;
-  const ready = function* () {
-    while (out.full.length) yield out.full.shift()!;
-  };
-  for (const entry of walkDirectorySorted(root)) {
-    const s = entry.stat;
-    if (s.isSocket()) {
-      opts.log?.warn(`${entry.file}: a socket cannot be packed; left out of the rootfs`);
-      continue;
+  const output = new OutputBuffer(out);
+  try {
+    for (const entry of walkDirectorySorted(root)) {
+      const s = entry.stat;
+      if (s.isSocket()) {
+        opts.log?.warn(`${entry.file}: a socket cannot be packed; left out of the rootfs`);
+        continue;
+      }
+      let linkTarget: string | undefined;
+      if (s.isFile() && s.nlink > 1) {
+        const key = `${s.dev}:${s.ino}`;
+        linkTarget = links.get(key);
+        if (linkTarget === undefined) links.set(key, entry.path);
+      }
+      const pax = encodeTarHeader(headerFor(entry, mtime, linkTarget), block);
+      if (pax) await output.write(pax);
+      await output.write(block);
+      if (s.isFile() && linkTarget === undefined) await output.readFile(entry.file, s.size, entry.path);
     }
-    let linkTarget: string | undefined;
-    if (s.isFile() && s.nlink > 1) {
-      const key = `${s.dev}:${s.ino}`;
-      linkTarget = links.get(key);
-      if (linkTarget === undefined) links.set(key, entry.path);
-    }
-    for (const block of headerFor(entry, mtime, linkTarget)) out.write(block);
-    if (s.isFile() && linkTarget === undefined) out.readFile(entry.file, s.size, entry.path);
-    if (out.full.length) {
-      yield* ready();
-      if (++flushed % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
-    }
+    await output.zeros(1024);
+    await output.flush();
+  } finally {
+    output.close();
   }
-  out.zeros(1024);
-  out.flush();
-  yield* ready();
 }
 
-/** Fills 1 MiB buffers with headers, file data read in place, and zero padding; full ones wait in `full`. */
+/**
+ * Fills buffers with headers, file data read in place, and zero padding, and writes each full one to
+ * `out`; a buffer comes back to be filled again when its write calls back.
+ */
 class OutputBuffer {
-  full: Buffer[] = [];
-  private buf = Buffer.allocUnsafe(CHUNK);
+  private free: Buffer[] = [];
+  private made = 1;
+  private buf: Buffer = Buffer.allocUnsafe(CHUNK);
   private off = 0;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  private readonly onError = (err: Error) => this.fail(err);
 
-  flush(): void {
-    if (this.off > 0) this.full.push(this.buf.subarray(0, this.off));
-    this.buf = Buffer.allocUnsafe(CHUNK);
-    this.off = 0;
+  constructor(private readonly out: Writable) {
+    out.on('error', this.onError);
   }
 
-  write(data: Buffer): void {
+  close(): void {
+    this.out.off('error', this.onError);
+  }
+
+  /** hand the filled part to `out`, and go on in a free buffer (waiting for one when all are in flight) */
+  async flush(): Promise<void> {
+    if (this.off > 0) {
+      const buf = this.buf;
+      this.out.write(buf.subarray(0, this.off), (err) => {
+        if (err) this.fail(err);
+        this.free.push(buf);
+        this.wake?.();
+      });
+    }
+    this.off = 0;
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const next = this.free.pop() ?? (this.made < BUFFERS ? (this.made++, Buffer.allocUnsafe(CHUNK)) : undefined);
+      if (next) {
+        this.buf = next;
+        return;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    this.wake?.();
+  }
+
+  async write(data: Buffer): Promise<void> {
     for (let at = 0; at < data.length; ) {
-      if (this.off === CHUNK) this.flush();
+      if (this.off === CHUNK) await this.flush();
       const n = data.copy(this.buf, this.off, at, Math.min(data.length, at + CHUNK - this.off));
       this.off += n;
       at += n;
     }
   }
 
-  zeros(count: number): void {
+  async zeros(count: number): Promise<void> {
     while (count > 0) {
-      if (this.off === CHUNK) this.flush();
+      if (this.off === CHUNK) await this.flush();
       const n = Math.min(count, CHUNK - this.off);
-      this.buf.fill(0, this.off, this.off + n);
+      fillZero.call(this.buf, 0, this.off, this.off + n);
       this.off += n;
       count -= n;
     }
   }
 
   /** The file's bytes as listed (size from the walk), then zeros to a 512-byte boundary; a file that grew or shrank since is an error. */
-  readFile(file: string, size: number, path: string): void {
+  async readFile(file: string, size: number, path: string): Promise<void> {
     const fd = openOrExplain(file);
     try {
       // the last read asks for one byte past the listed end where the buffer has room for it (for most
@@ -94,7 +135,7 @@ class OutputBuffer {
       let pos = 0;
       let endSeen = false;
       while (pos < size || !endSeen) {
-        if (this.off === CHUNK) this.flush();
+        if (this.off === CHUNK) await this.flush();
         const left = size - pos;
         const want = Math.min(CHUNK - this.off, left + 1);
         const n = readSync(fd, this.buf, this.off, want, pos);
@@ -107,22 +148,23 @@ class OutputBuffer {
     } finally {
       closeSync(fd);
     }
-    this.zeros((512 - (size % 512)) % 512);
+    await this.zeros((512 - (size % 512)) % 512);
   }
 }
 
-function headerFor(entry: WalkEntry, mtime: Date, linkTarget: string | undefined): Buffer[] {
+/** the entry's header fields; a pax header comes first only for what ustar cannot hold (long path, large uid...) */
+function headerFor(entry: WalkEntry, mtime: number, linkTarget: string | undefined): TarHeader {
   const s = entry.stat;
-  const base = { path: entry.path, mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtime, uname: '', gname: '', size: 0 };
-  if (s.isDirectory()) return headerBlocks({ ...base, path: entry.path + '/', type: 'Directory' });
-  if (s.isSymbolicLink()) return headerBlocks({ ...base, type: 'SymbolicLink', linkpath: readlinkSync(entry.file) });
-  if (linkTarget !== undefined) return headerBlocks({ ...base, type: 'Link', linkpath: linkTarget });
+  const base = { path: entry.path, mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtime, size: 0 };
+  if (s.isDirectory()) return { ...base, path: entry.path + '/', type: 'Directory' };
+  if (s.isSymbolicLink()) return { ...base, type: 'SymbolicLink', linkpath: readlinkSync(entry.file) };
+  if (linkTarget !== undefined) return { ...base, type: 'Link', linkpath: linkTarget };
   if (s.isCharacterDevice() || s.isBlockDevice()) {
     const { major, minor } = splitDevice(s);
-    return headerBlocks({ ...base, type: s.isCharacterDevice() ? 'CharacterDevice' : 'BlockDevice', devmaj: major, devmin: minor });
+    return { ...base, type: s.isCharacterDevice() ? 'CharacterDevice' : 'BlockDevice', devmajor: major, devminor: minor };
   }
-  if (s.isFIFO()) return headerBlocks({ ...base, type: 'FIFO' });
-  return headerBlocks({ ...base, type: 'File', size: s.size });
+  if (s.isFIFO()) return { ...base, type: 'FIFO' };
+  return { ...base, type: 'File', size: s.size };
 }
 
 function openOrExplain(file: string): number {
@@ -139,15 +181,6 @@ function changed(path: string, expected: number, found: number): IntegrityError 
     `${path} changed while it was being packed (${expected} bytes when listed, ${found > expected ? 'more' : found} when read); ` +
       'pack a folder that nothing is writing to (stop the writer, or copy it first)',
   );
-}
-
-/** A ustar header, preceded by a pax header when a field does not fit (long path, large uid...). */
-function headerBlocks(data: HeaderData & { path: string }): Buffer[] {
-  const block = Buffer.alloc(512);
-  const h = new Header(data);
-  if (!h.encode(block)) return [block];
-  const pax = new Pax({ path: data.path, linkpath: data.linkpath || undefined, size: data.size, uid: data.uid, gid: data.gid, mtime: data.mtime }).encode();
-  return [pax, block];
 }
 
 /** Linux's dev_t layout (glibc's major()/minor()). */

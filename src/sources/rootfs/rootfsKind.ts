@@ -109,7 +109,7 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
           const folder = resolve(ctx.baseDir, r.path);
           await checkFolder(folder, r.name);
           ctx.log.info(`${label}: packing ${folder}`);
-          sum = await writeCompressed(packDirectory(folder, { epoch: ctx.epoch, log: ctx.log }), file, r.compress, r.level);
+          sum = await writeCompressed((out) => packDirectory(folder, out, { epoch: ctx.epoch, log: ctx.log }), file, r.compress, r.level);
         } else {
           const apt = used?.apt;
           if (!apt) throw new FerryError(`${label}: mmdebstrap installs from the bundle's apt repository, but this build has none; list the packages under a service's artifacts.apt`);

@@ -1,9 +1,8 @@
-import { createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { hashingTap } from '../../util/hashingTap.js';
+import type { Writable } from 'node:stream';
 import { parallelGzip } from '../../util/parallelGzip.js';
 import { startTool } from '../../util/runTool.js';
 import { sha256File } from '../../util/sha256.js';
@@ -18,14 +17,16 @@ const DEFAULT_LEVEL: Record<Compression, number> = { gzip: 6, zstd: 10, xz: 6 };
 const DEBIAN_PACKAGE: Record<string, string> = { xz: 'xz-utils', zstd: 'zstd' };
 
 /**
- * Compress a byte stream into `dest` and return the compressed file's sha256 and size. The file
+ * Compress what `write` writes (into the stream it is given, which it leaves open) into `dest` and return
+ * the compressed file's sha256 and size. A chunk may be used again once its write has called back (the
+ * compressor has it by then: packDirectory reuses a few buffers so). The file
  * appears only when complete (written beside it, then renamed). gzip runs in-process over every
  * core (parallelGzip); zstd and xz run Debian's `zstd` and `xz` with settings whose output does not
  * depend on the machine: zstd's multi-threaded format is the same for any number of workers, and
  * xz's is fixed by `-T2` and an explicit block size (xz writes a different format single-threaded).
  */
 export async function writeCompressed(
-  source: AsyncIterable<Buffer>,
+  write: (out: Writable) => Promise<void>,
   dest: string,
   compress: Compression,
   level?: number,
@@ -36,11 +37,9 @@ export async function writeCompressed(
   let result: { sha256: string; size: number };
   try {
     if (compress === 'gzip') {
-      const tap = hashingTap();
-      await pipeline(Readable.from(source, { objectMode: false }), parallelGzip({ level: lvl }), tap.stream, createWriteStream(tmp));
-      result = tap.result();
+      result = await gzipToFile(write, tmp, lvl);
     } else {
-      await runCompressor(source, tmp, compress, lvl);
+      await runCompressor(write, tmp, compress, lvl);
       result = await sha256File(tmp);
     }
     await rename(tmp, dest);
@@ -52,43 +51,58 @@ export async function writeCompressed(
 }
 
 /**
+ * parallelGzip's output hashed and written to `file` with plain writes from this thread: the thread pool's
+ * few threads are busy deflating, and a file stream's writes queued behind them held back the output,
+ * and with it the input (the machine's cores sat idle while the writes waited).
+ */
+async function gzipToFile(write: (out: Writable) => Promise<void>, file: string, level: number): Promise<{ sha256: string; size: number }> {
+  const gzip = parallelGzip({ level });
+  const hash = createHash('sha256');
+  let size = 0;
+  const fd = openSync(file, 'w');
+  try {
+    const written = (async () => {
+      for await (const chunk of gzip as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
+        size += chunk.length;
+      }
+    })();
+    written.catch(() => {}); // awaited below, once the input is in
+    try {
+      await write(gzip);
+      gzip.end();
+    } catch (err) {
+      // the input failed, or the output did (then this is the write that found it out): `written` says which
+      gzip.destroy(err as Error);
+    }
+    await written;
+  } finally {
+    closeSync(fd);
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+/**
  * zstd or xz, reading the stream on its stdin and writing `file` itself, as `tar -I zstd` has it do: the
  * compressed bytes never pass through this process (each 64 KiB of a pipe was an event-loop round trip,
  * competing with packing the input on the same thread); the file is hashed once written. A compressor
  * that fails is reported by its own exit, not by the broken pipe it leaves behind.
  */
-async function runCompressor(source: AsyncIterable<Buffer>, file: string, compress: 'zstd' | 'xz', level: number): Promise<void> {
+async function runCompressor(write: (out: Writable) => Promise<void>, file: string, compress: 'zstd' | 'xz', level: number): Promise<void> {
   const args = compress === 'zstd' ? ['-q', '-c', '-T0', `-${level}`] : ['-q', '-c', '-T2', '--block-size=16MiB', `-${level}`];
   const out = await open(file, 'w');
   try {
     const tool = startTool(compress, args, { debianPackage: DEBIAN_PACKAGE[compress], hint: 'or choose gzip', stdoutFd: out.fd });
-    // an error the source itself raised, told from the one the stream injects when stdin goes away
-    let sourceFailed = false;
-    const watched = async function* () {
-      const it = source[Symbol.asyncIterator]();
-      try {
-        for (;;) {
-          let r: IteratorResult<Buffer>;
-          try {
-            r = await it.next();
-          } catch (err) {
-            sourceFailed = true;
-            throw err;
-          }
-          if (r.done) return;
-          yield r.value;
-        }
-      } finally {
-        await it.return?.();
-      }
-    };
     try {
-      await pipeline(Readable.from(watched(), { objectMode: false }), tool.stdin);
+      await write(tool.stdin);
+      tool.stdin.end();
     } catch (err) {
-      // the input failed: stop the compressor; else the compressor went away (not installed, failed): its exit says why
-      if (sourceFailed) tool.kill();
+      // the input ends here; a compressor that failed on its own (or never started) broke the pipe, and its
+      // exit says why; one that ends well after this end of input leaves the input's own error to report
+      tool.stdin.destroy();
       const failed = await tool.exited.then(() => undefined, (e: unknown) => e);
-      throw !sourceFailed && failed ? failed : err;
+      throw failed ?? err;
     }
     await tool.exited;
   } finally {
