@@ -36,12 +36,17 @@ export async function loadManifest(what: string, storeDir?: string): Promise<Loa
 }
 
 function fromBytes(bytes: Buffer, label: string): LoadedManifest {
-  // the digest names the release: it is the sha256 of the exact signed bytes, so a re-formatted copy would
-  // name another one; parseManifest refuses it too, this says how to get the right bytes
-  if (reformatted(bytes)) {
-    throw new BundleFormatError(`${label}: not the exact bytes of a bundle's manifest.json (re-formatted?): take it with ferry inspect BUNDLE --manifest`);
+  try {
+    return { manifest: parseManifest(bytes, label), digest: manifestDigest(bytes), label };
+  } catch (err) {
+    // the digest names the release: it is the sha256 of the exact signed bytes, so a re-formatted copy would
+    // name another one; parseManifest refuses it, this says how to get the right bytes (checked only on the
+    // way out, so a good manifest is parsed and checked once)
+    if (err instanceof BundleFormatError && reformatted(bytes)) {
+      throw new BundleFormatError(`${label}: not the exact bytes of a bundle's manifest.json (re-formatted?): take it with ferry inspect BUNDLE --manifest`);
+    }
+    throw err;
   }
-  return { manifest: parseManifest(bytes, label), digest: manifestDigest(bytes), label };
 }
 
 function reformatted(bytes: Buffer): boolean {
