@@ -4,7 +4,7 @@
 // Every row: ferry, the fair peer (see each script's header for its configuration), the median ratio of
 // at least 3 interleaved runs, their spread, the goal, and the load average when it was measured.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { HIGH_LOAD, printTable, root } from './lib.mjs';
@@ -46,4 +46,5 @@ for (const s of scripts) {
 }
 process.stdout.write('\n== all benchmarks\n');
 printTable(all);
+mkdirSync(resultsDir, { recursive: true });
 writeFileSync(join(resultsDir, 'all.json'), JSON.stringify({ date: new Date().toISOString(), rows: all }, null, 2) + '\n');

@@ -1,6 +1,7 @@
-import { EnvHttpProxyAgent, interceptors, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { finishBodiesUnpaused } from './finishBodiesUnpaused.js';
 import { TRANSIENT_ERROR_CODES, TRANSIENT_STATUS_CODES } from './transientFailures.js';
+import { EnvHttpProxyAgent, interceptors } from './undiciParts.js';
 
 /** How hard to try before a download fails; the defaults suit a build on a flaky uplink. */
 export interface RetryPolicy {

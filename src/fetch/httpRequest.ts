@@ -4,14 +4,16 @@ type RequestOptions = { dispatcher?: undici.Dispatcher } & Omit<undici.Dispatche
   Partial<Pick<undici.Dispatcher.RequestOptions<null>, 'method'>>;
 
 /**
- * undici's `request` through the given client, else the shared one (createDispatcher.ts). undici and the
+ * A request through the given client, else the shared one (createDispatcher.ts). undici and the
  * client load at the first request, not with the downloader: a build whose files the cache already holds
  * (the refresh of an unchanged mirror) or that reads a local mirror never loads the HTTP client, about a
  * third of a second of CPU at start-up (docs/architecture.md, "What loads when").
  */
 export async function httpRequest(url: string, opts: RequestOptions): Promise<undici.Dispatcher.ResponseData> {
-  const [{ request }, dispatcher] = await Promise.all([import('undici'), clientFor(opts.dispatcher)]);
-  return request<null>(url, { ...opts, dispatcher });
+  const dispatcher = await clientFor(opts.dispatcher);
+  const u = new URL(url);
+  const { dispatcher: _given, ...rest } = opts;
+  return dispatcher.request<null>({ ...rest, origin: u.origin, path: `${u.pathname}${u.search}`, method: opts.method ?? 'GET' });
 }
 
 /** The given client, else the shared one, loaded (with undici) at this first use. */
