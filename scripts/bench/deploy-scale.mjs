@@ -34,7 +34,8 @@
  * Usage: node scripts/bench/deploy-scale.mjs [--sizes 10,50,200] [--peer-sizes 50] [--serial 10%] [--forks 20] [--kex ALG]
  *   (FERRY_BENCH_RUNS runs per size, at least 3; ferry and ansible interleaved at the peer sizes)
  * Needs root, dist/ (npx tsc -p .), openssh-server, ansible-core, GNU time. Writes bench-results/deploy-scale.json.
- * All three sizes take longer than `npm run bench`'s 15 minutes per script: give it FERRY_BENCH_SCRIPT_TIMEOUT=5400.
+ * All three sizes take longer than `npm run bench`'s 15 minutes per script, so `npm run bench` runs it only when
+ *   named: `FERRY_BENCH_SCRIPT_TIMEOUT=5400 npm run bench -- deploy-scale`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';

@@ -53,9 +53,16 @@ export function have(cmd) {
 export const HIGH_LOAD = Number(process.env.FERRY_BENCH_MAX_LOAD ?? Math.max(1.5, cpus().length * 0.75));
 
 /**
+ * The 1-minute load average when this script started, before its own work: what other work put on the
+ * cores. A row records this, not the load at its end, which the benchmark itself raises (a serve run keeps
+ * both cores busy: its load nears 2 on a quiet machine). run.js waits for the load to settle between scripts.
+ */
+export const LOAD_BEFORE = loadavg()[0];
+
+/**
  * One line per row: ferry and the peer (medians), the median of the per-run ratios ferry/peer, their spread
  * (lowest to highest per-run ratio), the goal and whether the median ratio meets it. A row measured while
- * the load average was above HIGH_LOAD is marked: its ratio says little.
+ * the load average was above HIGH_LOAD before the script started is marked: its ratio says little.
  */
 export function printTable(rows) {
   const header = ['measurement', 'ferry', 'peer', 'peer tool', 'ratio', 'spread', 'goal', 'met', 'load'];
@@ -86,7 +93,7 @@ function fmt(v, unit) {
 /**
  * A result row. ferry and peer are one number each, or the paired samples of interleave(): then the row
  * holds their medians, the median of the per-run ratios and their spread. goal like "<= 1.1" or ">= 0.8"
- * is checked against the (median) ratio. The load average at the time is recorded with the row.
+ * is checked against the (median) ratio. The load average before the script's own work is recorded with the row.
  */
 export function row(name, ferry, peer, peerName, unit, goal) {
   let ratio;
@@ -102,7 +109,7 @@ export function row(name, ferry, peer, peerName, unit, goal) {
     met = op === '<=' ? ratio <= Number(num) : ratio >= Number(num);
   }
   const value = (v) => (Array.isArray(v) ? median(v) : v);
-  return { name, ferry: value(ferry), peer: value(peer), peerName, unit, ratio, spread, goal, met, load: loadavg()[0] };
+  return { name, ferry: value(ferry), peer: value(peer), peerName, unit, ratio, spread, goal, met, load: LOAD_BEFORE };
 }
 
 export function writeResults(area, rows) {
