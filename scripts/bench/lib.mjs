@@ -64,9 +64,24 @@ export const LOAD_BEFORE = loadavg()[0];
  * (lowest to highest per-run ratio), the goal and whether the median ratio meets it. A row measured while
  * the load average was above HIGH_LOAD before the script started is marked: its ratio says little.
  */
-export function printTable(rows) {
+export function printTable(rows, { markdown = false } = {}) {
   const header = ['measurement', 'ferry', 'peer', 'peer tool', 'ratio', 'spread', 'goal', 'met', 'load'];
-  const body = rows.map((r) => [
+  const body = tableCells(rows);
+  if (markdown) {
+    const cell = (c) => String(c).replaceAll('|', '\\|');
+    process.stdout.write(`| ${header.join(' | ')} |\n|${header.map(() => ' --- |').join('')}\n${body.map((b) => `| ${b.map(cell).join(' | ')} |`).join('\n')}\n`);
+    return;
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
+  const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
+  process.stdout.write(`${cpus().length} cores; medians of interleaved runs; ratio = ferry / peer\n`);
+  process.stdout.write(line(header) + '\n' + widths.map((w) => '-'.repeat(w)).join('  ') + '\n' + body.map(line).join('\n') + '\n');
+  const high = rows.filter((r) => r.load > HIGH_LOAD).length;
+  if (high) process.stdout.write(`${high} row(s) measured with the load average above ${HIGH_LOAD}: other work shared the cores; measure again on a quiet machine\n`);
+}
+
+function tableCells(rows) {
+  return rows.map((r) => [
     r.name,
     fmt(r.ferry, r.unit),
     fmt(r.peer, r.unit),
@@ -77,12 +92,6 @@ export function printTable(rows) {
     r.met === undefined ? '-' : r.met ? 'yes' : 'NO',
     r.load === undefined ? '-' : `${r.load.toFixed(1)}${r.load > HIGH_LOAD ? ' HIGH' : ''}`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
-  const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
-  process.stdout.write(`${cpus().length} cores; medians of interleaved runs; ratio = ferry / peer\n`);
-  process.stdout.write(line(header) + '\n' + widths.map((w) => '-'.repeat(w)).join('  ') + '\n' + body.map(line).join('\n') + '\n');
-  const high = rows.filter((r) => r.load > HIGH_LOAD).length;
-  if (high) process.stdout.write(`${high} row(s) measured with the load average above ${HIGH_LOAD}: other work shared the cores; measure again on a quiet machine\n`);
 }
 
 function fmt(v, unit) {

@@ -2,7 +2,8 @@
 // `npm run bench`: install the peer tools, run every benchmark script in scripts/bench/, print one table.
 // Each script writes bench-results/AREA.json; this collects them into bench-results/all.json.
 // Every row: ferry, the fair peer (see each script's header for its configuration), the median ratio of
-// at least 3 interleaved runs, their spread, the goal, and the load average when it was measured.
+// at least 3 interleaved runs, their spread, the goal, and the load average before the script's own work.
+// `node scripts/bench/run.js --markdown` prints the last run's table as Markdown (README.md's table).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -13,6 +14,14 @@ const PEERS = readFileSync(join(root, 'scripts/deps/bench.apt'), 'utf8').replace
 const ON_REQUEST = ['deploy-scale.mjs'];
 const LIMIT_S = Number(process.env.FERRY_BENCH_SCRIPT_TIMEOUT ?? 900);
 
+const resultsDir = join(root, 'bench-results');
+// --markdown: print the last run's collected table (bench-results/all.json) as Markdown, for README.md; runs nothing
+if (process.argv.includes('--markdown')) {
+  const { date, cores, rows } = JSON.parse(readFileSync(join(resultsDir, 'all.json'), 'utf8'));
+  process.stdout.write(`${cores ?? '?'} cores, ${date}; medians of interleaved runs; ratio = ferry / peer\n\n`);
+  printTable(rows, { markdown: true });
+  process.exit(0);
+}
 if (process.getuid?.() === 0 && process.env.FERRY_BENCH_NO_INSTALL !== '1') {
   const missing = PEERS.filter((p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p]).stdout?.toString() !== 'install ok installed');
   if (missing.length) {
@@ -23,11 +32,11 @@ if (process.getuid?.() === 0 && process.env.FERRY_BENCH_NO_INSTALL !== '1') {
 
 const only = process.argv.slice(2);
 const scripts = readdirSync(join(root, 'scripts/bench'))
-  .filter((f) => f.endsWith('.mjs') && f !== 'lib.mjs')
+  // lib.mjs and writeDeb.mjs are helpers the scripts import, not benchmarks
+  .filter((f) => f.endsWith('.mjs') && !['lib.mjs', 'writeDeb.mjs'].includes(f))
   // deploy-scale (10, 50 and 200 lab hosts against ansible-playbook) takes one to two hours: only when named
   .filter((f) => (only.length === 0 ? !ON_REQUEST.includes(f) : only.includes(f.replace(/\.mjs$/, ''))))
   .sort();
-const resultsDir = join(root, 'bench-results');
 if (loadavg()[0] > HIGH_LOAD) {
   process.stdout.write(
     `load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores (above ${HIGH_LOAD}): other work shares the cores, so the ratios below are marked HIGH and say little; run again on a quiet machine (FERRY_BENCH_MAX_LOAD sets the threshold)\n`,
@@ -55,4 +64,4 @@ for (const s of scripts) {
 process.stdout.write('\n== all benchmarks\n');
 printTable(all);
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, 'all.json'), JSON.stringify({ date: new Date().toISOString(), rows: all }, null, 2) + '\n');
+writeFileSync(join(resultsDir, 'all.json'), JSON.stringify({ date: new Date().toISOString(), cores: cpus().length, rows: all }, null, 2) + '\n');
