@@ -102,7 +102,7 @@ function fmt(v, unit) {
 /**
  * A result row. ferry and peer are one number each, or the paired samples of interleave(): then the row
  * holds their medians, the median of the per-run ratios and their spread. goal like "<= 1.1" or ">= 0.8"
- * is checked against the (median) ratio. The load average before the script's own work is recorded with the row.
+ * is checked against the (median) ratio, one with a unit like "<= 2 s" against ferry's (median) value. The load average before the script's own work is recorded with the row.
  */
 export function row(name, ferry, peer, peerName, unit, goal) {
   let ratio;
@@ -112,12 +112,11 @@ export function row(name, ferry, peer, peerName, unit, goal) {
     ratio = median(ratios);
     spread = [Math.min(...ratios), Math.max(...ratios)];
   } else if (peer) ratio = ferry / peer;
-  let met;
-  if (goal && ratio !== undefined) {
-    const [op, num] = goal.split(/\s+/);
-    met = op === '<=' ? ratio <= Number(num) : ratio >= Number(num);
-  }
   const value = (v) => (Array.isArray(v) ? median(v) : v);
+  // a goal with a unit ("<= 2 s") bounds ferry's own value; without one ("<= 0.5") the ratio
+  const [op, num, goalUnit] = goal?.split(/\s+/) ?? [];
+  const measured = goalUnit ? value(ferry) : ratio;
+  const met = goal && measured !== undefined ? (op === '<=' ? measured <= Number(num) : measured >= Number(num)) : undefined;
   return { name, ferry: value(ferry), peer: value(peer), peerName, unit, ratio, spread, goal, met, load: LOAD_BEFORE };
 }
 

@@ -13,6 +13,8 @@ const measure = async (args) => {
   if (r.code !== 0) throw new Error(`${args.join(' ')} failed (${r.code}): ${r.out}`);
   return r;
 };
+const wall = (xs) => xs.map((x) => x.wall);
+const cpu = (xs) => xs.map((x) => x.cpu);
 const rows = [];
 for (const args of [['--version'], ['verify', '--help']]) {
   const r = await interleave(
@@ -20,14 +22,9 @@ for (const args of [['--version'], ['verify', '--help']]) {
     () => measure([ferryBin, ...args]),
     () => measure(['-e', '0']),
   );
-  const wall = (xs) => xs.map((x) => x.wall);
-  const cpu = (xs) => xs.map((x) => x.cpu);
-  rows.push(row(`ferry ${args.join(' ')}: wall`, wall(r.ferry), wall(r.peer), 'node -e 0 (the floor)', 's'));
+  // the goal is absolute (0.2 s): row() checks it on ferry's median, not on the ratio
+  rows.push(row(`ferry ${args.join(' ')}: wall`, wall(r.ferry), wall(r.peer), 'node -e 0 (the floor)', 's', '<= 0.2 s'));
   rows.push(row(`ferry ${args.join(' ')}: CPU (user + sys)`, cpu(r.ferry), cpu(r.peer), 'node -e 0 (the floor)', 's'));
-  // the goal is absolute (0.2 s), so it is checked on ferry's median, not on the ratio
-  const last = rows.at(-2);
-  last.goal = '<= 0.2 s';
-  last.met = last.ferry <= 0.2;
 }
 printTable(rows);
 writeResults('startup', rows);
