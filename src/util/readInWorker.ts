@@ -16,6 +16,7 @@ const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { openSync, readSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
+const { gunzipSync } = require('node:zlib');
 const buf = Buffer.allocUnsafe(1 << 20);
 const MEMBER_MAX = 64 << 20;
 function readFully(fd, data, pos) {
@@ -26,39 +27,133 @@ function readFully(fd, data, pos) {
   }
   return true;
 }
+let xzInstance;
+let xzLoading;
+/**
+ * One xz stream decoded with xz-decompress's WebAssembly build of xz-embedded, called directly: its web
+ * stream wrapper cost more per small member (streams created, made transferable, a promise per piece) than
+ * the decoding itself. Its context is, in 32-bit words: buffer size, input pointer, input position, input
+ * size, output pointer, output position (the layout its own wrapper reads; the lock file pins the version,
+ * and the tests publish real xz-compressed .debs through here). Input goes in 1 KiB at a time and each
+ * piece's output comes back before the next (a generator), so a caller that has what it wants stops early.
+ */
+function* unxz(data) {
+  const x = xzInstance.exports;
+  const ctx = x.create_context();
+  const words = () => new Uint32Array(x.memory.buffer, ctx, 6);
+  const bufSize = words()[0];
+  let fed = 0;
+  // calls after the last input that gave nothing: the decoder may need one to reach the stream's end
+  let idle = 0;
+  try {
+    for (;;) {
+      let w = words();
+      if (w[2] === w[3]) {
+        const piece = data.subarray(fed, fed + Math.min(1024, bufSize));
+        new Uint8Array(x.memory.buffer, w[1], piece.length).set(piece);
+        x.supply_input(ctx, piece.length);
+        fed += piece.length;
+      }
+      const result = x.get_next_output(ctx);
+      w = words();
+      const produced = w[5];
+      if (result === 1) {
+        if (produced > 0) yield Buffer.from(new Uint8Array(x.memory.buffer, w[4], produced));
+        return;
+      }
+      // 8 is xz-embedded's XZ_BUF_ERROR: no progress possible, here because the input ran out
+      if (result === 8 || (result === 0 && fed >= data.length && produced === 0 && ++idle > 2)) throw new Error('the xz data ends early');
+      if (result !== 0) throw new Error('xz decoding failed (code ' + result + ')');
+      w[5] = 0;
+      if (produced > 0) yield Buffer.from(new Uint8Array(x.memory.buffer, w[4], produced));
+    }
+  } finally {
+    x.destroy_context(ctx);
+  }
+}
+/** the decoder's WebAssembly instance, made once per worker */
+async function loadXz() {
+  const { XzReadableStream } = require(workerData.xzModule);
+  if (typeof XzReadableStream._getModuleInstance !== 'function') throw new Error('this version of xz-decompress has no module instance to call');
+  await XzReadableStream._getModuleInstance();
+  xzInstance = XzReadableStream._moduleInstance;
+}
+/**
+ * The data of the entry named one of \`wanted\` in a tar, walking from \`state.pos\` while every header is plain
+ * (a name alone, a file or folder, its checksum right): 'more' when the walk needs more bytes, 'unusual' at
+ * anything else (long names, pax records, links, a bad checksum, the end of the archive without it), where a
+ * real tar reader is to judge the whole.
+ */
+function walkPlain(tar, state, wanted) {
+  while (tar.length >= state.pos + 512) {
+    const h = tar.subarray(state.pos, state.pos + 512);
+    const field = (at, len) => h.toString('latin1', at, at + len).replace(/\\0.*$/s, '').trim();
+    const sizeText = field(124, 12);
+    const sumText = field(148, 8);
+    if (!/^[0-7]{1,11}$/.test(sizeText) || !/^[0-7]{1,7}$/.test(sumText) || h[345] !== 0 || !(h[156] === 0x30 || h[156] === 0 || h[156] === 0x35)) return 'unusual';
+    let sum = 8 * 0x20;
+    for (let i = 0; i < 512; i++) if (i < 148 || i >= 156) sum += h[i];
+    if (sum !== parseInt(sumText, 8)) return 'unusual';
+    const size = parseInt(sizeText, 8);
+    const nul = h.indexOf(0);
+    const name = h.toString('utf8', 0, nul >= 0 && nul < 100 ? nul : 100);
+    if (wanted.includes(name) && h[156] !== 0x35) {
+      if (tar.length < state.pos + 512 + size) return 'more';
+      return Buffer.from(tar.subarray(state.pos + 512, state.pos + 512 + size));
+    }
+    state.pos += 512 + Math.ceil(size / 512) * 512;
+  }
+  return 'more';
+}
 /**
  * control.tar.xz decoded only as far as its ./control entry (usually the second, before md5sums and
- * maintainer scripts), then closed with an end-of-archive marker; anything unusual in the headers (long
- * names, pax records) and the whole archive is decoded, for the caller's tar reader to judge.
+ * maintainer scripts): \`{ entry }\`; when a header on the way is unusual, the whole archive decoded, \`{ tar }\`.
  */
 async function unxzUntil(data, wanted) {
-  const { XzReadableStream } = require(workerData.xzModule);
-  const reader = new XzReadableStream(new Blob([data]).stream()).getReader();
+  if (!xzInstance) await (xzLoading ??= loadXz());
+  const chunks = [];
   let out = Buffer.alloc(0);
-  let pos = 0;
+  const state = { pos: 0 };
   let walking = true;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return out;
+  for (const value of unxz(data)) {
+    chunks.push(value);
+    if (!walking) continue;
     out = Buffer.concat([out, value]);
-    while (walking && out.length >= pos + 512) {
-      const h = out.subarray(pos, pos + 512);
-      const sizeText = h.toString('latin1', 124, 136).replace(/\\0.*$/s, '').trim();
-      const simple = /^[0-7]{1,11}$/.test(sizeText) && h[345] === 0 && (h[156] === 0x30 || h[156] === 0 || h[156] === 0x35);
-      if (!simple) {
-        walking = false;
-        break;
-      }
-      const nul = h.indexOf(0);
-      const name = h.toString('utf8', 0, nul >= 0 && nul < 100 ? nul : 100);
-      const end = pos + 512 + Math.ceil(parseInt(sizeText, 8) / 512) * 512;
-      if (wanted.includes(name) && out.length >= end) {
-        await reader.cancel();
-        return Buffer.concat([out.subarray(0, end), Buffer.alloc(1024)]);
-      }
-      if (wanted.includes(name)) break;
-      pos = end;
+    const found = walkPlain(out, state, wanted);
+    if (found === 'unusual') walking = false;
+    else if (found !== 'more') return { entry: found };
+  }
+  return { tar: Buffer.concat(chunks) };
+}
+/** Find \`wanted\` in an ar member holding a tar (control.tar, .gz or .xz), setting \`out.entry\` or leaving \`out.member\` to the caller's tar reader. */
+async function findEntry(out, prefix, wanted) {
+  const { name, data } = out.member;
+  if (name.endsWith('.xz')) {
+    try {
+      const { entry, tar } = await unxzUntil(data, wanted);
+      if (entry) {
+        out.entry = entry;
+        delete out.member;
+      } else out.member = { name, data: tar, decompressed: true };
+    } catch (err) {
+      delete out.member;
+      out.problem = 'its ' + prefix + ' member is not valid xz data (' + err.message + ')';
     }
+    return;
+  }
+  let tar;
+  if (name === 'control.tar') tar = data;
+  else if (name.endsWith('.gz')) {
+    try {
+      tar = gunzipSync(data);
+    } catch {
+      return; // the caller's decoder says what is wrong with it
+    }
+  } else return;
+  const found = walkPlain(tar, { pos: 0 }, wanted);
+  if (found instanceof Buffer) {
+    out.entry = found;
+    delete out.member;
   }
 }
 function arMember(fd, prefix) {
@@ -87,15 +182,7 @@ parentPort.on('message', async ({ id, path, sha256, arMember: prefix, tarEntry }
     fd = openSync(path, 'r');
     const out = { id };
     if (prefix) Object.assign(out, arMember(fd, prefix));
-    if (out.member && tarEntry && out.member.name.endsWith('.xz')) {
-      try {
-        out.member.data = await unxzUntil(out.member.data, tarEntry);
-        out.member.decompressed = true;
-      } catch (err) {
-        delete out.member;
-        out.problem = 'its ' + prefix + ' member is not valid xz data (' + err.message + ')';
-      }
-    }
+    if (out.member && tarEntry) await findEntry(out, prefix, tarEntry);
     if (sha256) {
       const hash = createHash('sha256');
       let size = 0;
@@ -121,6 +208,11 @@ export interface ReadInWorkerResult {
    * `tarEntry` too, an xz-compressed member comes decompressed (`decompressed`), up to that entry
    */
   member?: { name: string; data: Buffer; decompressed?: boolean };
+  /**
+   * with `tarEntry`: that entry's data, when the member's headers up to it are plain ones (walked on the
+   * worker, which also decompresses a gzip or xz member); `member` is left out then
+   */
+  entry?: Buffer;
   /** with `arMember`: why there is no member (not an ar archive, no such member, implausible size) */
   problem?: string;
 }
@@ -173,7 +265,9 @@ function startWorker(): Slot {
     else {
       // a structured clone arrives as a plain Uint8Array
       const { id: _id, ...result } = m;
-      if (result.member) result.member.data = Buffer.from(result.member.data.buffer, result.member.data.byteOffset, result.member.data.byteLength);
+      const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+      if (result.member) result.member.data = asBuffer(result.member.data);
+      if (result.entry) result.entry = asBuffer(result.entry);
       job.resolve(result);
     }
   });

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../src/errors.js';
@@ -66,6 +67,62 @@ describe('writeAptRepository', () => {
       expect(stanza).toContain(`SHA256: ${createHash('sha256').update(data).digest('hex')}`);
     }
     expect(r.packages.map((p) => p.name).sort()).toEqual(['pkg-gz', 'pkg-pax', 'pkg-xz']);
+  });
+
+  /** a .deb of the given control.tar member, by hand */
+  function arDeb(d: string, member: string, data: Buffer): string {
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'debian-binary'), '2.0\n');
+    writeFileSync(join(d, member), data);
+    writeFileSync(join(d, 'data.tar.xz'), '');
+    const deb = join(d, 'p.deb');
+    execFileSync('ar', ['rc', deb, 'debian-binary', member, 'data.tar.xz'], { cwd: d });
+    return deb;
+  }
+  const publish = (d: string, deb: string) =>
+    writeAptRepository({ outDir: join(d, 'repo'), suite: 'test', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [key] });
+  const controlText = (name: string) => `Package: ${name}\nVersion: 3.0-1\nArchitecture: all\nMaintainer: ferry tests <tests@ferry.invalid>\nDescription: ${name}\n`;
+
+  it('finds ./control after a large entry in a control.tar.xz, across many pieces of decoded output', async () => {
+    const d = join(dir, 'late-control');
+    const ctl = join(d, 'ctl');
+    mkdirSync(ctl, { recursive: true });
+    // md5sums first and large (400 KiB of hex, decoded piece by piece), then control
+    writeFileSync(join(ctl, 'md5sums'), Array.from({ length: 6000 }, (_, i) => `${createHash('md5').update(String(i)).digest('hex')}  usr/share/f${i}\n`).join(''));
+    writeFileSync(join(ctl, 'control'), controlText('late-control'));
+    execFileSync('tar', ['--format=ustar', '--owner=0', '--group=0', '-C', ctl, '-cJf', join(d, 'c.tar.xz'), './md5sums', './control']);
+    const deb = arDeb(d, 'control.tar.xz', readFileSync(join(d, 'c.tar.xz')));
+    const r = await publish(d, deb);
+    expect(r.packages.map((p) => [p.name, p.version])).toEqual([['late-control', '3.0-1']]);
+  });
+
+  it('refuses a control.tar.xz cut short before ./control', async () => {
+    const d = join(dir, 'cut-xz');
+    const ctl = join(d, 'ctl');
+    mkdirSync(ctl, { recursive: true });
+    writeFileSync(join(ctl, 'md5sums'), createHash('sha512').update('x').digest('hex').repeat(2000));
+    writeFileSync(join(ctl, 'control'), controlText('cut'));
+    execFileSync('tar', ['--format=ustar', '--owner=0', '--group=0', '-C', ctl, '-cJf', join(d, 'c.tar.xz'), './md5sums', './control']);
+    const whole = readFileSync(join(d, 'c.tar.xz'));
+    const deb = arDeb(d, 'control.tar.xz', whole.subarray(0, Math.floor(whole.length / 2)));
+    const err = await publish(d, deb).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect((err as Error).message).toBe(`${deb}: its control.tar member is not valid xz data (the xz data ends early)`);
+  });
+
+  it('reads ./control from a header with a wrong checksum no differently than node-tar does: not at all', async () => {
+    const d = join(dir, 'bad-sum');
+    const ctl = join(d, 'ctl');
+    mkdirSync(ctl, { recursive: true });
+    writeFileSync(join(ctl, 'control'), controlText('bad-sum'));
+    const tar = execFileSync('tar', ['--format=ustar', '--owner=0', '--group=0', '-C', ctl, '-cf', '-', './control']);
+    // its modification time changes, the stored checksum does not: the name still reads ./control, but node-tar
+    // refuses the damaged header, and so must the fast walk on the worker
+    tar[137] = tar[137] === 0x31 ? 0x32 : 0x31;
+    const deb = arDeb(d, 'control.tar.gz', gzipSync(tar));
+    const err = await publish(d, deb).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect((err as Error).message).toBe(`${deb}: control.tar.gz has no control file`);
   });
 
   it('refuses a file that is not a Debian package, naming it', async () => {
