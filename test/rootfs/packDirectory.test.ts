@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, readFile, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -70,5 +70,27 @@ describe('packDirectory system calls', () => {
     // before: a second read per file, one byte past its end
     expect(reads).toBeGreaterThanOrEqual(files);
     expect(reads).toBeLessThan(files + 20);
+  });
+
+  it('looks each regular file up by path once, opening it without following links, and takes its header from the open file (strace)', async () => {
+    const top = await mkdtemp(join(tmpdir(), 'ferry-pack-lookups-'));
+    const dir = join(top, 'tree');
+    const files = 50;
+    await mkdir(join(dir, 'etc'), { recursive: true });
+    for (let i = 0; i < files; i++) await writeFile(join(dir, 'etc', `f${i}`), `setting ${i}\n`);
+    await symlink('f1', join(dir, 'etc', 'link-to-f1'));
+    const dist = new URL('../../dist/sources/rootfs/packDirectory.js', import.meta.url).href;
+    const out = join(top, 'out.tar');
+    const script = `const { packDirectory } = await import(${JSON.stringify(dist)}); const { createWriteStream } = await import('node:fs'); const { finished } = await import('node:stream/promises'); const o = createWriteStream(${JSON.stringify(out)}); await packDirectory(${JSON.stringify(dir)}, o, { epoch: new Date(0) }); o.end(); await finished(o);`;
+    const log = join(top, 'strace.txt');
+    execFileSync('strace', ['-f', '-e', 'trace=%file', '-o', log, process.execPath, '--input-type=module', '-e', script]);
+    const lines = (await readFile(log, 'utf8')).split('\n');
+    for (let i = 0; i < files; i++) {
+      const byPath = lines.filter((l) => l.includes(`/etc/f${i}"`));
+      expect(byPath, `f${i}`).toHaveLength(1);
+      expect(byPath[0]).toMatch(/open.*O_NOFOLLOW/);
+    }
+    // the link is packed as a link, not as the file it points to
+    expect(execFileSync('tar', ['-tvf', out]).toString()).toMatch(/^l\S+ .* \.\/etc\/link-to-f1 -> f1$/m);
   });
 });

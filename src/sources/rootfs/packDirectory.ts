@@ -1,4 +1,4 @@
-import { closeSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { encodeTarHeader, type TarHeader } from '../../bundle/encodeTarHeader.js';
 import { FerryError, IntegrityError } from '../../errors.js';
@@ -34,21 +34,31 @@ export async function packDirectory(root: string, out: Writable, opts: { epoch: 
   const output = new OutputBuffer(out);
   try {
     for (const entry of walkDirectorySorted(root)) {
-      const s = entry.stat;
-      if (s.isSocket()) {
-        opts.log?.warn(`${entry.file}: a socket cannot be packed; left out of the rootfs`);
-        continue;
+      // a file is opened first and its header made from the open file: one path lookup, and the bytes
+      // packed are those of the file the header describes, even if a link took its name meanwhile
+      const fd = entry.type === 'file' ? openFile(entry.file) : undefined;
+      try {
+        const s = fd !== undefined ? fstatSync(fd) : lstatSync(entry.file);
+        if (s.isSocket()) {
+          opts.log?.warn(`${entry.file}: a socket cannot be packed; left out of the rootfs`);
+          continue;
+        }
+        let linkTarget: string | undefined;
+        if (s.isFile() && s.nlink > 1) {
+          const key = `${s.dev}:${s.ino}`;
+          linkTarget = links.get(key);
+          if (linkTarget === undefined) links.set(key, entry.path);
+        }
+        const pax = encodeTarHeader(headerFor(entry, s, mtime, linkTarget), block);
+        if (pax) await output.write(pax);
+        await output.write(block);
+        if (s.isFile() && linkTarget === undefined) {
+          if (fd === undefined) throw new IntegrityError(`${entry.path} changed while it was being packed (listed as another kind of entry, then a file); pack a folder that nothing is writing to`);
+          await output.readFile(fd, s.size, entry.path);
+        }
+      } finally {
+        if (fd !== undefined) closeSync(fd);
       }
-      let linkTarget: string | undefined;
-      if (s.isFile() && s.nlink > 1) {
-        const key = `${s.dev}:${s.ino}`;
-        linkTarget = links.get(key);
-        if (linkTarget === undefined) links.set(key, entry.path);
-      }
-      const pax = encodeTarHeader(headerFor(entry, mtime, linkTarget), block);
-      if (pax) await output.write(pax);
-      await output.write(block);
-      if (s.isFile() && linkTarget === undefined) await output.readFile(entry.file, s.size, entry.path);
     }
     await output.zeros(1024);
     await output.flush();
@@ -125,36 +135,30 @@ class OutputBuffer {
     }
   }
 
-  /** The file's bytes as listed (size from the walk), then zeros to a 512-byte boundary; a file that grew or shrank since is an error. */
-  async readFile(file: string, size: number, path: string): Promise<void> {
-    const fd = openOrExplain(file);
-    try {
-      // the last read asks for one byte past the listed end where the buffer has room for it (for most
-      // files it has): a file that grew fills it. Only a file ending exactly at a buffer's end takes a
-      // read of its own for that, into the next buffer.
-      let pos = 0;
-      let endSeen = false;
-      while (pos < size || !endSeen) {
-        if (this.off === CHUNK) await this.flush();
-        const left = size - pos;
-        const want = Math.min(CHUNK - this.off, left + 1);
-        const n = readSync(fd, this.buf, this.off, want, pos);
-        if (n > left) throw changed(path, size, size + 1);
-        if (n === 0 && left > 0) throw changed(path, size, pos);
-        endSeen = want > left && n === left;
-        this.off += n;
-        pos += n;
-      }
-    } finally {
-      closeSync(fd);
+  /** The open file's bytes as its stat gave their size, then zeros to a 512-byte boundary; a file that grew or shrank since is an error. */
+  async readFile(fd: number, size: number, path: string): Promise<void> {
+    // the last read asks for one byte past the listed end where the buffer has room for it (for most
+    // files it has): a file that grew fills it. Only a file ending exactly at a buffer's end takes a
+    // read of its own for that, into the next buffer.
+    let pos = 0;
+    let endSeen = false;
+    while (pos < size || !endSeen) {
+      if (this.off === CHUNK) await this.flush();
+      const left = size - pos;
+      const want = Math.min(CHUNK - this.off, left + 1);
+      const n = readSync(fd, this.buf, this.off, want, pos);
+      if (n > left) throw changed(path, size, size + 1);
+      if (n === 0 && left > 0) throw changed(path, size, pos);
+      endSeen = want > left && n === left;
+      this.off += n;
+      pos += n;
     }
     await this.zeros((512 - (size % 512)) % 512);
   }
 }
 
 /** the entry's header fields; a pax header comes first only for what ustar cannot hold (long path, large uid...) */
-function headerFor(entry: WalkEntry, mtime: number, linkTarget: string | undefined): TarHeader {
-  const s = entry.stat;
+function headerFor(entry: WalkEntry, s: Stats, mtime: number, linkTarget: string | undefined): TarHeader {
   const base = { path: entry.path, mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtime, size: 0 };
   if (s.isDirectory()) return { ...base, path: entry.path + '/', type: 'Directory' };
   if (s.isSymbolicLink()) return { ...base, type: 'SymbolicLink', linkpath: readlinkSync(entry.file) };
@@ -167,11 +171,16 @@ function headerFor(entry: WalkEntry, mtime: number, linkTarget: string | undefin
   return { ...base, type: 'File', size: s.size };
 }
 
-function openOrExplain(file: string): number {
+/**
+ * Open what the listing called a regular file without following a link (and without blocking, should a
+ * FIFO have taken its name): its descriptor, or undefined when a link now stands there (lstat says what).
+ */
+function openFile(file: string): number | undefined {
   try {
-    return openSync(file, 'r');
+    return openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return undefined;
     throw new FerryError(`cannot read ${file} (${code}) to pack it${code === 'EACCES' ? ': pack as root, or make it readable' : ''}`, { cause: err });
   }
 }

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { readdirSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 
 export interface WalkEntry {
@@ -6,7 +6,8 @@ export interface WalkEntry {
   path: string;
   /** absolute path on disk */
   file: string;
-  stat: Stats;
+  /** what the folder listing says it is (the file's own stat is the caller's to take, after opening it) */
+  type: 'file' | 'directory' | 'other';
 }
 
 /**
@@ -14,31 +15,35 @@ export interface WalkEntry {
  * not by UTF-16 units. Each name is encoded once, not at every comparison (a folder of n names costs n
  * encodings instead of about 2 n log n).
  */
-function sortNames(names: string[]): string[] {
-  return names
-    .map((name) => ({ name, bytes: Buffer.from(name, 'utf8') }))
+function sortEntries(entries: Dirent[]): Dirent[] {
+  return entries
+    .map((entry) => ({ entry, bytes: Buffer.from(entry.name, 'utf8') }))
     .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
-    .map((n) => n.name);
+    .map((n) => n.entry);
 }
 
 /**
  * Every entry under `root`, depth first, each folder's entries sorted by name: the same order
- * whatever order the file system lists them in. Symbolic links are reported, never followed.
+ * whatever order the file system lists them in. Symbolic links are reported, never followed. The
+ * listing's types (d_type; node asks lstat where a file system leaves it out) decide where to descend,
+ * so no entry is looked up by path here: a packer opens a file and asks the open file, one path
+ * lookup per file instead of two (a third of the system time on a tree of small files).
  *
  * Synchronous on purpose: a tree of small files is bound by system calls, and issuing them
  * directly (as GNU tar does) was 3-4x faster than the thread pool's promise round trips, which
  * also compete with the compressor for the pool's threads.
  */
 export function* walkDirectorySorted(root: string): Generator<WalkEntry> {
-  yield { path: '.', file: root, stat: lstatSync(root) };
+  yield { path: '.', file: root, type: 'directory' };
   yield* walkChildren(root, '.');
 }
 
 function* walkChildren(dir: string, rel: string): Generator<WalkEntry> {
-  for (const name of sortNames(readdirSync(dir))) {
-    const file = join(dir, name);
-    const entry = { path: `${rel}/${name}`, file, stat: lstatSync(file) };
+  for (const dirent of sortEntries(readdirSync(dir, { withFileTypes: true }))) {
+    const file = join(dir, dirent.name);
+    const type = dirent.isFile() ? 'file' : dirent.isDirectory() ? 'directory' : 'other';
+    const entry: WalkEntry = { path: `${rel}/${dirent.name}`, file, type };
     yield entry;
-    if (entry.stat.isDirectory()) yield* walkChildren(file, entry.path);
+    if (type === 'directory') yield* walkChildren(file, entry.path);
   }
 }
