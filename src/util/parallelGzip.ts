@@ -9,6 +9,13 @@ const BLOCK = 1 << 20;
 /** deflate looks back at most 32 KiB: each block is primed with the previous block's last 32 KiB. */
 const WINDOW = 32 * 1024;
 /**
+ * zlib's largest hash table (memLevel 9, 256 KiB of state per stream instead of 128): node's zlib finds
+ * matches along shorter hash chains with it, deflating a rootfs 7-20 % faster at level 6 for output under
+ * 1 % larger (measured on 200 MiB of the rootfs benchmark's tar: 5.9 against 6.3-7.5 s of CPU, 100.0
+ * against 99.1 MiB; `pigz -6` gives 99.7). Fixed, like BLOCK: the output bytes depend on it.
+ */
+const MEM_LEVEL = 9;
+/**
  * The gzip header: no name, no time (mtime 0), XFL 0, OS 3 (Unix), as `gzip -n` writes it. Fixed
  * bytes, so the output depends on the input alone.
  */
@@ -43,7 +50,7 @@ export function parallelGzip(options: { level?: number; inFlight?: number } = {}
     // room for the block's whole output in one piece (deflate's worst case adds a few bytes per 16 KiB): zlib's
     // default 16 KiB pieces cost a thread-pool round trip each, some thirty per block; the bytes are the same
     const chunkSize = block.length + (block.length >> 8) + 1024;
-    const opts: ZlibOptions = { level, chunkSize, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
+    const opts: ZlibOptions = { level, memLevel: MEM_LEVEL, chunkSize, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
     if (dictionary) opts.dictionary = dictionary;
     const p = deflateRawAsync(block, opts);
     // the buffer is free again once deflated; keep a rejected block from being reported as unhandled before its turn comes
