@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parallelGzip } from '../../util/parallelGzip.js';
 import { startTool } from '../../util/runTool.js';
-import { sha256File } from '../../util/sha256.js';
+import { hashGrowingFile } from '../../util/hashGrowingFile.js';
 
 export type Compression = 'gzip' | 'zstd' | 'xz';
 
@@ -39,8 +39,7 @@ export async function writeCompressed(
     if (compress === 'gzip') {
       result = await gzipToFile(write, tmp, lvl);
     } else {
-      await runCompressor(write, tmp, compress, lvl);
-      result = await sha256File(tmp);
+      result = await runCompressor(write, tmp, compress, lvl);
     }
     await rename(tmp, dest);
   } catch (err) {
@@ -86,12 +85,14 @@ async function gzipToFile(write: (out: Writable) => Promise<void>, file: string,
 /**
  * zstd or xz, reading the stream on its stdin and writing `file` itself, as `tar -I zstd` has it do: the
  * compressed bytes never pass through this process (each 64 KiB of a pipe was an event-loop round trip,
- * competing with packing the input on the same thread); the file is hashed once written. A compressor
- * that fails is reported by its own exit, not by the broken pipe it leaves behind.
+ * competing with packing the input on the same thread); a thread hashes the file as it grows
+ * (hashGrowingFile), so its digest is ready as the compressor ends. A compressor that fails is reported by
+ * its own exit, not by the broken pipe it leaves behind.
  */
-async function runCompressor(write: (out: Writable) => Promise<void>, file: string, compress: 'zstd' | 'xz', level: number): Promise<void> {
+async function runCompressor(write: (out: Writable) => Promise<void>, file: string, compress: 'zstd' | 'xz', level: number): Promise<{ sha256: string; size: number }> {
   const args = compress === 'zstd' ? ['-q', '-c', '-T0', `-${level}`] : ['-q', '-c', '-T2', '--block-size=16MiB', `-${level}`];
   const out = await open(file, 'w');
+  const hasher = hashGrowingFile(file);
   try {
     const tool = startTool(compress, args, { debianPackage: DEBIAN_PACKAGE[compress], hint: 'or choose gzip', stdoutFd: out.fd });
     try {
@@ -105,7 +106,9 @@ async function runCompressor(write: (out: Writable) => Promise<void>, file: stri
       throw failed ?? err;
     }
     await tool.exited;
+    return await hasher.written();
   } finally {
+    await hasher.stop();
     await out.close();
   }
 }
