@@ -16,7 +16,6 @@ const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { openSync, readSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
-const { gunzipSync } = require('node:zlib');
 const buf = Buffer.allocUnsafe(1 << 20);
 const MEMBER_MAX = 64 << 20;
 function readFully(fd, data, pos) {
@@ -145,7 +144,7 @@ async function findEntry(out, prefix, wanted) {
   if (name === 'control.tar') tar = data;
   else if (name.endsWith('.gz')) {
     try {
-      tar = gunzipSync(data);
+      tar = require('node:zlib').gunzipSync(data);
     } catch {
       return; // the caller's decoder says what is wrong with it
     }
