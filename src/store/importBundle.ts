@@ -90,6 +90,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   await mkdir(tree);
   const made = new Set<string>([tree]);
   const writes = createWriteQueue(WRITES_IN_FLIGHT);
+  const flushes = createWriteQueue(1);
   let already = false;
 
   try {
@@ -108,9 +109,10 @@ export async function importBundle(source: string | Readable | BundleSource, opt
         log.info(`${name} ${version}: signature good (${head.signers.map((s) => s.fingerprint).join(', ')}); checking ${head.manifest.entries.length} entries`);
         return true;
       },
-      openEntry: async (entry) => (already ? undefined : fileSink(tree, entry, made, writes)),
+      openEntry: async (entry) => (already ? undefined : fileSink(tree, entry, made, writes, flushes)),
     });
     await writes.drain();
+    await flushes.drain();
     const { manifest, digest } = result;
     const { name, version } = manifest;
 
@@ -151,6 +153,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   } catch (err) {
     stream.destroy();
     await writes.settle(); // nothing may still be writing into the scratch being removed
+    await flushes.settle();
     await rm(scratch, { recursive: true, force: true });
     throw err;
   }
@@ -246,13 +249,19 @@ function versionTaken(label: string, name: string, version: string, existing: st
 const SMALL_ENTRY = 64 * 1024;
 /** Files written (or linked) at once: enough to keep the file system busy while the reader goes on. */
 const WRITES_IN_FLIGHT = 16;
+/** Entries from this size on are flushed to disk as soon as they are complete (see fileSink). */
+const FLUSH_EARLY = 8 << 20;
 
 /**
  * Entries are written without a sync each: the whole tree is flushed once before it is published. A
  * small entry is written only after it verified, in the background (bounded), so that many small files
- * cost about what reading them costs; a larger one streams to its file as it is read.
+ * cost about what reading them costs; a larger one streams to its file as it is read. A large one is
+ * also flushed (fdatasync) as soon as it is complete, one at a time in `flushes`, while the next entries
+ * are read: the disk writes back during the pass instead of all of it at the final flush, which then finds
+ * little left to do (the next large entry waits for the flush before it, so the page cache holds at most
+ * about one entry not yet on disk).
  */
-async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>, writes: WriteQueue): Promise<EntrySink> {
+async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>, writes: WriteQueue, flushes: WriteQueue): Promise<EntrySink> {
   const target = join(tree, entry.path);
   if (entry.size <= SMALL_ENTRY) {
     const chunks: Buffer[] = [];
@@ -273,9 +282,27 @@ async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>, w
       await fh!.write(chunk);
     },
     async commit() {
-      await fh!.chmod(0o444); // blobs are read-only
-      await fh!.close();
+      const done = fh!;
       fh = undefined;
+      try {
+        await done.chmod(0o444); // blobs are read-only
+      } catch (err) {
+        await done.close();
+        throw err;
+      }
+      if (entry.size < FLUSH_EARLY) return done.close();
+      const flush = async () => {
+        try {
+          await done.datasync();
+        } finally {
+          await done.close();
+        }
+      };
+      // an earlier flush that failed is thrown here: this file is closed all the same
+      await flushes.add(flush).catch(async (err: unknown) => {
+        await done.close();
+        throw err;
+      });
     },
     async abort() {
       await fh?.close();
