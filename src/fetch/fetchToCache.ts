@@ -387,7 +387,7 @@ async function verifyAndStore(
   const path = cachedFile(opts.cacheDir, found);
   await chmod(file, 0o444);
   await rename(file, path);
-  opts.syncBatch?.add(path);
+  opts.syncBatch?.add(path, size);
   return { path, sha256: found, size, fromCache: false, fetchedBytes };
 }
 

@@ -6,11 +6,16 @@ import { fsyncDir } from './fsyncDir.js';
 
 /** Files synced at once: enough to keep the disk's queue full, few enough to leave the thread pool to other work. */
 const AT_ONCE = 4;
+/** Files of this size or more are synced as soon as they are added, one at a time, in the background. */
+const SYNC_EARLY = 8 << 20;
 
 /** Files written now and made durable later, in one pass (see createSyncBatch). */
 export interface SyncBatch {
-  /** a file (already at its final name) to sync in the next flush, and its folder */
-  add(file: string): void;
+  /**
+   * a file (already at its final name) to sync in the next flush, and its folder; one of `bytes` >= 8 MiB
+   * is synced right away in the background instead (the flush waits for it)
+   */
+  add(file: string, bytes?: number): void;
   /** fsync every file added since the last flush, then their folders; a file removed meanwhile is skipped */
   flush(): Promise<void>;
 }
@@ -18,22 +23,40 @@ export interface SyncBatch {
 /**
  * One fsync pass over many files instead of one fsync per file as each is written. A download that
  * waits for its own fsync before the next one starts holds the network idle while the disk writes; the
- * pass at the end lets the page cache absorb the writes and then waits once, for all of them (and the
- * kernel writes them back meanwhile). What a crash before the pass can leave: a file at its final name
- * whose bytes did not reach the disk. Callers must detect that on the next use (the download cache checks
- * each entry's size, and the build hashes every cache entry it packs).
+ * pass at the end lets the page cache absorb the writes and then waits once, for all of them. Large files
+ * are the exception: each is synced as soon as it is added, one at a time on one thread of the pool, so
+ * the disk writes back while later downloads run instead of all of it in the pass (where packing the
+ * bundle competed with it); downloads never wait for these. What a crash before the pass can leave: a
+ * file at its final name whose bytes did not reach the disk. Callers must detect that on the next use (the
+ * download cache checks each entry's size, and the build hashes every cache entry it packs).
  */
 export function createSyncBatch(): SyncBatch {
   let files = new Set<string>();
+  let dirs = new Set<string>();
+  let early: Promise<void> = Promise.resolve();
+  let earlyFailure: { error: unknown } | undefined;
   return {
-    add(file) {
-      files.add(file);
+    add(file, bytes = 0) {
+      dirs.add(dirname(file));
+      if (bytes < SYNC_EARLY) {
+        files.add(file);
+        return;
+      }
+      early = early.then(() =>
+        syncFile(file).catch((error: unknown) => {
+          earlyFailure ??= { error };
+        }),
+      );
     },
     async flush() {
       const batch = [...files];
+      const folders = [...dirs];
       files = new Set();
+      dirs = new Set();
+      await early;
+      if (earlyFailure) throw earlyFailure.error;
       await pMap(batch, syncFile, { concurrency: AT_ONCE });
-      await pMap(new Set(batch.map((f) => dirname(f))), (dir) => fsyncDir(dir).catch(ignoreMissing), { concurrency: AT_ONCE });
+      await pMap(folders, (dir) => fsyncDir(dir).catch(ignoreMissing), { concurrency: AT_ONCE });
     },
   };
 }
