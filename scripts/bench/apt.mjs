@@ -26,10 +26,10 @@ const dist = (p) => pathToFileURL(join(root, 'dist', p)).href;
 if (process.argv[2] === '--publish') {
   const [, , , listFile, outDir, keyFile] = process.argv;
   const { writeAptRepository } = await import(dist('sources/apt/writeAptRepository.js'));
-  const { readSecretKey } = await import(dist('pgp/keyring.js'));
   const debs = readFileSync(listFile, 'utf8').split('\n').filter(Boolean).map((file) => ({ file }));
-  const key = await readSecretKey(keyFile);
-  await writeAptRepository({ outDir, suite: 'bench', architectures: ['amd64'], debs, date: new Date('2026-11-25T00:00:00Z'), signingKeys: [key], jobs: 4 });
+  // the key is read as `ferry build` reads it: when publishing asks for it, beside the reading of the .debs
+  const signingKeys = async () => [await (await import(dist('pgp/keyring.js'))).readSecretKey(keyFile)];
+  await writeAptRepository({ outDir, suite: 'bench', architectures: ['amd64'], debs, date: new Date('2026-11-25T00:00:00Z'), signingKeys, jobs: 4 });
   process.exit(0);
 }
 if (process.argv[2] === '--resolve') {

@@ -115,7 +115,7 @@ export async function makeUpstreams(dir, versions = ['1.0.0']) {
     architectures: ['amd64'],
     debs: debs.map((file) => ({ file })),
     date: EPOCH,
-    signingKeys: [await openpgp.readPrivateKey({ armoredKey: mirrorKey.secretArmored })],
+    signingKeys: async () => [await openpgp.readPrivateKey({ armoredKey: mirrorKey.secretArmored })],
   }).then(async (r) => {
     // the writer leaves .deb files where they are; a mirror carries them in its pool
     for (const p of r.packages) {

@@ -27,7 +27,7 @@ describe('the control paragraphs of published .debs, cached by digest', () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   const publish = (cacheDir: string, outDir: string) =>
-    writeAptRepository({ outDir, suite: 'stable', architectures: ['amd64'], debs: [{ file: deb, ...digest }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [key], cacheDir });
+    writeAptRepository({ outDir, suite: 'stable', architectures: ['amd64'], debs: [{ file: deb, ...digest }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: async () => [key], cacheDir });
 
   it('publishes the same Packages a second time without reading the .deb again', async () => {
     const cacheDir = join(dir, 'cache-a');

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IntegrityError } from '../../src/errors.js';
+import { IntegrityError, UsageError } from '../../src/errors.js';
 import { generateKey } from '../../src/pgp/generateKey.js';
 import { writeAptRepository } from '../../src/sources/apt/writeAptRepository.js';
 
@@ -54,7 +54,7 @@ describe('writeAptRepository', () => {
   it('lists each .deb with its own control paragraph, size and sha256, whatever its control.tar compression', async () => {
     const debs = [dpkgDeb(dir, 'pkg-xz', 'xz', 'Depends: libc6 (>= 2.36)\n'), dpkgDeb(dir, 'pkg-gz', 'gzip'), paxDeb(dir, 'pkg-pax')];
     const out = join(dir, 'repo');
-    const r = await writeAptRepository({ outDir: out, suite: 'test', architectures: ['amd64'], debs: debs.map((file) => ({ file })), date: new Date('2026-11-25T00:00:00Z'), signingKeys: [key] });
+    const r = await writeAptRepository({ outDir: out, suite: 'test', architectures: ['amd64'], debs: debs.map((file) => ({ file })), date: new Date('2026-11-25T00:00:00Z'), signingKeys: async () => [key] });
     const packages = readFileSync(join(out, 'dists/test/main/binary-amd64/Packages'), 'utf8');
     for (const deb of debs) {
       // the fields dpkg-deb itself reads from the package, in its order
@@ -80,7 +80,7 @@ describe('writeAptRepository', () => {
     return deb;
   }
   const publish = (d: string, deb: string) =>
-    writeAptRepository({ outDir: join(d, 'repo'), suite: 'test', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [key] });
+    writeAptRepository({ outDir: join(d, 'repo'), suite: 'test', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: async () => [key] });
   const controlText = (name: string) => `Package: ${name}\nVersion: 3.0-1\nArchitecture: all\nMaintainer: ferry tests <tests@ferry.invalid>\nDescription: ${name}\n`;
 
   it('finds ./control after a large entry in a control.tar.xz, across many pieces of decoded output', async () => {
@@ -125,10 +125,23 @@ describe('writeAptRepository', () => {
     expect((err as Error).message).toBe(`${deb}: control.tar.gz has no control file`);
   });
 
+  it('asks for the signing keys once, and refuses to publish without one', async () => {
+    const deb = dpkgDeb(dir, 'pkg-keys', 'xz');
+    let asked = 0;
+    const r = await writeAptRepository({ outDir: join(dir, 'keys-once'), suite: 'test', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: async () => (asked++, [key]) });
+    expect(asked).toBe(1);
+    expect(readFileSync(join(dir, 'keys-once/dists/test/InRelease'), 'utf8')).toContain('-----BEGIN PGP SIGNATURE-----');
+    expect(r.packages.map((p) => p.name)).toEqual(['pkg-keys']);
+    const err = await writeAptRepository({ outDir: join(dir, 'no-keys'), suite: 'test', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: async () => [] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toBe('publishing an apt repository needs the bundle signing key (--key)');
+    expect(existsSync(join(dir, 'no-keys'))).toBe(false);
+  });
+
   it('refuses a file that is not a Debian package, naming it', async () => {
     const notDeb = join(dir, 'not-a.deb');
     writeFileSync(notDeb, 'just text\n');
-    const err = await writeAptRepository({ outDir: join(dir, 'refused'), suite: 'test', architectures: ['amd64'], debs: [{ file: notDeb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [key] }).catch((e: unknown) => e);
+    const err = await writeAptRepository({ outDir: join(dir, 'refused'), suite: 'test', architectures: ['amd64'], debs: [{ file: notDeb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: async () => [key] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IntegrityError);
     expect((err as Error).message).toBe(`${notDeb}: not a Debian package (no ar header)`);
   });
@@ -141,7 +154,7 @@ describe('writeAptRepository', () => {
     writeFileSync(join(d, 'data.tar.xz'), '');
     const deb = join(d, 'bad.deb');
     execFileSync('ar', ['rc', deb, 'debian-binary', 'control.tar.xz', 'data.tar.xz'], { cwd: d });
-    const err = await writeAptRepository({ outDir: join(d, 'repo'), suite: 'test', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [key] }).catch((e: unknown) => e);
+    const err = await writeAptRepository({ outDir: join(d, 'repo'), suite: 'test', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: async () => [key] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IntegrityError);
     expect((err as Error).message).toMatch(new RegExp(`^${deb}: its control.tar member is not valid xz data`));
   });

@@ -39,7 +39,7 @@ export async function writeSlowAptRelease(dir: string, store: string): Promise<v
     postinst:
       '#!/bin/sh\ncp /usr/sbin/policy-rc.d /var/lib/ferry-slow-seen 2>/dev/null || true\ntouch /var/lib/ferry-slow-installing\ni=0; while [ ! -e /var/lib/ferry-slow-go ] && [ $i -lt 6000 ]; do sleep 0.1; i=$((i+1)); done\ntouch /var/lib/ferry-slow-finished\nexit 0\n',
   });
-  const repo = await writeAptRepository({ outDir: join(dir, 'apt'), suite: 'ferry', component: 'main', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [signing] });
+  const repo = await writeAptRepository({ outDir: join(dir, 'apt'), suite: 'ferry', component: 'main', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: async () => [signing] });
   writeRelease(store, {
     name: 'slow',
     version: '1',

@@ -59,7 +59,7 @@ describe.skipIf(!enabled)('drift on real hosts: --check sees what changed by han
     const deb = makeDeb(dir, { name: 'ferry-hello', version: '1.0-1', postinst: '#!/bin/sh\nexit 0\n' });
     oldDeb = makeDeb(dir, { name: 'ferry-hello', version: '0.9-1', postinst: '#!/bin/sh\nexit 0\n' });
     const apt = join(dir, 'apt');
-    const repo = await writeAptRepository({ outDir: apt, suite: 'ferry', component: 'main', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [signing] });
+    const repo = await writeAptRepository({ outDir: apt, suite: 'ferry', component: 'main', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: async () => [signing] });
     const wheel = readFileSync(makeWheel(dir));
     writeRelease(store, {
       name: 'drift',

@@ -31,7 +31,7 @@ describe.skipIf(!enabled)('install steps on an isolated lab host: apt from the b
     const signing = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
     const deb = makeHelloDeb(dir);
     const apt = join(dir, 'apt');
-    const repo = await writeAptRepository({ outDir: apt, suite: 'ferry', component: 'main', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [signing] });
+    const repo = await writeAptRepository({ outDir: apt, suite: 'ferry', component: 'main', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: async () => [signing] });
     const whl = makeWheel(dir);
     const wheel = readFileSync(whl);
     writeRelease(store, {

@@ -32,7 +32,7 @@ describe.skipIf(!enabled)('the apt step on a lab host refuses a staged file chan
     const key = await generateKey({ name: 'bundle' });
     const signing = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
     const deb = makeHelloDeb(dir);
-    const repo = await writeAptRepository({ outDir: join(dir, 'apt'), suite: 'ferry', component: 'main', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: [signing] });
+    const repo = await writeAptRepository({ outDir: join(dir, 'apt'), suite: 'ferry', component: 'main', architectures: ['amd64'], debs: [{ file: deb }], date: new Date('2026-11-25T00:00:00Z'), signingKeys: async () => [signing] });
     pool = `apt/${repo.packages[0]!.poolPath}`;
     digest = writeRelease(store, {
       name: 'recheck',

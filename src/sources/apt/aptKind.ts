@@ -118,7 +118,7 @@ export const aptKind: ArtifactKind<AptLock> = {
       debs: got.map((g, i) => ({ file: g.path, sha256: lock.packages[i]!.sha256, size: lock.packages[i]!.size, priority: lock.packages[i]!.priority })),
       date: ctx.epoch,
       validForDays: ctx.spec.upstreams.apt_options.valid_for_days,
-      signingKeys: await ctx.signingKeys(),
+      signingKeys: ctx.signingKeys,
       origin: 'ferry',
       label: `${ctx.spec.name} ${ctx.spec.version}`,
       jobs: ctx.jobs,

@@ -54,7 +54,7 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
           }
         : {}),
       date: new Date(date),
-      signingKeys: await ctx.signingKeys(),
+      signingKeys: ctx.signingKeys,
       origin: 'ferry',
       label: `ferry mirror ${name}`,
       jobs: ctx.jobs,

@@ -4,7 +4,6 @@ import { gzipSync } from 'node:zlib';
 import type * as openpgp from 'openpgp';
 import pMap from 'p-map';
 import { IntegrityError, UsageError } from '../../errors.js';
-import { clearsign, signatureDate, signDetached } from '../../pgp/sign.js';
 import { formatParagraph, type Paragraph } from './parseControl.js';
 import { readDebControl } from './readDebControl.js';
 import { checkSourcePackage, type SourceFile } from './readSourcesIndex.js';
@@ -49,7 +48,11 @@ export interface AptRepositoryOptions {
   date: Date;
   /** adds Valid-Until = Date + days; left out by default because bundles wait months before deploys */
   validForDays?: number;
-  signingKeys: openpgp.PrivateKey[];
+  /**
+   * the bundle key(s), asked for once the .debs are being read: loading openpgp (~0.1 s) and reading a key
+   * then run beside the hashing (a build passes its context's reader, which usually has them already)
+   */
+  signingKeys: () => Promise<openpgp.PrivateKey[]>;
   origin?: string;
   label?: string;
   /** concurrency for reading .deb control files */
@@ -91,20 +94,21 @@ export interface AptRepositoryResult {
  * Release Date and signature time fixed by `date`; same inputs and key give the same bytes.
  */
 export async function writeAptRepository(opts: AptRepositoryOptions): Promise<AptRepositoryResult> {
-  if (opts.signingKeys.length === 0) throw new UsageError('publishing an apt repository needs the bundle signing key (--key)');
   const component = opts.component ?? 'main';
   const components = [...new Set([...(opts.components ?? [component]), ...opts.debs.map((d) => d.component ?? component)])].sort();
   const archs = [...new Set(opts.architectures)].sort();
   const jobs = opts.jobs ?? 8;
   const allKnown = (debs: AptRepositoryDeb[]): debs is Array<AptRepositoryDeb & { sha256: string; size: number }> =>
     debs.every((d) => d.sha256 !== undefined && d.size !== undefined);
-  const read =
+  const reading =
     opts.cacheDir !== undefined && allKnown(opts.debs)
-      ? (await readDebControlsCached(opts.debs, opts.cacheDir, jobs)).map((control, i) => {
-          const deb = opts.debs[i]!;
-          return { deb, control, sha256: deb.sha256!, size: deb.size! };
-        })
-      : await pMap(
+      ? readDebControlsCached(opts.debs, opts.cacheDir, jobs).then((controls) =>
+          controls.map((control, i) => {
+            const deb = opts.debs[i]!;
+            return { deb, control, sha256: deb.sha256!, size: deb.size! };
+          }),
+        )
+      : pMap(
           opts.debs,
           async (deb) => {
             // a digest the lock already knows is not computed again; otherwise one read gives both
@@ -114,6 +118,12 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
           },
           { concurrency: jobs },
         );
+  // the signing module and the keys load while the .debs are read (started just above)
+  const signing = Promise.all([import('../../pgp/sign.js'), opts.signingKeys()]).then(([sign, keys]) => {
+    if (keys.length === 0) throw new UsageError('publishing an apt repository needs the bundle signing key (--key)');
+    return { sign, keys };
+  });
+  const [read, { sign, keys }] = await Promise.all([reading, signing]);
 
   const packages: Array<PublishedPackage & { priority?: string; component: string }> = read.map(({ deb, control, sha256, size }) => {
     const name = control.get('Package') ?? '';
@@ -156,9 +166,9 @@ export async function writeAptRepository(opts: AptRepositoryOptions): Promise<Ap
 
   const sourceFiles = await addSources(opts, components, files);
   const release = releaseText(opts, components, archs, files);
-  const signDate = signatureDate(opts.date, opts.signingKeys);
-  const inRelease = await clearsign(release, opts.signingKeys, signDate);
-  const releaseGpg = await signDetached(Buffer.from(release, 'utf8'), opts.signingKeys, signDate);
+  const signDate = sign.signatureDate(opts.date, keys);
+  const inRelease = await sign.clearsign(release, keys, signDate);
+  const releaseGpg = await sign.signDetached(Buffer.from(release, 'utf8'), keys, signDate);
 
   const all = new Map<string, Buffer>([...[...files].map(([k, v]) => [`${dist}/${k}`, v] as const)]);
   all.set(`${dist}/Release`, Buffer.from(release, 'utf8'));
