@@ -249,6 +249,8 @@ function versionTaken(label: string, name: string, version: string, existing: st
 const SMALL_ENTRY = 64 * 1024;
 /** Files written (or linked) at once: enough to keep the file system busy while the reader goes on. */
 const WRITES_IN_FLIGHT = 16;
+/** Bytes of a large entry handed to the disk and not yet written, above which the reader waits (see fileSink). */
+const WRITE_AHEAD = 8 << 20;
 /** Entries from this size on are flushed to disk as soon as they are complete (see fileSink). */
 const FLUSH_EARLY = 8 << 20;
 
@@ -277,11 +279,30 @@ async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>, w
   }
   await mkdirOnce(dirname(target), made);
   let fh: FileHandle | undefined = await open(target, 'wx', 0o644);
+  // the chunks are this entry's own (readBundle hands on fresh reads, never a reused buffer): they are
+  // written in order, one write at a time, while the reader hashes the next ones, up to WRITE_AHEAD bytes
+  // ahead of the disk; a failed write is thrown by the next write that waits, or by commit
+  let writing: Promise<void> = Promise.resolve();
+  let ahead = 0;
   return {
     async write(chunk) {
-      await fh!.write(chunk);
+      const handle = fh!;
+      ahead += chunk.length;
+      writing = writing.then(async () => {
+        await handle.write(chunk);
+        ahead -= chunk.length;
+      });
+      writing.catch(() => {}); // awaited below or by commit; not unhandled meanwhile
+      if (ahead > WRITE_AHEAD) await writing;
     },
     async commit() {
+      try {
+        await writing;
+      } catch (err) {
+        await fh!.close();
+        fh = undefined;
+        throw err;
+      }
       const done = fh!;
       fh = undefined;
       try {
@@ -305,6 +326,7 @@ async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>, w
       });
     },
     async abort() {
+      await writing.catch(() => {});
       await fh?.close();
       fh = undefined;
       await rm(target, { force: true });
