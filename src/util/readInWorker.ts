@@ -79,9 +79,10 @@ async function loadXz() {
 }
 /**
  * The data of the entry named one of \`wanted\` in a tar, walking from \`state.pos\` while every header is plain
- * (a name alone, a file or folder, its checksum right): 'more' when the walk needs more bytes, 'unusual' at
- * anything else (long names, pax records, links, a bad checksum, the end of the archive without it), where a
- * real tar reader is to judge the whole.
+ * (a name alone, a file or folder, its checksum right); 'unusual' at anything else (long names, pax records,
+ * links, a bad checksum, the end of the archive without it), where a real tar reader is to judge the whole;
+ * otherwise the number of bytes from the start of \`tar\` the walk needs to go on (\`state.pos\` is then at
+ * the first entry not walked whole, and may lie past the end when a body is still to come).
  */
 function walkPlain(tar, state, wanted) {
   while (tar.length >= state.pos + 512) {
@@ -97,30 +98,52 @@ function walkPlain(tar, state, wanted) {
     const nul = h.indexOf(0);
     const name = h.toString('utf8', 0, nul >= 0 && nul < 100 ? nul : 100);
     if (wanted.includes(name) && h[156] !== 0x35) {
-      if (tar.length < state.pos + 512 + size) return 'more';
+      if (tar.length < state.pos + 512 + size) return state.pos + 512 + size;
       return Buffer.from(tar.subarray(state.pos + 512, state.pos + 512 + size));
     }
     state.pos += 512 + Math.ceil(size / 512) * 512;
   }
-  return 'more';
+  return state.pos + 512;
 }
 /**
  * control.tar.xz decoded only as far as its ./control entry (usually the second, before md5sums and
  * maintainer scripts): \`{ entry }\`; when a header on the way is unusual, the whole archive decoded, \`{ tar }\`.
+ * The walk keeps only the bytes it has not walked past and looks again only once it has what it asked
+ * for, so a large entry before ./control costs its decoding, not a copy per piece.
  */
 async function unxzUntil(data, wanted) {
   if (!xzInstance) await (xzLoading ??= loadXz());
   const chunks = [];
-  let out = Buffer.alloc(0);
-  const state = { pos: 0 };
+  let decoded = 0;
   let walking = true;
+  // the walk's undecided bytes, how many it needs before it looks again, and body bytes it skips unseen
+  let parts = [];
+  let held = 0;
+  let need = 512;
+  let skip = 0;
   for (const value of unxz(data)) {
+    // a control archive is small: one that decodes to more is refused, not held
+    if ((decoded += value.length) > MEMBER_MAX) throw new Error('it decodes to more than ' + (MEMBER_MAX >> 20) + ' MiB');
     chunks.push(value);
     if (!walking) continue;
-    out = Buffer.concat([out, value]);
-    const found = walkPlain(out, state, wanted);
+    const skipped = Math.min(skip, value.length);
+    skip -= skipped;
+    if (skipped === value.length) continue;
+    parts.push(value.subarray(skipped));
+    held += value.length - skipped;
+    if (held < need) continue;
+    const tail = Buffer.concat(parts, held);
+    const state = { pos: 0 };
+    const found = walkPlain(tail, state, wanted);
     if (found === 'unusual') walking = false;
-    else if (found !== 'more') return { entry: found };
+    else if (found instanceof Buffer) return { entry: found };
+    else {
+      const rest = tail.subarray(Math.min(state.pos, tail.length));
+      skip = Math.max(0, state.pos - tail.length);
+      parts = rest.length > 0 ? [rest] : [];
+      held = rest.length;
+      need = found - state.pos;
+    }
   }
   return { tar: Buffer.concat(chunks) };
 }
@@ -144,9 +167,12 @@ async function findEntry(out, prefix, wanted) {
   if (name === 'control.tar') tar = data;
   else if (name.endsWith('.gz')) {
     try {
-      tar = require('node:zlib').gunzipSync(data);
-    } catch {
-      return; // the caller's decoder says what is wrong with it
+      tar = require('node:zlib').gunzipSync(data, { maxOutputLength: MEMBER_MAX });
+    } catch (err) {
+      if (err.code !== 'ERR_BUFFER_TOO_LARGE') return; // the caller's decoder says what is wrong with it
+      delete out.member;
+      out.problem = 'its ' + prefix + ' member is not valid gzip data (it decodes to more than ' + (MEMBER_MAX >> 20) + ' MiB)';
+      return;
     }
   } else return;
   const found = walkPlain(tar, { pos: 0 }, wanted);

@@ -110,6 +110,22 @@ describe('writeAptRepository', () => {
     expect((err as Error).message).toBe(`${deb}: its control.tar member is not valid xz data (the xz data ends early)`);
   });
 
+  it('refuses a control archive that decodes to more than 64 MiB, xz or gzip, instead of holding it', async () => {
+    for (const [flag, member, kind] of [['-cJf', 'control.tar.xz', 'xz'], ['-czf', 'control.tar.gz', 'gzip']] as const) {
+      const d = join(dir, `bomb-${kind}`);
+      const ctl = join(d, 'ctl');
+      mkdirSync(ctl, { recursive: true });
+      // 70 MiB of zeros first (a few KiB compressed), then ./control
+      execFileSync('truncate', ['-s', '70M', join(ctl, 'aaa')]);
+      writeFileSync(join(ctl, 'control'), controlText(`bomb-${kind}`));
+      execFileSync('tar', ['--format=ustar', '--owner=0', '--group=0', '-C', ctl, flag, join(d, member), './aaa', './control']);
+      const deb = arDeb(d, member, readFileSync(join(d, member)));
+      const err = await publish(d, deb).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IntegrityError);
+      expect((err as Error).message).toBe(`${deb}: its control.tar member is not valid ${kind} data (it decodes to more than 64 MiB)`);
+    }
+  });
+
   it('reads ./control from a header with a wrong checksum no differently than node-tar does: not at all', async () => {
     const d = join(dir, 'bad-sum');
     const ctl = join(d, 'ctl');
