@@ -7,7 +7,8 @@
 //    and SHA512 off), aptly runs with -skip-contents (Contents indexes are work the others do not do).
 //    ferry publishes in a new process (this script with --publish) each run.
 // 2. Resolving the dependency closure of 20 packages on Debian's real index (the machine's apt lists,
-//    offline): a new ferry process (this script with --resolve) timed whole with its peak memory, against
+//    offline): a new ferry process (this script with --resolve: each index parsed and packed as `ferry
+//    lock` does when it has not seen the index before) timed whole with its peak memory, against
 //    `apt-get install --simulate` on an empty status with the same lists, its package cache built once
 //    untimed (as on any host after `apt-get update`); ferry's parse and resolve times are reported too.
 // 3. `ferry lock` of one set, a new process timed whole, against apt-get on the same index (below).
@@ -37,16 +38,24 @@ if (process.argv[2] === '--resolve') {
   const roots = process.argv[4].split(',');
   const { createReadStream } = await import('node:fs');
   const { readPackagesIndex } = await import(dist('sources/apt/readPackagesIndex.js'));
-  const { buildPackageIndex } = await import(dist('sources/apt/buildPackageIndex.js'));
+  const { PackedIndex, PackedIndexWriter } = await import(dist('sources/apt/packedIndex.js'));
+  const { indexPackedSources } = await import(dist('sources/apt/buildPackageIndex.js'));
   const { resolveAptClosure } = await import(dist('sources/apt/resolveAptClosure.js'));
   const t0 = performance.now();
-  const all = [];
-  for (const f of files) for await (const p of readPackagesIndex(createReadStream(f, { highWaterMark: 1 << 20 }), { uri: 'bench', suite: f, component: 'main' }, f)) all.push(p);
+  // as `ferry lock` reads an index it has not parsed before (fetchPackagesIndex): each package packed as it is parsed
+  const sources = [];
+  for (const f of files) {
+    const origin = { uri: 'bench', suite: f, component: 'main' };
+    const writer = new PackedIndexWriter();
+    for await (const p of readPackagesIndex(createReadStream(f, { highWaterMark: 1 << 16 }), origin, f)) writer.add(p);
+    sources.push(PackedIndex.fromParts(writer.finish(), origin));
+  }
+  const packages = sources.reduce((n, s) => n + s.count, 0);
   const t1 = performance.now();
-  const index = buildPackageIndex(all, 'amd64');
+  const index = indexPackedSources(sources, 'amd64');
   const closure = resolveAptClosure(index, roots, { recommends: false, installed: new Map() });
   const t2 = performance.now();
-  process.stdout.write(JSON.stringify({ packages: all.length, closure: closure.length, parseS: (t1 - t0) / 1000, resolveS: (t2 - t1) / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+  process.stdout.write(JSON.stringify({ packages, closure: closure.length, parseS: (t1 - t0) / 1000, resolveS: (t2 - t1) / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024 }) + '\n');
   process.exit(0);
 }
 

@@ -1,11 +1,10 @@
 import { createReadStream } from 'node:fs';
 import type { FetchStats } from '../../fetch/index.js';
-import { IntegrityError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
 import { decompressStream } from './decompress.js';
 import { fetchReleaseIndex } from './fetchReleaseIndex.js';
 import type { UpstreamRelease } from './fetchUpstreamRelease.js';
-import { PackedIndexWriter, type PackedIndex } from './packedIndex.js';
+import { PackedIndex, PackedIndexWriter } from './packedIndex.js';
 import { readParsedIndex, writeParsedIndex } from './parsedIndexCache.js';
 import { readPackagesIndex } from './readPackagesIndex.js';
 import type { AptOrigin } from './types.js';
@@ -27,12 +26,12 @@ export async function fetchPackagesIndex(
     `${origin.component}/binary-${arch}/Packages`,
     opts,
     async ({ path, compression, url, sha256 }) => {
-      const raw = createReadStream(path, { highWaterMark: 1 << 20 });
-      await writeParsedIndex(opts.cacheDir, sha256, await packPackagesIndex(decompressStream(raw, compression, url), origin, url));
-      // from the file, as the next lock will: of the packed index only its number table stays in memory
-      const packed = await readParsedIndex(opts.cacheDir, sha256, origin);
-      if (!packed) throw new IntegrityError(`${url}: the packed index just written to the cache (${opts.cacheDir}/apt-parsed) does not read back whole: check the disk`);
-      return packed;
+      // read in 64 KiB pieces: each piece is garbage once parsed, and 1 MiB ones piled up ~30 MiB between collections
+      const raw = createReadStream(path, { highWaterMark: 1 << 16 });
+      const parts = await packPackagesIndex(decompressStream(raw, compression, url), origin, url);
+      await writeParsedIndex(opts.cacheDir, sha256, parts);
+      // used as it is in memory, not read back: a read-back would hold a second copy of the tables while it checks
+      return PackedIndex.fromParts(parts, origin);
     },
     // parsed before from the same bytes, which the signed Release names by this digest
     (sha256) => readParsedIndex(opts.cacheDir, sha256, origin),

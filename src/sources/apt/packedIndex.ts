@@ -29,6 +29,8 @@ export const PACKED_LAYOUT = 4;
 const HEADER_WORDS = 12; // 4 words, then the 32-byte sha256
 const NONE = 0xffffffff;
 const COUNTS = 6;
+/** the number tables of a body, in order (see PackedIndex's constructor) */
+const TABLES = 10;
 
 const F_NAME = 0;
 const F_VERSION = 1;
@@ -60,16 +62,21 @@ function hash(s: string): number {
   return h >>> 0;
 }
 
-/** A u32 array that grows as it is appended to (by half again: at most a third of it unused). */
+/**
+ * A u32 array that grows as it is appended to, in place: its buffer is resizable, so growing commits
+ * more of one reserved address range instead of copying into a new array and leaving the old one to the
+ * collector (copies that, for bookworm main, piled up ~20 MiB of dead buffers during a parse).
+ */
+/** ES2024's resizable ArrayBuffer: Node 20 has it, the project's TypeScript library (ES2022) does not name it */
+const ResizableBuffer = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer & { resize(length: number): void };
+
 class Words {
-  array = new Uint32Array(1024);
+  private readonly buffer = new ResizableBuffer(4096, { maxByteLength: 2 ** 32 });
+  /** tracks the buffer's length as it grows */
+  readonly array = new Uint32Array(this.buffer);
   length = 0;
   push(n: number): void {
-    if (this.length === this.array.length) {
-      const bigger = new Uint32Array(Math.ceil(this.array.length * 1.5));
-      bigger.set(this.array);
-      this.array = bigger;
-    }
+    if (this.length === this.array.length) this.buffer.resize(Math.min(2 ** 32, Math.ceil(this.buffer.byteLength * 1.5 / 4096) * 4096));
     this.array[this.length++] = n;
   }
   get words(): Uint32Array {
@@ -107,19 +114,38 @@ function namesMet(p: AptPackage): string[] {
 
 const TEXT_CHUNK = 1 << 20;
 
+/** FNV-1a over bytes: the writer's own table of shared strings, which never leaves the writer. */
+function hashBytes(b: Buffer, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h >>> 0;
+}
+
 /**
  * Packs packages one at a time, as a Packages index is parsed: no package object outlives its `add`, a
  * string shared by many packages (a name, a Depends line, a version) is kept once, and the strings no
  * other package shares (file name, sha256) are not remembered at all, only written. `finish` gives the
  * packed index as parts to write one after the other (its sha256 computed over them), never copied into
  * one buffer: for bookworm main the ~30 MiB index exists once, in its parts.
+ *
+ * Shared strings are found again through an open-addressing table over their bytes in the string table
+ * itself, not through a Map of JS strings: bookworm main has ~205,000 of them (11.6 M characters), which
+ * as Map keys held ~24 MiB of heap on top of their bytes for the whole parse.
  */
 export class PackedIndexWriter {
-  private readonly ids = new Map<string, number>();
-  /** string ids that name a package, a relation's target or a Provides: the hash table's keys */
-  private readonly names = new Set<number>();
+  /** pairs (string id + 1, hash of its bytes); 0 marks an empty slot */
+  private internSlots = new Uint32Array(2 << 16);
+  private interned = 0;
+  /** by string id: whether it names a package, a relation's target or a Provides (the hash table's keys) */
+  private isName = new Uint8Array(1 << 16);
+  private readonly nameIds = new Words();
+  private readonly nameHashes = new Words();
   private readonly stringEnd = new Words();
+  /** by string id: the text chunk holding its bytes (a string never straddles two chunks) */
+  private readonly stringChunk = new Words();
   private readonly text: Buffer[] = [Buffer.allocUnsafeSlow(TEXT_CHUNK)];
+  /** the global byte offset at which each text chunk starts */
+  private readonly chunkBase: number[] = [0];
   private textUsed = 0;
   private textBytes = 0;
   private readonly records = new Words();
@@ -131,36 +157,83 @@ export class PackedIndexWriter {
   private readonly providingRecords = new Words();
   private count = 0;
 
-  /** a new string's id (its UTF-8 bytes appended to the table) */
-  private append(s: string): number {
-    const bytes = Buffer.byteLength(s, 'utf8');
-    let chunk = this.text[this.text.length - 1]!;
-    if (this.textUsed + bytes > chunk.length) {
-      chunk = Buffer.allocUnsafeSlow(Math.max(TEXT_CHUNK, bytes));
+  /** Write `s` after the last string (not yet taken into the table): where its bytes are, and how many. */
+  private stage(s: string): number {
+    const room = s.length * 3; // UTF-8 takes at most 3 bytes per UTF-16 code unit
+    if (this.textUsed + room > this.text[this.text.length - 1]!.length) {
       this.text[this.text.length - 1] = this.text[this.text.length - 1]!.subarray(0, this.textUsed);
-      this.text.push(chunk);
+      this.text.push(Buffer.allocUnsafeSlow(Math.max(TEXT_CHUNK, room)));
+      this.chunkBase.push(this.textBytes);
       this.textUsed = 0;
     }
-    this.textUsed += chunk.write(s, this.textUsed, 'utf8');
+    return this.text[this.text.length - 1]!.write(s, this.textUsed, 'utf8');
+  }
+
+  /** Take the staged bytes into the table as a new string; its id. */
+  private commit(bytes: number): number {
+    this.textUsed += bytes;
     this.textBytes += bytes;
     this.stringEnd.push(this.textBytes);
+    this.stringChunk.push(this.text.length - 1);
     return this.stringEnd.length - 1;
+  }
+
+  /** a new string's id (its UTF-8 bytes appended to the table) */
+  private append(s: string): number {
+    return this.commit(this.stage(s));
   }
 
   /** the id of a string many packages may share (kept once) */
   private shared(s: string | undefined): number {
     if (s === undefined) return NONE;
-    let n = this.ids.get(s);
-    if (n === undefined) {
-      n = this.append(s);
-      this.ids.set(s, n);
+    const bytes = this.stage(s);
+    const chunk = this.text[this.text.length - 1]!;
+    const at = this.textUsed;
+    const h = hashBytes(chunk, at, at + bytes);
+    const slots = this.internSlots;
+    const mask = (slots.length >> 1) - 1;
+    let slot = h & mask;
+    for (; slots[slot * 2] !== 0; slot = (slot + 1) & mask) {
+      if (slots[slot * 2 + 1] !== h) continue;
+      const id = slots[slot * 2]! - 1;
+      const c = this.stringChunk.array[id]!;
+      const end = this.stringEnd.array[id]! - this.chunkBase[c]!;
+      const start = (id === 0 ? 0 : this.stringEnd.array[id - 1]!) - this.chunkBase[c]!;
+      if (end - start === bytes && this.text[c]!.compare(chunk, at, at + bytes, start, end) === 0) return id;
     }
-    return n;
+    const id = this.commit(bytes);
+    slots[slot * 2] = id + 1;
+    slots[slot * 2 + 1] = h;
+    if (++this.interned * 2 > mask + 1) this.growInternTable();
+    return id;
+  }
+
+  private growInternTable(): void {
+    const old = this.internSlots;
+    const slots = new Uint32Array(old.length * 2);
+    const mask = (slots.length >> 1) - 1;
+    for (let k = 0; k < old.length; k += 2) {
+      if (old[k] === 0) continue;
+      let slot = old[k + 1]! & mask;
+      while (slots[slot * 2] !== 0) slot = (slot + 1) & mask;
+      slots[slot * 2] = old[k]!;
+      slots[slot * 2 + 1] = old[k + 1]!;
+    }
+    this.internSlots = slots;
   }
 
   private name(s: string): number {
     const n = this.shared(s);
-    this.names.add(n);
+    if (n >= this.isName.length) {
+      const bigger = new Uint8Array(Math.max(n + 1, this.isName.length * 2));
+      bigger.set(this.isName);
+      this.isName = bigger;
+    }
+    if (this.isName[n] === 0) {
+      this.isName[n] = 1;
+      this.nameIds.push(n);
+      this.nameHashes.push(hash(s));
+    }
     return n;
   }
 
@@ -204,14 +277,14 @@ export class PackedIndexWriter {
     const [namedStart, namedList] = groupBy(strings, nameOf, new Uint32Array(this.count).map((_, i) => i));
     const [providingStart, providingList] = groupBy(strings, this.providingIds.words, this.providingRecords.words);
     let size = 1;
-    while (size < this.names.size * 2) size *= 2;
+    while (size < this.nameIds.length * 2) size *= 2;
     const slots = new Uint32Array(size).fill(NONE);
-    for (const [s, n] of this.ids) {
-      if (!this.names.has(n)) continue;
-      let at = hash(s) & (size - 1);
+    const nameHashes = this.nameHashes.words;
+    this.nameIds.words.forEach((n, k) => {
+      let at = nameHashes[k]! & (size - 1);
       while (slots[at] !== NONE) at = (at + 1) & (size - 1);
       slots[at] = n;
-    }
+    });
     const meetStart = new Uint32Array(this.count + 1);
     meetStart.set(this.meetEnd.words, 1);
     const stringStart = new Uint32Array(strings + 1);
@@ -287,22 +360,51 @@ export class PackedIndex {
   private readonly decoded = new Map<number, string>();
   private readonly packages = new Map<number, AptPackage>();
 
-  private constructor(words: Uint32Array, text: (start: number, end: number) => string, private readonly origin: AptOrigin) {
-    const [count, strings, nMeets, nProviding, , nSlots] = words as unknown as number[] as [number, number, number, number, number, number];
-    this.count = count;
-    this.strings = strings;
-    let at = COUNTS;
-    const take = (n: number) => words.subarray(at, (at += n));
-    this.records = take(count * FIELDS);
-    this.meetStart = take(count + 1);
-    this.meets = take(nMeets);
-    this.namedStart = take(strings + 1);
-    this.named = take(count);
-    this.providingStart = take(strings + 1);
-    this.providing = take(nProviding);
-    this.slots = take(nSlots);
-    this.stringStart = take(strings + 1);
+  /** `tables`: counts, records, meetStart, meets, namedStart, named, providingStart, providing, slots, stringStart */
+  private constructor(tables: readonly Uint32Array[], text: (start: number, end: number) => string, private readonly origin: AptOrigin) {
+    const [counts, records, meetStart, meets, namedStart, named, providingStart, providing, slots, stringStart] = tables as [Uint32Array, ...Uint32Array[]];
+    this.count = counts[0]!;
+    this.strings = counts[1]!;
+    [this.records, this.meetStart, this.meets, this.namedStart, this.named, this.providingStart, this.providing, this.slots, this.stringStart] = [
+      records!, meetStart!, meets!, namedStart!, named!, providingStart!, providing!, slots!, stringStart!,
+    ];
     this.text = text;
+  }
+
+  /** The tables of a body's number part (its first `tableWords` words), as views. */
+  private static tables(words: Uint32Array): Uint32Array[] {
+    const [count, strings, nMeets, nProviding, , nSlots] = words as unknown as number[] as [number, number, number, number, number, number];
+    let at = 0;
+    const take = (n: number) => words.subarray(at, (at += n));
+    return [take(COUNTS), take(count * FIELDS), take(count + 1), take(nMeets), take(strings + 1), take(count), take(strings + 1), take(nProviding), take(nSlots), take(strings + 1)];
+  }
+
+  /**
+   * The index a PackedIndexWriter just finished, from its parts as they are in memory (the parts it wrote
+   * to the cache): nothing is read back, copied or hashed again.
+   */
+  static fromParts(parts: readonly Uint8Array[], origin: AptOrigin): PackedIndex {
+    const tables = parts.slice(1, 1 + TABLES).map((t) => new Uint32Array(t.buffer, t.byteOffset, t.byteLength / 4));
+    // the writer never lets a string straddle two text chunks
+    const chunks = parts.slice(1 + TABLES).map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+    const bases: number[] = [];
+    let base = 0;
+    for (const c of chunks) {
+      bases.push(base);
+      base += c.length;
+    }
+    const text = (start: number, end: number): string => {
+      if (start === end) return '';
+      let lo = 0;
+      let hi = chunks.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (bases[mid]! <= start) lo = mid;
+        else hi = mid - 1;
+      }
+      return chunks[lo]!.toString('utf8', start - bases[lo]!, end - bases[lo]!);
+    };
+    return new PackedIndex(tables, text, origin);
   }
 
   /**
@@ -318,7 +420,7 @@ export class PackedIndex {
     const words = tableWords(new Uint32Array(body.buffer, body.byteOffset, Math.min(COUNTS, body.length >> 2)), body.length);
     if (words === undefined) return undefined;
     const strings = body.subarray(words * 4);
-    return new PackedIndex(new Uint32Array(body.buffer, body.byteOffset, words), (start, end) => strings.toString('utf8', start, end), origin);
+    return new PackedIndex(PackedIndex.tables(new Uint32Array(body.buffer, body.byteOffset, words)), (start, end) => strings.toString('utf8', start, end), origin);
   }
 
   /**
@@ -370,7 +472,7 @@ export class PackedIndex {
       if (!readFully(fd, part, stringsAt + start)) throw new Error(`the packed index file shrank while in use (string table bytes ${start}-${end})`);
       return part.toString('utf8');
     };
-    return new PackedIndex(table, text, origin);
+    return new PackedIndex(PackedIndex.tables(table), text, origin);
   }
 
   /** A string of the table, decoded once. */
