@@ -7,11 +7,12 @@
 //
 // What each side does, so the ratio is read right: both download every blob and check its digest as it
 // arrives. ferry writes each blob twice (into its download cache, then into the bundle's one tar file),
-// syncs the cache entries to disk (one pass at the end), builds a manifest and an SBOM and signs them;
-// skopeo writes each blob once into the layout and syncs nothing. The first row is the issue's goal
-// (registry -> bundle vs registry -> layout). The second row gives skopeo the step it would need to carry
-// the same thing in one file: the same skopeo run plus `tar -cf` of its layout (timed right after it,
-// same run); it still signs nothing.
+// fdatasyncs the cache entries (each of 8 MiB or more as it arrives), builds a manifest and an SBOM and
+// signs them; skopeo writes each blob once into the layout and syncs it too (a `sync --data` of its
+// layout right after it took ~0.01 s for 1 GiB, 2026-12-03: nothing was left to write back), so both
+// sides have the same durability. The first row is the issue's goal (registry -> bundle vs registry ->
+// layout). The second row gives skopeo the step it would need to carry the same thing in one file: the
+// same skopeo run plus `tar -cf` of its layout (timed right after it, same run); it still signs nothing.
 // Usage: node scripts/bench/images.mjs [MiB]   (default 1024: the issue's 1 GiB; use less on a shared
 // machine, e.g. 256; needs `npm run build` first, docker-registry and skopeo installed)
 import { spawn } from 'node:child_process';
