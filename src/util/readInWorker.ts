@@ -32,7 +32,7 @@ let xzLoading;
  * One xz stream decoded with xz-decompress's WebAssembly build of xz-embedded, called directly: its web
  * stream wrapper cost more per small member (streams created, made transferable, a promise per piece) than
  * the decoding itself. Its context is, in 32-bit words: buffer size, input pointer, input position, input
- * size, output pointer, output position (the layout its own wrapper reads; the lock file pins the version,
+ * size, output pointer, output position (the layout its own wrapper reads; package.json pins the exact version,
  * and the tests publish real xz-compressed .debs through here). Input goes in 1 KiB at a time and each
  * piece's output comes back before the next (a generator), so a caller that has what it wants stops early.
  */
