@@ -43,8 +43,10 @@ if (process.argv[2] === '--serve') {
   const { collectPython } = await import(join(root, 'dist/sources/python/collectPython.js'));
   const { silentLogger } = await import(join(root, 'dist/ui/log.js'));
   const loaded = await loadSpec(specFile);
-  const ctx = { spec: loaded.spec, baseDir: loaded.baseDir, epoch: loaded.epoch, cacheDir, workDir, signingKeys: [], jobs: 8, log: silentLogger, previous: new Map() };
+  const { createSyncBatch } = await import(join(root, 'dist/util/createSyncBatch.js'));
+  const ctx = { syncBatch: createSyncBatch(), spec: loaded.spec, baseDir: loaded.baseDir, epoch: loaded.epoch, cacheDir, workDir, signingKeys: [], jobs: 8, log: silentLogger, previous: new Map() };
   const result = await collectPython(await lockPython(ctx), ctx);
+  await ctx.syncBatch.flush();
   if (result.entries.filter((e) => e.kind === 'python').length !== Number(count)) throw new Error('ferry did not collect every wheel');
 } else {
   await main();

@@ -60,9 +60,11 @@ export function bundleFileName(name: string, version: string): string {
 
 /** Resolve every artifact kind of a spec into SPEC.lock.json. */
 export async function lockSpec(opts: { specFile: string; cacheDir: string; jobs?: number; log?: Logger; env?: NodeJS.ProcessEnv }): Promise<{ lockPath: string; lock: LockFile }> {
-  const ctx = await context({ ...opts, signingKeys: async () => [] });
+  // what resolving downloads (wheels read for their METADATA...) is synced in one pass before the lock is written
+  const ctx: BuildContext = { ...(await context({ ...opts, signingKeys: async () => [] })), syncBatch: createSyncBatch() };
   try {
     const lock = await resolveLock(ctx);
+    await ctx.syncBatch!.flush();
     const lockPath = lockPathFor(resolve(opts.specFile));
     await writeLockFile(lockPath, lock);
     return { lockPath, lock };

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { isMissing } from '../util/isMissing.js';
 import { isProcessAlive } from '../util/isProcessAlive.js';
 
 /** A partial download's folder, owned by this process until it is set aside or removed. */
@@ -10,6 +11,13 @@ export interface ClaimedPartial {
   data: string;
   /** JSON: the URL and validators (ETag, Last-Modified) the bytes came from */
   meta: string;
+  /**
+   * true while the folder does not exist: nothing was at rest to claim, and `ensure` has not made it yet
+   * (a download received into memory never writes to disk, so it costs no folder at all)
+   */
+  readonly fresh: boolean;
+  /** make the folder before the first write (a no-op for a claimed folder, or once made) */
+  ensure(): Promise<void>;
   /** leave the bytes for the next attempt, as CACHE/partial/KEY */
   setAside(): Promise<void>;
   remove(): Promise<void>;
@@ -22,17 +30,16 @@ export interface ClaimedPartial {
  *
  * A partial at rest is the folder CACHE/partial/KEY; a process claims it by renaming it to a name of
  * its own (KEY~HOST~PID~RANDOM), which only one process can win; without one, it starts an empty
- * folder. Renaming moves the bytes and their metadata together. A process that was killed leaves its
+ * folder under that name, made when the first byte is to be written. Renaming moves the bytes and their metadata together. A process that was killed leaves its
  * folder under its own name: a later process on the same host adopts it once that PID is gone.
  */
 export async function claimPartial(cacheDir: string, key: string): Promise<ClaimedPartial> {
   const root = join(cacheDir, 'partial');
   const host = hostname();
   const mine = join(root, `${key}~${host}~${process.pid}~${randomBytes(4).toString('hex')}`);
-  await mkdir(root, { recursive: true });
-
   const candidates = [key];
-  for (const name of await readdir(root)) {
+  // no folder yet (a new cache): nothing at rest; `ensure` makes it when a byte is to be written
+  for (const name of await readdir(root).catch(noEntries)) {
     const [k, h, pid] = name.split('~');
     if (k === key && h === host && pid !== undefined && Number(pid) !== process.pid && !isProcessAlive(Number(pid))) {
       candidates.push(name);
@@ -46,16 +53,28 @@ export async function claimPartial(cacheDir: string, key: string): Promise<Claim
     );
     if (claimed) break;
   }
-  if (!claimed) await mkdir(mine);
+  let made: Promise<void> | undefined = claimed ? Promise.resolve() : undefined;
 
-  const remove = () => rm(mine, { recursive: true, force: true });
+  const remove = async () => {
+    if (made) await rm(mine, { recursive: true, force: true });
+  };
   return {
     data: join(mine, 'data'),
     meta: join(mine, 'meta.json'),
+    get fresh() {
+      return made === undefined;
+    },
+    ensure: () => (made ??= mkdir(mine, { recursive: true }).then(() => undefined)),
     remove,
     async setAside() {
+      if (!made) return;
       // if another attempt set its own bytes aside meanwhile, keep those and drop these
       await rename(mine, join(root, key)).catch(remove);
     },
   };
+}
+
+function noEntries(err: unknown): string[] {
+  if (isMissing(err)) return [];
+  throw err;
 }

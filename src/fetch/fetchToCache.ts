@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, writevSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
@@ -122,8 +122,11 @@ async function fetchOnce(req: FetchRequest, opts: FetchOptions): Promise<FetchRe
   if (local === undefined && req.sha256 !== undefined && req.size !== undefined && req.size <= SMALL_MAX_BYTES) {
     return downloadSmall({ ...req, sha256: req.sha256, size: req.size }, opts);
   }
-  for (const dir of ['sha256', 'partial', 'tmp']) await mkdir(join(opts.cacheDir, dir), { recursive: true });
-  if (local !== undefined) return copyLocal(local, req, opts);
+  if (local !== undefined) {
+    for (const dir of ['sha256', 'tmp']) await mkdir(join(opts.cacheDir, dir), { recursive: true });
+    return copyLocal(local, req, opts);
+  }
+  // the cache's folders are made when first needed (claimPartial, writeOnce, verifyAndStore), not looked up per file
   return downloadHttp(req, opts);
 }
 
@@ -152,42 +155,52 @@ async function downloadSmall(req: FetchRequest & { sha256: string; size: number 
         if (statusCode !== 200) refused = httpStatusError(req.url, statusCode);
         else if (bodyLength !== undefined && bodyLength !== req.size) refused = sizeMismatch(req, bodyLength, 'the server announces');
         if (refused) return skipBody();
-        return new Writable({
-          write(chunk: Buffer, _encoding, cb) {
-            try {
-              take(chunk);
-              chunks.push(chunk);
-              cb();
-            } catch (err) {
-              cb(err as Error);
-            }
-          },
-        });
+        return intoMemory(take, chunks);
       })
       .catch((err: unknown) => {
         if (refused === undefined) throw err;
       });
     if (refused) throw refused;
-    const found = hash.digest('hex');
-    if (received !== req.size) throw sizeMismatch(req, received, 'received');
-    if (found !== req.sha256) throw digestMismatch(req, found, received);
-    const path = cachedFile(opts.cacheDir, found);
-    writeOnce(opts.cacheDir, path, Buffer.concat(chunks, received), !opts.syncBatch);
-    opts.syncBatch?.add(path);
-    return { path, sha256: found, size: received, fromCache: false, fetchedBytes: received };
+    return keepReceived(req, opts, hash, chunks, received);
   } catch (err) {
     throw toFetchError(req.url, err);
   }
 }
 
+/** Where the body of a small download goes: each chunk checked by `take`, then kept in `chunks`. */
+function intoMemory(take: (chunk: Buffer) => void, chunks: Buffer[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, cb) {
+      try {
+        take(chunk);
+        chunks.push(chunk);
+        cb();
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
+  });
+}
+
+/** Check a body received into memory against the request, then write it into the cache once. */
+function keepReceived(req: FetchRequest, opts: FetchOptions, hash: Hash, chunks: Buffer[], received: number): FetchResult {
+  const found = hash.digest('hex');
+  if (req.size !== undefined && received !== req.size) throw sizeMismatch(req, received, 'received');
+  if (req.sha256 !== undefined && found !== req.sha256) throw digestMismatch(req, found, received);
+  const path = cachedFile(opts.cacheDir, found);
+  writeOnce(opts.cacheDir, path, chunks, !opts.syncBatch);
+  opts.syncBatch?.add(path);
+  return { path, sha256: found, size: received, fromCache: false, fetchedBytes: received };
+}
+
 /**
- * Write `data` to a new read-only temporary file of the cache and rename it to `path`; nothing is left
+ * Write `chunks` to a new read-only temporary file of the cache and rename it to `path`; nothing is left
  * behind on failure. Synchronous, as pnpm writes its store's small files: four system calls on the
  * page cache take less than handing each to the thread pool and back (measured on this machine: 1,000
  * files of 640 bytes, 0.3 against 0.5-0.65 ms of CPU each), and the event loop waits for no disk unless
  * the caller has no sync batch (then the file is fsynced here, before it gets its name).
  */
-function writeOnce(cacheDir: string, path: string, data: Buffer, sync: boolean): void {
+function writeOnce(cacheDir: string, path: string, chunks: Buffer[], sync: boolean): void {
   const tmp = tempFile(cacheDir);
   // the folders exist but in a new cache: made on the first miss rather than looked up for every file
   const retryMissing = <T>(step: () => T): T => {
@@ -202,7 +215,13 @@ function writeOnce(cacheDir: string, path: string, data: Buffer, sync: boolean):
   const fd = retryMissing(() => openSync(tmp, 'wx', 0o444));
   try {
     try {
-      for (let at = 0; at < data.length; ) at += writeSync(fd, data, at);
+      // the chunks as they arrived, in one call (no copy into one buffer); a short write goes on with the rest
+      const total = chunks.reduce((n, c) => n + c.length, 0);
+      const written = writevSync(fd, chunks);
+      if (written < total) {
+        const rest = Buffer.concat(chunks).subarray(written);
+        for (let at = 0; at < rest.length; ) at += writeSync(fd, rest, at);
+      }
       if (sync) fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -275,10 +294,12 @@ async function attempt(
   part: ClaimedPartial,
   allowResume: boolean,
 ): Promise<FetchResult | typeof RESTART> {
-  const meta = await readMeta(part.meta);
-  let offset = allowResume ? await resumableLength(part.data, meta, req) : 0;
+  // a fresh claim has nothing on disk to read, resume or discard
+  const empty = part.fresh;
+  const meta = empty ? undefined : await readMeta(part.meta);
+  let offset = allowResume && !empty ? await resumableLength(part.data, meta, req) : 0;
   const discard = () => Promise.all([rm(part.data, { force: true }), rm(part.meta, { force: true })]);
-  if (offset === 0) await discard();
+  if (offset === 0 && !empty) await discard();
 
   // Hash the kept bytes before asking, so a slow disk cannot make the response time out meanwhile.
   let hash = await hashPrefix(part.data, offset);
@@ -294,6 +315,8 @@ async function attempt(
   }
   const url = new URL(req.url);
   let received = 0;
+  /** the body, when it is small enough to be received into memory (see below) */
+  let inMemory: Buffer[] | undefined;
   /** what the status line and headers decided instead of taking the body: start over, or a refusal */
   let instead: typeof RESTART | { error: Error } | undefined;
   const skip = (what: typeof RESTART | { error: Error }) => {
@@ -333,11 +356,20 @@ async function attempt(
             }
           : undefined;
       const total = req.size ?? (bodyLength !== undefined ? offset + bodyLength : undefined);
+      const take = meter(req, opts, hash, offset, total, (n) => (received += n));
+      // A whole body of known digest that the server announces as small (its size was not known before
+      // asking, as for a wheel listed on a PEP 503 page) is received into memory like downloadSmall's:
+      // no partial folder, metadata or second rename; interrupted, it keeps nothing, which costs little.
+      if (offset === 0 && !startOver && req.sha256 !== undefined && total !== undefined && total <= SMALL_MAX_BYTES) {
+        inMemory = [];
+        return intoMemory(take, inMemory);
+      }
       return createDownloadFile(part.data, {
         flags: offset > 0 ? 'a' : 'w',
-        take: meter(req, opts, hash, offset, total, (n) => (received += n)),
+        take,
         sync: !opts.syncBatch,
         before: async () => {
+          await part.ensure();
           if (startOver) await discard();
           if (fresh) await writeFile(part.meta, JSON.stringify(fresh) + '\n');
         },
@@ -349,6 +381,7 @@ async function attempt(
     });
   if (instead === RESTART) return RESTART;
   if (instead) throw instead.error;
+  if (inMemory) return keepReceived(req, opts, hash, inMemory, received);
   return verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume);
 }
 
@@ -386,7 +419,11 @@ async function verifyAndStore(
   }
   const path = cachedFile(opts.cacheDir, found);
   await chmod(file, 0o444);
-  await rename(file, path);
+  await rename(file, path).catch(async (err: unknown) => {
+    if (!isMissing(err)) throw err;
+    await mkdir(dirname(path), { recursive: true });
+    await rename(file, path);
+  });
   opts.syncBatch?.add(path, size);
   return { path, sha256: found, size, fromCache: false, fetchedBytes };
 }

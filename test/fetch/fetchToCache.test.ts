@@ -162,6 +162,34 @@ describe('fetchToCache', () => {
     expect(w.server.requestsFor('/rested.deb').map((r) => r.range)).toEqual([undefined]);
   });
 
+  it('receives a file of known digest whose size only the server announces (at most 256 KiB) into memory: no partial, an interrupted attempt keeps nothing', async () => {
+    const data = bytes(200_000, 32);
+    const digest = w.server.put('/wheel.whl', data);
+    const req = { url: w.server.url('/wheel.whl'), sha256: digest };
+    const arrived = bytesArrived(50_000);
+    w.server.fault('/wheel.whl', { dropAfter: 50_000, dropWhen: arrived.promise });
+    const err = await fetchToCache(req, { cacheDir: w.cacheDir, dispatcher: w.once, onBytes: arrived.count }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FetchError);
+    expect((err as FetchError).transient).toBe(true);
+    expect((err as FetchError).message).not.toContain('kept');
+    expect(await listCache(w.cacheDir)).toEqual([]);
+
+    const got = await fetchToCache(req, { cacheDir: w.cacheDir, dispatcher: w.once });
+    expect(got).toMatchObject({ sha256: digest, size: data.length, fromCache: false, fetchedBytes: data.length });
+    expect(sha(await readFile(got.path))).toBe(digest);
+    expect((await stat(got.path)).mode & 0o222).toBe(0);
+    expect(w.server.requestsFor('/wheel.whl').map((r) => r.range)).toEqual([undefined, undefined]);
+    expect(await listCache(w.cacheDir)).toEqual([`sha256/${digest}`]);
+  });
+
+  it('refuses a small body of unknown size whose digest does not match, and caches nothing', async () => {
+    const data = bytes(20_000, 33);
+    w.server.put('/other.whl', data);
+    const req = { url: w.server.url('/other.whl'), sha256: 'ab'.repeat(32) };
+    await expect(fetchToCache(req, { cacheDir: w.cacheDir, dispatcher: w.once })).rejects.toThrow(IntegrityError);
+    expect(await listCache(w.cacheDir)).toEqual([]);
+  });
+
   it("resumes within one call through undici's retry handler when the connection drops mid-body", async () => {
     const data = bytes(300_000, 4);
     const digest = w.server.put('/mid.deb', data);
@@ -176,7 +204,8 @@ describe('fetchToCache', () => {
   });
 
   it('starts over when the server ignores Range', async () => {
-    const data = bytes(100_000, 5);
+    // above 256 KiB, so the body goes to a partial file that the next attempt can resume
+    const data = bytes(300_000, 5);
     const digest = w.server.put('/norange.deb', data);
     const req = { url: w.server.url('/norange.deb'), sha256: digest };
     const arrived = bytesArrived(40_000);
@@ -221,7 +250,7 @@ describe('fetchToCache', () => {
   });
 
   it('keeps the partial when the caller cancels, and the next call resumes it', async () => {
-    const data = bytes(120_000, 15);
+    const data = bytes(320_000, 15);
     const digest = w.server.put('/slow.deb', data);
     const abort = new AbortController();
     const arrived = bytesArrived(50_000);
@@ -238,7 +267,7 @@ describe('fetchToCache', () => {
     expect((err as Error).message).toMatch(/was cancelled\. 50000 bytes are kept/);
 
     const got = await fetchToCache(req, { cacheDir: w.cacheDir, dispatcher: w.retrying });
-    expect(got.fetchedBytes).toBe(70_000);
+    expect(got.fetchedBytes).toBe(270_000);
     expect(sha(await readFile(got.path))).toBe(digest);
   });
 

@@ -37,7 +37,7 @@ export interface DistFacts {
  * must be one of every pin's hashes.
  */
 export async function describeDistFile(c: Chosen, target: PythonTarget, ctx: BuildContext): Promise<DistFacts> {
-  const fetchOpts = { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats };
+  const fetchOpts = { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, syncBatch: ctx.syncBatch };
   let sha256 = c.file.sha256;
   let size = c.file.size;
   let requiresPython = c.file.requiresPython;

@@ -257,7 +257,7 @@ async function readCandidates(index: string, project: string, neededBy: string, 
 
 /** A wheel's Requires-Dist (PEP 658 metadata when offered, else from the wheel, downloaded into the cache and checked against the index's sha256). */
 async function describeWheel(c: Candidate, ctx: BuildContext): Promise<string[]> {
-  const md = await readDistMetadata(c.file, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats });
+  const md = await readDistMetadata(c.file, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, syncBatch: ctx.syncBatch });
   const meta = parseCoreMetadata(md.text);
   if (meta.name && normalizeProjectName(meta.name) !== c.project) {
     throw new IntegrityError(`${c.file.url}: its METADATA names project ${JSON.stringify(meta.name.slice(0, 100))}, not ${c.project}; the index is inconsistent`);
@@ -271,6 +271,6 @@ async function pinBytes(file: IndexFile, ctx: BuildContext): Promise<{ sha256: s
     const size = file.size ?? (await contentLength(file.url));
     if (size !== undefined) return { sha256: file.sha256, size };
   }
-  const got = await fetchToCache({ url: file.url, sha256: file.sha256, label: file.filename }, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats });
+  const got = await fetchToCache({ url: file.url, sha256: file.sha256, label: file.filename }, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, syncBatch: ctx.syncBatch });
   return { sha256: got.sha256, size: got.size };
 }

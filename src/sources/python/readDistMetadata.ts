@@ -3,6 +3,7 @@ import type { FetchStats } from '../../fetch/createFetchStats.js';
 import { fetchBytes } from '../../fetch/fetchBytes.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import type { Logger } from '../../ui/log.js';
+import type { SyncBatch } from '../../util/createSyncBatch.js';
 import { sha256Hex } from '../../util/sha256.js';
 import type { IndexFile } from './indexFile.js';
 import { readWheelMetadata } from './readWheelMetadata.js';
@@ -22,7 +23,7 @@ export interface DistMetadata {
  * the whole wheel; its sha256 checked when the index gives one), else METADATA read out of the wheel,
  * which is then downloaded into the cache, where the build finds it again.
  */
-export async function readDistMetadata(file: IndexFile, opts: { cacheDir: string; log: Logger; stats?: FetchStats }): Promise<DistMetadata> {
+export async function readDistMetadata(file: IndexFile, opts: { cacheDir: string; log: Logger; stats?: FetchStats; syncBatch?: SyncBatch }): Promise<DistMetadata> {
   if (file.metadata) {
     const url = `${file.url}.metadata`;
     let body: Buffer | undefined;
@@ -40,6 +41,6 @@ export async function readDistMetadata(file: IndexFile, opts: { cacheDir: string
       return { text: body.toString('utf8'), source: 'pep658' };
     }
   }
-  const wheel = await fetchToCache({ url: file.url, sha256: file.sha256, size: file.size, label: file.filename }, { cacheDir: opts.cacheDir, log: opts.log, stats: opts.stats });
-  return { text: await readWheelMetadata(wheel.path, file.filename), source: 'wheel', wheel };
+  const wheel = await fetchToCache({ url: file.url, sha256: file.sha256, size: file.size, label: file.filename }, { cacheDir: opts.cacheDir, log: opts.log, stats: opts.stats, syncBatch: opts.syncBatch });
+  return { text: await readWheelMetadata(wheel.path, file.filename, wheel.size), source: 'wheel', wheel };
 }

@@ -1,17 +1,26 @@
+import { readFile } from 'node:fs/promises';
 import yauzl from 'yauzl';
 import { IntegrityError } from '../../errors.js';
 
 /** METADATA is a few kilobytes; a bigger one is a broken or hostile wheel, not something to buffer. */
 const MAX_METADATA_BYTES = 16 * 1024 * 1024;
 
+/** Wheels up to this size are read whole with one call; yauzl's reads of a file cost more than that. */
+const READ_WHOLE_MAX_BYTES = 4 * 1024 * 1024;
+
 /**
  * The METADATA file of a wheel on disk: `NAME-VERSION.dist-info/METADATA` at the top of the zip.
- * Reads the central directory and that one entry only, never the rest of the archive.
+ * A wheel of at most 4 MiB (`size`, when the caller knows it) is read into memory at once (it was
+ * usually just written, so it comes from the page cache); of a larger one, only the central directory
+ * and that one entry are read.
  */
-export async function readWheelMetadata(wheelPath: string, label: string): Promise<string> {
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.open(wheelPath, { lazyEntries: true, autoClose: false }, (err, z) => (err ? reject(err) : resolve(z!))),
-  ).catch((err: Error) => {
+export async function readWheelMetadata(wheelPath: string, label: string, size?: number): Promise<string> {
+  const whole = size !== undefined && size <= READ_WHOLE_MAX_BYTES ? await readFile(wheelPath) : undefined;
+  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
+    const done = (err: Error | null, z?: yauzl.ZipFile) => (err ? reject(err) : resolve(z!));
+    if (whole) yauzl.fromBuffer(whole, { lazyEntries: true }, done);
+    else yauzl.open(wheelPath, { lazyEntries: true, autoClose: false }, done);
+  }).catch((err: Error) => {
     throw new IntegrityError(`${label}: not a readable wheel (zip): ${err.message}`);
   });
   try {
