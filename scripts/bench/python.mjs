@@ -42,8 +42,9 @@ if (process.argv[2] === '--serve') {
   const { lockPython } = await import(join(root, 'dist/sources/python/lockPython.js'));
   const { collectPython } = await import(join(root, 'dist/sources/python/collectPython.js'));
   const { silentLogger } = await import(join(root, 'dist/ui/log.js'));
-  const loaded = await loadSpec(specFile);
   const { createSyncBatch } = await import(join(root, 'dist/util/createSyncBatch.js'));
+  const loaded = await loadSpec(specFile);
+  // the downloads synced in one pass at the end, as `ferry lock` and `ferry build` sync theirs
   const ctx = { syncBatch: createSyncBatch(), spec: loaded.spec, baseDir: loaded.baseDir, epoch: loaded.epoch, cacheDir, workDir, signingKeys: [], jobs: 8, log: silentLogger, previous: new Map() };
   const result = await collectPython(await lockPython(ctx), ctx);
   await ctx.syncBatch.flush();
