@@ -23,6 +23,8 @@ export interface BundleSource {
   read(opts: Omit<ReadBundleOptions, 'label'>): Promise<ReadBundleResult>;
   /** read what is left and check the remaining checksums (split: last volume, whole bundle, index digest) */
   finalCheck(digest: string): Promise<void>;
+  /** give the source up unread (a refusal before or instead of `read`): its stream, if one was opened, is destroyed */
+  close(): void;
 }
 
 /**
@@ -60,19 +62,18 @@ export async function openBundleSource(path: string): Promise<BundleSource> {
 }
 
 /**
- * A bundle file. A read that only hashes (verify: no entry is written anywhere) borrows its chunks from
- * a few buffers read into again and again (lendFileChunks); a read whose entries are written keeps each
- * chunk it hands on, so it gets the file as a stream of new buffers.
+ * A bundle file. `read` borrows its chunks from a few buffers read into again and again
+ * (lendFileChunks), for verify and import alike: an entry sink copies what it keeps (see ReadBundleOptions'
+ * openEntry). `stream` (for reading the head alone) is opened only when asked for.
  */
 function fileSource(path: string): BundleSource {
   let stream: Readable | undefined;
-  const source: BundleSource = {
+  return {
     label: path,
     get stream() {
       return (stream ??= createReadStream(path, { highWaterMark: READ_SIZE }));
     },
     async read(opts) {
-      if (opts.openEntry) return readBundle(source.stream, { ...opts, label: path });
       const chunks = lendFileChunks(path);
       try {
         return await readBundle(chunks, { ...opts, label: path });
@@ -81,8 +82,8 @@ function fileSource(path: string): BundleSource {
       }
     },
     async finalCheck() {},
+    close: () => void stream?.destroy(),
   };
-  return source;
 }
 
 function plainSource(stream: Readable, label: string): BundleSource {
@@ -91,6 +92,7 @@ function plainSource(stream: Readable, label: string): BundleSource {
     stream,
     read: (opts) => readBundle(stream, { ...opts, label }),
     async finalCheck() {},
+    close: () => void stream.destroy(),
   };
 }
 
@@ -194,5 +196,6 @@ async function splitSource(indexPath: string, index: SplitIndex): Promise<Bundle
       }
       if (digest !== index.digest) throw new IntegrityError(`${label}: the reassembled bundle is ${digest}, the index says ${index.digest}: the index does not belong to these volumes`);
     },
+    close: () => void stream.destroy(),
   };
 }

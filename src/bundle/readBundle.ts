@@ -21,6 +21,10 @@ const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
 
 /** Receives verified-as-listed entries; the importer writes them, verify discards them. */
 export interface EntrySink {
+  /**
+   * the next bytes of the body; the chunk may be lent (a buffer the source reads into again soon): copy
+   * what is kept past the call (a write that is still queued when the call returns keeps a copy)
+   */
   write(chunk: Buffer): Promise<void> | void;
   /** called after the whole body matched its sha256 and size */
   commit(): Promise<void> | void;

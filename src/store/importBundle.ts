@@ -65,12 +65,12 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   const log = opts.log ?? silentLogger;
   const layout = storeLayout(opts.storeDir);
   const src = typeof source === 'string' ? await openBundleSource(source) : isBundleSource(source) ? source : streamSource(source, opts.label ?? 'bundle');
-  const { label, stream } = src;
+  const { label } = src;
 
   try {
     await checkStoreFolders(layout);
   } catch (err) {
-    stream.destroy();
+    src.close();
     throw err;
   }
   await Promise.all([layout.blobs, layout.bundles, layout.refs, layout.tmp].map((d) => mkdir(d, { recursive: true })));
@@ -82,7 +82,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   // after our scratch exists (gc does the same the other way round), so a gc starting now sees us or we see it
   const gc = await findLiveScratch(layout.tmp, 'gc');
   if (gc.length > 0) {
-    stream.destroy();
+    src.close();
     await rm(scratch, { recursive: true, force: true });
     throw new StoreError(`ferry gc (pid ${gc[0]!.pid}) is running on ${opts.storeDir}: import when it has finished`);
   }
@@ -91,6 +91,8 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   const made = new Set<string>([tree]);
   const writes = createWriteQueue(WRITES_IN_FLIGHT);
   const flushes = createWriteQueue(1);
+  // what large entries are copied into on their way to the disk (fileSink): about WRITE_AHEAD of them in all
+  const pool = bufferPool(WRITE_BUFFER);
   let already = false;
 
   try {
@@ -109,7 +111,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
         log.info(`${name} ${version}: signature good (${head.signers.map((s) => s.fingerprint).join(', ')}); checking ${head.manifest.entries.length} entries`);
         return true;
       },
-      openEntry: async (entry) => (already ? undefined : fileSink(tree, entry, made, writes, flushes)),
+      openEntry: async (entry) => (already ? undefined : fileSink(tree, entry, made, writes, flushes, pool)),
     });
     await writes.drain();
     await flushes.drain();
@@ -151,7 +153,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     await rm(scratch, { recursive: true, force: true });
     return { digest, name, version, already: !ref.claimed, signers: result.signers, ignored: result.ignored, entries: manifest.entries.length, newBytes: ref.claimed ? newBytes : 0 };
   } catch (err) {
-    stream.destroy();
+    src.close();
     await writes.settle(); // nothing may still be writing into the scratch being removed
     await flushes.settle();
     await rm(scratch, { recursive: true, force: true });
@@ -164,7 +166,7 @@ function isBundleSource(s: Readable | BundleSource): s is BundleSource {
 }
 
 function streamSource(stream: Readable, label: string): BundleSource {
-  return { label, stream, read: (o) => readBundle(stream, { ...o, label }), async finalCheck() {} };
+  return { label, stream, read: (o) => readBundle(stream, { ...o, label }), async finalCheck() {}, close: () => void stream.destroy() };
 }
 
 /** Refuse a differential bundle whose omitted artifacts the store lacks, naming its base release. */
@@ -251,6 +253,8 @@ const SMALL_ENTRY = 64 * 1024;
 const WRITES_IN_FLIGHT = 16;
 /** Bytes of a large entry handed to the disk and not yet written, above which the reader waits (see fileSink). */
 const WRITE_AHEAD = 8 << 20;
+/** Size of each write of a large entry: the lent chunks it is copied from are gathered into buffers of this size. */
+const WRITE_BUFFER = 1 << 20;
 /** Entries from this size on are flushed to disk as soon as they are complete (see fileSink). */
 const FLUSH_EARLY = 8 << 20;
 
@@ -263,7 +267,7 @@ const FLUSH_EARLY = 8 << 20;
  * little left to do (the next large entry waits for the flush before it, so the page cache holds at most
  * about one entry not yet on disk).
  */
-async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>, writes: WriteQueue, flushes: WriteQueue): Promise<EntrySink> {
+async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>, writes: WriteQueue, flushes: WriteQueue, pool: BufferPool): Promise<EntrySink> {
   const target = join(tree, entry.path);
   if (entry.size <= SMALL_ENTRY) {
     const chunks: Buffer[] = [];
@@ -279,23 +283,41 @@ async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>, w
   }
   await mkdirOnce(dirname(target), made);
   let fh: FileHandle | undefined = await open(target, 'wx', 0o644);
-  // the chunks are this entry's own (readBundle hands on fresh reads, never a reused buffer): they are
-  // written in order, one write at a time, while the reader hashes the next ones, up to WRITE_AHEAD bytes
-  // ahead of the disk; a failed write is thrown by the next write that waits, or by commit
+  // The chunks are lent (the source reads into them again soon): each is copied into a 1 MiB buffer of
+  // `pool`, and a full buffer is written while the reader hashes on, in order, one write at a time, up to
+  // WRITE_AHEAD bytes ahead of the disk; a buffer goes back to the pool only once its write has returned.
+  // A failed write is thrown by the next write that waits, or by commit.
   let writing: Promise<void> = Promise.resolve();
   let ahead = 0;
+  let filling: Buffer | undefined;
+  let filled = 0;
+  const queue = () => {
+    const handle = fh!;
+    const buf = filling!;
+    const length = filled;
+    filling = undefined;
+    filled = 0;
+    ahead += length;
+    writing = writing.then(async () => {
+      for (let at = 0; at < length; ) at += (await handle.write(buf, at, length - at)).bytesWritten;
+      ahead -= length;
+      pool.give(buf);
+    });
+    writing.catch(() => {}); // awaited below or by commit; not unhandled meanwhile
+  };
   return {
     async write(chunk) {
-      const handle = fh!;
-      ahead += chunk.length;
-      writing = writing.then(async () => {
-        await handle.write(chunk);
-        ahead -= chunk.length;
-      });
-      writing.catch(() => {}); // awaited below or by commit; not unhandled meanwhile
+      for (let at = 0; at < chunk.length; ) {
+        filling ??= pool.take();
+        const n = chunk.copy(filling, filled, at);
+        filled += n;
+        at += n;
+        if (filled === filling.length) queue();
+      }
       if (ahead > WRITE_AHEAD) await writing;
     },
     async commit() {
+      if (filled > 0) queue();
       try {
         await writing;
       } catch (err) {
@@ -326,12 +348,24 @@ async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>, w
       });
     },
     async abort() {
+      filling = undefined;
       await writing.catch(() => {});
       await fh?.close();
       fh = undefined;
       await rm(target, { force: true });
     },
   };
+}
+
+/** Buffers of one size, used again and again: taking makes a new one only when none is free. */
+interface BufferPool {
+  take(): Buffer;
+  give(buf: Buffer): void;
+}
+
+function bufferPool(size: number): BufferPool {
+  const free: Buffer[] = [];
+  return { take: () => free.pop() ?? Buffer.allocUnsafe(size), give: (buf) => void free.push(buf) };
 }
 
 /** A new file of the tree, read-only like every blob ('wx': never through an existing name or link). */

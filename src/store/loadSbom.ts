@@ -35,7 +35,8 @@ export async function loadBundleSbom(path: string, keys: openpgp.PublicKey[]): P
     onHead: ({ manifest }) => void sbomEntry(manifest, src.label),
     async openEntry(entry) {
       if (entry.path !== SBOM_PATH) return undefined;
-      return { write: (c) => void chunks.push(c), commit: () => void (bytes = Buffer.concat(chunks)), abort: () => void chunks.splice(0) };
+      // the chunks are lent by the source: keep copies
+      return { write: (c) => void chunks.push(Buffer.from(c)), commit: () => void (bytes = Buffer.concat(chunks)), abort: () => void chunks.splice(0) };
     },
   });
   await src.finalCheck(r.digest);
