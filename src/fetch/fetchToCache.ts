@@ -360,6 +360,8 @@ async function attempt(
       // A whole body of known digest that the server announces as small (its size was not known before
       // asking, as for a wheel listed on a PEP 503 page) is received into memory like downloadSmall's:
       // no partial folder, metadata or second rename; interrupted, it keeps nothing, which costs little.
+      // Memory stays bounded by the announced length: the body is framed by it, and undici's retry handler
+      // refuses a resumed part whose Content-Range does not end where the first response did.
       if (offset === 0 && !startOver && req.sha256 !== undefined && total !== undefined && total <= SMALL_MAX_BYTES) {
         inMemory = [];
         return intoMemory(take, inMemory);
