@@ -30,8 +30,9 @@ export interface ClaimedPartial {
  *
  * A partial at rest is the folder CACHE/partial/KEY; a process claims it by renaming it to a name of
  * its own (KEY~HOST~PID~RANDOM), which only one process can win; without one, it starts an empty
- * folder under that name, made when the first byte is to be written. Renaming moves the bytes and their metadata together. A process that was killed leaves its
- * folder under its own name: a later process on the same host adopts it once that PID is gone.
+ * folder under that name, made when the first byte is to be written. Renaming moves the bytes and their
+ * metadata together. A process that was killed leaves its folder under its own name: a later process on
+ * the same host adopts it once that PID is gone.
  */
 export async function claimPartial(cacheDir: string, key: string): Promise<ClaimedPartial> {
   const root = join(cacheDir, 'partial');

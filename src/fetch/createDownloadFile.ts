@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { writeAll } from '../util/writeAll.js';
 
 /** Bytes received and not yet written, above which the sender waits for the disk (back-pressure). */
 const WRITE_AHEAD = 1 << 20;
@@ -68,14 +69,4 @@ export function createDownloadFile(file: string, o: DownloadFileOptions): Writab
       );
     },
   });
-}
-
-/** Write every byte of `bufs` at the file's current position (a short write goes on with the rest). */
-async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
-  let { bytesWritten } = await fh.writev(bufs);
-  if (bytesWritten === bufs.reduce((n, b) => n + b.length, 0)) return;
-  const rest = Buffer.concat(bufs).subarray(bytesWritten);
-  for (let at = 0; at < rest.length; at += bytesWritten) {
-    ({ bytesWritten } = await fh.write(rest, at, rest.length - at));
-  }
 }

@@ -13,6 +13,7 @@ import { silentLogger, type Logger } from '../ui/log.js';
 import { createWriteQueue, type WriteQueue } from '../util/createWriteQueue.js';
 import { fsyncDir } from '../util/fsyncDir.js';
 import { syncFileSystem } from '../util/syncFileSystem.js';
+import { writeAll } from '../util/writeAll.js';
 import { checkStoreFolders } from './checkStoreFolders.js';
 import { checkStorePath } from './checkStorePath.js';
 import { claimRef } from './claimRef.js';
@@ -299,7 +300,7 @@ async function fileSink(tree: string, entry: ManifestEntry, made: Set<string>, w
     filled = 0;
     ahead += length;
     writing = writing.then(async () => {
-      for (let at = 0; at < length; ) at += (await handle.write(buf, at, length - at)).bytesWritten;
+      await writeAll(handle, [buf.subarray(0, length)]);
       ahead -= length;
       pool.give(buf);
     });
