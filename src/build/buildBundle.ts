@@ -255,7 +255,13 @@ export async function packBundle(
     await rename(tmp, bundlePath);
     return size;
   } catch (err) {
+    // writes still in flight fail once the stream is destroyed: the file is being thrown away, and their
+    // errors must not surface as the stream's unhandled 'error' in place of this one
+    out.on('error', () => {});
+    // removed once closed: a stream still opening its file would otherwise create it after the removal
+    const closed = new Promise<void>((resolve) => (out.closed ? resolve() : out.once('close', () => resolve())));
     out.destroy();
+    await closed;
     await rm(tmp, { force: true });
     throw err;
   }

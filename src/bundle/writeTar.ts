@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
@@ -56,7 +57,8 @@ export async function writeTar(out: Writable, files: Iterable<TarFile>, mtime: D
       n = f.data.length;
     } else if (f.file) {
       const hash = f.sha256 === undefined ? undefined : createHash('sha256');
-      n = await copyFile(f.file, out, buffers, (chunk) => {
+      const copy = f.size < CHUNK ? copySmallFile : copyFile;
+      n = await copy(f.file, out, buffers, (chunk) => {
         hash?.update(chunk);
         written += chunk.length;
       });
@@ -97,6 +99,38 @@ function createBufferPool() {
       else free.push(b);
     },
   };
+}
+
+/**
+ * A file the manifest gives as smaller than one chunk, read with one blocking read into a pool buffer (a
+ * byte more than expected is asked for, so a file that grew is seen). A bundle holds thousands of these
+ * (a mirror's .debs, wheels, indexes), and through the thread pool each cost an open, a read, a second
+ * read for the end and a close, every one a hand-off to a pool thread and back, queued behind the fsyncs
+ * that run while the bundle is packed: 1,144 entries of 3 KiB took 0.40-0.48 s to pack that way.
+ */
+async function copySmallFile(path: string, out: Writable, pool: ReturnType<typeof createBufferPool>, onChunk: (chunk: Buffer) => void): Promise<number> {
+  const buf = await pool.take();
+  let n = 0;
+  try {
+    const fd = openSync(path, constants.O_RDONLY);
+    try {
+      // to the end of the file, or a whole chunk: a file that grew past its size is then seen by the caller
+      while (n < CHUNK) {
+        const got = readSync(fd, buf, n, CHUNK - n, null);
+        if (got === 0) break;
+        n += got;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    pool.give(buf);
+    throw err;
+  }
+  const chunk = buf.subarray(0, n);
+  onChunk(chunk);
+  if (!out.write(chunk, () => pool.give(buf))) await once(out, 'drain');
+  return n;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync, writevSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -239,7 +239,14 @@ function requestHeaders(): Record<string, string> {
 
 async function cacheHit(req: FetchRequest & { sha256?: string }, opts: FetchOptions): Promise<FetchResult | undefined> {
   const path = cachedFile(opts.cacheDir, req.sha256!);
-  const st = await stat(path).catch(() => undefined);
+  // a blocking stat (microseconds) rather than one through the thread pool, and a miss without an Error:
+  // a mirror looks up thousands of entries, nearly all missing the first time, nearly all there after
+  let st;
+  try {
+    st = statSync(path, { throwIfNoEntry: false });
+  } catch {
+    st = undefined;
+  }
   if (!st) return undefined;
   // An entry is named by its digest, so a different size or digest means it was damaged on disk.
   const damage =

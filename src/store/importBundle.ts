@@ -131,7 +131,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
       await opts.checkTree?.(tree, result);
 
       // one flush for every file, folder and blob link written above, before anything is visible
-      await syncFileSystem(tree);
+      await syncFileSystem(tree, 'nothing was made visible, check the disk and import again');
       try {
         await rename(tree, layout.bundle(digest));
       } catch (err) {

@@ -1,3 +1,4 @@
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { isMissing } from './isMissing.js';
@@ -40,6 +41,36 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * writeFileAtomic for a small derived entry (`durable: false`) written by the thousand, with blocking
+ * calls: each takes a few microseconds, where through the thread pool every step (open, write, close,
+ * rename) was a hand-off to a pool thread and back (a mirror's first publish writes one per .deb).
+ */
+export function writeSmallFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${uniqueName()}.tmp`);
+  const create = () => openSync(tmp, 'wx', mode);
+  let fd: number;
+  try {
+    fd = create();
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+    mkdirSync(dirname(path), { recursive: true });
+    fd = create();
+  }
+  try {
+    try {
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
     throw err;
   }
 }

@@ -35,6 +35,8 @@ describe('the control paragraphs of published .debs, cached by digest', () => {
     const packages = await readFile(join(dir, 'out-1/dists/stable/main/binary-amd64/Packages'), 'utf8');
     expect(packages).toContain('Package: hello\nVersion: 1.0-1\n');
     expect(packages).toContain('Depends: libc6 (>= 2.36)\n');
+    // the paragraph's entry and the list's, nothing else (no temporary file left beside them)
+    expect((await readdir(join(cacheDir, 'deb-control/v1'))).sort()).toEqual([digest.sha256, 'sets']);
 
     // the cache entry stands for these bytes: the second publish must not open the file (here: no longer a .deb)
     const original = await readFile(deb);

@@ -113,7 +113,7 @@ describe('apt mirror: lock, build, refresh by differential bundles, import, serv
     await writeFile(file, bytes);
     const out = join(dir, 'out-damaged');
     const r = await ferry(['build', join(dir, 'mirror.yaml'), '--locked', '--key', bundleKey.secret, '--out', out, '--cache', damaged]);
-    expect(r.code).toBe(67);
+    expect(r.code, r.stderr).toBe(67);
     expect(r.stderr).toContain(app.sha256);
     expect((await run('ls', ['-A', out])).stdout.trim()).toBe('');
   });

@@ -7,17 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey } from '../../src/pgp/generateKey.js';
 import { importBundle } from '../../src/store/importBundle.js';
 import { craftBundle, manifestFor } from '../helpers/craft.js';
-
-/** Bytes that differ at every position and between entries, so a byte copied from the wrong place shows. */
-function pattern(size: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(size);
-  let x = seed * 2654435761;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
+import { pattern } from '../helpers/pattern.js';
 
 describe('import from a bundle file reads into a few buffers used again and again', () => {
   let dir: string;

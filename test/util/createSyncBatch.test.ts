@@ -30,6 +30,34 @@ describe('createSyncBatch', () => {
     expect(synced).toEqual([large, small]);
   });
 
+  it('makes a pass over 64 files or more one syncfs of their file system, no fsync each (strace -f)', () => {
+    const many = join(dir, 'many');
+    const files = Array.from({ length: 64 }, (_, i) => join(many, `f${i}`));
+    execFileSync('mkdir', ['-p', many]);
+    for (const f of files) writeFileSync(f, 'x');
+    const dist = new URL('../../dist/util/createSyncBatch.js', import.meta.url).href;
+    const script = `const { createSyncBatch } = await import(${JSON.stringify(dist)}); const b = createSyncBatch(); for (const f of ${JSON.stringify(files)}) b.add(f, 1); await b.flush();`;
+    const log = join(dir, 'strace-many.txt');
+    execFileSync('strace', ['-f', '-e', 'trace=fsync,fdatasync,syncfs', '-o', log, process.execPath, '--input-type=module', '-e', script]);
+    const calls = readFileSync(log, 'utf8').split('\n').map((line) => /\b(fsync|fdatasync|syncfs)\(/.exec(line)?.[1]).filter((c) => c !== undefined);
+    expect(calls).toEqual(['syncfs']);
+    // one file fewer: an fdatasync per file and an fsync for the folder, as before
+    const fewer = `const { createSyncBatch } = await import(${JSON.stringify(dist)}); const b = createSyncBatch(); for (const f of ${JSON.stringify(files.slice(1))}) b.add(f, 1); await b.flush();`;
+    execFileSync('strace', ['-f', '-e', 'trace=fsync,fdatasync,syncfs', '-o', log, process.execPath, '--input-type=module', '-e', fewer]);
+    const each = readFileSync(log, 'utf8').split('\n').map((line) => /\b(fsync|fdatasync|syncfs)\(/.exec(line)?.[1]).filter((c) => c !== undefined);
+    expect(each.filter((c) => c === 'fdatasync')).toHaveLength(63);
+    expect(each).not.toContain('syncfs');
+  });
+
+  it('skips folders removed before a syncfs pass', async () => {
+    const gone = join(dir, 'gone-folder');
+    execFileSync('mkdir', ['-p', gone]);
+    const b = createSyncBatch();
+    for (let i = 0; i < 64; i++) b.add(join(gone, `f${i}`), 1);
+    rmSync(gone, { recursive: true });
+    await expect(b.flush()).resolves.toBeUndefined();
+  });
+
   it('throws from flush what an early sync met, and what a sync in the pass met', async () => {
     // procfs files open, but refuse fdatasync (EINVAL)
     const early = createSyncBatch();

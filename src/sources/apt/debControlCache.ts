@@ -1,8 +1,9 @@
+import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pMap from 'p-map';
 import { sha256Hex } from '../../util/sha256.js';
-import { writeFileAtomic } from '../../util/writeFileAtomic.js';
+import { writeFileAtomic, writeSmallFileAtomicSync } from '../../util/writeFileAtomic.js';
 import type { Paragraph } from './parseControl.js';
 import { readDebControl } from './readDebControl.js';
 
@@ -18,12 +19,26 @@ import { readDebControl } from './readDebControl.js';
  */
 export async function readDebControlCached(file: string, sha256: string, cacheDir: string): Promise<Paragraph> {
   const entry = join(cacheDir, 'deb-control', 'v1', sha256);
-  const cached = parseEntry(await readFile(entry, 'utf8').catch(() => undefined));
+  const cached = parseEntry(readSmall(entry));
   if (cached) return cached;
   const { control } = await readDebControl(file);
   // derived from verified bytes: a torn entry after a crash fails to parse and is rewritten, so no fsync
-  await writeFileAtomic(entry, JSON.stringify([...control]), { durable: false });
+  writeSmallFileAtomicSync(entry, JSON.stringify([...control]));
   return control;
+}
+
+/**
+ * The entry's text, or undefined when it is missing or unreadable (it is then rewritten). An entry is a
+ * few hundred bytes and a mirror's first publish misses one per .deb, thousands: blocking calls cost a few
+ * microseconds each, where through the thread pool each was a hand-off to a pool thread and back, and
+ * each miss an Error with its stack.
+ */
+function readSmall(path: string): string | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) ? readFileSync(path, 'utf8') : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
