@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -8,6 +8,7 @@ import type { Dispatcher } from 'undici';
 import { FerryError, FetchError, IntegrityError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
 import { isMissing } from '../util/isMissing.js';
+import { writeAllSync } from '../util/writeAll.js';
 import { SHA256_RE, sha256File } from '../util/sha256.js';
 import type { SyncBatch } from '../util/createSyncBatch.js';
 import { VERSION } from '../version.js';
@@ -215,13 +216,8 @@ function writeOnce(cacheDir: string, path: string, chunks: Buffer[], sync: boole
   const fd = retryMissing(() => openSync(tmp, 'wx', 0o444));
   try {
     try {
-      // the chunks as they arrived, in one call (no copy into one buffer); a short write goes on with the rest
-      const total = chunks.reduce((n, c) => n + c.length, 0);
-      const written = writevSync(fd, chunks);
-      if (written < total) {
-        const rest = Buffer.concat(chunks).subarray(written);
-        for (let at = 0; at < rest.length; ) at += writeSync(fd, rest, at);
-      }
+      // the chunks as they arrived, in one call (no copy into one buffer)
+      writeAllSync(fd, chunks);
       if (sync) fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -1,8 +1,9 @@
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { isMissing } from './isMissing.js';
 import { uniqueName } from './uniqueName.js';
+import { writeAllSync } from './writeAll.js';
 
 export interface WriteFileAtomicOptions {
   /** default 0o644 */
@@ -63,8 +64,7 @@ export function writeSmallFileAtomicSync(path: string, data: string | Uint8Array
   }
   try {
     try {
-      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+      writeAllSync(fd, [typeof data === 'string' ? Buffer.from(data, 'utf8') : data]);
     } finally {
       closeSync(fd);
     }

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parallelGzip } from '../../util/parallelGzip.js';
 import { startTool } from '../../util/runTool.js';
 import { hashGrowingFile } from '../../util/hashGrowingFile.js';
+import { writeAllSync } from '../../util/writeAll.js';
 
 export type Compression = 'gzip' | 'zstd' | 'xz';
 
@@ -63,7 +64,7 @@ async function gzipToFile(write: (out: Writable) => Promise<void>, file: string,
     const written = (async () => {
       for await (const chunk of gzip as AsyncIterable<Buffer>) {
         hash.update(chunk);
-        for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
+        writeAllSync(fd, [chunk]);
         size += chunk.length;
       }
     })();
