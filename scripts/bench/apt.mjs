@@ -25,6 +25,7 @@ const dist = (p) => pathToFileURL(join(root, 'dist', p)).href;
 
 // ---- worker modes (run in a fresh process so time and peak memory are the job's own) ----
 if (process.argv[2] === '--publish') {
+  await import(dist('cli/v8Flags.js')); // as bin/ferry.js sets them
   const [, , , listFile, outDir, keyFile] = process.argv;
   const { writeAptRepository } = await import(dist('sources/apt/writeAptRepository.js'));
   const debs = readFileSync(listFile, 'utf8').split('\n').filter(Boolean).map((file) => ({ file }));
@@ -34,6 +35,7 @@ if (process.argv[2] === '--publish') {
   process.exit(0);
 }
 if (process.argv[2] === '--resolve') {
+  await import(dist('cli/v8Flags.js')); // as bin/ferry.js sets them
   const files = process.argv[3].split(',');
   const roots = process.argv[4].split(',');
   const { createReadStream } = await import('node:fs');

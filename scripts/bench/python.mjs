@@ -38,6 +38,7 @@ if (process.argv[2] === '--serve') {
 } else if (process.argv[2] === '--fetch') {
   // child mode: one ferry lock + collect of SPEC's python artifacts into CACHE, in this new process
   const [, , , specFile, cacheDir, workDir, count] = process.argv;
+  await import(join(root, 'dist/cli/v8Flags.js')); // as bin/ferry.js sets them
   const { loadSpec } = await import(join(root, 'dist/specfile/loadSpec.js'));
   const { lockPython } = await import(join(root, 'dist/sources/python/lockPython.js'));
   const { collectPython } = await import(join(root, 'dist/sources/python/collectPython.js'));

@@ -5,6 +5,7 @@
 // FERRY_BENCH_RUNS (at least 3). Output sizes are compared too (goal: within 1 %).
 //   node scripts/bench/rootfs.mjs [--gib 1] [--dir /tmp/ferry-bench-rootfs]
 // The fixture is generated once and kept (its .complete marker records its size). Writes bench-results/rootfs.json.
+import '../../dist/cli/v8Flags.js'; // first: as bin/ferry.js sets them
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
