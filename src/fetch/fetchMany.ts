@@ -73,3 +73,11 @@ export async function fetchMany(reqs: readonly FetchRequest[], opts: FetchManyOp
   }
   throw new FerryError(message, { cause });
 }
+
+/**
+ * The digests of the files these results downloaded now, each checked against its digest as it streamed
+ * (BundleInput.verified): not those the cache already held, which packing hashes again.
+ */
+export function freshDigests(results: readonly FetchResult[]): Set<string> {
+  return new Set(results.filter((r) => !r.fromCache).map((r) => r.sha256));
+}

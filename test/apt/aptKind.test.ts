@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aptKind, type AptLock } from '../../src/sources/apt/aptKind.js';
+import type { BundleInput } from '../../src/sources/kind.js';
 import { PACKED_LAYOUT } from '../../src/sources/apt/packedIndex.js';
 import { sha256Hex } from '../../src/util/sha256.js';
 import { context, fixtureUpstream, materialize } from './aptSetup.js';
@@ -18,6 +19,7 @@ describe('apt kind: lock, collect, and the real apt-get', () => {
   let repoRoot: string;
   let repo: Awaited<ReturnType<typeof serveDir>>;
   let firstFetched: number;
+  let firstEntries: BundleInput[];
 
   beforeAll(async () => {
     fx = await fixtureUpstream();
@@ -33,6 +35,7 @@ describe('apt kind: lock, collect, and the real apt-get', () => {
     lock = (await aptKind.lock(ctx))!;
     const result = await aptKind.collect(lock, ctx);
     firstFetched = ctx.fetchStats!.fetchedBytes;
+    firstEntries = result.entries;
     repoRoot = await materialize(result.entries, join(fx.dir, 'bundle-tree'));
     repo = await serveDir(repoRoot);
   });
@@ -102,6 +105,13 @@ describe('apt kind: lock, collect, and the real apt-get', () => {
     for (const e of again.entries.filter((x) => x.kind === 'apt-index')) {
       expect((await readFile(e.file)).equals(await readFile(join(repoRoot, e.path))), e.path).toBe(true);
     }
+    // each .deb carries the digest the lock pins: downloaded now, it was hashed as it arrived and is not
+    // hashed again; taken from the cache, the pack hashes it (test/apt/bundleEndToEnd.test.ts damages one)
+    const debs = (entries: BundleInput[]) => entries.filter((e) => e.kind === 'apt').map((e) => ({ name: e.path.split('/').at(-1)!.split('_')[0], known: e.known, verified: e.verified }));
+    const pinned = (verified: boolean) => lock.packages.map((p) => ({ name: p.name, known: { sha256: p.sha256, size: p.size }, verified })).sort((a, b) => a.name.localeCompare(b.name));
+    const sorted = (xs: ReturnType<typeof debs>) => xs.sort((a, b) => a.name!.localeCompare(b.name!));
+    expect(sorted(debs(firstEntries))).toEqual(pinned(true));
+    expect(sorted(debs(again.entries))).toEqual(pinned(false));
   });
 
   it('adds a Valid-Until only when valid_for_days is set', async () => {

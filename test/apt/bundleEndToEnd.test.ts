@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, run } from '../helpers/cli.js';
@@ -54,6 +54,23 @@ describe('ferry lock, build --locked, import, then apt-get from the imported bun
     const warm = await ferry(['build', spec, '--locked', '--key', fx.bundleKey.secret, '--out', join(fx.dir, 'out3'), '--cache', join(fx.dir, 'cache2')]);
     expect(warm.code, warm.stderr).toBe(0);
     expect(fx.server.requests.length).toBe(before);
+  });
+
+  it('refuses to pack a cached .deb whose bytes no longer match the lock (same size, other content), writing no bundle', async () => {
+    const lock = JSON.parse(await readFile(join(fx.dir, 'aptdemo.lock.json'), 'utf8'));
+    const app = (lock.kinds.apt.packages as Array<{ name: string; sha256: string }>).find((p) => p.name === 'app')!;
+    const damaged = join(fx.dir, 'cache-damaged');
+    expect((await run('cp', ['-r', join(fx.dir, 'cache'), damaged])).code).toBe(0);
+    const file = join(damaged, 'sha256', app.sha256);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 1] ^= 0xff;
+    await chmod(file, 0o644);
+    await writeFile(file, bytes);
+    const out = join(fx.dir, 'out-damaged');
+    const r = await ferry(['build', spec, '--locked', '--key', fx.bundleKey.secret, '--out', out, '--cache', damaged]);
+    expect(r.code, r.stderr).toBe(67);
+    expect(r.stderr).toContain(`but the manifest records ${app.sha256}`);
+    expect((await run('ls', ['-A', out])).stdout.trim()).toBe('');
   });
 
   it('imports, and apt-get trusting keys/bundle.asc installs the closure from `ferry serve`', async () => {

@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -282,6 +282,26 @@ describe('python wheels: lock, build, import, install with pip', () => {
     } finally {
       await index.close();
     }
+  });
+
+  it('refuses to pack a cached wheel whose bytes changed in the cache (same size): the build fails and writes no bundle', async () => {
+    const dir = await fresh('cache-damaged');
+    const spec = await writeSpec(dir, html.url, upstream);
+    const cache = join(dir, 'cache');
+    expect((await ferry(['lock', spec, '--cache', cache])).code).toBe(0);
+    const first = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out'), '--cache', cache]);
+    expect(first.code, first.stderr).toBe(0);
+    const lock = JSON.parse(await readFile(join(dir, 'pydemo.lock.json'), 'utf8'));
+    const gamma = (lock.kinds.python.files as Array<{ filename: string; sha256: string }>).find((f) => f.filename === 'gamma-2.0-py3-none-any.whl')!;
+    const file = join(cache, 'sha256', gamma.sha256);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 30] ^= 0xff;
+    await chmod(file, 0o644);
+    await writeFile(file, bytes);
+    const again = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out2'), '--cache', cache]);
+    expect(again.code, again.stderr).toBe(67);
+    expect(again.stderr).toContain(`but the manifest records ${gamma.sha256}`);
+    expect(await readdir(join(dir, 'out2')).catch(() => [])).toEqual([]);
   });
 
   it('a changed wheel in the bundle tree is refused by pip (hash mismatch) and a changed bundle by ferry import', async () => {

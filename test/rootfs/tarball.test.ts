@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -68,6 +68,23 @@ describe('rootfs from an existing tarball', () => {
     expect(second.code, second.stderr).toBe(0);
     expect(requests.length).toBe(before);
     expect((await readFile(join(dir, 'out-2a/cached-1.0.0.ferry'))).equals(await readFile(join(dir, 'out-2b/cached-1.0.0.ferry')))).toBe(true);
+  });
+
+  it('refuses to pack a cached tarball whose bytes changed in the cache (same size), writing no bundle', async () => {
+    const spec = await writeSpec(dir, `rootfs:\n  remote: { tarball: { src: ${base}/images/vendor.tar.xz, sha256: ${sha256(tarball)} } }\n`, 'damaged');
+    const cache = join(dir, 'cache-damaged');
+    const first = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out-damaged-a'), '--cache', cache]);
+    expect(first.code, first.stderr).toBe(0);
+    const file = join(cache, 'sha256', sha256(tarball));
+    const bytes = await readFile(file);
+    bytes[bytes.length - 100] ^= 0xff;
+    await chmod(file, 0o644);
+    await writeFile(file, bytes);
+    const out = join(dir, 'out-damaged-b');
+    const r = await ferry(['build', spec, '--key', key.secret, '--out', out, '--cache', cache]);
+    expect(r.code, r.stderr).toBe(67);
+    expect(r.stderr).toContain(`but the manifest records ${sha256(tarball)} for rootfs/remote.tar.xz`);
+    expect(await readdir(out).catch(() => [])).toEqual([]);
   });
 
   it('refuses at build a tarball whose sha256 does not match, writing no bundle and caching nothing', async () => {

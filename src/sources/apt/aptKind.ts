@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { ArtifactKind, BuildContext, BundleInput } from '../kind.js';
 import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
-import { createFetchStats, fetchMany } from '../../fetch/index.js';
+import { createFetchStats, fetchMany, freshDigests } from '../../fetch/index.js';
 import { indexPackedSources, type PackageIndex } from './buildPackageIndex.js';
 import { readUpstreamIndexes } from './readUpstreamIndexes.js';
 import { loadAptUpstreams } from './loadAptUpstreams.js';
@@ -126,13 +126,15 @@ export const aptKind: ArtifactKind<AptLock> = {
       cacheDir: ctx.cacheDir,
     });
     const bySha = new Map(lock.packages.map((p) => [p.sha256, p]));
+    const fresh = freshDigests(got);
     const entries: BundleInput[] = [];
     for (const p of repo.packages) {
       const locked = bySha.get(p.sha256)!;
       if (p.name !== locked.name || p.version !== locked.version || p.architecture !== locked.architecture) {
         throw new IntegrityError(`${locked.url}: the lock pins ${locked.name} ${locked.version} ${locked.architecture}, but the file's control says ${p.name} ${p.version} ${p.architecture}`);
       }
-      entries.push({ path: `apt/${p.poolPath}`, file: p.file, kind: 'apt', services: locked.services });
+      // the digest the lock pins, which the download was checked against (packing checks an older cache entry again)
+      entries.push({ path: `apt/${p.poolPath}`, file: p.file, kind: 'apt', services: locked.services, known: { sha256: p.sha256, size: p.size }, verified: fresh.has(p.sha256) });
     }
     const allServices = [...new Set(lock.packages.flatMap((p) => p.services))].sort();
     for (const ix of repo.indexes) entries.push({ path: `apt/${ix.path}`, file: ix.file, kind: 'apt-index', services: allServices });

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
 import { IntegrityError } from '../../errors.js';
-import { fetchMany, createFetchStats } from '../../fetch/index.js';
+import { fetchMany, createFetchStats, freshDigests } from '../../fetch/index.js';
 import { publicKeysArmored } from '../../pgp/sign.js';
 import { mirrorRoot } from '../mirrorRoot.js';
 import { debComponents } from './debComponents.js';
@@ -37,6 +37,8 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
   const outDir = join(ctx.workDir, root, 'debian');
   const entries: BundleInput[] = [];
   const published: PublishedPackage[] = [];
+  // downloaded now and checked as they streamed: packing does not hash them again
+  const fresh = freshDigests([...got, ...gotSources]);
   for (const { suite, date } of lock.suites) {
     const inSuite = lock.packages.map((p, i) => ({ p, file: got[i]!.path })).filter(({ p }) => p.suite === suite);
     const repo = await writeAptRepository({
@@ -68,9 +70,11 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
         throw new IntegrityError(`${locked.url}: the lock pins ${locked.name} ${locked.version} ${locked.architecture}, but the file's control says ${p.name} ${p.version} ${p.architecture}`);
       }
       // the digest the upstream's signed index gives (checked on download, and again as the bundle packs it)
-      entries.push({ path: `${root}/debian/${p.poolPath}`, file: p.file, kind: 'mirror', services: [], known: { sha256: p.sha256, size: p.size } });
+      entries.push({ path: `${root}/debian/${p.poolPath}`, file: p.file, kind: 'mirror', services: [], known: { sha256: p.sha256, size: p.size }, verified: fresh.has(p.sha256) });
     }
-    for (const f of repo.sourceFiles) entries.push({ path: `${root}/debian/${f.poolPath}`, file: f.file, kind: 'mirror', services: [], known: { sha256: f.sha256, size: f.size } });
+    for (const f of repo.sourceFiles) {
+      entries.push({ path: `${root}/debian/${f.poolPath}`, file: f.file, kind: 'mirror', services: [], known: { sha256: f.sha256, size: f.size }, verified: fresh.has(f.sha256) });
+    }
     for (const ix of repo.indexes) entries.push({ path: `${root}/debian/${ix.path}`, file: ix.file, kind: 'mirror', services: [] });
     published.push(...repo.packages);
   }

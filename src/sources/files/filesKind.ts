@@ -4,7 +4,7 @@ import type { ArtifactKind, BuildContext, BundleInput } from '../kind.js';
 import { fileArtifactName } from '../../specfile/schema.js';
 import { IntegrityError, SpecError } from '../../errors.js';
 import { sha256File } from '../../util/sha256.js';
-import { fetchToCache } from '../../fetch/fetchToCache.js';
+import { fetchToCache, type FetchResult } from '../../fetch/fetchToCache.js';
 
 /** One plain file of one service, pinned by sha256. */
 export interface LockedFile {
@@ -52,16 +52,23 @@ export const filesKind: ArtifactKind<LockedFile[]> = {
     const entries: BundleInput[] = [];
     for (const f of lock) {
       let file: string;
+      let known: { sha256: string; size: number };
+      // downloaded now: hashed as it arrived; a cache entry or a local file (which may still change) is
+      // hashed again as it is packed
+      let verified = false;
       if (isUrl(f.src)) {
-        file = (await fetchFile(f.src, f.sha256, ctx)).path;
+        const got = await fetchFile(f.src, f.sha256, ctx);
+        file = got.path;
+        known = { sha256: got.sha256, size: got.size };
+        verified = !got.fromCache;
       } else {
         file = localPath(f.src, ctx);
-        const h = await hashLocal(file, f.src);
-        if (h.sha256 !== f.sha256) {
-          throw new IntegrityError(`${f.src} changed since it was locked: sha256 ${h.sha256}, the lock says ${f.sha256} (run ferry lock again and review the diff)`);
+        known = await hashLocal(file, f.src);
+        if (known.sha256 !== f.sha256) {
+          throw new IntegrityError(`${f.src} changed since it was locked: sha256 ${known.sha256}, the lock says ${f.sha256} (run ferry lock again and review the diff)`);
         }
       }
-      entries.push({ path: f.path, file, kind: 'file', services: [f.service] });
+      entries.push({ path: f.path, file, kind: 'file', services: [f.service], known, verified });
     }
     return {
       entries,
@@ -86,6 +93,6 @@ async function hashLocal(file: string, what: string): Promise<{ sha256: string; 
   return sha256File(file);
 }
 
-async function fetchFile(url: string, sha256: string, ctx: BuildContext): Promise<{ path: string; sha256: string; size: number }> {
+async function fetchFile(url: string, sha256: string, ctx: BuildContext): Promise<FetchResult> {
   return fetchToCache({ url, sha256, label: url }, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats });
 }

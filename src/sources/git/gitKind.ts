@@ -90,7 +90,8 @@ export const gitKind: ArtifactKind<GitLock> = {
       const { shallow } = await makeGitBundle({ url: normalizeUrl(e.url, ctx.baseDir), ref: e.ref, commit: e.commit, depth: e.depth, dest: file, scratch: join(ctx.workDir, 'scratch') });
       const { sha256, size } = await sha256File(file);
       ctx.log.info(`git ${e.name}: bundled ${e.commit} (${e.depth ? `depth ${e.depth}` : 'full history'}, ${size} bytes)`);
-      entries.push({ path, file, kind: 'git', services: e.services });
+      // made and hashed by this build in its work folder: not hashed again as it is packed
+      entries.push({ path, file, kind: 'git', services: e.services, known: { sha256, size }, verified: true });
       artifacts[e.name] = { path, url: e.url, ref: e.ref, commit: e.commit, depth: e.depth, shallow, sha256, size, services: e.services };
       components.push({
         ref: path,

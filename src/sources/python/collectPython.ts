@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
 import { IntegrityError, SpecError } from '../../errors.js';
-import { fetchMany } from '../../fetch/fetchMany.js';
+import { fetchMany, freshDigests } from '../../fetch/fetchMany.js';
 import { PYTHON_FILES_DIR, PYTHON_SIMPLE_DIR, writePep503Index } from './writePep503Index.js';
 import type { PythonLock } from './lockPython.js';
 import { parsePythonLock } from './pythonLockSchema.js';
@@ -55,6 +55,7 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
     }
     return { f, path: r.path };
   });
+  const fresh = freshDigests(fetched);
 
   const outDir = join(ctx.workDir, 'python-index');
   const pages = await writePep503Index(
@@ -62,7 +63,15 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
     outDir,
   );
   const allServices = Object.keys(lock.services).sort();
-  const entries: BundleInput[] = got.map(({ f, path }) => ({ path: `${PYTHON_FILES_DIR}/${f.filename}`, file: path, kind: 'python', services: f.services }));
+  // the digests the lock pins, which the downloads were checked against (packing checks an older cache entry again)
+  const entries: BundleInput[] = got.map(({ f, path }) => ({
+    path: `${PYTHON_FILES_DIR}/${f.filename}`,
+    file: path,
+    kind: 'python',
+    services: f.services,
+    known: { sha256: f.sha256, size: f.size },
+    verified: fresh.has(f.sha256),
+  }));
   for (const page of pages) {
     const services = page.project === undefined ? allServices : [...new Set(lock.files.filter((f) => f.project === page.project).flatMap((f) => f.services))].sort();
     entries.push({ path: page.path, file: page.file, kind: 'python-index', services });

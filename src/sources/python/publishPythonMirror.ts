@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
-import { fetchMany } from '../../fetch/fetchMany.js';
+import { fetchMany, freshDigests } from '../../fetch/fetchMany.js';
 import { pypiPurl } from '../../sbom/purl.js';
 import { mirrorRoot } from '../mirrorRoot.js';
 import type { PythonMirrorLock } from './lockPythonMirror.js';
@@ -23,12 +23,14 @@ export async function publishPythonMirror(name: string, section: PythonMirrorLoc
     { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, syncBatch: ctx.syncBatch, concurrency: Math.max(1, ctx.jobs), label: `mirror ${name} files` },
   );
   const root = mirrorRoot(name);
+  const fresh = freshDigests(got);
   const entries: BundleInput[] = lock.files.map((f, i) => ({
     path: `${root}/${MIRROR_FILES_DIR}/${f.filename}`,
     file: got[i]!.path,
     kind: 'mirror',
     services: [],
     known: { sha256: f.sha256, size: f.size },
+    verified: fresh.has(f.sha256),
   }));
   const pages = await writePep503Index(
     lock.files.map((f) => ({ project: f.project, filename: f.filename, sha256: f.sha256, requiresPython: f.requires_python, yanked: f.yanked, size: f.size, version: f.version })),

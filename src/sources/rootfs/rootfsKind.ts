@@ -91,17 +91,19 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
       let file: string;
       let compression: TarCompression;
       let sum: { sha256: string; size: number };
+      /** this build wrote the file and hashed it as it did (BundleInput.verified) */
+      let verified = true;
       let installed: SbomComponent[] | undefined;
       if (r.type === 'tarball') {
         // the spec's sha256 is the pin: the downloader refuses other bytes before they reach the cache
-        file = (
-          await fetchToCache({ url: isUrl(r.src) ? r.src : resolve(ctx.baseDir, r.src), sha256: r.sha256, label: `${label} (${r.src})` }, { cacheDir: ctx.cacheDir, log: ctx.log }).catch((err: unknown) => {
-            if (err instanceof IntegrityError) throw new IntegrityError(`${label}: ${err.message} If the new tarball is the one you trust, put its sha256 in rootfs.${r.name}.tarball.sha256.`, { cause: err });
-            throw err;
-          })
-        ).path;
+        const got = await fetchToCache({ url: isUrl(r.src) ? r.src : resolve(ctx.baseDir, r.src), sha256: r.sha256, label: `${label} (${r.src})` }, { cacheDir: ctx.cacheDir, log: ctx.log }).catch((err: unknown) => {
+          if (err instanceof IntegrityError) throw new IntegrityError(`${label}: ${err.message} If the new tarball is the one you trust, put its sha256 in rootfs.${r.name}.tarball.sha256.`, { cause: err });
+          throw err;
+        });
+        file = got.path;
         compression = await detectCompression(file, `${label} (${r.src})`);
-        sum = { sha256: r.sha256, size: (await stat(file)).size };
+        sum = { sha256: got.sha256, size: got.size };
+        verified = !got.fromCache;
       } else {
         compression = r.compress;
         file = join(ctx.workDir, 'rootfs', `${r.name}${TAR_SUFFIX[compression]}`);
@@ -136,7 +138,8 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
         }
       }
       const path = `rootfs/${r.name}${TAR_SUFFIX[compression]}`;
-      entries.push({ path, file, kind: 'rootfs', services: r.services });
+      // hashed once, as it was written or downloaded; an older cache entry is hashed again as it is packed
+      entries.push({ path, file, kind: 'rootfs', services: r.services, known: sum, verified });
       artifacts[r.name] = { path, source: r.type, compression, sha256: sum.sha256, size: sum.size, services: r.services };
       components.push({
         ref: path,
