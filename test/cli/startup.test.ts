@@ -27,7 +27,7 @@ describe('ferry start-up', () => {
   it('ferry --version loads main, the command table, errors, the version and commander: no command file', async () => {
     const loaded = await loadedBy(['--version']);
     const ours = loaded.flatMap((u) => /\/(dist\/.+|bin\/.+)$/.exec(u)?.[1] ?? []);
-    expect(new Set(ours)).toEqual(new Set(['bin/ferry.js', 'dist/cli/main.js', 'dist/cli/commands.js', 'dist/errors.js', 'dist/version.js', 'dist/util/escapeText.js']));
+    expect(new Set(ours)).toEqual(new Set(['bin/ferry.js', 'dist/cli/v8Flags.js', 'dist/cli/main.js', 'dist/cli/commands.js', 'dist/errors.js', 'dist/version.js', 'dist/util/escapeText.js']));
     expect(packagesIn(loaded)).toEqual(['commander']);
   });
 
