@@ -7,7 +7,8 @@ import { setFlagsFromString } from 'node:v8';
  * - `--semi-space-growth-factor=1`: peak memory counts more here than the last percent of allocation speed
  *   (`ferry lock` is measured against apt-get's, docs/apt.md). While the modules load, V8 doubles its young
  *   generation up to 2 × 16 MiB, which then stays mostly empty; growth factor 1 keeps it at its first
- *   2 × 1 MiB (measured on bookworm main: lock's peak RSS 125 -> 104 MiB, CPU time within 5 %).
+ *   2 × 1 MiB (measured on bookworm main: lock's peak RSS 125 -> 104 MiB, CPU time within 5 %; a process that
+ *   only parses and resolves, the closure benchmark's, peaks 4 MiB higher with it: docs/apt.md).
  * - `--wasm-tiering-budget=20000000` (default 1,800,000): undici parses HTTP with a WebAssembly build of
  *   llhttp. After a few responses its parser counts as hot and V8 recompiles it with TurboFan on a background
  *   thread, about 0.2 s of work that the process then waits for at exit, even after `process.exit`: a

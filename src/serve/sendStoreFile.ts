@@ -153,7 +153,7 @@ let streaming = 0;
  * While it is this worker's only large download, a chunk is read with a blocking call, as nginx reads
  * (and sendfile, the registry's way): handed to the thread pool, each read cost more CPU than the copy
  * itself, in wake-ups of a pool thread and of the event loop (ten 256 MiB downloads one after the other:
- * 1.10-1.18 s of server CPU, 0.77-0.79 s blocking, docker-registry 1.04-1.06 s). With several at once,
+ * 1.10-1.18 s of server CPU, 0.77-0.91 s blocking, docker-registry 0.98-1.07 s). With several at once,
  * reads go to the thread pool, which reads for some while this thread writes for others (8 downloads of
  * a 64 MiB file: 1,792 MiB/s so, 1,536 MiB/s all blocking), and a read the disk must serve holds up no
  * other connection.
