@@ -143,7 +143,7 @@ export async function makeUpstreams(dir, versions = ['1.0.0']) {
     filename,
     sha256: createHash('sha256').update(readFileSync(join(filesDir, filename))).digest('hex'),
   }));
-  await writePep503Index(indexed, join(dir, 'pypi'));
+  writePep503Index(indexed, join(dir, 'pypi'));
   const hashOf = (project, version) => indexed.find((f) => f.project === project && f.filename.includes(`-${version}-`)).sha256;
   for (const v of versions) {
     writeFileSync(

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isMissing } from '../util/isMissing.js';
@@ -38,13 +39,13 @@ export async function claimPartial(cacheDir: string, key: string): Promise<Claim
   const root = join(cacheDir, 'partial');
   const host = hostname();
   const mine = join(root, `${key}~${host}~${process.pid}~${randomBytes(4).toString('hex')}`);
-  const candidates = [key];
-  // no folder yet (a new cache): nothing at rest; `ensure` makes it when a byte is to be written
-  for (const name of await readdir(root).catch(noEntries)) {
+  // what is at rest: one blocking listing (the folder holds the downloads in progress and interrupted, a handful),
+  // so that a download with nothing to resume tries no rename at all
+  const candidates: string[] = [];
+  for (const name of listPartials(root)) {
     const [k, h, pid] = name.split('~');
-    if (k === key && h === host && pid !== undefined && Number(pid) !== process.pid && !isProcessAlive(Number(pid))) {
-      candidates.push(name);
-    }
+    if (name === key) candidates.unshift(name);
+    else if (k === key && h === host && pid !== undefined && Number(pid) !== process.pid && !isProcessAlive(Number(pid))) candidates.push(name);
   }
   let claimed = false;
   for (const name of candidates) {
@@ -75,7 +76,12 @@ export async function claimPartial(cacheDir: string, key: string): Promise<Claim
   };
 }
 
-function noEntries(err: unknown): string[] {
-  if (isMissing(err)) return [];
-  throw err;
+/** no folder yet (a new cache): nothing at rest; `ensure` makes it when a byte is to be written */
+function listPartials(root: string): string[] {
+  try {
+    return readdirSync(root);
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
 }

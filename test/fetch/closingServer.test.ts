@@ -80,7 +80,7 @@ describe('fetching from servers that close the connection after each response', 
         { name: 'alpha', version: '1.0', requires: ['beta>=1'], files: { 'alpha/__init__.py': 'A = 1\n' } },
         { name: 'beta', version: '1.2', files: { 'beta/__init__.py': 'B = 2\n' } },
       ]);
-      await writePep503Index(
+      writePep503Index(
         await Promise.all(wheelNames.map(async (f) => ({ project: f.split('-')[0]!, filename: f, sha256: sha256(await readFile(join(wheels, f))) }))),
         root,
       );

@@ -203,7 +203,7 @@ describe('python wheels: lock, build, import, install with pip', () => {
     const names = (await readdir(upstream)).filter((f) => f.endsWith('.whl'));
     await mkdir(join(mirror, 'python/files'), { recursive: true });
     for (const f of names) await cp(join(upstream, f), join(mirror, 'python/files', f));
-    await writePep503Index(
+    writePep503Index(
       await Promise.all(names.map(async (f) => ({ project: f.split('-')[0]!, filename: f, sha256: sha256(await readFile(join(upstream, f))) }))),
       mirror,
     );

@@ -58,7 +58,7 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
   const fresh = freshDigests(fetched);
 
   const outDir = join(ctx.workDir, 'python-index');
-  const pages = await writePep503Index(
+  const pages = writePep503Index(
     lock.files.map((f) => ({ project: f.project, filename: f.filename, sha256: f.sha256, requiresPython: f.requires_python, yanked: f.yanked })),
     outDir,
   );

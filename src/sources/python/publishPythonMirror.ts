@@ -32,7 +32,7 @@ export async function publishPythonMirror(name: string, section: PythonMirrorLoc
     known: { sha256: f.sha256, size: f.size },
     verified: fresh.has(f.sha256),
   }));
-  const pages = await writePep503Index(
+  const pages = writePep503Index(
     lock.files.map((f) => ({ project: f.project, filename: f.filename, sha256: f.sha256, requiresPython: f.requires_python, yanked: f.yanked, size: f.size, version: f.version })),
     join(ctx.workDir, root),
     { simpleDir: MIRROR_SIMPLE_DIR, json: true },

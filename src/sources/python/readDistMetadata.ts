@@ -42,5 +42,5 @@ export async function readDistMetadata(file: IndexFile, opts: { cacheDir: string
     }
   }
   const wheel = await fetchToCache({ url: file.url, sha256: file.sha256, size: file.size, label: file.filename }, { cacheDir: opts.cacheDir, log: opts.log, stats: opts.stats, syncBatch: opts.syncBatch });
-  return { text: await readWheelMetadata(wheel.path, file.filename, wheel.size), source: 'wheel', wheel };
+  return { text: await readWheelMetadata(wheel.path, file.filename), source: 'wheel', wheel };
 }

@@ -1,29 +1,33 @@
-import { readFile } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { inflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import { IntegrityError } from '../../errors.js';
 
 /** METADATA is a few kilobytes; a bigger one is a broken or hostile wheel, not something to buffer. */
 const MAX_METADATA_BYTES = 16 * 1024 * 1024;
 
-/** Wheels up to this size are read whole with one call; yauzl's reads of a file cost more than that. */
-const READ_WHOLE_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * Bytes read at once: the first read takes the file's last WINDOW bytes, which in a wheel hold the
+ * central directory and, as `.dist-info/` is written last, usually METADATA itself.
+ */
+const WINDOW = 128 * 1024;
 
 /**
  * The METADATA file of a wheel on disk: `NAME-VERSION.dist-info/METADATA` at the top of the zip.
- * A wheel of at most 4 MiB (`size`, when the caller knows it) is read into memory at once (it was
- * usually just written, so it comes from the page cache); of a larger one, only the central directory
- * and that one entry are read.
+ * yauzl parses the central directory and the entry's local header; its reads are served by
+ * {@link WindowReader} (blocking reads of 128 KiB windows, so a small wheel costs one or two reads
+ * whatever its size), and the entry (at most 16 MiB) is inflated with one blocking call, which for a
+ * few kilobytes costs far less than a zlib stream and its hand-offs.
  */
-export async function readWheelMetadata(wheelPath: string, label: string, size?: number): Promise<string> {
-  const whole = size !== undefined && size <= READ_WHOLE_MAX_BYTES ? await readFile(wheelPath) : undefined;
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
-    const done = (err: Error | null, z?: yauzl.ZipFile) => (err ? reject(err) : resolve(z!));
-    if (whole) yauzl.fromBuffer(whole, { lazyEntries: true }, done);
-    else yauzl.open(wheelPath, { lazyEntries: true, autoClose: false }, done);
-  }).catch((err: Error) => {
-    throw new IntegrityError(`${label}: not a readable wheel (zip): ${err.message}`);
-  });
+export async function readWheelMetadata(wheelPath: string, label: string): Promise<string> {
+  const unreadable = (err: Error) => new IntegrityError(`${label}: not a readable wheel (zip): ${err.message}`);
+  const reader = new WindowReader(wheelPath);
   try {
+    const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+      yauzl.fromRandomAccessReader(reader, reader.size, { lazyEntries: true, autoClose: false }, (err, z) => (err ? reject(err) : resolve(z))),
+    ).catch((err: Error) => {
+      throw unreadable(err);
+    });
     const entry = await new Promise<yauzl.Entry | undefined>((resolve, reject) => {
       const found: yauzl.Entry[] = [];
       zip.on('entry', (e: yauzl.Entry) => {
@@ -34,15 +38,95 @@ export async function readWheelMetadata(wheelPath: string, label: string, size?:
       zip.on('error', reject);
       zip.readEntry();
     }).catch((err: Error) => {
-      throw new IntegrityError(`${label}: not a readable wheel (zip): ${err.message}`);
+      throw unreadable(err);
     });
     if (!entry) throw new IntegrityError(`${label}: the wheel has no NAME-VERSION.dist-info/METADATA; it is not a valid wheel`);
-    if (entry.uncompressedSize > MAX_METADATA_BYTES) throw new IntegrityError(`${label}: METADATA is ${entry.uncompressedSize} bytes; refusing more than ${MAX_METADATA_BYTES}`);
-    const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => zip.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s!))));
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
-  } finally {
+    const claimed = Math.max(entry.uncompressedSize, entry.compressedSize);
+    if (claimed > MAX_METADATA_BYTES) throw new IntegrityError(`${label}: METADATA is ${claimed} bytes; refusing more than ${MAX_METADATA_BYTES}`);
+    if (entry.isEncrypted()) throw new IntegrityError(`${label}: METADATA is encrypted; it is not a valid wheel`);
+    const method = entry.compressionMethod;
+    if (method !== 0 && method !== 8) throw new IntegrityError(`${label}: METADATA uses zip compression method ${method}; a wheel uses stored (0) or deflate (8)`);
+    // yauzl checks that the entry's data lies inside the file
+    const { fileDataStart } = await new Promise<{ fileDataStart: number }>((resolve, reject) =>
+      zip.readLocalFileHeader(entry, { minimal: true }, (err, header) => (err ? reject(err) : resolve(header))),
+    ).catch((err: Error) => {
+      throw unreadable(err);
+    });
     zip.close();
+    const stored = reader.bytes(fileDataStart, entry.compressedSize);
+    let data: Buffer;
+    try {
+      data = method === 8 ? inflateRawSync(stored, { maxOutputLength: entry.uncompressedSize + 1 }) : stored;
+    } catch (err) {
+      throw unreadable(err as Error);
+    }
+    if (data.length !== entry.uncompressedSize) {
+      throw new IntegrityError(`${label}: not a readable wheel (zip): METADATA holds ${data.length} bytes, its directory entry says ${entry.uncompressedSize}`);
+    }
+    return data.toString('utf8');
+  } finally {
+    reader.release();
+  }
+}
+
+/**
+ * yauzl's reader of one open file, answering each read from a window of the file read with one
+ * blocking call (the wheel was just written or verified, so it is in the page cache; yauzl's own
+ * file reader makes a stream per read). Callbacks run as microtasks: yauzl expects them after
+ * `read` returns.
+ */
+class WindowReader extends yauzl.RandomAccessReader {
+  readonly size: number;
+  private readonly fd: number;
+  private window = Buffer.alloc(0);
+  private windowStart = 0;
+
+  constructor(path: string) {
+    super();
+    this.fd = openSync(path, 'r');
+    try {
+      this.size = fstatSync(this.fd).size;
+    } catch (err) {
+      closeSync(this.fd);
+      throw err;
+    }
+  }
+
+  /** `length` bytes from `position`, all of them inside the file (yauzl checked the bounds). */
+  bytes(position: number, length: number): Buffer {
+    if (position < this.windowStart || position + length > this.windowStart + this.window.length) {
+      // the first read is the file's tail; later misses read forwards from where they start
+      const start = this.window.length === 0 ? Math.max(0, Math.min(position, this.size - WINDOW)) : position;
+      const want = Math.min(Math.max(length, WINDOW), this.size - start);
+      const buf = Buffer.allocUnsafe(want);
+      let done = 0;
+      while (done < want) {
+        const n = readSync(this.fd, buf, done, want - done, start + done);
+        if (n === 0) break; // the file shrank: the check below refuses the short answer
+        done += n;
+      }
+      this.window = buf.subarray(0, done);
+      this.windowStart = start;
+      if (position + length > start + done) throw new Error(`unexpected end of file at ${start + done} of ${this.size} bytes`);
+    }
+    return this.window.subarray(position - this.windowStart, position - this.windowStart + length);
+  }
+
+  override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null, bytesRead?: number) => void): void {
+    let err: Error | null = null;
+    try {
+      this.bytes(position, length).copy(buffer, offset);
+    } catch (e) {
+      err = e as Error;
+    }
+    queueMicrotask(() => (err ? callback(err) : callback(null, length)));
+  }
+
+  override _readStreamForRange(): never {
+    throw new Error('WindowReader serves whole reads only');
+  }
+
+  release(): void {
+    closeSync(this.fd);
   }
 }

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { IntegrityError } from '../../errors.js';
 import { PEP691_PAGE } from '../../util/pep691.js';
@@ -44,7 +44,7 @@ export const PYTHON_SIMPLE_DIR = 'python/simple';
  * With `json`, the same pages as PEP 691 JSON (api-version 1.1). Same input, same bytes: projects and
  * files are sorted and nothing depends on time or order of arrival. Returns the pages, sorted by path.
  */
-export async function writePep503Index(files: IndexedFile[], outDir: string, opts: Pep503Options = {}): Promise<Pep503Page[]> {
+export function writePep503Index(files: IndexedFile[], outDir: string, opts: Pep503Options = {}): Pep503Page[] {
   const simpleDir = opts.simpleDir ?? PYTHON_SIMPLE_DIR;
   const byProject = new Map<string, IndexedFile[]>();
   for (const f of files) {
@@ -58,17 +58,19 @@ export async function writePep503Index(files: IndexedFile[], outDir: string, opt
   }
   const projects = [...byProject.keys()].sort();
   const pages: Pep503Page[] = [];
-  const write = async (path: string, html: string, project?: string) => {
+  // pages are a few kilobytes each, written without fsync (the bundle is synced when packed): blocking
+  // calls cost far less than the five thread-pool round trips of each asynchronous mkdir + writeFile
+  const write = (path: string, html: string, project?: string) => {
     const file = join(outDir, path);
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, html);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, html);
     pages.push({ path, project, file });
   };
-  await write(
+  write(
     `${simpleDir}/index.html`,
     page('Simple index', projects.map((p) => `    <a href="${escape(encodeURIComponent(p))}/">${escape(p)}</a><br/>`)),
   );
-  if (opts.json) await write(`${simpleDir}/${PEP691_PAGE}`, json({ meta: META, projects: projects.map((name) => ({ name })) }));
+  if (opts.json) write(`${simpleDir}/${PEP691_PAGE}`, json({ meta: META, projects: projects.map((name) => ({ name })) }));
   for (const project of projects) {
     const list = byProject.get(project)!.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
     const links = list.map((f) => {
@@ -77,7 +79,7 @@ export async function writePep503Index(files: IndexedFile[], outDir: string, opt
       const yanked = f.yanked !== undefined ? ` data-yanked="${escape(f.yanked)}"` : '';
       return `    <a href="${escape(href)}"${rp}${yanked}>${escape(f.filename)}</a><br/>`;
     });
-    await write(`${simpleDir}/${project}/index.html`, page(`Links for ${project}`, links), project);
+    write(`${simpleDir}/${project}/index.html`, page(`Links for ${project}`, links), project);
     if (opts.json) {
       const versions = [...new Set(list.flatMap((f) => (f.version === undefined ? [] : [f.version])))].sort();
       const entries = list.map((f) => ({
@@ -88,7 +90,7 @@ export async function writePep503Index(files: IndexedFile[], outDir: string, opt
         ...(f.size !== undefined ? { size: f.size } : {}),
         yanked: f.yanked === undefined ? false : f.yanked || true,
       }));
-      await write(`${simpleDir}/${project}/${PEP691_PAGE}`, json({ meta: META, name: project, versions, files: entries }), project);
+      write(`${simpleDir}/${project}/${PEP691_PAGE}`, json({ meta: META, name: project, versions, files: entries }), project);
     }
   }
   return pages.sort((a, b) => (a.path < b.path ? -1 : 1));
