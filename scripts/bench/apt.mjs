@@ -38,7 +38,7 @@ if (process.argv[2] === '--resolve') {
   await import(dist('cli/v8Flags.js')); // as bin/ferry.js sets them
   const files = process.argv[3].split(',');
   const roots = process.argv[4].split(',');
-  const { createReadStream } = await import('node:fs');
+  const { readIndexText } = await import(dist('sources/apt/fetchPackagesIndex.js'));
   const { readPackagesIndex } = await import(dist('sources/apt/readPackagesIndex.js'));
   const { PackedIndex, PackedIndexWriter } = await import(dist('sources/apt/packedIndex.js'));
   const { indexPackedSources } = await import(dist('sources/apt/buildPackageIndex.js'));
@@ -49,7 +49,7 @@ if (process.argv[2] === '--resolve') {
   for (const f of files) {
     const origin = { uri: 'bench', suite: f, component: 'main' };
     const writer = new PackedIndexWriter();
-    for await (const p of readPackagesIndex(createReadStream(f, { highWaterMark: 1 << 16 }), origin, f)) writer.add(p);
+    for await (const p of readPackagesIndex(readIndexText(f, '', f), origin, f)) writer.add(p);
     sources.push(PackedIndex.fromParts(writer.finish(), origin));
   }
   const packages = sources.reduce((n, s) => n + s.count, 0);
