@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { readFully } from '../../util/readFully.js';
 import { formatRelation, parseDependencies, type Relation } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
@@ -326,16 +327,6 @@ function tableWords(counts: Uint32Array, bodyLength: number): number | undefined
   const [count, strings, nMeets, nProviding, bytes, nSlots] = counts as unknown as number[] as [number, number, number, number, number, number];
   const words = COUNTS + count * (FIELDS + 2) + 1 + nMeets + (strings + 1) * 3 + nProviding + nSlots;
   return words * 4 + bytes === bodyLength && (nSlots & (nSlots - 1)) === 0 ? words : undefined;
-}
-
-/** Fill `buf` from the file at `position`; false when the file ends first. */
-function readFully(fd: number, buf: Uint8Array, position: number): boolean {
-  for (let got = 0; got < buf.length; ) {
-    const n = readSync(fd, buf, got, buf.length - got, position + got);
-    if (n <= 0) return false;
-    got += n;
-  }
-  return true;
 }
 
 /** Closes the file of an index read from disk once nothing uses the index any more. */

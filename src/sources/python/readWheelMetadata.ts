@@ -1,7 +1,8 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import { IntegrityError } from '../../errors.js';
+import { readFully } from '../../util/readFully.js';
 
 /** METADATA is a few kilobytes; a bigger one is a broken or hostile wheel, not something to buffer. */
 const MAX_METADATA_BYTES = 16 * 1024 * 1024;
@@ -53,9 +54,9 @@ export async function readWheelMetadata(wheelPath: string, label: string): Promi
       throw unreadable(err);
     });
     zip.close();
-    const stored = reader.bytes(fileDataStart, entry.compressedSize);
     let data: Buffer;
     try {
+      const stored = reader.bytes(fileDataStart, entry.compressedSize);
       data = method === 8 ? inflateRawSync(stored, { maxOutputLength: entry.uncompressedSize + 1 }) : stored;
     } catch (err) {
       throw unreadable(err as Error);
@@ -92,22 +93,17 @@ class WindowReader extends yauzl.RandomAccessReader {
     }
   }
 
-  /** `length` bytes from `position`, all of them inside the file (yauzl checked the bounds). */
+  /** `length` bytes from `position`; a range past the end (a directory pointing outside the file) is an error. */
   bytes(position: number, length: number): Buffer {
+    if (position + length > this.size) throw new Error(`unexpected end of file: bytes ${position}-${position + length} of a ${this.size}-byte file`);
     if (position < this.windowStart || position + length > this.windowStart + this.window.length) {
       // the first read is the file's tail; later misses read forwards from where they start
       const start = this.window.length === 0 ? Math.max(0, Math.min(position, this.size - WINDOW)) : position;
       const want = Math.min(Math.max(length, WINDOW), this.size - start);
       const buf = Buffer.allocUnsafe(want);
-      let done = 0;
-      while (done < want) {
-        const n = readSync(this.fd, buf, done, want - done, start + done);
-        if (n === 0) break; // the file shrank: the check below refuses the short answer
-        done += n;
-      }
-      this.window = buf.subarray(0, done);
+      if (!readFully(this.fd, buf, start)) throw new Error(`the file is shorter than the ${this.size} bytes it had when opened`);
+      this.window = buf;
       this.windowStart = start;
-      if (position + length > start + done) throw new Error(`unexpected end of file at ${start + done} of ${this.size} bytes`);
     }
     return this.window.subarray(position - this.windowStart, position - this.windowStart + length);
   }
