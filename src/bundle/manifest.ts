@@ -124,6 +124,9 @@ export function parseManifest(bytes: Uint8Array, label: string): Manifest {
   for (const e of m.entries) {
     if (seen.has(e.path)) throw new BundleFormatError(`${label}: manifest lists ${e.path} twice`);
     if (e.path === MANIFEST_PATH || e.path === SIGNATURE_PATH) throw new BundleFormatError(`${label}: manifest lists its own file ${e.path}`);
+    // the stored tree holds manifest.json and its signature beside the entries: neither may be a folder
+    const top = e.path.split('/')[0];
+    if (e.path.includes('/') && (top === MANIFEST_PATH || top === SIGNATURE_PATH)) throw new BundleFormatError(`${label}: manifest lists ${e.path}, inside ${top}, which is the bundle's own file`);
     if (e.path <= prev) throw new BundleFormatError(`${label}: manifest entries are not sorted at ${e.path}`);
     prev = e.path;
     seen.add(e.path);

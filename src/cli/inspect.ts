@@ -24,7 +24,6 @@ export function register(program: Command): void {
       const src = await openBundleSource(bundle);
       const head = await readBundleHead(src.label, src.stream);
       if (opts.manifest) return void process.stdout.write(head.manifestBytes);
-      const manifest = parseManifest(head.manifestBytes, bundle);
       const label = `${bundle}: manifest.json`;
       const parts = await readParts(head.signature, label);
       const keyIDs = parts.flatMap((p) => (p.packet ? [p.packet.issuerKeyID.toHex().toUpperCase()] : []));
@@ -36,8 +35,11 @@ export function register(program: Command): void {
         // inspect reports the verdict; verify and import refuse on it
         const keys = await trustedKeysFrom(opts, policy);
         verification = await verifyDetached(head.manifestBytes, head.signature, keys, label);
-        verdict = await evaluatePolicy(policy, manifest.name, verification.signers, keys);
+        verdict = await evaluatePolicy(policy, parseManifest(head.manifestBytes, bundle).name, verification.signers, keys);
       } else if (opts.keyring?.length) verification = await verifyDetached(head.manifestBytes, head.signature, await readKeyring(opts.keyring), label);
+      // parsed after the signature when there is a keyring: a crafted manifest of millions of tiny JSON
+      // values (64 MiB) costs minutes and gigabytes to parse, and needs no key to make
+      const manifest = parseManifest(head.manifestBytes, bundle);
       const verified = verification?.signers;
       // without a keyring, what can be told is which packets are no binary signature at all
       const ignored = verification?.ignored ?? unusableParts(parts);

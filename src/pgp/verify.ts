@@ -80,6 +80,14 @@ export function unusableParts(parts: SignaturePart[], type: openpgp.enums.signat
   return out;
 }
 
+/**
+ * The most signature packets one signature file may carry. Every packet that names a trusted key is
+ * verified on its own, and each verification hashes the whole signed data: a 1 MiB signature file holds
+ * about 6,400 copies of one packet, which over a 64 MiB manifest kept verify busy for about two hours,
+ * without any key. Far more than any signing policy needs.
+ */
+export const MAX_SIGNATURES = 32;
+
 type CleartextConstructor = new (text: string, signature: openpgp.Signature) => openpgp.CleartextMessage;
 type VerifyOne = (packet: openpgp.SignaturePacket, key: openpgp.PublicKey) => Promise<{ signatures: Array<{ verified: Promise<boolean> }> }>;
 
@@ -91,6 +99,8 @@ type VerifyOne = (packet: openpgp.SignaturePacket, key: openpgp.PublicKey) => Pr
  */
 async function checkSignatures(parts: SignaturePart[], keys: openpgp.PublicKey[], label: string, type: openpgp.enums.signature, verifyOne: VerifyOne): Promise<Verification> {
   if (parts.length === 0) throw new SignatureError(`${label}: carries no signature`);
+  // refused before any is checked: each check hashes all the signed data again (a manifest of up to 64 MiB)
+  if (parts.length > MAX_SIGNATURES) throw new SignatureError(`${label}: carries ${parts.length} signature packets, more than the ${MAX_SIGNATURES} ferry checks: the signature file was padded or damaged`);
   const signers: VerifiedSignature[] = [];
   const ignored = unusableParts(parts, type);
   for (const part of parts) {

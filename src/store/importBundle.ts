@@ -158,6 +158,10 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     await writes.settle(); // nothing may still be writing into the scratch being removed
     await flushes.settle();
     await rm(scratch, { recursive: true, force: true });
+    // a path within the bundle's rules (4096 characters) can still be longer than the file system takes below the store
+    if ((err as NodeJS.ErrnoException).code === 'ENAMETOOLONG') {
+      throw new StoreError(`${label}: an entry's path is too long for the file system under ${opts.storeDir} (ENAMETOOLONG); nothing was imported`, { cause: err });
+    }
     throw err;
   }
 }

@@ -1,0 +1,103 @@
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { Header } from 'tar';
+import { ferry } from '../helpers/cli.js';
+import { writeKey } from '../helpers/keys.js';
+import { importDemoBundle } from '../helpers/demoBundle.js';
+import { snapshotTree } from '../helpers/tree.js';
+import { craftBundle, craftTar, manifestFor } from '../helpers/craft.js';
+import { canonicalJson } from '../../src/util/canonicalJson.js';
+import { signDetached } from '../../src/pgp/sign.js';
+import { MAX_SIGNATURES } from '../../src/pgp/verify.js';
+
+/**
+ * Bundles found by an audit that ended in an internal error (exit 74) or kept verify busy for hours:
+ * each is now refused with one line and its documented exit code, and the store is left as it was.
+ */
+describe('ferry verify and import refuse hostile heads and names', () => {
+  let dir: string;
+  let team: Awaited<ReturnType<typeof writeKey>>;
+  let teamKey: openpgp.PrivateKey;
+  let store: string;
+  const data = Buffer.from('artifact\n');
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-hostile-head-'));
+    team = await writeKey(dir, 'team');
+    teamKey = await openpgp.readPrivateKey({ armoredKey: team.secretArmored });
+    ({ store } = await importDemoBundle(dir, team));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  async function both(file: string) {
+    const before = await snapshotTree(store);
+    const v = await ferry(['verify', file, '--keyring', team.public]);
+    const i = await ferry(['import', file, '--keyring', team.public, '--store', store]);
+    expect(await snapshotTree(store)).toEqual(before);
+    return { v, i };
+  }
+
+  it.each(['manifest.json/x', 'manifest.json.asc/x'])('a signed entry %s (a folder where the importer writes its own file): exit 68', async (path) => {
+    const files = [{ path, data }];
+    const file = join(dir, `own-${path.replace(/\W/g, '_')}.ferry`);
+    await writeFile(file, await craftBundle(manifestFor(files), teamKey, files));
+    const { v, i } = await both(file);
+    for (const r of [v, i]) {
+      expect(r.code, r.stderr).toBe(68);
+      expect(r.stderr).toMatch(/which is the bundle's own file\n$/);
+    }
+  });
+
+  it('an entry path too long for the file system under the store: exit 71, not an internal error', async () => {
+    const path = `${('a'.repeat(200) + '/').repeat(20)}${'x'.repeat(4096 - 201 * 20)}`;
+    const manifest = manifestFor([{ path, data }]);
+    const bytes = Buffer.from(canonicalJson(manifest));
+    const sig = await signDetached(bytes, [teamKey], teamKey.getCreationTime());
+    // the path rides in a pax record, as ferry's writer puts any path over 100 bytes
+    const record = ` path=${path}\n`;
+    let len = record.length + 1;
+    while (String(len).length + record.length !== len) len++;
+    const body = Buffer.from(`${len}${record}`);
+    const paxHeader = Buffer.alloc(512);
+    new Header({ path: 'PaxHeader/x', mode: 0o644, size: body.length, mtime: new Date(0), type: 'ExtendedHeader' }).encode(paxHeader);
+    const file = join(dir, 'long-path.ferry');
+    await writeFile(file, Buffer.concat([
+      craftTar([{ path: 'manifest.json', data: bytes }, { path: 'manifest.json.asc', data: Buffer.from(sig) }], { end: false }),
+      paxHeader, body, Buffer.alloc((512 - (body.length % 512)) % 512),
+      craftTar([{ path: 'x', data }]),
+    ]));
+    const { v, i } = await both(file);
+    expect(v.code, v.stderr).toBe(0);
+    expect(i.code, i.stderr).toBe(71);
+    expect(i.stderr).toMatch(/^ferry: .*too long for the file system under .*\(ENAMETOOLONG\); nothing was imported\n$/m);
+  });
+
+  it(`a signature file of thousands of copies of one packet is refused before any is checked (no key needed)`, async () => {
+    const files = [{ path: 'files/s/a', data }];
+    const manifest = manifestFor(files);
+    const good = await signDetached(Buffer.from(canonicalJson(manifest)), [teamKey], teamKey.getCreationTime());
+    const packet = (await openpgp.unarmor(good)).data as Uint8Array;
+    const copies = Buffer.concat(Array.from({ length: 5000 }, () => packet));
+    const flood = openpgp.armor(openpgp.enums.armor.signature, copies);
+    const file = join(dir, 'flood.ferry');
+    // over a padded 8 MiB manifest each of the 5000 checks would hash 8 MiB: hours in all before the fix
+    const big = Buffer.alloc(8 << 20, 0x20);
+    await writeFile(file, craftTar([{ path: 'manifest.json', data: big }, { path: 'manifest.json.asc', data: Buffer.from(flood) }, ...files]));
+    const started = Date.now();
+    const { v, i } = await both(file);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    for (const r of [v, i]) {
+      expect(r.code, r.stderr).toBe(66);
+      expect(r.stderr).toMatch(new RegExp(`carries 5000 signature packets, more than the ${MAX_SIGNATURES} ferry checks`));
+    }
+    // and a bundle with MAX_SIGNATURES copies of a good one still verifies
+    const ok = join(dir, 'many-good.ferry');
+    const enough = openpgp.armor(openpgp.enums.armor.signature, Buffer.concat(Array.from({ length: MAX_SIGNATURES }, () => packet)));
+    await writeFile(ok, await craftBundle(manifest, teamKey, files, { signature: enough }));
+    const r = await ferry(['verify', ok, '--keyring', team.public]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+});
