@@ -5,6 +5,9 @@ import { UsageError } from '../errors.js';
 import { passphraseFrom, printJson } from './options.js';
 import { numberOption } from './numberOption.js';
 
+/** An e-mail address as openpgp.js accepts one in a user ID (its util.isEmailAddress). */
+const EMAIL = /^[^\p{C}\p{Z}@<>\\]+@[^\p{C}\p{Z}@<>\\]+[^\p{C}\p{Z}\p{P}]$/u;
+
 export function register(program: Command): void {
   const key = program.command('key').description('manage OpenPGP signing keys');
   key
@@ -19,6 +22,9 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  ferry key generate --name "Security team" --email sec@example.org --out keys/team\n')
     .action(async (opts: { name: string; email?: string; out: string; passphraseFile?: string; expiresDays?: number; force?: boolean; json?: boolean }) => {
+      // the rules openpgp applies to a user ID, checked here so a wrong value is a usage error, not a crash
+      if (opts.name.trim() === '' || /\p{C}/u.test(opts.name)) throw new UsageError('--name must be non-empty text without control characters');
+      if (opts.email !== undefined && !EMAIL.test(opts.email)) throw new UsageError(`--email ${JSON.stringify(opts.email)} is not an e-mail address: give NAME@HOST.DOMAIN`);
       const { generateKey } = await import('../pgp/generateKey.js');
       const { writeFileAtomic } = await import('../util/writeFileAtomic.js');
       const secretPath = resolve(`${opts.out}.secret.asc`);

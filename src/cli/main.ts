@@ -13,6 +13,7 @@ const FETCH_FAILED_EXIT = new FetchError('').exitCode;
 /** Entry point: parse arguments, run one command, map errors to stable exit codes. */
 export async function main(argv: string[]): Promise<number> {
   catchStrayErrors();
+  stopQuietlyOnClosedOutput();
   const program = new Command('ferry')
     .description('Carry software across an air gap: build signed, deterministic bundles; import, serve and deploy them.')
     .version(VERSION)
@@ -55,6 +56,22 @@ function catchStrayErrors(): void {
   };
   process.on('uncaughtException', stray);
   process.on('unhandledRejection', stray);
+}
+
+/** Exit code when the reader of ferry's output went away: a program killed by SIGPIPE, 128 + 13, as the shell reports it. */
+export const BROKEN_PIPE_EXIT = 141;
+
+/**
+ * `ferry list | head -1`: once the reader has gone, writing to stdout fails with EPIPE. Like a program the
+ * kernel's SIGPIPE stops (Node ignores that signal), ferry stops there without a word, instead of
+ * reporting its own output's end as an internal error.
+ */
+function stopQuietlyOnClosedOutput(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(BROKEN_PIPE_EXIT);
+    throw err;
+  });
 }
 
 function oneLine(err: unknown): string {

@@ -1,5 +1,6 @@
 import * as openpgp from 'openpgp';
-import { readSignaturePackets } from './readSignaturePackets.js';
+import { UsageError } from '../errors.js';
+import { MAX_SIGNATURES, readSignaturePackets } from './readSignaturePackets.js';
 
 /**
  * Signatures are deterministic for the same key material and data: EdDSA is deterministic, openpgp.js's
@@ -39,6 +40,8 @@ export async function clearsign(text: string, keys: openpgp.PrivateKey[], date: 
  */
 export async function mergeSignatures(armored: string[]): Promise<string> {
   const parts = (await Promise.all(armored.map(readSignaturePackets))).flat();
+  // what verify and import would refuse is not written
+  if (parts.length > MAX_SIGNATURES) throw new UsageError(`the signature would hold ${parts.length} signature packets, more than the ${MAX_SIGNATURES} verify accepts: replace old ones (--replace) instead of adding`);
   const v6only = parts.every((p) => p.packet?.version === 6);
   // RFC 9580: armor holding only v6 signatures carries no CRC24 line; for v4 it is customary
   return openpgp.armor(openpgp.enums.armor.signature, Buffer.concat(parts.map((p) => p.bytes)), undefined, undefined, undefined, !v6only);

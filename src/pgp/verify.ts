@@ -1,7 +1,7 @@
 import * as openpgp from 'openpgp';
 import { SignatureError } from '../errors.js';
 import { mergeKeyCopies } from './mergeKeyCopies.js';
-import { readSignaturePackets, type SignaturePart } from './readSignaturePackets.js';
+import { MAX_SIGNATURES, readSignaturePackets, type SignaturePart } from './readSignaturePackets.js';
 import { whyKeyCannotSignNow } from './whyKeyCannotSignNow.js';
 
 export interface VerifiedSignature {
@@ -79,14 +79,6 @@ export function unusableParts(parts: SignaturePart[], type: openpgp.enums.signat
   }
   return out;
 }
-
-/**
- * The most signature packets one signature file may carry. Every packet that names a trusted key is
- * verified on its own, and each verification hashes the whole signed data: a 1 MiB signature file holds
- * about 6,400 copies of one packet, which over a 64 MiB manifest kept verify busy for about two hours,
- * without any key. Far more than any signing policy needs.
- */
-export const MAX_SIGNATURES = 32;
 
 type CleartextConstructor = new (text: string, signature: openpgp.Signature) => openpgp.CleartextMessage;
 type VerifyOne = (packet: openpgp.SignaturePacket, key: openpgp.PublicKey) => Promise<{ signatures: Array<{ verified: Promise<boolean> }> }>;
@@ -169,6 +161,8 @@ function userIDsOf(key: openpgp.PublicKey): string {
 }
 
 function describe(msg: string): string {
+  // the signature's own expiry time (gpg --default-sig-expire), not its key's (whyKeyCannotSignNow says that)
+  if (/signature is expired/i.test(msg)) return 'the signature itself is expired (its signer gave it an expiry time, now past): ask for a new signature (ferry sign)';
   if (/expired/i.test(msg)) return 'key is expired';
   if (/revoked/i.test(msg)) return 'key is revoked';
   if (/Signed digest did not match|signature did not match|Invalid signature/i.test(msg)) return 'signature does not match the signed data (it was changed after signing)';

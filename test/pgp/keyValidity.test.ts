@@ -109,6 +109,16 @@ describe('a signature counts only when its key is valid now', () => {
     expect(err).toContain(fpr);
   });
 
+  it('refuses a signature whose own expiry time has passed, naming the signature, not the key (gpg --default-sig-expire)', async () => {
+    const uid = 'Short Signature <sig-expire@example.org>';
+    const fpr = await gpgKey(uid);
+    const out = join(dir, 'sig-expired.asc');
+    await gnupg.ok(['--default-sig-expire', '1d', '--armor', '--detach-sign', '-u', uid, '-o', out, join(dir, 'manifest.json')], { at: later(3600_000) });
+    const err = await expectRefused(await bundleWith('sig-expired', await readFile(out, 'utf8')), [await exportPublic('sig-expired', uid)], /the signature itself is expired/);
+    expect(err).toContain(fpr);
+    expect(err).not.toMatch(/key is expired/);
+  });
+
   it.each([
     [0, 'no reason given'],
     [1, 'compromised'],

@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -11,7 +11,7 @@ import { snapshotTree } from '../helpers/tree.js';
 import { craftBundle, craftTar, manifestFor } from '../helpers/craft.js';
 import { canonicalJson } from '../../src/util/canonicalJson.js';
 import { signDetached } from '../../src/pgp/sign.js';
-import { MAX_SIGNATURES } from '../../src/pgp/verify.js';
+import { MAX_SIGNATURES } from '../../src/pgp/readSignaturePackets.js';
 
 /**
  * Bundles found by an audit that ended in an internal error (exit 74) or kept verify busy for hours:
@@ -86,9 +86,7 @@ describe('ferry verify and import refuse hostile heads and names', () => {
     // over a padded 8 MiB manifest each of the 5000 checks would hash 8 MiB: hours in all before the fix
     const big = Buffer.alloc(8 << 20, 0x20);
     await writeFile(file, craftTar([{ path: 'manifest.json', data: big }, { path: 'manifest.json.asc', data: Buffer.from(flood) }, ...files]));
-    const started = Date.now();
     const { v, i } = await both(file);
-    expect(Date.now() - started).toBeLessThan(60_000);
     for (const r of [v, i]) {
       expect(r.code, r.stderr).toBe(66);
       expect(r.stderr).toMatch(new RegExp(`carries 5000 signature packets, more than the ${MAX_SIGNATURES} ferry checks`));
@@ -99,5 +97,13 @@ describe('ferry verify and import refuse hostile heads and names', () => {
     await writeFile(ok, await craftBundle(manifest, teamKey, files, { signature: enough }));
     const r = await ferry(['verify', ok, '--keyring', team.public]);
     expect(r.code, r.stderr).toBe(0);
+    // ferry sign does not write what verify would refuse: one more packet is refused, the bundle unchanged
+    const extra = join(dir, 'one-too-many.asc');
+    await writeFile(extra, good);
+    const before = await readFile(ok);
+    const s = await ferry(['sign', ok, '--signature', extra]);
+    expect(s.code, s.stderr).toBe(64);
+    expect(s.stderr).toMatch(new RegExp(`would hold ${MAX_SIGNATURES + 1} signature packets, more than the ${MAX_SIGNATURES} verify accepts`));
+    expect((await readFile(ok)).equals(before)).toBe(true);
   });
 });
