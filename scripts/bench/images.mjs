@@ -10,9 +10,10 @@
 // fdatasyncs the cache entries (each of 8 MiB or more as it arrives), builds a manifest and an SBOM and
 // signs them; skopeo writes each blob once into the layout and syncs it too (a `sync --data` of its
 // layout right after it took ~0.01 s for 1 GiB, 2026-12-03: nothing was left to write back), so both
-// sides have the same durability. The first row is the issue's goal (registry -> bundle vs registry ->
-// layout). The second row gives skopeo the step it would need to carry the same thing in one file: the
-// same skopeo run plus `tar -cf` of its layout (timed right after it, same run); it still signs nothing.
+// sides have the same durability. Each run starts with nothing left to write back (`sync -f`, untimed).
+// The first row is the issue's goal (registry -> bundle vs registry -> layout). The second row gives
+// skopeo the step it would need to carry the same thing in one file: the same skopeo run plus `tar -cf`
+// of its layout (timed right after it, same run); it still signs nothing.
 // Usage: node scripts/bench/images.mjs [MiB]   (default 1024: the issue's 1 GiB; use less on a shared
 // machine, e.g. 256; needs `npm run build` first, docker-registry and skopeo installed)
 import { spawn } from 'node:child_process';
@@ -107,6 +108,9 @@ try {
     () => {
       fresh();
       rmSync(join(dir, 'skopeo.tar'), { force: true });
+      // nothing of the previous run left to flush (as import-many.mjs): the removed GiBs' discards and any
+      // write-back otherwise land in the next run, whichever tool it is (rows swung 1.08-1.72x with it)
+      timeShell(`sync -f ${dir}`);
     },
   );
   const bundleMiB = (bundleBytes / 2 ** 20).toFixed(0);
