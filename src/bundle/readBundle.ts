@@ -85,7 +85,10 @@ export async function readBundle(chunks: AsyncIterable<Buffer>, opts: ReadBundle
 
   for (;;) {
     const h = await tar.next();
-    if (h === null) break;
+    if (h === null) {
+      await tar.expectOnlyZeros();
+      break;
+    }
     const where = `${label}: entry ${JSON.stringify(h.path)}`;
     if (!isSafeBundlePath(h.path)) throw new BundleFormatError(`${where} escapes the bundle or is not a safe name: ${ENTRY_PATH_RULE}`);
     if (h.type !== 'File') {

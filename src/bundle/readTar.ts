@@ -2,6 +2,7 @@ import { BundleFormatError } from '../errors.js';
 import { decodeTarHeader, type DecodedTarHeader } from './decodeTarHeader.js';
 
 const BLOCK = 512;
+const ZEROS = Buffer.alloc(64 * 1024);
 /** pax records are small; anything larger is hostile */
 const PAX_MAX = 64 * 1024;
 
@@ -79,6 +80,25 @@ export class TarReader {
         throw new BundleFormatError(`${this.label}: global pax headers are not allowed in a ferry bundle`);
       }
       return { path: paxPath ?? h.path, type: h.type, size, mode: h.mode ?? 0 };
+    }
+  }
+
+  /**
+   * After the end-of-archive marker: the rest of the archive must be zeros (the second marker block, a
+   * writer's padding to its record size). Bytes there are outside every entry, so the manifest and its
+   * signature say nothing about them: a bundle with any is refused, not read as if they were not there.
+   */
+  async expectOnlyZeros(): Promise<void> {
+    const end = this.offset;
+    for (;;) {
+      if (this.buf.length === 0 && !(await this.fill(1))) return;
+      // compared with zeros natively (memcmp), a block at a time; only a block that differs is searched
+      const n = Math.min(this.buf.length, ZEROS.length);
+      if (!this.buf.subarray(0, n).equals(ZEROS.subarray(0, n))) {
+        const at = this.buf.findIndex((b) => b !== 0);
+        throw new BundleFormatError(`${this.label}: data after the end-of-archive marker at byte ${end} (non-zero byte at ${this.offset + at}): the bundle was changed after it was written`);
+      }
+      this.take(n);
     }
   }
 

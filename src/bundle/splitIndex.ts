@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { BundleFormatError, UsageError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
@@ -41,11 +41,17 @@ export function volumeFileName(bundleFile: string, n: number, count: number): st
   return `${bundleFile}.${String(n).padStart(Math.max(3, String(count).length), '0')}`;
 }
 
+/** A split index lists volumes (about 150 bytes each): anything larger than this is not one, and is not read. */
+const SPLIT_INDEX_MAX_BYTES = 1024 * 1024;
+
 export async function readSplitIndex(path: string): Promise<SplitIndex> {
   let text: string;
   try {
+    const { size } = await stat(path);
+    if (size > SPLIT_INDEX_MAX_BYTES) throw new BundleFormatError(`${path}: ${size} bytes, larger than any split index (at most ${SPLIT_INDEX_MAX_BYTES}): not a ferry split index`);
     text = await readFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof BundleFormatError) throw err;
     throw new UsageError(`cannot read split index ${path} (${(err as NodeJS.ErrnoException).code})`);
   }
   let raw: unknown;

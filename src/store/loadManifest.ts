@@ -4,7 +4,7 @@ import { UsageError, BundleFormatError } from '../errors.js';
 import { canonicalMismatch } from '../util/canonicalJson.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { resolveRelease } from './resolveRelease.js';
-import { manifestDigest, parseManifest, type Manifest } from '../bundle/manifest.js';
+import { manifestDigest, parseManifest, tooDenseToParse, type Manifest } from '../bundle/manifest.js';
 import { INDEX_SUFFIX } from '../bundle/splitIndex.js';
 import { openBundleSource } from '../bundle/openBundleSource.js';
 import { readBundleHead } from '../bundle/readBundleHead.js';
@@ -50,6 +50,7 @@ function fromBytes(bytes: Buffer, label: string): LoadedManifest {
 }
 
 function reformatted(bytes: Buffer): boolean {
+  if (tooDenseToParse(bytes)) return false; // parseManifest's refusal stands: parsing it is what must not happen
   try {
     return canonicalMismatch(bytes, JSON.parse(bytes.toString('utf8'))) !== undefined;
   } catch {

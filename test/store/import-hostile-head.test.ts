@@ -51,6 +51,48 @@ describe('ferry verify and import refuse hostile heads and names', () => {
     }
   });
 
+  describe('bytes after the end-of-archive marker', () => {
+    const files = [{ path: 'files/s/a', data }];
+    const made = async (name: string, tail: Buffer, end = true) => {
+      const file = join(dir, `${name}.ferry`);
+      await writeFile(file, Buffer.concat([await craftBundle(manifestFor(files), teamKey, files, { end }), tail]));
+      return file;
+    };
+
+    it.each([
+      ['junk appended to a signed bundle', () => made('junk', Buffer.from('#!/bin/sh\nrm -rf /\n'))],
+      ['an unlisted entry after a single zero block', () => made('after-one', Buffer.concat([Buffer.alloc(512), craftTar([{ path: 'files/s/evil', data }])]), false)],
+      ['one non-zero byte deep in 100 KiB of padding', () => made('deep', Buffer.concat([Buffer.alloc(100_000), Buffer.from([1]), Buffer.alloc(511)]))],
+    ])('%s: exit 68, the store unchanged', async (_, make) => {
+      const { v, i } = await both(await make());
+      for (const r of [v, i]) {
+        expect(r.code, r.stderr).toBe(68);
+        expect(r.stderr).toMatch(/: data after the end-of-archive marker at byte \d+ \(non-zero byte at \d+\): the bundle was changed after it was written\n$/);
+      }
+    });
+
+    it('zero padding after the marker (a tar record of 10 KiB) is fine (the control)', async () => {
+      const file = await made('padded', Buffer.alloc(10240 - 1024));
+      const v = await ferry(['verify', file, '--keyring', team.public]);
+      expect(v.code, v.stderr).toBe(0);
+      const i = await ferry(['import', file, '--keyring', team.public, '--store', join(dir, 'padded-store')]);
+      expect(i.code, i.stderr).toBe(0);
+    });
+  });
+
+  it('a manifest of millions of tiny JSON objects is refused before parsing, even where nothing verifies it first (inspect, diff)', async () => {
+    // 9 MB: 3 million `{}`; a signature over other bytes: nothing here checks it before parsing
+    const dense = Buffer.from(`{"artifacts":{"x":[${Array.from({ length: 3_000_000 }, () => '{}').join(',')}]}}\n`);
+    const other = await signDetached(Buffer.from('other bytes'), [teamKey], teamKey.getCreationTime());
+    const file = join(dir, 'dense.ferry');
+    await writeFile(file, craftTar([{ path: 'manifest.json', data: dense }, { path: 'manifest.json.asc', data: Buffer.from(other) }]));
+    for (const args of [['inspect', file], ['diff', file, file]]) {
+      const r = await ferry(args);
+      expect(r.code, r.stderr).toBe(68);
+      expect(r.stderr).toMatch(/^ferry: .*manifest\.json holds 3000003 JSON objects and arrays in 9000022 bytes, more than a ferry manifest ever has \(\d+\): refused before parsing\n$/);
+    }
+  });
+
   it('an entry path too long for the file system under the store: exit 71, not an internal error', async () => {
     const path = `${('a'.repeat(200) + '/').repeat(20)}${'x'.repeat(4096 - 201 * 20)}`;
     const manifest = manifestFor([{ path, data }]);

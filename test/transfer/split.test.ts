@@ -141,6 +141,20 @@ describe('split bundles', () => {
     await expectRefused(file, /the reassembled bundle has sha256 [0-9a-f]{64}, the index says f{64}: the index does not belong to these volumes/);
   });
 
+  it('refuses an index larger than any split index without reading it (68)', async () => {
+    const d = await copyVolumes('huge-index');
+    const file = join(d, 'app-1.0.0.ferry.index.json');
+    // 2 MiB of nested arrays: valid JSON an unbounded reader would parse
+    await writeFile(file, '['.repeat(1 << 20) + ']'.repeat(1 << 20));
+    const before = await snapshotTree(store);
+    for (const args of [['verify', file, '--keyring', team.public], ['import', file, '--keyring', team.public, '--store', store]]) {
+      const r = await ferry(args);
+      expect(r.code, r.stderr).toBe(68);
+      expect(r.stderr).toMatch(/: 2097152 bytes, larger than any split index \(at most 1048576\): not a ferry split index\n$/);
+    }
+    expect(await snapshotTree(store)).toEqual(before);
+  });
+
   it('asks for the index when only volumes were copied', async () => {
     const d = await copyVolumes('no-index');
     await rm(join(d, 'app-1.0.0.ferry.index.json'));
