@@ -1,6 +1,6 @@
 import { DeployError } from '../../errors.js';
 import { scriptOnStdin } from './scriptOnStdin.js';
-import { spawnCommand, spawnHeld } from './spawnCommand.js';
+import { outputOverflow, spawnCommand, spawnHeld } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
 import type { Held, RunOptions, RunResult, Transport } from './types.js';
 
@@ -27,9 +27,17 @@ export class LocalTransport implements Transport {
     const r = await spawnHeld('/bin/sh', ['-c', command], head, readyLine, { timeoutMs, group: true });
     if ('ended' in r) {
       if (r.ended.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
+      if (r.ended.overflow) throw outputOverflow(`host ${this.name}`, r.ended.overflow);
       return r.ended;
     }
-    return { ready: r.held.ready, release: () => r.held.release() };
+    return {
+      ready: r.held.ready,
+      release: async () => {
+        const ended = await r.held.release();
+        if (ended.overflow) throw outputOverflow(`host ${this.name}`, ended.overflow);
+        return ended;
+      },
+    };
   }
 
   get commands(): number {
@@ -42,6 +50,7 @@ export class LocalTransport implements Transport {
     const r = await spawnCommand('/bin/sh', ['-c', command], { ...opts, stdin, group: true });
     if (r.spawnError) throw new DeployError(`host ${this.name}: cannot run /bin/sh: ${r.spawnError.message}`);
     if (r.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
+    if (r.overflow) throw outputOverflow(`host ${this.name}`, r.overflow);
     return r;
   }
 }

@@ -1,10 +1,25 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { DeployError } from '../../errors.js';
 import type { RunOptions, RunResult } from './types.js';
+
+/**
+ * The most a program may print on stdout or on stderr. Both are kept in memory until it ends (steps read
+ * their markers from them), once per host at the same time: a host that floods its output (hostile, or a
+ * command gone wrong) would otherwise grow the runner without bound. Real output stays far below.
+ */
+export const OUTPUT_MAX_BYTES = 32 * 1024 * 1024;
+
+/** The failure of a command stopped for printing too much (not transient: it would print as much again). */
+export function outputOverflow(where: string, stream: 'stdout' | 'stderr'): DeployError {
+  return new DeployError(`${where}: the command printed more than ${OUTPUT_MAX_BYTES / 1024 / 1024} MiB on ${stream} and was stopped (ferry keeps a command's output in memory: send large output to a file on the host)`);
+}
 
 export interface SpawnOutcome extends RunResult {
   /** the command was killed because it ran past its time */
   timedOut: boolean;
+  /** the command was killed because it printed more than OUTPUT_MAX_BYTES on this stream */
+  overflow?: 'stdout' | 'stderr';
   /** the program could not be started (ENOENT...) */
   spawnError?: Error;
 }
@@ -55,8 +70,20 @@ function start(cmd: string, args: string[], opts: SpawnOptions = {}): Started {
         kill();
       }, opts.timeoutMs)
     : undefined;
-  child.stdout.on('data', (b: Buffer) => out.push(b));
-  child.stderr.on('data', (b: Buffer) => err.push(b));
+  let overflow: 'stdout' | 'stderr' | undefined;
+  const sizes = { stdout: 0, stderr: 0 };
+  const keep = (stream: 'stdout' | 'stderr', into: Buffer[]) => (b: Buffer) => {
+    if (overflow) return;
+    sizes[stream] += b.length;
+    if (sizes[stream] > OUTPUT_MAX_BYTES) {
+      overflow = stream;
+      kill();
+      return;
+    }
+    into.push(b);
+  };
+  child.stdout.on('data', keep('stdout', out));
+  child.stderr.on('data', keep('stderr', err));
   // the remote end may close its stdin early (a script that does not read it): not an error
   child.stdin.on('error', () => {});
   child.on('error', (e) => {
@@ -65,7 +92,7 @@ function start(cmd: string, args: string[], opts: SpawnOptions = {}): Started {
   const ended = new Promise<SpawnOutcome>((resolve) => {
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut, spawnError });
+      resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut, spawnError, ...(overflow ? { overflow } : {}) });
     });
   });
   return {

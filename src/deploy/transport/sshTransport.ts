@@ -1,6 +1,6 @@
 import { DeployError } from '../../errors.js';
 import { scriptOnStdin } from './scriptOnStdin.js';
-import { type SpawnOutcome, spawnCommand, spawnHeld } from './spawnCommand.js';
+import { type SpawnOutcome, outputOverflow, spawnCommand, spawnHeld } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
 import type { Held, RunOptions, RunResult, Transport } from './types.js';
 
@@ -90,6 +90,7 @@ export class SshTransport implements Transport {
     const where = `host ${this.target.name} (${this.target.user ? this.target.user + '@' : ''}${this.target.address}${this.target.port ? ':' + this.target.port : ''})`;
     if (r.spawnError) throw new DeployError(`${where}: cannot run ssh: ${r.spawnError.message}; install openssh-client`);
     if (r.timedOut) throw new TransientError(`${where}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
+    if (r.overflow) throw outputOverflow(where, r.overflow);
     if (r.code === 255) {
       const msg = r.stderr.trim().split('\n').filter(Boolean).pop() ?? 'connection failed';
       if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(r.stderr)) {
