@@ -1,7 +1,7 @@
-import pep440 from '@renovatebot/pep440';
 import { evaluateMarker, type MarkerEnvironment } from './evaluateMarker.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { parseRequirement, type Requirement } from './parseRequirement.js';
+import { satisfiesSpecifier } from './satisfiesSpecifier.js';
 
 export interface ClosureInput {
   /** the pins that apply to the target (markers already evaluated), by normalized project */
@@ -101,10 +101,7 @@ function label(pin: Pin): string {
   return `${pin.name}${pin.extras.length ? `[${pin.extras.join(',')}]` : ''}==${pin.version}`;
 }
 
+/** as pip's resolver asks it (SpecifierSet.contains with pre-releases); a specifier that cannot be read is not satisfied */
 function satisfies(version: string, specifier: string): boolean {
-  try {
-    return pep440.satisfies(version, specifier, { prereleases: true });
-  } catch {
-    return false;
-  }
+  return satisfiesSpecifier(version, specifier) ?? false;
 }

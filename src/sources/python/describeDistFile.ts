@@ -53,8 +53,9 @@ export async function describeDistFile(c: Chosen, target: PythonTarget, ctx: Bui
     }
     requiresDist = meta.requiresDist;
     requiresPython ??= meta.requiresPython;
-    if (requiresPython && !admitsPython(requiresPython, target.version)) {
-      throw new ResolveError(`${c.pins[0]!.where}: ${c.file.filename} requires Python ${requiresPython} (its METADATA), the target is ${target.version}; pin a version that supports it`);
+    // pip checks the METADATA's Requires-Python even when the index gave its own (which selectFile checked)
+    if (meta.requiresPython && !admitsPython(meta.requiresPython, target.version)) {
+      throw new ResolveError(`${c.pins[0]!.where}: ${c.file.filename} requires Python ${meta.requiresPython} (its METADATA), the target is ${target.version}; pin a version that supports it`);
     }
     if (md.wheel) {
       sha256 = md.wheel.sha256;

@@ -1,5 +1,6 @@
 import pep440 from '@renovatebot/pep440';
 import { normalizeProjectName } from './normalizeProjectName.js';
+import { satisfiesSpecifier } from './satisfiesSpecifier.js';
 
 /** PEP 508 environment: the values markers are evaluated against (all strings). */
 export type MarkerEnvironment = Record<string, string>;
@@ -145,7 +146,7 @@ function evaluate(node: Node, env: MarkerEnvironment, onUnknown?: (v: string) =>
   if (node.op === 'in') return rhs.includes(lhs);
   if (node.op === 'not in') return !rhs.includes(lhs);
   if (node.op !== '===' && pep440.validRange(`${node.op}${rhs}`)) {
-    return pep440.valid(lhs) !== null && pep440.satisfies(lhs, `${node.op}${rhs}`, { prereleases: true });
+    return pep440.valid(lhs) !== null && (satisfiesSpecifier(lhs, `${node.op}${rhs}`) ?? pep440.satisfies(lhs, `${node.op}${rhs}`, { prereleases: true }));
   }
   switch (node.op) {
     case '==':

@@ -91,7 +91,8 @@ export function parseRequirementsFile(text: string, label: string): Requirements
       problems.push(`${where}: ${req.name} is a direct reference (${req.url}); pin it with ==VERSION from the index instead`);
       continue;
     }
-    const pinned = /^===?([^,*=<>!~]+)$/.exec(req.specifier);
+    // an epoch ("2!1.0") is part of the version; "!=" is not a pin
+    const pinned = /^===?([^,*=<>~]+)$/.exec(req.specifier);
     if (!pinned) {
       problems.push(`${where}: ${req.name}${req.specifier ? ` ${req.specifier}` : ''} is not pinned; pin exactly one version with ==VERSION (pip-compile --generate-hashes does)`);
       continue;

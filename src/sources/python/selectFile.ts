@@ -27,19 +27,20 @@ export interface Selection {
  * Choose the file pip on the target would install for a pin: among the files of exactly the pinned
  * version whose sha256 is pinned and whose Requires-Python admits the target, prefer files that are not
  * yanked (PEP 592: a yanked file is used only because the pin names its version exactly), then the wheel
- * whose best tag comes first in the target's tag order, then the highest build tag. Sdists only when
+ * whose best tag comes first in the target's tag order, then the highest build tag, then the one the
+ * page lists last (as pip does). Sdists only when
  * allowed and no wheel fits. Fails with every file considered and why it was not taken: IntegrityError
  * when files of the version were left out for unpinned hashes (the upstream changed), else ResolveError.
  */
 export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): Selection {
   const rank = new Map(opts.tags.map((t, i) => [t, i]));
   const rejected: string[] = [];
-  const wheels: Array<{ file: IndexFile; dist: WheelName; rank: number }> = [];
+  const wheels: Array<{ file: IndexFile; dist: WheelName; rank: number; at: number }> = [];
   const sdists: Array<{ file: IndexFile; dist: SdistName }> = [];
   let ofVersion = 0;
   let unreviewed = 0;
   const versions = new Set<string>();
-  for (const file of files) {
+  for (const [at, file] of files.entries()) {
     const dist = parseDistFilename(file.filename, pin.project);
     if (!dist || dist.project !== pin.project) continue;
     versions.add(dist.version);
@@ -61,7 +62,7 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
     }
     const best = Math.min(...dist.tags.map((t) => rank.get(t.toLowerCase()) ?? Infinity));
     if (best === Infinity) rejected.push(`${file.filename}: its tags (${dist.tags.join(', ')}) do not fit the target`);
-    else wheels.push({ file, dist, rank: best });
+    else wheels.push({ file, dist, rank: best, at });
   }
   if (ofVersion === 0) {
     const offered = [...versions].sort((a, b) => (pep440.valid(a) && pep440.valid(b) ? pep440.compare(a, b) : a < b ? -1 : 1));
@@ -78,7 +79,9 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
       a.rank - b.rank ||
       (b.dist.build?.number ?? -1) - (a.dist.build?.number ?? -1) ||
       compareStrings(b.dist.build?.rest ?? '', a.dist.build?.rest ?? '') ||
-      compareStrings(a.file.filename, b.file.filename),
+      // a tie in all else: pip's resolver takes the one the page lists last (it walks its sorted
+      // candidates in reverse, and the sort is stable)
+      b.at - a.at,
   );
   sdists.sort((a, b) => yanked(a.file) - yanked(b.file) || compareStrings(a.file.filename, b.file.filename));
   const chosen = wheels[0] ?? sdists[0];

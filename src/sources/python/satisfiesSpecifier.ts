@@ -1,0 +1,107 @@
+import pep440 from '@renovatebot/pep440';
+
+interface Parsed {
+  epoch: number;
+  release: number[];
+  local: string | null;
+  public: string;
+  base_version: string;
+  is_prerelease: boolean;
+  is_postrelease: boolean;
+}
+
+const explain = (v: string): Parsed | null => pep440.explain(v) as Parsed | null;
+const cmp = (a: string, b: string): number => pep440.compare(a, b);
+
+/**
+ * Whether `version` satisfies a comma-separated PEP 440 specifier set, with pre-releases allowed: what
+ * packaging's `SpecifierSet(specifier).contains(version, prereleases=True)` answers, which is what pip's
+ * resolver asks of a candidate (SpecifierRequirement.is_satisfied_by). Written out here because the
+ * version library's own `satisfies` departs from PEP 440 on local versions (`==1.0+cu118` matched
+ * `1.0+cpu`), on epochs (`2!1.0` was not `>1.0`) and on the exclusive comparisons (`1.0` was not
+ * `>1.0a1`, `1.0.post1` not `>1.0.post0`). Undefined when the specifier cannot be read.
+ */
+export function satisfiesSpecifier(version: string, specifier: string): boolean | undefined {
+  const clauses = specifier
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  for (const clause of clauses) {
+    const m = /^(===|==|!=|<=|>=|~=|<|>)\s*(.+)$/.exec(clause);
+    if (!m) return undefined;
+    const ok = satisfiesOne(version, m[1]!, m[2]!.trim());
+    if (ok === undefined) return undefined;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function satisfiesOne(version: string, op: string, spec: string): boolean | undefined {
+  // arbitrary equality: the strings, case-insensitively (packaging compares str(Version) when it parses)
+  if (op === '===') {
+    const v = explain(version);
+    return (v ? pep440.clean(version) ?? version : version).toLowerCase() === spec.toLowerCase() || version.toLowerCase() === spec.toLowerCase();
+  }
+  const v = explain(version);
+  if (!v) return false;
+  if (op === '==' || op === '!=') {
+    const eq = spec.endsWith('.*') ? prefixMatch(v, spec.slice(0, -2)) : exactMatch(v, spec);
+    if (eq === undefined) return undefined;
+    return op === '==' ? eq : !eq;
+  }
+  if (spec.endsWith('.*')) return undefined;
+  const s = explain(spec);
+  if (!s) return undefined;
+  if (op === '~=') {
+    if (s.release.length < 2 || s.local) return undefined;
+    const prefix = `${s.epoch ? `${s.epoch}!` : ''}${s.release.slice(0, -1).join('.')}`;
+    return cmp(v.public, spec) >= 0 && prefixMatch(v, prefix) === true;
+  }
+  if (s.local) return undefined; // ordered comparisons take no local label
+  switch (op) {
+    case '<=':
+      return cmp(v.public, spec) <= 0;
+    case '>=':
+      return cmp(v.public, spec) >= 0;
+    case '<':
+      // <V excludes pre-releases of V itself unless V is one
+      if (!(cmp(version, spec) < 0)) return false;
+      if (!s.is_prerelease && v.is_prerelease && cmp(v.base_version, s.base_version) === 0) return false;
+      return true;
+    case '>':
+      // >V excludes post-releases and local versions of V itself unless V is a post-release
+      if (!(cmp(version, spec) > 0)) return false;
+      if (!s.is_postrelease && v.is_postrelease && cmp(v.base_version, s.base_version) === 0) return false;
+      if (v.local !== null && cmp(v.base_version, s.base_version) === 0) return false;
+      return true;
+  }
+  return undefined;
+}
+
+/** `==V`: a local label on the candidate is ignored unless V has one */
+function exactMatch(v: Parsed, spec: string): boolean | undefined {
+  const s = explain(spec);
+  if (!s) return undefined;
+  return cmp(s.local ? versionString(v) : v.public, spec) === 0;
+}
+
+/** `==P.*`: the candidate's public version, cut to P's length (zeros padded), equals P */
+function prefixMatch(v: Parsed, prefix: string): boolean | undefined {
+  const s = explain(prefix);
+  if (!s || s.local) return undefined;
+  const pv = explain(v.public)!;
+  if (pv.epoch !== s.epoch) return false;
+  const n = s.release.length;
+  const rel = [...pv.release, ...Array(Math.max(0, n - pv.release.length)).fill(0)].slice(0, n);
+  if (rel.some((x, i) => x !== s.release[i])) return false;
+  // a prefix with a pre/post/dev part ("1.0rc1.*"): the rest of the version must match it too
+  if (s.public !== s.base_version) {
+    const rest = (x: Parsed) => x.public.slice(x.base_version.length);
+    return rest(pv) === rest(s) && s.release.length === pv.release.length;
+  }
+  return true;
+}
+
+function versionString(v: Parsed): string {
+  return v.local === null ? v.public : `${v.public}+${v.local}`;
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { checkClosure } from '../../src/sources/python/checkClosure.js';
+import { markerEnvironment } from '../../src/sources/python/markerEnvironment.js';
+import { parseRequirementsFile, type Pin } from '../../src/sources/python/parseRequirementsFile.js';
+import { satisfiesSpecifier } from '../../src/sources/python/satisfiesSpecifier.js';
+import { selectFile } from '../../src/sources/python/selectFile.js';
+import { targetTags } from '../../src/sources/python/targetTags.js';
+
+// What pip 23.2 (its vendored packaging 21.3: SpecifierSet(s).contains(v, prereleases=True), the test its
+// resolver makes of a pinned candidate) answers, checked with the real pip on a generated index.
+const PIP_SAYS: Array<[version: string, specifier: string, contains: boolean]> = [
+  ['2!1.0', '>1.0', true], // an epoch is bigger than any version without one
+  ['1.0', '>1.0a1', true], // only post-releases and local versions of V itself fail >V
+  ['1.0.post1', '>1.0.post0', true],
+  ['2.0.dev0', '<2.0rc1', true],
+  ['1.0', '<1.0.post1', true],
+  ['1.0+cpu', '==1.0+cu118', false], // a local label in the specifier must match exactly
+  ['1.0+cpu', '!=1.0+cu118', true],
+  ['1.0+local', '==1.0', true], // ... and is ignored when the specifier has none
+  ['1.0+local', '>1.0', false],
+  ['1.0+local', '<=1.0', true],
+  ['2.0rc1', '<2.0', false],
+  ['3.0a1', '<3', false],
+  ['2.0.post1', '>2.0', false],
+  ['2.0.post1', '<=2.0', false],
+  ['2.0b1', '>=1.0', true],
+  ['1.4.9', '~=1.4.2', true],
+  ['1.5', '~=1.4.2', false],
+  ['1.9', '==1.*', true],
+  ['1.9', '!=1.*', false],
+  ['1.0', '==1.0.0', true],
+  ['2!0.1', '<2', false],
+  ['1.5', '>=1.0,<2.0', true],
+];
+
+describe('PEP 440 specifiers as pip tests them', () => {
+  it.each(PIP_SAYS)('%s in %s: %s', (version, specifier, contains) => {
+    expect(satisfiesSpecifier(version, specifier)).toBe(contains);
+  });
+
+  const env = markerEnvironment({ version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] });
+  const pin = (name: string, version: string): [string, Pin] => [name, { name, project: name, version, extras: [], hashes: ['a'.repeat(64)], where: `req.txt` }];
+
+  it('the closure check: no false conflict on an epoch or an exclusive bound, and a conflicting local label is one', () => {
+    const ok = checkClosure({
+      pins: new Map([pin('app', '1.0'), pin('a', '2!1.0'), pin('b', '1.0'), pin('c', '1.0.post1'), pin('d', '1.0+cpu')]),
+      requiresDist: new Map([['app', ['a>1.0', 'b>1.0a1', 'c>1.0.post0', 'd!=1.0+cu118']], ['a', []], ['b', []], ['c', []], ['d', []]]),
+      env,
+    });
+    expect(ok).toEqual([]);
+    const bad = checkClosure({
+      pins: new Map([pin('app', '1.0'), pin('torch', '2.1.0+cpu')]),
+      requiresDist: new Map([['app', ['torch==2.1.0+cu118']], ['torch', []]]),
+      env,
+    });
+    expect(bad).toEqual([expect.stringContaining('torch==2.1.0+cu118: but the requirements pin torch==2.1.0+cpu')]);
+  });
+
+  it('reads a pin with an epoch (pip-compile writes "name==2!1.0")', () => {
+    const r = parseRequirementsFile(`epoched==2!1.0 --hash=sha256:${'b'.repeat(64)}\n`, 'req.txt');
+    expect(r.pins.map((p) => p.version)).toEqual(['2!1.0']);
+    expect(() => parseRequirementsFile(`x!=1.0 --hash=sha256:${'b'.repeat(64)}\n`, 'req.txt')).toThrow(/not pinned/);
+  });
+
+  it('between wheels equal in tag and build, takes the one the page lists last, as pip does', () => {
+    const tags = targetTags({ version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] });
+    const p = pin('tie', '1.0')[1];
+    const files = [{ filename: 'tie-1.0-py2.py3-none-any.whl', url: 'http://x/a' }, { filename: 'tie-1.0-py3-none-any.whl', url: 'http://x/b' }];
+    const opts = { tags, pythonVersion: '3.11', allowSdist: false, page: 'http://x/' };
+    expect(selectFile(p, files, opts).file.filename).toBe('tie-1.0-py3-none-any.whl');
+    expect(selectFile(p, [...files].reverse(), opts).file.filename).toBe('tie-1.0-py2.py3-none-any.whl');
+  });
+});
