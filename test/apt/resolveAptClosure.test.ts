@@ -168,3 +168,20 @@ describe('base packages with versions (apt_options.base)', () => {
     await expect(loadAptBase(idx, ['ghost'], '/')).rejects.toThrow('ghost is not in the configured sources, so its version is unknown; write it as ghost=VERSION');
   });
 });
+
+describe('a requested package the hosts already have', () => {
+  // apt-get install --install-recommends perl on a host with perl: "already the newest version", nothing
+  // else installed (seen on Debian's index with base: required, where ferry carried perl's netbase)
+  it('is carried, but its Recommends are not followed', async () => {
+    const text = [
+      'Package: tool\nVersion: 1\nArchitecture: amd64\nPriority: optional\nRecommends: extra-bits\nFilename: pool/tool.deb\nSize: 1\nSHA256: ' + '1'.repeat(64),
+      'Package: extra-bits\nVersion: 1\nArchitecture: all\nPriority: optional\nFilename: pool/extra.deb\nSize: 1\nSHA256: ' + '2'.repeat(64),
+      'Package: fresh\nVersion: 1\nArchitecture: amd64\nPriority: optional\nRecommends: extra-bits\nFilename: pool/fresh.deb\nSize: 1\nSHA256: ' + '3'.repeat(64),
+    ].join('\n\n') + '\n';
+    const ix = await index(text);
+    const installed = new Map([['tool', { name: 'tool', version: '1', provides: [] }]]);
+    expect(names(resolveAptClosure(ix, ['tool'], { recommends: true, installed }))).toEqual(['tool 1']);
+    expect(names(resolveAptClosure(ix, ['fresh'], { recommends: true, installed }))).toEqual(['extra-bits 1', 'fresh 1']);
+    expect(names(resolveAptClosure(ix, ['tool'], { recommends: true, installed: new Map() }))).toEqual(['extra-bits 1', 'tool 1']);
+  });
+});

@@ -169,6 +169,9 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     const wasProtected = protectedNames.has(p.name);
     const failEarly = !wasProtected && !fromUser;
     const r = relationsOf(p);
+    // a requested package the hosts already have at this version: apt-get says "already the newest
+    // version" and marks nothing, so its Recommends are not installed either (ferry still carries it)
+    const recommends = fromUser && installed.get(p.name)?.version === p.version ? [] : r.rec;
     const here = [...chain, `${p.name} ${p.version}`];
     // apt's IsInstallOkDependenciesSatisfiableByCandidates: a dependency nothing could ever satisfy drops the candidate
     for (const group of [...r.pre, ...r.dep]) {
@@ -193,8 +196,8 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     let failed = false;
     let failure: string | undefined;
     try {
-      for (const groups of [r.pre, r.dep, r.rec]) {
-        const optional = groups === r.rec;
+      for (const groups of [r.pre, r.dep, recommends]) {
+        const optional = groups === recommends;
         for (const group of groups) {
           if (group.some(satisfied)) continue;
           const found = solutions(group).some((s) => markInstall(s, here, false));
