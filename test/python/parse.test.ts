@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SpecError } from '../../src/errors.js';
-import { evaluateMarker } from '../../src/sources/python/evaluateMarker.js';
+import { evaluateMarker, uncertainVariableNote } from '../../src/sources/python/evaluateMarker.js';
 import { markerEnvironment } from '../../src/sources/python/markerEnvironment.js';
 import { parseCoreMetadata } from '../../src/sources/python/parseCoreMetadata.js';
 import { parseDistFilename } from '../../src/sources/python/parseDistFilename.js';
@@ -101,6 +101,21 @@ describe('PEP 508', () => {
     const unknown: string[] = [];
     expect(evaluateMarker('platform_release >= "6"', env, [], (v) => unknown.push(v))).toBe(false);
     expect(unknown).toEqual(['platform_release']);
+  });
+
+  it('reports python_full_version as uncertain (the spec names no patch release) but still evaluates it as X.Y.0', () => {
+    const env = markerEnvironment({ version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] });
+    const reported: string[] = [];
+    // a dependency for >= 3.11.1 only: left out for 3.11.0, needed on a host with 3.11.2
+    expect(evaluateMarker('python_full_version >= "3.11.1"', env, [], (v) => reported.push(v))).toBe(false);
+    expect(reported).toEqual(['python_full_version']);
+    expect(uncertainVariableNote('python_full_version', env)).toBe(
+      "the marker uses python_full_version, taken as 3.11.0: targets.python names no patch release; check that the result holds for the hosts' Python (3.11.x), and pin accordingly",
+    );
+    expect(uncertainVariableNote('platform_release', env)).toBe('the marker uses platform_release, which the target does not define; it compares as ""');
+    const none: string[] = [];
+    expect(evaluateMarker('python_version >= "3.11"', env, [], (v) => none.push(v))).toBe(true);
+    expect(none).toEqual([]);
   });
 });
 

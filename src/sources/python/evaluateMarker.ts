@@ -122,6 +122,17 @@ function tokenize(s: string): Array<{ kind: 'string' | 'word' | 'op' | 'paren'; 
   return out;
 }
 
+/** Variables the target gives as MAJOR.MINOR.0 because the spec names no patch release. */
+const PATCH_GUESSED = new Set(['python_full_version', 'implementation_version']);
+
+/** What to warn when a marker uses a variable that evaluateMarker reported through `onUnknown`. */
+export function uncertainVariableNote(variable: string, env: MarkerEnvironment): string {
+  if (PATCH_GUESSED.has(variable)) {
+    return `the marker uses ${variable}, taken as ${env[variable]}: targets.python names no patch release; check that the result holds for the hosts' Python (${env.python_version}.x), and pin accordingly`;
+  }
+  return `the marker uses ${variable}, which the target does not define; it compares as ""`;
+}
+
 function evaluate(node: Node, env: MarkerEnvironment, onUnknown?: (v: string) => void): boolean {
   if (node.type !== 'cmp') {
     const left = evaluate(node.left, env, onUnknown);
@@ -134,6 +145,8 @@ function evaluate(node: Node, env: MarkerEnvironment, onUnknown?: (v: string) =>
       onUnknown?.(o.variable);
       return '';
     }
+    // known only up to MAJOR.MINOR (markerEnvironment): reported too, its value is a guess
+    if (PATCH_GUESSED.has(o.variable)) onUnknown?.(o.variable);
     return v;
   };
   let lhs = value(node.left);

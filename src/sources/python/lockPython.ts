@@ -3,7 +3,7 @@ import type { BuildContext } from '../kind.js';
 import { ResolveError, SpecError } from '../../errors.js';
 import { checkClosure } from './checkClosure.js';
 import { describeDistFile, type Chosen } from './describeDistFile.js';
-import { evaluateMarker, type MarkerEnvironment } from './evaluateMarker.js';
+import { evaluateMarker, uncertainVariableNote, type MarkerEnvironment } from './evaluateMarker.js';
 import { markerEnvironment } from './markerEnvironment.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { readProjectPage } from './readProjectPage.js';
@@ -68,7 +68,7 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
   const onUnknown = (variable: string, where: string) => {
     if (unknownVars.has(variable)) return;
     unknownVars.add(variable);
-    ctx.log.warn(`${where}: the marker uses ${variable}, which the target does not define; it compares as ""`);
+    ctx.log.warn(`${where}: ${uncertainVariableNote(variable, env)}`);
   };
 
   // requirements of each service, markers evaluated for the target

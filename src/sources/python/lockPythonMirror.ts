@@ -7,7 +7,7 @@ import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import { admitsPython } from './admitsPython.js';
 import { contentLength } from './contentLength.js';
-import { evaluateMarker, type MarkerEnvironment } from './evaluateMarker.js';
+import { evaluateMarker, uncertainVariableNote, type MarkerEnvironment } from './evaluateMarker.js';
 import type { IndexFile } from './indexFile.js';
 import { markerEnvironment } from './markerEnvironment.js';
 import { parseCoreMetadata } from './parseCoreMetadata.js';
@@ -157,7 +157,7 @@ export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: 
             let applies: boolean;
             try {
               applies = evaluateMarker(req.marker, k.target.env, k.extras, (v) => {
-                if (!unknownWarned.has(v)) ctx.log.warn(`${k.chain}: a marker uses ${v}, which the target does not define; it compares as ""`);
+                if (!unknownWarned.has(v)) ctx.log.warn(`${k.chain}: ${uncertainVariableNote(v, k.target.env)}`);
                 unknownWarned.add(v);
               });
             } catch (err) {
