@@ -184,7 +184,9 @@ export class HostRun {
       const t0 = Date.now();
       at.step = step.kind;
       const params = renderStep(step, ctx);
-      note(step.kind, index, kind.target(params), await kind.run(params, drifted ? { ...ctx, repair: true } : ctx), t0);
+      // the step sees its options as written too, so that a message never quotes a rendered (secret) value
+      const stepCtx: StepContext = { ...ctx, written: step.params, ...(drifted ? { repair: true } : {}) };
+      note(step.kind, index, kind.target(params), await kind.run(params, stepCtx), t0);
     }
     const base = this.baseFact(svc, previous);
     const fact: Fact = {

@@ -28,7 +28,7 @@ export async function inspectStage(ctx: StepContext, svc: ServiceTarget): Promis
     return staged.length ? [{ step: 'artifacts', key: 'artifacts', ...(await inspectStaged(ctx, staged)) }] : [];
   }
   const out: StepInspection[] = [];
-  const inspectCtx = (params: unknown) => ({ ...ctx, secret: marksSecret(JSON.stringify(params)) });
+  const inspectCtx = (params: unknown) => ({ ...ctx, secret: marksSecret(JSON.stringify(params)), written: params });
   if (ctx.stage === 'configure') {
     for (const [i, step] of svc.steps.install.entries()) {
       const kind = stepKinds[step.kind]!;

@@ -67,3 +67,26 @@ describe('scripts reach hosts on standard input, over the real OpenSSH transport
     expect(lines.some((l) => l.includes('/bin/sh -c s=$(head -c'))).toBe(true);
   });
 });
+
+describe('a failing command does not quote its rendered text', () => {
+  const ctx = useLab('secretfail', ['s1']);
+
+  it('the failure message (terminal, events, the fact on the host, ferry status) names the command as the spec wrote it', async () => {
+    const host = ctx.lab.hosts[0]!;
+    resetHost(host);
+    const secret = `s3cret-${randomBytes(12).toString('hex')}`;
+    writeRelease(ctx.store, {
+      name: 'secretfail',
+      version: '1',
+      services: { web: { version: '1.0.0', groups: ['web'], files: { 'readme.txt': 'x\n' }, configure: [{ command: { run: 'login --password={{ db_password | secret }} || exit 3' } }] } },
+    });
+    const { inventory } = labInventory(ctx.lab.hosts, { db_password: secret });
+    const log = recordingLogger();
+    const report = await runDeploy({ release: await loadRelease(ctx.store, 'secretfail@1'), inventory, hosts: inventory.hosts, source: { push: true }, ssh: { configFile: ctx.lab.sshConfig }, log });
+    const error = report.hosts[0]!.error ?? '';
+    expect(error).toContain('configure command "login --password={{ db_password | secret }} || exit 3": exit status 3');
+    expect(error).not.toContain(secret);
+    expect(JSON.stringify(log.events)).not.toContain(secret);
+    expect(readFileSync(join(host.root, 'var/lib/ferry/facts/web.json'), 'utf8')).not.toContain(secret);
+  });
+});

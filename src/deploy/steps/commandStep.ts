@@ -22,15 +22,25 @@ export const commandStep: StepKind<CommandParams> = {
     if (p.chdir) lines.push(`cd ${q(p.chdir)}`);
     for (const [k, v] of Object.entries(p.env)) lines.push(`export ${k}=${q(String(v))}`);
     lines.push(p.argv ? p.argv.map(q).join(' ') : `( ${p.run}\n)`, 'echo "changed: ran"');
-    const shown = p.argv ? p.argv.join(' ') : p.run!;
-    const r = await runScript(ctx, `command ${JSON.stringify(shown.split('\n')[0]!.slice(0, 60))}`, lines.join('\n'));
+    const r = await runScript(ctx, shownCommand(p, ctx), lines.join('\n'));
     return r.stdout.includes(SKIPPED) ? { changed: false, detail: 'guard met' } : r;
   },
   async inspect(p, ctx) {
-    const target = `command ${JSON.stringify((p.argv ? p.argv.join(' ') : p.run!).split('\n')[0]!.slice(0, 60))}`;
+    const target = shownCommand(p, ctx);
     // unless and onlyif are shell text: running them could change the host, so only creates is read
     if (!p.creates) return { target, differences: [], unchecked: p.unless || p.onlyif ? 'its unless/onlyif guards are commands, which --check does not run' : 'a command without guards runs whenever its stage runs' };
     const r = await runScript(ctx, `inspect ${target}`, `if [ -e ${q(p.creates)} ]; then echo present; fi`);
     return { target, differences: r.stdout.includes('present') ? [] : [{ what: 'creates', want: `${p.creates} present`, have: 'missing' }] };
   },
 };
+
+/**
+ * How messages name a command: the start of its text as the spec wrote it, `{{ }}` and all. The rendered
+ * text may hold inventory values (a password), and a failure message travels far: the terminal, the
+ * JSON events, and the fact on the host, which `ferry status` prints.
+ */
+function shownCommand(p: CommandParams, ctx: { written?: unknown }): string {
+  const w = (ctx.written ?? {}) as { run?: unknown; argv?: unknown };
+  const text = Array.isArray(w.argv) ? w.argv.map(String).join(' ') : typeof w.run === 'string' ? w.run : p.argv ? p.argv[0]! : 'sh';
+  return `command ${JSON.stringify(text.split('\n')[0]!.slice(0, 60))}`;
+}

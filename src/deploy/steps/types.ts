@@ -21,6 +21,11 @@ export interface StepContext {
   repair?: boolean;
   /** the step's options pass a value through the `secret` filter: inspections show no content */
   secret?: boolean;
+  /**
+   * the step's options as the spec wrote them, before rendering: what messages may quote (a rendered
+   * option holds inventory values, passwords among them)
+   */
+  written?: unknown;
   /** --push: artifacts travel over ssh; otherwise the host fetches them from `server` (ferry serve) */
   push: boolean;
   server?: string;
