@@ -60,3 +60,25 @@ describe('regions for ferry status', () => {
     expect(report.expect).toEqual({ digest: D2, ok: false, off: [`south: s1/web runs ${D1.slice(0, 12)} (incomplete: configure failed)`, 'north: n2 has no facts', 'south: s2 is unreachable'] });
   });
 });
+
+describe('ferry status and a fact another host wrote', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-status-cloned-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('does not count a fact copied from another host (a cloned disk image) as this host complete', async () => {
+    const facts = join(dir, 'facts');
+    mkdirSync(facts);
+    const stage = (s: string) => ({ time: 't', version: '1.0', digest: D1, key: `${s}-key`, artifacts: 'a', changed: 0 });
+    const fact = { format: 'ferry-fact/1', service: 'web', host: 'golden', version: '1.0', digest: D1, release: { name: 'site', version: '1' }, keys: { stage: 'stage-key', install: 'install-key', configure: 'configure-key' }, stages: { stage: stage('stage'), install: stage('install'), configure: stage('configure') } };
+    writeFileSync(join(facts, 'web.json'), JSON.stringify(fact));
+    writeFileSync(join(dir, 'site.yaml'), 'hosts: { clone1: { transport: local } }\n');
+    const r = await ferry(['status', '-i', join(dir, 'site.yaml'), '--facts-dir', facts, '--expect', D1.slice(0, 12), '--json']);
+    expect(r.code).toBe(72);
+    const report = StatusReportSchema.parse(JSON.parse(r.stdout));
+    expect(report.rows).toEqual([{ region: 'site', host: 'clone1', service: 'web', complete: false, problem: 'the fact was written for host golden, not this one' }]);
+    // the same fact on the host that wrote it is complete
+    writeFileSync(join(facts, 'web.json'), JSON.stringify({ ...fact, host: 'clone1' }));
+    const own = await ferry(['status', '-i', join(dir, 'site.yaml'), '--facts-dir', facts, '--expect', D1.slice(0, 12), '--json']);
+    expect(own.code).toBe(0);
+  });
+});
