@@ -91,7 +91,7 @@ export const RunEndEvent = z
     ok: z.boolean(),
     ms: z.number(),
     stopped: z.string().optional(),
-    hosts: z.object({ total: z.number().int(), ok: z.number().int(), failed: z.number().int() }).strict(),
+    hosts: z.object({ total: z.number().int(), ok: z.number().int(), failed: z.number().int(), notReached: z.number().int() }).strict(),
     /** per stage, host and service pairs that ran, were skipped, failed, or were not run */
     stages: z.object(Object.fromEntries(STAGES.map((s) => [s, counts])) as Record<(typeof STAGES)[number], typeof counts>).strict(),
     failures: z.array(z.object({ host, service: z.string().optional(), stage: stage.optional(), reason: z.string() }).strict()),

@@ -32,6 +32,6 @@ export function deployTable(report: DeployReport, opts: { verbose?: boolean } = 
     ...sum.failures.map((f) => `${f.host}${f.service ? ` ${f.service} ${f.stage}` : ''}: failed: ${f.reason}`),
     ...sum.notRun.map((n) => `${n.stage} not run on ${n.where.length} (${n.where.slice(0, NAMED_NOT_RUN).join(', ')}${n.where.length > NAMED_NOT_RUN ? `, and ${n.where.length - NAMED_NOT_RUN} more` : ''}): ${n.reason}`),
   ];
-  const summary = `${report.release.name} ${report.release.version} (${report.release.digest.slice(0, 12)}): ${sum.hosts.ok} of ${sum.hosts.total} hosts ok, ${(report.ms / 1000).toFixed(1)} s${report.stopped ? `; ${report.stopped}` : ''}`;
+  const summary = `${report.release.name} ${report.release.version} (${report.release.digest.slice(0, 12)}): ${sum.hosts.ok} of ${sum.hosts.total} hosts ok${sum.hosts.notReached ? `, ${sum.hosts.notReached} not reached` : ''}, ${(report.ms / 1000).toFixed(1)} s${report.stopped ? `; ${report.stopped}` : ''}`;
   return text + escapeText(['', ...notes, ...(notes.length ? [''] : []), summary].join('\n'), { keepNewlines: true }) + '\n';
 }

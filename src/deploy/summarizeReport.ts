@@ -9,7 +9,8 @@ export interface StageCounts {
 }
 
 export interface RunSummary {
-  hosts: { total: number; ok: number; failed: number };
+  /** ok: every stage ran or was skipped; notReached: no failure, but a stage not run (the rollout stopped first) */
+  hosts: { total: number; ok: number; failed: number; notReached: number };
   /** per stage, host and service pairs by outcome */
   stages: Record<StageName, StageCounts>;
   /** each failed stage with its reason, and each host that failed outside any stage (its lock, its connection) */
@@ -23,8 +24,10 @@ export function summarizeReport(report: DeployReport): RunSummary {
   const stages = Object.fromEntries(STAGES.map((s) => [s, { ran: 0, skipped: 0, failed: 0, notRun: 0 }])) as Record<StageName, StageCounts>;
   const failures: RunSummary['failures'] = [];
   const notRun = new Map<string, RunSummary['notRun'][number]>();
+  let notReached = 0;
   for (const h of report.hosts) {
     let stageFailed = false;
+    let stageNotRun = false;
     for (const [service, outcomes] of Object.entries(h.services)) {
       for (const stage of STAGES) {
         const o = outcomes[stage];
@@ -37,6 +40,7 @@ export function summarizeReport(report: DeployReport): RunSummary {
           failures.push({ host: h.host, service, stage, reason: o.reason });
         } else {
           stages[stage].notRun++;
+          stageNotRun = true;
           const key = `${stage}\n${o.reason}`;
           const group = notRun.get(key) ?? { stage, reason: o.reason, where: [] };
           group.where.push(`${h.host} ${service}`);
@@ -45,7 +49,8 @@ export function summarizeReport(report: DeployReport): RunSummary {
       }
     }
     if (h.error && !stageFailed) failures.push({ host: h.host, reason: h.error });
+    if (!h.error && stageNotRun) notReached++;
   }
   const failed = report.hosts.filter((h) => h.error).length;
-  return { hosts: { total: report.hosts.length, ok: report.hosts.length - failed, failed }, stages, failures, notRun: [...notRun.values()] };
+  return { hosts: { total: report.hosts.length, ok: report.hosts.length - failed - notReached, failed, notReached }, stages, failures, notRun: [...notRun.values()] };
 }
