@@ -14,7 +14,10 @@ class VulnerableError extends FerryError {
 }
 
 export function register(program: Command): void {
-  const audit = program.command('audit').description('offline vulnerability report of a bundle or release (audit BUNDLE --db FILE), and the store\'s audit log (audit verify)');
+  const audit = program
+    .command('audit')
+    .description('offline vulnerability report of a bundle or release (audit BUNDLE --db FILE), and the store\'s audit log (audit verify)')
+    .addHelpText('after', '\nExamples:\n  ferry audit openstack-2026.11.0.ferry --keyring team.asc --db debian-osv.zip\n  ferry audit verify --store /srv/ferry\n');
   audit
     .command('report', { isDefault: true })
     .description('match the Debian packages and wheels of a bundle or stored release against vulnerability data carried as a file')

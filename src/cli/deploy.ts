@@ -8,9 +8,10 @@ export function register(program: Command): void {
     .command('deploy')
     .description('Deploy a release from the store: stage artifacts, install, configure; skips what the hosts\' facts show done')
     .argument('<release>', 'NAME, NAME@VERSION or a bundle digest')
+    .addHelpText('after', '\nExamples:\n  ferry deploy openstack@2026.11.0 -i inventory.yaml --server http://10.0.0.5:8080\n  ferry deploy openstack -i inventory.yaml --limit compute --serial 1,5,25% --max-fail-percent 0\n  ferry deploy openstack -i inventory.yaml --check\n')
     .option('--check', 'change nothing: read and compare every step on the hosts, whatever the facts say, and show what differs (exit 2 when something does)')
     .option('--repair', 'also run, where the facts say done, the steps whose read and compare finds the host changed');
-  releaseOptions(hostOptions(runOptions(cmd))).action(async (ref: string, o: RunOpts & { check?: boolean; repair?: boolean }) => {
+  releaseOptions(hostOptions(runOptions(cmd), { events: true })).action(async (ref: string, o: RunOpts & { check?: boolean; repair?: boolean }) => {
     if (o.check && o.repair) throw new UsageError('--check changes nothing and --repair changes what differs: give one of them');
     const { loadRelease } = await import('../store/loadRelease.js');
     const release = await loadRelease(o.store, ref);

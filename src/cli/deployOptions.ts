@@ -8,7 +8,7 @@ import { numberOption } from './numberOption.js';
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
 /** Options every command that reaches hosts shares (deploy, plan, status, rollback); status takes several inventories. */
-export function hostOptions(cmd: Command, opts: { manyInventories?: boolean } = {}): Command {
+export function hostOptions(cmd: Command, opts: { manyInventories?: boolean; events?: boolean } = {}): Command {
   const inventory = opts.manyInventories
     ? cmd.requiredOption('-i, --inventory <file>', 'inventory YAML: hosts, groups, variables; repeat it for several regions', (v: string, p: string[] = []) => [...p, v])
     : cmd.requiredOption('-i, --inventory <file>', 'inventory YAML: hosts, groups, variables');
@@ -17,7 +17,7 @@ export function hostOptions(cmd: Command, opts: { manyInventories?: boolean } = 
     .option('--facts-dir <dir>', 'where facts live on every host (default: vars.ferry_facts_dir, else /var/lib/ferry/facts)')
     .option('-F, --ssh-config <file>', 'ssh_config file for ssh -F (default: ~/.ssh/config and /etc/ssh/ssh_config)')
     .option('--forks <n>', 'hosts worked on at once', numberOption('--forks', { whole: true, min: 1 }), 10)
-    .option('--json', 'one JSON event per line on stderr, and the result as JSON on stdout');
+    .option('--json', opts.events ? 'one JSON event per line on stderr, and the result as JSON on stdout' : 'the result as JSON on stdout');
 }
 
 export function releaseOptions(cmd: Command): Command {
@@ -37,7 +37,7 @@ export function runOptions(cmd: Command): Command {
     .option('--retries <n>', 'retries of a stage after a dropped connection or timeout', numberOption('--retries', { whole: true, min: 0 }), 3)
     .option('--retry-delay <ms>', 'first wait before a retry; doubles each time', numberOption('--retry-delay', { whole: true, min: 0, unit: 'milliseconds' }), 500)
     .option('--timeout <seconds>', 'longest a single remote command may run', numberOption('--timeout', { whole: true, min: 1, unit: 'seconds' }), 1800)
-    .option('--wait-lock <seconds>', 'wait this long for another run that holds a host (default: fail at once, naming it)', numberOption('--wait-lock', { whole: true, min: 0, unit: 'seconds' }), 0)
+    .option('--wait-lock <seconds>', 'wait this long for another run that holds a host (0: fail at once, naming the run that holds it)', numberOption('--wait-lock', { whole: true, min: 0, unit: 'seconds' }), 0)
     .option('-v, --verbose', 'a line per host, service and finished stage, and the host table in the final report at any size')
     .option('--progress-interval <seconds>', 'without a terminal: seconds between progress summary lines (default: FERRY_PROGRESS_INTERVAL, else 15)', numberOption('--progress-interval', { min: 0.01, unit: 'seconds' }));
 }

@@ -11,6 +11,7 @@ export function register(program: Command): void {
     .command('inspect')
     .description('show a bundle\'s name, version, digest, signers, services and artifacts (reads only its head)')
     .argument('<bundle>', 'NAME-VERSION.ferry, or a split index or first volume')
+    .addHelpText('after', '\nExamples:\n  ferry inspect demo-1.0.0.ferry --keyring team.asc\n  ferry inspect demo-1.0.0.ferry --manifest > manifest.json\n')
     .option('--keyring <file>', 'also check the signature against these keys (repeatable); artifacts are checked by verify/import', collect)
     .option(...POLICY_OPTION)
     .option('--manifest', 'print the exact manifest.json bytes (to sign them with gpg: see ferry sign)')

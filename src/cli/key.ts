@@ -9,7 +9,10 @@ import { numberOption } from './numberOption.js';
 const EMAIL = /^[^\p{C}\p{Z}@<>\\]+@[^\p{C}\p{Z}@<>\\]+[^\p{C}\p{Z}\p{P}]$/u;
 
 export function register(program: Command): void {
-  const key = program.command('key').description('manage OpenPGP signing keys');
+  const key = program
+    .command('key')
+    .description('manage OpenPGP signing keys')
+    .addHelpText('after', '\nExample:\n  ferry key generate --name "Security team" --email sec@example.org --out keys/team\n');
   key
     .command('generate')
     .description('generate an Ed25519 (v4 EdDSA) signing key that ferry, gpgv and apt accept')

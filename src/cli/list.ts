@@ -8,6 +8,7 @@ export function register(program: Command): void {
   program
     .command('list')
     .description('list the releases in the store')
+    .addHelpText('after', '\nExample:\n  ferry list --store /srv/ferry --json\n')
     .option('--store <dir>', 'store folder (FERRY_STORE)', defaultStoreDir())
     .option('--json', 'JSON output')
     .action(async (opts: { store: string; json?: boolean }) => {

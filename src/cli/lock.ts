@@ -7,6 +7,7 @@ export function register(program: Command): void {
     .command('lock')
     .description('resolve a spec into SPEC.lock.json: every artifact\'s exact version, source, size and sha256 (review its diff)')
     .argument('<spec>', 'spec file, e.g. bundles/demo/demo.yaml')
+    .addHelpText('after', '\nExample:\n  ferry lock bundles/demo/demo.yaml && git diff bundles/demo/demo.lock.json\n')
     .option('--cache <dir>', 'download cache (FERRY_CACHE)', defaultCacheDir())
     .option('-j, --jobs <n>', 'parallel downloads', numberOption('--jobs', { whole: true, min: 1 }), 8)
     .option('--json', 'JSON output')

@@ -17,7 +17,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('ferry')
     .description('Carry software across an air gap: build signed, deterministic bundles; import, serve and deploy them.')
     .version(VERSION)
-    .showHelpAfterError()
+    // a usage error is one line like every other refusal (exit 64), not the command's whole help after it
+    .configureOutput({ outputError: (text, write) => write(`ferry: ${text.replace(/^error: /, '').trimEnd()} (--help lists the options)\n`) })
     .exitOverride();
   try {
     await registerCommands(program, argv.slice(2));

@@ -3,7 +3,10 @@ import { formatTable } from '../ui/formatTable.js';
 import { defaultStoreDir, printJson } from './options.js';
 
 export function register(program: Command): void {
-  const mirror = program.command('mirror').description('the mirrors of the store: their snapshots, and which one /mirrors/NAME/ serves');
+  const mirror = program
+    .command('mirror')
+    .description('the mirrors of the store: their snapshots, and which one /mirrors/NAME/ serves')
+    .addHelpText('after', '\nExamples:\n  ferry mirror list --store /srv/ferry\n  ferry mirror switch debian 2026.11.28 --store /srv/ferry\n');
   mirror
     .command('list')
     .description('every mirror snapshot in the store; * marks the one /mirrors/NAME/ serves')

@@ -18,6 +18,7 @@ export function register(program: Command): void {
     .command('plan')
     .description('Show, per host and service, which stages a deploy would run or skip, and why (reads facts, changes nothing)')
     .argument('<release>', 'NAME, NAME@VERSION or a bundle digest')
+    .addHelpText('after', '\nExample:\n  ferry plan openstack@2026.11.0 -i inventory.yaml --limit compute\n')
     .option('--stages <names>', 'only these stages', (v: string, p: string[] = []) => [...p, ...v.split(',')])
     .option('--force <stage>', 'as deploy --force', (v: string, p: string[] = []) => [...p, ...v.split(',')])
     .option('--check', 'read and compare every step on the hosts, whatever the facts say, and show what differs (exit 2 when something does); changes nothing');

@@ -10,8 +10,9 @@ export function register(program: Command): void {
     .command('rollback')
     .description('Deploy the release of NAME imported before the one the hosts run now (still in the store)')
     .argument('<name>', 'release name')
+    .addHelpText('after', '\nExamples:\n  ferry rollback openstack -i inventory.yaml\n  ferry rollback openstack --to 2026.10.2 -i inventory.yaml --serial 25%\n')
     .option('--to <version>', 'go back to this version (or digest) instead of the previous one');
-  releaseOptions(hostOptions(runOptions(cmd))).action(async (name: string, o: RollbackOpts) => {
+  releaseOptions(hostOptions(runOptions(cmd), { events: true })).action(async (name: string, o: RollbackOpts) => {
     const { runRollback } = await import('../deploy/runRollback.js');
     const { deployTable } = await import('../deploy/deployTable.js');
     const { deployFailure } = await import('../deploy/deployReport.js');

@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .option('--out <file>', 'write the signed bundle here')
     .addHelpText(
       'after',
-      '\nSigning with gpg (e.g. on a hardware token):\n  ferry inspect app-1.0.ferry --manifest > manifest.json\n  gpg --armor --detach-sign manifest.json\n  ferry sign app-1.0.ferry --signature manifest.json.asc --keyring token.asc\n',
+      '\nExamples:\n  ferry sign app-1.0.ferry --key keys/second-team.secret.asc\n\nSigning with gpg (e.g. on a hardware token):\n  ferry inspect app-1.0.ferry --manifest > manifest.json\n  gpg --armor --detach-sign manifest.json\n  ferry sign app-1.0.ferry --signature manifest.json.asc --keyring token.asc\n',
     )
     .action(async (bundle: string, opts: { key?: string[]; passphraseFile?: string; signature?: string[]; keyring?: string[]; replace?: boolean; out?: string }) => {
       const { readBundleHead } = await import('../bundle/readBundleHead.js');

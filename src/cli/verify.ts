@@ -9,6 +9,7 @@ export function register(program: Command): void {
     .command('verify')
     .description('check a bundle completely (signature and signing policy, every entry\'s size and sha256, nothing unlisted or missing); writes nothing but the audit log line with --store')
     .argument('<bundle>', 'NAME-VERSION.ferry, a split index NAME-VERSION.ferry.index.json or its first volume NAME-VERSION.ferry.001, or - for standard input')
+    .addHelpText('after', '\nExamples:\n  ferry verify demo-1.0.0.ferry --keyring team.asc\n  ferry verify /media/usb/demo-1.0.0.ferry.index.json --keyring team.asc --store /srv/ferry\n')
     .option('--keyring <file>', 'trusted public key(s), armored or binary (repeatable; FERRY_KEYRING)', collect)
     .option(...POLICY_OPTION)
     .option('--store <dir>', 'record the outcome in this store\'s audit.log')

@@ -92,7 +92,8 @@ export class SshTransport implements Transport {
     if (r.timedOut) throw new TransientError(`${where}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
     if (r.overflow) throw outputOverflow(where, r.overflow);
     if (r.code === 255) {
-      const msg = r.stderr.trim().split('\n').filter(Boolean).pop() ?? 'connection failed';
+      // ssh's own lines start with "ssh: " already (ssh: connect to host …): said once
+      const msg = (r.stderr.trim().split('\n').filter(Boolean).pop() ?? 'connection failed').replace(/^ssh: /, '');
       if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(r.stderr)) {
         throw new DeployError(`${where}: ${msg}; add the host's key to known_hosts (ssh-keyscan, then verify the fingerprint) or fix the address`);
       }
