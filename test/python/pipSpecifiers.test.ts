@@ -70,4 +70,41 @@ describe('PEP 440 specifiers as pip tests them', () => {
     expect(selectFile(p, files, opts).file.filename).toBe('tie-1.0-py3-none-any.whl');
     expect(selectFile(p, [...files].reverse(), opts).file.filename).toBe('tie-1.0-py2.py3-none-any.whl');
   });
+
+  describe('pins and local versions, as pip reads them', () => {
+    const tags = targetTags({ version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] });
+    const opts = { tags, pythonVersion: '3.11', allowSdist: false, page: 'http://x/' };
+    const pinned = (line: string, files: string[]) => {
+      const hashes = files.map((_, i) => String(i + 1).repeat(64).slice(0, 64));
+      const req = parseRequirementsFile(`${line} ${hashes.map((h) => `--hash=sha256:${h}`).join(' ')}\n`, 'req.txt');
+      return { pin: req.pins[0]!, files: files.map((filename, i) => ({ filename, url: `http://x/${filename}`, sha256: hashes[i]! })) };
+    };
+
+    it('==1.0 takes a file of 1.0+local when the index has only that (PyTorch-style +cpu builds)', () => {
+      const { pin: p, files } = pinned('loc==1.0', ['loc-1.0+local-py3-none-any.whl']);
+      expect(selectFile(p, files, opts).file.filename).toBe('loc-1.0+local-py3-none-any.whl');
+    });
+
+    it('==1.0 with files of 1.0 and 1.0+local pinned takes the higher, 1.0+local, whatever the page order', () => {
+      const { pin: p, files } = pinned('loc2==1.0', ['loc2-1.0-py3-none-any.whl', 'loc2-1.0+local-py3-none-any.whl']);
+      expect(selectFile(p, files, opts).file.filename).toBe('loc2-1.0+local-py3-none-any.whl');
+      expect(selectFile(p, [...files].reverse(), opts).file.filename).toBe('loc2-1.0+local-py3-none-any.whl');
+    });
+
+    it('==1.0+cpu does not take 1.0+cu118', () => {
+      const { pin: p, files } = pinned('torch==1.0+cpu', ['torch-1.0+cu118-py3-none-any.whl']);
+      expect(() => selectFile(p, files, opts)).toThrow(/lists no file of this version/);
+    });
+
+    it('===1.0 is the string: it does not take 1.0.0, but takes 1.0', () => {
+      const { pin: p, files } = pinned('tri===1.0', ['tri-1.0.0-py3-none-any.whl']);
+      expect(p.arbitrary).toBe(true);
+      expect(() => selectFile(p, files, opts)).toThrow(/lists no file of this version/);
+      const exact = pinned('tri===1.0', ['tri-1.0-py3-none-any.whl']);
+      expect(selectFile(exact.pin, exact.files, opts).file.filename).toBe('tri-1.0-py3-none-any.whl');
+      // and == reads 1.0 and 1.0.0 as one version
+      const eq = pinned('tri==1.0', ['tri-1.0.0-py3-none-any.whl']);
+      expect(selectFile(eq.pin, eq.files, opts).file.filename).toBe('tri-1.0.0-py3-none-any.whl');
+    });
+  });
 });

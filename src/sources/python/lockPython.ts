@@ -9,6 +9,7 @@ import type { Pin } from './parseRequirementsFile.js';
 import { readProjectPage } from './readProjectPage.js';
 import { readRequirementsFile } from './readRequirementsFile.js';
 import { selectFile } from './selectFile.js';
+import { sameVersion } from './sameVersion.js';
 import { targetTags, type PythonTarget } from './targetTags.js';
 
 /** One distribution file the bundle carries. */
@@ -115,7 +116,8 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
         if (!SAFE_FILENAME.test(sel.file.filename)) throw new ResolveError(`${page.url}: file name "${sel.file.filename}" cannot be carried (letters, digits and . _ + ! - only)`);
         let entry = chosen.get(sel.file.filename);
         if (!entry) {
-          entry = { file: sel.file, kind: sel.dist.kind, version: pin.version, project, services: new Set(), pins: [] };
+          // the file's own version where the pin admitted a local one (`==2.1.0` took `2.1.0+cpu`)
+          entry = { file: sel.file, kind: sel.dist.kind, version: sameVersion(sel.dist.version, pin.version) ? pin.version : sel.dist.version, project, services: new Set(), pins: [] };
           chosen.set(sel.file.filename, entry);
           mine.push(entry);
         }

@@ -8,6 +8,8 @@ export interface Pin {
   /** normalized (PEP 503) */
   project: string;
   version: string;
+  /** pinned with `===` (arbitrary equality: the version string itself), not `==` */
+  arbitrary?: true;
   extras: string[];
   marker?: string;
   /** sha256 hex digests, lowercase, in file order */
@@ -103,7 +105,7 @@ export function parseRequirementsFile(text: string, label: string): Requirements
       );
       continue;
     }
-    out.pins.push({ name: req.name, project: req.project, version: pinned[1]!, extras: req.extras, marker: req.marker, hashes, where });
+    out.pins.push({ name: req.name, project: req.project, version: pinned[1]!, ...(req.specifier.startsWith('===') ? { arbitrary: true as const } : {}), extras: req.extras, marker: req.marker, hashes, where });
   }
   if (problems.length) throw new SpecError(`${label}: ${problems.length} problem(s) in the requirements file:\n  ${problems.join('\n  ')}`);
   return out;

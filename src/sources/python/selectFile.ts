@@ -2,6 +2,7 @@ import pep440 from '@renovatebot/pep440';
 import { IntegrityError, ResolveError } from '../../errors.js';
 import { admitsPython } from './admitsPython.js';
 import { sameVersion } from './sameVersion.js';
+import { satisfiesSpecifier } from './satisfiesSpecifier.js';
 import type { IndexFile } from './indexFile.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { parseDistFilename, type SdistName, type WheelName } from './parseDistFilename.js';
@@ -44,7 +45,7 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
     const dist = parseDistFilename(file.filename, pin.project);
     if (!dist || dist.project !== pin.project) continue;
     versions.add(dist.version);
-    if (!sameVersion(dist.version, pin.version)) continue;
+    if (!pinAdmits(pin, dist.version)) continue;
     ofVersion++;
     if (file.sha256 && !pin.hashes.includes(file.sha256)) {
       rejected.push(`${file.filename}: its sha256 ${file.sha256} is not among the pinned hashes`);
@@ -76,6 +77,8 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
   wheels.sort(
     (a, b) =>
       yanked(a.file) - yanked(b.file) ||
+      // `==1.0` admits `1.0+cpu` and `1.0+cu118` too: pip takes the highest version first, then the best tag
+      newer(a.dist.version, b.dist.version) ||
       a.rank - b.rank ||
       (b.dist.build?.number ?? -1) - (a.dist.build?.number ?? -1) ||
       compareStrings(b.dist.build?.rest ?? '', a.dist.build?.rest ?? '') ||
@@ -83,7 +86,7 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
       // candidates in reverse, and the sort is stable)
       b.at - a.at,
   );
-  sdists.sort((a, b) => yanked(a.file) - yanked(b.file) || compareStrings(a.file.filename, b.file.filename));
+  sdists.sort((a, b) => yanked(a.file) - yanked(b.file) || newer(a.dist.version, b.dist.version) || compareStrings(a.file.filename, b.file.filename));
   const chosen = wheels[0] ?? sdists[0];
   if (!chosen && unreviewed > 0) {
     // pip-compile --generate-hashes pins every file the release had: a file it did not pin was replaced
@@ -111,4 +114,24 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
 
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Whether a file's version is the pinned one, as pip reads the pin: `==V` is PEP 440 equality, under which a
+ * local label on the file counts only when V has one (`torch==2.1.0` admits `2.1.0+cpu`); `===V` is the
+ * version string itself (case-insensitive), `1.0` not `1.0.0`.
+ */
+export function pinAdmits(pin: Pin, version: string): boolean {
+  if (pin.arbitrary) return version.toLowerCase() === pin.version.toLowerCase();
+  return satisfiesSpecifier(version, `==${pin.version}`) ?? sameVersion(version, pin.version);
+}
+
+/** Higher PEP 440 version first; versions it cannot read keep their order. */
+function newer(a: string, b: string): number {
+  if (a === b) return 0;
+  try {
+    return pep440.valid(a) && pep440.valid(b) ? pep440.compare(b, a) : 0;
+  } catch {
+    return 0;
+  }
 }
