@@ -18,7 +18,7 @@ export const SIGNATURE_MAX_BYTES = 1024 * 1024;
  * `inspect`, `diff` and `build --since` parse before any signature is checked. At this bound 64 MiB parse in
  * about 2 s and 300 MiB.
  */
-export const MANIFEST_BYTES_PER_CONTAINER = 24;
+const MANIFEST_BYTES_PER_CONTAINER = 24;
 const MANIFEST_SMALL_CONTAINERS = 1024;
 export const FORMAT = 'ferry-bundle/1';
 
@@ -110,7 +110,6 @@ export function manifestDigest(bytes: Uint8Array): string {
   return sha256Hex(bytes);
 }
 
-/** Parse and validate manifest bytes; the bytes must already be canonical (what was signed is what is used). */
 /**
  * Whether a manifest holds more JSON objects and arrays (`{` and `[`, counted inside strings too: that
  * only makes the bound stricter) than any ferry writes for its size: then it is refused unparsed.
@@ -125,6 +124,7 @@ export function tooDenseToParse(bytes: Uint8Array): { containers: number; allowe
   return containers > allowed ? { containers, allowed } : undefined;
 }
 
+/** Parse and validate manifest bytes; the bytes must already be canonical (what was signed is what is used). */
 export function parseManifest(bytes: Uint8Array, label: string): Manifest {
   const dense = tooDenseToParse(bytes);
   if (dense) {

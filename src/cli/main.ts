@@ -60,7 +60,7 @@ function catchStrayErrors(): void {
 }
 
 /** Exit code when the reader of ferry's output went away: a program killed by SIGPIPE, 128 + 13, as the shell reports it. */
-export const BROKEN_PIPE_EXIT = 141;
+const BROKEN_PIPE_EXIT = 141;
 
 /**
  * `ferry list | head -1`: once the reader has gone, writing to stdout fails with EPIPE. Like a program the

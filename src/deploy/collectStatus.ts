@@ -51,7 +51,8 @@ export async function collectStatus(opts: {
         // a fact another host wrote (a disk image cloned from a deployed host, a facts folder copied over)
         // says nothing about this one: its keys were computed for the other host's variables
         if (f.host !== host.name || f.service !== service) {
-          rows.push({ host: host.name, service, complete: false, problem: `the fact was written for ${f.service !== service ? `service ${f.service}` : ''}${f.service !== service && f.host !== host.name ? ' on ' : ''}${f.host !== host.name ? `host ${f.host}` : ''}, not this one` });
+          const writtenFor = [f.service !== service && `service ${f.service}`, f.host !== host.name && `host ${f.host}`].filter(Boolean).join(' on ');
+          rows.push({ host: host.name, service, complete: false, problem: `the fact was written for ${writtenFor}, not this one` });
           continue;
         }
         rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, version: f.version, digest: f.digest, stages: stageStates(f), failure: f.failure, complete: isComplete(f) });

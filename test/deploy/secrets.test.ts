@@ -22,7 +22,7 @@ function commandLines(): string[] {
   return out;
 }
 
-describe('scripts reach hosts on standard input, over the real OpenSSH transport', () => {
+describe('secrets stay out of command lines and messages, over the real OpenSSH transport', () => {
   const ctx = useLab('secrets', ['s1']);
 
   it("a step's env value and a rendered secret never appear in any process's command line, on the runner or on the host", async () => {
@@ -66,12 +66,8 @@ describe('scripts reach hosts on standard input, over the real OpenSSH transport
     expect(lines.some((l) => l.startsWith('ssh ') && l.includes(ctx.lab.sshConfig) && l.includes(`-p ${host.port}`))).toBe(true);
     expect(lines.some((l) => l.includes('/bin/sh -c s=$(head -c'))).toBe(true);
   });
-});
 
-describe('a failing command does not quote its rendered text', () => {
-  const ctx = useLab('secretfail', ['s1']);
-
-  it('the failure message (terminal, events, the fact on the host, ferry status) names the command as the spec wrote it', async () => {
+  it('a failing command does not quote its rendered text: the failure message (terminal, events, the fact on the host, ferry status) names the command as the spec wrote it', async () => {
     const host = ctx.lab.hosts[0]!;
     resetHost(host);
     const secret = `s3cret-${randomBytes(12).toString('hex')}`;

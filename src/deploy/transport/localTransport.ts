@@ -1,6 +1,6 @@
 import { DeployError } from '../../errors.js';
 import { scriptOnStdin } from './scriptOnStdin.js';
-import { outputOverflow, spawnCommand, spawnHeld } from './spawnCommand.js';
+import { type SpawnOutcome, outputOverflow, spawnCommand, spawnHeld } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
 import type { Held, RunOptions, RunResult, Transport } from './types.js';
 
@@ -25,19 +25,15 @@ export class LocalTransport implements Transport {
     this.#commands++;
     const { command, head } = scriptOnStdin(script);
     const r = await spawnHeld('/bin/sh', ['-c', command], head, readyLine, { timeoutMs, group: true });
-    if ('ended' in r) {
-      if (r.ended.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
-      if (r.ended.overflow) throw outputOverflow(`host ${this.name}`, r.ended.overflow);
-      return r.ended;
-    }
-    return {
-      ready: r.held.ready,
-      release: async () => {
-        const ended = await r.held.release();
-        if (ended.overflow) throw outputOverflow(`host ${this.name}`, ended.overflow);
-        return ended;
-      },
-    };
+    if ('ended' in r) return this.check(r.ended, timeoutMs);
+    return { ready: r.held.ready, release: async () => this.check(await r.held.release()) };
+  }
+
+  /** A command killed for its time (worth a retry) or for its output (not) is an error; else its result. */
+  private check(r: SpawnOutcome, timeoutMs?: number): RunResult {
+    if (r.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
+    if (r.overflow) throw outputOverflow(`host ${this.name}`, r.overflow);
+    return r;
   }
 
   get commands(): number {
@@ -49,8 +45,6 @@ export class LocalTransport implements Transport {
     const { command, stdin } = scriptOnStdin(script, opts.stdin, this.#sessions);
     const r = await spawnCommand('/bin/sh', ['-c', command], { ...opts, stdin, group: true });
     if (r.spawnError) throw new DeployError(`host ${this.name}: cannot run /bin/sh: ${r.spawnError.message}`);
-    if (r.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
-    if (r.overflow) throw outputOverflow(`host ${this.name}`, r.overflow);
-    return r;
+    return this.check(r, opts.timeoutMs);
   }
 }

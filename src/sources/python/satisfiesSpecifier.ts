@@ -39,8 +39,8 @@ export function satisfiesSpecifier(version: string, specifier: string): boolean 
 function satisfiesOne(version: string, op: string, spec: string): boolean | undefined {
   // arbitrary equality: the strings, case-insensitively (packaging compares str(Version) when it parses)
   if (op === '===') {
-    const v = explain(version);
-    return (v ? pep440.clean(version) ?? version : version).toLowerCase() === spec.toLowerCase() || version.toLowerCase() === spec.toLowerCase();
+    const want = spec.toLowerCase();
+    return version.toLowerCase() === want || (pep440.clean(version) ?? version).toLowerCase() === want;
   }
   const v = explain(version);
   if (!v) return false;

@@ -66,7 +66,7 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
     else wheels.push({ file, dist, rank: best, at });
   }
   if (ofVersion === 0) {
-    const offered = [...versions].sort((a, b) => (pep440.valid(a) && pep440.valid(b) ? pep440.compare(a, b) : a < b ? -1 : 1));
+    const offered = [...versions].sort((a, b) => newer(b, a) || compareStrings(a, b));
     throw new ResolveError(
       `${pin.where}: ${pin.name}==${pin.version}: ${opts.page} lists no file of this version` +
         (offered.length ? ` (it offers ${offered.slice(-10).join(', ')})` : ' (it lists no files of this project)') +
@@ -121,12 +121,11 @@ function compareStrings(a: string, b: string): number {
  * local label on the file counts only when V has one (`torch==2.1.0` admits `2.1.0+cpu`); `===V` is the
  * version string itself (case-insensitive), `1.0` not `1.0.0`.
  */
-export function pinAdmits(pin: Pin, version: string): boolean {
-  if (pin.arbitrary) return version.toLowerCase() === pin.version.toLowerCase();
-  return satisfiesSpecifier(version, `==${pin.version}`) ?? sameVersion(version, pin.version);
+function pinAdmits(pin: Pin, version: string): boolean {
+  return satisfiesSpecifier(version, `${pin.arbitrary ? '===' : '=='}${pin.version}`) ?? sameVersion(version, pin.version);
 }
 
-/** Higher PEP 440 version first; versions it cannot read keep their order. */
+/** Higher PEP 440 version first; 0 for versions it cannot read. */
 function newer(a: string, b: string): number {
   if (a === b) return 0;
   try {
