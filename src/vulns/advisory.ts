@@ -13,16 +13,27 @@ export const SEVERITIES = ['unknown', 'low', 'medium', 'high', 'critical'] as co
 export type Severity = (typeof SEVERITIES)[number];
 
 /**
- * One advisory for one package, from OSV or Debian's security tracker: vulnerable from `introduced`
- * (inclusive; '0' for always) until `fixed` (exclusive; absent while unfixed), per range.
+ * One OSV range's events as the OSV schema evaluates them: sorted by version ('0' first), an
+ * `introduced` makes the versions from it on affected, a `fixed` ends that at it (exclusive), a
+ * `last_affected` after it (inclusive); `limit`s, where given, bound the whole range (a version at or
+ * above every limit is not affected). The security tracker's data is one range: introduced '0', fixed
+ * while resolved.
  */
+export interface AdvisoryRange {
+  events: Array<{ introduced: string } | { fixed: string } | { last_affected: string }>;
+  limits: string[];
+}
+
+/** One advisory for one package, from OSV or Debian's security tracker. */
 export interface Advisory {
   id: string;
   aliases: string[];
   kind: CarriedPackage['kind'];
   /** a Debian source or binary package name, or a normalized PyPI name */
   package: string;
-  ranges: Array<{ introduced: string; fixed?: string }>;
+  /** the Debian release OSV files it under (`Debian:12` gives '12'); absent for any release */
+  release?: string;
+  ranges: AdvisoryRange[];
   /** exact versions listed as affected (OSV `versions`) */
   versions: string[];
   severity: Severity;

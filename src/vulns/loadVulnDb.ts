@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import yauzl from 'yauzl';
 import { SpecError, UsageError } from '../errors.js';
-import { normalizePyPIName, toSeverity, type Advisory } from './advisory.js';
+import { normalizePyPIName, toSeverity, type Advisory, type AdvisoryRange } from './advisory.js';
 
 /** one OSV record or tracker file is kilobytes to a few hundred megabytes; beyond that it is not data */
 const MAX_JSON_BYTES = 512 * 1024 * 1024;
@@ -27,6 +27,31 @@ export async function loadVulnDb(file: string, suite?: string): Promise<Advisory
   throw new SpecError(`${file}: neither OSV records nor Debian security tracker JSON`);
 }
 
+/** Debian's release numbers and codenames: OSV files Debian advisories under `Debian:12`, the tracker under `bookworm` */
+const DEBIAN_RELEASES: Record<string, string> = { buster: '10', bullseye: '11', bookworm: '12', trixie: '13', forky: '14', duke: '15' };
+const DEBIAN_CODENAMES: Record<string, string> = Object.fromEntries(Object.entries(DEBIAN_RELEASES).map(([name, n]) => [n, name]));
+
+/**
+ * The Debian advisories of one release: OSV's Debian data files each release's advisories apart
+ * (`Debian:11`, `Debian:12`, with that release's fixed versions), and matching a bookworm package
+ * against bullseye's ranges reports wrong fixes and misses. `suite` (a codename or a number) picks the
+ * release; without it the data must cover one release only. Advisories without a release (PyPI, the
+ * tracker's, already read for its suite) stay.
+ */
+export function selectDebianRelease(advisories: Advisory[], suite: string | undefined): Advisory[] {
+  const releases = new Set(advisories.flatMap((a) => (a.release === undefined ? [] : [a.release])));
+  if (releases.size === 0) return advisories;
+  let chosen: string;
+  if (suite === undefined) {
+    if (releases.size > 1) throw new UsageError(`OSV Debian data for ${releases.size} releases (${[...releases].sort().map((r) => `Debian:${r}`).join(', ')}): pass --suite NAME (e.g. bookworm or 12)`);
+    chosen = [...releases][0]!;
+  } else {
+    chosen = DEBIAN_RELEASES[suite] ?? suite;
+    if (!releases.has(chosen)) throw new UsageError(`no OSV Debian data for --suite ${suite} (Debian:${chosen}; the data covers ${[...releases].sort().map((r) => `Debian:${r}`).join(', ')})`);
+  }
+  return advisories.filter((a) => a.release === undefined || a.release === chosen);
+}
+
 function parseJson(text: string, label: string): unknown {
   try {
     return JSON.parse(text) as unknown;
@@ -43,22 +68,28 @@ function fromOsv(json: unknown, label: string): Advisory[] {
   const out: Advisory[] = [];
   for (const rec of records) {
     if (!isObject(rec) || typeof rec.id !== 'string') throw new SpecError(`${label}: an OSV record without an id`);
+    // a withdrawn advisory was found to be wrong: it affects nothing
+    if (rec.withdrawn !== undefined && rec.withdrawn !== null) continue;
     const recSeverity = isObject(rec.database_specific) ? rec.database_specific.severity : undefined;
     for (const aff of Array.isArray(rec.affected) ? rec.affected : []) {
       if (!isObject(aff) || !isObject(aff.package)) continue;
       const ecosystem = String(aff.package.ecosystem ?? '');
-      const kind = ecosystem === 'PyPI' ? 'wheel' : /^Debian(:|$)/.test(ecosystem) ? 'deb' : undefined;
+      const debian = /^Debian(?::(.+))?$/.exec(ecosystem);
+      const kind = ecosystem === 'PyPI' ? 'wheel' : debian ? 'deb' : undefined;
       if (!kind || typeof aff.package.name !== 'string') continue;
-      const ranges: Advisory['ranges'] = [];
+      const ranges: AdvisoryRange[] = [];
       for (const range of Array.isArray(aff.ranges) ? aff.ranges : []) {
+        // GIT ranges name commits, not the versions a package carries
         if (!isObject(range) || range.type === 'GIT') continue;
-        let open: string | undefined;
+        const r: AdvisoryRange = { events: [], limits: [] };
         for (const ev of Array.isArray(range.events) ? range.events : []) {
           if (!isObject(ev)) continue;
-          if (typeof ev.introduced === 'string') open = ev.introduced;
-          else if (typeof ev.fixed === 'string' && open !== undefined) (ranges.push({ introduced: open, fixed: ev.fixed }), (open = undefined));
+          if (typeof ev.introduced === 'string') r.events.push({ introduced: ev.introduced });
+          else if (typeof ev.fixed === 'string') r.events.push({ fixed: ev.fixed });
+          else if (typeof ev.last_affected === 'string') r.events.push({ last_affected: ev.last_affected });
+          else if (typeof ev.limit === 'string' && ev.limit !== '*') r.limits.push(ev.limit);
         }
-        if (open !== undefined) ranges.push({ introduced: open });
+        if (r.events.length > 0) ranges.push(r);
       }
       const affSeverity = isObject(aff.ecosystem_specific) ? (aff.ecosystem_specific.severity ?? aff.ecosystem_specific.urgency) : undefined;
       out.push({
@@ -66,6 +97,7 @@ function fromOsv(json: unknown, label: string): Advisory[] {
         aliases: strings(rec.aliases),
         kind,
         package: kind === 'wheel' ? normalizePyPIName(aff.package.name) : aff.package.name,
+        ...(debian?.[1] !== undefined && { release: debian[1] }),
         ranges,
         versions: strings(aff.versions),
         severity: toSeverity(affSeverity ?? recSeverity),
@@ -78,8 +110,10 @@ function fromOsv(json: unknown, label: string): Advisory[] {
 function fromTracker(json: Record<string, unknown>, label: string, suite: string | undefined): Advisory[] {
   const suites = new Set<string>();
   for (const cves of Object.values(json)) if (isObject(cves)) for (const cve of Object.values(cves)) if (isObject(cve) && isObject(cve.releases)) for (const s of Object.keys(cve.releases)) suites.add(s);
-  const chosen = suite ?? (suites.size === 1 ? [...suites][0] : undefined);
+  const chosen = suite === undefined ? (suites.size === 1 ? [...suites][0] : undefined) : (DEBIAN_CODENAMES[suite] ?? suite);
   if (!chosen) throw new UsageError(`${label}: Debian security tracker data for ${suites.size} releases (${[...suites].sort().join(', ')}): pass --suite NAME`);
+  // a release the data does not cover would report nothing: a clean report that is not one
+  if (!suites.has(chosen)) throw new UsageError(`${label}: no Debian security tracker data for --suite ${suite} (it covers ${[...suites].sort().join(', ') || 'no release'})`);
   const out: Advisory[] = [];
   for (const [pkg, cves] of Object.entries(json)) {
     if (!isObject(cves)) continue;
@@ -90,7 +124,7 @@ function fromTracker(json: Record<string, unknown>, label: string, suite: string
       const fixed = typeof rel.fixed_version === 'string' ? rel.fixed_version : undefined;
       // the tracker's fixed_version 0 means the release never carried a vulnerable version
       if (rel.status === 'resolved' && (fixed === undefined || fixed === '0')) continue;
-      out.push({ id, aliases: [], kind: 'deb', package: pkg, ranges: [{ introduced: '0', ...(rel.status === 'resolved' ? { fixed } : {}) }], versions: [], severity: toSeverity(rel.urgency) });
+      out.push({ id, aliases: [], kind: 'deb', package: pkg, ranges: [{ events: [{ introduced: '0' }, ...(rel.status === 'resolved' && fixed !== undefined ? [{ fixed }] : [])], limits: [] }], versions: [], severity: toSeverity(rel.urgency) });
     }
   }
   return out;

@@ -1,6 +1,6 @@
 import pep440 from '@renovatebot/pep440';
 import { compareDebVersions } from '../sources/apt/compareDebVersions.js';
-import { SEVERITIES, normalizePyPIName, type Advisory, type CarriedPackage, type Severity } from './advisory.js';
+import { SEVERITIES, normalizePyPIName, type Advisory, type AdvisoryRange, type CarriedPackage, type Severity } from './advisory.js';
 
 export interface Finding {
   kind: CarriedPackage['kind'];
@@ -8,8 +8,10 @@ export interface Finding {
   version: string;
   /** the artifact the package is inside (a rootfs), when it is not carried on its own */
   in?: string;
-  /** the version that fixes these advisories, null while unfixed */
+  /** the version that fixes these advisories, null while unfixed (or when the advisory names only the last affected one) */
   fixed: string | null;
+  /** the advisory's last affected version, when it gives that instead of a fix */
+  last_affected?: string;
   ids: string[];
   severity: Severity;
 }
@@ -27,11 +29,11 @@ export function matchAdvisories(packages: CarriedPackage[], advisories: Advisory
     for (const { name, version } of namesOf(p)) {
       const cmp = p.kind === 'deb' ? compareDebVersions : pep440Compare;
       for (const a of byKey.get(`${p.kind} ${name}`) ?? []) {
-        const hit = a.versions.includes(version) ? { fixed: undefined } : a.ranges.find((r) => (r.introduced === '0' || cmp(version, r.introduced) >= 0) && (r.fixed === undefined || cmp(version, r.fixed) < 0));
+        const hit = firstAffecting(a.ranges, version, cmp) ?? (a.versions.includes(version) ? {} : undefined);
         if (!hit) continue;
         const fixed = hit.fixed ?? null;
-        const key = `${p.kind} ${p.name} ${p.version} ${p.in ?? ''} ${fixed}`;
-        const f = findings.get(key) ?? { kind: p.kind, package: p.name, version: p.version, ...(p.in !== undefined && { in: p.in }), fixed, ids: [], severity: 'unknown' as Severity };
+        const key = `${p.kind} ${p.name} ${p.version} ${p.in ?? ''} ${fixed} ${hit.lastAffected ?? ''}`;
+        const f = findings.get(key) ?? { kind: p.kind, package: p.name, version: p.version, ...(p.in !== undefined && { in: p.in }), fixed, ...(hit.lastAffected !== undefined && { last_affected: hit.lastAffected }), ids: [], severity: 'unknown' as Severity };
         f.ids = [...new Set([...f.ids, a.id, ...a.aliases])].sort();
         if (SEVERITIES.indexOf(a.severity) > SEVERITIES.indexOf(f.severity)) f.severity = a.severity;
         findings.set(key, f);
@@ -53,6 +55,34 @@ function namesOf(p: CarriedPackage): Array<{ name: string; version: string }> {
   const own = { name: p.name, version: p.version };
   if (!p.source) return [own];
   return p.source.name === p.name ? [p.source] : [own, p.source];
+}
+
+type Compare = (a: string, b: string) => number;
+
+/**
+ * The OSV evaluation of each range (advisory.ts): the first range that affects `version`, with the fix
+ * that ends its affected stretch (or the last affected version), or undefined when none does.
+ */
+function firstAffecting(ranges: AdvisoryRange[], version: string, cmp: Compare): { fixed?: string; lastAffected?: string } | undefined {
+  const at = (v: string) => (v === '0' ? -Infinity : 0);
+  const order = (x: string, y: string) => (x === '0' || y === '0' ? at(x) - at(y) : cmp(x, y));
+  for (const r of ranges) {
+    if (r.limits.length > 0 && !r.limits.some((limit) => order(version, limit) < 0)) continue;
+    const events = r.events
+      .map((e) => ('introduced' in e ? { v: e.introduced, rank: 0 } : 'fixed' in e ? { v: e.fixed, rank: 1 } : { v: e.last_affected, rank: 2 }))
+      .sort((x, y) => order(x.v, y.v) || x.rank - y.rank);
+    let affected = false;
+    for (const e of events) {
+      if (e.rank === 0 && order(version, e.v) >= 0) affected = true;
+      else if (e.rank === 1 && order(version, e.v) >= 0) affected = false;
+      else if (e.rank === 2 && order(version, e.v) > 0) affected = false;
+    }
+    if (!affected) continue;
+    // the stretch ends at the first fixed or last_affected event above the version
+    const end = events.find((e) => (e.rank === 1 && order(version, e.v) < 0) || (e.rank === 2 && order(version, e.v) <= 0));
+    return end === undefined ? {} : end.rank === 1 ? { fixed: end.v } : { lastAffected: end.v };
+  }
+  return undefined;
 }
 
 function byFixed(x: Finding, y: Finding): number {

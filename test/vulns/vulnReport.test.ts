@@ -155,6 +155,54 @@ describe('offline vulnerability report', () => {
     expect(ambiguous.stderr).toContain('pass --suite NAME');
   });
 
+  it('evaluates OSV ranges as the OSV schema does: sorted events, last_affected, limit; withdrawn records affect nothing', async () => {
+    const pypi = (id: string, events: object[], extra: object = {}) => ({ id, ...extra, affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events }] }] });
+    const file = join(dir, 'osv-ranges.json');
+    await writeFile(
+      file,
+      JSON.stringify([
+        // events need not be listed in order: the fix still ends the stretch that holds 2.32.0
+        pypi('OSV-unsorted', [{ fixed: '2.32.1' }, { introduced: '2.0' }]),
+        // an inclusive upper bound: 2.32.0 is the last affected version here, 2.31.0 in the next one
+        pypi('OSV-last-here', [{ introduced: '0' }, { last_affected: '2.32.0' }]),
+        pypi('OSV-last-before', [{ introduced: '0' }, { last_affected: '2.31.0' }]),
+        // a limit bounds the whole range: 2.32.0 is at or above it
+        { id: 'OSV-limited', affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { limit: '2.5' }] }] }] },
+        // two stretches: 2.32.0 lies between them
+        pypi('OSV-between', [{ introduced: '1.0' }, { fixed: '2.0' }, { introduced: '3.0' }, { fixed: '3.1' }]),
+        pypi('OSV-withdrawn', [{ introduced: '0' }], { withdrawn: '2026-11-01T00:00:00Z' }),
+      ]),
+    );
+    const findings = (await report(['--db', file])).filter((f) => f.package === 'requests');
+    expect(findings).toEqual([
+      { kind: 'wheel', package: 'requests', version: '2.32.0', fixed: '2.32.1', ids: ['OSV-unsorted'], severity: 'unknown' },
+      { kind: 'wheel', package: 'requests', version: '2.32.0', fixed: null, last_affected: '2.32.0', ids: ['OSV-last-here'], severity: 'unknown' },
+    ]);
+    const table = await ferry(['audit', bundle, '--keyring', keyring, '--db', file]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/requests \(wheel\)\s+2\.32\.0\s+\(after 2\.32\.0\)\s+unknown\s+OSV-last-here/);
+  });
+
+  it("matches OSV's Debian data of the bundle's release only: --suite picks it when the data covers several", async () => {
+    const file = join(dir, 'osv-releases.json');
+    const inRelease = (id: string, release: string, fixed: string) => ({ ...osvDebian(id, 'curl', fixed), affected: [{ ...osvDebian(id, 'curl', fixed).affected[0]!, package: { ecosystem: `Debian:${release}`, name: 'curl' } }] });
+    // bullseye's fix is a bullseye version, below bookworm's: matched against bookworm's curl it would hide the bookworm advisory's finding
+    await writeFile(file, JSON.stringify([inRelease('DSA-11', '11', '7.74.0-1.3+deb11u9'), inRelease('DSA-12', '12', '7.88.1-10+deb12u6')]));
+    const several = await ferry(['audit', bundle, '--keyring', keyring, '--db', file]);
+    expect(several.code).toBe(64);
+    expect(several.stderr.trim().split('\n')).toEqual(['ferry: OSV Debian data for 2 releases (Debian:11, Debian:12): pass --suite NAME (e.g. bookworm or 12)']);
+    expect(several.stdout).toBe('');
+    for (const suite of ['bookworm', '12']) expect((await report(['--db', file, '--suite', suite])).map((f) => [f.package, f.fixed, f.ids])).toEqual([['curl', '7.88.1-10+deb12u6', ['CVE-DSA-12', 'DSA-12']]]);
+    expect(await report(['--db', file, '--suite', 'bullseye'])).toEqual([]);
+    const missing = await ferry(['audit', bundle, '--keyring', keyring, '--db', file, '--suite', 'trixie']);
+    expect(missing.code).toBe(64);
+    expect(missing.stderr).toContain('no OSV Debian data for --suite trixie (Debian:13; the data covers Debian:11, Debian:12)');
+    // the tracker: a release it does not cover would report nothing, which is not a clean report
+    const untracked = await ferry(['audit', bundle, '--keyring', keyring, '--db', tracker, '--suite', 'sid']);
+    expect(untracked.code).toBe(64);
+    expect(untracked.stderr).toContain('no Debian security tracker data for --suite sid (it covers bookworm, trixie)');
+  });
+
   it('prints a table and fails a CI gate at or above --fail-on', async () => {
     const table = await ferry(['audit', bundle, '--keyring', keyring, '--db', tracker, '--db', pypiJson, '--suite', 'bookworm']);
     expect(table.code, table.stderr).toBe(0);
