@@ -29,7 +29,7 @@ export function matchAdvisories(packages: CarriedPackage[], advisories: Advisory
     for (const { name, version } of namesOf(p)) {
       const cmp = p.kind === 'deb' ? compareDebVersions : pep440Compare;
       for (const a of byKey.get(`${p.kind} ${name}`) ?? []) {
-        const hit = firstAffecting(a.ranges, version, cmp) ?? (a.versions.includes(version) ? {} : undefined);
+        const hit = firstAffecting(a.ranges, version, cmp) ?? (a.versions.some((v) => v === version || cmp(v, version) === 0) ? {} : undefined);
         if (!hit) continue;
         const fixed = hit.fixed ?? null;
         const key = `${p.kind} ${p.name} ${p.version} ${p.in ?? ''} ${fixed} ${hit.lastAffected ?? ''}`;

@@ -171,12 +171,15 @@ describe('offline vulnerability report', () => {
         // two stretches: 2.32.0 lies between them
         pypi('OSV-between', [{ introduced: '1.0' }, { fixed: '2.0' }, { introduced: '3.0' }, { fixed: '3.1' }]),
         pypi('OSV-withdrawn', [{ introduced: '0' }], { withdrawn: '2026-11-01T00:00:00Z' }),
+        // OSV lists exact versions too, in the ecosystem's own spelling: 2.32 is PEP 440's 2.32.0
+        { id: 'OSV-listed', affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, versions: ['2.31', '2.32'] }] },
       ]),
     );
     const findings = (await report(['--db', file])).filter((f) => f.package === 'requests');
     expect(findings).toEqual([
       { kind: 'wheel', package: 'requests', version: '2.32.0', fixed: '2.32.1', ids: ['OSV-unsorted'], severity: 'unknown' },
       { kind: 'wheel', package: 'requests', version: '2.32.0', fixed: null, last_affected: '2.32.0', ids: ['OSV-last-here'], severity: 'unknown' },
+      { kind: 'wheel', package: 'requests', version: '2.32.0', fixed: null, ids: ['OSV-listed'], severity: 'unknown' },
     ]);
     const table = await ferry(['audit', bundle, '--keyring', keyring, '--db', file]);
     expect(table.code, table.stderr).toBe(0);
