@@ -7,6 +7,7 @@ import pMap from 'p-map';
 import type * as openpgp from 'openpgp';
 import { BundleFormatError, SpecError } from '../errors.js';
 import { loadSpec } from '../specfile/loadSpec.js';
+import type { Spec } from '../specfile/schema.js';
 import { lockPathFor, readLockFile, writeLockFile, LOCK_FORMAT, type LockFile } from '../specfile/lockFile.js';
 import { sha256File } from '../util/sha256.js';
 import { createSyncBatch } from '../util/createSyncBatch.js';
@@ -98,8 +99,9 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     const artifacts: Record<string, unknown> = {};
     const collected: Record<string, KindResult> = {};
     const components: SbomComponent[] = [];
+    if (opts.locked) checkLockKinds(lock, spec);
     for (const entry of KINDS) {
-      const section = lock.kinds[entry.name];
+      const section = Object.prototype.hasOwnProperty.call(lock.kinds, entry.name) ? lock.kinds[entry.name] : undefined;
       if (section === undefined) continue;
       const kind = await entry.load();
       log.info(`collecting ${kind.name} artifacts`);
@@ -271,4 +273,20 @@ export async function packBundle(
 function once<T>(read: () => Promise<T>): () => Promise<T> {
   let result: Promise<T> | undefined;
   return () => (result ??= read());
+}
+
+/**
+ * A lock names only kinds ferry has, and leaves out none the spec uses: a lock without the spec's git
+ * section would give a bundle silently without its repositories. (apt is left to its own check: a
+ * directory rootfs makes inSpec true without any package.)
+ */
+function checkLockKinds(lock: LockFile, spec: Spec): void {
+  for (const name of Object.keys(lock.kinds)) {
+    if (!KINDS.some((k) => k.name === name)) throw new SpecError(`lock: unknown artifact kind ${JSON.stringify(name).slice(0, 80)}; run ferry lock again`);
+  }
+  for (const k of KINDS) {
+    if (k.name !== 'apt' && k.inSpec(spec) && !Object.prototype.hasOwnProperty.call(lock.kinds, k.name)) {
+      throw new SpecError(`lock: the spec names ${k.name} artifacts, but the lock has no ${k.name} section; run ferry lock again and review the diff`);
+    }
+  }
 }

@@ -41,6 +41,17 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
   },
 
   async collect(lock, ctx) {
+    // the mirrors are the spec's: a name the spec does not give (`../../x`) would be a folder outside mirrors/
+    const names = (kind: string, got: object | undefined, want: object) => {
+      const g = Object.keys(got ?? {}).sort();
+      const w = Object.keys(want).sort();
+      if (g.join('\0') !== w.join('\0')) {
+        throw new SpecError(`lock: the ${kind} mirrors are ${JSON.stringify(g).slice(0, 200)}, the spec names ${JSON.stringify(w).slice(0, 200)}; run ferry lock again and review the diff`);
+      }
+    };
+    if (typeof lock !== 'object' || lock === null) throw new SpecError('lock: the mirror section is not an object; run ferry lock again');
+    names('apt', lock.apt, ctx.spec.mirrors.apt);
+    names('Python', lock.python ?? {}, ctx.spec.mirrors.python);
     const entries: BundleInput[] = [];
     const components: SbomComponent[] = [];
     const apt: Record<string, unknown> = {};
@@ -48,7 +59,8 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
     // imported in the loops: a lock without Python mirrors never loads their modules, nor apt's without apt ones
     for (const [name, section] of byName(lock.apt)) {
       const { publishAptMirror } = await import('./apt/publishAptMirror.js');
-      const r = await publishAptMirror(name, section, ctx);
+      const { parseAptMirrorLock } = await import('./apt/aptLockSchema.js');
+      const r = await publishAptMirror(name, parseAptMirrorLock(section, ctx.spec.mirrors.apt[name]!, name), ctx);
       entries.push(...r.entries);
       components.push(...(r.components ?? []));
       apt[name] = r.artifacts;

@@ -30,7 +30,12 @@ describe('what one artifact kind takes from another', () => {
     try {
       const lock: RootfsLock = [{ name: 'base', services: ['web'], type: 'mmdebstrap', suite: 'stable', architecture: 'amd64', variant: 'minbase', packages: [], compress: 'gzip' }];
       // a context that still carries an earlier kind's results the old way must not be read
-      const ctx = { baseDir: workDir, workDir, cacheDir: workDir, epoch: new Date(0), signingKeys: async () => [], jobs: 1, log: silentLogger, previous: new Map([['apt', { entries: [] }]]) } as unknown as BuildContext;
+      // the spec the lock was made from (collect refuses a lock the spec does not give)
+      const spec = parseSpecText(
+        'name: t\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\ntargets: { debian: { suite: stable, architectures: [amd64] } }\nrootfs:\n  base: { mmdebstrap: { variant: minbase } }\nservices:\n  web: { version: 1.0.0, groups: [web], artifacts: { rootfs: [base] } }\n',
+        'test.yaml',
+      );
+      const ctx = { spec, baseDir: workDir, workDir, cacheDir: workDir, epoch: new Date(0), signingKeys: async () => [], jobs: 1, log: silentLogger, previous: new Map([['apt', { entries: [] }]]) } as unknown as BuildContext;
       await expect(rootfsKind.collect(lock, ctx, {})).rejects.toThrow("rootfs base: mmdebstrap installs from the bundle's apt repository, but this build has none");
     } finally {
       await rm(workDir, { recursive: true, force: true });

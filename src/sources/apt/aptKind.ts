@@ -9,6 +9,7 @@ import { loadAptBase } from './loadAptBase.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
 import type { AptPackage } from './types.js';
 import { debComponents } from './debComponents.js';
+import { parseAptLock } from './aptLockSchema.js';
 
 /** One pinned .deb in SPEC.lock.json. */
 export interface LockedDeb {
@@ -99,7 +100,9 @@ export const aptKind: ArtifactKind<AptLock> = {
     return { suite: debian.suite, component: COMPONENT, architectures: [...debian.architectures].sort(), sources, packages };
   },
 
-  async collect(lock, ctx) {
+  async collect(section, ctx) {
+    const debian = ctx.spec.targets.debian;
+    const lock = parseAptLock(section, { suite: debian?.suite ?? '', component: COMPONENT, architectures: [...(debian?.architectures ?? [])].sort() });
     if (ctx.epoch.getTime() > Date.now() + 10_000) {
       ctx.log.warn(`the bundle epoch ${ctx.epoch.toISOString()} is in the future: apt on the hosts refuses a Release dated later than their clock`);
     }

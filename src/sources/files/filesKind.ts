@@ -4,6 +4,7 @@ import type { ArtifactKind, BuildContext, BundleInput } from '../kind.js';
 import { fileArtifactName } from '../../specfile/schema.js';
 import { IntegrityError, SpecError } from '../../errors.js';
 import { sha256File } from '../../util/sha256.js';
+import { lockEntries, lockMatchesSpec, withoutPins } from '../../specfile/lockMatchesSpec.js';
 import { fetchToCache, type FetchResult } from '../../fetch/fetchToCache.js';
 
 /** One plain file of one service, pinned by sha256. */
@@ -48,7 +49,23 @@ export const filesKind: ArtifactKind<LockedFile[]> = {
     return out.length > 0 ? out : undefined;
   },
 
-  async collect(lock, ctx) {
+  async collect(section, ctx) {
+    // the lock pins each file's sha256 and size; which file, from where and to which path is the spec's
+    // (a hand-edited path like files/../../x, or a src naming another file or host, is refused)
+    const lock = lockEntries('files', section) as unknown as LockedFile[];
+    const planned = Object.entries(ctx.spec.services).flatMap(([service, svc]) =>
+      svc.artifacts.files.map((f) => ({ path: `files/${service}/${fileArtifactName(f)}`, service, src: f.src, ...(f.sha256 && { sha256: f.sha256 }) })),
+    );
+    lockMatchesSpec(
+      'files',
+      planned,
+      lock.map((f, i) => withoutPins(f as unknown as Record<string, unknown>, planned[i]?.sha256 ? ['size'] : ['sha256', 'size'])),
+    );
+    for (const f of lock) {
+      if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256) || !Number.isSafeInteger(f.size) || f.size < 0) {
+        throw new SpecError(`lock: files ${f.path}: sha256 and size must be 64 lowercase hex digits and a byte count; run ferry lock again`);
+      }
+    }
     const entries: BundleInput[] = [];
     for (const f of lock) {
       let file: string;

@@ -1,6 +1,8 @@
 import { join, resolve } from 'node:path';
 import type { ArtifactKind, BuildContext, KindResult } from '../kind.js';
 import { SpecError } from '../../errors.js';
+import { lockEntries, lockMatchesSpec, withoutPins } from '../../specfile/lockMatchesSpec.js';
+import { COMMIT_RE } from '../../util/names.js';
 import { sha256File } from '../../util/sha256.js';
 import { isRelativeGitPath } from './isRelativeGitPath.js';
 import { makeGitBundle } from './makeGitBundle.js';
@@ -49,30 +51,10 @@ export const gitKind: ArtifactKind<GitLock> = {
   name: 'git',
 
   async lock(ctx: BuildContext): Promise<GitLock | undefined> {
-    const byName = new Map<string, Omit<GitLockEntry, 'commit'>>();
-    for (const [service, svc] of Object.entries(ctx.spec.services).sort(([a], [b]) => (a < b ? -1 : 1))) {
-      for (const g of svc.artifacts.git) {
-        const url = g.url;
-        const name = g.name ?? defaultName(g.url);
-        if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name)) {
-          throw new SpecError(`services.${service}.artifacts.git: cannot derive a name from ${g.url} ("${name}"); give it a name:`);
-        }
-        const seen = byName.get(name);
-        if (seen) {
-          if (seen.url !== url || seen.ref !== g.ref || seen.depth !== g.depth) {
-            throw new SpecError(
-              `git artifact "${name}" is declared twice with different url/ref/depth (services ${seen.services.join(', ')} and ${service}); give one of them another name:`,
-            );
-          }
-          if (!seen.services.includes(service)) seen.services.push(service);
-          continue;
-        }
-        byName.set(name, { name, url, ref: g.ref, depth: g.depth, services: [service] });
-      }
-    }
-    if (byName.size === 0) return undefined;
+    const planned = planGit(ctx);
+    if (planned.length === 0) return undefined;
     const lock: GitLock = [];
-    for (const e of [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const e of planned) {
       const commit = await resolveGitRef(normalizeUrl(e.url, ctx.baseDir), e.ref);
       ctx.log.info(`git ${e.name}: ${e.ref} -> ${commit}`);
       lock.push({ ...e, commit });
@@ -80,7 +62,14 @@ export const gitKind: ArtifactKind<GitLock> = {
     return lock;
   },
 
-  async collect(lock: GitLock, ctx: BuildContext): Promise<KindResult> {
+  async collect(section: GitLock, ctx: BuildContext): Promise<KindResult> {
+    // the lock pins each commit; its names, URLs, refs and depths are the spec's (a hand-edited name
+    // like ../../x would write the bundle file outside the build's folder, another URL fetch elsewhere)
+    const lock = lockEntries('git', section) as unknown as GitLock;
+    lockMatchesSpec('git', planGit(ctx), lock.map((e) => withoutPins(e as unknown as Record<string, unknown>, ['commit'])));
+    for (const e of lock) {
+      if (typeof e.commit !== 'string' || !COMMIT_RE.test(e.commit)) throw new SpecError(`lock: git ${e.name}: commit ${JSON.stringify(e.commit)} is not a full git commit id; run ferry lock again`);
+    }
     const entries: KindResult['entries'] = [];
     const artifacts: Record<string, GitArtifactInfo> = {};
     const components: NonNullable<KindResult['components']> = [];
@@ -113,3 +102,29 @@ export const gitKind: ArtifactKind<GitLock> = {
     return { entries, artifacts, components };
   },
 };
+
+/** What the spec asks of git, in lock order: each repository once by name, with the services that use it. */
+function planGit(ctx: BuildContext): Array<Omit<GitLockEntry, 'commit'>> {
+  const byName = new Map<string, Omit<GitLockEntry, 'commit'>>();
+  for (const [service, svc] of Object.entries(ctx.spec.services).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    for (const g of svc.artifacts.git) {
+      const url = g.url;
+      const name = g.name ?? defaultName(g.url);
+      if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name)) {
+        throw new SpecError(`services.${service}.artifacts.git: cannot derive a name from ${g.url} ("${name}"); give it a name:`);
+      }
+      const seen = byName.get(name);
+      if (seen) {
+        if (seen.url !== url || seen.ref !== g.ref || seen.depth !== g.depth) {
+          throw new SpecError(
+            `git artifact "${name}" is declared twice with different url/ref/depth (services ${seen.services.join(', ')} and ${service}); give one of them another name:`,
+          );
+        }
+        if (!seen.services.includes(service)) seen.services.push(service);
+        continue;
+      }
+      byName.set(name, { name, url, ref: g.ref, depth: g.depth, services: [service] });
+    }
+  }
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+}

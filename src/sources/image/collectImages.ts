@@ -1,14 +1,16 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pMap from 'p-map';
-import { IntegrityError } from '../../errors.js';
+import { IntegrityError, SpecError } from '../../errors.js';
 import { fetchMany } from '../../fetch/fetchMany.js';
 import type { FetchRequest } from '../../fetch/fetchToCache.js';
 import type { SbomComponent } from '../../sbom/sbomComponent.js';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
 import { OCI_INDEX, parseImageDocument } from './imageDocument.js';
 import { parseImageLock, type LockedImage } from './imageLockSchema.js';
-import { createSourceOpener } from './openImageSource.js';
+import { createSourceOpener, imageSourceId } from './openImageSource.js';
+import { planImages } from './lockImages.js';
+import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
 import { parseImageRef } from './parseImageRef.js';
 import { reduceIndex } from './reduceIndex.js';
 
@@ -37,6 +39,19 @@ export interface ImageArtifactInfo {
  */
 export async function collectImages(section: unknown, ctx: BuildContext): Promise<KindResult> {
   const lock = parseImageLock(section);
+  // the lock pins digests; which images, from where, for which platforms and services is the spec's. A
+  // source on another host would be sent the login of the reference's registry
+  const wanted = planImages(ctx);
+  const registries = ctx.spec.upstreams.images?.registries ?? {};
+  lockMatchesSpec(
+    'images',
+    wanted.map((p) => ({ ref: p.ref.name, source: imageSourceId(p.ref, p.from, registries), platforms: p.platforms, services: p.services })),
+    lock.images.map((i) => ({ ref: i.ref, source: i.source, platforms: i.platforms, services: i.services })),
+  );
+  wanted.forEach((p, i) => {
+    const pinned = lock.images[i]!.upstream?.digest ?? lock.images[i]!.digest;
+    if (p.ref.digest && p.ref.digest !== pinned) throw new SpecError(`lock: images ${p.ref.name} is pinned to ${pinned}, the spec names ${p.ref.digest}; run ferry lock again`);
+  });
   const open = createSourceOpener({ baseDir: ctx.baseDir, scratchDir: ctx.workDir, registries: ctx.spec.upstreams.images?.registries ?? {}, env: process.env, log: ctx.log, stats: ctx.fetchStats });
   const blobs = new Map<string, { file: string; services: Set<string>; verified: boolean }>();
   /** verified: this build wrote the file and checked its digest as it did (not an older cache entry) */

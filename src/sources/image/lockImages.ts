@@ -15,28 +15,11 @@ import { reduceIndex } from './reduceIndex.js';
  * Undefined when no service carries images.
  */
 export async function lockImages(ctx: BuildContext): Promise<ImageLock | undefined> {
-  const wanted = new Map<string, { ref: ReturnType<typeof parseImageRef>; from?: string; platforms: string[]; services: string[]; where: string }>();
-  for (const [service, svc] of Object.entries(ctx.spec.services).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    svc.artifacts.images.forEach((image, i) => {
-      const where = `services.${service}.artifacts.images[${i}]`;
-      const ref = parseImageRef(image.ref, where);
-      const platforms = imagePlatforms(ctx.spec, image.platforms, where);
-      const key = ref.name;
-      const seen = wanted.get(key);
-      if (seen) {
-        if (seen.ref.digest !== ref.digest || seen.from !== image.from || seen.platforms.join() !== platforms.join()) {
-          throw new SpecError(`${where}: ${ref.name} is also named by ${seen.where} with another digest, source or platforms; the bundle carries one image per reference`);
-        }
-        if (!seen.services.includes(service)) seen.services.push(service);
-        return;
-      }
-      wanted.set(key, { ref, from: image.from, platforms, services: [service], where });
-    });
-  }
-  if (wanted.size === 0) return undefined;
+  const wanted = planImages(ctx);
+  if (wanted.length === 0) return undefined;
   const open = createSourceOpener({ baseDir: ctx.baseDir, scratchDir: ctx.workDir, registries: ctx.spec.upstreams.images?.registries ?? {}, env: process.env, log: ctx.log, stats: ctx.fetchStats });
   const images: LockedImage[] = [];
-  for (const w of [...wanted.values()].sort((a, b) => (a.ref.name < b.ref.name ? -1 : 1))) {
+  for (const w of wanted) {
     const source = open(w.ref, w.from);
     const image = await lockImage(w.ref.name, source, w.platforms, w.services, ctx);
     ctx.log.info(`image ${w.ref.name}: ${w.ref.digest ? '' : `${w.ref.tag} -> `}${image.digest}${image.upstream ? ` (index ${image.upstream.digest} reduced to ${w.platforms.join(', ')})` : ''}`);
@@ -104,4 +87,35 @@ async function checkConfigPlatform(name: string, doc: ImageDocument & { kind: 'm
   if (!platformMatches(platform, platforms)) {
     throw new ResolveError(`${name}: the image is for ${platformName(platform)}, not ${platforms.join(', ')}; name its platform in platforms: [...] if the hosts run it, or pick the image for the targets`);
   }
+}
+
+export interface PlannedImage {
+  ref: ReturnType<typeof parseImageRef>;
+  from?: string;
+  platforms: string[];
+  services: string[];
+  where: string;
+}
+
+/** The images the services name, each reference once (with every service that names it), sorted by reference. */
+export function planImages(ctx: BuildContext): PlannedImage[] {
+  const wanted = new Map<string, PlannedImage>();
+  for (const [service, svc] of Object.entries(ctx.spec.services).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    svc.artifacts.images.forEach((image, i) => {
+      const where = `services.${service}.artifacts.images[${i}]`;
+      const ref = parseImageRef(image.ref, where);
+      const platforms = imagePlatforms(ctx.spec, image.platforms, where);
+      const key = ref.name;
+      const seen = wanted.get(key);
+      if (seen) {
+        if (seen.ref.digest !== ref.digest || seen.from !== image.from || seen.platforms.join() !== platforms.join()) {
+          throw new SpecError(`${where}: ${ref.name} is also named by ${seen.where} with another digest, source or platforms; the bundle carries one image per reference`);
+        }
+        if (!seen.services.includes(service)) seen.services.push(service);
+        return;
+      }
+      wanted.set(key, { ref, from: image.from, platforms, services: [service], where });
+    });
+  }
+  return [...wanted.values()].sort((a, b) => (a.ref.name < b.ref.name ? -1 : 1));
 }

@@ -47,7 +47,7 @@ export function createSourceOpener(opts: SourceOptions): (ref: ImageRef, from: s
   const clients = new Map<string, ReturnType<typeof createRegistryClient>>();
   return (ref, from) => {
     if (from === undefined || /^https?:\/\//.test(from)) {
-      const base = from ?? opts.registries[ref.registry]?.url ?? `https://${ref.registry}`;
+      const base = imageSourceId(ref, from, opts.registries);
       let client = clients.get(base);
       if (!client) {
         client = createRegistryClient({ base, registry: ref.registry, env: opts.env, log: opts.log, stats: opts.stats });
@@ -67,6 +67,12 @@ export function createSourceOpener(opts: SourceOptions): (ref: ImageRef, from: s
     if (from.startsWith('docker-archive:')) return dockerArchiveSource(ref, from, opts.baseDir, opts.scratchDir);
     throw new SpecError(`${ref.name}: unknown image source ${JSON.stringify(from)}; use oci:PATH[:TAG] or docker-archive:PATH, or leave from: out to read the registry`);
   };
+}
+
+/** Where the spec says an image is read, as the lock records it (`source`). */
+export function imageSourceId(ref: ImageRef, from: string | undefined, registries: Record<string, { url: string }>): string {
+  if (from !== undefined && !/^https?:\/\//.test(from)) return from;
+  return (from ?? registries[ref.registry]?.url ?? `https://${ref.registry}`).replace(/\/+$/, '');
 }
 
 /** `oci:PATH[:TAG]`: the tag is what follows the last colon after the last slash. */

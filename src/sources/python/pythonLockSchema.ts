@@ -7,6 +7,10 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 /** one path component of the bundle (python/files/NAME) */
 const filename = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+!-]*$/, 'a file name of letters, digits and . _ + ! -');
 
+/** names and versions become lines of the requirements hosts install from: one token each, never an option or a new line */
+const projectName = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$/, 'a project name (PEP 508)');
+const projectVersion = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+!_-]{0,199}$/, 'a version (PEP 440)');
+
 const PythonLockSchema = z
   .object({
     index: z.string(),
@@ -15,7 +19,7 @@ const PythonLockSchema = z
       z
         .object({
           project: z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'a normalized project name'),
-          version: z.string(),
+          version: projectVersion,
           filename,
           url: z.string().regex(/^(https?|file):\/\//, 'an http(s) or file URL'),
           sha256,
@@ -33,7 +37,7 @@ const PythonLockSchema = z
       z
         .object({
           requirements: z.string(),
-          pins: z.array(z.object({ name: z.string(), version: z.string(), extras: z.array(z.string()).optional(), hashes: z.array(sha256).min(1), filename }).strict()),
+          pins: z.array(z.object({ name: projectName, version: projectVersion, extras: z.array(projectName).optional(), hashes: z.array(sha256).min(1), filename }).strict()),
         })
         .strict(),
     ),
@@ -43,6 +47,6 @@ const PythonLockSchema = z
 /** The python section of a lock file, checked: `build --locked` trusts nothing it did not write itself. */
 export function parsePythonLock(raw: unknown): PythonLock {
   const parsed = PythonLockSchema.safeParse(raw);
-  if (!parsed.success) throw new SpecError(formatIssues('lock file, section kinds.python', parsed.error));
+  if (!parsed.success) throw new SpecError(formatIssues('lock file, section kinds.python', parsed.error).split('\n').slice(0, 5).join('; '));
   return parsed.data;
 }

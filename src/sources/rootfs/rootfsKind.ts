@@ -10,6 +10,7 @@ import { writeCompressed, type Compression } from './writeCompressed.js';
 import { readDpkgStatus } from './readDpkgStatus.js';
 import type { SbomComponent } from '../../sbom/sbomComponent.js';
 import { debPurl } from '../../sbom/purl.js';
+import { lockEntries, lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
 
 export type RootfsLockEntry = { name: string; services: string[] } & (
   // paths as the spec writes them: relative ones stay relative to the spec, so the lock moves with it
@@ -82,7 +83,12 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
     return lock;
   },
 
-  async collect(lock: RootfsLock, ctx: BuildContext, used): Promise<KindResult> {
+  async collect(section: RootfsLock, ctx: BuildContext, used): Promise<KindResult> {
+    // every field of a rootfs lock entry is the spec's (the lock pins nothing the spec leaves open): a
+    // hand-edited one could pack another folder of the build machine, give mmdebstrap an option as its
+    // suite or name a file outside the build's folder
+    const lock = lockEntries('rootfs', section) as unknown as RootfsLock;
+    lockMatchesSpec('rootfs', (await rootfsKind.lock(ctx)) ?? [], lock);
     const entries: KindResult['entries'] = [];
     const artifacts: Record<string, RootfsArtifactInfo> = {};
     const components: SbomComponent[] = [];

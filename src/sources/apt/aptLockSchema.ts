@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { SpecError } from '../../errors.js';
+import { formatIssues } from '../../util/formatIssues.js';
+import { name } from '../../util/names.js';
+import type { AptLock } from './aptKind.js';
+import type { AptMirrorLock } from './lockAptMirror.js';
+import type { AptMirror } from '../../specfile/schema.js';
+
+const debFields = {
+    name: z.string().regex(/^[a-z0-9][a-z0-9+.-]{1,199}$/, 'a Debian package name'),
+    version: z.string().regex(/^[A-Za-z0-9.+~:-]{1,200}$/, 'a Debian version'),
+    architecture: z.string().regex(/^[a-z0-9-]{1,64}$/, 'a Debian architecture'),
+    /** an upstream or local mirror: the downloader takes http(s)://, file:// and absolute paths */
+    url: z.string().regex(/^(?:https?:\/\/|file:\/|\/)[^\s\p{C}]*$/u, 'an http(s):// or file:// URL or an absolute path'),
+    size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
+    /** written into the bundle's Packages index: one word, never a line of its own */
+    priority: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a Debian priority').optional(),
+};
+const LockedDeb = z.object({ ...debFields, services: z.array(name) }).strict();
+
+const Lock = z
+  .object({
+    suite: z.string(),
+    component: z.string(),
+    architectures: z.array(z.string()),
+    sources: z.array(z.object({ uri: z.string(), suite: z.string(), signers: z.array(z.string()) }).strict()),
+    packages: z.array(LockedDeb),
+  })
+  .strict();
+
+/**
+ * The lock's apt section, read as hostile input: each .deb pins a URL, size and sha256 (checked as it
+ * arrives); the suite, component and architectures published in the bundle are the spec's (a suite like
+ * `../../x` would write the repository's indexes outside the build's folder).
+ */
+export function parseAptLock(section: unknown, expect: { suite: string; component: string; architectures: string[] }): AptLock {
+  const parsed = Lock.safeParse(section);
+  if (!parsed.success) throw new SpecError(formatIssues('lock: apt', parsed.error).split('\n').slice(0, 5).join('; ') + '; run ferry lock again');
+  const lock = parsed.data;
+  const got = { suite: lock.suite, component: lock.component, architectures: lock.architectures };
+  if (JSON.stringify(got) !== JSON.stringify(expect)) {
+    throw new SpecError(`lock: apt publishes ${clip(JSON.stringify(got))}, the spec gives ${JSON.stringify(expect)}; run ferry lock again and review the diff`);
+  }
+  return lock;
+}
+
+const MirrorLock = z
+  .object({
+    suites: z.array(z.object({ suite: z.string(), date: z.iso.datetime() }).strict()),
+    components: z.array(z.string()),
+    architectures: z.array(z.string()),
+    sources: z.array(z.object({ uri: z.string(), suite: z.string(), signers: z.array(z.string()) }).strict()),
+    packages: z.array(z.object({ ...debFields, suite: z.string(), component: z.string() }).strict()),
+    sourcePackages: z
+      .array(
+        z
+          .object({
+            name: z.string(),
+            version: z.string(),
+            suite: z.string(),
+            component: z.string(),
+            files: z.array(z.object({ name: z.string(), size: debFields.size, sha256: debFields.sha256, url: debFields.url }).strict()),
+          })
+          .strict(),
+      )
+      .optional(),
+  })
+  .strict();
+
+/**
+ * One apt mirror of the lock: its files are pinned (URL, size, sha256); the suites, components and
+ * architectures it publishes are among the spec's (they become folders of the bundle: a suite like
+ * `../../x` would write the mirror's indexes outside the build's folder).
+ */
+export function parseAptMirrorLock(section: unknown, mirror: AptMirror, name: string): AptMirrorLock {
+  const where = `lock: mirrors.apt.${name}`;
+  const parsed = MirrorLock.safeParse(section);
+  if (!parsed.success) throw new SpecError(formatIssues(where, parsed.error).split('\n').slice(0, 5).join('; ') + '; run ferry lock again');
+  const lock = parsed.data;
+  const within = (what: string, got: string[], allowed: string[]) => {
+    const other = got.find((g) => !allowed.includes(g));
+    if (other !== undefined) throw new SpecError(`${where}: ${what} ${clip(JSON.stringify(other))} is not one the spec names (${allowed.join(', ')}); run ferry lock again and review the diff`);
+  };
+  within('suite', lock.suites.map((s) => s.suite), mirror.suites);
+  within('component', lock.components, mirror.components);
+  within('architecture', lock.architectures, mirror.architectures);
+  const suites = lock.suites.map((s) => s.suite);
+  for (const p of [...lock.packages, ...(lock.sourcePackages ?? [])]) {
+    within(`${p.name}'s suite`, [p.suite], suites);
+    within(`${p.name}'s component`, [p.component], lock.components);
+  }
+  return lock;
+}
+
+function clip(s: string): string {
+  const t = s.replace(/[\p{C}]/gu, '?');
+  return t.length > 200 ? `${t.slice(0, 200)}…` : t;
+}

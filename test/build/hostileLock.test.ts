@@ -1,0 +1,216 @@
+import { createServer, type Server } from 'node:http';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry } from '../helpers/cli.js';
+import { writeKey } from '../helpers/keys.js';
+import { makeUpstream } from '../git/helpers.js';
+
+type Lock = { format: string; name: string; version: string; kinds: Record<string, any> };
+
+/**
+ * A lock is reviewed text a hostile author may have edited: `build --locked` may follow its pins, never
+ * its choices of names, paths, folders or hosts the spec did not make. Each refusal is one line, exit 65,
+ * before anything is fetched or written.
+ */
+describe('build --locked with a hostile lock', () => {
+  let dir: string;
+  let key: Awaited<ReturnType<typeof writeKey>>;
+  let spec: string;
+  let good: Lock;
+  let hostile: Server;
+  let hits = 0;
+  let hostilePort = 0;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-hostile-lock-'));
+    key = await writeKey(dir, 'team');
+    await makeUpstream(join(dir, 'up'));
+    await writeFile(join(dir, 'payload.txt'), 'payload\n');
+    await mkdir(join(dir, 'tree/etc'), { recursive: true });
+    await writeFile(join(dir, 'tree/etc/motd'), 'hello\n');
+    await mkdir(join(dir, 'secrets'));
+    await writeFile(join(dir, 'secrets/id_ed25519'), 'PRIVATE KEY\n');
+    spec = join(dir, 'spec.yaml');
+    await writeFile(
+      spec,
+      [
+        'name: probe',
+        'version: 1.0.0',
+        'epoch: 2026-01-01T00:00:00Z',
+        'rootfs:',
+        '  base: { directory: { path: tree } }',
+        'services:',
+        '  app:',
+        '    version: "1"',
+        '    groups: [app]',
+        '    artifacts:',
+        '      files: [{ src: payload.txt }]',
+        '      git: [{ url: up, ref: main, name: app }]',
+        '      rootfs: [base]',
+        '',
+      ].join('\n'),
+    );
+    const r = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+    expect(r.code, r.stderr).toBe(0);
+    good = JSON.parse(await readFile(join(dir, 'spec.lock.json'), 'utf8'));
+    hostile = createServer((_req, res) => {
+      hits++;
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((res) => hostile.listen(0, '127.0.0.1', res));
+    hostilePort = (hostile.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await new Promise((res) => hostile?.close(res));
+  });
+
+  /** every file under dir, relative */
+  async function tree(): Promise<string[]> {
+    return (await readdir(dir, { recursive: true })).filter((p) => !p.startsWith('cache') && !p.startsWith('up/')).sort();
+  }
+
+  async function buildWith(lock: Lock, specFile = spec) {
+    await writeFile(specFile.replace(/\.yaml$/, '.lock.json'), JSON.stringify(lock));
+    const before = await tree();
+    const out = join(dir, `out-${Math.random().toString(36).slice(2)}`);
+    const r = await ferry(['build', specFile, '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')]);
+    const after = await tree();
+    return { ...r, written: after.filter((p) => !before.includes(p) && !p.startsWith('out-') && !p.endsWith('.lock.json')), out: await readdir(out).catch(() => []) };
+  }
+
+  const edited = (edit: (l: Lock) => void): Lock => {
+    const l = structuredClone(good);
+    edit(l);
+    return l;
+  };
+
+  function expectRefused(r: Awaited<ReturnType<typeof buildWith>>, pattern: RegExp) {
+    expect(r.code, r.stderr).toBe(65);
+    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'));
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(pattern);
+    expect(r.written).toEqual([]);
+    expect(r.out).toEqual([]);
+  }
+
+  it('builds with the lock as ferry lock wrote it', async () => {
+    const r = await buildWith(good);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.out).toEqual(['probe-1.0.0.ferry']);
+  });
+
+  it('refuses a git name that leads outside the build folder, and writes nothing there', async () => {
+    const r = await buildWith(edited((l) => (l.kinds.git[0].name = '../../../../../../..' + dir + '/ESCAPED')));
+    expectRefused(r, /^ferry: lock: git\[0\] is .*ESCAPED.*the spec gives .*"name":"app"/);
+    expect(r.written.filter((p) => p.includes('ESCAPED'))).toEqual([]);
+  });
+
+  it('refuses a git URL, ref or depth the spec does not give, and a commit that is not an id', async () => {
+    expectRefused(await buildWith(edited((l) => (l.kinds.git[0].url = 'ext::sh -c touch% /tmp/x'))), /^ferry: lock: git\[0\]/);
+    expectRefused(await buildWith(edited((l) => (l.kinds.git[0].depth = 0))), /^ferry: lock: git\[0\]/);
+    expectRefused(await buildWith(edited((l) => (l.kinds.git[0].commit = '--upload-pack=touch /tmp/x'))), /^ferry: lock: git app: commit .* is not a full git commit id/);
+    expectRefused(await buildWith(edited((l) => l.kinds.git.push({ ...l.kinds.git[0], name: 'second' }))), /^ferry: lock: the git section has 2 entries, the spec gives 1/);
+  });
+
+  it('refuses a files entry whose bundle path or source the spec does not give, or whose hash is not a sha256', async () => {
+    expectRefused(await buildWith(edited((l) => (l.kinds.files[0].path = 'files/app/../../../x'))), /^ferry: lock: files\[0\]/);
+    expectRefused(await buildWith(edited((l) => (l.kinds.files[0].src = '/etc/hostname'))), /^ferry: lock: files\[0\]/);
+    expectRefused(await buildWith(edited((l) => (l.kinds.files[0].src = `http://127.0.0.1:${hostilePort}/x`))), /^ferry: lock: files\[0\]/);
+    expectRefused(await buildWith(edited((l) => (l.kinds.files[0].sha256 = 'abc'))), /^ferry: lock: files files\/app\/payload.txt: sha256 and size/);
+    expectRefused(await buildWith(edited((l) => (l.kinds.files[0].size = -1))), /^ferry: lock: files files\/app\/payload.txt: sha256 and size/);
+    expectRefused(await buildWith(edited((l) => (l.kinds.files = { __proto__: [] }))), /^ferry: lock: the files section is not a list/);
+  });
+
+  it('refuses a rootfs entry that packs another folder of the build machine', async () => {
+    const r = await buildWith(edited((l) => (l.kinds.rootfs[0].path = join(dir, 'secrets'))));
+    expectRefused(r, /^ferry: lock: rootfs\[0\] is .*secrets.*the spec gives .*"path":"tree"/);
+    expectRefused(
+      await buildWith(edited((l) => (l.kinds.rootfs[0] = { name: 'base', services: ['app'], type: 'mmdebstrap', suite: '--customize-hook=touch /tmp/x', architecture: 'amd64', variant: 'minbase', packages: [], compress: 'gzip' }))),
+      /^ferry: lock: rootfs\[0\]/,
+    );
+  });
+
+  it('refuses a lock that leaves out a kind the spec uses, or names a kind ferry does not have', async () => {
+    expectRefused(await buildWith(edited((l) => delete l.kinds.git)), /^ferry: lock: the spec names git artifacts, but the lock has no git section/);
+    expectRefused(
+      await buildWith(edited((l) => (l.kinds = JSON.parse(JSON.stringify({ files: l.kinds.files, rootfs: l.kinds.rootfs }).replace(/^\{/, '{"__proto__":{"git":[]},'))))),
+      /^ferry: lock: unknown artifact kind "__proto__"/,
+    );
+  });
+
+  it('refuses an image source on another host than the spec names, before any request (the registry login would go there)', async () => {
+    const imageSpec = join(dir, 'image.yaml');
+    await writeFile(
+      imageSpec,
+      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nupstreams:\n  images:\n    registries:\n      registry.example: { url: "http://127.0.0.1:1" }\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      images: [{ ref: "registry.example/team/app:1", platforms: [linux/amd64] }]\n`,
+    );
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const image = { ref: 'registry.example/team/app:1', source: `http://127.0.0.1:${hostilePort}`, platforms: ['linux/amd64'], services: ['app'], digest, size: 10, mediaType: 'application/vnd.oci.image.manifest.v1+json', manifests: [], blobs: [] };
+    hits = 0;
+    const r = await buildWith({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds: { image: { images: [image] } } }, imageSpec);
+    expectRefused(r, /^ferry: lock: images\[0\] is .*127\.0\.0\.1:\d+.*the spec gives .*"source":"http:\/\/127\.0\.0\.1:1"/);
+    expect(hits).toBe(0);
+  });
+
+  it('refuses an apt suite that leads outside the build folder and a priority that adds lines to the Packages index', async () => {
+    const aptSpec = join(dir, 'apt.yaml');
+    await writeFile(
+      aptSpec,
+      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\ntargets: { debian: { suite: bookworm, architectures: [amd64] } }\nupstreams:\n  apt: [{ uri: "http://127.0.0.1:${hostilePort}/debian" }]\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      apt: [hello]\n`,
+    );
+    const deb = { name: 'hello', version: '1.0', architecture: 'amd64', url: `http://127.0.0.1:${hostilePort}/hello.deb`, size: 10, sha256: 'b'.repeat(64), services: ['app'] };
+    const apt = { suite: 'bookworm', component: 'main', architectures: ['amd64'], sources: [], packages: [deb] };
+    const lock = (a: object): Lock => ({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds: { apt: a } });
+    hits = 0;
+    expectRefused(await buildWith(lock({ ...apt, suite: '../../../../ESCAPED' }), aptSpec), /^ferry: lock: apt publishes .*ESCAPED.*the spec gives .*bookworm/);
+    expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, priority: 'optional\nPackage: evil' }] }), aptSpec), /^ferry: lock: apt.*priority/);
+    expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, url: 'ftp://127.0.0.1/hello.deb' }] }), aptSpec), /^ferry: lock: apt.*url/);
+    expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, sha256: 'b'.repeat(63) }] }), aptSpec), /^ferry: lock: apt.*sha256/);
+    expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, size: 1e300 }] }), aptSpec), /^ferry: lock: apt.*size/);
+    expect(hits).toBe(0);
+  });
+
+  it('refuses mirror names the spec does not give and a mirror suite outside the spec', async () => {
+    const mirrorSpec = join(dir, 'mirror.yaml');
+    await writeFile(
+      mirrorSpec,
+      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nmirrors:\n  apt:\n    deb: { uri: "http://127.0.0.1:${hostilePort}/debian", suites: [bookworm] }\n`,
+    );
+    const section = { suites: [{ suite: 'bookworm', date: '2026-01-01T00:00:00.000Z' }], components: ['main'], architectures: ['amd64'], sources: [], packages: [] };
+    const lock = (apt: object): Lock => ({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds: { mirror: { apt } } });
+    hits = 0;
+    expectRefused(await buildWith(lock({ '../../ESCAPED': section }), mirrorSpec), /^ferry: lock: the apt mirrors are \["..\/..\/ESCAPED"\], the spec names \["deb"\]/);
+    expectRefused(await buildWith(lock({ deb: { ...section, suites: [{ suite: '../../../ESCAPED', date: section.suites[0]!.date }] } }), mirrorSpec), /^ferry: lock: mirrors.apt.deb: suite "..\/..\/..\/ESCAPED" is not one the spec names/);
+    expectRefused(await buildWith(lock({ deb: { ...section, components: ['main/../../x'] } }), mirrorSpec), /^ferry: lock: mirrors.apt.deb: component/);
+    expect(hits).toBe(0);
+  });
+
+  it('refuses python pins whose version would add an option line to the requirements hosts install', async () => {
+    const pySpec = join(dir, 'py.yaml');
+    await writeFile(join(dir, 'requirements.txt'), 'six==1.16.0\n');
+    await writeFile(pySpec, `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      python: { requirements: requirements.txt }\n`);
+    const sha = 'c'.repeat(64);
+    const file = { project: 'six', version: '1.16.0', filename: 'six-1.16.0-py2.py3-none-any.whl', url: `http://127.0.0.1:${hostilePort}/six.whl`, sha256: sha, size: 10, kind: 'wheel', services: ['app'] };
+    const python = (version: string) => ({
+      index: `http://127.0.0.1:${hostilePort}/simple/`,
+      target: { version: '3.11', implementation: 'cp', platforms: ['manylinux_2_17_x86_64'] },
+      files: [file],
+      services: { app: { requirements: 'requirements.txt', pins: [{ name: 'six', version, hashes: [sha], filename: file.filename }] } },
+    });
+    hits = 0;
+    const r = await buildWith({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds: { python: python('1.16.0 \\\n--index-url http://127.0.0.1:1/') } }, pySpec);
+    expectRefused(r, /^ferry: lock file, section kinds.python: services.app.pins\[0\].version: a version/);
+    expect(hits).toBe(0);
+  });
+
+  it('refuses a lock nested a million levels deep as not a lock file', async () => {
+    const deep = join(dir, 'deep.yaml');
+    await writeFile(deep, (await readFile(spec, 'utf8')));
+    await writeFile(join(dir, 'deep.lock.json'), `{"format":"ferry-lock/1","name":"probe","version":"1.0.0","kinds":{"files":${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}}}`);
+    const r = await ferry(['build', deep, '--locked', '--key', key.secret, '--out', join(dir, 'out-deep'), '--cache', join(dir, 'cache')]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toHaveLength(1);
+  });
+});
