@@ -52,6 +52,7 @@ export function hostSettings(host: InventoryHost, inventoryFile: string, factsDi
   if (ssh !== undefined && (typeof ssh !== 'object' || ssh === null || Array.isArray(ssh) || Object.values(ssh).some((v) => !['string', 'number', 'boolean'].includes(typeof v)))) {
     throw new SpecError(`${where}.ssh_options must be a map of ssh options (like { ProxyJump: bastion }), found ${JSON.stringify(ssh)}`);
   }
+  if (ssh !== undefined) checkSshOptions(ssh as Record<string, string | number | boolean>, `${where}.ssh_options`);
   const keep = vars.ferry_keep_releases ?? DEFAULT_KEEP_RELEASES;
   if (typeof keep !== 'number' || !Number.isInteger(keep) || keep < 1) {
     throw new SpecError(`${where}.ferry_keep_releases must be a whole number of at least 1 (the current release counts), found ${JSON.stringify(keep)}`);
@@ -77,4 +78,44 @@ function pathVar(v: unknown, name: string, where: string): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || !posix.isAbsolute(v) || v.split('/').includes('..')) throw new SpecError(`${where}.${name} must be an absolute path, found ${JSON.stringify(v)}`);
   return v.replace(/\/+$/, '') || '/';
+}
+
+/**
+ * ssh options that run a program on the runner (or load one into ssh), read other configuration that
+ * could, or take over the connection ferry manages: an inventory says how to reach a host, never what
+ * the runner executes. Keywords are matched as ssh matches them, without regard to case.
+ */
+const REFUSED_SSH_OPTIONS = new Set(
+  [
+    'ProxyCommand',
+    'LocalCommand',
+    'PermitLocalCommand',
+    'KnownHostsCommand',
+    'Match',
+    'Host',
+    'Include',
+    'PKCS11Provider',
+    'SecurityKeyProvider',
+    'RemoteCommand',
+    'ControlPath',
+    'ControlMaster',
+    'ControlPersist',
+    'BatchMode',
+    'ProxyUseFdpass',
+  ].map((k) => k.toLowerCase()),
+);
+
+function checkSshOptions(ssh: Record<string, string | number | boolean>, where: string): void {
+  for (const [key, value] of Object.entries(ssh)) {
+    if (!/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(key)) throw new SpecError(`${where}: ${JSON.stringify(key).slice(0, 80)} is not an ssh option keyword`);
+    if (REFUSED_SSH_OPTIONS.has(key.toLowerCase())) {
+      throw new SpecError(`${where}.${key}: ferry does not pass this ssh option from an inventory (it runs programs on the runner or takes over the connection ferry manages); put it in ~/.ssh/config or an ssh -F file the operator owns`);
+    }
+    // one value on one line: a newline or an option-looking value could add a second option (or a jump host
+    // read as an option by the ssh that ProxyJump starts)
+    const v = String(value);
+    if (v.length > 1024 || /[\p{C}]/u.test(v) || /^\s*-/.test(v) || (key.toLowerCase() === 'proxyjump' && !v.split(',').every((j) => /^[A-Za-z0-9_.@:[\]][A-Za-z0-9_.@:[\]-]*$/.test(j.replace(/^ssh:\/\//, ''))))) {
+      throw new SpecError(`${where}.${key}: ${JSON.stringify(v).slice(0, 80)} is not a single ssh option value`);
+    }
+  }
 }

@@ -47,8 +47,14 @@ export function isSafeBundlePath(p: string): boolean {
 export const name = z.string().regex(NAME_RE, NAME_RULE);
 /** Inventory host and group names: they appear in messages, facts and --limit patterns. */
 export const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'a name of up to 253 letters, digits and . _ - that starts with a letter or digit');
-/** What ssh connects to: never read as an option (it follows `--` too), no spaces or control characters. */
-export const hostAddress = z.string().regex(/^[^\s\p{C}-][^\s\p{C}]{0,252}$/u, 'a host name or address (no spaces or control characters, not starting with -)');
+/**
+ * What ssh connects to: a host name, IPv4 or IPv6 address (with a `%zone`), never read as an option (it
+ * follows `--` too), and nothing a shell reads specially: ssh hands the name to a ProxyCommand of the
+ * operator's ssh_config as %h, which a shell runs (`$(...)`, `;`, backquotes would run on the runner).
+ */
+export const hostAddress = z
+  .string()
+  .regex(/^[\p{L}\p{N}_.:[\]][\p{L}\p{N}_.:[\]%-]{0,252}$/u, 'a host name or address (letters, digits and . _ : [ ] % -, not starting with - or %)');
 export const userName = z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.@-]{0,63}$/, 'a user name of letters, digits and _ . @ - (not starting with -)');
 export const version = z.string().regex(VERSION_RE, VERSION_RULE);
 export const unitName = z.string().regex(UNIT_RE, UNIT_RULE);

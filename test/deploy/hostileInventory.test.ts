@@ -1,0 +1,81 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ferry } from '../helpers/cli.js';
+import { writeRelease } from './storeFixture.js';
+
+const KEY = { path: 'keys/bundle.asc', content: 'key\n', kind: 'key' as const, services: [] };
+
+/**
+ * An inventory says how to reach hosts; whoever wrote it must not run a program on the runner. ssh runs
+ * several options' values as shell commands (ProxyCommand, LocalCommand, KnownHostsCommand...), and hands
+ * a host address to a ProxyCommand of the operator's ssh_config as %h. Each is refused with exit 65 and one
+ * line before ssh starts.
+ */
+describe('a hostile inventory', () => {
+  let dir: string;
+  let store: string;
+  const marker = () => join(dir, 'ran-on-the-runner');
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-hostile-inventory-'));
+    store = join(dir, 'store');
+    writeRelease(store, { name: 'app', version: '1', services: { web: { version: '1.0.0', groups: ['web'], install: [{ command: { run: 'true' } }] } }, extra: [KEY] });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => rmSync(marker(), { force: true }));
+
+  async function planWith(host: Record<string, unknown>, args: string[] = []) {
+    const inventory = join(dir, `inventory-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { address: '127.0.0.1', port: 1, ...host } } }));
+    return ferry(['plan', 'app@1', '-i', inventory, '--store', store, ...args]);
+  }
+
+  function expectRefused(r: { code: number; stderr: string }, pattern: RegExp) {
+    expect(existsSync(marker()), 'a command of the inventory ran on the runner').toBe(false);
+    expect(r.code, r.stderr).toBe(65);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(pattern);
+  }
+
+  it.each([
+    ['ProxyCommand', { ProxyCommand: `sh -c 'touch ${'MARK'}'` }],
+    ['proxycommand in other case', { proxycommand: `sh -c 'touch ${'MARK'}'` }],
+    ['LocalCommand with PermitLocalCommand', { PermitLocalCommand: true, LocalCommand: 'touch MARK' }],
+    ['KnownHostsCommand', { KnownHostsCommand: '/bin/sh -c "touch MARK"' }],
+    ['Match exec', { Match: 'exec "touch MARK"' }],
+    ['PKCS11Provider', { PKCS11Provider: '/tmp/evil.so' }],
+    ['a ControlPath of its own', { ControlPath: '/tmp/x' }],
+  ])('refuses ssh_options %s before ssh runs', async (_label, options) => {
+    const withMarker = JSON.parse(JSON.stringify(options).replaceAll('MARK', marker()));
+    const r = await planWith({ vars: { ssh_options: withMarker } });
+    expectRefused(r, /^ferry: inventory .*ssh_options\.\w+: ferry does not pass this ssh option from an inventory/);
+  });
+
+  it.each([
+    ['a newline that adds an option', { ProxyJump: 'bastion\nProxyCommand touch MARK' }, /is not a single ssh option value/],
+    ['a jump host read as an option', { ProxyJump: 'bastion,-oProxyCommand=touch MARK' }, /is not a single ssh option value/],
+    ['a keyword with a space', { 'ProxyJump bastion ProxyCommand': 'x' }, /is not an ssh option keyword/],
+  ])('refuses ssh_options with %s', async (_label, options, message) => {
+    const r = await planWith({ vars: { ssh_options: JSON.parse(JSON.stringify(options).replaceAll('MARK', marker())) } });
+    expectRefused(r, message);
+  });
+
+  it('keeps options that only say how to connect', async () => {
+    const r = await planWith({ vars: { ssh_options: { ConnectionAttempts: 1, KexAlgorithms: 'curve25519-sha256', ProxyJump: 'ssh://jump@127.0.0.1:1' } } });
+    // the host is unreachable: the plan fails on the connection, not on the inventory
+    expect(r.code, r.stderr).not.toBe(65);
+  });
+
+  it('refuses an address holding shell syntax, which an ssh_config ProxyCommand would run as %h', async () => {
+    const config = join(dir, 'ssh_config');
+    writeFileSync(config, 'Host *\n  ProxyCommand /bin/sh -c "exec true %h"\n');
+    for (const address of [`$(touch${'${IFS}'}${marker()})`, `\`touch${'${IFS}'}${marker()}\``, 'a;touch', '-oProxyCommand=x']) {
+      const r = await planWith({ address }, ['-F', config]);
+      expectRefused(r, /^ferry: .*address: a host name or address/);
+    }
+  });
+});
