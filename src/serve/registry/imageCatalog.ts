@@ -187,6 +187,10 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
           const child = descriptor(d);
           // a multi-platform index reduced to the target platforms: the others are simply not carried
           if (!child || !listed.has(child.hex)) continue;
+          if (!MANIFEST_MEDIA_TYPES.has(child.mediaType)) {
+            warn(`${label}: image ${img.ref}: index ${m.sha256} lists sha256:${child.hex} as ${JSON.stringify(child.mediaType).slice(0, 100)}, not an OCI or Docker image manifest type: that entry is not served`);
+            continue;
+          }
           await walk({ sha256: child.hex, size: listed.get(child.hex)!, mediaType: child.mediaType }, depth + 1);
         }
         return;
@@ -202,6 +206,19 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
   }
   return { epoch: manifest.epoch, images };
 }
+
+/**
+ * The media types a manifest is answered with: the OCI and Docker image manifest and index types, as
+ * manifest.json allows for an image's top document. An index entry's type is the bundle's word too, and
+ * becomes the Content-Type of its answer: `text/html` would have a browser render the manifest's bytes
+ * as a page of the serve origin, and a line break is not a header at all.
+ */
+const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+]);
 
 function descriptor(d: unknown): { hex: string; mediaType: string } | undefined {
   if (!d || typeof d !== 'object') return undefined;

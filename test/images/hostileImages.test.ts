@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { ferry } from '../helpers/cli.js';
+import { writeKey } from '../helpers/keys.js';
+import { writeImageBundle } from '../helpers/ociImages.js';
+import { sha256Hex } from '../../src/util/sha256.js';
+import { startServer, type TestServer } from '../serve/startServer.js';
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+
+/** An OCI layout written by hand: blobs by content, index.json naming `top` first. */
+async function layout(dir: string, blobs: Buffer[], top: { mediaType: string; data: Buffer }): Promise<string> {
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  for (const b of [...blobs, top.data]) await writeFile(join(dir, 'blobs', 'sha256', sha256Hex(b)), b);
+  await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: top.mediaType, digest: `sha256:${sha256Hex(top.data)}`, size: top.data.length }] }));
+  return dir;
+}
+
+const desc = (mediaType: string, data: Buffer) => ({ mediaType, digest: `sha256:${sha256Hex(data)}`, size: data.length });
+
+/**
+ * A signed bundle whose image documents name media types that are not OCI or Docker ones: ferry serve
+ * answers manifests with the media type the bundle records, so one of `text/html` would have browsers
+ * render the manifest's bytes as a page of the serve origin, and one holding a line break would be a
+ * header ferry cannot send.
+ */
+describe('ferry serve and image media types from a signed bundle', () => {
+  let dir: string;
+  let store: string;
+  let server: TestServer;
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+  const layer = Buffer.from('not really a tar');
+  let htmlChild: Buffer;
+  let crlfChild: Buffer;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-hostile-images-'));
+    store = join(dir, 'store');
+    const team = await writeKey(dir, 'team');
+    const key = await openpgp.readPrivateKey({ armoredKey: team.secretArmored });
+    htmlChild = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc('application/vnd.oci.image.config.v1+json', config), layers: [desc('application/vnd.oci.image.layer.v1.tar', layer)], annotations: { x: '<script>alert(1)</script>' } }));
+    crlfChild = Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc('application/vnd.oci.image.config.v1+json', config), layers: [] }));
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [desc('text/html', htmlChild), desc('application/json\r\nSet-Cookie: a=b', crlfChild)] }));
+    const bundle = join(dir, 'hostile.ferry');
+    await writeImageBundle(
+      bundle,
+      key,
+      [
+        { ref: 'registry.example/team/index:1', services: ['web'], layout: await layout(join(dir, 'index'), [config, layer, htmlChild, crlfChild], { mediaType: OCI_INDEX, data: index }) },
+        { ref: 'registry.example/team/good:1', services: ['web'], layout: await layout(join(dir, 'good'), [config, layer], { mediaType: OCI_MANIFEST, data: htmlChild }) },
+      ],
+      { name: 'hostile', version: '1.0.0' },
+    );
+    const r = await ferry(['import', bundle, '--keyring', team.public, '--store', store]);
+    expect(r.code, r.stderr).toBe(0);
+    server = await startServer(store);
+  });
+  afterAll(async () => {
+    await server?.close(0);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const get = (path: string) => fetch(`${server.url}${path}`);
+
+  it('never answers a manifest with a media type that is not an OCI or Docker image one', async () => {
+    const byDigest = await get(`/v2/team/index/manifests/sha256:${sha256Hex(htmlChild)}`);
+    expect(byDigest.headers.get('content-type') ?? '').not.toMatch(/html/);
+    expect(byDigest.status).toBe(404);
+    const crlf = await get(`/v2/team/index/manifests/sha256:${sha256Hex(crlfChild)}`);
+    expect(crlf.headers.get('set-cookie')).toBeNull();
+    expect(crlf.status).toBe(404);
+    expect(server.warnings.filter((w) => w.includes('not an OCI or Docker image manifest type'))).toHaveLength(2);
+    expect(server.warnings.join('\n')).not.toMatch(/\r/);
+    // the server is still up and serves the image whose types are right
+    const good = await get('/v2/team/good/manifests/1');
+    expect(good.status).toBe(200);
+    expect(good.headers.get('content-type')).toBe(OCI_MANIFEST);
+    expect(Buffer.from(await good.arrayBuffer()).equals(htmlChild)).toBe(true);
+  });
+});
