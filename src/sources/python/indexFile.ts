@@ -1,3 +1,5 @@
+import { FetchError } from '../../errors.js';
+
 /** One file a simple index lists for a project (PEP 503 HTML or PEP 691 JSON). */
 export interface IndexFile {
   filename: string;
@@ -31,5 +33,19 @@ export function filenameFromUrl(url: URL): string {
     return decodeURIComponent(last);
   } catch {
     return last;
+  }
+}
+
+/**
+ * A link of a project page may lead to another host (PyPI's files live on files.pythonhosted.org), but
+ * only to what the page itself is: an index on the network links to http(s) files, never to file: or
+ * anything else, which would read a file of the build machine into the lock and the bundle. A local
+ * mirror (a file: page) may link to its own files or the network.
+ */
+export function checkLinkScheme(url: URL, pageUrl: string): void {
+  const page = new URL(pageUrl).protocol;
+  const allowed = page === 'file:' ? ['file:', 'http:', 'https:'] : ['http:', 'https:'];
+  if (!allowed.includes(url.protocol)) {
+    throw new FetchError(`${pageUrl}: the index links to ${JSON.stringify(url.href.slice(0, 120))}, a ${url.protocol} URL an index on the network may not name; refusing this index`, { url: pageUrl });
   }
 }

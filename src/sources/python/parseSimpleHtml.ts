@@ -1,4 +1,4 @@
-import { filenameFromUrl, metadataAvailability, type IndexFile } from './indexFile.js';
+import { checkLinkScheme, filenameFromUrl, metadataAvailability, type IndexFile } from './indexFile.js';
 
 /**
  * The files of a PEP 503 project page: every <a> with an href, resolved against the page URL (or its
@@ -20,6 +20,7 @@ export function parseSimpleHtml(html: string, pageUrl: string): IndexFile[] {
     } catch {
       continue;
     }
+    checkLinkScheme(url, pageUrl);
     const fragment = new URLSearchParams(url.hash.slice(1));
     url.hash = '';
     const sha256 = fragment.get('sha256')?.toLowerCase();

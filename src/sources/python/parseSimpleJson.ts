@@ -1,5 +1,5 @@
 import { FetchError } from '../../errors.js';
-import { filenameFromUrl, metadataAvailability, type IndexFile } from './indexFile.js';
+import { checkLinkScheme, filenameFromUrl, metadataAvailability, type IndexFile } from './indexFile.js';
 
 /** The files of a PEP 691 project page (application/vnd.pypi.simple.v1+json), URLs resolved against the page. */
 export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
@@ -15,7 +15,13 @@ export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
   const files: IndexFile[] = [];
   for (const raw of doc.files as Array<Record<string, unknown>>) {
     if (typeof raw?.url !== 'string') continue;
-    const url = new URL(raw.url, pageUrl);
+    let url: URL;
+    try {
+      url = new URL(raw.url, pageUrl);
+    } catch {
+      continue;
+    }
+    checkLinkScheme(url, pageUrl);
     url.hash = '';
     const hashes = (raw.hashes ?? {}) as Record<string, unknown>;
     const file: IndexFile = { filename: typeof raw.filename === 'string' ? raw.filename : filenameFromUrl(url), url: url.href };

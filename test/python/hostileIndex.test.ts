@@ -1,0 +1,75 @@
+import { createServer, type Server } from 'node:http';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry } from '../helpers/cli.js';
+import { parseSimpleHtml } from '../../src/sources/python/parseSimpleHtml.js';
+import { parseSimpleJson } from '../../src/sources/python/parseSimpleJson.js';
+
+/**
+ * A package index on the network is an upstream like any other: its links may lead to other hosts, never
+ * to a file of the build machine. A Python mirror pins files the page gives no hash for by downloading
+ * them, so a page linking file:///…/x-1.0-py3-none-any.whl would have copied that file into the lock's
+ * cache and the bundle.
+ */
+describe('a hostile Python index', () => {
+  let dir: string;
+  let server: Server;
+  let url = '';
+  let page = '';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-hostile-index-'));
+    // a file of the build machine that happens to have a wheel's name
+    await mkdir(join(dir, 'private'));
+    await writeFile(join(dir, 'private', 'webapp-1.0-py3-none-any.whl'), 'PRIVATE\n');
+    server = createServer((req, res) => {
+      if (req.url === '/simple/webapp/') return res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}/simple/`;
+  });
+  afterAll(async () => {
+    await new Promise((r) => server?.close(r));
+  });
+
+  async function lockMirror(name: string) {
+    const spec = join(dir, `${name}.yaml`);
+    await writeFile(
+      spec,
+      ['name: bad', 'version: 1.0.0', 'epoch: 2026-11-25T00:00:00Z', 'mirrors:', '  python:', '    m:', `      index: "${url}"`, '      projects: ["webapp"]', '      targets: [{ version: "3.11", platforms: [manylinux_2_36_x86_64] }]', ''].join('\n'),
+    );
+    const r = await ferry(['lock', spec, '--cache', join(dir, `cache-${name}`)]);
+    return { ...r, lockWritten: existsSync(join(dir, `${name}.lock.json`)) };
+  }
+
+  it.each([
+    ['a file: link', () => `<a href="file://${dir}/private/webapp-1.0-py3-none-any.whl">webapp-1.0-py3-none-any.whl</a>`],
+    ['a base href that is file:', () => `<base href="file://${dir}/private/"><a href="webapp-1.0-py3-none-any.whl">webapp</a>`],
+    ['an ftp: link', () => '<a href="ftp://127.0.0.1/webapp-1.0-py3-none-any.whl">webapp</a>'],
+  ])('ferry lock refuses a page with %s (exit 69), one line, and writes no lock', async (label, html) => {
+    page = `<html><body>${html()}</body></html>`;
+    const r = await lockMirror(label.replace(/\W+/g, '-'));
+    expect(r.code, r.stderr).toBe(69);
+    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'));
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/the index links to .*, a (file|ftp): URL an index on the network may not name/);
+    expect(r.lockWritten).toBe(false);
+  });
+
+  it('parses links to other hosts of the network, and local mirrors linking their own files', () => {
+    expect(parseSimpleHtml('<a href="https://files.example/x-1.0-py3-none-any.whl#sha256=' + 'a'.repeat(64) + '">x</a>', 'https://index.example/simple/x/')).toEqual([
+      { filename: 'x-1.0-py3-none-any.whl', url: 'https://files.example/x-1.0-py3-none-any.whl', sha256: 'a'.repeat(64) },
+    ]);
+    expect(parseSimpleHtml('<a href="../../files/x-1.0-py3-none-any.whl">x</a>', 'file:///srv/mirror/simple/x/')[0]!.url).toBe('file:///srv/mirror/files/x-1.0-py3-none-any.whl');
+  });
+
+  it('skips a PEP 691 file whose url is not a URL and refuses one on file: from a network page', () => {
+    const doc = (files: unknown[]) => JSON.stringify({ meta: { 'api-version': '1.1' }, files });
+    expect(parseSimpleJson(doc([{ url: 'http://[::1', filename: 'x-1.0-py3-none-any.whl' }]), 'https://index.example/simple/x/')).toEqual([]);
+    expect(() => parseSimpleJson(doc([{ url: 'file:///etc/passwd', filename: 'x-1.0-py3-none-any.whl' }]), 'https://index.example/simple/x/')).toThrow(/a file: URL an index on the network may not name/);
+  });
+});
