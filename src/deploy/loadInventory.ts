@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { YAMLParseError } from 'yaml';
+import { parseYamlLinear } from '../util/parseYamlLinear.js';
 import { z } from 'zod';
 import { hostAddress, hostName, userName } from '../util/names.js';
 import { SpecError } from '../errors.js';
@@ -72,7 +73,7 @@ export async function loadInventory(file: string): Promise<Inventory> {
 export function parseInventory(text: string, file: string): Inventory {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseYamlLinear(text);
   } catch (err) {
     throw new SpecError(`${file}: not valid YAML: ${err instanceof YAMLParseError ? err.message.split('\n')[0] : String(err)}`);
   }

@@ -79,3 +79,57 @@ describe('a hostile inventory', () => {
     }
   });
 });
+
+describe('an inventory that is hostile by size or by its values', () => {
+  let dir: string;
+  let store: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-hostile-inventory-size-'));
+    store = join(dir, 'store');
+    writeRelease(store, { name: 'app', version: '1', services: { web: { version: '1.0.0', groups: ['web'], install: [{ command: { run: 'true' } }] } }, extra: [KEY] });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses values that refer to each other in a loop, with one line (exit 65)', async () => {
+    const inventory = join(dir, 'loop.yaml');
+    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { transport: 'local', vars: { a: '{{ b }}', b: '{{ a }}', ferry_data_dir: '{{ a }}' } } } }));
+    const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+  });
+
+  it('refuses a YAML alias bomb as an inventory, with one line (exit 65)', async () => {
+    const inventory = join(dir, 'bomb.yaml');
+    const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 12; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+    lines.push('hosts: { h1: { vars: { big: *a11 } } }', 'groups: { web: { hosts: [h1] } }');
+    writeFileSync(inventory, lines.join('\n') + '\n');
+    const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+  });
+
+  it('still refuses a key given twice, in the hosts or in a map of vars (exit 65)', async () => {
+    for (const [name, text] of [
+      ['dup-host.yaml', 'hosts:\n  a: {}\n  a: { address: 10.0.0.9 }\ngroups: { web: { hosts: [a] } }\n'],
+      ['dup-var.yaml', 'hosts:\n  a: { vars: { x: 1, x: 2 } }\ngroups: { web: { hosts: [a] } }\n'],
+    ] as const) {
+      writeFileSync(join(dir, name), text);
+      const r = await ferry(['plan', 'app@1', '-i', join(dir, name), '--store', store]);
+      expect(r.code, r.stderr).toBe(65);
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr).toMatch(/not valid YAML: Map keys must be unique; "(a|x)" is given twice/);
+    }
+  });
+
+  it('reads an inventory of 100,000 hosts and answers for them (or says why not) without running out of memory', async () => {
+    const inventory = join(dir, 'big.yaml');
+    const hosts: string[] = [];
+    for (let i = 0; i < 100_000; i++) hosts.push(`  h${i}: { address: 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}, port: 1 }`);
+    writeFileSync(inventory, `hosts:\n${hosts.join('\n')}\ngroups:\n  web: { hosts: [h0] }\n`);
+    const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store, '--limit', 'nomatch*']);
+    expect(r.code, r.stderr).not.toBe(74);
+    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:')), r.stderr).toHaveLength(1);
+  }, 60_000);
+});
