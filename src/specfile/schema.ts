@@ -4,10 +4,31 @@ import { aptDistribution, ENTRY_PATH_RULE, isSafeSegment, name, version } from '
 import { STEP_KIND_LIST } from './stepOptions.js';
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex characters (a sha256)');
 
+/**
+ * A source the bundle records (a file's src, a git URL, a tarball's src goes into manifest.json, the
+ * SBOM and, for git, the origin of every checkout on the hosts): no login in it. An http(s) URL may
+ * hold no user or password, another URL (ssh://git@host/…) no password.
+ */
+export function hasCredentials(source: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(source);
+  } catch {
+    return false;
+  }
+  return url.password !== '' || (/^(https?|ftps?):$/.test(url.protocol) && url.username !== '');
+}
+const recordedSource = (instead: string) =>
+  z
+    .string()
+    .min(1)
+    .refine((s) => !hasCredentials(s), `a URL with a login in it, which the bundle would carry to the secure side; ${instead}`);
+const FETCH_IT_YOURSELF = 'download the file yourself and name its local path';
+
 /** A plain file: a local path (relative to the spec) or an http(s) URL, which must carry its sha256. */
 export const FileArtifact = z
   .object({
-    src: z.string().min(1),
+    src: recordedSource(FETCH_IT_YOURSELF),
     sha256: sha256.optional(),
     /** Name inside the bundle's files/SERVICE/ folder (may hold folders: "conf/app.conf"); defaults to the basename of src. */
     name: z.string().min(1).optional(),
@@ -36,7 +57,7 @@ export function fileArtifactName(f: { src: string; name?: string }): string {
 
 export const GitArtifact = z
   .object({
-    url: z.string().min(1),
+    url: recordedSource('give git the login through a credential helper or ~/.netrc instead'),
     ref: z.string().min(1),
     name: name.optional(),
     /** history depth carried in the git bundle; 0 = full history */
@@ -181,7 +202,7 @@ export const RootfsSpec = z.union([
         .strict(),
     })
     .strict(),
-  z.object({ tarball: z.object({ src: z.string().min(1), sha256 }).strict() }).strict(),
+  z.object({ tarball: z.object({ src: recordedSource(FETCH_IT_YOURSELF), sha256 }).strict() }).strict(),
   z.object({ directory: z.object({ path: z.string().min(1), compress: Compress, level: Level }).strict() }).strict(),
 ]);
 

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,6 +203,38 @@ describe('build --locked with a hostile lock', () => {
     hits = 0;
     const r = await buildWith({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds: { python: python('1.16.0 \\\n--index-url http://127.0.0.1:1/') } }, pySpec);
     expectRefused(r, /^ferry: lock file, section kinds.python: services.app.pins\[0\].version: a version/);
+    expect(hits).toBe(0);
+  });
+
+  it('refuses a spec whose URLs that the bundle records carry a login, without printing it (exit 65)', async () => {
+    const credSpec = join(dir, 'cred.yaml');
+    await writeFile(
+      credSpec,
+      [
+        'name: probe',
+        'version: 1.0.0',
+        'epoch: 2026-01-01T00:00:00Z',
+        'rootfs:',
+        `  base: { tarball: { src: "https://u:tarball-pass@127.0.0.1:${hostilePort}/x.tar.gz", sha256: "${'0'.repeat(64)}" } }`,
+        'services:',
+        '  app:',
+        '    version: "1"',
+        '    groups: [app]',
+        '    artifacts:',
+        `      files: [{ src: "http://user:file-pass@127.0.0.1:${hostilePort}/payload.txt", sha256: "${'0'.repeat(64)}" }]`,
+        `      git: [{ url: "https://token-as-user@127.0.0.1:${hostilePort}/repo.git", ref: main, name: r }]`,
+        '      rootfs: [base]',
+        '',
+      ].join('\n'),
+    );
+    hits = 0;
+    const r = await ferry(['lock', credSpec, '--cache', join(dir, 'cache')]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr).toMatch(/files\[0\]\.src: a URL with a login in it/);
+    expect(r.stderr).toMatch(/git\[0\]\.url: a URL with a login in it/);
+    expect(r.stderr).toMatch(/rootfs\.base\.tarball\.src: a URL with a login in it/);
+    expect(r.stderr).not.toMatch(/pass|token-as-user/);
+    expect(existsSync(join(dir, 'cred.lock.json'))).toBe(false);
     expect(hits).toBe(0);
   });
 
