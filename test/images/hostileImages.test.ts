@@ -36,6 +36,7 @@ describe('ferry serve and image media types from a signed bundle', () => {
   const layer = Buffer.from('not really a tar');
   let htmlChild: Buffer;
   let crlfChild: Buffer;
+  let oddNames: string[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-hostile-images-'));
@@ -45,6 +46,23 @@ describe('ferry serve and image media types from a signed bundle', () => {
     htmlChild = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc('application/vnd.oci.image.config.v1+json', config), layers: [desc('application/vnd.oci.image.layer.v1.tar', layer)], annotations: { x: '<script>alert(1)</script>' } }));
     crlfChild = Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc('application/vnd.oci.image.config.v1+json', config), layers: [] }));
     const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [desc('text/html', htmlChild), desc('application/json\r\nSet-Cookie: a=b', crlfChild)] }));
+    const manifestWith = (layers: unknown[]) => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc('application/vnd.oci.image.config.v1+json', config), layers }));
+    const layerDesc = desc('application/vnd.oci.image.layer.v1.tar', layer);
+    const odd = {
+      sha512: manifestWith([{ ...layerDesc, digest: `sha512:${'ab'.repeat(64)}` }]),
+      upper: manifestWith([{ ...layerDesc, digest: layerDesc.digest.toUpperCase().replace('SHA256', 'sha256') }]),
+      traversal: manifestWith([{ ...layerDesc, digest: 'sha256:../../../../etc/passwd' }]),
+      short: manifestWith([{ ...layerDesc, digest: 'sha256:abc' }]),
+      missing: manifestWith([desc('application/vnd.oci.image.layer.v1.tar', Buffer.from('a layer the bundle does not carry'))]),
+    };
+    // indexes nested six deep: more than ferry walks
+    let nested = manifestWith([layerDesc]);
+    const chain: Buffer[] = [nested];
+    for (let i = 0; i < 6; i++) {
+      nested = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [desc(i === 0 ? OCI_MANIFEST : OCI_INDEX, nested)] }));
+      chain.push(nested);
+    }
+    oddNames = Object.keys(odd);
     const bundle = join(dir, 'hostile.ferry');
     await writeImageBundle(
       bundle,
@@ -52,6 +70,10 @@ describe('ferry serve and image media types from a signed bundle', () => {
       [
         { ref: 'registry.example/team/index:1', services: ['web'], layout: await layout(join(dir, 'index'), [config, layer, htmlChild, crlfChild], { mediaType: OCI_INDEX, data: index }) },
         { ref: 'registry.example/team/good:1', services: ['web'], layout: await layout(join(dir, 'good'), [config, layer], { mediaType: OCI_MANIFEST, data: htmlChild }) },
+        ...(await Promise.all(
+          Object.entries(odd).map(async ([name, data]) => ({ ref: `registry.example/odd/${name}:1`, services: ['web'], layout: await layout(join(dir, name), [config, layer], { mediaType: OCI_MANIFEST, data }) })),
+        )),
+        { ref: 'registry.example/team/nested:1', services: ['web'], layout: await layout(join(dir, 'nested'), [config, layer, ...chain.slice(0, -1)], { mediaType: OCI_INDEX, data: nested }) },
       ],
       { name: 'hostile', version: '1.0.0' },
     );
@@ -80,5 +102,21 @@ describe('ferry serve and image media types from a signed bundle', () => {
     expect(good.status).toBe(200);
     expect(good.headers.get('content-type')).toBe(OCI_MANIFEST);
     expect(Buffer.from(await good.arrayBuffer()).equals(htmlChild)).toBe(true);
+  });
+
+  it('does not serve an image whose manifest names a layer by another algorithm, in upper case, by a path, too short, or not carried', async () => {
+    for (const name of oddNames) {
+      const r = await get(`/v2/odd/${name}/manifests/1`);
+      expect(r.status, name).toBe(404);
+      expect(server.warnings.some((w) => w.includes(`registry.example/odd/${name}:1 is not served`)), name).toBe(true);
+    }
+    // nothing of the store outside its blobs is reachable by such a name
+    expect((await get('/v2/odd/traversal/blobs/sha256:../../../../etc/passwd')).status).toBeGreaterThanOrEqual(400);
+  });
+
+  it('does not serve indexes nested deeper than it walks, and stays up', async () => {
+    expect((await get('/v2/team/nested/manifests/1')).status).toBe(404);
+    expect(server.warnings.some((w) => w.includes('registry.example/team/nested:1 is not served: manifests nested more than'))).toBe(true);
+    expect((await get('/v2/team/good/manifests/1')).status).toBe(200);
   });
 });

@@ -195,9 +195,12 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
         }
         return;
       }
-      for (const d of [doc.config, ...(Array.isArray(doc.layers) ? doc.layers : [])]) {
+      if (!Array.isArray(doc.layers)) throw new StoreError(`manifest ${m.sha256} has no list of layers`);
+      for (const d of [doc.config, ...doc.layers]) {
         const blob = descriptor(d);
-        if (!blob) continue;
+        // a config or layer by another algorithm, in upper case, or no digest at all: a client could not
+        // fetch it from here, and ferry could not check it
+        if (!blob) throw new StoreError(`manifest ${m.sha256} names a config or layer without a sha256 digest ferry carries (${JSON.stringify((d as { digest?: unknown } | null)?.digest ?? null).slice(0, 90)})`);
         const bsize = listed.get(blob.hex);
         if (bsize === undefined) throw new StoreError(`manifest ${m.sha256} uses blob sha256:${blob.hex}, which the bundle does not carry`);
         found.blobs.set(blob.hex, bsize);
