@@ -238,6 +238,28 @@ describe('build --locked with a hostile lock', () => {
     expect(hits).toBe(0);
   });
 
+  it('refuses a python lock that adds a package, a hash or another index to what the requirements pin', async () => {
+    const pySpec = join(dir, 'py2.yaml');
+    const sha = 'd'.repeat(64);
+    const evilSha = 'e'.repeat(64);
+    await writeFile(join(dir, 'req2.txt'), `six==1.16.0 --hash=sha256:${sha}\n`);
+    await writeFile(
+      pySpec,
+      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\ntargets:\n  python: { version: "3.11", platforms: [manylinux_2_36_x86_64] }\nupstreams:\n  python: { index: "http://127.0.0.1:${hostilePort}/simple/" }\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      python: { requirements: req2.txt }\n`,
+    );
+    const six = { project: 'six', version: '1.16.0', filename: 'six-1.16.0-py2.py3-none-any.whl', url: `http://127.0.0.1:${hostilePort}/six.whl`, sha256: sha, size: 10, kind: 'wheel', services: ['app'] };
+    const evil = { project: 'evil', version: '1.0', filename: 'evil-1.0-py3-none-any.whl', url: `http://127.0.0.1:${hostilePort}/evil.whl`, sha256: evilSha, size: 10, kind: 'wheel', services: ['app'] };
+    const target = { version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] };
+    const pin = (p: typeof six) => ({ name: p.project, version: p.version, hashes: [p.sha256], filename: p.filename });
+    const lock = (python: object): Lock => ({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds: { python } });
+    const base = { index: `http://127.0.0.1:${hostilePort}/simple/`, target, files: [six], services: { app: { requirements: 'req2.txt', pins: [pin(six)] } } };
+    hits = 0;
+    expectRefused(await buildWith(lock({ ...base, files: [evil, six], services: { app: { requirements: 'req2.txt', pins: [pin(evil), pin(six)] } } }), pySpec), /^ferry: lock: python services.app\[0\]/);
+    expectRefused(await buildWith(lock({ ...base, files: [{ ...six, sha256: evilSha }], services: { app: { requirements: 'req2.txt', pins: [{ ...pin(six), hashes: [evilSha] }] } } }), pySpec), /^ferry: lock: python services.app\[0\]/);
+    expectRefused(await buildWith(lock({ ...base, index: 'http://127.0.0.1:1/simple/' }), pySpec), /^ferry: lock: python\[0\]/);
+    expect(hits).toBe(0);
+  });
+
   it('refuses a lock nested a million levels deep as not a lock file', async () => {
     const deep = join(dir, 'deep.yaml');
     await writeFile(deep, (await readFile(spec, 'utf8')));

@@ -6,6 +6,8 @@ import { fetchMany, freshDigests } from '../../fetch/fetchMany.js';
 import { PYTHON_FILES_DIR, PYTHON_SIMPLE_DIR, writePep503Index } from './writePep503Index.js';
 import type { PythonLock } from './lockPython.js';
 import { parsePythonLock } from './pythonLockSchema.js';
+import { plannedPython } from './lockPython.js';
+import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
 import { pypiPurl } from '../../sbom/purl.js';
 
 /** Where each service's requirements (as installed) go inside the bundle. */
@@ -32,6 +34,18 @@ export interface PythonServiceArtifacts {
  */
 export async function collectPython(section: PythonLock, ctx: BuildContext): Promise<KindResult> {
   const lock = parsePythonLock(section);
+  // the lock pins the file each requirement installs; the index, the target, the packages, versions and
+  // hashes are the spec's and its reviewed requirements files' (a lock that adds a package or a hash
+  // would have the hosts install what nobody reviewed)
+  const planned = await plannedPython(ctx);
+  const plain = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
+  lockMatchesSpec('python', [plain({ index: planned.index, target: planned.target })], [plain({ index: lock.index, target: lock.target })]);
+  const services = Object.keys(planned.services).sort();
+  lockMatchesSpec('python services', [services], [Object.keys(lock.services).sort()]);
+  for (const service of services) {
+    const got = lock.services[service]!;
+    lockMatchesSpec(`python services.${service}`, [plain(planned.services[service])], [plain({ requirements: got.requirements, pins: got.pins.map(({ filename: _f, ...pin }) => pin) })]);
+  }
   // the lock is reviewed text; refuse one whose files and pins disagree rather than carry it
   const byFilename = new Map(lock.files.map((f) => [f.filename, f]));
   for (const [service, { pins }] of Object.entries(lock.services)) {

@@ -73,20 +73,7 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
   };
 
   // requirements of each service, markers evaluated for the target
-  const perService = new Map<string, { requirements: string; pins: Map<string, Pin> }>();
-  for (const [name, svc] of services) {
-    const requirements = svc.artifacts.python!.requirements;
-    const parsed = await readRequirementsFile(requirements, ctx.baseDir);
-    for (const o of parsed.ignoredOptions) ctx.log.info(`${o}: ignored (ferry uses upstreams.python.index and targets.python)`);
-    const pins = new Map<string, Pin>();
-    for (const pin of parsed.pins) {
-      if (pin.marker && !appliesToTarget(pin, env, onUnknown)) continue;
-      const other = pins.get(pin.project);
-      if (other) throw new SpecError(`${pin.where}: ${pin.name} is pinned again (first at ${other.where}) for the same target; keep one pin`);
-      pins.set(pin.project, pin);
-    }
-    perService.set(name, { requirements, pins });
-  }
+  const perService = await readServicePins(ctx, services, env, onUnknown);
 
   // per project, as soon as its page arrives: the file each pin installs, then that file's metadata
   // (dependencies; sha256 and size where the index gave none). Projects run concurrently, so page reads,
@@ -176,6 +163,58 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
           pins: [...pins.values()]
             .sort((a, b) => (a.project < b.project ? -1 : 1))
             .map((p) => ({ name: p.name, version: p.version, ...(p.extras.length ? { extras: p.extras } : {}), hashes: p.hashes, filename: pinFile.get(p)! })),
+        },
+      ]),
+    ),
+  };
+}
+
+/** Each service's requirements file, read and its markers evaluated for the target: the pins, one per project. */
+async function readServicePins(
+  ctx: BuildContext,
+  services: Array<[string, BuildContext['spec']['services'][string]]>,
+  env: MarkerEnvironment,
+  onUnknown: (variable: string, where: string) => void,
+): Promise<Map<string, { requirements: string; pins: Map<string, Pin> }>> {
+  const perService = new Map<string, { requirements: string; pins: Map<string, Pin> }>();
+  for (const [name, svc] of services) {
+    const requirements = svc.artifacts.python!.requirements;
+    const parsed = await readRequirementsFile(requirements, ctx.baseDir);
+    for (const o of parsed.ignoredOptions) ctx.log.info(`${o}: ignored (ferry uses upstreams.python.index and targets.python)`);
+    const pins = new Map<string, Pin>();
+    for (const pin of parsed.pins) {
+      if (pin.marker && !appliesToTarget(pin, env, onUnknown)) continue;
+      const other = pins.get(pin.project);
+      if (other) throw new SpecError(`${pin.where}: ${pin.name} is pinned again (first at ${other.where}) for the same target; keep one pin`);
+      pins.set(pin.project, pin);
+    }
+    perService.set(name, { requirements, pins });
+  }
+  return perService;
+}
+
+/**
+ * What the spec and its requirements files say of a lock's python section: the index, the target, and
+ * per service the requirements file and its pins (without the file each was resolved to). `build
+ * --locked` compares a lock with it, so a lock cannot add a package, change a version or a hash, or
+ * name another index than the reviewed requirements and spec do.
+ */
+export async function plannedPython(ctx: BuildContext): Promise<Omit<PythonLock, 'files' | 'services'> & { services: Record<string, { requirements: string; pins: Array<Omit<LockedPin, 'filename'>> }> }> {
+  const services = Object.entries(ctx.spec.services).filter(([, s]) => s.artifacts.python);
+  const upstream = ctx.spec.upstreams.python;
+  const spec = ctx.spec.targets.python;
+  if (!upstream || !spec) throw new SpecError('lock: the lock has a python section, but the spec sets no upstreams.python.index or targets.python; run ferry lock again');
+  const target: PythonTarget = { version: spec.version, implementation: spec.implementation, abi: spec.abi, platforms: spec.platforms };
+  const perService = await readServicePins(ctx, services, markerEnvironment(target), () => {});
+  return {
+    index: upstream.index,
+    target,
+    services: Object.fromEntries(
+      [...perService].map(([service, { requirements, pins }]) => [
+        service,
+        {
+          requirements,
+          pins: [...pins.values()].sort((a, b) => (a.project < b.project ? -1 : 1)).map((p) => ({ name: p.name, version: p.version, ...(p.extras.length ? { extras: p.extras } : {}), hashes: p.hashes })),
         },
       ]),
     ),
