@@ -59,8 +59,14 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
     // imported in the loops: a lock without Python mirrors never loads their modules, nor apt's without apt ones
     for (const [name, section] of byName(lock.apt)) {
       const { publishAptMirror } = await import('./apt/publishAptMirror.js');
-      const { parseAptMirrorLock } = await import('./apt/aptLockSchema.js');
-      const r = await publishAptMirror(name, parseAptMirrorLock(section, ctx.spec.mirrors.apt[name]!, name), ctx);
+      const { checkUpstreamUrls, parseAptMirrorLock } = await import('./apt/aptLockSchema.js');
+      const { loadAptUpstreams } = await import('./apt/loadAptUpstreams.js');
+      const mirror = ctx.spec.mirrors.apt[name]!;
+      const checked = parseAptMirrorLock(section, mirror, name);
+      const upstreams = await loadAptUpstreams([{ uri: mirror.uri, keyring: mirror.keyring, suites: mirror.suites, components: mirror.components }], { baseDir: ctx.baseDir, where: `mirrors.apt.${name}` });
+      const urls = [...checked.packages.map((p) => p.url), ...(checked.sourcePackages ?? []).flatMap((sp) => sp.files.map((f) => f.url))];
+      checkUpstreamUrls(`lock: mirrors.apt.${name}`, urls, upstreams.map((u) => u.uri));
+      const r = await publishAptMirror(name, checked, ctx);
       entries.push(...r.entries);
       components.push(...(r.components ?? []));
       apt[name] = r.artifacts;

@@ -159,7 +159,7 @@ describe('build --locked with a hostile lock', () => {
     const aptSpec = join(dir, 'apt.yaml');
     await writeFile(
       aptSpec,
-      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\ntargets: { debian: { suite: bookworm, architectures: [amd64] } }\nupstreams:\n  apt: [{ uri: "http://127.0.0.1:${hostilePort}/debian" }]\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      apt: [hello]\n`,
+      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\ntargets: { debian: { suite: bookworm, architectures: [amd64] } }\nupstreams:\n  apt: [{ uri: "http://127.0.0.1:${hostilePort}/debian", keyring: team.asc }]\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      apt: [hello]\n`,
     );
     const deb = { name: 'hello', version: '1.0', architecture: 'amd64', url: `http://127.0.0.1:${hostilePort}/hello.deb`, size: 10, sha256: 'b'.repeat(64), services: ['app'] };
     const apt = { suite: 'bookworm', component: 'main', architectures: ['amd64'], sources: [], packages: [deb] };
@@ -169,6 +169,8 @@ describe('build --locked with a hostile lock', () => {
     expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, priority: 'optional\nPackage: evil' }] }), aptSpec), /^ferry: lock: apt.*priority/);
     expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, url: 'ftp://127.0.0.1/hello.deb' }] }), aptSpec), /^ferry: lock: apt.*url/);
     expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, sha256: 'b'.repeat(63) }] }), aptSpec), /^ferry: lock: apt.*sha256/);
+    expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, url: 'http://127.0.0.1:1/debian/pool/hello.deb' }] }), aptSpec), /^ferry: lock: apt: "http:\/\/127\.0\.0\.1:1\/debian\/pool\/hello\.deb" is not a file of an upstream the spec names/);
+    expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, url: `http://127.0.0.1:${hostilePort}/debian/../elsewhere/hello.deb` }] }), aptSpec), /^ferry: lock: apt: .* is not a file of an upstream the spec names/);
     expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, size: 1e300 }] }), aptSpec), /^ferry: lock: apt.*size/);
     expect(hits).toBe(0);
   });
@@ -177,7 +179,7 @@ describe('build --locked with a hostile lock', () => {
     const mirrorSpec = join(dir, 'mirror.yaml');
     await writeFile(
       mirrorSpec,
-      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nmirrors:\n  apt:\n    deb: { uri: "http://127.0.0.1:${hostilePort}/debian", suites: [bookworm] }\n`,
+      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nmirrors:\n  apt:\n    deb: { uri: "http://127.0.0.1:${hostilePort}/debian", keyring: team.asc, suites: [bookworm] }\n`,
     );
     const section = { suites: [{ suite: 'bookworm', date: '2026-01-01T00:00:00.000Z' }], components: ['main'], architectures: ['amd64'], sources: [], packages: [] };
     const lock = (apt: object): Lock => ({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds: { mirror: { apt } } });
@@ -185,6 +187,8 @@ describe('build --locked with a hostile lock', () => {
     expectRefused(await buildWith(lock({ '../../ESCAPED': section }), mirrorSpec), /^ferry: lock: the apt mirrors are \["..\/..\/ESCAPED"\], the spec names \["deb"\]/);
     expectRefused(await buildWith(lock({ deb: { ...section, suites: [{ suite: '../../../ESCAPED', date: section.suites[0]!.date }] } }), mirrorSpec), /^ferry: lock: mirrors.apt.deb: suite "..\/..\/..\/ESCAPED" is not one the spec names/);
     expectRefused(await buildWith(lock({ deb: { ...section, components: ['main/../../x'] } }), mirrorSpec), /^ferry: lock: mirrors.apt.deb: component/);
+    const deb = { name: 'hello', version: '1.0', architecture: 'amd64', suite: 'bookworm', component: 'main', url: 'http://127.0.0.1:1/debian/pool/hello.deb', size: 10, sha256: 'b'.repeat(64) };
+    expectRefused(await buildWith(lock({ deb: { ...section, packages: [deb] } }), mirrorSpec), /^ferry: lock: mirrors.apt.deb: .* is not a file of an upstream the spec names/);
     expect(hits).toBe(0);
   });
 

@@ -9,7 +9,7 @@ import { loadAptBase } from './loadAptBase.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
 import type { AptPackage } from './types.js';
 import { debComponents } from './debComponents.js';
-import { parseAptLock } from './aptLockSchema.js';
+import { checkUpstreamUrls, parseAptLock } from './aptLockSchema.js';
 
 /** One pinned .deb in SPEC.lock.json. */
 export interface LockedDeb {
@@ -103,6 +103,8 @@ export const aptKind: ArtifactKind<AptLock> = {
   async collect(section, ctx) {
     const debian = ctx.spec.targets.debian;
     const lock = parseAptLock(section, { suite: debian?.suite ?? '', component: COMPONENT, architectures: [...(debian?.architectures ?? [])].sort() });
+    const upstreams = await loadAptUpstreams(ctx.spec.upstreams.apt, { defaultSuite: debian!.suite, baseDir: ctx.baseDir, where: 'upstreams.apt' });
+    checkUpstreamUrls('lock: apt', lock.packages.map((p) => p.url), upstreams.map((u) => u.uri));
     if (ctx.epoch.getTime() > Date.now() + 10_000) {
       ctx.log.warn(`the bundle epoch ${ctx.epoch.toISOString()} is in the future: apt on the hosts refuses a Release dated later than their clock`);
     }

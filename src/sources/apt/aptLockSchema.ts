@@ -93,6 +93,19 @@ export function parseAptMirrorLock(section: unknown, mirror: AptMirror, name: st
   return lock;
 }
 
+/**
+ * Every file of an apt section comes from one of the upstreams the spec names (`uri: system`: the build
+ * machine's sources): a lock whose .deb URL leads elsewhere is refused, whatever sha256 it pins.
+ */
+export function checkUpstreamUrls(where: string, urls: readonly string[], uris: readonly string[]): void {
+  const prefixes = uris.map((u) => `${u.replace(/\/+$/, '')}/`);
+  for (const url of urls) {
+    if (!prefixes.some((p) => url.startsWith(p)) || url.split(/[?#]/)[0]!.split('/').includes('..')) {
+      throw new SpecError(`${where}: ${clip(JSON.stringify(url))} is not a file of an upstream the spec names (${uris.join(', ').slice(0, 200)}); run ferry lock again and review the diff`);
+    }
+  }
+}
+
 function clip(s: string): string {
   const t = s.replace(/[\p{C}]/gu, '?');
   return t.length > 200 ? `${t.slice(0, 200)}…` : t;
