@@ -53,6 +53,9 @@ export function resolveRequestPath(target: string): Route {
   if (rawPath.includes('#')) return refused(400, 'fragment in request target');
   if (FORBIDDEN_RAW_RE.test(rawPath)) return refused(400, 'control character, space or backslash in path');
   if (BAD_ESCAPE_RE.test(rawPath)) return refused(400, 'malformed percent-encoding');
+  // a name with an encoded slash would be one component for the client (and a cache in between) and
+  // several for ferry: `/v2/team%2Fapp/…` is not `/v2/team/app/…`
+  if (/%2f/i.test(rawPath)) return refused(400, 'encoded slash in path');
   let decoded: string;
   try {
     decoded = decodeURIComponent(rawPath);

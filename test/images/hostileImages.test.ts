@@ -8,6 +8,7 @@ import { writeKey } from '../helpers/keys.js';
 import { writeImageBundle } from '../helpers/ociImages.js';
 import { sha256Hex } from '../../src/util/sha256.js';
 import { startServer, type TestServer } from '../serve/startServer.js';
+import { rawRequest } from '../serve/rawRequest.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -118,5 +119,19 @@ describe('ferry serve and image media types from a signed bundle', () => {
     expect((await get('/v2/team/nested/manifests/1')).status).toBe(404);
     expect(server.warnings.some((w) => w.includes('registry.example/team/nested:1 is not served: manifests nested more than'))).toBe(true);
     expect((await get('/v2/team/good/manifests/1')).status).toBe(200);
+  });
+
+  it('answers registry names with an encoded slash, a dot segment or too many bytes with a refusal, never the image', async () => {
+    expect((await get('/v2/team/good/manifests/1')).status).toBe(200);
+    expect((await get('/v2/team%2Fgood/manifests/1')).status).toBe(400);
+    expect((await get('/v2/team%2fgood/tags/list')).status).toBe(400);
+    // sent as is (fetch would resolve the dot segment itself)
+    const port = Number(new URL(server.url).port);
+    expect((await rawRequest(port, 'GET /v2/team/%2e%2e/team/good/manifests/1 HTTP/1.1')).status).toBe(400);
+    expect((await rawRequest(port, 'GET /v2/../team/good/manifests/1 HTTP/1.1')).status).toBe(400);
+    expect((await get(`/v2/${'a/'.repeat(3000)}good/manifests/1`)).status).toBe(414);
+    expect((await get(`/v2/${'a'.repeat(300)}/manifests/1`)).status).toBe(404);
+    // a query may hold one: the catalog's paging names repositories that way
+    expect((await get('/v2/_catalog?n=1&last=team%2Findex')).status).toBe(200);
   });
 });
