@@ -261,6 +261,7 @@ describe('build --locked with a hostile lock', () => {
     expectRefused(await buildWith(lock({ ...base, files: [evil, six], services: { app: { requirements: 'req2.txt', pins: [pin(evil), pin(six)] } } }), pySpec), /^ferry: lock: python services.app\[0\]/);
     expectRefused(await buildWith(lock({ ...base, files: [{ ...six, sha256: evilSha }], services: { app: { requirements: 'req2.txt', pins: [{ ...pin(six), hashes: [evilSha] }] } } }), pySpec), /^ferry: lock: python services.app\[0\]/);
     expectRefused(await buildWith(lock({ ...base, index: 'http://127.0.0.1:1/simple/' }), pySpec), /^ferry: lock: python\[0\]/);
+    expectRefused(await buildWith(lock({ ...base, files: [{ ...six, size: 1e300 }] }), pySpec), /^ferry: lock file, section kinds.python: files\[0\].size/);
     expect(hits).toBe(0);
   });
 

@@ -23,7 +23,7 @@ const PythonLockSchema = z
           filename,
           url: z.string().regex(/^(https?|file):\/\//, 'an http(s) or file URL'),
           sha256,
-          size: z.number().int().min(0),
+          size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
           requires_python: z.string().optional(),
           kind: z.enum(['wheel', 'sdist']),
           yanked: z.string().optional(),

@@ -20,7 +20,7 @@ const PythonMirrorLockSchema = z
           filename: z.string().regex(SAFE_DIST_FILENAME, 'a file name of letters, digits and . _ + ! -'),
           url: z.string().regex(/^(https?|file):\/\/|^\//, 'an http(s) or file URL, or an absolute path'),
           sha256: z.string().regex(/^[0-9a-f]{64}$/),
-          size: z.number().int().min(0),
+          size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
           kind: z.enum(['wheel', 'sdist']),
           requires_python: z.string().optional(),
           yanked: z.string().optional(),
