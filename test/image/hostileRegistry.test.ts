@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +60,7 @@ describe('a hostile image registry', () => {
   afterAll(async () => {
     await new Promise((r) => registry?.close(r));
     await new Promise((r) => other?.close(r));
+    await rm(dir, { recursive: true, force: true });
   });
 
   function answer(req: IncomingMessage, res: ServerResponse) {
