@@ -1,4 +1,4 @@
-import { DeployError } from '../errors.js';
+import { DeployError, SpecError } from '../errors.js';
 import { evaluateTemplate } from './evaluateTemplate.js';
 import { type Node, parseTemplate } from './parseTemplate.js';
 import { TemplateError } from './TemplateError.js';
@@ -42,15 +42,35 @@ export function renderDeep<T>(value: T, vars: Record<string, unknown>, where: (p
   return value;
 }
 
-/** Inventory values may refer to other values ("{{ root }}/data"); resolve them a few levels deep. */
+/** How many levels of values referring to values renderVars resolves. */
+const VAR_DEPTH = 8;
+
+/**
+ * Inventory values may refer to other values ("{{ root }}/data"); resolve them up to VAR_DEPTH levels
+ * deep. Values that refer to each other in a loop (`a: "{{ b }}", b: "{{ a }}"`), or deeper than that,
+ * are refused (exit 65): before, the last pass's text was used as it stood, so a path or a command got
+ * `{{ a }}` itself.
+ */
 export function renderVars(vars: Record<string, unknown>, label: string): Record<string, unknown> {
   let current = vars;
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < VAR_DEPTH; i++) {
     const next = renderDeep(current, current, (path) => `${label}: vars.${path}`);
-    if (JSON.stringify(next) === JSON.stringify(current)) return next;
+    if (JSON.stringify(next) === JSON.stringify(current)) {
+      // rendering changes nothing more: a value that is still a template renders to itself
+      const looping = Object.entries(next).find(([, v]) => hasTemplate(v));
+      if (looping) throw new SpecError(`${label}: vars.${oneLine(looping[0].slice(0, 100))} still refers to itself once every value is resolved: the values refer to each other in a loop`);
+      return next;
+    }
     current = next;
   }
-  return current;
+  throw new SpecError(`${label}: vars refer to each other more than ${VAR_DEPTH} levels deep, or in a loop`);
+}
+
+function hasTemplate(v: unknown): boolean {
+  if (typeof v === 'string') return isTemplate(v);
+  if (Array.isArray(v)) return v.some(hasTemplate);
+  if (v && typeof v === 'object') return Object.values(v).some(hasTemplate);
+  return false;
 }
 
 const cache = new Map<string, Node[] | TemplateError>();

@@ -97,6 +97,23 @@ describe('an inventory that is hostile by size or by its values', () => {
     const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
     expect(r.code, r.stderr).toBe(65);
     expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+    // the loop itself is named, not a path that happens to hold "{{ b }}"
+    expect(r.stderr).toMatch(/vars\.a still refers to itself once every value is resolved: the values refer to each other in a loop/);
+    // a value that refers to itself, used only in a command's shell text, is refused the same way
+    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { transport: 'local', vars: { a: '{{ a }}', ferry_data_dir: join(dir, 'host') } } } }));
+    const self = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
+    expect(self.code, self.stderr).toBe(65);
+    expect(self.stderr).toMatch(/vars\.a still refers to itself/);
+  });
+
+  it('refuses values that double at each level (40 levels: 2^40 copies) with one line, not by running out of memory', async () => {
+    const inventory = join(dir, 'double.yaml');
+    const vars: Record<string, string> = { v40: 'x'.repeat(16), ferry_data_dir: `${join(dir, 'h')}/{{ v0 }}` };
+    for (let i = 0; i < 40; i++) vars[`v${i}`] = `{{ v${i + 1} }}{{ v${i + 1} }}`;
+    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { transport: 'local', vars } } }));
+    const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
+    expect([65, 72], r.stderr).toContain(r.code);
+    expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
   });
 
   it('refuses a YAML alias bomb as an inventory, with one line (exit 65)', async () => {
