@@ -14,14 +14,14 @@ interface LogLine {
   ua?: string;
 }
 
-/** Access-log lines of `serve` so far. */
-const accessLog = (serve: ServeProcess): LogLine[] =>
-  serve
-    .stdout()
+const parseLog = (stdout: string): LogLine[] =>
+  stdout
     .trim()
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as LogLine);
+/** Access-log lines of `serve` once `ready` holds for them (they may arrive after the client's exit). */
+const accessLog = async (serve: ServeProcess, ready: (lines: LogLine[]) => boolean): Promise<LogLine[]> => parseLog(await serve.stdoutWhen((out) => ready(parseLog(out))));
 
 async function buildAndImport(spec: string, cache: string, key: { secret: string; public: string }, store: string): Promise<void> {
   const lock = await ferry(['lock', spec, '--cache', cache]);
@@ -104,14 +104,16 @@ describe('the real apt-get and pip fetch through ferry serve, by release name', 
     const dl = await client.aptGet('install', '-y', '--download-only', '--no-install-recommends', 'app');
     expect(dl.code, dl.stderr).toBe(0);
     expect(await client.downloaded()).toHaveLength(8);
-    const fromApt = accessLog(serve).filter((l) => l.ua?.startsWith('Debian APT'));
+    const debs = (lines: LogLine[]) => lines.filter((l) => l.ua?.startsWith('Debian APT') && l.target.endsWith('.deb'));
+    const fromApt = (await accessLog(serve, (lines) => debs(lines).length >= 8)).filter((l) => l.ua?.startsWith('Debian APT'));
     expect(fromApt.find((l) => l.target.endsWith('/apt/dists/bookworm/InRelease'))?.status).toBe(200);
     expect(fromApt.filter((l) => l.target.endsWith('.deb') && l.status === 200)).toHaveLength(8);
     // a second update finds nothing new: apt revalidates and ferry answers 304
     const again = await client.aptGet('update');
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/Hit:1 .*bookworm InRelease/);
-    expect(accessLog(serve).at(-1)).toMatchObject({ target: '/releases/aptdemo/1.0.0/apt/dists/bookworm/InRelease', status: 304 });
+    const revalidated = (lines: LogLine[]) => lines.filter((l) => l.target === '/releases/aptdemo/1.0.0/apt/dists/bookworm/InRelease');
+    expect((await accessLog(serve, (lines) => revalidated(lines).length >= 2)).filter((l) => revalidated([l]).length === 1).map((l) => l.status)).toEqual([200, 304]);
   });
 
   it('pip installs from the served PEP 503 index with --require-hashes', async () => {
@@ -125,7 +127,8 @@ describe('the real apt-get and pip fetch through ferry serve, by release name', 
     expect(pip.code, pip.stdout + pip.stderr).toBe(0);
     const check = await runCommand(join(venv, 'bin/python'), ['-c', 'import alpha; print(alpha.VALUE)']);
     expect(check.stdout.trim(), check.stderr).toBe('42');
-    const fromPip = accessLog(serve).filter((l) => l.ua?.startsWith('pip/'));
+    const wheels = (lines: LogLine[]) => lines.filter((l) => l.ua?.startsWith('pip/') && l.target.endsWith('.whl'));
+    const fromPip = (await accessLog(serve, (lines) => wheels(lines).length >= 2)).filter((l) => l.ua?.startsWith('pip/'));
     expect(fromPip.filter((l) => l.target.endsWith('.whl')).map((l) => l.status)).toEqual([200, 200]);
     expect(fromPip.filter((l) => l.target.endsWith('/python/simple/alpha/')).map((l) => l.status)).toEqual([200]);
   });

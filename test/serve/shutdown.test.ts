@@ -91,7 +91,9 @@ describe('ferry serve stops gracefully on SIGTERM', () => {
     // only other outcome, so this bound is the behaviour itself, not a guess at the machine's speed)
     expect(exitedAt - finishedAt).toBeLessThan(75_000);
     expect(serve.stderr()).toContain('SIGTERM: finishing requests in flight');
-    const log = serve.stdout().trim().split('\n').map((l) => JSON.parse(l) as { status: number; bytes: number; aborted?: boolean });
+    // the last line may still be in the pipe when the exit is seen
+    const out = await serve.stdoutWhen((o) => o.includes(`"bytes":${LARGE}`));
+    const log = out.trim().split('\n').map((l) => JSON.parse(l) as { status: number; bytes: number; aborted?: boolean });
     expect(log.at(-1)).toMatchObject({ status: 200, bytes: LARGE });
     expect(log.at(-1)?.aborted).toBeUndefined();
     idleAgent.destroy();

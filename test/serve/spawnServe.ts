@@ -10,6 +10,12 @@ export interface ServeProcess {
   url: string;
   /** stdout so far: the access log */
   stdout(): string;
+  /**
+   * stdout once `ready(stdout)` holds: a log line is written as its response ends and reaches this
+   * process through a pipe, maybe after the client already has the response. Waits for output (no clock);
+   * fails if its output ends first. The test's own timeout bounds a line that never comes.
+   */
+  stdoutWhen(ready: (stdout: string) => boolean): Promise<string>;
   stderr(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** the worker processes (children of the primary; none with --workers 1) */
@@ -43,5 +49,21 @@ export async function spawnServe(args: string[]): Promise<ServeProcess> {
     child.stderr!.on('data', look);
     void exited.then(({ code }) => reject(new Error(`ferry serve exited with ${code}: ${err}`)));
   });
-  return { child, url, stdout: () => out, stderr: () => err, exited, workerPids: () => childPids(child.pid!) };
+  const stdoutWhen = (ready: (stdout: string) => boolean) =>
+    new Promise<string>((resolve, reject) => {
+      const look = () => {
+        if (!ready(out)) return;
+        child.stdout!.off('data', look);
+        resolve(out);
+      };
+      const ended = () => {
+        if (!ready(out)) reject(new Error(`ferry serve's output ended without the expected access-log lines: ${out}`));
+      };
+      child.stdout!.on('data', look);
+      // output still in the pipe arrives after the process's exit; only the pipe's end is the end of it
+      if (child.stdout!.closed) ended();
+      else child.stdout!.once('close', ended);
+      look();
+    });
+  return { child, url, stdout: () => out, stdoutWhen, stderr: () => err, exited, workerPids: () => childPids(child.pid!) };
 }
