@@ -105,9 +105,15 @@ const REFUSED_SSH_OPTIONS = new Set(
   ].map((k) => k.toLowerCase()),
 );
 
+const FORWARDING_SSH_OPTIONS = new Set(['ForwardAgent', 'ForwardX11', 'ForwardX11Trusted'].map((k) => k.toLowerCase()));
+
 function checkSshOptions(ssh: Record<string, string | number | boolean>, where: string): void {
   for (const [key, value] of Object.entries(ssh)) {
     if (!/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(key)) throw new SpecError(`${where}: ${JSON.stringify(key).slice(0, 80)} is not an ssh option keyword`);
+    // forwarding the operator's agent or X display hands a host the means to act as the operator elsewhere
+    if (FORWARDING_SSH_OPTIONS.has(key.toLowerCase()) && !['no', 'false'].includes(String(value).toLowerCase())) {
+      throw new SpecError(`${where}.${key}: ferry does not forward the runner's ssh agent or X display to hosts from an inventory (a host could use them to log in elsewhere as the operator); set it in ~/.ssh/config if you mean it`);
+    }
     if (REFUSED_SSH_OPTIONS.has(key.toLowerCase())) {
       throw new SpecError(`${where}.${key}: ferry does not pass this ssh option from an inventory (it runs programs on the runner or takes over the connection ferry manages); put it in ~/.ssh/config or an ssh -F file the operator owns`);
     }

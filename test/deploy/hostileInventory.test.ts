@@ -59,13 +59,16 @@ describe('a hostile inventory', () => {
     ['a newline that adds an option', { ProxyJump: 'bastion\nProxyCommand touch MARK' }, /is not a single ssh option value/],
     ['a jump host read as an option', { ProxyJump: 'bastion,-oProxyCommand=touch MARK' }, /is not a single ssh option value/],
     ['a keyword with a space', { 'ProxyJump bastion ProxyCommand': 'x' }, /is not an ssh option keyword/],
+    ['the runner agent forwarded to the host', { ForwardAgent: 'yes' }, /does not forward the runner's ssh agent/],
+    ['the agent forwarded through a socket path', { forwardagent: '/run/user/0/agent.sock' }, /does not forward the runner's ssh agent/],
+    ['X11 forwarding', { ForwardX11Trusted: true }, /does not forward the runner's ssh agent or X display/],
   ])('refuses ssh_options with %s', async (_label, options, message) => {
     const r = await planWith({ vars: { ssh_options: JSON.parse(JSON.stringify(options).replaceAll('MARK', marker())) } });
     expectRefused(r, message);
   });
 
   it('keeps options that only say how to connect', async () => {
-    const r = await planWith({ vars: { ssh_options: { ConnectionAttempts: 1, KexAlgorithms: 'curve25519-sha256', ProxyJump: 'ssh://jump@127.0.0.1:1' } } });
+    const r = await planWith({ vars: { ssh_options: { ConnectionAttempts: 1, KexAlgorithms: 'curve25519-sha256', ProxyJump: 'ssh://jump@127.0.0.1:1', ForwardAgent: 'no' } } });
     // the host is unreachable: the plan fails on the connection, not on the inventory
     expect(r.code, r.stderr).not.toBe(65);
   });
