@@ -255,67 +255,6 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     rootPkgs.push(p);
   }
   for (const p of rootPkgs) markInstall(p, [], true);
-  upgradeBySourcePackage();
-
-  /**
-   * apt-get's APT::Get::Upgrade-By-Source-Package (on by default): the hosts' other binaries of a source
-   * package follow along when a package built from it is installed. Measured with apt-get 2.6 (test
-   * resolverSourceSiblings): for every package being installed, requested ones the hosts already have at
-   * that version included, and, through its Pre-Depends and Depends, every installed package the hosts
-   * have at its candidate version (recursively), each installed sibling whose candidate comes from the
-   * same source version is marked as an upgrade with its own dependencies (`openssl` brings `libssl3`). A
-   * sibling whose candidate cannot be installed is left as it is, as apt does. An installed package kept
-   * at an older version than its candidate (it satisfies the dependency) is not followed.
-   */
-  function upgradeBySourcePackage(): void {
-    const upgradable = new Map<string, AptPackage[]>();
-    for (const inst of installed.values()) {
-      const c = originalCandidate(inst.name);
-      if (!c) continue;
-      const src = sourceOf(c).name;
-      upgradable.set(src, [...(upgradable.get(src) ?? []), c]);
-    }
-    if (upgradable.size === 0) return;
-    const visited = new Set<AptPackage>();
-    /** the hosts' package at its candidate version (the index's entry of that version), else undefined */
-    const atCandidate = (name: string): AptPackage | undefined => {
-      const inst = installed.get(name);
-      const best = index.byName.get(name)?.[0];
-      return inst && best && !marked.has(name) && compareDebVersions(inst.version, best.version) === 0 ? best : undefined;
-    };
-    for (let grew = true; grew; ) {
-      grew = false;
-      for (const start of [...marked.values()]) {
-        if (visited.has(start)) continue;
-        grew = true;
-        const work = [start];
-        visited.add(start);
-        while (work.length > 0) {
-          const q = work.pop()!;
-          const src = sourceOf(q);
-          for (const c of upgradable.get(src.name) ?? []) {
-            if (c.name === q.name || marked.has(c.name) || discarded.has(c.name) || sourceOf(c).version !== src.version) continue;
-            markInstall(c, [...(chains.get(q.name) ?? []), `${q.name} ${q.version}`], false);
-          }
-          for (const group of [...relationsOf(q).pre, ...relationsOf(q).dep]) {
-            // a package being installed that satisfies it is followed from the marked set itself
-            if (group.some((rel) => installedFor(rel).some((v) => marked.get(v.name) === v))) continue;
-            for (const rel of group) {
-              const inst = installed.get(rel.name);
-              if (!inst || !matches(inst, rel)) continue;
-              const next = atCandidate(rel.name);
-              if (next && !visited.has(next)) {
-                visited.add(next);
-                chains.set(next.name, [...(chains.get(q.name) ?? []), `${q.name} ${q.version}`]);
-                work.push(next);
-              }
-              break;
-            }
-          }
-        }
-      }
-    }
-  }
 
   // what apt-get would call "unmet dependencies" and what dpkg would refuse
   const result = [...marked.values()];
@@ -346,12 +285,6 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   }
   const rootNames = new Set(rootPkgs.map((p) => p.name));
   return result.filter((p) => rootNames.has(p.name) || installed.get(p.name)?.version !== p.version).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-/** the source package a binary was built from, and its version: `Source: name (version)`, `Source: name`, or its own */
-function sourceOf(p: AptPackage): { name: string; version: string } {
-  const m = /^(\S+)(?:\s*\((\S+)\))?$/.exec((p.source ?? '').trim());
-  return { name: m?.[1] ?? p.name, version: m?.[2] ?? p.version };
 }
 
 function priority(p: AptPackage): number {
