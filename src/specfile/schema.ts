@@ -232,9 +232,11 @@ export const Spec = z
              */
             base: z.union([z.literal('required'), z.array(z.string()), z.object({ status: z.string() }).strict()]).default([]),
             valid_for_days: z.number().int().positive().optional(),
+            /** apt's APT::Get::Upgrade-By-Source-Package: carry the upgrades of installed binaries of the same source */
+            upgrade_by_source: z.boolean().default(true),
           })
           .strict()
-          .default({ recommends: false, base: [] }),
+          .default({ recommends: false, base: [], upgrade_by_source: true }),
         python: z
           .object({ index: z.string().min(1), allow_sdist: z.boolean().default(false) })
           .strict()
@@ -249,7 +251,7 @@ export const Spec = z
           .optional(),
       })
       .strict()
-      .default({ apt: [], apt_options: { recommends: false, base: [] } }),
+      .default({ apt: [], apt_options: { recommends: false, base: [], upgrade_by_source: true } }),
     services: z.record(name, Service).default({}),
     rootfs: z.record(name, RootfsSpec).default({}),
     /** general-purpose mirrors served at /mirrors/NAME/ after import (docs/mirrors.md) */

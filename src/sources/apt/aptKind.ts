@@ -72,7 +72,7 @@ export const aptKind: ArtifactKind<AptLock> = {
       for (const want of wants) {
         let closure: AptPackage[];
         try {
-          closure = resolveAptClosure(index, want.roots, { recommends: opts.recommends, installed: want.base });
+          closure = resolveAptClosure(index, want.roots, { recommends: opts.recommends, installed: want.base, upgradeBySource: opts.upgrade_by_source });
         } catch (err) {
           if (err instanceof ResolveError) throw new ResolveError(`${want.where} (${arch}): ${err.message}`);
           throw err;

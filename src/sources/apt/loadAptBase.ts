@@ -62,6 +62,7 @@ export async function loadAptBase(index: PackageIndex, base: AptBase, baseDir: s
       essential: p.get('Essential') === 'yes',
       conflicts: p.get('Conflicts'),
       breaks: p.get('Breaks'),
+      ...(/^hold /.test(p.get('Status') ?? '') ? { held: true } : {}),
     });
   }
   return out;

@@ -14,6 +14,8 @@ export interface InstalledPackage {
   essential?: boolean;
   conflicts?: string;
   breaks?: string;
+  /** dpkg's selection is "hold": apt never upgrades it on its own (only when named) */
+  held?: boolean;
 }
 
 export interface ResolveOptions {
@@ -21,6 +23,11 @@ export interface ResolveOptions {
   recommends: boolean;
   /** what the target hosts already have, by name: it satisfies dependencies only at its own version */
   installed: ReadonlyMap<string, InstalledPackage>;
+  /**
+   * apt's APT::Get::Upgrade-By-Source-Package (on unless false): a package apt marks also upgrades the
+   * hosts' other binaries of its source package whose candidate has the same source version
+   */
+  upgradeBySource?: boolean;
 }
 
 /** apt's numbers for Priority (pkgCache::State): a missing Priority is 0 and so sorts first. */
@@ -43,6 +50,9 @@ type Versioned = AptPackage | InstalledPackage;
  * as apt does (what a failed attempt marked stays marked, as in apt). An installed package satisfies a
  * dependency only at its installed version; otherwise its candidate is carried as an upgrade, with its
  * own dependencies. Candidates are the highest version in any source (apt's default pins).
+ * With apt's Upgrade-By-Source-Package (upgradeBySource, on unless false), each package apt marks also
+ * upgrades the installed, not held packages whose candidate comes from the same source name and version
+ * (docs/apt.md, "Upgrades by source package").
  *
  * When the result is not a consistent set (a dependency left unmet, Conflicts or Breaks between two
  * packages of the result or with an installed one), it fails with the chain of packages that led
@@ -163,6 +173,71 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     return hit;
   };
 
+  /** "source name\0source version" of a package (the Source field, else its own name and version) */
+  const sourceKey = (p: AptPackage): string => {
+    const m = /^(\S+)(?:\s*\(\s*(\S+)\s*\))?$/.exec(p.source?.trim() ?? '');
+    return m ? `${m[1]}\0${m[2] ?? p.version}` : `${p.name}\0${p.version}`;
+  };
+  /** installed packages by the source key of their candidate, when that candidate is an upgrade */
+  let upgradableBySource: Map<string, string[]> | undefined;
+  /**
+   * apt's Upgrade-By-Source-Package: when apt marks `p` (or finds a dependency met by `p` installed at
+   * its candidate), it upgrades the hosts' other binaries of p's source whose candidate has p's source
+   * version; held packages stay. They are marked like dependencies (their own closure follows).
+   */
+  const upgradeSiblings = (p: AptPackage, chain: string[]): void => {
+    if (opts.upgradeBySource === false) return;
+    if (!upgradableBySource) {
+      upgradableBySource = new Map();
+      for (const inst of installed.values()) {
+        const c = originalCandidate(inst.name);
+        if (!c || inst.held) continue;
+        const key = sourceKey(c);
+        upgradableBySource.set(key, [...(upgradableBySource.get(key) ?? []), inst.name]);
+      }
+    }
+    const key = sourceKey(p);
+    for (const name of upgradableBySource.get(key) ?? []) {
+      if (name === p.name || marked.has(name)) continue;
+      const c = candidate(name);
+      if (c && sourceKey(c) === key) {
+        // apt marks these without its protection: a dependency they find met is not looked into
+        bySourceDepth++;
+        try {
+          markInstall(c, chain, false);
+        } finally {
+          bySourceDepth--;
+        }
+      }
+    }
+  };
+  let bySourceDepth = 0;
+  const visitedInstalled = new Set<string>();
+  /**
+   * A Depends of a package apt marks on the user's behalf, met by `c` installed at its candidate: apt
+   * still visits `c` (MarkInstall keeps it), so c's siblings are upgraded and c's own Depends visited.
+   */
+  const visitInstalled = (c: AptPackage, chain: string[]): void => {
+    if (visitedInstalled.has(c.name)) return;
+    visitedInstalled.add(c.name);
+    const here = [...chain, `${c.name} ${c.version}`];
+    upgradeSiblings(c, here);
+    const r = relationsOf(c);
+    for (const group of [...r.pre, ...r.dep]) visitMet(group, here);
+  };
+  const visitMet = (group: Relation[], chain: string[]): void => {
+    if (opts.upgradeBySource === false || bySourceDepth > 0) return;
+    const met = group.find(satisfied);
+    if (!met) return;
+    for (const q of installedFor(met)) {
+      const c = atCandidate(q);
+      if (c) visitInstalled(c, chain);
+    }
+  };
+  /** the package of the index an installed package is at, when no source offers a newer one */
+  const atCandidate = (q: Versioned): AptPackage | undefined =>
+    installed.get(q.name) === q && !marked.has(q.name) && !originalCandidate(q.name) ? index.byName.get(q.name)?.find((v) => v.version === q.version) : undefined;
+
   const markInstall = (p: AptPackage, chain: string[], fromUser: boolean): boolean => {
     if (!fromUser && marked.get(p.name) === p) return true;
     if (!fromUser && (discarded.has(p.name) || marked.has(p.name))) return false;
@@ -193,13 +268,17 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     marked.set(p.name, p);
     if (!chains.has(p.name)) chains.set(p.name, chain);
     protectedNames.add(p.name);
+    upgradeSiblings(p, here);
     let failed = false;
     let failure: string | undefined;
     try {
       for (const groups of [r.pre, r.dep, recommends]) {
         const optional = groups === recommends;
         for (const group of groups) {
-          if (group.some(satisfied)) continue;
+          if (group.some(satisfied)) {
+            if (!optional) visitMet(group, here);
+            continue;
+          }
           const found = solutions(group).some((s) => markInstall(s, here, false));
           if (!found && !optional) {
             failed = true;
