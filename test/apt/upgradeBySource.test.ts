@@ -67,6 +67,10 @@ const REPO: FixtureDeb[] = [
   { name: 'brk', version: '3', source: 'brksrc' },
   { name: 'libbrk', version: '3', source: 'brksrc', breaks: 'victim (<< 2)' },
   { name: 'victim', version: '1' },
+  // a sibling whose upgrade leaves an installed package's Depends unmet: apt removes it, ferry refuses
+  { name: 'brk2', version: '3', source: 'brk2src' },
+  { name: 'libbrk2', version: '3', source: 'brk2src' },
+  { name: 'dependent', version: '1', depends: 'libbrk2 (<< 3)' },
 ];
 
 const STATUS: Array<{ name: string; version: string; source?: string; hold?: boolean; provides?: string; depends?: string }> = [
@@ -85,6 +89,8 @@ const STATUS: Array<{ name: string; version: string; source?: string; hold?: boo
   { name: 'oldm', version: '1', depends: 'tool' },
   { name: 'libbrk', version: '2', source: 'brksrc' },
   { name: 'victim', version: '1' },
+  { name: 'libbrk2', version: '2', source: 'brk2src' },
+  { name: 'dependent', version: '1', depends: 'libbrk2 (<< 3)' },
 ];
 
 function statusText(): string {
@@ -181,6 +187,14 @@ describe.skipIf(!hasAptGet)('Upgrade-By-Source-Package: ferry agrees with apt-ge
     expect(ours(['brk'], { upgradeBySource: false })).toEqual(['brk 3']);
   });
 
+  it('a sibling whose upgrade leaves an installed package\'s Depends unmet: apt-get removes it, ferry refuses', async () => {
+    const sim = await apt.aptGet('install', '--simulate', '--no-install-recommends', 'brk2');
+    expect(sim.stdout).toMatch(/^Remv dependent /m);
+    expect(sim.stdout).toMatch(/^Inst libbrk2 \[2\] \(3 /m);
+    expect(() => ours(['brk2'])).toThrow(/no consistent set: dependent 1 on the hosts depends on "libbrk2 \(<< 3\)", which brk2 3 -> libbrk2 3 no longer satisfies/);
+    expect(ours(['brk2'], { upgradeBySource: false })).toEqual(['brk2 3']);
+  });
+
   it('the rule decides: what it adds and what it leaves', () => {
     const all = ours(['openssl']);
     expect(all).toEqual(['dep1 1', 'dep2 1', 'libbin 3.0.15-1+b1', 'librenamed 3.0.15-1', 'libssl3 3.0.15-1', 'openssl 3.0.15-1']);
@@ -230,5 +244,20 @@ describe('Upgrade-By-Source-Package, unit rules (no apt-get)', () => {
   it('a sibling\'s own dependencies that cannot be met drop the sibling, not the install', async () => {
     const ix = await idx([pk('s', '2'), pk('a', '2', ['Source: s', 'Depends: nowhere'])].join('\n'));
     expect(run(ix, ['s'], inst([['a', '1']]))).toEqual(['s 2']);
+  });
+
+  it('any upgrade of the closure that leaves an installed package\'s Depends unmet is refused (apt would remove it)', async () => {
+    const ix = await idx([pk('x', '1', ['Depends: lib (>= 2)']), pk('lib', '2', ['Provides: vlib'])].join('\n'));
+    const installed = new Map<string, InstalledPackage>([
+      ['lib', { name: 'lib', version: '1', provides: [{ name: 'vold' }] }],
+      ['user', { name: 'user', version: '1', provides: [], depends: 'lib (<< 2)' }],
+    ]);
+    expect(() => run(ix, ['x'], installed)).toThrow(/user 1 on the hosts depends on "lib \(<< 2\)", which x 1 -> lib 2 no longer satisfies/);
+    // a Provides the upgrade drops counts too
+    installed.set('user', { name: 'user', version: '1', provides: [], depends: 'vold' });
+    expect(() => run(ix, ['x'], installed)).toThrow(/user 1 on the hosts depends on "vold"/);
+    // a dependency the hosts already left unmet is not the closure's doing
+    installed.set('user', { name: 'user', version: '1', provides: [], depends: 'ghost' });
+    expect(run(ix, ['x'], installed).sort()).toEqual(['lib 2', 'x 1']);
   });
 });

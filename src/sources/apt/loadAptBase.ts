@@ -62,6 +62,8 @@ export async function loadAptBase(index: PackageIndex, base: AptBase, baseDir: s
       essential: p.get('Essential') === 'yes',
       conflicts: p.get('Conflicts'),
       breaks: p.get('Breaks'),
+      depends: p.get('Depends'),
+      preDepends: p.get('Pre-Depends'),
       ...(/^hold /.test(p.get('Status') ?? '') ? { held: true } : {}),
     });
   }

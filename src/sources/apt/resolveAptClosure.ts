@@ -16,6 +16,9 @@ export interface InstalledPackage {
   breaks?: string;
   /** dpkg's selection is "hold": apt never upgrades it on its own (only when named) */
   held?: boolean;
+  /** its own dependencies: an upgrade of the closure must not leave them unmet */
+  depends?: string;
+  preDepends?: string;
 }
 
 export interface ResolveOptions {
@@ -353,8 +356,19 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       }
     }
   }
+  /** what the hosts have now satisfies `rel` (before the install) */
+  const hostsSatisfy = (rel: Relation): boolean => {
+    const own = installed.get(rel.name);
+    return (own !== undefined && matches(own, rel)) || (installedProviders.get(rel.name) ?? []).some((p) => provides(p, rel));
+  };
   for (const q of installed.values()) {
     if (marked.has(q.name)) continue;
+    for (const group of [...parseDependencies(q.preDepends), ...parseDependencies(q.depends)]) {
+      if (!group.some(hostsSatisfy) || group.some(satisfied)) continue;
+      const moved = group.map((rel) => marked.get(rel.name)).filter((p): p is AptPackage => p !== undefined);
+      const by = moved.length ? moved.map(chainOf).join(', ') : 'the closure';
+      throw new ResolveError(`no consistent set: ${q.name} ${q.version} on the hosts depends on "${group.map(formatRelation).join(' | ')}", which ${by} no longer satisfies. apt would remove or upgrade ${q.name}; ferry does not remove packages from hosts.`);
+    }
     for (const rel of [...parseDependencies(q.conflicts), ...parseDependencies(q.breaks)].flat()) {
       for (const p of installedFor(rel)) {
         if (p.name === q.name || marked.get(p.name) !== p) continue;
