@@ -154,7 +154,7 @@ export const AptMirror = z
 /** The interpreter and platforms wheels are chosen for (targets.python, and each target of a Python mirror). */
 export const PythonTarget = z
   .object({
-    version: z.string().regex(/^\d+\.\d+$/, 'MAJOR.MINOR, like "3.11"'),
+    version: z.string().regex(/^\d+\.\d+(?:\.\d+)?$/, 'MAJOR.MINOR or MAJOR.MINOR.PATCH, like "3.11" or "3.11.2"'),
     implementation: z.string().default('cp'),
     abi: z.string().optional(),
     platforms: z.array(z.string()).min(1),

@@ -9,6 +9,7 @@ import { parseRequirementsFile } from '../../src/sources/python/parseRequirement
 import { parseSimpleHtml } from '../../src/sources/python/parseSimpleHtml.js';
 import { parseSimpleJson } from '../../src/sources/python/parseSimpleJson.js';
 import { normalizeProjectName } from '../../src/sources/python/normalizeProjectName.js';
+import { targetTags } from '../../src/sources/python/targetTags.js';
 
 const H1 = 'a'.repeat(64);
 const H2 = 'b'.repeat(64);
@@ -110,12 +111,28 @@ describe('PEP 508', () => {
     expect(evaluateMarker('python_full_version >= "3.11.1"', env, [], (v) => reported.push(v))).toBe(false);
     expect(reported).toEqual(['python_full_version']);
     expect(uncertainVariableNote('python_full_version', env)).toBe(
-      "the marker uses python_full_version, taken as 3.11.0: targets.python names no patch release; check that the result holds for the hosts' Python (3.11.x), and pin accordingly",
+      "the marker uses python_full_version, taken as 3.11.0: targets.python names no patch release; check that the result holds for the hosts' Python (3.11.x) and pin accordingly, or give targets.python.version as MAJOR.MINOR.PATCH",
     );
     expect(uncertainVariableNote('platform_release', env)).toBe('the marker uses platform_release, which the target does not define; it compares as ""');
     const none: string[] = [];
     expect(evaluateMarker('python_version >= "3.11"', env, [], (v) => none.push(v))).toBe(true);
     expect(none).toEqual([]);
+  });
+
+  it('evaluates python_full_version and implementation_version without a warning when the target names its patch release', () => {
+    const env = markerEnvironment({ version: '3.11.2', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] });
+    const reported: string[] = [];
+    expect(env.python_version).toBe('3.11');
+    expect(evaluateMarker('python_full_version >= "3.11.1"', env, [], (v) => reported.push(v))).toBe(true);
+    expect(evaluateMarker('python_full_version >= "3.11.3"', env, [], (v) => reported.push(v))).toBe(false);
+    expect(evaluateMarker('implementation_version == "3.11.2"', env, [], (v) => reported.push(v))).toBe(true);
+    expect(reported).toEqual([]);
+    expect(targetTags({ version: '3.11.2', implementation: 'cp', platforms: ['linux_x86_64'] })).toEqual(targetTags({ version: '3.11', implementation: 'cp', platforms: ['linux_x86_64'] }));
+    // PyPy's implementation_version is PyPy's release, not Python's: still a guess
+    const pypy = markerEnvironment({ version: '3.10.13', implementation: 'pp', platforms: ['manylinux_2_36_x86_64'] });
+    const pp: string[] = [];
+    expect(evaluateMarker('python_full_version >= "3.10.12" and implementation_version >= "7"', pypy, [], (v) => pp.push(v))).toBe(false);
+    expect(pp).toEqual(['implementation_version']);
   });
 });
 

@@ -122,13 +122,13 @@ function tokenize(s: string): Array<{ kind: 'string' | 'word' | 'op' | 'paren'; 
   return out;
 }
 
-/** Variables the target gives as MAJOR.MINOR.0 because the spec names no patch release. */
-const PATCH_GUESSED = new Set(['python_full_version', 'implementation_version']);
+/** Variables whose value markerEnvironment guessed (MAJOR.MINOR.0, the spec naming no patch release). */
+const guessed = (env: MarkerEnvironment, variable: string) => (env['ferry:guessed'] ?? '').split(' ').includes(variable);
 
 /** What to warn when a marker uses a variable that evaluateMarker reported through `onUnknown`. */
 export function uncertainVariableNote(variable: string, env: MarkerEnvironment): string {
-  if (PATCH_GUESSED.has(variable)) {
-    return `the marker uses ${variable}, taken as ${env[variable]}: targets.python names no patch release; check that the result holds for the hosts' Python (${env.python_version}.x), and pin accordingly`;
+  if (guessed(env, variable)) {
+    return `the marker uses ${variable}, taken as ${env[variable]}: targets.python names no patch release; check that the result holds for the hosts' Python (${env.python_version}.x) and pin accordingly, or give targets.python.version as MAJOR.MINOR.PATCH`;
   }
   return `the marker uses ${variable}, which the target does not define; it compares as ""`;
 }
@@ -146,7 +146,7 @@ function evaluate(node: Node, env: MarkerEnvironment, onUnknown?: (v: string) =>
       return '';
     }
     // known only up to MAJOR.MINOR (markerEnvironment): reported too, its value is a guess
-    if (PATCH_GUESSED.has(o.variable)) onUnknown?.(o.variable);
+    if (guessed(env, o.variable)) onUnknown?.(o.variable);
     return v;
   };
   let lhs = value(node.left);

@@ -5,19 +5,25 @@ import type { MarkerEnvironment } from './evaluateMarker.js';
  * The PEP 508 environment of the target host, derived from spec.targets.python, so that markers are
  * evaluated for the machine the wheels will be installed on, not for the build machine (pip's
  * `download --platform` gets this wrong: pip #4304, #10050). The first platform decides the operating
- * system and machine. python_full_version is MAJOR.MINOR.0, since the spec names no patch release.
- * platform_release and platform_version (kernel release and build string) are unknowable and left out.
+ * system and machine. python_full_version (and CPython's implementation_version) is the target's
+ * MAJOR.MINOR.PATCH when the spec gives one, else MAJOR.MINOR.0, then marked as a guess (GUESSED), so that
+ * a marker using it warns. platform_release and platform_version (kernel release and build string) are unknowable and left out.
  */
 export function markerEnvironment(target: PythonTarget): MarkerEnvironment {
   const platform = (target.platforms[0] ?? '').toLowerCase();
   const impl = IMPLEMENTATIONS[target.implementation] ?? { name: target.implementation, platform: target.implementation };
+  const [major, minor, patch] = target.version.split('.');
+  const full = `${major}.${minor}.${patch ?? 0}`;
   const env: MarkerEnvironment = {
-    python_version: target.version,
-    python_full_version: `${target.version}.0`,
+    python_version: `${major}.${minor}`,
+    python_full_version: full,
     implementation_name: impl.name,
     platform_python_implementation: impl.platform,
-    implementation_version: `${target.version}.0`,
+    implementation_version: full,
   };
+  // PyPy's implementation_version is PyPy's own release (7.3.x), not Python's: always a guess there
+  const guessed = [...(patch === undefined ? ['python_full_version'] : []), ...(patch === undefined || target.implementation !== 'cp' ? ['implementation_version'] : [])];
+  if (guessed.length) env[GUESSED] = guessed.join(' ');
   const linux = /^(?:manylinux\d*|musllinux|linux)(?:_\d+_\d+)?_(.+)$/.exec(platform);
   const mac = /^macosx_\d+_\d+_(.+)$/.exec(platform);
   const win = /^win(?:32|_(.+))$/.exec(platform);
@@ -26,6 +32,9 @@ export function markerEnvironment(target: PythonTarget): MarkerEnvironment {
   else if (win) Object.assign(env, { os_name: 'nt', sys_platform: 'win32', platform_system: 'Windows', platform_machine: WINDOWS_MACHINES[win[1] ?? ''] ?? 'x86' });
   return env;
 }
+
+/** Not a marker variable (no marker can name it): the variables whose value is a guess, space-separated. */
+export const GUESSED = 'ferry:guessed';
 
 const IMPLEMENTATIONS: Record<string, { name: string; platform: string }> = {
   cp: { name: 'cpython', platform: 'CPython' },

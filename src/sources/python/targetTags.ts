@@ -2,7 +2,7 @@ import { SpecError } from '../../errors.js';
 
 /** The interpreter and platforms the wheels are for (spec.targets.python). */
 export interface PythonTarget {
-  /** "MAJOR.MINOR" */
+  /** "MAJOR.MINOR", or "MAJOR.MINOR.PATCH" when the hosts' patch release is known (python_full_version) */
   version: string;
   /** "cp" (CPython), "pp" (PyPy)... */
   implementation: string;
@@ -23,8 +23,8 @@ const LEGACY_BY_GLIBC = new Map(Object.entries(LEGACY_MANYLINUX).map(([tag, [, m
  * then the plain linux_ARCH; musllinux_1_2 likewise accepts musllinux_1_1 and musllinux_1_0.
  */
 export function targetTags(target: PythonTarget): string[] {
-  const m = /^(\d+)\.(\d+)$/.exec(target.version);
-  if (!m) throw new SpecError(`targets.python.version must be MAJOR.MINOR, like "3.11"; found "${target.version}"`);
+  const m = /^(\d+)\.(\d+)(?:\.\d+)?$/.exec(target.version);
+  if (!m) throw new SpecError(`targets.python.version must be MAJOR.MINOR or MAJOR.MINOR.PATCH, like "3.11" or "3.11.2"; found "${target.version}"`);
   const major = Number(m[1]);
   const minor = Number(m[2]);
   const impl = target.implementation;
