@@ -1,9 +1,12 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkClosure } from '../../src/sources/python/checkClosure.js';
 import { markerEnvironment } from '../../src/sources/python/markerEnvironment.js';
+import { parseCoreMetadata } from '../../src/sources/python/parseCoreMetadata.js';
+import { buildWheels, hostPython, wheelMetadata } from './fixtures.js';
 import type { Pin } from '../../src/sources/python/parseRequirementsFile.js';
 import { writePep503Index } from '../../src/sources/python/writePep503Index.js';
 
@@ -58,6 +61,68 @@ describe('dependency closure', () => {
       env,
     });
     expect(problems).toEqual(['app==1.0 -> lib==1.0 -> fastpath: fastpath is not pinned in the requirements']);
+  });
+});
+
+describe('extras spelled differently, as pip 23.2 matches them (the oracle: the real pip)', () => {
+  const made: string[] = [];
+  afterAll(async () => {
+    for (const d of made) await rm(d, { recursive: true, force: true });
+  });
+
+  it('requires a dependency behind an extra exactly when pip 23.2 installs it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-extras-'));
+    made.push(dir);
+    // one project per (extra as its metadata spells it, extra as the requirement asks it), each with its own
+    // dependency behind that extra, so that one pip run answers every case
+    const provided = ['some-extra', 'Some_Extra', 'some_extra', 'fast', 'Fast'];
+    const asked = ['Some_Extra', 'some-extra', 'some_extra', 'some.extra', 'FAST', 'Fast'];
+    const cases = provided.flatMap((p, i) => asked.map((a, j) => ({ project: `p${i}x${j}`, dep: `d${i}x${j}`, provided: p, asked: a })));
+    const files = buildWheels(dir, [
+      ...cases.map((c) => ({ name: c.project, version: '1.0', extras: [c.provided], requires: [`${c.dep}; extra == "${c.provided}"`] })),
+      ...cases.map((c) => ({ name: c.dep, version: '1.0' })),
+    ]);
+    const meta = new Map<string, ReturnType<typeof parseCoreMetadata>>();
+    for (const f of files) meta.set(f.split('-')[0]!, parseCoreMetadata(await wheelMetadata(join(dir, f))));
+    const report = join(dir, 'report.json');
+    const args = ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--dry-run', '--report', report, '--no-index', '--find-links', dir, '--target', join(dir, 't')];
+    execFileSync('python3', [...args, ...cases.map((c) => `${c.project}[${c.asked}]`)], { stdio: 'pipe' });
+    const installed = new Set((JSON.parse(await readFile(report, 'utf8')) as { install: Array<{ metadata: { name: string } }> }).install.map((i) => i.metadata.name));
+    const target = markerEnvironment({ version: hostPython().version, implementation: 'cp', platforms: ['linux_x86_64'] });
+    const disagreements: string[] = [];
+    let pulled = 0;
+    for (const c of cases) {
+      const pipInstallsDep = installed.has(c.dep);
+      if (pipInstallsDep) pulled++;
+      const problems = checkClosure({
+        pins: pins(`${c.project}[${c.asked}]==1.0`),
+        requiresDist: new Map([[c.project, meta.get(c.project)!.requiresDist]]),
+        providesExtra: new Map([[c.project, meta.get(c.project)!.providesExtra]]),
+        env: target,
+      });
+      const ferryNeedsDep = problems.some((p) => p.endsWith(`${c.dep} is not pinned in the requirements`));
+      if (ferryNeedsDep !== pipInstallsDep) disagreements.push(`[${c.asked}] of an extra spelled ${c.provided}: pip installs its dependency ${pipInstallsDep}, ferry requires it ${ferryNeedsDep}`);
+    }
+    expect(disagreements).toEqual([]);
+    // the cases are not all alike: pip 23.2 pulls dep in for some spellings only
+    expect(pulled).toBeGreaterThan(0);
+    expect(pulled).toBeLessThan(cases.length);
+  });
+
+  it('notes a dependency that only PEP 685 normalization (pip >= 23.3) would pull in', () => {
+    const notes: string[] = [];
+    const problems = checkClosure({
+      pins: pins('lib[Some_Extra]==1.0'),
+      requiresDist: new Map([['lib', ['dep; extra == "some-extra"']]]),
+      providesExtra: new Map([['lib', ['some-extra']]]),
+      env,
+      onNote: (n) => notes.push(n),
+    });
+    expect(problems).toEqual([]);
+    expect(notes).toEqual([
+      "lib[Some_Extra]==1.0 does not provide the extra 'some_extra' (as pip 23.2 spells it; it provides some-extra); pip 23.2 ignores it",
+      'lib[Some_Extra]==1.0 -> dep; extra == "some-extra": pip 23.2 does not install dep (the extra is spelled differently), pip >= 23.3 (PEP 685) does; pin dep if the hosts\' pip is newer',
+    ]);
   });
 });
 

@@ -99,6 +99,11 @@ describe('PEP 508', () => {
     expect(evaluateMarker('extra == "socks"', env)).toBe(false);
     expect(evaluateMarker('extra == "SOCKS"', env, ['socks'])).toBe(true);
     expect(evaluateMarker('extra == "use_chardet_on_py3"', env, ['use-chardet-on-py3'])).toBe(true);
+    // pip 23.2: the requested extra as safe_extra spells it, compared with the marker's text as is
+    expect(evaluateMarker('extra == "some-extra"', env, ['Some_Extra'], undefined, 'pip23.2')).toBe(false);
+    expect(evaluateMarker('extra == "some_extra"', env, ['Some_Extra'], undefined, 'pip23.2')).toBe(true);
+    expect(evaluateMarker('extra == "Fast"', env, ['fast'], undefined, 'pip23.2')).toBe(false);
+    expect(evaluateMarker('extra == "fast"', env, ['FAST'], undefined, 'pip23.2')).toBe(true);
     const unknown: string[] = [];
     expect(evaluateMarker('platform_release >= "6"', env, [], (v) => unknown.push(v))).toBe(false);
     expect(unknown).toEqual(['platform_release']);
@@ -156,7 +161,7 @@ describe('names and metadata', () => {
 
   it('reads Requires-Dist and Requires-Python from core metadata, stopping at the body', () => {
     const md = parseCoreMetadata(['Metadata-Version: 2.1', 'Name: demo', 'Version: 1.0', 'Requires-Python: >=3.8', 'Requires-Dist: a>=1', 'Requires-Dist: b;', '  extra == "x"', '', 'Requires-Dist: not-a-header'].join('\n'));
-    expect(md).toEqual({ name: 'demo', version: '1.0', requiresPython: '>=3.8', requiresDist: ['a>=1', 'b; extra == "x"'] });
+    expect(md).toEqual({ name: 'demo', version: '1.0', requiresPython: '>=3.8', requiresDist: ['a>=1', 'b; extra == "x"'], providesExtra: [] });
   });
 });
 

@@ -1,4 +1,4 @@
-import { evaluateMarker, type MarkerEnvironment } from './evaluateMarker.js';
+import { evaluateMarker, safeExtra, type MarkerEnvironment } from './evaluateMarker.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { parseRequirement, type Requirement } from './parseRequirement.js';
 import { satisfiesSpecifier } from './satisfiesSpecifier.js';
@@ -8,9 +8,13 @@ export interface ClosureInput {
   pins: Map<string, Pin>;
   /** each pinned project's Requires-Dist lines (from its METADATA) */
   requiresDist: Map<string, string[]>;
+  /** each pinned wheel's Provides-Extra, as written (none for sdists, whose extras are unknown) */
+  providesExtra?: Map<string, string[]>;
   env: MarkerEnvironment;
   /** called once per marker variable the target environment cannot know */
   onUnknownVariable?: (variable: string, where: string) => void;
+  /** things worth a warning: an extra a wheel does not provide, a dependency pip >= 23.3 would add */
+  onNote?: (note: string) => void;
 }
 
 /**
@@ -18,6 +22,11 @@ export interface ClosureInput {
  * wheel declares (markers evaluated for the target, with the extras the chain asks for) is pinned too,
  * at a version its specifier admits. Returns one line per problem, each with the chain of pins from a
  * top-level requirement that needs it; an empty list when the set is complete.
+ *
+ * Extras are matched as pip 23.2 does (not PEP 685): a requested extra is spelled as safe_extra gives
+ * (`Some_Extra` -> "some_extra"), one the wheel's Provides-Extra (spelled likewise) lacks is ignored, and
+ * `extra == "..."` compares that spelling with the marker's text as is. A dependency that only PEP 685's
+ * normalization (pip >= 23.3) would pull in, and that is not pinned, is a note, not a problem.
  */
 export function checkClosure(input: ClosureInput): string[] {
   const { pins, env } = input;
@@ -32,10 +41,24 @@ export function checkClosure(input: ClosureInput): string[] {
     }
     deps.set(project, reqs);
   }
-  const applies = (req: Requirement, project: string, extras: Set<string>) => {
+  const notes = new Set<string>();
+  const note = (text: string) => {
+    if (!notes.has(text)) input.onNote?.(text);
+    notes.add(text);
+  };
+  /** the requested extras pip 23.2 honours: those the wheel provides, both spelled by safe_extra */
+  const validExtras = (project: string, extras: Set<string>) => {
+    const provided = input.providesExtra?.get(project);
+    if (!provided) return [...extras];
+    const safe = new Set(provided.map(safeExtra));
+    for (const e of extras) if (!safe.has(e)) note(`${label(pins.get(project)!)} does not provide the extra '${e}' (as pip 23.2 spells it; it provides ${provided.join(', ') || 'none'}); pip 23.2 ignores it`);
+    return [...extras].filter((e) => safe.has(e));
+  };
+  const applies = (req: Requirement, project: string, extras: Set<string>, extraNames: 'pip23.2' | 'pep685' = 'pip23.2') => {
     if (!req.marker) return true;
     try {
-      return evaluateMarker(req.marker, env, [...extras], (v) => input.onUnknownVariable?.(v, `${label(pins.get(project)!)}: ${req.name}; ${req.marker}`));
+      const asked = extraNames === 'pip23.2' ? validExtras(project, extras) : [...extras];
+      return evaluateMarker(req.marker, env, asked, (v) => input.onUnknownVariable?.(v, `${label(pins.get(project)!)}: ${req.name}; ${req.marker}`), extraNames);
     } catch (err) {
       problems.set(`marker:${project}:${req.name}`, `${label(pins.get(project)!)} -> ${req.name}: cannot evaluate marker: ${(err as Error).message}`);
       return false;
@@ -44,7 +67,7 @@ export function checkClosure(input: ClosureInput): string[] {
 
   // top-level requirements are the pins nothing else needs; start the walk there so chains are the longest useful ones
   const needed = new Set<string>();
-  for (const [project, reqs] of deps) for (const req of reqs) if (applies(req, project, new Set(pins.get(project)?.extras ?? []))) needed.add(req.project);
+  for (const [project, reqs] of deps) for (const req of reqs) if (applies(req, project, new Set((pins.get(project)?.extras ?? []).map(safeExtra)))) needed.add(req.project);
   const roots = [...pins.keys()].filter((p) => !needed.has(p));
 
   const extrasOf = new Map<string, Set<string>>();
@@ -68,8 +91,13 @@ export function checkClosure(input: ClosureInput): string[] {
       const project = queue.shift()!;
       const extras = extrasOf.get(project)!;
       for (const req of deps.get(project) ?? []) {
-        if (!applies(req, project, extras)) continue;
         const via = `${chain(project)} -> ${req.name}${req.extras.length ? `[${req.extras.join(',')}]` : ''}${req.specifier}`;
+        if (!applies(req, project, extras)) {
+          if (extras.size && !req.url && !pins.has(req.project) && applies(req, project, extras, 'pep685')) {
+            note(`${via}; ${req.marker}: pip 23.2 does not install ${req.name} (the extra is spelled differently), pip >= 23.3 (PEP 685) does; pin ${req.name} if the hosts' pip is newer`);
+          }
+          continue;
+        }
         if (req.url) {
           problems.set(`url:${req.project}`, `${via}: a direct reference (${req.url}); pin ${req.name} from the index instead`);
           continue;
@@ -82,16 +110,16 @@ export function checkClosure(input: ClosureInput): string[] {
         if (req.specifier && !satisfies(pin.version, req.specifier)) {
           problems.set(`conflict:${req.project}:${project}`, `${via}: but the requirements pin ${pin.name}==${pin.version} (${pin.where})`);
         }
-        visit(req.project, project, req.extras.map((e) => e.toLowerCase()));
+        visit(req.project, project, req.extras.map(safeExtra));
       }
     }
   };
-  for (const root of roots) visit(root, null, pins.get(root)!.extras);
+  for (const root of roots) visit(root, null, pins.get(root)!.extras.map(safeExtra));
   walk();
   // pins in a dependency cycle are reached by no root; start from each one not reached yet
   for (const project of pins.keys()) {
     if (parent.has(project)) continue;
-    visit(project, null, pins.get(project)!.extras);
+    visit(project, null, pins.get(project)!.extras.map(safeExtra));
     walk();
   }
   return [...problems.values()];

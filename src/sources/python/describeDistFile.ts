@@ -28,6 +28,8 @@ export interface DistFacts {
   requiresPython?: string;
   /** the wheel's Requires-Dist; undefined for sdists, whose dependencies are known only once built */
   requiresDist?: string[];
+  /** the wheel's Provides-Extra */
+  providesExtra?: string[];
 }
 
 /**
@@ -42,6 +44,7 @@ export async function describeDistFile(c: Chosen, target: PythonTarget, ctx: Bui
   let size = c.file.size;
   let requiresPython = c.file.requiresPython;
   let requiresDist: string[] | undefined;
+  let providesExtra: string[] | undefined;
   if (c.kind === 'wheel') {
     const md = await readDistMetadata(c.file, fetchOpts);
     const meta = parseCoreMetadata(md.text);
@@ -52,6 +55,7 @@ export async function describeDistFile(c: Chosen, target: PythonTarget, ctx: Bui
       throw new IntegrityError(`${c.file.filename}: its METADATA says version ${meta.version}, the pin is ${c.version}; the index is inconsistent`);
     }
     requiresDist = meta.requiresDist;
+    providesExtra = meta.providesExtra;
     requiresPython ??= meta.requiresPython;
     // pip checks the METADATA's Requires-Python even when the index gave its own (which selectFile checked)
     if (meta.requiresPython && !admitsPython(meta.requiresPython, target.version)) {
@@ -75,5 +79,5 @@ export async function describeDistFile(c: Chosen, target: PythonTarget, ctx: Bui
       throw new IntegrityError(`${pin.where}: ${c.file.filename} has sha256 ${sha256}, which is not among the pinned hashes of ${pin.name}==${pin.version}: the upstream offers bytes that were not reviewed. Find out why the upstream changed before trusting them; only then recompile the hashes`);
     }
   }
-  return { sha256, size, requiresPython, requiresDist };
+  return { sha256, size, requiresPython, requiresDist, providesExtra };
 }

@@ -44,10 +44,22 @@ export class MarkerSyntaxError extends Error {}
  * is true when any of `extras` (or none, the empty string) makes the marker true.
  * Variables the environment lacks are reported through `onUnknown` and compare as "".
  */
-export function evaluateMarker(marker: string, env: MarkerEnvironment, extras: string[] = [], onUnknown?: (variable: string) => void): boolean {
+export function evaluateMarker(marker: string, env: MarkerEnvironment, extras: string[] = [], onUnknown?: (variable: string) => void, extraNames: ExtraNames = 'pep685'): boolean {
   const tree = parseMarker(marker);
-  const candidates = ['', ...extras.map(normalizeProjectName)];
-  return candidates.some((extra) => evaluate(tree, { ...env, extra }, onUnknown));
+  const candidates = ['', ...extras.map(extraNames === 'pep685' ? normalizeProjectName : safeExtra)];
+  return candidates.some((extra) => evaluate(tree, { ...env, extra }, onUnknown, extraNames));
+}
+
+/**
+ * How `extra` compares: 'pep685' normalizes both sides as PEP 685 says (pip >= 23.3); 'pip23.2' is what
+ * pip 23.2 does: the requested extra spelled as safeExtra gives, compared as a plain string with the
+ * marker's literal (`a[Some_Extra]` is "some_extra", which `extra == "some-extra"` does not match).
+ */
+export type ExtraNames = 'pep685' | 'pip23.2';
+
+/** pip 23.2's (and pkg_resources') safe_extra: runs of characters other than letters, digits, "." and "-" become "_", lowercased. */
+export function safeExtra(extra: string): string {
+  return extra.replace(/[^A-Za-z0-9.-]+/g, '_').toLowerCase();
 }
 
 export function parseMarker(marker: string): Node {
@@ -133,10 +145,10 @@ export function uncertainVariableNote(variable: string, env: MarkerEnvironment):
   return `the marker uses ${variable}, which the target does not define; it compares as ""`;
 }
 
-function evaluate(node: Node, env: MarkerEnvironment, onUnknown?: (v: string) => void): boolean {
+function evaluate(node: Node, env: MarkerEnvironment, onUnknown: ((v: string) => void) | undefined, extraNames: ExtraNames): boolean {
   if (node.type !== 'cmp') {
-    const left = evaluate(node.left, env, onUnknown);
-    return node.type === 'or' ? left || evaluate(node.right, env, onUnknown) : left && evaluate(node.right, env, onUnknown);
+    const left = evaluate(node.left, env, onUnknown, extraNames);
+    return node.type === 'or' ? left || evaluate(node.right, env, onUnknown, extraNames) : left && evaluate(node.right, env, onUnknown, extraNames);
   }
   const value = (o: Operand) => {
     if ('literal' in o) return o.literal;
@@ -152,7 +164,7 @@ function evaluate(node: Node, env: MarkerEnvironment, onUnknown?: (v: string) =>
   let lhs = value(node.left);
   let rhs = value(node.right);
   const isExtra = (o: Operand) => 'variable' in o && o.variable === 'extra';
-  if (isExtra(node.left) || isExtra(node.right)) {
+  if (extraNames === 'pep685' && (isExtra(node.left) || isExtra(node.right))) {
     lhs = normalizeProjectName(lhs);
     rhs = normalizeProjectName(rhs);
   }

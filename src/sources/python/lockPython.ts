@@ -83,10 +83,12 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
   const chosen = new Map<string, Chosen>();
   const pinFile = new Map<Pin, string>();
   const requiresDist = new Map<string, string[]>();
+  const providesExtra = new Map<string, string[]>();
   const facts = new Map<string, { sha256: string; size: number; requiresPython?: string }>();
   const learn = async (c: Chosen) => {
     const d = await describeDistFile(c, target, ctx);
     if (d.requiresDist) requiresDist.set(`${c.project}\0${c.file.filename}`, d.requiresDist);
+    if (d.providesExtra) providesExtra.set(`${c.project}\0${c.file.filename}`, d.providesExtra);
     facts.set(c.file.filename, { sha256: d.sha256, size: d.size, requiresPython: d.requiresPython });
   };
   let done = 0;
@@ -123,8 +125,13 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
   const problems: string[] = [];
   for (const [service, { requirements, pins }] of perService) {
     const deps = new Map<string, string[]>();
-    for (const pin of pins.values()) deps.set(pin.project, requiresDist.get(`${pin.project}\0${pinFile.get(pin)}`) ?? []);
-    const found = checkClosure({ pins, requiresDist: deps, env, onUnknownVariable: onUnknown });
+    const provides = new Map<string, string[]>();
+    for (const pin of pins.values()) {
+      deps.set(pin.project, requiresDist.get(`${pin.project}\0${pinFile.get(pin)}`) ?? []);
+      const extras = providesExtra.get(`${pin.project}\0${pinFile.get(pin)}`);
+      if (extras) provides.set(pin.project, extras);
+    }
+    const found = checkClosure({ pins, requiresDist: deps, providesExtra: provides, env, onUnknownVariable: onUnknown, onNote: (note) => ctx.log.warn(`service ${service}: ${note}`) });
     if (found.length) problems.push(`  service ${service} (${requirements}):`, ...found.map((p) => `    ${p}`));
   }
   if (problems.length) {

@@ -5,6 +5,8 @@ export interface CoreMetadata {
   requiresPython?: string;
   /** PEP 508 strings */
   requiresDist: string[];
+  /** the extras it declares, as written */
+  providesExtra: string[];
 }
 
 /**
@@ -12,7 +14,7 @@ export interface CoreMetadata {
  * whitespace, the body (the long description) follows the first empty line and is ignored.
  */
 export function parseCoreMetadata(text: string): CoreMetadata {
-  const out: CoreMetadata = { requiresDist: [] };
+  const out: CoreMetadata = { requiresDist: [], providesExtra: [] };
   const headers: Array<[string, string]> = [];
   for (const line of text.split(/\r?\n/)) {
     if (line === '') break;
@@ -27,6 +29,7 @@ export function parseCoreMetadata(text: string): CoreMetadata {
     else if (key === 'version') out.version = value;
     else if (key === 'requires-python') out.requiresPython = value;
     else if (key === 'requires-dist') out.requiresDist.push(value);
+    else if (key === 'provides-extra') out.providesExtra.push(value);
   }
   return out;
 }
