@@ -402,6 +402,33 @@ describe('python wheels: lock, build, import, install with pip', () => {
     }
   });
 
+  it('merges two lines pinning one version of a project as pip 23.2 does (extras joined), and refuses two versions in one line', async () => {
+    const dir = await fresh('twice');
+    const pinsTwice = [...API_PINS.filter((p) => p.name !== 'gamma'), { name: 'gamma', version: '2.0' }, { name: 'gamma', version: '2.0', extras: ['fast'] }];
+    const spec = await writeSpec(dir, html.url, upstream, pinsTwice);
+    // the second line spelled otherwise: the same project and version for pip
+    const respell = (text: string) => text.replace('gamma[fast]==2.0', 'Gamma[fast]==2.0.0');
+    await writeFile(join(dir, 'requirements/api.txt'), respell(await readFile(join(dir, 'requirements/api.txt'), 'utf8')));
+    // the oracle: pip 23.2 takes the file as it is
+    const report = join(dir, 'report.json');
+    const pip = await runCommand('python3', ['-m', 'pip', 'install', '--dry-run', '--report', report, '--index-url', html.url, '--target', join(dir, 't'), '-r', join(dir, 'requirements/api.txt')], PIP_OFFLINE_ENV);
+    expect(pip.code, pip.stderr).toBe(0);
+    const lock = (await lockPython(await context(dir, spec)))!;
+    expect(lock.services.api!.pins.find((p) => p.name === 'gamma')).toMatchObject({ version: '2.0', extras: ['fast'], filename: 'gamma-2.0-py3-none-any.whl' });
+    // the extra of the second line counts: without delta the set is incomplete
+    await writeFile(join(dir, 'requirements/api.txt'), respell(await requirementsFor(upstream, pinsTwice.filter((p) => p.name !== 'delta'))));
+    await expect(lockPython(await context(dir, spec))).rejects.toThrow('gamma[fast]==2.0 -> delta: delta is not pinned in the requirements');
+    expect(pip.stdout + pip.stderr).not.toContain('ERROR');
+
+    await writeFile(join(dir, 'requirements/worker.txt'), await requirementsFor(upstream, [{ name: 'delta', version: '0.5' }, { name: 'beta', version: '1.2' }, { name: 'beta', version: '1.1' }]));
+    const r = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+    expect(r.code).toBe(65);
+    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([
+      'ferry: requirements/worker.txt:9: beta==1.1 conflicts with beta==1.2 (requirements/worker.txt:5) for the same target; keep one pin',
+    ]);
+    expect(await readdir(dir)).not.toContain('pydemo.lock.json');
+  });
+
   it('ferry lock refuses a requirements file with unpinned or unhashed lines, naming each line, and writes no lock', async () => {
     const dir = await fresh('unhashed');
     const spec = await writeSpec(dir, html.url, upstream);

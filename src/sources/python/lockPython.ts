@@ -3,7 +3,7 @@ import type { BuildContext } from '../kind.js';
 import { ResolveError, SpecError } from '../../errors.js';
 import { checkClosure } from './checkClosure.js';
 import { describeDistFile, type Chosen } from './describeDistFile.js';
-import { evaluateMarker, uncertainVariableNote, type MarkerEnvironment } from './evaluateMarker.js';
+import { evaluateMarker, safeExtra, uncertainVariableNote, type MarkerEnvironment } from './evaluateMarker.js';
 import { markerEnvironment } from './markerEnvironment.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { readProjectPage } from './readProjectPage.js';
@@ -192,8 +192,7 @@ async function readServicePins(
     for (const pin of parsed.pins) {
       if (pin.marker && !appliesToTarget(pin, env, onUnknown)) continue;
       const other = pins.get(pin.project);
-      if (other) throw new SpecError(`${pin.where}: ${pin.name} is pinned again (first at ${other.where}) for the same target; keep one pin`);
-      pins.set(pin.project, pin);
+      pins.set(pin.project, other ? mergePins(other, pin) : pin);
     }
     perService.set(name, { requirements, pins });
   }
@@ -226,6 +225,23 @@ export async function plannedPython(ctx: BuildContext): Promise<Omit<PythonLock,
       ]),
     ),
   };
+}
+
+/**
+ * Two lines for one project that both apply to the target, as pip 23.2 reads them: one requirement whose
+ * specifiers, extras and hashes are combined (the extras joined, only the hashes both lines allow). The
+ * same version, however spelled (`Foo==1.0`, `foo[x]==1.0.0`), merges; two versions conflict, and pip
+ * refuses them too (ResolutionImpossible).
+ */
+function mergePins(first: Pin, again: Pin): Pin {
+  if (Boolean(first.arbitrary) !== Boolean(again.arbitrary) || !sameVersion(first.version, again.version) || (first.arbitrary && first.version.toLowerCase() !== again.version.toLowerCase())) {
+    throw new SpecError(`${again.where}: ${again.name}${again.arbitrary ? '===' : '=='}${again.version} conflicts with ${first.name}${first.arbitrary ? '===' : '=='}${first.version} (${first.where}) for the same target; keep one pin`);
+  }
+  const hashes = first.hashes.filter((h) => again.hashes.includes(h));
+  if (hashes.length === 0) throw new SpecError(`${again.where}: ${again.name}==${again.version} is pinned again (first at ${first.where}) with none of the same hashes; keep one pin`);
+  const extras = [...first.extras];
+  for (const e of again.extras) if (!extras.some((x) => safeExtra(x) === safeExtra(e))) extras.push(e);
+  return { ...first, extras, hashes };
 }
 
 function appliesToTarget(pin: Pin, env: MarkerEnvironment, onUnknown: (variable: string, where: string) => void): boolean {
