@@ -305,6 +305,40 @@ describe('python mirror: refusals', () => {
     expect(oneLine(dep.stderr)).toHaveLength(1);
   });
 
+  it('takes a pre-release only when the specifier names one, or there is none and only pre-releases exist, as pip 23.2 does (oracle)', async () => {
+    const upstreamDir = join(dir, 'pre');
+    buildWheels(upstreamDir, [
+      { name: 'uses-any', version: '1.0', requires: ['lib'] },
+      { name: 'uses-named', version: '1.0', requires: ['lib>=1.0rc1'] },
+      { name: 'uses-only-pre', version: '1.0', requires: ['prelib'] },
+      { name: 'uses-high', version: '1.0', requires: ['lib>=1.5'] },
+      { name: 'lib', version: '1.0' },
+      { name: 'lib', version: '2.0rc1' },
+      { name: 'prelib', version: '2.0b1' },
+    ]);
+    const index = await serveFixtureIndex(upstreamDir);
+    try {
+      // packaging 21.3 falls back to pre-releases only for an empty specifier: pip 23.2 finds nothing for lib>=1.5
+      const pipHigh = await runCommand('python3', ['-m', 'pip', 'install', '--dry-run', '--index-url', index.url, '--target', join(dir, 'pre-t-high'), 'uses-high'], PIP_OFFLINE_ENV);
+      expect(pipHigh.stderr).toContain('Could not find a version that satisfies the requirement lib>=1.5');
+      const high = await lock('pre-uses-high', index.url, ['uses-high']);
+      expect(high.code, high.stderr).toBe(70);
+      expect(oneLine(high.stderr)).toEqual([expect.stringContaining('uses-high 1.0 needs lib>=1.5')]);
+      for (const [root, dep] of [['uses-any', 'lib'], ['uses-named', 'lib'], ['uses-only-pre', 'prelib']] as const) {
+        const report = join(dir, `pre-${root}.json`);
+        const pip = await runCommand('python3', ['-m', 'pip', 'install', '--dry-run', '--report', report, '--index-url', index.url, '--target', join(dir, `pre-t-${root}`), root], PIP_OFFLINE_ENV);
+        expect(pip.code, pip.stderr).toBe(0);
+        const pipLib = (JSON.parse(await readFile(report, 'utf8')).install as Array<{ metadata: { name: string; version: string } }>).find((i) => i.metadata.name === dep)!.metadata.version;
+        const r = await lock(`pre-${root}`, index.url, [root]);
+        expect(r.code, r.stderr).toBe(0);
+        const files = (JSON.parse(await readFile(join(dir, `pre-${root}.lock.json`), 'utf8')).kinds.mirror.python.m.files as Array<{ filename: string }>).map((f) => f.filename);
+        expect(files.filter((f) => f.startsWith(`${dep}-`)), root).toEqual([`${dep}-${pipLib}-py3-none-any.whl`]);
+      }
+    } finally {
+      await index.close();
+    }
+  });
+
   it('names the chain when a dependency has no file for a target', async () => {
     const upstreamDir = join(dir, 'chain');
     buildWheels(upstreamDir, [

@@ -7,6 +7,7 @@ import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import { admitsPython } from './admitsPython.js';
 import { contentLength } from './contentLength.js';
+import { satisfiesSpecifier } from './satisfiesSpecifier.js';
 import { evaluateMarker, uncertainVariableNote, type MarkerEnvironment } from './evaluateMarker.js';
 import type { IndexFile } from './indexFile.js';
 import { markerEnvironment } from './markerEnvironment.js';
@@ -104,11 +105,18 @@ export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: 
   const fits = (c: Candidate, t: Target) =>
     (c.file.requiresPython === undefined || admitsPython(c.file.requiresPython, t.target.version)) &&
     (c.kind === 'sdist' ? mirror.sdists : c.tags.some((tag) => t.rank.has(tag.toLowerCase())));
-  /** versions admitted by the requirement that have a usable file for the target, newest first */
+  /**
+   * versions admitted by the requirement that have a usable file for the target, newest first, as pip
+   * 23.2's finder filters them (its packaging 21.3 SpecifierSet.filter): pre-releases when the specifier
+   * names one, or when there is no specifier and no final release fits (with a specifier such as `>=1.5`
+   * and only `2.0rc1` above it, pip finds nothing); yanked files only for an exact pin (`==`, `===`)
+   */
   const usable = (all: Candidate[], req: Requirement, t: Target) => {
     const exact = isExactPin(req.specifier);
+    const fitting = all.filter((c) => fits(c, t) && admits(req.specifier, c.version));
+    const finals = namesPrerelease(req.specifier) ? fitting : fitting.filter((c) => !isPrerelease(c.version));
     const versions = new Set<string>();
-    for (const c of all) if ((c.file.yanked === undefined || exact) && admits(req.specifier, c.version) && fits(c, t)) versions.add(c.version);
+    for (const c of finals.length || req.specifier !== '' ? finals : fitting) if (c.file.yanked === undefined || exact) versions.add(c.version);
     return [...versions].sort(pep440.rcompare);
   };
 
@@ -219,14 +227,26 @@ function isExactPin(specifier: string): boolean {
   return /^===?[^,*]+$/.test(specifier);
 }
 
-/** Whether a version satisfies a specifier; pre-releases only when the specifier names one (PEP 440). */
+/** Whether a version satisfies a specifier, pre-releases included (SpecifierSet.contains with prereleases=True). */
 function admits(specifier: string, version: string): boolean {
+  if (specifier === '') return true;
   try {
-    if (specifier === '') return !pep440.explain(version)?.is_prerelease;
-    return pep440.satisfies(version, specifier);
+    return satisfiesSpecifier(version, specifier) ?? pep440.satisfies(version, specifier, { prereleases: true });
   } catch {
     return false;
   }
+}
+
+function isPrerelease(version: string): boolean {
+  return Boolean(pep440.explain(version)?.is_prerelease);
+}
+
+/** packaging 21.3's Specifier.prereleases: a clause ==, ===, >=, <= or ~= whose version is a pre-release allows them all. */
+function namesPrerelease(specifier: string): boolean {
+  return specifier.split(',').some((clause) => {
+    const m = /^\s*(===|==|>=|<=|~=)\s*(.+?)\s*$/.exec(clause);
+    return m !== null && isPrerelease(m[2]!.replace(/\.\*$/, ''));
+  });
 }
 
 function noVersion(needs: string, t: Target, files: number): ResolveError {
