@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { checkRelease } from './checkRelease.js';
+import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { hostOptions, releaseOptions, runOptions, runOutput, runSettings, type RunOpts } from './deployOptions.js';
 
 export function register(program: Command): void {
@@ -19,6 +20,7 @@ export function register(program: Command): void {
     const { runDeploy } = await import('../deploy/runDeploy.js');
     const { deployTable } = await import('../deploy/deployTable.js');
     const { deployFailure } = await import('../deploy/deployReport.js');
+    stopOnInterrupt('deploy');
     const log = await runOutput(o);
     const report = await runDeploy({ ...(await runSettings(o)), release, log, repair: o.repair });
     log.done();

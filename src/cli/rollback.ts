@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { hostOptions, releaseOptions, runOptions, runOutput, runSettings, type RunOpts } from './deployOptions.js';
 
 interface RollbackOpts extends RunOpts {
@@ -16,6 +17,7 @@ export function register(program: Command): void {
     const { runRollback } = await import('../deploy/runRollback.js');
     const { deployTable } = await import('../deploy/deployTable.js');
     const { deployFailure } = await import('../deploy/deployReport.js');
+    stopOnInterrupt('rollback');
     const log = await runOutput(o);
     const report = await runRollback({ ...(await runSettings(o)), store: o.store, name, to: o.to, log });
     log.done();
