@@ -94,7 +94,17 @@ export class SshTransport implements Transport {
     if (r.code === 255) {
       // ssh's own lines start with "ssh: " already (ssh: connect to host …): said once
       const msg = (r.stderr.trim().split('\n').filter(Boolean).pop() ?? 'connection failed').replace(/^ssh: /, '');
-      if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(r.stderr)) {
+      const changed = /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for \S+ has changed/i.test(r.stderr);
+      if (changed) {
+        // not the advice for an unknown host: OpenSSH accepts a host when any known_hosts line matches, so adding the
+        // key the host now shows would let whoever sits in the middle in
+        const offending = /Offending (?:\S+ )?key (?:for IP )?in (.+?):(\d+)\s*$/m.exec(r.stderr);
+        const known = /Host key for (\S+) has changed/i.exec(r.stderr)?.[1] ?? (this.target.port && this.target.port !== 22 ? `[${this.target.address}]:${this.target.port}` : this.target.address);
+        throw new DeployError(
+          `${where}: its host key changed: it does not match ${offending ? `${offending[1]}:${offending[2]}` : 'known_hosts'}; a reinstalled host, or someone in the middle: check the new key's fingerprint on the host's console, then replace the old one (ssh-keygen -R '${known}', and add the checked key)`,
+        );
+      }
+      if (/Host key verification failed|No .* host key is known/i.test(r.stderr)) {
         throw new DeployError(`${where}: ${msg}; add the host's key to known_hosts (ssh-keyscan, then verify the fingerprint) or fix the address`);
       }
       if (/Permission denied/i.test(r.stderr)) throw new DeployError(`${where}: ${msg}; check the user, the key (IdentityFile) and the agent`);
