@@ -51,7 +51,7 @@ const REPO: FixtureDeb[] = [
   { name: 'libtool2', version: '2', source: 'toolsrc' },
   { name: 'usetool', version: '1', depends: 'tool' },
   { name: 'useviatool', version: '1', depends: 'vtool' },
-  { name: 'tool-prov', version: '2', source: 'toolsrc', provides: 'vtool' },
+  { name: 'tool-prov', version: '2', source: 'toolsrc', provides: 'vtool, vtoolb' },
   { name: 'usemid', version: '1', depends: 'midtool' },
   { name: 'midtool', version: '1', depends: 'tool' },
   { name: 'rectool', version: '1', recommends: 'tool' },
@@ -63,6 +63,21 @@ const REPO: FixtureDeb[] = [
   { name: 'oldm', version: '2', depends: 'tool' },
   { name: 'newx', version: '1', depends: 'newy' },
   { name: 'newy', version: '1', depends: 'midtool' },
+  // a met Depends is followed only when one package could ever satisfy it (apt's possible solutions):
+  // not an or-group of two packages, nor a name another package provides, even when only one is installed
+  { name: 'nx1', version: '1' },
+  { name: 'oralt', version: '1', depends: 'nx1 | tool' },
+  { name: 'orsame', version: '1', depends: 'tool | tool' },
+  { name: 'orghost', version: '1', depends: 'ghost | tool' },
+  { name: 'orver', version: '1', depends: 'nx1 (>= 5) | tool' },
+  { name: 'altb', version: '1', provides: 'vtoolb' },
+  { name: 'usevtoolb', version: '1', depends: 'vtoolb' },
+  { name: 'tool3', version: '2', source: 'tool3src' },
+  { name: 'libtool3', version: '2', source: 'tool3src' },
+  { name: 'alt3', version: '1', provides: 'tool3' },
+  { name: 'usetool3', version: '1', depends: 'tool3' },
+  { name: 'deepor', version: '1', depends: 'm3' },
+  { name: 'm3', version: '1', depends: 'nx1 | tool' },
   // a sibling whose upgrade breaks an installed package: apt removes it, ferry refuses
   { name: 'brk', version: '3', source: 'brksrc' },
   { name: 'libbrk', version: '3', source: 'brksrc', breaks: 'victim (<< 2)' },
@@ -81,12 +96,15 @@ const STATUS: Array<{ name: string; version: string; source?: string; hold?: boo
   { name: 'libsame', version: '3.0.15-1', source: 'openssl' },
   { name: 'librenamed', version: '3.0.11-1', source: 'oldssl' },
   { name: 'tool', version: '2', source: 'toolsrc' },
-  { name: 'tool-prov', version: '2', source: 'toolsrc', provides: 'vtool' },
+  { name: 'tool-prov', version: '2', source: 'toolsrc', provides: 'vtool, vtoolb' },
   { name: 'libtool2', version: '1', source: 'toolsrc' },
   { name: 'midtool', version: '1', source: 'midtool', depends: 'tool' },
   { name: 'm1', version: '1', depends: 'm2' },
   { name: 'm2', version: '1', depends: 'tool' },
   { name: 'oldm', version: '1', depends: 'tool' },
+  { name: 'tool3', version: '2', source: 'tool3src' },
+  { name: 'libtool3', version: '1', source: 'tool3src' },
+  { name: 'm3', version: '1', depends: 'nx1 | tool' },
   { name: 'libbrk', version: '2', source: 'brksrc' },
   { name: 'victim', version: '1' },
   { name: 'libbrk2', version: '2', source: 'brk2src' },
@@ -113,7 +131,7 @@ function statusText(): string {
   ).join('\n');
 }
 
-const SETS = [['openssl'], ['app'], ['top'], ['openssl=3.0.13-1'], ['libbin'], ['libdiff'], ['unrel'], ['tool'], ['usetool'], ['useviatool'], ['usemid'], ['rectool'], ['usedeep'], ['useold'], ['newx']];
+const SETS = [['openssl'], ['app'], ['top'], ['openssl=3.0.13-1'], ['libbin'], ['libdiff'], ['unrel'], ['tool'], ['usetool'], ['useviatool'], ['usemid'], ['rectool'], ['usedeep'], ['useold'], ['newx'], ['oralt'], ['orsame'], ['orghost'], ['orver'], ['usevtoolb'], ['usetool3'], ['deepor']];
 
 function installs(stdout: string): string[] {
   return [...stdout.matchAll(/^Inst (\S+) (?:\[\S+\] )?\((\S+)/gm)].map((m) => `${m[1]!.replace(/:\S+$/, '')} ${m[2]}`).sort();
@@ -207,6 +225,14 @@ describe.skipIf(!hasAptGet)('Upgrade-By-Source-Package: ferry agrees with apt-ge
     // a sibling's own met Depends (libssl3 -> tool) are not looked into: libtool2 stays for openssl
     expect(ours(['openssl'])).not.toContain('libtool2 2');
     expect(ours(['rectool'], { recommends: true })).toEqual(['rectool 1']);
+    // a met Depends with more than one possible solution is not followed
+    expect(ours(['orsame'])).toEqual(['libtool2 2', 'orsame 1']);
+    expect(ours(['orghost'])).toEqual(['libtool2 2', 'orghost 1']);
+    expect(ours(['orver'])).toEqual(['libtool2 2', 'orver 1']);
+    expect(ours(['oralt'])).toEqual(['oralt 1']);
+    expect(ours(['usevtoolb'])).toEqual(['usevtoolb 1']);
+    expect(ours(['usetool3'])).toEqual(['usetool3 1']);
+    expect(ours(['deepor'])).toEqual(['deepor 1']);
   });
 });
 
@@ -239,6 +265,19 @@ describe('Upgrade-By-Source-Package, unit rules (no apt-get)', () => {
   it('a requested package the hosts already have at the newest version still upgrades its siblings', async () => {
     const ix = await idx([pk('s', '2'), pk('a', '2', ['Source: s'])].join('\n'));
     expect(run(ix, ['s'], inst([['s', '2'], ['a', '1']])).sort()).toEqual(['a 2', 's 2']);
+  });
+
+  it('a met Depends leads to the installed package\'s siblings only when one package could satisfy it', async () => {
+    const base = [pk('t', '2', ['Source: ts']), pk('lt', '2', ['Source: ts']), pk('n', '1')];
+    const installed = inst([['t', '2'], ['lt', '1']]);
+    const ix = await idx([...base, pk('one', '1', ['Depends: t']), pk('twice', '1', ['Depends: t | t']), pk('either', '1', ['Depends: n | t']), pk('unsat', '1', ['Depends: n (>= 2) | t'])].join('\n'));
+    expect(run(ix, ['one'], installed).sort()).toEqual(['lt 2', 'one 1']);
+    expect(run(ix, ['twice'], installed).sort()).toEqual(['lt 2', 'twice 1']);
+    expect(run(ix, ['unsat'], installed).sort()).toEqual(['lt 2', 'unsat 1']);
+    expect(run(ix, ['either'], installed)).toEqual(['either 1']);
+    // another package providing t makes two possible solutions, though only t is installed
+    const withProvider = await idx([...base, pk('one', '1', ['Depends: t']), pk('p', '1', ['Provides: t'])].join('\n'));
+    expect(run(withProvider, ['one'], installed)).toEqual(['one 1']);
   });
 
   it('a sibling\'s own dependencies that cannot be met drop the sibling, not the install', async () => {

@@ -228,10 +228,30 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     const r = relationsOf(c);
     for (const group of [...r.pre, ...r.dep]) visitMet(group, here);
   };
+  /**
+   * apt's getAllPossibleSolutions for a group: the packages whose candidate (or installed version, when
+   * no source offers a newer one) satisfies one of its alternatives, by name or Provides
+   */
+  const possibleSolutions = (group: Relation[]): Set<string> => {
+    const names = new Set<string>();
+    const current = (name: string): Versioned | undefined => candidate(name) ?? installed.get(name) ?? (discarded.has(name) ? undefined : index.byName.get(name)?.[0]);
+    for (const rel of group) {
+      const own = current(rel.name);
+      if (own && matches(own, rel)) names.add(own.name);
+      for (const p of [...(index.providers.get(rel.name) ?? []), ...(installedProviders.get(rel.name) ?? [])]) {
+        const c = current(p.name);
+        if (c && provides(c, rel)) names.add(p.name);
+      }
+    }
+    return names;
+  };
   const visitMet = (group: Relation[], chain: string[]): void => {
     if (opts.upgradeBySource === false || bySourceDepth > 0) return;
     const met = group.find(satisfied);
     if (!met) return;
+    // apt follows a met dependency only when one package could ever satisfy it: not `a | b`, nor a name
+    // that another package also provides, even when only one of them is installed
+    if (possibleSolutions(group).size !== 1) return;
     for (const q of installedFor(met)) {
       const c = atCandidate(q);
       if (c) visitInstalled(c, chain);
