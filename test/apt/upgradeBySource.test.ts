@@ -77,6 +77,8 @@ const REPO: FixtureDeb[] = [
   { name: 'alt3', version: '1', provides: 'tool3' },
   { name: 'usetool3', version: '1', depends: 'tool3' },
   { name: 'deepor', version: '1', depends: 'm3' },
+  // oldm's installed version 1 counts as a possible solution too (its candidate 2 does not satisfy << 2)
+  { name: 'orold', version: '1', depends: 'tool | oldm (<< 2)' },
   { name: 'm3', version: '1', depends: 'nx1 | tool' },
   // a sibling whose upgrade breaks an installed package: apt removes it, ferry refuses
   { name: 'brk', version: '3', source: 'brksrc' },
@@ -131,7 +133,7 @@ function statusText(): string {
   ).join('\n');
 }
 
-const SETS = [['openssl'], ['app'], ['top'], ['openssl=3.0.13-1'], ['libbin'], ['libdiff'], ['unrel'], ['tool'], ['usetool'], ['useviatool'], ['usemid'], ['rectool'], ['usedeep'], ['useold'], ['newx'], ['oralt'], ['orsame'], ['orghost'], ['orver'], ['usevtoolb'], ['usetool3'], ['deepor']];
+const SETS = [['openssl'], ['app'], ['top'], ['openssl=3.0.13-1'], ['libbin'], ['libdiff'], ['unrel'], ['tool'], ['usetool'], ['useviatool'], ['usemid'], ['rectool'], ['usedeep'], ['useold'], ['newx'], ['oralt'], ['orsame'], ['orghost'], ['orver'], ['usevtoolb'], ['usetool3'], ['deepor'], ['orold']];
 
 function installs(stdout: string): string[] {
   return [...stdout.matchAll(/^Inst (\S+) (?:\[\S+\] )?\((\S+)/gm)].map((m) => `${m[1]!.replace(/:\S+$/, '')} ${m[2]}`).sort();
@@ -233,6 +235,7 @@ describe.skipIf(!hasAptGet)('Upgrade-By-Source-Package: ferry agrees with apt-ge
     expect(ours(['usevtoolb'])).toEqual(['usevtoolb 1']);
     expect(ours(['usetool3'])).toEqual(['usetool3 1']);
     expect(ours(['deepor'])).toEqual(['deepor 1']);
+    expect(ours(['orold'])).toEqual(['orold 1']);
   });
 });
 
@@ -275,6 +278,9 @@ describe('Upgrade-By-Source-Package, unit rules (no apt-get)', () => {
     expect(run(ix, ['twice'], installed).sort()).toEqual(['lt 2', 'twice 1']);
     expect(run(ix, ['unsat'], installed).sort()).toEqual(['lt 2', 'unsat 1']);
     expect(run(ix, ['either'], installed)).toEqual(['either 1']);
+    // an installed version that satisfies counts, though its candidate does not
+    const older = await idx([...base, pk('n', '2'), pk('old', '1', ['Depends: t | n (<< 2)'])].join('\n'));
+    expect(run(older, ['old'], inst([['t', '2'], ['lt', '1'], ['n', '1']]))).toEqual(['old 1']);
     // another package providing t makes two possible solutions, though only t is installed
     const withProvider = await idx([...base, pk('one', '1', ['Depends: t']), pk('p', '1', ['Provides: t'])].join('\n'));
     expect(run(withProvider, ['one'], installed)).toEqual(['one 1']);

@@ -229,18 +229,20 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     for (const group of [...r.pre, ...r.dep]) visitMet(group, here);
   };
   /**
-   * apt's getAllPossibleSolutions for a group: the packages whose candidate (or installed version, when
-   * no source offers a newer one) satisfies one of its alternatives, by name or Provides
+   * apt's getAllPossibleSolutions for a group: the packages whose candidate or installed version
+   * satisfies one of its alternatives, by name or Provides
    */
   const possibleSolutions = (group: Relation[]): Set<string> => {
     const names = new Set<string>();
-    const current = (name: string): Versioned | undefined => candidate(name) ?? installed.get(name) ?? (discarded.has(name) ? undefined : index.byName.get(name)?.[0]);
+    const versions = (name: string): Versioned[] => {
+      const c = candidate(name) ?? (discarded.has(name) || installed.has(name) ? undefined : index.byName.get(name)?.[0]);
+      const i = installed.get(name);
+      return [...(c ? [c] : []), ...(i ? [i] : [])];
+    };
     for (const rel of group) {
-      const own = current(rel.name);
-      if (own && matches(own, rel)) names.add(own.name);
+      if (versions(rel.name).some((v) => matches(v, rel))) names.add(rel.name);
       for (const p of [...(index.providers.get(rel.name) ?? []), ...(installedProviders.get(rel.name) ?? [])]) {
-        const c = current(p.name);
-        if (c && provides(c, rel)) names.add(p.name);
+        if (versions(p.name).some((v) => provides(v, rel))) names.add(p.name);
       }
     }
     return names;
