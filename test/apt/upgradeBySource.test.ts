@@ -80,6 +80,14 @@ const REPO: FixtureDeb[] = [
   // oldm's installed version 1 counts as a possible solution too (its candidate 2 does not satisfy << 2)
   { name: 'orold', version: '1', depends: 'tool | oldm (<< 2)' },
   { name: 'm3', version: '1', depends: 'nx1 | tool' },
+  // xpick is marked (libxpick upgraded), then dropped because zpick's dependencies cannot be met; ypick
+  // is taken instead and the sibling's upgrade stays, as in apt
+  { name: 'wpick', version: '1', depends: 'xpick | ypick' },
+  { name: 'xpick', version: '2', source: 'xpicksrc', depends: 'zpick' },
+  { name: 'libxpick', version: '2', source: 'xpicksrc' },
+  { name: 'ypick', version: '1' },
+  { name: 'zpick', version: '1', depends: 'zzpick' },
+  { name: 'zzpick', version: '1', depends: 'ghost' },
   // a sibling whose upgrade breaks an installed package: apt removes it, ferry refuses
   { name: 'brk', version: '3', source: 'brksrc' },
   { name: 'libbrk', version: '3', source: 'brksrc', breaks: 'victim (<< 2)' },
@@ -107,6 +115,7 @@ const STATUS: Array<{ name: string; version: string; source?: string; hold?: boo
   { name: 'tool3', version: '2', source: 'tool3src' },
   { name: 'libtool3', version: '1', source: 'tool3src' },
   { name: 'm3', version: '1', depends: 'nx1 | tool' },
+  { name: 'libxpick', version: '1', source: 'xpicksrc' },
   { name: 'libbrk', version: '2', source: 'brksrc' },
   { name: 'victim', version: '1' },
   { name: 'libbrk2', version: '2', source: 'brk2src' },
@@ -133,7 +142,7 @@ function statusText(): string {
   ).join('\n');
 }
 
-const SETS = [['openssl'], ['app'], ['top'], ['openssl=3.0.13-1'], ['libbin'], ['libdiff'], ['unrel'], ['tool'], ['usetool'], ['useviatool'], ['usemid'], ['rectool'], ['usedeep'], ['useold'], ['newx'], ['oralt'], ['orsame'], ['orghost'], ['orver'], ['usevtoolb'], ['usetool3'], ['deepor'], ['orold']];
+const SETS = [['openssl'], ['app'], ['top'], ['openssl=3.0.13-1'], ['libbin'], ['libdiff'], ['unrel'], ['tool'], ['usetool'], ['useviatool'], ['usemid'], ['rectool'], ['usedeep'], ['useold'], ['newx'], ['oralt'], ['orsame'], ['orghost'], ['orver'], ['usevtoolb'], ['usetool3'], ['deepor'], ['orold'], ['wpick'], ['openssl', 'libssl3=3.0.13-1']];
 
 function installs(stdout: string): string[] {
   return [...stdout.matchAll(/^Inst (\S+) (?:\[\S+\] )?\((\S+)/gm)].map((m) => `${m[1]!.replace(/:\S+$/, '')} ${m[2]}`).sort();
@@ -236,6 +245,7 @@ describe.skipIf(!hasAptGet)('Upgrade-By-Source-Package: ferry agrees with apt-ge
     expect(ours(['usetool3'])).toEqual(['usetool3 1']);
     expect(ours(['deepor'])).toEqual(['deepor 1']);
     expect(ours(['orold'])).toEqual(['orold 1']);
+    expect(ours(['wpick'])).toEqual(['libxpick 2', 'wpick 1', 'ypick 1']);
   });
 });
 
