@@ -1,14 +1,15 @@
 // Benchmark of offline mirrors (docs/mirrors.md).
 // Generated upstreams (each app-N depends on lib-(N mod 25); the .debs are written directly by
-// writeDeb.mjs, thousands in seconds), indexed by apt-ftparchive, signed with gpg and served by
-// Python's threading HTTP server on 127.0.0.1 (a process of its own, the same for both tools), with a listen
-// backlog of 128: `python3 -m http.server` keeps socketserver's 5, so 8 parallel downloads overflow it and
-// the kernel drops a connection's SYN, which the client sends again after 1 s (measured: 2 of 136 requests
-// took 1.02 s, the rest under 0.16 s), a stall either tool hits at random.
+// writeDeb.mjs, thousands in seconds), indexed by apt-ftparchive, signed with gpg and served on 127.0.0.1 by
+// Debian's nginx (one worker, sendfile, HTTP/1.1 keep-alive, as mirrors serve), the same for both tools.
+// Python's http.server is not used: it speaks HTTP/1.0 (a new connection per file, which both tools then
+// pay for), and with HTTP/1.1 it writes headers and body in two sends, so on a kept-alive connection each
+// small file waits ~40 ms for the client's delayed ACK (measured: ferry's 1,136 files 1.3 s -> 6.8 s).
 // 1. A filtered mirror of the same selection (names app-1*, with dependencies) of an upstream of
 //    FERRY_BENCH_MIRROR_DEBS packages (default 300): `ferry lock` + `ferry build` (a new cache each run)
 //    against `aptly mirror create -filter 'Name (~ ^app-1)' -filter-with-deps` + `mirror update` +
-//    `snapshot create` + `publish snapshot -skip-contents` (a new aptly root each run); both verify the
+//    `snapshot create` + `publish snapshot -skip-contents` (a new aptly root each run; new folders, not the
+//    previous run's removed: see runDir in lib.mjs); both verify the
 //    upstream's signature and download the same files. Goal: ferry <= 0.5x aptly.
 // 2. A refresh with no upstream change, of the same selection from an upstream of
 //    FERRY_BENCH_MIRROR_REFRESH_DEBS packages (default 5,000): `ferry lock` + `ferry build --since` the
@@ -18,10 +19,9 @@
 // Usage: node scripts/bench/mirrors.mjs   (FERRY_BENCH_MIRROR_DEBS=N, FERRY_BENCH_MIRROR_REFRESH_DEBS=M, FERRY_BENCH_RUNS=R)
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ferryBin, have, interleave, median, printTable, row, RUNS, runMeasured, timeShell, writeResults } from './lib.mjs';
+import { ferryBin, freePort, have, interleave, median, printTable, row, RUNS, runDir, runMeasured, stopChild, timeShell, waitForPort, writeResults } from './lib.mjs';
 import { writeDeb } from './writeDeb.mjs';
 
 const dir = join(process.env.FERRY_BENCH_DIR ?? tmpdir(), `ferry-bench-mirrors-${process.pid}`);
@@ -63,20 +63,20 @@ async function upstream(n) {
     `cd ${dist} && apt-ftparchive -o APT::FTPArchive::Release::Suite=fixture -o APT::FTPArchive::Release::Codename=fixture -o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=main release . > Release.tmp && mv Release.tmp Release && gpg --batch -u ${fpr} --clearsign -o InRelease Release && gpg --batch -u ${fpr} -abs -o Release.gpg Release`,
     { env: genv },
   );
-  const port = await new Promise((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => r(p));
-    });
-  });
-  const serve =
-    'import functools, http.server as h, sys\n' +
-    'S = type("S", (h.ThreadingHTTPServer,), {"request_queue_size": 128})\n' +
-    'S(("127.0.0.1", int(sys.argv[2])), functools.partial(h.SimpleHTTPRequestHandler, directory=sys.argv[1])).serve_forever()\n';
-  servers.push(spawn('python3', ['-c', serve, up, String(port)], { stdio: 'ignore' }));
+  // Debian's nginx serves the upstream as a mirror's web server does: HTTP/1.1 keep-alive, sendfile
+  const port = await freePort();
+  const conf = join(dir, `nginx-${n}`);
+  mkdirSync(join(conf, 'tmp'), { recursive: true });
+  writeFileSync(
+    join(conf, 'nginx.conf'),
+    `worker_processes 1;\npid ${conf}/nginx.pid;\nerror_log ${conf}/error.log warn;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  sendfile on;\n  keepalive_requests 100000;\n` +
+      ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${conf}/tmp/${t};\n`).join('') +
+      `  server { listen 127.0.0.1:${port}; root ${up}; }\n}\n`,
+  );
+  const child = spawn('nginx', ['-p', conf, '-e', `${conf}/error.log`, '-c', `${conf}/nginx.conf`, '-g', 'daemon off;'], { stdio: 'ignore' });
+  servers.push(child);
+  await waitForPort(port, child, 'nginx');
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100 && spawnSync('curl', ['-sf', '-o', '/dev/null', `${url}/dists/fixture/Release`]).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
   return url;
 }
 
@@ -89,11 +89,14 @@ try {
       join(dir, 'mirror.yaml'),
       `name: bench-mirror\nversion: ${version}\nepoch: 2026-11-25T00:00:00Z\nmirrors:\n  apt:\n    bench:\n      uri: "${url}"\n      keyring: upstream.asc\n      suites: [fixture]\n      filter: { packages: ["app-1*"], with_dependencies: true }\n`,
     );
-  const lockCmd = () => ferry(`lock ${dir}/mirror.yaml --cache ${dir}/cache`);
-  const buildCmd = (since = '') => ferry(`build ${dir}/mirror.yaml --locked --key ${dir}/bench.secret.asc --out ${dir}/out --cache ${dir}/cache${since && ` --since ${since}`}`);
+  // each cold run gets a new cache and output folder (runDir: not the previous run's, removed just before)
+  let cache = runDir(dir, 'cache');
+  let out = runDir(dir, 'out');
+  const lockCmd = () => ferry(`lock ${dir}/mirror.yaml --cache ${cache}`);
+  const buildCmd = (since = '') => ferry(`build ${dir}/mirror.yaml --locked --key ${dir}/bench.secret.asc --out ${out} --cache ${cache}${since && ` --since ${since}`}`);
   const ferryRun = () => {
-    rmSync(join(dir, 'cache'), { recursive: true, force: true });
-    rmSync(join(dir, 'out'), { recursive: true, force: true });
+    cache = runDir(dir, 'cache');
+    out = runDir(dir, 'out');
     return timeShell(`${lockCmd()} && ${buildCmd()}`);
   };
 
@@ -101,10 +104,9 @@ try {
   specFor(url)('1.0.0');
   process.stdout.write(`upstream: ${N} packages; selection: ${selectedOf(N)} app-1* packages with their dependencies\n`);
   if (have('aptly')) {
-    writeFileSync(join(dir, 'aptly.conf'), JSON.stringify({ rootDir: join(dir, 'aptly'), architectures: ['amd64'], gpgProvider: 'gpg', downloadConcurrency: 8 }));
-    const aptly = `aptly -config=${dir}/aptly.conf`;
     const aptlyRun = () => {
-      rmSync(join(dir, 'aptly'), { recursive: true, force: true });
+      writeFileSync(join(dir, 'aptly.conf'), JSON.stringify({ rootDir: runDir(dir, 'aptly'), architectures: ['amd64'], gpgProvider: 'gpg', downloadConcurrency: 8 }));
+      const aptly = `aptly -config=${dir}/aptly.conf`;
       return timeShell(
         `${aptly} mirror create -keyring=${dir}/upstream.gpg -filter='Name (~ ^app-1)' -filter-with-deps m ${url} fixture main >/dev/null && ${aptly} mirror update -keyring=${dir}/upstream.gpg m >/dev/null && ${aptly} snapshot create s from mirror m >/dev/null && ${aptly} publish snapshot -batch -gpg-key=${fpr} -skip-contents s >/dev/null`,
         { env: genv },
@@ -125,10 +127,10 @@ try {
   const wall = [];
   const cpu = [];
   for (let i = 0; i < RUNS; i++) {
-    rmSync(join(dir, 'out/bench-mirror-1.0.1.ferry'), { force: true });
+    rmSync(join(out, 'bench-mirror-1.0.1.ferry'), { force: true });
     let w = 0;
     let c = 0;
-    for (const cmd of [lockCmd(), buildCmd(`${dir}/out/bench-mirror-1.0.0.ferry`)]) {
+    for (const cmd of [lockCmd(), buildCmd(`${out}/bench-mirror-1.0.0.ferry`)]) {
       const r = await runMeasured('bash', ['-c', cmd]);
       if (r.code !== 0) throw new Error(`benchmark command failed (${r.code}): ${cmd}\n${r.out}`);
       w += r.wall;
@@ -140,7 +142,7 @@ try {
   rows.push(row(`refresh of an unchanged upstream (${REFRESH_N} packages): lock + build --since, wall`, median(wall), undefined, '-', 's', '<= 2 s'));
   rows.push(row(`refresh of an unchanged upstream (${REFRESH_N} packages): lock + build --since, CPU (user + sys)`, median(cpu), undefined, '-', 's'));
 } finally {
-  for (const s of servers) s.kill();
+  for (const s of servers) await stopChild(s, 'SIGQUIT');
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
-import { interleave, median, printTable, root, row, RUNS, timeShell, writeResults } from './lib.mjs';
+import { interleave, median, printTable, root, row, RUNS, runDir, timeShell, writeResults } from './lib.mjs';
 
 // child mode: a static file server that counts the bytes it sends (GET /__bytes answers the count)
 if (process.argv[2] === '--serve') {
@@ -116,9 +116,8 @@ async function main() {
 
     const ferryCache = join(dir, 'cache');
     const pipCache = join(dir, 'pip-cache');
-    const cold = await interleave(RUNS, () => ferryRun(ferryCache), () => pipRun(join(dir, 'pip-dest')), () => {
-      for (const d of ['cache', 'pip-dest']) rmSync(join(dir, d), { recursive: true, force: true });
-    });
+    // cold: a new cache and destination each run (runDir in lib.mjs: not the previous run's, removed just before)
+    const cold = await interleave(RUNS, () => ferryRun(runDir(dir, 'cache')), () => pipRun(runDir(dir, 'pip-dest')));
     // warm: each with its own cache filled by one run first
     await ferryRun(ferryCache);
     rmSync(join(dir, 'pip-dest'), { recursive: true, force: true });
