@@ -119,7 +119,8 @@ for (let i = 0; i < 50 && spawnSync('curl', ['-fsS', `http://127.0.0.1:${port}/h
 // --- hosts and inventory
 const inventory = join(secure, 'inventory.yaml');
 let hostUrl;
-let sshArgs = [];
+/** how the host commands reach the hosts: the lab's ssh_config, or --allow-local for folder hosts */
+let hostArgs = [];
 if (lab) {
   step('5. the hosts', `${HOSTS} lab hosts: each a network namespace whose only link goes to this machine, its own root filesystem, sshd.`);
   process.stdout.write(`\n$ scripts/lab/lab.sh up ${HOSTS}\n`);
@@ -134,10 +135,11 @@ if (lab) {
   spawnSync('bash', [labScript, 'status'], { env: { ...process.env, ...LAB }, stdio: 'inherit' });
   const hosts = Object.fromEntries(Array.from({ length: HOSTS }, (_, k) => [`lab${k + 1}`, { address: `lab${k + 1}`, vars: { ferry_server: `http://${LAB.LAB_NET}.${k + 1}.1:${port}` } }]));
   writeFileSync(inventory, stringify({ vars: { root: '', port: 8080, greeting_name: 'air gap' }, groups: { web: { hosts: Object.keys(hosts) } }, hosts }));
-  sshArgs = ['-F', `/var/tmp/${LAB.LAB_NAME}/ssh_config`];
+  hostArgs = ['-F', `/var/tmp/${LAB.LAB_NAME}/ssh_config`];
   hostUrl = (i) => `http://${LAB.LAB_NET}.${i}.2:8080/healthz`;
 } else {
-  step('5. the hosts', `${HOSTS} hosts that are folders under ${rel(join(demo, 'hosts'))}/, deployed with the local transport.`);
+  step('5. the hosts', `${HOSTS} hosts that are folders under ${rel(join(demo, 'hosts'))}/, deployed with the local transport (--allow-local: an inventory alone cannot make ferry run steps on this machine).`);
+  hostArgs = ['--allow-local'];
   const hosts = {};
   for (let i = 1; i <= HOSTS; i++) {
     const h = join(demo, `hosts/host${i}`);
@@ -154,7 +156,7 @@ if (lab) {
 }
 process.stdout.write(`\ninventory ${rel(inventory)}:\n${readFileSync(inventory, 'utf8')}`);
 
-const deployArgs = (...a) => [...a, '--store', store, '-i', inventory, ...sshArgs];
+const deployArgs = (...a) => [...a, '--store', store, '-i', inventory, ...hostArgs];
 step('6. deploy', 'stage (artifacts to each host, sha256 checked there), install (packages, virtualenv, git, rootfs; nothing restarted)\nand configure (rendered config, service restarted, health check), one host at a time. Each stage leaves a checkpoint fact.');
 ferry(['plan', ...deployArgs('journey@1.0.0')]);
 ferry(['deploy', ...deployArgs('journey@1.0.0')]);
@@ -163,7 +165,7 @@ for (let i = 1; i <= HOSTS; i++) process.stdout.write(`host ${i} answers: ${heal
 step('7. deploy again', 'Every checkpoint matches, so every stage is skipped: a re-run after a failure continues where it stopped.');
 ferry(['deploy', ...deployArgs('journey@1.0.0')]);
 const digest1 = JSON.parse(ferry(['list', '--store', store, '--json'], { quiet: true }).stdout)[0].digest;
-ferry(['status', '-i', inventory, ...sshArgs, '--expect', digest1]);
+ferry(['status', '-i', inventory, ...hostArgs, '--expect', digest1]);
 
 step('8. release 2.0.0: build, import, rolling upgrade, rollback', 'Upstreams gain version 2.0.0; the new bundle is deployed with --serial 1: one host at a time, the others keep answering.');
 const up2 = await makeUpstreams(join(connected, 'upstreams'), ['1.0.0', '2.0.0']);
@@ -175,7 +177,7 @@ ferry(['diff', join(secure, 'journey-1.0.0.ferry'), join(secure, 'journey-2.0.0.
 ferry(['import', join(secure, 'journey-2.0.0.ferry'), '--keyring', join(secure, 'team.asc'), '--store', store]);
 ferry(['deploy', ...deployArgs('journey@2.0.0'), '--serial', '1']);
 for (let i = 1; i <= HOSTS; i++) process.stdout.write(`host ${i} answers: ${health(hostUrl(i))}\n`);
-ferry(['rollback', 'journey', '--store', store, '-i', inventory, ...sshArgs]);
+ferry(['rollback', 'journey', '--store', store, '-i', inventory, ...hostArgs]);
 for (let i = 1; i <= HOSTS; i++) process.stdout.write(`host ${i} answers: ${health(hostUrl(i))}\n`);
 
 step('9. a tampered copy is refused', 'One flipped byte in an artifact: import refuses it, the store and the hosts are untouched.');

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { type Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { STAGES, type StageName } from '../stages.js';
@@ -17,6 +18,7 @@ export function hostOptions(cmd: Command, opts: { manyInventories?: boolean; eve
     .option('--facts-dir <dir>', 'where facts live on every host (default: vars.ferry_facts_dir, else /var/lib/ferry/facts)')
     .option('-F, --ssh-config <file>', 'ssh_config file for ssh -F (default: ~/.ssh/config and /etc/ssh/ssh_config)')
     .option('--forks <n>', 'hosts worked on at once', numberOption('--forks', { whole: true, min: 1 }), 10)
+    .option('--allow-local', 'allow hosts with the local transport (transport: local, vars.ferry_transport): their commands, and the release\'s steps, run on this machine as the user running ferry; an inventory alone cannot ask for that')
     .option('--json', opts.events ? 'one JSON event per line on stderr, and the result as JSON on stdout' : 'the result as JSON on stdout');
 }
 
@@ -49,6 +51,7 @@ export interface HostOpts {
   sshConfig?: string;
   forks: number;
   json?: boolean;
+  allowLocal?: boolean;
 }
 
 /** The options of the commands that run a release on hosts (deploy, rollback). */
@@ -103,7 +106,24 @@ export async function loadHosts(o: HostOpts) {
   const { selectHosts } = await import('../deploy/selectHosts.js');
   const inventory = await loadInventory(o.inventory);
   const hosts = selectHosts(inventory, o.limit ?? []);
+  const local = hosts.filter((h) => h.transport === 'local');
+  // the runner itself as a host: whoever wrote the inventory would run the release's steps here
+  if (local.length > 0 && !o.allowLocal) {
+    const names = local.map((h) => h.name);
+    throw new UsageError(
+      `${inventory.file}: host${names.length === 1 ? '' : 's'} ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''} use${names.length === 1 ? 's' : ''} the local transport: ` +
+        `${names.length === 1 ? 'its' : 'their'} commands and the release's steps would run on this machine as ${runnerUser()}; pass --allow-local if that is meant`,
+    );
+  }
   return { inventory, hosts };
+}
+
+function runnerUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
 }
 
 /** Several inventories, one per region (`status -i north.yaml -i south.yaml`); --limit applies to each. */

@@ -17,6 +17,7 @@ export function register(program: Command): void {
     .option('--facts-dir <dir>', 'with --inventory: where facts live on every host (default: vars.ferry_facts_dir, else /var/lib/ferry/facts)')
     .option('-F, --ssh-config <file>', 'with --inventory: ssh_config file for ssh -F')
     .option('--forks <n>', 'with --inventory: hosts asked at once', numberOption('--forks', { whole: true, min: 1 }), 10)
+    .option('--allow-local', 'with --inventory: allow hosts with the local transport (this machine), as for ferry status')
     .option('--dry-run', 'show what would be removed; change nothing')
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExample:\n  ferry gc --store /srv/ferry --keep 3 --protect 3f2a9c1e --dry-run\n')
@@ -48,6 +49,6 @@ interface GcOpts extends Partial<HostOpts> {
 /** With --inventory: the digests the hosts run (the hosts as --limit selects them). */
 async function hostsRun(o: GcOpts & { inventory: string }): Promise<string[]> {
   const { digestsHostsRun } = await import('../deploy/digestsHostsRun.js');
-  const { inventory, hosts } = await loadHosts({ inventory: o.inventory, limit: o.limit, factsDir: o.factsDir, sshConfig: o.sshConfig, forks: o.forks ?? 10 });
+  const { inventory, hosts } = await loadHosts({ inventory: o.inventory, limit: o.limit, factsDir: o.factsDir, sshConfig: o.sshConfig, forks: o.forks ?? 10, allowLocal: o.allowLocal });
   return digestsHostsRun({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
 }

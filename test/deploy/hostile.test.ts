@@ -95,7 +95,7 @@ describe('hostile templates, step options, inventory values and manifest strings
     const { file, inventory: inv } = inventory({ evil: `{{ joiner.constructor("${js()}")() }}` });
     await expect(planDeploy({ release: rel, inventory: inv, hosts: inv.hosts })).rejects.toThrow(DeployError);
     for (const verb of ['plan', 'deploy']) {
-      const r = await ferry(verb, 'ssti-inventory@1', '--store', store, '-i', file, '--push');
+      const r = await ferry(verb, 'ssti-inventory@1', '--store', store, '--allow-local', '-i', file, '--push');
       expect(r.code).toBe(72);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/^ferry: inventory .*inventory.yaml, host h1: vars.evil: cannot render \{\{ joiner.constructor/);

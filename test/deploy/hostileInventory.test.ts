@@ -97,14 +97,14 @@ describe('an inventory that is hostile by size or by its values', () => {
   it('refuses values that refer to each other in a loop, with one line (exit 65)', async () => {
     const inventory = join(dir, 'loop.yaml');
     writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { transport: 'local', vars: { a: '{{ b }}', b: '{{ a }}', ferry_data_dir: '{{ a }}' } } } }));
-    const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
+    const r = await ferry(['plan', 'app@1', '--allow-local', '-i', inventory, '--store', store]);
     expect(r.code, r.stderr).toBe(65);
     expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
     // the loop itself is named, not a path that happens to hold "{{ b }}"
     expect(r.stderr).toMatch(/vars\.a still refers to itself once every value is resolved: the values refer to each other in a loop/);
     // a value that refers to itself, used only in a command's shell text, is refused the same way
     writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { transport: 'local', vars: { a: '{{ a }}', ferry_data_dir: join(dir, 'host') } } } }));
-    const self = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
+    const self = await ferry(['plan', 'app@1', '--allow-local', '-i', inventory, '--store', store]);
     expect(self.code, self.stderr).toBe(65);
     expect(self.stderr).toMatch(/vars\.a still refers to itself/);
   });
@@ -114,7 +114,7 @@ describe('an inventory that is hostile by size or by its values', () => {
     const vars: Record<string, string> = { v40: 'x'.repeat(16), ferry_data_dir: `${join(dir, 'h')}/{{ v0 }}` };
     for (let i = 0; i < 40; i++) vars[`v${i}`] = `{{ v${i + 1} }}{{ v${i + 1} }}`;
     writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { transport: 'local', vars } } }));
-    const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
+    const r = await ferry(['plan', 'app@1', '--allow-local', '-i', inventory, '--store', store]);
     expect([65, 72], r.stderr).toContain(r.code);
     expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
   });
@@ -152,4 +152,72 @@ describe('an inventory that is hostile by size or by its values', () => {
     expect(r.code, r.stderr).not.toBe(74);
     expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:')), r.stderr).toHaveLength(1);
   }, 60_000);
+});
+
+/**
+ * The local transport runs a host's commands, and so the release's steps, on the runner itself. Whoever
+ * writes the inventory (another team than the operator, often) must not be able to choose that: each
+ * command that reaches hosts refuses a selected host with the local transport unless the operator passes
+ * --allow-local, with one line (exit 64) before anything runs or is written.
+ */
+describe('an inventory that makes the runner one of its hosts', () => {
+  let dir: string;
+  let store: string;
+  const marker = () => join(dir, 'ran-on-the-runner');
+  const dataDir = () => join(dir, 'data');
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-hostile-inventory-local-'));
+    store = join(dir, 'store');
+    writeRelease(store, { name: 'app', version: '1', services: { web: { version: '1.0.0', groups: ['web'], install: [{ command: { run: `touch ${marker()}` } }] } }, extra: [KEY] });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => {
+    rmSync(marker(), { force: true });
+    rmSync(dataDir(), { recursive: true, force: true });
+  });
+
+  const write = (name: string, inv: unknown) => {
+    const file = join(dir, name);
+    writeFileSync(file, stringify(inv));
+    return file;
+  };
+  const byHost = () => write('by-host.yaml', { groups: { web: { hosts: ['h1'] } }, hosts: { h1: { transport: 'local', vars: { ferry_data_dir: dataDir(), ferry_ansible_facts_dir: '' } } } });
+  // the same through a variable of a group, beside a host reached over ssh
+  const byVar = () =>
+    write('by-var.yaml', {
+      groups: { web: { hosts: ['h1', 'far'], vars: { ferry_data_dir: dataDir(), ferry_ansible_facts_dir: '' } }, sneaky: { hosts: ['h1'], vars: { ferry_transport: 'local' } } },
+      hosts: { h1: {}, far: { address: '127.0.0.1', port: 1 } },
+    });
+
+  function expectRefused(r: { code: number; stderr: string }) {
+    expect(r.code, r.stderr).toBe(64);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/^ferry: .*: host h1 uses the local transport: its commands and the release's steps would run on this machine as \S+; pass --allow-local if that is meant$/);
+    expect(existsSync(marker()), 'a step of the release ran on the runner').toBe(false);
+    expect(existsSync(dataDir()), 'ferry wrote on the runner as a host').toBe(false);
+  }
+
+  // the store is made in beforeAll, after it.each reads this table: each row gives its arguments later
+  it.each([
+    ['deploy', () => ['deploy', 'app@1', '--store', store, '--push']],
+    ['rollback', () => ['rollback', 'app', '--store', store]],
+    ['plan', () => ['plan', 'app@1', '--store', store]],
+    ['deploy --check', () => ['deploy', 'app@1', '--store', store, '--check']],
+    ['status', () => ['status']],
+    ['gc --inventory', () => ['gc', '--keep', '1', '--store', store, '--dry-run']],
+  ])('%s refuses it without --allow-local, whether the host entry or a group variable asks', async (_label, args) => {
+    for (const inventory of [byHost(), byVar()]) expectRefused(await ferry([...args(), '-i', inventory]));
+  });
+
+  it('runs the release there when the operator passes --allow-local, and asks nothing when --limit leaves that host out', async () => {
+    const r = await ferry(['deploy', 'app@1', '--store', store, '--push', '-i', byHost(), '--allow-local']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(marker())).toBe(true);
+    rmSync(marker());
+    const far = await ferry(['plan', 'app@1', '--store', store, '-i', byVar(), '--limit', 'far']);
+    expect(far.stderr).not.toMatch(/local transport/);
+    expect(existsSync(marker())).toBe(false);
+  });
 });

@@ -40,7 +40,7 @@ describe('deploying names from a manifest on a host', () => {
     // written straight into the store, as a store filled by an older ferry or by hand would hold it
     writeRelease(store, { name: 'planted', version: '1', services: { '../../escaped': { version: '1.0.0', groups: ['web'], install: [{ command: { run: 'true' } }] } }, extra: [KEY] });
     for (const verb of ['plan', 'deploy']) {
-      const r = await ferry([verb, 'planted@1', '-i', inventory, '--store', store]);
+      const r = await ferry([verb, 'planted@1', '--allow-local', '-i', inventory, '--store', store]);
       expect(r.code, r.stderr).toBe(68);
       expect(r.stderr).toMatch(/manifest\.json does not match format ferry-bundle\/1: manifest\.json: services\.\.\.\/\.\.\/escaped: a name of/);
     }
@@ -55,7 +55,7 @@ describe('deploying names from a manifest on a host', () => {
     const store = join(dir, `store-${label.split(' ')[1]}`);
     writeRelease(store, { name: 'steps', version: '1', services: { web: { version: '1.0.0', groups: ['web'], ...steps } }, extra: [KEY] });
     for (const verb of ['plan', 'deploy']) {
-      const r = await ferry([verb, 'steps@1', '-i', inventory, '--store', store]);
+      const r = await ferry([verb, 'steps@1', '--allow-local', '-i', inventory, '--store', store]);
       expect(r.code, r.stderr).toBe(65);
       expect(r.stderr).toMatch(message);
     }
@@ -75,7 +75,7 @@ describe('deploying names from a manifest on a host', () => {
     const run = `printf 'boom\\033[2J\\033[H\\nferry: all hosts ok\\n' >&2; exit 3`;
     const store = join(dir, 'store-noisy');
     writeRelease(store, { name: 'noisy', version: '1', services: { web: { version: '1.0.0', groups: ['web'], install: [{ command: { run } }] } }, extra: [KEY] });
-    const r = await ferry(['deploy', 'noisy@1', '-i', inventory, '--store', store]);
+    const r = await ferry(['deploy', 'noisy@1', '--allow-local', '-i', inventory, '--store', store]);
     expect(r.code, r.stderr).toBe(72);
     const out = r.stdout + r.stderr;
     expect(out).toContain('boom\\x1b[2J\\x1b[H');

@@ -33,7 +33,7 @@ describe('an interrupted deploy', () => {
   for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
     it(`by ${signal} mid-install: exit ${code}, one line, no fact claims the install`, async () => {
       rmSync(pidFile(), { force: true });
-      const runner = spawn(process.execPath, [FERRY_BIN, 'deploy', 'long@1', '--store', store, '--push', '-i', inventory], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const runner = spawn(process.execPath, [FERRY_BIN, 'deploy', 'long@1', '--store', store, '--push', '--allow-local', '-i', inventory], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       runner.stderr.on('data', (d) => (stderr += d));
       runner.stdout.resume();
@@ -43,7 +43,7 @@ describe('an interrupted deploy', () => {
       expect(await exited).toBe(code);
       const last = stderr.trimEnd().split('\n').at(-1)!;
       expect(last).toMatch(new RegExp(`^ferry: interrupted by ${signal}`));
-      const status = await ferry(['status', '-i', inventory, '--json']);
+      const status = await ferry(['status', '--allow-local', '-i', inventory, '--json']);
       const rows = JSON.parse(status.stdout).rows as Array<{ service: string; complete: boolean; stages?: Record<string, string> }>;
       expect(rows.map((r) => r.service)).toEqual(["web"]);
       for (const row of rows) {

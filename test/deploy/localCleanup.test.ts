@@ -43,7 +43,7 @@ describe("a killed runner's commands on a local host", () => {
   it('stop when the runner is killed, even by SIGKILL of the runner alone', async () => {
     const inventory = join(dir, 'inventory.yaml');
     writeFileSync(inventory, stringify({ groups: { web: { hosts: ['me'] } }, hosts: { me: { transport: 'local', vars: { root: root(), ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '' } } } }));
-    const runner = spawn(process.execPath, [FERRY_BIN, 'deploy', 'long@1', '--store', store, '--push', '-i', inventory], { stdio: 'ignore' });
+    const runner = spawn(process.execPath, [FERRY_BIN, 'deploy', 'long@1', '--store', store, '--push', '--allow-local', '-i', inventory], { stdio: 'ignore' });
     const pidFile = join(root(), 'sleeper.pid');
     await until('the install to start', () => started(pidFile));
     const sleeper = pidOf(pidFile);

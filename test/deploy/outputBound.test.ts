@@ -40,7 +40,7 @@ describe('what a host prints is bounded', () => {
     writeRelease(store, { name: 'noisy', version: '1', services: { web: { version: '1.0.0', groups: ['web'], files: { 'note.txt': 'staged\n' }, configure: [{ command: { run: `head -c ${OUTPUT_MAX_BYTES * 2} /dev/zero` } }] } } });
     const inventory = join(dir, 'inventory.yaml');
     writeFileSync(inventory, stringify({ groups: { web: { hosts: ['me'] } }, hosts: { me: { transport: 'local', vars: { root, ferry_data_dir: `${root}/var/lib/ferry`, ferry_ansible_facts_dir: '' } } } }));
-    const r = await ferry(['deploy', 'noisy@1', '--store', store, '--push', '-i', inventory]);
+    const r = await ferry(['deploy', 'noisy@1', '--store', store, '--push', '--allow-local', '-i', inventory]);
     expect(r.code, r.stderr).toBe(72);
     expect(r.stdout + r.stderr).toMatch(/the command printed more than 32 MiB on stdout and was stopped/);
   });

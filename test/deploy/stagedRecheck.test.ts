@@ -39,21 +39,21 @@ describe('a staged file changed on the host after staging', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('is refused by the rootfs step on --force install, exit 72, naming the file', async () => {
-    const first = await ferry(['deploy', 'recheck@1', '-i', inventory, '--store', store, '--push']);
+    const first = await ferry(['deploy', 'recheck@1', '--allow-local', '-i', inventory, '--store', store, '--push']);
     expect(first.code, first.stderr + first.stdout).toBe(0);
     expect(readFileSync(join(host(), 'srv/base/hello.txt'), 'utf8')).toBe('hello from a rootfs\n');
 
     const staged = join(host(), 'var/lib/ferry/bundles', digest, 'rootfs/base.tar.gz');
     appendFileSync(staged, 'changed on the host\n');
     rmSync(join(host(), 'srv/base/hello.txt'));
-    const forced = await ferry(['deploy', 'recheck@1', '-i', inventory, '--store', store, '--push', '--force', 'install']);
+    const forced = await ferry(['deploy', 'recheck@1', '--allow-local', '-i', inventory, '--store', store, '--push', '--force', 'install']);
     expect(forced.code, forced.stderr + forced.stdout).toBe(72);
     expect(forced.stdout + forced.stderr).toMatch(new RegExp(`staged file ${staged.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: sha256 [0-9a-f]{64}, the bundle says [0-9a-f]{64} \\(changed on this host since it was staged; run again with --force stage\\)`));
     // nothing was unpacked from the changed file
     expect(existsSync(join(host(), 'srv/base/hello.txt'))).toBe(false);
 
     // staging again puts back the signed bytes, and install goes through
-    const again = await ferry(['deploy', 'recheck@1', '-i', inventory, '--store', store, '--push', '--force', 'stage,install']);
+    const again = await ferry(['deploy', 'recheck@1', '--allow-local', '-i', inventory, '--store', store, '--push', '--force', 'stage,install']);
     expect(again.code, again.stderr + again.stdout).toBe(0);
   });
 });

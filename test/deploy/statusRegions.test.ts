@@ -27,7 +27,7 @@ describe('regions for ferry status', () => {
       mkdirSync(join(dir, d));
       writeFileSync(join(dir, d, 'north.yaml'), 'hosts: { h1: { transport: local } }\n');
     }
-    const r = await ferry(['status', '-i', join(dir, 'a/north.yaml'), '-i', join(dir, 'b/north.yaml')]);
+    const r = await ferry(['status', '--allow-local', '-i', join(dir, 'a/north.yaml'), '-i', join(dir, 'b/north.yaml')]);
     expect(r.code).toBe(64);
     expect(r.stderr).toBe(`ferry: inventories ${join(dir, 'a/north.yaml')} and ${join(dir, 'b/north.yaml')} are both region "north"; give one a region: key (or a different file name)\n`);
   });
@@ -72,13 +72,13 @@ describe('ferry status and a fact another host wrote', () => {
     const fact = { format: 'ferry-fact/1', service: 'web', host: 'golden', version: '1.0', digest: D1, release: { name: 'site', version: '1' }, keys: { stage: 'stage-key', install: 'install-key', configure: 'configure-key' }, stages: { stage: stage('stage'), install: stage('install'), configure: stage('configure') } };
     writeFileSync(join(facts, 'web.json'), JSON.stringify(fact));
     writeFileSync(join(dir, 'site.yaml'), 'hosts: { clone1: { transport: local } }\n');
-    const r = await ferry(['status', '-i', join(dir, 'site.yaml'), '--facts-dir', facts, '--expect', D1.slice(0, 12), '--json']);
+    const r = await ferry(['status', '--allow-local', '-i', join(dir, 'site.yaml'), '--facts-dir', facts, '--expect', D1.slice(0, 12), '--json']);
     expect(r.code).toBe(72);
     const report = StatusReportSchema.parse(JSON.parse(r.stdout));
     expect(report.rows).toEqual([{ region: 'site', host: 'clone1', service: 'web', complete: false, problem: 'the fact was written for host golden, not this one' }]);
     // the same fact on the host that wrote it is complete
     writeFileSync(join(facts, 'web.json'), JSON.stringify({ ...fact, host: 'clone1' }));
-    const own = await ferry(['status', '-i', join(dir, 'site.yaml'), '--facts-dir', facts, '--expect', D1.slice(0, 12), '--json']);
+    const own = await ferry(['status', '--allow-local', '-i', join(dir, 'site.yaml'), '--facts-dir', facts, '--expect', D1.slice(0, 12), '--json']);
     expect(own.code).toBe(0);
   });
 });

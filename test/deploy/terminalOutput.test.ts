@@ -47,7 +47,7 @@ describe('deploy on a terminal, above 20 hosts', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('shows counters and running hosts, prints the failure once, and ends with the per-stage counts', async () => {
-    const cmd = ['node', join(repo, 'bin/ferry.js'), 'deploy', 'big@1', '--store', store, '-i', inventory, '--push', '--serial', '25%'].map((a) => `'${a}'`).join(' ');
+    const cmd = ['node', join(repo, 'bin/ferry.js'), 'deploy', 'big@1', '--store', store, '--allow-local', '-i', inventory, '--push', '--serial', '25%'].map((a) => `'${a}'`).join(' ');
     // script -e: exit with the command's status; the pty gets both stdout and stderr
     const r = await run('script', ['-qec', cmd, '/dev/null']);
     expect(r.code, r.stdout).toBe(72);

@@ -138,7 +138,7 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
     it('pulls each image by digest from ferry serve over plain HTTP, retags it, finds it present the next time, and --check/--repair see and fix a lost tag', async () => {
       const { env, ctr } = await own('ctrd-pull', startContainerd);
       const inv = await inventory('ctrd-pull', join(dir, 'data-ctrd-pull'), server.url);
-      const first = await ferry(['deploy', rel, '--store', store, '-i', inv, '--json'], { env });
+      const first = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--json'], { env });
       expect(first.code, first.stderr + first.stdout).toBe(0);
       expect(events(first).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([
         expect.stringMatching(new RegExp(`^pulled 127\\.0\\.0\\.1:\\d+/team/app@${app.digest}, tagged registry\\.example/team/app:1\\.4$`)),
@@ -149,7 +149,7 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       expect([...had.values()]).toContain(multi.digest);
       const pulled = pulls();
 
-      const again = await ferry(['deploy', rel, '--store', store, '-i', inv, '--force', 'install', '--json'], { env });
+      const again = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--force', 'install', '--json'], { env });
       expect(again.code, again.stderr).toBe(0);
       expect(events(again).filter((s) => s.step === 'image').map((s) => [s.changed, s.detail])).toEqual([[false, 'unchanged'], [false, 'unchanged']]);
       expect(pulls()).toBe(pulled);
@@ -157,17 +157,17 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       // by hand: the original name removed; --check names it and changes nothing
       expect((await ctr(['images', 'rm', 'registry.example/team/app:1.4'])).code).toBe(0);
       const requests = server.accessLog.length;
-      const drift = await ferry(['plan', rel, '--store', store, '-i', inv, '--check'], { env });
+      const drift = await ferry(['plan', rel, '--store', store, '--allow-local', '-i', inv, '--check'], { env });
       expect(drift.code, drift.stderr + drift.stdout).toBe(2);
       expect(drift.stdout).toContain(`runner web install image registry.example/team/app:1.4 (containerd): tag: want registry.example/team/app:1.4 at ${app.digest.slice(0, 19)}, host has no registry.example/team/app:1.4\n`);
       expect(server.accessLog.length).toBe(requests);
       expect((await images(ctr)).has('registry.example/team/app:1.4')).toBe(false);
 
-      const repaired = await ferry(['deploy', rel, '--store', store, '-i', inv, '--repair', '--json'], { env });
+      const repaired = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--repair', '--json'], { env });
       expect(repaired.code, repaired.stderr).toBe(0);
       expect(events(repaired).filter((e) => e.step === 'image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4']);
       expect((await images(ctr)).get('registry.example/team/app:1.4')).toBe(app.digest);
-      expect((await ferry(['plan', rel, '--store', store, '-i', inv, '--check'], { env })).code).toBe(0);
+      expect((await ferry(['plan', rel, '--store', store, '--allow-local', '-i', inv, '--check'], { env })).code).toBe(0);
     });
 
     it('with --push, imports each image from the staged OCI layout under its own name, without any registry; a changed staged index is refused', async () => {
@@ -175,7 +175,7 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       const data = join(dir, 'data-ctrd-push');
       const inv = await inventory('ctrd-push', data);
       const before = server.accessLog.length;
-      const r = await ferry(['deploy', rel, '--store', store, '-i', inv, '--push', '--json'], { env });
+      const r = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--push', '--json'], { env });
       expect(r.code, r.stderr + r.stdout).toBe(0);
       expect(events(r).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual(['loaded registry.example/team/app:1.4', 'loaded registry.example/team/multi:2.0']);
       expect(server.accessLog.length).toBe(before);
@@ -189,7 +189,7 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       const names = [...had].filter(([, d]) => d === app.digest).map(([n]) => n);
       expect((await ctr(['images', 'rm', ...names])).code).toBe(0);
       await tamperStagedIndex(data);
-      const tampered = await ferry(['deploy', rel, '--store', store, '-i', inv, '--push', '--force', 'install'], { env });
+      const tampered = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--push', '--force', 'install'], { env });
       expect(tampered.code).not.toBe(0);
       expect(tampered.stdout + tampered.stderr).toMatch(/staged file .*oci\/index\.json: sha256 [0-9a-f]{64}, the bundle says/);
       expect((await images(ctr)).has('registry.example/team/app:1.4')).toBe(false);
@@ -208,7 +208,7 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       const { env, docker } = await own('dock-pull', startDockerd);
       const inv = await inventory('dock-pull', join(dir, 'data-dock-pull'), server.url);
       const registry = new URL(server.url).host;
-      const first = await ferry(['deploy', rel, '--store', store, '-i', inv, '--json'], { env });
+      const first = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--json'], { env });
       expect(first.code, first.stderr + first.stdout).toBe(0);
       expect(events(first).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([
         `pulled ${registry}/team/app@${app.digest}, tagged registry.example/team/app:1.4`,
@@ -220,7 +220,7 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       expect(await idOf(docker, `${registry}/team/multi@${multi.digest}`)).toMatch(/^sha256:/);
       const pulled = pulls();
 
-      const again = await ferry(['deploy', rel, '--store', store, '-i', inv, '--force', 'install', '--json'], { env });
+      const again = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--force', 'install', '--json'], { env });
       expect(again.code, again.stderr).toBe(0);
       expect(events(again).filter((s) => s.step === 'image').map((s) => [s.changed, s.detail])).toEqual([[false, 'unchanged'], [false, 'unchanged']]);
       expect(pulls()).toBe(pulled);
@@ -228,21 +228,21 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       // by hand: the original name removed (the image stays under its pulled name)
       expect((await docker(['rmi', 'registry.example/team/app:1.4'])).code).toBe(0);
       const requests = server.accessLog.length;
-      const drift = await ferry(['plan', rel, '--store', store, '-i', inv, '--check'], { env });
+      const drift = await ferry(['plan', rel, '--store', store, '--allow-local', '-i', inv, '--check'], { env });
       expect(drift.code, drift.stderr + drift.stdout).toBe(2);
       expect(drift.stdout).toContain(`runner web install image registry.example/team/app:1.4 (docker): tag: want registry.example/team/app:1.4 at ${app.digest.slice(0, 19)}, host has no registry.example/team/app:1.4\n`);
       expect(server.accessLog.length).toBe(requests);
       expect(await idOf(docker, 'registry.example/team/app:1.4')).toBeUndefined();
 
-      const repaired = await ferry(['deploy', rel, '--store', store, '-i', inv, '--repair', '--json'], { env });
+      const repaired = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--repair', '--json'], { env });
       expect(repaired.code, repaired.stderr).toBe(0);
       expect(events(repaired).filter((e) => e.step === 'image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4']);
       expect(await idOf(docker, 'registry.example/team/app:1.4')).toBe(appId);
-      expect((await ferry(['plan', rel, '--store', store, '-i', inv, '--check'], { env })).code).toBe(0);
+      expect((await ferry(['plan', rel, '--store', store, '--allow-local', '-i', inv, '--check'], { env })).code).toBe(0);
 
       // removed altogether: pulled again
       expect((await docker(['rmi', '-f', appId!])).code).toBe(0);
-      const third = await ferry(['deploy', rel, '--store', store, '-i', inv, '--force', 'install', '--json'], { env });
+      const third = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--force', 'install', '--json'], { env });
       expect(third.code, third.stderr).toBe(0);
       expect(events(third).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([`pulled ${registry}/team/app@${app.digest}, tagged registry.example/team/app:1.4`, 'unchanged']);
     });
@@ -252,7 +252,7 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       const data = join(dir, 'data-dock-push');
       const inv = await inventory('dock-push', data);
       const before = server.accessLog.length;
-      const r = await ferry(['deploy', rel, '--store', store, '-i', inv, '--push', '--json'], { env });
+      const r = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--push', '--json'], { env });
       expect(r.code, r.stderr + r.stdout).toBe(0);
       expect(events(r).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual(['loaded registry.example/team/app:1.4', 'loaded registry.example/team/multi:2.0']);
       expect(server.accessLog.length).toBe(before);
@@ -260,13 +260,13 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       expect(appId).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(await idOf(docker, 'registry.example/team/multi:2.0')).toMatch(/^sha256:/);
       // the re-run finds both present through the image IDs the loads gave
-      const again = await ferry(['deploy', rel, '--store', store, '-i', inv, '--push', '--force', 'install', '--json'], { env });
+      const again = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--push', '--force', 'install', '--json'], { env });
       expect(again.code, again.stderr).toBe(0);
       expect(events(again).filter((s) => s.step === 'image').map((s) => [s.changed, s.detail])).toEqual([[false, 'unchanged'], [false, 'unchanged']]);
 
       expect((await docker(['rmi', '-f', appId!])).code).toBe(0);
       await tamperStagedIndex(data);
-      const tampered = await ferry(['deploy', rel, '--store', store, '-i', inv, '--push', '--force', 'install'], { env });
+      const tampered = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--push', '--force', 'install'], { env });
       expect(tampered.code).not.toBe(0);
       expect(tampered.stdout + tampered.stderr).toMatch(/staged file .*oci\/index\.json: sha256 [0-9a-f]{64}, the bundle says/);
       expect(await idOf(docker, 'registry.example/team/app:1.4')).toBeUndefined();

@@ -70,7 +70,7 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     const { env, podman } = await podmanStorage(join(dir, 'podman-pull'));
     const data = join(dir, 'data-pull');
     const inv = await inventory('pull', data, server.url);
-    const first = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--json'], { env });
+    const first = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--json'], { env });
     expect(first.code, first.stderr + first.stdout).toBe(0);
     const steps = events(first);
     expect(steps.filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([
@@ -86,7 +86,7 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     expect(existsSync(join(data, 'blobs', 'sha256', app.digest.slice(7)))).toBe(false);
     const pulls = server.accessLog.filter((e) => e.target.startsWith('/v2/team/') && e.status === 200).length;
 
-    const again = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--force', 'install', '--json'], { env });
+    const again = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--force', 'install', '--json'], { env });
     expect(again.code, again.stderr).toBe(0);
     const rerun = events(again).filter((s) => s.step === 'image');
     expect(rerun.map((s) => [s.changed, s.detail])).toEqual([[false, 'unchanged'], [false, 'unchanged']]);
@@ -94,7 +94,7 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
 
     // the original name removed: the image is still there at its digest, so it is only named again
     expect((await podman(['untag', 'registry.example/team/app:1.4', 'registry.example/team/app:1.4'])).code).toBe(0);
-    const renamed = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--force', 'install', '--json'], { env });
+    const renamed = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--force', 'install', '--json'], { env });
     expect(renamed.code, renamed.stderr).toBe(0);
     expect(events(renamed).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4', 'unchanged']);
     expect(server.accessLog.filter((e) => e.target.startsWith('/v2/team/') && e.status === 200).length).toBe(pulls);
@@ -102,7 +102,7 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     // the image removed from the host is pulled again
     const id = (await podman(['image', 'inspect', '--format', '{{.ID}}', 'registry.example/team/app:1.4'])).stdout.trim();
     expect((await podman(['rmi', '-f', id])).code).toBe(0);
-    const third = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--force', 'install', '--json'], { env });
+    const third = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--force', 'install', '--json'], { env });
     expect(third.code, third.stderr).toBe(0);
     expect(events(third).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([expect.stringMatching(/^pulled [^ ]*\/team\/app@sha256:[0-9a-f]{64}, tagged registry\.example\/team\/app:1\.4$/), 'unchanged']);
   });
@@ -110,9 +110,9 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
   it('--check reads the image and its tag without pulling or changing anything; --repair pulls or retags only what differs', async () => {
     const { env, podman } = await podmanStorage(join(dir, 'podman-drift'));
     const inv = await inventory('drift', join(dir, 'data-drift'), server.url);
-    const deployed = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv], { env });
+    const deployed = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv], { env });
     expect(deployed.code, deployed.stderr + deployed.stdout).toBe(0);
-    const check = (verb: 'plan' | 'deploy') => ferry([verb, 'images@1.0.0', '--store', store, '-i', inv, '--check'], { env });
+    const check = (verb: 'plan' | 'deploy') => ferry([verb, 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--check'], { env });
     const clean = await check('plan');
     expect(clean.code, clean.stderr + clean.stdout).toBe(0);
     expect(clean.stdout).toMatch(/^no drift: \d+ steps on 1 host match \(images 1\.0\.0/m);
@@ -133,7 +133,7 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     expect((await podman(['image', 'exists', `registry.example/team/multi@${multi.digest}`])).code).not.toBe(0);
     expect((await podman(['image', 'exists', `registry.example/team/app@${app.digest}`])).code).toBe(0);
 
-    const repaired = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--repair', '--json'], { env });
+    const repaired = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--repair', '--json'], { env });
     expect(repaired.code, repaired.stderr).toBe(0);
     expect(events(repaired).filter((e) => e.step === 'image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4', expect.stringMatching(new RegExp(`^pulled 127\\.0\\.0\\.1:\\d+/team/multi@${multi.digest}$`))]);
     expect((await podman(['image', 'inspect', '--format', '{{.Digest}}', 'registry.example/team/app:1.4'])).stdout.trim()).toBe(app.digest);
@@ -145,7 +145,7 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     expect(moved.code, moved.stderr).toBe(2);
     expect(moved.stdout).toContain(`tag: want registry.example/team/app:1.4 at ${short(app.digest)}, host has registry.example/team/app:1.4 at ${short(multi.digest)}\n`);
     expect(moved.stdout).toMatch(/^1 of \d+ steps differ on 1 of 1 host/m);
-    const back = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--repair', '--json'], { env });
+    const back = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--repair', '--json'], { env });
     expect(back.code, back.stderr).toBe(0);
     expect(events(back).filter((e) => e.step === 'image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4']);
     const after = await check('plan');
@@ -157,7 +157,7 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     const data = join(dir, 'data-push');
     const inv = await inventory('push', data);
     const before = server.accessLog.length;
-    const r = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--push', '--json'], { env });
+    const r = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--push', '--json'], { env });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout + r.stderr).toContain('"detail":"loaded registry.example/team/app:1.4"');
     expect(server.accessLog.length).toBe(before);
@@ -172,14 +172,14 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     const [tree] = await readdir(join(data, 'bundles'));
     await podman(['rmi', '-f', 'registry.example/team/app:1.4']);
     await writeFile(join(data, 'bundles', tree!, 'oci', 'index.json'), '{"schemaVersion":2,"manifests":[]}');
-    const tampered = await ferry(['deploy', 'images@1.0.0', '--store', store, '-i', inv, '--push', '--force', 'install'], { env });
+    const tampered = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--push', '--force', 'install'], { env });
     expect(tampered.code).not.toBe(0);
     expect(tampered.stdout + tampered.stderr).toMatch(/staged file .*oci\/index\.json: sha256 [0-9a-f]{64}, the bundle says/);
   });
 
   it('refuses, before touching any host, an image step naming an image the bundle lacks or an unknown runtime', async () => {
     const inv = await inventory('bad', join(dir, 'data-bad'), server.url);
-    const r = await ferry(['plan', 'bad@1.0.0', '--store', store, '-i', inv]);
+    const r = await ferry(['plan', 'bad@1.0.0', '--store', store, '--allow-local', '-i', inv]);
     expect(r.code).toBe(65);
     expect(r.stderr).toContain('image registry.example/team/nope:1: the bundle carries no such image (artifacts.image lists registry.example/team/app:1.4)');
     expect(r.stderr).toMatch(/install\[1\]\.image.*runtime/);

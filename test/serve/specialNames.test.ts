@@ -69,7 +69,7 @@ describe('bundle paths with spaces, # and letters of any script', () => {
     const host = join(dir, `host-${label.split(' ')[0]}`);
     const inventory = join(dir, `inventory-${label.split(' ')[0]}.yaml`);
     await writeFile(inventory, stringify({ groups: { web: { hosts: ['runner'] } }, hosts: { runner: { transport: 'local', vars: { ferry_data_dir: host } } } }));
-    const r = await ferry(['deploy', 'names@1.0.0', '-i', inventory, '--store', store, ...how(serve.url)]);
+    const r = await ferry(['deploy', 'names@1.0.0', '--allow-local', '-i', inventory, '--store', store, ...how(serve.url)]);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const staged = join(host, 'bundles', digest, 'files/web');
     expect((await readdir(staged)).sort()).toEqual([...NAMES].sort());

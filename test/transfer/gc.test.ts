@@ -84,7 +84,7 @@ describe('ferry gc', () => {
     const fact = { format: 'ferry-fact/1', service: 'svc', host: 'h1', version: '1.0.0', digest: digests[0], release: { name: 'app', version: '1.0.0' }, stages: {} };
     await writeFile(join(facts, 'svc.json'), JSON.stringify(fact));
     await writeFile(join(dir, 'inventory.yaml'), 'hosts:\n  h1: { transport: local }\n');
-    const r = await ferry(['gc', '--store', s, '--keep', '1', '--inventory', join(dir, 'inventory.yaml'), '--facts-dir', facts]);
+    const r = await ferry(['gc', '--store', s, '--keep', '1', '--allow-local', '--inventory', join(dir, 'inventory.yaml'), '--facts-dir', facts]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/kept \(protected\)\s+app\s+1\.0\.0/);
     expect(r.stdout).toMatch(/removed\s+app\s+2\.0\.0/);
@@ -94,7 +94,7 @@ describe('ferry gc', () => {
     const s = await copyStore('unreachable');
     const before = await snapshotTree(s);
     await writeFile(join(dir, 'bad-inventory.yaml'), 'hosts:\n  gone: { address: 127.0.0.1, port: 1 }\n');
-    const r = await ferry(['gc', '--store', s, '--keep', '1', '--inventory', join(dir, 'bad-inventory.yaml')]);
+    const r = await ferry(['gc', '--store', s, '--keep', '1', '--allow-local', '--inventory', join(dir, 'bad-inventory.yaml')]);
     expect(r.code).toBe(72);
     expect(r.stderr).toMatch(/gc removes nothing: cannot tell which release gone \(unreachable: .*\) runs\. Fix those hosts, leave them out with --limit, or name their releases with --protect/);
     expect(await snapshotTree(s)).toEqual(before);
