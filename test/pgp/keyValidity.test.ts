@@ -82,6 +82,17 @@ describe('a signature counts only when its key is valid now', () => {
     return JSON.parse(v.stdout) as { signers: Array<{ fingerprint: string }> };
   }
 
+  it('refuses a signature dated in the future, and one by a key made in the future (gpg --faked-system-time): now is the only date that counts', async () => {
+    const future = new Date(Date.now() + 2 * DAY);
+    const early = 'Early Signer <early@example.org>';
+    await gpgKey(early);
+    const dated = await expectRefused(await bundleWith('sig-future', await gpgSign('sig-future', early, future)), [await exportPublic('sig-future', early)], /Signature creation time is in the future/);
+    expect(dated).toContain(await gnupg.fingerprint(early));
+    const unborn = 'Unborn Key <unborn@example.org>';
+    await gpgKey(unborn, { at: future });
+    await expectRefused(await bundleWith('key-future', await gpgSign('key-future', unborn, future)), [await exportPublic('key-future', unborn)], /not a valid signing key now .*in the future/);
+  });
+
   it('refuses a back-dated signature by a signing subkey that has expired since (gpg --quick-add-key)', async () => {
     const fpr = await gpgKey('Expiring Subkey <sub@example.org>', { usage: 'cert' });
     await gnupg.ok(['--quick-add-key', fpr, 'ed25519', 'sign', '1d'], { at: past });
