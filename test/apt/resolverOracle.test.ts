@@ -71,6 +71,55 @@ const REPO: FixtureDeb[] = [
   { name: 'needs-vbase', version: '1', depends: 'vbase' },
   { name: 'base-prov', version: '1', provides: 'vbase', priority: 'required' },
   { name: 'other-vbase', version: '1', provides: 'vbase', priority: 'required', essential: true },
+  // versioned Provides
+  { name: 'vp-user', version: '1', depends: 'vprov (>= 2)' },
+  { name: 'vp-old', version: '1', provides: 'vprov (= 1)', priority: 'required' },
+  { name: 'vp-new', version: '1', provides: 'vprov (= 2)', priority: 'optional' },
+  { name: 'vp-plain', version: '1', provides: 'vprov', priority: 'required' },
+  // unversioned provides cannot satisfy a versioned dependency, a real package can
+  { name: 'vu-user', version: '1', depends: 'vureal (>= 1)' },
+  { name: 'vureal', version: '1.5' },
+  { name: 'vu-prov', version: '1', provides: 'vureal', priority: 'required' },
+  // a virtual with a versioned provide beside the real package of that name at a lower version
+  { name: 'mix-user', version: '1', depends: 'mixed (>= 3)' },
+  { name: 'mixed', version: '2' },
+  { name: 'mix-prov', version: '1', provides: 'mixed (= 3)' },
+  // or-group whose first alternative is virtual with two providers
+  { name: 'or-user', version: '1', depends: 'vor | real-or' },
+  { name: 'vor-a', version: '1', provides: 'vor', priority: 'optional' },
+  { name: 'vor-b', version: '1', provides: 'vor', priority: 'optional' },
+  { name: 'real-or', version: '1' },
+  // or-group: first alternative virtual with one provider
+  { name: 'or1-user', version: '1', depends: 'vone | real-one' },
+  { name: 'vone-a', version: '1', provides: 'vone' },
+  { name: 'real-one', version: '1' },
+  // two versions: the newer conflicts with a sibling dependency
+  { name: 'two-user', version: '1', depends: 'twolib, twoother' },
+  { name: 'twolib', version: '1' },
+  { name: 'twolib', version: '2', conflicts: 'twoother' },
+  { name: 'twoother', version: '1' },
+  // Recommends ignored; Pre-Depends on a virtual
+  { name: 'prev-user', version: '1', preDepends: 'vpre' },
+  { name: 'vpre-a', version: '1', provides: 'vpre' },
+  // versioned dep satisfied by both a real old version and a provider
+  { name: 'both-user', version: '1', depends: 'bothpkg (>= 2)' },
+  { name: 'bothpkg', version: '1' },
+  { name: 'bothpkg', version: '2' },
+  { name: 'both-prov', version: '1', provides: 'bothpkg (= 5)', priority: 'required' },
+  // :any on Multi-Arch allowed, :native
+  { name: 'any-user', version: '1', depends: 'anylib:any' },
+  { name: 'anylib', version: '1', multiArch: 'allowed' },
+  { name: 'nat-user', version: '1', depends: 'natlib:native' },
+  { name: 'natlib', version: '1' },
+  { name: 'for-user', version: '1', depends: 'forlib' },
+  { name: 'forlib', version: '1', multiArch: 'foreign' },
+  // arch all packages
+  { name: 'all-user', version: '1', depends: 'allpkg' },
+  { name: 'allpkg', version: '1', arch: 'all' },
+  // name=version request
+  { name: 'pinme', version: '1' },
+  { name: 'pinme', version: '2', depends: 'pinme-dep' },
+  { name: 'pinme-dep', version: '1' },
 ];
 
 /** The hosts' dpkg status for the sets with a base: blib 1.0 and base-prov (which provides vbase). */
@@ -109,8 +158,23 @@ const EMPTY_SETS = [
   ['mta-user'],
   ['needs-new'],
   ['needs-vbase'],
+  ['vp-user'],
+  ['vu-user'],
+  ['mix-user'],
+  ['or-user'],
+  ['or1-user'],
+  ['prev-user'],
+  ['both-user'],
+  ['any-user'],
+  ['nat-user'],
+  ['for-user'],
+  ['all-user'],
+  ['pinme=1'],
+  ['pinme'],
+  ['pinme=1', 'pinme-dep'],
 ];
-const REFUSED_SETS = [['conf-x', 'conf-y'], ['app2', 'breaker'], ['mta-a', 'mta-b']];
+// two-user: apt-get takes twolib's candidate (2), which conflicts with twoother, and does not go back to twolib 1
+const REFUSED_SETS = [['conf-x', 'conf-y'], ['app2', 'breaker'], ['mta-a', 'mta-b'], ['two-user']];
 const BASE_SETS = [['needs-new'], ['needs-old'], ['needs-vbase']];
 
 /** "name version" of every package `apt-get --simulate` says it installs or upgrades */
@@ -182,5 +246,10 @@ describe('the apt closure agrees with apt-get on a repository generated for each
     expect(ours(['needs-new'], base)).toEqual(['blib 2.0', 'blib-dep 1', 'needs-new 1']); // the upgrade, with its own closure
     expect(ours(['needs-old'], base)).toEqual(['needs-old 1']);
     expect(ours(['needs-vbase'], base)).toEqual(['needs-vbase 1']); // base-prov's Provides count
+    expect(ours(['vp-user'])).toContain('vp-new 1'); // only a Provides of a high enough version counts
+    expect(ours(['vu-user'])).toContain('vureal 1.5'); // an unversioned Provides never satisfies (>= 1)
+    expect(ours(['mix-user'])).toContain('mix-prov 1'); // the real package is too old; the versioned Provides is not
+    expect(ours(['or-user'])).toEqual(['or-user 1', 'vor-b 1']); // a virtual first alternative still wins over a real second one
+    expect(ours(['pinme=1'])).toEqual(['pinme 1']); // name=version: that version's (empty) closure
   });
 });
