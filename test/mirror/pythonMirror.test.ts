@@ -1,4 +1,5 @@
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -270,6 +271,27 @@ describe('python mirror: refusals', () => {
     };
     expect(await locked('tree-plain', ['app', 'helper>=2'])).toEqual(['app-1.0-py3-none-any.whl', 'helper-2.1-py3-none-any.whl']);
     expect(await locked('tree-pinned', ['app[speed]', 'helper==2.2'])).toEqual(['app-1.0-py3-none-any.whl', 'helper-2.2-py3-none-any.whl yanked: broken', 'speedlib-1.0-py3-none-any.whl']);
+  });
+
+  it('refuses a static tree whose page leads to a file outside the tree (exit 69, one line, no lock): a file: URL, a ../ past it, a link in it', async () => {
+    // a file of the build machine outside the tree, a valid wheel with its true sha256: only where it is gives it away
+    const outside = join(dir, 'outside');
+    const [wheel] = buildWheels(outside, [{ name: 'evil', version: '1.0' }]);
+    const hash = sha256(await readFile(join(outside, wheel!)));
+    await mkdir(join(dir, 'linked', 'files'), { recursive: true });
+    await symlink(join(outside, wheel!), join(dir, 'linked', 'files', wheel!));
+    for (const [name, href] of [
+      ['absolute', `file://${join(outside, wheel!)}`],
+      ['dotdot', `../../../outside/${wheel}`],
+      ['linked', `../../files/${wheel}`],
+    ] as const) {
+      const index = await staticIndex(name, 'evil', [`<a href="${href}#sha256=${hash}">${wheel}</a>`]);
+      const r = await lock(`outside-${name}`, index, ['evil']);
+      expect(r.code, `${name}: ${r.stderr}`).toBe(69);
+      expect(oneLine(r.stderr), r.stderr).toHaveLength(1);
+      expect(r.stderr).toMatch(/the index links to .*, outside its tree .*; refusing this index/);
+      expect(existsSync(join(dir, `outside-${name}.lock.json`))).toBe(false);
+    }
   });
 
   it('refuses a file whose bytes differ from the sha256 the index gives', async () => {

@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
+import { readFile, realpath } from 'node:fs/promises';
+import { dirname, relative, resolve, isAbsolute } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Dispatcher } from 'undici';
 import { FetchError, ResolveError } from '../../errors.js';
 import type { FetchStats } from '../../fetch/createFetchStats.js';
@@ -40,7 +41,9 @@ export async function readProjectPage(indexUrl: string, project: string, opts: {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw missing();
       throw new FetchError(`cannot read ${url}index.html: ${(err as Error).message}`, { cause: err });
     }
-    return { url, files: parseSimpleHtml(html, url), format: 'html' };
+    const files = parseSimpleHtml(html, url);
+    await checkInsideTree(files, local, url);
+    return { url, files, format: 'html' };
   }
   const res = await fetchBytes(url, { headers: { accept: ACCEPT }, anyStatus: true, maxBytes: MAX_PAGE_BYTES, dispatcher: opts.dispatcher, stats: opts.stats });
   if (res.status === 404) throw missing();
@@ -49,4 +52,36 @@ export async function readProjectPage(indexUrl: string, project: string, opts: {
   const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/vnd.pypi.simple.v1+json') return { url, files: parseSimpleJson(text, url), format: 'json' };
   return { url, files: parseSimpleHtml(text, url), format: 'html' };
+}
+
+/**
+ * A local tree's pages may link its own files (bandersnatch writes `../../packages/…` beside `simple/`),
+ * never another file of the build machine: a mirror pins a file the page gives no hash for by copying
+ * it, so `file:///root/.ssh/id_rsa` (or a link in the tree that leads there) would have gone into the
+ * lock's cache and the bundle. A file: link must stay, links resolved, inside the folder that holds the
+ * index folder (the index folder itself when it is the file system's root).
+ */
+async function checkInsideTree(files: IndexFile[], index: string, pageUrl: string): Promise<void> {
+  const top = resolve(index);
+  const tree = dirname(top) === top ? top : dirname(top);
+  const treeReal = await realpath(tree).catch(() => tree);
+  const inside = (root: string, p: string) => {
+    const rel = relative(root, p);
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  };
+  for (const f of files) {
+    if (!f.url.startsWith('file:')) continue;
+    let path: string;
+    try {
+      path = fileURLToPath(f.url);
+    } catch {
+      // no path at all (an encoded "/"): its file name is refused before anything is read (exit 67)
+      continue;
+    }
+    // a file that is not there fails when it is read; one that is must lead inside the tree too
+    const real = await realpath(path).catch(() => undefined);
+    if (!inside(tree, resolve(path)) || (real !== undefined && !inside(treeReal, real))) {
+      throw new FetchError(`${pageUrl}: the index links to ${JSON.stringify(f.url.slice(0, 120))}, outside its tree ${tree}; refusing this index`, { url: pageUrl });
+    }
+  }
 }
