@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { link, mkdir, mkdtemp, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -183,11 +184,18 @@ async function missingFromBase(layout: StoreLayout, manifest: Manifest, label: s
   }
   if (missing.length === 0) return;
   const base = manifest.base!;
+  const paths = `${missing
+    .slice(0, 3)
+    .map((e) => e.path)
+    .join(', ')}${missing.length > 3 ? ', ...' : ''}`;
+  // the base is here, but not what the bundle says it took from it: made over another release, or altered
+  if (/^[0-9a-f]{64}$/.test(base.digest) && existsSync(layout.bundle(base.digest))) {
+    throw new StoreError(
+      `${label} is a differential bundle over ${base.name} ${base.version} (${base.digest}), which this store holds, but ${missing.length} artifact${missing.length === 1 ? '' : 's'} it takes from there ${missing.length === 1 ? 'is' : 'are'} not in it with the sha256 the bundle lists (${paths}): the bundle was not made over that release; bring the full bundle`,
+    );
+  }
   throw new StoreError(
-    `${label} is a differential bundle over ${base.name} ${base.version} (${base.digest}), and this store lacks ${missing.length} artifact${missing.length === 1 ? '' : 's'} it takes from there (${missing
-      .slice(0, 3)
-      .map((e) => e.path)
-      .join(', ')}${missing.length > 3 ? ', ...' : ''}): import ${base.name} ${base.version} first, or bring the full bundle`,
+    `${label} is a differential bundle over ${base.name} ${base.version} (${base.digest}), and this store lacks ${missing.length} artifact${missing.length === 1 ? '' : 's'} it takes from there (${paths}): import ${base.name} ${base.version} first, or bring the full bundle`,
   );
 }
 

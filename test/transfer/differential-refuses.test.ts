@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { writeKey } from '../helpers/keys.js';
 import { craftBundle, manifestFor } from '../helpers/craft.js';
+import { snapshotTree } from '../helpers/tree.js';
 import { ferry } from './fixtures.js';
 
 /** A signed differential manifest that contradicts itself is refused as a format error, never an internal one. */
@@ -37,5 +38,29 @@ describe('differential manifests that do not add up', () => {
       expect(r.code, r.stderr).toBe(68);
       expect(r.stderr).toMatch(message);
     }
+  });
+
+  it('a differential whose base is in the store, but holds other content at a path it omits: exit 71 saying so, store unchanged', async () => {
+    const store = join(dir, 'store-base');
+    const v1 = [
+      { path: 'files/s/a.txt', data: Buffer.from('a1\n') },
+      { path: 'files/s/b.txt', data: Buffer.from('b1\n') },
+    ];
+    await writeFile(join(dir, 'base-1.ferry'), await craftBundle(manifestFor(v1), key, v1));
+    expect((await ferry(['import', join(dir, 'base-1.ferry'), '--keyring', team.public, '--store', store])).code).toBe(0);
+    const digest = (JSON.parse((await ferry(['list', '--store', store, '--json'])).stdout) as Array<{ digest: string }>)[0]!.digest;
+    const before = await snapshotTree(store);
+    // a.txt omitted "from the base", but listed with content the base never had
+    const v2 = [
+      { path: 'files/s/a.txt', data: Buffer.from('a2, not in the base\n') },
+      { path: 'files/s/b.txt', data: Buffer.from('b2\n') },
+    ];
+    const m = manifestFor(v2, { version: '2.0.0', base: { name: 'crafted', version: '1.0.0', digest }, omitted: ['files/s/a.txt'] });
+    await writeFile(join(dir, 'over-1.ferry'), await craftBundle(m, key, v2.slice(1)));
+    const r = await ferry(['import', join(dir, 'over-1.ferry'), '--keyring', team.public, '--store', store]);
+    expect(r.code, r.stderr).toBe(71);
+    expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`over crafted 1\\.0\\.0 \\(${digest}\\), which this store holds, but 1 artifact it takes from there is not in it with the sha256 the bundle lists \\(files/s/a\\.txt\\)`));
+    expect(await snapshotTree(store)).toEqual(before);
   });
 });
