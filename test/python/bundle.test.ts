@@ -429,6 +429,38 @@ describe('python wheels: lock, build, import, install with pip', () => {
     expect(await readdir(dir)).not.toContain('pydemo.lock.json');
   });
 
+  it('merges ==1.0 and ==1.0+cpu of one project into 1.0+cpu, as pip 23.2 does (oracle), and refuses what pip refuses', async () => {
+    const dir = await fresh('local-twice');
+    const files = join(dir, 'files');
+    const [plain, cpu] = buildWheels(files, [{ name: 'alpha', version: '1.0' }, { name: 'alpha', version: '1.0+cpu' }]);
+    const [h1, h2] = [sha256(await readFile(join(files, plain!))), sha256(await readFile(join(files, cpu!)))];
+    const index = await serveFixtureIndex(files);
+    try {
+      const spec = await writeSpec(dir, index.url, upstream, []);
+      await writeFile(join(dir, 'requirements/worker.txt'), '');
+      const pipDownload = (req: string) =>
+        runCommand('python3', ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '-d', join(dir, `pip-${req}`), '--index-url', index.url, '-r', join(dir, 'requirements', req)], PIP_OFFLINE_ENV);
+      // pip 23.2 checks the first line's hashes: both agree when the file of the merged pin has one there
+      await writeFile(join(dir, 'requirements/api.txt'), `alpha==1.0 --hash=sha256:${h1} --hash=sha256:${h2}\nalpha==1.0+cpu --hash=sha256:${h2}\n`);
+      const pip = await pipDownload('api.txt');
+      expect(pip.code, pip.stderr).toBe(0);
+      expect(await readdir(join(dir, 'pip-api.txt'))).toEqual([cpu]);
+      const lock = (await lockPython(await context(dir, spec)))!;
+      expect(lock.services.api!.pins).toEqual([{ name: 'alpha', version: '1.0+cpu', hashes: [h2], filename: cpu }]);
+      // each line with only its own file's hash: pip refuses (the first line's hash is not 1.0+cpu's), ferry too
+      await writeFile(join(dir, 'requirements/api.txt'), `alpha==1.0 --hash=sha256:${h1}\nalpha==1.0+cpu --hash=sha256:${h2}\n`);
+      expect((await pipDownload('api.txt')).code).not.toBe(0);
+      const r = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+      expect(r.code, r.stderr).toBe(65);
+      expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual(['ferry: requirements/api.txt:2: alpha==1.0+cpu is pinned again (first at requirements/api.txt:1) with none of the same hashes; keep one pin']);
+      // two local labels: no version is both
+      await writeFile(join(dir, 'requirements/api.txt'), `alpha==1.0+cpu --hash=sha256:${h2}\nalpha==1.0+cu118 --hash=sha256:${h2}\n`);
+      await expect(lockPython(await context(dir, spec))).rejects.toThrow('alpha==1.0+cu118 conflicts with alpha==1.0+cpu');
+    } finally {
+      await index.close();
+    }
+  });
+
   it('ferry lock refuses a requirements file with unpinned or unhashed lines, naming each line, and writes no lock', async () => {
     const dir = await fresh('unhashed');
     const spec = await writeSpec(dir, html.url, upstream);

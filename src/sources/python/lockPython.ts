@@ -10,6 +10,7 @@ import { readProjectPage } from './readProjectPage.js';
 import { readRequirementsFile } from './readRequirementsFile.js';
 import { selectFile } from './selectFile.js';
 import { sameVersion } from './sameVersion.js';
+import { satisfiesSpecifier } from './satisfiesSpecifier.js';
 import { targetTags, type PythonTarget } from './targetTags.js';
 
 /** One distribution file the bundle carries. */
@@ -234,14 +235,27 @@ export async function plannedPython(ctx: BuildContext): Promise<Omit<PythonLock,
  * refuses them too (ResolutionImpossible).
  */
 function mergePins(first: Pin, again: Pin): Pin {
-  if (Boolean(first.arbitrary) !== Boolean(again.arbitrary) || !sameVersion(first.version, again.version) || (first.arbitrary && first.version.toLowerCase() !== again.version.toLowerCase())) {
+  const version = mergedVersion(first, again);
+  if (version === undefined) {
     throw new SpecError(`${again.where}: ${again.name}${again.arbitrary ? '===' : '=='}${again.version} conflicts with ${first.name}${first.arbitrary ? '===' : '=='}${first.version} (${first.where}) for the same target; keep one pin`);
   }
   const hashes = first.hashes.filter((h) => again.hashes.includes(h));
   if (hashes.length === 0) throw new SpecError(`${again.where}: ${again.name}==${again.version} is pinned again (first at ${first.where}) with none of the same hashes; keep one pin`);
   const extras = [...first.extras];
   for (const e of again.extras) if (!extras.some((x) => safeExtra(x) === safeExtra(e))) extras.push(e);
-  return { ...first, extras, hashes };
+  return { ...first, version, extras, hashes };
+}
+
+/**
+ * The one version both pins allow, or undefined. `==1.0` also allows `1.0+cpu` (PEP 440: a pin without a
+ * local label ignores the candidate's), `==1.0+cpu` only that: together they are `1.0+cpu`, as pip 23.2
+ * takes them. `===` pins are strings and allow only themselves.
+ */
+function mergedVersion(first: Pin, again: Pin): string | undefined {
+  if (first.arbitrary || again.arbitrary) return first.arbitrary && again.arbitrary && first.version.toLowerCase() === again.version.toLowerCase() ? first.version : undefined;
+  if (sameVersion(first.version, again.version)) return first.version;
+  const allowedByBoth = (v: string) => satisfiesSpecifier(v, `==${first.version}`) === true && satisfiesSpecifier(v, `==${again.version}`) === true;
+  return allowedByBoth(again.version) ? again.version : allowedByBoth(first.version) ? first.version : undefined;
 }
 
 function appliesToTarget(pin: Pin, env: MarkerEnvironment, onUnknown: (variable: string, where: string) => void): boolean {
