@@ -57,7 +57,10 @@ export function fileArtifactName(f: { src: string; name?: string }): string {
 
 export const GitArtifact = z
   .object({
-    url: recordedSource('give git the login through a credential helper or ~/.netrc instead'),
+    url: recordedSource('give git the login through a credential helper or ~/.netrc instead').refine(
+      (s) => !/^[A-Za-z][A-Za-z0-9+.-]*::/.test(s),
+      'a git transport helper (ext::, fd::, …), which runs a program of its own on this machine; give an https, ssh, git or file URL or a path',
+    ),
     ref: z.string().min(1),
     name: name.optional(),
     /** history depth carried in the git bundle; 0 = full history */

@@ -24,6 +24,22 @@ describe('git artifacts', () => {
     ({ commits } = await makeUpstream(upstream));
   });
 
+  it('never runs a git transport helper (ext::), even where the operator\'s git config allows it: named in the spec (exit 65) or reached through a url.insteadOf rewrite (exit 69)', async () => {
+    const marker = join(dir, 'ext-ran');
+    const config = join(dir, 'ext-gitconfig');
+    await writeFile(config, `[protocol "ext"]\n\tallow = always\n[url "ext::sh -c touch% ${marker} "]\n\tinsteadOf = https://rewritten.example/\n`);
+    const env = { GIT_CONFIG_GLOBAL: config };
+    const named = await writeSpec(dir, service(`        - { url: "ext::sh -c touch% ${marker}", ref: main, name: app }\n`), 'ext-named');
+    const r = await ferry(['lock', named, '--cache', join(dir, 'cache')], { env });
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr.trim().split('\n')).toEqual([`ferry: ${named}: services.app.artifacts.git[0].url: a git transport helper (ext::, fd::, …), which runs a program of its own on this machine; give an https, ssh, git or file URL or a path`]);
+    const rewritten = await writeSpec(dir, service('        - { url: "https://rewritten.example/app.git", ref: main, name: app }\n'), 'ext-rewritten');
+    const w = await ferry(['lock', rewritten, '--cache', join(dir, 'cache')], { env });
+    expect(w.code, w.stderr).toBe(69);
+    expect(w.stderr).toMatch(/^ferry: cannot list the refs of https:\/\/rewritten\.example\/app\.git: fatal: transport 'ext' not allowed/);
+    await expect(stat(marker)).rejects.toThrow();
+  });
+
   it('ferry lock pins an annotated tag, a branch and a commit id to commits', async () => {
     const spec = await writeSpec(
       dir,

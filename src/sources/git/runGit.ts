@@ -5,13 +5,17 @@ import { runTool } from '../../util/runTool.js';
  * credentials fails at once instead of waiting), C locale for parsable messages. By default the
  * system and user configuration are ignored, so settings like pack.compression cannot change the
  * bytes ferry writes; commands that talk to an upstream pass `userConfig` to keep the operator's
- * proxies, credential helpers and url.insteadOf rewrites. A failing git is a ToolError carrying its
+ * proxies, credential helpers and url.insteadOf rewrites. Only the file, git, http(s) and ssh transports
+ * are allowed (GIT_ALLOW_PROTOCOL), never one that runs a program (ext::). A failing git is a ToolError carrying its
  * stderr (callers that expect a failure, like an unreachable upstream, turn that into their own error).
  */
 export async function runGit(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; userConfig?: boolean } = {}): Promise<string> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...(opts.userConfig ? {} : { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' }),
+    // only the transports that move data: never ext:: or another helper that runs a program, whatever
+    // the operator's protocol.allow or a url.insteadOf rewrite says
+    GIT_ALLOW_PROTOCOL: 'file:git:http:https:ssh',
     GIT_TERMINAL_PROMPT: '0',
     LC_ALL: 'C',
     ...opts.env,
