@@ -48,7 +48,7 @@ export function startTool(tool: string, args: string[], opts: ToolOptions = {}):
     );
     child.on('close', (code, signal) => {
       if (code === 0) return resolve();
-      const last = stderr.trim().split('\n').pop()?.trim();
+      const last = reason(stderr);
       const status = code === null ? `killed by ${signal}` : `exit ${code}`;
       reject(new ToolError(tool, pkg, { failure: `${opts.doing ?? `${tool} ${args.join(' ')}`} (${status})${last ? `: ${last}` : ''}`, stderr, status: code }));
     });
@@ -65,4 +65,16 @@ export async function runTool(tool: string, args: string[], opts: ToolOptions & 
   t.stdin.end(opts.input);
   await t.exited;
   return Buffer.concat(out);
+}
+
+/**
+ * The line of a failed program's stderr that says why: its last, except GNU tar's closing summary
+ * ("Exiting with failure status due to previous errors"), after which the first error it reported
+ * (not one of its notices that it removed a leading `/` or `../`) is the reason.
+ */
+function reason(stderr: string): string | undefined {
+  const lines = stderr.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  const last = lines.at(-1);
+  if (last === undefined || !/Exiting with failure status due to previous errors/.test(last)) return last;
+  return lines.find((l) => l !== last && !/: Removing leading /.test(l)) ?? last;
 }

@@ -19,12 +19,17 @@ export async function unpackRootfs(file: string, compression: TarCompression, sh
   const tar = startTool('tar', args, { doing: `tar ${args.join(' ')} unpacking ${file}` });
   tar.stdout.resume();
   const tap = hashingTap();
-  try {
-    await Promise.all([pipeline(createReadStream(file), tap.stream, tar.stdin), tar.exited]);
-  } catch (err) {
-    tar.kill();
-    throw err;
-  }
+  // tar's own reason first: when it refuses a member and stops reading, the pipe into it breaks too
+  const piped = pipeline(createReadStream(file), tap.stream, tar.stdin).then(
+    () => undefined,
+    (err: unknown) => {
+      tar.kill();
+      return err;
+    },
+  );
+  await tar.exited;
+  const pipeFailure = await piped;
+  if (pipeFailure !== undefined) throw pipeFailure;
   const got = tap.result().sha256;
   if (got !== sha256) throw new IntegrityError(`${file} has sha256 ${got}, but the manifest records ${sha256}; the store was changed after import: import the bundle again`);
 }

@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ferry } from '../helpers/cli.js';
+import { craftTar } from '../helpers/craft.js';
+import { writeKey } from '../helpers/keys.js';
+import { buildAndImport, writeSpec } from './helpers.js';
+
+/**
+ * A rootfs tarball is carried as it came (a vendor's file, signed by the team that built the bundle), so
+ * its member names are not ferry's: `ferry extract` unpacks it with GNU tar, which refuses members that
+ * climb out with `..`, strips a leading `/`, and will not write through a symbolic link the archive made.
+ * Whatever the tarball holds, nothing lands outside --to, no half-unpacked folder is left, and the
+ * refusal is one line naming tar's first reason (exit 73).
+ */
+describe('a hostile rootfs tarball', () => {
+  let dir: string;
+  let key: Awaited<ReturnType<typeof writeKey>>;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-rootfs-hostile-'));
+    key = await writeKey(dir, 'team');
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('extract refuses it with tar\'s reason, writes nothing outside --to and leaves no partial folder', async () => {
+    const outside = join(dir, 'outside');
+    await mkdir(outside);
+    await writeFile(join(dir, 'victim.txt'), 'victim\n');
+    const tarball = craftTar([
+      { path: 'etc/ok.txt', data: Buffer.from('ok\n') },
+      { path: '../../dotdot-escape.txt', data: Buffer.from('escaped\n') },
+      { path: 'lnk', type: 'SymbolicLink', linkpath: outside, data: Buffer.alloc(0) },
+      { path: 'lnk/through-link.txt', data: Buffer.from('escaped\n') },
+      { path: 'up', type: 'SymbolicLink', linkpath: '../../../outside', data: Buffer.alloc(0) },
+      { path: 'up/through-relative-link.txt', data: Buffer.from('escaped\n') },
+      { path: 'hard', type: 'Link', linkpath: join(dir, 'victim.txt'), data: Buffer.alloc(0) },
+    ]);
+    await writeFile(join(dir, 'evil.tar'), tarball);
+    const spec = await writeSpec(dir, `rootfs:\n  evil: { tarball: { src: evil.tar, sha256: ${createHash('sha256').update(tarball).digest('hex')} } }\n`, 'hostile');
+    const store = join(dir, 'store');
+    await buildAndImport({ spec, key, out: join(dir, 'out'), cache: join(dir, 'cache'), store });
+    const parent = join(dir, 'deep', 'a', 'b');
+    await mkdir(parent, { recursive: true });
+    const r = await ferry(['extract', 'hostile/1.0.0', 'rootfs/evil', '--store', store, '--to', join(parent, 'to')]);
+    expect(r.code, r.stderr).toBe(73);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/^ferry: tar failed: .*\(exit 2\): tar: \.\.\/\.\.\/dotdot-escape\.txt: Member name contains '\.\.'$/);
+    expect(await readdir(parent)).toEqual([]);
+    for (const escaped of [join(dir, 'dotdot-escape.txt'), join(dir, 'deep', 'dotdot-escape.txt'), join(outside, 'through-link.txt'), join(outside, 'through-relative-link.txt')]) expect(existsSync(escaped), escaped).toBe(false);
+    expect(await readdir(outside)).toEqual([]);
+    expect(await readFile(join(dir, 'victim.txt'), 'utf8')).toBe('victim\n');
+  });
+});
