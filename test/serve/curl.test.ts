@@ -122,6 +122,20 @@ describe.each([
     expect(r.body.equals(f.content)).toBe(true);
   });
 
+  it.each([
+    ['an end past 2^53', 'bytes=0-99999999999999999999999'],
+    ['a start past 2^53', 'bytes=99999999999999999999-'],
+    ['a suffix past 2^53', 'bytes=-99999999999999999999'],
+    ['a start after its end', 'bytes=5-2'],
+    ['hex numbers', 'bytes=0x10-0x20'],
+    ['another unit', 'items=0-5'],
+  ])('serves the whole file for a Range it cannot use: %s', async (_label, range) => {
+    const f = file('python/files/demo-1.0-py3-none-any.whl');
+    const r = await curl('-H', `Range: ${range}`, `${base}/${f.path}`);
+    expect(r.status).toBe(200);
+    expect(r.body.equals(f.content)).toBe(true);
+  });
+
   it('answers 304 to If-None-Match with the current ETag, and 200 to a stale one', async () => {
     const f = file('python/simple/demo/index.html');
     const hit = await curl('-H', `If-None-Match: "${f.sha256}"`, `${base}/${f.path}`);
