@@ -20,6 +20,10 @@ export interface StatusRow {
   complete: boolean;
   /** a fact that could not be read */
   problem?: string;
+  /** the bundle whose configure last completed on this host (what its services were last brought to), when any */
+  configured?: string;
+  /** every bundle digest the fact names (its target, each stage's, a pending activation's): releases the host may run or roll back to */
+  named?: string[];
 }
 
 export interface StatusResult {
@@ -55,7 +59,9 @@ export async function collectStatus(opts: {
           rows.push({ host: host.name, service, complete: false, problem: `the fact was written for ${writtenFor}, not this one` });
           continue;
         }
-        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, version: f.version, digest: f.digest, stages: stageStates(f), failure: f.failure, complete: isComplete(f) });
+        const named = [...new Set([f.digest, ...Object.values(f.stages).map((s) => s.digest), ...(f.pending ? [f.pending.digest] : [])])];
+        const configured = f.stages.configure?.digest;
+        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, version: f.version, digest: f.digest, stages: stageStates(f), failure: f.failure, complete: isComplete(f), ...(configured ? { configured } : {}), named });
       }
     } catch (err) {
       unreachable.push({ host: host.name, error: (err as Error).message });

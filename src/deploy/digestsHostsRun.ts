@@ -4,7 +4,8 @@ import type { SshOptions } from './forEachHost.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
 
 /**
- * The bundle digests the hosts' facts name: the releases gc must keep. A host that cannot be asked,
+ * The bundle digests the hosts' facts name (the release each service is being brought to, and the one
+ * each stage last completed for): the releases gc must keep. A host that cannot be asked,
  * or whose fact cannot be read, might run any release: then gc stops rather than guess.
  */
 export async function digestsHostsRun(opts: { inventory: Inventory; hosts: InventoryHost[]; factsDir?: string; forks?: number; ssh?: SshOptions }): Promise<string[]> {
@@ -13,5 +14,7 @@ export async function digestsHostsRun(opts: { inventory: Inventory; hosts: Inven
   if (unknown.length > 0) {
     throw new DeployError(`gc removes nothing: cannot tell which release ${unknown.join(', ')} runs. Fix those hosts, leave them out with --limit, or name their releases with --protect`);
   }
-  return [...new Set(status.rows.flatMap((r) => (r.digest ? [r.digest] : [])))];
+  // not only the digest a host is being brought to: after a rollout stopped between install and configure,
+  // its services still run the release its configure fact names
+  return [...new Set(status.rows.flatMap((r) => r.named ?? (r.digest ? [r.digest] : [])))];
 }

@@ -42,6 +42,8 @@ export const StatusReportSchema = z
           complete: z.boolean(),
           failure: z.object({ stage: z.enum(STAGES), step: z.string().optional(), time: z.string(), message: z.string(), digest: z.string() }).strict().optional(),
           problem: z.string().optional(),
+          /** the bundle whose configure last completed on the host; differs from digest while a rollout has not configured it */
+          configured: z.string().optional(),
         })
         .strict(),
     ),
@@ -72,7 +74,7 @@ export function statusReport(regions: RegionStatus[], expect?: string): StatusRe
   const summaries: StatusReport['regions'] = [];
   for (const r of regions) {
     const mine = r.status.rows.map((row) => {
-      const { failure, ...rest } = row;
+      const { failure, named: _named, ...rest } = row;
       return { region: r.region, ...rest, ...(failure ? { failure: { stage: failure.stage, ...(failure.step ? { step: failure.step } : {}), time: failure.time, message: failure.message, digest: failure.digest } } : {}) };
     });
     rows.push(...mine);
@@ -95,7 +97,7 @@ export function statusReport(regions: RegionStatus[], expect?: string): StatusRe
     const off = [
       ...rows
         .filter((r) => !r.digest?.startsWith(expect) || !r.complete)
-        .map((r) => `${where(r.region, r.host)}/${r.service} runs ${r.digest?.slice(0, 12) ?? 'nothing'}${r.complete ? '' : ` (incomplete: ${r.problem ?? STAGES.filter((s) => r.stages?.[s] !== 'done').map((s) => `${s} ${r.stages?.[s] ?? 'missing'}`).join(', ')})`}`),
+        .map((r) => `${where(r.region, r.host)}/${r.service} runs ${r.digest?.slice(0, 12) ?? 'nothing'}${r.complete ? '' : ` (incomplete: ${r.problem ?? STAGES.filter((s) => r.stages?.[s] !== 'done').map((s) => `${s} ${r.stages?.[s] ?? 'missing'}`).join(', ')})`}${!r.complete && r.configured && r.configured !== r.digest ? `; its last completed configure was for ${r.configured.slice(0, 12)}` : ''}`),
       ...noFacts.map((b) => `${where(b.region, b.host)} has no facts`),
       ...unreachable.map((u) => `${where(u.region, u.host)} is unreachable`),
     ];
