@@ -51,10 +51,12 @@ function statusText(report: StatusReport): string {
       ...report.noFacts.filter((b) => b.region === region.region).map((b) => [b.host, '-', 'nothing deployed', '', '', ...STAGES.map(() => ''), '']),
     ];
     const failures = mine.filter((r) => r.failure).map((r) => `${r.host} ${r.service}: ${r.failure!.stage}${r.failure!.step ? ` ${r.failure!.step}` : ''} failed at ${escapeText(r.failure!.time)}: ${escapeText(r.failure!.message.split('\n')[0] ?? '')}`);
+    // the table names the bundle a host is being brought to; a host a rollout has not configured yet still runs an older one
+    const behind = mine.filter((r) => !r.complete && r.configured && r.configured !== r.digest).map((r) => `${r.host} ${r.service}: its last completed configure was for ${r.configured!.slice(0, 12)}, not ${r.digest!.slice(0, 12)}`);
     const unreachable = report.unreachable.filter((u) => u.region === region.region).map((u) => `${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}`);
     const digests = region.digests.map((d) => d.slice(0, 12)).join(', ') || 'none';
     text += `region ${escapeText(region.region)} (${escapeText(region.inventory)}): ${region.hosts} host${region.hosts === 1 ? '' : 's'}, bundle ${digests}${region.complete ? ', complete' : ''}\n`;
-    text += formatTable(rows) + [...failures, ...unreachable].map((l) => l + '\n').join('') + '\n';
+    text += formatTable(rows) + [...failures, ...behind, ...unreachable].map((l) => l + '\n').join('') + '\n';
   }
   const hosts = report.regions.reduce((n, r) => n + r.hosts, 0);
   text += `${report.digests.length} distinct bundle digest${report.digests.length === 1 ? '' : 's'} across ${report.regions.length > 1 ? `${report.regions.length} regions, ` : ''}${hosts} host${hosts === 1 ? '' : 's'}${report.digests.length ? ` (${report.digests.map((d) => d.slice(0, 12)).join(', ')})` : ''}\n`;

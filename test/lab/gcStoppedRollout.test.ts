@@ -62,6 +62,9 @@ describe('gc and status after a rollout stopped between install and configure, o
     expect(text.code).toBe(72);
     expect(text.stderr).toContain(`g2/web runs ${d2.slice(0, 12)} (incomplete: configure outdated); its last completed configure was for ${d1.slice(0, 12)}`);
 
+    const table = await runFerry('status', '-i', inv(), '-F', lab.sshConfig);
+    expect(table.stdout).toContain(`g3 web: its last completed configure was for ${d1.slice(0, 12)}, not ${d2.slice(0, 12)}\n`);
+
     const gc = await runFerry('gc', '--store', store, '--keep', '1', '-i', inv(), '-F', lab.sshConfig, '--json');
     expect(gc.code, gc.stderr).toBe(0);
     const list = await runFerry('list', '--store', store);
