@@ -44,8 +44,9 @@ export async function listMirrorSnapshots(store: string, onInvalid?: (file: stri
  * Keep STORE/mirrors in step with STORE/refs:
  *   STORE/mirrors/NAME@VERSION -> ../bundles/DIGEST/mirrors/NAME   (every imported snapshot)
  *   STORE/mirrors/NAME -> NAME@VERSION                            (what /mirrors/NAME/ serves)
- * A mirror the release `imported` (a digest) carries moves to its newest snapshot by epoch; any other keeps the
- * snapshot it points at (ferry mirror switch) while that exists, else it moves to the newest. Links of
+ * A mirror moves to the snapshot the release `imported` (a digest, newly added) carries when that is its newest by
+ * epoch; otherwise it keeps the snapshot it points at (ferry mirror switch) while that exists, else it moves to the
+ * newest. Links of
  * snapshots whose release is gone are removed. Each link is replaced atomically (replaceLink).
  */
 export async function syncMirrorLinks(store: string, opts: { imported?: string; onInvalid?: (file: string, why: string) => void } = {}): Promise<void> {
@@ -70,8 +71,10 @@ export async function syncMirrorLinks(store: string, opts: { imported?: string; 
   }
   for (const [mirror, list] of byMirror) {
     const current = await readLinkIn(dir, mirror);
-    if (current !== undefined && wanted.has(current) && !list.some((s) => s.digest === opts.imported)) continue;
     const newest = list.sort((a, b) => b.epoch.localeCompare(a.epoch) || b.version.localeCompare(a.version, undefined, { numeric: true }))[0]!;
+    // an operator's switch holds until a newer snapshot than every other arrives: not for an older one
+    // imported late (out of order), nor for a bundle imported again
+    if (current !== undefined && wanted.has(current) && newest.digest !== opts.imported) continue;
     if (current !== `${mirror}@${newest.version}`) await replaceLink(join(dir, mirror), `${mirror}@${newest.version}`);
   }
   for (const name of existing) {
