@@ -54,7 +54,7 @@ const BLOB_PATH_RE = /^oci\/blobs\/sha256\/([0-9a-f]{64})$/;
  *
  * Two releases may carry the same repository and tag (at different digests): the tag names the image
  * of the release with the newest epoch (the build's date, signed in the manifest), ties going to the
- * greater NAME/VERSION; every digest of every release stays reachable by digest.
+ * greater NAME, then the greater VERSION (numbers compared as numbers, as ferry gc does); every digest of every release stays reachable by digest.
  *
  * Rebuilt when anything under STORE/refs changes (`generation`) and at least every second; each
  * bundle's images are read once per bundle digest (a bundle folder never changes).
@@ -101,8 +101,9 @@ export class ImageCatalogCache {
       const loaded = await this.bundleImages(ref);
       if (loaded) releases.push({ ...ref, ...loaded });
     }
-    // later wins: oldest epoch first, ties by NAME/VERSION
-    releases.sort((a, b) => cmp(a.epoch, b.epoch) || cmp(`${a.name}/${a.version}`, `${b.name}/${b.version}`));
+    // later wins: oldest epoch first, ties by NAME, then VERSION compared as ferry gc and /mirrors/NAME/ do
+    // (numbers as numbers: 10.0.0 after 9.0.0)
+    releases.sort((a, b) => cmp(a.epoch, b.epoch) || cmp(a.name, b.name) || a.version.localeCompare(b.version, undefined, { numeric: true }));
     const repositories = new Map<string, Repository>();
     for (const r of releases) {
       for (const img of r.images) {
