@@ -28,7 +28,8 @@ export interface DamagedRelease {
 }
 
 /**
- * Every NAME/VERSION ref of the store with a summary of its manifest, sorted by name then epoch. A
+ * Every NAME/VERSION ref of the store with a summary of its manifest, sorted by name, epoch, then version
+ * (numbers as numbers: 10.0.0 after 9.0.0, as gc orders them). A
  * damaged release fails the listing, unless `onDamaged` is given: then it is reported there and left
  * out, so one damaged release does not hide the others. The store's own folders must be sound either way.
  */
@@ -65,5 +66,5 @@ export async function listReleases(storeDir: string, onDamaged?: (d: DamagedRele
       bytes: manifest.entries.reduce((n, e) => n + e.size, 0),
     });
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name) || a.epoch.localeCompare(b.epoch) || a.version.localeCompare(b.version));
+  return out.sort((a, b) => a.name.localeCompare(b.name) || a.epoch.localeCompare(b.epoch) || a.version.localeCompare(b.version, undefined, { numeric: true }));
 }

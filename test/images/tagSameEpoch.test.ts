@@ -6,6 +6,7 @@ import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { umociImage } from '../helpers/ociImages.js';
 import { startServer, type TestServer } from '../serve/startServer.js';
+import { findPreviousRelease } from '../../src/deploy/findPreviousRelease.js';
 
 const haveTools = (await run('sh', ['-c', 'command -v skopeo && command -v umoci'])).code === 0;
 
@@ -45,6 +46,15 @@ describe.skipIf(!haveTools)('a tag carried by two releases of one epoch', () => 
   afterAll(async () => {
     await server?.close(0);
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('lists 9.0.0 before 10.0.0, and rolls 10.0.0 back to 9.0.0 (not forward)', async () => {
+    const list = await ferry(['list', '--store', store]);
+    expect(list.stdout.split('\n').filter((l) => l.startsWith('app ')).map((l) => l.split(/ +/)[1])).toEqual(['9.0.0', '10.0.0']);
+    const json = JSON.parse((await ferry(['list', '--store', store, '--json'])).stdout) as Array<{ version: string; digest: string }>;
+    const digestOf = (v: string) => json.find((r) => r.version === v)!.digest;
+    expect((await findPreviousRelease(store, 'app', [digestOf('10.0.0')])).version).toBe('9.0.0');
+    await expect(findPreviousRelease(store, 'app', [digestOf('9.0.0')])).rejects.toThrow(/oldest release/);
   });
 
   it('serves the tag from the newer version, the release gc keeps as newest', async () => {
