@@ -32,10 +32,11 @@ export function register(program: Command): void {
       await syncReleaseLinks(opts.store, (file, why) => log.warn(`ignoring ${file}: ${why}`));
       // the mirrors it carries: /mirrors/NAME/ moves to the new snapshot when it is the newest (docs/mirrors.md);
       // a bundle already in the store changes nothing, so it moves nothing either
-      await syncMirrorLinks(opts.store, { imported: r.already ? undefined : r.digest, onInvalid: (file, why) => log.warn(`ignoring ${file}: ${why}`) });
+      const moved = await syncMirrorLinks(opts.store, { imported: r.already ? undefined : r.digest, onInvalid: (file, why) => log.warn(`ignoring ${file}: ${why}`) });
       if (opts.json) return printJson({ ...r, ...(seen.verdict ? { policy: seen.verdict } : {}) });
       if (r.already) process.stdout.write(`${r.name} ${r.version} (${r.digest}) is already in ${opts.store}: nothing to do\n`);
       else process.stdout.write(`imported ${r.name} ${r.version}\n  digest ${r.digest}\n  ${r.entries} entries, ${formatBytes(r.newBytes)} new to the store\n`);
+      for (const m of moved) process.stdout.write(`  /mirrors/${m.mirror}/ now serves ${m.to}${m.from ? ` (was ${m.from})` : ''}\n`);
       if (seen.verdict) process.stdout.write(describeVerdict(seen.verdict));
     });
 }

@@ -49,7 +49,8 @@ export async function listMirrorSnapshots(store: string, onInvalid?: (file: stri
  * newest. Links of
  * snapshots whose release is gone are removed. Each link is replaced atomically (replaceLink).
  */
-export async function syncMirrorLinks(store: string, opts: { imported?: string; onInvalid?: (file: string, why: string) => void } = {}): Promise<void> {
+export async function syncMirrorLinks(store: string, opts: { imported?: string; onInvalid?: (file: string, why: string) => void } = {}): Promise<Array<{ mirror: string; from?: string; to: string }>> {
+  const moved: Array<{ mirror: string; from?: string; to: string }> = [];
   const dir = storeLayout(store).mirrors;
   const snapshots = await listMirrorSnapshots(store, opts.onInvalid);
   await checkStorePath(dir, 'folder');
@@ -57,7 +58,7 @@ export async function syncMirrorLinks(store: string, opts: { imported?: string; 
     if (isMissing(err)) return [] as string[];
     throw err;
   });
-  if (snapshots.length === 0 && existing.length === 0) return;
+  if (snapshots.length === 0 && existing.length === 0) return moved;
   await mkdir(dir, { recursive: true });
 
   const wanted = new Map<string, string>();
@@ -75,12 +76,16 @@ export async function syncMirrorLinks(store: string, opts: { imported?: string; 
     // an operator's switch holds until a newer snapshot than every other arrives: not for an older one
     // imported late (out of order), nor for a bundle imported again
     if (current !== undefined && wanted.has(current) && newest.digest !== opts.imported) continue;
-    if (current !== `${mirror}@${newest.version}`) await replaceLink(join(dir, mirror), `${mirror}@${newest.version}`);
+    if (current !== `${mirror}@${newest.version}`) {
+      await replaceLink(join(dir, mirror), `${mirror}@${newest.version}`);
+      moved.push({ mirror, ...(current?.startsWith(`${mirror}@`) ? { from: current.slice(mirror.length + 1) } : {}), to: newest.version });
+    }
   }
   for (const name of existing) {
     if (name.startsWith('.') || wanted.has(name) || byMirror.has(name)) continue;
     if ((await lstat(join(dir, name))).isSymbolicLink()) await unlink(join(dir, name));
   }
+  return moved;
 }
 
 /** Point /mirrors/NAME/ at the snapshot NAME@VERSION, atomically. */

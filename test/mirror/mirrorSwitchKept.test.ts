@@ -93,6 +93,7 @@ describe('python mirror: ferry mirror switch holds until a newer snapshot is imp
 
     const late = await imp(out('0.9.0'));
     expect(late.code, late.stderr).toBe(0);
+    expect(late.stdout).not.toContain('now serves');
     expect(await served()).toBe('pypi@1.0.0');
     expect(await pipPicks()).toEqual(['webapp-1.0-py3-none-any.whl']);
 
@@ -101,6 +102,7 @@ describe('python mirror: ferry mirror switch holds until a newer snapshot is imp
     buildWheels(wheels, [{ name: 'webapp', version: '4.0' }]);
     const v4 = await ferry(['import', await build('4.0.0', '2026-11-28T00:00:00Z', out('3.0.0')), '--keyring', key.public, '--store', store()]);
     expect(v4.code, v4.stderr).toBe(0);
+    expect(v4.stdout).toContain('  /mirrors/pypi/ now serves 4.0.0 (was 1.0.0)\n');
     expect(await served()).toBe('pypi@4.0.0');
     expect(await pipPicks()).toEqual(['webapp-4.0-py3-none-any.whl']);
   });
