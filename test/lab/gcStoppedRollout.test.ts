@@ -78,4 +78,28 @@ describe('gc and status after a rollout stopped between install and configure, o
     const after = await runFerry('status', '-i', inv(), '-F', lab.sshConfig, '--expect', d1);
     expect(after.code, after.stdout + after.stderr).toBe(0);
   }, 240000);
+
+  it('a forced configure that failed its health check is run again by the plain command, not skipped as done', async () => {
+    for (const h of lab.hosts) resetHost(h);
+    writeInv();
+    const first = await runFerry('deploy', 'fleet@2', ...common());
+    expect(first.code, first.stderr).toBe(0);
+    writeInv({ g2: { health: 'bad' } });
+    const forced = await runFerry('deploy', 'fleet@2', ...common(), '--force', 'configure', '--limit', 'g2');
+    expect(forced.code).toBe(72);
+    const failed = await runFerry('status', '-i', inv(), '-F', lab.sshConfig, '--expect', d2);
+    expect(failed.code).toBe(72);
+    expect(failed.stderr).toContain('g2/web runs');
+
+    // the cause is fixed: the same deploy without --force must finish what failed
+    writeInv();
+    const plan = await runFerry('plan', 'fleet@2', ...common(), '--limit', 'g2');
+    expect(plan.stdout).toMatch(/^g2 +web +configure +run +configure failed at \S+, running again$/m);
+    const again = await runFerry('deploy', 'fleet@2', ...common(), '--json');
+    expect(again.code, again.stderr).toBe(0);
+    const ran = again.stderr.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'stage' && e.status === 'ran');
+    expect(ran.map((e) => `${e.host} ${e.stage}`)).toEqual(['g2 configure']);
+    const ok = await runFerry('status', '-i', inv(), '-F', lab.sshConfig, '--expect', d2);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+  }, 240000);
 });
