@@ -20,9 +20,9 @@ export interface StatusRow {
   complete: boolean;
   /** a fact that could not be read */
   problem?: string;
-  /** the bundle whose configure last completed on this host (what its services were last brought to), when any */
+  /** for a service not complete: the bundle whose configure last completed on this host (what its services were last brought to), when any */
   configured?: string;
-  /** every bundle digest the fact names (its target, each stage's, a pending activation's): releases the host may run or roll back to */
+  /** the bundles the host may run: the fact's digest when complete, else also each stage's and a pending activation's */
   named?: string[];
 }
 
@@ -59,9 +59,12 @@ export async function collectStatus(opts: {
           rows.push({ host: host.name, service, complete: false, problem: `the fact was written for ${writtenFor}, not this one` });
           continue;
         }
-        const named = [...new Set([f.digest, ...Object.values(f.stages).map((s) => s.digest), ...(f.pending ? [f.pending.digest] : [])])];
+        // complete: the host runs f.digest (a stage an older bundle did has the same key); otherwise it may still
+        // run what each stage last completed for
+        const complete = isComplete(f);
+        const named = complete ? [f.digest] : [...new Set([f.digest, ...Object.values(f.stages).map((s) => s.digest), ...(f.pending ? [f.pending.digest] : [])])];
         const configured = f.stages.configure?.digest;
-        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, version: f.version, digest: f.digest, stages: stageStates(f), failure: f.failure, complete: isComplete(f), ...(configured ? { configured } : {}), named });
+        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, version: f.version, digest: f.digest, stages: stageStates(f), failure: f.failure, complete, ...(configured && !complete ? { configured } : {}), named });
       }
     } catch (err) {
       unreachable.push({ host: host.name, error: (err as Error).message });

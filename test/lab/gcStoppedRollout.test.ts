@@ -102,4 +102,20 @@ describe('gc and status after a rollout stopped between install and configure, o
     const ok = await runFerry('status', '-i', inv(), '-F', lab.sshConfig, '--expect', d2);
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
   }, 240000);
+
+  it('once every host runs a release completely, gc -i keeps only that one, even where its stages were done by an older bundle', async () => {
+    for (const h of lab.hosts) resetHost(h);
+    writeInv();
+    expect((await runFerry('deploy', 'fleet@1', ...common())).code).toBe(0);
+    // release 3 carries web exactly as release 1 did: every stage is skipped, the facts name release 3
+    const d3 = writeRelease(store, { name: 'fleet', version: '3', epoch: '2026-11-03T00:00:00Z', services: { web: webService('1.0.0') } });
+    const settled = await runFerry('deploy', 'fleet@3', ...common(), '--json');
+    expect(settled.code, settled.stderr).toBe(0);
+    expect(settled.stderr.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'stage' && e.status === 'ran')).toEqual([]);
+    expect((await runFerry('status', '-i', inv(), '-F', lab.sshConfig, '--expect', d3)).code).toBe(0);
+    const gc = await runFerry('gc', '--store', store, '--keep', '1', '-i', inv(), '-F', lab.sshConfig);
+    expect(gc.code, gc.stderr).toBe(0);
+    const list = await runFerry('list', '--store', store);
+    expect(list.stdout.split('\n').filter((l) => l.startsWith('fleet')).map((l) => l.split(/ +/)[1])).toEqual(['3']);
+  }, 240000);
 });
