@@ -28,12 +28,19 @@ describe('import flushes large entries as it goes', () => {
 
       // which file each fdatasync was for (an fd is not reused before its close, which follows the flush)
       const open = new Map<string, string>();
+      // an openat another thread interrupts is split in two lines: "PID openat(…, "path", … <unfinished ...>"
+      // and "PID <... openat resumed>…) = FD" (more often the busier the machine)
+      const started = new Map<string, string>();
       const flushed: Array<{ path: string; at: number }> = [];
       let syncRan = -1;
       const lines = (await readFile(log, 'utf8')).split('\n');
       lines.forEach((line, at) => {
         const opened = /openat\(AT_FDCWD, "([^"]+)", [^)]*\) = (\d+)$/.exec(line);
         if (opened) open.set(opened[2]!, opened[1]!);
+        const unfinished = /^(\d+)\s+openat\(AT_FDCWD, "([^"]+)", .*<unfinished \.\.\.>$/.exec(line);
+        if (unfinished) started.set(unfinished[1]!, unfinished[2]!);
+        const resumed = /^(\d+)\s+<\.\.\. openat resumed>.*\) = (\d+)$/.exec(line);
+        if (resumed && started.has(resumed[1]!)) open.set(resumed[2]!, started.get(resumed[1]!)!);
         const sync = /fdatasync\((\d+)[ )]/.exec(line);
         if (sync) flushed.push({ path: open.get(sync[1]!) ?? `fd ${sync[1]}`, at });
         if (/execve\("[^"]*\/sync", \["sync", "--file-system"/.test(line) && syncRan < 0) syncRan = at;
