@@ -487,6 +487,37 @@ describe('python wheels: lock, build, import, install with pip', () => {
     expect(await readdir(dir)).not.toContain('pydemo.lock.json');
   });
 
+  it('refuses at build a wheel whose own METADATA needs what its PEP 658 metadata file left out: one line, exit 67, no bundle', async () => {
+    // the index's .metadata file for gamma says it needs nothing; the wheel itself needs delta for [fast]
+    const gammaWheel = 'gamma-2.0-py3-none-any.whl';
+    const lying = 'Metadata-Version: 2.1\nName: gamma\nVersion: 2.0\nProvides-Extra: fast\n\n';
+    const index = await serveFixtureIndex(upstream, { json: true, pep658: true, metadata: { [gammaWheel]: lying } });
+    try {
+      const dir = await fresh('pep658-lies');
+      const spec = await writeSpec(dir, index.url, upstream, API_PINS.filter((p) => p.name !== 'delta'));
+      const ctx = await context(dir, spec);
+      // what the index says is complete: the lock (like pip 23.2's resolver) takes the .metadata file's word
+      const lock = (await lockPython(ctx))!;
+      expect(lock.services.api!.pins.map((p) => p.name)).not.toContain('delta');
+      const err = await collectPython(lock, ctx).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(IntegrityError);
+      const message = (err as Error).message;
+      expect(message).not.toContain('\n');
+      expect(message).toContain(`${gammaWheel}: its own METADATA`);
+      expect(message).toContain('delta is not pinned in the requirements');
+      // the CLI: one line, exit 67, no bundle
+      const r = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out'), '--cache', join(dir, 'cache-cli')]);
+      expect(r.code, r.stderr).toBe(67);
+      expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toHaveLength(1);
+      expect(await readdir(join(dir, 'out')).catch(() => [])).toEqual([]);
+    } finally {
+      await index.close();
+    }
+  });
+
   it('collect refuses a lock whose file does not carry a pinned hash', async () => {
     const dir = await fresh('badlock');
     const spec = await writeSpec(dir, html.url, upstream);

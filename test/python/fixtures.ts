@@ -46,9 +46,13 @@ export interface FixtureIndex {
  * Serve the wheels of `filesDir` as a simple index on 127.0.0.1: PEP 503 HTML, or PEP 691 JSON when
  * `json` is set and the client asks for it; with `pep658`, each wheel's METADATA at URL.metadata and
  * announced on the page. Pages are made at each request from the current bytes, so a test can change a
- * wheel between two steps. `yanked` marks files yanked with a reason.
+ * wheel between two steps. `yanked` marks files yanked with a reason; `metadata` serves (and announces the
+ * sha256 of) another PEP 658 file than the wheel's own METADATA.
  */
-export async function serveFixtureIndex(filesDir: string, opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string> } = {}): Promise<FixtureIndex> {
+export async function serveFixtureIndex(
+  filesDir: string,
+  opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string>; metadata?: Record<string, string> } = {},
+): Promise<FixtureIndex> {
   const requests: string[] = [];
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -62,7 +66,7 @@ export async function serveFixtureIndex(filesDir: string, opts: { json?: boolean
         const entries = await Promise.all(
           files.map(async (f) => {
             const bytes = await readFile(join(filesDir, f));
-            const md = opts.pep658 && f.endsWith('.whl') ? await wheelMetadata(join(filesDir, f)) : undefined;
+            const md = opts.pep658 && f.endsWith('.whl') ? (opts.metadata?.[f] ?? (await wheelMetadata(join(filesDir, f)))) : undefined;
             return { f, hash: sha256(bytes), size: bytes.length, md: md ? sha256(Buffer.from(md)) : undefined, rp: await requiresPython(join(filesDir, f)) };
           }),
         );
@@ -95,7 +99,10 @@ export async function serveFixtureIndex(filesDir: string, opts: { json?: boolean
       const file = /^\/files\/([^/]+)$/.exec(path);
       if (file) {
         const name = file[1]!;
-        if (opts.pep658 && name.endsWith('.whl.metadata')) return send(res, 200, 'application/octet-stream', await wheelMetadata(join(filesDir, name.slice(0, -'.metadata'.length))));
+        if (opts.pep658 && name.endsWith('.whl.metadata')) {
+          const wheel = name.slice(0, -'.metadata'.length);
+          return send(res, 200, 'application/octet-stream', opts.metadata?.[wheel] ?? (await wheelMetadata(join(filesDir, wheel))));
+        }
         return send(res, 200, 'application/octet-stream', await readFile(join(filesDir, name)));
       }
       send(res, 404, 'text/plain', 'not found');

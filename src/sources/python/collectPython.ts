@@ -6,7 +6,9 @@ import { fetchMany, freshDigests } from '../../fetch/fetchMany.js';
 import { PYTHON_FILES_DIR, PYTHON_SIMPLE_DIR, writePep503Index } from './writePep503Index.js';
 import type { PythonLock } from './lockPython.js';
 import { parsePythonLock } from './pythonLockSchema.js';
-import { plannedPython } from './lockPython.js';
+import { checkCarriedMetadata, plannedPython } from './lockPython.js';
+import { parseCoreMetadata, type CoreMetadata } from './parseCoreMetadata.js';
+import { readWheelMetadata } from './readWheelMetadata.js';
 import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
 import { pypiPurl } from '../../sbom/purl.js';
 
@@ -70,6 +72,10 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
     return { f, path: r.path };
   });
   const fresh = freshDigests(fetched);
+  // the hosts' pip reads each wheel's own METADATA; the lock may have read the index's PEP 658 file instead
+  const metadata = new Map<string, CoreMetadata>();
+  for (const { f, path } of got) if (f.kind === 'wheel') metadata.set(f.filename, parseCoreMetadata(await readWheelMetadata(path, f.filename)));
+  await checkCarriedMetadata(ctx, lock, metadata);
 
   const outDir = join(ctx.workDir, 'python-index');
   const pages = writePep503Index(

@@ -1,10 +1,13 @@
 import pMap from 'p-map';
 import type { BuildContext } from '../kind.js';
-import { ResolveError, SpecError } from '../../errors.js';
+import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
+import { admitsPython } from './admitsPython.js';
 import { checkClosure } from './checkClosure.js';
 import { describeDistFile, type Chosen } from './describeDistFile.js';
 import { evaluateMarker, safeExtra, uncertainVariableNote, type MarkerEnvironment } from './evaluateMarker.js';
 import { markerEnvironment } from './markerEnvironment.js';
+import { normalizeProjectName } from './normalizeProjectName.js';
+import type { CoreMetadata } from './parseCoreMetadata.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { readProjectPage } from './readProjectPage.js';
 import { readRequirementsFile } from './readRequirementsFile.js';
@@ -226,6 +229,54 @@ export async function plannedPython(ctx: BuildContext): Promise<Omit<PythonLock,
       ]),
     ),
   };
+}
+
+/**
+ * At build, the wheels carried, judged by their own METADATA (what the hosts' pip reads): the lock may have
+ * read an index's PEP 658 `.metadata` file instead, and one that disagrees with its wheel (another name or
+ * version, a Requires-Python that excludes the target, a dependency it left out) would have the closure
+ * check pass for a set the hosts cannot install. Throws one line naming every problem; `metadata` maps each
+ * carried wheel's filename to its parsed METADATA.
+ */
+export async function checkCarriedMetadata(ctx: BuildContext, lock: PythonLock, metadata: Map<string, CoreMetadata>): Promise<void> {
+  const env = markerEnvironment(lock.target);
+  const problems: string[] = [];
+  for (const f of lock.files) {
+    const m = metadata.get(f.filename);
+    if (!m) continue;
+    if (m.name && normalizeProjectName(m.name) !== f.project) problems.push(`${f.filename}: its own METADATA names project "${m.name}"`);
+    if (m.version && !sameVersion(m.version, f.version)) problems.push(`${f.filename}: its own METADATA says version ${m.version}, not ${f.version}`);
+    if (m.requiresPython && !admitsPython(m.requiresPython, lock.target.version)) problems.push(`${f.filename}: its own METADATA requires Python ${m.requiresPython}, the target is ${lock.target.version}`);
+  }
+  const services = Object.entries(ctx.spec.services).filter(([, s]) => s.artifacts.python);
+  for (const [service, { pins }] of await readServicePins(ctx, services, env, () => {})) {
+    const fileOf = new Map((lock.services[service]?.pins ?? []).map((p) => [normalizeProjectName(p.name), p.filename]));
+    const deps = new Map<string, string[]>();
+    const provides = new Map<string, string[]>();
+    const wheelOf = new Map<string, string>();
+    for (const pin of pins.values()) {
+      const filename = fileOf.get(pin.project);
+      const m = filename === undefined ? undefined : metadata.get(filename);
+      deps.set(pin.project, m?.requiresDist ?? []);
+      if (m) {
+        provides.set(pin.project, m.providesExtra);
+        wheelOf.set(pin.project, filename!);
+      }
+    }
+    for (const p of checkClosure({ pins, requiresDist: deps, providesExtra: provides, env })) {
+      // the chain's last pin ("a==1.0 -> b[x]==2.0 -> dep: ...") is the wheel whose own METADATA asks for dep
+      const chain = p.split(' -> ');
+      const asker = chain.length >= 2 ? /^[A-Za-z0-9._-]+/.exec(chain[chain.length - 2]!)?.[0] : undefined;
+      const wheel = asker === undefined ? undefined : wheelOf.get(normalizeProjectName(asker));
+      problems.push(`service ${service}: ${wheel ? `${wheel}: its own METADATA: ` : ''}${p}`);
+    }
+  }
+  if (problems.length) {
+    throw new IntegrityError(
+      `python: the wheels carried disagree with the metadata ferry lock read (the index's PEP 658 .metadata file is not its wheel's METADATA): ${problems.join('; ')}; ` +
+        'find out why the index is inconsistent before trusting it, then pin what the wheels need and lock again',
+    );
+  }
 }
 
 /**
