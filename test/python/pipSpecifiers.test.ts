@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { admitsPython } from '../../src/sources/python/admitsPython.js';
 import { checkClosure } from '../../src/sources/python/checkClosure.js';
 import { markerEnvironment } from '../../src/sources/python/markerEnvironment.js';
 import { parseRequirementsFile, type Pin } from '../../src/sources/python/parseRequirementsFile.js';
@@ -106,5 +108,59 @@ describe('PEP 440 specifiers as pip tests them', () => {
       const eq = pinned('tri==1.0', ['tri-1.0.0-py3-none-any.whl']);
       expect(selectFile(eq.pin, eq.files, opts).file.filename).toBe('tri-1.0.0-py3-none-any.whl');
     });
+  });
+});
+
+// Asked of the real pip 23.2 at test time: its check_requires_python (what it applies to data-requires-python
+// and to a wheel's METADATA for --python-version) and its packaging's SpecifierSet.contains(prereleases=True),
+// including clauses PEP 440 cannot read, which packaging 21.3 compares as LegacySpecifier.
+const PIP_ORACLE = `
+import json, sys
+from pip._internal.utils.packaging import check_requires_python
+from pip._internal.models.target_python import TargetPython
+from pip._vendor.packaging.specifiers import SpecifierSet, InvalidSpecifier
+out = []
+for kind, a, b in json.load(sys.stdin):
+    try:
+        if kind == 'rp':
+            # as pip download --python-version b takes it (3.11 is 3.11.0)
+            out.append(check_requires_python(a, TargetPython(py_version_info=tuple(int(x) for x in b.split('.'))).py_version_info))
+        else:
+            out.append(SpecifierSet(b).contains(a, prereleases=True))
+    except InvalidSpecifier:
+        out.append(True if kind == 'rp' else None)
+print(json.dumps(out))
+`;
+
+describe('Requires-Python and legacy specifiers, against the real pip', () => {
+  const requiresPython = ['===3.11', '==3.11', '==3.11.*', '<=3.11.*', '<3.12.*', '>=3.11.*', '>3.10.*', '>=3.6.*', '>=3.6.0.*', '>= 3.8', '~=3.11.0', '>3.11', '>=3.11.1', '<3.12.0a0', '>=3.11.0rc1', '!=3.11.0', '>=2.7, !=3.0.*, !=3.1.*', '>=3.6,', 'not a specifier'];
+  const specifiers: Array<[string, string]> = [
+    ['1.0', '>=1.0.*'],
+    ['0.9', '>=1.0.*'],
+    ['1.0', '<=1.0+local'],
+    ['1.0', '<1.0+local'],
+    ['1.0', '>=1.0+local'],
+    ['1.0+local', '>=1.0+local'],
+    ['1.0rc1', '>=1.0.*'],
+    ['1.0.post1', '<=1.0.*'],
+    ['2.0', '==1.0.*, >=1.0+x'],
+  ];
+  const cases = [
+    ...requiresPython.flatMap((r) => [['rp', r, '3.11'] as const, ['rp', r, '3.11.2'] as const]),
+    ...specifiers.map(([v, s]) => ['sp', v, s] as const),
+  ];
+  const pip = JSON.parse(execFileSync('python3', ['-c', PIP_ORACLE], { input: JSON.stringify(cases), encoding: 'utf8' })) as Array<boolean | null>;
+
+  it('ferry answers as pip does for every case', () => {
+    const differ = cases.flatMap((c, i) => {
+      const ferry = c[0] === 'rp' ? admitsPython(c[1], c[2]) : (satisfiesSpecifier(c[1], c[2]) ?? null);
+      return ferry === pip[i] ? [] : [`${c.join(' ')}: pip ${pip[i]}, ferry ${ferry}`];
+    });
+    expect(differ).toEqual([]);
+  });
+
+  it('the cases are not all alike', () => {
+    expect(pip.filter((x) => x === true).length).toBeGreaterThan(0);
+    expect(pip.filter((x) => x === false).length).toBeGreaterThan(0);
   });
 });

@@ -171,7 +171,7 @@ function evaluate(node: Node, env: MarkerEnvironment, onUnknown: ((v: string) =>
   if (node.op === 'in') return rhs.includes(lhs);
   if (node.op === 'not in') return !rhs.includes(lhs);
   if (node.op !== '===' && pep440.validRange(`${node.op}${rhs}`)) {
-    return pep440.valid(lhs) !== null && (satisfiesSpecifier(lhs, `${node.op}${rhs}`) ?? pep440.satisfies(lhs, `${node.op}${rhs}`, { prereleases: true }));
+    return pep440.valid(lhs) !== null && (satisfiesSpecifier(lhs, `${node.op}${rhs}`, { legacy: false }) ?? pep440.satisfies(lhs, `${node.op}${rhs}`, { prereleases: true }));
   }
   switch (node.op) {
     case '==':

@@ -19,9 +19,12 @@ const cmp = (a: string, b: string): number => pep440.compare(a, b);
  * resolver asks of a candidate (SpecifierRequirement.is_satisfied_by). Written out here because the
  * version library's own `satisfies` departs from PEP 440 on local versions (`==1.0+cu118` matched
  * `1.0+cpu`), on epochs (`2!1.0` was not `>1.0`) and on the exclusive comparisons (`1.0` was not
- * `>1.0a1`, `1.0.post1` not `>1.0.post0`). Undefined when the specifier cannot be read.
+ * `>1.0a1`, `1.0.post1` not `>1.0.post0`). A clause PEP 440 cannot read (`>=3.6.*`, `<=1.0+local`) is
+ * compared as packaging 21.3 (pip 23.2's) SpecifierSet falls back to, a LegacySpecifier (not with
+ * `legacy: false`: markers use Specifier, which has no such fallback). Undefined when the specifier cannot
+ * be read even so.
  */
-export function satisfiesSpecifier(version: string, specifier: string): boolean | undefined {
+export function satisfiesSpecifier(version: string, specifier: string, opts: { legacy?: boolean } = {}): boolean | undefined {
   const clauses = specifier
     .split(',')
     .map((c) => c.trim())
@@ -29,7 +32,7 @@ export function satisfiesSpecifier(version: string, specifier: string): boolean 
   for (const clause of clauses) {
     const m = /^(===|==|!=|<=|>=|~=|<|>)\s*(.+)$/.exec(clause);
     if (!m) return undefined;
-    const ok = satisfiesOne(version, m[1]!, m[2]!.trim());
+    const ok = satisfiesOne(version, m[1]!, m[2]!.trim()) ?? (opts.legacy === false ? undefined : satisfiesLegacy(version, m[1]!, m[2]!.trim()));
     if (ok === undefined) return undefined;
     if (!ok) return false;
   }
@@ -104,4 +107,53 @@ function prefixMatch(v: Parsed, prefix: string): boolean | undefined {
 
 function versionString(v: Parsed): string {
   return v.local === null ? v.public : `${v.public}+${v.local}`;
+}
+
+/**
+ * packaging 21.3's fallback for a clause that is not PEP 440 (`>=3.6.*`, `<=1.0+local`): the operators
+ * ==, !=, <=, >=, <, > compare "legacy" keys of the two strings (setuptools' old ordering); `~=` and `===`
+ * have no fallback. Undefined when the clause is not one of those either.
+ */
+function satisfiesLegacy(version: string, op: string, spec: string): boolean | undefined {
+  if (op === '~=' || op === '===' || /[,;\s)]/.test(spec)) return undefined;
+  // the candidate is compared as the string of its parsed (normalized) version
+  const c = compareKeys(legacyKey(pep440.clean(version) ?? version), legacyKey(spec));
+  switch (op) {
+    case '==':
+      return c === 0;
+    case '!=':
+      return c !== 0;
+    case '<=':
+      return c <= 0;
+    case '>=':
+      return c >= 0;
+    case '<':
+      return c < 0;
+    case '>':
+      return c > 0;
+  }
+  return undefined;
+}
+
+/** Legacy sort key: numbers zero-padded to 8 digits, words marked with "*", trailing zeros dropped before a word. */
+function legacyKey(version: string): string[] {
+  const words: Record<string, string> = { pre: 'c', preview: 'c', '-': 'final-', rc: 'c', dev: '@' };
+  const parts: string[] = [];
+  const tokens = version.toLowerCase().split(/(\d+|[a-z]+|\.|-)/);
+  for (const raw of [...tokens, '*final']) {
+    const t = raw === '*final' ? raw : (words[raw] ?? raw);
+    if (t === '' || t === '.') continue;
+    const part = t === '*final' ? t : /^[0-9]/.test(t) ? t.padStart(8, '0') : `*${t}`;
+    if (part.startsWith('*')) {
+      if (part < '*final') while (parts.at(-1) === '*final-') parts.pop();
+      while (parts.at(-1) === '00000000') parts.pop();
+    }
+    parts.push(part);
+  }
+  return parts;
+}
+
+function compareKeys(a: string[], b: string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+  return a.length - b.length;
 }
