@@ -28,7 +28,8 @@ export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
     if (typeof hashes.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(hashes.sha256)) file.sha256 = hashes.sha256.toLowerCase();
     if (typeof raw['requires-python'] === 'string' && raw['requires-python']) file.requiresPython = raw['requires-python'];
     if (raw.yanked === true) file.yanked = '';
-    else if (typeof raw.yanked === 'string') file.yanked = raw.yanked;
+    // PEP 691 wants a non-empty reason; pip 23.2 reads "" as not yanked, and so does ferry
+    else if (typeof raw.yanked === 'string' && raw.yanked !== '') file.yanked = raw.yanked;
     const md = metadataAvailability(raw['core-metadata'] ?? raw['dist-info-metadata']);
     if (md) file.metadata = md;
     if (typeof raw.size === 'number' && Number.isSafeInteger(raw.size) && raw.size >= 0) file.size = raw.size;
