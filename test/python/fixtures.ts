@@ -47,11 +47,12 @@ export interface FixtureIndex {
  * `json` is set and the client asks for it; with `pep658`, each wheel's METADATA at URL.metadata and
  * announced on the page. Pages are made at each request from the current bytes, so a test can change a
  * wheel between two steps. `yanked` marks files yanked with a reason; `metadata` serves (and announces the
- * sha256 of) another PEP 658 file than the wheel's own METADATA.
+ * sha256 of) another PEP 658 file than the wheel's own METADATA; `requiresPython: false` leaves out the
+ * files' Requires-Python (data-requires-python), as an index made from file names alone does.
  */
 export async function serveFixtureIndex(
   filesDir: string,
-  opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string>; metadata?: Record<string, string> } = {},
+  opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string>; metadata?: Record<string, string>; requiresPython?: false } = {},
 ): Promise<FixtureIndex> {
   const requests: string[] = [];
   const server = createServer(async (req, res) => {
@@ -67,7 +68,7 @@ export async function serveFixtureIndex(
           files.map(async (f) => {
             const bytes = await readFile(join(filesDir, f));
             const md = opts.pep658 && f.endsWith('.whl') ? (opts.metadata?.[f] ?? (await wheelMetadata(join(filesDir, f)))) : undefined;
-            return { f, hash: sha256(bytes), size: bytes.length, md: md ? sha256(Buffer.from(md)) : undefined, rp: await requiresPython(join(filesDir, f)) };
+            return { f, hash: sha256(bytes), size: bytes.length, md: md ? sha256(Buffer.from(md)) : undefined, rp: opts.requiresPython === false ? undefined : await requiresPython(join(filesDir, f)) };
           }),
         );
         if (opts.json && String(req.headers.accept).includes('application/vnd.pypi.simple.v1+json')) {

@@ -1,12 +1,16 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readProjectPage } from '../../src/sources/python/readProjectPage.js';
+import { lockPython } from '../../src/sources/python/lockPython.js';
+import { parseSpecText } from '../../src/specfile/loadSpec.js';
+import { silentLogger } from '../../src/ui/log.js';
+import type { BuildContext } from '../../src/sources/kind.js';
 import { parseRequirementsFile } from '../../src/sources/python/parseRequirementsFile.js';
 import { selectFile } from '../../src/sources/python/selectFile.js';
 import { targetTags } from '../../src/sources/python/targetTags.js';
-import { buildWheels, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveFixtureIndex } from './fixtures.js';
+import { buildWheels, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveFixtureIndex, sha256 } from './fixtures.js';
 
 // The file pip 23.2 downloads for a pin (pip download --only-binary=:all: --platform ... on a generated index
 // on 127.0.0.1), against the file ferry's selection takes from the same page.
@@ -46,6 +50,59 @@ describe('the file chosen for a pin, as pip 23.2 chooses it', () => {
       expect(pip).toEqual([platformWheel]);
       expect(ferry.file.filename).toBe(platformWheel);
       expect(ferry.warnings).toEqual([]);
+    } finally {
+      await index.close();
+    }
+  });
+});
+
+/** ferry lock's chosen files for one service pinning `pins`, on `index`, for TARGET */
+async function ferryLocks(index: string, requirements: string): Promise<string[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-pipchoice-lock-'));
+  made.push(dir);
+  await mkdir(join(dir, 'requirements'));
+  await writeFile(join(dir, 'requirements/app.txt'), requirements);
+  const text = [
+    'name: choice',
+    'version: 1.0.0',
+    'epoch: 2026-11-25T00:00:00Z',
+    'targets:',
+    '  python: { version: "3.11", platforms: [manylinux_2_17_x86_64] }',
+    'upstreams:',
+    `  python: { index: "${index}" }`,
+    'services:',
+    '  app:',
+    '    version: 1.0.0',
+    '    groups: [app]',
+    '    artifacts:',
+    '      python: { requirements: requirements/app.txt }',
+    '',
+  ].join('\n');
+  const spec = parseSpecText(text, join(dir, 'spec.yaml'));
+  const ctx: BuildContext = { spec, baseDir: dir, epoch: spec.epoch, cacheDir: join(dir, 'cache'), workDir: dir, signingKeys: async () => [], jobs: 2, log: silentLogger };
+  return (await lockPython(ctx))!.files.map((f) => f.filename);
+}
+
+describe('backtracking, as pip 23.2 does it', () => {
+  it('==1.0 whose best version 1.0+cpu requires another Python in its METADATA only: pip moves on to 1.0, and so does ferry', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-pipchoice-bt-'));
+    made.push(dir);
+    // no data-requires-python on the page (an HTML index made from the files alone): only the METADATA says so
+    const files = buildWheels(dir, [
+      { name: 'bt', version: '1.0+cpu', requires_python: '>=3.12' },
+      { name: 'bt', version: '1.0' },
+    ]);
+    const index = await serveFixtureIndex(dir, { pep658: true, requiresPython: false });
+    try {
+      const pip = await pipDownloads(index.url, 'bt==1.0');
+      expect(pip).toEqual(['bt-1.0-py3-none-any.whl']);
+      // the pin allows both files' hashes (pip with --require-hashes would take either)
+      const hashes = await Promise.all(files.map(async (f) => sha256(await readFile(join(dir, f)))));
+      expect(await ferryLocks(index.url, `bt==1.0 ${hashes.map((h) => `--hash=sha256:${h}`).join(' ')}\n`)).toEqual(pip);
+      // ==1.0+cpu has nowhere to go: pip fails, ferry refuses naming the METADATA's Requires-Python
+      const cpu = await runCommand('python3', ['-m', 'pip', 'download', '-q', '--no-cache-dir', '--no-deps', '--only-binary=:all:', '--platform', 'manylinux_2_17_x86_64', '--python-version', '3.11', '--implementation', 'cp', '--abi', 'cp311', '-d', join(dir, 'dl'), '--index-url', index.url, 'bt==1.0+cpu'], PIP_OFFLINE_ENV);
+      expect(cpu.code).not.toBe(0);
+      await expect(ferryLocks(index.url, `bt==1.0+cpu --hash=sha256:${hashes[0]}\n`)).rejects.toThrow(/bt-1\.0\+cpu-py3-none-any\.whl: a file of this version \(bt-1\.0\+cpu-py3-none-any\.whl\) requires Python >=3\.12 in its METADATA/);
     } finally {
       await index.close();
     }

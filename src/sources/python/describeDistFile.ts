@@ -22,6 +22,17 @@ export interface Chosen {
   pins: Pin[];
 }
 
+/** A chosen wheel's own METADATA has a Requires-Python that excludes the target (pip then tries the pin's next version). */
+export class MetadataExcludesTarget extends ResolveError {
+  constructor(
+    message: string,
+    readonly chosen: Chosen,
+    readonly requiresPython: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface DistFacts {
   sha256: string;
   size: number;
@@ -59,7 +70,11 @@ export async function describeDistFile(c: Chosen, target: PythonTarget, ctx: Bui
     requiresPython ??= meta.requiresPython;
     // pip checks the METADATA's Requires-Python even when the index gave its own (which selectFile checked)
     if (meta.requiresPython && !admitsPython(meta.requiresPython, target.version)) {
-      throw new ResolveError(`${c.pins[0]!.where}: ${c.file.filename} requires Python ${meta.requiresPython} (its METADATA), the target is ${target.version}; pin a version that supports it`);
+      throw new MetadataExcludesTarget(
+        `${c.pins[0]!.where}: ${c.file.filename} requires Python ${meta.requiresPython} (its METADATA), the target is ${target.version}; pin a version that supports it`,
+        c,
+        meta.requiresPython,
+      );
     }
     if (md.wheel) {
       sha256 = md.wheel.sha256;

@@ -3,7 +3,7 @@ import type { BuildContext } from '../kind.js';
 import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
 import { admitsPython } from './admitsPython.js';
 import { checkClosure } from './checkClosure.js';
-import { describeDistFile, type Chosen } from './describeDistFile.js';
+import { describeDistFile, MetadataExcludesTarget, type Chosen } from './describeDistFile.js';
 import { evaluateMarker, safeExtra, uncertainVariableNote, type MarkerEnvironment } from './evaluateMarker.js';
 import { markerEnvironment } from './markerEnvironment.js';
 import { normalizeProjectName } from './normalizeProjectName.js';
@@ -11,6 +11,7 @@ import type { CoreMetadata } from './parseCoreMetadata.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { readProjectPage } from './readProjectPage.js';
 import { readRequirementsFile } from './readRequirementsFile.js';
+import { parseDistFilename } from './parseDistFilename.js';
 import { selectFile } from './selectFile.js';
 import { sameVersion } from './sameVersion.js';
 import { satisfiesSpecifier } from './satisfiesSpecifier.js';
@@ -101,28 +102,45 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
     async (project) => {
       const users = [...perService].filter(([, s]) => s.pins.has(project));
       const page = await readProjectPage(upstream.index, project, { pinnedAt: users[0]![1].pins.get(project)!.where, stats: ctx.fetchStats });
-      const mine: Chosen[] = [];
-      for (const [service, { pins }] of users) {
-        const pin = pins.get(project)!;
-        const sel = selectFile(pin, page.files, { tags, pythonVersion: target.version, allowSdist: upstream.allow_sdist, page: page.url });
-        for (const w of sel.warnings) ctx.log.warn(w);
-        if (!SAFE_FILENAME.test(sel.file.filename)) throw new ResolveError(`${page.url}: file name "${sel.file.filename}" cannot be carried (letters, digits and . _ + ! - only)`);
-        let entry = chosen.get(sel.file.filename);
-        if (!entry) {
-          // the file's own version where the pin admitted a local one (`==2.1.0` took `2.1.0+cpu`)
-          entry = { file: sel.file, kind: sel.dist.kind, version: sameVersion(sel.dist.version, pin.version) ? pin.version : sel.dist.version, project, services: new Set(), pins: [] };
-          chosen.set(sel.file.filename, entry);
-          mine.push(entry);
+      // pip's resolver tries the versions a pin admits highest first (`==1.0` admits `1.0+cpu`, then `1.0`),
+      // each by its best file, and moves on when that file's METADATA Requires-Python excludes the target
+      const skipVersions = new Map<string, string>();
+      for (;;) {
+        const mine = chooseFiles(project, users, page, skipVersions);
+        try {
+          for (const c of mine) await learn(c);
+          break;
+        } catch (err) {
+          if (!(err instanceof MetadataExcludesTarget)) throw err;
+          for (const c of mine) chosen.delete(c.file.filename);
+          skipVersions.set(parseDistFilename(err.chosen.file.filename, project)?.version ?? err.chosen.version, `a file of this version (${err.chosen.file.filename}) requires Python ${err.requiresPython} in its METADATA`);
         }
-        entry.services.add(service);
-        entry.pins.push(pin);
-        pinFile.set(pin, sel.file.filename);
       }
-      for (const c of mine) await learn(c);
       ctx.log.progress('python projects', ++done, projects.length);
     },
     { concurrency: Math.max(1, ctx.jobs) },
   );
+  /** the file each service's pin of one project installs, new entries of `chosen` for files not chosen before */
+  function chooseFiles(project: string, users: Array<[string, { pins: Map<string, Pin> }]>, page: Awaited<ReturnType<typeof readProjectPage>>, skipVersions: Map<string, string>): Chosen[] {
+    const mine: Chosen[] = [];
+    for (const [service, { pins }] of users) {
+      const pin = pins.get(project)!;
+      const sel = selectFile(pin, page.files, { tags, pythonVersion: target.version, allowSdist: upstream!.allow_sdist, page: page.url, skipVersions });
+      for (const w of sel.warnings) ctx.log.warn(w);
+      if (!SAFE_FILENAME.test(sel.file.filename)) throw new ResolveError(`${page.url}: file name "${sel.file.filename}" cannot be carried (letters, digits and . _ + ! - only)`);
+      let entry = chosen.get(sel.file.filename);
+      if (!entry) {
+        // the file's own version where the pin admitted a local one (`==2.1.0` took `2.1.0+cpu`)
+        entry = { file: sel.file, kind: sel.dist.kind, version: sameVersion(sel.dist.version, pin.version) ? pin.version : sel.dist.version, project, services: new Set(), pins: [] };
+        chosen.set(sel.file.filename, entry);
+        mine.push(entry);
+      }
+      entry.services.add(service);
+      entry.pins.push(pin);
+      pinFile.set(pin, sel.file.filename);
+    }
+    return mine;
+  }
   const files = [...chosen.values()];
 
   // every dependency pinned, per service (each service gets its own virtualenv)

@@ -15,6 +15,12 @@ export interface SelectOptions {
   allowSdist: boolean;
   /** the project page, for messages */
   page: string;
+  /**
+   * versions already tried and given up, with why: pip's resolver takes the best file of each version the
+   * pin admits, highest version first (`==1.0` admits `1.0+cpu` and `1.0`), and moves on to the next
+   * version when that file's METADATA excludes the target
+   */
+  skipVersions?: Map<string, string>;
 }
 
 export interface Selection {
@@ -50,6 +56,11 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
     if (file.sha256 && !pin.hashes.includes(file.sha256)) {
       rejected.push(`${file.filename}: its sha256 ${file.sha256} is not among the pinned hashes`);
       unreviewed++;
+      continue;
+    }
+    const skipped = opts.skipVersions?.get(dist.version);
+    if (skipped !== undefined) {
+      rejected.push(`${file.filename}: ${skipped}`);
       continue;
     }
     if (file.requiresPython && !admitsPython(file.requiresPython, opts.pythonVersion)) {
