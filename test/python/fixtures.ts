@@ -48,11 +48,12 @@ export interface FixtureIndex {
  * announced on the page. Pages are made at each request from the current bytes, so a test can change a
  * wheel between two steps. `yanked` marks files yanked with a reason; `metadata` serves (and announces the
  * sha256 of) another PEP 658 file than the wheel's own METADATA; `requiresPython: false` leaves out the
- * files' Requires-Python (data-requires-python), as an index made from file names alone does.
+ * files' Requires-Python (data-requires-python), as an index made from file names alone does; `unhashed`
+ * files are linked without their #sha256= fragment (HTML).
  */
 export async function serveFixtureIndex(
   filesDir: string,
-  opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string>; metadata?: Record<string, string>; requiresPython?: false } = {},
+  opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string>; metadata?: Record<string, string>; requiresPython?: false; unhashed?: string[] } = {},
 ): Promise<FixtureIndex> {
   const requests: string[] = [];
   const server = createServer(async (req, res) => {
@@ -93,7 +94,7 @@ export async function serveFixtureIndex(
             opts.yanked?.[e.f] !== undefined ? ` data-yanked="${opts.yanked[e.f]}"` : '',
             e.md ? ` data-core-metadata="sha256=${e.md}" data-dist-info-metadata="sha256=${e.md}"` : '',
           ].join('');
-          return `<a href="../../files/${e.f}#sha256=${e.hash}"${attrs}>${e.f}</a><br/>`;
+          return `<a href="../../files/${e.f}${opts.unhashed?.includes(e.f) ? '' : `#sha256=${e.hash}`}"${attrs}>${e.f}</a><br/>`;
         });
         return send(res, 200, 'text/html', `<!DOCTYPE html><html><body>\n${links.join('\n')}\n</body></html>\n`);
       }

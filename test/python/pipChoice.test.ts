@@ -19,12 +19,12 @@ afterAll(() => Promise.all(made.map((d) => rm(d, { recursive: true, force: true 
 
 const TARGET = { version: '3.11', implementation: 'cp', platforms: ['manylinux_2_17_x86_64'] };
 
-async function pipDownloads(indexUrl: string, requirement: string): Promise<string[]> {
+async function pipDownloads(indexUrl: string, ...requirement: string[]): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-pipchoice-dl-'));
   made.push(dir);
   const r = await runCommand(
     'python3',
-    ['-m', 'pip', 'download', '-q', '--no-cache-dir', '--no-deps', '--only-binary=:all:', '--platform', 'manylinux_2_17_x86_64', '--python-version', '3.11', '--implementation', 'cp', '--abi', 'cp311', '-d', dir, '--index-url', indexUrl, requirement],
+    ['-m', 'pip', 'download', '-q', '--no-cache-dir', '--no-deps', '--only-binary=:all:', '--platform', 'manylinux_2_17_x86_64', '--python-version', '3.11', '--implementation', 'cp', '--abi', 'cp311', '-d', dir, '--index-url', indexUrl, ...requirement],
     PIP_OFFLINE_ENV,
   );
   expect(r.code, r.stderr).toBe(0);
@@ -82,6 +82,28 @@ async function ferryLocks(index: string, requirements: string): Promise<string[]
   const ctx: BuildContext = { spec, baseDir: dir, epoch: spec.epoch, cacheDir: join(dir, 'cache'), workDir: dir, signingKeys: async () => [], jobs: 2, log: silentLogger };
   return (await lockPython(ctx))!.files.map((f) => f.filename);
 }
+
+describe('hashes on the page, as pip 23.2 weighs them', () => {
+  it('a file whose page hash is pinned comes before a better-tagged one the page gives no hash for', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-pipchoice-hash-'));
+    made.push(dir);
+    const files = buildWheels(dir, [
+      { name: 'hh', version: '1.0' },
+      { name: 'hh', version: '1.0', tag: 'cp311-cp311-manylinux_2_17_x86_64' },
+    ]);
+    const index = await serveFixtureIndex(dir, { unhashed: [files[1]!] });
+    try {
+      const hashes = await Promise.all(files.map(async (f) => sha256(await readFile(join(dir, f)))));
+      const requirements = `hh==1.0 ${hashes.map((h) => `--hash=sha256:${h}`).join(' ')}\n`;
+      await writeFile(join(dir, 'req.txt'), requirements);
+      const pip = await pipDownloads(index.url, '-r', join(dir, 'req.txt'));
+      expect(pip).toEqual([files[0]]);
+      expect(await ferryLocks(index.url, requirements)).toEqual(pip);
+    } finally {
+      await index.close();
+    }
+  });
+});
 
 describe('backtracking, as pip 23.2 does it', () => {
   it('==1.0 whose best version 1.0+cpu requires another Python in its METADATA only: pip moves on to 1.0, and so does ferry', async () => {

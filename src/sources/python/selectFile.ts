@@ -32,8 +32,8 @@ export interface Selection {
 
 /**
  * Choose the file pip on the target would install for a pin: among the files of exactly the pinned
- * version whose sha256 is pinned and whose Requires-Python admits the target, prefer files that are not
- * yanked (PEP 592: a yanked file is used only because the pin names its version exactly), then the wheel
+ * version whose sha256 is pinned (or not given by the page) and whose Requires-Python admits the target,
+ * prefer files whose page gives a (pinned) hash, then files that are not yanked (PEP 592: a yanked file is used only because the pin names its version exactly), then the wheel
  * whose best tag comes first in the target's tag order, then the highest build tag, then the one the
  * page lists last (as pip does). Sdists only when
  * allowed and no wheel fits. Fails with every file considered and why it was not taken: IntegrityError
@@ -85,8 +85,12 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
     );
   }
   const yanked = (f: IndexFile) => (f.yanked === undefined ? 0 : 1);
+  // pip ranks a file whose page hash is allowed before one the page gives no hash for, before all else
+  // (files whose page hash is not pinned were left out above)
+  const unhashed = (f: IndexFile) => (f.sha256 === undefined ? 1 : 0);
   wheels.sort(
     (a, b) =>
+      unhashed(a.file) - unhashed(b.file) ||
       yanked(a.file) - yanked(b.file) ||
       // `==1.0` admits `1.0+cpu` and `1.0+cu118` too: pip takes the highest version first, then the best tag
       newer(a.dist.version, b.dist.version) ||
@@ -97,7 +101,7 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
       // candidates in reverse, and the sort is stable)
       b.at - a.at,
   );
-  sdists.sort((a, b) => yanked(a.file) - yanked(b.file) || newer(a.dist.version, b.dist.version) || compareStrings(a.file.filename, b.file.filename));
+  sdists.sort((a, b) => unhashed(a.file) - unhashed(b.file) || yanked(a.file) - yanked(b.file) || newer(a.dist.version, b.dist.version) || compareStrings(a.file.filename, b.file.filename));
   const chosen = wheels[0] ?? sdists[0];
   if (!chosen && unreviewed > 0) {
     // pip-compile --generate-hashes pins every file the release had: a file it did not pin was replaced
