@@ -2,6 +2,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { parseSimpleJson } from '../../src/sources/python/parseSimpleJson.js';
 import { readProjectPage } from '../../src/sources/python/readProjectPage.js';
 import { lockPython } from '../../src/sources/python/lockPython.js';
 import { parseSpecText } from '../../src/specfile/loadSpec.js';
@@ -128,5 +130,23 @@ describe('backtracking, as pip 23.2 does it', () => {
     } finally {
       await index.close();
     }
+  });
+});
+
+describe('PEP 691 file names, as pip 23.2 reads them', () => {
+  it('names a file by its URL, not by a "filename" that says otherwise (the real pip Link.from_json)', () => {
+    const page = 'http://127.0.0.1:1/simple/mm/';
+    const files = [
+      { filename: 'mm-1.0-py3-none-any.whl', url: '../../files/mm-1.0-cp311-cp311-win_amd64.whl', hashes: {} },
+      { filename: 'mm-1.0-py3-none-any.whl', url: '../../files/mm-1.0%2Bcpu-py3-none-any.whl', hashes: {} },
+    ];
+    const pip = JSON.parse(
+      execFileSync('python3', ['-c', 'import json,sys\nfrom pip._internal.models.link import Link\nprint(json.dumps([Link.from_json(f, sys.argv[1]).filename for f in json.load(sys.stdin)]))', page], {
+        input: JSON.stringify(files),
+        encoding: 'utf8',
+      }),
+    ) as string[];
+    expect(pip).toEqual(['mm-1.0-cp311-cp311-win_amd64.whl', 'mm-1.0+cpu-py3-none-any.whl']);
+    expect(parseSimpleJson(JSON.stringify({ meta: { 'api-version': '1.1' }, files }), page).map((f) => f.filename)).toEqual(pip);
   });
 });

@@ -24,7 +24,9 @@ export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
     checkLinkScheme(url, pageUrl);
     url.hash = '';
     const hashes = (raw.hashes ?? {}) as Record<string, unknown>;
-    const file: IndexFile = { filename: typeof raw.filename === 'string' ? raw.filename : filenameFromUrl(url), url: url.href };
+    // the name is the URL's, as pip 23.2 takes it (Link.from_json ignores "filename"): a page whose
+    // "filename" says otherwise cannot make ferry carry another file than the one pip would
+    const file: IndexFile = { filename: filenameFromUrl(url), url: url.href };
     if (typeof hashes.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(hashes.sha256)) file.sha256 = hashes.sha256.toLowerCase();
     if (typeof raw['requires-python'] === 'string' && raw['requires-python']) file.requiresPython = raw['requires-python'];
     if (raw.yanked === true) file.yanked = '';
