@@ -9,7 +9,10 @@ import type { AptPackage } from './types.js';
  */
 export interface PackageIndex {
   arch: string;
-  /** name -> versions, highest first (across every configured suite and component) */
+  /**
+   * name -> versions, the candidate first: the highest pin priority (AptOrigin.pin), then the highest
+   * version (across every configured suite and component)
+   */
   byName: ReadonlyMap<string, AptPackage[]>;
   /** virtual name -> packages providing it */
   providers: ReadonlyMap<string, AptPackage[]>;
@@ -126,7 +129,7 @@ export function indexPackedSources(packedSources: readonly PackedIndex[], arch: 
   };
   return {
     arch,
-    byName: new PackedLists(sources, (p, id) => p.recordsNamed(id), (list) => list.sort((a, b) => compareDebVersions(b.version, a.version))),
+    byName: new PackedLists(sources, (p, id) => p.recordsNamed(id), (list) => list.sort((a, b) => (b.origin.pin ?? 500) - (a.origin.pin ?? 500) || compareDebVersions(b.version, a.version))),
     providers: new PackedLists(sources, (p, id) => p.recordsProviding(id)),
     order,
   };

@@ -49,7 +49,7 @@ export async function readUpstreamIndexes(
       const allArchIndex =
         (release.fields.get('Architectures') ?? '').split(/\s+/).includes('all') && release.fields.get('No-Support-for-Architecture-all') !== 'Packages';
       for (const component of up.components) {
-        const origin = { uri: up.uri, suite, component };
+        const origin = { uri: up.uri, suite, component, pin: releasePin(release.fields) };
         for (const arch of [...architectures, ...(allArchIndex ? ['all'] : [])]) {
           const packed = await fetchPackagesIndex(release, origin, arch, { cacheDir: ctx.cacheDir, log: ctx.log, stats });
           if (packed) out.indexes.push(packed);
@@ -58,4 +58,10 @@ export async function readUpstreamIndexes(
     }
   }
   return out;
+}
+
+/** apt's default pin priority of a suite from its Release: NotAutomatic 1, with ButAutomaticUpgrades 100, else 500. */
+export function releasePin(fields: ReadonlyMap<string, string>): number {
+  if (fields.get('NotAutomatic') !== 'yes') return 500;
+  return fields.get('ButAutomaticUpgrades') === 'yes' ? 100 : 1;
 }

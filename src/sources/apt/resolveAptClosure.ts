@@ -106,11 +106,14 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     return r;
   };
 
-  /** the highest version the sources offer, when it is newer than the installed one */
+  /**
+   * the sources' candidate (highest pin, then version), when it is newer than the installed one; the
+   * installed version has apt's priority 100, so a NotAutomatic suite's (1) never upgrades it
+   */
   const originalCandidate = (name: string): AptPackage | undefined => {
     const best = index.byName.get(name)?.[0];
     const inst = installed.get(name);
-    if (!best || (inst && compareDebVersions(inst.version, best.version) >= 0)) return undefined;
+    if (!best || (inst && (compareDebVersions(inst.version, best.version) >= 0 || (best.origin.pin ?? 500) < 100))) return undefined;
     return best;
   };
   const candidate = (name: string): AptPackage | undefined => (discarded.has(name) ? undefined : (marked.get(name) ?? originalCandidate(name)));
@@ -349,7 +352,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
 
   const rootPkgs: AptPackage[] = [];
   for (const root of roots) {
-    const p = findRoot(index, root, candidate);
+    const p = findRoot(index, root, candidate, installed);
     if (!p) continue;
     const prev = marked.get(p.name);
     if (prev && prev !== p) throw new ResolveError(`${p.name} is requested at two versions (${prev.version} and ${p.version})`);
@@ -406,8 +409,16 @@ function priority(p: AptPackage): number {
   return p.priority === undefined ? 0 : (PRIORITY[p.priority] ?? PRIORITY.extra!);
 }
 
-/** A root ("name", "name=version", "name:arch") as a package of the index; undefined for another architecture. */
-function findRoot(index: PackageIndex, root: string, candidate: (name: string) => AptPackage | undefined): AptPackage | undefined {
+/**
+ * A root ("name", "name=version", "name:arch") as a package of the index; undefined for another
+ * architecture, or when the hosts have it and apt would install nothing.
+ */
+function findRoot(
+  index: PackageIndex,
+  root: string,
+  candidate: (name: string) => AptPackage | undefined,
+  installed: ReadonlyMap<string, InstalledPackage>,
+): AptPackage | undefined {
   const [spec, version] = root.split('=', 2) as [string, string | undefined];
   // `name:arch` names a package of one architecture: resolved only when resolving that architecture
   const [name, archQualifier] = spec.split(':', 2) as [string, string | undefined];
@@ -417,7 +428,13 @@ function findRoot(index: PackageIndex, root: string, candidate: (name: string) =
     if (invalid) throw new ResolveError(`${root}: "${version}" is not a version dpkg accepts (${invalid})`);
   }
   const versions = index.byName.get(name);
-  let p = version ? versions?.find((v) => compareDebVersions(v.version, version) === 0) : (candidate(name) ?? versions?.[0]);
+  const inst = installed.get(name);
+  // the hosts have it and no upgrade is the candidate: carry their version (else a version apt would
+  // pick on its own); none when only a NotAutomatic suite offers another version (apt installs nothing)
+  let p = version
+    ? versions?.find((v) => compareDebVersions(v.version, version) === 0)
+    : (candidate(name) ?? (inst ? (versions?.find((v) => compareDebVersions(v.version, inst.version) === 0) ?? versions?.find((v) => (v.origin.pin ?? 500) >= 100)) : versions?.[0]));
+  if (!p && !version && inst) return undefined;
   if (!p && !version) {
     // a virtual package named directly: apt installs it only when exactly one package provides it
     const provs = [...new Set((index.providers.get(name) ?? []).filter((x) => index.byName.get(x.name)?.[0] === x))];

@@ -5,6 +5,11 @@ export interface AptOrigin {
   uri: string;
   suite: string;
   component: string;
+  /**
+   * apt's default pin priority of the suite: 500, or 1 when its Release says `NotAutomatic: yes`
+   * (100 with `ButAutomaticUpgrades: yes` too). Absent means 500.
+   */
+  pin?: number;
 }
 
 /** One binary package as an upstream Packages index describes it (only what resolving and fetching need). */
