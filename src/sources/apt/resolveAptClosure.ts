@@ -179,6 +179,11 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     return hit;
   };
 
+  /** whether `p` Conflicts with / Breaks a marked package, or a marked package Conflicts with / Breaks `p` */
+  const clashesWithMarked = (p: AptPackage): boolean =>
+    conflictsOf(p).some((q) => marked.get(q.name) === q) ||
+    [...marked.values()].some((m) => m.name !== p.name && relationsOf(m).neg.some(({ rel }) => (p.name === rel.name && matches(p, rel)) || provides(p, rel)));
+
   /** "source name\0source version" of a package (the Source field, else its own name and version) */
   const sourceKey = (p: AptPackage): string => {
     const m = /^(\S+)(?:\s*\(\s*(\S+)\s*\))?$/.exec(p.source?.trim() ?? '');
@@ -307,7 +312,9 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
             if (!optional) visitMet(group, here);
             continue;
           }
-          const found = solutions(group).some((s) => markInstall(s, here, false));
+          // a Recommends is not taken when its pick conflicts with (or breaks) a package being installed, or
+          // one of those conflicts with the pick: apt-get skips it rather than giving up what it has marked
+          const found = (optional ? solutions(group).filter((s) => !clashesWithMarked(s)) : solutions(group)).some((s) => markInstall(s, here, false));
           if (!found && !optional) {
             failed = true;
             failure ??= unmet(group, here);
