@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
@@ -10,6 +9,7 @@ import { createRegistryClient, type FetchedManifest } from './createRegistryClie
 import { dockerArchiveSource } from './dockerArchiveSource.js';
 import { MANIFEST_MAX_BYTES } from './imageDocument.js';
 import type { ImageRef } from './parseImageRef.js';
+import { readRegularFile } from '../../util/readRegularFile.js';
 
 /** Where one image's manifests and blobs are read from. */
 export interface ImageSource {
@@ -87,13 +87,15 @@ function ociLayoutSource(ref: ImageRef, from: string, baseDir: string): ImageSou
   const dir = resolve(baseDir, path);
   const blob = (digest: string) => join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
   const read = async (digest: string): Promise<FetchedManifest> => {
-    let bytes: Buffer;
+    let got;
     try {
-      bytes = await readFile(blob(digest));
+      got = await readRegularFile(blob(digest), MANIFEST_MAX_BYTES);
     } catch (err) {
       throw new ResolveError(`${from}: cannot read ${digest} (${(err as NodeJS.ErrnoException).code}): the layout does not hold the blob its index names`);
     }
-    if (bytes.length > MANIFEST_MAX_BYTES) throw new ResolveError(`${from}: manifest ${digest} is larger than ${MANIFEST_MAX_BYTES} bytes`);
+    // a FIFO, a device or a file of gigabytes: refused by what it is, before anything is read
+    if (got.refused !== undefined) throw new ResolveError(`${from}: manifest ${digest} ${got.refused}`);
+    const bytes = got.bytes;
     const found = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     if (found !== digest) throw new IntegrityError(`${from}: blob ${digest} holds bytes whose sha256 is ${found}: the layout is damaged or was changed; nothing was used`);
     return { bytes, digest };
@@ -103,8 +105,15 @@ function ociLayoutSource(ref: ImageRef, from: string, baseDir: string): ImageSou
     async resolve() {
       if (ref.digest) return read(ref.digest);
       let index: { manifests?: Array<{ digest?: unknown; annotations?: Record<string, unknown> }> };
+      let got;
       try {
-        index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
+        got = await readRegularFile(join(dir, 'index.json'), MANIFEST_MAX_BYTES);
+      } catch (err) {
+        throw new ResolveError(`${from}: ${dir}/index.json is not readable as an OCI image layout index (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+      if (got.refused !== undefined) throw new ResolveError(`${from}: ${dir}/index.json ${got.refused}`);
+      try {
+        index = JSON.parse(got.bytes.toString('utf8'));
       } catch (err) {
         throw new ResolveError(`${from}: ${dir}/index.json is not readable as an OCI image layout index (${(err as Error).message.split('\n')[0]})`);
       }

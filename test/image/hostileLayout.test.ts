@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir, mkdtemp, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { FERRY_BIN, run } from '../helpers/cli.js';
+
+/**
+ * An OCI image layout (`from: oci:PATH`) is made by someone else: its index.json and manifest blobs are
+ * read without trusting them. A blob that is a FIFO, a link to an endless device or a file of gigabytes
+ * is refused by what it is and how large it is, before anything is read into memory; the lock ends with
+ * one line (exit 70) and writes no lock.
+ */
+describe('ferry lock refuses a hostile OCI layout by what its files are', () => {
+  let dir: string;
+  const hex = 'ab'.repeat(32);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-hostile-layout-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** a layout whose index names sha256:HEX for the tag app, with `make` deciding what the blob (or index.json) is */
+  async function lockWith(name: string, make: (layout: string) => Promise<void>) {
+    const base = join(dir, name);
+    const layout = join(base, 'lay');
+    await mkdir(join(layout, 'blobs', 'sha256'), { recursive: true });
+    await writeFile(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    await writeFile(
+      join(layout, 'index.json'),
+      JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${hex}`, size: 300, annotations: { 'org.opencontainers.image.ref.name': 'app' } }] }),
+    );
+    await make(layout);
+    const spec = join(base, 'spec.yaml');
+    await writeFile(spec, `name: p\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nservices:\n  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/team/app:1.4", from: "oci:lay:app" }\n`);
+    // a read that blocks forever is the defect: timeout ends it, and the exit code (124) fails the test
+    const r = await run('timeout', ['30', process.execPath, FERRY_BIN, 'lock', spec, '--cache', join(base, 'cache')]);
+    expect(await readdir(base)).not.toContain('spec.lock.json');
+    return r;
+  }
+
+  const oneLine = (stderr: string) => expect(stderr, stderr).toMatch(/^ferry: [^\n]*\n$/);
+
+  it('a manifest blob of 5 GiB (sparse): refused by its size', async () => {
+    const r = await lockWith('huge', async (l) => {
+      await writeFile(join(l, 'blobs', 'sha256', hex), '');
+      await truncate(join(l, 'blobs', 'sha256', hex), 5 * 1024 ** 3);
+    });
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr).toMatch(/manifest sha256:abab[0-9a-f]* is 5368709120 bytes, larger than 4194304 bytes/);
+    oneLine(r.stderr);
+  });
+
+  it('a manifest blob that is a FIFO: refused, not waited on', async () => {
+    const r = await lockWith('fifo', async (l) => void execFileSync('mkfifo', [join(l, 'blobs', 'sha256', hex)]));
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr).toMatch(/manifest sha256:abab[0-9a-f]* is not a regular file/);
+    oneLine(r.stderr);
+  });
+
+  it('a manifest blob linked to /dev/zero: refused, not read without end', async () => {
+    const r = await lockWith('zero', async (l) => symlink('/dev/zero', join(l, 'blobs', 'sha256', hex)));
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr).toMatch(/manifest sha256:abab[0-9a-f]* is not a regular file/);
+    oneLine(r.stderr);
+  });
+
+  it('an index.json that is a FIFO or of 5 GiB: refused', async () => {
+    const fifo = await lockWith('index-fifo', async (l) => {
+      await rm(join(l, 'index.json'));
+      execFileSync('mkfifo', [join(l, 'index.json')]);
+    });
+    expect(fifo.code, fifo.stderr).toBe(70);
+    expect(fifo.stderr).toMatch(/index\.json is not a regular file/);
+    oneLine(fifo.stderr);
+    const huge = await lockWith('index-huge', async (l) => truncate(join(l, 'index.json'), 5 * 1024 ** 3));
+    expect(huge.code, huge.stderr).toBe(70);
+    expect(huge.stderr).toMatch(/index\.json is 5368709120 bytes, larger than 4194304 bytes/);
+    oneLine(huge.stderr);
+  });
+});
