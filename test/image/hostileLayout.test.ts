@@ -81,3 +81,50 @@ describe('ferry lock refuses a hostile OCI layout by what its files are', () => 
     oneLine(huge.stderr);
   });
 });
+
+/**
+ * A `docker save` archive (`from: docker-archive:PATH`) is made by someone else too: a manifest.json that
+ * is not JSON or lists images in other shapes than docker writes is refused with one line (exit 70), never
+ * an internal error, and an image is picked only by a tag its RepoTags list holds exactly.
+ */
+describe('ferry lock refuses a hostile docker save archive', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-hostile-archive-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function lockArchive(name: string, manifest: string) {
+    const base = join(dir, name);
+    await mkdir(join(base, 'arch'), { recursive: true });
+    await writeFile(join(base, 'arch', 'c.json'), '{"architecture":"amd64","os":"linux"}');
+    await writeFile(join(base, 'arch', 'manifest.json'), manifest);
+    execFileSync('tar', ['-cf', join(base, 'a.tar'), '-C', join(base, 'arch'), 'c.json', 'manifest.json']);
+    const spec = join(base, 'spec.yaml');
+    await writeFile(spec, `name: p\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nservices:\n  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/team/app:1.4", from: "docker-archive:a.tar" }\n`);
+    const r = await run('timeout', ['30', process.execPath, FERRY_BIN, 'lock', spec, '--cache', join(base, 'cache')]);
+    return { ...r, locked: (await readdir(base)).includes('spec.lock.json') };
+  }
+
+  it.each([
+    ['not-json', '{"Config":1', /docker-archive:a\.tar: manifest\.json is not JSON/],
+    ['tags-not-a-list', '[{"Config":"c.json","Layers":[],"RepoTags":5},{"Config":"c.json","Layers":[]}]', /no image tagged registry\.example\/team\/app:1\.4 among its 2 images/],
+    ['null-images', '[null,null]', /no image tagged registry\.example\/team\/app:1\.4 among its 2 images/],
+    // a string is no list of tags: "includes" must not find the tag inside a longer one
+    ['tags-a-string', '[{"Config":"c.json","Layers":[],"RepoTags":"xregistry.example/team/app:1.4x"},{"Config":"c.json","Layers":[]}]', /no image tagged registry\.example\/team\/app:1\.4 among its 2 images/],
+  ])('%s: one line, exit 70, no lock', async (name, manifest, message) => {
+    const r = await lockArchive(name, manifest);
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr, r.stderr).toMatch(/^ferry: [^\n]*\n$/);
+    expect(r.locked).toBe(false);
+  });
+
+  it('the control: the image its RepoTags list names is locked', async () => {
+    const r = await lockArchive('control', '[{"Config":"c.json","Layers":[],"RepoTags":["other/x:1"]},{"Config":"c.json","Layers":[],"RepoTags":["registry.example/team/app:1.4"]}]');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.locked).toBe(true);
+  });
+});

@@ -43,11 +43,19 @@ export function dockerArchiveSource(ref: ImageRef, from: string, baseDir: string
       if (entry.type === 'SymbolicLink' || entry.type === 'Link') links.set(path, entry.type === 'Link' ? normalize(entry.linkpath ?? '') : normalize(posix.join(posix.dirname(path), entry.linkpath ?? '')));
       if (path === 'manifest.json' && entry.type === 'File') {
         if ((entry.size ?? 0) > CONFIG_MAX_BYTES) throw new ResolveError(`${from}: manifest.json is larger than ${CONFIG_MAX_BYTES} bytes`);
-        listed = JSON.parse((await collect(entry)).toString('utf8'));
+        const text = (await collect(entry)).toString('utf8');
+        try {
+          listed = JSON.parse(text);
+        } catch (err) {
+          throw new ResolveError(`${from}: manifest.json is not JSON (${(err as Error).message.split('\n')[0]}): not a docker save archive`);
+        }
       } else entry.resume();
     });
-    const images = Array.isArray(listed) ? (listed as ArchiveImage[]) : [];
-    const image = images.length === 1 ? images[0]! : images.find((i) => i.RepoTags?.includes(ref.name));
+    const images = Array.isArray(listed) ? (listed as unknown[]) : [];
+    // made by someone else: an image is a record, its tags a list of strings, compared whole
+    const tagged = (i: unknown) => typeof i === 'object' && i !== null && Array.isArray((i as ArchiveImage).RepoTags) && (i as ArchiveImage).RepoTags!.some((t) => t === ref.name);
+    const picked = images.length === 1 ? images[0] : images.find(tagged);
+    const image = typeof picked === 'object' && picked !== null ? (picked as ArchiveImage) : undefined;
     if (!image || typeof image.Config !== 'string' || !Array.isArray(image.Layers) || !image.Layers.every((l) => typeof l === 'string')) {
       throw new ResolveError(`${from}: ${images.length === 0 ? 'not a docker save archive (no manifest.json listing images)' : `no image tagged ${ref.name} among its ${images.length} images`}`);
     }
@@ -142,7 +150,11 @@ async function scan(archive: string, from: string, onEntry: (entry: ReadEntry) =
   const parser = new Parser({
     strict: true,
     onReadEntry: (entry) => {
-      pending.push(Promise.resolve().then(() => onEntry(entry)));
+      const p = Promise.resolve().then(() => onEntry(entry));
+      // handled here at once: an entry that fails while the archive is still being read would otherwise
+      // be an unhandled rejection (an internal error) before Promise.all below is reached
+      p.catch(() => entry.resume());
+      pending.push(p);
     },
   });
   try {
