@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, constants, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -439,10 +439,21 @@ async function copyLocal(source: string, req: FetchRequest, opts: FetchOptions):
   const hash = createHash('sha256');
   let received = 0;
   try {
-    const st = await stat(source);
-    if (req.size !== undefined && st.size !== req.size) throw sizeMismatch(req, st.size, 'the local file has');
-    const take = meter(req, opts, hash, 0, st.size, (n) => (received += n));
-    await pipeline(createReadStream(source, { highWaterMark: 1 << 20 }), createDownloadFile(tmp, { flags: 'wx', take, sync: !opts.syncBatch }), { signal: opts.signal });
+    // opened without blocking and checked by what it is: a FIFO would block the copy forever (and has
+    // the size 0 a descriptor may give), a device (/dev/zero) never ends
+    const fh = await open(source, constants.O_RDONLY | constants.O_NONBLOCK);
+    let size: number;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new FetchError(`${source} is not a regular file: ferry copies only regular files from local folders`, { url: req.url });
+      if (req.size !== undefined && st.size !== req.size) throw sizeMismatch(req, st.size, 'the local file has');
+      size = st.size;
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    const take = meter(req, opts, hash, 0, size, (n) => (received += n));
+    await pipeline(fh.createReadStream({ highWaterMark: 1 << 20 }), createDownloadFile(tmp, { flags: 'wx', take, sync: !opts.syncBatch }), { signal: opts.signal });
     return (await verifyAndStore(req, opts, tmp, hash, received, received, false)) as FetchResult;
   } catch (err) {
     await rm(tmp, { force: true });

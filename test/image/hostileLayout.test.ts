@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, symlink, truncate, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { FERRY_BIN, run } from '../helpers/cli.js';
 
 /**
@@ -64,6 +65,20 @@ describe('ferry lock refuses a hostile OCI layout by what its files are', () => 
     const r = await lockWith('zero', async (l) => symlink('/dev/zero', join(l, 'blobs', 'sha256', hex)));
     expect(r.code, r.stderr).toBe(70);
     expect(r.stderr).toMatch(/manifest sha256:abab[0-9a-f]* is not a regular file/);
+    oneLine(r.stderr);
+  });
+
+  it('a config blob of 0 bytes that is a FIFO (its size matches what a descriptor may say): refused, not waited on', async () => {
+    const empty = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    const r = await lockWith('config-fifo', async (l) => {
+      const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${empty}`, size: 0 }, layers: [] });
+      const digest = createHash('sha256').update(manifest).digest('hex');
+      await writeFile(join(l, 'blobs', 'sha256', digest), manifest);
+      execFileSync('mkfifo', [join(l, 'blobs', 'sha256', empty)]);
+      await writeFile(join(l, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${digest}`, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'app' } }] }));
+    });
+    expect(r.code, r.stderr).toBe(69);
+    expect(r.stderr).toMatch(new RegExp(`${empty} is not a regular file`));
     oneLine(r.stderr);
   });
 
