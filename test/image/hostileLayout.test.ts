@@ -82,6 +82,18 @@ describe('ferry lock refuses a hostile OCI layout by what its files are', () => 
     oneLine(r.stderr);
   });
 
+  it.each([
+    ['manifests-not-a-list', '{"manifests":5}'],
+    ['null-entry', '{"manifests":[null]}'],
+    ['null-index', 'null'],
+    ['index-a-list', '[]'],
+  ])('an index.json of another shape (%s): one line, exit 70, not an internal error', async (name, index) => {
+    const r = await lockWith(`index-${name}`, async (l) => writeFile(join(l, 'index.json'), index));
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr).toMatch(/oci:lay:app: .*index\.json is not an OCI image layout index|the layout has no image tagged "app"/);
+    oneLine(r.stderr);
+  });
+
   it('an index.json that is a FIFO or of 5 GiB: refused', async () => {
     const fifo = await lockWith('index-fifo', async (l) => {
       await rm(join(l, 'index.json'));

@@ -117,7 +117,12 @@ function ociLayoutSource(ref: ImageRef, from: string, baseDir: string): ImageSou
       } catch (err) {
         throw new ResolveError(`${from}: ${dir}/index.json is not readable as an OCI image layout index (${(err as Error).message.split('\n')[0]})`);
       }
-      const matches = (index.manifests ?? []).filter((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
+      // made by someone else: an object whose manifests (if any) are a list; entries that are no object name no tag
+      const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+      if (!isObject(index) || (index.manifests !== undefined && !Array.isArray(index.manifests))) {
+        throw new ResolveError(`${from}: ${dir}/index.json is not an OCI image layout index (an object whose "manifests" is a list)`);
+      }
+      const matches = (index.manifests ?? []).filter((m) => isObject(m) && isObject(m.annotations) && m.annotations['org.opencontainers.image.ref.name'] === tag);
       if (matches.length !== 1 || typeof matches[0]!.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(matches[0]!.digest)) {
         throw new ResolveError(`${from}: the layout has ${matches.length === 0 ? 'no' : matches.length === 1 ? 'no valid' : 'more than one'} image tagged ${JSON.stringify(tag)} (org.opencontainers.image.ref.name)`);
       }
