@@ -11,7 +11,7 @@ import { writeKey } from '../helpers/keys.js';
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
-type Mode = 'ok' | 'redirect-file' | 'redirect-other' | 'longer' | 'endless-manifest' | 'wrong-digest' | 'realm-file' | 'realm-ftp' | 'huge-token' | 'injected-challenge';
+type Mode = 'ok' | 'redirect-file' | 'redirect-other' | 'longer' | 'endless-manifest' | 'wrong-digest' | 'realm-file' | 'realm-ftp' | 'huge-token' | 'null-token' | 'injected-challenge';
 
 /**
  * A registry that misbehaves on purpose, one way per test: ferry lock and ferry build must refuse each
@@ -69,8 +69,8 @@ describe('a hostile image registry', () => {
     if (path === '/v2/') {
       if (mode === 'realm-file') return res.writeHead(401, { 'www-authenticate': 'Bearer realm="file:///etc/passwd",service="x"' }).end();
       if (mode === 'realm-ftp') return res.writeHead(401, { 'www-authenticate': 'Bearer realm="ftp://127.0.0.1/token"' }).end();
-      if (mode === 'huge-token' || mode === 'injected-challenge') {
-        const realm = mode === 'huge-token' ? `${url}/token` : `${url}/token?scope=repository:other/secret:push`;
+      if (mode === 'huge-token' || mode === 'null-token' || mode === 'injected-challenge') {
+        const realm = mode !== 'injected-challenge' ? `${url}/token` : `${url}/token?scope=repository:other/secret:push`;
         return res.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="registry.example\\",scope=\\"repository:other:push"` }).end();
       }
       return authorized ? res.writeHead(200).end('{}') : res.writeHead(401, { 'www-authenticate': 'Basic realm="test"' }).end();
@@ -78,6 +78,7 @@ describe('a hostile image registry', () => {
     if (path.startsWith('/token')) {
       const scopes = new URL(path, url).searchParams.getAll('scope');
       if (mode === 'huge-token') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'a'.repeat(2 << 20) }));
+      if (mode === 'null-token') return res.writeHead(200, { 'content-type': 'application/json' }).end('null');
       // the injected challenge must not widen the scope ferry asks for
       return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: scopes.length === 1 && scopes[0] === 'repository:team/app:pull' ? 'good' : 'widened' }));
     }
@@ -133,6 +134,7 @@ describe('a hostile image registry', () => {
     ['realm-file', 69, /token realm that is not an http\(s\) URL/],
     ['realm-ftp', 69, /token realm that is not an http\(s\) URL/],
     ['huge-token', 69, /larger than the 1048576-byte limit/],
+    ['null-token', 69, /the token answer holds no token/],
   ])('ferry lock refuses a registry whose answer is %s (exit %i), one line, no lock written', async (m, code, message) => {
     mode = m;
     const cache = join(dir, `cache-${m}`);

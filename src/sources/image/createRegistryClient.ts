@@ -78,7 +78,9 @@ export function createRegistryClient(opts: { base: string; registry: string; env
     } catch {
       throw new FetchError(`${realm.origin}${realm.pathname}: the token answer is not JSON`, { url: realm.origin + realm.pathname });
     }
-    const value = typeof body.token === 'string' ? body.token : body.access_token;
+    // any JSON may come back (null, a list): only an object's token fields count
+    const fields = typeof body === 'object' && body !== null ? body : {};
+    const value = typeof fields.token === 'string' ? fields.token : fields.access_token;
     if (typeof value !== 'string' || !/^[\x21-\x7e]+$/.test(value)) throw new FetchError(`${realm.origin}${realm.pathname}: the token answer holds no token`, { url: realm.origin + realm.pathname });
     return `Bearer ${value}`;
   }
