@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
 import { parseSimpleHtml } from '../../src/sources/python/parseSimpleHtml.js';
 import { parseSimpleJson } from '../../src/sources/python/parseSimpleJson.js';
+import { FetchError } from '../../src/errors.js';
 
 /**
  * A package index on the network is an upstream like any other: its links may lead to other hosts, never
@@ -66,6 +67,23 @@ describe('a hostile Python index', () => {
       { filename: 'x-1.0-py3-none-any.whl', url: 'https://files.example/x-1.0-py3-none-any.whl', sha256: 'a'.repeat(64) },
     ]);
     expect(parseSimpleHtml('<a href="../../files/x-1.0-py3-none-any.whl">x</a>', 'file:///srv/mirror/simple/x/')[0]!.url).toBe('file:///srv/mirror/files/x-1.0-py3-none-any.whl');
+  });
+
+  it('refuses a PEP 691 page that is JSON of another shape (null, a list, a string, meta null) as a fetch error, never a TypeError', () => {
+    for (const text of ['null', '[]', '"x"', '{"meta":null}', '{"meta":{"api-version":"1.1"},"files":[null,5,{"url":"https://f.example/x-1.0-py3-none-any.whl","hashes":null}]}']) {
+      let err: unknown;
+      let files: unknown;
+      try {
+        files = parseSimpleJson(text, 'https://index.example/simple/x/');
+      } catch (e) {
+        err = e;
+      }
+      if (err === undefined) expect(files, text).toEqual([{ filename: 'x-1.0-py3-none-any.whl', url: 'https://f.example/x-1.0-py3-none-any.whl' }]);
+      else {
+        expect(err, text).toBeInstanceOf(FetchError);
+        expect((err as Error).message, text).toMatch(/^https:\/\/index\.example\/simple\/x\/: PEP 691/);
+      }
+    }
   });
 
   it('skips a PEP 691 file whose url is not a URL and refuses one on file: from a network page', () => {

@@ -9,12 +9,15 @@ export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
   } catch (err) {
     throw new FetchError(`${pageUrl}: the index answered with JSON that does not parse (${(err as Error).message})`);
   }
-  const apiVersion = doc.meta?.['api-version'] ?? '';
+  // any JSON may come back (null, a list, a string): only an object's fields count
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new FetchError(`${pageUrl}: PEP 691 page that is not a JSON object`);
+  const meta = typeof doc.meta === 'object' && doc.meta !== null ? doc.meta : {};
+  const apiVersion = meta['api-version'] ?? '';
   if (!/^1\.\d+$/.test(apiVersion)) throw new FetchError(`${pageUrl}: PEP 691 api-version "${apiVersion}" is not 1.x; ferry reads version 1`);
   if (!Array.isArray(doc.files)) throw new FetchError(`${pageUrl}: PEP 691 page without a "files" list`);
   const files: IndexFile[] = [];
   for (const raw of doc.files as Array<Record<string, unknown>>) {
-    if (typeof raw?.url !== 'string') continue;
+    if (typeof raw !== 'object' || raw === null || typeof raw.url !== 'string') continue;
     let url: URL;
     try {
       url = new URL(raw.url, pageUrl);
@@ -23,7 +26,7 @@ export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
     }
     checkLinkScheme(url, pageUrl);
     url.hash = '';
-    const hashes = (raw.hashes ?? {}) as Record<string, unknown>;
+    const hashes = (typeof raw.hashes === 'object' && raw.hashes !== null ? raw.hashes : {}) as Record<string, unknown>;
     // the name is the URL's, as pip 23.2 takes it (Link.from_json ignores "filename"): a page whose
     // "filename" says otherwise cannot make ferry carry another file than the one pip would
     const file: IndexFile = { filename: filenameFromUrl(url), url: url.href };
