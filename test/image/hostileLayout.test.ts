@@ -82,6 +82,20 @@ describe('ferry lock refuses a hostile OCI layout by what its files are', () => 
     oneLine(r.stderr);
   });
 
+  it.each(['null', '[]', '"amd64"'])('a config that is JSON %s, not an object: one line, exit 70, not an internal error', async (config) => {
+    const r = await lockWith(`config-${config.replace(/\W/g, '')}`, async (l) => {
+      const configDigest = createHash('sha256').update(config).digest('hex');
+      await writeFile(join(l, 'blobs', 'sha256', configDigest), config);
+      const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${configDigest}`, size: config.length }, layers: [] });
+      const digest = createHash('sha256').update(manifest).digest('hex');
+      await writeFile(join(l, 'blobs', 'sha256', digest), manifest);
+      await writeFile(join(l, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${digest}`, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'app' } }] }));
+    });
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr).toMatch(/registry\.example\/team\/app:1\.4: its config sha256:[0-9a-f]{64} is not (JSON|a JSON object)/);
+    oneLine(r.stderr);
+  });
+
   it.each([
     ['manifests-not-a-list', '{"manifests":5}'],
     ['null-entry', '{"manifests":[null]}'],

@@ -83,6 +83,7 @@ async function checkConfigPlatform(name: string, doc: ImageDocument & { kind: 'm
   } catch {
     throw new ResolveError(`${name}: its config ${doc.config.digest} is not JSON`);
   }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new ResolveError(`${name}: its config ${doc.config.digest} is not a JSON object`);
   const platform = { os: String(config.os ?? ''), architecture: String(config.architecture ?? ''), ...(typeof config.variant === 'string' && { variant: config.variant }) };
   if (!platformMatches(platform, platforms)) {
     throw new ResolveError(`${name}: the image is for ${platformName(platform)}, not ${platforms.join(', ')}; name its platform in platforms: [...] if the hosts run it, or pick the image for the targets`);
