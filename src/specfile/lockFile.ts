@@ -27,7 +27,7 @@ export async function readLockFile(path: string, expect: { name: string; version
     throw new SpecError(code === 'ENOENT' ? `${path} does not exist: run ferry lock first` : `${path}: not a lock file (${(err as Error).message})`);
   }
   const lock = raw as Partial<LockFile>;
-  if (lock.format !== LOCK_FORMAT || typeof lock.kinds !== 'object' || lock.kinds === null) {
+  if (typeof lock !== 'object' || lock === null || lock.format !== LOCK_FORMAT || typeof lock.kinds !== 'object' || lock.kinds === null) {
     throw new SpecError(`${path}: not a ${LOCK_FORMAT} file`);
   }
   if (lock.name !== expect.name || lock.version !== expect.version) {

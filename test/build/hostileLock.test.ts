@@ -266,6 +266,17 @@ describe('build --locked with a hostile lock', () => {
     expect(hits).toBe(0);
   });
 
+  it.each(['null', '[]', '"ferry-lock/1"'])('refuses a lock that is JSON %s as not a lock file (exit 65), not an internal error', async (text) => {
+    const name = `shape-${text.replace(/\W/g, '') || 'x'}`;
+    const other = join(dir, `${name}.yaml`);
+    await writeFile(other, await readFile(spec, 'utf8'));
+    await writeFile(join(dir, `${name}.lock.json`), text);
+    const r = await ferry(['build', other, '--locked', '--key', key.secret, '--out', join(dir, `out-${name}`), '--cache', join(dir, 'cache')]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr).toMatch(/not a ferry-lock\/1 file/);
+    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toHaveLength(1);
+  });
+
   it('refuses a lock nested a million levels deep as not a lock file', async () => {
     const deep = join(dir, 'deep.yaml');
     await writeFile(deep, (await readFile(spec, 'utf8')));
