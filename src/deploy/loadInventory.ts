@@ -5,7 +5,7 @@ import { parseYamlLinear } from '../util/parseYamlLinear.js';
 import { z } from 'zod';
 import { hostAddress, hostName, userName } from '../util/names.js';
 import { SpecError } from '../errors.js';
-import { formatIssues } from '../util/formatIssues.js';
+import { formatIssuesOneLine } from '../util/formatIssues.js';
 
 const Vars = z.record(z.string(), z.unknown());
 
@@ -78,7 +78,7 @@ export function parseInventory(text: string, file: string): Inventory {
     throw new SpecError(`${file}: not valid YAML: ${err instanceof YAMLParseError ? err.message.split('\n')[0] : String(err)}`);
   }
   const parsed = InventoryFile.safeParse(raw);
-  if (!parsed.success) throw new SpecError(formatIssues(file, parsed.error));
+  if (!parsed.success) throw new SpecError(formatIssuesOneLine(file, parsed.error));
   const inv = parsed.data;
   const groups = inv.groups;
   if ('all' in groups) throw new SpecError(`${file}: groups.all: "all" is the implicit group of every host; put its variables under the top-level vars`);

@@ -17,3 +17,9 @@ export function formatIssues(file: string, error: z.ZodError): string {
     })
     .join('\n');
 }
+
+/** The same problems as one line (the first five; the rest counted): a refusal is one line, however many there are. */
+export function formatIssuesOneLine(file: string, error: z.ZodError): string {
+  const all = formatIssues(file, error).split('\n');
+  return all.slice(0, 5).join('; ') + (all.length > 5 ? `; and ${all.length - 5} more` : '');
+}

@@ -94,6 +94,16 @@ describe('an inventory that is hostile by size or by its values', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('refuses an inventory with many schema problems with one line that names the first few (exit 65)', async () => {
+    const inventory = join(dir, 'many.yaml');
+    // groups not a map, and eight hosts that are no host: nine problems
+    writeFileSync(inventory, `groups: 5\nhosts:\n${Array.from({ length: 8 }, (_, i) => `  h${i}: { port: "x" }\n`).join('')}`);
+    const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+    expect(r.stderr).toMatch(/^ferry: .*many\.yaml: hosts\.h0: .*; .*many\.yaml: hosts\.h1: .*; and 4 more\n$/);
+  });
+
   it('refuses values that refer to each other in a loop, with one line (exit 65)', async () => {
     const inventory = join(dir, 'loop.yaml');
     writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { transport: 'local', vars: { a: '{{ b }}', b: '{{ a }}', ferry_data_dir: '{{ a }}' } } } }));
