@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BundleFormatError } from '../errors.js';
-import { formatIssues } from '../util/formatIssues.js';
+import { formatIssuesOneLine } from '../util/formatIssues.js';
 import type { CdxBom, CdxComponent } from './cycloneDx.js';
 
 const Property = z.object({ name: z.string(), value: z.string() });
@@ -40,6 +40,6 @@ export function parseCycloneDx(bytes: Uint8Array, label: string): CdxBom {
     throw new BundleFormatError(`${label}: the SBOM is not JSON (${(err as Error).message})`);
   }
   const parsed = Bom.safeParse(raw);
-  if (!parsed.success) throw new BundleFormatError(`${label}: the SBOM is not the CycloneDX 1.6 document ferry writes:\n${formatIssues('sbom.cdx.json', parsed.error)}`);
+  if (!parsed.success) throw new BundleFormatError(`${label}: the SBOM is not the CycloneDX 1.6 document ferry writes: ${formatIssuesOneLine('sbom.cdx.json', parsed.error)}`);
   return parsed.data as CdxBom;
 }

@@ -155,6 +155,19 @@ describe('split bundles', () => {
     expect(await snapshotTree(store)).toEqual(before);
   });
 
+  it('refuses an index of the wrong shape with one line however many fields are wrong (68)', async () => {
+    const d = await copyVolumes('bad-shape-index');
+    const file = join(d, 'app-1.0.0.ferry.index.json');
+    await writeFile(file, JSON.stringify({ ...index, format: 'other', bundle: '../x', size: -1, volumes: index.volumes.map((v) => ({ ...v, file: `../${v.file}` })) }));
+    const before = await snapshotTree(store);
+    for (const args of [['verify', file, '--keyring', team.public], ['import', file, '--keyring', team.public, '--store', store]]) {
+      const r = await ferry(args);
+      expect(r.code, r.stderr).toBe(68);
+      expect(r.stderr).toMatch(/^ferry: .* is not a ferry split index \(ferry-split\/1\): .*format.*; .*bundle.*; and \d+ more\n$/);
+    }
+    expect(await snapshotTree(store)).toEqual(before);
+  });
+
   it('asks for the index when only volumes were copied', async () => {
     const d = await copyVolumes('no-index');
     await rm(join(d, 'app-1.0.0.ferry.index.json'));
