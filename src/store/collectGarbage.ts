@@ -15,6 +15,7 @@ import { sweepStaleImports } from './sweepStaleImports.js';
 import { syncReleaseLinks } from './syncReleaseLinks.js';
 import { syncMirrorLinks } from './syncMirrorLinks.js';
 import { resolveMirror } from './resolveMirror.js';
+import { compareReleaseAge } from './releaseOrder.js';
 
 export interface GcOptions {
   storeDir: string;
@@ -97,7 +98,7 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
     for (const r of releases) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
     const keptManifests: Manifest[] = [];
     for (const list of byName.values()) {
-      list.sort((a, b) => b.epoch.localeCompare(a.epoch) || b.version.localeCompare(a.version, undefined, { numeric: true }));
+      list.sort((a, b) => compareReleaseAge(b, a));
       list.forEach((r, i) => {
         const { manifest, ...release } = r;
         if (i < opts.keep || protect.has(r.digest)) {

@@ -4,6 +4,7 @@ import { readReleaseRefs } from './readReleaseRefs.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { storeLayout } from './storeLayout.js';
 import { checkStoreFolders } from './checkStoreFolders.js';
+import { compareReleaseAge } from './releaseOrder.js';
 
 export interface Release {
   name: string;
@@ -66,5 +67,5 @@ export async function listReleases(storeDir: string, onDamaged?: (d: DamagedRele
       bytes: manifest.entries.reduce((n, e) => n + e.size, 0),
     });
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name) || a.epoch.localeCompare(b.epoch) || a.version.localeCompare(b.version, undefined, { numeric: true }));
+  return out.sort((a, b) => a.name.localeCompare(b.name) || compareReleaseAge(a, b));
 }

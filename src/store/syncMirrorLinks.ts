@@ -9,6 +9,7 @@ import { readReleaseRefs } from './readReleaseRefs.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { replaceLink } from './replaceLink.js';
 import { REF_SEGMENT_RE, storeLayout } from './storeLayout.js';
+import { compareReleaseAge } from './releaseOrder.js';
 
 export interface MirrorSnapshot {
   mirror: string;
@@ -72,7 +73,7 @@ export async function syncMirrorLinks(store: string, opts: { imported?: string; 
   }
   for (const [mirror, list] of byMirror) {
     const current = await readLinkIn(dir, mirror);
-    const newest = list.sort((a, b) => b.epoch.localeCompare(a.epoch) || b.version.localeCompare(a.version, undefined, { numeric: true }))[0]!;
+    const newest = list.sort((a, b) => compareReleaseAge(b, a))[0]!;
     // an operator's switch holds until a newer snapshot than every other arrives: not for an older one
     // imported late (out of order), nor for a bundle imported again
     if (current !== undefined && wanted.has(current) && newest.digest !== opts.imported) continue;
