@@ -75,7 +75,7 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
   // the hosts' pip reads each wheel's own METADATA; the lock may have read the index's PEP 658 file instead
   const metadata = new Map<string, CoreMetadata>();
   for (const { f, path } of got) if (f.kind === 'wheel') metadata.set(f.filename, parseCoreMetadata(await readWheelMetadata(path, f.filename)));
-  await checkCarriedMetadata(ctx, lock, metadata);
+  checkCarriedMetadata(lock, metadata, planned.servicePins);
 
   const outDir = join(ctx.workDir, 'python-index');
   const pages = writePep503Index(

@@ -227,7 +227,9 @@ async function readServicePins(
  * --locked` compares a lock with it, so a lock cannot add a package, change a version or a hash, or
  * name another index than the reviewed requirements and spec do.
  */
-export async function plannedPython(ctx: BuildContext): Promise<Omit<PythonLock, 'files' | 'services'> & { services: Record<string, { requirements: string; pins: Array<Omit<LockedPin, 'filename'>> }> }> {
+export async function plannedPython(
+  ctx: BuildContext,
+): Promise<Omit<PythonLock, 'files' | 'services'> & { services: Record<string, { requirements: string; pins: Array<Omit<LockedPin, 'filename'>> }>; servicePins: Map<string, Map<string, Pin>> }> {
   const services = Object.entries(ctx.spec.services).filter(([, s]) => s.artifacts.python);
   const upstream = ctx.spec.upstreams.python;
   const spec = ctx.spec.targets.python;
@@ -246,6 +248,8 @@ export async function plannedPython(ctx: BuildContext): Promise<Omit<PythonLock,
         },
       ]),
     ),
+    // the pins as read, per service and project (checkCarriedMetadata checks the closure with them)
+    servicePins: new Map([...perService].map(([service, { pins }]) => [service, pins])),
   };
 }
 
@@ -254,9 +258,9 @@ export async function plannedPython(ctx: BuildContext): Promise<Omit<PythonLock,
  * read an index's PEP 658 `.metadata` file instead, and one that disagrees with its wheel (another name or
  * version, a Requires-Python that excludes the target, a dependency it left out) would have the closure
  * check pass for a set the hosts cannot install. Throws one line naming every problem; `metadata` maps each
- * carried wheel's filename to its parsed METADATA.
+ * carried wheel's filename to its parsed METADATA, `servicePins` is plannedPython's (the requirements as read).
  */
-export async function checkCarriedMetadata(ctx: BuildContext, lock: PythonLock, metadata: Map<string, CoreMetadata>): Promise<void> {
+export function checkCarriedMetadata(lock: PythonLock, metadata: Map<string, CoreMetadata>, servicePins: Map<string, Map<string, Pin>>): void {
   const env = markerEnvironment(lock.target);
   const problems: string[] = [];
   for (const f of lock.files) {
@@ -266,8 +270,7 @@ export async function checkCarriedMetadata(ctx: BuildContext, lock: PythonLock, 
     if (m.version && !sameVersion(m.version, f.version)) problems.push(`${f.filename}: its own METADATA says version ${m.version}, not ${f.version}`);
     if (m.requiresPython && !admitsPython(m.requiresPython, lock.target.version)) problems.push(`${f.filename}: its own METADATA requires Python ${m.requiresPython}, the target is ${lock.target.version}`);
   }
-  const services = Object.entries(ctx.spec.services).filter(([, s]) => s.artifacts.python);
-  for (const [service, { pins }] of await readServicePins(ctx, services, env, () => {})) {
+  for (const [service, pins] of servicePins) {
     const fileOf = new Map((lock.services[service]?.pins ?? []).map((p) => [normalizeProjectName(p.name), p.filename]));
     const deps = new Map<string, string[]>();
     const provides = new Map<string, string[]>();
