@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, constants, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,6 +9,7 @@ import { FerryError, FetchError, IntegrityError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
 import { isMissing } from '../util/isMissing.js';
 import { writeAllSync } from '../util/writeAll.js';
+import { openRegularFile } from '../util/readRegularFile.js';
 import { SHA256_RE, sha256File } from '../util/sha256.js';
 import type { SyncBatch } from '../util/createSyncBatch.js';
 import { VERSION } from '../version.js';
@@ -439,18 +440,13 @@ async function copyLocal(source: string, req: FetchRequest, opts: FetchOptions):
   const hash = createHash('sha256');
   let received = 0;
   try {
-    // opened without blocking and checked by what it is: a FIFO would block the copy forever (and has
-    // the size 0 a descriptor may give), a device (/dev/zero) never ends
-    const fh = await open(source, constants.O_RDONLY | constants.O_NONBLOCK);
-    let size: number;
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new FetchError(`${source} is not a regular file: ferry copies only regular files from local folders`, { url: req.url });
-      if (req.size !== undefined && st.size !== req.size) throw sizeMismatch(req, st.size, 'the local file has');
-      size = st.size;
-    } catch (err) {
+    // a FIFO would block the copy forever (and has the size 0 a descriptor may give), a device never ends
+    const opened = await openRegularFile(source);
+    if ('refused' in opened) throw new FetchError(`${source} ${opened.refused}: ferry copies only regular files from local folders`, { url: req.url });
+    const { fh, size } = opened;
+    if (req.size !== undefined && size !== req.size) {
       await fh.close();
-      throw err;
+      throw sizeMismatch(req, size, 'the local file has');
     }
     const take = meter(req, opts, hash, 0, size, (n) => (received += n));
     await pipeline(fh.createReadStream({ highWaterMark: 1 << 20 }), createDownloadFile(tmp, { flags: 'wx', take, sync: !opts.syncBatch }), { signal: opts.signal });

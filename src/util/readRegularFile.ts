@@ -1,22 +1,40 @@
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
+
+/**
+ * Open a file someone else made for reading, only when it is a regular file: the open does not block on
+ * a FIFO (O_NONBLOCK; a read of one would block forever), and a FIFO or a device (/dev/zero never ends)
+ * is refused by what it is, closed again. Errors of open itself (ENOENT, EACCES) are thrown. The caller
+ * closes the handle it gets.
+ */
+export async function openRegularFile(path: string): Promise<{ fh: FileHandle; size: number } | { refused: string }> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (st.isFile()) return { fh, size: st.size };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  await fh.close();
+  return { refused: 'is not a regular file' };
+}
 
 export type BoundedRead = { bytes: Buffer; refused?: undefined } | { bytes?: undefined; refused: string };
 
 /**
  * Read a small file that someone else made (an image layout's index.json or manifest blob) without
- * trusting it: only a regular file (a FIFO would block the read forever, /dev/zero never ends), and
- * only up to `max` bytes (a huge file is refused by its size, never read into memory). The open does
- * not block on a FIFO (O_NONBLOCK). Errors of open itself (ENOENT, EACCES) are thrown.
+ * trusting it: only a regular file (openRegularFile), and only up to `max` bytes (a huge file is refused
+ * by its size, never read into memory). Errors of open itself (ENOENT, EACCES) are thrown.
  */
 export async function readRegularFile(path: string, max: number): Promise<BoundedRead> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const opened = await openRegularFile(path);
+  if ('refused' in opened) return opened;
+  const { fh, size } = opened;
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) return { refused: 'is not a regular file' };
-    if (st.size > max) return { refused: `is ${st.size} bytes, larger than ${max} bytes` };
+    if (size > max) return { refused: `is ${size} bytes, larger than ${max} bytes` };
     // one byte more than the limit: a file that grew since the stat is refused too
-    const buf = Buffer.alloc(st.size + 1);
+    const buf = Buffer.alloc(size + 1);
     let got = 0;
     for (;;) {
       const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
