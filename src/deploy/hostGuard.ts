@@ -48,32 +48,6 @@ function cleanupScript(run: string): string {
 }
 
 /**
- * Shell function wait_lock: waits up to `seconds` for the lock on fd 9, one second at a time (status 0
- * once it has it, 1 when the time is up). It gives up at once when the runner is gone: a reader of this
- * command's standard input, which the runner holds open and writes nothing more to until it has the
- * host, sees its end then (a killed runner, its ssh client gone), so a killed runner's wait does not
- * take the host later for a run nobody drives. (A background command reads /dev/null unless given
- * another input, hence the copy of stdin on fd 8.)
- */
-function waitForLock(seconds: number): string {
-  return [
-    'wait_lock() {',
-    '  exec 8<&0',
-    '  cat <&8 >/dev/null 2>&1 &',
-    '  runner=$!',
-    '  waited=0',
-    `  while [ "$waited" -lt ${seconds} ]; do`,
-    '    if flock -w 1 9; then kill "$runner" 2>/dev/null; exec 8<&-; return 0; fi',
-    '    waited=$((waited + 1))',
-    '    kill -0 "$runner" 2>/dev/null || exit 1',
-    '  done',
-    '  kill "$runner" 2>/dev/null; exec 8<&-',
-    '  return 1',
-    '}',
-  ].join('\n');
-}
-
-/**
  * Take the host for one run and keep it until `release`: an flock on DATA/run/lock held by a
  * command that runs as long as the runner holds its standard input (for ssh, that command carries
  * the master connection every other command of the run shares). Whoever ends it, the runner when
@@ -89,8 +63,7 @@ export async function holdHost(transport: Transport, host: string, dataDir: stri
     `mkdir -p ${q(run)} || exit 3`,
     `command -v flock >/dev/null 2>&1 || { echo "this host has no flock (util-linux), which ferry needs to lock it for a run" >&2; exit 5; }`,
     `exec 9>>${q(`${run}/lock`)}`,
-    ...(wait > 0 ? [waitForLock(wait)] : []),
-    `if ! flock -n 9${wait > 0 ? ' && ! wait_lock' : ''}; then echo ${LOCKED}; cat ${q(`${run}/holder`)} 2>/dev/null; exit ${LOCKED_EXIT}; fi`,
+    `if ! flock ${wait > 0 ? `-w ${wait}` : '-n'} 9; then echo ${LOCKED}; cat ${q(`${run}/holder`)} 2>/dev/null; exit ${LOCKED_EXIT}; fi`,
     `echo ${q(holder)} > ${q(`${run}/holder`)}`,
     cleanupScript(run),
     'cleanup',

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -17,20 +17,6 @@ function running(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** the processes that have `file` open as descriptor 9 (how the host's lock is held: `exec 9>>lock`) */
-function holdersOf(file: string): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((pid) => {
-      try {
-        return readlinkSync(`/proc/${pid}/fd/9`) === file;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 /**
@@ -85,28 +71,5 @@ describe("a killed runner's commands on a local host", () => {
     } finally {
       await next.release();
     }
-  });
-
-  it("a killed runner that was waiting for another run's lock (--wait-lock) stops waiting: it never takes the host later", async () => {
-    const inventory = join(dir, 'inventory-wait.yaml');
-    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['me'] } }, hosts: { me: { transport: 'local', vars: { root: root(), ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '' } } } }));
-    const lock = join(data(), 'run/lock');
-    const first = await holdHost(new LocalTransport('me'), 'me', data(), join(data(), 'facts'), []);
-    try {
-      const holding = holdersOf(lock);
-      expect(holding.length).toBeGreaterThan(0);
-      // an hour: without the runner check the wait would outlast until()'s bound
-      const waiter = spawn(process.execPath, [FERRY_BIN, 'deploy', 'long@1', '--store', store, '--push', '--allow-local', '-i', inventory, '--wait-lock', '3600'], { stdio: 'ignore' });
-      const others = () => holdersOf(lock).filter((pid) => !holding.includes(pid));
-      await until('the second run to wait for the lock', () => others().length > 0);
-      waiter.kill('SIGKILL');
-      await new Promise((r) => (waiter.exitCode !== null || waiter.signalCode !== null ? r(undefined) : waiter.once('exit', r)));
-      await until("the killed run's wait on the host to end", () => others().length === 0);
-      // the first run still holds the host, and nobody else wrote itself in as the holder
-      expect(readFileSync(join(data(), 'run/holder'), 'utf8')).toContain(`(pid ${process.pid})`);
-    } finally {
-      await first.release();
-    }
-    expect(holdersOf(lock)).toEqual([]);
   });
 });
