@@ -230,4 +230,22 @@ describe('apt kind errors', () => {
       await fx.server.close();
     }
   });
+
+  it('takes a package named with its suite (name/suite) from that suite, and says which suites have it when the named one does not', async () => {
+    const fx = await fixtureUpstream();
+    try {
+      const spec = (apt: string[]) => ({
+        targets: { debian: { suite: 'bookworm', architectures: ['amd64'] } },
+        upstreams: { apt: [{ uri: fx.server.url, suites: ['fixture'], keyring: fx.upstreamKey.public }] },
+        services: { mail: { version: '1', groups: ['mail'], artifacts: { apt } } },
+      });
+      const locked = (await aptKind.lock(await context(fx.dir, spec(['libfoo/fixture']), fx.bundleKey.secretArmored)))!;
+      expect(locked.packages.find((p) => p.name === 'libfoo')?.version).toBe('1.3-1');
+      await expect(aptKind.lock(await context(fx.dir, spec(['libfoo/trixie-backports']), fx.bundleKey.secretArmored))).rejects.toThrow(
+        'libfoo/trixie-backports: the suite trixie-backports has no libfoo for amd64 (fixture has 1.3-1)',
+      );
+    } finally {
+      await fx.server.close();
+    }
+  });
 });

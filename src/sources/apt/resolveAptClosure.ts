@@ -40,8 +40,9 @@ type Versioned = AptPackage | InstalledPackage;
 
 /**
  * The packages `apt-get install --no-install-recommends ROOTS` installs on hosts that have
- * `installed` (an empty dpkg status by default), on one architecture. Roots are "name", "name=version"
- * or "name:arch"; a root is carried even when the hosts have it.
+ * `installed` (an empty dpkg status by default), on one architecture. Roots are "name", "name=version",
+ * "name/suite" (apt's candidate switch for that suite, setCandidateRelease) or "name:arch"; a root is
+ * carried even when the hosts have it.
  *
  * It follows apt's marking (pkgDepCache::MarkInstall): every root is marked first; then, depth first in
  * the roots' order, each package's Pre-Depends, Depends (and Recommends when asked). A group that the
@@ -106,13 +107,18 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     return r;
   };
 
+  /** candidates that `name/suite` requests set, as apt's SetCandidateRelease does (setCandidateRelease) */
+  const chosenCandidates = new Map<string, AptPackage>();
   /**
    * the sources' candidate (highest pin, then version), when it is newer than the installed one; the
    * installed version has apt's priority 100, so a NotAutomatic suite's (1) never upgrades it
    */
   const originalCandidate = (name: string): AptPackage | undefined => {
-    const best = index.byName.get(name)?.[0];
     const inst = installed.get(name);
+    const chosen = chosenCandidates.get(name);
+    // a version a `name/suite` request chose (below): the candidate unless the hosts have that very version
+    if (chosen) return inst && compareDebVersions(inst.version, chosen.version) === 0 ? undefined : chosen;
+    const best = index.byName.get(name)?.[0];
     if (!best || (inst && (compareDebVersions(inst.version, best.version) >= 0 || (best.origin.pin ?? 500) < 100))) return undefined;
     return best;
   };
@@ -357,10 +363,73 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     return `cannot satisfy "${group.map(formatRelation).join(' | ')}" needed by ${chain.join(' -> ')}: ${why.join('; ')}. Add the source that has it to upstreams.apt, or list it in apt_options.base if the hosts already have it.`;
   };
 
+  /** apt's candidate version of `name`: the hosts' own when no upgrade is the candidate */
+  const currentCandidate = (name: string): Versioned | undefined => originalCandidate(name) ?? installed.get(name);
+  /**
+   * apt's pkgDepCache::SetCandidateRelease, for a request `name/suite`: `ver` (of that suite) is the
+   * candidate of its name; then each of its Pre-Depends and Depends (Recommends when they are installed) that
+   * the candidates cannot meet (an alternative with no version constraint counts as met when its package
+   * or a provider has a candidate) switches the first alternative whose version in the same suite meets it
+   * to that version, and does the same for that version's own dependencies. When a Pre-Depends or Depends
+   * cannot be met so, the switches made for `ver` are undone and the result is false (apt then goes on
+   * with the candidates it has).
+   */
+  const setCandidateRelease = (ver: AptPackage, suite: string, changed: Array<{ name: string; prev: AptPackage | undefined }>): boolean => {
+    const start = changed.length;
+    const undo = () => {
+      for (const c of changed.splice(start).reverse()) {
+        if (c.prev) chosenCandidates.set(c.name, c.prev);
+        else chosenCandidates.delete(c.name);
+      }
+    };
+    const r = relationsOf(ver);
+    for (const [group, hard] of [...r.pre.map((g) => [g, true] as const), ...r.dep.map((g) => [g, true] as const), ...r.rec.map((g) => [g, false] as const)]) {
+      const met = group.some((rel) => {
+        const provs = index.providers.get(rel.name) ?? [];
+        if (!rel.op) return provs.length > 0 ? provs.some((p) => currentCandidate(p.name) === p) : currentCandidate(rel.name) !== undefined;
+        const cand = currentCandidate(rel.name);
+        return cand !== undefined && matches(cand, rel);
+      });
+      if (met) continue;
+      let switched = false;
+      for (const rel of group) {
+        // a new candidate cannot help a dependency without a version
+        if (!rel.op) continue;
+        const v = index.byName.get(rel.name)?.find((x) => x.origin.suite === suite);
+        if (!v || !matches(v, rel)) continue;
+        if (changed.some((c) => c.name === v.name) && chosenCandidates.get(v.name) === v) {
+          switched = true;
+          break;
+        }
+        const mark = changed.length;
+        changed.push({ name: v.name, prev: chosenCandidates.get(v.name) });
+        chosenCandidates.set(v.name, v);
+        if (setCandidateRelease(v, suite, changed)) {
+          switched = true;
+          break;
+        }
+        for (const c of changed.splice(mark).reverse()) {
+          if (c.prev) chosenCandidates.set(c.name, c.prev);
+          else chosenCandidates.delete(c.name);
+        }
+      }
+      if (!switched && hard) {
+        undo();
+        return false;
+      }
+    }
+    return true;
+  };
+
   const rootPkgs: AptPackage[] = [];
   for (const root of roots) {
     const p = findRoot(index, root, candidate, installed);
     if (!p) continue;
+    const suite = requestedSuite(root);
+    if (suite !== undefined) {
+      chosenCandidates.set(p.name, p);
+      setCandidateRelease(p, suite, []);
+    }
     const prev = marked.get(p.name);
     if (prev && prev !== p) throw new ResolveError(`${p.name} is requested at two versions (${prev.version} and ${p.version})`);
     marked.set(p.name, p);
@@ -416,9 +485,17 @@ function priority(p: AptPackage): number {
   return p.priority === undefined ? 0 : (PRIORITY[p.priority] ?? PRIORITY.extra!);
 }
 
+/** The suite of a request `name/suite` (apt's `pkg/release`), else undefined. */
+function requestedSuite(root: string): string | undefined {
+  const slash = root.indexOf('/');
+  return slash < 0 ? undefined : root.slice(slash + 1);
+}
+
 /**
- * A root ("name", "name=version", "name:arch") as a package of the index; undefined for another
- * architecture, or when the hosts have it and apt would install nothing.
+ * A root ("name", "name=version", "name/suite", "name:arch") as a package of the index; undefined for
+ * another architecture, or when the hosts have it and apt would install nothing. `name/suite` is the
+ * highest version of name in that suite of upstreams.apt, whatever the suites' pins, as apt-get's
+ * `pkg/release` picks it.
  */
 function findRoot(
   index: PackageIndex,
@@ -426,7 +503,11 @@ function findRoot(
   candidate: (name: string) => AptPackage | undefined,
   installed: ReadonlyMap<string, InstalledPackage>,
 ): AptPackage | undefined {
-  const [spec, version] = root.split('=', 2) as [string, string | undefined];
+  const suite = requestedSuite(root);
+  const [spec, version] = (suite === undefined ? root : root.slice(0, root.indexOf('/'))).split('=', 2) as [string, string | undefined];
+  if (suite !== undefined && (version !== undefined || suite === '' || suite.includes('/'))) {
+    throw new ResolveError(`${root}: name a package as name, name=version or name/suite (one suite of upstreams.apt)`);
+  }
   // `name:arch` names a package of one architecture: resolved only when resolving that architecture
   const [name, archQualifier] = spec.split(':', 2) as [string, string | undefined];
   if (archQualifier && archQualifier !== index.arch && archQualifier !== 'native' && archQualifier !== 'any') return undefined;
@@ -438,6 +519,12 @@ function findRoot(
   const inst = installed.get(name);
   // the hosts have it and no upgrade is the candidate: carry their version (else a version apt would
   // pick on its own); none when only a NotAutomatic suite offers another version (apt installs nothing)
+  if (suite !== undefined) {
+    const inSuite = versions?.find((v) => v.origin.suite === suite);
+    if (inSuite) return inSuite;
+    const suites = [...new Set((versions ?? []).map((v) => v.origin.suite))];
+    throw new ResolveError(suites.length ? `${root}: the suite ${suite} has no ${name} for ${index.arch} (${suites.map((s) => `${s} has ${versions!.find((v) => v.origin.suite === s)!.version}`).join(', ')})` : `package ${name} is not in the configured sources for ${index.arch}`);
+  }
   let p = version
     ? versions?.find((v) => compareDebVersions(v.version, version) === 0)
     : (candidate(name) ?? (inst ? (versions?.find((v) => compareDebVersions(v.version, inst.version) === 0) ?? versions?.find((v) => (v.origin.pin ?? 500) >= 100)) : versions?.[0]));
