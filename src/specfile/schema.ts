@@ -196,7 +196,11 @@ export const RootfsSpec = z.union([
       mmdebstrap: z
         .object({
           variant: z.enum(['extract', 'custom', 'essential', 'apt', 'required', 'minbase', 'buildd', 'important', 'debootstrap', 'standard']).default('minbase'),
-          packages: z.array(z.string().min(1)).default([]),
+          // installed by apt inside the rootfs from the bundle's repository, which has one suite: name or
+          // name=version (a service's artifacts.apt may name a suite of upstreams.apt, name/suite)
+          packages: z
+            .array(z.string().min(1).refine((p) => !p.includes('/'), { message: 'name a package as name or name=version here: mmdebstrap installs from the bundle repository, which has one suite (name/suite belongs in a service\'s artifacts.apt)' }))
+            .default([]),
           /** defaults to the first of targets.debian.architectures */
           architecture: z.string().min(1).optional(),
           compress: Compress,

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aptKind, type AptLock } from '../../src/sources/apt/aptKind.js';
+import { SpecError } from '../../src/errors.js';
+import { parseSpecText } from '../../src/specfile/loadSpec.js';
 import type { BundleInput } from '../../src/sources/kind.js';
 import { PACKED_LAYOUT } from '../../src/sources/apt/packedIndex.js';
 import { sha256Hex } from '../../src/util/sha256.js';
@@ -247,5 +249,13 @@ describe('apt kind errors', () => {
     } finally {
       await fx.server.close();
     }
+  });
+
+  it('refuses name/suite among an mmdebstrap rootfs packages, which apt installs inside it from the bundle repository of one suite', () => {
+    const text = (pkg: string) =>
+      `name: t\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\ntargets: { debian: { suite: bookworm, architectures: [amd64] } }\nrootfs:\n  base: { mmdebstrap: { packages: ["${pkg}"] } }\nservices:\n  web: { version: 1.0.0, groups: [web], artifacts: { rootfs: [base], apt: ["${pkg}"] } }\n`;
+    expect(() => parseSpecText(text('podman/bookworm-backports'), 'spec.yaml')).toThrow(SpecError);
+    expect(() => parseSpecText(text('podman/bookworm-backports'), 'spec.yaml')).toThrow(/rootfs\.base\.mmdebstrap\.packages.*name\/suite belongs in a service's artifacts\.apt/);
+    expect(parseSpecText(text('podman=4.3.1'), 'spec.yaml').rootfs.base).toBeDefined();
   });
 });
