@@ -13,6 +13,8 @@ const MAIN: FixtureDeb[] = [
   { name: 'uses-both', version: '1', depends: 'both' },
   { name: 'inst-na', version: '1' },
   { name: 'inst-bau', version: '1' },
+  { name: 'past-main', version: '1' },
+  { name: 'ahead', version: '1' },
 ];
 const NA: FixtureDeb[] = [
   { name: 'both', version: '2', depends: 'na-only' },
@@ -23,9 +25,10 @@ const NA: FixtureDeb[] = [
 const BAU: FixtureDeb[] = [
   { name: 'inst-bau', version: '2' },
   { name: 'only-bau', version: '2' },
+  { name: 'past-main', version: '3' },
 ];
 
-const STATUS = installedAtOne(['inst-na', 'inst-bau', 'only-na', 'only-bau']);
+const STATUS = installedAtOne(['inst-na', 'inst-bau', 'only-na', 'only-bau', 'past-main=2', 'ahead=5']);
 
 describe('NotAutomatic and ButAutomaticUpgrades suites: ferry picks the candidate apt-get picks', () => {
   const fx = useSuitesFixture('ferry-apt-pin-', [
@@ -41,7 +44,7 @@ describe('NotAutomatic and ButAutomaticUpgrades suites: ferry picks the candidat
     expect(ours([name])).toEqual(installs(sim.stdout));
   });
 
-  it.each([['inst-na'], ['inst-bau'], ['only-na'], ['only-bau']])('%s on hosts that have version 1', async (name) => {
+  it.each([['inst-na'], ['inst-bau'], ['only-na'], ['only-bau'], ['past-main'], ['ahead']])('%s on hosts that have version 1 (past-main 2, ahead 5)', async (name) => {
     const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', name);
     expect(sim.code, sim.stdout + sim.stderr).toBe(0);
     const theirs = installs(sim.stdout);
@@ -55,5 +58,8 @@ describe('NotAutomatic and ButAutomaticUpgrades suites: ferry picks the candidat
     expect(ours(['inst-bau'], fx.base)).toEqual(['inst-bau 1']); // main's 1 (500) before ButAutomaticUpgrades' 2 (100)
     expect(ours(['only-na'], fx.base)).toEqual([]); // installed (100) before NotAutomatic (1): no upgrade, nothing to carry
     expect(ours(['only-bau'], fx.base)).toEqual(['only-bau 2']); // installed and ButAutomaticUpgrades tie at 100: the newer
+    // main's 1 (500) is older than the hosts' 2: it does not keep out the ButAutomaticUpgrades 3 (100, = the installed 100)
+    expect(ours(['past-main'], fx.base)).toEqual(['past-main 3']);
+    expect(ours(['ahead'], fx.base)).toEqual([]); // the hosts' 5 is newer than anything offered: nothing, never main's 1
   });
 });

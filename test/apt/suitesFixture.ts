@@ -72,9 +72,14 @@ export function simulatedInstalls(stdout: string): string[] {
   return [...stdout.matchAll(/^Inst (\S+) (?:\[\S+\] )?\((\S+)/gm)].map((m) => `${m[1]!.replace(/:\S+$/, '')} ${m[2]}`).sort();
 }
 
-/** dpkg status stanzas: each name installed at version 1. */
+/** dpkg status stanzas: each NAME installed at version 1, each NAME=VERSION at that version. */
 export function installedAtOne(names: string[]): string {
-  return names.map((n) => `Package: ${n}\nStatus: install ok installed\nPriority: optional\nMaintainer: T <t@example.invalid>\nArchitecture: amd64\nVersion: 1\nDescription: installed ${n}\n`).join('\n');
+  return names
+    .map((entry) => {
+      const [n, version = '1'] = entry.split('=');
+      return `Package: ${n}\nStatus: install ok installed\nPriority: optional\nMaintainer: T <t@example.invalid>\nArchitecture: amd64\nVersion: ${version}\nDescription: installed ${n}\n`;
+    })
+    .join('\n');
 }
 
 /**

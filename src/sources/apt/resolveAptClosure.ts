@@ -110,17 +110,30 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   /** candidates that `name/suite` requests set, as apt's SetCandidateRelease does (setCandidateRelease) */
   const chosenCandidates = new Map<string, AptPackage>();
   /**
-   * the sources' candidate (highest pin, then version), when it is newer than the installed one; the
-   * installed version has apt's priority 100, so a NotAutomatic suite's (1) never upgrades it
+   * apt's candidate when it is not the installed version: with nothing installed the highest pin, then
+   * the highest version; else among the versions newer than the installed one, unless the installed
+   * version's priority (100, so a NotAutomatic suite's 1 never upgrades it) is above theirs
    */
   const originalCandidate = (name: string): AptPackage | undefined => {
     const inst = installed.get(name);
     const chosen = chosenCandidates.get(name);
     // a version a `name/suite` request chose (below): the candidate unless the hosts have that very version
     if (chosen) return inst && compareDebVersions(inst.version, chosen.version) === 0 ? undefined : chosen;
-    const best = index.byName.get(name)?.[0];
-    if (!best || (inst && (compareDebVersions(inst.version, best.version) >= 0 || (best.origin.pin ?? 500) < 100))) return undefined;
-    return best;
+    const versions = index.byName.get(name);
+    if (!versions?.length) return undefined;
+    if (!inst) return versions[0];
+    // apt's GetCandidateVer walks the versions newest first and stops at the installed one (pins below
+    // 1000 never downgrade): the first of the highest priority wins, and the installed version (priority
+    // 100, or its source's when higher) only when its priority is above every newer one's. So the highest
+    // pin overall, when older than what the hosts have, does not keep a newer version of a lower pin out
+    const pinOf = (v: AptPackage) => v.origin.pin ?? 500;
+    const installedPin = Math.max(100, ...versions.filter((v) => compareDebVersions(v.version, inst.version) === 0).map(pinOf));
+    let best: AptPackage | undefined;
+    for (const v of versions) {
+      if (compareDebVersions(v.version, inst.version) <= 0) continue;
+      if (!best || pinOf(v) > pinOf(best) || (pinOf(v) === pinOf(best) && compareDebVersions(v.version, best.version) > 0)) best = v;
+    }
+    return best && pinOf(best) >= installedPin ? best : undefined;
   };
   const candidate = (name: string): AptPackage | undefined => (discarded.has(name) ? undefined : (marked.get(name) ?? originalCandidate(name)));
   /** what the hosts will have of `name` after the install: the marked version, else the installed one */
@@ -527,7 +540,7 @@ function findRoot(
   }
   let p = version
     ? versions?.find((v) => compareDebVersions(v.version, version) === 0)
-    : (candidate(name) ?? (inst ? (versions?.find((v) => compareDebVersions(v.version, inst.version) === 0) ?? versions?.find((v) => (v.origin.pin ?? 500) >= 100)) : versions?.[0]));
+    : (candidate(name) ?? (inst ? versions?.find((v) => compareDebVersions(v.version, inst.version) === 0) : versions?.[0]));
   if (!p && !version && inst) return undefined;
   if (!p && !version) {
     // a virtual package named directly: apt installs it only when exactly one package provides it
