@@ -67,8 +67,13 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   const marked = new Map<string, AptPackage>();
   const chains = new Map<string, string[]>();
   const protectedNames = new Set<string>();
-  /** packages whose candidate apt dropped (their dependencies could not be met), with why */
-  const discarded = new Map<string, string>();
+  /** packages whose candidate apt dropped (MarkInstall_DiscardCandidate: a dependency nothing could meet) */
+  const discarded = new Set<string>();
+  /**
+   * why a package could not be installed the last time it was tried: its candidate dropped, or the install
+   * given up (MarkInstall_DiscardInstall: a conflict, a dependency that failed), which a later try may pass
+   */
+  const failedWhy = new Map<string, string>();
 
   const installedProviders = new Map<string, InstalledPackage[]>();
   for (const p of installed.values()) {
@@ -303,14 +308,17 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     // apt's IsInstallOkDependenciesSatisfiableByCandidates: a dependency nothing could ever satisfy drops the candidate
     for (const group of [...r.pre, ...r.dep]) {
       if (group.some((rel) => satisfied(rel) || satisfiableByCandidate(rel))) continue;
-      if (!wasProtected) discarded.set(p.name, unmet(group, here));
+      if (!wasProtected) {
+        failedWhy.set(p.name, unmet(group, here));
+        discarded.add(p.name);
+      }
       if (failEarly) return false;
     }
     // apt's RemoveConflictsIfNotUpgradeable: a conflict with a package being installed on purpose fails this one
     for (const q of conflictsOf(p)) {
       if (marked.get(q.name) === q && protectedNames.has(q.name)) {
         if (failEarly) {
-          discarded.set(p.name, `${p.name} ${p.version} conflicts with ${q.name} ${q.version}, which is being installed`);
+          failedWhy.set(p.name, `${p.name} ${p.version} conflicts with ${q.name} ${q.version}, which is being installed`);
           return false;
         }
       } else if (marked.get(q.name) === q) {
@@ -346,9 +354,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       if (!wasProtected) protectedNames.delete(p.name);
     }
     if (failed && failEarly) {
-      // apt's MarkInstall_DiscardInstall: this package goes, what it marked on the way stays
+      // apt's MarkInstall_DiscardInstall: this package goes, what it marked on the way stays; its candidate
+      // stays too, for a later try (another alternative, once what it conflicted with is gone)
       marked.delete(p.name);
-      discarded.set(p.name, failure!);
+      failedWhy.set(p.name, failure!);
       return false;
     }
     return !failed;
@@ -356,11 +365,11 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
 
   /** why a group cannot be met: the deeper reason when its only package failed on its own dependencies */
   const unmet = (group: Relation[], chain: string[]): string =>
-    group.length === 1 && discarded.has(group[0]!.name) && !discarded.get(group[0]!.name)!.includes(' conflicts with ') ? discarded.get(group[0]!.name)! : explain(group, chain);
+    group.length === 1 && failedWhy.has(group[0]!.name) && !failedWhy.get(group[0]!.name)!.includes(' conflicts with ') ? failedWhy.get(group[0]!.name)! : explain(group, chain);
 
   const explain = (group: Relation[], chain: string[]): string => {
     const why = group.map((rel) => {
-      const gone = discarded.get(rel.name);
+      const gone = failedWhy.get(rel.name);
       if (gone) return gone;
       const inst = installed.get(rel.name);
       const real = index.byName.get(rel.name)?.[0];
