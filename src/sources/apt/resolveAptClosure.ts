@@ -398,8 +398,9 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
    */
   const setCandidateRelease = (ver: AptPackage, suite: string, changed: Array<{ name: string; prev: AptPackage | undefined }>): boolean => {
     const start = changed.length;
-    const undo = () => {
-      for (const c of changed.splice(start).reverse()) {
+    /** undo the switches made since `from` */
+    const undo = (from: number) => {
+      for (const c of changed.splice(from).reverse()) {
         if (c.prev) chosenCandidates.set(c.name, c.prev);
         else chosenCandidates.delete(c.name);
       }
@@ -430,13 +431,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
           switched = true;
           break;
         }
-        for (const c of changed.splice(mark).reverse()) {
-          if (c.prev) chosenCandidates.set(c.name, c.prev);
-          else chosenCandidates.delete(c.name);
-        }
+        undo(mark);
       }
       if (!switched && hard) {
-        undo();
+        undo(start);
         return false;
       }
     }
@@ -539,14 +537,14 @@ function findRoot(
   }
   const versions = index.byName.get(name);
   const inst = installed.get(name);
-  // the hosts have it and no upgrade is the candidate: carry their version (else a version apt would
-  // pick on its own); none when only a NotAutomatic suite offers another version (apt installs nothing)
   if (suite !== undefined) {
     const inSuite = versions?.find((v) => v.origin.suite === suite);
     if (inSuite) return inSuite;
     const suites = [...new Set((versions ?? []).map((v) => v.origin.suite))];
     throw new ResolveError(suites.length ? `${root}: the suite ${suite} has no ${name} for ${index.arch} (${suites.map((s) => `${s} has ${versions!.find((v) => v.origin.suite === s)!.version}`).join(', ')})` : `package ${name} is not in the configured sources for ${index.arch}`);
   }
+  // the hosts have it and no upgrade is the candidate: carry their version; none when the sources do not
+  // offer it (apt installs nothing: older versions are never taken, nor a NotAutomatic suite's newer one)
   let p = version
     ? versions?.find((v) => compareDebVersions(v.version, version) === 0)
     : (candidate(name) ?? (inst ? versions?.find((v) => compareDebVersions(v.version, inst.version) === 0) : versions?.[0]));
