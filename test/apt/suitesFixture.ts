@@ -72,6 +72,13 @@ export function simulatedInstalls(stdout: string): string[] {
   return [...stdout.matchAll(/^Inst (\S+) (?:\[\S+\] )?\((\S+)/gm)].map((m) => `${m[1]!.replace(/:\S+$/, '')} ${m[2]}`).sort();
 }
 
+/** dpkg status stanzas for [name, version, fields] (fields: lines such as `Depends: x\n`, as the archive gives that version). */
+export function installedStatus(entries: ReadonlyArray<readonly [name: string, version: string, fields: string]>): string {
+  return entries
+    .map(([n, v, fields]) => `Package: ${n}\nStatus: install ok installed\nPriority: optional\nMaintainer: T <t@example.invalid>\nArchitecture: amd64\nVersion: ${v}\n${fields}Description: installed ${n}\n`)
+    .join('\n');
+}
+
 /** dpkg status stanzas: each NAME installed at version 1, each NAME=VERSION at that version. */
 export function installedAtOne(names: string[]): string {
   return names

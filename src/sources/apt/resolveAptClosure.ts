@@ -56,7 +56,10 @@ type Versioned = AptPackage | InstalledPackage;
  * own dependencies. Candidates are the highest version in any source (apt's default pins).
  * With apt's Upgrade-By-Source-Package (upgradeBySource, on unless false), each package apt marks also
  * upgrades the installed, not held packages whose candidate comes from the same source name and version
- * (docs/apt.md, "Upgrades by source package").
+ * (docs/apt.md, "Upgrades by source package"). A package the hosts have that clashes (Conflicts, Breaks)
+ * with one being marked is upgraded when its candidate clears the clash. What marking leaves broken is then
+ * tried once more, as apt-get's problem resolver does (a dependency whose pick a later Conflicts unmarked;
+ * a package of the hosts whose dependency the install broke: upgraded, or given another alternative).
  *
  * When the result is not a consistent set (a dependency left unmet, Conflicts or Breaks between two
  * packages of the result or with an installed one), it fails with the chain of packages that led
@@ -203,6 +206,33 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     return hit;
   };
 
+  /** the Conflicts and Breaks of a package of the index, or of one the hosts have (as dpkg's status gives them) */
+  const negativesOf = (q: Versioned): Relation[] =>
+    'origin' in q ? relationsOf(q).neg.map(({ rel }) => rel) : [...parseDependencies((q as InstalledPackage).conflicts), ...parseDependencies((q as InstalledPackage).breaks)].flat();
+  /** whether one of `a`, `b` Conflicts with or Breaks the other */
+  const clash = (a: Versioned, b: Versioned): boolean =>
+    a.name !== b.name && (negativesOf(a).some((rel) => matches(b, rel) || provides(b, rel)) || negativesOf(b).some((rel) => matches(a, rel) || provides(a, rel)));
+  /** the packages of the install state (marked, or the hosts' own not being replaced) whose Conflicts or Breaks hit `p` */
+  const conflictedBy = (p: AptPackage): Versioned[] => {
+    const hit: Versioned[] = [];
+    for (const m of marked.values()) if (m.name !== p.name && negativesOf(m).some((rel) => matches(p, rel) || provides(p, rel))) hit.push(m);
+    if (!installedNegatives) {
+      installedNegatives = new Map();
+      for (const q of installed.values()) {
+        for (const rel of negativesOf(q)) installedNegatives.set(rel.name, [...(installedNegatives.get(rel.name) ?? []), { q, rel }]);
+      }
+    }
+    for (const name of [p.name, ...p.provides.map((v) => v.name)]) {
+      for (const { q, rel } of installedNegatives.get(name) ?? []) {
+        if (q.name === p.name || marked.has(q.name) || hit.includes(q)) continue;
+        if (matches(p, rel) || provides(p, rel)) hit.push(q);
+      }
+    }
+    return hit;
+  };
+  /** the Conflicts and Breaks of the hosts' packages, by the name they target */
+  let installedNegatives: Map<string, Array<{ q: InstalledPackage; rel: Relation }>> | undefined;
+
   /** whether `p` Conflicts with / Breaks a marked package, or a marked package Conflicts with / Breaks `p` */
   const clashesWithMarked = (p: AptPackage): boolean =>
     conflictsOf(p).some((q) => marked.get(q.name) === q) ||
@@ -314,18 +344,36 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       }
       if (failEarly) return false;
     }
-    // apt's RemoveConflictsIfNotUpgradeable: a conflict with a package being installed on purpose fails this one
-    for (const q of conflictsOf(p)) {
-      if (marked.get(q.name) === q && protectedNames.has(q.name)) {
+    // apt's RemoveConflictsIfNotUpgradeable, both ways. A package being installed whose Conflicts/Breaks
+    // hit p fails p (apt-get does not try p then); p's own Conflicts/Breaks fail p when they hit a package
+    // being installed on purpose, and unmark one only marked on the way. A package the hosts have that
+    // clashes either way is upgraded to its candidate when that clears the clash
+    // (MarkInstall_UpgradeOrRemoveConflicts), else apt would remove it (the final check refuses: ferry does
+    // not remove packages)
+    const own = conflictsOf(p);
+    const toUpgrade: AptPackage[] = [];
+    for (const q of [...own, ...conflictedBy(p).filter((q) => !own.includes(q))]) {
+      if (marked.get(q.name) === q && !own.includes(q)) {
+        if (failEarly) {
+          const hit = relationsOf(q as AptPackage).neg.find(({ rel }) => matches(p, rel) || provides(p, rel))!;
+          failedWhy.set(p.name, `${q.name} ${q.version}, which is being installed, declares ${hit.kind}: ${formatRelation(hit.rel)}, which ${p.name} ${p.version} matches`);
+          return false;
+        }
+        if (!protectedNames.has(q.name)) marked.delete(q.name);
+      } else if (marked.get(q.name) === q && protectedNames.has(q.name)) {
         if (failEarly) {
           failedWhy.set(p.name, `${p.name} ${p.version} conflicts with ${q.name} ${q.version}, which is being installed`);
           return false;
         }
       } else if (marked.get(q.name) === q) {
         marked.delete(q.name);
+      } else if (installed.get(q.name) === q && !installed.get(q.name)!.held) {
+        const c = originalCandidate(q.name);
+        if (c && !clash(p, c) && !toUpgrade.includes(c)) toUpgrade.push(c);
       }
     }
     marked.set(p.name, p);
+    for (const c of toUpgrade) if (!marked.has(c.name)) markInstall(c, [...chain, `${p.name} ${p.version}`], false);
     if (!chains.has(p.name)) chains.set(p.name, chain);
     protectedNames.add(p.name);
     upgradeSiblings(p, here);
@@ -458,6 +506,43 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     rootPkgs.push(p);
   }
   for (const p of rootPkgs) markInstall(p, [], true);
+  /** what the hosts have now satisfies `rel` (before the install) */
+  const hostsSatisfy = (rel: Relation): boolean => {
+    const own = installed.get(rel.name);
+    return (own !== undefined && matches(own, rel)) || (installedProviders.get(rel.name) ?? []).some((p) => provides(p, rel));
+  };
+  const installedGroups = new Map<string, Relation[][]>();
+  /** the Pre-Depends and Depends of a package the hosts have */
+  const groupsOfInstalled = (q: InstalledPackage): Relation[][] => {
+    let g = installedGroups.get(q.name);
+    if (!g) installedGroups.set(q.name, (g = [...parseDependencies(q.preDepends), ...parseDependencies(q.depends)]));
+    return g;
+  };
+  // apt-get then runs its pkgProblemResolver on what marking left broken. A package being installed whose
+  // Pre-Depends or Depends nothing of the install state meets any more (a later package's Conflicts or
+  // Breaks unmarked what met it) takes the group's first solution that installs now (DoUpgrade). A package
+  // the hosts have whose dependency the install broke (an upgrade no longer satisfies it, or took away a
+  // Provides) is upgraded to its candidate when that installs, else the group's first solution that does
+  for (let pass = 0, changed = true; changed && pass < 10; pass++) {
+    changed = false;
+    for (const p of [...marked.values()]) {
+      if (marked.get(p.name) !== p) continue;
+      const r = relationsOf(p);
+      for (const group of [...r.pre, ...r.dep]) {
+        if (group.some(satisfied)) continue;
+        const chain = [...(chains.get(p.name) ?? []), `${p.name} ${p.version}`];
+        if (solutions(group).some((s) => markInstall(s, chain, false))) changed = true;
+      }
+    }
+    for (const q of installed.values()) {
+      if (marked.has(q.name)) continue;
+      const broken = groupsOfInstalled(q).find((group) => group.some(hostsSatisfy) && !group.some(satisfied));
+      if (!broken) continue;
+      const chain = [`${q.name} ${q.version} (on the hosts)`];
+      const up = q.held ? undefined : originalCandidate(q.name);
+      if ((up && markInstall(up, chain, false)) || solutions(broken).some((s) => markInstall(s, chain, false))) changed = true;
+    }
+  }
 
   // what apt-get would call "unmet dependencies" and what dpkg would refuse
   const result = [...marked.values()];
@@ -468,20 +553,23 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   for (const p of result) {
     const r = relationsOf(p);
     for (const group of [...r.pre, ...r.dep]) {
-      if (!group.some(satisfied)) throw new ResolveError(unmet(group, chainOf(p).split(' -> ')));
+      if (group.some(satisfied)) continue;
+      // every alternative clashed with a package being installed: a conflict, not a missing package
+      const clashes = group.map((rel) => failedWhy.get(rel.name)).filter((why) => why !== undefined && / (declares (Conflicts|Breaks):|conflicts with) /.test(why));
+      if (clashes.length === group.length) {
+        throw new ResolveError(`no consistent set: ${chainOf(p)} depends on "${group.map(formatRelation).join(' | ')}", and ${clashes.join('; ')}. apt would refuse this install; change the requested packages or their sources.`);
+      }
+      throw new ResolveError(unmet(group, chainOf(p).split(' -> ')));
     }
     for (const { rel, kind } of r.neg) {
       for (const q of installedFor(rel)) {
         if (q.name === p.name) continue;
-        throw new ResolveError(`no consistent set: ${chainOf(p)} declares ${kind}: ${formatRelation(rel)}, and ${chainOf(q)} matches it. apt would refuse this install; change the requested packages or their sources.`);
+        // a package the hosts keep (no candidate of it clears the clash): apt-get would remove it
+        const why = marked.get(q.name) === q ? 'apt would refuse this install; change the requested packages or their sources' : `apt would remove ${q.name}; ferry does not remove packages from hosts`;
+        throw new ResolveError(`no consistent set: ${chainOf(p)} declares ${kind}: ${formatRelation(rel)}, and ${chainOf(q)} matches it. ${why}.`);
       }
     }
   }
-  /** what the hosts have now satisfies `rel` (before the install) */
-  const hostsSatisfy = (rel: Relation): boolean => {
-    const own = installed.get(rel.name);
-    return (own !== undefined && matches(own, rel)) || (installedProviders.get(rel.name) ?? []).some((p) => provides(p, rel));
-  };
   for (const q of installed.values()) {
     if (marked.has(q.name)) continue;
     for (const group of [...parseDependencies(q.preDepends), ...parseDependencies(q.depends)]) {
