@@ -23,6 +23,8 @@ const MAIN: FixtureDeb[] = [
   { name: 'user', version: '1', depends: 'lib3 (>= 1)' },
   { name: 'only-main', version: '1' },
   { name: 'either', version: '1' },
+  { name: 'needy', version: '2', depends: 'helper' },
+  { name: 'helper', version: '1' },
 ];
 const BPO: FixtureDeb[] = [
   { name: 'app', version: '2', depends: 'lib (>= 2)' },
@@ -38,6 +40,8 @@ const BPO: FixtureDeb[] = [
   { name: 'gone', version: '2' },
   { name: 'pick', version: '2', depends: 'nothere (>= 2) | either (>= 2)' },
   { name: 'either', version: '2' },
+  { name: 'needy', version: '3' },
+  { name: 'wants-needy', version: '2', depends: 'needy (>= 2)' },
 ];
 const UP: FixtureDeb[] = [{ name: 'lib3', version: '3' }];
 
@@ -51,7 +55,7 @@ describe('name/suite requests: ferry picks what apt-get install pkg/release pick
   ], STATUS);
   const { ours } = fx;
 
-  it.each(['app/bpo', 'plain/bpo', 'tool/bpo', 'deep/bpo', 'pick/bpo', 'user/main', 'lib3/main', 'app/main', 'app', 'lib/bpo', 'app/bpo plain'])('%s on an empty system', async (request) => {
+  it.each(['app/bpo', 'plain/bpo', 'tool/bpo', 'deep/bpo', 'pick/bpo', 'user/main', 'lib3/main', 'app/main', 'app', 'lib/bpo', 'app/bpo plain', 'wants-needy/bpo'])('%s on an empty system', async (request) => {
     const set = request.split(' ');
     const sim = await fx.empty.aptGet('install', '--simulate', '--no-install-recommends', ...set);
     expect(sim.code, sim.stdout + sim.stderr).toBe(0);
@@ -70,6 +74,8 @@ describe('name/suite requests: ferry picks what apt-get install pkg/release pick
     expect(ours(['tool/bpo'])).toEqual(['alt 1', 'tool 2']); // the or-group is met by alt: nothing switched
     expect(ours(['deep/bpo'])).toEqual(['deep 2', 'leaf 2', 'mid 2']); // the switch follows mid's own needs
     expect(ours(['user/main'])).toEqual(['lib3 3', 'user 1']); // lib3 3 (up) already meets lib3 (>= 1)
+    // main's needy 2 meets needy (>= 2) but would not install as the hosts are (it needs helper): switched
+    expect(ours(['wants-needy/bpo'])).toEqual(['needy 3', 'wants-needy 2']);
   });
 
   it('a request both tools refuse: a dependency no version of the suite meets, a package the suite does not have', async () => {

@@ -77,6 +77,8 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
    * given up (MarkInstall_DiscardInstall: a conflict, a dependency that failed), which a later try may pass
    */
   const failedWhy = new Map<string, string>();
+  /** the reasons of failedWhy that are a clash with a package being installed (Conflicts, Breaks) */
+  const clashes = new Set<string>();
 
   const installedProviders = new Map<string, InstalledPackage[]>();
   for (const p of installed.values()) {
@@ -174,6 +176,11 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     return (index.providers.get(rel.name) ?? []).some((p) => originalCandidate(p.name) === p && provides(p, rel));
   };
 
+  /** what the hosts have now satisfies `rel` (before the install) */
+  const hostsSatisfy = (rel: Relation): boolean => {
+    const own = installed.get(rel.name);
+    return (own !== undefined && matches(own, rel)) || (installedProviders.get(rel.name) ?? []).some((p) => provides(p, rel));
+  };
   const compareProviders = (target: string) => (a: AptPackage, b: AptPackage): number =>
     Number(protectedNames.has(b.name)) - Number(protectedNames.has(a.name)) ||
     Number(installed.has(b.name)) - Number(installed.has(a.name)) ||
@@ -356,13 +363,17 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       if (marked.get(q.name) === q && !own.includes(q)) {
         if (failEarly) {
           const hit = relationsOf(q as AptPackage).neg.find(({ rel }) => matches(p, rel) || provides(p, rel))!;
-          failedWhy.set(p.name, `${q.name} ${q.version}, which is being installed, declares ${hit.kind}: ${formatRelation(hit.rel)}, which ${p.name} ${p.version} matches`);
+          const why = `${q.name} ${q.version}, which is being installed, declares ${hit.kind}: ${formatRelation(hit.rel)}, which ${p.name} ${p.version} matches`;
+          failedWhy.set(p.name, why);
+          clashes.add(why);
           return false;
         }
         if (!protectedNames.has(q.name)) marked.delete(q.name);
       } else if (marked.get(q.name) === q && protectedNames.has(q.name)) {
         if (failEarly) {
-          failedWhy.set(p.name, `${p.name} ${p.version} conflicts with ${q.name} ${q.version}, which is being installed`);
+          const why = `${p.name} ${p.version} conflicts with ${q.name} ${q.version}, which is being installed`;
+          failedWhy.set(p.name, why);
+          clashes.add(why);
           return false;
         }
       } else if (marked.get(q.name) === q) {
@@ -413,7 +424,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
 
   /** why a group cannot be met: the deeper reason when its only package failed on its own dependencies */
   const unmet = (group: Relation[], chain: string[]): string =>
-    group.length === 1 && failedWhy.has(group[0]!.name) && !failedWhy.get(group[0]!.name)!.includes(' conflicts with ') ? failedWhy.get(group[0]!.name)! : explain(group, chain);
+    group.length === 1 && failedWhy.has(group[0]!.name) && !clashes.has(failedWhy.get(group[0]!.name)!) ? failedWhy.get(group[0]!.name)! : explain(group, chain);
 
   const explain = (group: Relation[], chain: string[]): string => {
     const why = group.map((rel) => {
@@ -430,9 +441,21 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       if (provs?.length) return `${rel.name} is only provided by ${[...new Set(provs.map((p) => p.name))].join(', ')}, none with a matching version or installable`;
       return `no package named or providing ${rel.name} for ${index.arch} in the configured sources`;
     });
-    return `cannot satisfy "${group.map(formatRelation).join(' | ')}" needed by ${chain.join(' -> ')}: ${why.join('; ')}. Add the source that has it to upstreams.apt, or list it in apt_options.base if the hosts already have it.`;
+    return `cannot satisfy "${group.map(formatRelation).join(' | ')}" needed by ${chain.join(' -> ')}: ${[...new Set(why)].join('; ')}. Add the source that has it to upstreams.apt, or list it in apt_options.base if the hosts already have it.`;
   };
 
+  /**
+   * apt's test in SetCandidateRelease that a candidate would install as the hosts are (its VersionState
+   * against the install state, before anything is marked): each of its Pre-Depends and Depends met, and
+   * none of its Conflicts or Breaks hit, by what the hosts have
+   */
+  const installableNow = (c: Versioned): boolean => {
+    if (!('origin' in c)) return true;
+    const r = relationsOf(c);
+    const hits = (rel: Relation) =>
+      [installed.get(rel.name), ...(installedProviders.get(rel.name) ?? [])].some((q) => q !== undefined && q.name !== c.name && (q.name === rel.name ? matches(q, rel) : provides(q, rel)));
+    return [...r.pre, ...r.dep].every((group) => group.some(hostsSatisfy)) && !r.neg.some(({ rel }) => hits(rel));
+  };
   /** apt's candidate version of `name`: the hosts' own when no upgrade is the candidate */
   const currentCandidate = (name: string): Versioned | undefined => originalCandidate(name) ?? installed.get(name);
   /**
@@ -456,10 +479,12 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     const r = relationsOf(ver);
     for (const [group, hard] of [...r.pre.map((g) => [g, true] as const), ...r.dep.map((g) => [g, true] as const), ...r.rec.map((g) => [g, false] as const)]) {
       const met = group.some((rel) => {
+        const now = installed.get(rel.name);
+        if (now && matches(now, rel)) return true;
         const provs = index.providers.get(rel.name) ?? [];
-        if (!rel.op) return provs.length > 0 ? provs.some((p) => currentCandidate(p.name) === p) : currentCandidate(rel.name) !== undefined;
+        if (!rel.op) return provs.length > 0 ? provs.some((p) => currentCandidate(p.name) === p && installableNow(p)) : currentCandidate(rel.name) !== undefined;
         const cand = currentCandidate(rel.name);
-        return cand !== undefined && matches(cand, rel);
+        return cand !== undefined && matches(cand, rel) && installableNow(cand);
       });
       if (met) continue;
       let switched = false;
@@ -506,11 +531,6 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     rootPkgs.push(p);
   }
   for (const p of rootPkgs) markInstall(p, [], true);
-  /** what the hosts have now satisfies `rel` (before the install) */
-  const hostsSatisfy = (rel: Relation): boolean => {
-    const own = installed.get(rel.name);
-    return (own !== undefined && matches(own, rel)) || (installedProviders.get(rel.name) ?? []).some((p) => provides(p, rel));
-  };
   const installedGroups = new Map<string, Relation[][]>();
   /** the Pre-Depends and Depends of a package the hosts have */
   const groupsOfInstalled = (q: InstalledPackage): Relation[][] => {
@@ -555,9 +575,9 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     for (const group of [...r.pre, ...r.dep]) {
       if (group.some(satisfied)) continue;
       // every alternative clashed with a package being installed: a conflict, not a missing package
-      const clashes = group.map((rel) => failedWhy.get(rel.name)).filter((why) => why !== undefined && / (declares (Conflicts|Breaks):|conflicts with) /.test(why));
-      if (clashes.length === group.length) {
-        throw new ResolveError(`no consistent set: ${chainOf(p)} depends on "${group.map(formatRelation).join(' | ')}", and ${clashes.join('; ')}. apt would refuse this install; change the requested packages or their sources.`);
+      const clashed = group.map((rel) => failedWhy.get(rel.name)).filter((why) => why !== undefined && clashes.has(why));
+      if (clashed.length === group.length) {
+        throw new ResolveError(`no consistent set: ${chainOf(p)} depends on "${group.map(formatRelation).join(' | ')}", and ${[...new Set(clashed)].join('; ')}. apt would refuse this install; change the requested packages or their sources.`);
       }
       throw new ResolveError(unmet(group, chainOf(p).split(' -> ')));
     }
