@@ -122,3 +122,31 @@ describe('a package of the hosts whose dependency the install breaks: fixed as a
     expect(() => ours(['solo'], fx.base)).toThrow(/^no consistent set: stuck 1 on the hosts depends on "solo \(<< 2\)", which solo 2 no longer satisfies\. apt would remove or upgrade stuck; ferry does not remove packages from hosts\.$/);
   });
 });
+
+/**
+ * A pick that clashes with a package the hosts have, which no upgrade clears, fails and the next alternative
+ * is taken: apt-get does not remove the hosts' package for a package it only picks (it does for one that was
+ * requested, which ferry refuses: `nn` above). The only solution of a requested package's dependency is
+ * protected by apt, a package of the hosts included.
+ */
+const PROTECTED: FixtureDeb[] = [
+  { name: 'keep', version: '1', conflicts: 'bad' },
+  { name: 'bad', version: '1' },
+  { name: 'mid', version: '1', depends: 'bad' },
+  { name: 'other', version: '1' },
+  { name: 'top', version: '1', depends: 'keep (<< 3), mid | other' },
+  { name: 'loose', version: '1', depends: 'mid | other' },
+];
+
+describe('a pick that clashes with a package the hosts keep gives way to the next alternative', () => {
+  const fx = useSuitesFixture('ferry-apt-keep-', [['main', PROTECTED, '']], installedStatus([['keep', '1', 'Conflicts: bad\n']]));
+  const { ours } = fx;
+
+  it.each([['top', ['other 1', 'top 1']], ['loose', ['loose 1', 'other 1']]])('%s: mid (whose bad clashes with keep) gives way to other', async (name, expected) => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', name);
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(sim.stdout).not.toMatch(/^Remv /m);
+    expect(ours([name], fx.base)).toEqual(installs(sim.stdout));
+    expect(ours([name], fx.base)).toEqual(expected);
+  });
+});

@@ -25,3 +25,29 @@ describe('an alternative refused during a failed attempt is tried again, as apt-
     expect(ours(['e'])).toEqual(['c 3', 'e 1']);
   });
 });
+
+/**
+ * What a failed attempt marked on the way stays marked while apt marks, but apt-get install then drops a new
+ * package that nothing needs any more (a new install that is already garbage): `r: a | c`; `a` marks `x`,
+ * then fails on `y` (which needs a package nowhere); `c` is taken and `x` is not installed.
+ */
+const LEFTOVER: FixtureDeb[] = [
+  { name: 'r', version: '1', depends: 'a | c' },
+  { name: 'a', version: '1', depends: 'x, y' },
+  { name: 'x', version: '1' },
+  { name: 'y', version: '1', depends: 'nowhere' },
+  { name: 'c', version: '1' },
+  { name: 'keeps-x', version: '1', depends: 'r, x' },
+];
+
+describe('a package only a failed attempt marked is not installed, as apt-get drops it', () => {
+  const fx = useSuitesFixture('ferry-apt-leftover-', [['main', LEFTOVER, '']], installedAtOne([]));
+  const { ours } = fx;
+
+  it.each([[['r'], ['c 1', 'r 1']], [['keeps-x'], ['c 1', 'keeps-x 1', 'r 1', 'x 1']], [['r', 'x'], ['c 1', 'r 1', 'x 1']]])('%s', async (set, expected) => {
+    const sim = await fx.empty.aptGet('install', '--simulate', '--no-install-recommends', ...set);
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(ours(set)).toEqual(installs(sim.stdout));
+    expect(ours(set)).toEqual(expected);
+  });
+});

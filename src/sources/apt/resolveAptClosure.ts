@@ -51,7 +51,7 @@ type Versioned = AptPackage | InstalledPackage;
  * (packages being installed, installed ones, the package of that name, Essential, Important, higher
  * Priority, then apt's cache order), installed packages that an upgrade fixes before new ones. A solution whose own dependencies
  * cannot be met, or that conflicts with a package being installed, fails and the next one is tried,
- * as apt does (what a failed attempt marked stays marked, as in apt). An installed package satisfies a
+ * as apt does (what a failed attempt marked stays marked while marking; apt-get drops it at the end when nothing reaches it). An installed package satisfies a
  * dependency only at its installed version; otherwise its candidate is carried as an upgrade, with its
  * own dependencies. Candidates are the highest version in any source (apt's default pins).
  * With apt's Upgrade-By-Source-Package (upgradeBySource, on unless false), each package apt marks also
@@ -355,8 +355,8 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     // hit p fails p (apt-get does not try p then); p's own Conflicts/Breaks fail p when they hit a package
     // being installed on purpose, and unmark one only marked on the way. A package the hosts have that
     // clashes either way is upgraded to its candidate when that clears the clash
-    // (MarkInstall_UpgradeOrRemoveConflicts), else apt would remove it (the final check refuses: ferry does
-    // not remove packages)
+    // (MarkInstall_UpgradeOrRemoveConflicts); else, when its own Conflicts/Breaks hit p, p fails, and when
+    // p's hit it, apt would remove it (the final check refuses: ferry does not remove packages)
     const own = conflictsOf(p);
     const toUpgrade: AptPackage[] = [];
     for (const q of [...own, ...conflictedBy(p).filter((q) => !own.includes(q))]) {
@@ -378,9 +378,18 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
         }
       } else if (marked.get(q.name) === q) {
         marked.delete(q.name);
-      } else if (installed.get(q.name) === q && !installed.get(q.name)!.held) {
-        const c = originalCandidate(q.name);
-        if (c && !clash(p, c) && !toUpgrade.includes(c)) toUpgrade.push(c);
+      } else if (installed.get(q.name) === q) {
+        const c = installed.get(q.name)!.held ? undefined : originalCandidate(q.name);
+        if (c && !clash(p, c)) {
+          if (!toUpgrade.includes(c)) toUpgrade.push(c);
+        } else if (failEarly && !own.includes(q)) {
+          // no upgrade clears the hosts' package's own Conflicts/Breaks: apt-get does not pick p (when p's
+          // own hit the hosts' package, apt-get removes that one, which the final check refuses)
+          const why = `${p.name} ${p.version} clashes with ${q.name} ${q.version}, which the hosts have and no upgrade of it clears`;
+          failedWhy.set(p.name, why);
+          clashes.add(why);
+          return false;
+        }
       }
     }
     marked.set(p.name, p);
@@ -390,10 +399,19 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     upgradeSiblings(p, here);
     let failed = false;
     let failure: string | undefined;
+    // apt protects the only possible solution of a dependency of a protected package (requested, or
+    // protected so in turn), installed or not: it is not given up for later packages, and they fail instead
+    const permanent = wasProtected || fromUser;
+    const protectOnly = (group: Relation[]) => {
+      if (!permanent) return;
+      const only = possibleSolutions(group);
+      if (only.size === 1) protectedNames.add([...only][0]!);
+    };
     try {
       for (const groups of [r.pre, r.dep, recommends]) {
         const optional = groups === recommends;
         for (const group of groups) {
+          if (!optional) protectOnly(group);
           if (group.some(satisfied)) {
             if (!optional) visitMet(group, here);
             continue;
@@ -563,6 +581,22 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       if ((up && markInstall(up, chain, false)) || solutions(broken).some((s) => markInstall(s, chain, false))) changed = true;
     }
   }
+
+  // apt-get install then drops new packages that nothing needs any more ("a new install that is already
+  // garbage"): what a failed attempt marked and the install no longer reaches from the requested packages
+  // and the hosts' own, through the Pre-Depends, Depends and Recommends of what will be installed
+  const reached = new Set<string>();
+  const reach = (name: string) => {
+    if (reached.has(name)) return;
+    reached.add(name);
+    const v = installVersion(name);
+    if (!v) return;
+    const groups = 'origin' in v ? [...parseDependencies(v.preDepends), ...parseDependencies(v.depends), ...parseDependencies(v.recommends)] : groupsOfInstalled(v as InstalledPackage);
+    for (const group of groups) for (const rel of group) for (const q of installedFor(rel)) reach(q.name);
+  };
+  for (const p of rootPkgs) reach(p.name);
+  for (const name of installed.keys()) reach(name);
+  for (const p of [...marked.values()]) if (!reached.has(p.name) && !p.essential) marked.delete(p.name);
 
   // what apt-get would call "unmet dependencies" and what dpkg would refuse
   const result = [...marked.values()];
