@@ -150,3 +150,36 @@ describe('a pick that clashes with a package the hosts keep gives way to the nex
     expect(ours([name], fx.base)).toEqual(expected);
   });
 });
+
+/**
+ * A Breaks of the hosts' package on a name that a pick Provides makes the pick fail like one on its own name;
+ * a clash that a protected package meets in an earlier pick is kept, and apt-get gives up (so does ferry).
+ */
+const UNSEEN: FixtureDeb[] = [
+  { name: 'old', version: '1', breaks: 'virt' },
+  { name: 'pv', version: '1', provides: 'virt' },
+  { name: 'other2', version: '1' },
+  { name: 'pv-user', version: '1', depends: 'pv | other2' },
+  { name: 'm6', version: '1', conflicts: 'm4' },
+  { name: 'm4', version: '1' },
+  { name: 'z', version: '1' },
+  { name: 'pp', version: '1', depends: 'm6 | z, m4' },
+];
+
+describe('clashes through a Provides, and with a protected package: as apt-get ends', () => {
+  const fx = useSuitesFixture('ferry-apt-unseen-', [['main', UNSEEN, '']], installedStatus([['old', '1', 'Breaks: virt\n']]));
+  const { ours } = fx;
+
+  it('pv-user: pv, which provides what old breaks, gives way to other2', async () => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', 'pv-user');
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(ours(['pv-user'], fx.base)).toEqual(installs(sim.stdout));
+    expect(ours(['pv-user'], fx.base)).toEqual(['other2 1', 'pv-user 1']);
+  });
+
+  it('pp: m6 first, then m4 that pp protects: apt-get gives up, ferry refuses', async () => {
+    const sim = await fx.empty.aptGet('install', '--simulate', '--no-install-recommends', 'pp');
+    expect(sim.code).not.toBe(0);
+    expect(() => ours(['pp'])).toThrow(/^no consistent set: pp 1 -> m6 1 declares Conflicts: m4, and pp 1 -> m4 1 matches it\./);
+  });
+});

@@ -352,7 +352,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       if (failEarly) return false;
     }
     // apt's RemoveConflictsIfNotUpgradeable, both ways. A package being installed whose Conflicts/Breaks
-    // hit p fails p (apt-get does not try p then); p's own Conflicts/Breaks fail p when they hit a package
+    // hit p fails p (apt-get does not try p then; a protected p stays, and the final check refuses); p's own Conflicts/Breaks fail p when they hit a package
     // being installed on purpose, and unmark one only marked on the way. A package the hosts have that
     // clashes either way is upgraded to its candidate when that clears the clash
     // (MarkInstall_UpgradeOrRemoveConflicts); else, when its own Conflicts/Breaks hit p, p fails, and when
@@ -368,7 +368,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
           clashes.add(why);
           return false;
         }
-        if (!protectedNames.has(q.name)) marked.delete(q.name);
+        // p is protected: apt marks it anyway and leaves the clash to its problem resolver, which gives up
       } else if (marked.get(q.name) === q && protectedNames.has(q.name)) {
         if (failEarly) {
           const why = `${p.name} ${p.version} conflicts with ${q.name} ${q.version}, which is being installed`;
