@@ -1,0 +1,140 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildPackageIndex } from '../../src/sources/apt/buildPackageIndex.js';
+import { loadAptBase } from '../../src/sources/apt/loadAptBase.js';
+import { readPackagesIndex } from '../../src/sources/apt/readPackagesIndex.js';
+import { releasePin } from '../../src/sources/apt/readUpstreamIndexes.js';
+import { resolveAptClosure } from '../../src/sources/apt/resolveAptClosure.js';
+import type { AptPackage } from '../../src/sources/apt/types.js';
+import { run } from '../helpers/cli.js';
+import { privateApt } from './privateApt.js';
+import { simulatedInstalls } from './suitesFixture.js';
+
+/**
+ * ferry's apt closure against the real apt-get on small generated archives: two suites (main and one that
+ * is normal, NotAutomatic or also ButAutomaticUpgrades), versioned and or-group Depends, Provides,
+ * Conflicts, Breaks, a dpkg status that `apt-get check` accepts, requests with and without `/suite`. The
+ * seeds are fixed, so every run checks the same archives. Where apt-get refuses, or removes a package of the
+ * hosts, ferry must refuse; otherwise both must install the same versions.
+ */
+const SEEDS = [
+  ...Array.from({ length: 80 }, (_, i) => 13001 + i),
+  // seeds on which ferry disagreed with apt-get before the fixes of 2026-12-05
+  8092, 8230, 10150, 11164, 16131, 16276, 20209,
+];
+
+/** a small deterministic generator (an LCG): the same seed gives the same archive on every machine */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+interface Stanza {
+  name: string;
+  version: string;
+  fields: Record<string, string>;
+}
+
+function generate(seed: number) {
+  const r = lcg(seed * 7919);
+  const pick = <T,>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
+  const names = Array.from({ length: 4 + Math.floor(r() * 5) }, (_, i) => `p${i}`);
+  const relation = () => {
+    const n = r() < 0.1 ? 'v0' : pick(names);
+    const versioned = r() >= 0.7;
+    if (n === 'v0' || !versioned) return n;
+    return `${n} (${pick(['>=', '<<', '=', '>>', '<='])} ${1 + Math.floor(r() * 3)})`;
+  };
+  const groups = () => Array.from({ length: Math.floor(r() * 3) }, () => Array.from({ length: r() < 0.4 ? 2 + Math.floor(r() * 2) : 1 }, relation).join(' | ')).join(', ');
+  const stanza = (name: string, version: string): Stanza => {
+    const fields: Record<string, string> = {};
+    const depends = groups();
+    if (depends) fields.Depends = depends;
+    for (const [field, p] of [['Conflicts', 0.3], ['Breaks', 0.2]] as const) {
+      if (r() < p) {
+        const rel = relation();
+        if (!rel.startsWith(name)) fields[field] = rel;
+      }
+    }
+    if (r() < 0.15) fields.Provides = r() < 0.5 ? 'v0' : `v0 (= ${version})`;
+    return { name, version, fields };
+  };
+  const main: Stanza[] = [];
+  const extra: Stanza[] = [];
+  for (const n of names) {
+    for (const v of r() < 0.4 ? ['1', '2'] : [pick(['1', '2'])]) main.push(stanza(n, v));
+    if (r() < 0.25) extra.push(stanza(n, '3'));
+  }
+  const extraRelease = pick(['', 'NotAutomatic: yes\n', 'NotAutomatic: yes\nButAutomaticUpgrades: yes\n']);
+  const installed: Stanza[] = [];
+  for (const n of names) {
+    if (r() < 0.4) {
+      const versions = [...main, ...extra].filter((p) => p.name === n);
+      if (versions.length) installed.push(pick(versions));
+    }
+  }
+  const roots = [...new Set(Array.from({ length: 1 + Math.floor(r() * 3) }, () => pick(names) + (r() < 0.15 && extra.length ? '/extra' : '')))];
+  return { suites: { main, extra }, extraRelease, installed, roots };
+}
+
+const control = (p: Stanza, head: string) =>
+  `Package: ${p.name}\n${head}Version: ${p.version}\nArchitecture: amd64\nMaintainer: T <t@example.invalid>\nPriority: optional\n${Object.entries(p.fields).map(([k, v]) => `${k}: ${v}\n`).join('')}Description: generated\n`;
+
+describe('the apt closure agrees with apt-get on generated archives', () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it.each(SEEDS)('seed %i', async (seed) => {
+    const c = generate(seed);
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-apt-random-'));
+    dirs.push(dir);
+    const lines: string[] = [];
+    const packages: AptPackage[] = [];
+    for (const [suite, stanzas] of Object.entries(c.suites)) {
+      if (!stanzas.length) continue;
+      const bin = join(dir, 'dists', suite, 'main', 'binary-amd64');
+      await mkdir(bin, { recursive: true });
+      await writeFile(join(bin, 'Packages'), stanzas.map((p) => control(p, `Filename: pool/${p.name}_${p.version}.deb\nSize: 1\nSHA256: ${'0'.repeat(64)}\n`)).join('\n'));
+      const release = await run('apt-ftparchive', ['-o', `APT::FTPArchive::Release::Suite=${suite}`, '-o', 'APT::FTPArchive::Release::Architectures=amd64', '-o', 'APT::FTPArchive::Release::Components=main', 'release', join(dir, 'dists', suite)]);
+      expect(release.code, release.stderr).toBe(0);
+      const text = (suite === 'extra' ? c.extraRelease : '') + release.stdout;
+      await writeFile(join(dir, 'dists', suite, 'Release'), text);
+      lines.push(`deb [trusted=yes] file:${dir} ${suite} main`);
+      const fields = new Map(text.split('\n').filter((l) => /^\S+: /.test(l)).map((l) => l.split(': ', 2) as [string, string]));
+      for await (const p of readPackagesIndex(createReadStream(join(bin, 'Packages')), { uri: `file:${dir}`, suite, component: 'main', pin: releasePin(fields) }, 'Packages')) packages.push(p);
+    }
+    const index = buildPackageIndex(packages, 'amd64');
+    const apt = await privateApt(lines.join('\n'));
+    dirs.push(apt.root);
+    const update = await apt.aptGet('update');
+    expect(update.code, update.stderr).toBe(0);
+    // hosts apt-get considers consistent: drop installed packages until `apt-get check` passes
+    let status = '';
+    for (;;) {
+      status = c.installed.map((p) => control(p, 'Status: install ok installed\n')).join('\n');
+      await writeFile(join(apt.root, 'var/lib/dpkg/status'), status);
+      if ((await apt.aptGet('check')).code === 0) break;
+      c.installed.splice(Math.floor(c.installed.length / 2), 1);
+    }
+    await writeFile(join(dir, 'status'), status);
+    const base = await loadAptBase(index, { status: 'status' }, dir);
+    const sim = await apt.aptGet('install', '--simulate', '--no-install-recommends', ...c.roots);
+    const ours = () => resolveAptClosure(index, c.roots, { recommends: false, installed: base }).map((p) => `${p.name} ${p.version}`);
+    if (sim.code !== 0 || /^Remv /m.test(sim.stdout)) {
+      expect(ours, `apt-get refuses or removes: ${sim.stdout.slice(-300)}`).toThrow();
+      return;
+    }
+    // a requested package the hosts have at that version: apt-get installs nothing, ferry carries it
+    const requested = new Set(c.roots.map((x) => x.split('/')[0]));
+    const kept = (x: string) => !(requested.has(x.split(' ')[0]) && c.installed.some((p) => `${p.name} ${p.version}` === x));
+    expect(ours().filter(kept).sort()).toEqual(simulatedInstalls(sim.stdout));
+  });
+});
