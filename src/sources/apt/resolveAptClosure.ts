@@ -533,7 +533,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   };
 
   const rootPkgs: AptPackage[] = [];
-  for (const root of roots) {
+  for (const root of effectiveRoots(roots)) {
     const p = findRoot(index, root, candidate, installed);
     if (!p) continue;
     const suite = requestedSuite(root);
@@ -645,6 +645,27 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
 
 function priority(p: AptPackage): number {
   return p.priority === undefined ? 0 : (PRIORITY[p.priority] ?? PRIORITY.extra!);
+}
+
+/**
+ * The requests as apt-get takes them when one package is named more than once: a `name/suite` request wins
+ * over `name` and `name=version` in any order, otherwise the later one wins (`p=1 p` installs p's candidate,
+ * `p p=1` version 1); two suites for one package are refused.
+ */
+function effectiveRoots(roots: string[]): string[] {
+  const byName = new Map<string, string>();
+  for (const root of roots) {
+    const spec = root.split('/', 1)[0]!.split('=', 1)[0]!;
+    const prev = byName.get(spec);
+    if (prev === undefined || prev === root) {
+      byName.set(spec, root);
+      continue;
+    }
+    const prevSuite = requestedSuite(prev) !== undefined;
+    if (prevSuite && requestedSuite(root) !== undefined) throw new ResolveError(`${spec} is requested from two suites (${prev} and ${root}): keep one`);
+    if (!prevSuite) byName.set(spec, root);
+  }
+  return [...byName.values()];
 }
 
 /** The suite of a request `name/suite` (apt's `pkg/release`), else undefined. */
