@@ -64,6 +64,7 @@ export async function loadAptBase(index: PackageIndex, base: AptBase, baseDir: s
       breaks: p.get('Breaks'),
       depends: p.get('Depends'),
       preDepends: p.get('Pre-Depends'),
+      recommends: p.get('Recommends'),
       ...(/^hold /.test(p.get('Status') ?? '') ? { held: true } : {}),
     });
   }

@@ -19,6 +19,8 @@ export interface InstalledPackage {
   /** its own dependencies: an upgrade of the closure must not leave them unmet */
   depends?: string;
   preDepends?: string;
+  /** its Recommends: an upgrade does not bring back what the installed version already recommended */
+  recommends?: string;
 }
 
 export interface ResolveOptions {
@@ -340,7 +342,11 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     const r = relationsOf(p);
     // a requested package the hosts already have at this version: apt-get says "already the newest
     // version" and marks nothing, so its Recommends are not installed either (ferry still carries it)
-    const recommends = fromUser && installed.get(p.name)?.version === p.version ? [] : r.rec;
+    // an upgrade follows only Recommends new to it: a group naming a package that the installed version
+    // already recommended is skipped (it is missing on purpose, or already there)
+    const inst = installed.get(p.name);
+    const recommendedBefore = new Set(inst ? parseDependencies(inst.recommends).flat().map((rel) => rel.name) : []);
+    const recommends = fromUser && inst?.version === p.version ? [] : r.rec.filter((group) => !group.some((rel) => recommendedBefore.has(rel.name)));
     const here = [...chain, `${p.name} ${p.version}`];
     // apt's IsInstallOkDependenciesSatisfiableByCandidates: a dependency nothing could ever satisfy drops the candidate
     for (const group of [...r.pre, ...r.dep]) {
@@ -393,7 +399,13 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       }
     }
     marked.set(p.name, p);
-    for (const c of toUpgrade) if (!marked.has(c.name)) markInstall(c, [...chain, `${p.name} ${p.version}`], false);
+    // apt upgrades them without following their dependencies (MarkInstall without AutoInst): what they
+    // need is left to the problem resolver (the pass after marking), their Recommends are not taken
+    for (const c of toUpgrade) {
+      if (marked.has(c.name)) continue;
+      marked.set(c.name, c);
+      if (!chains.has(c.name)) chains.set(c.name, [...chain, `${p.name} ${p.version}`]);
+    }
     if (!chains.has(p.name)) chains.set(p.name, chain);
     protectedNames.add(p.name);
     upgradeSiblings(p, here);
@@ -591,7 +603,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     reached.add(name);
     const v = installVersion(name);
     if (!v) return;
-    const groups = 'origin' in v ? [...parseDependencies(v.preDepends), ...parseDependencies(v.depends), ...parseDependencies(v.recommends)] : groupsOfInstalled(v as InstalledPackage);
+    const groups = [...parseDependencies(v.preDepends), ...parseDependencies(v.depends), ...parseDependencies(v.recommends)];
     for (const group of groups) for (const rel of group) for (const q of installedFor(rel)) reach(q.name);
   };
   for (const p of rootPkgs) reach(p.name);
