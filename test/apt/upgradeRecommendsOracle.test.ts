@@ -7,7 +7,8 @@ import { installedStatus, simulatedInstalls as installs, useSuitesFixture } from
  * Recommends of an upgrade, against `apt-get install --simulate --install-recommends` on hosts with a dpkg
  * status: apt-get follows only a Recommends that names no package the installed version already
  * recommended (one missing then was left out on purpose), and a package upgraded to clear a Conflicts is
- * upgraded without following its Recommends.
+ * upgraded without following its Recommends. A recommended package that conflicts with a package of the
+ * hosts that a requested one needs is skipped.
  */
 const MAIN: FixtureDeb[] = [
   { name: 'same', version: '1', recommends: 'r' },
@@ -26,6 +27,10 @@ const MAIN: FixtureDeb[] = [
   { name: 'old', version: '1', conflicts: 'new' },
   { name: 'old', version: '2', recommends: 'r' },
   { name: 'new', version: '1' },
+  // keeper needs base2, which the hosts have (apt protects it): the recommended clasher conflicts with it
+  { name: 'keeper', version: '1', depends: 'base2', recommends: 'clasher' },
+  { name: 'base2', version: '1' },
+  { name: 'clasher', version: '1', conflicts: 'base2' },
 ];
 const STATUS = installedStatus([
   ['same', '1', 'Recommends: r\n'],
@@ -34,6 +39,7 @@ const STATUS = installedStatus([
   ['narrowed', '1', 'Recommends: r | r2\n'],
   ['widened', '1', 'Recommends: r2\n'],
   ['old', '1', 'Conflicts: new\n'],
+  ['base2', '1', ''],
 ]);
 
 describe('Recommends of upgrades: ferry takes the ones apt-get takes', () => {
@@ -47,6 +53,7 @@ describe('Recommends of upgrades: ferry takes the ones apt-get takes', () => {
     ['narrowed', ['narrowed 2']],
     ['widened', ['widened 2']],
     ['new', ['new 1', 'old 2']],
+    ['keeper', ['keeper 1']],
   ])('%s', async (name, expected) => {
     const sim = await fx.withBase.aptGet('install', '--simulate', '--install-recommends', name);
     expect(sim.code, sim.stdout + sim.stderr).toBe(0);

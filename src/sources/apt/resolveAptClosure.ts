@@ -388,9 +388,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
         const c = installed.get(q.name)!.held ? undefined : originalCandidate(q.name);
         if (c && !clash(p, c)) {
           if (!toUpgrade.includes(c)) toUpgrade.push(c);
-        } else if (failEarly && !own.includes(q)) {
-          // no upgrade clears the hosts' package's own Conflicts/Breaks: apt-get does not pick p (when p's
-          // own hit the hosts' package, apt-get removes that one, which the final check refuses)
+        } else if (failEarly && (!own.includes(q) || protectedNames.has(q.name))) {
+          // no upgrade clears the hosts' package's own Conflicts/Breaks, or p's own hit a package of the hosts
+          // that apt protects: apt-get does not pick p (when p's own hit an unprotected package of the hosts,
+          // apt-get removes that one, which the final check refuses)
           const why = `${p.name} ${p.version} clashes with ${q.name} ${q.version}, which the hosts have and no upgrade of it clears`;
           failedWhy.set(p.name, why);
           clashes.add(why);
