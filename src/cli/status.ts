@@ -55,10 +55,16 @@ function statusText(report: StatusReport): string {
     const behind = mine.filter((r) => !r.complete && r.configured && r.configured !== r.digest).map((r) => `${r.host} ${r.service}: its last completed configure was for ${r.configured!.slice(0, 12)}, not ${r.digest!.slice(0, 12)}`);
     const unreachable = report.unreachable.filter((u) => u.region === region.region).map((u) => `${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}`);
     const digests = region.digests.map((d) => d.slice(0, 12)).join(', ') || 'none';
-    text += `region ${escapeText(region.region)} (${escapeText(region.inventory)}): ${region.hosts} host${region.hosts === 1 ? '' : 's'}, bundle ${digests}${region.complete ? ', complete' : ''}\n`;
+    text += `region ${escapeText(region.region)} (${escapeText(region.inventory)}): ${region.hosts} host${region.hosts === 1 ? '' : 's'}, bundle ${digests}${runningNote(region.digests, region.running)}${region.complete ? ', complete' : ''}\n`;
     text += formatTable(rows) + [...failures, ...behind, ...unreachable].map((l) => l + '\n').join('') + '\n';
   }
   const hosts = report.regions.reduce((n, r) => n + r.hosts, 0);
-  text += `${report.digests.length} distinct bundle digest${report.digests.length === 1 ? '' : 's'} across ${report.regions.length > 1 ? `${report.regions.length} regions, ` : ''}${hosts} host${hosts === 1 ? '' : 's'}${report.digests.length ? ` (${report.digests.map((d) => d.slice(0, 12)).join(', ')})` : ''}\n`;
+  text += `${report.digests.length} distinct bundle digest${report.digests.length === 1 ? '' : 's'} across ${report.regions.length > 1 ? `${report.regions.length} regions, ` : ''}${hosts} host${hosts === 1 ? '' : 's'}${report.digests.length ? ` (${report.digests.map((d) => d.slice(0, 12)).join(', ')})` : ''}${runningNote(report.digests, report.running)}\n`;
   return text;
+}
+
+/** When what runs (last completed configure) is not what the rows name: ", running X" (or "running none") */
+function runningNote(digests: string[], running: string[]): string {
+  const same = digests.length === running.length && digests.every((d) => running.includes(d));
+  return same ? '' : `; running ${running.map((d) => d.slice(0, 12)).join(', ') || 'none'}`;
 }

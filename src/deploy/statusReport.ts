@@ -21,8 +21,13 @@ export const StatusReportSchema = z
           inventory: z.string(),
           /** hosts asked (after --limit) */
           hosts: z.number().int(),
-          /** distinct bundle digests its services run */
+          /** distinct bundle digests its services run or are being brought to (the rows' digest) */
           digests: z.array(z.string()),
+          /**
+           * distinct bundle digests whose configure last completed on its hosts: what they run now (a host a
+           * rollout has installed but not yet configured still runs the older one)
+           */
+          running: z.array(z.string()),
           unreachable: z.number().int(),
           /** every host answered, and every service of every host is complete */
           complete: z.boolean(),
@@ -52,6 +57,8 @@ export const StatusReportSchema = z
     noFacts: z.array(z.object({ region: z.string(), host: z.string() }).strict()),
     /** distinct bundle digests across every region */
     digests: z.array(z.string()),
+    /** distinct bundle digests that run (last completed configure) across every region */
+    running: z.array(z.string()),
     /** with --expect: whether every host of every region runs that bundle completely, and what does not */
     expect: z.object({ digest: z.string(), ok: z.boolean(), off: z.array(z.string()) }).strict().optional(),
   })
@@ -86,11 +93,12 @@ export function statusReport(regions: RegionStatus[], expect?: string): StatusRe
       inventory: r.inventory,
       hosts: r.hosts.length,
       digests: distinct(mine.map((row) => row.digest)),
+      running: distinct(mine.map(runningDigest)),
       unreachable: r.status.unreachable.length,
       complete: !bare.length && !r.status.unreachable.length && mine.every((row) => row.complete),
     });
   }
-  const report: StatusReport = { format: STATUS_FORMAT, regions: summaries, rows, unreachable, noFacts, digests: distinct(rows.map((r) => r.digest)) };
+  const report: StatusReport = { format: STATUS_FORMAT, regions: summaries, rows, unreachable, noFacts, digests: distinct(rows.map((r) => r.digest)), running: distinct(rows.map(runningDigest)) };
   if (expect !== undefined) {
     const many = regions.length > 1;
     const where = (region: string, host: string) => `${many ? `${region}: ` : ''}${host}`;
@@ -104,6 +112,11 @@ export function statusReport(regions: RegionStatus[], expect?: string): StatusRe
     report.expect = { digest: expect, ok: off.length === 0, off };
   }
   return report;
+}
+
+/** the bundle a service runs: its digest once complete, else the one whose configure last completed there */
+function runningDigest(row: { digest?: string; complete: boolean; configured?: string }): string | undefined {
+  return row.complete ? row.digest : row.configured;
 }
 
 function distinct(digests: Array<string | undefined>): string[] {

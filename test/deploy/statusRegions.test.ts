@@ -51,11 +51,13 @@ describe('regions for ferry status', () => {
     );
     expect(StatusReportSchema.parse(report)).toEqual(report);
     expect(report.regions).toEqual([
-      { region: 'north', inventory: 'north.yaml', hosts: 2, digests: [D2], unreachable: 0, complete: false },
-      { region: 'south', inventory: 'south.yaml', hosts: 2, digests: [D1], unreachable: 1, complete: false },
+      { region: 'north', inventory: 'north.yaml', hosts: 2, digests: [D2], running: [D2], unreachable: 0, complete: false },
+      // s1's first configure of D1 failed: D1 is what it is brought to, nothing runs there yet
+      { region: 'south', inventory: 'south.yaml', hosts: 2, digests: [D1], running: [], unreachable: 1, complete: false },
     ]);
     expect(report.noFacts).toEqual([{ region: 'north', host: 'n2' }]);
     expect(report.digests).toEqual([D2, D1]);
+    expect(report.running).toEqual([D2]);
     expect(report.rows[1]!.failure).toEqual({ stage: 'configure', step: 'service', time: 't', message: 'exit status 1', digest: D1 });
     expect(report.expect).toEqual({ digest: D2, ok: false, off: [`south: s1/web runs ${D1.slice(0, 12)} (incomplete: configure failed)`, 'north: n2 has no facts', 'south: s2 is unreachable'] });
   });
@@ -80,5 +82,42 @@ describe('ferry status and a fact another host wrote', () => {
     writeFileSync(join(facts, 'web.json'), JSON.stringify({ ...fact, host: 'clone1' }));
     const own = await ferry(['status', '--allow-local', '-i', join(dir, 'site.yaml'), '--facts-dir', facts, '--expect', D1.slice(0, 12), '--json']);
     expect(own.code).toBe(0);
+  });
+});
+
+describe('ferry status in the middle of a rollout', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-status-rollout-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('says which bundle runs where a service is installed at the new bundle but configured at the old one', async () => {
+    const facts = join(dir, 'facts');
+    mkdirSync(facts);
+    // a stage done by the older bundle counts for the new one only when its key is the new one's too
+    const stage = (s: string, digest: string) => ({ time: 't', version: '1.0', digest, key: digest === D2 ? `${s}-key` : `${s}-old-key`, artifacts: 'a', changed: 0 });
+    const fact = (service: string, configured: string) => ({
+      format: 'ferry-fact/1',
+      service,
+      host: 'h1',
+      version: '1.0',
+      digest: D2,
+      release: { name: 'site', version: '2' },
+      keys: { stage: 'stage-key', install: 'install-key', configure: 'configure-key' },
+      stages: { stage: stage('stage', D2), install: stage('install', D2), configure: stage('configure', configured) },
+    });
+    writeFileSync(join(facts, 'web.json'), JSON.stringify(fact('web', D2)));
+    writeFileSync(join(facts, 'api.json'), JSON.stringify(fact('api', D1)));
+    writeFileSync(join(dir, 'site.yaml'), 'hosts: { h1: { transport: local } }\n');
+    const json = await ferry(['status', '--allow-local', '-i', join(dir, 'site.yaml'), '--facts-dir', facts, '--json']);
+    const report = StatusReportSchema.parse(JSON.parse(json.stdout));
+    expect(report.rows.map((r) => [r.service, r.complete, r.digest, r.configured])).toEqual([
+      ['api', false, D2, D1],
+      ['web', true, D2, undefined],
+    ]);
+    expect(report.digests).toEqual([D2]);
+    expect(report.running).toEqual([D1, D2]);
+    expect(report.regions[0]!.running).toEqual([D1, D2]);
+    const text = await ferry(['status', '--allow-local', '-i', join(dir, 'site.yaml'), '--facts-dir', facts]);
+    expect(text.stdout).toContain(`region site (${join(dir, 'site.yaml')}): 1 host, bundle ${D2.slice(0, 12)}; running ${D1.slice(0, 12)}, ${D2.slice(0, 12)}\n`);
+    expect(text.stdout).toContain(`1 distinct bundle digest across 1 host (${D2.slice(0, 12)}); running ${D1.slice(0, 12)}, ${D2.slice(0, 12)}\n`);
   });
 });
