@@ -88,3 +88,38 @@ describe('name/suite requests: ferry picks what apt-get install pkg/release pick
     expect(() => ours(['app=2/bpo'])).toThrow(/name, name=version or name\/suite/);
   });
 });
+
+/**
+ * apt-get marks every request first and switches candidates for `name/suite` requests after that: a switch
+ * reaches a package requested plainly or at a version in either order, and whether the normal candidate
+ * "would install" is judged with the requested packages counted as installed (self needs itself or alt).
+ */
+const ORDER_MAIN: FixtureDeb[] = [
+  { name: 'six', version: '2', depends: 'dep6' },
+  { name: 'dep6', version: '1' },
+  { name: 'self', version: '2', depends: 'alt-none | self' },
+  { name: 'four', version: '1' },
+];
+const ORDER_EXTRA: FixtureDeb[] = [
+  { name: 'six', version: '3' },
+  { name: 'self', version: '3' },
+  { name: 'four', version: '3', depends: 'six (<= 3), self (<= 3)' },
+];
+
+describe('name/suite with other requests: the switch comes after every request is marked, as in apt-get', () => {
+  const fx = useSuitesFixture('ferry-apt-suite-order-', [['main', ORDER_MAIN, ''], ['extra', ORDER_EXTRA, 'NotAutomatic: yes\n']], '');
+  const { ours } = fx;
+
+  it.each([
+    [['four/extra'], ['four 3', 'self 3', 'six 3']],
+    [['four/extra', 'six'], ['four 3', 'self 3', 'six 3']],
+    [['six', 'four/extra'], ['four 3', 'self 3', 'six 3']],
+    [['four/extra', 'six=2'], ['four 3', 'self 3', 'six 3']],
+    [['four/extra', 'self'], ['four 3', 'self 2', 'six 3']],
+  ])('%s', async (set, expected) => {
+    const sim = await fx.empty.aptGet('install', '--simulate', '--no-install-recommends', ...set);
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(ours(set)).toEqual(installs(sim.stdout));
+    expect(ours(set)).toEqual(expected);
+  });
+});

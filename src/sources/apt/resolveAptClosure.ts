@@ -476,16 +476,14 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   };
 
   /**
-   * apt's test in SetCandidateRelease that a candidate would install as the hosts are (its VersionState
-   * against the install state, before anything is marked): each of its Pre-Depends and Depends met, and
-   * none of its Conflicts or Breaks hit, by what the hosts have
+   * apt's test in SetCandidateRelease that a candidate would install as things are (its VersionState against
+   * the install state: what the hosts have and the requested packages, marked by then): each of its
+   * Pre-Depends and Depends met, and none of its Conflicts or Breaks hit
    */
   const installableNow = (c: Versioned): boolean => {
     if (!('origin' in c)) return true;
     const r = relationsOf(c);
-    const hits = (rel: Relation) =>
-      [installed.get(rel.name), ...(installedProviders.get(rel.name) ?? [])].some((q) => q !== undefined && q.name !== c.name && (q.name === rel.name ? matches(q, rel) : provides(q, rel)));
-    return [...r.pre, ...r.dep].every((group) => group.some(hostsSatisfy)) && !r.neg.some(({ rel }) => hits(rel));
+    return [...r.pre, ...r.dep].every((group) => group.some(satisfied)) && !r.neg.some(({ rel }) => installedFor(rel).some((q) => q.name !== c.name));
   };
   /** apt's candidate version of `name`: the hosts' own when no upgrade is the candidate */
   const currentCandidate = (name: string): Versioned | undefined => originalCandidate(name) ?? installed.get(name);
@@ -545,14 +543,18 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     return true;
   };
 
-  const rootPkgs: AptPackage[] = [];
+  // apt-get marks every requested package first (at its candidate, the version asked, or the suite's), then
+  // switches candidates for the `name/suite` requests (SetCandidateRelease, judged against what is marked by
+  // then), then marks each request with its dependencies at its candidate as switched
+  let rootPkgs: AptPackage[] = [];
+  const suiteRoots: Array<{ p: AptPackage; suite: string }> = [];
   for (const root of effectiveRoots(roots)) {
     const p = findRoot(index, root, candidate, installed);
     if (!p) continue;
     const suite = requestedSuite(root);
     if (suite !== undefined) {
       chosenCandidates.set(p.name, p);
-      setCandidateRelease(p, suite, []);
+      suiteRoots.push({ p, suite });
     }
     const prev = marked.get(p.name);
     if (prev && prev !== p) throw new ResolveError(`${p.name} is requested at two versions (${prev.version} and ${p.version})`);
@@ -561,6 +563,13 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     protectedNames.add(p.name);
     rootPkgs.push(p);
   }
+  for (const { p, suite } of suiteRoots) setCandidateRelease(p, suite, []);
+  rootPkgs = rootPkgs.map((p) => {
+    const switched = chosenCandidates.get(p.name);
+    if (!switched || switched === p) return p;
+    marked.set(p.name, switched);
+    return switched;
+  });
   for (const p of rootPkgs) markInstall(p, [], true);
   const installedGroups = new Map<string, Relation[][]>();
   /** the Pre-Depends and Depends of a package the hosts have */
