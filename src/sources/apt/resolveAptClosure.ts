@@ -183,6 +183,13 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     const own = installed.get(rel.name);
     return (own !== undefined && matches(own, rel)) || (installedProviders.get(rel.name) ?? []).some((p) => provides(p, rel));
   };
+  const installedGroups = new Map<string, Relation[][]>();
+  /** the Pre-Depends and Depends of a package the hosts have */
+  const groupsOfInstalled = (q: InstalledPackage): Relation[][] => {
+    let g = installedGroups.get(q.name);
+    if (!g) installedGroups.set(q.name, (g = [...parseDependencies(q.preDepends), ...parseDependencies(q.depends)]));
+    return g;
+  };
   const compareProviders = (target: string) => (a: AptPackage, b: AptPackage): number =>
     Number(protectedNames.has(b.name)) - Number(protectedNames.has(a.name)) ||
     Number(installed.has(b.name)) - Number(installed.has(a.name)) ||
@@ -224,7 +231,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   /** the packages of the install state (marked, or the hosts' own not being replaced) whose Conflicts or Breaks hit `p` */
   const conflictedBy = (p: AptPackage): Versioned[] => {
     const hit: Versioned[] = [];
-    for (const m of marked.values()) if (m.name !== p.name && negativesOf(m).some((rel) => matches(p, rel) || provides(p, rel))) hit.push(m);
+    for (const m of marked.values()) if (m.name !== p.name && relationsOf(m).neg.some(({ rel }) => matches(p, rel) || provides(p, rel))) hit.push(m);
     if (!installedNegatives) {
       installedNegatives = new Map();
       for (const q of installed.values()) {
@@ -345,7 +352,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     // an upgrade follows only Recommends new to it: a group naming a package that the installed version
     // already recommended is skipped (it is missing on purpose, or already there)
     const inst = installed.get(p.name);
-    const recommendedBefore = new Set(inst ? parseDependencies(inst.recommends).flat().map((rel) => rel.name) : []);
+    const recommendedBefore = new Set(inst && r.rec.length ? parseDependencies(inst.recommends).flat().map((rel) => rel.name) : []);
     const recommends = fromUser && inst?.version === p.version ? [] : r.rec.filter((group) => !group.some((rel) => recommendedBefore.has(rel.name)));
     const here = [...chain, `${p.name} ${p.version}`];
     // apt's IsInstallOkDependenciesSatisfiableByCandidates: a dependency nothing could ever satisfy drops the candidate
@@ -358,30 +365,28 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       if (failEarly) return false;
     }
     // apt's RemoveConflictsIfNotUpgradeable, both ways. A package being installed whose Conflicts/Breaks
-    // hit p fails p (apt-get does not try p then; a protected p stays, and the final check refuses); p's own Conflicts/Breaks fail p when they hit a package
-    // being installed on purpose, and unmark one only marked on the way. A package the hosts have that
+    // hit p fails p (apt-get does not try p then; a protected p stays, and the final check refuses); p's
+    // own Conflicts/Breaks fail p when they hit a package being installed on purpose, and unmark one only
+    // marked on the way. A package the hosts have that
     // clashes either way is upgraded to its candidate when that clears the clash
     // (MarkInstall_UpgradeOrRemoveConflicts); else, when its own Conflicts/Breaks hit p, p fails, and when
     // p's hit it, apt would remove it (the final check refuses: ferry does not remove packages)
     const own = conflictsOf(p);
     const toUpgrade: AptPackage[] = [];
+    const failClash = (why: string): false => {
+      failedWhy.set(p.name, why);
+      clashes.add(why);
+      return false;
+    };
     for (const q of [...own, ...conflictedBy(p).filter((q) => !own.includes(q))]) {
       if (marked.get(q.name) === q && !own.includes(q)) {
         if (failEarly) {
           const hit = relationsOf(q as AptPackage).neg.find(({ rel }) => matches(p, rel) || provides(p, rel))!;
-          const why = `${q.name} ${q.version}, which is being installed, declares ${hit.kind}: ${formatRelation(hit.rel)}, which ${p.name} ${p.version} matches`;
-          failedWhy.set(p.name, why);
-          clashes.add(why);
-          return false;
+          return failClash(`${q.name} ${q.version}, which is being installed, declares ${hit.kind}: ${formatRelation(hit.rel)}, which ${p.name} ${p.version} matches`);
         }
         // p is protected: apt marks it anyway and leaves the clash to its problem resolver, which gives up
       } else if (marked.get(q.name) === q && protectedNames.has(q.name)) {
-        if (failEarly) {
-          const why = `${p.name} ${p.version} conflicts with ${q.name} ${q.version}, which is being installed`;
-          failedWhy.set(p.name, why);
-          clashes.add(why);
-          return false;
-        }
+        if (failEarly) return failClash(`${p.name} ${p.version} conflicts with ${q.name} ${q.version}, which is being installed`);
       } else if (marked.get(q.name) === q) {
         marked.delete(q.name);
       } else if (installed.get(q.name) === q) {
@@ -392,10 +397,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
           // no upgrade clears the hosts' package's own Conflicts/Breaks, or p's own hit a package of the hosts
           // that apt protects: apt-get does not pick p (when p's own hit an unprotected package of the hosts,
           // apt-get removes that one, which the final check refuses)
-          const why = `${p.name} ${p.version} clashes with ${q.name} ${q.version}, which the hosts have and no upgrade of it clears`;
-          failedWhy.set(p.name, why);
-          clashes.add(why);
-          return false;
+          return failClash(`${p.name} ${p.version} clashes with ${q.name} ${q.version}, which the hosts have and no upgrade of it clears`);
         }
       }
     }
@@ -571,13 +573,6 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     return switched;
   });
   for (const p of rootPkgs) markInstall(p, [], true);
-  const installedGroups = new Map<string, Relation[][]>();
-  /** the Pre-Depends and Depends of a package the hosts have */
-  const groupsOfInstalled = (q: InstalledPackage): Relation[][] => {
-    let g = installedGroups.get(q.name);
-    if (!g) installedGroups.set(q.name, (g = [...parseDependencies(q.preDepends), ...parseDependencies(q.depends)]));
-    return g;
-  };
   // apt-get then runs its pkgProblemResolver on what marking left broken. A package being installed whose
   // Pre-Depends or Depends nothing of the install state meets any more (a later package's Conflicts or
   // Breaks unmarked what met it) takes the group's first solution that installs now (DoUpgrade). A package
@@ -613,8 +608,8 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     reached.add(name);
     const v = installVersion(name);
     if (!v) return;
-    const groups = [...parseDependencies(v.preDepends), ...parseDependencies(v.depends), ...parseDependencies(v.recommends)];
-    for (const group of groups) for (const rel of group) for (const q of installedFor(rel)) reach(q.name);
+    const needs = 'origin' in v ? [...relationsOf(v).pre, ...relationsOf(v).dep] : groupsOfInstalled(v);
+    for (const group of [...needs, ...parseDependencies(v.recommends)]) for (const rel of group) for (const q of installedFor(rel)) reach(q.name);
   };
   for (const p of rootPkgs) reach(p.name);
   for (const name of installed.keys()) reach(name);
@@ -648,13 +643,13 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   }
   for (const q of installed.values()) {
     if (marked.has(q.name)) continue;
-    for (const group of [...parseDependencies(q.preDepends), ...parseDependencies(q.depends)]) {
+    for (const group of groupsOfInstalled(q)) {
       if (!group.some(hostsSatisfy) || group.some(satisfied)) continue;
       const moved = group.map((rel) => marked.get(rel.name)).filter((p): p is AptPackage => p !== undefined);
       const by = moved.length ? moved.map(chainOf).join(', ') : 'the closure';
       throw new ResolveError(`no consistent set: ${q.name} ${q.version} on the hosts depends on "${group.map(formatRelation).join(' | ')}", which ${by} no longer satisfies. apt would remove or upgrade ${q.name}; ferry does not remove packages from hosts.`);
     }
-    for (const rel of [...parseDependencies(q.conflicts), ...parseDependencies(q.breaks)].flat()) {
+    for (const rel of negativesOf(q)) {
       for (const p of installedFor(rel)) {
         if (p.name === q.name || marked.get(p.name) !== p) continue;
         throw new ResolveError(`no consistent set: ${q.name} ${q.version} on the hosts declares Conflicts/Breaks: ${formatRelation(rel)}, and ${chainOf(p)} matches it. apt would remove or upgrade ${q.name}; ferry does not remove packages from hosts.`);
