@@ -81,46 +81,76 @@ function pathVar(v: unknown, name: string, where: string): string | undefined {
 }
 
 /**
- * ssh options that run a program on the runner (or load one into ssh), read other configuration that
- * could, or take over the connection ferry manages: an inventory says how to reach a host, never what
- * the runner executes. Keywords are matched as ssh matches them, without regard to case.
+ * The ssh options an inventory may set: how to reach a host (timeouts, keep-alives, algorithms, which of
+ * the operator's keys to offer, a jump host, how strictly to check the host key), nothing else. An
+ * allowlist, not a list of what is known to be dangerous: many options run a program on the runner
+ * (ProxyCommand, LocalCommand, KnownHostsCommand, Match exec...), write to its files (UserKnownHostsFile
+ * with HostKeyAlias appends a line of the inventory's choosing to any file), hand the host something of
+ * the operator's (RemoteForward of the agent's socket, SendEnv, forwarded credentials), or change the
+ * name a ProxyCommand of the operator's ssh_config receives as %h (Hostname); OpenSSH adds keywords with
+ * every release. Keywords are matched as ssh matches them, without regard to case.
  */
-const REFUSED_SSH_OPTIONS = new Set(
+const ALLOWED_SSH_OPTIONS = new Map(
   [
-    'ProxyCommand',
-    'LocalCommand',
-    'PermitLocalCommand',
-    'KnownHostsCommand',
-    'Match',
-    'Host',
-    'Include',
-    'PKCS11Provider',
-    'SecurityKeyProvider',
-    'RemoteCommand',
-    'ControlPath',
-    'ControlMaster',
-    'ControlPersist',
-    'BatchMode',
-    'ProxyUseFdpass',
-  ].map((k) => k.toLowerCase()),
+    'AddressFamily',
+    'BindAddress',
+    'BindInterface',
+    'CASignatureAlgorithms',
+    'CertificateFile',
+    'Ciphers',
+    'Compression',
+    'ConnectionAttempts',
+    'ConnectTimeout',
+    'GSSAPIAuthentication',
+    'HostKeyAlgorithms',
+    'IdentitiesOnly',
+    'IdentityFile',
+    'IPQoS',
+    'KbdInteractiveAuthentication',
+    'KexAlgorithms',
+    'LogLevel',
+    'MACs',
+    'PasswordAuthentication',
+    'PreferredAuthentications',
+    'ProxyJump',
+    'PubkeyAcceptedAlgorithms',
+    'PubkeyAcceptedKeyTypes',
+    'PubkeyAuthentication',
+    'RekeyLimit',
+    'RequiredRSASize',
+    'ServerAliveCountMax',
+    'ServerAliveInterval',
+    'StrictHostKeyChecking',
+    'TCPKeepAlive',
+  ].map((k) => [k.toLowerCase(), k]),
 );
 
+/** Forwarding to the host, allowed only to be turned off. */
 const FORWARDING_SSH_OPTIONS = new Set(['ForwardAgent', 'ForwardX11', 'ForwardX11Trusted'].map((k) => k.toLowerCase()));
+
+/** Said by the host's own fields, which are checked as such (a ProxyCommand of the operator's ssh_config gets them as %h, %r, %p). */
+const HOST_FIELDS: Record<string, string> = { hostname: 'address', user: 'user', port: 'port' };
 
 function checkSshOptions(ssh: Record<string, string | number | boolean>, where: string): void {
   for (const [key, value] of Object.entries(ssh)) {
     if (!/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(key)) throw new SpecError(`${where}: ${JSON.stringify(key).slice(0, 80)} is not an ssh option keyword`);
+    const lower = key.toLowerCase();
     // forwarding the operator's agent or X display hands a host the means to act as the operator elsewhere
-    if (FORWARDING_SSH_OPTIONS.has(key.toLowerCase()) && !['no', 'false'].includes(String(value).toLowerCase())) {
+    if (FORWARDING_SSH_OPTIONS.has(lower)) {
+      if (['no', 'false'].includes(String(value).toLowerCase())) continue;
       throw new SpecError(`${where}.${key}: ferry does not forward the runner's ssh agent or X display to hosts from an inventory (a host could use them to log in elsewhere as the operator); set it in ~/.ssh/config if you mean it`);
     }
-    if (REFUSED_SSH_OPTIONS.has(key.toLowerCase())) {
-      throw new SpecError(`${where}.${key}: ferry does not pass this ssh option from an inventory (it runs programs on the runner or takes over the connection ferry manages); put it in ~/.ssh/config or an ssh -F file the operator owns`);
+    const field = HOST_FIELDS[lower];
+    if (field !== undefined) throw new SpecError(`${where}.${key}: give the host's ${field} as the inventory's ${field} field (checked there), not as an ssh option`);
+    if (!ALLOWED_SSH_OPTIONS.has(lower)) {
+      throw new SpecError(
+        `${where}.${key}: ferry does not pass this ssh option from an inventory, which may only say how to reach a host (${[...ALLOWED_SSH_OPTIONS.values()].join(', ')}, and forwarding turned off); put it in ~/.ssh/config or an ssh -F file the operator owns`,
+      );
     }
     // one value on one line: a newline or an option-looking value could add a second option (or a jump host
     // read as an option by the ssh that ProxyJump starts)
     const v = String(value);
-    if (v.length > 1024 || /[\p{C}]/u.test(v) || /^\s*-/.test(v) || (key.toLowerCase() === 'proxyjump' && !v.split(',').every((j) => /^[A-Za-z0-9_.@:[\]][A-Za-z0-9_.@:[\]-]*$/.test(j.replace(/^ssh:\/\//, ''))))) {
+    if (v.length > 1024 || /[\p{C}]/u.test(v) || /^\s*-/.test(v) || (lower === 'proxyjump' && !v.split(',').every((j) => /^[A-Za-z0-9_.@:[\]][A-Za-z0-9_.@:[\]-]*$/.test(j.replace(/^ssh:\/\//, ''))))) {
       throw new SpecError(`${where}.${key}: ${JSON.stringify(v).slice(0, 80)} is not a single ssh option value`);
     }
   }

@@ -49,6 +49,20 @@ describe('a hostile inventory', () => {
     ['Match exec', { Match: 'exec "touch MARK"' }],
     ['PKCS11Provider', { PKCS11Provider: '/tmp/evil.so' }],
     ['a ControlPath of its own', { ControlPath: '/tmp/x' }],
+    // not a program, but a line of the inventory's choosing appended to a file of the runner (a shell's rc
+    // file: brace expansion in the alias runs at the next login), written before ssh authenticates
+    ['a known_hosts file and an alias of its own', { StrictHostKeyChecking: 'no', UserKnownHostsFile: 'MARK', HashKnownHosts: 'no', HostKeyAlias: '{touch,pwned}' }],
+    ['a global known_hosts file', { GlobalKnownHostsFile: 'MARK' }],
+    ['host keys learned into known_hosts', { UpdateHostKeys: 'yes' }],
+    // the operator's agent socket, environment or local ports handed to the host
+    ['the agent socket forwarded as a remote socket', { ForwardAgent: 'no', RemoteForward: '/tmp/stolen.sock /run/user/0/agent.sock' }],
+    ['a local forward', { LocalForward: '2222 127.0.0.1:22' }],
+    ['a dynamic forward', { DynamicForward: '1080' }],
+    ["the runner's whole environment", { SendEnv: '*' }],
+    ['environment set on the host', { SetEnv: 'LD_PRELOAD=/tmp/x.so' }],
+    ['another agent socket', { IdentityAgent: '/tmp/other.sock' }],
+    ['host name canonicalization', { CanonicalizeHostname: 'always' }],
+    ['BatchMode turned off', { BatchMode: 'no' }],
   ])('refuses ssh_options %s before ssh runs', async (_label, options) => {
     const withMarker = JSON.parse(JSON.stringify(options).replaceAll('MARK', marker()));
     const r = await planWith({ vars: { ssh_options: withMarker } });
@@ -62,13 +76,33 @@ describe('a hostile inventory', () => {
     ['the runner agent forwarded to the host', { ForwardAgent: 'yes' }, /does not forward the runner's ssh agent/],
     ['the agent forwarded through a socket path', { forwardagent: '/run/user/0/agent.sock' }, /does not forward the runner's ssh agent/],
     ['X11 forwarding', { ForwardX11Trusted: true }, /does not forward the runner's ssh agent or X display/],
+    // a ProxyCommand of the operator's ssh_config receives these as %h, %r, %p: they are the host's checked fields
+    ['a host name that is not the checked address', { Hostname: 'x$(touch MARK)' }, /ssh_options\.Hostname: give the host's address as the inventory's address field/],
+    ['a user that is not the checked user', { user: 'x$(touch MARK)' }, /ssh_options\.user: give the host's user as the inventory's user field/],
+    ['a port that is not the checked port', { Port: 22 }, /ssh_options\.Port: give the host's port as the inventory's port field/],
   ])('refuses ssh_options with %s', async (_label, options, message) => {
     const r = await planWith({ vars: { ssh_options: JSON.parse(JSON.stringify(options).replaceAll('MARK', marker())) } });
     expectRefused(r, message);
   });
 
   it('keeps options that only say how to connect', async () => {
-    const r = await planWith({ vars: { ssh_options: { ConnectionAttempts: 1, KexAlgorithms: 'curve25519-sha256', ProxyJump: 'ssh://jump@127.0.0.1:1', ForwardAgent: 'no' } } });
+    const r = await planWith({
+      vars: {
+        ssh_options: {
+          ConnectionAttempts: 1,
+          KexAlgorithms: 'curve25519-sha256',
+          ProxyJump: 'ssh://jump@127.0.0.1:1',
+          ForwardAgent: 'no',
+          forwardx11: false,
+          StrictHostKeyChecking: 'accept-new',
+          IdentityFile: join(dir, 'id_ed25519'),
+          IdentitiesOnly: true,
+          ServerAliveInterval: 10,
+          ConnectTimeout: 5,
+          LogLevel: 'ERROR',
+        },
+      },
+    });
     // the host is unreachable: the plan fails on the connection, not on the inventory
     expect(r.code, r.stderr).not.toBe(65);
   });
