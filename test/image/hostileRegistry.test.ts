@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -7,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
+import { makeCertificate } from '../serve/makeCertificate.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -181,5 +183,56 @@ describe('a hostile image registry', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(otherAuth.length).toBeGreaterThan(0);
     expect(otherAuth.every((a) => a === undefined)).toBe(true);
+  });
+});
+
+/**
+ * A registry reached over https whose challenge names a token realm over plain http: sending the login there
+ * would put it on the network in clear. ferry refuses before the realm sees a request with the login.
+ */
+describe('a registry over https that names a plain http token realm', () => {
+  let dir: string;
+  let registry: HttpsServer;
+  let realm: Server;
+  const realmAuth: Array<string | undefined> = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-realm-downgrade-'));
+    const cert = await makeCertificate();
+    realm = createServer((req, res) => {
+      realmAuth.push(req.headers.authorization);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'good' }));
+    });
+    await new Promise<void>((r) => realm.listen(0, '127.0.0.1', r));
+    const realmUrl = `http://127.0.0.1:${(realm.address() as { port: number }).port}/token`;
+    registry = createHttpsServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+      if (req.headers.authorization === 'Bearer good') return res.writeHead(404).end();
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="${realmUrl}",service="registry.example"` }).end();
+    });
+    await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(registry.address() as { port: number }).port}`;
+    await writeFile(join(dir, 'auth.json'), JSON.stringify({ auths: { 'registry.example': { auth: Buffer.from('user:secret-password').toString('base64') } } }));
+    await writeFile(join(dir, 'ca.pem'), cert.cert);
+    await writeFile(
+      join(dir, 'spec.yaml'),
+      `name: img\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nupstreams:\n  images:\n    registries:\n      registry.example: { url: "${url}" }\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      images: [{ ref: "registry.example/team/app:1", platforms: [linux/amd64] }]\n`,
+    );
+  });
+  afterAll(async () => {
+    await new Promise((r) => registry?.close(r));
+    await new Promise((r) => realm?.close(r));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('ferry lock refuses with one line (exit 69) and the realm never sees the login', async () => {
+    const r = await ferry(['lock', join(dir, 'spec.yaml'), '--cache', join(dir, 'cache')], {
+      env: { REGISTRY_AUTH_FILE: join(dir, 'auth.json'), NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') },
+    });
+    expect(r.code, r.stderr).toBe(69);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('ferry:'));
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/names a plain http token realm \(http:\/\/127\.0\.0\.1:\d+\); ferry sends the registry login only over https/);
+    expect(realmAuth).toEqual([]);
+    expect(existsSync(join(dir, 'spec.lock.json'))).toBe(false);
   });
 });

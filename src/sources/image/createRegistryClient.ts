@@ -67,6 +67,10 @@ export function createRegistryClient(opts: { base: string; registry: string; env
     } catch {
       throw new FetchError(`${url}: the registry names a token realm that is not an http(s) URL`, { url, status: 401 });
     }
+    // the login went to the registry over TLS; a realm over plain http would put it on the network in clear
+    if (basic && realm.protocol === 'http:' && new URL(base).protocol === 'https:') {
+      throw new FetchError(`${url}: the registry names a plain http token realm (${realm.origin}); ferry sends the registry login only over https to a registry reached over https`, { url, status: 401 });
+    }
     if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
     realm.searchParams.set('scope', `repository:${repository}:pull`);
     const token = await get(realm.toString(), basic ? { authorization: basic } : {}, 1 << 20);
