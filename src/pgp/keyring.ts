@@ -20,13 +20,21 @@ export async function readKeyring(paths: string[]): Promise<openpgp.PublicKey[]>
   return keys;
 }
 
+const ARMORED_KEY = /-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP \1 KEY BLOCK-----/g;
+
 export async function parsePublicKeys(data: Uint8Array, label: string): Promise<openpgp.PublicKey[]> {
+  const text = Buffer.from(data).toString('latin1');
+  const armored = text.includes('-----BEGIN PGP');
+  // A file may hold several armored blocks; openpgp.readKeys reads one armor at a time.
+  const blocks = armored ? (text.match(ARMORED_KEY) ?? []) : [];
+  // a key file is text; binary data around a key block is some other file that carries a key, such as a
+  // .ferry bundle (it holds its own signer's key): trusting that would trust whoever made the file
+  if (armored && /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text.replace(ARMORED_KEY, ''))) {
+    throw new SignatureError(`${label}: not a key file: it holds binary data around its armored key block (a .ferry bundle carries its own signer's key); pass the public key file of the key you trust`);
+  }
   let keys: openpgp.Key[];
   try {
-    const text = Buffer.from(data).toString('latin1');
-    if (text.includes('-----BEGIN PGP')) {
-      // A file may hold several armored blocks; openpgp.readKeys reads one armor at a time.
-      const blocks = text.match(/-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP \1 KEY BLOCK-----/g) ?? [];
+    if (armored) {
       keys = [];
       for (const block of blocks) keys.push(...(await openpgp.readKeys({ armoredKeys: block })));
       if (keys.length === 0) throw new Error('no key block found');
