@@ -88,6 +88,9 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
       const imports = await findLiveScratch(layout.tmp, 'import');
       if (imports.length > 0) throw new StoreError(`an import (pid ${imports[0]!.pid}) is running on ${opts.storeDir}: run gc when it has finished`);
       scratch = await sweepStaleImports(layout.tmp);
+    } else {
+      // the same report as the real run: the scratch folders it would sweep
+      scratch = await sweepStaleImports(layout.tmp, { dryRun: true });
     }
     const releases = await readReleases(layout);
     // the snapshot each mirror's stable URL serves stays, whatever its age (ferry mirror switch chose it)

@@ -7,9 +7,9 @@ import { scratchOwner } from './scratchOwner.js';
 /**
  * Remove scratch folders (imports, gc) whose process is gone (killed, crashed, power loss).
  * Each writes its pid into its folder; a live pid keeps its folder, so concurrent imports are safe.
- * A link in STORE/.tmp is refused, never followed.
+ * A link in STORE/.tmp is refused, never followed. With `dryRun`, only counts what it would remove.
  */
-export async function sweepStaleImports(tmpDir: string): Promise<number> {
+export async function sweepStaleImports(tmpDir: string, opts: { dryRun?: boolean } = {}): Promise<number> {
   let names: Dirent[];
   try {
     names = await readdir(tmpDir, { withFileTypes: true });
@@ -22,7 +22,7 @@ export async function sweepStaleImports(tmpDir: string): Promise<number> {
     // a planted link is refused: its "pid" would be read, and its target removed, out of the store
     if (name.isSymbolicLink()) await checkStorePath(dir, 'folder');
     if ((await scratchOwner(dir)) !== undefined) continue;
-    await rm(dir, { recursive: true, force: true });
+    if (!opts.dryRun) await rm(dir, { recursive: true, force: true });
     swept++;
   }
   return swept;

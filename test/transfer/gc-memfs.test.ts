@@ -233,6 +233,24 @@ describe('ferry gc (memfs, random sequences of imports and gcs)', () => {
     expect(releasesInStore().map((x) => x.version).sort()).toEqual(['1.0.0', '2.0.0', '4.0.0']);
   });
 
+  it('a dry run reports the stale scratch folders the real run then sweeps, and removes nothing', async () => {
+    await fresh();
+    await importVariant(pool[0]!);
+    // an import killed part-way (its pid is gone), and a gc of another live process
+    vol.mkdirSync(`${STORE}/.tmp/import-killed/bundle`, { recursive: true });
+    vol.writeFileSync(`${STORE}/.tmp/import-killed/pid`, '999999999\n');
+    vol.writeFileSync(`${STORE}/.tmp/import-killed/bundle/part`, 'x'.repeat(4096));
+    vol.mkdirSync(`${STORE}/.tmp/gc-other`, { recursive: true });
+    vol.writeFileSync(`${STORE}/.tmp/gc-other/pid`, `${process.ppid}\n`);
+    const before = files();
+    const dry = await collectGarbage({ storeDir: STORE, keep: 1, dryRun: true });
+    expect(dry.scratch).toBe(1);
+    expect(files()).toEqual(before);
+    const real = await collectGarbage({ storeDir: STORE, keep: 1 });
+    expect(real.scratch).toBe(dry.scratch);
+    expect(ls(`${STORE}/.tmp`)).toEqual(['gc-other']);
+  });
+
   it('gc and import refuse to run while the other runs on the same store, and change nothing', async () => {
     await fresh();
     await importVariant(pool[0]!);
