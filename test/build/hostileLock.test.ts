@@ -193,6 +193,28 @@ describe('build --locked with a hostile lock', () => {
     expect(hits).toBe(0);
   });
 
+  it('refuses an apt or apt mirror file URL that leads past the upstream once parsed or decoded (%2e%2e, backslash, %2f), before any request', async () => {
+    const up = `http://127.0.0.1:${hostilePort}/debian`;
+    const aptSpec = join(dir, 'apt-encoded.yaml');
+    await writeFile(
+      aptSpec,
+      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\ntargets: { debian: { suite: bookworm, architectures: [amd64] } }\nupstreams:\n  apt: [{ uri: "${up}", keyring: team.asc }]\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      apt: [hello]\n`,
+    );
+    const mirrorSpec = join(dir, 'mirror-encoded.yaml');
+    await writeFile(mirrorSpec, `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nmirrors:\n  apt:\n    deb: { uri: "${up}", keyring: team.asc, suites: [bookworm] }\n`);
+    const deb = { name: 'hello', version: '1.0', architecture: 'amd64', size: 10, sha256: 'b'.repeat(64) };
+    const section = { suites: [{ suite: 'bookworm', date: '2026-01-01T00:00:00.000Z' }], components: ['main'], architectures: ['amd64'], sources: [] };
+    const lock = (kinds: object): Lock => ({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds });
+    hits = 0;
+    for (const url of [`${up}/%2e%2e/elsewhere/hello.deb`, `${up}/pool/%2E%2e/.%2e/elsewhere/hello.deb`, `${up}/pool\\..\\..\\elsewhere\\hello.deb`, `${up}/pool/..%2f..%2felsewhere/hello.deb`]) {
+      expectRefused(await buildWith(lock({ apt: { suite: 'bookworm', component: 'main', architectures: ['amd64'], sources: [], packages: [{ ...deb, url, services: ['app'] }] } }), aptSpec), /^ferry: lock: apt: .* is not a file of an upstream the spec names \(http:\/\/127\.0\.0\.1:\d+\/debian\): .*\(package hello 1\.0 amd64\); run ferry lock again and review the diff$/);
+      expectRefused(await buildWith(lock({ mirror: { apt: { deb: { ...section, packages: [{ ...deb, url, suite: 'bookworm', component: 'main' }] } } } }), mirrorSpec), /^ferry: lock: mirrors\.apt\.deb: .* is not a file of an upstream the spec names .*\(package hello 1\.0 amd64\)/);
+      const source = { name: 'hello', version: '1.0', suite: 'bookworm', component: 'main', files: [{ name: 'hello_1.0.dsc', size: 10, sha256: 'c'.repeat(64), url }] };
+      expectRefused(await buildWith(lock({ mirror: { apt: { deb: { ...section, packages: [], sourcePackages: [source] } } } }), mirrorSpec), /^ferry: lock: mirrors\.apt\.deb: .* is not a file of an upstream the spec names .*\(source package hello 1\.0, file hello_1\.0\.dsc\)/);
+    }
+    expect(hits).toBe(0);
+  });
+
   it('refuses python pins whose version would add an option line to the requirements hosts install', async () => {
     const pySpec = join(dir, 'py.yaml');
     await writeFile(join(dir, 'requirements.txt'), 'six==1.16.0\n');
