@@ -288,6 +288,27 @@ describe('build --locked with a hostile lock', () => {
     expect(hits).toBe(0);
   });
 
+  it('refuses a python lock file that no requirement pins, or one fetched from where the index could not link, before any request', async () => {
+    const pySpec = join(dir, 'py3.yaml');
+    const sha = 'd'.repeat(64);
+    await writeFile(join(dir, 'req3.txt'), `six==1.16.0 --hash=sha256:${sha}\n`);
+    await writeFile(
+      pySpec,
+      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\ntargets:\n  python: { version: "3.11", platforms: [manylinux_2_36_x86_64] }\nupstreams:\n  python: { index: "http://127.0.0.1:${hostilePort}/simple/" }\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      python: { requirements: req3.txt }\n`,
+    );
+    const six = { project: 'six', version: '1.16.0', filename: 'six-1.16.0-py2.py3-none-any.whl', url: `http://127.0.0.1:${hostilePort}/files/six-1.16.0-py2.py3-none-any.whl`, sha256: sha, size: 10, kind: 'wheel', services: ['app'] };
+    const target = { version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] };
+    const base = { index: `http://127.0.0.1:${hostilePort}/simple/`, target, files: [six], services: { app: { requirements: 'req3.txt', pins: [{ name: 'six', version: '1.16.0', hashes: [sha], filename: six.filename }] } } };
+    const lock = (python: object): Lock => ({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds: { python } });
+    hits = 0;
+    const evil = { project: 'evilpkg', version: '6.6', filename: 'evilpkg-6.6-py3-none-any.whl', url: `file://${dir}/secrets/evilpkg-6.6-py3-none-any.whl`, sha256: 'e'.repeat(64), size: 10, kind: 'wheel', services: ['app'] };
+    expectRefused(await buildWith(lock({ ...base, files: [six, evil] }), pySpec), /^ferry: lock: python file evilpkg-6\.6-py3-none-any\.whl \(evilpkg 6\.6\) is installed by no requirement of the spec \(no service pins it\); run ferry lock again and review the diff$/);
+    expectRefused(await buildWith(lock({ ...base, files: [six, { ...six, filename: 'six-1.15.0-py2.py3-none-any.whl', version: '1.15.0' }] }), pySpec), /^ferry: lock: python file six-1\.15\.0-py2\.py3-none-any\.whl \(six 1\.15\.0\) is installed by no requirement/);
+    expectRefused(await buildWith(lock({ ...base, files: [{ ...six, url: `file://${dir}/secrets/${six.filename}` }] }), pySpec), /^ferry: lock: python: six-1\.16\.0-py2\.py3-none-any\.whl is fetched from "file:.*", a file: URL, which a page of the index .* may not link to; run ferry lock again and review the diff$/);
+    expectRefused(await buildWith(lock({ ...base, files: [{ ...six, url: `http://127.0.0.1:${hostilePort}/simple/%2e%2e/files/${six.filename}` }] }), pySpec), /^ferry: lock: python: six-1\.16\.0-py2\.py3-none-any\.whl is fetched from .*, which is not a URL as ferry lock writes them/);
+    expect(hits).toBe(0);
+  });
+
   it.each(['null', '[]', '"ferry-lock/1"'])('refuses a lock that is JSON %s as not a lock file (exit 65), not an internal error', async (text) => {
     const name = `shape-${text.replace(/\W/g, '') || 'x'}`;
     const other = join(dir, `${name}.yaml`);
