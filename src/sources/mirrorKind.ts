@@ -64,8 +64,11 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
       const mirror = ctx.spec.mirrors.apt[name]!;
       const checked = parseAptMirrorLock(section, mirror, name);
       const upstreams = await loadAptUpstreams([{ uri: mirror.uri, keyring: mirror.keyring, suites: mirror.suites, components: mirror.components }], { baseDir: ctx.baseDir, where: `mirrors.apt.${name}` });
-      const urls = [...checked.packages.map((p) => p.url), ...(checked.sourcePackages ?? []).flatMap((sp) => sp.files.map((f) => f.url))];
-      checkUpstreamUrls(`lock: mirrors.apt.${name}`, urls, upstreams.map((u) => u.uri));
+      const files = [
+        ...checked.packages.map((p) => ({ url: p.url, what: `package ${p.name} ${p.version} ${p.architecture}` })),
+        ...(checked.sourcePackages ?? []).flatMap((sp) => sp.files.map((f) => ({ url: f.url, what: `source package ${sp.name} ${sp.version}, file ${f.name}` }))),
+      ];
+      checkUpstreamUrls(`lock: mirrors.apt.${name}`, files, upstreams.map((u) => u.uri));
       const r = await publishAptMirror(name, checked, ctx);
       entries.push(...r.entries);
       components.push(...(r.components ?? []));

@@ -193,6 +193,28 @@ describe('build --locked with a hostile lock', () => {
     expect(hits).toBe(0);
   });
 
+  it('refuses an apt or apt mirror file URL that leads past the upstream once parsed or decoded (%2e%2e, backslash, %2f), before any request', async () => {
+    const up = `http://127.0.0.1:${hostilePort}/debian`;
+    const aptSpec = join(dir, 'apt-encoded.yaml');
+    await writeFile(
+      aptSpec,
+      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\ntargets: { debian: { suite: bookworm, architectures: [amd64] } }\nupstreams:\n  apt: [{ uri: "${up}", keyring: team.asc }]\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      apt: [hello]\n`,
+    );
+    const mirrorSpec = join(dir, 'mirror-encoded.yaml');
+    await writeFile(mirrorSpec, `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nmirrors:\n  apt:\n    deb: { uri: "${up}", keyring: team.asc, suites: [bookworm] }\n`);
+    const deb = { name: 'hello', version: '1.0', architecture: 'amd64', size: 10, sha256: 'b'.repeat(64) };
+    const section = { suites: [{ suite: 'bookworm', date: '2026-01-01T00:00:00.000Z' }], components: ['main'], architectures: ['amd64'], sources: [] };
+    const lock = (kinds: object): Lock => ({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds });
+    hits = 0;
+    for (const url of [`${up}/%2e%2e/elsewhere/hello.deb`, `${up}/pool/%2E%2e/.%2e/elsewhere/hello.deb`, `${up}/pool\\..\\..\\elsewhere\\hello.deb`, `${up}/pool/..%2f..%2felsewhere/hello.deb`]) {
+      expectRefused(await buildWith(lock({ apt: { suite: 'bookworm', component: 'main', architectures: ['amd64'], sources: [], packages: [{ ...deb, url, services: ['app'] }] } }), aptSpec), /^ferry: lock: apt: .* is not a file of an upstream the spec names \(http:\/\/127\.0\.0\.1:\d+\/debian\): .*\(package hello 1\.0 amd64\); run ferry lock again and review the diff$/);
+      expectRefused(await buildWith(lock({ mirror: { apt: { deb: { ...section, packages: [{ ...deb, url, suite: 'bookworm', component: 'main' }] } } } }), mirrorSpec), /^ferry: lock: mirrors\.apt\.deb: .* is not a file of an upstream the spec names .*\(package hello 1\.0 amd64\)/);
+      const source = { name: 'hello', version: '1.0', suite: 'bookworm', component: 'main', files: [{ name: 'hello_1.0.dsc', size: 10, sha256: 'c'.repeat(64), url }] };
+      expectRefused(await buildWith(lock({ mirror: { apt: { deb: { ...section, packages: [], sourcePackages: [source] } } } }), mirrorSpec), /^ferry: lock: mirrors\.apt\.deb: .* is not a file of an upstream the spec names .*\(source package hello 1\.0, file hello_1\.0\.dsc\)/);
+    }
+    expect(hits).toBe(0);
+  });
+
   it('refuses python pins whose version would add an option line to the requirements hosts install', async () => {
     const pySpec = join(dir, 'py.yaml');
     await writeFile(join(dir, 'requirements.txt'), 'six==1.16.0\n');
@@ -263,6 +285,27 @@ describe('build --locked with a hostile lock', () => {
     expectRefused(await buildWith(lock({ ...base, files: [{ ...six, sha256: evilSha }], services: { app: { requirements: 'req2.txt', pins: [{ ...pin(six), hashes: [evilSha] }] } } }), pySpec), /^ferry: lock: python services.app\[0\]/);
     expectRefused(await buildWith(lock({ ...base, index: 'http://127.0.0.1:1/simple/' }), pySpec), /^ferry: lock: python\[0\]/);
     expectRefused(await buildWith(lock({ ...base, files: [{ ...six, size: 1e300 }] }), pySpec), /^ferry: lock file, section kinds.python: files\[0\].size/);
+    expect(hits).toBe(0);
+  });
+
+  it('refuses a python lock file that no requirement pins, or one fetched from where the index could not link, before any request', async () => {
+    const pySpec = join(dir, 'py3.yaml');
+    const sha = 'd'.repeat(64);
+    await writeFile(join(dir, 'req3.txt'), `six==1.16.0 --hash=sha256:${sha}\n`);
+    await writeFile(
+      pySpec,
+      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\ntargets:\n  python: { version: "3.11", platforms: [manylinux_2_36_x86_64] }\nupstreams:\n  python: { index: "http://127.0.0.1:${hostilePort}/simple/" }\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      python: { requirements: req3.txt }\n`,
+    );
+    const six = { project: 'six', version: '1.16.0', filename: 'six-1.16.0-py2.py3-none-any.whl', url: `http://127.0.0.1:${hostilePort}/files/six-1.16.0-py2.py3-none-any.whl`, sha256: sha, size: 10, kind: 'wheel', services: ['app'] };
+    const target = { version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] };
+    const base = { index: `http://127.0.0.1:${hostilePort}/simple/`, target, files: [six], services: { app: { requirements: 'req3.txt', pins: [{ name: 'six', version: '1.16.0', hashes: [sha], filename: six.filename }] } } };
+    const lock = (python: object): Lock => ({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds: { python } });
+    hits = 0;
+    const evil = { project: 'evilpkg', version: '6.6', filename: 'evilpkg-6.6-py3-none-any.whl', url: `file://${dir}/secrets/evilpkg-6.6-py3-none-any.whl`, sha256: 'e'.repeat(64), size: 10, kind: 'wheel', services: ['app'] };
+    expectRefused(await buildWith(lock({ ...base, files: [six, evil] }), pySpec), /^ferry: lock: python file evilpkg-6\.6-py3-none-any\.whl \(evilpkg 6\.6\) is installed by no requirement of the spec \(no service pins it\); run ferry lock again and review the diff$/);
+    expectRefused(await buildWith(lock({ ...base, files: [six, { ...six, filename: 'six-1.15.0-py2.py3-none-any.whl', version: '1.15.0' }] }), pySpec), /^ferry: lock: python file six-1\.15\.0-py2\.py3-none-any\.whl \(six 1\.15\.0\) is installed by no requirement/);
+    expectRefused(await buildWith(lock({ ...base, files: [{ ...six, url: `file://${dir}/secrets/${six.filename}` }] }), pySpec), /^ferry: lock: python: six-1\.16\.0-py2\.py3-none-any\.whl is fetched from "file:.*", a file: URL, which a page of the index .* may not link to; run ferry lock again and review the diff$/);
+    expectRefused(await buildWith(lock({ ...base, files: [{ ...six, url: `http://127.0.0.1:${hostilePort}/simple/%2e%2e/files/${six.filename}` }] }), pySpec), /^ferry: lock: python: six-1\.16\.0-py2\.py3-none-any\.whl is fetched from .*, which is not a URL as ferry lock writes them/);
     expect(hits).toBe(0);
   });
 

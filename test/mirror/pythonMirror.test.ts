@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +127,64 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
     const again = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', join(dir, 'out-again'), '--cache', join(dir, 'cache-again')]);
     expect(again.code, again.stderr).toBe(0);
     expect((await readFile(join(dir, 'out-again/pymirror-1.0.0.ferry'))).equals(await readFile(v1))).toBe(true);
+  });
+
+  it('refuses a lock that carries what the spec does not select (exit 65, one line, no bundle): another release, a project nothing needs, a file for no target, another host, another selection', async () => {
+    const lockFile = join(dir, 'pymirror.lock.json');
+    const good = await readFile(lockFile, 'utf8');
+    const files = new URL('../files', upstream.url).href;
+    const entry = async (project: string, version: string, filename: string, url = `${files}/${filename}`) => {
+      const bytes = await readFile(join(wheels, filename));
+      return { project, version, filename, url, sha256: sha256(bytes), size: bytes.length, kind: 'wheel' };
+    };
+    const [evil] = buildWheels(join(dir, 'evil'), [{ name: 'evilpkg', version: '6.6' }]);
+    const evilBytes = await readFile(join(dir, 'evil', evil!));
+    const evilFile = { project: 'evilpkg', version: '6.6', filename: evil!, url: `http://127.0.0.1:1/${evil}`, sha256: sha256(evilBytes), size: evilBytes.length, kind: 'wheel' };
+    type Section = { index: string; projects: string[]; files: Array<Record<string, unknown>> };
+    const cases: Array<[string, (m: Section) => Promise<void> | void, RegExp]> = [
+      ['a release the specifier does not admit', async (m) => void m.files.push(await entry('webapp', '0.9', 'webapp-0.9-py3-none-any.whl')), /^ferry: lock: mirrors\.python\.pypi: webapp-0\.9-py3-none-any\.whl \(webapp 0\.9\) is not a release the spec's projects \(webapp>=1\.0\) admit or need, on a target it fits; run ferry lock again and review the diff$/],
+      ['a project whose only dependant excludes it by marker', async (m) => void m.files.push(await entry('winonly', '1.0', 'winonly-1.0-py3-none-win_amd64.whl')), /^ferry: lock: mirrors\.python\.pypi: winonly-1\.0-py3-none-win_amd64\.whl \(winonly 1\.0\) is not a release the spec's projects/],
+      ['a file of a kept release that fits no target', async (m) => void m.files.push(await entry('fastlib', '1.0', `fastlib-1.0-${cp}-${cp}-win_amd64.whl`)), /^ferry: lock: mirrors\.python\.pypi: fastlib-1\.0-.*-win_amd64\.whl \(fastlib 1\.0\) is not a release the spec's projects/],
+      ['a project nobody names, from another host', (m) => void m.files.push(evilFile), /^ferry: lock: mirrors\.python\.pypi: evilpkg-6\.6-py3-none-any\.whl \(evilpkg 6\.6\) is not a release the spec's projects/],
+      ['a file under another project', (m) => void (m.files.find((f) => f.project === 'helper')!.project = 'webapp'), /^ferry: lock: mirrors\.python\.pypi: helper-2\.1-py3-none-any\.whl \(webapp 2\.1\) is not what its name says/],
+      ['a URL with an encoded dot segment', (m) => void (m.files[0]!.url = `${files}/%2e%2e/files/${m.files[0]!.filename}`), /^ferry: lock: mirrors\.python\.pypi: .* is fetched from .*, which is not a URL as ferry lock writes them/],
+      ['a file: URL from a network index', (m) => void (m.files[0]!.url = `file://${join(wheels, m.files[0]!.filename as string)}`), /^ferry: lock: mirrors\.python\.pypi: .* is fetched from "file:.*", a file: URL, which a page of the index .* may not link to/],
+      ['a wider selection', (m) => void (m.projects = ['webapp>=0.9']), /^ferry: lock: mirrors\.python\.pypi\[0\] is .*webapp>=0\.9.*the spec gives .*webapp>=1\.0/],
+      ['another index', (m) => void (m.index = 'http://127.0.0.1:1/simple/'), /^ferry: lock: mirrors\.python\.pypi\[0\] is .*127\.0\.0\.1:1/],
+    ];
+    try {
+      for (const [what, edit, message] of cases) {
+        const lock = JSON.parse(good);
+        await edit(lock.kinds.mirror.python.pypi);
+        await writeFile(lockFile, JSON.stringify(lock));
+        const before = upstream.requests.length;
+        const out = join(dir, 'out-hostile');
+        const r = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', out, '--cache', cache()]);
+        expect(r.code, `${what}: ${r.stderr}`).toBe(65);
+        expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:')), what).toEqual([expect.stringMatching(message)]);
+        expect(upstream.requests.slice(before), what).toEqual([]);
+        expect(await readdir(out).catch(() => []), what).toEqual([]);
+      }
+      // a release a specifier on the way admits passes (the build cannot ask the index which is newest), but
+      // the wheel's own METADATA must be that release: bytes of another project under its name are refused
+      await copyFile(join(dir, 'evil', evil!), join(wheels, 'helper-9.9-py3-none-any.whl'));
+      const lock = JSON.parse(good);
+      lock.kinds.mirror.python.pypi.files.push(await entry('helper', '9.9', 'helper-9.9-py3-none-any.whl'));
+      await writeFile(lockFile, JSON.stringify(lock));
+      const r = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', join(dir, 'out-hostile'), '--cache', cache()]);
+      expect(r.code, r.stderr).toBe(67);
+      expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([
+        'ferry: lock: mirrors.python.pypi: helper-9.9-py3-none-any.whl: its own METADATA names "evilpkg 6.6", not helper 9.9; run ferry lock again and review the diff',
+      ]);
+      expect(await readdir(join(dir, 'out-hostile')).catch(() => [])).toEqual([]);
+    } finally {
+      await rm(join(wheels, 'helper-9.9-py3-none-any.whl'), { force: true });
+      await writeFile(lockFile, good);
+    }
+    // the lock as written still builds, the same bytes
+    const again = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', join(dir, 'out-restored'), '--cache', cache()]);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await readFile(join(dir, 'out-restored/pymirror-1.0.0.ferry'))).equals(await readFile(v1))).toBe(true);
   });
 
   it('serves PEP 503 HTML and PEP 691 JSON at /mirrors/NAME/simple/ after import', async () => {
@@ -291,6 +349,33 @@ describe('python mirror: refusals', () => {
       expect(oneLine(r.stderr), r.stderr).toHaveLength(1);
       expect(r.stderr).toMatch(/the index links to .*, outside its tree .*; refusing this index/);
       expect(existsSync(join(dir, `outside-${name}.lock.json`))).toBe(false);
+    }
+  });
+
+  it('builds a static tree\'s lock as written, and refuses one whose file: URL leads outside the tree (exit 65, one line, no bundle)', async () => {
+    const key = await writeKey(dir, 'tree-key');
+    const files = join(dir, 'tree-url', 'files');
+    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
+    const index = await staticIndex('tree-url', 'app', [`<a href="../../files/${wheel}#sha256=${sha256(await readFile(join(files, wheel!)))}">${wheel}</a>`]);
+    const r = await lock('tree-url', index, ['app']);
+    expect(r.code, r.stderr).toBe(0);
+    const lockFile = join(dir, 'tree-url.lock.json');
+    const good = JSON.parse(await readFile(lockFile, 'utf8'));
+    expect(good.kinds.mirror.python.m.files[0].url).toBe(`file://${files}/${wheel}`);
+    const build = (out: string) => ferry(['build', join(dir, 'tree-url.yaml'), '--locked', '--key', key.secret, '--out', join(dir, out), '--cache', join(dir, 'cache-tree-url')]);
+    const ok = await build('out-tree-url');
+    expect(ok.code, ok.stderr).toBe(0);
+    // the same wheel outside the tree, where a lock edited by hand could send the build
+    await mkdir(join(dir, 'tree-outside'));
+    await copyFile(join(files, wheel!), join(dir, 'tree-outside', wheel!));
+    for (const url of [`file://${dir}/tree-outside/${wheel}`, `file://${dir}/tree-url/simple/%2e%2e/%2e%2e/tree-outside/${wheel}`, `file://${dir}/tree-url/files/..%2f..%2ftree-outside/${wheel}`]) {
+      const edited = structuredClone(good);
+      edited.kinds.mirror.python.m.files[0].url = url;
+      await writeFile(lockFile, JSON.stringify(edited));
+      const bad = await build('out-tree-url-bad');
+      expect(bad.code, `${url}: ${bad.stderr}`).toBe(65);
+      expect(oneLine(bad.stderr).filter((l) => l.startsWith('ferry:')), url).toEqual([expect.stringMatching(/^ferry: lock: mirrors\.python\.m: app-1\.0-py3-none-any\.whl is fetched from "file:.*", (outside the tree of the index|which is not a URL as ferry lock writes them|it has an encoded).*; run ferry lock again and review the diff$/)]);
+      expect(await readdir(join(dir, 'out-tree-url-bad')).catch(() => [])).toEqual([]);
     }
   });
 

@@ -1,4 +1,4 @@
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,8 @@ import { silentLogger } from '../../src/ui/log.js';
 import type { BuildContext } from '../../src/sources/kind.js';
 import { lockPython, type PythonLock } from '../../src/sources/python/lockPython.js';
 import { collectPython } from '../../src/sources/python/collectPython.js';
-import { IntegrityError, ResolveError } from '../../src/errors.js';
+import { IntegrityError, ResolveError, SpecError } from '../../src/errors.js';
+import { checkLockedFileUrls } from '../../src/sources/python/checkLockedFileUrls.js';
 import { writePep503Index } from '../../src/sources/python/writePep503Index.js';
 import { buildWheels, hostPython, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveFixtureIndex, sha256, type FixtureIndex } from './fixtures.js';
 
@@ -526,5 +527,112 @@ describe('python wheels: lock, build, import, install with pip', () => {
     const edited: PythonLock = { ...lock, files: lock.files.map((f) => (f.project === 'delta' ? { ...f, sha256: 'f'.repeat(64) } : f)) };
     await expect(collectPython(edited, ctx)).rejects.toBeInstanceOf(IntegrityError);
     await expect(collectPython(edited, ctx)).rejects.toThrow(`lock: delta-0.5-py3-none-any.whl has sha256 ${'f'.repeat(64)}, not one of the hashes service api pins for delta==0.5`);
+  });
+  it('collect refuses a lock file that no requirement installs (another project, another file or release of a pinned one, another service), before fetching anything', async () => {
+    const dir = await fresh('extra');
+    const spec = await writeSpec(dir, html.url, upstream);
+    const ctx = await context(dir, spec);
+    const lock = (await lockPython(ctx))!;
+    const outside = join(dir, 'outside');
+    const [evil] = buildWheels(outside, [{ name: 'evilpkg', version: '6.6' }]);
+    const evilSha = sha256(await readFile(join(outside, evil!)));
+    const at = (filename: string) => html.url.replace(/simple\/$/, `files/${filename}`);
+    const file = async (project: string, version: string, filename: string, url = at(filename)) => ({
+      project, version, filename, url, sha256: sha256(await readFile(join(upstream, filename))), size: (await readFile(join(upstream, filename))).length, kind: 'wheel' as const, services: ['api'],
+    });
+    const edits: Array<[string, PythonLock, RegExp]> = [
+      ['an unpinned project from outside the index', { ...lock, files: [...lock.files, { project: 'evilpkg', version: '6.6', filename: evil!, url: `file://${join(outside, evil!)}`, sha256: evilSha, size: 1, kind: 'wheel', services: ['api'] }] }, /^lock: python file evilpkg-6\.6-py3-none-any\.whl \(evilpkg 6\.6\) is installed by no requirement of the spec \(no service pins it\); run ferry lock again and review the diff$/],
+      ['an unpinned project on the index host', { ...lock, files: [...lock.files, { project: 'evilpkg', version: '6.6', filename: evil!, url: at(evil!), sha256: evilSha, size: 1, kind: 'wheel', services: ['api'] }] }, /^lock: python file evilpkg-6\.6-py3-none-any\.whl .* is installed by no requirement of the spec/],
+      ['the other (pinned-hash) file of a pinned release', { ...lock, files: [...lock.files, await file('beta', '1.2', 'beta-1.2-py3-none-any.whl')] }, /^lock: python file beta-1\.2-py3-none-any\.whl \(beta 1\.2\) is installed by no requirement/],
+      ['another release of a pinned project', { ...lock, files: [...lock.files, await file('beta', '1.1', 'beta-1.1-py3-none-any.whl')] }, /^lock: python file beta-1\.1-py3-none-any\.whl \(beta 1\.1\) is installed by no requirement/],
+      ['a pinned file listed twice', { ...lock, files: [...lock.files, lock.files.find((f) => f.project === 'delta')!] }, /^lock: python file delta-0\.5-py3-none-any\.whl \(delta 0\.5\) is listed twice/],
+      ['a file given to a service that does not pin it', { ...lock, files: lock.files.map((f) => (f.project === 'alpha' ? { ...f, services: ['api', 'worker'] } : f)) }, /^lock: python file alpha-1\.0-py3-none-any\.whl \(alpha 1\.0\) goes to services \["api","worker"\], the requirements of \["api"\] install it/],
+      ['a file under another project name', { ...lock, files: lock.files.map((f) => (f.project === 'delta' ? { ...f, project: 'alpha' } : f)) }, /^lock: python file delta-0\.5-py3-none-any\.whl \(alpha 0\.5\) is what service api installs for its pin of delta/],
+    ];
+    for (const [what, edited, message] of edits) {
+      const build = await context(dir, spec, join(dir, 'cache-extra'));
+      const before = html.requests.length;
+      const err = await collectPython(edited, build).then(() => undefined, (e: unknown) => e);
+      expect(err, what).toBeInstanceOf(SpecError);
+      expect((err as Error).message, what).toMatch(message);
+      expect(html.requests.slice(before), what).toEqual([]);
+      expect(await readdir(build.workDir), what).toEqual([]);
+    }
+  });
+
+  it('collect refuses a file URL a page of the index could not have given: file: from a network index, outside a local tree, not normalised, encoded dot segments or slashes', async () => {
+    const dir = await fresh('urls');
+    const alpha = 'alpha-1.0-py3-none-any.whl';
+    const net = await writeSpec(join(dir, 'net'), html.url, upstream);
+    const netCtx = await context(join(dir, 'net'), net);
+    const netLock = (await lockPython(netCtx))!;
+    const withUrl = (lock: PythonLock, url: string): PythonLock => ({ ...lock, files: lock.files.map((f) => (f.filename === alpha ? { ...f, url } : f)) });
+    const base = html.url.replace(/simple\/$/, '');
+    // a static tree on disk, and a copy of the wheel beside it (where a URL past the tree would lead)
+    const mirror = join(dir, 'mirror');
+    await mkdir(join(mirror, 'python/files'), { recursive: true });
+    const names = (await readdir(upstream)).filter((f) => f.endsWith('.whl'));
+    for (const f of names) await cp(join(upstream, f), join(mirror, 'python/files', f));
+    writePep503Index(await Promise.all(names.map(async (f) => ({ project: f.split('-')[0]!, filename: f, sha256: sha256(await readFile(join(upstream, f))) }))), mirror);
+    await mkdir(join(dir, 'elsewhere'));
+    await cp(join(upstream, alpha), join(dir, 'elsewhere', alpha));
+    await mkdir(join(mirror, 'python/linked'));
+    await symlink(join(dir, 'elsewhere', alpha), join(mirror, 'python/linked', alpha));
+    const local = await writeSpec(join(dir, 'local'), join(mirror, 'python/simple'), upstream);
+    const localCtx = await context(join(dir, 'local'), local);
+    const localLock = (await lockPython(localCtx))!;
+    expect(localLock.files.find((f) => f.filename === alpha)!.url).toBe(`file://${mirror}/python/files/${alpha}`);
+    const cases: Array<[BuildContext, PythonLock, string, RegExp]> = [
+      [netCtx, netLock, `file://${join(dir, 'elsewhere', alpha)}`, /a file: URL, which a page of the index .* may not link to/],
+      [netCtx, netLock, `${base}simple/%2e%2e/files/${alpha}`, /which is not a URL as ferry lock writes them/],
+      [netCtx, netLock, `${base}files/..%2f..%2ffiles/${alpha}`, /it has an encoded "\/" or "\\"/],
+      [netCtx, netLock, `${base}files\\${alpha}`, /which is not a URL as ferry lock writes them/],
+      [localCtx, localLock, `file://${join(dir, 'elsewhere', alpha)}`, /outside the tree of the index .*\(.*mirror\/python\)/],
+      [localCtx, localLock, `file://${mirror}/python/linked/${alpha}`, /outside the tree of the index/],
+      [localCtx, localLock, `file://${mirror}/python/%2e%2e/%2e%2e/elsewhere/${alpha}`, /which is not a URL as ferry lock writes them/],
+      [localCtx, localLock, `file://${mirror}/python/files/%2E%2e/../../elsewhere/${alpha}`, /which is not a URL as ferry lock writes them/],
+      [localCtx, localLock, `file://otherhost${mirror}/python/files/${alpha}`, /a file: URL of another host/],
+    ];
+    for (const [ctx, lock, url, message] of cases) {
+      const build = { ...ctx, workDir: await fresh('work'), cacheDir: join(dir, 'cache-bad') };
+      const before = html.requests.length;
+      const err = await collectPython(withUrl(lock, url), build).then(() => undefined, (e: unknown) => e);
+      expect(err, url).toBeInstanceOf(SpecError);
+      expect((err as Error).message, url).toMatch(new RegExp(`^lock: python: ${alpha.replace(/\./g, '\\.')} is fetched from .*${message.source}.*; run ferry lock again and review the diff$`));
+      expect(html.requests.slice(before), url).toEqual([]);
+      expect(await readdir(build.workDir), url).toEqual([]);
+    }
+    // what ferry lock takes: a network index's page may link files on another host, a local one its own tree and the network
+    for (const [ctx, lock] of [[netCtx, netLock], [localCtx, localLock]] as const) {
+      const r = await collectPython(lock, { ...ctx, workDir: await fresh('work') });
+      expect(r.entries.filter((e) => e.kind === 'python')).toHaveLength(4);
+    }
+    await expect(checkLockedFileUrls('lock: python', [{ filename: alpha, url: `https://files.example/packages/ab/${alpha}` }], html.url)).resolves.toBeUndefined();
+    await expect(checkLockedFileUrls('lock: python', [{ filename: alpha, url: `https://files.example/packages/ab/${alpha}` }], join(mirror, 'python/simple'))).resolves.toBeUndefined();
+  });
+
+  it('ferry build --locked refuses a lock that adds a wheel nobody pins (exit 65, one line, no bundle), and builds the lock as ferry lock wrote it', async () => {
+    const dir = await fresh('extra-cli');
+    const spec = await writeSpec(dir, html.url, upstream);
+    const cache = join(dir, 'cache');
+    expect((await ferry(['lock', spec, '--cache', cache])).code).toBe(0);
+    const lockFile = join(dir, 'pydemo.lock.json');
+    const good = await readFile(lockFile, 'utf8');
+    const outside = join(dir, 'elsewhere');
+    const [evil] = buildWheels(outside, [{ name: 'evilpkg', version: '6.6' }]);
+    const bytes = await readFile(join(outside, evil!));
+    const lock = JSON.parse(good);
+    lock.kinds.python.files.push({ project: 'evilpkg', version: '6.6', filename: evil, url: `file://${join(outside, evil!)}`, sha256: sha256(bytes), size: bytes.length, kind: 'wheel', services: ['api'] });
+    await writeFile(lockFile, JSON.stringify(lock));
+    const refused = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-evil'), '--cache', cache]);
+    expect(refused.code, refused.stderr).toBe(65);
+    expect(refused.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([
+      'ferry: lock: python file evilpkg-6.6-py3-none-any.whl (evilpkg 6.6) is installed by no requirement of the spec (no service pins it); run ferry lock again and review the diff',
+    ]);
+    expect(await readdir(join(dir, 'out-evil')).catch(() => [])).toEqual([]);
+    await writeFile(lockFile, good);
+    const built = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out'), '--cache', cache]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(await readdir(join(dir, 'out'))).toEqual(['pydemo-1.0.0.ferry']);
   });
 });

@@ -104,7 +104,7 @@ export const aptKind: ArtifactKind<AptLock> = {
     const debian = ctx.spec.targets.debian;
     const lock = parseAptLock(section, { suite: debian?.suite ?? '', component: COMPONENT, architectures: [...(debian?.architectures ?? [])].sort() });
     const upstreams = await loadAptUpstreams(ctx.spec.upstreams.apt, { defaultSuite: debian!.suite, baseDir: ctx.baseDir, where: 'upstreams.apt' });
-    checkUpstreamUrls('lock: apt', lock.packages.map((p) => p.url), upstreams.map((u) => u.uri));
+    checkUpstreamUrls('lock: apt', lock.packages.map((p) => ({ url: p.url, what: `package ${p.name} ${p.version} ${p.architecture}` })), upstreams.map((u) => u.uri));
     if (ctx.epoch.getTime() > Date.now() + 10_000) {
       ctx.log.warn(`the bundle epoch ${ctx.epoch.toISOString()} is in the future: apt on the hosts refuses a Release dated later than their clock`);
     }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SpecError } from '../../errors.js';
 import { formatIssues } from '../../util/formatIssues.js';
+import { ambiguousUrl, parseLocation, urlUnder } from '../../fetch/lockedUrl.js';
 import { name } from '../../util/names.js';
 import type { AptLock } from './aptKind.js';
 import type { AptMirrorLock } from './lockAptMirror.js';
@@ -95,13 +96,16 @@ export function parseAptMirrorLock(section: unknown, mirror: AptMirror, name: st
 
 /**
  * Every file of an apt section comes from one of the upstreams the spec names (`uri: system`: the build
- * machine's sources): a lock whose .deb URL leads elsewhere is refused, whatever sha256 it pins.
+ * machine's sources): a lock whose .deb URL leads elsewhere is refused, whatever sha256 it pins. URLs are
+ * compared once parsed (a `%2e%2e` segment resolves as it does when fetched), and a spelling a server or
+ * fileURLToPath could read otherwise (a backslash, an encoded `/` or `\`, an encoded or literal dot
+ * segment) is refused outright, as is another scheme, login, host or port: ferry lock writes none of them.
  */
-export function checkUpstreamUrls(where: string, urls: readonly string[], uris: readonly string[]): void {
-  const prefixes = uris.map((u) => `${u.replace(/\/+$/, '')}/`);
-  for (const url of urls) {
-    if (!prefixes.some((p) => url.startsWith(p)) || url.split(/[?#]/)[0]!.split('/').includes('..')) {
-      throw new SpecError(`${where}: ${clip(JSON.stringify(url))} is not a file of an upstream the spec names (${uris.join(', ').slice(0, 200)}); run ferry lock again and review the diff`);
+export function checkUpstreamUrls(where: string, files: ReadonlyArray<{ url: string; what: string }>, uris: readonly string[]): void {
+  for (const { url, what } of files) {
+    const why = ambiguousUrl(url) ?? (uris.some((u) => urlUnder(url, u)) ? undefined : `read as ${clip(parseLocation(url)?.href ?? 'no URL')}, it is below none of them`);
+    if (why !== undefined) {
+      throw new SpecError(`${where}: ${clip(JSON.stringify(url))} is not a file of an upstream the spec names (${uris.join(', ').slice(0, 200)}): ${why} (${clip(what)}); run ferry lock again and review the diff`);
     }
   }
 }

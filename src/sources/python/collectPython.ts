@@ -6,6 +6,12 @@ import { fetchMany, freshDigests } from '../../fetch/fetchMany.js';
 import { PYTHON_FILES_DIR, PYTHON_SIMPLE_DIR, writePep503Index } from './writePep503Index.js';
 import type { PythonLock } from './lockPython.js';
 import { parsePythonLock } from './pythonLockSchema.js';
+import { checkLockedFileUrls } from './checkLockedFileUrls.js';
+import { parseDistFilename } from './parseDistFilename.js';
+import type { Pin } from './parseRequirementsFile.js';
+import { normalizeProjectName } from './normalizeProjectName.js';
+import { sameVersion } from './sameVersion.js';
+import { pinAdmits } from './selectFile.js';
 import { checkCarriedMetadata, plannedPython } from './lockPython.js';
 import { parseCoreMetadata, type CoreMetadata } from './parseCoreMetadata.js';
 import { readWheelMetadata } from './readWheelMetadata.js';
@@ -48,6 +54,9 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
     const got = lock.services[service]!;
     lockMatchesSpec(`python services.${service}`, [plain(planned.services[service])], [plain({ requirements: got.requirements, pins: got.pins.map(({ filename: _f, ...pin }) => pin) })]);
   }
+  // every file is one a pin of the spec's requirements installs, fetched from where its index may link
+  checkFilesPinned(lock, planned.servicePins, ctx.spec.upstreams.python?.allow_sdist ?? false);
+  await checkLockedFileUrls('lock: python', lock.files, planned.index);
   // the lock is reviewed text; refuse one whose files and pins disagree rather than carry it
   const byFilename = new Map(lock.files.map((f) => [f.filename, f]));
   for (const [service, { pins }] of Object.entries(lock.services)) {
@@ -117,4 +126,38 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
     return { ref: purl, type: 'library' as const, name: f.project, version: f.version, purl, sha256: f.sha256, path: `${PYTHON_FILES_DIR}/${f.filename}`, services: f.services };
   });
   return { entries, artifacts: { target: lock.target, services: artifacts }, components };
+}
+
+/**
+ * Each file of the lock is accounted for by the spec: the file a pin of a service's requirements installs
+ * (the pin of its project for the target, whose version admits the file's), given to exactly the services
+ * whose pins install it, an sdist only where upstreams.python.allow_sdist is set. A lock that adds a file
+ * (another project, another release, a second file of a pinned release) is refused, whatever it pins:
+ * the bundle would carry, index, serve and list it in the SBOM, all signed. `servicePins` are the pins
+ * as plannedPython reads them from the spec's requirements, which the lock's pins were compared with.
+ */
+function checkFilesPinned(lock: PythonLock, servicePins: Map<string, Map<string, Pin>>, allowSdist: boolean): void {
+  const installedBy = new Map<string, Array<{ service: string; project: string }>>();
+  for (const [service, { pins }] of Object.entries(lock.services)) {
+    for (const pin of pins) installedBy.set(pin.filename, [...(installedBy.get(pin.filename) ?? []), { service, project: normalizeProjectName(pin.name) }]);
+  }
+  const seen = new Set<string>();
+  for (const f of lock.files) {
+    const refuse = (why: string) => new SpecError(`lock: python file ${f.filename} (${f.project} ${f.version}) ${why}; run ferry lock again and review the diff`);
+    if (seen.has(f.filename)) throw refuse('is listed twice');
+    seen.add(f.filename);
+    const users = installedBy.get(f.filename) ?? [];
+    if (users.length === 0) throw refuse('is installed by no requirement of the spec (no service pins it)');
+    const other = users.find((u) => u.project !== f.project);
+    if (other) throw refuse(`is what service ${other.service} installs for its pin of ${other.project}`);
+    const services = [...new Set(users.map((u) => u.service))].sort();
+    const dist = parseDistFilename(f.filename, f.project);
+    if (!dist || dist.project !== f.project || dist.kind !== f.kind || !sameVersion(f.version, dist.version)) throw refuse(`is not what its name says (${dist ? `${dist.kind} of ${dist.project} ${dist.version}` : 'no distribution file name'})`);
+    for (const service of services) {
+      const pin = servicePins.get(service)?.get(f.project);
+      if (!pin || !pinAdmits(pin, dist.version)) throw refuse(`is not a release of ${pin ? `${pin.name}${pin.arbitrary ? '===' : '=='}${pin.version}` : 'a project'} that service ${service}'s requirements pin`);
+    }
+    if (f.kind === 'sdist' && !allowSdist) throw refuse('is a source distribution, and upstreams.python.allow_sdist is not set');
+    if ([...new Set(f.services)].sort().join('\0') !== services.join('\0')) throw refuse(`goes to services ${JSON.stringify(f.services).slice(0, 200)}, the requirements of ${JSON.stringify(services)} install it`);
+  }
 }

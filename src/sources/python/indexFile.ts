@@ -43,9 +43,12 @@ export function filenameFromUrl(url: URL): string {
  * mirror (a file: page) may link to its own files or the network.
  */
 export function checkLinkScheme(url: URL, pageUrl: string): void {
-  const page = new URL(pageUrl).protocol;
-  const allowed = page === 'file:' ? ['file:', 'http:', 'https:'] : ['http:', 'https:'];
-  if (!allowed.includes(url.protocol)) {
+  if (!linkSchemes(pageUrl).includes(url.protocol)) {
     throw new FetchError(`${pageUrl}: the index links to ${JSON.stringify(url.href.slice(0, 120))}, a ${url.protocol} URL an index on the network may not name; refusing this index`, { url: pageUrl });
   }
+}
+
+/** The schemes the links of a page at `pageUrl` may have (checkLinkScheme): http(s), and file: on a file: page. */
+export function linkSchemes(pageUrl: string): string[] {
+  return new URL(pageUrl).protocol === 'file:' ? ['file:', 'http:', 'https:'] : ['http:', 'https:'];
 }

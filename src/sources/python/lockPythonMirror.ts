@@ -43,7 +43,8 @@ interface Candidate {
   tags: string[];
 }
 
-interface Target {
+/** One target of a mirror, with what choosing files for it needs. */
+export interface MirrorTarget {
   target: PythonTarget;
   rank: Map<string, number>;
   env: MarkerEnvironment;
@@ -55,7 +56,7 @@ interface Target {
 interface Kept {
   project: string;
   version: string;
-  target: Target;
+  target: MirrorTarget;
   extras: string[];
   /** "django 4.2.1" or "app 2.0 -> lib 1.3": the releases that led here */
   chain: string;
@@ -71,17 +72,9 @@ interface Kept {
  */
 export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: BuildContext): Promise<PythonMirrorLock> {
   const where = `mirrors.python.${name}`;
-  const index = /^[a-z][a-z0-9+.-]*:\/\//i.test(mirror.index) || isAbsolute(mirror.index) ? mirror.index : resolve(ctx.baseDir, mirror.index);
-  const targets: Target[] = mirror.targets.map((t) => {
-    const target: PythonTarget = { version: t.version, implementation: t.implementation, abi: t.abi, platforms: t.platforms };
-    return { target, rank: new Map(targetTags(target).map((tag, i) => [tag, i])), env: markerEnvironment(target), label: `python ${t.version}, ${t.platforms.join(' ')}` };
-  });
-  const roots = mirror.projects.map((text) => {
-    const req = parseRequirement(text);
-    if (!req || req.url) throw new SpecError(`${where}.projects: "${text}" is not a requirement like "django>=4.2,<5" (a PEP 508 name, optional [extras] and version specifiers)`);
-    if (req.marker) throw new SpecError(`${where}.projects: "${text}": markers are evaluated per target by ferry; leave them out`);
-    return req;
-  });
+  const index = mirrorIndex(mirror, ctx.baseDir);
+  const targets = mirrorTargets(mirror);
+  const roots = mirrorRoots(where, mirror);
 
   const pages = new Map<string, Promise<Candidate[]>>();
   const candidates = (project: string, neededBy: string) => {
@@ -102,16 +95,14 @@ export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: 
     return p;
   };
 
-  const fits = (c: Candidate, t: Target) =>
-    (c.file.requiresPython === undefined || admitsPython(c.file.requiresPython, t.target.version)) &&
-    (c.kind === 'sdist' ? mirror.sdists : c.tags.some((tag) => t.rank.has(tag.toLowerCase())));
+  const fits = (c: Candidate, t: MirrorTarget) => fitsTarget({ kind: c.kind, tags: c.tags, requiresPython: c.file.requiresPython }, t, mirror.sdists);
   /**
    * versions admitted by the requirement that have a usable file for the target, newest first, as pip
    * 23.2's finder filters them (its packaging 21.3 SpecifierSet.filter): pre-releases when the specifier
    * names one, or when there is no specifier and no final release fits (with a specifier such as `>=1.5`
    * and only `2.0rc1` above it, pip finds nothing); yanked files only for an exact pin (`==`, `===`)
    */
-  const usable = (all: Candidate[], req: Requirement, t: Target) => {
+  const usable = (all: Candidate[], req: Requirement, t: MirrorTarget) => {
     const exact = isExactPin(req.specifier);
     const fitting = all.filter((c) => fits(c, t) && admits(req.specifier, c.version));
     const finals = namesPrerelease(req.specifier) ? fitting : fitting.filter((c) => !isPrerelease(c.version));
@@ -121,12 +112,12 @@ export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: 
   };
 
   // per kept release: its targets, and whether a yanked file may come along (an exact pin reached it)
-  const kept = new Map<string, { project: string; version: string; targets: Set<Target>; yankedOk: boolean }>();
+  const kept = new Map<string, { project: string; version: string; targets: Set<MirrorTarget>; yankedOk: boolean }>();
   const seen = new Set<string>();
   let level: Kept[] = [];
   const keep = (k: Kept, exact: boolean) => {
     const key = `${k.project}\0${k.version}`;
-    const entry = kept.get(key) ?? { project: k.project, version: k.version, targets: new Set<Target>(), yankedOk: false };
+    const entry = kept.get(key) ?? { project: k.project, version: k.version, targets: new Set<MirrorTarget>(), yankedOk: false };
     entry.targets.add(k.target);
     entry.yankedOk ||= exact;
     kept.set(key, entry);
@@ -218,7 +209,35 @@ export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: 
   };
 }
 
-function bestRank(c: Candidate, t: Target): number {
+/** The mirror's index as its lock records it: a URL or an absolute path as the spec gives it, another path made absolute against the spec's folder. */
+export function mirrorIndex(mirror: PythonMirror, baseDir: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(mirror.index) || isAbsolute(mirror.index) ? mirror.index : resolve(baseDir, mirror.index);
+}
+
+/** The spec's targets of a mirror, in its order. */
+export function mirrorTargets(mirror: PythonMirror): MirrorTarget[] {
+  return mirror.targets.map((t) => {
+    const target: PythonTarget = { version: t.version, implementation: t.implementation, abi: t.abi, platforms: t.platforms };
+    return { target, rank: new Map(targetTags(target).map((tag, i) => [tag, i])), env: markerEnvironment(target), label: `python ${t.version}, ${t.platforms.join(' ')}` };
+  });
+}
+
+/** The spec's projects of a mirror, read as requirements (`where`: mirrors.python.NAME, for messages). */
+export function mirrorRoots(where: string, mirror: PythonMirror): Requirement[] {
+  return mirror.projects.map((text) => {
+    const req = parseRequirement(text);
+    if (!req || req.url) throw new SpecError(`${where}.projects: "${text}" is not a requirement like "django>=4.2,<5" (a PEP 508 name, optional [extras] and version specifiers)`);
+    if (req.marker) throw new SpecError(`${where}.projects: "${text}": markers are evaluated per target by ferry; leave them out`);
+    return req;
+  });
+}
+
+/** Whether a file may be installed on a target: its Requires-Python admits the target's, and a wheel has one of its tags (an sdist: when the mirror carries sdists). */
+export function fitsTarget(file: { kind: 'wheel' | 'sdist'; tags: string[]; requiresPython?: string }, t: MirrorTarget, sdists: boolean): boolean {
+  return (file.requiresPython === undefined || admitsPython(file.requiresPython, t.target.version)) && (file.kind === 'sdist' ? sdists : file.tags.some((tag) => t.rank.has(tag.toLowerCase())));
+}
+
+function bestRank(c: Candidate, t: MirrorTarget): number {
   return Math.min(...c.tags.map((tag) => t.rank.get(tag.toLowerCase()) ?? Infinity));
 }
 
@@ -228,7 +247,7 @@ function isExactPin(specifier: string): boolean {
 }
 
 /** Whether a version satisfies a specifier, pre-releases included (SpecifierSet.contains with prereleases=True). */
-function admits(specifier: string, version: string): boolean {
+export function admits(specifier: string, version: string): boolean {
   if (specifier === '') return true;
   try {
     return satisfiesSpecifier(version, specifier) ?? pep440.satisfies(version, specifier, { prereleases: true });
@@ -249,7 +268,7 @@ function namesPrerelease(specifier: string): boolean {
   });
 }
 
-function noVersion(needs: string, t: Target, files: number): ResolveError {
+function noVersion(needs: string, t: MirrorTarget, files: number): ResolveError {
   return new ResolveError(
     `${needs} (${t.label}): no version has a file for this target` +
       (files === 0 ? ' (the index lists no files of this project)' : '; widen the specifier, add the target\'s wheels upstream, or set sdists: true'),

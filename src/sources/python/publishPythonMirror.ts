@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
-import { fetchMany, freshDigests } from '../../fetch/fetchMany.js';
+import { freshDigests } from '../../fetch/fetchMany.js';
 import { pypiPurl } from '../../sbom/purl.js';
 import { mirrorRoot } from '../mirrorRoot.js';
 import type { PythonMirrorLock } from './lockPythonMirror.js';
+import { fetchMirrorSelection } from './fetchMirrorSelection.js';
 import { parsePythonMirrorLock } from './pythonMirrorLockSchema.js';
 import { writePep503Index } from './writePep503Index.js';
 
@@ -13,15 +14,13 @@ export const MIRROR_FILES_DIR = 'files';
 
 /**
  * Fetch exactly the pinned files of one Python mirror (each checked against its locked sha256 as it
- * streams) and publish them under mirrors/NAME/: files/FILE and the index simple/ (index.html and
- * index.json per page, links carrying the sha256). Same lock, same bytes.
+ * streams, the lock against the spec's selection: fetchMirrorSelection) and publish them under
+ * mirrors/NAME/: files/FILE and the index simple/ (index.html and index.json per page, links carrying
+ * the sha256). Same lock, same bytes.
  */
 export async function publishPythonMirror(name: string, section: PythonMirrorLock, ctx: BuildContext): Promise<KindResult> {
   const lock = parsePythonMirrorLock(section, name);
-  const got = await fetchMany(
-    lock.files.map((f) => ({ url: f.url, sha256: f.sha256, size: f.size, label: `${f.filename} (${f.url})` })),
-    { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, syncBatch: ctx.syncBatch, concurrency: Math.max(1, ctx.jobs), label: `mirror ${name} files` },
-  );
+  const got = await fetchMirrorSelection(name, lock, ctx.spec.mirrors.python[name]!, ctx);
   const root = mirrorRoot(name);
   const fresh = freshDigests(got);
   const entries: BundleInput[] = lock.files.map((f, i) => ({

@@ -29,8 +29,7 @@ export interface ProjectPage {
  */
 export async function readProjectPage(indexUrl: string, project: string, opts: { dispatcher?: Dispatcher; pinnedAt?: string; stats?: FetchStats } = {}): Promise<ProjectPage> {
   const local = localSourcePath(indexUrl);
-  const base = local !== undefined ? pathToFileURL(local.endsWith('/') ? local : `${local}/`).href : indexUrl.endsWith('/') ? indexUrl : `${indexUrl}/`;
-  const url = new URL(`${encodeURIComponent(project)}/`, base).href;
+  const url = new URL(`${encodeURIComponent(project)}/`, indexBase(indexUrl)).href;
   const missing = () =>
     new ResolveError(`${opts.pinnedAt ? `${opts.pinnedAt}: ` : ''}the index has no project "${project}" (${url} is missing); check the name or upstreams.python.index`);
   if (local !== undefined) {
@@ -42,7 +41,8 @@ export async function readProjectPage(indexUrl: string, project: string, opts: {
       throw new FetchError(`cannot read ${url}index.html: ${(err as Error).message}`, { cause: err });
     }
     const files = parseSimpleHtml(html, url);
-    await checkInsideTree(files, local, url);
+    const outside = await firstOutsideTree(files.map((f) => f.url), local);
+    if (outside) throw new FetchError(`${url}: the index links to ${JSON.stringify(outside.url.slice(0, 120))}, outside its tree ${outside.tree}; refusing this index`, { url });
     return { url, files, format: 'html' };
   }
   const res = await fetchBytes(url, { headers: { accept: ACCEPT }, anyStatus: true, maxBytes: MAX_PAGE_BYTES, dispatcher: opts.dispatcher, stats: opts.stats });
@@ -54,14 +54,22 @@ export async function readProjectPage(indexUrl: string, project: string, opts: {
   return { url, files: parseSimpleHtml(text, url), format: 'html' };
 }
 
+/** The URL an index's project pages are relative to: the index URL ending in `/`, a local index's file: URL. */
+export function indexBase(indexUrl: string): string {
+  const local = localSourcePath(indexUrl);
+  return local !== undefined ? pathToFileURL(local.endsWith('/') ? local : `${local}/`).href : indexUrl.endsWith('/') ? indexUrl : `${indexUrl}/`;
+}
+
 /**
  * A local tree's pages may link its own files (bandersnatch writes `../../packages/…` beside `simple/`),
  * never another file of the build machine: a mirror pins a file the page gives no hash for by copying
  * it, so `file:///root/.ssh/id_rsa` (or a link in the tree that leads there) would have gone into the
  * lock's cache and the bundle. A file: link must stay, links resolved, inside the folder that holds the
- * index folder (the index folder itself when it is the file system's root).
+ * index folder `index` (a path; the index folder itself when it is the file system's root). Returns the
+ * first of `urls` that does not, with that folder; other schemes, and a file: URL that names no path (an
+ * encoded "/": its file name is refused before anything is read), are not its business.
  */
-async function checkInsideTree(files: IndexFile[], index: string, pageUrl: string): Promise<void> {
+export async function firstOutsideTree(urls: readonly string[], index: string): Promise<{ url: string; tree: string } | undefined> {
   const top = resolve(index);
   const tree = dirname(top) === top ? top : dirname(top);
   const treeReal = await realpath(tree).catch(() => tree);
@@ -69,19 +77,17 @@ async function checkInsideTree(files: IndexFile[], index: string, pageUrl: strin
     const rel = relative(root, p);
     return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
   };
-  for (const f of files) {
-    if (!f.url.startsWith('file:')) continue;
+  for (const url of urls) {
+    if (!url.startsWith('file:')) continue;
     let path: string;
     try {
-      path = fileURLToPath(f.url);
+      path = fileURLToPath(url);
     } catch {
-      // no path at all (an encoded "/"): its file name is refused before anything is read (exit 67)
       continue;
     }
     // a file that is not there fails when it is read; one that is must lead inside the tree too
     const real = await realpath(path).catch(() => undefined);
-    if (!inside(tree, resolve(path)) || (real !== undefined && !inside(treeReal, real))) {
-      throw new FetchError(`${pageUrl}: the index links to ${JSON.stringify(f.url.slice(0, 120))}, outside its tree ${tree}; refusing this index`, { url: pageUrl });
-    }
+    if (!inside(tree, resolve(path)) || (real !== undefined && !inside(treeReal, real))) return { url, tree };
   }
+  return undefined;
 }

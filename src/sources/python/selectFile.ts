@@ -136,7 +136,7 @@ function compareStrings(a: string, b: string): number {
  * local label on the file counts only when V has one (`torch==2.1.0` admits `2.1.0+cpu`); `===V` is the
  * version string itself (case-insensitive), `1.0` not `1.0.0`.
  */
-function pinAdmits(pin: Pin, version: string): boolean {
+export function pinAdmits(pin: Pin, version: string): boolean {
   return satisfiesSpecifier(version, `${pin.arbitrary ? '===' : '=='}${pin.version}`) ?? sameVersion(version, pin.version);
 }
 
