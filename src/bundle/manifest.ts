@@ -3,6 +3,7 @@ import { BundleFormatError } from '../errors.js';
 import { canonicalJson, canonicalMismatch } from '../util/canonicalJson.js';
 import { sha256Hex } from '../util/sha256.js';
 import { formatIssues } from '../util/formatIssues.js';
+import { parseErrorReason } from '../util/oneLine.js';
 import { aptDistribution, commit, entryPath, imageDigest, imageRegistry, imageRepository, imageTag, name, version } from '../util/names.js';
 
 export const MANIFEST_PATH = 'manifest.json';
@@ -136,7 +137,7 @@ export function parseManifest(bytes: Uint8Array, label: string): Manifest {
   try {
     raw = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (err) {
-    throw new BundleFormatError(`${label}: manifest.json is not JSON (${(err as Error).message})`);
+    throw new BundleFormatError(`${label}: manifest.json is not JSON (${parseErrorReason(err)})`);
   }
   // one release, one byte string: a signed manifest with a duplicate key, extra whitespace or CRLF would
   // read as another bundle's content under another digest (and squat its NAME/VERSION)
@@ -147,7 +148,7 @@ export function parseManifest(bytes: Uint8Array, label: string): Manifest {
     );
   }
   const parsed = Manifest.safeParse(raw);
-  if (!parsed.success) throw new BundleFormatError(`${label}: manifest.json does not match format ${FORMAT}: ${oneLine(formatIssues('manifest.json', parsed.error))}`);
+  if (!parsed.success) throw new BundleFormatError(`${label}: manifest.json does not match format ${FORMAT}: ${formatIssues('manifest.json', parsed.error)}`);
   const m = parsed.data;
   const seen = new Set<string>();
   let prev = '';
@@ -178,10 +179,4 @@ export function parseManifest(bytes: Uint8Array, label: string): Manifest {
     }
   }
   return m;
-}
-
-/** A refusal is one line, however many problems it lists (the first few; the rest counted). */
-function oneLine(lines: string): string {
-  const all = lines.split('\n');
-  return all.slice(0, 5).join('; ') + (all.length > 5 ? `; and ${all.length - 5} more` : '');
 }
