@@ -40,14 +40,21 @@ const ManifestEntry = z
   .strict();
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
 
+/**
+ * A step is `{ KIND: options }`. Which kinds exist, and their options, the step schemas check when a
+ * release is planned or deployed (exit 65); every reader refuses here a key no kind could have, which
+ * only a crafted manifest holds (a newline, a quote, text made to pass for ferry's own output).
+ */
+const Step = z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a step kind: a lowercase word like apt, file or command'), z.unknown());
+
 const ManifestService = z
   .object({
     version,
     groups: z.array(name),
     artifacts: z.record(z.string(), z.unknown()),
-    stage: z.array(z.record(z.string(), z.unknown())),
-    install: z.array(z.record(z.string(), z.unknown())),
-    configure: z.array(z.record(z.string(), z.unknown())),
+    stage: z.array(Step),
+    install: z.array(Step),
+    configure: z.array(Step),
   })
   .strict();
 export type ManifestService = z.infer<typeof ManifestService>;
