@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BundleFormatError, UsageError } from '../errors.js';
-import { formatIssuesOneLine } from '../util/formatIssues.js';
+import { formatIssues } from '../util/formatIssues.js';
 import type { Manifest } from './manifest.js';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -46,7 +46,7 @@ export function listArtifacts(manifest: Manifest, label: string): FoundArtifact[
     if (typeof section !== 'object' || section === null || Array.isArray(section)) throw new BundleFormatError(`${label}: manifest artifacts.${kind} is not an object`);
     for (const [name, raw] of Object.entries(section)) {
       const parsed = schema.safeParse(raw);
-      if (!parsed.success) throw new BundleFormatError(formatIssuesOneLine(`${label}: manifest artifacts.${kind}.${name}`, parsed.error));
+      if (!parsed.success) throw new BundleFormatError(formatIssues(`${label}: manifest artifacts.${kind}.${name}`, parsed.error));
       if (!manifest.entries.some((e) => e.path === parsed.data.path && e.sha256 === parsed.data.sha256)) {
         throw new BundleFormatError(`${label}: manifest artifacts.${kind}.${name} names ${parsed.data.path} (sha256 ${parsed.data.sha256}), which its entries do not list`);
       }

@@ -3,6 +3,7 @@ import { BundleFormatError } from '../errors.js';
 import { canonicalJson, canonicalMismatch } from '../util/canonicalJson.js';
 import { sha256Hex } from '../util/sha256.js';
 import { formatIssues } from '../util/formatIssues.js';
+import { parseErrorReason } from '../util/oneLine.js';
 import { aptDistribution, commit, entryPath, imageDigest, imageRegistry, imageRepository, imageTag, name, version } from '../util/names.js';
 
 export const MANIFEST_PATH = 'manifest.json';
@@ -39,14 +40,21 @@ const ManifestEntry = z
   .strict();
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
 
+/**
+ * A step is `{ KIND: options }`. Which kinds exist, and their options, the step schemas check when a
+ * release is planned or deployed (exit 65); every reader refuses here a key no kind could have, which
+ * only a crafted manifest holds (a newline, a quote, text made to pass for ferry's own output).
+ */
+const Step = z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a step kind: a lowercase word like apt, file or command'), z.unknown());
+
 const ManifestService = z
   .object({
     version,
     groups: z.array(name),
     artifacts: z.record(z.string(), z.unknown()),
-    stage: z.array(z.record(z.string(), z.unknown())),
-    install: z.array(z.record(z.string(), z.unknown())),
-    configure: z.array(z.record(z.string(), z.unknown())),
+    stage: z.array(Step),
+    install: z.array(Step),
+    configure: z.array(Step),
   })
   .strict();
 export type ManifestService = z.infer<typeof ManifestService>;
@@ -136,7 +144,7 @@ export function parseManifest(bytes: Uint8Array, label: string): Manifest {
   try {
     raw = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (err) {
-    throw new BundleFormatError(`${label}: manifest.json is not JSON (${(err as Error).message})`);
+    throw new BundleFormatError(`${label}: manifest.json is not JSON (${parseErrorReason(err)})`);
   }
   // one release, one byte string: a signed manifest with a duplicate key, extra whitespace or CRLF would
   // read as another bundle's content under another digest (and squat its NAME/VERSION)
@@ -147,7 +155,7 @@ export function parseManifest(bytes: Uint8Array, label: string): Manifest {
     );
   }
   const parsed = Manifest.safeParse(raw);
-  if (!parsed.success) throw new BundleFormatError(`${label}: manifest.json does not match format ${FORMAT}: ${oneLine(formatIssues('manifest.json', parsed.error))}`);
+  if (!parsed.success) throw new BundleFormatError(`${label}: manifest.json does not match format ${FORMAT}: ${formatIssues('manifest.json', parsed.error)}`);
   const m = parsed.data;
   const seen = new Set<string>();
   let prev = '';
@@ -178,10 +186,4 @@ export function parseManifest(bytes: Uint8Array, label: string): Manifest {
     }
   }
   return m;
-}
-
-/** A refusal is one line, however many problems it lists (the first few; the rest counted). */
-function oneLine(lines: string): string {
-  const all = lines.split('\n');
-  return all.slice(0, 5).join('; ') + (all.length > 5 ? `; and ${all.length - 5} more` : '');
 }

@@ -1,8 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { BundleFormatError, UsageError } from '../errors.js';
-import { formatIssuesOneLine } from '../util/formatIssues.js';
+import { formatIssues } from '../util/formatIssues.js';
 import { SHA256_RE } from '../util/sha256.js';
+import { parseErrorReason } from '../util/oneLine.js';
 
 export const SPLIT_FORMAT = 'ferry-split/1';
 export const INDEX_SUFFIX = '.index.json';
@@ -58,10 +59,10 @@ export async function readSplitIndex(path: string): Promise<SplitIndex> {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new BundleFormatError(`${path}: not JSON (${(err as Error).message})`);
+    throw new BundleFormatError(`${path}: not JSON (${parseErrorReason(err)})`);
   }
   const parsed = SplitIndex.safeParse(raw);
-  if (!parsed.success) throw new BundleFormatError(`${path} is not a ferry split index (${SPLIT_FORMAT}): ${formatIssuesOneLine(path, parsed.error)}`);
+  if (!parsed.success) throw new BundleFormatError(`${path} is not a ferry split index (${SPLIT_FORMAT}): ${formatIssues(path, parsed.error)}`);
   const index = parsed.data;
   const sum = index.volumes.reduce((n, v) => n + v.size, 0);
   if (sum !== index.size) throw new BundleFormatError(`${path}: the volumes add up to ${sum} bytes, the index says the bundle is ${index.size}`);

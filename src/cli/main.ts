@@ -17,8 +17,9 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('ferry')
     .description('Carry software across an air gap: build signed, deterministic bundles; import, serve and deploy them.')
     .version(VERSION)
-    // a usage error is one line like every other refusal (exit 64), not the command's whole help after it
-    .configureOutput({ outputError: (text, write) => write(`ferry: ${text.replace(/^error: /, '').trimEnd()} (--help lists the options)\n`) })
+    // a usage error is one line like every other refusal (exit 64), not the command's whole help after it;
+    // commander puts its "(Did you mean …?)" on a line of its own, and quotes the arguments as given (escaped)
+    .configureOutput({ outputError: (text, write) => write(`ferry: ${escapeText(text.replace(/^error: /, '').trim().replace(/\n(?=\(Did you mean )/, ' '))} (--help lists the options)\n`) })
     .exitOverride();
   try {
     await registerCommands(program, argv.slice(2));
@@ -27,8 +28,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 64;
     if (err instanceof FerryError) {
-      // messages quote bundle, inventory and host strings: nothing in them may drive the terminal
-      process.stderr.write(`ferry: ${escapeText(err.message, { keepNewlines: true })}\n`);
+      // messages quote bundle, inventory, lock and host strings: nothing in them may drive the terminal, and
+      // a refusal is exactly one line, so none can add a line of its own ("ferry: deploy complete") below
+      // it. Messages are built as one line (util/oneLine.ts); a newline that still reaches here shows as \n.
+      process.stderr.write(`ferry: ${escapeText(err.message)}\n`);
       return err.exitCode;
     }
     process.stderr.write(`ferry: internal error: ${oneLine(err)}. This is a bug in ferry; ${debugHint(err)}\n`);

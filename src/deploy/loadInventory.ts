@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { YAMLParseError } from 'yaml';
 import { parseYamlLinear } from '../util/parseYamlLinear.js';
 import { z } from 'zod';
 import { hostAddress, hostName, userName } from '../util/names.js';
 import { SpecError } from '../errors.js';
-import { formatIssuesOneLine } from '../util/formatIssues.js';
+import { formatIssues } from '../util/formatIssues.js';
+import { parseErrorReason } from '../util/oneLine.js';
 
 const Vars = z.record(z.string(), z.unknown());
 
@@ -75,10 +75,10 @@ export function parseInventory(text: string, file: string): Inventory {
   try {
     raw = parseYamlLinear(text);
   } catch (err) {
-    throw new SpecError(`${file}: not valid YAML: ${err instanceof YAMLParseError ? err.message.split('\n')[0] : String(err)}`);
+    throw new SpecError(`${file}: not valid YAML: ${parseErrorReason(err)}`);
   }
   const parsed = InventoryFile.safeParse(raw);
-  if (!parsed.success) throw new SpecError(formatIssuesOneLine(file, parsed.error));
+  if (!parsed.success) throw new SpecError(formatIssues(file, parsed.error));
   const inv = parsed.data;
   const groups = inv.groups;
   if ('all' in groups) throw new SpecError(`${file}: groups.all: "all" is the implicit group of every host; put its variables under the top-level vars`);

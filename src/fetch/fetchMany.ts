@@ -3,6 +3,7 @@ import { FerryError, FetchError, IntegrityError } from '../errors.js';
 import { formatBytes } from '../ui/log.js';
 import { fetchToCache, type FetchOptions, type FetchRequest, type FetchResult } from './fetchToCache.js';
 import { toFetchError } from './toFetchError.js';
+import { joinProblems } from '../util/oneLine.js';
 
 export interface FetchManyOptions extends Omit<FetchOptions, 'onBytes'> {
   /** downloads running at once (BuildContext.jobs) */
@@ -16,8 +17,9 @@ export interface FetchManyOptions extends Omit<FetchOptions, 'onBytes'> {
  *
  * One failure does not stop the others: every request is tried, then all failures are reported at
  * once (a build that fails on 3 of 500 packages should name all 3, not make the user rerun three
- * times). A single failure is rethrown as is; several become one error listing each URL, of the
- * gravest class among them (IntegrityError before FetchError), with the originals in `cause`.
+ * times). A single failure is rethrown as is; several become one error of the gravest class among
+ * them (IntegrityError before FetchError), one line naming the first five with their URLs and counting
+ * the rest, with every original in `cause`.
  */
 export async function fetchMany(reqs: readonly FetchRequest[], opts: FetchManyOptions): Promise<FetchResult[]> {
   const { concurrency, label = 'downloading', ...fetchOpts } = opts;
@@ -64,8 +66,7 @@ export async function fetchMany(reqs: readonly FetchRequest[], opts: FetchManyOp
   }
   const errors = failures.map((f) => toFetchError(f.req.url, f.error));
   if (errors.length === 1) throw errors[0]!;
-  const list = errors.map((e) => `  - ${e.message}`).join('\n');
-  const message = `${errors.length} of ${reqs.length} downloads failed:\n${list}`;
+  const message = `${errors.length} of ${reqs.length} downloads failed: ${joinProblems(errors.map((e) => e.message))}`;
   const cause = new AggregateError(errors, message);
   if (errors.some((e) => e instanceof IntegrityError)) throw new IntegrityError(message, { cause });
   if (errors.every((e) => e instanceof FetchError)) {

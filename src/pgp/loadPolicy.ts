@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { SpecError, UsageError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
 import { readKeyring } from './keyring.js';
+import { parseErrorReason } from '../util/oneLine.js';
 
 /**
  * A signing policy (`--policy FILE`, FERRY_POLICY), YAML or JSON:
@@ -63,7 +64,7 @@ export async function loadPolicy(file: string): Promise<Policy> {
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new SpecError(`${file}: not YAML or JSON (${(err as Error).message.split('\n')[0]})`);
+    throw new SpecError(`${file}: not YAML or JSON (${parseErrorReason(err)})`);
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new SpecError(formatIssues(file, parsed.error));

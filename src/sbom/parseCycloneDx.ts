@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { BundleFormatError } from '../errors.js';
-import { formatIssuesOneLine } from '../util/formatIssues.js';
+import { formatIssues } from '../util/formatIssues.js';
 import type { CdxBom, CdxComponent } from './cycloneDx.js';
+import { parseErrorReason } from '../util/oneLine.js';
 
 const Property = z.object({ name: z.string(), value: z.string() });
 const Component: z.ZodType<CdxComponent> = z.lazy(() =>
@@ -37,9 +38,9 @@ export function parseCycloneDx(bytes: Uint8Array, label: string): CdxBom {
   try {
     raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
-    throw new BundleFormatError(`${label}: the SBOM is not JSON (${(err as Error).message})`);
+    throw new BundleFormatError(`${label}: the SBOM is not JSON (${parseErrorReason(err)})`);
   }
   const parsed = Bom.safeParse(raw);
-  if (!parsed.success) throw new BundleFormatError(`${label}: the SBOM is not the CycloneDX 1.6 document ferry writes: ${formatIssuesOneLine('sbom.cdx.json', parsed.error)}`);
+  if (!parsed.success) throw new BundleFormatError(`${label}: the SBOM is not the CycloneDX 1.6 document ferry writes: ${formatIssues('sbom.cdx.json', parsed.error)}`);
   return parsed.data as CdxBom;
 }

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { SpecError } from '../errors.js';
 import { Spec } from './schema.js';
 import { formatIssues } from '../util/formatIssues.js';
+import { parseErrorReason } from '../util/oneLine.js';
 
 export interface LoadedSpec {
   spec: Spec;
@@ -32,8 +33,7 @@ export function parseSpecText(text: string, label: string): Spec {
   try {
     raw = parseYaml(text, { prettyErrors: true });
   } catch (err) {
-    const msg = err instanceof YAMLParseError ? err.message.split('\n')[0] : String(err);
-    throw new SpecError(`${label}: not valid YAML: ${msg}`);
+    throw new SpecError(`${label}: not valid YAML: ${parseErrorReason(err)}`);
   }
   const parsed = Spec.safeParse(raw);
   if (!parsed.success) throw new SpecError(formatIssues(label, parsed.error));

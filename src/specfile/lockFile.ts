@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { SpecError } from '../errors.js';
 import { canonicalJson } from '../util/canonicalJson.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
+import { parseErrorReason } from '../util/oneLine.js';
 
 export const LOCK_FORMAT = 'ferry-lock/1';
 
@@ -19,12 +20,18 @@ export function lockPathFor(specFile: string): string {
 }
 
 export async function readLockFile(path: string, expect: { name: string; version: string }): Promise<LockFile> {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(await readFile(path, 'utf8'));
+    text = await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new SpecError(code === 'ENOENT' ? `${path} does not exist: run ferry lock first` : `${path}: not a lock file (${(err as Error).message})`);
+    throw new SpecError(code === 'ENOENT' ? `${path} does not exist: run ferry lock first` : `cannot read ${path}: ${code ?? (err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new SpecError(`${path}: not a lock file (${parseErrorReason(err)})`);
   }
   const lock = raw as Partial<LockFile>;
   if (typeof lock !== 'object' || lock === null || lock.format !== LOCK_FORMAT || typeof lock.kinds !== 'object' || lock.kinds === null) {

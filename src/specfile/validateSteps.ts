@@ -1,5 +1,7 @@
 import { FerryError, SpecError } from '../errors.js';
-import { formatIssues } from '../util/formatIssues.js';
+import { issueLines } from '../util/formatIssues.js';
+import { escapeText } from '../util/escapeText.js';
+import { joinProblems, keyPath, quoteInput } from '../util/oneLine.js';
 import { checkTemplate, isTemplate } from '../template/renderTemplate.js';
 import { isStepKindName, STEP_KIND_LIST, STEP_OPTIONS, type StepKindName } from './stepOptions.js';
 import { STAGES, type StageName } from '../stages.js';
@@ -19,7 +21,8 @@ export type StepCheck = (kind: StepKindName, options: unknown, service: string) 
  * Check every step of every service against its kind's strict schema; with `check`, also check what
  * the steps refer to. The build calls this on the spec, so a mistyped option fails on the connected
  * side, not months later at deploy time; plan and deploy call it again on the release, with a check
- * that the files, rootfs and git bundles the steps name are in it. Throws one SpecError listing every problem.
+ * that the files, rootfs and git bundles the steps name are in it. Throws one SpecError, one line naming
+ * the first problems and counting the rest: a manifest's step keys and options are hostile input, shown quoted and escaped.
  */
 export function validateSteps(services: Record<string, ServiceSteps>, label: string, check?: StepCheck): Map<string, Record<StageName, ParsedStep[]>> {
   const problems: string[] = [];
@@ -36,7 +39,7 @@ export function validateSteps(services: Record<string, ServiceSteps>, label: str
         }
         const kindName = keys[0]!;
         if (!isStepKindName(kindName)) {
-          problems.push(`${label}: ${where}: unknown step kind "${kindName}"; use one of ${STEP_KIND_LIST}`);
+          problems.push(`${label}: ${where}: unknown step kind ${quoteInput(kindName)}; use one of ${STEP_KIND_LIST}`);
           return;
         }
         const params = (raw as Record<string, unknown>)[kindName];
@@ -51,16 +54,16 @@ export function validateSteps(services: Record<string, ServiceSteps>, label: str
           // (an issue about the step as a whole, like an unknown option, never depends on a template)
           const real = parsed.error.issues.filter((i) => i.path.length === 0 || !hasTemplate(valueAt(params, i.path)));
           if (real.length) {
-            problems.push(formatIssues(`${label}: ${where}.${kindName}`, { issues: real } as never).replace(/: \(top level\)/g, ''));
+            problems.push(...issueLines(`${label}: ${where}.${kindName}`, { issues: real } as never).map((l) => l.replace(': (top level)', '')));
             return;
           }
-        } else if (check && !hasTemplate(params)) for (const p of check(kindName, parsed.data, service)) problems.push(`${label}: ${where}: ${p}`);
+        } else if (check && !hasTemplate(params)) for (const p of check(kindName, parsed.data, service)) problems.push(`${label}: ${where}: ${escapeText(p)}`);
         stages[stage].push({ kind: kindName, params: (params ?? {}) as Record<string, unknown> });
       });
     }
     out.set(service, stages);
   }
-  if (problems.length) throw new SpecError(problems.join('\n'));
+  if (problems.length) throw new SpecError(joinProblems(problems));
   return out;
 }
 
@@ -84,7 +87,7 @@ function templateProblems(v: unknown, where: string, path = ''): string[] {
     }
   }
   if (Array.isArray(v)) return v.flatMap((x, i) => templateProblems(x, where, `${path}[${i}]`));
-  if (v && typeof v === 'object') return Object.entries(v).flatMap(([k, x]) => templateProblems(x, where, path ? `${path}.${k}` : k));
+  if (v && typeof v === 'object') return Object.entries(v).flatMap(([k, x]) => templateProblems(x, where, keyPath(path, k)));
   return [];
 }
 

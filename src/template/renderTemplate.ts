@@ -2,6 +2,8 @@ import { DeployError, SpecError } from '../errors.js';
 import { evaluateTemplate } from './evaluateTemplate.js';
 import { type Node, parseTemplate } from './parseTemplate.js';
 import { TemplateError } from './TemplateError.js';
+import { escapeText } from '../util/escapeText.js';
+import { keyPath } from '../util/oneLine.js';
 
 /**
  * Templates and string options are Jinja syntax (`{{ var }}`, `{% if %}`, `{% for %}`, filters), the
@@ -37,7 +39,7 @@ export function renderDeep<T>(value: T, vars: Record<string, unknown>, where: (p
   if (typeof value === 'string') return (isTemplate(value) ? renderTemplate(value, vars, where(path)) : value) as T;
   if (Array.isArray(value)) return value.map((v, i) => renderDeep(v, vars, where, `${path}[${i}]`)) as T;
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, vars, where, path ? `${path}.${k}` : k)])) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, vars, where, keyPath(path, k))])) as T;
   }
   return value;
 }
@@ -54,11 +56,11 @@ const VAR_DEPTH = 8;
 export function renderVars(vars: Record<string, unknown>, label: string): Record<string, unknown> {
   let current = vars;
   for (let i = 0; i < VAR_DEPTH; i++) {
-    const next = renderDeep(current, current, (path) => `${label}: vars.${path}`);
+    const next = renderDeep(current, current, (path) => `${label}: ${path}`, 'vars');
     if (JSON.stringify(next) === JSON.stringify(current)) {
       // rendering changes nothing more: a value that is still a template renders to itself
       const looping = Object.entries(next).find(([, v]) => hasTemplate(v));
-      if (looping) throw new SpecError(`${label}: vars.${oneLine(looping[0].slice(0, 100))} still refers to itself once every value is resolved: the values refer to each other in a loop`);
+      if (looping) throw new SpecError(`${label}: ${keyPath('vars', looping[0])} still refers to itself once every value is resolved: the values refer to each other in a loop`);
       return next;
     }
     current = next;
@@ -92,15 +94,11 @@ function parsed(text: string): Node[] {
   return hit;
 }
 
+/** Messages are one line: the label's parts (option and variable keys), the tag and the reason come from input and are shown escaped. */
 function renderError(err: unknown, text: string, label: string): DeployError {
-  if (!(err instanceof TemplateError)) return new DeployError(`${label}: cannot render: ${oneLine(err instanceof Error ? err.message : String(err))}`);
-  const tag = err.tag ? ` ${oneLine(err.tag.length > 120 ? `${err.tag.slice(0, 120)}…` : err.tag)}` : '';
+  if (!(err instanceof TemplateError)) return new DeployError(`${escapeText(label)}: cannot render: ${escapeText(err instanceof Error ? err.message : String(err))}`);
+  const tag = err.tag ? ` ${escapeText(err.tag.length > 120 ? `${err.tag.slice(0, 120)}…` : err.tag)}` : '';
   const line = err.line !== undefined && text.includes('\n') ? `line ${err.line}: ` : '';
   const hint = / is an undefined value$/.test(err.message) ? '; define the variable in the inventory (host, group or top-level vars) or give a default: VALUE | default(...)' : '';
-  return new DeployError(`${label}: cannot render${tag}: ${line}${oneLine(err.message)}${hint}`);
-}
-
-/** Messages are one line: control characters from a template are shown escaped. */
-function oneLine(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return new DeployError(`${escapeText(label)}: cannot render${tag}: ${line}${escapeText(err.message)}${hint}`);
 }

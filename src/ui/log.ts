@@ -42,7 +42,8 @@ export function consoleLogger(opts: { json?: boolean; quiet?: boolean; stream?: 
     warn(msg) {
       if (opts.json) return emit({ type: 'warn', msg });
       clear();
-      out.write(`warning: ${escapeText(msg, { keepNewlines: true })}\n`);
+      // one line, like a refusal: a warning quotes bundle, index and host strings too
+      out.write(`warning: ${escapeText(msg)}\n`);
     },
     progress(label, done, total, unit = 'items') {
       if (opts.quiet) return;

@@ -1,25 +1,21 @@
 import type { z } from 'zod';
 import { escapeText } from './escapeText.js';
+import { joinProblems, keyPath } from './oneLine.js';
 
 /**
- * "file: services.web.artifacts.files[0].sha256: expected ..." — one line per problem. Keys and
- * messages may come from a hostile file: they are printed escaped.
+ * "file: services.web.artifacts.files[0].sha256: expected ..." — one per problem. Keys and messages may
+ * come from a hostile file: keys that are not plain are quoted, messages escaped.
  */
-export function formatIssues(file: string, error: z.ZodError): string {
-  return error.issues
-    .map((i) => {
-      const path = i.path
-        .map((p, n) => (typeof p === 'number' ? `[${p}]` : n === 0 ? escapeText(String(p)) : `.${escapeText(String(p))}`))
-        .join('');
-      // a refused record key: say what a key must be, not only that it is refused
-      const message = i.code === 'invalid_key' && i.issues[0] ? i.issues[0].message : i.message;
-      return `${file}: ${path || '(top level)'}: ${escapeText(message)}`;
-    })
-    .join('\n');
+export function issueLines(file: string, error: z.ZodError): string[] {
+  return error.issues.map((i) => {
+    const path = i.path.reduce<string>((at, p) => (typeof p === 'number' ? `${at}[${p}]` : keyPath(at, String(p))), '');
+    // a refused record key: say what a key must be, not only that it is refused
+    const message = i.code === 'invalid_key' && i.issues[0] ? i.issues[0].message : i.message;
+    return `${file}: ${path || '(top level)'}: ${escapeText(message)}`;
+  });
 }
 
-/** The same problems as one line (the first five; the rest counted): a refusal is one line, however many there are. */
-export function formatIssuesOneLine(file: string, error: z.ZodError): string {
-  const all = formatIssues(file, error).split('\n');
-  return all.slice(0, 5).join('; ') + (all.length > 5 ? `; and ${all.length - 5} more` : '');
+/** The problems of a file that does not match its schema, as one line (the first five; the rest counted): a refusal is one line, however many there are. */
+export function formatIssues(file: string, error: z.ZodError): string {
+  return joinProblems(issueLines(file, error));
 }

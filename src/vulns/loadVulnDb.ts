@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import yauzl from 'yauzl';
 import { SpecError, UsageError } from '../errors.js';
 import { normalizePyPIName, toSeverity, type Advisory, type AdvisoryRange } from './advisory.js';
+import { parseErrorReason } from '../util/oneLine.js';
 
 /** one OSV record or tracker file is kilobytes to a few hundred megabytes; beyond that it is not data */
 const MAX_JSON_BYTES = 512 * 1024 * 1024;
@@ -56,7 +57,7 @@ function parseJson(text: string, label: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new SpecError(`${label}: not JSON (${(err as Error).message})`);
+    throw new SpecError(`${label}: not JSON (${parseErrorReason(err)})`);
   }
 }
 

@@ -58,7 +58,7 @@ describe('inventory', () => {
     ['an address with a newline', 'hosts: { a: { address: "10.0.0.1\\nx" } }', /hosts\.a\.address: a host name or address/],
     ['a user with a space', 'hosts: { a: { user: "root -oX=y" } }', /hosts\.a\.user: a user name/],
     ['a host name with a path', 'hosts: { "../x": {} }', /hosts\.\.\.\/x: a name of up to 253 letters/],
-    ['a host name with an escape', 'hosts: { "a\\e[2Jb": {} }', /hosts\.a\\x1b\[2Jb: a name of/],
+    ['a host name with an escape', 'hosts: { "a\\e[2Jb": {} }', /hosts\["a\\x1b\[2Jb"\]: a name of/],
     ['a group name with a slash', 'hosts: { a: }\ngroups: { "x/y": { hosts: [a] } }', /groups\.x\/y: a name of/],
   ])('refuses %s, naming the place (exit 65)', (_label, text, message) => {
     let err: unknown;

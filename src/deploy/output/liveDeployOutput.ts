@@ -76,7 +76,7 @@ export function liveDeployOutput(o: LiveOptions): Logger & { done(): void } {
 
   return {
     info: (msg) => above(escapeText(msg, { keepNewlines: true })),
-    warn: (msg) => above(`warning: ${escapeText(msg, { keepNewlines: true })}`),
+    warn: (msg) => above(`warning: ${escapeText(msg)}`),
     progress: () => {},
     event(type, d) {
       if (type === 'run-start') {

@@ -28,7 +28,7 @@ export function plainDeployOutput(o: ProgressOptions): Logger & { done(): void }
   const summary = () => write(`progress: ${tally.line(now() - started!)}`);
   return {
     info: (msg) => write(escapeText(msg, { keepNewlines: true })),
-    warn: (msg) => write(`warning: ${escapeText(msg, { keepNewlines: true })}`),
+    warn: (msg) => write(`warning: ${escapeText(msg)}`),
     progress: () => {},
     event(type, d) {
       if (type === 'run-start') {

@@ -8,6 +8,7 @@ import { carriedImages } from '../../util/imageNames.js';
 import { isMissing } from '../../util/isMissing.js';
 import { sha256Hex } from '../../util/sha256.js';
 import { compareReleaseVersions } from '../../store/releaseOrder.js';
+import { parseErrorReason } from '../../util/oneLine.js';
 
 /** A manifest (image manifest or index) as the registry answers it: its bytes are the blob `sha256`. */
 export interface ServedManifest {
@@ -258,7 +259,7 @@ async function readManifestBlob(file: string, m: ServedManifest): Promise<{ mani
     if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not an object');
     return doc as { manifests?: unknown };
   } catch (err) {
-    throw new StoreError(`manifest ${m.sha256} is not a JSON object (${(err as Error).message})`);
+    throw new StoreError(`manifest ${m.sha256} is not a JSON object (${parseErrorReason(err)})`);
   }
 }
 

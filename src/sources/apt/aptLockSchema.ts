@@ -37,7 +37,7 @@ const Lock = z
  */
 export function parseAptLock(section: unknown, expect: { suite: string; component: string; architectures: string[] }): AptLock {
   const parsed = Lock.safeParse(section);
-  if (!parsed.success) throw new SpecError(formatIssues('lock: apt', parsed.error).split('\n').slice(0, 5).join('; ') + '; run ferry lock again');
+  if (!parsed.success) throw new SpecError(formatIssues('lock: apt', parsed.error) + '; run ferry lock again');
   const lock = parsed.data;
   const got = { suite: lock.suite, component: lock.component, architectures: lock.architectures };
   if (JSON.stringify(got) !== JSON.stringify(expect)) {
@@ -77,7 +77,7 @@ const MirrorLock = z
 export function parseAptMirrorLock(section: unknown, mirror: AptMirror, name: string): AptMirrorLock {
   const where = `lock: mirrors.apt.${name}`;
   const parsed = MirrorLock.safeParse(section);
-  if (!parsed.success) throw new SpecError(formatIssues(where, parsed.error).split('\n').slice(0, 5).join('; ') + '; run ferry lock again');
+  if (!parsed.success) throw new SpecError(formatIssues(where, parsed.error) + '; run ferry lock again');
   const lock = parsed.data;
   const within = (what: string, got: string[], allowed: string[]) => {
     const other = got.find((g) => !allowed.includes(g));

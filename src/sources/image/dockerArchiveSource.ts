@@ -9,6 +9,7 @@ import type { FetchedManifest } from './createRegistryClient.js';
 import { OCI_MANIFEST } from './imageDocument.js';
 import type { ImageSource } from './openImageSource.js';
 import type { ImageRef } from './parseImageRef.js';
+import { parseErrorReason } from '../../util/oneLine.js';
 
 /** docker save's manifest.json: one record per image. */
 interface ArchiveImage {
@@ -47,7 +48,7 @@ export function dockerArchiveSource(ref: ImageRef, from: string, baseDir: string
         try {
           listed = JSON.parse(text);
         } catch (err) {
-          throw new ResolveError(`${from}: manifest.json is not JSON (${(err as Error).message.split('\n')[0]}): not a docker save archive`);
+          throw new ResolveError(`${from}: manifest.json is not JSON (${parseErrorReason(err)}): not a docker save archive`);
         }
       } else entry.resume();
     });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ResolveError } from '../../errors.js';
 import { formatIssues } from '../../util/formatIssues.js';
 import { IMAGE_DIGEST_RE } from '../../util/names.js';
+import { parseErrorReason } from '../../util/oneLine.js';
 
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -44,7 +45,7 @@ export function parseImageDocument(bytes: Uint8Array, where: string, announced?:
   try {
     raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
-    throw new ResolveError(`${where}: the image manifest is not JSON (${(err as Error).message})`);
+    throw new ResolveError(`${where}: the image manifest is not JSON (${parseErrorReason(err)})`);
   }
   const own = typeof (raw as { mediaType?: unknown })?.mediaType === 'string' ? (raw as { mediaType: string }).mediaType : undefined;
   const announcedType = announced?.split(';')[0]!.trim();
@@ -52,12 +53,12 @@ export function parseImageDocument(bytes: Uint8Array, where: string, announced?:
   const mediaType = own ?? (announcedType && [...INDEX_TYPES, ...MANIFEST_TYPES].includes(announcedType) ? announcedType : looksLikeIndex ? OCI_INDEX : OCI_MANIFEST);
   if (INDEX_TYPES.includes(mediaType)) {
     const parsed = Index.safeParse(raw);
-    if (!parsed.success) throw new ResolveError(formatIssues(`${where}: image index`, parsed.error).split('\n').join('; '));
+    if (!parsed.success) throw new ResolveError(formatIssues(`${where}: image index`, parsed.error));
     return { kind: 'index', mediaType, manifests: parsed.data.manifests, json: raw as Record<string, unknown> };
   }
   if (MANIFEST_TYPES.includes(mediaType)) {
     const parsed = Manifest.safeParse(raw);
-    if (!parsed.success) throw new ResolveError(formatIssues(`${where}: image manifest`, parsed.error).split('\n').join('; '));
+    if (!parsed.success) throw new ResolveError(formatIssues(`${where}: image manifest`, parsed.error));
     for (const layer of parsed.data.layers) {
       if (layer.urls?.length) throw new ResolveError(`${where}: layer ${layer.digest} lives outside the registry (${layer.urls[0]}): ferry carries only images whose every layer the registry serves`);
     }

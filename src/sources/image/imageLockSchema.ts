@@ -43,6 +43,6 @@ export type ImageLock = z.infer<typeof ImageLock>;
 /** The lock's images section: reviewed text, read as hostile input like the rest of the lock. */
 export function parseImageLock(section: unknown): ImageLock {
   const parsed = ImageLock.safeParse(section);
-  if (!parsed.success) throw new SpecError(formatIssues('lock: images', parsed.error).split('\n').slice(0, 5).join('; ') + '; run ferry lock again');
+  if (!parsed.success) throw new SpecError(formatIssues('lock: images', parsed.error) + '; run ferry lock again');
   return parsed.data;
 }

@@ -10,6 +10,7 @@ import { dockerArchiveSource } from './dockerArchiveSource.js';
 import { MANIFEST_MAX_BYTES } from './imageDocument.js';
 import type { ImageRef } from './parseImageRef.js';
 import { readRegularFile } from '../../util/readRegularFile.js';
+import { parseErrorReason } from '../../util/oneLine.js';
 
 /** Where one image's manifests and blobs are read from. */
 export interface ImageSource {
@@ -115,7 +116,7 @@ function ociLayoutSource(ref: ImageRef, from: string, baseDir: string): ImageSou
       try {
         index = JSON.parse(got.bytes.toString('utf8'));
       } catch (err) {
-        throw new ResolveError(`${from}: ${dir}/index.json is not readable as an OCI image layout index (${(err as Error).message.split('\n')[0]})`);
+        throw new ResolveError(`${from}: ${dir}/index.json is not readable as an OCI image layout index (${parseErrorReason(err)})`);
       }
       // made by someone else: an object whose manifests (if any) are a list; entries that are no object name no tag
       const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SpecError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
+import { parseErrorReason } from '../../util/oneLine.js';
 
 export interface RegistryCredentials {
   username: string;
@@ -29,7 +30,7 @@ export async function readRegistryCredentials(registry: string, env: NodeJS.Proc
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new SpecError(`${file}: cannot read the registry logins (${(err as Error).message.split('\n')[0]}); fix or remove the file`);
+    throw new SpecError(`${file}: cannot read the registry logins (${parseErrorReason(err)}); fix or remove the file`);
   }
   const config = (typeof raw === 'object' && raw !== null ? raw : {}) as { auths?: Record<string, unknown>; credHelpers?: Record<string, unknown>; credsStore?: unknown };
   const auths = typeof config.auths === 'object' && config.auths !== null ? config.auths : {};

@@ -16,6 +16,7 @@ import { selectFile } from './selectFile.js';
 import { sameVersion } from './sameVersion.js';
 import { satisfiesSpecifier } from './satisfiesSpecifier.js';
 import { targetTags, type PythonTarget } from './targetTags.js';
+import { joinProblems } from '../../util/oneLine.js';
 
 /** One distribution file the bundle carries. */
 export interface LockedPythonFile {
@@ -154,11 +155,11 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
       if (extras) provides.set(pin.project, extras);
     }
     const found = checkClosure({ pins, requiresDist: deps, providesExtra: provides, env, onUnknownVariable: onUnknown, onNote: (note) => ctx.log.warn(`service ${service}: ${note}`) });
-    if (found.length) problems.push(`  service ${service} (${requirements}):`, ...found.map((p) => `    ${p}`));
+    problems.push(...found.map((p) => `service ${service} (${requirements}): ${p}`));
   }
   if (problems.length) {
     throw new ResolveError(
-      `python requirements are incomplete for the target (${tags[0]}):\n${problems.join('\n')}\n` +
+      `python requirements are incomplete for the target (${tags[0]}): ${joinProblems(problems)}. ` +
         'Pin every dependency with == and --hash in the requirements file (pip-compile --generate-hashes, or uv pip compile --generate-hashes, resolves them).',
     );
   }

@@ -1,5 +1,6 @@
 import { SpecError } from '../../errors.js';
 import { parseRequirement } from './parseRequirement.js';
+import { joinProblems } from '../../util/oneLine.js';
 
 /** One `name==version --hash=sha256:...` line of a requirements file. */
 export interface Pin {
@@ -107,6 +108,6 @@ export function parseRequirementsFile(text: string, label: string): Requirements
     }
     out.pins.push({ name: req.name, project: req.project, version: pinned[1]!, ...(req.specifier.startsWith('===') ? { arbitrary: true as const } : {}), extras: req.extras, marker: req.marker, hashes, where });
   }
-  if (problems.length) throw new SpecError(`${label}: ${problems.length} problem(s) in the requirements file:\n  ${problems.join('\n  ')}`);
+  if (problems.length) throw new SpecError(`${label}: ${problems.length} problem(s) in the requirements file: ${joinProblems(problems)}`);
   return out;
 }

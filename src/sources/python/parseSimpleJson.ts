@@ -1,5 +1,6 @@
 import { FetchError } from '../../errors.js';
 import { checkLinkScheme, filenameFromUrl, metadataAvailability, type IndexFile } from './indexFile.js';
+import { parseErrorReason } from '../../util/oneLine.js';
 
 /** The files of a PEP 691 project page (application/vnd.pypi.simple.v1+json), URLs resolved against the page. */
 export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
@@ -7,7 +8,7 @@ export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new FetchError(`${pageUrl}: the index answered with JSON that does not parse (${(err as Error).message})`);
+    throw new FetchError(`${pageUrl}: the index answered with JSON that does not parse (${parseErrorReason(err)})`);
   }
   // any JSON may come back (null, a list, a string): only an object's fields count
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new FetchError(`${pageUrl}: PEP 691 page that is not a JSON object`);

@@ -47,6 +47,6 @@ const PythonLockSchema = z
 /** The python section of a lock file, checked: `build --locked` trusts nothing it did not write itself. */
 export function parsePythonLock(raw: unknown): PythonLock {
   const parsed = PythonLockSchema.safeParse(raw);
-  if (!parsed.success) throw new SpecError(formatIssues('lock file, section kinds.python', parsed.error).split('\n').slice(0, 5).join('; '));
+  if (!parsed.success) throw new SpecError(formatIssues('lock file, section kinds.python', parsed.error));
   return parsed.data;
 }

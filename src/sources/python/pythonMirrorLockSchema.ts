@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SpecError } from '../../errors.js';
 import { PythonTarget } from '../../specfile/schema.js';
-import { formatIssuesOneLine } from '../../util/formatIssues.js';
+import { formatIssues } from '../../util/formatIssues.js';
 import type { PythonMirrorLock } from './lockPythonMirror.js';
 import { SAFE_DIST_FILENAME } from './lockPythonMirror.js';
 
@@ -33,7 +33,7 @@ const PythonMirrorLockSchema = z
 /** One Python mirror's section of a lock file, checked: `build --locked` trusts nothing it did not write itself. */
 export function parsePythonMirrorLock(raw: unknown, name: string): PythonMirrorLock {
   const parsed = PythonMirrorLockSchema.safeParse(raw);
-  if (!parsed.success) throw new SpecError(formatIssuesOneLine(`lock file, section kinds.mirror.python.${name}`, parsed.error));
+  if (!parsed.success) throw new SpecError(formatIssues(`lock file, section kinds.mirror.python.${name}`, parsed.error));
   const seen = new Set<string>();
   for (const f of parsed.data.files) {
     if (seen.has(f.filename)) throw new SpecError(`lock file, section kinds.mirror.python.${name}: ${f.filename} is listed twice; run ferry lock again`);

@@ -6,6 +6,7 @@ import { satisfiesSpecifier } from './satisfiesSpecifier.js';
 import type { IndexFile } from './indexFile.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { parseDistFilename, type SdistName, type WheelName } from './parseDistFilename.js';
+import { joinProblems } from '../../util/oneLine.js';
 
 export interface SelectOptions {
   /** target tags, best first (targetTags) */
@@ -107,17 +108,17 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
     // pip-compile --generate-hashes pins every file the release had: a file it did not pin was replaced
     // or added since, and nobody has looked at those bytes
     throw new IntegrityError(
-      `${pin.where}: ${pin.name}==${pin.version}: the upstream offers bytes that were not reviewed. No file whose sha256 is pinned fits the target; ${opts.page} lists:\n    ` +
-        rejected.join('\n    ') +
-        '\n  Find out why the upstream changed (files of a published release should never change) before trusting them; ' +
+      `${pin.where}: ${pin.name}==${pin.version}: the upstream offers bytes that were not reviewed. No file whose sha256 is pinned fits the target; ${opts.page} lists: ` +
+        joinProblems(rejected) +
+        '. Find out why the upstream changed (files of a published release should never change) before trusting them; ' +
         'only once the new files are reviewed, recompile the hashes (pip-compile --generate-hashes).',
     );
   }
   if (!chosen) {
     throw new ResolveError(
-      `${pin.where}: no file of ${pin.name}==${pin.version} fits the target (best tag ${opts.tags[0]}, Python ${opts.pythonVersion}):\n    ` +
-        rejected.join('\n    ') +
-        '\n  Pin a version that has a wheel for the target, or change targets.python.',
+      `${pin.where}: no file of ${pin.name}==${pin.version} fits the target (best tag ${opts.tags[0]}, Python ${opts.pythonVersion}): ` +
+        joinProblems(rejected) +
+        '. Pin a version that has a wheel for the target, or change targets.python.',
     );
   }
   const warnings: string[] = [];

@@ -79,9 +79,11 @@ export async function buildMmdebstrap(o: MmdebstrapOptions): Promise<{ sha256: s
     } catch (err) {
       mm.kill();
       if (!(err instanceof ToolError && err.tool === 'mmdebstrap' && err.stderr !== undefined)) throw err;
-      // the line that names a package apt could not find is seldom the last: mmdebstrap's last words
+      // the line that names a package apt could not find is seldom the last: mmdebstrap's last words,
+      // its last lines on one line (a refusal is one line)
+      const lastWords = err.stderr.slice(-8192).split('\n').map((l) => l.trim()).filter(Boolean).slice(-12).join(' | ');
       throw new ToolError('mmdebstrap', 'mmdebstrap', {
-        failure: `${o.variant} ${o.suite} (${o.architecture}) exited ${err.status}; its last words:\n${err.stderr.slice(-8192).trim()}\nA package missing from the bundle's repository means the spec's apt list must name it (or its dependencies)`,
+        failure: `${o.variant} ${o.suite} (${o.architecture}) exited ${err.status}; its last words: ${lastWords}. A package missing from the bundle's repository means the spec's apt list must name it (or its dependencies)`,
         stderr: err.stderr,
         status: err.status,
       });
