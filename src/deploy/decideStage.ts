@@ -10,12 +10,12 @@ export interface Decision {
 export function decideStage(stage: StageName, read: FactRead, want: { version: string; digest: string; key: string }, force: ReadonlySet<string>): Decision {
   if (force.has(stage) || force.has('all')) return { run: true, reason: `forced (--force ${force.has(stage) ? stage : 'all'})` };
   if (!read.fact) return { run: true, reason: read.problem ? `${read.problem}, running again` : 'not deployed yet' };
-  const done = read.fact.stages[stage];
-  if (!done) return { run: true, reason: `${stage} not completed yet` };
-  // the last attempt of this stage for this bundle failed (a forced run, a repair): what an earlier run
-  // completed says nothing about it any more, and ferry status shows it failed until it completes
+  // the last attempt of this stage for this bundle failed (a first attempt, a forced run, a repair): what
+  // an earlier run completed says nothing about it any more, and ferry status shows it failed until it completes
   const failure = read.fact.failure;
   if (failure?.stage === stage && failure.digest === want.digest) return { run: true, reason: `${stage} failed at ${failure.time}, running again` };
+  const done = read.fact.stages[stage];
+  if (!done) return { run: true, reason: `${stage} not completed yet` };
   if (done.version !== want.version) return { run: true, reason: `version ${done.version} -> ${want.version}` };
   if (done.key !== want.key) {
     if (done.digest !== want.digest) return { run: true, reason: `bundle changed (${done.digest.slice(0, 12)} -> ${want.digest.slice(0, 12)})` };
