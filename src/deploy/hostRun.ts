@@ -1,5 +1,5 @@
 import type { Logger } from '../ui/log.js';
-import { type Decision, decideStage } from './decideStage.js';
+import { type Decision, decideStage, factsSayDone } from './decideStage.js';
 import { inspectStage, type StepInspection } from './inspectStage.js';
 import { deployEvent } from './deployEvents.js';
 import type { HostOutcome, StageOutcome } from './deployReport.js';
@@ -78,7 +78,8 @@ export class HostRun {
   async runStage(svc: ServiceTarget, stage: StageName): Promise<void> {
     if (this.failed) return this.record(svc.name, stage, { status: 'not run', reason: 'host failed earlier', changed: 0, ms: 0 });
     const read = this.facts.get(svc.name) ?? { fact: undefined };
-    let decision: Decision = decideStage(stage, read, { version: svc.version, digest: this.s.release.digest, key: svc.keys[stage] }, this.s.force);
+    const want = { version: svc.version, digest: this.s.release.digest, key: svc.keys[stage] };
+    let decision: Decision = decideStage(stage, read, want, this.s.force);
     /** --repair of a stage done by the facts: the steps that differ, the only ones to run */
     let only: Set<string> | undefined;
     // (a service the new release leaves unchanged gets its files linked into the new tree below, checked, without a repair)
@@ -110,6 +111,16 @@ export class HostRun {
     deployEvent(this.s.log, 'stage', { host: this.name, service: svc.name, stage, status: 'start', reason: decision.reason });
     const t0 = Date.now();
     const at = { step: undefined as string | undefined };
+    // the facts show this stage done (it runs because of --force or --repair): say first that it is
+    // running, so that a run stopped before it completes (Ctrl-C, a runner gone) does not leave it done
+    if (factsSayDone(stage, read, want)) {
+      try {
+        await retryTransient(this.s.retry, () => this.markUnfinished(svc, stage, decision.reason), this.onRetry);
+      } catch (err) {
+        this.record(svc.name, stage, { status: 'failed', reason: (err as Error).message, changed: 0, ms: Date.now() - t0 });
+        return this.fail(err);
+      }
+    }
     try {
       const changed = await retryTransient(this.s.retry, () => this.executeStage(svc, stage, at, only), this.onRetry);
       this.record(svc.name, stage, { status: 'ran', reason: decision.reason, changed, ms: Date.now() - t0 });
@@ -204,7 +215,8 @@ export class HostRun {
         },
       },
       pending: stage === 'configure' ? undefined : stage === 'install' && changes.length ? { since: base.pending?.since ?? new Date().toISOString(), digest: this.s.release.digest, changes: [...new Set([...(base.pending?.changes ?? []), ...changes])] } : base.pending,
-      failure: base.failure?.stage === stage ? undefined : base.failure,
+      // this stage completed: its failure (or the mark that it had not finished) goes, another stage's stays
+      failure: base.failure?.stage === stage ? (base.failure.unfinished ? base.failure.earlier : undefined) : base.failure,
     };
     await this.writeFact(fact);
     return changed;
@@ -230,6 +242,25 @@ export class HostRun {
     const t = this.target.settings;
     await writeFact(this.transport, t.factsDir, fact, { timeoutMs: this.s.timeoutMs, ansibleDir: t.ansibleFactsDir, ansibleRequired: t.ansibleFactsExplicit });
     this.facts.set(fact.service, { fact });
+  }
+
+  /**
+   * Before a stage the facts show done runs again: record that it has not finished (as a failure the
+   * stage's completion clears, keeping another stage's failure to put back then), so that a run stopped
+   * half way leaves the stage to do, not done.
+   */
+  private async markUnfinished(svc: ServiceTarget, stage: StageName, reason: string): Promise<void> {
+    const base = this.baseFact(svc, this.facts.get(svc.name)?.fact);
+    const earlier = base.failure && base.failure.stage !== stage ? (base.failure.unfinished ? base.failure.earlier : base.failure) : undefined;
+    const failure: Failure = {
+      stage,
+      time: new Date().toISOString(),
+      message: `did not finish: the run that started it was stopped before it completed (interrupted, or the host was lost); it ran because: ${reason}; the next run does it again`,
+      digest: this.s.release.digest,
+      unfinished: true,
+      ...(earlier ? { earlier } : {}),
+    };
+    await this.writeFact({ ...base, failure });
   }
 
   /** Best effort: a host that cannot be reached cannot be told; its fact then still shows the stage undone. */
