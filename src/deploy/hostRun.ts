@@ -1,5 +1,5 @@
 import type { Logger } from '../ui/log.js';
-import { type Decision, decideStage, factsSayDone } from './decideStage.js';
+import { type Decision, decideStage, factsSayDone, type WantedStage } from './decideStage.js';
 import { inspectStage, type StepInspection } from './inspectStage.js';
 import { deployEvent } from './deployEvents.js';
 import type { HostOutcome, StageOutcome } from './deployReport.js';
@@ -40,7 +40,10 @@ export interface StageRunSettings {
 export class HostRun {
   readonly outcome: HostOutcome;
   facts = new Map<string, FactRead>();
-  failed = false;
+  /** a failure stopped this host: its later stages are not run */
+  private stopped = false;
+  /** services with a stage refused in this run (an earlier stage of the bundle not done), and that stage */
+  private readonly refused = new Map<string, StageName>();
   guard?: HostGuard;
   /** whether this run changed anything on the host (then old release trees are pruned at the end) */
   touched = false;
@@ -59,10 +62,35 @@ export class HostRun {
     return this.target.host.name;
   }
 
+  /** the host failed: a failure stopped it, or a stage of one of its services was refused (the others went on) */
+  get failed(): boolean {
+    return this.stopped || this.refused.size > 0;
+  }
+
   fail(err: unknown): void {
-    this.failed = true;
+    const first = this.outcome.error === undefined;
+    this.stopped = true;
     this.outcome.error = err instanceof Error ? err.message : String(err);
-    deployEvent(this.s.log, 'host', { host: this.name, status: 'failed', error: this.outcome.error });
+    if (first) deployEvent(this.s.log, 'host', { host: this.name, status: 'failed', error: this.outcome.error });
+  }
+
+  /**
+   * A stage refused because the stages before it are not done for this bundle: nothing ran and nothing
+   * is recorded on the host; the service's later stages are not run, the host's other services go on,
+   * and the host counts as failed.
+   */
+  private refuse(svc: string, stage: StageName, reason: string): void {
+    this.record(svc, stage, { status: 'failed', reason: `host ${this.name}, service ${svc}: ${reason}`, changed: 0, ms: 0, refused: true });
+    this.refused.set(svc, stage);
+    if (this.outcome.error === undefined) {
+      this.outcome.error = `host ${this.name}, service ${svc}: ${reason}`;
+      deployEvent(this.s.log, 'host', { host: this.name, status: 'failed', error: this.outcome.error });
+    }
+  }
+
+  private want(svc: ServiceTarget, stage: StageName): WantedStage {
+    const m = this.s.release.manifest;
+    return { version: svc.version, digest: this.s.release.digest, key: svc.keys[stage], keys: svc.keys, release: `${m.name} ${m.version}` };
   }
 
   onRetry = (err: TransientError, waitMs: number, attempt: number): void => {
@@ -72,14 +100,18 @@ export class HostRun {
 
   record(svc: string, stage: StageName, o: StageOutcome): void {
     this.outcome.services[svc]![stage] = o;
-    deployEvent(this.s.log, 'stage', { host: this.name, service: svc, stage, ...o });
+    const { refused: _refused, ...event } = o;
+    deployEvent(this.s.log, 'stage', { host: this.name, service: svc, stage, ...event });
   }
 
   async runStage(svc: ServiceTarget, stage: StageName): Promise<void> {
-    if (this.failed) return this.record(svc.name, stage, { status: 'not run', reason: 'host failed earlier', changed: 0, ms: 0 });
+    if (this.stopped) return this.record(svc.name, stage, { status: 'not run', reason: 'host failed earlier', changed: 0, ms: 0 });
+    const refusedAt = this.refused.get(svc.name);
+    if (refusedAt) return this.record(svc.name, stage, { status: 'not run', reason: `${refusedAt} refused`, changed: 0, ms: 0 });
     const read = this.facts.get(svc.name) ?? { fact: undefined };
-    const want = { version: svc.version, digest: this.s.release.digest, key: svc.keys[stage] };
+    const want = this.want(svc, stage);
     let decision: Decision = decideStage(stage, read, want, this.s.force);
+    if (decision.refused) return this.refuse(svc.name, stage, decision.reason);
     /** --repair of a stage done by the facts: the steps that differ, the only ones to run */
     let only: Set<string> | undefined;
     // (a service the new release leaves unchanged gets its files linked into the new tree below, checked, without a repair)
@@ -279,7 +311,7 @@ export class HostRun {
    */
   async settle(svc: ServiceTarget): Promise<void> {
     const fact = this.facts.get(svc.name)?.fact;
-    if (this.failed || !fact || fact.pending || fact.failure) return;
+    if (this.stopped || this.refused.has(svc.name) || !fact || fact.pending || fact.failure) return;
     // already recorded (a fact written before facts carried keys gets them now)
     if (fact.digest === this.s.release.digest && fact.keys && STAGES.every((s) => fact.keys![s] === svc.keys[s])) return;
     if (!STAGES.every((s) => fact.stages[s]?.key === svc.keys[s])) return;

@@ -38,6 +38,65 @@ describe('deciding each stage from the facts', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('refuses install and configure of a release whose earlier stages have not run on the host, with one line naming what to run, recording nothing', async () => {
+    for (const h of ['h1', 'h2']) rmSync(join(dir, h), { recursive: true, force: true });
+    writeInventory();
+    const release = (v: string) =>
+      writeRelease(store, {
+        name: 'order',
+        version: v,
+        services: {
+          web: { version: `${v}.0`, groups: ['web'], files: { 'payload.txt': `data ${v}\n` }, configure: [{ file: { src: 'payload.txt', dest: '{{ root }}/etc/payload.txt' } }] },
+          side: { version: `${v}.0`, groups: ['web'], configure: [{ command: { run: `echo ${v} >> {{ root }}/side.log` } }] },
+        },
+      });
+    const d1 = release('1');
+    const d2 = release('2');
+    const first = await deploy('order@1');
+    expect(first.code, first.stderr).toBe(0);
+    const facts = () => ['h1', 'h2'].flatMap((h) => ['web', 'side'].map((s) => fact(h, s)));
+    const before = facts();
+    const refusal = (h: string, svc: string, stage: string, missing: string, stages: string) =>
+      `host ${h}, service ${svc}: ${stage} refused: ${missing} of order 2 (bundle ${d2.slice(0, 12)}) ${missing.includes(' and ') ? 'are' : 'is'} not done on this host; run ferry deploy with --stages ${stages} (or without --stages)`;
+
+    const plan = await f('plan', 'order@2', '--stages', 'configure');
+    expect(plan.code, plan.stderr).toBe(0);
+    const reason = refusal('h1', 'web', 'configure', 'stage and install', 'stage,install,configure').replace(/^host h1, service web: /, '');
+    expect(planRows(plan.stdout)).toEqual(['h1 side', 'h1 web', 'h2 side', 'h2 web'].map((hs) => `${hs} configure refuse ${reason}`));
+    expect(plan.stdout).toContain('0 of 4 stages would run, 4 would be refused');
+
+    for (const extra of [[], ['--force', 'configure']]) {
+      const r = await deploy('order@2', '--stages', 'configure', ...extra);
+      expect(r.code, r.stderr).toBe(72);
+      for (const h of ['h1', 'h2']) for (const svc of ['web', 'side']) expect(r.stdout).toContain(`${h} ${svc} configure: failed: ${refusal(h, svc, 'configure', 'stage and install', 'stage,install,configure')}\n`);
+      expect(r.stderr.trimEnd().split('\n').at(-1)).toBe('ferry: 2 hosts failed (h1, h2); run it with --stages stage,install,configure (or without --stages): completed stages are skipped');
+      expect(r.stdout + r.stderr).not.toMatch(/No such file|cat:/);
+    }
+    const install = await deploy('order@2', '--stages', 'install', '--limit', 'h1');
+    expect(install.code).toBe(72);
+    expect(install.stdout).toContain(`h1 web install: failed: ${refusal('h1', 'web', 'install', 'stage', 'stage,install')}\n`);
+    expect(install.stderr.trimEnd().split('\n').at(-1)).toBe('ferry: 1 host failed (h1); run it with --stages stage,install (or without --stages): completed stages are skipped');
+
+    // nothing was recorded or done: the hosts still run release 1, complete
+    expect(facts()).toEqual(before);
+    for (const h of ['h1', 'h2']) {
+      expect(readFileSync(join(dir, h, 'side.log'), 'utf8')).toBe('1\n');
+      expect(readFileSync(join(dir, h, 'etc/payload.txt'), 'utf8')).toBe('data 1\n');
+    }
+    const status = await f('status', '--expect', d1);
+    expect(status.code, status.stdout + status.stderr).toBe(0);
+
+    // the maintenance-window recipe is not refused: stage and install first, configure later
+    const window = await deploy('order@2', '--stages', 'stage,install');
+    expect(window.code, window.stderr + window.stdout).toBe(0);
+    const plan2 = await f('plan', 'order@2', '--stages', 'configure');
+    expect(planRows(plan2.stdout).every((r) => / configure run version 1\.0 -> 2\.0$/.test(r))).toBe(true);
+    const configure = await deploy('order@2', '--stages', 'configure');
+    expect(configure.code, configure.stderr + configure.stdout).toBe(0);
+    for (const h of ['h1', 'h2']) expect(readFileSync(join(dir, h, 'etc/payload.txt'), 'utf8')).toBe('data 2\n');
+    expect((await f('status', '--expect', d2)).code).toBe(0);
+  });
+
   it('plans a first configure that failed as failed and run again, and keeps a recorded configure failure through a forced install', async () => {
     for (const h of ['h1', 'h2']) rmSync(join(dir, h), { recursive: true, force: true });
     writeInventory();
