@@ -61,7 +61,8 @@ function runOrSkip(stage: StageName, read: FactRead, want: WantedStage, force: R
   if (done.version !== want.version) return { run: true, reason: `version ${done.version} -> ${want.version}` };
   if (done.key !== want.key) {
     if (done.digest !== want.digest) return { run: true, reason: `bundle changed (${done.digest.slice(0, 12)} -> ${want.digest.slice(0, 12)})` };
-    return { run: true, reason: stage === 'configure' ? 'inventory variables changed' : 'inputs changed' };
+    // the same bundle: the host's variables the stage reads changed its key (or a ferry that computed keys otherwise wrote it)
+    return { run: true, reason: 'inventory variables changed' };
   }
   // install prepared something in an earlier run that no configure has activated (and restarted for) yet
   const pending = read.fact.pending;

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -37,6 +38,58 @@ describe('deciding each stage from the facts', () => {
     inventory = join(dir, 'inventory.yaml');
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs install again where a variable its steps name changed (a rootfs dest), and the advice for a tree gone missing gets it back', async () => {
+    for (const h of ['h1', 'h2']) rmSync(join(dir, h), { recursive: true, force: true });
+    mkdirSync(join(dir, 'tree'), { recursive: true });
+    writeFileSync(join(dir, 'tree', 'hello.txt'), 'hello\n');
+    execFileSync('tar', ['-czf', join(dir, 'base.tar.gz'), '-C', join(dir, 'tree'), '.']);
+    writeRelease(store, {
+      name: 'trees',
+      version: '1',
+      services: {
+        web: {
+          version: '1.0.0',
+          groups: ['web'],
+          install: [{ rootfs: { name: 'base', dest: '{{ root }}/srv/base' } }],
+          configure: [{ command: { run: 'test -e {{ root }}/srv/base/hello.txt' } }],
+        },
+      },
+      extra: [{ path: 'rootfs/base.tar.gz', content: readFileSync(join(dir, 'base.tar.gz')), kind: 'rootfs', services: ['web'] }],
+      artifacts: { rootfs: { base: { path: 'rootfs/base.tar.gz' } } },
+    });
+    writeInventory();
+    const first = await deploy('trees@1');
+    expect(first.code, first.stderr).toBe(0);
+
+    // the operator moves h2 to another root: its tree must be prepared there before configure uses it
+    const moved = join(dir, 'h2-moved');
+    writeInventory({ h2: moved });
+    const plan = await f('plan', 'trees@1');
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(planRows(plan.stdout)).toEqual([
+      expect.stringMatching(/^h1 web stage skip done /),
+      expect.stringMatching(/^h1 web install skip done /),
+      expect.stringMatching(/^h1 web configure skip done /),
+      expect.stringMatching(/^h2 web stage skip done /),
+      'h2 web install run inventory variables changed',
+      'h2 web configure run inventory variables changed',
+    ]);
+    const again = await deploy('trees@1');
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    expect(readFileSync(join(moved, 'srv/base/hello.txt'), 'utf8')).toBe('hello\n');
+    expect(JSON.parse(fact('h2', 'web')).failure).toBeUndefined();
+
+    // the prepared tree removed by hand: install is recorded done, so the message says what brings it back
+    for (const t of readdirSync(join(moved, 'srv/base.d'))) rmSync(join(moved, 'srv/base.d', t), { recursive: true });
+    rmSync(join(moved, 'srv/base'));
+    const forced = await deploy('trees@1', '--limit', 'h2', '--force', 'configure');
+    expect(forced.code).toBe(72);
+    expect(forced.stdout).toMatch(/rootfs base: \S+\/srv\/base\.d\/[0-9a-f]{16} is not prepared on this host, though install is recorded done for this release \(removed or changed since\?\); prepare it again with ferry deploy --force install \(configure follows\)/);
+    const advised = await deploy('trees@1', '--limit', 'h2', '--force', 'install');
+    expect(advised.code, advised.stderr + advised.stdout).toBe(0);
+    expect(readFileSync(join(moved, 'srv/base/hello.txt'), 'utf8')).toBe('hello\n');
+  });
 
   it('refuses install and configure of a release whose earlier stages have not run on the host, with one line naming what to run, recording nothing', async () => {
     for (const h of ['h1', 'h2']) rmSync(join(dir, h), { recursive: true, force: true });
