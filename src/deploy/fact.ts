@@ -22,13 +22,23 @@ const StageFact = z.looseObject({
 export type StageFact = z.infer<typeof StageFact>;
 
 /** The last stage that failed for this service on this host; cleared when that stage completes. */
-const Failure = z.looseObject({
+const FailureBase = z.looseObject({
   stage: z.enum(STAGES),
   /** the step (or "artifacts") that failed, when known */
   step: z.string().optional(),
   time: z.string(),
   message: z.string(),
   digest: z.string(),
+});
+const Failure = FailureBase.extend({
+  /**
+   * written before a stage the fact shows done runs again (--force, --repair), and replaced when it
+   * completes or fails: a run stopped in between (Ctrl-C, a runner gone) leaves it, so the stage is not
+   * taken as done. `time` is when it started.
+   */
+  unfinished: z.literal(true).optional(),
+  /** with `unfinished`: the failure of another stage it stands in front of, recorded again when this stage completes */
+  earlier: FailureBase.optional(),
 });
 export type Failure = z.infer<typeof Failure>;
 

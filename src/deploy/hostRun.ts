@@ -1,5 +1,5 @@
 import type { Logger } from '../ui/log.js';
-import { type Decision, decideStage } from './decideStage.js';
+import { type Decision, decideStage, factsSayDone, type WantedStage } from './decideStage.js';
 import { inspectStage, type StepInspection } from './inspectStage.js';
 import { deployEvent } from './deployEvents.js';
 import type { HostOutcome, StageOutcome } from './deployReport.js';
@@ -40,7 +40,10 @@ export interface StageRunSettings {
 export class HostRun {
   readonly outcome: HostOutcome;
   facts = new Map<string, FactRead>();
-  failed = false;
+  /** a failure stopped this host: its later stages are not run */
+  private stopped = false;
+  /** services with a stage refused in this run (an earlier stage of the bundle not done), and that stage */
+  private readonly refused = new Map<string, StageName>();
   guard?: HostGuard;
   /** whether this run changed anything on the host (then old release trees are pruned at the end) */
   touched = false;
@@ -59,10 +62,35 @@ export class HostRun {
     return this.target.host.name;
   }
 
+  /** the host failed: a failure stopped it, or a stage of one of its services was refused (the others went on) */
+  get failed(): boolean {
+    return this.stopped || this.refused.size > 0;
+  }
+
   fail(err: unknown): void {
-    this.failed = true;
+    const first = this.outcome.error === undefined;
+    this.stopped = true;
     this.outcome.error = err instanceof Error ? err.message : String(err);
-    deployEvent(this.s.log, 'host', { host: this.name, status: 'failed', error: this.outcome.error });
+    if (first) deployEvent(this.s.log, 'host', { host: this.name, status: 'failed', error: this.outcome.error });
+  }
+
+  /**
+   * A stage refused because the stages before it are not done for this bundle: nothing ran and nothing
+   * is recorded on the host; the service's later stages are not run, the host's other services go on,
+   * and the host counts as failed.
+   */
+  private refuse(svc: string, stage: StageName, reason: string): void {
+    this.record(svc, stage, { status: 'failed', reason: `host ${this.name}, service ${svc}: ${reason}`, changed: 0, ms: 0, refused: true });
+    this.refused.set(svc, stage);
+    if (this.outcome.error === undefined) {
+      this.outcome.error = `host ${this.name}, service ${svc}: ${reason}`;
+      deployEvent(this.s.log, 'host', { host: this.name, status: 'failed', error: this.outcome.error });
+    }
+  }
+
+  private want(svc: ServiceTarget, stage: StageName): WantedStage {
+    const m = this.s.release.manifest;
+    return { version: svc.version, digest: this.s.release.digest, key: svc.keys[stage], keys: svc.keys, release: `${m.name} ${m.version}` };
   }
 
   onRetry = (err: TransientError, waitMs: number, attempt: number): void => {
@@ -72,13 +100,18 @@ export class HostRun {
 
   record(svc: string, stage: StageName, o: StageOutcome): void {
     this.outcome.services[svc]![stage] = o;
-    deployEvent(this.s.log, 'stage', { host: this.name, service: svc, stage, ...o });
+    const { refused: _refused, ...event } = o;
+    deployEvent(this.s.log, 'stage', { host: this.name, service: svc, stage, ...event });
   }
 
   async runStage(svc: ServiceTarget, stage: StageName): Promise<void> {
-    if (this.failed) return this.record(svc.name, stage, { status: 'not run', reason: 'host failed earlier', changed: 0, ms: 0 });
+    if (this.stopped) return this.record(svc.name, stage, { status: 'not run', reason: 'host failed earlier', changed: 0, ms: 0 });
+    const refusedAt = this.refused.get(svc.name);
+    if (refusedAt) return this.record(svc.name, stage, { status: 'not run', reason: `${refusedAt} refused`, changed: 0, ms: 0 });
     const read = this.facts.get(svc.name) ?? { fact: undefined };
-    let decision: Decision = decideStage(stage, read, { version: svc.version, digest: this.s.release.digest, key: svc.keys[stage] }, this.s.force);
+    const want = this.want(svc, stage);
+    let decision: Decision = decideStage(stage, read, want, this.s.force);
+    if (decision.refused) return this.refuse(svc.name, stage, decision.reason);
     /** --repair of a stage done by the facts: the steps that differ, the only ones to run */
     let only: Set<string> | undefined;
     // (a service the new release leaves unchanged gets its files linked into the new tree below, checked, without a repair)
@@ -110,6 +143,16 @@ export class HostRun {
     deployEvent(this.s.log, 'stage', { host: this.name, service: svc.name, stage, status: 'start', reason: decision.reason });
     const t0 = Date.now();
     const at = { step: undefined as string | undefined };
+    // the facts show this stage done (it runs because of --force or --repair): say first that it is
+    // running, so that a run stopped before it completes (Ctrl-C, a runner gone) does not leave it done
+    if (factsSayDone(stage, read, want)) {
+      try {
+        await retryTransient(this.s.retry, () => this.markUnfinished(svc, stage, decision.reason), this.onRetry);
+      } catch (err) {
+        this.record(svc.name, stage, { status: 'failed', reason: (err as Error).message, changed: 0, ms: Date.now() - t0 });
+        return this.fail(err);
+      }
+    }
     try {
       const changed = await retryTransient(this.s.retry, () => this.executeStage(svc, stage, at, only), this.onRetry);
       this.record(svc.name, stage, { status: 'ran', reason: decision.reason, changed, ms: Date.now() - t0 });
@@ -204,7 +247,8 @@ export class HostRun {
         },
       },
       pending: stage === 'configure' ? undefined : stage === 'install' && changes.length ? { since: base.pending?.since ?? new Date().toISOString(), digest: this.s.release.digest, changes: [...new Set([...(base.pending?.changes ?? []), ...changes])] } : base.pending,
-      failure: base.failure?.stage === stage ? undefined : base.failure,
+      // this stage completed: its failure (or the mark that it had not finished) goes, another stage's stays
+      failure: base.failure?.stage === stage ? (base.failure.unfinished ? base.failure.earlier : undefined) : base.failure,
     };
     await this.writeFact(fact);
     return changed;
@@ -232,6 +276,25 @@ export class HostRun {
     this.facts.set(fact.service, { fact });
   }
 
+  /**
+   * Before a stage the facts show done runs again: record that it has not finished (as a failure the
+   * stage's completion clears, keeping another stage's failure to put back then), so that a run stopped
+   * half way leaves the stage to do, not done.
+   */
+  private async markUnfinished(svc: ServiceTarget, stage: StageName, reason: string): Promise<void> {
+    const base = this.baseFact(svc, this.facts.get(svc.name)?.fact);
+    const earlier = base.failure && base.failure.stage !== stage ? (base.failure.unfinished ? base.failure.earlier : base.failure) : undefined;
+    const failure: Failure = {
+      stage,
+      time: new Date().toISOString(),
+      message: `did not finish: the run that started it was stopped before it completed (interrupted, or the host was lost); it ran because: ${reason}; the next run does it again`,
+      digest: this.s.release.digest,
+      unfinished: true,
+      ...(earlier ? { earlier } : {}),
+    };
+    await this.writeFact({ ...base, failure });
+  }
+
   /** Best effort: a host that cannot be reached cannot be told; its fact then still shows the stage undone. */
   private async recordFailure(svc: ServiceTarget, failure: Failure): Promise<void> {
     const fact = { ...this.baseFact(svc, this.facts.get(svc.name)?.fact), failure };
@@ -248,7 +311,7 @@ export class HostRun {
    */
   async settle(svc: ServiceTarget): Promise<void> {
     const fact = this.facts.get(svc.name)?.fact;
-    if (this.failed || !fact || fact.pending || fact.failure) return;
+    if (this.stopped || this.refused.has(svc.name) || !fact || fact.pending || fact.failure) return;
     // already recorded (a fact written before facts carried keys gets them now)
     if (fact.digest === this.s.release.digest && fact.keys && STAGES.every((s) => fact.keys![s] === svc.keys[s])) return;
     if (!STAGES.every((s) => fact.stages[s]?.key === svc.keys[s])) return;

@@ -12,6 +12,8 @@ export interface PlanRow {
   stage: StageName;
   run: boolean;
   reason: string;
+  /** neither run nor skipped: the stages before it are not done for this bundle (the reason names what to run) */
+  refused?: boolean;
 }
 
 export interface PlanResult {
@@ -28,15 +30,25 @@ export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
   const targets = prepareTargets(opts.release, opts.inventory, opts.hosts, { services: opts.services, factsDir: opts.factsDir });
   const stages = opts.stages ?? [...STAGES];
   const force = new Set(opts.force ?? []);
+  const m = opts.release.manifest;
   const rows: PlanRow[] = [];
   const unreachable: PlanResult['unreachable'] = [];
   await forEachHost(targets, opts, async (t, transport) => {
     try {
       const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, t.host.name, t.settings.factsDir, t.services.map((s) => s.name)));
       for (const svc of t.services) {
+        // as a deploy goes: a stage that runs is done for the stages after it; after a refusal nothing runs
+        const ahead = new Set<StageName>();
+        let refused: StageName | undefined;
         for (const stage of stages) {
-          const d = decideStage(stage, facts.get(svc.name)!, { version: svc.version, digest: opts.release.digest, key: svc.keys[stage] }, force);
+          if (refused) {
+            rows.push({ host: t.host.name, service: svc.name, stage, run: false, refused: true, reason: `not run: ${refused} refused` });
+            continue;
+          }
+          const d = decideStage(stage, facts.get(svc.name)!, { version: svc.version, digest: opts.release.digest, key: svc.keys[stage], keys: svc.keys, release: `${m.name} ${m.version}`, ahead }, force);
           rows.push({ host: t.host.name, service: svc.name, stage, ...d });
+          if (d.run) ahead.add(stage);
+          if (d.refused) refused = stage;
         }
       }
     } catch (err) {

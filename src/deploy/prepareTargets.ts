@@ -11,6 +11,8 @@ import { bundleEntry } from './steps/bundleEntry.js';
 import type { StageName } from '../stages.js';
 import { type ParsedStep, validateSteps } from '../specfile/validateSteps.js';
 import { stepKinds } from './steps/stepKinds.js';
+import { lexTemplate } from '../template/lexTemplate.js';
+import { isTemplate } from '../template/renderTemplate.js';
 
 export interface ServiceTarget {
   name: string;
@@ -59,8 +61,11 @@ export function prepareTargets(release: Release, inventory: Inventory, hosts: In
       const entries = serviceArtifacts(release, name);
       const artifacts = artifactsDigest(entries.filter((e) => !SHARED_KINDS.has(e.kind)));
       const st = steps.get(name)!;
-      const keyOf = (stage: StageName, vars: Record<string, unknown>) => stageKey(stage, svc.version, artifacts, st[stage], vars);
-      return [name, { version: svc.version, groups: svc.groups, entries, artifacts, steps: st, keyOf, stage: keyOf('stage', {}), install: keyOf('install', {}), named: namesUsed(release, name, st.configure) }];
+      const keyOf = (stage: StageName, vars: Record<string, unknown> | null) => stageKey(stage, svc.version, artifacts, st[stage], vars);
+      // stage and install read only the variables their steps name: where they name none (the usual
+      // case), one key for every host
+      const reads = { stage: varsNamed(release, name, st.stage), install: varsNamed(release, name, st.install) };
+      return [name, { version: svc.version, groups: svc.groups, entries, artifacts, steps: st, keyOf, reads, stage: keyOf('stage', null), install: keyOf('install', null), named: namesUsed(release, name, st.configure) }];
     }),
   );
 
@@ -69,8 +74,12 @@ export function prepareTargets(release: Release, inventory: Inventory, hosts: In
     const services = chosen
       .filter((s) => shared.get(s)!.groups.some((g) => host.groups.includes(g)))
       .map((name) => {
-        const { version, entries, artifacts, steps: st, keyOf, stage, install, named } = shared.get(name)!;
-        const keys: Record<StageName, string> = { stage, install, configure: keyOf('configure', runVars(settings.vars, named)) };
+        const { version, entries, artifacts, steps: st, keyOf, reads, stage, install, named } = shared.get(name)!;
+        const keys: Record<StageName, string> = {
+          stage: reads.stage.size || reads.stage === ALL ? keyOf('stage', readVars(settings.vars, reads.stage)) : stage,
+          install: reads.install.size || reads.install === ALL ? keyOf('install', readVars(settings.vars, reads.install)) : install,
+          configure: keyOf('configure', runVars(settings.vars, named)),
+        };
         return { name, version, entries, artifacts, steps: st, keys };
       });
     return { host, settings, remoteBundle: `${settings.dataDir}/bundles/${release.digest}`, services };
@@ -80,6 +89,47 @@ export function prepareTargets(release: Release, inventory: Inventory, hosts: In
 /** The variables that change what a host runs: all but the connection settings, unless the configure steps or their templates name them. */
 function runVars(vars: Record<string, unknown>, used: string): Record<string, unknown> {
   return Object.fromEntries(Object.entries(vars).filter(([k]) => !(CONNECTION_VARS as readonly string[]).includes(k) || used.includes(k)));
+}
+
+/** A stage whose steps render a template chosen by a variable (`src: "{{ x }}.j2"`): it may read any variable. */
+const ALL: ReadonlySet<string> = new Set();
+
+/** The host's values of the variables a stage's steps name (ALL: every variable but the connection settings, as configure). */
+function readVars(vars: Record<string, unknown>, names: ReadonlySet<string>): Record<string, unknown> {
+  if (names === ALL) return runVars(vars, '');
+  return Object.fromEntries(Object.entries(vars).filter(([k]) => names.has(k)));
+}
+
+/**
+ * The names a stage's steps read in their `{{ }}` options and in the templates they render (every name
+ * token of a tag: variables, and also filters and attributes, which only ever adds a key's input), or
+ * ALL when that cannot be told (a template whose file is itself chosen by a variable).
+ */
+function varsNamed(release: Release, service: string, steps: ParsedStep[]): ReadonlySet<string> {
+  const names = new Set<string>();
+  const add = (text: string) => {
+    for (const piece of lexTemplate(text)) if (piece.kind !== 'text') for (const t of piece.tokens) if (t.type === 'name') names.add(String(t.value));
+  };
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') {
+      if (isTemplate(v)) add(v);
+    } else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  try {
+    for (const step of steps) {
+      walk(step.params);
+      if (step.kind !== 'template') continue;
+      const src = step.params.src;
+      if (typeof src !== 'string' || isTemplate(src)) return ALL;
+      const entry = bundleEntry(release, service, src);
+      if (entry) add(readFileSync(join(release.dir, entry.path), 'utf8'));
+    }
+  } catch {
+    // a template that does not parse fails its step anyway; until then, count every variable in
+    return ALL;
+  }
+  return names;
 }
 
 /** The text of a service's configure steps and of the templates they render: where a variable can be named. */

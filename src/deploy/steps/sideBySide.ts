@@ -44,7 +44,7 @@ export function activateScript(dest: string, id: string, ready: string, what: st
     `d=${q(d)}`,
     `id=${q(id)}`,
     `t=${q(treeFor(d, id))}`,
-    `if ! ( cd "$t" 2>/dev/null && ${ready} ); then echo ${q(`${what}: ${treeFor(d, id)} is not prepared; run the install stage first (ferry deploy --stages install, or --force install)`)} >&2; exit 3; fi`,
+    `if ! ( cd "$t" 2>/dev/null && ${ready} ); then echo ${q(`${what}: ${treeFor(d, id)} is not prepared on this host, though install is recorded done for this release (removed or changed since?); prepare it again with ferry deploy --force install (configure follows)`)} >&2; exit 3; fi`,
     `want=${q(`${base}.d/`)}"$id"`,
     'cur=$(readlink "$d" 2>/dev/null) || cur=',
     'if [ "$cur" = "$want" ]; then exit 0; fi',
