@@ -75,8 +75,19 @@ export class HostRun {
     deployEvent(this.s.log, 'stage', { host: this.name, service: svc, stage, ...o });
   }
 
+  /**
+   * `stage` not run for every service of the host that has no outcome for it yet (a host that failed, a
+   * rollout that stopped), so that the per-stage counts cover every host/service pair the run considers.
+   */
+  notRun(stage: StageName, reason: string): void {
+    for (const svc of this.target.services) if (!this.outcome.services[svc.name]![stage]) this.record(svc.name, stage, { status: 'not run', reason, changed: 0, ms: 0 });
+  }
+
   async runStage(svc: ServiceTarget, stage: StageName): Promise<void> {
-    if (this.failed) return this.record(svc.name, stage, { status: 'not run', reason: 'host failed earlier', changed: 0, ms: 0 });
+    if (this.failed) {
+      if (!this.outcome.services[svc.name]![stage]) this.record(svc.name, stage, { status: 'not run', reason: 'host failed earlier', changed: 0, ms: 0 });
+      return;
+    }
     const read = this.facts.get(svc.name) ?? { fact: undefined };
     let decision: Decision = decideStage(stage, read, { version: svc.version, digest: this.s.release.digest, key: svc.keys[stage] }, this.s.force);
     /** --repair of a stage done by the facts: the steps that differ, the only ones to run */
