@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeployEventLine, type DeployEvent } from '../../src/deploy/deployEvents.js';
 import { holdHost } from '../../src/deploy/hostGuard.js';
 import { LocalTransport } from '../../src/deploy/transport/localTransport.js';
+import { StatusReportSchema } from '../../src/deploy/statusReport.js';
 import { ferry } from '../helpers/cli.js';
 import { repo } from './fixtures.js';
 import { writeRelease } from './storeFixture.js';
@@ -29,8 +30,8 @@ function stageTable(stdout: string): Record<string, number[]> {
 
 /**
  * What a deploy reports when not every host goes through (a stopped rollout, a host another run holds),
- * on folder hosts (local transport): the events agree with run-end, the per-stage counts cover every
- * host/service pair, the messages count right.
+ * and what `ferry status` says of a recorded failure, on folder hosts (local transport): the events agree
+ * with run-end, the per-stage counts cover every host/service pair, the messages count right.
  */
 describe('deploy reporting on folder hosts', () => {
   let dir: string;
@@ -92,6 +93,39 @@ describe('deploy reporting on folder hosts', () => {
     expect(end.stages.configure).toEqual({ ran: 0, skipped: 0, failed: 1, notRun: 2 });
     expect(end.stages.install).toEqual({ ran: 2, skipped: 0, failed: 1, notRun: 0 });
     expect(JSON.parse(r.stdout).stopped).toBe(end.stopped);
+  });
+
+  it('ferry status shows the reason of a recorded failure on its line, the whole message in --json', async () => {
+    // the facts the stopped rollout above left: r1's configure failed with exit status 3 and two lines of output
+    const inv = join(dir, 'stopped.yaml');
+    const text = await ferry(['status', '--allow-local', '-i', inv]);
+    const line = text.stdout.split('\n').find((l) => l.startsWith('r1 web: '));
+    expect(line).toMatch(/^r1 web: configure command failed at \S+: host r1, service web, configure command ".*": exit status 3: starting web \/ health check failed: port 8080 refused$/);
+    const json = StatusReportSchema.parse(JSON.parse((await ferry(['status', '--allow-local', '-i', inv, '--json'])).stdout));
+    expect(json.rows.find((x) => x.host === 'r1')!.failure!.message).toMatch(/: exit status 3:\nstarting web\nhealth check failed: port 8080 refused$/);
+  });
+
+  it('ferry status puts a long failure with control characters on one escaped line: its start and its end', async () => {
+    const facts = join(dir, 'long-facts');
+    mkdirSync(facts, { recursive: true });
+    const D = 'c3'.repeat(32);
+    const output = Array.from({ length: 60 }, (_, i) => `line ${i} of the output`).join('\n');
+    const message = `host x1, service web, configure command "migrate": exit status 1:\n\x1b[31m${output}\nreal reason: disk full\r\n`;
+    const stage = (s: string) => ({ time: 't', version: '1.0', digest: D, key: `${s}-key`, artifacts: 'a', changed: 0 });
+    const fact = { format: 'ferry-fact/1', service: 'web', host: 'x1', version: '1.0', digest: D, release: { name: 'site', version: '1' }, keys: { stage: 'stage-key', install: 'install-key', configure: 'configure-key' }, failure: { stage: 'configure', step: 'command', time: 't', message, digest: D }, stages: { stage: stage('stage'), install: stage('install') } };
+    writeFileSync(join(facts, 'web.json'), JSON.stringify(fact));
+    const inv = join(dir, 'long.yaml');
+    writeFileSync(inv, 'hosts: { x1: { transport: local } }\n');
+    const text = await ferry(['status', '--allow-local', '-i', inv, '--facts-dir', facts]);
+    const lines = text.stdout.split('\n').filter((l) => l.startsWith('x1 web: '));
+    expect(lines).toHaveLength(1);
+    const line = lines[0]!;
+    expect(line).toMatch(/^x1 web: configure command failed at t: host x1, service web, configure command "migrate": exit status 1: \\x1b\[31mline 0 of the output \/ line 1 of the output \/ /);
+    expect(line).toMatch(/ … .*line 59 of the output \/ real reason: disk full$/);
+    expect(line).not.toMatch(/[\x00-\x1f]/);
+    expect(line.length).toBeLessThan('x1 web: configure command failed at t: '.length + 410);
+    const json = StatusReportSchema.parse(JSON.parse((await ferry(['status', '--allow-local', '-i', inv, '--facts-dir', facts, '--json'])).stdout));
+    expect(json.rows[0]!.failure!.message).toBe(message);
   });
 
   it('a host another run holds: its pairs count in every stage row (not run), the table and run-end add up to every pair', async () => {
