@@ -161,4 +161,15 @@ describe('deploy reporting on folder hosts', () => {
       await held.release();
     }
   });
+
+  it('plan --check with one differing step says "1 step differs"', async () => {
+    const inv = inventory('drift', ['d1']);
+    const first = await ferry(['deploy', 'rep@1', '--store', store, '--push', '--allow-local', '-i', inv]);
+    expect(first.code, first.stderr).toBe(0);
+    writeFileSync(join(root('d1'), 'note.txt'), 'changed by hand\n');
+    const check = await ferry(['plan', 'rep@1', '--store', store, '--allow-local', '-i', inv, '--check']);
+    expect(check.code).toBe(2);
+    expect(check.stdout).toMatch(/^1 of 2 steps differs on 1 of 1 host; /m);
+    expect(check.stderr).toMatch(/^ferry: drift: 1 step differs on d1; /m);
+  });
 });
