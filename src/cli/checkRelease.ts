@@ -36,6 +36,6 @@ export async function checkRelease(release: Release, o: CheckOpts): Promise<void
   if (result.failed.length) throw new DeployError(`${result.failed.length} host${result.failed.length > 1 ? 's' : ''} could not be checked (${result.failed.map((f) => f.host).join(', ')}); fix the cause and check again`);
   if (result.drift.length) {
     const hosts = [...new Set(result.drift.map((d) => d.host))];
-    throw new DriftError(`drift: ${result.drift.length} step${result.drift.length > 1 ? 's' : ''} differ on ${hosts.join(', ')}; ferry deploy --repair with the same release and options puts them back`);
+    throw new DriftError(`drift: ${result.drift.length} step${result.drift.length > 1 ? 's differ' : ' differs'} on ${hosts.join(', ')}; ferry deploy --repair with the same release and options puts them back`);
   }
 }

@@ -5,6 +5,7 @@ import type { StatusReport } from '../deploy/statusReport.js';
 import { formatTable } from '../ui/formatTable.js';
 import { hostOptions, loadRegions, type HostOpts } from './deployOptions.js';
 import { escapeText } from '../util/escapeText.js';
+import { oneLine } from '../deploy/output/deployLines.js';
 
 interface StatusOpts extends Omit<HostOpts, 'inventory'> {
   inventory: string[];
@@ -50,7 +51,7 @@ function statusText(report: StatusReport): string {
       ...mine.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', ...STAGES.map((s) => r.stages?.[s] ?? '-'), r.problem ?? (r.complete ? 'yes' : 'no')]),
       ...report.noFacts.filter((b) => b.region === region.region).map((b) => [b.host, '-', 'nothing deployed', '', '', ...STAGES.map(() => ''), '']),
     ];
-    const failures = mine.filter((r) => r.failure).map((r) => `${r.host} ${r.service}: ${r.failure!.stage}${r.failure!.step ? ` ${r.failure!.step}` : ''} failed at ${escapeText(r.failure!.time)}: ${escapeText(r.failure!.message.split('\n')[0] ?? '')}`);
+    const failures = mine.filter((r) => r.failure).map((r) => `${r.host} ${r.service}: ${r.failure!.stage}${r.failure!.step ? ` ${r.failure!.step}` : ''} failed at ${escapeText(r.failure!.time)}: ${oneLine(r.failure!.message)}`);
     // the table names the bundle a host is being brought to; a host a rollout has not configured yet still runs an older one
     const behind = mine.filter((r) => !r.complete && r.configured && r.configured !== r.digest).map((r) => `${r.host} ${r.service}: its last completed configure was for ${r.configured!.slice(0, 12)}, not ${r.digest!.slice(0, 12)}`);
     const unreachable = report.unreachable.filter((u) => u.region === region.region).map((u) => `${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}`);

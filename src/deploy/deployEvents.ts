@@ -79,6 +79,7 @@ export const StepEvent = z
 
 export const RetryEvent = z.object({ type: z.literal('retry'), host, error: z.string(), attempt: z.number().int(), waitMs: z.number() }).strict();
 
+/** A host failed (when it does), or finished well (at the end); a host the rollout did not reach gets none. */
 export const HostEvent = z
   .object({ type: z.literal('host'), host, status: z.enum(['ok', 'failed']), commands: z.number().int().optional(), error: z.string().optional() })
   .strict();

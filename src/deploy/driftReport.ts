@@ -18,7 +18,7 @@ export function driftReport(r: DriftResult): string {
   const hosts = new Set(r.drift.map((d) => d.host)).size;
   const unchecked = r.unchecked.length ? `; ${r.unchecked.length} command step${r.unchecked.length > 1 ? 's' : ''} not comparable without running` : '';
   lines.push(
-    `${r.drift.length ? `${r.drift.length} of ${count(r.inspected, 'step')} differ on ${hosts} of ${count(r.hosts, 'host')}` : `no drift: ${count(r.inspected, 'step')} on ${count(r.hosts - r.failed.length, 'host')} match`}${unchecked} (${r.release.name} ${r.release.version}, ${r.release.digest.slice(0, 12)})`,
+    `${r.drift.length ? `${r.drift.length} of ${count(r.inspected, 'step')} ${r.drift.length === 1 ? 'differs' : 'differ'} on ${hosts} of ${count(r.hosts, 'host')}` : `no drift: ${count(r.inspected, 'step')} on ${count(r.hosts - r.failed.length, 'host')} match`}${unchecked} (${r.release.name} ${r.release.version}, ${r.release.digest.slice(0, 12)})`,
   );
   return lines.map((l) => escapeText(l)).join('\n') + '\n';
 }

@@ -104,8 +104,19 @@ export class HostRun {
     deployEvent(this.s.log, 'stage', { host: this.name, service: svc, stage, ...event });
   }
 
+  /**
+   * `stage` not run for every service of the host that has no outcome for it yet (a host that failed, a
+   * rollout that stopped), so that the per-stage counts cover every host/service pair the run considers.
+   */
+  notRun(stage: StageName, reason: string): void {
+    for (const svc of this.target.services) if (!this.outcome.services[svc.name]![stage]) this.record(svc.name, stage, { status: 'not run', reason, changed: 0, ms: 0 });
+  }
+
   async runStage(svc: ServiceTarget, stage: StageName): Promise<void> {
-    if (this.stopped) return this.record(svc.name, stage, { status: 'not run', reason: 'host failed earlier', changed: 0, ms: 0 });
+    if (this.stopped) {
+      if (!this.outcome.services[svc.name]![stage]) this.record(svc.name, stage, { status: 'not run', reason: 'host failed earlier', changed: 0, ms: 0 });
+      return;
+    }
     const refusedAt = this.refused.get(svc.name);
     if (refusedAt) return this.record(svc.name, stage, { status: 'not run', reason: `${refusedAt} refused`, changed: 0, ms: 0 });
     const read = this.facts.get(svc.name) ?? { fact: undefined };

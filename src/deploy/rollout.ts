@@ -16,8 +16,8 @@ export interface RolloutOptions {
 
 /**
  * Configure in batches (--serial), one batch after the other; before each batch, stop when more
- * than --max-fail-percent of all hosts failed (earlier stages count too). Returns why it stopped,
- * and the hosts it never reached.
+ * than --max-fail-percent of all hosts failed (earlier stages count too). Returns why it stopped
+ * (counting the hosts not reached: those left that had not failed already), and the hosts left unconfigured.
  */
 export async function rollout<H extends RolloutHost>(all: H[], todo: H[], opts: RolloutOptions, onBatch: (batch: H[], index: number, total: number) => void, work: (host: H) => Promise<void>): Promise<{ stopped?: string; notReached: H[] }> {
   const sizes = parseSerial(opts.serial ?? '1', todo.length);
@@ -26,7 +26,10 @@ export async function rollout<H extends RolloutHost>(all: H[], todo: H[], opts: 
     const failed = all.filter((h) => h.failed).length;
     if (opts.maxFailPercent !== undefined && all.length > 0 && (failed * 100) / all.length > opts.maxFailPercent) {
       const rest = todo.slice(at);
-      return { stopped: `${failed} of ${all.length} hosts failed, more than --max-fail-percent ${opts.maxFailPercent}; the rollout stopped before configuring ${rest.length} more`, notReached: rest };
+      // hosts left that had failed already (in stage or install) were not going to be configured anyway
+      const unreached = rest.filter((h) => !h.failed).length;
+      const what = unreached ? `${unreached} host${unreached === 1 ? '' : 's'} not reached` : 'the hosts left had all failed';
+      return { stopped: `${failed} of ${all.length} hosts failed, more than --max-fail-percent ${opts.maxFailPercent}; the rollout stopped, ${what}`, notReached: rest };
     }
     const batch = todo.slice(at, at + size);
     at += size;

@@ -12,7 +12,7 @@ import { prepareTargets } from './prepareTargets.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { rollout } from './rollout.js';
 import { STAGES, type StageName } from '../stages.js';
-import { summarizeReport } from './summarizeReport.js';
+import { hostResult, summarizeReport } from './summarizeReport.js';
 
 export type { DeployReport, HostOutcome, StageOutcome, StageStatus } from './deployReport.js';
 
@@ -94,7 +94,10 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
         try {
           run.guard = await retryTransient(retry, () => holdHost(run.transport, t.host.name, t.settings.dataDir, t.settings.factsDir, t.services.map((s) => s.name), { waitSeconds: opts.waitLockSeconds, timeoutMs }), run.onRetry);
         } catch (err) {
+          // locked by another run, or unreachable: failed before any stage, so every stage it would have
+          // run is not run (its failure is the host's, listed once), and the per-stage counts stay whole
           run.fail(err);
+          for (const stage of STAGES) if (stages.includes(stage)) run.notRun(stage, 'host failed earlier');
           return;
         }
         run.transport.registerSessions(run.guard.sessions);
@@ -123,15 +126,16 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
       );
       stopped = result.stopped;
       if (stopped) {
-        for (const run of result.notReached) for (const svc of run.target.services) run.record(svc.name, 'configure', { status: 'not run', reason: 'rollout stopped (--max-fail-percent)', changed: 0, ms: 0 });
+        for (const run of result.notReached) run.notRun('configure', run.failed ? 'host failed earlier' : 'rollout stopped (--max-fail-percent)');
         log.warn(stopped);
       }
     }
     await pMap(runs, (run) => run.prune(), { concurrency: Math.max(1, forks) });
-    for (const run of runs) if (!run.failed) deployEvent(log, 'host', { host: run.name, status: 'ok', commands: run.transport.commands });
     for (const r of runs) r.outcome.commands = r.transport.commands;
     const ok = runs.every((r) => !r.failed) && !stopped;
     const report: DeployReport = { release: { name: m.name, version: m.version, digest: release.digest }, hosts: runs.map((r) => r.outcome), ok, ...(stopped ? { stopped } : {}), ms: Date.now() - started };
+    // "ok" only for a host that finished well, as run-end counts it; a host the rollout did not reach gets no host event
+    for (const r of report.hosts) if (hostResult(r) === 'ok') deployEvent(log, 'host', { host: r.host, status: 'ok', commands: r.commands });
     const { hosts, stages: counts, failures } = summarizeReport(report);
     deployEvent(log, 'run-end', { ok, ms: report.ms, ...(stopped ? { stopped } : {}), hosts, stages: counts, failures });
     return report;

@@ -1,4 +1,4 @@
-import type { DeployReport } from './deployReport.js';
+import type { DeployReport, HostOutcome } from './deployReport.js';
 import { STAGES, type StageName } from '../stages.js';
 
 export interface StageCounts {
@@ -19,6 +19,15 @@ export interface RunSummary {
   notRun: Array<{ stage: StageName; reason: string; where: string[] }>;
 }
 
+/**
+ * How a host ended: `failed` (it has an error), `not reached` (no failure, but a stage not run: the rollout
+ * stopped first), else `ok` (every stage it considers ran or was skipped).
+ */
+export function hostResult(h: HostOutcome): 'ok' | 'failed' | 'not reached' {
+  if (h.error) return 'failed';
+  return Object.values(h.services).some((outcomes) => Object.values(outcomes).some((o) => o?.status === 'not run')) ? 'not reached' : 'ok';
+}
+
 /** What a deploy did, counted: the final report and the run-end event both print it, at any number of hosts. */
 export function summarizeReport(report: DeployReport): RunSummary {
   const stages = Object.fromEntries(STAGES.map((s) => [s, { ran: 0, skipped: 0, failed: 0, notRun: 0 }])) as Record<StageName, StageCounts>;
@@ -27,7 +36,6 @@ export function summarizeReport(report: DeployReport): RunSummary {
   let notReached = 0;
   for (const h of report.hosts) {
     let stageFailed = false;
-    let stageNotRun = false;
     for (const [service, outcomes] of Object.entries(h.services)) {
       for (const stage of STAGES) {
         const o = outcomes[stage];
@@ -40,7 +48,6 @@ export function summarizeReport(report: DeployReport): RunSummary {
           failures.push({ host: h.host, service, stage, reason: o.reason });
         } else {
           stages[stage].notRun++;
-          stageNotRun = true;
           const key = `${stage}\n${o.reason}`;
           const group = notRun.get(key) ?? { stage, reason: o.reason, where: [] };
           group.where.push(`${h.host} ${service}`);
@@ -49,7 +56,7 @@ export function summarizeReport(report: DeployReport): RunSummary {
       }
     }
     if (h.error && !stageFailed) failures.push({ host: h.host, reason: h.error });
-    if (!h.error && stageNotRun) notReached++;
+    if (hostResult(h) === 'not reached') notReached++;
   }
   const failed = report.hosts.filter((h) => h.error).length;
   return { hosts: { total: report.hosts.length, ok: report.hosts.length - failed - notReached, failed, notReached }, stages, failures, notRun: [...notRun.values()] };

@@ -61,7 +61,7 @@ describe('drift: file diffs', () => {
     );
     expect(out).not.toMatch(/\x1b|\x07/);
     expect(out).toContain('    -\\x1b]0;pwned\\x07\\x1b[2J');
-    expect(out).toMatch(/1 of 7 steps differ on 1 of 2 hosts \(site 1, abababababab\)\n$/);
+    expect(out).toMatch(/1 of 7 steps differs on 1 of 2 hosts \(site 1, abababababab\)\n$/);
   });
 
   it('says no drift, and names hosts that could not be checked', () => {

@@ -144,7 +144,7 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     const moved = await check('plan');
     expect(moved.code, moved.stderr).toBe(2);
     expect(moved.stdout).toContain(`tag: want registry.example/team/app:1.4 at ${short(app.digest)}, host has registry.example/team/app:1.4 at ${short(multi.digest)}\n`);
-    expect(moved.stdout).toMatch(/^1 of \d+ steps differ on 1 of 1 host/m);
+    expect(moved.stdout).toMatch(/^1 of \d+ steps differs on 1 of 1 host/m);
     const back = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--repair', '--json'], { env });
     expect(back.code, back.stderr).toBe(0);
     expect(events(back).filter((e) => e.step === 'image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4']);
