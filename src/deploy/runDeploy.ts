@@ -1,4 +1,4 @@
-import { SpecError } from '../errors.js';
+import { SpecError, UsageError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
 import type { DeployReport } from './deployReport.js';
 import { DEPLOY_EVENTS_FORMAT, deployEvent } from './deployEvents.js';
@@ -55,7 +55,7 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
   const m = release.manifest;
   const stages = opts.stages ?? [...STAGES];
   const force = new Set(opts.force ?? []);
-  for (const f of force) if (f !== 'all' && !STAGES.includes(f as StageName)) throw new SpecError(`--force ${f}: not a stage; use stage, install, configure or all`);
+  for (const f of force) if (f !== 'all' && !STAGES.includes(f as StageName)) throw new UsageError(`--force ${f}: not a stage; use stage, install, configure or all`);
   const forks = opts.forks ?? 10;
   const retry = opts.retry ?? { retries: 3, delayMs: 500 };
   const timeoutMs = opts.timeoutMs ?? 30 * 60_000;

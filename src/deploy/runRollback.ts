@@ -1,3 +1,4 @@
+import type { Release as StoredRelease } from '../store/listReleases.js';
 import { loadRelease } from '../store/loadRelease.js';
 import { collectStatus } from './collectStatus.js';
 import { findPreviousRelease } from './findPreviousRelease.js';
@@ -11,15 +12,24 @@ export interface RollbackOptions extends Omit<DeployOptions, 'release'> {
   to?: string;
 }
 
+/** What finding the release to go back to needs: the store, the name, and the hosts whose facts say what runs. */
+export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'factsDir' | 'forks' | 'ssh'>;
+
+/** The release a rollback of NAME goes to: the one imported before the release the hosts run now (or `to`). */
+export async function rollbackTarget(opts: RollbackTargetOptions): Promise<StoredRelease> {
+  const { store, name, to } = opts;
+  const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh });
+  const running = status.rows.filter((r) => r.release?.startsWith(`${name} `) && r.digest).map((r) => r.digest!);
+  return findPreviousRelease(store, name, running, to);
+}
+
 /**
  * Roll NAME back: read the hosts' facts for the release they run now, take the one imported before
  * it (or `to`) from the store, say which on the log, and deploy it like any other release.
  */
 export async function runRollback(opts: RollbackOptions): Promise<DeployReport> {
   const { store, name, to, ...deploy } = opts;
-  const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh });
-  const running = status.rows.filter((r) => r.release?.startsWith(`${name} `) && r.digest).map((r) => r.digest!);
-  const target = await findPreviousRelease(store, name, running, to);
+  const target = await rollbackTarget(opts);
   opts.log.info(`rolling back ${name} to ${target.version} (${target.digest.slice(0, 12)})`);
   return runDeploy({ ...deploy, release: await loadRelease(store, target.digest) });
 }
