@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .description('Deploy the release of NAME imported before the one the hosts run now (still in the store)')
     .argument('<name>', 'release name')
     .addHelpText('after', '\nExamples:\n  ferry rollback openstack -i inventory.yaml\n  ferry rollback openstack --to 2026.10.2 -i inventory.yaml --serial 25%\n  ferry rollback openstack -i inventory.yaml --check    # what the rollback would change, changing nothing\n')
-    .option('--to <version>', 'go back to this version (or digest) instead of the previous one');
+    .option('--to <version>', 'go back to this version of NAME (or the release whose digest starts with these 8+ hex digits) instead of the previous one');
   // the options of deploy, defined once for both
   releaseOptions(hostOptions(runOptions(driftOptions(cmd)), { events: true })).action(async (name: string, o: RollbackOpts) => {
     checkDriftOptions(o);

@@ -3,10 +3,10 @@ import { listReleases, type Release as StoredRelease } from '../store/listReleas
 
 /**
  * The release to roll back to: the one of the same name just before (by epoch) the release the
- * hosts run now (the most common digest among their facts), or a named version. A damaged release
+ * hosts run now (the most common digest among their facts). A damaged release
  * of that name is an error (it might be the one to go back to); one of another name is passed over.
  */
-export async function findPreviousRelease(store: string, name: string, running: string[], to?: string): Promise<StoredRelease> {
+export async function findPreviousRelease(store: string, name: string, running: string[]): Promise<StoredRelease> {
   // a damaged release of another name does not matter here; one of this name might be the previous one
   const releases = (
     await listReleases(store, (d) => {
@@ -14,11 +14,6 @@ export async function findPreviousRelease(store: string, name: string, running: 
     })
   ).filter((r) => r.name === name);
   if (releases.length === 0) throw new StoreError(`the store ${store} holds no release named ${name}`);
-  if (to) {
-    const hit = releases.find((r) => r.version === to || r.digest.startsWith(to));
-    if (!hit) throw new StoreError(`release ${name} ${to} is not in the store ${store}; it holds ${releases.map((r) => r.version).join(', ')}`);
-    return hit;
-  }
   if (running.length === 0) throw new StoreError(`no host's facts name a release of ${name}: there is nothing to roll back; deploy a release, or name one with --to`);
   const counts = new Map<string, number>();
   for (const d of running) counts.set(d, (counts.get(d) ?? 0) + 1);

@@ -1,5 +1,6 @@
 import type { Release as StoredRelease } from '../store/listReleases.js';
 import { loadRelease } from '../store/loadRelease.js';
+import { resolveVersionOf } from '../store/resolveRelease.js';
 import { collectStatus } from './collectStatus.js';
 import { findPreviousRelease } from './findPreviousRelease.js';
 import { type DeployOptions, type DeployReport, runDeploy } from './runDeploy.js';
@@ -8,19 +9,23 @@ export interface RollbackOptions extends Omit<DeployOptions, 'release'> {
   store: string;
   /** the release name */
   name: string;
-  /** a version (or digest) to go back to instead of the previous one */
+  /** a version of NAME (or a unique digest prefix of 8+ hex digits) to go back to instead of the previous one */
   to?: string;
 }
 
 /** What finding the release to go back to needs: the store, the name, and the hosts whose facts say what runs. */
 export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'factsDir' | 'forks' | 'ssh'>;
 
-/** The release a rollback of NAME goes to: the one imported before the release the hosts run now (or `to`). */
+/**
+ * The release a rollback of NAME goes to: the one imported before the release the hosts run now, or `to`
+ * (a version of NAME, or a unique digest prefix of 8+ hex digits), which is found without asking any host.
+ */
 export async function rollbackTarget(opts: RollbackTargetOptions): Promise<StoredRelease> {
   const { store, name, to } = opts;
+  if (to !== undefined) return resolveVersionOf(store, name, to, '--to');
   const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh });
   const running = status.rows.filter((r) => r.release?.startsWith(`${name} `) && r.digest).map((r) => r.digest!);
-  return findPreviousRelease(store, name, running, to);
+  return findPreviousRelease(store, name, running);
 }
 
 /**

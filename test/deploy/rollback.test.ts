@@ -106,3 +106,59 @@ describe('--force and --stages are checked as options: one line, exit 64, before
     expect(s.conf('web')).toEqual(HOSTS.map(() => 'web 1.0.0 release 1.0.0'));
   });
 });
+
+describe('rollback --to: a version of the release, or a unique digest prefix of 8+ hex digits, checked before any host', () => {
+  const s = site('to');
+  const digest: Record<string, string> = {};
+  const rel = (version: string, day: number, name = 'rp', web = version) => (digest[`${name} ${version}`] = writeRelease(s.store, { name, version, epoch: `2026-11-${String(day).padStart(2, '0')}T00:00:00Z`, services: { web: service('web', web) } }));
+  beforeAll(async () => {
+    for (const [i, v] of ['1.0.0', '2.0.0', '3.0.0', '4.0.0'].entries()) rel(v, i + 1);
+    rel('1.0', 1, 'other');
+    // two releases whose digests share their first 8 hex digits (found by trying versions): a prefix that
+    // long is a digest for deploy, and names no release when two have it
+    rel('9.0.9026', 9, 'rp', '1.0.0');
+    rel('9.0.22077', 9, 'rp', '1.0.0');
+    expect((await ferry(['deploy', 'rp@4.0.0', ...s.common])).code).toBe(0);
+  });
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  it('refuses a version the release does not have, a short, ambiguous or foreign prefix: one line, exit 64, no host touched', async () => {
+    expect(digest['rp 9.0.9026']!.slice(0, 8)).toBe(digest['rp 9.0.22077']!.slice(0, 8));
+    expect(digest['rp 9.0.9026']!.slice(0, 9)).not.toBe(digest['rp 9.0.22077']!.slice(0, 9));
+    const held = 'give a version (the store holds 9.0.22077, 9.0.9026, 4.0.0, 3.0.0, 2.0.0, 1.0.0) or 8 or more hex digits of a digest';
+    const cases: Array<[string, string]> = [
+      ['2', `ferry: --to 2: rp has no version 2; ${held}`],
+      ['2.0', `ferry: --to 2.0: rp has no version 2.0; ${held}`],
+      [digest['rp 1.0.0']!.slice(0, 1), `ferry: --to ${digest['rp 1.0.0']!.slice(0, 1)}: rp has no version ${digest['rp 1.0.0']!.slice(0, 1)}; ${held}`],
+      [digest['rp 2.0.0']!.slice(0, 7), `ferry: --to ${digest['rp 2.0.0']!.slice(0, 7)}: rp has no version ${digest['rp 2.0.0']!.slice(0, 7)}; ${held}`],
+      ['0123abcd', `ferry: --to 0123abcd: rp has no version 0123abcd and no release digest starts with it; ${held}`],
+      [digest['rp 9.0.9026']!.slice(0, 8), `ferry: --to ${digest['rp 9.0.9026']!.slice(0, 8)}: 2 release digests start with it (rp 9.0.9026, rp 9.0.22077); give more digits`],
+      [digest['other 1.0']!.slice(0, 12), `ferry: --to ${digest['other 1.0']!.slice(0, 12)}: that digest is other 1.0, not a release of rp`],
+    ];
+    for (const [to, line] of cases) {
+      const before = s.tree();
+      const r = await ferry(['rollback', 'rp', ...s.common, '--to', to]);
+      expect(r.stderr, `--to ${to}`).toBe(`${line}\n`);
+      expect(r.code, `--to ${to}`).toBe(64);
+      expect(s.tree()).toEqual(before);
+    }
+    expect(s.conf('web')).toEqual(HOSTS.map(() => 'web 4.0.0 release 4.0.0'));
+    const unknown = await ferry(['rollback', 'nosuch', ...s.common, '--to', '1.0.0']);
+    expect(unknown.stderr).toBe(`ferry: the store ${s.store} holds no release named nosuch\n`);
+    expect(unknown.code).toBe(71);
+  });
+
+  it('goes to the version named, or to the one release of the name whose digest starts with 8+ hex digits', async () => {
+    const byVersion = await ferry(['rollback', 'rp', ...s.common, '--to', '3.0.0']);
+    expect(byVersion.stderr).toContain(`rolling back rp to 3.0.0 (${digest['rp 3.0.0']!.slice(0, 12)})\n`);
+    expect(byVersion.code).toBe(0);
+    expect(s.conf('web')).toEqual(HOSTS.map(() => 'web 3.0.0 release 3.0.0'));
+    const byDigest = await ferry(['rollback', 'rp', ...s.common, '--to', digest['rp 2.0.0']!.slice(0, 8)]);
+    expect(byDigest.stderr).toContain(`rolling back rp to 2.0.0 (${digest['rp 2.0.0']!.slice(0, 12)})\n`);
+    expect(byDigest.code).toBe(0);
+    expect(s.conf('web')).toEqual(HOSTS.map(() => 'web 2.0.0 release 2.0.0'));
+    const nine = await ferry(['rollback', 'rp', ...s.common, '--to', digest['rp 9.0.22077']!.slice(0, 9), '--stages', 'stage']);
+    expect(nine.stderr).toContain(`rolling back rp to 9.0.22077 (${digest['rp 9.0.22077']!.slice(0, 12)})\n`);
+    expect(nine.code).toBe(0);
+  });
+});
