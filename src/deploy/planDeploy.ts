@@ -2,6 +2,7 @@ import { decideStage } from './decideStage.js';
 import { forEachHost } from './forEachHost.js';
 import { prepareTargets } from './prepareTargets.js';
 import { readFacts } from './readFacts.js';
+import { comeBack } from './retire.js';
 import { retryTransient } from './retryTransient.js';
 import { STAGES, type StageName } from '../stages.js';
 import type { DeployOptions } from './runDeploy.js';
@@ -35,7 +36,8 @@ export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
       const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, t.host.name, t.settings.factsDir, t.services.map((s) => s.name)));
       for (const svc of t.services) {
         for (const stage of stages) {
-          const d = decideStage(stage, facts.get(svc.name)!, { version: svc.version, digest: opts.release.digest, key: svc.keys[stage] }, force);
+          const read = facts.get(svc.name)!;
+          const d = comeBack(read) ?? decideStage(stage, read, { version: svc.version, digest: opts.release.digest, key: svc.keys[stage] }, force);
           rows.push({ host: t.host.name, service: svc.name, stage, ...d });
         }
       }

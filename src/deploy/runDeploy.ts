@@ -9,6 +9,7 @@ import { HostRun } from './hostRun.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
 import type { Release } from '../store/loadRelease.js';
 import { prepareTargets } from './prepareTargets.js';
+import { retiredLines, servicesOfHost } from './retire.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { rollout } from './rollout.js';
 import { STAGES, type StageName } from '../stages.js';
@@ -127,6 +128,9 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
         log.warn(stopped);
       }
     }
+    // a host that now runs this release completely: the facts of services it no longer has are retired
+    const retired = await pMap(runs, async (run) => ({ host: run.name, services: await run.retire(servicesOfHost(m.services, run.target.host)) }), { concurrency: Math.max(1, forks) });
+    for (const line of retiredLines(retired, m)) log.info(line);
     await pMap(runs, (run) => run.prune(), { concurrency: Math.max(1, forks) });
     for (const run of runs) if (!run.failed) deployEvent(log, 'host', { host: run.name, status: 'ok', commands: run.transport.commands });
     for (const r of runs) r.outcome.commands = r.transport.commands;

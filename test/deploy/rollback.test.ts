@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
+import type { StatusRow } from '../../src/deploy/collectStatus.js';
+import { findPreviousRelease, hostsRun } from '../../src/deploy/findPreviousRelease.js';
+import { StatusReportSchema } from '../../src/deploy/statusReport.js';
 import type { FixtureService } from './storeFixture.js';
 import { writeRelease } from './storeFixture.js';
 
@@ -160,5 +163,123 @@ describe('rollback --to: a version of the release, or a unique digest prefix of 
     const nine = await ferry(['rollback', 'rp', ...s.common, '--to', digest['rp 9.0.22077']!.slice(0, 9), '--stages', 'stage']);
     expect(nine.stderr).toContain(`rolling back rp to 9.0.22077 (${digest['rp 9.0.22077']!.slice(0, 12)})\n`);
     expect(nine.code).toBe(0);
+  });
+});
+
+describe('a release that drops a service: the fact it leaves is retired, and rollback goes back one release', () => {
+  const s = site('dropped');
+  const digest: Record<string, string> = {};
+  const rel = (version: string, day: number, services: Record<string, FixtureService>) =>
+    (digest[version] = writeRelease(s.store, { name: 'rp', version, epoch: `2026-11-0${day}T00:00:00Z`, services }));
+  const facts = (h: string) => join(s.root(h), 'var/lib/ferry/facts');
+  const status = async (...args: string[]) => {
+    const r = await ferry(['status', '-i', s.inventory, '--allow-local', '--json', ...args]);
+    return { code: r.code, stderr: r.stderr, report: StatusReportSchema.parse(JSON.parse(r.stdout)) };
+  };
+  beforeAll(async () => {
+    rel('1.0.0', 1, { web: service('web', '1.0.0'), side: service('side', '1.0.0') });
+    rel('2.0.0', 2, { web: service('web', '2.0.0'), side: service('side', '1.0.0') });
+    rel('3.0.0', 3, { web: service('web', '3.0.0') });
+    for (const v of ['1.0.0', '2.0.0']) expect((await ferry(['deploy', `rp@${v}`, ...s.common])).code).toBe(0);
+  });
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  it('retires it once a host runs the release completely, shows it retired, and --expect passes', async () => {
+    // stage and install only: the hosts still run 2.0.0, nothing is retired
+    const prepared = await ferry(['deploy', 'rp@3.0.0', ...s.common, '--stages', 'stage,install']);
+    expect(prepared.code, prepared.stderr).toBe(0);
+    expect(prepared.stderr).not.toContain('retired');
+    expect((await status()).report.rows.filter((r) => r.retired)).toEqual([]);
+
+    const r = await ferry(['deploy', 'rp@3.0.0', ...s.common]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('side is not in rp 3.0.0: retired on h1, h2, h3 (what it installed stays there)\n');
+    const fact = JSON.parse(readFileSync(join(facts('h2'), 'side.json'), 'utf8'));
+    expect(fact.digest).toBe(digest['2.0.0']);
+    expect(fact.retired).toMatchObject({ digest: digest['3.0.0'], release: { name: 'rp', version: '3.0.0' } });
+
+    const { code, report } = await status('--expect', digest['3.0.0']!);
+    expect(code).toBe(0);
+    expect(report.expect).toEqual({ digest: digest['3.0.0'], ok: true, off: [] });
+    expect(report.regions.map((g) => [g.digests, g.running, g.complete])).toEqual([[[digest['3.0.0']], [digest['3.0.0']], true]]);
+    expect(report.digests).toEqual([digest['3.0.0']]);
+    expect(report.rows.filter((x) => x.service === 'side').map((x) => [x.host, x.digest, x.retired?.release, x.retired?.digest])).toEqual(HOSTS.map((h) => [h, digest['2.0.0'], 'rp 3.0.0', digest['3.0.0']]));
+
+    const text = await ferry(['status', '-i', s.inventory, '--allow-local']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`: 3 hosts, bundle ${digest['3.0.0']!.slice(0, 12)}, complete\n`);
+    expect(text.stdout).toMatch(new RegExp(`h1 +side +rp 2\\.0\\.0 +1\\.0\\.0 +${digest['2.0.0']!.slice(0, 12)} +done +done +done +retired\\n`));
+    expect(text.stdout).toContain(`retired: side on h1, h2, h3: rp 3.0.0 (${digest['3.0.0']!.slice(0, 12)}), which they run, does not have it; what it installed stays there\n`);
+    expect(text.stdout).toContain(`1 distinct bundle digest across 3 hosts (${digest['3.0.0']!.slice(0, 12)})\n`);
+    // what side installed is left alone
+    expect(s.conf('side')).toEqual(HOSTS.map(() => 'side 1.0.0 release 1.0.0'));
+  });
+
+  it('rolls back to the release before the one the hosts run, which brings the retired service back', async () => {
+    const back = await ferry(['rollback', 'rp', ...s.common, '--json']);
+    expect(back.code, back.stderr).toBe(0);
+    const events = back.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.find((e) => e.type === 'info')?.msg).toBe(`rolling back rp to 2.0.0 (${digest['2.0.0']!.slice(0, 12)})`);
+    // every stage of the retired service runs again (what it installed may have been removed since)
+    const side = events.filter((e) => e.type === 'stage' && e.service === 'side' && e.status === 'ran');
+    expect(side.filter((e) => e.host === 'h1').map((e) => e.stage)).toEqual(['stage', 'install', 'configure']);
+    expect(side.filter((e) => e.host === 'h1').map((e) => e.reason)).toEqual([expect.stringMatching(/^retired \S+ \(not in rp 3\.0\.0\), deployed again$/), 'install not completed yet', 'configure not completed yet']);
+    expect(s.conf('web')).toEqual(HOSTS.map(() => 'web 2.0.0 release 2.0.0'));
+    expect(s.conf('side')).toEqual(HOSTS.map(() => 'side 1.0.0 release 2.0.0'));
+    const { code, report } = await status('--expect', digest['2.0.0']!);
+    expect(code).toBe(0);
+    expect(report.rows.filter((r) => r.retired)).toEqual([]);
+    expect(JSON.parse(readFileSync(join(facts('h1'), 'side.json'), 'utf8')).retired).toBeUndefined();
+  });
+
+  it('treats the fact of a dropped service that no deploy marked (an older ferry) as left over; deploying the release again retires it', async () => {
+    expect((await ferry(['deploy', 'rp@3.0.0', ...s.common])).code).toBe(0);
+    // what a ferry before retired facts left on the hosts
+    for (const h of HOSTS) {
+      const f = JSON.parse(readFileSync(join(facts(h), 'side.json'), 'utf8'));
+      delete f.retired;
+      writeFileSync(join(facts(h), 'side.json'), JSON.stringify(f));
+    }
+    const before = await status('--expect', digest['3.0.0']!);
+    expect(before.code).toBe(72);
+    expect(before.stderr).toContain(`h1/side runs ${digest['2.0.0']!.slice(0, 12)}`);
+    const check = await ferry(['rollback', 'rp', ...s.common, '--check']);
+    expect(check.stderr).toContain(`checking the hosts against rp 2.0.0 (${digest['2.0.0']!.slice(0, 12)}), the release a rollback goes to`);
+
+    const again = await ferry(['deploy', 'rp@3.0.0', ...s.common]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('side is not in rp 3.0.0: retired on h1, h2, h3');
+    expect((await status('--expect', digest['3.0.0']!)).code).toBe(0);
+  });
+});
+
+describe('which release the hosts run, for rollback', () => {
+  const host = (name: string, groups = ['all', 'web']) => ({ name, address: name, transport: 'ssh' as const, vars: {}, groups });
+  const row = (h: string, service: string, digest: string, extra: Partial<StatusRow> = {}): StatusRow => ({ host: h, service, release: `rp ${digest}`, version: '1', digest, complete: true, ...extra });
+  const given: Record<string, string[]> = { D1: ['web', 'side'], D2: ['web', 'side'], D3: ['web'], R: ['web', 'side2'] };
+  const givenBy = (d: string) => given[d];
+
+  it('counts each host once per digest, leaving out retired and left-over services', () => {
+    const h = [host('h1'), host('h2')];
+    // side's fact stayed at D2 when the hosts moved on to D3, which does not have it
+    expect(hostsRun('rp', [row('h1', 'side', 'D2'), row('h1', 'web', 'D3'), row('h2', 'side', 'D2', { retired: { time: 't', release: 'rp 3', digest: 'D3' } }), row('h2', 'web', 'D3')], h, givenBy)).toEqual(['D3', 'D3']);
+    // rolled back from R (web, side2) to D2: side2's fact is the one left over, at the newer release
+    expect(hostsRun('rp', [row('h1', 'side', 'D2'), row('h1', 'side2', 'R'), row('h1', 'web', 'D2')], [h[0]!], givenBy)).toEqual(['D2']);
+    // part-way through a rollout of D2 with --services web: both count
+    expect(hostsRun('rp', [row('h1', 'side', 'D1'), row('h1', 'web', 'D2')], [h[0]!], givenBy)).toEqual(['D1', 'D2']);
+    // another release name, a fact that could not be read, a digest the store does not hold
+    expect(hostsRun('rp', [row('h1', 'web', 'X', { release: 'other 1' }), { host: 'h1', service: 'db', complete: false, problem: 'not JSON' }, row('h1', 'web', 'GONE')], [h[0]!], givenBy)).toEqual(['GONE']);
+  });
+
+  it('of digests as many hosts run, takes the newer release (a half-done rollout is undone, not the release before)', async () => {
+    const store = mkdtempSync(join(tmpdir(), 'ferry-rollback-tie-'));
+    try {
+      const d = ['1', '2', '3'].map((v, i) => writeRelease(store, { name: 'rp', version: v, epoch: `2026-11-0${i + 1}T00:00:00Z`, services: { web: service('web', v) } }));
+      expect((await findPreviousRelease(store, 'rp', [d[1]!, d[2]!])).version).toBe('2');
+      expect((await findPreviousRelease(store, 'rp', [d[2]!, d[1]!])).version).toBe('2');
+      expect((await findPreviousRelease(store, 'rp', [d[1]!, d[1]!, d[2]!])).version).toBe('1');
+    } finally {
+      rmSync(store, { recursive: true, force: true });
+    }
   });
 });
