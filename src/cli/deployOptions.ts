@@ -30,10 +30,43 @@ export function releaseOptions(cmd: Command): Command {
     .option('--push', 'copy artifacts over ssh instead of letting hosts fetch them');
 }
 
-export function runOptions(cmd: Command): Command {
+/** What --force takes: a stage, or all of them. */
+export const FORCE_VALUES = [...STAGES, 'all'] as const;
+
+/**
+ * A comma-separated, repeatable list of stage names, each checked as the option is parsed: a misspelt one is
+ * one usage line (exit 64) before the store is read or any host is asked, whichever command takes it.
+ */
+function stageList(flag: string, allowed: readonly string[], named: string) {
+  return (v: string, prev: string[] = []) => {
+    const names = collect(v);
+    for (const n of names) if (!allowed.includes(n)) throw new UsageError(`${flag} ${n}: not a stage; use ${named}`);
+    if (names.length === 0) throw new UsageError(`${flag} needs a stage: ${named}`);
+    return [...prev, ...names];
+  };
+}
+
+/** --stages and --force, one definition for every command that takes them (deploy, rollback, plan). */
+export function stageOptions(cmd: Command): Command {
   return cmd
-    .option('--stages <names>', `only these stages (${STAGES.join(', ')})`, collect)
-    .addOption(new Option('--force <stage>', 'run this stage even where the facts say it is done: stage, install, configure or all (repeatable)').argParser(collect))
+    .option('--stages <names>', `only these stages (${STAGES.join(', ')}; comma-separated)`, stageList('--stages', STAGES, STAGES.join(', ')))
+    .addOption(new Option('--force <stage>', 'run this stage even where the facts say it is done: stage, install, configure or all (repeatable)').argParser(stageList('--force', FORCE_VALUES, `${STAGES.join(', ')} or all`)));
+}
+
+/** --check and --repair, one definition for the commands that deploy a release (deploy, rollback). */
+export function driftOptions(cmd: Command): Command {
+  return cmd
+    .option('--check', 'change nothing: read and compare every step on the hosts, whatever the facts say, and show what differs (exit 2 when something does)')
+    .option('--repair', 'also run, where the facts say done, the steps whose read and compare finds the host changed');
+}
+
+/** --check changes nothing and --repair changes what differs: not both. */
+export function checkDriftOptions(o: { check?: boolean; repair?: boolean }): void {
+  if (o.check && o.repair) throw new UsageError('--check changes nothing and --repair changes what differs: give one of them');
+}
+
+export function runOptions(cmd: Command): Command {
+  return stageOptions(cmd)
     .option('--serial <spec>', 'configure batch sizes: a count, a percentage or a ramp like 1,5,25%', '1')
     .option('--max-fail-percent <n>', 'stop the rollout when more than this percentage of hosts failed', numberOption('--max-fail-percent', { min: 0, max: 100, suffix: '%' }))
     .option('--retries <n>', 'retries of a stage after a dropped connection or timeout', numberOption('--retries', { whole: true, min: 0 }), 3)
@@ -56,6 +89,8 @@ export interface HostOpts {
 
 /** The options of the commands that run a release on hosts (deploy, rollback). */
 export interface RunOpts extends HostOpts {
+  check?: boolean;
+  repair?: boolean;
   store: string;
   services?: string[];
   server?: string;
@@ -89,6 +124,7 @@ export async function runSettings(o: RunOpts): Promise<Omit<DeployOptions, 'rele
     services: o.services,
     stages: parseStages(o.stages),
     force: o.force,
+    repair: o.repair,
     forks: o.forks,
     serial: o.serial,
     maxFailPercent: o.maxFailPercent,

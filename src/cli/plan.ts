@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { DeployError } from '../errors.js';
 import { checkRelease } from './checkRelease.js';
-import { hostOptions, loadHosts, parseStages, releaseOptions, type HostOpts } from './deployOptions.js';
+import { hostOptions, loadHosts, parseStages, releaseOptions, stageOptions, type HostOpts } from './deployOptions.js';
 import { formatTable } from '../ui/formatTable.js';
 import { escapeText } from '../util/escapeText.js';
 
@@ -19,10 +19,8 @@ export function register(program: Command): void {
     .description('Show, per host and service, which stages a deploy would run or skip, and why (reads facts, changes nothing)')
     .argument('<release>', 'NAME, NAME@VERSION or a bundle digest')
     .addHelpText('after', '\nExample:\n  ferry plan openstack@2026.11.0 -i inventory.yaml --limit compute\n')
-    .option('--stages <names>', 'only these stages', (v: string, p: string[] = []) => [...p, ...v.split(',')])
-    .option('--force <stage>', 'as deploy --force', (v: string, p: string[] = []) => [...p, ...v.split(',')])
     .option('--check', 'read and compare every step on the hosts, whatever the facts say, and show what differs (exit 2 when something does); changes nothing');
-  releaseOptions(hostOptions(cmd)).action(async (ref: string, o: PlanOpts) => {
+  releaseOptions(hostOptions(stageOptions(cmd))).action(async (ref: string, o: PlanOpts) => {
     const { loadRelease } = await import('../store/loadRelease.js');
     const { planDeploy } = await import('../deploy/planDeploy.js');
     const release = await loadRelease(o.store, ref);

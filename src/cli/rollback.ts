@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { stopOnInterrupt } from './stopOnInterrupt.js';
-import { hostOptions, releaseOptions, runOptions, runOutput, runSettings, type RunOpts } from './deployOptions.js';
+import { checkDriftOptions, driftOptions, hostOptions, loadHosts, releaseOptions, runOptions, runOutput, runSettings, type RunOpts } from './deployOptions.js';
 
 interface RollbackOpts extends RunOpts {
   to?: string;
@@ -11,9 +11,21 @@ export function register(program: Command): void {
     .command('rollback')
     .description('Deploy the release of NAME imported before the one the hosts run now (still in the store)')
     .argument('<name>', 'release name')
-    .addHelpText('after', '\nExamples:\n  ferry rollback openstack -i inventory.yaml\n  ferry rollback openstack --to 2026.10.2 -i inventory.yaml --serial 25%\n')
-    .option('--to <version>', 'go back to this version (or digest) instead of the previous one');
-  releaseOptions(hostOptions(runOptions(cmd), { events: true })).action(async (name: string, o: RollbackOpts) => {
+    .addHelpText('after', '\nExamples:\n  ferry rollback openstack -i inventory.yaml\n  ferry rollback openstack --to 2026.10.2 -i inventory.yaml --serial 25%\n  ferry rollback openstack -i inventory.yaml --check    # what the rollback would change, changing nothing\n')
+    .option('--to <version>', 'go back to this version of NAME (or the release whose digest starts with these 8+ hex digits) instead of the previous one');
+  // the options of deploy, defined once for both
+  releaseOptions(hostOptions(runOptions(driftOptions(cmd)), { events: true })).action(async (name: string, o: RollbackOpts) => {
+    checkDriftOptions(o);
+    if (o.check) {
+      const { rollbackTarget } = await import('../deploy/runRollback.js');
+      const { loadRelease } = await import('../store/loadRelease.js');
+      const { consoleLogger } = await import('../ui/log.js');
+      const { checkRelease } = await import('./checkRelease.js');
+      const { inventory, hosts } = await loadHosts(o);
+      const target = await rollbackTarget({ store: o.store, name, to: o.to, inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
+      consoleLogger({ json: o.json }).info(`checking the hosts against ${name} ${target.version} (${target.digest.slice(0, 12)}), the release a rollback goes to; changing nothing`);
+      return checkRelease(await loadRelease(o.store, target.digest), o, { whenDrift: `the rollback to ${name} ${target.version} (the same command without --check) changes them` });
+    }
     const { runRollback } = await import('../deploy/runRollback.js');
     const { deployTable } = await import('../deploy/deployTable.js');
     const { deployFailure } = await import('../deploy/deployReport.js');

@@ -48,20 +48,41 @@ function statusText(report: StatusReport): string {
     const mine = report.rows.filter((r) => r.region === region.region);
     const rows = [
       ['HOST', 'SERVICE', 'RELEASE', 'VERSION', 'DIGEST', ...STAGES.map((s) => s.toUpperCase()), 'COMPLETE'],
-      ...mine.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', ...STAGES.map((s) => r.stages?.[s] ?? '-'), r.problem ?? (r.complete ? 'yes' : 'no')]),
+      ...mine.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', ...STAGES.map((s) => r.stages?.[s] ?? '-'), r.problem ?? (r.retired ? 'retired' : r.complete ? 'yes' : 'no')]),
       ...report.noFacts.filter((b) => b.region === region.region).map((b) => [b.host, '-', 'nothing deployed', '', '', ...STAGES.map(() => ''), '']),
     ];
-    const failures = mine.filter((r) => r.failure).map((r) => `${r.host} ${r.service}: ${r.failure!.stage}${r.failure!.step ? ` ${r.failure!.step}` : ''} failed at ${escapeText(r.failure!.time)}: ${oneLine(r.failure!.message)}`);
+    const failures = mine.filter((r) => r.failure && !r.retired).map((r) => `${r.host} ${r.service}: ${r.failure!.stage}${r.failure!.step ? ` ${r.failure!.step}` : ''} failed at ${escapeText(r.failure!.time)}: ${oneLine(r.failure!.message)}`);
     // the table names the bundle a host is being brought to; a host a rollout has not configured yet still runs an older one
-    const behind = mine.filter((r) => !r.complete && r.configured && r.configured !== r.digest).map((r) => `${r.host} ${r.service}: its last completed configure was for ${r.configured!.slice(0, 12)}, not ${r.digest!.slice(0, 12)}`);
+    const behind = mine.filter((r) => !r.retired && !r.complete && r.configured && r.configured !== r.digest).map((r) => `${r.host} ${r.service}: its last completed configure was for ${r.configured!.slice(0, 12)}, not ${r.digest!.slice(0, 12)}`);
+    const retired = retiredLines(mine);
     const unreachable = report.unreachable.filter((u) => u.region === region.region).map((u) => `${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}`);
     const digests = region.digests.map((d) => d.slice(0, 12)).join(', ') || 'none';
     text += `region ${escapeText(region.region)} (${escapeText(region.inventory)}): ${region.hosts} host${region.hosts === 1 ? '' : 's'}, bundle ${digests}${runningNote(region.digests, region.running)}${region.complete ? ', complete' : ''}\n`;
-    text += formatTable(rows) + [...failures, ...behind, ...unreachable].map((l) => l + '\n').join('') + '\n';
+    text += formatTable(rows) + [...failures, ...behind, ...retired, ...unreachable].map((l) => l + '\n').join('') + '\n';
   }
   const hosts = report.regions.reduce((n, r) => n + r.hosts, 0);
   text += `${report.digests.length} distinct bundle digest${report.digests.length === 1 ? '' : 's'} across ${report.regions.length > 1 ? `${report.regions.length} regions, ` : ''}${hosts} host${hosts === 1 ? '' : 's'}${report.digests.length ? ` (${report.digests.map((d) => d.slice(0, 12)).join(', ')})` : ''}${runningNote(report.digests, report.running)}\n`;
   return text;
+}
+
+/**
+ * One line per retired service and the release that retired it, over the hosts where it did (a release that
+ * drops a service retires it on every host at once): `retired: side on h1, h2, h3: rp 3.0.0 (…), which they run, does not have it; …`
+ */
+function retiredLines(rows: StatusReport['rows']): string[] {
+  const groups = new Map<string, { service: string; release: string; digest: string; hosts: string[] }>();
+  for (const r of rows) {
+    if (!r.retired) continue;
+    const key = JSON.stringify([r.service, r.retired.release, r.retired.digest]);
+    const g = groups.get(key) ?? { service: r.service, release: r.retired.release, digest: r.retired.digest, hosts: [] };
+    g.hosts.push(r.host);
+    groups.set(key, g);
+  }
+  return [...groups.values()].map((g) => {
+    const on = g.hosts.length > 5 ? `${g.hosts.slice(0, 5).join(', ')} and ${g.hosts.length - 5} more` : g.hosts.join(', ');
+    const they = g.hosts.length === 1 ? 'which it runs' : 'which they run';
+    return `retired: ${escapeText(g.service)} on ${on}: ${escapeText(g.release)} (${escapeText(g.digest.slice(0, 12))}), ${they}, does not have it; what it installed stays there`;
+  });
 }
 
 /** When what runs (last completed configure) is not what the rows name: ", running X" (or "running none") */

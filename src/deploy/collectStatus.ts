@@ -24,6 +24,8 @@ export interface StatusRow {
   configured?: string;
   /** the bundles the host may run: the fact's digest when complete, else also each stage's and a pending activation's */
   named?: string[];
+  /** a service the release the host runs no longer has: when, and that release (`NAME VERSION`, digest) */
+  retired?: { time: string; release: string; digest: string };
 }
 
 export interface StatusResult {
@@ -64,7 +66,8 @@ export async function collectStatus(opts: {
         const complete = isComplete(f);
         const named = complete ? [f.digest] : [...new Set([f.digest, ...Object.values(f.stages).map((s) => s.digest), ...(f.pending ? [f.pending.digest] : [])])];
         const configured = f.stages.configure?.digest;
-        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, version: f.version, digest: f.digest, stages: stageStates(f), failure: f.failure, complete, ...(configured && !complete ? { configured } : {}), named });
+        const retired = f.retired && { time: f.retired.time, release: `${f.retired.release.name} ${f.retired.release.version}`, digest: f.retired.digest };
+        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, version: f.version, digest: f.digest, stages: stageStates(f), failure: f.failure, complete, ...(configured && !complete ? { configured } : {}), named, ...(retired ? { retired } : {}) });
       }
     } catch (err) {
       unreachable.push({ host: host.name, error: (err as Error).message });

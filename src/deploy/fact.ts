@@ -50,6 +50,18 @@ export type Failure = z.infer<typeof Failure>;
 const Pending = z.looseObject({ since: z.string(), digest: z.string(), changes: z.array(z.string()) });
 export type Pending = z.infer<typeof Pending>;
 
+/**
+ * A service the release the host now runs does not have (for this host): ferry no longer deploys it there.
+ * Set by the deploy that brought the host completely to that release; what the service installed stays.
+ */
+const Retired = z.looseObject({
+  time: z.string(),
+  /** the release that no longer has it, which the host runs */
+  digest: z.string(),
+  release: z.object({ name: z.string(), version: z.string() }),
+});
+export type Retired = z.infer<typeof Retired>;
+
 /** The checkpoint a service leaves on a host: FACTS_DIR/SERVICE.json. */
 export const Fact = z.looseObject({
   format: z.literal(FACT_FORMAT),
@@ -64,6 +76,7 @@ export const Fact = z.looseObject({
   stages: z.partialRecord(z.enum(STAGES), StageFact),
   pending: Pending.optional(),
   failure: Failure.optional(),
+  retired: Retired.optional(),
 });
 export type Fact = z.infer<typeof Fact>;
 

@@ -1,12 +1,13 @@
 import { StoreError } from '../errors.js';
 import { listReleases, type Release as StoredRelease } from '../store/listReleases.js';
+import type { StatusRow } from './collectStatus.js';
+import type { InventoryHost } from './loadInventory.js';
 
 /**
- * The release to roll back to: the one of the same name just before (by epoch) the release the
- * hosts run now (the most common digest among their facts), or a named version. A damaged release
- * of that name is an error (it might be the one to go back to); one of another name is passed over.
+ * The releases of NAME in the store, oldest first (by epoch, then version). A damaged release of that name
+ * is an error (it might be the one to go back to); one of another name is passed over.
  */
-export async function findPreviousRelease(store: string, name: string, running: string[], to?: string): Promise<StoredRelease> {
+export async function releasesNamed(store: string, name: string): Promise<StoredRelease[]> {
   // a damaged release of another name does not matter here; one of this name might be the previous one
   const releases = (
     await listReleases(store, (d) => {
@@ -14,17 +15,45 @@ export async function findPreviousRelease(store: string, name: string, running: 
     })
   ).filter((r) => r.name === name);
   if (releases.length === 0) throw new StoreError(`the store ${store} holds no release named ${name}`);
-  if (to) {
-    const hit = releases.find((r) => r.version === to || r.digest.startsWith(to));
-    if (!hit) throw new StoreError(`release ${name} ${to} is not in the store ${store}; it holds ${releases.map((r) => r.version).join(', ')}`);
-    return hit;
-  }
+  return releases;
+}
+
+/**
+ * The release to roll back to: the one of the same name just before (by epoch) the release the hosts run
+ * now. `running` holds what each host runs (see hostsRun): the digest named most often is the current one,
+ * and of digests named equally often the newer release (a rollout that reached half the hosts is undone,
+ * not the release before it). A damaged release of that name is an error (it might be the one to go back
+ * to); one of another name is passed over.
+ */
+export async function findPreviousRelease(store: string, name: string, running: string[], releases?: StoredRelease[]): Promise<StoredRelease> {
+  const ofName = releases ?? (await releasesNamed(store, name));
   if (running.length === 0) throw new StoreError(`no host's facts name a release of ${name}: there is nothing to roll back; deploy a release, or name one with --to`);
   const counts = new Map<string, number>();
   for (const d of running) counts.set(d, (counts.get(d) ?? 0) + 1);
-  const current = [...counts].sort((a, b) => b[1] - a[1])[0]![0];
-  const at = releases.findIndex((r) => r.digest === current);
+  const age = (d: string) => ofName.findIndex((r) => r.digest === d);
+  const current = [...counts].sort((a, b) => b[1] - a[1] || age(b[0]) - age(a[0]))[0]![0];
+  const at = age(current);
   if (at < 0) throw new StoreError(`the hosts run ${name} bundle ${current.slice(0, 12)}, which the store ${store} no longer holds; name the release to go back to with --to VERSION`);
-  if (at === 0) throw new StoreError(`${name} ${releases[0]!.version} (${current.slice(0, 12)}) is the oldest release in the store ${store}: there is no previous one to roll back to`);
-  return releases[at - 1]!;
+  if (at === 0) throw new StoreError(`${name} ${ofName[0]!.version} (${current.slice(0, 12)}) is the oldest release in the store ${store}: there is no previous one to roll back to`);
+  return ofName[at - 1]!;
+}
+
+/**
+ * What the hosts run of NAME, one entry per host and bundle digest (a host part-way through a rollout,
+ * or deployed with --services, names two). A host's facts count but for a service the release its other
+ * facts moved on to does not give it: a retired one (marked by the deploy that left it), and one left
+ * over where no deploy marked it (a ferry before retired facts, or a rollout that stopped): service X at
+ * digest D when another service's fact on the host names C, C's release does not give X to the host and
+ * D's gave it that other service. `givenBy(digest, host)` is the services a release in the store gives a
+ * host, undefined for a digest the store does not hold.
+ */
+export function hostsRun(name: string, rows: StatusRow[], hosts: InventoryHost[], givenBy: (digest: string, host: InventoryHost) => string[] | undefined): string[] {
+  const running: string[] = [];
+  for (const host of hosts) {
+    const mine = rows.filter((r) => r.host === host.name && !r.retired && r.digest && r.release?.startsWith(`${name} `));
+    const leftOver = (x: StatusRow) =>
+      mine.some((y) => y.digest !== x.digest && givenBy(y.digest!, host)?.includes(x.service) === false && givenBy(x.digest!, host)?.includes(y.service) !== false);
+    running.push(...new Set(mine.filter((x) => !leftOver(x)).map((r) => r.digest!)));
+  }
+  return running;
 }

@@ -14,6 +14,7 @@ const LOCKED_EXIT = 75;
 
 /** A host held for one run: its lock is taken and its facts read. */
 export interface HostGuard {
+  /** every fact on the host, and for each of the run's services without one, an empty read */
   facts: Map<string, FactRead>;
   /** what an earlier run had left on the host and the guard cleaned */
   cleaned: string[];
@@ -67,7 +68,8 @@ export async function holdHost(transport: Transport, host: string, dataDir: stri
     `echo ${q(holder)} > ${q(`${run}/holder`)}`,
     cleanupScript(run),
     'cleanup',
-    factsScript(factsDir, services),
+    // every fact, not only this release's services: a fact of a service it no longer has may be retired after it
+    factsScript(factsDir, undefined),
     `echo ${READY}`,
     // until the runner closes this command's input: when it is done, or when it died
     'cat >/dev/null 2>&1',
@@ -91,8 +93,10 @@ function guardOf(held: Held, factsDir: string, services: string[], sessions: str
     .split('\n')
     .filter((l) => l.startsWith(CLEANED))
     .map((l) => l.slice(CLEANED.length));
+  const facts = parseFacts(held.ready, factsDir, undefined);
+  for (const s of services) if (!facts.has(s)) facts.set(s, { fact: undefined });
   return {
-    facts: parseFacts(held.ready, factsDir, services),
+    facts,
     cleaned,
     sessions,
     release: async () => {

@@ -3,7 +3,8 @@ import { type Decision, decideStage, factsSayDone, type WantedStage } from './de
 import { inspectStage, type StepInspection } from './inspectStage.js';
 import { deployEvent } from './deployEvents.js';
 import type { HostOutcome, StageOutcome } from './deployReport.js';
-import { type Fact, FACT_FORMAT, type Failure } from './fact.js';
+import { type Fact, FACT_FORMAT, type Failure, isComplete } from './fact.js';
+import { comeBack, leftovers } from './retire.js';
 import type { HostGuard } from './hostGuard.js';
 import type { Release } from '../store/loadRelease.js';
 import type { HostTarget, ServiceTarget } from './prepareTargets.js';
@@ -121,7 +122,7 @@ export class HostRun {
     if (refusedAt) return this.record(svc.name, stage, { status: 'not run', reason: `${refusedAt} refused`, changed: 0, ms: 0 });
     const read = this.facts.get(svc.name) ?? { fact: undefined };
     const want = this.want(svc, stage);
-    let decision: Decision = decideStage(stage, read, want, this.s.force);
+    let decision: Decision = comeBack(read) ?? decideStage(stage, read, want, this.s.force);
     if (decision.refused) return this.refuse(svc.name, stage, decision.reason);
     /** --repair of a stage done by the facts: the steps that differ, the only ones to run */
     let only: Set<string> | undefined;
@@ -269,8 +270,9 @@ export class HostRun {
   /** The fact as this release sees it: the service's version, digest and stage keys, with what earlier stages left. */
   private baseFact(svc: ServiceTarget, previous: Fact | undefined): Fact {
     const m = this.s.release.manifest;
+    // a retired service this release deploys again starts over: what its fact recorded was done before it left
     return {
-      ...(previous ?? { stages: {} }),
+      ...(previous && !previous.retired ? previous : { stages: {} }),
       format: FACT_FORMAT,
       service: svc.name,
       host: this.name,
@@ -322,7 +324,7 @@ export class HostRun {
    */
   async settle(svc: ServiceTarget): Promise<void> {
     const fact = this.facts.get(svc.name)?.fact;
-    if (this.stopped || this.refused.has(svc.name) || !fact || fact.pending || fact.failure) return;
+    if (this.stopped || this.refused.has(svc.name) || !fact || fact.pending || fact.failure || fact.retired) return;
     // already recorded (a fact written before facts carried keys gets them now)
     if (fact.digest === this.s.release.digest && fact.keys && STAGES.every((s) => fact.keys![s] === svc.keys[s])) return;
     if (!STAGES.every((s) => fact.stages[s]?.key === svc.keys[s])) return;
@@ -331,6 +333,29 @@ export class HostRun {
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  /**
+   * Once the host runs this release completely (every service it gives the host complete at its digest,
+   * `given`: whatever --services chose), the facts of services of the same release name it no longer has
+   * are marked retired: `ferry status` and `rollback` no longer take them for what the host runs. Returns
+   * the services retired.
+   */
+  async retire(given: readonly string[]): Promise<string[]> {
+    if (this.failed) return [];
+    const { manifest: m, digest } = this.s.release;
+    for (const name of given) {
+      const f = this.facts.get(name)?.fact;
+      if (!f || f.digest !== digest || !isComplete(f)) return [];
+    }
+    const left = leftovers(this.facts, this.name, m.name, given);
+    try {
+      for (const f of left) await retryTransient(this.s.retry, () => this.writeFact({ ...f, retired: { time: new Date().toISOString(), digest, release: { name: m.name, version: m.version } } }), this.onRetry);
+    } catch (err) {
+      this.fail(err);
+      return [];
+    }
+    return left.map((f) => f.service);
   }
 
   /** Remove release trees and blobs the host no longer needs (keeps the newest ferry_keep_releases and every one a fact names). */

@@ -2,6 +2,7 @@ import { decideStage } from './decideStage.js';
 import { forEachHost } from './forEachHost.js';
 import { prepareTargets } from './prepareTargets.js';
 import { readFacts } from './readFacts.js';
+import { comeBack } from './retire.js';
 import { retryTransient } from './retryTransient.js';
 import { STAGES, type StageName } from '../stages.js';
 import type { DeployOptions } from './runDeploy.js';
@@ -45,7 +46,8 @@ export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
             rows.push({ host: t.host.name, service: svc.name, stage, run: false, refused: true, reason: `not run: ${refused} refused` });
             continue;
           }
-          const d = decideStage(stage, facts.get(svc.name)!, { version: svc.version, digest: opts.release.digest, key: svc.keys[stage], keys: svc.keys, release: `${m.name} ${m.version}`, ahead }, force);
+          const read = facts.get(svc.name)!;
+          const d = comeBack(read) ?? decideStage(stage, read, { version: svc.version, digest: opts.release.digest, key: svc.keys[stage], keys: svc.keys, release: `${m.name} ${m.version}`, ahead }, force);
           rows.push({ host: t.host.name, service: svc.name, stage, ...d });
           if (d.run) ahead.add(stage);
           if (d.refused) refused = stage;

@@ -1,4 +1,4 @@
-import { SpecError } from '../errors.js';
+import { SpecError, UsageError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
 import type { DeployReport } from './deployReport.js';
 import { DEPLOY_EVENTS_FORMAT, deployEvent } from './deployEvents.js';
@@ -9,6 +9,7 @@ import { HostRun } from './hostRun.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
 import type { Release } from '../store/loadRelease.js';
 import { prepareTargets } from './prepareTargets.js';
+import { retiredLines, servicesOfHost } from './retire.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { rollout } from './rollout.js';
 import { STAGES, type StageName } from '../stages.js';
@@ -55,7 +56,7 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
   const m = release.manifest;
   const stages = opts.stages ?? [...STAGES];
   const force = new Set(opts.force ?? []);
-  for (const f of force) if (f !== 'all' && !STAGES.includes(f as StageName)) throw new SpecError(`--force ${f}: not a stage; use stage, install, configure or all`);
+  for (const f of force) if (f !== 'all' && !STAGES.includes(f as StageName)) throw new UsageError(`--force ${f}: not a stage; use stage, install, configure or all`);
   const forks = opts.forks ?? 10;
   const retry = opts.retry ?? { retries: 3, delayMs: 500 };
   const timeoutMs = opts.timeoutMs ?? 30 * 60_000;
@@ -130,6 +131,9 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
         log.warn(stopped);
       }
     }
+    // a host that now runs this release completely: the facts of services it no longer has are retired
+    const retired = await pMap(runs, async (run) => ({ host: run.name, services: await run.retire(servicesOfHost(m.services, run.target.host)) }), { concurrency: Math.max(1, forks) });
+    for (const line of retiredLines(retired, m)) log.info(line);
     await pMap(runs, (run) => run.prune(), { concurrency: Math.max(1, forks) });
     for (const r of runs) r.outcome.commands = r.transport.commands;
     const ok = runs.every((r) => !r.failed) && !stopped;

@@ -1,14 +1,45 @@
+import type { Release as StoredRelease } from '../store/listReleases.js';
 import { loadRelease } from '../store/loadRelease.js';
+import { resolveVersionOf } from '../store/resolveRelease.js';
 import { collectStatus } from './collectStatus.js';
-import { findPreviousRelease } from './findPreviousRelease.js';
+import type { Manifest } from '../bundle/manifest.js';
+import { readStoredManifest } from '../store/readStoredManifest.js';
+import { findPreviousRelease, hostsRun, releasesNamed } from './findPreviousRelease.js';
+import type { InventoryHost } from './loadInventory.js';
+import { servicesOfHost } from './retire.js';
 import { type DeployOptions, type DeployReport, runDeploy } from './runDeploy.js';
 
 export interface RollbackOptions extends Omit<DeployOptions, 'release'> {
   store: string;
   /** the release name */
   name: string;
-  /** a version (or digest) to go back to instead of the previous one */
+  /** a version of NAME (or a unique digest prefix of 8+ hex digits) to go back to instead of the previous one */
   to?: string;
+}
+
+/** What finding the release to go back to needs: the store, the name, and the hosts whose facts say what runs. */
+export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'factsDir' | 'forks' | 'ssh'>;
+
+/**
+ * The release a rollback of NAME goes to: the one imported before the release the hosts run now, or `to`
+ * (a version of NAME, or a unique digest prefix of 8+ hex digits), which is found without asking any host.
+ */
+export async function rollbackTarget(opts: RollbackTargetOptions): Promise<StoredRelease> {
+  const { store, name, to } = opts;
+  if (to !== undefined) return resolveVersionOf(store, name, to, '--to');
+  // the store first: a store without the release fails before any host is asked
+  const releases = await releasesNamed(store, name);
+  const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh });
+  // what each release the facts name gives which host, from its manifest in the store
+  const services = new Map<string, Manifest['services']>();
+  for (const digest of new Set(status.rows.map((r) => r.digest))) {
+    if (digest && releases.some((r) => r.digest === digest)) services.set(digest, (await readStoredManifest(store, digest)).manifest.services);
+  }
+  const givenBy = (digest: string, host: InventoryHost) => {
+    const of = services.get(digest);
+    return of && servicesOfHost(of, host);
+  };
+  return findPreviousRelease(store, name, hostsRun(name, status.rows, opts.hosts, givenBy), releases);
 }
 
 /**
@@ -17,9 +48,7 @@ export interface RollbackOptions extends Omit<DeployOptions, 'release'> {
  */
 export async function runRollback(opts: RollbackOptions): Promise<DeployReport> {
   const { store, name, to, ...deploy } = opts;
-  const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh });
-  const running = status.rows.filter((r) => r.release?.startsWith(`${name} `) && r.digest).map((r) => r.digest!);
-  const target = await findPreviousRelease(store, name, running, to);
+  const target = await rollbackTarget(opts);
   opts.log.info(`rolling back ${name} to ${target.version} (${target.digest.slice(0, 12)})`);
   return runDeploy({ ...deploy, release: await loadRelease(store, target.digest) });
 }

@@ -49,6 +49,11 @@ export const StatusReportSchema = z
           problem: z.string().optional(),
           /** the bundle whose configure last completed on the host; differs from digest while a rollout has not configured it */
           configured: z.string().optional(),
+          /**
+           * a service the release the host runs no longer has (the deploy of that release marked it): when, and that
+           * release (`NAME VERSION`) and digest. It counts for no digest, completeness or --expect
+           */
+          retired: z.object({ time: z.string(), release: z.string(), digest: z.string() }).strict().optional(),
         })
         .strict(),
     ),
@@ -88,22 +93,25 @@ export function statusReport(regions: RegionStatus[], expect?: string): StatusRe
     unreachable.push(...r.status.unreachable.map((u) => ({ region: r.region, ...u })));
     const bare = r.hosts.filter((h) => !r.status.rows.some((row) => row.host === h.name) && !r.status.unreachable.some((u) => u.host === h.name));
     noFacts.push(...bare.map((h) => ({ region: r.region, host: h.name })));
+    // a retired service runs no release ferry deploys: it counts for no digest and no completeness
+    const current = mine.filter((row) => !row.retired);
     summaries.push({
       region: r.region,
       inventory: r.inventory,
       hosts: r.hosts.length,
-      digests: distinct(mine.map((row) => row.digest)),
-      running: distinct(mine.map(runningDigest)),
+      digests: distinct(current.map((row) => row.digest)),
+      running: distinct(current.map(runningDigest)),
       unreachable: r.status.unreachable.length,
-      complete: !bare.length && !r.status.unreachable.length && mine.every((row) => row.complete),
+      complete: !bare.length && !r.status.unreachable.length && current.every((row) => row.complete),
     });
   }
-  const report: StatusReport = { format: STATUS_FORMAT, regions: summaries, rows, unreachable, noFacts, digests: distinct(rows.map((r) => r.digest)), running: distinct(rows.map(runningDigest)) };
+  const current = rows.filter((r) => !r.retired);
+  const report: StatusReport = { format: STATUS_FORMAT, regions: summaries, rows, unreachable, noFacts, digests: distinct(current.map((r) => r.digest)), running: distinct(current.map(runningDigest)) };
   if (expect !== undefined) {
     const many = regions.length > 1;
     const where = (region: string, host: string) => `${many ? `${region}: ` : ''}${host}`;
     const off = [
-      ...rows
+      ...current
         .filter((r) => !r.digest?.startsWith(expect) || !r.complete)
         .map((r) => `${where(r.region, r.host)}/${r.service} runs ${r.digest?.slice(0, 12) ?? 'nothing'}${r.complete ? '' : ` (incomplete: ${r.problem ?? STAGES.filter((s) => r.stages?.[s] !== 'done').map((s) => `${s} ${r.stages?.[s] ?? 'missing'}`).join(', ')})`}${!r.complete && r.configured && r.configured !== r.digest ? `; its last completed configure was for ${r.configured.slice(0, 12)}` : ''}`),
       ...noFacts.map((b) => `${where(b.region, b.host)} has no facts`),
