@@ -50,20 +50,13 @@ const VAR_DEPTH = 8;
 /**
  * Inventory values may refer to other values ("{{ root }}/data"); resolve them up to VAR_DEPTH levels
  * deep. Values that refer to each other in a loop (`a: "{{ b }}", b: "{{ a }}"`), or deeper than that,
- * and values that cannot render (an undefined variable, a syntax error) are refused (exit 65): before, the last pass's text was used as it stood, so a path or a command got
+ * are refused (exit 65): before, the last pass's text was used as it stood, so a path or a command got
  * `{{ a }}` itself.
  */
 export function renderVars(vars: Record<string, unknown>, label: string): Record<string, unknown> {
   let current = vars;
   for (let i = 0; i < VAR_DEPTH; i++) {
-    let next: Record<string, unknown>;
-    try {
-      next = renderDeep(current, current, (path) => `${label}: ${path}`, 'vars');
-    } catch (err) {
-      // a value of the inventory that cannot render is a problem of the inventory, as a loop is (exit 65)
-      if (err instanceof DeployError) throw new SpecError(err.message, { cause: err });
-      throw err;
-    }
+    const next = renderDeep(current, current, (path) => `${label}: ${path}`, 'vars');
     if (JSON.stringify(next) === JSON.stringify(current)) {
       // rendering changes nothing more: a value that is still a template renders to itself
       const looping = Object.entries(next).find(([, v]) => hasTemplate(v));

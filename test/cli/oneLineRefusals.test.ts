@@ -58,10 +58,10 @@ describe('every refusal is one line, whatever the input holds', () => {
     expectOneLine(r, 65, /^ferry: bundle manysteps 1: services\.web\.install\[0\]: unknown step kind "bogus0"; .*install\[4\]: unknown step kind "bogus4"; .*; and 3 more\n$/, 'bundle manysteps 1');
   });
 
-  it('plan refuses an inventory variable whose key holds a newline: exit 65 (an inventory problem), the key quoted', async () => {
+  it('plan refuses an inventory variable whose key holds a newline: exit 72, the key quoted', async () => {
     writeRelease(store, { name: 'invkey', version: '1', services: { web: { version: '1.0.0', groups: ['web'], install: [{ command: { run: 'true' } }] } }, extra: [KEY] });
     const r = await ferry(['plan', 'invkey@1', '-i', inventory('inv-key', { vars: { 'x\nferry: forged line from the inventory': '{{ nope }}' } }), '--store', store]);
-    expectOneLine(r, 65, /^ferry: inventory .*, host h1: vars\["x\\nferry: forged line from the inventory"\]: cannot render \{\{ nope \}\}: nope is an undefined value/, 'ferry: forged');
+    expectOneLine(r, 72, /^ferry: inventory .*, host h1: vars\["x\\nferry: forged line from the inventory"\]: cannot render \{\{ nope \}\}: nope is an undefined value/, 'ferry: forged');
   });
 
   it('deploy fails a host on a manifest option key that holds a newline with one line, the key quoted (exit 72)', async () => {
