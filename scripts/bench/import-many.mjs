@@ -21,7 +21,8 @@ const { writeTar } = await import(join(root, 'dist/bundle/writeTar.js'));
 const { FORMAT } = await import(join(root, 'dist/bundle/manifest.js'));
 const { signDetached } = await import(join(root, 'dist/pgp/sign.js'));
 const { canonicalJson } = await import(join(root, 'dist/util/canonicalJson.js'));
-const openpgp = await import('openpgp');
+// ferry's own copy of openpgp.js (src/pgp/openpgp.ts): keys read by another copy are foreign classes to it
+const { pgp: openpgp } = await import(join(root, 'dist/pgp/openpgp.js'));
 
 timeShell(ferryCmd(`key generate --name bench --out ${dir}/team`));
 const key = await openpgp.readPrivateKey({ armoredKey: (await import('node:fs')).readFileSync(`${dir}/team.secret.asc`, 'utf8') });

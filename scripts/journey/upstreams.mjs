@@ -84,7 +84,8 @@ export async function makeUpstreams(dir, versions = ['1.0.0']) {
   const { generateKey } = await dist('pgp/generateKey.js');
   const { writeAptRepository } = await dist('sources/apt/writeAptRepository.js');
   const { writePep503Index } = await dist('sources/python/writePep503Index.js');
-  const openpgp = await import('openpgp');
+  // ferry's own copy of openpgp.js (src/pgp/openpgp.ts): keys made by another copy are foreign classes to it
+  const { pgp: openpgp } = await dist('pgp/openpgp.js');
   mkdirSync(dir, { recursive: true });
 
   // apt: the "mirror" is signed by its own key, which the spec trusts (like debian-archive-keyring)

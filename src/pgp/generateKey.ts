@@ -1,4 +1,5 @@
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { pgp } from './openpgp.js';
 
 export interface GeneratedKey {
   secretArmored: string;
@@ -21,7 +22,7 @@ export async function generateKey(opts: {
   /** creation time (tests make already-expired keys with this) */
   date?: Date;
 }): Promise<GeneratedKey> {
-  const { privateKey, publicKey, revocationCertificate } = await openpgp.generateKey({
+  const { privateKey, publicKey, revocationCertificate } = await pgp.generateKey({
     type: 'ecc',
     curve: 'curve25519Legacy',
     userIDs: [{ name: opts.name, ...(opts.email ? { email: opts.email } : {}) }],
@@ -30,7 +31,7 @@ export async function generateKey(opts: {
     ...(opts.date ? { date: opts.date } : {}),
     format: 'armored',
   });
-  const key = await openpgp.readKey({ armoredKey: publicKey });
+  const key = await pgp.readKey({ armoredKey: publicKey });
   return {
     secretArmored: privateKey,
     publicArmored: publicKey,

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { pgp } from './openpgp.js';
 import { SignatureError, UsageError } from '../errors.js';
 
 /**
@@ -36,10 +37,10 @@ export async function parsePublicKeys(data: Uint8Array, label: string): Promise<
   try {
     if (armored) {
       keys = [];
-      for (const block of blocks) keys.push(...(await openpgp.readKeys({ armoredKeys: block })));
+      for (const block of blocks) keys.push(...(await pgp.readKeys({ armoredKeys: block })));
       if (keys.length === 0) throw new Error('no key block found');
     } else {
-      keys = await openpgp.readKeys({ binaryKeys: data });
+      keys = await pgp.readKeys({ binaryKeys: data });
     }
   } catch (err) {
     throw new SignatureError(`${label}: not an OpenPGP public key or keyring (${(err as Error).message})`);
@@ -64,7 +65,7 @@ export async function readSecretKey(path: string, passphrase?: string): Promise<
   }
   let key: openpgp.PrivateKey;
   try {
-    key = await openpgp.readPrivateKey({ armoredKey: armored });
+    key = await pgp.readPrivateKey({ armoredKey: armored });
   } catch (err) {
     throw new UsageError(`${path}: not an armored OpenPGP secret key (${(err as Error).message})`);
   }
@@ -73,7 +74,7 @@ export async function readSecretKey(path: string, passphrase?: string): Promise<
     throw new UsageError(`${path} is protected by a passphrase: pass --passphrase-file FILE or set FERRY_PASSPHRASE`);
   }
   try {
-    return await openpgp.decryptKey({ privateKey: key, passphrase });
+    return await pgp.decryptKey({ privateKey: key, passphrase });
   } catch (err) {
     throw new UsageError(`${path}: wrong passphrase (${(err as Error).message})`);
   }

@@ -1,4 +1,5 @@
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { pgp } from './openpgp.js';
 
 /**
  * The most signature packets one signature file may carry. Every packet that names a trusted key is
@@ -37,7 +38,7 @@ export async function readSignaturePackets(armored: string): Promise<SignaturePa
   for (const block of blocks) {
     let data: Uint8Array;
     try {
-      const u = await openpgp.unarmor(block);
+      const u = await pgp.unarmor(block);
       data = u.data as Uint8Array;
     } catch (err) {
       add({ bytes: new Uint8Array(), problem: `unreadable armor (${message(err)})` });
@@ -54,7 +55,7 @@ export async function readSignaturePackets(armored: string): Promise<SignaturePa
         continue;
       }
       try {
-        const sig = await openpgp.readSignature({ binarySignature: raw.bytes, config: STRICT });
+        const sig = await pgp.readSignature({ binarySignature: raw.bytes, config: STRICT });
         const packet = sig.packets[0] as openpgp.SignaturePacket | undefined;
         if (!packet) add({ bytes: raw.bytes, problem: 'unsupported signature packet' });
         else add({ bytes: raw.bytes, packet });

@@ -1,4 +1,5 @@
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { pgp } from './openpgp.js';
 import { UsageError } from '../errors.js';
 import { MAX_SIGNATURES, readSignaturePackets } from './readSignaturePackets.js';
 
@@ -21,8 +22,8 @@ export function signatureDate(epoch: Date, keys: openpgp.PrivateKey[]): Date {
 
 /** Armored detached signature over exact bytes (binary mode, like `gpg --detach-sign --armor`). */
 export async function signDetached(data: Uint8Array, keys: openpgp.PrivateKey[], date: Date): Promise<string> {
-  const message = await openpgp.createMessage({ binary: data });
-  return (await openpgp.sign({ message, signingKeys: keys, detached: true, format: 'armored', date, config: DETERMINISTIC })) as string;
+  const message = await pgp.createMessage({ binary: data });
+  return (await pgp.sign({ message, signingKeys: keys, detached: true, format: 'armored', date, config: DETERMINISTIC })) as string;
 }
 
 /**
@@ -30,8 +31,8 @@ export async function signDetached(data: Uint8Array, keys: openpgp.PrivateKey[],
  * The text must use LF line ends; dash-escaping is done by openpgp.js.
  */
 export async function clearsign(text: string, keys: openpgp.PrivateKey[], date: Date): Promise<string> {
-  const message = await openpgp.createCleartextMessage({ text });
-  return (await openpgp.sign({ message, signingKeys: keys, format: 'armored', date, config: DETERMINISTIC })) as string;
+  const message = await pgp.createCleartextMessage({ text });
+  return (await pgp.sign({ message, signingKeys: keys, format: 'armored', date, config: DETERMINISTIC })) as string;
 }
 
 /**
@@ -44,7 +45,7 @@ export async function mergeSignatures(armored: string[]): Promise<string> {
   if (parts.length > MAX_SIGNATURES) throw new UsageError(`the signature would hold ${parts.length} signature packets, more than the ${MAX_SIGNATURES} verify accepts: replace old ones (--replace) instead of adding`);
   const v6only = parts.every((p) => p.packet?.version === 6);
   // RFC 9580: armor holding only v6 signatures carries no CRC24 line; for v4 it is customary
-  return openpgp.armor(openpgp.enums.armor.signature, Buffer.concat(parts.map((p) => p.bytes)), undefined, undefined, undefined, !v6only);
+  return pgp.armor(pgp.enums.armor.signature, Buffer.concat(parts.map((p) => p.bytes)), undefined, undefined, undefined, !v6only);
 }
 
 /** The public halves of signing keys, armored one after another (keys/bundle.asc). */

@@ -1,4 +1,5 @@
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { pgp } from './openpgp.js';
 import { SignatureError } from '../errors.js';
 import { mergeKeyCopies } from './mergeKeyCopies.js';
 import { MAX_SIGNATURES, readSignaturePackets, type SignaturePart } from './readSignaturePackets.js';
@@ -32,9 +33,9 @@ export interface Verification {
 export async function verifyDetached(data: Uint8Array, armoredSignature: string, keys: openpgp.PublicKey[], label: string): Promise<Verification> {
   const parts = await readParts(armoredSignature, label);
   if (keys.length === 0) throw new SignatureError(`${label}: no trusted keys given (pass --keyring FILE)`);
-  return checkSignatures(parts, await mergeKeyCopies(keys), label, openpgp.enums.signature.binary, async (packet, key) => {
-    const message = await openpgp.createMessage({ binary: data });
-    return openpgp.verify({ message, signature: single(packet), verificationKeys: [key], expectSigned: false });
+  return checkSignatures(parts, await mergeKeyCopies(keys), label, pgp.enums.signature.binary, async (packet, key) => {
+    const message = await pgp.createMessage({ binary: data });
+    return pgp.verify({ message, signature: single(packet), verificationKeys: [key], expectSigned: false });
   });
 }
 
@@ -46,7 +47,7 @@ export async function verifyCleartext(armored: string, keys: openpgp.PublicKey[]
   let message: openpgp.CleartextMessage;
   let parts: SignaturePart[];
   try {
-    message = await openpgp.readCleartextMessage({ cleartextMessage: armored });
+    message = await pgp.readCleartextMessage({ cleartextMessage: armored });
     // the armor line itself, at the start of a line: inside the signed text it is dash-escaped ("- -----BEGIN")
     parts = await readSignaturePackets(armored.slice(Math.max(0, armored.search(/^-----BEGIN PGP SIGNATURE-----\r?$/m))));
   } catch (err) {
@@ -54,9 +55,9 @@ export async function verifyCleartext(armored: string, keys: openpgp.PublicKey[]
   }
   if (keys.length === 0) throw new SignatureError(`${label}: no trusted keys given (pass --keyring FILE)`);
   const text = message.getText();
-  const result = await checkSignatures(parts, await mergeKeyCopies(keys), label, openpgp.enums.signature.text, (packet, key) =>
+  const result = await checkSignatures(parts, await mergeKeyCopies(keys), label, pgp.enums.signature.text, (packet, key) =>
     // the constructor is missing from openpgp's type declarations: CleartextMessage(text, signature)
-    openpgp.verify({ message: new (openpgp.CleartextMessage as unknown as CleartextConstructor)(text, single(packet)), verificationKeys: [key], expectSigned: false }),
+    pgp.verify({ message: new (pgp.CleartextMessage as unknown as CleartextConstructor)(text, single(packet)), verificationKeys: [key], expectSigned: false }),
   );
   return { text, ...result };
 }
@@ -71,7 +72,7 @@ export async function readParts(armored: string, label: string): Promise<Signatu
 }
 
 /** The parts that are not signatures of `type`, as ignored (inspect shows them without a keyring). */
-export function unusableParts(parts: SignaturePart[], type: openpgp.enums.signature = openpgp.enums.signature.binary): IgnoredSignature[] {
+export function unusableParts(parts: SignaturePart[], type: openpgp.enums.signature = pgp.enums.signature.binary): IgnoredSignature[] {
   const out: IgnoredSignature[] = [];
   for (const part of parts) {
     const reason = part.problem ?? wrongType(part.packet!, type);
@@ -138,17 +139,17 @@ function describeIgnored(i: IgnoredSignature): string {
 function wrongType(packet: openpgp.SignaturePacket, want: openpgp.enums.signature): string | undefined {
   if (packet.signatureType === want) return undefined;
   const hex = `0x${(packet.signatureType ?? 0).toString(16).padStart(2, '0')}`;
-  if (packet.signatureType === openpgp.enums.signature.text) {
+  if (packet.signatureType === pgp.enums.signature.text) {
     return `text-mode signature (type ${hex}): only binary signatures (type 0x00) over the exact bytes count; sign without --textmode`;
   }
-  if (want === openpgp.enums.signature.text) return `not a text signature (type ${hex}), as a clearsigned file must carry`;
+  if (want === pgp.enums.signature.text) return `not a text signature (type ${hex}), as a clearsigned file must carry`;
   return `not a signature over data (type ${hex})`;
 }
 
 function single(packet: openpgp.SignaturePacket): openpgp.Signature {
-  const list = new openpgp.PacketList<openpgp.SignaturePacket>();
+  const list = new pgp.PacketList<openpgp.SignaturePacket>();
   list.push(packet);
-  return new openpgp.Signature(list);
+  return new pgp.Signature(list);
 }
 
 function keyIDOf(packet: openpgp.SignaturePacket): string {

@@ -1,4 +1,5 @@
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { pgp } from './openpgp.js';
 
 /**
  * Why the (sub)key `keyID` of `key` cannot make a signature that counts now, or undefined when it can.
@@ -12,7 +13,7 @@ import * as openpgp from 'openpgp';
  */
 export async function whyKeyCannotSignNow(key: openpgp.PublicKey, keyID: openpgp.KeyID, now = new Date()): Promise<string | undefined> {
   const primary = key.keyPacket;
-  const revoked = await findRevocation(key.revocationSignatures, primary, openpgp.enums.signature.keyRevocation, { key: primary });
+  const revoked = await findRevocation(key.revocationSignatures, primary, pgp.enums.signature.keyRevocation, { key: primary });
   if (revoked) return `key is revoked (${describeRevocation(revoked)})`;
   const expires = await key.getExpirationTime();
   if (expires === null) return 'key has no valid self-signature';
@@ -21,7 +22,7 @@ export async function whyKeyCannotSignNow(key: openpgp.PublicKey, keyID: openpgp
   const subkey = key.subkeys.find((s) => s.getKeyID().equals(keyID));
   if (subkey) {
     const bind = { key: primary, bind: subkey.keyPacket };
-    const subRevoked = await findRevocation(subkey.revocationSignatures, primary, openpgp.enums.signature.subkeyRevocation, bind);
+    const subRevoked = await findRevocation(subkey.revocationSignatures, primary, pgp.enums.signature.subkeyRevocation, bind);
     if (subRevoked) return `signing subkey is revoked (${describeRevocation(subRevoked)})`;
     const subExpires = await subkey.getExpirationTime(now);
     if (subExpires === null) return 'signing subkey has no valid binding signature now';
@@ -76,5 +77,5 @@ function describeRevocation(r: openpgp.SignaturePacket): string {
 }
 
 function canSign(sig: openpgp.SignaturePacket): boolean {
-  return !sig.keyFlags || (sig.keyFlags[0]! & openpgp.enums.keyFlags.signData) !== 0;
+  return !sig.keyFlags || (sig.keyFlags[0]! & pgp.enums.keyFlags.signData) !== 0;
 }
