@@ -198,9 +198,8 @@ describe('python wheels: lock, build, import, install with pip', () => {
     }
   });
 
-  it('reads a static PEP 503 tree on disk as a local mirror (a path or file:// URL)', async () => {
-    const dir = await fresh('local');
-    const mirror = join(dir, 'mirror');
+  /** The upstream's wheels as a static PEP 503 tree on disk at `mirror` (python/simple, python/files). */
+  async function localTree(mirror: string): Promise<string> {
     const names = (await readdir(upstream)).filter((f) => f.endsWith('.whl'));
     await mkdir(join(mirror, 'python/files'), { recursive: true });
     for (const f of names) await cp(join(upstream, f), join(mirror, 'python/files', f));
@@ -208,12 +207,34 @@ describe('python wheels: lock, build, import, install with pip', () => {
       await Promise.all(names.map(async (f) => ({ project: f.split('-')[0]!, filename: f, sha256: sha256(await readFile(join(upstream, f))) }))),
       mirror,
     );
+    return mirror;
+  }
+
+  it('reads a static PEP 503 tree on disk as a local mirror (a path or file:// URL)', async () => {
+    const dir = await fresh('local');
+    const mirror = await localTree(join(dir, 'mirror'));
     const spec = await writeSpec(dir, join(mirror, 'python/simple'), upstream);
     const ctx = await context(dir, spec);
     const lock = (await lockPython(ctx))!;
     expect(lock.files.map((f) => f.url)).toContain(`file://${mirror}/python/files/${PLATFORM_WHEEL}`);
     const result = await collectPython(lock, ctx);
     expect(result.entries.filter((e) => e.kind === 'python')).toHaveLength(4);
+  });
+
+  it('reads a relative upstreams.python.index against the spec\'s folder, whatever folder ferry runs in (lock and build --locked)', async () => {
+    const dir = await fresh('relative');
+    const mirror = await localTree(join(dir, 'wheels'));
+    const spec = await writeSpec(dir, 'wheels/python/simple', upstream);
+    const elsewhere = await fresh('cwd');
+    const cache = join(dir, 'cache');
+    const locked = await ferry(['lock', spec, '--cache', cache], { cwd: elsewhere });
+    expect(locked.code, locked.stderr).toBe(0);
+    const lock = JSON.parse(await readFile(join(dir, 'pydemo.lock.json'), 'utf8'));
+    expect(lock.kinds.python.index).toBe(join(mirror, 'python/simple'));
+    expect(lock.kinds.python.files.map((f: { url: string }) => f.url)).toContain(`file://${mirror}/python/files/${PLATFORM_WHEEL}`);
+    const built = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out'), '--cache', cache], { cwd: elsewhere });
+    expect(built.code, built.stderr).toBe(0);
+    expect(await readdir(join(dir, 'out'))).toEqual(['pydemo-1.0.0.ferry']);
   });
 
   it('builds and imports a bundle; from ferry serve the real pip installs every service offline with --require-hashes', async () => {

@@ -7,7 +7,8 @@ import type { FetchResult } from '../../fetch/fetchToCache.js';
 import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
 import { checkLockedFileUrls } from './checkLockedFileUrls.js';
 import { evaluateMarker } from './evaluateMarker.js';
-import { admits, fitsTarget, mirrorIndex, mirrorRoots, mirrorTargets, type MirrorTarget, type PythonMirrorLock } from './lockPythonMirror.js';
+import { indexLocation } from './indexLocation.js';
+import { admits, fitsTarget, mirrorRoots, mirrorTargets, type MirrorTarget, type PythonMirrorLock } from './lockPythonMirror.js';
 import { normalizeProjectName } from './normalizeProjectName.js';
 import { parseCoreMetadata } from './parseCoreMetadata.js';
 import { parseDistFilename } from './parseDistFilename.js';
@@ -43,7 +44,7 @@ interface Entry {
  */
 export async function fetchMirrorSelection(name: string, lock: PythonMirrorLock, mirror: PythonMirror, ctx: BuildContext): Promise<FetchResult[]> {
   const where = `lock: mirrors.python.${name}`;
-  const index = mirrorIndex(mirror, ctx.baseDir);
+  const index = indexLocation(mirror.index, ctx.baseDir);
   const targets = mirrorTargets(mirror);
   const plain = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
   lockMatchesSpec(

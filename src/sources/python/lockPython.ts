@@ -7,6 +7,7 @@ import { describeDistFile, MetadataExcludesTarget, type Chosen } from './describ
 import { evaluateMarker, safeExtra, uncertainVariableNote, type MarkerEnvironment } from './evaluateMarker.js';
 import { markerEnvironment } from './markerEnvironment.js';
 import { normalizeProjectName } from './normalizeProjectName.js';
+import { indexLocation } from './indexLocation.js';
 import type { CoreMetadata } from './parseCoreMetadata.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { readProjectPage } from './readProjectPage.js';
@@ -68,6 +69,7 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
   const spec = ctx.spec.targets.python;
   if (!upstream) throw new SpecError(`services ${services.map(([n]) => n).join(', ')} have Python requirements but upstreams.python.index is not set`);
   if (!spec) throw new SpecError(`services ${services.map(([n]) => n).join(', ')} have Python requirements but targets.python (version, platforms) is not set`);
+  const index = indexLocation(upstream.index, ctx.baseDir);
   const target: PythonTarget = { version: spec.version, implementation: spec.implementation, abi: spec.abi, platforms: spec.platforms };
   const tags = targetTags(target);
   const env = markerEnvironment(target);
@@ -85,7 +87,7 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
   // (dependencies; sha256 and size where the index gave none). Projects run concurrently, so page reads,
   // metadata reads and downloads overlap.
   const projects = [...new Set([...perService.values()].flatMap((s) => [...s.pins.keys()]))].sort();
-  ctx.log.info(`python: reading ${projects.length} projects from ${upstream.index}`);
+  ctx.log.info(`python: reading ${projects.length} projects from ${index}`);
   const chosen = new Map<string, Chosen>();
   const pinFile = new Map<Pin, string>();
   const requiresDist = new Map<string, string[]>();
@@ -102,7 +104,7 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
     projects,
     async (project) => {
       const users = [...perService].filter(([, s]) => s.pins.has(project));
-      const page = await readProjectPage(upstream.index, project, { pinnedAt: users[0]![1].pins.get(project)!.where, stats: ctx.fetchStats });
+      const page = await readProjectPage(index, project, { pinnedAt: users[0]![1].pins.get(project)!.where, stats: ctx.fetchStats });
       // pip's resolver tries the versions a pin admits highest first (`==1.0` admits `1.0+cpu`, then `1.0`),
       // each by its best file, and moves on when that file's METADATA Requires-Python excludes the target
       const skipVersions = new Map<string, string>();
@@ -165,7 +167,7 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
   }
 
   return {
-    index: upstream.index,
+    index,
     target,
     files: files
       .map((c) => {
@@ -238,7 +240,7 @@ export async function plannedPython(
   const target: PythonTarget = { version: spec.version, implementation: spec.implementation, abi: spec.abi, platforms: spec.platforms };
   const perService = await readServicePins(ctx, services, markerEnvironment(target), () => {});
   return {
-    index: upstream.index,
+    index: indexLocation(upstream.index, ctx.baseDir),
     target,
     services: Object.fromEntries(
       [...perService].map(([service, { requirements, pins }]) => [

@@ -1,4 +1,3 @@
-import { isAbsolute, resolve } from 'node:path';
 import pep440 from '@renovatebot/pep440';
 import pMap from 'p-map';
 import type { BuildContext } from '../kind.js';
@@ -18,6 +17,7 @@ import { parseRequirement, type Requirement } from './parseRequirement.js';
 import { readDistMetadata } from './readDistMetadata.js';
 import type { LockedPythonFile } from './lockPython.js';
 import { readProjectPage } from './readProjectPage.js';
+import { indexLocation } from './indexLocation.js';
 import { targetTags, type PythonTarget } from './targetTags.js';
 
 /** One file of a Python mirror in SPEC.lock.json: a service's locked file without the services. */
@@ -72,7 +72,7 @@ interface Kept {
  */
 export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: BuildContext): Promise<PythonMirrorLock> {
   const where = `mirrors.python.${name}`;
-  const index = mirrorIndex(mirror, ctx.baseDir);
+  const index = indexLocation(mirror.index, ctx.baseDir);
   const targets = mirrorTargets(mirror);
   const roots = mirrorRoots(where, mirror);
 
@@ -209,10 +209,6 @@ export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: 
   };
 }
 
-/** The mirror's index as its lock records it: a URL or an absolute path as the spec gives it, another path made absolute against the spec's folder. */
-export function mirrorIndex(mirror: PythonMirror, baseDir: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(mirror.index) || isAbsolute(mirror.index) ? mirror.index : resolve(baseDir, mirror.index);
-}
 
 /** The spec's targets of a mirror, in its order. */
 export function mirrorTargets(mirror: PythonMirror): MirrorTarget[] {
