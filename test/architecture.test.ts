@@ -104,6 +104,11 @@ describe('the folder map of docs/architecture.md', () => {
     expect(spawning.sort()).toEqual(['src/deploy/transport/spawnCommand.ts', 'src/util/runTool.ts']);
   });
 
+  it('imports zod one way: util/zod.ts, which the build bundles (a second copy would make another copy\'s errors and schemas)', () => {
+    const importing = sourceFiles(SRC).filter((f) => /(?:from|import\()\s*'zod(?:\/[^']*)?'/.test(readFileSync(f, 'utf8'))).map((f) => relative(ROOT, f));
+    expect(importing).toEqual(['src/util/zod.ts']);
+  });
+
   it('catches an import against the direction, a kind importing a kind, and a loop in the map', () => {
     const at = (p: string) => join(SRC, p);
     expect(violations([{ from: at('store/x.ts'), to: at('serve/y.ts') }], MAP)).toEqual(['src/store/x.ts -> src/serve/y.ts: store/ may not import serve/']);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { BundleFormatError, UsageError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
 import type { Manifest } from './manifest.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { BundleFormatError } from '../errors.js';
 import { canonicalJson, canonicalMismatch } from '../util/canonicalJson.js';
 import { sha256Hex } from '../util/sha256.js';

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { BundleFormatError, UsageError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
 import { SHA256_RE } from '../util/sha256.js';

@@ -18,7 +18,7 @@ export function register(program: Command): void {
       // verify's work is reading and sha256, both native: compiling JavaScript to machine code (V8's
       // optimizing tiers, zod's generated validators) would only cost memory, about 15 MiB of the peak
       (await import('node:v8')).setFlagsFromString('--max-opt=0');
-      (await import('zod')).z.config({ jitless: true });
+      (await import('../util/zod.js')).config({ jitless: true });
       const { openBundleSource } = await import('../bundle/openBundleSource.js');
       const { acceptHead, describeVerdict } = await import('./acceptHead.js');
       const { recordAudit } = await import('./recordAudit.js');

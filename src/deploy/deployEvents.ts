@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import type { Logger } from '../ui/log.js';
 import { STAGES } from '../stages.js';
 

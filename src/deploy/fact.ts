@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { STAGES } from '../stages.js';
 import { NAME_RE } from '../util/names.js';
 import { DeployError } from '../errors.js';

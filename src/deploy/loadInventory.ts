@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseYamlLinear } from '../util/parseYamlLinear.js';
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { hostAddress, hostName, userName } from '../util/names.js';
 import { SpecError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';

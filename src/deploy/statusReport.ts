@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import type { StatusResult } from './collectStatus.js';
 import type { InventoryHost } from './loadInventory.js';
 import { STAGES } from '../stages.js';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type * as openpgp from 'openpgp';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { SpecError, UsageError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
 import { readKeyring } from './keyring.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { BundleFormatError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
 import type { CdxBom, CdxComponent } from './cycloneDx.js';

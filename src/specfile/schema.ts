@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { aptDistribution, ENTRY_PATH_RULE, isSafeSegment, name, version } from '../util/names.js';
 import { STEP_KIND_LIST } from './stepOptions.js';
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex characters (a sha256)');

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { IMAGE_REF_RE } from '../util/imageNames.js';
 import { name, unitName } from '../util/names.js';
 

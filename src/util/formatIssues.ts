@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from './zod.js';
 import { escapeText } from './escapeText.js';
 import { joinProblems, keyPath } from './oneLine.js';
 

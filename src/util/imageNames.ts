@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod.js';
 import { IMAGE_REPOSITORY_RE, imageDigest, imageRegistry, imageRepository, imageTag } from './names.js';
 
 /**

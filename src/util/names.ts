@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod.js';
 
 /**
  * The rules for every string of a spec or manifest that becomes a file name, a URL, an ssh argument

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../util/zod.js';
 import { POLICY_MARK } from '../hostGuard.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
 import { serviceArtifacts } from '../serviceArtifacts.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../util/zod.js';
 import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
 import { nameSome } from './nameSome.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../util/zod.js';
 import { SpecError } from '../../errors.js';
 import { formatIssues } from '../../util/formatIssues.js';
 import { ambiguousUrl, parseLocation, urlUnder } from '../../fetch/lockedUrl.js';

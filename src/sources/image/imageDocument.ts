@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../util/zod.js';
 import { ResolveError } from '../../errors.js';
 import { formatIssues } from '../../util/formatIssues.js';
 import { IMAGE_DIGEST_RE } from '../../util/names.js';

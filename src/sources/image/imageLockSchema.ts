@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../util/zod.js';
 import { SpecError } from '../../errors.js';
 import { formatIssues } from '../../util/formatIssues.js';
 import { imageDigest, name } from '../../util/names.js';

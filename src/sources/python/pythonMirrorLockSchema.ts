@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../util/zod.js';
 import { SpecError } from '../../errors.js';
 import { PythonTarget } from '../../specfile/schema.js';
 import { formatIssues } from '../../util/formatIssues.js';
