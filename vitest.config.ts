@@ -10,6 +10,7 @@ export default defineConfig({
   resolve: { alias: { openpgp } },
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/globalSetup.ts'],
     // Hang detectors, not estimates: on a loaded 2-core machine a lab test takes many times as long as
     // when idle. Tests wait by polling for conditions (a port that answers, a file that appears) and fail
     // at once when what they wait for has died, so only a real hang ever reaches these.

@@ -1,6 +1,7 @@
-import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { afterAll } from 'vitest';
 import type { BuildContext, BundleInput } from '../../src/sources/kind.js';
 import { createFetchStats } from '../../src/fetch/createFetchStats.js';
 import { Spec } from '../../src/specfile/schema.js';
@@ -11,9 +12,14 @@ import { buildDeb, readPrivate, serveDir, writeUpstream } from './fixtureUpstrea
 
 export const EPOCH = new Date('2026-11-25T00:00:00Z');
 
+/** Fixture folders made by the test file that imports this, removed after its last test. */
+const made: string[] = [];
+afterAll(() => Promise.all(made.splice(0).map((dir) => rm(dir, { recursive: true, force: true }))));
+
 /** Build the fixture debs, publish them as a signed upstream served on 127.0.0.1, and make keys. */
 export async function fixtureUpstream(opts: { compress?: Array<'gz' | 'xz' | 'plain'>; inRelease?: boolean } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-apt-fixture-'));
+  made.push(dir);
   const debs = [];
   for (const d of FIXTURE) debs.push(await buildDeb(dir, d));
   const upstreamKey = await writeKey(dir, 'upstream');

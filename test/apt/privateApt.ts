@@ -1,7 +1,12 @@
-import { mkdir, mkdtemp, writeFile, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { run, type RunResult } from '../helpers/cli.js';
+
+/** Private roots made by the test file that imports this, removed after its last test. */
+const roots: string[] = [];
+afterAll(() => Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true }))));
 
 /**
  * The real apt-get with a private root: its own sources.list, lists, cache and an empty dpkg status,
@@ -9,6 +14,7 @@ import { run, type RunResult } from '../helpers/cli.js';
  */
 export async function privateApt(sourcesLine: string, arch = 'amd64') {
   const root = await mkdtemp(join(tmpdir(), 'ferry-apt-'));
+  roots.push(root);
   for (const d of ['etc/apt/sources.list.d', 'etc/apt/apt.conf.d', 'etc/apt/preferences.d', 'etc/apt/trusted.gpg.d', 'var/lib/apt/lists/partial', 'var/cache/apt/archives/partial', 'var/lib/dpkg', 'var/log/apt']) {
     await mkdir(join(root, d), { recursive: true });
   }
