@@ -34,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`ferry: ${escapeText(err.message)}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`ferry: internal error: ${oneLine(err)}. This is a bug in ferry; ${debugHint(err)}\n`);
+    process.stderr.write(`ferry: internal error: ${errorText(err)}. This is a bug in ferry; ${debugHint(err)}\n`);
     return INTERNAL_ERROR_EXIT;
   }
 }
@@ -52,9 +52,9 @@ function catchStrayErrors(): void {
     const fromHttpClient = /[\\/]undici[\\/]/.test((err as Error)?.stack ?? '');
     process.stderr.write(
       fromHttpClient
-        ? `ferry: an upstream download failed inside the HTTP client (${oneLine(err)}). Run the command again ` +
+        ? `ferry: an upstream download failed inside the HTTP client (${errorText(err)}). Run the command again ` +
             `(downloads that completed stay in the cache). If it happens again, ${debugHint(err)}\n`
-        : `ferry: internal error: ${oneLine(err)}. This is a bug in ferry; ${debugHint(err)}\n`,
+        : `ferry: internal error: ${errorText(err)}. This is a bug in ferry; ${debugHint(err)}\n`,
     );
     process.exit(fromHttpClient ? FETCH_FAILED_EXIT : INTERNAL_ERROR_EXIT);
   };
@@ -78,7 +78,8 @@ function stopQuietlyOnClosedOutput(): void {
   });
 }
 
-function oneLine(err: unknown): string {
+/** An unexpected error as one line: its class name and message, whitespace (newlines too) folded to single spaces. */
+function errorText(err: unknown): string {
   const e = err as { name?: string; message?: string };
   const text = e instanceof Error ? `${e.name}: ${e.message}` : String(err);
   return text.replace(/\s+/g, ' ').trim();
