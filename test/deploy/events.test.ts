@@ -17,7 +17,7 @@ describe('deploy events and progress on sshd hosts', () => {
   let digest: string;
 
   beforeAll(() => {
-    if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npx tsc -p . first: the test runs bin/ferry.js');
+    if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npm run build first: the test runs bin/ferry.js');
     digest = writeRelease(ctx.store, { name: 'ev', version: '1', services: { web: webService('1.0.0') } });
   });
 

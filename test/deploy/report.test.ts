@@ -51,7 +51,7 @@ describe('deploy reporting on folder hosts', () => {
   };
 
   beforeAll(() => {
-    if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npx tsc -p . first: the test runs bin/ferry.js');
+    if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npm run build first: the test runs bin/ferry.js');
     dir = mkdtempSync(join(tmpdir(), 'ferry-report-'));
     store = join(dir, 'store');
     writeRelease(store, {

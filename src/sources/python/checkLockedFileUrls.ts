@@ -1,6 +1,7 @@
 import { SpecError } from '../../errors.js';
 import { localSourcePath } from '../../fetch/localSourcePath.js';
-import { ambiguousUrl } from '../../fetch/lockedUrl.js';
+import { ambiguousUrl, parseLocation } from '../../fetch/lockedUrl.js';
+import { quoteInput } from '../../util/oneLine.js';
 import { linkSchemes } from './indexFile.js';
 import { firstOutsideTree, indexBase } from './readProjectPage.js';
 
@@ -16,14 +17,9 @@ import { firstOutsideTree, indexBase } from './readProjectPage.js';
 export async function checkLockedFileUrls(where: string, files: ReadonlyArray<{ filename: string; url: string }>, index: string): Promise<void> {
   const schemes = linkSchemes(indexBase(index));
   const refuse = (f: { filename: string; url: string }, why: string) =>
-    new SpecError(`${where}: ${f.filename} is fetched from ${JSON.stringify(f.url.slice(0, 200)).replace(/\p{C}/gu, '?')}, ${why}; run ferry lock again and review the diff`);
+    new SpecError(`${where}: ${f.filename} is fetched from ${quoteInput(f.url, 200)}, ${why}; run ferry lock again and review the diff`);
   for (const f of files) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(f.url);
-    } catch {
-      parsed = undefined;
-    }
+    const parsed = parseLocation(f.url);
     if (parsed?.href !== f.url) throw refuse(f, 'which is not a URL as ferry lock writes them (absolute, normalised)');
     const ambiguous = ambiguousUrl(f.url);
     if (ambiguous !== undefined) throw refuse(f, ambiguous);

@@ -15,6 +15,7 @@ import { parseDistFilename } from './parseDistFilename.js';
 import { parseRequirement, type Requirement } from './parseRequirement.js';
 import { readWheelMetadata } from './readWheelMetadata.js';
 import { sameVersion } from './sameVersion.js';
+import { quoteInput } from '../../util/oneLine.js';
 
 /** One file of the lock, with its index there and the tags its name gives. */
 interface Entry {
@@ -99,7 +100,7 @@ export async function fetchMirrorSelection(name: string, lock: PythonMirrorLock,
       for (const e of files[i]!.filter((f) => f.kind === 'wheel')) {
         for (const line of await wheelRequires(e)) {
           const req = parseRequirement(line);
-          if (!req) throw new IntegrityError(`${where}: ${e.filename} declares a dependency ferry cannot read: ${JSON.stringify(line.slice(0, 200))}`);
+          if (!req) throw new IntegrityError(`${where}: ${e.filename} declares a dependency ferry cannot read: ${quoteInput(line, 200)}`);
           if (req.url || (req.marker && !applies(req, e, v.target, v.extras))) continue;
           reach(req, v.target);
         }
@@ -116,7 +117,7 @@ export async function fetchMirrorSelection(name: string, lock: PythonMirrorLock,
     if (!lines) {
       const meta = parseCoreMetadata(await readWheelMetadata(fetched.get(e.at)!.path, e.filename));
       if ((meta.name && normalizeProjectName(meta.name) !== e.project) || (meta.version && !sameVersion(meta.version, e.version))) {
-        throw new IntegrityError(`${where}: ${e.filename}: its own METADATA names ${JSON.stringify(`${meta.name ?? ''} ${meta.version ?? ''}`.slice(0, 200))}, not ${e.project} ${e.version}; run ferry lock again and review the diff`);
+        throw new IntegrityError(`${where}: ${e.filename}: its own METADATA names ${quoteInput(`${meta.name ?? ''} ${meta.version ?? ''}`, 200)}, not ${e.project} ${e.version}; run ferry lock again and review the diff`);
       }
       lines = meta.requiresDist;
       requiresDist.set(e.at, lines);
