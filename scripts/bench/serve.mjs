@@ -7,13 +7,16 @@
 // and workers, from /proc), which says how much work a request costs even when the machine is busy.
 // Warm: each server first answers 20 000 requests (untimed, at most 8 s), then --rounds rounds (at least 3)
 // alternating which server goes first; rows give medians (lib.mjs). Bounded: a few seconds per round.
-// Usage: npm run build && node scripts/bench/serve.mjs [--seconds 5] [--rounds 3] [--large-mib 64] [--nginx-workers CORES]
+// After each small-file row, the node:http floor (nodeHttpFloor.mjs: one fixed answer per request, no routing,
+// the same workers) against the same nginx: the CPU per request no server built on node:http goes below.
+// Usage: npm run build && node scripts/bench/serve.mjs [--seconds 5] [--rounds 3] [--large-mib 64] [--nginx-workers CORES] [--no-floor]
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { chmod, link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { FORMAT, serializeManifest } from '../../dist/bundle/manifest.js';
 import { ferryBin, freePort, interleave, printTable, row, RUNS, stopChild, waitForPort, writeResults } from './lib.mjs';
@@ -63,6 +66,13 @@ async function startFerry(store) {
   const port = await freePort();
   const child = spawn(process.execPath, [ferryBin, 'serve', '--store', store, '--listen', `127.0.0.1:${port}`, '--no-access-log'], { stdio: 'ignore' });
   await waitForPort(port, child, 'ferry serve');
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child, 'SIGTERM') };
+}
+
+async function startFloor(file, workers) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'nodeHttpFloor.mjs'), String(port), file, String(workers)], { stdio: 'ignore' });
+  await waitForPort(port, child, 'the node:http floor');
   return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child, 'SIGTERM') };
 }
 
@@ -163,8 +173,8 @@ async function main() {
   const ferry = await startFerry(store);
   const nginx = await startNginx(store, workers);
   const cases = [
-    { name: 'small file by release name (1.5 KiB InRelease), 50 connections', path: '/releases/bench/1/apt/dists/bookworm/InRelease', connections: 50, metric: 'rps', goal: 0.8 },
-    { name: 'small file by digest (3 KiB Packages.gz), 50 connections', path: `/bundles/${digest}/apt/dists/bookworm/main/binary-amd64/Packages.gz`, connections: 50, metric: 'rps', goal: 0.8 },
+    { name: 'small file by release name (1.5 KiB InRelease), 50 connections', path: '/releases/bench/1/apt/dists/bookworm/InRelease', file: 'apt/dists/bookworm/InRelease', connections: 50, metric: 'rps', goal: 0.8 },
+    { name: 'small file by digest (3 KiB Packages.gz), 50 connections', path: `/bundles/${digest}/apt/dists/bookworm/main/binary-amd64/Packages.gz`, file: 'apt/dists/bookworm/main/binary-amd64/Packages.gz', connections: 50, metric: 'rps', goal: 0.8 },
     { name: `large file (${LARGE_MIB} MiB rootfs), 8 connections`, path: `/bundles/${digest}/rootfs/base.tar.gz`, connections: 8, metric: 'throughput', goal: 1 },
   ];
   const rows = [];
@@ -182,6 +192,18 @@ async function main() {
       rows.push(row(c.name, r.ferry.map(value), r.peer.map(value), peerName, unit, `>= ${c.goal}`));
       // the same runs, as server CPU per request (lower is better): the goal's reciprocal
       if (c.metric === 'rps') rows.push(row(`  server CPU per request (same runs)`, r.ferry.map((x) => x.cpuMicrosPerRequest), r.peer.map((x) => x.cpuMicrosPerRequest), peerName, 'µs', `<= ${(1 / c.goal).toFixed(2)}`));
+      if (c.file && !process.argv.includes('--no-floor')) {
+        // what any server on node:http costs per request, against the same nginx (nodeHttpFloor.mjs)
+        const floor = await startFloor(join(store, 'bundles', digest, c.file), workers);
+        try {
+          await warm(floor, c);
+          await warm(nginx, c);
+          const f = await interleave(ROUNDS, () => wrk(floor, c.path, c.connections, SECONDS), () => wrk(nginx, c.path, c.connections, SECONDS));
+          rows.push(row(`  node:http floor: CPU per request (fixed answer, no routing, ${workers} workers)`, f.ferry.map((x) => x.cpuMicrosPerRequest), f.peer.map((x) => x.cpuMicrosPerRequest), peerName, 'µs', '-'));
+        } finally {
+          await floor.stop();
+        }
+      }
     }
   } finally {
     await ferry.stop();
