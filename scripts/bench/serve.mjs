@@ -199,7 +199,7 @@ async function main() {
           await warm(floor, c);
           await warm(nginx, c);
           const f = await interleave(ROUNDS, () => wrk(floor, c.path, c.connections, SECONDS), () => wrk(nginx, c.path, c.connections, SECONDS));
-          rows.push(row(`  node:http floor: CPU per request (fixed answer, no routing, ${workers} workers)`, f.ferry.map((x) => x.cpuMicrosPerRequest), f.peer.map((x) => x.cpuMicrosPerRequest), peerName, 'µs', '-'));
+          rows.push(row(`  node:http floor: CPU per request (fixed answer, no routing, ${workers} workers)`, f.ferry.map((x) => x.cpuMicrosPerRequest), f.peer.map((x) => x.cpuMicrosPerRequest), peerName, 'µs'));
         } finally {
           await floor.stop();
         }
