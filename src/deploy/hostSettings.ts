@@ -45,8 +45,8 @@ export function hostSettings(host: InventoryHost, inventoryFile: string, factsDi
   const ansibleFactsDir = ansible === '' || ansible === false ? undefined : (pathVar(ansible, 'ferry_ansible_facts_dir', where) ?? DEFAULT_ANSIBLE_FACTS_DIR);
 
   const server = vars.ferry_server;
-  if (server !== undefined && (typeof server !== 'string' || !/^https?:\/\/[^\s]+$/.test(server))) {
-    throw new SpecError(`${where}.ferry_server must be an http:// or https:// URL of ferry serve, found ${JSON.stringify(server)}`);
+  if (server !== undefined && (typeof server !== 'string' || !isServerUrl(server))) {
+    throw new SpecError(`${where}.ferry_server must be an http:// or https:// URL of ferry serve (a host name or IP address, and an optional port), found ${JSON.stringify(server)}`);
   }
   const ssh = vars.ssh_options;
   if (ssh !== undefined && (typeof ssh !== 'object' || ssh === null || Array.isArray(ssh) || Object.values(ssh).some((v) => !['string', 'number', 'boolean'].includes(typeof v)))) {
@@ -154,4 +154,20 @@ function checkSshOptions(ssh: Record<string, string | number | boolean>, where: 
       throw new SpecError(`${where}.${key}: ${JSON.stringify(v).slice(0, 80)} is not a single ssh option value`);
     }
   }
+}
+
+/**
+ * An http(s) URL whose host is a DNS name, an IPv4 address or a bracketed IPv6 address, with an optional
+ * port. The host reaches podman, docker and ctr as the start of an image name (`HOST:PORT/team/app@…`):
+ * the URL parser takes `http://--creds=x/` as the host `--creds=x`, which those programs would read as an option.
+ */
+export function isServerUrl(server: string): boolean {
+  if (!/^https?:\/\/[^\s]+$/.test(server)) return false;
+  let host: string;
+  try {
+    host = new URL(server).host;
+  } catch {
+    return false;
+  }
+  return /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]*|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$/.test(host);
 }

@@ -163,6 +163,33 @@ describe('ferry lock refuses a hostile docker save archive', () => {
     expect(r.locked).toBe(false);
   });
 
+  it.each([
+    ['the config', 'c.json', /the archive holds c\.json 2 times; which copy is the image's is not clear, so none is used/],
+    ['manifest.json', 'manifest.json', /the archive holds manifest\.json 2 times/],
+    ['a link the config goes through', 'link.json', /the archive holds link\.json 2 times/],
+  ])('an archive holding %s twice (which copy the image is depends on the tool): one line, exit 70, no lock', async (_what, twice, message) => {
+    const base = join(dir, `twice-${twice}`);
+    await mkdir(join(base, 'first'), { recursive: true });
+    await mkdir(join(base, 'second'), { recursive: true });
+    const manifest = '[{"Config":"link.json","Layers":[],"RepoTags":["registry.example/team/app:1.4"]}]';
+    // the first copy a large config, the second a small one: the second's extraction may finish first
+    await writeFile(join(base, 'first', 'c.json'), JSON.stringify({ architecture: 'amd64', os: 'linux', pad: 'x'.repeat(2 << 20) }));
+    await writeFile(join(base, 'second', 'c.json'), '{"architecture":"amd64","os":"linux"}');
+    await writeFile(join(base, 'first', 'manifest.json'), manifest);
+    await writeFile(join(base, 'second', 'manifest.json'), manifest);
+    await symlink('c.json', join(base, 'first', 'link.json'));
+    await symlink('c.json', join(base, 'second', 'link.json'));
+    execFileSync('tar', ['-cf', join(base, 'a.tar'), '-C', join(base, 'first'), 'c.json', 'link.json', 'manifest.json']);
+    execFileSync('tar', ['-rf', join(base, 'a.tar'), '-C', join(base, 'second'), twice]);
+    const spec = join(base, 'spec.yaml');
+    await writeFile(spec, `name: p\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nservices:\n  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/team/app:1.4", from: "docker-archive:a.tar" }\n`);
+    const r = await run('timeout', ['60', process.execPath, FERRY_BIN, 'lock', spec, '--cache', join(base, 'cache')]);
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr, r.stderr).toMatch(/^ferry: [^\n]*\n$/);
+    expect(r.stderr).toMatch(message);
+    expect((await readdir(base)).includes('spec.lock.json')).toBe(false);
+  });
+
   it('the control: the image its RepoTags list names is locked', async () => {
     const r = await lockArchive('control', '[{"Config":"c.json","Layers":[],"RepoTags":["other/x:1"]},{"Config":"c.json","Layers":[],"RepoTags":["registry.example/team/app:1.4"]}]');
     expect(r.code, r.stderr).toBe(0);

@@ -234,6 +234,39 @@ describe('container images from a registry', () => {
     expect(await stat(join(dir, 'cache-tamper', 'sha256', layer.digest.slice(7))).catch(() => undefined)).toBeUndefined();
   });
 
+  it('refuses a lock edited to list other manifests than the carried index names, another media type, or a manifest over 4 MiB; no bundle', async () => {
+    const spec = await writeImageSpec(dir, 'locklie.yaml', 'locklie', '1.0.0', registry, `  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/base/multi:2", platforms: [linux/amd64, linux/arm64] }\n`);
+    const cache = join(dir, 'cache-locklie');
+    expect((await ferry(['lock', spec, '--cache', cache], { env })).code).toBe(0);
+    const lockFile = spec.replace(/\.yaml$/, '.lock.json');
+    const honest = await lockOf(spec);
+    // the whole index is carried, as served: both platforms' manifests
+    expect(honest.kinds.image.images[0].upstream).toBeUndefined();
+    expect(honest.kinds.image.images[0].manifests).toHaveLength(2);
+    type Image = { mediaType: string; manifests: Array<{ size: number }> };
+    const lies: Array<[string, (i: Image) => void, number, RegExp]> = [
+      ['one platform dropped', (i) => void i.manifests.pop(), 67, /^ferry: lock: registry\.example\/base\/multi:2 lists 1 manifests, its index names 2 \(sha256:[0-9a-f]{64} is not in both\); run ferry lock again/],
+      ['the order changed', (i) => void i.manifests.reverse(), 67, /lists 2 manifests, its index names 2/],
+      ['the index called a manifest', (i) => void (i.mediaType = 'application/vnd.oci.image.manifest.v1+json'), 67, /names sha256:[0-9a-f]{64} as application\/vnd\.oci\.image\.manifest\.v1\+json, but it is application\/vnd\.oci\.image\.index\.v1\+json/],
+      ['a manifest of 5 MiB', (i) => void (i.manifests[0]!.size = 5 << 20), 65, /manifests\[0\]\.size: Too big/],
+    ];
+    for (const [what, lie, code, message] of lies) {
+      const lock = structuredClone(honest);
+      lie(lock.kinds.image.images[0]);
+      await writeFile(lockFile, JSON.stringify(lock, null, 2));
+      const out = join(dir, `out-locklie-${code}-${lies.findIndex((l) => l[0] === what)}`);
+      const b = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', out, '--cache', cache], { env });
+      expect(b.code, `${what}: ${b.stderr}`).toBe(code);
+      const lines = b.stderr.split('\n').filter((l) => l.startsWith('ferry:'));
+      expect(lines, what).toHaveLength(1);
+      expect(lines[0], what).toMatch(message);
+      expect(await readdir(out).catch(() => []), what).toEqual([]);
+    }
+    await writeFile(lockFile, JSON.stringify(honest, null, 2));
+    const ok = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-locklie-honest'), '--cache', cache], { env });
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
   it('packs a blob it downloaded as it was checked, and hashes a cache entry an earlier build left: a damaged one is refused (exit 67)', async () => {
     const spec = join(dir, 'locking.yaml');
     const cache = join(dir, 'cache-damaged');

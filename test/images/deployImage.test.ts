@@ -177,6 +177,22 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     expect(tampered.stdout + tampered.stderr).toMatch(/staged file .*oci\/index\.json: sha256 [0-9a-f]{64}, the bundle says/);
   });
 
+  it('refuses, before touching any host, a ferry_server whose host would reach podman as an option (exit 65, one line)', async () => {
+    const { env, podman } = await podmanStorage(join(dir, 'podman-option'));
+    for (const [i, url] of ['http://--creds=x/', 'http://-q/', 'http://--tls-verify=false:8080/'].entries()) {
+      const data = join(dir, `data-option-${i}`);
+      const inv = await inventory(`option-${i}`, data, url);
+      const r = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv], { env });
+      expect(r.code, r.stderr + r.stdout).toBe(65);
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('ferry:'));
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/ferry_server must be an http:\/\/ or https:\/\/ URL of ferry serve/);
+      // no host was touched: nothing staged, nothing pulled
+      expect(existsSync(data)).toBe(false);
+    }
+    expect((await podman(['images', '-q'])).stdout.trim()).toBe('');
+  });
+
   it('refuses, before touching any host, an image step naming an image the bundle lacks or an unknown runtime', async () => {
     const inv = await inventory('bad', join(dir, 'data-bad'), server.url);
     const r = await ferry(['plan', 'bad@1.0.0', '--store', store, '--allow-local', '-i', inv]);

@@ -38,6 +38,7 @@ describe('ferry serve and image media types from a signed bundle', () => {
   let htmlChild: Buffer;
   let crlfChild: Buffer;
   let oddNames: string[] = [];
+  let dual: Buffer;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-hostile-images-'));
@@ -63,6 +64,8 @@ describe('ferry serve and image media types from a signed bundle', () => {
       nested = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [desc(i === 0 ? OCI_MANIFEST : OCI_INDEX, nested)] }));
       chain.push(nested);
     }
+    // a manifest (by its media type, as ferry lock reads it) that also holds a list of manifests
+    dual = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc('application/vnd.oci.image.config.v1+json', config), layers: [layerDesc], manifests: [desc(OCI_MANIFEST, crlfChild)] }));
     oddNames = Object.keys(odd);
     const bundle = join(dir, 'hostile.ferry');
     await writeImageBundle(
@@ -74,6 +77,7 @@ describe('ferry serve and image media types from a signed bundle', () => {
         ...(await Promise.all(
           Object.entries(odd).map(async ([name, data]) => ({ ref: `registry.example/odd/${name}:1`, services: ['web'], layout: await layout(join(dir, name), [config, layer], { mediaType: OCI_MANIFEST, data }) })),
         )),
+        { ref: 'registry.example/team/dual:1', services: ['web'], layout: await layout(join(dir, 'dual'), [config, layer, crlfChild], { mediaType: OCI_MANIFEST, data: dual }) },
         { ref: 'registry.example/team/nested:1', services: ['web'], layout: await layout(join(dir, 'nested'), [config, layer, ...chain.slice(0, -1)], { mediaType: OCI_INDEX, data: nested }) },
       ],
       { name: 'hostile', version: '1.0.0' },
@@ -113,6 +117,20 @@ describe('ferry serve and image media types from a signed bundle', () => {
     }
     // nothing of the store outside its blobs is reachable by such a name
     expect((await get('/v2/odd/traversal/blobs/sha256:../../../../etc/passwd')).status).toBeGreaterThanOrEqual(400);
+  });
+
+  it('serves a manifest as the manifest its media type says, also when it holds a "manifests" list: its config and layers, not the list', async () => {
+    const m = await get('/v2/team/dual/manifests/1');
+    expect(m.status).toBe(200);
+    expect(m.headers.get('content-type')).toBe(OCI_MANIFEST);
+    expect(Buffer.from(await m.arrayBuffer()).equals(dual)).toBe(true);
+    for (const blob of [config, layer]) {
+      const b = await get(`/v2/team/dual/blobs/sha256:${sha256Hex(blob)}`);
+      expect(b.status).toBe(200);
+      expect(Buffer.from(await b.arrayBuffer()).equals(blob)).toBe(true);
+    }
+    // what the list names is no part of this image
+    expect((await get(`/v2/team/dual/manifests/sha256:${sha256Hex(crlfChild)}`)).status).toBe(404);
   });
 
   it('does not serve indexes nested deeper than it walks, and stays up', async () => {

@@ -1,4 +1,5 @@
 import { DeployError } from '../../errors.js';
+import { isServerUrl } from '../hostSettings.js';
 import type { Release } from '../../store/loadRelease.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import { carriedImages, type CarriedImage } from '../../util/imageNames.js';
@@ -18,12 +19,9 @@ export function carriedImage(release: Release, ref: string): CarriedImage | unde
 
 /** `http://10.0.0.5:8080` -> the registry address `10.0.0.5:8080` (ferry serve answers /v2/ at its root) and whether it is plain HTTP. */
 export function registryOf(server: string, host: string): { address: string; plain: boolean } {
-  let url: URL;
-  try {
-    url = new URL(server);
-  } catch {
-    throw new DeployError(`host ${host}: ferry_server ${JSON.stringify(server)} is not a URL`);
-  }
+  // --server as well as the inventory's ferry_server: the address starts an argument of podman, docker and ctr
+  if (!isServerUrl(server)) throw new DeployError(`host ${host}: ferry_server ${JSON.stringify(server)} is not an http(s) URL of a host name or IP address`);
+  const url = new URL(server);
   if (url.pathname !== '/' || url.search || url.username) {
     throw new DeployError(`host ${host}: images are pulled from ferry serve's /v2/ at the root of ${server}; give ferry_server without a path (http://HOST:PORT), or deploy with --push`);
   }

@@ -185,7 +185,10 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
       found.blobs.set(m.sha256, m.size);
       if (depth > MAX_DEPTH) throw new StoreError(`manifests nested more than ${MAX_DEPTH} deep`);
       const doc = await readManifestBlob(blobFile(m.sha256), m);
-      if (Array.isArray(doc.manifests)) {
+      // what it is, the bundle says (as ferry lock read it): a manifest that also holds a "manifests" list is
+      // still a manifest, whose config and layers a client fetches
+      if (INDEX_MEDIA_TYPES.has(m.mediaType)) {
+        if (!Array.isArray(doc.manifests)) throw new StoreError(`index ${m.sha256} has no list of manifests`);
         for (const d of doc.manifests) {
           const child = descriptor(d);
           // a multi-platform index reduced to the target platforms: the others are simply not carried
@@ -219,12 +222,8 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
  * becomes the Content-Type of its answer: `text/html` would have a browser render the manifest's bytes
  * as a page of the serve origin, and a line break is not a header at all.
  */
-const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-]);
+const INDEX_MEDIA_TYPES: ReadonlySet<string> = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
+const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([...INDEX_MEDIA_TYPES, 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json']);
 
 function descriptor(d: unknown): { hex: string; mediaType: string } | undefined {
   if (!d || typeof d !== 'object') return undefined;

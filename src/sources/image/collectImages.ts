@@ -6,7 +6,7 @@ import { fetchMany } from '../../fetch/fetchMany.js';
 import type { FetchRequest } from '../../fetch/fetchToCache.js';
 import type { SbomComponent } from '../../sbom/sbomComponent.js';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
-import { OCI_INDEX, parseImageDocument } from './imageDocument.js';
+import { OCI_INDEX, parseImageDocument, type Descriptor } from './imageDocument.js';
 import { parseImageLock, type LockedImage } from './imageLockSchema.js';
 import { createSourceOpener, imageSourceId } from './openImageSource.js';
 import { planImages } from './lockImages.js';
@@ -95,13 +95,18 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
     const platformManifests = results.slice(0, image.manifests.length);
     const blobResults = results.slice(image.manifests.length);
     const manifestFiles = platformManifests.map((r) => r.path);
-    await checkNamesLockedBlobs(image, [...(image.manifests.length ? manifestFiles : [topFile])]);
+    const topBytes = await readFile(topFile);
+    const topDigest = (image.upstream ?? image).digest;
+    const doc = parseImageDocument(topBytes, `${image.ref} (${topDigest})`, (image.upstream ?? image).mediaType);
+    if (doc.mediaType !== image.mediaType || (image.upstream && doc.kind !== 'index')) {
+      throw new IntegrityError(`lock: ${image.ref} names ${topDigest} as ${image.upstream && doc.mediaType === image.mediaType ? 'an index' : image.mediaType}, but it is ${doc.mediaType}; run ferry lock again`);
+    }
+    // the manifests the carried index names are exactly the locked ones; a single manifest names none
+    const reduced = doc.kind === 'index' && image.upstream ? reduceIndex(topBytes, doc, image.platforms, image.ref) : undefined;
+    checkListsManifests(image, doc.kind === 'index' ? (reduced?.manifests ?? doc.manifests) : []);
+    await checkNamesLockedBlobs(image, doc.kind === 'index' ? manifestFiles : [topFile]);
 
-    if (image.upstream) {
-      const upstream = await readFile(topFile);
-      const doc = parseImageDocument(upstream, `${image.ref} (${image.upstream.digest})`, image.upstream.mediaType);
-      if (doc.kind !== 'index') throw new IntegrityError(`lock: ${image.ref} names ${image.upstream.digest} as an index, but it is a manifest; run ferry lock again`);
-      const reduced = reduceIndex(upstream, doc, image.platforms, image.ref);
+    if (reduced) {
       if (reduced.digest !== image.digest) {
         throw new IntegrityError(`${image.ref}: the index reduced to ${image.platforms.join(', ')} is ${reduced.digest}, the lock says ${image.digest}; run ferry lock again and review the diff`);
       }
@@ -161,6 +166,20 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
     ],
   }));
   return { entries, artifacts: { images }, components };
+}
+
+/**
+ * The carried index was fetched (or rebuilt) by digest, so its entries are what was locked; a lock edited
+ * by hand could still list other manifests than it names. They must be the same, in the same order.
+ */
+function checkListsManifests(image: LockedImage, named: Descriptor[]): void {
+  const want = named.map((d) => `${d.digest} ${d.size}`);
+  const locked = image.manifests.map((d) => `${d.digest} ${d.size}`);
+  if (want.join() !== locked.join()) {
+    const differ = want.find((d) => !locked.includes(d)) ?? locked.find((d) => !want.includes(d)) ?? want[0];
+    const what = image.upstream ? 'reduced index' : named.length ? 'index' : 'manifest (a single image)';
+    throw new IntegrityError(`lock: ${image.ref} lists ${locked.length} manifests, its ${what} names ${want.length}${differ ? ` (${differ.split(' ')[0]} is not in both)` : ''}; run ferry lock again and review the diff`);
+  }
 }
 
 /**

@@ -38,9 +38,12 @@ export function dockerArchiveSource(ref: ImageRef, from: string, baseDir: string
   async function unpack(): Promise<FetchedManifest> {
     await mkdir(dir, { recursive: true });
     const links = new Map<string, string>();
+    /** how often each path occurs: a second entry of a path the image uses makes it ambiguous */
+    const count = new Map<string, number>();
     let listed: unknown;
     await scan(archive, from, async (entry) => {
       const path = normalize(entry.path);
+      count.set(path, (count.get(path) ?? 0) + 1);
       if (entry.type === 'SymbolicLink' || entry.type === 'Link') links.set(path, entry.type === 'Link' ? normalize(entry.linkpath ?? '') : normalize(posix.join(posix.dirname(path), entry.linkpath ?? '')));
       if (path === 'manifest.json' && entry.type === 'File') {
         if ((entry.size ?? 0) > CONFIG_MAX_BYTES) throw new ResolveError(`${from}: manifest.json is larger than ${CONFIG_MAX_BYTES} bytes`);
@@ -52,6 +55,13 @@ export function dockerArchiveSource(ref: ImageRef, from: string, baseDir: string
         }
       } else entry.resume();
     });
+    // tar extracts the last copy of a path, a reader may take the first: the image would depend on the tool
+    const once = (path: string) => {
+      const n = count.get(path) ?? 0;
+      if (n > 1) throw new ResolveError(`${from}: the archive holds ${path} ${n} times; which copy is the image's is not clear, so none is used`);
+      return path;
+    };
+    once('manifest.json');
     const images = Array.isArray(listed) ? (listed as unknown[]) : [];
     // made by someone else: an image is a record, its tags a list of strings, compared whole
     const tagged = (i: unknown) => typeof i === 'object' && i !== null && Array.isArray((i as ArchiveImage).RepoTags) && (i as ArchiveImage).RepoTags!.some((t) => t === ref.name);
@@ -61,8 +71,8 @@ export function dockerArchiveSource(ref: ImageRef, from: string, baseDir: string
       throw new ResolveError(`${from}: ${images.length === 0 ? 'not a docker save archive (no manifest.json listing images)' : `no image tagged ${ref.name} among its ${images.length} images`}`);
     }
     const follow = (p: string) => {
-      let at = normalize(p);
-      for (let hops = 0; links.has(at) && hops < 16; hops++) at = links.get(at)!;
+      let at = once(normalize(p));
+      for (let hops = 0; links.has(at) && hops < 16; hops++) at = once(links.get(at)!);
       return at;
     };
     const wanted = [image.Config, ...image.Layers].map(follow);

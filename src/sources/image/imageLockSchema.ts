@@ -1,6 +1,7 @@
 import * as z from '../../util/zod.js';
 import { SpecError } from '../../errors.js';
 import { formatIssues } from '../../util/formatIssues.js';
+import { MANIFEST_MAX_BYTES } from './imageDocument.js';
 import { imageDigest, name } from '../../util/names.js';
 
 const LockedDescriptor = z
@@ -14,6 +15,10 @@ const LockedDescriptor = z
   .strict();
 export type LockedDescriptor = z.infer<typeof LockedDescriptor>;
 
+/** A manifest or index is read into memory by the build: no larger than ferry lock reads one. */
+const manifestSize = z.number().int().min(0).max(MANIFEST_MAX_BYTES);
+const LockedManifest = LockedDescriptor.extend({ size: manifestSize });
+
 /** One image reference of the spec, pinned. */
 const LockedImage = z
   .object({
@@ -25,12 +30,12 @@ const LockedImage = z
     services: z.array(name).min(1),
     /** what the bundle's oci/index.json points at: the image's manifest, or its index reduced to the platforms */
     digest: imageDigest,
-    size: z.number().int().min(0),
+    size: manifestSize,
     mediaType: z.string().min(1),
     /** the index as the source serves it, when the bundle carries it reduced */
-    upstream: LockedDescriptor.optional(),
+    upstream: LockedManifest.optional(),
     /** the index's entries the bundle carries (none for a single manifest) */
-    manifests: z.array(LockedDescriptor),
+    manifests: z.array(LockedManifest),
     /** every config and layer those manifests name */
     blobs: z.array(LockedDescriptor),
   })
