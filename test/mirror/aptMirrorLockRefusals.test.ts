@@ -51,4 +51,18 @@ describe('apt mirror: what the lock pins is what the mirror can publish', () => 
     expect(ferryLines(r.stderr)).toEqual([expect.stringMatching(/^ferry: http:.*\/world_2\.0_amd64\.deb: the lock pins openssl 9\.9 amd64, but the file's control says world 2\.0 amd64$/)]);
     expect(await readdir(out).catch(() => [])).toEqual([]);
   });
+
+  it('refuses, at lock, an upstream that lists one package version as two different files, which the mirror\'s pool cannot both hold (exit 67, one line, no lock)', async () => {
+    // app 1.0 twice, other bytes (another section) under another file name: selection and dependency resolution each took one
+    const first = await buildDeb(join(dir, 'a'), { name: 'app', version: '1.0', depends: 'lib' });
+    const second = join(dir, 'b', 'app_1.0_amd64.rebuilt.deb');
+    await rename(await buildDeb(join(dir, 'b'), { name: 'app', version: '1.0', depends: 'lib', section: 'rebuilt' }), second);
+    const { spec, lockFile } = await upstreamOf([first, second, await buildDeb(dir, { name: 'lib', version: '1.0' })], '{ packages: [app], with_dependencies: true }');
+    const r = await lock(spec);
+    expect(r.code, r.stderr).toBe(67);
+    expect(ferryLines(r.stderr)).toEqual([
+      expect.stringMatching(/^ferry: mirrors\.apt\.debian: the upstream lists app 1\.0 amd64 \(main\) as two different files, "pool\/main\/app_1\.0_amd64(\.rebuilt)?\.deb" \(fixture\) and "pool\/main\/app_1\.0_amd64(\.rebuilt)?\.deb" \(fixture\); a mirror publishes one file per package version/),
+    ]);
+    await expect(readFile(lockFile)).rejects.toThrow(/ENOENT/);
+  });
 });
