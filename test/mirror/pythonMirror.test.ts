@@ -379,6 +379,33 @@ describe('python mirror: refusals', () => {
     }
   });
 
+  it('builds a lock of Python mirrors alone that leaves out the empty apt section, and refuses one whose apt section is not an object (exit 65, one line, no bundle)', async () => {
+    const key = await writeKey(dir, 'noapt-key');
+    const files = join(dir, 'noapt', 'files');
+    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
+    const index = await staticIndex('noapt', 'app', [`<a href="../../files/${wheel}#sha256=${sha256(await readFile(join(files, wheel!)))}">${wheel}</a>`]);
+    const r = await lock('noapt', index, ['app']);
+    expect(r.code, r.stderr).toBe(0);
+    const lockFile = join(dir, 'noapt.lock.json');
+    const good = JSON.parse(await readFile(lockFile, 'utf8'));
+    expect(good.kinds.mirror.apt).toEqual({});
+    const build = async (apt: unknown, out: string) => {
+      const edited = structuredClone(good);
+      if (apt === undefined) delete edited.kinds.mirror.apt;
+      else edited.kinds.mirror.apt = apt;
+      await writeFile(lockFile, JSON.stringify(edited));
+      return ferry(['build', join(dir, 'noapt.yaml'), '--locked', '--key', key.secret, '--out', join(dir, out), '--cache', join(dir, 'cache-noapt')]);
+    };
+    const ok = await build(undefined, 'out-noapt');
+    expect(ok.code, ok.stderr).toBe(0);
+    for (const apt of [null, ['m'], 'm']) {
+      const bad = await build(apt, 'out-noapt-bad');
+      expect(bad.code, `${JSON.stringify(apt)}: ${bad.stderr}`).toBe(65);
+      expect(oneLine(bad.stderr).filter((l) => l.startsWith('ferry:'))).toEqual(['ferry: lock: the apt mirrors are not an object of mirrors by name; run ferry lock again']);
+      expect(await readdir(join(dir, 'out-noapt-bad')).catch(() => [])).toEqual([]);
+    }
+  });
+
   it('refuses a file whose bytes differ from the sha256 the index gives', async () => {
     const files = join(dir, 'sha', 'files');
     const [wheel] = buildWheels(files, [{ name: 'evil', version: '1.0' }]);
