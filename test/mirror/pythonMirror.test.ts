@@ -406,6 +406,32 @@ describe('python mirror: refusals', () => {
     }
   });
 
+  it('refuses a Requires-Python of thousands of clauses, in an index page (exit 67) or a lock (exit 65), in one line, writing nothing', async () => {
+    const key = await writeKey(dir, 'longrp-key');
+    const files = join(dir, 'longrp', 'files');
+    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
+    const link = async (rp: string) => `<a href="../../files/${wheel}#sha256=${sha256(await readFile(join(files, wheel!)))}" data-requires-python="${rp}">${wheel}</a>`;
+    const long = '&gt;=3.0,'.repeat(300) + '&gt;=3.0';
+    let index = await staticIndex('longrp', 'app', [await link(long)]);
+    const refused = await lock('longrp', index, ['app']);
+    expect(refused.code, refused.stderr).toBe(67);
+    expect(oneLine(refused.stderr)).toEqual([expect.stringMatching(/^ferry: file:.*\/app\/: lists "app-1\.0-py3-none-any\.whl" with a Requires-Python of 1805 characters \(at most 1024\); refusing this index$/)]);
+    await expect(readFile(join(dir, 'longrp.lock.json'))).rejects.toThrow(/ENOENT/);
+    // a lock edited by hand: the same refusal before anything is fetched
+    index = await staticIndex('longrp', 'app', [await link('&gt;=3.0')]);
+    const r = await lock('longrp', index, ['app']);
+    expect(r.code, r.stderr).toBe(0);
+    const lockFile = join(dir, 'longrp.lock.json');
+    const edited = JSON.parse(await readFile(lockFile, 'utf8'));
+    edited.kinds.mirror.python.m.files[0].requires_python = '>=3.0,'.repeat(300) + '>=3.0';
+    await writeFile(lockFile, JSON.stringify(edited));
+    const out = join(dir, 'out-longrp');
+    const bad = await ferry(['build', join(dir, 'longrp.yaml'), '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache-longrp')]);
+    expect(bad.code, bad.stderr).toBe(65);
+    expect(oneLine(bad.stderr).filter((l) => l.startsWith('ferry:'))).toEqual([expect.stringMatching(/^ferry: lock file, section kinds\.mirror\.python\.m: .*requires_python.*1024/)]);
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+  });
+
   it('refuses a file whose bytes differ from the sha256 the index gives', async () => {
     const files = join(dir, 'sha', 'files');
     const [wheel] = buildWheels(files, [{ name: 'evil', version: '1.0' }]);
