@@ -432,6 +432,20 @@ describe('python mirror: refusals', () => {
     expect(await readdir(out).catch(() => [])).toEqual([]);
   });
 
+  it('reads a character reference to no character (&#9999999999;) as U+FFFD, as pip\'s HTML parser does, not as an internal error', async () => {
+    const files = join(dir, 'charref', 'files');
+    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
+    const hash = sha256(await readFile(join(files, wheel!)));
+    const index = await staticIndex('charref', 'app', [
+      `<a href="../../files/${wheel}#sha256=${hash}" data-requires-python="&#9999999999;">${wheel}</a>`,
+      `<a href="../../files/app-0.9.tar.gz&#x110000;">app-0.9.tar.gz</a>`,
+    ]);
+    const r = await lock('charref', index, ['app']);
+    expect(r.code, r.stderr).toBe(0);
+    const locked = JSON.parse(await readFile(join(dir, 'charref.lock.json'), 'utf8')).kinds.mirror.python.m.files;
+    expect(locked.map((f: { filename: string; requires_python?: string }) => [f.filename, f.requires_python])).toEqual([[wheel, '\ufffd']]);
+  });
+
   it('refuses a file whose bytes differ from the sha256 the index gives', async () => {
     const files = join(dir, 'sha', 'files');
     const [wheel] = buildWheels(files, [{ name: 'evil', version: '1.0' }]);
