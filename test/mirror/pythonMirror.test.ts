@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -444,6 +444,18 @@ describe('python mirror: refusals', () => {
     expect(r.code, r.stderr).toBe(0);
     const locked = JSON.parse(await readFile(join(dir, 'charref.lock.json'), 'utf8')).kinds.mirror.python.m.files;
     expect(locked.map((f: { filename: string; requires_python?: string }) => [f.filename, f.requires_python])).toEqual([[wheel, '\ufffd']]);
+  });
+
+  it('refuses, at lock as the build does, a wheel whose METADATA names another version than its file name (exit 67, one line, no lock)', async () => {
+    const files = join(dir, 'otherversion', 'files');
+    const [built] = buildWheels(files, [{ name: 'app', version: '2.0' }]);
+    const wheel = 'app-1.0-py3-none-any.whl';
+    await rename(join(files, built!), join(files, wheel));
+    const index = await staticIndex('otherversion', 'app', [`<a href="../../files/${wheel}#sha256=${sha256(await readFile(join(files, wheel)))}">${wheel}</a>`]);
+    const r = await lock('otherversion', index, ['app']);
+    expect(r.code, r.stderr).toBe(67);
+    expect(oneLine(r.stderr)).toEqual([expect.stringMatching(/^ferry: file:.*\/app-1\.0-py3-none-any\.whl: its METADATA names version "2\.0", not 1\.0; the index is inconsistent$/)]);
+    await expect(readFile(join(dir, 'otherversion.lock.json'))).rejects.toThrow(/ENOENT/);
   });
 
   it('refuses a file whose bytes differ from the sha256 the index gives', async () => {
