@@ -66,13 +66,13 @@ function items(m: Manifest): Items {
   const aptPackages = aptFromArtifacts(m.artifacts.apt);
   for (const p of aptPackages ?? []) add('packages', `${p.name}:${p.architecture}`, p.version);
   for (const i of m.artifacts.image?.images ?? []) add('images', `${i.registry}/${i.repository}`, `${i.tag}@${i.digest.slice(7, 19)}`);
+  // the manifest's schema checks a mirror's name, not what it lists: a diff of unsigned manifests reads what it can
   for (const [mirror, a] of Object.entries(m.artifacts.mirror?.apt ?? {})) {
-    const apt = a as { packages?: Array<{ name: string; version: string; architecture: string; suite: string }>; sourcePackages?: Array<{ name: string; version: string; suite: string }> };
-    for (const p of apt.packages ?? []) add('mirrors', `${mirror}/${p.suite}/${p.name}:${p.architecture}`, p.version);
-    for (const p of apt.sourcePackages ?? []) add('mirrors', `${mirror}/${p.suite}/${p.name}:source`, p.version);
+    for (const p of records(a.packages, ['name', 'version', 'architecture', 'suite'])) add('mirrors', `${mirror}/${p.suite}/${p.name}:${p.architecture}`, p.version);
+    for (const p of records(a.sourcePackages, ['name', 'version', 'suite'])) add('mirrors', `${mirror}/${p.suite}/${p.name}:source`, p.version);
   }
   for (const [mirror, a] of Object.entries(m.artifacts.mirror?.python ?? {})) {
-    for (const f of (a as { files?: Array<{ project: string; version: string; filename: string }> }).files ?? []) add('mirrors', `${mirror}/${f.project}/${f.filename}`, f.version);
+    for (const f of records(a.files, ['project', 'version', 'filename'])) add('mirrors', `${mirror}/${f.project}/${f.filename}`, f.version);
   }
   for (const e of m.entries) {
     if (e.kind === 'apt' && !aptPackages && e.path.endsWith('.deb')) {
@@ -93,6 +93,12 @@ function aptFromArtifacts(apt: unknown): Array<{ name: string; version: string; 
   if (!Array.isArray(packages)) return undefined;
   const ok = packages.every((p) => typeof p?.name === 'string' && typeof p?.version === 'string');
   return ok ? packages.map((p) => ({ name: p.name, version: p.version, architecture: typeof p.architecture === 'string' ? p.architecture : 'all' })) : undefined;
+}
+
+/** The objects of a list whose `keys` are all strings; anything else (not a list, null, a number) is passed over. */
+function records<K extends string>(list: unknown, keys: readonly K[]): Array<Record<K, string>> {
+  if (!Array.isArray(list)) return [];
+  return list.filter((x): x is Record<K, string> => typeof x === 'object' && x !== null && keys.every((k) => typeof (x as Record<string, unknown>)[k] === 'string'));
 }
 
 const short = (e: ManifestEntry) => e.sha256.slice(0, 12);

@@ -42,22 +42,30 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
 
   async collect(lock, ctx) {
     // the mirrors are the spec's: a name the spec does not give (`../../x`) would be a folder outside mirrors/
-    const names = (kind: string, got: object | undefined, want: object) => {
-      const g = Object.keys(got ?? {}).sort();
+    const names = (kind: string, got: object, want: object) => {
+      const g = Object.keys(got).sort();
       const w = Object.keys(want).sort();
       if (g.join('\0') !== w.join('\0')) {
         throw new SpecError(`lock: the ${kind} mirrors are ${JSON.stringify(g).slice(0, 200)}, the spec names ${JSON.stringify(w).slice(0, 200)}; run ferry lock again and review the diff`);
       }
     };
     if (typeof lock !== 'object' || lock === null) throw new SpecError('lock: the mirror section is not an object; run ferry lock again');
-    names('apt', lock.apt, ctx.spec.mirrors.apt);
-    names('Python', lock.python ?? {}, ctx.spec.mirrors.python);
+    // each kind's section, absent when the lock has no mirror of that kind (ferry lock writes apt: {} always)
+    const section = <T>(kind: string, got: Record<string, T> | undefined): Record<string, T> => {
+      if (got === undefined) return {};
+      if (typeof got !== 'object' || got === null || Array.isArray(got)) throw new SpecError(`lock: the ${kind} mirrors are not an object of mirrors by name; run ferry lock again`);
+      return got;
+    };
+    const aptLocks = section('apt', lock.apt);
+    const pythonLocks = section('Python', lock.python);
+    names('apt', aptLocks, ctx.spec.mirrors.apt);
+    names('Python', pythonLocks, ctx.spec.mirrors.python);
     const entries: BundleInput[] = [];
     const components: SbomComponent[] = [];
     const apt: Record<string, unknown> = {};
     const python: Record<string, unknown> = {};
     // imported in the loops: a lock without Python mirrors never loads their modules, nor apt's without apt ones
-    for (const [name, section] of byName(lock.apt)) {
+    for (const [name, section] of byName(aptLocks)) {
       const { publishAptMirror } = await import('./apt/publishAptMirror.js');
       const { checkUpstreamUrls, parseAptMirrorLock } = await import('./apt/aptLockSchema.js');
       const { loadAptUpstreams } = await import('./apt/loadAptUpstreams.js');
@@ -74,7 +82,7 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
       components.push(...(r.components ?? []));
       apt[name] = r.artifacts;
     }
-    for (const [name, section] of byName(lock.python ?? {})) {
+    for (const [name, section] of byName(pythonLocks)) {
       if (name in apt) throw new SpecError(`lock file: mirror ${name} is both an apt and a Python mirror; every mirror needs its own name`);
       const { publishPythonMirror } = await import('./python/publishPythonMirror.js');
       const r = await publishPythonMirror(name, section, ctx);

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ferry } from '../helpers/cli.js';
 import { FORMAT, parseManifest, serializeManifest, type Manifest } from '../../src/bundle/manifest.js';
 import { resolveRequestPath } from '../../src/serve/resolveRequestPath.js';
 import { PackedIndex, packIndex } from '../../src/sources/apt/packedIndex.js';
@@ -80,5 +81,31 @@ describe('mirror URLs and links', () => {
     await expect(switchMirror(store, '../releases/app', '1')).rejects.toThrow(/expected a mirror name/);
     await expect(switchMirror(store, 'good', '../1')).rejects.toThrow(/expected a mirror name/);
     await expect(switchMirror(store, 'good', '2')).rejects.toThrow(/no snapshot 2.*it has 1/);
+  });
+});
+
+describe('ferry diff of mirrors', () => {
+  it('reads what a manifest\'s mirror lists when it can and passes over the rest (not a list, null, a number), exit 0, not an internal error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), `ferry-mirror-diff-${process.pid}-`));
+    const manifest = (version: string, mirror: Record<string, unknown>): Manifest => ({ format: FORMAT, name: 'm', version, epoch: '2026-11-25T00:00:00.000Z', created_by: 'ferry test', targets: {}, services: {}, artifacts: { mirror }, entries: [] });
+    const a = join(dir, 'a.json');
+    const b = join(dir, 'b.json');
+    await writeFile(a, serializeManifest(manifest('1', { apt: { debian: { suites: ['stable'], packages: [{ name: 'hello', version: '1.0', architecture: 'amd64', suite: 'stable' }] } } })));
+    await writeFile(
+      b,
+      serializeManifest(
+        manifest('2', {
+          apt: { debian: { suites: ['stable'], packages: [null, 5, { name: 'hello', version: '2.0', architecture: 'amd64', suite: 'stable' }, { name: ['x'] }], sourcePackages: 5 }, other: { suites: ['stable'], packages: 'x' } },
+          python: { pypi: { files: [null, { project: 'six', version: '1.16.0', filename: 'six-1.16.0-py2.py3-none-any.whl' }] }, broken: { files: 3 } },
+        }),
+      ),
+    );
+    const r = await ferry(['diff', a, b, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).sections.mirrors).toEqual({
+      added: [{ name: 'pypi/six/six-1.16.0-py2.py3-none-any.whl', version: '1.16.0' }],
+      removed: [],
+      changed: [{ name: 'debian/stable/hello:amd64', from: '1.0', to: '2.0' }],
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -377,6 +377,85 @@ describe('python mirror: refusals', () => {
       expect(oneLine(bad.stderr).filter((l) => l.startsWith('ferry:')), url).toEqual([expect.stringMatching(/^ferry: lock: mirrors\.python\.m: app-1\.0-py3-none-any\.whl is fetched from "file:.*", (outside the tree of the index|which is not a URL as ferry lock writes them|it has an encoded).*; run ferry lock again and review the diff$/)]);
       expect(await readdir(join(dir, 'out-tree-url-bad')).catch(() => [])).toEqual([]);
     }
+  });
+
+  it('builds a lock of Python mirrors alone that leaves out the empty apt section, and refuses one whose apt section is not an object (exit 65, one line, no bundle)', async () => {
+    const key = await writeKey(dir, 'noapt-key');
+    const files = join(dir, 'noapt', 'files');
+    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
+    const index = await staticIndex('noapt', 'app', [`<a href="../../files/${wheel}#sha256=${sha256(await readFile(join(files, wheel!)))}">${wheel}</a>`]);
+    const r = await lock('noapt', index, ['app']);
+    expect(r.code, r.stderr).toBe(0);
+    const lockFile = join(dir, 'noapt.lock.json');
+    const good = JSON.parse(await readFile(lockFile, 'utf8'));
+    expect(good.kinds.mirror.apt).toEqual({});
+    const build = async (apt: unknown, out: string) => {
+      const edited = structuredClone(good);
+      if (apt === undefined) delete edited.kinds.mirror.apt;
+      else edited.kinds.mirror.apt = apt;
+      await writeFile(lockFile, JSON.stringify(edited));
+      return ferry(['build', join(dir, 'noapt.yaml'), '--locked', '--key', key.secret, '--out', join(dir, out), '--cache', join(dir, 'cache-noapt')]);
+    };
+    const ok = await build(undefined, 'out-noapt');
+    expect(ok.code, ok.stderr).toBe(0);
+    for (const apt of [null, ['m'], 'm']) {
+      const bad = await build(apt, 'out-noapt-bad');
+      expect(bad.code, `${JSON.stringify(apt)}: ${bad.stderr}`).toBe(65);
+      expect(oneLine(bad.stderr).filter((l) => l.startsWith('ferry:'))).toEqual(['ferry: lock: the apt mirrors are not an object of mirrors by name; run ferry lock again']);
+      expect(await readdir(join(dir, 'out-noapt-bad')).catch(() => [])).toEqual([]);
+    }
+  });
+
+  it('refuses a Requires-Python of thousands of clauses, in an index page (exit 67) or a lock (exit 65), in one line, writing nothing', async () => {
+    const key = await writeKey(dir, 'longrp-key');
+    const files = join(dir, 'longrp', 'files');
+    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
+    const link = async (rp: string) => `<a href="../../files/${wheel}#sha256=${sha256(await readFile(join(files, wheel!)))}" data-requires-python="${rp}">${wheel}</a>`;
+    const long = '&gt;=3.0,'.repeat(300) + '&gt;=3.0';
+    let index = await staticIndex('longrp', 'app', [await link(long)]);
+    const refused = await lock('longrp', index, ['app']);
+    expect(refused.code, refused.stderr).toBe(67);
+    expect(oneLine(refused.stderr)).toEqual([expect.stringMatching(/^ferry: file:.*\/app\/: lists "app-1\.0-py3-none-any\.whl" with a Requires-Python of 1805 characters \(at most 1024\); refusing this index$/)]);
+    await expect(readFile(join(dir, 'longrp.lock.json'))).rejects.toThrow(/ENOENT/);
+    // a lock edited by hand: the same refusal before anything is fetched
+    index = await staticIndex('longrp', 'app', [await link('&gt;=3.0')]);
+    const r = await lock('longrp', index, ['app']);
+    expect(r.code, r.stderr).toBe(0);
+    const lockFile = join(dir, 'longrp.lock.json');
+    const edited = JSON.parse(await readFile(lockFile, 'utf8'));
+    edited.kinds.mirror.python.m.files[0].requires_python = '>=3.0,'.repeat(300) + '>=3.0';
+    await writeFile(lockFile, JSON.stringify(edited));
+    const out = join(dir, 'out-longrp');
+    const bad = await ferry(['build', join(dir, 'longrp.yaml'), '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache-longrp')]);
+    expect(bad.code, bad.stderr).toBe(65);
+    expect(oneLine(bad.stderr).filter((l) => l.startsWith('ferry:'))).toEqual([expect.stringMatching(/^ferry: lock file, section kinds\.mirror\.python\.m: .*requires_python.*1024/)]);
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+  });
+
+  it('reads a character reference to no character (&#9999999999;) as U+FFFD, as pip\'s HTML parser does, not as an internal error', async () => {
+    const files = join(dir, 'charref', 'files');
+    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
+    const hash = sha256(await readFile(join(files, wheel!)));
+    const index = await staticIndex('charref', 'app', [
+      `<a href="../../files/${wheel}#sha256=${hash}" data-requires-python="&#9999999999;">${wheel}</a>`,
+      `<a href="../../files/app-0.9.tar.gz&#x110000;">app-0.9.tar.gz</a>`,
+    ]);
+    const r = await lock('charref', index, ['app']);
+    expect(r.code, r.stderr).toBe(0);
+    const locked = JSON.parse(await readFile(join(dir, 'charref.lock.json'), 'utf8')).kinds.mirror.python.m.files;
+    expect(locked.map((f: { filename: string; requires_python?: string }) => [f.filename, f.requires_python])).toEqual([[wheel, '\ufffd']]);
+  });
+
+  it('refuses, at lock as the build does, a wheel whose METADATA names another version than its file name (exit 67, one line, no lock)', async () => {
+    const files = join(dir, 'otherversion', 'files');
+    const [built] = buildWheels(files, [{ name: 'app', version: '2.0' }]);
+    const wheel = 'app-1.0-py3-none-any.whl';
+    await rename(join(files, built!), join(files, wheel));
+    const index = await staticIndex('otherversion', 'app', [`<a href="../../files/${wheel}#sha256=${sha256(await readFile(join(files, wheel)))}">${wheel}</a>`]);
+    const r = await lock('otherversion', index, ['app']);
+    expect(r.code, r.stderr).toBe(67);
+    expect(oneLine(r.stderr)).toEqual([expect.stringMatching(/^ferry: file:.*\/app-1\.0-py3-none-any\.whl: its METADATA names version "2\.0", not 1\.0; the index is inconsistent$/)]);
+    await expect(readFile(join(dir, 'otherversion.lock.json'))).rejects.toThrow(/ENOENT/);
   });
 
   it('refuses a file whose bytes differ from the sha256 the index gives', async () => {

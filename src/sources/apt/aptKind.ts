@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ArtifactKind, BuildContext, BundleInput } from '../kind.js';
-import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
+import { ResolveError, SpecError } from '../../errors.js';
 import { createFetchStats, fetchMany, freshDigests } from '../../fetch/index.js';
 import { indexPackedSources, type PackageIndex } from './buildPackageIndex.js';
 import { readUpstreamIndexes } from './readUpstreamIndexes.js';
@@ -8,6 +8,7 @@ import { loadAptUpstreams } from './loadAptUpstreams.js';
 import { loadAptBase } from './loadAptBase.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
 import type { AptPackage } from './types.js';
+import { checkLockedControls } from './checkLockedControls.js';
 import { debComponents } from './debComponents.js';
 import { checkUpstreamUrls, parseAptLock } from './aptLockSchema.js';
 
@@ -133,11 +134,9 @@ export const aptKind: ArtifactKind<AptLock> = {
     const bySha = new Map(lock.packages.map((p) => [p.sha256, p]));
     const fresh = freshDigests(got);
     const entries: BundleInput[] = [];
+    checkLockedControls(lock.packages, repo.packages);
     for (const p of repo.packages) {
       const locked = bySha.get(p.sha256)!;
-      if (p.name !== locked.name || p.version !== locked.version || p.architecture !== locked.architecture) {
-        throw new IntegrityError(`${locked.url}: the lock pins ${locked.name} ${locked.version} ${locked.architecture}, but the file's control says ${p.name} ${p.version} ${p.architecture}`);
-      }
       // the digest the lock pins, which the download was checked against (packing checks an older cache entry again)
       entries.push({ path: `apt/${p.poolPath}`, file: p.file, kind: 'apt', services: locked.services, known: { sha256: p.sha256, size: p.size }, verified: fresh.has(p.sha256) });
     }

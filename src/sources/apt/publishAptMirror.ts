@@ -1,10 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
-import { IntegrityError } from '../../errors.js';
 import { fetchMany, createFetchStats, freshDigests } from '../../fetch/index.js';
 import { publicKeysArmored } from '../../pgp/sign.js';
 import { mirrorRoot } from '../mirrorRoot.js';
+import { checkLockedControls } from './checkLockedControls.js';
 import { debComponents } from './debComponents.js';
 import type { PublishedPackage } from './writeAptRepository.js';
 import type { AptMirrorLock } from './lockAptMirror.js';
@@ -63,12 +63,8 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
       // the debs are the cache's entries for their digests (fetchMany checked each)
       cacheDir: ctx.cacheDir,
     });
-    const bySha = new Map(inSuite.map(({ p }) => [p.sha256, p]));
+    checkLockedControls(inSuite.map(({ p }) => p), repo.packages);
     for (const p of repo.packages) {
-      const locked = bySha.get(p.sha256)!;
-      if (p.name !== locked.name || p.version !== locked.version || p.architecture !== locked.architecture) {
-        throw new IntegrityError(`${locked.url}: the lock pins ${locked.name} ${locked.version} ${locked.architecture}, but the file's control says ${p.name} ${p.version} ${p.architecture}`);
-      }
       // the digest the upstream's signed index gives (checked on download, and again as the bundle packs it)
       entries.push({ path: `${root}/debian/${p.poolPath}`, file: p.file, kind: 'mirror', services: [], known: { sha256: p.sha256, size: p.size }, verified: fresh.has(p.sha256) });
     }

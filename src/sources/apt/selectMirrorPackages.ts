@@ -1,5 +1,6 @@
-import { ResolveError } from '../../errors.js';
+import { IntegrityError, ResolveError } from '../../errors.js';
 import { globToRegExp } from '../../util/globMatches.js';
+import { quoteInput } from '../../util/oneLine.js';
 import { indexPackedSources } from './buildPackageIndex.js';
 import { compareDebVersions } from './compareDebVersions.js';
 import type { PackedIndex } from './packedIndex.js';
@@ -68,9 +69,31 @@ export function selectMirrorPackages(indexes: readonly PackedIndex[], mirror: Pi
       }
     }
   }
-  return [...chosen.values()].sort(
+  const out = [...chosen.values()].sort(
     (a, b) => cmp(a.origin.suite, b.origin.suite) || cmp(a.origin.component, b.origin.component) || cmp(a.name, b.name) || cmp(a.architecture, b.architecture) || compareDebVersions(a.version, b.version),
   );
+  checkOnePoolFile(out, where);
+  return out;
+}
+
+/**
+ * The mirror's pool (shared by its suites) has one file per component, package, version and architecture
+ * (pool/COMPONENT/…/NAME_VERSION_ARCH.deb): an upstream that lists two different files for one of them (the
+ * same version twice in an index, or rebuilt in another suite) cannot be published, so the lock stops here,
+ * in one line, rather than every build of it (exit 67).
+ */
+function checkOnePoolFile(packages: readonly AptPackage[], where: string): void {
+  const seen = new Map<string, AptPackage>();
+  for (const p of packages) {
+    const key = `${p.origin.component} ${p.name} ${p.version.replace(/^\d+:/, '')} ${p.architecture}`;
+    const other = seen.get(key);
+    if (other && other.sha256 !== p.sha256) {
+      throw new IntegrityError(
+        `${where}: the upstream lists ${p.name} ${p.version} ${p.architecture} (${p.origin.component}) as two different files, ${quoteInput(other.filename, 200)} (${other.origin.suite}) and ${quoteInput(p.filename, 200)} (${p.origin.suite}); a mirror publishes one file per package version: fix the upstream or leave the package out of the filter`,
+      );
+    }
+    seen.set(key, p);
+  }
 }
 
 function cmp(a: string, b: string): number {

@@ -15,6 +15,9 @@ export interface IndexFile {
   size?: number;
 }
 
+/** Longest Requires-Python an index page (readProjectPage) or a lock may give a file: real ones are a few clauses. */
+export const MAX_REQUIRES_PYTHON = 1024;
+
 /** "sha256=HEX" / true / {sha256: HEX} (the forms PEP 658, 691 and 714 use) into our shape. */
 export function metadataAvailability(value: unknown): IndexFile['metadata'] {
   if (value === undefined || value === null || value === false || value === 'false') return undefined;

@@ -17,6 +17,8 @@ import { parseRequirement, type Requirement } from './parseRequirement.js';
 import { readDistMetadata } from './readDistMetadata.js';
 import type { LockedPythonFile } from './lockPython.js';
 import { readProjectPage } from './readProjectPage.js';
+import { sameVersion } from './sameVersion.js';
+import { quoteInput } from '../../util/oneLine.js';
 import { indexLocation } from './indexLocation.js';
 import { targetTags, type PythonTarget } from './targetTags.js';
 
@@ -296,6 +298,10 @@ async function describeWheel(c: Candidate, ctx: BuildContext): Promise<string[]>
   const meta = parseCoreMetadata(md.text);
   if (meta.name && normalizeProjectName(meta.name) !== c.project) {
     throw new IntegrityError(`${c.file.url}: its METADATA names project ${JSON.stringify(meta.name.slice(0, 100))}, not ${c.project}; the index is inconsistent`);
+  }
+  // the build reads the wheel's own METADATA and refuses another version (fetchMirrorSelection): so does the lock
+  if (meta.version && !sameVersion(meta.version, c.version)) {
+    throw new IntegrityError(`${c.file.url}: its METADATA names version ${quoteInput(meta.version, 100)}, not ${c.version}; the index is inconsistent`);
   }
   return meta.requiresDist ?? [];
 }

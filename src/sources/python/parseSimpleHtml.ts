@@ -48,9 +48,14 @@ function attributes(tag: string): Map<string, string> {
 
 const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
+/**
+ * A numeric reference to no character (NUL, a surrogate, past U+10FFFF: `&#9999999999;`) reads as U+FFFD,
+ * as HTML parsers (pip's html.unescape among them) read it; String.fromCodePoint would throw on it.
+ */
 function decodeEntities(s: string): string {
   return s.replace(/&(#x[0-9a-fA-F]+|#\d+|[a-zA-Z]+);/g, (all, e: string) => {
-    if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
-    return NAMED[e.toLowerCase()] ?? all;
+    if (e[0] !== '#') return NAMED[e.toLowerCase()] ?? all;
+    const n = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+    return n === 0 || n > 0x10ffff || (n >= 0xd800 && n <= 0xdfff) ? '\ufffd' : String.fromCodePoint(n);
   });
 }

@@ -4,6 +4,7 @@ import { PythonTarget } from '../../specfile/schema.js';
 import { formatIssues } from '../../util/formatIssues.js';
 import type { PythonMirrorLock } from './lockPythonMirror.js';
 import { SAFE_DIST_FILENAME } from './lockPythonMirror.js';
+import { MAX_REQUIRES_PYTHON } from './indexFile.js';
 
 const PythonMirrorLockSchema = z
   .object({
@@ -22,7 +23,8 @@ const PythonMirrorLockSchema = z
           sha256: z.string().regex(/^[0-9a-f]{64}$/),
           size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
           kind: z.enum(['wheel', 'sdist']),
-          requires_python: z.string().optional(),
+          // evaluated per target while the build walks the selection: a few clauses, as an index gives them
+          requires_python: z.string().max(MAX_REQUIRES_PYTHON).optional(),
           yanked: z.string().optional(),
         })
         .strict(),

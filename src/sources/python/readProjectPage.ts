@@ -2,11 +2,12 @@ import { readFile, realpath } from 'node:fs/promises';
 import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Dispatcher } from 'undici';
-import { FetchError, ResolveError } from '../../errors.js';
+import { FetchError, IntegrityError, ResolveError } from '../../errors.js';
+import { quoteInput } from '../../util/oneLine.js';
 import type { FetchStats } from '../../fetch/createFetchStats.js';
 import { fetchBytes } from '../../fetch/fetchBytes.js';
 import { localSourcePath } from '../../fetch/localSourcePath.js';
-import type { IndexFile } from './indexFile.js';
+import { MAX_REQUIRES_PYTHON, type IndexFile } from './indexFile.js';
 import { parseSimpleHtml } from './parseSimpleHtml.js';
 import { parseSimpleJson } from './parseSimpleJson.js';
 
@@ -43,15 +44,26 @@ export async function readProjectPage(indexUrl: string, project: string, opts: {
     const files = parseSimpleHtml(html, url);
     const outside = await firstOutsideTree(files.map((f) => f.url), local);
     if (outside) throw new FetchError(`${url}: the index links to ${JSON.stringify(outside.url.slice(0, 120))}, outside its tree ${outside.tree}; refusing this index`, { url });
-    return { url, files, format: 'html' };
+    return checkRequiresPython({ url, files, format: 'html' });
   }
   const res = await fetchBytes(url, { headers: { accept: ACCEPT }, anyStatus: true, maxBytes: MAX_PAGE_BYTES, dispatcher: opts.dispatcher, stats: opts.stats });
   if (res.status === 404) throw missing();
   if (res.status < 200 || res.status >= 300) throw new FetchError(`cannot read ${url}: HTTP ${res.status}`, { transient: res.status >= 500 || res.status === 429 });
   const text = res.body.toString('utf8');
   const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/vnd.pypi.simple.v1+json') return { url, files: parseSimpleJson(text, url), format: 'json' };
-  return { url, files: parseSimpleHtml(text, url), format: 'html' };
+  if (type === 'application/vnd.pypi.simple.v1+json') return checkRequiresPython({ url, files: parseSimpleJson(text, url), format: 'json' });
+  return checkRequiresPython({ url, files: parseSimpleHtml(text, url), format: 'html' });
+}
+
+/**
+ * A Requires-Python is a few clauses (`>=2.7, !=3.0.*, …, !=3.7.*` is 90 characters). Each is evaluated
+ * for every target, again and again while the lock resolves, in time that grows with its length: a page
+ * whose link carries megabytes of clauses would keep the lock busy for hours, so it is refused.
+ */
+function checkRequiresPython(page: ProjectPage): ProjectPage {
+  const long = page.files.find((f) => (f.requiresPython?.length ?? 0) > MAX_REQUIRES_PYTHON);
+  if (long) throw new IntegrityError(`${page.url}: lists ${quoteInput(long.filename, 100)} with a Requires-Python of ${long.requiresPython!.length} characters (at most ${MAX_REQUIRES_PYTHON}); refusing this index`);
+  return page;
 }
 
 /** The URL an index's project pages are relative to: the index URL ending in `/`, a local index's file: URL. */

@@ -1,0 +1,68 @@
+import { mkdtemp, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry } from '../helpers/cli.js';
+import { writeKey } from '../helpers/keys.js';
+import { buildDeb, readPrivate, serveDir, writeUpstream } from '../apt/fixtureUpstream.js';
+import { aptMirrorSpec } from './mirrorChecks.js';
+
+describe('apt mirror: what the lock pins is what the mirror can publish', () => {
+  let dir: string;
+  let upstreamKey: Awaited<ReturnType<typeof writeKey>>;
+  let bundleKey: Awaited<ReturnType<typeof writeKey>>;
+  const closers: Array<() => Promise<void>> = [];
+  /** a served upstream of these .debs, and a spec of a mirror of it with `filter` */
+  const upstreamOf = async (debs: string[], filter: string) => {
+    const root = await mkdtemp(join(dir, 'upstream-'));
+    await writeUpstream(root, debs, { suite: 'fixture', key: await readPrivate(upstreamKey.secretArmored) });
+    const served = await serveDir(root);
+    closers.push(served.close);
+    const spec = join(await mkdtemp(join(dir, 'spec-')), 'mirror.yaml');
+    await writeFile(spec, aptMirrorSpec('1.0.0', served.url, filter));
+    await writeFile(join(spec, '../upstream.asc'), upstreamKey.publicArmored);
+    return { spec, lockFile: spec.replace(/\.yaml$/, '.lock.json') };
+  };
+  const lock = (spec: string) => ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+  const build = (spec: string, out: string) => ferry(['build', spec, '--locked', '--key', bundleKey.secret, '--out', out, '--cache', join(dir, 'cache')]);
+  const ferryLines = (stderr: string) => stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'));
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), `ferry-mirror-lock-${process.pid}-`));
+    upstreamKey = await writeKey(dir, 'upstream');
+    bundleKey = await writeKey(dir, 'bundle');
+  });
+  afterAll(async () => {
+    for (const close of closers) await close();
+  });
+
+  it('refuses a lock entry that names another package than the file it pins, though another entry pins that file truthfully (exit 67, one line, no bundle)', async () => {
+    const { spec, lockFile } = await upstreamOf([await buildDeb(dir, { name: 'hello', version: '1.0' }), await buildDeb(dir, { name: 'world', version: '2.0' })], '{ packages: [hello, world] }');
+    const l = await lock(spec);
+    expect(l.code, l.stderr).toBe(0);
+    const edited = JSON.parse(await readFile(lockFile, 'utf8'));
+    const pkgs = edited.kinds.mirror.apt.debian.packages as Array<Record<string, string>>;
+    // the lie first, the true entry for the same file after it
+    pkgs.unshift({ ...pkgs.find((p) => p.name === 'world')!, name: 'openssl', version: '9.9' });
+    await writeFile(lockFile, JSON.stringify(edited, null, 2));
+    const out = join(dir, 'out-lie');
+    const r = await build(spec, out);
+    expect(r.code, r.stderr).toBe(67);
+    expect(ferryLines(r.stderr)).toEqual([expect.stringMatching(/^ferry: http:.*\/world_2\.0_amd64\.deb: the lock pins openssl 9\.9 amd64, but the file's control says world 2\.0 amd64$/)]);
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+  });
+
+  it('refuses, at lock, an upstream that lists one package version as two different files, which the mirror\'s pool cannot both hold (exit 67, one line, no lock)', async () => {
+    // app 1.0 twice, other bytes (another section) under another file name: selection and dependency resolution each took one
+    const first = await buildDeb(join(dir, 'a'), { name: 'app', version: '1.0', depends: 'lib' });
+    const second = join(dir, 'b', 'app_1.0_amd64.rebuilt.deb');
+    await rename(await buildDeb(join(dir, 'b'), { name: 'app', version: '1.0', depends: 'lib', section: 'rebuilt' }), second);
+    const { spec, lockFile } = await upstreamOf([first, second, await buildDeb(dir, { name: 'lib', version: '1.0' })], '{ packages: [app], with_dependencies: true }');
+    const r = await lock(spec);
+    expect(r.code, r.stderr).toBe(67);
+    expect(ferryLines(r.stderr)).toEqual([
+      expect.stringMatching(/^ferry: mirrors\.apt\.debian: the upstream lists app 1\.0 amd64 \(main\) as two different files, "pool\/main\/app_1\.0_amd64(\.rebuilt)?\.deb" \(fixture\) and "pool\/main\/app_1\.0_amd64(\.rebuilt)?\.deb" \(fixture\); a mirror publishes one file per package version/),
+    ]);
+    await expect(readFile(lockFile)).rejects.toThrow(/ENOENT/);
+  });
+});
