@@ -7,7 +7,7 @@ import { storeLayout } from '../../store/storeLayout.js';
 import { carriedImages } from '../../util/imageNames.js';
 import { isMissing } from '../../util/isMissing.js';
 import { sha256Hex } from '../../util/sha256.js';
-import { compareReleaseVersions } from '../../store/releaseOrder.js';
+import { compareEpochs, compareReleaseVersions } from '../../store/releaseOrder.js';
 import { parseErrorReason } from '../../util/oneLine.js';
 
 /** A manifest (image manifest or index) as the registry answers it: its bytes are the blob `sha256`. */
@@ -105,7 +105,7 @@ export class ImageCatalogCache {
     }
     // later wins: oldest epoch first, ties by NAME, then VERSION compared as ferry gc and /mirrors/NAME/ do
     // (numbers as numbers: 10.0.0 after 9.0.0)
-    releases.sort((a, b) => cmp(a.epoch, b.epoch) || cmp(a.name, b.name) || compareReleaseVersions(a.version, b.version));
+    releases.sort((a, b) => compareEpochs(a.epoch, b.epoch) || cmp(a.name, b.name) || compareReleaseVersions(a.version, b.version));
     const repositories = new Map<string, Repository>();
     for (const r of releases) {
       for (const img of r.images) {
