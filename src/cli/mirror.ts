@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { formatTable } from '../ui/formatTable.js';
-import { defaultStoreDir, printJson } from './options.js';
+import { StoreError } from '../errors.js';
+import { defaultStoreDir, loggerFrom, printJson } from './options.js';
 
 export function register(program: Command): void {
   const mirror = program
@@ -16,13 +17,20 @@ export function register(program: Command): void {
     .action(async (opts: { store: string; json?: boolean }) => {
       const { listMirrorSnapshots } = await import('../store/syncMirrorLinks.js');
       const { resolveMirror } = await import('../store/resolveMirror.js');
-      const snapshots = await listMirrorSnapshots(opts.store);
+      // as ferry list: a damaged release is named on stderr and left out, the exit status says the store needs care
+      const log = loggerFrom({ json: opts.json });
+      let damaged = 0;
+      const snapshots = await listMirrorSnapshots(opts.store, (file, why) => {
+        damaged++;
+        log.warn(`skipped a damaged release: ${file}: ${why}`);
+      });
       const served = new Map<string, string | undefined>();
       for (const s of snapshots) if (!served.has(s.mirror)) served.set(s.mirror, (await resolveMirror(opts.store, s.mirror))?.version);
       const rows = snapshots.map((s) => ({ ...s, served: served.get(s.mirror) === s.version }));
-      if (opts.json) return printJson(rows);
-      if (rows.length === 0) return void process.stdout.write(`no mirrors in ${opts.store}\n`);
-      process.stdout.write(formatTable([['', 'MIRROR', 'VERSION', 'DIGEST', 'EPOCH'], ...rows.map((r) => [r.served ? '*' : '', r.mirror, r.version, r.digest.slice(0, 16), r.epoch.slice(0, 10)])]));
+      if (opts.json) printJson(rows);
+      else if (rows.length === 0) process.stdout.write(`no mirrors in ${damaged ? 'the readable releases of ' : ''}${opts.store}\n`);
+      else process.stdout.write(formatTable([['', 'MIRROR', 'VERSION', 'DIGEST', 'EPOCH'], ...rows.map((r) => [r.served ? '*' : '', r.mirror, r.version, r.digest.slice(0, 16), r.epoch.slice(0, 10)])]));
+      if (damaged) throw new StoreError(`store ${opts.store}: ${damaged} damaged release(s) skipped (named above); re-import or remove them`);
     });
   mirror
     .command('switch')

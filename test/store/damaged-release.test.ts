@@ -39,6 +39,22 @@ describe('a damaged release in the store', () => {
     expect(JSON.parse(json.stdout).map((x: { name: string; version: string }) => `${x.name}/${x.version}`)).toEqual(['app/1', 'app/2']);
   });
 
+  it('ferry mirror list lists the mirrors of the others, names it in one warning line, and exits 71', async () => {
+    const copy = join(dir, 'mirrors');
+    const withMirror = (name: string, version: string) => ({ ...release(name, version), artifacts: { mirror: { apt: { [name]: { suites: ['stable'] } } } } });
+    writeRelease(copy, withMirror('debian', '1'));
+    const bad = writeRelease(copy, withMirror('ubuntu', '2'));
+    const file = join(copy, 'bundles', bad, 'manifest.json');
+    await writeFile(file, (await readFile(file, 'utf8')).replace('"created_by":"', '"created_by":"x'));
+    const r = await ferry(['mirror', 'list', '--store', copy]);
+    expect(r.code).toBe(71);
+    expect(r.stdout).toMatch(/^\s*debian\s+1\s/m);
+    expect(r.stdout).not.toMatch(/ubuntu/);
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
+    expect(warnings).toEqual([expect.stringMatching(/^warning: skipped a damaged release: .*ubuntu.*does not hash to its folder name/)]);
+    expect(r.stderr).toContain(`store ${copy}: 1 damaged release(s) skipped (named above); re-import or remove them`);
+  });
+
   it('does not block resolving another release, and is the error when it could be the one asked for', async () => {
     expect((await resolveRelease(store, 'app')).digest).toBe(digests['app/2']);
     expect((await resolveRelease(store, digests['app/1']!.slice(0, 12))).version).toBe('1');
