@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -228,5 +228,16 @@ describe('offline vulnerability report', () => {
     await writeFile(file, JSON.stringify(Array.from({ length: n }, (_, i) => osvDebian(`2026-${i}`, 'curl', '7.88.1-10+deb12u6'))));
     const findings = await report(['--db', file]);
     expect(findings.map((f) => [f.package, f.fixed, f.ids.length])).toEqual([['curl', '7.88.1-10+deb12u6', 2 * n]]);
+  });
+
+  it('refuses vulnerability data too large to be JSON with one line (65), before reading it', async () => {
+    // sparse: 600 MB on paper, nothing on the disk; past the longest string Node can make of it
+    const file = join(dir, 'osv-huge.json');
+    await writeFile(file, '');
+    await truncate(file, 600 * 1024 * 1024);
+    const r = await ferry(['audit', bundle, '--keyring', keyring, '--db', file]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: .*osv-huge\.json: 629145600 bytes; refusing JSON of more than \d+$/)]);
+    expect(r.stdout).toBe('');
   });
 });
