@@ -48,11 +48,14 @@ const SPLIT_INDEX_MAX_BYTES = 1024 * 1024;
 export async function readSplitIndex(path: string): Promise<SplitIndex> {
   let text: string;
   try {
-    const { size } = await stat(path);
+    const st = await stat(path);
+    // a FIFO (or a device) on the media would block the read for ever: an index is a regular file
+    if (!st.isFile()) throw new UsageError(`${path} is not a file`);
+    const { size } = st;
     if (size > SPLIT_INDEX_MAX_BYTES) throw new BundleFormatError(`${path}: ${size} bytes, larger than any split index (at most ${SPLIT_INDEX_MAX_BYTES}): not a ferry split index`);
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if (err instanceof BundleFormatError) throw err;
+    if (err instanceof BundleFormatError || err instanceof UsageError) throw err;
     throw new UsageError(`cannot read split index ${path} (${(err as NodeJS.ErrnoException).code})`);
   }
   let raw: unknown;

@@ -34,7 +34,9 @@ export function register(program: Command): void {
         added.push(await signDetached(head.manifestBytes, keys, signatureDate(new Date(manifest.epoch), keys)));
       }
       for (const file of opts.signature ?? []) {
-        const armored = await readFile(file, 'utf8');
+        const armored = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          throw new UsageError(`cannot read signature ${file} (${err.code})`);
+        });
         if (opts.keyring?.length) await verifyDetached(head.manifestBytes, armored, await readKeyring(opts.keyring), `${file}`);
         added.push(armored);
       }

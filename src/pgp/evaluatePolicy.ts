@@ -3,6 +3,8 @@ import { SignatureError } from '../errors.js';
 import type { Policy, PolicyRule } from './loadPolicy.js';
 import type { VerifiedSignature } from './verify.js';
 import { globMatches } from '../util/globMatches.js';
+import { mergeKeyCopies } from './mergeKeyCopies.js';
+import { whyKeyIsInvalidNow } from './whyKeyCannotSignNow.js';
 
 export interface PolicyVerdict {
   met: boolean;
@@ -20,11 +22,14 @@ export interface PolicyVerdict {
 
 /**
  * Which policy key each valid signature counts as, and whether the rule covering `name` is met. A key the
- * policy does not list counts as a listed key that certified one of its user IDs (key rotation: the old
- * key signs the new one); distinct policy keys are counted, so an old and a new key count once.
+ * policy does not list counts as a listed key, valid now, that certified one of its user IDs which is the
+ * listed key's own too (key rotation: the old key signs the new one of the same person); distinct policy
+ * keys are counted, so an old and a new key count once.
  */
 export async function evaluatePolicy(policy: Policy, name: string, signers: VerifiedSignature[], keyring: openpgp.PublicKey[]): Promise<PolicyVerdict> {
   const rule = policy.rules.find((r) => r.names.some((g) => globMatches(g, name)));
+  // one copy of each key with everything known about it: a revocation in any keyring file counts
+  const keys = await mergeKeyCopies([...policy.keys.flatMap((k) => (k.key ? [k.key] : [])), ...keyring]);
   const signatures: PolicyVerdict['signatures'] = [];
   for (const s of signers) {
     const direct = policy.keys.find((k) => k.fingerprint === s.fingerprint);
@@ -32,7 +37,7 @@ export async function evaluatePolicy(policy: Policy, name: string, signers: Veri
       signatures.push({ fingerprint: s.fingerprint, as: direct.name });
       continue;
     }
-    const certifier = await certifyingPolicyKey(policy, s.fingerprint, keyring);
+    const certifier = await certifyingPolicyKey(policy, s.fingerprint, keys);
     signatures.push({ fingerprint: s.fingerprint, as: certifier ?? null, ...(certifier ? { via: 'certified by' } : {}) });
   }
   if (!rule) {
@@ -63,17 +68,31 @@ function ruleLabel(rule: PolicyRule): string {
   return rule.names.join(',');
 }
 
+/**
+ * The policy key that vouches for `fingerprint` as itself: it certified a user ID of that key which is
+ * one of its own (the same e-mail address, or the same user ID when there is none), and it is valid now.
+ * A certification says "this key belongs to that user ID", so one over another person's user ID (a key
+ * signing party) makes that key theirs, not the certifier's; and a key revoked or expired since (a
+ * compromised key can certify with any date) vouches for nothing.
+ */
 async function certifyingPolicyKey(policy: Policy, fingerprint: string, keyring: openpgp.PublicKey[]): Promise<string | undefined> {
   const key = keyring.find((k) => k.getFingerprint().toUpperCase() === fingerprint);
   if (!key) return undefined;
   for (const pk of policy.keys) {
-    const old = pk.key ?? keyring.find((k) => k.getFingerprint().toUpperCase() === pk.fingerprint);
+    const old = keyring.find((k) => k.getFingerprint().toUpperCase() === pk.fingerprint);
     if (!old || old.getFingerprint() === key.getFingerprint()) continue;
+    if (await whyKeyIsInvalidNow(old)) continue;
+    const identities = new Set(old.users.flatMap((u) => (u.userID ? [identity(u.userID)] : [])));
     for (const user of key.users) {
-      if (user.otherCertifications.length === 0) continue;
+      if (!user.userID || user.otherCertifications.length === 0 || !identities.has(identity(user.userID))) continue;
       const results = await user.verifyAllCertifications([old]).catch(() => []);
       if (results.some((r) => r.valid === true)) return pk.name;
     }
   }
   return undefined;
+}
+
+/** what names a person in a user ID: its e-mail address (case-insensitive), else the whole user ID */
+function identity(id: openpgp.UserIDPacket): string {
+  return id.email ? `<${id.email.toLowerCase()}>` : id.userID;
 }

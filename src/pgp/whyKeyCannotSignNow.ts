@@ -12,13 +12,9 @@ import { pgp } from './openpgp.js';
  * signatures, the subkey's back signature, the "sign data" key flag) has the last word.
  */
 export async function whyKeyCannotSignNow(key: openpgp.PublicKey, keyID: openpgp.KeyID, now = new Date()): Promise<string | undefined> {
+  const invalid = await whyKeyIsInvalidNow(key, now);
+  if (invalid) return invalid;
   const primary = key.keyPacket;
-  const revoked = await findRevocation(key.revocationSignatures, primary, pgp.enums.signature.keyRevocation, { key: primary });
-  if (revoked) return `key is revoked (${describeRevocation(revoked)})`;
-  const expires = await key.getExpirationTime();
-  if (expires === null) return 'key has no valid self-signature';
-  if (expires instanceof Date && expires.getTime() <= now.getTime()) return `key is expired (since ${expires.toISOString()})`;
-
   const subkey = key.subkeys.find((s) => s.getKeyID().equals(keyID));
   if (subkey) {
     const bind = { key: primary, bind: subkey.keyPacket };
@@ -40,6 +36,20 @@ export async function whyKeyCannotSignNow(key: openpgp.PublicKey, keyID: openpgp
   } catch (err) {
     return `not a valid signing key now (${(err as Error).message.replace(/^Error: /, '')})`;
   }
+  return undefined;
+}
+
+/**
+ * Why the primary key itself is not valid now (revoked for any reason, expired, no valid self-signature),
+ * or undefined: what a key must pass before anything it signed or certified counts.
+ */
+export async function whyKeyIsInvalidNow(key: openpgp.PublicKey, now = new Date()): Promise<string | undefined> {
+  const primary = key.keyPacket;
+  const revoked = await findRevocation(key.revocationSignatures, primary, pgp.enums.signature.keyRevocation, { key: primary });
+  if (revoked) return `key is revoked (${describeRevocation(revoked)})`;
+  const expires = await key.getExpirationTime();
+  if (expires === null) return 'key has no valid self-signature';
+  if (expires instanceof Date && expires.getTime() <= now.getTime()) return `key is expired (since ${expires.toISOString()})`;
   return undefined;
 }
 

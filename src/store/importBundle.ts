@@ -163,6 +163,11 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     if ((err as NodeJS.ErrnoException).code === 'ENAMETOOLONG') {
       throw new StoreError(`${label}: an entry's path is too long for the file system under ${opts.storeDir} (ENAMETOOLONG); nothing was imported`, { cause: err });
     }
+    // a bundle larger than the space left (a split bundle's volumes joined, a hostile manifest's sizes) is a store problem
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new StoreError(`${label}: the file system under ${opts.storeDir} is full (${code}); nothing was imported: free space (ferry gc) and import again`, { cause: err });
+    }
     throw err;
   }
 }

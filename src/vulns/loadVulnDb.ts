@@ -1,11 +1,16 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:buffer';
+import { open, readFile } from 'node:fs/promises';
 import yauzl from 'yauzl';
 import { SpecError, UsageError } from '../errors.js';
 import { normalizePyPIName, toSeverity, type Advisory, type AdvisoryRange } from './advisory.js';
 import { parseErrorReason } from '../util/oneLine.js';
 
-/** one OSV record or tracker file is kilobytes to a few hundred megabytes; beyond that it is not data */
-const MAX_JSON_BYTES = 512 * 1024 * 1024;
+/**
+ * one OSV record or tracker file is kilobytes to a few hundred megabytes; beyond that it is not data (and
+ * past the longest string Node makes, it could not be parsed at all)
+ */
+const MAX_JSON_BYTES = Math.min(512 * 1024 * 1024, constants.MAX_STRING_LENGTH);
+const ZIP_MAGIC = Buffer.from('PK\x03\x04', 'latin1');
 
 /**
  * Read vulnerability data carried across the gap: an OSV archive (a zip of JSON records, as OSV
@@ -15,12 +20,18 @@ const MAX_JSON_BYTES = 512 * 1024 * 1024;
 export async function loadVulnDb(file: string, suite?: string): Promise<Advisory[]> {
   let data: Buffer;
   try {
+    const { zip, size } = await peek(file);
+    if (zip) {
+      // each record parsed as it is read: only the advisories stay in memory, not every file's text
+      const out: Advisory[] = [];
+      await readZipJson(file, (name, text) => void out.push(...fromOsv(parseJson(text, `${file}: ${name}`), `${file}: ${name}`)));
+      return out;
+    }
+    if (size > MAX_JSON_BYTES) throw new SpecError(`${file}: ${size} bytes; refusing JSON of more than ${MAX_JSON_BYTES}`);
     data = await readFile(file);
   } catch (err) {
+    if (err instanceof SpecError) throw err;
     throw new UsageError(`cannot read vulnerability data ${file}: ${(err as Error).message}`);
-  }
-  if (data.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1'))) {
-    return (await readZipJson(file)).flatMap(({ name, text }) => fromOsv(parseJson(text, `${file}: ${name}`), `${file}: ${name}`));
   }
   const json = parseJson(data.toString('utf8'), file);
   if (Array.isArray(json) || (isObject(json) && typeof json.id === 'string' && Array.isArray(json.affected))) return fromOsv(json, file);
@@ -131,11 +142,22 @@ function fromTracker(json: Record<string, unknown>, label: string, suite: string
   return out;
 }
 
-async function readZipJson(file: string): Promise<Array<{ name: string; text: string }>> {
+/** whether the file is a zip (by its first bytes), and its size */
+async function peek(file: string): Promise<{ zip: boolean; size: number }> {
+  const fh = await open(file, 'r');
+  try {
+    const magic = Buffer.alloc(ZIP_MAGIC.length);
+    const { bytesRead } = await fh.read(magic, 0, magic.length, 0);
+    return { zip: bytesRead === magic.length && magic.equals(ZIP_MAGIC), size: (await fh.stat()).size };
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readZipJson(file: string, onJson: (name: string, text: string) => void): Promise<void> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, z) => (err ? reject(err) : resolve(z!)))).catch((err: Error) => {
     throw new SpecError(`${file}: not a readable zip (${err.message})`);
   });
-  const out: Array<{ name: string; text: string }> = [];
   try {
     await new Promise<void>((resolve, reject) => {
       zip.on('entry', (e: yauzl.Entry) => {
@@ -146,7 +168,7 @@ async function readZipJson(file: string): Promise<Array<{ name: string; text: st
           try {
             const chunks: Buffer[] = [];
             for await (const chunk of stream!) chunks.push(chunk as Buffer);
-            out.push({ name: e.fileName, text: Buffer.concat(chunks).toString('utf8') });
+            onJson(e.fileName, Buffer.concat(chunks).toString('utf8'));
             zip.readEntry();
           } catch (e2) {
             reject(e2 as Error);
@@ -162,5 +184,4 @@ async function readZipJson(file: string): Promise<Array<{ name: string; text: st
   } finally {
     zip.close();
   }
-  return out;
 }

@@ -23,8 +23,17 @@ export interface Finding {
  */
 export function matchAdvisories(packages: CarriedPackage[], advisories: Advisory[]): Finding[] {
   const byKey = new Map<string, Advisory[]>();
-  for (const a of advisories) byKey.set(`${a.kind} ${a.package}`, [...(byKey.get(`${a.kind} ${a.package}`) ?? []), a]);
+  // appended in place: copying the list for each advisory took minutes over the thousands one package
+  // (linux) has in OSV's Debian data
+  for (const a of advisories) {
+    const key = `${a.kind} ${a.package}`;
+    const list = byKey.get(key);
+    if (list) list.push(a);
+    else byKey.set(key, [a]);
+  }
   const findings = new Map<string, Finding>();
+  // each finding's IDs gathered in a set and sorted once at the end (not at every advisory)
+  const ids = new Map<Finding, Set<string>>();
   for (const p of packages) {
     for (const { name, version } of namesOf(p)) {
       const cmp = p.kind === 'deb' ? compareDebVersions : pep440Compare;
@@ -34,12 +43,15 @@ export function matchAdvisories(packages: CarriedPackage[], advisories: Advisory
         const fixed = hit.fixed ?? null;
         const key = `${p.kind} ${p.name} ${p.version} ${p.in ?? ''} ${fixed} ${hit.lastAffected ?? ''}`;
         const f = findings.get(key) ?? { kind: p.kind, package: p.name, version: p.version, ...(p.in !== undefined && { in: p.in }), fixed, ...(hit.lastAffected !== undefined && { last_affected: hit.lastAffected }), ids: [], severity: 'unknown' as Severity };
-        f.ids = [...new Set([...f.ids, a.id, ...a.aliases])].sort();
+        const seen = ids.get(f) ?? new Set<string>();
+        for (const id of [a.id, ...a.aliases]) seen.add(id);
+        ids.set(f, seen);
         if (SEVERITIES.indexOf(a.severity) > SEVERITIES.indexOf(f.severity)) f.severity = a.severity;
         findings.set(key, f);
       }
     }
   }
+  for (const [f, seen] of ids) f.ids = [...seen].sort();
   // by package, then the earliest fix first (unfixed last), in the package's own version order
   return [...findings.values()].sort((x, y) => x.package.localeCompare(y.package) || x.version.localeCompare(y.version) || (x.in ?? '').localeCompare(y.in ?? '') || byFixed(x, y));
 }

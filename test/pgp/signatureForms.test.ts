@@ -162,4 +162,13 @@ describe('signature forms and co-signatures', () => {
     expect(v.code, v.stderr).toBe(0);
     expect((JSON.parse(v.stdout) as { ignored: Ignored[] }).ignored).toEqual([{ index: 1, reason: expect.stringMatching(/unreadable signature packet/) }]);
   });
+
+  it('ferry sign refuses a --signature file it cannot read with one line (64), and leaves the bundle as it was', async () => {
+    const bundle = await bundleWith('sign-missing', good);
+    const before = await readFile(bundle);
+    const r = await ferry(['sign', bundle, '--signature', join(dir, 'no-such-signature.asc')]);
+    expect(r.code, r.stderr).toBe(64);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('cannot read signature')]);
+    expect((await readFile(bundle)).equals(before)).toBe(true);
+  });
 });

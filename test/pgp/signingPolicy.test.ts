@@ -34,9 +34,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-policy-'));
   alice = await writeKey(dir, 'alice');
   gnupg = await makeGnupg(dir);
-  for (const uid of ['bob', 'carol', 'bob-2027']) {
-    await gnupg.ok(['--quick-gen-key', `${uid} <${uid}@security.example>`, 'ed25519', 'sign', 'never']);
-    fpr[uid] = await gnupg.fingerprint(`${uid}@security.example`);
+  // bob's next key carries bob's own address (the same person); alice's personal key, her own
+  for (const [uid, id] of [['bob', 'bob <bob@security.example>'], ['carol', 'carol <carol@security.example>'], ['bob-2027', 'bob 2027 <bob@security.example>'], ['alice-personal', 'alice <alice@personal.example>']] as const) {
+    await gnupg.ok(['--quick-gen-key', id, 'ed25519', 'sign', 'never']);
+    fpr[uid] = await gnupg.fingerprint(id);
     await writeFile(join(dir, `${uid}.asc`), (await gnupg.ok(['--armor', '--export', fpr[uid]!])).stdout);
   }
   bundle = await buildDemoBundle(dir, alice.secret);
@@ -115,5 +116,68 @@ describe('signing policy', () => {
     const once = await ferry(['verify', alone, '--policy', file, '--keyring', join(dir, 'bob-2027.asc')]);
     expect(once.code).toBe(66);
     expect(once.stderr).toContain('signed by bob; may still sign: alice');
+  });
+
+  it("does not count a person's second key as the policy key that certified it for its owner (a key signing party)", async () => {
+    const file = await policy('signing-party', 'rules:\n  - names: demo\n    signers: [alice, bob]\n    require: 2\n');
+    // bob vouches that this key is alice's, as a key signing party does: that makes it alice's, not bob's
+    await gnupg.ok(['-u', fpr.bob!, '--quick-sign-key', fpr['alice-personal']!]);
+    const team = join(dir, 'team.asc');
+    await writeFile(team, (await gnupg.ok(['--armor', '--export', fpr['alice-personal']!])).stdout);
+    const twice = join(dir, 'alice-twice', 'demo-1.0.0.ferry');
+    await cp(bundle, twice);
+    await cosign(twice, 'alice-personal');
+    const r = await ferry(['verify', twice, '--policy', file, '--keyring', team]);
+    expect(r.code, r.stdout).toBe(66);
+    expect(r.stderr).toContain(`signed by alice (not counted for this name: ${fpr['alice-personal']}); may still sign: bob`);
+  });
+
+  describe('a certification counts only while the policy key that made it is valid now', () => {
+    let g: Gnupg;
+    const DAY = 86400_000;
+    const keys: Record<string, string> = {};
+    const file = () => join(dir, 'erin.policy.yaml');
+
+    /** erin's next key, certified by erin's key (made and certified at `at`), signs a copy of the bundle */
+    async function rotated(name: string, erin: { expire: string; at: Date }): Promise<string> {
+      for (const [uid, id, expire] of [[`${name}-old`, `erin ${name} <erin@security.example>`, erin.expire], [`${name}-new`, `erin ${name} next <erin@security.example>`, 'never']] as const) {
+        await g.ok(['--quick-gen-key', id, 'ed25519', 'sign', expire], { at: erin.at });
+        keys[uid] = await g.fingerprint(id);
+      }
+      await g.ok(['-u', keys[`${name}-old`]!, '--quick-sign-key', keys[`${name}-new`]!], { at: new Date(erin.at.getTime() + 60_000) });
+      for (const k of [`${name}-old`, `${name}-new`]) await writeFile(join(dir, `${k}.asc`), (await g.ok(['--armor', '--export', keys[k]!])).stdout);
+      await writeFile(file(), `keys:\n  alice: alice.asc\n  erin: ${name}-old.asc\nrules:\n  - names: demo\n    signers: [alice, erin]\n    require: 2\n`);
+      const copy = join(dir, name, 'demo-1.0.0.ferry');
+      await cp(bundle, copy);
+      const m = join(dir, `${name}-manifest.json`);
+      await writeFile(m, (await ferry(['inspect', copy, '--manifest'])).stdout);
+      await g.ok(['--armor', '--detach-sign', '-u', keys[`${name}-new`]!, '-o', `${m}.asc`, m]);
+      expect((await ferry(['sign', copy, '--signature', `${m}.asc`])).code).toBe(0);
+      return copy;
+    }
+
+    beforeAll(async () => {
+      g = await makeGnupg(dir, 'gnupg-erin');
+    });
+    afterAll(async () => g?.close());
+
+    it('refuses the rotated key once the old key is revoked, its revocation in another keyring file (the control passes first)', async () => {
+      const copy = await rotated('revoked', { expire: 'never', at: new Date(Date.now() - DAY) });
+      const control = await ferry(['verify', copy, '--policy', file(), '--keyring', join(dir, 'revoked-new.asc')]);
+      expect(control.code, control.stderr).toBe(0);
+      await g.revoke(keys['revoked-old']!, 1, 'stolen');
+      const revoked = join(dir, 'revoked-old.revoked.asc');
+      await writeFile(revoked, (await g.ok(['--armor', '--export', keys['revoked-old']!])).stdout);
+      const r = await ferry(['verify', copy, '--policy', file(), '--keyring', join(dir, 'revoked-new.asc'), '--keyring', revoked]);
+      expect(r.code, r.stdout).toBe(66);
+      expect(r.stderr).toContain('signed by alice (not counted for this name');
+    });
+
+    it('refuses a key certified, back-dated, by an old key that has expired since', async () => {
+      const copy = await rotated('expired', { expire: '1d', at: new Date(Date.now() - 30 * DAY) });
+      const r = await ferry(['verify', copy, '--policy', file(), '--keyring', join(dir, 'expired-new.asc')]);
+      expect(r.code, r.stdout).toBe(66);
+      expect(r.stderr).toContain('signed by alice (not counted for this name');
+    });
   });
 });

@@ -3,6 +3,7 @@ import { cp, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/p
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { snapshotTree } from '../helpers/tree.js';
 import { buildRelease, ferry, importInto, readJson } from './fixtures.js';
@@ -151,6 +152,23 @@ describe('split bundles', () => {
       const r = await ferry(args);
       expect(r.code, r.stderr).toBe(68);
       expect(r.stderr).toMatch(/: 2097152 bytes, larger than any split index \(at most 1048576\): not a ferry split index\n$/);
+    }
+    expect(await snapshotTree(store)).toEqual(before);
+  });
+
+  it('refuses an index that is a FIFO with one line (64) instead of waiting on it for ever', async () => {
+    const d = await copyVolumes('fifo-index');
+    const file = join(d, 'app-1.0.0.ferry.index.json');
+    await rm(file);
+    const made = await run('mkfifo', [file]);
+    expect(made.code, made.stderr).toBe(0);
+    const before = await snapshotTree(store);
+    for (const target of [file, join(d, 'app-1.0.0.ferry.001')]) {
+      for (const args of [['verify', target, '--keyring', team.public], ['import', target, '--keyring', team.public, '--store', store]]) {
+        const r = await ferry(args);
+        expect(r.code, r.stderr).toBe(64);
+        expect(r.stderr).toMatch(/^ferry: .*(is not a file|is not next to it).*\n$/);
+      }
     }
     expect(await snapshotTree(store)).toEqual(before);
   });

@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -216,5 +216,28 @@ describe('offline vulnerability report', () => {
     expect(gate.stderr).toContain('2 finding(s) at or above high: curl 7.88.1-10+deb12u5, libssl3 1:3.0.9-1 (in rootfs/base.tar.gz)');
     expect(table.stdout).toMatch(/libssl3 \(deb in rootfs\/base\.tar\.gz\)\s+1:3\.0\.9-1\s+1:3\.0\.11-1~deb12u1\s+high\s+CVE-2026-2000/);
     expect((await ferry(['audit', bundle, '--keyring', keyring, '--db', tracker, '--suite', 'bookworm', '--fail-on', 'critical'])).code).toBe(0);
+  });
+
+  // Debian's OSV data holds thousands of advisories for one source package (linux). Matching them once
+  // copied the package's list at each advisory and re-sorted a finding's IDs at each hit: 20,000 took
+  // about three minutes, 50,000 would take over half an hour; now about two seconds. The timeout leaves
+  // a margin of 50 times over the fixed code, and still fails the old one by far.
+  it('reports tens of thousands of advisories for one package, each ID once', { timeout: 120_000 }, async () => {
+    const n = 50_000;
+    const file = join(dir, 'osv-many.json');
+    await writeFile(file, JSON.stringify(Array.from({ length: n }, (_, i) => osvDebian(`2026-${i}`, 'curl', '7.88.1-10+deb12u6'))));
+    const findings = await report(['--db', file]);
+    expect(findings.map((f) => [f.package, f.fixed, f.ids.length])).toEqual([['curl', '7.88.1-10+deb12u6', 2 * n]]);
+  });
+
+  it('refuses vulnerability data too large to be JSON with one line (65), before reading it', async () => {
+    // sparse: 600 MB on paper, nothing on the disk; past the longest string Node can make of it
+    const file = join(dir, 'osv-huge.json');
+    await writeFile(file, '');
+    await truncate(file, 600 * 1024 * 1024);
+    const r = await ferry(['audit', bundle, '--keyring', keyring, '--db', file]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: .*osv-huge\.json: 629145600 bytes; refusing JSON of more than \d+$/)]);
+    expect(r.stdout).toBe('');
   });
 });
