@@ -36,8 +36,8 @@ describe('a rollback after a configure that failed on one host', () => {
     expect((await ferry('deploy', 'fa@1')).code).toBe(0);
     const two = await ferry('deploy', 'fa@2');
     expect(two.code, two.stderr).toBe(72);
-    // fa1's configure wrote release 2's file, then its health check failed
-    expect(conf()).toEqual(['version 2.0.0', 'version 2.0.0', 'version 2.0.0']);
+    // fa1's configure wrote release 2's file, then its health check failed; the rollout stopped there
+    expect(conf()).toEqual(['version 2.0.0', 'version 1.0.0', 'version 1.0.0']);
 
     expect((await fa1()).stages.configure).toBe('failed');
 
