@@ -74,6 +74,11 @@ export class HostRun {
     return this.stopped || this.refused.size > 0;
   }
 
+  /** a failure stopped this host (not only a refusal, which changed nothing on it) */
+  get broken(): boolean {
+    return this.stopped;
+  }
+
   fail(err: unknown): void {
     const first = this.outcome.error === undefined;
     this.stopped = true;

@@ -4,6 +4,8 @@ import { parseSerial } from './parseSerial.js';
 export interface RolloutHost {
   name: string;
   failed: boolean;
+  /** failed because something failed on it, not only refused (a refused stage changed nothing there) */
+  broken: boolean;
 }
 
 export interface RolloutOptions {
@@ -17,7 +19,8 @@ export interface RolloutOptions {
 /**
  * Configure in batches (--serial), one batch after the other; before each batch, stop when more
  * than --max-fail-percent of all hosts failed (earlier stages count too). Without --max-fail-percent,
- * stop when every host a batch configured failed (as Ansible's serial does): with the default --serial 1,
+ * stop when every host a batch configured failed (as Ansible's serial does; a host only refused, where
+ * nothing ran, does not count): with the default --serial 1,
  * at the first host whose configure (a health check) failed, before the next host is touched. Returns
  * why it stopped (counting the hosts not reached: those left that had not failed already), the option
  * it stopped for, and the hosts left unconfigured.
@@ -43,7 +46,7 @@ export async function rollout<H extends RolloutHost>(all: H[], todo: H[], opts: 
     // the hosts this batch configures: those that had not failed in an earlier stage
     const fresh = batch.filter((h) => !h.failed);
     await pMap(batch, work, { concurrency: Math.max(1, opts.forks) });
-    if (opts.maxFailPercent === undefined && fresh.length && fresh.every((h) => h.failed)) {
+    if (opts.maxFailPercent === undefined && fresh.length && fresh.every((h) => h.broken)) {
       batchFailed = `configure failed on every host of batch ${i + 1}/${sizes.length} (${fresh.map((h) => h.name).join(', ')})`;
     }
   }
