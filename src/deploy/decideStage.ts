@@ -39,22 +39,24 @@ export function decideStage(stage: StageName, read: FactRead, want: WantedStage,
   return { run: false, refused: true, reason: `${stage} refused: ${what} ${missing.length > 1 ? 'are' : 'is'} not done on this host; run ferry deploy with --stages ${stages} (or without --stages)` };
 }
 
-/** Whether `stage` completed on the host with the inputs this bundle gives it (its key), and its last attempt did not fail. */
+/** Whether `stage` completed on the host with the inputs this bundle gives it (its key), and no attempt failed since. */
 function doneFor(stage: StageName, fact: Fact | undefined, want: WantedStage): boolean {
   const done = fact?.stages[stage];
   if (!done || done.version !== want.version || done.key !== want.keys[stage]) return false;
-  return !(fact!.failure?.stage === stage && fact!.failure.digest === want.digest);
+  return fact!.failure?.stage !== stage;
 }
 
 function runOrSkip(stage: StageName, read: FactRead, want: WantedStage, force: ReadonlySet<string>): Decision {
   if (force.has(stage) || force.has('all')) return { run: true, reason: `forced (--force ${force.has(stage) ? stage : 'all'})` };
   if (!read.fact) return { run: true, reason: read.problem ? `${read.problem}, running again` : 'not deployed yet' };
-  // the last attempt of this stage for this bundle failed, or did not finish (a first attempt, a forced
-  // run, a repair): what an earlier run completed says nothing about it any more, and ferry status shows
-  // it failed until it completes
+  // the last attempt of this stage failed, or did not finish (a first attempt, a forced run, a repair),
+  // for this bundle or another one (a rollback after a failed configure: that attempt changed the host
+  // half way after the stage last completed): what an earlier run completed says nothing about it any
+  // more, and ferry status shows it failed until it completes
   const failure = read.fact.failure;
-  if (failure?.stage === stage && failure.digest === want.digest) {
-    return { run: true, reason: failure.unfinished ? `${stage} did not finish (started ${failure.time}), running again` : `${stage} failed at ${failure.time}, running again` };
+  if (failure?.stage === stage) {
+    const other = failure.digest === want.digest ? '' : ` for bundle ${failure.digest.slice(0, 12)}`;
+    return { run: true, reason: failure.unfinished ? `${stage} did not finish${other} (started ${failure.time}), running again` : `${stage} failed${other} at ${failure.time}, running again` };
   }
   const done = read.fact.stages[stage];
   if (!done) return { run: true, reason: `${stage} not completed yet` };

@@ -84,14 +84,15 @@ export type StageState = 'done' | 'pending' | 'failed' | 'outdated' | 'missing';
 
 /**
  * Per stage, how far the service is with the digest its fact names: done (the stage carries the
- * digest's key), failed (the last attempt failed), pending (configure still has to activate what
+ * digest's key), failed (the last attempt failed, for this digest or another), pending (configure still has to activate what
  * install prepared), outdated (done for other inputs) or missing.
  */
 export function stageStates(f: Fact): Record<(typeof STAGES)[number], StageState> {
   return Object.fromEntries(
     STAGES.map((s) => {
       const done = f.stages[s];
-      if (f.failure?.stage === s && f.failure.digest === f.digest) return [s, 'failed'];
+      // a failed attempt for another bundle too (a rollback not yet configured): it changed the host after the stage last completed
+      if (f.failure?.stage === s) return [s, 'failed'];
       if (!done) return [s, 'missing'];
       if (!f.keys || f.keys[s] !== done.key) return [s, 'outdated'];
       if (s === 'configure' && f.pending) return [s, 'pending'];

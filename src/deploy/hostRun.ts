@@ -3,7 +3,7 @@ import { type Decision, decideStage, factsSayDone, type WantedStage } from './de
 import { inspectStage, type StepInspection } from './inspectStage.js';
 import { deployEvent } from './deployEvents.js';
 import type { HostOutcome, StageOutcome } from './deployReport.js';
-import { type Fact, FACT_FORMAT, type Failure, isComplete } from './fact.js';
+import { type Fact, FACT_FORMAT, type Failure, isComplete, type Pending } from './fact.js';
 import { comeBack, leftovers } from './retire.js';
 import type { HostGuard } from './hostGuard.js';
 import type { Release } from '../store/loadRelease.js';
@@ -19,6 +19,12 @@ import type { TransientError } from './transport/TransientError.js';
 import type { Transport } from './transport/types.js';
 import { writeFact } from './writeFact.js';
 import { renderStep, stepContext } from './stepContext.js';
+
+/** How far a stage got: the step running (for its failure) and what changed so far, over its retries. */
+interface StageProgress {
+  step?: string;
+  changes: string[];
+}
 
 export interface StageRunSettings {
   release: Release;
@@ -66,6 +72,11 @@ export class HostRun {
   /** the host failed: a failure stopped it, or a stage of one of its services was refused (the others went on) */
   get failed(): boolean {
     return this.stopped || this.refused.size > 0;
+  }
+
+  /** a failure stopped this host (not only a refusal, which changed nothing on it) */
+  get broken(): boolean {
+    return this.stopped;
   }
 
   fail(err: unknown): void {
@@ -154,7 +165,7 @@ export class HostRun {
     }
     deployEvent(this.s.log, 'stage', { host: this.name, service: svc.name, stage, status: 'start', reason: decision.reason });
     const t0 = Date.now();
-    const at = { step: undefined as string | undefined };
+    const at: StageProgress = { changes: [] };
     // the facts show this stage done (it runs because of --force or --repair): say first that it is
     // running, so that a run stopped before it completes (Ctrl-C, a runner gone) does not leave it done
     if (factsSayDone(stage, read, want)) {
@@ -172,7 +183,7 @@ export class HostRun {
       const reason = err instanceof Error ? err.message : String(err);
       this.record(svc.name, stage, { status: 'failed', reason, changed: 0, ms: Date.now() - t0 });
       this.fail(err);
-      await this.recordFailure(svc, { stage, step: at.step, time: new Date().toISOString(), message: reason, digest: this.s.release.digest });
+      await this.recordFailure(svc, { stage, step: at.step, time: new Date().toISOString(), message: reason, digest: this.s.release.digest }, stage === 'stage' ? [] : at.changes);
     }
   }
 
@@ -195,7 +206,7 @@ export class HostRun {
   }
 
   /** `only`: --repair runs just these steps (inspectStage keys), and the steps that follow a change (a service restart) */
-  private async executeStage(svc: ServiceTarget, stage: StageName, at: { step?: string }, only?: ReadonlySet<string>): Promise<number> {
+  private async executeStage(svc: ServiceTarget, stage: StageName, at: StageProgress, only?: ReadonlySet<string>): Promise<number> {
     const ctx = this.context(svc, stage);
     const previous = this.facts.get(svc.name)?.fact;
     // what install prepared in an earlier run and no configure has activated yet: restart for it now
@@ -206,6 +217,7 @@ export class HostRun {
       if (r.changed) {
         changed++;
         changes.push(what);
+        at.changes.push(what);
         this.changed.add(svc.name);
         ctx.changedSoFar = true;
         this.touched = true;
@@ -258,7 +270,7 @@ export class HostRun {
           changed,
         },
       },
-      pending: stage === 'configure' ? undefined : stage === 'install' && changes.length ? { since: base.pending?.since ?? new Date().toISOString(), digest: this.s.release.digest, changes: [...new Set([...(base.pending?.changes ?? []), ...changes])] } : base.pending,
+      pending: stage === 'configure' ? undefined : stage === 'install' ? this.pending(base.pending, changes) : base.pending,
       // this stage completed: its failure (or the mark that it had not finished) goes, another stage's stays
       failure: base.failure?.stage === stage ? (base.failure.unfinished ? base.failure.earlier : undefined) : base.failure,
     };
@@ -308,9 +320,21 @@ export class HostRun {
     await this.writeFact({ ...base, failure });
   }
 
-  /** Best effort: a host that cannot be reached cannot be told; its fact then still shows the stage undone. */
-  private async recordFailure(svc: ServiceTarget, failure: Failure): Promise<void> {
-    const fact = { ...this.baseFact(svc, this.facts.get(svc.name)?.fact), failure };
+  /** What install prepared, or a failed install or configure changed, that no configure has restarted for yet: `changes` added to `pending`. */
+  private pending(pending: Pending | undefined, changes: readonly string[]): Pending | undefined {
+    if (!changes.length) return pending;
+    return { since: pending?.since ?? new Date().toISOString(), digest: this.s.release.digest, changes: [...new Set([...(pending?.changes ?? []), ...changes])] };
+  }
+
+  /**
+   * Best effort: a host that cannot be reached cannot be told; its fact then still shows the stage undone.
+   * When nothing was pending, what the failed attempt changed (a template written before a health check
+   * failed) becomes pending, so the next configure restarts for it and runs the health checks again,
+   * though its steps find nothing left to change.
+   */
+  private async recordFailure(svc: ServiceTarget, failure: Failure, changes: readonly string[]): Promise<void> {
+    const base = this.baseFact(svc, this.facts.get(svc.name)?.fact);
+    const fact = { ...base, failure, pending: base.pending ?? this.pending(undefined, changes) };
     try {
       await this.writeFact(fact);
     } catch {

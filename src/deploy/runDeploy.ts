@@ -109,7 +109,7 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
       { concurrency: Math.max(1, forks) },
     );
 
-    // 2. configure in batches; the rollout stops when failures pass --max-fail-percent
+    // 2. configure in batches; the rollout stops when failures pass --max-fail-percent, or without it when a whole batch failed
     let stopped: string | undefined;
     if (stages.includes('configure')) {
       const todo = runs.filter((r) => r.target.services.length > 0);
@@ -127,7 +127,7 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
       );
       stopped = result.stopped;
       if (stopped) {
-        for (const run of result.notReached) run.notRun('configure', run.failed ? 'host failed earlier' : 'rollout stopped (--max-fail-percent)');
+        for (const run of result.notReached) run.notRun('configure', run.failed ? 'host failed earlier' : `rollout stopped (${result.stoppedBy})`);
         log.warn(stopped);
       }
     }

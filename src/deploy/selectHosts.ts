@@ -5,7 +5,8 @@ import type { Inventory, InventoryHost } from './loadInventory.js';
 /**
  * `--limit` patterns: host names, group names and globs over both (`web*`, `db[12]`); a pattern
  * starting with `!` removes what it matches. Without any including pattern every host is a candidate.
- * A pattern that matches nothing is an error: a typo must not deploy to fewer hosts silently.
+ * A pattern that matches nothing is an error: a typo must not deploy to fewer hosts silently; so are
+ * patterns that leave no host at all (`web,!web*`).
  */
 export function selectHosts(inv: Inventory, patterns: string[]): InventoryHost[] {
   const items = patterns.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
@@ -23,5 +24,8 @@ export function selectHosts(inv: Inventory, patterns: string[]): InventoryHost[]
   };
   const chosen = include.length ? new Set(include.flatMap((p) => [...match(p)])) : new Set(inv.hosts.map((h) => h.name));
   for (const p of exclude) for (const h of match(p)) chosen.delete(h);
-  return inv.hosts.filter((h) => chosen.has(h.name));
+  const hosts = inv.hosts.filter((h) => chosen.has(h.name));
+  // every host excluded: a deploy of nothing, or a status --expect of nothing, would succeed
+  if (items.length && !hosts.length) throw new UsageError(`--limit ${items.join(',')}: the patterns leave no host of ${inv.file}; nothing would be deployed or checked`);
+  return hosts;
 }

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ferry } from '../helpers/cli.js';
 import { parseInventory } from '../../src/deploy/loadInventory.js';
 import { SpecError } from '../../src/errors.js';
 import { selectHosts } from '../../src/deploy/selectHosts.js';
@@ -44,6 +48,23 @@ describe('inventory', () => {
     expect(names('openstack,!api2')).toEqual(['api1', 'api3', 'db1']);
     expect(names('cinder*')).toEqual(['api1', 'api2', 'api3']);
     expect(() => names('apl1')).toThrow(/--limit apl1: no host or group of site\/inventory.yaml matches/);
+  });
+
+  it('refuses --limit patterns that leave no host: nothing deployed or checked is no success', async () => {
+    const names = (...p: string[]) => selectHosts(inv, p).map((h) => h.name);
+    expect(() => names('cinder_api,!api*')).toThrow('--limit cinder_api,!api*: the patterns leave no host of site/inventory.yaml; nothing would be deployed or checked');
+    expect(() => names('!api*', '!db1', '!runner')).toThrow(/--limit !api\*,!db1,!runner: the patterns leave no host/);
+    // status --expect over no host used to say complete (exit 0); refused before any host is asked
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-limit-none-'));
+    try {
+      const file = join(dir, 'inventory.yaml');
+      writeFileSync(file, 'hosts: { h1: { transport: local }, h2: { transport: local } }\n');
+      const r = await ferry(['status', '-i', file, '--allow-local', '--limit', '!h*', '--expect', 'ab'.repeat(6)]);
+      expect(r.stderr).toBe(`ferry: --limit !h*: the patterns leave no host of ${file}; nothing would be deployed or checked\n`);
+      expect(r.code).toBe(64);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('names the file and the place of a mistake', () => {
