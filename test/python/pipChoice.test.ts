@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { parseSimpleJson } from '../../src/sources/python/parseSimpleJson.js';
+import { parseSimpleHtml } from '../../src/sources/python/parseSimpleHtml.js';
 import { readProjectPage } from '../../src/sources/python/readProjectPage.js';
 import { lockPython } from '../../src/sources/python/lockPython.js';
 import { parseSpecText } from '../../src/specfile/loadSpec.js';
@@ -152,6 +153,40 @@ describe('backtracking, as pip 23.2 does it', () => {
     } finally {
       await index.close();
     }
+  });
+});
+
+describe('PEP 691 "yanked", as pip 23.2 reads it', () => {
+  it('any value Python holds true is yanked (a string as the reason), any it holds false is not (the real pip Link.from_json)', () => {
+    const page = 'http://127.0.0.1:1/simple/yv/';
+    const values: unknown[] = [true, false, null, '', 'broken', 1, 0, [], [0], {}, { why: 'x' }, 'false'];
+    const files = values.map((yanked, i) => ({ url: `../../files/yv-1.${i}-py3-none-any.whl`, hashes: {}, yanked }));
+    const pip = JSON.parse(
+      execFileSync('python3', ['-c', 'import json,sys\nfrom pip._internal.models.link import Link\nprint(json.dumps([Link.from_json(f, sys.argv[1]).yanked_reason for f in json.load(sys.stdin)]))', page], {
+        input: JSON.stringify(files),
+        encoding: 'utf8',
+      }),
+    ) as Array<string | null>;
+    expect(pip.filter((r) => r !== null).length).toBeGreaterThan(2);
+    expect(parseSimpleJson(JSON.stringify({ meta: { 'api-version': '1.1' }, files }), page).map((f) => f.yanked ?? null)).toEqual(pip);
+  });
+});
+
+describe('PEP 503 file names, as pip 23.2 reads them', () => {
+  it('percent-decodes the last segment of the link twice, as pip\'s parse_links and Link.filename do (`%252B` is `+`)', () => {
+    const page = 'http://127.0.0.1:1/simple/x/';
+    const hrefs = ['x-1.0%2Bcpu', 'x-1.0%2bcpu', 'x-1.0%252Bcpu', 'x-1.0%25252Bcpu', 'x-1.0+cpu', '%78-1.0', 'x-1.0%25zz', 'x-1.0%zz', 'x-1.0%2B%zz']
+      .map((stem) => `../../files/${stem}-py3-none-any.whl`)
+      .concat(['../../files/x-1.0-py3-none-any.whl?a=b%2F', '../../files/x-1.0-py3-none-any.whl;p=1']);
+    const pip = JSON.parse(
+      execFileSync(
+        'python3',
+        ['-c', 'import json,sys\nfrom pip._internal.index.collector import parse_links, IndexContent\nhtml = "".join("<a href=\\"%s\\">x</a>" % h for h in json.load(sys.stdin))\nprint(json.dumps([l.filename for l in parse_links(IndexContent(html.encode(), "text/html", "utf-8", sys.argv[1]))]))', page],
+        { input: JSON.stringify(hrefs), encoding: 'utf8' },
+      ),
+    ) as string[];
+    expect(pip.slice(0, 3)).toEqual(['x-1.0+cpu-py3-none-any.whl', 'x-1.0+cpu-py3-none-any.whl', 'x-1.0+cpu-py3-none-any.whl']);
+    expect(parseSimpleHtml(hrefs.map((h) => `<a href="${h}">x</a>`).join('\n'), page).map((f) => f.filename)).toEqual(pip);
   });
 });
 
