@@ -29,14 +29,24 @@ export function metadataAvailability(value: unknown): IndexFile['metadata'] {
   return {};
 }
 
-/** The file name a link points at: the last path segment, percent-decoded (what pip uses). */
+/**
+ * The file name a link points at, as pip 23.2 names it: the last path segment, percent-decoded twice (its
+ * Link.path unquotes the path and Link.filename the name again, so `%252B` is `+`); an escape that is not
+ * one (`%zz`) stays as written. A name that decodes to one with a `/` is refused later, as any unsafe name.
+ */
 export function filenameFromUrl(url: URL): string {
-  const last = url.pathname.split('/').pop() ?? '';
-  try {
-    return decodeURIComponent(last);
-  } catch {
-    return last;
-  }
+  return unquote(unquote(url.pathname.split('/').pop() ?? ''));
+}
+
+/** urllib.parse.unquote: every run of %XX escapes decoded as UTF-8, anything else left as it is */
+function unquote(s: string): string {
+  return s.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
 }
 
 /**

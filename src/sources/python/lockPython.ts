@@ -13,9 +13,8 @@ import type { Pin } from './parseRequirementsFile.js';
 import { readProjectPage } from './readProjectPage.js';
 import { readRequirementsFile } from './readRequirementsFile.js';
 import { parseDistFilename } from './parseDistFilename.js';
-import { selectFile } from './selectFile.js';
+import { pinAdmits, selectFile } from './selectFile.js';
 import { sameVersion } from './sameVersion.js';
-import { satisfiesSpecifier } from './satisfiesSpecifier.js';
 import { targetTags, type PythonTarget } from './targetTags.js';
 import { joinProblems } from '../../util/oneLine.js';
 
@@ -310,27 +309,29 @@ export function checkCarriedMetadata(lock: PythonLock, metadata: Map<string, Cor
  * refuses them too (ResolutionImpossible).
  */
 function mergePins(first: Pin, again: Pin): Pin {
-  const version = mergedVersion(first, again);
-  if (version === undefined) {
+  const winner = mergedVersion(first, again);
+  if (winner === undefined) {
     throw new SpecError(`${again.where}: ${again.name}${again.arbitrary ? '===' : '=='}${again.version} conflicts with ${first.name}${first.arbitrary ? '===' : '=='}${first.version} (${first.where}) for the same target; keep one pin`);
   }
   const hashes = first.hashes.filter((h) => again.hashes.includes(h));
   if (hashes.length === 0) throw new SpecError(`${again.where}: ${again.name}==${again.version} is pinned again (first at ${first.where}) with none of the same hashes; keep one pin`);
   const extras = [...first.extras];
   for (const e of again.extras) if (!extras.some((x) => safeExtra(x) === safeExtra(e))) extras.push(e);
-  return { ...first, version, extras, hashes };
+  return { ...first, version: winner.version, ...(winner.arbitrary ? { arbitrary: true as const } : {}), extras, hashes };
 }
 
 /**
- * The one version both pins allow, or undefined. `==1.0` also allows `1.0+cpu` (PEP 440: a pin without a
+ * The pin whose version both pins allow, or undefined. `==1.0` also allows `1.0+cpu` (PEP 440: a pin without a
  * local label ignores the candidate's), `==1.0+cpu` only that: together they are `1.0+cpu`, as pip 23.2
- * takes them. `===` pins are strings and allow only themselves.
+ * takes them. `===` pins are strings and allow only themselves: `===1.0` with `==1.0` is `===1.0`.
  */
-function mergedVersion(first: Pin, again: Pin): string | undefined {
-  if (first.arbitrary || again.arbitrary) return first.arbitrary && again.arbitrary && first.version.toLowerCase() === again.version.toLowerCase() ? first.version : undefined;
-  if (sameVersion(first.version, again.version)) return first.version;
-  const allowedByBoth = (v: string) => satisfiesSpecifier(v, `==${first.version}`) === true && satisfiesSpecifier(v, `==${again.version}`) === true;
-  return allowedByBoth(again.version) ? again.version : allowedByBoth(first.version) ? first.version : undefined;
+function mergedVersion(first: Pin, again: Pin): Pin | undefined {
+  if (first.arbitrary || again.arbitrary) {
+    const [exact, other] = first.arbitrary ? [first, again] : [again, first];
+    return pinAdmits(other, exact.version) ? exact : undefined;
+  }
+  if (sameVersion(first.version, again.version)) return first;
+  return pinAdmits(first, again.version) ? again : pinAdmits(again, first.version) ? first : undefined;
 }
 
 function appliesToTarget(pin: Pin, env: MarkerEnvironment, onUnknown: (variable: string, where: string) => void): boolean {

@@ -33,13 +33,22 @@ export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
     const file: IndexFile = { filename: filenameFromUrl(url), url: url.href };
     if (typeof hashes.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(hashes.sha256)) file.sha256 = hashes.sha256.toLowerCase();
     if (typeof raw['requires-python'] === 'string' && raw['requires-python']) file.requiresPython = raw['requires-python'];
-    if (raw.yanked === true) file.yanked = '';
-    // PEP 691 wants a non-empty reason; pip 23.2 reads "" as not yanked, and so does ferry
-    else if (typeof raw.yanked === 'string' && raw.yanked !== '') file.yanked = raw.yanked;
+    // PEP 691 wants true or a non-empty reason; pip 23.2 reads any value Python holds true as yanked (a
+    // string as the reason, 1 or [0] with none) and any it holds false ("", 0, [], {}) as not, and so does ferry
+    if (typeof raw.yanked === 'string') {
+      if (raw.yanked !== '') file.yanked = raw.yanked;
+    } else if (pythonTruthy(raw.yanked)) file.yanked = '';
     const md = metadataAvailability(raw['core-metadata'] ?? raw['dist-info-metadata']);
     if (md) file.metadata = md;
     if (typeof raw.size === 'number' && Number.isSafeInteger(raw.size) && raw.size >= 0) file.size = raw.size;
     files.push(file);
   }
   return files;
+}
+
+/** Whether Python's bool() holds a JSON value true: not null, false, 0, "", [] or {}. */
+function pythonTruthy(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === 'object' && value !== null) return Object.keys(value).length > 0;
+  return Boolean(value);
 }

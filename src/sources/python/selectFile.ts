@@ -33,18 +33,18 @@ export interface Selection {
 
 /**
  * Choose the file pip on the target would install for a pin: among the files of exactly the pinned
- * version whose sha256 is pinned (or not given by the page) and whose Requires-Python admits the target,
- * prefer files whose page gives a (pinned) hash, then files that are not yanked (PEP 592: a yanked file is used only because the pin names its version exactly), then the wheel
- * whose best tag comes first in the target's tag order, then the highest build tag, then the one the
- * page lists last (as pip does). Sdists only when
- * allowed and no wheel fits. Fails with every file considered and why it was not taken: IntegrityError
- * when files of the version were left out for unpinned hashes (the upstream changed), else ResolveError.
+ * version whose Requires-Python admits the target and whose tags fit it, the first of pipCandidates (files
+ * that are not yanked, unless all are; those whose page hash is pinned first, then the highest version, the
+ * best tag, the highest build tag, the one the page lists last). Sdists only when allowed and no wheel
+ * fits. Fails with every file considered and why it was not taken: IntegrityError when the file pip would
+ * take has a page hash that is not pinned, or when files of the version were left out for unpinned hashes
+ * (the upstream changed), else ResolveError.
  */
 export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): Selection {
   const rank = new Map(opts.tags.map((t, i) => [t, i]));
   const rejected: string[] = [];
-  const wheels: Array<{ file: IndexFile; dist: WheelName; rank: number; at: number }> = [];
-  const sdists: Array<{ file: IndexFile; dist: SdistName }> = [];
+  const wheels: Array<Candidate<WheelName>> = [];
+  const sdists: Array<Candidate<SdistName>> = [];
   let ofVersion = 0;
   let unreviewed = 0;
   const versions = new Set<string>();
@@ -54,27 +54,27 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
     versions.add(dist.version);
     if (!pinAdmits(pin, dist.version)) continue;
     ofVersion++;
-    if (file.sha256 && !pin.hashes.includes(file.sha256)) {
+    // a file whose page hash is not pinned is still one of pip's candidates (see pipCandidates), but
+    // nobody reviewed its bytes
+    const unpinned = file.sha256 !== undefined && !pin.hashes.includes(file.sha256);
+    if (unpinned) {
       rejected.push(`${file.filename}: its sha256 ${file.sha256} is not among the pinned hashes`);
       unreviewed++;
-      continue;
     }
-    const skipped = opts.skipVersions?.get(dist.version);
-    if (skipped !== undefined) {
-      rejected.push(`${file.filename}: ${skipped}`);
-      continue;
-    }
+    const why = (reason: string) => {
+      if (!unpinned) rejected.push(`${file.filename}: ${reason}`);
+    };
     if (file.requiresPython && !admitsPython(file.requiresPython, opts.pythonVersion)) {
-      rejected.push(`${file.filename}: Requires-Python ${file.requiresPython} excludes Python ${opts.pythonVersion}`);
+      why(`Requires-Python ${file.requiresPython} excludes Python ${opts.pythonVersion}`);
       continue;
     }
     if (dist.kind === 'sdist') {
-      if (opts.allowSdist) sdists.push({ file, dist });
-      else rejected.push(`${file.filename}: a source distribution (set upstreams.python.allow_sdist: true to carry it; the host then builds it)`);
+      if (opts.allowSdist) sdists.push({ file, dist, rank: Infinity, at });
+      else why('a source distribution (set upstreams.python.allow_sdist: true to carry it; the host then builds it)');
       continue;
     }
     const best = Math.min(...dist.tags.map((t) => rank.get(t.toLowerCase()) ?? Infinity));
-    if (best === Infinity) rejected.push(`${file.filename}: its tags (${dist.tags.join(', ')}) do not fit the target`);
+    if (best === Infinity) why(`its tags (${dist.tags.join(', ')}) do not fit the target`);
     else wheels.push({ file, dist, rank: best, at });
   }
   if (ofVersion === 0) {
@@ -85,30 +85,18 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
         '; fix the pin or the index',
     );
   }
-  const yanked = (f: IndexFile) => (f.yanked === undefined ? 0 : 1);
-  // pip ranks a file whose page hash is allowed before one the page gives no hash for, before all else
-  // (files whose page hash is not pinned were left out above)
-  const unhashed = (f: IndexFile) => (f.sha256 === undefined ? 1 : 0);
-  wheels.sort(
-    (a, b) =>
-      unhashed(a.file) - unhashed(b.file) ||
-      yanked(a.file) - yanked(b.file) ||
-      // `==1.0` admits `1.0+cpu` and `1.0+cu118` too: pip takes the highest version first, then the best tag
-      newer(a.dist.version, b.dist.version) ||
-      a.rank - b.rank ||
-      (b.dist.build?.number ?? -1) - (a.dist.build?.number ?? -1) ||
-      compareStrings(b.dist.build?.rest ?? '', a.dist.build?.rest ?? '') ||
-      // a tie in all else: pip's resolver takes the one the page lists last (it walks its sorted
-      // candidates in reverse, and the sort is stable)
-      b.at - a.at,
-  );
-  sdists.sort((a, b) => unhashed(a.file) - unhashed(b.file) || yanked(a.file) - yanked(b.file) || newer(a.dist.version, b.dist.version) || compareStrings(a.file.filename, b.file.filename));
-  const chosen = wheels[0] ?? sdists[0];
-  if (!chosen && unreviewed > 0) {
+  const chosen = pipCandidates(pin, wheels, rejected, opts.skipVersions)[0] ?? pipCandidates(pin, sdists, rejected, opts.skipVersions)[0];
+  // when no file that fits has a pinned page hash, pip weighs them all: it takes this one and refuses its hash
+  const takesUnpinned = chosen?.file.sha256 !== undefined && !pin.hashes.includes(chosen.file.sha256);
+  if (takesUnpinned || (!chosen && unreviewed > 0)) {
     // pip-compile --generate-hashes pins every file the release had: a file it did not pin was replaced
     // or added since, and nobody has looked at those bytes
     throw new IntegrityError(
-      `${pin.where}: ${pin.name}==${pin.version}: the upstream offers bytes that were not reviewed. No file whose sha256 is pinned fits the target; ${opts.page} lists: ` +
+      `${pin.where}: ${pin.name}==${pin.version}: the upstream offers bytes that were not reviewed. ` +
+        'No file whose sha256 is pinned fits the target' +
+        (takesUnpinned ? ` by the page's hashes, so the target's pip would weigh them all, take ${chosen.file.filename} and refuse its sha256` : '') +
+        '; ' +
+        `${opts.page} lists: ` +
         joinProblems(rejected) +
         '. Find out why the upstream changed (files of a published release should never change) before trusting them; ' +
         'only once the new files are reviewed, recompile the hashes (pip-compile --generate-hashes).',
@@ -126,6 +114,51 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
     warnings.push(`${pin.where}: ${chosen.file.filename} is yanked${chosen.file.yanked ? ` (${chosen.file.yanked})` : ''}; used because the requirements pin ${pin.name}==${pin.version} exactly`);
   }
   return { file: chosen.file, dist: chosen.dist, warnings };
+}
+
+interface Candidate<D extends WheelName | SdistName> {
+  file: IndexFile;
+  dist: D;
+  /** the wheel's best tag in the target's order (Infinity for an sdist, which pip ranks below every wheel) */
+  rank: number;
+  /** its place on the page */
+  at: number;
+}
+
+/**
+ * The candidates of a pin in the order pip 23.2's resolver tries them, best first. Its finder keeps, when
+ * some file's page hash is pinned, those files and the ones the page gives no hash for (when none is, it
+ * keeps them all: filter_unallowed_hashes); then the resolver passes over yanked files unless every one is
+ * (PEP 592), and over the versions it gave up (`skipVersions`, each version as PEP 440 compares them:
+ * `1.0` is `1.0.0`). The order: files whose page hash is pinned first, then the highest version, the best
+ * tag, the highest build tag, and the one the page lists last. Files left out are added to `rejected`.
+ */
+function pipCandidates<D extends WheelName | SdistName>(pin: Pin, candidates: Array<Candidate<D>>, rejected: string[], skipVersions?: Map<string, string>): Array<Candidate<D>> {
+  const allowed = (f: IndexFile) => (f.sha256 !== undefined && pin.hashes.includes(f.sha256) ? 1 : 0);
+  // files whose page hash is not pinned are in `rejected` already
+  let kept = candidates.some((c) => allowed(c.file)) ? candidates.filter((c) => c.file.sha256 === undefined || allowed(c.file)) : candidates;
+  if (kept.some((c) => c.file.yanked === undefined)) {
+    for (const c of kept) if (c.file.yanked !== undefined) rejected.push(`${c.file.filename}: yanked${c.file.yanked ? ` (${c.file.yanked})` : ''}, and a file that is not fits`);
+    kept = kept.filter((c) => c.file.yanked === undefined);
+  }
+  kept = kept.filter((c) => {
+    const skipped = [...(skipVersions ?? [])].find(([v]) => sameVersion(v, c.dist.version));
+    if (skipped) rejected.push(`${c.file.filename}: ${skipped[1]}`);
+    return !skipped;
+  });
+  const build = (d: WheelName | SdistName) => (d.kind === 'wheel' ? d.build : undefined);
+  return kept.sort(
+    (a, b) =>
+      allowed(b.file) - allowed(a.file) ||
+      // `==1.0` admits `1.0+cpu` and `1.0+cu118` too: pip takes the highest version first, then the best tag
+      newer(a.dist.version, b.dist.version) ||
+      a.rank - b.rank ||
+      (build(b.dist)?.number ?? -1) - (build(a.dist)?.number ?? -1) ||
+      compareStrings(build(b.dist)?.rest ?? '', build(a.dist)?.rest ?? '') ||
+      // a tie in all else: pip's resolver takes the one the page lists last (it walks its sorted
+      // candidates in reverse, and the sort is stable)
+      b.at - a.at,
+  );
 }
 
 function compareStrings(a: string, b: string): number {

@@ -1,0 +1,22 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PIP_OFFLINE_ENV, runCommand } from './fixtures.js';
+
+// scripts/fixtures/pip_oracle_fuzz.py on fixed seeds: random indexes on 127.0.0.1 (tags, build tags, local
+// versions, yanked files, Requires-Python, name spellings, percent-encoded links, HTML and JSON pages) and
+// requirements (== and === pins, extras, markers, duplicate lines), `ferry lock` (bin/ferry.js: npm run build)
+// against the real pip 23.2's `pip download --no-deps --only-binary=:all:` for the same target.
+const SCRIPT = join(import.meta.dirname, '../../scripts/fixtures/pip_oracle_fuzz.py');
+
+describe('ferry lock against pip 23.2 on generated indexes', () => {
+  it('chooses the files pip chooses, and refuses (in one line) what pip refuses, on 10 fixed seeds', async () => {
+    const r = await runCommand('python3', [SCRIPT, '1', '10', JSON.stringify({ same_dup_hashes: true })], PIP_OFFLINE_ENV);
+    const lines = r.stdout.trim().split('\n');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const summary = JSON.parse(lines[lines.length - 1]!) as { cases: number; agree: number; both_ok: number; both_fail: number };
+    expect(summary).toMatchObject({ cases: 10, agree: 10 });
+    // the seeds make both kinds of case
+    expect(summary.both_ok).toBeGreaterThan(0);
+    expect(summary.both_fail).toBeGreaterThan(0);
+  }, 600_000);
+});
