@@ -307,6 +307,16 @@ describe('python mirror: refusals', () => {
     return ferry(['lock', file, '--cache', join(dir, `cache-${name}`)]);
   };
   const oneLine = (stderr: string) => stderr.trim().split('\n');
+  /** One wheel (app 1.0) in a static tree at `name`, its index linking it by a relative href, locked: the lock file and what it holds. */
+  const lockOneWheel = async (name: string) => {
+    const files = join(dir, name, 'files');
+    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
+    const index = await staticIndex(name, 'app', [`<a href="../../files/${wheel}#sha256=${sha256(await readFile(join(files, wheel!)))}">${wheel}</a>`]);
+    const r = await lock(name, index, ['app']);
+    expect(r.code, r.stderr).toBe(0);
+    const lockFile = join(dir, `${name}.lock.json`);
+    return { files, wheel: wheel!, lockFile, good: JSON.parse(await readFile(lockFile, 'utf8')) };
+  };
 
   it('reads a static tree on disk; follows the extras asked for; carries a yanked file only when pinned exactly', async () => {
     const files = join(dir, 'tree', 'files');
@@ -354,20 +364,14 @@ describe('python mirror: refusals', () => {
 
   it('builds a static tree\'s lock as written, and refuses one whose file: URL leads outside the tree (exit 65, one line, no bundle)', async () => {
     const key = await writeKey(dir, 'tree-key');
-    const files = join(dir, 'tree-url', 'files');
-    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
-    const index = await staticIndex('tree-url', 'app', [`<a href="../../files/${wheel}#sha256=${sha256(await readFile(join(files, wheel!)))}">${wheel}</a>`]);
-    const r = await lock('tree-url', index, ['app']);
-    expect(r.code, r.stderr).toBe(0);
-    const lockFile = join(dir, 'tree-url.lock.json');
-    const good = JSON.parse(await readFile(lockFile, 'utf8'));
+    const { files, wheel, lockFile, good } = await lockOneWheel('tree-url');
     expect(good.kinds.mirror.python.m.files[0].url).toBe(`file://${files}/${wheel}`);
     const build = (out: string) => ferry(['build', join(dir, 'tree-url.yaml'), '--locked', '--key', key.secret, '--out', join(dir, out), '--cache', join(dir, 'cache-tree-url')]);
     const ok = await build('out-tree-url');
     expect(ok.code, ok.stderr).toBe(0);
     // the same wheel outside the tree, where a lock edited by hand could send the build
     await mkdir(join(dir, 'tree-outside'));
-    await copyFile(join(files, wheel!), join(dir, 'tree-outside', wheel!));
+    await copyFile(join(files, wheel), join(dir, 'tree-outside', wheel));
     for (const url of [`file://${dir}/tree-outside/${wheel}`, `file://${dir}/tree-url/simple/%2e%2e/%2e%2e/tree-outside/${wheel}`, `file://${dir}/tree-url/files/..%2f..%2ftree-outside/${wheel}`]) {
       const edited = structuredClone(good);
       edited.kinds.mirror.python.m.files[0].url = url;
@@ -381,13 +385,7 @@ describe('python mirror: refusals', () => {
 
   it('builds a lock of Python mirrors alone that leaves out the empty apt section, and refuses one whose apt section is not an object (exit 65, one line, no bundle)', async () => {
     const key = await writeKey(dir, 'noapt-key');
-    const files = join(dir, 'noapt', 'files');
-    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
-    const index = await staticIndex('noapt', 'app', [`<a href="../../files/${wheel}#sha256=${sha256(await readFile(join(files, wheel!)))}">${wheel}</a>`]);
-    const r = await lock('noapt', index, ['app']);
-    expect(r.code, r.stderr).toBe(0);
-    const lockFile = join(dir, 'noapt.lock.json');
-    const good = JSON.parse(await readFile(lockFile, 'utf8'));
+    const { lockFile, good } = await lockOneWheel('noapt');
     expect(good.kinds.mirror.apt).toEqual({});
     const build = async (apt: unknown, out: string) => {
       const edited = structuredClone(good);

@@ -141,8 +141,9 @@ function pipCandidates<D extends WheelName | SdistName>(pin: Pin, candidates: Ar
     for (const c of kept) if (c.file.yanked !== undefined) rejected.push(`${c.file.filename}: yanked${c.file.yanked ? ` (${c.file.yanked})` : ''}, and a file that is not fits`);
     kept = kept.filter((c) => c.file.yanked === undefined);
   }
+  const skips = [...(skipVersions ?? [])];
   kept = kept.filter((c) => {
-    const skipped = [...(skipVersions ?? [])].find(([v]) => sameVersion(v, c.dist.version));
+    const skipped = skips.find(([v]) => sameVersion(v, c.dist.version));
     if (skipped) rejected.push(`${c.file.filename}: ${skipped[1]}`);
     return !skipped;
   });
