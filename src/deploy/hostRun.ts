@@ -20,6 +20,14 @@ import type { Transport } from './transport/types.js';
 import { writeFact } from './writeFact.js';
 import { renderStep, stepContext } from './stepContext.js';
 
+/** What a pending activation names when an install was stopped half way: what it changed is not known. */
+const INTERRUPTED_INSTALL = 'an install stopped before it completed';
+
+/** Whether the stage has steps that may change the host (activations of install's steps included). */
+function changesHost(svc: ServiceTarget, stage: 'install' | 'configure'): boolean {
+  return svc.steps[stage].length > 0 || (stage === 'configure' && svc.steps.install.some((step) => stepKinds[step.kind].activate !== undefined));
+}
+
 /** How far a stage got: the step running (for its failure) and what changed so far, over its retries. */
 interface StageProgress {
   step?: string;
@@ -166,9 +174,12 @@ export class HostRun {
     deployEvent(this.s.log, 'stage', { host: this.name, service: svc.name, stage, status: 'start', reason: decision.reason });
     const t0 = Date.now();
     const at: StageProgress = { changes: [] };
-    // the facts show this stage done (it runs because of --force or --repair): say first that it is
-    // running, so that a run stopped before it completes (Ctrl-C, a runner gone) does not leave it done
-    if (factsSayDone(stage, read, want)) {
+    // say first that the stage is running, so that a run stopped before it completes (Ctrl-C, a runner
+    // gone, the host lost) leaves it to do: when the facts show it done (it runs because of --force or
+    // --repair), and whenever install or configure may change the host (the re-run then restarts for
+    // what the stopped attempt may have changed, though its steps find nothing left to change)
+    const interrupted = stage !== 'stage' && read.fact?.failure?.stage === stage && read.fact.failure.unfinished === true;
+    if (factsSayDone(stage, read, want) || (stage !== 'stage' && changesHost(svc, stage))) {
       try {
         await retryTransient(this.s.retry, () => this.markUnfinished(svc, stage, decision.reason), this.onRetry);
       } catch (err) {
@@ -177,7 +188,7 @@ export class HostRun {
       }
     }
     try {
-      const changed = await retryTransient(this.s.retry, () => this.executeStage(svc, stage, at, only), this.onRetry);
+      const changed = await retryTransient(this.s.retry, () => this.executeStage(svc, stage, at, only, interrupted), this.onRetry);
       this.record(svc.name, stage, { status: 'ran', reason: decision.reason, changed, ms: Date.now() - t0 });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
@@ -205,12 +216,16 @@ export class HostRun {
     return stageArtifacts(ctx, ctx.push ? svc.entries : svc.entries.filter((e) => e.kind !== 'image'), source);
   }
 
-  /** `only`: --repair runs just these steps (inspectStage keys), and the steps that follow a change (a service restart) */
-  private async executeStage(svc: ServiceTarget, stage: StageName, at: StageProgress, only?: ReadonlySet<string>): Promise<number> {
+  /**
+   * `only`: --repair runs just these steps (inspectStage keys), and the steps that follow a change (a
+   * service restart). `interrupted`: an earlier attempt of this stage was stopped before it completed,
+   * after changing who knows what: configure restarts, install leaves configure a change to restart for.
+   */
+  private async executeStage(svc: ServiceTarget, stage: StageName, at: StageProgress, only: ReadonlySet<string> | undefined, interrupted: boolean): Promise<number> {
     const ctx = this.context(svc, stage);
     const previous = this.facts.get(svc.name)?.fact;
     // what install prepared in an earlier run and no configure has activated yet: restart for it now
-    if (stage === 'configure' && previous?.pending) ctx.changedSoFar = true;
+    if (stage === 'configure' && (previous?.pending || interrupted)) ctx.changedSoFar = true;
     let changed = 0;
     const changes: string[] = [];
     const note = (what: string, index: number, target: StepTarget, r: StepResult, t0: number) => {
@@ -270,7 +285,7 @@ export class HostRun {
           changed,
         },
       },
-      pending: stage === 'configure' ? undefined : stage === 'install' ? this.pending(base.pending, changes) : base.pending,
+      pending: stage === 'configure' ? undefined : stage === 'install' ? this.pending(base.pending, interrupted ? [...changes, INTERRUPTED_INSTALL] : changes) : base.pending,
       // this stage completed: its failure (or the mark that it had not finished) goes, another stage's stays
       failure: base.failure?.stage === stage ? (base.failure.unfinished ? base.failure.earlier : undefined) : base.failure,
     };

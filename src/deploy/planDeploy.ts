@@ -47,7 +47,13 @@ export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
             continue;
           }
           const read = facts.get(svc.name)!;
-          const d = comeBack(read) ?? decideStage(stage, read, { version: svc.version, digest: opts.release.digest, key: svc.keys[stage], keys: svc.keys, release: `${m.name} ${m.version}`, ahead }, force);
+          let d = comeBack(read) ?? decideStage(stage, read, { version: svc.version, digest: opts.release.digest, key: svc.keys[stage], keys: svc.keys, release: `${m.name} ${m.version}`, ahead }, force);
+          // a configure the facts show done still runs when the install before it changes something
+          // (it activates and restarts for it), and surely after an install that had not finished
+          if (stage === 'configure' && !d.run && !d.refused && ahead.has('install') && svc.steps.install.length > 0) {
+            const failure = read.fact?.failure;
+            d = failure?.stage === 'install' && failure.unfinished ? { run: true, reason: 'install did not finish in an earlier run: configure restarts for what it may have changed' } : { ...d, reason: `${d.reason}; runs if install changes something` };
+          }
           rows.push({ host: t.host.name, service: svc.name, stage, ...d });
           if (d.run) ahead.add(stage);
           if (d.refused) refused = stage;
