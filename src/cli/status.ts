@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { DeployError, UsageError } from '../errors.js';
+import { DeployError, FerryError, UsageError } from '../errors.js';
 import { STAGES } from '../stages.js';
-import type { StatusReport } from '../deploy/statusReport.js';
+import type { ExpectedServices, StatusReport } from '../deploy/statusReport.js';
+import { defaultStoreDir } from './options.js';
 import { formatTable } from '../ui/formatTable.js';
 import { hostOptions, loadRegions, type HostOpts } from './deployOptions.js';
 import { escapeText } from '../util/escapeText.js';
@@ -10,6 +11,7 @@ import { oneLine } from '../deploy/output/deployLines.js';
 interface StatusOpts extends Omit<HostOpts, 'inventory'> {
   inventory: string[];
   expect?: string;
+  store: string;
 }
 
 export function register(program: Command): void {
@@ -17,7 +19,8 @@ export function register(program: Command): void {
     .command('status')
     .description('Gather the facts of every host of one or more inventories (regions): which release each service runs; --expect checks they all run one bundle')
     .option('--expect <digest>', 'exit non-zero unless every host and service of every region runs this bundle digest completely (a prefix of 12+ characters is enough)')
-    .addHelpText('after', '\nExample:\n  ferry status -i north.yaml -i south.yaml --expect 3f2a9c0d11e4');
+    .option('--store <dir>', 'store folder (FERRY_STORE): with --expect, where the release is found, so that a service it gives a host that has no fact for it counts too (without the release, only the facts are checked, and the output says so)', defaultStoreDir())
+    .addHelpText('after', '\nExample:\n  ferry status -i north.yaml -i south.yaml --expect 3f2a9c0d11e4 --store /srv/ferry');
   hostOptions(cmd, { manyInventories: true }).action(async (o: StatusOpts) => {
     const { collectStatus } = await import('../deploy/collectStatus.js');
     const { statusReport } = await import('../deploy/statusReport.js');
@@ -32,13 +35,32 @@ export function register(program: Command): void {
         status: await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } }),
       })),
     );
-    const report = statusReport(collected, o.expect);
+    const report = statusReport(collected, o.expect, o.expect === undefined ? undefined : await expectedServices(o.store, o.expect, regions));
     process.stdout.write(o.json ? JSON.stringify(report) + '\n' : statusText(report));
     if (report.expect && !report.expect.ok) throw new DeployError(`not every host runs bundle ${o.expect}: ${report.expect.off.join('; ')}`);
     if (!report.expect && report.unreachable.length) {
       throw new DeployError(`${report.unreachable.length} host(s) could not be asked for their facts: ${report.unreachable.map((u) => (regions.length > 1 ? `${u.region}: ${u.host}` : u.host)).join(', ')}`);
     }
   });
+}
+
+/** The services the expected release gives each host, from the store; what was missing when it has no such release. */
+async function expectedServices(store: string, digest: string, regions: Awaited<ReturnType<typeof loadRegions>>): Promise<ExpectedServices | { missing: string }> {
+  const { resolveRelease } = await import('../store/resolveRelease.js');
+  const { readStoredManifest } = await import('../store/readStoredManifest.js');
+  let release;
+  try {
+    release = await resolveRelease(store, digest);
+  } catch (err) {
+    return { missing: `${err instanceof FerryError ? err.message : String(err)}; give --store with the release to check them` };
+  }
+  if (!release.digest.startsWith(digest)) return { missing: `no release ${digest} in store ${store}; give --store with the release to check them` };
+  const { manifest } = await readStoredManifest(store, release.digest);
+  const byHost = new Map(regions.flatMap(({ inventory, hosts }) => hosts.map((h) => [`${inventory.region}\0${h.name}`, h.groups] as const)));
+  return {
+    release: `${manifest.name} ${manifest.version}`,
+    services: (region, host) => Object.entries(manifest.services).filter(([, s]) => s.groups.some((g) => byHost.get(`${region}\0${host}`)?.includes(g))).map(([name]) => name).sort(),
+  };
 }
 
 /** Per region a table of hosts and services, its failures and unreachable hosts; then the digests across regions. */
@@ -61,6 +83,7 @@ function statusText(report: StatusReport): string {
     text += formatTable(rows) + [...failures, ...behind, ...retired, ...unreachable].map((l) => l + '\n').join('') + '\n';
   }
   const hosts = report.regions.reduce((n, r) => n + r.hosts, 0);
+  if (report.expect) text += `--expect ${report.expect.digest}: services a host has no fact for: ${escapeText(report.expect.services)}\n`;
   text += `${report.digests.length} distinct bundle digest${report.digests.length === 1 ? '' : 's'} across ${report.regions.length > 1 ? `${report.regions.length} regions, ` : ''}${hosts} host${hosts === 1 ? '' : 's'}${report.digests.length ? ` (${report.digests.map((d) => d.slice(0, 12)).join(', ')})` : ''}${runningNote(report.digests, report.running)}\n`;
   return text;
 }

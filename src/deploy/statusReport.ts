@@ -65,7 +65,19 @@ export const StatusReportSchema = z
     /** distinct bundle digests that run (last completed configure) across every region */
     running: z.array(z.string()),
     /** with --expect: whether every host of every region runs that bundle completely, and what does not */
-    expect: z.object({ digest: z.string(), ok: z.boolean(), off: z.array(z.string()) }).strict().optional(),
+    expect: z
+      .object({
+        digest: z.string(),
+        ok: z.boolean(),
+        off: z.array(z.string()),
+        /**
+         * whether a service the release gives a host, with no fact there, was looked for: `checked against
+         * NAME VERSION` (the store had the release) or `not checked: …` (facts alone cannot tell it)
+         */
+        services: z.string(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -78,8 +90,18 @@ export interface RegionStatus {
   status: StatusResult;
 }
 
-/** The facts of every region in one report; with `expect`, whether all of them run that bundle completely. */
-export function statusReport(regions: RegionStatus[], expect?: string): StatusReport {
+/** With --expect and the release in the store: the services it gives each host (by region and host name). */
+export interface ExpectedServices {
+  /** NAME VERSION of the release */
+  release: string;
+  services(region: string, host: string): string[];
+}
+
+/**
+ * The facts of every region in one report; with `expect`, whether all of them run that bundle completely,
+ * and with `expected` (the release from the store), whether every host has a fact for each of its services.
+ */
+export function statusReport(regions: RegionStatus[], expect?: string, expected?: ExpectedServices | { missing: string }): StatusReport {
   const rows: StatusReport['rows'] = [];
   const unreachable: StatusReport['unreachable'] = [];
   const noFacts: StatusReport['noFacts'] = [];
@@ -117,7 +139,20 @@ export function statusReport(regions: RegionStatus[], expect?: string): StatusRe
       ...noFacts.map((b) => `${where(b.region, b.host)} has no facts`),
       ...unreachable.map((u) => `${where(u.region, u.host)} is unreachable`),
     ];
-    report.expect = { digest: expect, ok: off.length === 0, off };
+    // a service the release gives a host that has facts for others only (deployed with --services, or a
+    // fact removed): the facts alone show nothing wrong
+    if (expected && 'services' in expected) {
+      for (const r of regions) {
+        for (const h of r.hosts) {
+          if (noFacts.some((b) => b.region === r.region && b.host === h.name) || unreachable.some((u) => u.region === r.region && u.host === h.name)) continue;
+          for (const svc of expected.services(r.region, h.name)) {
+            if (!current.some((row) => row.region === r.region && row.host === h.name && row.service === svc)) off.push(`${where(r.region, h.name)}/${svc} has no fact: ${expected.release} gives this host that service`);
+          }
+        }
+      }
+    }
+    const services = expected === undefined ? 'not checked: no release to check against' : 'services' in expected ? `checked against ${expected.release}` : `not checked: ${expected.missing}`;
+    report.expect = { digest: expect, ok: off.length === 0, off, services };
   }
   return report;
 }

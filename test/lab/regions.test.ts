@@ -100,7 +100,8 @@ describe.skipIf(!enabled)('two regions on two lab networks', () => {
     expect(text.stdout).toMatch(/^s1\s+app\s+multi 1\s+1\.0\.0\s+[0-9a-f]{12}\s+done\s+done\s+done\s+yes$/m);
     expect(text.stdout).toContain(`1 distinct bundle digest across 2 regions, 3 hosts (${short})\n`);
 
-    const json = await status('--json', '--expect', digests['1']!);
+    // north's store holds the release too: it says which services each host of both regions must have
+    const json = await status('--json', '--expect', digests['1']!, '--store', regions[0]!.store);
     expect(json.code).toBe(0);
     const report = StatusReportSchema.parse(JSON.parse(json.stdout));
     expect(report.regions.map((r) => [r.region, r.hosts, r.complete, r.digests])).toEqual([
@@ -108,7 +109,7 @@ describe.skipIf(!enabled)('two regions on two lab networks', () => {
       ['south', 1, true, [digests['1']]],
     ]);
     expect(report.rows.map((r) => `${r.region} ${r.host} ${r.service} ${r.complete}`)).toEqual(['north n1 app true', 'north n2 app true', 'south s1 app true']);
-    expect(report.expect).toEqual({ digest: digests['1'], ok: true, off: [] });
+    expect(report.expect).toEqual({ digest: digests['1'], ok: true, off: [], services: 'checked against multi 1' });
   });
 
   it('keeps deploying and reporting in one region while the other is cut off', async () => {
