@@ -1,5 +1,5 @@
 import { FerryError } from '../errors.js';
-import { appendAuditRecord } from '../store/appendAuditRecord.js';
+import { appendAuditRecord, checkAuditAppendable } from '../store/appendAuditRecord.js';
 import type { AuditEvent } from '../store/auditLog.js';
 import { isFile } from '../util/isFile.js';
 import { sha256File } from '../util/sha256.js';
@@ -19,6 +19,8 @@ export interface Seen {
  */
 export async function recordAudit<T>(storeDir: string | undefined, command: AuditEvent['command'], bundle: string, run: () => Promise<{ value: T; result: AuditEvent['result'] }>, seen: Seen): Promise<T> {
   if (!storeDir) return (await run()).value;
+  // a record that could not be written after an import would leave a release the log does not name
+  await checkAuditAppendable(storeDir);
   // the file's own hash, read at the same time as the verify (on a worker thread, so on another core)
   // rather than in a second pass after it
   const fileHash = bundle !== '-' && (await isFile(bundle)) ? sha256File(bundle).then((h) => h.sha256) : Promise.resolve(null);

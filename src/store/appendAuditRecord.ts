@@ -1,5 +1,6 @@
 import { hostname, userInfo } from 'node:os';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { StoreError } from '../errors.js';
 import { sha256Hex } from '../util/sha256.js';
 import { isProcessAlive } from '../util/isProcessAlive.js';
@@ -58,6 +59,23 @@ async function lastLineHash(path: string): Promise<string> {
   if (lines.at(-1) === '') lines.pop();
   const last = lines.at(-1);
   return last === undefined ? GENESIS : sha256Hex(last);
+}
+
+/**
+ * Before a verify or import: refuse now, when its record could not be appended afterwards (a link or a
+ * folder planted as audit.log, a log or store folder that cannot be written), rather than import a
+ * release the log then does not name.
+ */
+export async function checkAuditAppendable(storeDir: string): Promise<void> {
+  const log = auditLogPath(storeDir);
+  await mkdir(storeDir, { recursive: true });
+  await checkStorePath(log, 'file');
+  try {
+    await access(storeDir, constants.W_OK);
+    await (await open(log, 'a', 0o644)).close();
+  } catch (err) {
+    throw new StoreError(`${log}: cannot append to the audit log (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); nothing was done: make the store writable for this user`);
+  }
 }
 
 async function takeLock(lock: string, storeDir: string): Promise<() => Promise<void>> {

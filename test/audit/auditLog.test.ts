@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, symlink, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, symlink, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,6 +89,23 @@ describe('audit log', () => {
     expect(r.code).toBe(71);
     expect(r.stderr).toContain('is a symbolic link');
     expect(await readFile(outside, 'utf8')).toBe('');
+  });
+
+  it('refuses an import whose record could not be appended before importing anything (exit 71)', async () => {
+    for (const [name, plant] of [
+      ['link', async (log: string) => symlink(join(dir, 'elsewhere.log'), log)],
+      ['folder', async (log: string) => mkdir(log)],
+    ] as const) {
+      const store = join(dir, `store-unloggable-${name}`);
+      await mkdir(store);
+      await plant(join(store, 'audit.log'));
+      const r = await ferry(['import', bundle, '--keyring', key.public, '--store', store]);
+      expect(r.code, r.stderr).toBe(71);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      // nothing imported: no release the audit log does not name
+      expect((await ferry(['list', '--store', store])).stdout).not.toContain('demo');
+      expect(await readdir(store)).toEqual(['audit.log']);
+    }
   });
 
   it('keeps whole lines and one chain when several processes append at once', async () => {
