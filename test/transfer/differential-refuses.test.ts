@@ -29,6 +29,11 @@ describe('differential manifests that do not add up', () => {
     ['omits a path it does not list', { base, omitted: ['files/s/zz.txt'] }, /manifest omits files\/s\/zz\.txt, which it does not list/],
     ['omits a path twice', { base, omitted: ['files/s/a.txt', 'files/s/a.txt'] }, /manifest omits files\/s\/a\.txt twice/],
     ['omits entries without naming a base', { omitted: ['files/s/a.txt'] }, /manifest omits entries but names no base release/],
+    [
+      'names its own name and version as its base',
+      { base: { ...base, version: '1.0.0' }, omitted: ['files/s/a.txt'] },
+      /: manifest names crafted 1\.0\.0, its own name and version, as its base: a store that holds that base refuses this bundle under the same NAME\/VERSION; build it over an earlier release, or in full\n$/,
+    ],
   ])('a manifest that %s', async (name, extra, message) => {
     const bytes = await craftBundle(manifestFor(files, extra), key, files.slice(1));
     const file = join(dir, `${name.replace(/\W+/g, '-')}.ferry`);
