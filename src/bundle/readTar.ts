@@ -155,6 +155,10 @@ function decodeHeader(block: Buffer, where: string): DecodedTarHeader {
 
 /** pax keys ferry's writer emits; any other key (size, linkpath, charset...) would change what the entry means */
 const PAX_KEYS = new Set(['path', 'uid', 'gid', 'mtime', 'atime', 'ctime']);
+/** what a number's record holds (an id; a time with an optional fraction): anything else is bytes no signature covers */
+const PAX_ID = /^[0-9]{1,20}$/;
+const PAX_TIME = /^-?[0-9]{1,20}(\.[0-9]{1,9})?$/;
+const PAX_NUMBER: Record<string, RegExp> = { uid: PAX_ID, gid: PAX_ID, mtime: PAX_TIME, atime: PAX_TIME, ctime: PAX_TIME };
 
 /**
  * A pax extended header is a series of "LEN key=value\n" records, LEN counting the whole record in bytes.
@@ -179,6 +183,7 @@ function parsePax(body: Buffer, where: string): string | undefined {
     const key = eq > 0 ? record.slice(0, eq) : '';
     if (!PAX_KEYS.has(key)) throw new BundleFormatError(`${where} has ${key ? `the key ${JSON.stringify(key)}` : 'a record without a key'}, which a ferry bundle never carries`);
     if (key === 'path') path = record.slice(eq + 1);
+    else if (!PAX_NUMBER[key]!.test(record.slice(eq + 1))) throw new BundleFormatError(`${where} has a ${JSON.stringify(key)} record that is not a number`);
     pos = end;
   }
   return path;
