@@ -177,6 +177,12 @@ export function parseManifest(bytes: Uint8Array, label: string): Manifest {
     omitted.add(path);
   }
   if (omitted.size > 0 && !m.base) throw new BundleFormatError(`${label}: manifest omits entries but names no base release`);
+  // the store that holds the base holds this NAME/VERSION as the base: it would refuse this bundle
+  if (m.base && m.base.name === m.name && m.base.version === m.version) {
+    throw new BundleFormatError(
+      `${label}: manifest names ${m.name} ${m.version}, its own name and version, as its base: a store that holds that base refuses this bundle under the same NAME/VERSION; build it over an earlier release, or in full`,
+    );
+  }
   // a file and a folder of the same name cannot both exist
   for (const e of m.entries) {
     const parts = e.path.split('/');

@@ -56,7 +56,12 @@ export async function openBundleSource(path: string): Promise<BundleSource> {
     if (!st.isFile()) throw new UsageError(`${path} is not a file`);
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError(`cannot read bundle ${path} (${(err as NodeJS.ErrnoException).code})`);
+    const code = (err as NodeJS.ErrnoException).code;
+    // only the volumes and their index were copied (build --split writes no whole bundle)
+    if (code === 'ENOENT' && (await isFile(`${path}${INDEX_SUFFIX}`))) {
+      throw new UsageError(`${path} is not there, but its split index ${basename(path)}${INDEX_SUFFIX} is: pass the index (the volumes are read from next to it)`);
+    }
+    throw new UsageError(`cannot read bundle ${path} (${code})`);
   }
   return fileSource(path);
 }

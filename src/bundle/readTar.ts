@@ -58,6 +58,7 @@ export class TarReader {
   /** Next entry header, or null at the end-of-archive marker. Throws on truncation or a bad header. */
   async next(): Promise<TarEntryHeader | null> {
     let paxPath: string | undefined;
+    let paxAt: number | undefined;
     for (;;) {
       if (!(await this.fill(BLOCK))) {
         throw new BundleFormatError(`${this.label}: truncated: the archive ends at byte ${this.offset + this.buf.length} without an end-of-archive marker`);
@@ -65,14 +66,19 @@ export class TarReader {
       const at = this.offset;
       const block = this.take(BLOCK);
       if (at === 0) refuseCompressed(block, this.label);
-      if (block.every((b) => b === 0)) return null;
+      if (block.every((b) => b === 0)) {
+        // its records describe the next entry: with none, they are bytes no entry (and no signature) covers
+        if (paxAt !== undefined) throw new BundleFormatError(`${this.label}: pax header at byte ${paxAt} is followed by the end of the archive, not by an entry`);
+        return null;
+      }
       const h = decodeHeader(block, at === 0 ? `${this.label}: not a ferry bundle: not a tar archive, bad header at byte 0` : `${this.label}: corrupt tar header at byte ${at}`);
       const size = h.size;
       // a size that is no whole byte count (negative, not a number) would misalign every following header
       if (size === undefined || !Number.isSafeInteger(size) || size < 0) throw new BundleFormatError(`${this.label}: corrupt tar header at byte ${at} (its size field is not a byte count)`);
       if (h.type === 'ExtendedHeader') {
-        if (paxPath !== undefined) throw new BundleFormatError(`${this.label}: two pax headers in a row at byte ${at}`);
+        if (paxAt !== undefined) throw new BundleFormatError(`${this.label}: two pax headers in a row at byte ${at}`);
         if (size > PAX_MAX) throw new BundleFormatError(`${this.label}: pax header of ${size} bytes at byte ${at} is too large`);
+        paxAt = at;
         paxPath = parsePax(await this.readBody(size), `${this.label}: pax header at byte ${at}`);
         continue;
       }
@@ -125,7 +131,12 @@ export class TarReader {
     const pad = (BLOCK - (size % BLOCK)) % BLOCK;
     if (pad) {
       if (!(await this.fill(pad))) throw new BundleFormatError(`${this.label}: truncated: the archive ends inside padding`);
-      this.take(pad);
+      // the padding is outside the entry, so its sha256 says nothing about it: only zeros, as after the end marker
+      const at = this.offset;
+      const padding = this.take(pad);
+      if (!padding.equals(ZEROS.subarray(0, pad))) {
+        throw new BundleFormatError(`${this.label}: non-zero byte in the padding after an entry at byte ${at + padding.findIndex((b) => b !== 0)}: the bundle was changed after it was written`);
+      }
     }
   }
 }
@@ -144,6 +155,10 @@ function decodeHeader(block: Buffer, where: string): DecodedTarHeader {
 
 /** pax keys ferry's writer emits; any other key (size, linkpath, charset...) would change what the entry means */
 const PAX_KEYS = new Set(['path', 'uid', 'gid', 'mtime', 'atime', 'ctime']);
+/** what a number's record holds (an id; a time with an optional fraction): anything else is bytes no signature covers */
+const PAX_ID = /^[0-9]{1,20}$/;
+const PAX_TIME = /^-?[0-9]{1,20}(\.[0-9]{1,9})?$/;
+const PAX_NUMBER: Record<string, RegExp> = { uid: PAX_ID, gid: PAX_ID, mtime: PAX_TIME, atime: PAX_TIME, ctime: PAX_TIME };
 
 /**
  * A pax extended header is a series of "LEN key=value\n" records, LEN counting the whole record in bytes.
@@ -168,6 +183,7 @@ function parsePax(body: Buffer, where: string): string | undefined {
     const key = eq > 0 ? record.slice(0, eq) : '';
     if (!PAX_KEYS.has(key)) throw new BundleFormatError(`${where} has ${key ? `the key ${JSON.stringify(key)}` : 'a record without a key'}, which a ferry bundle never carries`);
     if (key === 'path') path = record.slice(eq + 1);
+    else if (!PAX_NUMBER[key]!.test(record.slice(eq + 1))) throw new BundleFormatError(`${where} has a ${JSON.stringify(key)} record that is not a number`);
     pos = end;
   }
   return path;

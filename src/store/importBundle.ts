@@ -193,6 +193,14 @@ async function missingFromBase(layout: StoreLayout, manifest: Manifest, label: s
     .slice(0, 3)
     .map((e) => e.path)
     .join(', ')}${missing.length > 3 ? ', ...' : ''}`;
+  const lacks = `${missing.length} artifact${missing.length === 1 ? '' : 's'} it takes from there (${paths})`;
+  // the store holds that NAME/VERSION as another bundle: importing the base "first" cannot work (it would be refused)
+  const held = await readRef(layout, base.name, base.version);
+  if (held && held !== base.digest) {
+    throw new StoreError(
+      `${label} is a differential bundle over ${base.name} ${base.version} (${base.digest}), but this store holds ${base.name} ${base.version} as ${held}, which lacks ${lacks}: the bundle was made over another build of that release; bring the full bundle`,
+    );
+  }
   // the base is here, but not what the bundle says it took from it: made over another release, or altered
   if (/^[0-9a-f]{64}$/.test(base.digest) && existsSync(layout.bundle(base.digest))) {
     throw new StoreError(
@@ -200,7 +208,7 @@ async function missingFromBase(layout: StoreLayout, manifest: Manifest, label: s
     );
   }
   throw new StoreError(
-    `${label} is a differential bundle over ${base.name} ${base.version} (${base.digest}), and this store lacks ${missing.length} artifact${missing.length === 1 ? '' : 's'} it takes from there (${paths}): import ${base.name} ${base.version} first, or bring the full bundle`,
+    `${label} is a differential bundle over ${base.name} ${base.version} (${base.digest}), and this store lacks ${lacks}: import ${base.name} ${base.version} first, or bring the full bundle`,
   );
 }
 

@@ -80,6 +80,47 @@ describe('ferry verify and import refuse hostile heads and names', () => {
     });
   });
 
+  describe('bytes inside the archive that no entry holds', () => {
+    const files = [{ path: 'files/s/a', data }];
+    const manifest = manifestFor(files);
+    const made = async (name: string, change: (bytes: Buffer) => Buffer) => {
+      const file = join(dir, `${name}.ferry`);
+      await writeFile(file, change(await craftBundle(manifest, teamKey, files)));
+      return file;
+    };
+    /** a byte in the zero padding that rounds the body starting at `at` (of `size` bytes) up to a whole block */
+    const inPadding = (bytes: Buffer, at: number, size: number) => {
+      expect(size % 512, 'the body leaves padding').not.toBe(0);
+      const out = Buffer.from(bytes);
+      out[at + size + 7] = 0x41;
+      return out;
+    };
+
+    it.each([
+      ['a byte in the padding after an artifact', () => made('pad-entry', (b) => inPadding(b, b.lastIndexOf(data), data.length))],
+      ['a byte in the padding after manifest.json', () => made('pad-head', (b) => inPadding(b, 512, Buffer.from(canonicalJson(manifest)).length))],
+    ])('%s: exit 68, the store unchanged', async (_, make) => {
+      const { v, i } = await both(await make());
+      for (const r of [v, i]) {
+        expect(r.code, r.stderr).toBe(68);
+        expect(r.stderr).toMatch(/: non-zero byte in the padding after an entry at byte \d+: the bundle was changed after it was written\n$/);
+      }
+    });
+
+    it('a pax header followed by the end-of-archive marker instead of an entry: exit 68, the store unchanged', async () => {
+      const body = Buffer.from('29 path=files/s/not-an-entry\n');
+      const paxHeader = Buffer.alloc(512);
+      new Header({ path: 'PaxHeader/x', mode: 0o644, size: body.length, mtime: new Date(0), type: 'ExtendedHeader' }).encode(paxHeader);
+      const file = join(dir, 'dangling-pax.ferry');
+      await writeFile(file, Buffer.concat([await craftBundle(manifest, teamKey, files, { end: false }), paxHeader, body, Buffer.alloc(512 - body.length), Buffer.alloc(1024)]));
+      const { v, i } = await both(file);
+      for (const r of [v, i]) {
+        expect(r.code, r.stderr).toBe(68);
+        expect(r.stderr).toMatch(/: pax header at byte \d+ is followed by the end of the archive, not by an entry\n$/);
+      }
+    });
+  });
+
   it('a manifest of millions of tiny JSON objects is refused before parsing, even where nothing verifies it first (inspect, diff)', async () => {
     // 9 MB: 3 million `{}`; a signature over other bytes: nothing here checks it before parsing
     const dense = Buffer.from(`{"artifacts":{"x":[${Array.from({ length: 3_000_000 }, () => '{}').join(',')}]}}\n`);

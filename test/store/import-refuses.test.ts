@@ -187,6 +187,9 @@ describe('ferry import refuses bad bundles and leaves the store as it was', () =
       ['truncated-header', good.subarray(0, 700), /truncated/],
       ['pax-junk', Buffer.concat([pax('this is not a pax record'), good]), /pax header at byte 0 is malformed/],
       ['pax-size', Buffer.concat([pax('11 size=99\n'), good]), /pax header at byte 0 has the key "size", which a ferry bundle never carries/],
+      // a number's record carrying text instead: bytes the signature does not cover, riding along with the bundle
+      ['pax-mtime-text', Buffer.concat([pax('40 mtime=1764028800 and any text at all\n'), good]), /pax header at byte 0 has a "mtime" record that is not a number/],
+      ['pax-uid-text', Buffer.concat([pax('12 uid=root\n'), good]), /pax header at byte 0 has a "uid" record that is not a number/],
     ];
     const before = await snapshotTree(store);
     // in process for every case (what the CLI prints is "ferry: " + this message, exit = exitCode) ...

@@ -29,6 +29,11 @@ describe('differential manifests that do not add up', () => {
     ['omits a path it does not list', { base, omitted: ['files/s/zz.txt'] }, /manifest omits files\/s\/zz\.txt, which it does not list/],
     ['omits a path twice', { base, omitted: ['files/s/a.txt', 'files/s/a.txt'] }, /manifest omits files\/s\/a\.txt twice/],
     ['omits entries without naming a base', { omitted: ['files/s/a.txt'] }, /manifest omits entries but names no base release/],
+    [
+      'names its own name and version as its base',
+      { base: { ...base, version: '1.0.0' }, omitted: ['files/s/a.txt'] },
+      /: manifest names crafted 1\.0\.0, its own name and version, as its base: a store that holds that base refuses this bundle under the same NAME\/VERSION; build it over an earlier release, or in full\n$/,
+    ],
   ])('a manifest that %s', async (name, extra, message) => {
     const bytes = await craftBundle(manifestFor(files, extra), key, files.slice(1));
     const file = join(dir, `${name.replace(/\W+/g, '-')}.ferry`);
@@ -61,6 +66,32 @@ describe('differential manifests that do not add up', () => {
     expect(r.code, r.stderr).toBe(71);
     expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
     expect(r.stderr).toMatch(new RegExp(`over crafted 1\\.0\\.0 \\(${digest}\\), which this store holds, but 1 artifact it takes from there is not in it with the sha256 the bundle lists \\(files/s/a\\.txt\\)`));
+    expect(await snapshotTree(store)).toEqual(before);
+  });
+
+  it('a differential over another bundle of a NAME/VERSION the store holds: exit 71 naming both digests, not "import it first", store unchanged', async () => {
+    const store = join(dir, 'store-other-build');
+    const v1 = [
+      { path: 'files/s/a.txt', data: Buffer.from('a1\n') },
+      { path: 'files/s/b.txt', data: Buffer.from('b1\n') },
+    ];
+    // the store's crafted 1.0.0 and a rebuild of it with other content: the differential was made over the rebuild
+    await writeFile(join(dir, 'held-1.ferry'), await craftBundle(manifestFor(v1), key, v1));
+    expect((await ferry(['import', join(dir, 'held-1.ferry'), '--keyring', team.public, '--store', store])).code).toBe(0);
+    const held = (JSON.parse((await ferry(['list', '--store', store, '--json'])).stdout) as Array<{ digest: string }>)[0]!.digest;
+    const other = 'c'.repeat(64);
+    const before = await snapshotTree(store);
+    const v2 = [
+      { path: 'files/s/a.txt', data: Buffer.from('a1, rebuilt\n') },
+      { path: 'files/s/c.txt', data: Buffer.from('c2\n') },
+    ];
+    const m = manifestFor(v2, { version: '2.0.0', base: { name: 'crafted', version: '1.0.0', digest: other }, omitted: ['files/s/a.txt'] });
+    await writeFile(join(dir, 'over-rebuild.ferry'), await craftBundle(m, key, v2.slice(1)));
+    const r = await ferry(['import', join(dir, 'over-rebuild.ferry'), '--keyring', team.public, '--store', store]);
+    expect(r.code, r.stderr).toBe(71);
+    expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+    expect(r.stderr).toContain(`is a differential bundle over crafted 1.0.0 (${other}), but this store holds crafted 1.0.0 as ${held}, which lacks 1 artifact it takes from there (files/s/a.txt): the bundle was made over another build of that release; bring the full bundle`);
+    expect(r.stderr).not.toContain('first');
     expect(await snapshotTree(store)).toEqual(before);
   });
 });

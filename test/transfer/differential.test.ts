@@ -122,6 +122,14 @@ describe('differential bundles (build --since)', () => {
     expect((await readFile(fromStore)).equals(expected)).toBe(true);
   });
 
+  it('refuses a base of its own name and version (a rebuild over the previous build): exit 65 before anything is written', async () => {
+    const out = join(dir, 'self');
+    const r = await ferry(['build', join(dir, 'spec-app-1.0.0/spec.yaml'), '--key', team.secret, '--out', out, '--cache', join(dir, 'cache'), '--since', v1]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr).toMatch(/manifest names app 1\.0\.0, its own name and version, as its base/);
+    await expect(readFile(join(out, 'app-1.0.0.ferry'))).rejects.toThrow(/ENOENT/);
+  });
+
   it('refuses a re-formatted manifest as a base', async () => {
     const pretty = join(dir, 'pretty.json');
     await writeFile(pretty, JSON.stringify(JSON.parse((await ferry(['inspect', v1, '--manifest'])).stdout), null, 2));

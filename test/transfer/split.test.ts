@@ -186,6 +186,15 @@ describe('split bundles', () => {
     expect(await snapshotTree(store)).toEqual(before);
   });
 
+  it('names the index when the whole bundle is asked for and only its volumes and index are there (64)', async () => {
+    const d = await copyVolumes('only-volumes');
+    for (const command of [['verify'], ['import', '--store', store], ['inspect']]) {
+      const r = await ferry([command[0]!, join(d, 'app-1.0.0.ferry'), '--keyring', team.public, ...command.slice(1)]);
+      expect(r.code, r.stderr).toBe(64);
+      expect(r.stderr).toMatch(/app-1\.0\.0\.ferry is not there, but its split index app-1\.0\.0\.ferry\.index\.json is: pass the index \(the volumes are read from next to it\)\n$/);
+    }
+  });
+
   it('asks for the index when only volumes were copied', async () => {
     const d = await copyVolumes('no-index');
     await rm(join(d, 'app-1.0.0.ferry.index.json'));
