@@ -16,8 +16,9 @@ export interface SplitResult {
 /**
  * Cut a bundle into numbered volumes of at most `size` bytes (removable media, data diodes with a size
  * limit) and write NAME-VERSION.ferry.index.json with every volume's size and sha256 and the whole
- * bundle's. One streaming pass; volumes are written under .partial names and the index last, so a
- * killed split never leaves an index that points at incomplete volumes.
+ * bundle's. One streaming pass; volumes are written under .partial names, an earlier index of the same
+ * bundle name is removed before they take their names, and the index is written last, so a killed split
+ * never leaves an index that points at incomplete volumes or at another split's.
  */
 export async function splitBundle(bundlePath: string, opts: { size: number; outDir?: string }): Promise<SplitResult> {
   const outDir = opts.outDir ?? dirname(bundlePath);
@@ -73,8 +74,11 @@ export async function splitBundle(bundlePath: string, opts: { size: number; outD
       version: manifest.version,
       volumes,
     };
-    for (const p of partials) await rename(p, p.slice(0, -'.partial'.length));
+    // an index an earlier split left there goes first: a split stopped while its volumes replace the old
+    // ones must not leave that index naming a mix of both (then reported as damaged copies)
     const indexPath = join(outDir, indexFileName(bundleFile));
+    await rm(indexPath, { force: true });
+    for (const p of partials) await rename(p, p.slice(0, -'.partial'.length));
     await writeFileAtomic(indexPath, JSON.stringify(index, null, 2) + '\n');
     return { indexPath, index };
   } catch (err) {

@@ -202,4 +202,18 @@ describe('split bundles', () => {
     expect(r.code).toBe(64);
     expect(r.stderr).toMatch(/its index app-1\.0\.0\.ferry\.index\.json is not next to it: the index carries every volume's checksum; copy it with the volumes/);
   });
+  it('a split stopped while its volumes replace an earlier one\'s leaves no index naming a mix of both', async () => {
+    const d = await copyVolumes('resplit');
+    // another build of the same NAME-VERSION (as a rebuilt release would be), split into the same folder
+    const other = (await buildRelease(dir, team.secret, { version: '1.0.0', files: { 'a.bin': randomBytes(150_000), 'b.bin': randomBytes(90_000) } }, [], join(dir, 'out-resplit'))).bundle;
+    // killed at its second rename: one new volume has taken an old one's name
+    const killed = await run('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'inject=rename:signal=KILL:when=2', process.execPath, join(import.meta.dirname, '../../bin/ferry.js'), 'split', other, '--size', '64K', '--out', d]);
+    expect(killed.code).not.toBe(0);
+    const files = await readdir(d);
+    expect(files).toContain('app-1.0.0.ferry.001');
+    expect(files).not.toContain('app-1.0.0.ferry.index.json');
+    // so what is there is asked for by its index and found missing, not taken for damaged copies
+    const v = await ferry(['verify', join(d, 'app-1.0.0.ferry.index.json'), '--keyring', team.public]);
+    expect(v.code, v.stderr).toBe(64);
+  });
 });
