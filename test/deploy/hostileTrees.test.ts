@@ -1,0 +1,49 @@
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry } from '../helpers/cli.js';
+import { craftTar } from '../helpers/craft.js';
+import { writeRelease } from './storeFixture.js';
+
+/**
+ * A signed bundle whose rootfs tarball was written by someone hostile, deployed to a host of the runner
+ * itself (transport local, as the tests run it: the same scripts as over ssh). Whatever the tarball
+ * holds, the rootfs step writes only inside DEST.d/ID.
+ */
+describe('a hostile rootfs tarball deployed with the rootfs step', () => {
+  let dir: string;
+  const host = () => join(dir, 'host');
+  const inventory = () => join(dir, 'inventory.yaml');
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-hostile-trees-'));
+    writeFileSync(inventory(), stringify({ groups: { web: { hosts: ['runner'] } }, hosts: { runner: { transport: 'local', vars: { root: host(), ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '' } } } }));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a member named .ferry-rootfs that links out of the tree: the marker is written inside the tree, not through the link', async () => {
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'victim\n');
+    const store = join(dir, 'store-marker');
+    const tarball = craftTar([
+      { path: './etc/ok.txt', data: Buffer.from('ok\n') },
+      { path: './.ferry-rootfs', type: 'SymbolicLink', linkpath: victim },
+    ]);
+    writeRelease(store, {
+      name: 'marker',
+      version: '1',
+      services: { web: { version: '1.0.0', groups: ['web'], install: [{ rootfs: { name: 'base', dest: '{{ root }}/srv/base' } }] } },
+      extra: [{ path: 'rootfs/base.tar', content: tarball, kind: 'rootfs', services: ['web'] }],
+      artifacts: { rootfs: { base: { path: 'rootfs/base.tar' } } },
+    });
+    const r = await ferry(['deploy', 'marker@1', '--allow-local', '-i', inventory(), '--store', store, '--push']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('victim\n');
+    expect(readFileSync(join(host(), 'srv/base/etc/ok.txt'), 'utf8')).toBe('ok\n');
+    const marker = join(host(), 'srv/base/.ferry-rootfs');
+    expect(lstatSync(marker).isFile()).toBe(true);
+    expect(existsSync(marker)).toBe(true);
+  });
+});
