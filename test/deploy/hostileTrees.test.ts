@@ -47,3 +47,33 @@ describe('a hostile rootfs tarball deployed with the rootfs step', () => {
     expect(existsSync(marker)).toBe(true);
   });
 });
+
+/**
+ * A file step's owner and group come from the spec or, through {{ }}, from the inventory: a value that
+ * is no user or group name (an option to chown, OWNER:GROUP) must not reach chown on the host.
+ */
+describe('file step owners and groups that are not names', () => {
+  let dir: string;
+  const host = () => join(dir, 'host');
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-hostile-owner-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['an option for chown', '--reference=REF'],
+    ['owner:group', 'root:root'],
+    ['a name with a space', 'root daemon'],
+  ])('%s from the inventory fails the host before the file is written (exit 72)', async (label, value) => {
+    const ref = join(dir, 'ref');
+    writeFileSync(ref, 'ref\n');
+    const store = join(dir, `store-${label.replace(/\W+/g, '-')}`);
+    writeRelease(store, { name: 'owner', version: '1', services: { web: { version: '1.0.0', groups: ['web'], files: { 'note.txt': 'x\n' }, configure: [{ file: { content: 'hello\n', dest: '{{ root }}/etc/app.conf', owner: '{{ app_user }}' } }] } } });
+    const inventory = join(dir, 'inventory.yaml');
+    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['runner'] } }, hosts: { runner: { transport: 'local', vars: { root: host(), app_user: value.replace('REF', ref), ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '' } } } }));
+    const r = await ferry(['deploy', 'owner@1', '--allow-local', '-i', inventory, '--store', store, '--push']);
+    expect(r.code, r.stderr + r.stdout).toBe(72);
+    expect(r.stderr + r.stdout).toMatch(/host runner, service web, configure file: owner: a user name or a numeric id\n/);
+    expect(existsSync(join(host(), 'etc/app.conf'))).toBe(false);
+  });
+});
