@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -75,5 +75,52 @@ describe('file step owners and groups that are not names', () => {
     expect(r.code, r.stderr + r.stdout).toBe(72);
     expect(r.stderr + r.stdout).toMatch(/host runner, service web, configure file: owner: a user name or a numeric id\n/);
     expect(existsSync(join(host(), 'etc/app.conf'))).toBe(false);
+  });
+});
+
+/**
+ * A step's path (file and template dest, rootfs and git dest, venv path) is absolute and names one
+ * place: no `.` or `..` segment, which an inventory value could bring in to point the step elsewhere,
+ * and not `/` itself, where a tree step's DEST.d/ID would become the relative `.d/ID`.
+ */
+describe('step paths that leave their place', () => {
+  let dir: string;
+  const host = () => join(dir, 'host');
+  const inventory = (vars: Record<string, unknown> = {}) => {
+    const file = join(dir, 'inventory.yaml');
+    writeFileSync(file, stringify({ groups: { web: { hosts: ['runner'] } }, hosts: { runner: { transport: 'local', vars: { root: host(), ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '', ...vars } } } }));
+    return file;
+  };
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-hostile-dest-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a file dest that an inventory value makes climb out with .. fails the host, and nothing is written', async () => {
+    const store = join(dir, 'store-dotdot');
+    writeRelease(store, { name: 'dotdot', version: '1', services: { web: { version: '1.0.0', groups: ['web'], files: { 'note.txt': 'x\n' }, configure: [{ file: { content: 'hello\n', dest: '{{ root }}/etc/{{ site }}.conf' } }] } } });
+    const r = await ferry(['deploy', 'dotdot@1', '--allow-local', '-i', inventory({ site: '../../escaped' }), '--store', store, '--push']);
+    expect(r.code, r.stderr + r.stdout).toBe(72);
+    expect(r.stderr + r.stdout).toMatch(/host runner, service web, configure file: dest: an absolute path without \. or \.\. segments, not \/ itself\n/);
+    expect(existsSync(join(dir, 'escaped.conf'))).toBe(false);
+    expect(existsSync(join(host(), 'etc'))).toBe(false);
+  });
+
+  it('a rootfs dest of / is refused by plan before any host is touched (exit 65)', async () => {
+    const store = join(dir, 'store-root');
+    const tarball = craftTar([{ path: './etc/ok.txt', data: Buffer.from('ok\n') }]);
+    writeRelease(store, {
+      name: 'slash',
+      version: '1',
+      services: { web: { version: '1.0.0', groups: ['web'], install: [{ rootfs: { name: 'base', dest: '/' } }] } },
+      extra: [{ path: 'rootfs/base.tar', content: tarball, kind: 'rootfs', services: ['web'] }],
+      artifacts: { rootfs: { base: { path: 'rootfs/base.tar' } } },
+    });
+    const cwd = join(dir, 'cwd');
+    mkdirSync(cwd);
+    const r = await ferry(['plan', 'slash@1', '--allow-local', '-i', inventory(), '--store', store], { cwd });
+    expect(r.code, r.stderr + r.stdout).toBe(65);
+    expect(r.stderr).toMatch(/services\.web\.install\[0\]\.rootfs.*dest: an absolute path without \. or \.\. segments, not \/ itself/);
+    expect(readdirSync(cwd)).toEqual([]);
   });
 });
