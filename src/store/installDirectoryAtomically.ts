@@ -38,6 +38,8 @@ export async function installDirectoryAtomically(opts: {
   const tmp = await mkdtemp(join(parent, `.${basename(to)}.ferry-new-`));
   try {
     await opts.fill(tmp);
+    // the marker is ferry's: whatever the content put at its name (a rootfs tarball may carry a folder there) goes
+    await rm(join(tmp, markerPath), { recursive: true, force: true });
     await writeFileAtomic(join(tmp, markerPath), JSON.stringify(marker, null, 2) + '\n');
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import { ferry } from '../helpers/cli.js';
 import { craftTar } from '../helpers/craft.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildAndImport, writeSpec } from './helpers.js';
+import { writeRelease } from '../deploy/storeFixture.js';
 
 /**
  * A rootfs tarball is carried as it came (a vendor's file, signed by the team that built the bundle), so
@@ -53,5 +54,45 @@ describe('a hostile rootfs tarball', () => {
     for (const escaped of [join(dir, 'dotdot-escape.txt'), join(dir, 'deep', 'dotdot-escape.txt'), join(outside, 'through-link.txt'), join(outside, 'through-relative-link.txt')]) expect(existsSync(escaped), escaped).toBe(false);
     expect(await readdir(outside)).toEqual([]);
     expect(await readFile(join(dir, 'victim.txt'), 'utf8')).toBe('victim\n');
+  });
+});
+
+/**
+ * The marker `ferry extract` writes into a rootfs (.ferry-extracted.json) is ferry's: a tarball member
+ * of that name (a folder, a link out of the tree) is replaced by the marker, never written through, and
+ * a second extract finds the tree in place.
+ */
+describe('a rootfs tarball that carries the extract marker itself', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-rootfs-marker-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['a folder', [{ path: './.ferry-extracted.json/', type: 'Directory' as const }, { path: './.ferry-extracted.json/x', data: Buffer.from('x\n') }]],
+    ['a link out of the tree', [{ path: './.ferry-extracted.json', type: 'SymbolicLink' as const, linkpath: 'VICTIM' }]],
+  ])('as %s: extracted, the marker replaces it, the second run changes nothing', async (label, entries) => {
+    const victim = join(dir, 'victim.txt');
+    await writeFile(victim, 'victim\n');
+    const tarball = craftTar([{ path: './etc/ok.txt', data: Buffer.from('ok\n') }, ...entries.map((e) => ({ ...e, linkpath: 'linkpath' in e ? victim : undefined }))]);
+    const store = join(dir, `store-${label.replace(/\W+/g, '-')}`);
+    const sha256 = createHash('sha256').update(tarball).digest('hex');
+    writeRelease(store, {
+      name: 'marker',
+      version: '1',
+      services: { web: { version: '1.0.0', groups: ['web'] } },
+      extra: [{ path: 'rootfs/base.tar', content: tarball, kind: 'rootfs', services: ['web'] }],
+      artifacts: { rootfs: { base: { path: 'rootfs/base.tar', source: 'tarball', compression: 'none', sha256, size: tarball.length, services: ['web'] } } },
+    });
+    const to = join(dir, `to-${label.replace(/\W+/g, '-')}`);
+    for (const changed of [true, false]) {
+      const r = await ferry(['extract', 'marker/1', 'rootfs/base', '--store', store, '--to', to, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).changed).toBe(changed);
+    }
+    expect(JSON.parse(await readFile(join(to, '.ferry-extracted.json'), 'utf8')).id).toBe(sha256);
+    expect(await readFile(join(to, 'etc/ok.txt'), 'utf8')).toBe('ok\n');
+    expect(await readFile(victim, 'utf8')).toBe('victim\n');
   });
 });
