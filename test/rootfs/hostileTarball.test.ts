@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ferry } from '../helpers/cli.js';
@@ -94,5 +94,59 @@ describe('a rootfs tarball that carries the extract marker itself', () => {
     expect(JSON.parse(await readFile(join(to, '.ferry-extracted.json'), 'utf8')).id).toBe(sha256);
     expect(await readFile(join(to, 'etc/ok.txt'), 'utf8')).toBe('ok\n');
     expect(await readFile(victim, 'utf8')).toBe('victim\n');
+  });
+});
+
+/**
+ * `ferry extract --to` a place that is not a folder ferry can swap: a symbolic link (dangling, or to a
+ * folder or a file) or a path whose parent folder is missing. One line, exit 64, the link left as it
+ * was, and nothing made beside it.
+ */
+describe('extract --to a place it cannot swap', () => {
+  let dir: string;
+  let store: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-rootfs-to-'));
+    store = join(dir, 'store');
+    const tarball = craftTar([{ path: './etc/ok.txt', data: Buffer.from('ok\n') }]);
+    const sha256 = createHash('sha256').update(tarball).digest('hex');
+    writeRelease(store, {
+      name: 'to',
+      version: '1',
+      services: { web: { version: '1.0.0', groups: ['web'] } },
+      extra: [{ path: 'rootfs/base.tar', content: tarball, kind: 'rootfs', services: ['web'] }],
+      artifacts: { rootfs: { base: { path: 'rootfs/base.tar', source: 'tarball', compression: 'none', sha256, size: tarball.length, services: ['web'] } } },
+    });
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['a dangling link', 'nowhere', null],
+    ['a link to an empty folder', 'folder', 'dir'],
+    ['a link to a file', 'file', 'file'],
+  ])('%s is refused, with and without --force', async (label, target, make) => {
+    const place = join(dir, label.replace(/\W+/g, '-'));
+    await mkdir(place);
+    const real = join(place, target);
+    if (make === 'dir') await mkdir(real);
+    if (make === 'file') await writeFile(real, 'mine\n');
+    const to = join(place, 'to');
+    await symlink(real, to);
+    for (const force of [[], ['--force']]) {
+      const r = await ferry(['extract', 'to/1', 'rootfs/base', '--store', store, '--to', to, ...force]);
+      expect(r.code, r.stderr).toBe(64);
+      expect(r.stderr.trim().split('\n')).toEqual([`ferry: ${to} is a symbolic link: ferry extract does not follow or replace one; give the folder itself as --to`]);
+      expect(await readlink(to)).toBe(real);
+      expect((await readdir(place)).sort()).toEqual(make ? [target, 'to'].sort() : ['to']);
+    }
+    if (make === 'dir') expect(await readdir(real)).toEqual([]);
+  });
+
+  it('a path whose parent folder is missing is refused, and nothing is made', async () => {
+    const to = join(dir, 'no', 'such', 'to');
+    const r = await ferry(['extract', 'to/1', 'rootfs/base', '--store', store, '--to', to]);
+    expect(r.code, r.stderr).toBe(64);
+    expect(r.stderr.trim().split('\n')).toEqual([`ferry: ${join(dir, 'no', 'such')}, the folder that would hold ${to}, does not exist; make it first or choose another --to`]);
+    expect(existsSync(join(dir, 'no'))).toBe(false);
   });
 });
