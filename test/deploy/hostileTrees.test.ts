@@ -1,9 +1,9 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from '../helpers/cli.js';
+import { ferry, stepEvents } from '../helpers/cli.js';
 import { craftTar } from '../helpers/craft.js';
 import { writeRelease } from './storeFixture.js';
 
@@ -122,5 +122,39 @@ describe('step paths that leave their place', () => {
     expect(r.code, r.stderr + r.stdout).toBe(65);
     expect(r.stderr).toMatch(/services\.web\.install\[0\]\.rootfs.*dest: an absolute path without \. or \.\. segments, not \/ itself/);
     expect(readdirSync(cwd)).toEqual([]);
+  });
+});
+
+/**
+ * Linux clears the setuid and setgid bits of a file whose owner is changed, root or not: a file step
+ * must set the mode after the owner, or the bits it keeps (a file without `mode`) or sets (mode
+ * "4755") are lost on the way.
+ */
+describe('file step modes with setuid bits', () => {
+  let dir: string;
+  const host = () => join(dir, 'host');
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-setuid-'));
+    writeFileSync(join(dir, 'inventory.yaml'), stringify({ groups: { web: { hosts: ['runner'] } }, hosts: { runner: { transport: 'local', vars: { root: host(), ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '' } } } }));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('new content keeps the setuid mode of the file it replaces, and mode "4755" is set with the content in one change', async () => {
+    const store = join(dir, 'store');
+    writeRelease(store, {
+      name: 'setuid',
+      version: '1',
+      services: { web: { version: '1.0.0', groups: ['web'], files: { 'note.txt': 'x\n' }, configure: [{ file: { content: 'new\n', dest: '{{ root }}/bin/kept' } }, { file: { content: 'new\n', dest: '{{ root }}/bin/set', mode: '4755', owner: '0' } }] } },
+    });
+    mkdirSync(join(host(), 'bin'), { recursive: true });
+    writeFileSync(join(host(), 'bin/kept'), 'old\n');
+    chmodSync(join(host(), 'bin/kept'), 0o4755);
+    const r = await ferry(['deploy', 'setuid@1', '--allow-local', '-i', join(dir, 'inventory.yaml'), '--store', store, '--push', '--json']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(readFileSync(join(host(), 'bin/kept'), 'utf8')).toBe('new\n');
+    expect((statSync(join(host(), 'bin/kept')).mode & 0o7777).toString(8)).toBe('4755');
+    expect((statSync(join(host(), 'bin/set')).mode & 0o7777).toString(8)).toBe('4755');
+    // both files: one change each, the content (the mode went with it)
+    expect(stepEvents(r).filter((e) => e.step === 'file').map((e) => e.detail)).toEqual(['content', 'content']);
   });
 });
