@@ -106,6 +106,19 @@ describe('step paths that leave their place', () => {
     expect(existsSync(join(host(), 'etc'))).toBe(false);
   });
 
+  it('a file dest that is a folder on the host fails the host: nothing is written into the folder, its mode is kept', async () => {
+    const store = join(dir, 'store-folder');
+    writeRelease(store, { name: 'folder', version: '1', services: { web: { version: '1.0.0', groups: ['web'], files: { 'note.txt': 'x\n' }, configure: [{ file: { content: 'hello\n', dest: '{{ root }}/etc/app', mode: '0600' } }] } } });
+    mkdirSync(join(host(), 'etc/app'), { recursive: true });
+    chmodSync(join(host(), 'etc/app'), 0o755);
+    const r = await ferry(['deploy', 'folder@1', '--allow-local', '-i', inventory(), '--store', store, '--push']);
+    expect(r.code, r.stderr + r.stdout).toBe(72);
+    expect(r.stdout).toMatch(/mv: cannot overwrite directory '.*\/etc\/app' with non-directory/);
+    expect(readdirSync(join(host(), 'etc/app'))).toEqual([]);
+    expect(readdirSync(join(host(), 'etc'))).toEqual(['app']);
+    expect((statSync(join(host(), 'etc/app')).mode & 0o7777).toString(8)).toBe('755');
+  });
+
   it('a rootfs dest of / is refused by plan before any host is touched (exit 65)', async () => {
     const store = join(dir, 'store-root');
     const tarball = craftTar([{ path: './etc/ok.txt', data: Buffer.from('ok\n') }]);

@@ -35,7 +35,8 @@ export function ensureFileScript(f: EnsureFile): string {
     '  if [ -e "$d" ]; then chown --reference="$d" "$t" 2>/dev/null || true; fi',
     f.owner || f.group ? `  chown ${q(`${f.owner ?? ''}${f.group ? ':' + f.group : ''}`)} "$t"` : '',
     mode ? `  chmod ${mode} "$t"` : '  if [ -e "$d" ]; then chmod --reference="$d" "$t"; else chmod 644 "$t"; fi',
-    '  mv -f "$t" "$d"',
+    // -T: a folder at DEST is an error, not a place to move the file into
+    '  mv -fT "$t" "$d"',
     '  trap - EXIT',
     '  echo "changed: content"',
     'fi',
