@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -117,6 +117,29 @@ describe('step paths that leave their place', () => {
     expect(readdirSync(join(host(), 'etc/app'))).toEqual([]);
     expect(readdirSync(join(host(), 'etc'))).toEqual(['app']);
     expect((statSync(join(host(), 'etc/app')).mode & 0o7777).toString(8)).toBe('755');
+  });
+
+  it('a file dest that is a symbolic link is replaced by the file, never chmod-ed through, and found in place the next time', async () => {
+    const store = join(dir, 'store-link');
+    writeRelease(store, { name: 'link', version: '1', services: { web: { version: '1.0.0', groups: ['web'], files: { 'note.txt': 'x\n' }, configure: [{ file: { content: 'same\n', dest: '{{ root }}/etc/linked.conf', mode: '0600' } }] } } });
+    const target = join(dir, 'target.conf');
+    writeFileSync(target, 'same\n');
+    chmodSync(target, 0o644);
+    mkdirSync(join(host(), 'etc'), { recursive: true });
+    symlinkSync(target, join(host(), 'etc/linked.conf'));
+    const inv = inventory();
+    const check = await ferry(['plan', 'link@1', '--allow-local', '-i', inv, '--store', store, '--check']);
+expect(check.code, check.stderr + check.stdout).toBe(2);
+expect(check.stdout).toMatch(/linked\.conf: state: want regular file, host has symbolic link\n/);
+    const first = await ferry(['deploy', 'link@1', '--allow-local', '-i', inv, '--store', store, '--push', '--json']);
+    expect(first.code, first.stderr + first.stdout).toBe(0);
+    expect(stepEvents(first).filter((e) => e.step === 'file').map((e) => e.detail)).toEqual(['content']);
+    expect(lstatSync(join(host(), 'etc/linked.conf')).isFile()).toBe(true);
+    expect((statSync(join(host(), 'etc/linked.conf')).mode & 0o7777).toString(8)).toBe('600');
+    expect((statSync(target).mode & 0o7777).toString(8)).toBe('644');
+    const again = await ferry(['deploy', 'link@1', '--allow-local', '-i', inv, '--store', store, '--push', '--json', '--force', 'configure']);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    expect(stepEvents(again).filter((e) => e.step === 'file').map((e) => e.changed)).toEqual([false]);
   });
 
   it('a rootfs dest of / is refused by plan before any host is touched (exit 65)', async () => {

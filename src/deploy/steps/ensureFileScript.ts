@@ -23,7 +23,8 @@ export function ensureFileScript(f: EnsureFile): string {
     'set -e',
     `d=${d}`,
     `want=${q(f.sha256)}`,
-    'cur=$(sha256sum < "$d" 2>/dev/null | cut -c1-64) || cur=',
+    // a link at DEST is replaced by the file, never written, chmod-ed or chown-ed through
+    'if [ -L "$d" ]; then cur=; else cur=$(sha256sum < "$d" 2>/dev/null | cut -c1-64) || cur=; fi',
     'if [ "$cur" != "$want" ]; then',
     '  mkdir -p "$(dirname "$d")"',
     '  t=$(mktemp "$d.ferry.XXXXXX")',
