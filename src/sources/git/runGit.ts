@@ -27,7 +27,7 @@ export async function runGit(args: string[], opts: { cwd?: string; env?: NodeJS.
 }
 
 /** `git rev-parse --local-env-vars` (git 2.39): the variables that locate or configure one repository. */
-const LOCAL_ENV_VARS = [
+export const LOCAL_ENV_VARS = [
   'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_CONFIG', 'GIT_CONFIG_PARAMETERS', 'GIT_CONFIG_COUNT', 'GIT_OBJECT_DIRECTORY', 'GIT_DIR', 'GIT_WORK_TREE',
   'GIT_IMPLICIT_WORK_TREE', 'GIT_GRAFT_FILE', 'GIT_INDEX_FILE', 'GIT_NO_REPLACE_OBJECTS', 'GIT_REPLACE_REF_BASE', 'GIT_PREFIX', 'GIT_INTERNAL_SUPER_PREFIX',
   'GIT_SHALLOW_FILE', 'GIT_COMMON_DIR',
