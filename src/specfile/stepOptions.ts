@@ -10,8 +10,14 @@ import { name, unitName } from '../util/names.js';
  */
 
 
-const absolute = z.string().startsWith('/', 'an absolute path');
+/** one place: no `.` or `..` segment (an inventory value could point the step elsewhere), not `/` (a tree step's DEST.d would be relative) */
+const absolute = z
+  .string()
+  .startsWith('/', 'an absolute path')
+  .refine((p) => !p.startsWith('/') || (/[^/]/.test(p) && !p.split('/').some((s) => s === '.' || s === '..')), 'an absolute path without . or .. segments, not / itself');
 const mode = z.string().regex(/^0?[0-7]{3,4}$/, 'an octal mode in quotes, like "0640"');
+/** a user or group as useradd/groupadd accept it, or a numeric id: never a chown option ("-…") nor OWNER:GROUP */
+const account = (what: string) => z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$/, `a ${what} name or a numeric id`);
 
 const apt = z.object({ packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name')).min(1) }).strict();
 
@@ -33,8 +39,8 @@ const file = z
     content: z.string().optional(),
     dest: absolute,
     mode: mode.optional(),
-    owner: z.string().min(1).optional(),
-    group: z.string().min(1).optional(),
+    owner: account('user').optional(),
+    group: account('group').optional(),
     state: z.enum(['present', 'absent']).default('present'),
   })
   .strict()
@@ -45,8 +51,8 @@ const template = z
     src: z.string().min(1),
     dest: absolute,
     mode: mode.optional(),
-    owner: z.string().min(1).optional(),
-    group: z.string().min(1).optional(),
+    owner: account('user').optional(),
+    group: account('group').optional(),
   })
   .strict();
 

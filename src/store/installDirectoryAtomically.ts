@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
@@ -27,17 +27,22 @@ export async function installDirectoryAtomically(opts: {
   fill: (dir: string) => Promise<void>;
 }): Promise<{ changed: boolean }> {
   const { to, markerPath, marker } = opts;
-  const existing = await readMarker(join(to, markerPath));
-  if (existing && existing.kind === marker.kind && existing.id === marker.id && !opts.force) return { changed: false };
-  const toStat = await stat(to).catch(() => undefined);
+  const parent = dirname(to);
+  // the swap renames TO itself: a link there would be replaced (or, dangling, make the rename fail), never followed
+  const toStat = await lstat(to).catch(() => undefined);
+  if (toStat?.isSymbolicLink()) throw new UsageError(`${to} is a symbolic link: ferry extract does not follow or replace one; give the folder itself as --to`);
   if (toStat && !toStat.isDirectory()) throw new UsageError(`${to} exists and is not a folder; choose another --to`);
+  if (!toStat && !(await stat(parent).catch(() => undefined))?.isDirectory()) throw new UsageError(`${parent}, the folder that would hold ${to}, does not exist; make it first or choose another --to`);
+  const existing = toStat && (await readMarker(join(to, markerPath)));
+  if (existing && existing.kind === marker.kind && existing.id === marker.id && !opts.force) return { changed: false };
   if (toStat && !existing && !opts.force && (await readdir(to)).length > 0) {
     throw new UsageError(`${to} is not empty and was not made by ferry extract (no ${markerPath}); choose an empty or new folder, or pass --force to replace it`);
   }
-  const parent = dirname(to);
   const tmp = await mkdtemp(join(parent, `.${basename(to)}.ferry-new-`));
   try {
     await opts.fill(tmp);
+    // the marker is ferry's: whatever the content put at its name (a rootfs tarball may carry a folder there) goes
+    await rm(join(tmp, markerPath), { recursive: true, force: true });
     await writeFileAtomic(join(tmp, markerPath), JSON.stringify(marker, null, 2) + '\n');
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });

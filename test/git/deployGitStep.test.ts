@@ -6,6 +6,7 @@ import { gitStep } from '../../src/deploy/steps/gitStep.js';
 import type { StepContext } from '../../src/deploy/steps/types.js';
 import { LocalTransport } from '../../src/deploy/transport/localTransport.js';
 import { parseManifest } from '../../src/bundle/manifest.js';
+import { run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildAndImport, writeSpec } from '../rootfs/helpers.js';
 import { git, makeUpstream } from './helpers.js';
@@ -53,6 +54,25 @@ describe('the deploy git step with a bundle ferry built', () => {
     const second = await gitStep.run({ name: 'app', dest }, ctx);
     expect(second.changed).toBe(false);
     expect((await gitStep.activate!({ name: 'app', dest }, { ...ctx, stage: 'configure' })).changed).toBe(false);
+  });
+
+  it('works on its own checkout where GIT_DIR and GIT_WORK_TREE name another repository (a local host deployed from a git hook)', async () => {
+    const victim = join(dir, 'victim');
+    await run('git', ['clone', '-q', join(dir, 'upstream'), victim]);
+    const before = [await git(victim, 'for-each-ref'), await git(victim, 'rev-parse', 'HEAD'), await git(victim, 'status', '--porcelain')];
+    const dest = join(dir, 'hooked');
+    process.env.GIT_DIR = join(victim, '.git');
+    process.env.GIT_WORK_TREE = victim;
+    let result;
+    try {
+      result = await gitStep.run({ name: 'app', dest }, ctx);
+    } finally {
+      delete process.env.GIT_DIR;
+      delete process.env.GIT_WORK_TREE;
+    }
+    expect(result.changed).toBe(true);
+    expect(await git(`${dest}.d/${commits[3]!.slice(0, 16)}`, 'rev-parse', 'HEAD')).toBe(commits[3]);
+    expect([await git(victim, 'for-each-ref'), await git(victim, 'rev-parse', 'HEAD'), await git(victim, 'status', '--porcelain')]).toEqual(before);
   });
 
   it('--repair checks the live checkout out again beside it and swaps it in with renames: the path is never removed, the new tree is whole', async () => {

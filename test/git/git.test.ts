@@ -95,6 +95,21 @@ describe('git artifacts', () => {
     expect(await git(to, 'remote')).toBe('');
   });
 
+  it("extract writes only under --to when ferry runs inside another repository's git environment (GIT_DIR, GIT_WORK_TREE: a git hook)", async () => {
+    const spec = await writeSpec(dir, service(`        - { url: 'file://${upstream}', ref: main, name: app }\n`), 'hooked');
+    const store = join(dir, 'store-hooked');
+    await buildAndImport({ spec, key, out: join(dir, 'out-hooked'), cache: join(dir, 'cache'), store });
+    const victim = join(dir, 'victim');
+    await run('git', ['clone', '-q', upstream, victim]);
+    const before = [await git(victim, 'for-each-ref'), await git(victim, 'rev-parse', 'HEAD'), await git(victim, 'status', '--porcelain')];
+    const to = join(dir, 'hooked');
+    const x = await ferry(['extract', 'hooked/1.0.0', 'git/app', '--store', store, '--to', to], { env: { GIT_DIR: join(victim, '.git'), GIT_WORK_TREE: victim } });
+    expect(x.code, x.stderr).toBe(0);
+    expect(await git(to, 'rev-parse', 'HEAD')).toBe(commits[4]);
+    expect(await git(to, 'status', '--porcelain')).toBe('');
+    expect([await git(victim, 'for-each-ref'), await git(victim, 'rev-parse', 'HEAD'), await git(victim, 'status', '--porcelain')]).toEqual(before);
+  });
+
   it('writes byte-identical git bundles when built twice from clean caches', async () => {
     const spec = await writeSpec(dir, service(`        - { url: upstream, ref: stable, name: twice, depth: 2 }\n        - { url: upstream, ref: main, name: whole, depth: 0 }\n`), 'twice');
     const a = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'twice-a'), '--cache', join(dir, 'cache-a')]);

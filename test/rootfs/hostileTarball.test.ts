@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ferry } from '../helpers/cli.js';
 import { craftTar } from '../helpers/craft.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildAndImport, writeSpec } from './helpers.js';
+import { writeRelease } from '../deploy/storeFixture.js';
 
 /**
  * A rootfs tarball is carried as it came (a vendor's file, signed by the team that built the bundle), so
@@ -53,5 +54,99 @@ describe('a hostile rootfs tarball', () => {
     for (const escaped of [join(dir, 'dotdot-escape.txt'), join(dir, 'deep', 'dotdot-escape.txt'), join(outside, 'through-link.txt'), join(outside, 'through-relative-link.txt')]) expect(existsSync(escaped), escaped).toBe(false);
     expect(await readdir(outside)).toEqual([]);
     expect(await readFile(join(dir, 'victim.txt'), 'utf8')).toBe('victim\n');
+  });
+});
+
+/**
+ * The marker `ferry extract` writes into a rootfs (.ferry-extracted.json) is ferry's: a tarball member
+ * of that name (a folder, a link out of the tree) is replaced by the marker, never written through, and
+ * a second extract finds the tree in place.
+ */
+describe('a rootfs tarball that carries the extract marker itself', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-rootfs-marker-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['a folder', [{ path: './.ferry-extracted.json/', type: 'Directory' as const }, { path: './.ferry-extracted.json/x', data: Buffer.from('x\n') }]],
+    ['a link out of the tree', [{ path: './.ferry-extracted.json', type: 'SymbolicLink' as const, linkpath: 'VICTIM' }]],
+  ])('as %s: extracted, the marker replaces it, the second run changes nothing', async (label, entries) => {
+    const victim = join(dir, 'victim.txt');
+    await writeFile(victim, 'victim\n');
+    const tarball = craftTar([{ path: './etc/ok.txt', data: Buffer.from('ok\n') }, ...entries.map((e) => ({ ...e, linkpath: 'linkpath' in e ? victim : undefined }))]);
+    const store = join(dir, `store-${label.replace(/\W+/g, '-')}`);
+    const sha256 = createHash('sha256').update(tarball).digest('hex');
+    writeRelease(store, {
+      name: 'marker',
+      version: '1',
+      services: { web: { version: '1.0.0', groups: ['web'] } },
+      extra: [{ path: 'rootfs/base.tar', content: tarball, kind: 'rootfs', services: ['web'] }],
+      artifacts: { rootfs: { base: { path: 'rootfs/base.tar', source: 'tarball', compression: 'none', sha256, size: tarball.length, services: ['web'] } } },
+    });
+    const to = join(dir, `to-${label.replace(/\W+/g, '-')}`);
+    for (const changed of [true, false]) {
+      const r = await ferry(['extract', 'marker/1', 'rootfs/base', '--store', store, '--to', to, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).changed).toBe(changed);
+    }
+    expect(JSON.parse(await readFile(join(to, '.ferry-extracted.json'), 'utf8')).id).toBe(sha256);
+    expect(await readFile(join(to, 'etc/ok.txt'), 'utf8')).toBe('ok\n');
+    expect(await readFile(victim, 'utf8')).toBe('victim\n');
+  });
+});
+
+/**
+ * `ferry extract --to` a place that is not a folder ferry can swap: a symbolic link (dangling, or to a
+ * folder or a file) or a path whose parent folder is missing. One line, exit 64, the link left as it
+ * was, and nothing made beside it.
+ */
+describe('extract --to a place it cannot swap', () => {
+  let dir: string;
+  let store: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-rootfs-to-'));
+    store = join(dir, 'store');
+    const tarball = craftTar([{ path: './etc/ok.txt', data: Buffer.from('ok\n') }]);
+    const sha256 = createHash('sha256').update(tarball).digest('hex');
+    writeRelease(store, {
+      name: 'to',
+      version: '1',
+      services: { web: { version: '1.0.0', groups: ['web'] } },
+      extra: [{ path: 'rootfs/base.tar', content: tarball, kind: 'rootfs', services: ['web'] }],
+      artifacts: { rootfs: { base: { path: 'rootfs/base.tar', source: 'tarball', compression: 'none', sha256, size: tarball.length, services: ['web'] } } },
+    });
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['a dangling link', 'nowhere', null],
+    ['a link to an empty folder', 'folder', 'dir'],
+    ['a link to a file', 'file', 'file'],
+  ])('%s is refused, with and without --force', async (label, target, make) => {
+    const place = join(dir, label.replace(/\W+/g, '-'));
+    await mkdir(place);
+    const real = join(place, target);
+    if (make === 'dir') await mkdir(real);
+    if (make === 'file') await writeFile(real, 'mine\n');
+    const to = join(place, 'to');
+    await symlink(real, to);
+    for (const force of [[], ['--force']]) {
+      const r = await ferry(['extract', 'to/1', 'rootfs/base', '--store', store, '--to', to, ...force]);
+      expect(r.code, r.stderr).toBe(64);
+      expect(r.stderr.trim().split('\n')).toEqual([`ferry: ${to} is a symbolic link: ferry extract does not follow or replace one; give the folder itself as --to`]);
+      expect(await readlink(to)).toBe(real);
+      expect((await readdir(place)).sort()).toEqual(make ? [target, 'to'].sort() : ['to']);
+    }
+    if (make === 'dir') expect(await readdir(real)).toEqual([]);
+  });
+
+  it('a path whose parent folder is missing is refused, and nothing is made', async () => {
+    const to = join(dir, 'no', 'such', 'to');
+    const r = await ferry(['extract', 'to/1', 'rootfs/base', '--store', store, '--to', to]);
+    expect(r.code, r.stderr).toBe(64);
+    expect(r.stderr.trim().split('\n')).toEqual([`ferry: ${join(dir, 'no', 'such')}, the folder that would hold ${to}, does not exist; make it first or choose another --to`]);
+    expect(existsSync(join(dir, 'no'))).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import * as z from '../../util/zod.js';
 import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
+import { LOCAL_ENV_VARS } from '../../sources/git/runGit.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
 import { nameSome } from './nameSome.js';
 import { runScript } from './runScript.js';
@@ -9,6 +10,9 @@ import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
 
 type GitParams = StepOptions<'git'>;
+
+/** Shell first in every git script: the host's git works on the checkout named, never on a repository its environment names (GIT_DIR from a hook). */
+const OWN_REPOSITORY = `unset ${LOCAL_ENV_VARS.join(' ')}`;
 
 /** manifest.artifacts.git[NAME], as the git kind records it. */
 const hex = z.string().regex(/^[0-9a-f]{7,64}$/, 'a commit id (hex)');
@@ -41,6 +45,7 @@ export const gitStep: StepKind<GitParams> = {
     const commit = p.commit ?? i.commit;
     const script = [
       'set -e',
+      OWN_REPOSITORY,
       `d=${q(treeFor(p.dest, commit.slice(0, 16)))}`,
       `want=${q(commit)}`,
       'cur=$(git -C "$d" rev-parse HEAD 2>/dev/null) || cur=',
@@ -65,7 +70,7 @@ export const gitStep: StepKind<GitParams> = {
   async activate(p, ctx) {
     const i = info(ctx.release, p.name).info!;
     const commit = p.commit ?? i.commit;
-    return runScript(ctx, `git ${p.name}`, activateScript(p.dest, commit.slice(0, 16), `case "$(git rev-parse HEAD 2>/dev/null)" in ${q(commit)}*) true;; *) false;; esac`, `git ${p.name}`));
+    return runScript(ctx, `git ${p.name}`, activateScript(p.dest, commit.slice(0, 16), `case "$(${OWN_REPOSITORY}; git rev-parse HEAD 2>/dev/null)" in ${q(commit)}*) true;; *) false;; esac`, `git ${p.name}`));
   },
   async inspect(p, ctx) {
     const commit = p.commit ?? info(ctx.release, p.name).info!.commit;
@@ -73,7 +78,7 @@ export const gitStep: StepKind<GitParams> = {
     // only this checkout's own .git (never one git finds above it), and no optional locks: a plain
     // `git status` refreshes and rewrites the index, and --check changes nothing
     const g = `git --no-optional-locks --git-dir=${q(`${d}/.git`)} --work-tree=${q(d)}`;
-    const r = await runScript(ctx, `inspect git ${p.name}`, `[ -d ${q(`${d}/.git`)} ] || exit 0\necho "head $(${g} rev-parse HEAD 2>/dev/null)"\n${g} status --porcelain -z --untracked-files=no`);
+    const r = await runScript(ctx, `inspect git ${p.name}`, `${OWN_REPOSITORY}\n[ -d ${q(`${d}/.git`)} ] || exit 0\necho "head $(${g} rev-parse HEAD 2>/dev/null)"\n${g} status --porcelain -z --untracked-files=no`);
     const [first = '', ...rest] = r.stdout.split('\n');
     const head = /^head (\S*)/.exec(first)?.[1] ?? '';
     if (!head.startsWith(commit)) return { target: d, differences: [{ what: 'commit', want: commit.slice(0, 12), have: head ? head.slice(0, 12) : 'no checkout' }] };

@@ -30,7 +30,7 @@ export async function inspectFile(ctx: StepContext, f: WantedFile): Promise<Insp
   const script = [
     `d=${q(f.dest)}`,
     'if [ ! -e "$d" ] && [ ! -L "$d" ]; then echo missing; exit 0; fi',
-    'if [ ! -f "$d" ]; then echo "notfile $(stat -c %F "$d")"; exit 0; fi',
+    'if [ -L "$d" ] || [ ! -f "$d" ]; then echo "notfile $(stat -c %F "$d")"; exit 0; fi',
     'echo "sha $(sha256sum < "$d" | cut -c1-64)"',
     `echo "stat $(stat -c '%a %U %G %s %u %g' "$d")"`,
     f.content !== undefined ? `if [ "$(sha256sum < "$d" | cut -c1-64)" != ${q(f.sha256)} ] && [ "$(stat -c %s "$d")" -le ${DIFF_MAX_BYTES} ]; then echo "content $(base64 -w0 < "$d")"; fi` : '',

@@ -39,7 +39,9 @@ export const rootfsStep: StepKind<RootfsParams> = {
       't=$(mktemp -d "$d.ferry.XXXXXX")',
       `trap 'rm -rf "$t"' EXIT`,
       `tar -x -p --numeric-owner -f ${q(`${ctx.remoteBundle}/${a.path}`)} -C "$t"`,
-      `echo ${q(a.sha256)} > "$t/.ferry-rootfs"`,
+      // the tarball may carry a member of the marker's name (a link out of the tree): replace it, never write through it
+      'rm -rf "$t/.ferry-rootfs"',
+      `(set -C; echo ${q(a.sha256)} > "$t/.ferry-rootfs")`,
       'chmod 755 "$t"',
       ...SWAP_IN_SCRIPT,
       'echo "changed: unpacked"',

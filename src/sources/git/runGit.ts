@@ -10,8 +10,11 @@ import { runTool } from '../../util/runTool.js';
  * stderr (callers that expect a failure, like an unreachable upstream, turn that into their own error).
  */
 export async function runGit(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; userConfig?: boolean } = {}): Promise<string> {
+  // ferry may run where another repository's variables are set (a git hook sets GIT_DIR): they would point
+  // every command at that repository instead of the one named by -C, so they go, as git drops them for a submodule
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !LOCAL_ENV_VARS.includes(k)));
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...inherited,
     ...(opts.userConfig ? {} : { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' }),
     // only the transports that move data: never ext:: or another helper that runs a program, whatever
     // the operator's protocol.allow or a url.insteadOf rewrite says
@@ -22,3 +25,10 @@ export async function runGit(args: string[], opts: { cwd?: string; env?: NodeJS.
   };
   return (await runTool('git', args, { cwd: opts.cwd, env })).toString('utf8');
 }
+
+/** `git rev-parse --local-env-vars` (git 2.39): the variables that locate or configure one repository. */
+export const LOCAL_ENV_VARS = [
+  'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_CONFIG', 'GIT_CONFIG_PARAMETERS', 'GIT_CONFIG_COUNT', 'GIT_OBJECT_DIRECTORY', 'GIT_DIR', 'GIT_WORK_TREE',
+  'GIT_IMPLICIT_WORK_TREE', 'GIT_GRAFT_FILE', 'GIT_INDEX_FILE', 'GIT_NO_REPLACE_OBJECTS', 'GIT_REPLACE_REF_BASE', 'GIT_PREFIX', 'GIT_INTERNAL_SUPER_PREFIX',
+  'GIT_SHALLOW_FILE', 'GIT_COMMON_DIR',
+];
