@@ -19,6 +19,8 @@ export interface ServeOptions {
   accessLog?: AccessLog;
   /** bytes of small verified files kept in memory (0: none); default 64 MiB */
   cacheBytes?: number;
+  /** a connection on which nothing moves for this long while a request is read or answered is closed; default 60 s */
+  idleTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -34,6 +36,8 @@ export interface RunningServer {
 /** Serve the store read-only on every `listen` address (one socket each, one request handler). */
 /** nginx's default keepalive_timeout is 75 s */
 const KEEP_ALIVE_MS = 75_000;
+/** nginx's default send_timeout and client_header_timeout are 60 s */
+const IDLE_MS = 60_000;
 
 export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   let store: string;
@@ -65,6 +69,9 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
       // staging at once) then races that close and sees "socket hang up". Keep them like nginx does.
       server.keepAliveTimeout = KEEP_ALIVE_MS;
       server.headersTimeout = KEEP_ALIVE_MS + 5_000;
+      // Node.js never times out a connection while it answers: a client that stops reading (or keeps its
+      // window shut) would hold the file, two chunks of buffer and the socket for as long as it likes
+      server.timeout = opts.idleTimeoutMs ?? IDLE_MS;
       server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
         // malformed requests (NUL or raw controls in the target, oversized headers): a bare status, nothing else
         if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
