@@ -79,6 +79,13 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
         socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         opts.accessLog?.({ time: new Date().toISOString(), remote: (socket as Socket).remoteAddress ?? '', method: '', target: '', status, bytes: 0, ms: 0, reason: err.code ?? err.message });
       });
+      // CONNECT (a proxy tunnel) is not a request node:http hands to the handler: without this, its socket was
+      // closed without an answer and without a log line
+      server.on('connect', (req: IncomingMessage, socket: Socket) => {
+        socket.on('error', () => socket.destroy());
+        socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 19\r\n\r\nmethod not allowed\n');
+        opts.accessLog?.({ time: new Date().toISOString(), remote: socket.remoteAddress ?? '', method: 'CONNECT', target: (req.url ?? '').slice(0, 1024), status: 405, bytes: 19, ms: 0, ua: req.headers['user-agent'] });
+      });
       servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

@@ -46,4 +46,12 @@ describe('ferry serve refuses every path that tries to leave the served tree', (
     expect(refused.find((e) => e.target.includes('files/evil/passwd'))?.reason).toMatch(/outside/);
     expect(refused.find((e) => e.target.includes('%252e'))?.reason).toBe('double percent-encoding');
   });
+
+  it('answers CONNECT (a proxy tunnel) 405 with one access-log line, as every other method it does not serve', async () => {
+    const r = await rawRequest(port, 'CONNECT 127.0.0.1:22 HTTP/1.1');
+    expect(r.status).toBe(405);
+    expect(r.head).toMatch(/^allow: GET, HEAD$/im);
+    const line = server.accessLog.find((e) => e.method === 'CONNECT');
+    expect(line).toMatchObject({ target: '127.0.0.1:22', status: 405 });
+  });
 });
