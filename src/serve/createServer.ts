@@ -79,6 +79,9 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
         socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         opts.accessLog?.({ time: new Date().toISOString(), remote: (socket as Socket).remoteAddress ?? '', method: '', target: '', status, bytes: 0, ms: 0, reason: err.code ?? err.message });
       });
+      // an Expect other than 100-continue: node:http answered 417 itself, without the handler's headers or a log
+      // line; RFC 9110 lets a server ignore it, as nginx does, so the request is answered as any other
+      server.on('checkExpectation', onRequest);
       // CONNECT (a proxy tunnel) is not a request node:http hands to the handler: without this, its socket was
       // closed without an answer and without a log line
       server.on('connect', (req: IncomingMessage, socket: Socket) => {
