@@ -20,19 +20,27 @@ export interface BundleIndex {
   files: Map<string, IndexedFile>;
 }
 
+/** A bundle found in the store: its index, when it was last checked for removal and last seen in place. */
+interface Loaded {
+  index: Promise<BundleIndex | undefined>;
+  checkedAt: number;
+  seenAt: number;
+}
+
 /**
  * Manifests of the bundles being served, parsed once per digest. A bundle directory is immutable
  * (its name is the sha256 of its manifest), so an entry never goes stale; but `ferry gc` may remove
  * the bundle, so at most once a second per bundle a background check looks for its manifest and
  * forgets the bundle when it is gone (files served from memory stop within that second).
  * Concurrent first requests for one bundle share a single load; the most recently used `capacity`
- * bundles are kept.
+ * bundles found in the store are kept. A digest that is not in the store is remembered only while it
+ * is being looked up: made-up digests (a client chooses them) neither push a bundle out nor stay.
  */
 export class BundleIndexCache {
-  private readonly loaded = new Map<string, Promise<BundleIndex | undefined>>();
-  private readonly checkedAt = new Map<string, number>();
-  /** when the bundle's manifest was last seen in place (loaded, or found by a check) */
-  private readonly seenAt = new Map<string, number>();
+  /** bundles found in the store, least recently used first */
+  private readonly loaded = new Map<string, Loaded>();
+  /** first loads in flight */
+  private readonly loading = new Map<string, Promise<BundleIndex | undefined>>();
 
   private readonly bundlesDir: string;
 
@@ -51,39 +59,32 @@ export class BundleIndexCache {
       this.loaded.delete(digest);
       this.loaded.set(digest, hit);
       const now = Date.now();
-      if (now - (this.checkedAt.get(digest) ?? 0) > RECHECK_MS) {
-        this.checkedAt.set(digest, now);
+      if (now - hit.checkedAt > RECHECK_MS) {
+        hit.checkedAt = now;
         stat(join(this.bundlesDir, digest, MANIFEST_PATH)).then(
-          () => this.seenAt.set(digest, now),
+          () => (hit.seenAt = now),
           (err: unknown) => {
             if (isMissing(err) && this.loaded.get(digest) === hit) this.loaded.delete(digest);
           },
         );
       }
-      return hit;
+      return hit.index;
     }
+    const pending = this.loading.get(digest);
+    if (pending) return pending;
     const now = Date.now();
-    this.checkedAt.set(digest, now);
     const p = loadBundleIndex(this.store, digest);
-    this.loaded.set(digest, p);
-    // seen in place only once the load found its manifest: a missing bundle lends no answer any lifetime
-    this.seenAt.delete(digest);
+    this.loading.set(digest, p);
     p.then(
       (index) => {
-        if (this.loaded.get(digest) !== p) return;
-        if (index) this.seenAt.set(digest, now);
-        else this.loaded.delete(digest);
+        this.loading.delete(digest);
+        // seen in place only once the load found its manifest: a missing bundle lends no answer any lifetime
+        if (!index) return;
+        this.loaded.set(digest, { index: p, checkedAt: now, seenAt: now });
+        while (this.loaded.size > this.capacity) this.loaded.delete(this.loaded.keys().next().value as string);
       },
-      () => {
-        if (this.loaded.get(digest) === p) this.loaded.delete(digest);
-      },
+      () => this.loading.delete(digest),
     );
-    while (this.loaded.size > this.capacity) {
-      const oldest = this.loaded.keys().next().value as string;
-      this.loaded.delete(oldest);
-      this.checkedAt.delete(oldest);
-      this.seenAt.delete(oldest);
-    }
     return p;
   }
 
@@ -92,7 +93,7 @@ export class BundleIndexCache {
    * its manifest was last seen in place, so a removed bundle stops being served within that second.
    */
   reusableUntil(digest: string): number {
-    return (this.seenAt.get(digest) ?? 0) + RECHECK_MS;
+    return (this.loaded.get(digest)?.seenAt ?? 0) + RECHECK_MS;
   }
 }
 

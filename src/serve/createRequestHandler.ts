@@ -206,7 +206,29 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     else res.end(data);
   };
 
+  /**
+   * A request pipelined behind another on its connection: node:http has read it, but its answer can only go
+   * out after that one's. Started now, it would open its file and fill its buffers, and hold them until the
+   * client reads (a client that sends many and reads nothing held a file and 1 MiB per request, without end).
+   * It starts when its answer gets the socket; if the connection closes first, it is logged with status 0.
+   */
+  const waitTurn = (req: IncomingMessage, res: ServerResponse) => {
+    const started = process.hrtime.bigint();
+    const remote = req.socket.remoteAddress ?? '';
+    const onTurn = () => {
+      req.off('close', onGone);
+      handler(req, res);
+    };
+    const onGone = () => {
+      res.off('socket', onTurn);
+      logRequest(req, started, remote, { status: 0, bytes: 0, aborted: true, reason: 'connection closed before its turn' });
+    };
+    res.once('socket', onTurn);
+    req.once('close', onGone);
+  };
+
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
+    if (!res.socket) return waitTurn(req, res);
     if (prepared && !draining && (req.method === 'GET' || req.method === 'HEAD') && isPlainRequest(req)) {
       const p = prepared.get(req.url ?? '', refs.generation(), Date.now());
       // the bytes stay the cache's: when it has let them go, the full path reads and checks them again

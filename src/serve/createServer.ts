@@ -19,6 +19,8 @@ export interface ServeOptions {
   accessLog?: AccessLog;
   /** bytes of small verified files kept in memory (0: none); default 64 MiB */
   cacheBytes?: number;
+  /** a connection on which nothing moves for this long while a request is read or answered is closed; default 60 s */
+  idleTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -34,6 +36,8 @@ export interface RunningServer {
 /** Serve the store read-only on every `listen` address (one socket each, one request handler). */
 /** nginx's default keepalive_timeout is 75 s */
 const KEEP_ALIVE_MS = 75_000;
+/** nginx's default send_timeout and client_header_timeout are 60 s */
+const IDLE_MS = 60_000;
 
 export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   let store: string;
@@ -65,12 +69,25 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
       // staging at once) then races that close and sees "socket hang up". Keep them like nginx does.
       server.keepAliveTimeout = KEEP_ALIVE_MS;
       server.headersTimeout = KEEP_ALIVE_MS + 5_000;
+      // Node.js never times out a connection while it answers: a client that stops reading (or keeps its
+      // window shut) would hold the file, two chunks of buffer and the socket for as long as it likes
+      server.timeout = opts.idleTimeoutMs ?? IDLE_MS;
       server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
         // malformed requests (NUL or raw controls in the target, oversized headers): a bare status, nothing else
         if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
         socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         opts.accessLog?.({ time: new Date().toISOString(), remote: (socket as Socket).remoteAddress ?? '', method: '', target: '', status, bytes: 0, ms: 0, reason: err.code ?? err.message });
+      });
+      // an Expect other than 100-continue: node:http answered 417 itself, without the handler's headers or a log
+      // line; RFC 9110 lets a server ignore it, as nginx does, so the request is answered as any other
+      server.on('checkExpectation', onRequest);
+      // CONNECT (a proxy tunnel) is not a request node:http hands to the handler: without this, its socket was
+      // closed without an answer and without a log line
+      server.on('connect', (req: IncomingMessage, socket: Socket) => {
+        socket.on('error', () => socket.destroy());
+        socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 19\r\n\r\nmethod not allowed\n');
+        opts.accessLog?.({ time: new Date().toISOString(), remote: socket.remoteAddress ?? '', method: 'CONNECT', target: (req.url ?? '').slice(0, 1024), status: 405, bytes: 19, ms: 0, ua: req.headers['user-agent'] });
       });
       servers.push(server);
       await new Promise<void>((resolve, reject) => {

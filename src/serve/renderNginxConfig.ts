@@ -48,20 +48,29 @@ export function renderNginxConfig(opts: NginxConfigOptions): string {
   const security = 'add_header X-Content-Type-Options nosniff always;';
   // nginx picks one regex location per level, so the per-file types are nested in each tree; nested
   // regexes capture nothing, so the named captures of the release route stay intact
-  const perFile = (prefix: string, cache: string) => `
+  // `guard`: lines every location of the tree starts with (a nested location does not run its parent's `if`)
+  const perFile = (prefix: string, cache: string, guard = '') => `${guard}
         add_header Cache-Control ${cache} always;
         ${security}
-        location ~ "/(?:${TEXT_FILE_NAMES.join('|')})$" {
+        location ~ "/(?:${TEXT_FILE_NAMES.join('|')})$" {${guard.replaceAll('\n', '\n    ')}
             default_type text/plain;
             add_header Cache-Control ${cache} always;
             ${security}
         }
-        location ~ "^${prefix}/keys/[^/]+\\.asc$" {
+        location ~ "^${prefix}/keys/[^/]+\\.asc$" {${guard.replaceAll('\n', '\n    ')}
             types { }
             default_type ${PGP_KEYS};
             add_header Cache-Control ${cache} always;
             ${security}
         }`;
+  // The link STORE/releases/NAME/VERSION (or STORE/mirrors/NAME) is followed, wherever it leads: one planted
+  // there (`-> /`) would open the whole file system, where ferry serve, which never reads these links, answers
+  // 404. So what is served must resolve into a bundle (`under`: what follows the bundle's folder). A path that does
+  // not exist answers 404 before its real path is asked for (nginx logs a failed realpath() as critical).
+  const storeRe = q(opts.store).slice(1, -1).replace(/[.*+?^()|[\]]/g, '\\$&');
+  const intoBundle = (under: string) => `
+        if (!-e $request_filename) { return 404; }
+        if ($realpath_root !~ "^${storeRe}/bundles/[0-9a-f]{64}${under}") { return 404; }`;
   return `# ferry ${VERSION}: nginx server block for the store ${opts.store}
 # Put it inside the http { } block (e.g. /etc/nginx/conf.d/ferry.conf) and reload nginx.
 # /releases/NAME/VERSION/ follows the symlinks STORE/releases/NAME/VERSION -> ../../bundles/DIGEST;
@@ -113,7 +122,7 @@ ${types}
     # by name: the one symlink followed is STORE/releases/NAME/VERSION itself; none inside the bundle
     location ~ "^/releases/(?<ferry_name>${NAME})/(?<ferry_version>${NAME})/(?<ferry_path>.*)$" {
         alias ${q(`${opts.store}/releases/`, '$ferry_name/$ferry_version/$ferry_path')};
-        disable_symlinks on ${q(`from=${opts.store}/releases/`, '$ferry_name/$ferry_version')};${perFile('/releases/[^/]+/[^/]+', 'no-cache')}
+        disable_symlinks on ${q(`from=${opts.store}/releases/`, '$ferry_name/$ferry_version')};${perFile('/releases/[^/]+/[^/]+', 'no-cache', intoBundle('(/|$)'))}
     }
     # mirrors: STORE/mirrors/NAME -> NAME@VERSION -> ../bundles/DIGEST/mirrors/NAME (ferry mirror switch
     # replaces the first link atomically); no link inside the bundle is followed
@@ -122,7 +131,7 @@ ${types}
     }
     location ~ "^/mirrors/(?<ferry_mirror>${NAME}(?:@${NAME})?)/(?<ferry_mpath>.*)$" {
         alias ${q(`${opts.store}/mirrors/`, '$ferry_mirror/$ferry_mpath')};
-        disable_symlinks on ${q(`from=${opts.store}/mirrors/`, '$ferry_mirror')};${perFile('/mirrors/[^/]+', 'no-cache')}
+        disable_symlinks on ${q(`from=${opts.store}/mirrors/`, '$ferry_mirror')};${perFile('/mirrors/[^/]+', 'no-cache', intoBundle('/mirrors/'))}
     }
     location ~ "^/blobs/sha256/[0-9a-f]{64}$" {
         types { }

@@ -50,7 +50,7 @@ type BodyWriter = (start: number, end: number) => Promise<{ bytes: number; abort
  * Send one file of the store with ETag, Last-Modified, HEAD, conditional requests and a single Range.
  * The path is resolved with realpath and must stay inside `within` (a link planted in the store cannot
  * lead out of it); the file is then opened with O_NOFOLLOW and must be a regular file of the recorded
- * size. Small files are checked against their sha256 once and then answered from `cache`.
+ * size. Small files are checked against their sha256 before they are sent (once, when `cache` then keeps them).
  */
 export async function sendStoreFile(req: IncomingMessage, res: ServerResponse, f: StoreFile, cache?: SmallFileCache): Promise<SendResult> {
   const hit = cache?.get(f.sha256);
@@ -77,12 +77,13 @@ export async function sendStoreFile(req: IncomingMessage, res: ServerResponse, f
     if (f.size !== undefined && st.size !== f.size) {
       throw new StoreError(`${f.file} has ${st.size} bytes but its manifest says ${f.size}: the store is damaged; re-import the bundle`);
     }
-    if (cache && st.size <= cache.maxFileSize) {
+    // a small file is checked against its sha256 before it is sent, kept in memory or not (--cache 0)
+    if (st.size <= (cache?.maxFileSize ?? SINGLE_READ_MAX)) {
       const data = await readExactly(fh, 0, st.size, f.file);
       const actual = sha256Hex(data);
       if (actual !== f.sha256) throw new IntegrityError(`${f.file} has sha256 ${actual} but its manifest says ${f.sha256}: the store is damaged; re-import the bundle`);
       const entry = cachedFile(f.sha256, data, st.mtime);
-      cache.set(f.sha256, entry);
+      cache?.set(f.sha256, entry);
       return sendEntity(req, res, f, entry, writeBuffer(res, data));
     }
     const entity = { size: st.size, mtime: st.mtime, etag: `"${f.sha256}"`, lastModified: st.mtime.toUTCString() };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -44,5 +45,17 @@ describe('BundleIndexCache: a removed bundle is forgotten within a second of the
     vi.setSystemTime(2_001_500);
     expect(await cache.get(b.digest)).toBe(first);
     await vi.waitFor(() => expect(cache.reusableUntil(b.digest)).toBe(2_002_500));
+  });
+
+  it('digests that are not in the store push no loaded bundle out, however many are asked for at once', async () => {
+    const b = await t.addBundle('kept', '2', { 'files/a/conf': 'hi\n' });
+    const cache = new BundleIndexCache(t.store, 4);
+    const first = await cache.get(b.digest);
+    expect(first).toBeDefined();
+    // a client asking for made-up digests, more at once than the cache holds bundles
+    const missing = await Promise.all(Array.from({ length: 40 }, () => cache.get(randomBytes(32).toString('hex'))));
+    expect(missing.every((m) => m === undefined)).toBe(true);
+    // still the index parsed once, not the manifest read and parsed again
+    expect(await cache.get(b.digest)).toBe(first);
   });
 });

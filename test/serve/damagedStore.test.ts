@@ -42,6 +42,29 @@ describe('ferry serve on a damaged store: refuses to serve wrong bytes, tells th
     expect(server.warnings.at(-1)).toContain(`but its manifest says ${damaged.files.get('files/a/conf')!.sha256}: the store is damaged; re-import the bundle`);
   });
 
+  it('answers 500 for a small file whose bytes differ from its sha256 without a memory cache too (--cache 0)', async () => {
+    // a store of its own: the releases of the one above are listed by a test below
+    const own = await makeStore();
+    const uncached = await startServer(own.store, { cacheBytes: 0 });
+    try {
+      const intact = await own.addBundle('openstack', '2026.11.0', sampleBundleFiles());
+      const damaged = await own.addBundle('damaged', '3', { 'files/a/conf': 'abc\n' });
+      const file = join(own.store, 'bundles', damaged.digest, 'files/a/conf');
+      await chmod(file, 0o644);
+      await writeFile(file, 'xyz\n');
+      for (const path of [`/bundles/${damaged.digest}/files/a/conf`, '/releases/damaged/3/files/a/conf']) {
+        const r = await curl(`${uncached.url}${path}`);
+        expect([path, r.status, r.body.toString()]).toEqual([path, 500, 'internal error\n']);
+      }
+      expect(uncached.warnings.at(-1)).toContain(`${file} has sha256 `);
+      // an intact small file is still served, read and checked again each time
+      for (let i = 0; i < 2; i++) expect((await curl(`${uncached.url}/releases/openstack/2026.11.0/apt/dists/bookworm/Release`)).body.equals(intact.files.get('apt/dists/bookworm/Release')!.content)).toBe(true);
+    } finally {
+      await uncached.close(1000);
+      await own.cleanup();
+    }
+  });
+
   // how soon (a second of the server's clock) is bundleIndexCache.test.ts's, with the clock in the test's hands;
   // here: it does stop, and only ever says 200 (the old bytes) or 404 on the way, never anything else
   it('stops serving a removed bundle (ferry gc), memory cache included', async () => {

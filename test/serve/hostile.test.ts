@@ -3,6 +3,7 @@ import { addEvilBundle, hostileRequestLine, hostileRequests, LEAK_MARKERS } from
 import { makeStore, sampleBundleFiles, type TestStore } from './makeStore.js';
 import { rawRequest } from './rawRequest.js';
 import { startServer, type TestServer } from './startServer.js';
+import { until } from '../helpers/until.js';
 
 describe('ferry serve refuses every path that tries to leave the served tree', () => {
   let t: TestStore;
@@ -45,5 +46,21 @@ describe('ferry serve refuses every path that tries to leave the served tree', (
     expect(refused.length).toBeGreaterThanOrEqual(table.length - 2);
     expect(refused.find((e) => e.target.includes('files/evil/passwd'))?.reason).toMatch(/outside/);
     expect(refused.find((e) => e.target.includes('%252e'))?.reason).toBe('double percent-encoding');
+  });
+
+  it('answers CONNECT (a proxy tunnel) 405 with one access-log line, as every other method it does not serve', async () => {
+    const r = await rawRequest(port, 'CONNECT 127.0.0.1:22 HTTP/1.1');
+    expect(r.status).toBe(405);
+    expect(r.head).toMatch(/^allow: GET, HEAD$/im);
+    const line = server.accessLog.find((e) => e.method === 'CONNECT');
+    expect(line).toMatchObject({ target: '127.0.0.1:22', status: 405 });
+  });
+
+  it('answers a request with an Expect other than 100-continue as any other, with its access-log line (as nginx does)', async () => {
+    const target = `/bundles/${digest}/apt/dists/bookworm/Release?expect`;
+    const r = await rawRequest(port, `GET ${target} HTTP/1.1`, 'Host: localhost\r\nConnection: close\r\nExpect: something-else\r\n');
+    expect(r.status).toBe(200);
+    expect(r.head).toMatch(/^x-content-type-options: nosniff$/im);
+    await until('its access-log line', () => server.accessLog.some((e) => e.target === target && e.status === 200));
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readlink } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { curl } from './curl.js';
 import { addEvilBundle, hostileRequestLine, hostileRequests, LEAK_MARKERS } from './hostilePaths.js';
@@ -91,6 +92,35 @@ describe('ferry serve --nginx-config: Debian nginx serves the same store with th
     expect(label.startsWith('overlong') ? [400, 404, 414] : [400, 404]).toContain(r.status);
     const body = r.body.toString('latin1');
     for (const marker of LEAK_MARKERS) expect(body).not.toContain(marker);
+  });
+
+  it('follows a link of STORE/releases or STORE/mirrors only into a bundle: one planted there that leads out is not there, as for ferry', async () => {
+    // a folder outside the store, with files named as the nested locations (text files, keys) pick them
+    const outside = await mkdtemp(join(tmpdir(), 'ferry-outside-'));
+    try {
+      // readable by nginx's workers, as much of the file system is
+      await chmod(outside, 0o755);
+      await mkdir(join(outside, 'keys'));
+      for (const f of ['secret', 'Release', 'keys/k.asc']) await writeFile(join(outside, f), 'root: outside the store\n');
+      await mkdir(join(t.store, 'releases', 'planted'), { recursive: true });
+      await mkdir(join(t.store, 'mirrors'), { recursive: true });
+      await symlink(outside, join(t.store, 'releases', 'planted', '1'));
+      await symlink(outside, join(t.store, 'mirrors', 'planted'));
+      for (const path of ['/releases/planted/1/secret', '/releases/planted/1/Release', '/releases/planted/1/keys/k.asc', '/mirrors/planted/secret', '/mirrors/planted/Release', '/mirrors/planted/keys/k.asc']) {
+        const [fromNginx, fromFerry] = await Promise.all([curl(`${nginx.url}${path}`), curl(`${ferryServer.url}${path}`)]);
+        expect([path, fromNginx.status, fromFerry.status]).toEqual([path, 404, 404]);
+        expect(fromNginx.body.toString()).not.toContain('root:');
+      }
+      // the links ferry writes still lead where they should, files and folders
+      expect((await curl(`${nginx.url}/releases/openstack/2026.11.0/apt/dists/bookworm/Release`)).status).toBe(200);
+      expect((await curl(`${nginx.url}/releases/openstack/2026.11.0/keys/bundle.asc`)).status).toBe(200);
+      expect((await curl(`${nginx.url}/releases/openstack/2026.11.0/python/simple/`)).status).toBe(200);
+      expect((await curl(`${nginx.url}/releases/openstack/2026.11.0/no/such/file`)).status).toBe(404);
+    } finally {
+      await rm(join(t.store, 'releases', 'planted'), { recursive: true, force: true });
+      await rm(join(t.store, 'mirrors', 'planted'), { force: true });
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 
   it('serves HTTPS on IPv4 and IPv6 with the TLS block', async () => {
