@@ -1,4 +1,3 @@
-import { posix } from 'node:path';
 import { SpecError } from '../errors.js';
 import type { InventoryHost } from './loadInventory.js';
 import { renderVars } from '../template/renderTemplate.js';
@@ -74,9 +73,18 @@ export function hostSettings(host: InventoryHost, inventoryFile: string, factsDi
   };
 }
 
+/**
+ * ferry's folders on the host. Quoted in every host script, but also written into lines of host files: the
+ * apt step's sources list (`deb [signed-by=DATA/keys/…] file:DATA/bundles/…/apt SUITE COMPONENT`), where a
+ * newline would add a source of the inventory's choosing and a space, `]` or `,` another option or key.
+ */
+const HOST_PATH_RE = /^\/[A-Za-z0-9._+@~/-]*$/;
+
 function pathVar(v: unknown, name: string, where: string): string | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !posix.isAbsolute(v) || v.split('/').includes('..')) throw new SpecError(`${where}.${name} must be an absolute path, found ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !HOST_PATH_RE.test(v) || v.split('/').includes('..')) {
+    throw new SpecError(`${where}.${name} must be an absolute path of letters, digits and . _ + @ ~ - (no "..", spaces or other characters), found ${JSON.stringify(v).slice(0, 200)}`);
+  }
   return v.replace(/\/+$/, '') || '/';
 }
 
