@@ -1,7 +1,7 @@
 import { type Expr, type Node, srcOf } from './parseTemplate.js';
 import { FILTERS, TESTS } from './templateFilters.js';
 import { TemplateError } from './TemplateError.js';
-import { checkData, type Data, defined, display, equal, isPlainObject, lookup, truthy, typeName, Undefined, type Value } from './templateValue.js';
+import { checkData, type Data, defined, display, equal, isPlainObject, lookup, RenderBudget, truthy, typeName, Undefined, type Value } from './templateValue.js';
 
 /** Limits that keep a hostile template from exhausting the runner. */
 const MAX_OUTPUT = 32 * 1024 * 1024;
@@ -9,10 +9,11 @@ const MAX_ITERATIONS = 1_000_000;
 
 /**
  * Render a parsed template over plain data. Names resolve to loop variables, then to the variables'
- * own properties; nothing else (no globals, no prototypes) is in scope.
+ * own properties; nothing else (no globals, no prototypes) is in scope. `budget` bounds the text the
+ * render builds; renders that share one share its bound.
  */
-export function evaluateTemplate(nodes: Node[], vars: Record<string, unknown>): string {
-  return new Evaluation(vars).run(nodes);
+export function evaluateTemplate(nodes: Node[], vars: Record<string, unknown>, budget = new RenderBudget()): string {
+  return new Evaluation(vars, budget).run(nodes);
 }
 
 class Evaluation {
@@ -20,7 +21,10 @@ class Evaluation {
   #size = 0;
   #iterations = 0;
   #scopes: Array<Map<string, Value>> = [];
-  constructor(private readonly vars: Record<string, unknown>) {}
+  constructor(
+    private readonly vars: Record<string, unknown>,
+    private readonly budget: RenderBudget,
+  ) {}
 
   run(nodes: Node[]): string {
     this.nodes(nodes);
@@ -30,6 +34,7 @@ class Evaluation {
   private emit(s: string) {
     this.#size += s.length;
     if (this.#size > MAX_OUTPUT) throw new TemplateError(`the output is larger than ${MAX_OUTPUT / 1024 / 1024} MiB`);
+    this.budget.spend(s);
     this.#out.push(s);
   }
 
@@ -132,7 +137,7 @@ class Evaluation {
       case 'cond':
         return truthy(this.expr(e.cond)) ? this.expr(e.yes) : this.expr(e.no);
       case 'bin':
-        return arithmetic(e.op, this.expr(e.a), this.expr(e.b), e);
+        return this.budget.spend(arithmetic(e.op, this.expr(e.a), this.expr(e.b), e));
       case 'cmp': {
         let left = this.expr(e.first);
         for (const [op, x] of e.rest) {
@@ -142,8 +147,11 @@ class Evaluation {
         }
         return true;
       }
-      case 'filter':
-        return FILTERS.get(e.name)!.fn(this.expr(e.e), e.args.map((a) => this.expr(a)), srcOf(e.e));
+      case 'filter': {
+        const filter = FILTERS.get(e.name)!;
+        const r = filter.fn(this.expr(e.e), e.args.map((a) => this.expr(a)), srcOf(e.e), this.budget);
+        return filter.builds ? this.budget.spend(r) : r;
+      }
       case 'test':
         return TESTS.get(e.name)!(this.expr(e.e)) !== e.neg;
     }

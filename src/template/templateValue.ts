@@ -14,6 +14,33 @@ export class Undefined {
 
 export type Value = Data | Undefined;
 
+/** How much text (and how many list items) one render may build, its output included. */
+const MAX_BUILT = 64 * 1024 * 1024;
+
+/**
+ * What a render builds on the way to its output: the text each filter and operator makes (`replace`,
+ * `join`, `~`...) and the items of the lists it makes. The output alone is bounded (32 MiB), but
+ * `s | replace("x", s)` multiplies the text at each step, so a short template or inventory value built
+ * gigabytes it then printed only as a `| length` (or stopped at V8's string limit, an internal error).
+ * One budget is shared by the strings of one step's options and by every value of one host's variables.
+ */
+export class RenderBudget {
+  #left = MAX_BUILT;
+
+  /** Refuse, before building it, a value of `size` characters or items the budget cannot pay for. */
+  afford(size: number): void {
+    if (size > this.#left) throw new TemplateError(`the template builds more than ${MAX_BUILT / 1024 / 1024} MiB of text (filters and operators included), more than any configuration needs`);
+  }
+
+  /** Pay for a value built: a string's length, a list's item count. */
+  spend(v: Value): Value {
+    const size = typeof v === 'string' || Array.isArray(v) ? v.length : 0;
+    this.afford(size);
+    this.#left -= size;
+    return v;
+  }
+}
+
 export function isPlainObject(v: unknown): v is { [key: string]: Data } {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
   const proto = Object.getPrototypeOf(v);

@@ -184,6 +184,17 @@ describe('an inventory that is hostile by size or by its values', () => {
     expect(existsSync(join(root, 'data')), 'the host was touched').toBe(false);
   });
 
+  it('refuses values that together build more text than a template may (a list of references to a 16 MiB value) with one line, not an internal error', async () => {
+    const inventory = join(dir, 'wide.yaml');
+    // 16^6 characters from a 16-character value, then 40 references to it: 640 Mi characters held at once
+    const vars = { s: 'x'.repeat(16), big: `{{ s${' | replace("x", s)'.repeat(5)} }}`, copies: Array(40).fill('{{ big }}'), ferry_data_dir: join(dir, 'wide') };
+    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { transport: 'local', vars } } }));
+    const r = await ferry(['plan', 'app@1', '--allow-local', '-i', inventory, '--store', store]);
+    expect(r.code, r.stderr).toBe(72);
+    expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+    expect(r.stderr).toMatch(/^ferry: inventory .*wide\.yaml, host h1: vars\.copies\[\d+\]: cannot render .*: the template builds more than 64 MiB of text/);
+  });
+
   it('refuses a YAML alias bomb as an inventory, with one line (exit 65)', async () => {
     const inventory = join(dir, 'bomb.yaml');
     const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];

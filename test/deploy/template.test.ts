@@ -100,6 +100,21 @@ describe('the template language (a Jinja subset over plain data)', () => {
     );
   });
 
+  it('refuses a render that builds more text than it may, on the way to its output too: one line, never gigabytes', () => {
+    const s = 'x'.repeat(16);
+    // each replace multiplies the text by 16: 16^7 characters (256 Mi) from 150 bytes of template, printed as a number
+    const chain = `s${' | replace("x", s)'.repeat(7)}`;
+    expect(failure(() => render(`{{ ${chain} | length }}`, { s })).message).toMatch(/^template files\/web\/app.conf.j2 for host web1: cannot render \{\{ s \| replace.*: the template builds more than 64 MiB of text[^\n]*$/);
+    // a joined list of it, and the strings of one step's options together, count the same way
+    expect(failure(() => render(`{{ [${Array(3).fill(chain.replace(/ \| replace\("x", s\)$/, '')).join(', ')}] | join | length }}`, { s })).message).toMatch(/builds more than 64 MiB/);
+    const big = 'y'.repeat(8 * 1024 * 1024);
+    expect(failure(() => renderDeep({ argv: Array(10).fill('{{ big }}') }, { big }, (p) => `host web1, service web, configure command option ${p}`)).message).toMatch(
+      /^host web1, service web, configure command option argv\[\d\]: cannot render \{\{ big \}\}: the template builds more than 64 MiB of text/,
+    );
+    // within the bound, as before
+    expect(render(`{{ s${' | replace("x", s)'.repeat(5)} | length }}`, { s })).toBe(String(16 ** 6));
+  });
+
   it('resolves inventory variables that refer to others, naming the variable that does not render', () => {
     expect(renderVars({ root: '/srv', data: '{{ root }}/data', logs: '{{ data }}/logs' }, 'inventory i.yaml, host h')).toEqual({ root: '/srv', data: '/srv/data', logs: '/srv/data/logs' });
     expect(failure(() => renderVars({ a: { b: ['{{ c }}'] } }, 'inventory i.yaml, host h')).message).toMatch(/^inventory i.yaml, host h: vars.a.b\[0\]: cannot render \{\{ c \}\}/);
