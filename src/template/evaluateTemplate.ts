@@ -142,7 +142,7 @@ class Evaluation {
         let left = this.expr(e.first);
         for (const [op, x] of e.rest) {
           const right = this.expr(x);
-          if (!compare(op, left, right)) return false;
+          if (!compare(op, left, right, this.budget)) return false;
           left = right;
         }
         return true;
@@ -173,17 +173,18 @@ function arithmetic(op: string, av: Value, bv: Value, e: Expr & { k: 'bin' }): V
   return r;
 }
 
-function compare(op: string, av: Value, bv: Value): boolean {
-  if (op === '==') return equal(av, bv);
-  if (op === '!=') return !equal(av, bv);
+function compare(op: string, av: Value, bv: Value, budget: RenderBudget): boolean {
+  if (op === '==') return equal(av, bv, budget);
+  if (op === '!=') return !equal(av, bv, budget);
   const a = defined(av);
   const b = defined(bv);
   if (op === 'in' || op === 'not in') {
     let found: boolean;
     if (typeof b === 'string') {
       if (typeof a !== 'string') throw new TemplateError(`"in" a string needs a string on the left, found ${typeName(a)}`);
+      budget.compare(b.length);
       found = b.includes(a);
-    } else if (Array.isArray(b)) found = b.some((x) => equal(x, a));
+    } else if (Array.isArray(b)) found = b.some((x) => equal(x, a, budget));
     else if (isPlainObject(b)) found = typeof a === 'string' && Object.hasOwn(b, a);
     else throw new TemplateError(`"in" needs a string, a list or a mapping on the right, found ${typeName(b)}`);
     return op === 'in' ? found : !found;

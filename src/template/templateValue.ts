@@ -16,6 +16,8 @@ export type Value = Data | Undefined;
 
 /** How much text (and how many list items) one render may build, its output included. */
 const MAX_BUILT = 64 * 1024 * 1024;
+/** How many items (and characters of text searched) one render may compare: a second or two of work. */
+const MAX_COMPARED = 100_000_000;
 
 /**
  * What a render builds on the way to its output: the text each filter and operator makes (`replace`,
@@ -26,6 +28,17 @@ const MAX_BUILT = 64 * 1024 * 1024;
  */
 export class RenderBudget {
   #left = MAX_BUILT;
+  #compared = 0;
+
+  /**
+   * Count `n` items compared (`==`, `in`) or characters searched. Loops are bounded (1,000,000
+   * iterations), but `{% if x in xs %}` inside `{% for x in xs %}` over a list of the inventory is
+   * quadratic: a 2 MB list of a million items took hours.
+   */
+  compare(n: number): void {
+    this.#compared += n;
+    if (this.#compared > MAX_COMPARED) throw new TemplateError(`the template compares more than ${MAX_COMPARED} items (==, in), as a search inside a loop over a long list does`);
+  }
 
   /** Refuse, before building it, a value of `size` characters or items the budget cannot pay for. */
   afford(size: number): void {
@@ -120,15 +133,16 @@ export function typeName(v: Value): string {
   return `a ${typeof v}`;
 }
 
-/** Deep equality over plain data. */
-export function equal(a: Value, b: Value): boolean {
+/** Deep equality over plain data; each item compared is counted against the render's budget. */
+export function equal(a: Value, b: Value, budget: RenderBudget): boolean {
+  budget.compare(1);
   const x = defined(a);
   const y = defined(b);
-  if (Array.isArray(x) || Array.isArray(y)) return Array.isArray(x) && Array.isArray(y) && x.length === y.length && x.every((v, i) => equal(v, y[i]!));
+  if (Array.isArray(x) || Array.isArray(y)) return Array.isArray(x) && Array.isArray(y) && x.length === y.length && x.every((v, i) => equal(v, y[i]!, budget));
   if (isPlainObject(x) || isPlainObject(y)) {
     if (!isPlainObject(x) || !isPlainObject(y)) return false;
     const kx = Object.keys(x);
-    return kx.length === Object.keys(y).length && kx.every((k) => Object.hasOwn(y, k) && equal(x[k]!, y[k]!));
+    return kx.length === Object.keys(y).length && kx.every((k) => Object.hasOwn(y, k) && equal(x[k]!, y[k]!, budget));
   }
   return x === y;
 }

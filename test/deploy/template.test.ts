@@ -115,6 +115,19 @@ describe('the template language (a Jinja subset over plain data)', () => {
     expect(render(`{{ s${' | replace("x", s)'.repeat(5)} | length }}`, { s })).toBe(String(16 ** 6));
   });
 
+  it('refuses a render that compares more than it may: a loop that searches a list of the inventory per item is quadratic', () => {
+    // 20,000 items searched 20,000 times: 2*10^8 comparisons; a 2 MB inventory list of 10^6 took hours
+    const xs = Array.from({ length: 20_000 }, (_, i) => i);
+    const loop = '{% for x in xs %}{% if x in xs %}{% endif %}{% endfor %}';
+    expect(failure(() => render(loop, { xs })).message).toMatch(/^template files\/web\/app.conf.j2 for host web1: cannot render \{% if x in xs %\}: the template compares more than 100000000 items[^\n]*$/);
+    // an inventory value is a template too; text searched counts its characters, "==" every item of both sides
+    expect(failure(() => renderVars({ xs, a: loop }, 'inventory i.yaml, host h')).message).toMatch(/^inventory i.yaml, host h: vars.a: cannot render .*compares more than/);
+    expect(failure(() => render('{% for x in xs %}{% if "zz" in s %}{% endif %}{% endfor %}', { xs: xs.slice(0, 1000), s: 'y'.repeat(1024 * 1024) })).message).toMatch(/compares more than/);
+    expect(failure(() => render('{% for x in xs %}{% if xs == ys %}{% endif %}{% endfor %}', { xs, ys: [...xs] })).message).toMatch(/compares more than/);
+    // within the bound, as before
+    expect(render('{% for x in xs %}{% if x in xs %}{{ x }}{% endif %}{% endfor %}', { xs: xs.slice(0, 1000) })).toHaveLength(2890);
+  });
+
   it('resolves inventory variables that refer to others, naming the variable that does not render', () => {
     expect(renderVars({ root: '/srv', data: '{{ root }}/data', logs: '{{ data }}/logs' }, 'inventory i.yaml, host h')).toEqual({ root: '/srv', data: '/srv/data', logs: '/srv/data/logs' });
     expect(failure(() => renderVars({ a: { b: ['{{ c }}'] } }, 'inventory i.yaml, host h')).message).toMatch(/^inventory i.yaml, host h: vars.a.b\[0\]: cannot render \{\{ c \}\}/);
