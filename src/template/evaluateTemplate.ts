@@ -63,7 +63,7 @@ class Evaluation {
     for (const b of n.branches) {
       let hit: boolean;
       try {
-        hit = truthy(this.expr(b.cond));
+        hit = truthy(this.expr(b.cond), this.budget);
       } catch (err) {
         if (err instanceof TemplateError && err.tag === undefined) {
           err.tag = b.tag;
@@ -78,9 +78,9 @@ class Evaluation {
 
   private forNode(n: Extract<Node, { t: 'for' }>) {
     const iter = defined(this.expr(n.iter));
-    let items: Data[];
+    let items: readonly Data[];
     if (Array.isArray(iter)) items = iter;
-    else if (isPlainObject(iter)) items = Object.keys(iter);
+    else if (isPlainObject(iter)) items = this.budget.keys(iter);
     else throw new TemplateError(`cannot loop over ${srcOf(n.iter)}: it is ${typeName(iter)}, not a list or a mapping`);
     if (items.length === 0) return this.nodes(n.otherwise);
     items.forEach((raw, i) => {
@@ -125,17 +125,17 @@ class Evaluation {
         return -v;
       }
       case 'not':
-        return !truthy(this.expr(e.e));
+        return !truthy(this.expr(e.e), this.budget);
       case 'and': {
         const a = this.expr(e.a);
-        return truthy(a) ? this.expr(e.b) : a;
+        return truthy(a, this.budget) ? this.expr(e.b) : a;
       }
       case 'or': {
         const a = this.expr(e.a);
-        return truthy(a) ? a : this.expr(e.b);
+        return truthy(a, this.budget) ? a : this.expr(e.b);
       }
       case 'cond':
-        return truthy(this.expr(e.cond)) ? this.expr(e.yes) : this.expr(e.no);
+        return truthy(this.expr(e.cond), this.budget) ? this.expr(e.yes) : this.expr(e.no);
       case 'bin':
         return this.budget.spend(arithmetic(e.op, this.expr(e.a), this.expr(e.b), e));
       case 'cmp': {

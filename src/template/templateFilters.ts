@@ -61,7 +61,7 @@ function sortKey(xs: Data[], filter: string): Data[] {
  * it was given. Looked up in a Map, so no name ("constructor", "__proto__") reaches anything else.
  */
 export const FILTERS = new Map<string, Filter>([
-  ['default', { min: 0, max: 2, fn: (v, [fallback = '', boolean = false]) => (v instanceof Undefined || (truthy(boolean) && !truthy(v)) ? fallback : v) }],
+  ['default', { min: 0, max: 2, fn: (v, [fallback = '', boolean = false], _e, budget) => (v instanceof Undefined || (truthy(boolean, budget) && !truthy(v, budget)) ? fallback : v) }],
   ['quote', {
     min: 0,
     max: 0,
@@ -101,7 +101,7 @@ export const FILTERS = new Map<string, Filter>([
   }],
   ['int', { min: 0, max: 1, fn: (v, fallback, expr) => number(v, expr, 'int', parseNumber, fallback) }],
   ['float', { min: 0, max: 1, fn: (v, fallback, expr) => number(v, expr, 'float', parseNumber, fallback) }],
-  ['length', { min: 0, max: 0, fn: (v, _a, expr) => { const d = defined(v); if (typeof d === 'string' || Array.isArray(d)) return d.length; if (isPlainObject(d)) return Object.keys(d).length; throw new TemplateError(`length: ${expr} is ${typeName(d)}`); } }],
+  ['length', { min: 0, max: 0, fn: (v, _a, expr, budget) => { const d = defined(v); if (typeof d === 'string' || Array.isArray(d)) return d.length; if (isPlainObject(d)) return budget.keys(d).length; throw new TemplateError(`length: ${expr} is ${typeName(d)}`); } }],
   ['first', { min: 0, max: 0, fn: (v, _a, expr) => { const xs = list(v, expr, 'first'); return xs.length ? xs[0]! : new Undefined(`${expr} | first`); } }],
   ['last', { min: 0, max: 0, fn: (v, _a, expr) => { const xs = list(v, expr, 'last'); return xs.length ? xs[xs.length - 1]! : new Undefined(`${expr} | last`); } }],
   ['sort', { min: 0, max: 0, builds: true, fn: (v, _a, expr) => sortKey(list(v, expr, 'sort'), 'sort') }],
@@ -109,10 +109,10 @@ export const FILTERS = new Map<string, Filter>([
     min: 0,
     max: 0,
     builds: true,
-    fn: (v, _a, expr) => {
+    fn: (v, _a, expr, budget) => {
       const d = defined(v);
       if (!isPlainObject(d)) throw new TemplateError(`dictsort: ${expr} is ${typeName(d)}, not a mapping`);
-      return Object.keys(d).sort().map((k) => [k, d[k]!]);
+      return [...budget.keys(d)].sort().map((k) => [k, d[k]!]);
     },
   }],
   ['to_json', { min: 0, max: 0, builds: true, fn: (v, _a, expr) => toJson(v, expr) }],
