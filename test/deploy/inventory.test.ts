@@ -74,6 +74,13 @@ describe('inventory', () => {
     expect(() => parseInventory('hosts: { a: { port: 70000 } }', 'inv.yaml')).toThrow(/hosts.a.port/);
   });
 
+  it('takes names like constructor and toString as names, not as properties every object has', () => {
+    expect(() => parseInventory('groups: { web: { hosts: [h1], children: [constructor] } }\nhosts: { h1: }', 'inv.yaml')).toThrow(/^inv.yaml: groups.web.children names "constructor", which is not a group$/);
+    expect(() => parseInventory('groups: { web: { hosts: [h1, toString] } }\nhosts: { h1: }', 'inv.yaml')).toThrow(/^inv.yaml: groups.web.hosts names "toString", which is not under hosts/);
+    const inv = parseInventory('groups: { web: { hosts: [constructor] }, valueOf: { hosts: [hasOwnProperty] } }\nhosts: { constructor: , hasOwnProperty: }', 'inv.yaml');
+    expect(inv.hosts.map((h) => [h.name, h.groups])).toEqual([['constructor', ['all', 'web']], ['hasOwnProperty', ['all', 'valueOf']]]);
+  });
+
   it('reads a long chain of child groups, listed from the deepest, in linear time: the deepest group wins, a cycle is still named', () => {
     // each group the child of the one before, listed last first: the depth walk was cubic (2,000 groups: 170 s)
     const n = 20_000;
