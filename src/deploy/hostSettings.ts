@@ -52,12 +52,13 @@ export function hostSettings(host: InventoryHost, inventoryFile: string, factsDi
     throw new SpecError(`${where}.ssh_options must be a map of ssh options (like { ProxyJump: bastion }), found ${JSON.stringify(ssh)}`);
   }
   if (ssh !== undefined) checkSshOptions(ssh as Record<string, string | number | boolean>, `${where}.ssh_options`);
+  // safe integers only: host scripts get them as digits, and String(1e21) is "1e+21" (tail -n and $(( )) misread it)
   const keep = vars.ferry_keep_releases ?? DEFAULT_KEEP_RELEASES;
-  if (typeof keep !== 'number' || !Number.isInteger(keep) || keep < 1) {
+  if (typeof keep !== 'number' || !Number.isSafeInteger(keep) || keep < 1) {
     throw new SpecError(`${where}.ferry_keep_releases must be a whole number of at least 1 (the current release counts), found ${JSON.stringify(keep)}`);
   }
   const policyRc = vars.ferry_policy_rc_timeout;
-  if (policyRc !== undefined && (typeof policyRc !== 'number' || !Number.isInteger(policyRc) || policyRc < 1)) {
+  if (policyRc !== undefined && (typeof policyRc !== 'number' || !Number.isSafeInteger(policyRc) || policyRc < 1)) {
     throw new SpecError(`${where}.ferry_policy_rc_timeout must be a whole number of seconds, at least 1, found ${JSON.stringify(policyRc)}`);
   }
   return {

@@ -195,6 +195,17 @@ describe('an inventory that is hostile by size or by its values', () => {
     expect(r.stderr).toMatch(/^ferry: inventory .*wide\.yaml, host h1: vars\.copies\[\d+\]: cannot render .*: the template builds more than 64 MiB of text/);
   });
 
+  it.each([['ferry_keep_releases'], ['ferry_policy_rc_timeout']])('refuses a %s too large to print as digits (1e21), which a host script would misread, with one line (exit 65)', async (name) => {
+    // String(1e21) is "1e+21": "tail -n 1e+21" fails, so the prune kept no older release; "$(( … + 1e+21 ))" is not arithmetic
+    const root = mkdtempSync(join(dir, 'numbers-'));
+    const inventory = join(root, 'inventory.yaml');
+    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { transport: 'local', vars: { ferry_data_dir: join(root, 'data'), ferry_ansible_facts_dir: '', [name]: 1e21 } } } }));
+    const r = await ferry(['plan', 'app@1', '--allow-local', '-i', inventory, '--store', store]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`vars\\.${name} must be a whole number`));
+  });
+
   it('refuses a YAML alias bomb as an inventory, with one line (exit 65)', async () => {
     const inventory = join(dir, 'bomb.yaml');
     const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
