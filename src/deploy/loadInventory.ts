@@ -5,7 +5,7 @@ import * as z from '../util/zod.js';
 import { hostAddress, hostName, userName } from '../util/names.js';
 import { SpecError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
-import { parseErrorReason } from '../util/oneLine.js';
+import { keyPath, parseErrorReason } from '../util/oneLine.js';
 
 const Vars = z.record(z.string(), z.unknown());
 
@@ -81,6 +81,12 @@ export function parseInventory(text: string, file: string): Inventory {
   if (!parsed.success) throw new SpecError(formatIssues(file, parsed.error));
   const inv = parsed.data;
   const groups = inv.groups;
+  const tagged = [
+    notPlain(inv.vars, 'vars'),
+    ...Object.entries(groups).map(([g, def]) => notPlain(def.vars, keyPath(keyPath('groups', g), 'vars'))),
+    ...Object.entries(inv.hosts).map(([h, def]) => notPlain(def.vars, keyPath(keyPath('hosts', h), 'vars'))),
+  ].find((p) => p !== undefined);
+  if (tagged) throw new SpecError(`${file}: ${tagged}; inventory values are text, numbers, booleans, none, lists and mappings`);
   // Object.hasOwn, not `in`: every object has a "constructor" and a "toString", which are plain names here
   if (Object.hasOwn(groups, 'all')) throw new SpecError(`${file}: groups.all: "all" is the implicit group of every host; put its variables under the top-level vars`);
 
@@ -136,6 +142,30 @@ export function parseInventory(text: string, file: string): Inventory {
   });
   members.set('all', new Set(hosts.map((h) => h.name)));
   return { file, region: inv.region ?? basename(file).replace(/\.ya?ml$/, ''), hosts, groups: members };
+}
+
+/**
+ * Where a YAML tag (`!!set`, `!!omap`, `!!binary`, a timestamp of YAML 1.1) made a value something else than
+ * plain data: ferry reads a Set or a Map given as ssh_options as a map with no options (silently passing
+ * none), templates refuse it only when a host renders it.
+ */
+function notPlain(v: unknown, path: string): string | undefined {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = notPlain(v[i], `${path}[${i}]`);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  if (v !== null && typeof v === 'object') {
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) return `${path}: a YAML tag made it a ${(v as object).constructor?.name ?? 'non-plain object'}`;
+    for (const [k, x] of Object.entries(v)) {
+      const p = notPlain(x, keyPath(path, k));
+      if (p) return p;
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -74,6 +74,23 @@ describe('inventory', () => {
     expect(() => parseInventory('hosts: { a: { port: 70000 } }', 'inv.yaml')).toThrow(/hosts.a.port/);
   });
 
+  it.each([
+    ['a set (ssh_options then passed nothing, silently)', 'vars: { ssh_options: !!set { IdentityFile } }', /vars\.ssh_options: a YAML tag made it a Set/],
+    ['an ordered map', '%YAML 1.1\n---\nvars: { ssh_options: !!omap [ { IdentityFile: /k } ] }', /vars\.ssh_options: a YAML tag made it a Map/],
+    ['binary data', '%YAML 1.1\n---\ngroups: { g: { vars: { ferry_data_dir: !!binary aGVsbG8= } } }', /groups\.g\.vars\.ferry_data_dir: a YAML tag made it a (Uint8Array|Buffer)/],
+    ['a timestamp, deep in a host value', '%YAML 1.1\n---\nhosts: { a: { vars: { x: [1, { when: 2001-12-14 }] } } }', /hosts\.a\.vars\.x\[1\]\.when: a YAML tag made it a Date/],
+  ])('refuses %s: inventory values are plain data (exit 65)', (_label, text, message) => {
+    const full = text.includes('hosts:') ? text : `${text}\nhosts: { a: }`;
+    let err: unknown;
+    try {
+      parseInventory(full, 'inv.yaml');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SpecError);
+    expect((err as Error).message).toMatch(message);
+  });
+
   it('takes names like constructor and toString as names, not as properties every object has', () => {
     expect(() => parseInventory('groups: { web: { hosts: [h1], children: [constructor] } }\nhosts: { h1: }', 'inv.yaml')).toThrow(/^inv.yaml: groups.web.children names "constructor", which is not a group$/);
     expect(() => parseInventory('groups: { web: { hosts: [h1, toString] } }\nhosts: { h1: }', 'inv.yaml')).toThrow(/^inv.yaml: groups.web.hosts names "toString", which is not under hosts/);
