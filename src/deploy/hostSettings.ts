@@ -1,4 +1,3 @@
-import { posix } from 'node:path';
 import { SpecError } from '../errors.js';
 import type { InventoryHost } from './loadInventory.js';
 import { renderVars } from '../template/renderTemplate.js';
@@ -53,12 +52,13 @@ export function hostSettings(host: InventoryHost, inventoryFile: string, factsDi
     throw new SpecError(`${where}.ssh_options must be a map of ssh options (like { ProxyJump: bastion }), found ${JSON.stringify(ssh)}`);
   }
   if (ssh !== undefined) checkSshOptions(ssh as Record<string, string | number | boolean>, `${where}.ssh_options`);
+  // safe integers only: host scripts get them as digits, and String(1e21) is "1e+21" (tail -n and $(( )) misread it)
   const keep = vars.ferry_keep_releases ?? DEFAULT_KEEP_RELEASES;
-  if (typeof keep !== 'number' || !Number.isInteger(keep) || keep < 1) {
+  if (typeof keep !== 'number' || !Number.isSafeInteger(keep) || keep < 1) {
     throw new SpecError(`${where}.ferry_keep_releases must be a whole number of at least 1 (the current release counts), found ${JSON.stringify(keep)}`);
   }
   const policyRc = vars.ferry_policy_rc_timeout;
-  if (policyRc !== undefined && (typeof policyRc !== 'number' || !Number.isInteger(policyRc) || policyRc < 1)) {
+  if (policyRc !== undefined && (typeof policyRc !== 'number' || !Number.isSafeInteger(policyRc) || policyRc < 1)) {
     throw new SpecError(`${where}.ferry_policy_rc_timeout must be a whole number of seconds, at least 1, found ${JSON.stringify(policyRc)}`);
   }
   return {
@@ -74,9 +74,18 @@ export function hostSettings(host: InventoryHost, inventoryFile: string, factsDi
   };
 }
 
+/**
+ * ferry's folders on the host. Quoted in every host script, but also written into lines of host files: the
+ * apt step's sources list (`deb [signed-by=DATA/keys/…] file:DATA/bundles/…/apt SUITE COMPONENT`), where a
+ * newline would add a source of the inventory's choosing and a space, `]` or `,` another option or key.
+ */
+const HOST_PATH_RE = /^\/[A-Za-z0-9._+@~/-]*$/;
+
 function pathVar(v: unknown, name: string, where: string): string | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !posix.isAbsolute(v) || v.split('/').includes('..')) throw new SpecError(`${where}.${name} must be an absolute path, found ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !HOST_PATH_RE.test(v) || v.split('/').includes('..')) {
+    throw new SpecError(`${where}.${name} must be an absolute path of letters, digits and . _ + @ ~ - (no "..", spaces or other characters), found ${JSON.stringify(v).slice(0, 200)}`);
+  }
   return v.replace(/\/+$/, '') || '/';
 }
 

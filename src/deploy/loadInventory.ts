@@ -5,7 +5,7 @@ import * as z from '../util/zod.js';
 import { hostAddress, hostName, userName } from '../util/names.js';
 import { SpecError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
-import { parseErrorReason } from '../util/oneLine.js';
+import { keyPath, parseErrorReason } from '../util/oneLine.js';
 
 const Vars = z.record(z.string(), z.unknown());
 
@@ -81,37 +81,52 @@ export function parseInventory(text: string, file: string): Inventory {
   if (!parsed.success) throw new SpecError(formatIssues(file, parsed.error));
   const inv = parsed.data;
   const groups = inv.groups;
-  if ('all' in groups) throw new SpecError(`${file}: groups.all: "all" is the implicit group of every host; put its variables under the top-level vars`);
+  const tagged = [
+    notPlain(inv.vars, 'vars'),
+    ...Object.entries(groups).map(([g, def]) => notPlain(def.vars, keyPath(keyPath('groups', g), 'vars'))),
+    ...Object.entries(inv.hosts).map(([h, def]) => notPlain(def.vars, keyPath(keyPath('hosts', h), 'vars'))),
+  ].find((p) => p !== undefined);
+  if (tagged) throw new SpecError(`${file}: ${tagged}; inventory values are text, numbers, booleans, none, lists and mappings`);
+  // Object.hasOwn, not `in`: every object has a "constructor" and a "toString", which are plain names here
+  if (Object.hasOwn(groups, 'all')) throw new SpecError(`${file}: groups.all: "all" is the implicit group of every host; put its variables under the top-level vars`);
 
   for (const [g, def] of Object.entries(groups)) {
-    for (const h of def.hosts) if (!(h in inv.hosts)) throw new SpecError(`${file}: groups.${g}.hosts names "${h}", which is not under hosts; add it there or remove it from the group`);
-    for (const c of def.children) if (!(c in groups)) throw new SpecError(`${file}: groups.${g}.children names "${c}", which is not a group`);
+    for (const h of def.hosts) if (!Object.hasOwn(inv.hosts, h)) throw new SpecError(`${file}: groups.${g}.hosts names "${h}", which is not under hosts; add it there or remove it from the group`);
+    for (const c of def.children) if (!Object.hasOwn(groups, c)) throw new SpecError(`${file}: groups.${g}.children names "${c}", which is not a group`);
   }
-  for (const h of Object.keys(inv.hosts)) if (h in groups) throw new SpecError(`${file}: "${h}" is both a host and a group; --limit could not tell them apart, rename one`);
+  for (const h of Object.keys(inv.hosts)) if (Object.hasOwn(groups, h)) throw new SpecError(`${file}: "${h}" is both a host and a group; --limit could not tell them apart, rename one`);
+
+  // parents before children (Kahn's order over the children lists), in time linear in the groups and their
+  // children: a walk per group along every path was cubic in a chain's length (2,000 groups took minutes).
+  // A group the order leaves out is on a cycle or below one.
+  const names = Object.keys(groups);
+  const parentsOf = new Map<string, string[]>(names.map((g) => [g, []]));
+  for (const g of names) for (const c of groups[g]!.children) parentsOf.get(c)!.push(g);
+  const waiting = new Map(names.map((g) => [g, parentsOf.get(g)!.length]));
+  const order = names.filter((g) => waiting.get(g) === 0);
+  for (let i = 0; i < order.length; i++) {
+    for (const c of groups[order[i]!]!.children) {
+      waiting.set(c, waiting.get(c)! - 1);
+      if (waiting.get(c) === 0) order.push(c);
+    }
+  }
+  if (order.length < names.length) throw new SpecError(`${file}: groups form a cycle: ${cycleOf(names.find((g) => waiting.get(g)! > 0)!, parentsOf, waiting).join(' -> ')}`);
 
   // depth = length of the longest parent chain; children are more specific, so their vars win
-  const depth = new Map<string, number>();
+  const depth = new Map<string, number>(names.map((g) => [g, 0]));
+  for (const g of order) for (const c of groups[g]!.children) depth.set(c, Math.max(depth.get(c)!, depth.get(g)! + 1));
   const members = new Map<string, Set<string>>();
-  const visit = (g: string, stack: string[]): Set<string> => {
-    const known = members.get(g);
-    if (known) return known;
-    if (stack.includes(g)) throw new SpecError(`${file}: groups form a cycle: ${[...stack, g].join(' -> ')}`);
+  for (const g of [...order].reverse()) {
     const set = new Set(groups[g]!.hosts);
-    for (const c of groups[g]!.children) for (const h of visit(c, [...stack, g])) set.add(h);
+    for (const c of groups[g]!.children) for (const h of members.get(c)!) set.add(h);
     members.set(g, set);
-    return set;
-  };
-  for (const g of Object.keys(groups)) visit(g, []);
-  const setDepth = (g: string, d: number, seen: string[]) => {
-    if ((depth.get(g) ?? -1) >= d) return;
-    depth.set(g, d);
-    for (const c of groups[g]!.children) if (!seen.includes(c)) setDepth(c, d + 1, [...seen, g]);
-  };
-  for (const g of Object.keys(groups)) setDepth(g, 0, []);
-  const ordered = Object.keys(groups).sort((a, b) => depth.get(a)! - depth.get(b)! || (a < b ? -1 : a > b ? 1 : 0));
+  }
+  const ordered = [...names].sort((a, b) => depth.get(a)! - depth.get(b)! || (a < b ? -1 : a > b ? 1 : 0));
+  const groupsOf = new Map<string, string[]>(Object.keys(inv.hosts).map((h) => [h, []]));
+  for (const g of ordered) for (const h of members.get(g)!) groupsOf.get(h)!.push(g);
 
   const hosts: InventoryHost[] = Object.entries(inv.hosts).map(([name, h]) => {
-    const mine = ordered.filter((g) => members.get(g)!.has(name));
+    const mine = groupsOf.get(name)!;
     const vars: Record<string, unknown> = { ...inv.vars };
     for (const g of mine) Object.assign(vars, groups[g]!.vars);
     Object.assign(vars, h.vars);
@@ -127,4 +142,44 @@ export function parseInventory(text: string, file: string): Inventory {
   });
   members.set('all', new Set(hosts.map((h) => h.name)));
   return { file, region: inv.region ?? basename(file).replace(/\.ya?ml$/, ''), hosts, groups: members };
+}
+
+/**
+ * Where a YAML tag (`!!set`, `!!omap`, `!!binary`, a timestamp of YAML 1.1) made a value something else than
+ * plain data: ferry reads a Set or a Map given as ssh_options as a map with no options (silently passing
+ * none), templates refuse it only when a host renders it.
+ */
+function notPlain(v: unknown, path: string): string | undefined {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = notPlain(v[i], `${path}[${i}]`);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  if (v !== null && typeof v === 'object') {
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) return `${path}: a YAML tag made it a ${(v as object).constructor?.name ?? 'non-plain object'}`;
+    for (const [k, x] of Object.entries(v)) {
+      const p = notPlain(x, keyPath(path, k));
+      if (p) return p;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A cycle among the groups Kahn's order left out (`waiting` above 0): each has such a parent, so walking
+ * parents from one of them comes back to a group already walked. Named parent first: `g -> h -> g`.
+ */
+function cycleOf(start: string, parentsOf: Map<string, string[]>, waiting: Map<string, number>): string[] {
+  const at = new Map<string, number>();
+  const walked: string[] = [];
+  let g = start;
+  while (!at.has(g)) {
+    at.set(g, walked.length);
+    walked.push(g);
+    g = parentsOf.get(g)!.find((p) => waiting.get(p)! > 0)!;
+  }
+  return [...walked.slice(at.get(g)!), g].reverse();
 }

@@ -1,7 +1,7 @@
 import { type Expr, type Node, srcOf } from './parseTemplate.js';
 import { FILTERS, TESTS } from './templateFilters.js';
 import { TemplateError } from './TemplateError.js';
-import { checkData, type Data, defined, display, equal, isPlainObject, lookup, truthy, typeName, Undefined, type Value } from './templateValue.js';
+import { checkData, type Data, defined, display, equal, isPlainObject, lookup, RenderBudget, truthy, typeName, Undefined, type Value } from './templateValue.js';
 
 /** Limits that keep a hostile template from exhausting the runner. */
 const MAX_OUTPUT = 32 * 1024 * 1024;
@@ -9,10 +9,11 @@ const MAX_ITERATIONS = 1_000_000;
 
 /**
  * Render a parsed template over plain data. Names resolve to loop variables, then to the variables'
- * own properties; nothing else (no globals, no prototypes) is in scope.
+ * own properties; nothing else (no globals, no prototypes) is in scope. `budget` bounds the text the
+ * render builds; renders that share one share its bound.
  */
-export function evaluateTemplate(nodes: Node[], vars: Record<string, unknown>): string {
-  return new Evaluation(vars).run(nodes);
+export function evaluateTemplate(nodes: Node[], vars: Record<string, unknown>, budget = new RenderBudget()): string {
+  return new Evaluation(vars, budget).run(nodes);
 }
 
 class Evaluation {
@@ -20,7 +21,10 @@ class Evaluation {
   #size = 0;
   #iterations = 0;
   #scopes: Array<Map<string, Value>> = [];
-  constructor(private readonly vars: Record<string, unknown>) {}
+  constructor(
+    private readonly vars: Record<string, unknown>,
+    private readonly budget: RenderBudget,
+  ) {}
 
   run(nodes: Node[]): string {
     this.nodes(nodes);
@@ -30,6 +34,7 @@ class Evaluation {
   private emit(s: string) {
     this.#size += s.length;
     if (this.#size > MAX_OUTPUT) throw new TemplateError(`the output is larger than ${MAX_OUTPUT / 1024 / 1024} MiB`);
+    this.budget.spend(s);
     this.#out.push(s);
   }
 
@@ -58,7 +63,7 @@ class Evaluation {
     for (const b of n.branches) {
       let hit: boolean;
       try {
-        hit = truthy(this.expr(b.cond));
+        hit = truthy(this.expr(b.cond), this.budget);
       } catch (err) {
         if (err instanceof TemplateError && err.tag === undefined) {
           err.tag = b.tag;
@@ -73,9 +78,9 @@ class Evaluation {
 
   private forNode(n: Extract<Node, { t: 'for' }>) {
     const iter = defined(this.expr(n.iter));
-    let items: Data[];
+    let items: readonly Data[];
     if (Array.isArray(iter)) items = iter;
-    else if (isPlainObject(iter)) items = Object.keys(iter);
+    else if (isPlainObject(iter)) items = this.budget.keys(iter);
     else throw new TemplateError(`cannot loop over ${srcOf(n.iter)}: it is ${typeName(iter)}, not a list or a mapping`);
     if (items.length === 0) return this.nodes(n.otherwise);
     items.forEach((raw, i) => {
@@ -120,30 +125,33 @@ class Evaluation {
         return -v;
       }
       case 'not':
-        return !truthy(this.expr(e.e));
+        return !truthy(this.expr(e.e), this.budget);
       case 'and': {
         const a = this.expr(e.a);
-        return truthy(a) ? this.expr(e.b) : a;
+        return truthy(a, this.budget) ? this.expr(e.b) : a;
       }
       case 'or': {
         const a = this.expr(e.a);
-        return truthy(a) ? a : this.expr(e.b);
+        return truthy(a, this.budget) ? a : this.expr(e.b);
       }
       case 'cond':
-        return truthy(this.expr(e.cond)) ? this.expr(e.yes) : this.expr(e.no);
+        return truthy(this.expr(e.cond), this.budget) ? this.expr(e.yes) : this.expr(e.no);
       case 'bin':
-        return arithmetic(e.op, this.expr(e.a), this.expr(e.b), e);
+        return this.budget.spend(arithmetic(e.op, this.expr(e.a), this.expr(e.b), e));
       case 'cmp': {
         let left = this.expr(e.first);
         for (const [op, x] of e.rest) {
           const right = this.expr(x);
-          if (!compare(op, left, right)) return false;
+          if (!compare(op, left, right, this.budget)) return false;
           left = right;
         }
         return true;
       }
-      case 'filter':
-        return FILTERS.get(e.name)!.fn(this.expr(e.e), e.args.map((a) => this.expr(a)), srcOf(e.e));
+      case 'filter': {
+        const filter = FILTERS.get(e.name)!;
+        const r = filter.fn(this.expr(e.e), e.args.map((a) => this.expr(a)), srcOf(e.e), this.budget);
+        return filter.builds ? this.budget.spend(r) : r;
+      }
       case 'test':
         return TESTS.get(e.name)!(this.expr(e.e)) !== e.neg;
     }
@@ -165,17 +173,18 @@ function arithmetic(op: string, av: Value, bv: Value, e: Expr & { k: 'bin' }): V
   return r;
 }
 
-function compare(op: string, av: Value, bv: Value): boolean {
-  if (op === '==') return equal(av, bv);
-  if (op === '!=') return !equal(av, bv);
+function compare(op: string, av: Value, bv: Value, budget: RenderBudget): boolean {
+  if (op === '==') return equal(av, bv, budget);
+  if (op === '!=') return !equal(av, bv, budget);
   const a = defined(av);
   const b = defined(bv);
   if (op === 'in' || op === 'not in') {
     let found: boolean;
     if (typeof b === 'string') {
       if (typeof a !== 'string') throw new TemplateError(`"in" a string needs a string on the left, found ${typeName(a)}`);
+      budget.compare(b.length);
       found = b.includes(a);
-    } else if (Array.isArray(b)) found = b.some((x) => equal(x, a));
+    } else if (Array.isArray(b)) found = b.some((x) => equal(x, a, budget));
     else if (isPlainObject(b)) found = typeof a === 'string' && Object.hasOwn(b, a);
     else throw new TemplateError(`"in" needs a string, a list or a mapping on the right, found ${typeName(b)}`);
     return op === 'in' ? found : !found;

@@ -2,6 +2,7 @@ import { DeployError, SpecError } from '../errors.js';
 import { evaluateTemplate } from './evaluateTemplate.js';
 import { type Node, parseTemplate } from './parseTemplate.js';
 import { TemplateError } from './TemplateError.js';
+import { RenderBudget } from './templateValue.js';
 import { escapeText } from '../util/escapeText.js';
 import { keyPath } from '../util/oneLine.js';
 
@@ -12,9 +13,9 @@ import { keyPath } from '../util/oneLine.js';
  * code on the runner. An undefined variable is an error, not an empty string: a config file with a
  * silently missing value is worse than a failed deploy.
  */
-export function renderTemplate(text: string, vars: Record<string, unknown>, label: string): string {
+export function renderTemplate(text: string, vars: Record<string, unknown>, label: string, budget?: RenderBudget): string {
   try {
-    return evaluateTemplate(parsed(text), vars);
+    return evaluateTemplate(parsed(text), vars, budget);
   } catch (err) {
     throw renderError(err, text, label);
   }
@@ -34,12 +35,16 @@ export function checkTemplate(text: string, label: string): void {
   }
 }
 
-/** Render every string inside a step's options (paths like "{{ root }}/etc/app.conf"); `where` names the option in errors. */
-export function renderDeep<T>(value: T, vars: Record<string, unknown>, where: (path: string) => string, path = ''): T {
-  if (typeof value === 'string') return (isTemplate(value) ? renderTemplate(value, vars, where(path)) : value) as T;
-  if (Array.isArray(value)) return value.map((v, i) => renderDeep(v, vars, where, `${path}[${i}]`)) as T;
+/**
+ * Render every string inside a step's options (paths like "{{ root }}/etc/app.conf"); `where` names the
+ * option in errors. The strings share one budget: a list of a thousand `{{ big }}` builds no more than one
+ * template may.
+ */
+export function renderDeep<T>(value: T, vars: Record<string, unknown>, where: (path: string) => string, path = '', budget = new RenderBudget()): T {
+  if (typeof value === 'string') return (isTemplate(value) ? renderTemplate(value, vars, where(path), budget) : value) as T;
+  if (Array.isArray(value)) return value.map((v, i) => renderDeep(v, vars, where, `${path}[${i}]`, budget)) as T;
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, vars, where, keyPath(path, k))])) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, vars, where, keyPath(path, k), budget)])) as T;
   }
   return value;
 }
@@ -55,8 +60,10 @@ const VAR_DEPTH = 8;
  */
 export function renderVars(vars: Record<string, unknown>, label: string): Record<string, unknown> {
   let current = vars;
+  // one budget for every pass: a host's values together build no more text than one template may
+  const budget = new RenderBudget();
   for (let i = 0; i < VAR_DEPTH; i++) {
-    const next = renderDeep(current, current, (path) => `${label}: ${path}`, 'vars');
+    const next = renderDeep(current, current, (path) => `${label}: ${path}`, 'vars', budget);
     if (JSON.stringify(next) === JSON.stringify(current)) {
       // rendering changes nothing more: a value that is still a template renders to itself
       const looping = Object.entries(next).find(([, v]) => hasTemplate(v));

@@ -1,12 +1,18 @@
 import { shellQuote } from '../util/shellQuote.js';
 import { TemplateError } from './TemplateError.js';
-import { type Data, defined, display, isPlainObject, toJson, truthy, typeName, Undefined, type Value } from './templateValue.js';
+import { type Data, defined, display, isPlainObject, type RenderBudget, toJson, truthy, typeName, Undefined, type Value } from './templateValue.js';
 
 interface Filter {
   min: number;
   max: number;
-  /** the value before the "|", its arguments, and the text naming the value for messages */
-  fn(v: Value, args: Value[], expr: string): Value;
+  /** it makes new text or a new list (not a part of its input): the render's budget pays for it */
+  builds?: true;
+  /**
+   * the value before the "|", its arguments, the text naming the value for messages, and the render's
+   * budget: the evaluator pays for what a filter that builds returns; one whose result can be far larger
+   * than its input checks that the budget affords it before building it
+   */
+  fn(v: Value, args: Value[], expr: string, budget: RenderBudget): Value;
 }
 
 const text = (v: Value, expr: string) => display(v, expr);
@@ -34,6 +40,14 @@ function number(v: Value, expr: string, filter: string, parse: (s: string) => nu
   throw new TemplateError(`${filter}: ${expr}${expr === JSON.stringify(d) ? '' : ` (${JSON.stringify(d)})`} is not a number; give a fallback: ${filter}(0)`);
 }
 
+/** How many times replaceAll finds `f` in `s` (an empty `f` matches before every character and at the end). */
+function occurrences(s: string, f: string): number {
+  if (f === '') return s.length + 1;
+  let n = 0;
+  for (let i = s.indexOf(f); i >= 0; i = s.indexOf(f, i + f.length)) n++;
+  return n;
+}
+
 const parseNumber = (s: string) => (/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(s) ? Number(s) : undefined);
 
 function sortKey(xs: Data[], filter: string): Data[] {
@@ -47,38 +61,61 @@ function sortKey(xs: Data[], filter: string): Data[] {
  * it was given. Looked up in a Map, so no name ("constructor", "__proto__") reaches anything else.
  */
 export const FILTERS = new Map<string, Filter>([
-  ['default', { min: 0, max: 2, fn: (v, [fallback = '', boolean = false]) => (v instanceof Undefined || (truthy(boolean) && !truthy(v)) ? fallback : v) }],
+  ['default', { min: 0, max: 2, fn: (v, [fallback = '', boolean = false], _e, budget) => (v instanceof Undefined || (truthy(boolean, budget) && !truthy(v, budget)) ? fallback : v) }],
   ['quote', {
     min: 0,
     max: 0,
+    builds: true,
     fn: (v, _a, expr) => {
       const s = text(v, expr);
       if (s.includes('\0')) throw new TemplateError(`quote: ${expr} holds a NUL character, which no shell argument can carry`);
       return shellQuote(s);
     },
   }],
-  ['join', { min: 0, max: 1, fn: (v, [sep = ''], expr) => list(v, expr, 'join').map((x, i) => display(x, `${expr}[${i}]`)).join(str(sep, 'join: the separator')) }],
-  ['lower', { min: 0, max: 0, fn: (v, _a, expr) => text(v, expr).toLowerCase() }],
-  ['upper', { min: 0, max: 0, fn: (v, _a, expr) => text(v, expr).toUpperCase() }],
+  ['join', {
+    min: 0,
+    max: 1,
+    builds: true,
+    fn: (v, [sep = ''], expr, budget) => {
+      const items = list(v, expr, 'join').map((x, i) => display(x, `${expr}[${i}]`));
+      const s = str(sep, 'join: the separator');
+      budget.afford(items.reduce((n, x) => n + x.length, 0) + s.length * Math.max(0, items.length - 1));
+      return items.join(s);
+    },
+  }],
+  ['lower', { min: 0, max: 0, builds: true, fn: (v, _a, expr) => text(v, expr).toLowerCase() }],
+  ['upper', { min: 0, max: 0, builds: true, fn: (v, _a, expr) => text(v, expr).toUpperCase() }],
   ['trim', { min: 0, max: 0, fn: (v, _a, expr) => text(v, expr).trim() }],
-  ['string', { min: 0, max: 0, fn: (v, _a, expr) => text(v, expr) }],
-  ['replace', { min: 2, max: 2, fn: (v, [from, to], expr) => { const t = str(to!, 'replace: the replacement'); return text(v, expr).replaceAll(str(from!, 'replace: the text to replace'), () => t); } }],
+  ['string', { min: 0, max: 0, builds: true, fn: (v, _a, expr) => text(v, expr) }],
+  ['replace', {
+    min: 2,
+    max: 2,
+    builds: true,
+    fn: (v, [from, to], expr, budget) => {
+      const s = text(v, expr);
+      const f = str(from!, 'replace: the text to replace');
+      const t = str(to!, 'replace: the replacement');
+      budget.afford(s.length + occurrences(s, f) * (t.length - f.length));
+      return s.replaceAll(f, () => t);
+    },
+  }],
   ['int', { min: 0, max: 1, fn: (v, fallback, expr) => number(v, expr, 'int', parseNumber, fallback) }],
   ['float', { min: 0, max: 1, fn: (v, fallback, expr) => number(v, expr, 'float', parseNumber, fallback) }],
-  ['length', { min: 0, max: 0, fn: (v, _a, expr) => { const d = defined(v); if (typeof d === 'string' || Array.isArray(d)) return d.length; if (isPlainObject(d)) return Object.keys(d).length; throw new TemplateError(`length: ${expr} is ${typeName(d)}`); } }],
+  ['length', { min: 0, max: 0, fn: (v, _a, expr, budget) => { const d = defined(v); if (typeof d === 'string' || Array.isArray(d)) return d.length; if (isPlainObject(d)) return budget.keys(d).length; throw new TemplateError(`length: ${expr} is ${typeName(d)}`); } }],
   ['first', { min: 0, max: 0, fn: (v, _a, expr) => { const xs = list(v, expr, 'first'); return xs.length ? xs[0]! : new Undefined(`${expr} | first`); } }],
   ['last', { min: 0, max: 0, fn: (v, _a, expr) => { const xs = list(v, expr, 'last'); return xs.length ? xs[xs.length - 1]! : new Undefined(`${expr} | last`); } }],
-  ['sort', { min: 0, max: 0, fn: (v, _a, expr) => sortKey(list(v, expr, 'sort'), 'sort') }],
+  ['sort', { min: 0, max: 0, builds: true, fn: (v, _a, expr) => sortKey(list(v, expr, 'sort'), 'sort') }],
   ['dictsort', {
     min: 0,
     max: 0,
-    fn: (v, _a, expr) => {
+    builds: true,
+    fn: (v, _a, expr, budget) => {
       const d = defined(v);
       if (!isPlainObject(d)) throw new TemplateError(`dictsort: ${expr} is ${typeName(d)}, not a mapping`);
-      return Object.keys(d).sort().map((k) => [k, d[k]!]);
+      return [...budget.keys(d)].sort().map((k) => [k, d[k]!]);
     },
   }],
-  ['to_json', { min: 0, max: 0, fn: (v, _a, expr) => toJson(v, expr) }],
+  ['to_json', { min: 0, max: 0, builds: true, fn: (v, _a, expr) => toJson(v, expr) }],
   // marks a value as secret: rendered as is, but `ferry plan --check` shows no diff of a file it is in (marksSecret)
   ['secret', { min: 0, max: 0, fn: (v) => v }],
 ]);

@@ -14,6 +14,60 @@ export class Undefined {
 
 export type Value = Data | Undefined;
 
+/** How much text (and how many list items) one render may build, its output included. */
+const MAX_BUILT = 64 * 1024 * 1024;
+/** How many items (and characters of text searched) one render may compare: a second or two of work. */
+const MAX_COMPARED = 100_000_000;
+
+/**
+ * What a render builds on the way to its output: the text each filter and operator makes (`replace`,
+ * `join`, `~`...) and the items of the lists it makes. The output alone is bounded (32 MiB), but
+ * `s | replace("x", s)` multiplies the text at each step, so a short template or inventory value built
+ * gigabytes it then printed only as a `| length` (or stopped at V8's string limit, an internal error).
+ * It also bounds what the render compares and lists each mapping's keys once, so that no loop step
+ * costs more than a bounded amount of work. One budget is shared by the strings of one step's options
+ * and by every value of one host's variables.
+ */
+export class RenderBudget {
+  #left = MAX_BUILT;
+  #compared = 0;
+  #keys = new WeakMap<object, readonly string[]>();
+
+  /**
+   * A mapping's own keys, listed once per render: V8 lists those of a large mapping in O(n) (65 ms for
+   * 200,000 keys), and a loop asks at every iteration (`{% if m %}`, `m | length`). Data is never
+   * changed while it is rendered.
+   */
+  keys(d: { [key: string]: Data }): readonly string[] {
+    let keys = this.#keys.get(d);
+    if (!keys) this.#keys.set(d, (keys = Object.keys(d)));
+    return keys;
+  }
+
+  /**
+   * Count `n` items compared (`==`, `in`) or characters searched. Loops are bounded (1,000,000
+   * iterations), but `{% if x in xs %}` inside `{% for x in xs %}` over a list of the inventory is
+   * quadratic: a 2 MB list of a million items took hours.
+   */
+  compare(n: number): void {
+    this.#compared += n;
+    if (this.#compared > MAX_COMPARED) throw new TemplateError(`the template compares more than ${MAX_COMPARED} items (==, in), as a search inside a loop over a long list does`);
+  }
+
+  /** Refuse, before building it, a value of `size` characters or items the budget cannot pay for. */
+  afford(size: number): void {
+    if (size > this.#left) throw new TemplateError(`the template builds more than ${MAX_BUILT / 1024 / 1024} MiB of text (filters and operators included), more than any configuration needs`);
+  }
+
+  /** Pay for a value built: a string's length, a list's item count. */
+  spend(v: Value): Value {
+    const size = typeof v === 'string' || Array.isArray(v) ? v.length : 0;
+    this.afford(size);
+    this.#left -= size;
+    return v;
+  }
+}
+
 export function isPlainObject(v: unknown): v is { [key: string]: Data } {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
   const proto = Object.getPrototypeOf(v);
@@ -52,10 +106,10 @@ export function defined(v: Value, what = 'value'): Data {
 }
 
 /** Python's truth: empty strings, lists and mappings, 0, none and false are false. */
-export function truthy(v: Value): boolean {
+export function truthy(v: Value, budget: RenderBudget): boolean {
   const d = defined(v);
   if (Array.isArray(d)) return d.length > 0;
-  if (isPlainObject(d)) return Object.keys(d).length > 0;
+  if (isPlainObject(d)) return budget.keys(d).length > 0;
   return Boolean(d);
 }
 
@@ -93,15 +147,16 @@ export function typeName(v: Value): string {
   return `a ${typeof v}`;
 }
 
-/** Deep equality over plain data. */
-export function equal(a: Value, b: Value): boolean {
+/** Deep equality over plain data; each item compared is counted against the render's budget. */
+export function equal(a: Value, b: Value, budget: RenderBudget): boolean {
+  budget.compare(1);
   const x = defined(a);
   const y = defined(b);
-  if (Array.isArray(x) || Array.isArray(y)) return Array.isArray(x) && Array.isArray(y) && x.length === y.length && x.every((v, i) => equal(v, y[i]!));
+  if (Array.isArray(x) || Array.isArray(y)) return Array.isArray(x) && Array.isArray(y) && x.length === y.length && x.every((v, i) => equal(v, y[i]!, budget));
   if (isPlainObject(x) || isPlainObject(y)) {
     if (!isPlainObject(x) || !isPlainObject(y)) return false;
-    const kx = Object.keys(x);
-    return kx.length === Object.keys(y).length && kx.every((k) => Object.hasOwn(y, k) && equal(x[k]!, y[k]!));
+    const kx = budget.keys(x);
+    return kx.length === budget.keys(y).length && kx.every((k) => Object.hasOwn(y, k) && equal(x[k]!, y[k]!, budget));
   }
   return x === y;
 }

@@ -163,6 +163,49 @@ describe('an inventory that is hostile by size or by its values', () => {
     expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
   });
 
+  it.each([
+    // the apt step writes `deb [signed-by=DATA/keys/…] file:DATA/bundles/…/apt …` into a sources list: a newline
+    // adds a source of the inventory's choosing, a space or "]" another option
+    ['ferry_data_dir', '/srv/x\ndeb [trusted=yes] http://10.0.0.1/ bookworm main\n#'],
+    ['ferry_data_dir', '/srv/x trusted=yes'],
+    ['ferry_data_dir', '/srv/x]'],
+    ['ferry_data_dir', '/srv/x,/etc/apt/trusted.gpg'],
+    ['ferry_data_dir', '/srv/x\0y'],
+    ['ferry_facts_dir', '/srv/$(touch /tmp/x)'],
+    ['ferry_ansible_facts_dir', '/srv/a\nb'],
+  ])('refuses %s %j, which would not stay one word in a host file, with one line before any host is touched (exit 65)', async (name, value) => {
+    const root = mkdtempSync(join(dir, 'paths-'));
+    const inventory = join(root, 'inventory.yaml');
+    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { transport: 'local', vars: { ferry_data_dir: join(root, 'data'), ferry_ansible_facts_dir: '', [name]: value } } } }));
+    const r = await ferry(['plan', 'app@1', '--allow-local', '-i', inventory, '--store', store]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`vars\\.${name} must be an absolute path of letters, digits and`));
+    expect(existsSync(join(root, 'data')), 'the host was touched').toBe(false);
+  });
+
+  it('refuses values that together build more text than a template may (a list of references to a 16 MiB value) with one line, not an internal error', async () => {
+    const inventory = join(dir, 'wide.yaml');
+    // 16^6 characters from a 16-character value, then 40 references to it: 640 Mi characters held at once
+    const vars = { s: 'x'.repeat(16), big: `{{ s${' | replace("x", s)'.repeat(5)} }}`, copies: Array(40).fill('{{ big }}'), ferry_data_dir: join(dir, 'wide') };
+    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { transport: 'local', vars } } }));
+    const r = await ferry(['plan', 'app@1', '--allow-local', '-i', inventory, '--store', store]);
+    expect(r.code, r.stderr).toBe(72);
+    expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+    expect(r.stderr).toMatch(/^ferry: inventory .*wide\.yaml, host h1: vars\.copies\[\d+\]: cannot render .*: the template builds more than 64 MiB of text/);
+  });
+
+  it.each([['ferry_keep_releases'], ['ferry_policy_rc_timeout']])('refuses a %s too large to print as digits (1e21), which a host script would misread, with one line (exit 65)', async (name) => {
+    // String(1e21) is "1e+21": "tail -n 1e+21" fails, so the prune kept no older release; "$(( … + 1e+21 ))" is not arithmetic
+    const root = mkdtempSync(join(dir, 'numbers-'));
+    const inventory = join(root, 'inventory.yaml');
+    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { transport: 'local', vars: { ferry_data_dir: join(root, 'data'), ferry_ansible_facts_dir: '', [name]: 1e21 } } } }));
+    const r = await ferry(['plan', 'app@1', '--allow-local', '-i', inventory, '--store', store]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`vars\\.${name} must be a whole number`));
+  });
+
   it('refuses a YAML alias bomb as an inventory, with one line (exit 65)', async () => {
     const inventory = join(dir, 'bomb.yaml');
     const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];

@@ -75,6 +75,44 @@ describe('inventory', () => {
   });
 
   it.each([
+    ['a set (ssh_options then passed nothing, silently)', 'vars: { ssh_options: !!set { IdentityFile } }', /vars\.ssh_options: a YAML tag made it a Set/],
+    ['an ordered map', '%YAML 1.1\n---\nvars: { ssh_options: !!omap [ { IdentityFile: /k } ] }', /vars\.ssh_options: a YAML tag made it a Map/],
+    ['binary data', '%YAML 1.1\n---\ngroups: { g: { vars: { ferry_data_dir: !!binary aGVsbG8= } } }', /groups\.g\.vars\.ferry_data_dir: a YAML tag made it a (Uint8Array|Buffer)/],
+    ['a timestamp, deep in a host value', '%YAML 1.1\n---\nhosts: { a: { vars: { x: [1, { when: 2001-12-14 }] } } }', /hosts\.a\.vars\.x\[1\]\.when: a YAML tag made it a Date/],
+  ])('refuses %s: inventory values are plain data (exit 65)', (_label, text, message) => {
+    const full = text.includes('hosts:') ? text : `${text}\nhosts: { a: }`;
+    let err: unknown;
+    try {
+      parseInventory(full, 'inv.yaml');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SpecError);
+    expect((err as Error).message).toMatch(message);
+  });
+
+  it('takes names like constructor and toString as names, not as properties every object has', () => {
+    expect(() => parseInventory('groups: { web: { hosts: [h1], children: [constructor] } }\nhosts: { h1: }', 'inv.yaml')).toThrow(/^inv.yaml: groups.web.children names "constructor", which is not a group$/);
+    expect(() => parseInventory('groups: { web: { hosts: [h1, toString] } }\nhosts: { h1: }', 'inv.yaml')).toThrow(/^inv.yaml: groups.web.hosts names "toString", which is not under hosts/);
+    const inv = parseInventory('groups: { web: { hosts: [constructor] }, valueOf: { hosts: [hasOwnProperty] } }\nhosts: { constructor: , hasOwnProperty: }', 'inv.yaml');
+    expect(inv.hosts.map((h) => [h.name, h.groups])).toEqual([['constructor', ['all', 'web']], ['hasOwnProperty', ['all', 'valueOf']]]);
+  });
+
+  it('reads a long chain of child groups, listed from the deepest, in linear time: the deepest group wins, a cycle is still named', () => {
+    // each group the child of the one before, listed last first: the depth walk was cubic (2,000 groups: 170 s)
+    const n = 20_000;
+    const lines = ['hosts: { h1: }', 'groups:'];
+    for (let i = n - 1; i >= 0; i--) lines.push(`  g${i}: { ${i === n - 1 ? 'hosts: [h1], ' : ''}children: [${i < n - 1 ? `g${i + 1}` : ''}], vars: { level: ${i} } }`);
+    const inv = parseInventory(lines.join('\n') + '\n', 'chain.yaml');
+    expect(inv.hosts[0]!.vars.level).toBe(n - 1);
+    expect(inv.hosts[0]!.groups).toHaveLength(n + 1);
+    expect(inv.groups.get('g0')!.has('h1')).toBe(true);
+    lines.push('  g20000: { children: [g0] }');
+    lines[lines.length - 2] = lines[lines.length - 2]!.replace('children: [g1]', 'children: [g1, g20000]');
+    expect(() => parseInventory(lines.join('\n') + '\n', 'chain.yaml')).toThrow(/^chain.yaml: groups form a cycle: g0 -> g20000 -> g0$/);
+  }, 60_000);
+
+  it.each([
     ['an address ssh would read as an option', 'hosts: { a: { address: "-oProxyCommand=touch /tmp/p" } }', /hosts\.a\.address: a host name or address \(letters, digits and \. _ : \[ \] % -, not starting with - or %\)/],
     ['an address with a newline', 'hosts: { a: { address: "10.0.0.1\\nx" } }', /hosts\.a\.address: a host name or address/],
     ['a user with a space', 'hosts: { a: { user: "root -oX=y" } }', /hosts\.a\.user: a user name/],

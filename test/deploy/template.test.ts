@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { DeployError } from '../../src/errors.js';
 import { renderDeep, renderTemplate, renderVars } from '../../src/template/renderTemplate.js';
 import { validateSteps } from '../../src/specfile/validateSteps.js';
@@ -98,6 +98,47 @@ describe('the template language (a Jinja subset over plain data)', () => {
     expect(() => validateSteps({ web: { configure: [{ command: { run: 'echo {{ x | nope }}' } }] } }, 'spec.yaml')).toThrow(
       'spec.yaml: services.web.configure[0].command option run: cannot render {{ x | nope }}: unknown filter "nope"',
     );
+  });
+
+  it('refuses a render that builds more text than it may, on the way to its output too: one line, never gigabytes', () => {
+    const s = 'x'.repeat(16);
+    // each replace multiplies the text by 16: 16^7 characters (256 Mi) from 150 bytes of template, printed as a number
+    const chain = `s${' | replace("x", s)'.repeat(7)}`;
+    expect(failure(() => render(`{{ ${chain} | length }}`, { s })).message).toMatch(/^template files\/web\/app.conf.j2 for host web1: cannot render \{\{ s \| replace.*: the template builds more than 64 MiB of text[^\n]*$/);
+    // a joined list of it, and the strings of one step's options together, count the same way
+    expect(failure(() => render(`{{ [${Array(3).fill(chain.replace(/ \| replace\("x", s\)$/, '')).join(', ')}] | join | length }}`, { s })).message).toMatch(/builds more than 64 MiB/);
+    const big = 'y'.repeat(8 * 1024 * 1024);
+    expect(failure(() => renderDeep({ argv: Array(10).fill('{{ big }}') }, { big }, (p) => `host web1, service web, configure command option ${p}`)).message).toMatch(
+      /^host web1, service web, configure command option argv\[\d\]: cannot render \{\{ big \}\}: the template builds more than 64 MiB of text/,
+    );
+    // within the bound, as before
+    expect(render(`{{ s${' | replace("x", s)'.repeat(5)} | length }}`, { s })).toBe(String(16 ** 6));
+  });
+
+  it('refuses a render that compares more than it may: a loop that searches a list of the inventory per item is quadratic', () => {
+    // 20,000 items searched 20,000 times: 2*10^8 comparisons; a 2 MB inventory list of 10^6 took hours
+    const xs = Array.from({ length: 20_000 }, (_, i) => i);
+    const loop = '{% for x in xs %}{% if x in xs %}{% endif %}{% endfor %}';
+    expect(failure(() => render(loop, { xs })).message).toMatch(/^template files\/web\/app.conf.j2 for host web1: cannot render \{% if x in xs %\}: the template compares more than 100000000 items[^\n]*$/);
+    // an inventory value is a template too; text searched counts its characters, "==" every item of both sides
+    expect(failure(() => renderVars({ xs, a: loop }, 'inventory i.yaml, host h')).message).toMatch(/^inventory i.yaml, host h: vars.a: cannot render .*compares more than/);
+    expect(failure(() => render('{% for x in xs %}{% if "zz" in s %}{% endif %}{% endfor %}', { xs: xs.slice(0, 1000), s: 'y'.repeat(1024 * 1024) })).message).toMatch(/compares more than/);
+    expect(failure(() => render('{% for x in xs %}{% if xs == ys %}{% endif %}{% endfor %}', { xs, ys: [...xs] })).message).toMatch(/compares more than/);
+    // within the bound, as before
+    expect(render('{% for x in xs %}{% if x in xs %}{{ x }}{% endif %}{% endfor %}', { xs: xs.slice(0, 1000) })).toHaveLength(2890);
+  });
+
+  it("lists a large mapping's keys once per render, however often a loop asks whether it is empty or how long it is", () => {
+    // V8 lists the keys of a mapping this large in O(n) (65 ms for 200,000): asked at each of a million iterations, hours
+    const m = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, i]));
+    const keys = vi.spyOn(Object, 'keys');
+    try {
+      const out = render('{% for x in xs %}{% if m and (m | length) > 1 and m == m %}{% for k in m %}{% endfor %}{% endif %}{% endfor %}{{ m | dictsort | length }}', { m, xs: [1, 2, 3, 4] });
+      expect(out).toBe('200000');
+      expect(keys.mock.calls.filter(([o]) => o === m).length).toBeLessThanOrEqual(1);
+    } finally {
+      keys.mockRestore();
+    }
   });
 
   it('resolves inventory variables that refer to others, naming the variable that does not render', () => {
