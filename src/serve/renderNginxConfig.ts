@@ -107,6 +107,10 @@ ${types}
         default_type application/json;
         add_header Cache-Control no-store always;
         ${security}
+        # as ferry serve: only GET and HEAD (return answers any method otherwise)
+        if ($request_method !~ ^(GET|HEAD)$) {
+            return 405;
+        }
         return 200 '{"status":"ok"}\\n';
     }
     location = /releases {

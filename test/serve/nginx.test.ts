@@ -74,6 +74,8 @@ describe('ferry serve --nginx-config: Debian nginx serves the same store with th
     expect(a.headers['content-type']).toBe('application/json');
     expect(JSON.parse(a.body.toString())).toEqual(JSON.parse(b.body.toString()));
     expect(JSON.parse((await curl(`${nginx.url}/healthz`)).body.toString())).toEqual({ status: 'ok' });
+    // other methods: 405 from both, as on every other path
+    expect([(await curl('-X', 'POST', `${nginx.url}/healthz`)).status, (await curl('-X', 'POST', `${ferryServer.url}/healthz`)).status]).toEqual([405, 405]);
   });
 
   it('follows a re-pointed release after --sync-links, without a reload', async () => {
