@@ -142,11 +142,15 @@ export function statusReport(regions: RegionStatus[], expect?: string, expected?
     // a service the release gives a host that has facts for others only (deployed with --services, or a
     // fact removed): the facts alone show nothing wrong
     if (expected && 'services' in expected) {
+      // keyed once, so that a fleet's hosts and services are checked in linear time
+      const key = (...parts: string[]) => parts.join('\0');
+      const notAsked = new Set([...noFacts, ...unreachable].map((h) => key(h.region, h.host)));
+      const hasFact = new Set(current.map((row) => key(row.region, row.host, row.service)));
       for (const r of regions) {
         for (const h of r.hosts) {
-          if (noFacts.some((b) => b.region === r.region && b.host === h.name) || unreachable.some((u) => u.region === r.region && u.host === h.name)) continue;
+          if (notAsked.has(key(r.region, h.name))) continue;
           for (const svc of expected.services(r.region, h.name)) {
-            if (!current.some((row) => row.region === r.region && row.host === h.name && row.service === svc)) off.push(`${where(r.region, h.name)}/${svc} has no fact: ${expected.release} gives this host that service`);
+            if (!hasFact.has(key(r.region, h.name, svc))) off.push(`${where(r.region, h.name)}/${svc} has no fact: ${expected.release} gives this host that service`);
           }
         }
       }
