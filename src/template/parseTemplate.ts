@@ -31,6 +31,12 @@ type TagPiece = Extract<Piece, { kind: 'out' | 'block' }>;
 
 const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'if', 'else', 'true', 'false', 'none', 'True', 'False', 'None']);
 const MAX_DEPTH = 64;
+/**
+ * How deep an expression's tree may be. Chains (`x | f | g`, `a + b + c`, `x.a.b`, `a or b`) are parsed
+ * in loops, not by recursion, so MAX_DEPTH does not see them; rendering and checking walk the tree
+ * recursively, and 5,000 links overflowed the stack (`Maximum call stack size exceeded`, no location).
+ */
+const MAX_TREE_DEPTH = 256;
 const TAGS = 'if/elif/else/endif, for/else/endfor, raw/endraw';
 
 /** A template parsed into a tree; every filter and test it names is known, or this throws. */
@@ -142,7 +148,32 @@ class BlockParser {
 
 function expression(tokens: Token[], where: Where): Expr {
   if (tokens.length === 0) throw new TemplateError('an expression is missing', where.tag, where.line);
-  return new ExprParser(tokens, where).all();
+  const e = new ExprParser(tokens, where).all();
+  if (treeDepth(e) > MAX_TREE_DEPTH) {
+    throw new TemplateError(`the expression is nested more than ${MAX_TREE_DEPTH} deep (every filter, operator, attribute or index of a chain is a level)`, where.tag, where.line);
+  }
+  return e;
+}
+
+/** The depth of an expression's tree, walked with a stack of its own (a deep tree must not overflow this). */
+function treeDepth(root: Expr): number {
+  let max = 0;
+  const todo: Array<[Expr, number]> = [[root, 1]];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [e, depth] = next;
+    if (depth > max) max = depth;
+    const kids: Expr[] =
+      e.k === 'get' ? [e.obj, e.key]
+      : e.k === 'list' ? e.items
+      : e.k === 'neg' || e.k === 'not' || e.k === 'test' ? [e.e]
+      : e.k === 'filter' ? [e.e, ...e.args]
+      : e.k === 'and' || e.k === 'or' || e.k === 'bin' ? [e.a, e.b]
+      : e.k === 'cond' ? [e.cond, e.yes, e.no]
+      : e.k === 'cmp' ? [e.first, ...e.rest.map(([, x]) => x)]
+      : [];
+    for (const kid of kids) todo.push([kid, depth + 1]);
+  }
+  return max;
 }
 
 /** Jinja's expression grammar, without calls, mappings, tuples or anything that reaches code. */

@@ -128,6 +128,20 @@ describe('the template language (a Jinja subset over plain data)', () => {
     expect(render('{% for x in xs %}{% if x in xs %}{{ x }}{% endif %}{% endfor %}', { xs: xs.slice(0, 1000) })).toHaveLength(2890);
   });
 
+  it('refuses an expression chained deeper than it may, naming the line: never "Maximum call stack size exceeded"', () => {
+    // chains are parsed in loops, rendered by recursion: 5,000 links overflowed the stack with no location
+    for (const chain of [`name${' | lower'.repeat(5000)}`, `port${' + 1'.repeat(5000)}`, `m${'.a'.repeat(5000)}`, `on${' or on'.repeat(5000)}`, `port${' | string ~ "x"'.repeat(3000)}`]) {
+      const msg = failure(() => render(`first line\n{{ ${chain} }}`)).message;
+      expect(msg).toMatch(/^template files\/web\/app.conf.j2 for host web1: cannot render \{\{ .*: line 2: the expression is nested more than 256 deep[^\n]*$/);
+      expect(msg.length).toBeLessThan(400);
+    }
+    // inventory values and step options are templates too
+    expect(failure(() => renderVars({ a: `{{ name${' | upper'.repeat(5000)} }}` }, 'inventory i.yaml, host h')).message).toMatch(/^inventory i.yaml, host h: vars.a: cannot render .*nested more than 256 deep/);
+    // within the bound, as before
+    expect(render(`{{ name${' | lower'.repeat(200)} }}`)).toBe('web');
+    expect(render(`{{ port${' + 1'.repeat(250)} }}`)).toBe('8330');
+  });
+
   it("lists a large mapping's keys once per render, however often a loop asks whether it is empty or how long it is", () => {
     // V8 lists the keys of a mapping this large in O(n) (65 ms for 200,000): asked at each of a million iterations, hours
     const m = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, i]));
