@@ -4,7 +4,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isMissing } from '../util/isMissing.js';
-import { isProcessAlive } from '../util/isProcessAlive.js';
+import { identityPid, isIdentityAlive, ownIdentity } from '../util/processIdentity.js';
 
 /** A partial download's folder, owned by this process until it is set aside or removed. */
 export interface ClaimedPartial {
@@ -30,22 +30,22 @@ export interface ClaimedPartial {
  * one, which the digest check catches when the sha256 is known, and nothing catches when it is not.
  *
  * A partial at rest is the folder CACHE/partial/KEY; a process claims it by renaming it to a name of
- * its own (KEY~HOST~PID~RANDOM), which only one process can win; without one, it starts an empty
+ * its own (KEY~HOST~PID.START~RANDOM, util/processIdentity.ts), which only one process can win; without one, it starts an empty
  * folder under that name, made when the first byte is to be written. Renaming moves the bytes and their
  * metadata together. A process that was killed leaves its folder under its own name: a later process on
- * the same host adopts it once that PID is gone.
+ * the same host adopts it once that process is gone.
  */
 export async function claimPartial(cacheDir: string, key: string): Promise<ClaimedPartial> {
   const root = join(cacheDir, 'partial');
   const host = hostname();
-  const mine = join(root, `${key}~${host}~${process.pid}~${randomBytes(4).toString('hex')}`);
+  const mine = join(root, `${key}~${host}~${ownIdentity()}~${randomBytes(4).toString('hex')}`);
   // what is at rest: one blocking listing (the folder holds the downloads in progress and interrupted, a handful),
   // so that a download with nothing to resume tries no rename at all
   const candidates: string[] = [];
   for (const name of listPartials(root)) {
     const [k, h, pid] = name.split('~');
     if (name === key) candidates.unshift(name);
-    else if (k === key && h === host && pid !== undefined && Number(pid) !== process.pid && !isProcessAlive(Number(pid))) candidates.push(name);
+    else if (k === key && h === host && pid !== undefined && identityPid(pid) !== process.pid && !isIdentityAlive(pid)) candidates.push(name);
   }
   let claimed = false;
   for (const name of candidates) {

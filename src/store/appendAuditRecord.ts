@@ -1,9 +1,10 @@
 import { hostname, userInfo } from 'node:os';
 import { constants } from 'node:fs';
-import { access, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { access, link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { StoreError } from '../errors.js';
 import { sha256Hex } from '../util/sha256.js';
-import { isProcessAlive } from '../util/isProcessAlive.js';
+import { identityPid, isIdentityAlive, ownIdentity } from '../util/processIdentity.js';
 import { checkStorePath } from './checkStorePath.js';
 import { GENESIS, auditLockPath, auditLogPath, type AuditEvent, type AuditRecord } from './auditLog.js';
 
@@ -12,7 +13,7 @@ const LOCK_WAIT_MS = 60_000;
 /**
  * Append one record to STORE/audit.log. Two appenders that read the same last line would both chain to
  * it, so the read of the last line and the append happen under STORE/audit.log.lock (created with
- * O_EXCL, holding the pid; a lock whose process is gone is taken over). The line goes out in one write
+ * O_EXCL, holding the appender's pid and start time; a lock whose process is gone is taken over). The line goes out in one write
  * on an O_APPEND descriptor and is synced before the lock is released.
  */
 export async function appendAuditRecord(storeDir: string, event: AuditEvent, now = new Date()): Promise<AuditRecord> {
@@ -83,16 +84,17 @@ async function takeLock(lock: string, storeDir: string): Promise<() => Promise<v
   for (let attempt = 0; ; attempt++) {
     try {
       const fh = await open(lock, 'wx', 0o644);
-      await fh.write(`${process.pid}\n`);
+      await fh.write(`${ownIdentity()}\n`);
       await fh.close();
       return () => rm(lock, { force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const holder = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10);
-    // an empty file is a lock being written right now; a dead pid is a crashed appender
-    if (Number.isInteger(holder) && !isProcessAlive(holder)) {
-      await rm(lock, { force: true });
+    const text = await readFile(lock, 'utf8').catch(() => '');
+    const holder = identityPid(text);
+    // an empty file is a lock being written right now; a dead pid (or one given to a new process since) is a crashed appender
+    if (holder !== undefined && !isIdentityAlive(text)) {
+      await takeOverStaleLock(lock, text);
       continue;
     }
     if (Date.now() > deadline) {
@@ -100,4 +102,23 @@ async function takeLock(lock: string, storeDir: string): Promise<() => Promise<v
     }
     await new Promise((r) => setTimeout(r, Math.min(5 + attempt * 2, 50)));
   }
+}
+
+/**
+ * Remove a lock whose holder is gone. Two appenders can both judge the same lock stale: removed by name,
+ * the slower one would remove the lock the faster one had just taken, and both would append. So the lock
+ * is first renamed to a name of this process's own: if what moved is not the stale lock that was judged,
+ * it is someone's new lock, and it is linked back (link, unlike rename, never replaces a lock taken since).
+ */
+export async function takeOverStaleLock(lock: string, judged: string): Promise<void> {
+  const moved = `${lock}.stale-${randomBytes(6).toString('hex')}`;
+  try {
+    await rename(lock, moved);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else took it over first
+    throw err;
+  }
+  const text = await readFile(moved, 'utf8').catch(() => judged);
+  if (text !== judged) await link(moved, lock).catch(() => {});
+  await rm(moved, { force: true });
 }

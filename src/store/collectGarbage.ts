@@ -1,6 +1,7 @@
 import { lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError, UsageError } from '../errors.js';
+import { ownIdentity } from '../util/processIdentity.js';
 import type { Manifest } from '../bundle/manifest.js';
 import { silentLogger, type Logger } from '../ui/log.js';
 import { checkStoreFolders } from './checkStoreFolders.js';
@@ -78,7 +79,7 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   if (!dryRun) {
     await mkdir(layout.tmp, { recursive: true });
     scratchDir = await mkdtemp(join(layout.tmp, 'gc-'));
-    await writeFile(join(scratchDir, 'pid'), `${process.pid}\n`);
+    await writeFile(join(scratchDir, 'pid'), `${ownIdentity()}\n`);
   }
 
   try {

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import pMap from 'p-map';
 import type * as openpgp from 'openpgp';
 import { StoreError } from '../errors.js';
+import { ownIdentity } from '../util/processIdentity.js';
 import { readBundle, type EntrySink, type VerifiedHead } from '../bundle/readBundle.js';
 import { openBundleSource, type BundleSource } from '../bundle/openBundleSource.js';
 import { MANIFEST_PATH, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
@@ -80,7 +81,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   if (swept > 0) log.info(`removed ${swept} scratch folder(s) left by interrupted imports`);
 
   const scratch = await mkdtemp(join(layout.tmp, 'import-'));
-  await writeFile(join(scratch, 'pid'), `${process.pid}\n`);
+  await writeFile(join(scratch, 'pid'), `${ownIdentity()}\n`);
   // after our scratch exists (gc does the same the other way round), so a gc starting now sees us or we see it
   const gc = await findLiveScratch(layout.tmp, 'gc');
   if (gc.length > 0) {

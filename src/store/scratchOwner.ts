@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { isProcessAlive } from '../util/isProcessAlive.js';
+import { identityPid, isIdentityAlive } from '../util/processIdentity.js';
 
 /** a scratch folder is created a moment before its pid file: that young, it belongs to someone */
 const GRACE_MS = 60_000;
@@ -9,8 +9,9 @@ const GRACE_MS = 60_000;
  * undefined when the owner is gone and the folder is stale.
  */
 export async function scratchOwner(dir: string): Promise<number | undefined> {
-  const pid = Number((await readFile(`${dir}/pid`, 'utf8').catch(() => '')).trim());
-  if (pid > 0) return pid === process.pid || isProcessAlive(pid) ? pid : undefined;
+  const owner = await readFile(`${dir}/pid`, 'utf8').catch(() => '');
+  const pid = identityPid(owner);
+  if (pid !== undefined) return pid === process.pid || isIdentityAlive(owner) ? pid : undefined;
   const st = await stat(dir).catch(() => undefined);
   return st && Date.now() - st.mtimeMs < GRACE_MS ? 0 : undefined;
 }

@@ -8,6 +8,7 @@ import { buildDemoBundle } from '../helpers/demoBundle.js';
 import { writeKey } from '../helpers/keys.js';
 import { sha256Hex } from '../../src/util/sha256.js';
 import { GENESIS } from '../../src/store/auditLog.js';
+import { takeOverStaleLock } from '../../src/store/appendAuditRecord.js';
 
 let dir: string;
 let bundle: string;
@@ -106,6 +107,48 @@ describe('audit log', () => {
       expect((await ferry(['list', '--store', store])).stdout).not.toContain('demo');
       expect(await readdir(store)).toEqual(['audit.log']);
     }
+  });
+
+  it('takes over a lock whose pid now belongs to another process (the holder crashed, the kernel gave its pid away)', async () => {
+    const store = join(dir, 'store-reused-pid');
+    await mkdir(store);
+    // a live process that is not the holder: same pid, another start time than the lock records
+    const other = spawn('sleep', ['600'], { stdio: 'ignore' });
+    try {
+      const stat = await readFile(`/proc/${other.pid}/stat`, 'utf8');
+      const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+      await writeFile(join(store, 'audit.log.lock'), `${other.pid}.${start + 1}\n`);
+      const r = await ferry(['verify', bundle, '--keyring', key.public, '--store', store]);
+      expect(r.code, r.stderr).toBe(0);
+      expect((await records(store)).map((x) => x.result)).toEqual(['verified']);
+      expect(await readdir(store)).toEqual(['audit.log']);
+      // a lock naming the live process as it is (its start time) is that process's: the append waits for it
+      await writeFile(join(store, 'audit.log.lock'), `${other.pid}.${start}\n`);
+      const waiting = ferry(['verify', bundle, '--keyring', key.public, '--store', store]);
+      const stopped = new Promise((resolve) => other.on('close', resolve));
+      await expect(Promise.race([waiting.then(() => 'done'), new Promise((resolve) => setTimeout(() => resolve('waits'), 3000))])).resolves.toBe('waits');
+      other.kill();
+      await stopped;
+      expect((await waiting).code).toBe(0);
+      expect(await records(store)).toHaveLength(2);
+    } finally {
+      other.kill();
+    }
+  });
+
+  it('never removes a lock taken since the stale one was judged, when two appenders take over at once', async () => {
+    const store = join(dir, 'store-takeover');
+    await mkdir(store);
+    const lock = join(store, 'audit.log.lock');
+    // judged stale as "999999999", but by now another appender has taken the lock
+    await writeFile(lock, `${process.pid}\n`);
+    await takeOverStaleLock(lock, '999999999\n');
+    expect(await readFile(lock, 'utf8')).toBe(`${process.pid}\n`);
+    expect(await readdir(store)).toEqual(['audit.log.lock']);
+    // the stale one itself is removed
+    await writeFile(lock, '999999999\n');
+    await takeOverStaleLock(lock, '999999999\n');
+    expect(await readdir(store)).toEqual([]);
   });
 
   it('keeps whole lines and one chain when several processes append at once', async () => {

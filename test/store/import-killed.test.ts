@@ -49,8 +49,17 @@ describe('an import killed part-way', () => {
       for (const i of imports) if ((await readdir(join(scratch, i, 'tree')).catch(() => [])).length > 0) return true;
       return false;
     }, 600_000); // a hang detector: under load the importer may take long to start
+    // the scratch names its importer by pid and start time (/proc/PID/stat field 22), not by a pid alone
+    const [scratchName] = await readdir(scratch);
+    const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    expect(await readFile(join(scratch, scratchName!, 'pid'), 'utf8')).toBe(`${child.pid}.${start}\n`);
     child.kill('SIGKILL');
     await new Promise((r) => child.on('close', r));
+    // the kernel gives the dead importer's pid to another process: the scratch is still stale
+    const other = spawn('sleep', ['600'], { stdio: 'ignore' });
+    const stopped = new Promise((r) => other.on('close', r));
+    await writeFile(join(scratch, scratchName!, 'pid'), `${other.pid}.${start}\n`);
 
     // nothing visible changed: no blob, no bundle, no ref; only the dead import's scratch remains
     const after = await snapshotTree(store);
@@ -62,6 +71,8 @@ describe('an import killed part-way', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain('removed 1 scratch folder(s) left by interrupted imports');
     expect(await readdir(scratch)).toEqual([]);
+    other.kill();
+    await stopped;
     const list = await ferry(['list', '--store', store, '--json']);
     expect(JSON.parse(list.stdout).map((r: { name: string }) => r.name)).toEqual(['app', 'base']);
   });
