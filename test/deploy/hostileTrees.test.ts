@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { ferry, stepEvents } from '../helpers/cli.js';
+import { ensureFileScript } from '../../src/deploy/steps/ensureFileScript.js';
+import { sha256Hex } from '../../src/util/sha256.js';
 import { craftTar } from '../helpers/craft.js';
 import { writeRelease } from './storeFixture.js';
 
@@ -140,6 +143,40 @@ expect(check.stdout).toMatch(/linked\.conf: state: want regular file, host has s
     const again = await ferry(['deploy', 'link@1', '--allow-local', '-i', inv, '--store', store, '--push', '--json', '--force', 'configure']);
     expect(again.code, again.stderr + again.stdout).toBe(0);
     expect(stepEvents(again).filter((e) => e.step === 'file').map((e) => e.changed)).toEqual([false]);
+  });
+
+  it('a link swapped in at a file dest right after the rename (a folder someone else can write) is never chmod-ed through', () => {
+    // the attacker wins the race every time: an mv that renames, then puts a link to the victim at DEST
+    const shim = join(dir, 'racing-bin');
+    mkdirSync(shim, { recursive: true });
+    const victim = join(dir, 'victim.conf');
+    writeFileSync(victim, 'victim\n');
+    chmodSync(victim, 0o644);
+    writeFileSync(join(shim, 'mv'), `#!/bin/sh\nmv=$(PATH=/usr/bin:/bin command -v mv)\n"$mv" "$@" || exit\nfor last; do :; done\nrm -f "$last"\nln -s ${victim} "$last"\n`);
+    chmodSync(join(shim, 'mv'), 0o755);
+    const dest = join(host(), 'shared/app.conf');
+    const run = (content: string, mode: string) =>
+      execFileSync('/bin/sh', ['-c', ensureFileScript({ dest, sha256: sha256Hex(content), mode })], { input: content, env: { ...process.env, PATH: `${shim}:${process.env.PATH}` } }).toString();
+    expect(run('new\n', '0600')).toBe('changed: content\n');
+    expect((statSync(victim).mode & 0o7777).toString(8)).toBe('644');
+    expect(readFileSync(victim, 'utf8')).toBe('victim\n');
+    // a mode to fix on a file whose content is right goes the same way: a new file renamed over it
+    rmSync(dest);
+    writeFileSync(dest, 'same\n');
+    chmodSync(dest, 0o644);
+    expect(run('same\n', '0640')).toBe('changed: mode\n');
+    expect((statSync(victim).mode & 0o7777).toString(8)).toBe('644');
+    // without the race: the mode is fixed in place of the old file, the content kept, and a second run changes nothing
+    rmSync(dest);
+    writeFileSync(dest, 'same\n');
+    chmodSync(dest, 0o644);
+    const plain = (mode: string) => execFileSync('/bin/sh', ['-c', ensureFileScript({ dest, sha256: sha256Hex('same\n'), mode })], { input: 'same\n' }).toString();
+    expect(plain('0640')).toBe('changed: mode\n');
+    expect(lstatSync(dest).isFile()).toBe(true);
+    expect((statSync(dest).mode & 0o7777).toString(8)).toBe('640');
+    expect(readFileSync(dest, 'utf8')).toBe('same\n');
+    expect(plain('0640')).toBe('');
+    expect(readdirSync(join(host(), 'shared'))).toEqual(['app.conf']);
   });
 
   it('a rootfs dest of / is refused by plan before any host is touched (exit 65)', async () => {
