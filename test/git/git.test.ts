@@ -151,6 +151,32 @@ describe('git artifacts', () => {
     expect(r.stderr).toContain(`${upstream} has no tag or branch "v9.9"`);
   });
 
+  /** An upstream whose commit's tree holds NAME/hooks/post-checkout (plumbing: git add refuses such paths). */
+  async function dotGitUpstream(name: string, dotGit: string): Promise<{ repo: string; pinned: string }> {
+    const repo = join(dir, name);
+    await run('git', ['init', '-q', '-b', 'main', repo]);
+    const hook = await run('sh', ['-c', `printf '#!/bin/sh\\ntouch ${join(dir, 'hook-ran')}\\n' | git -C ${repo} hash-object -w --stdin`]);
+    const tree = async (lines: string) => (await run('sh', ['-c', `printf '${lines}' | git -C ${repo} mktree`])).stdout.trim();
+    const hooks = await tree(`100755 blob ${hook.stdout.trim()}\\tpost-checkout\\n`);
+    const inner = await tree(`040000 tree ${hooks}\\thooks\\n`);
+    const top = await tree(`040000 tree ${inner}\\t${dotGit}\\n`);
+    const pinned = await git(repo, 'commit-tree', top, '-m', 'hostile');
+    await git(repo, 'update-ref', 'refs/heads/main', pinned);
+    return { repo, pinned };
+  }
+
+  it('refuses to build from a commit whose tree writes into the clone\'s own .git folder (.GIT/hooks/…), exit 69', async () => {
+    const { repo } = await dotGitUpstream('dotgit-upstream', '.GIT');
+    const spec = await writeSpec(dir, service(`        - { url: ${repo}, ref: main, name: hostile }\n`), 'dotgit');
+    const r = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out-dotgit'), '--cache', join(dir, 'cache')]);
+    expect(r.code, r.stderr).toBe(69);
+    const errors = r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: '));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain('holds ".GIT/hooks/post-checkout", a path into the clone\'s own .git folder that git refuses to check out');
+    await expect(stat(join(dir, 'out-dotgit', 'dotgit-1.0.0.ferry'))).rejects.toThrow();
+    await expect(stat(join(dir, 'hook-ran'))).rejects.toThrow();
+  });
+
   describe('import runs git bundle verify', () => {
     async function craftGitRelease(name: string, data: Buffer, pinned: string) {
       const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name });
@@ -171,6 +197,28 @@ describe('git artifacts', () => {
       expect(r.code).toBe(68);
       expect(r.stderr).toContain('git/app.bundle (git app) is not a usable git bundle');
       expect(await run('ls', [join(store, 'bundles')]).then((x) => x.stdout.trim())).toBe('');
+    });
+
+    it('refuses a signed git bundle whose commit holds .git/hooks/… (a path git refuses to check out) at import, and stores nothing', async () => {
+      for (const [n, dotGit] of ['.git', 'Git~1', '.git. '].entries()) {
+        const { repo, pinned } = await dotGitUpstream(`dotgit-signed-${n}`, dotGit);
+        const made = join(dir, `dotgit-${n}.bundle`);
+        await git(repo, 'branch', 'ferry', 'main');
+        await git(repo, 'bundle', 'create', '-q', made, 'refs/heads/ferry');
+        const data = await readFile(made);
+        const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name: 'dotgit' });
+        manifest.entries[0]!.kind = 'git';
+        manifest.artifacts = { git: { app: { path: 'git/app.bundle', url: repo, ref: 'main', commit: pinned, depth: 0, shallow: [], sha256: sha256Hex(data), size: data.length, services: [] } } };
+        const file = join(dir, `dotgit-${n}.ferry`);
+        await writeFile(file, await craftBundle(manifest, await readSecretKey(key.secret, undefined), [{ path: 'git/app.bundle', data }]));
+        const store = join(dir, `store-dotgit-${n}`);
+        const r = await ferry(['import', file, '--keyring', key.public, '--store', store]);
+        expect(r.code, r.stderr).toBe(68);
+        expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: '))).toHaveLength(1);
+        expect(r.stderr).toContain(`git/app.bundle (git app): commit ${pinned} holds ${JSON.stringify(`${dotGit}/hooks/post-checkout`)}`);
+        expect(await run('ls', [join(store, 'bundles')]).then((x) => x.stdout.trim())).toBe('');
+      }
+      await expect(stat(join(dir, 'hook-ran'))).rejects.toThrow();
     });
 
     it('refuses a git bundle that carries another commit than the manifest pins', async () => {
