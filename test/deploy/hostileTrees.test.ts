@@ -179,6 +179,33 @@ expect(check.stdout).toMatch(/linked\.conf: state: want regular file, host has s
     expect(readdirSync(join(host(), 'shared'))).toEqual(['app.conf']);
   });
 
+  it.skipIf(process.getuid?.() !== 0)('a file dest in a folder another user can write: that user cannot swap a link in where the new file gets its mode', () => {
+    // the other user (nobody) wins the race every time: just before chmod, the file chmod is given becomes a link to the victim
+    const shim = join(dir, 'racing-chmod');
+    mkdirSync(shim, { recursive: true });
+    const victim = join(dir, 'victim-chmod.conf');
+    writeFileSync(victim, 'victim\n');
+    chmodSync(victim, 0o644);
+    chmodSync(dir, 0o755);
+    writeFileSync(
+      join(shim, 'chmod'),
+      `#!/bin/sh\nfor last; do :; done\nrunuser -u nobody -- sh -c 'rm -f "$1" && ln -s "$2" "$1"' sh "$last" ${victim} 2>/dev/null\nexec $(PATH=/usr/bin:/bin command -v chmod) "$@"\n`,
+    );
+    chmodSync(join(shim, 'chmod'), 0o755);
+    const shared = join(host(), 'open-to-nobody');
+    mkdirSync(shared, { recursive: true });
+    chmodSync(host(), 0o755);
+    chmodSync(shared, 0o777);
+    const dest = join(shared, 'secret.conf');
+    const out = execFileSync('/bin/sh', ['-c', ensureFileScript({ dest, sha256: sha256Hex('secret\n'), mode: '0600' })], { input: 'secret\n', env: { ...process.env, PATH: `${shim}:${process.env.PATH}` } }).toString();
+    expect(out).toBe('changed: content\n');
+    expect((statSync(victim).mode & 0o7777).toString(8)).toBe('644');
+    expect(lstatSync(dest).isFile()).toBe(true);
+    expect((statSync(dest).mode & 0o7777).toString(8)).toBe('600');
+    expect(readFileSync(dest, 'utf8')).toBe('secret\n');
+    expect(readdirSync(shared)).toEqual(['secret.conf']);
+  });
+
   it('a rootfs dest of / is refused by plan before any host is touched (exit 65)', async () => {
     const store = join(dir, 'store-root');
     const tarball = craftTar([{ path: './etc/ok.txt', data: Buffer.from('ok\n') }]);

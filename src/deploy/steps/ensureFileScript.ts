@@ -12,8 +12,8 @@ export interface EnsureFile {
 
 /**
  * Shell that makes DEST hold exactly the wanted bytes, owner, group and mode: compare first, and only
- * when something differs write a temporary file beside DEST, check its sha256, give it its owner, group
- * and mode, and rename it over DEST (atomic: readers see the old or the new file, never a torn one or one
+ * when something differs write a new file in a private folder beside DEST, check its sha256, give it its
+ * owner, group and mode, and rename it over DEST (atomic: readers see the old or the new file, never a torn one or one
  * with the wrong mode). Nothing is done to DEST by name after the rename: a link swapped in by whoever
  * can write DEST's folder is never chmod-ed or chown-ed through (an owner or mode that differs on a file
  * whose content is right is fixed the same way, by a new file renamed over it). The mode is set last (a
@@ -38,19 +38,23 @@ export function ensureFileScript(f: EnsureFile): string {
     'fi',
     'if [ "$cur" != "$want" ] || [ -n "$fix" ]; then',
     '  mkdir -p "$(dirname "$d")"',
-    '  t=$(mktemp "$d.ferry.XXXXXX")',
-    `  trap 'rm -f "$t"' EXIT`,
+    // the new file is made in a folder of its own beside DEST (mode 700: only this user can add, remove or
+    // swap anything in it), and worked on by a name relative to that folder, so nothing that can write
+    // DEST's folder can put a link where the file's owner and mode are set
+    '  td=$(mktemp -d "$d.ferry.XXXXXX")',
+    `  trap 'cd / && rm -rf "$td"' EXIT`,
+    '  cd "$td"',
+    `  if [ -n "$(ls -A .)" ] || [ "$(stat -c '%u %a' .)" != "$(id -u) 700" ]; then echo "$td: not the private folder ferry just made (replaced meanwhile?)" >&2; exit 3; fi`,
     // the content is right: the same bytes again (checked below, so a link swapped in meanwhile cannot add others)
-    `  if [ "$cur" = "$want" ]; then cat < "$d" > "$t"; else ${f.from ? `cat ${q(f.from)} > "$t"` : 'cat > "$t"'}; fi`,
-    '  got=$(sha256sum < "$t" | cut -c1-64)',
+    `  if [ "$cur" = "$want" ]; then cat < "$d" > new; else ${f.from ? `cat ${q(f.from)} > new` : 'cat > new'}; fi`,
+    '  got=$(sha256sum < new | cut -c1-64)',
     '  if [ "$got" != "$want" ]; then echo "$d: the new content has sha256 $got, expected $want" >&2; exit 3; fi',
     // owner first: changing a file's owner clears its setuid and setgid bits, the mode then sets them
-    '  if [ -f "$d" ] && [ ! -L "$d" ]; then chown --reference="$d" "$t" 2>/dev/null || true; fi',
-    f.owner || f.group ? `  chown ${q(`${f.owner ?? ''}${f.group ? ':' + f.group : ''}`)} "$t"` : '',
-    mode ? `  chmod ${mode} "$t"` : '  if [ -f "$d" ] && [ ! -L "$d" ]; then chmod --reference="$d" "$t"; else chmod 644 "$t"; fi',
+    '  if [ -f "$d" ] && [ ! -L "$d" ]; then chown --reference="$d" new 2>/dev/null || true; fi',
+    f.owner || f.group ? `  chown ${q(`${f.owner ?? ''}${f.group ? ':' + f.group : ''}`)} new` : '',
+    mode ? `  chmod ${mode} new` : '  if [ -f "$d" ] && [ ! -L "$d" ]; then chmod --reference="$d" new; else chmod 644 new; fi',
     // -T: a folder at DEST is an error, not a place to move the file into
-    '  mv -fT "$t" "$d"',
-    '  trap - EXIT',
+    '  mv -fT new "$d"',
     '  if [ "$cur" != "$want" ]; then echo "changed: content"; fi',
     '  for w in $fix; do echo "changed: $w"; done',
     'fi',
