@@ -1,6 +1,7 @@
 import { BundleFormatError } from '../errors.js';
 import { decodeTarHeader, decodeTarMtime, type DecodedTarHeader } from './decodeTarHeader.js';
 import { BundleHeaderEncoder } from './encodeTarHeader.js';
+import { MANIFEST_PATH, SIGNATURE_PATH } from './manifest.js';
 
 const BLOCK = 512;
 const ZEROS = Buffer.alloc(64 * 1024);
@@ -57,6 +58,8 @@ export class TarReader {
   private unconfirmed: EntrySeen[] = [];
   /** where the header ferry writes is encoded, to be compared with the one read */
   private expected = Buffer.alloc(BLOCK);
+  /** regular files met so far */
+  private files = 0;
 
   /**
    * `chunks` may lend its buffers (lendFileChunks): the reader keeps a chunk's bytes only until it asks for
@@ -123,8 +126,11 @@ export class TarReader {
         throw new BundleFormatError(`${this.label}: global pax headers are not allowed in a ferry bundle`);
       }
       const path = pax?.path ?? h.path;
-      // other types are the caller's to refuse, with what they are
-      if (h.type === 'File') this.expectWritersHeader({ at, path, size, header: block, pax }, h, where);
+      // other types are the caller's to refuse, with what they are; so is a first or second entry that is
+      // not the manifest or its signature (another tar: "not a ferry bundle" says more than its header's bytes)
+      const head = this.files < HEAD.length && path !== HEAD[this.files];
+      if (h.type === 'File' && !head) this.expectWritersHeader({ at, path, size, header: block, pax }, h, where);
+      if (h.type === 'File') this.files++;
       return { path, type: h.type, size, mode: h.mode ?? 0 };
     }
   }
@@ -242,6 +248,9 @@ function expectChecksum(h: DecodedTarHeader, where: string): void {
   }
   if (!valid) throw new BundleFormatError(`${where} (checksum mismatch)`);
 }
+
+/** the entries a bundle starts with, in order: every reader refuses a bundle whose first two are not these */
+const HEAD = [MANIFEST_PATH, SIGNATURE_PATH];
 
 /** The bundle's entries carry the manifest's epoch as their mtime: the one writeTar gives them all (packBundle). */
 export function expectEpochMtime(tar: TarReader, manifest: { epoch: string }): void {

@@ -254,6 +254,19 @@ describe('verify and import refuse tar header bytes that ferry does not write', 
       }
     });
 
+    it('a tar made by GNU tar is refused as not a ferry bundle, naming its first entry (not its header bytes)', async () => {
+      await writeFile(join(dir, 'foreign.txt'), 'not a bundle\n');
+      const file = join(dir, 'foreign.tar');
+      const tar = await run('tar', ['-cf', file, '-C', dir, 'foreign.txt']);
+      expect(tar.code, tar.stderr).toBe(0);
+      const v = await ferry(['verify', file, '--keyring', team.public]);
+      expect(v.code, v.stderr).toBe(68);
+      expect(v.stderr).toMatch(/^ferry: [^\n]*: not a ferry bundle: the first entry must be manifest\.json, found "foreign\.txt"\n$/);
+      const i = await ferry(['inspect', file]);
+      expect(i.code, i.stderr).toBe(68);
+      expect(i.stderr).toMatch(/^ferry: [^\n]*: not a ferry bundle \(the first entry must be manifest\.json\)\n$/);
+    });
+
     it('import from standard input and from split volumes refuse an artifact header with a byte ferry does not write (exit 68), the store unchanged', async () => {
       const file = join(dir, 'bad-artifact.ferry');
       await writeFile(file, edited(SHORT, 265, 'root'));
