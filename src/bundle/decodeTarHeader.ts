@@ -29,7 +29,8 @@ export interface DecodedTarHeader {
   /** undefined when the field holds no byte count (not octal, or negative) */
   size: number | undefined;
   mode: number | undefined;
-  cksumValid: boolean;
+  /** computed when read */
+  readonly cksumValid: boolean;
 }
 
 /**
@@ -56,8 +57,16 @@ export function decodeTarHeader(block: Buffer): DecodedTarHeader {
     type,
     size: type === 'Directory' ? 0 : size === undefined || size < 0 ? undefined : size,
     mode: number(block, 100, 8),
-    cksumValid: headerChecksum(block) === number(block, 148, 8),
+    // summed only when asked: a reader that compares the whole block with the one it expects needs no sum
+    get cksumValid() {
+      return headerChecksum(block) === number(block, 148, 8);
+    },
   };
+}
+
+/** the mtime field (seconds, octal text or base-256); undefined when it holds no number */
+export function decodeTarMtime(block: Buffer): number | undefined {
+  return number(block, 136, 12);
 }
 
 function text(block: Buffer, at: number, length: number): string {

@@ -63,6 +63,65 @@ export function encodeTarHeader(h: TarHeader, block: Buffer, opts: TarHeaderOpti
   return encodePax(h, opts.paxSize ?? true);
 }
 
+/** the mode of every entry in a bundle: its bytes are data, never run from the bundle */
+export const BUNDLE_ENTRY_MODE = 0o644;
+
+/**
+ * The header ferry's bundle writer puts before an entry (writeTar): `block` gets the ustar header of a
+ * regular file of mode 0644, uid and gid 0, no user or group names; the return value is the pax header
+ * (its block and records, padded) that goes first when ustar cannot hold the path or a number (its records
+ * then hold the path, gid, mtime and uid), the ustar name then keeping the path's last 99 characters.
+ * The bundle readers encode every entry's header with this again and compare the bytes (TarReader), so a
+ * bundle holds no header byte that its path, its size and the manifest's epoch do not fix.
+ */
+export function encodeBundleHeader(path: string, size: number, mtime: number, block: Buffer): Buffer | undefined {
+  const header: TarHeader = { path, type: 'File', mode: BUNDLE_ENTRY_MODE, uid: 0, gid: 0, size, mtime };
+  const pax = encodeTarHeader(header, block, { paxSize: false });
+  if (pax) encodeTarHeader({ ...header, path: path.slice(-99) }, block);
+  return pax;
+}
+
+/**
+ * encodeBundleHeader for one mtime, cheaply for the common entry (an ASCII path under 100 bytes, a size
+ * ustar holds): a template of the fields every entry shares is copied, and only the name, the size and the
+ * checksum (the template's sum plus theirs) are written, not the whole block zeroed, filled and summed
+ * again. The readers encode every entry's header again to compare it (thousands in a mirror bundle, in
+ * verify's interpreter without an optimizing compiler, where summing 512 bytes costs more than the rest).
+ * Anything else goes to encodeBundleHeader; both give the same bytes (test/bundle/encodeTarHeader.test.ts).
+ */
+export class BundleHeaderEncoder {
+  private readonly template = Buffer.alloc(BLOCK);
+  /** the template's checksum: its bytes, with the checksum field as spaces */
+  private readonly templateSum: number;
+  /** false when every entry needs a pax header (an mtime ustar cannot hold) */
+  private readonly fast: boolean;
+
+  constructor(readonly mtime: number) {
+    this.fast = encodeBundleHeader('', 0, mtime, this.template) === undefined;
+    fillZero.call(this.template, 0, 124, 136);
+    fillZero.call(this.template, 0, 148, 156);
+    this.templateSum = headerChecksum(this.template);
+  }
+
+  /** as encodeBundleHeader(path, size, this.mtime, block) */
+  encode(path: string, size: number, block: Buffer): Buffer | undefined {
+    if (!this.fast || path.length >= 100 || size > MAX_OCTAL_12) return encodeBundleHeader(path, size, this.mtime, block);
+    this.template.copy(block);
+    let sum = this.templateSum;
+    for (let i = 0; i < path.length; i++) {
+      const c = path.charCodeAt(i);
+      // not ASCII: the path takes a pax record
+      if (c >= 0x80) return encodeBundleHeader(path, size, this.mtime, block);
+      block[i] = c;
+      sum += c;
+    }
+    writeNumber(block, 124, 12, size);
+    for (let i = 124; i < 136; i++) sum += block[i]!;
+    writeNumber(block, 148, 8, sum);
+    return undefined;
+  }
+}
+
 /** The ustar fields into `block`; true when some value did not fit (a pax record must carry it). */
 function writeUstar(block: Buffer, h: TarHeader, split: { name: string; prefix: string; fits: boolean }): boolean {
   // TypedArray's own fill: Buffer's checks its arguments first, a cost at every entry

@@ -3,7 +3,7 @@ import type * as openpgp from 'openpgp';
 import { BundleFormatError, IntegrityError } from '../errors.js';
 import { noteIgnored, verifyDetached, type Verification } from '../pgp/verify.js';
 import type { Logger } from '../ui/log.js';
-import { TarReader } from './readTar.js';
+import { expectEpochMtime, TarReader } from './readTar.js';
 import { ENTRY_PATH_RULE, isSafeBundlePath } from '../util/names.js';
 import {
   manifestDigest,
@@ -71,6 +71,8 @@ export async function readBundle(chunks: AsyncIterable<Buffer>, opts: ReadBundle
   const verification = await verifyDetached(manifestBytes, signature, opts.keys, `${label}: manifest.json`);
   for (const i of verification.ignored) opts.log?.warn(`${label}: manifest.json: ${noteIgnored(i)}`);
   const manifest = parseManifest(manifestBytes, label);
+  // every entry carries the epoch as its mtime, as the writer gave it: no header byte is left to chance
+  expectEpochMtime(tar, manifest);
   const head: VerifiedHead = { manifest, manifestBytes, signature, digest: manifestDigest(manifestBytes), ...verification };
   if ((await opts.onHead?.(head)) === false) {
     await tar.close();

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { BundleFormatError, UsageError } from '../errors.js';
-import { TarReader } from './readTar.js';
+import { expectEpochMtime, TarReader } from './readTar.js';
 import { MANIFEST_MAX_BYTES, MANIFEST_PATH, SIGNATURE_MAX_BYTES, SIGNATURE_PATH } from './manifest.js';
 
 export interface BundleHead {
@@ -9,6 +9,12 @@ export interface BundleHead {
   signature: string;
   /** byte offset of the first artifact entry (right after the signature entry) */
   bodyOffset: number;
+  /**
+   * Once the manifest is parsed: its epoch must be the mtime the two headers carry, as ferry's writer
+   * gives every entry (left to the caller, who parses the manifest when it is ready to: after a signature
+   * check, for one); a BundleFormatError otherwise.
+   */
+  expectEpoch(manifest: { epoch: string }): void;
 }
 
 /** Read manifest.json and manifest.json.asc from the start of a bundle (its file, or a stream of it), without verifying anything. */
@@ -19,12 +25,12 @@ export async function readBundleHead(path: string, stream: Readable = createRead
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`cannot read bundle ${path} (ENOENT)`);
       throw err;
     });
-    if (!m || m.path !== MANIFEST_PATH || m.size > MANIFEST_MAX_BYTES) throw new BundleFormatError(`${path}: not a ferry bundle (the first entry must be ${MANIFEST_PATH})`);
+    if (!m || m.path !== MANIFEST_PATH || m.type !== 'File' || m.size > MANIFEST_MAX_BYTES) throw new BundleFormatError(`${path}: not a ferry bundle (the first entry must be ${MANIFEST_PATH})`);
     const manifestBytes = await tar.readBody(m.size);
     const s = await tar.next();
-    if (!s || s.path !== SIGNATURE_PATH || s.size > SIGNATURE_MAX_BYTES) throw new BundleFormatError(`${path}: unsigned: the second entry must be ${SIGNATURE_PATH}`);
+    if (!s || s.path !== SIGNATURE_PATH || s.type !== 'File' || s.size > SIGNATURE_MAX_BYTES) throw new BundleFormatError(`${path}: unsigned: the second entry must be ${SIGNATURE_PATH}`);
     const signature = (await tar.readBody(s.size)).toString('utf8');
-    return { manifestBytes, signature, bodyOffset: tar.offset };
+    return { manifestBytes, signature, bodyOffset: tar.offset, expectEpoch: (manifest) => expectEpochMtime(tar, manifest) };
   } finally {
     stream.destroy();
   }

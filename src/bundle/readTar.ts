@@ -1,5 +1,7 @@
 import { BundleFormatError } from '../errors.js';
-import { decodeTarHeader, type DecodedTarHeader } from './decodeTarHeader.js';
+import { decodeTarHeader, decodeTarMtime, type DecodedTarHeader } from './decodeTarHeader.js';
+import { BundleHeaderEncoder } from './encodeTarHeader.js';
+import { MANIFEST_PATH, SIGNATURE_PATH } from './manifest.js';
 
 const BLOCK = 512;
 const ZEROS = Buffer.alloc(64 * 1024);
@@ -14,10 +16,34 @@ export interface TarEntryHeader {
   mode: number;
 }
 
+/** a pax header met before an entry: where, its header block and records (copies), and what they say */
+interface PaxSeen {
+  at: number;
+  header: Buffer;
+  body: Buffer;
+  path?: string;
+  mtime?: string;
+}
+
+/** a regular file's header as read: its ustar block, and the pax header before it */
+interface EntrySeen {
+  at: number;
+  path: string;
+  size: number;
+  header: Buffer;
+  pax?: PaxSeen;
+}
+
 /**
  * A strict, pull-based tar reader for ferry bundles. It understands ustar headers and pax 'x' records
  * (for long paths) and reports every other entry type to the caller, which refuses them. Bodies are
  * streamed chunk by chunk with back-pressure: nothing holds a whole entry unless the caller asks.
+ *
+ * A regular file's header (and the pax header before it) must be byte for byte the one ferry's writer
+ * makes for its path and size (encodeBundleHeader), with the mtime every entry shares: the first entry's
+ * until the caller names the manifest's epoch (expectMtime). Whatever else a tar header can hold (owner
+ * names, a link name, bytes after a name's NUL, numbers spelled otherwise, device numbers, another magic,
+ * other pax records) is bytes no signature covers, and is refused.
  */
 export class TarReader {
   private iter: AsyncIterator<Buffer>;
@@ -25,6 +51,15 @@ export class TarReader {
   private done = false;
   /** bytes consumed from the archive so far */
   offset = 0;
+  /** encodes the header ferry writes, with the mtime every entry carries: the first entry's until expectMtime names it */
+  private encoder: BundleHeaderEncoder | undefined;
+  private mtimeNamed = false;
+  /** headers of the entries read before expectMtime, checked again against the mtime it names */
+  private unconfirmed: EntrySeen[] = [];
+  /** where the header ferry writes is encoded, to be compared with the one read */
+  private expected = Buffer.alloc(BLOCK);
+  /** regular files met so far */
+  private files = 0;
 
   /**
    * `chunks` may lend its buffers (lendFileChunks): the reader keeps a chunk's bytes only until it asks for
@@ -57,8 +92,7 @@ export class TarReader {
 
   /** Next entry header, or null at the end-of-archive marker. Throws on truncation or a bad header. */
   async next(): Promise<TarEntryHeader | null> {
-    let paxPath: string | undefined;
-    let paxAt: number | undefined;
+    let pax: PaxSeen | undefined;
     for (;;) {
       if (!(await this.fill(BLOCK))) {
         throw new BundleFormatError(`${this.label}: truncated: the archive ends at byte ${this.offset + this.buf.length} without an end-of-archive marker`);
@@ -68,25 +102,79 @@ export class TarReader {
       if (at === 0) refuseCompressed(block, this.label);
       if (block.every((b) => b === 0)) {
         // its records describe the next entry: with none, they are bytes no entry (and no signature) covers
-        if (paxAt !== undefined) throw new BundleFormatError(`${this.label}: pax header at byte ${paxAt} is followed by the end of the archive, not by an entry`);
+        if (pax) throw new BundleFormatError(`${this.label}: pax header at byte ${pax.at} is followed by the end of the archive, not by an entry`);
         return null;
       }
-      const h = decodeHeader(block, at === 0 ? `${this.label}: not a ferry bundle: not a tar archive, bad header at byte 0` : `${this.label}: corrupt tar header at byte ${at}`);
+      const where = at === 0 ? `${this.label}: not a ferry bundle: not a tar archive, bad header at byte 0` : `${this.label}: corrupt tar header at byte ${at}`;
+      const h = decodeHeader(block, where);
       const size = h.size;
       // a size that is no whole byte count (negative, not a number) would misalign every following header
-      if (size === undefined || !Number.isSafeInteger(size) || size < 0) throw new BundleFormatError(`${this.label}: corrupt tar header at byte ${at} (its size field is not a byte count)`);
+      const sized = size !== undefined && Number.isSafeInteger(size) && size >= 0;
+      // a regular file's checksum is summed only when its header is not the one ferry writes (which holds the right sum)
+      if (h.type !== 'File' || !sized) expectChecksum(h, where);
+      if (!sized) throw new BundleFormatError(`${this.label}: corrupt tar header at byte ${at} (its size field is not a byte count)`);
       if (h.type === 'ExtendedHeader') {
-        if (paxAt !== undefined) throw new BundleFormatError(`${this.label}: two pax headers in a row at byte ${at}`);
+        if (pax) throw new BundleFormatError(`${this.label}: two pax headers in a row at byte ${at}`);
         if (size > PAX_MAX) throw new BundleFormatError(`${this.label}: pax header of ${size} bytes at byte ${at} is too large`);
-        paxAt = at;
-        paxPath = parsePax(await this.readBody(size), `${this.label}: pax header at byte ${at}`);
+        // a copy: the chunk the block is in may be read into again while the records are read
+        const header = Buffer.from(block);
+        const body = await this.readBody(size);
+        pax = { at, header, body, ...parsePax(body, `${this.label}: pax header at byte ${at}`) };
         continue;
       }
       if (h.type === 'GlobalExtendedHeader') {
         throw new BundleFormatError(`${this.label}: global pax headers are not allowed in a ferry bundle`);
       }
-      return { path: paxPath ?? h.path, type: h.type, size, mode: h.mode ?? 0 };
+      const path = pax?.path ?? h.path;
+      // other types are the caller's to refuse, with what they are; so is a first or second entry that is
+      // not the manifest or its signature (another tar: "not a ferry bundle" says more than its header's bytes)
+      const head = this.files < HEAD.length && path !== HEAD[this.files];
+      if (h.type === 'File' && !head) this.expectWritersHeader({ at, path, size, header: block, pax }, h, where);
+      if (h.type === 'File') this.files++;
+      return { path, type: h.type, size, mode: h.mode ?? 0 };
     }
+  }
+
+  /**
+   * The entry's header must be the one ferry writes for its path and size, with the mtime all entries
+   * share; one that is not, and whose checksum is wrong too, is refused as corrupt (`where`), as before.
+   */
+  private expectWritersHeader(e: EntrySeen, h: DecodedTarHeader, where: string): void {
+    let wrong: string | undefined;
+    try {
+      this.encoder ??= new BundleHeaderEncoder(firstMtime(e));
+      wrong = writersHeaderDifference(e, this.encoder, this.expected);
+    } catch (err) {
+      // the first entry's mtime is no number, or none ferry could write
+      wrong = err instanceof BundleFormatError ? err.message : `tar header at byte ${e.at} (${JSON.stringify(e.path)}) has an mtime ferry cannot write (${(err as Error).message})`;
+    }
+    if (wrong !== undefined) {
+      expectChecksum(h, where);
+      throw new BundleFormatError(`${this.label}: ${wrong}: the bundle was changed after it was written`);
+    }
+    if (!this.mtimeNamed) this.unconfirmed.push({ ...e, header: Buffer.from(e.header) });
+  }
+
+  /**
+   * Every entry's mtime is `seconds` (`what`: the manifest's epoch, which the writer gives every entry):
+   * the headers read so far must be the writer's with it, and every later one is encoded with it.
+   */
+  expectMtime(seconds: number, what: string): void {
+    let encoder: BundleHeaderEncoder;
+    try {
+      encoder = new BundleHeaderEncoder(seconds);
+    } catch {
+      // a fraction of a second before 1970: no tar header holds it, so ferry cannot have written the bundle
+      throw new BundleFormatError(`${this.label}: ${what} is no mtime a tar header can carry: the bundle was not written by ferry`);
+    }
+    for (const e of this.unconfirmed) {
+      if (writersHeaderDifference(e, encoder, this.expected) !== undefined) {
+        throw new BundleFormatError(`${this.label}: the tar header at byte ${e.pax?.at ?? e.at} (${JSON.stringify(e.path)}) has another mtime than ${what}: the bundle was changed after it was written`);
+      }
+    }
+    this.encoder = encoder;
+    this.mtimeNamed = true;
+    this.unconfirmed = [];
   }
 
   /**
@@ -141,16 +229,112 @@ export class TarReader {
   }
 }
 
-/** a number field that cannot be decoded (bad or oversized base-256) or a wrong checksum: a format error */
+/** a number field that cannot be decoded (bad or oversized base-256): a format error */
 function decodeHeader(block: Buffer, where: string): DecodedTarHeader {
-  let h: DecodedTarHeader;
   try {
-    h = decodeTarHeader(block);
+    return decodeTarHeader(block);
   } catch (err) {
     throw new BundleFormatError(`${where} (${(err as Error).message})`);
   }
-  if (!h.cksumValid) throw new BundleFormatError(`${where} (checksum mismatch)`);
-  return h;
+}
+
+/** a wrong checksum (or a checksum field that cannot be decoded): a format error */
+function expectChecksum(h: DecodedTarHeader, where: string): void {
+  let valid: boolean;
+  try {
+    valid = h.cksumValid;
+  } catch (err) {
+    throw new BundleFormatError(`${where} (${(err as Error).message})`);
+  }
+  if (!valid) throw new BundleFormatError(`${where} (checksum mismatch)`);
+}
+
+/** the entries a bundle starts with, in order: every reader refuses a bundle whose first two are not these */
+const HEAD = [MANIFEST_PATH, SIGNATURE_PATH];
+
+/** The bundle's entries carry the manifest's epoch as their mtime: the one writeTar gives them all (packBundle). */
+export function expectEpochMtime(tar: TarReader, manifest: { epoch: string }): void {
+  tar.expectMtime(Date.parse(manifest.epoch) / 1000, `the manifest's epoch ${manifest.epoch}`);
+}
+
+/** the mtime of the first entry, which every other shares: its pax record's when it has one (that one is exact), else its ustar field */
+function firstMtime(e: EntrySeen): number {
+  let seconds: number | undefined;
+  try {
+    seconds = e.pax?.mtime !== undefined ? Number(e.pax.mtime) : decodeTarMtime(e.header);
+  } catch {
+    // a base-256 field that is no number: below, as every other field ferry would not write
+  }
+  if (seconds === undefined) throw new BundleFormatError(`tar header at byte ${e.at} (${JSON.stringify(e.path)}) has an mtime field that holds no number`);
+  return seconds;
+}
+
+/** the fields of a ustar header by their first byte, to name the first one that differs */
+const FIELDS: Array<[number, string]> = [
+  [0, 'name'],
+  [100, 'mode'],
+  [108, 'uid'],
+  [116, 'gid'],
+  [124, 'size'],
+  [136, 'mtime'],
+  [148, 'checksum'],
+  [156, 'type flag'],
+  [157, 'link name'],
+  [257, 'magic'],
+  [263, 'version'],
+  [265, 'user name'],
+  [297, 'group name'],
+  [329, 'device major'],
+  [337, 'device minor'],
+  [345, 'name prefix'],
+  [500, 'unused last 12 bytes'],
+];
+
+/**
+ * How an entry's header (and pax header) differs from the bytes ferry's writer makes for its path and size
+ * with `mtime`, as the start of a message; undefined when they are the same. `scratch` is a 512-byte block.
+ */
+function writersHeaderDifference(e: EntrySeen, encoder: BundleHeaderEncoder, scratch: Buffer): string | undefined {
+  let pax: Buffer | undefined;
+  try {
+    pax = encoder.encode(e.path, e.size, scratch);
+  } catch (err) {
+    return `tar header at byte ${e.at} (${JSON.stringify(e.path)}) holds a value ferry cannot write (${(err as Error).message})`;
+  }
+  if (pax === undefined && e.pax === undefined && e.header.equals(scratch)) return undefined;
+  const entry = JSON.stringify(e.path);
+  if (e.pax && !pax) return `pax header at byte ${e.pax.at} before ${entry}, which ferry writes with a ustar header alone`;
+  if (!e.pax && pax) return `tar header at byte ${e.at} (${entry}) without the pax header ferry writes before it`;
+  if (e.pax && pax) {
+    // the records first: other records make another size field too, and that is not what to report
+    const records = pax.subarray(BLOCK, BLOCK + decodeTarHeader(pax).size!);
+    if (!records.equals(e.pax.body)) {
+      let at = 0;
+      while (at < records.length && records[at] === e.pax.body[at]) at++;
+      return `pax header at byte ${e.pax.at} (before ${entry}) holds other records than ferry writes (byte ${e.pax.at + BLOCK + at})`;
+    }
+    const d = firstDifference(e.pax.header, pax.subarray(0, BLOCK));
+    if (d !== undefined) return `pax header at byte ${e.pax.at} (before ${entry}) differs from the one ferry writes in its ${fieldAt(d)} (byte ${e.pax.at + d})`;
+  }
+  const d = firstDifference(e.header, scratch);
+  return d === undefined ? undefined : `tar header at byte ${e.at} (${entry}) differs from the one ferry writes in its ${fieldAt(d)} (byte ${e.at + d})`;
+}
+
+/** the first byte at which two header blocks differ, the checksum field last (it differs whenever another does) */
+function firstDifference(got: Buffer, want: Buffer): number | undefined {
+  let checksum: number | undefined;
+  for (let i = 0; i < BLOCK; i++) {
+    if (got[i] === want[i]) continue;
+    if (i < 148 || i >= 156) return i;
+    checksum ??= i;
+  }
+  return checksum;
+}
+
+function fieldAt(offset: number): string {
+  let name = FIELDS[0]![1];
+  for (const [start, field] of FIELDS) if (offset >= start) name = field;
+  return `${name} field`;
 }
 
 /** pax keys ferry's writer emits; any other key (size, linkpath, charset...) would change what the entry means */
@@ -162,10 +346,11 @@ const PAX_NUMBER: Record<string, RegExp> = { uid: PAX_ID, gid: PAX_ID, mtime: PA
 
 /**
  * A pax extended header is a series of "LEN key=value\n" records, LEN counting the whole record in bytes.
- * Only well-formed records with known keys are accepted; returns the path record, if any.
+ * Only well-formed records with known keys are accepted; returns the path and mtime records, if any.
  */
-function parsePax(body: Buffer, where: string): string | undefined {
+function parsePax(body: Buffer, where: string): { path?: string; mtime?: string } {
   let path: string | undefined;
+  let mtime: string | undefined;
   let pos = 0;
   while (pos < body.length) {
     const space = body.indexOf(0x20, pos);
@@ -184,9 +369,10 @@ function parsePax(body: Buffer, where: string): string | undefined {
     if (!PAX_KEYS.has(key)) throw new BundleFormatError(`${where} has ${key ? `the key ${JSON.stringify(key)}` : 'a record without a key'}, which a ferry bundle never carries`);
     if (key === 'path') path = record.slice(eq + 1);
     else if (!PAX_NUMBER[key]!.test(record.slice(eq + 1))) throw new BundleFormatError(`${where} has a ${JSON.stringify(key)} record that is not a number`);
+    if (key === 'mtime') mtime = record.slice(eq + 1);
     pos = end;
   }
-  return path;
+  return { path, mtime };
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

@@ -1,11 +1,10 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { MANIFEST_PATH, SIGNATURE_PATH } from './manifest.js';
+import { MANIFEST_PATH, parseManifest, SIGNATURE_PATH } from './manifest.js';
 import { readBundleHead } from './readBundleHead.js';
 import { writeTar } from './writeTar.js';
 import { PassThrough } from 'node:stream';
-import { Header } from 'tar/header';
 
 /**
  * Rewrite a bundle with another manifest.json.asc (more signatures, or a signature made by gpg on a
@@ -13,7 +12,10 @@ import { Header } from 'tar/header';
  */
 export async function replaceSignature(bundlePath: string, signature: string, outPath = bundlePath): Promise<void> {
   const head = await readBundleHead(bundlePath);
-  const mtime = await headMtime(bundlePath);
+  // the new head carries the epoch as its mtime, as the original's did (the readers insist on it)
+  const manifest = parseManifest(head.manifestBytes, bundlePath);
+  head.expectEpoch(manifest);
+  const mtime = new Date(manifest.epoch);
   const tmp = `${outPath}.partial`;
   try {
     const out = createWriteStream(tmp);
@@ -34,11 +36,4 @@ export async function replaceSignature(bundlePath: string, signature: string, ou
     throw err;
   }
   await stat(outPath);
-}
-
-async function headMtime(path: string): Promise<Date> {
-  const stream = createReadStream(path, { start: 0, end: 511 });
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return new Header(Buffer.concat(chunks)).mtime ?? new Date(0);
 }

@@ -25,6 +25,7 @@ export async function splitBundle(bundlePath: string, opts: { size: number; outD
   const bundleFile = basename(bundlePath);
   const head = await readBundleHead(bundlePath);
   const manifest = parseManifest(head.manifestBytes, bundlePath);
+  head.expectEpoch(manifest);
   const total = (await stat(bundlePath)).size;
   const count = Math.ceil(total / opts.size);
   if (count > 100_000) throw new UsageError(`--size ${opts.size} would cut ${bundlePath} into ${count} volumes; choose a larger size`);

@@ -3,7 +3,7 @@ import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
-import { encodeTarHeader, type TarHeader } from './encodeTarHeader.js';
+import { BundleHeaderEncoder } from './encodeTarHeader.js';
 import { IntegrityError } from '../errors.js';
 
 export interface TarFile {
@@ -15,7 +15,6 @@ export interface TarFile {
   size: number;
   /** the digest the manifest records for `file`: checked as it streams in, so no other bytes are packed */
   sha256?: string;
-  mode?: number;
 }
 
 const BLOCK = 512;
@@ -23,9 +22,9 @@ const ZERO = Buffer.alloc(BLOCK * 2);
 
 /**
  * Write a deterministic ustar archive: entries in the order given (callers sort), regular files only,
- * uid/gid 0, no user or group names, one fixed mtime, mode 0644 unless given; a pax header only for paths
- * ustar cannot hold (encodeTarHeader), so nothing from the build machine (owners, times, umask) can leak
- * into the bytes.
+ * uid/gid 0, no user or group names, one fixed mtime, mode 0644; a pax header only for paths ustar cannot
+ * hold (encodeBundleHeader, whose bytes the readers insist on), so nothing from the build machine (owners,
+ * times, umask) can leak into the bytes.
  *
  * Files are read into a few buffers used again and again (a fresh buffer per read costs the kernel a
  * zeroed mapping and the garbage collector its freeing: more than the copy itself), so `out` must be done
@@ -39,17 +38,13 @@ export async function writeTar(out: Writable, files: Iterable<TarFile>, mtime: D
     written += buf.length;
     if (!out.write(buf)) await once(out, 'drain');
   };
-  const seconds = mtime.getTime() / 1000;
+  const headers = new BundleHeaderEncoder(mtime.getTime() / 1000);
   for (const f of files) {
-    const header: TarHeader = { path: f.path, type: 'File', mode: f.mode ?? 0o644, uid: 0, gid: 0, size: f.size, mtime: seconds };
     // a fresh block per entry: `out` may keep what it is given
     const block = Buffer.alloc(BLOCK);
-    const pax = encodeTarHeader(header, block, { paxSize: false });
-    if (pax) {
-      // the path does not fit ustar's name+prefix: the pax record carries it, the ustar name keeps its end
-      await write(pax);
-      encodeTarHeader({ ...header, path: f.path.slice(-99) }, block);
-    }
+    // when the path does not fit ustar's name+prefix, a pax record carries it and the ustar name keeps its end
+    const pax = headers.encode(f.path, f.size, block);
+    if (pax) await write(pax);
     await write(block);
     let n = 0;
     if (f.data) {

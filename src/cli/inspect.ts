@@ -41,6 +41,7 @@ export function register(program: Command): void {
       // parsed after the signature when there is a keyring: a crafted manifest of millions of tiny JSON
       // values (64 MiB) costs minutes and gigabytes to parse, and needs no key to make
       const manifest = parseManifest(head.manifestBytes, bundle);
+      head.expectEpoch(manifest);
       const verified = verification?.signers;
       // without a keyring, what can be told is which packets are no binary signature at all
       const ignored = verification?.ignored ?? unusableParts(parts);

@@ -28,6 +28,7 @@ export function register(program: Command): void {
       if (!opts.key?.length && !opts.signature?.length) throw new UsageError('nothing to add: pass --key FILE or --signature FILE');
       const head = await readBundleHead(bundle);
       const manifest = parseManifest(head.manifestBytes, bundle);
+      head.expectEpoch(manifest);
       const added: string[] = [];
       if (opts.key?.length) {
         const keys = await signingKeysFrom(opts);

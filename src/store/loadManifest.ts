@@ -27,7 +27,9 @@ export async function loadManifest(what: string, storeDir?: string): Promise<Loa
     if (what.endsWith('.json') && !what.endsWith(INDEX_SUFFIX)) return fromBytes(await readFile(what), what);
     const src = await openBundleSource(what);
     const head = await readBundleHead(src.label, src.stream);
-    return fromBytes(head.manifestBytes, src.label);
+    const loaded = fromBytes(head.manifestBytes, src.label);
+    head.expectEpoch(loaded.manifest);
+    return loaded;
   }
   if (!storeDir) throw new UsageError(`${what} is not a file: give a bundle, a split index, a manifest.json, or a release with --store DIR`);
   const release = await resolveRelease(storeDir, what);

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { Header, Pax } from 'tar';
 import { describe, expect, it } from 'vitest';
 import { decodeTarHeader } from '../../src/bundle/decodeTarHeader.js';
-import { encodeTarHeader, type TarHeader } from '../../src/bundle/encodeTarHeader.js';
+import { BundleHeaderEncoder, encodeBundleHeader, encodeTarHeader, type TarHeader } from '../../src/bundle/encodeTarHeader.js';
 
 /** pax header (when any) and ustar header of one entry, as one buffer */
 function encode(h: TarHeader, opts?: { paxSize?: boolean }): Buffer {
@@ -127,5 +127,32 @@ describe('encodeTarHeader', () => {
     const block = Buffer.alloc(512);
     const pax = encodeTarHeader({ path, type: 'File', mode: 0o644, uid: 0, gid: 0, size: 5, mtime: 1 }, block, { paxSize: false })!;
     expect(pax.toString('utf8', 512).replace(/\0+$/, '')).toBe(`216 path=${path}\n8 gid=0\n11 mtime=1\n8 uid=0\n`);
+  });
+});
+
+describe('BundleHeaderEncoder (the bundle writer\'s headers, cheaply: the readers encode every entry\'s again)', () => {
+  it('gives the bytes encodeBundleHeader gives, for any path, size and mtime, in ustar and with pax', () => {
+    const path = fc.oneof(
+      fc.stringMatching(/^files\/[a-z0-9._-]{1,30}\/[a-z0-9._-]{1,80}$/),
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 120 }),
+      fc.string({ unit: 'binary-ascii', minLength: 95, maxLength: 105 }),
+    );
+    const size = fc.oneof(fc.integer({ min: 0, max: 1 << 20 }), fc.integer({ min: 0, max: 2 ** 40 }));
+    // whole seconds around the octal range's ends, fractions (an epoch with milliseconds)
+    const mtime = fc.oneof(fc.integer({ min: 0, max: 2 ** 34 }), fc.integer({ min: 0, max: 2 ** 36 }).map((n) => n / 1000), fc.constantFrom(0, 0o77777777777, 0o77777777777 + 1, 1795478400.5));
+    fc.assert(
+      fc.property(mtime, fc.array(fc.tuple(path, size), { minLength: 1, maxLength: 5 }), (seconds, entries) => {
+        const encoder = new BundleHeaderEncoder(seconds);
+        for (const [p, n] of entries) {
+          const fast = Buffer.alloc(512, 0xee);
+          const slow = Buffer.alloc(512);
+          const fastPax = encoder.encode(p, n, fast);
+          const slowPax = encodeBundleHeader(p, n, seconds, slow);
+          expect(fast.equals(slow)).toBe(true);
+          expect(fastPax === undefined ? undefined : fastPax.toString('hex')).toBe(slowPax === undefined ? undefined : slowPax.toString('hex'));
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

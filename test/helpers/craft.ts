@@ -14,13 +14,17 @@ export interface CraftEntry {
   linkpath?: string;
 }
 
-/** Write a tar by hand, so tests can make archives that ferry itself never would. */
-export function craftTar(entries: CraftEntry[], { end = true } = {}): Buffer {
+/**
+ * Write a tar by hand, so tests can make archives that ferry itself never would. Every header carries
+ * `mtime`; by default the epoch of a first entry manifest.json (what ferry's writer gives every entry of a
+ * bundle, and its readers insist on), else 1970.
+ */
+export function craftTar(entries: CraftEntry[], { end = true, mtime = epochOf(entries[0]) }: { end?: boolean; mtime?: Date } = {}): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
     const data = e.data ?? Buffer.alloc(0);
     const block = Buffer.alloc(512);
-    new Header({ path: e.path, mode: 0o644, uid: 0, gid: 0, size: e.type && e.type !== 'File' ? 0 : e.size ?? data.length, mtime: new Date(0), type: e.type ?? 'File', linkpath: e.linkpath ?? '', uname: '', gname: '' }).encode(block);
+    new Header({ path: e.path, mode: 0o644, uid: 0, gid: 0, size: e.type && e.type !== 'File' ? 0 : e.size ?? data.length, mtime, type: e.type ?? 'File', linkpath: e.linkpath ?? '', uname: '', gname: '' }).encode(block);
     parts.push(block);
     if (!e.type || e.type === 'File') {
       parts.push(data);
@@ -30,6 +34,18 @@ export function craftTar(entries: CraftEntry[], { end = true } = {}): Buffer {
   }
   if (end) parts.push(Buffer.alloc(1024));
   return Buffer.concat(parts);
+}
+
+/** the epoch of a manifest.json entry, when it holds JSON with one */
+function epochOf(e: CraftEntry | undefined): Date {
+  if (e?.path !== 'manifest.json' || !e.data) return new Date(0);
+  try {
+    const epoch = (JSON.parse(e.data.toString('utf8')) as { epoch?: unknown }).epoch;
+    const date = typeof epoch === 'string' ? new Date(epoch) : undefined;
+    return date && !Number.isNaN(date.getTime()) ? date : new Date(0);
+  } catch {
+    return new Date(0);
+  }
 }
 
 export function manifestFor(files: Array<{ path: string; data: Buffer }>, extra: Partial<Manifest> = {}): Manifest {

@@ -43,7 +43,8 @@ async function signedBundle(name: string, files: Array<{ path: string; data: Buf
       { path: 'manifest.json.asc', data: sig, size: sig.length },
       ...manifest.entries.map((e) => ({ path: e.path, data: byPath.get(e.path)!, size: e.size })),
     ],
-    new Date(0),
+    // the epoch, as ferry's writer gives every entry (the readers insist on it)
+    new Date(manifest.epoch),
   );
   return { bytes: Buffer.concat(chunks), digest: manifestDigest(bytes) };
 }

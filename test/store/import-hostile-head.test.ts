@@ -1,5 +1,7 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -11,6 +13,7 @@ import { snapshotTree } from '../helpers/tree.js';
 import { craftBundle, craftTar, manifestFor } from '../helpers/craft.js';
 import { canonicalJson } from '../../src/util/canonicalJson.js';
 import { signDetached } from '../../src/pgp/sign.js';
+import { writeTar } from '../../src/bundle/writeTar.js';
 import { MAX_SIGNATURES } from '../../src/pgp/readSignaturePackets.js';
 
 /**
@@ -139,19 +142,16 @@ describe('ferry verify and import refuse hostile heads and names', () => {
     const manifest = manifestFor([{ path, data }]);
     const bytes = Buffer.from(canonicalJson(manifest));
     const sig = await signDetached(bytes, [teamKey], teamKey.getCreationTime());
-    // the path rides in a pax record, as ferry's writer puts any path over 100 bytes
-    const record = ` path=${path}\n`;
-    let len = record.length + 1;
-    while (String(len).length + record.length !== len) len++;
-    const body = Buffer.from(`${len}${record}`);
-    const paxHeader = Buffer.alloc(512);
-    new Header({ path: 'PaxHeader/x', mode: 0o644, size: body.length, mtime: new Date(0), type: 'ExtendedHeader' }).encode(paxHeader);
+    // written by ferry's own writer: the path rides in a pax record, as it does for any path over 100 bytes
     const file = join(dir, 'long-path.ferry');
-    await writeFile(file, Buffer.concat([
-      craftTar([{ path: 'manifest.json', data: bytes }, { path: 'manifest.json.asc', data: Buffer.from(sig) }], { end: false }),
-      paxHeader, body, Buffer.alloc((512 - (body.length % 512)) % 512),
-      craftTar([{ path: 'x', data }]),
-    ]));
+    const out = createWriteStream(file);
+    await writeTar(out, [
+      { path: 'manifest.json', data: bytes, size: bytes.length },
+      { path: 'manifest.json.asc', data: Buffer.from(sig), size: Buffer.byteLength(sig) },
+      { path, data, size: data.length },
+    ], new Date(manifest.epoch));
+    out.end();
+    await finished(out);
     const { v, i } = await both(file);
     expect(v.code, v.stderr).toBe(0);
     expect(i.code, i.stderr).toBe(71);

@@ -37,7 +37,8 @@ async function bundle(version: string, files: Record<string, string>): Promise<B
       { path: 'manifest.json.asc', data: Buffer.from(sig), size: Buffer.byteLength(sig) },
       ...manifest.entries.map((e) => ({ path: e.path, data: Buffer.from(files[e.path]!), size: e.size })),
     ],
-    new Date(0),
+    // the epoch, as ferry's writer gives every entry (the readers insist on it)
+    new Date(manifest.epoch),
   );
   return Buffer.concat(chunks);
 }
