@@ -40,11 +40,21 @@ export function parseSpecText(text: string, label: string): Spec {
   return parsed.data;
 }
 
+/**
+ * The latest epoch a bundle can carry: OpenPGP writes a signature's time as unsigned 32-bit seconds, so a
+ * later one wrapped round to 1970-something and every verify refused the bundle ("Key is newer than the
+ * signature", exit 66) after a build that had succeeded.
+ */
+const LAST_EPOCH_SECONDS = 2 ** 32 - 1;
+
 export function epochFrom(specEpoch: Date, env: NodeJS.ProcessEnv): Date {
   const sde = env.SOURCE_DATE_EPOCH;
-  if (sde !== undefined && sde !== '') {
-    if (!/^\d+$/.test(sde)) throw new SpecError(`SOURCE_DATE_EPOCH must be whole seconds since 1970, got "${sde}"`);
-    return new Date(Number(sde) * 1000);
+  const fromEnv = sde !== undefined && sde !== '';
+  if (fromEnv && !/^\d+$/.test(sde)) throw new SpecError(`SOURCE_DATE_EPOCH must be whole seconds since 1970, got "${sde}"`);
+  const seconds = fromEnv ? Number(sde) : Math.floor(specEpoch.getTime() / 1000);
+  if (!(seconds >= 0 && seconds <= LAST_EPOCH_SECONDS)) {
+    const what = fromEnv ? `SOURCE_DATE_EPOCH ${sde}` : `epoch ${Number.isNaN(seconds) ? 'is not a date' : new Date(seconds * 1000).toISOString()}`;
+    throw new SpecError(`${what}: a bundle's epoch must lie between 1970-01-01T00:00:00Z and ${new Date(LAST_EPOCH_SECONDS * 1000).toISOString()} (OpenPGP signature times are 32-bit seconds)`);
   }
-  return new Date(Math.floor(specEpoch.getTime() / 1000) * 1000);
+  return new Date(seconds * 1000);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeAll } from 'vitest';
-import { mkdtemp, readFile, writeFile, cp, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, writeFile, cp, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ferry, run } from '../helpers/cli.js';
@@ -51,6 +51,28 @@ describe('ferry build', () => {
     expect(r.code, r.stderr).toBe(0);
     const list = await run('tar', ['--full-time', '-tvf', join(dir, 'sde/demo-1.0.0.ferry')], { env: { TZ: 'UTC' } });
     expect(list.stdout).toContain('2027-01-15 08:00:00');
+  });
+
+  it('refuses an epoch an OpenPGP signature cannot carry (after 2106-02-07T06:28:15Z) before fetching anything; the last one builds', async () => {
+    const spec = join(dir, 'far-epoch');
+    await cp(join(dir, 'demo'), spec, { recursive: true });
+    const text = await readFile(join(spec, 'demo.yaml'), 'utf8');
+    const at = (epoch: string) => writeFile(join(spec, 'demo.yaml'), text.replace(/^epoch: .*$/m, `epoch: ${epoch}`));
+    await at('2400-01-01T00:00:00Z');
+    const r = await ferry(['build', join(spec, 'demo.yaml'), '--key', key.secret, '--out', join(spec, 'out'), '--cache', join(dir, 'cache')]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr.trim().split('\n')).toEqual(['ferry: epoch 2400-01-01T00:00:00.000Z: a bundle\'s epoch must lie between 1970-01-01T00:00:00Z and 2106-02-07T06:28:15.000Z (OpenPGP signature times are 32-bit seconds)']);
+    const sde = await ferry(['build', join(dir, 'demo/demo.yaml'), '--key', key.secret, '--out', join(spec, 'out'), '--cache', join(dir, 'cache')], { env: { SOURCE_DATE_EPOCH: String(2 ** 32) } });
+    expect(sde.code, sde.stderr).toBe(65);
+    expect(sde.stderr).toContain(`SOURCE_DATE_EPOCH ${2 ** 32}: a bundle's epoch must lie between`);
+    await expect(readdir(join(spec, 'out')).catch(() => [])).resolves.toEqual([]);
+    await at('2106-02-07T06:28:15Z');
+    const last = await ferry(['build', join(spec, 'demo.yaml'), '--key', key.secret, '--out', join(spec, 'out'), '--cache', join(dir, 'cache')]);
+    expect(last.code, last.stderr).toBe(0);
+    // verified now, its signature is from the future: refused as such (66), not as a signature from 1970-something
+    const v = await ferry(['verify', join(spec, 'out/demo-1.0.0.ferry'), '--keyring', key.public]);
+    expect(v.code, v.stderr).toBe(66);
+    expect(v.stderr).toContain('Signature creation time is in the future');
   });
 
   it('refuses a spec with a schema error, naming the file and the field', async () => {
