@@ -190,6 +190,24 @@ describe('ferry lock refuses a hostile docker save archive', () => {
     expect((await readdir(base)).includes('spec.lock.json')).toBe(false);
   });
 
+  it('an archive listing so many layers that the manifest ferry makes for it would be over 4 MiB: one line, exit 70, no lock', async () => {
+    // 40000 times the same small layer: a manifest.json of 300 KiB, an OCI manifest of about 6 MiB,
+    // which ferry build (like registries) refuses to read: the lock must not pin it
+    const base = join(dir, 'many-layers');
+    await mkdir(join(base, 'arch'), { recursive: true });
+    await writeFile(join(base, 'arch', 'c.json'), '{"architecture":"amd64","os":"linux"}');
+    await writeFile(join(base, 'arch', 'l.tar'), 'layer');
+    await writeFile(join(base, 'arch', 'manifest.json'), JSON.stringify([{ Config: 'c.json', Layers: Array(40000).fill('l.tar'), RepoTags: ['registry.example/team/app:1.4'] }]));
+    execFileSync('tar', ['-cf', join(base, 'a.tar'), '-C', join(base, 'arch'), 'c.json', 'l.tar', 'manifest.json']);
+    const spec = join(base, 'spec.yaml');
+    await writeFile(spec, `name: p\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nservices:\n  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/team/app:1.4", from: "docker-archive:a.tar" }\n`);
+    const r = await run('timeout', ['60', process.execPath, FERRY_BIN, 'lock', spec, '--cache', join(base, 'cache')]);
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr, r.stderr).toMatch(/^ferry: [^\n]*\n$/);
+    expect(r.stderr).toMatch(/40000 layers.*more than the 4194304 bytes/);
+    expect((await readdir(base)).includes('spec.lock.json')).toBe(false);
+  });
+
   it('the control: the image its RepoTags list names is locked', async () => {
     const r = await lockArchive('control', '[{"Config":"c.json","Layers":[],"RepoTags":["other/x:1"]},{"Config":"c.json","Layers":[],"RepoTags":["registry.example/team/app:1.4"]}]');
     expect(r.code, r.stderr).toBe(0);

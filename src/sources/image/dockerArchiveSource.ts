@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadEntry } from 'tar/read-entry';
 import { ResolveError } from '../../errors.js';
 import type { FetchedManifest } from './createRegistryClient.js';
-import { OCI_MANIFEST } from './imageDocument.js';
+import { MANIFEST_MAX_BYTES, OCI_MANIFEST } from './imageDocument.js';
 import type { ImageSource } from './openImageSource.js';
 import type { ImageRef } from './parseImageRef.js';
 import { parseErrorReason } from '../../util/oneLine.js';
@@ -116,6 +116,11 @@ export function dockerArchiveSource(ref: ImageRef, from: string, baseDir: string
         }),
       }),
     );
+    // the manifest ferry makes is held to the limit every manifest is read under (ferry build refuses a
+    // lock that pins a larger one): a manifest.json listing a layer a hundred thousand times is refused here
+    if (manifest.length > MANIFEST_MAX_BYTES) {
+      throw new ResolveError(`${from}: ${ref.name} lists ${wanted.length - 1} layers, an image manifest of ${manifest.length} bytes, more than the ${MANIFEST_MAX_BYTES} bytes registries and ferry take`);
+    }
     const digest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
     await writeFile(file(digest), manifest);
     return { bytes: manifest, digest, contentType: OCI_MANIFEST };
