@@ -190,6 +190,22 @@ describe('ferry lock refuses a hostile docker save archive', () => {
     expect((await readdir(base)).includes('spec.lock.json')).toBe(false);
   });
 
+  it.each([
+    ['a FIFO', (path: string) => void execFileSync('mkfifo', [path])],
+    ['a link to /dev/zero', (path: string) => symlink('/dev/zero', path)],
+  ])('an archive that is %s: refused by what it is (exit 70, one line), not waited on or read without end', async (what, make) => {
+    const base = join(dir, `archive-${what.replace(/\W+/g, '-')}`);
+    await mkdir(base, { recursive: true });
+    await make(join(base, 'a.tar'));
+    const spec = join(base, 'spec.yaml');
+    await writeFile(spec, `name: p\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nservices:\n  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/team/app:1.4", from: "docker-archive:a.tar" }\n`);
+    // a read that blocks forever is the defect: timeout ends it, and the exit code (124) fails the test
+    const r = await run('timeout', ['30', process.execPath, FERRY_BIN, 'lock', spec, '--cache', join(base, 'cache')]);
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr, r.stderr).toMatch(/^ferry: docker-archive:a\.tar: the archive is not a regular file\n$/);
+    expect((await readdir(base)).includes('spec.lock.json')).toBe(false);
+  });
+
   it('an archive listing so many layers that the manifest ferry makes for it would be over 4 MiB: one line, exit 70, no lock', async () => {
     // 40000 times the same small layer: a manifest.json of 300 KiB, an OCI manifest of about 6 MiB,
     // which ferry build (like registries) refuses to read: the lock must not pin it

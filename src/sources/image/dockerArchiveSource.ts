@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -10,6 +10,7 @@ import { MANIFEST_MAX_BYTES, OCI_MANIFEST } from './imageDocument.js';
 import type { ImageSource } from './openImageSource.js';
 import type { ImageRef } from './parseImageRef.js';
 import { parseErrorReason } from '../../util/oneLine.js';
+import { openRegularFile } from '../../util/readRegularFile.js';
 
 /** docker save's manifest.json: one record per image. */
 interface ArchiveImage {
@@ -174,7 +175,10 @@ async function scan(archive: string, from: string, onEntry: (entry: ReadEntry) =
     },
   });
   try {
-    await pipeline(createReadStream(archive), parser);
+    // made by someone else: a FIFO would be waited on forever, a link to /dev/zero read without end
+    const opened = await openRegularFile(archive);
+    if ('refused' in opened) throw new ResolveError(`${from}: the archive ${opened.refused}`);
+    await pipeline(opened.fh.createReadStream(), parser);
     await Promise.all(pending);
   } catch (err) {
     if (err instanceof ResolveError) throw err;
