@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IntegrityError, SignatureError } from '../../src/errors.js';
+import { IntegrityError, ResolveError, SignatureError } from '../../src/errors.js';
 import { aptKind } from '../../src/sources/apt/aptKind.js';
 import { snapshotTree } from '../helpers/tree.js';
 import { context, fixtureUpstream } from './aptSetup.js';
@@ -71,6 +72,25 @@ describe('apt kind refuses an untrustworthy upstream and caches nothing from it'
       expect(err).toBeInstanceOf(IntegrityError);
       expect((err as Error).message).toContain('main/binary-amd64/Packages.gz');
       expect(await snapshotTree(join(fx.dir, 'cache-pkgs', 'sha256'))).toEqual({});
+    } finally {
+      await restore();
+    }
+  });
+
+  it('refuses a signed Packages index holding a line of tens of MiB (a few KiB of gzip) after reading 16 MiB of it, one line', async () => {
+    // a compromised upstream signs what it likes: 64 MiB of one Description line compress to ~64 KiB,
+    // and were held whole (and copied again for every piece of it that arrived: hours for a GiB)
+    const { gunzipSync, gzipSync } = await import('node:zlib');
+    const line = Buffer.alloc(64 << 20, 0x61);
+    const huge = Buffer.concat([Buffer.from('Package: filler\nDescription: '), line, Buffer.from('\n\n'), gunzipSync(goodRelease.packagesGz)]);
+    await writeFile(join(dist(), 'main/binary-amd64/Packages.gz'), gzipSync(huge, { level: 1 }));
+    const release = execFileSync('apt-ftparchive', ['-o', 'APT::FTPArchive::Release::Suite=fixture', '-o', 'APT::FTPArchive::Release::Codename=fixture', '-o', 'APT::FTPArchive::Release::Architectures=amd64', '-o', 'APT::FTPArchive::Release::Components=main', 'release', '.'], { cwd: dist() }).toString('utf8');
+    await signRelease(dist(), release, await readPrivate(fx.upstreamKey.secretArmored));
+    try {
+      const ctx = await context(fx.dir, spec(fx.upstreamKey.public), fx.bundleKey.secretArmored, join(fx.dir, 'cache-long-line'));
+      const err = await aptKind.lock(ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ResolveError);
+      expect((err as Error).message).toMatch(/main\/binary-amd64\/Packages\.gz: a line of more than 16777216 bytes; not a Debian index, refusing it$/);
     } finally {
       await restore();
     }
