@@ -30,7 +30,14 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
     const out: MirrorLock = { apt: {} };
     if (apt.length) {
       const { lockAptMirror } = await import('./apt/lockAptMirror.js');
-      for (const [name, mirror] of apt) out.apt[name] = await lockAptMirror(name, mirror, ctx);
+      const { checkUpstreamUrls, lockedAptFiles, parseAptMirrorLock, refuseUnlockable } = await import('./apt/aptLockSchema.js');
+      for (const [name, mirror] of apt) {
+        const locked = await lockAptMirror(name, mirror, ctx);
+        // what ferry build will check in the lock (collect, below), checked before it is written
+        const section = `mirrors.apt.${name}`;
+        refuseUnlockable(section, section, locked.packages, () => checkUpstreamUrls(`lock: ${section}`, lockedAptFiles(parseAptMirrorLock(locked, mirror, name)), locked.sources.map((s) => s.uri)));
+        out.apt[name] = locked;
+      }
     }
     if (python.length) {
       const { lockPythonMirror } = await import('./python/lockPythonMirror.js');
@@ -67,16 +74,12 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
     // imported in the loops: a lock without Python mirrors never loads their modules, nor apt's without apt ones
     for (const [name, section] of byName(aptLocks)) {
       const { publishAptMirror } = await import('./apt/publishAptMirror.js');
-      const { checkUpstreamUrls, parseAptMirrorLock } = await import('./apt/aptLockSchema.js');
+      const { checkUpstreamUrls, lockedAptFiles, parseAptMirrorLock } = await import('./apt/aptLockSchema.js');
       const { loadAptUpstreams } = await import('./apt/loadAptUpstreams.js');
       const mirror = ctx.spec.mirrors.apt[name]!;
       const checked = parseAptMirrorLock(section, mirror, name);
       const upstreams = await loadAptUpstreams([{ uri: mirror.uri, keyring: mirror.keyring, suites: mirror.suites, components: mirror.components }], { baseDir: ctx.baseDir, where: `mirrors.apt.${name}` });
-      const files = [
-        ...checked.packages.map((p) => ({ url: p.url, what: `package ${p.name} ${p.version} ${p.architecture}` })),
-        ...(checked.sourcePackages ?? []).flatMap((sp) => sp.files.map((f) => ({ url: f.url, what: `source package ${sp.name} ${sp.version}, file ${f.name}` }))),
-      ];
-      checkUpstreamUrls(`lock: mirrors.apt.${name}`, files, upstreams.map((u) => u.uri));
+      checkUpstreamUrls(`lock: mirrors.apt.${name}`, lockedAptFiles(checked), upstreams.map((u) => u.uri));
       const r = await publishAptMirror(name, checked, ctx);
       entries.push(...r.entries);
       components.push(...(r.components ?? []));

@@ -1,8 +1,9 @@
 import * as z from '../../util/zod.js';
-import { SpecError } from '../../errors.js';
+import { ResolveError, SpecError } from '../../errors.js';
 import { formatIssues } from '../../util/formatIssues.js';
 import { ambiguousUrl, parseLocation, urlUnder } from '../../fetch/lockedUrl.js';
 import { name } from '../../util/names.js';
+import { quoteInput } from '../../util/oneLine.js';
 import type { AptLock } from './aptKind.js';
 import type { AptMirrorLock } from './lockAptMirror.js';
 import type { AptMirror } from '../../specfile/schema.js';
@@ -113,4 +114,36 @@ export function checkUpstreamUrls(where: string, files: ReadonlyArray<{ url: str
 function clip(s: string): string {
   const t = s.replace(/[\p{C}]/gu, '?');
   return t.length > 200 ? `${t.slice(0, 200)}…` : t;
+}
+
+type PinnedDeb = { name: string; version: string; architecture: string; url: string };
+
+/** The files an apt or apt mirror lock section pins, with what each is, as checkUpstreamUrls takes them. */
+export function lockedAptFiles(lock: { packages: readonly PinnedDeb[]; sourcePackages?: AptMirrorLock['sourcePackages'] }): Array<{ url: string; what: string }> {
+  return [
+    ...lock.packages.map((p) => ({ url: p.url, what: `package ${p.name} ${p.version} ${p.architecture}` })),
+    ...(lock.sourcePackages ?? []).flatMap((sp) => sp.files.map((f) => ({ url: f.url, what: `source package ${sp.name} ${sp.version}, file ${f.name}` }))),
+  ];
+}
+
+/**
+ * What ferry lock pinned, checked as ferry build checks the lock section (`check`: the section's parse and
+ * checkUpstreamUrls, whose messages start with `lock: SECTION`) before the lock is written. The upstream's
+ * signed index decides the names, URLs and priorities in it: one whose Filename has a space or an encoded
+ * dot segment, or whose Priority is not one word in lower case, is refused here (exit 70, naming `at`),
+ * never written into a lock that the build then refuses, telling to lock again.
+ */
+export function refuseUnlockable(at: string, section: string, packages: readonly PinnedDeb[], check: () => void): void {
+  const where = `lock: ${section}`;
+  try {
+    check();
+  } catch (err) {
+    if (!(err instanceof SpecError)) throw err;
+    const why = err.message.slice(err.message.startsWith(`${where}: `) ? where.length + 2 : 0).replace(/; run ferry lock again[^;]*$/, '');
+    // a schema problem names an entry by its place in the list: say which package it is
+    const index = /^packages\[(\d+)\]/.exec(why);
+    const p = index ? packages[Number(index[1])] : undefined;
+    const which = p ? ` (${quoteInput(`${p.name} ${p.version} ${p.architecture}`, 120)} at ${quoteInput(p.url, 200)})` : '';
+    throw new ResolveError(`${at}: the upstream's index gives what a lock may not hold: ${why}${which}; refusing it`);
+  }
 }
