@@ -108,6 +108,24 @@ describe('ferry lock refuses a hostile OCI layout by what its files are', () => 
     oneLine(r.stderr);
   });
 
+  it('an image index with a field of its own nested 100000 deep (its entries reduced to the targets): one line, exit 70, not an internal error', async () => {
+    // JSON.parse reads it; writing the reduced index back (JSON.stringify) ran out of stack
+    const r = await lockWith('deep-index', async (l) => {
+      const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${hex}`, size: 2 }, layers: [] });
+      const m = createHash('sha256').update(manifest).digest('hex');
+      await writeFile(join(l, 'blobs', 'sha256', m), manifest);
+      const entry = (architecture: string) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${m}`, size: manifest.length, platform: { os: 'linux', architecture } });
+      const list = JSON.stringify([entry('amd64'), entry('arm64')]);
+      const index = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","x":${'['.repeat(100000)}${']'.repeat(100000)},"manifests":${list}}`;
+      const digest = createHash('sha256').update(index).digest('hex');
+      await writeFile(join(l, 'blobs', 'sha256', digest), index);
+      await writeFile(join(l, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${digest}`, size: index.length, annotations: { 'org.opencontainers.image.ref.name': 'app' } }] }));
+    });
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr).toMatch(/registry\.example\/team\/app:1\.4 \(sha256:[0-9a-f]{64}\): the image manifest nests deeper than 32 levels/);
+    oneLine(r.stderr);
+  });
+
   it('an index.json that is a FIFO or of 5 GiB: refused', async () => {
     const fifo = await lockWith('index-fifo', async (l) => {
       await rm(join(l, 'index.json'));
