@@ -1,4 +1,5 @@
 import { SpecError } from '../errors.js';
+import { refuseUnlockable } from '../specfile/refuseUnlockable.js';
 import type { ArtifactKind, BundleInput } from './kind.js';
 import type { SbomComponent } from '../sbom/sbomComponent.js';
 import type { AptMirrorLock } from './apt/lockAptMirror.js';
@@ -30,19 +31,30 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
     const out: MirrorLock = { apt: {} };
     if (apt.length) {
       const { lockAptMirror } = await import('./apt/lockAptMirror.js');
-      const { checkUpstreamUrls, lockedAptFiles, parseAptMirrorLock, refuseUnlockable } = await import('./apt/aptLockSchema.js');
+      const { checkUpstreamUrls, lockedAptFiles, namePinnedDeb, parseAptMirrorLock } = await import('./apt/aptLockSchema.js');
       for (const [name, mirror] of apt) {
         const locked = await lockAptMirror(name, mirror, ctx);
         // what ferry build will check in the lock (collect, below), checked before it is written
-        const section = `mirrors.apt.${name}`;
-        refuseUnlockable(section, section, locked.packages, () => checkUpstreamUrls(`lock: ${section}`, lockedAptFiles(parseAptMirrorLock(locked, mirror, name)), locked.sources.map((s) => s.uri)));
+        const where = `lock: mirrors.apt.${name}`;
+        const check = () => checkUpstreamUrls(where, lockedAptFiles(parseAptMirrorLock(locked, mirror, name)), locked.sources.map((s) => s.uri));
+        await refuseUnlockable(`mirrors.apt.${name}`, [where], check, namePinnedDeb(locked.packages));
         out.apt[name] = locked;
       }
     }
     if (python.length) {
       const { lockPythonMirror } = await import('./python/lockPythonMirror.js');
+      const { parsePythonMirrorLock } = await import('./python/pythonMirrorLockSchema.js');
+      const { checkLockedFileUrls } = await import('./python/checkLockedFileUrls.js');
+      const { indexLocation } = await import('./python/indexLocation.js');
       out.python = {};
-      for (const [name, mirror] of python) out.python[name] = await lockPythonMirror(name, mirror, ctx);
+      for (const [name, mirror] of python) {
+        const locked = await lockPythonMirror(name, mirror, ctx);
+        // what ferry build will check in the lock (publishPythonMirror, fetchMirrorSelection), checked before it is written
+        const where = `lock: mirrors.python.${name}`;
+        const check = () => checkLockedFileUrls(where, parsePythonMirrorLock(locked, name).files, indexLocation(mirror.index, ctx.baseDir));
+        await refuseUnlockable(`mirrors.python.${name}`, [where, `lock file, section kinds.mirror.python.${name}`], check);
+        out.python[name] = locked;
+      }
     }
     return out;
   },

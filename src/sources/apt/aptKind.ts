@@ -10,7 +10,8 @@ import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js
 import type { AptPackage } from './types.js';
 import { checkLockedControls } from './checkLockedControls.js';
 import { debComponents } from './debComponents.js';
-import { checkUpstreamUrls, lockedAptFiles, parseAptLock, refuseUnlockable } from './aptLockSchema.js';
+import { checkUpstreamUrls, lockedAptFiles, namePinnedDeb, parseAptLock } from './aptLockSchema.js';
+import { refuseUnlockable } from '../../specfile/refuseUnlockable.js';
 
 /** One pinned .deb in SPEC.lock.json. */
 export interface LockedDeb {
@@ -100,7 +101,8 @@ export const aptKind: ArtifactKind<AptLock> = {
     ctx.log.info(`apt: ${packages.length} packages pinned (${services.length} service(s), ${rootfs.length} rootfs, ${debian.architectures.join(', ')})`);
     const section = { suite: debian.suite, component: COMPONENT, architectures: [...debian.architectures].sort(), sources, packages };
     // what ferry build will check in the lock (collect, below), checked before it is written
-    refuseUnlockable('upstreams.apt', 'apt', packages, () => checkUpstreamUrls('lock: apt', lockedAptFiles(parseAptLock(section, expectedSection(debian))), upstreams.map((u) => u.uri)));
+    const check = () => checkUpstreamUrls('lock: apt', lockedAptFiles(parseAptLock(section, expectedSection(debian))), upstreams.map((u) => u.uri));
+    await refuseUnlockable('upstreams.apt', ['lock: apt'], check, namePinnedDeb(packages));
     return section;
   },
 

@@ -1,5 +1,5 @@
 import * as z from '../../util/zod.js';
-import { ResolveError, SpecError } from '../../errors.js';
+import { SpecError } from '../../errors.js';
 import { formatIssues } from '../../util/formatIssues.js';
 import { ambiguousUrl, parseLocation, urlUnder } from '../../fetch/lockedUrl.js';
 import { name } from '../../util/names.js';
@@ -126,24 +126,11 @@ export function lockedAptFiles(lock: { packages: readonly PinnedDeb[]; sourcePac
   ];
 }
 
-/**
- * What ferry lock pinned, checked as ferry build checks the lock section (`check`: the section's parse and
- * checkUpstreamUrls, whose messages start with `lock: SECTION`) before the lock is written. The upstream's
- * signed index decides the names, URLs and priorities in it: one whose Filename has a space or an encoded
- * dot segment, or whose Priority is not one word in lower case, is refused here (exit 70, naming `at`),
- * never written into a lock that the build then refuses, telling to lock again.
- */
-export function refuseUnlockable(at: string, section: string, packages: readonly PinnedDeb[], check: () => void): void {
-  const where = `lock: ${section}`;
-  try {
-    check();
-  } catch (err) {
-    if (!(err instanceof SpecError)) throw err;
-    const why = err.message.slice(err.message.startsWith(`${where}: `) ? where.length + 2 : 0).replace(/; run ferry lock again[^;]*$/, '');
-    // a schema problem names an entry by its place in the list: say which package it is
-    const index = /^packages\[(\d+)\]/.exec(why);
-    const p = index ? packages[Number(index[1])] : undefined;
-    const which = p ? ` (${quoteInput(`${p.name} ${p.version} ${p.architecture}`, 120)} at ${quoteInput(p.url, 200)})` : '';
-    throw new ResolveError(`${at}: the upstream's index gives what a lock may not hold: ${why}${which}; refusing it`);
-  }
+/** A message about `packages[N]` of an apt section: which package that is, for refuseUnlockable. */
+export function namePinnedDeb(packages: readonly PinnedDeb[]): (why: string) => string | undefined {
+  return (why) => {
+    const at = /^packages\[(\d+)\]/.exec(why);
+    const p = at ? packages[Number(at[1])] : undefined;
+    return p ? `${quoteInput(`${p.name} ${p.version} ${p.architecture}`, 120)} at ${quoteInput(p.url, 200)}` : undefined;
+  };
 }
