@@ -126,6 +126,19 @@ describe('ferry lock refuses a hostile OCI layout by what its files are', () => 
     oneLine(r.stderr);
   });
 
+  it('an index.json that is a link to a file outside the layout: refused by where it leads, never read (nothing of the file in the message)', async () => {
+    const secret = join(dir, 'outside-secret.txt');
+    await writeFile(secret, 'hunter2\n');
+    const r = await lockWith('index-outside', async (l) => {
+      await rm(join(l, 'index.json'));
+      await symlink(secret, join(l, 'index.json'));
+    });
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr).toMatch(/oci:lay:app: .*\/lay\/index\.json leads outside the layout folder; ferry reads a layout's index only inside it/);
+    expect(r.stderr).not.toContain('hunter2');
+    oneLine(r.stderr);
+  });
+
   it('an index.json that is a FIFO or of 5 GiB: refused', async () => {
     const fifo = await lockWith('index-fifo', async (l) => {
       await rm(join(l, 'index.json'));
