@@ -238,21 +238,37 @@ describe('ferry lock refuses a hostile docker save archive', () => {
   });
 
   it('an archive listing so many layers that the manifest ferry makes for it would be over 4 MiB: one line, exit 70, no lock', async () => {
-    // 40000 times the same small layer: a manifest.json of 300 KiB, an OCI manifest of about 6 MiB,
-    // which ferry build (like registries) refuses to read: the lock must not pin it
+    // 28000 times the same layer of 100000 bytes: a manifest.json of 220 KiB, an OCI manifest of 4.26 MB
+    // (a few bytes over what the layer count alone shows), which ferry build (like registries) refuses
+    // to read: the lock must not pin it
     const base = join(dir, 'many-layers');
     await mkdir(join(base, 'arch'), { recursive: true });
     await writeFile(join(base, 'arch', 'c.json'), '{"architecture":"amd64","os":"linux"}');
-    await writeFile(join(base, 'arch', 'l.tar'), 'layer');
-    await writeFile(join(base, 'arch', 'manifest.json'), JSON.stringify([{ Config: 'c.json', Layers: Array(40000).fill('l.tar'), RepoTags: ['registry.example/team/app:1.4'] }]));
+    await writeFile(join(base, 'arch', 'l.tar'), Buffer.alloc(100000));
+    await writeFile(join(base, 'arch', 'manifest.json'), JSON.stringify([{ Config: 'c.json', Layers: Array(28000).fill('l.tar'), RepoTags: ['registry.example/team/app:1.4'] }]));
     execFileSync('tar', ['-cf', join(base, 'a.tar'), '-C', join(base, 'arch'), 'c.json', 'l.tar', 'manifest.json']);
     const spec = join(base, 'spec.yaml');
     await writeFile(spec, `name: p\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nservices:\n  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/team/app:1.4", from: "docker-archive:a.tar" }\n`);
     const r = await run('timeout', ['60', process.execPath, FERRY_BIN, 'lock', spec, '--cache', join(base, 'cache')]);
     expect(r.code, r.stderr).toBe(70);
     expect(r.stderr, r.stderr).toMatch(/^ferry: [^\n]*\n$/);
-    expect(r.stderr).toMatch(/40000 layers.*more than the 4194304 bytes/);
+    expect(r.stderr).toMatch(/28000 layers, an image manifest of 42\d{5} bytes, more than the 4194304 bytes/);
     expect((await readdir(base)).includes('spec.lock.json')).toBe(false);
+  });
+
+  it.each([
+    // names the archive does not hold: the refusal names a few, cut short, not all 300 of 200 characters
+    ['300 missing layers', 300, 200, /the archive lists "x{100}…" \(and 299 more\) for registry\.example\/team\/app:1\.4 but does not hold them$/],
+    // far more layers than an image manifest of 4 MiB can name: refused before the archive is read again
+    ['100000 layers', 100000, 0, /registry\.example\/team\/app:1\.4 lists 100000 layers, more than an image manifest of 4194304 bytes can name$/],
+  ])('a manifest.json listing %s: one line of a few hundred characters, exit 70, no lock', async (what, n, pad, message) => {
+    const layers = Array.from({ length: n }, (_, i) => `${'x'.repeat(pad)}${i}.tar`);
+    const r = await lockArchive(`layers-${what.replace(/\W+/g, '-')}`, JSON.stringify([{ Config: 'c.json', Layers: layers, RepoTags: ['registry.example/team/app:1.4'] }]));
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr, r.stderr).toMatch(/^ferry: [^\n]*\n$/);
+    expect(r.stderr.trim()).toMatch(message);
+    expect(r.stderr.length).toBeLessThan(600);
+    expect(r.locked).toBe(false);
   });
 
   it('the control: the image its RepoTags list names is locked', async () => {
