@@ -45,6 +45,10 @@ describe('image references in a spec', () => {
     ['registry.example/Team/app:1', /invalid repository/],
     ['registry.example/team/app:.hidden', /invalid tag/],
     ['registry.example/team/app:1@sha256:abc', /invalid digest/],
+    // docker, podman and skopeo read these as docker.io/library/nginx; ferry would ask Docker Hub for "nginx"
+    // and serve it as nginx, where hosts ask for library/nginx
+    ['docker.io/nginx:1.25', /names a Docker Hub image without its namespace: write docker\.io\/library\/nginx:1\.25/],
+    ['index.docker.io/nginx:1.25', /names a Docker Hub image without its namespace: write docker\.io\/library\/nginx:1\.25/],
   ])('refuses %s', (ref, why) => {
     expect(() => parseImageRef(ref, 'services.web.artifacts.images[0]')).toThrow(why);
   });
