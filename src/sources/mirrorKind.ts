@@ -1,4 +1,5 @@
 import { SpecError } from '../errors.js';
+import { refuseUnlockable } from '../specfile/refuseUnlockable.js';
 import type { ArtifactKind, BundleInput } from './kind.js';
 import type { SbomComponent } from '../sbom/sbomComponent.js';
 import type { AptMirrorLock } from './apt/lockAptMirror.js';
@@ -30,12 +31,30 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
     const out: MirrorLock = { apt: {} };
     if (apt.length) {
       const { lockAptMirror } = await import('./apt/lockAptMirror.js');
-      for (const [name, mirror] of apt) out.apt[name] = await lockAptMirror(name, mirror, ctx);
+      const { checkUpstreamUrls, lockedAptFiles, namePinnedDeb, parseAptMirrorLock } = await import('./apt/aptLockSchema.js');
+      for (const [name, mirror] of apt) {
+        const locked = await lockAptMirror(name, mirror, ctx);
+        // what ferry build will check in the lock (collect, below), checked before it is written
+        const where = `lock: mirrors.apt.${name}`;
+        const check = () => checkUpstreamUrls(where, lockedAptFiles(parseAptMirrorLock(locked, mirror, name)), locked.sources.map((s) => s.uri));
+        await refuseUnlockable(`mirrors.apt.${name}`, [where], check, namePinnedDeb(locked.packages));
+        out.apt[name] = locked;
+      }
     }
     if (python.length) {
       const { lockPythonMirror } = await import('./python/lockPythonMirror.js');
+      const { parsePythonMirrorLock } = await import('./python/pythonMirrorLockSchema.js');
+      const { checkLockedFileUrls } = await import('./python/checkLockedFileUrls.js');
+      const { indexLocation } = await import('./python/indexLocation.js');
       out.python = {};
-      for (const [name, mirror] of python) out.python[name] = await lockPythonMirror(name, mirror, ctx);
+      for (const [name, mirror] of python) {
+        const locked = await lockPythonMirror(name, mirror, ctx);
+        // what ferry build will check in the lock (publishPythonMirror, fetchMirrorSelection), checked before it is written
+        const where = `lock: mirrors.python.${name}`;
+        const check = () => checkLockedFileUrls(where, parsePythonMirrorLock(locked, name).files, indexLocation(mirror.index, ctx.baseDir));
+        await refuseUnlockable(`mirrors.python.${name}`, [where, `lock file, section kinds.mirror.python.${name}`], check);
+        out.python[name] = locked;
+      }
     }
     return out;
   },
@@ -67,16 +86,12 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
     // imported in the loops: a lock without Python mirrors never loads their modules, nor apt's without apt ones
     for (const [name, section] of byName(aptLocks)) {
       const { publishAptMirror } = await import('./apt/publishAptMirror.js');
-      const { checkUpstreamUrls, parseAptMirrorLock } = await import('./apt/aptLockSchema.js');
+      const { checkUpstreamUrls, lockedAptFiles, parseAptMirrorLock } = await import('./apt/aptLockSchema.js');
       const { loadAptUpstreams } = await import('./apt/loadAptUpstreams.js');
       const mirror = ctx.spec.mirrors.apt[name]!;
       const checked = parseAptMirrorLock(section, mirror, name);
       const upstreams = await loadAptUpstreams([{ uri: mirror.uri, keyring: mirror.keyring, suites: mirror.suites, components: mirror.components }], { baseDir: ctx.baseDir, where: `mirrors.apt.${name}` });
-      const files = [
-        ...checked.packages.map((p) => ({ url: p.url, what: `package ${p.name} ${p.version} ${p.architecture}` })),
-        ...(checked.sourcePackages ?? []).flatMap((sp) => sp.files.map((f) => ({ url: f.url, what: `source package ${sp.name} ${sp.version}, file ${f.name}` }))),
-      ];
-      checkUpstreamUrls(`lock: mirrors.apt.${name}`, files, upstreams.map((u) => u.uri));
+      checkUpstreamUrls(`lock: mirrors.apt.${name}`, lockedAptFiles(checked), upstreams.map((u) => u.uri));
       const r = await publishAptMirror(name, checked, ctx);
       entries.push(...r.entries);
       components.push(...(r.components ?? []));

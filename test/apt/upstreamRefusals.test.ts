@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IntegrityError, SignatureError } from '../../src/errors.js';
+import { IntegrityError, ResolveError, SignatureError } from '../../src/errors.js';
 import { aptKind } from '../../src/sources/apt/aptKind.js';
 import { snapshotTree } from '../helpers/tree.js';
 import { context, fixtureUpstream } from './aptSetup.js';
@@ -35,6 +37,14 @@ describe('apt kind refuses an untrustworthy upstream and caches nothing from it'
     await writeFile(join(dist(), 'InRelease'), goodRelease.inRelease);
     await writeFile(join(dist(), 'Release.gpg'), goodRelease.gpg);
     await writeFile(join(dist(), 'main/binary-amd64/Packages.gz'), goodRelease.packagesGz);
+  }
+
+  /** the upstream's own key signs a Release over `packages` (as Packages.gz): what a compromised upstream can publish */
+  async function republish(packages: Buffer) {
+    await writeFile(join(dist(), 'main/binary-amd64/Packages.gz'), gzipSync(packages, { level: 1 }));
+    const opts = ['Suite=fixture', 'Codename=fixture', 'Architectures=amd64', 'Components=main'].flatMap((o) => ['-o', `APT::FTPArchive::Release::${o}`]);
+    const release = execFileSync('apt-ftparchive', [...opts, 'release', '.'], { cwd: dist() }).toString('utf8');
+    await signRelease(dist(), release, await readPrivate(fx.upstreamKey.secretArmored));
   }
 
   it('refuses an InRelease signed by a key outside the keyring', async () => {
@@ -71,6 +81,41 @@ describe('apt kind refuses an untrustworthy upstream and caches nothing from it'
       expect(err).toBeInstanceOf(IntegrityError);
       expect((err as Error).message).toContain('main/binary-amd64/Packages.gz');
       expect(await snapshotTree(join(fx.dir, 'cache-pkgs', 'sha256'))).toEqual({});
+    } finally {
+      await restore();
+    }
+  });
+
+  it('refuses a signed Packages index holding a line of tens of MiB (a few KiB of gzip) after reading 16 MiB of it, one line', async () => {
+    // a compromised upstream signs what it likes: 64 MiB of one Description line compress to ~64 KiB,
+    // and were held whole (and copied again for every piece of it that arrived: hours for a GiB)
+    const line = Buffer.alloc(64 << 20, 0x61);
+    await republish(Buffer.concat([Buffer.from('Package: filler\nDescription: '), line, Buffer.from('\n\n'), gunzipSync(goodRelease.packagesGz)]));
+    try {
+      const ctx = await context(fx.dir, spec(fx.upstreamKey.public), fx.bundleKey.secretArmored, join(fx.dir, 'cache-long-line'));
+      const err = await aptKind.lock(ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ResolveError);
+      expect((err as Error).message).toMatch(/main\/binary-amd64\/Packages\.gz: a line of more than 16777216 bytes; not a Debian index, refusing it$/);
+    } finally {
+      await restore();
+    }
+  });
+
+  it.each([
+    ['a Filename with a space', (t: string) => t.replace(/^Filename: (.*)\/app_(.*)$/m, 'Filename: $1/app $2'), /packages\[\d+\]\.url: an http\(s\):\/\/ or file:\/\/ URL or an absolute path \("app 1\.0-1 amd64" at "http:.*\/app 1\.0-1_amd64\.deb"\)/],
+    ['a Priority in upper case', (t: string) => t.replace(/^(Package: app\nArchitecture: amd64\nVersion: 1\.0-1\nPriority:) optional$/m, '$1 Optional'), /packages\[\d+\]\.priority: a Debian priority \("app 1\.0-1 amd64"/],
+  ])('refuses, at lock, a signed index with %s, which the build would refuse in the lock (ResolveError, one line)', async (_what, edit, message) => {
+    const text = gunzipSync(goodRelease.packagesGz).toString('utf8');
+    const edited = edit(text);
+    expect(edited).not.toBe(text);
+    await republish(Buffer.from(edited));
+    try {
+      const ctx = await context(fx.dir, spec(fx.upstreamKey.public), fx.bundleKey.secretArmored, join(fx.dir, 'cache-unlockable'));
+      const err = await aptKind.lock(ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ResolveError);
+      expect((err as Error).message).toMatch(/^upstreams\.apt: the upstream's index gives what a lock may not hold: /);
+      expect((err as Error).message).toMatch(message);
+      expect((err as Error).message).not.toMatch(/\n|run ferry lock again/);
     } finally {
       await restore();
     }

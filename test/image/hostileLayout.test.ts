@@ -108,6 +108,37 @@ describe('ferry lock refuses a hostile OCI layout by what its files are', () => 
     oneLine(r.stderr);
   });
 
+  it('an image index with a field of its own nested 100000 deep (its entries reduced to the targets): one line, exit 70, not an internal error', async () => {
+    // JSON.parse reads it; writing the reduced index back (JSON.stringify) ran out of stack
+    const r = await lockWith('deep-index', async (l) => {
+      const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${hex}`, size: 2 }, layers: [] });
+      const m = createHash('sha256').update(manifest).digest('hex');
+      await writeFile(join(l, 'blobs', 'sha256', m), manifest);
+      const entry = (architecture: string) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${m}`, size: manifest.length, platform: { os: 'linux', architecture } });
+      const list = JSON.stringify([entry('amd64'), entry('arm64')]);
+      const index = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","x":${'['.repeat(100000)}${']'.repeat(100000)},"manifests":${list}}`;
+      const digest = createHash('sha256').update(index).digest('hex');
+      await writeFile(join(l, 'blobs', 'sha256', digest), index);
+      await writeFile(join(l, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${digest}`, size: index.length, annotations: { 'org.opencontainers.image.ref.name': 'app' } }] }));
+    });
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr).toMatch(/registry\.example\/team\/app:1\.4 \(sha256:[0-9a-f]{64}\): the image manifest nests deeper than 32 levels/);
+    oneLine(r.stderr);
+  });
+
+  it('an index.json that is a link to a file outside the layout: refused by where it leads, never read (nothing of the file in the message)', async () => {
+    const secret = join(dir, 'outside-secret.txt');
+    await writeFile(secret, 'hunter2\n');
+    const r = await lockWith('index-outside', async (l) => {
+      await rm(join(l, 'index.json'));
+      await symlink(secret, join(l, 'index.json'));
+    });
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr).toMatch(/oci:lay:app: .*\/lay\/index\.json leads outside the layout folder; ferry reads a layout's index only inside it/);
+    expect(r.stderr).not.toContain('hunter2');
+    oneLine(r.stderr);
+  });
+
   it('an index.json that is a FIFO or of 5 GiB: refused', async () => {
     const fifo = await lockWith('index-fifo', async (l) => {
       await rm(join(l, 'index.json'));
@@ -188,6 +219,56 @@ describe('ferry lock refuses a hostile docker save archive', () => {
     expect(r.stderr, r.stderr).toMatch(/^ferry: [^\n]*\n$/);
     expect(r.stderr).toMatch(message);
     expect((await readdir(base)).includes('spec.lock.json')).toBe(false);
+  });
+
+  it.each([
+    ['a FIFO', (path: string) => void execFileSync('mkfifo', [path])],
+    ['a link to /dev/zero', (path: string) => symlink('/dev/zero', path)],
+  ])('an archive that is %s: refused by what it is (exit 70, one line), not waited on or read without end', async (what, make) => {
+    const base = join(dir, `archive-${what.replace(/\W+/g, '-')}`);
+    await mkdir(base, { recursive: true });
+    await make(join(base, 'a.tar'));
+    const spec = join(base, 'spec.yaml');
+    await writeFile(spec, `name: p\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nservices:\n  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/team/app:1.4", from: "docker-archive:a.tar" }\n`);
+    // a read that blocks forever is the defect: timeout ends it, and the exit code (124) fails the test
+    const r = await run('timeout', ['30', process.execPath, FERRY_BIN, 'lock', spec, '--cache', join(base, 'cache')]);
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr, r.stderr).toMatch(/^ferry: docker-archive:a\.tar: the archive is not a regular file\n$/);
+    expect((await readdir(base)).includes('spec.lock.json')).toBe(false);
+  });
+
+  it('an archive listing so many layers that the manifest ferry makes for it would be over 4 MiB: one line, exit 70, no lock', async () => {
+    // 28000 times the same layer of 100000 bytes: a manifest.json of 220 KiB, an OCI manifest of 4.26 MB
+    // (a few bytes over what the layer count alone shows), which ferry build (like registries) refuses
+    // to read: the lock must not pin it
+    const base = join(dir, 'many-layers');
+    await mkdir(join(base, 'arch'), { recursive: true });
+    await writeFile(join(base, 'arch', 'c.json'), '{"architecture":"amd64","os":"linux"}');
+    await writeFile(join(base, 'arch', 'l.tar'), Buffer.alloc(100000));
+    await writeFile(join(base, 'arch', 'manifest.json'), JSON.stringify([{ Config: 'c.json', Layers: Array(28000).fill('l.tar'), RepoTags: ['registry.example/team/app:1.4'] }]));
+    execFileSync('tar', ['-cf', join(base, 'a.tar'), '-C', join(base, 'arch'), 'c.json', 'l.tar', 'manifest.json']);
+    const spec = join(base, 'spec.yaml');
+    await writeFile(spec, `name: p\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nservices:\n  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/team/app:1.4", from: "docker-archive:a.tar" }\n`);
+    const r = await run('timeout', ['60', process.execPath, FERRY_BIN, 'lock', spec, '--cache', join(base, 'cache')]);
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr, r.stderr).toMatch(/^ferry: [^\n]*\n$/);
+    expect(r.stderr).toMatch(/28000 layers, an image manifest of 42\d{5} bytes, more than the 4194304 bytes/);
+    expect((await readdir(base)).includes('spec.lock.json')).toBe(false);
+  });
+
+  it.each([
+    // names the archive does not hold: the refusal names a few, cut short, not all 300 of 200 characters
+    ['300 missing layers', 300, 200, /the archive lists "x{100}…" \(and 299 more\) for registry\.example\/team\/app:1\.4 but does not hold them$/],
+    // far more layers than an image manifest of 4 MiB can name: refused before the archive is read again
+    ['100000 layers', 100000, 0, /registry\.example\/team\/app:1\.4 lists 100000 layers, more than an image manifest of 4194304 bytes can name$/],
+  ])('a manifest.json listing %s: one line of a few hundred characters, exit 70, no lock', async (what, n, pad, message) => {
+    const layers = Array.from({ length: n }, (_, i) => `${'x'.repeat(pad)}${i}.tar`);
+    const r = await lockArchive(`layers-${what.replace(/\W+/g, '-')}`, JSON.stringify([{ Config: 'c.json', Layers: layers, RepoTags: ['registry.example/team/app:1.4'] }]));
+    expect(r.code, r.stderr).toBe(70);
+    expect(r.stderr, r.stderr).toMatch(/^ferry: [^\n]*\n$/);
+    expect(r.stderr.trim()).toMatch(message);
+    expect(r.stderr.length).toBeLessThan(600);
+    expect(r.locked).toBe(false);
   });
 
   it('the control: the image its RepoTags list names is locked', async () => {

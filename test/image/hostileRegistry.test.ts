@@ -186,37 +186,54 @@ describe('a hostile image registry', () => {
   });
 });
 
+/** The login for registry.example in auth.json and a spec reading registry.example from `url`, in `dir`. */
+async function writeLoginAndSpec(dir: string, url: string): Promise<void> {
+  await writeFile(join(dir, 'auth.json'), JSON.stringify({ auths: { 'registry.example': { auth: Buffer.from('user:secret-password').toString('base64') } } }));
+  await writeFile(
+    join(dir, 'spec.yaml'),
+    `name: img\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nupstreams:\n  images:\n    registries:\n      registry.example: { url: "${url}" }\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      images: [{ ref: "registry.example/team/app:1", platforms: [linux/amd64] }]\n`,
+  );
+}
+
 /**
- * A registry reached over https whose challenge names a token realm over plain http: sending the login there
- * would put it on the network in clear. ferry refuses before the realm sees a request with the login.
+ * A registry whose challenge names a token realm over plain http where the login would cross the network
+ * in clear: from a registry reached over https (a downgrade), or from one over plain http, on another host
+ * than the registry's (a host the spec never named; a token service on another port beside the registry is
+ * fine). ferry refuses before the realm sees a request with the login.
  */
-describe('a registry over https that names a plain http token realm', () => {
+describe.each([
+  { what: 'a registry over https that names a plain http token realm', tls: true, realmHost: '127.0.0.1', message: /names a plain http token realm \(http:\/\/127\.0\.0\.1:\d+\); ferry sends the registry login only over https/ },
+  {
+    what: 'a registry over http that names a plain http token realm on another host',
+    tls: false,
+    // another loopback address: another host by name and address, still on this machine
+    realmHost: '127.0.0.2',
+    message: /names a plain http token realm on another host \(http:\/\/127\.0\.0\.2:\d+\); ferry sends the registry login over plain http only to the registry's own host \(127\.0\.0\.1\)/,
+  },
+])('$what', ({ tls, realmHost, message }) => {
   let dir: string;
-  let registry: HttpsServer;
+  let registry: Server | HttpsServer;
   let realm: Server;
   const realmAuth: Array<string | undefined> = [];
+  const env = (): NodeJS.ProcessEnv => (tls ? { NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') } : {});
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ferry-realm-downgrade-'));
-    const cert = await makeCertificate();
+    dir = await mkdtemp(join(tmpdir(), 'ferry-realm-cleartext-'));
     realm = createServer((req, res) => {
       realmAuth.push(req.headers.authorization);
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'good' }));
     });
-    await new Promise<void>((r) => realm.listen(0, '127.0.0.1', r));
-    const realmUrl = `http://127.0.0.1:${(realm.address() as { port: number }).port}/token`;
-    registry = createHttpsServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    await new Promise<void>((r) => realm.listen(0, realmHost, r));
+    const realmUrl = `http://${realmHost}:${(realm.address() as { port: number }).port}/token`;
+    const answer = (req: IncomingMessage, res: ServerResponse) => {
       if (req.headers.authorization === 'Bearer good') return res.writeHead(404).end();
       res.writeHead(401, { 'www-authenticate': `Bearer realm="${realmUrl}",service="registry.example"` }).end();
-    });
+    };
+    const cert = tls ? await makeCertificate() : undefined;
+    registry = cert ? createHttpsServer({ cert: cert.cert, key: cert.key }, answer) : createServer(answer);
     await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
-    const url = `https://127.0.0.1:${(registry.address() as { port: number }).port}`;
-    await writeFile(join(dir, 'auth.json'), JSON.stringify({ auths: { 'registry.example': { auth: Buffer.from('user:secret-password').toString('base64') } } }));
-    await writeFile(join(dir, 'ca.pem'), cert.cert);
-    await writeFile(
-      join(dir, 'spec.yaml'),
-      `name: img\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nupstreams:\n  images:\n    registries:\n      registry.example: { url: "${url}" }\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      images: [{ ref: "registry.example/team/app:1", platforms: [linux/amd64] }]\n`,
-    );
+    if (cert) await writeFile(join(dir, 'ca.pem'), cert.cert);
+    await writeLoginAndSpec(dir, `${tls ? 'https' : 'http'}://127.0.0.1:${(registry.address() as { port: number }).port}`);
   });
   afterAll(async () => {
     await new Promise((r) => registry?.close(r));
@@ -225,14 +242,22 @@ describe('a registry over https that names a plain http token realm', () => {
   });
 
   it('ferry lock refuses with one line (exit 69) and the realm never sees the login', async () => {
-    const r = await ferry(['lock', join(dir, 'spec.yaml'), '--cache', join(dir, 'cache')], {
-      env: { REGISTRY_AUTH_FILE: join(dir, 'auth.json'), NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') },
-    });
+    realmAuth.length = 0;
+    const r = await ferry(['lock', join(dir, 'spec.yaml'), '--cache', join(dir, 'cache')], { env: { REGISTRY_AUTH_FILE: join(dir, 'auth.json'), ...env() } });
     expect(r.code, r.stderr).toBe(69);
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('ferry:'));
     expect(lines, r.stderr).toHaveLength(1);
-    expect(lines[0]).toMatch(/names a plain http token realm \(http:\/\/127\.0\.0\.1:\d+\); ferry sends the registry login only over https/);
+    expect(lines[0]).toMatch(message);
     expect(realmAuth).toEqual([]);
     expect(existsSync(join(dir, 'spec.lock.json'))).toBe(false);
+  });
+
+  it('without a login, the anonymous token is fetched from the realm wherever it is', async () => {
+    realmAuth.length = 0;
+    const r = await ferry(['lock', join(dir, 'spec.yaml'), '--cache', join(dir, 'cache-anonymous')], { env: { REGISTRY_AUTH_FILE: join(dir, 'none.json'), ...env() } });
+    // with the token the registry answers the manifest with 404: the realm was asked, without a login
+    expect(r.code, r.stderr).toBe(69);
+    expect(r.stderr).toMatch(/404/);
+    expect(realmAuth).toEqual([undefined]);
   });
 });

@@ -45,6 +45,10 @@ describe('image references in a spec', () => {
     ['registry.example/Team/app:1', /invalid repository/],
     ['registry.example/team/app:.hidden', /invalid tag/],
     ['registry.example/team/app:1@sha256:abc', /invalid digest/],
+    // docker, podman and skopeo read these as docker.io/library/nginx; ferry would ask Docker Hub for "nginx"
+    // and serve it as nginx, where hosts ask for library/nginx
+    ['docker.io/nginx:1.25', /names a Docker Hub image without its namespace: write docker\.io\/library\/nginx:1\.25/],
+    ['index.docker.io/nginx:1.25', /names a Docker Hub image without its namespace: write docker\.io\/library\/nginx:1\.25/],
   ])('refuses %s', (ref, why) => {
     expect(() => parseImageRef(ref, 'services.web.artifacts.images[0]')).toThrow(why);
   });
@@ -76,6 +80,20 @@ describe('reducing a multi-platform index', () => {
   });
   it('refuses an image that offers none of the platforms, naming what it offers', () => {
     expect(() => reduceIndex(upstream, doc, ['linux/s390x'], 'registry.example/a:1')).toThrow(/offers linux\/amd64, linux\/arm\/v6, linux\/arm\/v7, linux\/arm64\/v8, none of linux\/s390x/);
+  });
+  it('names a few of what a hostile index offers, each cut short, not 20000 platforms of 100 characters in one line', () => {
+    const many = Array.from({ length: 20000 }, (_, i) => ({ ...entry('amd64'), platform: { os: `${'x'.repeat(100)}${i}`, architecture: 'amd64' } }));
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: many }));
+    const hostile = parseImageDocument(bytes, 'x');
+    if (hostile.kind !== 'index') throw new Error('an index');
+    let message = '';
+    try {
+      reduceIndex(bytes, hostile, ['linux/amd64'], 'registry.example/a:1');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^registry\.example\/a:1: the image offers x{60}…, x{60}…, .* and 19992 more, none of linux\/amd64;/);
+    expect(message.length).toBeLessThan(1000);
   });
 });
 

@@ -1,10 +1,12 @@
-import { mkdtemp, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
-import { buildDeb, readPrivate, serveDir, writeUpstream } from '../apt/fixtureUpstream.js';
+import { buildDeb, readPrivate, serveDir, signRelease, writeUpstream } from '../apt/fixtureUpstream.js';
 import { aptMirrorSpec } from './mirrorChecks.js';
 
 describe('apt mirror: what the lock pins is what the mirror can publish', () => {
@@ -13,9 +15,20 @@ describe('apt mirror: what the lock pins is what the mirror can publish', () => 
   let bundleKey: Awaited<ReturnType<typeof writeKey>>;
   const closers: Array<() => Promise<void>> = [];
   /** a served upstream of these .debs, and a spec of a mirror of it with `filter` */
-  const upstreamOf = async (debs: string[], filter: string) => {
+  const upstreamOf = async (debs: string[], filter: string, edit?: (packages: string) => string) => {
     const root = await mkdtemp(join(dir, 'upstream-'));
     await writeUpstream(root, debs, { suite: 'fixture', key: await readPrivate(upstreamKey.secretArmored) });
+    if (edit) {
+      // the upstream's own signed index, as its key signs what it likes
+      const dist = join(root, 'dists/fixture');
+      const packages = edit(gunzipSync(await readFile(join(dist, 'main/binary-amd64/Packages.gz'))).toString('utf8'));
+      await writeFile(join(dist, 'main/binary-amd64/Packages'), packages);
+      await writeFile(join(dist, 'main/binary-amd64/Packages.gz'), gzipSync(packages));
+      const opts = ['Suite=fixture', 'Codename=fixture', 'Architectures=amd64', 'Components=main'].flatMap((o) => ['-o', `APT::FTPArchive::Release::${o}`]);
+      const release = execFileSync('apt-ftparchive', [...opts, 'release', '.'], { cwd: dist }).toString('utf8');
+      await rm(join(dist, 'main/binary-amd64/Packages'));
+      await signRelease(dist, release, await readPrivate(upstreamKey.secretArmored));
+    }
     const served = await serveDir(root);
     closers.push(served.close);
     const spec = join(await mkdtemp(join(dir, 'spec-')), 'mirror.yaml');
@@ -50,6 +63,20 @@ describe('apt mirror: what the lock pins is what the mirror can publish', () => 
     expect(r.code, r.stderr).toBe(67);
     expect(ferryLines(r.stderr)).toEqual([expect.stringMatching(/^ferry: http:.*\/world_2\.0_amd64\.deb: the lock pins openssl 9\.9 amd64, but the file's control says world 2\.0 amd64$/)]);
     expect(await readdir(out).catch(() => [])).toEqual([]);
+  });
+
+  it.each([
+    ['a Filename with a space', (t: string) => t.replace(/^Filename: pool\/main\/hello_1\.0_amd64\.deb$/m, 'Filename: pool/main/hello 1.0_amd64.deb'), /packages\[0\]\.url: an http\(s\):\/\/ or file:\/\/ URL or an absolute path \("hello 1\.0 amd64" at "http:.*\/pool\/main\/hello 1\.0_amd64\.deb"\)/],
+    ['a Filename with an encoded dot segment', (t: string) => t.replace(/^Filename: pool\/main\//m, 'Filename: pool/main/%2e%2e/main/'), /pool\/main\/%2e%2e\/main\/hello_1\.0_amd64\.deb" is not a file of an upstream the spec names .*percent-encoded "\.\." segment \(package hello 1\.0 amd64\)/],
+    ['a Priority in upper case', (t: string) => t.replace(/^Priority: .*$/m, 'Priority: Optional').replace(/^(Package: hello)$/m, '$1\nPriority: Optional'), /priority/],
+  ])('refuses, at lock, an upstream index with %s, which the build would refuse in the lock (exit 70, one line, no lock)', async (_what, edit, names) => {
+    const { spec, lockFile } = await upstreamOf([await buildDeb(join(dir, 'e'), { name: 'hello', version: '1.0' })], '{ packages: [hello] }', edit);
+    const r = await lock(spec);
+    expect(r.code, r.stderr).toBe(70);
+    expect(ferryLines(r.stderr)).toEqual([expect.stringMatching(/^ferry: mirrors\.apt\.debian: the upstream's index gives what a lock may not hold: /)]);
+    expect(ferryLines(r.stderr)[0]).toMatch(names);
+    expect(r.stderr).not.toMatch(/run ferry lock again/);
+    await expect(readFile(lockFile)).rejects.toThrow(/ENOENT/);
   });
 
   it('refuses, at lock, an upstream that lists one package version as two different files, which the mirror\'s pool cannot both hold (exit 67, one line, no lock)', async () => {

@@ -466,6 +466,40 @@ describe('python mirror: refusals', () => {
     expect(r.stderr).toContain('0'.repeat(64));
   });
 
+  /** app 1.0 in a folder really named a%2fb on disk, linked as a%252fb (which a server could read as a/b) */
+  const encodedFolderIndex = async (name: string) => {
+    const files = join(dir, name, 'a%2fb');
+    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
+    const hash = sha256(await readFile(join(files, wheel!)));
+    return { hash, index: await staticIndex(name, 'app', [`<a href="../../a%252fb/${wheel}#sha256=${hash}">${wheel}</a>`]) };
+  };
+
+  it('refuses, at lock as the build does, a link whose URL the build would refuse (an encoded "/" in a folder): exit 70, one line, no lock', async () => {
+    const { index } = await encodedFolderIndex('encoded');
+    const r = await lock('encoded', index, ['app']);
+    expect(r.code, r.stderr).toBe(70);
+    expect(oneLine(r.stderr).filter((l) => l.startsWith('ferry:'))).toEqual([
+      expect.stringMatching(/^ferry: mirrors\.python\.m: the upstream's index gives what a lock may not hold: app-1\.0-py3-none-any\.whl is fetched from "file:.*\/a%252fb\/app-1\.0-py3-none-any\.whl", it has an encoded "\/" or "\\"; refusing it$/),
+    ]);
+    await expect(readFile(join(dir, 'encoded.lock.json'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('refuses the same at lock for services\' Python requirements (upstreams.python): exit 70, one line, no lock', async () => {
+    const { hash, index } = await encodedFolderIndex('encoded-svc');
+    await writeFile(join(dir, 'encoded-svc.txt'), `app==1.0 --hash=sha256:${hash}\n`);
+    const file = join(dir, 'encoded-svc.yaml');
+    await writeFile(
+      file,
+      ['name: bad', 'version: 1.0.0', 'epoch: 2026-11-25T00:00:00Z', 'targets:', `  python: { version: "${host.version}", platforms: [manylinux_2_36_${host.machine}] }`, 'upstreams:', `  python: { index: "${index}" }`, 'services:', '  api:', '    version: "1"', '    groups: [api]', '    artifacts:', '      python: { requirements: encoded-svc.txt }', ''].join('\n'),
+    );
+    const r = await ferry(['lock', file, '--cache', join(dir, 'cache-encoded-svc')]);
+    expect(r.code, r.stderr).toBe(70);
+    expect(oneLine(r.stderr).filter((l) => l.startsWith('ferry:'))).toEqual([
+      expect.stringMatching(/^ferry: upstreams\.python: the upstream's index gives what a lock may not hold: app-1\.0-py3-none-any\.whl is fetched from "file:.*\/a%252fb\/app-1\.0-py3-none-any\.whl", it has an encoded "\/" or "\\"; refusing it$/),
+    ]);
+    await expect(readFile(join(dir, 'encoded-svc.lock.json'))).rejects.toThrow(/ENOENT/);
+  });
+
   it('refuses an index that names a file with ".." and "/" in it', async () => {
     const files = join(dir, 'dots', 'files');
     const [wheel] = buildWheels(files, [{ name: 'evil', version: '1.0' }]);

@@ -10,7 +10,8 @@ import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js
 import type { AptPackage } from './types.js';
 import { checkLockedControls } from './checkLockedControls.js';
 import { debComponents } from './debComponents.js';
-import { checkUpstreamUrls, parseAptLock } from './aptLockSchema.js';
+import { checkUpstreamUrls, lockedAptFiles, namePinnedDeb, parseAptLock } from './aptLockSchema.js';
+import { refuseUnlockable } from '../../specfile/refuseUnlockable.js';
 
 /** One pinned .deb in SPEC.lock.json. */
 export interface LockedDeb {
@@ -98,14 +99,18 @@ export const aptKind: ArtifactKind<AptLock> = {
     const packages = [...chosen.values()].sort((a, b) => cmp(a.name, b.name) || cmp(a.architecture, b.architecture) || cmp(a.version, b.version));
     for (const p of packages) p.services.sort();
     ctx.log.info(`apt: ${packages.length} packages pinned (${services.length} service(s), ${rootfs.length} rootfs, ${debian.architectures.join(', ')})`);
-    return { suite: debian.suite, component: COMPONENT, architectures: [...debian.architectures].sort(), sources, packages };
+    const section = { suite: debian.suite, component: COMPONENT, architectures: [...debian.architectures].sort(), sources, packages };
+    // what ferry build will check in the lock (collect, below), checked before it is written
+    const check = () => checkUpstreamUrls('lock: apt', lockedAptFiles(parseAptLock(section, expectedSection(debian))), upstreams.map((u) => u.uri));
+    await refuseUnlockable('upstreams.apt', ['lock: apt'], check, namePinnedDeb(packages));
+    return section;
   },
 
   async collect(section, ctx) {
     const debian = ctx.spec.targets.debian;
-    const lock = parseAptLock(section, { suite: debian?.suite ?? '', component: COMPONENT, architectures: [...(debian?.architectures ?? [])].sort() });
+    const lock = parseAptLock(section, expectedSection(debian));
     const upstreams = await loadAptUpstreams(ctx.spec.upstreams.apt, { defaultSuite: debian!.suite, baseDir: ctx.baseDir, where: 'upstreams.apt' });
-    checkUpstreamUrls('lock: apt', lock.packages.map((p) => ({ url: p.url, what: `package ${p.name} ${p.version} ${p.architecture}` })), upstreams.map((u) => u.uri));
+    checkUpstreamUrls('lock: apt', lockedAptFiles(lock), upstreams.map((u) => u.uri));
     if (ctx.epoch.getTime() > Date.now() + 10_000) {
       ctx.log.warn(`the bundle epoch ${ctx.epoch.toISOString()} is in the future: apt on the hosts refuses a Release dated later than their clock`);
     }
@@ -180,4 +185,9 @@ function mmdebstrapBase(index: PackageIndex, variant: string): string[] {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** What the lock's apt section publishes: the spec's suite and architectures, in ferry's one component. */
+function expectedSection(debian: { suite: string; architectures: readonly string[] } | undefined): { suite: string; component: string; architectures: string[] } {
+  return { suite: debian?.suite ?? '', component: COMPONENT, architectures: [...(debian?.architectures ?? [])].sort() };
 }

@@ -3,6 +3,7 @@ import { SpecError } from '../../errors.js';
 import { formatIssues } from '../../util/formatIssues.js';
 import { ambiguousUrl, parseLocation, urlUnder } from '../../fetch/lockedUrl.js';
 import { name } from '../../util/names.js';
+import { quoteInput } from '../../util/oneLine.js';
 import type { AptLock } from './aptKind.js';
 import type { AptMirrorLock } from './lockAptMirror.js';
 import type { AptMirror } from '../../specfile/schema.js';
@@ -113,4 +114,23 @@ export function checkUpstreamUrls(where: string, files: ReadonlyArray<{ url: str
 function clip(s: string): string {
   const t = s.replace(/[\p{C}]/gu, '?');
   return t.length > 200 ? `${t.slice(0, 200)}…` : t;
+}
+
+type PinnedDeb = { name: string; version: string; architecture: string; url: string };
+
+/** The files an apt or apt mirror lock section pins, with what each is, as checkUpstreamUrls takes them. */
+export function lockedAptFiles(lock: { packages: readonly PinnedDeb[]; sourcePackages?: AptMirrorLock['sourcePackages'] }): Array<{ url: string; what: string }> {
+  return [
+    ...lock.packages.map((p) => ({ url: p.url, what: `package ${p.name} ${p.version} ${p.architecture}` })),
+    ...(lock.sourcePackages ?? []).flatMap((sp) => sp.files.map((f) => ({ url: f.url, what: `source package ${sp.name} ${sp.version}, file ${f.name}` }))),
+  ];
+}
+
+/** A message about `packages[N]` of an apt section: which package that is, for refuseUnlockable. */
+export function namePinnedDeb(packages: readonly PinnedDeb[]): (why: string) => string | undefined {
+  return (why) => {
+    const at = /^packages\[(\d+)\]/.exec(why);
+    const p = at ? packages[Number(at[1])] : undefined;
+    return p ? `${quoteInput(`${p.name} ${p.version} ${p.architecture}`, 120)} at ${quoteInput(p.url, 200)}` : undefined;
+  };
 }

@@ -1,3 +1,5 @@
+import { ResolveError } from '../../errors.js';
+
 /**
  * Debian control-file syntax (deb822): paragraphs separated by blank lines, `Field: value`, and
  * continuation lines that start with a space or tab. Used for Release, Packages, .deb control files
@@ -17,11 +19,12 @@ export function parseControl(text: string): Paragraph[] {
 /**
  * Parse a stream of chunks paragraph by paragraph, so a 50 MB Packages file never sits in memory
  * whole. With `fields`, only those fields are kept (exact spelling): the long Description and the like
- * of 60,000 packages are skipped instead of being built up and thrown away.
+ * of 60,000 packages are skipped instead of being built up and thrown away. A line longer than
+ * MAX_LINE_BYTES is refused (ResolveError naming `label`): a few KiB of xz can hold a line of gigabytes.
  */
-export async function* parseControlStream(chunks: AsyncIterable<string | Buffer>, fields?: ReadonlySet<string>): AsyncGenerator<Paragraph> {
+export async function* parseControlStream(chunks: AsyncIterable<string | Buffer>, fields?: ReadonlySet<string>, label = 'control file'): AsyncGenerator<Paragraph> {
   const ready: Paragraph[] = [];
-  const parser = createParagraphParser((p) => ready.push(p), fields);
+  const parser = createParagraphParser((p) => ready.push(p), fields, label);
   for await (const chunk of chunks) {
     parser.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
     yield* ready.splice(0);
@@ -39,6 +42,13 @@ export function field(p: Paragraph, name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The longest line a streamed control file may have. Debian's longest (a Description, a Depends of a
+ * metapackage) are a few KiB; a line is held whole until its newline arrives, so one of gigabytes
+ * (from a few KiB of xz) would otherwise be held in memory, or end the process.
+ */
+export const MAX_LINE_BYTES = 16 << 20;
+
 const NL = 10;
 const CR = 13;
 const SPACE = 32;
@@ -51,8 +61,15 @@ const COLON = 58;
  * large index do not hold on to the chunks they were cut from (V8 keeps a whole string alive for any
  * slice of it), and a UTF-8 character split between two chunks is never cut.
  */
-function createParagraphParser(emit: (p: Paragraph) => void, fields?: ReadonlySet<string>) {
-  let rest: Buffer = Buffer.alloc(0);
+function createParagraphParser(emit: (p: Paragraph) => void, fields?: ReadonlySet<string>, label = 'control file') {
+  /** the start of a line cut between chunks, in pieces (copied: a chunk may be a lent buffer), joined once its newline arrives */
+  let rest: Buffer[] = [];
+  let restLength = 0;
+  const keep = (piece: Buffer) => {
+    restLength += piece.length;
+    if (restLength > MAX_LINE_BYTES) throw new ResolveError(`${label}: a line of more than ${MAX_LINE_BYTES} bytes; not a Debian index, refusing it`);
+    if (piece.length > 0) rest.push(Buffer.from(piece));
+  };
   let current: Paragraph = new Map();
   let lastKey: string | undefined;
   const flush = () => {
@@ -89,14 +106,14 @@ function createParagraphParser(emit: (p: Paragraph) => void, fields?: ReadonlySe
   return {
     push(chunk: Buffer) {
       let start = 0;
-      if (rest.length > 0) {
-        // only the line cut between the chunks is joined: the chunk itself is read where it is
+      if (restLength > 0) {
+        // only the line cut between the chunks is joined, once: the chunk itself is read where it is
         const nl = chunk.indexOf(NL);
-        if (nl < 0) {
-          rest = Buffer.concat([rest, chunk]);
-          return;
-        }
-        const joined = Buffer.concat([rest, chunk.subarray(0, nl)]);
+        if (nl < 0) return keep(chunk);
+        keep(chunk.subarray(0, nl));
+        const joined = Buffer.concat(rest, restLength);
+        rest = [];
+        restLength = 0;
         line(joined, 0, joined.length);
         start = nl + 1;
       }
@@ -104,11 +121,15 @@ function createParagraphParser(emit: (p: Paragraph) => void, fields?: ReadonlySe
         line(chunk, start, nl);
         start = nl + 1;
       }
-      rest = Buffer.from(chunk.subarray(start));
+      keep(chunk.subarray(start));
     },
     end() {
-      if (rest.length > 0) line(rest, 0, rest.length);
-      rest = Buffer.alloc(0);
+      if (restLength > 0) {
+        const joined = Buffer.concat(rest, restLength);
+        line(joined, 0, joined.length);
+      }
+      rest = [];
+      restLength = 0;
       flush();
     },
   };

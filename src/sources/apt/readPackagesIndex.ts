@@ -17,7 +17,7 @@ const FIELDS = new Set([
  * SHA256 cannot be fetched and verified, so they are refused: apt would not trust them either.
  */
 export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>, origin: AptOrigin, label: string): AsyncGenerator<AptPackage> {
-  for await (const p of parseControlStream(chunks, FIELDS)) {
+  for await (const p of parseControlStream(chunks, FIELDS, label)) {
     const name = p.get('Package');
     const version = p.get('Version');
     const architecture = p.get('Architecture');

@@ -56,7 +56,7 @@ export function parseChecksums(value: string | undefined, label: string): Source
 
 /** Read a (decompressed) Sources index stream into source packages, each checked (checkSourcePackage). */
 export async function* readSourcesIndex(chunks: AsyncIterable<string | Buffer>, label: string): AsyncGenerator<AptSourcePackage> {
-  for await (const p of parseControlStream(chunks, FIELDS)) {
+  for await (const p of parseControlStream(chunks, FIELDS, label)) {
     const name = p.get('Package');
     const version = p.get('Version');
     if (!name || !version) continue;

@@ -67,9 +67,15 @@ export function createRegistryClient(opts: { base: string; registry: string; env
     } catch {
       throw new FetchError(`${url}: the registry names a token realm that is not an http(s) URL`, { url, status: 401 });
     }
-    // the login went to the registry over TLS; a realm over plain http would put it on the network in clear
-    if (basic && realm.protocol === 'http:' && new URL(base).protocol === 'https:') {
+    // the login went to the registry over TLS; a realm over plain http would put it on the network in clear.
+    // Over plain http it goes only to the registry's own host (a token service on another port beside it),
+    // never across the network in clear to a host the spec does not name
+    const registryUrl = new URL(base);
+    if (basic && realm.protocol === 'http:' && registryUrl.protocol === 'https:') {
       throw new FetchError(`${url}: the registry names a plain http token realm (${realm.origin}); ferry sends the registry login only over https to a registry reached over https`, { url, status: 401 });
+    }
+    if (basic && realm.protocol === 'http:' && realm.hostname !== registryUrl.hostname) {
+      throw new FetchError(`${url}: the registry names a plain http token realm on another host (${realm.origin}); ferry sends the registry login over plain http only to the registry's own host (${registryUrl.hostname})`, { url, status: 401 });
     }
     if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
     realm.searchParams.set('scope', `repository:${repository}:pull`);

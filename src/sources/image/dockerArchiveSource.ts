@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { ReadEntry } from 'tar/read-entry';
 import { ResolveError } from '../../errors.js';
 import type { FetchedManifest } from './createRegistryClient.js';
-import { OCI_MANIFEST } from './imageDocument.js';
+import { MANIFEST_MAX_BYTES, OCI_MANIFEST } from './imageDocument.js';
 import type { ImageSource } from './openImageSource.js';
 import type { ImageRef } from './parseImageRef.js';
-import { parseErrorReason } from '../../util/oneLine.js';
+import { parseErrorReason, quoteInput } from '../../util/oneLine.js';
+import { openRegularFile } from '../../util/readRegularFile.js';
 
 /** docker save's manifest.json: one record per image. */
 interface ArchiveImage {
@@ -19,6 +20,8 @@ interface ArchiveImage {
 }
 
 const CONFIG_MAX_BYTES = 4 << 20;
+/** The shortest a layer's descriptor in the manifest ferry makes can be: media type, sha256 digest, size. */
+const MIN_DESCRIPTOR_BYTES = JSON.stringify({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${'0'.repeat(64)}`, size: 0 }).length + 1;
 
 /**
  * `docker-archive:PATH` (what `docker save` and `podman save` write): the archive holds an image's
@@ -70,17 +73,23 @@ export function dockerArchiveSource(ref: ImageRef, from: string, baseDir: string
     if (!image || typeof image.Config !== 'string' || !Array.isArray(image.Layers) || !image.Layers.every((l) => typeof l === 'string')) {
       throw new ResolveError(`${from}: ${images.length === 0 ? 'not a docker save archive (no manifest.json listing images)' : `no image tagged ${ref.name} among its ${images.length} images`}`);
     }
+    // every layer is a descriptor of the manifest ferry makes: far more than 4 MiB of them can hold is
+    // refused before the archive is read again (and before a list that long is searched for each member)
+    if (image.Layers.length > MANIFEST_MAX_BYTES / MIN_DESCRIPTOR_BYTES) {
+      throw new ResolveError(`${from}: ${ref.name} lists ${image.Layers.length} layers, more than an image manifest of ${MANIFEST_MAX_BYTES} bytes can name`);
+    }
     const follow = (p: string) => {
       let at = once(normalize(p));
       for (let hops = 0; links.has(at) && hops < 16; hops++) at = once(links.get(at)!);
       return at;
     };
     const wanted = [image.Config, ...image.Layers].map(follow);
+    const wantedSet = new Set(wanted);
     const found = new Map<string, { digest: string; size: number; head: Buffer }>();
     let partials = 0;
     await scan(archive, from, async (entry) => {
       const path = normalize(entry.path);
-      if (entry.type !== 'File' || !wanted.includes(path) || found.has(path)) return entry.resume();
+      if (entry.type !== 'File' || !wantedSet.has(path) || found.has(path)) return entry.resume();
       const tmp = join(dir, `partial-${partials++}`);
       const hash = createHash('sha256');
       let size = 0;
@@ -101,8 +110,12 @@ export function dockerArchiveSource(ref: ImageRef, from: string, baseDir: string
       await rename(tmp, file(digest));
       found.set(path, { digest, size, head });
     });
-    const missing = wanted.filter((p) => !found.has(p));
-    if (missing.length) throw new ResolveError(`${from}: the archive lists ${missing.join(', ')} for ${ref.name} but does not hold it`);
+    const missing = [...new Set(wanted.filter((p) => !found.has(p)))];
+    if (missing.length) {
+      // the archive's own names: the first, cut short, and how many more
+      const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
+      throw new ResolveError(`${from}: the archive lists ${quoteInput(missing[0]!, 100)}${more} for ${ref.name} but does not hold ${missing.length > 1 ? 'them' : 'it'}`);
+    }
     const config = found.get(wanted[0]!)!;
     if (config.size > CONFIG_MAX_BYTES) throw new ResolveError(`${from}: the config of ${ref.name} is larger than ${CONFIG_MAX_BYTES} bytes`);
     const manifest = Buffer.from(
@@ -116,6 +129,11 @@ export function dockerArchiveSource(ref: ImageRef, from: string, baseDir: string
         }),
       }),
     );
+    // the manifest ferry makes is held to the limit every manifest is read under (ferry build refuses a
+    // lock that pins a larger one): a manifest.json listing a layer a hundred thousand times is refused here
+    if (manifest.length > MANIFEST_MAX_BYTES) {
+      throw new ResolveError(`${from}: ${ref.name} lists ${wanted.length - 1} layers, an image manifest of ${manifest.length} bytes, more than the ${MANIFEST_MAX_BYTES} bytes registries and ferry take`);
+    }
     const digest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
     await writeFile(file(digest), manifest);
     return { bytes: manifest, digest, contentType: OCI_MANIFEST };
@@ -169,7 +187,10 @@ async function scan(archive: string, from: string, onEntry: (entry: ReadEntry) =
     },
   });
   try {
-    await pipeline(createReadStream(archive), parser);
+    // made by someone else: a FIFO would be waited on forever, a link to /dev/zero read without end
+    const opened = await openRegularFile(archive);
+    if ('refused' in opened) throw new ResolveError(`${from}: the archive ${opened.refused}`);
+    await pipeline(opened.fh.createReadStream(), parser);
     await Promise.all(pending);
   } catch (err) {
     if (err instanceof ResolveError) throw err;

@@ -3,6 +3,7 @@ import { ResolveError } from '../../errors.js';
 import { formatIssues } from '../../util/formatIssues.js';
 import { IMAGE_DIGEST_RE } from '../../util/names.js';
 import { parseErrorReason } from '../../util/oneLine.js';
+import { nestsDeeperThan } from '../../util/nestsDeeperThan.js';
 
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -12,6 +13,8 @@ export const INDEX_TYPES: readonly string[] = [OCI_INDEX, DOCKER_LIST];
 export const MANIFEST_TYPES: readonly string[] = [OCI_MANIFEST, DOCKER_MANIFEST];
 /** What ferry asks a registry for: the two formats of each, never Docker's schema 1 (unsigned layer lists by name). */
 export const ACCEPT_MANIFESTS = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST].join(', ');
+/** A manifest or index nests a few levels (index, entries, platform, its features); far more is not one. */
+const MAX_DOCUMENT_DEPTH = 32;
 /** Registries refuse manifests over 4 MiB; ferry refuses to read larger ones. */
 export const MANIFEST_MAX_BYTES = 4 << 20;
 
@@ -47,6 +50,8 @@ export function parseImageDocument(bytes: Uint8Array, where: string, announced?:
   } catch (err) {
     throw new ResolveError(`${where}: the image manifest is not JSON (${parseErrorReason(err)})`);
   }
+  // an index reduced to the targets is written back with its other fields as served: they must be writable
+  if (nestsDeeperThan(raw, MAX_DOCUMENT_DEPTH)) throw new ResolveError(`${where}: the image manifest nests deeper than ${MAX_DOCUMENT_DEPTH} levels; not an image manifest or index`);
   const own = typeof (raw as { mediaType?: unknown })?.mediaType === 'string' ? (raw as { mediaType: string }).mediaType : undefined;
   const announcedType = announced?.split(';')[0]!.trim();
   const looksLikeIndex = typeof raw === 'object' && raw !== null && 'manifests' in raw;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
@@ -11,6 +12,7 @@ import { MANIFEST_MAX_BYTES } from './imageDocument.js';
 import type { ImageRef } from './parseImageRef.js';
 import { readRegularFile } from '../../util/readRegularFile.js';
 import { parseErrorReason } from '../../util/oneLine.js';
+import { isInside } from '../../util/isInside.js';
 
 /** Where one image's manifests and blobs are read from. */
 export interface ImageSource {
@@ -108,8 +110,14 @@ function ociLayoutSource(ref: ImageRef, from: string, baseDir: string): ImageSou
       let index: { manifests?: Array<{ digest?: unknown; annotations?: Record<string, unknown> }> };
       let got;
       try {
+        // read before any digest can vouch for it: a link to a file of the build machine (a token, a key)
+        // would be parsed, and a parse error quotes the text it stopped at
+        if (await leadsOutside(dir, join(dir, 'index.json'))) {
+          throw new ResolveError(`${from}: ${dir}/index.json leads outside the layout folder; ferry reads a layout's index only inside it`);
+        }
         got = await readRegularFile(join(dir, 'index.json'), MANIFEST_MAX_BYTES);
       } catch (err) {
+        if (err instanceof ResolveError) throw err;
         throw new ResolveError(`${from}: ${dir}/index.json is not readable as an OCI image layout index (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
       }
       if (got.refused !== undefined) throw new ResolveError(`${from}: ${dir}/index.json ${got.refused}`);
@@ -134,4 +142,11 @@ function ociLayoutSource(ref: ImageRef, from: string, baseDir: string): ImageSou
     dispatcher: async () => undefined,
     prepare: async () => undefined,
   };
+}
+
+/** Whether `file`, links resolved, is outside the folder `dir` (links resolved too); a file that is not there is not. */
+async function leadsOutside(dir: string, file: string): Promise<boolean> {
+  const real = await realpath(file).catch(() => undefined);
+  if (real === undefined) return false;
+  return !isInside(await realpath(dir).catch(() => dir), real);
 }

@@ -1,6 +1,9 @@
 import { SpecError } from '../../errors.js';
 import { IMAGE_DIGEST_RE, IMAGE_REGISTRY_RE, IMAGE_REPOSITORY_RE, IMAGE_TAG_RE } from '../../util/names.js';
 
+/** The names Docker Hub goes by in references. */
+const DOCKER_HUB = ['docker.io', 'index.docker.io'];
+
 /** A full image reference, split: `registry.example/team/app:1.4[@sha256:…]`. */
 export interface ImageRef {
   /** `REGISTRY/REPOSITORY:TAG`, as hosts and the bundle's index name it (without any @digest) */
@@ -33,6 +36,11 @@ export function parseImageRef(ref: string, where: string): ImageRef {
     throw fail('does not name its registry: write the full reference, like registry.example/team/app:1.4 (docker.io/library/NAME:TAG for Docker Hub)');
   }
   if (!IMAGE_REPOSITORY_RE.test(repository) || repository.length > 255) throw fail('has an invalid repository: lowercase path components of letters and digits, separated by . _ __ or -, joined by /');
+  // docker, podman and skopeo complete docker.io/nginx to docker.io/library/nginx: ferry would ask the
+  // registry for another repository than they do, and serve it under a name hosts never ask for
+  if (DOCKER_HUB.includes(registry) && !repository.includes('/')) {
+    throw fail(`names a Docker Hub image without its namespace: write docker.io/library/${repository}:${tag || 'TAG'}, as docker, podman and skopeo read it`);
+  }
   if (!tag) throw fail('has no tag: name one (registry.example/team/app:1.4), also when pinning a digest (…:1.4@sha256:…)');
   if (!IMAGE_TAG_RE.test(tag)) throw fail('has an invalid tag: up to 128 letters, digits and _ . -, not starting with . or -');
   if (digest !== undefined && !IMAGE_DIGEST_RE.test(digest)) throw fail('pins an invalid digest: sha256: and 64 lowercase hex digits');

@@ -3,6 +3,9 @@ import { ResolveError } from '../../errors.js';
 import type { Descriptor, ImageDocument } from './imageDocument.js';
 import { platformMatches, platformName } from './imagePlatforms.js';
 
+/** How many of the platforms an index offers a refusal names. */
+const OFFERED_NAMED = 8;
+
 export interface ReducedIndex {
   /** the index the bundle carries: the upstream bytes when every entry is kept, else the reduced document */
   bytes: Buffer;
@@ -22,7 +25,10 @@ export function reduceIndex(upstream: Buffer, doc: ImageDocument & { kind: 'inde
   const keep = doc.manifests.map((m) => platformMatches(m.platform, platforms));
   const kept = doc.manifests.filter((_, i) => keep[i]);
   if (kept.length === 0) {
-    const offered = [...new Set(doc.manifests.map((m) => platformName(m.platform)))].join(', ');
+    // the index's own words: a few of them, each cut short (a hostile one lists thousands of long ones)
+    const names = [...new Set(doc.manifests.map((m) => platformName(m.platform)))];
+    const shown = names.slice(0, OFFERED_NAMED).map((n) => (n.length > 60 ? `${n.slice(0, 60)}…` : n));
+    const offered = shown.join(', ') + (names.length > OFFERED_NAMED ? `, and ${names.length - OFFERED_NAMED} more` : '');
     throw new ResolveError(`${where}: the image offers ${offered || 'no platforms'}, none of ${platforms.join(', ')}; name the platforms to carry (platforms: [...]) or pick another image`);
   }
   for (const m of kept) {

@@ -10,7 +10,14 @@ export const pythonKind: ArtifactKind<PythonLock> = {
   name: 'python',
   async lock(ctx) {
     if (!Object.values(ctx.spec.services).some((s) => s.artifacts.python)) return undefined;
-    return (await import('./lockPython.js')).lockPython(ctx);
+    const locked = await (await import('./lockPython.js')).lockPython(ctx);
+    if (locked === undefined) return undefined;
+    // what ferry build will check in the lock (collectPython), checked before it is written
+    const { parsePythonLock } = await import('./pythonLockSchema.js');
+    const { checkLockedFileUrls } = await import('./checkLockedFileUrls.js');
+    const { refuseUnlockable } = await import('../../specfile/refuseUnlockable.js');
+    await refuseUnlockable('upstreams.python', ['lock: python', 'lock file, section kinds.python'], () => checkLockedFileUrls('lock: python', parsePythonLock(locked).files, locked.index));
+    return locked;
   },
   async collect(lock, ctx) {
     return (await import('./collectPython.js')).collectPython(lock, ctx);

@@ -1,9 +1,10 @@
 import { readFile, realpath } from 'node:fs/promises';
-import { dirname, relative, resolve, isAbsolute } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Dispatcher } from 'undici';
 import { FetchError, IntegrityError, ResolveError } from '../../errors.js';
 import { quoteInput } from '../../util/oneLine.js';
+import { isInside } from '../../util/isInside.js';
 import type { FetchStats } from '../../fetch/createFetchStats.js';
 import { fetchBytes } from '../../fetch/fetchBytes.js';
 import { localSourcePath } from '../../fetch/localSourcePath.js';
@@ -85,10 +86,6 @@ export async function firstOutsideTree(urls: readonly string[], index: string): 
   const top = resolve(index);
   const tree = dirname(top) === top ? top : dirname(top);
   const treeReal = await realpath(tree).catch(() => tree);
-  const inside = (root: string, p: string) => {
-    const rel = relative(root, p);
-    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-  };
   for (const url of urls) {
     if (!url.startsWith('file:')) continue;
     let path: string;
@@ -99,7 +96,7 @@ export async function firstOutsideTree(urls: readonly string[], index: string): 
     }
     // a file that is not there fails when it is read; one that is must lead inside the tree too
     const real = await realpath(path).catch(() => undefined);
-    if (!inside(tree, resolve(path)) || (real !== undefined && !inside(treeReal, real))) return { url, tree };
+    if (!isInside(tree, resolve(path)) || (real !== undefined && !isInside(treeReal, real))) return { url, tree };
   }
   return undefined;
 }
