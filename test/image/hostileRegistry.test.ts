@@ -261,3 +261,39 @@ describe.each([
     expect(realmAuth).toEqual([undefined]);
   });
 });
+
+/** The same rule, for the names of one machine's loopback address: a registry at localhost, its token service at 127.0.0.1. */
+describe('a registry at localhost over http whose token realm is 127.0.0.1', () => {
+  let dir: string;
+  let registry: Server;
+  let realm: Server;
+  const realmAuth: Array<string | undefined> = [];
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-realm-loopback-'));
+    realm = createServer((req, res) => {
+      realmAuth.push(req.headers.authorization);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'good' }));
+    });
+    await new Promise<void>((r) => realm.listen(0, '127.0.0.1', r));
+    const realmUrl = `http://127.0.0.1:${(realm.address() as { port: number }).port}/token`;
+    registry = createServer((req, res) => {
+      if (req.headers.authorization === 'Bearer good') return res.writeHead(404).end();
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="${realmUrl}",service="registry.example"` }).end();
+    });
+    await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
+    await writeLoginAndSpec(dir, `http://localhost:${(registry.address() as { port: number }).port}`);
+  });
+  afterAll(async () => {
+    await new Promise((r) => registry?.close(r));
+    await new Promise((r) => realm?.close(r));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('sends the login to the realm: one machine, nothing crosses the network', async () => {
+    const r = await ferry(['lock', join(dir, 'spec.yaml'), '--cache', join(dir, 'cache')], { env: { REGISTRY_AUTH_FILE: join(dir, 'auth.json') } });
+    // with the token the registry answers the manifest with 404: the realm was asked, with the login
+    expect(r.code, r.stderr).toBe(69);
+    expect(r.stderr).toMatch(/404/);
+    expect(realmAuth).toEqual([`Basic ${Buffer.from('user:secret-password').toString('base64')}`]);
+  });
+});

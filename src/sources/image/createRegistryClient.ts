@@ -74,7 +74,7 @@ export function createRegistryClient(opts: { base: string; registry: string; env
     if (basic && realm.protocol === 'http:' && registryUrl.protocol === 'https:') {
       throw new FetchError(`${url}: the registry names a plain http token realm (${realm.origin}); ferry sends the registry login only over https to a registry reached over https`, { url, status: 401 });
     }
-    if (basic && realm.protocol === 'http:' && realm.hostname !== registryUrl.hostname) {
+    if (basic && realm.protocol === 'http:' && sameHostName(realm.hostname) !== sameHostName(registryUrl.hostname)) {
       throw new FetchError(`${url}: the registry names a plain http token realm on another host (${realm.origin}); ferry sends the registry login over plain http only to the registry's own host (${registryUrl.hostname})`, { url, status: 401 });
     }
     if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
@@ -145,4 +145,13 @@ export function parseChallenge(value: string | undefined): { scheme: string; par
   const params: Record<string, string> = {};
   for (const p of m[2]!.matchAll(/([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g)) params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
   return { scheme: m[1]!.toLowerCase(), params };
+}
+
+/**
+ * A host name as the realm rule compares it: `localhost` and `[::1]` are the loopback address 127.0.0.1
+ * by another name (a registry at localhost with its token service at 127.0.0.1 sends nothing across the
+ * network); any other name or address is itself.
+ */
+function sameHostName(host: string): string {
+  return host === 'localhost' || host === '[::1]' ? '127.0.0.1' : host;
 }
