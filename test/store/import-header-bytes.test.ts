@@ -234,37 +234,6 @@ describe('verify and import refuse tar header bytes that ferry does not write', 
     });
   });
 
-  describe('the signature entry\'s text', () => {
-    /** the bundle with the signature entry's body replaced by `text` (its header's size and checksum made right) */
-    function withSignature(text: (sig: string) => string): Buffer {
-      const h = headers.get('manifest.json.asc')!;
-      const size = parseInt(bundle.toString('latin1', h.at + 124, h.at + 136).replace(/[\0 ]/g, ''), 8);
-      const body = Buffer.from(text(bundle.toString('utf8', h.at + 512, h.at + 512 + size)));
-      const header = Buffer.from(bundle.subarray(h.at, h.at + 512));
-      header.write(`${body.length.toString(8).padStart(10, '0')} \0`, 124, 'latin1');
-      fixChecksum(header, 0);
-      const end = h.at + 512 + Math.ceil(size / 512) * 512;
-      return Buffer.concat([bundle.subarray(0, h.at), header, body, Buffer.alloc((512 - (body.length % 512)) % 512), bundle.subarray(end)]);
-    }
-
-    const cases: Array<[string, (sig: string) => string]> = [
-      ['text before and after the armored block', (sig) => `unsigned text\n${sig}more unsigned text\n`],
-      ['CRLF line ends', (sig) => sig.replace(/\n/g, '\r\n')],
-      ['an armor header line', (sig) => sig.replace('-----BEGIN PGP SIGNATURE-----\n', '-----BEGIN PGP SIGNATURE-----\nComment: unsigned\n')],
-      ['the same block twice', (sig) => sig + sig],
-    ];
-    it.each(cases)('%s: exit 68, one line, the store unchanged', async (name, text) => {
-      await refused(`signature-${name.replace(/\W/g, '-')}`, withSignature(text), /manifest\.json\.asc is not as ferry writes it: one armored block of its signature packets and nothing else/);
-    });
-
-    it('the text as ferry wrote it, put back the same way, passes (the control)', async () => {
-      const file = join(dir, 'signature-control.ferry');
-      await writeFile(file, withSignature((sig) => sig));
-      const v = await ferry(['verify', file, '--keyring', team.public]);
-      expect(v.code, v.stderr).toBe(0);
-    });
-  });
-
   describe('every reader', () => {
     const bad = () => edited('manifest.json', 265, 'root');
     const BAD = /^ferry: [^\n]*: tar header at byte 0 \("manifest\.json"\) differs from the one ferry writes in its user name field \(byte 265\): the bundle was changed after it was written\n$/;
