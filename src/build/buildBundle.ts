@@ -11,6 +11,7 @@ import type { Spec } from '../specfile/schema.js';
 import { lockPathFor, readLockFile, writeLockFile, LOCK_FORMAT, type LockFile } from '../specfile/lockFile.js';
 import { sha256File } from '../util/sha256.js';
 import { createSyncBatch } from '../util/createSyncBatch.js';
+import { holdScratch } from '../util/holdScratch.js';
 import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
 import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
@@ -188,7 +189,7 @@ async function context(opts: { specFile: string; cacheDir: string; jobs?: number
     baseDir: loaded.baseDir,
     epoch: loaded.epoch,
     cacheDir: resolve(opts.cacheDir),
-    workDir: await mkdtemp(join(tmpdir(), 'ferry-build-')),
+    workDir: holdWorkDir(await mkdtemp(join(tmpdir(), 'ferry-build-'))),
     signingKeys: once(opts.signingKeys),
     jobs: opts.jobs ?? 8,
     log: opts.log ?? silentLogger,
@@ -242,6 +243,7 @@ export async function packBundle(
   // loaded here, not at start: `ferry lock` (this module's lockSpec) never packs, and tar costs ~35 ms to load
   const { writeTar } = await import('../bundle/writeTar.js');
   const tmp = `${bundlePath}.partial`;
+  const release = holdScratch(tmp);
   const out = createWriteStream(tmp);
   const files: TarFile[] = [
     { path: MANIFEST_PATH, data: manifestBytes, size: manifestBytes.length },
@@ -266,7 +268,15 @@ export async function packBundle(
     await closed;
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    release();
   }
+}
+
+/** The build's work folder in the system's temporary folder, removed at exit when the build is stopped (cli/stopOnInterrupt.ts). */
+function holdWorkDir(dir: string): string {
+  holdScratch(dir);
+  return dir;
 }
 
 /** `read` called at most once: every caller gets the first call's promise. */

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { MANIFEST_PATH, SIGNATURE_PATH } from './manifest.js';
 import { readBundleHead } from './readBundleHead.js';
 import { writeTar } from './writeTar.js';
+import { holdScratch } from '../util/holdScratch.js';
 import { PassThrough } from 'node:stream';
 import { Header } from 'tar/header';
 
@@ -15,6 +16,7 @@ export async function replaceSignature(bundlePath: string, signature: string, ou
   const head = await readBundleHead(bundlePath);
   const mtime = await headMtime(bundlePath);
   const tmp = `${outPath}.partial`;
+  const release = holdScratch(tmp);
   try {
     const out = createWriteStream(tmp);
     const prefix = new PassThrough();
@@ -32,6 +34,8 @@ export async function replaceSignature(bundlePath: string, signature: string, ou
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    release();
   }
   await stat(outPath);
 }
