@@ -12,6 +12,7 @@ import { lockPathFor, readLockFile, writeLockFile, LOCK_FORMAT, type LockFile } 
 import { sha256File } from '../util/sha256.js';
 import { createSyncBatch } from '../util/createSyncBatch.js';
 import { holdScratch } from '../util/holdScratch.js';
+import { sweepDeadScratch } from '../util/sweepDeadScratch.js';
 import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
 import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
@@ -189,7 +190,7 @@ async function context(opts: { specFile: string; cacheDir: string; jobs?: number
     baseDir: loaded.baseDir,
     epoch: loaded.epoch,
     cacheDir: resolve(opts.cacheDir),
-    workDir: holdWorkDir(await mkdtemp(join(tmpdir(), 'ferry-build-'))),
+    workDir: await makeWorkDir(opts.log ?? silentLogger),
     signingKeys: once(opts.signingKeys),
     jobs: opts.jobs ?? 8,
     log: opts.log ?? silentLogger,
@@ -273,8 +274,15 @@ export async function packBundle(
   }
 }
 
-/** The build's work folder in the system's temporary folder, removed at exit when the build is stopped (cli/stopOnInterrupt.ts). */
-function holdWorkDir(dir: string): string {
+/**
+ * The build's work folder in the system's temporary folder (`ferry-build-PID-XXXXXX`), removed at exit
+ * when the build is stopped (cli/stopOnInterrupt.ts). Those of killed builds (their PID gone) are
+ * removed first: they can hold packed rootfs trees and git bundles, and nothing else removes them.
+ */
+async function makeWorkDir(log: Logger): Promise<string> {
+  const swept = await sweepDeadScratch(tmpdir(), (name) => (name.startsWith('ferry-build-') ? Number(/^ferry-build-(\d+)-[A-Za-z0-9]{6}$/.exec(name)?.[1]) : undefined));
+  if (swept > 0) log.info(`removed ${swept} work folder(s) left by killed builds in ${tmpdir()}`);
+  const dir = await mkdtemp(join(tmpdir(), `ferry-build-${process.pid}-`));
   holdScratch(dir);
   return dir;
 }

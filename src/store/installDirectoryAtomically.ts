@@ -4,7 +4,7 @@ import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promi
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { holdScratch } from '../util/holdScratch.js';
-import { isProcessAlive } from '../util/isProcessAlive.js';
+import { sweepDeadScratch } from '../util/sweepDeadScratch.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 
 export interface Marker {
@@ -41,7 +41,9 @@ export async function installDirectoryAtomically(opts: {
   if (toStat?.isSymbolicLink()) throw new UsageError(`${to} is a symbolic link: ferry extract does not follow or replace one; give the folder itself as --to`);
   if (toStat && !toStat.isDirectory()) throw new UsageError(`${to} exists and is not a folder; choose another --to`);
   if (!toStat && !(await stat(parent).catch(() => undefined))?.isDirectory()) throw new UsageError(`${parent}, the folder that would hold ${to}, does not exist; make it first or choose another --to`);
-  const swept = await sweepDeadScratch(parent, basename(to));
+  // what a killed extract to the same TO left (scratchName's names)
+  const prefix = `.${basename(to)}.ferry-`;
+  const swept = await sweepDeadScratch(parent, (name) => (name.startsWith(prefix) ? Number(/^(?:new|old)-(\d+)-[0-9a-f]{8}$/.exec(name.slice(prefix.length))?.[1]) : undefined));
   const existing = toStat && (await readMarker(join(to, markerPath)));
   if (existing && existing.kind === marker.kind && existing.id === marker.id && !opts.force) return { changed: false, swept };
   if (toStat && !existing && !opts.force && (await readdir(to)).length > 0) {
@@ -80,29 +82,6 @@ export async function installDirectoryAtomically(opts: {
 /** `.TO.ferry-KIND-PID-RANDOM` beside TO: the PID tells the next run whether its maker still runs. */
 function scratchName(parent: string, base: string, kind: 'new' | 'old'): string {
   return join(parent, `.${base}.ferry-${kind}-${process.pid}-${randomBytes(4).toString('hex')}`);
-}
-
-/**
- * Remove the scratch folders beside TO that a killed extract left: only folders named as ferry names
- * them (a link of that name is not followed nor removed, a file is left alone), made by this user, whose
- * process is gone. A running extract's scratch (its PID alive) is left to it.
- */
-async function sweepDeadScratch(parent: string, base: string): Promise<number> {
-  const prefix = `.${base}.ferry-`;
-  const names = (await readdir(parent)).filter((n) => n.startsWith(prefix));
-  let swept = 0;
-  for (const name of names) {
-    const m = /^(?:new|old)-(\d+)-[0-9a-f]{8}$/.exec(name.slice(prefix.length));
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (pid === process.pid || isProcessAlive(pid)) continue;
-    const path = join(parent, name);
-    const st = await lstat(path).catch(() => undefined);
-    if (!st?.isDirectory() || st.uid !== process.getuid?.()) continue;
-    await rm(path, { recursive: true, force: true });
-    swept++;
-  }
-  return swept;
 }
 
 async function readMarker(file: string): Promise<Marker | undefined> {

@@ -63,4 +63,24 @@ describe('writing commands stopped by Ctrl-C', () => {
     if (r.code === 0) expect((await ferry(['verify', join(out, 'app-2.0.0.ferry'), '--keyring', team.public])).code).toBe(0);
     expect(await readdir(tmp)).toEqual([]);
   });
+
+  it('build killed: the next build removes the work folder it left in TMPDIR, not a running build\'s', async () => {
+    const tmp = join(dir, 'tmp-kill');
+    await mkdir(tmp);
+    const out = join(dir, 'out-kill');
+    await buildRelease(dir, team.secret, { version: '3.0.0', files: { 'c.bin': randomBytes(100_000) } }, [], join(dir, 'warm-kill'));
+    const spec = join(dir, 'spec-app-3.0.0', 'spec.yaml');
+    const args = ['build', spec, '--key', team.secret, '--out', out, '--cache', join(dir, 'cache')];
+    const killed = await run('strace', ['-f', '-qq', '-o', '/dev/null', '-P', join(out, 'app-3.0.0.ferry.partial'), '-e', 'inject=rename:signal=KILL', process.execPath, FERRY_BIN, ...args], { env: { TMPDIR: tmp } });
+    expect(killed.code).not.toBe(0);
+    const left = await readdir(tmp);
+    expect(left).toHaveLength(1);
+    // this test's process stands for a build still running
+    const live = `ferry-build-${process.pid}-abcDEF`;
+    await mkdir(join(tmp, live));
+    const again = await run(process.execPath, [FERRY_BIN, ...args], { env: { TMPDIR: tmp } });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain(`removed 1 work folder(s) left by killed builds in ${tmp}`);
+    expect(await readdir(tmp)).toEqual([live]);
+  });
 });
