@@ -11,6 +11,8 @@ import type { Spec } from '../specfile/schema.js';
 import { lockPathFor, readLockFile, writeLockFile, LOCK_FORMAT, type LockFile } from '../specfile/lockFile.js';
 import { sha256File } from '../util/sha256.js';
 import { createSyncBatch } from '../util/createSyncBatch.js';
+import { holdScratch } from '../util/holdScratch.js';
+import { sweepDeadScratch } from '../util/sweepDeadScratch.js';
 import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
 import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
@@ -188,7 +190,7 @@ async function context(opts: { specFile: string; cacheDir: string; jobs?: number
     baseDir: loaded.baseDir,
     epoch: loaded.epoch,
     cacheDir: resolve(opts.cacheDir),
-    workDir: await mkdtemp(join(tmpdir(), 'ferry-build-')),
+    workDir: await makeWorkDir(opts.log ?? silentLogger),
     signingKeys: once(opts.signingKeys),
     jobs: opts.jobs ?? 8,
     log: opts.log ?? silentLogger,
@@ -242,6 +244,7 @@ export async function packBundle(
   // loaded here, not at start: `ferry lock` (this module's lockSpec) never packs, and tar costs ~35 ms to load
   const { writeTar } = await import('../bundle/writeTar.js');
   const tmp = `${bundlePath}.partial`;
+  const release = holdScratch(tmp);
   const out = createWriteStream(tmp);
   const files: TarFile[] = [
     { path: MANIFEST_PATH, data: manifestBytes, size: manifestBytes.length },
@@ -266,7 +269,22 @@ export async function packBundle(
     await closed;
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    release();
   }
+}
+
+/**
+ * The build's work folder in the system's temporary folder (`ferry-build-PID-XXXXXX`), removed at exit
+ * when the build is stopped (cli/stopOnInterrupt.ts). Those of killed builds (their PID gone) are
+ * removed first: they can hold packed rootfs trees and git bundles, and nothing else removes them.
+ */
+async function makeWorkDir(log: Logger): Promise<string> {
+  const swept = await sweepDeadScratch(tmpdir(), (name) => (name.startsWith('ferry-build-') ? Number(/^ferry-build-(\d+)-[A-Za-z0-9]{6}$/.exec(name)?.[1]) : undefined));
+  if (swept > 0) log.info(`removed ${swept} work folder(s) left by killed builds in ${tmpdir()}`);
+  const dir = await mkdtemp(join(tmpdir(), `ferry-build-${process.pid}-`));
+  holdScratch(dir);
+  return dir;
 }
 
 /** `read` called at most once: every caller gets the first call's promise. */

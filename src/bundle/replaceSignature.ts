@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { MANIFEST_PATH, parseManifest, SIGNATURE_PATH } from './manifest.js';
 import { readBundleHead } from './readBundleHead.js';
 import { writeTar } from './writeTar.js';
+import { holdScratch } from '../util/holdScratch.js';
 import { PassThrough } from 'node:stream';
 
 /**
@@ -17,6 +18,7 @@ export async function replaceSignature(bundlePath: string, signature: string, ou
   head.expectEpoch(manifest);
   const mtime = new Date(manifest.epoch);
   const tmp = `${outPath}.partial`;
+  const release = holdScratch(tmp);
   try {
     const out = createWriteStream(tmp);
     const prefix = new PassThrough();
@@ -34,6 +36,8 @@ export async function replaceSignature(bundlePath: string, signature: string, ou
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    release();
   }
   await stat(outPath);
 }

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { holdScratch } from '../util/holdScratch.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { manifestDigest, parseManifest } from './manifest.js';
 import { readBundleHead } from './readBundleHead.js';
@@ -34,6 +35,8 @@ export async function splitBundle(bundlePath: string, opts: { size: number; outD
   const whole = createHash('sha256');
   const volumes: SplitIndex['volumes'] = [];
   const partials: string[] = [];
+  /** a Ctrl-C removes the volumes still under .partial names (cli/stopOnInterrupt.ts) */
+  const held: Array<() => void> = [];
   let fh: FileHandle | undefined;
   let hash: Hash | undefined;
   let left = 0;
@@ -51,6 +54,7 @@ export async function splitBundle(bundlePath: string, opts: { size: number; outD
         if (!fh) {
           const partial = join(outDir, `${volumeFileName(bundleFile, volumes.length + 1, count)}.partial`);
           partials.push(partial);
+          held.push(holdScratch(partial));
           fh = await open(partial, 'w', 0o644);
           hash = createHash('sha256');
           left = opts.size;
@@ -86,5 +90,7 @@ export async function splitBundle(bundlePath: string, opts: { size: number; outD
     await fh?.close().catch(() => {});
     await Promise.all(partials.map((p) => rm(p, { force: true })));
     throw err;
+  } finally {
+    for (const release of held) release();
   }
 }

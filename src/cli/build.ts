@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { rm } from 'node:fs/promises';
 import { formatBytes } from '../ui/log.js';
 import { parseSize } from '../util/parseSize.js';
@@ -26,6 +27,7 @@ export function register(program: Command): void {
       '\nExamples:\n  ferry build bundles/demo/demo.yaml --key team.secret.asc --out dist/\n  ferry build app.yaml --key team.secret.asc --out dist/ --since dist/app-1.0.0.ferry --split 4GB\n\nSame lock and key => same bytes (SOURCE_DATE_EPOCH overrides the spec\'s epoch).\n',
     )
     .action(async (spec: string, opts: { key?: string[]; passphraseFile?: string; out: string; locked?: boolean; cache: string; jobs: number; since?: string; store?: string; split?: string; json?: boolean }) => {
+      stopOnInterrupt('build');
       // only what this build uses loads: the store and bundle readers are for --since and --split
       const { buildBundle } = await import('../build/buildBundle.js');
       const log = loggerFrom(opts);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { defaultStoreDir, loggerFrom, printJson } from './options.js';
+import { stopOnInterrupt } from './stopOnInterrupt.js';
 
 export function register(program: Command): void {
   program
@@ -16,6 +17,7 @@ export function register(program: Command): void {
       '\nExamples:\n  ferry extract --store /srv/ferry openstack/2026.11.0 rootfs/base --to /var/lib/machines/base\n  ferry extract --store /srv/ferry openstack/2026.11.0 git/cinder --to /opt/cinder/src\n',
     )
     .action(async (release: string, artifact: string, opts: { store: string; to: string; force?: boolean; json?: boolean }) => {
+      stopOnInterrupt('extract');
       const { extractArtifact } = await import('../store/extractArtifact.js');
       const r = await extractArtifact({ store: opts.store, release, artifact, to: opts.to, force: opts.force, log: loggerFrom(opts) });
       if (opts.json) printJson(r);

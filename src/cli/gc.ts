@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { formatBytes } from '../ui/log.js';
 import { collect, defaultStoreDir, loggerFrom, printJson } from './options.js';
 import { loadHosts, type HostOpts } from './deployOptions.js';
@@ -22,6 +23,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExample:\n  ferry gc --store /srv/ferry --keep 3 --protect 3f2a9c1e --dry-run\n')
     .action(async (opts: GcOpts) => {
+      stopOnInterrupt('gc');
       const { collectGarbage } = await import('../store/collectGarbage.js');
       const running = opts.inventory ? await hostsRun({ ...opts, inventory: opts.inventory }) : [];
       const r = await collectGarbage({ storeDir: opts.store, keep: opts.keep, dryRun: opts.dryRun, protect: [...running, ...(opts.protect ?? [])], log: loggerFrom({ ...opts, quiet: true }) });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { formatBytes } from '../ui/log.js';
 import type { Seen } from './recordAudit.js';
 import type { PolicyVerdict } from '../pgp/evaluatePolicy.js';
@@ -15,6 +16,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExamples:\n  ferry import openstack-2026.11.0.ferry --keyring team.asc --store /srv/ferry\n  ferry import openstack-2026.11.0.ferry --policy /etc/ferry/policy.yaml --store /srv/ferry\n  ferry import /media/usb/openstack-2026.11.0.ferry.index.json --keyring team.asc --store /srv/ferry\n')
     .action(async (bundle: string, opts: { keyring?: string[]; policy?: string; store: string; json?: boolean }) => {
+      stopOnInterrupt('import');
       const { importBundle } = await import('../store/importBundle.js');
       const { syncReleaseLinks } = await import('../store/syncReleaseLinks.js');
       const { syncMirrorLinks } = await import('../store/syncMirrorLinks.js');

@@ -4,6 +4,7 @@ import { access } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { passphraseFrom, printJson } from './options.js';
 import { numberOption } from './numberOption.js';
+import { stopOnInterrupt } from './stopOnInterrupt.js';
 
 /** An e-mail address as openpgp.js accepts one in a user ID (its util.isEmailAddress). */
 const EMAIL = /^[^\p{C}\p{Z}@<>\\]+@[^\p{C}\p{Z}@<>\\]+[^\p{C}\p{Z}\p{P}]$/u;
@@ -25,11 +26,12 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  ferry key generate --name "Security team" --email sec@example.org --out keys/team\n')
     .action(async (opts: { name: string; email?: string; out: string; passphraseFile?: string; expiresDays?: number; force?: boolean; json?: boolean }) => {
+      stopOnInterrupt('key generation');
       // the rules openpgp applies to a user ID, checked here so a wrong value is a usage error, not a crash
       if (opts.name.trim() === '' || /\p{C}/u.test(opts.name)) throw new UsageError('--name must be non-empty text without control characters');
       if (opts.email !== undefined && !EMAIL.test(opts.email)) throw new UsageError(`--email ${JSON.stringify(opts.email)} is not an e-mail address: give NAME@HOST.DOMAIN`);
       const { generateKey } = await import('../pgp/generateKey.js');
-      const { writeFileAtomic } = await import('../util/writeFileAtomic.js');
+      const { writeFilesAtomic } = await import('../util/writeFileAtomic.js');
       const secretPath = resolve(`${opts.out}.secret.asc`);
       const publicPath = resolve(`${opts.out}.asc`);
       if (!opts.force) {
@@ -43,9 +45,13 @@ export function register(program: Command): void {
         passphrase: await passphraseFrom(opts),
         expiresIn: opts.expiresDays ? Math.round(opts.expiresDays * 86400) : 0,
       });
-      await writeFileAtomic(secretPath, k.secretArmored, { mode: 0o600 });
-      await writeFileAtomic(publicPath, k.publicArmored, { mode: 0o644 });
-      await writeFileAtomic(`${secretPath.replace(/\.secret\.asc$/, '')}.revocation.asc`, k.revocationCertificate, { mode: 0o600 });
+      // together: a key generation stopped part-way must not leave a new secret key beside an old public
+      // key, nor an old revocation certificate (which revokes the old key) beside a new pair
+      await writeFilesAtomic([
+        { path: secretPath, data: k.secretArmored, mode: 0o600 },
+        { path: publicPath, data: k.publicArmored, mode: 0o644 },
+        { path: `${secretPath.replace(/\.secret\.asc$/, '')}.revocation.asc`, data: k.revocationCertificate, mode: 0o600 },
+      ]);
       if (opts.json) printJson({ fingerprint: k.fingerprint, secret: secretPath, public: publicPath });
       else process.stdout.write(`fingerprint ${k.fingerprint}\nsecret key  ${secretPath} (keep it off the secure side)\npublic key  ${publicPath} (give it to importers: --keyring)\n`);
     });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { defaultCacheDir, loggerFrom, printJson } from './options.js';
 import { numberOption } from './numberOption.js';
 
@@ -12,6 +13,7 @@ export function register(program: Command): void {
     .option('-j, --jobs <n>', 'parallel downloads', numberOption('--jobs', { whole: true, min: 1 }), 8)
     .option('--json', 'JSON output')
     .action(async (spec: string, opts: { cache: string; jobs: number; json?: boolean }) => {
+      stopOnInterrupt('lock');
       const { lockSpec } = await import('../build/buildBundle.js');
       const log = loggerFrom(opts);
       const { lockPath, lock } = await lockSpec({ specFile: spec, cacheDir: opts.cache, jobs: opts.jobs, log });

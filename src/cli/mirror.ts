@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { formatTable } from '../ui/formatTable.js';
 import { StoreError } from '../errors.js';
 import { defaultStoreDir, loggerFrom, printJson } from './options.js';
@@ -40,6 +41,7 @@ export function register(program: Command): void {
     .option('--store <dir>', 'store folder (FERRY_STORE)', defaultStoreDir())
     .addHelpText('after', '\nExample:\n  ferry mirror switch debian 2026.11.1 --store /srv/ferry\n')
     .action(async (name: string, version: string, opts: { store: string }) => {
+      stopOnInterrupt('mirror switch');
       const { switchMirror } = await import('../store/syncMirrorLinks.js');
       await switchMirror(opts.store, name, version);
       process.stdout.write(`/mirrors/${name}/ now serves ${name}@${version}\n`);

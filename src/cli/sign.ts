@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { collect, signingKeysFrom } from './options.js';
@@ -19,6 +20,7 @@ export function register(program: Command): void {
       '\nExamples:\n  ferry sign app-1.0.ferry --key keys/second-team.secret.asc\n\nSigning with gpg (e.g. on a hardware token):\n  ferry inspect app-1.0.ferry --manifest > manifest.json\n  gpg --armor --detach-sign manifest.json\n  ferry sign app-1.0.ferry --signature manifest.json.asc --keyring token.asc\n',
     )
     .action(async (bundle: string, opts: { key?: string[]; passphraseFile?: string; signature?: string[]; keyring?: string[]; replace?: boolean; out?: string }) => {
+      stopOnInterrupt('sign');
       const { readBundleHead } = await import('../bundle/readBundleHead.js');
       const { replaceSignature } = await import('../bundle/replaceSignature.js');
       const { readKeyring } = await import('../pgp/keyring.js');

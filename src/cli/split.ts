@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { parseSize } from '../util/parseSize.js';
 import { printJson } from './options.js';
 import { printSplit } from './printSplit.js';
@@ -13,6 +14,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExample:\n  ferry split app-2.0.0.ferry --size 4GB --out /media/usb\n  ferry import /media/usb/app-2.0.0.ferry.index.json --keyring team.asc --store /srv/ferry\n')
     .action(async (bundle: string, opts: { size: string; out?: string; json?: boolean }) => {
+      stopOnInterrupt('split');
       const { splitBundle } = await import('../bundle/splitBundle.js');
       const r = await splitBundle(bundle, { size: parseSize(opts.size, '--size'), outDir: opts.out });
       if (opts.json) return printJson({ index: r.indexPath, ...r.index });

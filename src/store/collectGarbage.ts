@@ -9,6 +9,7 @@ import { checkStorePath } from './checkStorePath.js';
 import { readReleaseRefs } from './readReleaseRefs.js';
 import { resolveRelease } from './resolveRelease.js';
 import { SHA256_RE } from '../util/sha256.js';
+import { holdScratch } from '../util/holdScratch.js';
 import { findLiveScratch } from './findLiveScratch.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
@@ -79,6 +80,8 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   if (!dryRun) {
     await mkdir(layout.tmp, { recursive: true });
     scratchDir = await mkdtemp(join(layout.tmp, 'gc-'));
+    // a Ctrl-C removes it at exit (cli/stopOnInterrupt.ts): what was moved into it was already unreferenced
+    holdScratch(scratchDir);
     await writeFile(join(scratchDir, 'pid'), `${ownIdentity()}\n`);
   }
 

@@ -43,6 +43,7 @@ export async function extractArtifact(opts: { store: string; release: string; ar
       : { id: found.info.commit, markerPath: GIT_MARKER, fill: (dir: string, i = found.info) => cloneGitBundle({ file, commit: i.commit, shallow: i.shallow, url: i.url, dir }) };
   const { id } = how;
   const result = await installDirectoryAtomically({ to, markerPath: how.markerPath, marker: { ...markerBase, id }, force: opts.force, fill: how.fill });
+  if (result.swept > 0) opts.log.info(`removed ${result.swept} scratch folder(s) left by interrupted extracts beside ${to}`);
   opts.log.info(result.changed ? `${found.kind}/${found.name}: extracted ${id} into ${to}` : `${found.kind}/${found.name}: ${to} already holds ${id}`);
   return { kind: found.kind, name: found.name, id, digest: rel.digest, to, changed: result.changed };
 }

@@ -14,6 +14,7 @@ import type { IgnoredSignature, VerifiedSignature } from '../pgp/verify.js';
 import { silentLogger, type Logger } from '../ui/log.js';
 import { createWriteQueue, type WriteQueue } from '../util/createWriteQueue.js';
 import { fsyncDir } from '../util/fsyncDir.js';
+import { holdScratch } from '../util/holdScratch.js';
 import { syncFileSystem } from '../util/syncFileSystem.js';
 import { writeAll } from '../util/writeAll.js';
 import { checkStoreFolders } from './checkStoreFolders.js';
@@ -81,6 +82,8 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   if (swept > 0) log.info(`removed ${swept} scratch folder(s) left by interrupted imports`);
 
   const scratch = await mkdtemp(join(layout.tmp, 'import-'));
+  // a Ctrl-C removes it at exit (cli/stopOnInterrupt.ts); a killed import's is swept by the next one
+  holdScratch(scratch);
   await writeFile(join(scratch, 'pid'), `${ownIdentity()}\n`);
   // after our scratch exists (gc does the same the other way round), so a gc starting now sees us or we see it
   const gc = await findLiveScratch(layout.tmp, 'gc');

@@ -1,6 +1,10 @@
-import { lstat, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { renameSync } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { holdScratch } from '../util/holdScratch.js';
+import { sweepDeadScratch } from '../util/sweepDeadScratch.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 
 export interface Marker {
@@ -18,6 +22,10 @@ export interface Marker {
  * done. Otherwise the folder is built beside `to` and swapped in with renames, so a failure or an
  * interruption leaves the old content whole, never a half-unpacked tree. A non-empty `to` that
  * ferry did not make is left alone unless `force` is given.
+ *
+ * The scratch folders beside `to` (`.TO.ferry-new-PID-RANDOM`, `.TO.ferry-old-PID-RANDOM`) are removed
+ * at exit when the process is stopped (util/holdScratch.ts); those a killed run left are removed by the
+ * next run for the same `to` (`swept` counts them).
  */
 export async function installDirectoryAtomically(opts: {
   to: string;
@@ -25,7 +33,7 @@ export async function installDirectoryAtomically(opts: {
   marker: Marker;
   force?: boolean;
   fill: (dir: string) => Promise<void>;
-}): Promise<{ changed: boolean }> {
+}): Promise<{ changed: boolean; swept: number }> {
   const { to, markerPath, marker } = opts;
   const parent = dirname(to);
   // the swap renames TO itself: a link there would be replaced (or, dangling, make the rename fail), never followed
@@ -33,12 +41,17 @@ export async function installDirectoryAtomically(opts: {
   if (toStat?.isSymbolicLink()) throw new UsageError(`${to} is a symbolic link: ferry extract does not follow or replace one; give the folder itself as --to`);
   if (toStat && !toStat.isDirectory()) throw new UsageError(`${to} exists and is not a folder; choose another --to`);
   if (!toStat && !(await stat(parent).catch(() => undefined))?.isDirectory()) throw new UsageError(`${parent}, the folder that would hold ${to}, does not exist; make it first or choose another --to`);
+  // what a killed extract to the same TO left (scratchName's names)
+  const prefix = `.${basename(to)}.ferry-`;
+  const swept = await sweepDeadScratch(parent, (name) => (name.startsWith(prefix) ? Number(/^(?:new|old)-(\d+)-[0-9a-f]{8}$/.exec(name.slice(prefix.length))?.[1]) : undefined));
   const existing = toStat && (await readMarker(join(to, markerPath)));
-  if (existing && existing.kind === marker.kind && existing.id === marker.id && !opts.force) return { changed: false };
+  if (existing && existing.kind === marker.kind && existing.id === marker.id && !opts.force) return { changed: false, swept };
   if (toStat && !existing && !opts.force && (await readdir(to)).length > 0) {
     throw new UsageError(`${to} is not empty and was not made by ferry extract (no ${markerPath}); choose an empty or new folder, or pass --force to replace it`);
   }
-  const tmp = await mkdtemp(join(parent, `.${basename(to)}.ferry-new-`));
+  const tmp = scratchName(parent, basename(to), 'new');
+  const releaseTmp = holdScratch(tmp);
+  await mkdir(tmp);
   try {
     await opts.fill(tmp);
     // the marker is ferry's: whatever the content put at its name (a rootfs tarball may carry a folder there) goes
@@ -46,17 +59,29 @@ export async function installDirectoryAtomically(opts: {
     await writeFileAtomic(join(tmp, markerPath), JSON.stringify(marker, null, 2) + '\n');
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
+    releaseTmp();
     throw err;
   }
   if (toStat) {
-    const old = `${join(parent, `.${basename(to)}.ferry-old-`)}${process.pid}-${Date.now()}`;
-    await rename(to, old);
-    await rename(tmp, to);
+    const old = scratchName(parent, basename(to), 'old');
+    const releaseOld = holdScratch(old);
+    // in one turn of the event loop: a Ctrl-C or SIGTERM is handled before or after the swap, never
+    // between its renames (only a SIGKILL exactly there leaves TO absent until the next run)
+    renameSync(to, old);
+    renameSync(tmp, to);
+    releaseTmp();
     await rm(old, { recursive: true, force: true });
+    releaseOld();
   } else {
     await rename(tmp, to);
+    releaseTmp();
   }
-  return { changed: true };
+  return { changed: true, swept };
+}
+
+/** `.TO.ferry-KIND-PID-RANDOM` beside TO: the PID tells the next run whether its maker still runs. */
+function scratchName(parent: string, base: string, kind: 'new' | 'old'): string {
+  return join(parent, `.${base}.ferry-${kind}-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
 async function readMarker(file: string): Promise<Marker | undefined> {

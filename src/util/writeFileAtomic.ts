@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
+import { holdScratch } from './holdScratch.js';
 import { isMissing } from './isMissing.js';
 import { uniqueName } from './uniqueName.js';
 import { writeAllSync } from './writeAll.js';
@@ -24,6 +25,7 @@ export interface WriteFileAtomicOptions {
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[], { mode = 0o644, durable = true }: WriteFileAtomicOptions = {}): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${uniqueName()}.tmp`);
+  const release = holdScratch(tmp);
   try {
     // the folder is made on the first miss, not looked up for every file (derived caches write thousands)
     const create = () => open(tmp, 'wx', mode);
@@ -43,6 +45,37 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Write files that belong together (a key pair and its revocation certificate) so that a Ctrl-C or
+ * SIGTERM (cli/stopOnInterrupt.ts) leaves all of them old or all new, never a mix: each is written to a
+ * sibling temporary file and fsynced, then all are renamed in one turn of the event loop, where no
+ * signal handler runs. (A SIGKILL can still fall between two renames of that turn.)
+ */
+export async function writeFilesAtomic(files: ReadonlyArray<{ path: string; data: string | Uint8Array; mode?: number }>): Promise<void> {
+  const tmps = files.map((f) => join(dirname(f.path), `.${basename(f.path)}.${uniqueName()}.tmp`));
+  const releases = tmps.map(holdScratch);
+  try {
+    for (const [i, f] of files.entries()) {
+      await mkdir(dirname(f.path), { recursive: true });
+      const fh = await open(tmps[i]!, 'wx', f.mode ?? 0o644);
+      try {
+        await fh.writeFile(f.data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    for (const [i, f] of files.entries()) renameSync(tmps[i]!, f.path);
+  } catch (err) {
+    await Promise.all(tmps.map((t) => rm(t, { force: true })));
+    throw err;
+  } finally {
+    for (const release of releases) release();
   }
 }
 
