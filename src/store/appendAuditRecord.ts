@@ -1,6 +1,6 @@
 import { hostname, userInfo } from 'node:os';
 import { constants } from 'node:fs';
-import { access, link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { access, link, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { StoreError } from '../errors.js';
 import { sha256Hex } from '../util/sha256.js';
@@ -82,18 +82,25 @@ export async function checkAuditAppendable(storeDir: string): Promise<void> {
 async function takeLock(lock: string, storeDir: string): Promise<() => Promise<void>> {
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (let attempt = 0; ; attempt++) {
+    // the lock appears with its holder in it (written under a name of its own, then linked): a lock that
+    // was created empty and then written could be left empty by a kill in between, and nothing could tell
+    // it from one being written
+    const mine = `${lock}.${randomBytes(6).toString('hex')}`;
+    await writeFile(mine, `${ownIdentity()}\n`, { flag: 'wx', mode: 0o644 });
     try {
-      const fh = await open(lock, 'wx', 0o644);
-      await fh.write(`${ownIdentity()}\n`);
-      await fh.close();
+      await link(mine, lock);
       return () => rm(lock, { force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      await rm(mine, { force: true });
     }
-    const text = await readFile(lock, 'utf8').catch(() => '');
+    const text = await readFile(lock, 'utf8').catch(() => undefined);
+    if (text === undefined) continue; // released meanwhile
     const holder = identityPid(text);
-    // an empty file is a lock being written right now; a dead pid (or one given to a new process since) is a crashed appender
-    if (holder !== undefined && !isIdentityAlive(text)) {
+    // a lock that names no process (left empty by an older ferry), or a dead one (or one whose pid was given to
+    // a new process since), is a crashed appender's
+    if (holder === undefined || !isIdentityAlive(text)) {
       await takeOverStaleLock(lock, text);
       continue;
     }

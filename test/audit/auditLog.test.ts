@@ -136,6 +136,16 @@ describe('audit log', () => {
     }
   });
 
+  it('takes over an empty lock (an appender killed between creating the lock and writing its pid into it)', async () => {
+    const store = join(dir, 'store-empty-lock');
+    await mkdir(store);
+    await writeFile(join(store, 'audit.log.lock'), '');
+    const r = await ferry(['verify', bundle, '--keyring', key.public, '--store', store]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await records(store)).map((x) => x.result)).toEqual(['verified']);
+    expect(await readdir(store)).toEqual(['audit.log']);
+  });
+
   it('never removes a lock taken since the stale one was judged, when two appenders take over at once', async () => {
     const store = join(dir, 'store-takeover');
     await mkdir(store);
