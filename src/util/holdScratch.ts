@@ -23,14 +23,43 @@ export function holdScratch(path: string): () => void {
 
 let hooked = false;
 
+/** What holdChild needs of a started program (a node:child_process ChildProcess; util/runTool.ts is what spawns). */
+interface HeldChild {
+  readonly exitCode: number | null;
+  readonly signalCode: NodeJS.Signals | null;
+  kill(signal: NodeJS.Signals): boolean;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/** Programs this process started that may be writing into held scratch (util/runTool.ts registers each). */
+const children = new Set<HeldChild>();
+
 /**
- * At exit, synchronously. A program ferry started may still be writing into a folder (a tar that was
- * not part of the signal's process group): its new entries make the removal retry.
+ * Mark a started program as one that may write into held scratch: if this process exits while the
+ * program runs, the program is killed before the scratch is removed (a tar that a SIGTERM to ferry
+ * alone did not reach kept unpacking into the folder being removed, and the folder stayed).
+ */
+export function holdChild(child: HeldChild): void {
+  children.add(child);
+  child.once('close', () => children.delete(child));
+}
+
+/**
+ * At exit, synchronously. The programs ferry started are killed first (a tar that was not part of the
+ * signal's process group would go on writing into a folder being removed); an entry one of them wrote
+ * as it died makes the removal retry.
  */
 function removeHeld(): void {
+  for (const child of children) {
+    try {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    } catch {
+      /* gone already */
+    }
+  }
   for (const path of held) {
     try {
-      rmSync(path, { recursive: true, force: true, maxRetries: 5 });
+      rmSync(path, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
     } catch {
       /* the process is ending; the next run of the command removes or ignores what is left */
     }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { holdChild } from './holdScratch.js';
 import { Readable, type Writable } from 'node:stream';
 import { ToolError } from '../errors.js';
 
@@ -36,6 +37,7 @@ const STDERR_KEPT = 16384;
 export function startTool(tool: string, args: string[], opts: ToolOptions = {}): RunningTool {
   const pkg = opts.debianPackage ?? tool;
   const child = spawn(tool, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', opts.stdoutFd ?? 'pipe', 'pipe'] });
+  holdChild(child);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-STDERR_KEPT);
