@@ -81,19 +81,25 @@ export async function checkAuditAppendable(storeDir: string): Promise<void> {
 
 async function takeLock(lock: string, storeDir: string): Promise<() => Promise<void>> {
   const deadline = Date.now() + LOCK_WAIT_MS;
+  // the lock appears with its holder in it (written once under a name of its own, then linked at each
+  // try): a lock that was created empty and then written could be left empty by a kill in between, and
+  // nothing could tell it from one being written
+  const mine = `${lock}.${randomBytes(6).toString('hex')}`;
+  await writeFile(mine, `${ownIdentity()}\n`, { flag: 'wx', mode: 0o644 });
+  try {
+    return await tryLock(lock, mine, storeDir, deadline);
+  } finally {
+    await rm(mine, { force: true });
+  }
+}
+
+async function tryLock(lock: string, mine: string, storeDir: string, deadline: number): Promise<() => Promise<void>> {
   for (let attempt = 0; ; attempt++) {
-    // the lock appears with its holder in it (written under a name of its own, then linked): a lock that
-    // was created empty and then written could be left empty by a kill in between, and nothing could tell
-    // it from one being written
-    const mine = `${lock}.${randomBytes(6).toString('hex')}`;
-    await writeFile(mine, `${ownIdentity()}\n`, { flag: 'wx', mode: 0o644 });
     try {
       await link(mine, lock);
       return () => rm(lock, { force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    } finally {
-      await rm(mine, { force: true });
     }
     const text = await readFile(lock, 'utf8').catch(() => undefined);
     if (text === undefined) continue; // released meanwhile

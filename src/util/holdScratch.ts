@@ -11,7 +11,7 @@ const held = new Set<string>();
  * leaves each writer's next run removes or ignores.
  */
 export function holdScratch(path: string): () => void {
-  if (held.size === 0 && !hooked) {
+  if (!hooked) {
     hooked = true;
     process.on('exit', removeHeld);
   }
