@@ -26,11 +26,11 @@ export function register(program: Command): void {
         log.warn(`skipped a damaged release: ${file}: ${why}`);
       });
       const served = new Map<string, string | undefined>();
-      for (const s of snapshots) if (!served.has(s.mirror)) served.set(s.mirror, (await resolveMirror(opts.store, s.mirror))?.version);
-      const rows = snapshots.map((s) => ({ ...s, served: served.get(s.mirror) === s.version }));
+      for (const s of snapshots) if (!served.has(s.mirror)) served.set(s.mirror, (await resolveMirror(opts.store, s.mirror))?.digest);
+      const rows = snapshots.map((s) => ({ ...s, served: served.get(s.mirror) === s.digest }));
       if (opts.json) printJson(rows);
       else if (rows.length === 0) process.stdout.write(`no mirrors in ${damaged ? 'the readable releases of ' : ''}${opts.store}\n`);
-      else process.stdout.write(formatTable([['', 'MIRROR', 'VERSION', 'DIGEST', 'EPOCH'], ...rows.map((r) => [r.served ? '*' : '', r.mirror, r.version, r.digest.slice(0, 16), r.epoch.slice(0, 10)])]));
+      else process.stdout.write(formatTable([['', 'MIRROR', 'VERSION', 'RELEASE', 'DIGEST', 'EPOCH'], ...rows.map((r) => [r.served ? '*' : '', r.mirror, r.version, r.release, r.digest.slice(0, 16), r.epoch.slice(0, 10)])]));
       if (damaged) throw new StoreError(`store ${opts.store}: ${damaged} damaged release(s) skipped (named above); re-import or remove them`);
     });
   mirror

@@ -110,6 +110,11 @@ export async function importBundle(source: string | Readable | BundleSource, opt
         const { name, version } = head.manifest;
         const existing = await readRef(layout, name, version);
         if (existing && existing !== head.digest) throw versionTaken(label, name, version, existing, head.digest);
+        // a mirror name belongs to one release name: another release's signer may not serve it (docs/mirrors.md)
+        if (head.manifest.artifacts.mirror !== undefined) {
+          const { refuseForeignMirrors } = await import('./syncMirrorLinks.js');
+          await refuseForeignMirrors(opts.storeDir, head.manifest, label);
+        }
         // already imported: still check every byte (a tampered copy must be refused), but write nothing
         already = await holdsBundle(layout, head.digest);
         // a differential bundle whose base is not here is refused before its bytes are read

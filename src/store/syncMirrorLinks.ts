@@ -13,6 +13,8 @@ import { compareReleaseAge } from './releaseOrder.js';
 
 export interface MirrorSnapshot {
   mirror: string;
+  /** the name of the release that carries it */
+  release: string;
   version: string;
   digest: string;
   epoch: string;
@@ -36,19 +38,21 @@ export async function listMirrorSnapshots(store: string, onInvalid?: (file: stri
       onInvalid(join(storeLayout(store).refs, name, version), err.message);
       continue;
     }
-    for (const mirror of mirrorNames(manifest)) out.push({ mirror, version, digest, epoch: manifest.epoch });
+    for (const mirror of mirrorNames(manifest)) out.push({ mirror, release: name, version, digest, epoch: manifest.epoch });
   }
   return out;
 }
 
 /**
  * Keep STORE/mirrors in step with STORE/refs:
- *   STORE/mirrors/NAME@VERSION -> ../bundles/DIGEST/mirrors/NAME   (every imported snapshot)
+ *   STORE/mirrors/NAME@VERSION -> ../bundles/DIGEST/mirrors/NAME   (every snapshot of the mirror's release name)
  *   STORE/mirrors/NAME -> NAME@VERSION                            (what /mirrors/NAME/ serves)
+ * A mirror name belongs to one release name (mirrorOwners): only that release's snapshots are linked, so a
+ * release of another name (signed by a key trusted for its own name only) cannot move /mirrors/NAME/ by a newer
+ * epoch or take NAME@VERSION by carrying the same version; import refuses such a bundle (refuseForeignMirrors).
  * A mirror moves to the snapshot the release `imported` (a digest, newly added) carries when that is its newest by
  * epoch; otherwise it keeps the snapshot it points at (ferry mirror switch) while that exists, else it moves to the
- * newest. Links of
- * snapshots whose release is gone are removed. Each link is replaced atomically (replaceLink).
+ * newest. Links of snapshots whose release is gone are removed. Each link is replaced atomically (replaceLink).
  */
 export async function syncMirrorLinks(store: string, opts: { imported?: string; onInvalid?: (file: string, why: string) => void } = {}): Promise<Array<{ mirror: string; from?: string; to: string }>> {
   const moved: Array<{ mirror: string; from?: string; to: string }> = [];
@@ -62,9 +66,14 @@ export async function syncMirrorLinks(store: string, opts: { imported?: string; 
   if (snapshots.length === 0 && existing.length === 0) return moved;
   await mkdir(dir, { recursive: true });
 
+  const owners = await mirrorOwners(dir, snapshots);
   const wanted = new Map<string, string>();
   const byMirror = new Map<string, MirrorSnapshot[]>();
   for (const s of snapshots) {
+    const { owner } = owners.get(s.mirror)!;
+    // of a mirror no release name owns yet (releases of two names carry it), every snapshot stays linked so
+    // that ferry mirror switch can choose; nothing is served until then
+    if (owner !== undefined && s.release !== owner) continue;
     wanted.set(`${s.mirror}@${s.version}`, `../bundles/${s.digest}/mirrors/${s.mirror}`);
     byMirror.set(s.mirror, [...(byMirror.get(s.mirror) ?? []), s]);
   }
@@ -72,6 +81,12 @@ export async function syncMirrorLinks(store: string, opts: { imported?: string; 
     if ((await readLinkIn(dir, link)) !== target) await replaceLink(join(dir, link), target);
   }
   for (const [mirror, list] of byMirror) {
+    const { owner, carriers } = owners.get(mirror)!;
+    if (owner === undefined) {
+      opts.onInvalid?.(join(dir, mirror), `releases ${carriers.join(', ')} all carry mirror ${mirror}, which serves one release's snapshots: /mirrors/${mirror}/ serves none of them until ferry mirror switch ${mirror} VERSION chooses`);
+      if ((await readLinkIn(dir, mirror)) !== undefined) await unlink(join(dir, mirror));
+      continue;
+    }
     const current = await readLinkIn(dir, mirror);
     const newest = list.sort((a, b) => compareReleaseAge(b, a))[0]!;
     // an operator's switch holds until a newer snapshot than every other arrives: not for an older one
@@ -87,6 +102,51 @@ export async function syncMirrorLinks(store: string, opts: { imported?: string; 
     if ((await lstat(join(dir, name))).isSymbolicLink()) await unlink(join(dir, name));
   }
   return moved;
+}
+
+/**
+ * The release name each mirror belongs to. A signing policy trusts keys per release name; a mirror name is
+ * not a release name, so without an owner any release with a good signature could serve its own packages
+ * under /mirrors/debian/. The owner is the one release name whose releases carry the mirror; when several
+ * do (two imports at once, or a store from before this rule), the release name of the snapshot
+ * STORE/mirrors/NAME points at (ferry mirror switch sets it), else none.
+ */
+async function mirrorOwners(dir: string, snapshots: MirrorSnapshot[]): Promise<Map<string, { owner?: string; carriers: string[] }>> {
+  const out = new Map<string, { owner?: string; carriers: string[] }>();
+  for (const mirror of new Set(snapshots.map((s) => s.mirror))) {
+    const mine = snapshots.filter((s) => s.mirror === mirror);
+    const carriers = [...new Set(mine.map((s) => s.release))].sort();
+    let owner = carriers.length === 1 ? carriers[0] : undefined;
+    if (owner === undefined) {
+      const current = await readLinkIn(dir, mirror);
+      const target = current?.startsWith(`${mirror}@`) ? await readLinkIn(dir, current) : undefined;
+      const digest = /^\.\.\/bundles\/([0-9a-f]{64})\/mirrors\//.exec(target ?? '')?.[1];
+      owner = mine.find((s) => s.digest === digest && `${mirror}@${s.version}` === current)?.release;
+    }
+    out.set(mirror, { ...(owner !== undefined && { owner }), carriers });
+  }
+  return out;
+}
+
+/**
+ * Refuse (71), before anything is written, a bundle that carries a mirror another release name owns in the
+ * store (mirrorOwners), or one that releases of several names carry while none is chosen.
+ */
+export async function refuseForeignMirrors(store: string, manifest: Manifest, label: string): Promise<void> {
+  const carried = mirrorNames(manifest);
+  if (carried.length === 0) return;
+  // a damaged release is named by the import's own sync afterwards; it owns nothing here
+  const snapshots = (await listMirrorSnapshots(store, () => {})).filter((s) => carried.includes(s.mirror));
+  if (snapshots.length === 0) return;
+  const owners = await mirrorOwners(storeLayout(store).mirrors, snapshots);
+  for (const mirror of carried) {
+    const o = owners.get(mirror);
+    if (!o || o.owner === manifest.name) continue;
+    const fix = o.owner === undefined ? `choose one with ferry mirror switch ${mirror} VERSION first` : `build it as a release of ${o.owner}, or remove ${o.owner}'s releases first`;
+    throw new StoreError(
+      `${label}: mirror ${mirror} belongs to release ${o.owner ?? o.carriers.join(' or ')} in this store; ${manifest.name} ${manifest.version} may not carry it (a mirror name belongs to one release name): ${fix}`,
+    );
+  }
 }
 
 /** Point /mirrors/NAME/ at the snapshot NAME@VERSION, atomically. */
