@@ -347,6 +347,14 @@ describe('container images from a registry', () => {
     expect(r.stderr).toContain('does not name its registry');
   });
 
+  it('refuses two registries\' images under one repository and tag, which ferry serve would answer as one (exit 65)', async () => {
+    const spec = await writeImageSpec(dir, 'twice.yaml', 'twice', '1.0.0', registry, `  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/team/app:1.4" }\n  db:\n    version: "1"\n    groups: [db]\n    artifacts:\n      images:\n        - { ref: "mirror.example:5000/team/app:1.4", from: "oci:layout:app" }\n`);
+    const r = await ferry(['lock', spec, '--cache', join(dir, 'cache')], { env });
+    expect(r.code).toBe(65);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/services\.web\.artifacts\.images\[0\]: registry\.example\/team\/app:1\.4 and mirror\.example:5000\/team\/app:1\.4 \(services\.db\.artifacts\.images\[0\]\) would both be served as team\/app:1\.4/);
+  });
+
   it('reads an image from an OCI layout folder, with the same digests as from the registry', async () => {
     const spec = await writeImageSpec(dir, 'layout.yaml', 'from-layout', '1.0.0', registry, `  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      images:\n        - { ref: "registry.example/team/app:1.4", from: "oci:layout:app" }\n`);
     expect((await ferry(['lock', spec, '--cache', join(dir, 'cache-layout')], { env })).code).toBe(0);

@@ -115,6 +115,12 @@ export function planImages(ctx: BuildContext): PlannedImage[] {
         if (!seen.services.includes(service)) seen.services.push(service);
         return;
       }
+      // ferry serve answers images by repository and tag, without the registry (hosts reach it as a mirror
+      // of every registry): two registries' images under one repository and tag would be one tag there
+      const served = [...wanted.values()].find((p) => p.ref.repository === ref.repository && p.ref.tag === ref.tag);
+      if (served) {
+        throw new SpecError(`${where}: ${ref.name} and ${served.ref.name} (${served.where}) would both be served as ${ref.repository}:${ref.tag} (ferry serve names images without their registry); carry one of them, or the other under its own tag`);
+      }
       wanted.set(key, { ref, from: image.from, platforms, services: [service], where });
     });
   }
