@@ -1,15 +1,18 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { MANIFEST_PATH, parseManifest, SIGNATURE_PATH } from './manifest.js';
 import { readBundleHead } from './readBundleHead.js';
 import { writeTar } from './writeTar.js';
 import { holdScratch } from '../util/holdScratch.js';
+import { fsyncDir } from '../util/fsyncDir.js';
 import { PassThrough } from 'node:stream';
 
 /**
  * Rewrite a bundle with another manifest.json.asc (more signatures, or a signature made by gpg on a
  * hardware token). The manifest and every artifact byte stay as they are, so the digest does not change.
+ * Written under `.partial`, synced, renamed into place and its folder synced.
  */
 export async function replaceSignature(bundlePath: string, signature: string, outPath = bundlePath): Promise<void> {
   const head = await readBundleHead(bundlePath);
@@ -32,7 +35,16 @@ export async function replaceSignature(bundlePath: string, signature: string, ou
     const headBytes = Buffer.concat(chunks);
     out.write(headBytes.subarray(0, headBytes.length - 1024));
     await pipeline(createReadStream(bundlePath, { start: head.bodyOffset }), out);
+    // the new bytes are on the disk before they replace the bundle (often its only copy): a crash after
+    // the rename must find the old bundle or the whole new one, never a file the disk had not written yet
+    const fh = await open(tmp, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, outPath);
+    await fsyncDir(dirname(outPath));
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
