@@ -54,9 +54,11 @@ const BLOB_PATH_RE = /^oci\/blobs\/sha256\/([0-9a-f]{64})$/;
  * the store, is not there for it). Manifests are read from the store and checked against their
  * sha256 before they are parsed.
  *
- * Two releases may carry the same repository and tag (at different digests): the tag names the image
- * of the release with the newest epoch (the build's date, signed in the manifest), ties going to the
- * greater NAME, then the greater VERSION (numbers compared as numbers, as ferry gc does); every digest of every release stays reachable by digest.
+ * Two releases of one name may carry the same repository and tag (at different digests): the tag names the
+ * image of the release with the newest epoch (the build's date, signed in the manifest), ties going to the
+ * greater VERSION (numbers compared as numbers, as ferry gc does). Releases of different names whose newest
+ * tag it at different digests leave the tag unserved (each name's signers are trusted for that name only);
+ * at one digest, it is served. Every digest of every release stays reachable by digest.
  *
  * Rebuilt when anything under STORE/refs changes (`generation`) and at least every second; each
  * bundle's images are read once per bundle digest (a bundle folder never changes).
@@ -107,17 +109,38 @@ export class ImageCatalogCache {
     // (numbers as numbers: 10.0.0 after 9.0.0)
     releases.sort((a, b) => compareEpochs(a.epoch, b.epoch) || cmp(a.name, b.name) || compareReleaseVersions(a.version, b.version));
     const repositories = new Map<string, Repository>();
+    /** repository -> tag -> release name -> what the newest release of that name tags */
+    const claims = new Map<string, Map<string, Map<string, ServedManifest & { release: string }>>>();
     for (const r of releases) {
       for (const img of r.images) {
         let repo = repositories.get(img.repository);
         if (!repo) repositories.set(img.repository, (repo = { tags: new Map(), manifests: new Map(), blobs: new Map() }));
-        const before = repo.tags.get(img.tag);
+        let tags = claims.get(img.repository);
+        if (!tags) claims.set(img.repository, (tags = new Map()));
+        let byName = tags.get(img.tag);
+        if (!byName) tags.set(img.tag, (byName = new Map()));
+        const before = byName.get(r.name);
         if (before && before.sha256 !== img.top.sha256) {
           this.warn(`image ${img.repository}:${img.tag} is carried by ${before.release} and ${r.name} ${r.version} at different digests; the tag serves ${r.name} ${r.version}'s (newest epoch), the other stays reachable by digest`);
         }
-        repo.tags.set(img.tag, { ...img.top, release: `${r.name} ${r.version}` });
+        // a later release of the name (newer epoch) moves the name's claim, and the served tag with it
+        byName.delete(r.name);
+        byName.set(r.name, { ...img.top, release: `${r.name} ${r.version}` });
         for (const [k, v] of img.manifests) repo.manifests.set(k, v);
         for (const [k, v] of img.blobs) repo.blobs.set(k, v);
+      }
+    }
+    // A signing policy trusts keys per release name, and a tag is no release name: releases of several names
+    // that tag one repository at different digests (the newest of each name) leave the tag unserved, rather
+    // than letting whichever signed the newest epoch answer every host that pulls by tag. Digests stay.
+    for (const [repository, tags] of claims) {
+      for (const [tag, byName] of tags) {
+        const latest = [...byName.values()];
+        if (latest.some((c) => c.sha256 !== latest[0]!.sha256)) {
+          this.warn(`image ${repository}:${tag} is tagged at different digests by releases of different names (${latest.map((c) => `${c.release}: sha256:${c.sha256.slice(0, 12)}`).join(', ')}); a tag belongs to one release name, so it is not served by tag until one remains (pull by digest meanwhile)`);
+          continue;
+        }
+        repositories.get(repository)!.tags.set(tag, latest.at(-1)!);
       }
     }
     return { repositories };
