@@ -3,7 +3,7 @@ import { Option } from 'commander';
 import { FerryError } from '../errors.js';
 import { isFile } from '../util/isFile.js';
 import { SEVERITIES, type Severity } from '../vulns/advisory.js';
-import { collect, defaultStoreDir, printJson, trustedKeysFrom } from './options.js';
+import { collect, defaultStoreDir, loggerFrom, printJson, trustedKeysFrom } from './options.js';
 import { formatTable } from '../ui/formatTable.js';
 import { escapeText } from '../util/escapeText.js';
 
@@ -56,8 +56,24 @@ export function register(program: Command): void {
     .action(async (opts: { store: string; json?: boolean }) => {
       const { verifyAuditLog } = await import('../store/verifyAuditLog.js');
       const { auditLogPath } = await import('../store/auditLog.js');
+      const { readRef } = await import('../store/readRef.js');
+      const { REF_SEGMENT_RE, storeLayout } = await import('../store/storeLayout.js');
+      const log = loggerFrom({});
       const r = await verifyAuditLog(opts.store);
-      if (opts.json) return printJson({ ok: true, file: auditLogPath(opts.store), ...r });
+      // an import that wrote its claim and no outcome (killed): whether its release is in the store
+      const unfinished = await Promise.all(
+        r.unfinished.map(async (u) => {
+          const named = u.name !== null && u.version !== null && REF_SEGMENT_RE.test(u.name) && REF_SEGMENT_RE.test(u.version);
+          const held = named ? await readRef(storeLayout(opts.store), u.name!, u.version!).catch(() => undefined) : undefined;
+          return { ...u, inStore: held !== undefined && held === u.digest };
+        }),
+      );
+      for (const u of unfinished) {
+        log.warn(
+          `${auditLogPath(opts.store)} line ${u.line}: an import of ${escapeText(`${u.name} ${u.version}`)} (${escapeText(String(u.digest))}) claimed its release and recorded no outcome (it was stopped); ${u.inStore ? 'the store holds it' : 'the store does not hold it under that name'}`,
+        );
+      }
+      if (opts.json) return printJson({ ok: true, file: auditLogPath(opts.store), ...r, unfinished });
       process.stdout.write(`OK ${auditLogPath(opts.store)}: ${r.records} records, chain intact (last line sha256 ${r.last})\n`);
     });
 }

@@ -24,10 +24,11 @@ export function register(program: Command): void {
       const { recordAudit } = await import('./recordAudit.js');
       const log = loggerFrom(opts);
       const seen: Seen & { verdict?: PolicyVerdict } = {};
-      const r = await recordAudit(opts.store, 'import', bundle, async () => {
+      const r = await recordAudit(opts.store, 'import', bundle, async (claiming) => {
         const policy = await policyFrom(opts);
         const keys = await trustedKeysFrom(opts, policy);
-        const value = await importBundle(bundle, { storeDir: opts.store, keys, log, checkHead: acceptHead(policy, keys, seen, bundle) });
+        // the audit log names the release before it becomes visible: a kill before the outcome's line leaves it named
+        const value = await importBundle(bundle, { storeDir: opts.store, keys, log, checkHead: acceptHead(policy, keys, seen, bundle), beforeClaim: claiming });
         return { value, result: value.already ? 'already present' : 'imported' };
       }, seen);
       // the STORE/releases/NAME/VERSION symlinks a plain web server follows (docs/serve.md)

@@ -1,5 +1,6 @@
 import { FerryError } from '../errors.js';
-import { appendAuditRecord, checkAuditAppendable } from '../store/appendAuditRecord.js';
+import { appendAuditRecord, auditLine, checkAuditAppendable } from '../store/appendAuditRecord.js';
+import { sha256Hex } from '../util/sha256.js';
 import type { AuditEvent } from '../store/auditLog.js';
 import { isFile } from '../util/isFile.js';
 import { sha256File } from '../util/sha256.js';
@@ -15,10 +16,19 @@ export interface Seen {
 
 /**
  * Run a verify or import and append its outcome to STORE/audit.log, refusals included (then rethrow).
- * Without a store (verify without --store) nothing is recorded.
+ * Without a store (verify without --store) nothing is recorded. An import calls `claiming` just before
+ * its release becomes visible (importBundle's beforeClaim): a `claiming` record names the release then,
+ * and the outcome names that record (`claim`), so a release whose import was killed in between is in
+ * the log all the same (ferry audit verify reports such an import).
  */
-export async function recordAudit<T>(storeDir: string | undefined, command: AuditEvent['command'], bundle: string, run: () => Promise<{ value: T; result: AuditEvent['result'] }>, seen: Seen): Promise<T> {
-  if (!storeDir) return (await run()).value;
+export async function recordAudit<T>(
+  storeDir: string | undefined,
+  command: AuditEvent['command'],
+  bundle: string,
+  run: (claiming: () => Promise<void>) => Promise<{ value: T; result: AuditEvent['result'] }>,
+  seen: Seen,
+): Promise<T> {
+  if (!storeDir) return (await run(async () => {})).value;
   // a record that could not be written after an import would leave a release the log does not name
   await checkAuditAppendable(storeDir);
   // the file's own hash, read at the same time as the verify (on a worker thread, so on another core)
@@ -27,13 +37,8 @@ export async function recordAudit<T>(storeDir: string | undefined, command: Audi
   fileHash.catch(() => {});
   let outcome: { value: T; result: AuditEvent['result'] } | undefined;
   let failure: unknown;
-  try {
-    outcome = await run();
-  } catch (err) {
-    failure = err;
-  }
-  const sha256 = await fileHash;
-  const event: AuditEvent = {
+  let claim: string | undefined;
+  const event = (sha256: string | null, result: AuditEvent['result']): AuditEvent => ({
     command,
     bundle: { file: bundle, sha256 },
     digest: seen.digest ?? null,
@@ -41,10 +46,22 @@ export async function recordAudit<T>(storeDir: string | undefined, command: Audi
     version: seen.version ?? null,
     signers: seen.signers ?? [],
     policy: seen.policy ?? null,
-    result: outcome ? outcome.result : 'refused',
-    ...(outcome ? {} : { reason: (failure as Error)?.message ?? String(failure), exitCode: failure instanceof FerryError ? failure.exitCode : 74 }),
+    result,
+  });
+  const claiming = async () => {
+    claim = sha256Hex(auditLine(await appendAuditRecord(storeDir, event(await fileHash, 'claiming'))));
   };
-  await appendAuditRecord(storeDir, event);
+  try {
+    outcome = await run(claiming);
+  } catch (err) {
+    failure = err;
+  }
+  const sha256 = await fileHash;
+  await appendAuditRecord(storeDir, {
+    ...event(sha256, outcome ? outcome.result : 'refused'),
+    ...(outcome ? {} : { reason: (failure as Error)?.message ?? String(failure), exitCode: failure instanceof FerryError ? failure.exitCode : 74 }),
+    ...(claim !== undefined && { claim }),
+  });
   if (!outcome) throw failure;
   return outcome.value;
 }

@@ -26,6 +26,8 @@ export interface HostSettings {
   keepReleases: number;
   /** ferry_policy_rc_timeout: seconds after which ferry's policy-rc.d removes itself on the host (default: the command timeout) */
   policyRcTimeout?: number;
+  /** ferry_releases: globs of the release names whose services may run on the host (undefined: any) */
+  releases?: string[];
 }
 
 /**
@@ -33,7 +35,7 @@ export interface HostSettings {
  * runs: changing them must not re-run configure (a new server address is not a new configuration),
  * unless a step or template of the stage names them.
  */
-export const CONNECTION_VARS = ['ferry_server', 'ssh_options', 'ferry_transport', 'ferry_facts_dir', 'ferry_ansible_facts_dir', 'ferry_keep_releases', 'ferry_policy_rc_timeout'] as const;
+export const CONNECTION_VARS = ['ferry_server', 'ssh_options', 'ferry_transport', 'ferry_facts_dir', 'ferry_ansible_facts_dir', 'ferry_keep_releases', 'ferry_policy_rc_timeout', 'ferry_releases'] as const;
 
 export function hostSettings(host: InventoryHost, inventoryFile: string, factsDirOverride?: string): HostSettings {
   const vars = renderVars(host.vars, `inventory ${inventoryFile}, host ${host.name}`);
@@ -61,6 +63,10 @@ export function hostSettings(host: InventoryHost, inventoryFile: string, factsDi
   if (policyRc !== undefined && (typeof policyRc !== 'number' || !Number.isSafeInteger(policyRc) || policyRc < 1)) {
     throw new SpecError(`${where}.ferry_policy_rc_timeout must be a whole number of seconds, at least 1, found ${JSON.stringify(policyRc)}`);
   }
+  const releases = vars.ferry_releases === undefined ? undefined : typeof vars.ferry_releases === 'string' ? [vars.ferry_releases] : vars.ferry_releases;
+  if (releases !== undefined && (!Array.isArray(releases) || releases.length === 0 || !releases.every((g) => typeof g === 'string' && RELEASE_GLOB_RE.test(g)))) {
+    throw new SpecError(`${where}.ferry_releases must be a release name glob or a list of them (letters, digits, . _ + ~ - and * ?), found ${JSON.stringify(vars.ferry_releases).slice(0, 200)}`);
+  }
   return {
     vars,
     dataDir,
@@ -71,8 +77,12 @@ export function hostSettings(host: InventoryHost, inventoryFile: string, factsDi
     sshOptions: ssh as HostSettings['sshOptions'],
     keepReleases: keep,
     policyRcTimeout: policyRc,
+    ...(releases !== undefined && { releases: releases as string[] }),
   };
 }
+
+/** A glob over release names (the signing policy's `names` take the same * and ?). */
+const RELEASE_GLOB_RE = /^[A-Za-z0-9._+~*?-]{1,200}$/;
 
 /**
  * ferry's folders on the host. Quoted in every host script, but also written into lines of host files: the

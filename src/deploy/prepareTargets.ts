@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { SpecError, UsageError } from '../errors.js';
+import { globMatches } from '../util/globMatches.js';
+import { escapeText } from '../util/escapeText.js';
 import type { ManifestEntry } from '../bundle/manifest.js';
 import { CONNECTION_VARS, hostSettings, type HostSettings } from './hostSettings.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
@@ -69,7 +71,7 @@ export function prepareTargets(release: Release, inventory: Inventory, hosts: In
     }),
   );
 
-  return hosts.map((host) => {
+  const targets = hosts.map((host) => {
     const settings = hostSettings(host, inventory.file, opts.factsDir);
     const services = chosen
       .filter((s) => shared.get(s)!.groups.some((g) => host.groups.includes(g)))
@@ -84,6 +86,31 @@ export function prepareTargets(release: Release, inventory: Inventory, hosts: In
       });
     return { host, settings, remoteBundle: `${settings.dataDir}/bundles/${release.digest}`, services };
   });
+  refuseForeignHosts(release, targets, (s) => shared.get(s)!.groups);
+  return targets;
+}
+
+/**
+ * A signing policy trusts keys per release name, but a release's services choose the groups they run on: a
+ * host whose `ferry_releases` no glob of matches the release's name is not the release's to change. Refused
+ * (65) before any host is touched, naming the hosts (by their globs) and the services that would reach them.
+ */
+function refuseForeignHosts(release: Release, targets: HostTarget[], groupsOf: (service: string) => string[]): void {
+  const { name, version } = release.manifest;
+  const foreign = targets.filter((t) => t.services.length > 0 && t.settings.releases !== undefined && !t.settings.releases.some((g) => globMatches(g, name)));
+  if (foreign.length === 0) return;
+  const first = foreign[0]!;
+  const same = foreign.filter((t) => t.settings.releases!.join(',') === first.settings.releases!.join(','));
+  const names = same.map((t) => t.host.name);
+  const hostList = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
+  const services = [...new Set(same.flatMap((t) => t.services.map((s) => s.name)))].sort();
+  const groups = [...new Set(services.flatMap((s) => groupsOf(s).filter((g) => same.some((t) => t.host.groups.includes(g)))))].sort();
+  const others = foreign.length - same.length;
+  throw new SpecError(
+    escapeText(
+      `${name} ${version}: host${names.length > 1 ? 's' : ''} ${hostList} take${names.length > 1 ? '' : 's'} releases ${first.settings.releases!.join(', ')} only (ferry_releases), and its service${services.length > 1 ? 's' : ''} ${services.join(', ')} run${services.length > 1 ? '' : 's'} on ${names.length > 1 ? 'them' : 'it'} (group${groups.length > 1 ? 's' : ''} ${groups.join(', ')})${others ? `, and ${others} other host${others > 1 ? 's' : ''} do${others > 1 ? '' : 'es'} not take it either` : ''}; nothing was done: deploy it to other hosts (--limit) or add ${name} to their ferry_releases`,
+    ),
+  );
 }
 
 /** The variables that change what a host runs: all but the connection settings, unless the configure steps or their templates name them. */

@@ -24,9 +24,10 @@ export async function appendAuditRecord(storeDir: string, event: AuditEvent, now
     await checkStorePath(auditLogPath(storeDir), 'file');
     const prev = await lastLineHash(auditLogPath(storeDir));
     const record: AuditRecord = { time: now.toISOString(), operator: operator(), ...event, prev };
+    const line = auditLine(record);
     const fh = await open(auditLogPath(storeDir), 'a', 0o644);
     try {
-      await fh.write(`${JSON.stringify(record)}\n`);
+      await fh.write(`${line}\n`);
       await fh.datasync();
     } finally {
       await fh.close();
@@ -35,6 +36,11 @@ export async function appendAuditRecord(storeDir: string, event: AuditEvent, now
   } finally {
     await release();
   }
+}
+
+/** A record's line in STORE/audit.log (without its newline): what the next record's `prev`, or an outcome's `claim`, hashes. */
+export function auditLine(record: AuditRecord): string {
+  return JSON.stringify(record);
 }
 
 function operator(): { user: string; host: string } {

@@ -10,7 +10,13 @@ export const GENESIS = '0'.repeat(64);
 export const auditLogPath = (storeDir: string) => join(storeDir, 'audit.log');
 export const auditLockPath = (storeDir: string) => join(storeDir, 'audit.log.lock');
 
-export type AuditResult = 'verified' | 'imported' | 'already present' | 'refused';
+/**
+ * `claiming`: written by an import just before it creates its ref (the moment the release becomes visible),
+ * so that an import killed between the ref and its outcome still leaves a line naming the release. The
+ * outcome's record names that line in `claim`; a `claiming` line no later record names is an import that
+ * stopped there (ferry audit verify reports it).
+ */
+export type AuditResult = 'verified' | 'imported' | 'already present' | 'refused' | 'claiming';
 
 /** What one verify or import tells the log (time, operator and the chain are added on append). */
 export interface AuditEvent {
@@ -27,6 +33,8 @@ export interface AuditEvent {
   /** for refused: the error's one-line message and exit code */
   reason?: string;
   exitCode?: number;
+  /** on an import's outcome: the sha256 of its `claiming` line */
+  claim?: string;
 }
 
 export interface AuditRecord extends AuditEvent {

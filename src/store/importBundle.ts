@@ -48,6 +48,11 @@ export interface ImportOptions {
   checkHead?(head: VerifiedHead): Promise<void>;
   /** called with the verified tree before it becomes visible (e.g. `git bundle verify`) */
   checkTree?(treeDir: string, head: VerifiedHead): Promise<void>;
+  /**
+   * called last before the ref is created, when the store does not hold it yet (the audit log's `claiming`
+   * record): throw to refuse; nothing is visible yet
+   */
+  beforeClaim?(release: { name: string; version: string; digest: string }): Promise<void>;
 }
 
 /**
@@ -152,6 +157,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
       await fsyncDir(layout.bundles);
     }
 
+    if (opts.beforeClaim && (await readRef(layout, name, version)) !== digest) await opts.beforeClaim({ name, version, digest });
     // the moment the release becomes visible: exactly one import gets a NAME/VERSION
     const ref = await claimRef(layout, name, version, digest);
     if (ref.conflict) {

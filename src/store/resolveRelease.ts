@@ -16,7 +16,8 @@ function refuseDamaged(damaged: DamagedRelease[], mayBe: (d: DamagedRelease) => 
 
 /**
  * Find a release by DIGEST (or a unique prefix of at least 8 hex), NAME/VERSION, NAME@VERSION,
- * or NAME alone (the newest by epoch). A damaged release of the store is passed over unless it could
+ * or NAME alone (the newest by epoch). A NAME of hex digits that also starts the digest of a release of
+ * another name is refused as ambiguous. A damaged release of the store is passed over unless it could
  * be the one asked for (its name, or a digest that fits): then its damage is the error, never an
  * older release of that name in its place.
  */
@@ -28,6 +29,10 @@ export async function resolveRelease(storeDir: string, what: string): Promise<Re
   refuseDamaged(damaged, (d) => (hex && (d.digest === undefined || d.digest.startsWith(what))) || Boolean(m && (d.name === undefined || (d.name === m[1] && (m[2] === undefined || d.version === undefined || d.version === m[2])))));
   if (hex) {
     const hits = releases.filter((r) => r.digest.startsWith(what));
+    // a name of 8+ hex digits is also a digest prefix: a release of another name (its signer trusted for that
+    // name only) whose digest starts with it would otherwise be taken for NAME
+    const named = releases.some((r) => r.name === what) ? hits.find((r) => r.name !== what) : undefined;
+    if (named) throw new StoreError(`${what} is the release name ${what} and the start of the digest of ${named.name} ${named.version} (${named.digest}): give NAME@VERSION or more digits of the digest`);
     if (hits.length === 1) return hits[0]!;
     if (hits.length > 1) throw new StoreError(`${what} matches ${hits.length} releases; give more digits`);
   }

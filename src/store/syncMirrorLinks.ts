@@ -69,11 +69,18 @@ export async function syncMirrorLinks(store: string, opts: { imported?: string; 
   const owners = await mirrorOwners(dir, snapshots);
   const wanted = new Map<string, string>();
   const byMirror = new Map<string, MirrorSnapshot[]>();
+  const shared = sharedVersions(snapshots, owners);
+  for (const [link, names] of shared) {
+    const [mirror, version] = link.split('@');
+    opts.onInvalid?.(join(dir, link), `releases ${names.join(', ')} all carry mirror ${mirror} as version ${version}: /mirrors/${link}/ serves ${names.length > 2 ? 'none of them' : 'neither'}; remove one of them (ferry gc, or its ref) to serve the other`);
+  }
   for (const s of snapshots) {
     const { owner } = owners.get(s.mirror)!;
     // of a mirror no release name owns yet (releases of two names carry it), every snapshot stays linked so
     // that ferry mirror switch can choose; nothing is served until then
     if (owner !== undefined && s.release !== owner) continue;
+    // but not a version snapshots of two names carry: NAME@VERSION would be whichever came last
+    if (shared.has(`${s.mirror}@${s.version}`)) continue;
     wanted.set(`${s.mirror}@${s.version}`, `../bundles/${s.digest}/mirrors/${s.mirror}`);
     byMirror.set(s.mirror, [...(byMirror.get(s.mirror) ?? []), s]);
   }
@@ -126,6 +133,21 @@ async function mirrorOwners(dir: string, snapshots: MirrorSnapshot[]): Promise<M
     out.set(mirror, { ...(owner !== undefined && { owner }), carriers });
   }
   return out;
+}
+
+/**
+ * Of mirrors no release name owns: each NAME@VERSION that snapshots of several release names carry (two imports
+ * at once, each checked before the other's ref existed), with those names. Linked, it would name whichever
+ * release sorts last, and ferry mirror switch NAME VERSION would hand the mirror to that name.
+ */
+function sharedVersions(snapshots: MirrorSnapshot[], owners: Map<string, { owner?: string }>): Map<string, string[]> {
+  const names = new Map<string, Set<string>>();
+  for (const s of snapshots) {
+    if (owners.get(s.mirror)!.owner !== undefined) continue;
+    const link = `${s.mirror}@${s.version}`;
+    names.set(link, (names.get(link) ?? new Set()).add(s.release));
+  }
+  return new Map([...names].filter(([, n]) => n.size > 1).map(([link, n]) => [link, [...n].sort()]));
 }
 
 /**

@@ -29,7 +29,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 const lines = async (store: string) => (await readFile(join(store, 'audit.log'), 'utf8')).split('\n').filter(Boolean);
 const records = async (store: string) => (await lines(store)).map((l) => JSON.parse(l) as Record<string, unknown>);
 
-/** a store with four records: verify, import, import again, a refused import */
+/** a store with five records: verify, import (its claim, then its outcome), import again, a refused import */
 async function storeWithHistory(name: string): Promise<string> {
   const store = join(dir, name);
   expect((await ferry(['verify', bundle, '--keyring', key.public, '--store', store])).code).toBe(0);
@@ -45,31 +45,34 @@ describe('audit log', () => {
     const recs = await records(store);
     expect(recs.map((r) => [r.command, r.result])).toEqual([
       ['verify', 'verified'],
+      ['import', 'claiming'],
       ['import', 'imported'],
       ['import', 'already present'],
       ['import', 'refused'],
     ]);
     const sha256 = sha256Hex(await readFile(bundle));
+    const raw0 = await lines(store);
     for (const r of recs) {
       expect(r.bundle).toEqual({ file: bundle, sha256 });
       expect(r.operator).toMatchObject({ user: expect.any(String), host: expect.any(String) });
       expect(Date.parse(r.time as string)).not.toBeNaN();
     }
-    expect(recs[1]).toMatchObject({ name: 'demo', version: '1.0.0', digest: expect.stringMatching(/^sha256:|^[0-9a-f]{64}$/), signers: [expect.stringMatching(/^[0-9A-F]{40}$/)], policy: null });
-    expect(recs[3]).toMatchObject({ result: 'refused', exitCode: 66, reason: expect.stringContaining('no valid signature by a trusted key') });
+    expect(recs[2]).toMatchObject({ claim: sha256Hex(raw0[1]!), name: 'demo', version: '1.0.0', digest: expect.stringMatching(/^sha256:|^[0-9a-f]{64}$/), signers: [expect.stringMatching(/^[0-9A-F]{40}$/)], policy: null });
+    expect(recs[4]).toMatchObject({ result: 'refused', exitCode: 66, reason: expect.stringContaining('no valid signature by a trusted key') });
     const raw = await lines(store);
     expect(recs[0]!.prev).toBe(GENESIS);
     for (let i = 1; i < raw.length; i++) expect(recs[i]!.prev).toBe(sha256Hex(raw[i - 1]!));
     const ok = await ferry(['audit', 'verify', '--store', store]);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toContain('4 records, chain intact');
+    expect(ok.stdout).toContain('5 records, chain intact');
+    expect(ok.stderr).toBe('');
   });
 
   it.each([
-    ['a removed line', (l: string[]) => [l[0]!, l[2]!, l[3]!], 2],
+    ['a removed line', (l: string[]) => [l[0]!, l[2]!, l[3]!, l[4]!], 2],
     ['a removed first line', (l: string[]) => l.slice(1), 1],
-    ['an edited line', (l: string[]) => [l[0]!, l[1]!.replace('"imported"', '"refused"'), l[2]!, l[3]!], 3],
-    ['reordered lines', (l: string[]) => [l[0]!, l[2]!, l[1]!, l[3]!], 2],
+    ['an edited line', (l: string[]) => [l[0]!, l[1]!, l[2]!.replace('"imported"', '"refused"'), l[3]!, l[4]!], 4],
+    ['reordered lines', (l: string[]) => [l[0]!, l[2]!, l[1]!, l[3]!, l[4]!], 2],
   ])('audit verify names the first broken line after %s (exit 67)', async (what, tamper, broken) => {
     // audit verify reads only STORE/audit.log: a tampered copy of one history in a folder of its own
     const store = join(dir, `tampered-${what.replace(/\W+/g, '-')}`);

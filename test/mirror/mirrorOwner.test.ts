@@ -149,3 +149,23 @@ describe('mirror owners in a store where two release names carry one mirror', ()
     expect(await readlink(join(store, 'mirrors', 'debian@2'))).toBe(`../bundles/${evil}/mirrors/debian`);
   });
 });
+
+describe('a mirror no release name owns, whose snapshots of two names share a version', () => {
+  it('links neither as NAME@VERSION (the later name in sort order took it), so mirror switch cannot choose the other name\'s by that version', async () => {
+    const dir = await mkdtemp(join(tmpdir(), `ferry-mirrorowner-version-${process.pid}-`));
+    try {
+      const store = join(dir, 'store');
+      const withMirror = (name: string, day: number) => ({ name, version: '1', epoch: `2026-11-${day}T00:00:00.000Z`, services: { web: { version: '1', groups: ['web'], files: { 'a.txt': `${name}\n` } } }, artifacts: { mirror: { apt: { debian: { suites: ['stable'] } } } } });
+      // as two imports at once would leave it (each checked before the other's ref existed)
+      writeRelease(store, withMirror('site', 21));
+      writeRelease(store, withMirror('zzz', 22));
+      const warnings: string[] = [];
+      await syncMirrorLinks(store, { onInvalid: (f, why) => warnings.push(why) });
+      expect(await readdir(join(store, 'mirrors'))).toEqual([]);
+      expect(warnings).toContainEqual(expect.stringMatching(/^releases site, zzz all carry mirror debian as version 1: \/mirrors\/debian@1\/ serves neither; remove one of them \(ferry gc, or its ref\) to serve the other$/));
+      await expect(switchMirror(store, 'debian', '1')).rejects.toThrow(/mirror debian has no snapshot 1/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
