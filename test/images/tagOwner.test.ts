@@ -33,7 +33,7 @@ describe.skipIf(!haveTools)('a tag that releases of two names carry', () => {
     const shared = await umociImage(join(dir, 'shared'), 'amd64', { 'etc/base.conf': 'base\n' });
     const bundles = [
       { name: 'app', version: '1.0.0', epoch: '2026-11-25T00:00:00.000Z', images: [{ ref: 'registry.example/team/app:1.4', layout: own.layout }, { ref: 'registry.example/team/base:1', layout: shared.layout }] },
-      { name: 'intruder', version: '1.0.0', epoch: '2026-11-27T00:00:00.000Z', images: [{ ref: 'registry.example/team/app:1.4', layout: evil.layout }, { ref: 'registry.example/team/base:1', layout: shared.layout }] },
+      { name: 'intruder', version: '1.0.0', epoch: '2026-11-27T00:00:00.000Z', images: [{ ref: 'registry.example/team/app:1.4', layout: evil.layout }, { ref: 'registry.example/team/app:latest', layout: evil.layout }, { ref: 'registry.example/team/base:1', layout: shared.layout }, { ref: 'registry.example/team/tool:1', layout: evil.layout }] },
     ];
     for (const b of bundles) {
       const file = join(dir, `${b.name}.ferry`);
@@ -56,11 +56,20 @@ describe.skipIf(!haveTools)('a tag that releases of two names carry', () => {
     expect(byTag.code).not.toBe(0);
     expect((await fetch(`${server.url}/v2/team/app/manifests/1.4`, { method: 'HEAD' })).status).toBe(404);
     expect(await (await fetch(`${server.url}/v2/team/app/tags/list`)).json()).toEqual({ name: 'team/app', tags: [] });
-    expect(server.warnings.join('\n')).toMatch(/image team\/app:1\.4 is tagged at different digests by releases of different names \(app 1\.0\.0: sha256:[0-9a-f]{12}, intruder 1\.0\.0: sha256:[0-9a-f]{12}\); a tag belongs to one release name/);
+    expect(server.warnings.join('\n')).toMatch(/image team\/app:1\.4 is not served by tag: releases of different names tag it at different digests \(app 1\.0\.0: sha256:[0-9a-f]{12}, intruder 1\.0\.0: sha256:[0-9a-f]{12}\); a tag is served when every release name that carries the repository tags it alike/);
     for (const d of [digests.app!, digests.intruder!]) {
       const r = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${host}/team/app@${d}`]);
       expect(r.code, r.stderr).toBe(0);
     }
+  });
+
+  it('does not serve a tag of its own that a release adds to a repository another name carries', async () => {
+    expect((await fetch(`${server.url}/v2/team/app/manifests/latest`, { method: 'HEAD' })).status).toBe(404);
+    expect(server.warnings.join('\n')).toMatch(/image team\/app:latest is not served by tag: releases named app carry team\/app without this tag \(intruder 1\.0\.0: sha256:[0-9a-f]{12}\)/);
+    // a repository only one name carries is that name's
+    const tool = await fetch(`${server.url}/v2/team/tool/manifests/1`, { method: 'HEAD' });
+    expect(tool.status).toBe(200);
+    expect(tool.headers.get('docker-content-digest')).toBe(digests.intruder);
   });
 
   it('serves a tag both names carry at one digest', async () => {

@@ -56,9 +56,9 @@ const BLOB_PATH_RE = /^oci\/blobs\/sha256\/([0-9a-f]{64})$/;
  *
  * Two releases of one name may carry the same repository and tag (at different digests): the tag names the
  * image of the release with the newest epoch (the build's date, signed in the manifest), ties going to the
- * greater VERSION (numbers compared as numbers, as ferry gc does). Releases of different names whose newest
- * tag it at different digests leave the tag unserved (each name's signers are trusted for that name only);
- * at one digest, it is served. Every digest of every release stays reachable by digest.
+ * greater VERSION (numbers compared as numbers, as ferry gc does). When releases of several names carry a
+ * repository, a tag of it is served only when every one of those names tags it, at one digest (each name's
+ * signers are trusted for that name only). Every digest of every release stays reachable by digest.
  *
  * Rebuilt when anything under STORE/refs changes (`generation`) and at least every second; each
  * bundle's images are read once per bundle digest (a bundle folder never changes).
@@ -130,14 +130,22 @@ export class ImageCatalogCache {
         for (const [k, v] of img.blobs) repo.blobs.set(k, v);
       }
     }
-    // A signing policy trusts keys per release name, and a tag is no release name: releases of several names
-    // that tag one repository at different digests (the newest of each name) leave the tag unserved, rather
-    // than letting whichever signed the newest epoch answer every host that pulls by tag. Digests stay.
+    // A signing policy trusts keys per release name, and a repository or tag is no release name. A tag is
+    // served when every release name that carries the repository tags it, at one digest (the newest release
+    // of each name counting): releases of another name that disagree, or that add a tag of their own to a
+    // repository some other name carries too (team/app:latest beside another team's team/app:1.4), leave it
+    // unserved, rather than letting whichever signed the newest epoch answer every host that pulls by tag.
+    // Digests stay reachable.
     for (const [repository, tags] of claims) {
+      const names = new Set([...tags.values()].flatMap((byName) => [...byName.keys()]));
       for (const [tag, byName] of tags) {
         const latest = [...byName.values()];
-        if (latest.some((c) => c.sha256 !== latest[0]!.sha256)) {
-          this.warn(`image ${repository}:${tag} is tagged at different digests by releases of different names (${latest.map((c) => `${c.release}: sha256:${c.sha256.slice(0, 12)}`).join(', ')}); a tag belongs to one release name, so it is not served by tag until one remains (pull by digest meanwhile)`);
+        const missing = [...names].filter((n) => !byName.has(n)).sort();
+        if (latest.some((c) => c.sha256 !== latest[0]!.sha256) || missing.length > 0) {
+          const carried = latest.map((c) => `${c.release}: sha256:${c.sha256.slice(0, 12)}`).join(', ');
+          this.warn(
+            `image ${repository}:${tag} is not served by tag: ${missing.length > 0 ? `releases named ${missing.join(', ')} carry ${repository} without this tag (${carried})` : `releases of different names tag it at different digests (${carried})`}; a tag is served when every release name that carries the repository tags it alike (pull by digest meanwhile)`,
+          );
           continue;
         }
         repositories.get(repository)!.tags.set(tag, latest.at(-1)!);
