@@ -101,7 +101,7 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
           for (const stage of STAGES) if (stages.includes(stage)) run.notRun(stage, 'host failed earlier');
           return;
         }
-        run.transport.registerSessions(run.guard.sessions);
+        run.transport.registerSessions(run.guard.sessions, run.guard.held);
         run.facts = run.guard.facts;
         for (const c of run.guard.cleaned) log.warn(`host ${t.host.name}: an earlier run had been stopped: ${c}`);
         for (const svc of t.services) for (const stage of ['stage', 'install'] as const) if (stages.includes(stage)) await run.runStage(svc, stage);
