@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { DeployError } from '../errors.js';
 import { type FactRead, factsScript, parseFacts } from './readFacts.js';
 import { shellQuote as q } from '../util/shellQuote.js';
-import type { Held, Transport } from './transport/types.js';
+import type { Held, HeldBy, Transport } from './transport/types.js';
 
 /** The second line of ferry's own policy-rc.d (after #!/bin/sh): only a file that carries it is ever removed. */
 export const POLICY_MARK = '# ferry-policy-rc.d';
@@ -20,6 +20,8 @@ export interface HostGuard {
   cleaned: string[];
   /** the file every command of this run records its process group in */
   sessions: string;
+  /** how a command of this run tells, on the host, that the run still holds it */
+  held: HeldBy;
   release(): Promise<void>;
 }
 
@@ -73,8 +75,10 @@ export async function holdHost(transport: Transport, host: string, dataDir: stri
     `echo ${READY}`,
     // until the runner closes this command's input: when it is done, or when it died
     'cat >/dev/null 2>&1',
-    'cleanup >/dev/null',
+    // the holder line first: a command of this run that checks it from now on does not run (scriptOnStdin.ts),
+    // and one that passed the check before has recorded its session, which cleanup stops
     `rm -f ${q(`${run}/holder`)}`,
+    'cleanup >/dev/null',
   ].join('\n');
   // the wait for the lock counts against the command's time, not the other way round
   const held = await transport.hold(script, READY, (opts.timeoutMs ?? 30 * 60_000) + wait * 1000);
@@ -85,10 +89,10 @@ export async function holdHost(transport: Transport, host: string, dataDir: stri
     }
     throw new DeployError(`host ${host}: cannot lock the host for this run (${run}/lock): ${held.stderr.trim() || `exit status ${held.code}`}`);
   }
-  return guardOf(held, factsDir, services, `${run}/sessions`);
+  return guardOf(held, factsDir, services, `${run}/sessions`, { lock: `${run}/lock`, holderFile: `${run}/holder`, holder });
 }
 
-function guardOf(held: Held, factsDir: string, services: string[], sessions: string): HostGuard {
+function guardOf(held: Held, factsDir: string, services: string[], sessions: string, heldBy: HeldBy): HostGuard {
   const cleaned = held.ready
     .split('\n')
     .filter((l) => l.startsWith(CLEANED))
@@ -99,6 +103,7 @@ function guardOf(held: Held, factsDir: string, services: string[], sessions: str
     facts,
     cleaned,
     sessions,
+    held: heldBy,
     release: async () => {
       await held.release();
     },

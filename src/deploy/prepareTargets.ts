@@ -86,6 +86,14 @@ export function prepareTargets(release: Release, inventory: Inventory, hosts: In
       });
     return { host, settings, remoteBundle: `${settings.dataDir}/bundles/${release.digest}`, services };
   });
+  // a --limit or --services that leaves the release nothing to do (a group of another release, a typo that
+  // still matches a host): as for a --limit that matches no host, a run of nothing must not pass as a success
+  if (!targets.some((t) => t.services.length)) {
+    const names = hosts.map((h) => h.name);
+    const on = names.length ? `the ${names.length === 1 ? 'host' : `${names.length} hosts`} chosen (${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''})` : `any host of ${inventory.file} (it has none)`;
+    const runs = chosen.map((name) => `${name} runs on group${shared.get(name)!.groups.length === 1 ? '' : 's'} ${shared.get(name)!.groups.join(', ') || 'no group'}`).join('; ');
+    throw new UsageError(`release ${m.name} ${m.version} gives ${opts.services?.length ? `none of the services ${chosen.join(', ')}` : 'no service'} to ${on}${runs ? `: ${runs}` : ''}; nothing would be deployed: check --limit${opts.services?.length ? ', --services' : ''} and the inventory's groups`);
+  }
   refuseForeignHosts(release, targets, (s) => shared.get(s)!.groups);
   return targets;
 }

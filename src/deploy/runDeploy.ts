@@ -85,29 +85,42 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     hosts: targets.map((t) => ({ host: t.host.name, services: t.services.map((s) => ({ name: s.name, version: s.version })) })),
   });
   const runs = targets.map((t, i) => new HostRun(t, connections.transports[i]!, { release, force, source: opts.source, retry, timeoutMs, log, repair: opts.repair }));
+  let locking: Promise<unknown> | undefined;
   try {
-    // 1. lock, facts, stage and install: every host at once, bounded by --forks; each host stays held
-    //    (its lock, its connection) until the end of the rollout
+    // 1. lock every host and read its facts, --forks at a time, ahead of the stage work: each host stays held
+    //    (its lock, its connection) until the end of the rollout, and a second run started while this one
+    //    stages or installs finds every host held, not only the ones this run has reached
+    const lock = async (run: HostRun): Promise<boolean> => {
+      const t = run.target;
+      try {
+        run.guard = await retryTransient(retry, () => holdHost(run.transport, t.host.name, t.settings.dataDir, t.settings.factsDir, t.services.map((s) => s.name), { waitSeconds: opts.waitLockSeconds, timeoutMs }), run.onRetry);
+      } catch (err) {
+        // locked by another run, or unreachable: failed before any stage, so every stage it would have
+        // run is not run (its failure is the host's, listed once), and the per-stage counts stay whole
+        run.fail(err);
+        for (const stage of STAGES) if (stages.includes(stage)) run.notRun(stage, 'host failed earlier');
+        return false;
+      }
+      run.transport.registerSessions(run.guard.sessions, run.guard.held);
+      run.facts = run.guard.facts;
+      for (const c of run.guard.cleaned) log.warn(`host ${t.host.name}: an earlier run had been stopped: ${c}`);
+      return true;
+    };
+    const settle: Array<{ resolve(ok: boolean): void; reject(err: unknown): void }> = [];
+    const locked = runs.map((_, i) => new Promise<boolean>((resolve, reject) => (settle[i] = { resolve, reject })));
+    // an internal error fails the run as before, from the stage work that waits for it; none goes unobserved
+    for (const p of locked) p.catch(() => {});
+    locking = pMap(runs, (run, i) => lock(run).then(settle[i]!.resolve, settle[i]!.reject), { concurrency: Math.max(1, forks) });
+    // stage and install: every host at once, bounded by --forks, each once it is held
     await pMap(
       runs,
-      async (run) => {
-        const t = run.target;
-        try {
-          run.guard = await retryTransient(retry, () => holdHost(run.transport, t.host.name, t.settings.dataDir, t.settings.factsDir, t.services.map((s) => s.name), { waitSeconds: opts.waitLockSeconds, timeoutMs }), run.onRetry);
-        } catch (err) {
-          // locked by another run, or unreachable: failed before any stage, so every stage it would have
-          // run is not run (its failure is the host's, listed once), and the per-stage counts stay whole
-          run.fail(err);
-          for (const stage of STAGES) if (stages.includes(stage)) run.notRun(stage, 'host failed earlier');
-          return;
-        }
-        run.transport.registerSessions(run.guard.sessions);
-        run.facts = run.guard.facts;
-        for (const c of run.guard.cleaned) log.warn(`host ${t.host.name}: an earlier run had been stopped: ${c}`);
-        for (const svc of t.services) for (const stage of ['stage', 'install'] as const) if (stages.includes(stage)) await run.runStage(svc, stage);
+      async (run, i) => {
+        if (!(await locked[i])) return;
+        for (const svc of run.target.services) for (const stage of ['stage', 'install'] as const) if (stages.includes(stage)) await run.runStage(svc, stage);
       },
       { concurrency: Math.max(1, forks) },
     );
+    await locking;
 
     // 2. configure in batches; the rollout stops when failures pass --max-fail-percent, or without it when a whole batch failed
     let stopped: string | undefined;
@@ -144,6 +157,8 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     deployEvent(log, 'run-end', { ok, ms: report.ms, ...(stopped ? { stopped } : {}), hosts, stages: counts, failures });
     return report;
   } finally {
+    // no hold taken after the others are released
+    await locking?.catch(() => {});
     await Promise.all(runs.map((r) => r.guard?.release().catch(() => {})));
     await connections.close();
   }

@@ -1,8 +1,8 @@
 import { DeployError } from '../../errors.js';
-import { scriptOnStdin } from './scriptOnStdin.js';
+import { notHeldError, scriptOnStdin } from './scriptOnStdin.js';
 import { type SpawnOutcome, outputOverflow, spawnCommand, spawnHeld } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
-import type { Held, RunOptions, RunResult, Transport } from './types.js';
+import type { Held, HeldBy, RunOptions, RunResult, Transport } from './types.js';
 
 /**
  * The runner's own machine: scripts run with /bin/sh, no connection involved; the script goes on
@@ -15,10 +15,12 @@ export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
   #commands = 0;
   #sessions: string | undefined;
+  #held: HeldBy | undefined;
   constructor(private readonly name: string) {}
 
-  registerSessions(file: string): void {
+  registerSessions(file: string, held?: HeldBy): void {
     this.#sessions = file;
+    this.#held = held;
   }
 
   async hold(script: string, readyLine: string, timeoutMs?: number): Promise<Held | RunResult> {
@@ -33,6 +35,8 @@ export class LocalTransport implements Transport {
   private check(r: SpawnOutcome, timeoutMs?: number): RunResult {
     if (r.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
     if (r.overflow) throw outputOverflow(`host ${this.name}`, r.overflow);
+    const lost = notHeldError(`host ${this.name}`, r);
+    if (lost) throw lost;
     return r;
   }
 
@@ -42,7 +46,7 @@ export class LocalTransport implements Transport {
 
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
     this.#commands++;
-    const { command, stdin } = scriptOnStdin(script, opts.stdin, this.#sessions);
+    const { command, stdin } = scriptOnStdin(script, opts.stdin, this.#sessions, this.#held);
     const r = await spawnCommand('/bin/sh', ['-c', command], { ...opts, stdin, group: true });
     if (r.spawnError) throw new DeployError(`host ${this.name}: cannot run /bin/sh: ${r.spawnError.message}`);
     return this.check(r, opts.timeoutMs);

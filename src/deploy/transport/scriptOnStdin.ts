@@ -1,8 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { DeployError } from '../../errors.js';
+import { escapeText } from '../../util/escapeText.js';
 import { shellQuote } from '../../util/shellQuote.js';
-import type { RunOptions } from './types.js';
+import type { HeldBy, RunOptions, RunResult } from './types.js';
+
+/** What a command prints on stderr (then exits NOT_HELD_EXIT) when the run no longer holds the host's lock. */
+const NOT_HELD = '@@ferry-not-held';
+const NOT_HELD_EXIT = 253;
 
 /**
  * How a script reaches the host's shell: on standard input, never in a command line, because every
@@ -16,9 +21,10 @@ import type { RunOptions } from './types.js';
  * its own connection failures with 255, and those are retried.
  *
  * With `sessions` (a file on the host), the login shell first records its process group there (see
- * recordSession); the script still travels on stdin.
+ * recordSession); the script still travels on stdin. With `held` (the run's hold on the host), it first
+ * checks that the hold is still there (see checkHeld).
  */
-export function scriptOnStdin(script: string, stdin?: RunOptions['stdin'], sessions?: string): { command: string; head: Buffer; stdin: NonNullable<RunOptions['stdin']> } {
+export function scriptOnStdin(script: string, stdin?: RunOptions['stdin'], sessions?: string, held?: HeldBy): { command: string; head: Buffer; stdin: NonNullable<RunOptions['stdin']> } {
   if (script.includes('\0')) throw new DeployError('refusing to send a script with a NUL character to the host: the shell cannot read it');
   const end = `#ferry-end-${randomBytes(8).toString('hex')}`;
   const head = Buffer.from(`${script}\n${end}\n`);
@@ -27,7 +33,7 @@ export function scriptOnStdin(script: string, stdin?: RunOptions['stdin'], sessi
     `case $s in *"${end}") ;; *) echo "ferry: the script did not arrive whole" >&2; exit 254;; esac`,
     '(eval "$s"); rc=$?; if [ $rc -eq 255 ]; then rc=254; fi; exit $rc',
   ].join('\n');
-  return { command: `${recordSession(sessions)}/bin/sh -c ${shellQuote(bootstrap)}`, head, stdin: prefixed(head, stdin) };
+  return { command: `${recordSession(sessions)}${checkHeld(held)}/bin/sh -c ${shellQuote(bootstrap)}`, head, stdin: prefixed(head, stdin) };
 }
 
 /**
@@ -38,6 +44,37 @@ export function scriptOnStdin(script: string, stdin?: RunOptions['stdin'], sessi
 function recordSession(sessions: string | undefined): string {
   if (!sessions) return '';
   return `echo "$$ $(cut -d' ' -f22 /proc/$$/stat 2>/dev/null)" >> ${shellQuote(sessions)} 2>/dev/null; `;
+}
+
+/**
+ * The hold that locks the host for the run (hostGuard.ts) is one command, over ssh the master connection.
+ * When it ends before the run does (the connection dropped, the process killed), the host has released
+ * the lock and stopped the run's commands; a command the runner sends after that (a retry, over a new
+ * connection) would run on a host nobody holds, or that another run holds by now. So every command first
+ * checks, on the host, that the lock is taken and that this run's holder line is the one written there.
+ * It does so after it recorded its session, and the hold removes the holder line before it stops the
+ * recorded sessions: a command that passed the check while the hold was ending is stopped with the rest.
+ */
+function checkHeld(held: HeldBy | undefined): string {
+  if (!held) return '';
+  return (
+    `h=$(cat ${shellQuote(held.holderFile)} 2>/dev/null); ` +
+    `if [ "$h" != ${shellQuote(held.holder)} ] || flock -n ${shellQuote(held.lock)} true 2>/dev/null; then echo "${NOT_HELD} $h" >&2; exit ${NOT_HELD_EXIT}; fi; `
+  );
+}
+
+/**
+ * The error for a command the host refused because the run no longer holds it (see checkHeld): not worth
+ * a retry, the host is out of this run. Undefined for any other result.
+ */
+export function notHeldError(where: string, r: Pick<RunResult, 'code' | 'stderr'>): DeployError | undefined {
+  if (r.code !== NOT_HELD_EXIT) return undefined;
+  const line = r.stderr.split('\n').find((l) => l.startsWith(NOT_HELD));
+  if (line === undefined) return undefined;
+  const now = line.slice(NOT_HELD.length).trim();
+  return new DeployError(
+    `${where}: ferry no longer holds this host for the run (the connection that held its lock dropped, or its hold ended)${now ? `; it is now held by ${escapeText(now)}` : ''}: nothing more runs there in this run; run the same command again`,
+  );
 }
 
 function prefixed(head: Buffer, rest: RunOptions['stdin']): NonNullable<RunOptions['stdin']> {

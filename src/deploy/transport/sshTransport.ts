@@ -1,8 +1,8 @@
 import { DeployError } from '../../errors.js';
-import { scriptOnStdin } from './scriptOnStdin.js';
+import { notHeldError, scriptOnStdin } from './scriptOnStdin.js';
 import { type SpawnOutcome, outputOverflow, spawnCommand, spawnHeld } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
-import type { Held, RunOptions, RunResult, Transport } from './types.js';
+import type { Held, HeldBy, RunOptions, RunResult, Transport } from './types.js';
 
 export interface SshTarget {
   /** inventory name, used in messages */
@@ -36,6 +36,7 @@ export class SshTransport implements Transport {
   readonly kind = 'ssh' as const;
   #commands = 0;
   #sessions: string | undefined;
+  #held: HeldBy | undefined;
   constructor(
     private readonly target: SshTarget,
     private readonly settings: SshSettings,
@@ -45,8 +46,9 @@ export class SshTransport implements Transport {
     return this.#commands;
   }
 
-  registerSessions(file: string): void {
+  registerSessions(file: string, held?: HeldBy): void {
     this.#sessions = file;
+    this.#held = held;
   }
 
   /**
@@ -110,11 +112,13 @@ export class SshTransport implements Transport {
       if (/Permission denied/i.test(r.stderr)) throw new DeployError(`${where}: ${msg}; check the user, the key (IdentityFile) and the agent`);
       throw new TransientError(`${where}: ssh: ${msg}`);
     }
+    const lost = notHeldError(where, r);
+    if (lost) throw lost;
     return r;
   }
 
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
-    const { command, stdin } = scriptOnStdin(script, opts.stdin, this.#sessions);
+    const { command, stdin } = scriptOnStdin(script, opts.stdin, this.#sessions, this.#held);
     return this.exec(command, { ...opts, stdin });
   }
 }

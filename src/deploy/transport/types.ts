@@ -28,6 +28,14 @@ export interface Held {
   release(): Promise<RunResult>;
 }
 
+/** A run's hold on a host, as the host sees it: its lock file is locked, and its holder file names this run. */
+export interface HeldBy {
+  lock: string;
+  holderFile: string;
+  /** the line the hold wrote to holderFile */
+  holder: string;
+}
+
 /**
  * How the runner reaches a host. `run` executes a POSIX shell script there. A failure of the
  * transport itself (connection refused or dropped, timeout) rejects with TransientError; the script's
@@ -42,8 +50,11 @@ export interface Transport {
    * printed; a script that exits before it resolves with its result instead.
    */
   hold(script: string, readyLine: string, timeoutMs?: number): Promise<Held | RunResult>;
-  /** from now on every command records its process group in this file on the host (for cleanup when the runner dies) */
-  registerSessions(file: string): void;
+  /**
+   * from now on every command records its process group in this file on the host (for cleanup when the
+   * runner dies), and, with `held`, runs only while the run's hold on the host is still there
+   */
+  registerSessions(file: string, held?: HeldBy): void;
   /** commands sent so far (the tests count them; the report shows them) */
   readonly commands: number;
 }
