@@ -1,6 +1,5 @@
 import { FerryError } from '../errors.js';
-import { appendAuditRecord, auditLine, checkAuditAppendable } from '../store/appendAuditRecord.js';
-import { sha256Hex } from '../util/sha256.js';
+import { appendAuditRecord, checkAuditAppendable } from '../store/appendAuditRecord.js';
 import type { AuditEvent } from '../store/auditLog.js';
 import { isFile } from '../util/isFile.js';
 import { sha256File } from '../util/sha256.js';
@@ -49,7 +48,7 @@ export async function recordAudit<T>(
     result,
   });
   const claiming = async () => {
-    claim = sha256Hex(auditLine(await appendAuditRecord(storeDir, event(await fileHash, 'claiming'))));
+    claim = await appendAuditRecord(storeDir, event(await fileHash, 'claiming'));
   };
   try {
     outcome = await run(claiming);

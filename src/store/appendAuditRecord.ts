@@ -14,9 +14,10 @@ const LOCK_WAIT_MS = 60_000;
  * Append one record to STORE/audit.log. Two appenders that read the same last line would both chain to
  * it, so the read of the last line and the append happen under STORE/audit.log.lock (created with
  * O_EXCL, holding the appender's pid and start time; a lock whose process is gone is taken over). The line goes out in one write
- * on an O_APPEND descriptor and is synced before the lock is released.
+ * on an O_APPEND descriptor and is synced before the lock is released. Returns the line's sha256 (what the
+ * next record's `prev`, or an import outcome's `claim`, names).
  */
-export async function appendAuditRecord(storeDir: string, event: AuditEvent, now = new Date()): Promise<AuditRecord> {
+export async function appendAuditRecord(storeDir: string, event: AuditEvent, now = new Date()): Promise<string> {
   await mkdir(storeDir, { recursive: true });
   const release = await takeLock(auditLockPath(storeDir), storeDir);
   try {
@@ -24,7 +25,7 @@ export async function appendAuditRecord(storeDir: string, event: AuditEvent, now
     await checkStorePath(auditLogPath(storeDir), 'file');
     const prev = await lastLineHash(auditLogPath(storeDir));
     const record: AuditRecord = { time: now.toISOString(), operator: operator(), ...event, prev };
-    const line = auditLine(record);
+    const line = JSON.stringify(record);
     const fh = await open(auditLogPath(storeDir), 'a', 0o644);
     try {
       await fh.write(`${line}\n`);
@@ -32,15 +33,10 @@ export async function appendAuditRecord(storeDir: string, event: AuditEvent, now
     } finally {
       await fh.close();
     }
-    return record;
+    return sha256Hex(line);
   } finally {
     await release();
   }
-}
-
-/** A record's line in STORE/audit.log (without its newline): what the next record's `prev`, or an outcome's `claim`, hashes. */
-export function auditLine(record: AuditRecord): string {
-  return JSON.stringify(record);
 }
 
 function operator(): { user: string; host: string } {

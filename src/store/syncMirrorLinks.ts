@@ -81,7 +81,7 @@ export async function syncMirrorLinks(store: string, opts: { imported?: string; 
     if (owner !== undefined && s.release !== owner) continue;
     // but not a version snapshots of two names carry: NAME@VERSION would be whichever came last
     if (shared.has(`${s.mirror}@${s.version}`)) continue;
-    wanted.set(`${s.mirror}@${s.version}`, `../bundles/${s.digest}/mirrors/${s.mirror}`);
+    wanted.set(`${s.mirror}@${s.version}`, snapshotTarget(s));
     byMirror.set(s.mirror, [...(byMirror.get(s.mirror) ?? []), s]);
   }
   for (const [link, target] of wanted) {
@@ -127,12 +127,16 @@ async function mirrorOwners(dir: string, snapshots: MirrorSnapshot[]): Promise<M
     if (owner === undefined) {
       const current = await readLinkIn(dir, mirror);
       const target = current?.startsWith(`${mirror}@`) ? await readLinkIn(dir, current) : undefined;
-      const digest = /^\.\.\/bundles\/([0-9a-f]{64})\/mirrors\//.exec(target ?? '')?.[1];
-      owner = mine.find((s) => s.digest === digest && `${mirror}@${s.version}` === current)?.release;
+      owner = mine.find((s) => `${mirror}@${s.version}` === current && snapshotTarget(s) === target)?.release;
     }
     out.set(mirror, { ...(owner !== undefined && { owner }), carriers });
   }
   return out;
+}
+
+/** Where STORE/mirrors/NAME@VERSION points for a snapshot (relative to STORE/mirrors). */
+function snapshotTarget(s: MirrorSnapshot): string {
+  return `../bundles/${s.digest}/mirrors/${s.mirror}`;
 }
 
 /**
