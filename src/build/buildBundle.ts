@@ -13,7 +13,7 @@ import { sha256File } from '../util/sha256.js';
 import { createSyncBatch } from '../util/createSyncBatch.js';
 import { holdScratch } from '../util/holdScratch.js';
 import { sweepDeadScratch } from '../util/sweepDeadScratch.js';
-import { ownIdentity } from '../util/processIdentity.js';
+import { IDENTITY_PATTERN, ownIdentity } from '../util/processIdentity.js';
 import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
 import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
@@ -276,12 +276,14 @@ export async function packBundle(
 }
 
 /**
- * The build's work folder in the system's temporary folder (`ferry-build-PID.START-XXXXXX`), removed at exit
+ * The build's work folder in the system's temporary folder (`ferry-build-IDENTITY-XXXXXX`, util/processIdentity.ts), removed at exit
  * when the build is stopped (cli/stopOnInterrupt.ts). Those of killed builds (their process gone) are
  * removed first: they can hold packed rootfs trees and git bundles, and nothing else removes them.
  */
+const WORK_DIR_RE = new RegExp(`^ferry-build-${IDENTITY_PATTERN}-[A-Za-z0-9]{6}$`);
+
 async function makeWorkDir(log: Logger): Promise<string> {
-  const swept = await sweepDeadScratch(tmpdir(), (name) => /^ferry-build-(\d+(?:\.\d+)?)-[A-Za-z0-9]{6}$/.exec(name)?.[1]);
+  const swept = await sweepDeadScratch(tmpdir(), (name) => WORK_DIR_RE.exec(name)?.[1]);
   if (swept > 0) log.info(`removed ${swept} work folder(s) left by killed builds in ${tmpdir()}`);
   const dir = await mkdtemp(join(tmpdir(), `ferry-build-${ownIdentity()}-`));
   holdScratch(dir);

@@ -6,7 +6,7 @@ import { uniqueName } from '../util/uniqueName.js';
  * The download cache's layout (see docs/fetch.md):
  *   CACHE/sha256/HEX                 complete, verified files, read-only, named by their digest
  *   CACHE/partial/KEY/{data,meta.json}  an interrupted download at rest, resumed by the next attempt
- *   CACHE/partial/KEY~HOST~PID.START~RAND/ the same while one process works on it (claimPartial.ts)
+ *   CACHE/partial/KEY~HOST~IDENTITY~RAND/ the same while one process works on it (claimPartial.ts)
  *   CACHE/tmp/                       scratch files (copies from local mirrors) until renamed into place
  * KEY is the expected sha256 when the request names it, else `url-` + sha256 of the URL.
  * Everything lives on one file system, so finishing a file is a rename.

@@ -30,7 +30,7 @@ export interface ClaimedPartial {
  * one, which the digest check catches when the sha256 is known, and nothing catches when it is not.
  *
  * A partial at rest is the folder CACHE/partial/KEY; a process claims it by renaming it to a name of
- * its own (KEY~HOST~PID.START~RANDOM, util/processIdentity.ts), which only one process can win; without one, it starts an empty
+ * its own (KEY~HOST~IDENTITY~RANDOM, IDENTITY as in util/processIdentity.ts), which only one process can win; without one, it starts an empty
  * folder under that name, made when the first byte is to be written. Renaming moves the bytes and their
  * metadata together. A process that was killed leaves its folder under its own name: a later process on
  * the same host adopts it once that process is gone.

@@ -95,7 +95,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   if (gc.length > 0) {
     src.close();
     await rm(scratch, { recursive: true, force: true });
-    throw new StoreError(`ferry gc (pid ${gc[0]!.pid}) is running on ${opts.storeDir}: import when it has finished`);
+    throw new StoreError(`ferry gc (pid ${gc[0]!.pid}, ${gc[0]!.dir}) is running on ${opts.storeDir}: import when it has finished (a process of another container counts as running: if none runs, remove that folder)`);
   }
   const tree = join(scratch, 'tree');
   await mkdir(tree);

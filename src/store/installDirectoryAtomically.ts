@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { holdScratch } from '../util/holdScratch.js';
 import { sweepDeadScratch } from '../util/sweepDeadScratch.js';
-import { ownIdentity } from '../util/processIdentity.js';
+import { IDENTITY_PATTERN, ownIdentity } from '../util/processIdentity.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 
 export interface Marker {
@@ -24,10 +24,12 @@ export interface Marker {
  * interruption leaves the old content whole, never a half-unpacked tree. A non-empty `to` that
  * ferry did not make is left alone unless `force` is given.
  *
- * The scratch folders beside `to` (`.TO.ferry-new-PID.START-RANDOM`, `.TO.ferry-old-PID.START-RANDOM`) are removed
+ * The scratch folders beside `to` (`.TO.ferry-new-IDENTITY-RANDOM`, `.TO.ferry-old-IDENTITY-RANDOM`, util/processIdentity.ts) are removed
  * at exit when the process is stopped (util/holdScratch.ts); those a killed run left are removed by the
  * next run for the same `to` (`swept` counts them).
  */
+const SCRATCH_RE = new RegExp(`^(?:new|old)-${IDENTITY_PATTERN}-[0-9a-f]{8}$`);
+
 export async function installDirectoryAtomically(opts: {
   to: string;
   markerPath: string;
@@ -44,7 +46,7 @@ export async function installDirectoryAtomically(opts: {
   if (!toStat && !(await stat(parent).catch(() => undefined))?.isDirectory()) throw new UsageError(`${parent}, the folder that would hold ${to}, does not exist; make it first or choose another --to`);
   // what a killed extract to the same TO left (scratchName's names)
   const prefix = `.${basename(to)}.ferry-`;
-  const swept = await sweepDeadScratch(parent, (name) => (name.startsWith(prefix) ? /^(?:new|old)-(\d+(?:\.\d+)?)-[0-9a-f]{8}$/.exec(name.slice(prefix.length))?.[1] : undefined));
+  const swept = await sweepDeadScratch(parent, (name) => (name.startsWith(prefix) ? SCRATCH_RE.exec(name.slice(prefix.length))?.[1] : undefined));
   const existing = toStat && (await readMarker(join(to, markerPath)));
   if (existing && existing.kind === marker.kind && existing.id === marker.id && !opts.force) return { changed: false, swept };
   if (toStat && !existing && !opts.force && (await readdir(to)).length > 0) {
@@ -80,7 +82,7 @@ export async function installDirectoryAtomically(opts: {
   return { changed: true, swept };
 }
 
-/** `.TO.ferry-KIND-PID.START-RANDOM` beside TO: the identity tells the next run whether its maker still runs (util/processIdentity.ts). */
+/** `.TO.ferry-KIND-IDENTITY-RANDOM` beside TO: the identity tells the next run whether its maker still runs (util/processIdentity.ts). */
 function scratchName(parent: string, base: string, kind: 'new' | 'old'): string {
   return join(parent, `.${base}.ferry-${kind}-${ownIdentity()}-${randomBytes(4).toString('hex')}`);
 }

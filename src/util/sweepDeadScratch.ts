@@ -4,7 +4,7 @@ import { identityPid, isIdentityAlive } from './processIdentity.js';
 
 /**
  * Remove the scratch folders in `parent` that killed processes left: those whose name `ownerOf` reads the
- * identity of the process that made them from (util/processIdentity.ts: `PID` or `PID.START`; undefined:
+ * identity of the process that made them from (util/processIdentity.ts: `PID`, `PID.START` or `PID.START.PIDNS`; undefined:
  * not such a name), when that process is gone.
  * Only folders made by this user: a link of such a name is neither followed nor removed, and a folder
  * whose process still runs is left to it. How many were removed.

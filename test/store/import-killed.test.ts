@@ -4,6 +4,7 @@ import { mkdtemp, writeFile, readFile, readdir, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
 import { ferry, FERRY_BIN } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { snapshotTree } from '../helpers/tree.js';
@@ -53,13 +54,15 @@ describe('an import killed part-way', () => {
     const [scratchName] = await readdir(scratch);
     const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8');
     const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    expect(await readFile(join(scratch, scratchName!, 'pid'), 'utf8')).toBe(`${child.pid}.${start}\n`);
+    // and by its pid namespace (test/store/pidNamespace.test.ts)
+    const ns = /^pid:\[(\d+)\]$/.exec(readlinkSync(`/proc/${child.pid}/ns/pid`))![1];
+    expect(await readFile(join(scratch, scratchName!, 'pid'), 'utf8')).toBe(`${child.pid}.${start}.${ns}\n`);
     child.kill('SIGKILL');
     await new Promise((r) => child.on('close', r));
     // the kernel gives the dead importer's pid to another process: the scratch is still stale
     const other = spawn('sleep', ['600'], { stdio: 'ignore' });
     const stopped = new Promise((r) => other.on('close', r));
-    await writeFile(join(scratch, scratchName!, 'pid'), `${other.pid}.${start}\n`);
+    await writeFile(join(scratch, scratchName!, 'pid'), `${other.pid}.${start}.${ns}\n`);
 
     // nothing visible changed: no blob, no bundle, no ref; only the dead import's scratch remains
     const after = await snapshotTree(store);

@@ -258,13 +258,13 @@ describe('ferry gc (memfs, random sequences of imports and gcs)', () => {
     vol.mkdirSync(`${STORE}/.tmp/import-running`, { recursive: true });
     vol.writeFileSync(`${STORE}/.tmp/import-running/pid`, `${process.ppid}\n`);
     let before = files();
-    await expect(collectGarbage({ storeDir: STORE, keep: 1 })).rejects.toThrow(new RegExp(`an import \\(pid ${process.ppid}\\) is running on /store: run gc when it has finished`));
+    await expect(collectGarbage({ storeDir: STORE, keep: 1 })).rejects.toThrow(new RegExp(`an import \\(pid ${process.ppid}, /store/.tmp/import-running\\) is running on /store: run gc when it has finished`));
     expect(files()).toEqual(before);
     vol.rmSync(`${STORE}/.tmp/import-running`, { recursive: true });
     vol.mkdirSync(`${STORE}/.tmp/gc-running`, { recursive: true });
     vol.writeFileSync(`${STORE}/.tmp/gc-running/pid`, `${process.ppid}\n`);
     before = files();
-    await expect(importBundle(Readable.from([pool[1]!.bytes]), { storeDir: STORE, keys })).rejects.toThrow(new RegExp(`ferry gc \\(pid ${process.ppid}\\) is running on /store: import when it has finished`));
+    await expect(importBundle(Readable.from([pool[1]!.bytes]), { storeDir: STORE, keys })).rejects.toThrow(new RegExp(`ferry gc \\(pid ${process.ppid}, /store/.tmp/gc-running\\) is running on /store: import when it has finished`));
     expect(files()).toEqual(before);
   });
 });
