@@ -3,6 +3,7 @@ import { BundleFormatError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
 import type { CdxBom, CdxComponent } from './cycloneDx.js';
 import { parseErrorReason } from '../util/oneLine.js';
+import { tooDenseToParse } from '../util/tooDenseToParse.js';
 
 const Property = z.object({ name: z.string(), value: z.string() });
 const Component: z.ZodType<CdxComponent> = z.lazy(() =>
@@ -54,6 +55,11 @@ function nestsDeeper(raw: unknown, max: number): boolean {
 
 /** A bundle's sbom.cdx.json, checked to be the CycloneDX 1.6 shape ferry writes (what the other formats are derived from). */
 export function parseCycloneDx(bytes: Uint8Array, label: string): CdxBom {
+  // parsing costs per object: a signer's SBOM of 60 MiB of `[],` kept ferry sbom busy for 5 minutes
+  const dense = tooDenseToParse(bytes);
+  if (dense) {
+    throw new BundleFormatError(`${label}: the SBOM holds ${dense.containers} JSON objects and arrays in ${bytes.length} bytes, more than any ferry writes (${dense.allowed}): refused before parsing`);
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(Buffer.from(bytes).toString('utf8'));

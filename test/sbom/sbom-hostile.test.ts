@@ -71,4 +71,28 @@ describe('ferry sbom refuses an SBOM whose components nest deeper than ferry wri
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('"SPDXRef-c29"');
   });
+
+  it('an SBOM of a million tiny JSON arrays is refused before it is parsed (exit 68): parsing costs per array, 60 MiB took 5 minutes', async () => {
+    const key = await openpgp.readPrivateKey({ armoredKey: team.secretArmored });
+    const files = [{ path: SBOM_PATH, data: Buffer.from(`{"bomFormat":"CycloneDX","x":[${'[],'.repeat(1 << 20)}[]]}`) }];
+    const manifest = manifestFor(files);
+    manifest.entries[0]!.kind = 'sbom';
+    const dense = join(dir, 'dense.ferry');
+    await writeFile(dense, await craftBundle(manifest, key, files));
+    const r = await ferry(['sbom', dense, '--keyring', team.public]);
+    expect(r.code, r.stderr).toBe(68);
+    expect(r.stderr).toMatch(/^ferry: .*dense\.ferry: the SBOM holds 1048579 JSON objects and arrays in 3145762 bytes, more than any ferry writes \(132097\): refused before parsing\n$/);
+    expect(r.stdout).toBe('');
+  });
+
+  it('the SBOM a real build writes is far below that bound (the control)', async () => {
+    const { writeCycloneDx } = await import('../../src/sbom/writeCycloneDx.js');
+    const { tooDenseToParse } = await import('../../src/util/tooDenseToParse.js');
+    // the densest a build writes: components with no properties, each its own dependency without any
+    const components = Array.from({ length: 5000 }, (_, i) => ({ type: 'library' as const, ref: `p${i}`, name: `p${i}`, services: [], dependsOn: [] }));
+    const bytes = writeCycloneDx({ name: 'r', version: '1', epoch: new Date('2026-11-25T00:00:00Z'), services: {}, components });
+    const containers = [...bytes].filter((b) => b === 0x7b || b === 0x5b).length;
+    expect(bytes.length / containers).toBeGreaterThan(1.5 * 24);
+    expect(tooDenseToParse(bytes)).toBeUndefined();
+  });
 });
