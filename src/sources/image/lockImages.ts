@@ -3,7 +3,7 @@ import { ResolveError, SpecError } from '../../errors.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import type { BuildContext } from '../kind.js';
 import { parseImageDocument, type Descriptor, type ImageDocument } from './imageDocument.js';
-import { imagePlatforms, platformMatches, platformName } from './imagePlatforms.js';
+import { imagePlatforms, platformMatches, platformName, platformShown } from './imagePlatforms.js';
 import type { ImageLock, LockedDescriptor, LockedImage } from './imageLockSchema.js';
 import { createSourceOpener, type ImageSource } from './openImageSource.js';
 import { parseImageRef } from './parseImageRef.js';
@@ -43,7 +43,7 @@ async function lockImage(name: string, source: ImageSource, platforms: string[],
   const fetched = new Map<string, { size: number; mediaType: string }>();
   const blobs = new Map<string, LockedDescriptor>();
   for (const entry of reduced.manifests) {
-    const where = `${name} ${platformName(entry.platform)} (${entry.digest})`;
+    const where = `${name} ${platformShown(entry.platform)} (${entry.digest})`;
     const sizeDiffers = (size: number) => new ResolveError(`${where}: the manifest has ${size} bytes, the index says ${entry.size}`);
     let child = fetched.get(entry.digest);
     if (!child) {
@@ -95,7 +95,7 @@ async function checkConfigPlatform(name: string, doc: ImageDocument & { kind: 'm
   if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new ResolveError(`${name}: its config ${doc.config.digest} is not a JSON object`);
   const platform = { os: String(config.os ?? ''), architecture: String(config.architecture ?? ''), ...(typeof config.variant === 'string' && { variant: config.variant }) };
   if (!platformMatches(platform, platforms)) {
-    throw new ResolveError(`${name}: the image is for ${platformName(platform)}, not ${platforms.join(', ')}; name its platform in platforms: [...] if the hosts run it, or pick the image for the targets`);
+    throw new ResolveError(`${name}: the image is for ${platformShown(platform)}, not ${platforms.join(', ')}; name its platform in platforms: [...] if the hosts run it, or pick the image for the targets`);
   }
 }
 
