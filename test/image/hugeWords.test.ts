@@ -6,11 +6,11 @@ import { ferry } from '../helpers/cli.js';
 import { OCI_INDEX, OCI_MANIFEST, desc, fakeRegistry, json, writeRegistrySpec } from './fakeRegistry.js';
 
 /**
- * The platform words of an index entry or an image config are the registry's: a variant or architecture
- * of 200,000 characters went whole into ferry lock's refusal (a line of 200 KB on the terminal and in CI
- * logs). Refusals show them cut short, as they show the platforms an index offers.
+ * The platform words of an index entry or an image config, a foreign layer's URL and a document's media
+ * type are the registry's: one of 200,000 characters went whole into ferry lock's refusal (a line of 200 KB
+ * on the terminal and in CI logs). Refusals show them cut short, as they show the platforms an index offers.
  */
-describe('an image registry whose platform words are huge', () => {
+describe('an image registry whose words are huge', () => {
   let dir: string;
   let registry: Awaited<ReturnType<typeof fakeRegistry>>;
   const long = 'v'.repeat(200_000);
@@ -26,6 +26,8 @@ describe('an image registry whose platform words are huge', () => {
         config: manifest,
         nested: json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ ...entry, mediaType: OCI_INDEX }] }),
         size: json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ ...entry, size: entry.size + 1 }] }),
+        urls: json({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc('application/vnd.oci.image.config.v1+json', config), layers: [{ ...desc('application/vnd.oci.image.layer.v1.tar', layer), urls: [`https://elsewhere.example/${long}`] }] }),
+        type: json({ schemaVersion: 2, mediaType: `application/${long}`, manifests: [] }),
       },
       [manifest, config, layer],
     );
@@ -39,6 +41,8 @@ describe('an image registry whose platform words are huge', () => {
     ['config', /the image is for linux\/amd64v+…, not linux\/amd64/],
     ['nested', /the index entry for linux\/amd64\/v+… \(sha256:[0-9a-f]{64}\) is itself an index/],
     ['size', /linux\/amd64\/v+… \(sha256:[0-9a-f]{64}\): the manifest has \d+ bytes, the index says \d+/],
+    ['urls', /layer sha256:[0-9a-f]{64} lives outside the registry \("https:\/\/elsewhere\.example\/v+…"\)/],
+    ['type', /media type "application\/v+…" is not an OCI or Docker v2 image manifest or index/],
   ])('refuses the image tagged %s in one short line', async (tag, message) => {
     const r = await ferry(['lock', await writeRegistrySpec(dir, registry.url, tag), '--cache', join(dir, 'cache')]);
     expect(r.code).toBe(70);
