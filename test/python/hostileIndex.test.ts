@@ -86,6 +86,14 @@ describe('a hostile Python index', () => {
     }
   });
 
+  it('reads a page of 16 MiB of "<a " or "<base " that no ">" closes at once, as no links (the scan was quadratic: hours)', () => {
+    // well under the 64 MiB a project page may have; before, a 1 MiB one kept the lock busy for minutes
+    for (const tag of ['<a ', '<base ', '<A\t']) {
+      const page = `<a href="x-1.0-py3-none-any.whl">x</a>${tag.repeat(Math.floor((16 << 20) / tag.length))}`;
+      expect(parseSimpleHtml(page, 'https://index.example/simple/x/'), tag).toEqual([{ filename: 'x-1.0-py3-none-any.whl', url: 'https://index.example/simple/x/x-1.0-py3-none-any.whl' }]);
+    }
+  });
+
   it('skips a PEP 691 file whose url is not a URL and refuses one on file: from a network page', () => {
     const doc = (files: unknown[]) => JSON.stringify({ meta: { 'api-version': '1.1' }, files });
     expect(parseSimpleJson(doc([{ url: 'http://[::1', filename: 'x-1.0-py3-none-any.whl' }]), 'https://index.example/simple/x/')).toEqual([]);
