@@ -2,6 +2,7 @@ import * as z from '../util/zod.js';
 import { BundleFormatError } from '../errors.js';
 import { canonicalJson, canonicalMismatch } from '../util/canonicalJson.js';
 import { sha256Hex } from '../util/sha256.js';
+import { tooDenseToParse } from '../util/tooDenseToParse.js';
 import { formatIssues } from '../util/formatIssues.js';
 import { parseErrorReason } from '../util/oneLine.js';
 import { aptDistribution, commit, entryPath, imageDigest, imageRegistry, imageRepository, imageTag, name, version } from '../util/names.js';
@@ -11,16 +12,6 @@ export const SIGNATURE_PATH = 'manifest.json.asc';
 /** A manifest larger than this is refused before it is parsed (hostile input must not exhaust memory). */
 export const MANIFEST_MAX_BYTES = 64 * 1024 * 1024;
 export const SIGNATURE_MAX_BYTES = 1024 * 1024;
-/**
- * At most one JSON object or array per this many bytes of a manifest (plus a few for a small one). A ferry
- * manifest has one per 50-100 bytes (an entry is an object and its services an array around a 64-character
- * digest and a path; 94 in a mirror's). Parsing costs per object, not per byte: 64 MiB of `[]`
- * took 17 s and 1.4 GiB to parse, of `{}` minutes with ferry's V8 settings, and making one needs no key, as
- * `inspect`, `diff` and `build --since` parse before any signature is checked. At this bound 64 MiB parse in
- * about 2 s and 300 MiB.
- */
-const MANIFEST_BYTES_PER_CONTAINER = 24;
-const MANIFEST_SMALL_CONTAINERS = 1024;
 export const FORMAT = 'ferry-bundle/1';
 
 export const ENTRY_KINDS = ['file', 'key', 'apt', 'apt-index', 'python', 'python-index', 'rootfs', 'git', 'sbom', 'image', 'mirror'] as const;
@@ -116,20 +107,6 @@ export function serializeManifest(m: Manifest): Buffer {
 
 export function manifestDigest(bytes: Uint8Array): string {
   return sha256Hex(bytes);
-}
-
-/**
- * Whether a manifest holds more JSON objects and arrays (`{` and `[`, counted inside strings too: that
- * only makes the bound stricter) than any ferry writes for its size: then it is refused unparsed.
- */
-export function tooDenseToParse(bytes: Uint8Array): { containers: number; allowed: number } | undefined {
-  const allowed = MANIFEST_SMALL_CONTAINERS + Math.floor(bytes.length / MANIFEST_BYTES_PER_CONTAINER);
-  let containers = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (b === 0x7b || b === 0x5b) containers++;
-  }
-  return containers > allowed ? { containers, allowed } : undefined;
 }
 
 /** Parse and validate manifest bytes; the bytes must already be canonical (what was signed is what is used). */

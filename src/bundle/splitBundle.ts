@@ -7,7 +7,8 @@ import { holdScratch } from '../util/holdScratch.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { manifestDigest, parseManifest } from './manifest.js';
 import { readBundleHead } from './readBundleHead.js';
-import { indexFileName, SPLIT_FORMAT, volumeFileName, type SplitIndex } from './splitIndex.js';
+import { FILE_NAME_RULE, indexFileName, isIndexFileName, SPLIT_FORMAT, volumeFileName, type SplitIndex } from './splitIndex.js';
+import { quoteInput } from '../util/oneLine.js';
 
 export interface SplitResult {
   indexPath: string;
@@ -30,6 +31,13 @@ export async function splitBundle(bundlePath: string, opts: { size: number; outD
   const total = (await stat(bundlePath)).size;
   const count = Math.ceil(total / opts.size);
   if (count > 100_000) throw new UsageError(`--size ${opts.size} would cut ${bundlePath} into ${count} volumes; choose a larger size`);
+  // every reader refuses an index that names a file otherwise (a copy saved as "app-1.0 (1).ferry"): the
+  // volumes would cross the air gap and be found unusable only there
+  if (!isIndexFileName(bundleFile) || !isIndexFileName(volumeFileName(bundleFile, count, count))) {
+    throw new UsageError(
+      `${bundlePath}: a split index names its volumes by the bundle's file name, and ${quoteInput(bundleFile)} is not one it can carry (${FILE_NAME_RULE}): rename the bundle (e.g. to ${manifest.name}-${manifest.version}.ferry) and split it again`,
+    );
+  }
   await mkdir(outDir, { recursive: true });
 
   const whole = createHash('sha256');

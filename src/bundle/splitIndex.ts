@@ -9,6 +9,12 @@ export const SPLIT_FORMAT = 'ferry-split/1';
 export const INDEX_SUFFIX = '.index.json';
 /** an index names files next to it: plain names only, so a hostile index cannot point anywhere else */
 const FileName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+~-]*$/).max(255);
+export const FILE_NAME_RULE = 'letters, digits and . _ + ~ -, starting with a letter or digit, at most 255 with the volume number';
+
+/** Whether an index can name `file` (a bundle's or volume's file name): what a split checks before it writes one. */
+export function isIndexFileName(file: string): boolean {
+  return FileName.safeParse(file).success;
+}
 const Sha256 = z.string().regex(SHA256_RE);
 
 /**

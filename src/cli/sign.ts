@@ -31,19 +31,20 @@ export function register(program: Command): void {
       const head = await readBundleHead(bundle);
       const manifest = parseManifest(head.manifestBytes, bundle);
       head.expectEpoch(manifest);
-      const added: string[] = [];
+      const added: Array<{ armored: string; label: string }> = [];
       if (opts.key?.length) {
         const keys = await signingKeysFrom(opts);
-        added.push(await signDetached(head.manifestBytes, keys, signatureDate(new Date(manifest.epoch), keys)));
+        added.push({ armored: await signDetached(head.manifestBytes, keys, signatureDate(new Date(manifest.epoch), keys)), label: 'the new signature' });
       }
       for (const file of opts.signature ?? []) {
         const armored = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
           throw new UsageError(`cannot read signature ${file} (${err.code})`);
         });
         if (opts.keyring?.length) await verifyDetached(head.manifestBytes, armored, await readKeyring(opts.keyring), `${file}`);
-        added.push(armored);
+        added.push({ armored, label: `${file}: signature` });
       }
-      const merged = await mergeSignatures(opts.replace ? added : [head.signature, ...added]);
+      const existing = { armored: head.signature, label: `${bundle}: its manifest.json.asc`, hint: 'pass --replace to sign it with only the new signatures' };
+      const merged = await mergeSignatures(opts.replace ? added : [existing, ...added]);
       await replaceSignature(bundle, merged, opts.out ?? bundle);
       process.stdout.write(`${opts.out ?? bundle}: ${added.length} signature(s) added; the digest is unchanged\n`);
     });

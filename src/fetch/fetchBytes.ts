@@ -29,6 +29,8 @@ export interface FetchedBytes {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
+  /** the URL that answered, after redirects: what relative links in the body are relative to */
+  url: string;
 }
 
 const DEFAULT_MAX_BYTES = 64 << 20;
@@ -50,7 +52,7 @@ export async function fetchBytes(url: string, opts: FetchBytesOptions = {}): Pro
       if (st.size > max) throw tooLarge(url, st.size, max);
       const data = await readFile(local, { signal: opts.signal });
       countFetch(opts.stats, { fetchedBytes: data.length, fetchedFiles: 1 });
-      return { status: 200, headers: { 'content-length': String(data.length) }, body: data };
+      return { status: 200, headers: { 'content-length': String(data.length) }, body: data, url };
     } catch (err) {
       if (err instanceof FetchError) throw err;
       throw (err as { code?: string }).code === 'ENOENT'
@@ -66,7 +68,9 @@ export async function fetchBytes(url: string, opts: FetchBytesOptions = {}): Pro
       headers: { 'user-agent': `ferry/${VERSION}`, ...opts.headers },
       signal: opts.signal,
     });
-    const answer = { status: res.statusCode, headers: res.headers };
+    // undici's redirect handler lists every URL asked, the one that answered last
+    const history = (res.context as { history?: readonly URL[] } | undefined)?.history;
+    const answer = { status: res.statusCode, headers: res.headers, url: history?.at(-1)?.href ?? url };
     if (res.statusCode !== 200 && !opts.anyStatus) {
       await res.body.dump();
       throw httpStatusError(url, res.statusCode);

@@ -1,6 +1,6 @@
 import type * as openpgp from 'openpgp';
 import { pgp } from './openpgp.js';
-import { UsageError } from '../errors.js';
+import { SignatureError, UsageError } from '../errors.js';
 import { MAX_SIGNATURES, readSignaturePackets } from './readSignaturePackets.js';
 
 /**
@@ -39,8 +39,17 @@ export async function clearsign(text: string, keys: openpgp.PrivateKey[], date: 
  * Merge several armored detached signatures into one armored block with all their packets, each kept
  * byte for byte (one that ferry cannot read stays for the tools that can; verify reports it).
  */
-export async function mergeSignatures(armored: string[]): Promise<string> {
-  const parts = (await Promise.all(armored.map(readSignaturePackets))).flat();
+export async function mergeSignatures(signatures: Array<{ armored: string; label: string; hint?: string }>): Promise<string> {
+  // a text without one armored signature block (a bundle's placeholder, a key file given as a signature) is
+  // the input's fault, told in one line, not an internal error
+  const read = async ({ armored, label, hint }: { armored: string; label: string; hint?: string }) => {
+    try {
+      return await readSignaturePackets(armored);
+    } catch (err) {
+      throw new SignatureError(`${label} is not a readable OpenPGP signature (${(err as Error).message})${hint ? `: ${hint}` : ''}`);
+    }
+  };
+  const parts = (await Promise.all(signatures.map(read))).flat();
   // what verify and import would refuse is not written
   if (parts.length > MAX_SIGNATURES) throw new UsageError(`the signature would hold ${parts.length} signature packets, more than the ${MAX_SIGNATURES} verify accepts: replace old ones (--replace) instead of adding`);
   const v6only = parts.every((p) => p.packet?.version === 6);

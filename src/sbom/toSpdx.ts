@@ -39,12 +39,19 @@ export function toSpdx(bom: CdxBom): SpdxDocument {
   const root = bom.metadata.component;
   const ids = new Map<string, string>();
   const taken = new Set<string>();
+  // per base, the number its next id tries first: every lower one is taken already, so a ref is not
+  // counted up through them again (refs that differ only in the characters made `-` were quadratic)
+  const nextNumber = new Map<string, number>();
   const idOf = (ref: string) => {
     let id = ids.get(ref);
     if (id) return id;
     const base = `SPDXRef-${ref.replace(/[^A-Za-z0-9.-]+/g, '-')}`;
     id = base;
-    for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
+    let n = nextNumber.get(base);
+    if (n !== undefined) id = `${base}-${n}`;
+    else n = 2;
+    for (; taken.has(id); n++) id = `${base}-${n}`;
+    nextNumber.set(base, n);
     taken.add(id);
     ids.set(ref, id);
     return id;

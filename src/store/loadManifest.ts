@@ -1,10 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { isFile } from '../util/isFile.js';
 import { UsageError, BundleFormatError } from '../errors.js';
 import { canonicalMismatch } from '../util/canonicalJson.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { resolveRelease } from './resolveRelease.js';
-import { manifestDigest, parseManifest, tooDenseToParse, type Manifest } from '../bundle/manifest.js';
+import { MANIFEST_MAX_BYTES, MANIFEST_PATH, manifestDigest, parseManifest, type Manifest } from '../bundle/manifest.js';
+import { tooDenseToParse } from '../util/tooDenseToParse.js';
 import { INDEX_SUFFIX } from '../bundle/splitIndex.js';
 import { openBundleSource } from '../bundle/openBundleSource.js';
 import { readBundleHead } from '../bundle/readBundleHead.js';
@@ -24,7 +25,7 @@ export interface LoadedManifest {
  */
 export async function loadManifest(what: string, storeDir?: string): Promise<LoadedManifest> {
   if (await isFile(what)) {
-    if (what.endsWith('.json') && !what.endsWith(INDEX_SUFFIX)) return fromBytes(await readFile(what), what);
+    if (what.endsWith('.json') && !what.endsWith(INDEX_SUFFIX)) return fromBytes(await readManifestFile(what), what);
     const src = await openBundleSource(what);
     const head = await readBundleHead(src.label, src.stream);
     const loaded = fromBytes(head.manifestBytes, src.label);
@@ -35,6 +36,25 @@ export async function loadManifest(what: string, storeDir?: string): Promise<Loa
   const release = await resolveRelease(storeDir, what);
   const { manifest } = await readStoredManifest(storeDir, release.digest);
   return { manifest, digest: release.digest, label: `${release.name} ${release.version} in ${storeDir}` };
+}
+
+/**
+ * A manifest.json file, refused unread when it is larger than a bundle may carry (as the bundle readers
+ * refuse one): read whole, 3 GiB ended in an internal error and 1.9 GiB was held in memory.
+ */
+async function readManifestFile(path: string): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size > MANIFEST_MAX_BYTES) throw new BundleFormatError(`${path}: ${MANIFEST_PATH} is ${size} bytes, over the limit of ${MANIFEST_MAX_BYTES}`);
+    // at most the size seen (a file that grows meanwhile is read no further)
+    const buf = Buffer.alloc(size);
+    let n = 0;
+    for (let r; n < size && (r = await fh.read(buf, n, size - n, n)).bytesRead > 0; ) n += r.bytesRead;
+    return buf.subarray(0, n);
+  } finally {
+    await fh.close();
+  }
 }
 
 function fromBytes(bytes: Buffer, label: string): LoadedManifest {

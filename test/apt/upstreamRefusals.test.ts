@@ -101,6 +101,21 @@ describe('apt kind refuses an untrustworthy upstream and caches nothing from it'
     }
   });
 
+  it('refuses a signed Packages index holding a field continued over tens of MiB of short lines after 16 MiB of it, one line', async () => {
+    // 32 MiB of " a,\n" compress to ~32 KiB; the field was built up line by line as one string (64 MiB took
+    // 1.5 GiB of memory, 256 MiB ended the process)
+    const lines = Buffer.from(' a,\n'.repeat(8 << 20));
+    await republish(Buffer.concat([Buffer.from('Package: filler\nVersion: 1\nArchitecture: amd64\nDepends: b,\n'), lines, Buffer.from('\n'), gunzipSync(goodRelease.packagesGz)]));
+    try {
+      const ctx = await context(fx.dir, spec(fx.upstreamKey.public), fx.bundleKey.secretArmored, join(fx.dir, 'cache-long-field'));
+      const err = await aptKind.lock(ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ResolveError);
+      expect((err as Error).message).toMatch(/main\/binary-amd64\/Packages\.gz: field Depends of more than 16777216 bytes \(continuation lines included\); not a Debian index, refusing it$/);
+    } finally {
+      await restore();
+    }
+  });
+
   it.each([
     ['a Filename with a space', (t: string) => t.replace(/^Filename: (.*)\/app_(.*)$/m, 'Filename: $1/app $2'), /packages\[\d+\]\.url: an http\(s\):\/\/ or file:\/\/ URL or an absolute path \("app 1\.0-1 amd64" at "http:.*\/app 1\.0-1_amd64\.deb"\)/],
     ['a Priority in upper case', (t: string) => t.replace(/^(Package: app\nArchitecture: amd64\nVersion: 1\.0-1\nPriority:) optional$/m, '$1 Optional'), /packages\[\d+\]\.priority: a Debian priority \("app 1\.0-1 amd64"/],

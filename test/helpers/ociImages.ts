@@ -4,7 +4,8 @@ import * as openpgp from 'openpgp';
 import { FORMAT, type Manifest, type ManifestEntry } from '../../src/bundle/manifest.js';
 import { sha256Hex } from '../../src/util/sha256.js';
 import { craftBundle } from './craft.js';
-import { run } from './cli.js';
+import { ferry, run } from './cli.js';
+import { startServer, type TestServer } from '../serve/startServer.js';
 
 /**
  * Test images made locally with umoci (no registry, no network), laid out the way a bundle carries
@@ -125,4 +126,11 @@ export async function writeImageBundle(file: string, key: openpgp.PrivateKey, im
   alter?.(tarFiles);
   await writeFile(file, await craftBundle(manifest, key, tarFiles));
   return layout.images;
+}
+
+/** Import a signed image bundle into `store` (it must be accepted) and serve the store from this process. */
+export async function importAndServe(bundle: string, keyring: string, store: string): Promise<TestServer> {
+  const r = await ferry(['import', bundle, '--keyring', keyring, '--store', store]);
+  if (r.code !== 0) throw new Error(`ferry import exited ${r.code}: ${r.stderr}`);
+  return startServer(store);
 }

@@ -3,11 +3,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
-import { ferry } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
-import { writeImageBundle } from '../helpers/ociImages.js';
+import { importAndServe, writeImageBundle } from '../helpers/ociImages.js';
 import { sha256Hex } from '../../src/util/sha256.js';
-import { startServer, type TestServer } from '../serve/startServer.js';
+import type { TestServer } from '../serve/startServer.js';
 import { rawRequest } from '../serve/rawRequest.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -82,9 +81,7 @@ describe('ferry serve and image media types from a signed bundle', () => {
       ],
       { name: 'hostile', version: '1.0.0' },
     );
-    const r = await ferry(['import', bundle, '--keyring', team.public, '--store', store]);
-    expect(r.code, r.stderr).toBe(0);
-    server = await startServer(store);
+    server = await importAndServe(bundle, team.public, store);
   });
   afterAll(async () => {
     await server?.close(0);

@@ -163,6 +163,32 @@ describe('signature forms and co-signatures', () => {
     expect((JSON.parse(v.stdout) as { ignored: Ignored[] }).ignored).toEqual([{ index: 1, reason: expect.stringMatching(/unreadable signature packet/) }]);
   });
 
+  it.each([
+    ['no armored block', 'placeholder: to be signed by the release team\n'],
+    ['nothing', ''],
+  ])('ferry sign refuses a bundle whose signature holds %s with one line (66) naming --replace, leaves it as it was, and --replace signs it', async (_, signature) => {
+    const bundle = await bundleWith(`sign-unarmored-${signature.length}`, signature);
+    const before = await readFile(bundle);
+    const r = await ferry(['sign', bundle, '--key', team.secret]);
+    expect(r.code, r.stderr).toBe(66);
+    expect(r.stderr).toBe(`ferry: ${bundle}: its manifest.json.asc is not a readable OpenPGP signature (no armored signature block): pass --replace to sign it with only the new signatures\n`);
+    expect((await readFile(bundle)).equals(before)).toBe(true);
+    const replaced = await ferry(['sign', bundle, '--key', team.secret, '--replace']);
+    expect(replaced.code, replaced.stderr).toBe(0);
+    expect((await ferry(['verify', bundle, '--keyring', team.public])).code).toBe(0);
+  });
+
+  it('ferry sign refuses a --signature file that holds no signature with one line (66), and leaves the bundle as it was', async () => {
+    const bundle = await bundleWith('sign-not-a-signature', good);
+    const before = await readFile(bundle);
+    const notSignature = join(dir, 'not-a-signature.asc');
+    await writeFile(notSignature, team.publicArmored);
+    const r = await ferry(['sign', bundle, '--signature', notSignature]);
+    expect(r.code, r.stderr).toBe(66);
+    expect(r.stderr).toBe(`ferry: ${notSignature}: signature is not a readable OpenPGP signature (no armored signature block)\n`);
+    expect((await readFile(bundle)).equals(before)).toBe(true);
+  });
+
   it('ferry sign refuses a --signature file it cannot read with one line (64), and leaves the bundle as it was', async () => {
     const bundle = await bundleWith('sign-missing', good);
     const before = await readFile(bundle);

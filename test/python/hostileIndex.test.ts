@@ -8,6 +8,7 @@ import { ferry } from '../helpers/cli.js';
 import { parseSimpleHtml } from '../../src/sources/python/parseSimpleHtml.js';
 import { parseSimpleJson } from '../../src/sources/python/parseSimpleJson.js';
 import { FetchError } from '../../src/errors.js';
+import { readProjectPage } from '../../src/sources/python/readProjectPage.js';
 
 /**
  * A package index on the network is an upstream like any other: its links may lead to other hosts, never
@@ -86,9 +87,44 @@ describe('a hostile Python index', () => {
     }
   });
 
+  it('reads a page of 16 MiB of "<a " or "<base " that no ">" closes at once, as no links (the scan was quadratic: hours)', () => {
+    // well under the 64 MiB a project page may have; before, a 1 MiB one kept the lock busy for minutes
+    for (const tag of ['<a ', '<base ', '<A\t']) {
+      const page = `<a href="x-1.0-py3-none-any.whl">x</a>${tag.repeat(Math.floor((16 << 20) / tag.length))}`;
+      expect(parseSimpleHtml(page, 'https://index.example/simple/x/'), tag).toEqual([{ filename: 'x-1.0-py3-none-any.whl', url: 'https://index.example/simple/x/x-1.0-py3-none-any.whl' }]);
+    }
+  });
+
   it('skips a PEP 691 file whose url is not a URL and refuses one on file: from a network page', () => {
     const doc = (files: unknown[]) => JSON.stringify({ meta: { 'api-version': '1.1' }, files });
     expect(parseSimpleJson(doc([{ url: 'http://[::1', filename: 'x-1.0-py3-none-any.whl' }]), 'https://index.example/simple/x/')).toEqual([]);
     expect(() => parseSimpleJson(doc([{ url: 'file:///etc/passwd', filename: 'x-1.0-py3-none-any.whl' }]), 'https://index.example/simple/x/')).toThrow(/a file: URL an index on the network may not name/);
+  });
+});
+
+describe('an index that redirects a project page', () => {
+  let server: Server;
+  let origin = '';
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/simple/moved/') return res.writeHead(302, { location: '/elsewhere/deep/moved/' }).end();
+      if (req.url === '/simple/moved-json/') return res.writeHead(301, { location: '/elsewhere/json/moved-json/' }).end();
+      if (req.url === '/elsewhere/deep/moved/') return res.writeHead(200, { 'content-type': 'text/html' }).end('<a href="moved-1.0-py3-none-any.whl">moved</a><a href="../other/o-1.0.tar.gz">o</a>');
+      if (req.url === '/elsewhere/json/moved-json/') {
+        return res.writeHead(200, { 'content-type': 'application/vnd.pypi.simple.v1+json' }).end(JSON.stringify({ meta: { 'api-version': '1.1' }, files: [{ url: 'j-1.0-py3-none-any.whl', hashes: {} }] }));
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(() => new Promise((r) => server?.close(r)));
+
+  it('names the files relative to the page that answered, as pip does (its base is the response URL), in HTML and JSON', async () => {
+    const html = await readProjectPage(`${origin}/simple/`, 'moved');
+    expect(html.url).toBe(`${origin}/simple/moved/`);
+    expect(html.files.map((f) => f.url)).toEqual([`${origin}/elsewhere/deep/moved/moved-1.0-py3-none-any.whl`, `${origin}/elsewhere/deep/other/o-1.0.tar.gz`]);
+    const json = await readProjectPage(`${origin}/simple/`, 'moved-json');
+    expect(json.files.map((f) => f.url)).toEqual([`${origin}/elsewhere/json/moved-json/j-1.0-py3-none-any.whl`]);
   });
 });

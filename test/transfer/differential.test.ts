@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, truncate, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,6 +136,18 @@ describe('differential bundles (build --since)', () => {
     const r = await ferry(['build', join(dir, 'spec-app-2.0.0/spec.yaml'), '--key', team.secret, '--out', join(dir, 'p'), '--cache', join(dir, 'cache'), '--since', pretty]);
     expect(r.code).toBe(68);
     expect(r.stderr).toMatch(/not the exact bytes of a bundle's manifest.json \(re-formatted\?\): take it with ferry inspect BUNDLE --manifest/);
+  });
+
+  it('refuses a manifest.json file larger than any manifest (68) before reading it, as a bundle\'s is', async () => {
+    // sparse: no disk used; 3 GiB ended in an internal error (readFile's 2 GiB limit), 1.9 GiB was read whole
+    const huge = join(dir, 'huge-manifest.json');
+    await writeFile(huge, '');
+    await truncate(huge, 3 * 1024 ** 3);
+    for (const args of [['diff', huge, v1], ['build', join(dir, 'spec-app-2.0.0/spec.yaml'), '--key', team.secret, '--out', join(dir, 'huge'), '--cache', join(dir, 'cache'), '--since', huge]]) {
+      const r = await ferry(args);
+      expect(r.code, r.stderr).toBe(68);
+      expect(r.stderr).toBe(`ferry: ${huge}: manifest.json is 3221225472 bytes, over the limit of 67108864\n`);
+    }
   });
 
   it('ferry diff shows files added, removed and changed, and the bytes a differential bundle carries', async () => {

@@ -202,6 +202,22 @@ describe('split bundles', () => {
     expect(r.code).toBe(64);
     expect(r.stderr).toMatch(/its index app-1\.0\.0\.ferry\.index\.json is not next to it: the index carries every volume's checksum; copy it with the volumes/);
   });
+  it('refuses (64) to split a bundle whose file name no index can name, before writing a volume, and splits it once renamed', async () => {
+    // a browser's or file manager's second copy: the index would name it, and every reader refuses such an index
+    const copy = join(dir, 'app-1.0.0 (1).ferry');
+    await cp(whole, copy);
+    const out = join(dir, 'vols-renamed');
+    const r = await ferry(['split', copy, '--size', '64K', '--out', out]);
+    expect(r.code, r.stderr).toBe(64);
+    expect(r.stderr).toMatch(/^ferry: .*app-1\.0\.0 \(1\)\.ferry: a split index names its volumes by the bundle's file name, and "app-1\.0\.0 \(1\)\.ferry" is not one it can carry .*: rename the bundle \(e\.g\. to app-1\.0\.0\.ferry\) and split it again\n$/);
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+    const renamed = join(dir, 'app-1.0.0-copy.ferry');
+    await rename(copy, renamed);
+    expect((await ferry(['split', renamed, '--size', '64K', '--out', out])).code).toBe(0);
+    const v = await ferry(['verify', join(out, 'app-1.0.0-copy.ferry.index.json'), '--keyring', team.public]);
+    expect(v.code, v.stderr).toBe(0);
+  });
+
   it('a split stopped while its volumes replace an earlier one\'s leaves no index naming a mix of both', async () => {
     const d = await copyVolumes('resplit');
     // another build of the same NAME-VERSION (as a rebuilt release would be), split into the same folder

@@ -43,6 +43,13 @@ interface BundleImage {
 const MANIFEST_MAX = 4 * 1024 * 1024;
 /** The image graph is walked this deep at most (index -> manifest is 2; nested indexes are rare). */
 const MAX_DEPTH = 4;
+/**
+ * How many manifests, configs and layers one release's images may name in all, each image's counted on
+ * its own (a thousand images of fifty layers for four platforms is 200,000). Each image's reachable set
+ * is held and merged into the catalog on every rebuild: a small signed bundle of a few thousand tags of
+ * one index of a few thousand manifests names millions, and the registry would answer nothing for hours.
+ */
+const MAX_NAMED_PER_RELEASE = 250_000;
 /** Answers older than this are rebuilt even when no change was reported. */
 const MAX_AGE_MS = 1000;
 const BLOB_PATH_RE = /^oci\/blobs\/sha256\/([0-9a-f]{64})$/;
@@ -192,7 +199,23 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
   }
   const blobFile = storeLayout(store).blob;
   const images: BundleImage[] = [];
-  for (const img of carried) {
+  // each manifest of the bundle is read, checked and parsed once, however many images reach it
+  const docs = new Map<string, Promise<ManifestDoc>>();
+  const readOnce = (m: ServedManifest) => {
+    let d = docs.get(m.sha256);
+    if (!d) docs.set(m.sha256, (d = readManifestBlob(blobFile(m.sha256), m)));
+    return d;
+  };
+  let named = 0;
+  const count = (n: number) => {
+    named += n;
+    if (named > MAX_NAMED_PER_RELEASE) throw new StoreError(`the release's images name more than ${MAX_NAMED_PER_RELEASE} manifests, configs and layers in all`);
+  };
+  for (const [i, img] of carried.entries()) {
+    if (named > MAX_NAMED_PER_RELEASE) {
+      warn(`${label}: ${carried.length - i} of its ${carried.length} images (from ${img.ref}) are not served: the release's images name more than ${MAX_NAMED_PER_RELEASE} manifests, configs and layers in all`);
+      break;
+    }
     const hex = img.digest.slice('sha256:'.length);
     const size = listed.get(hex);
     if (size === undefined) {
@@ -212,14 +235,16 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
     // a manifest, its config and layers; an index, the manifests it lists that the bundle carries
     async function walk(m: ServedManifest, depth: number): Promise<void> {
       if (found.manifests.has(m.sha256)) return;
+      count(1);
       found.manifests.set(m.sha256, m);
       found.blobs.set(m.sha256, m.size);
       if (depth > MAX_DEPTH) throw new StoreError(`manifests nested more than ${MAX_DEPTH} deep`);
-      const doc = await readManifestBlob(blobFile(m.sha256), m);
+      const doc = await readOnce(m);
       // what it is, the bundle says (as ferry lock read it): a manifest that also holds a "manifests" list is
       // still a manifest, whose config and layers a client fetches
       if (INDEX_MEDIA_TYPES.has(m.mediaType)) {
         if (!Array.isArray(doc.manifests)) throw new StoreError(`index ${m.sha256} has no list of manifests`);
+        count(doc.manifests.length);
         for (const d of doc.manifests) {
           const child = descriptor(d);
           // a multi-platform index reduced to the target platforms: the others are simply not carried
@@ -233,6 +258,7 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
         return;
       }
       if (!Array.isArray(doc.layers)) throw new StoreError(`manifest ${m.sha256} has no list of layers`);
+      count(1 + doc.layers.length);
       for (const d of [doc.config, ...doc.layers]) {
         const blob = descriptor(d);
         // a config or layer by another algorithm, in upper case, or no digest at all: a client could not
@@ -263,8 +289,10 @@ function descriptor(d: unknown): { hex: string; mediaType: string } | undefined 
   return { hex: digest.slice(7), mediaType: typeof mediaType === 'string' ? mediaType : 'application/vnd.oci.image.manifest.v1+json' };
 }
 
+type ManifestDoc = { manifests?: unknown; config?: unknown; layers?: unknown };
+
 /** A manifest blob of the store, checked against its size and sha256 before it is parsed. */
-async function readManifestBlob(file: string, m: ServedManifest): Promise<{ manifests?: unknown; config?: unknown; layers?: unknown }> {
+async function readManifestBlob(file: string, m: ServedManifest): Promise<ManifestDoc> {
   if (m.size > MANIFEST_MAX) throw new StoreError(`manifest ${m.sha256} has ${m.size} bytes, more than ${MANIFEST_MAX}`);
   let bytes: Buffer;
   try {

@@ -48,6 +48,12 @@ export function field(p: Paragraph, name: string): string | undefined {
  * (from a few KiB of xz) would otherwise be held in memory, or end the process.
  */
 export const MAX_LINE_BYTES = 16 << 20;
+/**
+ * The longest field, continuation lines included. A field is held whole until the next one starts, so a
+ * Depends continued over gigabytes of short lines (a few KiB of xz) would otherwise be held in memory:
+ * built up line by line as one string, 64 MiB of " a,\n" lines took 1.5 GiB, 256 MiB ended the process.
+ */
+export const MAX_FIELD_BYTES = MAX_LINE_BYTES;
 
 const NL = 10;
 const CR = 13;
@@ -72,7 +78,31 @@ function createParagraphParser(emit: (p: Paragraph) => void, fields?: ReadonlySe
   };
   let current: Paragraph = new Map();
   let lastKey: string | undefined;
+  /** bytes of lastKey's field so far; its continuation lines ("\n" + line each) wait as bytes in `more` until it ends */
+  let fieldBytes = 0;
+  let more = Buffer.alloc(0);
+  let moreLength = 0;
+  const addContinuation = (data: Buffer, start: number, end: number) => {
+    fieldBytes += 1 + end - start;
+    if (fieldBytes > MAX_FIELD_BYTES) throw new ResolveError(`${label}: field ${lastKey} of more than ${MAX_FIELD_BYTES} bytes (continuation lines included); not a Debian index, refusing it`);
+    const need = moreLength + 1 + end - start;
+    if (need > more.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 2 * more.length, 1024));
+      more.copy(grown, 0, 0, moreLength);
+      more = grown;
+    }
+    more[moreLength] = NL;
+    data.copy(more, moreLength + 1, start, end);
+    moreLength = need;
+  };
+  /** lastKey's field has ended: its continuation lines join its value, decoded once */
+  const endField = () => {
+    if (lastKey !== undefined && moreLength > 0) current.set(lastKey, current.get(lastKey) + more.toString('utf8', 0, moreLength));
+    moreLength = 0;
+    if (more.length > 1 << 16) more = Buffer.alloc(0);
+  };
   const flush = () => {
+    endField();
     if (current.size > 0) emit(current);
     current = new Map();
     lastKey = undefined;
@@ -90,17 +120,19 @@ function createParagraphParser(emit: (p: Paragraph) => void, fields?: ReadonlySe
     const first = data[start];
     if (first === HASH) return; // comments are allowed in .sources files
     if (first === SPACE || first === TAB) {
-      if (lastKey !== undefined) current.set(lastKey, current.get(lastKey) + '\n' + data.toString('utf8', start, end));
+      if (lastKey !== undefined) addContinuation(data, start, end);
       return;
     }
     const colon = data.indexOf(COLON, start);
     if (colon < 0 || colon >= end || colon === start) return; // not a field: ignored, like apt's tag parser does
+    endField();
     const key = data.toString('latin1', start, colon);
     if (fields && !fields.has(key)) {
       lastKey = undefined; // its continuation lines are skipped too
       return;
     }
     lastKey = key;
+    fieldBytes = end - colon - 1;
     current.set(key, data.toString('utf8', colon + 1, end).trim());
   };
   return {

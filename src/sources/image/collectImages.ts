@@ -188,7 +188,8 @@ function checkListsManifests(image: LockedImage, named: Descriptor[]): void {
  */
 async function checkNamesLockedBlobs(image: LockedImage, manifestFiles: string[]): Promise<void> {
   const locked = new Set(image.blobs.map((b) => `${b.digest} ${b.size}`));
-  for (const file of manifestFiles) {
+  // an index naming one manifest many times: its file is read once
+  for (const file of new Set(manifestFiles)) {
     const doc = parseImageDocument(await readFile(file), image.ref);
     if (doc.kind !== 'manifest') throw new IntegrityError(`lock: ${image.ref} names an index where a manifest belongs; run ferry lock again`);
     for (const d of [doc.config, ...doc.layers]) {

@@ -2,7 +2,7 @@ import * as z from '../../util/zod.js';
 import { ResolveError } from '../../errors.js';
 import { formatIssues } from '../../util/formatIssues.js';
 import { IMAGE_DIGEST_RE } from '../../util/names.js';
-import { parseErrorReason } from '../../util/oneLine.js';
+import { parseErrorReason, quoteInput } from '../../util/oneLine.js';
 import { nestsDeeperThan } from '../../util/nestsDeeperThan.js';
 
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -65,9 +65,9 @@ export function parseImageDocument(bytes: Uint8Array, where: string, announced?:
     const parsed = Manifest.safeParse(raw);
     if (!parsed.success) throw new ResolveError(formatIssues(`${where}: image manifest`, parsed.error));
     for (const layer of parsed.data.layers) {
-      if (layer.urls?.length) throw new ResolveError(`${where}: layer ${layer.digest} lives outside the registry (${layer.urls[0]}): ferry carries only images whose every layer the registry serves`);
+      if (layer.urls?.length) throw new ResolveError(`${where}: layer ${layer.digest} lives outside the registry (${quoteInput(layer.urls[0]!)}): ferry carries only images whose every layer the registry serves`);
     }
     return { kind: 'manifest', mediaType, config: parsed.data.config, layers: parsed.data.layers, json: raw as Record<string, unknown> };
   }
-  throw new ResolveError(`${where}: media type ${mediaType} is not an OCI or Docker v2 image manifest or index (Docker's schema 1 is not supported: push the image again with a current client)`);
+  throw new ResolveError(`${where}: media type ${quoteInput(mediaType)} is not an OCI or Docker v2 image manifest or index (Docker's schema 1 is not supported: push the image again with a current client)`);
 }

@@ -42,3 +42,12 @@ export function platformMatches(declared: Platform | undefined, wanted: readonly
 export function platformName(p: Platform | undefined): string {
   return p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : 'no platform';
 }
+
+/** A platform name as a message shows it: its words are the registry's, so a long one is cut short (60 characters and …). */
+export function shortPlatform(n: string): string {
+  return n.length > 60 ? `${n.slice(0, 60)}…` : n;
+}
+
+export function platformShown(p: Platform | undefined): string {
+  return shortPlatform(platformName(p));
+}

@@ -3,7 +3,7 @@ import { ResolveError, SpecError } from '../../errors.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import type { BuildContext } from '../kind.js';
 import { parseImageDocument, type Descriptor, type ImageDocument } from './imageDocument.js';
-import { imagePlatforms, platformMatches, platformName } from './imagePlatforms.js';
+import { imagePlatforms, platformMatches, platformName, platformShown } from './imagePlatforms.js';
 import type { ImageLock, LockedDescriptor, LockedImage } from './imageLockSchema.js';
 import { createSourceOpener, type ImageSource } from './openImageSource.js';
 import { parseImageRef } from './parseImageRef.js';
@@ -38,15 +38,24 @@ async function lockImage(name: string, source: ImageSource, platforms: string[],
   }
   const reduced = reduceIndex(top.bytes, doc, platforms, `${name} (${top.digest})`);
   const manifests: LockedDescriptor[] = [];
-  const blobs: LockedDescriptor[] = [];
+  // an index may name one manifest many times (a hostile one, tens of thousands of times): each is fetched
+  // and its blobs taken once, not once per entry (a list of every entry's layers outgrew the heap)
+  const fetched = new Map<string, { size: number; mediaType: string }>();
+  const blobs = new Map<string, LockedDescriptor>();
   for (const entry of reduced.manifests) {
-    const where = `${name} ${platformName(entry.platform)} (${entry.digest})`;
-    const got = await source.manifest(entry.digest);
-    if (got.bytes.length !== entry.size) throw new ResolveError(`${where}: the manifest has ${got.bytes.length} bytes, the index says ${entry.size}`);
-    const child = parseImageDocument(got.bytes, where, entry.mediaType);
-    if (child.kind !== 'manifest') throw new ResolveError(`${where}: an index inside an index; ferry carries one level of index only`);
+    const where = `${name} ${platformShown(entry.platform)} (${entry.digest})`;
+    const sizeDiffers = (size: number) => new ResolveError(`${where}: the manifest has ${size} bytes, the index says ${entry.size}`);
+    let child = fetched.get(entry.digest);
+    if (!child) {
+      const got = await source.manifest(entry.digest);
+      if (got.bytes.length !== entry.size) throw sizeDiffers(got.bytes.length);
+      const doc = parseImageDocument(got.bytes, where, entry.mediaType);
+      if (doc.kind !== 'manifest') throw new ResolveError(`${where}: an index inside an index; ferry carries one level of index only`);
+      for (const b of blobsOf(doc)) if (!blobs.has(b.digest)) blobs.set(b.digest, b);
+      fetched.set(entry.digest, (child = { size: got.bytes.length, mediaType: doc.mediaType }));
+    }
+    if (child.size !== entry.size) throw sizeDiffers(child.size);
     manifests.push({ digest: entry.digest, size: entry.size, mediaType: child.mediaType, platform: platformName(entry.platform) });
-    blobs.push(...blobsOf(child));
   }
   return {
     ...base,
@@ -55,7 +64,7 @@ async function lockImage(name: string, source: ImageSource, platforms: string[],
     mediaType: doc.mediaType,
     ...(reduced.reduced && { upstream: { digest: top.digest, size: top.bytes.length, mediaType: doc.mediaType } }),
     manifests,
-    blobs: dedupe(blobs),
+    blobs: [...blobs.values()],
   };
 }
 
@@ -86,7 +95,7 @@ async function checkConfigPlatform(name: string, doc: ImageDocument & { kind: 'm
   if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new ResolveError(`${name}: its config ${doc.config.digest} is not a JSON object`);
   const platform = { os: String(config.os ?? ''), architecture: String(config.architecture ?? ''), ...(typeof config.variant === 'string' && { variant: config.variant }) };
   if (!platformMatches(platform, platforms)) {
-    throw new ResolveError(`${name}: the image is for ${platformName(platform)}, not ${platforms.join(', ')}; name its platform in platforms: [...] if the hosts run it, or pick the image for the targets`);
+    throw new ResolveError(`${name}: the image is for ${platformShown(platform)}, not ${platforms.join(', ')}; name its platform in platforms: [...] if the hosts run it, or pick the image for the targets`);
   }
 }
 

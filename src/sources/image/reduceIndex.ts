@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ResolveError } from '../../errors.js';
 import type { Descriptor, ImageDocument } from './imageDocument.js';
-import { platformMatches, platformName } from './imagePlatforms.js';
+import { platformMatches, platformName, platformShown, shortPlatform } from './imagePlatforms.js';
 
 /** How many of the platforms an index offers a refusal names. */
 const OFFERED_NAMED = 8;
@@ -27,13 +27,13 @@ export function reduceIndex(upstream: Buffer, doc: ImageDocument & { kind: 'inde
   if (kept.length === 0) {
     // the index's own words: a few of them, each cut short (a hostile one lists thousands of long ones)
     const names = [...new Set(doc.manifests.map((m) => platformName(m.platform)))];
-    const shown = names.slice(0, OFFERED_NAMED).map((n) => (n.length > 60 ? `${n.slice(0, 60)}…` : n));
+    const shown = names.slice(0, OFFERED_NAMED).map(shortPlatform);
     const offered = shown.join(', ') + (names.length > OFFERED_NAMED ? `, and ${names.length - OFFERED_NAMED} more` : '');
     throw new ResolveError(`${where}: the image offers ${offered || 'no platforms'}, none of ${platforms.join(', ')}; name the platforms to carry (platforms: [...]) or pick another image`);
   }
   for (const m of kept) {
     if (m.mediaType === doc.mediaType || m.mediaType.endsWith('index.v1+json') || m.mediaType.endsWith('manifest.list.v2+json')) {
-      throw new ResolveError(`${where}: the index entry for ${platformName(m.platform)} (${m.digest}) is itself an index; ferry carries one level of index only`);
+      throw new ResolveError(`${where}: the index entry for ${platformShown(m.platform)} (${m.digest}) is itself an index; ferry carries one level of index only`);
     }
   }
   const reduced = kept.length !== doc.manifests.length;

@@ -6,12 +6,12 @@ import { checkLinkScheme, filenameFromUrl, metadataAvailability, type IndexFile 
  * data-core-metadata / data-dist-info-metadata (PEP 658/714).
  */
 export function parseSimpleHtml(html: string, pageUrl: string): IndexFile[] {
-  const baseMatch = /<base\s[^>]*>/i.exec(html);
-  const baseHref = baseMatch ? attributes(baseMatch[0]).get('href') : undefined;
+  const baseTag = startTags(html, 'base').next().value;
+  const baseHref = baseTag ? attributes(baseTag).get('href') : undefined;
   const base = baseHref ? new URL(baseHref, pageUrl).href : pageUrl;
   const files: IndexFile[] = [];
-  for (const m of html.matchAll(/<a\s[^>]*>/gi)) {
-    const attrs = attributes(m[0]);
+  for (const tag of startTags(html, 'a')) {
+    const attrs = attributes(tag);
     const href = attrs.get('href');
     if (!href) continue;
     let url: URL;
@@ -34,6 +34,23 @@ export function parseSimpleHtml(html: string, pageUrl: string): IndexFile[] {
     files.push(file);
   }
   return files;
+}
+
+/**
+ * The start tags `<NAME …>` of `html`, in order, each up to its first ">". Found with indexOf, not with
+ * /<a\s[^>]*>/: that regex reads to the end of the page from every "<a " that no ">" closes, so a 1 MiB page
+ * of "<a <a <a …" kept the lock busy for minutes and one of the 64 MiB a page may have for days. A tag no ">"
+ * closes is not a tag (HTML parsers drop it), and neither is any after it.
+ */
+function* startTags(html: string, name: string): Generator<string, undefined> {
+  const open = new RegExp(`<${name}\\s`, 'gi');
+  for (let m = open.exec(html); m; m = open.exec(html)) {
+    const end = html.indexOf('>', m.index);
+    if (end === -1) return undefined;
+    yield html.slice(m.index, end + 1);
+    open.lastIndex = end + 1;
+  }
+  return undefined;
 }
 
 /** Attributes of one start tag, names lowercased, values entity-decoded; a bare attribute maps to "". */

@@ -52,8 +52,10 @@ export async function readProjectPage(indexUrl: string, project: string, opts: {
   if (res.status < 200 || res.status >= 300) throw new FetchError(`cannot read ${url}: HTTP ${res.status}`, { transient: res.status >= 500 || res.status === 429 });
   const text = res.body.toString('utf8');
   const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/vnd.pypi.simple.v1+json') return checkRequiresPython({ url, files: parseSimpleJson(text, url), format: 'json' });
-  return checkRequiresPython({ url, files: parseSimpleHtml(text, url), format: 'html' });
+  // links are relative to the page that answered, as pip takes them (its base is the response's URL): an index
+  // that redirects INDEX/NAME/ elsewhere names the files beside where it sent the client, not beside INDEX/NAME/
+  if (type === 'application/vnd.pypi.simple.v1+json') return checkRequiresPython({ url, files: parseSimpleJson(text, res.url), format: 'json' });
+  return checkRequiresPython({ url, files: parseSimpleHtml(text, res.url), format: 'html' });
 }
 
 /**
