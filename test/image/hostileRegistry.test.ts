@@ -13,7 +13,7 @@ import { makeCertificate } from '../serve/makeCertificate.js';
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
-type Mode = 'ok' | 'redirect-file' | 'redirect-other' | 'longer' | 'endless-manifest' | 'wrong-digest' | 'realm-file' | 'realm-ftp' | 'huge-token' | 'null-token' | 'injected-challenge';
+type Mode = 'ok' | 'redirect-file' | 'redirect-other' | 'longer' | 'endless-manifest' | 'wrong-digest' | 'realm-file' | 'realm-ftp' | 'huge-token' | 'null-token' | 'injected-challenge' | 'long-challenge';
 
 /**
  * A registry that misbehaves on purpose, one way per test: ferry lock and ferry build must refuse each
@@ -71,6 +71,7 @@ describe('a hostile image registry', () => {
     if (path === '/v2/') {
       if (mode === 'realm-file') return res.writeHead(401, { 'www-authenticate': 'Bearer realm="file:///etc/passwd",service="x"' }).end();
       if (mode === 'realm-ftp') return res.writeHead(401, { 'www-authenticate': 'Bearer realm="ftp://127.0.0.1/token"' }).end();
+      if (mode === 'long-challenge') return res.writeHead(401, { 'www-authenticate': `Negotiate ${'x'.repeat(15_000)}` }).end();
       if (mode === 'huge-token' || mode === 'null-token' || mode === 'injected-challenge') {
         const realm = mode !== 'injected-challenge' ? `${url}/token` : `${url}/token?scope=repository:other/secret:push`;
         return res.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="registry.example\\",scope=\\"repository:other:push"` }).end();
@@ -137,6 +138,7 @@ describe('a hostile image registry', () => {
     ['realm-ftp', 69, /token realm that is not an http\(s\) URL/],
     ['huge-token', 69, /larger than the 1048576-byte limit/],
     ['null-token', 69, /the token answer holds no token/],
+    ['long-challenge', 69, /authentication ferry does not know \("Negotiate x+…"\)/],
   ])('ferry lock refuses a registry whose answer is %s (exit %i), one line, no lock written', async (m, code, message) => {
     mode = m;
     const cache = join(dir, `cache-${m}`);
@@ -144,6 +146,7 @@ describe('a hostile image registry', () => {
     expect(r.code, r.stderr).toBe(code);
     expect(oneLine(r.stderr), r.stderr).toHaveLength(1);
     expect(oneLine(r.stderr)[0]).toMatch(message);
+    expect(oneLine(r.stderr)[0]!.length).toBeLessThan(1000);
     expect(r.stderr).not.toContain('secret-password');
     expect(existsSync(join(dir, 'spec.lock.json.tmp'))).toBe(false);
   });

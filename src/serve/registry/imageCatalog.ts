@@ -199,11 +199,12 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
   }
   const blobFile = storeLayout(store).blob;
   const images: BundleImage[] = [];
-  // each manifest of the bundle is read, checked and parsed once, however many images reach it
-  const docs = new Map<string, Promise<ManifestDoc>>();
+  // each manifest of the bundle is read, checked and parsed once, however many images reach it; what is
+  // kept of it is only the descriptors a walk uses (a manifest may hold 4 MiB of other fields)
+  const docs = new Map<string, Promise<ManifestSummary>>();
   const readOnce = (m: ServedManifest) => {
     let d = docs.get(m.sha256);
-    if (!d) docs.set(m.sha256, (d = readManifestBlob(blobFile(m.sha256), m)));
+    if (!d) docs.set(m.sha256, (d = readManifestBlob(blobFile(m.sha256), m).then(summarize)));
     return d;
   };
   let named = 0;
@@ -245,8 +246,7 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
       if (INDEX_MEDIA_TYPES.has(m.mediaType)) {
         if (!Array.isArray(doc.manifests)) throw new StoreError(`index ${m.sha256} has no list of manifests`);
         count(doc.manifests.length);
-        for (const d of doc.manifests) {
-          const child = descriptor(d);
+        for (const child of doc.manifests) {
           // a multi-platform index reduced to the target platforms: the others are simply not carried
           if (!child || !listed.has(child.hex)) continue;
           if (!MANIFEST_MEDIA_TYPES.has(child.mediaType)) {
@@ -257,13 +257,12 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
         }
         return;
       }
-      if (!Array.isArray(doc.layers)) throw new StoreError(`manifest ${m.sha256} has no list of layers`);
-      count(1 + doc.layers.length);
-      for (const d of [doc.config, ...doc.layers]) {
-        const blob = descriptor(d);
+      if (!doc.blobs) throw new StoreError(`manifest ${m.sha256} has no list of layers`);
+      count(doc.blobs.length);
+      for (const blob of doc.blobs) {
         // a config or layer by another algorithm, in upper case, or no digest at all: a client could not
         // fetch it from here, and ferry could not check it
-        if (!blob) throw new StoreError(`manifest ${m.sha256} names a config or layer without a sha256 digest ferry carries (${JSON.stringify((d as { digest?: unknown } | null)?.digest ?? null).slice(0, 90)})`);
+        if ('bad' in blob) throw new StoreError(`manifest ${m.sha256} names a config or layer without a sha256 digest ferry carries (${blob.bad})`);
         const bsize = listed.get(blob.hex);
         if (bsize === undefined) throw new StoreError(`manifest ${m.sha256} uses blob sha256:${blob.hex}, which the bundle does not carry`);
         found.blobs.set(blob.hex, bsize);
@@ -290,6 +289,22 @@ function descriptor(d: unknown): { hex: string; mediaType: string } | undefined 
 }
 
 type ManifestDoc = { manifests?: unknown; config?: unknown; layers?: unknown };
+
+/** What a walk uses of a manifest or index: its entries (when it has a list), or its config and layers (when it has a list of layers). */
+interface ManifestSummary {
+  manifests?: Array<{ hex: string; mediaType: string } | undefined>;
+  /** each a sha256, or for one ferry cannot use, what it names (cut short) */
+  blobs?: Array<{ hex: string } | { bad: string }>;
+}
+
+function summarize(doc: ManifestDoc): ManifestSummary {
+  return {
+    ...(Array.isArray(doc.manifests) && { manifests: doc.manifests.map(descriptor) }),
+    ...(Array.isArray(doc.layers) && {
+      blobs: [doc.config, ...doc.layers].map((d) => descriptor(d) ?? { bad: JSON.stringify((d as { digest?: unknown } | null)?.digest ?? null).slice(0, 90) }),
+    }),
+  };
+}
 
 /** A manifest blob of the store, checked against its size and sha256 before it is parsed. */
 async function readManifestBlob(file: string, m: ServedManifest): Promise<ManifestDoc> {

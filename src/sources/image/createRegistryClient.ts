@@ -7,6 +7,7 @@ import { fetchBytes } from '../../fetch/fetchBytes.js';
 import { httpStatusError } from '../../fetch/toFetchError.js';
 import type { Logger } from '../../ui/log.js';
 import { ACCEPT_MANIFESTS, MANIFEST_MAX_BYTES } from './imageDocument.js';
+import { quoteInput } from '../../util/oneLine.js';
 import { readRegistryCredentials, registryAuthFile, type RegistryCredentials } from './readRegistryCredentials.js';
 
 export interface FetchedManifest {
@@ -52,14 +53,15 @@ export function createRegistryClient(opts: { base: string; registry: string; env
     const res = await get(url, {}, 64 << 10);
     if (res.status === 200) return undefined;
     if (res.status !== 401) throw httpStatusError(url, res.status);
-    const challenge = parseChallenge(header(res.headers, 'www-authenticate'));
+    const challengeText = header(res.headers, 'www-authenticate');
+    const challenge = parseChallenge(challengeText);
     const creds = await login();
     const basic = creds && `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     if (challenge?.scheme === 'basic') {
       if (!basic) throw needsLogin();
       return basic;
     }
-    if (challenge?.scheme !== 'bearer' || !challenge.params.realm) throw new FetchError(`${url}: the registry asks for authentication ferry does not know (${header(res.headers, 'www-authenticate') ?? 'no WWW-Authenticate'})`, { url, status: 401 });
+    if (challenge?.scheme !== 'bearer' || !challenge.params.realm) throw new FetchError(`${url}: the registry asks for authentication ferry does not know (${challengeText === undefined ? 'no WWW-Authenticate' : quoteInput(challengeText)})`, { url, status: 401 });
     let realm: URL;
     try {
       realm = new URL(challenge.params.realm);
