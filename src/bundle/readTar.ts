@@ -5,6 +5,8 @@ import { MANIFEST_PATH, SIGNATURE_PATH } from './manifest.js';
 
 const BLOCK = 512;
 const ZEROS = Buffer.alloc(64 * 1024);
+/** zeros allowed after the end-of-archive marker: far more than any tar writer's record (GNU tar: 10 KiB) */
+export const TRAILING_ZEROS_MAX = 1024 * 1024;
 /** pax records are small; anything larger is hostile */
 const PAX_MAX = 64 * 1024;
 
@@ -186,6 +188,11 @@ export class TarReader {
     const end = this.offset;
     for (;;) {
       if (this.buf.length === 0 && !(await this.fill(1))) return;
+      // a writer pads to its record (GNU tar: 10 KiB); a hole of terabytes appended to a signed bundle (no
+      // disk space taken, no key needed) kept verify and import reading zeros for hours
+      if (this.offset - end > TRAILING_ZEROS_MAX) {
+        throw new BundleFormatError(`${this.label}: more than ${TRAILING_ZEROS_MAX} bytes after the end-of-archive marker at byte ${end} (a tar writer pads with at most a record of zeros): the bundle was changed after it was written`);
+      }
       // compared with zeros natively (memcmp), a block at a time; only a block that differs is searched
       const n = Math.min(this.buf.length, ZEROS.length);
       if (!this.buf.subarray(0, n).equals(ZEROS.subarray(0, n))) {

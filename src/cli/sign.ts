@@ -26,7 +26,7 @@ export function register(program: Command): void {
       const { readKeyring } = await import('../pgp/keyring.js');
       const { signatureDate, signDetached, mergeSignatures } = await import('../pgp/sign.js');
       const { verifyDetached } = await import('../pgp/verify.js');
-      const { parseManifest } = await import('../bundle/manifest.js');
+      const { parseManifest, SIGNATURE_MAX_BYTES } = await import('../bundle/manifest.js');
       if (!opts.key?.length && !opts.signature?.length) throw new UsageError('nothing to add: pass --key FILE or --signature FILE');
       const head = await readBundleHead(bundle);
       const manifest = parseManifest(head.manifestBytes, bundle);
@@ -45,6 +45,9 @@ export function register(program: Command): void {
       }
       const existing = { armored: head.signature, label: `${bundle}: its manifest.json.asc`, hint: 'pass --replace to sign it with only the new signatures' };
       const merged = await mergeSignatures(opts.replace ? added : [existing, ...added]);
+      // what verify and import would refuse is not written (a bundle whose co-signatures already take nearly all of it)
+      const size = Buffer.byteLength(merged);
+      if (size > SIGNATURE_MAX_BYTES) throw new UsageError(`the signatures would take ${size} bytes, more than the ${SIGNATURE_MAX_BYTES} bytes verify and import accept: replace old ones (--replace) instead of adding`);
       await replaceSignature(bundle, merged, opts.out ?? bundle);
       process.stdout.write(`${opts.out ?? bundle}: ${added.length} signature(s) added; the digest is unchanged\n`);
     });

@@ -7,6 +7,7 @@ import { holdScratch } from '../util/holdScratch.js';
 import { sweepDeadScratch } from '../util/sweepDeadScratch.js';
 import { IDENTITY_PATTERN, ownIdentity } from '../util/processIdentity.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
+import { removeTree } from '../util/removeTree.js';
 
 export interface Marker {
   kind: string;
@@ -61,7 +62,7 @@ export async function installDirectoryAtomically(opts: {
     await rm(join(tmp, markerPath), { recursive: true, force: true });
     await writeFileAtomic(join(tmp, markerPath), JSON.stringify(marker, null, 2) + '\n');
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
+    await removeTree(tmp);
     releaseTmp();
     throw err;
   }
@@ -73,7 +74,7 @@ export async function installDirectoryAtomically(opts: {
     renameSync(to, old);
     renameSync(tmp, to);
     releaseTmp();
-    await rm(old, { recursive: true, force: true });
+    await removeTree(old);
     releaseOld();
   } else {
     await rename(tmp, to);

@@ -1,6 +1,7 @@
-import { lstat, readdir, rm } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { identityPid, isIdentityAlive } from './processIdentity.js';
+import { removeTree } from './removeTree.js';
 
 /**
  * Remove the scratch folders in `parent` that killed processes left: those whose name `ownerOf` reads the
@@ -17,7 +18,7 @@ export async function sweepDeadScratch(parent: string, ownerOf: (name: string) =
     const path = join(parent, name);
     const st = await lstat(path).catch(() => undefined);
     if (!st?.isDirectory() || st.uid !== process.getuid?.()) continue;
-    await rm(path, { recursive: true, force: true });
+    await removeTree(path);
     swept++;
   }
   return swept;

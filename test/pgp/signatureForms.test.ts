@@ -189,6 +189,26 @@ describe('signature forms and co-signatures', () => {
     expect((await readFile(bundle)).equals(before)).toBe(true);
   });
 
+  it('ferry sign refuses (64) to write a signature larger than every reader accepts, and leaves the bundle as it was', async () => {
+    // a co-signature block just under the 1 MiB readers accept: one packet, kept byte for byte, plus the new one is over
+    const limit = 1024 * 1024;
+    const block = (n: number) => {
+      const packet = new Uint8Array(6 + n);
+      packet.set([0xcb, 0xff, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+      return armorPacket(packet);
+    };
+    let n = Math.floor(((limit - 200) * 3) / 4 / 1.02);
+    for (const step of [4800, 48, 3]) while (Buffer.byteLength(good + block(n + step)) < limit - 20) n += step;
+    const bundle = await bundleWith('sign-too-large', good + block(n));
+    expect(Buffer.byteLength(good + block(n))).toBeLessThan(limit);
+    expect((await ferry(['verify', bundle, '--keyring', team.public])).code).toBe(0);
+    const before = await readFile(bundle);
+    const r = await ferry(['sign', bundle, '--key', team.secret]);
+    expect(r.code, r.stderr).toBe(64);
+    expect(r.stderr).toMatch(/^ferry: the signatures would take \d+ bytes, more than the 1048576 bytes verify and import accept: replace old ones \(--replace\) instead of adding\n$/);
+    expect((await readFile(bundle)).equals(before)).toBe(true);
+  });
+
   it('ferry sign refuses a --signature file it cannot read with one line (64), and leaves the bundle as it was', async () => {
     const bundle = await bundleWith('sign-missing', good);
     const before = await readFile(bundle);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SpecError } from '../../src/errors.js';
-import { evaluateMarker, uncertainVariableNote } from '../../src/sources/python/evaluateMarker.js';
+import { evaluateMarker, MarkerSyntaxError, uncertainVariableNote } from '../../src/sources/python/evaluateMarker.js';
 import { markerEnvironment } from '../../src/sources/python/markerEnvironment.js';
 import { parseCoreMetadata } from '../../src/sources/python/parseCoreMetadata.js';
 import { parseDistFilename } from '../../src/sources/python/parseDistFilename.js';
@@ -89,9 +89,30 @@ describe('PEP 508', () => {
 
   it('refuses markers it cannot read, naming the problem', () => {
     const env = markerEnvironment({ version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] });
-    expect(() => evaluateMarker('os_type == "linux"', env)).toThrow('unknown marker variable "os_type" in "os_type == \"linux\""');
+    expect(() => evaluateMarker('os_type == "linux"', env)).toThrow('unknown marker variable "os_type" in "os_type == \\"linux\\""');
     expect(() => evaluateMarker('python_version < "3.12" and', env)).toThrow('ends too early');
     expect(() => evaluateMarker('(python_version < "3.12"', env)).toThrow('expected ")"');
+  });
+
+  it('evaluates a marker of 20,000 terms, and refuses one nested 100,000 deep, in a short message, not by running out of stack', () => {
+    const env = markerEnvironment({ version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] });
+    // a wheel's METADATA may hold 16 MiB: this is 500 KB of one Requires-Dist (10,000 terms ran out of stack before)
+    const terms = Array.from({ length: 20_000 }, () => 'python_version > "3.1"');
+    expect(evaluateMarker(terms.join(' and '), env)).toBe(true);
+    expect(evaluateMarker([...terms.map(() => 'python_version < "3.1"'), 'os_name == "posix"'].join(' or '), env)).toBe(true);
+    expect(evaluateMarker(`python_version > "3.1" and (os_name == "nt" or (${terms.slice(0, 3).join(' and ')}))`, env)).toBe(true);
+    expect(evaluateMarker(`${'('.repeat(200)}python_version > "3.1"${')'.repeat(200)}`, env)).toBe(true);
+    const nested = `${'('.repeat(100_000)}python_version > "3.1"${')'.repeat(100_000)}`;
+    let err: unknown;
+    try {
+      evaluateMarker(nested, env);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MarkerSyntaxError);
+    expect((err as Error).message).toMatch(/^marker "\(+…" nests parentheses more than 200 deep$/);
+    // and a long one that does not parse is named in 200 characters, not all of it
+    expect(() => evaluateMarker(`${terms.join(' and ')} and`, env)).toThrow(/^marker "python_version > \\"3\.1\\" and [^…]{150,250}…" ends too early$/);
   });
 
   it('evaluates extra markers against the extras the chain asks for', () => {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ferry } from '../helpers/cli.js';
+import { FERRY_BIN, ferry, run } from '../helpers/cli.js';
 import { craftTar } from '../helpers/craft.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildAndImport, writeSpec } from './helpers.js';
@@ -57,6 +57,18 @@ describe('a hostile rootfs tarball', () => {
   });
 });
 
+/** A store holding release NAME/1 whose one artifact is rootfs/base, the tarball as carried (uncompressed). */
+function storeRootfs(store: string, name: string, tarball: Buffer): void {
+  const sha256 = createHash('sha256').update(tarball).digest('hex');
+  writeRelease(store, {
+    name,
+    version: '1',
+    services: { web: { version: '1.0.0', groups: ['web'] } },
+    extra: [{ path: 'rootfs/base.tar', content: tarball, kind: 'rootfs', services: ['web'] }],
+    artifacts: { rootfs: { base: { path: 'rootfs/base.tar', source: 'tarball', compression: 'none', sha256, size: tarball.length, services: ['web'] } } },
+  });
+}
+
 /**
  * The marker `ferry extract` writes into a rootfs (.ferry-extracted.json) is ferry's: a tarball member
  * of that name (a folder, a link out of the tree) is replaced by the marker, never written through, and
@@ -78,13 +90,7 @@ describe('a rootfs tarball that carries the extract marker itself', () => {
     const tarball = craftTar([{ path: './etc/ok.txt', data: Buffer.from('ok\n') }, ...entries.map((e) => ({ ...e, linkpath: 'linkpath' in e ? victim : undefined }))]);
     const store = join(dir, `store-${label.replace(/\W+/g, '-')}`);
     const sha256 = createHash('sha256').update(tarball).digest('hex');
-    writeRelease(store, {
-      name: 'marker',
-      version: '1',
-      services: { web: { version: '1.0.0', groups: ['web'] } },
-      extra: [{ path: 'rootfs/base.tar', content: tarball, kind: 'rootfs', services: ['web'] }],
-      artifacts: { rootfs: { base: { path: 'rootfs/base.tar', source: 'tarball', compression: 'none', sha256, size: tarball.length, services: ['web'] } } },
-    });
+    storeRootfs(store, 'marker', tarball);
     const to = join(dir, `to-${label.replace(/\W+/g, '-')}`);
     for (const changed of [true, false]) {
       const r = await ferry(['extract', 'marker/1', 'rootfs/base', '--store', store, '--to', to, '--json']);
@@ -109,14 +115,7 @@ describe('extract --to a place it cannot swap', () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-rootfs-to-'));
     store = join(dir, 'store');
     const tarball = craftTar([{ path: './etc/ok.txt', data: Buffer.from('ok\n') }]);
-    const sha256 = createHash('sha256').update(tarball).digest('hex');
-    writeRelease(store, {
-      name: 'to',
-      version: '1',
-      services: { web: { version: '1.0.0', groups: ['web'] } },
-      extra: [{ path: 'rootfs/base.tar', content: tarball, kind: 'rootfs', services: ['web'] }],
-      artifacts: { rootfs: { base: { path: 'rootfs/base.tar', source: 'tarball', compression: 'none', sha256, size: tarball.length, services: ['web'] } } },
-    });
+    storeRootfs(store, 'to', tarball);
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -148,5 +147,48 @@ describe('extract --to a place it cannot swap', () => {
     expect(r.code, r.stderr).toBe(64);
     expect(r.stderr.trim().split('\n')).toEqual([`ferry: ${join(dir, 'no', 'such')}, the folder that would hold ${to}, does not exist; make it first or choose another --to`]);
     expect(existsSync(join(dir, 'no'))).toBe(false);
+  });
+});
+
+/**
+ * Without root, tar unpacks a rootfs with its modes but as the user's own files: a folder of mode 0555
+ * that holds files cannot then be emptied by `rm -r`. The second extract of such a rootfs swapped it in
+ * and then failed removing the first (an internal error, exit 74), leaving `.to.ferry-old-*` beside --to,
+ * and every later extract failed on sweeping that. Now the old tree and the scratch go, and runs succeed.
+ */
+describe('a rootfs with a read-only folder, extracted without root', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-rootfs-readonly-'));
+    await chmod(dir, 0o755);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('is extracted again with --force, its old tree and scratch removed', async () => {
+    const tarball = craftTar([
+      { path: 'ro/', type: 'Directory' },
+      { path: 'ro/f', data: Buffer.from('x\n') },
+    ]);
+    // the folder read-only, as a vendor's tarball may carry it (craftTar writes 0644 for every entry)
+    const header = tarball.subarray(0, 512);
+    header.write('0000555\0', 100, 'latin1');
+    header.write('        ', 148, 'latin1');
+    let sum = 0;
+    for (const b of header) sum += b;
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    const store = join(dir, 'store');
+    storeRootfs(store, 'ro', tarball);
+    await run('chmod', ['-R', 'a+rX', store]);
+    const parent = join(dir, 'place');
+    await mkdir(parent);
+    await chown(parent, 65534, 65534);
+    const to = join(parent, 'to');
+    for (let i = 0; i < 2; i++) {
+      const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, FERRY_BIN, 'extract', 'ro/1', 'rootfs/base', '--store', store, '--to', to, '--force']);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(await readdir(parent)).toEqual(['to']);
+    expect((await stat(join(to, 'ro'))).mode & 0o777).toBe(0o555);
+    expect(await readFile(join(to, 'ro/f'), 'utf8')).toBe('x\n');
   });
 });

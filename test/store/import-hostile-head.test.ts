@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,16 @@ describe('ferry verify and import refuse hostile heads and names', () => {
       for (const r of [v, i]) {
         expect(r.code, r.stderr).toBe(68);
         expect(r.stderr).toMatch(/: data after the end-of-archive marker at byte \d+ \(non-zero byte at \d+\): the bundle was changed after it was written\n$/);
+      }
+    });
+
+    it('a hole of zeros appended to a signed bundle (terabytes on disk for nothing) is refused once past 1 MiB, not read to its end: exit 68', async () => {
+      const file = await made('hole', Buffer.alloc(0));
+      await truncate(file, (await stat(file)).size + 64 * 1024 * 1024);
+      const { v, i } = await both(file);
+      for (const r of [v, i]) {
+        expect(r.code, r.stderr).toBe(68);
+        expect(r.stderr).toMatch(/: more than 1048576 bytes after the end-of-archive marker at byte \d+ \(a tar writer pads with at most a record of zeros\): the bundle was changed after it was written\n$/);
       }
     });
 

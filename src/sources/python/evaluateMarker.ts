@@ -1,12 +1,13 @@
 import pep440 from '@renovatebot/pep440';
 import { normalizeProjectName } from './normalizeProjectName.js';
 import { satisfiesSpecifier } from './satisfiesSpecifier.js';
+import { quoteInput } from '../../util/oneLine.js';
 
 /** PEP 508 environment: the values markers are evaluated against (all strings). */
 export type MarkerEnvironment = Record<string, string>;
 
 type Node =
-  | { type: 'or' | 'and'; left: Node; right: Node }
+  | { type: 'or' | 'and'; items: Node[] }
   | { type: 'cmp'; left: Operand; op: string; right: Operand };
 type Operand = { variable: string } | { literal: string };
 
@@ -62,26 +63,37 @@ export function safeExtra(extra: string): string {
   return extra.replace(/[^A-Za-z0-9.-]+/g, '_').toLowerCase();
 }
 
+/**
+ * Deepest nesting of parentheses a marker may have. Real ones have one or two levels; the parser and the
+ * evaluation go down one level per parenthesis, so 100,000 of them (200 KB of a wheel's METADATA)
+ * ran out of stack and were reported as "Maximum call stack size exceeded". pip's parser (packaging)
+ * recurses too, and stops at Python's recursion limit, a few hundred levels.
+ */
+const MAX_MARKER_DEPTH = 200;
+
 export function parseMarker(marker: string): Node {
   const tokens = tokenize(marker);
   let i = 0;
+  let depth = 0;
   const peek = () => tokens[i];
   const expect = (what: string) => {
     const t = tokens[i++];
-    if (t?.value !== what) throw new MarkerSyntaxError(`expected "${what}" in marker "${marker}", found ${t ? `"${t.value}"` : 'the end'}`);
+    if (t?.value !== what) throw new MarkerSyntaxError(`expected "${what}" in marker ${quoteInput(marker, 200)}, found ${t ? quoteInput(t.value) : 'the end'}`);
   };
   const operand = (): Operand => {
     const t = tokens[i++];
-    if (!t) throw new MarkerSyntaxError(`marker "${marker}" ends too early`);
+    if (!t) throw new MarkerSyntaxError(`marker ${quoteInput(marker, 200)} ends too early`);
     if (t.kind === 'string') return { literal: t.value };
     if (t.kind === 'word' && VARIABLES.has(t.value)) return { variable: ALIASES[t.value] ?? t.value };
-    throw new MarkerSyntaxError(`unknown marker variable "${t.value}" in "${marker}"`);
+    throw new MarkerSyntaxError(`unknown marker variable ${quoteInput(t.value)} in ${quoteInput(marker, 200)}`);
   };
   const atom = (): Node => {
     if (peek()?.value === '(') {
       i++;
+      if (++depth > MAX_MARKER_DEPTH) throw new MarkerSyntaxError(`marker ${quoteInput(marker, 200)} nests parentheses more than ${MAX_MARKER_DEPTH} deep`);
       const inner = or();
       expect(')');
+      depth--;
       return inner;
     }
     const left = operand();
@@ -92,27 +104,29 @@ export function parseMarker(marker: string): Node {
     else if (t?.value === 'not' && peek()?.value === 'in') {
       i++;
       op = 'not in';
-    } else throw new MarkerSyntaxError(`expected a comparison in marker "${marker}"`);
+    } else throw new MarkerSyntaxError(`expected a comparison in marker ${quoteInput(marker, 200)}`);
     return { type: 'cmp', left, op, right: operand() };
   };
+  // a chain of "and" (or "or") is one node holding its terms, evaluated in a loop: a chain of 10,000 terms
+  // (a left-deep tree evaluated by recursion) ran out of stack too
   const and = (): Node => {
-    let left = atom();
+    const items = [atom()];
     while (peek()?.value === 'and') {
       i++;
-      left = { type: 'and', left, right: atom() };
+      items.push(atom());
     }
-    return left;
+    return items.length === 1 ? items[0]! : { type: 'and', items };
   };
   const or = (): Node => {
-    let left = and();
+    const items = [and()];
     while (peek()?.value === 'or') {
       i++;
-      left = { type: 'or', left, right: and() };
+      items.push(and());
     }
-    return left;
+    return items.length === 1 ? items[0]! : { type: 'or', items };
   };
   const tree = or();
-  if (i !== tokens.length) throw new MarkerSyntaxError(`unexpected "${tokens[i]!.value}" in marker "${marker}"`);
+  if (i !== tokens.length) throw new MarkerSyntaxError(`unexpected ${quoteInput(tokens[i]!.value)} in marker ${quoteInput(marker, 200)}`);
   return tree;
 }
 
@@ -124,7 +138,7 @@ function tokenize(s: string): Array<{ kind: 'string' | 'word' | 'op' | 'paren'; 
     if (/^\s*$/.test(s.slice(pos))) break;
     re.lastIndex = pos;
     const m = re.exec(s);
-    if (!m) throw new MarkerSyntaxError(`cannot read marker "${s}" at "${s.slice(pos).trim()}"`);
+    if (!m) throw new MarkerSyntaxError(`cannot read marker ${quoteInput(s, 200)} at ${quoteInput(s.slice(pos).trim())}`);
     pos = re.lastIndex;
     if (m[1]) out.push({ kind: 'string', value: m[2]! });
     else if (m[3]) out.push({ kind: 'op', value: m[3] });
@@ -146,9 +160,10 @@ export function uncertainVariableNote(variable: string, env: MarkerEnvironment):
 }
 
 function evaluate(node: Node, env: MarkerEnvironment, onUnknown: ((v: string) => void) | undefined, extraNames: ExtraNames): boolean {
+  // as Python's `or` and `and`: left to right, stopping at the first term that decides
   if (node.type !== 'cmp') {
-    const left = evaluate(node.left, env, onUnknown, extraNames);
-    return node.type === 'or' ? left || evaluate(node.right, env, onUnknown, extraNames) : left && evaluate(node.right, env, onUnknown, extraNames);
+    const term = (item: Node) => evaluate(item, env, onUnknown, extraNames);
+    return node.type === 'or' ? node.items.some(term) : node.items.every(term);
   }
   const value = (o: Operand) => {
     if ('literal' in o) return o.literal;
@@ -189,6 +204,6 @@ function evaluate(node: Node, env: MarkerEnvironment, onUnknown: ((v: string) =>
       return lhs >= rhs;
     default:
       // "~=" with a right side that is not a version has no meaning (packaging raises UndefinedComparison)
-      throw new MarkerSyntaxError(`"${lhs} ${node.op} ${rhs}": ${node.op} needs a version on the right`);
+      throw new MarkerSyntaxError(`${quoteInput(`${lhs} ${node.op} ${rhs}`, 200)}: ${node.op} needs a version on the right`);
   }
 }

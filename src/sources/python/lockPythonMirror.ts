@@ -162,7 +162,7 @@ export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: 
                 unknownWarned.add(v);
               });
             } catch (err) {
-              throw new IntegrityError(`${k.chain} -> ${req.name}: cannot evaluate marker "${req.marker}": ${(err as Error).message}`);
+              throw new IntegrityError(`${k.chain} -> ${req.name}: cannot evaluate marker ${quoteInput(req.marker, 200)}: ${(err as Error).message}`);
             }
             if (!applies) continue;
           }
