@@ -18,7 +18,7 @@ export interface RollbackOptions extends Omit<DeployOptions, 'release'> {
 }
 
 /** What finding the release to go back to needs: the store, the name, and the hosts whose facts say what runs. */
-export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'factsDir' | 'forks' | 'ssh'>;
+export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'factsDir' | 'forks' | 'ssh' | 'timeoutMs'>;
 
 /**
  * The release a rollback of NAME goes to: the one imported before the release the hosts run now, or `to`
@@ -29,7 +29,7 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Store
   if (to !== undefined) return resolveVersionOf(store, name, to, '--to');
   // the store first: a store without the release fails before any host is asked
   const releases = await releasesNamed(store, name);
-  const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh });
+  const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh, timeoutMs: opts.timeoutMs });
   // what each release the facts name gives which host, from its manifest in the store
   const services = new Map<string, Manifest['services']>();
   for (const digest of new Set(status.rows.map((r) => r.digest))) {
