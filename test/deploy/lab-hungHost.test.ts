@@ -1,4 +1,4 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { labInventory, resetHost, runFerry, useLab, webService } from './fixtures.js';
@@ -44,8 +44,13 @@ describe('a host that answers ssh but never finishes a command', () => {
     expect(plan.stderr.trim().split('\n')).toEqual(['ferry: 1 host(s) could not be asked for their facts: g2']);
     expect(plan.stdout).toMatch(/^g1 +web +configure +skip/m);
 
-    // a rollback in the incident: chosen from the hosts that answer, g1 goes back, g2 fails after the bound
-    const rb = await runFerry('rollback', 'hung', '--store', store, ...common, '--timeout', '3', '--retries', '0');
+    // a rollback in the incident: which release the hosts run is a count over their facts, and g2's are unknown
+    const refused = await runFerry('rollback', 'hung', '--store', store, ...common, '--timeout', '3', '--retries', '0');
+    expect(refused.code).toBe(72);
+    expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: rollback of hung changes nothing: cannot tell which release g2 \(unreachable: host g2 \([^)]*\): command did not finish within 3 s\) runs, .*--to VERSION/)]);
+    expect(readFileSync(join(lab.hosts[0]!.root, 'var/lib/ferry/facts/web.json'), 'utf8')).toContain(d2);
+    // named with --to: g1 goes back, g2 fails after the bound
+    const rb = await runFerry('rollback', 'hung', '--to', '1', '--store', store, ...common, '--timeout', '3', '--retries', '0');
     expect(rb.code).toBe(72);
     expect(rb.stderr).toMatch(/rolling back hung to 1 /);
     expect(rb.stderr.trimEnd().split('\n').at(-1)).toMatch(/^ferry: 1 host failed \(g2\)/);
