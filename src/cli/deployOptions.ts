@@ -68,7 +68,7 @@ export function checkDriftOptions(o: { check?: boolean; repair?: boolean }): voi
 export function runOptions(cmd: Command): Command {
   return stageOptions(cmd)
     .option('--serial <spec>', 'configure batch sizes: a count, a percentage or a ramp like 1,5,25%', '1')
-    .option('--max-fail-percent <n>', 'stop the rollout when more than this percentage of hosts failed (default: when every host of a batch failed)', numberOption('--max-fail-percent', { min: 0, max: 100, suffix: '%' }))
+    .option('--max-fail-percent <n>', 'stop the rollout when more than this percentage of the hosts the release deploys to failed (default: when every host of a batch failed)', numberOption('--max-fail-percent', { min: 0, max: 100, suffix: '%' }))
     .option('--retries <n>', 'retries of a stage after a dropped connection or timeout', numberOption('--retries', { whole: true, min: 0 }), 3)
     .option('--retry-delay <ms>', 'first wait before a retry; doubles each time', numberOption('--retry-delay', { whole: true, min: 0, unit: 'milliseconds' }), 500)
     .option('--timeout <seconds>', 'longest a single remote command may run', numberOption('--timeout', { whole: true, min: 1, unit: 'seconds' }), 1800)

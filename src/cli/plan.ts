@@ -3,6 +3,7 @@ import { DeployError } from '../errors.js';
 import { checkRelease } from './checkRelease.js';
 import { hostOptions, loadHosts, parseStages, releaseOptions, stageOptions, type HostOpts } from './deployOptions.js';
 import { formatTable } from '../ui/formatTable.js';
+import { numberOption } from './numberOption.js';
 import { escapeText } from '../util/escapeText.js';
 
 interface PlanOpts extends HostOpts {
@@ -11,6 +12,7 @@ interface PlanOpts extends HostOpts {
   stages?: string[];
   force?: string[];
   check?: boolean;
+  timeout?: number;
 }
 
 export function register(program: Command): void {
@@ -19,14 +21,15 @@ export function register(program: Command): void {
     .description('Show, per host and service, which stages a deploy would run or skip, and why (reads facts, changes nothing)')
     .argument('<release>', 'NAME, NAME@VERSION or a bundle digest')
     .addHelpText('after', '\nExample:\n  ferry plan openstack@2026.11.0 -i inventory.yaml --limit compute\n')
-    .option('--check', 'read and compare every step on the hosts, whatever the facts say, and show what differs (exit 2 when something does); changes nothing');
+    .option('--check', 'read and compare every step on the hosts, whatever the facts say, and show what differs (exit 2 when something does); changes nothing')
+    .option('--timeout <seconds>', 'longest a single remote command may run: reading a host\'s facts (default 120; a host that does not answer in time is reported unreachable), or with --check a step\'s read and compare (default 1800)', numberOption('--timeout', { whole: true, min: 1, unit: 'seconds' }));
   releaseOptions(hostOptions(stageOptions(cmd))).action(async (ref: string, o: PlanOpts) => {
     const { loadRelease } = await import('../store/loadRelease.js');
     const { planDeploy } = await import('../deploy/planDeploy.js');
     const release = await loadRelease(o.store, ref);
     if (o.check) return checkRelease(release, o);
     const { inventory, hosts } = await loadHosts(o);
-    const plan = await planDeploy({ release, inventory, hosts, services: o.services, stages: parseStages(o.stages), force: o.force, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
+    const plan = await planDeploy({ release, inventory, hosts, services: o.services, stages: parseStages(o.stages), force: o.force, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 });
     if (o.json) process.stdout.write(JSON.stringify({ release: { name: release.manifest.name, version: release.manifest.version, digest: release.digest }, ...plan }) + '\n');
     else {
       const rows = [['HOST', 'SERVICE', 'STAGE', 'ACTION', 'WHY'], ...plan.rows.map((r) => [r.host, r.service, r.stage, r.run ? 'run' : r.refused ? 'refuse' : 'skip', r.reason])];

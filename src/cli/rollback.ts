@@ -22,7 +22,7 @@ export function register(program: Command): void {
       const { consoleLogger } = await import('../ui/log.js');
       const { checkRelease } = await import('./checkRelease.js');
       const { inventory, hosts } = await loadHosts(o);
-      const target = await rollbackTarget({ store: o.store, name, to: o.to, inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } });
+      const target = await rollbackTarget({ store: o.store, name, to: o.to, inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout * 1000 });
       consoleLogger({ json: o.json }).info(`checking the hosts against ${name} ${target.version} (${target.digest.slice(0, 12)}), the release a rollback goes to; changing nothing`);
       return checkRelease(await loadRelease(o.store, target.digest), o, { whenDrift: `the rollback to ${name} ${target.version} (the same command without --check) changes them` });
     }

@@ -7,11 +7,13 @@ import { formatTable } from '../ui/formatTable.js';
 import { hostOptions, loadRegions, type HostOpts } from './deployOptions.js';
 import { escapeText } from '../util/escapeText.js';
 import { oneLine } from '../deploy/output/deployLines.js';
+import { numberOption } from './numberOption.js';
 
 interface StatusOpts extends Omit<HostOpts, 'inventory'> {
   inventory: string[];
   expect?: string;
   store: string;
+  timeout?: number;
 }
 
 export function register(program: Command): void {
@@ -20,6 +22,7 @@ export function register(program: Command): void {
     .description('Gather the facts of every host of one or more inventories (regions): which release each service runs; --expect checks they all run one bundle')
     .option('--expect <digest>', 'exit non-zero unless every host and service of every region runs this bundle digest completely (a prefix of 12+ characters is enough)')
     .option('--store <dir>', 'store folder (FERRY_STORE): with --expect, where the release is found, so that a service it gives a host that has no fact for it counts too (without the release, only the facts are checked, and the output says so)', defaultStoreDir())
+    .option('--timeout <seconds>', 'longest a host may take to send its facts; a host that does not is reported unreachable (default 120)', numberOption('--timeout', { whole: true, min: 1, unit: 'seconds' }))
     .addHelpText('after', '\nExample:\n  ferry status -i north.yaml -i south.yaml --expect 3f2a9c0d11e4 --store /srv/ferry');
   hostOptions(cmd, { manyInventories: true }).action(async (o: StatusOpts) => {
     const { collectStatus } = await import('../deploy/collectStatus.js');
@@ -32,7 +35,7 @@ export function register(program: Command): void {
         region: inventory.region,
         inventory: inventory.file,
         hosts,
-        status: await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig } }),
+        status: await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 }),
       })),
     );
     const report = statusReport(collected, o.expect, o.expect === undefined ? undefined : await expectedServices(o.store, o.expect, regions));

@@ -41,13 +41,15 @@ export async function collectStatus(opts: {
   forks?: number;
   ssh?: SshOptions;
   retry?: RetryPolicy;
+  /** per host, how long reading its facts may take (default FACTS_TIMEOUT_MS) */
+  timeoutMs?: number;
 }): Promise<StatusResult> {
   const rows: StatusRow[] = [];
   const unreachable: StatusResult['unreachable'] = [];
   const items = opts.hosts.map((host) => ({ host, settings: hostSettings(host, opts.inventory.file, opts.factsDir) }));
   await forEachHost(items, opts, async ({ host, settings }, transport) => {
     try {
-      const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, host.name, settings.factsDir, undefined));
+      const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, host.name, settings.factsDir, undefined, opts.timeoutMs));
       for (const [service, read] of facts) {
         if (!read.fact) {
           rows.push({ host: host.name, service, complete: false, problem: 'problem' in read ? read.problem : undefined });

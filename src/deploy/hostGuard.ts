@@ -37,7 +37,8 @@ function cleanupScript(run: string): string {
     `  s=${q(`${run}/sessions`)}`,
     '  if [ -s "$s" ]; then',
     '    left=',
-    '    while read -r pg st; do',
+    // a line may carry a third field, the tag of its command (scriptOnStdin.ts)
+    '    while read -r pg st _; do',
     '      [ -n "$pg" ] || continue',
     '      cur=$(cut -d" " -f22 /proc/$pg/stat 2>/dev/null) || continue',
     '      if [ "$cur" = "$st" ] && kill -s TERM -- "-$pg" 2>/dev/null; then left="$left $pg"; echo "' + CLEANED + 'stopped the remote commands of process group $pg"; fi',

@@ -24,7 +24,7 @@ export interface PlanResult {
 }
 
 /** What a plan needs: the deploy options that choose hosts, services and stages and reach the hosts. */
-export type PlanOptions = Pick<DeployOptions, 'release' | 'inventory' | 'hosts' | 'services' | 'stages' | 'force' | 'factsDir' | 'forks' | 'ssh' | 'retry'>;
+export type PlanOptions = Pick<DeployOptions, 'release' | 'inventory' | 'hosts' | 'services' | 'stages' | 'force' | 'factsDir' | 'forks' | 'ssh' | 'retry' | 'timeoutMs'>;
 
 /** What a deploy would do: per host, service and stage, run or skip and why. Reads facts only; changes nothing. */
 export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
@@ -36,7 +36,7 @@ export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
   const unreachable: PlanResult['unreachable'] = [];
   await forEachHost(targets, opts, async (t, transport) => {
     try {
-      const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, t.host.name, t.settings.factsDir, t.services.map((s) => s.name)));
+      const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, t.host.name, t.settings.factsDir, t.services.map((s) => s.name), opts.timeoutMs));
       for (const svc of t.services) {
         // as a deploy goes: a stage that runs is done for the stages after it; after a refusal nothing runs
         const ahead = new Set<StageName>();

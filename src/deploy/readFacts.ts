@@ -7,6 +7,14 @@ export type FactRead = { fact: Fact } | { fact: undefined; problem?: string };
 
 const MARK = '@@ferry-fact ';
 
+/**
+ * How long a host may take to send its facts when the caller names no bound (status, plan, gc -i, the facts a
+ * rollback chooses by): a host whose sshd answers but whose commands never end (a hung mount, a host out of
+ * memory) keeps its connection alive, so nothing else ends the command, and one such host held the whole
+ * report forever.
+ */
+export const FACTS_TIMEOUT_MS = 120_000;
+
 /** Shell that prints the facts of several services, or without a list of every service the host has facts for. */
 export function factsScript(factsDir: string, services: string[] | undefined): string {
   return services
@@ -19,7 +27,7 @@ export function factsScript(factsDir: string, services: string[] | undefined): s
  * in one command: one round trip per host, also on a fully deployed site.
  */
 export async function readFacts(transport: Transport, host: string, factsDir: string, services: string[] | undefined, timeoutMs?: number): Promise<Map<string, FactRead>> {
-  const r = await transport.run(factsScript(factsDir, services) || 'true', { timeoutMs });
+  const r = await transport.run(factsScript(factsDir, services) || 'true', { timeoutMs: timeoutMs ?? FACTS_TIMEOUT_MS });
   if (r.code !== 0) throw new DeployError(`host ${host}: cannot read facts in ${factsDir}: ${r.stderr.trim()}`);
   return parseFacts(r.stdout, factsDir, services);
 }

@@ -11,7 +11,7 @@ export interface RolloutHost {
 export interface RolloutOptions {
   /** configure batches: "1" (default), "25%", "1,5,25%" */
   serial?: string;
-  /** stop the rollout when more than this percentage of all hosts failed */
+  /** stop the rollout when more than this percentage of all hosts (those the release deploys to) failed */
   maxFailPercent?: number;
   forks: number;
 }

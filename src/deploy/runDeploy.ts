@@ -125,9 +125,11 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     // 2. configure in batches; the rollout stops when failures pass --max-fail-percent, or without it when a whole batch failed
     let stopped: string | undefined;
     if (stages.includes('configure')) {
+      // the hosts the release deploys to: --max-fail-percent is a share of those, not of the hosts of the
+      // inventory it only holds (other groups, other releases), which made 1 of 2 failed "1 of 4 hosts"
       const todo = runs.filter((r) => r.target.services.length > 0);
       const result = await rollout(
-        runs,
+        todo,
         todo,
         { serial: opts.serial, maxFailPercent: opts.maxFailPercent, forks },
         (batch, index, total) => deployEvent(log, 'batch', { index, total, hosts: batch.map((r) => r.name) }),

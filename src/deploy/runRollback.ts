@@ -1,3 +1,4 @@
+import { DeployError } from '../errors.js';
 import type { Release as StoredRelease } from '../store/listReleases.js';
 import { loadRelease } from '../store/loadRelease.js';
 import { resolveVersionOf } from '../store/resolveRelease.js';
@@ -18,7 +19,7 @@ export interface RollbackOptions extends Omit<DeployOptions, 'release'> {
 }
 
 /** What finding the release to go back to needs: the store, the name, and the hosts whose facts say what runs. */
-export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'factsDir' | 'forks' | 'ssh'>;
+export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'factsDir' | 'forks' | 'ssh' | 'timeoutMs'>;
 
 /**
  * The release a rollback of NAME goes to: the one imported before the release the hosts run now, or `to`
@@ -29,7 +30,15 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Store
   if (to !== undefined) return resolveVersionOf(store, name, to, '--to');
   // the store first: a store without the release fails before any host is asked
   const releases = await releasesNamed(store, name);
-  const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh });
+  const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh, timeoutMs: opts.timeoutMs });
+  // the release the hosts run is a count over their facts: hosts that could not say (a partition, hosts the
+  // release broke) may be the ones that run the newer release, and the count of the rest would then pick the
+  // release before the one they run, and take them back two releases
+  const unknown = [...status.unreachable.map((u) => `${u.host} (unreachable: ${u.error.split('\n')[0]})`), ...status.rows.filter((r) => r.problem).map((r) => `${r.host}/${r.service} (${r.problem})`)];
+  if (unknown.length) {
+    const shown = unknown.length > 5 ? `${unknown.slice(0, 5).join(', ')} and ${unknown.length - 5} more` : unknown.join(', ');
+    throw new DeployError(`rollback of ${name} changes nothing: cannot tell which release ${shown} runs, so not which one the hosts run now; name the release to go back to with --to VERSION, or leave those hosts out with --limit`);
+  }
   // what each release the facts name gives which host, from its manifest in the store
   const services = new Map<string, Manifest['services']>();
   for (const digest of new Set(status.rows.map((r) => r.digest))) {

@@ -24,7 +24,7 @@ const NOT_HELD_EXIT = 253;
  * recordSession); the script still travels on stdin. With `held` (the run's hold on the host), it first
  * checks that the hold is still there (see checkHeld).
  */
-export function scriptOnStdin(script: string, stdin?: RunOptions['stdin'], sessions?: string, held?: HeldBy): { command: string; head: Buffer; stdin: NonNullable<RunOptions['stdin']> } {
+export function scriptOnStdin(script: string, stdin?: RunOptions['stdin'], sessions?: string, held?: HeldBy, tag?: string): { command: string; head: Buffer; stdin: NonNullable<RunOptions['stdin']> } {
   if (script.includes('\0')) throw new DeployError('refusing to send a script with a NUL character to the host: the shell cannot read it');
   const end = `#ferry-end-${randomBytes(8).toString('hex')}`;
   const head = Buffer.from(`${script}\n${end}\n`);
@@ -33,7 +33,7 @@ export function scriptOnStdin(script: string, stdin?: RunOptions['stdin'], sessi
     `case $s in *"${end}") ;; *) echo "ferry: the script did not arrive whole" >&2; exit 254;; esac`,
     '(eval "$s"); rc=$?; if [ $rc -eq 255 ]; then rc=254; fi; exit $rc',
   ].join('\n');
-  return { command: `${recordSession(sessions)}${checkHeld(held)}/bin/sh -c ${shellQuote(bootstrap)}`, head, stdin: prefixed(head, stdin) };
+  return { command: `${recordSession(sessions, tag)}${checkHeld(held)}/bin/sh -c ${shellQuote(bootstrap)}`, head, stdin: prefixed(head, stdin) };
 }
 
 /**
@@ -41,9 +41,29 @@ export function scriptOnStdin(script: string, stdin?: RunOptions['stdin'], sessi
  * start time, so a reused pid is never mistaken for it) to the run's session file lets the host stop
  * the run's remote work when the runner is gone (see hostGuard.ts).
  */
-function recordSession(sessions: string | undefined): string {
+function recordSession(sessions: string | undefined, tag: string | undefined): string {
   if (!sessions) return '';
-  return `echo "$$ $(cut -d' ' -f22 /proc/$$/stat 2>/dev/null)" >> ${shellQuote(sessions)} 2>/dev/null; `;
+  return `echo "$$ $(cut -d' ' -f22 /proc/$$/stat 2>/dev/null)${tag ? ` ${tag}` : ''}" >> ${shellQuote(sessions)} 2>/dev/null; `;
+}
+
+/**
+ * Shell that stops the session recorded with `tag` (see recordSession): its process group, as the end of a
+ * hold stops them all (TERM, then KILL after 5 s). For one command the runner gave up on (it ran past its
+ * time): over a shared connection, killing the ssh client that started it leaves it running on the host.
+ */
+export function stopSessionScript(sessions: string, tag: string): string {
+  return [
+    `s=${shellQuote(sessions)}`,
+    '[ -s "$s" ] || exit 0',
+    'while read -r pg st t; do',
+    `  [ "$t" = ${shellQuote(tag)} ] && [ -n "$pg" ] || continue`,
+    '  cur=$(cut -d" " -f22 /proc/$pg/stat 2>/dev/null) || continue',
+    '  [ "$cur" = "$st" ] || continue',
+    '  kill -s TERM -- "-$pg" 2>/dev/null || continue',
+    '  i=0; while kill -0 -- "-$pg" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done',
+    '  kill -s KILL -- "-$pg" 2>/dev/null || true',
+    'done < "$s"',
+  ].join('\n');
 }
 
 /**

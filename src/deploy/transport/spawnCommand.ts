@@ -54,6 +54,10 @@ function start(cmd: string, args: string[], opts: SpawnOptions = {}): Started {
   let timedOut = false;
   let spawnError: Error | undefined;
   const kill = () => {
+    // not waiting for the program's pipes to close: another process may hold them (an ssh client of a shared
+    // connection hands its stdin, stdout and stderr to the master, which keeps them while the host's command
+    // runs), and the runner would wait as long as the command it stopped
+    for (const stream of [child.stdin, child.stdout, child.stderr]) stream.destroy();
     if (opts.group && child.pid !== undefined) {
       try {
         process.kill(-child.pid, 'SIGKILL');

@@ -1,5 +1,6 @@
 import { DeployError } from '../../errors.js';
-import { notHeldError, scriptOnStdin } from './scriptOnStdin.js';
+import { randomBytes } from 'node:crypto';
+import { notHeldError, scriptOnStdin, stopSessionScript } from './scriptOnStdin.js';
 import { type SpawnOutcome, outputOverflow, spawnCommand, spawnHeld } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
 import type { Held, HeldBy, RunOptions, RunResult, Transport } from './types.js';
@@ -74,9 +75,9 @@ export class SshTransport implements Transport {
     return args;
   }
 
-  private async exec(command: string, opts: RunOptions): Promise<RunResult> {
+  private spawn(command: string, opts: RunOptions): Promise<SpawnOutcome> {
     this.#commands++;
-    return this.check(await spawnCommand(this.settings.program ?? 'ssh', [...this.baseArgs(), '--', this.target.address, command], opts), opts.timeoutMs);
+    return spawnCommand(this.settings.program ?? 'ssh', [...this.baseArgs(), '--', this.target.address, command], opts);
   }
 
   async hold(script: string, readyLine: string, timeoutMs?: number): Promise<Held | RunResult> {
@@ -118,7 +119,19 @@ export class SshTransport implements Transport {
   }
 
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
-    const { command, stdin } = scriptOnStdin(script, opts.stdin, this.#sessions, this.#held);
-    return this.exec(command, { ...opts, stdin });
+    // a tag for the session the command records, so that the host can stop this command alone
+    const tag = this.#sessions ? randomBytes(8).toString('hex') : undefined;
+    const { command, stdin } = scriptOnStdin(script, opts.stdin, this.#sessions, this.#held, tag);
+    const r = await this.spawn(command, { ...opts, stdin });
+    // stopped on the runner for running past its time or printing too much: over the shared connection the
+    // command still runs on the host (the master holds its pipes), and a retry of its stage would run beside it
+    if ((r.timedOut || r.overflow) && tag && this.#sessions) await this.stopSession(this.#sessions, tag);
+    return this.check(r, opts.timeoutMs);
+  }
+
+  /** Best effort: the end of the run's hold stops whatever is left anyway. */
+  private async stopSession(sessions: string, tag: string): Promise<void> {
+    const { command, stdin } = scriptOnStdin(stopSessionScript(sessions, tag));
+    await this.spawn(command, { stdin, timeoutMs: 60_000 });
   }
 }
