@@ -275,13 +275,14 @@ export async function packBundle(
   }
 }
 
+/** what makeWorkDir names its folders, the maker's identity captured */
+const WORK_DIR_RE = new RegExp(`^ferry-build-${IDENTITY_PATTERN}-[A-Za-z0-9]{6}$`);
+
 /**
  * The build's work folder in the system's temporary folder (`ferry-build-IDENTITY-XXXXXX`, util/processIdentity.ts), removed at exit
  * when the build is stopped (cli/stopOnInterrupt.ts). Those of killed builds (their process gone) are
  * removed first: they can hold packed rootfs trees and git bundles, and nothing else removes them.
  */
-const WORK_DIR_RE = new RegExp(`^ferry-build-${IDENTITY_PATTERN}-[A-Za-z0-9]{6}$`);
-
 async function makeWorkDir(log: Logger): Promise<string> {
   const swept = await sweepDeadScratch(tmpdir(), (name) => WORK_DIR_RE.exec(name)?.[1]);
   if (swept > 0) log.info(`removed ${swept} work folder(s) left by killed builds in ${tmpdir()}`);

@@ -1,3 +1,4 @@
+import { nameSome } from '../util/oneLine.js';
 import type { Command } from 'commander';
 import { DeployError, FerryError, UsageError } from '../errors.js';
 import { STAGES } from '../stages.js';
@@ -105,9 +106,8 @@ function retiredLines(rows: StatusReport['rows']): string[] {
     groups.set(key, g);
   }
   return [...groups.values()].map((g) => {
-    const on = g.hosts.length > 5 ? `${g.hosts.slice(0, 5).join(', ')} and ${g.hosts.length - 5} more` : g.hosts.join(', ');
     const they = g.hosts.length === 1 ? 'which it runs' : 'which they run';
-    return `retired: ${escapeText(g.service)} on ${on}: ${escapeText(g.release)} (${escapeText(g.digest.slice(0, 12))}), ${they}, does not have it; what it installed stays there`;
+    return `retired: ${escapeText(g.service)} on ${nameSome(g.hosts)}: ${escapeText(g.release)} (${escapeText(g.digest.slice(0, 12))}), ${they}, does not have it; what it installed stays there`;
   });
 }
 

@@ -1,3 +1,4 @@
+import { nameSome } from '../util/oneLine.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpecError, UsageError } from '../errors.js';
@@ -90,7 +91,7 @@ export function prepareTargets(release: Release, inventory: Inventory, hosts: In
   // still matches a host): as for a --limit that matches no host, a run of nothing must not pass as a success
   if (!targets.some((t) => t.services.length)) {
     const names = hosts.map((h) => h.name);
-    const on = names.length ? `the ${names.length === 1 ? 'host' : `${names.length} hosts`} chosen (${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''})` : `any host of ${inventory.file} (it has none)`;
+    const on = names.length ? `the ${names.length === 1 ? 'host' : `${names.length} hosts`} chosen (${nameSome(names)})` : `any host of ${inventory.file} (it has none)`;
     const runs = chosen.map((name) => `${name} runs on group${shared.get(name)!.groups.length === 1 ? '' : 's'} ${shared.get(name)!.groups.join(', ') || 'no group'}`).join('; ');
     throw new UsageError(`release ${m.name} ${m.version} gives ${opts.services?.length ? `none of the services ${chosen.join(', ')}` : 'no service'} to ${on}${runs ? `: ${runs}` : ''}; nothing would be deployed: check --limit${opts.services?.length ? ', --services' : ''} and the inventory's groups`);
   }
@@ -110,13 +111,12 @@ function refuseForeignHosts(release: Release, targets: HostTarget[], groupsOf: (
   const first = foreign[0]!;
   const same = foreign.filter((t) => t.settings.releases!.join(',') === first.settings.releases!.join(','));
   const names = same.map((t) => t.host.name);
-  const hostList = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
   const services = [...new Set(same.flatMap((t) => t.services.map((s) => s.name)))].sort();
   const groups = [...new Set(services.flatMap((s) => groupsOf(s).filter((g) => same.some((t) => t.host.groups.includes(g)))))].sort();
   const others = foreign.length - same.length;
   throw new SpecError(
     escapeText(
-      `${name} ${version}: host${names.length > 1 ? 's' : ''} ${hostList} take${names.length > 1 ? '' : 's'} releases ${first.settings.releases!.join(', ')} only (ferry_releases), and its service${services.length > 1 ? 's' : ''} ${services.join(', ')} run${services.length > 1 ? '' : 's'} on ${names.length > 1 ? 'them' : 'it'} (group${groups.length > 1 ? 's' : ''} ${groups.join(', ')})${others ? `, and ${others} other host${others > 1 ? 's' : ''} do${others > 1 ? '' : 'es'} not take it either` : ''}; nothing was done: deploy it to other hosts (--limit) or add ${name} to their ferry_releases`,
+      `${name} ${version}: host${names.length > 1 ? 's' : ''} ${nameSome(names)} take${names.length > 1 ? '' : 's'} releases ${first.settings.releases!.join(', ')} only (ferry_releases), and its service${services.length > 1 ? 's' : ''} ${services.join(', ')} run${services.length > 1 ? '' : 's'} on ${names.length > 1 ? 'them' : 'it'} (group${groups.length > 1 ? 's' : ''} ${groups.join(', ')})${others ? `, and ${others} other host${others > 1 ? 's' : ''} do${others > 1 ? '' : 'es'} not take it either` : ''}; nothing was done: deploy it to other hosts (--limit) or add ${name} to their ferry_releases`,
     ),
   );
 }

@@ -1,3 +1,4 @@
+import { nameSome } from '../util/oneLine.js';
 import type { Manifest } from '../bundle/manifest.js';
 import type { Decision } from './decideStage.js';
 import type { Fact } from './fact.js';
@@ -37,7 +38,6 @@ export function retiredLines(retired: Array<{ host: string; services: string[] }
   const hosts = new Map<string, string[]>();
   for (const r of retired) for (const s of r.services) hosts.set(s, [...(hosts.get(s) ?? []), r.host]);
   return [...hosts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([service, on]) => {
-    const named = on.length > 5 ? `${on.slice(0, 5).join(', ')} and ${on.length - 5} more` : on.join(', ');
-    return `${service} is not in ${release.name} ${release.version}: retired on ${named} (what it installed stays there)`;
+    return `${service} is not in ${release.name} ${release.version}: retired on ${nameSome(on)} (what it installed stays there)`;
   });
 }

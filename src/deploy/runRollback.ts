@@ -1,3 +1,4 @@
+import { nameSome } from '../util/oneLine.js';
 import { DeployError } from '../errors.js';
 import type { Release as StoredRelease } from '../store/listReleases.js';
 import { loadRelease } from '../store/loadRelease.js';
@@ -36,8 +37,7 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Store
   // release before the one they run, and take them back two releases
   const unknown = [...status.unreachable.map((u) => `${u.host} (unreachable: ${u.error.split('\n')[0]})`), ...status.rows.filter((r) => r.problem).map((r) => `${r.host}/${r.service} (${r.problem})`)];
   if (unknown.length) {
-    const shown = unknown.length > 5 ? `${unknown.slice(0, 5).join(', ')} and ${unknown.length - 5} more` : unknown.join(', ');
-    throw new DeployError(`rollback of ${name} changes nothing: cannot tell which release ${shown} runs, so not which one the hosts run now; name the release to go back to with --to VERSION, or leave those hosts out with --limit`);
+    throw new DeployError(`rollback of ${name} changes nothing: cannot tell which release ${nameSome(unknown)} runs, so not which one the hosts run now; name the release to go back to with --to VERSION, or leave those hosts out with --limit`);
   }
   // what each release the facts name gives which host, from its manifest in the store
   const services = new Map<string, Manifest['services']>();

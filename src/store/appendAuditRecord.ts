@@ -13,7 +13,7 @@ const LOCK_WAIT_MS = 60_000;
 /**
  * Append one record to STORE/audit.log. Two appenders that read the same last line would both chain to
  * it, so the read of the last line and the append happen under STORE/audit.log.lock (created with
- * O_EXCL, holding the appender's pid and start time; a lock whose process is gone is taken over). The line goes out in one write
+ * O_EXCL, holding the appender's identity, util/processIdentity.ts; a lock whose process is gone is taken over). The line goes out in one write
  * on an O_APPEND descriptor and is synced before the lock is released. Returns the line's sha256 (what the
  * next record's `prev`, or an import outcome's `claim`, names).
  */

@@ -10,7 +10,7 @@ import { readReleaseRefs } from './readReleaseRefs.js';
 import { resolveRelease } from './resolveRelease.js';
 import { SHA256_RE } from '../util/sha256.js';
 import { holdScratch } from '../util/holdScratch.js';
-import { findLiveScratch } from './findLiveScratch.js';
+import { findLiveScratch, LIVE_SCRATCH_NOTE } from './findLiveScratch.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
 import { sweepStaleImports } from './sweepStaleImports.js';
@@ -90,7 +90,7 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
       // an import between its rename and its ref would look like an orphan: gc waits for imports to
       // finish. Checked after gc's own folder exists (imports do the same), so one of the two sees the other.
       const imports = await findLiveScratch(layout.tmp, 'import');
-      if (imports.length > 0) throw new StoreError(`an import (pid ${imports[0]!.pid}, ${imports[0]!.dir}) is running on ${opts.storeDir}: run gc when it has finished (a process of another container counts as running: if none runs, remove that folder)`);
+      if (imports.length > 0) throw new StoreError(`an import (pid ${imports[0]!.pid}, ${imports[0]!.dir}) is running on ${opts.storeDir}: run gc when it has finished (${LIVE_SCRATCH_NOTE})`);
       scratch = await sweepStaleImports(layout.tmp);
     } else {
       // the same report as the real run: the scratch folders it would sweep

@@ -21,7 +21,7 @@ import { checkStoreFolders } from './checkStoreFolders.js';
 import { checkStorePath } from './checkStorePath.js';
 import { claimRef } from './claimRef.js';
 import { readRef } from './readRef.js';
-import { findLiveScratch } from './findLiveScratch.js';
+import { findLiveScratch, LIVE_SCRATCH_NOTE } from './findLiveScratch.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
 import { sweepStaleImports } from './sweepStaleImports.js';
 
@@ -95,7 +95,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   if (gc.length > 0) {
     src.close();
     await rm(scratch, { recursive: true, force: true });
-    throw new StoreError(`ferry gc (pid ${gc[0]!.pid}, ${gc[0]!.dir}) is running on ${opts.storeDir}: import when it has finished (a process of another container counts as running: if none runs, remove that folder)`);
+    throw new StoreError(`ferry gc (pid ${gc[0]!.pid}, ${gc[0]!.dir}) is running on ${opts.storeDir}: import when it has finished (${LIVE_SCRATCH_NOTE})`);
   }
   const tree = join(scratch, 'tree');
   await mkdir(tree);

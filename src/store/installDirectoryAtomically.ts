@@ -18,6 +18,9 @@ export interface Marker {
   bundle?: string;
 }
 
+/** what scratchName names its folders (after `.TO.ferry-`), the maker's identity captured */
+const SCRATCH_RE = new RegExp(`^(?:new|old)-${IDENTITY_PATTERN}-[0-9a-f]{8}$`);
+
 /**
  * Make `to` hold a folder built by `fill`, idempotently and atomically. A marker file (inside `to`,
  * at `markerPath`) records what was put there: when it already names the same content, nothing is
@@ -29,8 +32,6 @@ export interface Marker {
  * at exit when the process is stopped (util/holdScratch.ts); those a killed run left are removed by the
  * next run for the same `to` (`swept` counts them).
  */
-const SCRATCH_RE = new RegExp(`^(?:new|old)-${IDENTITY_PATTERN}-[0-9a-f]{8}$`);
-
 export async function installDirectoryAtomically(opts: {
   to: string;
   markerPath: string;

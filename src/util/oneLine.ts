@@ -13,6 +13,11 @@ export function joinProblems(problems: readonly string[], named = PROBLEMS_NAMED
   return problems.slice(0, named).join('; ') + (problems.length > named ? `; and ${problems.length - named} more` : '');
 }
 
+/** Names (hosts, services) as part of one line: the first `named`, joined with ", ", then how many more there are. */
+export function nameSome(names: readonly string[], named = PROBLEMS_NAMED): string {
+  return names.slice(0, named).join(', ') + (names.length > named ? ` and ${names.length - named} more` : '');
+}
+
 /**
  * A string read from input, inside a message: in double quotes (a quote shows as `\"`, a backslash as
  * `\\`), cut to `max` characters, and with control and invisible characters escaped as escapeText shows
