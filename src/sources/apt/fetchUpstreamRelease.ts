@@ -4,6 +4,7 @@ import { FetchError, ResolveError, SignatureError } from '../../errors.js';
 import { verifyCleartext, verifyDetached } from '../../pgp/verify.js';
 import { sha256Hex } from '../../util/sha256.js';
 import { field, parseControl } from './parseControl.js';
+import { parseReleaseDate } from './parseReleaseDate.js';
 
 export interface UpstreamRelease {
   /** URL of dists/SUITE/ ending in "/" */
@@ -20,7 +21,8 @@ export interface UpstreamRelease {
 /**
  * Fetch and verify dists/SUITE/InRelease (or Release + Release.gpg when the upstream has no
  * InRelease) against `keys`. Refuses a bad or unknown signature, a Release without SHA256 sums, and
- * a Release whose Valid-Until has passed (a replayed old index could hide security updates).
+ * a Release whose Valid-Until has passed (a replayed old index could hide security updates) or cannot be
+ * read, or whose Date is in the future (checkReleaseDates).
  */
 export async function fetchUpstreamRelease(uri: string, suite: string, keys: openpgp.PublicKey[], stats?: FetchStats, now = new Date()): Promise<UpstreamRelease> {
   const distUrl = `${uri.replace(/\/+$/, '')}/dists/${suite}/`;
@@ -44,15 +46,40 @@ export async function fetchUpstreamRelease(uri: string, suite: string, keys: ope
   }
   const [p] = parseControl(text);
   if (!p) throw new ResolveError(`${distUrl}: the signed Release is empty`);
-  const validUntil = field(p, 'Valid-Until');
-  if (validUntil && Date.parse(validUntil.replace(/UTC$/, 'GMT')) < now.getTime()) {
-    throw new SignatureError(`${distUrl}: the Release expired on ${validUntil} (Valid-Until); the mirror is stale or replaying an old index`);
-  }
+  checkReleaseDates(p, distUrl, now);
   const files = new Map<string, { sha256: string; size: number }>();
   for (const line of (field(p, 'SHA256') ?? '').split('\n')) {
     const [sha256, size, path] = line.trim().split(/\s+/);
-    if (sha256 && size && path && /^[0-9a-f]{64}$/i.test(sha256)) files.set(path, { sha256: sha256.toLowerCase(), size: Number(size) });
+    // the size as apt reads it (strtoull): its leading digits ("338abc" is 338); none (or a sign) is no
+    // size any file has, so the index is refused when fetched, as apt refuses it; Number() read "0x152" or
+    // "3.38e2" as 338, which apt reads as 0 and 3
+    const digits = /^\d+/.exec(size ?? '')?.[0];
+    if (sha256 && size && path && /^[0-9a-f]{64}$/i.test(sha256)) files.set(path, { sha256: sha256.toLowerCase(), size: digits === undefined ? -1 : Number(digits) });
   }
   if (files.size === 0) throw new SignatureError(`${distUrl}: the Release lists no SHA256 sums; ferry cannot verify its indexes`);
   return { distUrl, files, fields: p, signers, sha256: sha256Hex(text) };
+}
+
+/** apt's Acquire::Max-FutureTime: a Release may be dated this far ahead of the clock */
+const MAX_FUTURE_MS = 10_000;
+
+/**
+ * Refuse, as apt does, a Release whose Valid-Until cannot be read (parseReleaseDate) or has passed, and one
+ * whose Date is later than now (apt: "not valid yet"). A Date that cannot be read (or none) is no
+ * refusal: apt only warns and does not check it.
+ */
+function checkReleaseDates(p: Map<string, string>, distUrl: string, now: Date): void {
+  const validUntil = field(p, 'Valid-Until');
+  if (validUntil !== undefined) {
+    const until = parseReleaseDate(validUntil);
+    if (until === undefined) {
+      throw new SignatureError(`${distUrl}: the signed Release has an invalid Valid-Until ${JSON.stringify(validUntil)} (apt refuses it too); expected a date like "Sat, 01 Jan 2000 00:00:00 UTC"`);
+    }
+    if (until < now.getTime()) throw new SignatureError(`${distUrl}: the Release expired on ${validUntil} (Valid-Until); the mirror is stale or replaying an old index`);
+  }
+  const date = field(p, 'Date');
+  const dated = date === undefined ? undefined : parseReleaseDate(date);
+  if (dated !== undefined && dated > now.getTime() + MAX_FUTURE_MS) {
+    throw new SignatureError(`${distUrl}: the Release is not valid yet: dated ${date}, later than this machine's clock (${now.toISOString()}); check the clock or the mirror`);
+  }
 }

@@ -1,0 +1,165 @@
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry } from '../helpers/cli.js';
+import { fixtureUpstream, writeAptSpec } from './aptSetup.js';
+import { readPrivate, signRelease } from './fixtureUpstream.js';
+import { privateApt } from './privateApt.js';
+
+/**
+ * The signed Release of an upstream as apt-get 2.6 reads it and as `ferry lock` reads it, on the same
+ * repository: each case signs an edited Release with the upstream's own key (what a broken or
+ * compromised upstream publishes), runs the real `apt-get update` on it and `ferry lock` from it, and
+ * asserts both take it or both refuse it (ferry: one line, its exit code, no lock written).
+ */
+describe('ferry lock reads a signed Release as apt-get does', () => {
+  let fx: Awaited<ReturnType<typeof fixtureUpstream>>;
+  let good: string;
+  let gzSize: number;
+  const dist = () => join(fx.upstreamRoot, 'dists/fixture');
+  const gz = () => join(dist(), 'main/binary-amd64/Packages.gz');
+  let goodGz: Buffer;
+
+  beforeAll(async () => {
+    fx = await fixtureUpstream();
+    good = await readFile(join(dist(), 'Release'), 'utf8');
+    goodGz = await readFile(gz());
+    gzSize = goodGz.length;
+  });
+  afterAll(() => fx?.server.close());
+
+  /** the Release with a line after Date */
+  const withLine = (line: string) => good.replace(/^Date: .*$/m, (d) => `${d}\n${line}`);
+  const withDate = (date: string) => good.replace(/^Date: .*$/m, `Date: ${date}`);
+  /** the Release giving Packages.gz this size in every hash list (apt takes the size of its strongest one) */
+  const withGzSize = (size: string) => good.replace(/^( \S+\s+)\d+( main\/binary-amd64\/Packages\.gz)$/gm, `$1${size}$2`);
+
+  let n = 0;
+  /** apt-get update and ferry lock on the upstream as it is now */
+  async function both(): Promise<{ apt: { code: number; out: string }; ferry: { code: number; stderr: string; written: string[] } }> {
+    const apt = await privateApt(`deb [signed-by=${fx.upstreamKey.public}] ${fx.server.url} fixture main`);
+    // apt's own defaults, which this machine's apt.conf.d turns off
+    const u = await apt.aptGet('-o', 'Acquire::Check-Valid-Until=true', '-o', 'Acquire::Check-Date=true', 'update');
+    // a refused index leaves apt without the package
+    const simulated = await apt.aptGet('install', '--simulate', 'app');
+    const dir = join(fx.dir, `release-case-${++n}`);
+    await mkdir(dir);
+    await copyFile(fx.upstreamKey.public, join(dir, 'upstream.asc'));
+    const spec = await writeAptSpec(dir, fx.server.url);
+    const lock = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+    const written = (await readdir(dir)).filter((f) => !['upstream.asc', 'aptdemo.yaml', 'cache'].includes(f));
+    return {
+      apt: { code: u.code !== 0 || /^E: /m.test(u.stdout + u.stderr) || simulated.code !== 0 ? 100 : 0, out: u.stdout + u.stderr },
+      ferry: { code: lock.code, stderr: lock.stderr, written },
+    };
+  }
+
+  async function publish(release: string) {
+    await signRelease(dist(), release, await readPrivate(fx.upstreamKey.secretArmored));
+  }
+
+  /** both take it, or both refuse it (ferry with `code` and one line matching `message`) */
+  async function expectAgreement(apt: RegExp | 'accepts', code?: number, message?: RegExp) {
+    const r = await both();
+    if (apt === 'accepts') {
+      expect(r.apt.code, r.apt.out).toBe(0);
+      expect(r.ferry.code, r.ferry.stderr).toBe(0);
+      return;
+    }
+    expect(r.apt.code, r.apt.out).toBe(100);
+    expect(r.apt.out).toMatch(apt);
+    expect(r.ferry.code, r.ferry.stderr).toBe(code);
+    expect(r.ferry.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.ferry.stderr).toMatch(message!);
+    expect(r.ferry.written).toEqual([]);
+  }
+
+  it('the unedited Release: both take it', async () => {
+    await publish(good);
+    await expectAgreement('accepts');
+  });
+
+  // apt refuses a Valid-Until it cannot read (its error then is "provides only weak security information")
+  it.each([
+    ['garbage', 'garbage'],
+    ['an ISO date (Date.parse reads it)', '2099-01-01T00:00:00Z'],
+    ['a zone other than UTC', 'Thu, 01 Jan 2099 00:00:00 +0100'],
+    ['no zone (Date.parse reads a local time)', 'Thu, 01 Jan 2099 00:00:00'],
+    ['a zone in lower case', 'Thu, 01 Jan 2099 00:00:00 utc'],
+    ['an hour 24', 'Thu, 01 Jan 2099 24:00:00 UTC'],
+    ['a day 32', 'Thu, 32 Jan 2099 00:00:00 UTC'],
+  ])('Valid-Until as %s: both refuse (66)', async (_what, validUntil) => {
+    await publish(withLine(`Valid-Until: ${validUntil}`));
+    await expectAgreement(/weak security information|Invalid 'Valid-Until'/, 66, /dists\/fixture\/: the signed Release has an invalid Valid-Until/);
+  });
+
+  it.each([
+    ['RFC 1123 with +0000 (apt-ftparchive writes it)', 'Thu, 01 Jan 2099 00:00:00 +0000'],
+    ['RFC 1123 with GMT', 'Thu, 01 Jan 2099 00:00:00 GMT'],
+    ['RFC 1123 with Z', 'Thu, 01 Jan 2099 00:00:00 Z'],
+    ['asctime', 'Thu Jan  1 00:00:00 2099'],
+    ['RFC 850 with a four-digit year (1900 + 2099)', 'Thursday, 01-Jan-2099 00:00:00 GMT'],
+    ['the 31st of February (rolls over)', 'Thu, 31 Feb 2099 00:00:00 UTC'],
+  ])('Valid-Until in the future as %s: both take it', async (_what, validUntil) => {
+    await publish(withLine(`Valid-Until: ${validUntil}`));
+    await expectAgreement('accepts');
+  });
+
+  it.each([
+    ['RFC 1123', 'Sat, 01 Jan 2000 00:00:00 UTC'],
+    ['RFC 850 (two-digit year: 1999)', 'Friday, 01-Jan-99 00:00:00 GMT'],
+  ])('Valid-Until in the past as %s: both refuse (66)', async (_what, validUntil) => {
+    await publish(withLine(`Valid-Until: ${validUntil}`));
+    await expectAgreement(/is expired/, 66, /dists\/fixture\/: the Release expired on .* \(Valid-Until\)/);
+  });
+
+  it('a Date in the future: both refuse, "not valid yet" (66)', async () => {
+    await publish(withDate('Thu, 01 Jan 2099 00:00:00 UTC'));
+    await expectAgreement(/is not valid yet/, 66, /dists\/fixture\/: the Release is not valid yet: dated Thu, 01 Jan 2099 00:00:00 UTC/);
+  });
+
+  it.each([
+    ['garbage', 'garbage'],
+    ['an ISO date in the future, which apt cannot read', '2099-01-01T00:00:00Z'],
+  ])('a Date as %s: apt warns and takes it, so does ferry', async (_what, date) => {
+    await publish(withDate(date));
+    await expectAgreement('accepts');
+  });
+
+  it('no Date: both take it', async () => {
+    await publish(good.replace(/^Date: .*\n/m, ''));
+    await expectAgreement('accepts');
+  });
+
+  it.each([
+    ['not a number', () => 'abc'],
+    ['negative', () => '-5'],
+    ['in hex (Number() reads it)', () => `0x${gzSize.toString(16)}`],
+    ['with a decimal exponent (Number() reads it; apt the digits before the point)', () => `${gzSize / 10}e1`],
+    ['one more than the file', () => String(gzSize + 1)],
+  ])('an index size %s: both refuse the index (67)', async (_what, size) => {
+    await publish(withGzSize(size()));
+    await expectAgreement(/Failed to fetch .*Packages\.gz/, 67, /main\/binary-amd64\/Packages\.gz/);
+  });
+
+  it.each([
+    ['letters', () => `${gzSize}abc`],
+    ['an exponent', () => `${gzSize}e0`],
+  ])('an index size followed by %s: apt reads the digits (strtoull), so does ferry', async (_what, size) => {
+    await publish(withGzSize(size()));
+    await expectAgreement('accepts');
+  });
+
+  it.each([
+    ['changed in place', (b: Buffer) => Buffer.from(b.map((x, i) => (i === b.length - 5 ? x ^ 0xff : x)))],
+    ['one byte longer', (b: Buffer) => Buffer.concat([b, Buffer.from([0])])],
+  ])('an index %s after signing: both refuse it (67)', async (_what, edit) => {
+    await publish(good);
+    await writeFile(gz(), edit(goodGz));
+    try {
+      await expectAgreement(/Failed to fetch .*Packages\.gz/, 67, /main\/binary-amd64\/Packages\.gz/);
+    } finally {
+      await writeFile(gz(), goodGz);
+    }
+  });
+});
