@@ -1,6 +1,7 @@
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { ferry } from '../helpers/cli.js';
 import { fixtureUpstream, writeAptSpec } from './aptSetup.js';
 import { readPrivate, signRelease } from './fixtureUpstream.js';
@@ -160,6 +161,27 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
       await expectAgreement(/Failed to fetch .*Packages\.gz/, 67, /main\/binary-amd64\/Packages\.gz/);
     } finally {
       await writeFile(gz(), goodGz);
+    }
+  });
+
+  it.each([
+    ['True', 'accepts'],
+    ['1', 'accepts'],
+    ['no', 'refuses'],
+  ] as const)('Acquire-By-Hash: %s while the plain Packages.gz is already the next one: apt reads it as a yes/no, so does ferry', async (value, outcome) => {
+    const byHash = join(dist(), 'main/binary-amd64/by-hash');
+    for (const algo of ['SHA256', 'SHA512']) {
+      await mkdir(join(byHash, algo), { recursive: true });
+      await writeFile(join(byHash, algo, createHash(algo.toLowerCase()).update(goodGz).digest('hex')), goodGz);
+    }
+    await publish(withLine(`Acquire-By-Hash: ${value}`));
+    await writeFile(gz(), Buffer.concat([goodGz, Buffer.from('next')]));
+    try {
+      if (outcome === 'accepts') await expectAgreement('accepts');
+      else await expectAgreement(/Failed to fetch .*Packages\.gz/, 67, /main\/binary-amd64\/Packages\.gz/);
+    } finally {
+      await writeFile(gz(), goodGz);
+      await rm(byHash, { recursive: true });
     }
   });
 });

@@ -1,6 +1,7 @@
 import { fetchToCache, type FetchStats } from '../../fetch/index.js';
 import { FetchError } from '../../errors.js';
 import type { Logger } from '../../ui/log.js';
+import { aptBool } from './aptBool.js';
 import type { UpstreamRelease } from './fetchUpstreamRelease.js';
 
 /** One index file as fetched: where it is in the cache, its compression, URL and verified digest. */
@@ -35,7 +36,7 @@ export async function fetchReleaseIndex<T>(
     if (before !== undefined) return before;
     // Acquire-By-Hash: the index named by its digest never changes under us while the mirror updates
     // (the plain name can already hold the next version of the file while InRelease is the old one).
-    const byHash = release.fields.get('Acquire-By-Hash') === 'yes' ? `${release.distUrl}${path.slice(0, path.lastIndexOf('/'))}/by-hash/SHA256/${want.sha256}` : undefined;
+    const byHash = aptBool(release.fields.get('Acquire-By-Hash')) ? `${release.distUrl}${path.slice(0, path.lastIndexOf('/'))}/by-hash/SHA256/${want.sha256}` : undefined;
     const req = { sha256: want.sha256, size: want.size, label: url };
     const notFound = (err: unknown) => err instanceof FetchError && err.status === 404;
     let got;

@@ -1,4 +1,5 @@
 import type { BuildContext } from '../kind.js';
+import { aptBool } from './aptBool.js';
 import type { FetchStats } from '../../fetch/index.js';
 import { fetchPackagesIndex } from './fetchPackagesIndex.js';
 import { fetchUpstreamRelease, type UpstreamRelease } from './fetchUpstreamRelease.js';
@@ -60,8 +61,8 @@ export async function readUpstreamIndexes(
   return out;
 }
 
-/** apt's default pin priority of a suite from its Release: NotAutomatic 1, with ButAutomaticUpgrades 100, else 500. */
+/** apt's default pin priority of a suite from its Release: NotAutomatic 1, with ButAutomaticUpgrades 100, else 500 (flags read as apt reads them, aptBool). */
 export function releasePin(fields: ReadonlyMap<string, string>): number {
-  if (fields.get('NotAutomatic') !== 'yes') return 500;
-  return fields.get('ButAutomaticUpgrades') === 'yes' ? 100 : 1;
+  if (!aptBool(fields.get('NotAutomatic'))) return 500;
+  return aptBool(fields.get('ButAutomaticUpgrades')) ? 100 : 1;
 }
