@@ -55,8 +55,8 @@ export async function materialize(entries: BundleInput[], root: string): Promise
   return root;
 }
 
-/** Write DIR/aptdemo.yaml: one service installing `app` from the upstream at `uri` (suite fixture), trusted by DIR/upstream.asc. */
-export async function writeAptSpec(dir: string, uri: string): Promise<string> {
+/** Write DIR/aptdemo.yaml: one service installing `pkg` from the upstream at `uri` (suite fixture), trusted by DIR/upstream.asc. */
+export async function writeAptSpec(dir: string, uri: string, pkg = 'app'): Promise<string> {
   const spec = join(dir, 'aptdemo.yaml');
   await writeFile(
     spec,
@@ -69,7 +69,7 @@ export async function writeAptSpec(dir: string, uri: string): Promise<string> {
       '  apt:',
       `    - { uri: "${uri}", suites: [fixture], keyring: upstream.asc }`,
       'services:',
-      '  web: { version: "1", groups: [web], artifacts: { apt: [app] } }',
+      `  web: { version: "1", groups: [web], artifacts: { apt: [${pkg}] } }`,
       '',
     ].join('\n'),
   );

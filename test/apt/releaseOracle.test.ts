@@ -1,10 +1,11 @@
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { ferry } from '../helpers/cli.js';
 import { fixtureUpstream, writeAptSpec } from './aptSetup.js';
-import { readPrivate, signRelease } from './fixtureUpstream.js';
+import { buildDeb, readPrivate, signRelease } from './fixtureUpstream.js';
 import { privateApt } from './privateApt.js';
 
 /**
@@ -37,20 +38,20 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
 
   let n = 0;
   /** apt-get update and ferry lock on the upstream as it is now */
-  async function both(): Promise<{ apt: { code: number; out: string }; ferry: { code: number; stderr: string; written: string[] } }> {
+  async function both(pkg = 'app'): Promise<{ apt: { code: number; out: string }; ferry: { code: number; stderr: string; written: string[] } }> {
     const apt = await privateApt(`deb [signed-by=${fx.upstreamKey.public}] ${fx.server.url} fixture main`);
     // apt's own defaults, which this machine's apt.conf.d turns off
     const u = await apt.aptGet('-o', 'Acquire::Check-Valid-Until=true', '-o', 'Acquire::Check-Date=true', 'update');
     // a refused index leaves apt without the package
-    const simulated = await apt.aptGet('install', '--simulate', 'app');
+    const simulated = await apt.aptGet('install', '--simulate', pkg);
     const dir = join(fx.dir, `release-case-${++n}`);
     await mkdir(dir);
     await copyFile(fx.upstreamKey.public, join(dir, 'upstream.asc'));
-    const spec = await writeAptSpec(dir, fx.server.url);
+    const spec = await writeAptSpec(dir, fx.server.url, pkg);
     const lock = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
     const written = (await readdir(dir)).filter((f) => !['upstream.asc', 'aptdemo.yaml', 'cache'].includes(f));
     return {
-      apt: { code: u.code !== 0 || /^E: /m.test(u.stdout + u.stderr) || simulated.code !== 0 ? 100 : 0, out: u.stdout + u.stderr },
+      apt: { code: u.code !== 0 || /^E: /m.test(u.stdout + u.stderr) || simulated.code !== 0 ? 100 : 0, out: u.stdout + u.stderr + simulated.stdout + simulated.stderr },
       ferry: { code: lock.code, stderr: lock.stderr, written },
     };
   }
@@ -60,8 +61,8 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
   }
 
   /** both take it, or both refuse it (ferry with `code` and one line matching `message`) */
-  async function expectAgreement(apt: RegExp | 'accepts', code?: number, message?: RegExp) {
-    const r = await both();
+  async function expectAgreement(apt: RegExp | 'accepts', code?: number, message?: RegExp, pkg?: string) {
+    const r = await both(pkg);
     if (apt === 'accepts') {
       expect(r.apt.code, r.apt.out).toBe(0);
       expect(r.ferry.code, r.ferry.stderr).toBe(0);
@@ -70,8 +71,11 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
     expect(r.apt.code, r.apt.out).toBe(100);
     expect(r.apt.out).toMatch(apt);
     expect(r.ferry.code, r.ferry.stderr).toBe(code);
-    expect(r.ferry.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.ferry.stderr).toMatch(message!);
+    // the refusal is one line; only the progress line of the indexes read ("apt: N packages in M upstream suite(s)") may come before it
+    const refusal = r.ferry.stderr.trim().split('\n').filter((l) => !/^apt: \d+ packages in \d+ upstream suite\(s\)$/.test(l));
+    expect(refusal, r.ferry.stderr).toHaveLength(1);
+    expect(refusal[0]).toMatch(/^ferry: /);
+    expect(refusal[0]).toMatch(message!);
     expect(r.ferry.written).toEqual([]);
   }
 
@@ -182,6 +186,27 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
     } finally {
       await writeFile(gz(), goodGz);
       await rm(byHash, { recursive: true });
+    }
+  });
+
+  it.each([
+    ['no Architectures field', [], 'accepts'],
+    ['"Architectures: amd64 all"', ['amd64 all'], 'accepts'],
+    ['"Architectures: amd64"', ['amd64'], 'refuses'],
+  ] as const)('a binary-all index and %s: both read binary-all as apt does (or neither)', async (_what, archs, outcome) => {
+    const deb = await buildDeb(fx.dir, { name: 'allpkg', version: '1', arch: 'all' });
+    const binAll = join(dist(), 'main/binary-all');
+    await mkdir(binAll, { recursive: true });
+    await copyFile(deb, join(fx.upstreamRoot, 'pool/main/allpkg_1_all.deb'));
+    await writeFile(join(binAll, 'Packages'), execFileSync('apt-ftparchive', ['packages', 'pool/main/allpkg_1_all.deb'], { cwd: fx.upstreamRoot }));
+    const opts = ['Suite=fixture', 'Codename=fixture', 'Components=main', ...archs.map((a) => `Architectures=${a}`)].flatMap((o) => ['-o', `APT::FTPArchive::Release::${o}`]);
+    await publish(execFileSync('apt-ftparchive', [...opts, 'release', '.'], { cwd: dist() }).toString('utf8'));
+    try {
+      if (outcome === 'accepts') await expectAgreement('accepts', undefined, undefined, 'allpkg');
+      else await expectAgreement(/Unable to locate package allpkg/, 70, /allpkg/, 'allpkg');
+    } finally {
+      await rm(binAll, { recursive: true });
+      await publish(good);
     }
   });
 });

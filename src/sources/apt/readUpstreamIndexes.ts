@@ -34,7 +34,7 @@ export async function fetchUpstreamReleases(upstreams: AptUpstreamSource[], stat
 /**
  * Read every suite of every upstream: the verified InRelease (fetchUpstreamReleases, unless the caller
  * already has them), then each component's Packages index per architecture (checked against it), plus
- * binary-all when the Release names "all" among its architectures (as apt does).
+ * binary-all when the Release names "all" among its architectures or names none (as apt does).
  */
 export async function readUpstreamIndexes(
   upstreams: AptUpstreamSource[],
@@ -47,8 +47,9 @@ export async function readUpstreamIndexes(
   for (const up of upstreams) {
     for (const suite of up.suites) {
       const release = out.releases.get(`${up.uri} ${suite}`)!;
-      const allArchIndex =
-        (release.fields.get('Architectures') ?? '').split(/\s+/).includes('all') && release.fields.get('No-Support-for-Architecture-all') !== 'Packages';
+      // a Release without Architectures supports every one, "all" included (apt reads binary-all then too)
+      const archs = release.fields.get('Architectures');
+      const allArchIndex = (archs === undefined || archs.split(/\s+/).includes('all')) && release.fields.get('No-Support-for-Architecture-all') !== 'Packages';
       for (const component of up.components) {
         const origin = { uri: up.uri, suite, component, pin: releasePin(release.fields) };
         for (const arch of [...architectures, ...(allArchIndex ? ['all'] : [])]) {
