@@ -36,6 +36,21 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
   /** the Release giving Packages.gz this size in every hash list (apt takes the size of its strongest one) */
   const withGzSize = (size: string) => good.replace(/^( \S+\s+)\d+( main\/binary-amd64\/Packages\.gz)$/gm, `$1${size}$2`);
 
+  /** the Release with Packages.gz's line in one hash list changed: its size one more, or its digest's first hex digit */
+  const withListEdit = (list: string, what: 'size' | 'digest') => {
+    let section = '';
+    return good
+      .split('\n')
+      .map((line) => {
+        if (/^\S/.test(line)) section = line.replace(/:.*$/, '');
+        const m = /^ (\S+)(\s+)(\d+)( main\/binary-amd64\/Packages\.gz)$/.exec(line);
+        if (section !== list || !m) return line;
+        const digest = what === 'digest' ? (m[1]![0] === '0' ? '1' : '0') + m[1]!.slice(1) : m[1]!;
+        return ` ${digest}${m[2]}${what === 'size' ? Number(m[3]) + 1 : m[3]}${m[4]}`;
+      })
+      .join('\n');
+  };
+
   let n = 0;
   /** apt-get update and ferry lock on the upstream as it is now */
   async function both(pkg = 'app'): Promise<{ apt: { code: number; out: string }; ferry: { code: number; stderr: string; written: string[] } }> {
@@ -208,5 +223,40 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
       await rm(binAll, { recursive: true });
       await publish(good);
     }
+  });
+
+  // apt checks every hash list it knows and takes the size of the strongest one (SHA512)
+  it.each([
+    ['SHA512', 'digest', 'refuse'],
+    ['SHA1', 'digest', 'refuse'],
+    ['MD5Sum', 'digest', 'refuse'],
+    ['SHA512', 'size', 'refuse'],
+    ['SHA256', 'size', 'take'],
+    ['MD5Sum', 'size', 'take'],
+  ] as const)('the Packages.gz line of %s with a wrong %s: both %s it', async (list, what, outcome) => {
+    const edited = withListEdit(list, what);
+    expect(edited).not.toBe(good);
+    await publish(edited);
+    if (outcome === 'take') await expectAgreement('accepts');
+    else await expectAgreement(/Failed to fetch .*Packages\.gz/, 67, what === 'digest' ? new RegExp(`main/binary-amd64/Packages\\.gz: its ${list} is [0-9a-f]+, the signed Release says`) : /main\/binary-amd64\/Packages\.gz/);
+  });
+
+  it('a second lock whose Release now gives the same SHA256 and another SHA512: refused (67), not answered from the parsed index the first lock kept', async () => {
+    await publish(good);
+    const dir = join(fx.dir, 'release-case-cached');
+    await mkdir(dir);
+    await copyFile(fx.upstreamKey.public, join(dir, 'upstream.asc'));
+    const spec = await writeAptSpec(dir, fx.server.url);
+    const first = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+    expect(first.code, first.stderr).toBe(0);
+    // without its downloaded Packages.gz, only the parsed form (and the digests kept beside it) can answer
+    await rm(join(dir, 'cache', 'sha256'), { recursive: true, force: true });
+    await publish(withListEdit('SHA512', 'digest'));
+    const second = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+    expect(second.code, second.stderr).toBe(67);
+    expect(second.stderr.trim().split('\n').at(-1)).toMatch(/^ferry: .*main\/binary-amd64\/Packages\.gz: its SHA512 is [0-9a-f]+, the signed Release says/);
+    await publish(good);
+    const third = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+    expect(third.code, third.stderr).toBe(0);
   });
 });
