@@ -184,12 +184,15 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
   });
 
   it.each([
-    ['True', 'accepts'],
-    ['1', 'accepts'],
-    ['no', 'refuses'],
-  ] as const)('Acquire-By-Hash: %s while the plain Packages.gz is already the next one: apt reads it as a yes/no, so does ferry', async (value, outcome) => {
+    ['True', 'SHA256 SHA512', 'accepts'],
+    ['1', 'SHA256 SHA512', 'accepts'],
+    ['no', 'SHA256 SHA512', 'refuses'],
+    // apt asks by-hash/ of the strongest hash the Release lists (SHA512 here), and the plain name when that is missing
+    ['yes', 'SHA512', 'accepts'],
+    ['yes', 'SHA256', 'refuses'],
+  ] as const)('Acquire-By-Hash: %s, by-hash/ of %s served, the plain Packages.gz already the next one: ferry reads it as apt does', async (value, algos, outcome) => {
     const byHash = join(dist(), 'main/binary-amd64/by-hash');
-    for (const algo of ['SHA256', 'SHA512']) {
+    for (const algo of algos.split(' ')) {
       await mkdir(join(byHash, algo), { recursive: true });
       await writeFile(join(byHash, algo, createHash(algo.toLowerCase()).update(goodGz).digest('hex')), goodGz);
     }

@@ -46,7 +46,10 @@ export async function fetchReleaseIndex<T>(
     if (before !== undefined) return before;
     // Acquire-By-Hash: the index named by its digest never changes under us while the mirror updates
     // (the plain name can already hold the next version of the file while InRelease is the old one).
-    const byHash = aptBool(release.fields.get('Acquire-By-Hash')) ? `${release.distUrl}${path.slice(0, path.lastIndexOf('/'))}/by-hash/SHA256/${want.sha256}` : undefined;
+    // apt asks by-hash/ of the strongest hash the Release lists for the file (SHA512 when listed), then the plain name
+    const sha512 = want.others.find((o) => o.algorithm === 'SHA512')?.digest;
+    const byHashName = sha512 ? `SHA512/${sha512}` : `SHA256/${want.sha256}`;
+    const byHash = aptBool(release.fields.get('Acquire-By-Hash')) ? `${release.distUrl}${path.slice(0, path.lastIndexOf('/'))}/by-hash/${byHashName}` : undefined;
     const req = { sha256: want.sha256, size: want.size, label: url };
     const notFound = (err: unknown) => err instanceof FetchError && err.status === 404;
     let got;
