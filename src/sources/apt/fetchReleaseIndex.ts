@@ -1,10 +1,10 @@
-import { fetchToCache, type FetchStats } from '../../fetch/index.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../util/writeFileAtomic.js';
+import { fetchToCache, type FetchStats } from '../../fetch/index.js';
 import { FetchError, IntegrityError } from '../../errors.js';
+import { writeFileAtomic } from '../../util/writeFileAtomic.js';
 import type { Logger } from '../../ui/log.js';
 import { aptBool } from './aptBool.js';
 import type { OtherHash, UpstreamRelease } from './fetchUpstreamRelease.js';
@@ -39,7 +39,7 @@ export async function fetchReleaseIndex<T>(
     const want = release.files.get(path)!;
     const url = release.distUrl + path;
     // with other digests to check, a parse of the file is taken only once they are known to match: from the
-    // digests kept when these bytes were fetched (indexDigests), else from the file itself, fetched below
+    // digests kept when these bytes were fetched (readIndexDigests), else from the file itself, fetched below
     const known = want.others.length === 0 ? undefined : await readIndexDigests(opts.cacheDir, want.sha256);
     if (known) compareDigests(known, want.others, url);
     const before = want.others.length === 0 || known ? await cached?.(want.sha256) : undefined;
