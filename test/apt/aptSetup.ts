@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll } from 'vitest';
@@ -53,4 +53,25 @@ export async function materialize(entries: BundleInput[], root: string): Promise
     await copyFile(e.file, join(root, e.path));
   }
   return root;
+}
+
+/** Write DIR/aptdemo.yaml: one service installing `pkg` from the upstream at `uri` (suite fixture), trusted by DIR/upstream.asc. */
+export async function writeAptSpec(dir: string, uri: string, pkg = 'app'): Promise<string> {
+  const spec = join(dir, 'aptdemo.yaml');
+  await writeFile(
+    spec,
+    [
+      'name: aptdemo',
+      'version: 1.0.0',
+      `epoch: ${EPOCH.toISOString()}`,
+      'targets: { debian: { suite: bookworm, architectures: [amd64] } }',
+      'upstreams:',
+      '  apt:',
+      `    - { uri: "${uri}", suites: [fixture], keyring: upstream.asc }`,
+      'services:',
+      `  web: { version: "1", groups: [web], artifacts: { apt: [${pkg}] } }`,
+      '',
+    ].join('\n'),
+  );
+  return spec;
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, run } from '../helpers/cli.js';
 import { craftTar } from '../helpers/craft.js';
 import { snapshotTree } from '../helpers/tree.js';
-import { fixtureUpstream, EPOCH } from './aptSetup.js';
+import { fixtureUpstream, writeAptSpec } from './aptSetup.js';
 import { spawnServe } from '../serve/spawnServe.js';
 import { readPrivate, signRelease } from './fixtureUpstream.js';
 import { privateApt } from './privateApt.js';
@@ -15,22 +15,7 @@ describe('ferry lock, build --locked, import, then apt-get from the imported bun
   let bundle: string;
   beforeAll(async () => {
     fx = await fixtureUpstream();
-    spec = join(fx.dir, 'aptdemo.yaml');
-    await writeFile(
-      spec,
-      [
-        'name: aptdemo',
-        'version: 1.0.0',
-        `epoch: ${EPOCH.toISOString()}`,
-        'targets: { debian: { suite: bookworm, architectures: [amd64] } }',
-        'upstreams:',
-        '  apt:',
-        `    - { uri: "${fx.server.url}", suites: [fixture], keyring: upstream.asc }`,
-        'services:',
-        '  web: { version: "1", groups: [web], artifacts: { apt: [app] } }',
-        '',
-      ].join('\n'),
-    );
+    spec = await writeAptSpec(fx.dir, fx.server.url);
     const lock = await ferry(['lock', spec, '--cache', join(fx.dir, 'cache')]);
     expect(lock.code, lock.stderr).toBe(0);
     const build = await ferry(['build', spec, '--locked', '--key', fx.bundleKey.secret, '--out', join(fx.dir, 'out'), '--cache', join(fx.dir, 'cache')]);

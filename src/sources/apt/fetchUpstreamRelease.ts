@@ -4,12 +4,17 @@ import { FetchError, ResolveError, SignatureError } from '../../errors.js';
 import { verifyCleartext, verifyDetached } from '../../pgp/verify.js';
 import { sha256Hex } from '../../util/sha256.js';
 import { field, parseControl } from './parseControl.js';
+import { parseReleaseDate } from './parseReleaseDate.js';
 
 export interface UpstreamRelease {
   /** URL of dists/SUITE/ ending in "/" */
   distUrl: string;
-  /** files the signed Release lists with SHA256, by path relative to dists/SUITE/ */
-  files: Map<string, { sha256: string; size: number }>;
+  /**
+   * files the signed Release lists with SHA256, by path relative to dists/SUITE/: the size of its strongest
+   * hash list (SHA512 when it has one, as apt takes it), and its digests in the other lists (SHA512, SHA1,
+   * MD5Sum), which apt checks too
+   */
+  files: Map<string, { sha256: string; size: number; others: Array<{ algorithm: OtherHash; digest: string }> }>;
   /** the fields of the Release paragraph */
   fields: Map<string, string>;
   signers: string[];
@@ -20,7 +25,8 @@ export interface UpstreamRelease {
 /**
  * Fetch and verify dists/SUITE/InRelease (or Release + Release.gpg when the upstream has no
  * InRelease) against `keys`. Refuses a bad or unknown signature, a Release without SHA256 sums, and
- * a Release whose Valid-Until has passed (a replayed old index could hide security updates).
+ * a Release whose Valid-Until has passed (a replayed old index could hide security updates) or cannot be
+ * read, or whose Date is in the future (checkReleaseDates).
  */
 export async function fetchUpstreamRelease(uri: string, suite: string, keys: openpgp.PublicKey[], stats?: FetchStats, now = new Date()): Promise<UpstreamRelease> {
   const distUrl = `${uri.replace(/\/+$/, '')}/dists/${suite}/`;
@@ -44,15 +50,68 @@ export async function fetchUpstreamRelease(uri: string, suite: string, keys: ope
   }
   const [p] = parseControl(text);
   if (!p) throw new ResolveError(`${distUrl}: the signed Release is empty`);
-  const validUntil = field(p, 'Valid-Until');
-  if (validUntil && Date.parse(validUntil.replace(/UTC$/, 'GMT')) < now.getTime()) {
-    throw new SignatureError(`${distUrl}: the Release expired on ${validUntil} (Valid-Until); the mirror is stale or replaying an old index`);
-  }
-  const files = new Map<string, { sha256: string; size: number }>();
-  for (const line of (field(p, 'SHA256') ?? '').split('\n')) {
-    const [sha256, size, path] = line.trim().split(/\s+/);
-    if (sha256 && size && path && /^[0-9a-f]{64}$/i.test(sha256)) files.set(path, { sha256: sha256.toLowerCase(), size: Number(size) });
+  checkReleaseDates(p, distUrl, now);
+  const lists = new Map(HASH_LISTS.map(({ name, hexLength }) => [name, readHashList(field(p, name), hexLength)]));
+  const files: UpstreamRelease['files'] = new Map();
+  for (const [path, { digest: sha256 }] of lists.get('SHA256')!) {
+    const others = OTHER_HASHES.flatMap((algorithm) => {
+      const entry = lists.get(algorithm)!.get(path);
+      return entry ? [{ algorithm, digest: entry.digest }] : [];
+    });
+    // apt takes the size its strongest list gives: a wrong size in a weaker one is no refusal
+    const strongest = HASH_LISTS.map(({ name }) => lists.get(name)!.get(path)).find((e) => e !== undefined)!;
+    files.set(path, { sha256, size: strongest.size, others });
   }
   if (files.size === 0) throw new SignatureError(`${distUrl}: the Release lists no SHA256 sums; ferry cannot verify its indexes`);
   return { distUrl, files, fields: p, signers, sha256: sha256Hex(text) };
+}
+
+/** the hash lists of a Release apt reads, strongest first; the digest's length in hex */
+const HASH_LISTS = [
+  { name: 'SHA512', hexLength: 128 },
+  { name: 'SHA256', hexLength: 64 },
+  { name: 'SHA1', hexLength: 40 },
+  { name: 'MD5Sum', hexLength: 32 },
+] as const;
+export type OtherHash = 'SHA512' | 'SHA1' | 'MD5Sum';
+const OTHER_HASHES: OtherHash[] = ['SHA512', 'SHA1', 'MD5Sum'];
+
+/**
+ * One hash list of a Release by path. The size as apt reads it (strtoull): its leading digits ("338abc"
+ * is 338); none (or a sign) is no size any file has, so the index is refused when fetched, as apt refuses
+ * it; Number() read "0x152" or "3.38e2" as 338, which apt reads as 0 and 3. The first line of a path counts.
+ */
+function readHashList(text: string | undefined, hexLength: number): Map<string, { digest: string; size: number }> {
+  const out = new Map<string, { digest: string; size: number }>();
+  for (const line of (text ?? '').split('\n')) {
+    const [digest, size, path] = line.trim().split(/\s+/);
+    if (!digest || !size || !path || digest.length !== hexLength || !/^[0-9a-f]+$/i.test(digest) || out.has(path)) continue;
+    const digits = /^\d+/.exec(size)?.[0];
+    out.set(path, { digest: digest.toLowerCase(), size: digits === undefined ? -1 : Number(digits) });
+  }
+  return out;
+}
+
+/** apt's Acquire::Max-FutureTime: a Release may be dated this far ahead of the clock */
+const MAX_FUTURE_MS = 10_000;
+
+/**
+ * Refuse, as apt does, a Release whose Valid-Until cannot be read (parseReleaseDate) or has passed, and one
+ * whose Date is later than now (apt: "not valid yet"). A Date that cannot be read (or none) is no
+ * refusal: apt only warns and does not check it.
+ */
+function checkReleaseDates(p: Map<string, string>, distUrl: string, now: Date): void {
+  const validUntil = field(p, 'Valid-Until');
+  if (validUntil !== undefined) {
+    const until = parseReleaseDate(validUntil);
+    if (until === undefined) {
+      throw new SignatureError(`${distUrl}: the signed Release has an invalid Valid-Until ${JSON.stringify(validUntil)} (apt refuses it too); expected a date like "Sat, 01 Jan 2000 00:00:00 UTC"`);
+    }
+    if (until < now.getTime()) throw new SignatureError(`${distUrl}: the Release expired on ${validUntil} (Valid-Until); the mirror is stale or replaying an old index`);
+  }
+  const date = field(p, 'Date');
+  const dated = date === undefined ? undefined : parseReleaseDate(date);
+  if (dated !== undefined && dated > now.getTime() + MAX_FUTURE_MS) {
+    throw new SignatureError(`${distUrl}: the Release is not valid yet: dated ${date}, later than this machine's clock (${now.toISOString()}); check the clock or the mirror`);
+  }
 }

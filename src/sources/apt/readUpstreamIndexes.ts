@@ -1,4 +1,5 @@
 import type { BuildContext } from '../kind.js';
+import { aptBool } from './aptBool.js';
 import type { FetchStats } from '../../fetch/index.js';
 import { fetchPackagesIndex } from './fetchPackagesIndex.js';
 import { fetchUpstreamRelease, type UpstreamRelease } from './fetchUpstreamRelease.js';
@@ -33,7 +34,7 @@ export async function fetchUpstreamReleases(upstreams: AptUpstreamSource[], stat
 /**
  * Read every suite of every upstream: the verified InRelease (fetchUpstreamReleases, unless the caller
  * already has them), then each component's Packages index per architecture (checked against it), plus
- * binary-all when the Release names "all" among its architectures (as apt does).
+ * binary-all when the Release names "all" among its architectures or names none (as apt does).
  */
 export async function readUpstreamIndexes(
   upstreams: AptUpstreamSource[],
@@ -46,8 +47,9 @@ export async function readUpstreamIndexes(
   for (const up of upstreams) {
     for (const suite of up.suites) {
       const release = out.releases.get(`${up.uri} ${suite}`)!;
-      const allArchIndex =
-        (release.fields.get('Architectures') ?? '').split(/\s+/).includes('all') && release.fields.get('No-Support-for-Architecture-all') !== 'Packages';
+      // a Release without Architectures supports every one, "all" included (apt reads binary-all then too)
+      const archs = release.fields.get('Architectures');
+      const allArchIndex = (archs === undefined || archs.split(/\s+/).includes('all')) && release.fields.get('No-Support-for-Architecture-all') !== 'Packages';
       for (const component of up.components) {
         const origin = { uri: up.uri, suite, component, pin: releasePin(release.fields) };
         for (const arch of [...architectures, ...(allArchIndex ? ['all'] : [])]) {
@@ -60,8 +62,8 @@ export async function readUpstreamIndexes(
   return out;
 }
 
-/** apt's default pin priority of a suite from its Release: NotAutomatic 1, with ButAutomaticUpgrades 100, else 500. */
+/** apt's default pin priority of a suite from its Release: NotAutomatic 1, with ButAutomaticUpgrades 100, else 500 (flags read as apt reads them, aptBool). */
 export function releasePin(fields: ReadonlyMap<string, string>): number {
-  if (fields.get('NotAutomatic') !== 'yes') return 500;
-  return fields.get('ButAutomaticUpgrades') === 'yes' ? 100 : 1;
+  if (!aptBool(fields.get('NotAutomatic'))) return 500;
+  return aptBool(fields.get('ButAutomaticUpgrades')) ? 100 : 1;
 }
