@@ -1,5 +1,8 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS, commandsFor, registerCommands } from '../../src/cli/commands.js';
 import { ferry } from '../helpers/cli.js';
 import { modulesLoadedBy as loadedBy, packagesIn } from '../helpers/loadedModules.js';
@@ -76,6 +79,27 @@ describe('ferry start-up', () => {
       expect(helps[i]!.code, args.join(' ')).toBe(0);
       expect(cmd.options.length, args.join(' ')).toBeGreaterThan(0);
       for (const o of cmd.options) expect(helps[i]!.stdout, `${args.join(' ')} --help`).toContain(o.flags);
+    });
+  });
+
+  /**
+   * Before the first download a lock or build loads only what reading the spec needs (issue 20: ~0.35 s
+   * before an image build's first request): yaml as one bundled module (util/yaml.ts) instead of its 74 files.
+   */
+  describe('a spec without steps', () => {
+    let dir = '';
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'ferry-startup-spec-'));
+      await mkdir(join(dir, 'files'));
+      await writeFile(join(dir, 'files/a.txt'), 'a\n');
+      await writeFile(join(dir, 'app.yaml'), 'name: app\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nservices:\n  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      files:\n        - src: files/a.txt\n');
+    });
+    afterAll(() => rm(dir, { recursive: true, force: true }));
+
+    it('ferry lock loads yaml as one module', async () => {
+      const loaded = await loadedBy(['lock', join(dir, 'app.yaml'), '--cache', join(dir, 'cache-lock')]);
+      expect(loaded.filter((u) => u.includes('/node_modules/yaml/'))).toEqual([]);
+      expect(loaded.filter((u) => u.endsWith('/dist/util/yaml.js')).length).toBeGreaterThan(0);
     });
   });
 });
