@@ -84,7 +84,9 @@ describe('ferry start-up', () => {
 
   /**
    * Before the first download a lock or build loads only what reading the spec needs (issue 20: ~0.35 s
-   * before an image build's first request): yaml as one bundled module (util/yaml.ts) instead of its 74 files.
+   * before an image build's first request): yaml as one bundled module (util/yaml.ts) instead of its 74
+   * files, no step or template checker for a spec without steps, and for `ferry lock` nothing of packing
+   * (manifest, SBOM, differential), which a build loads once it has collected.
    */
   describe('a spec without steps', () => {
     let dir = '';
@@ -92,14 +94,33 @@ describe('ferry start-up', () => {
       dir = await mkdtemp(join(tmpdir(), 'ferry-startup-spec-'));
       await mkdir(join(dir, 'files'));
       await writeFile(join(dir, 'files/a.txt'), 'a\n');
+      const key = await ferry(['key', 'generate', '--name', 'startup', '--out', join(dir, 'team')]);
+      expect(key.code, key.stderr).toBe(0);
       await writeFile(join(dir, 'app.yaml'), 'name: app\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nservices:\n  web:\n    version: "1"\n    groups: [web]\n    artifacts:\n      files:\n        - src: files/a.txt\n');
     });
     afterAll(() => rm(dir, { recursive: true, force: true }));
+    const notBeforeCollecting = (u: string) => /\/dist\/(template\/|specfile\/validateSteps\.js|bundle\/manifest\.js|bundle\/planDifferential\.js|sbom\/|build\/writeSbomEntry\.js)/.test(u);
 
-    it('ferry lock loads yaml as one module', async () => {
+    it('ferry lock loads yaml as one module, no step or template checker, nothing of packing', async () => {
       const loaded = await loadedBy(['lock', join(dir, 'app.yaml'), '--cache', join(dir, 'cache-lock')]);
       expect(loaded.filter((u) => u.includes('/node_modules/yaml/'))).toEqual([]);
       expect(loaded.filter((u) => u.endsWith('/dist/util/yaml.js')).length).toBeGreaterThan(0);
+      expect(loaded.filter(notBeforeCollecting)).toEqual([]);
+    });
+
+    it('ferry build loads no step or template checker for it', async () => {
+      const loaded = await loadedBy(['build', join(dir, 'app.yaml'), '--key', join(dir, 'team.secret.asc'), '--out', join(dir, 'out'), '--cache', join(dir, 'cache-build')]);
+      expect(loaded.filter((u) => /\/dist\/(template\/|specfile\/validateSteps\.js)/.test(u))).toEqual([]);
+    });
+
+    it('a spec with a mistyped step is still refused by lock and build, in one line (the checker loads for it)', async () => {
+      const bad = join(dir, 'bad.yaml');
+      await writeFile(bad, 'name: app\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nservices:\n  web:\n    version: "1"\n    groups: [web]\n    install:\n      - templat: { src: a.txt }\n');
+      for (const args of [['lock', bad], ['build', bad, '--key', join(dir, 'team.secret.asc'), '--out', join(dir, 'out-bad')]]) {
+        const r = await ferry([...args, '--cache', join(dir, 'cache-bad')]);
+        expect(r.code, args[0]).toBe(65);
+        expect(r.stderr, args[0]).toMatch(/^ferry: .*services\.web\.install\[0\]: unknown step kind "templat"[^\n]*\n$/);
+      }
     });
   });
 });
