@@ -18,7 +18,7 @@ import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
 import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
 import { KINDS } from '../sources/kinds.js';
-import { STAGES } from '../stages.js';
+import { hasSteps } from '../specfile/hasSteps.js';
 import type { Manifest, ManifestEntry } from '../bundle/manifest.js';
 import type { BuildContext, BundleInput, KindResult } from '../sources/kind.js';
 import type { LoadedManifest } from '../store/loadManifest.js';
@@ -189,7 +189,7 @@ async function context(opts: { specFile: string; cacheDir: string; jobs?: number
   const loaded = await loadSpec(opts.specFile, opts.env);
   // a mistyped step option fails here, on the connected side, not months later at deploy time; the step
   // and template checkers load only for a spec that has steps (with none, there is nothing to check)
-  if (Object.values(loaded.spec.services).some((s) => STAGES.some((stage) => (s[stage]?.length ?? 0) > 0))) {
+  if (hasSteps(loaded.spec.services)) {
     (await import('../specfile/validateSteps.js')).validateSteps(loaded.spec.services, opts.specFile);
   }
   await mkdir(opts.cacheDir, { recursive: true });
