@@ -11,9 +11,9 @@ import { aptMirrorSpec } from '../mirror/mirrorChecks.js';
 
 /**
  * What a build loads only after its downloads (issue 20: time before the first request). Each build here
- * is locked against a live upstream whose files are then removed: the build's first download fails (404,
- * exit 69), so whatever it loaded, it loaded before or at its first request. The purl library (SBOM
- * package URLs, ~10 ms to load) must not be among them.
+ * is locked against a live upstream whose package files are then removed: the build's download of them
+ * fails (404, exit 69), so whatever it loaded, it loaded before its downloads were done. The purl library
+ * (SBOM package URLs, ~10 ms to load) must not be among them.
  */
 describe('a build loads the purl library after its downloads', () => {
   let dir = '';
@@ -24,7 +24,7 @@ describe('a build loads the purl library after its downloads', () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  it('python: none before the first download fails', async () => {
+  it('python and python mirror: none before its downloads are done', async () => {
     const files = join(dir, 'wheels');
     const [wheel] = buildWheels(files, [{ name: 'alpha', version: '1.0', files: { 'alpha/__init__.py': 'VALUE = 1\n' } }]);
     let index: FixtureIndex | undefined = await serveFixtureIndex(files);
@@ -38,20 +38,29 @@ describe('a build loads the purl library after its downloads', () => {
         spec,
         `name: app\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\ntargets:\n  python: { version: "${py.version}", platforms: [manylinux_2_36_${py.machine}] }\nupstreams:\n  python: { index: "${index.url}" }\nservices:\n  api:\n    version: "1"\n    groups: [api]\n    artifacts:\n      python: { requirements: requirements.txt }\n`,
       );
-      const lock = await ferry(['lock', spec, '--cache', join(dir, 'py-lock-cache')]);
-      expect(lock.code, lock.stderr).toBe(0);
+      const mirror = join(specDir, 'mirror.yaml');
+      await writeFile(
+        mirror,
+        `name: pymirror\nversion: 1.0.0\nepoch: 2026-11-25T00:00:00Z\nmirrors:\n  python:\n    pypi:\n      index: "${index.url}"\n      projects: ["alpha>=1.0"]\n      targets:\n        - { version: "${py.version}", platforms: [manylinux_2_36_${py.machine}] }\n`,
+      );
+      for (const s of [spec, mirror]) {
+        const lock = await ferry(['lock', s, '--cache', join(dir, 'py-lock-cache')]);
+        expect(lock.code, lock.stderr).toBe(0);
+      }
       await rm(join(files, wheel!));
-      const loaded = await modulesLoadedBy(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'py-out'), '--cache', join(dir, 'py-build-cache')], { code: 69 });
-      expect(loaded.some((u) => u.endsWith('/dist/sources/python/collectPython.js'))).toBe(true);
-      expect(packagesIn(loaded)).not.toContain('packageurl-js');
-      expect(loaded.filter((u) => u.endsWith('/dist/sbom/purl.js'))).toEqual([]);
+      for (const [s, module] of [[spec, 'python/collectPython.js'], [mirror, 'python/publishPythonMirror.js']] as const) {
+        const loaded = await modulesLoadedBy(['build', s, '--locked', '--key', key.secret, '--out', join(dir, 'py-out'), '--cache', join(dir, `py-build-cache-${module.replace(/\W/g, '')}`)], { code: 69 });
+        expect(loaded.some((u) => u.endsWith(`/dist/sources/${module}`)), module).toBe(true);
+        expect(packagesIn(loaded), module).not.toContain('packageurl-js');
+        expect(loaded.filter((u) => u.endsWith('/dist/sbom/purl.js')), module).toEqual([]);
+      }
     } finally {
       await index?.close();
       index = undefined;
     }
   });
 
-  it('apt and apt mirror: none before the first download fails', async () => {
+  it('apt and apt mirror: none before its downloads are done', async () => {
     const deb = await buildDeb(dir, { name: 'app', version: '1.0-1' });
     const upstreamKey = await writeKey(dir, 'upstream');
     const root = join(dir, 'upstream');
