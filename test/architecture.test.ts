@@ -109,6 +109,16 @@ describe('the folder map of docs/architecture.md', () => {
     expect(importing).toEqual(['src/util/zod.ts']);
   });
 
+  it('imports yaml one way: util/yaml.ts, which the build bundles (its 74 files cost every spec-reading command ~10 ms at start)', () => {
+    const importing = sourceFiles(SRC).filter((f) => /(?:from|import\()\s*'yaml(?:\/[^']*)?'/.test(readFileSync(f, 'utf8'))).map((f) => relative(ROOT, f));
+    expect(importing).toEqual(['src/util/yaml.ts']);
+  });
+
+  it("imports commander's values one way: util/commander.ts, which the build bundles (types may come from 'commander')", () => {
+    const importing = sourceFiles(SRC).filter((f) => /^(?:import|export) (?!type )[^;]*from 'commander'/m.test(readFileSync(f, 'utf8'))).map((f) => relative(ROOT, f));
+    expect(importing).toEqual(['src/util/commander.ts']);
+  });
+
   it('catches an import against the direction, a kind importing a kind, and a loop in the map', () => {
     const at = (p: string) => join(SRC, p);
     expect(violations([{ from: at('store/x.ts'), to: at('serve/y.ts') }], MAP)).toEqual(['src/store/x.ts -> src/serve/y.ts: store/ may not import serve/']);

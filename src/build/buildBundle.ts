@@ -18,14 +18,13 @@ import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
 import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js';
 import { KINDS } from '../sources/kinds.js';
-import { validateSteps } from '../specfile/validateSteps.js';
-import { FORMAT, manifestDigest, MANIFEST_PATH, parseManifest, serializeManifest, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
+import { hasSteps } from '../specfile/hasSteps.js';
+import type { Manifest, ManifestEntry } from '../bundle/manifest.js';
 import type { BuildContext, BundleInput, KindResult } from '../sources/kind.js';
 import type { LoadedManifest } from '../store/loadManifest.js';
-import { planDifferential, type DifferentialPlan } from '../bundle/planDifferential.js';
+import type { DifferentialPlan } from '../bundle/planDifferential.js';
 import type { TarFile } from '../bundle/writeTar.js';
 import type { SbomComponent } from '../sbom/sbomComponent.js';
-import { writeSbomEntry } from './writeSbomEntry.js';
 
 export interface BuildOptions {
   specFile: string;
@@ -116,7 +115,12 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       if (result.artifacts !== undefined) artifacts[kind.name] = result.artifacts;
     }
     const signingKeys = await ctx.signingKeys();
-    const { publicKeysArmored, signatureDate, signDetached } = await import('../pgp/sign.js');
+    // what only packing needs loads now, not before the first request (and never for `ferry lock`)
+    const [{ publicKeysArmored, signatureDate, signDetached }, { FORMAT, manifestDigest, parseManifest, serializeManifest }, { writeSbomEntry }] = await Promise.all([
+      import('../pgp/sign.js'),
+      import('../bundle/manifest.js'),
+      import('./writeSbomEntry.js'),
+    ]);
     const synced = ctx.syncBatch!.flush();
     synced.catch(() => {}); // awaited below; a failure before then must not count as unhandled
 
@@ -147,7 +151,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     let packed = entries;
     let differential: DifferentialPlan | undefined;
     if (opts.since) {
-      differential = planDifferential(opts.since.manifest, manifest.entries);
+      differential = (await import('../bundle/planDifferential.js')).planDifferential(opts.since.manifest, manifest.entries);
       const { name, version } = opts.since.manifest;
       if (differential.omitted.length === 0) {
         log.warn(`${name} ${version} has none of this release's artifacts: writing a full bundle`);
@@ -183,8 +187,11 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
 
 async function context(opts: { specFile: string; cacheDir: string; jobs?: number; log?: Logger; env?: NodeJS.ProcessEnv; signingKeys: () => Promise<openpgp.PrivateKey[]> }): Promise<BuildContext> {
   const loaded = await loadSpec(opts.specFile, opts.env);
-  // a mistyped step option fails here, on the connected side, not months later at deploy time
-  validateSteps(loaded.spec.services, opts.specFile);
+  // a mistyped step option fails here, on the connected side, not months later at deploy time; the step
+  // and template checkers load only for a spec that has steps (with none, there is nothing to check)
+  if (hasSteps(loaded.spec.services)) {
+    (await import('../specfile/validateSteps.js')).validateSteps(loaded.spec.services, opts.specFile);
+  }
   await mkdir(opts.cacheDir, { recursive: true });
   return {
     spec: loaded.spec,
@@ -243,7 +250,7 @@ export async function packBundle(
   mtime: Date,
 ): Promise<number> {
   // loaded here, not at start: `ferry lock` (this module's lockSpec) never packs, and tar costs ~35 ms to load
-  const { writeTar } = await import('../bundle/writeTar.js');
+  const [{ writeTar }, { MANIFEST_PATH, SIGNATURE_PATH }] = await Promise.all([import('../bundle/writeTar.js'), import('../bundle/manifest.js')]);
   const tmp = `${bundlePath}.partial`;
   const release = holdScratch(tmp);
   const out = createWriteStream(tmp);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Option } from 'commander';
+import { Option } from '../util/commander.js';
 import { FerryError } from '../errors.js';
 import { isFile } from '../util/isFile.js';
 import { SEVERITIES, type Severity } from '../vulns/advisory.js';

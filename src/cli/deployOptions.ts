@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
+import { Option } from '../util/commander.js';
 import { UsageError } from '../errors.js';
 import { STAGES, type StageName } from '../stages.js';
 import type { DeployOptions } from '../deploy/runDeploy.js';

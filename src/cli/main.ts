@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError } from '../util/commander.js';
 import { FerryError, FetchError, InternalError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerCommands } from './commands.js';

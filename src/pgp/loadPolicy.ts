@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type * as openpgp from 'openpgp';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../util/yaml.js';
 import * as z from '../util/zod.js';
 import { SpecError, UsageError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';

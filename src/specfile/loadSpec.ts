@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../util/yaml.js';
 import { SpecError } from '../errors.js';
 import { Spec } from './schema.js';
 import { formatIssues } from '../util/formatIssues.js';

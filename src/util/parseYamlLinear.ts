@@ -1,4 +1,4 @@
-import { isMap, isScalar, parseDocument, visit, YAMLParseError } from 'yaml';
+import { isMap, isScalar, parseDocument, visit, YAMLParseError } from './yaml.js';
 
 /**
  * YAML to plain values, like `yaml`'s parse, in time linear in the document's size. The library's own

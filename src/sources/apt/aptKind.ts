@@ -9,7 +9,6 @@ import { loadAptBase } from './loadAptBase.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
 import type { AptPackage } from './types.js';
 import { checkLockedControls } from './checkLockedControls.js';
-import { debComponents } from './debComponents.js';
 import { checkUpstreamUrls, lockedAptFiles, namePinnedDeb, parseAptLock } from './aptLockSchema.js';
 import { refuseUnlockable } from '../../specfile/refuseUnlockable.js';
 
@@ -147,6 +146,8 @@ export const aptKind: ArtifactKind<AptLock> = {
     }
     const allServices = [...new Set(lock.packages.flatMap((p) => p.services))].sort();
     for (const ix of repo.indexes) entries.push({ path: `apt/${ix.path}`, file: ix.file, kind: 'apt-index', services: allServices });
+    // the purl library (~10 ms to load) loads after the downloads, not before the first request
+    const { debComponents } = await import('./debComponents.js');
     return {
       entries,
       artifacts: {

@@ -5,7 +5,6 @@ import { fetchMany, createFetchStats, freshDigests } from '../../fetch/index.js'
 import { publicKeysArmored } from '../../pgp/sign.js';
 import { mirrorRoot } from '../mirrorRoot.js';
 import { checkLockedControls } from './checkLockedControls.js';
-import { debComponents } from './debComponents.js';
 import type { PublishedPackage } from './writeAptRepository.js';
 import type { AptMirrorLock } from './lockAptMirror.js';
 
@@ -79,6 +78,8 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
   await mkdir(dirname(keyFile), { recursive: true });
   await writeFile(keyFile, publicKeysArmored(await ctx.signingKeys()));
   entries.push({ path: `${root}/${MIRROR_KEY_PATH}`, file: keyFile, kind: 'mirror', services: [] });
+  // the purl library (~10 ms to load) loads after the downloads, not before the first request
+  const { debComponents } = await import('./debComponents.js');
   return {
     entries,
     packages: published,

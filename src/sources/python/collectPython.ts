@@ -16,7 +16,6 @@ import { checkCarriedMetadata, plannedPython } from './lockPython.js';
 import { parseCoreMetadata, type CoreMetadata } from './parseCoreMetadata.js';
 import { readWheelMetadata } from './readWheelMetadata.js';
 import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
-import { pypiPurl } from '../../sbom/purl.js';
 
 /** Where each service's requirements (as installed) go inside the bundle. */
 export const PYTHON_REQUIREMENTS_DIR = 'python/requirements';
@@ -121,6 +120,8 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
     entries.push({ path, file, kind: 'python-index', services: [service] });
     artifacts[service] = { requirements: text, file: path, index: `${PYTHON_SIMPLE_DIR}/` };
   }
+  // the purl library (~10 ms to load) loads after the downloads, not before the first request
+  const { pypiPurl } = await import('../../sbom/purl.js');
   const components = lock.files.map((f) => {
     const purl = pypiPurl(f.project, f.version, f.filename);
     return { ref: purl, type: 'library' as const, name: f.project, version: f.version, purl, sha256: f.sha256, path: `${PYTHON_FILES_DIR}/${f.filename}`, services: f.services };

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
 import { freshDigests } from '../../fetch/fetchMany.js';
-import { pypiPurl } from '../../sbom/purl.js';
 import { mirrorRoot } from '../mirrorRoot.js';
 import type { PythonMirrorLock } from './lockPythonMirror.js';
 import { fetchMirrorSelection } from './fetchMirrorSelection.js';
@@ -37,6 +36,8 @@ export async function publishPythonMirror(name: string, section: PythonMirrorLoc
     { simpleDir: MIRROR_SIMPLE_DIR, json: true },
   );
   for (const page of pages) entries.push({ path: `${root}/${page.path}`, file: page.file, kind: 'mirror', services: [] });
+  // the purl library (~10 ms to load) loads after the downloads, not before the first request
+  const { pypiPurl } = await import('../../sbom/purl.js');
   return {
     entries,
     artifacts: {
