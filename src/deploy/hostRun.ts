@@ -55,6 +55,8 @@ export interface StageRunSettings {
 export class HostRun {
   readonly outcome: HostOutcome;
   facts = new Map<string, FactRead>();
+  /** a host the release gives no service that could not be held (down, locked by another run): why; the run goes on without it */
+  unheld?: string;
   /** a failure stopped this host: its later stages are not run */
   private stopped = false;
   /** services with a stage refused in this run (an earlier stage of the bundle not done), and that stage */

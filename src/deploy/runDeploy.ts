@@ -95,6 +95,14 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
       try {
         run.guard = await retryTransient(retry, () => holdHost(run.transport, t.host.name, t.settings.dataDir, t.settings.factsDir, t.services.map((s) => s.name), { waitSeconds: opts.waitLockSeconds, timeoutMs }), run.onRetry);
       } catch (err) {
+        // a host the run only holds (the release gives it no service: another group, another release's host):
+        // nothing was to run there, and its outage or another run's lock is not this release's failure; only
+        // the facts of services it no longer has go unmarked there (see retire)
+        if (!t.services.length) {
+          run.unheld = (err as Error).message;
+          log.warn(`${run.unheld}; ${m.name} ${m.version} gives host ${t.host.name} no service: the run goes on without it`);
+          return false;
+        }
         // locked by another run, or unreachable: failed before any stage, so every stage it would have
         // run is not run (its failure is the host's, listed once), and the per-stage counts stay whole
         run.fail(err);
@@ -152,7 +160,7 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     await pMap(runs, (run) => run.prune(), { concurrency: Math.max(1, forks) });
     for (const r of runs) r.outcome.commands = r.transport.commands;
     const ok = runs.every((r) => !r.failed) && !stopped;
-    const report: DeployReport = { release: { name: m.name, version: m.version, digest: release.digest }, hosts: runs.map((r) => r.outcome), ok, ...(stopped ? { stopped } : {}), ms: Date.now() - started };
+    const report: DeployReport = { release: { name: m.name, version: m.version, digest: release.digest }, hosts: runs.filter((r) => !r.unheld).map((r) => r.outcome), ok, ...(stopped ? { stopped } : {}), ms: Date.now() - started };
     // "ok" only for a host that finished well, as run-end counts it; a host the rollout did not reach gets no host event
     for (const r of report.hosts) if (hostResult(r) === 'ok') deployEvent(log, 'host', { host: r.host, status: 'ok', commands: r.commands });
     const { hosts, stages: counts, failures } = summarizeReport(report);
