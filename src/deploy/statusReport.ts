@@ -147,14 +147,15 @@ export function statusReport(regions: RegionStatus[], expect?: string, expected?
       return expectedNames.length !== 1 || name === undefined || name === expectedNames[0] || given(r.region, r.host).includes(r.service);
     };
     const counted = current.filter(counts);
-    // a host that answered with no facts counts when the release gives it a service, or when nothing tells
-    const bareCounted = noFacts.filter((b) => !store || given(b.region, b.host).length > 0);
+    // a host with no facts, or that could not be asked, counts when the release gives it a service, or when
+    // nothing tells (a deploy of the release goes on without such a host too)
+    const concerned = (h: { region: string; host: string }) => !store || given(h.region, h.host).length > 0;
     const off = [
       ...counted
         .filter((r) => !r.digest?.startsWith(expect) || !r.complete)
         .map((r) => `${where(r.region, r.host)}/${r.service} runs ${r.digest?.slice(0, 12) ?? 'nothing'}${r.complete ? '' : ` (incomplete: ${r.problem ?? STAGES.filter((s) => r.stages?.[s] !== 'done').map((s) => `${s} ${r.stages?.[s] ?? 'missing'}`).join(', ')})`}${!r.complete && r.configured && r.configured !== r.digest ? `; its last completed configure was for ${r.configured.slice(0, 12)}` : ''}`),
-      ...bareCounted.map((b) => `${where(b.region, b.host)} has no facts`),
-      ...unreachable.map((u) => `${where(u.region, u.host)} is unreachable`),
+      ...noFacts.filter(concerned).map((b) => `${where(b.region, b.host)} has no facts`),
+      ...unreachable.filter(concerned).map((u) => `${where(u.region, u.host)} is unreachable`),
     ];
     // a service the release gives a host that has facts for others only (deployed with --services, or a
     // fact removed): the facts alone show nothing wrong

@@ -8,18 +8,18 @@ import { writeRelease } from './storeFixture.js';
 /**
  * One inventory, two teams' hosts: site runs on group web (s1), the monitoring host m1 is in group mon
  * only, and site gives it nothing. With m1 down, a deploy of site failed (exit 72, "1 host failed (m1)",
- * "1 of 2 hosts ok") though every host it deploys to succeeded, a plan failed ("could not be asked"),
+ * "1 of 2 hosts ok") though every host it deploys to succeeded, a plan failed ("could not be asked"), status --expect failed ("m1 is unreachable"),
  * and a rollback of site was refused ("cannot tell which release m1 runs"): an unrelated host's outage
  * blocked the emergency path too.
  */
 describe('a host down that the release gives nothing (sshd hosts)', () => {
   const ctx = useLab('unrelated-down', ['s1', 'm1']);
 
-  it('deploy, plan and rollback go on (deploy with a warning naming it); a host the release deploys to still fails the run', async () => {
+  it('deploy, plan, status --expect and rollback go on (deploy with a warning naming it); a host the release deploys to still fails the run', async () => {
     const { lab, store, server } = ctx;
     for (const h of lab.hosts) resetHost(h);
     writeRelease(store, { name: 'site', version: '1', epoch: '2026-11-01T00:00:00Z', services: { web: webService('1.0.0') } });
-    writeRelease(store, { name: 'site', version: '2', epoch: '2026-11-02T00:00:00Z', services: { web: webService('2.0.0') } });
+    const v2 = writeRelease(store, { name: 'site', version: '2', epoch: '2026-11-02T00:00:00Z', services: { web: webService('2.0.0') } });
     const host = (name: string) => {
       const h = lab.hosts.find((x) => x.name === name)!;
       return { address: h.address, port: h.port, vars: { root: h.root, ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '' } };
@@ -42,6 +42,15 @@ describe('a host down that the release gives nothing (sshd hosts)', () => {
     const plan = await runFerry('plan', 'site@1', '--store', store, '-i', inv, '-F', lab.sshConfig);
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
     expect(plan.stdout).not.toMatch(/m1/);
+
+    // status --expect of site: m1 is listed unreachable, but site gives it nothing; without the release, it counts
+    const expectArgs = ['status', '-i', inv, '-F', lab.sshConfig, '--expect', v2.slice(0, 12)];
+    const st = await runFerry(...expectArgs, '--store', store);
+    expect(st.code, st.stdout + st.stderr).toBe(0);
+    expect(st.stdout).toMatch(/^m1: unreachable: /m);
+    const blind = await runFerry(...expectArgs, '--store', join(ctx.dir, 'no-store'));
+    expect(blind.code).toBe(72);
+    expect(blind.stderr.trim()).toBe(`ferry: not every host runs bundle ${v2.slice(0, 12)}: m1 is unreachable`);
 
     const rb = await run('rollback', 'site');
     expect(rb.code, rb.stdout + rb.stderr).toBe(0);
