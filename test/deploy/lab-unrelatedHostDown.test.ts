@@ -57,6 +57,11 @@ describe('a host down that the release gives nothing (sshd hosts)', () => {
     expect(rb.stderr).toMatch(/rolling back site to 1 /);
     expect(rb.stdout).toMatch(/^site 1 \(\w{12}\): 1 of 1 hosts ok/m);
 
+    // --check reads and compares on the hosts the release deploys to, and counts only those
+    const check = await run('deploy', 'site@1', '--check');
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/^no drift: \d+ steps on 1 host match[; ]/m);
+
     // a host the release deploys to, down: the run still fails, and names it
     await lab.start(m1);
     await lab.stop(s1);
