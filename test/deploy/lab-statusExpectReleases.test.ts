@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -55,6 +55,19 @@ describe('status --expect on a fleet of two releases (sshd hosts)', () => {
       expect(r.expect.off, `${digest.slice(0, 12)} ${where}`).toEqual([]);
       expect(r.code).toBe(0);
     }
+
+    // a fact that cannot be read, of a service site does not give the host (mon's agent on s3): with the
+    // release in the store it is not site's to count; without it, nothing tells whose it is
+    const agentFact = join(lab.hosts.find((h) => h.name === 's3')!.root, 'var/lib/ferry/facts/agent.json');
+    const kept = readFileSync(agentFact);
+    writeFileSync(agentFact, 'not json');
+    const unreadable = await status(site1, store);
+    expect(unreadable.expect.off).toEqual([]);
+    expect(unreadable.code).toBe(0);
+    const unreadableBlind = await status(site1, empty);
+    expect(unreadableBlind.code).toBe(72);
+    expect(unreadableBlind.expect.off).toEqual([expect.stringMatching(/^s3\/agent runs nothing \(incomplete: /)]);
+    writeFileSync(agentFact, kept);
 
     // site 2 reaches s1 only: s2's web still runs site 1 and counts; mon's agent on s2 and s3 does not
     const d3 = await deploy('site@2', '--limit', 's1');
