@@ -63,6 +63,7 @@ async function expectedServices(store: string, digest: string, regions: Awaited<
   const byHost = new Map(regions.flatMap(({ inventory, hosts }) => hosts.map((h) => [`${inventory.region}\0${h.name}`, h.groups] as const)));
   return {
     release: `${manifest.name} ${manifest.version}`,
+    name: manifest.name,
     services: (region, host) => Object.entries(manifest.services).filter(([, s]) => s.groups.some((g) => byHost.get(`${region}\0${host}`)?.includes(g))).map(([name]) => name).sort(),
   };
 }

@@ -37,7 +37,8 @@ export type DriftOptions = Omit<PlanOptions, 'force'> & { timeoutMs?: number; lo
  */
 export async function checkDrift(opts: DriftOptions): Promise<DriftResult> {
   const { release } = opts;
-  const targets = prepareTargets(release, opts.inventory, opts.hosts, { services: opts.services, factsDir: opts.factsDir });
+  // a host the release gives no service has nothing to compare: it is not counted among the hosts checked
+  const targets = prepareTargets(release, opts.inventory, opts.hosts, { services: opts.services, factsDir: opts.factsDir }).filter((t) => t.services.length);
   const stages = opts.stages ?? [...STAGES];
   const timeoutMs = opts.timeoutMs ?? 30 * 60_000;
   const all: DriftRow[] = [];

@@ -10,6 +10,8 @@ export interface StatusRow {
   host: string;
   service: string;
   release?: string;
+  /** the release's name alone (for --expect, which answers for one release) */
+  releaseName?: string;
   version?: string;
   digest?: string;
   /** per stage: done, pending (configure has yet to activate), failed, outdated or missing, for that digest */
@@ -69,7 +71,7 @@ export async function collectStatus(opts: {
         const named = complete ? [f.digest] : [...new Set([f.digest, ...Object.values(f.stages).map((s) => s.digest), ...(f.pending ? [f.pending.digest] : [])])];
         const configured = f.stages.configure?.digest;
         const retired = f.retired && { time: f.retired.time, release: `${f.retired.release.name} ${f.retired.release.version}`, digest: f.retired.digest };
-        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, version: f.version, digest: f.digest, stages: stageStates(f), failure: f.failure, complete, ...(configured && !complete ? { configured } : {}), named, ...(retired ? { retired } : {}) });
+        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, releaseName: f.release.name, version: f.version, digest: f.digest, stages: stageStates(f), failure: f.failure, complete, ...(configured && !complete ? { configured } : {}), named, ...(retired ? { retired } : {}) });
       }
     } catch (err) {
       unreachable.push({ host: host.name, error: (err as Error).message });

@@ -55,6 +55,8 @@ export interface StageRunSettings {
 export class HostRun {
   readonly outcome: HostOutcome;
   facts = new Map<string, FactRead>();
+  /** a host the release gives no service that could not be held (down, locked by another run): why; the run goes on without it */
+  unheld?: string;
   /** a failure stopped this host: its later stages are not run */
   private stopped = false;
   /** services with a stage refused in this run (an earlier stage of the bundle not done), and that stage */
@@ -226,12 +228,12 @@ export class HostRun {
     const previous = this.facts.get(svc.name)?.fact;
     // what install prepared in an earlier run and no configure has activated yet: restart for it now
     if (stage === 'configure' && (previous?.pending || interrupted)) ctx.changedSoFar = true;
-    let changed = 0;
-    const changes: string[] = [];
+    // an earlier attempt of this stage (retried after a result that did not come back) may have changed
+    // the host where this one finds nothing left to change: its changes count, and stay pending for configure
+    let changed = at.changes.length;
     const note = (what: string, index: number, target: StepTarget, r: StepResult, t0: number) => {
       if (r.changed) {
         changed++;
-        changes.push(what);
         at.changes.push(what);
         this.changed.add(svc.name);
         ctx.changedSoFar = true;
@@ -285,7 +287,7 @@ export class HostRun {
           changed,
         },
       },
-      pending: stage === 'configure' ? undefined : stage === 'install' ? this.pending(base.pending, interrupted ? [...changes, INTERRUPTED_INSTALL] : changes) : base.pending,
+      pending: stage === 'configure' ? undefined : stage === 'install' ? this.pending(base.pending, interrupted ? [...at.changes, INTERRUPTED_INSTALL] : at.changes) : base.pending,
       // this stage completed: its failure (or the mark that it had not finished) goes, another stage's stays
       failure: base.failure?.stage === stage ? (base.failure.unfinished ? base.failure.earlier : undefined) : base.failure,
     };

@@ -34,7 +34,8 @@ export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
   const m = opts.release.manifest;
   const rows: PlanRow[] = [];
   const unreachable: PlanResult['unreachable'] = [];
-  await forEachHost(targets, opts, async (t, transport) => {
+  // a host the release gives no service has nothing to plan: it is not asked (down, it failed the plan)
+  await forEachHost(targets.filter((t) => t.services.length), opts, async (t, transport) => {
     try {
       const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, t.host.name, t.settings.factsDir, t.services.map((s) => s.name), opts.timeoutMs));
       for (const svc of t.services) {

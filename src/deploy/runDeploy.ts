@@ -87,13 +87,34 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
   const runs = targets.map((t, i) => new HostRun(t, connections.transports[i]!, { release, force, source: opts.source, retry, timeoutMs, log, repair: opts.repair }));
   let locking: Promise<unknown> | undefined;
   try {
-    // 1. lock every host and read its facts, --forks at a time, ahead of the stage work: each host stays held
-    //    (its lock, its connection) until the end of the rollout, and a second run started while this one
-    //    stages or installs finds every host held, not only the ones this run has reached
-    const lock = async (run: HostRun): Promise<boolean> => {
+    // 1. lock every host the release deploys to and read its facts, --forks at a time, ahead of the stage
+    //    work: each host stays held (its lock, its connection) until the end of the rollout, and a second run
+    //    started while this one stages or installs finds every host held, not only the ones this run has reached
+    const hold = async (run: HostRun): Promise<void> => {
       const t = run.target;
+      run.guard = await retryTransient(retry, () => holdHost(run.transport, t.host.name, t.settings.dataDir, t.settings.factsDir, t.services.map((s) => s.name), { waitSeconds: opts.waitLockSeconds, timeoutMs }), run.onRetry);
+      run.transport.registerSessions(run.guard.sessions, run.guard.held);
+      run.facts = run.guard.facts;
+      for (const c of run.guard.cleaned) log.warn(`host ${t.host.name}: an earlier run had been stopped: ${c}`);
+    };
+    // a host the run only holds (the release gives it no service: another group, another release's host) is
+    // held at the end only, to mark the facts of services it no longer has retired: held for the whole
+    // rollout, it refused another release's deploy there meanwhile. Its outage or another run's lock is not
+    // this release's failure: the run goes on without it (its facts stay unmarked until the next run)
+    const holdOnly = async (run: HostRun): Promise<boolean> => {
       try {
-        run.guard = await retryTransient(retry, () => holdHost(run.transport, t.host.name, t.settings.dataDir, t.settings.factsDir, t.services.map((s) => s.name), { waitSeconds: opts.waitLockSeconds, timeoutMs }), run.onRetry);
+        await hold(run);
+        return true;
+      } catch (err) {
+        run.unheld = (err as Error).message;
+        log.warn(`${run.unheld}; ${m.name} ${m.version} gives host ${run.name} no service: the run goes on without it`);
+        return false;
+      }
+    };
+    const lock = async (run: HostRun): Promise<boolean> => {
+      if (!run.target.services.length) return false;
+      try {
+        await hold(run);
       } catch (err) {
         // locked by another run, or unreachable: failed before any stage, so every stage it would have
         // run is not run (its failure is the host's, listed once), and the per-stage counts stay whole
@@ -101,9 +122,6 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
         for (const stage of STAGES) if (stages.includes(stage)) run.notRun(stage, 'host failed earlier');
         return false;
       }
-      run.transport.registerSessions(run.guard.sessions, run.guard.held);
-      run.facts = run.guard.facts;
-      for (const c of run.guard.cleaned) log.warn(`host ${t.host.name}: an earlier run had been stopped: ${c}`);
       return true;
     };
     const settle: Array<{ resolve(ok: boolean): void; reject(err: unknown): void }> = [];
@@ -147,12 +165,16 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
       }
     }
     // a host that now runs this release completely: the facts of services it no longer has are retired
-    const retired = await pMap(runs, async (run) => ({ host: run.name, services: await run.retire(servicesOfHost(m.services, run.target.host)) }), { concurrency: Math.max(1, forks) });
+    const retired = await pMap(
+      runs,
+      async (run) => ({ host: run.name, services: run.target.services.length || (await holdOnly(run)) ? await run.retire(servicesOfHost(m.services, run.target.host)) : [] }),
+      { concurrency: Math.max(1, forks) },
+    );
     for (const line of retiredLines(retired, m)) log.info(line);
     await pMap(runs, (run) => run.prune(), { concurrency: Math.max(1, forks) });
     for (const r of runs) r.outcome.commands = r.transport.commands;
     const ok = runs.every((r) => !r.failed) && !stopped;
-    const report: DeployReport = { release: { name: m.name, version: m.version, digest: release.digest }, hosts: runs.map((r) => r.outcome), ok, ...(stopped ? { stopped } : {}), ms: Date.now() - started };
+    const report: DeployReport = { release: { name: m.name, version: m.version, digest: release.digest }, hosts: runs.filter((r) => !r.unheld).map((r) => r.outcome), ok, ...(stopped ? { stopped } : {}), ms: Date.now() - started };
     // "ok" only for a host that finished well, as run-end counts it; a host the rollout did not reach gets no host event
     for (const r of report.hosts) if (hostResult(r) === 'ok') deployEvent(log, 'host', { host: r.host, status: 'ok', commands: r.commands });
     const { hosts, stages: counts, failures } = summarizeReport(report);

@@ -35,7 +35,17 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Store
   // the release the hosts run is a count over their facts: hosts that could not say (a partition, hosts the
   // release broke) may be the ones that run the newer release, and the count of the rest would then pick the
   // release before the one they run, and take them back two releases
-  const unknown = [...status.unreachable.map((u) => `${u.host} (unreachable: ${u.error.split('\n')[0]})`), ...status.rows.filter((r) => r.problem).map((r) => `${r.host}/${r.service} (${r.problem})`)];
+  // ... but a host no release of NAME gives a service (another team's, another release's) runs none of it, and
+  // a fact of a service no release of NAME has is another release's: neither can tell, nor hold up a rollback
+  const unknownHosts = new Set([...status.unreachable.map((u) => u.host), ...status.rows.filter((r) => r.problem).map((r) => r.host)]);
+  const ofName = unknownHosts.size ? await Promise.all(releases.map(async (r) => (await readStoredManifest(store, r.digest)).manifest.services)) : [];
+  const groups = new Set(ofName.flatMap((of) => Object.values(of).flatMap((svc) => svc.groups)));
+  const serviceNames = new Set(ofName.flatMap((of) => Object.keys(of)));
+  const mayRun = (name: string) => opts.hosts.find((h) => h.name === name)?.groups.some((g) => groups.has(g)) ?? true;
+  const unknown = [
+    ...status.unreachable.filter((u) => mayRun(u.host)).map((u) => `${u.host} (unreachable: ${u.error.split('\n')[0]})`),
+    ...status.rows.filter((r) => r.problem && mayRun(r.host) && serviceNames.has(r.service)).map((r) => `${r.host}/${r.service} (${r.problem})`),
+  ];
   if (unknown.length) {
     throw new DeployError(`rollback of ${name} changes nothing: cannot tell which release ${nameSome(unknown)} runs, so not which one the hosts run now; name the release to go back to with --to VERSION, or leave those hosts out with --limit`);
   }

@@ -94,6 +94,8 @@ export interface RegionStatus {
 export interface ExpectedServices {
   /** NAME VERSION of the release */
   release: string;
+  /** its name alone */
+  name: string;
   services(region: string, host: string): string[];
 }
 
@@ -108,7 +110,7 @@ export function statusReport(regions: RegionStatus[], expect?: string, expected?
   const summaries: StatusReport['regions'] = [];
   for (const r of regions) {
     const mine = r.status.rows.map((row) => {
-      const { failure, named: _named, ...rest } = row;
+      const { failure, named: _named, releaseName: _releaseName, ...rest } = row;
       return { region: r.region, ...rest, ...(failure ? { failure: { stage: failure.stage, ...(failure.step ? { step: failure.step } : {}), time: failure.time, message: failure.message, digest: failure.digest } } : {}) };
     });
     rows.push(...mine);
@@ -132,25 +134,41 @@ export function statusReport(regions: RegionStatus[], expect?: string, expected?
   if (expect !== undefined) {
     const many = regions.length > 1;
     const where = (region: string, host: string) => `${many ? `${region}: ` : ''}${host}`;
+    const key = (...parts: string[]) => parts.join('\0');
+    const store = expected && 'services' in expected ? expected : undefined;
+    // --expect answers for one release: a host may take others too (ferry_releases), whose services and
+    // hosts are not its to count. Its name comes from the store, else from the facts of the expected bundle
+    // (none such and no store: every fact counts)
+    const nameOf = new Map(regions.flatMap((r) => r.status.rows.map((row) => [key(r.region, row.host, row.service), row.releaseName] as const)));
+    const expectedNames = store ? [store.name] : distinct(current.filter((r) => r.digest?.startsWith(expect)).map((r) => nameOf.get(key(r.region, r.host, r.service))));
+    const given = (region: string, host: string) => store?.services(region, host) ?? [];
+    const counts = (r: (typeof current)[number]) => {
+      const name = nameOf.get(key(r.region, r.host, r.service));
+      // a fact that cannot be read names no release: with the release in the store, it counts where the release gives the host that service
+      return expectedNames.length !== 1 || name === expectedNames[0] || given(r.region, r.host).includes(r.service) || (name === undefined && !store);
+    };
+    const counted = current.filter(counts);
+    // a host with no facts, or that could not be asked, counts when the release gives it a service, or when
+    // nothing tells (a deploy of the release goes on without such a host too)
+    const concerned = (h: { region: string; host: string }) => !store || given(h.region, h.host).length > 0;
     const off = [
-      ...current
+      ...counted
         .filter((r) => !r.digest?.startsWith(expect) || !r.complete)
         .map((r) => `${where(r.region, r.host)}/${r.service} runs ${r.digest?.slice(0, 12) ?? 'nothing'}${r.complete ? '' : ` (incomplete: ${r.problem ?? STAGES.filter((s) => r.stages?.[s] !== 'done').map((s) => `${s} ${r.stages?.[s] ?? 'missing'}`).join(', ')})`}${!r.complete && r.configured && r.configured !== r.digest ? `; its last completed configure was for ${r.configured.slice(0, 12)}` : ''}`),
-      ...noFacts.map((b) => `${where(b.region, b.host)} has no facts`),
-      ...unreachable.map((u) => `${where(u.region, u.host)} is unreachable`),
+      ...noFacts.filter(concerned).map((b) => `${where(b.region, b.host)} has no facts`),
+      ...unreachable.filter(concerned).map((u) => `${where(u.region, u.host)} is unreachable`),
     ];
     // a service the release gives a host that has facts for others only (deployed with --services, or a
     // fact removed): the facts alone show nothing wrong
-    if (expected && 'services' in expected) {
+    if (store) {
       // keyed once, so that a fleet's hosts and services are checked in linear time
-      const key = (...parts: string[]) => parts.join('\0');
       const notAsked = new Set([...noFacts, ...unreachable].map((h) => key(h.region, h.host)));
-      const hasFact = new Set(current.map((row) => key(row.region, row.host, row.service)));
+      const hasFact = new Set(counted.map((row) => key(row.region, row.host, row.service)));
       for (const r of regions) {
         for (const h of r.hosts) {
           if (notAsked.has(key(r.region, h.name))) continue;
-          for (const svc of expected.services(r.region, h.name)) {
-            if (!hasFact.has(key(r.region, h.name, svc))) off.push(`${where(r.region, h.name)}/${svc} has no fact: ${expected.release} gives this host that service`);
+          for (const svc of store.services(r.region, h.name)) {
+            if (!hasFact.has(key(r.region, h.name, svc))) off.push(`${where(r.region, h.name)}/${svc} has no fact: ${store.release} gives this host that service`);
           }
         }
       }
