@@ -19,21 +19,21 @@ export async function releasesNamed(store: string, name: string): Promise<Stored
 }
 
 /**
- * The release to roll back to: the one of the same name just before (by epoch) the release the hosts run
- * now. `running` holds what each host runs (see hostsRun): the digest named most often is the current one,
- * and of digests named equally often the newer release (a rollout that reached half the hosts is undone,
- * not the release before it). A damaged release of that name is an error (it might be the one to go back
- * to); one of another name is passed over.
+ * The release to roll back to: the one of the same name just before (by epoch) the newest release any host
+ * runs. `running` holds what each host runs (see hostsRun). The newest, not the one most hosts run: after a
+ * canary (3.0 on one host of ten, the rest at 2.0) a rollback undoes the canary and leaves the nine as they
+ * are, where "before the most run" took all ten back to 1.0; after a rollback that stopped part-way it
+ * finishes it instead of going back a second release. Digests the store does not hold cannot be ordered and
+ * are passed over while the store holds one that runs. A damaged release of that name is an error (it might
+ * be the one to go back to); one of another name is passed over.
  */
 export async function findPreviousRelease(store: string, name: string, running: string[], releases?: StoredRelease[]): Promise<StoredRelease> {
   const ofName = releases ?? (await releasesNamed(store, name));
   if (running.length === 0) throw new StoreError(`no host's facts name a release of ${name}: there is nothing to roll back; deploy a release, or name one with --to`);
-  const counts = new Map<string, number>();
-  for (const d of running) counts.set(d, (counts.get(d) ?? 0) + 1);
   const age = (d: string) => ofName.findIndex((r) => r.digest === d);
-  const current = [...counts].sort((a, b) => b[1] - a[1] || age(b[0]) - age(a[0]))[0]![0];
-  const at = age(current);
-  if (at < 0) throw new StoreError(`the hosts run ${name} bundle ${current.slice(0, 12)}, which the store ${store} no longer holds; name the release to go back to with --to VERSION`);
+  const at = Math.max(...running.map(age));
+  if (at < 0) throw new StoreError(`the hosts run ${name} bundle ${running[0]!.slice(0, 12)}, which the store ${store} no longer holds; name the release to go back to with --to VERSION`);
+  const current = ofName[at]!.digest;
   if (at === 0) throw new StoreError(`${name} ${ofName[0]!.version} (${current.slice(0, 12)}) is the oldest release in the store ${store}: there is no previous one to roll back to`);
   return ofName[at - 1]!;
 }

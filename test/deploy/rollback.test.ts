@@ -272,13 +272,22 @@ describe('which release the hosts run, for rollback', () => {
     expect(hostsRun('rp', [row('h1', 'web', 'X', { release: 'other 1' }), { host: 'h1', service: 'db', complete: false, problem: 'not JSON' }, row('h1', 'web', 'GONE')], [h[0]!], givenBy)).toEqual(['GONE']);
   });
 
-  it('of digests as many hosts run, takes the newer release (a half-done rollout is undone, not the release before)', async () => {
+  it('goes back from the newest release any host runs (a half-done rollout or a canary is undone, not the release before)', async () => {
     const store = mkdtempSync(join(tmpdir(), 'ferry-rollback-tie-'));
     try {
       const d = ['1', '2', '3'].map((v, i) => writeRelease(store, { name: 'rp', version: v, epoch: `2026-11-0${i + 1}T00:00:00Z`, services: { web: service('web', v) } }));
       expect((await findPreviousRelease(store, 'rp', [d[1]!, d[2]!])).version).toBe('2');
       expect((await findPreviousRelease(store, 'rp', [d[2]!, d[1]!])).version).toBe('2');
-      expect((await findPreviousRelease(store, 'rp', [d[1]!, d[1]!, d[2]!])).version).toBe('1');
+      // a canary: 3 on one host, 2 on the others; the rollback takes the canary back to 2 and leaves the
+      // others as they are (the rule "before the release most hosts run" took all of them to 1)
+      expect((await findPreviousRelease(store, 'rp', [d[1]!, d[1]!, d[2]!])).version).toBe('2');
+      expect((await findPreviousRelease(store, 'rp', [d[2]!, d[1]!, d[1]!, d[1]!])).version).toBe('2');
+      // a rollback from 3 to 2 that stopped after one host: running it again finishes it, at 2
+      expect((await findPreviousRelease(store, 'rp', [d[1]!, d[2]!, d[2]!])).version).toBe('2');
+      // a digest the store no longer holds cannot be ordered: the newest one it holds decides
+      expect((await findPreviousRelease(store, 'rp', [d[2]!, 'f'.repeat(64)])).version).toBe('2');
+      await expect(findPreviousRelease(store, 'rp', ['f'.repeat(64)])).rejects.toThrow(/no longer holds; name the release to go back to with --to/);
+      await expect(findPreviousRelease(store, 'rp', [d[0]!, d[0]!])).rejects.toThrow(/is the oldest release in the store/);
     } finally {
       rmSync(store, { recursive: true, force: true });
     }
