@@ -32,8 +32,8 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Store
   // the store first: a store without the release fails before any host is asked
   const releases = await releasesNamed(store, name);
   const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh, timeoutMs: opts.timeoutMs });
-  // the release the hosts run is a count over their facts: hosts that could not say (a partition, hosts the
-  // release broke) may be the ones that run the newer release, and the count of the rest would then pick the
+  // the release to go back from is the newest the hosts' facts name: hosts that could not say (a partition,
+  // hosts the release broke) may be the ones that run the newer release, and the rest would then pick the
   // release before the one they run, and take them back two releases
   // ... but a host no release of NAME gives a service (another team's, another release's) runs none of it, and
   // a fact of a service no release of NAME has is another release's: neither can tell, nor hold up a rollback
