@@ -229,5 +229,28 @@ describe('git artifacts', () => {
       expect(r.code).toBe(68);
       expect(r.stderr).toContain(`but the manifest pins ${commits[0]} refs/heads/ferry`);
     });
+
+    it("extract records a signed git artifact's url that reads as an option (--mirror=fetch:x) as origin's URL, never as an option of git remote add", async () => {
+      const repo = join(dir, 'urlopt.git');
+      await run('git', ['clone', '-q', '--bare', upstream, repo]);
+      await git(repo, 'branch', 'ferry', commits[4]!);
+      const made = join(dir, 'urlopt.bundle');
+      await git(repo, 'bundle', 'create', '-q', made, 'refs/heads/ferry');
+      const data = await readFile(made);
+      const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name: 'urlopt' });
+      manifest.entries[0]!.kind = 'git';
+      const url = '--mirror=fetch:x';
+      manifest.artifacts = { git: { app: { path: 'git/app.bundle', url, ref: 'main', commit: commits[4], depth: 0, shallow: [], sha256: sha256Hex(data), size: data.length, services: [] } } };
+      const file = join(dir, 'urlopt.ferry');
+      await writeFile(file, await craftBundle(manifest, await readSecretKey(key.secret, undefined), [{ path: 'git/app.bundle', data }]));
+      const store = join(dir, 'store-urlopt');
+      const i = await ferry(['import', file, '--keyring', key.public, '--store', store]);
+      expect(i.code, i.stderr).toBe(0);
+      const to = join(dir, 'urlopt-out');
+      const x = await ferry(['extract', 'urlopt/1.0.0', 'git/app', '--store', store, '--to', to]);
+      expect(x.code, x.stderr).toBe(0);
+      expect(await git(to, 'config', '--get-regexp', '^remote\\.')).toBe(`remote.origin.url ${url}\nremote.origin.fetch +refs/heads/*:refs/remotes/origin/*`);
+      expect(await git(to, 'rev-parse', 'HEAD')).toBe(commits[4]);
+    });
   });
 });

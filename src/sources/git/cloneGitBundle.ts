@@ -19,8 +19,9 @@ export async function cloneGitBundle(opts: { file: string; commit: string; shall
   await runGit(['-C', dir, 'fetch', '--quiet', '--no-tags', opts.file, `${BUNDLE_REF}:refs/heads/ferry`]);
   await runGit(['-C', dir, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', opts.commit]);
   await runGit(['-C', dir, 'branch', '--quiet', '-D', 'ferry']);
-  // a path relative to the spec that was built means nothing here
-  if (!isRelativeGitPath(opts.url)) await runGit(['-C', dir, 'remote', 'add', 'origin', opts.url]);
+  // a path relative to the spec that was built means nothing here; after --, a signed manifest's URL that
+  // starts with - (--mirror=fetch:x) is a URL, never an option of git remote add
+  if (!isRelativeGitPath(opts.url)) await runGit(['-C', dir, 'remote', 'add', 'origin', '--', opts.url]);
   const head = (await runGit(['-C', dir, 'rev-parse', 'HEAD'])).trim();
   if (head !== opts.commit) throw new IntegrityError(`${opts.file}: checked out ${head}, but the manifest pins ${opts.commit}; the bundle is not the one that was built`);
 }
