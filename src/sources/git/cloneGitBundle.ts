@@ -4,7 +4,7 @@ import { IntegrityError } from '../../errors.js';
 import { isRelativeGitPath } from './isRelativeGitPath.js';
 import { BUNDLE_REF } from './makeGitBundle.js';
 import { runGit, startGit } from './runGit.js';
-import { checkRoom, type Listing } from '../../util/checkRoom.js';
+import { checkRoom, type Listing } from '../checkRoom.js';
 
 /**
  * Clone a ferry git bundle into the empty folder `dir`, checked out (detached) at exactly `commit`.

@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { StoreError } from '../errors.js';
 import { formatBytes } from '../ui/log.js';
-import type { RunningTool } from './runTool.js';
+import type { RunningTool } from '../util/runTool.js';
 
 /** A listing of what unpacking writes: one record per member, and how many bytes a record's member holds. */
 export interface Listing {
