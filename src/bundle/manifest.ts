@@ -75,7 +75,22 @@ const ManifestArtifacts = z.looseObject({
   git: z.record(name, z.looseObject({ path: entryPath, commit, shallow: z.array(commit).optional() })).optional(),
   rootfs: z.record(name, z.looseObject({ path: entryPath })).optional(),
   python: z.looseObject({ services: z.record(name, z.looseObject({ requirements: z.string() })).optional() }).optional(),
-  image: z.looseObject({ images: z.array(ManifestImage) }).optional(),
+  // one image per REPOSITORY:TAG (whatever the registry): ferry serve names images without their registry and
+  // deploy pulls by the full reference, so a second listing would have each of them pick another image
+  // (what ferry build's planImages refuses in a spec)
+  image: z
+    .looseObject({
+      images: z.array(ManifestImage).superRefine((images, ctx) => {
+        const first = new Map<string, number>();
+        images.forEach((img, i) => {
+          const key = `${img.repository}:${img.tag}`;
+          const at = first.get(key);
+          if (at === undefined) first.set(key, i);
+          else ctx.addIssue({ code: 'custom', path: [i], message: `${key} is listed again (first at images[${at}]): a bundle carries one image per repository and tag` });
+        });
+      }),
+    })
+    .optional(),
   // mirror names become store links (STORE/mirrors/NAME@VERSION) and URLs (/mirrors/NAME/)
   mirror: z.looseObject({ apt: z.record(name, z.looseObject({ suites: z.array(aptDistribution) })).optional(), python: z.record(name, z.looseObject({})).optional() }).optional(),
 });

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ferry, run } from '../helpers/cli.js';
@@ -228,6 +228,64 @@ describe('git artifacts', () => {
       const r = await ferry(['import', file, '--keyring', key.public, '--store', join(dir, 'store-other')]);
       expect(r.code).toBe(68);
       expect(r.stderr).toContain(`but the manifest pins ${commits[0]} refs/heads/ferry`);
+    });
+
+    it("extract records a signed git artifact's url that reads as an option (--mirror=fetch:x) as origin's URL, never as an option of git remote add", async () => {
+      const repo = join(dir, 'urlopt.git');
+      await run('git', ['clone', '-q', '--bare', upstream, repo]);
+      await git(repo, 'branch', 'ferry', commits[4]!);
+      const made = join(dir, 'urlopt.bundle');
+      await git(repo, 'bundle', 'create', '-q', made, 'refs/heads/ferry');
+      const data = await readFile(made);
+      const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name: 'urlopt' });
+      manifest.entries[0]!.kind = 'git';
+      const url = '--mirror=fetch:x';
+      manifest.artifacts = { git: { app: { path: 'git/app.bundle', url, ref: 'main', commit: commits[4], depth: 0, shallow: [], sha256: sha256Hex(data), size: data.length, services: [] } } };
+      const file = join(dir, 'urlopt.ferry');
+      await writeFile(file, await craftBundle(manifest, await readSecretKey(key.secret, undefined), [{ path: 'git/app.bundle', data }]));
+      const store = join(dir, 'store-urlopt');
+      const i = await ferry(['import', file, '--keyring', key.public, '--store', store]);
+      expect(i.code, i.stderr).toBe(0);
+      const to = join(dir, 'urlopt-out');
+      const x = await ferry(['extract', 'urlopt/1.0.0', 'git/app', '--store', store, '--to', to]);
+      expect(x.code, x.stderr).toBe(0);
+      expect(await git(to, 'config', '--get-regexp', '^remote\\.')).toBe(`remote.origin.url ${url}\nremote.origin.fetch +refs/heads/*:refs/remotes/origin/*`);
+      expect(await git(to, 'rev-parse', 'HEAD')).toBe(commits[4]);
+    });
+
+    it('extract refuses (71, one line, nothing left) a signed git bundle whose checkout is larger than the room beside --to: one blob of 1 MiB of x at 40 paths, onto a tmpfs of 8 MiB', async (ctx) => {
+      if (process.getuid?.() !== 0) ctx.skip();
+      const mnt = join(dir, 'room-small');
+      await mkdir(mnt);
+      expect((await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt])).code).toBe(0);
+      try {
+        const repo = join(dir, 'room.git');
+        await git(dir, 'init', '-q', '--bare', repo);
+        const blob = await run('sh', ['-c', `head -c 1048576 /dev/zero | tr '\\0' x | git -C ${repo} hash-object -w --stdin`]);
+        const entries = Array.from({ length: 40 }, (_, n) => `100644 blob ${blob.stdout.trim()}\tf${n}\n`).join('');
+        const tree = (await run('sh', ['-c', `printf '${entries}' | git -C ${repo} mktree`])).stdout.trim();
+        // not zeros: git writes a run of zeros as a hole, which takes no room
+        const pinned = await git(repo, 'commit-tree', tree, '-m', 'xs');
+        await git(repo, 'update-ref', 'refs/heads/ferry', pinned);
+        const made = join(dir, 'room.bundle');
+        await git(repo, 'bundle', 'create', '-q', made, 'refs/heads/ferry');
+        const data = await readFile(made);
+        expect(data.length).toBeLessThan(64 << 10);
+        const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name: 'room' });
+        manifest.entries[0]!.kind = 'git';
+        manifest.artifacts = { git: { app: { path: 'git/app.bundle', url: repo, ref: 'main', commit: pinned, depth: 0, shallow: [], sha256: sha256Hex(data), size: data.length, services: [] } } };
+        const file = join(dir, 'room.ferry');
+        await writeFile(file, await craftBundle(manifest, await readSecretKey(key.secret, undefined), [{ path: 'git/app.bundle', data }]));
+        const store = join(dir, 'store-room');
+        const i = await ferry(['import', file, '--keyring', key.public, '--store', store]);
+        expect(i.code, i.stderr).toBe(0);
+        const x = await ferry(['extract', 'room/1.0.0', 'git/app', '--store', store, '--to', join(mnt, 'to')]);
+        expect(x.code, x.stderr).toBe(71);
+        expect(x.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: git \S+ unpacks to more than the [\d.]+ [KM]iB free on the file system holding \S+: refused before unpacking anything; free space there or choose another --to$/)]);
+        expect(await readdir(mnt)).toEqual([]);
+      } finally {
+        await run('umount', [mnt]);
+      }
     });
   });
 });

@@ -12,7 +12,7 @@ import { buildAndImport, listTree, writeSpec } from './helpers.js';
 /**
  * `ferry extract` stopped part-way (Ctrl-C, SIGTERM, SIGKILL) while it unpacks a new release's rootfs
  * over an older one. The stop is made deterministic by a FIFO in place of the stored tarball: the test
- * writes half of the tarball into it, waits until tar has put files into the scratch folder beside TO,
+ * writes all of it for the listing extract reads first, then half of the tarball for the unpacking, waits until tar has put files into the scratch folder beside TO,
  * and only then sends the signal.
  */
 describe('ferry extract interrupted', () => {
@@ -46,6 +46,12 @@ describe('ferry extract interrupted', () => {
     tarBytes = await readFile(tarball);
   });
 
+  /** the command lines (NUL-separated) of a process's children */
+  async function childCommands(pid: number): Promise<string[]> {
+    const ids = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).split(' ').filter(Boolean);
+    return Promise.all(ids.map((id) => readFile(`/proc/${id}/cmdline`, 'utf8').catch(() => '')));
+  }
+
   /** the names beside TO that are not TO */
   const beside = async (to: string) => (await readdir(join(to, '..'))).filter((n) => n !== 'to' && n.startsWith('.'));
 
@@ -58,6 +64,11 @@ describe('ferry extract interrupted', () => {
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('close', (code, sig) => r({ code, signal: sig })));
+    // extract lists the tarball first (the room it needs, sources/checkRoom.ts): that read gets all of it,
+    // and the half below is written only once the listing tar has let go of the FIFO
+    const listed = await open(tarball, 'w');
+    await listed.write(tarBytes).finally(() => listed.close());
+    await until('the listing tar to exit', async () => !(await childCommands(child.pid!)).some((c) => c.startsWith('tar\0-t')));
     const fifo = await open(tarball, 'w');
     try {
       await fifo.write(tarBytes.subarray(0, tarBytes.length >> 1));

@@ -20,6 +20,8 @@ const COMMIT = 'a'.repeat(40);
  * read, so verify and import refuse these with exit 68, one line, and an unchanged store. (Step
  * options are checked by their step kinds when a release is planned or deployed: hostileNames.test.ts.)
  */
+const image = (registry: string, digest: string) => ({ ref: `${registry}/team/app:1.4`, registry, repository: 'team/app', tag: '1.4', digest: `sha256:${digest.repeat(64)}`, mediaType: 'application/vnd.oci.image.manifest.v1+json', services: [] });
+
 const HOSTILE: Array<[label: string, manifest: () => Manifest, message: RegExp]> = [
   ['a service named ../../tmp/x (its fact would leave the facts folder)', () => manifestFor([{ path: 'files/web/a', data }], { services: { '../../tmp/x': service() } }), /services\.\.\.\/\.\.\/tmp\/x: .*a name of/],
   ['an entry path with a newline (a line injected into the host artifact list)', () => manifestFor([{ path: 'files/web/a\n0000 ../../etc/x', data }]), /entries\[0\]\.path: a relative path of segments/],
@@ -38,6 +40,9 @@ const HOSTILE: Array<[label: string, manifest: () => Manifest, message: RegExp]>
   ['an apt suite that adds a sources line', () => manifestFor([], { artifacts: { apt: { suite: 'bookworm main\ndeb http://127.0.0.1/ x', component: 'main' } } }), /artifacts\.apt\.suite: names of letters/],
   ['a creator line with terminal escapes', () => manifestFor([], { created_by: 'ferry\x1b[2J\x1b[Hall good' }), /created_by: one line of text/],
   ['an epoch that is not a time', () => manifestFor([], { epoch: 'yesterday' }), /epoch: /],
+  // ferry serve answered the tag with the last, deploy pulled the first
+  ['an image listed twice at two digests', () => manifestFor([], { artifacts: { image: { images: [image('registry.example', 'a'), image('registry.example', 'b')] } } }), /artifacts\.image\.images\[1\]: team\/app:1\.4 is listed again \(first at images\[0\]\)/],
+  ['one repository and tag from two registries', () => manifestFor([], { artifacts: { image: { images: [image('a.example', 'a'), image('b.example', 'b')] } } }), /artifacts\.image\.images\[1\]: team\/app:1\.4 is listed again/],
   ['a base release with a path as its name', () => manifestFor([{ path: 'files/web/a', data }], { base: { name: '../x', version: '1', digest: 'b'.repeat(64) }, omitted: ['files/web/a'] }), /base\.name: a name of/],
 ];
 

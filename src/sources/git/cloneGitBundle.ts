@@ -1,9 +1,10 @@
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { IntegrityError } from '../../errors.js';
 import { isRelativeGitPath } from './isRelativeGitPath.js';
 import { BUNDLE_REF } from './makeGitBundle.js';
-import { runGit } from './runGit.js';
+import { runGit, startGit } from './runGit.js';
+import { checkRoom, type Listing } from '../checkRoom.js';
 
 /**
  * Clone a ferry git bundle into the empty folder `dir`, checked out (detached) at exactly `commit`.
@@ -17,10 +18,25 @@ export async function cloneGitBundle(opts: { file: string; commit: string; shall
   await runGit(['init', '--quiet', dir]);
   if (opts.shallow.length) await writeFile(join(dir, '.git', 'shallow'), opts.shallow.join('\n') + '\n');
   await runGit(['-C', dir, 'fetch', '--quiet', '--no-tags', opts.file, `${BUNDLE_REF}:refs/heads/ferry`]);
+  // a small pack can name one large blob at thousands of paths: the checkout's size is known before it is written
+  await checkRoom(dirname(dir), `git ${opts.file}`, checkoutListing(dir, opts.commit));
   await runGit(['-C', dir, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', opts.commit]);
   await runGit(['-C', dir, 'branch', '--quiet', '-D', 'ferry']);
-  // a path relative to the spec that was built means nothing here
-  if (!isRelativeGitPath(opts.url)) await runGit(['-C', dir, 'remote', 'add', 'origin', opts.url]);
+  // a path relative to the spec that was built means nothing here; after --, a signed manifest's URL that
+  // starts with - (--mirror=fetch:x) is a URL, never an option of git remote add
+  if (!isRelativeGitPath(opts.url)) await runGit(['-C', dir, 'remote', 'add', 'origin', '--', opts.url]);
   const head = (await runGit(['-C', dir, 'rev-parse', 'HEAD'])).trim();
   if (head !== opts.commit) throw new IntegrityError(`${opts.file}: checked out ${head}, but the manifest pins ${opts.commit}; the bundle is not the one that was built`);
+}
+
+/** `git ls-tree -r -l -z` of `commit`: MODE TYPE OBJECT SIZE<TAB>PATH; a submodule's commit (size -) is checked out as an empty folder. */
+function checkoutListing(dir: string, commit: string): Listing {
+  return {
+    start: () => startGit(['-C', dir, 'ls-tree', '-r', '-l', '-z', '--full-tree', commit]),
+    separator: '\0',
+    size(entry) {
+      const size = /^\S+ \S+ \S+ +(\d+|-)\t/.exec(entry)?.[1];
+      return size === undefined ? undefined : size === '-' ? 0 : Number(size);
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import { runTool } from '../../util/runTool.js';
+import { runTool, startTool, type RunningTool } from '../../util/runTool.js';
 
 /**
  * Run git and return its standard output: no terminal prompts (a private repository without
@@ -9,11 +9,28 @@ import { runTool } from '../../util/runTool.js';
  * are allowed (GIT_ALLOW_PROTOCOL), never one that runs a program (ext::). A failing git is a ToolError carrying its
  * stderr (callers that expect a failure, like an unreachable upstream, turn that into their own error).
  */
-export async function runGit(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; userConfig?: boolean } = {}): Promise<string> {
+export async function runGit(args: string[], opts: GitOptions = {}): Promise<string> {
+  return (await runTool('git', args, { cwd: opts.cwd, env: gitEnv(opts) })).toString('utf8');
+}
+
+/** runGit's git, its output read as it comes (a listing too long to hold, read until the reader has seen enough). */
+export function startGit(args: string[], opts: GitOptions = {}): RunningTool {
+  const git = startTool('git', args, { cwd: opts.cwd, env: gitEnv(opts) });
+  git.stdin.end();
+  return git;
+}
+
+interface GitOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  userConfig?: boolean;
+}
+
+function gitEnv(opts: GitOptions): NodeJS.ProcessEnv {
   // ferry may run where another repository's variables are set (a git hook sets GIT_DIR): they would point
   // every command at that repository instead of the one named by -C, so they go, as git drops them for a submodule
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !LOCAL_ENV_VARS.includes(k)));
-  const env: NodeJS.ProcessEnv = {
+  return {
     ...inherited,
     ...(opts.userConfig ? {} : { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' }),
     // only the transports that move data: never ext:: or another helper that runs a program, whatever
@@ -23,7 +40,6 @@ export async function runGit(args: string[], opts: { cwd?: string; env?: NodeJS.
     LC_ALL: 'C',
     ...opts.env,
   };
-  return (await runTool('git', args, { cwd: opts.cwd, env })).toString('utf8');
 }
 
 /** `git rev-parse --local-env-vars` (git 2.39): the variables that locate or configure one repository. */

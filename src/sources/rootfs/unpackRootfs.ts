@@ -1,9 +1,11 @@
 import { createReadStream } from 'node:fs';
+import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError } from '../../errors.js';
 import { startTool } from '../../util/runTool.js';
 import type { TarCompression } from './detectCompression.js';
 import { hashingTap } from '../../util/hashingTap.js';
+import { checkRoom, type Listing } from '../checkRoom.js';
 
 const DECOMPRESS: Record<TarCompression, string[]> = { gzip: ['-z'], zstd: ['--zstd'], xz: ['-J'], none: [] };
 
@@ -14,6 +16,8 @@ const DECOMPRESS: Record<TarCompression, string[]> = { gzip: ['-z'], zstd: ['--z
  * expected sha256; on a mismatch the caller throws the folder away.
  */
 export async function unpackRootfs(file: string, compression: TarCompression, sha256: string, dir: string): Promise<void> {
+  // listed first (one more pass over the file): a small tarball can hold gigabytes or millions of files
+  await checkRoom(dirname(dir), `rootfs ${file}`, tarListing(file, compression));
   const asRoot = process.getuid?.() === 0;
   const args = ['-x', ...DECOMPRESS[compression], '-f', '-', '-C', dir, '--numeric-owner', '-p', ...(asRoot ? ['--same-owner'] : ['--no-same-owner'])];
   const tar = startTool('tar', args, { doing: `tar ${args.join(' ')} unpacking ${file}` });
@@ -32,4 +36,22 @@ export async function unpackRootfs(file: string, compression: TarCompression, sh
   if (pipeFailure !== undefined) throw pipeFailure;
   const got = tap.result().sha256;
   if (got !== sha256) throw new IntegrityError(`${file} has sha256 ${got}, but the manifest records ${sha256}; the store was changed after import: import the bundle again`);
+}
+
+/** `tar -tv`'s listing (one member a line, names escaped): TYPE+MODE UID/GID SIZE (a device's MAJOR,MINOR) DATE TIME NAME; a hard link writes no file. */
+function tarListing(file: string, compression: TarCompression): Listing {
+  const args = ['-t', '-v', '--numeric-owner', ...DECOMPRESS[compression], '-f', file];
+  return {
+    start: () => {
+      const tar = startTool('tar', args, { doing: `tar ${args.join(' ')} listing ${file}` });
+      tar.stdin.end();
+      return tar;
+    },
+    separator: '\n',
+    size(line) {
+      const [mode = '', , size = ''] = line.split(/\s+/, 3);
+      if (mode === '' || mode.startsWith('h')) return undefined;
+      return /^\d+$/.test(size) ? Number(size) : 0;
+    },
+  };
 }
