@@ -1,9 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
 import * as z from '../util/zod.js';
 import { BundleFormatError, UsageError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
 import { SHA256_RE } from '../util/sha256.js';
 import { parseErrorReason } from '../util/oneLine.js';
+import { NOT_REGULAR, readRegularFile, type BoundedRead } from '../util/readRegularFile.js';
 
 export const SPLIT_FORMAT = 'ferry-split/1';
 export const INDEX_SUFFIX = '.index.json';
@@ -52,18 +52,20 @@ export function volumeFileName(bundleFile: string, n: number, count: number): st
 const SPLIT_INDEX_MAX_BYTES = 1024 * 1024;
 
 export async function readSplitIndex(path: string): Promise<SplitIndex> {
-  let text: string;
+  // one open, checked and read through the same handle: a FIFO (or a device) on the media would block the
+  // read for ever, and a file swapped in between a check by path and a read by path would not be checked
+  let got: BoundedRead;
   try {
-    const st = await stat(path);
-    // a FIFO (or a device) on the media would block the read for ever: an index is a regular file
-    if (!st.isFile()) throw new UsageError(`${path} is not a file`);
-    const { size } = st;
-    if (size > SPLIT_INDEX_MAX_BYTES) throw new BundleFormatError(`${path}: ${size} bytes, larger than any split index (at most ${SPLIT_INDEX_MAX_BYTES}): not a ferry split index`);
-    text = await readFile(path, 'utf8');
+    got = await readRegularFile(path, SPLIT_INDEX_MAX_BYTES);
   } catch (err) {
-    if (err instanceof BundleFormatError || err instanceof UsageError) throw err;
     throw new UsageError(`cannot read split index ${path} (${(err as NodeJS.ErrnoException).code})`);
   }
+  if (got.refused !== undefined) {
+    if (got.refused === NOT_REGULAR) throw new UsageError(`${path} is not a file`);
+    const size = got.tooLarge !== undefined ? `${got.tooLarge} bytes` : 'more bytes';
+    throw new BundleFormatError(`${path}: ${size}, larger than any split index (at most ${SPLIT_INDEX_MAX_BYTES}): not a ferry split index`);
+  }
+  const text = got.bytes.toString('utf8');
   let raw: unknown;
   try {
     raw = JSON.parse(text);

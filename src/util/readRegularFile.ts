@@ -1,6 +1,9 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
+/** the refusal of a file that is not a regular file (a FIFO, a device, a folder) */
+export const NOT_REGULAR = 'is not a regular file';
+
 /**
  * Open a file someone else made for reading, only when it is a regular file: the open does not block on
  * a FIFO (O_NONBLOCK; a read of one would block forever), and a FIFO or a device (/dev/zero never ends)
@@ -17,10 +20,11 @@ export async function openRegularFile(path: string): Promise<{ fh: FileHandle; s
     throw err;
   }
   await fh.close();
-  return { refused: 'is not a regular file' };
+  return { refused: NOT_REGULAR };
 }
 
-export type BoundedRead = { bytes: Buffer; refused?: undefined } | { bytes?: undefined; refused: string };
+/** `tooLarge`: the size the file had when opened, when that alone refused it */
+export type BoundedRead = { bytes: Buffer; refused?: undefined } | { bytes?: undefined; refused: string; tooLarge?: number };
 
 /**
  * Read a small file that someone else made (an image layout's index.json or manifest blob) without
@@ -32,7 +36,7 @@ export async function readRegularFile(path: string, max: number): Promise<Bounde
   if ('refused' in opened) return opened;
   const { fh, size } = opened;
   try {
-    if (size > max) return { refused: `is ${size} bytes, larger than ${max} bytes` };
+    if (size > max) return { refused: `is ${size} bytes, larger than ${max} bytes`, tooLarge: size };
     // one byte more than the limit: a file that grew since the stat is refused too
     const buf = Buffer.alloc(size + 1);
     let got = 0;
