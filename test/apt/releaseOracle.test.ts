@@ -244,6 +244,52 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
     else await expectAgreement(/Failed to fetch .*Packages\.gz/, 67, what === 'digest' ? new RegExp(`main/binary-amd64/Packages\\.gz: its ${list} is [0-9a-f]+, the signed Release says`) : /main\/binary-amd64\/Packages\.gz/);
   });
 
+  // apt 2.6 splits a signed file itself before gpgv sees it (SplitClearSignedFile, ExecGPGV) and refuses
+  // one with unsigned text around its signed parts; the signature itself is good in every case
+  it.each([
+    ['unsigned text before the signed message', (t: string) => `Origin: Evil\nSuite: fixture\n\n${t}`, /does not start with a signed message block|got 'NOSPLIT'/, /the clearsigned file does not start with its signed message/],
+    ['an empty line before the signed message', (t: string) => `\n${t}`, /does not start with a signed message block|got 'NOSPLIT'/, /the clearsigned file does not start with its signed message/],
+    ['an unsigned line after the signature', (t: string) => `${t}Origin: Evil\n`, /contains unsigned lines|Splitting up .* failed/, /unsigned text after the signature, line \d+/],
+    ['an empty line after the signature', (t: string) => `${t}\n`, /contains unsigned lines|Splitting up .* failed/, /unsigned text after the signature, line \d+/],
+  ])('an InRelease with %s: both refuse (66)', async (_what, edit, aptSays, ferrySays) => {
+    await publish(good);
+    const inRelease = join(dist(), 'InRelease');
+    const signed = await readFile(inRelease, 'utf8');
+    await writeFile(inRelease, edit(signed));
+    try {
+      await expectAgreement(aptSays, 66, new RegExp(`dists/fixture/InRelease: ${ferrySays.source}`));
+    } finally {
+      await publish(good);
+    }
+  });
+
+  it('an InRelease with trailing spaces and CRLF line ends on its armor lines: both take it', async () => {
+    await publish(good);
+    const inRelease = join(dist(), 'InRelease');
+    const signed = await readFile(inRelease, 'utf8');
+    await writeFile(inRelease, signed.replace(/^(-----[A-Z ]+-----)$/gm, '$1 \t\r'));
+    try {
+      await expectAgreement('accepts');
+    } finally {
+      await publish(good);
+    }
+  });
+
+  it.each([
+    ['text before the armored signature', (s: string) => `Origin: Evil\n${s}`],
+    ['text after the armored signature', (s: string) => `${s}Origin: Evil\n`],
+  ])('no InRelease, a Release.gpg with %s: both refuse (66)', async (_what, edit) => {
+    await signRelease(dist(), good, await readPrivate(fx.upstreamKey.secretArmored), false);
+    await rm(join(dist(), 'InRelease'));
+    const gpg = join(dist(), 'Release.gpg');
+    await writeFile(gpg, edit(await readFile(gpg, 'utf8')));
+    try {
+      await expectAgreement(/not belonging to a signature|Release\.gpg/, 66, /dists\/fixture\/Release\.gpg: text outside the armored signature/);
+    } finally {
+      await publish(good);
+    }
+  });
+
   it('a second lock whose Release now gives the same SHA256 and another SHA512: refused (67), not answered from the parsed index the first lock kept', async () => {
     await publish(good);
     const dir = join(fx.dir, 'release-case-cached');

@@ -5,6 +5,7 @@ import { verifyCleartext, verifyDetached } from '../../pgp/verify.js';
 import { sha256Hex } from '../../util/sha256.js';
 import { field, parseControl } from './parseControl.js';
 import { parseReleaseDate } from './parseReleaseDate.js';
+import { checkClearsignedLayout, checkDetachedLayout } from './checkSignedLayout.js';
 
 export interface UpstreamRelease {
   /** URL of dists/SUITE/ ending in "/" */
@@ -24,7 +25,8 @@ export interface UpstreamRelease {
 
 /**
  * Fetch and verify dists/SUITE/InRelease (or Release + Release.gpg when the upstream has no
- * InRelease) against `keys`. Refuses a bad or unknown signature, a Release without SHA256 sums, and
+ * InRelease) against `keys`. Refuses a bad or unknown signature, a signed file with text outside its
+ * signed parts (checkSignedLayout.ts, as apt does), a Release without SHA256 sums, and
  * a Release whose Valid-Until has passed (a replayed old index could hide security updates) or cannot be
  * read, or whose Date is in the future (checkReleaseDates).
  */
@@ -34,7 +36,9 @@ export async function fetchUpstreamRelease(uri: string, suite: string, keys: ope
   let signers: string[];
   try {
     const { body: inRelease } = await fetchBytes(distUrl + 'InRelease', { stats });
-    const v = await verifyCleartext(inRelease.toString('utf8'), keys, distUrl + 'InRelease');
+    const armored = inRelease.toString('utf8');
+    checkClearsignedLayout(armored, distUrl + 'InRelease');
+    const v = await verifyCleartext(armored, keys, distUrl + 'InRelease');
     text = v.text;
     signers = v.signers.map((s) => s.fingerprint);
   } catch (err) {
@@ -44,7 +48,9 @@ export async function fetchUpstreamRelease(uri: string, suite: string, keys: ope
       if (e instanceof FetchError && e.status === 404) throw new SignatureError(`${distUrl}: neither InRelease nor Release.gpg exists; ferry only uses signed repositories`);
       throw e;
     });
-    const v = await verifyDetached(release, sig.toString('utf8'), keys, distUrl + 'Release.gpg');
+    const armored = sig.toString('utf8');
+    checkDetachedLayout(armored, distUrl + 'Release.gpg');
+    const v = await verifyDetached(release, armored, keys, distUrl + 'Release.gpg');
     text = release.toString('utf8');
     signers = v.signers.map((s) => s.fingerprint);
   }
