@@ -116,6 +116,8 @@ export const AptUpstream = z
     components: z.array(z.string().min(1)).default(['main']),
     /** keyring file(s) that sign the upstream's InRelease (armored .asc or binary .gpg) */
     keyring: z.union([z.string(), z.array(z.string())]).optional(),
+    /** false: take a Release past its Valid-Until (apt's check-valid-until=no, for snapshot archives) */
+    check_valid_until: z.boolean().optional(),
   })
   .strict();
 
@@ -130,6 +132,8 @@ export const AptMirror = z
     uri: z.string().min(1),
     /** keyring file(s) that sign the upstream's InRelease (armored .asc or binary .gpg); not with "system" */
     keyring: z.union([z.string(), z.array(z.string())]).optional(),
+    /** false: take a Release past its Valid-Until (apt's check-valid-until=no, for snapshot archives) */
+    check_valid_until: z.boolean().optional(),
     suites: z.array(aptDistribution).min(1),
     components: z.array(aptDistribution).min(1).default(['main']),
     architectures: z.array(name).min(1).default(['amd64']),

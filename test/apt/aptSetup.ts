@@ -56,7 +56,7 @@ export async function materialize(entries: BundleInput[], root: string): Promise
 }
 
 /** Write DIR/aptdemo.yaml: one service installing `pkg` from the upstream at `uri` (suite fixture), trusted by DIR/upstream.asc. */
-export async function writeAptSpec(dir: string, uri: string, pkg = 'app'): Promise<string> {
+export async function writeAptSpec(dir: string, uri: string, pkg = 'app', upstreamOptions = ''): Promise<string> {
   const spec = join(dir, 'aptdemo.yaml');
   await writeFile(
     spec,
@@ -67,7 +67,7 @@ export async function writeAptSpec(dir: string, uri: string, pkg = 'app'): Promi
       'targets: { debian: { suite: bookworm, architectures: [amd64] } }',
       'upstreams:',
       '  apt:',
-      `    - { uri: "${uri}", suites: [fixture], keyring: upstream.asc }`,
+      `    - { uri: "${uri}", suites: [fixture], keyring: upstream.asc${upstreamOptions ? `, ${upstreamOptions}` : ''} }`,
       'services:',
       `  web: { version: "1", groups: [web], artifacts: { apt: [${pkg}] } }`,
       '',

@@ -53,8 +53,9 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
 
   let n = 0;
   /** apt-get update and ferry lock on the upstream as it is now */
-  async function both(pkg = 'app'): Promise<{ apt: { code: number; out: string }; ferry: { code: number; stderr: string; written: string[] } }> {
-    const apt = await privateApt(`deb [signed-by=${fx.upstreamKey.public}] ${fx.server.url} fixture main`);
+  /** `sides`: the same option on both, e.g. apt's check-valid-until=no and ferry's check_valid_until: false */
+  async function both(pkg = 'app', sides = { apt: '', ferry: '' }): Promise<{ apt: { code: number; out: string }; ferry: { code: number; stderr: string; written: string[] } }> {
+    const apt = await privateApt(`deb [signed-by=${fx.upstreamKey.public}${sides.apt ? ` ${sides.apt}` : ''}] ${fx.server.url} fixture main`);
     // apt's own defaults, which this machine's apt.conf.d turns off
     const u = await apt.aptGet('-o', 'Acquire::Check-Valid-Until=true', '-o', 'Acquire::Check-Date=true', 'update');
     // a refused index leaves apt without the package
@@ -62,7 +63,7 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
     const dir = join(fx.dir, `release-case-${++n}`);
     await mkdir(dir);
     await copyFile(fx.upstreamKey.public, join(dir, 'upstream.asc'));
-    const spec = await writeAptSpec(dir, fx.server.url, pkg);
+    const spec = await writeAptSpec(dir, fx.server.url, pkg, sides.ferry);
     const lock = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
     const written = (await readdir(dir)).filter((f) => !['upstream.asc', 'aptdemo.yaml', 'cache'].includes(f));
     return {
@@ -76,8 +77,8 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
   }
 
   /** both take it, or both refuse it (ferry with `code` and one line matching `message`) */
-  async function expectAgreement(apt: RegExp | 'accepts', code?: number, message?: RegExp, pkg?: string) {
-    const r = await both(pkg);
+  async function expectAgreement(apt: RegExp | 'accepts', code?: number, message?: RegExp, pkg?: string, sides?: { apt: string; ferry: string }) {
+    const r = await both(pkg, sides);
     if (apt === 'accepts') {
       expect(r.apt.code, r.apt.out).toBe(0);
       expect(r.ferry.code, r.ferry.stderr).toBe(0);
@@ -131,6 +132,20 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
   ])('Valid-Until in the past as %s: both refuse (66)', async (_what, validUntil) => {
     await publish(withLine(`Valid-Until: ${validUntil}`));
     await expectAgreement(/is expired/, 66, /dists\/fixture\/: the Release expired on .* \(Valid-Until\)/);
+  });
+
+  // a snapshot archive's Release is past its Valid-Until by design: apt takes it with check-valid-until=no
+  it.each([
+    ['in the past', 'Sat, 01 Jan 2000 00:00:00 UTC'],
+    ['unreadable', 'garbage'],
+  ])('Valid-Until %s with apt\'s check-valid-until=no and ferry\'s check_valid_until: false: both take it', async (_what, validUntil) => {
+    await publish(withLine(`Valid-Until: ${validUntil}`));
+    await expectAgreement('accepts', undefined, undefined, undefined, { apt: 'check-valid-until=no', ferry: 'check_valid_until: false' });
+  });
+
+  it('Valid-Until in the past with check-valid-until=yes and check_valid_until: true: both refuse (66)', async () => {
+    await publish(withLine('Valid-Until: Sat, 01 Jan 2000 00:00:00 UTC'));
+    await expectAgreement(/is expired/, 66, /the Release expired on/, undefined, { apt: 'check-valid-until=yes', ferry: 'check_valid_until: true' });
   });
 
   it('a Date in the future: both refuse, "not valid yet" (66)', async () => {

@@ -80,15 +80,16 @@ describe('uri: system reads the machine apt sources', () => {
     await writeFile(join(etc, 'sources.list'), '# comment\ndeb http://127.0.0.1:9/debian bookworm main contrib\ndeb-src http://127.0.0.1:9/debian bookworm main\n');
     await writeFile(
       join(etc, 'sources.list.d/a.sources'),
-      'Types: deb deb-src\nURIs: http://127.0.0.1:9/mirror\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/x.gpg\n\nTypes: deb\nURIs: http://127.0.0.1:9/off\nSuites: x\nComponents: main\nEnabled: no\n',
+      'Types: deb deb-src\nURIs: http://127.0.0.1:9/mirror\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/x.gpg\nCheck-Valid-Until: No\n\nTypes: deb\nURIs: http://127.0.0.1:9/off\nSuites: x\nComponents: main\nEnabled: no\n',
     );
-    await writeFile(join(etc, 'sources.list.d/b.list'), 'deb [arch=amd64 signed-by=/etc/apt/keyrings/b.asc] http://127.0.0.1:9/b stable main\n');
+    await writeFile(join(etc, 'sources.list.d/b.list'), 'deb [arch=amd64 signed-by=/etc/apt/keyrings/b.asc] http://127.0.0.1:9/b stable main\ndeb [check-valid-until=no] http://127.0.0.1:9/snap stable main\n');
     await writeFile(join(etc, 'sources.list.d/c.list.disabled'), 'deb http://127.0.0.1:9/c stable main\n');
     const got = await readSystemSources(etc);
     expect(got.map(({ from: _f, ...s }) => s)).toEqual([
-      { uri: 'http://127.0.0.1:9/debian', suites: ['bookworm'], components: ['main', 'contrib'] },
-      { uri: 'http://127.0.0.1:9/mirror', suites: ['bookworm', 'bookworm-updates'], components: ['main'], signedBy: { files: ['/usr/share/keyrings/x.gpg'] } },
-      { uri: 'http://127.0.0.1:9/b', suites: ['stable'], components: ['main'], signedBy: { files: ['/etc/apt/keyrings/b.asc'] } },
+      { uri: 'http://127.0.0.1:9/debian', suites: ['bookworm'], components: ['main', 'contrib'], checkValidUntil: true },
+      { uri: 'http://127.0.0.1:9/mirror', suites: ['bookworm', 'bookworm-updates'], components: ['main'], signedBy: { files: ['/usr/share/keyrings/x.gpg'] }, checkValidUntil: false },
+      { uri: 'http://127.0.0.1:9/b', suites: ['stable'], components: ['main'], signedBy: { files: ['/etc/apt/keyrings/b.asc'] }, checkValidUntil: true },
+      { uri: 'http://127.0.0.1:9/snap', suites: ['stable'], components: ['main'], checkValidUntil: false },
     ]);
   });
 

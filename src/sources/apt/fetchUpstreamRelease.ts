@@ -30,7 +30,14 @@ export interface UpstreamRelease {
  * a Release whose Valid-Until has passed (a replayed old index could hide security updates) or cannot be
  * read, or whose Date is in the future (checkReleaseDates).
  */
-export async function fetchUpstreamRelease(uri: string, suite: string, keys: openpgp.PublicKey[], stats?: FetchStats, now = new Date()): Promise<UpstreamRelease> {
+export async function fetchUpstreamRelease(
+  uri: string,
+  suite: string,
+  keys: openpgp.PublicKey[],
+  stats?: FetchStats,
+  opts: { checkValidUntil?: boolean; now?: Date } = {},
+): Promise<UpstreamRelease> {
+  const now = opts.now ?? new Date();
   const distUrl = `${uri.replace(/\/+$/, '')}/dists/${suite}/`;
   let text: string;
   let signers: string[];
@@ -56,7 +63,7 @@ export async function fetchUpstreamRelease(uri: string, suite: string, keys: ope
   }
   const [p] = parseControl(text);
   if (!p) throw new ResolveError(`${distUrl}: the signed Release is empty`);
-  checkReleaseDates(p, distUrl, now);
+  checkReleaseDates(p, distUrl, now, opts.checkValidUntil ?? true);
   const lists = new Map(HASH_LISTS.map(({ name, hexLength }) => [name, readHashList(field(p, name), hexLength)]));
   const files: UpstreamRelease['files'] = new Map();
   for (const [path, { digest: sha256 }] of lists.get('SHA256')!) {
@@ -106,9 +113,10 @@ const MAX_FUTURE_MS = 10_000;
  * whose Date is later than now (apt: "not valid yet"). A Date that cannot be read (or none) is no
  * refusal: apt only warns and does not check it.
  */
-function checkReleaseDates(p: Map<string, string>, distUrl: string, now: Date): void {
+function checkReleaseDates(p: Map<string, string>, distUrl: string, now: Date, checkValidUntil: boolean): void {
   const validUntil = field(p, 'Valid-Until');
-  if (validUntil !== undefined) {
+  // check_valid_until: false (apt's check-valid-until=no): the field is not read at all, as apt skips it then
+  if (validUntil !== undefined && checkValidUntil) {
     const until = parseReleaseDate(validUntil);
     if (until === undefined) {
       throw new SignatureError(`${distUrl}: the signed Release has an invalid Valid-Until ${JSON.stringify(validUntil)} (apt refuses it too); expected a date like "Sat, 01 Jan 2000 00:00:00 UTC"`);

@@ -13,12 +13,15 @@ export interface AptUpstreamSource {
   keys: openpgp.PublicKey[];
   /** where the entry came from (spec or the machine's sources file), for messages */
   from: string;
+  /** false: a Release past its Valid-Until is taken (check_valid_until: false, or the source's check-valid-until=no) */
+  checkValidUntil: boolean;
 }
 
 /**
  * Expand upstream entries (spec.upstreams.apt, a mirror's upstream) into concrete sources. `uri: system` stands for every `deb` source of the
  * build machine (ETC/sources.list and sources.list.d) with the keyrings apt would use for each; a
- * `suites` list on it keeps only those suites. An explicit URI must name its keyring: trusting
+ * `suites` list on it keeps only those suites, and each source's own check-valid-until option counts
+ * unless the entry sets check_valid_until. An explicit URI must name its keyring: trusting
  * whatever the build machine trusts is apt's habit, not a reviewable choice.
  */
 export async function loadAptUpstreams(
@@ -39,7 +42,7 @@ export async function loadAptUpstreams(
         let keys = globalKeys;
         if (s.signedBy && 'files' in s.signedBy) keys = await readKeyring(s.signedBy.files);
         else if (s.signedBy) keys = await parsePublicKeys(Buffer.from(s.signedBy.armored), `${s.from} Signed-By`);
-        out.push({ uri: s.uri, suites, components: s.components, keys, from: s.from });
+        out.push({ uri: s.uri, suites, components: s.components, keys, from: s.from, checkValidUntil: up.check_valid_until ?? s.checkValidUntil });
         n++;
       }
       if (n === 0) throw new SpecError(`${where}: uri "system" but ${etc} has no matching deb sources${up.suites ? ` for suites ${up.suites.join(', ')}` : ''}`);
@@ -49,7 +52,7 @@ export async function loadAptUpstreams(
     const suites = up.suites ?? (defaultSuite ? [defaultSuite] : []);
     if (suites.length === 0) throw new SpecError(`${where}: name its suites, or set targets.debian.suite`);
     const files = (Array.isArray(up.keyring) ? up.keyring : [up.keyring]).map((k) => (isAbsolute(k) ? k : resolve(baseDir, k)));
-    out.push({ uri: up.uri, suites, components: up.components, keys: await readKeyring(files), from: where });
+    out.push({ uri: up.uri, suites, components: up.components, keys: await readKeyring(files), from: where, checkValidUntil: up.check_valid_until ?? true });
   }
   return out;
 }

@@ -42,7 +42,7 @@ export interface AptMirrorLock {
 export async function lockAptMirror(name: string, mirror: AptMirror, ctx: BuildContext): Promise<AptMirrorLock> {
   const where = `mirrors.apt.${name}`;
   const stats = createFetchStats(ctx.fetchStats);
-  const loaded = await loadAptUpstreams([{ uri: mirror.uri, keyring: mirror.keyring, suites: mirror.suites, components: mirror.components }], { baseDir: ctx.baseDir, where });
+  const loaded = await loadAptUpstreams([{ uri: mirror.uri, keyring: mirror.keyring, suites: mirror.suites, components: mirror.components, check_valid_until: mirror.check_valid_until }], { baseDir: ctx.baseDir, where });
   // with `system`, the machine's sources name their components: the mirror keeps those it asks for
   const upstreams = loaded.map((u) => ({ ...u, components: u.components.filter((c) => mirror.components.includes(c)) }));
   const read = await fetchUpstreamReleases(upstreams, stats);

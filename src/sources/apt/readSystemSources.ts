@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { aptBool } from './aptBool.js';
 import { field, parseControl } from './parseControl.js';
 
 /** One `deb` source line or stanza of the machine's apt configuration. */
@@ -11,6 +12,8 @@ export interface SystemSource {
   signedBy?: { files: string[] } | { armored: string };
   /** where it was read from, for messages */
   from: string;
+  /** false when the source says check-valid-until=no (one-line option, or deb822 Check-Valid-Until) */
+  checkValidUntil: boolean;
 }
 
 /**
@@ -42,6 +45,7 @@ function parseDeb822Sources(text: string, from: string): SystemSource[] {
         suites: (field(p, 'Suites') ?? '').split(/\s+/).filter(Boolean),
         components: (field(p, 'Components') ?? '').split(/\s+/).filter(Boolean),
         from,
+        checkValidUntil: aptBool(field(p, 'Check-Valid-Until'), true),
       };
       if (signedBy) src.signedBy = signedBy.includes('BEGIN PGP') ? { armored: signedBy.replace(/^ \.$/gm, '').replace(/^ /gm, '') } : { files: signedBy.split(/\s+/).filter(Boolean) };
       out.push(src);
@@ -64,7 +68,8 @@ function parseOneLineSources(text: string, from: string): SystemSource[] {
     }
     const [uri, suite, ...components] = rest.split(/\s+/);
     if (!uri || !suite) continue;
-    const src: SystemSource = { uri, suites: [suite], components, from };
+    const checkValidUntil = /(?:^|\s)check-valid-until=(\S+)/.exec(options)?.[1];
+    const src: SystemSource = { uri, suites: [suite], components, from, checkValidUntil: aptBool(checkValidUntil, true) };
     const signed = /(?:^|\s)signed-by=(\S+)/.exec(options);
     if (signed) src.signedBy = { files: signed[1]!.split(',') };
     out.push(src);

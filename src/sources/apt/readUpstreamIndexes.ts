@@ -23,7 +23,7 @@ export async function fetchUpstreamReleases(upstreams: AptUpstreamSource[], stat
   const out: UpstreamReleases = { sources: [], releases: new Map() };
   for (const up of upstreams) {
     for (const suite of up.suites) {
-      const release = await fetchUpstreamRelease(up.uri, suite, up.keys, stats);
+      const release = await fetchUpstreamRelease(up.uri, suite, up.keys, stats, { checkValidUntil: up.checkValidUntil });
       out.sources.push({ uri: up.uri, suite, signers: release.signers });
       out.releases.set(`${up.uri} ${suite}`, release);
     }
