@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { ferry, run, stepEvents as events } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
-import { multiPlatformImage, umociImage, writeImageBundle, type FixtureImage } from '../helpers/ociImages.js';
+import { multiPlatformImage, swapRefNames, umociImage, writeImageBundle, type FixtureImage } from '../helpers/ociImages.js';
 import { startServer, type TestServer } from '../serve/startServer.js';
 
 const root = process.getuid?.() === 0;
@@ -70,6 +70,8 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
   let server: TestServer;
   let app: FixtureImage;
   let multi: FixtureImage;
+  /** the app's config digest: the image ID docker gives it */
+  let appConfig: string;
   const daemons: Daemon[] = [];
   const V = '1.0.0';
 
@@ -111,6 +113,23 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       const r = await ferry(['import', join(dir, `${runtime}.ferry`), '--keyring', team.public, '--store', store]);
       expect(r.code, r.stderr).toBe(0);
     }
+    // a signed layout whose index.json names the app's reference at another image it carries, and that
+    // image's reference at the app: manifest.artifacts.image (what plan, diff and the SBOM show) pins the app
+    const decoyImage = await umociImage(join(dir, 'decoy'), 'amd64', { 'etc/app.conf': 'not the pinned app\n' });
+    await writeImageBundle(
+      join(dir, 'swapped.ferry'),
+      key,
+      [
+        { ref: 'registry.example/team/app:1.4', services: ['web'], layout: appImage.layout },
+        { ref: 'registry.example/team/decoy:1', services: ['web'], layout: decoyImage.layout },
+      ],
+      { name: 'swapped', version: V, services: { web: { version: '1.4.0', groups: ['web'], artifacts: {}, stage: [], install: [{ image: { ref: 'registry.example/team/app:1.4', runtime: 'docker' } }], configure: [] } } },
+      undefined,
+      swapRefNames('registry.example/team/app:1.4', 'registry.example/team/decoy:1'),
+    );
+    const imported = await ferry(['import', join(dir, 'swapped.ferry'), '--keyring', team.public, '--store', store]);
+    expect(imported.code, imported.stderr).toBe(0);
+    appConfig = (JSON.parse(await readFile(join(appImage.layout, 'blobs', 'sha256', app.digest.slice(7)), 'utf8')) as { config: { digest: string } }).config.digest;
     server = await startServer(store);
   });
   afterAll(async () => {
@@ -270,6 +289,15 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       expect(tampered.code).not.toBe(0);
       expect(tampered.stdout + tampered.stderr).toMatch(/staged file .*oci\/index\.json: sha256 [0-9a-f]{64}, the bundle says/);
       expect(await idOf(docker, 'registry.example/team/app:1.4')).toBeUndefined();
+    });
+
+    it('with --push, loads the image the signed manifest pins, whatever the staged index.json names by its reference (docker keeps no digest to check)', async () => {
+      const { env, docker } = await own('dock-swapped', startDockerd);
+      const inv = await inventory('dock-swapped', join(dir, 'data-dock-swapped'));
+      const r = await ferry(['deploy', `swapped@${V}`, '--store', store, '--allow-local', '-i', inv, '--push', '--json'], { env });
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(await idOf(docker, 'registry.example/team/app:1.4')).toBe(appConfig);
+      expect((await docker(['images', '-q', '--no-trunc'])).stdout.trim()).toBe(appConfig);
     });
   });
 });
