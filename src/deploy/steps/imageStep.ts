@@ -1,4 +1,5 @@
 import { DeployError } from '../../errors.js';
+import type { ManifestEntry } from '../../bundle/manifest.js';
 import { isServerUrl } from '../hostSettings.js';
 import type { Release } from '../../store/loadRelease.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
@@ -113,7 +114,11 @@ export const imageStep: StepKind<ImageParams> = {
     if (ctx.push) {
       const index = ctx.release.manifest.entries.find((e) => e.path === LAYOUT_INDEX);
       if (!index) throw new DeployError(`host ${ctx.host}, service ${ctx.service}: the bundle has no ${LAYOUT_INDEX} to load ${img.ref} from`);
-      act = [checkStagedScript(ctx.remoteBundle, [index]), 'load || { echo "cannot load $REF from the staged layout $LAYOUT" >&2; exit 9; }', 'echo "changed: loaded $REF"'];
+      // the image's manifest (or index) too: skopeo reads the top document of an oci: layout without checking it
+      // against its digest (the platform manifests, configs and layers it does check), and docker keeps no
+      // digest the step could check afterwards
+      const top = topEntry(ctx.release, img);
+      act = [checkStagedScript(ctx.remoteBundle, top ? [index, top] : [index]), 'load || { echo "cannot load $REF from the staged layout $LAYOUT" >&2; exit 9; }', 'echo "changed: loaded $REF"'];
     } else {
       if (!ctx.server) throw new DeployError(`host ${ctx.host}: no ferry serve address to pull ${img.ref} from; set vars.ferry_server, pass --server URL, or use --push`);
       act = ['pull || { echo "cannot pull $SRC (is ferry serve running, reachable from this host, and the release imported?)" >&2; exit 6; }', 'echo "changed: pulled $SRC"'];
@@ -166,6 +171,11 @@ function imageShell(p: ImageParams, img: CarriedImage, ctx: StepContext): string
   ].join('\n');
 }
 
+/** The bundle's entry of the image's manifest or index (the step's check makes sure there is one). */
+function topEntry(release: Release, img: CarriedImage): ManifestEntry | undefined {
+  return release.manifest.entries.find((e) => e.path === `oci/blobs/sha256/${img.digest.slice(7)}`);
+}
+
 function sizeOf(ctx: StepContext, img: CarriedImage): number {
-  return ctx.release.manifest.entries.find((e) => e.path === `oci/blobs/sha256/${img.digest.slice(7)}`)?.size ?? 0;
+  return topEntry(ctx.release, img)?.size ?? 0;
 }
