@@ -81,8 +81,20 @@ export interface ImageBundleInput {
   layout: string;
 }
 
+/** Changes oci/index.json's descriptors before the bundle is signed (a layout that disagrees with manifest.artifacts.image). */
+export type IndexEdit = (descriptors: Array<{ mediaType: string; digest: string; size: number; annotations: Record<string, string> }>) => unknown[];
+
+/** An IndexEdit that has index.json name image A by reference B and image B by reference A. */
+export const swapRefNames =
+  (a: string, b: string): IndexEdit =>
+  (descriptors) =>
+    descriptors.map((d) => {
+      const name = d.annotations['org.opencontainers.image.ref.name'];
+      return { ...d, annotations: { ...d.annotations, 'org.opencontainers.image.ref.name': name === a ? b : name === b ? a : name } };
+    });
+
 /** The files of a bundle's OCI layout (oci/...) and the manifest section for `images`. */
-export async function ociLayoutEntries(images: ImageBundleInput[]): Promise<{ files: Array<{ path: string; data: Buffer; services: string[] }>; images: FixtureImage[] }> {
+export async function ociLayoutEntries(images: ImageBundleInput[], editIndex?: IndexEdit): Promise<{ files: Array<{ path: string; data: Buffer; services: string[] }>; images: FixtureImage[] }> {
   const blobs = new Map<string, { data: Buffer; services: Set<string> }>();
   const out: FixtureImage[] = [];
   const descriptors = [];
@@ -100,15 +112,15 @@ export async function ociLayoutEntries(images: ImageBundleInput[]): Promise<{ fi
   }
   const files = [
     { path: 'oci/oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}'), services: [] as string[] },
-    { path: 'oci/index.json', data: Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: descriptors })), services: [] as string[] },
+    { path: 'oci/index.json', data: Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: editIndex ? editIndex(descriptors) : descriptors })), services: [] as string[] },
     ...[...blobs].map(([hex, b]) => ({ path: `oci/blobs/sha256/${hex}`, data: b.data, services: [...b.services].sort() })),
   ];
   return { files, images: out };
 }
 
 /** A signed bundle file carrying `images` (plus `extra` manifest fields, e.g. services with steps). */
-export async function writeImageBundle(file: string, key: openpgp.PrivateKey, images: ImageBundleInput[], extra: Partial<Manifest> & { name: string; version: string }, alter?: (files: Array<{ path: string; data: Buffer }>) => void): Promise<FixtureImage[]> {
-  const layout = await ociLayoutEntries(images);
+export async function writeImageBundle(file: string, key: openpgp.PrivateKey, images: ImageBundleInput[], extra: Partial<Manifest> & { name: string; version: string }, alter?: (files: Array<{ path: string; data: Buffer }>) => void, editIndex?: IndexEdit): Promise<FixtureImage[]> {
+  const layout = await ociLayoutEntries(images, editIndex);
   const entries: ManifestEntry[] = layout.files
     .map((f) => ({ path: f.path, size: f.data.length, sha256: sha256Hex(f.data), kind: 'image' as const, services: f.services }))
     .sort((a, b) => (a.path < b.path ? -1 : 1));

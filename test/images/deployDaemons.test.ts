@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { ferry, run, stepEvents as events } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
-import { multiPlatformImage, umociImage, writeImageBundle, type FixtureImage } from '../helpers/ociImages.js';
+import { multiPlatformImage, swapRefNames, umociImage, writeImageBundle, type FixtureImage } from '../helpers/ociImages.js';
 import { startServer, type TestServer } from '../serve/startServer.js';
+import { sha256Hex } from '../../src/util/sha256.js';
 
 const root = process.getuid?.() === 0;
 const haveContainerd = root && (await run('sh', ['-c', 'command -v containerd && command -v ctr && command -v umoci'])).code === 0;
@@ -70,6 +71,10 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
   let server: TestServer;
   let app: FixtureImage;
   let multi: FixtureImage;
+  /** the app's config digest: the image ID docker gives it */
+  let appConfig: string;
+  /** the bytes of the decoy's manifest (carried by the swapped release) */
+  let decoyManifest: Buffer;
   const daemons: Daemon[] = [];
   const V = '1.0.0';
 
@@ -111,6 +116,24 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       const r = await ferry(['import', join(dir, `${runtime}.ferry`), '--keyring', team.public, '--store', store]);
       expect(r.code, r.stderr).toBe(0);
     }
+    // a signed layout whose index.json names the app's reference at another image it carries, and that
+    // image's reference at the app: manifest.artifacts.image (what plan, diff and the SBOM show) pins the app
+    const decoyImage = await umociImage(join(dir, 'decoy'), 'amd64', { 'etc/app.conf': 'not the pinned app\n' });
+    const [, decoy] = await writeImageBundle(
+      join(dir, 'swapped.ferry'),
+      key,
+      [
+        { ref: 'registry.example/team/app:1.4', services: ['web'], layout: appImage.layout },
+        { ref: 'registry.example/team/decoy:1', services: ['web'], layout: decoyImage.layout },
+      ],
+      { name: 'swapped', version: V, services: { web: { version: '1.4.0', groups: ['web'], artifacts: {}, stage: [], install: [{ image: { ref: 'registry.example/team/app:1.4', runtime: 'docker' } }], configure: [] } } },
+      undefined,
+      swapRefNames('registry.example/team/app:1.4', 'registry.example/team/decoy:1'),
+    );
+    const imported = await ferry(['import', join(dir, 'swapped.ferry'), '--keyring', team.public, '--store', store]);
+    expect(imported.code, imported.stderr).toBe(0);
+    decoyManifest = await readFile(join(decoyImage.layout, 'blobs', 'sha256', decoy!.digest.slice(7)));
+    appConfig = (JSON.parse(await readFile(join(appImage.layout, 'blobs', 'sha256', app.digest.slice(7)), 'utf8')) as { config: { digest: string } }).config.digest;
     server = await startServer(store);
   });
   afterAll(async () => {
@@ -270,6 +293,27 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       expect(tampered.code).not.toBe(0);
       expect(tampered.stdout + tampered.stderr).toMatch(/staged file .*oci\/index\.json: sha256 [0-9a-f]{64}, the bundle says/);
       expect(await idOf(docker, 'registry.example/team/app:1.4')).toBeUndefined();
+    });
+
+    it('with --push, loads the image the signed manifest pins: not what the staged index.json names by its reference, nor a staged manifest changed on the host (docker keeps no digest to check)', async () => {
+      const { env, docker } = await own('dock-swapped', startDockerd);
+      const inv = await inventory('dock-swapped', join(dir, 'data-dock-swapped'));
+      const r = await ferry(['deploy', `swapped@${V}`, '--store', store, '--allow-local', '-i', inv, '--push', '--json'], { env });
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(await idOf(docker, 'registry.example/team/app:1.4')).toBe(appConfig);
+      expect((await docker(['images', '-q', '--no-trunc'])).stdout.trim()).toBe(appConfig);
+
+      // the app's staged manifest replaced on the host by the decoy's (whose blobs are staged too): skopeo
+      // reads a layout's manifest without checking its digest, and docker keeps none to check afterwards
+      expect((await docker(['rmi', '-f', appConfig])).code).toBe(0);
+      const [tree] = await readdir(join(dir, 'data-dock-swapped', 'bundles'));
+      const staged = join(dir, 'data-dock-swapped', 'bundles', tree!, 'oci', 'blobs', 'sha256', app.digest.slice(7));
+      await writeFile(`${staged}.new`, decoyManifest);
+      await rename(`${staged}.new`, staged);
+      const tampered = await ferry(['deploy', `swapped@${V}`, '--store', store, '--allow-local', '-i', inv, '--push', '--force', 'install'], { env });
+      expect(tampered.code, tampered.stderr + tampered.stdout).not.toBe(0);
+      expect(tampered.stdout + tampered.stderr).toContain(`staged file ${staged}: sha256 ${sha256Hex(decoyManifest)}, the bundle says ${app.digest.slice(7)}`);
+      expect((await docker(['images', '-q'])).stdout.trim()).toBe('');
     });
   });
 });

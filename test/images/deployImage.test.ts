@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { ferry, run, stepEvents as events } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
-import { multiPlatformImage, umociImage, writeImageBundle, type FixtureImage } from '../helpers/ociImages.js';
+import { multiPlatformImage, swapRefNames, umociImage, writeImageBundle, type FixtureImage } from '../helpers/ociImages.js';
 import { startServer, type TestServer } from '../serve/startServer.js';
 
 const haveTools = (await run('sh', ['-c', 'command -v podman && command -v skopeo && command -v umoci'])).code === 0 && process.getuid?.() === 0;
@@ -26,6 +26,7 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
   let server: TestServer;
   let app: FixtureImage;
   let multi: FixtureImage;
+  let decoy: FixtureImage;
 
   const inventory = async (name: string, data: string, serverUrl?: string) => {
     const file = join(dir, `${name}.yaml`);
@@ -55,7 +56,21 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
       version: '1.0.0',
       services: { web: service([{ image: { ref: 'registry.example/team/nope:1', runtime: 'podman' } }, { image: { ref: 'registry.example/team/app:1.4', runtime: 'rkt' } }]) },
     });
-    for (const b of ['rel.ferry', 'bad.ferry']) {
+    // a signed layout whose index.json names the app's reference at another image it carries (and the other's
+    // reference at the app): what manifest.artifacts.image pins, and the SBOM, diff and plan show, is the app
+    const decoyImage = await umociImage(join(dir, 'decoy'), 'amd64', { 'etc/app.conf': 'not the pinned app\n' });
+    [, decoy] = await writeImageBundle(
+      join(dir, 'swapped.ferry'),
+      key,
+      [
+        { ref: 'registry.example/team/app:1.4', services: ['web'], layout: appImage.layout },
+        { ref: 'registry.example/team/decoy:1', services: ['web'], layout: decoyImage.layout },
+      ],
+      { name: 'swapped', version: '1.0.0', services: { web: service([{ image: { ref: 'registry.example/team/app:1.4', runtime: 'podman', retag: true } }]) } },
+      undefined,
+      swapRefNames('registry.example/team/app:1.4', 'registry.example/team/decoy:1'),
+    );
+    for (const b of ['rel.ferry', 'bad.ferry', 'swapped.ferry']) {
       const r = await ferry(['import', join(dir, b), '--keyring', team.public, '--store', store]);
       expect(r.code, r.stderr).toBe(0);
     }
@@ -175,6 +190,16 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     const tampered = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--push', '--force', 'install'], { env });
     expect(tampered.code).not.toBe(0);
     expect(tampered.stdout + tampered.stderr).toMatch(/staged file .*oci\/index\.json: sha256 [0-9a-f]{64}, the bundle says/);
+  });
+
+  it('with --push, loads the image the signed manifest pins, by its digest, whatever the staged index.json names by that reference', async () => {
+    const { env, podman } = await podmanStorage(join(dir, 'podman-swapped'));
+    const inv = await inventory('swapped', join(dir, 'data-swapped'));
+    const r = await ferry(['deploy', 'swapped@1.0.0', '--store', store, '--allow-local', '-i', inv, '--push', '--json'], { env });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect((await podman(['image', 'inspect', '--format', '{{.Digest}}', 'registry.example/team/app:1.4'])).stdout.trim()).toBe(app.digest);
+    expect((await podman(['image', 'exists', `registry.example/team/decoy@${decoy.digest}`])).code).toBe(1);
+    expect((await podman(['images', '-q', '--no-trunc'])).stdout.trim().split('\n')).toHaveLength(1);
   });
 
   it('refuses, before touching any host, a ferry_server whose host would reach podman as an option (exit 65, one line)', async () => {

@@ -1,4 +1,5 @@
 import { DeployError } from '../../errors.js';
+import type { ManifestEntry } from '../../bundle/manifest.js';
 import { isServerUrl } from '../hostSettings.js';
 import type { Release } from '../../store/loadRelease.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
@@ -10,7 +11,7 @@ import type { Difference, StepContext, StepKind } from './types.js';
 
 type ImageParams = StepOptions<'image'>;
 
-/** The staged OCI layout's index: it names each image by its reference (the blobs are checked by the runtime as it reads them). */
+/** The staged OCI layout's index: checked before a load (the blobs are checked by the runtime as it reads them), though a load reads its image by DESC. */
 const LAYOUT_INDEX = 'oci/index.json';
 
 export function carriedImage(release: Release, ref: string): CarriedImage | undefined {
@@ -29,10 +30,20 @@ export function registryOf(server: string, host: string): { address: string; pla
 }
 
 /**
+ * `one_layout FN`: runs FN with $t a layout of this one image, its index.json holding only the descriptor
+ * the signed manifest pins (DESC), its blobs the staged ones. Nothing is loaded by name from the staged
+ * index.json: it lists every image of the release, and the manifest it names by a reference need not be
+ * the one the step checks for (a podman load then failed after giving the reference to that other image;
+ * docker keeps no digest to check, and went on with it).
+ */
+const ONE_IMAGE_LAYOUT =
+  'one_layout() { t=$(mktemp -d) || return 1; printf \'{"schemaVersion":2,"manifests":[%s]}\' "$DESC" > "$t/index.json" && cp "$LAYOUT/oci-layout" "$t/" && ln -s "$LAYOUT/blobs" "$t/blobs" && "$1"; r=$?; rm -rf "$t"; return $r; }';
+
+/**
  * Per runtime, shell functions over the variables the step sets:
  *   D (manifest digest), REF (original name:tag), ORIG (original name@digest), SRC (where to pull
  *   from, name@digest; empty with --push), PLAIN (1 for an HTTP registry), LAYOUT (the staged OCI
- *   layout), MARK (docker: the image ID a load gave), DESC (containerd: the image's descriptor)
+ *   layout), MARK (docker: the image ID a load gave), DESC (the image's descriptor, for one_layout)
  * present: the image is there at digest D; named: REF names that image; pull; load (from LAYOUT); tag;
  * current: what REF names now (podman, containerd: its digest; docker: its image ID), for --check's report.
  */
@@ -45,7 +56,8 @@ const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
     'named() { [ "$(id_of "$REF")" = "$(id_of "$ORIG")" ]; }',
     'pull() { if [ "$PLAIN" = 1 ]; then podman pull -q --tls-verify=false "$SRC"; else podman pull -q "$SRC"; fi >/dev/null; }',
     // skopeo names the image by its reference (podman's own oci: transport would name it after the folder)
-    'load() { command -v skopeo >/dev/null || { echo "loading an image into podman needs skopeo on the host" >&2; exit 5; }; skopeo copy -q "oci:$LAYOUT:$REF" "containers-storage:$REF"; }',
+    'copy_in() { skopeo copy -q "oci:$t:$REF" "containers-storage:$REF"; }',
+    'load() { command -v skopeo >/dev/null || { echo "loading an image into podman needs skopeo on the host" >&2; exit 5; }; one_layout copy_in; }',
     'tag() { podman tag "$ORIG" "$REF"; }',
     'current() { podman image inspect --format "{{.Digest}}" "$REF" 2>/dev/null; }',
   ].join('\n'),
@@ -58,7 +70,8 @@ const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
     'pull() { docker pull -q "$SRC" >/dev/null; }',
     // docker-daemon: keeps no registry digest, so the image ID it got for D is remembered beside the layout
     // skopeo reaches the engine at /var/run/docker.sock unless told: a host's DOCKER_HOST (rootless docker) is passed on
-    'load() { command -v skopeo >/dev/null || { echo "loading an image into docker needs skopeo on the host" >&2; exit 5; }; skopeo copy -q ${DOCKER_HOST:+--dest-daemon-host "$DOCKER_HOST"} "oci:$LAYOUT:$REF" "docker-daemon:$REF" && id_of "$REF" > "$MARK"; }',
+    'copy_in() { skopeo copy -q ${DOCKER_HOST:+--dest-daemon-host "$DOCKER_HOST"} "oci:$t:$REF" "docker-daemon:$REF"; }',
+    'load() { command -v skopeo >/dev/null || { echo "loading an image into docker needs skopeo on the host" >&2; exit 5; }; one_layout copy_in && id_of "$REF" > "$MARK"; }',
     'tag() { docker tag "${SRC:-$ORIG}" "$REF"; }',
     'current() { id_of "$REF"; }',
   ].join('\n'),
@@ -69,8 +82,9 @@ const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
     'present() { $C images ls | awk -v d="$D" \'$3 == d { f = 1 } END { exit !f }\'; }',
     'named() { $C images ls | awk -v r="$REF" -v d="$D" \'$1 == r && $3 == d { f = 1 } END { exit !f }\'; }',
     'pull() { if [ "$PLAIN" = 1 ]; then $C images pull --plain-http "$SRC"; else $C images pull "$SRC"; fi >/dev/null; }',
-    // a layout of this one image (the staged one lists every image of the release, not all staged here)
-    'load() { t=$(mktemp -d); printf \'{"schemaVersion":2,"manifests":[%s]}\' "$DESC" > "$t/index.json"; cp "$LAYOUT/oci-layout" "$t/"; ln -s "$LAYOUT/blobs" "$t/blobs"; tar -C "$t" -chf - oci-layout index.json blobs | $C images import --digests -; r=$?; rm -rf "$t"; return $r; }',
+    // the staged layout lists every image of the release, not all staged here: the layout of this one image
+    'import_tar() { tar -C "$t" -chf - oci-layout index.json blobs | $C images import --digests -; }',
+    'load() { one_layout import_tar; }',
     'tag() { $C images tag --force "$($C images ls -q | grep -m1 "@$D\\$" || echo "$ORIG")" "$REF" >/dev/null; }',
     'current() { $C images ls | awk -v r="$REF" \'$1 == r { print $3 }\'; }',
   ].join('\n'),
@@ -100,7 +114,11 @@ export const imageStep: StepKind<ImageParams> = {
     if (ctx.push) {
       const index = ctx.release.manifest.entries.find((e) => e.path === LAYOUT_INDEX);
       if (!index) throw new DeployError(`host ${ctx.host}, service ${ctx.service}: the bundle has no ${LAYOUT_INDEX} to load ${img.ref} from`);
-      act = [checkStagedScript(ctx.remoteBundle, [index]), 'load || { echo "cannot load $REF from the staged layout $LAYOUT" >&2; exit 9; }', 'echo "changed: loaded $REF"'];
+      // the image's manifest (or index) too: skopeo reads the top document of an oci: layout without checking it
+      // against its digest (the platform manifests, configs and layers it does check), and docker keeps no
+      // digest the step could check afterwards
+      const top = topEntry(ctx.release, img);
+      act = [checkStagedScript(ctx.remoteBundle, top ? [index, top] : [index]), 'load || { echo "cannot load $REF from the staged layout $LAYOUT" >&2; exit 9; }', 'echo "changed: loaded $REF"'];
     } else {
       if (!ctx.server) throw new DeployError(`host ${ctx.host}: no ferry serve address to pull ${img.ref} from; set vars.ferry_server, pass --server URL, or use --push`);
       act = ['pull || { echo "cannot pull $SRC (is ferry serve running, reachable from this host, and the release imported?)" >&2; exit 6; }', 'echo "changed: pulled $SRC"'];
@@ -148,10 +166,16 @@ function imageShell(p: ImageParams, img: CarriedImage, ctx: StepContext): string
     `DESC=${q(JSON.stringify({ mediaType: img.mediaType, digest: img.digest, size: sizeOf(ctx, img), annotations: { 'org.opencontainers.image.ref.name': img.ref } }))}`,
     `SRC=${reg ? q(`${reg.address}/${img.repository}@${img.digest}`) : ''}`,
     `PLAIN=${reg?.plain ? 1 : 0}`,
+    ONE_IMAGE_LAYOUT,
     RUNTIME_SCRIPTS[p.runtime],
   ].join('\n');
 }
 
+/** The bundle's entry of the image's manifest or index (the step's check makes sure there is one). */
+function topEntry(release: Release, img: CarriedImage): ManifestEntry | undefined {
+  return release.manifest.entries.find((e) => e.path === `oci/blobs/sha256/${img.digest.slice(7)}`);
+}
+
 function sizeOf(ctx: StepContext, img: CarriedImage): number {
-  return ctx.release.manifest.entries.find((e) => e.path === `oci/blobs/sha256/${img.digest.slice(7)}`)?.size ?? 0;
+  return topEntry(ctx.release, img)?.size ?? 0;
 }
