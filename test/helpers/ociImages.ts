@@ -6,6 +6,7 @@ import { sha256Hex } from '../../src/util/sha256.js';
 import { craftBundle } from './craft.js';
 import { ferry, run } from './cli.js';
 import { startServer, type TestServer } from '../serve/startServer.js';
+import { writeRelease, type FixtureService } from '../deploy/storeFixture.js';
 
 /**
  * Test images made locally with umoci (no registry, no network), laid out the way a bundle carries
@@ -137,6 +138,21 @@ export async function writeImageBundle(file: string, key: openpgp.PrivateKey, im
   const tarFiles = [...layout.files].sort((a, b) => (a.path < b.path ? -1 : 1));
   alter?.(tarFiles);
   await writeFile(file, await craftBundle(manifest, key, tarFiles));
+  return layout.images;
+}
+
+/**
+ * A release carrying `images` written straight into `store` (test/deploy/storeFixture.ts), without import:
+ * what a store holds when its layout's index.json was edited by `editIndex` and no import checked it (an
+ * earlier ferry's import did not): for tests of what deploy does with such a release.
+ */
+export async function writeImageRelease(store: string, images: ImageBundleInput[], release: { name: string; version: string; services: Record<string, FixtureService> }, editIndex?: IndexEdit): Promise<FixtureImage[]> {
+  const layout = await ociLayoutEntries(images, editIndex);
+  writeRelease(store, {
+    ...release,
+    extra: layout.files.map((f) => ({ path: f.path, content: f.data, kind: 'image' as const, services: f.services })),
+    artifacts: { image: { images: layout.images.map(({ ref, registry, repository, tag, digest, mediaType, services }) => ({ ref, registry, repository, tag, digest, mediaType, services })) } },
+  });
   return layout.images;
 }
 

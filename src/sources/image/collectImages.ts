@@ -6,7 +6,7 @@ import { fetchMany } from '../../fetch/fetchMany.js';
 import type { FetchRequest } from '../../fetch/fetchToCache.js';
 import type { SbomComponent } from '../../sbom/sbomComponent.js';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
-import { OCI_INDEX, parseImageDocument, type Descriptor } from './imageDocument.js';
+import { OCI_DIR, OCI_INDEX, REF_NAME_ANNOTATION, SERVICES_ANNOTATION, parseImageDocument, type Descriptor } from './imageDocument.js';
 import { parseImageLock, type LockedImage } from './imageLockSchema.js';
 import { createSourceOpener, imageSourceId } from './openImageSource.js';
 import { planImages } from './lockImages.js';
@@ -14,10 +14,6 @@ import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
 import { parseImageRef } from './parseImageRef.js';
 import { reduceIndex } from './reduceIndex.js';
 
-/** The bundle's one OCI image layout. */
-export const OCI_DIR = 'oci';
-export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
-export const SERVICES_ANNOTATION = 'io.ferry.services';
 
 /** What manifest.artifacts.image records per image: how ferry serve names it and hosts pull it. */
 export interface ImageArtifactInfo {

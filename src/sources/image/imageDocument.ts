@@ -5,6 +5,11 @@ import { IMAGE_DIGEST_RE } from '../../util/names.js';
 import { parseErrorReason, quoteInput } from '../../util/oneLine.js';
 import { nestsDeeperThan } from '../../util/nestsDeeperThan.js';
 
+/** The bundle's one OCI image layout. */
+export const OCI_DIR = 'oci';
+export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
+export const SERVICES_ANNOTATION = 'io.ferry.services';
+
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
