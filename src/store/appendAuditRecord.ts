@@ -18,6 +18,19 @@ const LOCK_WAIT_MS = 60_000;
  * next record's `prev`, or an import outcome's `claim`, names).
  */
 export async function appendAuditRecord(storeDir: string, event: AuditEvent, now = new Date()): Promise<string> {
+  try {
+    return await appendLocked(storeDir, event, now);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // a full disk is the operator's to fix (ferry gc frees space), not a bug of ferry's
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new StoreError(`${auditLogPath(storeDir)}: cannot append the ${event.command} record (${event.result}${event.reason ? `: ${event.reason}` : ''}): the file system is full (${code}); free space (ferry gc) and run it again`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+async function appendLocked(storeDir: string, event: AuditEvent, now: Date): Promise<string> {
   await mkdir(storeDir, { recursive: true });
   const release = await takeLock(auditLockPath(storeDir), storeDir);
   try {

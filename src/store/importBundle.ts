@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
-import { link, mkdir, mkdtemp, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import pMap from 'p-map';
 import type * as openpgp from 'openpgp';
 import { StoreError } from '../errors.js';
-import { ownIdentity } from '../util/processIdentity.js';
 import { readBundle, type EntrySink, type VerifiedHead } from '../bundle/readBundle.js';
 import { openBundleSource, type BundleSource } from '../bundle/openBundleSource.js';
 import { MANIFEST_PATH, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
@@ -14,7 +13,6 @@ import type { IgnoredSignature, VerifiedSignature } from '../pgp/verify.js';
 import { silentLogger, type Logger } from '../ui/log.js';
 import { createWriteQueue, type WriteQueue } from '../util/createWriteQueue.js';
 import { fsyncDir } from '../util/fsyncDir.js';
-import { holdScratch } from '../util/holdScratch.js';
 import { syncFileSystem } from '../util/syncFileSystem.js';
 import { writeAll } from '../util/writeAll.js';
 import { checkStoreFolders } from './checkStoreFolders.js';
@@ -22,6 +20,7 @@ import { checkStorePath } from './checkStorePath.js';
 import { claimRef } from './claimRef.js';
 import { readRef } from './readRef.js';
 import { findLiveScratch, LIVE_SCRATCH_NOTE } from './findLiveScratch.js';
+import { makeScratch } from './scratchOwner.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
 import { sweepStaleImports } from './sweepStaleImports.js';
 
@@ -86,10 +85,8 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   const swept = await sweepStaleImports(layout.tmp);
   if (swept > 0) log.info(`removed ${swept} scratch folder(s) left by interrupted imports`);
 
-  const scratch = await mkdtemp(join(layout.tmp, 'import-'));
   // a Ctrl-C removes it at exit (cli/stopOnInterrupt.ts); a killed import's is swept by the next one
-  holdScratch(scratch);
-  await writeFile(join(scratch, 'pid'), `${ownIdentity()}\n`);
+  const scratch = await makeScratch(layout.tmp, 'import');
   // after our scratch exists (gc does the same the other way round), so a gc starting now sees us or we see it
   const gc = await findLiveScratch(layout.tmp, 'gc');
   if (gc.length > 0) {
