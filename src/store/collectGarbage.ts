@@ -1,4 +1,5 @@
-import { lstat, mkdir, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, lstat, mkdir, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError, UsageError } from '../errors.js';
 import type { Manifest } from '../bundle/manifest.js';
@@ -77,6 +78,10 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   let scratchDir: string | undefined;
   let scratch = 0;
   if (!dryRun) {
+    // a read-only mount, or another user's store: said in one line before anything is tried
+    await access(opts.storeDir, constants.W_OK).catch((err: NodeJS.ErrnoException) => {
+      throw new StoreError(`${opts.storeDir}: cannot write to the store (${err.code ?? err.message}); gc removed nothing: make the store writable for this user`, { cause: err });
+    });
     await mkdir(layout.tmp, { recursive: true });
     // a Ctrl-C removes it at exit (cli/stopOnInterrupt.ts): what was moved into it was already unreferenced
     scratchDir = await makeScratch(layout.tmp, 'gc');
