@@ -4,6 +4,7 @@ import { access, link, mkdir, open, readFile, rename, rm, writeFile } from 'node
 import { randomBytes } from 'node:crypto';
 import { StoreError } from '../errors.js';
 import { sha256Hex } from '../util/sha256.js';
+import { writeAll } from '../util/writeAll.js';
 import { identityPid, isIdentityAlive, ownIdentity } from '../util/processIdentity.js';
 import { checkStorePath } from './checkStorePath.js';
 import { GENESIS, auditLockPath, auditLogPath, type AuditEvent, type AuditRecord } from './auditLog.js';
@@ -41,8 +42,16 @@ async function appendLocked(storeDir: string, event: AuditEvent, now: Date): Pro
     const line = JSON.stringify(record);
     const fh = await open(auditLogPath(storeDir), 'a', 0o644);
     try {
-      await fh.write(`${line}\n`);
-      await fh.datasync();
+      const { size } = await fh.stat();
+      try {
+        // a write cut short (a full disk) goes on with the rest, so the error is the file system's
+        await writeAll(fh, [Buffer.from(`${line}\n`)]);
+        await fh.datasync();
+      } catch (err) {
+        // the next line would be glued to a cut one and break the chain: back to the last whole line
+        await fh.truncate(size).catch(() => {});
+        throw err;
+      }
     } finally {
       await fh.close();
     }
