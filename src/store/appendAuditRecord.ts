@@ -93,7 +93,10 @@ async function lastLineHash(path: string): Promise<string> {
  */
 export async function checkAuditAppendable(storeDir: string): Promise<void> {
   const log = auditLogPath(storeDir);
-  await mkdir(storeDir, { recursive: true });
+  await mkdir(storeDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+    const code = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? `${err.code}: something else is there` : (err.code ?? err.message);
+    throw new StoreError(`${storeDir}: cannot make the store folder (${code}); nothing was done: give --store a folder this user can write`, { cause: err });
+  });
   await checkStorePath(log, 'file');
   try {
     await access(storeDir, constants.W_OK);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -42,6 +42,28 @@ describe('gc on a read-only store', () => {
       expect(dry.stdout).toContain('would remove 1 release(s)');
     } finally {
       await run('umount', [ro]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a store path that is a file', () => {
+  it('import and verify --store refuse with one line (71), and leave the file as it was', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-store-file-'));
+    try {
+      const key = await writeKey(dir, 'team');
+      const files = [{ path: 'files/s/data.bin', data: randomBytes(1024) }];
+      const bundle = join(dir, 'app-1.0.0.ferry');
+      await writeFile(bundle, await craftBundle(manifestFor(files, { name: 'app' }), await openpgp.readPrivateKey({ armoredKey: key.secretArmored }), files));
+      const store = join(dir, 'store');
+      await writeFile(store, 'not a store\n');
+      for (const command of ['import', 'verify']) {
+        const r = await ferry([command, bundle, '--keyring', key.public, '--store', store]);
+        expect(r.code, r.stderr).toBe(71);
+        expect(r.stderr.trim().split('\n')).toEqual([`ferry: ${store}: cannot make the store folder (EEXIST: something else is there); nothing was done: give --store a folder this user can write`]);
+      }
+      expect(await readFile(store, 'utf8')).toBe('not a store\n');
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
