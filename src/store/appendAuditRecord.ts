@@ -4,6 +4,7 @@ import { access, link, mkdir, open, readFile, rename, rm, writeFile } from 'node
 import { randomBytes } from 'node:crypto';
 import { StoreError } from '../errors.js';
 import { sha256Hex } from '../util/sha256.js';
+import { writeAll } from '../util/writeAll.js';
 import { identityPid, isIdentityAlive, ownIdentity } from '../util/processIdentity.js';
 import { checkStorePath } from './checkStorePath.js';
 import { GENESIS, auditLockPath, auditLogPath, type AuditEvent, type AuditRecord } from './auditLog.js';
@@ -18,6 +19,19 @@ const LOCK_WAIT_MS = 60_000;
  * next record's `prev`, or an import outcome's `claim`, names).
  */
 export async function appendAuditRecord(storeDir: string, event: AuditEvent, now = new Date()): Promise<string> {
+  try {
+    return await appendLocked(storeDir, event, now);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // a full disk is the operator's to fix (ferry gc frees space), not a bug of ferry's
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new StoreError(`${auditLogPath(storeDir)}: cannot append the ${event.command} record (${event.result}${event.reason ? `: ${event.reason}` : ''}): the file system is full (${code}); free space (ferry gc) and run it again`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+async function appendLocked(storeDir: string, event: AuditEvent, now: Date): Promise<string> {
   await mkdir(storeDir, { recursive: true });
   const release = await takeLock(auditLockPath(storeDir), storeDir);
   try {
@@ -28,8 +42,16 @@ export async function appendAuditRecord(storeDir: string, event: AuditEvent, now
     const line = JSON.stringify(record);
     const fh = await open(auditLogPath(storeDir), 'a', 0o644);
     try {
-      await fh.write(`${line}\n`);
-      await fh.datasync();
+      const { size } = await fh.stat();
+      try {
+        // a write cut short (a full disk) goes on with the rest, so the error is the file system's
+        await writeAll(fh, [Buffer.from(`${line}\n`)]);
+        await fh.datasync();
+      } catch (err) {
+        // the next line would be glued to a cut one and break the chain: back to the last whole line
+        await fh.truncate(size).catch(() => {});
+        throw err;
+      }
     } finally {
       await fh.close();
     }
@@ -71,7 +93,10 @@ async function lastLineHash(path: string): Promise<string> {
  */
 export async function checkAuditAppendable(storeDir: string): Promise<void> {
   const log = auditLogPath(storeDir);
-  await mkdir(storeDir, { recursive: true });
+  await mkdir(storeDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+    const code = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? `${err.code}: something else is there` : (err.code ?? err.message);
+    throw new StoreError(`${storeDir}: cannot make the store folder (${code}); nothing was done: give --store a folder this user can write`, { cause: err });
+  });
   await checkStorePath(log, 'file');
   try {
     await access(storeDir, constants.W_OK);

@@ -1,7 +1,7 @@
-import { lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, lstat, mkdir, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError, UsageError } from '../errors.js';
-import { ownIdentity } from '../util/processIdentity.js';
 import type { Manifest } from '../bundle/manifest.js';
 import { silentLogger, type Logger } from '../ui/log.js';
 import { checkStoreFolders } from './checkStoreFolders.js';
@@ -9,9 +9,9 @@ import { checkStorePath } from './checkStorePath.js';
 import { readReleaseRefs } from './readReleaseRefs.js';
 import { resolveRelease } from './resolveRelease.js';
 import { SHA256_RE } from '../util/sha256.js';
-import { holdScratch } from '../util/holdScratch.js';
 import { findLiveScratch, LIVE_SCRATCH_NOTE } from './findLiveScratch.js';
 import { readStoredManifest } from './readStoredManifest.js';
+import { makeScratch } from './scratchOwner.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
 import { sweepStaleImports } from './sweepStaleImports.js';
 import { syncReleaseLinks } from './syncReleaseLinks.js';
@@ -78,11 +78,13 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   let scratchDir: string | undefined;
   let scratch = 0;
   if (!dryRun) {
+    // a read-only mount, or another user's store: said in one line before anything is tried
+    await access(opts.storeDir, constants.W_OK).catch((err: NodeJS.ErrnoException) => {
+      throw new StoreError(`${opts.storeDir}: cannot write to the store (${err.code ?? err.message}); gc removed nothing: make the store writable for this user`, { cause: err });
+    });
     await mkdir(layout.tmp, { recursive: true });
-    scratchDir = await mkdtemp(join(layout.tmp, 'gc-'));
     // a Ctrl-C removes it at exit (cli/stopOnInterrupt.ts): what was moved into it was already unreferenced
-    holdScratch(scratchDir);
-    await writeFile(join(scratchDir, 'pid'), `${ownIdentity()}\n`);
+    scratchDir = await makeScratch(layout.tmp, 'gc');
   }
 
   try {

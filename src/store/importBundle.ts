@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
-import { link, mkdir, mkdtemp, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import pMap from 'p-map';
 import type * as openpgp from 'openpgp';
-import { StoreError } from '../errors.js';
-import { ownIdentity } from '../util/processIdentity.js';
+import { IntegrityError, StoreError } from '../errors.js';
 import { readBundle, type EntrySink, type VerifiedHead } from '../bundle/readBundle.js';
 import { openBundleSource, type BundleSource } from '../bundle/openBundleSource.js';
 import { MANIFEST_PATH, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
@@ -14,14 +13,16 @@ import type { IgnoredSignature, VerifiedSignature } from '../pgp/verify.js';
 import { silentLogger, type Logger } from '../ui/log.js';
 import { createWriteQueue, type WriteQueue } from '../util/createWriteQueue.js';
 import { fsyncDir } from '../util/fsyncDir.js';
-import { holdScratch } from '../util/holdScratch.js';
+import { sha256File } from '../util/sha256.js';
 import { syncFileSystem } from '../util/syncFileSystem.js';
 import { writeAll } from '../util/writeAll.js';
 import { checkStoreFolders } from './checkStoreFolders.js';
 import { checkStorePath } from './checkStorePath.js';
 import { claimRef } from './claimRef.js';
 import { readRef } from './readRef.js';
+import { readStoredManifest } from './readStoredManifest.js';
 import { findLiveScratch, LIVE_SCRATCH_NOTE } from './findLiveScratch.js';
+import { makeScratch } from './scratchOwner.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
 import { sweepStaleImports } from './sweepStaleImports.js';
 
@@ -86,10 +87,8 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   const swept = await sweepStaleImports(layout.tmp);
   if (swept > 0) log.info(`removed ${swept} scratch folder(s) left by interrupted imports`);
 
-  const scratch = await mkdtemp(join(layout.tmp, 'import-'));
   // a Ctrl-C removes it at exit (cli/stopOnInterrupt.ts); a killed import's is swept by the next one
-  holdScratch(scratch);
-  await writeFile(join(scratch, 'pid'), `${ownIdentity()}\n`);
+  const scratch = await makeScratch(layout.tmp, 'import');
   // after our scratch exists (gc does the same the other way round), so a gc starting now sees us or we see it
   const gc = await findLiveScratch(layout.tmp, 'gc');
   if (gc.length > 0) {
@@ -136,6 +135,8 @@ export async function importBundle(source: string | Readable | BundleSource, opt
 
     // split volumes: the last volume's and the whole bundle's sha256 are known only now
     await src.finalCheck(digest);
+    // already imported: the stored copy must still be what was verified (it is claimed below when its ref is missing)
+    if (already) await checkStoredTree(layout, manifest, digest);
 
     let newBytes = 0;
     if (!already) {
@@ -275,6 +276,32 @@ async function holdsBlob(layout: StoreLayout, entry: ManifestEntry): Promise<boo
     throw new StoreError(`${blob} has ${st.size} bytes, but ${entry.path} with that sha256 has ${entry.size}: the store is damaged; remove that blob (and the releases using it) and import again`);
   }
   return st !== undefined;
+}
+
+/**
+ * Every file of a stored bundle tree re-hashed against its manifest: a blob changed on disk behind ferry's
+ * back (a disk fault, an edit by hand) is shared by every tree that links it, so importing again cannot
+ * mend it, and must not report the release as sound or publish it.
+ */
+async function checkStoredTree(layout: StoreLayout, manifest: Manifest, digest: string): Promise<void> {
+  await readStoredManifest(layout.root, digest);
+  const dir = layout.bundle(digest);
+  await pMap(
+    manifest.entries,
+    async (entry) => {
+      const file = join(dir, entry.path);
+      await checkStorePath(file, 'file');
+      const actual = await sha256File(file).catch((err: NodeJS.ErrnoException) => {
+        throw new StoreError(`cannot read ${file} (${err.code ?? err.message}): the store is damaged; remove refs/${manifest.name}/${manifest.version}, run ferry gc and import again`, { cause: err });
+      });
+      if (actual.sha256 !== entry.sha256 || actual.size !== entry.size) {
+        throw new IntegrityError(
+          `${file} has sha256 ${actual.sha256} (${actual.size} bytes), but its manifest says ${entry.sha256} (${entry.size}): the store is damaged, and so is every release with that blob; remove their refs (refs/${manifest.name}/${manifest.version}...), run ferry gc and import them again`,
+        );
+      }
+    },
+    { concurrency: 4 },
+  );
 }
 
 /** Whether bundles/DIGEST is a complete bundle tree (its manifest is written last, before the rename). */
