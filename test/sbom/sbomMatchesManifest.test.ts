@@ -63,6 +63,17 @@ describe('ferry sbom and ferry audit refuse an SBOM that does not describe what 
     expect(JSON.parse(a.stdout).findings.map((f: { package: string }) => f.package)).toEqual(['openssl']);
   });
 
+  it('a mirror .deb with the purl of an apt repository .deb and other bytes is a component of its own (the build merged the two)', async () => {
+    const file = await bundleOf('mirror-twin', { components: [...COMPONENTS, { ...deb('openssl', '1:3.0.11-1~deb12u2'), path: 'mirrors/debian/debian/pool/openssl.deb' }] });
+    const r = await ferry(['sbom', file, '--keyring', keyring]);
+    expect(r.code, r.stderr).toBe(0);
+    const listed = (JSON.parse(r.stdout) as CdxBom).components.filter((c) => c.name === 'openssl');
+    expect(listed.map((c) => [c['bom-ref'], c.properties!.find((p) => p.name === 'ferry:path')!.value])).toEqual([
+      ['mirrors/debian/debian/pool/openssl.deb', 'mirrors/debian/debian/pool/openssl.deb'],
+      [debPurl('openssl', '1:3.0.11-1~deb12u2'), 'apt/pool/openssl.deb'],
+    ]);
+  });
+
   const raiseOpenssl = (bom: CdxBom) => {
     const c = openssl(bom);
     c.version = '1:3.0.11-1~deb12u3';
