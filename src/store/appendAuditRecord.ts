@@ -14,7 +14,7 @@ const LOCK_WAIT_MS = 60_000;
  * Append one record to STORE/audit.log. Two appenders that read the same last line would both chain to
  * it, so the read of the last line and the append happen under STORE/audit.log.lock (created with
  * O_EXCL, holding the appender's identity, util/processIdentity.ts; a lock whose process is gone is taken over). The line goes out in one write
- * on an O_APPEND descriptor and is synced before the lock is released. Returns the line's sha256 (what the
+ * on an O_APPEND descriptor (a short write is truncated away and refused, exit 71) and is synced before the lock is released. Returns the line's sha256 (what the
  * next record's `prev`, or an import outcome's `claim`, names).
  */
 export async function appendAuditRecord(storeDir: string, event: AuditEvent, now = new Date()): Promise<string> {
@@ -28,7 +28,15 @@ export async function appendAuditRecord(storeDir: string, event: AuditEvent, now
     const line = JSON.stringify(record);
     const fh = await open(auditLogPath(storeDir), 'a', 0o644);
     try {
-      await fh.write(`${line}\n`);
+      // one write, which a full file system can cut short without an error: then the part is taken back
+      // (under the lock the log ends where it did), else the next record would be glued to half a line
+      const before = (await fh.stat()).size;
+      const bytes = Buffer.from(`${line}\n`);
+      const { bytesWritten } = await fh.write(bytes);
+      if (bytesWritten !== bytes.length) {
+        await fh.truncate(before);
+        throw new StoreError(`${auditLogPath(storeDir)}: only ${bytesWritten} of the record's ${bytes.length} bytes could be appended (is the file system full?); the part was taken back: make room and run the command again`);
+      }
       await fh.datasync();
     } finally {
       await fh.close();
