@@ -82,6 +82,8 @@ export function checkSbomMatchesManifest(bom: CdxBom, manifest: Manifest, label:
 
   const described = new Set<string>();
   const debs = new Map<string, string>();
+  // the .debs listed in the apt repository and in each apt mirror (REPO purl): a package once per repository
+  const listedDebs = new Set<string>();
   for (const c of bom.components) {
     const path = c.properties?.find((p) => p.name === 'ferry:path')?.value;
     const entry = path === undefined ? undefined : entries.get(path);
@@ -93,6 +95,12 @@ export function checkSbomMatchesManifest(bom: CdxBom, manifest: Manifest, label:
       if (purl !== c.purl) refuse(`component ${show(c)} (${path}) has purl ${c.purl ?? 'none'}, the manifest's record gives ${purl ?? 'none'}`);
       described.add(entry.sha256);
       if (c.purl?.startsWith('pkg:deb/')) debs.set(c.purl, entry.sha256);
+      const repo = /^(apt|mirrors\/[^/]+\/debian)\//.exec(path)?.[1];
+      // one package listed twice (at another .deb's path, with its bytes) would hide that .deb's name and version
+      if (repo !== undefined && c.purl !== undefined) {
+        if (listedDebs.has(`${repo} ${c.purl}`)) refuse(`${c.purl} is listed twice under ${repo}/`);
+        listedDebs.add(`${repo} ${c.purl}`);
+      }
     }
   }
   // what the build lists as a component: every artifact, not the indexes, keys, source packages, image layers

@@ -89,6 +89,11 @@ describe('ferry sbom and ferry audit refuse an SBOM that does not describe what 
     ],
     ['a component without a bundle path', (bom) => void bom.components.push({ type: 'library', 'bom-ref': 'loose', name: 'openssl', version: '9', purl: debPurl('openssl', '9') }), /component "loose" names no bundle path/],
     ['a carried .deb with no component', (bom) => void (bom.components = bom.components.filter((c) => c.name !== 'curl')), /apt\/pool\/curl\.deb \(apt\) has no component/],
+    [
+      'a carried .deb listed as another package of the bundle (curl hidden behind a second openssl)',
+      (bom) => void Object.assign(bom.components.find((c) => c.name === 'curl')!, { 'bom-ref': 'hidden', name: 'openssl', version: openssl(bom).version, purl: openssl(bom).purl }),
+      /pkg:deb\/debian\/openssl@1:3\.0\.11-1~deb12u2\?arch=amd64 is listed twice under apt\//,
+    ],
     ['a version that is not its purl\'s', (bom) => void (openssl(bom).version = '1:3.0.11-1~deb12u3'), /is openssl 1:3\.0\.11-1~deb12u3, its purl pkg:deb/],
     ['another release', (bom) => void (bom.metadata.component.name = 'other'), /it describes other 1\.0\.0, the manifest matchapp 1\.0\.0/],
     ['a bom-ref listed twice', (bom) => void (bom.components[1]!['bom-ref'] = bom.components[0]!['bom-ref']), /bom-ref ".*" is listed twice/],
