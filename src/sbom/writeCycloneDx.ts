@@ -88,12 +88,17 @@ function sortProperties(props: Array<{ name: string; value: string }>): Array<{ 
   return [...props].sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value));
 }
 
-/** One component per ref, sorted: an artifact two kinds report (or one kind twice) appears once, with every user. */
+/**
+ * One component per ref, sorted: an artifact two kinds report (or one kind twice) appears once, with every
+ * user. Other bytes under the same ref (a mirror's .deb of the same name, version and architecture as the
+ * apt repository's, built elsewhere) are another artifact: listed under their bundle path as ref.
+ */
 function mergeByRef(list: SbomComponent[]): SbomComponent[] {
   const byRef = new Map<string, SbomComponent>();
   for (const c of list) {
     const prev = byRef.get(c.ref);
-    if (prev) prev.services = [...new Set([...prev.services, ...c.services])].sort(cmp);
+    if (prev && prev.sha256 !== c.sha256 && c.path !== undefined && !byRef.has(c.path)) byRef.set(c.path, { ...c, ref: c.path, services: [...c.services].sort(cmp) });
+    else if (prev) prev.services = [...new Set([...prev.services, ...c.services])].sort(cmp);
     else byRef.set(c.ref, { ...c, services: [...c.services].sort(cmp) });
   }
   return [...byRef.values()].sort((a, b) => cmp(a.ref, b.ref));

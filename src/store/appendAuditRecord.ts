@@ -1,7 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import { constants } from 'node:fs';
 import { access, link, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { StoreError } from '../errors.js';
 import { sha256Hex } from '../util/sha256.js';
 import { writeAll } from '../util/writeAll.js';
@@ -15,7 +15,7 @@ const LOCK_WAIT_MS = 60_000;
  * Append one record to STORE/audit.log. Two appenders that read the same last line would both chain to
  * it, so the read of the last line and the append happen under STORE/audit.log.lock (created with
  * O_EXCL, holding the appender's identity, util/processIdentity.ts; a lock whose process is gone is taken over). The line goes out in one write
- * on an O_APPEND descriptor and is synced before the lock is released. Returns the line's sha256 (what the
+ * on an O_APPEND descriptor (a write a full file system cuts short is taken back and refused, exit 71) and is synced before the lock is released. Returns the line's sha256 (what the
  * next record's `prev`, or an import outcome's `claim`, names).
  */
 export async function appendAuditRecord(storeDir: string, event: AuditEvent, now = new Date()): Promise<string> {
@@ -71,20 +71,51 @@ function operator(): { user: string; host: string } {
   return { user, host: hostname() };
 }
 
-/** sha256 of the last line (GENESIS for an empty or missing log). */
+/**
+ * sha256 of the last line's bytes (GENESIS for an empty or missing log), read from the end: a log that
+ * grew past what one string can hold (512 MiB) stopped every import, and reading it whole made each
+ * append cost the whole log. The line is hashed as it is on disk, as verifyAuditLog hashes it.
+ */
 async function lastLineHash(path: string): Promise<string> {
-  let text: string;
+  let fh;
   try {
-    text = await readFile(path, 'utf8');
+    fh = await open(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return GENESIS;
     throw err;
   }
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  const last = lines.at(-1);
-  return last === undefined ? GENESIS : sha256Hex(last);
+  try {
+    const size = (await fh.stat()).size;
+    const buf = Buffer.alloc(TAIL_CHUNK);
+    const readAt = async (pos: number, len: number) => buf.subarray(0, (await fh.read(buf, 0, len, pos)).bytesRead);
+    // the line ends before a final newline; it starts after the newline before that, or at 0
+    let end = size;
+    if (end > 0 && (await readAt(end - 1, 1))[0] === 0x0a) end--;
+    if (end === 0) return GENESIS;
+    let start = 0;
+    for (let pos = end; pos > 0; ) {
+      const from = Math.max(0, pos - TAIL_CHUNK);
+      const at = (await readAt(from, pos - from)).lastIndexOf(0x0a);
+      if (at !== -1) {
+        start = from + at + 1;
+        break;
+      }
+      pos = from;
+    }
+    const hash = createHash('sha256');
+    for (let pos = start; pos < end; ) {
+      const got = await readAt(pos, Math.min(TAIL_CHUNK, end - pos));
+      if (got.length === 0) break;
+      hash.update(got);
+      pos += got.length;
+    }
+    return hash.digest('hex');
+  } finally {
+    await fh.close();
+  }
 }
+
+const TAIL_CHUNK = 64 << 10;
 
 /**
  * Before a verify or import: refuse now, when its record could not be appended afterwards (a link or a

@@ -6,6 +6,7 @@ import type { Manifest } from '../bundle/manifest.js';
 import { openBundleSource } from '../bundle/openBundleSource.js';
 import { SBOM_PATH, type CdxBom } from '../sbom/cycloneDx.js';
 import { parseCycloneDx } from '../sbom/parseCycloneDx.js';
+import { checkSbomMatchesManifest } from './sbomMatchesManifest.js';
 import { sha256Hex } from '../util/sha256.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { resolveRelease } from './resolveRelease.js';
@@ -24,7 +25,8 @@ const SBOM_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
  * The SBOM of a bundle file, read in one verifying pass (the signature against `keys`, every entry
- * against the manifest), so what is printed is what the signers listed.
+ * against the manifest), so what is printed is what the signers listed; and it must describe what the
+ * manifest carries (checkSbomMatchesManifest), as from the store.
  */
 export async function loadBundleSbom(path: string, keys: openpgp.PublicKey[]): Promise<LoadedSbom> {
   const src = await openBundleSource(path);
@@ -41,7 +43,7 @@ export async function loadBundleSbom(path: string, keys: openpgp.PublicKey[]): P
   });
   await src.finalCheck(r.digest);
   if (!bytes) throw new BundleFormatError(`${src.label}: differential bundle without its SBOM (${SBOM_PATH} comes from ${r.manifest.base?.name ?? 'its base'}): import it and run ferry sbom NAME/VERSION --store DIR`);
-  return { bom: parseCycloneDx(bytes, src.label), bytes, digest: r.digest, label: src.label };
+  return { bom: matching(parseCycloneDx(bytes, src.label), r.manifest, src.label), bytes, digest: r.digest, label: src.label };
 }
 
 /** The SBOM of an imported release (DIGEST, NAME/VERSION or NAME), re-hashed against its manifest. */
@@ -56,7 +58,13 @@ export async function loadStoredSbom(store: string, release: string): Promise<Lo
   });
   const actual = sha256Hex(bytes);
   if (actual !== entry.sha256) throw new IntegrityError(`${file}: sha256 ${actual}, the manifest lists ${entry.sha256}; the store is damaged, import the bundle again`);
-  return { bom: parseCycloneDx(bytes, label), bytes, digest: rel.digest, label };
+  return { bom: matching(parseCycloneDx(bytes, label), manifest, label), bytes, digest: rel.digest, label };
+}
+
+/** The SBOM, once it describes what the manifest carries (a release imported by any ferry version is checked too). */
+function matching(bom: CdxBom, manifest: Manifest, label: string): CdxBom {
+  checkSbomMatchesManifest(bom, manifest, label);
+  return bom;
 }
 
 function sbomEntry(manifest: Manifest, label: string) {

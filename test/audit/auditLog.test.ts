@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, symlink, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, mkdtemp, readdir, symlink, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from '../helpers/cli.js';
+import { ferry, run } from '../helpers/cli.js';
 import { buildDemoBundle } from '../helpers/demoBundle.js';
 import { writeKey } from '../helpers/keys.js';
 import { sha256Hex } from '../../src/util/sha256.js';
@@ -81,6 +82,71 @@ describe('audit log', () => {
     const r = await ferry(['audit', 'verify', '--store', store]);
     expect(r.code).toBe(67);
     expect(r.stderr).toContain(`line ${broken} breaks the chain`);
+  });
+
+  it('hashes each line as its bytes: an edit that decodes to the same text (a U+FFFD made an invalid byte) breaks the chain (exit 67)', async () => {
+    const store = join(dir, 'store-replacement-char');
+    const odd = join(dir, 'demo\ufffd.ferry');
+    await copyFile(bundle, odd);
+    for (let i = 0; i < 2; i++) expect((await ferry(['verify', odd, '--keyring', key.public, '--store', store])).code).toBe(0);
+    const log = join(store, 'audit.log');
+    const bytes = await readFile(log);
+    const at = bytes.indexOf(Buffer.from('\ufffd'));
+    expect(at).toBeGreaterThan(0);
+    expect(at).toBeLessThan(bytes.indexOf(0x0a));
+    await writeFile(log, Buffer.concat([bytes.subarray(0, at), Buffer.from([0xff]), bytes.subarray(at + 3)]));
+    const r = await ferry(['audit', 'verify', '--store', store]);
+    expect(r.code, r.stdout).toBe(67);
+    expect(r.stderr).toMatch(/^ferry: \S*audit\.log: line 2 breaks the chain [^\n]*\n$/);
+  });
+
+  it('appends after a line too long for one string (600 MiB, planted), and audit verify names that line (exit 67, one line)', async () => {
+    const store = join(dir, 'store-huge-line');
+    await mkdir(store);
+    const log = join(store, 'audit.log');
+    // a sparse file: 600 MiB of NULs that take no disk, then the newline that ends the line
+    await writeFile(log, '');
+    await truncate(log, 600 << 20);
+    await appendFile(log, '\n');
+    const r = await ferry(['verify', bundle, '--keyring', key.public, '--store', store]);
+    expect(r.code, r.stderr).toBe(0);
+    const tail = (await readFile(log)).subarray((600 << 20) + 1).toString('utf8');
+    expect(JSON.parse(tail).prev).toBe(createHash('sha256').update(Buffer.alloc(600 << 20)).digest('hex'));
+    const v = await ferry(['audit', 'verify', '--store', store]);
+    expect(v.code).toBe(67);
+    expect(v.stderr).toMatch(/^ferry: \S*audit\.log: line 1 is longer than any record ferry writes [^\n]*\n$/);
+  });
+
+  it('takes back a record the full file system cut short, and refuses (exit 71, one line): the log stays whole', async (ctx) => {
+    if (process.getuid?.() !== 0) ctx.skip();
+    const mnt = join(dir, 'tiny-fs');
+    await mkdir(mnt);
+    expect((await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt])).code).toBe(0);
+    try {
+      const store = join(mnt, 'store');
+      await mkdir(store);
+      // one record that ends 40 bytes before its page does: the next line starts in that page and needs another
+      const head = JSON.stringify({ prev: GENESIS, pad: '' });
+      const log = Buffer.from(JSON.stringify({ prev: GENESIS, pad: 'x'.repeat(4096 - 40 - head.length - 1) }) + '\n');
+      await writeFile(join(store, 'audit.log'), log);
+      // fill the file system, then free one page: the lock file takes it, the record finds none
+      const filler = join(mnt, 'filler');
+      await writeFile(filler, '');
+      for (;;) {
+        const full = await appendFile(filler, Buffer.alloc(4096, 1)).then(() => false, (err: NodeJS.ErrnoException) => err.code === 'ENOSPC');
+        if (full) break;
+      }
+      await truncate(filler, Math.floor((await stat(filler)).size / 4096) * 4096 - 4096);
+      const r = await ferry(['verify', bundle, '--keyring', key.public, '--store', store]);
+      expect(r.code, r.stderr).toBe(71);
+      expect(r.stderr).toMatch(/^ferry: \S*audit\.log: cannot append the \S+ record [^\n]*: the file system is full \(ENOSPC\)[^\n]*\n$/);
+      expect((await readFile(join(store, 'audit.log'))).equals(log)).toBe(true);
+      await rm(filler);
+      const v = await ferry(['audit', 'verify', '--store', store]);
+      expect(v.code, v.stderr).toBe(0);
+    } finally {
+      await run('umount', [mnt]);
+    }
   });
 
   it('refuses to append through a symbolic link planted as audit.log (exit 71), and writes nothing there', async () => {

@@ -144,6 +144,12 @@ describe('container images from a registry', () => {
     const store = join(dir, 'store');
     const i = await ferry(['import', bundle, '--keyring', key.public, '--store', store]);
     expect(i.code, i.stderr).toBe(0);
+    // its SBOM describes what the manifest carries: ferry sbom prints it from the file and from the store
+    for (const args of [['sbom', bundle, '--keyring', key.public], ['sbom', digest, '--store', store]]) {
+      const s = await ferry(args);
+      expect(s.code, s.stderr).toBe(0);
+      expect(s.stdout).toContain('"pkg:oci/app@sha256:');
+    }
     const stored = join(store, 'bundles', digest, 'oci');
     const c = await run('skopeo', ['inspect', '--raw', `oci:${stored}:registry.example/team/app:1.4`]);
     expect(c.code, c.stderr).toBe(0);

@@ -101,6 +101,19 @@ describe('apt mirror: lock, build, refresh by differential bundles, import, serv
     expect((await readFile(join(dir, 'out-again/site-mirror-1.0.0.ferry'))).equals(await readFile(v1.bundle))).toBe(true);
   });
 
+  it('its SBOM lists each mirrored .deb where the bundle carries it (mirrors/NAME/debian/pool/), and ferry sbom prints it', async () => {
+    const carried = new Set(await carriedBy(v1.bundle));
+    const r = await ferry(['sbom', v1.bundle, '--keyring', bundleKey.public]);
+    expect(r.code, r.stderr).toBe(0);
+    const debComponents = (JSON.parse(r.stdout) as { components: Array<{ purl?: string; properties?: Array<{ name: string; value: string }> }> }).components.filter((c) => c.purl?.startsWith('pkg:deb/'));
+    const paths = debComponents.map((c) => c.properties!.find((p) => p.name === 'ferry:path')!.value);
+    expect(paths.length).toBe(5);
+    for (const path of paths) {
+      expect(path).toMatch(/^mirrors\/debian\/debian\/pool\/.*\.deb$/);
+      expect(carried.has(path), path).toBe(true);
+    }
+  });
+
   it('refuses to pack a cached .deb whose bytes no longer match the signed index (same size, other content)', async () => {
     const lock = JSON.parse(await readFile(join(dir, 'mirror.lock.json'), 'utf8'));
     const app = (lock.kinds.mirror.apt.debian.packages as Array<{ name: string; sha256: string }>).find((p) => p.name === 'app')!;
@@ -170,6 +183,12 @@ describe('apt mirror: lock, build, refresh by differential bundles, import, serv
     expect(v3.result.base.version).toBe('2.0.0');
     expect(await carriedBy(v3.bundle)).toEqual(['manifest.json', 'manifest.json.asc', 'sbom.cdx.json']);
     digest3 = await importBundle(v3.bundle);
+  });
+
+  it('ferry sbom prints the SBOM of a stored differential release (its .debs carried by the base)', async () => {
+    const r = await ferry(['sbom', 'site-mirror/3.0.0', '--store', store()]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/"pkg:deb\/debian\/libfoo@1\.3-1(\+|%2B)deb12u1\?arch=amd64"/);
   });
 
   it('/mirrors/NAME/ serves the newest snapshot, NAME@VERSION each earlier one, and ferry mirror switch moves it atomically', async () => {

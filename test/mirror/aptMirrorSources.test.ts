@@ -104,6 +104,12 @@ describe('apt mirror with sources: true carries the source packages, and the rea
     expect(listed).toMatch(/^ [0-9a-f]{64} +\d+ main\/source\/Sources\.gz$/m);
   });
 
+  it('ferry sbom prints its SBOM: the source packages\' files are carried without a component of their own', async () => {
+    const r = await ferry(['sbom', v1, '--keyring', bundleKey.public]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('"pkg:deb/debian/');
+  });
+
   it('refuses a lock whose source file name leaves the pool folder (exit 67), writing no bundle', async () => {
     const lockFile = join(dir, 'mirror.lock.json');
     const good = await readFile(lockFile);

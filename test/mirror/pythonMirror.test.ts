@@ -129,6 +129,13 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
     expect((await readFile(join(dir, 'out-again/pymirror-1.0.0.ferry'))).equals(await readFile(v1))).toBe(true);
   });
 
+  it('ferry sbom prints its SBOM: each mirrored file a pkg:pypi component where the bundle carries it', async () => {
+    const r = await ferry(['sbom', v1, '--keyring', bundleKey.public]);
+    expect(r.code, r.stderr).toBe(0);
+    const files = (JSON.parse(r.stdout) as { components: Array<{ purl?: string }> }).components.filter((c) => c.purl?.startsWith('pkg:pypi/'));
+    expect(files.length).toBe((await lockedFiles()).length);
+  });
+
   it('refuses a lock that carries what the spec does not select (exit 65, one line, no bundle): another release, a project nothing needs, a file for no target, another host, another selection', async () => {
     const lockFile = join(dir, 'pymirror.lock.json');
     const good = await readFile(lockFile, 'utf8');

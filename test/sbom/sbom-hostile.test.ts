@@ -7,18 +7,23 @@ import { ferry } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { craftBundle, manifestFor } from '../helpers/craft.js';
 import { SBOM_PATH } from '../../src/sbom/cycloneDx.js';
+import { sha256Hex } from '../../src/util/sha256.js';
 
-/** An SBOM of the shape ferry writes, whose one top component holds `depth` components, each inside the last. */
+/** The one file the nested SBOM's top component is (an SBOM must describe what the manifest carries). */
+const CARRIED = { path: 'files/app/carried.txt', data: Buffer.from('carried\n') };
+
+/** An SBOM of the shape ferry writes, whose one top component (CARRIED) holds `depth` components, each inside the last. */
 function nestedSbom(depth: number): Buffer {
   const leaf = '{"bom-ref":"leaf","name":"leaf","type":"library"}';
-  const open = (i: number) => `{"bom-ref":"c${i}","components":[`;
+  const carried = `"hashes":[{"alg":"SHA-256","content":"${sha256Hex(CARRIED.data)}"}],"properties":[{"name":"ferry:path","value":"${CARRIED.path}"}],`;
+  const open = (i: number) => `{"bom-ref":"c${i}",${i === 0 ? carried : ''}"components":[`;
   const close = '],"name":"c","type":"library"}';
   let inner = '';
   for (let i = 0; i < depth; i++) inner += open(i);
   inner += leaf + close.repeat(depth);
   return Buffer.from(
     '{"bomFormat":"CycloneDX","specVersion":"1.6","serialNumber":"urn:uuid:00000000-0000-4000-8000-000000000000","version":1,' +
-      '"metadata":{"timestamp":"2026-11-25T00:00:00Z","tools":{"components":[]},"component":{"type":"application","bom-ref":"crafted","name":"crafted"}},' +
+      '"metadata":{"timestamp":"2026-11-25T00:00:00Z","tools":{"components":[]},"component":{"type":"application","bom-ref":"crafted","name":"crafted","version":"1.0.0"}},' +
       `"components":[${inner}],"dependencies":[]}\n`,
   );
 }
@@ -62,9 +67,9 @@ describe('ferry sbom refuses an SBOM whose components nest deeper than ferry wri
 
   it('an SBOM nested as deep as ferry allows is printed (the control)', async () => {
     const key = await openpgp.readPrivateKey({ armoredKey: team.secretArmored });
-    const files = [{ path: SBOM_PATH, data: nestedSbom(30) }];
+    const files = [CARRIED, { path: SBOM_PATH, data: nestedSbom(30) }];
     const manifest = manifestFor(files);
-    manifest.entries[0]!.kind = 'sbom';
+    manifest.entries.find((e) => e.path === SBOM_PATH)!.kind = 'sbom';
     const ok = join(dir, 'shallow.ferry');
     await writeFile(ok, await craftBundle(manifest, key, files));
     const r = await ferry(['sbom', ok, '--keyring', team.public, '--format', 'spdx']);

@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, run } from '../helpers/cli.js';
-import { craftBundle, manifestFor } from '../helpers/craft.js';
+import { craftSbomBundle } from '../helpers/craftSbomBundle.js';
 import { writeKey } from '../helpers/keys.js';
 import { PackageURL } from 'packageurl-js';
-import { writeCycloneDx } from '../../src/sbom/writeCycloneDx.js';
 import type { SbomComponent } from '../../src/sbom/sbomComponent.js';
 
 let dir: string;
@@ -28,34 +27,32 @@ beforeAll(async () => {
     name,
     version,
     purl: new PackageURL('deb', 'debian', name, version, { arch: 'amd64' }, undefined).toString(),
+    path: `apt/pool/${name}.deb`,
     services: [],
     properties: [
       { name: 'ferry:deb:source', value: source },
       { name: 'ferry:deb:source-version', value: sourceVersion },
     ],
   });
-  const wheel = (name: string, version: string): SbomComponent => ({ ref: `pkg:pypi/${name.toLowerCase()}@${version}`, type: 'library', name, version, purl: new PackageURL('pypi', undefined, name, version, undefined, undefined).toString(), services: [] });
-  // what the build writes into sbom.cdx.json: the apt repository's .debs, the wheels, and a rootfs
-  // with the Debian packages installed in it (an older libssl3, built from the source openssl)
-  const sbom = writeCycloneDx({
-    name: 'vulnapp',
-    version: '1.0.0',
-    epoch: new Date('2026-11-25T00:00:00Z'),
-    services: {},
-    components: [
-      // epoch 1 and a tilde in the Debian revision, as in a stable security update
-      deb('openssl', '1:3.0.11-1~deb12u2', 'openssl'),
-      deb('curl', '7.88.1-10+deb12u5', 'curl'),
-      wheel('Jinja2', '3.1.2'),
-      wheel('requests', '2.32.0'),
-      { ref: 'rootfs/base.tar.gz', type: 'operating-system', name: 'base', path: 'rootfs/base.tar.gz', services: [], contains: [{ ...deb('libssl3', '1:3.0.9-1', 'openssl'), ref: 'rootfs/base.tar.gz#libssl3' }] },
-    ],
-  });
-  const files = [{ path: 'sbom.cdx.json', data: sbom }];
-  const m = manifestFor(files, { name: 'vulnapp' });
+  const wheel = (name: string, version: string): SbomComponent => ({ ref: `pkg:pypi/${name.toLowerCase()}@${version}`, type: 'library', name, version, purl: new PackageURL('pypi', undefined, name, version, undefined, undefined).toString(), path: `python/files/${name}-${version}.whl`, services: [] });
+  // what the build writes into sbom.cdx.json (and the manifest carries): the apt repository's .debs, the
+  // wheels, and a rootfs with the Debian packages installed in it (an older libssl3, built from the source openssl)
   const secret = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
   bundle = join(dir, 'vulnapp-1.0.0.ferry');
-  await writeFile(bundle, await craftBundle(m, secret, files));
+  await writeFile(
+    bundle,
+    await craftSbomBundle(secret, {
+      name: 'vulnapp',
+      components: [
+        // epoch 1 and a tilde in the Debian revision, as in a stable security update
+        deb('openssl', '1:3.0.11-1~deb12u2', 'openssl'),
+        deb('curl', '7.88.1-10+deb12u5', 'curl'),
+        wheel('Jinja2', '3.1.2'),
+        wheel('requests', '2.32.0'),
+        { ref: 'rootfs/base.tar.gz', type: 'operating-system', name: 'base', path: 'rootfs/base.tar.gz', services: [], contains: [{ ...deb('libssl3', '1:3.0.9-1', 'openssl'), ref: 'rootfs/base.tar.gz#libssl3', path: undefined }] },
+      ],
+    }),
+  );
   keyring = key.public;
 
   // OSV's per-ecosystem archive: a zip of one JSON record per advisory

@@ -9,9 +9,10 @@ import type { PublishedPackage } from './writeAptRepository.js';
  * The SBOM components of the published .debs: name, version, architecture and source package from each
  * file's own control paragraph, its purl and sha256, and its Pre-Depends and Depends as the packages of
  * this same repository that meet them (for each OR-group, the first alternative met, as apt takes it;
- * a group nothing in the bundle meets is left out: the target's base system provides it).
+ * a group nothing in the bundle meets is left out: the target's base system provides it). `dir` is
+ * where the bundle carries the repository (a mirror's is mirrors/NAME/debian).
  */
-export function debComponents(packages: readonly PublishedPackage[], servicesOf: (p: PublishedPackage) => string[]): SbomComponent[] {
+export function debComponents(packages: readonly PublishedPackage[], servicesOf: (p: PublishedPackage) => string[], dir = 'apt'): SbomComponent[] {
   const ref = (p: PublishedPackage) => debPurl(p.name, p.version, p.architecture);
   const byName = new Map<string, PublishedPackage[]>();
   const providers = new Map<string, Array<{ p: PublishedPackage; version?: string }>>();
@@ -52,7 +53,7 @@ export function debComponents(packages: readonly PublishedPackage[], servicesOf:
       version: p.version,
       purl: ref(p),
       sha256: p.sha256,
-      path: `apt/${p.poolPath}`,
+      path: `${dir}/${p.poolPath}`,
       services: servicesOf(p),
       dependsOn: [...dependsOn].sort(),
       properties: [

@@ -90,6 +90,6 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
       packages: lock.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, suite: p.suite, component: p.component })),
       ...(lock.sourcePackages ? { sourcePackages: lock.sourcePackages.map((s) => ({ name: s.name, version: s.version, suite: s.suite, component: s.component })) } : {}),
     },
-    components: debComponents(published, () => []),
+    components: debComponents(published, () => [], `${root}/debian`),
   };
 }

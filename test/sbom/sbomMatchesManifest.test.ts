@@ -1,0 +1,123 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { PackageURL } from 'packageurl-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry } from '../helpers/cli.js';
+import { writeKey } from '../helpers/keys.js';
+import { craftSbomBundle } from '../helpers/craftSbomBundle.js';
+import type { CdxBom, CdxComponent } from '../../src/sbom/cycloneDx.js';
+import type { SbomComponent } from '../../src/sbom/sbomComponent.js';
+
+const debPurl = (name: string, version: string) => new PackageURL('deb', 'debian', name, version, { arch: 'amd64' }, undefined).toString();
+const deb = (name: string, version: string): SbomComponent => ({
+  ref: debPurl(name, version),
+  type: 'library',
+  name,
+  version,
+  purl: debPurl(name, version),
+  path: `apt/pool/${name}.deb`,
+  services: [],
+  properties: [
+    { name: 'ferry:deb:source', value: name },
+    { name: 'ferry:deb:source-version', value: version },
+  ],
+});
+const COMPONENTS = [deb('openssl', '1:3.0.11-1~deb12u2'), deb('curl', '7.88.1-10+deb12u5'), { ref: 'files/app/app.conf', type: 'file' as const, name: 'files/app/app.conf', path: 'files/app/app.conf', services: [] }];
+const openssl = (bom: CdxBom) => bom.components.find((c) => c.name === 'openssl')!;
+
+/**
+ * The signature covers the SBOM and the manifest, but nothing tied one to the other: a signer could ship
+ * one openssl and list a fixed one, and `ferry audit` reported the bundle clean (and `ferry sbom` printed
+ * the listing as the bundle's). Every way the two can disagree is refused with one line (68), from a
+ * bundle file and from the store, and nothing is printed.
+ */
+describe('ferry sbom and ferry audit refuse an SBOM that does not describe what the manifest carries', () => {
+  let dir: string;
+  let key: openpgp.PrivateKey;
+  let keyring: string;
+  let db: string;
+  const bundleOf = async (name: string, o: Partial<Parameters<typeof craftSbomBundle>[1]> = {}) => {
+    const file = join(dir, `${name}.ferry`);
+    await writeFile(file, await craftSbomBundle(key, { name: 'matchapp', components: COMPONENTS, ...o }));
+    return file;
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-sbom-matches-'));
+    const team = await writeKey(dir, 'team');
+    key = await openpgp.readPrivateKey({ armoredKey: team.secretArmored });
+    keyring = team.public;
+    db = join(dir, 'osv.json');
+    await writeFile(db, JSON.stringify([{ id: 'DSA-1', affected: [{ package: { ecosystem: 'Debian:12', name: 'openssl' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1:3.0.11-1~deb12u3' }] }] }] }]));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('an SBOM that does describe the manifest is printed and audited (the control)', async () => {
+    const file = await bundleOf('control');
+    const s = await ferry(['sbom', file, '--keyring', keyring]);
+    expect(s.code, s.stderr).toBe(0);
+    const a = await ferry(['audit', file, '--keyring', keyring, '--db', db, '--json']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(JSON.parse(a.stdout).findings.map((f: { package: string }) => f.package)).toEqual(['openssl']);
+  });
+
+  it('a mirror .deb with the purl of an apt repository .deb and other bytes is a component of its own (the build merged the two)', async () => {
+    const file = await bundleOf('mirror-twin', { components: [...COMPONENTS, { ...deb('openssl', '1:3.0.11-1~deb12u2'), path: 'mirrors/debian/debian/pool/openssl.deb' }] });
+    const r = await ferry(['sbom', file, '--keyring', keyring]);
+    expect(r.code, r.stderr).toBe(0);
+    const listed = (JSON.parse(r.stdout) as CdxBom).components.filter((c) => c.name === 'openssl');
+    expect(listed.map((c) => [c['bom-ref'], c.properties!.find((p) => p.name === 'ferry:path')!.value])).toEqual([
+      ['mirrors/debian/debian/pool/openssl.deb', 'mirrors/debian/debian/pool/openssl.deb'],
+      [debPurl('openssl', '1:3.0.11-1~deb12u2'), 'apt/pool/openssl.deb'],
+    ]);
+  });
+
+  const raiseOpenssl = (bom: CdxBom) => {
+    const c = openssl(bom);
+    c.version = '1:3.0.11-1~deb12u3';
+    c.purl = debPurl('openssl', c.version);
+  };
+  it.each<[string, (bom: CdxBom) => void, RegExp]>([
+    ['a .deb listed at a fixed version while the manifest carries the vulnerable one', raiseOpenssl, /\(apt\/pool\/openssl\.deb\) is pkg:deb\/debian\/openssl@1:3\.0\.11-1~deb12u3\?arch=amd64, not a package the manifest's apt section lists/],
+    ['a component whose sha256 is not its entry\'s', (bom) => void (openssl(bom).hashes = [{ alg: 'SHA-256', content: '0'.repeat(64) }]), /has sha256 0{64}, the manifest lists [0-9a-f]{64}/],
+    [
+      'a component at a path the manifest does not carry',
+      (bom) => void bom.components.push({ ...structuredClone(openssl(bom)), 'bom-ref': 'ghost', properties: [{ name: 'ferry:path', value: 'apt/pool/ghost.deb' }] } as CdxComponent),
+      /names apt\/pool\/ghost\.deb, which is not an entry of the manifest/,
+    ],
+    ['a component without a bundle path', (bom) => void bom.components.push({ type: 'library', 'bom-ref': 'loose', name: 'openssl', version: '9', purl: debPurl('openssl', '9') }), /component "loose" names no bundle path/],
+    ['a carried .deb with no component', (bom) => void (bom.components = bom.components.filter((c) => c.name !== 'curl')), /apt\/pool\/curl\.deb \(apt\) has no component/],
+    [
+      'a carried .deb listed as another package of the bundle (curl hidden behind a second openssl)',
+      (bom) => void Object.assign(bom.components.find((c) => c.name === 'curl')!, { 'bom-ref': 'hidden', name: 'openssl', version: openssl(bom).version, purl: openssl(bom).purl }),
+      /pkg:deb\/debian\/openssl@1:3\.0\.11-1~deb12u2\?arch=amd64 is listed twice under apt\//,
+    ],
+    ['a version that is not its purl\'s', (bom) => void (openssl(bom).version = '1:3.0.11-1~deb12u3'), /is openssl 1:3\.0\.11-1~deb12u3, its purl pkg:deb/],
+    ['another release', (bom) => void (bom.metadata.component.name = 'other'), /it describes other 1\.0\.0, the manifest matchapp 1\.0\.0/],
+    ['a bom-ref listed twice', (bom) => void (bom.components[1]!['bom-ref'] = bom.components[0]!['bom-ref']), /bom-ref ".*" is listed twice/],
+  ])('%s: exit 68, one line, nothing printed, by sbom and audit', async (name, editSbom, reason) => {
+    const file = await bundleOf(name.replace(/\W+/g, '-'), { editSbom });
+    for (const args of [['sbom', file, '--keyring', keyring], ['sbom', file, '--keyring', keyring, '--format', 'spdx'], ['audit', file, '--keyring', keyring, '--db', db]]) {
+      const r = await ferry(args);
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(68);
+      expect(r.stderr).toMatch(/^ferry: [^\n]*: the SBOM does not describe what the manifest carries: [^\n]*\n$/);
+      expect(r.stderr).toMatch(reason);
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('a release imported with such an SBOM is refused from the store too', async () => {
+    const store = join(dir, 'store');
+    const file = await bundleOf('stored', { editSbom: raiseOpenssl });
+    const i = await ferry(['import', file, '--keyring', keyring, '--store', store]);
+    expect(i.code, i.stderr).toBe(0);
+    for (const args of [['sbom', 'matchapp/1.0.0', '--store', store], ['audit', 'matchapp@1.0.0', '--store', store, '--db', db, '--fail-on', 'low']]) {
+      const r = await ferry(args);
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(68);
+      expect(r.stderr).toMatch(/^ferry: release matchapp\/1\.0\.0 \([0-9a-f]{64}\): the SBOM does not describe what the manifest carries: [^\n]*\n$/);
+      expect(r.stdout).toBe('');
+    }
+  });
+});
