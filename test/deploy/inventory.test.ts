@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { parseInventory } from '../../src/deploy/loadInventory.js';
 import { SpecError } from '../../src/errors.js';
 import { selectHosts } from '../../src/deploy/selectHosts.js';
 import { parseSerial } from '../../src/deploy/parseSerial.js';
+import { writeRelease } from './storeFixture.js';
 
 const text = `
 vars: { ferry_server: http://10.0.0.5:8080, workers: 1, tier: all }
@@ -62,6 +63,33 @@ describe('inventory', () => {
       const r = await ferry(['status', '-i', file, '--allow-local', '--limit', '!h*', '--expect', 'ab'.repeat(6)]);
       expect(r.stderr).toBe(`ferry: --limit !h*: the patterns leave no host of ${file}; nothing would be deployed or checked\n`);
       expect(r.code).toBe(64);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a --limit or --services that names nothing (an empty shell variable) instead of choosing every host or service', async () => {
+    expect(() => selectHosts(inv, [''])).toThrow('--limit "" names no host or group; leave --limit out for every host of site/inventory.yaml');
+    expect(() => selectHosts(inv, [' , '])).toThrow(/--limit " , " names no host or group/);
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-limit-empty-'));
+    try {
+      const store = join(dir, 'store');
+      writeRelease(store, { name: 'app', version: '1', services: { web: { version: '1.0.0', groups: ['web'], files: { 'n.txt': 'n\n' }, configure: [{ command: { run: `touch ${dir}/ran-{{ inventory_hostname }}` } }] } } });
+      const file = join(dir, 'inventory.yaml');
+      writeFileSync(file, `groups: { web: { hosts: [h1, h2] } }\nhosts:\n${['h1', 'h2'].map((h) => `  ${h}: { transport: local, vars: { ferry_data_dir: ${dir}/${h} } }\n`).join('')}`);
+      const common = ['--store', store, '-i', file, '--allow-local', '--push'];
+      for (const [args, line] of [
+        [['deploy', 'app@1', ...common, '--limit', ''], 'ferry: --limit "" names nothing; leave --limit out for every host'],
+        [['deploy', 'app@1', ...common, '--limit', 'h1', '--limit', ' , '], 'ferry: --limit " , " names nothing; leave --limit out for every host'],
+        [['deploy', 'app@1', ...common, '--services', ''], 'ferry: --services "" names nothing; leave --services out for every service'],
+        [['status', '-i', file, '--allow-local', '--limit', ''], 'ferry: --limit "" names nothing; leave --limit out for every host'],
+      ] as const) {
+        const r = await ferry([...args]);
+        expect(r.stderr, args.join(' ')).toBe(`${line}\n`);
+        expect(r.code).toBe(64);
+        expect(existsSync(join(dir, 'ran-h1')) || existsSync(join(dir, 'ran-h2')), 'a step ran on a host').toBe(false);
+        expect(existsSync(join(dir, 'h1')) || existsSync(join(dir, 'h2')), 'a host was touched').toBe(false);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
