@@ -14,6 +14,7 @@ export function selectHosts(inv: Inventory, patterns: string[]): InventoryHost[]
   if (patterns.length && !items.length) throw new UsageError(`--limit ${JSON.stringify(patterns.join(','))} names no host or group; leave --limit out for every host of ${inv.file}`);
   const include = items.filter((p) => !p.startsWith('!'));
   const exclude = items.filter((p) => p.startsWith('!')).map((p) => p.slice(1));
+  if (exclude.includes('')) throw new UsageError(`--limit ${items.join(',')}: "!" needs a host or group to leave out, like !db1`);
   const match = (pattern: string): Set<string> => {
     const out = new Set<string>();
     const isMatch = picomatch(pattern, { dot: true });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
 import { parseInventory } from '../../src/deploy/loadInventory.js';
-import { SpecError } from '../../src/errors.js';
+import { SpecError, UsageError } from '../../src/errors.js';
 import { selectHosts } from '../../src/deploy/selectHosts.js';
 import { parseSerial } from '../../src/deploy/parseSerial.js';
 import { writeRelease } from './storeFixture.js';
@@ -71,6 +71,9 @@ describe('inventory', () => {
   it('refuses a --limit or --services that names nothing (an empty shell variable) instead of choosing every host or service', async () => {
     expect(() => selectHosts(inv, [''])).toThrow('--limit "" names no host or group; leave --limit out for every host of site/inventory.yaml');
     expect(() => selectHosts(inv, [' , '])).toThrow(/--limit " , " names no host or group/);
+    // "!" alone reached picomatch as an empty pattern: an internal error (exit 70)
+    expect(() => selectHosts(inv, ['api1,!'])).toThrow(UsageError);
+    expect(() => selectHosts(inv, ['api1,!'])).toThrow('--limit api1,!: "!" needs a host or group to leave out, like !db1');
     const dir = mkdtempSync(join(tmpdir(), 'ferry-limit-empty-'));
     try {
       const store = join(dir, 'store');
