@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { ferry } from '../helpers/cli.js';
 import { parseInventory } from '../../src/deploy/loadInventory.js';
 import { SpecError, UsageError } from '../../src/errors.js';
@@ -22,6 +22,24 @@ hosts:
   db1:
   runner: { transport: local }
 `;
+
+/**
+ * Two folder hosts (local transport) h1 and h2 in group web, and a release whose web service has `step` in
+ * `stage`, which touches DIR/ran-HOST: for command lines that must be refused before any host is touched.
+ */
+function twoFolderHosts(prefix: string, stage: 'install' | 'configure') {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const store = join(dir, 'store');
+  writeRelease(store, { name: 'app', version: '1', services: { web: { version: '1.0.0', groups: ['web'], files: { 'n.txt': 'n\n' }, [stage]: [{ command: { run: `touch ${dir}/ran-{{ inventory_hostname }}` } }] } } });
+  const file = join(dir, 'inventory.yaml');
+  writeFileSync(file, `groups: { web: { hosts: [h1, h2] } }\nhosts:\n${['h1', 'h2'].map((h) => `  ${h}: { transport: local, vars: { ferry_data_dir: ${dir}/${h} } }\n`).join('')}`);
+  const untouched = () => {
+    expect(existsSync(join(dir, 'ran-h1')) || existsSync(join(dir, 'ran-h2')), 'a step ran on a host').toBe(false);
+    expect(existsSync(join(dir, 'h1')) || existsSync(join(dir, 'h2')), 'a host was touched').toBe(false);
+  };
+  return { store, file, untouched };
+}
 
 describe('inventory', () => {
   const inv = parseInventory(text, 'site/inventory.yaml');
@@ -74,27 +92,18 @@ describe('inventory', () => {
     // "!" alone reached picomatch as an empty pattern: an internal error (exit 70)
     expect(() => selectHosts(inv, ['api1,!'])).toThrow(UsageError);
     expect(() => selectHosts(inv, ['api1,!'])).toThrow('--limit api1,!: "!" needs a host or group to leave out, like !db1');
-    const dir = mkdtempSync(join(tmpdir(), 'ferry-limit-empty-'));
-    try {
-      const store = join(dir, 'store');
-      writeRelease(store, { name: 'app', version: '1', services: { web: { version: '1.0.0', groups: ['web'], files: { 'n.txt': 'n\n' }, configure: [{ command: { run: `touch ${dir}/ran-{{ inventory_hostname }}` } }] } } });
-      const file = join(dir, 'inventory.yaml');
-      writeFileSync(file, `groups: { web: { hosts: [h1, h2] } }\nhosts:\n${['h1', 'h2'].map((h) => `  ${h}: { transport: local, vars: { ferry_data_dir: ${dir}/${h} } }\n`).join('')}`);
-      const common = ['--store', store, '-i', file, '--allow-local', '--push'];
-      for (const [args, line] of [
-        [['deploy', 'app@1', ...common, '--limit', ''], 'ferry: --limit "" names nothing; leave --limit out for every host'],
-        [['deploy', 'app@1', ...common, '--limit', 'h1', '--limit', ' , '], 'ferry: --limit " , " names nothing; leave --limit out for every host'],
-        [['deploy', 'app@1', ...common, '--services', ''], 'ferry: --services "" names nothing; leave --services out for every service'],
-        [['status', '-i', file, '--allow-local', '--limit', ''], 'ferry: --limit "" names nothing; leave --limit out for every host'],
-      ] as const) {
-        const r = await ferry([...args]);
-        expect(r.stderr, args.join(' ')).toBe(`${line}\n`);
-        expect(r.code).toBe(64);
-        expect(existsSync(join(dir, 'ran-h1')) || existsSync(join(dir, 'ran-h2')), 'a step ran on a host').toBe(false);
-        expect(existsSync(join(dir, 'h1')) || existsSync(join(dir, 'h2')), 'a host was touched').toBe(false);
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    const { store, file, untouched } = twoFolderHosts('ferry-limit-empty-', 'configure');
+    const common = ['--store', store, '-i', file, '--allow-local', '--push'];
+    for (const [args, line] of [
+      [['deploy', 'app@1', ...common, '--limit', ''], 'ferry: --limit "" names nothing; leave --limit out for every host'],
+      [['deploy', 'app@1', ...common, '--limit', 'h1', '--limit', ' , '], 'ferry: --limit " , " names nothing; leave --limit out for every host'],
+      [['deploy', 'app@1', ...common, '--services', ''], 'ferry: --services "" names nothing; leave --services out for every service'],
+      [['status', '-i', file, '--allow-local', '--limit', ''], 'ferry: --limit "" names nothing; leave --limit out for every host'],
+    ] as const) {
+      const r = await ferry([...args]);
+      expect(r.stderr, args.join(' ')).toBe(`${line}\n`);
+      expect(r.code).toBe(64);
+      untouched();
     }
   });
 
@@ -173,5 +182,16 @@ describe('--serial', () => {
     expect(parseSerial('10%', 3)).toEqual([1, 1, 1]);
     expect(() => parseSerial('0', 3)).toThrow(/--serial 0: "0" is not a host count/);
     expect(() => parseSerial('1,x', 3)).toThrow(/"x"/);
+  });
+
+  it('refuses a wrong --serial before any host is touched, not after stage and install ran on every host', async () => {
+    const { store, file, untouched } = twoFolderHosts('ferry-serial-wrong-', 'install');
+    for (const serial of ['0', '101%', '1,0']) {
+      const r = await ferry(['deploy', 'app@1', '--store', store, '-i', file, '--allow-local', '--push', '--serial', serial, '--json']);
+      expect(r.stderr).toMatch(new RegExp(`^ferry: --serial ${serial}: "[^"]+" is not a host count or a percentage from 1% to 100%; examples: 1, 25%, 1,5,25%\\n$`));
+      expect(r.code).toBe(64);
+      expect(r.stdout).toBe('');
+      untouched();
+    }
   });
 });
