@@ -184,6 +184,15 @@ describe('--serial', () => {
     expect(() => parseSerial('1,x', 3)).toThrow(/"x"/);
   });
 
+  it('takes a --timeout and a --progress-interval longer than a Node timer can wait (24.8 days) as that long, not as 1 ms', async () => {
+    const { store, file } = twoFolderHosts('ferry-long-timers-', 'install');
+    const r = await ferry(['deploy', 'app@1', '--store', store, '-i', file, '--allow-local', '--push', '--timeout', '3000000', '--progress-interval', '3000000']);
+    expect(r.stderr).not.toMatch(/TimeoutOverflowWarning|did not finish/);
+    expect(r.code, r.stderr).toBe(0);
+    // the last summary only, not one every millisecond
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('progress:')).length, r.stderr).toBeLessThanOrEqual(1);
+  });
+
   it('refuses a wrong --serial before any host is touched, not after stage and install ran on every host', async () => {
     const { store, file, untouched } = twoFolderHosts('ferry-serial-wrong-', 'install');
     for (const serial of ['0', '101%', '1,0']) {
