@@ -112,6 +112,8 @@ describe('inventory', () => {
     expect(() => parseInventory('hosts: { a: }\ngroups: { g: { hosts: [b] } }', 'inv.yaml')).toThrow(/groups.g.hosts names "b", which is not under hosts/);
     expect(() => parseInventory('hosts: { a: }\ngroups: { g: { children: [h] }, h: { children: [g] } }', 'inv.yaml')).toThrow(/groups form a cycle: g -> h -> g/);
     expect(() => parseInventory('hosts: { a: { port: 70000 } }', 'inv.yaml')).toThrow(/hosts.a.port/);
+    // --limit all chose every host, not the host named all
+    expect(() => parseInventory('hosts: { all: {}, b: {} }', 'inv.yaml')).toThrow('inv.yaml: "all" is both a host and a group (the implicit group of every host); --limit could not tell them apart, rename one');
   });
 
   it.each([
