@@ -7,7 +7,17 @@ import type { DeployOptions } from '../deploy/runDeploy.js';
 import { defaultStoreDir } from './options.js';
 import { numberOption } from './numberOption.js';
 
-const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const names = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+/**
+ * A repeatable, comma-separated list that must name something: `--limit "$CANARY"` with the variable empty
+ * chose every host (as no --limit does), and `--services ""` every service.
+ */
+const collect = (flag: string, every: string) => (v: string, prev: string[] = []) => {
+  const got = names(v);
+  if (got.length === 0) throw new UsageError(`${flag} ${JSON.stringify(v)} names nothing; leave ${flag} out for ${every}`);
+  return [...prev, ...got];
+};
 
 /** Options every command that reaches hosts shares (deploy, plan, status, rollback); status takes several inventories. */
 export function hostOptions(cmd: Command, opts: { manyInventories?: boolean; events?: boolean } = {}): Command {
@@ -15,7 +25,7 @@ export function hostOptions(cmd: Command, opts: { manyInventories?: boolean; eve
     ? cmd.requiredOption('-i, --inventory <file>', 'inventory YAML: hosts, groups, variables; repeat it for several regions', (v: string, p: string[] = []) => [...p, v])
     : cmd.requiredOption('-i, --inventory <file>', 'inventory YAML: hosts, groups, variables');
   return inventory
-    .option('--limit <pattern>', 'only these hosts: names, group names, globs; !pattern excludes (repeatable, comma-separated)', collect)
+    .option('--limit <pattern>', 'only these hosts: names, group names, globs; !pattern excludes (repeatable, comma-separated)', collect('--limit', 'every host'))
     .option('--facts-dir <dir>', 'where facts live on every host (default: vars.ferry_facts_dir, else /var/lib/ferry/facts)')
     .option('-F, --ssh-config <file>', 'ssh_config file for ssh -F (default: ~/.ssh/config and /etc/ssh/ssh_config)')
     .option('--forks <n>', 'hosts worked on at once', numberOption('--forks', { whole: true, min: 1 }), 10)
@@ -26,7 +36,7 @@ export function hostOptions(cmd: Command, opts: { manyInventories?: boolean; eve
 export function releaseOptions(cmd: Command): Command {
   return cmd
     .option('--store <dir>', 'the store of imported bundles', defaultStoreDir())
-    .option('--services <names>', 'only these services (comma-separated)', collect)
+    .option('--services <names>', 'only these services (comma-separated)', collect('--services', 'every service'))
     .option('--server <url>', 'ferry serve address hosts fetch artifacts from (vars.ferry_server wins for a host)')
     .option('--push', 'copy artifacts over ssh instead of letting hosts fetch them');
 }
@@ -40,10 +50,10 @@ export const FORCE_VALUES = [...STAGES, 'all'] as const;
  */
 function stageList(flag: string, allowed: readonly string[], named: string) {
   return (v: string, prev: string[] = []) => {
-    const names = collect(v);
-    for (const n of names) if (!allowed.includes(n)) throw new UsageError(`${flag} ${n}: not a stage; use ${named}`);
-    if (names.length === 0) throw new UsageError(`${flag} needs a stage: ${named}`);
-    return [...prev, ...names];
+    const stages = names(v);
+    for (const n of stages) if (!allowed.includes(n)) throw new UsageError(`${flag} ${n}: not a stage; use ${named}`);
+    if (stages.length === 0) throw new UsageError(`${flag} needs a stage: ${named}`);
+    return [...prev, ...stages];
   };
 }
 

@@ -94,7 +94,7 @@ export function parseInventory(text: string, file: string): Inventory {
     for (const h of def.hosts) if (!Object.hasOwn(inv.hosts, h)) throw new SpecError(`${file}: groups.${g}.hosts names "${h}", which is not under hosts; add it there or remove it from the group`);
     for (const c of def.children) if (!Object.hasOwn(groups, c)) throw new SpecError(`${file}: groups.${g}.children names "${c}", which is not a group`);
   }
-  for (const h of Object.keys(inv.hosts)) if (Object.hasOwn(groups, h)) throw new SpecError(`${file}: "${h}" is both a host and a group; --limit could not tell them apart, rename one`);
+  for (const h of Object.keys(inv.hosts)) if (Object.hasOwn(groups, h) || h === 'all') throw new SpecError(`${file}: "${h}" is both a host and a group${h === 'all' ? ' (the implicit group of every host)' : ''}; --limit could not tell them apart, rename one`);
 
   // parents before children (Kahn's order over the children lists), in time linear in the groups and their
   // children: a walk per group along every path was cubic in a chain's length (2,000 groups took minutes).

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransientError } from './transport/TransientError.js';
+import { timerMs } from '../util/timerMs.js';
 
 export interface RetryPolicy {
   /** further attempts after the first */
@@ -21,7 +22,7 @@ export async function retryTransient<T>(policy: RetryPolicy, work: (attempt: num
       if (!(err instanceof TransientError) || attempt > policy.retries) throw err;
       const wait = policy.delayMs * 2 ** (attempt - 1);
       onRetry?.(err, wait, attempt);
-      await sleep(wait);
+      await sleep(timerMs(wait));
     }
   }
 }

@@ -11,6 +11,7 @@ import type { Release } from '../store/loadRelease.js';
 import { prepareTargets } from './prepareTargets.js';
 import { retiredLines, servicesOfHost } from './retire.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
+import { parseSerial } from './parseSerial.js';
 import { rollout } from './rollout.js';
 import { STAGES, type StageName } from '../stages.js';
 import { hostResult, summarizeReport } from './summarizeReport.js';
@@ -57,6 +58,9 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
   const stages = opts.stages ?? [...STAGES];
   const force = new Set(opts.force ?? []);
   for (const f of force) if (f !== 'all' && !STAGES.includes(f as StageName)) throw new UsageError(`--force ${f}: not a stage; use stage, install, configure or all`);
+  // checked before any host is held: the rollout reads it only after stage and install ran everywhere, so a
+  // `--serial 0` failed there (exit 64, no report) with every host staged and installed
+  parseSerial(opts.serial ?? '1', 0);
   const forks = opts.forks ?? 10;
   const retry = opts.retry ?? { retries: 3, delayMs: 500 };
   const timeoutMs = opts.timeoutMs ?? 30 * 60_000;

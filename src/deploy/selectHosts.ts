@@ -6,12 +6,15 @@ import type { Inventory, InventoryHost } from './loadInventory.js';
  * `--limit` patterns: host names, group names and globs over both (`web*`, `db[12]`); a pattern
  * starting with `!` removes what it matches. Without any including pattern every host is a candidate.
  * A pattern that matches nothing is an error: a typo must not deploy to fewer hosts silently; so are
- * patterns that leave no host at all (`web,!web*`).
+ * patterns that leave no host at all (`web,!web*`), and a --limit that names nothing (`--limit ""`).
  */
 export function selectHosts(inv: Inventory, patterns: string[]): InventoryHost[] {
   const items = patterns.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
+  // `--limit ""` (an empty shell variable) is not "no --limit": it would choose every host
+  if (patterns.length && !items.length) throw new UsageError(`--limit ${JSON.stringify(patterns.join(','))} names no host or group; leave --limit out for every host of ${inv.file}`);
   const include = items.filter((p) => !p.startsWith('!'));
   const exclude = items.filter((p) => p.startsWith('!')).map((p) => p.slice(1));
+  if (exclude.includes('')) throw new UsageError(`--limit ${items.join(',')}: "!" needs a host or group to leave out, like !db1`);
   const match = (pattern: string): Set<string> => {
     const out = new Set<string>();
     const isMatch = picomatch(pattern, { dot: true });

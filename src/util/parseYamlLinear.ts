@@ -1,27 +1,39 @@
-import { isMap, isScalar, parseDocument, visit, YAMLParseError } from './yaml.js';
+import { isAlias, isMap, isScalar, parseDocument, visit, YAMLParseError } from './yaml.js';
 
 /**
  * YAML to plain values, like `yaml`'s parse, in time linear in the document's size. The library's own
  * check for keys given twice compares each key of a map with every earlier one, so an inventory of
  * 100,000 hosts took minutes; here the check is done once per map with a set. A key given twice is still
  * an error (which value would win is not the reader's guess), as are aliases that expand past the
- * library's limit (a "billion laughs" document). Throws YAMLParseError, or Error for a repeated key.
+ * library's limit (a "billion laughs" document). Keys are compared as the plain object holds them: `1` and
+ * `"1"`, `true` and `"true"`, `~` and `""` are one key there, and so are an anchored key and its alias
+ * (`&s ferry_server: …` then `*s : …`); compared as YAML values, the second silently replaced the first.
+ * Throws YAMLParseError, or Error for a repeated key.
  */
 export function parseYamlLinear(text: string): unknown {
   const doc = parseDocument(text, { uniqueKeys: false });
   if (doc.errors.length > 0) throw doc.errors[0];
+  // the node each anchor names, as the visit (in document order) reaches it: an alias names the last one before it;
+  // Alias.resolve would search the document again for every alias key
+  const anchors = new Map<string, unknown>();
+  const seenIn = new WeakMap<object, Set<unknown>>();
   visit(doc, {
-    Map(_, map) {
+    Node(_, node) {
+      if (node.anchor) anchors.set(node.anchor, node);
+    },
+    Pair(_, pair, path) {
+      const map = path[path.length - 1];
       if (!isMap(map)) return;
-      const seen = new Set<unknown>();
-      for (const pair of map.items) {
-        const key = isScalar(pair.key) ? pair.key.value : pair.key;
-        if (seen.has(key)) {
-          const at = isScalar(pair.key) && pair.key.range ? pair.key.range[0] : 0;
-          throw new YAMLParseError([at, at + 1], 'DUPLICATE_KEY', `Map keys must be unique; ${JSON.stringify(String(key)).slice(0, 80)} is given twice`);
-        }
-        seen.add(key);
+      let seen = seenIn.get(map);
+      if (!seen) seenIn.set(map, (seen = new Set()));
+      const node = isAlias(pair.key) ? anchors.get(pair.key.source) : pair.key;
+      // the name toJS gives a scalar key (null is ""); a mapping or list as a key stays itself
+      const key = isScalar(node) ? (node.value === null ? '' : String(node.value)) : node;
+      if (seen.has(key)) {
+        const at = (isScalar(pair.key) || isAlias(pair.key)) && pair.key.range ? pair.key.range[0] : 0;
+        throw new YAMLParseError([at, at + 1], 'DUPLICATE_KEY', `Map keys must be unique; ${JSON.stringify(String(key)).slice(0, 80)} is given twice`);
       }
+      seen.add(key);
     },
   });
   return doc.toJS();

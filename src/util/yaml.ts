@@ -7,4 +7,4 @@
  * the bundle: 9 ms, 2026-12-06). The bundle is yaml's own Node.js build, unchanged, so parsing is the
  * library's. The tests run the TypeScript sources, where this file re-exports yaml as it is.
  */
-export { isMap, isScalar, parse, parseDocument, visit, YAMLParseError } from 'yaml';
+export { isAlias, isMap, isScalar, parse, parseDocument, visit, YAMLParseError } from 'yaml';

@@ -230,6 +230,21 @@ describe('an inventory that is hostile by size or by its values', () => {
     }
   });
 
+  it('refuses a key given twice as the inventory reads it: 1 and "1", ~ and "", an anchored key and its alias (exit 65)', async () => {
+    for (const [name, text, key] of [
+      ['dup-number.yaml', 'hosts:\n  a: { vars: { 1: x, "1": y } }\ngroups: { web: { hosts: [a] } }\n', '1'],
+      ['dup-bool.yaml', 'hosts:\n  a: { vars: { true: x, "true": y } }\ngroups: { web: { hosts: [a] } }\n', 'true'],
+      ['dup-null.yaml', 'hosts:\n  a: { vars: { ~: x, "": y } }\ngroups: { web: { hosts: [a] } }\n', ''],
+      ['dup-alias.yaml', 'hosts:\n  a:\n    vars:\n      &s ferry_server: http://10.0.0.1:8080\n      port: 1\n      *s : http://10.6.6.6:8080\ngroups: { web: { hosts: [a] } }\n', 'ferry_server'],
+    ] as const) {
+      writeFileSync(join(dir, name), text);
+      const r = await ferry(['plan', 'app@1', '-i', join(dir, name), '--store', store]);
+      expect(r.code, r.stderr).toBe(65);
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr).toContain(`not valid YAML: Map keys must be unique; ${JSON.stringify(key)} is given twice`);
+    }
+  });
+
   it('reads an inventory of 100,000 hosts and answers for them (or says why not) without running out of memory', async () => {
     const inventory = join(dir, 'big.yaml');
     const hosts: string[] = [];

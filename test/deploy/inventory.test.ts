@@ -1,12 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { ferry } from '../helpers/cli.js';
 import { parseInventory } from '../../src/deploy/loadInventory.js';
-import { SpecError } from '../../src/errors.js';
+import { SpecError, UsageError } from '../../src/errors.js';
 import { selectHosts } from '../../src/deploy/selectHosts.js';
 import { parseSerial } from '../../src/deploy/parseSerial.js';
+import { writeRelease } from './storeFixture.js';
 
 const text = `
 vars: { ferry_server: http://10.0.0.5:8080, workers: 1, tier: all }
@@ -21,6 +22,24 @@ hosts:
   db1:
   runner: { transport: local }
 `;
+
+/**
+ * Two folder hosts (local transport) h1 and h2 in group web, and a release whose web service has `step` in
+ * `stage`, which touches DIR/ran-HOST: for command lines that must be refused before any host is touched.
+ */
+function twoFolderHosts(prefix: string, stage: 'install' | 'configure') {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const store = join(dir, 'store');
+  writeRelease(store, { name: 'app', version: '1', services: { web: { version: '1.0.0', groups: ['web'], files: { 'n.txt': 'n\n' }, [stage]: [{ command: { run: `touch ${dir}/ran-{{ inventory_hostname }}` } }] } } });
+  const file = join(dir, 'inventory.yaml');
+  writeFileSync(file, `groups: { web: { hosts: [h1, h2] } }\nhosts:\n${['h1', 'h2'].map((h) => `  ${h}: { transport: local, vars: { ferry_data_dir: ${dir}/${h} } }\n`).join('')}`);
+  const untouched = () => {
+    expect(existsSync(join(dir, 'ran-h1')) || existsSync(join(dir, 'ran-h2')), 'a step ran on a host').toBe(false);
+    expect(existsSync(join(dir, 'h1')) || existsSync(join(dir, 'h2')), 'a host was touched').toBe(false);
+  };
+  return { store, file, untouched };
+}
 
 describe('inventory', () => {
   const inv = parseInventory(text, 'site/inventory.yaml');
@@ -67,11 +86,34 @@ describe('inventory', () => {
     }
   });
 
+  it('refuses a --limit or --services that names nothing (an empty shell variable) instead of choosing every host or service', async () => {
+    expect(() => selectHosts(inv, [''])).toThrow('--limit "" names no host or group; leave --limit out for every host of site/inventory.yaml');
+    expect(() => selectHosts(inv, [' , '])).toThrow(/--limit " , " names no host or group/);
+    // "!" alone reached picomatch as an empty pattern: an internal error (exit 70)
+    expect(() => selectHosts(inv, ['api1,!'])).toThrow(UsageError);
+    expect(() => selectHosts(inv, ['api1,!'])).toThrow('--limit api1,!: "!" needs a host or group to leave out, like !db1');
+    const { store, file, untouched } = twoFolderHosts('ferry-limit-empty-', 'configure');
+    const common = ['--store', store, '-i', file, '--allow-local', '--push'];
+    for (const [args, line] of [
+      [['deploy', 'app@1', ...common, '--limit', ''], 'ferry: --limit "" names nothing; leave --limit out for every host'],
+      [['deploy', 'app@1', ...common, '--limit', 'h1', '--limit', ' , '], 'ferry: --limit " , " names nothing; leave --limit out for every host'],
+      [['deploy', 'app@1', ...common, '--services', ''], 'ferry: --services "" names nothing; leave --services out for every service'],
+      [['status', '-i', file, '--allow-local', '--limit', ''], 'ferry: --limit "" names nothing; leave --limit out for every host'],
+    ] as const) {
+      const r = await ferry([...args]);
+      expect(r.stderr, args.join(' ')).toBe(`${line}\n`);
+      expect(r.code).toBe(64);
+      untouched();
+    }
+  });
+
   it('names the file and the place of a mistake', () => {
     expect(() => parseInventory('hosts: { a: { adress: x } }', 'inv.yaml')).toThrow(/inv.yaml: hosts.a: Unrecognized key: "adress"/);
     expect(() => parseInventory('hosts: { a: }\ngroups: { g: { hosts: [b] } }', 'inv.yaml')).toThrow(/groups.g.hosts names "b", which is not under hosts/);
     expect(() => parseInventory('hosts: { a: }\ngroups: { g: { children: [h] }, h: { children: [g] } }', 'inv.yaml')).toThrow(/groups form a cycle: g -> h -> g/);
     expect(() => parseInventory('hosts: { a: { port: 70000 } }', 'inv.yaml')).toThrow(/hosts.a.port/);
+    // --limit all chose every host, not the host named all
+    expect(() => parseInventory('hosts: { all: {}, b: {} }', 'inv.yaml')).toThrow('inv.yaml: "all" is both a host and a group (the implicit group of every host); --limit could not tell them apart, rename one');
   });
 
   it.each([
@@ -142,5 +184,25 @@ describe('--serial', () => {
     expect(parseSerial('10%', 3)).toEqual([1, 1, 1]);
     expect(() => parseSerial('0', 3)).toThrow(/--serial 0: "0" is not a host count/);
     expect(() => parseSerial('1,x', 3)).toThrow(/"x"/);
+  });
+
+  it('takes a --timeout and a --progress-interval longer than a Node timer can wait (24.8 days) as that long, not as 1 ms', async () => {
+    const { store, file } = twoFolderHosts('ferry-long-timers-', 'install');
+    const r = await ferry(['deploy', 'app@1', '--store', store, '-i', file, '--allow-local', '--push', '--timeout', '3000000', '--progress-interval', '3000000']);
+    expect(r.stderr).not.toMatch(/TimeoutOverflowWarning|did not finish/);
+    expect(r.code, r.stderr).toBe(0);
+    // the last summary only, not one every millisecond
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('progress:')).length, r.stderr).toBeLessThanOrEqual(1);
+  });
+
+  it('refuses a wrong --serial before any host is touched, not after stage and install ran on every host', async () => {
+    const { store, file, untouched } = twoFolderHosts('ferry-serial-wrong-', 'install');
+    for (const serial of ['0', '101%', '1,0']) {
+      const r = await ferry(['deploy', 'app@1', '--store', store, '-i', file, '--allow-local', '--push', '--serial', serial, '--json']);
+      expect(r.stderr).toMatch(new RegExp(`^ferry: --serial ${serial}: "[^"]+" is not a host count or a percentage from 1% to 100%; examples: 1, 25%, 1,5,25%\\n$`));
+      expect(r.code).toBe(64);
+      expect(r.stdout).toBe('');
+      untouched();
+    }
   });
 });

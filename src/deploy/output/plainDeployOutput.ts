@@ -3,6 +3,7 @@ import type { Logger } from '../../ui/log.js';
 import { DeployTally } from './deployTally.js';
 import { failureLine, firstLine, stageLine } from './deployLines.js';
 import { escapeText } from '../../util/escapeText.js';
+import { timerMs } from '../../util/timerMs.js';
 
 export interface ProgressOptions {
   out: NodeJS.WritableStream;
@@ -34,7 +35,7 @@ export function plainDeployOutput(o: ProgressOptions): Logger & { done(): void }
       if (type === 'run-start') {
         tally.start(d as RunStartData);
         started = now();
-        timer = setInterval(summary, o.intervalMs);
+        timer = setInterval(summary, timerMs(o.intervalMs));
         timer.unref();
       } else if (type === 'stage') {
         const e = d as StageEventData;

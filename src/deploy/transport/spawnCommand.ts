@@ -2,6 +2,7 @@ import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { DeployError } from '../../errors.js';
 import type { RunOptions, RunResult } from './types.js';
+import { timerMs } from '../../util/timerMs.js';
 
 /**
  * The most a program may print on stdout or on stderr. Both are kept in memory until it ends (steps read
@@ -72,7 +73,7 @@ function start(cmd: string, args: string[], opts: SpawnOptions = {}): Started {
     ? setTimeout(() => {
         timedOut = true;
         kill();
-      }, opts.timeoutMs)
+      }, timerMs(opts.timeoutMs))
     : undefined;
   let overflow: 'stdout' | 'stderr' | undefined;
   const sizes = { stdout: 0, stderr: 0 };

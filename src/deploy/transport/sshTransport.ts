@@ -53,13 +53,17 @@ export class SshTransport implements Transport {
   }
 
   /**
-   * ssh takes the first value given for an option. A held command is the master connection itself,
-   * in the foreground (ControlPersist=no): it ends with the hold, and dies with the runner.
+   * ssh takes the first value given for an option: the inventory's ssh_options come before ferry's defaults,
+   * so that a host's ConnectTimeout or ServerAliveInterval wins over them (after them it was silently
+   * ignored); none of them can name the options ferry's connection depends on (hostSettings allows only
+   * options that say how to reach a host). A held command is the master connection itself, in the
+   * foreground (ControlPersist=no): it ends with the hold, and dies with the runner.
    */
   private baseArgs(master = false): string[] {
     const s = this.settings;
     const args: string[] = [];
     if (s.configFile) args.push('-F', s.configFile);
+    for (const [k, v] of Object.entries(this.target.options ?? {})) args.push('-o', `${k}=${v === true ? 'yes' : v === false ? 'no' : String(v)}`);
     args.push(
       '-o', 'BatchMode=yes',
       '-o', `ControlMaster=${master ? 'yes' : 'auto'}`,
@@ -69,7 +73,6 @@ export class SshTransport implements Transport {
       '-o', 'ServerAliveInterval=5',
       '-o', 'ServerAliveCountMax=3',
     );
-    for (const [k, v] of Object.entries(this.target.options ?? {})) args.push('-o', `${k}=${v === true ? 'yes' : v === false ? 'no' : String(v)}`);
     if (this.target.port) args.push('-p', String(this.target.port));
     if (this.target.user) args.push('-l', this.target.user);
     return args;
