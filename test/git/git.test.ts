@@ -134,6 +134,18 @@ describe('git artifacts', () => {
     expect((await readFile(join(dir, 'repacked-a/repacked-1.0.0.ferry'))).equals(await readFile(join(dir, 'repacked-b/repacked-1.0.0.ferry')))).toBe(true);
   });
 
+  it("writes the same bytes whatever git template folder the build's environment names (GIT_TEMPLATE_DIR)", async () => {
+    const template = join(dir, 'template');
+    await mkdir(template);
+    await writeFile(join(template, 'config'), '[core]\n\tcompression = 0\n[pack]\n\tcompression = 0\n');
+    const spec = await writeSpec(dir, service(`        - { url: upstream, ref: stable, name: app }\n`), 'template');
+    const a = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'template-a'), '--cache', join(dir, 'cache-template-a')]);
+    expect(a.code, a.stderr).toBe(0);
+    const b = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'template-b'), '--cache', join(dir, 'cache-template-b')], { env: { GIT_TEMPLATE_DIR: template } });
+    expect(b.code, b.stderr).toBe(0);
+    expect((await readFile(join(dir, 'template-a/template-1.0.0.ferry'))).equals(await readFile(join(dir, 'template-b/template-1.0.0.ferry')))).toBe(true);
+  });
+
   it("uses the operator's git config to reach upstreams but not to write bundles", async () => {
     const config = join(dir, 'operator.gitconfig');
     // insteadOf: how operators point builds at internal mirrors; compression: must not change the bytes

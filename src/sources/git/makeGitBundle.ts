@@ -27,7 +27,8 @@ export async function makeGitBundle(opts: { url: string; ref: string; commit: st
   await mkdir(opts.scratch, { recursive: true });
   const repo = await mkdtemp(join(opts.scratch, 'git-'));
   try {
-    await runGit(['init', '--quiet', '--bare', repo]);
+    // no template (GIT_TEMPLATE_DIR may name one whose config sets the compression the repack uses)
+    await runGit(['init', '--quiet', '--bare', '--template=', repo]);
     const depth = opts.depth > 0 ? [`--depth=${opts.depth}`] : [];
     try {
       await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `${opts.commit}:${BUNDLE_REF}`], { userConfig: true });
