@@ -125,6 +125,14 @@ describe('build --locked with a hostile lock', () => {
     expectRefused(await buildWith(edited((l) => (l.kinds.files = { __proto__: [] }))), /^ferry: lock: the files section is not a list/);
   });
 
+  it('refuses a files entry whose sha256 is the file\'s but whose size is not (67, one line, nothing written)', async () => {
+    const r = await buildWith(edited((l) => (l.kinds.files[0].size += 1)));
+    expect(r.code, r.stderr).toBe(67);
+    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([expect.stringMatching(/^ferry: payload\.txt changed since it was locked: .*size 8.*the lock says .*size 9/)]);
+    expect(r.written).toEqual([]);
+    expect(r.out).toEqual([]);
+  });
+
   it('refuses a rootfs entry that packs another folder of the build machine', async () => {
     const r = await buildWith(edited((l) => (l.kinds.rootfs[0].path = join(dir, 'secrets'))));
     expectRefused(r, /^ferry: lock: rootfs\[0\] is .*secrets.*the spec gives .*"path":"tree"/);
