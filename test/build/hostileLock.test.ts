@@ -150,6 +150,16 @@ describe('build --locked with a hostile lock', () => {
     );
   });
 
+  it('refuses a lock with a section of a kind the spec does not use, before anything is fetched', async () => {
+    const image = { ref: 'registry.example/team/app:1', source: `http://127.0.0.1:${hostilePort}`, platforms: ['linux/amd64'], services: ['app'], digest: `sha256:${'a'.repeat(64)}`, size: 10, mediaType: 'application/vnd.oci.image.manifest.v1+json', manifests: [], blobs: [] };
+    hits = 0;
+    const r = await buildWith(edited((l) => (l.kinds.image = { images: [image] })));
+    expectRefused(r, /^ferry: lock: kinds.image is in the lock, but the spec names no image artifacts; run ferry lock again and review the diff$/);
+    expect(r.stderr).not.toMatch(/collecting/);
+    expectRefused(await buildWith(edited((l) => (l.kinds.mirror = { apt: {} }))), /^ferry: lock: kinds.mirror is in the lock, but the spec names no mirror artifacts/);
+    expect(hits).toBe(0);
+  });
+
   it('refuses an image source on another host than the spec names, before any request (the registry login would go there)', async () => {
     const imageSpec = join(dir, 'image.yaml');
     await writeFile(
