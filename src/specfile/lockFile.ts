@@ -33,6 +33,10 @@ export async function readLockFile(path: string, expect: { name: string; version
   } catch (err) {
     throw new SpecError(`${path}: not a lock file (${parseErrorReason(err)})`);
   }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined) {
+    throw new SpecError(`${path}: not a lock file (an object has the key ${JSON.stringify(duplicate).slice(0, 80)} twice: JSON.parse keeps the last, which a review may not read); run ferry lock again`);
+  }
   const lock = raw as Partial<LockFile>;
   if (typeof lock !== 'object' || lock === null || lock.format !== LOCK_FORMAT || typeof lock.kinds !== 'object' || lock.kinds === null) {
     throw new SpecError(`${path}: not a ${LOCK_FORMAT} file`);
@@ -41,6 +45,50 @@ export async function readLockFile(path: string, expect: { name: string; version
     throw new SpecError(`${path} locks ${lock.name} ${lock.version}, but the spec is ${expect.name} ${expect.version}: run ferry lock again`);
   }
   return lock as LockFile;
+}
+
+/**
+ * The first key that one object of `text` (valid JSON) has twice, read as JSON reads it (`"\u0073ha256"`
+ * is `sha256`), or undefined. A scan with a stack, not a recursion: a lock may nest deeply.
+ */
+function findDuplicateKey(text: string): string | undefined {
+  // per open object its keys so far; null for an open array
+  const open: Array<Set<string> | null> = [];
+  let keyNext = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b /* { */) {
+      open.push(new Set());
+      keyNext = true;
+    } else if (c === 0x5b /* [ */) {
+      open.push(null);
+      keyNext = false;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      open.pop();
+      keyNext = false;
+    } else if (c === 0x2c /* , */) {
+      keyNext = open.at(-1) != null;
+    } else if (c === 0x22 /* " */) {
+      // the closing quote: the first one not escaped by an odd run of backslashes
+      let end = text.indexOf('"', i + 1);
+      for (;;) {
+        let back = 0;
+        while (text.charCodeAt(end - 1 - back) === 0x5c) back++;
+        if (back % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
+      }
+      if (keyNext) {
+        const raw = text.slice(i + 1, end);
+        const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
+        const keys = open.at(-1)!;
+        if (keys.has(key)) return key;
+        keys.add(key);
+        keyNext = false;
+      }
+      i = end;
+    }
+  }
+  return undefined;
 }
 
 /** Pretty-printed with sorted keys so that reviewers read a stable diff. */

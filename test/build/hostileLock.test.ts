@@ -338,6 +338,26 @@ describe('build --locked with a hostile lock', () => {
     expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toHaveLength(1);
   });
 
+  it('refuses a lock in which one object has a key twice (the review reads one pin, the build would take the other)', async () => {
+    const other = join(dir, 'dup.yaml');
+    await writeFile(other, await readFile(spec, 'utf8'));
+    const text = JSON.stringify(good, null, 2);
+    const commit = good.kinds.git[0].commit as string;
+    const escaped = '"\\u0063ommit"';
+    for (const [i, doubled] of [
+      text.replace(`"commit": "${commit}"`, `"commit": "${'0'.repeat(40)}",\n        "commit": "${commit}"`),
+      text.replace(`"commit": "${commit}"`, `"commit": "${'0'.repeat(40)}",\n        ${escaped}: "${commit}"`),
+    ].entries()) {
+      expect(doubled).not.toBe(text);
+      await writeFile(join(dir, 'dup.lock.json'), doubled);
+      const out = join(dir, `out-dup-${i}`);
+      const r = await ferry(['build', other, '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')]);
+      expect(r.code, r.stderr).toBe(65);
+      expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([expect.stringMatching(/dup\.lock\.json: not a lock file \(an object has the key "commit" twice/)]);
+      expect(await readdir(out).catch(() => [])).toEqual([]);
+    }
+  });
+
   it('refuses a lock nested a million levels deep as not a lock file', async () => {
     const deep = join(dir, 'deep.yaml');
     await writeFile(deep, (await readFile(spec, 'utf8')));
