@@ -116,11 +116,13 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     }
     const signingKeys = await ctx.signingKeys();
     // what only packing needs loads now, not before the first request (and never for `ferry lock`)
-    const [{ publicKeysArmored, signatureDate, signDetached }, { FORMAT, manifestDigest, parseManifest, serializeManifest }, { writeSbomEntry }] = await Promise.all([
+    const [{ publicKeysArmored, signatureDate, signDetached, whySignaturesVary }, { FORMAT, manifestDigest, parseManifest, serializeManifest }, { writeSbomEntry }] = await Promise.all([
       import('../pgp/sign.js'),
       import('../bundle/manifest.js'),
       import('./writeSbomEntry.js'),
     ]);
+    const varies = whySignaturesVary(signingKeys);
+    if (varies) log.warn(varies);
     const synced = ctx.syncBatch!.flush();
     synced.catch(() => {}); // awaited below; a failure before then must not count as unhandled
 
