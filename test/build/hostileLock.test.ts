@@ -191,6 +191,7 @@ describe('build --locked with a hostile lock', () => {
     expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, url: 'http://127.0.0.1:1/debian/pool/hello.deb' }] }), aptSpec), /^ferry: lock: apt: "http:\/\/127\.0\.0\.1:1\/debian\/pool\/hello\.deb" is not a file of an upstream the spec names/);
     expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, url: `http://127.0.0.1:${hostilePort}/debian/../elsewhere/hello.deb` }] }), aptSpec), /^ferry: lock: apt: .* is not a file of an upstream the spec names/);
     expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, size: 1e300 }] }), aptSpec), /^ferry: lock: apt.*size/);
+    expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, url: `http://127.0.0.1:${hostilePort}/debian/hello.deb`, services: ['app', 'other'] }] }), aptSpec), /^ferry: lock: apt: hello 1\.0 is for service "other", which lists no apt packages in the spec; run ferry lock again and review the diff$/);
     expect(hits).toBe(0);
   });
 
