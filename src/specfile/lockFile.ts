@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { SpecError } from '../errors.js';
 import { canonicalJson } from '../util/canonicalJson.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
@@ -15,6 +14,9 @@ export interface LockFile {
   kinds: Record<string, unknown>;
 }
 
+/** a lock of 60,000 .debs is 22 MB; a string cannot hold much more than 512 MiB */
+const MAX_LOCK_BYTES = 256 << 20;
+
 export function lockPathFor(specFile: string): string {
   return specFile.replace(/\.ya?ml$/, '') + '.lock.json';
 }
@@ -22,8 +24,14 @@ export function lockPathFor(specFile: string): string {
 export async function readLockFile(path: string, expect: { name: string; version: string }): Promise<LockFile> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // only a regular file, and not one of more than MAX_LOCK_BYTES: a lock that is a FIFO (or a symlink to
+    // one) blocked the build for good, and one that is /dev/zero was read until the string could not grow
+    const { readRegularFile } = await import('../util/readRegularFile.js');
+    const read = await readRegularFile(path, MAX_LOCK_BYTES);
+    if (read.refused !== undefined) throw new SpecError(`${path} ${read.refused}: not a lock file`);
+    text = read.bytes.toString('utf8');
   } catch (err) {
+    if (err instanceof SpecError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new SpecError(code === 'ENOENT' ? `${path} does not exist: run ferry lock first` : `cannot read ${path}: ${code ?? (err as Error).message}`);
   }

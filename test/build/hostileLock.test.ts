@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from '../helpers/cli.js';
+import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { makeUpstream } from '../git/helpers.js';
 
@@ -355,6 +355,22 @@ describe('build --locked with a hostile lock', () => {
       const r = await ferry(['build', other, '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')]);
       expect(r.code, r.stderr).toBe(65);
       expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([expect.stringMatching(/dup\.lock\.json: not a lock file \(an object has the key "commit" twice/)]);
+      expect(await readdir(out).catch(() => [])).toEqual([]);
+    }
+  });
+
+  it('refuses a lock that is not a regular file (a symlink to /dev/zero, a FIFO) at once, without reading it', async () => {
+    for (const [name, make] of [
+      ['zero', (p: string) => symlink('/dev/zero', p)],
+      ['fifo', async (p: string) => expect((await run('mkfifo', [p])).code).toBe(0)],
+    ] as const) {
+      const other = join(dir, `${name}.yaml`);
+      await writeFile(other, await readFile(spec, 'utf8'));
+      await make(join(dir, `${name}.lock.json`));
+      const out = join(dir, `out-${name}`);
+      const r = await ferry(['build', other, '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')]);
+      expect(r.code, r.stderr).toBe(65);
+      expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([`ferry: ${join(dir, `${name}.lock.json`)} is not a regular file: not a lock file`]);
       expect(await readdir(out).catch(() => [])).toEqual([]);
     }
   });
