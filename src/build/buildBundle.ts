@@ -116,11 +116,13 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     }
     const signingKeys = await ctx.signingKeys();
     // what only packing needs loads now, not before the first request (and never for `ferry lock`)
-    const [{ publicKeysArmored, signatureDate, signDetached }, { FORMAT, manifestDigest, parseManifest, serializeManifest }, { writeSbomEntry }] = await Promise.all([
+    const [{ publicKeysArmored, signatureDate, signDetached, whySignaturesVary }, { FORMAT, manifestDigest, parseManifest, serializeManifest }, { writeSbomEntry }] = await Promise.all([
       import('../pgp/sign.js'),
       import('../bundle/manifest.js'),
       import('./writeSbomEntry.js'),
     ]);
+    const varies = whySignaturesVary(signingKeys);
+    if (varies) log.warn(varies);
     const synced = ctx.syncBatch!.flush();
     synced.catch(() => {}); // awaited below; a failure before then must not count as unhandled
 
@@ -305,13 +307,16 @@ function once<T>(read: () => Promise<T>): () => Promise<T> {
 }
 
 /**
- * A lock names only kinds ferry has, and leaves out none the spec uses: a lock without the spec's git
- * section would give a bundle silently without its repositories. (apt is left to its own check: a
- * directory rootfs makes inSpec true without any package.)
+ * A lock names only kinds ferry has and the spec uses, and leaves out none the spec uses: a lock without
+ * the spec's git section would give a bundle silently without its repositories, and one with a section the
+ * spec has no use for (ferry lock never writes one: KindEntry.inSpec) is refused before anything is fetched.
+ * (A missing apt section is left to apt's own check: a directory rootfs makes inSpec true without any package.)
  */
 function checkLockKinds(lock: LockFile, spec: Spec): void {
   for (const name of Object.keys(lock.kinds)) {
-    if (!KINDS.some((k) => k.name === name)) throw new SpecError(`lock: unknown artifact kind ${JSON.stringify(name).slice(0, 80)}; run ferry lock again`);
+    const kind = KINDS.find((k) => k.name === name);
+    if (!kind) throw new SpecError(`lock: unknown artifact kind ${JSON.stringify(name).slice(0, 80)}; run ferry lock again`);
+    if (!kind.inSpec(spec)) throw new SpecError(`lock: kinds.${name} is in the lock, but the spec names no ${name} artifacts; run ferry lock again and review the diff`);
   }
   for (const k of KINDS) {
     if (k.name !== 'apt' && k.inSpec(spec) && !Object.prototype.hasOwnProperty.call(lock.kinds, k.name)) {

@@ -11,6 +11,20 @@ import { MAX_SIGNATURES, readSignaturePackets } from './readSignaturePackets.js'
 const DETERMINISTIC = { nonDeterministicSignaturesViaNotation: false } as const;
 
 /**
+ * Why signatures by these keys differ from one build to the next, or undefined when they do not: ECDSA
+ * and DSA draw a random number for each signature, and a v6 signature (RFC 9580) carries a random salt.
+ */
+export function whySignaturesVary(keys: openpgp.PrivateKey[]): string | undefined {
+  for (const k of keys) {
+    const fpr = k.getFingerprint().toUpperCase();
+    if (k.keyPacket.version === 6) return `key ${fpr} is a v6 key, whose signatures carry a random salt: two builds of the same lock give the same manifest and digest, not the same bytes; a v4 Ed25519 key (ferry key generate) signs the same every time`;
+    const random = [k, ...k.subkeys].map((p) => p.getAlgorithmInfo().algorithm).find((a) => a === 'ecdsa' || a === 'dsa');
+    if (random) return `key ${fpr} signs with ${random.toUpperCase()}, which draws a random number for each signature: two builds of the same lock give the same manifest and digest, not the same bytes; an Ed25519 key (ferry key generate) signs the same every time`;
+  }
+  return undefined;
+}
+
+/**
  * The bundle epoch, unless the key is younger than it (a signature cannot predate its key):
  * then the newest signing key's creation time.
  */

@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from '../helpers/cli.js';
+import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { makeUpstream } from '../git/helpers.js';
 
@@ -125,6 +125,14 @@ describe('build --locked with a hostile lock', () => {
     expectRefused(await buildWith(edited((l) => (l.kinds.files = { __proto__: [] }))), /^ferry: lock: the files section is not a list/);
   });
 
+  it('refuses a files entry whose sha256 is the file\'s but whose size is not (67, one line, nothing written)', async () => {
+    const r = await buildWith(edited((l) => (l.kinds.files[0].size += 1)));
+    expect(r.code, r.stderr).toBe(67);
+    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([expect.stringMatching(/^ferry: payload\.txt changed since it was locked: .*size 8.*the lock says .*size 9/)]);
+    expect(r.written).toEqual([]);
+    expect(r.out).toEqual([]);
+  });
+
   it('refuses a rootfs entry that packs another folder of the build machine', async () => {
     const r = await buildWith(edited((l) => (l.kinds.rootfs[0].path = join(dir, 'secrets'))));
     expectRefused(r, /^ferry: lock: rootfs\[0\] is .*secrets.*the spec gives .*"path":"tree"/);
@@ -140,6 +148,16 @@ describe('build --locked with a hostile lock', () => {
       await buildWith(edited((l) => (l.kinds = JSON.parse(JSON.stringify({ files: l.kinds.files, rootfs: l.kinds.rootfs }).replace(/^\{/, '{"__proto__":{"git":[]},'))))),
       /^ferry: lock: unknown artifact kind "__proto__"/,
     );
+  });
+
+  it('refuses a lock with a section of a kind the spec does not use, before anything is fetched', async () => {
+    const image = { ref: 'registry.example/team/app:1', source: `http://127.0.0.1:${hostilePort}`, platforms: ['linux/amd64'], services: ['app'], digest: `sha256:${'a'.repeat(64)}`, size: 10, mediaType: 'application/vnd.oci.image.manifest.v1+json', manifests: [], blobs: [] };
+    hits = 0;
+    const r = await buildWith(edited((l) => (l.kinds.image = { images: [image] })));
+    expectRefused(r, /^ferry: lock: kinds.image is in the lock, but the spec names no image artifacts; run ferry lock again and review the diff$/);
+    expect(r.stderr).not.toMatch(/collecting/);
+    expectRefused(await buildWith(edited((l) => (l.kinds.mirror = { apt: {} }))), /^ferry: lock: kinds.mirror is in the lock, but the spec names no mirror artifacts/);
+    expect(hits).toBe(0);
   });
 
   it('refuses an image source on another host than the spec names, before any request (the registry login would go there)', async () => {
@@ -173,6 +191,7 @@ describe('build --locked with a hostile lock', () => {
     expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, url: 'http://127.0.0.1:1/debian/pool/hello.deb' }] }), aptSpec), /^ferry: lock: apt: "http:\/\/127\.0\.0\.1:1\/debian\/pool\/hello\.deb" is not a file of an upstream the spec names/);
     expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, url: `http://127.0.0.1:${hostilePort}/debian/../elsewhere/hello.deb` }] }), aptSpec), /^ferry: lock: apt: .* is not a file of an upstream the spec names/);
     expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, size: 1e300 }] }), aptSpec), /^ferry: lock: apt.*size/);
+    expectRefused(await buildWith(lock({ ...apt, packages: [{ ...deb, url: `http://127.0.0.1:${hostilePort}/debian/hello.deb`, services: ['app', 'other'] }] }), aptSpec), /^ferry: lock: apt: hello 1\.0 is for service "other", which lists no apt packages in the spec; run ferry lock again and review the diff$/);
     expect(hits).toBe(0);
   });
 
@@ -318,6 +337,42 @@ describe('build --locked with a hostile lock', () => {
     expect(r.code, r.stderr).toBe(65);
     expect(r.stderr).toMatch(/not a ferry-lock\/1 file/);
     expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toHaveLength(1);
+  });
+
+  it('refuses a lock in which one object has a key twice (the review reads one pin, the build would take the other)', async () => {
+    const other = join(dir, 'dup.yaml');
+    await writeFile(other, await readFile(spec, 'utf8'));
+    const text = JSON.stringify(good, null, 2);
+    const commit = good.kinds.git[0].commit as string;
+    const escaped = '"\\u0063ommit"';
+    for (const [i, doubled] of [
+      text.replace(`"commit": "${commit}"`, `"commit": "${'0'.repeat(40)}",\n        "commit": "${commit}"`),
+      text.replace(`"commit": "${commit}"`, `"commit": "${'0'.repeat(40)}",\n        ${escaped}: "${commit}"`),
+    ].entries()) {
+      expect(doubled).not.toBe(text);
+      await writeFile(join(dir, 'dup.lock.json'), doubled);
+      const out = join(dir, `out-dup-${i}`);
+      const r = await ferry(['build', other, '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')]);
+      expect(r.code, r.stderr).toBe(65);
+      expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([expect.stringMatching(/dup\.lock\.json: not a lock file \(an object has the key "commit" twice/)]);
+      expect(await readdir(out).catch(() => [])).toEqual([]);
+    }
+  });
+
+  it('refuses a lock that is not a regular file (a symlink to /dev/zero, a FIFO) at once, without reading it', async () => {
+    for (const [name, make] of [
+      ['zero', (p: string) => symlink('/dev/zero', p)],
+      ['fifo', async (p: string) => expect((await run('mkfifo', [p])).code).toBe(0)],
+    ] as const) {
+      const other = join(dir, `${name}.yaml`);
+      await writeFile(other, await readFile(spec, 'utf8'));
+      await make(join(dir, `${name}.lock.json`));
+      const out = join(dir, `out-${name}`);
+      const r = await ferry(['build', other, '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')]);
+      expect(r.code, r.stderr).toBe(65);
+      expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([`ferry: ${join(dir, `${name}.lock.json`)} is not a regular file: not a lock file`]);
+      expect(await readdir(out).catch(() => [])).toEqual([]);
+    }
   });
 
   it('refuses a lock nested a million levels deep as not a lock file', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, writeFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AddressInfo } from 'node:net';
@@ -61,5 +61,20 @@ describe('files from http(s) URLs', () => {
     const cached = await readdir(join(cache, 'sha256')).catch(() => []);
     expect(cached).toEqual([]);
     expect(await readdir(join(dir, 'o3')).catch(() => [])).toEqual([]);
+  });
+
+  it('refuses (67, one line) a lock whose sha256 is the file\'s but whose size is not, and writes no bundle', async () => {
+    const key = await writeKey(dir, 'k3');
+    await writeFile(join(dir, 'sized.yaml'), spec(sha256Hex(body)));
+    const locked = await ferry(['lock', join(dir, 'sized.yaml'), '--cache', join(dir, 'cache-sized-lock')]);
+    expect(locked.code, locked.stderr).toBe(0);
+    const lock = JSON.parse(await readFile(join(dir, 'sized.lock.json'), 'utf8'));
+    expect(lock.kinds.files[0].size).toBe(body.length);
+    lock.kinds.files[0].size = body.length - 1;
+    await writeFile(join(dir, 'sized.lock.json'), JSON.stringify(lock));
+    const r = await ferry(['build', join(dir, 'sized.yaml'), '--locked', '--key', key.secret, '--out', join(dir, 'o-sized'), '--cache', join(dir, 'cache-sized')]);
+    expect(r.code, r.stderr).toBe(67);
+    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([expect.stringMatching(new RegExp(`^ferry: ${base}/f\\.txt: expected ${body.length - 1} bytes`))]);
+    expect(await readdir(join(dir, 'o-sized')).catch(() => [])).toEqual([]);
   });
 });

@@ -119,6 +119,33 @@ describe('git artifacts', () => {
     expect((await readFile(join(dir, 'twice-a/twice-1.0.0.ferry'))).equals(await readFile(join(dir, 'twice-b/twice-1.0.0.ferry')))).toBe(true);
   });
 
+  it('writes the same bytes after the upstream repacked its objects with another compression (git gc on the server)', async () => {
+    // more objects than git's unpack limit (100): the fetched pack is kept as the upstream sent it, not unpacked
+    const repo = join(dir, 'repacked');
+    await mkdir(repo);
+    await git(repo, 'init', '-q', '-b', 'main');
+    await commit(repo, 'many files', Object.fromEntries(Array.from({ length: 120 }, (_, i) => [`f${i}.txt`, `${'line\n'.repeat(i + 1)}${i}\n`])), 1700000000);
+    const spec = await writeSpec(dir, service(`        - { url: repacked, ref: main, name: app }\n`), 'repacked');
+    const a = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'repacked-a'), '--cache', join(dir, 'cache-repacked-a')]);
+    expect(a.code, a.stderr).toBe(0);
+    await git(repo, '-c', 'pack.compression=0', 'repack', '-q', '-a', '-d', '-F');
+    const b = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'repacked-b'), '--cache', join(dir, 'cache-repacked-b')]);
+    expect(b.code, b.stderr).toBe(0);
+    expect((await readFile(join(dir, 'repacked-a/repacked-1.0.0.ferry'))).equals(await readFile(join(dir, 'repacked-b/repacked-1.0.0.ferry')))).toBe(true);
+  });
+
+  it("writes the same bytes whatever git template folder the build's environment names (GIT_TEMPLATE_DIR)", async () => {
+    const template = join(dir, 'template');
+    await mkdir(template);
+    await writeFile(join(template, 'config'), '[core]\n\tcompression = 0\n[pack]\n\tcompression = 0\n');
+    const spec = await writeSpec(dir, service(`        - { url: upstream, ref: stable, name: app }\n`), 'template');
+    const a = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'template-a'), '--cache', join(dir, 'cache-template-a')]);
+    expect(a.code, a.stderr).toBe(0);
+    const b = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'template-b'), '--cache', join(dir, 'cache-template-b')], { env: { GIT_TEMPLATE_DIR: template } });
+    expect(b.code, b.stderr).toBe(0);
+    expect((await readFile(join(dir, 'template-a/template-1.0.0.ferry'))).equals(await readFile(join(dir, 'template-b/template-1.0.0.ferry')))).toBe(true);
+  });
+
   it("uses the operator's git config to reach upstreams but not to write bundles", async () => {
     const config = join(dir, 'operator.gitconfig');
     // insteadOf: how operators point builds at internal mirrors; compression: must not change the bytes

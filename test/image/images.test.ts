@@ -249,10 +249,11 @@ describe('container images from a registry', () => {
     // the whole index is carried, as served: both platforms' manifests
     expect(honest.kinds.image.images[0].upstream).toBeUndefined();
     expect(honest.kinds.image.images[0].manifests).toHaveLength(2);
-    type Image = { mediaType: string; manifests: Array<{ size: number }> };
+    type Image = { mediaType: string; manifests: Array<{ size: number; platform?: string }> };
     const lies: Array<[string, (i: Image) => void, number, RegExp]> = [
       ['one platform dropped', (i) => void i.manifests.pop(), 67, /^ferry: lock: registry\.example\/base\/multi:2 lists 1 manifests, its index names 2 \(sha256:[0-9a-f]{64} is not in both\); run ferry lock again/],
       ['the order changed', (i) => void i.manifests.reverse(), 67, /lists 2 manifests, its index names 2/],
+      ['the platforms swapped (they go into the SBOM)', (i) => void ([i.manifests[0]!.platform, i.manifests[1]!.platform] = [i.manifests[1]!.platform, i.manifests[0]!.platform]), 67, /^ferry: lock: registry\.example\/base\/multi:2 gives sha256:[0-9a-f]{64} the platform "linux\/arm64\/v8", its index gives linux\/amd64; run ferry lock again and review the diff$/],
       ['the index called a manifest', (i) => void (i.mediaType = 'application/vnd.oci.image.manifest.v1+json'), 67, /names sha256:[0-9a-f]{64} as application\/vnd\.oci\.image\.manifest\.v1\+json, but it is application\/vnd\.oci\.image\.index\.v1\+json/],
       ['a manifest of 5 MiB', (i) => void (i.manifests[0]!.size = 5 << 20), 65, /manifests\[0\]\.size: Too big/],
     ];

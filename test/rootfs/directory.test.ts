@@ -45,6 +45,16 @@ describe('rootfs from a local folder', () => {
     expect(bytesA.equals(await readFile(join(dir, 'twice-b/rootfs-test-1.0.0.ferry')))).toBe(true);
   });
 
+  it("writes the same xz and zstd bytes whatever the compressors' variables in the build's environment say (XZ_OPT, XZ_DEFAULTS, ZSTD_CLEVEL)", async () => {
+    const spec = await writeSpec(dir, 'rootfs:\n  x: { directory: { path: tree, compress: xz } }\n  z: { directory: { path: tree, compress: zstd } }\n', 'compressor-env');
+    const a = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'env-a'), '--cache', join(dir, 'cache-env-a')]);
+    expect(a.code, a.stderr).toBe(0);
+    const env = { XZ_OPT: '-e', XZ_DEFAULTS: '--check=sha256', ZSTD_CLEVEL: '1', ZSTD_NBTHREADS: '1' };
+    const b = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'env-b'), '--cache', join(dir, 'cache-env-b')], { env });
+    expect(b.code, b.stderr).toBe(0);
+    expect((await readFile(join(dir, 'env-a/compressor-env-1.0.0.ferry'))).equals(await readFile(join(dir, 'env-b/compressor-env-1.0.0.ferry')))).toBe(true);
+  });
+
   it('packs a tarball GNU tar lists with sorted ./ paths, the epoch as mtime and numeric owners only', async () => {
     const spec = await writeSpec(dir, 'rootfs:\n  base: { directory: { path: tree } }\n');
     const out = join(dir, 'listing');

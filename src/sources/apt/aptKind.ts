@@ -108,6 +108,12 @@ export const aptKind: ArtifactKind<AptLock> = {
   async collect(section, ctx) {
     const debian = ctx.spec.targets.debian;
     const lock = parseAptLock(section, expectedSection(debian));
+    // the services a package is for go into the manifest and the SBOM: only those that list apt packages
+    const aptServices = new Set(Object.entries(ctx.spec.services).flatMap(([name, s]) => (s.artifacts.apt.length > 0 ? [name] : [])));
+    for (const p of lock.packages) {
+      const other = p.services.find((s) => !aptServices.has(s));
+      if (other !== undefined) throw new SpecError(`lock: apt: ${p.name} ${p.version} is for service ${JSON.stringify(other).slice(0, 80)}, which lists no apt packages in the spec; run ferry lock again and review the diff`);
+    }
     const upstreams = await loadAptUpstreams(ctx.spec.upstreams.apt, { defaultSuite: debian!.suite, baseDir: ctx.baseDir, where: 'upstreams.apt' });
     checkUpstreamUrls('lock: apt', lockedAptFiles(lock), upstreams.map((u) => u.uri));
     if (ctx.epoch.getTime() > Date.now() + 10_000) {

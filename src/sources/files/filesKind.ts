@@ -34,7 +34,7 @@ export const filesKind: ArtifactKind<LockedFile[]> = {
         const name = fileArtifactName(f);
         const path = `files/${service}/${name}`;
         if (isUrl(f.src)) {
-          const got = await fetchFile(f.src, f.sha256!, ctx);
+          const got = await fetchFile(f.src, f.sha256!, undefined, ctx);
           out.push({ service, path, src: f.src, sha256: got.sha256, size: got.size });
         } else {
           const file = localPath(f.src, ctx);
@@ -74,15 +74,15 @@ export const filesKind: ArtifactKind<LockedFile[]> = {
       // hashed again as it is packed
       let verified = false;
       if (isUrl(f.src)) {
-        const got = await fetchFile(f.src, f.sha256, ctx);
+        const got = await fetchFile(f.src, f.sha256, f.size, ctx);
         file = got.path;
         known = { sha256: got.sha256, size: got.size };
         verified = !got.fromCache;
       } else {
         file = localPath(f.src, ctx);
         known = await hashLocal(file, f.src);
-        if (known.sha256 !== f.sha256) {
-          throw new IntegrityError(`${f.src} changed since it was locked: sha256 ${known.sha256}, the lock says ${f.sha256} (run ferry lock again and review the diff)`);
+        if (known.sha256 !== f.sha256 || known.size !== f.size) {
+          throw new IntegrityError(`${f.src} changed since it was locked: sha256 ${known.sha256} size ${known.size}, the lock says sha256 ${f.sha256} size ${f.size} (run ferry lock again and review the diff)`);
         }
       }
       entries.push({ path: f.path, file, kind: 'file', services: [f.service], known, verified });
@@ -110,6 +110,6 @@ async function hashLocal(file: string, what: string): Promise<{ sha256: string; 
   return sha256File(file);
 }
 
-async function fetchFile(url: string, sha256: string, ctx: BuildContext): Promise<FetchResult> {
-  return fetchToCache({ url, sha256, label: url }, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats });
+async function fetchFile(url: string, sha256: string, size: number | undefined, ctx: BuildContext): Promise<FetchResult> {
+  return fetchToCache({ url, sha256, size, label: url }, { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats });
 }

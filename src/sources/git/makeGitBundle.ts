@@ -15,8 +15,10 @@ export interface GitBundleInfo {
 /**
  * Write a `git bundle` holding exactly `commit` (with `depth` commits of history, 0 = all) under
  * the ref refs/heads/ferry. The objects are fetched into an empty scratch repository and repacked
- * there from scratch with one thread, so the bundle's bytes depend on the commit's objects and the
- * git version, not on how the upstream happens to be packed: the same commit gives the same bundle.
+ * there from scratch with one thread, every object compressed again (-F: a pack fetched whole keeps
+ * the upstream's zlib streams, which change when the upstream repacks), so the bundle's bytes depend on
+ * the commit's objects and the git version, not on how the upstream happens to be packed: the same
+ * commit gives the same bundle.
  *
  * git bundles cannot say that a history is shallow, so the boundary commits are returned for the
  * manifest; cloneGitBundle marks them shallow before it fetches from the bundle.
@@ -25,7 +27,8 @@ export async function makeGitBundle(opts: { url: string; ref: string; commit: st
   await mkdir(opts.scratch, { recursive: true });
   const repo = await mkdtemp(join(opts.scratch, 'git-'));
   try {
-    await runGit(['init', '--quiet', '--bare', repo]);
+    // no template (GIT_TEMPLATE_DIR may name one whose config sets the compression the repack uses)
+    await runGit(['init', '--quiet', '--bare', '--template=', repo]);
     const depth = opts.depth > 0 ? [`--depth=${opts.depth}`] : [];
     try {
       await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `${opts.commit}:${BUNDLE_REF}`], { userConfig: true });
@@ -49,7 +52,7 @@ export async function makeGitBundle(opts: { url: string; ref: string; commit: st
     if (refused !== undefined) {
       throw new FetchError(`${opts.url}: commit ${opts.commit} holds ${JSON.stringify(refused.slice(0, 200))}, a path into the clone's own .git folder that git refuses to check out (a hook there would run); ferry carries no such repository`);
     }
-    await runGit(['-C', repo, '-c', 'pack.threads=1', 'repack', '--quiet', '-a', '-d', '-f', '--threads=1']);
+    await runGit(['-C', repo, '-c', 'pack.threads=1', 'repack', '--quiet', '-a', '-d', '-F', '--threads=1']);
     await mkdir(dirname(opts.dest), { recursive: true });
     const tmp = `${opts.dest}.partial`;
     await runGit(['-C', repo, '-c', 'pack.threads=1', 'bundle', 'create', '--quiet', tmp, BUNDLE_REF]);

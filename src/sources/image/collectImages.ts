@@ -13,6 +13,7 @@ import { planImages } from './lockImages.js';
 import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
 import { parseImageRef } from './parseImageRef.js';
 import { reduceIndex } from './reduceIndex.js';
+import { platformName, platformShown } from './imagePlatforms.js';
 
 
 /** What manifest.artifacts.image records per image: how ferry serve names it and hosts pull it. */
@@ -175,6 +176,11 @@ function checkListsManifests(image: LockedImage, named: Descriptor[]): void {
     const differ = want.find((d) => !locked.includes(d)) ?? locked.find((d) => !want.includes(d)) ?? want[0];
     const what = image.upstream ? 'reduced index' : named.length ? 'index' : 'manifest (a single image)';
     throw new IntegrityError(`lock: ${image.ref} lists ${locked.length} manifests, its ${what} names ${want.length}${differ ? ` (${differ.split(' ')[0]} is not in both)` : ''}; run ferry lock again and review the diff`);
+  }
+  // each entry's platform goes into the SBOM as the lock gives it: it must be the one the index gives
+  const at = named.findIndex((d, i) => image.manifests[i]!.platform !== platformName(d.platform));
+  if (at >= 0) {
+    throw new IntegrityError(`lock: ${image.ref} gives ${named[at]!.digest} the platform ${JSON.stringify(image.manifests[at]!.platform ?? null).slice(0, 80)}, its index gives ${platformShown(named[at]!.platform)}; run ferry lock again and review the diff`);
   }
 }
 

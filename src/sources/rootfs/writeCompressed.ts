@@ -83,6 +83,14 @@ async function gzipToFile(write: (out: Writable) => Promise<void>, file: string,
   return { sha256: hash.digest('hex'), size };
 }
 
+/** the variables through which xz and zstd take options before their command line's (XZ_OPT=-e, XZ_DEFAULTS=--check=sha256 change xz's bytes) */
+const COMPRESSOR_OPTION_VARS = ['XZ_DEFAULTS', 'XZ_OPT', 'ZSTD_CLEVEL', 'ZSTD_NBTHREADS'];
+
+/** this process's environment without the compressors' option variables: the build's bytes come from the spec's settings only */
+function compressorEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !COMPRESSOR_OPTION_VARS.includes(k)));
+}
+
 /**
  * zstd or xz, reading the stream on its stdin and writing `file` itself, as `tar -I zstd` has it do: the
  * compressed bytes never pass through this process (each 64 KiB of a pipe was an event-loop round trip,
@@ -95,7 +103,7 @@ async function runCompressor(write: (out: Writable) => Promise<void>, file: stri
   const out = await open(file, 'w');
   const hasher = hashGrowingFile(file);
   try {
-    const tool = startTool(compress, args, { debianPackage: DEBIAN_PACKAGE[compress], hint: 'or choose gzip', stdoutFd: out.fd });
+    const tool = startTool(compress, args, { debianPackage: DEBIAN_PACKAGE[compress], hint: 'or choose gzip', stdoutFd: out.fd, env: compressorEnv() });
     try {
       await write(tool.stdin);
       tool.stdin.end();
