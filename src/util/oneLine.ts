@@ -43,14 +43,20 @@ export function keyPath(path: string, key: string): string {
 
 /**
  * Why a JSON or YAML text did not parse, as one short line. V8's JSON.parse messages quote the text
- * around the fault, raw newlines and all (`Unexpected token 'x', "x\n\n" is not valid JSON`); yaml's
- * go on after the first line with the lines around the fault. Either could print a line of the file's
- * choosing under ferry's name. (yaml's errors are told by their name, not by `instanceof`: importing yaml
+ * around the fault, raw newlines and all (`Unexpected token 'x', "x\n\n" is not valid JSON`): that quote
+ * is left out; yaml's go on after the first line with the lines around the fault: only the first is kept.
+ * Either could print a line of the file's choosing under ferry's name, or the start of a file a symlink
+ * named (a secret). (yaml's errors are told by their name, not by `instanceof`: importing yaml
  * here put the package on every command's start-up, 3 MiB more peak memory for `ferry verify`.)
  */
 export function parseErrorReason(err: unknown, max = 200): string {
   const message = err instanceof Error ? err.message : String(err);
-  const why = err instanceof Error && err.name === 'YAMLParseError' ? message.split('\n')[0]!.replace(/:$/, '') : message;
+  const why =
+    err instanceof Error && err.name === 'YAMLParseError'
+      ? message.split('\n')[0]!.replace(/:$/, '')
+      : // the text V8 quotes is left out: a file read through a symlink (a lock pointing at /etc/shadow) would
+        // otherwise have its first characters printed into a build log
+        message.replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, ': not valid JSON');
   const shown = escapeText(why);
   return shown.length > max ? `${shown.slice(0, max)}…` : shown;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -75,11 +75,11 @@ describe('every refusal is one line, whatever the input holds', () => {
     for (const line of `${r.stdout}\n${r.stderr}`.split('\n')) expect(line.startsWith('ferry: forged')).toBe(false);
   });
 
-  it('verify refuses a split index that is not JSON with one line, the parser snippet escaped (exit 68)', async () => {
+  it('verify refuses a split index that is not JSON with one line, the parser\'s quote of the text left out (exit 68)', async () => {
     const index = join(dir, 'fake.ferry.index.json');
     writeFileSync(index, 'x\n\n\nferry: forged from the index\n\n');
     const r = await ferry(['verify', index, '--keyring', key.public]);
-    expectOneLine(r, 68, /^ferry: .*fake\.ferry\.index\.json: not JSON \(Unexpected token 'x', "x\\n\\n\\nferry:.* is not valid JSON\)\n$/, 'ferry: forged');
+    expectOneLine(r, 68, /^ferry: .*fake\.ferry\.index\.json: not JSON \(Unexpected token 'x': not valid JSON\)\n$/, 'ferry: forged');
   });
 
   it('build --locked refuses a lock that is not JSON with one line (exit 65)', async () => {
@@ -87,7 +87,18 @@ describe('every refusal is one line, whatever the input holds', () => {
     writeFileSync(spec, 'name: locked\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\n');
     writeFileSync(join(dir, 'locked.lock.json'), '{"format":\n\n\nferry: forged from the lock');
     const r = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-locked'), '--cache', join(dir, 'cache')]);
-    expectOneLine(r, 65, /^ferry: .*locked\.lock\.json: not a lock file \(Unexpected token .*\\n\\n\\nferry: .* is not valid JSON\)\n$/, 'ferry: forged');
+    expectOneLine(r, 65, /^ferry: .*locked\.lock\.json: not a lock file \(Unexpected token 'e': not valid JSON\)\n$/, 'ferry: forged');
+  });
+
+  it('build --locked refuses a lock that is a symlink to a file that is not JSON without printing any of that file (exit 65)', async () => {
+    const spec = join(dir, 'linked.yaml');
+    writeFileSync(spec, 'name: linked\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\n');
+    const secret = join(dir, 'secret.txt');
+    writeFileSync(secret, 'hunter2-sEcReT:$y$j9T$abcdefgh\n');
+    symlinkSync(secret, join(dir, 'linked.lock.json'));
+    const r = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-linked'), '--cache', join(dir, 'cache')]);
+    expectOneLine(r, 65, /^ferry: .*linked\.lock\.json: not a lock file \(Unexpected token 'h': not valid JSON\)\n$/, 'ferry: forged');
+    expect(r.stderr).not.toMatch(/unter2|sEcReT/);
   });
 
   it('build refuses a spec with several bad steps in one line, a step key with a newline quoted (exit 65)', async () => {
@@ -106,7 +117,7 @@ describe('every refusal is one line, whatever the input holds', () => {
     writeFileSync(bundle, craftTar([{ path: 'manifest.json', data: manifest }, { path: 'manifest.json.asc', data: Buffer.from(signature) }]));
     for (const args of [['inspect', bundle], ['diff', bundle, bundle]]) {
       const r = await ferry(args);
-      expectOneLine(r, 68, /^ferry: .*notjson\.ferry: manifest\.json is not JSON \(Unexpected token .*\\n\\n\\nferry: .* is not valid JSON\)\n$/, 'ferry: forged');
+      expectOneLine(r, 68, /^ferry: .*notjson\.ferry: manifest\.json is not JSON \(Unexpected token 'e': not valid JSON\)\n$/, 'ferry: forged');
     }
   });
 
