@@ -9,6 +9,7 @@ import { createRequestHandler } from './createRequestHandler.js';
 import { formatListenAddress, type ListenAddress } from './parseListenAddress.js';
 import { checkStoreFolders } from '../store/checkStoreFolders.js';
 import { storeLayout } from '../store/storeLayout.js';
+import { timerMs } from '../util/timerMs.js';
 
 export interface ServeOptions {
   store: string;
@@ -122,7 +123,7 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
         timer = setTimeout(() => {
           for (const s of servers) s.closeAllConnections();
           resolve();
-        }, graceMs);
+        }, timerMs(graceMs));
       });
       await Promise.race([closed, timedOut]);
       clearTimeout(timer);

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../ui/log.js';
 import { isWorkerMessage } from './workerMessages.js';
+import { timerMs } from '../util/timerMs.js';
 
 export interface SuperviseOptions {
   /** how many worker processes serve (each runs the same `ferry serve` command line) */
@@ -74,7 +75,7 @@ export async function superviseWorkers(opts: SuperviseOptions): Promise<number> 
     for (const w of live) w.process.kill('SIGTERM');
     killTimer = setTimeout(() => {
       for (const w of live) w.process.kill('SIGKILL');
-    }, opts.graceMs + EXIT_MARGIN_MS);
+    }, timerMs(opts.graceMs + EXIT_MARGIN_MS));
     changed();
   };
   const onSignal = (signal: string) => {

@@ -99,6 +99,23 @@ describe('ferry serve stops gracefully on SIGTERM', () => {
     idleAgent.destroy();
   });
 
+  it('--shutdown-timeout longer than a Node timer takes (24.8 days) still waits for the download in flight', async () => {
+    // 3,000,000 s: a timer asked for more than 2^31 - 1 ms fires after 1 ms, which cut every download at once
+    const serve = await spawnServe(['--store', t.store, '--listen', '127.0.0.1:0', '--shutdown-timeout', '3000000', '--workers', '2']);
+    const port = Number(new URL(serve.url).port);
+    const download = await startPaused(`${serve.url}/bundles/${bundle.digest}/rootfs/large.tar.gz`);
+    serve.child.kill('SIGTERM');
+    let exited = false;
+    void serve.exited.then(() => (exited = true));
+    await until('the listener to close', async () => !(await canConnect(port)), 20);
+    const body = await drain(download);
+    expect(body).toEqual({ sha256: bundle.files.get('rootfs/large.tar.gz')!.sha256, bytes: LARGE, complete: true });
+    const { code } = await serve.exited;
+    expect(exited).toBe(true);
+    expect(code).toBe(0);
+    expect(serve.stderr()).not.toMatch(/TimeoutOverflowWarning/);
+  });
+
   it('cuts a download that does not finish within --shutdown-timeout', async () => {
     const serve = await spawnServe(['--store', t.store, '--listen', '127.0.0.1:0', '--shutdown-timeout', '1', '--workers', '2']);
     const download = await startPaused(`${serve.url}/bundles/${bundle.digest}/rootfs/large.tar.gz`);
