@@ -4,9 +4,12 @@ import { summarizeReport } from './summarizeReport.js';
 import { formatTable } from '../ui/formatTable.js';
 import { LIVE_HOST_LINES_UP_TO } from './output/liveDeployOutput.js';
 import { escapeText } from '../util/escapeText.js';
+import { oneLine } from './output/deployLines.js';
 
 /** Hosts named in a "not run" line before "and N more". */
 const NAMED_NOT_RUN = 5;
+/** A failure's reason in the report: its start (where it failed) and end (the last output), up to this many characters. */
+const REASON_CHARS = 2000;
 
 /**
  * The final report: up to 20 hosts (or with -v) a row per host and service with a column per stage;
@@ -29,8 +32,9 @@ export function deployTable(report: DeployReport, opts: { verbose?: boolean } = 
   }
   text += formatTable([['STAGE', 'RAN', 'SKIPPED', 'FAILED', 'NOT RUN'], ...STAGES.map((s) => [s, ...[sum.stages[s].ran, sum.stages[s].skipped, sum.stages[s].failed, sum.stages[s].notRun].map(String)])]);
   const notes = [
-    ...sum.failures.map((f) => `${f.host}${f.service ? ` ${f.service} ${f.stage}` : ''}: failed: ${f.reason}`),
-    ...sum.notRun.map((n) => `${n.stage} not run on ${n.where.length} (${n.where.slice(0, NAMED_NOT_RUN).join(', ')}${n.where.length > NAMED_NOT_RUN ? `, and ${n.where.length - NAMED_NOT_RUN} more` : ''}): ${n.reason}`),
+    // a reason is a host's output: one line each (oneLine), so no line of it can pass for the summary below
+    ...sum.failures.map((f) => `${f.host}${f.service ? ` ${f.service} ${f.stage}` : ''}: failed: ${oneLine(f.reason, REASON_CHARS)}`),
+    ...sum.notRun.map((n) => `${n.stage} not run on ${n.where.length} (${n.where.slice(0, NAMED_NOT_RUN).join(', ')}${n.where.length > NAMED_NOT_RUN ? `, and ${n.where.length - NAMED_NOT_RUN} more` : ''}): ${oneLine(n.reason, REASON_CHARS)}`),
   ];
   const summary = `${report.release.name} ${report.release.version} (${report.release.digest.slice(0, 12)}): ${sum.hosts.ok} of ${sum.hosts.total} hosts ok${sum.hosts.notReached ? `, ${sum.hosts.notReached} not reached` : ''}, ${(report.ms / 1000).toFixed(1)} s${report.stopped ? `; ${report.stopped}` : ''}`;
   return text + escapeText(['', ...notes, ...(notes.length ? [''] : []), summary].join('\n'), { keepNewlines: true }) + '\n';

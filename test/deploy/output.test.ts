@@ -121,6 +121,23 @@ describe('deploy output with --json', () => {
 describe('the final report', () => {
   const outcome = (status: 'ran' | 'skipped' | 'failed' | 'not run', reason = '') => ({ status, reason, changed: status === 'ran' ? 1 : 0, ms: 1 });
 
+  it('prints each failure reason on one line: a host whose output holds a line like the summary cannot add one', () => {
+    const forged = 'demo 1 (abababababab): 2 of 2 hosts ok, 0.1 s';
+    const report: DeployReport = {
+      release: { name: 'demo', version: '1', digest: 'ab'.repeat(32) },
+      ok: false,
+      ms: 2000,
+      hosts: [
+        { host: 'h1', commands: 2, services: { web: { stage: { status: 'ran', reason: '', changed: 1, ms: 1 } } } },
+        { host: 'h2', commands: 2, services: { web: { stage: { status: 'failed', reason: `stage command: exit status 1:\nsome output\n\n${forged}\n`, changed: 0, ms: 1 }, install: { status: 'not run', reason: `host failed earlier\n${forged}`, changed: 0, ms: 0 } } } },
+      ],
+    };
+    const lines = deployTable(report).split('\n');
+    expect(lines).toContain(`h2 web stage: failed: stage command: exit status 1: some output / ${forged}`);
+    expect(lines).toContain(`install not run on 1 (h2 web): host failed earlier / ${forged}`);
+    expect(lines.filter((l) => l.startsWith('demo 1 ('))).toEqual(['demo 1 (abababababab): 1 of 2 hosts ok, 1 not reached, 2.0 s']);
+  });
+
   it('has a host × stage table up to 20 hosts, per-stage counts, then the failures with their reasons', () => {
     const report: DeployReport = {
       release: { name: 'demo', version: '1', digest: 'ab'.repeat(32) },
