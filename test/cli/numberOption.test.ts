@@ -10,11 +10,14 @@ describe('numeric options', () => {
   it('refuses what Number() lets through: empty, NaN, Infinity, fractions for counts, values out of range', () => {
     const jobs = numberOption('--jobs', { whole: true, min: 1 });
     expect(jobs('8')).toBe(8);
-    for (const bad of ['', ' ', 'abc', '8x', 'Infinity', '1.5', '0', '-2']) expect(() => jobs(bad), bad).toThrow(UsageError);
+    for (const bad of ['', ' ', 'abc', '8x', 'Infinity', '1.5', '0', '-2', '0x10', '0b1', '0o7', '1e1', '8e0', '1_000']) expect(() => jobs(bad), bad).toThrow(UsageError);
+    expect(jobs(' 8 ')).toBe(8);
+    expect(numberOption('--progress-interval', { min: 0.01 })('.5')).toBe(0.5);
     expect(() => jobs('abc')).toThrow('--jobs abc: expected a whole number, at least 1');
     const percent = numberOption('--max-fail-percent', { min: 0, max: 100, suffix: '%' });
     expect(percent('25%')).toBe(25);
     expect(percent('2.5')).toBe(2.5);
+    expect(() => percent('1e1%')).toThrow('--max-fail-percent 1e1%: expected a number, from 0 to 100');
     expect(() => percent('101')).toThrow('--max-fail-percent 101: expected a number, from 0 to 100');
     expect(numberOption('--cache', { min: 0, unit: 'MiB' })('0')).toBe(0);
     expect(() => numberOption('--cache', { min: 0, unit: 'MiB' })('-1')).toThrow('--cache -1: expected a number of MiB, 0 or more');
