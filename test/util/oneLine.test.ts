@@ -25,7 +25,7 @@ describe('one-line refusals', () => {
     expect(keyPath('', 'a'.repeat(101))).toMatch(/^\["a+…"\]$/);
   });
 
-  it('gives the reason a JSON text did not parse in one line, its snippet escaped', () => {
+  it('gives the reason a JSON text did not parse in one line, without the text V8 quotes from it', () => {
     let err: unknown;
     try {
       JSON.parse('{"format":\n\n\nferry: forged');
@@ -34,7 +34,8 @@ describe('one-line refusals', () => {
     }
     const reason = parseErrorReason(err);
     expect(reason).not.toMatch(/[\n\r]/);
-    expect(reason).toMatch(/\\n\\n\\nferry: /);
+    // the quote could be the start of a file a symlink named (a secret): only the kind of fault is kept
+    expect(reason).toBe("Unexpected token 'e': not valid JSON");
     expect(parseErrorReason(new Error('x'.repeat(500)))).toHaveLength(201);
   });
 
