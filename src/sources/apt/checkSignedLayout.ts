@@ -29,13 +29,13 @@ export function checkClearsignedLayout(text: string, label: string): void {
     throw new SignatureError(`${label}: ${why}; apt refuses such a file, so ferry does too`);
   };
   const lines = linesOf(text);
-  let at = 0;
   if (lines[0] !== SIGNED_MESSAGE) {
     if (lines.includes(SIGNED_MESSAGE)) refuse('the clearsigned file does not start with its signed message (unsigned text before it)');
     refuse('not a clearsigned file (no "-----BEGIN PGP SIGNED MESSAGE-----" line)');
   }
   // armor headers, up to the empty line
-  for (at = 1; ; at++) {
+  let at = 1;
+  for (; ; at++) {
     if (at >= lines.length) refuse('the clearsigned file ends in its armor headers');
     if (lines[at] === '') break;
     if (lines[at]!.startsWith('-')) refuse(`armor header line ${at + 1} starts with a dash`);

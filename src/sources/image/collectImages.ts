@@ -15,7 +15,6 @@ import { parseImageRef } from './parseImageRef.js';
 import { reduceIndex } from './reduceIndex.js';
 import { platformName, platformShown } from './imagePlatforms.js';
 
-
 /** What manifest.artifacts.image records per image: how ferry serve names it and hosts pull it. */
 export interface ImageArtifactInfo {
   ref: string;
