@@ -280,39 +280,68 @@ describe('git artifacts', () => {
       expect(await git(to, 'rev-parse', 'HEAD')).toBe(commits[4]);
     });
 
-    it('extract refuses (71, one line, nothing left) a signed git bundle whose checkout is larger than the room beside --to: one blob of 1 MiB of x at 40 paths, onto a tmpfs of 8 MiB', async (ctx) => {
-      if (process.getuid?.() !== 0) ctx.skip();
-      const mnt = join(dir, 'room-small');
+    /**
+     * A bare repository NAME.git holding the commit `make` writes, carried by a signed release NAME (its
+     * git/app.bundle), imported, and extracted onto a tmpfs mounted with `options`: the extract, the git
+     * bundle's size, and what the tmpfs holds after it.
+     */
+    async function extractOntoTmpfs(name: string, options: string, make: (repo: string) => Promise<string>) {
+      const mnt = join(dir, `room-${name}`);
       await mkdir(mnt);
-      expect((await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt])).code).toBe(0);
+      expect((await run('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', mnt])).code).toBe(0);
       try {
-        const repo = join(dir, 'room.git');
+        const repo = join(dir, `${name}.git`);
         await git(dir, 'init', '-q', '--bare', repo);
-        const blob = await run('sh', ['-c', `head -c 1048576 /dev/zero | tr '\\0' x | git -C ${repo} hash-object -w --stdin`]);
-        const entries = Array.from({ length: 40 }, (_, n) => `100644 blob ${blob.stdout.trim()}\tf${n}\n`).join('');
-        const tree = (await run('sh', ['-c', `printf '${entries}' | git -C ${repo} mktree`])).stdout.trim();
-        // not zeros: git writes a run of zeros as a hole, which takes no room
-        const pinned = await git(repo, 'commit-tree', tree, '-m', 'xs');
+        const pinned = await make(repo);
         await git(repo, 'update-ref', 'refs/heads/ferry', pinned);
-        const made = join(dir, 'room.bundle');
+        const made = join(dir, `${name}.bundle`);
         await git(repo, 'bundle', 'create', '-q', made, 'refs/heads/ferry');
         const data = await readFile(made);
-        expect(data.length).toBeLessThan(64 << 10);
-        const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name: 'room' });
+        const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name });
         manifest.entries[0]!.kind = 'git';
         manifest.artifacts = { git: { app: { path: 'git/app.bundle', url: repo, ref: 'main', commit: pinned, depth: 0, shallow: [], sha256: sha256Hex(data), size: data.length, services: [] } } };
-        const file = join(dir, 'room.ferry');
+        const file = join(dir, `${name}.ferry`);
         await writeFile(file, await craftBundle(manifest, await readSecretKey(key.secret, undefined), [{ path: 'git/app.bundle', data }]));
-        const store = join(dir, 'store-room');
+        const store = join(dir, `store-${name}`);
         const i = await ferry(['import', file, '--keyring', key.public, '--store', store]);
         expect(i.code, i.stderr).toBe(0);
-        const x = await ferry(['extract', 'room/1.0.0', 'git/app', '--store', store, '--to', join(mnt, 'to')]);
-        expect(x.code, x.stderr).toBe(71);
-        expect(x.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: git \S+ unpacks to more than the [\d.]+ [KM]iB free on the file system holding \S+: refused before unpacking anything; free space there or choose another --to$/)]);
-        expect(await readdir(mnt)).toEqual([]);
+        const x = await ferry(['extract', `${name}/1.0.0`, 'git/app', '--store', store, '--to', join(mnt, 'to')]);
+        return { x, size: data.length, left: await readdir(mnt) };
       } finally {
         await run('umount', [mnt]);
       }
+    }
+    const mktree = async (repo: string, entries: string) => (await run('sh', ['-c', `printf '${entries}' | git -C ${repo} mktree`])).stdout.trim();
+
+    it('extract refuses (71, one line, nothing left) a signed git bundle whose checkout is larger than the room beside --to: one blob of 1 MiB of x at 40 paths, onto a tmpfs of 8 MiB', async (ctx) => {
+      if (process.getuid?.() !== 0) ctx.skip();
+      const { x, size, left } = await extractOntoTmpfs('room', 'size=8m', async (repo) => {
+        const blob = await run('sh', ['-c', `head -c 1048576 /dev/zero | tr '\\0' x | git -C ${repo} hash-object -w --stdin`]);
+        const tree = await mktree(repo, Array.from({ length: 40 }, (_, n) => `100644 blob ${blob.stdout.trim()}\tf${n}\n`).join(''));
+        // not zeros: git writes a run of zeros as a hole, which takes no room
+        return git(repo, 'commit-tree', tree, '-m', 'xs');
+      });
+      expect(size).toBeLessThan(64 << 10);
+      expect(x.code, x.stderr).toBe(71);
+      expect(x.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: git \S+ unpacks to more than the [\d.]+ [KM]iB free on the file system holding \S+: refused before unpacking anything; free space there or choose another --to$/)]);
+      expect(left).toEqual([]);
+    });
+
+    it('extract counts the folders a checkout makes, not only its files: 100 paths into one shared chain of 60 folders (6,000 folders, 100 files) onto a tmpfs of 1,000 inodes is refused (71, one line, nothing left)', async (ctx) => {
+      if (process.getuid?.() !== 0) ctx.skip();
+      const { x, left } = await extractOntoTmpfs('folders', 'size=64m,nr_inodes=1000', async (repo) => {
+        const blob = (await run('sh', ['-c', `printf x | git -C ${repo} hash-object -w --stdin`])).stdout.trim();
+        // each tree object once in the pack, each folder of the checkout once per path that reaches it
+        let chain = await mktree(repo, `100644 blob ${blob}\\tf\\n`);
+        for (let n = 0; n < 60; n++) chain = await mktree(repo, `040000 tree ${chain}\\ta\\n`);
+        const top = await mktree(repo, Array.from({ length: 100 }, (_, n) => `040000 tree ${chain}\\td${n}\\n`).join(''));
+        const pinned = await git(repo, 'commit-tree', top, '-m', 'folders');
+        expect((await git(repo, 'ls-tree', '-r', '--name-only', pinned)).split('\n')).toHaveLength(100);
+        return pinned;
+      });
+      expect(x.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: git \S+ unpacks to more than the \d+ files the file system holding \S+ has room for: refused before unpacking anything; free space there or choose another --to$/)]);
+      expect(x.code).toBe(71);
+      expect(left).toEqual([]);
     });
   });
 });
