@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { chmod } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError } from '../../errors.js';
@@ -10,16 +11,22 @@ import { checkRoom, type Listing } from '../checkRoom.js';
 const DECOMPRESS: Record<TarCompression, string[]> = { gzip: ['-z'], zstd: ['--zstd'], xz: ['-J'], none: [] };
 
 /**
- * Unpack a rootfs tarball into the folder `dir` with GNU tar, which restores everything a root
+ * Unpack a rootfs tarball into the new, empty folder `dir` with GNU tar, which restores everything a root
  * filesystem holds: numeric owners (when run as root), modes with setuid bits, symbolic and hard
  * links, device nodes, FIFOs. The bytes are hashed on their way into tar and compared with the
  * expected sha256; on a mismatch the caller throws the folder away.
+ *
+ * `dir` itself is made 0700 before the first member is written and stays so (tar's --no-overwrite-dir
+ * leaves the archive's "./" entry out): a signed tarball's device nodes (a disk, /dev/mem, mode 0666) and
+ * setuid-root programs are doors into this machine for any user who can reach them, so only the user who
+ * extracted the tree can, as for /var/lib/machines.
  */
 export async function unpackRootfs(file: string, compression: TarCompression, sha256: string, dir: string): Promise<void> {
   // listed first (one more pass over the file): a small tarball can hold gigabytes or millions of files
   await checkRoom(dirname(dir), `rootfs ${file}`, tarListing(file, compression));
+  await chmod(dir, 0o700);
   const asRoot = process.getuid?.() === 0;
-  const args = ['-x', ...DECOMPRESS[compression], '-f', '-', '-C', dir, '--numeric-owner', '-p', ...(asRoot ? ['--same-owner'] : ['--no-same-owner'])];
+  const args = ['-x', ...DECOMPRESS[compression], '-f', '-', '-C', dir, '--numeric-owner', '-p', '--no-overwrite-dir', ...(asRoot ? ['--same-owner'] : ['--no-same-owner'])];
   const tar = startTool('tar', args, { doing: `tar ${args.join(' ')} unpacking ${file}` });
   tar.stdout.resume();
   const tap = hashingTap();
