@@ -283,9 +283,9 @@ describe('git artifacts', () => {
     /**
      * A bare repository NAME.git holding the commit `make` writes, carried by a signed release NAME (its
      * git/app.bundle), imported, and extracted onto a tmpfs mounted with `options`: the extract, the git
-     * bundle's size, and what the tmpfs holds after it.
+     * bundle's size, what the tmpfs holds after it, and what `look` saw in --to.
      */
-    async function extractOntoTmpfs(name: string, options: string, make: (repo: string) => Promise<string>) {
+    async function extractOntoTmpfs<T>(name: string, options: string, make: (repo: string) => Promise<string>, look?: (to: string) => Promise<T>) {
       const mnt = join(dir, `room-${name}`);
       await mkdir(mnt);
       expect((await run('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', mnt])).code).toBe(0);
@@ -306,7 +306,7 @@ describe('git artifacts', () => {
         const i = await ferry(['import', file, '--keyring', key.public, '--store', store]);
         expect(i.code, i.stderr).toBe(0);
         const x = await ferry(['extract', `${name}/1.0.0`, 'git/app', '--store', store, '--to', join(mnt, 'to')]);
-        return { x, size: data.length, left: await readdir(mnt) };
+        return { x, size: data.length, left: await readdir(mnt), seen: await look?.(join(mnt, 'to')) };
       } finally {
         await run('umount', [mnt]);
       }
@@ -342,6 +342,26 @@ describe('git artifacts', () => {
       expect(x.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: git \S+ unpacks to more than the \d+ files the file system holding \S+ has room for: refused before unpacking anything; free space there or choose another --to$/)]);
       expect(x.code).toBe(71);
       expect(left).toEqual([]);
+    });
+
+    it("extract writes a commit's blobs as measured: a .gitattributes asking for ident, CRLF and UTF-32 (39 times the size) does not fill the room beside --to", async (ctx) => {
+      if (process.getuid?.() !== 0) ctx.skip();
+      const ids = '$Id$\n'.repeat(200_000);
+      const { x, seen } = await extractOntoTmpfs(
+        'attributes',
+        'size=8m',
+        async (repo) => {
+          const hash = async (text: string) => (await run('sh', ['-c', `git -C ${repo} hash-object -w --no-filters --stdin`], { input: text })).stdout.trim();
+          const blob = await hash(ids);
+          const attributes = await hash('f* ident eol=crlf working-tree-encoding=UTF-32LE\n');
+          const entries = [`100644 blob ${attributes}\\t.gitattributes\\n`, ...Array.from({ length: 4 }, (_, n) => `100644 blob ${blob}\\tf${n}\\n`)].join('');
+          return git(repo, 'commit-tree', await mktree(repo, entries), '-m', 'attributes');
+        },
+        async (to) => ({ f0: await readFile(join(to, 'f0'), 'utf8').catch(() => undefined), status: await git(to, 'status', '--porcelain').catch(() => undefined) }),
+      );
+      expect(x.code, x.stderr).toBe(0);
+      // 1 MB each as committed: with the attributes applied, 39.2 MB each, 157 MB onto 8 MiB
+      expect(seen).toEqual({ f0: ids, status: '' });
     });
   });
 });

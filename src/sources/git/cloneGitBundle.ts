@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { IntegrityError } from '../../errors.js';
 import { isRelativeGitPath } from './isRelativeGitPath.js';
@@ -6,16 +6,24 @@ import { BUNDLE_REF } from './makeGitBundle.js';
 import { runGit, startGit } from './runGit.js';
 import { checkRoom, type Listing } from '../checkRoom.js';
 
+/** `.git/info/attributes` of an extracted clone: no attribute that changes a file's bytes on checkout (text/crlf and eol, ident, filter, working-tree-encoding). */
+const RAW_BLOBS = '* -text -crlf -eol -ident -filter -working-tree-encoding';
+
 /**
  * Clone a ferry git bundle into the empty folder `dir`, checked out (detached) at exactly `commit`.
  * A shallow bundle's boundary commits are marked shallow first, as `git clone --depth` would have,
  * so git accepts a history whose oldest parents are absent. `origin` points at the upstream URL
  * (unless the spec gave a relative path), for people who later have network access; nothing is
- * fetched from it.
+ * fetched from it. Files hold the commit's blobs byte for byte (RAW_BLOBS).
  */
 export async function cloneGitBundle(opts: { file: string; commit: string; shallow: string[]; url: string; dir: string }): Promise<void> {
   const { dir } = opts;
   await runGit(['init', '--quiet', dir]);
+  // the commit's blobs byte for byte, as checkRoom measured them: the tree's own .gitattributes could ask
+  // for conversions that write far more (ident turns 4 bytes into 47, eol=crlf and working-tree-encoding=UTF-32
+  // multiply by 8), and info/attributes overrides every .gitattributes
+  await mkdir(join(dir, '.git', 'info'), { recursive: true });
+  await writeFile(join(dir, '.git', 'info', 'attributes'), `${RAW_BLOBS}\n`);
   if (opts.shallow.length) await writeFile(join(dir, '.git', 'shallow'), opts.shallow.join('\n') + '\n');
   await runGit(['-C', dir, 'fetch', '--quiet', '--no-tags', opts.file, `${BUNDLE_REF}:refs/heads/ferry`]);
   // a small pack can name one large blob at thousands of paths: the checkout's size is known before it is written
