@@ -217,6 +217,16 @@ describe('git artifacts', () => {
       return file;
     }
 
+    /** A git bundle of the upstream's commit `pinned` as refs/heads/ferry, as ferry build writes one. */
+    async function upstreamBundle(name: string, pinned: string): Promise<Buffer> {
+      const repo = join(dir, `${name}.git`);
+      await run('git', ['clone', '-q', '--bare', upstream, repo]);
+      await git(repo, 'branch', 'ferry', pinned);
+      const made = join(dir, `${name}.bundle`);
+      await git(repo, 'bundle', 'create', '-q', made, 'refs/heads/ferry');
+      return readFile(made);
+    }
+
     it('refuses a signed bundle whose git entry is not a git bundle, and stores nothing', async () => {
       const file = await craftGitRelease('notgit', Buffer.from('# v2 git bundle\nnot really\n'), commits[4]!);
       const store = join(dir, 'store-notgit');
@@ -248,6 +258,15 @@ describe('git artifacts', () => {
       await expect(stat(join(dir, 'hook-ran'))).rejects.toThrow();
     });
 
+    it("import reads a git bundle the same from inside any repository: run from a sha256 repository's folder, whose config git would otherwise read", async () => {
+      const file = await craftGitRelease('cwd', await upstreamBundle('cwd', commits[4]!), commits[4]!);
+      const cwd = join(dir, 'sha256-here');
+      expect((await run('git', ['init', '-q', '--object-format=sha256', cwd])).code).toBe(0);
+      const r = await ferry(['import', file, '--keyring', key.public, '--store', join(dir, 'store-cwd')], { cwd });
+      expect(r.stderr).not.toContain('ferry:');
+      expect(r.code).toBe(0);
+    });
+
     it('refuses a git bundle that carries another commit than the manifest pins', async () => {
       const other = join(dir, 'other.bundle');
       await git(upstream, 'bundle', 'create', '-q', other, 'refs/heads/main');
@@ -258,12 +277,7 @@ describe('git artifacts', () => {
     });
 
     it("extract records a signed git artifact's url that reads as an option (--mirror=fetch:x) as origin's URL, never as an option of git remote add", async () => {
-      const repo = join(dir, 'urlopt.git');
-      await run('git', ['clone', '-q', '--bare', upstream, repo]);
-      await git(repo, 'branch', 'ferry', commits[4]!);
-      const made = join(dir, 'urlopt.bundle');
-      await git(repo, 'bundle', 'create', '-q', made, 'refs/heads/ferry');
-      const data = await readFile(made);
+      const data = await upstreamBundle('urlopt', commits[4]!);
       const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name: 'urlopt' });
       manifest.entries[0]!.kind = 'git';
       const url = '--mirror=fetch:x';

@@ -31,7 +31,9 @@ export async function verifyGitBundles(treeDir: string, manifest: Manifest, scra
       try {
         const out = await runGit(['-C', repo, 'bundle', 'verify', file]);
         if (!/complete history/.test(out) && /requires/i.test(out)) throw unusable(out);
-        heads = await runGit(['bundle', 'list-heads', file]);
+        // in the scratch repository too: run where ferry was started, git would read the repository around
+        // that folder (its config, its object format: a sha256 one refuses every sha1 bundle)
+        heads = await runGit(['-C', repo, 'bundle', 'list-heads', file]);
       } catch (err) {
         if (!(err instanceof ToolError && err.stderr !== undefined)) throw err;
         throw unusable(err.stderr);
