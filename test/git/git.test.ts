@@ -8,7 +8,7 @@ import { writeKey } from '../helpers/keys.js';
 import { readSecretKey } from '../../src/pgp/keyring.js';
 import { sha256Hex } from '../../src/util/sha256.js';
 import { buildAndImport, writeSpec } from '../rootfs/helpers.js';
-import { commit, git, makeUpstream } from './helpers.js';
+import { commit, deltaBombBundle, git, makeUpstream } from './helpers.js';
 
 const service = (artifacts: string) => `services:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      git:\n${artifacts}`;
 
@@ -265,6 +265,20 @@ describe('git artifacts', () => {
       const r = await ferry(['import', file, '--keyring', key.public, '--store', join(dir, 'store-cwd')], { cwd });
       expect(r.stderr).not.toContain('ferry:');
       expect(r.code).toBe(0);
+    });
+
+    it('import refuses (68, one line, nothing stored) a signed git bundle of a few hundred bytes whose one delta resolves to 2 GiB, rather than let git allocate it', async () => {
+      const { data, commit: pinned } = deltaBombBundle(2 ** 31);
+      expect(data.length).toBeLessThan(1024);
+      const file = await craftGitRelease('bomb', data, pinned);
+      const store = join(dir, 'store-bomb');
+      const r = await ferry(['import', file, '--keyring', key.public, '--store', store]);
+      // the one line besides import's progress line
+      expect(r.stderr.trim().split('\n').filter((l) => !/^bomb 1\.0\.0: signature good/.test(l))).toEqual([
+        expect.stringMatching(/^ferry: git\/app\.bundle \(git app\) is not a usable git bundle: .*attempting to allocate 2147483649 over limit 1073741824.*; the bundle was damaged or made by something other than ferry build$/),
+      ]);
+      expect(r.code).toBe(68);
+      expect(await run('ls', [join(store, 'bundles')]).then((x) => x.stdout.trim())).toBe('');
     });
 
     it('refuses a git bundle that carries another commit than the manifest pins', async () => {

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { IntegrityError } from '../../errors.js';
 import { isRelativeGitPath } from './isRelativeGitPath.js';
 import { BUNDLE_REF } from './makeGitBundle.js';
-import { runGit, startGit } from './runGit.js';
+import { BUNDLE_OBJECTS, runGit, startGit } from './runGit.js';
 import { checkRoom, type Listing } from '../checkRoom.js';
 
 /** `.git/info/attributes` of an extracted clone: no attribute that changes a file's bytes on checkout (text/crlf and eol, ident, filter, working-tree-encoding). */
@@ -25,10 +25,10 @@ export async function cloneGitBundle(opts: { file: string; commit: string; shall
   await mkdir(join(dir, '.git', 'info'), { recursive: true });
   await writeFile(join(dir, '.git', 'info', 'attributes'), `${RAW_BLOBS}\n`);
   if (opts.shallow.length) await writeFile(join(dir, '.git', 'shallow'), opts.shallow.join('\n') + '\n');
-  await runGit(['-C', dir, 'fetch', '--quiet', '--no-tags', opts.file, `${BUNDLE_REF}:refs/heads/ferry`]);
+  await runGit(['-C', dir, 'fetch', '--quiet', '--no-tags', opts.file, `${BUNDLE_REF}:refs/heads/ferry`], BUNDLE_OBJECTS);
   // a small pack can name one large blob at thousands of paths: the checkout's size is known before it is written
   await checkRoom(dirname(dir), `git ${opts.file}`, checkoutListing(dir, opts.commit));
-  await runGit(['-C', dir, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', opts.commit]);
+  await runGit(['-C', dir, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', opts.commit], BUNDLE_OBJECTS);
   await runGit(['-C', dir, 'branch', '--quiet', '-D', 'ferry']);
   // a path relative to the spec that was built means nothing here; after --, a signed manifest's URL that
   // starts with - (--mirror=fetch:x) is a URL, never an option of git remote add
@@ -45,7 +45,7 @@ export async function cloneGitBundle(opts: { file: string; commit: string; shall
  */
 function checkoutListing(dir: string, commit: string): Listing {
   return {
-    start: () => startGit(['-C', dir, 'ls-tree', '-r', '-t', '-l', '-z', '--full-tree', commit]),
+    start: () => startGit(['-C', dir, 'ls-tree', '-r', '-t', '-l', '-z', '--full-tree', commit], BUNDLE_OBJECTS),
     separator: '\0',
     size(entry) {
       const size = /^\S+ \S+ \S+ +(\d+|-)\t/.exec(entry)?.[1];
