@@ -9,6 +9,8 @@ export interface Listing {
   separator: '\n' | '\0';
   /** the member's size in bytes, or undefined for a record that writes no file of its own (a hard link, a line that is no member) */
   size(record: string): number | undefined;
+  /** the folders unpacking makes for this record that no record of their own lists (each one inode and one block) */
+  folders?(record: string): number;
 }
 
 /**
@@ -16,7 +18,8 @@ export interface Listing {
  * that holds `dir` has less space (what an unprivileged user may use: root's reserve is left alone) or
  * fewer free inodes than its listing adds up to: a small signed tarball or git bundle can expand to
  * gigabytes of zeros or millions of files, filling the disk that other services write to. Each member
- * counts at its size in whole blocks, at least one. The listing is read as it comes and stopped as soon
+ * counts at its size in whole blocks, at least one, and so does each folder it makes that the listing
+ * does not list itself. The listing is read as it comes and stopped as soon
  * as it is too much (a listing of a billion names is not read to its end). A file system that counts no
  * inodes (btrfs says 0) is judged by space only. What the listing tool says when it fails is left to the
  * unpacking, which fails at the same member with the tool's reason.
@@ -34,6 +37,9 @@ export async function checkRoom(dir: string, what: string, listing: Listing): Pr
       const records = (rest + chunk.toString('latin1')).split(listing.separator);
       rest = records.pop()!;
       for (const record of records) {
+        const folders = listing.folders?.(record) ?? 0;
+        files += folders;
+        bytes += folders * fs.bsize;
         const size = listing.size(record);
         if (size === undefined) continue;
         files++;

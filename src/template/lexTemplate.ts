@@ -9,6 +9,14 @@ export interface Token {
 
 export type Piece = { kind: 'text'; text: string } | { kind: 'out' | 'block'; tokens: Token[]; tag: string; line: number };
 
+/**
+ * How many tags and tokens one template (a template file, a step option, an inventory value) may hold.
+ * Parsing costs about 240 bytes of memory for each: a signed template or step option of 40 MB of `{{x}}`
+ * took more than the runner's default heap to parse (a crash, not a refusal) before anything was
+ * rendered, where the render's own limits apply. A configuration template has some thousands.
+ */
+export const MAX_TAGS_AND_TOKENS = 200_000;
+
 const OPS = ['==', '!=', '<=', '>=', '//', '**', '<', '>', '+', '-', '*', '/', '%', '~', '|', '(', ')', '[', ']', '.', ',', ':', '{', '}', '=', '!'];
 const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"' };
 
@@ -20,6 +28,7 @@ const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\',
  */
 export function lexTemplate(src: string): Piece[] {
   const pieces: Piece[] = [];
+  let units = 0;
   let pos = 0;
   let line = 1;
   let counted = 0;
@@ -53,7 +62,11 @@ export function lexTemplate(src: string): Piece[] {
       pos = close + 2;
       continue;
     }
-    const { tokens, end, close } = scanTag(src, start, kind === '{' ? 'out' : 'block', open, tagLine);
+    // the tag itself counts one, its tokens one each (counted as they are read: one tag may hold millions)
+    if (++units > MAX_TAGS_AND_TOKENS) throw tooMany(src.slice(open, open + 40), tagLine);
+    const { tokens, end, close } = scanTag(src, start, kind === '{' ? 'out' : 'block', open, tagLine, MAX_TAGS_AND_TOKENS - units);
+    units += tokens.length;
+    if (units > MAX_TAGS_AND_TOKENS) throw tooMany(src.slice(open, open + 40), tagLine);
     const tag = src.slice(open, end);
     pos = end;
     after = close === '-' ? 'strip' : close === '+' || kind === '{' ? 'keep' : 'trim';
@@ -80,13 +93,17 @@ function nextOpen(src: string, from: number): number {
   return -1;
 }
 
-function scanTag(src: string, pos: number, kind: 'out' | 'block', open: number, line: number): { tokens: Token[]; end: number; close: '-' | '+' | '' } {
+const tooMany = (tag: string, line: number) => new TemplateError(`the template holds more than ${MAX_TAGS_AND_TOKENS} tags and tokens, more than any configuration needs`, tag, line);
+
+/** The tokens of one tag from `pos`, at most `most` of them (more is tooMany). */
+function scanTag(src: string, pos: number, kind: 'out' | 'block', open: number, line: number, most: number): { tokens: Token[]; end: number; close: '-' | '+' | '' } {
   const tokens: Token[] = [];
   const closer = kind === 'out' ? '}}' : '%}';
   const fail = (why: string): never => {
     throw new TemplateError(why, src.slice(open, Math.min(src.length, pos + 1)), line);
   };
   for (;;) {
+    if (tokens.length > most) throw tooMany(src.slice(open, open + 40), line);
     while (pos < src.length && /\s/.test(src[pos]!)) pos++;
     if (pos >= src.length) fail(`the tag is not closed with ${closer}`);
     if (src.startsWith(closer, pos)) return { tokens, end: pos + 2, close: '' };

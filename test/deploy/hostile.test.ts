@@ -16,6 +16,7 @@ import { STEP_OPTIONS } from '../../src/specfile/stepOptions.js';
 import type { StepContext } from '../../src/deploy/steps/types.js';
 import { LocalTransport } from '../../src/deploy/transport/localTransport.js';
 import { recordingLogger, runFerry as ferry } from './fixtures.js';
+import { ferry as ferryWith } from '../helpers/cli.js';
 import { type FixtureService, writeRelease } from './storeFixture.js';
 
 /**
@@ -154,5 +155,21 @@ describe('hostile templates, step options, inventory values and manifest strings
     const withApt = { ...rel, manifest: { ...rel.manifest, artifacts: { apt: { suite: 'bookworm main\ndeb [trusted=yes] http://127.0.0.1:9/ evil' } } } };
     expect(aptStep.check!({ packages: ['hello'] }, 'web', withApt)[0]).toMatch(/^apt: the bundle carries no usable apt repository/);
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it('a template file or step option of more tags than any configuration has is refused by plan in one line (65), not parsed into hundreds of MiB: plan runs with a heap of 128 MiB', async () => {
+    // a file of 400,000 tags of 7 bytes (2.8 MB, some 190 MiB of parse tree before this limit); an option
+    // of one tag of 600,000 tokens (a manifest with more than one { or [ in 24 bytes is refused unread)
+    const { file } = inventory({ x: 1 });
+    for (const [name, svc, where] of [
+      ['flood-template', { files: { 'app.conf.j2': '{{ x }}'.repeat(400_000) }, configure: [{ template: { src: 'app.conf.j2', dest: join(root, 'etc/app.conf') } }] }, 'services.web.configure\\[0\\]: template files/web/app.conf.j2'],
+      ['flood-option', { configure: [{ command: { run: `echo {{ ${'x ~ '.repeat(300_000)}x }}` } }] }, 'services.web.configure\\[0\\].command option run'],
+    ] as const) {
+      await release(name, svc);
+      const r = await ferryWith(['plan', `${name}@1`, '--store', store, '--allow-local', '-i', file], { env: { NODE_OPTIONS: '--max-old-space-size=128' } });
+      expect(r.stderr.trim().split('\n'), name).toEqual([expect.stringMatching(new RegExp(`^ferry: bundle ${name} 1: ${where}: cannot render .*: the template holds more than 200000 tags and tokens, more than any configuration needs$`))]);
+      expect(r.code, name).toBe(65);
+    }
+    expect(existsSync(join(root, 'etc/app.conf'))).toBe(false);
   });
 });

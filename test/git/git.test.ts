@@ -8,7 +8,7 @@ import { writeKey } from '../helpers/keys.js';
 import { readSecretKey } from '../../src/pgp/keyring.js';
 import { sha256Hex } from '../../src/util/sha256.js';
 import { buildAndImport, writeSpec } from '../rootfs/helpers.js';
-import { commit, git, makeUpstream } from './helpers.js';
+import { commit, deltaBombBundle, git, makeUpstream } from './helpers.js';
 
 const service = (artifacts: string) => `services:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      git:\n${artifacts}`;
 
@@ -217,6 +217,16 @@ describe('git artifacts', () => {
       return file;
     }
 
+    /** A git bundle of the upstream's commit `pinned` as refs/heads/ferry, as ferry build writes one. */
+    async function upstreamBundle(name: string, pinned: string): Promise<Buffer> {
+      const repo = join(dir, `${name}.git`);
+      await run('git', ['clone', '-q', '--bare', upstream, repo]);
+      await git(repo, 'branch', 'ferry', pinned);
+      const made = join(dir, `${name}.bundle`);
+      await git(repo, 'bundle', 'create', '-q', made, 'refs/heads/ferry');
+      return readFile(made);
+    }
+
     it('refuses a signed bundle whose git entry is not a git bundle, and stores nothing', async () => {
       const file = await craftGitRelease('notgit', Buffer.from('# v2 git bundle\nnot really\n'), commits[4]!);
       const store = join(dir, 'store-notgit');
@@ -248,6 +258,29 @@ describe('git artifacts', () => {
       await expect(stat(join(dir, 'hook-ran'))).rejects.toThrow();
     });
 
+    it("import reads a git bundle the same from inside any repository: run from a sha256 repository's folder, whose config git would otherwise read", async () => {
+      const file = await craftGitRelease('cwd', await upstreamBundle('cwd', commits[4]!), commits[4]!);
+      const cwd = join(dir, 'sha256-here');
+      expect((await run('git', ['init', '-q', '--object-format=sha256', cwd])).code).toBe(0);
+      const r = await ferry(['import', file, '--keyring', key.public, '--store', join(dir, 'store-cwd')], { cwd });
+      expect(r.stderr).not.toContain('ferry:');
+      expect(r.code).toBe(0);
+    });
+
+    it('import refuses (68, one line, nothing stored) a signed git bundle of a few hundred bytes whose one delta resolves to 2 GiB, rather than let git allocate it', async () => {
+      const { data, commit: pinned } = deltaBombBundle(2 ** 31);
+      expect(data.length).toBeLessThan(1024);
+      const file = await craftGitRelease('bomb', data, pinned);
+      const store = join(dir, 'store-bomb');
+      const r = await ferry(['import', file, '--keyring', key.public, '--store', store]);
+      // the one line besides import's progress line
+      expect(r.stderr.trim().split('\n').filter((l) => !/^bomb 1\.0\.0: signature good/.test(l))).toEqual([
+        expect.stringMatching(/^ferry: git\/app\.bundle \(git app\) is not a usable git bundle: .*attempting to allocate 2147483649 over limit 1073741824.*; the bundle was damaged or made by something other than ferry build$/),
+      ]);
+      expect(r.code).toBe(68);
+      expect(await run('ls', [join(store, 'bundles')]).then((x) => x.stdout.trim())).toBe('');
+    });
+
     it('refuses a git bundle that carries another commit than the manifest pins', async () => {
       const other = join(dir, 'other.bundle');
       await git(upstream, 'bundle', 'create', '-q', other, 'refs/heads/main');
@@ -258,12 +291,7 @@ describe('git artifacts', () => {
     });
 
     it("extract records a signed git artifact's url that reads as an option (--mirror=fetch:x) as origin's URL, never as an option of git remote add", async () => {
-      const repo = join(dir, 'urlopt.git');
-      await run('git', ['clone', '-q', '--bare', upstream, repo]);
-      await git(repo, 'branch', 'ferry', commits[4]!);
-      const made = join(dir, 'urlopt.bundle');
-      await git(repo, 'bundle', 'create', '-q', made, 'refs/heads/ferry');
-      const data = await readFile(made);
+      const data = await upstreamBundle('urlopt', commits[4]!);
       const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name: 'urlopt' });
       manifest.entries[0]!.kind = 'git';
       const url = '--mirror=fetch:x';
@@ -280,39 +308,88 @@ describe('git artifacts', () => {
       expect(await git(to, 'rev-parse', 'HEAD')).toBe(commits[4]);
     });
 
-    it('extract refuses (71, one line, nothing left) a signed git bundle whose checkout is larger than the room beside --to: one blob of 1 MiB of x at 40 paths, onto a tmpfs of 8 MiB', async (ctx) => {
-      if (process.getuid?.() !== 0) ctx.skip();
-      const mnt = join(dir, 'room-small');
+    /**
+     * A bare repository NAME.git holding the commit `make` writes, carried by a signed release NAME (its
+     * git/app.bundle), imported, and extracted onto a tmpfs mounted with `options`: the extract, the git
+     * bundle's size, what the tmpfs holds after it, and what `look` saw in --to.
+     */
+    async function extractOntoTmpfs<T>(name: string, options: string, make: (repo: string) => Promise<string>, look?: (to: string) => Promise<T>) {
+      const mnt = join(dir, `room-${name}`);
       await mkdir(mnt);
-      expect((await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt])).code).toBe(0);
+      expect((await run('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', mnt])).code).toBe(0);
       try {
-        const repo = join(dir, 'room.git');
+        const repo = join(dir, `${name}.git`);
         await git(dir, 'init', '-q', '--bare', repo);
-        const blob = await run('sh', ['-c', `head -c 1048576 /dev/zero | tr '\\0' x | git -C ${repo} hash-object -w --stdin`]);
-        const entries = Array.from({ length: 40 }, (_, n) => `100644 blob ${blob.stdout.trim()}\tf${n}\n`).join('');
-        const tree = (await run('sh', ['-c', `printf '${entries}' | git -C ${repo} mktree`])).stdout.trim();
-        // not zeros: git writes a run of zeros as a hole, which takes no room
-        const pinned = await git(repo, 'commit-tree', tree, '-m', 'xs');
+        const pinned = await make(repo);
         await git(repo, 'update-ref', 'refs/heads/ferry', pinned);
-        const made = join(dir, 'room.bundle');
+        const made = join(dir, `${name}.bundle`);
         await git(repo, 'bundle', 'create', '-q', made, 'refs/heads/ferry');
         const data = await readFile(made);
-        expect(data.length).toBeLessThan(64 << 10);
-        const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name: 'room' });
+        const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name });
         manifest.entries[0]!.kind = 'git';
         manifest.artifacts = { git: { app: { path: 'git/app.bundle', url: repo, ref: 'main', commit: pinned, depth: 0, shallow: [], sha256: sha256Hex(data), size: data.length, services: [] } } };
-        const file = join(dir, 'room.ferry');
+        const file = join(dir, `${name}.ferry`);
         await writeFile(file, await craftBundle(manifest, await readSecretKey(key.secret, undefined), [{ path: 'git/app.bundle', data }]));
-        const store = join(dir, 'store-room');
+        const store = join(dir, `store-${name}`);
         const i = await ferry(['import', file, '--keyring', key.public, '--store', store]);
         expect(i.code, i.stderr).toBe(0);
-        const x = await ferry(['extract', 'room/1.0.0', 'git/app', '--store', store, '--to', join(mnt, 'to')]);
-        expect(x.code, x.stderr).toBe(71);
-        expect(x.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: git \S+ unpacks to more than the [\d.]+ [KM]iB free on the file system holding \S+: refused before unpacking anything; free space there or choose another --to$/)]);
-        expect(await readdir(mnt)).toEqual([]);
+        const x = await ferry(['extract', `${name}/1.0.0`, 'git/app', '--store', store, '--to', join(mnt, 'to')]);
+        return { x, size: data.length, left: await readdir(mnt), seen: await look?.(join(mnt, 'to')) };
       } finally {
         await run('umount', [mnt]);
       }
+    }
+    const mktree = async (repo: string, entries: string) => (await run('sh', ['-c', `printf '${entries}' | git -C ${repo} mktree`])).stdout.trim();
+
+    it('extract refuses (71, one line, nothing left) a signed git bundle whose checkout is larger than the room beside --to: one blob of 1 MiB of x at 40 paths, onto a tmpfs of 8 MiB', async (ctx) => {
+      if (process.getuid?.() !== 0) ctx.skip();
+      const { x, size, left } = await extractOntoTmpfs('room', 'size=8m', async (repo) => {
+        const blob = await run('sh', ['-c', `head -c 1048576 /dev/zero | tr '\\0' x | git -C ${repo} hash-object -w --stdin`]);
+        const tree = await mktree(repo, Array.from({ length: 40 }, (_, n) => `100644 blob ${blob.stdout.trim()}\tf${n}\n`).join(''));
+        // not zeros: git writes a run of zeros as a hole, which takes no room
+        return git(repo, 'commit-tree', tree, '-m', 'xs');
+      });
+      expect(size).toBeLessThan(64 << 10);
+      expect(x.code, x.stderr).toBe(71);
+      expect(x.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: git \S+ unpacks to more than the [\d.]+ [KM]iB free on the file system holding \S+: refused before unpacking anything; free space there or choose another --to$/)]);
+      expect(left).toEqual([]);
+    });
+
+    it('extract counts the folders a checkout makes, not only its files: 100 paths into one shared chain of 60 folders (6,000 folders, 100 files) onto a tmpfs of 1,000 inodes is refused (71, one line, nothing left)', async (ctx) => {
+      if (process.getuid?.() !== 0) ctx.skip();
+      const { x, left } = await extractOntoTmpfs('folders', 'size=64m,nr_inodes=1000', async (repo) => {
+        const blob = (await run('sh', ['-c', `printf x | git -C ${repo} hash-object -w --stdin`])).stdout.trim();
+        // each tree object once in the pack, each folder of the checkout once per path that reaches it
+        let chain = await mktree(repo, `100644 blob ${blob}\\tf\\n`);
+        for (let n = 0; n < 60; n++) chain = await mktree(repo, `040000 tree ${chain}\\ta\\n`);
+        const top = await mktree(repo, Array.from({ length: 100 }, (_, n) => `040000 tree ${chain}\\td${n}\\n`).join(''));
+        const pinned = await git(repo, 'commit-tree', top, '-m', 'folders');
+        expect((await git(repo, 'ls-tree', '-r', '--name-only', pinned)).split('\n')).toHaveLength(100);
+        return pinned;
+      });
+      expect(x.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: git \S+ unpacks to more than the \d+ files the file system holding \S+ has room for: refused before unpacking anything; free space there or choose another --to$/)]);
+      expect(x.code).toBe(71);
+      expect(left).toEqual([]);
+    });
+
+    it("extract writes a commit's blobs as measured: a .gitattributes asking for ident, CRLF and UTF-32 (39 times the size) does not fill the room beside --to", async (ctx) => {
+      if (process.getuid?.() !== 0) ctx.skip();
+      const ids = '$Id$\n'.repeat(200_000);
+      const { x, seen } = await extractOntoTmpfs(
+        'attributes',
+        'size=8m',
+        async (repo) => {
+          const hash = async (text: string) => (await run('sh', ['-c', `git -C ${repo} hash-object -w --no-filters --stdin`], { input: text })).stdout.trim();
+          const blob = await hash(ids);
+          const attributes = await hash('f* ident eol=crlf working-tree-encoding=UTF-32LE\n');
+          const entries = [`100644 blob ${attributes}\\t.gitattributes\\n`, ...Array.from({ length: 4 }, (_, n) => `100644 blob ${blob}\\tf${n}\\n`)].join('');
+          return git(repo, 'commit-tree', await mktree(repo, entries), '-m', 'attributes');
+        },
+        async (to) => ({ f0: await readFile(join(to, 'f0'), 'utf8').catch(() => undefined), status: await git(to, 'status', '--porcelain').catch(() => undefined) }),
+      );
+      expect(x.code, x.stderr).toBe(0);
+      // 1 MB each as committed: with the attributes applied, 39.2 MB each, 157 MB onto 8 MiB
+      expect(seen).toEqual({ f0: ids, status: '' });
     });
   });
 });

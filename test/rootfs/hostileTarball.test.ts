@@ -55,6 +55,40 @@ describe('a hostile rootfs tarball', () => {
     expect(await readdir(outside)).toEqual([]);
     expect(await readFile(join(dir, 'victim.txt'), 'utf8')).toBe('victim\n');
   });
+
+  it("extract keeps a signed rootfs's device nodes and setuid files out of other users' reach: --to is 0700, its content as packed", async (ctx) => {
+    if (process.getuid?.() !== 0) ctx.skip();
+    // a folder every user may enter, as /srv or /opt are (the test's own temporary folder is private)
+    const open = await mkdtemp('/tmp/ferry-rootfs-doors-');
+    try {
+      await chmod(open, 0o755);
+      const tree = join(dir, 'doors');
+      await mkdir(join(tree, 'dev'), { recursive: true });
+      await chmod(tree, 0o755);
+      // c 1 3 (null) stands for what a hostile rootfs would carry: c 1 1 (/dev/mem) or b 8 0 (a disk), 0666
+      expect((await run('mknod', ['-m', '666', join(tree, 'dev', 'door'), 'c', '1', '3'])).code).toBe(0);
+      await writeFile(join(tree, 'rootsh'), '#!/bin/sh\nid -u\n');
+      await chmod(join(tree, 'rootsh'), 0o4755);
+      expect((await run('tar', ['-cf', join(dir, 'doors.tar'), '-C', tree, '.'])).code).toBe(0);
+      const tarball = await readFile(join(dir, 'doors.tar'));
+      const spec = await writeSpec(dir, `rootfs:\n  doors: { tarball: { src: doors.tar, sha256: ${createHash('sha256').update(tarball).digest('hex')} } }\n`, 'doors');
+      const store = join(dir, 'store-doors');
+      await buildAndImport({ spec, key, out: join(dir, 'out-doors'), cache: join(dir, 'cache-doors'), store });
+      const to = join(open, 'to');
+      const r = await ferry(['extract', 'doors/1.0.0', 'rootfs/doors', '--store', store, '--to', to]);
+      expect(r.code, r.stderr).toBe(0);
+      expect((await run('stat', ['-c', '%a %u', to])).stdout.trim()).toBe('700 0');
+      expect((await run('stat', ['-c', '%a %u %F %t,%T', join(to, 'dev', 'door')])).stdout.trim()).toBe('666 0 character special file 1,3');
+      expect((await run('stat', ['-c', '%a %u', join(to, 'rootsh')])).stdout.trim()).toBe('4755 0');
+      for (const what of [`: < ${join(to, 'dev', 'door')}`, join(to, 'rootsh')]) {
+        const other = await run('runuser', ['-u', 'nobody', '--', 'sh', '-c', what]);
+        expect(other.code, `${what}: ${other.stdout}`).not.toBe(0);
+        expect(other.stderr).toContain('Permission denied');
+      }
+    } finally {
+      await rm(open, { recursive: true, force: true });
+    }
+  });
 });
 
 /** A store holding release NAME/1 whose one artifact is rootfs/base, the tarball as carried (uncompressed). */

@@ -1,4 +1,4 @@
-import { runGit } from './runGit.js';
+import { BUNDLE_OBJECTS, runGit } from './runGit.js';
 
 /**
  * A path component git refuses to check out (its verify_path): `.git` in any case, with the trailing
@@ -12,7 +12,7 @@ const GIT_DIR_COMPONENT = /^(?:\.git[. ]*|git~1)$/i;
  * Read with ls-tree, so nothing is checked out; every path is looked at, however many.
  */
 export async function findRefusedGitPath(repo: string, commit: string): Promise<string | undefined> {
-  const out = await runGit(['-C', repo, 'ls-tree', '-r', '-z', '--full-tree', '--name-only', commit]);
+  const out = await runGit(['-C', repo, 'ls-tree', '-r', '-z', '--full-tree', '--name-only', commit], BUNDLE_OBJECTS);
   for (const path of out.split('\0')) {
     if (path !== '' && path.split('/').some((c) => GIT_DIR_COMPONENT.test(c))) return path;
   }

@@ -20,6 +20,16 @@ export function startGit(args: string[], opts: GitOptions = {}): RunningTool {
   return git;
 }
 
+/**
+ * For git reading a bundle's objects on the runner (import's check, extract): no single allocation over
+ * 1 GiB (git's GIT_ALLOC_LIMIT, checked by its every xmalloc). git resolves a delta in memory, at the size
+ * the delta states, and a delta of a few hundred bytes can state gigabytes (each byte of it copies 64 KiB
+ * of its base): a signed bundle of 200 bytes made `ferry import` allocate and fill 2 GiB, a larger claim
+ * as much as the machine has. ferry build never writes such a delta (git does not delta-compress objects
+ * over core.bigFileThreshold, 512 MiB), and objects larger than that are streamed, not allocated whole.
+ */
+export const BUNDLE_OBJECTS = { env: { GIT_ALLOC_LIMIT: '1g' } } as const;
+
 interface GitOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BundleFormatError, ToolError } from '../../errors.js';
 import { BUNDLE_REF } from './makeGitBundle.js';
-import { runGit } from './runGit.js';
+import { BUNDLE_OBJECTS, runGit } from './runGit.js';
 import { findRefusedGitPath } from './findRefusedGitPath.js';
 import { listArtifacts } from '../../bundle/findArtifact.js';
 import type { Manifest } from '../../bundle/manifest.js';
@@ -29,9 +29,11 @@ export async function verifyGitBundles(treeDir: string, manifest: Manifest, scra
       const unusable = (why: string) => new BundleFormatError(`${g.info.path} (git ${g.name}) is not a usable git bundle: ${why.trim()}; the bundle was damaged or made by something other than ferry build`);
       let heads: string;
       try {
-        const out = await runGit(['-C', repo, 'bundle', 'verify', file]);
+        const out = await runGit(['-C', repo, 'bundle', 'verify', file], BUNDLE_OBJECTS);
         if (!/complete history/.test(out) && /requires/i.test(out)) throw unusable(out);
-        heads = await runGit(['bundle', 'list-heads', file]);
+        // in the scratch repository too: run where ferry was started, git would read the repository around
+        // that folder (its config, its object format: a sha256 one refuses every sha1 bundle)
+        heads = await runGit(['-C', repo, 'bundle', 'list-heads', file], BUNDLE_OBJECTS);
       } catch (err) {
         if (!(err instanceof ToolError && err.stderr !== undefined)) throw err;
         throw unusable(err.stderr);
@@ -45,7 +47,7 @@ export async function verifyGitBundles(treeDir: string, manifest: Manifest, scra
       for (const c of g.info.shallow) shallow.add(c);
       await writeFile(join(repo, 'shallow'), [...shallow].map((c) => `${c}\n`).join(''));
       try {
-        await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', file, `+${BUNDLE_REF}:refs/heads/check`]);
+        await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', file, `+${BUNDLE_REF}:refs/heads/check`], BUNDLE_OBJECTS);
       } catch (err) {
         if (!(err instanceof ToolError && err.stderr !== undefined)) throw err;
         throw unusable(err.stderr);
