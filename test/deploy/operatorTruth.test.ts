@@ -1,0 +1,92 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry } from '../helpers/cli.js';
+import { repo } from './fixtures.js';
+import { writeRelease } from './storeFixture.js';
+
+/**
+ * What an operator reads off deploy, plan and rollback, on folder hosts (the local transport, --allow-local;
+ * artifacts pushed): a --force that a --stages leaves nothing to force, a host the release gives no service,
+ * an inventory number ferry cannot hold exactly.
+ */
+const HOSTS = ['w1', 'w2', 'm1'];
+
+function site(prefix: string, extraVars: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), `ferry-optruth-${prefix}-`));
+  const store = join(dir, 'store');
+  const inventory = join(dir, 'inventory.yaml');
+  const root = (h: string) => join(dir, 'hosts', h);
+  for (const h of HOSTS) mkdirSync(root(h), { recursive: true });
+  // extraVars: w1's, as YAML text (stringify would write the number JavaScript holds, not the digits given)
+  const raw = (h: string) => (h === 'w1' ? Object.fromEntries(Object.keys(extraVars).map((k) => [k, `RAW_${k}_RAW`])) : {});
+  const hosts = Object.fromEntries(HOSTS.map((h) => [h, { transport: 'local', vars: { root: root(h), ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '', ...raw(h) } }]));
+  // w1 and w2 run web; m1 is the monitoring team's host, which this release gives nothing
+  let text = stringify({ groups: { web: { hosts: ['w1', 'w2'] }, mon: { hosts: ['m1'] } }, hosts });
+  for (const [k, v] of Object.entries(extraVars)) text = text.replace(`RAW_${k}_RAW`, v);
+  writeFileSync(inventory, text);
+  const common = ['-i', inventory, '--allow-local', '--store', store, '--push'];
+  /** lines each host's configure appended: how many times configure ran its command there */
+  const runs = (h: string) => (existsSync(join(root(h), 'configure.log')) ? readFileSync(join(root(h), 'configure.log'), 'utf8').split('\n').filter(Boolean).length : 0);
+  const tree = () => HOSTS.flatMap((h) => readdirSync(root(h), { recursive: true }).map((f) => `${h}/${String(f)}`)).sort();
+  return { dir, store, inventory, root, common, runs, tree };
+}
+
+function release(store: string, version: string, conf = 'web {{ ferry_version }}\n') {
+  return writeRelease(store, {
+    name: 'ot',
+    version,
+    epoch: `2026-11-0${version[0]}T00:00:00Z`,
+    services: {
+      web: {
+        version,
+        groups: ['web'],
+        files: { 'web.conf.j2': conf },
+        configure: [{ template: { src: 'web.conf.j2', dest: '{{ root }}/etc/web.conf' } }, { command: { run: 'echo ran >> {{ root }}/configure.log' } }],
+      },
+    },
+  });
+}
+
+beforeAll(() => {
+  if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npm run build first: the test runs bin/ferry.js');
+});
+
+describe('--force of a stage --stages leaves out', () => {
+  const s = site('force');
+  beforeAll(async () => {
+    release(s.store, '1.0.0');
+    release(s.store, '2.0.0');
+    expect((await ferry(['deploy', 'ot@1.0.0', ...s.common])).code).toBe(0);
+    expect((await ferry(['deploy', 'ot@2.0.0', ...s.common])).code).toBe(0);
+  });
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  // the run skipped every stage the facts show done, as if --force were not given, and exited 0: the operator
+  // who forced a stage believed it ran
+  it.each([
+    [['deploy', 'ot@2.0.0'], ['--force', 'stage', '--stages', 'configure'], 'ferry: --force stage forces nothing: --stages configure does not run it; force a stage --stages names, or add it to --stages'],
+    [['deploy', 'ot@2.0.0'], ['--stages', 'configure', '--force', 'install,stage'], 'ferry: --force install,stage forces nothing: --stages configure does not run them; force a stage --stages names, or add them to --stages'],
+    [['plan', 'ot@2.0.0'], ['--force', 'configure', '--stages', 'stage,install'], 'ferry: --force configure forces nothing: --stages stage,install does not run it; force a stage --stages names, or add it to --stages'],
+    [['rollback', 'ot'], ['--force', 'install', '--stages', 'configure'], 'ferry: --force install forces nothing: --stages configure does not run it; force a stage --stages names, or add it to --stages'],
+  ])('ferry %j %j: one line, exit 64, nothing run', async (command, flags, line) => {
+    const before = s.tree();
+    const r = await ferry([...command, ...s.common, ...flags]);
+    expect(r.stderr).toBe(`${line}\n`);
+    expect(r.code).toBe(64);
+    expect(r.stdout).toBe('');
+    expect(s.tree()).toEqual(before);
+  });
+
+  it('a --force naming a stage --stages runs forces it: configure runs again on every host', async () => {
+    const before = ['w1', 'w2'].map(s.runs);
+    const r = await ferry(['deploy', 'ot@2.0.0', ...s.common, '--force', 'configure', '--stages', 'configure']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(['w1', 'w2'].map(s.runs)).toEqual(before.map((n) => n + 1));
+    const all = await ferry(['deploy', 'ot@2.0.0', ...s.common, '--force', 'all', '--stages', 'configure']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(['w1', 'w2'].map(s.runs)).toEqual(before.map((n) => n + 2));
+  });
+});
