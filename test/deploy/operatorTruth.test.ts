@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeployEventLine, type DeployEvent } from '../../src/deploy/deployEvents.js';
 import { ferry } from '../helpers/cli.js';
 import { repo } from './fixtures.js';
 import { writeRelease } from './storeFixture.js';
@@ -88,5 +89,42 @@ describe('--force of a stage --stages leaves out', () => {
     const all = await ferry(['deploy', 'ot@2.0.0', ...s.common, '--force', 'all', '--stages', 'configure']);
     expect(all.code, all.stderr).toBe(0);
     expect(['w1', 'w2'].map(s.runs)).toEqual(before.map((n) => n + 2));
+  });
+});
+
+describe('a host the release (or --services) gives no service', () => {
+  const s = site('noservice');
+  beforeAll(() => release(s.store, '1.0.0'));
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  it('is not counted ok: the summary and run-end count the hosts deployed to, and name the others apart', async () => {
+    const r = await ferry(['deploy', 'ot@1.0.0', ...s.common]);
+    expect(r.code, r.stderr).toBe(0);
+    // m1 got nothing: "3 of 3 hosts ok" claimed a deploy there
+    expect(r.stdout).toMatch(/^ot 1\.0\.0 \(\w{12}\): 2 of 2 hosts ok, 1 more given no service, \d+\.\d s$/m);
+    expect(r.stdout).toMatch(/^m1\s+\(no service\)\s+-\s+-\s+-\s+\d+$/m);
+    expect(s.runs('m1')).toBe(0);
+
+    const json = await ferry(['deploy', 'ot@1.0.0', ...s.common, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const ev = json.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => DeployEventLine.parse(JSON.parse(l)) as DeployEvent);
+    const end = ev.at(-1) as Extract<DeployEvent, { type: 'run-end' }>;
+    expect(end.hosts).toEqual({ total: 2, ok: 2, failed: 0, notReached: 0, noService: 1 });
+    // one "ok" host event per host run-end counts ok: none for m1
+    expect(ev.flatMap((e) => (e.type === 'host' ? [`${e.host} ${e.status}`] : [])).sort()).toEqual(['w1 ok', 'w2 ok']);
+
+    // plan lists the hosts deployed to only, as deploy now counts them; status shows m1 with nothing deployed
+    const plan = await ferry(['plan', 'ot@1.0.0', ...s.common.filter((a) => a !== '--push')]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/^0 of 6 stages would run /m);
+    expect(plan.stdout).not.toMatch(/^m1 /m);
+    const status = await ferry(['status', '-i', s.inventory, '--allow-local']);
+    expect(status.stdout).toMatch(/^m1\s+-\s+nothing deployed/m);
+  });
+
+  it('with --limit: the hosts chosen that get a service are counted, the one held only is named apart', async () => {
+    const r = await ferry(['deploy', 'ot@1.0.0', ...s.common, '--limit', 'w1,m1', '--force', 'configure']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ot 1\.0\.0 \(\w{12}\): 1 of 1 hosts ok, 1 more given no service, /m);
   });
 });
