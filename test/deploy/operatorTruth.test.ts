@@ -128,3 +128,38 @@ describe('a host the release (or --services) gives no service', () => {
     expect(r.stdout).toMatch(/^ot 1\.0\.0 \(\w{12}\): 1 of 1 hosts ok, 1 more given no service, /m);
   });
 });
+
+describe('an inventory integer beyond 2^53', () => {
+  it('is refused with one line naming its place (exit 65), before any host is touched; quoted, it renders exactly', async () => {
+    const s = site('bigint', { account_id: '12345678901234567890' });
+    try {
+      release(s.store, '1.0.0', 'account {{ account_id | default("-") }}\n');
+      expect(readFileSync(s.inventory, 'utf8')).toContain('      account_id: 12345678901234567890\n');
+      const before = s.tree();
+      for (const command of [['deploy', 'ot@1.0.0'], ['plan', 'ot@1.0.0'], ['rollback', 'ot', '--to', '1.0.0']]) {
+        const r = await ferry([...command, ...s.common]);
+        // rendered as 12345678901234567000 into the host's file, and exit 0
+        expect(r.stderr, command.join(' ')).toBe(`ferry: ${s.inventory}: hosts.w1.vars.account_id: the integer 12345678901234567890 is outside ±9007199254740991 (2^53 - 1): ferry's numbers do not hold it exactly, and templates would render 12345678901234567000; quote it to keep it as text\n`);
+        expect(r.code).toBe(65);
+        expect(r.stdout).toBe('');
+      }
+      expect(s.tree()).toEqual(before);
+
+      writeFileSync(s.inventory, readFileSync(s.inventory, 'utf8').replace('account_id: 12345678901234567890', 'account_id: "12345678901234567890"'));
+      const ok = await ferry(['deploy', 'ot@1.0.0', ...s.common]);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(readFileSync(join(s.root('w1'), 'etc/web.conf'), 'utf8')).toBe('account 12345678901234567890\n');
+    } finally {
+      rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('in a list or a group, named by its place and digits; 2^53 - 1 and floats (1e21 too) are numbers as before', async () => {
+    const { parseInventory } = await import('../../src/deploy/loadInventory.js');
+    expect(() => parseInventory('groups: { g: { hosts: [a], vars: { ids: [1, -9007199254740993] } } }\nhosts: { a: }', 'inv.yaml')).toThrow(/^inv\.yaml: groups\.g\.vars\.ids\[1\]: the integer -9007199254740993 is outside ±9007199254740991 /);
+    // a port: "hosts.a: Invalid input" would not say what is wrong
+    expect(() => parseInventory('hosts: { a: { port: 12345678901234567890 } }', 'inv.yaml')).toThrow(/^inv\.yaml: hosts\.a\.port: the integer 12345678901234567890 is outside ±/);
+    expect(() => parseInventory('vars: { serial: 0x1000000000000000 }\nhosts: { a: }', 'inv.yaml')).toThrow(/^inv\.yaml: vars\.serial: the integer 1152921504606846976 is outside ±/);
+    expect(parseInventory('vars: { max: 9007199254740991, min: -9007199254740991, ratio: 0.125, huge: 1e21, hex: 0x10 }\nhosts: { a: }', 'inv.yaml').hosts[0]!.vars).toEqual({ max: 9007199254740991, min: -9007199254740991, ratio: 0.125, huge: 1e21, hex: 16 });
+  });
+});
