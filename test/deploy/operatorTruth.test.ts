@@ -163,3 +163,35 @@ describe('an inventory integer beyond 2^53', () => {
     expect(parseInventory('vars: { max: 9007199254740991, min: -9007199254740991, ratio: 0.125, huge: 1e21, hex: 0x10 }\nhosts: { a: }', 'inv.yaml').hosts[0]!.vars).toEqual({ max: 9007199254740991, min: -9007199254740991, ratio: 0.125, huge: 1e21, hex: 16 });
   });
 });
+
+describe('a staged file removed from the host after a deploy', () => {
+  const s = site('unstaged');
+  beforeAll(() => release(s.store, '1.0.0'));
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  it('a configure that needs it says which file and what to run (--force stage), and that command puts it back', async () => {
+    const spec = {
+      version: '1.0.0',
+      groups: ['web'],
+      files: { 'note.txt': 'signed note\n' },
+      configure: [{ file: { src: 'note.txt', dest: '{{ root }}/note.txt' } }],
+    };
+    writeRelease(s.store, { name: 'st', version: '1', services: { web: spec } });
+    expect((await ferry(['deploy', 'st@1', ...s.common])).code).toBe(0);
+    // the staged bundle goes (a disk cleaned by hand, a restore), and the live file is changed
+    const bundles = join(s.root('w1'), 'var/lib/ferry/bundles');
+    for (const d of readdirSync(bundles)) rmSync(join(bundles, d), { recursive: true, force: true });
+    writeFileSync(join(s.root('w1'), 'note.txt'), 'edited\n');
+
+    const forced = await ferry(['deploy', 'st@1', ...s.common, '--limit', 'w1', '--force', 'configure']);
+    expect(forced.code).toBe(72);
+    // was: `configure file …: exit status 1: cat: …/note.txt: No such file or directory`, and the advice "run the
+    // same command again" skipped the stage stage (its fact says done) and failed the same way every time
+    expect(forced.stdout).toMatch(/^w1 web configure: failed: host w1, service web, configure file \S+\/note\.txt: exit status 8: staged file \S+\/bundles\/[0-9a-f]{64}\/files\/web\/note\.txt: sha256 missing, the bundle says [0-9a-f]{64} \(changed on this host since it was staged; run again with --force stage\)$/m);
+    expect(readFileSync(join(s.root('w1'), 'note.txt'), 'utf8')).toBe('edited\n');
+
+    const again = await ferry(['deploy', 'st@1', ...s.common, '--limit', 'w1', '--force', 'stage']);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(readFileSync(join(s.root('w1'), 'note.txt'), 'utf8')).toBe('signed note\n');
+  });
+});
