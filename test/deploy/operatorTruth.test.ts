@@ -129,6 +129,24 @@ describe('a host the release (or --services) gives no service', () => {
   });
 });
 
+describe('a host --services leaves nothing', () => {
+  const s = site('services');
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  it('is counted apart, not ok; without --services it is deployed and counted', async () => {
+    const svc = (group: string) => ({ version: '1', groups: [group], files: { 'x.txt': `${group}\n` }, configure: [{ command: { run: `echo ${group} >> {{ root }}/configure.log` } }] });
+    writeRelease(s.store, { name: 'two', version: '1', services: { web: svc('web'), mon: svc('mon') } });
+    const web = await ferry(['deploy', 'two@1', ...s.common, '--services', 'web']);
+    expect(web.code, web.stderr).toBe(0);
+    expect(web.stdout).toMatch(/^two 1 \(\w{12}\): 2 of 2 hosts ok, 1 more given no service, /m);
+    expect(s.runs('m1')).toBe(0);
+    const all = await ferry(['deploy', 'two@1', ...s.common]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toMatch(/^two 1 \(\w{12}\): 3 of 3 hosts ok, \d+\.\d s$/m);
+    expect(s.runs('m1')).toBe(1);
+  });
+});
+
 describe('an inventory integer beyond 2^53', () => {
   it('is refused with one line naming its place (exit 65), before any host is touched; quoted, it renders exactly', async () => {
     const s = site('bigint', { account_id: '12345678901234567890' });
