@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -211,5 +212,36 @@ describe('a staged file removed from the host after a deploy', () => {
     const again = await ferry(['deploy', 'st@1', ...s.common, '--limit', 'w1', '--force', 'stage']);
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(readFileSync(join(s.root('w1'), 'note.txt'), 'utf8')).toBe('signed note\n');
+  });
+
+  it('a git step checks the staged git bundle first, as apt and rootfs check theirs', async () => {
+    const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@ferry.invalid', ...args], { cwd, encoding: 'utf8' }).trim();
+    const repo = join(s.dir, 'repo');
+    const bundle = join(s.dir, 'app.bundle');
+    mkdirSync(repo);
+    writeFileSync(join(repo, 'README'), 'one\n');
+    for (const args of [['init', '-q', '-b', 'ferry'], ['add', '.'], ['commit', '-qm', 'one'], ['bundle', 'create', bundle, 'ferry']]) git(repo, ...args);
+    const commit = git(repo, 'rev-parse', 'HEAD');
+    writeRelease(s.store, {
+      name: 'gt',
+      version: '1',
+      services: { web: { version: '1', groups: ['web'], install: [{ git: { name: 'app', dest: '{{ root }}/srv/app' } }] } },
+      extra: [{ path: 'git/app.bundle', content: readFileSync(bundle), kind: 'git', services: ['web'] }],
+      artifacts: { git: { app: { path: 'git/app.bundle', commit, shallow: [] } } },
+    });
+    expect((await ferry(['deploy', 'gt@1', ...s.common, '--limit', 'w1'])).code).toBe(0);
+    const root = s.root('w1');
+    expect(readFileSync(join(root, 'srv/app/README'), 'utf8')).toBe('one\n');
+    // the checkout install prepared goes, and so does the staged git bundle
+    rmSync(join(root, 'srv/app.d'), { recursive: true, force: true });
+    const bundles = join(root, 'var/lib/ferry/bundles');
+    for (const d of readdirSync(bundles)) rmSync(join(bundles, d, 'git'), { recursive: true, force: true });
+    const forced = await ferry(['deploy', 'gt@1', ...s.common, '--limit', 'w1', '--force', 'install']);
+    expect(forced.code, forced.stdout).toBe(72);
+    // was git's own "could not open" (or whatever a bundle put there since says), with no word of --force stage
+    expect(forced.stdout).toMatch(/^w1 web install: failed: host w1, service web, install git app: exit status 8: staged file \S+\/git\/app\.bundle: sha256 missing, the bundle says [0-9a-f]{64} \(changed on this host since it was staged; run again with --force stage\)$/m);
+    const again = await ferry(['deploy', 'gt@1', ...s.common, '--limit', 'w1', '--force', 'stage']);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(git(join(root, 'srv/app'), 'rev-parse', 'HEAD')).toBe(commit);
   });
 });
