@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { parseYamlLinear } from '../util/parseYamlLinear.js';
 import * as z from '../util/zod.js';
 import { hostAddress, hostName, userName } from '../util/names.js';
-import { SpecError } from '../errors.js';
+import { SpecError, UsageError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
 import { keyPath, parseErrorReason } from '../util/oneLine.js';
 
@@ -65,7 +65,9 @@ export async function loadInventory(file: string): Promise<Inventory> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new SpecError(`cannot read inventory ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    // the command line names a file that is not there (or not readable): wrong usage (64), as the README's
+    // exit codes say of missing files; 65 is for an inventory that was read and does not match its schema
+    throw new UsageError(`cannot read inventory ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   return parseInventory(text, file);
 }

@@ -245,3 +245,22 @@ describe('a staged file removed from the host after a deploy', () => {
     expect(git(join(root, 'srv/app'), 'rev-parse', 'HEAD')).toBe(commit);
   });
 });
+
+describe('an inventory file that is not there', () => {
+  it('is wrong usage (64, as the README says of missing files), one line, for every command that reads one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-optruth-missing-'));
+    try {
+      const missing = join(dir, 'nosuch.yaml');
+      release(join(dir, 'store'), '1.0.0');
+      for (const command of [['deploy', 'ot@1.0.0'], ['plan', 'ot@1.0.0'], ['rollback', 'ot'], ['status'], ['gc', '--keep', '1']]) {
+        const r = await ferry([...command, '-i', missing, '--store', join(dir, 'store')]);
+        // was 65, the code of an inventory that was read and does not match its schema
+        expect(r.stderr, command.join(' ')).toBe(`ferry: cannot read inventory ${missing}: ENOENT\n`);
+        expect(r.code, command.join(' ')).toBe(64);
+        expect(r.stdout).toBe('');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
