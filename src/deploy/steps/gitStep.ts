@@ -1,8 +1,8 @@
-import { checkStagedScript } from './checkStagedScript.js';
 import * as z from '../../util/zod.js';
 import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
 import { LOCAL_ENV_VARS } from '../../sources/git/runGit.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
+import { checkStagedScript } from './checkStagedScript.js';
 import { nameSome } from './nameSome.js';
 import { runScript } from './runScript.js';
 import { activateScript, inspectActivation, SWAP_IN_SCRIPT, treeFor } from './sideBySide.js';
