@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { checkRelease } from './checkRelease.js';
 import { stopOnInterrupt } from './stopOnInterrupt.js';
-import { checkDriftOptions, driftOptions, hostOptions, releaseOptions, runOptions, runOutput, runSettings, type RunOpts } from './deployOptions.js';
+import { checkDriftOptions, checkForceStages, driftOptions, hostOptions, releaseOptions, runOptions, runOutput, runSettings, type RunOpts } from './deployOptions.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -11,6 +11,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  ferry deploy openstack@2026.11.0 -i inventory.yaml --server http://10.0.0.5:8080\n  ferry deploy openstack -i inventory.yaml --limit compute --serial 1,5,25% --max-fail-percent 0\n  ferry deploy openstack -i inventory.yaml --check\n');
   releaseOptions(hostOptions(runOptions(driftOptions(cmd)), { events: true })).action(async (ref: string, o: RunOpts) => {
     checkDriftOptions(o);
+    checkForceStages(o);
     const { loadRelease } = await import('../store/loadRelease.js');
     const release = await loadRelease(o.store, ref);
     if (o.check) return checkRelease(release, o);

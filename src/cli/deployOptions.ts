@@ -64,6 +64,18 @@ export function stageOptions(cmd: Command): Command {
     .addOption(new Option('--force <stage>', 'run this stage even where the facts say it is done: stage, install, configure or all (repeatable)').argParser(stageList('--force', FORCE_VALUES, `${STAGES.join(', ')} or all`)));
 }
 
+/**
+ * --force of stages --stages leaves out forces nothing, and the run would skip every stage the facts show
+ * done as if --force were not given: a usage error (64) before the store or any host is read. A --force
+ * naming some stage that runs forces that one (`--force all --stages configure` forces configure).
+ */
+export function checkForceStages(o: { stages?: string[]; force?: string[] }): void {
+  const { stages, force } = o;
+  if (!force?.length || !stages?.length || force.includes('all') || force.some((f) => stages.includes(f))) return;
+  const named = [...new Set(force)];
+  throw new UsageError(`--force ${named.join(',')} forces nothing: --stages ${[...new Set(stages)].join(',')} does not run ${named.length === 1 ? 'it' : 'them'}; force a stage --stages names, or add ${named.length === 1 ? 'it' : 'them'} to --stages`);
+}
+
 /** --check and --repair, one definition for the commands that deploy a release (deploy, rollback). */
 export function driftOptions(cmd: Command): Command {
   return cmd

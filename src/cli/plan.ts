@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { DeployError } from '../errors.js';
 import { checkRelease } from './checkRelease.js';
-import { hostOptions, loadHosts, parseStages, releaseOptions, stageOptions, type HostOpts } from './deployOptions.js';
+import { checkForceStages, hostOptions, loadHosts, parseStages, releaseOptions, stageOptions, type HostOpts } from './deployOptions.js';
 import { formatTable } from '../ui/formatTable.js';
 import { numberOption } from './numberOption.js';
 import { escapeText } from '../util/escapeText.js';
@@ -24,6 +24,7 @@ export function register(program: Command): void {
     .option('--check', 'read and compare every step on the hosts, whatever the facts say, and show what differs (exit 2 when something does); changes nothing')
     .option('--timeout <seconds>', 'longest a single remote command may run: reading a host\'s facts (default 120; a host that does not answer in time is reported unreachable), or with --check a step\'s read and compare (default 1800)', numberOption('--timeout', { whole: true, min: 1, unit: 'seconds' }));
   releaseOptions(hostOptions(stageOptions(cmd))).action(async (ref: string, o: PlanOpts) => {
+    checkForceStages(o);
     const { loadRelease } = await import('../store/loadRelease.js');
     const { planDeploy } = await import('../deploy/planDeploy.js');
     const release = await loadRelease(o.store, ref);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { stopOnInterrupt } from './stopOnInterrupt.js';
-import { checkDriftOptions, driftOptions, hostOptions, loadHosts, releaseOptions, runOptions, runOutput, runSettings, type RunOpts } from './deployOptions.js';
+import { checkDriftOptions, checkForceStages, driftOptions, hostOptions, loadHosts, releaseOptions, runOptions, runOutput, runSettings, type RunOpts } from './deployOptions.js';
 
 interface RollbackOpts extends RunOpts {
   to?: string;
@@ -16,6 +16,7 @@ export function register(program: Command): void {
   // the options of deploy, defined once for both
   releaseOptions(hostOptions(runOptions(driftOptions(cmd)), { events: true })).action(async (name: string, o: RollbackOpts) => {
     checkDriftOptions(o);
+    checkForceStages(o);
     if (o.check) {
       const { rollbackTarget } = await import('../deploy/runRollback.js');
       const { loadRelease } = await import('../store/loadRelease.js');

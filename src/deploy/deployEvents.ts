@@ -92,7 +92,8 @@ export const RunEndEvent = z
     ok: z.boolean(),
     ms: z.number(),
     stopped: z.string().optional(),
-    hosts: z.object({ total: z.number().int(), ok: z.number().int(), failed: z.number().int(), notReached: z.number().int() }).strict(),
+    /** total: the hosts the release deploys to; noService (when any): hosts the run only held, given no service, not in total */
+    hosts: z.object({ total: z.number().int(), ok: z.number().int(), failed: z.number().int(), notReached: z.number().int(), noService: z.number().int().optional() }).strict(),
     /** per stage, host and service pairs that ran, were skipped, failed, or were not run */
     stages: z.object(Object.fromEntries(STAGES.map((s) => [s, counts])) as Record<(typeof STAGES)[number], typeof counts>).strict(),
     failures: z.array(z.object({ host, service: z.string().optional(), stage: stage.optional(), reason: z.string() }).strict()),

@@ -23,7 +23,8 @@ export function deployTable(report: DeployReport, opts: { verbose?: boolean } = 
     const rows: string[][] = [['HOST', 'SERVICE', ...STAGES.map((s) => s.toUpperCase()), 'COMMANDS']];
     for (const h of report.hosts) {
       const services = Object.entries(h.services);
-      if (services.length === 0) rows.push([h.host, '-', ...STAGES.map(() => '-'), String(h.commands)]);
+      // a host the run only held: the release (or --services) gives it nothing to deploy
+      if (services.length === 0) rows.push([h.host, '(no service)', ...STAGES.map(() => '-'), String(h.commands)]);
       services.forEach(([svc, stages], i) => {
         rows.push([i === 0 ? h.host : '', svc, ...STAGES.map((s) => (!stages[s] ? '-' : stages[s].status === 'ran' ? `ran (${stages[s].changed} changed)` : stages[s].status)), i === 0 ? String(h.commands) : '']);
       });
@@ -36,6 +37,6 @@ export function deployTable(report: DeployReport, opts: { verbose?: boolean } = 
     ...sum.failures.map((f) => `${f.host}${f.service ? ` ${f.service} ${f.stage}` : ''}: failed: ${oneLine(f.reason, REASON_CHARS)}`),
     ...sum.notRun.map((n) => `${n.stage} not run on ${n.where.length} (${n.where.slice(0, NAMED_NOT_RUN).join(', ')}${n.where.length > NAMED_NOT_RUN ? `, and ${n.where.length - NAMED_NOT_RUN} more` : ''}): ${oneLine(n.reason, REASON_CHARS)}`),
   ];
-  const summary = `${report.release.name} ${report.release.version} (${report.release.digest.slice(0, 12)}): ${sum.hosts.ok} of ${sum.hosts.total} hosts ok${sum.hosts.notReached ? `, ${sum.hosts.notReached} not reached` : ''}, ${(report.ms / 1000).toFixed(1)} s${report.stopped ? `; ${report.stopped}` : ''}`;
+  const summary = `${report.release.name} ${report.release.version} (${report.release.digest.slice(0, 12)}): ${sum.hosts.ok} of ${sum.hosts.total} hosts ok${sum.hosts.notReached ? `, ${sum.hosts.notReached} not reached` : ''}${sum.hosts.noService ? `, ${sum.hosts.noService} more given no service` : ''}, ${(report.ms / 1000).toFixed(1)} s${report.stopped ? `; ${report.stopped}` : ''}`;
   return text + escapeText(['', ...notes, ...(notes.length ? [''] : []), summary].join('\n'), { keepNewlines: true }) + '\n';
 }

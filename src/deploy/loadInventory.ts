@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { parseYamlLinear } from '../util/parseYamlLinear.js';
 import * as z from '../util/zod.js';
 import { hostAddress, hostName, userName } from '../util/names.js';
-import { SpecError } from '../errors.js';
+import { SpecError, UsageError } from '../errors.js';
 import { formatIssues } from '../util/formatIssues.js';
 import { keyPath, parseErrorReason } from '../util/oneLine.js';
 
@@ -65,7 +65,9 @@ export async function loadInventory(file: string): Promise<Inventory> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new SpecError(`cannot read inventory ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    // the command line names a file that is not there (or not readable): wrong usage (64), as the README's
+    // exit codes say of missing files; 65 is for an inventory that was read and does not match its schema
+    throw new UsageError(`cannot read inventory ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   return parseInventory(text, file);
 }
@@ -77,16 +79,13 @@ export function parseInventory(text: string, file: string): Inventory {
   } catch (err) {
     throw new SpecError(`${file}: not valid YAML: ${parseErrorReason(err)}`);
   }
+  // every value, before the schema: a host's port beyond 2^53 is named as such, not as "Invalid input"
+  const tagged = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? notPlain(raw, '') : undefined;
+  if (tagged) throw new SpecError(`${file}: ${tagged}`);
   const parsed = InventoryFile.safeParse(raw);
   if (!parsed.success) throw new SpecError(formatIssues(file, parsed.error));
   const inv = parsed.data;
   const groups = inv.groups;
-  const tagged = [
-    notPlain(inv.vars, 'vars'),
-    ...Object.entries(groups).map(([g, def]) => notPlain(def.vars, keyPath(keyPath('groups', g), 'vars'))),
-    ...Object.entries(inv.hosts).map(([h, def]) => notPlain(def.vars, keyPath(keyPath('hosts', h), 'vars'))),
-  ].find((p) => p !== undefined);
-  if (tagged) throw new SpecError(`${file}: ${tagged}; inventory values are text, numbers, booleans, none, lists and mappings`);
   // Object.hasOwn, not `in`: every object has a "constructor" and a "toString", which are plain names here
   if (Object.hasOwn(groups, 'all')) throw new SpecError(`${file}: groups.all: "all" is the implicit group of every host; put its variables under the top-level vars`);
 
@@ -147,9 +146,16 @@ export function parseInventory(text: string, file: string): Inventory {
 /**
  * Where a YAML tag (`!!set`, `!!omap`, `!!binary`, a timestamp of YAML 1.1) made a value something else than
  * plain data: ferry reads a Set or a Map given as ssh_options as a map with no options (silently passing
- * none), templates refuse it only when a host renders it.
+ * none), templates refuse it only when a host renders it. And where a number is an integer beyond 2^53 - 1:
+ * YAML reads `id: 12345678901234567890` as a double, 12345678901234567000, which templates then rendered
+ * into the host's files as if it had been written so (an ID, a serial, a quota silently changed); the
+ * parser keeps such an integer a BigInt, exact, so that it is refused here naming its digits.
  */
 function notPlain(v: unknown, path: string): string | undefined {
+  // parseYamlLinear leaves an integer beyond 2^53 - 1 a BigInt, exact: a float (1e21) is a number as written
+  if (typeof v === 'bigint') {
+    return `${path}: the integer ${v} is outside ±${Number.MAX_SAFE_INTEGER} (2^53 - 1): ferry's numbers do not hold it exactly, and templates would render ${Number(v)}; quote it to keep it as text`;
+  }
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const p = notPlain(v[i], `${path}[${i}]`);
@@ -159,7 +165,7 @@ function notPlain(v: unknown, path: string): string | undefined {
   }
   if (v !== null && typeof v === 'object') {
     const proto = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) return `${path}: a YAML tag made it a ${(v as object).constructor?.name ?? 'non-plain object'}`;
+    if (proto !== Object.prototype && proto !== null) return `${path}: a YAML tag made it a ${(v as object).constructor?.name ?? 'non-plain object'}; inventory values are text, numbers, booleans, none, lists and mappings`;
     for (const [k, x] of Object.entries(v)) {
       const p = notPlain(x, keyPath(path, k));
       if (p) return p;

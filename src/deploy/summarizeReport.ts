@@ -9,8 +9,12 @@ export interface StageCounts {
 }
 
 export interface RunSummary {
-  /** ok: every stage ran or was skipped; notReached: no failure, but a stage not run (the rollout stopped first) */
-  hosts: { total: number; ok: number; failed: number; notReached: number };
+  /**
+   * The hosts the release deploys to (total), and of those: ok, every stage ran or was skipped; notReached, no
+   * failure but a stage not run (the rollout stopped first). noService: hosts the run only held (the release,
+   * or --services, gives them no service), not in total: nothing was deployed there to be ok; absent when none.
+   */
+  hosts: { total: number; ok: number; failed: number; notReached: number; noService?: number };
   /** per stage, host and service pairs by outcome */
   stages: Record<StageName, StageCounts>;
   /** each failed stage with its reason, and each host that failed outside any stage (its lock, its connection) */
@@ -20,11 +24,13 @@ export interface RunSummary {
 }
 
 /**
- * How a host ended: `failed` (it has an error), `not reached` (no failure, but a stage not run: the rollout
- * stopped first), else `ok` (every stage it considers ran or was skipped).
+ * How a host ended: `failed` (it has an error), `no service` (the release, or --services, gives it none: the
+ * run only held it, and did not deploy anything there to be ok), `not reached` (no failure, but a stage not
+ * run: the rollout stopped first), else `ok` (every stage it considers ran or was skipped).
  */
-export function hostResult(h: HostOutcome): 'ok' | 'failed' | 'not reached' {
+export function hostResult(h: HostOutcome): 'ok' | 'failed' | 'not reached' | 'no service' {
   if (h.error) return 'failed';
+  if (Object.keys(h.services).length === 0) return 'no service';
   return Object.values(h.services).some((outcomes) => Object.values(outcomes).some((o) => o?.status === 'not run')) ? 'not reached' : 'ok';
 }
 
@@ -34,6 +40,7 @@ export function summarizeReport(report: DeployReport): RunSummary {
   const failures: RunSummary['failures'] = [];
   const notRun = new Map<string, RunSummary['notRun'][number]>();
   let notReached = 0;
+  let noService = 0;
   for (const h of report.hosts) {
     let stageFailed = false;
     for (const [service, outcomes] of Object.entries(h.services)) {
@@ -56,8 +63,11 @@ export function summarizeReport(report: DeployReport): RunSummary {
       }
     }
     if (h.error && !stageFailed) failures.push({ host: h.host, reason: h.error });
-    if (hostResult(h) === 'not reached') notReached++;
+    const result = hostResult(h);
+    if (result === 'not reached') notReached++;
+    if (result === 'no service') noService++;
   }
   const failed = report.hosts.filter((h) => h.error).length;
-  return { hosts: { total: report.hosts.length, ok: report.hosts.length - failed - notReached, failed, notReached }, stages, failures, notRun: [...notRun.values()] };
+  const total = report.hosts.length - noService;
+  return { hosts: { total, ok: total - failed - notReached, failed, notReached, ...(noService ? { noService } : {}) }, stages, failures, notRun: [...notRun.values()] };
 }

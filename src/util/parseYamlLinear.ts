@@ -1,5 +1,8 @@
 import { isAlias, isMap, isScalar, parseDocument, visit, YAMLParseError } from './yaml.js';
 
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /**
  * YAML to plain values, like `yaml`'s parse, in time linear in the document's size. The library's own
  * check for keys given twice compares each key of a map with every earlier one, so an inventory of
@@ -8,10 +11,12 @@ import { isAlias, isMap, isScalar, parseDocument, visit, YAMLParseError } from '
  * library's limit (a "billion laughs" document). Keys are compared as the plain object holds them: `1` and
  * `"1"`, `true` and `"true"`, `~` and `""` are one key there, and so are an anchored key and its alias
  * (`&s ferry_server: …` then `*s : …`); compared as YAML values, the second silently replaced the first.
+ * Integers are read exactly: one within 2^53 - 1 is a number, one beyond it stays a BigInt (as a number it
+ * would be a double: 12345678901234567890 read as 12345678901234567000), for the caller to refuse or keep.
  * Throws YAMLParseError, or Error for a repeated key.
  */
 export function parseYamlLinear(text: string): unknown {
-  const doc = parseDocument(text, { uniqueKeys: false });
+  const doc = parseDocument(text, { uniqueKeys: false, intAsBigInt: true });
   if (doc.errors.length > 0) throw doc.errors[0];
   // the node each anchor names, as the visit (in document order) reaches it: an alias names the last one before it;
   // Alias.resolve would search the document again for every alias key
@@ -36,5 +41,5 @@ export function parseYamlLinear(text: string): unknown {
       seen.add(key);
     },
   });
-  return doc.toJS();
+  return doc.toJS({ reviver: (_key, v) => (typeof v === 'bigint' && v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v) });
 }

@@ -10,7 +10,8 @@ import { shellQuote as q } from '../../util/shellQuote.js';
 export function checkStagedScript(remoteBundle: string, entries: ManifestEntry[]): string {
   if (entries.length === 0) return '';
   return [
-    'ferry_check() { got=$(sha256sum < "$1" 2>/dev/null | cut -c1-64) || got=missing; [ -n "$got" ] || got=missing;',
+    // the braces: the shell opens "$1" for the redirection, and its own "cannot open" went to stderr beside the line below
+    'ferry_check() { got=$({ sha256sum < "$1"; } 2>/dev/null | cut -c1-64) || got=missing; [ -n "$got" ] || got=missing;',
     '  if [ "$got" != "$2" ]; then echo "staged file $1: sha256 $got, the bundle says $2 (changed on this host since it was staged; run again with --force stage)" >&2; exit 8; fi; }',
     ...entries.map((e) => `ferry_check ${q(`${remoteBundle}/${e.path}`)} ${e.sha256}`),
   ].join('\n');

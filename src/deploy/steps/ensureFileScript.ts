@@ -3,7 +3,7 @@ import { shellQuote as q } from '../../util/shellQuote.js';
 export interface EnsureFile {
   dest: string;
   sha256: string;
-  /** a file already on the host to copy from, or undefined to read the content from stdin */
+  /** a staged file on the host to copy from (its sha256 is `sha256`), or undefined to read the content from stdin */
   from?: string;
   mode?: string;
   owner?: string;
@@ -46,8 +46,11 @@ export function ensureFileScript(f: EnsureFile): string {
     '  cd "$td"',
     `  if [ -n "$(ls -A .)" ] || [ "$(stat -c '%u %a' .)" != "$(id -u) 700" ]; then echo "$td: not the private folder ferry just made (replaced meanwhile?)" >&2; exit 3; fi`,
     // the content is right: the same bytes again (checked below, so a link swapped in meanwhile cannot add others)
-    `  if [ "$cur" = "$want" ]; then cat < "$d" > new; else ${f.from ? `cat ${q(f.from)} > new` : 'cat > new'}; fi`,
+    `  if [ "$cur" = "$want" ]; then cat < "$d" > new; else ${f.from ? `cat ${q(f.from)} > new 2>/dev/null || true` : 'cat > new'}; fi`,
     '  got=$(sha256sum < new | cut -c1-64)',
+    // a staged file removed or changed since it was staged (a later run skips the stage stage: its fact says
+    // done): said as checkStagedScript says it, with what to run, not as cat's "No such file or directory"
+    f.from ? `  if [ "$cur" != "$want" ] && [ "$got" != "$want" ]; then [ -f ${q(f.from)} ] || got=missing; echo "staged file "${q(f.from)}": sha256 $got, the bundle says $want (changed on this host since it was staged; run again with --force stage)" >&2; exit 8; fi` : '',
     '  if [ "$got" != "$want" ]; then echo "$d: the new content has sha256 $got, expected $want" >&2; exit 3; fi',
     // owner first: changing a file's owner clears its setuid and setgid bits, the mode then sets them
     '  if [ -f "$d" ] && [ ! -L "$d" ]; then chown --reference="$d" new 2>/dev/null || true; fi',

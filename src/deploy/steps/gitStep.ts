@@ -2,6 +2,7 @@ import * as z from '../../util/zod.js';
 import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
 import { LOCAL_ENV_VARS } from '../../sources/git/runGit.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
+import { checkStagedScript } from './checkStagedScript.js';
 import { nameSome } from './nameSome.js';
 import { runScript } from './runScript.js';
 import { activateScript, inspectActivation, SWAP_IN_SCRIPT, treeFor } from './sideBySide.js';
@@ -51,6 +52,9 @@ export const gitStep: StepKind<GitParams> = {
       'cur=$(git -C "$d" rev-parse HEAD 2>/dev/null) || cur=',
       // --repair: the checkout was found changed, check it out again
       ctx.repair ? '' : 'case "$cur" in "$want"*) exit 0;; esac',
+      // the staged git bundle as signed (also when the stage stage was skipped), as apt and rootfs check
+      // theirs: one removed or changed on the host since is one line saying to run --force stage
+      checkStagedScript(ctx.remoteBundle, ctx.release.manifest.entries.filter((e) => e.path === i.path)),
       // checked out beside it, then swapped in: with --repair "$d" is the live checkout
       'mkdir -p "$(dirname "$d")"',
       't=$(mktemp -d "$d.ferry.XXXXXX")',
