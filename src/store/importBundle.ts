@@ -21,6 +21,7 @@ import { checkStorePath } from './checkStorePath.js';
 import { claimRef } from './claimRef.js';
 import { readRef } from './readRef.js';
 import { readStoredManifest } from './readStoredManifest.js';
+import { describeDamage, hashStoredTree } from './hashStoredTree.js';
 import { findLiveScratch, LIVE_SCRATCH_NOTE } from './findLiveScratch.js';
 import { makeScratch } from './scratchOwner.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
@@ -380,23 +381,17 @@ async function holdsBlob(layout: StoreLayout, entry: ManifestEntry): Promise<boo
  */
 async function checkStoredTree(layout: StoreLayout, manifest: Manifest, digest: string): Promise<void> {
   await readStoredManifest(layout.root, digest);
-  const dir = layout.bundle(digest);
-  await pMap(
-    manifest.entries,
-    async (entry) => {
-      const file = join(dir, entry.path);
-      await checkStorePath(file, 'file');
-      const actual = await sha256File(file).catch((err: NodeJS.ErrnoException) => {
-        throw new StoreError(`cannot read ${file} (${err.code ?? err.message}): the store is damaged; remove refs/${manifest.name}/${manifest.version}, run ferry gc and import again`, { cause: err });
-      });
-      if (actual.sha256 !== entry.sha256 || actual.size !== entry.size) {
+  await hashStoredTree(layout.bundle(digest), manifest, {
+    onDamage(d) {
+      if (d.found) {
         throw new IntegrityError(
-          `${file} has sha256 ${actual.sha256} (${actual.size} bytes), but its manifest says ${entry.sha256} (${entry.size}): the store is damaged, and so is every release with that blob; remove their refs (refs/${manifest.name}/${manifest.version}...), run ferry gc and import them again`,
+          `${describeDamage(d)}: the store is damaged, and so is every release with that blob; remove their refs (refs/${manifest.name}/${manifest.version}...), run ferry gc and import them again`,
         );
       }
+      if (d.error instanceof FerryError) throw d.error;
+      throw new StoreError(`${describeDamage(d)}: the store is damaged; remove refs/${manifest.name}/${manifest.version}, run ferry gc and import again`, { cause: d.error });
     },
-    { concurrency: 4 },
-  );
+  });
 }
 
 /** Whether bundles/DIGEST is a complete bundle tree (its manifest is written last, before the rename). */
