@@ -13,6 +13,7 @@ import type { IgnoredSignature, VerifiedSignature } from '../pgp/verify.js';
 import { silentLogger, type Logger } from '../ui/log.js';
 import { createWriteQueue, type WriteQueue } from '../util/createWriteQueue.js';
 import { fsyncDir } from '../util/fsyncDir.js';
+import { makeDirectory } from '../util/makeDirectory.js';
 import { sha256File } from '../util/sha256.js';
 import { syncFileSystem } from '../util/syncFileSystem.js';
 import { writeAll } from '../util/writeAll.js';
@@ -97,7 +98,13 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     src.close();
     throw err;
   }
-  await Promise.all([layout.blobs, layout.bundles, layout.refs, layout.tmp].map((d) => mkdir(d, { recursive: true })));
+  try {
+    for (const d of [layout.blobs, layout.bundles, layout.refs, layout.tmp]) await makeDirectory(d);
+  } catch (err) {
+    src.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new StoreError(`${opts.storeDir}: cannot make the store's folders (${code ?? (err as Error).message}); nothing was imported: give a store folder this user can write`, { cause: err });
+  }
   const swept = await sweepStaleImports(layout.tmp);
   if (swept > 0) log.info(`removed ${swept} scratch folder(s) left by interrupted imports`);
 
