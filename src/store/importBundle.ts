@@ -124,6 +124,8 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   const flushes = createWriteQueue(1);
   // what large entries are copied into on their way to the disk (fileSink): about WRITE_AHEAD of them in all
   const pool = bufferPool(WRITE_BUFFER);
+  // the sha256 of stored blobs a large entry shares, hashed on the worker threads while the bundle streams on (see linkBlobs)
+  const prehashed = new Map<string, Promise<string | undefined>>();
   let already = false;
 
   try {
@@ -147,7 +149,11 @@ export async function importBundle(source: string | Readable | BundleSource, opt
         log.info(`${name} ${version}: signature good (${head.signers.map((s) => s.fingerprint).join(', ')}); checking ${head.manifest.entries.length} entries`);
         return true;
       },
-      openEntry: async (entry) => (already ? undefined : fileSink(tree, entry, made, writes, flushes, pool)),
+      openEntry: async (entry) => {
+        if (already) return undefined;
+        if (entry.size > SMALL_ENTRY && !prehashed.has(entry.sha256)) prehashed.set(entry.sha256, prehashBlob(layout, entry));
+        return fileSink(tree, entry, made, writes, flushes, pool);
+      },
     });
     await writes.drain();
     await flushes.drain();
@@ -167,7 +173,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
         log.warn(`${blob.path} held sha256 ${blob.found}, not ${blob.sha256}: damaged on disk; rewritten in place from this bundle's verified bytes (every release linking it is mended)`);
         opts.onRepaired?.(blob);
       };
-      newBytes = await linkBlobs(layout, manifest, tree, scratch, made, label, onRepaired);
+      newBytes = await linkBlobs(layout, manifest, tree, scratch, made, label, onRepaired, prehashed);
       await writeReadOnly(join(tree, MANIFEST_PATH), result.manifestBytes);
       await writeReadOnly(join(tree, SIGNATURE_PATH), Buffer.from(result.signature));
       await verifyGitBundles(tree, manifest, scratch);
@@ -261,13 +267,13 @@ async function missingFromBase(layout: StoreLayout, manifest: Manifest, label: s
  * blobs; entries the store already holds are swapped for links to their blob (one copy on disk);
  * new ones are linked into blobs/. Returns the bytes new to the store.
  *
- * A blob the new release would link is re-hashed first: it was checked when it was stored, but may have
- * changed on disk since (a disk fault, an edit by hand), and its size alone does not show that. A damaged
+ * A blob the new release would link is re-hashed first (a large entry's while the bundle streamed: `prehashed`):
+ * it was checked when it was stored, but may have changed on disk since (a disk fault, an edit by hand), and its size alone does not show that. A damaged
  * blob this bundle carries is rewritten in place from the bundle's verified copy (the same inode, so every
  * release that links it is mended too) and reported through onRepaired; a damaged blob a differential
  * bundle takes from its base (the bundle lacks its bytes) refuses the import (67).
  */
-async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, scratch: string, made: Set<string>, label: string, onRepaired: (blob: RepairedBlob) => void): Promise<number> {
+async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, scratch: string, made: Set<string>, label: string, onRepaired: (blob: RepairedBlob) => void, prehashed: Map<string, Promise<string | undefined>>): Promise<number> {
   // checked again: a gc may have run since the head was read
   await missingFromBase(layout, manifest, label);
   const omitted = new Set(manifest.omitted ?? []);
@@ -284,7 +290,7 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
     shared.values(),
     async ({ entry, carried }) => {
       const blob = layout.blob(entry.sha256);
-      const found = await hashBlob(blob);
+      const found = (await prehashed.get(entry.sha256)) ?? (await hashBlob(blob));
       if (found === entry.sha256) return;
       if (carried === undefined) {
         throw new IntegrityError(
@@ -325,6 +331,19 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
     { concurrency: WRITES_IN_FLIGHT },
   );
   return newBytes;
+}
+
+/**
+ * The sha256 of the stored blob a large entry would share, started as the entry begins to stream, so that
+ * the worker threads hash it while the reader goes on (undefined when there is no such blob, or any
+ * trouble: linkBlobs then checks and hashes the blob itself).
+ */
+function prehashBlob(layout: StoreLayout, entry: ManifestEntry): Promise<string | undefined> {
+  const blob = layout.blob(entry.sha256);
+  return checkStorePath(blob, 'file').then(
+    async (st) => (st?.size === entry.size ? (await sha256File(blob)).sha256 : undefined),
+    () => undefined,
+  ).catch(() => undefined);
 }
 
 async function hashBlob(blob: string): Promise<string> {
