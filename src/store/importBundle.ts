@@ -278,7 +278,8 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
   await missingFromBase(layout, manifest, label);
   const omitted = new Set(manifest.omitted ?? []);
   // every blob checked before anything is linked: a refusal (a link, a damaged blob) changes nothing
-  const held = await pMap(manifest.entries, (entry) => !omitted.has(entry.path) && holdsBlob(layout, entry), { concurrency: WRITES_IN_FLIGHT });
+  // a blob of another size is damaged too: the bundle carries the bytes, so it is rewritten below like any other
+  const held = await pMap(manifest.entries, (entry) => !omitted.has(entry.path) && holdsBlob(layout, entry, 'any size'), { concurrency: WRITES_IN_FLIGHT });
   // each blob once, however many entries share it
   const shared = new Map<string, { entry: ManifestEntry; carried?: string }>();
   manifest.entries.forEach((entry, i) => {
@@ -341,7 +342,7 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
 function prehashBlob(layout: StoreLayout, entry: ManifestEntry): Promise<string | undefined> {
   const blob = layout.blob(entry.sha256);
   return checkStorePath(blob, 'file').then(
-    async (st) => (st?.size === entry.size ? (await sha256File(blob)).sha256 : undefined),
+    async (st) => (st?.size === entry.size ? (await sha256File(blob)).sha256 : undefined), // another size: linkBlobs hashes it
     () => undefined,
   ).catch(() => undefined);
 }
@@ -355,8 +356,8 @@ async function hashBlob(blob: string): Promise<string> {
 }
 
 /**
- * Write the verified copy's bytes over a damaged blob, in place (same size, same inode: the trees that link
- * it see the mended bytes), flush it, and hash it again: a disk that does not keep what was written refuses
+ * Write the verified copy's bytes over a damaged blob, in place (its size set to the entry's, same inode: the
+ * trees that link it see the mended bytes), flush it, and hash it again: a disk that does not keep what was written refuses
  * the import (67).
  */
 async function rewriteBlob(blob: string, verified: string, entry: ManifestEntry): Promise<void> {
@@ -378,6 +379,7 @@ async function rewriteBlob(blob: string, verified: string, entry: ManifestEntry)
       await writeAll(to, [buf.subarray(0, bytesRead)]);
       at += bytesRead;
     }
+    await to.truncate(entry.size); // a blob that had grown
     await to.datasync();
     await to.chmod(0o444);
   } finally {
@@ -390,11 +392,11 @@ async function rewriteBlob(blob: string, verified: string, entry: ManifestEntry)
   }
 }
 
-/** Whether blobs/sha256/HEX is there: a regular file (never a link) of the entry's size. */
-async function holdsBlob(layout: StoreLayout, entry: ManifestEntry): Promise<boolean> {
+/** Whether blobs/sha256/HEX is there: a regular file (never a link) of the entry's size (or of any size, when asked). */
+async function holdsBlob(layout: StoreLayout, entry: ManifestEntry, size: 'entry size' | 'any size' = 'entry size'): Promise<boolean> {
   const blob = layout.blob(entry.sha256);
   const st = await checkStorePath(blob, 'file');
-  if (st && st.size !== entry.size) {
+  if (st && st.size !== entry.size && size === 'entry size') {
     throw new StoreError(`${blob} has ${st.size} bytes, but ${entry.path} with that sha256 has ${entry.size}: the store is damaged; remove that blob (and the releases using it) and import again`);
   }
   return st !== undefined;

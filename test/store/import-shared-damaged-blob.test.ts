@@ -14,16 +14,18 @@ import { sha256Hex } from '../../src/util/sha256.js';
  * changed on disk (same size, other bytes) was linked into the new release and published under it.
  */
 describe('importing a new release whose shared blob was changed on disk', () => {
-  it('rewrites the blob from the bundle\'s verified bytes (every release linking it mended), warns, and records it in the audit log', async () => {
+  it('rewrites the blobs (changed in place, cut short) from the bundle\'s verified bytes (every release linking it mended), warns, and records it in the audit log', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-shared-damaged-'));
     try {
       const key = await writeKey(dir, 'team');
       const priv = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
       const data = randomBytes(300 * 1024); // hashed on a worker thread
       const small = randomBytes(1000); // hashed in place
+      const cut = randomBytes(200 * 1024); // cut short on disk (a crash, a full disk)
       const shared = [
         { path: 'files/s/data.bin', data },
         { path: 'files/s/small.bin', data: small },
+        { path: 'files/s/cut.bin', data: cut },
       ];
       const store = join(dir, 'store');
       const imp = async (version: string, files: typeof shared) => {
@@ -47,6 +49,10 @@ describe('importing a new release whose shared blob was changed on disk', () => 
       };
       const big = await damage(data);
       const little = await damage(small);
+      const cutBlob = join(store, 'blobs/sha256', sha256Hex(cut));
+      await chmod(cutBlob, 0o644);
+      await writeFile(cutBlob, cut.subarray(0, 70_000));
+      await chmod(cutBlob, 0o444);
 
       const second = await imp('2.0.0', [...shared, { path: 'files/s/new.txt', data: Buffer.from('new\n') }]);
       expect(second.code, second.stderr).toBe(0);
@@ -55,18 +61,20 @@ describe('importing a new release whose shared blob was changed on disk', () => 
       for (const d of [r2.digest, d1]) {
         expect(sha256Hex(await readFile(join(store, 'bundles', d, 'files/s/data.bin')))).toBe(sha256Hex(data));
         expect(sha256Hex(await readFile(join(store, 'bundles', d, 'files/s/small.bin')))).toBe(sha256Hex(small));
+        expect(sha256Hex(await readFile(join(store, 'bundles', d, 'files/s/cut.bin')))).toBe(sha256Hex(cut));
       }
       expect(((await stat(big.blob)).mode & 0o777).toString(8)).toBe('444');
-      expect(r2.repaired.sort()).toEqual([sha256Hex(data), sha256Hex(small)].sort());
+      expect(r2.repaired.sort()).toEqual([sha256Hex(data), sha256Hex(small), sha256Hex(cut)].sort());
       const warnings = second.stderr.split('\n').filter((l) => l.includes('damaged on disk'));
-      expect(warnings).toHaveLength(2);
+      expect(warnings).toHaveLength(3);
       expect(warnings.join('\n')).toContain(`${big.blob} held sha256 ${big.found}, not ${sha256Hex(data)}`);
       expect(warnings.join('\n')).toContain(`${little.blob} held sha256 ${little.found}`);
+      expect(warnings.join('\n')).toContain(`${cutBlob} held sha256 ${sha256Hex(cut.subarray(0, 70_000))}, not ${sha256Hex(cut)}`);
       // the audit log says so
       const records = (await readFile(join(store, 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { result: string; version: string; repaired?: string[] });
       const outcome = records.filter((x) => x.result === 'imported' && x.version === '2.0.0');
       expect(outcome).toHaveLength(1);
-      expect(outcome[0]!.repaired?.sort()).toEqual([sha256Hex(data), sha256Hex(small)].sort());
+      expect(outcome[0]!.repaired?.sort()).toEqual([sha256Hex(data), sha256Hex(small), sha256Hex(cut)].sort());
       expect(records.filter((x) => x.version === '1.0.0' && x.result === 'imported')[0]!.repaired).toBeUndefined();
       // the earlier release is sound again: importing its bundle again is a no-op
       const again = await ferry(['import', join(dir, 'app-1.0.0.ferry'), '--keyring', key.public, '--store', store]);
