@@ -28,7 +28,7 @@ export function register(program: Command): void {
         const policy = await policyFrom(opts);
         const keys = await trustedKeysFrom(opts, policy);
         // the audit log names the release before it becomes visible: a kill before the outcome's line leaves it named
-        const value = await importBundle(bundle, { storeDir: opts.store, keys, log, checkHead: acceptHead(policy, keys, seen, bundle), beforeClaim: claiming });
+        const value = await importBundle(bundle, { storeDir: opts.store, keys, log, checkHead: acceptHead(policy, keys, seen, bundle), beforeClaim: claiming, onRepaired: (b) => (seen.repaired ??= []).push(b.sha256) });
         return { value, result: value.already ? 'already present' : 'imported' };
       }, seen);
       // the STORE/releases/NAME/VERSION symlinks a plain web server follows (docs/serve.md)
@@ -38,7 +38,7 @@ export function register(program: Command): void {
       const moved = await syncMirrorLinks(opts.store, { imported: r.already ? undefined : r.digest, onInvalid: (file, why) => log.warn(`ignoring ${file}: ${why}`) });
       if (opts.json) return printJson({ ...r, ...(seen.verdict ? { policy: seen.verdict } : {}) });
       if (r.already) process.stdout.write(`${r.name} ${r.version} (${r.digest}) is already in ${opts.store}: nothing to do\n`);
-      else process.stdout.write(`imported ${r.name} ${r.version}\n  digest ${r.digest}\n  ${r.entries} entries, ${formatBytes(r.newBytes)} new to the store\n`);
+      else process.stdout.write(`imported ${r.name} ${r.version}\n  digest ${r.digest}\n  ${r.entries} entries, ${formatBytes(r.newBytes)} new to the store${r.repaired.length ? `; ${r.repaired.length} damaged blob${r.repaired.length === 1 ? '' : 's'} of the store rewritten from it` : ''}\n`);
       for (const m of moved) process.stdout.write(`  /mirrors/${m.mirror}/ now serves ${m.to}${m.from ? ` (was ${m.from})` : ''}\n`);
       if (seen.verdict) process.stdout.write(describeVerdict(seen.verdict));
     });

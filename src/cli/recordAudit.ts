@@ -11,6 +11,8 @@ export interface Seen {
   version?: string;
   signers?: string[];
   policy?: AuditEvent['policy'];
+  /** blobs an import rewrote (importBundle's onRepaired): recorded whatever its outcome */
+  repaired?: string[];
 }
 
 /**
@@ -60,6 +62,7 @@ export async function recordAudit<T>(
     ...event(sha256, outcome ? outcome.result : 'refused'),
     ...(outcome ? {} : { reason: (failure as Error)?.message ?? String(failure), exitCode: failure instanceof FerryError ? failure.exitCode : 74 }),
     ...(claim !== undefined && { claim }),
+    ...(seen.repaired?.length && { repaired: seen.repaired }),
   });
   if (!outcome) throw failure;
   return outcome.value;

@@ -7,6 +7,7 @@ import type { AccessLog } from './accessLog.js';
 import { BundleIndexCache, type BundleIndex } from './bundleIndexCache.js';
 import { contentTypeFor, DEFAULT_CONTENT_TYPE } from './contentTypeFor.js';
 import { createRefResolver } from './createRefResolver.js';
+import { createReferencedDigests } from './referencedDigests.js';
 import { readReleaseRefs } from '../store/readReleaseRefs.js';
 import { resolveMirror } from '../store/resolveMirror.js';
 import { renderReleasesIndex } from '../store/renderReleasesIndex.js';
@@ -43,7 +44,7 @@ const REVALIDATE = 'no-cache';
 
 /**
  * The store's URL space, read-only:
- *   /bundles/DIGEST/PATH            files of an imported bundle (PATH as listed in its manifest)
+ *   /bundles/DIGEST/PATH            files of an imported bundle that a ref names (PATH as listed in its manifest)
  *   /releases/NAME/VERSION/PATH     the same through STORE/refs/NAME/VERSION
  *   /releases/                      JSON list of releases
  *   /blobs/sha256/HEX               one artifact by its hash
@@ -58,6 +59,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   const { refs: refsDir, blobs: blobsDir } = layout;
   const bundles = new BundleIndexCache(layout.root);
   const refs = createRefResolver(refsDir);
+  const referenced = createReferencedDigests(refsDir, () => refs.generation());
   const cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
   const cache = cacheBytes > 0 ? new SmallFileCache(cacheBytes) : undefined;
   const images = new ImageCatalogCache(layout.root, () => refs.generation(), (m) => opts.log.warn(m));
@@ -139,6 +141,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       case 'bundle': {
         const index = await bundles.get(r.digest);
         if (!index) return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'no such bundle' };
+        // a tree no ref names is no release: an import that did not finish, a release withdrawn or being collected
+        if (!(await referenced(r.digest))) return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'no release names this bundle' };
         return serveFromBundle(req, res, index, r, IMMUTABLE, { generation });
       }
       case 'release': {

@@ -1,9 +1,10 @@
 import { hostname, userInfo } from 'node:os';
 import { constants } from 'node:fs';
-import { access, link, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, link, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { StoreError } from '../errors.js';
 import { sha256Hex } from '../util/sha256.js';
+import { makeDirectory } from '../util/makeDirectory.js';
 import { writeAll } from '../util/writeAll.js';
 import { identityPid, isIdentityAlive, ownIdentity } from '../util/processIdentity.js';
 import { checkStorePath } from './checkStorePath.js';
@@ -32,7 +33,7 @@ export async function appendAuditRecord(storeDir: string, event: AuditEvent, now
 }
 
 async function appendLocked(storeDir: string, event: AuditEvent, now: Date): Promise<string> {
-  await mkdir(storeDir, { recursive: true });
+  await makeDirectory(storeDir);
   const release = await takeLock(auditLockPath(storeDir), storeDir);
   try {
     // a link planted as audit.log would send the append out of the store
@@ -124,7 +125,7 @@ const TAIL_CHUNK = 64 << 10;
  */
 export async function checkAuditAppendable(storeDir: string): Promise<void> {
   const log = auditLogPath(storeDir);
-  await mkdir(storeDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+  await makeDirectory(storeDir).catch((err: NodeJS.ErrnoException) => {
     const code = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? `${err.code}: something else is there` : (err.code ?? err.message);
     throw new StoreError(`${storeDir}: cannot make the store folder (${code}); nothing was done: give --store a folder this user can write`, { cause: err });
   });

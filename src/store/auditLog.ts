@@ -35,6 +35,8 @@ export interface AuditEvent {
   exitCode?: number;
   /** on an import's outcome: the sha256 of its `claiming` line */
   claim?: string;
+  /** on an import's outcome: blobs (their sha256) found damaged on disk and rewritten from the bundle's verified bytes */
+  repaired?: string[];
 }
 
 export interface AuditRecord extends AuditEvent {

@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { link, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import pMap from 'p-map';
 import type * as openpgp from 'openpgp';
-import { IntegrityError, StoreError } from '../errors.js';
+import { FerryError, IntegrityError, StoreError } from '../errors.js';
 import { readBundle, type EntrySink, type VerifiedHead } from '../bundle/readBundle.js';
 import { openBundleSource, type BundleSource } from '../bundle/openBundleSource.js';
 import { MANIFEST_PATH, SIGNATURE_PATH, type Manifest, type ManifestEntry } from '../bundle/manifest.js';
@@ -13,6 +13,7 @@ import type { IgnoredSignature, VerifiedSignature } from '../pgp/verify.js';
 import { silentLogger, type Logger } from '../ui/log.js';
 import { createWriteQueue, type WriteQueue } from '../util/createWriteQueue.js';
 import { fsyncDir } from '../util/fsyncDir.js';
+import { makeDirectory } from '../util/makeDirectory.js';
 import { sha256File } from '../util/sha256.js';
 import { syncFileSystem } from '../util/syncFileSystem.js';
 import { writeAll } from '../util/writeAll.js';
@@ -21,6 +22,7 @@ import { checkStorePath } from './checkStorePath.js';
 import { claimRef } from './claimRef.js';
 import { readRef } from './readRef.js';
 import { readStoredManifest } from './readStoredManifest.js';
+import { describeDamage, hashStoredTree } from './hashStoredTree.js';
 import { findLiveScratch, LIVE_SCRATCH_NOTE } from './findLiveScratch.js';
 import { makeScratch } from './scratchOwner.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
@@ -38,6 +40,8 @@ export interface ImportResult {
   entries: number;
   /** bytes of artifacts that were new to the store (the rest were already there as blobs) */
   newBytes: number;
+  /** blobs (their sha256) found damaged on disk and rewritten from this bundle's verified bytes */
+  repaired: string[];
 }
 
 export interface ImportOptions {
@@ -54,6 +58,17 @@ export interface ImportOptions {
    * record): throw to refuse; nothing is visible yet
    */
   beforeClaim?(release: { name: string; version: string; digest: string }): Promise<void>;
+  /** called when a stored blob this bundle shares was found damaged and has been rewritten from the bundle's verified bytes */
+  onRepaired?(blob: RepairedBlob): void;
+}
+
+export interface RepairedBlob {
+  /** STORE/blobs/sha256/HEX */
+  path: string;
+  /** what it should hold (and holds again) */
+  sha256: string;
+  /** what it held */
+  found: string;
 }
 
 /**
@@ -83,7 +98,13 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     src.close();
     throw err;
   }
-  await Promise.all([layout.blobs, layout.bundles, layout.refs, layout.tmp].map((d) => mkdir(d, { recursive: true })));
+  try {
+    for (const d of [layout.blobs, layout.bundles, layout.refs, layout.tmp]) await makeDirectory(d);
+  } catch (err) {
+    src.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new StoreError(`${opts.storeDir}: cannot make the store's folders (${code ?? (err as Error).message}); nothing was imported: give a store folder this user can write`, { cause: err });
+  }
   const swept = await sweepStaleImports(layout.tmp);
   if (swept > 0) log.info(`removed ${swept} scratch folder(s) left by interrupted imports`);
 
@@ -103,6 +124,8 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   const flushes = createWriteQueue(1);
   // what large entries are copied into on their way to the disk (fileSink): about WRITE_AHEAD of them in all
   const pool = bufferPool(WRITE_BUFFER);
+  // the sha256 of stored blobs a large entry shares, hashed on the worker threads while the bundle streams on (see linkBlobs)
+  const prehashed = new Map<string, Promise<string | undefined>>();
   let already = false;
 
   try {
@@ -126,7 +149,11 @@ export async function importBundle(source: string | Readable | BundleSource, opt
         log.info(`${name} ${version}: signature good (${head.signers.map((s) => s.fingerprint).join(', ')}); checking ${head.manifest.entries.length} entries`);
         return true;
       },
-      openEntry: async (entry) => (already ? undefined : fileSink(tree, entry, made, writes, flushes, pool)),
+      openEntry: async (entry) => {
+        if (already) return undefined;
+        if (entry.size > SMALL_ENTRY && !prehashed.has(entry.sha256)) prehashed.set(entry.sha256, prehashBlob(layout, entry));
+        return fileSink(tree, entry, made, writes, flushes, pool);
+      },
     });
     await writes.drain();
     await flushes.drain();
@@ -139,8 +166,14 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     if (already) await checkStoredTree(layout, manifest, digest);
 
     let newBytes = 0;
+    const repaired: string[] = [];
     if (!already) {
-      newBytes = await linkBlobs(layout, manifest, tree, scratch, made, label);
+      const onRepaired = (blob: RepairedBlob) => {
+        repaired.push(blob.sha256);
+        log.warn(`${blob.path} held sha256 ${blob.found}, not ${blob.sha256}: damaged on disk; rewritten in place from this bundle's verified bytes (every release linking it is mended)`);
+        opts.onRepaired?.(blob);
+      };
+      newBytes = await linkBlobs(layout, manifest, tree, scratch, made, label, onRepaired, prehashed);
       await writeReadOnly(join(tree, MANIFEST_PATH), result.manifestBytes);
       await writeReadOnly(join(tree, SIGNATURE_PATH), Buffer.from(result.signature));
       await verifyGitBundles(tree, manifest, scratch);
@@ -170,7 +203,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
       throw versionTaken(label, name, version, ref.conflict, digest);
     }
     await rm(scratch, { recursive: true, force: true });
-    return { digest, name, version, already: !ref.claimed, signers: result.signers, ignored: result.ignored, entries: manifest.entries.length, newBytes: ref.claimed ? newBytes : 0 };
+    return { digest, name, version, already: !ref.claimed, signers: result.signers, ignored: result.ignored, entries: manifest.entries.length, newBytes: ref.claimed ? newBytes : 0, repaired };
   } catch (err) {
     src.close();
     await writes.settle(); // nothing may still be writing into the scratch being removed
@@ -233,13 +266,46 @@ async function missingFromBase(layout: StoreLayout, manifest: Manifest, label: s
  * Complete the verified tree with blobs/: omitted entries (differential) become links to the store's
  * blobs; entries the store already holds are swapped for links to their blob (one copy on disk);
  * new ones are linked into blobs/. Returns the bytes new to the store.
+ *
+ * A blob the new release would link is re-hashed first (a large entry's while the bundle streamed: `prehashed`):
+ * it was checked when it was stored, but may have changed on disk since (a disk fault, an edit by hand), and its size alone does not show that. A damaged
+ * blob this bundle carries is rewritten in place from the bundle's verified copy (the same inode, so every
+ * release that links it is mended too) and reported through onRepaired; a damaged blob a differential
+ * bundle takes from its base (the bundle lacks its bytes) refuses the import (67).
  */
-async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, scratch: string, made: Set<string>, label: string): Promise<number> {
+async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, scratch: string, made: Set<string>, label: string, onRepaired: (blob: RepairedBlob) => void, prehashed: Map<string, Promise<string | undefined>>): Promise<number> {
   // checked again: a gc may have run since the head was read
   await missingFromBase(layout, manifest, label);
   const omitted = new Set(manifest.omitted ?? []);
   // every blob checked before anything is linked: a refusal (a link, a damaged blob) changes nothing
-  const held = await pMap(manifest.entries, (entry) => !omitted.has(entry.path) && holdsBlob(layout, entry), { concurrency: WRITES_IN_FLIGHT });
+  // a blob of another size is damaged too: the bundle carries the bytes, so it is rewritten below like any other
+  const held = await pMap(manifest.entries, (entry) => !omitted.has(entry.path) && holdsBlob(layout, entry, 'any size'), { concurrency: WRITES_IN_FLIGHT });
+  // each blob once, however many entries share it
+  const shared = new Map<string, { entry: ManifestEntry; carried?: string }>();
+  manifest.entries.forEach((entry, i) => {
+    if (omitted.has(entry.path)) {
+      if (!shared.has(entry.sha256)) shared.set(entry.sha256, { entry });
+    } else if (held[i]) shared.set(entry.sha256, { entry, carried: join(tree, entry.path) });
+  });
+  await pMap(
+    shared.values(),
+    async ({ entry, carried }) => {
+      const blob = layout.blob(entry.sha256);
+      const found = (await prehashed.get(entry.sha256)) ?? (await hashBlob(blob));
+      if (found === entry.sha256) return;
+      if (carried === undefined) {
+        throw new IntegrityError(
+          `${blob} has sha256 ${found}, not ${entry.sha256}: the store is damaged, and ${label} takes ${entry.path} from it (differential over ${manifest.base!.name} ${manifest.base!.version}); nothing was imported: import the full bundle (it carries the bytes and mends the blob)`,
+        );
+      }
+      await rewriteBlob(blob, carried, entry).catch((err: NodeJS.ErrnoException) => {
+        if (err instanceof FerryError) throw err;
+        throw new StoreError(`${blob} has sha256 ${found}, not ${entry.sha256} (damaged on disk), and cannot be rewritten from the bundle (${err.code ?? err.message}); nothing was imported`, { cause: err });
+      });
+      onRepaired({ path: blob, sha256: entry.sha256, found });
+    },
+    { concurrency: 4 },
+  );
   let newBytes = 0;
   await pMap(
     manifest.entries,
@@ -268,11 +334,69 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
   return newBytes;
 }
 
-/** Whether blobs/sha256/HEX is there: a regular file (never a link) of the entry's size. */
-async function holdsBlob(layout: StoreLayout, entry: ManifestEntry): Promise<boolean> {
+/**
+ * The sha256 of the stored blob a large entry would share, started as the entry begins to stream, so that
+ * the worker threads hash it while the reader goes on (undefined when there is no such blob, or any
+ * trouble: linkBlobs then checks and hashes the blob itself).
+ */
+function prehashBlob(layout: StoreLayout, entry: ManifestEntry): Promise<string | undefined> {
+  const blob = layout.blob(entry.sha256);
+  return checkStorePath(blob, 'file').then(
+    async (st) => (st?.size === entry.size ? (await sha256File(blob)).sha256 : undefined), // another size: linkBlobs hashes it
+    () => undefined,
+  ).catch(() => undefined);
+}
+
+async function hashBlob(blob: string): Promise<string> {
+  return (
+    await sha256File(blob).catch((err: NodeJS.ErrnoException) => {
+      throw new StoreError(`cannot read ${blob} (${err.code ?? err.message}): the store is damaged; nothing was imported`, { cause: err });
+    })
+  ).sha256;
+}
+
+/**
+ * Write the verified copy's bytes over a damaged blob, in place (its size set to the entry's, same inode: the
+ * trees that link it see the mended bytes), flush it, and hash it again: a disk that does not keep what was written refuses
+ * the import (67).
+ */
+async function rewriteBlob(blob: string, verified: string, entry: ManifestEntry): Promise<void> {
+  const from = await open(verified, 'r');
+  let to: FileHandle | undefined;
+  try {
+    // blobs are read-only (0444): writable for the rewrite only; O_NOFOLLOW, as checkStorePath insisted
+    const ro = await open(blob, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      await ro.chmod(0o644);
+    } finally {
+      await ro.close();
+    }
+    to = await open(blob, constants.O_WRONLY | constants.O_NOFOLLOW);
+    const buf = Buffer.allocUnsafe(Math.min(WRITE_BUFFER, Math.max(1, entry.size)));
+    for (let at = 0; at < entry.size; ) {
+      const { bytesRead } = await from.read(buf, 0, Math.min(buf.length, entry.size - at), at);
+      if (bytesRead === 0) break;
+      await writeAll(to, [buf.subarray(0, bytesRead)]);
+      at += bytesRead;
+    }
+    await to.truncate(entry.size); // a blob that had grown
+    await to.datasync();
+    await to.chmod(0o444);
+  } finally {
+    await from.close();
+    await to?.close();
+  }
+  const now = await hashBlob(blob);
+  if (now !== entry.sha256) {
+    throw new IntegrityError(`${blob} still has sha256 ${now}, not ${entry.sha256}, after it was rewritten from the bundle: the disk does not keep what is written; nothing was imported`);
+  }
+}
+
+/** Whether blobs/sha256/HEX is there: a regular file (never a link) of the entry's size (or of any size, when asked). */
+async function holdsBlob(layout: StoreLayout, entry: ManifestEntry, size: 'entry size' | 'any size' = 'entry size'): Promise<boolean> {
   const blob = layout.blob(entry.sha256);
   const st = await checkStorePath(blob, 'file');
-  if (st && st.size !== entry.size) {
+  if (st && st.size !== entry.size && size === 'entry size') {
     throw new StoreError(`${blob} has ${st.size} bytes, but ${entry.path} with that sha256 has ${entry.size}: the store is damaged; remove that blob (and the releases using it) and import again`);
   }
   return st !== undefined;
@@ -285,23 +409,17 @@ async function holdsBlob(layout: StoreLayout, entry: ManifestEntry): Promise<boo
  */
 async function checkStoredTree(layout: StoreLayout, manifest: Manifest, digest: string): Promise<void> {
   await readStoredManifest(layout.root, digest);
-  const dir = layout.bundle(digest);
-  await pMap(
-    manifest.entries,
-    async (entry) => {
-      const file = join(dir, entry.path);
-      await checkStorePath(file, 'file');
-      const actual = await sha256File(file).catch((err: NodeJS.ErrnoException) => {
-        throw new StoreError(`cannot read ${file} (${err.code ?? err.message}): the store is damaged; remove refs/${manifest.name}/${manifest.version}, run ferry gc and import again`, { cause: err });
-      });
-      if (actual.sha256 !== entry.sha256 || actual.size !== entry.size) {
+  await hashStoredTree(layout.bundle(digest), manifest, {
+    onDamage(d) {
+      if (d.found) {
         throw new IntegrityError(
-          `${file} has sha256 ${actual.sha256} (${actual.size} bytes), but its manifest says ${entry.sha256} (${entry.size}): the store is damaged, and so is every release with that blob; remove their refs (refs/${manifest.name}/${manifest.version}...), run ferry gc and import them again`,
+          `${describeDamage(d)}: the store is damaged, and so is every release with that blob; remove their refs (refs/${manifest.name}/${manifest.version}...), run ferry gc and import them again`,
         );
       }
+      if (d.error instanceof FerryError) throw d.error;
+      throw new StoreError(`${describeDamage(d)}: the store is damaged; remove refs/${manifest.name}/${manifest.version}, run ferry gc and import again`, { cause: d.error });
     },
-    { concurrency: 4 },
-  );
+  });
 }
 
 /** Whether bundles/DIGEST is a complete bundle tree (its manifest is written last, before the rename). */
