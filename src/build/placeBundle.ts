@@ -121,8 +121,10 @@ export async function openPlacedBundle(
         const queue = filled.map((e, i) => ({ e, dataAt: places[i + 2]!.dataAt })).filter(({ e, dataAt }) => !(placed.has(e.sha256) && at.get(e.sha256)?.dataAt === dataAt));
         let failure: { error: unknown } | undefined;
         const copier = async () => {
+          // two buffers per copier, used again and again: one is read into while the other is written
+          const bufs: [Buffer, Buffer] = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
           for (let job = queue.shift(); job && !failure; job = queue.shift()) {
-            await copyInto(file, job.dataAt, job.e, track).catch((error: unknown) => void (failure ??= { error }));
+            await copyInto(file, job.dataAt, job.e, bufs, track).catch((error: unknown) => void (failure ??= { error }));
           }
         };
         await Promise.all(Array.from({ length: COPIES }, copier));
@@ -146,19 +148,20 @@ async function copyInto(
   out: Awaited<ReturnType<typeof open>>,
   dataAt: number,
   e: PlacedEntry,
+  bufs: [Buffer, Buffer],
   track: (p: Promise<void>) => Promise<void>,
 ): Promise<void> {
   const hash = e.verified ? undefined : createHash('sha256');
   const fh = await open(e.file, 'r');
   let n = 0;
+  let writing: Promise<void> = Promise.resolve();
   try {
-    // a fresh buffer per chunk: the write holds it while the next read fills another
-    for (let writing: Promise<void> = Promise.resolve(); ; ) {
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK, e.size - n + 1));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+    // a byte more than expected is asked for, so a file that grew is seen
+    for (let k = 0; ; k ^= 1) {
+      const buf = bufs[k]!;
+      const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, e.size - n + 1), null);
       await writing;
-      if (bytesRead === 0) break;
-      if (n + bytesRead > e.size) {
+      if (bytesRead === 0 || n + bytesRead > e.size) {
         n += bytesRead;
         break;
       }
@@ -168,8 +171,11 @@ async function copyInto(
       n += bytesRead;
     }
   } finally {
+    // the buffer being written is not lent to the next copy before its write settled
+    await writing.catch(() => {});
     await fh.close();
   }
+  await writing;
   if (n !== e.size) throw new IntegrityError(`${e.file} changed while being packed: expected ${e.size} bytes, read ${n}`);
   const got = hash?.digest('hex');
   if (got !== undefined && got !== e.sha256) {
