@@ -20,7 +20,8 @@ import { createFetchStats, type FetchStats } from '../fetch/createFetchStats.js'
 import { KINDS } from '../sources/kinds.js';
 import { hasSteps } from '../specfile/hasSteps.js';
 import type { Manifest, ManifestEntry } from '../bundle/manifest.js';
-import type { BuildContext, BundleInput, KindResult } from '../sources/kind.js';
+import type { ArtifactKind, BuildContext, BundleInput, KindResult } from '../sources/kind.js';
+import type { PlacedBundle } from './placeBundle.js';
 import type { LoadedManifest } from '../store/loadManifest.js';
 import type { DifferentialPlan } from '../bundle/planDifferential.js';
 import type { TarFile } from '../bundle/writeTar.js';
@@ -90,6 +91,17 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       ? await readLockFile(lockPathFor(resolve(opts.specFile)), { name: spec.name, version: spec.version })
       : await resolveLock(ctx);
 
+    if (opts.locked) checkLockKinds(lock, spec);
+    const kinds = [];
+    for (const entry of KINDS) {
+      const section = Object.prototype.hasOwnProperty.call(lock.kinds, entry.name) ? lock.kinds[entry.name] : undefined;
+      if (section !== undefined) kinds.push({ kind: await entry.load(), section });
+    }
+    // a locked build of kinds that all know their entries from the lock signs first and fills the bundle in place
+    if (opts.locked && !opts.since && kinds.length > 0 && kinds.every(({ kind }) => kind.plan !== undefined)) {
+      return await buildInPlace(opts, ctx, kinds);
+    }
+
     // The keys (and openpgp, ~0.15 s of CPU) load when the first downloaded bytes arrive, beside the
     // downloads instead of before the first request; a kind that signs gets the same promise from
     // ctx.signingKeys. A key that cannot be read fails the build then, not when the downloads are done.
@@ -97,93 +109,182 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     const keyFailure = new Promise<never>((_, reject) => (keyFailed = reject));
     keyFailure.catch(() => {}); // raced while collecting; later the keys are awaited themselves
     ctx.fetchStats!.onFirstBytes = () => void ctx.signingKeys().catch(keyFailed);
-    const inputs: BundleInput[] = [];
-    const artifacts: Record<string, unknown> = {};
-    const collected: Record<string, KindResult> = {};
-    const components: SbomComponent[] = [];
-    if (opts.locked) checkLockKinds(lock, spec);
-    for (const entry of KINDS) {
-      const section = Object.prototype.hasOwnProperty.call(lock.kinds, entry.name) ? lock.kinds[entry.name] : undefined;
-      if (section === undefined) continue;
-      const kind = await entry.load();
-      log.info(`collecting ${kind.name} artifacts`);
-      const used = Object.fromEntries((kind.uses ?? []).flatMap((name) => (collected[name] ? [[name, collected[name]]] : [])));
-      const result = await Promise.race([kind.collect(section, ctx, used), keyFailure]);
-      collected[kind.name] = result;
-      inputs.push(...result.entries);
-      components.push(...(result.components ?? []));
-      if (result.artifacts !== undefined) artifacts[kind.name] = result.artifacts;
-    }
-    const signingKeys = await ctx.signingKeys();
-    // what only packing needs loads now, not before the first request (and never for `ferry lock`)
-    const [{ publicKeysArmored, signatureDate, signDetached, whySignaturesVary }, { FORMAT, manifestDigest, parseManifest, serializeManifest }, { writeSbomEntry }] = await Promise.all([
-      import('../pgp/sign.js'),
-      import('../bundle/manifest.js'),
-      import('./writeSbomEntry.js'),
-    ]);
-    const varies = whySignaturesVary(signingKeys);
-    if (varies) log.warn(varies);
+    const { inputs, artifacts, components } = await collectKinds(ctx, kinds, (kind, section, used) => Promise.race([kind.collect(section, ctx, used), keyFailure]));
     const synced = ctx.syncBatch!.flush();
     synced.catch(() => {}); // awaited below; a failure before then must not count as unhandled
-
-    // the public half of the bundle key: hosts trust the apt repository through it (signed-by). A scratch
-    // file like every file in workDir: no fsync (one now would wait for the downloads' write-back)
-    const keyFile = join(ctx.workDir, 'bundle.asc');
-    await writeFile(keyFile, publicKeysArmored(signingKeys));
-    inputs.push({ path: BUNDLE_KEY_PATH, file: keyFile, kind: 'key', services: [] });
-    inputs.push(await writeSbomEntry(spec, ctx.epoch, components, ctx.workDir));
-
-    const entries = await describeEntries(inputs, ctx.jobs);
-    const manifest: Manifest = {
-      format: FORMAT,
-      name: spec.name,
-      version: spec.version,
-      epoch: ctx.epoch.toISOString(),
-      created_by: `ferry ${VERSION}`,
-      targets: spec.targets as Record<string, unknown>,
-      services: Object.fromEntries(
-        Object.entries(spec.services).map(([name, s]) => [
-          name,
-          { version: s.version, groups: s.groups, artifacts: s.artifacts as Record<string, unknown>, stage: s.stage, install: s.install, configure: s.configure },
-        ]),
-      ),
-      artifacts,
-      entries: entries.map(({ file: _f, verified: _v, ...e }) => e),
-    };
-    let packed = entries;
-    let differential: DifferentialPlan | undefined;
-    if (opts.since) {
-      differential = (await import('../bundle/planDifferential.js')).planDifferential(opts.since.manifest, manifest.entries);
-      const { name, version } = opts.since.manifest;
-      if (differential.omitted.length === 0) {
-        log.warn(`${name} ${version} has none of this release's artifacts: writing a full bundle`);
-        differential = undefined;
-      } else {
-        // the manifest stays complete (hosts and the store need every entry); it names the base and what it leaves out
-        manifest.base = { name, version, digest: opts.since.digest };
-        manifest.omitted = differential.omitted;
-        const omitted = new Set(differential.omitted);
-        packed = entries.filter((e) => !omitted.has(e.path));
-        log.info(`differential over ${name} ${version}: leaving out ${differential.omitted.length} artifacts (${formatBytes(differential.omittedBytes)}) the base has`);
-      }
-    }
-    const manifestBytes = serializeManifest(manifest);
-    // the rules every reader applies: a name the importers would refuse fails here, before signing
-    try {
-      parseManifest(manifestBytes, opts.specFile);
-    } catch (err) {
-      if (err instanceof BundleFormatError) throw new SpecError(err.message);
-      throw err;
-    }
-    const signature = await signDetached(manifestBytes, signingKeys, signatureDate(ctx.epoch, signingKeys));
-
+    const signed = await signBundle(opts, ctx, inputs, artifacts, components);
+    const { manifest, manifestBytes, signature, entries, differential } = signed;
     await mkdir(opts.outDir, { recursive: true });
     const bundlePath = join(opts.outDir, bundleFileName(spec.name, spec.version));
-    const size = await packBundle(bundlePath, manifestBytes, signature, packed, ctx.epoch);
+    const size = await packBundle(bundlePath, manifestBytes, signature, entries, ctx.epoch);
     await synced;
-    return { bundlePath, digest: manifestDigest(manifestBytes), manifest, size, differential, fetched: ctx.fetchStats! };
+    return { bundlePath, digest: signed.digest, manifest, size, differential, fetched: ctx.fetchStats! };
   } finally {
     await rm(ctx.workDir, { recursive: true, force: true });
+  }
+}
+
+type LoadedKind = { kind: ArtifactKind; section: unknown };
+
+/** Each kind's result, in KINDS order (a kind gets the results of the kinds it uses): the bundle's inputs, artifacts and SBOM components. */
+async function collectKinds(
+  ctx: BuildContext,
+  kinds: LoadedKind[],
+  collect: (kind: ArtifactKind, section: unknown, used: Record<string, KindResult>) => Promise<KindResult>,
+  planning = false,
+): Promise<{ inputs: BundleInput[]; artifacts: Record<string, unknown>; components: SbomComponent[] }> {
+  const inputs: BundleInput[] = [];
+  const artifacts: Record<string, unknown> = {};
+  const collected: Record<string, KindResult> = {};
+  const components: SbomComponent[] = [];
+  for (const { kind, section } of kinds) {
+    if (!planning) ctx.log.info(`collecting ${kind.name} artifacts`);
+    const used = Object.fromEntries((kind.uses ?? []).flatMap((name: string) => (collected[name] ? [[name, collected[name]]] : [])));
+    const result = await collect(kind, section, used);
+    collected[kind.name] = result;
+    inputs.push(...result.entries);
+    components.push(...(result.components ?? []));
+    if (result.artifacts !== undefined) artifacts[kind.name] = result.artifacts;
+  }
+  return { inputs, artifacts, components };
+}
+
+/**
+ * The signed manifest of a bundle of `inputs` (plus the bundle key's public half and the SBOM, written
+ * into workDir), and the entries to pack (for a differential bundle, those the base does not have).
+ */
+async function signBundle(
+  opts: BuildOptions,
+  ctx: BuildContext,
+  inputs: BundleInput[],
+  artifacts: Record<string, unknown>,
+  components: SbomComponent[],
+): Promise<{ manifest: Manifest; manifestBytes: Uint8Array; signature: string; digest: string; entries: DescribedEntry[]; differential?: DifferentialPlan }> {
+  const { spec, log } = ctx;
+  const signingKeys = await ctx.signingKeys();
+  // what only packing needs loads now, not before the first request (and never for `ferry lock`)
+  const [{ publicKeysArmored, signatureDate, signDetached, whySignaturesVary }, { FORMAT, manifestDigest, parseManifest, serializeManifest }, { writeSbomEntry }] = await Promise.all([
+    import('../pgp/sign.js'),
+    import('../bundle/manifest.js'),
+    import('./writeSbomEntry.js'),
+  ]);
+  const varies = whySignaturesVary(signingKeys);
+  if (varies) log.warn(varies);
+
+  // the public half of the bundle key: hosts trust the apt repository through it (signed-by). A scratch
+  // file like every file in workDir: no fsync (one now would wait for the downloads' write-back)
+  const keyFile = join(ctx.workDir, 'bundle.asc');
+  await writeFile(keyFile, publicKeysArmored(signingKeys));
+  inputs = [...inputs, { path: BUNDLE_KEY_PATH, file: keyFile, kind: 'key', services: [] }];
+  inputs.push(await writeSbomEntry(spec, ctx.epoch, components, ctx.workDir));
+
+  const entries = await describeEntries(inputs, ctx.jobs);
+  const manifest: Manifest = {
+    format: FORMAT,
+    name: spec.name,
+    version: spec.version,
+    epoch: ctx.epoch.toISOString(),
+    created_by: `ferry ${VERSION}`,
+    targets: spec.targets as Record<string, unknown>,
+    services: Object.fromEntries(
+      Object.entries(spec.services).map(([name, s]) => [
+        name,
+        { version: s.version, groups: s.groups, artifacts: s.artifacts as Record<string, unknown>, stage: s.stage, install: s.install, configure: s.configure },
+      ]),
+    ),
+    artifacts,
+    entries: entries.map(({ file: _f, verified: _v, ...e }) => e),
+  };
+  let packed = entries;
+  let differential: DifferentialPlan | undefined;
+  if (opts.since) {
+    differential = (await import('../bundle/planDifferential.js')).planDifferential(opts.since.manifest, manifest.entries);
+    const { name, version } = opts.since.manifest;
+    if (differential.omitted.length === 0) {
+      log.warn(`${name} ${version} has none of this release's artifacts: writing a full bundle`);
+      differential = undefined;
+    } else {
+      // the manifest stays complete (hosts and the store need every entry); it names the base and what it leaves out
+      manifest.base = { name, version, digest: opts.since.digest };
+      manifest.omitted = differential.omitted;
+      const omitted = new Set(differential.omitted);
+      packed = entries.filter((e) => !omitted.has(e.path));
+      log.info(`differential over ${name} ${version}: leaving out ${differential.omitted.length} artifacts (${formatBytes(differential.omittedBytes)}) the base has`);
+    }
+  }
+  const manifestBytes = serializeManifest(manifest);
+  // the rules every reader applies: a name the importers would refuse fails here, before signing
+  try {
+    parseManifest(manifestBytes, opts.specFile);
+  } catch (err) {
+    if (err instanceof BundleFormatError) throw new SpecError(err.message);
+    throw err;
+  }
+  const signature = await signDetached(manifestBytes, signingKeys, signatureDate(ctx.epoch, signingKeys));
+  return { manifest, manifestBytes, signature, digest: manifestDigest(manifestBytes), entries: packed, ...(differential && { differential }) };
+}
+
+/**
+ * A locked build whose every kind knows its entries from the lock (KindEntry.plan: images): once the first
+ * downloaded bytes arrive, the manifest is made from the plans and signed, and NAME.ferry.partial opened
+ * with every entry's place (placeBundle.ts); each download then writes its bytes both into the cache and
+ * into its place as they arrive, so packing does not read them back from the cache and write them a
+ * second time. Everything no download placed (cache hits, small files, resumed downloads, generated
+ * files) is copied in once the downloads are done. The kinds' results must be their plans, entry for
+ * entry, or the build fails; the bundle gets its name only once every entry is in and checked.
+ */
+async function buildInPlace(opts: BuildOptions, ctx: BuildContext, kinds: LoadedKind[]): Promise<BuildResult> {
+  const { spec } = ctx;
+  let placing: Promise<{ bundle: PlacedBundle; signed: Awaited<ReturnType<typeof signBundle>> }> | undefined;
+  const start = () =>
+    (placing ??= (async () => {
+      const planned = await collectKinds(ctx, kinds, (kind, section) => kind.plan!(section, ctx), true);
+      const signed = await signBundle(opts, ctx, planned.inputs, planned.artifacts, planned.components);
+      await mkdir(opts.outDir, { recursive: true });
+      const { openPlacedBundle } = await import('./placeBundle.js');
+      const bundle = await openPlacedBundle(join(opts.outDir, bundleFileName(spec.name, spec.version)), signed.manifestBytes, signed.signature, signed.entries, ctx.epoch);
+      return { bundle, signed };
+    })());
+  // the keys (openpgp), the plans and the signature run when the first downloaded bytes arrive, as the keys
+  // alone do in a build that packs afterwards; a download waits for its place before it writes
+  let failed: (err: unknown) => void = () => {};
+  const failure = new Promise<never>((_, reject) => (failed = reject));
+  failure.catch(() => {});
+  ctx.fetchStats!.onFirstBytes = () => void start().catch(failed);
+  ctx.placeDownload = (sha256, size) => {
+    let placedIn: PlacedBundle | undefined;
+    return {
+      async open() {
+        const { bundle } = await start();
+        const writer = bundle.writer(sha256, size);
+        if (writer) placedIn = bundle;
+        return writer;
+      },
+      placed: () => placedIn?.placed(sha256),
+    };
+  };
+  let bundle: PlacedBundle | undefined;
+  try {
+    const collected = await collectKinds(ctx, kinds, (kind, section, used) => Promise.race([kind.collect(section, ctx, used), failure]));
+    const synced = ctx.syncBatch!.flush();
+    synced.catch(() => {});
+    const placed = await start();
+    bundle = placed.bundle;
+    const { manifest, entries, digest } = placed.signed;
+    // what was signed is what was collected: the same entries (path, kind, services, digest, size), artifacts and SBOM
+    const described = await describeEntries([...collected.inputs, ...entries.filter((e) => e.kind === 'key' || e.kind === 'sbom')], ctx.jobs);
+    const same = (a: DescribedEntry[]) => JSON.stringify(a.map(({ file: _f, verified: _v, ...e }) => e));
+    if (same(described) !== same(entries) || JSON.stringify(collected.artifacts) !== JSON.stringify(manifest.artifacts)) {
+      throw new Error('internal error: the collected artifacts differ from the plan the manifest was signed from');
+    }
+    const size = await bundle.finish(described);
+    bundle = undefined;
+    await synced;
+    return { bundlePath: join(opts.outDir, bundleFileName(spec.name, spec.version)), digest, manifest, size, fetched: ctx.fetchStats! };
+  } catch (err) {
+    // the partial bundle goes, once every write in flight has settled
+    await (bundle ?? (await placing?.then((p) => p.bundle).catch(() => undefined)))?.abort();
+    throw err;
   }
 }
 

@@ -70,6 +70,34 @@ export async function writeTar(out: Writable, files: Iterable<TarFile>, mtime: D
   return written;
 }
 
+/** Where writeTar puts one entry: its header bytes (a pax header first when one is needed) and its data. */
+export interface TarPlace {
+  /** offset of the entry's first header byte */
+  headerAt: number;
+  header: Buffer;
+  /** offset of the entry's first data byte; its padding follows the data */
+  dataAt: number;
+}
+
+/**
+ * The offsets at which writeTar puts each entry, and the archive's total size: the same headers (the same
+ * encoder), so an archive filled in place from this plan has writeTar's bytes. Padding and the trailer are
+ * zeros, which a new file has wherever nothing was written.
+ */
+export function planTar(files: Iterable<{ path: string; size: number }>, mtime: Date): { places: TarPlace[]; size: number } {
+  const headers = new BundleHeaderEncoder(mtime.getTime() / 1000);
+  const places: TarPlace[] = [];
+  let at = 0;
+  for (const f of files) {
+    const block = Buffer.alloc(BLOCK);
+    const pax = headers.encode(f.path, f.size, block);
+    const header = pax ? Buffer.concat([pax, block]) : block;
+    places.push({ headerAt: at, header, dataAt: at + header.length });
+    at += header.length + f.size + ((BLOCK - (f.size % BLOCK)) % BLOCK);
+  }
+  return { places, size: at + ZERO.length };
+}
+
 /** Size of one read of a packed file, and how many can be in flight between reading and writing. */
 const CHUNK = 1 << 20;
 const BUFFERS = 4;

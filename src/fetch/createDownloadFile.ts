@@ -13,6 +13,24 @@ export interface DownloadFileOptions {
   sync: boolean;
   /** runs before the file is opened (e.g. remove a partial that is to be replaced, write its metadata) */
   before?: () => Promise<void>;
+  /** a second place every written chunk goes (the bundle being built), at `start` + the chunk's offset in the file */
+  tee?: DownloadTee;
+  /** the offset in the downloaded file of the first chunk written (the bytes kept from an earlier attempt) */
+  start?: number;
+}
+
+/**
+ * Where a download also writes its bytes as they arrive, besides its cache file: the bundle the build fills
+ * in place (build/placeBundle.ts), so a blob is not read back from the cache and written a second time.
+ */
+export interface DownloadTee {
+  /**
+   * waits until the place is known (the bundle's layout is fixed once its manifest is signed); undefined
+   * when the file has no place there
+   */
+  open(): Promise<{ write(bufs: Buffer[], offset: number): Promise<void> } | undefined>;
+  /** every byte of the file went through this tee in one attempt and the file matched its digest */
+  placed(): void;
 }
 
 /**
@@ -28,12 +46,15 @@ export interface DownloadFileOptions {
 export function createDownloadFile(file: string, o: DownloadFileOptions): Writable {
   let fh: FileHandle | undefined;
   let writing: Promise<void> | undefined;
+  let tee: Awaited<ReturnType<DownloadTee['open']>> | undefined;
+  let offset = o.start ?? 0;
   return new Writable({
     highWaterMark: WRITE_AHEAD,
     construct(cb) {
       (async () => {
         await o.before?.();
         fh = await open(file, o.flags, 0o644);
+        tee = await o.tee?.open();
       })().then(() => cb(), cb);
     },
     writev(chunks, cb) {
@@ -44,7 +65,14 @@ export function createDownloadFile(file: string, o: DownloadFileOptions): Writab
         cb(err as Error);
         return;
       }
-      writing = writeAll(fh!, bufs);
+      if (tee) {
+        // both writes settle before the callback (and before destroy closes the file), whichever fails
+        const both = [writeAll(fh!, bufs), tee.write(bufs, offset)];
+        writing = Promise.allSettled(both).then(() => Promise.all(both)).then(() => {});
+      } else {
+        writing = writeAll(fh!, bufs);
+      }
+      for (const b of bufs) offset += b.length;
       writing.then(
         () => {
           writing = undefined;

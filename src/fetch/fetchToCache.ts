@@ -15,7 +15,7 @@ import type { SyncBatch } from '../util/createSyncBatch.js';
 import { VERSION } from '../version.js';
 import { cachedFile, partialKey, tempFile } from './cachePaths.js';
 import { claimPartial, type ClaimedPartial } from './claimPartial.js';
-import { createDownloadFile } from './createDownloadFile.js';
+import { createDownloadFile, type DownloadTee } from './createDownloadFile.js';
 import { clientFor } from './httpRequest.js';
 import { countFetch, type FetchStats } from './createFetchStats.js';
 import { localSourcePath } from './localSourcePath.js';
@@ -33,6 +33,13 @@ export interface FetchRequest {
   label?: string;
   /** HTTP client for this file (e.g. one registry repository's login); default: the options' client */
   dispatcher?: Dispatcher;
+  /**
+   * a second place a streamed download writes its bytes as they arrive (the bundle being built); told
+   * `placed()` when one attempt wrote every byte there and the file matched its digest. Files received
+   * into memory (up to 256 KiB), copied from a local folder, resumed or found in the cache are not
+   * written there: the caller copies them from the cache.
+   */
+  tee?: DownloadTee;
 }
 
 export interface FetchOptions {
@@ -374,6 +381,8 @@ async function attempt(
         flags: offset > 0 ? 'a' : 'w',
         take,
         sync: !opts.syncBatch,
+        tee: req.tee,
+        start: offset,
         before: async () => {
           await part.ensure();
           if (startOver) await discard();
@@ -388,7 +397,10 @@ async function attempt(
   if (instead === RESTART) return RESTART;
   if (instead) throw instead.error;
   if (inMemory) return keepReceived(req, opts, hash, inMemory, received);
-  return verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume);
+  const stored = await verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume);
+  // every byte came in this attempt, so every byte went through the tee (if it had a place), and the digest matched
+  if (req.tee && stored !== RESTART && stored.fetchedBytes === stored.size) req.tee.placed();
+  return stored;
 }
 
 /** Where a body goes that is not wanted: the first byte ends the transfer (an empty body just finishes). */

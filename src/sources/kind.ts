@@ -4,6 +4,7 @@ import type { Logger } from '../ui/log.js';
 import type { EntryKind } from '../bundle/manifest.js';
 import type { FetchStats } from '../fetch/createFetchStats.js';
 import type { SyncBatch } from '../util/createSyncBatch.js';
+import type { DownloadTee } from '../fetch/createDownloadFile.js';
 import type { SbomComponent } from '../sbom/sbomComponent.js';
 
 /** What every artifact kind gets while locking and building. */
@@ -30,6 +31,11 @@ export interface BuildContext {
   fetchStats?: FetchStats;
   /** new cache entries are synced in this batch's one pass at the end of the build (pass as `syncBatch` to the downloader) */
   syncBatch?: SyncBatch;
+  /**
+   * set while a build fills its bundle in place (every kind of its lock has `plan`): where a download of
+   * this digest and size also writes its bytes (pass as the request's `tee`), if it is an entry of the bundle
+   */
+  placeDownload?: (sha256: string, size: number) => DownloadTee | undefined;
 }
 
 /** One file that goes into the bundle. */
@@ -78,4 +84,10 @@ export interface ArtifactKind<L = unknown> {
   lock(ctx: BuildContext): Promise<L | undefined>;
   /** `used` holds the result of each kind named in `uses` that this build collected */
   collect(lock: L, ctx: BuildContext, used?: Readonly<Record<string, KindResult>>): Promise<KindResult>;
+  /**
+   * What `collect` will return, from the lock alone, before anything is downloaded: every entry's path,
+   * kind, services and `known` digest and size (`file` may not exist yet), the artifacts and components.
+   * A build whose every kind has it signs the manifest first and downloads into the bundle's places.
+   */
+  plan?(lock: L, ctx: BuildContext): Promise<KindResult>;
 }

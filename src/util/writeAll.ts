@@ -11,6 +11,17 @@ export async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
   }
 }
 
+/** Write every byte of `bufs` at `position` of the file (positional: the file's own position is not used). */
+export async function writeAllAt(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
+  let { bytesWritten } = await fh.writev(bufs, position);
+  const total = bufs.reduce((n, b) => n + b.length, 0);
+  if (bytesWritten === total) return;
+  const rest = Buffer.concat(bufs);
+  for (let at = bytesWritten; at < total; at += bytesWritten) {
+    ({ bytesWritten } = await fh.write(rest, at, total - at, position + at));
+  }
+}
+
 /** writeAll with blocking calls, for a descriptor: every byte of `bufs` in one writev unless it comes up short. */
 export function writeAllSync(fd: number, bufs: readonly Uint8Array[]): void {
   const written = writevSync(fd, bufs as Uint8Array[]);

@@ -7,7 +7,7 @@ import type { FetchRequest } from '../../fetch/fetchToCache.js';
 import type { SbomComponent } from '../../sbom/sbomComponent.js';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
 import { OCI_DIR, OCI_INDEX, REF_NAME_ANNOTATION, SERVICES_ANNOTATION, parseImageDocument, type Descriptor } from './imageDocument.js';
-import { parseImageLock, type LockedImage } from './imageLockSchema.js';
+import { parseImageLock, type ImageLock, type LockedImage } from './imageLockSchema.js';
 import { createSourceOpener, imageSourceId } from './openImageSource.js';
 import { planImages } from './lockImages.js';
 import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
@@ -34,28 +34,14 @@ export interface ImageArtifactInfo {
  * blob once, whichever images share it).
  */
 export async function collectImages(section: unknown, ctx: BuildContext): Promise<KindResult> {
-  const lock = parseImageLock(section);
-  // the lock pins digests; which images, from where, for which platforms and services is the spec's. A
-  // source on another host would be sent the login of the reference's registry
-  const wanted = planImages(ctx);
-  const registries = ctx.spec.upstreams.images?.registries ?? {};
-  lockMatchesSpec(
-    'images',
-    wanted.map((p) => ({ ref: p.ref.name, source: imageSourceId(p.ref, p.from, registries), platforms: p.platforms, services: p.services })),
-    lock.images.map((i) => ({ ref: i.ref, source: i.source, platforms: i.platforms, services: i.services })),
-  );
-  wanted.forEach((p, i) => {
-    const pinned = lock.images[i]!.upstream?.digest ?? lock.images[i]!.digest;
-    if (p.ref.digest && p.ref.digest !== pinned) throw new SpecError(`lock: images ${p.ref.name} is pinned to ${pinned}, the spec names ${p.ref.digest}; run ferry lock again`);
-  });
+  const lock = checkedLock(section, ctx);
   const open = createSourceOpener({ baseDir: ctx.baseDir, scratchDir: ctx.workDir, registries: ctx.spec.upstreams.images?.registries ?? {}, env: process.env, log: ctx.log, stats: ctx.fetchStats });
-  const blobs = new Map<string, { file: string; services: Set<string>; verified: boolean }>();
+  const files = new Map<string, { file: string; verified: boolean }>();
   /** verified: this build wrote the file and checked its digest as it did (not an older cache entry) */
-  const add = (digest: string, file: string, services: string[], verified: boolean) => {
-    const b = blobs.get(digest) ?? { file, services: new Set<string>(), verified };
-    for (const s of services) b.services.add(s);
+  const add = (digest: string, file: string, verified: boolean) => {
+    const b = files.get(digest) ?? { file, verified };
     b.verified ||= verified;
-    blobs.set(digest, b);
+    files.set(digest, b);
   };
   const outDir = join(ctx.workDir, 'oci-images');
   await mkdir(outDir, { recursive: true });
@@ -75,7 +61,9 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
         ...image.manifests.map((d) => ({ d, what: 'manifest' as const })),
         ...image.blobs.map((d) => ({ d, what: 'blob' as const })),
       ];
-      return { image, reqs: items.map((i) => ({ ...source.request(i.d, i.what), ...(dispatcher && { dispatcher }) })) };
+      // a build filling its bundle in place gets each entry's bytes written there as they arrive
+      const tee = (d: { digest: string; size: number }) => (ctx.placeDownload ? { tee: ctx.placeDownload(d.digest.slice(7), d.size) } : {});
+      return { image, reqs: items.map((i) => ({ ...source.request(i.d, i.what), ...(dispatcher && { dispatcher }), ...tee(i.d) })) };
     },
     { concurrency: Math.max(1, ctx.jobs) },
   );
@@ -108,14 +96,61 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
       }
       const file = join(outDir, image.digest.slice(7));
       await writeFile(file, reduced.bytes);
-      add(image.digest, file, image.services, true);
+      add(image.digest, file, true);
     } else {
-      add(image.digest, topFile, image.services, !top!.fromCache);
+      add(image.digest, topFile, !top!.fromCache);
     }
-    image.manifests.forEach((d, i) => add(d.digest, platformManifests[i]!.path, image.services, !platformManifests[i]!.fromCache));
-    image.blobs.forEach((d, i) => add(d.digest, blobResults[i]!.path, image.services, !blobResults[i]!.fromCache));
+    image.manifests.forEach((d, i) => add(d.digest, platformManifests[i]!.path, !platformManifests[i]!.fromCache));
+    image.blobs.forEach((d, i) => add(d.digest, blobResults[i]!.path, !blobResults[i]!.fromCache));
   }
 
+  return describeImages(lock, outDir, files);
+}
+
+/**
+ * What collectImages returns for this lock, from the lock alone (nothing is downloaded): a build that
+ * fills its bundle in place signs the manifest from this first. The blobs' files are not there yet.
+ */
+export async function planCollectedImages(section: unknown, ctx: BuildContext): Promise<KindResult> {
+  const lock = checkedLock(section, ctx);
+  const outDir = join(ctx.workDir, 'oci-images-plan');
+  await mkdir(outDir, { recursive: true });
+  return describeImages(lock, outDir, new Map());
+}
+
+/** the image section of the lock, checked against the spec */
+function checkedLock(section: unknown, ctx: BuildContext): ImageLock {
+  const lock = parseImageLock(section);
+  // the lock pins digests; which images, from where, for which platforms and services is the spec's. A
+  // source on another host would be sent the login of the reference's registry
+  const wanted = planImages(ctx);
+  const registries = ctx.spec.upstreams.images?.registries ?? {};
+  lockMatchesSpec(
+    'images',
+    wanted.map((p) => ({ ref: p.ref.name, source: imageSourceId(p.ref, p.from, registries), platforms: p.platforms, services: p.services })),
+    lock.images.map((i) => ({ ref: i.ref, source: i.source, platforms: i.platforms, services: i.services })),
+  );
+  wanted.forEach((p, i) => {
+    const pinned = lock.images[i]!.upstream?.digest ?? lock.images[i]!.digest;
+    if (p.ref.digest && p.ref.digest !== pinned) throw new SpecError(`lock: images ${p.ref.name} is pinned to ${pinned}, the spec names ${p.ref.digest}; run ferry lock again`);
+  });
+  return lock;
+}
+
+/**
+ * The entries (each blob once, with the services of every image that carries it; the files collected
+ * for them, none when planning), the OCI layout's own two files, written into outDir, the artifacts and
+ * the SBOM components of a lock's images.
+ */
+async function describeImages(lock: ImageLock, outDir: string, files: Map<string, { file: string; verified: boolean }>): Promise<KindResult> {
+  const blobs = new Map<string, { file: string; services: Set<string>; verified: boolean }>();
+  for (const image of lock.images) {
+    for (const digest of [image.digest, ...image.manifests.map((d) => d.digest), ...image.blobs.map((d) => d.digest)]) {
+      const b = blobs.get(digest) ?? { file: files.get(digest)?.file ?? '', services: new Set<string>(), verified: files.get(digest)?.verified ?? false };
+      for (const s of image.services) b.services.add(s);
+      blobs.set(digest, b);
+    }
+  }
   const sizes = new Map(lock.images.flatMap((i) => [[i.digest, i.size] as const, ...[...i.manifests, ...i.blobs].map((d) => [d.digest, d.size] as const)]));
   // every blob was fetched against its digest and size (or, a reduced index, rebuilt and compared)
   const entries: BundleInput[] = [...blobs].map(([digest, b]) => ({

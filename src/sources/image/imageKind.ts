@@ -15,4 +15,7 @@ export const imageKind: ArtifactKind<ImageLock> = {
   async collect(lock, ctx) {
     return (await import('./collectImages.js')).collectImages(lock, ctx);
   },
+  async plan(lock, ctx) {
+    return (await import('./collectImages.js')).planCollectedImages(lock, ctx);
+  },
 };

@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import pMap from 'p-map';
+import { IntegrityError } from '../errors.js';
+import { holdScratch } from '../util/holdScratch.js';
+import { writeAllAt } from '../util/writeAll.js';
+import { planTar } from '../bundle/writeTar.js';
+import { MANIFEST_PATH, SIGNATURE_PATH } from '../bundle/manifest.js';
+
+/** An entry as packBundle takes it: its place in the bundle, its digest, the file that holds its bytes. */
+export interface PlacedEntry {
+  path: string;
+  size: number;
+  sha256: string;
+  file: string;
+  /** the build hashed the file's bytes as it wrote them: not hashed again when copied */
+  verified?: boolean;
+}
+
+/** A bundle written in place: its layout fixed by the signed manifest, its entries filled in any order. */
+export interface PlacedBundle {
+  /** where a download of this digest and size writes its bytes; undefined unless exactly one entry is it */
+  writer(sha256: string, size: number): { write(bufs: Buffer[], offset: number): Promise<void> } | undefined;
+  /** a download wrote every byte of this digest's entry through its writer, and the digest matched */
+  placed(sha256: string): void;
+  /** copy in every entry no download placed (hashing those not verified), then rename the bundle into place */
+  finish(entries: PlacedEntry[]): Promise<number>;
+  /** stop: wait for writes in flight, remove the partial bundle */
+  abort(): Promise<void>;
+}
+
+const CHUNK = 1 << 20;
+/** entries copied in at once */
+const COPIES = 4;
+
+/**
+ * Open NAME.ferry.partial next to `bundlePath` with packBundle's layout (writeTar's planTar: the manifest,
+ * its signature, then `entries` in the order given, callers sort), every header written now; the entries'
+ * bytes are written at their offsets as they come (downloads, through `writer`) or by `finish`. The file
+ * gets its final name only once every entry is in; a failure or interrupt leaves no bundle (the partial
+ * is held as scratch, util/holdScratch.ts). The bytes are packBundle's (test/build/placeBundle.test.ts).
+ */
+export async function openPlacedBundle(
+  bundlePath: string,
+  manifestBytes: Uint8Array,
+  signature: string,
+  entries: Array<{ path: string; size: number; sha256: string }>,
+  mtime: Date,
+): Promise<PlacedBundle> {
+  const tmp = `${bundlePath}.partial`;
+  const release = holdScratch(tmp);
+  const signatureBytes = Buffer.from(signature, 'utf8');
+  const { places, size } = planTar(
+    [{ path: MANIFEST_PATH, size: manifestBytes.length }, { path: SIGNATURE_PATH, size: signatureBytes.length }, ...entries],
+    mtime,
+  );
+  let fh;
+  try {
+    fh = await open(tmp, 'w');
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const file = fh;
+  const pending = new Set<Promise<void>>();
+  let closed = false;
+  const track = (p: Promise<void>): Promise<void> => {
+    if (closed) return Promise.reject(new Error(`${tmp} is closed`));
+    pending.add(p);
+    const settled = () => void pending.delete(p);
+    p.then(settled, settled);
+    return p;
+  };
+  const settle = async () => {
+    closed = true;
+    while (pending.size > 0) await Promise.allSettled([...pending]);
+  };
+  const abort = async () => {
+    await settle();
+    await file.close().catch(() => {});
+    await rm(tmp, { force: true });
+    release();
+  };
+  const at = new Map<string, { dataAt: number; size: number } | undefined>();
+  entries.forEach((e, i) => {
+    const place = { dataAt: places[i + 2]!.dataAt, size: e.size };
+    // two entries with the same bytes: a download cannot fill both, finish copies them
+    at.set(e.sha256, at.has(e.sha256) ? undefined : place);
+  });
+  const placed = new Set<string>();
+  try {
+    // the headers, the manifest and its signature; padding and the trailer are zeros (the file's size set last)
+    await pMap(places, (p) => track(writeAllAt(file, [p.header], p.headerAt)), { concurrency: 8 });
+    await track(writeAllAt(file, [Buffer.from(manifestBytes)], places[0]!.dataAt));
+    await track(writeAllAt(file, [signatureBytes], places[1]!.dataAt));
+    await file.truncate(size);
+  } catch (err) {
+    await abort();
+    throw err;
+  }
+  return {
+    writer(sha256, bytes) {
+      const place = at.get(sha256);
+      if (!place || place.size !== bytes) return undefined;
+      return {
+        write(bufs, offset) {
+          const n = bufs.reduce((sum, b) => sum + b.length, 0);
+          // the download checks its size before it writes; this keeps a mistake from reaching the next entry
+          if (offset + n > place.size) return Promise.reject(new IntegrityError(`${sha256}: ${offset + n} bytes do not fit the ${place.size} bytes of its entry`));
+          return track(writeAllAt(file, bufs, place.dataAt + offset));
+        },
+      };
+    },
+    placed(sha256) {
+      if (at.get(sha256)) placed.add(sha256);
+    },
+    async finish(filled) {
+      try {
+        // a few copies at a time; after a failure none starts, and the ones running finish before the
+        // partial is removed, so the first failure is the one reported
+        const queue = filled.map((e, i) => ({ e, dataAt: places[i + 2]!.dataAt })).filter(({ e, dataAt }) => !(placed.has(e.sha256) && at.get(e.sha256)?.dataAt === dataAt));
+        let failure: { error: unknown } | undefined;
+        const copier = async () => {
+          // two buffers per copier, used again and again: one is read into while the other is written
+          const bufs: [Buffer, Buffer] = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+          for (let job = queue.shift(); job && !failure; job = queue.shift()) {
+            await copyInto(file, job.dataAt, job.e, bufs, track).catch((error: unknown) => void (failure ??= { error }));
+          }
+        };
+        await Promise.all(Array.from({ length: COPIES }, copier));
+        if (failure) throw failure.error;
+        await settle();
+        await file.close();
+        await rename(tmp, bundlePath);
+        release();
+        return size;
+      } catch (err) {
+        await abort();
+        throw err;
+      }
+    },
+    abort,
+  };
+}
+
+/** Copy an entry's file to its place, checking its size (and its digest unless verified), as writeTar does. */
+async function copyInto(
+  out: Awaited<ReturnType<typeof open>>,
+  dataAt: number,
+  e: PlacedEntry,
+  bufs: [Buffer, Buffer],
+  track: (p: Promise<void>) => Promise<void>,
+): Promise<void> {
+  const hash = e.verified ? undefined : createHash('sha256');
+  const fh = await open(e.file, 'r');
+  let n = 0;
+  let writing: Promise<void> = Promise.resolve();
+  try {
+    // a byte more than expected is asked for, so a file that grew is seen
+    for (let k = 0; ; k ^= 1) {
+      const buf = bufs[k]!;
+      const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, e.size - n + 1), null);
+      await writing;
+      if (bytesRead === 0 || n + bytesRead > e.size) {
+        n += bytesRead;
+        break;
+      }
+      const chunk = buf.subarray(0, bytesRead);
+      hash?.update(chunk);
+      writing = track(writeAllAt(out, [chunk], dataAt + n));
+      n += bytesRead;
+    }
+  } finally {
+    // the buffer being written is not lent to the next copy before its write settled
+    await writing.catch(() => {});
+    await fh.close();
+  }
+  await writing;
+  if (n !== e.size) throw new IntegrityError(`${e.file} changed while being packed: expected ${e.size} bytes, read ${n}`);
+  const got = hash?.digest('hex');
+  if (got !== undefined && got !== e.sha256) {
+    throw new IntegrityError(`${e.file} has sha256 ${got}, but the manifest records ${e.sha256} for ${e.path}; the file was damaged or changed on disk (delete it from the cache and build again)`);
+  }
+}

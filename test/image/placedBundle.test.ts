@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FERRY_BIN, ferry, run } from '../helpers/cli.js';
+import { writeKey } from '../helpers/keys.js';
+import { OCI_MANIFEST, desc, json, sha } from './fakeRegistry.js';
+
+
+/**
+ * A locked image build writes each layer it downloads into the bundle as the bytes arrive (build/placeBundle.ts),
+ * besides the cache: the layer is never read back from the cache to be packed. The bundle keeps its bytes,
+ * appears only whole, and the cache still answers the next build.
+ */
+describe('a locked image build fills the bundle as the layers download', () => {
+  let dir: string;
+  let key: Awaited<ReturnType<typeof writeKey>>;
+  let server: Server;
+  let url = '';
+  /** what the registry answers for each digest (the tests change a layer's bytes under its digest) */
+  const blobs = new Map<string, Buffer>();
+  /** a request for this digest sends half its bytes and then waits */
+  let hold: string | undefined;
+  const requests: string[] = [];
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+  // random, so a bundle holding it in the wrong place or twice cannot pass; more than the 256 KiB a download receives into memory
+  const big = randomBytes(3 * 1024 * 1024 + 123);
+  const small = Buffer.from('a small layer\n');
+  let manifest: Buffer;
+  let spec = '';
+  const env = () => ({ REGISTRY_AUTH_FILE: join(dir, 'no-auth.json') });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), `ferry-placed-${process.pid}-`));
+    key = await writeKey(dir, 'team');
+    manifest = json({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc('application/vnd.oci.image.config.v1+json', config), layers: [big, small].map((l) => desc('application/vnd.oci.image.layer.v1.tar', l)) });
+    for (const b of [config, big, small, manifest]) blobs.set(`sha256:${sha(b)}`, b);
+    server = createServer((req, res) => {
+      const path = req.url ?? '';
+      requests.push(path);
+      if (path === '/v2/') return res.writeHead(200).end('{}');
+      const m = /^\/v2\/team\/app\/(manifests|blobs)\/(.+)$/.exec(path);
+      const body = m && (m[2] === '1' ? manifest : blobs.get(m[2]!));
+      if (!body) return res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': m![1] === 'manifests' ? OCI_MANIFEST : 'application/octet-stream', 'content-length': body.length });
+      if (m![2] === hold) return res.write(body.subarray(0, body.length >> 1));
+      res.end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    spec = join(dir, 'spec.yaml');
+    await writeFile(
+      spec,
+      `name: img\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nupstreams:\n  images:\n    registries:\n      registry.example: { url: "${url}" }\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      images: [{ ref: "registry.example/team/app:1", platforms: [linux/amd64] }]\n`,
+    );
+    const locked = await ferry(['lock', spec, '--cache', join(dir, 'cache-lock')], { env: env() });
+    expect(locked.code, locked.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    server?.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const build = (out: string, cache: string) => ['build', spec, '--locked', '--key', key.secret, '--out', join(dir, out), '--cache', join(dir, cache), '--json'];
+
+  it('writes the downloaded layer into the bundle as it arrives, never reading it back from the cache; a warm rebuild fetches nothing and gives the same bytes', async () => {
+    const trace = join(dir, 'reads.strace');
+    // strace -y names each descriptor's file: which files the build read
+    const cold = await run('strace', ['-f', '-y', '-o', trace, '-e', 'trace=read,pread64,readv,preadv,preadv2', process.execPath, FERRY_BIN, ...build('out-cold', 'cache')], { env: env() });
+    expect(cold.code, cold.stderr).toBe(0);
+    const layerInCache = join(dir, 'cache', 'sha256', sha(big));
+    expect((await readFile(layerInCache)).equals(big)).toBe(true);
+    const reads = (await readFile(trace, 'utf8')).split('\n').filter((l) => l.includes(`<${layerInCache}>`));
+    expect(reads).toEqual([]);
+    const bundle = (JSON.parse(cold.stdout) as { bundle: string }).bundle;
+    const root = await mkdtemp(join(dir, 'x-'));
+    expect((await run('tar', ['-xf', bundle, '-C', root])).code).toBe(0);
+    expect((await readFile(join(root, 'oci/blobs/sha256', sha(big)))).equals(big)).toBe(true);
+    expect((await readFile(join(root, 'oci/blobs/sha256', sha(small)))).equals(small)).toBe(true);
+    const verified = await ferry(['verify', bundle, '--keyring', key.public]);
+    expect(verified.code, verified.stderr).toBe(0);
+
+    const before = requests.length;
+    const warm = await ferry(build('out-warm', 'cache'), { env: env() });
+    expect(warm.code, warm.stderr).toBe(0);
+    expect(requests.slice(before).filter((p) => p.includes('/blobs/'))).toEqual([]);
+    expect((await readFile((JSON.parse(warm.stdout) as { bundle: string }).bundle)).equals(await readFile(bundle))).toBe(true);
+  });
+
+  it('refuses a layer whose bytes changed since the lock (exit 67, one line): no bundle, not even a partial one, and nothing cached', async () => {
+    const digest = `sha256:${sha(big)}`;
+    const changed = Buffer.from(big);
+    changed[changed.length - 1] ^= 0xff;
+    blobs.set(digest, changed);
+    try {
+      const b = await ferry(build('out-changed', 'cache-changed'), { env: env() });
+      expect(b.code, b.stderr).toBe(67);
+      expect(b.stderr.split('\n').filter((l) => l.startsWith('ferry:'))).toHaveLength(1);
+      expect(await readdir(join(dir, 'out-changed')).catch(() => [])).toEqual([]);
+      expect(await readdir(join(dir, 'cache-changed', 'sha256')).catch(() => [])).not.toContain(sha(big));
+    } finally {
+      blobs.set(digest, big);
+    }
+  });
+
+  it('has the partial bundle while a layer downloads and leaves no bundle when stopped then (the partial is removed)', async () => {
+    hold = `sha256:${sha(big)}`;
+    try {
+      const out = join(dir, 'out-stopped');
+      const child = spawn(process.execPath, [FERRY_BIN, ...build('out-stopped', 'cache-stopped').filter((a) => a !== '--json')], { env: { ...process.env, ...env() } });
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      // progress lines ("images: 1.5 MiB/3.0 MiB (50%)"): at 40 % of the bytes the held layer's first half is
+      // being written, and in place, so the bundle's partial file is there (the small blobs are under 1 %)
+      const percent = () => Math.max(0, ...[...stderr.matchAll(/\((\d+)%\)/g)].map((m) => Number(m[1])));
+      while (percent() < 40) {
+        if (child.exitCode !== null) throw new Error(`the build ended: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect((await readdir(out)).filter((n) => n.endsWith('.ferry.partial'))).toHaveLength(1);
+      child.kill('SIGTERM');
+      await closed;
+      expect(await readdir(out)).toEqual([]);
+    } finally {
+      hold = undefined;
+    }
+  });
+});
