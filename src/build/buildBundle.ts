@@ -13,6 +13,7 @@ import { sha256File } from '../util/sha256.js';
 import { createSyncBatch } from '../util/createSyncBatch.js';
 import { holdScratch } from '../util/holdScratch.js';
 import { sweepDeadScratch } from '../util/sweepDeadScratch.js';
+import { partialBundlePath } from './partialBundlePath.js';
 import { IDENTITY_PATTERN, ownIdentity } from '../util/processIdentity.js';
 import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { VERSION } from '../version.js';
@@ -226,7 +227,7 @@ async function signBundle(
 
 /**
  * A locked build whose every kind knows its entries from the lock (KindEntry.plan: images): once the first
- * downloaded bytes arrive, the manifest is made from the plans and signed, and NAME.ferry.partial opened
+ * downloaded bytes arrive, the manifest is made from the plans and signed, and the partial bundle (partialBundlePath.ts) opened
  * with every entry's place (placeBundle.ts); each download then writes its bytes both into the cache and
  * into its place as they arrive, so packing does not read them back from the cache and write them a
  * second time. Everything no download placed (cache hits, small files, resumed downloads, generated
@@ -344,7 +345,7 @@ async function describeEntries(inputs: BundleInput[], jobs: number): Promise<Des
   );
 }
 
-/** Pack atomically: a partial .ferry never carries the final name. */
+/** Pack atomically: a partial .ferry never carries the final name (partialBundlePath.ts). */
 export async function packBundle(
   bundlePath: string,
   manifestBytes: Uint8Array,
@@ -354,7 +355,7 @@ export async function packBundle(
 ): Promise<number> {
   // loaded here, not at start: `ferry lock` (this module's lockSpec) never packs, and tar costs ~35 ms to load
   const [{ writeTar }, { MANIFEST_PATH, SIGNATURE_PATH }] = await Promise.all([import('../bundle/writeTar.js'), import('../bundle/manifest.js')]);
-  const tmp = `${bundlePath}.partial`;
+  const tmp = await partialBundlePath(bundlePath);
   const release = holdScratch(tmp);
   const out = createWriteStream(tmp);
   const files: TarFile[] = [

@@ -3,6 +3,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import pMap from 'p-map';
 import { IntegrityError } from '../errors.js';
 import { holdScratch } from '../util/holdScratch.js';
+import { partialBundlePath } from './partialBundlePath.js';
 import { writeAllAt } from '../util/writeAll.js';
 import { planTar } from '../bundle/writeTar.js';
 import { MANIFEST_PATH, SIGNATURE_PATH } from '../bundle/manifest.js';
@@ -34,7 +35,7 @@ const CHUNK = 1 << 20;
 const COPIES = 4;
 
 /**
- * Open NAME.ferry.partial next to `bundlePath` with packBundle's layout (writeTar's planTar: the manifest,
+ * Open the partial bundle (partialBundlePath.ts) next to `bundlePath` with packBundle's layout (writeTar's planTar: the manifest,
  * its signature, then `entries` in the order given, callers sort), every header written now; the entries'
  * bytes are written at their offsets as they come (downloads, through `writer`) or by `finish`. The file
  * gets its final name only once every entry is in; a failure or interrupt leaves no bundle (the partial
@@ -47,7 +48,7 @@ export async function openPlacedBundle(
   entries: Array<{ path: string; size: number; sha256: string }>,
   mtime: Date,
 ): Promise<PlacedBundle> {
-  const tmp = `${bundlePath}.partial`;
+  const tmp = await partialBundlePath(bundlePath);
   const release = holdScratch(tmp);
   const signatureBytes = Buffer.from(signature, 'utf8');
   const { places, size } = planTar(

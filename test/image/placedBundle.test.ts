@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,8 @@ describe('a locked image build fills the bundle as the layers download', () => {
   const blobs = new Map<string, Buffer>();
   /** a request for this digest sends half its bytes and then waits */
   let hold: string | undefined;
+  /** the held responses, to be finished by a test */
+  const held: Array<() => void> = [];
   const requests: string[] = [];
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
   // random, so a bundle holding it in the wrong place or twice cannot pass; more than the 256 KiB a download receives into memory
@@ -46,7 +48,10 @@ describe('a locked image build fills the bundle as the layers download', () => {
       const body = m && (m[2] === '1' ? manifest : blobs.get(m[2]!));
       if (!body) return res.writeHead(404).end();
       res.writeHead(200, { 'content-type': m![1] === 'manifests' ? OCI_MANIFEST : 'application/octet-stream', 'content-length': body.length });
-      if (m![2] === hold) return res.write(body.subarray(0, body.length >> 1));
+      if (m![2] === hold) {
+        held.push(() => res.end(body.subarray(body.length >> 1)));
+        return res.write(body.subarray(0, body.length >> 1));
+      }
       res.end(body);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -123,12 +128,59 @@ describe('a locked image build fills the bundle as the layers download', () => {
         if (child.exitCode !== null) throw new Error(`the build ended: ${stderr}`);
         await new Promise((r) => setTimeout(r, 20));
       }
-      expect((await readdir(out)).filter((n) => n.endsWith('.ferry.partial'))).toHaveLength(1);
+      expect((await readdir(out)).filter((n) => n.startsWith('img-1.0.0.ferry.') && n.endsWith('.partial'))).toHaveLength(1);
       child.kill('SIGTERM');
       await closed;
       expect(await readdir(out)).toEqual([]);
     } finally {
       hold = undefined;
     }
+  });
+
+  it('two builds of the release into one folder at once: each writes its own partial bundle, both succeed, the bundle verifies', async () => {
+    hold = `sha256:${sha(big)}`;
+    const out = join(dir, 'out-twice');
+    try {
+      const first = spawn(process.execPath, [FERRY_BIN, ...build('out-twice', 'cache-first').filter((a) => a !== '--json')], { env: { ...process.env, ...env() } });
+      const closed = new Promise<number | null>((resolve) => first.on('close', resolve));
+      let stderr = '';
+      first.stderr.on('data', (d) => (stderr += d));
+      // the first build holds its partial bundle open, half of the layer written into it
+      const percent = () => Math.max(0, ...[...stderr.matchAll(/\((\d+)%\)/g)].map((m) => Number(m[1])));
+      while (percent() < 40) {
+        if (first.exitCode !== null) throw new Error(`the build ended: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      hold = undefined;
+      // a second build of the same release into the same folder runs to its end meanwhile
+      const second = await ferry(build('out-twice', 'cache-second'), { env: env() });
+      expect(second.code, second.stderr).toBe(0);
+      const bundle = join(out, 'img-1.0.0.ferry');
+      const bytes = await readFile(bundle);
+      // then the first build's layer arrives: it completes its own bundle, not a file the second renamed
+      for (const finish of held.splice(0)) finish();
+      expect(await closed, stderr).toBe(0);
+      expect((await readFile(bundle)).equals(bytes)).toBe(true);
+      expect(await readdir(out)).toEqual(['img-1.0.0.ferry']);
+      const verified = await ferry(['verify', bundle, '--keyring', key.public]);
+      expect(verified.code, verified.stderr).toBe(0);
+    } finally {
+      hold = undefined;
+      for (const finish of held.splice(0)) finish();
+    }
+  });
+
+  it('removes the partial bundle a killed build of the release left, not one whose build still runs', async () => {
+    const out = join(dir, 'out-stale');
+    await mkdir(out);
+    // a process that has ended stands for the killed build; this test's process for one still running
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const stale = `img-1.0.0.ferry.${gone}.partial`;
+    const live = `img-1.0.0.ferry.${process.pid}.partial`;
+    const other = `img-2.0.0.ferry.${gone}.partial`;
+    for (const name of [stale, live, other]) await writeFile(join(out, name), 'left\n');
+    const b = await ferry(build('out-stale', 'cache'), { env: env() });
+    expect(b.code, b.stderr).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['img-1.0.0.ferry', live, other].sort());
   });
 });

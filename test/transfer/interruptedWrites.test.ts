@@ -55,9 +55,9 @@ describe('writing commands stopped by Ctrl-C', () => {
     const tmp = join(dir, 'tmp');
     await mkdir(tmp);
     const out = join(dir, 'out-build');
-    const partial = join(out, 'app-2.0.0.ferry.partial');
+    // the build's one rename is its partial bundle's (a name of this build's own) into place: a build of plain files uses no cache
     await buildRelease(dir, team.secret, { version: '2.0.0', files: { 'b.bin': randomBytes(100_000) } }, [], join(dir, 'warm'));
-    const r = await stopped('rename', ['build', join(dir, 'spec-app-2.0.0', 'spec.yaml'), '--key', team.secret, '--out', out, '--cache', join(dir, 'cache')], { TMPDIR: tmp }, ['-P', partial]);
+    const r = await stopped('rename', ['build', join(dir, 'spec-app-2.0.0', 'spec.yaml'), '--key', team.secret, '--out', out, '--cache', join(dir, 'cache')], { TMPDIR: tmp });
     expectStopped(r, 'build');
     expect((await readdir(out)).filter((n) => n.endsWith('.partial'))).toEqual([]);
     if (r.code === 0) expect((await ferry(['verify', join(out, 'app-2.0.0.ferry'), '--keyring', team.public])).code).toBe(0);
@@ -71,10 +71,12 @@ describe('writing commands stopped by Ctrl-C', () => {
     await buildRelease(dir, team.secret, { version: '3.0.0', files: { 'c.bin': randomBytes(100_000) } }, [], join(dir, 'warm-kill'));
     const spec = join(dir, 'spec-app-3.0.0', 'spec.yaml');
     const args = ['build', spec, '--key', team.secret, '--out', out, '--cache', join(dir, 'cache')];
-    const killed = await run('strace', ['-f', '-qq', '-o', '/dev/null', '-P', join(out, 'app-3.0.0.ferry.partial'), '-e', 'inject=rename:signal=KILL', process.execPath, FERRY_BIN, ...args], { env: { TMPDIR: tmp } });
+    const killed = await run('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'inject=rename:signal=KILL', process.execPath, FERRY_BIN, ...args], { env: { TMPDIR: tmp } });
     expect(killed.code).not.toBe(0);
     const left = await readdir(tmp);
     expect(left).toHaveLength(1);
+    // killed as it renamed its partial bundle (a name of its own, NAME-VERSION.ferry.PID.START.PIDNS.partial) into place
+    expect(await readdir(out)).toEqual([expect.stringMatching(/^app-3\.0\.0\.ferry\.\d+(\.\d+){0,2}\.partial$/)]);
     // this test's process stands for a build still running
     const live = `ferry-build-${process.pid}-abcDEF`;
     await mkdir(join(tmp, live));
@@ -82,5 +84,7 @@ describe('writing commands stopped by Ctrl-C', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain(`removed 1 work folder(s) left by killed builds in ${tmp}`);
     expect(await readdir(tmp)).toEqual([live]);
+    // and the partial bundle the killed build left
+    expect(await readdir(out)).toEqual(['app-3.0.0.ferry']);
   });
 });
