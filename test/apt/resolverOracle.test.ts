@@ -113,6 +113,13 @@ const REPO: FixtureDeb[] = [
   { name: 'natlib', version: '1' },
   { name: 'for-user', version: '1', depends: 'forlib' },
   { name: 'forlib', version: '1', multiArch: 'foreign' },
+  // `name:any` through Provides: only a Multi-Arch: allowed provider gives it (apt's implicit `name:any`)
+  { name: 'anyprov-user', version: '1', depends: 'vanyp:any' },
+  { name: 'anyprov-foreign', version: '1', provides: 'vanyp', multiArch: 'foreign', priority: 'required' },
+  { name: 'anyprov-allowed', version: '1', provides: 'vanyp', multiArch: 'allowed', priority: 'optional' },
+  { name: 'anyprov-only-foreign', version: '1', depends: 'vanyf:any (>= 2)' },
+  { name: 'anyprov-f', version: '1', provides: 'vanyf (= 2)', multiArch: 'foreign' },
+  { name: 'anyprov-plain', version: '1', provides: 'vanyf (= 3)' },
   // arch all packages
   { name: 'all-user', version: '1', depends: 'allpkg' },
   { name: 'allpkg', version: '1', arch: 'all' },
@@ -168,6 +175,7 @@ const EMPTY_SETS = [
   ['any-user'],
   ['nat-user'],
   ['for-user'],
+  ['anyprov-user'],
   ['all-user'],
   ['pinme=1'],
   ['pinme'],
@@ -175,6 +183,8 @@ const EMPTY_SETS = [
 ];
 // two-user: apt-get takes twolib's candidate (2), which conflicts with twoother, and does not go back to twolib 1
 const REFUSED_SETS = [['conf-x', 'conf-y'], ['app2', 'breaker'], ['mta-a', 'mta-b'], ['two-user']];
+// nothing provides vanyf:any: its providers are not Multi-Arch: allowed
+const UNMET_SETS = [['anyprov-only-foreign']];
 const BASE_SETS = [['needs-new'], ['needs-old'], ['needs-vbase']];
 
 /** "name version" of every package `apt-get --simulate` says it installs or upgrades */
@@ -230,6 +240,13 @@ describe('the apt closure agrees with apt-get on a repository generated for each
     expect(() => ours(set as string[])).toThrow(/no consistent set: .* declares (Conflicts|Breaks): /);
   });
 
+  it.each(UNMET_SETS.map((s) => [s.join(' '), s]))('%s: both refuse, a dependency nothing satisfies', async (_label, set) => {
+    const sim = await empty.aptGet('install', '--simulate', '--no-install-recommends', ...(set as string[]));
+    expect(sim.code, sim.stdout).not.toBe(0);
+    expect(sim.stdout).toMatch(/but it is not installable/);
+    expect(() => ours(set as string[])).toThrow(/cannot satisfy /);
+  });
+
   it.each(BASE_SETS.map((s) => [s.join(' '), s]))('%s on hosts with a dpkg status (base: { status })', async (_label, set) => {
     const sim = await withBase.aptGet('install', '--simulate', '--no-install-recommends', ...(set as string[]));
     expect(sim.code, sim.stdout + sim.stderr).toBe(0);
@@ -250,6 +267,7 @@ describe('the apt closure agrees with apt-get on a repository generated for each
     expect(ours(['vu-user'])).toContain('vureal 1.5'); // an unversioned Provides never satisfies (>= 1)
     expect(ours(['mix-user'])).toContain('mix-prov 1'); // the real package is too old; the versioned Provides is not
     expect(ours(['or-user'])).toEqual(['or-user 1', 'vor-b 1']); // a virtual first alternative still wins over a real second one
+    expect(ours(['anyprov-user'])).toEqual(['anyprov-allowed 1', 'anyprov-user 1']); // not the required, but foreign, provider
     expect(ours(['pinme=1'])).toEqual(['pinme 1']); // name=version: that version's (empty) closure
   });
 });

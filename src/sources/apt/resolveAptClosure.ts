@@ -159,7 +159,11 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     return satisfiesRelation(p.version, rel.op, rel.version);
   };
   // Unversioned Provides satisfy only unversioned relations; versioned Provides (`foo (= 2)`) satisfy both.
+  // `name:any` is provided only by a `Multi-Arch: allowed` package (apt gives `name:any` the implicit
+  // Provides of those alone; one the hosts have counts, as in matches), `name:ARCH` of another
+  // architecture by none
   const provides = (p: Versioned, rel: Relation): boolean =>
+    (rel.archQualifier === 'any' ? !('origin' in p) || p.multiArch === 'allowed' : !rel.archQualifier || rel.archQualifier === 'native' || rel.archQualifier === index.arch) &&
     p.provides.some((v) => v.name === rel.name && (!rel.op || (v.op === '=' && v.version !== undefined && satisfiesRelation(v.version, rel.op, rel.version))));
 
   /** the packages of the install state (marked or installed) that satisfy `rel` */
