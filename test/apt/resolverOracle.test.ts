@@ -177,6 +177,9 @@ const EMPTY_SETS = [
   ['for-user'],
   ['anyprov-user'],
   ['all-user'],
+  // `:all` in a request is apt's native architecture, for a package of Architecture: all or of the native one
+  ['allpkg:all'],
+  ['natlib:all'],
   ['pinme=1'],
   ['pinme'],
   ['pinme=1', 'pinme-dep'],

@@ -39,6 +39,19 @@ export interface AptLock {
 const COMPONENT = 'main';
 
 /**
+ * Refuse a request `name:ARCH` for an architecture the bundle does not carry: each architecture's
+ * resolution passes it over, so it would lock nothing for it, where apt-get says "Unable to locate
+ * package". `:any`, `:native` and `:all` (apt's native architecture) name the package of every target.
+ */
+function checkRootArchitectures(where: string, roots: readonly string[], architectures: readonly string[]): void {
+  for (const root of roots) {
+    const qualifier = /^[^:=/]+:([^=/]*)/.exec(root)?.[1];
+    if (qualifier === undefined || ['any', 'native', 'all', ...architectures].includes(qualifier)) continue;
+    throw new ResolveError(`${where}: ${root} names the architecture ${JSON.stringify(qualifier).slice(0, 40)}, which is not among targets.debian.architectures (${architectures.join(', ')}); apt-get could not locate it either`);
+  }
+}
+
+/**
  * The apt artifact kind. `lock` reads every configured upstream (verified InRelease, Packages checked
  * against it), resolves each service's packages to their dependency closure per target architecture
  * and pins every .deb; `collect` downloads exactly those into the cache and publishes them as a signed
@@ -71,6 +84,7 @@ export const aptKind: ArtifactKind<AptLock> = {
         ...rootfs.map((r) => ({ where: `rootfs.${r.name}.mmdebstrap`, roots: [...mmdebstrapBase(index, r.variant), ...r.packages], base: new Map() })),
       ];
       for (const want of wants) {
+        checkRootArchitectures(want.where, want.roots, debian.architectures);
         let closure: AptPackage[];
         try {
           closure = resolveAptClosure(index, want.roots, { recommends: opts.recommends, installed: want.base, upgradeBySource: opts.upgrade_by_source });

@@ -713,8 +713,9 @@ function findRoot(
     throw new ResolveError(`${root}: name a package as name, name=version or name/suite (one suite of upstreams.apt)`);
   }
   // `name:arch` names a package of one architecture: resolved only when resolving that architecture
+  // (`:all` is apt's native architecture, as `:native`)
   const [name, archQualifier] = spec.split(':', 2) as [string, string | undefined];
-  if (archQualifier && archQualifier !== index.arch && archQualifier !== 'native' && archQualifier !== 'any') return undefined;
+  if (archQualifier && archQualifier !== index.arch && archQualifier !== 'native' && archQualifier !== 'any' && archQualifier !== 'all') return undefined;
   if (version !== undefined) {
     const invalid = checkDebVersion(version);
     if (invalid) throw new ResolveError(`${root}: "${version}" is not a version dpkg accepts (${invalid})`);
