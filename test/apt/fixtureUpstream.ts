@@ -21,11 +21,12 @@ export interface FixtureDeb {
   breaks?: string;
   replaces?: string;
   suggests?: string;
-  important?: boolean;
+  /** true for `yes`, or the field's text as written (`Yes`, `YES`: apt reads yes/no in any case) */
+  important?: boolean | string;
   multiArch?: string;
   priority?: string;
   section?: string;
-  essential?: boolean;
+  essential?: boolean | string;
   source?: string;
 }
 
@@ -41,8 +42,8 @@ export async function buildDeb(dir: string, d: FixtureDeb): Promise<string> {
     ['Version', d.version],
     ['Architecture', d.arch ?? 'amd64'],
     ['Multi-Arch', d.multiArch],
-    ['Essential', d.essential ? 'yes' : undefined],
-    ['Important', d.important ? 'yes' : undefined],
+    ['Essential', typeof d.essential === 'string' ? d.essential : d.essential ? 'yes' : undefined],
+    ['Important', typeof d.important === 'string' ? d.important : d.important ? 'yes' : undefined],
     ['Priority', d.priority ?? 'optional'],
     ['Section', d.section],
     ['Maintainer', 'Ferry Tests <tests@example.invalid>'],

@@ -120,6 +120,18 @@ const REPO: FixtureDeb[] = [
   { name: 'anyprov-only-foreign', version: '1', depends: 'vanyf:any (>= 2)' },
   { name: 'anyprov-f', version: '1', provides: 'vanyf (= 2)', multiArch: 'foreign' },
   { name: 'anyprov-plain', version: '1', provides: 'vanyf (= 3)' },
+  // fields apt reads in any case: Essential and Important as yes/no words, Priority's word; not package names
+  { name: 'case-ess-user', version: '1', depends: 'vcase-ess' },
+  { name: 'case-ess-a', version: '1', provides: 'vcase-ess', priority: 'required' },
+  { name: 'case-ess-b', version: '1', provides: 'vcase-ess', essential: 'Yes', priority: 'optional' },
+  { name: 'case-imp-user', version: '1', depends: 'vcase-imp' },
+  { name: 'case-imp-a', version: '1', provides: 'vcase-imp', priority: 'required' },
+  { name: 'case-imp-b', version: '1', provides: 'vcase-imp', important: 'YES', priority: 'optional' },
+  { name: 'case-pri-user', version: '1', depends: 'vcase-pri' },
+  { name: 'case-pri-a', version: '1', provides: 'vcase-pri', priority: 'Required' },
+  { name: 'case-pri-b', version: '1', provides: 'vcase-pri', priority: 'optional' },
+  { name: 'case-name-user', version: '1', depends: 'Case-Real' },
+  { name: 'case-real', version: '1' },
   // arch all packages
   { name: 'all-user', version: '1', depends: 'allpkg' },
   { name: 'allpkg', version: '1', arch: 'all' },
@@ -176,6 +188,9 @@ const EMPTY_SETS = [
   ['nat-user'],
   ['for-user'],
   ['anyprov-user'],
+  ['case-ess-user'],
+  ['case-imp-user'],
+  ['case-pri-user'],
   ['all-user'],
   // `:all` in a request is apt's native architecture, for a package of Architecture: all or of the native one
   ['allpkg:all'],
@@ -186,8 +201,8 @@ const EMPTY_SETS = [
 ];
 // two-user: apt-get takes twolib's candidate (2), which conflicts with twoother, and does not go back to twolib 1
 const REFUSED_SETS = [['conf-x', 'conf-y'], ['app2', 'breaker'], ['mta-a', 'mta-b'], ['two-user']];
-// nothing provides vanyf:any: its providers are not Multi-Arch: allowed
-const UNMET_SETS = [['anyprov-only-foreign']];
+// nothing provides vanyf:any: its providers are not Multi-Arch: allowed; nothing is named Case-Real
+const UNMET_SETS = [['anyprov-only-foreign'], ['case-name-user']];
 const BASE_SETS = [['needs-new'], ['needs-old'], ['needs-vbase']];
 
 /** "name version" of every package `apt-get --simulate` says it installs or upgrades */
@@ -271,6 +286,9 @@ describe('the apt closure agrees with apt-get on a repository generated for each
     expect(ours(['mix-user'])).toContain('mix-prov 1'); // the real package is too old; the versioned Provides is not
     expect(ours(['or-user'])).toEqual(['or-user 1', 'vor-b 1']); // a virtual first alternative still wins over a real second one
     expect(ours(['anyprov-user'])).toEqual(['anyprov-allowed 1', 'anyprov-user 1']); // not the required, but foreign, provider
+    expect(ours(['case-ess-user'])).toContain('case-ess-b 1'); // Essential: Yes is Essential
+    expect(ours(['case-imp-user'])).toContain('case-imp-b 1');
+    expect(ours(['case-pri-user'])).toContain('case-pri-a 1'); // Priority: Required is required
     expect(ours(['pinme=1'])).toEqual(['pinme 1']); // name=version: that version's (empty) closure
   });
 });

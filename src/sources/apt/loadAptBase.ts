@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { SpecError } from '../../errors.js';
 import type { PackageIndex } from './buildPackageIndex.js';
+import { aptBool } from './aptBool.js';
 import { checkDebVersion } from './checkDebVersion.js';
 import { parseControl } from './parseControl.js';
 import { parseDependencies } from './parseDependencies.js';
@@ -59,7 +60,7 @@ export async function loadAptBase(index: PackageIndex, base: AptBase, baseDir: s
       name,
       version,
       provides: parseDependencies(p.get('Provides')).map((g) => g[0]!),
-      essential: p.get('Essential') === 'yes',
+      essential: aptBool(p.get('Essential')),
       conflicts: p.get('Conflicts'),
       breaks: p.get('Breaks'),
       depends: p.get('Depends'),

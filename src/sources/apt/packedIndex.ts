@@ -26,7 +26,8 @@ import type { AptOrigin, AptPackage } from './types.js';
  *           stringStart[strings + 1] (byte offsets), then the string bytes (UTF-8)
  */
 const MAGIC = 0x46525950; // "FRYP"
-export const PACKED_LAYOUT = 4;
+/** 5: Essential, Important and Protected read as apt reads yes/no, Priority lower-cased, relation names kept in their case (a 4 entry may hold other values) */
+export const PACKED_LAYOUT = 5;
 const HEADER_WORDS = 12; // 4 words, then the 32-byte sha256
 const NONE = 0xffffffff;
 const COUNTS = 6;
@@ -107,7 +108,7 @@ function namesMet(p: AptPackage): string[] {
   const out = new Set<string>([p.name]);
   for (const field of [p.preDepends, p.depends, p.conflicts, p.breaks, p.recommends, p.otherRelations]) {
     if (!field) continue;
-    for (const m of field.matchAll(NAME_RE)) if (m[2] === undefined || m[2].toLowerCase() !== ':any') out.add(m[1]!.toLowerCase());
+    for (const m of field.matchAll(NAME_RE)) if (m[2] === undefined || m[2].toLowerCase() !== ':any') out.add(m[1]!);
   }
   for (const prov of p.provides) out.add(prov.name);
   return [...out];

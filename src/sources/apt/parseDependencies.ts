@@ -33,8 +33,9 @@ function parseRelation(text: string): Relation | undefined {
   const t = text.replace(/\s+/g, ' ').trim();
   if (!t) return undefined;
   const m = RELATION_RE.exec(t);
-  if (!m) return { name: t.split(/[\s(:]/)[0]!.toLowerCase() };
-  const rel: Relation = { name: m[1]!.toLowerCase() };
+  if (!m) return { name: t.split(/[\s(:]/)[0]! };
+  // apt does not fold a name's case: `Depends: Foo` is not met by foo
+  const rel: Relation = { name: m[1]! };
   if (m[2]) rel.archQualifier = m[2].toLowerCase();
   if (m[3]) {
     rel.op = m[3] === '<' ? '<=' : m[3] === '>' ? '>=' : (m[3] as RelationOp);

@@ -1,4 +1,5 @@
 import { ResolveError } from '../../errors.js';
+import { aptBool } from './aptBool.js';
 import { parseControlStream } from './parseControl.js';
 import { checkDebVersion } from './checkDebVersion.js';
 import { parseDependencies } from './parseDependencies.js';
@@ -37,7 +38,8 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
       name,
       version,
       architecture,
-      essential: p.get('Essential') === 'yes',
+      // yes/no fields as apt reads them (StringToBool: `Yes`, `true`, `1`… are yes)
+      essential: aptBool(p.get('Essential')),
       provides: parseDependencies(p.get('Provides')).map((g) => g[0]!),
       filename,
       size,
@@ -47,7 +49,8 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     const multiArch = p.get('Multi-Arch');
     if (multiArch) pkg.multiArch = multiArch;
     const priority = p.get('Priority');
-    if (priority) pkg.priority = priority;
+    // apt reads the word in any case (`Required` is required); unknown words rank as extra (resolveAptClosure)
+    if (priority) pkg.priority = priority.toLowerCase();
     const section = p.get('Section');
     if (section) pkg.section = section;
     const source = p.get('Source');
@@ -64,7 +67,7 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     if (breaks) pkg.breaks = breaks;
     const other = [p.get('Suggests'), p.get('Replaces'), p.get('Enhances')].filter(Boolean).join(', ');
     if (other) pkg.otherRelations = other;
-    if (p.get('Important') === 'yes' || p.get('Protected') === 'yes') pkg.important = true;
+    if (aptBool(p.get('Important')) || aptBool(p.get('Protected'))) pkg.important = true;
     yield pkg;
   }
 }
