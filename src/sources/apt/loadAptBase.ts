@@ -52,7 +52,9 @@ export async function loadAptBase(index: PackageIndex, base: AptBase, baseDir: s
     const name = p.get('Package');
     const version = p.get('Version');
     const arch = p.get('Architecture');
-    if (!name || !version || !/ installed$/.test(p.get('Status') ?? '')) continue;
+    // apt takes the version dpkg has as installed in every state but not-installed and config-files (its
+    // CurrentVer): unpacked, half-configured and awaiting triggers too; half-installed it reinstalls
+    if (!name || !version || !INSTALLED_STATES.test(p.get('Status') ?? '')) continue;
     if (arch && arch !== 'all' && arch !== index.arch) continue;
     const invalid = checkDebVersion(version);
     if (invalid) throw new SpecError(`${file}: package ${name} has version "${version}", which dpkg rejects (${invalid})`);
@@ -71,3 +73,6 @@ export async function loadAptBase(index: PackageIndex, base: AptBase, baseDir: s
   }
   return out;
 }
+
+/** dpkg states whose version apt counts as installed (a half-installed package apt installs again) */
+const INSTALLED_STATES = / (installed|unpacked|half-configured|triggers-awaited|triggers-pending)$/;

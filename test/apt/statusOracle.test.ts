@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import type { FixtureDeb } from './fixtureUpstream.js';
+import { simulatedInstalls as installs, useSuitesFixture } from './suitesFixture.js';
+
+/**
+ * The oracle for a reference host's dpkg status (`base: { status }`) whose packages are in other states
+ * than "installed": apt counts the version of every package that is not `not-installed` or `config-files`
+ * as installed (unpacked, half-configured, awaiting triggers: dpkg has its files), so a dependency that
+ * version meets installs nothing; a package left with its config files only is not installed.
+ */
+const STATES = ['install ok unpacked', 'install ok half-configured', 'install ok triggers-pending', 'install ok triggers-awaited', 'deinstall ok config-files', 'install ok installed'];
+
+const MAIN: FixtureDeb[] = STATES.flatMap((_, i) => [
+  { name: `user${i}`, version: '1', depends: `dep${i} (>= 1)` },
+  { name: `dep${i}`, version: '2' },
+]);
+
+const STATUS = STATES.map(
+  (state, i) =>
+    `Package: dep${i}\nStatus: ${state}\nPriority: optional\nMaintainer: T <t@example.invalid>\nArchitecture: amd64\nVersion: 1\n` +
+    `${state.endsWith('config-files') ? 'Conffiles:\n /etc/dep 0123456789abcdef0123456789abcdef\n' : ''}Description: dep${i}\n`,
+).join('\n');
+
+describe('a dpkg status with packages unpacked, half-configured, awaiting triggers or left as config files: ferry takes them as apt-get does', () => {
+  const fx = useSuitesFixture('ferry-apt-status-', [['main', MAIN, '']], STATUS);
+
+  it.each(STATES.map((state, i) => [state, i]))('a dependency on a package in state "%s"', async (_state, i) => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', `user${i}`);
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(fx.ours([`user${i}`], fx.base)).toEqual(installs(sim.stdout));
+  });
+
+  it('the state decides', () => {
+    expect(fx.ours(['user0'], fx.base)).toEqual(['user0 1']); // unpacked 1 meets dep0 (>= 1): no upgrade carried
+    expect(fx.ours(['user4'], fx.base)).toEqual(['dep4 2', 'user4 1']); // config files only: not installed
+  });
+});
