@@ -197,7 +197,7 @@ function mmdebstrapBase(index: PackageIndex, variant: string): string[] {
   const out: string[] = [];
   for (const [name, versions] of index.byName) {
     const c = versions[0]!;
-    if (c.essential || (c.priority && wanted.has(c.priority))) out.push(name);
+    if (c.essential || (c.priority && wanted.has(c.priority.toLowerCase()))) out.push(name);
   }
   if (variant !== 'essential' && index.byName.has('apt') && !out.includes('apt')) out.push('apt');
   if (variant === 'buildd' && index.byName.has('build-essential')) out.push('build-essential');

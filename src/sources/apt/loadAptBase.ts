@@ -24,7 +24,7 @@ export async function loadAptBase(index: PackageIndex, base: AptBase, baseDir: s
     const roots: string[] = [];
     for (const [name, versions] of index.byName) {
       const c = versions[0]!;
-      if (c.essential || c.priority === 'required') roots.push(name);
+      if (c.essential || c.priority?.toLowerCase() === 'required') roots.push(name);
     }
     for (const p of resolveAptClosure(index, roots, { recommends: false, installed: new Map() })) out.set(p.name, p);
     return out;

@@ -26,7 +26,7 @@ import type { AptOrigin, AptPackage } from './types.js';
  *           stringStart[strings + 1] (byte offsets), then the string bytes (UTF-8)
  */
 const MAGIC = 0x46525950; // "FRYP"
-/** 5: Essential, Important and Protected read as apt reads yes/no, Priority lower-cased, relation names kept in their case (a 4 entry may hold other values) */
+/** 5: Essential, Important and Protected read as apt reads yes/no, relation names kept in their case (a 4 entry may hold other values) */
 export const PACKED_LAYOUT = 5;
 const HEADER_WORDS = 12; // 4 words, then the 32-byte sha256
 const NONE = 0xffffffff;

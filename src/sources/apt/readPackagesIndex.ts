@@ -49,8 +49,8 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     const multiArch = p.get('Multi-Arch');
     if (multiArch) pkg.multiArch = multiArch;
     const priority = p.get('Priority');
-    // apt reads the word in any case (`Required` is required); unknown words rank as extra (resolveAptClosure)
-    if (priority) pkg.priority = priority.toLowerCase();
+    // kept as written (the lock refuses a word that is not lower case); apt reads it in any case (resolveAptClosure)
+    if (priority) pkg.priority = priority;
     const section = p.get('Section');
     if (section) pkg.section = section;
     const source = p.get('Source');

@@ -665,7 +665,8 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
 }
 
 function priority(p: AptPackage): number {
-  return p.priority === undefined ? 0 : (PRIORITY[p.priority] ?? PRIORITY.extra!);
+  // apt reads the word in any case (`Required` is required), an unknown one as extra
+  return p.priority === undefined ? 0 : (PRIORITY[p.priority.toLowerCase()] ?? PRIORITY.extra!);
 }
 
 /**
