@@ -290,6 +290,23 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
     }
   });
 
+  // apt looks an index up by its uncompressed name: a Release that lists only Packages.gz makes it skip the
+  // index (the Release says amd64 is supported, so without a word), and one that lists only the plain
+  // Packages makes it fetch that, which this upstream does not serve
+  it.each([
+    ['Packages.gz and not the uncompressed Packages', '', /Unable to locate package app/, 70, /\(amd64\): package app is not in the configured sources for amd64$/],
+    ['the uncompressed Packages and not Packages.gz', '\\.gz', /Failed to fetch .*binary-amd64\/Packages +404/, 69, /binary-amd64\/Packages: HTTP 404/],
+  ] as const)('a Release listing %s (only Packages.gz served): both refuse', async (_what, dropped, aptSays, code, ferrySays) => {
+    const edited = good.replace(new RegExp(`^ \\S+\\s+\\d+ main/binary-amd64/Packages${dropped}\\n`, 'gm'), '');
+    expect(edited).not.toBe(good);
+    await publish(edited);
+    try {
+      await expectAgreement(aptSays, code, ferrySays);
+    } finally {
+      await publish(good);
+    }
+  });
+
   // apt 2.6 splits a signed file itself before gpgv sees it (SplitClearSignedFile, ExecGPGV) and refuses
   // one with unsigned text around its signed parts; the signature itself is good in every case
   it.each([

@@ -42,8 +42,12 @@ describe('apt kind refuses an untrustworthy upstream and caches nothing from it'
   /** the upstream's own key signs a Release over `packages` (as Packages.gz): what a compromised upstream can publish */
   async function republish(packages: Buffer) {
     await writeFile(join(dist(), 'main/binary-amd64/Packages.gz'), gzipSync(packages, { level: 1 }));
+    // the Release lists the plain Packages too, as Debian's does (apt and ferry skip an index listed only
+    // compressed); only Packages.gz is served
+    await writeFile(join(dist(), 'main/binary-amd64/Packages'), packages);
     const opts = ['Suite=fixture', 'Codename=fixture', 'Architectures=amd64', 'Components=main'].flatMap((o) => ['-o', `APT::FTPArchive::Release::${o}`]);
     const release = execFileSync('apt-ftparchive', [...opts, 'release', '.'], { cwd: dist() }).toString('utf8');
+    await rm(join(dist(), 'main/binary-amd64/Packages'));
     await signRelease(dist(), release, await readPrivate(fx.upstreamKey.secretArmored));
   }
 

@@ -24,7 +24,7 @@ export interface FetchedIndex {
  * one) and size by the downloader and against its other digests (compareDigests, SHA512 among them), and
  * hand it to `read`. `cached` may
  * answer from an earlier read of the same digest without fetching. An index missing from Release yields
- * undefined.
+ * undefined, and so does one whose uncompressed name it does not list (apt ignores such an index).
  */
 export async function fetchReleaseIndex<T>(
   release: UpstreamRelease,
@@ -33,6 +33,8 @@ export async function fetchReleaseIndex<T>(
   read: (got: FetchedIndex) => Promise<T>,
   cached?: (sha256: string) => Promise<T | undefined>,
 ): Promise<T | undefined> {
+  // apt looks an index up by its uncompressed name and skips one the Release lists only compressed
+  if (!release.files.has(base)) return undefined;
   const listed = (['gz', 'xz', ''] as const).filter((e) => release.files.has(base + (e ? `.${e}` : '')));
   let missing: FetchError | undefined;
   for (const compression of listed) {
