@@ -139,6 +139,9 @@ const REPO: FixtureDeb[] = [
   { name: 'pinme', version: '1' },
   { name: 'pinme', version: '2', depends: 'pinme-dep' },
   { name: 'pinme-dep', version: '1' },
+  // name=version is found by the version's text, not by comparing versions
+  { name: 'verstr', version: '0:3' },
+  { name: 'verstr2', version: '2.00' },
 ];
 
 /** The hosts' dpkg status for the sets with a base: blib 1.0 and base-prov (which provides vbase). */
@@ -198,11 +201,15 @@ const EMPTY_SETS = [
   ['pinme=1'],
   ['pinme'],
   ['pinme=1', 'pinme-dep'],
+  ['verstr=0:3'],
+  ['verstr2=2.00'],
 ];
 // two-user: apt-get takes twolib's candidate (2), which conflicts with twoother, and does not go back to twolib 1
 const REFUSED_SETS = [['conf-x', 'conf-y'], ['app2', 'breaker'], ['mta-a', 'mta-b'], ['two-user']];
 // nothing provides vanyf:any: its providers are not Multi-Arch: allowed; nothing is named Case-Real
 const UNMET_SETS = [['anyprov-only-foreign'], ['case-name-user']];
+// apt-get: "Version '3' for 'verstr' was not found": the version's text differs (0:3, 2.00)
+const NO_VERSION_SETS = [['verstr=3'], ['verstr2=2.0']];
 const BASE_SETS = [['needs-new'], ['needs-old'], ['needs-vbase']];
 
 /** "name version" of every package `apt-get --simulate` says it installs or upgrades */
@@ -263,6 +270,13 @@ describe('the apt closure agrees with apt-get on a repository generated for each
     expect(sim.code, sim.stdout).not.toBe(0);
     expect(sim.stdout).toMatch(/but it is not installable/);
     expect(() => ours(set as string[])).toThrow(/cannot satisfy /);
+  });
+
+  it.each(NO_VERSION_SETS.map((s) => [s.join(' '), s]))('%s: both refuse, no such version', async (_label, set) => {
+    const sim = await empty.aptGet('install', '--simulate', '--no-install-recommends', ...(set as string[]));
+    expect(sim.code, sim.stdout).not.toBe(0);
+    expect(sim.stdout + sim.stderr).toMatch(/E: Version '[^']+' for '[^']+' was not found/);
+    expect(() => ours(set as string[])).toThrow(/=\S+ is not in the configured sources \(available: /);
   });
 
   it.each(BASE_SETS.map((s) => [s.join(' '), s]))('%s on hosts with a dpkg status (base: { status })', async (_label, set) => {

@@ -731,8 +731,9 @@ function findRoot(
   }
   // the hosts have it and no upgrade is the candidate: carry their version; none when the sources do not
   // offer it (apt installs nothing: older versions are never taken, nor a NotAutomatic suite's newer one)
+  // apt-get takes `name=version` by the version's text (`=3` does not find 0:3, nor `=2.0` find 2.00)
   let p = version
-    ? versions?.find((v) => compareDebVersions(v.version, version) === 0)
+    ? versions?.find((v) => v.version === version)
     : (candidate(name) ?? (inst ? versions?.find((v) => compareDebVersions(v.version, inst.version) === 0) : versions?.[0]));
   if (!p && !version && inst) return undefined;
   if (!p && !version) {
