@@ -526,7 +526,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       for (const rel of group) {
         // a new candidate cannot help a dependency without a version
         if (!rel.op) continue;
-        const v = index.byName.get(rel.name)?.find((x) => x.origin.suite === suite);
+        const v = index.byName.get(rel.name)?.find((x) => fromRelease(x, suite));
         if (!v || !matches(v, rel)) continue;
         if (changed.some((c) => c.name === v.name) && chosenCandidates.get(v.name) === v) {
           switched = true;
@@ -690,6 +690,14 @@ function effectiveRoots(roots: string[]): string[] {
   return [...byName.values()];
 }
 
+/**
+ * Whether `p` comes from the release a request `name/RELEASE` names: apt-get's `pkg/release` matches the
+ * Release's Suite or Codename, in any case (pkgVersionMatch), not the folder under dists/
+ */
+function fromRelease(p: AptPackage, release: string): boolean {
+  return (p.origin.releaseNames ?? [p.origin.suite]).some((n) => n.toLowerCase() === release.toLowerCase());
+}
+
 /** The suite of a request `name/suite` (apt's `pkg/release`), else undefined. */
 function requestedSuite(root: string): string | undefined {
   const slash = root.indexOf('/');
@@ -724,10 +732,15 @@ function findRoot(
   const versions = index.byName.get(name);
   const inst = installed.get(name);
   if (suite !== undefined) {
-    const inSuite = versions?.find((v) => v.origin.suite === suite);
+    const inSuite = versions?.find((v) => fromRelease(v, suite));
     if (inSuite) return inSuite;
-    const suites = [...new Set((versions ?? []).map((v) => v.origin.suite))];
-    throw new ResolveError(suites.length ? `${root}: the suite ${suite} has no ${name} for ${index.arch} (${suites.map((s) => `${s} has ${versions!.find((v) => v.origin.suite === s)!.version}`).join(', ')})` : `package ${name} is not in the configured sources for ${index.arch}`);
+    // each release by the names a request may give it (its Suite or Codename), with its highest version
+    const releases = new Map<string, string>();
+    for (const v of versions ?? []) {
+      const names = [...new Set(v.origin.releaseNames ?? [v.origin.suite])].join(' or ') || `${v.origin.suite} (its Release names no Suite or Codename)`;
+      if (!releases.has(names)) releases.set(names, v.version);
+    }
+    throw new ResolveError(releases.size ? `${root}: the suite ${suite} has no ${name} for ${index.arch} (${[...releases].map(([s, v]) => `${s} has ${v}`).join(', ')})` : `package ${name} is not in the configured sources for ${index.arch}`);
   }
   // the hosts have it and no upgrade is the candidate: carry their version; none when the sources do not
   // offer it (apt installs nothing: older versions are never taken, nor a NotAutomatic suite's newer one)

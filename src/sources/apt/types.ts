@@ -10,6 +10,11 @@ export interface AptOrigin {
    * (100 with `ButAutomaticUpgrades: yes` too). Absent means 500.
    */
   pin?: number;
+  /**
+   * the names a request `name/RELEASE` matches, as apt-get's `pkg/release` (case-blind): the Release's Suite
+   * and Codename, not the folder under dists/. Absent means `suite` (a test's index).
+   */
+  releaseNames?: string[];
 }
 
 /** One binary package as an upstream Packages index describes it (only what resolving and fetching need). */
