@@ -132,6 +132,13 @@ const REPO: FixtureDeb[] = [
   { name: 'case-pri-b', version: '1', provides: 'vcase-pri', priority: 'optional' },
   { name: 'case-name-user', version: '1', depends: 'Case-Real' },
   { name: 'case-real', version: '1' },
+  // a Provides versioned with another relation than = provides nothing (apt: "Ignoring non-equal Provides")
+  { name: 'neq-user', version: '1', depends: 'vneq' },
+  { name: 'neq-prov', version: '1', provides: 'vneq (>= 3)', priority: 'required' },
+  { name: 'neq-plain', version: '1', provides: 'vneq', priority: 'optional' },
+  { name: 'neq-only-user', version: '1', depends: 'vneqonly | neq-real' },
+  { name: 'neq-only-prov', version: '1', provides: 'vneqonly (<< 3)' },
+  { name: 'neq-real', version: '1' },
   // arch all packages
   { name: 'all-user', version: '1', depends: 'allpkg' },
   { name: 'allpkg', version: '1', arch: 'all' },
@@ -194,6 +201,8 @@ const EMPTY_SETS = [
   ['case-ess-user'],
   ['case-imp-user'],
   ['case-pri-user'],
+  ['neq-user'],
+  ['neq-only-user'],
   ['all-user'],
   // `:all` in a request is apt's native architecture, for a package of Architecture: all or of the native one
   ['allpkg:all'],
@@ -303,6 +312,8 @@ describe('the apt closure agrees with apt-get on a repository generated for each
     expect(ours(['case-ess-user'])).toContain('case-ess-b 1'); // Essential: Yes is Essential
     expect(ours(['case-imp-user'])).toContain('case-imp-b 1');
     expect(ours(['case-pri-user'])).toContain('case-pri-a 1'); // Priority: Required is required
+    expect(ours(['neq-user'])).toContain('neq-plain 1'); // not the required provider, whose Provides is (>= 3)
+    expect(ours(['neq-only-user'])).toContain('neq-real 1');
     expect(ours(['pinme=1'])).toEqual(['pinme 1']); // name=version: that version's (empty) closure
   });
 });

@@ -5,7 +5,7 @@ import type { PackageIndex } from './buildPackageIndex.js';
 import { aptBool } from './aptBool.js';
 import { checkDebVersion } from './checkDebVersion.js';
 import { parseControl } from './parseControl.js';
-import { parseDependencies } from './parseDependencies.js';
+import { parseProvides } from './parseDependencies.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
 
 export type AptBase = 'required' | string[] | { status: string };
@@ -61,7 +61,7 @@ export async function loadAptBase(index: PackageIndex, base: AptBase, baseDir: s
     out.set(name, {
       name,
       version,
-      provides: parseDependencies(p.get('Provides')).map((g) => g[0]!),
+      provides: parseProvides(p.get('Provides')),
       essential: aptBool(p.get('Essential')),
       conflicts: p.get('Conflicts'),
       breaks: p.get('Breaks'),

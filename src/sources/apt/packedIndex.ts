@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { readFully } from '../../util/readFully.js';
-import { formatRelation, parseDependencies, type Relation } from './parseDependencies.js';
+import { formatRelation, parseProvides } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
 /**
@@ -26,7 +26,7 @@ import type { AptOrigin, AptPackage } from './types.js';
  *           stringStart[strings + 1] (byte offsets), then the string bytes (UTF-8)
  */
 const MAGIC = 0x46525950; // "FRYP"
-/** 5: Essential, Important and Protected read as apt reads yes/no, relation names kept in their case (a 4 entry may hold other values) */
+/** 5: Essential, Important and Protected read as apt reads yes/no, relation names kept in their case, a Provides other than `=` dropped (a 4 entry may hold other values) */
 export const PACKED_LAYOUT = 5;
 const HEADER_WORDS = 12; // 4 words, then the 32-byte sha256
 const NONE = 0xffffffff;
@@ -527,7 +527,7 @@ export class PackedIndex {
       version: this.string(this.records[r + F_VERSION]!),
       architecture: this.string(this.records[r + F_ARCH]!),
       essential: (flags & ESSENTIAL) !== 0,
-      provides: parseDependencies(this.optional(i, F_PROVIDES)).map((g) => g[0]!) as Relation[],
+      provides: parseProvides(this.optional(i, F_PROVIDES)),
       filename: this.string(this.records[r + F_FILENAME]!),
       size: this.records[r + F_SIZE_HI]! * 2 ** 32 + this.records[r + F_SIZE_LO]!,
       sha256: this.string(this.records[r + F_SHA256]!),

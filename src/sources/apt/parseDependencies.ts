@@ -44,6 +44,16 @@ function parseRelation(text: string): Relation | undefined {
   return rel;
 }
 
+/**
+ * A Provides field as apt reads it: each name, versioned only with `=` (apt ignores a Provides with another
+ * relation, `foo (>= 2)`, "Ignoring non-equal Provides"; it provides nothing, not even the bare name).
+ */
+export function parseProvides(value: string | undefined): Relation[] {
+  return parseDependencies(value)
+    .map((g) => g[0]!)
+    .filter((r) => r.op === undefined || r.op === '=');
+}
+
 export function formatRelation(r: Relation): string {
   return `${r.name}${r.archQualifier ? ':' + r.archQualifier : ''}${r.op ? ` (${r.op} ${r.version})` : ''}`;
 }

@@ -2,7 +2,7 @@ import { ResolveError } from '../../errors.js';
 import { aptBool } from './aptBool.js';
 import { parseControlStream } from './parseControl.js';
 import { checkDebVersion } from './checkDebVersion.js';
-import { parseDependencies } from './parseDependencies.js';
+import { parseProvides } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
 const FIELDS = new Set([
@@ -40,7 +40,7 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
       architecture,
       // yes/no fields as apt reads them (StringToBool: `Yes`, `true`, `1`… are yes)
       essential: aptBool(p.get('Essential')),
-      provides: parseDependencies(p.get('Provides')).map((g) => g[0]!),
+      provides: parseProvides(p.get('Provides')),
       filename,
       size,
       sha256,
