@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FixtureDeb } from './fixtureUpstream.js';
-import { simulatedInstalls as installs, useSuitesFixture } from './suitesFixture.js';
+import { installedStatus, simulatedInstalls as installs, useSuitesFixture } from './suitesFixture.js';
 
 /**
  * The oracle for a reference host's dpkg status (`base: { status }`) whose packages are in other states
@@ -33,5 +33,50 @@ describe('a dpkg status with packages unpacked, half-configured, awaiting trigge
   it('the state decides', () => {
     expect(fx.ours(['user0'], fx.base)).toEqual(['user0 1']); // unpacked 1 meets dep0 (>= 1): no upgrade carried
     expect(fx.ours(['user4'], fx.base)).toEqual(['dep4 2', 'user4 1']); // config files only: not installed
+  });
+});
+
+/**
+ * `name:any` met by a package the hosts have: only when their dpkg status says `Multi-Arch: allowed`, as
+ * apt reads it; otherwise apt upgrades to a candidate that allows it, or refuses.
+ */
+const ANY_MAIN: FixtureDeb[] = [
+  { name: 'anyuser-foreign', version: '1', depends: 'hostsforeign:any' },
+  { name: 'hostsforeign', version: '1', multiArch: 'foreign' },
+  { name: 'anyuser-allowed', version: '1', depends: 'hostsallowed:any' },
+  { name: 'hostsallowed', version: '1', multiArch: 'allowed' },
+  { name: 'anyuser-virtual', version: '1', depends: 'vhosts:any' },
+  { name: 'hostsprovider', version: '1', provides: 'vhosts', multiArch: 'foreign' },
+  { name: 'anyuser-plain', version: '1', depends: 'hostsplain:any' },
+  { name: 'hostsplain', version: '1' },
+  { name: 'anyuser-upgrade', version: '1', depends: 'hostsnowallowed:any' },
+  { name: 'hostsnowallowed', version: '2', multiArch: 'allowed' },
+];
+const ANY_STATUS = installedStatus([
+  ['hostsforeign', '1', 'Multi-Arch: foreign\n'],
+  ['hostsallowed', '1', 'Multi-Arch: allowed\n'],
+  ['hostsprovider', '1', 'Multi-Arch: foreign\nProvides: vhosts\n'],
+  ['hostsplain', '1', ''],
+  ['hostsnowallowed', '1', ''],
+]);
+
+describe('name:any and the Multi-Arch of what the hosts have (dpkg status): ferry takes it as apt-get does', () => {
+  const fx = useSuitesFixture('ferry-apt-status-any-', [['main', ANY_MAIN, '']], ANY_STATUS);
+
+  it.each([['anyuser-allowed'], ['anyuser-upgrade']])('%s: both install the same', async (name) => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', name);
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(fx.ours([name], fx.base)).toEqual(installs(sim.stdout));
+  });
+
+  it.each([['anyuser-foreign'], ['anyuser-virtual'], ['anyuser-plain']])('%s: the hosts\' package is not Multi-Arch: allowed, both refuse', async (name) => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', name);
+    expect(sim.code, sim.stdout).not.toBe(0);
+    expect(sim.stdout).toMatch(/:any but it is not installable/);
+    expect(() => fx.ours([name], fx.base)).toThrow(/cannot satisfy "\S+:any" needed by /);
+  });
+
+  it('the Multi-Arch decides', () => {
+    expect(fx.ours(['anyuser-upgrade'], fx.base)).toEqual(['anyuser-upgrade 1', 'hostsnowallowed 2']); // 1 on the hosts has no Multi-Arch
   });
 });

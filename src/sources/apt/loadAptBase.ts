@@ -68,6 +68,7 @@ export async function loadAptBase(index: PackageIndex, base: AptBase, baseDir: s
       depends: p.get('Depends'),
       preDepends: p.get('Pre-Depends'),
       recommends: p.get('Recommends'),
+      multiArch: p.get('Multi-Arch') ?? 'no',
       ...(/^hold /.test(p.get('Status') ?? '') ? { held: true } : {}),
     });
   }

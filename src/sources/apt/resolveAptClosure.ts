@@ -21,6 +21,8 @@ export interface InstalledPackage {
   preDepends?: string;
   /** its Recommends: an upgrade does not bring back what the installed version already recommended */
   recommends?: string;
+  /** its Multi-Arch (`no` when a dpkg status gives none); unknown for a `base` entry the sources do not have */
+  multiArch?: string;
 }
 
 export interface ResolveOptions {
@@ -151,19 +153,22 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   /** what the hosts will have of `name` after the install: the marked version, else the installed one */
   const installVersion = (name: string): Versioned | undefined => marked.get(name) ?? installed.get(name);
 
+  /**
+   * whether `p` meets `name:any`: only a package that allows it (Multi-Arch: allowed), like apt and dpkg, the
+   * hosts' own version included (its dpkg status says); a `base` entry of unknown Multi-Arch is taken to
+   */
+  const anyOk = (p: Versioned): boolean => p.multiArch === 'allowed' || (!('origin' in p) && p.multiArch === undefined);
   const matches = (p: Versioned, rel: Relation): boolean => {
     if (p.name !== rel.name) return false;
-    // `name:any` only matches a package that allows it (Multi-Arch: allowed), like apt and dpkg
-    if (rel.archQualifier === 'any' && (p as AptPackage).multiArch !== 'allowed' && !installed.has(p.name)) return false;
+    if (rel.archQualifier === 'any' && !anyOk(p)) return false;
     if (rel.archQualifier && rel.archQualifier !== 'any' && rel.archQualifier !== 'native' && rel.archQualifier !== index.arch) return false;
     return satisfiesRelation(p.version, rel.op, rel.version);
   };
   // Unversioned Provides satisfy only unversioned relations; versioned Provides (`foo (= 2)`) satisfy both.
   // `name:any` is provided only by a `Multi-Arch: allowed` package (apt gives `name:any` the implicit
-  // Provides of those alone; one the hosts have counts, as in matches), `name:ARCH` of another
-  // architecture by none
+  // Provides of those alone; anyOk), `name:ARCH` of another architecture by none
   const provides = (p: Versioned, rel: Relation): boolean =>
-    (rel.archQualifier === 'any' ? !('origin' in p) || p.multiArch === 'allowed' : !rel.archQualifier || rel.archQualifier === 'native' || rel.archQualifier === index.arch) &&
+    (rel.archQualifier === 'any' ? anyOk(p) : !rel.archQualifier || rel.archQualifier === 'native' || rel.archQualifier === index.arch) &&
     p.provides.some((v) => v.name === rel.name && (!rel.op || (v.op === '=' && v.version !== undefined && satisfiesRelation(v.version, rel.op, rel.version))));
 
   /** the packages of the install state (marked or installed) that satisfy `rel` */
