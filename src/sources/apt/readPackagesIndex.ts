@@ -2,13 +2,15 @@ import { ResolveError } from '../../errors.js';
 import { aptBool } from './aptBool.js';
 import { parseControlStream } from './parseControl.js';
 import { checkDebVersion } from './checkDebVersion.js';
-import { parseProvides } from './parseDependencies.js';
+import { dependencyError, parseProvides } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
 const FIELDS = new Set([
   'Package', 'Version', 'Architecture', 'Filename', 'Size', 'SHA256', 'Essential', 'Important', 'Protected', 'Provides', 'Multi-Arch', 'Priority', 'Section', 'Source',
   'Depends', 'Pre-Depends', 'Recommends', 'Conflicts', 'Breaks', 'Suggests', 'Replaces', 'Enhances',
 ]);
+
+const RELATION_FIELDS = ['Pre-Depends', 'Depends', 'Recommends', 'Suggests', 'Conflicts', 'Breaks', 'Replaces', 'Enhances', 'Provides'];
 
 /**
  * Fields are looked up by their canonical spelling (the archive tools write nothing else), which keeps
@@ -19,7 +21,8 @@ const FIELDS = new Set([
  */
 export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>, origin: AptOrigin, label: string): AsyncGenerator<AptPackage> {
   for await (const p of parseControlStream(chunks, FIELDS, label)) {
-    const name = p.get('Package');
+    // apt lower-cases a package's own name, as dpkg does (not the names its relations give)
+    const name = p.get('Package')?.toLowerCase();
     const version = p.get('Version');
     const architecture = p.get('Architecture');
     if (!name || !version || !architecture) continue;
@@ -33,6 +36,12 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     }
     if (filename.startsWith('/') || filename.split('/').includes('..')) {
       throw new ResolveError(`${label}: package ${name} ${version} has Filename "${filename}" outside the repository; refusing this index`);
+    }
+    // apt-get update refuses an index with a relation it cannot parse ("Problem parsing dependency")
+    for (const field of RELATION_FIELDS) {
+      const value = p.get(field);
+      const bad = dependencyError(value);
+      if (bad) throw new ResolveError(`${label}: package ${name} ${version} has a ${field} field apt cannot parse (${bad}: ${JSON.stringify(value!.slice(0, 200))}); refusing this index, as apt does`);
     }
     const pkg: AptPackage = {
       name,

@@ -161,15 +161,17 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   const matches = (p: Versioned, rel: Relation): boolean => {
     if (p.name !== rel.name) return false;
     if (rel.archQualifier === 'any' && !anyOk(p)) return false;
-    if (rel.archQualifier && rel.archQualifier !== 'any' && rel.archQualifier !== 'native' && rel.archQualifier !== index.arch) return false;
+    // (`name:` has an empty qualifier: an architecture apt has no package for)
+    if (rel.archQualifier !== undefined && rel.archQualifier !== 'any' && rel.archQualifier !== 'native' && rel.archQualifier !== index.arch) return false;
     return satisfiesRelation(p.version, rel.op, rel.version);
   };
   // Unversioned Provides satisfy only unversioned relations; versioned Provides (`foo (= 2)`) satisfy both.
   // `name:any` is provided only by a `Multi-Arch: allowed` package (apt gives `name:any` the implicit
-  // Provides of those alone; anyOk), `name:ARCH` of another architecture by none
+  // Provides of those alone; anyOk), `name:ARCH` of another architecture by none. A `Provides: v:any` (or of
+  // another architecture) gives no `v` (apt files it under the name `v:any`)
   const provides = (p: Versioned, rel: Relation): boolean =>
-    (rel.archQualifier === 'any' ? anyOk(p) : !rel.archQualifier || rel.archQualifier === 'native' || rel.archQualifier === index.arch) &&
-    p.provides.some((v) => v.name === rel.name && (!rel.op || (v.op === '=' && v.version !== undefined && satisfiesRelation(v.version, rel.op, rel.version))));
+    (rel.archQualifier === 'any' ? anyOk(p) : rel.archQualifier === undefined || rel.archQualifier === 'native' || rel.archQualifier === index.arch) &&
+    p.provides.some((v) => v.name === rel.name && (v.archQualifier === undefined || v.archQualifier === index.arch) && (!rel.op || (v.op === '=' && v.version !== undefined && satisfiesRelation(v.version, rel.op, rel.version))));
 
   /** the packages of the install state (marked or installed) that satisfy `rel` */
   const installedFor = (rel: Relation): Versioned[] => {
