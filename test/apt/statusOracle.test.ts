@@ -80,3 +80,40 @@ describe('name:any and the Multi-Arch of what the hosts have (dpkg status): ferr
     expect(fx.ours(['anyuser-upgrade'], fx.base)).toEqual(['anyuser-upgrade 1', 'hostsnowallowed 2']); // 1 on the hosts has no Multi-Arch
   });
 });
+
+/**
+ * Packages the hosts hold (dpkg status "hold ok installed"): apt changes one only when it is requested
+ * (IsInstallOkHold), never to meet a dependency, so a dependency that needs its newer version takes another
+ * alternative or is not met.
+ */
+const HELD_MAIN: FixtureDeb[] = [
+  { name: 'needs-held', version: '1', depends: 'heldlib (>= 2)' },
+  { name: 'heldlib', version: '2' },
+  { name: 'needs-held-or', version: '1', depends: 'heldalt (>= 2) | otheralt' },
+  { name: 'heldalt', version: '2' },
+  { name: 'otheralt', version: '1' },
+  { name: 'heldasked', version: '2' },
+];
+const HELD_STATUS = installedStatus(['heldlib', 'heldalt', 'heldasked'].map((n) => [n, '1', ''] as const)).replaceAll('Status: install ok installed', 'Status: hold ok installed');
+
+describe('packages the hosts hold: ferry changes them only when requested, as apt-get does', () => {
+  const fx = useSuitesFixture('ferry-apt-status-held-', [['main', HELD_MAIN, '']], HELD_STATUS);
+
+  it.each([['needs-held-or'], ['heldasked']])('%s: both install the same', async (name) => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', name);
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(fx.ours([name], fx.base)).toEqual(installs(sim.stdout));
+  });
+
+  it('needs-held: the held version does not meet the dependency, both refuse', async () => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', 'needs-held');
+    expect(sim.code, sim.stdout).not.toBe(0);
+    expect(sim.stdout).toMatch(/Depends: heldlib \(>= 2\) but 1 is to be installed/);
+    expect(() => fx.ours(['needs-held'], fx.base)).toThrow(/needs-held 1 -> heldlib 2: the hosts hold heldlib at 1 \(dpkg hold\)/);
+  });
+
+  it('the hold decides', () => {
+    expect(fx.ours(['needs-held-or'], fx.base)).toEqual(['needs-held-or 1', 'otheralt 1']); // not heldalt 2
+    expect(fx.ours(['heldasked'], fx.base)).toEqual(['heldasked 2']); // requested: changed
+  });
+});

@@ -355,6 +355,13 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   const markInstall = (p: AptPackage, chain: string[], fromUser: boolean): boolean => {
     if (!fromUser && marked.get(p.name) === p) return true;
     if (!fromUser && (discarded.has(p.name) || marked.has(p.name))) return false;
+    // apt's IsInstallOkHold: a package the hosts hold (dpkg's "hold") changes version only when it is requested,
+    // never for a dependency (apt-get: "… but 1 is to be installed", "you have held broken packages")
+    const heldAt = installed.get(p.name);
+    if (!fromUser && heldAt?.held && heldAt.version !== p.version) {
+      failedWhy.set(p.name, `${[...chain, `${p.name} ${p.version}`].join(' -> ')}: the hosts hold ${p.name} at ${heldAt.version} (dpkg hold), and apt changes a held package only when it is requested`);
+      return false;
+    }
     const wasProtected = protectedNames.has(p.name);
     const failEarly = !wasProtected && !fromUser;
     const r = relationsOf(p);
