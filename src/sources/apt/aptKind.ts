@@ -6,6 +6,7 @@ import { indexPackedSources, type PackageIndex } from './buildPackageIndex.js';
 import { readUpstreamIndexes } from './readUpstreamIndexes.js';
 import { loadAptUpstreams } from './loadAptUpstreams.js';
 import { loadAptBase } from './loadAptBase.js';
+import { pinnedSha256 } from './readPackagesIndex.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
 import type { AptPackage } from './types.js';
 import { checkLockedControls } from './checkLockedControls.js';
@@ -100,7 +101,7 @@ export const aptKind: ArtifactKind<AptLock> = {
             architecture: p.architecture,
             url: `${p.origin.uri.replace(/\/+$/, '')}/${p.filename}`,
             size: p.size,
-            sha256: p.sha256,
+            sha256: pinnedSha256(p, `${want.where} (${arch})`),
             ...(p.priority ? { priority: p.priority } : {}),
             services: [],
           };

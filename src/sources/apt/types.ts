@@ -43,6 +43,7 @@ export interface AptPackage {
   /** path relative to the upstream URI, e.g. pool/main/n/nginx/nginx-light_1.22.1-9_amd64.deb */
   filename: string;
   size: number;
+  /** from the index stanza; empty when it gives SHA512 only (pinnedSha256 refuses to pin such a package) */
   sha256: string;
   origin: AptOrigin;
 }
