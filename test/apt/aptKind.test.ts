@@ -12,6 +12,13 @@ import { context, fixtureUpstream, materialize } from './aptSetup.js';
 import { readPrivate, serveDir, signRelease } from './fixtureUpstream.js';
 import { privateApt } from './privateApt.js';
 
+/** a spec of one service, mail, installing `apt` from the fixture upstream on amd64 */
+const mailSpec = (fx: Awaited<ReturnType<typeof fixtureUpstream>>, apt: string[]) => ({
+  targets: { debian: { suite: 'bookworm', architectures: ['amd64'] } },
+  upstreams: { apt: [{ uri: fx.server.url, suites: ['fixture'], keyring: fx.upstreamKey.public }] },
+  services: { mail: { version: '1', groups: ['mail'], artifacts: { apt } } },
+});
+
 const APP_CLOSURE = ['app', 'basefiles', 'bighttpd', 'libbar', 'libfoo', 'newmail', 'prelib', 'pyish'];
 
 describe('apt kind: lock, collect, and the real apt-get', () => {
@@ -233,14 +240,29 @@ describe('apt kind errors', () => {
     }
   });
 
+  it('refuses a request name:ARCH for an architecture the targets do not have, as apt-get cannot locate it, instead of locking nothing for it', async () => {
+    const fx = await fixtureUpstream();
+    try {
+      const spec = (apt: string[]) => mailSpec(fx, apt);
+      const apt = await privateApt(`deb [signed-by=${fx.upstreamKey.public}] ${fx.server.url} fixture main`);
+      expect((await apt.aptGet('update')).code).toBe(0);
+      const sim = await apt.simulate(['libbaz:i386']);
+      expect(sim.result.code).not.toBe(0);
+      expect(sim.result.stdout + sim.result.stderr).toMatch(/Unable to locate package libbaz:i386/);
+      await expect(aptKind.lock(await context(fx.dir, spec(['libbaz:i386']), fx.bundleKey.secretArmored))).rejects.toThrow(
+        'services.mail.artifacts.apt: libbaz:i386 names the architecture "i386", which is not among targets.debian.architectures (amd64); apt-get could not locate it either',
+      );
+      const locked = (await aptKind.lock(await context(fx.dir, spec(['libbaz:amd64', 'prelib:all']), fx.bundleKey.secretArmored)))!;
+      expect(locked.packages.map((p) => p.name).sort()).toEqual(['libbaz', 'prelib']);
+    } finally {
+      await fx.server.close();
+    }
+  });
+
   it('takes a package named with its suite (name/suite) from that suite, and says which suites have it when the named one does not', async () => {
     const fx = await fixtureUpstream();
     try {
-      const spec = (apt: string[]) => ({
-        targets: { debian: { suite: 'bookworm', architectures: ['amd64'] } },
-        upstreams: { apt: [{ uri: fx.server.url, suites: ['fixture'], keyring: fx.upstreamKey.public }] },
-        services: { mail: { version: '1', groups: ['mail'], artifacts: { apt } } },
-      });
+      const spec = (apt: string[]) => mailSpec(fx, apt);
       const locked = (await aptKind.lock(await context(fx.dir, spec(['libfoo/fixture']), fx.bundleKey.secretArmored)))!;
       expect(locked.packages.find((p) => p.name === 'libfoo')?.version).toBe('1.3-1');
       await expect(aptKind.lock(await context(fx.dir, spec(['libfoo/trixie-backports']), fx.bundleKey.secretArmored))).rejects.toThrow(

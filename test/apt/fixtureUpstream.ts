@@ -21,11 +21,12 @@ export interface FixtureDeb {
   breaks?: string;
   replaces?: string;
   suggests?: string;
-  important?: boolean;
+  /** true for `yes`, or the field's text as written (`Yes`, `YES`: apt reads yes/no in any case) */
+  important?: boolean | string;
   multiArch?: string;
   priority?: string;
   section?: string;
-  essential?: boolean;
+  essential?: boolean | string;
   source?: string;
 }
 
@@ -41,8 +42,8 @@ export async function buildDeb(dir: string, d: FixtureDeb): Promise<string> {
     ['Version', d.version],
     ['Architecture', d.arch ?? 'amd64'],
     ['Multi-Arch', d.multiArch],
-    ['Essential', d.essential ? 'yes' : undefined],
-    ['Important', d.important ? 'yes' : undefined],
+    ['Essential', typeof d.essential === 'string' ? d.essential : d.essential ? 'yes' : undefined],
+    ['Important', typeof d.important === 'string' ? d.important : d.important ? 'yes' : undefined],
     ['Priority', d.priority ?? 'optional'],
     ['Section', d.section],
     ['Maintainer', 'Ferry Tests <tests@example.invalid>'],
@@ -111,9 +112,10 @@ export async function writeUpstream(
     const sources = execFileSync('apt-ftparchive', ['sources', 'pool/main'], { cwd: root, maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] });
     await mkdir(join(root, 'dists', opts.suite, 'main/source'), { recursive: true });
     await writeFile(join(root, 'dists', opts.suite, 'main/source/Sources.gz'), gzipSync(sources));
+    await writeFile(join(root, 'dists', opts.suite, 'main/source/Sources'), sources);
   }
-  // Like Debian's archive, Release lists the uncompressed Packages even when only compressed files are
-  // served: apt ignores an index whose uncompressed form has no hash.
+  // Like Debian's archive, Release lists the uncompressed Packages (and Sources) even when only compressed
+  // files are served: apt ignores an index whose uncompressed form has no hash.
   await writeFile(join(bin, 'Packages'), packages);
   if (compress.includes('gz')) await writeFile(join(bin, 'Packages.gz'), gzipSync(packages));
   if (compress.includes('xz')) await writeFile(join(bin, 'Packages.xz'), execFileSync('xz', ['-c'], { input: packages }));
@@ -123,6 +125,7 @@ export async function writeUpstream(
     { cwd: join(root, 'dists', opts.suite) },
   ).toString('utf8');
   if (!compress.includes('plain')) await rm(join(bin, 'Packages'));
+  if (opts.sources) await rm(join(root, 'dists', opts.suite, 'main/source/Sources'));
   await signRelease(join(root, 'dists', opts.suite), release, opts.key, opts.inRelease ?? true);
 }
 

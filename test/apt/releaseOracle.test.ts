@@ -259,6 +259,54 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
     else await expectAgreement(/Failed to fetch .*Packages\.gz/, 67, what === 'digest' ? new RegExp(`main/binary-amd64/Packages\\.gz: its ${list} is [0-9a-f]+, the signed Release says`) : /main\/binary-amd64\/Packages\.gz/);
   });
 
+  /** the Release without the hash lists named */
+  const withoutLists = (...lists: string[]) => {
+    let section = '';
+    return good
+      .split('\n')
+      .filter((line) => {
+        if (/^\S/.test(line)) section = line.replace(/:.*$/, '');
+        return !lists.includes(section);
+      })
+      .join('\n');
+  };
+
+  // apt 2.6 trusts a Release whose strong hash list is SHA512 alone (or SHA256 alone), and not one with
+  // only the weak lists (SHA1, MD5Sum): "No Hash entry in Release file …, which is considered strong enough"
+  it.each([
+    ['SHA512 alone', ['SHA256', 'SHA1', 'MD5Sum'], 'accepts'],
+    ['SHA512 and MD5Sum, no SHA256', ['SHA256', 'SHA1'], 'accepts'],
+    ['SHA256 alone', ['SHA512', 'SHA1', 'MD5Sum'], 'accepts'],
+    ['SHA1 and MD5Sum only', ['SHA256', 'SHA512'], 'refuses'],
+  ] as const)('a Release listing %s: ferry takes it or refuses it as apt does', async (_what, drop, outcome) => {
+    const edited = withoutLists(...drop);
+    expect(edited).not.toBe(good);
+    await publish(edited);
+    try {
+      if (outcome === 'accepts') await expectAgreement('accepts');
+      else await expectAgreement(/strong enough|Failed to fetch|no hash|weak security/i, 66, /dists\/fixture\/: the Release lists no SHA256 or SHA512 sums/);
+    } finally {
+      await publish(good);
+    }
+  });
+
+  // apt looks an index up by its uncompressed name: a Release that lists only Packages.gz makes it skip the
+  // index (the Release says amd64 is supported, so without a word), and one that lists only the plain
+  // Packages makes it fetch that, which this upstream does not serve
+  it.each([
+    ['Packages.gz and not the uncompressed Packages', '', /Unable to locate package app/, 70, /\(amd64\): package app is not in the configured sources for amd64$/],
+    ['the uncompressed Packages and not Packages.gz', '\\.gz', /Failed to fetch .*binary-amd64\/Packages +404/, 69, /binary-amd64\/Packages: HTTP 404/],
+  ] as const)('a Release listing %s (only Packages.gz served): both refuse', async (_what, dropped, aptSays, code, ferrySays) => {
+    const edited = good.replace(new RegExp(`^ \\S+\\s+\\d+ main/binary-amd64/Packages${dropped}\\n`, 'gm'), '');
+    expect(edited).not.toBe(good);
+    await publish(edited);
+    try {
+      await expectAgreement(aptSays, code, ferrySays);
+    } finally {
+      await publish(good);
+    }
+  });
+
   // apt 2.6 splits a signed file itself before gpgv sees it (SplitClearSignedFile, ExecGPGV) and refuses
   // one with unsigned text around its signed parts; the signature itself is good in every case
   it.each([

@@ -113,6 +113,32 @@ const REPO: FixtureDeb[] = [
   { name: 'natlib', version: '1' },
   { name: 'for-user', version: '1', depends: 'forlib' },
   { name: 'forlib', version: '1', multiArch: 'foreign' },
+  // `name:any` through Provides: only a Multi-Arch: allowed provider gives it (apt's implicit `name:any`)
+  { name: 'anyprov-user', version: '1', depends: 'vanyp:any' },
+  { name: 'anyprov-foreign', version: '1', provides: 'vanyp', multiArch: 'foreign', priority: 'required' },
+  { name: 'anyprov-allowed', version: '1', provides: 'vanyp', multiArch: 'allowed', priority: 'optional' },
+  { name: 'anyprov-only-foreign', version: '1', depends: 'vanyf:any (>= 2)' },
+  { name: 'anyprov-f', version: '1', provides: 'vanyf (= 2)', multiArch: 'foreign' },
+  { name: 'anyprov-plain', version: '1', provides: 'vanyf (= 3)' },
+  // fields apt reads in any case: Essential and Important as yes/no words, Priority's word; not package names
+  { name: 'case-ess-user', version: '1', depends: 'vcase-ess' },
+  { name: 'case-ess-a', version: '1', provides: 'vcase-ess', priority: 'required' },
+  { name: 'case-ess-b', version: '1', provides: 'vcase-ess', essential: 'Yes', priority: 'optional' },
+  { name: 'case-imp-user', version: '1', depends: 'vcase-imp' },
+  { name: 'case-imp-a', version: '1', provides: 'vcase-imp', priority: 'required' },
+  { name: 'case-imp-b', version: '1', provides: 'vcase-imp', important: 'YES', priority: 'optional' },
+  { name: 'case-pri-user', version: '1', depends: 'vcase-pri' },
+  { name: 'case-pri-a', version: '1', provides: 'vcase-pri', priority: 'Required' },
+  { name: 'case-pri-b', version: '1', provides: 'vcase-pri', priority: 'optional' },
+  { name: 'case-name-user', version: '1', depends: 'Case-Real' },
+  { name: 'case-real', version: '1' },
+  // a Provides versioned with another relation than = provides nothing (apt: "Ignoring non-equal Provides")
+  { name: 'neq-user', version: '1', depends: 'vneq' },
+  { name: 'neq-prov', version: '1', provides: 'vneq (>= 3)', priority: 'required' },
+  { name: 'neq-plain', version: '1', provides: 'vneq', priority: 'optional' },
+  { name: 'neq-only-user', version: '1', depends: 'vneqonly | neq-real' },
+  { name: 'neq-only-prov', version: '1', provides: 'vneqonly (<< 3)' },
+  { name: 'neq-real', version: '1' },
   // arch all packages
   { name: 'all-user', version: '1', depends: 'allpkg' },
   { name: 'allpkg', version: '1', arch: 'all' },
@@ -120,6 +146,9 @@ const REPO: FixtureDeb[] = [
   { name: 'pinme', version: '1' },
   { name: 'pinme', version: '2', depends: 'pinme-dep' },
   { name: 'pinme-dep', version: '1' },
+  // name=version is found by the version's text, not by comparing versions
+  { name: 'verstr', version: '0:3' },
+  { name: 'verstr2', version: '2.00' },
 ];
 
 /** The hosts' dpkg status for the sets with a base: blib 1.0 and base-prov (which provides vbase). */
@@ -168,13 +197,28 @@ const EMPTY_SETS = [
   ['any-user'],
   ['nat-user'],
   ['for-user'],
+  ['anyprov-user'],
+  ['case-ess-user'],
+  ['case-imp-user'],
+  ['case-pri-user'],
+  ['neq-user'],
+  ['neq-only-user'],
   ['all-user'],
+  // `:all` in a request is apt's native architecture, for a package of Architecture: all or of the native one
+  ['allpkg:all'],
+  ['natlib:all'],
   ['pinme=1'],
   ['pinme'],
   ['pinme=1', 'pinme-dep'],
+  ['verstr=0:3'],
+  ['verstr2=2.00'],
 ];
 // two-user: apt-get takes twolib's candidate (2), which conflicts with twoother, and does not go back to twolib 1
 const REFUSED_SETS = [['conf-x', 'conf-y'], ['app2', 'breaker'], ['mta-a', 'mta-b'], ['two-user']];
+// nothing provides vanyf:any: its providers are not Multi-Arch: allowed; nothing is named Case-Real
+const UNMET_SETS = [['anyprov-only-foreign'], ['case-name-user']];
+// apt-get: "Version '3' for 'verstr' was not found": the version's text differs (0:3, 2.00)
+const NO_VERSION_SETS = [['verstr=3'], ['verstr2=2.0']];
 const BASE_SETS = [['needs-new'], ['needs-old'], ['needs-vbase']];
 
 /** "name version" of every package `apt-get --simulate` says it installs or upgrades */
@@ -230,6 +274,20 @@ describe('the apt closure agrees with apt-get on a repository generated for each
     expect(() => ours(set as string[])).toThrow(/no consistent set: .* declares (Conflicts|Breaks): /);
   });
 
+  it.each(UNMET_SETS.map((s) => [s.join(' '), s]))('%s: both refuse, a dependency nothing satisfies', async (_label, set) => {
+    const sim = await empty.aptGet('install', '--simulate', '--no-install-recommends', ...(set as string[]));
+    expect(sim.code, sim.stdout).not.toBe(0);
+    expect(sim.stdout).toMatch(/but it is not installable/);
+    expect(() => ours(set as string[])).toThrow(/cannot satisfy /);
+  });
+
+  it.each(NO_VERSION_SETS.map((s) => [s.join(' '), s]))('%s: both refuse, no such version', async (_label, set) => {
+    const sim = await empty.aptGet('install', '--simulate', '--no-install-recommends', ...(set as string[]));
+    expect(sim.code, sim.stdout).not.toBe(0);
+    expect(sim.stdout + sim.stderr).toMatch(/E: Version '[^']+' for '[^']+' was not found/);
+    expect(() => ours(set as string[])).toThrow(/=\S+ is not in the configured sources \(available: /);
+  });
+
   it.each(BASE_SETS.map((s) => [s.join(' '), s]))('%s on hosts with a dpkg status (base: { status })', async (_label, set) => {
     const sim = await withBase.aptGet('install', '--simulate', '--no-install-recommends', ...(set as string[]));
     expect(sim.code, sim.stdout + sim.stderr).toBe(0);
@@ -250,6 +308,12 @@ describe('the apt closure agrees with apt-get on a repository generated for each
     expect(ours(['vu-user'])).toContain('vureal 1.5'); // an unversioned Provides never satisfies (>= 1)
     expect(ours(['mix-user'])).toContain('mix-prov 1'); // the real package is too old; the versioned Provides is not
     expect(ours(['or-user'])).toEqual(['or-user 1', 'vor-b 1']); // a virtual first alternative still wins over a real second one
+    expect(ours(['anyprov-user'])).toEqual(['anyprov-allowed 1', 'anyprov-user 1']); // not the required, but foreign, provider
+    expect(ours(['case-ess-user'])).toContain('case-ess-b 1'); // Essential: Yes is Essential
+    expect(ours(['case-imp-user'])).toContain('case-imp-b 1');
+    expect(ours(['case-pri-user'])).toContain('case-pri-a 1'); // Priority: Required is required
+    expect(ours(['neq-user'])).toContain('neq-plain 1'); // not the required provider, whose Provides is (>= 3)
+    expect(ours(['neq-only-user'])).toContain('neq-real 1');
     expect(ours(['pinme=1'])).toEqual(['pinme 1']); // name=version: that version's (empty) closure
   });
 });

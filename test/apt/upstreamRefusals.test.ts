@@ -10,6 +10,7 @@ import { snapshotTree } from '../helpers/tree.js';
 import { context, fixtureUpstream } from './aptSetup.js';
 import { readPrivate, signRelease } from './fixtureUpstream.js';
 import { clearsign, signDetached } from '../../src/pgp/sign.js';
+import { privateApt } from './privateApt.js';
 
 describe('apt kind refuses an untrustworthy upstream and caches nothing from it', () => {
   let fx: Awaited<ReturnType<typeof fixtureUpstream>>;
@@ -42,8 +43,12 @@ describe('apt kind refuses an untrustworthy upstream and caches nothing from it'
   /** the upstream's own key signs a Release over `packages` (as Packages.gz): what a compromised upstream can publish */
   async function republish(packages: Buffer) {
     await writeFile(join(dist(), 'main/binary-amd64/Packages.gz'), gzipSync(packages, { level: 1 }));
+    // the Release lists the plain Packages too, as Debian's does (apt and ferry skip an index listed only
+    // compressed); only Packages.gz is served
+    await writeFile(join(dist(), 'main/binary-amd64/Packages'), packages);
     const opts = ['Suite=fixture', 'Codename=fixture', 'Architectures=amd64', 'Components=main'].flatMap((o) => ['-o', `APT::FTPArchive::Release::${o}`]);
     const release = execFileSync('apt-ftparchive', [...opts, 'release', '.'], { cwd: dist() }).toString('utf8');
+    await rm(join(dist(), 'main/binary-amd64/Packages'));
     await signRelease(dist(), release, await readPrivate(fx.upstreamKey.secretArmored));
   }
 
@@ -131,6 +136,28 @@ describe('apt kind refuses an untrustworthy upstream and caches nothing from it'
       expect((err as Error).message).toMatch(/^upstreams\.apt: the upstream's index gives what a lock may not hold: /);
       expect((err as Error).message).toMatch(message);
       expect((err as Error).message).not.toMatch(/\n|run ferry lock again/);
+    } finally {
+      await restore();
+    }
+  });
+
+  it('takes an index in which a package gives SHA512 and no SHA256, as apt-get does, and refuses only a lock that would pin it', async () => {
+    const text = gunzipSync(goodRelease.packagesGz).toString('utf8');
+    const edited = text.replace(/^(Package: libbaz\n(?:.+\n)*?)SHA256: [0-9a-f]{64}\n/m, '$1');
+    expect(edited).not.toBe(text);
+    expect(edited).toMatch(/^Package: libbaz\n(?:.+\n)*?SHA512: [0-9a-f]{128}\n/m);
+    await republish(Buffer.from(edited));
+    try {
+      const apt = await privateApt(`deb [signed-by=${fx.upstreamKey.public}] ${fx.server.url} fixture main`);
+      const update = await apt.aptGet('update');
+      expect(update.stdout + update.stderr).not.toMatch(/^E: /m);
+      for (const pkg of ['app', 'libbaz']) expect((await apt.simulate([pkg])).result.code).toBe(0);
+      const locked = await aptKind.lock(await context(fx.dir, spec(fx.upstreamKey.public), fx.bundleKey.secretArmored, join(fx.dir, 'cache-sha512-app')));
+      expect(locked!.packages.map((p) => p.name)).toContain('app');
+      const needs = { ...spec(fx.upstreamKey.public), services: { web: { version: '1', groups: ['web'], artifacts: { apt: ['libbaz'] } } } };
+      const err = await aptKind.lock(await context(fx.dir, needs, fx.bundleKey.secretArmored, join(fx.dir, 'cache-sha512-libbaz'))).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ResolveError);
+      expect((err as Error).message).toMatch(/^services\.web\.artifacts\.apt \(amd64\): libbaz 1\.0 \(fixture\/main\) has no SHA256 in its index stanza \(SHA512 only\), and ferry pins every \.deb by SHA256/);
     } finally {
       await restore();
     }

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readdir, readFile, writeFile, chmod } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -140,8 +140,16 @@ describe('apt mirror with sources: true carries the source packages, and the rea
     await cp(join(dir, 'upstream'), root, { recursive: true });
     const dist = join(root, 'dists/fixture');
     const file = join(dist, 'main/source/Sources.gz');
-    await writeFile(file, gzipSync(edit(gunzipSync(await readFile(file)).toString('utf8'))));
+    const edited = edit(gunzipSync(await readFile(file)).toString('utf8'));
+    await writeFile(file, gzipSync(edited));
+    // the Release lists the plain indexes too, as the upstream's own does (apt and ferry skip an index
+    // listed only compressed); only the compressed ones are served
+    const packages = join(dist, 'main/binary-amd64/Packages');
+    await writeFile(packages, gunzipSync(await readFile(`${packages}.gz`)));
+    await writeFile(join(dist, 'main/source/Sources'), edited);
     const release = execFileSync('apt-ftparchive', ['-o', 'APT::FTPArchive::Release::Suite=fixture', '-o', 'APT::FTPArchive::Release::Codename=fixture', 'release', '.'], { cwd: dist }).toString('utf8');
+    await rm(packages);
+    await rm(join(dist, 'main/source/Sources'));
     await signRelease(dist, release, upstreamKeyPrivate!);
     const served = await serveDir(root);
     closers.push(served.close);

@@ -6,6 +6,7 @@ import { indexPackedSources, type PackageIndex } from './buildPackageIndex.js';
 import { readUpstreamIndexes } from './readUpstreamIndexes.js';
 import { loadAptUpstreams } from './loadAptUpstreams.js';
 import { loadAptBase } from './loadAptBase.js';
+import { pinnedSha256 } from './readPackagesIndex.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
 import type { AptPackage } from './types.js';
 import { checkLockedControls } from './checkLockedControls.js';
@@ -37,6 +38,19 @@ export interface AptLock {
 }
 
 const COMPONENT = 'main';
+
+/**
+ * Refuse a request `name:ARCH` for an architecture the bundle does not carry: each architecture's
+ * resolution passes it over, so it would lock nothing for it, where apt-get says "Unable to locate
+ * package". `:any`, `:native` and `:all` (apt's native architecture) name the package of every target.
+ */
+function checkRootArchitectures(where: string, roots: readonly string[], architectures: readonly string[]): void {
+  for (const root of roots) {
+    const qualifier = /^[^:=/]+:([^=/]*)/.exec(root)?.[1];
+    if (qualifier === undefined || ['any', 'native', 'all', ...architectures].includes(qualifier)) continue;
+    throw new ResolveError(`${where}: ${root} names the architecture ${JSON.stringify(qualifier).slice(0, 40)}, which is not among targets.debian.architectures (${architectures.join(', ')}); apt-get could not locate it either`);
+  }
+}
 
 /**
  * The apt artifact kind. `lock` reads every configured upstream (verified InRelease, Packages checked
@@ -71,6 +85,7 @@ export const aptKind: ArtifactKind<AptLock> = {
         ...rootfs.map((r) => ({ where: `rootfs.${r.name}.mmdebstrap`, roots: [...mmdebstrapBase(index, r.variant), ...r.packages], base: new Map() })),
       ];
       for (const want of wants) {
+        checkRootArchitectures(want.where, want.roots, debian.architectures);
         let closure: AptPackage[];
         try {
           closure = resolveAptClosure(index, want.roots, { recommends: opts.recommends, installed: want.base, upgradeBySource: opts.upgrade_by_source });
@@ -86,7 +101,7 @@ export const aptKind: ArtifactKind<AptLock> = {
             architecture: p.architecture,
             url: `${p.origin.uri.replace(/\/+$/, '')}/${p.filename}`,
             size: p.size,
-            sha256: p.sha256,
+            sha256: pinnedSha256(p, `${want.where} (${arch})`),
             ...(p.priority ? { priority: p.priority } : {}),
             services: [],
           };
@@ -183,7 +198,7 @@ function mmdebstrapBase(index: PackageIndex, variant: string): string[] {
   const out: string[] = [];
   for (const [name, versions] of index.byName) {
     const c = versions[0]!;
-    if (c.essential || (c.priority && wanted.has(c.priority))) out.push(name);
+    if (c.essential || (c.priority && wanted.has(c.priority.toLowerCase()))) out.push(name);
   }
   if (variant !== 'essential' && index.byName.has('apt') && !out.includes('apt')) out.push('apt');
   if (variant === 'buildd' && index.byName.has('build-essential')) out.push('build-essential');

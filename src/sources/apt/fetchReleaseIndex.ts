@@ -20,10 +20,11 @@ export interface FetchedIndex {
 /**
  * Fetch BASE(.gz|.xz) (e.g. main/binary-amd64/Packages, main/source/Sources) as the verified Release
  * lists it (gz preferred, then xz, then plain, the next one when the upstream lacks a file; through
- * by-hash/ when the Release offers it) into the cache, checked against the Release's SHA256 and size by
- * the downloader and against its other digests (compareDigests), and hand it to `read`. `cached` may
+ * by-hash/ when the Release offers it) into the cache, checked against the Release's SHA256 (when it lists
+ * one) and size by the downloader and against its other digests (compareDigests, SHA512 among them), and
+ * hand it to `read`. `cached` may
  * answer from an earlier read of the same digest without fetching. An index missing from Release yields
- * undefined.
+ * undefined, and so does one whose uncompressed name it does not list (apt ignores such an index).
  */
 export async function fetchReleaseIndex<T>(
   release: UpstreamRelease,
@@ -32,6 +33,8 @@ export async function fetchReleaseIndex<T>(
   read: (got: FetchedIndex) => Promise<T>,
   cached?: (sha256: string) => Promise<T | undefined>,
 ): Promise<T | undefined> {
+  // apt looks an index up by its uncompressed name and skips one the Release lists only compressed
+  if (!release.files.has(base)) return undefined;
   const listed = (['gz', 'xz', ''] as const).filter((e) => release.files.has(base + (e ? `.${e}` : '')));
   let missing: FetchError | undefined;
   for (const compression of listed) {
@@ -40,15 +43,16 @@ export async function fetchReleaseIndex<T>(
     const url = release.distUrl + path;
     // with other digests to check, a parse of the file is taken only once they are known to match: from the
     // digests kept when these bytes were fetched (readIndexDigests), else from the file itself, fetched below
-    const known = want.others.length === 0 ? undefined : await readIndexDigests(opts.cacheDir, want.sha256);
+    // (a Release that lists the file in SHA512 alone gives no SHA256 to look it up by: it is fetched)
+    const known = want.sha256 === undefined || want.others.length === 0 ? undefined : await readIndexDigests(opts.cacheDir, want.sha256);
     if (known) compareDigests(known, want.others, url);
-    const before = want.others.length === 0 || known ? await cached?.(want.sha256) : undefined;
+    const before = want.sha256 !== undefined && (want.others.length === 0 || known) ? await cached?.(want.sha256) : undefined;
     if (before !== undefined) return before;
     // Acquire-By-Hash: the index named by its digest never changes under us while the mirror updates
     // (the plain name can already hold the next version of the file while InRelease is the old one).
     // apt asks by-hash/ of the strongest hash the Release lists for the file (SHA512 when listed), then the plain name
     const sha512 = want.others.find((o) => o.algorithm === 'SHA512')?.digest;
-    const byHashName = sha512 ? `SHA512/${sha512}` : `SHA256/${want.sha256}`;
+    const byHashName = sha512 ? `SHA512/${sha512}` : `SHA256/${want.sha256!}`;
     const byHash = aptBool(release.fields.get('Acquire-By-Hash')) ? `${release.distUrl}${path.slice(0, path.lastIndexOf('/'))}/by-hash/${byHashName}` : undefined;
     const req = { sha256: want.sha256, size: want.size, label: url };
     const notFound = (err: unknown) => err instanceof FetchError && err.status === 404;
@@ -66,14 +70,16 @@ export async function fetchReleaseIndex<T>(
       missing = err as FetchError;
       continue;
     }
+    // without a SHA256 in the Release, the file's own (the cache's name for it) once its SHA512 matched
+    const sha256 = want.sha256 ?? got.sha256;
     if (want.others.length > 0) {
       const digests = await digestsOf(got.path);
       compareDigests(digests, want.others, url);
-      await writeIndexDigests(opts.cacheDir, want.sha256, digests);
-      const parsed = await cached?.(want.sha256);
+      await writeIndexDigests(opts.cacheDir, sha256, digests);
+      const parsed = await cached?.(sha256);
       if (parsed !== undefined) return parsed;
     }
-    return read({ path: got.path, compression, url, sha256: want.sha256 });
+    return read({ path: got.path, compression, url, sha256 });
   }
   if (missing) throw missing;
   return undefined;

@@ -11,11 +11,11 @@ export interface UpstreamRelease {
   /** URL of dists/SUITE/ ending in "/" */
   distUrl: string;
   /**
-   * files the signed Release lists with SHA256, by path relative to dists/SUITE/: the size of its strongest
-   * hash list (SHA512 when it has one, as apt takes it), and its digests in the other lists (SHA512, SHA1,
-   * MD5Sum), which apt checks too
+   * files the signed Release lists with SHA256 or SHA512, by path relative to dists/SUITE/: its SHA256 (none
+   * when only SHA512 lists it), the size of its strongest hash list (SHA512 when it has one, as apt takes
+   * it), and its digests in the other lists (SHA512, SHA1, MD5Sum), which apt checks too
    */
-  files: Map<string, { sha256: string; size: number; others: Array<{ algorithm: OtherHash; digest: string }> }>;
+  files: Map<string, { sha256: string | undefined; size: number; others: Array<{ algorithm: OtherHash; digest: string }> }>;
   /** the fields of the Release paragraph */
   fields: Map<string, string>;
   signers: string[];
@@ -26,7 +26,7 @@ export interface UpstreamRelease {
 /**
  * Fetch and verify dists/SUITE/InRelease (or Release + Release.gpg when the upstream has no
  * InRelease) against `keys`. Refuses a bad or unknown signature, a signed file with text outside its
- * signed parts (checkSignedLayout.ts, as apt does), a Release without SHA256 sums, and
+ * signed parts (checkSignedLayout.ts, as apt does), a Release without SHA256 or SHA512 sums, and
  * a Release whose Valid-Until has passed (a replayed old index could hide security updates) or cannot be
  * read, or whose Date is in the future (checkReleaseDates).
  */
@@ -66,16 +66,18 @@ export async function fetchUpstreamRelease(
   checkReleaseDates(p, distUrl, now, opts.checkValidUntil ?? true);
   const lists = new Map(HASH_LISTS.map(({ name, hexLength }) => [name, readHashList(field(p, name), hexLength)]));
   const files: UpstreamRelease['files'] = new Map();
-  for (const [path, { digest: sha256 }] of lists.get('SHA256')!) {
+  // apt trusts a file listed in a strong list, SHA512 or SHA256 (either alone will do); SHA1 and MD5Sum
+  // alone are "not strong enough"
+  for (const path of new Set([...lists.get('SHA512')!.keys(), ...lists.get('SHA256')!.keys()])) {
     const others = OTHER_HASHES.flatMap((algorithm) => {
       const entry = lists.get(algorithm)!.get(path);
       return entry ? [{ algorithm, digest: entry.digest }] : [];
     });
     // apt takes the size its strongest list gives: a wrong size in a weaker one is no refusal
     const strongest = HASH_LISTS.map(({ name }) => lists.get(name)!.get(path)).find((e) => e !== undefined)!;
-    files.set(path, { sha256, size: strongest.size, others });
+    files.set(path, { sha256: lists.get('SHA256')!.get(path)?.digest, size: strongest.size, others });
   }
-  if (files.size === 0) throw new SignatureError(`${distUrl}: the Release lists no SHA256 sums; ferry cannot verify its indexes`);
+  if (files.size === 0) throw new SignatureError(`${distUrl}: the Release lists no SHA256 or SHA512 sums; ferry cannot verify its indexes (apt: not strong enough)`);
   return { distUrl, files, fields: p, signers, sha256: sha256Hex(text) };
 }
 

@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { SpecError } from '../../errors.js';
 import type { PackageIndex } from './buildPackageIndex.js';
+import { aptBool } from './aptBool.js';
 import { checkDebVersion } from './checkDebVersion.js';
 import { parseControl } from './parseControl.js';
-import { parseDependencies } from './parseDependencies.js';
+import { parseProvides } from './parseDependencies.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
 
 export type AptBase = 'required' | string[] | { status: string };
@@ -23,7 +24,7 @@ export async function loadAptBase(index: PackageIndex, base: AptBase, baseDir: s
     const roots: string[] = [];
     for (const [name, versions] of index.byName) {
       const c = versions[0]!;
-      if (c.essential || c.priority === 'required') roots.push(name);
+      if (c.essential || c.priority?.toLowerCase() === 'required') roots.push(name);
     }
     for (const p of resolveAptClosure(index, roots, { recommends: false, installed: new Map() })) out.set(p.name, p);
     return out;
@@ -51,22 +52,28 @@ export async function loadAptBase(index: PackageIndex, base: AptBase, baseDir: s
     const name = p.get('Package');
     const version = p.get('Version');
     const arch = p.get('Architecture');
-    if (!name || !version || !/ installed$/.test(p.get('Status') ?? '')) continue;
+    // apt takes the version dpkg has as installed in every state but not-installed and config-files (its
+    // CurrentVer): unpacked, half-configured and awaiting triggers too; half-installed it reinstalls
+    if (!name || !version || !INSTALLED_STATES.test(p.get('Status') ?? '')) continue;
     if (arch && arch !== 'all' && arch !== index.arch) continue;
     const invalid = checkDebVersion(version);
     if (invalid) throw new SpecError(`${file}: package ${name} has version "${version}", which dpkg rejects (${invalid})`);
     out.set(name, {
       name,
       version,
-      provides: parseDependencies(p.get('Provides')).map((g) => g[0]!),
-      essential: p.get('Essential') === 'yes',
+      provides: parseProvides(p.get('Provides')),
+      essential: aptBool(p.get('Essential')),
       conflicts: p.get('Conflicts'),
       breaks: p.get('Breaks'),
       depends: p.get('Depends'),
       preDepends: p.get('Pre-Depends'),
       recommends: p.get('Recommends'),
+      multiArch: p.get('Multi-Arch') ?? 'no',
       ...(/^hold /.test(p.get('Status') ?? '') ? { held: true } : {}),
     });
   }
   return out;
 }
+
+/** dpkg states whose version apt counts as installed (a half-installed package apt installs again) */
+const INSTALLED_STATES = / (installed|unpacked|half-configured|triggers-awaited|triggers-pending)$/;

@@ -4,6 +4,7 @@ import { createFetchStats, type FetchStats } from '../../fetch/index.js';
 import { loadAptUpstreams, type AptUpstreamSource } from './loadAptUpstreams.js';
 import { fetchUpstreamReleases, readUpstreamIndexes, type UpstreamReleases } from './readUpstreamIndexes.js';
 import { mirrorSelectionKey, readMirrorSelection, writeMirrorSelection, type MirrorSelection } from './mirrorLockCache.js';
+import { pinnedSha256 } from './readPackagesIndex.js';
 import { selectMirrorPackages } from './selectMirrorPackages.js';
 import { lockAptSources, type LockedMirrorSource } from './lockAptSources.js';
 
@@ -93,7 +94,7 @@ async function selectFromIndexes(
       component: p.origin.component,
       url: `${p.origin.uri.replace(/\/+$/, '')}/${p.filename}`,
       size: p.size,
-      sha256: p.sha256,
+      sha256: pinnedSha256(p, where),
       ...(p.priority ? { priority: p.priority } : {}),
     })),
     ...(sourcePackages ? { sourcePackages } : {}),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { readFully } from '../../util/readFully.js';
-import { formatRelation, parseDependencies, type Relation } from './parseDependencies.js';
+import { formatRelation, parseProvides } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
 /**
@@ -26,7 +26,8 @@ import type { AptOrigin, AptPackage } from './types.js';
  *           stringStart[strings + 1] (byte offsets), then the string bytes (UTF-8)
  */
 const MAGIC = 0x46525950; // "FRYP"
-export const PACKED_LAYOUT = 4;
+/** 5: Essential, Important and Protected read as apt reads yes/no, relation names kept in their case, a Provides other than `=` dropped (a 4 entry may hold other values) */
+export const PACKED_LAYOUT = 5;
 const HEADER_WORDS = 12; // 4 words, then the 32-byte sha256
 const NONE = 0xffffffff;
 const COUNTS = 6;
@@ -107,7 +108,7 @@ function namesMet(p: AptPackage): string[] {
   const out = new Set<string>([p.name]);
   for (const field of [p.preDepends, p.depends, p.conflicts, p.breaks, p.recommends, p.otherRelations]) {
     if (!field) continue;
-    for (const m of field.matchAll(NAME_RE)) if (m[2] === undefined || m[2].toLowerCase() !== ':any') out.add(m[1]!.toLowerCase());
+    for (const m of field.matchAll(NAME_RE)) if (m[2] === undefined || m[2].toLowerCase() !== ':any') out.add(m[1]!);
   }
   for (const prov of p.provides) out.add(prov.name);
   return [...out];
@@ -526,7 +527,7 @@ export class PackedIndex {
       version: this.string(this.records[r + F_VERSION]!),
       architecture: this.string(this.records[r + F_ARCH]!),
       essential: (flags & ESSENTIAL) !== 0,
-      provides: parseDependencies(this.optional(i, F_PROVIDES)).map((g) => g[0]!) as Relation[],
+      provides: parseProvides(this.optional(i, F_PROVIDES)),
       filename: this.string(this.records[r + F_FILENAME]!),
       size: this.records[r + F_SIZE_HI]! * 2 ** 32 + this.records[r + F_SIZE_LO]!,
       sha256: this.string(this.records[r + F_SHA256]!),

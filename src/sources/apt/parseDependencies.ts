@@ -9,40 +9,111 @@ export interface Relation {
 export type RelationOp = '<<' | '<=' | '=' | '>=' | '>>';
 
 /**
- * Parse Depends / Pre-Depends / Recommends / Provides syntax: `a (>= 1) | b:any, c [amd64] <!nocheck>`.
- * Architecture restrictions and build profiles only occur in source packages; they are dropped here.
- * The obsolete `<` and `>` mean `<=` and `>=` (policy §7.1).
+ * Parse Depends / Pre-Depends / Recommends / Provides syntax (`a (>= 1) | b:any, c`) as apt's
+ * debListParser reads a binary package's fields (ParseDepends, ParseDepElement): a name runs to a space or one
+ * of `()[]<>,|` and keeps its case; `name:QUALIFIER` splits at the last colon (the qualifier as written: `:Any`
+ * is no `:any`); `(OP VERSION)` takes `<<`, `<=`, `>=`, `>>`, `=` and the obsolete `<`, `>` (as `<=`, `>=`),
+ * no operator or another character meaning `=` (`(1.0)` is `= 1.0`, `(=> 1)` is `= > 1`), the version
+ * being what follows up to `)` (`a (1)` at the field's end is too short for apt). An element apt cannot parse (dependencyError) is left out here: an index
+ * holding one is refused when read (readPackagesIndex), as apt refuses it.
  */
 export function parseDependencies(value: string | undefined): Relation[][] {
   if (!value) return [];
-  const groups: Relation[][] = [];
-  for (const group of value.split(',')) {
-    const alts: Relation[] = [];
-    for (const alt of group.split('|')) {
-      const rel = parseRelation(alt);
-      if (rel) alts.push(rel);
-    }
-    if (alts.length > 0) groups.push(alts);
-  }
-  return groups;
+  return readField(value).groups;
 }
 
-const RELATION_RE = /^\s*([a-z0-9][a-z0-9+.-]*)(?::([a-z0-9-]+))?\s*(?:\(\s*(<<|<=|>=|>>|=|<|>)\s*([^)\s]+)\s*\))?\s*(?:\[[^\]]*\])?\s*(?:<[^>]*>\s*)*$/i;
+/**
+ * Why apt cannot parse this relation field ("Problem parsing dependency", which makes apt-get update refuse
+ * the whole index), or undefined: an element with no name, two names or text after one (`a b`,
+ * `a (>= 1) b`), an architecture list or build profile (`a [amd64]`, `a <!nocheck>`, source packages
+ * only), an empty alternative (`a,, b`, `|a`), an unclosed `(` or an empty version.
+ */
+export function dependencyError(value: string | undefined): string | undefined {
+  if (!value || WELL_FORMED.test(value)) return undefined;
+  return readField(value).error;
+}
 
-function parseRelation(text: string): Relation | undefined {
-  const t = text.replace(/\s+/g, ' ').trim();
-  if (!t) return undefined;
-  const m = RELATION_RE.exec(t);
-  if (!m) return { name: t.split(/[\s(:]/)[0]!.toLowerCase() };
-  const rel: Relation = { name: m[1]!.toLowerCase() };
-  if (m[2]) rel.archQualifier = m[2].toLowerCase();
-  if (m[3]) {
-    rel.op = m[3] === '<' ? '<=' : m[3] === '>' ? '>=' : (m[3] as RelationOp);
-    rel.version = m[4]!;
+/** the usual syntax, which apt always parses: a fast check before reading element by element */
+const ELEMENT = String.raw`[a-z0-9][a-z0-9+.-]*(?::[a-z0-9-]+)?(?:\s*\(\s*(?:<<|<=|>=|>>|=)\s*[^\s()]+\s*\))?`;
+const WELL_FORMED = new RegExp(String.raw`^\s*${ELEMENT}(?:\s*[,|]\s*${ELEMENT})*\s*,?\s*$`);
+
+const isSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\r';
+const NAME_STOP = new Set(['(', ')', '[', ']', '<', '>', ',', '|']);
+
+function readField(value: string): { groups: Relation[][]; error?: string } {
+  const groups: Relation[][] = [];
+  let i = 0;
+  const skip = () => {
+    while (i < value.length && isSpace(value[i])) i++;
+  };
+  const fail = (why: string) => ({ groups, error: `${why} at character ${i + 1}` });
+  skip();
+  let alts: Relation[] = [];
+  while (i < value.length) {
+    // the name, and its qualifier after the last colon
+    const start = i;
+    while (i < value.length && !isSpace(value[i]) && !NAME_STOP.has(value[i]!)) i++;
+    if (i === start) return fail(value[i] === undefined ? 'nothing after the last "|"' : `no package name before "${value[i]}"`);
+    if (value[i] === ')') return fail('a ")" without "("');
+    const spec = value.slice(start, i);
+    const colon = spec.lastIndexOf(':');
+    const rel: Relation = colon < 0 ? { name: spec } : { name: spec.slice(0, colon), archQualifier: spec.slice(colon + 1) };
+    skip();
+    if (value[i] === '(') {
+      i++;
+      skip();
+      // apt's own check: fewer than four characters left in the field here is an error (`a (1)` at its end)
+      if (i + 3 >= value.trimEnd().length) return fail('a "(" too near the end of the field');
+      let op: RelationOp = '=';
+      const c = value[i];
+      const next = value[i + 1];
+      if (c === '<' || c === '>') {
+        i++;
+        if (next === '=') i++;
+        else if (next === c) {
+          i++;
+          op = c === '<' ? '<<' : '>>';
+        }
+        if (op === '=') op = c === '<' ? '<=' : '>=';
+      } else if (c === '=') i++;
+      skip();
+      const from = i;
+      while (i < value.length && value[i] !== ')') i++;
+      if (i === value.length) return fail('a "(" without ")"');
+      const version = value.slice(from, i).trim();
+      if (!version) return fail('an empty version');
+      i++;
+      rel.op = op;
+      rel.version = version;
+      skip();
+    }
+    alts.push(rel);
+    if (value[i] === '|') {
+      i++;
+      skip();
+      continue;
+    }
+    groups.push(alts);
+    alts = [];
+    if (i === value.length) break;
+    if (value[i] !== ',') return fail(`"${value[i]}" after ${formatRelation(rel)}`);
+    i++;
+    skip();
   }
-  return rel;
+  if (alts.length > 0) groups.push(alts);
+  return { groups };
+}
+
+/**
+ * A Provides field as apt reads it: each name, versioned only with `=` (apt ignores a Provides with another
+ * relation, `foo (>= 2)`, "Ignoring non-equal Provides"; it provides nothing, not even the bare name).
+ */
+export function parseProvides(value: string | undefined): Relation[] {
+  return parseDependencies(value)
+    .map((g) => g[0]!)
+    .filter((r) => r.op === undefined || r.op === '=');
 }
 
 export function formatRelation(r: Relation): string {
-  return `${r.name}${r.archQualifier ? ':' + r.archQualifier : ''}${r.op ? ` (${r.op} ${r.version})` : ''}`;
+  return `${r.name}${r.archQualifier !== undefined ? ':' + r.archQualifier : ''}${r.op ? ` (${r.op} ${r.version})` : ''}`;
 }

@@ -1,24 +1,38 @@
 import { ResolveError } from '../../errors.js';
+import { aptBool } from './aptBool.js';
 import { parseControlStream } from './parseControl.js';
 import { checkDebVersion } from './checkDebVersion.js';
-import { parseDependencies } from './parseDependencies.js';
+import { dependencyError, parseProvides } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
 const FIELDS = new Set([
-  'Package', 'Version', 'Architecture', 'Filename', 'Size', 'SHA256', 'Essential', 'Important', 'Protected', 'Provides', 'Multi-Arch', 'Priority', 'Section', 'Source',
+  'Package', 'Version', 'Architecture', 'Filename', 'Size', 'SHA256', 'SHA512', 'Essential', 'Important', 'Protected', 'Provides', 'Multi-Arch', 'Priority', 'Section', 'Source',
   'Depends', 'Pre-Depends', 'Recommends', 'Conflicts', 'Breaks', 'Suggests', 'Replaces', 'Enhances',
 ]);
+
+/**
+ * The SHA256 a lock pins `p` by. A package whose index stanza gives only SHA512 (apt verifies that) has none,
+ * and ferry pins every .deb by SHA256: a lock that needs it is refused, naming it.
+ */
+export function pinnedSha256(p: AptPackage, where: string): string {
+  if (p.sha256 !== '') return p.sha256;
+  throw new ResolveError(`${where}: ${p.name} ${p.version} (${p.origin.suite}/${p.origin.component}) has no SHA256 in its index stanza (SHA512 only), and ferry pins every .deb by SHA256; fix the upstream or leave ${p.name} out`);
+}
+
+const RELATION_FIELDS = ['Pre-Depends', 'Depends', 'Recommends', 'Suggests', 'Conflicts', 'Breaks', 'Replaces', 'Enhances', 'Provides'];
 
 /**
  * Fields are looked up by their canonical spelling (the archive tools write nothing else), which keeps
  * the lookups of absent fields cheap on a 60,000-package index.
  *
  * Read a (decompressed) Packages index stream into package records. Entries without Filename, Size or
- * SHA256 cannot be fetched and verified, so they are refused: apt would not trust them either.
+ * SHA256 cannot be fetched and verified, so they are refused: apt would not trust them either (one with SHA512
+ * instead is read, with an empty sha256: see pinnedSha256).
  */
 export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>, origin: AptOrigin, label: string): AsyncGenerator<AptPackage> {
   for await (const p of parseControlStream(chunks, FIELDS, label)) {
-    const name = p.get('Package');
+    // apt lower-cases a package's own name, as dpkg does (not the names its relations give)
+    const name = p.get('Package')?.toLowerCase();
     const version = p.get('Version');
     const architecture = p.get('Architecture');
     if (!name || !version || !architecture) continue;
@@ -26,19 +40,29 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     if (invalid) throw new ResolveError(`${label}: package ${name} has version "${version}", which dpkg rejects (${invalid}); refusing this index`);
     const filename = p.get('Filename');
     const size = Number(p.get('Size'));
-    const sha256 = p.get('SHA256')?.toLowerCase();
-    if (!filename || !Number.isSafeInteger(size) || !sha256 || !/^[0-9a-f]{64}$/.test(sha256)) {
+    // a stanza with SHA512 but no SHA256 is one apt takes and verifies: it stays in the index and takes part in
+    // resolving (sha256 empty), and only a lock that would pin it is refused (pinnedSha256)
+    const sha512 = p.get('SHA256') === undefined ? p.get('SHA512')?.toLowerCase() : undefined;
+    const sha256 = sha512 !== undefined && /^[0-9a-f]{128}$/.test(sha512) ? '' : p.get('SHA256')?.toLowerCase();
+    if (!filename || !Number.isSafeInteger(size) || sha256 === undefined || (sha256 !== '' && !/^[0-9a-f]{64}$/.test(sha256))) {
       throw new ResolveError(`${label}: package ${name} ${version} has no Filename, Size or SHA256; ferry only takes packages it can verify`);
     }
     if (filename.startsWith('/') || filename.split('/').includes('..')) {
       throw new ResolveError(`${label}: package ${name} ${version} has Filename "${filename}" outside the repository; refusing this index`);
     }
+    // apt-get update refuses an index with a relation it cannot parse ("Problem parsing dependency")
+    for (const field of RELATION_FIELDS) {
+      const value = p.get(field);
+      const bad = dependencyError(value);
+      if (bad) throw new ResolveError(`${label}: package ${name} ${version} has a ${field} field apt cannot parse (${bad}: ${JSON.stringify(value!.slice(0, 200))}); refusing this index, as apt does`);
+    }
     const pkg: AptPackage = {
       name,
       version,
       architecture,
-      essential: p.get('Essential') === 'yes',
-      provides: parseDependencies(p.get('Provides')).map((g) => g[0]!),
+      // yes/no fields as apt reads them (StringToBool: `Yes`, `true`, `1`… are yes)
+      essential: aptBool(p.get('Essential')),
+      provides: parseProvides(p.get('Provides')),
       filename,
       size,
       sha256,
@@ -47,6 +71,7 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     const multiArch = p.get('Multi-Arch');
     if (multiArch) pkg.multiArch = multiArch;
     const priority = p.get('Priority');
+    // kept as written (the lock refuses a word that is not lower case); apt reads it in any case (resolveAptClosure)
     if (priority) pkg.priority = priority;
     const section = p.get('Section');
     if (section) pkg.section = section;
@@ -64,7 +89,7 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     if (breaks) pkg.breaks = breaks;
     const other = [p.get('Suggests'), p.get('Replaces'), p.get('Enhances')].filter(Boolean).join(', ');
     if (other) pkg.otherRelations = other;
-    if (p.get('Important') === 'yes' || p.get('Protected') === 'yes') pkg.important = true;
+    if (aptBool(p.get('Important')) || aptBool(p.get('Protected'))) pkg.important = true;
     yield pkg;
   }
 }

@@ -5,6 +5,7 @@ import { fetchPackagesIndex } from './fetchPackagesIndex.js';
 import { fetchUpstreamRelease, type UpstreamRelease } from './fetchUpstreamRelease.js';
 import type { AptUpstreamSource } from './loadAptUpstreams.js';
 import type { PackedIndex } from './packedIndex.js';
+import type { AptOrigin } from './types.js';
 
 export interface UpstreamReleases {
   /** upstream suites read, with the keys that signed them (for review) */
@@ -51,7 +52,7 @@ export async function readUpstreamIndexes(
       const archs = release.fields.get('Architectures');
       const allArchIndex = (archs === undefined || archs.split(/\s+/).includes('all')) && release.fields.get('No-Support-for-Architecture-all') !== 'Packages';
       for (const component of up.components) {
-        const origin = { uri: up.uri, suite, component, pin: releasePin(release.fields) };
+        const origin = releaseOrigin(up.uri, suite, component, release.fields);
         for (const arch of [...architectures, ...(allArchIndex ? ['all'] : [])]) {
           const packed = await fetchPackagesIndex(release, origin, arch, { cacheDir: ctx.cacheDir, log: ctx.log, stats });
           if (packed) out.indexes.push(packed);
@@ -60,6 +61,15 @@ export async function readUpstreamIndexes(
     }
   }
   return out;
+}
+
+/** Where a suite's component comes from, with its pin and the names `name/RELEASE` matches (its Suite and Codename). */
+export function releaseOrigin(uri: string, suite: string, component: string, fields: ReadonlyMap<string, string>): AptOrigin {
+  const releaseNames = ['Suite', 'Codename'].flatMap((name) => {
+    const value = fields.get(name)?.trim();
+    return value ? [value] : [];
+  });
+  return { uri, suite, component, pin: releasePin(fields), releaseNames };
 }
 
 /** apt's default pin priority of a suite from its Release: NotAutomatic 1, with ButAutomaticUpgrades 100, else 500 (flags read as apt reads them, aptBool). */

@@ -21,6 +21,8 @@ export interface InstalledPackage {
   preDepends?: string;
   /** its Recommends: an upgrade does not bring back what the installed version already recommended */
   recommends?: string;
+  /** its Multi-Arch (`no` when a dpkg status gives none); unknown for a `base` entry the sources do not have */
+  multiArch?: string;
 }
 
 export interface ResolveOptions {
@@ -151,16 +153,25 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   /** what the hosts will have of `name` after the install: the marked version, else the installed one */
   const installVersion = (name: string): Versioned | undefined => marked.get(name) ?? installed.get(name);
 
+  /**
+   * whether `p` meets `name:any`: only a package that allows it (Multi-Arch: allowed), like apt and dpkg, the
+   * hosts' own version included (its dpkg status says); a `base` entry of unknown Multi-Arch is taken to
+   */
+  const anyOk = (p: Versioned): boolean => p.multiArch === 'allowed' || (!('origin' in p) && p.multiArch === undefined);
   const matches = (p: Versioned, rel: Relation): boolean => {
     if (p.name !== rel.name) return false;
-    // `name:any` only matches a package that allows it (Multi-Arch: allowed), like apt and dpkg
-    if (rel.archQualifier === 'any' && (p as AptPackage).multiArch !== 'allowed' && !installed.has(p.name)) return false;
-    if (rel.archQualifier && rel.archQualifier !== 'any' && rel.archQualifier !== 'native' && rel.archQualifier !== index.arch) return false;
+    if (rel.archQualifier === 'any' && !anyOk(p)) return false;
+    // (`name:` has an empty qualifier: an architecture apt has no package for)
+    if (rel.archQualifier !== undefined && rel.archQualifier !== 'any' && rel.archQualifier !== 'native' && rel.archQualifier !== index.arch) return false;
     return satisfiesRelation(p.version, rel.op, rel.version);
   };
   // Unversioned Provides satisfy only unversioned relations; versioned Provides (`foo (= 2)`) satisfy both.
+  // `name:any` is provided only by a `Multi-Arch: allowed` package (apt gives `name:any` the implicit
+  // Provides of those alone; anyOk), `name:ARCH` of another architecture by none. A `Provides: v:any` (or of
+  // another architecture) gives no `v` (apt files it under the name `v:any`)
   const provides = (p: Versioned, rel: Relation): boolean =>
-    p.provides.some((v) => v.name === rel.name && (!rel.op || (v.op === '=' && v.version !== undefined && satisfiesRelation(v.version, rel.op, rel.version))));
+    (rel.archQualifier === 'any' ? anyOk(p) : rel.archQualifier === undefined || rel.archQualifier === 'native' || rel.archQualifier === index.arch) &&
+    p.provides.some((v) => v.name === rel.name && (v.archQualifier === undefined || v.archQualifier === index.arch) && (!rel.op || (v.op === '=' && v.version !== undefined && satisfiesRelation(v.version, rel.op, rel.version))));
 
   /** the packages of the install state (marked or installed) that satisfy `rel` */
   const installedFor = (rel: Relation): Versioned[] => {
@@ -344,6 +355,13 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   const markInstall = (p: AptPackage, chain: string[], fromUser: boolean): boolean => {
     if (!fromUser && marked.get(p.name) === p) return true;
     if (!fromUser && (discarded.has(p.name) || marked.has(p.name))) return false;
+    // apt's IsInstallOkHold: a package the hosts hold (dpkg's "hold") changes version only when it is requested,
+    // never for a dependency (apt-get: "… but 1 is to be installed", "you have held broken packages")
+    const heldAt = installed.get(p.name);
+    if (!fromUser && heldAt?.held && heldAt.version !== p.version) {
+      failedWhy.set(p.name, `${[...chain, `${p.name} ${p.version}`].join(' -> ')}: the hosts hold ${p.name} at ${heldAt.version} (dpkg hold), and apt changes a held package only when it is requested`);
+      return false;
+    }
     const wasProtected = protectedNames.has(p.name);
     const failEarly = !wasProtected && !fromUser;
     const r = relationsOf(p);
@@ -522,7 +540,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       for (const rel of group) {
         // a new candidate cannot help a dependency without a version
         if (!rel.op) continue;
-        const v = index.byName.get(rel.name)?.find((x) => x.origin.suite === suite);
+        const v = index.byName.get(rel.name)?.find((x) => fromRelease(x, suite));
         if (!v || !matches(v, rel)) continue;
         if (changed.some((c) => c.name === v.name) && chosenCandidates.get(v.name) === v) {
           switched = true;
@@ -661,7 +679,8 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
 }
 
 function priority(p: AptPackage): number {
-  return p.priority === undefined ? 0 : (PRIORITY[p.priority] ?? PRIORITY.extra!);
+  // apt reads the word in any case (`Required` is required), an unknown one as extra
+  return p.priority === undefined ? 0 : (PRIORITY[p.priority.toLowerCase()] ?? PRIORITY.extra!);
 }
 
 /**
@@ -683,6 +702,14 @@ function effectiveRoots(roots: string[]): string[] {
     if (!prevSuite) byName.set(spec, root);
   }
   return [...byName.values()];
+}
+
+/**
+ * Whether `p` comes from the release a request `name/RELEASE` names: apt-get's `pkg/release` matches the
+ * Release's Suite or Codename, in any case (pkgVersionMatch), not the folder under dists/
+ */
+function fromRelease(p: AptPackage, release: string): boolean {
+  return (p.origin.releaseNames ?? [p.origin.suite]).some((n) => n.toLowerCase() === release.toLowerCase());
 }
 
 /** The suite of a request `name/suite` (apt's `pkg/release`), else undefined. */
@@ -709,8 +736,9 @@ function findRoot(
     throw new ResolveError(`${root}: name a package as name, name=version or name/suite (one suite of upstreams.apt)`);
   }
   // `name:arch` names a package of one architecture: resolved only when resolving that architecture
+  // (`:all` is apt's native architecture, as `:native`)
   const [name, archQualifier] = spec.split(':', 2) as [string, string | undefined];
-  if (archQualifier && archQualifier !== index.arch && archQualifier !== 'native' && archQualifier !== 'any') return undefined;
+  if (archQualifier && archQualifier !== index.arch && archQualifier !== 'native' && archQualifier !== 'any' && archQualifier !== 'all') return undefined;
   if (version !== undefined) {
     const invalid = checkDebVersion(version);
     if (invalid) throw new ResolveError(`${root}: "${version}" is not a version dpkg accepts (${invalid})`);
@@ -718,15 +746,21 @@ function findRoot(
   const versions = index.byName.get(name);
   const inst = installed.get(name);
   if (suite !== undefined) {
-    const inSuite = versions?.find((v) => v.origin.suite === suite);
+    const inSuite = versions?.find((v) => fromRelease(v, suite));
     if (inSuite) return inSuite;
-    const suites = [...new Set((versions ?? []).map((v) => v.origin.suite))];
-    throw new ResolveError(suites.length ? `${root}: the suite ${suite} has no ${name} for ${index.arch} (${suites.map((s) => `${s} has ${versions!.find((v) => v.origin.suite === s)!.version}`).join(', ')})` : `package ${name} is not in the configured sources for ${index.arch}`);
+    // each release by the names a request may give it (its Suite or Codename), with its highest version
+    const releases = new Map<string, string>();
+    for (const v of versions ?? []) {
+      const names = [...new Set(v.origin.releaseNames ?? [v.origin.suite])].join(' or ') || `${v.origin.suite} (its Release names no Suite or Codename)`;
+      if (!releases.has(names)) releases.set(names, v.version);
+    }
+    throw new ResolveError(releases.size ? `${root}: the suite ${suite} has no ${name} for ${index.arch} (${[...releases].map(([s, v]) => `${s} has ${v}`).join(', ')})` : `package ${name} is not in the configured sources for ${index.arch}`);
   }
   // the hosts have it and no upgrade is the candidate: carry their version; none when the sources do not
   // offer it (apt installs nothing: older versions are never taken, nor a NotAutomatic suite's newer one)
+  // apt-get takes `name=version` by the version's text (`=3` does not find 0:3, nor `=2.0` find 2.00)
   let p = version
-    ? versions?.find((v) => compareDebVersions(v.version, version) === 0)
+    ? versions?.find((v) => v.version === version)
     : (candidate(name) ?? (inst ? versions?.find((v) => compareDebVersions(v.version, inst.version) === 0) : versions?.[0]));
   if (!p && !version && inst) return undefined;
   if (!p && !version) {

@@ -10,6 +10,11 @@ export interface AptOrigin {
    * (100 with `ButAutomaticUpgrades: yes` too). Absent means 500.
    */
   pin?: number;
+  /**
+   * the names a request `name/RELEASE` matches, as apt-get's `pkg/release` (case-blind): the Release's Suite
+   * and Codename, not the folder under dists/. Absent means `suite` (a test's index).
+   */
+  releaseNames?: string[];
 }
 
 /** One binary package as an upstream Packages index describes it (only what resolving and fetching need). */
@@ -38,6 +43,7 @@ export interface AptPackage {
   /** path relative to the upstream URI, e.g. pool/main/n/nginx/nginx-light_1.22.1-9_amd64.deb */
   filename: string;
   size: number;
+  /** from the index stanza; empty when it gives SHA512 only (pinnedSha256 refuses to pin such a package) */
   sha256: string;
   origin: AptOrigin;
 }

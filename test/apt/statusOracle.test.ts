@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import type { FixtureDeb } from './fixtureUpstream.js';
+import { installedStatus, simulatedInstalls as installs, useSuitesFixture } from './suitesFixture.js';
+
+/**
+ * The oracle for a reference host's dpkg status (`base: { status }`) whose packages are in other states
+ * than "installed": apt counts the version of every package that is not `not-installed` or `config-files`
+ * as installed (unpacked, half-configured, awaiting triggers: dpkg has its files), so a dependency that
+ * version meets installs nothing; a package left with its config files only is not installed.
+ */
+const STATES = ['install ok unpacked', 'install ok half-configured', 'install ok triggers-pending', 'install ok triggers-awaited', 'deinstall ok config-files', 'install ok installed'];
+
+const MAIN: FixtureDeb[] = STATES.flatMap((_, i) => [
+  { name: `user${i}`, version: '1', depends: `dep${i} (>= 1)` },
+  { name: `dep${i}`, version: '2' },
+]);
+
+const STATUS = STATES.map(
+  (state, i) =>
+    `Package: dep${i}\nStatus: ${state}\nPriority: optional\nMaintainer: T <t@example.invalid>\nArchitecture: amd64\nVersion: 1\n` +
+    `${state.endsWith('config-files') ? 'Conffiles:\n /etc/dep 0123456789abcdef0123456789abcdef\n' : ''}Description: dep${i}\n`,
+).join('\n');
+
+describe('a dpkg status with packages unpacked, half-configured, awaiting triggers or left as config files: ferry takes them as apt-get does', () => {
+  const fx = useSuitesFixture('ferry-apt-status-', [['main', MAIN, '']], STATUS);
+
+  it.each(STATES.map((state, i) => [state, i]))('a dependency on a package in state "%s"', async (_state, i) => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', `user${i}`);
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(fx.ours([`user${i}`], fx.base)).toEqual(installs(sim.stdout));
+  });
+
+  it('the state decides', () => {
+    expect(fx.ours(['user0'], fx.base)).toEqual(['user0 1']); // unpacked 1 meets dep0 (>= 1): no upgrade carried
+    expect(fx.ours(['user4'], fx.base)).toEqual(['dep4 2', 'user4 1']); // config files only: not installed
+  });
+});
+
+/**
+ * `name:any` met by a package the hosts have: only when their dpkg status says `Multi-Arch: allowed`, as
+ * apt reads it; otherwise apt upgrades to a candidate that allows it, or refuses.
+ */
+const ANY_MAIN: FixtureDeb[] = [
+  { name: 'anyuser-foreign', version: '1', depends: 'hostsforeign:any' },
+  { name: 'hostsforeign', version: '1', multiArch: 'foreign' },
+  { name: 'anyuser-allowed', version: '1', depends: 'hostsallowed:any' },
+  { name: 'hostsallowed', version: '1', multiArch: 'allowed' },
+  { name: 'anyuser-virtual', version: '1', depends: 'vhosts:any' },
+  { name: 'hostsprovider', version: '1', provides: 'vhosts', multiArch: 'foreign' },
+  { name: 'anyuser-plain', version: '1', depends: 'hostsplain:any' },
+  { name: 'hostsplain', version: '1' },
+  { name: 'anyuser-upgrade', version: '1', depends: 'hostsnowallowed:any' },
+  { name: 'hostsnowallowed', version: '2', multiArch: 'allowed' },
+];
+const ANY_STATUS = installedStatus([
+  ['hostsforeign', '1', 'Multi-Arch: foreign\n'],
+  ['hostsallowed', '1', 'Multi-Arch: allowed\n'],
+  ['hostsprovider', '1', 'Multi-Arch: foreign\nProvides: vhosts\n'],
+  ['hostsplain', '1', ''],
+  ['hostsnowallowed', '1', ''],
+]);
+
+describe('name:any and the Multi-Arch of what the hosts have (dpkg status): ferry takes it as apt-get does', () => {
+  const fx = useSuitesFixture('ferry-apt-status-any-', [['main', ANY_MAIN, '']], ANY_STATUS);
+
+  it.each([['anyuser-allowed'], ['anyuser-upgrade']])('%s: both install the same', async (name) => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', name);
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(fx.ours([name], fx.base)).toEqual(installs(sim.stdout));
+  });
+
+  it.each([['anyuser-foreign'], ['anyuser-virtual'], ['anyuser-plain']])('%s: the hosts\' package is not Multi-Arch: allowed, both refuse', async (name) => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', name);
+    expect(sim.code, sim.stdout).not.toBe(0);
+    expect(sim.stdout).toMatch(/:any but it is not installable/);
+    expect(() => fx.ours([name], fx.base)).toThrow(/cannot satisfy "\S+:any" needed by /);
+  });
+
+  it('the Multi-Arch decides', () => {
+    expect(fx.ours(['anyuser-upgrade'], fx.base)).toEqual(['anyuser-upgrade 1', 'hostsnowallowed 2']); // 1 on the hosts has no Multi-Arch
+  });
+});
+
+/**
+ * Packages the hosts hold (dpkg status "hold ok installed"): apt changes one only when it is requested
+ * (IsInstallOkHold), never to meet a dependency, so a dependency that needs its newer version takes another
+ * alternative or is not met.
+ */
+const HELD_MAIN: FixtureDeb[] = [
+  { name: 'needs-held', version: '1', depends: 'heldlib (>= 2)' },
+  { name: 'heldlib', version: '2' },
+  { name: 'needs-held-or', version: '1', depends: 'heldalt (>= 2) | otheralt' },
+  { name: 'heldalt', version: '2' },
+  { name: 'otheralt', version: '1' },
+  { name: 'heldasked', version: '2' },
+];
+const HELD_STATUS = installedStatus(['heldlib', 'heldalt', 'heldasked'].map((n) => [n, '1', ''] as const)).replaceAll('Status: install ok installed', 'Status: hold ok installed');
+
+describe('packages the hosts hold: ferry changes them only when requested, as apt-get does', () => {
+  const fx = useSuitesFixture('ferry-apt-status-held-', [['main', HELD_MAIN, '']], HELD_STATUS);
+
+  it.each([['needs-held-or'], ['heldasked']])('%s: both install the same', async (name) => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', name);
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(fx.ours([name], fx.base)).toEqual(installs(sim.stdout));
+  });
+
+  it('needs-held: the held version does not meet the dependency, both refuse', async () => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', 'needs-held');
+    expect(sim.code, sim.stdout).not.toBe(0);
+    expect(sim.stdout).toMatch(/Depends: heldlib \(>= 2\) but 1 is to be installed/);
+    expect(() => fx.ours(['needs-held'], fx.base)).toThrow(/needs-held 1 -> heldlib 2: the hosts hold heldlib at 1 \(dpkg hold\)/);
+  });
+
+  it('the hold decides', () => {
+    expect(fx.ours(['needs-held-or'], fx.base)).toEqual(['needs-held-or 1', 'otheralt 1']); // not heldalt 2
+    expect(fx.ours(['heldasked'], fx.base)).toEqual(['heldasked 2']); // requested: changed
+  });
+});
