@@ -142,6 +142,21 @@ describe('the template language (a Jinja subset over plain data)', () => {
     expect(render(`{{ port${' + 1'.repeat(250)} }}`)).toBe('8330');
   });
 
+  it('refuses comparing data nested deeper than it may, with one line: never "Maximum call stack size exceeded"', () => {
+    // an inventory value nested thousands deep: == walked it by recursion and overflowed the stack
+    const nest = (depth: number, wrap: (x: unknown) => unknown) => Array.from({ length: depth }).reduce<unknown>((x) => wrap(x), 1);
+    for (const d of [nest(20_000, (x) => [x]), nest(20_000, (x) => ({ a: x }))]) {
+      for (const t of ['{{ d == d }}', '{{ d != d }}', '{{ d in [d] }}', 'first line\n{% if d == d %}x{% endif %}']) {
+        const msg = failure(() => render(t, { d })).message;
+        expect(msg, t).toMatch(/^template files\/web\/app.conf.j2 for host web1: cannot render \{[{%] .* [}%]\}: (line 2: )?the values compared \(==, !=, in\) are nested more than 100 deep$/);
+      }
+    }
+    // within the bound, as before
+    const shallow = nest(49, (x) => ({ a: [x] }));
+    expect(render('{{ d == e }} {{ d in [1, d] }}', { d: shallow, e: structuredClone(shallow) })).toBe('true true');
+    expect(render('{{ d == e }}', { d: nest(300, (x) => [x]), e: 'text' })).toBe('false');
+  });
+
   it("lists a large mapping's keys once per render, however often a loop asks whether it is empty or how long it is", () => {
     // V8 lists the keys of a mapping this large in O(n) (65 ms for 200,000): asked at each of a million iterations, hours
     const m = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, i]));
