@@ -275,6 +275,28 @@ describe('a staged file removed from the host after a deploy', () => {
   });
 });
 
+describe('a template file larger than a template may be', () => {
+  it('is refused with one line (exit 65) by plan and deploy before any host is touched, not read whole for every host', async () => {
+    const s = site('bigtemplate');
+    try {
+      // one byte over the rendered-output limit: a template's text is at least its output's size
+      const big = 'x'.repeat(32 * 1024 * 1024) + '\n';
+      writeRelease(s.store, { name: 'bt', version: '1', services: { web: { version: '1', groups: ['web'], files: { 'big.j2': big }, configure: [{ template: { src: 'big.j2', dest: '{{ root }}/etc/big.conf' } }] } } });
+      const before = s.tree();
+      for (const command of [['plan', 'bt@1'], ['deploy', 'bt@1']]) {
+        const r = await ferry([...command, ...s.common]);
+        // was: plan 0 ("configure run"), and deploy read and rendered 32 MiB per host to fail each with "the output is larger than 32 MiB"
+        expect(r.stderr, command.join(' ')).toMatch(/^ferry: template files\/web\/big\.j2: 33554433 bytes, more than the 32 MiB a template may be \(what its output may be\); a configuration template is far smaller\n$/);
+        expect(r.code, command.join(' ')).toBe(65);
+        expect(r.stdout).toBe('');
+      }
+      expect(s.tree()).toEqual(before);
+    } finally {
+      rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('an inventory file that is not there', () => {
   it('is wrong usage (64, as the README says of missing files), one line, for every command that reads one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-optruth-missing-'));
