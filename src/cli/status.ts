@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { DeployError, FerryError, UsageError } from '../errors.js';
 import { STAGES } from '../stages.js';
 import type { ExpectedServices, StatusReport } from '../deploy/statusReport.js';
+import type { Release } from '../store/loadRelease.js';
 import { defaultStoreDir } from './options.js';
 import { formatTable } from '../ui/formatTable.js';
 import { hostOptions, loadRegions, type HostOpts } from './deployOptions.js';
@@ -22,7 +23,7 @@ export function register(program: Command): void {
     .command('status')
     .description('Gather the facts of every host of one or more inventories (regions): which release each service runs; --expect checks they all run one bundle')
     .option('--expect <digest>', 'exit non-zero unless every host and service of every region runs this bundle digest completely (a prefix of 12+ characters is enough)')
-    .option('--store <dir>', 'store folder (FERRY_STORE): with --expect, where the release is found, so that a service it gives a host that has no fact for it counts too (without the release, only the facts are checked, and the output says so)', defaultStoreDir())
+    .option('--store <dir>', 'store folder (FERRY_STORE): the releases the facts name, to check as plan does whether the inventory\'s variables changed since a complete service was deployed (outdated); with --expect, where the release is found, so that a service it gives a host that has no fact for it counts too (without the release, only the facts are checked, and the output says so)', defaultStoreDir())
     .option('--timeout <seconds>', 'longest a host may take to send its facts; a host that does not is reported unreachable (default 120)', numberOption('--timeout', { whole: true, min: 1, unit: 'seconds' }))
     .addHelpText('after', '\nExample:\n  ferry status -i north.yaml -i south.yaml --expect 3f2a9c0d11e4 --store /srv/ferry');
   hostOptions(cmd, { manyInventories: true }).action(async (o: StatusOpts) => {
@@ -30,13 +31,14 @@ export function register(program: Command): void {
     const { statusReport } = await import('../deploy/statusReport.js');
     if (o.expect !== undefined && !/^[0-9a-f]{12,64}$/.test(o.expect)) throw new UsageError(`--expect ${o.expect}: expected a bundle digest (at least 12 lowercase hex characters)`);
     const regions = await loadRegions(o);
+    const release = await releaseFromStore(o.store);
     // the regions are asked side by side: one region cut off costs its own timeouts, not the others'
     const collected = await Promise.all(
       regions.map(async ({ inventory, hosts }) => ({
         region: inventory.region,
         inventory: inventory.file,
         hosts,
-        status: await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 }),
+        status: await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000, release }),
       })),
     );
     const report = statusReport(collected, o.expect, o.expect === undefined ? undefined : await expectedServices(o.store, o.expect, regions));
@@ -46,6 +48,26 @@ export function register(program: Command): void {
       throw new DeployError(`${report.unreachable.length} host(s) could not be asked for their facts: ${report.unreachable.map((u) => (regions.length > 1 ? `${u.region}: ${u.host}` : u.host)).join(', ')}`);
     }
   });
+}
+
+/**
+ * The release of a bundle digest from the store (once per digest, for every region), or why there is none:
+ * status checks with it, as plan does, whether the inventory's variables changed a complete service's keys.
+ */
+async function releaseFromStore(store: string): Promise<(digest: string) => Promise<Release | string>> {
+  const { loadRelease } = await import('../store/loadRelease.js');
+  const loaded = new Map<string, Promise<Release | string>>();
+  return (digest) => {
+    let r = loaded.get(digest);
+    if (!r) {
+      r = loadRelease(store, digest).catch((err: unknown) => {
+        if (!(err instanceof FerryError)) throw err;
+        return err.message.startsWith(`no release ${digest} in store`) ? `not in store ${store}` : err.message;
+      });
+      loaded.set(digest, r);
+    }
+    return r;
+  };
 }
 
 /** The services the expected release gives each host, from the store; what was missing when it has no such release. */
@@ -75,21 +97,24 @@ function statusText(report: StatusReport): string {
     const mine = report.rows.filter((r) => r.region === region.region);
     const rows = [
       ['HOST', 'SERVICE', 'RELEASE', 'VERSION', 'DIGEST', ...STAGES.map((s) => s.toUpperCase()), 'COMPLETE'],
-      ...mine.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', ...STAGES.map((s) => r.stages?.[s] ?? '-'), r.problem ?? (r.retired ? 'retired' : r.complete ? 'yes' : 'no')]),
+      ...mine.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', ...STAGES.map((s) => r.stages?.[s] ?? '-'), r.problem ?? (r.retired ? 'retired' : r.outdated ? 'outdated' : r.complete ? 'yes' : 'no')]),
       ...report.noFacts.filter((b) => b.region === region.region).map((b) => [b.host, '-', 'nothing deployed', '', '', ...STAGES.map(() => ''), '']),
     ];
     const failures = mine.filter((r) => r.failure && !r.retired).map((r) => `${r.host} ${r.service}: ${r.failure!.stage}${r.failure!.step ? ` ${r.failure!.step}` : ''} failed at ${escapeText(r.failure!.time)}: ${oneLine(r.failure!.message)}`);
     // the table names the bundle a host is being brought to; a host a rollout has not configured yet still runs an older one
     const behind = mine.filter((r) => !r.retired && !r.complete && r.configured && r.configured !== r.digest).map((r) => `${r.host} ${r.service}: its last completed configure was for ${r.configured!.slice(0, 12)}, not ${r.digest!.slice(0, 12)}`);
+    const outdated = mine.filter((r) => r.outdated && !r.retired).map((r) => `${r.host} ${r.service}: outdated: ${escapeText(r.outdated!)} (its facts say complete; a deploy of ${r.digest!.slice(0, 12)} runs ${/, /.test(r.outdated!) ? 'these stages' : 'it'} again)`);
     const retired = retiredLines(mine);
     const unreachable = report.unreachable.filter((u) => u.region === region.region).map((u) => `${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}`);
     const digests = region.digests.map((d) => d.slice(0, 12)).join(', ') || 'none';
     text += `region ${escapeText(region.region)} (${escapeText(region.inventory)}): ${region.hosts} host${region.hosts === 1 ? '' : 's'}, bundle ${digests}${runningNote(region.digests, region.running)}${region.complete ? ', complete' : ''}\n`;
-    text += formatTable(rows) + [...failures, ...behind, ...retired, ...unreachable].map((l) => l + '\n').join('') + '\n';
+    text += formatTable(rows) + [...failures, ...behind, ...outdated, ...retired, ...unreachable].map((l) => l + '\n').join('') + '\n';
   }
   const hosts = report.regions.reduce((n, r) => n + r.hosts, 0);
+  const unchecked = [...new Set((report.unchecked ?? []).map((u) => `inventory variables not checked for bundle ${u.digest.slice(0, 12)}: ${escapeText(u.reason)}`))];
+  text += unchecked.map((l) => l + '\n').join('');
   if (report.expect) text += `--expect ${report.expect.digest}: services a host has no fact for: ${escapeText(report.expect.services)}\n`;
-  text += `${report.digests.length} distinct bundle digest${report.digests.length === 1 ? '' : 's'} across ${report.regions.length > 1 ? `${report.regions.length} regions, ` : ''}${hosts} host${hosts === 1 ? '' : 's'}${report.digests.length ? ` (${report.digests.map((d) => d.slice(0, 12)).join(', ')})` : ''}${runningNote(report.digests, report.running)}\n`;
+  text += `${report.digests.length} distinct bundle digest${report.digests.length === 1 ? '' : 's'} across ${report.regions.length > 1 ? `${report.regions.length} regions, ` : ''}${hosts} host${hosts === 1 ? '' : 's'}${report.digests.length ? ` (${report.digests.map((d) => d.slice(0, 12)).join(', ')})` : ''}${runningNote(report.digests, report.running)}${outdatedNote(report.rows)}\n`;
   return text;
 }
 
@@ -110,6 +135,12 @@ function retiredLines(rows: StatusReport['rows']): string[] {
     const they = g.hosts.length === 1 ? 'which it runs' : 'which they run';
     return `retired: ${escapeText(g.service)} on ${nameSome(g.hosts)}: ${escapeText(g.release)} (${escapeText(g.digest.slice(0, 12))}), ${they}, does not have it; what it installed stays there`;
   });
+}
+
+/** `; 2 services outdated` when a deploy would run again a stage of services their facts show complete */
+function outdatedNote(rows: StatusReport['rows']): string {
+  const n = rows.filter((r) => r.outdated && !r.retired).length;
+  return n ? `; ${n} service${n === 1 ? '' : 's'} outdated (a deploy of their bundle would run a stage again)` : '';
 }
 
 /** When what runs (last completed configure) is not what the rows name: ", running X" (or "running none") */

@@ -4,7 +4,10 @@ import { hostSettings } from './hostSettings.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
 import { readFacts } from './readFacts.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
-import type { StageName } from '../stages.js';
+import { STAGES, type StageName } from '../stages.js';
+import { planService } from './planDeploy.js';
+import { prepareTargets, type ServiceTarget } from './prepareTargets.js';
+import type { Release } from '../store/loadRelease.js';
 
 export interface StatusRow {
   host: string;
@@ -26,6 +29,11 @@ export interface StatusRow {
   configured?: string;
   /** the bundles the host may run: the fact's digest when complete, else also each stage's and a pending activation's */
   named?: string[];
+  /**
+   * the facts show it complete, but a deploy of its bundle would run a stage again (the inventory's variables
+   * changed that stage's key since it ran): the stages and plan's reasons, `configure: inventory variables changed`
+   */
+  outdated?: string;
   /** a service the release the host runs no longer has: when, and that release (`NAME VERSION`, digest) */
   retired?: { time: string; release: string; digest: string };
 }
@@ -33,6 +41,8 @@ export interface StatusRow {
 export interface StatusResult {
   rows: StatusRow[];
   unreachable: Array<{ host: string; error: string }>;
+  /** bundles of complete services whose release could not be had to compute their keys, and why: their services' variables are not checked */
+  unchecked?: Array<{ digest: string; reason: string }>;
 }
 
 /** Gather every host's facts: which release (bundle digest) each service runs, and how far it got. */
@@ -45,9 +55,33 @@ export async function collectStatus(opts: {
   retry?: RetryPolicy;
   /** per host, how long reading its facts may take (default FACTS_TIMEOUT_MS) */
   timeoutMs?: number;
+  /**
+   * the release of a bundle digest (from the store), or why there is none: with it, a service the facts show
+   * complete is checked the way ferry plan checks it, with the inventory's variables as they are now
+   */
+  release?: (digest: string) => Promise<Release | string>;
 }): Promise<StatusResult> {
   const rows: StatusRow[] = [];
   const unreachable: StatusResult['unreachable'] = [];
+  const unchecked = new Map<string, string>();
+  // per bundle once: the release and what it gives each host, with the keys of today's variables
+  const targets = new Map<string, Promise<{ release: Release; byHost: Map<string, ServiceTarget[]> } | string>>();
+  const targetsOf = (digest: string) => {
+    let t = targets.get(digest);
+    if (!t) {
+      t = (async () => {
+        try {
+          const release = await opts.release!(digest);
+          if (typeof release === 'string') return release;
+          return { release, byHost: new Map(prepareTargets(release, opts.inventory, opts.hosts, { factsDir: opts.factsDir }).map((h) => [h.host.name, h.services])) };
+        } catch (err) {
+          return (err as Error).message;
+        }
+      })();
+      targets.set(digest, t);
+    }
+    return t;
+  };
   const items = opts.hosts.map((host) => ({ host, settings: hostSettings(host, opts.inventory.file, opts.factsDir) }));
   await forEachHost(items, opts, async ({ host, settings }, transport) => {
     try {
@@ -67,11 +101,28 @@ export async function collectStatus(opts: {
         }
         // complete: the host runs f.digest (a stage an older bundle did has the same key); otherwise it may still
         // run what each stage last completed for
-        const complete = isComplete(f);
-        const named = complete ? [f.digest] : [...new Set([f.digest, ...Object.values(f.stages).map((s) => s.digest), ...(f.pending ? [f.pending.digest] : [])])];
+        const factComplete = isComplete(f);
+        let complete = factComplete;
+        const stages = stageStates(f);
+        let outdated: string | undefined;
+        if (factComplete && !f.retired && opts.release) {
+          const t = await targetsOf(f.digest);
+          const svc = typeof t === 'string' ? undefined : t.byHost.get(host.name)?.find((s) => s.name === service);
+          if (typeof t === 'string') unchecked.set(f.digest, t);
+          else if (svc) {
+            // what ferry plan of this bundle shows: a stage the facts show done whose key today's variables change runs again
+            const runs = planService(host.name, svc, read, t.release, STAGES, new Set()).filter((r) => r.run);
+            for (const r of runs) stages[r.stage] = 'outdated';
+            if (runs.length) {
+              complete = false;
+              outdated = runs.map((r) => `${r.stage}: ${r.reason}`).join(', ');
+            }
+          }
+        }
+        const named = factComplete ? [f.digest] : [...new Set([f.digest, ...Object.values(f.stages).map((s) => s.digest), ...(f.pending ? [f.pending.digest] : [])])];
         const configured = f.stages.configure?.digest;
         const retired = f.retired && { time: f.retired.time, release: `${f.retired.release.name} ${f.retired.release.version}`, digest: f.retired.digest };
-        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, releaseName: f.release.name, version: f.version, digest: f.digest, stages: stageStates(f), failure: f.failure, complete, ...(configured && !complete ? { configured } : {}), named, ...(retired ? { retired } : {}) });
+        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, releaseName: f.release.name, version: f.version, digest: f.digest, stages, failure: f.failure, complete, ...(outdated ? { outdated } : {}), ...(configured && !factComplete ? { configured } : {}), named, ...(retired ? { retired } : {}) });
       }
     } catch (err) {
       unreachable.push({ host: host.name, error: (err as Error).message });
@@ -79,5 +130,5 @@ export async function collectStatus(opts: {
   });
   const order = new Map(opts.hosts.map((h, i) => [h.name, i]));
   rows.sort((a, b) => order.get(a.host)! - order.get(b.host)! || (a.service < b.service ? -1 : 1));
-  return { rows, unreachable };
+  return { rows, unreachable, unchecked: [...unchecked].map(([digest, reason]) => ({ digest, reason })) };
 }

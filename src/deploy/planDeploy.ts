@@ -5,6 +5,9 @@ import { readFacts } from './readFacts.js';
 import { comeBack } from './retire.js';
 import { retryTransient } from './retryTransient.js';
 import { STAGES, type StageName } from '../stages.js';
+import type { FactRead } from './readFacts.js';
+import type { ServiceTarget } from './prepareTargets.js';
+import type { Release } from '../store/loadRelease.js';
 import type { DeployOptions } from './runDeploy.js';
 
 export interface PlanRow {
@@ -31,35 +34,13 @@ export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
   const targets = prepareTargets(opts.release, opts.inventory, opts.hosts, { services: opts.services, factsDir: opts.factsDir });
   const stages = opts.stages ?? [...STAGES];
   const force = new Set(opts.force ?? []);
-  const m = opts.release.manifest;
   const rows: PlanRow[] = [];
   const unreachable: PlanResult['unreachable'] = [];
   // a host the release gives no service has nothing to plan: it is not asked (down, it failed the plan)
   await forEachHost(targets.filter((t) => t.services.length), opts, async (t, transport) => {
     try {
       const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, t.host.name, t.settings.factsDir, t.services.map((s) => s.name), opts.timeoutMs));
-      for (const svc of t.services) {
-        // as a deploy goes: a stage that runs is done for the stages after it; after a refusal nothing runs
-        const ahead = new Set<StageName>();
-        let refused: StageName | undefined;
-        for (const stage of stages) {
-          if (refused) {
-            rows.push({ host: t.host.name, service: svc.name, stage, run: false, refused: true, reason: `not run: ${refused} refused` });
-            continue;
-          }
-          const read = facts.get(svc.name)!;
-          let d = comeBack(read) ?? decideStage(stage, read, { version: svc.version, digest: opts.release.digest, key: svc.keys[stage], keys: svc.keys, release: `${m.name} ${m.version}`, ahead }, force);
-          // a configure the facts show done still runs when the install before it changes something
-          // (it activates and restarts for it), and surely after an install that had not finished
-          if (stage === 'configure' && !d.run && !d.refused && ahead.has('install') && svc.steps.install.length > 0) {
-            const failure = read.fact?.failure;
-            d = failure?.stage === 'install' && failure.unfinished ? { run: true, reason: 'install did not finish in an earlier run: configure restarts for what it may have changed' } : { ...d, reason: `${d.reason}; runs if install changes something` };
-          }
-          rows.push({ host: t.host.name, service: svc.name, stage, ...d });
-          if (d.run) ahead.add(stage);
-          if (d.refused) refused = stage;
-        }
-      }
+      for (const svc of t.services) rows.push(...planService(t.host.name, svc, facts.get(svc.name)!, opts.release, stages, force));
     } catch (err) {
       unreachable.push({ host: t.host.name, error: (err as Error).message });
     }
@@ -67,4 +48,34 @@ export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
   const order = new Map(targets.map((t, i) => [t.host.name, i]));
   rows.sort((a, b) => order.get(a.host)! - order.get(b.host)! || (a.service < b.service ? -1 : a.service > b.service ? 1 : 0) || STAGES.indexOf(a.stage) - STAGES.indexOf(b.stage));
   return { rows, unreachable };
+}
+
+/**
+ * Per stage of one service on one host, what a deploy of `release` would do with these facts: run, skip or
+ * refuse, and why. ferry plan prints it; ferry status asks it whether a service its facts show complete
+ * would still run a stage (the inventory's variables changed its keys).
+ */
+export function planService(host: string, svc: ServiceTarget, read: FactRead, release: Release, stages: readonly StageName[], force: ReadonlySet<string>): PlanRow[] {
+  const m = release.manifest;
+  const rows: PlanRow[] = [];
+  // as a deploy goes: a stage that runs is done for the stages after it; after a refusal nothing runs
+  const ahead = new Set<StageName>();
+  let refused: StageName | undefined;
+  for (const stage of stages) {
+    if (refused) {
+      rows.push({ host, service: svc.name, stage, run: false, refused: true, reason: `not run: ${refused} refused` });
+      continue;
+    }
+    let d = comeBack(read) ?? decideStage(stage, read, { version: svc.version, digest: release.digest, key: svc.keys[stage], keys: svc.keys, release: `${m.name} ${m.version}`, ahead }, force);
+    // a configure the facts show done still runs when the install before it changes something
+    // (it activates and restarts for it), and surely after an install that had not finished
+    if (stage === 'configure' && !d.run && !d.refused && ahead.has('install') && svc.steps.install.length > 0) {
+      const failure = read.fact?.failure;
+      d = failure?.stage === 'install' && failure.unfinished ? { run: true, reason: 'install did not finish in an earlier run: configure restarts for what it may have changed' } : { ...d, reason: `${d.reason}; runs if install changes something` };
+    }
+    rows.push({ host, service: svc.name, stage, ...d });
+    if (d.run) ahead.add(stage);
+    if (d.refused) refused = stage;
+  }
+  return rows;
 }

@@ -1,5 +1,4 @@
 import { nameSome } from '../util/oneLine.js';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpecError, UsageError } from '../errors.js';
 import { globMatches } from '../util/globMatches.js';
@@ -11,6 +10,7 @@ import type { Release } from '../store/loadRelease.js';
 import { serviceArtifacts } from './serviceArtifacts.js';
 import { artifactsDigest, stageKey } from './stageKey.js';
 import { bundleEntry } from './steps/bundleEntry.js';
+import { readTemplateFileSync } from './steps/readTemplateFile.js';
 import type { StageName } from '../stages.js';
 import { type ParsedStep, validateSteps } from '../specfile/validateSteps.js';
 import { stepKinds } from './steps/stepKinds.js';
@@ -158,7 +158,7 @@ function varsNamed(release: Release, service: string, steps: ParsedStep[]): Read
       const src = step.params.src;
       if (typeof src !== 'string' || isTemplate(src)) return ALL;
       const entry = bundleEntry(release, service, src);
-      if (entry) add(readFileSync(join(release.dir, entry.path), 'utf8'));
+      if (entry) add(readTemplateFileSync(join(release.dir, entry.path), `template ${entry.path}`));
     }
   } catch {
     // a template that does not parse fails its step anyway; until then, count every variable in
@@ -173,7 +173,7 @@ function namesUsed(release: Release, service: string, configure: ParsedStep[]): 
   for (const step of configure) {
     const src = step.kind === 'template' ? step.params.src : undefined;
     const entry = typeof src === 'string' && !src.includes('{{') ? bundleEntry(release, service, src) : undefined;
-    if (entry) parts.push(readFileSync(join(release.dir, entry.path), 'utf8'));
+    if (entry) parts.push(readTemplateFileSync(join(release.dir, entry.path), `template ${entry.path}`));
   }
   return parts.join('\n');
 }

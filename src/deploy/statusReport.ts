@@ -47,6 +47,12 @@ export const StatusReportSchema = z
           complete: z.boolean(),
           failure: z.object({ stage: z.enum(STAGES), step: z.string().optional(), time: z.string(), message: z.string(), digest: z.string() }).strict().optional(),
           problem: z.string().optional(),
+          /**
+           * the facts show the service complete, but a deploy of its bundle would run these stages again (the
+           * inventory's variables changed their keys): `configure: inventory variables changed`, as ferry plan
+           * says it; complete is then false and those stages are outdated
+           */
+          outdated: z.string().optional(),
           /** the bundle whose configure last completed on the host; differs from digest while a rollout has not configured it */
           configured: z.string().optional(),
           /**
@@ -60,6 +66,11 @@ export const StatusReportSchema = z
     unreachable: z.array(z.object({ region: z.string(), host: z.string(), error: z.string() }).strict()),
     /** hosts that answered but hold no fact: nothing deployed there yet */
     noFacts: z.array(z.object({ region: z.string(), host: z.string() }).strict()),
+    /**
+     * bundles of services the facts show complete whose release the store (--store) did not give, so that
+     * the inventory's variables could not be checked against their keys, and why; absent when every one was
+     */
+    unchecked: z.array(z.object({ region: z.string(), digest: z.string(), reason: z.string() }).strict()).optional(),
     /** distinct bundle digests across every region */
     digests: z.array(z.string()),
     /** distinct bundle digests that run (last completed configure) across every region */
@@ -108,7 +119,9 @@ export function statusReport(regions: RegionStatus[], expect?: string, expected?
   const unreachable: StatusReport['unreachable'] = [];
   const noFacts: StatusReport['noFacts'] = [];
   const summaries: StatusReport['regions'] = [];
+  const unchecked: NonNullable<StatusReport['unchecked']> = [];
   for (const r of regions) {
+    unchecked.push(...(r.status.unchecked ?? []).map((u) => ({ region: r.region, ...u })));
     const mine = r.status.rows.map((row) => {
       const { failure, named: _named, releaseName: _releaseName, ...rest } = row;
       return { region: r.region, ...rest, ...(failure ? { failure: { stage: failure.stage, ...(failure.step ? { step: failure.step } : {}), time: failure.time, message: failure.message, digest: failure.digest } } : {}) };
@@ -130,7 +143,7 @@ export function statusReport(regions: RegionStatus[], expect?: string, expected?
     });
   }
   const current = rows.filter((r) => !r.retired);
-  const report: StatusReport = { format: STATUS_FORMAT, regions: summaries, rows, unreachable, noFacts, digests: distinct(current.map((r) => r.digest)), running: distinct(current.map(runningDigest)) };
+  const report: StatusReport = { format: STATUS_FORMAT, regions: summaries, rows, unreachable, noFacts, digests: distinct(current.map((r) => r.digest)), running: distinct(current.map(runningDigest)), ...(unchecked.length ? { unchecked } : {}) };
   if (expect !== undefined) {
     const many = regions.length > 1;
     const where = (region: string, host: string) => `${many ? `${region}: ` : ''}${host}`;
@@ -154,7 +167,7 @@ export function statusReport(regions: RegionStatus[], expect?: string, expected?
     const off = [
       ...counted
         .filter((r) => !r.digest?.startsWith(expect) || !r.complete)
-        .map((r) => `${where(r.region, r.host)}/${r.service} runs ${r.digest?.slice(0, 12) ?? 'nothing'}${r.complete ? '' : ` (incomplete: ${r.problem ?? STAGES.filter((s) => r.stages?.[s] !== 'done').map((s) => `${s} ${r.stages?.[s] ?? 'missing'}`).join(', ')})`}${!r.complete && r.configured && r.configured !== r.digest ? `; its last completed configure was for ${r.configured.slice(0, 12)}` : ''}`),
+        .map((r) => `${where(r.region, r.host)}/${r.service} runs ${r.digest?.slice(0, 12) ?? 'nothing'}${r.complete ? '' : r.outdated ? ` (outdated: ${r.outdated})` : ` (incomplete: ${r.problem ?? STAGES.filter((s) => r.stages?.[s] !== 'done').map((s) => `${s} ${r.stages?.[s] ?? 'missing'}`).join(', ')})`}${!r.complete && r.configured && r.configured !== r.digest ? `; its last completed configure was for ${r.configured.slice(0, 12)}` : ''}`),
       ...noFacts.filter(concerned).map((b) => `${where(b.region, b.host)} has no facts`),
       ...unreachable.filter(concerned).map((u) => `${where(u.region, u.host)} is unreachable`),
     ];
@@ -179,9 +192,9 @@ export function statusReport(regions: RegionStatus[], expect?: string, expected?
   return report;
 }
 
-/** the bundle a service runs: its digest once complete, else the one whose configure last completed there */
-function runningDigest(row: { digest?: string; complete: boolean; configured?: string }): string | undefined {
-  return row.complete ? row.digest : row.configured;
+/** the bundle a service runs: its digest once complete (outdated too: its facts are), else the one whose configure last completed there */
+function runningDigest(row: { digest?: string; complete: boolean; configured?: string; outdated?: string }): string | undefined {
+  return row.complete || row.outdated ? row.digest : row.configured;
 }
 
 function distinct(digests: Array<string | undefined>): string[] {

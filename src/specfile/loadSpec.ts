@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from '../util/yaml.js';
-import { SpecError } from '../errors.js';
+import { SpecError, UsageError } from '../errors.js';
 import { Spec } from './schema.js';
 import { formatIssues } from '../util/formatIssues.js';
 import { parseErrorReason } from '../util/oneLine.js';
@@ -22,7 +22,9 @@ export async function loadSpec(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = await readFile(abs, 'utf8');
   } catch (err) {
-    throw new SpecError(`cannot read spec ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    // the command line names a file that is not there (or not readable): wrong usage (64), as README's exit
+    // codes say of missing files and as an -i inventory is refused; 65 is for a spec that was read and is wrong
+    throw new UsageError(`cannot read spec ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const spec = parseSpecText(text, file);
   return { spec, file: abs, baseDir: dirname(abs), epoch: epochFrom(spec.epoch, env) };

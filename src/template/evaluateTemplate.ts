@@ -4,7 +4,7 @@ import { TemplateError } from './TemplateError.js';
 import { checkData, type Data, defined, display, equal, isPlainObject, lookup, RenderBudget, truthy, typeName, Undefined, type Value } from './templateValue.js';
 
 /** Limits that keep a hostile template from exhausting the runner. */
-const MAX_OUTPUT = 32 * 1024 * 1024;
+export const MAX_OUTPUT = 32 * 1024 * 1024;
 const MAX_ITERATIONS = 1_000_000;
 
 /**

@@ -82,7 +82,19 @@ function hasTemplate(v: unknown): boolean {
   return false;
 }
 
+/**
+ * The parse cache holds at most this many texts, of at most CACHE_CHARS characters together: a thousand
+ * templates of 32 MiB each (with their trees) were kept, the runner's memory many times over.
+ */
+const CACHE_TEXTS = 1000;
+export const CACHE_CHARS = 64 * 1024 * 1024;
 const cache = new Map<string, Node[] | TemplateError>();
+let cachedChars = 0;
+
+/** The texts the parse cache holds and their characters together (for tests). */
+export function parseCacheSize(): { texts: number; chars: number } {
+  return { texts: cache.size, chars: cachedChars };
+}
 
 /** Parsed once per text: the same step options and templates are rendered for every host. */
 function parsed(text: string): Node[] {
@@ -94,8 +106,16 @@ function parsed(text: string): Node[] {
       if (!(err instanceof TemplateError)) throw err;
       hit = err;
     }
-    if (cache.size >= 1000) cache.clear();
-    cache.set(text, hit);
+    // the oldest go first; a text larger than the whole bound is parsed each time, never kept
+    if (text.length <= CACHE_CHARS) {
+      for (const old of cache.keys()) {
+        if (cache.size < CACHE_TEXTS && cachedChars + text.length <= CACHE_CHARS) break;
+        cache.delete(old);
+        cachedChars -= old.length;
+      }
+      cache.set(text, hit);
+      cachedChars += text.length;
+    }
   }
   if (hit instanceof TemplateError) throw hit;
   return hit;

@@ -113,10 +113,16 @@ export function truthy(v: Value, budget: RenderBudget): boolean {
   return Boolean(d);
 }
 
+/**
+ * How deep the data a render walks (to_json, ==, in) may be nested: walked recursively, an inventory value
+ * nested thousands deep overflowed the stack (`Maximum call stack size exceeded`, no tag or line).
+ */
+const MAX_DATA_DEPTH = 100;
+
 /** A copy that holds only plain data (null-prototype objects), safe to give to JSON.stringify. */
 export function toPlain(v: Value, expr: string, depth = 0): Data {
   const d = defined(v);
-  if (depth > 100) throw new TemplateError(`${expr} is nested too deeply`);
+  if (depth > MAX_DATA_DEPTH) throw new TemplateError(`${expr} is nested too deeply`);
   if (Array.isArray(d)) return d.map((x, i) => toPlain(checkData(x, `${expr}[${i}]`), expr, depth + 1));
   if (isPlainObject(d)) {
     const out: { [key: string]: Data } = Object.create(null);
@@ -148,15 +154,17 @@ export function typeName(v: Value): string {
 }
 
 /** Deep equality over plain data; each item compared is counted against the render's budget. */
-export function equal(a: Value, b: Value, budget: RenderBudget): boolean {
+export function equal(a: Value, b: Value, budget: RenderBudget, depth = 0): boolean {
   budget.compare(1);
   const x = defined(a);
   const y = defined(b);
-  if (Array.isArray(x) || Array.isArray(y)) return Array.isArray(x) && Array.isArray(y) && x.length === y.length && x.every((v, i) => equal(v, y[i]!, budget));
+  const deeper = (Array.isArray(x) && Array.isArray(y)) || (isPlainObject(x) && isPlainObject(y));
+  if (deeper && depth >= MAX_DATA_DEPTH) throw new TemplateError(`the values compared (==, !=, in) are nested more than ${MAX_DATA_DEPTH} deep`);
+  if (Array.isArray(x) || Array.isArray(y)) return Array.isArray(x) && Array.isArray(y) && x.length === y.length && x.every((v, i) => equal(v, y[i]!, budget, depth + 1));
   if (isPlainObject(x) || isPlainObject(y)) {
     if (!isPlainObject(x) || !isPlainObject(y)) return false;
     const kx = budget.keys(x);
-    return kx.length === budget.keys(y).length && kx.every((k) => Object.hasOwn(y, k) && equal(x[k]!, y[k]!, budget));
+    return kx.length === budget.keys(y).length && kx.every((k) => Object.hasOwn(y, k) && equal(x[k]!, y[k]!, budget, depth + 1));
   }
   return x === y;
 }

@@ -1,3 +1,6 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
 
@@ -32,5 +35,25 @@ describe('usage errors are one line, exit 64', () => {
       if (r.code !== 0 || !/\nExamples?:\n {2}ferry /.test(r.stdout)) without.push(c);
     }
     expect(without).toEqual([]);
+  });
+
+  it('a spec file that is not there (or a folder): build and lock exit 64 with one line, as README says of missing files, nothing written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-usage-spec-'));
+    try {
+      expect((await ferry(['key', 'generate', '--name', 't', '--email', 't@ferry.invalid', '--out', join(dir, 'k')])).code).toBe(0);
+      mkdirSync(join(dir, 'folder.yaml'));
+      for (const [spec, code] of [[join(dir, 'nosuch.yaml'), 'ENOENT'], [join(dir, 'folder.yaml'), 'EISDIR']] as const) {
+        for (const args of [['build', spec, '--key', join(dir, 'k.secret.asc'), '--out', join(dir, 'out')], ['lock', spec]]) {
+          const r = await ferry([...args, '--cache', join(dir, 'cache')]);
+          // was 65, the code of a spec that was read and does not match its schema
+          expect(r.stderr, args.join(' ')).toBe(`ferry: cannot read spec ${spec}: ${code}\n`);
+          expect(r.code, args.join(' ')).toBe(64);
+          expect(r.stdout).toBe('');
+        }
+      }
+      expect(existsSync(join(dir, 'out'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,13 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeployEventLine, type DeployEvent } from '../../src/deploy/deployEvents.js';
 import { ferry } from '../helpers/cli.js';
 import { repo } from './fixtures.js';
 import { writeRelease } from './storeFixture.js';
+import { makeWheel } from './wheelFixture.js';
 
 /**
  * What an operator reads off deploy, plan and rollback, on folder hosts (the local transport, --allow-local;
@@ -243,6 +245,55 @@ describe('a staged file removed from the host after a deploy', () => {
     const again = await ferry(['deploy', 'gt@1', ...s.common, '--limit', 'w1', '--force', 'stage']);
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(git(join(root, 'srv/app'), 'rev-parse', 'HEAD')).toBe(commit);
+  });
+
+  it('a venv step checks the staged wheels it installs from first, as the file and git steps check theirs', async () => {
+    const whl = makeWheel(s.dir, '1.0', 'staged wheel');
+    const bytes = readFileSync(whl);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    writeRelease(s.store, {
+      name: 'vt',
+      version: '1',
+      services: { web: { version: '1', groups: ['web'], install: [{ venv: { path: '{{ root }}/opt/venvs/app', python: '/usr/bin/python3' } }] } },
+      extra: [{ path: `python/files/${basename(whl)}`, content: bytes, kind: 'python', services: ['web'] }],
+      artifacts: { python: { services: { web: { requirements: `ferryhello==1.0 \\\n    --hash=sha256:${sha}\n` } } } },
+    });
+    expect((await ferry(['deploy', 'vt@1', ...s.common, '--limit', 'w1'])).code).toBe(0);
+    const root = s.root('w1');
+    expect(readdirSync(join(root, 'opt/venvs/app.d'))).toHaveLength(1);
+    // the venv install built goes, and so does the staged wheel
+    rmSync(join(root, 'opt/venvs/app.d'), { recursive: true, force: true });
+    const bundles = join(root, 'var/lib/ferry/bundles');
+    for (const d of readdirSync(bundles)) rmSync(join(bundles, d, 'python'), { recursive: true, force: true });
+    const forced = await ferry(['deploy', 'vt@1', ...s.common, '--limit', 'w1', '--force', 'install']);
+    expect(forced.code, forced.stdout).toBe(72);
+    // was pip's own "Looking in links: … / ERROR: Could not find a version that satisfies the requirement", with no word of --force stage
+    expect(forced.stdout).toMatch(/^w1 web install: failed: host w1, service web, install venv \S+\/opt\/venvs\/app: exit status 8: staged file \S+\/python\/files\/ferryhello-1\.0-py3-none-any\.whl: sha256 missing, the bundle says [0-9a-f]{64} \(changed on this host since it was staged; run again with --force stage\)$/m);
+    const again = await ferry(['deploy', 'vt@1', ...s.common, '--limit', 'w1', '--force', 'stage']);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(execFileSync(join(root, 'opt/venvs/app/bin/python'), ['-c', 'import ferryhello; print(ferryhello.GREETING)'], { encoding: 'utf8' })).toBe('staged wheel\n');
+  });
+});
+
+describe('a template file larger than a template may be', () => {
+  it('is refused with one line (exit 65) by plan and deploy before any host is touched, not read whole for every host', async () => {
+    const s = site('bigtemplate');
+    try {
+      // one byte over the rendered-output limit: a template's text is at least its output's size
+      const big = 'x'.repeat(32 * 1024 * 1024) + '\n';
+      writeRelease(s.store, { name: 'bt', version: '1', services: { web: { version: '1', groups: ['web'], files: { 'big.j2': big }, configure: [{ template: { src: 'big.j2', dest: '{{ root }}/etc/big.conf' } }] } } });
+      const before = s.tree();
+      for (const command of [['plan', 'bt@1'], ['deploy', 'bt@1']]) {
+        const r = await ferry([...command, ...s.common]);
+        // was: plan 0 ("configure run"), and deploy read and rendered 32 MiB per host to fail each with "the output is larger than 32 MiB"
+        expect(r.stderr, command.join(' ')).toMatch(/^ferry: template files\/web\/big\.j2: 33554433 bytes, more than the 32 MiB a template may be \(what its output may be\); a configuration template is far smaller\n$/);
+        expect(r.code, command.join(' ')).toBe(65);
+        expect(r.stdout).toBe('');
+      }
+      expect(s.tree()).toEqual(before);
+    } finally {
+      rmSync(s.dir, { recursive: true, force: true });
+    }
   });
 });
 

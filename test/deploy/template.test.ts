@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { DeployError } from '../../src/errors.js';
-import { renderDeep, renderTemplate, renderVars } from '../../src/template/renderTemplate.js';
+import { CACHE_CHARS, parseCacheSize, renderDeep, renderTemplate, renderVars } from '../../src/template/renderTemplate.js';
 import { validateSteps } from '../../src/specfile/validateSteps.js';
 
 const vars = { port: 8080, name: 'Web', xs: ['a', 'b'], servers: [{ host: 'db1', port: 5432 }], m: { b: 2, a: 1 }, on: true, empty: '', nothing: null, text: '42' };
@@ -140,6 +140,36 @@ describe('the template language (a Jinja subset over plain data)', () => {
     // within the bound, as before
     expect(render(`{{ name${' | lower'.repeat(200)} }}`)).toBe('web');
     expect(render(`{{ port${' + 1'.repeat(250)} }}`)).toBe('8330');
+  });
+
+  it('refuses comparing data nested deeper than it may, with one line: never "Maximum call stack size exceeded"', () => {
+    // an inventory value nested thousands deep: == walked it by recursion and overflowed the stack
+    const nest = (depth: number, wrap: (x: unknown) => unknown) => Array.from({ length: depth }).reduce<unknown>((x) => wrap(x), 1);
+    for (const d of [nest(20_000, (x) => [x]), nest(20_000, (x) => ({ a: x }))]) {
+      for (const t of ['{{ d == d }}', '{{ d != d }}', '{{ d in [d] }}', 'first line\n{% if d == d %}x{% endif %}']) {
+        const msg = failure(() => render(t, { d })).message;
+        expect(msg, t).toMatch(/^template files\/web\/app.conf.j2 for host web1: cannot render \{[{%] .* [}%]\}: (line 2: )?the values compared \(==, !=, in\) are nested more than 100 deep$/);
+      }
+    }
+    // within the bound, as before
+    const shallow = nest(49, (x) => ({ a: [x] }));
+    expect(render('{{ d == e }} {{ d in [1, d] }}', { d: shallow, e: structuredClone(shallow) })).toBe('true true');
+    expect(render('{{ d == e }}', { d: nest(300, (x) => [x]), e: 'text' })).toBe('false');
+  });
+
+  it('keeps parsed templates of at most 64 MiB of text together: large templates do not pile up a thousand deep', () => {
+    // six different texts of 16 MiB each (as six releases' templates would be): the cache kept up to 1,000 of any size
+    const big = 'x'.repeat(16 * 1024 * 1024);
+    for (let i = 0; i < 6; i++) expect(render(`${i}{{ port }}${big}`)).toHaveLength(big.length + 5);
+    expect(parseCacheSize().chars).toBeLessThanOrEqual(CACHE_CHARS);
+    expect(parseCacheSize().chars).toBeGreaterThan(2 * big.length);
+    // a text larger than the whole bound renders, and is not kept
+    const before = parseCacheSize();
+    expect(render(`{% if nothing %}${'y'.repeat(CACHE_CHARS)}{% endif %}{{ name }}`)).toBe('Web');
+    expect(parseCacheSize()).toEqual(before);
+    // many small texts: at most 1,000 of them, as before
+    for (let i = 0; i < 1500; i++) render(`{{ port }} ${i}`);
+    expect(parseCacheSize().texts).toBeLessThanOrEqual(1000);
   });
 
   it("lists a large mapping's keys once per render, however often a loop asks whether it is empty or how long it is", () => {

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex } from '../../util/sha256.js';
 import { FerryError } from '../../errors.js';
 import { checkTemplate, renderTemplate } from '../../template/renderTemplate.js';
 import { bundleEntry, bundlePath } from './bundleEntry.js';
 import { ensureFileScript } from './ensureFileScript.js';
+import { readTemplateFile, readTemplateFileSync } from './readTemplateFile.js';
 import { inspectFile } from './inspectFile.js';
 import { marksSecret } from '../../template/marksSecret.js';
 import { runScript } from './runScript.js';
@@ -26,7 +25,7 @@ export const templateStep: StepKind<TemplateParams> = {
     if (!entry) return [`template src ${p.src}: the bundle has no ${bundlePath(service, p.src)}`];
     // syntax errors and unknown filters show in plan and before any host is touched
     try {
-      checkTemplate(readFileSync(join(release.dir, entry.path), 'utf8'), `template ${entry.path}`);
+      checkTemplate(readTemplateFileSync(join(release.dir, entry.path), `template ${entry.path}`), `template ${entry.path}`);
       return [];
     } catch (err) {
       return [err instanceof FerryError ? err.message : `template ${entry.path}: cannot read it in the store: ${(err as Error).message}`];
@@ -34,14 +33,14 @@ export const templateStep: StepKind<TemplateParams> = {
   },
   async run(p, ctx) {
     const entry = bundleEntry(ctx.release, ctx.service, p.src)!;
-    const text = await readFile(join(ctx.release.dir, entry.path), 'utf8');
+    const text = await readTemplateFile(join(ctx.release.dir, entry.path), `template ${entry.path}`);
     const rendered = renderTemplate(text, ctx.vars, `template ${entry.path} for host ${ctx.host}`);
     const script = ensureFileScript({ dest: p.dest, sha256: sha256Hex(rendered), mode: p.mode, owner: p.owner, group: p.group });
     return runScript(ctx, `template ${p.dest}`, script, { stdin: rendered });
   },
   async inspect(p, ctx) {
     const entry = bundleEntry(ctx.release, ctx.service, p.src)!;
-    const text = await readFile(join(ctx.release.dir, entry.path), 'utf8');
+    const text = await readTemplateFile(join(ctx.release.dir, entry.path), `template ${entry.path}`);
     const rendered = renderTemplate(text, ctx.vars, `template ${entry.path} for host ${ctx.host}`);
     const secret = ctx.secret || marksSecret(text);
     return inspectFile(ctx, { dest: p.dest, sha256: sha256Hex(rendered), content: secret ? undefined : rendered, hidden: secret ? 'the template marks a secret' : undefined, mode: p.mode, owner: p.owner, group: p.group });

@@ -5,6 +5,7 @@ import type { ManifestEntry } from '../../bundle/manifest.js';
 import type { Release } from '../../store/loadRelease.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
 import { bundleEntry, bundlePath } from './bundleEntry.js';
+import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
 import { activateScript, inspectActivation, treeFor } from './sideBySide.js';
 import { comparePins } from './comparePins.js';
@@ -63,6 +64,9 @@ export const venvStep: StepKind<VenvParams> = {
       `d=${q(treeFor(p.path, venvId(p, text)))}`,
       // --repair: packages in the venv were found changed, build it again whatever its marker says
       ctx.repair ? '' : `if [ "$(cat "$d/.ferry-requirements" 2>/dev/null)" = ${q(marker)} ]; then exit 0; fi`,
+      // the staged wheels pip installs from, as signed (also when the stage stage was skipped), as the apt, file
+      // and git steps check theirs: one removed or changed on the host since is one line saying to run --force stage
+      checkStagedScript(ctx.remoteBundle, pinnedWheels(ctx.release, text)),
       'req=$(mktemp)',
       `trap 'rm -f "$req"' EXIT`,
       'cat > "$req"',
@@ -100,6 +104,12 @@ export const venvStep: StepKind<VenvParams> = {
     return inspectActivation(ctx, p.path, venvId(p, await requirementsText(p, ctx)));
   },
 };
+
+/** The bundle's wheels (python/files) the pinned requirements name by their sha256: what pip installs from. */
+function pinnedWheels(release: Release, text: string): ManifestEntry[] {
+  const hashes = new Set([...text.matchAll(/--hash[= ]sha256:([0-9a-fA-F]{64})/g)].map((m) => m[1]!.toLowerCase()));
+  return release.manifest.entries.filter((e) => e.path.startsWith('python/files/') && hashes.has(e.sha256));
+}
 
 async function requirementsText(p: VenvParams, ctx: StepContext): Promise<string> {
   const found = pins(ctx.release, ctx.service, p.requirements)!;
