@@ -49,8 +49,9 @@ export function parseRequirement(text: string): Requirement | undefined {
       rest = rest.slice(0, semi);
     }
     specifier = rest.trim().replace(/^\((.*)\)$/, '$1').replace(/\s+/g, '');
-    if (specifier && !/^(?:(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!_-]+,?)+$/.test(specifier)) return undefined;
-    specifier = specifier.replace(/,$/, '');
+    // clauses separated by commas, none after the last (packaging refuses "==1.0," and "==1.0>=0.5")
+    const clause = '(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!_-]+';
+    if (specifier && !new RegExp(`^${clause}(?:,${clause})*$`).test(specifier)) return undefined;
   }
   return { name, project: normalizeProjectName(name), extras, specifier, url, marker };
 }
