@@ -30,12 +30,14 @@ export function metadataAvailability(value: unknown): IndexFile['metadata'] {
 }
 
 /**
- * The file name a link points at, as pip 23.2 names it: the last path segment, percent-decoded twice (its
+ * The file name a link points at, as pip 23.2 names it: the last path segment (of the path without its
+ * trailing "/"), percent-decoded twice (its
  * Link.path unquotes the path and Link.filename the name again, so `%252B` is `+`); an escape that is not
  * one (`%zz`) stays as written. A name that decodes to one with a `/` is refused later, as any unsafe name.
  */
 export function filenameFromUrl(url: URL): string {
-  return unquote(unquote(url.pathname.split('/').pop() ?? ''));
+  // Link.filename strips the path's trailing "/" first
+  return unquote(unquote(url.pathname.replace(/\/+$/, '').split('/').pop() ?? ''));
 }
 
 /** urllib.parse.unquote: every run of %XX escapes decoded as UTF-8, anything else left as it is */
