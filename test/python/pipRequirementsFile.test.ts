@@ -43,6 +43,16 @@ const CASES: Record<string, string> = {
   'environment variable set': `alpha==\${${VAR}} --hash=sha256:${H}\n`,
   'trailing comma': `alpha==1.0, --hash=sha256:${H}\n`,
   'tab before the options': `alpha==1.0\t--hash=sha256:${H}\n`,
+  'extras with a space': `alpha[x y]==1.0 --hash=sha256:${H}\n`,
+  'extras with a trailing comma': `alpha[x,]==1.0 --hash=sha256:${H}\n`,
+  'extras with a character PEP 508 does not allow': `alpha[x!]==1.0 --hash=sha256:${H}\n`,
+  'no extras, spaced extras': `alpha[]==1.0 --hash=sha256:${H}\nbeta[ x , y.z ]==1.0 --hash=sha256:${H2}\n`,
+  'a space inside the version': `alpha == 1.0 .0 --hash=sha256:${H}\n`,
+  'a word after the version': `alpha==1.0 extra --hash=sha256:${H}\n`,
+  'spaces around operators and commas': `alpha == 1.0 --hash=sha256:${H}\nbeta (== 1.0) --hash=sha256:${H2}\n`,
+  'a marker that does not parse': `alpha==1.0 ; python_version < '3' and --hash=sha256:${H}\n`,
+  'a marker with an unknown variable': `alpha==1.0 ; foo == 'x' --hash=sha256:${H}\n`,
+  'a marker false for the target (read, left out later)': `alpha==1.0 ; python_version < '3' --hash=sha256:${H}\n`,
   'hash alone on an option line': `--hash=sha256:${H}\nalpha==1.0 --hash=sha256:${H2}\n`,
 };
 const INCLUDED: Record<string, string> = {
@@ -56,6 +66,7 @@ from pip._internal.exceptions import InstallationError
 from pip._internal.network.session import PipSession
 from pip._internal.req.constructors import install_req_from_parsed_requirement
 from pip._internal.req.req_file import parse_requirements
+from pip._vendor.packaging.markers import InvalidMarker
 out = {}
 for name, path in json.load(sys.stdin):
     try:
@@ -69,7 +80,7 @@ for name, path in json.load(sys.stdin):
             spec = str(req.req.specifier)
             pins.append([req.req.name, spec, sorted(req.req.extras), req.markers is not None, sorted(hashes.get('sha256', []))])
         out[name] = pins
-    except (InstallationError, SystemExit) as e:
+    except (InstallationError, InvalidMarker, SystemExit) as e:
         out[name] = None
 print(json.dumps(out))
 `;

@@ -1,4 +1,5 @@
 import { SpecError } from '../../errors.js';
+import { parseMarker } from './evaluateMarker.js';
 import { parseRequirement } from './parseRequirement.js';
 import { joinProblems } from '../../util/oneLine.js';
 
@@ -129,6 +130,15 @@ export function parseRequirementsFile(text: string, label: string, env: NodeJS.P
     if (req.url) {
       problems.push(`${where}: ${req.name} is a direct reference (${req.url}); pin it with ==VERSION from the index instead`);
       continue;
+    }
+    if (req.marker) {
+      // pip refuses a marker it cannot parse when it reads the file, whatever the target
+      try {
+        parseMarker(req.marker);
+      } catch (err) {
+        problems.push(`${where}: ${(err as Error).message}`);
+        continue;
+      }
     }
     // an epoch ("2!1.0") is part of the version; "!=" is not a pin
     const pinned = /^===?([^,*=<>~]+)$/.exec(req.specifier);
