@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseSimpleHtml } from '../../src/sources/python/parseSimpleHtml.js';
+import { parseSimpleJson } from '../../src/sources/python/parseSimpleJson.js';
 
 // PEP 503 project pages as the real pip 23.2 reads them (pip._internal.index.collector.parse_links: Python's
 // HTMLParser, Link.from_element), against parseSimpleHtml on the same page: the same files, URLs, page
@@ -26,6 +27,8 @@ const PAGES: Record<string, string> = {
   'references without ";"': `<a href="${F}-1.0-py3-none-any.whl" data-requires-python="&gt=3.8,&#60;4" data-yanked="a&ampb">x</a>`,
   'upper-case references': `<a href="${F}-1.0-py3-none-any.whl" data-requires-python="&GT;=3.8" data-yanked="&QUOT;old&QUOT;">x</a>`,
   'a link ending in "/"': `<a href="${F}-1.0-py3-none-any.whl/">x</a>`,
+  'any PEP 658 value announces a file': `<a href="${F}-1.0-py3-none-any.whl" data-core-metadata="false">x</a><a href="${F}-1.1-py3-none-any.whl" data-dist-info-metadata="">x</a><a href="${F}-1.2-py3-none-any.whl" data-core-metadata="sha512=ab">x</a>`,
+  'the first hash fragment is the one': `<a href="${F}-1.0-py3-none-any.whl#md5=abc&sha256=${H}">x</a><a href="${F}-1.1-py3-none-any.whl#egg=x&sha256=${H}">x</a>`,
   'unquoted values, upper-case names': `<A HREF=${F}-1.0-py3-none-any.whl DATA-REQUIRES-PYTHON=&gt;=3.8>x</A>`,
 };
 
@@ -59,5 +62,34 @@ describe('PEP 503 pages as pip 23.2 reads them', () => {
     ]);
     expect(pip['a link in a comment']).toHaveLength(1);
     expect(pip['a link in a title (not skipped)']).toHaveLength(2);
+  });
+});
+
+// PEP 691 files as pip 23.2's Link.from_json reads them, against parseSimpleJson.
+const JSON_FILES: unknown[] = [
+  { url: `${F}-1.0-py3-none-any.whl`, hashes: { sha256: H }, 'core-metadata': '' },
+  { url: `${F}-1.1-py3-none-any.whl`, hashes: {}, 'core-metadata': 0 },
+  { url: `${F}-1.2-py3-none-any.whl`, hashes: {}, 'core-metadata': 'false' },
+  { url: `${F}-1.3-py3-none-any.whl`, hashes: {}, 'core-metadata': { sha512: 'ab' } },
+  { url: `${F}-1.4-py3-none-any.whl#sha256=${'b'.repeat(64)}`, hashes: { sha256: H } },
+  { url: `${F}-1.5-py3-none-any.whl`, hashes: {}, 'core-metadata': false, 'dist-info-metadata': true },
+  { url: `${F}-1.6-py3-none-any.whl`, hashes: {}, 'core-metadata': null, 'dist-info-metadata': { sha256: H } },
+  { url: `${F}-1.7-py3-none-any.whl`, hashes: {}, 'core-metadata': 'true', 'requires-python': '>=3.12' },
+  { url: `${F}-1.8-py3-none-any.whl`, hashes: {}, 'core-metadata': [0] },
+];
+
+describe('PEP 691 pages as pip 23.2 reads them', () => {
+  it('parseSimpleJson gives each file the hash, Requires-Python and PEP 658 announcement pip gives it', () => {
+    const page = 'http://127.0.0.1:1/simple/x/';
+    const pip = JSON.parse(
+      execFileSync(
+        'python3',
+        ['-c', 'import json,sys\nfrom pip._internal.models.link import Link\nout=[]\nfor f in json.load(sys.stdin):\n    l=Link.from_json(f, sys.argv[1])\n    out.append([l.filename, l._hashes.get("sha256"), l.requires_python, None if l.metadata_file_data is None else (l.metadata_file_data.hashes or {}).get("sha256", "")])\nprint(json.dumps(out))', page],
+        { input: JSON.stringify(JSON_FILES), encoding: 'utf8' },
+      ),
+    ) as unknown[];
+    const ferry = parseSimpleJson(JSON.stringify({ meta: { 'api-version': '1.1' }, files: JSON_FILES }), page).map((f) => [f.filename, f.sha256 ?? null, f.requiresPython ?? null, f.metadata ? (f.metadata.sha256 ?? '') : null]);
+    expect(ferry).toEqual(pip);
+    expect(pip.filter((f) => (f as unknown[])[3] === null).length).toBeGreaterThan(1);
   });
 });

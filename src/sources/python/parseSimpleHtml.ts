@@ -1,8 +1,8 @@
-import { checkLinkScheme, filenameFromUrl, metadataAvailability, type IndexFile } from './indexFile.js';
+import { checkLinkScheme, filenameFromUrl, fragmentSha256, metadataAvailability, type IndexFile } from './indexFile.js';
 
 /**
  * The files of a PEP 503 project page: every <a> with an href, resolved against the page URL (or its first
- * <base> with an href), with `#sha256=` fragments, data-requires-python, data-yanked (PEP 592) and
+ * <base> with an href), with `#sha256=` fragments (the first hash fragment, as pip reads it), data-requires-python, data-yanked (PEP 592) and
  * data-core-metadata / data-dist-info-metadata (PEP 658/714). Read as pip 23.2 reads it (Python's
  * HTMLParser): a tag ends at the first ">" outside a quoted attribute value (`data-requires-python=">=3.8"`),
  * no <a> inside a comment, a declaration, a processing instruction, <script> or <style> is a link, and an
@@ -24,16 +24,15 @@ export function parseSimpleHtml(html: string, pageUrl: string): IndexFile[] {
       continue;
     }
     checkLinkScheme(url, pageUrl);
-    const fragment = new URLSearchParams(url.hash.slice(1));
+    const sha256 = fragmentSha256(url.hash);
     url.hash = '';
-    const sha256 = fragment.get('sha256')?.toLowerCase();
     const file: IndexFile = { filename: filenameFromUrl(url), url: url.href };
-    if (sha256 && /^[0-9a-f]{64}$/.test(sha256)) file.sha256 = sha256;
+    if (sha256) file.sha256 = sha256;
     const rp = attrs.get('data-requires-python');
     if (rp) file.requiresPython = rp;
     const yanked = attrs.get('data-yanked');
     if (yanked !== undefined) file.yanked = yanked;
-    const md = metadataAvailability(attrs.get('data-core-metadata') ?? attrs.get('data-dist-info-metadata'));
+    const md = metadataAvailability(attrs.get('data-core-metadata') ?? attrs.get('data-dist-info-metadata'), 'html');
     if (md) file.metadata = md;
     files.push(file);
   }
