@@ -43,9 +43,12 @@ for name, html in json.load(sys.stdin).items():
 print(json.dumps(out))
 `;
 
+/** the JSON a Python script prints, given `input` as JSON on stdin and `page` as its argument */
+const askPip = (script: string, page: string, input: unknown): unknown => JSON.parse(execFileSync('python3', ['-c', script, page], { input: JSON.stringify(input), encoding: 'utf8' }));
+
 describe('PEP 503 pages as pip 23.2 reads them', () => {
   const page = 'http://127.0.0.1:1/simple/x/';
-  const pip = JSON.parse(execFileSync('python3', ['-c', PIP_READS, page], { input: JSON.stringify(PAGES), encoding: 'utf8' })) as Record<string, unknown[]>;
+  const pip = askPip(PIP_READS, page, PAGES) as Record<string, unknown[]>;
 
   it('parseSimpleHtml finds the files pip finds, with the same attributes, on every page', () => {
     const differ = Object.keys(PAGES).flatMap((name) => {
@@ -78,16 +81,20 @@ const JSON_FILES: unknown[] = [
   { url: `${F}-1.8-py3-none-any.whl`, hashes: {}, 'core-metadata': [0] },
 ];
 
+const PIP_READS_JSON = `
+import json, sys
+from pip._internal.models.link import Link
+out = []
+for f in json.load(sys.stdin):
+    l = Link.from_json(f, sys.argv[1])
+    out.append([l.filename, l._hashes.get("sha256"), l.requires_python, None if l.metadata_file_data is None else (l.metadata_file_data.hashes or {}).get("sha256", "")])
+print(json.dumps(out))
+`;
+
 describe('PEP 691 pages as pip 23.2 reads them', () => {
   it('parseSimpleJson gives each file the hash, Requires-Python and PEP 658 announcement pip gives it', () => {
     const page = 'http://127.0.0.1:1/simple/x/';
-    const pip = JSON.parse(
-      execFileSync(
-        'python3',
-        ['-c', 'import json,sys\nfrom pip._internal.models.link import Link\nout=[]\nfor f in json.load(sys.stdin):\n    l=Link.from_json(f, sys.argv[1])\n    out.append([l.filename, l._hashes.get("sha256"), l.requires_python, None if l.metadata_file_data is None else (l.metadata_file_data.hashes or {}).get("sha256", "")])\nprint(json.dumps(out))', page],
-        { input: JSON.stringify(JSON_FILES), encoding: 'utf8' },
-      ),
-    ) as unknown[];
+    const pip = askPip(PIP_READS_JSON, page, JSON_FILES) as unknown[];
     const ferry = parseSimpleJson(JSON.stringify({ meta: { 'api-version': '1.1' }, files: JSON_FILES }), page).map((f) => [f.filename, f.sha256 ?? null, f.requiresPython ?? null, f.metadata ? (f.metadata.sha256 ?? '') : null]);
     expect(ferry).toEqual(pip);
     expect(pip.filter((f) => (f as unknown[])[3] === null).length).toBeGreaterThan(1);
