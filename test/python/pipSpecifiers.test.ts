@@ -144,6 +144,17 @@ describe('Requires-Python and legacy specifiers, against the real pip', () => {
     ['1.0rc1', '>=1.0.*'],
     ['1.0.post1', '<=1.0.*'],
     ['2.0', '==1.0.*, >=1.0+x'],
+    // arbitrary equality compares the normalized spelling of a version with the specifier's text
+    ['1.0', '===1.0'],
+    ['1.0.0', '===1.0'],
+    ['1.0RC1', '===1.0rc1'],
+    ['1.0c1', '===1.0c1'],
+    ['1.0-1', '===1.0-1'],
+    ['1.0-1', '===1.0.post1'],
+    ['v1.0', '===v1.0'],
+    ['1.0+A-b', '===1.0+a.b'],
+    ['1.0+a-b', '===1.0+a-b'],
+    ['1.0-foo', '===1.0-foo'],
   ];
   const cases = [
     ...requiresPython.flatMap((r) => [['rp', r, '3.11'] as const, ['rp', r, '3.11.2'] as const]),

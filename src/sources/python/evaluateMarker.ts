@@ -1,6 +1,6 @@
 import pep440 from '@renovatebot/pep440';
 import { normalizeProjectName } from './normalizeProjectName.js';
-import { satisfiesSpecifier } from './satisfiesSpecifier.js';
+import { satisfiesSpecifier, versionText } from './satisfiesSpecifier.js';
 import { quoteInput } from '../../util/oneLine.js';
 
 /** PEP 508 environment: the values markers are evaluated against (all strings). */
@@ -201,7 +201,7 @@ function evaluate(node: Node, env: MarkerEnvironment, onUnknown: ((v: string) =>
   }
   // `===X` (X without spaces inside) is a specifier too: the string of the parsed version, case-insensitively
   if (node.op === '===' && /^\S+$/.test(rhs.trim())) {
-    const item = pep440.valid(lhs.trim()) === null ? lhs : pep440.clean(lhs.trim())!;
+    const item = pep440.valid(lhs.trim()) === null ? lhs : versionText(lhs.trim());
     return item.toLowerCase() === rhs.trim().toLowerCase();
   }
   switch (node.op) {

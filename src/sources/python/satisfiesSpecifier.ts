@@ -40,11 +40,10 @@ export function satisfiesSpecifier(version: string, specifier: string, opts: { l
 }
 
 function satisfiesOne(version: string, op: string, spec: string): boolean | undefined {
-  // arbitrary equality: the strings, case-insensitively (packaging compares str(Version) when it parses)
-  if (op === '===') {
-    const want = spec.toLowerCase();
-    return version.toLowerCase() === want || (pep440.clean(version) ?? version).toLowerCase() === want;
-  }
+  // arbitrary equality: packaging 21.3 compares str(parse(version)) with the specifier's text,
+  // case-insensitively: the normalized spelling of a PEP 440 version (`1.0c1` is "1.0rc1", so `===1.0c1`
+  // admits no version), the string itself of any other
+  if (op === '===') return versionText(version).toLowerCase() === spec.toLowerCase();
   const v = explain(version);
   if (!v) return false;
   if (op === '==' || op === '!=') {
@@ -103,6 +102,15 @@ function prefixMatch(v: Parsed, prefix: string): boolean | undefined {
     return rest(pv) === rest(s) && s.release.length === pv.release.length;
   }
   return true;
+}
+
+/** str(packaging.version.parse(version)): the normalized form of a PEP 440 version, else the string as it is */
+export function versionText(version: string): string {
+  const clean = pep440.valid(version) === null ? null : pep440.clean(version);
+  if (!clean) return version;
+  // the library writes a local label's "-" and "_" as ","; PEP 440 normalizes them to "."
+  const plus = clean.indexOf('+');
+  return plus < 0 ? clean : clean.slice(0, plus + 1) + clean.slice(plus + 1).replace(/[-_,]/g, '.');
 }
 
 function versionString(v: Parsed): string {
