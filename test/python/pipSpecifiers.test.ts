@@ -155,6 +155,10 @@ describe('Requires-Python and legacy specifiers, against the real pip', () => {
     ['1.0+A-b', '===1.0+a.b'],
     ['1.0+a-b', '===1.0+a-b'],
     ['1.0-foo', '===1.0-foo'],
+    // a local label in an ordered clause is a LegacySpecifier: the candidate compared as its normalized string
+    ['1.0+a-b', '<1.0+a-b'],
+    ['1.0+a_b', '>=1.0+a.b'],
+    ['1.0+a-b', '<=1.0+a_b'],
   ];
   const cases = [
     ...requiresPython.flatMap((r) => [['rp', r, '3.11'] as const, ['rp', r, '3.11.2'] as const]),

@@ -125,7 +125,7 @@ function versionString(v: Parsed): string {
 function satisfiesLegacy(version: string, op: string, spec: string): boolean | undefined {
   if (op === '~=' || op === '===' || /[,;\s)]/.test(spec)) return undefined;
   // the candidate is compared as the string of its parsed (normalized) version
-  const c = compareKeys(legacyKey(pep440.clean(version) ?? version), legacyKey(spec));
+  const c = compareKeys(legacyKey(versionText(version)), legacyKey(spec));
   switch (op) {
     case '==':
       return c === 0;
