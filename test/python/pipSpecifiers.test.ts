@@ -133,7 +133,9 @@ print(json.dumps(out))
 `;
 
 describe('Requires-Python and legacy specifiers, against the real pip', () => {
-  const requiresPython = ['===3.11', '==3.11', '==3.11.*', '<=3.11.*', '<3.12.*', '>=3.11.*', '>3.10.*', '>=3.6.*', '>=3.6.0.*', '>= 3.8', '~=3.11.0', '>3.11', '>=3.11.1', '<3.12.0a0', '>=3.11.0rc1', '!=3.11.0', '>=2.7, !=3.0.*, !=3.1.*', '>=3.6,', 'not a specifier'];
+  const requiresPython = ['===3.11', '==3.11', '==3.11.*', '<=3.11.*', '<3.12.*', '>=3.11.*', '>3.10.*', '>=3.6.*', '>=3.6.0.*', '>= 3.8', '~=3.11.0', '>3.11', '>=3.11.1', '<3.12.0a0', '>=3.11.0rc1', '!=3.11.0', '>=2.7, !=3.0.*, !=3.1.*', '>=3.6,', 'not a specifier',
+    // one clause pip cannot read makes it ignore the whole specifier, even after a clause that excludes the target
+    '!=3.11.*, 3', '!=3.11.2, 3.11', '<3..11, ~=3', '<3.11+x, <=3.11 .0', '===3.11 .0', '>=3.8,,<4', '<3, ===3.11 .0'];
   const specifiers: Array<[string, string]> = [
     ['1.0', '>=1.0.*'],
     ['0.9', '>=1.0.*'],

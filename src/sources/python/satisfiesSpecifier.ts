@@ -29,21 +29,24 @@ export function satisfiesSpecifier(version: string, specifier: string, opts: { l
     .split(',')
     .map((c) => c.trim())
     .filter(Boolean);
+  // every clause is read before any answers: packaging refuses the whole set when one clause cannot be
+  // read (`!=3.11.*, 3` is no specifier, so pip ignores such a Requires-Python), even after a false one
+  let all = true;
   for (const clause of clauses) {
     const m = /^(===|==|!=|<=|>=|~=|<|>)\s*(.+)$/.exec(clause);
     if (!m) return undefined;
     const ok = satisfiesOne(version, m[1]!, m[2]!.trim()) ?? (opts.legacy === false ? undefined : satisfiesLegacy(version, m[1]!, m[2]!.trim()));
     if (ok === undefined) return undefined;
-    if (!ok) return false;
+    all &&= ok;
   }
-  return true;
+  return all;
 }
 
 function satisfiesOne(version: string, op: string, spec: string): boolean | undefined {
   // arbitrary equality: packaging 21.3 compares str(parse(version)) with the specifier's text,
   // case-insensitively: the normalized spelling of a PEP 440 version (`1.0c1` is "1.0rc1", so `===1.0c1`
   // admits no version), the string itself of any other
-  if (op === '===') return versionText(version).toLowerCase() === spec.toLowerCase();
+  if (op === '===') return /\s/.test(spec) ? undefined : versionText(version).toLowerCase() === spec.toLowerCase();
   const v = explain(version);
   if (!v) return false;
   if (op === '==' || op === '!=') {
