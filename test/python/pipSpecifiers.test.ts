@@ -133,7 +133,9 @@ print(json.dumps(out))
 `;
 
 describe('Requires-Python and legacy specifiers, against the real pip', () => {
-  const requiresPython = ['===3.11', '==3.11', '==3.11.*', '<=3.11.*', '<3.12.*', '>=3.11.*', '>3.10.*', '>=3.6.*', '>=3.6.0.*', '>= 3.8', '~=3.11.0', '>3.11', '>=3.11.1', '<3.12.0a0', '>=3.11.0rc1', '!=3.11.0', '>=2.7, !=3.0.*, !=3.1.*', '>=3.6,', 'not a specifier'];
+  const requiresPython = ['===3.11', '==3.11', '==3.11.*', '<=3.11.*', '<3.12.*', '>=3.11.*', '>3.10.*', '>=3.6.*', '>=3.6.0.*', '>= 3.8', '~=3.11.0', '>3.11', '>=3.11.1', '<3.12.0a0', '>=3.11.0rc1', '!=3.11.0', '>=2.7, !=3.0.*, !=3.1.*', '>=3.6,', 'not a specifier',
+    // one clause pip cannot read makes it ignore the whole specifier, even after a clause that excludes the target
+    '!=3.11.*, 3', '!=3.11.2, 3.11', '<3..11, ~=3', '<3.11+x, <=3.11 .0', '===3.11 .0', '>=3.8,,<4', '<3, ===3.11 .0'];
   const specifiers: Array<[string, string]> = [
     ['1.0', '>=1.0.*'],
     ['0.9', '>=1.0.*'],
@@ -144,6 +146,21 @@ describe('Requires-Python and legacy specifiers, against the real pip', () => {
     ['1.0rc1', '>=1.0.*'],
     ['1.0.post1', '<=1.0.*'],
     ['2.0', '==1.0.*, >=1.0+x'],
+    // arbitrary equality compares the normalized spelling of a version with the specifier's text
+    ['1.0', '===1.0'],
+    ['1.0.0', '===1.0'],
+    ['1.0RC1', '===1.0rc1'],
+    ['1.0c1', '===1.0c1'],
+    ['1.0-1', '===1.0-1'],
+    ['1.0-1', '===1.0.post1'],
+    ['v1.0', '===v1.0'],
+    ['1.0+A-b', '===1.0+a.b'],
+    ['1.0+a-b', '===1.0+a-b'],
+    ['1.0-foo', '===1.0-foo'],
+    // a local label in an ordered clause is a LegacySpecifier: the candidate compared as its normalized string
+    ['1.0+a-b', '<1.0+a-b'],
+    ['1.0+a_b', '>=1.0+a.b'],
+    ['1.0+a-b', '<=1.0+a_b'],
   ];
   const cases = [
     ...requiresPython.flatMap((r) => [['rp', r, '3.11'] as const, ['rp', r, '3.11.2'] as const]),

@@ -1,6 +1,6 @@
 import pep440 from '@renovatebot/pep440';
 import { normalizeProjectName } from './normalizeProjectName.js';
-import { satisfiesSpecifier } from './satisfiesSpecifier.js';
+import { satisfiesSpecifier, versionText } from './satisfiesSpecifier.js';
 import { quoteInput } from '../../util/oneLine.js';
 
 /** PEP 508 environment: the values markers are evaluated against (all strings). */
@@ -40,8 +40,9 @@ export class MarkerSyntaxError extends Error {}
 
 /**
  * Evaluate a PEP 508 environment marker ("python_version < '3.12' and sys_platform == 'linux'") for an
- * environment, the way packaging.markers does: a comparison whose operator and right side form a valid
- * version specifier compares versions (pre-releases included), anything else compares strings; `extra`
+ * environment, the way pip 23.2's packaging (21.3) does: a comparison whose operator and right side form a
+ * valid version specifier compares versions (a pre-release only where the specifier names one), anything
+ * else compares strings; `extra`
  * is true when any of `extras` (or none, the empty string) makes the marker true.
  * Variables the environment lacks are reported through `onUnknown` and compare as "".
  */
@@ -159,6 +160,10 @@ export function uncertainVariableNote(variable: string, env: MarkerEnvironment):
   return `the marker uses ${variable}, which the target does not define; it compares as ""`;
 }
 
+function isPrerelease(version: string): boolean {
+  return (pep440.explain(version) as { is_prerelease?: boolean } | null)?.is_prerelease === true;
+}
+
 function evaluate(node: Node, env: MarkerEnvironment, onUnknown: ((v: string) => void) | undefined, extraNames: ExtraNames): boolean {
   // as Python's `or` and `and`: left to right, stopping at the first term that decides
   if (node.type !== 'cmp') {
@@ -186,7 +191,18 @@ function evaluate(node: Node, env: MarkerEnvironment, onUnknown: ((v: string) =>
   if (node.op === 'in') return rhs.includes(lhs);
   if (node.op === 'not in') return !rhs.includes(lhs);
   if (node.op !== '===' && pep440.validRange(`${node.op}${rhs}`)) {
-    return pep440.valid(lhs) !== null && (satisfiesSpecifier(lhs, `${node.op}${rhs}`, { legacy: false }) ?? pep440.satisfies(lhs, `${node.op}${rhs}`, { prereleases: true }));
+    // packaging 21.3 (pip 23.2's) Specifier.contains(lhs): the version may have spaces around it, and a
+    // pre-release is in only when the specifier names one itself with ==, >=, <= or ~= (markers pass no
+    // `prereleases`; packaging >= 22 passes True)
+    const item = lhs.trim();
+    if (pep440.valid(item) === null) return false;
+    if (isPrerelease(item) && !(['==', '>=', '<=', '~='].includes(node.op) && isPrerelease(rhs.replace(/\.\*$/, '')))) return false;
+    return satisfiesSpecifier(item, `${node.op}${rhs}`, { legacy: false }) ?? pep440.satisfies(item, `${node.op}${rhs}`, { prereleases: true });
+  }
+  // `===X` (X without spaces inside) is a specifier too: the string of the parsed version, case-insensitively
+  if (node.op === '===' && /^\S+$/.test(rhs.trim())) {
+    const item = pep440.valid(lhs.trim()) === null ? lhs : versionText(lhs.trim());
+    return item.toLowerCase() === rhs.trim().toLowerCase();
   }
   switch (node.op) {
     case '==':

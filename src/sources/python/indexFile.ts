@@ -18,24 +18,51 @@ export interface IndexFile {
 /** Longest Requires-Python an index page (readProjectPage) or a lock may give a file: real ones are a few clauses. */
 export const MAX_REQUIRES_PYTHON = 1024;
 
-/** "sha256=HEX" / true / {sha256: HEX} (the forms PEP 658, 691 and 714 use) into our shape. */
-export function metadataAvailability(value: unknown): IndexFile['metadata'] {
-  if (value === undefined || value === null || value === false || value === 'false') return undefined;
-  if (typeof value === 'string') {
+/**
+ * Whether a file has a PEP 658 metadata file (with its sha256 when given), as pip 23.2's Link reads the
+ * announcement. HTML (`data-core-metadata`, else `data-dist-info-metadata`): any value announces one
+ * ("true", "sha256=HEX", even "" or "false"); an absent attribute none. JSON (`core-metadata`, else when
+ * that is absent or null `dist-info-metadata`): an object (its sha256 if a string) or any value Python holds
+ * true (`true`, "false") announces one, any it holds false (`false`, "", 0) none.
+ */
+export function metadataAvailability(value: unknown, format: 'html' | 'json' = 'json'): IndexFile['metadata'] {
+  if (format === 'html') {
+    if (typeof value !== 'string') return undefined;
     const m = /^sha256=([0-9a-fA-F]{64})$/.exec(value);
     return m ? { sha256: m[1]!.toLowerCase() } : {};
   }
-  if (typeof value === 'object' && typeof (value as { sha256?: unknown }).sha256 === 'string') return { sha256: (value as { sha256: string }).sha256.toLowerCase() };
-  return {};
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const sha256 = (value as { sha256?: unknown }).sha256;
+    return typeof sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(sha256) ? { sha256: sha256.toLowerCase() } : {};
+  }
+  return pythonTruthy(value) ? {} : undefined;
+}
+
+/** Whether Python's bool() holds a JSON value true: not null, false, 0, "", [] or {}. */
+export function pythonTruthy(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === 'object' && value !== null) return Object.keys(value).length > 0;
+  return Boolean(value);
 }
 
 /**
- * The file name a link points at, as pip 23.2 names it: the last path segment, percent-decoded twice (its
+ * The sha256 a link's fragment gives, as pip's Link reads it: the first `#ALG=` or `&ALG=` of the hash
+ * names it knows; undefined unless that one is a sha256 of 64 hex digits.
+ */
+export function fragmentSha256(fragment: string): string | undefined {
+  const m = /[#&](sha512|sha384|sha256|sha224|sha1|md5)=([^&]*)/.exec(fragment);
+  return m?.[1] === 'sha256' && /^[0-9a-fA-F]{64}$/.test(m[2]!) ? m[2]!.toLowerCase() : undefined;
+}
+
+/**
+ * The file name a link points at, as pip 23.2 names it: the last path segment (of the path without its
+ * trailing "/"), percent-decoded twice (its
  * Link.path unquotes the path and Link.filename the name again, so `%252B` is `+`); an escape that is not
  * one (`%zz`) stays as written. A name that decodes to one with a `/` is refused later, as any unsafe name.
  */
 export function filenameFromUrl(url: URL): string {
-  return unquote(unquote(url.pathname.split('/').pop() ?? ''));
+  // Link.filename strips the path's trailing "/" first
+  return unquote(unquote(url.pathname.replace(/\/+$/, '').split('/').pop() ?? ''));
 }
 
 /** urllib.parse.unquote: every run of %XX escapes decoded as UTF-8, anything else left as it is */

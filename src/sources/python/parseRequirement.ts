@@ -26,11 +26,10 @@ export function parseRequirement(text: string): Requirement | undefined {
   if (rest.startsWith('[')) {
     const close = rest.indexOf(']');
     if (close < 0) return undefined;
-    extras = rest
-      .slice(1, close)
-      .split(',')
-      .map((e) => e.trim())
-      .filter(Boolean);
+    // PEP 508 (packaging 21.3): names separated by commas, none empty ("a[x,]", "a[x y]" are refused)
+    const list = rest.slice(1, close).trim();
+    extras = list ? list.split(',').map((e) => e.trim()) : [];
+    if (!extras.every((e) => /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/.test(e))) return undefined;
     rest = rest.slice(close + 1).trim();
   }
   let marker: string | undefined;
@@ -48,9 +47,12 @@ export function parseRequirement(text: string): Requirement | undefined {
       marker = rest.slice(semi + 1).trim() || undefined;
       rest = rest.slice(0, semi);
     }
-    specifier = rest.trim().replace(/^\((.*)\)$/, '$1').replace(/\s+/g, '');
-    if (specifier && !/^(?:(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!_-]+,?)+$/.test(specifier)) return undefined;
-    specifier = specifier.replace(/,$/, '');
+    // clauses separated by commas, none after the last (packaging refuses "==1.0," and "==1.0>=0.5"); spaces
+    // around operators and commas only ("== 1.0 .0" and "==1.0 extra" are refused)
+    const clause = '\\s*(?:===|==|!=|<=|>=|~=|<|>)\\s*[A-Za-z0-9.*+!_-]+\\s*';
+    const written = rest.trim().replace(/^\((.*)\)$/, '$1');
+    if (written.trim() && !new RegExp(`^${clause}(?:,${clause})*$`).test(written)) return undefined;
+    specifier = written.replace(/\s+/g, '');
   }
   return { name, project: normalizeProjectName(name), extras, specifier, url, marker };
 }

@@ -1,5 +1,5 @@
 import { FetchError } from '../../errors.js';
-import { checkLinkScheme, filenameFromUrl, metadataAvailability, type IndexFile } from './indexFile.js';
+import { checkLinkScheme, filenameFromUrl, fragmentSha256, metadataAvailability, pythonTruthy, type IndexFile } from './indexFile.js';
 import { parseErrorReason } from '../../util/oneLine.js';
 
 /** The files of a PEP 691 project page (application/vnd.pypi.simple.v1+json), URLs resolved against the page. */
@@ -26,29 +26,25 @@ export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
       continue;
     }
     checkLinkScheme(url, pageUrl);
+    // a hash in the URL's fragment wins over the "hashes" object, as pip's Link merges them
+    const linked = fragmentSha256(url.hash);
     url.hash = '';
     const hashes = (typeof raw.hashes === 'object' && raw.hashes !== null ? raw.hashes : {}) as Record<string, unknown>;
     // the name is the URL's, as pip 23.2 takes it (Link.from_json ignores "filename"): a page whose
     // "filename" says otherwise cannot make ferry carry another file than the one pip would
     const file: IndexFile = { filename: filenameFromUrl(url), url: url.href };
-    if (typeof hashes.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(hashes.sha256)) file.sha256 = hashes.sha256.toLowerCase();
+    if (linked) file.sha256 = linked;
+    else if (typeof hashes.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(hashes.sha256)) file.sha256 = hashes.sha256.toLowerCase();
     if (typeof raw['requires-python'] === 'string' && raw['requires-python']) file.requiresPython = raw['requires-python'];
     // PEP 691 wants true or a non-empty reason; pip 23.2 reads any value Python holds true as yanked (a
     // string as the reason, 1 or [0] with none) and any it holds false ("", 0, [], {}) as not, and so does ferry
     if (typeof raw.yanked === 'string') {
       if (raw.yanked !== '') file.yanked = raw.yanked;
     } else if (pythonTruthy(raw.yanked)) file.yanked = '';
-    const md = metadataAvailability(raw['core-metadata'] ?? raw['dist-info-metadata']);
+    const md = metadataAvailability(raw['core-metadata'] ?? raw['dist-info-metadata'], 'json');
     if (md) file.metadata = md;
     if (typeof raw.size === 'number' && Number.isSafeInteger(raw.size) && raw.size >= 0) file.size = raw.size;
     files.push(file);
   }
   return files;
-}
-
-/** Whether Python's bool() holds a JSON value true: not null, false, 0, "", [] or {}. */
-function pythonTruthy(value: unknown): boolean {
-  if (Array.isArray(value)) return value.length > 0;
-  if (typeof value === 'object' && value !== null) return Object.keys(value).length > 0;
-  return Boolean(value);
 }

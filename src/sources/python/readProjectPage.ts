@@ -14,6 +14,8 @@ import { parseSimpleJson } from './parseSimpleJson.js';
 
 /** PEP 691 content negotiation: JSON preferred, PEP 503 HTML accepted (static indexes only have HTML). */
 const ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01';
+/** The Content-Types pip 23.2 reads a project page in (its _ensure_api_header), each a prefix of the header. */
+const PAGE_TYPES = ['text/html', 'application/vnd.pypi.simple.v1+html', 'application/vnd.pypi.simple.v1+json'];
 /** A project page of a big project (every release of numpy) is a few MiB; far more is not an index. */
 const MAX_PAGE_BYTES = 64 * 1024 * 1024;
 
@@ -51,10 +53,15 @@ export async function readProjectPage(indexUrl: string, project: string, opts: {
   if (res.status === 404) throw missing();
   if (res.status < 200 || res.status >= 300) throw new FetchError(`cannot read ${url}: HTTP ${res.status}`, { transient: res.status >= 500 || res.status === 429 });
   const text = res.body.toString('utf8');
-  const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  // pip 23.2 reads a page only when its Content-Type starts with one of these, and skips any other page
+  // (text/plain, application/json, none at all) as if the index had no such project: so does ferry
+  const type = String(res.headers['content-type'] ?? 'Unknown').toLowerCase();
+  if (!PAGE_TYPES.some((t) => type.startsWith(t))) {
+    throw new FetchError(`${url}: the index answered with Content-Type ${quoteInput(type, 100)}, which pip does not read as an index page (only ${PAGE_TYPES.join(', ')}); fix the index's server`, { url });
+  }
   // links are relative to the page that answered, as pip takes them (its base is the response's URL): an index
   // that redirects INDEX/NAME/ elsewhere names the files beside where it sent the client, not beside INDEX/NAME/
-  if (type === 'application/vnd.pypi.simple.v1+json') return checkRequiresPython({ url, files: parseSimpleJson(text, res.url), format: 'json' });
+  if (type.startsWith('application/vnd.pypi.simple.v1+json')) return checkRequiresPython({ url, files: parseSimpleJson(text, res.url), format: 'json' });
   return checkRequiresPython({ url, files: parseSimpleHtml(text, res.url), format: 'html' });
 }
 

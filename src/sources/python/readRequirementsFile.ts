@@ -19,12 +19,17 @@ export async function readRequirementsFile(file: string, baseDir: string, seen: 
     throw new SpecError(`cannot read requirements file ${label}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const parsed = parseRequirementsFile(text, label);
-  const pins: Pin[] = [...parsed.pins];
+  // an included file's pins come where its -r line is, as pip reads them (the first of two lines for one
+  // project is the one whose hashes pip checks)
+  const pins: Pin[] = [];
   const ignoredOptions = [...parsed.ignoredOptions];
+  let taken = 0;
   for (const inc of parsed.includes) {
-    const sub = await readRequirementsFile(relative(baseDir, resolve(dirname(abs), inc)), baseDir, seen);
-    pins.push(...sub.pins);
+    const sub = await readRequirementsFile(relative(baseDir, resolve(dirname(abs), inc.file)), baseDir, seen);
+    pins.push(...parsed.pins.slice(taken, inc.at), ...sub.pins);
+    taken = inc.at;
     ignoredOptions.push(...sub.ignoredOptions);
   }
+  pins.push(...parsed.pins.slice(taken));
   return { pins, includes: parsed.includes, ignoredOptions };
 }

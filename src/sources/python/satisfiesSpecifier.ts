@@ -29,22 +29,24 @@ export function satisfiesSpecifier(version: string, specifier: string, opts: { l
     .split(',')
     .map((c) => c.trim())
     .filter(Boolean);
+  // every clause is read before any answers: packaging refuses the whole set when one clause cannot be
+  // read (`!=3.11.*, 3` is no specifier, so pip ignores such a Requires-Python), even after a false one
+  let all = true;
   for (const clause of clauses) {
     const m = /^(===|==|!=|<=|>=|~=|<|>)\s*(.+)$/.exec(clause);
     if (!m) return undefined;
     const ok = satisfiesOne(version, m[1]!, m[2]!.trim()) ?? (opts.legacy === false ? undefined : satisfiesLegacy(version, m[1]!, m[2]!.trim()));
     if (ok === undefined) return undefined;
-    if (!ok) return false;
+    all &&= ok;
   }
-  return true;
+  return all;
 }
 
 function satisfiesOne(version: string, op: string, spec: string): boolean | undefined {
-  // arbitrary equality: the strings, case-insensitively (packaging compares str(Version) when it parses)
-  if (op === '===') {
-    const want = spec.toLowerCase();
-    return version.toLowerCase() === want || (pep440.clean(version) ?? version).toLowerCase() === want;
-  }
+  // arbitrary equality: packaging 21.3 compares str(parse(version)) with the specifier's text,
+  // case-insensitively: the normalized spelling of a PEP 440 version (`1.0c1` is "1.0rc1", so `===1.0c1`
+  // admits no version), the string itself of any other
+  if (op === '===') return /\s/.test(spec) ? undefined : versionText(version).toLowerCase() === spec.toLowerCase();
   const v = explain(version);
   if (!v) return false;
   if (op === '==' || op === '!=') {
@@ -105,6 +107,15 @@ function prefixMatch(v: Parsed, prefix: string): boolean | undefined {
   return true;
 }
 
+/** str(packaging.version.parse(version)): the normalized form of a PEP 440 version, else the string as it is */
+export function versionText(version: string): string {
+  const clean = pep440.valid(version) === null ? null : pep440.clean(version);
+  if (!clean) return version;
+  // the library writes a local label's "-" and "_" as ","; PEP 440 normalizes them to "."
+  const plus = clean.indexOf('+');
+  return plus < 0 ? clean : clean.slice(0, plus + 1) + clean.slice(plus + 1).replace(/[-_,]/g, '.');
+}
+
 function versionString(v: Parsed): string {
   return v.local === null ? v.public : `${v.public}+${v.local}`;
 }
@@ -117,7 +128,7 @@ function versionString(v: Parsed): string {
 function satisfiesLegacy(version: string, op: string, spec: string): boolean | undefined {
   if (op === '~=' || op === '===' || /[,;\s)]/.test(spec)) return undefined;
   // the candidate is compared as the string of its parsed (normalized) version
-  const c = compareKeys(legacyKey(pep440.clean(version) ?? version), legacyKey(spec));
+  const c = compareKeys(legacyKey(versionText(version)), legacyKey(spec));
   switch (op) {
     case '==':
       return c === 0;

@@ -35,8 +35,8 @@ export interface Selection {
  * Choose the file pip on the target would install for a pin: among the files of exactly the pinned
  * version whose Requires-Python admits the target and whose tags fit it, the first of pipCandidates (files
  * that are not yanked, unless all are; those whose page hash is pinned first, then the highest version, the
- * best tag, the highest build tag, the one the page lists last). Sdists only when allowed and no wheel
- * fits. Fails with every file considered and why it was not taken: IntegrityError when the file pip would
+ * best tag, the highest build tag, the one the page lists last). Sdists only when allowed, weighed with
+ * the wheels as pip weighs them (an sdist after the wheels of its version). Fails with every file considered and why it was not taken: IntegrityError when the file pip would
  * take has a page hash that is not pinned, or when files of the version were left out for unpinned hashes
  * (the upstream changed), else ResolveError.
  */
@@ -85,7 +85,10 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
         '; fix the pin or the index',
     );
   }
-  const chosen = pipCandidates(pin, wheels, rejected, opts.skipVersions)[0] ?? pipCandidates(pin, sdists, rejected, opts.skipVersions)[0];
+  // pip weighs wheels and sdists as one list (its finder's sort key): a yanked wheel loses to an sdist that is
+  // not, the sdist of a higher admitted version (`1.0+local`) comes before the wheel of `1.0`, and only
+  // then do wheels come before sdists (sdists are there only when allowed)
+  const chosen = pipCandidates<WheelName | SdistName>(pin, [...wheels, ...sdists], rejected, opts.skipVersions)[0];
   // when no file that fits has a pinned page hash, pip weighs them all: it takes this one and refuses its hash
   const takesUnpinned = chosen?.file.sha256 !== undefined && !pin.hashes.includes(chosen.file.sha256);
   if (takesUnpinned || (!chosen && unreviewed > 0)) {
@@ -131,7 +134,8 @@ interface Candidate<D extends WheelName | SdistName> {
  * keeps them all: filter_unallowed_hashes); then the resolver passes over yanked files unless every one is
  * (PEP 592), and over the versions it gave up (`skipVersions`, each version as PEP 440 compares them:
  * `1.0` is `1.0.0`). The order: files whose page hash is pinned first, then the highest version, the best
- * tag, the highest build tag, and the one the page lists last. Files left out are added to `rejected`.
+ * tag (an sdist after every wheel), the highest build tag, and the one the page lists last. Wheels and sdists
+ * are one list, as in pip's finder: what is yanked and whether some page hash is pinned count over both. Files left out are added to `rejected`.
  */
 function pipCandidates<D extends WheelName | SdistName>(pin: Pin, candidates: Array<Candidate<D>>, rejected: string[], skipVersions?: Map<string, string>): Array<Candidate<D>> {
   const allowed = (f: IndexFile) => (f.sha256 !== undefined && pin.hashes.includes(f.sha256) ? 1 : 0);
