@@ -1,3 +1,4 @@
+import { refuseUnwritable } from '../util/refuseUnwritable.js';
 import type { Command } from 'commander';
 import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { defaultCacheDir, loggerFrom, printJson } from './options.js';
@@ -16,7 +17,7 @@ export function register(program: Command): void {
       stopOnInterrupt('lock');
       const { lockSpec } = await import('../build/buildBundle.js');
       const log = loggerFrom(opts);
-      const { lockPath, lock } = await lockSpec({ specFile: spec, cacheDir: opts.cache, jobs: opts.jobs, log });
+      const { lockPath, lock } = await refuseUnwritable([{ option: '--cache', path: opts.cache, folder: true }], () => lockSpec({ specFile: spec, cacheDir: opts.cache, jobs: opts.jobs, log }));
       if (opts.json) printJson({ lock: lockPath, kinds: Object.keys(lock.kinds) });
       else process.stdout.write(`wrote ${lockPath}\n`);
     });

@@ -1,3 +1,4 @@
+import { refuseUnwritable, type OutputPath } from '../util/refuseUnwritable.js';
 import type { Command } from 'commander';
 import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { parseSize } from '../util/parseSize.js';
@@ -16,7 +17,8 @@ export function register(program: Command): void {
     .action(async (bundle: string, opts: { size: string; out?: string; json?: boolean }) => {
       stopOnInterrupt('split');
       const { splitBundle } = await import('../bundle/splitBundle.js');
-      const r = await splitBundle(bundle, { size: parseSize(opts.size, '--size'), outDir: opts.out });
+      const outputs: OutputPath[] = opts.out === undefined ? [] : [{ option: '--out', path: opts.out, folder: true }];
+      const r = await refuseUnwritable(outputs, () => splitBundle(bundle, { size: parseSize(opts.size, '--size'), outDir: opts.out }));
       if (opts.json) return printJson({ index: r.indexPath, ...r.index });
       printSplit(r);
     });
