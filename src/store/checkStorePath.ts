@@ -37,7 +37,7 @@ export async function checkStorePath(path: string, kind: StorePathKind): Promise
 export async function requireStoreFolder(storeDir: string): Promise<void> {
   const st = await stat(storeDir).catch((err: NodeJS.ErrnoException) => {
     const code = err.code ?? err.message;
-    if (code === 'ENOENT') throw new StoreError(`${storeDir}: no store there (nothing at that path); check --store (or FERRY_STORE): ferry import makes a store`, { cause: err });
+    if (code === 'ENOENT') throw new StoreError(`store ${storeDir} does not exist: run ferry import first`, { cause: err }); // as resolveRelease says it
     const why = code === 'ENOTDIR' ? 'ENOTDIR: a folder on its way is not a folder' : code;
     throw new StoreError(`${storeDir}: cannot read the store (${why}); check --store (or FERRY_STORE)`, { cause: err });
   });

@@ -103,7 +103,8 @@ describe('an output path that cannot be written: one line, its exit code, nothin
       const t = join(dir, 'no-such-folder');
       const r = await ferry(args(t), { env });
       expect(r.code, r.stderr).toBe(code);
-      expect(r.stderr).toBe(`ferry: ${t}/store: no store there (nothing at that path); check --store (or FERRY_STORE): ferry import makes a store\n`);
+      // as deploy, diff, sbom, extract… say it when they look a release up there
+      expect(r.stderr).toBe(`ferry: store ${t}/store does not exist: run ferry import first\n`);
       expect(r.stdout).toBe('');
       expect(existsSync(t)).toBe(false);
     },
