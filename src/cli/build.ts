@@ -42,7 +42,7 @@ export function register(program: Command): void {
         const r = await buildBundle({ specFile: spec, signingKeys, outDir: opts.out, cacheDir: opts.cache, locked: opts.locked, jobs: opts.jobs, log, since });
         const split = splitSize === undefined ? undefined : await (await import('../bundle/splitBundle.js')).splitBundle(r.bundlePath, { size: splitSize });
         return { r, split };
-      });
+      }, { alsoWrites: 'the work folder in $TMPDIR' });
       // the volumes and their index replace the single file
       if (split) await rm(r.bundlePath);
       const { parent: _p, ...fetched } = r.fetched;

@@ -24,17 +24,26 @@ const FULL = new Set(['ENOSPC', 'EDQUOT']);
  * naming the option and the path: 64 (71 for a store), or 1 for a full disk. Errors on other paths
  * (the spec, the bundle read, the work folder) and ferry's own errors pass unchanged.
  */
-export async function refuseUnwritable<T>(outputs: readonly OutputPath[], work: () => Promise<T>): Promise<T> {
+export async function refuseUnwritable<T>(outputs: readonly OutputPath[], work: () => Promise<T>, opts: { alsoWrites?: string } = {}): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    throw unwritableOutput(err, outputs);
+    throw unwritableOutput(err, outputs, opts.alsoWrites);
   }
 }
 
-export function unwritableOutput(err: unknown, outputs: readonly OutputPath[]): unknown {
+/**
+ * write(2) says ENOSPC without a path: with one output and nothing else written (`alsoWrites`), it is that
+ * output's; else the line names every place the work writes.
+ */
+export function unwritableOutput(err: unknown, outputs: readonly OutputPath[], alsoWrites?: string): unknown {
   if (err instanceof FerryError || !(err instanceof Error)) return err;
   const { code, path } = err as NodeJS.ErrnoException;
+  if (code !== undefined && path === undefined && FULL.has(code) && outputs.length > 0) {
+    const places = [...outputs.map((o) => `${o.option} ${o.path}`), ...(alsoWrites ? [alsoWrites] : [])];
+    if (places.length === 1) return new (outputs[0]!.store ? StoreError : FerryError)(`${places[0]}: no space left (${code}); what was not finished is removed: free space there or choose another ${outputs[0]!.option}`, { cause: err });
+    return new (outputs.some((o) => o.store) ? StoreError : FerryError)(`no space left (${code}) in ${places.slice(0, -1).join(', ')} or ${places.at(-1)}; what was not finished is removed: free space there`, { cause: err });
+  }
   if (code === undefined || path === undefined || !(UNWRITABLE.has(code) || FULL.has(code))) return err;
   const at = resolve(path);
   // the innermost output that the path belongs to (a --cache inside --out is the cache's)

@@ -121,4 +121,32 @@ describe('an output path that cannot be written: one line, its exit code, nothin
     expect(() => makeDirectorySync(join(dir, 'regular/x'))).toThrow(expect.objectContaining({ code: 'ENOTDIR' }));
     await rm(join(dir, 'sync-made'), { recursive: true });
   });
+
+  /** write(2) says ENOSPC without a path: that was "internal error" (74); now one line naming the output, exit 1 */
+  it.each(outputs.filter(([command]) => ['build --out', 'split --out', 'sign --out', 'key generate --out'].includes(command)))(
+    '%s on a full file system: exit 1, one ferry: line naming it, no partial file left',
+    async (_command, _code, args) => {
+      const full = join(dir, 'full');
+      await mkdir(full);
+      // a tmpfs of 64 KiB, filled: mount needs root (skipped otherwise)
+      if (process.getuid?.() !== 0 || (await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full])).code !== 0) return;
+      try {
+        await writeFile(join(full, 'fill'), Buffer.alloc(1 << 20)).catch(() => {});
+        const filled = (await readdir(full)).sort();
+        const r = await ferry(args(full), { env });
+        expect(r.code, r.stderr).toBe(1);
+        const lines = r.stderr.split('\n').filter((l) => l.startsWith('ferry:'));
+        expect(lines, r.stderr).toHaveLength(1);
+        expect(lines[0]).toMatch(/no space left \(ENOSPC\)/);
+        expect(lines[0]).toContain(full);
+        // only the (empty) folder the command made is left beside the filler
+        const left = (await readdir(full)).filter((n) => !filled.includes(n));
+        for (const name of left) expect(await readdir(join(full, name)), name).toEqual([]);
+        expect(await readdir(join(dir, 'tmp'))).toEqual([]);
+      } finally {
+        await run('umount', [full]);
+        await rm(full, { recursive: true, force: true });
+      }
+    },
+  );
 });
