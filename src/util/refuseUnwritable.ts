@@ -12,6 +12,9 @@ export interface OutputPath {
   folder: boolean;
   /** a store: its refusals are store problems (71), not wrong usage (64) */
   store?: boolean;
+  /** a place ferry chose (no option given): how the line names it, and what the user can do instead */
+  shown?: string;
+  advice?: string;
 }
 
 /** what mkdir, open or rename say when a place cannot be written (read-only, not there, not a folder, not allowed) */
@@ -40,8 +43,8 @@ export function unwritableOutput(err: unknown, outputs: readonly OutputPath[], a
   if (err instanceof FerryError || !(err instanceof Error)) return err;
   const { code, path } = err as NodeJS.ErrnoException;
   if (code !== undefined && path === undefined && FULL.has(code) && outputs.length > 0) {
-    const places = [...outputs.map((o) => `${o.option} ${o.path}`), ...(alsoWrites ? [alsoWrites] : [])];
-    if (places.length === 1) return new (outputs[0]!.store ? StoreError : FerryError)(`${places[0]}: no space left (${code}); what was not finished is removed: free space there or choose another ${outputs[0]!.option}`, { cause: err });
+    const places = [...outputs.map(shown), ...(alsoWrites ? [alsoWrites] : [])];
+    if (places.length === 1) return new (outputs[0]!.store ? StoreError : FerryError)(`${places[0]}: no space left (${code}); what was not finished is removed: free space there or ${outputs[0]!.advice ?? `choose another ${outputs[0]!.option}`}`, { cause: err });
     return new (outputs.some((o) => o.store) ? StoreError : FerryError)(`no space left (${code}) in ${places.slice(0, -1).join(', ')} or ${places.at(-1)}; what was not finished is removed: free space there`, { cause: err });
   }
   if (code === undefined || path === undefined || !(UNWRITABLE.has(code) || FULL.has(code))) return err;
@@ -54,11 +57,15 @@ export function unwritableOutput(err: unknown, outputs: readonly OutputPath[], a
   const where = at === resolve(owner.path) ? '' : ` at ${path}`;
   if (FULL.has(code)) {
     const Full = owner.store ? StoreError : FerryError;
-    return new Full(`${owner.option} ${owner.path}: no space left (${code}${where}); what was not finished is removed: free space there or choose another ${owner.option}`, { cause: err });
+    return new Full(`${shown(owner)}: no space left (${code}${where}); what was not finished is removed: free space there or ${owner.advice ?? `choose another ${owner.option}`}`, { cause: err });
   }
   const why = code === 'EEXIST' || code === 'ENOTDIR' ? `${code}: something that is not a folder is on the way` : code;
   const Refusal = owner.store ? StoreError : UsageError;
-  return new Refusal(`${owner.option} ${owner.path}: cannot write there (${why}${where}); nothing was written: give ${owner.option} a ${owner.folder ? 'folder' : 'path in a folder'} this user can write`, { cause: err });
+  return new Refusal(`${shown(owner)}: cannot write there (${why}${where}); nothing was written: ${owner.advice ?? `give ${owner.option} a ${owner.folder ? 'folder' : 'path in a folder'} this user can write`}`, { cause: err });
+}
+
+function shown(o: OutputPath): string {
+  return o.shown ?? `${o.option} ${o.path}`;
 }
 
 function belongsTo(at: string, o: OutputPath): boolean {
