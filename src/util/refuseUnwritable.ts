@@ -61,7 +61,7 @@ export function unwritableOutput(err: unknown, outputs: readonly OutputPath[], a
   }
   const why = code === 'EEXIST' || code === 'ENOTDIR' ? `${code}: something that is not a folder is on the way` : code;
   const Refusal = owner.store ? StoreError : UsageError;
-  return new Refusal(`${shown(owner)}: cannot write there (${why}${where}); nothing was written: ${owner.advice ?? `give ${owner.option} a ${owner.folder ? 'folder' : 'path in a folder'} this user can write`}`, { cause: err });
+  return new Refusal(`${shown(owner)}: cannot write there (${why}${where}); nothing was written: ${owner.advice ?? (owner.store ? 'make the store writable for this user' : `give ${owner.option} a ${owner.folder ? 'folder' : 'path in a folder'} this user can write`)}`, { cause: err });
 }
 
 function shown(o: OutputPath): string {

@@ -155,19 +155,21 @@ describe('an output path that cannot be written: one line, its exit code, nothin
     ['sign (in place)', (ro: string) => ['sign', join(ro, 'demo-1.0.0.ferry'), '--key', key.secret], /^ferry: \S+demo-1\.0\.0\.ferry: cannot write there \(EROFS at \S+\.partial\); nothing was written: copy the bundle to a folder this user can write, or give --out$/],
     ['split (next to the bundle)', (ro: string) => ['split', join(ro, 'demo-1.0.0.ferry'), '--size', '4K'], /^ferry: \S+ \(the bundle's folder\): cannot write there \(EROFS at \S+\.001\.partial\); nothing was written: give --out a folder this user can write$/],
     ['lock (next to the spec)', (ro: string) => ['lock', join(ro, 'demo/demo.yaml'), '--cache', join(dir, 'cache')], /^ferry: \S+demo\.lock\.json: cannot write there \(EROFS at \S+\.tmp\); nothing was written: make the spec's folder writable/],
-  ] as const)('%s in a read-only folder: exit 64, one line, nothing written', async (_what, args, line) => {
+    ['serve --sync-links (a read-only store)', (ro: string) => ['serve', '--sync-links', '--store', join(ro, 'store')], /^ferry: --store \S+store: cannot write there \(EROFS at \S+\.tmp\); nothing was written: make the store writable for this user$/],
+  ] as const)('%s in a read-only folder: exit 64 (71 for the store), one line, nothing written', async (what, args, line) => {
     const ro = join(dir, 'read-only');
     await mkdir(ro);
     await cp(bundle, join(ro, 'demo-1.0.0.ferry'));
     await cp(DEMO_SPEC_DIR, join(ro, 'demo'), { recursive: true });
     await rm(join(ro, 'demo/demo.lock.json'));
+    await cp(store, join(ro, 'store'), { recursive: true, verbatimSymlinks: true });
     const before = (await readdir(ro)).sort();
     // a read-only bind mount: mount needs root (skipped otherwise)
     const mounted = process.getuid?.() === 0 && (await run('mount', ['--bind', '-o', 'ro', ro, ro])).code === 0;
     try {
       if (!mounted) return;
       const r = await ferry(args(ro), { env });
-      expect(r.code, r.stderr).toBe(64);
+      expect(r.code, r.stderr).toBe(what.includes('store') ? 71 : 64);
       const lines = r.stderr.split('\n').filter((l) => l.startsWith('ferry:'));
       expect(lines, r.stderr).toHaveLength(1);
       expect(lines[0]).toMatch(line);
