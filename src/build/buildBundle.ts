@@ -1,5 +1,7 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { makeDirectory } from '../util/makeDirectory.js';
+
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { finished } from 'node:stream/promises';
@@ -115,7 +117,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     synced.catch(() => {}); // awaited below; a failure before then must not count as unhandled
     const signed = await signBundle(opts, ctx, inputs, artifacts, components);
     const { manifest, manifestBytes, signature, entries, differential } = signed;
-    await mkdir(opts.outDir, { recursive: true });
+    await makeDirectory(opts.outDir);
     const bundlePath = join(opts.outDir, bundleFileName(spec.name, spec.version));
     const size = await packBundle(bundlePath, manifestBytes, signature, entries, ctx.epoch);
     await synced;
@@ -241,7 +243,7 @@ async function buildInPlace(opts: BuildOptions, ctx: BuildContext, kinds: Loaded
     (placing ??= (async () => {
       const planned = await collectKinds(ctx, kinds, (kind, section) => kind.plan!(section, ctx), true);
       const signed = await signBundle(opts, ctx, planned.inputs, planned.artifacts, planned.components);
-      await mkdir(opts.outDir, { recursive: true });
+      await makeDirectory(opts.outDir);
       const { openPlacedBundle } = await import('./placeBundle.js');
       const bundle = await openPlacedBundle(join(opts.outDir, bundleFileName(spec.name, spec.version)), signed.manifestBytes, signed.signature, signed.entries, ctx.epoch);
       return { bundle, signed };
@@ -296,7 +298,7 @@ async function context(opts: { specFile: string; cacheDir: string; jobs?: number
   if (hasSteps(loaded.spec.services)) {
     (await import('../specfile/validateSteps.js')).validateSteps(loaded.spec.services, opts.specFile);
   }
-  await mkdir(opts.cacheDir, { recursive: true });
+  await makeDirectory(opts.cacheDir);
   return {
     spec: loaded.spec,
     baseDir: loaded.baseDir,

@@ -1,6 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { makeDirectory } from '../util/makeDirectory.js';
+
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { holdScratch } from '../util/holdScratch.js';
@@ -38,7 +40,7 @@ export async function splitBundle(bundlePath: string, opts: { size: number; outD
       `${bundlePath}: a split index names its volumes by the bundle's file name, and ${quoteInput(bundleFile)} is not one it can carry (${FILE_NAME_RULE}): rename the bundle (e.g. to ${manifest.name}-${manifest.version}.ferry) and split it again`,
     );
   }
-  await mkdir(outDir, { recursive: true });
+  await makeDirectory(outDir);
 
   const whole = createHash('sha256');
   const volumes: SplitIndex['volumes'] = [];

@@ -59,6 +59,7 @@ export function register(program: Command): void {
       const { readRef } = await import('../store/readRef.js');
       const { REF_SEGMENT_RE, storeLayout } = await import('../store/storeLayout.js');
       const log = loggerFrom({});
+      await (await import('../store/checkStorePath.js')).requireStoreFolder(opts.store);
       const r = await verifyAuditLog(opts.store);
       // an import that wrote its claim and no outcome (killed): whether its release is in the store
       const unfinished = await Promise.all(

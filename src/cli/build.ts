@@ -1,3 +1,4 @@
+import { refuseUnwritable, type OutputPath } from '../util/refuseUnwritable.js';
 import type { Command } from 'commander';
 import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { rm } from 'node:fs/promises';
@@ -35,8 +36,13 @@ export function register(program: Command): void {
       const signingKeys = await signingKeyReader(opts);
       const splitSize = opts.split === undefined ? undefined : parseSize(opts.split, '--split');
       const since = opts.since === undefined ? undefined : await (await import('../store/loadManifest.js')).loadManifest(opts.since, opts.store);
-      const r = await buildBundle({ specFile: spec, signingKeys, outDir: opts.out, cacheDir: opts.cache, locked: opts.locked, jobs: opts.jobs, log, since });
-      const split = splitSize === undefined ? undefined : await (await import('../bundle/splitBundle.js')).splitBundle(r.bundlePath, { size: splitSize });
+      // a folder that cannot be written (read-only, a pseudo file system, a file on the way) is one line naming it
+      const outputs: OutputPath[] = [{ option: '--out', path: opts.out, folder: true }, { option: '--cache', path: opts.cache, folder: true }];
+      const { r, split } = await refuseUnwritable(outputs, async () => {
+        const r = await buildBundle({ specFile: spec, signingKeys, outDir: opts.out, cacheDir: opts.cache, locked: opts.locked, jobs: opts.jobs, log, since });
+        const split = splitSize === undefined ? undefined : await (await import('../bundle/splitBundle.js')).splitBundle(r.bundlePath, { size: splitSize });
+        return { r, split };
+      }, { alsoWrites: 'the work folder in $TMPDIR' });
       // the volumes and their index replace the single file
       if (split) await rm(r.bundlePath);
       const { parent: _p, ...fetched } = r.fetched;

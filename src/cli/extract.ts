@@ -1,3 +1,4 @@
+import { refuseUnwritable } from '../util/refuseUnwritable.js';
 import type { Command } from 'commander';
 import { defaultStoreDir, loggerFrom, printJson } from './options.js';
 import { stopOnInterrupt } from './stopOnInterrupt.js';
@@ -19,7 +20,7 @@ export function register(program: Command): void {
     .action(async (release: string, artifact: string, opts: { store: string; to: string; force?: boolean; json?: boolean }) => {
       stopOnInterrupt('extract');
       const { extractArtifact } = await import('../store/extractArtifact.js');
-      const r = await extractArtifact({ store: opts.store, release, artifact, to: opts.to, force: opts.force, log: loggerFrom(opts) });
+      const r = await refuseUnwritable([{ option: '--to', path: opts.to, folder: true }], () => extractArtifact({ store: opts.store, release, artifact, to: opts.to, force: opts.force, log: loggerFrom(opts) }));
       if (opts.json) printJson(r);
     });
 }

@@ -25,6 +25,7 @@ export function register(program: Command): void {
     .action(async (opts: GcOpts) => {
       stopOnInterrupt('gc');
       const { collectGarbage } = await import('../store/collectGarbage.js');
+      await (await import('../store/checkStorePath.js')).requireStoreFolder(opts.store);
       const running = opts.inventory ? await hostsRun({ ...opts, inventory: opts.inventory }) : [];
       const r = await collectGarbage({ storeDir: opts.store, keep: opts.keep, dryRun: opts.dryRun, protect: [...running, ...(opts.protect ?? [])], log: loggerFrom({ ...opts, quiet: true }) });
       if (opts.json) return printJson(r);

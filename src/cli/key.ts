@@ -1,3 +1,4 @@
+import { refuseUnwritable } from '../util/refuseUnwritable.js';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { access } from 'node:fs/promises';
@@ -47,11 +48,13 @@ export function register(program: Command): void {
       });
       // together: a key generation stopped part-way must not leave a new secret key beside an old public
       // key, nor an old revocation certificate (which revokes the old key) beside a new pair
-      await writeFilesAtomic([
-        { path: secretPath, data: k.secretArmored, mode: 0o600 },
-        { path: publicPath, data: k.publicArmored, mode: 0o644 },
-        { path: `${secretPath.replace(/\.secret\.asc$/, '')}.revocation.asc`, data: k.revocationCertificate, mode: 0o600 },
-      ]);
+      await refuseUnwritable([{ option: '--out', path: resolve(opts.out), folder: false }], () =>
+        writeFilesAtomic([
+          { path: secretPath, data: k.secretArmored, mode: 0o600 },
+          { path: publicPath, data: k.publicArmored, mode: 0o644 },
+          { path: `${secretPath.replace(/\.secret\.asc$/, '')}.revocation.asc`, data: k.revocationCertificate, mode: 0o600 },
+        ]),
+      );
       if (opts.json) printJson({ fingerprint: k.fingerprint, secret: secretPath, public: publicPath });
       else process.stdout.write(`fingerprint ${k.fingerprint}\nsecret key  ${secretPath} (keep it off the secure side)\npublic key  ${publicPath} (give it to importers: --keyring)\n`);
     });

@@ -13,6 +13,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (opts: { store: string; json?: boolean }) => {
       const { listReleases } = await import('../store/listReleases.js');
+      await (await import('../store/checkStorePath.js')).requireStoreFolder(opts.store);
       // a damaged release is named on stderr and left out; the others are listed, and the exit status says the store needs care
       const log = loggerFrom({ json: opts.json });
       let damaged = 0;

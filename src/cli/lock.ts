@@ -1,4 +1,6 @@
+import { refuseUnwritable } from '../util/refuseUnwritable.js';
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
 import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { defaultCacheDir, loggerFrom, printJson } from './options.js';
 import { numberOption } from './numberOption.js';
@@ -16,7 +18,13 @@ export function register(program: Command): void {
       stopOnInterrupt('lock');
       const { lockSpec } = await import('../build/buildBundle.js');
       const log = loggerFrom(opts);
-      const { lockPath, lock } = await lockSpec({ specFile: spec, cacheDir: opts.cache, jobs: opts.jobs, log });
+      // the lock file is written next to the spec (SPEC.lock.json)
+      const lockFile = (await import('../specfile/lockFile.js')).lockPathFor(resolve(spec));
+      const outputs = [
+        { option: '--cache', path: opts.cache, folder: true },
+        { option: 'the lock file', path: lockFile, folder: false, shown: lockFile, advice: "make the spec's folder writable for this user, or lock a copy of the spec" },
+      ];
+      const { lockPath, lock } = await refuseUnwritable(outputs, () => lockSpec({ specFile: spec, cacheDir: opts.cache, jobs: opts.jobs, log }));
       if (opts.json) printJson({ lock: lockPath, kinds: Object.keys(lock.kinds) });
       else process.stdout.write(`wrote ${lockPath}\n`);
     });

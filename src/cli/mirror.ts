@@ -18,6 +18,7 @@ export function register(program: Command): void {
     .action(async (opts: { store: string; json?: boolean }) => {
       const { listMirrorSnapshots } = await import('../store/syncMirrorLinks.js');
       const { resolveMirror } = await import('../store/resolveMirror.js');
+      await (await import('../store/checkStorePath.js')).requireStoreFolder(opts.store);
       // as ferry list: a damaged release is named on stderr and left out, the exit status says the store needs care
       const log = loggerFrom({ json: opts.json });
       let damaged = 0;
@@ -43,6 +44,7 @@ export function register(program: Command): void {
     .action(async (name: string, version: string, opts: { store: string }) => {
       stopOnInterrupt('mirror switch');
       const { switchMirror } = await import('../store/syncMirrorLinks.js');
+      await (await import('../store/checkStorePath.js')).requireStoreFolder(opts.store);
       await switchMirror(opts.store, name, version);
       process.stdout.write(`/mirrors/${name}/ now serves ${name}@${version}\n`);
     });

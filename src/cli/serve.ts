@@ -1,3 +1,4 @@
+import { refuseUnwritable } from '../util/refuseUnwritable.js';
 import type { Command } from 'commander';
 import cluster from 'node:cluster';
 import { readFile, realpath } from 'node:fs/promises';
@@ -59,10 +60,12 @@ Examples:
       const cacheMiB = flags.cache;
 
       if (flags.nginxConfig || flags.syncLinks) {
+        // a --store where nothing is (a typo) is one line, 71, as list, gc and serving say it
+        await (await import('../store/checkStorePath.js')).requireStoreFolder(storeArg);
         const store = await realpath(resolve(storeArg)).catch((err: Error) => {
           throw new UsageError(`--store ${storeArg}: ${err.message}`);
         });
-        await refreshReleaseLinks(store, log, { warnOnly: flags.nginxConfig });
+        await refuseUnwritable([{ option: '--store', path: store, folder: true, store: true }], () => refreshReleaseLinks(store, log, { warnOnly: flags.nginxConfig }));
         if (flags.nginxConfig) {
           const tls = flags.tlsCert && flags.tlsKey ? { certFile: resolve(flags.tlsCert), keyFile: resolve(flags.tlsKey) } : undefined;
           process.stdout.write(renderNginxConfig({ store, listen, tls }));

@@ -1,3 +1,4 @@
+import { refuseUnwritable } from '../util/refuseUnwritable.js';
 import type { Command } from 'commander';
 import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { readFile } from 'node:fs/promises';
@@ -48,7 +49,9 @@ export function register(program: Command): void {
       // what verify and import would refuse is not written (a bundle whose co-signatures already take nearly all of it)
       const size = Buffer.byteLength(merged);
       if (size > SIGNATURE_MAX_BYTES) throw new UsageError(`the signatures would take ${size} bytes, more than the ${SIGNATURE_MAX_BYTES} bytes verify and import accept: replace old ones (--replace) instead of adding`);
-      await replaceSignature(bundle, merged, opts.out ?? bundle);
+      // without --out the bundle is rewritten in place (BUNDLE.partial beside it, then renamed)
+      const output = opts.out === undefined ? { option: '--out', path: bundle, folder: false, shown: bundle, advice: 'copy the bundle to a folder this user can write, or give --out' } : { option: '--out', path: opts.out, folder: false };
+      await refuseUnwritable([output], () => replaceSignature(bundle, merged, opts.out ?? bundle));
       process.stdout.write(`${opts.out ?? bundle}: ${added.length} signature(s) added; the digest is unchanged\n`);
     });
 }

@@ -1,4 +1,6 @@
+import { refuseUnwritable, type OutputPath } from '../util/refuseUnwritable.js';
 import type { Command } from 'commander';
+import { dirname } from 'node:path';
 import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { parseSize } from '../util/parseSize.js';
 import { printJson } from './options.js';
@@ -16,7 +18,10 @@ export function register(program: Command): void {
     .action(async (bundle: string, opts: { size: string; out?: string; json?: boolean }) => {
       stopOnInterrupt('split');
       const { splitBundle } = await import('../bundle/splitBundle.js');
-      const r = await splitBundle(bundle, { size: parseSize(opts.size, '--size'), outDir: opts.out });
+      // without --out the volumes go next to the bundle; only names of the bundle's own (BUNDLE.NNN…) count there
+      const outputs: OutputPath[] =
+        opts.out === undefined ? [{ option: '--out', path: bundle, folder: false, shown: `${dirname(bundle)} (the bundle's folder)`, advice: 'give --out a folder this user can write' }] : [{ option: '--out', path: opts.out, folder: true }];
+      const r = await refuseUnwritable(outputs, () => splitBundle(bundle, { size: parseSize(opts.size, '--size'), outDir: opts.out }));
       if (opts.json) return printJson({ index: r.indexPath, ...r.index });
       printSplit(r);
     });

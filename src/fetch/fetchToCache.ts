@@ -1,6 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, createReadStream, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmod, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { makeDirectory, makeDirectorySync } from '../util/makeDirectory.js';
+
 import { dirname, join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -132,7 +134,7 @@ async function fetchOnce(req: FetchRequest, opts: FetchOptions): Promise<FetchRe
     return downloadSmall({ ...req, sha256: req.sha256, size: req.size }, opts);
   }
   if (local !== undefined) {
-    for (const dir of ['sha256', 'tmp']) await mkdir(join(opts.cacheDir, dir), { recursive: true });
+    for (const dir of ['sha256', 'tmp']) await makeDirectory(join(opts.cacheDir, dir));
     return copyLocal(local, req, opts);
   }
   // the cache's folders are made when first needed (claimPartial, writeOnce, verifyAndStore), not looked up per file
@@ -217,7 +219,7 @@ function writeOnce(cacheDir: string, path: string, chunks: Buffer[], sync: boole
       return step();
     } catch (err) {
       if (!isMissing(err)) throw err;
-      for (const dir of ['sha256', 'tmp']) mkdirSync(join(cacheDir, dir), { recursive: true });
+      for (const dir of ['sha256', 'tmp']) makeDirectorySync(join(cacheDir, dir));
       return step();
     }
   };
@@ -439,7 +441,7 @@ async function verifyAndStore(
   await chmod(file, 0o444);
   await rename(file, path).catch(async (err: unknown) => {
     if (!isMissing(err)) throw err;
-    await mkdir(dirname(path), { recursive: true });
+    await makeDirectory(dirname(path));
     await rename(file, path);
   });
   opts.syncBatch?.add(path, size);

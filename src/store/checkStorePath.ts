@@ -1,4 +1,4 @@
-import { lstat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { StoreError } from '../errors.js';
 
@@ -27,4 +27,19 @@ export async function checkStorePath(path: string, kind: StorePathKind): Promise
     throw new StoreError(`${path} should be a ${kind === 'folder' ? 'folder' : 'regular file'} but is not; the store is damaged, move it away`);
   }
   return st;
+}
+
+/**
+ * The store a command reads (list, mirror, serve, gc, audit verify): a folder that is there. A path where
+ * nothing is (a typo in --store or FERRY_STORE) is refused in one line, as import or gc refuse a store they
+ * cannot use, instead of being read as a store that holds nothing ("no releases", exit 0).
+ */
+export async function requireStoreFolder(storeDir: string): Promise<void> {
+  const st = await stat(storeDir).catch((err: NodeJS.ErrnoException) => {
+    const code = err.code ?? err.message;
+    if (code === 'ENOENT') throw new StoreError(`store ${storeDir} does not exist: run ferry import first`, { cause: err }); // as resolveRelease says it
+    const why = code === 'ENOTDIR' ? 'ENOTDIR: a folder on its way is not a folder' : code;
+    throw new StoreError(`${storeDir}: cannot read the store (${why}); check --store (or FERRY_STORE)`, { cause: err });
+  });
+  if (!st.isDirectory()) throw new StoreError(`${storeDir} is not a folder, so not a store; check --store (or FERRY_STORE)`);
 }

@@ -1,3 +1,4 @@
+import { mkdirSync, statSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -24,6 +25,40 @@ export async function makeDirectory(path: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return isFolder(path, err);
     throw err;
+  }
+}
+
+/**
+ * makeDirectory for code that may not wait (a write in one turn of the event loop): the same rule, walked
+ * as a loop: up from PATH while mkdir says ENOENT, then down again, each missing folder made a second time.
+ */
+export function makeDirectorySync(path: string): void {
+  const missing: string[] = [];
+  for (let p = path; ; p = dirname(p)) {
+    const err = tryMkdirSync(p);
+    if (err === undefined) break;
+    if (err.code !== 'ENOENT' || dirname(p) === p) throw err;
+    missing.push(p);
+  }
+  for (const p of missing.reverse()) {
+    const err = tryMkdirSync(p);
+    if (err !== undefined) throw err;
+  }
+}
+
+/** undefined when PATH is a folder now (made, or one already); else mkdir's error */
+function tryMkdirSync(path: string): NodeJS.ErrnoException | undefined {
+  try {
+    mkdirSync(path);
+    return undefined;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code !== 'EEXIST') return e;
+    try {
+      return statSync(path).isDirectory() ? undefined : e;
+    } catch {
+      return e;
+    }
   }
 }
 

@@ -1,5 +1,7 @@
-import { closeSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { closeSync, openSync, renameSync, rmSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { makeDirectory, makeDirectorySync } from './makeDirectory.js';
+
 import { dirname, basename, join } from 'node:path';
 import { holdScratch } from './holdScratch.js';
 import { isMissing } from './isMissing.js';
@@ -31,7 +33,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
     const create = () => open(tmp, 'wx', mode);
     const fh = await create().catch(async (err: unknown) => {
       if (!isMissing(err)) throw err;
-      await mkdir(dirname(path), { recursive: true });
+      await makeDirectory(dirname(path));
       return create();
     });
     try {
@@ -61,7 +63,7 @@ export async function writeFilesAtomic(files: ReadonlyArray<{ path: string; data
   const releases = tmps.map(holdScratch);
   try {
     for (const [i, f] of files.entries()) {
-      await mkdir(dirname(f.path), { recursive: true });
+      await makeDirectory(dirname(f.path));
       const fh = await open(tmps[i]!, 'wx', f.mode ?? 0o644);
       try {
         await fh.writeFile(f.data);
@@ -92,7 +94,7 @@ export function writeSmallFileAtomicSync(path: string, data: string | Uint8Array
     fd = create();
   } catch (err) {
     if (!isMissing(err)) throw err;
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirectorySync(dirname(path));
     fd = create();
   }
   try {

@@ -22,7 +22,8 @@ describe('exit codes of failures ferry does not own', () => {
   it('an internal error exits 74, not 70 (resolution failed), and prints the stack', async () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      expect(await main(['node', 'ferry', 'list', '--store', '/nonexistent'])).toBe(74);
+      // a folder that is there: a --store where nothing is is refused (71) before the reader runs
+      expect(await main(['node', 'ferry', 'list', '--store', tmpdir()])).toBe(74);
       expect(String(stderr.mock.calls[0]?.[0])).toMatch(/^ferry: internal error: TypeError: Cannot read properties/);
     } finally {
       stderr.mockRestore();
