@@ -39,6 +39,20 @@ describe('mirror selection', () => {
     expect(names(selectMirrorPackages(upstream, { architectures: ['amd64'], keep: 1, filter: { ...f, with_dependencies: true } }, 'm'))).toEqual(['game 1.0', 'libgame 1.0']);
     expect(names(selectMirrorPackages(upstream, { architectures: ['amd64'], keep: 1 }, 'm'))).toEqual(['base 1.0', 'game 1.0', 'libgame 1.0', 'nc 1.0', 'tool 3.0']);
   });
+  it('adds what each selected version needs: the one of every suite, and each older version keep holds', () => {
+    // stable has app 1.0 (needs liba); updates has app 1.1 (needs libb): a host of the mirror's stable suite
+    // installs app 1.0, so liba must come along, not only what the newest app needs
+    const updates = { ...origin, suite: 'updates' };
+    const twoSuites = [
+      PackedIndex.open(packIndex([pkg('app', '1.0', { depends: 'liba' }), pkg('liba', '1.0')]), origin)!,
+      PackedIndex.open(packIndex([pkg('app', '1.1', { depends: 'libb', origin: updates }), pkg('libb', '1.0', { origin: updates })]), updates)!,
+    ];
+    const f = { packages: ['app'], sections: [], priorities: [], with_dependencies: true };
+    expect(selectMirrorPackages(twoSuites, { architectures: ['amd64'], keep: 1, filter: f }, 'm').map((p) => `${p.origin.suite} ${p.name} ${p.version}`)).toEqual(['stable app 1.0', 'stable liba 1.0', 'updates app 1.1', 'updates libb 1.0']);
+    // keep: 2 holds tool 1.0 too: apt-get install tool=1.0 needs libold
+    const versions = index([pkg('tool', '1.0', { depends: 'libold' }), pkg('tool', '2.0', { depends: 'libnew' }), pkg('libold', '1.0'), pkg('libnew', '1.0')]);
+    expect(names(selectMirrorPackages(versions, { architectures: ['amd64'], keep: 2, filter: { ...f, packages: ['tool'] } }, 'm'))).toEqual(['libnew 1.0', 'libold 1.0', 'tool 1.0', 'tool 2.0']);
+  });
   it('fails naming the selected package whose dependencies the upstream cannot meet', () => {
     const broken = index([pkg('app', '1.0', { depends: 'ghost (>= 2)' })]);
     expect(() => selectMirrorPackages(broken, { architectures: ['amd64'], keep: 1, filter: { packages: ['app'], sections: [], priorities: [], with_dependencies: true } }, 'mirrors.apt.x')).toThrow(/mirrors\.apt\.x \(amd64\): app: .*ghost/);

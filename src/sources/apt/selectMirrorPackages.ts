@@ -56,14 +56,26 @@ export function selectMirrorPackages(indexes: readonly PackedIndex[], mirror: Pi
   if (f?.with_dependencies) {
     for (const arch of mirror.architectures) {
       const index = indexPackedSources(indexes, arch);
-      const roots = [...new Set(selected.filter((p) => p.architecture === arch || p.architecture === 'all').map((p) => p.name))].sort();
-      for (const root of roots) {
+      // each selected version as a host would ask for it: the newest of its suite as `name/suite` (a host of
+      // that suite alone installs it, so what it needs must come along, not only what the newest suite's
+      // version needs); an older one that `keep` holds as `name=version`, best effort: apt-get itself may
+      // refuse it alone (a sibling pinned to its exact version whose candidate is newer)
+      const roots = new Map<string, boolean>();
+      for (const p of selected) {
+        if (p.architecture !== arch && p.architecture !== 'all') continue;
+        const release = p.origin.releaseNames?.[0] ?? p.origin.suite;
+        const newestInSuite = index.byName.get(p.name)?.find((v) => (v.origin.releaseNames?.[0] ?? v.origin.suite) === release);
+        if (newestInSuite && newestInSuite.version === p.version) roots.set(`${p.name}/${release}`, true);
+        else if (!roots.has(`${p.name}=${p.version}`)) roots.set(`${p.name}=${p.version}`, false);
+      }
+      for (const [root, required] of [...roots].sort(([a], [b]) => cmp(a, b))) {
         let closure: AptPackage[];
         try {
           closure = resolveAptClosure(index, [root], { recommends: false, installed: new Map() });
         } catch (err) {
-          if (err instanceof ResolveError) throw new ResolveError(`${where} (${arch}): ${root}: ${err.message}`);
-          throw err;
+          if (!(err instanceof ResolveError)) throw err;
+          if (!required) continue;
+          throw new ResolveError(`${where} (${arch}): ${root.split('/', 1)[0]}: ${err.message}`);
         }
         for (const p of closure) add(p);
       }
