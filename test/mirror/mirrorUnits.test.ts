@@ -53,6 +53,13 @@ describe('mirror selection', () => {
     const versions = index([pkg('tool', '1.0', { depends: 'libold' }), pkg('tool', '2.0', { depends: 'libnew' }), pkg('libold', '1.0'), pkg('libnew', '1.0')]);
     expect(names(selectMirrorPackages(versions, { architectures: ['amd64'], keep: 2, filter: { ...f, packages: ['tool'] } }, 'm'))).toEqual(['libnew 1.0', 'libold 1.0', 'tool 1.0', 'tool 2.0']);
   });
+  it('refuses one version listed as two different files even when only the filter selects it (exit 67 as documented), keeping a file listed twice once', () => {
+    const twice = index([pkg('tool', '1.0'), pkg('tool', '1.0', { filename: 'pool/tool_1.0.rebuilt.deb', sha256: 'b'.repeat(64) }), pkg('tool', '0.9')]);
+    const f = { packages: ['tool'], sections: [], priorities: [], with_dependencies: false };
+    expect(() => selectMirrorPackages(twice, { architectures: ['amd64'], keep: 1, filter: f }, 'mirrors.apt.x')).toThrow(/mirrors\.apt\.x: the upstream lists tool 1\.0 amd64 \(main\) as two different files/);
+    const same = index([pkg('tool', '1.0'), pkg('tool', '1.0', { filename: 'pool/tool_1.0.again.deb' }), pkg('tool', '0.9')]);
+    expect(names(selectMirrorPackages(same, { architectures: ['amd64'], keep: 2, filter: f }, 'm'))).toEqual(['tool 0.9', 'tool 1.0']);
+  });
   it('fails naming the selected package whose dependencies the upstream cannot meet', () => {
     const broken = index([pkg('app', '1.0', { depends: 'ghost (>= 2)' })]);
     expect(() => selectMirrorPackages(broken, { architectures: ['amd64'], keep: 1, filter: { packages: ['app'], sections: [], priorities: [], with_dependencies: true } }, 'mirrors.apt.x')).toThrow(/mirrors\.apt\.x \(amd64\): app: .*ghost/);

@@ -46,7 +46,10 @@ export function selectMirrorPackages(indexes: readonly PackedIndex[], mirror: Pi
   const add = (p: AptPackage) => chosen.set(`${p.origin.suite} ${p.origin.component} ${p.filename} ${p.sha256}`, p);
   const selected: AptPackage[] = [];
   for (const list of groups.values()) {
-    const newest = [...new Map(list.map((p) => [p.version, p])).values()].sort((a, b) => compareDebVersions(b.version, a.version)).slice(0, mirror.keep);
+    // the newest `keep` versions, with every file the upstream lists for each: one version listed as two
+    // different files is refused below (checkOnePoolFile), not settled by whichever the index lists last
+    const versions = [...new Set(list.map((p) => p.version))].sort((a, b) => compareDebVersions(b, a)).slice(0, mirror.keep);
+    const newest = [...new Map(list.filter((p) => versions.includes(p.version)).map((p) => [`${p.version} ${p.sha256}`, p])).values()];
     for (const p of newest) {
       add(p);
       selected.push(p);
