@@ -60,6 +60,13 @@ describe('mirror selection', () => {
     const same = index([pkg('tool', '1.0'), pkg('tool', '1.0', { filename: 'pool/tool_1.0.again.deb' }), pkg('tool', '0.9')]);
     expect(names(selectMirrorPackages(same, { architectures: ['amd64'], keep: 2, filter: f }, 'm'))).toEqual(['tool 0.9', 'tool 1.0']);
   });
+  it('keeps the newest N versions of a package across Architecture: all and the mirror\'s architecture, as apt sees one package', () => {
+    // tool became Architecture: all in 2.0: on amd64, apt's versions of tool are 2.0 (all) and 1.0 (amd64)
+    const moved = index([pkg('tool', '1.0'), pkg('tool', '2.0', { architecture: 'all' }), pkg('tool', '0.5', { architecture: 'all' })]);
+    const f = { packages: ['tool'], sections: [], priorities: [], with_dependencies: false };
+    expect(selectMirrorPackages(moved, { architectures: ['amd64'], keep: 1, filter: f }, 'm').map((p) => `${p.version} ${p.architecture}`)).toEqual(['2.0 all']);
+    expect(selectMirrorPackages(moved, { architectures: ['amd64'], keep: 2, filter: f }, 'm').map((p) => `${p.version} ${p.architecture}`)).toEqual(['2.0 all', '1.0 amd64']);
+  });
   it('fails naming the selected package whose dependencies the upstream cannot meet', () => {
     const broken = index([pkg('app', '1.0', { depends: 'ghost (>= 2)' })]);
     expect(() => selectMirrorPackages(broken, { architectures: ['amd64'], keep: 1, filter: { packages: ['app'], sections: [], priorities: [], with_dependencies: true } }, 'mirrors.apt.x')).toThrow(/mirrors\.apt\.x \(amd64\): app: .*ghost/);

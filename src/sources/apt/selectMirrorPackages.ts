@@ -38,8 +38,11 @@ export function selectMirrorPackages(indexes: readonly PackedIndex[], mirror: Pi
       if (f && !byFields && !names.some((re) => re.test(packed.string(packed.nameId(i))))) continue;
       const p = packed.get(i);
       if (!selects(p)) continue;
-      const key = `${p.origin.uri} ${p.origin.suite} ${p.origin.component} ${p.name} ${p.architecture}`;
-      groups.set(key, [...(groups.get(key) ?? []), p]);
+      // apt sees an Architecture: all package as one of each architecture's: its versions compete with theirs
+      for (const arch of p.architecture === 'all' ? mirror.architectures : [p.architecture]) {
+        const key = `${p.origin.uri} ${p.origin.suite} ${p.origin.component} ${p.name} ${arch}`;
+        groups.set(key, [...(groups.get(key) ?? []), p]);
+      }
     }
   }
   const chosen = new Map<string, AptPackage>();
