@@ -42,13 +42,25 @@ describe('mirror selection', () => {
   it('adds what each selected version needs: the one of every suite, and each older version keep holds', () => {
     // stable has app 1.0 (needs liba); updates has app 1.1 (needs libb): a host of the mirror's stable suite
     // installs app 1.0, so liba must come along, not only what the newest app needs
-    const updates = { ...origin, suite: 'updates' };
-    const twoSuites = [
-      PackedIndex.open(packIndex([pkg('app', '1.0', { depends: 'liba' }), pkg('liba', '1.0')]), origin)!,
-      PackedIndex.open(packIndex([pkg('app', '1.1', { depends: 'libb', origin: updates }), pkg('libb', '1.0', { origin: updates })]), updates)!,
-    ];
+    // with Releases that name their suites (`app/bookworm`, which also takes stable's libx 1.0 for
+    // `Depends: libx (<< 2)` as apt-get does), and without (`app=1.0`)
+    for (const named of [true, false]) {
+      const stable = { ...origin, ...(named ? { releaseNames: ['bookworm'] } : {}) };
+      const updates = { ...origin, suite: 'updates', ...(named ? { releaseNames: ['bookworm-updates'] } : {}) };
+      const twoSuites = [
+        PackedIndex.open(packIndex([pkg('app', '1.0', { depends: named ? 'liba, libx (<< 2)' : 'liba', origin: stable }), pkg('liba', '1.0', { origin: stable }), pkg('libx', '1.0', { origin: stable })]), stable)!,
+        PackedIndex.open(packIndex([pkg('app', '1.1', { depends: 'libb', origin: updates }), pkg('libb', '1.0', { origin: updates }), pkg('libx', '2.0', { origin: updates })]), updates)!,
+      ];
+      const f = { packages: ['app'], sections: [], priorities: [], with_dependencies: true };
+      expect(selectMirrorPackages(twoSuites, { architectures: ['amd64'], keep: 1, filter: f }, 'm').map((p) => `${p.origin.suite} ${p.name} ${p.version}`)).toEqual([
+        'stable app 1.0',
+        'stable liba 1.0',
+        ...(named ? ['stable libx 1.0'] : []),
+        'updates app 1.1',
+        'updates libb 1.0',
+      ]);
+    }
     const f = { packages: ['app'], sections: [], priorities: [], with_dependencies: true };
-    expect(selectMirrorPackages(twoSuites, { architectures: ['amd64'], keep: 1, filter: f }, 'm').map((p) => `${p.origin.suite} ${p.name} ${p.version}`)).toEqual(['stable app 1.0', 'stable liba 1.0', 'updates app 1.1', 'updates libb 1.0']);
     // keep: 2 holds tool 1.0 too: apt-get install tool=1.0 needs libold
     const versions = index([pkg('tool', '1.0', { depends: 'libold' }), pkg('tool', '2.0', { depends: 'libnew' }), pkg('libold', '1.0'), pkg('libnew', '1.0')]);
     expect(names(selectMirrorPackages(versions, { architectures: ['amd64'], keep: 2, filter: { ...f, packages: ['tool'] } }, 'm'))).toEqual(['libnew 1.0', 'libold 1.0', 'tool 1.0', 'tool 2.0']);

@@ -69,10 +69,14 @@ export function selectMirrorPackages(indexes: readonly PackedIndex[], mirror: Pi
       const roots = new Map<string, boolean>();
       for (const p of selected) {
         if (p.architecture !== arch && p.architecture !== 'all') continue;
-        const release = p.origin.releaseNames?.[0] ?? p.origin.suite;
-        const newestInSuite = index.byName.get(p.name)?.find((v) => (v.origin.releaseNames?.[0] ?? v.origin.suite) === release);
-        if (newestInSuite && newestInSuite.version === p.version) roots.set(`${p.name}/${release}`, true);
-        else if (!roots.has(`${p.name}=${p.version}`)) roots.set(`${p.name}=${p.version}`, false);
+        const versions = index.byName.get(p.name) ?? [];
+        // `name/RELEASE` names the suite by its Release's Suite (or Codename), as apt-get reads it; a suite
+        // whose Release names none (or one with "/") is asked for as `name=version`, required when that
+        // is the candidate (as `name` was)
+        const release = p.origin.releaseNames?.[0];
+        const newestInSuite = versions.find((v) => v.origin.suite === p.origin.suite);
+        if (release !== undefined && !release.includes('/') && newestInSuite?.version === p.version) roots.set(`${p.name}/${release}`, true);
+        else if (!roots.get(`${p.name}=${p.version}`)) roots.set(`${p.name}=${p.version}`, versions[0]?.version === p.version);
       }
       for (const [root, required] of [...roots].sort(([a], [b]) => cmp(a, b))) {
         let closure: AptPackage[];
@@ -81,7 +85,7 @@ export function selectMirrorPackages(indexes: readonly PackedIndex[], mirror: Pi
         } catch (err) {
           if (!(err instanceof ResolveError)) throw err;
           if (!required) continue;
-          throw new ResolveError(`${where} (${arch}): ${root.split('/', 1)[0]}: ${err.message}`);
+          throw new ResolveError(`${where} (${arch}): ${root.split(/[/=]/, 1)[0]}: ${err.message}`);
         }
         for (const p of closure) add(p);
       }
