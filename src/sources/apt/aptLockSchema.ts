@@ -49,7 +49,7 @@ export function parseAptLock(section: unknown, expect: { suite: string; componen
 
 const MirrorLock = z
   .object({
-    suites: z.array(z.object({ suite: z.string(), date: z.iso.datetime() }).strict()),
+    suites: z.array(z.object({ suite: z.string(), date: z.iso.datetime(), pin: z.union([z.literal(1), z.literal(100)]).optional() }).strict()),
     components: z.array(z.string()),
     architectures: z.array(z.string()),
     sources: z.array(z.object({ uri: z.string(), suite: z.string(), signers: z.array(z.string()) }).strict()),
