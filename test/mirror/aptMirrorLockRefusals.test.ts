@@ -8,6 +8,7 @@ import { ferry } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildDeb, readPrivate, serveDir, signRelease, writeUpstream } from '../apt/fixtureUpstream.js';
 import { aptMirrorSpec } from './mirrorChecks.js';
+import { privateApt } from '../apt/privateApt.js';
 
 describe('apt mirror: what the lock pins is what the mirror can publish', () => {
   let dir: string;
@@ -24,7 +25,7 @@ describe('apt mirror: what the lock pins is what the mirror can publish', () => 
       const packages = (edit ?? ((t: string) => t))(gunzipSync(await readFile(join(dist, 'main/binary-amd64/Packages.gz'))).toString('utf8'));
       await writeFile(join(dist, 'main/binary-amd64/Packages'), packages);
       await writeFile(join(dist, 'main/binary-amd64/Packages.gz'), gzipSync(packages));
-      const opts = ['Suite=fixture', 'Codename=fixture', 'Architectures=amd64', 'Components=main', ...releaseOptions].flatMap((o) => ['-o', `APT::FTPArchive::Release::${o}`]);
+      const opts = [...['Suite=fixture', 'Codename=fixture'].filter((o) => !releaseOptions.some((r) => r.startsWith(o.split('=')[0]!))), 'Architectures=amd64', 'Components=main', ...releaseOptions].flatMap((o) => ['-o', `APT::FTPArchive::Release::${o}`]);
       const release = execFileSync('apt-ftparchive', [...opts, 'release', '.'], { cwd: dist }).toString('utf8');
       await rm(join(dist, 'main/binary-amd64/Packages'));
       await signRelease(dist, release, await readPrivate(upstreamKey.secretArmored));
@@ -109,5 +110,27 @@ describe('apt mirror: what the lock pins is what the mirror can publish', () => 
       const release = execFileSync('tar', ['-xOf', bundle, 'mirrors/debian/debian/dists/fixture/Release']).toString('utf8');
       expect(release.split('\n').filter((line) => /^(NotAutomatic|ButAutomaticUpgrades):/.test(line)), options.join(' ')).toEqual([...expected]);
     }
+  });
+  it('keeps the upstream Release\'s Suite and Codename (stable, bookworm for dists/fixture), which hosts\' pins and apt-get -t name; the real apt-get reads the mirror without a warning', async () => {
+    const { spec, lockFile } = await upstreamOf([await buildDeb(dir, { name: 'hello', version: '1.0' })], '{ packages: [hello] }', undefined, ['Suite=stable', 'Codename=fixture']);
+    const l = await lock(spec);
+    expect(l.code, l.stderr).toBe(0);
+    expect(JSON.parse(await readFile(lockFile, 'utf8')).kinds.mirror.apt.debian.suites[0]).toMatchObject({ suite: 'fixture', releaseSuite: 'stable' });
+    const out = await mkdtemp(join(dir, 'out-'));
+    const b = await build(spec, out);
+    expect(b.code, b.stderr).toBe(0);
+    const bundle = join(out, (await readdir(out)).find((f) => f.endsWith('.ferry'))!);
+    const release = execFileSync('tar', ['-xOf', bundle, 'mirrors/debian/debian/dists/fixture/Release']).toString('utf8');
+    expect(release.split('\n').filter((line) => /^(Suite|Codename):/.test(line))).toEqual(['Suite: stable', 'Codename: fixture']);
+    // the real apt-get: `-t stable` names the mirror's suite as it names the upstream's
+    const tree = await mkdtemp(join(dir, 'tree-'));
+    execFileSync('tar', ['-xf', bundle, '-C', tree]);
+    const apt = await privateApt(`deb [signed-by=${join(tree, 'mirrors/debian/keys/bundle.asc')}] file:${join(tree, 'mirrors/debian/debian')} fixture main`);
+    const update = await apt.aptGet('update');
+    expect(update.code, update.stderr).toBe(0);
+    expect(update.stderr).not.toMatch(/^[WE]:/m);
+    const sim = await apt.simulate(['-t', 'stable', 'hello']);
+    expect(sim.result.code, sim.result.stderr).toBe(0);
+    expect(sim.installs).toEqual(['hello 1.0']);
   });
 });

@@ -37,6 +37,8 @@ export interface AptRepositoryOptions {
   outDir: string;
   suite: string;
   codename?: string;
+  /** the Release's Suite when it is not the folder's name (a mirror repeats its upstream's: stable for dists/bookworm) */
+  releaseSuite?: string;
   component?: string;
   /** every component the Release lists (each gets its indexes, empty or not); default: [component] */
   components?: string[];
@@ -231,7 +233,7 @@ function releaseText(opts: AptRepositoryOptions, components: string[], archs: st
   const lines = [
     `Origin: ${opts.origin ?? 'ferry'}`,
     `Label: ${opts.label ?? opts.origin ?? 'ferry'}`,
-    `Suite: ${opts.suite}`,
+    `Suite: ${opts.releaseSuite ?? opts.suite}`,
     `Codename: ${opts.codename ?? opts.suite}`,
     `Date: ${rfc2822(opts.date)}`,
   ];
