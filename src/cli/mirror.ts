@@ -45,7 +45,13 @@ export function register(program: Command): void {
       stopOnInterrupt('mirror switch');
       const { switchMirror } = await import('../store/syncMirrorLinks.js');
       await (await import('../store/checkStorePath.js')).requireStoreFolder(opts.store);
-      await switchMirror(opts.store, name, version);
+      const { olderReleases } = await switchMirror(opts.store, name, version);
       process.stdout.write(`/mirrors/${name}/ now serves ${name}@${version}\n`);
+      if (olderReleases.length) {
+        const suites = olderReleases.map((r) => `${r.suite} ${r.to} < ${r.from}`).join(', ');
+        loggerFrom({}).warn(
+          `/mirrors/${name}/: the Release of ${suites} is dated before the one served until now: apt ignores an older Release, so hosts that already ran apt-get update keep the newer package lists (and fail to fetch their files); on each such host remove /var/lib/apt/lists/*_mirrors_${name}_* and run apt-get update`,
+        );
+      }
     });
 }

@@ -10,6 +10,7 @@ import { readStoredManifest } from './readStoredManifest.js';
 import { replaceLink } from './replaceLink.js';
 import { REF_SEGMENT_RE, storeLayout } from './storeLayout.js';
 import { compareReleaseAge } from './releaseOrder.js';
+import { olderAptReleases, type OlderRelease } from './olderAptReleases.js';
 
 export interface MirrorSnapshot {
   mirror: string;
@@ -176,7 +177,7 @@ export async function refuseForeignMirrors(store: string, manifest: Manifest, la
 }
 
 /** Point /mirrors/NAME/ at the snapshot NAME@VERSION, atomically. */
-export async function switchMirror(store: string, mirror: string, version: string): Promise<void> {
+export async function switchMirror(store: string, mirror: string, version: string): Promise<{ olderReleases: OlderRelease[] }> {
   // both become a link's name and target under STORE/mirrors: nothing that could point elsewhere
   if (!NAME_RE.test(mirror) || !REF_SEGMENT_RE.test(version)) throw new UsageError(`mirror ${JSON.stringify(mirror)} version ${JSON.stringify(version)}: expected a mirror name (${NAME_RULE}) and a release version`);
   const dir = storeLayout(store).mirrors;
@@ -185,7 +186,11 @@ export async function switchMirror(store: string, mirror: string, version: strin
     const have = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(`${mirror}@`)).map((n) => n.slice(mirror.length + 1));
     throw new StoreError(`mirror ${mirror} has no snapshot ${version} in ${store}${have.length ? `; it has ${have.sort().join(', ')}` : ': import a bundle that carries it'}`);
   }
+  const served = await readLinkIn(dir, mirror);
+  // an apt mirror switched back: hosts keep the newer Release they have (olderAptReleases)
+  const olderReleases = served === undefined || served === `${mirror}@${version}` ? [] : await olderAptReleases(join(dir, served), join(dir, `${mirror}@${version}`));
   await replaceLink(join(dir, mirror), `${mirror}@${version}`);
+  return { olderReleases };
 }
 
 /** The target of a link STORE/mirrors/NAME, undefined when there is none; anything else there is refused. */

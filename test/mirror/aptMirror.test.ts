@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -210,6 +210,30 @@ describe('apt mirror: lock, build, refresh by differential bundles, import, serv
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/no snapshot 9\.9\.9.*1\.0\.0, 2\.0\.0, 3\.0\.0/);
     expect(await head(`/mirrors/debian${release}`)).toEqual({ status: 200, bundle: digest1 });
+  });
+
+  it('ferry mirror switch back warns that apt hosts keep the newer Release they read, and the remedy it names works with the real apt-get', async () => {
+    const apt = await privateApt(`deb [signed-by=${join(dir, 'mirror-key.asc')}] ${serve!.url}/mirrors/debian/debian fixture main`);
+    const forward = await ferry(['mirror', 'switch', 'debian', '3.0.0', '--store', store()]);
+    expect(forward.code, forward.stderr).toBe(0);
+    expect(forward.stderr).not.toMatch(/warning/);
+    expect((await apt.aptGet('update')).code).toBe(0);
+    expect((await apt.simulate(['libfoo'])).installs).toEqual(['libfoo 1.3-1+deb12u1']);
+    const back = await ferry(['mirror', 'switch', 'debian', '1.0.0', '--store', store()]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toBe('/mirrors/debian/ now serves debian@1.0.0\n');
+    expect(back.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^warning: \/mirrors\/debian\/: the Release of fixture \S+ < \S+ is dated before the one served until now: apt ignores an older Release, .*remove \/var\/lib\/apt\/lists\/\*_mirrors_debian_\* and run apt-get update$/),
+    ]);
+    // what the warning says: apt keeps the lists of 3.0.0, whose libfoo the server no longer has
+    expect((await apt.aptGet('update')).code).toBe(0);
+    expect((await apt.simulate(['libfoo'])).installs).toEqual(['libfoo 1.3-1+deb12u1']);
+    expect((await apt.aptGet('install', '-y', '--download-only', 'libfoo')).code).not.toBe(0);
+    // and the remedy it names
+    const lists = join(apt.root, 'var/lib/apt/lists');
+    for (const f of await readdir(lists)) if (/_mirrors_debian_/.test(f)) await rm(join(lists, f));
+    expect((await apt.aptGet('update')).code).toBe(0);
+    expect((await apt.simulate(['libfoo'])).installs).toEqual(['libfoo 1.3-1']);
   });
 
   it('nginx with --nginx-config serves the same mirror URLs, following ferry mirror switch', async () => {

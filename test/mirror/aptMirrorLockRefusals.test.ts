@@ -8,6 +8,7 @@ import { ferry } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildDeb, readPrivate, serveDir, signRelease, writeUpstream } from '../apt/fixtureUpstream.js';
 import { aptMirrorSpec } from './mirrorChecks.js';
+import { privateApt } from '../apt/privateApt.js';
 
 describe('apt mirror: what the lock pins is what the mirror can publish', () => {
   let dir: string;
@@ -15,16 +16,16 @@ describe('apt mirror: what the lock pins is what the mirror can publish', () => 
   let bundleKey: Awaited<ReturnType<typeof writeKey>>;
   const closers: Array<() => Promise<void>> = [];
   /** a served upstream of these .debs, and a spec of a mirror of it with `filter` */
-  const upstreamOf = async (debs: string[], filter: string, edit?: (packages: string) => string) => {
+  const upstreamOf = async (debs: string[], filter: string, edit?: (packages: string) => string, releaseOptions: string[] = []) => {
     const root = await mkdtemp(join(dir, 'upstream-'));
     await writeUpstream(root, debs, { suite: 'fixture', key: await readPrivate(upstreamKey.secretArmored) });
-    if (edit) {
+    if (edit || releaseOptions.length) {
       // the upstream's own signed index, as its key signs what it likes
       const dist = join(root, 'dists/fixture');
-      const packages = edit(gunzipSync(await readFile(join(dist, 'main/binary-amd64/Packages.gz'))).toString('utf8'));
+      const packages = (edit ?? ((t: string) => t))(gunzipSync(await readFile(join(dist, 'main/binary-amd64/Packages.gz'))).toString('utf8'));
       await writeFile(join(dist, 'main/binary-amd64/Packages'), packages);
       await writeFile(join(dist, 'main/binary-amd64/Packages.gz'), gzipSync(packages));
-      const opts = ['Suite=fixture', 'Codename=fixture', 'Architectures=amd64', 'Components=main'].flatMap((o) => ['-o', `APT::FTPArchive::Release::${o}`]);
+      const opts = [...['Suite=fixture', 'Codename=fixture'].filter((o) => !releaseOptions.some((r) => r.startsWith(o.split('=')[0]!))), 'Architectures=amd64', 'Components=main', ...releaseOptions].flatMap((o) => ['-o', `APT::FTPArchive::Release::${o}`]);
       const release = execFileSync('apt-ftparchive', [...opts, 'release', '.'], { cwd: dist }).toString('utf8');
       await rm(join(dist, 'main/binary-amd64/Packages'));
       await signRelease(dist, release, await readPrivate(upstreamKey.secretArmored));
@@ -91,5 +92,45 @@ describe('apt mirror: what the lock pins is what the mirror can publish', () => 
       expect.stringMatching(/^ferry: mirrors\.apt\.debian: the upstream lists app 1\.0 amd64 \(main\) as two different files, "pool\/main\/app_1\.0_amd64(\.rebuilt)?\.deb" \(fixture\) and "pool\/main\/app_1\.0_amd64(\.rebuilt)?\.deb" \(fixture\); a mirror publishes one file per package version/),
     ]);
     await expect(readFile(lockFile)).rejects.toThrow(/ENOENT/);
+  });
+  it('keeps an upstream suite\'s NotAutomatic and ButAutomaticUpgrades in the mirror\'s Release, so hosts pin it as the upstream does', async () => {
+    for (const [options, expected] of [
+      [['NotAutomatic=yes', 'ButAutomaticUpgrades=yes'], ['NotAutomatic: yes', 'ButAutomaticUpgrades: yes']],
+      [['NotAutomatic=yes'], ['NotAutomatic: yes']],
+      [[], []],
+    ] as const) {
+      const { spec, lockFile } = await upstreamOf([await buildDeb(dir, { name: 'hello', version: '1.0' })], '{ packages: [hello] }', undefined, [...options]);
+      const l = await lock(spec);
+      expect(l.code, l.stderr).toBe(0);
+      expect(JSON.parse(await readFile(lockFile, 'utf8')).kinds.mirror.apt.debian.suites[0].pin).toBe(options.length === 2 ? 100 : options.length === 1 ? 1 : undefined);
+      const out = await mkdtemp(join(dir, 'out-'));
+      const b = await build(spec, out);
+      expect(b.code, b.stderr).toBe(0);
+      const bundle = join(out, (await readdir(out)).find((f) => f.endsWith('.ferry'))!);
+      const release = execFileSync('tar', ['-xOf', bundle, 'mirrors/debian/debian/dists/fixture/Release']).toString('utf8');
+      expect(release.split('\n').filter((line) => /^(NotAutomatic|ButAutomaticUpgrades):/.test(line)), options.join(' ')).toEqual([...expected]);
+    }
+  });
+  it('keeps the upstream Release\'s Suite and Codename (stable, bookworm for dists/fixture), which hosts\' pins and apt-get -t name; the real apt-get reads the mirror without a warning', async () => {
+    const { spec, lockFile } = await upstreamOf([await buildDeb(dir, { name: 'hello', version: '1.0' })], '{ packages: [hello] }', undefined, ['Suite=stable', 'Codename=fixture']);
+    const l = await lock(spec);
+    expect(l.code, l.stderr).toBe(0);
+    expect(JSON.parse(await readFile(lockFile, 'utf8')).kinds.mirror.apt.debian.suites[0]).toMatchObject({ suite: 'fixture', releaseSuite: 'stable' });
+    const out = await mkdtemp(join(dir, 'out-'));
+    const b = await build(spec, out);
+    expect(b.code, b.stderr).toBe(0);
+    const bundle = join(out, (await readdir(out)).find((f) => f.endsWith('.ferry'))!);
+    const release = execFileSync('tar', ['-xOf', bundle, 'mirrors/debian/debian/dists/fixture/Release']).toString('utf8');
+    expect(release.split('\n').filter((line) => /^(Suite|Codename):/.test(line))).toEqual(['Suite: stable', 'Codename: fixture']);
+    // the real apt-get: `-t stable` names the mirror's suite as it names the upstream's
+    const tree = await mkdtemp(join(dir, 'tree-'));
+    execFileSync('tar', ['-xf', bundle, '-C', tree]);
+    const apt = await privateApt(`deb [signed-by=${join(tree, 'mirrors/debian/keys/bundle.asc')}] file:${join(tree, 'mirrors/debian/debian')} fixture main`);
+    const update = await apt.aptGet('update');
+    expect(update.code, update.stderr).toBe(0);
+    expect(update.stderr).not.toMatch(/^[WE]:/m);
+    const sim = await apt.simulate(['-t', 'stable', 'hello']);
+    expect(sim.result.code, sim.result.stderr).toBe(0);
+    expect(sim.installs).toEqual(['hello 1.0']);
   });
 });

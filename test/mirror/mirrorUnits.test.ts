@@ -39,6 +39,46 @@ describe('mirror selection', () => {
     expect(names(selectMirrorPackages(upstream, { architectures: ['amd64'], keep: 1, filter: { ...f, with_dependencies: true } }, 'm'))).toEqual(['game 1.0', 'libgame 1.0']);
     expect(names(selectMirrorPackages(upstream, { architectures: ['amd64'], keep: 1 }, 'm'))).toEqual(['base 1.0', 'game 1.0', 'libgame 1.0', 'nc 1.0', 'tool 3.0']);
   });
+  it('adds what each selected version needs: the one of every suite, and each older version keep holds', () => {
+    // stable has app 1.0 (needs liba); updates has app 1.1 (needs libb): a host of the mirror's stable suite
+    // installs app 1.0, so liba must come along, not only what the newest app needs
+    // with Releases that name their suites (`app/bookworm`, which also takes stable's libx 1.0 for
+    // `Depends: libx (<< 2)` as apt-get does), and without (`app=1.0`)
+    for (const named of [true, false]) {
+      const stable = { ...origin, ...(named ? { releaseNames: ['bookworm'] } : {}) };
+      const updates = { ...origin, suite: 'updates', ...(named ? { releaseNames: ['bookworm-updates'] } : {}) };
+      const twoSuites = [
+        PackedIndex.open(packIndex([pkg('app', '1.0', { depends: named ? 'liba, libx (<< 2)' : 'liba', origin: stable }), pkg('liba', '1.0', { origin: stable }), pkg('libx', '1.0', { origin: stable })]), stable)!,
+        PackedIndex.open(packIndex([pkg('app', '1.1', { depends: 'libb', origin: updates }), pkg('libb', '1.0', { origin: updates }), pkg('libx', '2.0', { origin: updates })]), updates)!,
+      ];
+      const f = { packages: ['app'], sections: [], priorities: [], with_dependencies: true };
+      expect(selectMirrorPackages(twoSuites, { architectures: ['amd64'], keep: 1, filter: f }, 'm').map((p) => `${p.origin.suite} ${p.name} ${p.version}`)).toEqual([
+        'stable app 1.0',
+        'stable liba 1.0',
+        ...(named ? ['stable libx 1.0'] : []),
+        'updates app 1.1',
+        'updates libb 1.0',
+      ]);
+    }
+    const f = { packages: ['app'], sections: [], priorities: [], with_dependencies: true };
+    // keep: 2 holds tool 1.0 too: apt-get install tool=1.0 needs libold
+    const versions = index([pkg('tool', '1.0', { depends: 'libold' }), pkg('tool', '2.0', { depends: 'libnew' }), pkg('libold', '1.0'), pkg('libnew', '1.0')]);
+    expect(names(selectMirrorPackages(versions, { architectures: ['amd64'], keep: 2, filter: { ...f, packages: ['tool'] } }, 'm'))).toEqual(['libnew 1.0', 'libold 1.0', 'tool 1.0', 'tool 2.0']);
+  });
+  it('refuses one version listed as two different files even when only the filter selects it (exit 67 as documented), keeping a file listed twice once', () => {
+    const twice = index([pkg('tool', '1.0'), pkg('tool', '1.0', { filename: 'pool/tool_1.0.rebuilt.deb', sha256: 'b'.repeat(64) }), pkg('tool', '0.9')]);
+    const f = { packages: ['tool'], sections: [], priorities: [], with_dependencies: false };
+    expect(() => selectMirrorPackages(twice, { architectures: ['amd64'], keep: 1, filter: f }, 'mirrors.apt.x')).toThrow(/mirrors\.apt\.x: the upstream lists tool 1\.0 amd64 \(main\) as two different files/);
+    const same = index([pkg('tool', '1.0'), pkg('tool', '1.0', { filename: 'pool/tool_1.0.again.deb' }), pkg('tool', '0.9')]);
+    expect(names(selectMirrorPackages(same, { architectures: ['amd64'], keep: 2, filter: f }, 'm'))).toEqual(['tool 0.9', 'tool 1.0']);
+  });
+  it('keeps the newest N versions of a package across Architecture: all and the mirror\'s architecture, as apt sees one package', () => {
+    // tool became Architecture: all in 2.0: on amd64, apt's versions of tool are 2.0 (all) and 1.0 (amd64)
+    const moved = index([pkg('tool', '1.0'), pkg('tool', '2.0', { architecture: 'all' }), pkg('tool', '0.5', { architecture: 'all' })]);
+    const f = { packages: ['tool'], sections: [], priorities: [], with_dependencies: false };
+    expect(selectMirrorPackages(moved, { architectures: ['amd64'], keep: 1, filter: f }, 'm').map((p) => `${p.version} ${p.architecture}`)).toEqual(['2.0 all']);
+    expect(selectMirrorPackages(moved, { architectures: ['amd64'], keep: 2, filter: f }, 'm').map((p) => `${p.version} ${p.architecture}`)).toEqual(['2.0 all', '1.0 amd64']);
+  });
   it('fails naming the selected package whose dependencies the upstream cannot meet', () => {
     const broken = index([pkg('app', '1.0', { depends: 'ghost (>= 2)' })]);
     expect(() => selectMirrorPackages(broken, { architectures: ['amd64'], keep: 1, filter: { packages: ['app'], sections: [], priorities: [], with_dependencies: true } }, 'mirrors.apt.x')).toThrow(/mirrors\.apt\.x \(amd64\): app: .*ghost/);

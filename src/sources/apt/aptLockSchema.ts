@@ -4,6 +4,7 @@ import { formatIssues } from '../../util/formatIssues.js';
 import { ambiguousUrl, parseLocation, urlUnder } from '../../fetch/lockedUrl.js';
 import { name } from '../../util/names.js';
 import { quoteInput } from '../../util/oneLine.js';
+import { RELEASE_NAME } from './releaseName.js';
 import type { AptLock } from './aptKind.js';
 import type { AptMirrorLock } from './lockAptMirror.js';
 import type { AptMirror } from '../../specfile/schema.js';
@@ -49,7 +50,7 @@ export function parseAptLock(section: unknown, expect: { suite: string; componen
 
 const MirrorLock = z
   .object({
-    suites: z.array(z.object({ suite: z.string(), date: z.iso.datetime() }).strict()),
+    suites: z.array(z.object({ suite: z.string(), date: z.iso.datetime(), pin: z.union([z.literal(1), z.literal(100)]).optional(), releaseSuite: z.string().regex(RELEASE_NAME).optional(), codename: z.string().regex(RELEASE_NAME).optional() }).strict()),
     components: z.array(z.string()),
     architectures: z.array(z.string()),
     sources: z.array(z.object({ uri: z.string(), suite: z.string(), signers: z.array(z.string()) }).strict()),

@@ -38,7 +38,7 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
   const published: PublishedPackage[] = [];
   // downloaded now and checked as they streamed: packing does not hash them again
   const fresh = freshDigests([...got, ...gotSources]);
-  for (const { suite, date } of lock.suites) {
+  for (const { suite, date, pin, releaseSuite, codename } of lock.suites) {
     const inSuite = lock.packages.map((p, i) => ({ p, file: got[i]!.path })).filter(({ p }) => p.suite === suite);
     const repo = await writeAptRepository({
       outDir,
@@ -55,6 +55,9 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: B
           }
         : {}),
       date: new Date(date),
+      ...(pin !== undefined ? { pin } : {}),
+      ...(releaseSuite !== undefined ? { releaseSuite } : {}),
+      ...(codename !== undefined ? { codename } : {}),
       signingKeys: ctx.signingKeys,
       origin: 'ferry',
       label: `ferry mirror ${name}`,

@@ -38,15 +38,21 @@ export function selectMirrorPackages(indexes: readonly PackedIndex[], mirror: Pi
       if (f && !byFields && !names.some((re) => re.test(packed.string(packed.nameId(i))))) continue;
       const p = packed.get(i);
       if (!selects(p)) continue;
-      const key = `${p.origin.uri} ${p.origin.suite} ${p.origin.component} ${p.name} ${p.architecture}`;
-      groups.set(key, [...(groups.get(key) ?? []), p]);
+      // apt sees an Architecture: all package as one of each architecture's: its versions compete with theirs
+      for (const arch of p.architecture === 'all' ? mirror.architectures : [p.architecture]) {
+        const key = `${p.origin.uri} ${p.origin.suite} ${p.origin.component} ${p.name} ${arch}`;
+        groups.set(key, [...(groups.get(key) ?? []), p]);
+      }
     }
   }
   const chosen = new Map<string, AptPackage>();
   const add = (p: AptPackage) => chosen.set(`${p.origin.suite} ${p.origin.component} ${p.filename} ${p.sha256}`, p);
   const selected: AptPackage[] = [];
   for (const list of groups.values()) {
-    const newest = [...new Map(list.map((p) => [p.version, p])).values()].sort((a, b) => compareDebVersions(b.version, a.version)).slice(0, mirror.keep);
+    // the newest `keep` versions, with every file the upstream lists for each: one version listed as two
+    // different files is refused below (checkOnePoolFile), not settled by whichever the index lists last
+    const versions = [...new Set(list.map((p) => p.version))].sort((a, b) => compareDebVersions(b, a)).slice(0, mirror.keep);
+    const newest = [...new Map(list.filter((p) => versions.includes(p.version)).map((p) => [`${p.version} ${p.sha256}`, p])).values()];
     for (const p of newest) {
       add(p);
       selected.push(p);
@@ -56,14 +62,30 @@ export function selectMirrorPackages(indexes: readonly PackedIndex[], mirror: Pi
   if (f?.with_dependencies) {
     for (const arch of mirror.architectures) {
       const index = indexPackedSources(indexes, arch);
-      const roots = [...new Set(selected.filter((p) => p.architecture === arch || p.architecture === 'all').map((p) => p.name))].sort();
-      for (const root of roots) {
+      // each selected version as a host would ask for it: the newest of its suite as `name/suite` (a host of
+      // that suite alone installs it, so what it needs must come along, not only what the newest suite's
+      // version needs); an older one that `keep` holds as `name=version`, best effort: apt-get itself may
+      // refuse it alone (a sibling pinned to its exact version whose candidate is newer)
+      const roots = new Map<string, boolean>();
+      for (const p of selected) {
+        if (p.architecture !== arch && p.architecture !== 'all') continue;
+        const versions = index.byName.get(p.name) ?? [];
+        // `name/RELEASE` names the suite by its Release's Suite (or Codename), as apt-get reads it; a suite
+        // whose Release names none (or one with "/") is asked for as `name=version`, required when that
+        // is the candidate (as `name` was)
+        const release = p.origin.releaseNames?.[0];
+        const newestInSuite = versions.find((v) => v.origin.suite === p.origin.suite);
+        if (release !== undefined && !release.includes('/') && newestInSuite?.version === p.version) roots.set(`${p.name}/${release}`, true);
+        else if (!roots.get(`${p.name}=${p.version}`)) roots.set(`${p.name}=${p.version}`, versions[0]?.version === p.version);
+      }
+      for (const [root, required] of [...roots].sort(([a], [b]) => cmp(a, b))) {
         let closure: AptPackage[];
         try {
           closure = resolveAptClosure(index, [root], { recommends: false, installed: new Map() });
         } catch (err) {
-          if (err instanceof ResolveError) throw new ResolveError(`${where} (${arch}): ${root}: ${err.message}`);
-          throw err;
+          if (!(err instanceof ResolveError)) throw err;
+          if (!required) continue;
+          throw new ResolveError(`${where} (${arch}): ${root.split(/[/=]/, 1)[0]}: ${err.message}`);
         }
         for (const p of closure) add(p);
       }

@@ -37,6 +37,8 @@ export interface AptRepositoryOptions {
   outDir: string;
   suite: string;
   codename?: string;
+  /** the Release's Suite when it is not the folder's name (a mirror repeats its upstream's: stable for dists/bookworm) */
+  releaseSuite?: string;
   component?: string;
   /** every component the Release lists (each gets its indexes, empty or not); default: [component] */
   components?: string[];
@@ -46,6 +48,8 @@ export interface AptRepositoryOptions {
   sources?: AptRepositorySource[];
   /** the Release Date (the bundle epoch) */
   date: Date;
+  /** apt's default pin for the suite as an upstream Release sets it: 1 NotAutomatic, 100 also ButAutomaticUpgrades */
+  pin?: 1 | 100;
   /** adds Valid-Until = Date + days; left out by default because bundles wait months before deploys */
   validForDays?: number;
   /**
@@ -229,10 +233,11 @@ function releaseText(opts: AptRepositoryOptions, components: string[], archs: st
   const lines = [
     `Origin: ${opts.origin ?? 'ferry'}`,
     `Label: ${opts.label ?? opts.origin ?? 'ferry'}`,
-    `Suite: ${opts.suite}`,
+    `Suite: ${opts.releaseSuite ?? opts.suite}`,
     `Codename: ${opts.codename ?? opts.suite}`,
     `Date: ${rfc2822(opts.date)}`,
   ];
+  if (opts.pin !== undefined) lines.push('NotAutomatic: yes', ...(opts.pin === 100 ? ['ButAutomaticUpgrades: yes'] : []));
   if (opts.validForDays) lines.push(`Valid-Until: ${rfc2822(new Date(opts.date.getTime() + opts.validForDays * 86_400_000))}`);
   lines.push(`Architectures: ${archs.join(' ')}`, `Components: ${components.join(' ')}`, 'SHA256:');
   const width = Math.max(...[...files.values()].map((b) => String(b.length).length));
