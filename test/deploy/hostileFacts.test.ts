@@ -1,0 +1,79 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry } from '../helpers/cli.js';
+import { repo } from './fixtures.js';
+import { writeRelease } from './storeFixture.js';
+import { folderSite } from './folderSite.js';
+
+/**
+ * One compromised host of a fleet (folder hosts, the local transport): what it sends back, its facts, must
+ * reach the operator's terminal as text, and say nothing about the other hosts.
+ */
+const HOSTS = ['w1', 'w2'];
+
+function site(prefix: string) {
+  const s = folderSite(`hostilefacts-${prefix}`, HOSTS);
+  const facts = (h: string) => join(s.root(h), 'var/lib/ferry/facts');
+  return { ...s, facts, common: ['-i', s.inventory, '--allow-local', '--store', s.store] };
+}
+
+function release(store: string, version: string) {
+  return writeRelease(store, {
+    name: 'hf',
+    version,
+    epoch: `2026-11-0${version[0]}T00:00:00Z`,
+    services: { web: { version, groups: ['web'], files: { 'web.conf': 'web\n' }, configure: [{ command: { run: 'true' } }] } },
+  });
+}
+
+/** Anything that would drive a terminal: ESC (CSI, OSC), a carriage return, BEL, other C0/C1 controls. */
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+
+beforeAll(() => {
+  if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npm run build first: the test runs bin/ferry.js');
+});
+
+describe('status: a host whose facts carry escape sequences', () => {
+  const s = site('status');
+  beforeAll(async () => {
+    release(s.store, '1.0.0');
+    const r = await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  const file = () => join(s.facts('w1'), 'web.json');
+  let original = '';
+  beforeAll(() => {
+    original = readFileSync(file(), 'utf8');
+  });
+  const evil = '\x1b[2K\r\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[1A\n2 hosts, complete';
+
+  it('a digest that is no bundle digest makes the fact unreadable: the host is reported so, the other host as it is', async () => {
+    const fact = JSON.parse(original);
+    fact.digest = evil.slice(0, 12) + fact.digest;
+    fact.stages.configure.digest = '\x1b[1A\x1b[2K' + fact.stages.configure.digest;
+    writeFileSync(file(), JSON.stringify(fact));
+    const r = await ferry(['status', ...s.common]);
+    expect(r.stdout).not.toMatch(CONTROL);
+    expect(r.stdout).toMatch(/^w1 +web +- +- +- +- +- +- +\S+\/web\.json is not a ferry fact$/m);
+    expect(r.stdout).toMatch(/^w2 +web +hf 1\.0\.0 +1\.0\.0 +[0-9a-f]{12} +done +done +done +yes$/m);
+    expect(r.stdout).toMatch(/^1 distinct bundle digest across 2 hosts \([0-9a-f]{12}\)$/m);
+  });
+
+  it("a failure's step and a service name with escape sequences are printed escaped", async () => {
+    const fact = JSON.parse(original);
+    fact.service = `web${evil}`;
+    fact.failure = { stage: 'configure', step: `cmd${evil}`, time: 'now', message: 'x', digest: fact.digest };
+    writeFileSync(file(), JSON.stringify({ ...JSON.parse(original), failure: fact.failure }));
+    // a fact file whose name carries the sequence, and a fact that claims it
+    writeFileSync(join(s.facts('w1'), 'web\x1b[2K\r\x07.json'), JSON.stringify({ ...fact, service: 'web\x1b[2K\r\x07' }));
+    const r = await ferry(['status', ...s.common]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(CONTROL);
+    expect(r.stdout).toContain('w1 web: configure cmd\\x1b[2K\\r\\x1b]52;c;ZWNobyBwd25lZA==\\x07\\x1b[1A\\n2 hosts, complete failed at now: x\n');
+    expect(r.stdout).toContain('w1 web\\x1b[2K\\r\\x07: configure cmd\\x1b[2K');
+    expect(r.stdout).toMatch(/^w2 +web +hf 1\.0\.0 +1\.0\.0 +[0-9a-f]{12} +done +done +done +yes$/m);
+  });
+});
