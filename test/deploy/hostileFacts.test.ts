@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from '../helpers/cli.js';
+import { FERRY_BIN, ferry, run } from '../helpers/cli.js';
 import { repo } from './fixtures.js';
 import { writeRelease } from './storeFixture.js';
 import { folderSite } from './folderSite.js';
@@ -76,4 +76,35 @@ describe('status: a host whose facts carry escape sequences', () => {
     expect(r.stdout).toContain('w1 web\\x1b[2K\\r\\x07: configure cmd\\x1b[2K');
     expect(r.stdout).toMatch(/^w2 +web +hf 1\.0\.0 +1\.0\.0 +[0-9a-f]{12} +done +done +done +yes$/m);
   });
+});
+
+describe('deploy: a host whose hold does not end when the run is done', () => {
+  const s = site('release');
+  const bin = join(s.dir, 'bin');
+  const pidFile = join(s.dir, 'hung.pid');
+  afterAll(() => {
+    // the hung part of w1's hold, when ferry left it running
+    if (existsSync(pidFile)) {
+      try {
+        process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+      } catch {
+        // ended with the hold
+      }
+    }
+    rmSync(s.dir, { recursive: true, force: true });
+  });
+
+  // w1's hold ignores the end of its input (its `rm` of the holder line never returns): a host that keeps the
+  // session open. The run had to wait for it forever, and printed no report, for w2 neither.
+  it('is waited for at most --timeout: the report comes, for both hosts', async () => {
+    release(s.store, '1.0.0');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'rm'), `#!/bin/sh\ncase "$*" in *${s.root('w1')}/var/lib/ferry/run/holder*) echo $$ > ${pidFile}; exec sleep 3600;; esac\nexec /bin/rm "$@"\n`, { mode: 0o755 });
+    // GNU timeout ends a ferry that waits for ever (exit 124)
+    const r = await run('timeout', ['-s', 'KILL', '60', process.execPath, FERRY_BIN, 'deploy', 'hf@1.0.0', ...s.common, '--push', '--timeout', '5'], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^w1 +web +ran/m);
+    expect(r.stdout).toMatch(/^w2 +web +ran/m);
+    expect(r.stderr).toContain('warning: host w1: its hold (DATA/run/lock) did not end within --timeout after the run; stopped waiting for it\n');
+  }, 120_000);
 });

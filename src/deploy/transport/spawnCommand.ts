@@ -32,6 +32,8 @@ interface Started {
   ended: Promise<SpawnOutcome>;
   /** the program may run past the time limit from now on */
   stopTimer(): void;
+  /** kill it (as for its time limit) if it has not ended within ms from now */
+  arm(ms: number): void;
   fail(err: Error): void;
 }
 
@@ -69,12 +71,12 @@ function start(cmd: string, args: string[], opts: SpawnOptions = {}): Started {
     }
     child.kill('SIGKILL');
   };
-  const timer = opts.timeoutMs
-    ? setTimeout(() => {
-        timedOut = true;
-        kill();
-      }, timerMs(opts.timeoutMs))
-    : undefined;
+  const expire = (ms: number) =>
+    setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, timerMs(ms));
+  let timer = opts.timeoutMs ? expire(opts.timeoutMs) : undefined;
   let overflow: 'stdout' | 'stderr' | undefined;
   const sizes = { stdout: 0, stderr: 0 };
   const keep = (stream: 'stdout' | 'stderr', into: Buffer[]) => (b: Buffer) => {
@@ -105,6 +107,10 @@ function start(cmd: string, args: string[], opts: SpawnOptions = {}): Started {
     out,
     ended,
     stopTimer: () => timer && clearTimeout(timer),
+    arm(ms) {
+      if (timer) clearTimeout(timer);
+      timer = expire(ms);
+    },
     fail(e) {
       spawnError = e;
       kill();
@@ -126,8 +132,9 @@ export function spawnCommand(cmd: string, args: string[], opts: RunOptions & Spa
 
 /**
  * Start a program, write `input` to its stdin and keep it open: the program runs as long as its stdin stays open. Resolve with what it printed once it
- * prints `readyLine` (then `release` closes its stdin and waits for its end), or with its result
- * when it ends first. If the runner dies, the pipe closes by itself, and the program sees the end.
+ * prints `readyLine` (then `release` closes its stdin and waits for its end, killing it after `timeoutMs` as
+ * before its ready line: a host that keeps the command going once its input closed held the runner for ever),
+ * or with its result when it ends first. If the runner dies, the pipe closes by itself, and the program sees the end.
  */
 export function spawnHeld(cmd: string, args: string[], input: Buffer, readyLine: string, opts: SpawnOptions = {}): Promise<{ held: { ready: string; release(): Promise<SpawnOutcome> } } | { ended: SpawnOutcome }> {
   const s = start(cmd, args, opts);
@@ -146,6 +153,7 @@ export function spawnHeld(cmd: string, args: string[], input: Buffer, readyLine:
           ready: text.slice(0, at),
           release: () => {
             s.child.stdin.end();
+            if (opts.timeoutMs) s.arm(opts.timeoutMs);
             return s.ended;
           },
         },
