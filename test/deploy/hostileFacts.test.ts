@@ -108,3 +108,27 @@ describe('deploy: a host whose hold does not end when the run is done', () => {
     expect(r.stderr).toContain('warning: host w1: its hold (DATA/run/lock) did not end within --timeout after the run; stopped waiting for it\n');
   }, 120_000);
 });
+
+describe('plan and deploy: a fact written for another host', () => {
+  const s = site('other');
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  // status said so, but plan and deploy took w2's checkpoints for w1's and skipped the stages they showed done
+  it('is not taken for this host: its stages run again, and plan, deploy and status say why', async () => {
+    release(s.store, '1.0.0');
+    expect((await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push'])).code).toBe(0);
+    writeFileSync(join(s.facts('w1'), 'web.json'), readFileSync(join(s.facts('w2'), 'web.json')));
+    const why = 'the fact was written for host w2, not this one';
+    const plan = await ferry(['plan', 'hf@1.0.0', ...s.common]);
+    expect(plan.code, plan.stderr).toBe(0);
+    for (const stage of ['stage', 'install', 'configure']) expect(plan.stdout).toMatch(new RegExp(`^w1 +web +${stage} +run +${why}, running again$`, 'm'));
+    expect(plan.stdout).toMatch(/^w2 +web +configure +skip +done /m);
+    const status = await ferry(['status', ...s.common]);
+    expect(status.stdout).toMatch(new RegExp(`^w1 +web +- .* ${why}$`, 'm'));
+    const deploy = await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push', '--json']);
+    expect(deploy.code, deploy.stderr).toBe(0);
+    const w1 = JSON.parse(deploy.stdout).hosts.find((h: { host: string }) => h.host === 'w1');
+    expect(Object.values(w1.services.web).map((o) => (o as { status: string }).status)).toEqual(['ran', 'ran', 'ran']);
+    expect(JSON.parse(readFileSync(join(s.facts('w1'), 'web.json'), 'utf8')).host).toBe('w1');
+  });
+});
