@@ -139,18 +139,30 @@ export function spawnCommand(cmd: string, args: string[], opts: RunOptions & Spa
 export function spawnHeld(cmd: string, args: string[], input: Buffer, readyLine: string, opts: SpawnOptions = {}): Promise<{ held: { ready: string; release(): Promise<SpawnOutcome> } } | { ended: SpawnOutcome }> {
   const s = start(cmd, args, opts);
   s.child.stdin.write(input);
+  // each chunk is searched once, with the end of the one before (the line may straddle them): searching all the
+  // output again on every chunk cost a host that sends its facts in small pieces quadratic time on the runner
+  const needle = Buffer.from(`\n${readyLine}\n`);
+  let tail = Buffer.from('\n'); // the output starts a line
+  let tailAt = -1; // where tail starts in the output
+  let searched = 0; // chunks of s.out searched
   return new Promise((resolve) => {
     let ready = false;
     s.child.stdout.on('data', () => {
-      if (ready) return;
-      const text = Buffer.concat(s.out).toString('utf8');
-      const at = text.startsWith(`${readyLine}\n`) ? 0 : text.indexOf(`\n${readyLine}\n`) + 1;
-      if (at <= 0 && !text.startsWith(readyLine)) return;
+      let at = -1;
+      for (; !ready && at < 0 && searched < s.out.length; searched++) {
+        const window = Buffer.concat([tail, s.out[searched]!]);
+        const i = window.indexOf(needle);
+        if (i >= 0) at = tailAt + i + 1;
+        const keep = Math.min(window.length, needle.length - 1);
+        tailAt += window.length - keep;
+        tail = window.subarray(window.length - keep);
+      }
+      if (ready || at < 0) return;
       ready = true;
       s.stopTimer();
       resolve({
         held: {
-          ready: text.slice(0, at),
+          ready: Buffer.concat(s.out).subarray(0, at).toString('utf8'),
           release: () => {
             s.child.stdin.end();
             if (opts.timeoutMs) s.arm(opts.timeoutMs);
