@@ -108,7 +108,7 @@ function statusText(report: StatusReport): string {
     const behind = mine.filter((r) => !r.retired && !r.complete && r.configured && r.configured !== r.digest).map((r) => `${r.host} ${escapeText(r.service)}: its last completed configure was for ${r.configured!.slice(0, 12)}, not ${r.digest!.slice(0, 12)}`);
     const outdated = mine.filter((r) => r.outdated && !r.retired).map((r) => `${r.host} ${escapeText(r.service)}: outdated: ${escapeText(r.outdated!)} (its facts say complete; a deploy of ${r.digest!.slice(0, 12)} runs ${/, /.test(r.outdated!) ? 'these stages' : 'it'} again)`);
     const retired = retiredLines(mine);
-    const unreachable = report.unreachable.filter((u) => u.region === region.region).map((u) => `${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}`);
+    const unreachable = report.unreachable.filter((u) => u.region === region.region).map((u) => `${u.host}: unreachable: ${escapeText(u.error)}`);
     const digests = region.digests.map((d) => d.slice(0, 12)).join(', ') || 'none';
     text += `region ${escapeText(region.region)} (${escapeText(region.inventory)}): ${region.hosts} host${region.hosts === 1 ? '' : 's'}, bundle ${digests}${runningNote(region.digests, region.running)}${region.complete ? ', complete' : ''}\n`;
     text += formatTable(rows) + [...failures, ...behind, ...outdated, ...retired, ...unreachable].map((l) => l + '\n').join('') + '\n';

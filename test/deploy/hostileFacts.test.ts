@@ -132,3 +132,40 @@ describe('plan and deploy: a fact written for another host', () => {
     expect(JSON.parse(readFileSync(join(s.facts('w1'), 'web.json'), 'utf8')).host).toBe('w1');
   });
 });
+
+describe('status and plan: a host whose facts command fails with lines of its own', () => {
+  const s = site('lines');
+  const bin = join(s.dir, 'bin');
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  // the host's error was printed with its newlines: its lines stood among ferry's, a forged row and summary too
+  it('prints its error on its one line', async () => {
+    release(s.store, '1.0.0');
+    expect((await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push'])).code).toBe(0);
+    mkdirSync(bin);
+    // w1's shell prints lines that look like ferry's on its stderr and fails (the command reading its facts ends with 137)
+    const forged = 'w2    web      hf 1.0.0  1.0.0    0123456789ab  done   done     done       yes\n1 distinct bundle digest across 2 hosts (0123456789ab)';
+    // its cat writes them to the stderr of the shell that runs ferry's command, also where ferry's facts script
+    // sends cat's to /dev/null (pidfd_getfd, syscall 438, takes that shell's fd 2), then kills the subshell
+    const cat = [
+      '#!/usr/bin/env python3',
+      'import ctypes, os, sys',
+      `if ${JSON.stringify(`${s.root('w1')}/var/lib/ferry/facts/`)} in ' '.join(sys.argv):`,
+      "    shell = int(open('/proc/%d/stat' % os.getppid()).read().rsplit(')', 1)[1].split()[1])",
+      '    fd = ctypes.CDLL(None).syscall(438, os.pidfd_open(shell), 2, 0)',
+      `    os.write(fd, ${JSON.stringify(`\n${forged}\n`)}.encode())`,
+      '    os.kill(os.getppid(), 9)',
+      "os.execv('/bin/cat', ['cat'] + sys.argv[1:])",
+    ];
+    writeFileSync(join(bin, 'cat'), cat.join('\n') + '\n', { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH}` };
+    for (const command of [['status'], ['plan', 'hf@1.0.0']]) {
+      const r = await ferry([...command, ...s.common], { env });
+      expect(r.code, r.stderr).toBe(72);
+      const lines = r.stdout.split('\n');
+      expect(lines).not.toContain('1 distinct bundle digest across 2 hosts (0123456789ab)');
+      expect(lines.filter((l) => l.includes('0123456789ab')).length).toBe(1);
+      expect(r.stdout).toMatch(/^w1: unreachable: host w1: cannot read facts in \S+: w2 {4}web .*\\n1 distinct bundle digest across 2 hosts \(0123456789ab\)(\\n.*)?$/m);
+    }
+  });
+});
