@@ -58,7 +58,9 @@ export function parseFacts(stdout: string, host: string, factsDir: string, servi
       continue;
     }
     const parsed = Fact.safeParse(raw);
-    if (!parsed.success) {
+    // a fact is written back with what it holds beyond ferry's fields: one nested deeper than JSON.stringify can
+    // follow failed its host's every run (Maximum call stack size exceeded), never replaced
+    if (!parsed.success || !writable(parsed.data)) {
       out.set(service, { fact: undefined, problem: `${factsDir}/${service}.json is not a ferry fact` });
       continue;
     }
@@ -72,4 +74,13 @@ export function parseFacts(stdout: string, host: string, factsDir: string, servi
   }
   for (const s of services ?? []) if (!out.has(s)) out.set(s, { fact: undefined });
   return out;
+}
+
+function writable(fact: Fact): boolean {
+  try {
+    JSON.stringify(fact);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -169,3 +169,22 @@ describe('status and plan: a host whose facts command fails with lines of its ow
     }
   });
 });
+
+describe('deploy: a fact nested deeper than it can be written back', () => {
+  const s = site('deep');
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  // its fields beyond ferry's are kept and written back: the host failed every run with "Maximum call stack size exceeded"
+  it('is read as not a ferry fact: the host is deployed and gets a fact of its own', async () => {
+    release(s.store, '1.0.0');
+    release(s.store, '2.0.0');
+    expect((await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push'])).code).toBe(0);
+    const file = join(s.facts('w1'), 'web.json');
+    writeFileSync(file, readFileSync(file, 'utf8').trim().slice(0, -1) + ',"x":' + '['.repeat(1_000_000) + ']'.repeat(1_000_000) + '}');
+    const plan = await ferry(['plan', 'hf@2.0.0', ...s.common]);
+    expect(plan.stdout).toMatch(/^w1 +web +stage +run +\S+\/web\.json is not a ferry fact, running again$/m);
+    const r = await ferry(['deploy', 'hf@2.0.0', ...s.common, '--push']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ host: 'w1', version: '2.0.0' });
+  });
+});
