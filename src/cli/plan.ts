@@ -37,7 +37,7 @@ export function register(program: Command): void {
       const runs = plan.rows.filter((r) => r.run).length;
       const refused = plan.rows.filter((r) => r.refused).length;
       process.stdout.write(formatTable(rows) + `\n${runs} of ${plan.rows.length} stages would run${refused ? `, ${refused} would be refused` : ''} (${release.manifest.name} ${release.manifest.version}, ${release.digest.slice(0, 12)})\n`);
-      for (const u of plan.unreachable) process.stdout.write(`${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}\n`);
+      for (const u of plan.unreachable) process.stdout.write(`${u.host}: unreachable: ${escapeText(u.error)}\n`);
     }
     if (plan.unreachable.length) throw new DeployError(`${plan.unreachable.length} host(s) could not be asked for their facts: ${plan.unreachable.map((u) => u.host).join(', ')}`);
   });

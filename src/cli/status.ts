@@ -90,7 +90,10 @@ async function expectedServices(store: string, digest: string, regions: Awaited<
   };
 }
 
-/** Per region a table of hosts and services, its failures and unreachable hosts; then the digests across regions. */
+/**
+ * Per region a table of hosts and services, its failures and unreachable hosts; then the digests across regions.
+ * Service names (a fact's file name on the host) and a failure's step come from the host: printed escaped.
+ */
 function statusText(report: StatusReport): string {
   let text = '';
   for (const region of report.regions) {
@@ -100,12 +103,12 @@ function statusText(report: StatusReport): string {
       ...mine.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', ...STAGES.map((s) => r.stages?.[s] ?? '-'), r.problem ?? (r.retired ? 'retired' : r.outdated ? 'outdated' : r.complete ? 'yes' : 'no')]),
       ...report.noFacts.filter((b) => b.region === region.region).map((b) => [b.host, '-', 'nothing deployed', '', '', ...STAGES.map(() => ''), '']),
     ];
-    const failures = mine.filter((r) => r.failure && !r.retired).map((r) => `${r.host} ${r.service}: ${r.failure!.stage}${r.failure!.step ? ` ${r.failure!.step}` : ''} failed at ${escapeText(r.failure!.time)}: ${oneLine(r.failure!.message)}`);
+    const failures = mine.filter((r) => r.failure && !r.retired).map((r) => `${r.host} ${escapeText(r.service)}: ${r.failure!.stage}${r.failure!.step ? ` ${escapeText(r.failure!.step)}` : ''} failed at ${escapeText(r.failure!.time)}: ${oneLine(r.failure!.message)}`);
     // the table names the bundle a host is being brought to; a host a rollout has not configured yet still runs an older one
-    const behind = mine.filter((r) => !r.retired && !r.complete && r.configured && r.configured !== r.digest).map((r) => `${r.host} ${r.service}: its last completed configure was for ${r.configured!.slice(0, 12)}, not ${r.digest!.slice(0, 12)}`);
-    const outdated = mine.filter((r) => r.outdated && !r.retired).map((r) => `${r.host} ${r.service}: outdated: ${escapeText(r.outdated!)} (its facts say complete; a deploy of ${r.digest!.slice(0, 12)} runs ${/, /.test(r.outdated!) ? 'these stages' : 'it'} again)`);
+    const behind = mine.filter((r) => !r.retired && !r.complete && r.configured && r.configured !== r.digest).map((r) => `${r.host} ${escapeText(r.service)}: its last completed configure was for ${r.configured!.slice(0, 12)}, not ${r.digest!.slice(0, 12)}`);
+    const outdated = mine.filter((r) => r.outdated && !r.retired).map((r) => `${r.host} ${escapeText(r.service)}: outdated: ${escapeText(r.outdated!)} (its facts say complete; a deploy of ${r.digest!.slice(0, 12)} runs ${/, /.test(r.outdated!) ? 'these stages' : 'it'} again)`);
     const retired = retiredLines(mine);
-    const unreachable = report.unreachable.filter((u) => u.region === region.region).map((u) => `${u.host}: unreachable: ${escapeText(u.error, { keepNewlines: true })}`);
+    const unreachable = report.unreachable.filter((u) => u.region === region.region).map((u) => `${u.host}: unreachable: ${escapeText(u.error)}`);
     const digests = region.digests.map((d) => d.slice(0, 12)).join(', ') || 'none';
     text += `region ${escapeText(region.region)} (${escapeText(region.inventory)}): ${region.hosts} host${region.hosts === 1 ? '' : 's'}, bundle ${digests}${runningNote(region.digests, region.running)}${region.complete ? ', complete' : ''}\n`;
     text += formatTable(rows) + [...failures, ...behind, ...outdated, ...retired, ...unreachable].map((l) => l + '\n').join('') + '\n';

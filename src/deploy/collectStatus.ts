@@ -91,14 +91,8 @@ export async function collectStatus(opts: {
           rows.push({ host: host.name, service, complete: false, problem: 'problem' in read ? read.problem : undefined });
           continue;
         }
+        // (a fact another host wrote, or for another service, is a problem: readFacts)
         const f = read.fact;
-        // a fact another host wrote (a disk image cloned from a deployed host, a facts folder copied over)
-        // says nothing about this one: its keys were computed for the other host's variables
-        if (f.host !== host.name || f.service !== service) {
-          const writtenFor = [f.service !== service && `service ${f.service}`, f.host !== host.name && `host ${f.host}`].filter(Boolean).join(' on ');
-          rows.push({ host: host.name, service, complete: false, problem: `the fact was written for ${writtenFor}, not this one` });
-          continue;
-        }
         // complete: the host runs f.digest (a stage an older bundle did has the same key); otherwise it may still
         // run what each stage last completed for
         const factComplete = isComplete(f);

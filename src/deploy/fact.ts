@@ -6,11 +6,18 @@ import { escapeText } from '../util/escapeText.js';
 
 export const FACT_FORMAT = 'ferry-fact/1';
 
+/**
+ * A bundle digest as ferry writes it (sha256, lowercase hex). Facts come from the host: a digest that is not one
+ * (an escape sequence, a release name, a prefix) makes the fact unreadable, never a string that status prints,
+ * gc and rollback look up in the store, or rollback orders releases by.
+ */
+const Digest = z.string().regex(/^[0-9a-f]{64}$/);
+
 const StageFact = z.looseObject({
   /** when the stage completed */
   time: z.string(),
   version: z.string(),
-  digest: z.string(),
+  digest: Digest,
   /** sha256 over everything the stage depends on; equal key = nothing to do */
   key: z.string(),
   /** sha256 over the service's own artifacts (path and sha256 of each) */
@@ -28,7 +35,7 @@ const FailureBase = z.looseObject({
   step: z.string().optional(),
   time: z.string(),
   message: z.string(),
-  digest: z.string(),
+  digest: Digest,
 });
 const Failure = FailureBase.extend({
   /**
@@ -47,7 +54,7 @@ export type Failure = z.infer<typeof Failure>;
  * `--stages stage,install` before a maintenance window, or a run stopped between the two), cleared
  * only when configure, health checks included, completed.
  */
-const Pending = z.looseObject({ since: z.string(), digest: z.string(), changes: z.array(z.string()) });
+const Pending = z.looseObject({ since: z.string(), digest: Digest, changes: z.array(z.string()) });
 export type Pending = z.infer<typeof Pending>;
 
 /**
@@ -57,7 +64,7 @@ export type Pending = z.infer<typeof Pending>;
 const Retired = z.looseObject({
   time: z.string(),
   /** the release that no longer has it, which the host runs */
-  digest: z.string(),
+  digest: Digest,
   release: z.object({ name: z.string(), version: z.string() }),
 });
 export type Retired = z.infer<typeof Retired>;
@@ -69,7 +76,7 @@ export const Fact = z.looseObject({
   host: z.string(),
   /** the service version and bundle digest this host is being brought to (or runs) */
   version: z.string(),
-  digest: z.string(),
+  digest: Digest,
   release: z.object({ name: z.string(), version: z.string() }),
   /** the stage keys of that digest: the service is complete when every stage carries them */
   keys: z.partialRecord(z.enum(STAGES), z.string()).optional(),

@@ -90,15 +90,15 @@ export async function holdHost(transport: Transport, host: string, dataDir: stri
     }
     throw new DeployError(`host ${host}: cannot lock the host for this run (${run}/lock): ${held.stderr.trim() || `exit status ${held.code}`}`);
   }
-  return guardOf(held, factsDir, services, `${run}/sessions`, { lock: `${run}/lock`, holderFile: `${run}/holder`, holder });
+  return guardOf(held, host, factsDir, services, `${run}/sessions`, { lock: `${run}/lock`, holderFile: `${run}/holder`, holder });
 }
 
-function guardOf(held: Held, factsDir: string, services: string[], sessions: string, heldBy: HeldBy): HostGuard {
+function guardOf(held: Held, host: string, factsDir: string, services: string[], sessions: string, heldBy: HeldBy): HostGuard {
   const cleaned = held.ready
     .split('\n')
     .filter((l) => l.startsWith(CLEANED))
     .map((l) => l.slice(CLEANED.length));
-  const facts = parseFacts(held.ready, factsDir, undefined);
+  const facts = parseFacts(held.ready, host, factsDir, undefined);
   for (const s of services) if (!facts.has(s)) facts.set(s, { fact: undefined });
   return {
     facts,

@@ -29,11 +29,16 @@ export function factsScript(factsDir: string, services: string[] | undefined): s
 export async function readFacts(transport: Transport, host: string, factsDir: string, services: string[] | undefined, timeoutMs?: number): Promise<Map<string, FactRead>> {
   const r = await transport.run(factsScript(factsDir, services) || 'true', { timeoutMs: timeoutMs ?? FACTS_TIMEOUT_MS });
   if (r.code !== 0) throw new DeployError(`host ${host}: cannot read facts in ${factsDir}: ${r.stderr.trim()}`);
-  return parseFacts(r.stdout, factsDir, services);
+  return parseFacts(r.stdout, host, factsDir, services);
 }
 
-/** What factsScript printed (other lines before the first fact are ignored). */
-export function parseFacts(stdout: string, factsDir: string, services: string[] | undefined): Map<string, FactRead> {
+/**
+ * What factsScript printed on `host` (other lines before the first fact are ignored). A fact another host wrote
+ * (a disk image cloned from a deployed host, a facts folder copied over), or written for another service, says
+ * nothing about this one (its keys were computed for the other host's variables): it is read as a problem, for
+ * status as for plan and deploy, which run its stages again.
+ */
+export function parseFacts(stdout: string, host: string, factsDir: string, services: string[] | undefined): Map<string, FactRead> {
   const out = new Map<string, FactRead>();
   const chunks = ('\n' + stdout).split('\n' + MARK).slice(1);
   for (const text of chunks) {
@@ -53,8 +58,29 @@ export function parseFacts(stdout: string, factsDir: string, services: string[] 
       continue;
     }
     const parsed = Fact.safeParse(raw);
-    out.set(service, parsed.success ? { fact: parsed.data } : { fact: undefined, problem: `${factsDir}/${service}.json is not a ferry fact` });
+    // a fact is written back with what it holds beyond ferry's fields: one nested deeper than JSON.stringify can
+    // follow failed its host's every run (Maximum call stack size exceeded), never replaced
+    if (!parsed.success || !writable(parsed.data)) {
+      out.set(service, { fact: undefined, problem: `${factsDir}/${service}.json is not a ferry fact` });
+      continue;
+    }
+    const f = parsed.data;
+    if (f.host !== host || f.service !== service) {
+      const writtenFor = [f.service !== service && `service ${f.service}`, f.host !== host && `host ${f.host}`].filter(Boolean).join(' on ');
+      out.set(service, { fact: undefined, problem: `the fact was written for ${writtenFor}, not this one` });
+      continue;
+    }
+    out.set(service, { fact: f });
   }
   for (const s of services ?? []) if (!out.has(s)) out.set(s, { fact: undefined });
   return out;
+}
+
+function writable(fact: Fact): boolean {
+  try {
+    JSON.stringify(fact);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -11,6 +11,7 @@ import type { Release } from '../store/loadRelease.js';
 import { prepareTargets } from './prepareTargets.js';
 import { retiredLines, servicesOfHost } from './retire.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
+import { TransientError } from './transport/TransientError.js';
 import { parseSerial } from './parseSerial.js';
 import { rollout } from './rollout.js';
 import { STAGES, type StageName } from '../stages.js';
@@ -187,7 +188,8 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
   } finally {
     // no hold taken after the others are released
     await locking?.catch(() => {});
-    await Promise.all(runs.map((r) => r.guard?.release().catch(() => {})));
+    // bounded (the hold's --timeout): a host that keeps its hold going once told to end held the report of every host
+    await Promise.all(runs.map((r) => r.guard?.release().catch((err: unknown) => err instanceof TransientError && log.warn(`host ${r.name}: its hold (DATA/run/lock) did not end within --timeout after the run; stopped waiting for it`))));
     await connections.close();
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -9,6 +9,7 @@ import { findPreviousRelease, hostsRun } from '../../src/deploy/findPreviousRele
 import { StatusReportSchema } from '../../src/deploy/statusReport.js';
 import type { FixtureService } from './storeFixture.js';
 import { writeRelease } from './storeFixture.js';
+import { folderSite } from './folderSite.js';
 
 /**
  * rollback and the options deploy, rollback and plan share, on hosts that are folders of the runner
@@ -27,13 +28,7 @@ function service(name: string, version: string): FixtureService {
 }
 
 function site(prefix: string) {
-  const dir = mkdtempSync(join(tmpdir(), `ferry-rollback-${prefix}-`));
-  const store = join(dir, 'store');
-  const inventory = join(dir, 'inventory.yaml');
-  const root = (h: string) => join(dir, 'hosts', h);
-  for (const h of HOSTS) mkdirSync(root(h), { recursive: true });
-  const hosts = Object.fromEntries(HOSTS.map((h) => [h, { transport: 'local', vars: { root: root(h), ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '' } }]));
-  writeFileSync(inventory, stringify({ groups: { web: { hosts: HOSTS } }, hosts }));
+  const { dir, store, inventory, root } = folderSite(`rollback-${prefix}`, HOSTS);
   const common = ['-i', inventory, '--allow-local', '--store', store, '--push'];
   /** what every host's configure wrote for SERVICE, or "-" where it did not */
   const conf = (svc: string) => HOSTS.map((h) => (existsSync(join(root(h), 'etc', `${svc}.conf`)) ? readFileSync(join(root(h), 'etc', `${svc}.conf`), 'utf8').trim() : '-'));

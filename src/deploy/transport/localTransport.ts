@@ -28,7 +28,7 @@ export class LocalTransport implements Transport {
     const { command, head } = scriptOnStdin(script);
     const r = await spawnHeld('/bin/sh', ['-c', command], head, readyLine, { timeoutMs, group: true });
     if ('ended' in r) return this.check(r.ended, timeoutMs);
-    return { ready: r.held.ready, release: async () => this.check(await r.held.release()) };
+    return { ready: r.held.ready, release: async () => this.check(await r.held.release(), timeoutMs) };
   }
 
   /** A command killed for its time (worth a retry) or for its output (not) is an error; else its result. */

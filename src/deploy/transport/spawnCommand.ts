@@ -32,6 +32,8 @@ interface Started {
   ended: Promise<SpawnOutcome>;
   /** the program may run past the time limit from now on */
   stopTimer(): void;
+  /** kill it (as for its time limit) if it has not ended within ms from now */
+  arm(ms: number): void;
   fail(err: Error): void;
 }
 
@@ -69,12 +71,12 @@ function start(cmd: string, args: string[], opts: SpawnOptions = {}): Started {
     }
     child.kill('SIGKILL');
   };
-  const timer = opts.timeoutMs
-    ? setTimeout(() => {
-        timedOut = true;
-        kill();
-      }, timerMs(opts.timeoutMs))
-    : undefined;
+  const expire = (ms: number) =>
+    setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, timerMs(ms));
+  let timer = opts.timeoutMs ? expire(opts.timeoutMs) : undefined;
   let overflow: 'stdout' | 'stderr' | undefined;
   const sizes = { stdout: 0, stderr: 0 };
   const keep = (stream: 'stdout' | 'stderr', into: Buffer[]) => (b: Buffer) => {
@@ -105,6 +107,10 @@ function start(cmd: string, args: string[], opts: SpawnOptions = {}): Started {
     out,
     ended,
     stopTimer: () => timer && clearTimeout(timer),
+    arm(ms) {
+      if (timer) clearTimeout(timer);
+      timer = expire(ms);
+    },
     fail(e) {
       spawnError = e;
       kill();
@@ -126,26 +132,40 @@ export function spawnCommand(cmd: string, args: string[], opts: RunOptions & Spa
 
 /**
  * Start a program, write `input` to its stdin and keep it open: the program runs as long as its stdin stays open. Resolve with what it printed once it
- * prints `readyLine` (then `release` closes its stdin and waits for its end), or with its result
- * when it ends first. If the runner dies, the pipe closes by itself, and the program sees the end.
+ * prints `readyLine` (then `release` closes its stdin and waits for its end, killing it after `timeoutMs` as
+ * before its ready line: a host that keeps the command going once its input closed held the runner for ever),
+ * or with its result when it ends first. If the runner dies, the pipe closes by itself, and the program sees the end.
  */
 export function spawnHeld(cmd: string, args: string[], input: Buffer, readyLine: string, opts: SpawnOptions = {}): Promise<{ held: { ready: string; release(): Promise<SpawnOutcome> } } | { ended: SpawnOutcome }> {
   const s = start(cmd, args, opts);
   s.child.stdin.write(input);
+  // each chunk is searched once, with the end of the one before (the line may straddle them): searching all the
+  // output again on every chunk cost a host that sends its facts in small pieces quadratic time on the runner
+  const needle = Buffer.from(`\n${readyLine}\n`);
+  let tail = Buffer.from('\n'); // the output starts a line
+  let tailAt = -1; // where tail starts in the output
+  let searched = 0; // chunks of s.out searched
   return new Promise((resolve) => {
     let ready = false;
     s.child.stdout.on('data', () => {
-      if (ready) return;
-      const text = Buffer.concat(s.out).toString('utf8');
-      const at = text.startsWith(`${readyLine}\n`) ? 0 : text.indexOf(`\n${readyLine}\n`) + 1;
-      if (at <= 0 && !text.startsWith(readyLine)) return;
+      let at = -1;
+      for (; !ready && at < 0 && searched < s.out.length; searched++) {
+        const window = Buffer.concat([tail, s.out[searched]!]);
+        const i = window.indexOf(needle);
+        if (i >= 0) at = tailAt + i + 1;
+        const keep = Math.min(window.length, needle.length - 1);
+        tailAt += window.length - keep;
+        tail = window.subarray(window.length - keep);
+      }
+      if (ready || at < 0) return;
       ready = true;
       s.stopTimer();
       resolve({
         held: {
-          ready: text.slice(0, at),
+          ready: Buffer.concat(s.out).subarray(0, at).toString('utf8'),
           release: () => {
             s.child.stdin.end();
+            if (opts.timeoutMs) s.arm(opts.timeoutMs);
             return s.ended;
           },
         },

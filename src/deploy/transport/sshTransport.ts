@@ -88,7 +88,7 @@ export class SshTransport implements Transport {
     const { command, head } = scriptOnStdin(script);
     const r = await spawnHeld(this.settings.program ?? 'ssh', [...this.baseArgs(true), '--', this.target.address, command], head, readyLine, { timeoutMs });
     if ('ended' in r) return this.check(r.ended, timeoutMs);
-    return { ready: r.held.ready, release: async () => this.check(await r.held.release()) };
+    return { ready: r.held.ready, release: async () => this.check(await r.held.release(), timeoutMs) };
   }
 
   /** ssh's own failures become errors: 255 (refused, dropped) and timeouts may be retried, wrong keys not. */

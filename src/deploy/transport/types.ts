@@ -24,7 +24,7 @@ export interface RunResult {
 export interface Held {
   /** what the command printed up to its ready line */
   ready: string;
-  /** close its standard input and wait for it to finish */
+  /** close its standard input and wait for it to finish: at most the time `hold` was given, then it is killed (TransientError) */
   release(): Promise<RunResult>;
 }
 
