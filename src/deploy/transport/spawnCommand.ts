@@ -96,8 +96,10 @@ function start(cmd: string, args: string[], opts: SpawnOptions = {}): Started {
   child.on('error', (e) => {
     spawnError = e;
   });
+  let closed = false;
   const ended = new Promise<SpawnOutcome>((resolve) => {
     child.on('close', (code, signal) => {
+      closed = true;
       if (timer) clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut, spawnError, ...(overflow ? { overflow } : {}) });
     });
@@ -108,6 +110,9 @@ function start(cmd: string, args: string[], opts: SpawnOptions = {}): Started {
     ended,
     stopTimer: () => timer && clearTimeout(timer),
     arm(ms) {
+      // a program that has ended needs no timer: one set now would keep the runner's process alive for `ms`
+      // after its work (a hold whose connection dropped mid-run is released when it has long ended)
+      if (closed) return;
       if (timer) clearTimeout(timer);
       timer = expire(ms);
     },
