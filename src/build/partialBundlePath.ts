@@ -1,6 +1,6 @@
-import { lstat, readdir, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { IDENTITY_PATTERN, identityPid, isIdentityAlive, ownIdentity } from '../util/processIdentity.js';
+import { basename, dirname } from 'node:path';
+import { IDENTITY_PATTERN, ownIdentity } from '../util/processIdentity.js';
+import { sweepDeadScratch } from '../util/sweepDeadScratch.js';
 
 /**
  * The name a build writes its bundle under until it is complete: `NAME-VERSION.ferry.IDENTITY.partial`
@@ -11,15 +11,12 @@ import { IDENTITY_PATTERN, identityPid, isIdentityAlive, ownIdentity } from '../
  * killed builds of this release (their process gone) are removed first: a SIGKILL runs no clean-up.
  */
 export async function partialBundlePath(bundlePath: string): Promise<string> {
-  const dir = dirname(bundlePath);
   const prefix = `${basename(bundlePath)}.`;
-  for (const name of await readdir(dir).catch(() => [])) {
-    const owner = name.startsWith(prefix) && name.endsWith(SUFFIX) ? IDENTITY_RE.exec(name.slice(prefix.length, -SUFFIX.length))?.[1] : undefined;
-    if (owner === undefined || identityPid(owner) === process.pid || isIdentityAlive(owner)) continue;
-    const path = join(dir, name);
-    const st = await lstat(path).catch(() => undefined);
-    if (st?.isFile() && st.uid === process.getuid?.()) await rm(path, { force: true });
-  }
+  await sweepDeadScratch(
+    dirname(bundlePath),
+    (name) => (name.startsWith(prefix) && name.endsWith(SUFFIX) ? IDENTITY_RE.exec(name.slice(prefix.length, -SUFFIX.length))?.[1] : undefined),
+    'file',
+  );
   return `${bundlePath}.${ownIdentity()}${SUFFIX}`;
 }
 
