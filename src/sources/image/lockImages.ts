@@ -8,6 +8,7 @@ import type { ImageLock, LockedDescriptor, LockedImage } from './imageLockSchema
 import { createSourceOpener, type ImageSource } from './openImageSource.js';
 import { parseImageRef } from './parseImageRef.js';
 import { reduceIndex } from './reduceIndex.js';
+import { quoteInput } from '../../util/oneLine.js';
 
 /**
  * Pin every image the services name: the tag to the digest of its manifest or index (an index reduced
@@ -51,6 +52,12 @@ async function lockImage(name: string, source: ImageSource, platforms: string[],
       if (got.bytes.length !== entry.size) throw sizeDiffers(got.bytes.length);
       const doc = parseImageDocument(got.bytes, where, entry.mediaType);
       if (doc.kind !== 'manifest') throw new ResolveError(`${where}: an index inside an index; ferry carries one level of index only`);
+      // what the entry calls it is what ferry serve answers it as (its Content-Type), and what a client then
+      // reads it as: an entry that is no image manifest type (text/html, a config type) is not served, and one
+      // that calls an OCI manifest a Docker one (or the reverse) is refused by the clients that check
+      if (doc.mediaType !== entry.mediaType) {
+        throw new ResolveError(`${where}: the index calls the manifest ${quoteInput(entry.mediaType, 100)}, the manifest is ${doc.mediaType}; ferry serve answers it by the index's word, which clients would refuse`);
+      }
       for (const b of blobsOf(doc)) if (!blobs.has(b.digest)) blobs.set(b.digest, b);
       fetched.set(entry.digest, (child = { size: got.bytes.length, mediaType: doc.mediaType }));
     }
