@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -32,16 +32,15 @@ describe('an upstream index entry whose media type is not its manifest\'s', () =
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-index-entry-type-'));
-    registry = await fakeRegistry(
-      {
-        docker: index(desc(DOCKER_MANIFEST, oci)),
-        html: index(desc('text/html', bare)),
-        config: index(desc('application/vnd.oci.image.config.v1+json', bare)),
-        good: index(desc(OCI_MANIFEST, oci)),
-        'good-bare': index(desc(OCI_MANIFEST, bare)),
-      },
-      [oci, bare, config, layer],
-    );
+    const tags = {
+      docker: index(desc(DOCKER_MANIFEST, oci)),
+      html: index(desc('text/html', bare)),
+      config: index(desc('application/vnd.oci.image.config.v1+json', bare)),
+      good: index(desc(OCI_MANIFEST, oci)),
+      'good-bare': index(desc(OCI_MANIFEST, bare)),
+    };
+    // the indexes by digest too (a locked build asks for them so)
+    registry = await fakeRegistry(tags, [...Object.values(tags), oci, bare, config, layer]);
   });
   afterAll(async () => {
     await registry?.close();
@@ -68,6 +67,28 @@ describe('an upstream index entry whose media type is not its manifest\'s', () =
     expect(r.code, r.stderr).toBe(0);
     const lock = JSON.parse(await readFile(spec.replace(/\.yaml$/, '.lock.json'), 'utf8'));
     expect(lock.kinds.image.images[0].manifests).toEqual([{ digest: `sha256:${sha(tag === 'good' ? oci : bare)}`, size: (tag === 'good' ? oci : bare).length, mediaType: OCI_MANIFEST, platform: 'linux/amd64' }]);
+  });
+
+  it('ferry build --locked refuses a lock (an older ferry\'s) that pins such an index: one line, exit 67, no bundle', async () => {
+    const key = await writeKey(dir, 'builder');
+    // what an older ferry lock wrote for the "docker" tag: the entry's manifest recorded by its own type
+    const good = await writeRegistrySpec(dir, registry.url, 'good');
+    expect((await ferry(['lock', good, '--cache', join(dir, 'cache-old')])).code).toBe(0);
+    const lock = JSON.parse(await readFile(good.replace(/\.yaml$/, '.lock.json'), 'utf8'));
+    const upstream = index(desc(DOCKER_MANIFEST, oci));
+    const reduced = json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ ...desc(DOCKER_MANIFEST, oci), platform: amd64 }] });
+    const image = lock.kinds.image.images[0];
+    Object.assign(image, { ref: 'registry.example/team/app:docker', digest: `sha256:${sha(reduced)}`, size: reduced.length, upstream: { ...image.upstream, digest: `sha256:${sha(upstream)}`, size: upstream.length } });
+    expect(image.manifests[0].mediaType).toBe(OCI_MANIFEST);
+    const spec = await writeRegistrySpec(dir, registry.url, 'docker');
+    await writeFile(spec.replace(/\.yaml$/, '.lock.json'), JSON.stringify(lock));
+    const out = join(dir, 'out-docker');
+    const r = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache-old')]);
+    expect(r.code, r.stderr).toBe(67);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('ferry:'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/the media type application\/vnd\.oci\.image\.manifest\.v1\+json, its index calls it "application\/vnd\.docker\.distribution\.manifest\.v2\+json"/);
+    expect(await readdir(out).catch(() => [])).toEqual([]);
   });
 
   // what such a bundle was: ferry serve answers the entry by its index's word, and the real skopeo cannot read it

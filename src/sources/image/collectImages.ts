@@ -14,6 +14,7 @@ import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
 import { parseImageRef } from './parseImageRef.js';
 import { reduceIndex } from './reduceIndex.js';
 import { platformName, platformShown } from './imagePlatforms.js';
+import { quoteInput } from '../../util/oneLine.js';
 
 /** What manifest.artifacts.image records per image: how ferry serve names it and hosts pull it. */
 export interface ImageArtifactInfo {
@@ -215,6 +216,12 @@ function checkListsManifests(image: LockedImage, named: Descriptor[]): void {
   const at = named.findIndex((d, i) => image.manifests[i]!.platform !== platformName(d.platform));
   if (at >= 0) {
     throw new IntegrityError(`lock: ${image.ref} gives ${named[at]!.digest} the platform ${JSON.stringify(image.manifests[at]!.platform ?? null).slice(0, 80)}, its index gives ${platformShown(named[at]!.platform)}; run ferry lock again and review the diff`);
+  }
+  // ferry serve answers each manifest with its entry's media type: a lock from before ferry lock checked that
+  // the entry names its manifest's type (or edited by hand) must not make a bundle no host can pull from it
+  const typed = named.findIndex((d, i) => image.manifests[i]!.mediaType !== d.mediaType);
+  if (typed >= 0) {
+    throw new IntegrityError(`lock: ${image.ref} gives ${named[typed]!.digest} the media type ${image.manifests[typed]!.mediaType}, its index calls it ${quoteInput(named[typed]!.mediaType, 100)}; run ferry lock again and review the diff`);
   }
 }
 
