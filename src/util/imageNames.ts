@@ -1,5 +1,6 @@
 import * as z from './zod.js';
 import { IMAGE_REPOSITORY_RE, imageDigest, imageRegistry, imageRepository, imageTag } from './names.js';
+import { quoteInput } from './oneLine.js';
 
 /**
  * The images a manifest carries, for the registry ferry serve answers and the image deploy step
@@ -11,6 +12,19 @@ export const REPOSITORY_MAX = 255;
 /** A full reference with tag: `registry.example/team/app:1.4`. */
 export const IMAGE_REF_RE = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
+/**
+ * Whether a document whose own `mediaType` field is `own` (undefined: it has none) may be answered as `type`
+ * (the Content-Type a registry sends, the media type an index entry gives). The field, when there, must be
+ * that type; OCI allows a document without one, but a Docker image manifest must carry its type (skopeo,
+ * podman: `unsupported docker v2s2 media type: ""`).
+ */
+export function typeAgrees(own: unknown, type: string): boolean {
+  return own === type || (own === undefined && type !== 'application/vnd.docker.distribution.manifest.v2+json');
+}
+/** What a document's own `mediaType` field says, for a message: `is TYPE`, or that it has none. */
+export function ownType(own: unknown): string {
+  return own === undefined ? 'has no mediaType field (an OCI document may omit it, a Docker image manifest may not)' : `is ${typeof own === 'string' ? quoteInput(own, 100) : 'no string'}`;
+}
 export function isRepository(s: string): boolean {
   return s.length <= REPOSITORY_MAX && IMAGE_REPOSITORY_RE.test(s);
 }

@@ -12,9 +12,10 @@ export const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 /**
  * An anonymous registry of repository team/app on loopback answering from `tags` (tag -> document) and
  * `blobs` (manifests, configs and layers, by digest), each manifest as an OCI index when its own
- * `mediaType` field says so, else as an OCI manifest; it counts the requests for each path.
+ * `mediaType` field says so, else as an OCI manifest (or as `contentTypes` gives for a tag or digest); it
+ * counts the requests for each path.
  */
-export async function fakeRegistry(tags: Record<string, Buffer>, blobs: Buffer[]): Promise<{ url: string; requests: Map<string, number>; close(): Promise<void> }> {
+export async function fakeRegistry(tags: Record<string, Buffer>, blobs: Buffer[], contentTypes: Record<string, string> = {}): Promise<{ url: string; requests: Map<string, number>; close(): Promise<void> }> {
   const requests = new Map<string, number>();
   const byDigest = new Map(blobs.map((b) => [`sha256:${sha(b)}`, b]));
   const server: Server = createServer((req, res) => {
@@ -25,7 +26,7 @@ export async function fakeRegistry(tags: Record<string, Buffer>, blobs: Buffer[]
     const body = m && (m[1] === 'manifests' && tags[m[2]!] ? tags[m[2]!] : byDigest.get(m[2]!));
     if (!body) return res.writeHead(404).end();
     let type = 'application/octet-stream';
-    if (m![1] === 'manifests') type = (JSON.parse(body.toString('utf8')) as { mediaType?: string }).mediaType === OCI_INDEX ? OCI_INDEX : OCI_MANIFEST;
+    if (m![1] === 'manifests') type = contentTypes[m![2]!] ?? ((JSON.parse(body.toString('utf8')) as { mediaType?: string }).mediaType === OCI_INDEX ? OCI_INDEX : OCI_MANIFEST);
     res.writeHead(200, { 'content-type': type, 'content-length': body.length }).end(body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

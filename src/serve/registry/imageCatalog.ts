@@ -4,7 +4,7 @@ import { StoreError } from '../../errors.js';
 import { readReleaseRefs, type ReleaseRef } from '../../store/readReleaseRefs.js';
 import { readStoredManifest } from '../../store/readStoredManifest.js';
 import { storeLayout } from '../../store/storeLayout.js';
-import { carriedImages } from '../../util/imageNames.js';
+import { carriedImages, ownType, typeAgrees } from '../../util/imageNames.js';
 import { isMissing } from '../../util/isMissing.js';
 import { sha256Hex } from '../../util/sha256.js';
 import { compareEpochs, compareReleaseVersions } from '../../store/releaseOrder.js';
@@ -241,6 +241,11 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
       found.blobs.set(m.sha256, m.size);
       if (depth > MAX_DEPTH) throw new StoreError(`manifests nested more than ${MAX_DEPTH} deep`);
       const doc = await readOnce(m);
+      if (!typeAgrees(doc.own, m.mediaType)) {
+        found.manifests.delete(m.sha256);
+        found.blobs.delete(m.sha256);
+        throw new TypeDisagrees(`manifest ${m.sha256} ${ownType(doc.own)}, the ${depth === 0 ? 'bundle' : 'index entry'} says ${m.mediaType}: it would be answered as that, which skopeo and podman refuse`);
+      }
       // what it is, the bundle says (as ferry lock read it): a manifest that also holds a "manifests" list is
       // still a manifest, whose config and layers a client fetches
       if (INDEX_MEDIA_TYPES.has(m.mediaType)) {
@@ -253,7 +258,13 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
             warn(`${label}: image ${img.ref}: index ${m.sha256} lists sha256:${child.hex} as ${JSON.stringify(child.mediaType).slice(0, 100)}, not an OCI or Docker image manifest type: that entry is not served`);
             continue;
           }
-          await walk({ sha256: child.hex, size: listed.get(child.hex)!, mediaType: child.mediaType }, depth + 1);
+          try {
+            await walk({ sha256: child.hex, size: listed.get(child.hex)!, mediaType: child.mediaType }, depth + 1);
+          } catch (err) {
+            if (!(err instanceof TypeDisagrees)) throw err;
+            // as an entry of a type that is no image manifest's: that entry is not served, the others are
+            warn(`${label}: image ${img.ref}: ${err.message}; that entry of index ${m.sha256} is not served`);
+          }
         }
         return;
       }
@@ -288,10 +299,15 @@ function descriptor(d: unknown): { hex: string; mediaType: string } | undefined 
   return { hex: digest.slice(7), mediaType: typeof mediaType === 'string' ? mediaType : 'application/vnd.oci.image.manifest.v1+json' };
 }
 
-type ManifestDoc = { manifests?: unknown; config?: unknown; layers?: unknown };
+type ManifestDoc = { mediaType?: unknown; manifests?: unknown; config?: unknown; layers?: unknown };
+
+/** A manifest whose own `mediaType` field is not the type it would be answered with (its Content-Type). */
+class TypeDisagrees extends StoreError {}
 
 /** What a walk uses of a manifest or index: its entries (when it has a list), or its config and layers (when it has a list of layers). */
 interface ManifestSummary {
+  /** its own `mediaType` field, when it has one (cut short; null when it is no string) */
+  own?: string | null;
   manifests?: Array<{ hex: string; mediaType: string } | undefined>;
   /** each a sha256, or for one ferry cannot use, what it names (cut short) */
   blobs?: Array<{ hex: string } | { bad: string }>;
@@ -299,6 +315,7 @@ interface ManifestSummary {
 
 function summarize(doc: ManifestDoc): ManifestSummary {
   return {
+    ...(doc.mediaType !== undefined && { own: typeof doc.mediaType === 'string' ? doc.mediaType.slice(0, 300) : null }),
     ...(Array.isArray(doc.manifests) && { manifests: doc.manifests.map(descriptor) }),
     ...(Array.isArray(doc.layers) && {
       blobs: [doc.config, ...doc.layers].map((d) => descriptor(d) ?? { bad: JSON.stringify((d as { digest?: unknown } | null)?.digest ?? null).slice(0, 90) }),

@@ -83,6 +83,11 @@ export async function serveRegistry(req: IncomingMessage, res: ServerResponse, r
       // by tag: the tag may move to another release's image, so clients revalidate
       return sendStoreFile(req, res, { file: layout.blob(m.sha256), within: `${layout.blobs}/`, sha256: m.sha256, size: m.size, contentType: m.mediaType, cacheControl: 'tag' in route ? 'no-cache' : IMMUTABLE }, cache);
     }
+    case 'absent': {
+      // what a repository does not hold is MANIFEST_UNKNOWN or BLOB_UNKNOWN there, an unknown repository NAME_UNKNOWN
+      if (!(await catalog()).repositories.has(route.name)) return fail(404, 'NAME_UNKNOWN', 'no image of that name in the store');
+      return fail(404, route.code, 'a digest of another algorithm than sha256');
+    }
     case 'blob': {
       const repo = (await catalog()).repositories.get(route.name);
       if (!repo) return fail(404, 'NAME_UNKNOWN', 'no image of that name in the store');

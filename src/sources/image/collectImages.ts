@@ -14,6 +14,8 @@ import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
 import { parseImageRef } from './parseImageRef.js';
 import { reduceIndex } from './reduceIndex.js';
 import { platformName, platformShown } from './imagePlatforms.js';
+import { quoteInput } from '../../util/oneLine.js';
+import { ownType, typeAgrees } from '../../util/imageNames.js';
 
 /** What manifest.artifacts.image records per image: how ferry serve names it and hosts pull it. */
 export interface ImageArtifactInfo {
@@ -85,10 +87,14 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
     if (doc.mediaType !== image.mediaType || (image.upstream && doc.kind !== 'index')) {
       throw new IntegrityError(`lock: ${image.ref} names ${topDigest} as ${image.upstream && doc.mediaType === image.mediaType ? 'an index' : image.mediaType}, but it is ${doc.mediaType}; run ferry lock again`);
     }
+    if (!typeAgrees(doc.json.mediaType, doc.mediaType)) {
+      throw new IntegrityError(`lock: ${image.ref} names ${topDigest} as ${doc.mediaType}, the manifest ${ownType(doc.json.mediaType)}; run ferry lock again`);
+    }
     // the manifests the carried index names are exactly the locked ones; a single manifest names none
     const reduced = doc.kind === 'index' && image.upstream ? reduceIndex(topBytes, doc, image.platforms, image.ref) : undefined;
     checkListsManifests(image, doc.kind === 'index' ? (reduced?.manifests ?? doc.manifests) : []);
     await checkNamesLockedBlobs(image, doc.kind === 'index' ? manifestFiles : [topFile]);
+    if (doc.kind === 'index') await checkEntryTypes(image, reduced?.manifests ?? doc.manifests, manifestFiles);
 
     if (reduced) {
       if (reduced.digest !== image.digest) {
@@ -215,6 +221,27 @@ function checkListsManifests(image: LockedImage, named: Descriptor[]): void {
   const at = named.findIndex((d, i) => image.manifests[i]!.platform !== platformName(d.platform));
   if (at >= 0) {
     throw new IntegrityError(`lock: ${image.ref} gives ${named[at]!.digest} the platform ${JSON.stringify(image.manifests[at]!.platform ?? null).slice(0, 80)}, its index gives ${platformShown(named[at]!.platform)}; run ferry lock again and review the diff`);
+  }
+  // ferry serve answers each manifest with its entry's media type: a lock from before ferry lock checked that
+  // the entry names its manifest's type (or edited by hand) must not make a bundle no host can pull from it
+  const typed = named.findIndex((d, i) => image.manifests[i]!.mediaType !== d.mediaType);
+  if (typed >= 0) {
+    throw new IntegrityError(`lock: ${image.ref} gives ${named[typed]!.digest} the media type ${image.manifests[typed]!.mediaType}, its index calls it ${quoteInput(named[typed]!.mediaType, 100)}; run ferry lock again and review the diff`);
+  }
+}
+
+/**
+ * ferry serve answers each platform manifest with its entry's media type: a lock from before ferry lock checked
+ * that it agrees with the manifest's own field must not make a bundle whose image no host can pull.
+ */
+async function checkEntryTypes(image: LockedImage, named: Descriptor[], manifestFiles: string[]): Promise<void> {
+  const own = new Map<string, unknown>();
+  for (const [i, d] of named.entries()) {
+    const file = manifestFiles[i]!;
+    if (!own.has(file)) own.set(file, parseImageDocument(await readFile(file), image.ref).json.mediaType);
+    if (!typeAgrees(own.get(file), d.mediaType)) {
+      throw new IntegrityError(`lock: ${image.ref}: its index calls ${d.digest} ${quoteInput(d.mediaType, 100)}, the manifest ${ownType(own.get(file))}; run ferry lock again`);
+    }
   }
 }
 

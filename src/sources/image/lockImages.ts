@@ -2,12 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { ResolveError, SpecError } from '../../errors.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import type { BuildContext } from '../kind.js';
-import { parseImageDocument, type Descriptor, type ImageDocument } from './imageDocument.js';
+import { MANIFEST_TYPES, parseImageDocument, type Descriptor, type ImageDocument } from './imageDocument.js';
+import { ownType, typeAgrees } from '../../util/imageNames.js';
 import { imagePlatforms, platformMatches, platformName, platformShown } from './imagePlatforms.js';
 import type { ImageLock, LockedDescriptor, LockedImage } from './imageLockSchema.js';
 import { createSourceOpener, type ImageSource } from './openImageSource.js';
 import { parseImageRef } from './parseImageRef.js';
 import { reduceIndex } from './reduceIndex.js';
+import { quoteInput } from '../../util/oneLine.js';
 
 /**
  * Pin every image the services name: the tag to the digest of its manifest or index (an index reduced
@@ -31,6 +33,9 @@ export async function lockImages(ctx: BuildContext): Promise<ImageLock | undefin
 async function lockImage(name: string, source: ImageSource, platforms: string[], services: string[], ctx: BuildContext): Promise<LockedImage> {
   const top = await source.resolve();
   const doc = parseImageDocument(top.bytes, `${name} (${top.digest})`, top.contentType);
+  // a Docker image manifest without its mediaType field, which only the registry's Content-Type called one:
+  // ferry serve would answer it so, and skopeo and podman refuse it (as they do from the registry itself)
+  if (!typeAgrees(doc.json.mediaType, doc.mediaType)) throw new ResolveError(`${name} (${top.digest}): the registry calls it ${doc.mediaType}, the manifest ${ownType(doc.json.mediaType)}`);
   const base = { ref: name, source: source.id, platforms, services };
   if (doc.kind === 'manifest') {
     await checkConfigPlatform(name, doc, source, platforms, ctx);
@@ -51,6 +56,12 @@ async function lockImage(name: string, source: ImageSource, platforms: string[],
       if (got.bytes.length !== entry.size) throw sizeDiffers(got.bytes.length);
       const doc = parseImageDocument(got.bytes, where, entry.mediaType);
       if (doc.kind !== 'manifest') throw new ResolveError(`${where}: an index inside an index; ferry carries one level of index only`);
+      // what the entry calls it is what ferry serve answers it as (its Content-Type), and what a client then
+      // reads it as: an entry that is no image manifest type (text/html, a config type) is not served, and one
+      // that calls an OCI manifest a Docker one (or the reverse) is refused by the clients that check
+      if (!MANIFEST_TYPES.includes(entry.mediaType) || !typeAgrees(doc.json.mediaType, entry.mediaType)) {
+        throw new ResolveError(`${where}: the index calls the manifest ${quoteInput(entry.mediaType, 100)}, the manifest ${ownType(doc.json.mediaType)}; ferry serve answers it by the index's word, which clients would refuse`);
+      }
       for (const b of blobsOf(doc)) if (!blobs.has(b.digest)) blobs.set(b.digest, b);
       fetched.set(entry.digest, (child = { size: got.bytes.length, mediaType: doc.mediaType }));
     }
