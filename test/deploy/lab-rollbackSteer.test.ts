@@ -56,4 +56,21 @@ describe('rollback: facts of a service the release does not give the host do not
     const s = JSON.parse((await runFerry('status', '-i', inv(), '-F', lab.sshConfig, '--limit', 'web', '--json')).stdout) as { rows: Array<{ host: string; digest: string; complete: boolean }> };
     expect(s.rows.map((x) => `${x.host} ${x.digest === digest['1'] && x.complete}`)).toEqual(['rs1 true', 'rs2 true']);
   });
+
+  it('says which release it goes back from and which hosts facts chose it (one host can: a canary, or one that claims a release)', async () => {
+    // rs1, rs2 run 1 (the test before, whose rollback retired rs3's fact there); rs3, back in group web, runs 3
+    writeInv(['rs1', 'rs2', 'rs3'], []);
+    expect((await runFerry('deploy', 'rs@3', ...common(), '--limit', 'rs3')).code).toBe(0);
+    const from = `going back from rs 3 (${digest['3']!.slice(0, 12)}), the newest release of rs the facts name: on 1 of the 3 hosts that run rs (rs3)`;
+    const check = await runFerry('rollback', 'rs', ...common(), '--check');
+    expect(check.stderr.split('\n').slice(0, 2)).toEqual([`checking the hosts against rs 2 (${digest['2']!.slice(0, 12)}), the release a rollback goes to; changing nothing`, from]);
+    const r = await runFerry('rollback', 'rs', ...common(), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const infos = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { type: string; msg?: string }).filter((e) => e.type === 'info');
+    expect(infos.slice(0, 2).map((e) => e.msg)).toEqual([`rolling back rs to 2 (${digest['2']!.slice(0, 12)})`, from]);
+    // --to reads no facts: nothing to say where it goes back from
+    const to = await runFerry('rollback', 'rs', '--to', '2', ...common());
+    expect(to.code, to.stderr).toBe(0);
+    expect(to.stderr).not.toMatch(/going back from/);
+  });
 });
