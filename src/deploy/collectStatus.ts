@@ -124,5 +124,8 @@ export async function collectStatus(opts: {
   });
   const order = new Map(opts.hosts.map((h, i) => [h.name, i]));
   rows.sort((a, b) => order.get(a.host)! - order.get(b.host)! || (a.service < b.service ? -1 : 1));
+  // in the inventory's order too, not the order the hosts failed in: the lines that name the first five
+  // (gc -i, rollback) named different hosts from one run to the next
+  unreachable.sort((a, b) => order.get(a.host)! - order.get(b.host)!);
   return { rows, unreachable, unchecked: [...unchecked].map(([digest, reason]) => ({ digest, reason })) };
 }
