@@ -14,7 +14,8 @@ export function refuseSameHost(targets: HostTarget[], inventoryFile: string): vo
   const byDestination = new Map<string, HostTarget[]>();
   for (const t of targets) {
     const h = t.host;
-    const key = h.transport === 'local' ? 'local' : `ssh ${h.address} ${h.port ?? ''}`;
+    // host names are not case-sensitive (DNS, ssh_config's Host patterns): API1 and api1 are one host
+    const key = h.transport === 'local' ? 'local' : `ssh ${h.address.toLowerCase()} ${h.port ?? ''}`;
     byDestination.set(key, [...(byDestination.get(key) ?? []), t]);
   }
   const pairs: string[] = [];
