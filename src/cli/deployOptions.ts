@@ -19,11 +19,21 @@ const collect = (flag: string, every: string) => (v: string, prev: string[] = []
   return [...prev, ...got];
 };
 
+/**
+ * `-i` of a command that takes one inventory, given twice: commander kept the last, so `ferry deploy … -i
+ * north.yaml -i south.yaml` (status reads both, so operators repeat it) deployed to south only, and `gc -i`
+ * removed the releases north's hosts run. Refused with one line (exit 64) as the command line is read.
+ */
+export function oneInventory(v: string, prev: string | undefined): string {
+  if (prev !== undefined) throw new UsageError(`-i ${prev} -i ${v}: this command takes one inventory (only ferry status reads several, one per region); run it once per inventory`);
+  return v;
+}
+
 /** Options every command that reaches hosts shares (deploy, plan, status, rollback); status takes several inventories. */
 export function hostOptions(cmd: Command, opts: { manyInventories?: boolean; events?: boolean } = {}): Command {
   const inventory = opts.manyInventories
     ? cmd.requiredOption('-i, --inventory <file>', 'inventory YAML: hosts, groups, variables; repeat it for several regions', (v: string, p: string[] = []) => [...p, v])
-    : cmd.requiredOption('-i, --inventory <file>', 'inventory YAML: hosts, groups, variables');
+    : cmd.requiredOption('-i, --inventory <file>', 'inventory YAML: hosts, groups, variables', oneInventory);
   return inventory
     .option('--limit <pattern>', 'only these hosts: names, group names, globs; !pattern excludes (repeatable, comma-separated)', collect('--limit', 'every host'))
     .option('--facts-dir <dir>', 'where facts live on every host (default: vars.ferry_facts_dir, else /var/lib/ferry/facts)')

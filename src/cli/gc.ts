@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { formatBytes } from '../ui/log.js';
 import { collect, defaultStoreDir, loggerFrom, printJson } from './options.js';
-import { loadHosts, type HostOpts } from './deployOptions.js';
+import { loadHosts, oneInventory, type HostOpts } from './deployOptions.js';
 import { numberOption } from './numberOption.js';
 import { formatTable } from '../ui/formatTable.js';
 
@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .requiredOption('--keep <n>', 'releases to keep per name, newest by epoch', numberOption('--keep', { whole: true, min: 1, unit: 'releases' }))
     .option('--store <dir>', 'store folder (FERRY_STORE)', defaultStoreDir())
     .option('--protect <release>', 'never remove this release: DIGEST (or a unique prefix) or NAME/VERSION, e.g. what a host runs (repeatable)', collect)
-    .option('-i, --inventory <file>', 'also keep every release a host of this inventory reports in its facts (ferry status); gc refuses when a host cannot be asked')
+    .option('-i, --inventory <file>', 'also keep every release a host of this inventory reports in its facts (ferry status); gc refuses when a host cannot be asked', oneInventory)
     .option('--limit <pattern>', 'with --inventory: only these hosts (as for ferry status)', collect)
     .option('--facts-dir <dir>', 'with --inventory: where facts live on every host (default: vars.ferry_facts_dir, else /var/lib/ferry/facts)')
     .option('-F, --ssh-config <file>', 'with --inventory: ssh_config file for ssh -F')

@@ -18,13 +18,15 @@ export function register(program: Command): void {
     checkDriftOptions(o);
     checkForceStages(o);
     if (o.check) {
-      const { rollbackTarget } = await import('../deploy/runRollback.js');
+      const { rollbackFromLine, rollbackTarget } = await import('../deploy/runRollback.js');
       const { loadRelease } = await import('../store/loadRelease.js');
       const { consoleLogger } = await import('../ui/log.js');
       const { checkRelease } = await import('./checkRelease.js');
       const { inventory, hosts } = await loadHosts(o);
       const target = await rollbackTarget({ store: o.store, name, to: o.to, inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout * 1000 });
-      consoleLogger({ json: o.json }).info(`checking the hosts against ${name} ${target.version} (${target.digest.slice(0, 12)}), the release a rollback goes to; changing nothing`);
+      const log = consoleLogger({ json: o.json });
+      log.info(`checking the hosts against ${name} ${target.version} (${target.digest.slice(0, 12)}), the release a rollback goes to; changing nothing`);
+      if (target.from) log.info(rollbackFromLine(name, target.from));
       return checkRelease(await loadRelease(o.store, target.digest), o, { whenDrift: `the rollback to ${name} ${target.version} (the same command without --check) changes them` });
     }
     const { runRollback } = await import('../deploy/runRollback.js');

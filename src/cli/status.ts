@@ -100,10 +100,16 @@ function statusText(report: StatusReport): string {
     const mine = report.rows.filter((r) => r.region === region.region);
     const rows = [
       ['HOST', 'SERVICE', 'RELEASE', 'VERSION', 'DIGEST', ...STAGES.map((s) => s.toUpperCase()), 'COMPLETE'],
-      ...mine.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', ...STAGES.map((s) => r.stages?.[s] ?? '-'), r.problem ?? (r.retired ? 'retired' : r.outdated ? 'outdated' : r.complete ? 'yes' : 'no')]),
+      ...mine.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', ...STAGES.map((s) => (r.running?.stage === s ? 'running' : (r.stages?.[s] ?? '-'))), r.problem ?? (r.retired ? 'retired' : r.outdated ? 'outdated' : r.complete ? 'yes' : 'no')]),
       ...report.noFacts.filter((b) => b.region === region.region).map((b) => [b.host, '-', 'nothing deployed', '', '', ...STAGES.map(() => ''), '']),
     ];
-    const failures = mine.filter((r) => r.failure && !r.retired).map((r) => `${r.host} ${escapeText(r.service)}: ${r.failure!.stage}${r.failure!.step ? ` ${escapeText(r.failure!.step)}` : ''} failed at ${escapeText(r.failure!.time)}: ${oneLine(r.failure!.message)}`);
+    const failures = mine
+      .filter((r) => r.failure && !r.retired)
+      .map((r) =>
+        r.running
+          ? `${r.host} ${escapeText(r.service)}: ${r.running.stage} running since ${escapeText(r.failure!.time)}: the host is held by ${escapeText(r.running.by)}`
+          : `${r.host} ${escapeText(r.service)}: ${r.failure!.stage}${r.failure!.step ? ` ${escapeText(r.failure!.step)}` : ''} failed at ${escapeText(r.failure!.time)}: ${oneLine(r.failure!.message)}`,
+      );
     // the table names the bundle a host is being brought to; a host a rollout has not configured yet still runs an older one
     const behind = mine.filter((r) => !r.retired && !r.complete && r.configured && r.configured !== r.digest).map((r) => `${r.host} ${escapeText(r.service)}: its last completed configure was for ${r.configured!.slice(0, 12)}, not ${r.digest!.slice(0, 12)}`);
     const outdated = mine.filter((r) => r.outdated && !r.retired).map((r) => `${r.host} ${escapeText(r.service)}: outdated: ${escapeText(r.outdated!)} (its facts say complete; a deploy of ${r.digest!.slice(0, 12)} runs ${/, /.test(r.outdated!) ? 'these stages' : 'it'} again)`);

@@ -2,7 +2,7 @@ import { type Failure, isComplete, type StageState, stageStates } from './fact.j
 import { forEachHost, type SshOptions } from './forEachHost.js';
 import { hostSettings } from './hostSettings.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
-import { readFacts } from './readFacts.js';
+import { readHostStatus } from './readFacts.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { STAGES, type StageName } from '../stages.js';
 import { planService } from './planDeploy.js';
@@ -36,6 +36,8 @@ export interface StatusRow {
   outdated?: string;
   /** a service the release the host runs no longer has: when, and that release (`NAME VERSION`, digest) */
   retired?: { time: string; release: string; digest: string };
+  /** a run holds the host now, and this stage, which the facts show did not finish, is the one it runs: the stage and the holder */
+  running?: { stage: StageName; by: string };
 }
 
 export interface StatusResult {
@@ -85,7 +87,7 @@ export async function collectStatus(opts: {
   const items = opts.hosts.map((host) => ({ host, settings: hostSettings(host, opts.inventory.file, opts.factsDir) }));
   await forEachHost(items, opts, async ({ host, settings }, transport) => {
     try {
-      const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, host.name, settings.factsDir, undefined, opts.timeoutMs));
+      const { facts, heldBy } = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readHostStatus(transport, host.name, settings.factsDir, settings.dataDir, opts.timeoutMs));
       for (const [service, read] of facts) {
         if (!read.fact) {
           rows.push({ host: host.name, service, complete: false, problem: 'problem' in read ? read.problem : undefined });
@@ -116,7 +118,9 @@ export async function collectStatus(opts: {
         const named = factComplete ? [f.digest] : [...new Set([f.digest, ...Object.values(f.stages).map((s) => s.digest), ...(f.pending ? [f.pending.digest] : [])])];
         const configured = f.stages.configure?.digest;
         const retired = f.retired && { time: f.retired.time, release: `${f.retired.release.name} ${f.retired.release.version}`, digest: f.retired.digest };
-        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, releaseName: f.release.name, version: f.version, digest: f.digest, stages, failure: f.failure, complete, ...(outdated ? { outdated } : {}), ...(configured && !factComplete ? { configured } : {}), named, ...(retired ? { retired } : {}) });
+        // a stage marked unfinished on a host a run holds now is the one that run is in, not one a stopped run left
+        const running = heldBy !== undefined && f.failure?.unfinished ? { stage: f.failure.stage, by: heldBy } : undefined;
+        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, releaseName: f.release.name, version: f.version, digest: f.digest, stages, failure: f.failure, complete, ...(outdated ? { outdated } : {}), ...(configured && !factComplete ? { configured } : {}), named, ...(retired ? { retired } : {}), ...(running ? { running } : {}) });
       }
     } catch (err) {
       unreachable.push({ host: host.name, error: (err as Error).message });
@@ -124,5 +128,8 @@ export async function collectStatus(opts: {
   });
   const order = new Map(opts.hosts.map((h, i) => [h.name, i]));
   rows.sort((a, b) => order.get(a.host)! - order.get(b.host)! || (a.service < b.service ? -1 : 1));
+  // in the inventory's order too, not the order the hosts failed in: the lines that name the first five
+  // (gc -i, rollback) named different hosts from one run to the next
+  unreachable.sort((a, b) => order.get(a.host)! - order.get(b.host)!);
   return { rows, unreachable, unchecked: [...unchecked].map(([digest, reason]) => ({ digest, reason })) };
 }

@@ -1,4 +1,5 @@
 import { DeployError } from '../errors.js';
+import { nameSome } from '../util/oneLine.js';
 import { collectStatus } from './collectStatus.js';
 import type { SshOptions } from './forEachHost.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
@@ -12,7 +13,8 @@ export async function digestsHostsRun(opts: { inventory: Inventory; hosts: Inven
   const status = await collectStatus(opts);
   const unknown = [...status.unreachable.map((u) => `${u.host} (unreachable: ${u.error.split('\n')[0]})`), ...status.rows.filter((r) => r.problem).map((r) => `${r.host}/${r.service} (${r.problem})`)];
   if (unknown.length > 0) {
-    throw new DeployError(`gc removes nothing: cannot tell which release ${unknown.join(', ')} runs. Fix those hosts, leave them out with --limit, or name their releases with --protect`);
+    // the first five named, the rest counted, as rollback names them: a fleet cut off made one line of every host
+    throw new DeployError(`gc removes nothing: cannot tell which release ${nameSome(unknown)} runs. Fix those hosts, leave them out with --limit, or name their releases with --protect`);
   }
   // not only the digest a host is being brought to: after a rollout stopped between install and configure,
   // its services still run the release its configure fact names

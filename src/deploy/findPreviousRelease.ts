@@ -44,13 +44,17 @@ export async function findPreviousRelease(store: string, name: string, running: 
  * facts moved on to does not give it: a retired one (marked by the deploy that left it), and one left
  * over where no deploy marked it (a ferry before retired facts, or a rollout that stopped): service X at
  * digest D when another service's fact on the host names C, C's release does not give X to the host and
- * D's gave it that other service. `givenBy(digest, host)` is the services a release in the store gives a
- * host, undefined for a digest the store does not hold.
+ * D's gave it that other service. Nor does a fact of a service the fact's release does not give the host
+ * (under the inventory as it is now): the rollback does not deploy it there. `givenBy(digest, host)` is the
+ * services a release in the store gives a host, undefined for a digest the store does not hold.
  */
 export function hostsRun(name: string, rows: StatusRow[], hosts: InventoryHost[], givenBy: (digest: string, host: InventoryHost) => string[] | undefined): string[] {
   const running: string[] = [];
   for (const host of hosts) {
-    const mine = rows.filter((r) => r.host === host.name && !r.retired && r.digest && r.release?.startsWith(`${name} `));
+    // a fact of a service its release does not give the host (by the inventory as it is now) does not count: the
+    // rollback does not deploy that service there, and a host outside NAME's groups (another team's, compromised)
+    // would otherwise choose, by naming the newest release of NAME, that the rollback goes back to what runs now
+    const mine = rows.filter((r) => r.host === host.name && !r.retired && r.digest && r.release?.startsWith(`${name} `) && givenBy(r.digest, host)?.includes(r.service) !== false);
     const leftOver = (x: StatusRow) =>
       mine.some((y) => y.digest !== x.digest && givenBy(y.digest!, host)?.includes(x.service) === false && givenBy(x.digest!, host)?.includes(y.service) !== false);
     running.push(...new Set(mine.filter((x) => !leftOver(x)).map((r) => r.digest!)));

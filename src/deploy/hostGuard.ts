@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { DeployError } from '../errors.js';
+import { nameSome } from '../util/oneLine.js';
 import { type FactRead, factsScript, parseFacts } from './readFacts.js';
 import { shellQuote as q } from '../util/shellQuote.js';
 import type { Held, HeldBy, Transport } from './transport/types.js';
@@ -57,9 +58,17 @@ function cleanupScript(run: string): string {
  * the master connection every other command of the run shares). Whoever ends it, the runner when
  * done or the kernel when the runner dies, the host then stops the run's remaining remote work and
  * removes ferry's policy-rc.d; the lock is released with the process. A second runner is refused
- * with the holder's name, pid and start time, or waits up to `waitSeconds`.
+ * with the holder's name, pid and start time, or waits up to `waitSeconds`. `heldHere` (holder line ->
+ * host names) is the run's own: a host whose lock it already holds under another name is named as such.
  */
-export async function holdHost(transport: Transport, host: string, dataDir: string, factsDir: string, services: string[], opts: { waitSeconds?: number; timeoutMs?: number } = {}): Promise<HostGuard> {
+export async function holdHost(
+  transport: Transport,
+  host: string,
+  dataDir: string,
+  factsDir: string,
+  services: string[],
+  opts: { waitSeconds?: number; timeoutMs?: number; heldHere?: Map<string, string[]> } = {},
+): Promise<HostGuard> {
   const run = `${dataDir}/run`;
   const holder = `ferry deploy on ${hostname()} (pid ${process.pid}), started ${new Date().toISOString()}`;
   const wait = opts.waitSeconds ?? 0;
@@ -81,11 +90,31 @@ export async function holdHost(transport: Transport, host: string, dataDir: stri
     `rm -f ${q(`${run}/holder`)}`,
     'cleanup >/dev/null',
   ].join('\n');
+  // registered before the host is asked: another name of the host may be refused by the holder line this
+  // hold writes before this hold has answered
+  const mine = opts.heldHere;
+  mine?.set(holder, [...(mine.get(holder) ?? []), host]);
+  const forget = () => {
+    const left = mine?.get(holder)?.filter((h) => h !== host);
+    if (left?.length) mine!.set(holder, left);
+    else mine?.delete(holder);
+  };
   // the wait for the lock counts against the command's time, not the other way round
-  const held = await transport.hold(script, READY, (opts.timeoutMs ?? 30 * 60_000) + wait * 1000);
+  const held = await transport.hold(script, READY, (opts.timeoutMs ?? 30 * 60_000) + wait * 1000).catch((err: unknown) => {
+    forget();
+    throw err;
+  });
   if (!('release' in held)) {
+    forget();
     if (held.code === LOCKED_EXIT && held.stdout.includes(LOCKED)) {
       const by = held.stdout.slice(held.stdout.indexOf(LOCKED) + LOCKED.length).trim() || 'another ferry run';
+      // the holder this very run wrote under another inventory name: waiting for "that run" never ends
+      // (hosts held in the same millisecond share a holder line: then it names each of them)
+      const same = mine?.get(by);
+      if (same) {
+        const names = same.length === 1 ? `host ${same[0]}` : `one of the hosts ${nameSome(same)}`;
+        throw new HostLockedError(`host ${host} is ${names} again: this run holds its lock (${run}/lock) already; two names of the inventory reach one host (through DNS or an ssh_config): keep one name per host`);
+      }
       throw new HostLockedError(`host ${host} is locked by ${by}; wait for that run to finish, or pass --wait-lock SECONDS to wait for it`);
     }
     throw new DeployError(`host ${host}: cannot lock the host for this run (${run}/lock): ${held.stderr.trim() || `exit status ${held.code}`}`);

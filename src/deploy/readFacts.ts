@@ -22,6 +22,31 @@ export function factsScript(factsDir: string, services: string[] | undefined): s
     : `for f in ${q(factsDir)}/*.json; do [ -f "$f" ] || continue; n=\${f##*/}; echo "${MARK}\${n%.json}"; cat "$f"; echo; done`;
 }
 
+const HELD = '@@ferry-held ';
+
+/**
+ * Shell that prints, before the facts, who holds the host for a run now (hostGuard.ts): the first line of
+ * DATA/run/holder while the kernel lists an flock on DATA/run/lock (/proc/locks). It never takes the lock
+ * itself: a deploy starting at that moment would find it taken. A holder file left by a host that went down
+ * mid-run names no lock, and is not printed.
+ */
+function heldScript(dataDir: string): string {
+  const lock = q(`${dataDir}/run/lock`);
+  const holder = q(`${dataDir}/run/holder`);
+  return `if [ -s ${holder} ] && i=$(stat -c %i ${lock} 2>/dev/null) && awk -v i=":$i" '$2 == "FLOCK" && substr($6, length($6) - length(i) + 1) == i { f = 1 } END { exit !f }' /proc/locks 2>/dev/null; then printf '%s%s\\n' ${q(HELD)} "$(head -n 1 ${holder} | cut -c 1-300)"; fi`;
+}
+
+/**
+ * The facts of every service the host has facts for, and who holds the host for a run now (a deploy that is
+ * running: a stage its facts show unfinished is the one it runs, not one a stopped run left), for status.
+ */
+export async function readHostStatus(transport: Transport, host: string, factsDir: string, dataDir: string, timeoutMs?: number): Promise<{ facts: Map<string, FactRead>; heldBy?: string }> {
+  const r = await transport.run(`${heldScript(dataDir)}\n${factsScript(factsDir, undefined)}`, { timeoutMs: timeoutMs ?? FACTS_TIMEOUT_MS });
+  if (r.code !== 0) throw new DeployError(`host ${host}: cannot read facts in ${factsDir}: ${r.stderr.trim()}`);
+  const first = r.stdout.split('\n', 1)[0]!;
+  return { facts: parseFacts(r.stdout, host, factsDir, undefined), ...(first.startsWith(HELD) && { heldBy: first.slice(HELD.length) }) };
+}
+
 /**
  * Read the facts of several services (or, without a list, of every service the host has facts for)
  * in one command: one round trip per host, also on a fully deployed site.

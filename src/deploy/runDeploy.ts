@@ -9,6 +9,7 @@ import { HostRun } from './hostRun.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
 import type { Release } from '../store/loadRelease.js';
 import { prepareTargets } from './prepareTargets.js';
+import { refuseSameHost } from './sameHost.js';
 import { retiredLines, servicesOfHost } from './retire.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { TransientError } from './transport/TransientError.js';
@@ -71,6 +72,7 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     if (missing.length === svc.groups.length) log.warn(`service ${name} runs on group${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which the inventory ${opts.inventory.file} does not define: no host gets it`);
   }
   const targets = prepareTargets(release, opts.inventory, opts.hosts, { services: opts.services, factsDir: opts.factsDir });
+  refuseSameHost(targets, opts.inventory.file);
   if (!opts.source.push && stages.includes('stage')) {
     for (const t of targets) {
       if (!t.settings.server && !opts.source.server && t.services.some((s) => s.entries.length)) {
@@ -91,13 +93,15 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
   });
   const runs = targets.map((t, i) => new HostRun(t, connections.transports[i]!, { release, force, source: opts.source, retry, timeoutMs, log, repair: opts.repair }));
   let locking: Promise<unknown> | undefined;
+  // the holder lines this run wrote, and for which host: a name that reaches a host held under another name
+  const heldHere = new Map<string, string[]>();
   try {
     // 1. lock every host the release deploys to and read its facts, --forks at a time, ahead of the stage
     //    work: each host stays held (its lock, its connection) until the end of the rollout, and a second run
     //    started while this one stages or installs finds every host held, not only the ones this run has reached
     const hold = async (run: HostRun): Promise<void> => {
       const t = run.target;
-      run.guard = await retryTransient(retry, () => holdHost(run.transport, t.host.name, t.settings.dataDir, t.settings.factsDir, t.services.map((s) => s.name), { waitSeconds: opts.waitLockSeconds, timeoutMs }), run.onRetry);
+      run.guard = await retryTransient(retry, () => holdHost(run.transport, t.host.name, t.settings.dataDir, t.settings.factsDir, t.services.map((s) => s.name), { waitSeconds: opts.waitLockSeconds, timeoutMs, heldHere }), run.onRetry);
       run.transport.registerSessions(run.guard.sessions, run.guard.held);
       run.facts = run.guard.facts;
       for (const c of run.guard.cleaned) log.warn(`host ${t.host.name}: an earlier run had been stopped: ${c}`);

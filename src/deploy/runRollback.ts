@@ -26,7 +26,7 @@ export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to
  * The release a rollback of NAME goes to: the one imported before the release the hosts run now, or `to`
  * (a version of NAME, or a unique digest prefix of 8+ hex digits), which is found without asking any host.
  */
-export async function rollbackTarget(opts: RollbackTargetOptions): Promise<StoredRelease> {
+export async function rollbackTarget(opts: RollbackTargetOptions): Promise<StoredRelease & { from?: RollbackFrom }> {
   const { store, name, to } = opts;
   if (to !== undefined) return resolveVersionOf(store, name, to, '--to');
   // the store first: a store without the release fails before any host is asked
@@ -58,7 +58,25 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Store
     const of = services.get(digest);
     return of && servicesOfHost(of, host);
   };
-  return findPreviousRelease(store, name, hostsRun(name, status.rows, opts.hosts, givenBy), releases);
+  const target = await findPreviousRelease(store, name, hostsRun(name, status.rows, opts.hosts, givenBy), releases);
+  // the release it goes back from, and the hosts whose facts name it: one host's facts can choose it (a canary,
+  // or a host that claims a release it never got), so the operator sees which
+  const current = releases[releases.findIndex((r) => r.digest === target.digest) + 1]!;
+  const runs = opts.hosts.map((h) => ({ host: h.name, digests: hostsRun(name, status.rows, [h], givenBy) })).filter((r) => r.digests.length);
+  return { ...target, from: { release: current, hosts: runs.filter((r) => r.digests.includes(current.digest)).map((r) => r.host), of: runs.length } };
+}
+
+/** The release a rollback goes back from (the newest the facts name) and the hosts whose facts name it. */
+export interface RollbackFrom {
+  release: StoredRelease;
+  hosts: string[];
+  /** hosts whose facts name a release of NAME */
+  of: number;
+}
+
+/** The log line that says what a rollback goes back from, and which hosts' facts chose it. */
+export function rollbackFromLine(name: string, from: RollbackFrom): string {
+  return `going back from ${name} ${from.release.version} (${from.release.digest.slice(0, 12)}), the newest release of ${name} the facts name: on ${from.hosts.length} of the ${from.of} host${from.of === 1 ? '' : 's'} that run ${name} (${nameSome(from.hosts)})`;
 }
 
 /**
@@ -69,5 +87,6 @@ export async function runRollback(opts: RollbackOptions): Promise<DeployReport> 
   const { store, name, to, ...deploy } = opts;
   const target = await rollbackTarget(opts);
   opts.log.info(`rolling back ${name} to ${target.version} (${target.digest.slice(0, 12)})`);
+  if (target.from) opts.log.info(rollbackFromLine(name, target.from));
   return runDeploy({ ...deploy, release: await loadRelease(store, target.digest) });
 }

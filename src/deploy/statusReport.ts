@@ -60,6 +60,11 @@ export const StatusReportSchema = z
            * release (`NAME VERSION`) and digest. It counts for no digest, completeness or --expect
            */
           retired: z.object({ time: z.string(), release: z.string(), digest: z.string() }).strict().optional(),
+          /**
+           * a run holds the host now (its holder line, `ferry deploy on R (pid N), started T`), and this stage, which
+           * the facts show failed with "did not finish", is the one it runs, not one a stopped run left
+           */
+          running: z.object({ stage: z.enum(STAGES), by: z.string() }).strict().optional(),
         })
         .strict(),
     ),

@@ -99,4 +99,19 @@ describe('ferry gc', () => {
     expect(r.stderr).toMatch(/gc removes nothing: cannot tell which release gone \(unreachable: .*\) runs\. Fix those hosts, leave them out with --limit, or name their releases with --protect/);
     expect(await snapshotTree(s)).toEqual(before);
   });
+
+  it('--inventory with many hosts that cannot be asked: one line naming the first five, the rest counted', async () => {
+    const s = await copyStore('unreachable-many');
+    const before = await snapshotTree(s);
+    const names = ['g1', 'g2', 'g3', 'g4', 'g5', 'g6', 'g7', 'g8'];
+    await writeFile(join(dir, 'many-gone.yaml'), `hosts:\n${names.map((n) => `  ${n}: { address: 127.0.0.1, port: 1 }\n`).join('')}`);
+    const r = await ferry(['gc', '--store', s, '--keep', '1', '--inventory', join(dir, 'many-gone.yaml')]);
+    expect(r.code).toBe(72);
+    expect(r.stderr.split('\n')).toHaveLength(2);
+    expect(r.stderr).toMatch(/^ferry: gc removes nothing: cannot tell which release g1 \(unreachable: .* and 3 more runs\. Fix those hosts, leave them out with --limit, or name their releases with --protect\n$/);
+    // in the inventory's order, whichever failed first
+    const named = [...r.stderr.matchAll(/(?:release |\), )(g\d) \(unreachable: /g)].map((m) => m[1]);
+    expect(named).toEqual(['g1', 'g2', 'g3', 'g4', 'g5']);
+    expect(await snapshotTree(s)).toEqual(before);
+  });
 });
