@@ -27,7 +27,7 @@ import type { AptOrigin, AptPackage } from './types.js';
  */
 const MAGIC = 0x46525950; // "FRYP"
 /** 5: Essential, Important and Protected read as apt reads yes/no, relation names kept in their case, a Provides other than `=` dropped (a 4 entry may hold other values) */
-export const PACKED_LAYOUT = 5;
+export const PACKED_LAYOUT = 6;
 const HEADER_WORDS = 12; // 4 words, then the 32-byte sha256
 const NONE = 0xffffffff;
 const COUNTS = 6;

@@ -2,7 +2,7 @@ import { ResolveError } from '../../errors.js';
 import { aptBool } from './aptBool.js';
 import { parseControlStream } from './parseControl.js';
 import { checkDebVersion } from './checkDebVersion.js';
-import { dependencyError, parseProvides } from './parseDependencies.js';
+import { dependencyError, joinDanglingOr, parseProvides } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
 const FIELDS = new Set([
@@ -56,6 +56,10 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
       const bad = dependencyError(value);
       if (bad) throw new ResolveError(`${label}: package ${name} ${version} has a ${field} field apt cannot parse (${bad}: ${JSON.stringify(value!.slice(0, 200))}); refusing this index, as apt does`);
     }
+    // a field ending with "|" joins the next field's first group, as in apt's list of relations
+    const joined = joinDanglingOr((field) => p.get(field));
+    if (joined.error) throw new ResolveError(`${label}: package ${name} ${version}: ${joined.error}; refusing this index`);
+    const get = (field: string) => (joined.fields?.has(field) ? joined.fields.get(field) || undefined : p.get(field));
     const pkg: AptPackage = {
       name,
       version,
@@ -77,17 +81,17 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     if (section) pkg.section = section;
     const source = p.get('Source');
     if (source) pkg.source = source;
-    const depends = p.get('Depends');
+    const depends = get('Depends');
     if (depends) pkg.depends = depends;
-    const preDepends = p.get('Pre-Depends');
+    const preDepends = get('Pre-Depends');
     if (preDepends) pkg.preDepends = preDepends;
-    const recommends = p.get('Recommends');
+    const recommends = get('Recommends');
     if (recommends) pkg.recommends = recommends;
-    const conflicts = p.get('Conflicts');
+    const conflicts = get('Conflicts');
     if (conflicts) pkg.conflicts = conflicts;
-    const breaks = p.get('Breaks');
+    const breaks = get('Breaks');
     if (breaks) pkg.breaks = breaks;
-    const other = [p.get('Suggests'), p.get('Replaces'), p.get('Enhances')].filter(Boolean).join(', ');
+    const other = [get('Suggests'), get('Replaces'), get('Enhances')].filter(Boolean).join(', ');
     if (other) pkg.otherRelations = other;
     if (aptBool(p.get('Important')) || aptBool(p.get('Protected'))) pkg.important = true;
     yield pkg;
