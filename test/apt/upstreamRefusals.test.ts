@@ -123,7 +123,7 @@ describe('apt kind refuses an untrustworthy upstream and caches nothing from it'
 
   it.each([
     ['a Filename with a space', (t: string) => t.replace(/^Filename: (.*)\/app_(.*)$/m, 'Filename: $1/app $2'), /packages\[\d+\]\.url: an http\(s\):\/\/ or file:\/\/ URL or an absolute path \("app 1\.0-1 amd64" at "http:.*\/app 1\.0-1_amd64\.deb"\)/],
-    ['a Priority in upper case', (t: string) => t.replace(/^(Package: app\nArchitecture: amd64\nVersion: 1\.0-1\nPriority:) optional$/m, '$1 Optional'), /packages\[\d+\]\.priority: a Debian priority \("app 1\.0-1 amd64"/],
+    ['a Priority of two words', (t: string) => t.replace(/^(Package: app\nArchitecture: amd64\nVersion: 1\.0-1\nPriority:) optional$/m, '$1 optional extra'), /packages\[\d+\]\.priority: a Debian priority \("app 1\.0-1 amd64"/],
   ])('refuses, at lock, a signed index with %s, which the build would refuse in the lock (ResolveError, one line)', async (_what, edit, message) => {
     const text = gunzipSync(goodRelease.packagesGz).toString('utf8');
     const edited = edit(text);

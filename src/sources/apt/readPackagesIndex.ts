@@ -75,7 +75,7 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     const multiArch = p.get('Multi-Arch');
     if (multiArch) pkg.multiArch = multiArch;
     const priority = p.get('Priority');
-    // kept as written (the lock refuses a word that is not lower case); apt reads it in any case (resolveAptClosure)
+    // kept as written (the lock takes one word, in any case); apt reads it in any case (resolveAptClosure)
     if (priority) pkg.priority = priority;
     const section = p.get('Section');
     if (section) pkg.section = section;
