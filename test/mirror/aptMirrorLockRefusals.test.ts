@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
@@ -48,6 +49,17 @@ describe('apt mirror: what the lock pins is what the mirror can publish', () => 
   });
   afterAll(async () => {
     for (const close of closers) await close();
+  });
+
+  it('locks and builds a mirror whose index gives a package SHA512 and no SHA256, as apt-get takes it: the lock pins the sha256 of the file', async () => {
+    const deb = await buildDeb(join(dir, 's512'), { name: 'hello', version: '1.0' });
+    const { spec, lockFile } = await upstreamOf([deb], '{ packages: [hello] }', (t) => t.replace(/^SHA256: [0-9a-f]{64}\n/m, ''));
+    const l = await lock(spec);
+    expect(l.code, l.stderr).toBe(0);
+    const pinned = JSON.parse(await readFile(lockFile, 'utf8')).kinds.mirror.apt.debian.packages as Array<Record<string, unknown>>;
+    expect(pinned.map((p) => [p.name, p.sha256])).toEqual([['hello', createHash('sha256').update(await readFile(deb)).digest('hex')]]);
+    const b = await build(spec, join(dir, 'out-s512'));
+    expect(b.code, b.stderr).toBe(0);
   });
 
   it('refuses a lock entry that names another package than the file it pins, though another entry pins that file truthfully (exit 67, one line, no bundle)', async () => {

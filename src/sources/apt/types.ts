@@ -43,7 +43,9 @@ export interface AptPackage {
   /** path relative to the upstream URI, e.g. pool/main/n/nginx/nginx-light_1.22.1-9_amd64.deb */
   filename: string;
   size: number;
-  /** from the index stanza; empty when it gives SHA512 only (pinnedSha256 refuses to pin such a package) */
+  /** from the index stanza; empty when it gives SHA512 only (pinDebSha256 then pins the sha256 of the file) */
   sha256: string;
+  /** the stanza's SHA512 when it gives no SHA256 (apt verifies the .deb by it) */
+  sha512?: string;
   origin: AptOrigin;
 }
