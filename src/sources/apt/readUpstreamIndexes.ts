@@ -63,13 +63,14 @@ export async function readUpstreamIndexes(
   return out;
 }
 
-/** Where a suite's component comes from, with its pin and the names `name/RELEASE` matches (its Suite and Codename). */
+/** Where a suite's component comes from, with its pin and what `name/RELEASE` matches (its Suite and Codename, its Version). */
 export function releaseOrigin(uri: string, suite: string, component: string, fields: ReadonlyMap<string, string>): AptOrigin {
   const releaseNames = ['Suite', 'Codename'].flatMap((name) => {
     const value = fields.get(name)?.trim();
     return value ? [value] : [];
   });
-  return { uri, suite, component, pin: releasePin(fields), releaseNames };
+  const releaseVersion = fields.get('Version')?.trim();
+  return { uri, suite, component, pin: releasePin(fields), releaseNames, ...(releaseVersion ? { releaseVersion } : {}) };
 }
 
 /** apt's default pin priority of a suite from its Release: NotAutomatic 1, with ButAutomaticUpgrades 100, else 500 (flags read as apt reads them, aptBool). */

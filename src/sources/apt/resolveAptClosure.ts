@@ -3,6 +3,7 @@ import { checkDebVersion } from './checkDebVersion.js';
 import { compareDebVersions } from './compareDebVersions.js';
 import type { PackageIndex } from './buildPackageIndex.js';
 import { formatRelation, parseDependencies, type Relation } from './parseDependencies.js';
+import { releaseVersionOf } from './matchRelease.js';
 import { satisfiesRelation } from './satisfiesRelation.js';
 import type { AptPackage } from './types.js';
 
@@ -540,7 +541,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       for (const rel of group) {
         // a new candidate cannot help a dependency without a version
         if (!rel.op) continue;
-        const v = index.byName.get(rel.name)?.find((x) => fromRelease(x, suite));
+        const v = releaseVersionOf(index.byName.get(rel.name), suite);
         if (!v || !matches(v, rel)) continue;
         if (changed.some((c) => c.name === v.name) && chosenCandidates.get(v.name) === v) {
           switched = true;
@@ -704,14 +705,6 @@ function effectiveRoots(roots: string[]): string[] {
   return [...byName.values()];
 }
 
-/**
- * Whether `p` comes from the release a request `name/RELEASE` names: apt-get's `pkg/release` matches the
- * Release's Suite or Codename, in any case (pkgVersionMatch), not the folder under dists/
- */
-function fromRelease(p: AptPackage, release: string): boolean {
-  return (p.origin.releaseNames ?? [p.origin.suite]).some((n) => n.toLowerCase() === release.toLowerCase());
-}
-
 /** The suite of a request `name/suite` (apt's `pkg/release`), else undefined. */
 function requestedSuite(root: string): string | undefined {
   const slash = root.indexOf('/');
@@ -746,7 +739,7 @@ function findRoot(
   const versions = index.byName.get(name);
   const inst = installed.get(name);
   if (suite !== undefined) {
-    const inSuite = versions?.find((v) => fromRelease(v, suite));
+    const inSuite = releaseVersionOf(versions, suite);
     if (inSuite) return inSuite;
     // each release by the names a request may give it (its Suite or Codename), with its highest version
     const releases = new Map<string, string>();

@@ -15,6 +15,8 @@ export interface AptOrigin {
    * and Codename, not the folder under dists/. Absent means `suite` (a test's index).
    */
   releaseNames?: string[];
+  /** the Release's `Version` (`12.4`): what a request `name/RELEASE` whose RELEASE starts with a digit matches */
+  releaseVersion?: string;
 }
 
 /** One binary package as an upstream Packages index describes it (only what resolving and fetching need). */
