@@ -48,9 +48,11 @@ export async function readUpstreamIndexes(
   for (const up of upstreams) {
     for (const suite of up.suites) {
       const release = out.releases.get(`${up.uri} ${suite}`)!;
-      // a Release without Architectures supports every one, "all" included (apt reads binary-all then too)
+      // a Release without Architectures supports every one, "all" included (apt reads binary-all then too),
+      // unless its No-Support-for-Architecture-all has the word `Packages` (words split at white space, as apt)
       const archs = release.fields.get('Architectures');
-      const allArchIndex = (archs === undefined || archs.split(/\s+/).includes('all')) && release.fields.get('No-Support-for-Architecture-all') !== 'Packages';
+      const noAll = (release.fields.get('No-Support-for-Architecture-all') ?? '').split(/\s+/).includes('Packages');
+      const allArchIndex = (archs === undefined || archs.split(/\s+/).includes('all')) && !noAll;
       for (const component of up.components) {
         const origin = releaseOrigin(up.uri, suite, component, release.fields);
         for (const arch of [...architectures, ...(allArchIndex ? ['all'] : [])]) {
