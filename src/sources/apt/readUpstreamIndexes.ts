@@ -53,6 +53,12 @@ export async function readUpstreamIndexes(
       const archs = release.fields.get('Architectures');
       const noAll = (release.fields.get('No-Support-for-Architecture-all') ?? '').split(/\s+/).includes('Packages');
       const allArchIndex = (archs === undefined || archs.split(/\s+/).includes('all')) && !noAll;
+      if (release.flat) {
+        // a flat repository: no components, one Packages index for every architecture (indexPackedSources keeps each one's)
+        const packed = await fetchPackagesIndex(release, releaseOrigin(up.uri, suite, '', release.fields), '', { cacheDir: ctx.cacheDir, log: ctx.log, stats });
+        if (packed) out.indexes.push(packed);
+        continue;
+      }
       for (const component of up.components) {
         const origin = releaseOrigin(up.uri, suite, component, release.fields);
         for (const arch of [...architectures, ...(allArchIndex ? ['all'] : [])]) {
