@@ -569,7 +569,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   // then), then marks each request with its dependencies at its candidate as switched
   let rootPkgs: AptPackage[] = [];
   const suiteRoots: Array<{ p: AptPackage; suite: string }> = [];
-  for (const root of effectiveRoots(roots)) {
+  for (const root of effectiveRoots(roots, index.arch)) {
     const p = findRoot(index, root, candidate, installed);
     if (!p) continue;
     const suite = requestedSuite(root);
@@ -685,14 +685,18 @@ function priority(p: AptPackage): number {
 }
 
 /**
- * The requests as apt-get takes them when one package is named more than once: a `name/suite` request wins
+ * The requests as apt-get takes them when one package is named more than once (`name:ARCH` of the architecture
+ * resolved, `:native`, `:all` and `:any` name it too): a `name/suite` request wins
  * over `name` and `name=version` in any order, otherwise the later one wins (`p=1 p` installs p's candidate,
  * `p p=1` version 1); two suites for one package are refused.
  */
-function effectiveRoots(roots: string[]): string[] {
+function effectiveRoots(roots: string[], arch: string): string[] {
   const byName = new Map<string, string>();
   for (const root of roots) {
-    const spec = root.split('/', 1)[0]!.split('=', 1)[0]!;
+    // `name:ARCH` of the architecture resolved (or `:native`, `:all`, `:any`) is the same package as `name`
+    const qualified = root.split('/', 1)[0]!.split('=', 1)[0]!;
+    const [bare, qualifier] = qualified.split(':', 2) as [string, string | undefined];
+    const spec = qualifier === undefined || qualifier === arch || ['native', 'all', 'any'].includes(qualifier) ? bare : qualified;
     const prev = byName.get(spec);
     if (prev === undefined || prev === root) {
       byName.set(spec, root);
