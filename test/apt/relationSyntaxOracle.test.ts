@@ -114,7 +114,7 @@ describe('relation fields as apt reads them', () => {
     expect(r.sim.code).toBe(-1);
     const err = await r.ferry().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ResolveError);
-    expect((err as Error).message).toMatch(/^Packages: package p 1: its \S+ ends with "\|" and no relation follows it in apt's order of the fields, on which apt-get crashes \(segfault\) whatever it installs from the index; refusing this index$/);
+    expect((err as Error).message).toMatch(/^Packages: package p 1: its \S+ ends with "\|" and no relation follows it in apt's order of the fields, on which apt-get crashes \(segfault\) whatever it installs; refusing this index$/);
   });
 
   it.each(MIXED)('%j: ferry refuses the index, one line', async (field) => {

@@ -147,7 +147,7 @@ export function joinDanglingOr(get: (field: string) => string | undefined): { fi
     for (let j = i + 1; cur.dangling; ) {
       while (j < present.length && present[j]!.groups.length === 0) j++;
       const next = present[j];
-      if (!next) return { error: `its ${cur.field} ends with "|" and no relation follows it in apt's order of the fields, on which apt-get crashes (segfault) whatever it installs from the index` };
+      if (!next) return { error: `its ${cur.field} ends with "|" and no relation follows it in apt's order of the fields, on which apt-get crashes (segfault) whatever it installs` };
       if (NEGATIVE.has(cur.field) || NEGATIVE.has(next.field)) {
         return { error: `its ${cur.field} ends with "|", which apt joins to the first relation of its ${next.field} (a group of ${cur.field} and ${next.field} that apt reads its own way and dpkg rejects)` };
       }
