@@ -26,6 +26,14 @@ describe('a package requested twice: the request apt-get honours', () => {
     [['p=1', 'p=2'], ['p 2']],
     [['p=2', 'p=1'], ['p 1']],
     [['p', 'p'], ['p 2']],
+    // the same package with an architecture qualifier (the native one, :native, :all)
+    [['p', 'p:amd64=1'], ['p 1']],
+    [['p:amd64=1', 'p'], ['p 2']],
+    [['p:native=1', 'p:amd64'], ['p 2']],
+    [['p:amd64', 'p=1'], ['p 1']],
+    [['p:amd64/extra', 'p=1'], ['p 3']],
+    [['p=1', 'p:amd64/extra'], ['p 3']],
+    [['p:all=1', 'p'], ['p 2']],
   ])('%s', async (set, expected) => {
     const sim = await fx.empty.aptGet('install', '--simulate', '--no-install-recommends', ...set);
     expect(sim.code, sim.stdout + sim.stderr).toBe(0);

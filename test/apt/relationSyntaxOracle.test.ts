@@ -53,7 +53,22 @@ const READ_AS_APT = [
   'Depends: a(>=1)',
   'Conflicts: b:any',
   'Provides: b:any\nConflicts: b',
+  // a trailing "|" joins the next field's first group in apt's list (Pre-Depends, Depends, Conflicts, Breaks,
+  // Recommends, Suggests, Replaces, Enhances), as an alternative of the dangling field's kind
+  'Depends: ghost |\nRecommends: a',
+  'Depends: ghost |\nSuggests: a',
+  'Pre-Depends: ghost |\nDepends: a, ghost2',
+  'Depends: ghost |\nRecommends: ghost2 |\nSuggests: a',
+  'Depends: ghost |\nReplaces: b, ghost2',
+  // a name followed by "|" in Provides carries apt's or-flag, so is no "=" Provides ("Ignoring non-equal Provides")
+  'Provides: ghost | ghost2\nDepends: ghost',
+  'Provides: ghost | ghost2\nDepends: ghost2',
+  'Provides: ghost2 |\nDepends: ghost2',
 ];
+/** a last relation field ending with "|": apt-get update takes the index, then apt-get crashes on any install from it */
+const CRASHING = ['Depends: a |', 'Depends: a | b |', 'Recommends: a |', 'Enhances: a (>= 1) |', 'Depends: a |\nProvides: b'];
+/** a trailing "|" that joins a Conflicts or Breaks: a group apt evaluates its own way (and dpkg rejects) */
+const MIXED = ['Depends: ghost |\nConflicts: a', 'Depends: a |\nBreaks: b', 'Conflicts: a |\nRecommends: b'];
 
 const stanza = (name: string, extra = '') => `Package: ${name}\nVersion: 1\nArchitecture: amd64\nMaintainer: T <t@example.invalid>\nPriority: optional\n${extra}Description: x\n`;
 
@@ -90,6 +105,24 @@ describe('relation fields as apt reads them', () => {
     const err = await r.ferry().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ResolveError);
     expect((err as Error).message).toMatch(/^Packages: package p 1 has a \S+ field apt cannot parse \([^\n]*\); refusing this index, as apt does$/);
+  });
+
+  it.each(CRASHING)('%j: apt-get crashes on an install from the index, and ferry refuses the index (one line)', async (field) => {
+    const r = await both(field);
+    expect(r.update).not.toMatch(/^E: /m);
+    // killed by SIGSEGV (the run helper gives no exit code for a signal), whatever it is asked to install
+    expect(r.sim.code).toBe(-1);
+    const err = await r.ferry().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResolveError);
+    expect((err as Error).message).toMatch(/^Packages: package p 1: its \S+ ends with "\|" and no relation follows it in apt's order of the fields, on which apt-get crashes \(segfault\) whatever it installs; refusing this index$/);
+  });
+
+  it.each(MIXED)('%j: ferry refuses the index, one line', async (field) => {
+    const r = await both(field);
+    expect(r.update).not.toMatch(/^E: /m);
+    const err = await r.ferry().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResolveError);
+    expect((err as Error).message).toMatch(/^Packages: package p 1: its \S+ ends with "\|", which apt joins to the first relation of its \S+ \([^\n]*\); refusing this index$/);
   });
 
   it.each(READ_AS_APT)('%j: apt-get reads it, and ferry installs what apt-get installs or refuses as it does', async (field) => {

@@ -13,7 +13,8 @@ import { privateApt } from './privateApt.js';
 import { simulatedInstalls } from './suitesFixture.js';
 
 /**
- * apt-get's `pkg/release` names a release by its Release's Suite or Codename (in any case), not by the
+ * apt-get's `pkg/release` names a release by its Release's Suite or Codename (in any case, a shell pattern
+ * too), or its Version when it starts with a digit, not by the
  * folder under dists/ that sources.list (and upstreams.apt) names: here dists/main is Suite stable,
  * Codename bookworm, and dists/extra (NotAutomatic, ButAutomaticUpgrades, as Debian's backports) Suite
  * stable-backports, Codename bookworm-backports. ferry's `name/suite` must take and refuse what apt-get does.
@@ -21,12 +22,18 @@ import { simulatedInstalls } from './suitesFixture.js';
 const stanza = (name: string, version: string, extra = '') =>
   `Package: ${name}\nVersion: ${version}\nArchitecture: amd64\nMaintainer: T <t@example.invalid>\nPriority: optional\n${extra}Description: x\n`;
 const DISTS = [
-  ['main', 'Suite: stable\nCodename: bookworm\n', '', [stanza('sw', '1'), stanza('swuser', '1', 'Depends: swdep (>= 1)\n'), stanza('swdep', '1')]],
-  ['extra', 'Suite: stable-backports\nCodename: bookworm-backports\n', 'NotAutomatic: yes\nButAutomaticUpgrades: yes\n', [stanza('sw', '2'), stanza('swuser', '2', 'Depends: swdep (>= 2)\n'), stanza('swdep', '2')]],
+  ['main', 'Suite: stable\nCodename: bookworm\nVersion: 12.4\n', '', [stanza('sw', '1'), stanza('swuser', '1', 'Depends: swdep (>= 1)\n'), stanza('swdep', '1')]],
+  ['extra', 'Suite: stable-backports\nCodename: bookworm-backports\nVersion: 12\n', 'NotAutomatic: yes\nButAutomaticUpgrades: yes\n', [stanza('sw', '2'), stanza('swuser', '2', 'Depends: swdep (>= 2)\n'), stanza('swdep', '2')]],
 ] as const;
 
-const TAKEN = [['sw'], ['sw/stable-backports'], ['sw/bookworm-backports'], ['sw/Bookworm-Backports'], ['sw/stable'], ['sw/bookworm'], ['swuser/bookworm-backports']];
-const REFUSED = [['sw/extra'], ['sw/main']];
+const TAKEN = [
+  ['sw'], ['sw/stable-backports'], ['sw/bookworm-backports'], ['sw/Bookworm-Backports'], ['sw/stable'], ['sw/bookworm'], ['swuser/bookworm-backports'],
+  // a release that starts with a digit is the Release's Version, whole or a prefix with "*"; any other a pattern
+  // (fnmatch) on Suite or Codename; of several matching releases, the highest version
+  ['sw/12'], ['sw/12.4'], ['sw/12*'], ['sw/1*'], ['swuser/12'], ['sw/bookworm*'], ['sw/*-backports'], ['sw/stable?backports'],
+  ['sw/[s]table'], ['sw/[!x]table-BACKPORTS'], ['sw/*'], ['swuser/*-backports'], ['sw/Book[v-x]orm'],
+];
+const REFUSED = [['sw/extra'], ['sw/main'], ['sw/1'], ['sw/12.'], ['sw/stable*x'], ['sw/[x]table']];
 
 describe('name/RELEASE names the Release by its Suite or Codename, as apt-get pkg/release does', () => {
   let dir: string;
@@ -65,7 +72,7 @@ describe('name/RELEASE names the Release by its Suite or Codename, as apt-get pk
     expect(ours(set as string[])).toEqual(simulatedInstalls(sim.stdout));
   });
 
-  it.each(REFUSED.map((s) => [s.join(' '), s]))('%s (a folder under dists/, not a Suite or Codename): both refuse', async (_label, set) => {
+  it.each(REFUSED.map((s) => [s.join(' '), s]))('%s (no Suite, Codename or Version it names): both refuse', async (_label, set) => {
     const sim = await apt.aptGet('install', '--simulate', '--no-install-recommends', ...(set as string[]));
     expect(sim.code, sim.stdout).not.toBe(0);
     expect(sim.stdout + sim.stderr).toMatch(/E: Release '[^']+' for 'sw' was not found/);

@@ -223,17 +223,23 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
   });
 
   it.each([
-    ['no Architectures field', [], 'accepts'],
-    ['"Architectures: amd64 all"', ['amd64 all'], 'accepts'],
-    ['"Architectures: amd64"', ['amd64'], 'refuses'],
-  ] as const)('a binary-all index and %s: both read binary-all as apt does (or neither)', async (_what, archs, outcome) => {
+    ['no Architectures field', [], 'accepts', ''],
+    ['"Architectures: amd64 all"', ['amd64 all'], 'accepts', ''],
+    ['"Architectures: amd64"', ['amd64'], 'refuses', ''],
+    // apt skips binary-all when the field has the word Packages (words split at white space, case kept)
+    ['"No-Support-for-Architecture-all: Packages"', ['amd64 all'], 'refuses', 'No-Support-for-Architecture-all: Packages\n'],
+    ['"No-Support-for-Architecture-all: Sources Packages"', ['amd64 all'], 'refuses', 'No-Support-for-Architecture-all: Sources Packages\n'],
+    ['"No-Support-for-Architecture-all: Packages Sources"', [], 'refuses', 'No-Support-for-Architecture-all: Packages Sources\n'],
+    ['"No-Support-for-Architecture-all: Packages,Sources"', ['amd64 all'], 'accepts', 'No-Support-for-Architecture-all: Packages,Sources\n'],
+    ['"No-Support-for-Architecture-all: packages"', ['amd64 all'], 'accepts', 'No-Support-for-Architecture-all: packages\n'],
+  ] as const)('a binary-all index and %s: both read binary-all as apt does (or neither)', async (_what, archs, outcome, field) => {
     const deb = await buildDeb(fx.dir, { name: 'allpkg', version: '1', arch: 'all' });
     const binAll = join(dist(), 'main/binary-all');
     await mkdir(binAll, { recursive: true });
     await copyFile(deb, join(fx.upstreamRoot, 'pool/main/allpkg_1_all.deb'));
     await writeFile(join(binAll, 'Packages'), execFileSync('apt-ftparchive', ['packages', 'pool/main/allpkg_1_all.deb'], { cwd: fx.upstreamRoot }));
     const opts = ['Suite=fixture', 'Codename=fixture', 'Components=main', ...archs.map((a) => `Architectures=${a}`)].flatMap((o) => ['-o', `APT::FTPArchive::Release::${o}`]);
-    await publish(execFileSync('apt-ftparchive', [...opts, 'release', '.'], { cwd: dist() }).toString('utf8'));
+    await publish(field + execFileSync('apt-ftparchive', [...opts, 'release', '.'], { cwd: dist() }).toString('utf8'));
     try {
       if (outcome === 'accepts') await expectAgreement('accepts', undefined, undefined, 'allpkg');
       else await expectAgreement(/Unable to locate package allpkg/, 70, /allpkg/, 'allpkg');

@@ -1,4 +1,8 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SpecError } from '../../src/errors.js';
+import { loadAptBase } from '../../src/sources/apt/loadAptBase.js';
 import type { FixtureDeb } from './fixtureUpstream.js';
 import { installedStatus, simulatedInstalls as installs, useSuitesFixture } from './suitesFixture.js';
 
@@ -115,5 +119,39 @@ describe('packages the hosts hold: ferry changes them only when requested, as ap
   it('the hold decides', () => {
     expect(fx.ours(['needs-held-or'], fx.base)).toEqual(['needs-held-or 1', 'otheralt 1']); // not heldalt 2
     expect(fx.ours(['heldasked'], fx.base)).toEqual(['heldasked 2']); // requested: changed
+  });
+});
+
+/**
+ * A relation field of the hosts' status that ends with "|": apt reads the status as it reads an index, so the
+ * group runs on into the next field's first group (q `Depends: ghost |` and `Recommends: b (<< 2)` is q
+ * depending on "ghost | b (<< 2)"), and a last field ending so makes apt-get crash on any install.
+ */
+describe('a dpkg status whose relation field ends with "|": ferry reads it as apt-get does', () => {
+  const fx = useSuitesFixture('ferry-apt-status-or-', [['main', [{ name: 'b', version: '1' }, { name: 'b', version: '2' }], '']], installedStatus([['b', '1', '']]));
+  /** the status of the hosts: q 1 with `fields`, and b 1; apt-get's answer to `apt-get install b`, and ferry's base */
+  const withQ = async (fields: string) => {
+    const status = installedStatus([['q', '1', fields], ['b', '1', '']]);
+    await writeFile(join(fx.withBase.root, 'var/lib/dpkg/status'), status);
+    await writeFile(join(fx.withBase.root, 'ferry-status'), status);
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--no-install-recommends', 'b');
+    return { sim, base: () => loadAptBase(fx.index, { status: 'ferry-status' }, fx.withBase.root) };
+  };
+
+  it('q Depends: ghost | and Recommends: b (<< 2): b 2 would break q; apt-get refuses, and so does ferry', async () => {
+    const r = await withQ('Depends: ghost |\nRecommends: b (<< 2)\n');
+    expect(r.sim.code, r.sim.stdout).not.toBe(0);
+    expect(r.sim.stdout + r.sim.stderr).toMatch(/pkgProblemResolver::Resolve generated breaks/);
+    const base = await r.base();
+    expect(base.get('q')!.depends).toBe('ghost | b (<< 2)');
+    expect(() => fx.ours(['b'], base)).toThrow(/^no consistent set: q 1 on the hosts depends on "ghost \| b \(<< 2\)", which b 2 no longer satisfies/);
+  });
+
+  it('q Recommends: b | (its last relation field): apt-get crashes; ferry refuses the status (one line)', async () => {
+    const r = await withQ('Recommends: b |\n');
+    expect(r.sim.code).toBe(-1);
+    const err = await r.base().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SpecError);
+    expect((err as Error).message).toMatch(/^\S+ferry-status: package q 1: its Recommends ends with "\|" and no relation follows it in apt's order of the fields, on which apt-get crashes \(segfault\) whatever it installs; refusing this status$/);
   });
 });

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,7 +124,7 @@ describe('apt kind refuses an untrustworthy upstream and caches nothing from it'
 
   it.each([
     ['a Filename with a space', (t: string) => t.replace(/^Filename: (.*)\/app_(.*)$/m, 'Filename: $1/app $2'), /packages\[\d+\]\.url: an http\(s\):\/\/ or file:\/\/ URL or an absolute path \("app 1\.0-1 amd64" at "http:.*\/app 1\.0-1_amd64\.deb"\)/],
-    ['a Priority in upper case', (t: string) => t.replace(/^(Package: app\nArchitecture: amd64\nVersion: 1\.0-1\nPriority:) optional$/m, '$1 Optional'), /packages\[\d+\]\.priority: a Debian priority \("app 1\.0-1 amd64"/],
+    ['a Priority of two words', (t: string) => t.replace(/^(Package: app\nArchitecture: amd64\nVersion: 1\.0-1\nPriority:) optional$/m, '$1 optional extra'), /packages\[\d+\]\.priority: a Debian priority \("app 1\.0-1 amd64"/],
   ])('refuses, at lock, a signed index with %s, which the build would refuse in the lock (ResolveError, one line)', async (_what, edit, message) => {
     const text = gunzipSync(goodRelease.packagesGz).toString('utf8');
     const edited = edit(text);
@@ -141,7 +142,7 @@ describe('apt kind refuses an untrustworthy upstream and caches nothing from it'
     }
   });
 
-  it('takes an index in which a package gives SHA512 and no SHA256, as apt-get does, and refuses only a lock that would pin it', async () => {
+  it('takes an index in which a package gives SHA512 and no SHA256, as apt-get does: the lock pins the sha256 of the file that matches it', async () => {
     const text = gunzipSync(goodRelease.packagesGz).toString('utf8');
     const edited = text.replace(/^(Package: libbaz\n(?:.+\n)*?)SHA256: [0-9a-f]{64}\n/m, '$1');
     expect(edited).not.toBe(text);
@@ -155,9 +156,36 @@ describe('apt kind refuses an untrustworthy upstream and caches nothing from it'
       const locked = await aptKind.lock(await context(fx.dir, spec(fx.upstreamKey.public), fx.bundleKey.secretArmored, join(fx.dir, 'cache-sha512-app')));
       expect(locked!.packages.map((p) => p.name)).toContain('app');
       const needs = { ...spec(fx.upstreamKey.public), services: { web: { version: '1', groups: ['web'], artifacts: { apt: ['libbaz'] } } } };
-      const err = await aptKind.lock(await context(fx.dir, needs, fx.bundleKey.secretArmored, join(fx.dir, 'cache-sha512-libbaz'))).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(ResolveError);
-      expect((err as Error).message).toMatch(/^services\.web\.artifacts\.apt \(amd64\): libbaz 1\.0 \(fixture\/main\) has no SHA256 in its index stanza \(SHA512 only\), and ferry pins every \.deb by SHA256/);
+      const ctx = await context(fx.dir, needs, fx.bundleKey.secretArmored, join(fx.dir, 'cache-sha512-libbaz'));
+      const lock = (await aptKind.lock(ctx))!;
+      const libbaz = lock.packages.find((p) => p.name === 'libbaz')!;
+      const bytes = await readFile(join(fx.upstreamRoot, new URL(libbaz.url).pathname));
+      expect(libbaz).toMatchObject({ version: '1.0', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+      // and the build takes what the lock pinned
+      await aptKind.collect(lock, ctx);
+    } finally {
+      await restore();
+    }
+  });
+
+  it('refuses (exit 67, one line) to pin a package whose index gives SHA512 alone when the file does not match it', async () => {
+    const text = gunzipSync(goodRelease.packagesGz).toString('utf8');
+    const edited = text.replace(/^(Package: libbaz\n(?:.+\n)*?)SHA256: [0-9a-f]{64}\n((?:.+\n)*?SHA512: )[0-9a-f]{128}\n/m, `$1$2${'ab'.repeat(64)}\n`);
+    expect(edited).toMatch(new RegExp(`^Package: libbaz\\n(?:.+\\n)*?SHA512: ${'ab'.repeat(64)}\\n`, 'm'));
+    await republish(Buffer.from(edited));
+    try {
+      const apt = await privateApt(`deb [signed-by=${fx.upstreamKey.public}] ${fx.server.url} fixture main`);
+      expect((await apt.aptGet('update')).code).toBe(0);
+      const got = await apt.aptGet('install', '--download-only', '-y', 'libbaz');
+      expect(got.code).not.toBe(0);
+      expect(got.stdout + got.stderr).toMatch(/Hash Sum mismatch/);
+      const needs = { ...spec(fx.upstreamKey.public), services: { web: { version: '1', groups: ['web'], artifacts: { apt: ['libbaz'] } } } };
+      const cacheDir = join(fx.dir, 'cache-sha512-bad');
+      const err = await aptKind.lock(await context(fx.dir, needs, fx.bundleKey.secretArmored, cacheDir)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IntegrityError);
+      expect((err as Error).message).toMatch(/^libbaz 1\.0 \(http:\S+\/libbaz_1\.0_amd64\.deb\): sha512 [0-9a-f]{128}, but the signed index says (ab){64}; nothing was pinned or cached$/);
+      const deb = await readFile(join(fx.upstreamRoot, 'pool/main/libbaz_1.0_amd64.deb'));
+      expect(await readdir(join(cacheDir, 'sha256'))).not.toContain(createHash('sha256').update(deb).digest('hex'));
     } finally {
       await restore();
     }

@@ -6,7 +6,7 @@ import { indexPackedSources, type PackageIndex } from './buildPackageIndex.js';
 import { readUpstreamIndexes } from './readUpstreamIndexes.js';
 import { loadAptUpstreams } from './loadAptUpstreams.js';
 import { loadAptBase } from './loadAptBase.js';
-import { pinnedSha256 } from './readPackagesIndex.js';
+import { pinDebSha256 } from './pinDebSha256.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
 import type { AptPackage } from './types.js';
 import { checkLockedControls } from './checkLockedControls.js';
@@ -76,6 +76,8 @@ export const aptKind: ArtifactKind<AptLock> = {
     ctx.log.info(`apt: ${indexes.reduce((n, ix) => n + ix.count, 0)} packages in ${sources.length} upstream suite(s)`);
 
     const chosen = new Map<string, LockedDeb>();
+    /** the index's package of each entry of chosen */
+    const from = new Map<string, AptPackage>();
     for (const arch of debian.architectures) {
       const index = indexPackedSources(indexes, arch);
       const base = await loadAptBase(index, opts.base, ctx.baseDir);
@@ -101,15 +103,20 @@ export const aptKind: ArtifactKind<AptLock> = {
             architecture: p.architecture,
             url: `${p.origin.uri.replace(/\/+$/, '')}/${p.filename}`,
             size: p.size,
-            sha256: pinnedSha256(p, `${want.where} (${arch})`),
+            sha256: p.sha256,
             ...(p.priority ? { priority: p.priority } : {}),
             services: [],
           };
           if (want.service && !entry.services.includes(want.service)) entry.services.push(want.service);
           chosen.set(key, entry);
+          if (!from.has(key)) from.set(key, p);
         }
       }
     }
+    // a stanza with SHA512 only: the lock pins the sha256 of the file that matches it
+    const keys = [...chosen.keys()];
+    const pins = await pinDebSha256(keys.map((k) => from.get(k)!), ctx, stats);
+    keys.forEach((k, i) => (chosen.get(k)!.sha256 = pins[i]!));
     const packages = [...chosen.values()].sort((a, b) => cmp(a.name, b.name) || cmp(a.architecture, b.architecture) || cmp(a.version, b.version));
     for (const p of packages) p.services.sort();
     ctx.log.info(`apt: ${packages.length} packages pinned (${services.length} service(s), ${rootfs.length} rootfs, ${debian.architectures.join(', ')})`);

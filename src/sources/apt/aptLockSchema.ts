@@ -17,8 +17,8 @@ const debFields = {
     url: z.string().regex(/^(?:https?:\/\/|file:\/|\/)[^\s\p{C}]*$/u, 'an http(s):// or file:// URL or an absolute path'),
     size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
-    /** written into the bundle's Packages index: one word, never a line of its own */
-    priority: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a Debian priority').optional(),
+    /** written into the bundle's Packages index: one word, never a line of its own; in any case, as apt reads it (`Optional`) */
+    priority: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,31}$/, 'a Debian priority').optional(),
 };
 const LockedDeb = z.object({ ...debFields, services: z.array(name) }).strict();
 

@@ -11,7 +11,7 @@ import { readPackagesIndex } from './readPackagesIndex.js';
 import type { AptOrigin } from './types.js';
 
 /**
- * Fetch COMPONENT/binary-ARCH/Packages as the verified Release lists it (fetchReleaseIndex), then stream
+ * Fetch COMPONENT/binary-ARCH/Packages (a flat repository's Packages) as the verified Release lists it (fetchReleaseIndex), then stream
  * it through the decompressor into package records, packed (packedIndex.ts) and kept in the cache
  * for the next lock (parsedIndexCache.ts). An index missing from Release yields nothing (a component
  * may lack an architecture).
@@ -24,7 +24,8 @@ export async function fetchPackagesIndex(
 ): Promise<PackedIndex | undefined> {
   return fetchReleaseIndex(
     release,
-    `${origin.component}/binary-${arch}/Packages`,
+    // a flat repository has one Packages index, for every architecture, beside its Release
+    release.flat ? 'Packages' : `${origin.component}/binary-${arch}/Packages`,
     opts,
     async ({ path, compression, url, sha256 }) => {
       const parts = await packPackagesIndex(readIndexText(path, compression, url), origin, url);

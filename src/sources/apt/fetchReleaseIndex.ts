@@ -53,7 +53,7 @@ export async function fetchReleaseIndex<T>(
     // apt asks by-hash/ of the strongest hash the Release lists for the file (SHA512 when listed), then the plain name
     const sha512 = want.others.find((o) => o.algorithm === 'SHA512')?.digest;
     const byHashName = sha512 ? `SHA512/${sha512}` : `SHA256/${want.sha256!}`;
-    const byHash = aptBool(release.fields.get('Acquire-By-Hash')) ? `${release.distUrl}${path.slice(0, path.lastIndexOf('/'))}/by-hash/${byHashName}` : undefined;
+    const byHash = aptBool(release.fields.get('Acquire-By-Hash')) ? `${release.distUrl}${path.slice(0, path.lastIndexOf('/') + 1)}by-hash/${byHashName}` : undefined;
     const req = { sha256: want.sha256, size: want.size, label: url };
     const notFound = (err: unknown) => err instanceof FetchError && err.status === 404;
     let got;

@@ -8,8 +8,10 @@ import { parseReleaseDate } from './parseReleaseDate.js';
 import { checkClearsignedLayout, checkDetachedLayout } from './checkSignedLayout.js';
 
 export interface UpstreamRelease {
-  /** URL of dists/SUITE/ ending in "/" */
+  /** URL of dists/SUITE/ ending in "/" (of URI/SUITE for a flat repository) */
   distUrl: string;
+  /** a flat repository (`deb URI ./`: a suite ending in "/"), whose one Packages index sits beside its Release */
+  flat: boolean;
   /**
    * files the signed Release lists with SHA256 or SHA512, by path relative to dists/SUITE/: its SHA256 (none
    * when only SHA512 lists it), the size of its strongest hash list (SHA512 when it has one, as apt takes
@@ -38,7 +40,10 @@ export async function fetchUpstreamRelease(
   opts: { checkValidUntil?: boolean; now?: Date } = {},
 ): Promise<UpstreamRelease> {
   const now = opts.now ?? new Date();
-  const distUrl = `${uri.replace(/\/+$/, '')}/dists/${suite}/`;
+  // a suite ending in "/" is apt's flat repository: the path itself, under the URI, not under dists/
+  const flat = isFlatSuite(suite);
+  const base = uri.replace(/\/+$/, '');
+  const distUrl = flat ? `${base}/${suite.replace(/^(\.\/)+/, '')}` : `${base}/dists/${suite}/`;
   let text: string;
   let signers: string[];
   try {
@@ -78,7 +83,7 @@ export async function fetchUpstreamRelease(
     files.set(path, { sha256: lists.get('SHA256')!.get(path)?.digest, size: strongest.size, others });
   }
   if (files.size === 0) throw new SignatureError(`${distUrl}: the Release lists no SHA256 or SHA512 sums; ferry cannot verify its indexes (apt: not strong enough)`);
-  return { distUrl, files, fields: p, signers, sha256: sha256Hex(text) };
+  return { distUrl, flat, files, fields: p, signers, sha256: sha256Hex(text) };
 }
 
 /** the hash lists of a Release apt reads, strongest first; the digest's length in hex */
@@ -105,6 +110,11 @@ function readHashList(text: string | undefined, hexLength: number): Map<string, 
     out.set(path, { digest: digest.toLowerCase(), size: digits === undefined ? -1 : Number(digits) });
   }
   return out;
+}
+
+/** Whether a suite names a flat repository, as apt reads a sources entry: it ends in "/" (`./`, `sub/dir/`). */
+export function isFlatSuite(suite: string): boolean {
+  return suite.endsWith('/');
 }
 
 /** apt's Acquire::Max-FutureTime: a Release may be dated this far ahead of the clock */

@@ -5,7 +5,7 @@ import type { PackageIndex } from './buildPackageIndex.js';
 import { aptBool } from './aptBool.js';
 import { checkDebVersion } from './checkDebVersion.js';
 import { parseControl } from './parseControl.js';
-import { parseProvides } from './parseDependencies.js';
+import { joinDanglingOr, parseProvides } from './parseDependencies.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
 
 export type AptBase = 'required' | string[] | { status: string };
@@ -58,16 +58,20 @@ export async function loadAptBase(index: PackageIndex, base: AptBase, baseDir: s
     if (arch && arch !== 'all' && arch !== index.arch) continue;
     const invalid = checkDebVersion(version);
     if (invalid) throw new SpecError(`${file}: package ${name} has version "${version}", which dpkg rejects (${invalid})`);
+    // a field ending with "|" joins the next field's first group, as apt reads the status too (joinDanglingOr)
+    const joined = joinDanglingOr((field) => p.get(field));
+    if (joined.error) throw new SpecError(`${file}: package ${name} ${version}: ${joined.error}; refusing this status`);
+    const get = (field: string) => (joined.fields?.has(field) ? joined.fields.get(field) || undefined : p.get(field));
     out.set(name, {
       name,
       version,
       provides: parseProvides(p.get('Provides')),
       essential: aptBool(p.get('Essential')),
-      conflicts: p.get('Conflicts'),
-      breaks: p.get('Breaks'),
-      depends: p.get('Depends'),
-      preDepends: p.get('Pre-Depends'),
-      recommends: p.get('Recommends'),
+      conflicts: get('Conflicts'),
+      breaks: get('Breaks'),
+      depends: get('Depends'),
+      preDepends: get('Pre-Depends'),
+      recommends: get('Recommends'),
       multiArch: p.get('Multi-Arch') ?? 'no',
       ...(/^hold /.test(p.get('Status') ?? '') ? { held: true } : {}),
     });

@@ -4,7 +4,7 @@ import { createFetchStats, type FetchStats } from '../../fetch/index.js';
 import { loadAptUpstreams, type AptUpstreamSource } from './loadAptUpstreams.js';
 import { fetchUpstreamReleases, readUpstreamIndexes, releasePin, type UpstreamReleases } from './readUpstreamIndexes.js';
 import { mirrorSelectionKey, readMirrorSelection, writeMirrorSelection, type MirrorSelection } from './mirrorLockCache.js';
-import { pinnedSha256 } from './readPackagesIndex.js';
+import { pinDebSha256 } from './pinDebSha256.js';
 import { selectMirrorPackages } from './selectMirrorPackages.js';
 import { lockAptSources, type LockedMirrorSource } from './lockAptSources.js';
 import { RELEASE_NAME } from './releaseName.js';
@@ -102,8 +102,10 @@ async function selectFromIndexes(
   const { indexes } = await readUpstreamIndexes(upstreams, mirror.architectures, ctx, stats, read);
   const packages = selectMirrorPackages(indexes, mirror, where);
   const sourcePackages = mirror.sources ? await lockAptSources(packages, read.releases, mirror.components, ctx, stats, where) : undefined;
+  // a stanza with SHA512 only: the lock pins the sha256 of the file that matches it
+  const pins = await pinDebSha256(packages, ctx, stats);
   return {
-    packages: packages.map((p) => ({
+    packages: packages.map((p, i) => ({
       name: p.name,
       version: p.version,
       architecture: p.architecture,
@@ -111,7 +113,7 @@ async function selectFromIndexes(
       component: p.origin.component,
       url: `${p.origin.uri.replace(/\/+$/, '')}/${p.filename}`,
       size: p.size,
-      sha256: pinnedSha256(p, where),
+      sha256: pins[i]!,
       ...(p.priority ? { priority: p.priority } : {}),
     })),
     ...(sourcePackages ? { sourcePackages } : {}),

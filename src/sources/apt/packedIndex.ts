@@ -27,7 +27,7 @@ import type { AptOrigin, AptPackage } from './types.js';
  */
 const MAGIC = 0x46525950; // "FRYP"
 /** 5: Essential, Important and Protected read as apt reads yes/no, relation names kept in their case, a Provides other than `=` dropped (a 4 entry may hold other values) */
-export const PACKED_LAYOUT = 5;
+export const PACKED_LAYOUT = 6;
 const HEADER_WORDS = 12; // 4 words, then the 32-byte sha256
 const NONE = 0xffffffff;
 const COUNTS = 6;
@@ -254,7 +254,8 @@ export class PackedIndexWriter {
     r[F_OTHER] = this.shared(p.otherRelations);
     r[F_PROVIDES] = p.provides.length > 0 ? this.shared(p.provides.map(formatRelation).join(', ')) : NONE;
     r[F_FILENAME] = this.append(p.filename);
-    r[F_SHA256] = this.append(p.sha256);
+    // a stanza with SHA512 only keeps that digest here (128 hex digits against 64: never mistaken for one)
+    r[F_SHA256] = this.append(p.sha256 || p.sha512!);
     r[F_SIZE_HI] = Math.floor(p.size / 2 ** 32);
     r[F_SIZE_LO] = p.size % 2 ** 32;
     r[F_FLAGS] = (p.essential ? ESSENTIAL : 0) | (p.important ? IMPORTANT : 0);
@@ -533,6 +534,10 @@ export class PackedIndex {
       sha256: this.string(this.records[r + F_SHA256]!),
       origin: this.origin,
     };
+    if (p.sha256.length === 128) {
+      p.sha512 = p.sha256;
+      p.sha256 = '';
+    }
     const optional: Array<[keyof AptPackage, number]> = [
       ['multiArch', F_MULTIARCH], ['priority', F_PRIORITY], ['depends', F_DEPENDS], ['preDepends', F_PREDEPENDS], ['recommends', F_RECOMMENDS],
       ['conflicts', F_CONFLICTS], ['breaks', F_BREAKS], ['otherRelations', F_OTHER], ['section', F_SECTION], ['source', F_SOURCE],

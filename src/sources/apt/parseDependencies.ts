@@ -40,7 +40,8 @@ const WELL_FORMED = new RegExp(String.raw`^\s*${ELEMENT}(?:\s*[,|]\s*${ELEMENT})
 const isSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\r';
 const NAME_STOP = new Set(['(', ')', '[', ']', '<', '>', ',', '|']);
 
-function readField(value: string): { groups: Relation[][]; error?: string } {
+/** `dangling`: the field ends with `|` (apt keeps its or-flag on the last relation: see joinDanglingOr) */
+function readField(value: string): { groups: Relation[][]; error?: string; dangling?: boolean } {
   const groups: Relation[][] = [];
   let i = 0;
   const skip = () => {
@@ -91,6 +92,10 @@ function readField(value: string): { groups: Relation[][]; error?: string } {
     if (value[i] === '|') {
       i++;
       skip();
+      if (i === value.length) {
+        groups.push(alts);
+        return { groups, dangling: true };
+      }
       continue;
     }
     groups.push(alts);
@@ -106,12 +111,56 @@ function readField(value: string): { groups: Relation[][]; error?: string } {
 
 /**
  * A Provides field as apt reads it: each name, versioned only with `=` (apt ignores a Provides with another
- * relation, `foo (>= 2)`, "Ignoring non-equal Provides"; it provides nothing, not even the bare name).
+ * relation, `foo (>= 2)`, "Ignoring non-equal Provides"; it provides nothing, not even the bare name). A name
+ * followed by `|` carries apt's or-flag in its relation, which is then not `=` either: `v | w` provides w only,
+ * `v |` nothing.
  */
 export function parseProvides(value: string | undefined): Relation[] {
-  return parseDependencies(value)
-    .map((g) => g[0]!)
+  if (!value) return [];
+  const { groups, dangling } = readField(value);
+  return groups
+    .flatMap((g, i) => (dangling && i === groups.length - 1 ? [] : g.slice(-1)))
     .filter((r) => r.op === undefined || r.op === '=');
+}
+
+/** apt's order of a version's dependency list (debListParser::NewVersion); Provides is not in it */
+const DEPENDENCY_ORDER = ['Pre-Depends', 'Depends', 'Conflicts', 'Breaks', 'Recommends', 'Suggests', 'Replaces', 'Enhances'] as const;
+const NEGATIVE = new Set<string>(['Conflicts', 'Breaks']);
+
+/**
+ * A trailing `|` as apt reads it. apt keeps a version's relations as one list in DEPENDENCY_ORDER and an
+ * or-group runs while a relation carries the or-flag, so a field ending with `|` (`Depends: x |`) takes the
+ * first group of the next field that has one into its last group, as an alternative of its own kind
+ * (`Depends: x |` then `Recommends: a, b` is `Depends: x | a` and `Recommends: b`). Returns the fields so
+ * joined (only those that changed; "" for one left empty), nothing when no field dangles, or why ferry refuses:
+ * a dangling last field (apt-get then crashes on every install from the index, segfault), or a join where a
+ * Conflicts or Breaks takes part (a group that mixes positive and negative relations, which apt evaluates its
+ * own way and dpkg rejects).
+ */
+export function joinDanglingOr(get: (field: string) => string | undefined): { fields?: Map<string, string>; error?: string } {
+  if (!DEPENDENCY_ORDER.some((field) => get(field)?.trimEnd().endsWith('|'))) return {};
+  const present = DEPENDENCY_ORDER.map((field) => ({ field, ...readField(get(field) ?? '') })).filter((f) => f.groups.length > 0);
+  if (!present.some((f) => f.dangling)) return {};
+  const changed = new Set<string>();
+  for (let i = 0; i < present.length; i++) {
+    const cur = present[i]!;
+    for (let j = i + 1; cur.dangling; ) {
+      while (j < present.length && present[j]!.groups.length === 0) j++;
+      const next = present[j];
+      if (!next) return { error: `its ${cur.field} ends with "|" and no relation follows it in apt's order of the fields, on which apt-get crashes (segfault) whatever it installs` };
+      if (NEGATIVE.has(cur.field) || NEGATIVE.has(next.field)) {
+        return { error: `its ${cur.field} ends with "|", which apt joins to the first relation of its ${next.field} (a group of ${cur.field} and ${next.field} that apt reads its own way and dpkg rejects)` };
+      }
+      cur.groups[cur.groups.length - 1]!.push(...next.groups.shift()!);
+      changed.add(cur.field).add(next.field);
+      // a joined group that itself ended with "|" joins the next field's first group in turn
+      cur.dangling = next.groups.length === 0 && next.dangling;
+      if (cur.dangling) next.dangling = false;
+    }
+  }
+  const fields = new Map<string, string>();
+  for (const f of present) if (changed.has(f.field)) fields.set(f.field, f.groups.map((g) => g.map(formatRelation).join(' | ')).join(', '));
+  return { fields };
 }
 
 export function formatRelation(r: Relation): string {

@@ -2,22 +2,13 @@ import { ResolveError } from '../../errors.js';
 import { aptBool } from './aptBool.js';
 import { parseControlStream } from './parseControl.js';
 import { checkDebVersion } from './checkDebVersion.js';
-import { dependencyError, parseProvides } from './parseDependencies.js';
+import { dependencyError, joinDanglingOr, parseProvides } from './parseDependencies.js';
 import type { AptOrigin, AptPackage } from './types.js';
 
 const FIELDS = new Set([
   'Package', 'Version', 'Architecture', 'Filename', 'Size', 'SHA256', 'SHA512', 'Essential', 'Important', 'Protected', 'Provides', 'Multi-Arch', 'Priority', 'Section', 'Source',
   'Depends', 'Pre-Depends', 'Recommends', 'Conflicts', 'Breaks', 'Suggests', 'Replaces', 'Enhances',
 ]);
-
-/**
- * The SHA256 a lock pins `p` by. A package whose index stanza gives only SHA512 (apt verifies that) has none,
- * and ferry pins every .deb by SHA256: a lock that needs it is refused, naming it.
- */
-export function pinnedSha256(p: AptPackage, where: string): string {
-  if (p.sha256 !== '') return p.sha256;
-  throw new ResolveError(`${where}: ${p.name} ${p.version} (${p.origin.suite}/${p.origin.component}) has no SHA256 in its index stanza (SHA512 only), and ferry pins every .deb by SHA256; fix the upstream or leave ${p.name} out`);
-}
 
 const RELATION_FIELDS = ['Pre-Depends', 'Depends', 'Recommends', 'Suggests', 'Conflicts', 'Breaks', 'Replaces', 'Enhances', 'Provides'];
 
@@ -27,7 +18,7 @@ const RELATION_FIELDS = ['Pre-Depends', 'Depends', 'Recommends', 'Suggests', 'Co
  *
  * Read a (decompressed) Packages index stream into package records. Entries without Filename, Size or
  * SHA256 cannot be fetched and verified, so they are refused: apt would not trust them either (one with SHA512
- * instead is read, with an empty sha256: see pinnedSha256).
+ * instead is read, with an empty sha256: see pinDebSha256).
  */
 export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>, origin: AptOrigin, label: string): AsyncGenerator<AptPackage> {
   for await (const p of parseControlStream(chunks, FIELDS, label)) {
@@ -40,8 +31,8 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
     if (invalid) throw new ResolveError(`${label}: package ${name} has version "${version}", which dpkg rejects (${invalid}); refusing this index`);
     const filename = p.get('Filename');
     const size = Number(p.get('Size'));
-    // a stanza with SHA512 but no SHA256 is one apt takes and verifies: it stays in the index and takes part in
-    // resolving (sha256 empty), and only a lock that would pin it is refused (pinnedSha256)
+    // a stanza with SHA512 but no SHA256 is one apt takes and verifies: it stays in the index (sha256 empty,
+    // sha512 kept), and a lock that pins it pins the sha256 of the file that matched the SHA512 (pinDebSha256)
     const sha512 = p.get('SHA256') === undefined ? p.get('SHA512')?.toLowerCase() : undefined;
     const sha256 = sha512 !== undefined && /^[0-9a-f]{128}$/.test(sha512) ? '' : p.get('SHA256')?.toLowerCase();
     if (!filename || !Number.isSafeInteger(size) || sha256 === undefined || (sha256 !== '' && !/^[0-9a-f]{64}$/.test(sha256))) {
@@ -56,6 +47,10 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
       const bad = dependencyError(value);
       if (bad) throw new ResolveError(`${label}: package ${name} ${version} has a ${field} field apt cannot parse (${bad}: ${JSON.stringify(value!.slice(0, 200))}); refusing this index, as apt does`);
     }
+    // a field ending with "|" joins the next field's first group, as in apt's list of relations
+    const joined = joinDanglingOr((field) => p.get(field));
+    if (joined.error) throw new ResolveError(`${label}: package ${name} ${version}: ${joined.error}; refusing this index`);
+    const get = (field: string) => (joined.fields?.has(field) ? joined.fields.get(field) || undefined : p.get(field));
     const pkg: AptPackage = {
       name,
       version,
@@ -66,28 +61,29 @@ export async function* readPackagesIndex(chunks: AsyncIterable<string | Buffer>,
       filename,
       size,
       sha256,
+      ...(sha256 === '' ? { sha512 } : {}),
       origin,
     };
     const multiArch = p.get('Multi-Arch');
     if (multiArch) pkg.multiArch = multiArch;
     const priority = p.get('Priority');
-    // kept as written (the lock refuses a word that is not lower case); apt reads it in any case (resolveAptClosure)
+    // kept as written (the lock takes one word, in any case); apt reads it in any case (resolveAptClosure)
     if (priority) pkg.priority = priority;
     const section = p.get('Section');
     if (section) pkg.section = section;
     const source = p.get('Source');
     if (source) pkg.source = source;
-    const depends = p.get('Depends');
+    const depends = get('Depends');
     if (depends) pkg.depends = depends;
-    const preDepends = p.get('Pre-Depends');
+    const preDepends = get('Pre-Depends');
     if (preDepends) pkg.preDepends = preDepends;
-    const recommends = p.get('Recommends');
+    const recommends = get('Recommends');
     if (recommends) pkg.recommends = recommends;
-    const conflicts = p.get('Conflicts');
+    const conflicts = get('Conflicts');
     if (conflicts) pkg.conflicts = conflicts;
-    const breaks = p.get('Breaks');
+    const breaks = get('Breaks');
     if (breaks) pkg.breaks = breaks;
-    const other = [p.get('Suggests'), p.get('Replaces'), p.get('Enhances')].filter(Boolean).join(', ');
+    const other = [get('Suggests'), get('Replaces'), get('Enhances')].filter(Boolean).join(', ');
     if (other) pkg.otherRelations = other;
     if (aptBool(p.get('Important')) || aptBool(p.get('Protected'))) pkg.important = true;
     yield pkg;

@@ -48,9 +48,17 @@ export async function readUpstreamIndexes(
   for (const up of upstreams) {
     for (const suite of up.suites) {
       const release = out.releases.get(`${up.uri} ${suite}`)!;
-      // a Release without Architectures supports every one, "all" included (apt reads binary-all then too)
+      // a Release without Architectures supports every one, "all" included (apt reads binary-all then too),
+      // unless its No-Support-for-Architecture-all has the word `Packages` (words split at white space, as apt)
       const archs = release.fields.get('Architectures');
-      const allArchIndex = (archs === undefined || archs.split(/\s+/).includes('all')) && release.fields.get('No-Support-for-Architecture-all') !== 'Packages';
+      const noAll = (release.fields.get('No-Support-for-Architecture-all') ?? '').split(/\s+/).includes('Packages');
+      const allArchIndex = (archs === undefined || archs.split(/\s+/).includes('all')) && !noAll;
+      if (release.flat) {
+        // a flat repository: no components, one Packages index for every architecture (indexPackedSources keeps each one's)
+        const packed = await fetchPackagesIndex(release, releaseOrigin(up.uri, suite, '', release.fields), '', { cacheDir: ctx.cacheDir, log: ctx.log, stats });
+        if (packed) out.indexes.push(packed);
+        continue;
+      }
       for (const component of up.components) {
         const origin = releaseOrigin(up.uri, suite, component, release.fields);
         for (const arch of [...architectures, ...(allArchIndex ? ['all'] : [])]) {
@@ -63,13 +71,14 @@ export async function readUpstreamIndexes(
   return out;
 }
 
-/** Where a suite's component comes from, with its pin and the names `name/RELEASE` matches (its Suite and Codename). */
+/** Where a suite's component comes from, with its pin and what `name/RELEASE` matches (its Suite and Codename, its Version). */
 export function releaseOrigin(uri: string, suite: string, component: string, fields: ReadonlyMap<string, string>): AptOrigin {
   const releaseNames = ['Suite', 'Codename'].flatMap((name) => {
     const value = fields.get(name)?.trim();
     return value ? [value] : [];
   });
-  return { uri, suite, component, pin: releasePin(fields), releaseNames };
+  const releaseVersion = fields.get('Version')?.trim();
+  return { uri, suite, component, pin: releasePin(fields), releaseNames, ...(releaseVersion ? { releaseVersion } : {}) };
 }
 
 /** apt's default pin priority of a suite from its Release: NotAutomatic 1, with ButAutomaticUpgrades 100, else 500 (flags read as apt reads them, aptBool). */

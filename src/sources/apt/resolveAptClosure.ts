@@ -3,6 +3,7 @@ import { checkDebVersion } from './checkDebVersion.js';
 import { compareDebVersions } from './compareDebVersions.js';
 import type { PackageIndex } from './buildPackageIndex.js';
 import { formatRelation, parseDependencies, type Relation } from './parseDependencies.js';
+import { releaseVersionOf } from './matchRelease.js';
 import { satisfiesRelation } from './satisfiesRelation.js';
 import type { AptPackage } from './types.js';
 
@@ -540,7 +541,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       for (const rel of group) {
         // a new candidate cannot help a dependency without a version
         if (!rel.op) continue;
-        const v = index.byName.get(rel.name)?.find((x) => fromRelease(x, suite));
+        const v = releaseVersionOf(index.byName.get(rel.name), suite);
         if (!v || !matches(v, rel)) continue;
         if (changed.some((c) => c.name === v.name) && chosenCandidates.get(v.name) === v) {
           switched = true;
@@ -568,7 +569,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   // then), then marks each request with its dependencies at its candidate as switched
   let rootPkgs: AptPackage[] = [];
   const suiteRoots: Array<{ p: AptPackage; suite: string }> = [];
-  for (const root of effectiveRoots(roots)) {
+  for (const root of effectiveRoots(roots, index.arch)) {
     const p = findRoot(index, root, candidate, installed);
     if (!p) continue;
     const suite = requestedSuite(root);
@@ -684,14 +685,18 @@ function priority(p: AptPackage): number {
 }
 
 /**
- * The requests as apt-get takes them when one package is named more than once: a `name/suite` request wins
+ * The requests as apt-get takes them when one package is named more than once (`name:ARCH` of the architecture
+ * resolved, `:native`, `:all` and `:any` name it too): a `name/suite` request wins
  * over `name` and `name=version` in any order, otherwise the later one wins (`p=1 p` installs p's candidate,
  * `p p=1` version 1); two suites for one package are refused.
  */
-function effectiveRoots(roots: string[]): string[] {
+function effectiveRoots(roots: string[], arch: string): string[] {
   const byName = new Map<string, string>();
   for (const root of roots) {
-    const spec = root.split('/', 1)[0]!.split('=', 1)[0]!;
+    // `name:ARCH` of the architecture resolved (or `:native`, `:all`, `:any`) is the same package as `name`
+    const qualified = root.split('/', 1)[0]!.split('=', 1)[0]!;
+    const [bare, qualifier] = qualified.split(':', 2) as [string, string | undefined];
+    const spec = qualifier === undefined || qualifier === arch || ['native', 'all', 'any'].includes(qualifier) ? bare : qualified;
     const prev = byName.get(spec);
     if (prev === undefined || prev === root) {
       byName.set(spec, root);
@@ -702,14 +707,6 @@ function effectiveRoots(roots: string[]): string[] {
     if (!prevSuite) byName.set(spec, root);
   }
   return [...byName.values()];
-}
-
-/**
- * Whether `p` comes from the release a request `name/RELEASE` names: apt-get's `pkg/release` matches the
- * Release's Suite or Codename, in any case (pkgVersionMatch), not the folder under dists/
- */
-function fromRelease(p: AptPackage, release: string): boolean {
-  return (p.origin.releaseNames ?? [p.origin.suite]).some((n) => n.toLowerCase() === release.toLowerCase());
 }
 
 /** The suite of a request `name/suite` (apt's `pkg/release`), else undefined. */
@@ -746,7 +743,7 @@ function findRoot(
   const versions = index.byName.get(name);
   const inst = installed.get(name);
   if (suite !== undefined) {
-    const inSuite = versions?.find((v) => fromRelease(v, suite));
+    const inSuite = releaseVersionOf(versions, suite);
     if (inSuite) return inSuite;
     // each release by the names a request may give it (its Suite or Codename), with its highest version
     const releases = new Map<string, string>();

@@ -46,13 +46,13 @@ export function selectMirrorPackages(indexes: readonly PackedIndex[], mirror: Pi
     }
   }
   const chosen = new Map<string, AptPackage>();
-  const add = (p: AptPackage) => chosen.set(`${p.origin.suite} ${p.origin.component} ${p.filename} ${p.sha256}`, p);
+  const add = (p: AptPackage) => chosen.set(`${p.origin.suite} ${p.origin.component} ${p.filename} ${fileDigest(p)}`, p);
   const selected: AptPackage[] = [];
   for (const list of groups.values()) {
     // the newest `keep` versions, with every file the upstream lists for each: one version listed as two
     // different files is refused below (checkOnePoolFile), not settled by whichever the index lists last
     const versions = [...new Set(list.map((p) => p.version))].sort((a, b) => compareDebVersions(b, a)).slice(0, mirror.keep);
-    const newest = [...new Map(list.filter((p) => versions.includes(p.version)).map((p) => [`${p.version} ${p.sha256}`, p])).values()];
+    const newest = [...new Map(list.filter((p) => versions.includes(p.version)).map((p) => [`${p.version} ${fileDigest(p)}`, p])).values()];
     for (const p of newest) {
       add(p);
       selected.push(p);
@@ -109,13 +109,19 @@ function checkOnePoolFile(packages: readonly AptPackage[], where: string): void 
   for (const p of packages) {
     const key = `${p.origin.component} ${p.name} ${p.version.replace(/^\d+:/, '')} ${p.architecture}`;
     const other = seen.get(key);
-    if (other && other.sha256 !== p.sha256) {
+    // (a file one suite lists by SHA256 and another by SHA512 alone counts as two: nothing here can tell)
+    if (other && fileDigest(other) !== fileDigest(p)) {
       throw new IntegrityError(
         `${where}: the upstream lists ${p.name} ${p.version} ${p.architecture} (${p.origin.component}) as two different files, ${quoteInput(other.filename, 200)} (${other.origin.suite}) and ${quoteInput(p.filename, 200)} (${p.origin.suite}); a mirror publishes one file per package version: fix the upstream or leave the package out of the filter`,
       );
     }
     seen.set(key, p);
   }
+}
+
+/** what names the file of `p` in its index: its SHA256, else the SHA512 of a stanza that gives only that */
+function fileDigest(p: AptPackage): string {
+  return p.sha256 || `sha512:${p.sha512}`;
 }
 
 function cmp(a: string, b: string): number {

@@ -15,6 +15,8 @@ export interface AptOrigin {
    * and Codename, not the folder under dists/. Absent means `suite` (a test's index).
    */
   releaseNames?: string[];
+  /** the Release's `Version` (`12.4`): what a request `name/RELEASE` whose RELEASE starts with a digit matches */
+  releaseVersion?: string;
 }
 
 /** One binary package as an upstream Packages index describes it (only what resolving and fetching need). */
@@ -43,7 +45,9 @@ export interface AptPackage {
   /** path relative to the upstream URI, e.g. pool/main/n/nginx/nginx-light_1.22.1-9_amd64.deb */
   filename: string;
   size: number;
-  /** from the index stanza; empty when it gives SHA512 only (pinnedSha256 refuses to pin such a package) */
+  /** from the index stanza; empty when it gives SHA512 only (pinDebSha256 then pins the sha256 of the file) */
   sha256: string;
+  /** the stanza's SHA512 when it gives no SHA256 (apt verifies the .deb by it) */
+  sha512?: string;
   origin: AptOrigin;
 }
