@@ -104,3 +104,74 @@ describe('ferry verify --store DIR RELEASE | --all', () => {
     }
   });
 });
+
+/**
+ * verify --store re-hashed the manifest and every entry, but never looked at the stored manifest.json.asc,
+ * which the import wrote beside them and serve hands out: a signature file deleted, cut short or swapped
+ * for another release's on disk left every release "OK". It must still sign the stored manifest's bytes.
+ */
+describe('ferry verify --store checks the stored signature too', () => {
+  let dir: string;
+  let store: string;
+  const digests: Record<string, string> = {};
+  const asc = (release: string) => join(store, 'bundles', digests[release]!, 'manifest.json.asc');
+  const ferryLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('ferry: '));
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-verify-store-asc-'));
+    store = join(dir, 'store');
+    const key = await writeKey(dir, 'team');
+    const priv = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
+    for (const version of ['1.0.0', '2.0.0']) {
+      const files = [{ path: 'files/s/v.txt', data: Buffer.from(`${version}\n`) }];
+      const bundle = join(dir, `sig-${version}.ferry`);
+      await writeFile(bundle, await craftBundle(manifestFor(files, { name: 'sig', version }), priv, files));
+      const r = await ferry(['import', bundle, '--keyring', key.public, '--store', store, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      digests[`sig@${version}`] = (JSON.parse(r.stdout) as { digest: string }).digest;
+    }
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  async function replaceAsc(release: string, content: Buffer | undefined): Promise<void> {
+    await rm(asc(release), { force: true });
+    if (content) await writeFile(asc(release), content, { mode: 0o444 });
+  }
+
+  it('the signature of another release, or one cut short, or none: 67, one line naming the file; OK once it is back', async () => {
+    const control = await ferry(['verify', '--store', store, 'sig@1.0.0']);
+    expect(control.code, control.stderr).toBe(0);
+    expect(control.stdout).toContain('OK sig 1.0.0');
+
+    const own = await readFile(asc('sig@1.0.0'));
+    const other = await readFile(asc('sig@2.0.0'));
+    for (const [what, content, says] of [
+      ['the signature of sig 2.0.0 (same key, other bytes)', other, 'holds no signature over the stored manifest'],
+      ['its own signature cut short', own.subarray(0, own.length >> 1), 'is not an OpenPGP signature'],
+      ['no signature file', undefined, '(missing)'],
+    ] as const) {
+      await replaceAsc('sig@1.0.0', content);
+      const r = await ferry(['verify', '--store', store, 'sig@1.0.0']);
+      expect(r.code, `${what}: ${r.stderr}`).toBe(67);
+      const lines = ferryLines(r.stderr);
+      expect(lines, what).toHaveLength(1);
+      expect(lines[0], what).toMatch(/^ferry: release sig 1\.0\.0: /);
+      expect(lines[0], what).toContain(asc('sig@1.0.0'));
+      expect(lines[0], what).toContain(says);
+      expect(lines[0], what).toMatch(/: the store is damaged; remove refs\/sig\/1\.0\.0, run ferry gc and import its bundle again$/);
+      expect(r.stdout, what).toContain('DAMAGED sig 1.0.0');
+      expect(r.stdout, what).toContain('manifest.json.asc');
+      const all = await ferry(['verify', '--store', store, '--all', '--json']);
+      expect(all.code, what).toBe(67);
+      const report = JSON.parse(all.stdout) as { releases: Array<{ version: string; damaged: Array<{ path: string }> }> };
+      expect(report.releases.map((x) => [x.version, x.damaged.map((d) => d.path)]), what).toEqual([
+        ['1.0.0', ['manifest.json.asc']],
+        ['2.0.0', []],
+      ]);
+    }
+
+    await replaceAsc('sig@1.0.0', own);
+    const back = await ferry(['verify', '--store', store, 'sig@1.0.0']);
+    expect(back.code, back.stderr).toBe(0);
+  });
+});
