@@ -22,7 +22,7 @@ import { checkStorePath } from './checkStorePath.js';
 import { claimRef } from './claimRef.js';
 import { readRef } from './readRef.js';
 import { readStoredManifest } from './readStoredManifest.js';
-import { describeDamage, hashStoredTree } from './hashStoredTree.js';
+import { describeDamage, hashStoredTree, type StoredFileDamage } from './hashStoredTree.js';
 import { findLiveScratch, LIVE_SCRATCH_NOTE } from './findLiveScratch.js';
 import { makeScratch } from './scratchOwner.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
@@ -32,7 +32,7 @@ export interface ImportResult {
   digest: string;
   name: string;
   version: string;
-  /** true when the store already held this bundle: nothing was written */
+  /** true when the store already held this bundle: nothing was written but the stored files it mended (repaired) */
   already: boolean;
   signers: VerifiedSignature[];
   /** signatures that did not count (another one did), and why */
@@ -84,7 +84,7 @@ export interface RepairedBlob {
  * its scratch (swept by the next import or gc) and blobs no release uses (removed by the next gc);
  * never a ref. A killed one (or one failing on an I/O error between publishing and the ref) may
  * leave its tree without a ref, which is not a release and which gc removes. Importing a bundle the
- * store already holds is a no-op.
+ * store already holds is a no-op, but for stored files changed on disk: rewritten from its verified bytes.
  */
 export async function importBundle(source: string | Readable | BundleSource, opts: ImportOptions): Promise<ImportResult> {
   const log = opts.log ?? silentLogger;
@@ -127,6 +127,8 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   // the sha256 of stored blobs a large entry shares, hashed on the worker threads while the bundle streams on (see linkBlobs)
   const prehashed = new Map<string, Promise<string | undefined>>();
   let already = false;
+  /** already imported: what the stored copy holds that is not what its manifest says (checked before the bundle's entries stream, so that their verified bytes can mend it) */
+  let stored: StoredCopyDamage = { mendable: new Map() };
 
   try {
     const result = await src.read({
@@ -142,15 +144,17 @@ export async function importBundle(source: string | Readable | BundleSource, opt
           const { refuseForeignMirrors } = await import('./syncMirrorLinks.js');
           await refuseForeignMirrors(opts.storeDir, head.manifest, label);
         }
-        // already imported: still check every byte (a tampered copy must be refused), but write nothing
+        // already imported: still check every byte (a tampered copy must be refused), but write nothing,
+        // except the verified bytes of entries whose stored copy changed on disk, to mend it with
         already = await holdsBundle(layout, head.digest);
+        if (already) stored = await findStoredDamage(layout, head.manifest, head.digest);
         // a differential bundle whose base is not here is refused before its bytes are read
         if (!already) await missingFromBase(layout, head.manifest, label);
         log.info(`${name} ${version}: signature good (${head.signers.map((s) => s.fingerprint).join(', ')}); checking ${head.manifest.entries.length} entries`);
         return true;
       },
       openEntry: async (entry) => {
-        if (already) return undefined;
+        if (already) return stored.mendable.has(entry.path) ? fileSink(tree, entry, made, writes, flushes, pool) : undefined;
         if (entry.size > SMALL_ENTRY && !prehashed.has(entry.sha256)) prehashed.set(entry.sha256, prehashBlob(layout, entry));
         return fileSink(tree, entry, made, writes, flushes, pool);
       },
@@ -162,17 +166,17 @@ export async function importBundle(source: string | Readable | BundleSource, opt
 
     // split volumes: the last volume's and the whole bundle's sha256 are known only now
     await src.finalCheck(digest);
-    // already imported: the stored copy must still be what was verified (it is claimed below when its ref is missing)
-    if (already) await checkStoredTree(layout, manifest, digest);
-
     let newBytes = 0;
     const repaired: string[] = [];
+    const onRepaired = (blob: RepairedBlob) => {
+      repaired.push(blob.sha256);
+      log.warn(`${blob.path} held sha256 ${blob.found}, not ${blob.sha256}: damaged on disk; rewritten in place from this bundle's verified bytes (every release linking it is mended)`);
+      opts.onRepaired?.(blob);
+    };
+    // already imported: the stored copy must be what was verified (it is claimed below when its ref is missing):
+    // a file changed on disk is rewritten from the bundle's verified bytes, anything else refused
+    if (already) await mendStoredCopy(stored, manifest, tree, label, onRepaired);
     if (!already) {
-      const onRepaired = (blob: RepairedBlob) => {
-        repaired.push(blob.sha256);
-        log.warn(`${blob.path} held sha256 ${blob.found}, not ${blob.sha256}: damaged on disk; rewritten in place from this bundle's verified bytes (every release linking it is mended)`);
-        opts.onRepaired?.(blob);
-      };
       newBytes = await linkBlobs(layout, manifest, tree, scratch, made, label, onRepaired, prehashed);
       await writeReadOnly(join(tree, MANIFEST_PATH), result.manifestBytes);
       await writeReadOnly(join(tree, SIGNATURE_PATH), Buffer.from(result.signature));
@@ -402,24 +406,58 @@ async function holdsBlob(layout: StoreLayout, entry: ManifestEntry, size: 'entry
   return st !== undefined;
 }
 
+/** A stored bundle tree's files that are not what its manifest says: by entry path, those of other bytes; and the first that is worse. */
+interface StoredCopyDamage {
+  /** regular files of the tree with other bytes (a blob changed or cut short on disk): the bundle's verified bytes mend them */
+  mendable: Map<string, StoredFileDamage & { found: { sha256: string; size: number } }>;
+  /** a manifest that does not hash to its digest, a file missing, a link, unreadable: refused */
+  refusal?: Error;
+}
+
 /**
  * Every file of a stored bundle tree re-hashed against its manifest: a blob changed on disk behind ferry's
- * back (a disk fault, an edit by hand) is shared by every tree that links it, so importing again cannot
- * mend it, and must not report the release as sound or publish it.
+ * back (a disk fault, an edit by hand) must not be reported as sound, nor published when the ref is missing.
+ * Nothing is thrown here: the bundle is verified first, whatever the store holds.
  */
-async function checkStoredTree(layout: StoreLayout, manifest: Manifest, digest: string): Promise<void> {
-  await readStoredManifest(layout.root, digest);
-  await hashStoredTree(layout.bundle(digest), manifest, {
-    onDamage(d) {
-      if (d.found) {
-        throw new IntegrityError(
-          `${describeDamage(d)}: the store is damaged, and so is every release with that blob; remove their refs (refs/${manifest.name}/${manifest.version}...), run ferry gc and import them again`,
-        );
-      }
-      if (d.error instanceof FerryError) throw d.error;
-      throw new StoreError(`${describeDamage(d)}: the store is damaged; remove refs/${manifest.name}/${manifest.version}, run ferry gc and import again`, { cause: d.error });
-    },
-  });
+async function findStoredDamage(layout: StoreLayout, manifest: Manifest, digest: string): Promise<StoredCopyDamage> {
+  const out: StoredCopyDamage = { mendable: new Map() };
+  try {
+    await readStoredManifest(layout.root, digest);
+    await hashStoredTree(layout.bundle(digest), manifest, {
+      onDamage(d) {
+        if (d.found) out.mendable.set(d.entry.path, { ...d, found: d.found });
+        else if (d.error instanceof FerryError) out.refusal ??= d.error;
+        else out.refusal ??= new StoreError(`${describeDamage(d)}: the store is damaged; remove refs/${manifest.name}/${manifest.version}, run ferry gc and import again`, { cause: d.error });
+      },
+    });
+  } catch (err) {
+    out.refusal ??= err as Error;
+  }
+  return out;
+}
+
+/**
+ * After the bundle verified: each stored file of other bytes rewritten in place from the entry's verified copy
+ * in `tree` (the same inode as its blob, so every release linking it is mended too). A copy with anything
+ * worse, or a damaged file a differential bundle omits (it lacks the bytes), is refused before anything is
+ * rewritten.
+ */
+async function mendStoredCopy(stored: StoredCopyDamage, manifest: Manifest, tree: string, label: string, onRepaired: (blob: RepairedBlob) => void): Promise<void> {
+  if (stored.refusal) throw stored.refusal;
+  const omitted = new Set(manifest.omitted ?? []);
+  const lacking = [...stored.mendable.values()].find((d) => omitted.has(d.entry.path));
+  if (lacking) {
+    throw new IntegrityError(
+      `${describeDamage(lacking)}: the store is damaged, and ${label} omits ${lacking.entry.path} (differential over ${manifest.base!.name} ${manifest.base!.version}); nothing was mended: import the full bundle (it carries the bytes and mends the file)`,
+    );
+  }
+  for (const d of stored.mendable.values()) {
+    await rewriteBlob(d.file, join(tree, d.entry.path), d.entry).catch((err: NodeJS.ErrnoException) => {
+      if (err instanceof FerryError) throw err;
+      throw new StoreError(`${describeDamage(d)} (damaged on disk), and it cannot be rewritten from the bundle (${err.code ?? err.message})`, { cause: err });
+    });
+    onRepaired({ path: d.file, sha256: d.entry.sha256, found: d.found.sha256 });
+  }
 }
 
 /** Whether bundles/DIGEST is a complete bundle tree (its manifest is written last, before the rename). */

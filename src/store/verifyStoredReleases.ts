@@ -85,7 +85,7 @@ export function storeCheckError(check: StoreCheck): FerryError | undefined {
     const mend =
       first.path === SIGNATURE_PATH
         ? `remove refs/${firstOf.name}/${firstOf.version}, run ferry gc and import its bundle again`
-        : "import a full bundle that carries the blob (a new release rewrites it from the bundle's bytes), or remove the releases' refs, run ferry gc and import them again";
+        : "import a full bundle that carries the blob, this release's or a new one (it rewrites the blob from its verified bytes), or remove the releases' refs, run ferry gc and import them again";
     return new IntegrityError(`release ${firstOf.name} ${firstOf.version}: ${first.problem}${more}: the store is damaged; ${mend}`);
   }
   if (unreadable.length === 0) return undefined;

@@ -65,7 +65,7 @@ describe('ferry verify --store DIR RELEASE | --all', () => {
 
     const one = await ferry(['verify', '--store', store, 'app@2.0.0']);
     expect(one.code, one.stderr).toBe(67);
-    expect(ferryLines(one.stderr)).toEqual([`ferry: release app 2.0.0: ${says('app@2.0.0')}: the store is damaged; import a full bundle that carries the blob (a new release rewrites it from the bundle's bytes), or remove the releases' refs, run ferry gc and import them again`]);
+    expect(ferryLines(one.stderr)).toEqual([`ferry: release app 2.0.0: ${says('app@2.0.0')}: the store is damaged; import a full bundle that carries the blob, this release's or a new one (it rewrites the blob from its verified bytes), or remove the releases' refs, run ferry gc and import them again`]);
     expect(one.stdout).toContain('DAMAGED app 2.0.0');
 
     const other = await ferry(['verify', '--store', store, 'other']);
