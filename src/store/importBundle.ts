@@ -23,6 +23,7 @@ import { claimRef } from './claimRef.js';
 import { readRef } from './readRef.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { describeDamage, hashStoredTree, type StoredFileDamage } from './hashStoredTree.js';
+import { whyStoredSignatureIsDamaged } from './checkStoredSignature.js';
 import { findLiveScratch, LIVE_SCRATCH_NOTE } from './findLiveScratch.js';
 import { makeScratch } from './scratchOwner.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
@@ -42,6 +43,8 @@ export interface ImportResult {
   newBytes: number;
   /** blobs (their sha256) found damaged on disk and rewritten from this bundle's verified bytes */
   repaired: string[];
+  /** the stored manifest.json.asc was damaged and replaced by this bundle's verified signature */
+  signatureReplaced: boolean;
 }
 
 export interface ImportOptions {
@@ -147,7 +150,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
         // already imported: still check every byte (a tampered copy must be refused), but write nothing,
         // except the verified bytes of entries whose stored copy changed on disk, to mend it with
         already = await holdsBundle(layout, head.digest);
-        if (already) stored = await findStoredDamage(layout, head.manifest, head.digest);
+        if (already) stored = await findStoredDamage(layout, head.manifest, head.manifestBytes, head.digest);
         // a differential bundle whose base is not here is refused before its bytes are read
         if (!already) await missingFromBase(layout, head.manifest, label);
         log.info(`${name} ${version}: signature good (${head.signers.map((s) => s.fingerprint).join(', ')}); checking ${head.manifest.entries.length} entries`);
@@ -175,7 +178,10 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     };
     // already imported: the stored copy must be what was verified (it is claimed below when its ref is missing):
     // a file changed on disk is rewritten from the bundle's verified bytes, anything else refused
-    if (already) await mendStoredCopy(stored, manifest, tree, label, onRepaired);
+    if (already) {
+      await mendStoredCopy(stored, manifest, tree, label, onRepaired);
+      if (stored.signature) await mendStoredSignature(layout.bundle(digest), stored.signature, result.signature, scratch, log);
+    }
     if (!already) {
       newBytes = await linkBlobs(layout, manifest, tree, scratch, made, label, onRepaired, prehashed);
       await writeReadOnly(join(tree, MANIFEST_PATH), result.manifestBytes);
@@ -207,7 +213,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
       throw versionTaken(label, name, version, ref.conflict, digest);
     }
     await rm(scratch, { recursive: true, force: true });
-    return { digest, name, version, already: !ref.claimed, signers: result.signers, ignored: result.ignored, entries: manifest.entries.length, newBytes: ref.claimed ? newBytes : 0, repaired };
+    return { digest, name, version, already: !ref.claimed, signers: result.signers, ignored: result.ignored, entries: manifest.entries.length, newBytes: ref.claimed ? newBytes : 0, repaired, signatureReplaced: already && stored.signature !== undefined };
   } catch (err) {
     src.close();
     await writes.settle(); // nothing may still be writing into the scratch being removed
@@ -412,6 +418,8 @@ interface StoredCopyDamage {
   mendable: Map<string, StoredFileDamage & { found: { sha256: string; size: number } }>;
   /** a manifest that does not hash to its digest, a file missing, a link, unreadable: refused */
   refusal?: Error;
+  /** why the stored manifest.json.asc is not a signature of the manifest (checkStoredSignature.ts): this bundle's verified one replaces it */
+  signature?: string;
 }
 
 /**
@@ -419,10 +427,11 @@ interface StoredCopyDamage {
  * back (a disk fault, an edit by hand) must not be reported as sound, nor published when the ref is missing.
  * Nothing is thrown here: the bundle is verified first, whatever the store holds.
  */
-async function findStoredDamage(layout: StoreLayout, manifest: Manifest, digest: string): Promise<StoredCopyDamage> {
+async function findStoredDamage(layout: StoreLayout, manifest: Manifest, manifestBytes: Buffer, digest: string): Promise<StoredCopyDamage> {
   const out: StoredCopyDamage = { mendable: new Map() };
   try {
     await readStoredManifest(layout.root, digest);
+    out.signature = await whyStoredSignatureIsDamaged(layout.bundle(digest), manifestBytes);
     await hashStoredTree(layout.bundle(digest), manifest, {
       onDamage(d) {
         if (d.found) out.mendable.set(d.entry.path, { ...d, found: d.found });
@@ -458,6 +467,25 @@ async function mendStoredCopy(stored: StoredCopyDamage, manifest: Manifest, tree
     });
     onRepaired({ path: d.file, sha256: d.entry.sha256, found: d.found.sha256 });
   }
+}
+
+/**
+ * The stored signature file of the tree `dir`, damaged (`why`), replaced by the bundle's verified one: written
+ * in the scratch, flushed, and renamed over it (a link or anything else there is replaced, never followed).
+ */
+async function mendStoredSignature(dir: string, why: string, signature: string, scratch: string, log: Logger): Promise<void> {
+  const file = join(dir, SIGNATURE_PATH);
+  const next = join(scratch, 'signature');
+  try {
+    // on the disk before it replaces the old one: a crash leaves one signature file or the other
+    const fh = await open(next, 'wx', 0o444);
+    await fh.writeFile(signature).then(() => fh.datasync()).finally(() => fh.close());
+    await rename(next, file);
+    await fsyncDir(dir);
+  } catch (err) {
+    throw new StoreError(`${why}, and it cannot be replaced by this bundle's signature (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+  }
+  log.warn(`${why}: replaced by this bundle's verified signature`);
 }
 
 /** Whether bundles/DIGEST is a complete bundle tree (its manifest is written last, before the rename). */

@@ -81,10 +81,10 @@ export function storeCheckError(check: StoreCheck): FerryError | undefined {
     const hit = releases.filter((r) => r.damaged.length > 0).length;
     const more = files > 1 ? `; ${files} damaged files in ${hit} release${hit === 1 ? '' : 's'} in all (each named above)` : '';
     const first = firstOf.damaged[0]!;
-    // a new release mends a blob it shares, never another release's signature
+    // a new release mends a blob it shares, never another release's signature: its own bundle does
     const mend =
       first.path === SIGNATURE_PATH
-        ? `remove refs/${firstOf.name}/${firstOf.version}, run ferry gc and import its bundle again`
+        ? 'import its bundle again (it replaces the signature file with its own, verified)'
         : "import a full bundle that carries the blob, this release's or a new one (it rewrites the blob from its verified bytes), or remove the releases' refs, run ferry gc and import them again";
     return new IntegrityError(`release ${firstOf.name} ${firstOf.version}: ${first.problem}${more}: the store is damaged; ${mend}`);
   }

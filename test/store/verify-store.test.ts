@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -114,6 +114,7 @@ describe('ferry verify --store checks the stored signature too', () => {
   let dir: string;
   let store: string;
   const digests: Record<string, string> = {};
+  let keyring: string;
   const asc = (release: string) => join(store, 'bundles', digests[release]!, 'manifest.json.asc');
   const ferryLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('ferry: '));
 
@@ -121,6 +122,7 @@ describe('ferry verify --store checks the stored signature too', () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-verify-store-asc-'));
     store = join(dir, 'store');
     const key = await writeKey(dir, 'team');
+    keyring = key.public;
     const priv = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
     for (const version of ['1.0.0', '2.0.0']) {
       const files = [{ path: 'files/s/v.txt', data: Buffer.from(`${version}\n`) }];
@@ -158,7 +160,7 @@ describe('ferry verify --store checks the stored signature too', () => {
       expect(lines[0], what).toMatch(/^ferry: release sig 1\.0\.0: /);
       expect(lines[0], what).toContain(asc('sig@1.0.0'));
       expect(lines[0], what).toContain(says);
-      expect(lines[0], what).toMatch(/: the store is damaged; remove refs\/sig\/1\.0\.0, run ferry gc and import its bundle again$/);
+      expect(lines[0], what).toMatch(/: the store is damaged; import its bundle again \(it replaces the signature file with its own, verified\)$/);
       expect(r.stdout, what).toContain('DAMAGED sig 1.0.0');
       expect(r.stdout, what).toContain('manifest.json.asc');
       const all = await ferry(['verify', '--store', store, '--all', '--json']);
@@ -173,5 +175,22 @@ describe('ferry verify --store checks the stored signature too', () => {
     await replaceAsc('sig@1.0.0', own);
     const back = await ferry(['verify', '--store', store, 'sig@1.0.0']);
     expect(back.code, back.stderr).toBe(0);
+  });
+
+  it('importing the bundle again replaces a damaged signature file with its own (a warning, not "nothing to do"); then verify --store is OK', async () => {
+    const bundle = join(dir, 'sig-1.0.0.ferry');
+    for (const content of [await readFile(asc('sig@2.0.0')), undefined]) {
+      await replaceAsc('sig@1.0.0', content);
+      const r = await ferry(['import', bundle, '--keyring', keyring, '--store', store]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('warning: ') || l.startsWith('ferry: '))).toEqual([expect.stringMatching(/^warning: .*manifest\.json\.asc.*: replaced by this bundle's verified signature$/)]);
+      expect(r.stdout).toBe(`sig 1.0.0 (${digests['sig@1.0.0']}) is already in ${store}: its damaged stored signature replaced by the bundle's\n`);
+      const v = await ferry(['verify', '--store', store, 'sig@1.0.0']);
+      expect(v.code, v.stderr).toBe(0);
+      expect((await stat(asc('sig@1.0.0'))).mode & 0o777).toBe(0o444);
+      const again = await ferry(['import', bundle, '--keyring', keyring, '--store', store]);
+      expect(again.stdout).toContain('nothing to do');
+    }
+    expect(await readdir(join(store, '.tmp'))).toEqual([]);
   });
 });
