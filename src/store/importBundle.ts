@@ -179,7 +179,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     // already imported: the stored copy must be what was verified (it is claimed below when its ref is missing):
     // a file changed on disk is rewritten from the bundle's verified bytes, anything else refused
     if (already) {
-      await mendStoredCopy(stored, manifest, tree, label, onRepaired);
+      await mendStoredCopy(layout, stored, manifest, tree, label, onRepaired);
       if (stored.signature) await mendStoredSignature(layout.bundle(digest), stored.signature, result.signature, scratch, log);
     }
     if (!already) {
@@ -446,12 +446,12 @@ async function findStoredDamage(layout: StoreLayout, manifest: Manifest, manifes
 }
 
 /**
- * After the bundle verified: each stored file of other bytes rewritten in place from the entry's verified copy
- * in `tree` (the same inode as its blob, so every release linking it is mended too). A copy with anything
- * worse, or a damaged file a differential bundle omits (it lacks the bytes), is refused before anything is
- * rewritten.
+ * After the bundle verified: each stored file of other bytes, which is its blob, rewritten in place from the
+ * entry's verified copy in `tree` (the same inode, so every release linking it is mended too). A copy with
+ * anything worse, a file that is not its blob, or a damaged file a differential bundle omits (it lacks the
+ * bytes), is refused before anything is rewritten.
  */
-async function mendStoredCopy(stored: StoredCopyDamage, manifest: Manifest, tree: string, label: string, onRepaired: (blob: RepairedBlob) => void): Promise<void> {
+async function mendStoredCopy(layout: StoreLayout, stored: StoredCopyDamage, manifest: Manifest, tree: string, label: string, onRepaired: (blob: RepairedBlob) => void): Promise<void> {
   if (stored.refusal) throw stored.refusal;
   const omitted = new Set(manifest.omitted ?? []);
   const lacking = [...stored.mendable.values()].find((d) => omitted.has(d.entry.path));
@@ -460,12 +460,23 @@ async function mendStoredCopy(stored: StoredCopyDamage, manifest: Manifest, tree
       `${describeDamage(lacking)}: the store is damaged, and ${label} omits ${lacking.entry.path} (differential over ${manifest.base!.name} ${manifest.base!.version}); nothing was mended: import the full bundle (it carries the bytes and mends the file)`,
     );
   }
+  // what is rewritten is the blob named by the entry's sha256, which the tree's file must be (a hard link): a file
+  // of the tree that is another inode (a copy, another blob linked in its place) is not mended through it
   for (const d of stored.mendable.values()) {
-    await rewriteBlob(d.file, join(tree, d.entry.path), d.entry).catch((err: NodeJS.ErrnoException) => {
+    const [file, blob] = await Promise.all([checkStorePath(d.file, 'file'), checkStorePath(layout.blob(d.entry.sha256), 'file')]);
+    if (!file || !blob || file.ino !== blob.ino || file.dev !== blob.dev) {
+      throw new IntegrityError(
+        `${describeDamage(d)}, and it is not the store's blob ${layout.blob(d.entry.sha256)} (${blob ? 'another file' : 'no such blob'}): the store is damaged; nothing was mended: remove refs/${manifest.name}/${manifest.version}, run ferry gc and import again`,
+      );
+    }
+  }
+  for (const d of stored.mendable.values()) {
+    const blob = layout.blob(d.entry.sha256);
+    await rewriteBlob(blob, join(tree, d.entry.path), d.entry).catch((err: NodeJS.ErrnoException) => {
       if (err instanceof FerryError) throw err;
-      throw new StoreError(`${describeDamage(d)} (damaged on disk), and it cannot be rewritten from the bundle (${err.code ?? err.message})`, { cause: err });
+      throw new StoreError(`${describeDamage(d)} (damaged on disk), and ${blob} cannot be rewritten from the bundle (${err.code ?? err.message})`, { cause: err });
     });
-    onRepaired({ path: d.file, sha256: d.entry.sha256, found: d.found.sha256 });
+    onRepaired({ path: blob, sha256: d.entry.sha256, found: d.found.sha256 });
   }
 }
 

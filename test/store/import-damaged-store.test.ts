@@ -42,7 +42,7 @@ describe('importing a bundle whose stored copy was changed on disk', () => {
       const file = join(store, 'bundles', digest, 'files/s/data.bin');
       const damage = async () => {
         const bytes = await flipStoredByte(blob, 5000);
-        return `warning: ${file} held sha256 ${sha256Hex(bytes)}, not ${sha256Hex(data)}: damaged on disk; rewritten in place from this bundle's verified bytes`;
+        return `warning: ${blob} held sha256 ${sha256Hex(bytes)}, not ${sha256Hex(data)}: damaged on disk; rewritten in place from this bundle's verified bytes`;
       };
       const sound = async () => {
         expect(sha256Hex(await readFile(blob))).toBe(sha256Hex(data));
@@ -61,7 +61,8 @@ describe('importing a bundle whose stored copy was changed on disk', () => {
       const r = await ferry(['import', bundle, '--keyring', key.public, '--store', store]);
       expect(r.code, r.stderr).toBe(0);
       const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('warning: ') || l.startsWith('ferry: '));
-      expect(lines.sort()).toEqual([expect.stringContaining(warning), expect.stringContaining(`warning: ${small} held sha256 ${sha256Hex(Buffer.from('sm'))}, not ${sha256Hex(Buffer.from('small\n'))}`)]);
+      expect(lines).toHaveLength(2);
+      expect(lines).toEqual(expect.arrayContaining([expect.stringContaining(warning), expect.stringContaining(`warning: ${join(store, 'blobs/sha256', sha256Hex(Buffer.from('small\n')))} held sha256 ${sha256Hex(Buffer.from('sm'))}, not ${sha256Hex(Buffer.from('small\n'))}`)]));
       expect(r.stdout).toBe(`app 1.0.0 (${digest}) is already in ${store}: 2 damaged blobs of the store rewritten from it\n`);
       expect(await readFile(small, 'utf8')).toBe('small\n');
       await sound();
@@ -77,6 +78,17 @@ describe('importing a bundle whose stored copy was changed on disk', () => {
       expect(orphan.stderr).toContain(warning2);
       expect((await readFile(join(store, 'refs/app/1.0.0'), 'utf8')).trim()).toBe(digest);
       await sound();
+
+      // a file of the tree that is not its blob (a copy in its place, other bytes): not mended through it, the blob untouched
+      await unlink(file);
+      await writeFile(file, 'another file\n', { mode: 0o444 });
+      const copy = await ferry(['import', bundle, '--keyring', key.public, '--store', store]);
+      expect(copy.code, copy.stderr).toBe(67);
+      expect(copy.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: ') || l.startsWith('warning: '))).toEqual([
+        `ferry: ${file} has sha256 ${sha256Hex(Buffer.from('another file\n'))} (13 bytes), but its manifest says ${sha256Hex(data)} (${data.length}), and it is not the store's blob ${blob} (another file): the store is damaged; nothing was mended: remove refs/app/1.0.0, run ferry gc and import again`,
+      ]);
+      expect(await readFile(file, 'utf8')).toBe('another file\n');
+      expect(sha256Hex(await readFile(blob))).toBe(sha256Hex(data));
 
       // a file gone from the tree is not mended (the published tree is not written into): refused, nothing published
       await unlink(join(store, 'refs/app/1.0.0'));
