@@ -1,4 +1,6 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -55,9 +57,8 @@ describe('the rootfs step on a host without room for the tarball', () => {
     expect(said).toMatch(free);
     expect(said).toContain('refused before unpacking anything');
     expect(said).not.toMatch(/No space left|Cannot (write|open)/);
-    // the folders the trees would go in, and nothing in them
-    expect(readdirSync(small())).toContain(`${name}.d`);
-    for (const d of readdirSync(small())) expect(readdirSync(join(small(), d)), d).toEqual([]);
+    // the folder the tree would go in (its scratch too), and nothing in it
+    expect(readdirSync(join(small(), `${name}.d`))).toEqual([]);
   });
 
   it('a tarball that fits is unpacked there (the control)', async (ctx) => {
@@ -73,5 +74,40 @@ describe('the rootfs step on a host without room for the tarball', () => {
     const r = await ferry(['deploy', 'fits@1', '--allow-local', '-i', inventory(), '--store', store, '--push']);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(readdirSync(join(small(), 'fits.d')).length).toBe(1);
+  });
+
+  const blob = randomBytes(1 << 20);
+  it.each([
+    // one blob of 1 MiB at 20 paths: a pack of 1 MiB, 20 MiB checked out (random bytes: git writes zeros as holes)
+    ['blob', (i: number) => (i < 20 ? blob : undefined)],
+    // 100 files, more than the 64 inodes
+    ['files', (i: number) => (i < 100 ? Buffer.from(`${i}\n`) : undefined)],
+  ])('git: a commit whose checkout does not fit (%s) is refused on the host before it is checked out (72, naming the room)', async (name, content, ctx) => {
+    if (!mounted) ctx.skip();
+    const repo = join(dir, `repo-${name}`);
+    mkdirSync(repo);
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@ferry.invalid', ...args], { cwd: repo, encoding: 'utf8' }).trim();
+    git('init', '-q', '-b', 'ferry');
+    for (let i = 0, data = content(0); data !== undefined; data = content(++i)) writeFileSync(join(repo, `f${i}`), data);
+    git('add', '.');
+    git('commit', '-qm', 'big');
+    const commit = git('rev-parse', 'HEAD');
+    const bundle = join(dir, `${name}.bundle`);
+    git('bundle', 'create', bundle, 'ferry');
+    const store = join(dir, `store-git-${name}`);
+    writeRelease(store, {
+      name: `git${name}`,
+      version: '1',
+      services: { web: { version: '1.0.0', groups: ['web'], install: [{ git: { name: 'app', dest: `{{ root }}/srv/small/git-${name}` } }] } },
+      extra: [{ path: 'git/app.bundle', content: readFileSync(bundle), kind: 'git', services: ['web'] }],
+      artifacts: { git: { app: { path: 'git/app.bundle', commit, shallow: [] } } },
+    });
+    const r = await ferry(['deploy', `git${name}@1`, '--allow-local', '-i', inventory(), '--store', store, '--push']);
+    expect(r.code, r.stderr + r.stdout).toBe(72);
+    const said = `${r.stderr}\n${r.stdout}`;
+    expect(said).toContain(`git app: the commit unpacks to more than the room on the file system holding ${join(small(), `git-${name}.d`)}`);
+    expect(said).toContain('refused before unpacking anything');
+    expect(said).not.toMatch(/No space left|unable to (write|create)/i);
+    expect(readdirSync(join(small(), `git-${name}.d`))).toEqual([]);
   });
 });

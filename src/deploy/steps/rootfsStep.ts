@@ -2,6 +2,7 @@ import { shellQuote as q } from '../../util/shellQuote.js';
 import { checkStagedScript } from './checkStagedScript.js';
 import { inspectUnpackedTree } from './inspectUnpackedTree.js';
 import { runScript } from './runScript.js';
+import { BLOCKS, roomScript } from './roomScript.js';
 import { activateScript, inspectActivation, SWAP_IN_SCRIPT, treeFor } from './sideBySide.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
@@ -17,34 +18,18 @@ function archive(release: Release, name: string) {
 }
 
 /**
- * Shell that refuses (exit 1, one line on stderr, before anything is unpacked) to unpack `tarball` beside "$d"
- * when the file system there has less space (what a user other than root may use) or fewer free inodes than
- * the tarball's listing adds up to, as `ferry extract` does on the runner (sources/checkRoom.ts): a small signed
- * tarball can unpack to gigabytes of zeros or millions of files, and would fill the host's disk on the way to
- * failing. Each member counts at its size in whole blocks, at least one (a hard link none), and so does each
- * folder its name passes through that no member before made (ten files 2,000 folders deep); a file system that
- * counts no inodes (btrfs) is judged by space only. A listing tar cannot finish is left to the unpacking, which
- * fails with tar's reason.
+ * Each member of the tarball's `tar -tv` listing (PERMS OWNER SIZE DATE TIME NAME) in whole blocks, at least one
+ * (a hard link none), and the folders its name passes through that no member before made (tar makes them on
+ * its way: ten files 2,000 folders deep; exact for tar's usual order, folders before what they hold).
  */
-function roomScript(tarball: string, what: string): string {
-  return [
-    'set -- $(stat -f -c "%S %a %c %d" "$(dirname "$d")")',
-    `if ! tar -t -v --numeric-owner -f ${q(tarball)} 2>/dev/null | awk -v bs="$1" -v free="$2" -v files="$3" -v inodes="$4" '`,
-    // the folders a member's name passes through that the members before it did not make (tar makes them on its
-    // way: exact for tar's usual order, folders before what they hold); then the member itself
-    '  { t = substr($1, 1, 1); name = $0; for (i = 0; i < 5; i++) sub(/^[^ ]+ +/, "", name); if (t == "l") sub(/ -> .*$/, "", name)',
-    '    k = split(name, part, "/"); m = 0; for (i = 1; i <= k; i++) if (part[i] != "" && part[i] != ".") q[++m] = part[i]',
-    '    s = 0; while (s < m - 1 && s < c && q[s + 1] == cur[s + 1]) s++',
-    '    if (m - 1 > s) { n += m - 1 - s; b += m - 1 - s }',
-    '    c = (t == "d") ? m : m - 1; for (i = 1; i <= c; i++) cur[i] = q[i]',
-    '    if (t != "h") { n++; b += ($3 ~ /^[0-9]+$/ && $3 > 0) ? int(($3 + bs - 1) / bs) : 1 } }',
-    '  b > free || (files > 0 && n > inodes) { exit 1 }',
-    "'; then",
-    `  echo ${q(`${what}: the tarball unpacks to more than the room on the file system holding`)} "$(dirname "$d")" "($(($1 * $2)) bytes, $4 files free): refused before unpacking anything; free space there" >&2`,
-    '  exit 1',
-    'fi',
-  ].join('\n');
-}
+const TAR_MEMBER = [
+  't = substr($1, 1, 1); name = $0; for (i = 0; i < 5; i++) sub(/^[^ ]+ +/, "", name); if (t == "l") sub(/ -> .*$/, "", name)',
+  'k = split(name, part, "/"); m = 0; for (i = 1; i <= k; i++) if (part[i] != "" && part[i] != ".") q[++m] = part[i]',
+  's = 0; while (s < m - 1 && s < c && q[s + 1] == cur[s + 1]) s++',
+  'if (m - 1 > s) { n += m - 1 - s; b += m - 1 - s }',
+  'c = (t == "d") ? m : m - 1; for (i = 1; i <= c; i++) cur[i] = q[i]',
+  `if (t != "h") { n++; b += ${BLOCKS('$3')} }`,
+].join('\n    ');
 
 /**
  * Unpack a rootfs tarball beside the live tree, at DEST.d/ID (ID: the tarball's sha256), into a
@@ -66,7 +51,7 @@ export const rootfsStep: StepKind<RootfsParams> = {
       // --repair: the tree was found changed, unpack it again whatever its marker says
       ctx.repair ? '' : `if [ "$(cat "$d/.ferry-rootfs" 2>/dev/null)" = ${q(a.sha256)} ]; then exit 0; fi`,
       'mkdir -p "$(dirname "$d")"',
-      roomScript(`${ctx.remoteBundle}/${a.path}`, `rootfs ${p.name}`),
+      roomScript(`tar -t -v --numeric-owner -f ${q(`${ctx.remoteBundle}/${a.path}`)}`, TAR_MEMBER, `rootfs ${p.name}: the tarball`),
       't=$(mktemp -d "$d.ferry.XXXXXX")',
       `trap 'rm -rf "$t"' EXIT`,
       `tar -x -p --numeric-owner -f ${q(`${ctx.remoteBundle}/${a.path}`)} -C "$t"`,
