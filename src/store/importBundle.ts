@@ -446,10 +446,10 @@ async function findStoredDamage(layout: StoreLayout, manifest: Manifest, manifes
 }
 
 /**
- * After the bundle verified: each stored file of other bytes, which is its blob, rewritten in place from the
- * entry's verified copy in `tree` (the same inode, so every release linking it is mended too). A copy with
- * anything worse, a file that is not its blob, or a damaged file a differential bundle omits (it lacks the
- * bytes), is refused before anything is rewritten.
+ * After the bundle verified: each stored file of other bytes, which is its blob (or a file of its own), rewritten
+ * in place from the entry's verified copy in `tree` (the same inode, so every release linking it is mended too).
+ * A copy with anything worse, a file linked elsewhere than its blob, or a damaged file a differential bundle
+ * omits (it lacks the bytes), is refused before anything is rewritten.
  */
 async function mendStoredCopy(layout: StoreLayout, stored: StoredCopyDamage, manifest: Manifest, tree: string, label: string, onRepaired: (blob: RepairedBlob) => void): Promise<void> {
   if (stored.refusal) throw stored.refusal;
@@ -460,23 +460,27 @@ async function mendStoredCopy(layout: StoreLayout, stored: StoredCopyDamage, man
       `${describeDamage(lacking)}: the store is damaged, and ${label} omits ${lacking.entry.path} (differential over ${manifest.base!.name} ${manifest.base!.version}); nothing was mended: import the full bundle (it carries the bytes and mends the file)`,
     );
   }
-  // what is rewritten is the blob named by the entry's sha256, which the tree's file must be (a hard link): a file
-  // of the tree that is another inode (a copy, another blob linked in its place) is not mended through it
+  // what is rewritten is the blob named by the entry's sha256 when the tree's file is that blob (a hard link), or
+  // the tree's file itself when it has no other name (a second entry of one content in the bundle is stored as a
+  // copy of its own); a file of the tree with other names (another blob linked in its place) is not written through
+  const targets = new Map<string, StoredFileDamage & { found: { sha256: string; size: number } }>();
   for (const d of stored.mendable.values()) {
-    const [file, blob] = await Promise.all([checkStorePath(d.file, 'file'), checkStorePath(layout.blob(d.entry.sha256), 'file')]);
-    if (!file || !blob || file.ino !== blob.ino || file.dev !== blob.dev) {
+    const blobPath = layout.blob(d.entry.sha256);
+    const [file, blob] = await Promise.all([checkStorePath(d.file, 'file'), checkStorePath(blobPath, 'file')]);
+    const target = file && blob && file.ino === blob.ino && file.dev === blob.dev ? blobPath : file?.nlink === 1 ? d.file : undefined;
+    if (target === undefined) {
       throw new IntegrityError(
-        `${describeDamage(d)}, and it is not the store's blob ${layout.blob(d.entry.sha256)} (${blob ? 'another file' : 'no such blob'}): the store is damaged; nothing was mended: remove refs/${manifest.name}/${manifest.version}, run ferry gc and import again`,
+        `${describeDamage(d)}, and it is neither the store's blob ${blobPath} nor a file of its own (${file?.nlink ?? 0} names): the store is damaged; nothing was mended: remove refs/${manifest.name}/${manifest.version}, run ferry gc and import again`,
       );
     }
+    if (!targets.has(target)) targets.set(target, d);
   }
-  for (const d of stored.mendable.values()) {
-    const blob = layout.blob(d.entry.sha256);
-    await rewriteBlob(blob, join(tree, d.entry.path), d.entry).catch((err: NodeJS.ErrnoException) => {
+  for (const [target, d] of targets) {
+    await rewriteBlob(target, join(tree, d.entry.path), d.entry).catch((err: NodeJS.ErrnoException) => {
       if (err instanceof FerryError) throw err;
-      throw new StoreError(`${describeDamage(d)} (damaged on disk), and ${blob} cannot be rewritten from the bundle (${err.code ?? err.message})`, { cause: err });
+      throw new StoreError(`${describeDamage(d)} (damaged on disk), and ${target} cannot be rewritten from the bundle (${err.code ?? err.message})`, { cause: err });
     });
-    onRepaired({ path: blob, sha256: d.entry.sha256, found: d.found.sha256 });
+    onRepaired({ path: target, sha256: d.entry.sha256, found: d.found.sha256 });
   }
 }
 

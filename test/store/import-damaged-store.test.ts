@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -79,16 +79,26 @@ describe('importing a bundle whose stored copy was changed on disk', () => {
       expect((await readFile(join(store, 'refs/app/1.0.0'), 'utf8')).trim()).toBe(digest);
       await sound();
 
-      // a file of the tree that is not its blob (a copy in its place, other bytes): not mended through it, the blob untouched
+      // a file of the tree that is another blob, hard-linked in its place: not written through (that blob would then
+      // hold other bytes than its name), refused, both left as they were
+      const smallBlob = join(store, 'blobs/sha256', sha256Hex(Buffer.from('small\n')));
+      await unlink(file);
+      await link(smallBlob, file);
+      const other = await ferry(['import', bundle, '--keyring', key.public, '--store', store]);
+      expect(other.code, other.stderr).toBe(67);
+      expect(other.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: ') || l.startsWith('warning: '))).toEqual([
+        `ferry: ${file} has sha256 ${sha256Hex(Buffer.from('small\n'))} (6 bytes), but its manifest says ${sha256Hex(data)} (${data.length}), and it is neither the store's blob ${blob} nor a file of its own (3 names): the store is damaged; nothing was mended: remove refs/app/1.0.0, run ferry gc and import again`,
+      ]);
+      expect(await readFile(smallBlob, 'utf8')).toBe('small\n');
+      expect(sha256Hex(await readFile(blob))).toBe(sha256Hex(data));
+
+      // a copy of its own in its place, of other bytes: rewritten in place (the tree is sound again, the blob untouched)
       await unlink(file);
       await writeFile(file, 'another file\n', { mode: 0o444 });
       const copy = await ferry(['import', bundle, '--keyring', key.public, '--store', store]);
-      expect(copy.code, copy.stderr).toBe(67);
-      expect(copy.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: ') || l.startsWith('warning: '))).toEqual([
-        `ferry: ${file} has sha256 ${sha256Hex(Buffer.from('another file\n'))} (13 bytes), but its manifest says ${sha256Hex(data)} (${data.length}), and it is not the store's blob ${blob} (another file): the store is damaged; nothing was mended: remove refs/app/1.0.0, run ferry gc and import again`,
-      ]);
-      expect(await readFile(file, 'utf8')).toBe('another file\n');
-      expect(sha256Hex(await readFile(blob))).toBe(sha256Hex(data));
+      expect(copy.code, copy.stderr).toBe(0);
+      expect(copy.stderr).toContain(`warning: ${file} held sha256 ${sha256Hex(Buffer.from('another file\n'))}, not ${sha256Hex(data)}`);
+      expect(sha256Hex(await readFile(file))).toBe(sha256Hex(data));
 
       // a file gone from the tree is not mended (the published tree is not written into): refused, nothing published
       await unlink(join(store, 'refs/app/1.0.0'));
@@ -98,6 +108,42 @@ describe('importing a bundle whose stored copy was changed on disk', () => {
       expect(gone.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: '))).toEqual([expect.stringContaining(`ferry: cannot read ${file} (missing): the store is damaged`)]);
       expect(await readdir(join(store, 'refs/app')).catch(() => [])).toEqual([]);
       expect(await readdir(join(store, '.tmp'))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('importing a bundle again whose two entries of one content share a damaged blob', () => {
+  it('rewrites the blob once and reports it once, and the second entry\'s own copy (not linked to the blob) too', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-damaged-store-twice-'));
+    try {
+      const key = await writeKey(dir, 'team');
+      const data = randomBytes(70 * 1024);
+      const files = [
+        { path: 'files/s/a.bin', data },
+        { path: 'files/s/b.bin', data },
+      ];
+      const bundle = join(dir, 'twice-1.0.0.ferry');
+      await writeFile(bundle, await craftBundle(manifestFor(files, { name: 'twice' }), await openpgp.readPrivateKey({ armoredKey: key.secretArmored }), files));
+      const store = join(dir, 'store');
+      const first = await ferry(['import', bundle, '--keyring', key.public, '--store', store]);
+      expect(first.code, first.stderr).toBe(0);
+      const blob = join(store, 'blobs/sha256', sha256Hex(data));
+      const tree = join(store, 'bundles', (await readFile(join(store, 'refs/twice/1.0.0'), 'utf8')).trim(), 'files/s');
+      // one entry is the blob; the other, stored after it, a copy of its own
+      const names = await Promise.all(['a.bin', 'b.bin'].map(async (f) => ({ f, st: await stat(join(tree, f)) })));
+      const blobIno = (await stat(blob)).ino;
+      expect(names.map((n) => n.st.ino === blobIno).sort()).toEqual([false, true]);
+      const own = join(tree, names.find((n) => n.st.ino !== blobIno)!.f);
+      await flipStoredByte(blob, 100);
+      await flipStoredByte(own, 200);
+      const r = await ferry(['import', bundle, '--keyring', key.public, '--store', store]);
+      expect(r.code, r.stderr).toBe(0);
+      const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: '));
+      expect(warnings).toHaveLength(2);
+      expect(warnings).toEqual(expect.arrayContaining([expect.stringContaining(`warning: ${blob} held sha256`), expect.stringContaining(`warning: ${own} held sha256`)]));
+      for (const f of [blob, join(tree, 'a.bin'), join(tree, 'b.bin')]) expect(sha256Hex(await readFile(f)), f).toBe(sha256Hex(data));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
