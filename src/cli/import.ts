@@ -37,8 +37,12 @@ export function register(program: Command): void {
       // a bundle already in the store changes nothing, so it moves nothing either
       const moved = await syncMirrorLinks(opts.store, { imported: r.already ? undefined : r.digest, onInvalid: (file, why) => log.warn(`ignoring ${file}: ${why}`) });
       if (opts.json) return printJson({ ...r, ...(seen.verdict ? { policy: seen.verdict } : {}) });
-      if (r.already) process.stdout.write(`${r.name} ${r.version} (${r.digest}) is already in ${opts.store}: nothing to do\n`);
-      else process.stdout.write(`imported ${r.name} ${r.version}\n  digest ${r.digest}\n  ${r.entries} entries, ${formatBytes(r.newBytes)} new to the store${r.repaired.length ? `; ${r.repaired.length} damaged blob${r.repaired.length === 1 ? '' : 's'} of the store rewritten from it` : ''}\n`);
+      const mended = [
+        ...(r.repaired.length ? [`${r.repaired.length} damaged blob${r.repaired.length === 1 ? '' : 's'} of the store rewritten from it`] : []),
+        ...(r.signatureReplaced ? ['its damaged stored signature replaced by the bundle\'s'] : []),
+      ].join('; ');
+      if (r.already) process.stdout.write(`${r.name} ${r.version} (${r.digest}) is already in ${opts.store}: ${mended || 'nothing to do'}\n`);
+      else process.stdout.write(`imported ${r.name} ${r.version}\n  digest ${r.digest}\n  ${r.entries} entries, ${formatBytes(r.newBytes)} new to the store${mended ? `; ${mended}` : ''}\n`);
       for (const m of moved) process.stdout.write(`  /mirrors/${m.mirror}/ now serves ${m.to}${m.from ? ` (was ${m.from})` : ''}\n`);
       if (seen.verdict) process.stdout.write(describeVerdict(seen.verdict));
     });

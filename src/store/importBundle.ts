@@ -22,7 +22,8 @@ import { checkStorePath } from './checkStorePath.js';
 import { claimRef } from './claimRef.js';
 import { readRef } from './readRef.js';
 import { readStoredManifest } from './readStoredManifest.js';
-import { describeDamage, hashStoredTree } from './hashStoredTree.js';
+import { describeDamage, hashStoredTree, type StoredFileDamage } from './hashStoredTree.js';
+import { whyStoredSignatureIsDamaged } from './checkStoredSignature.js';
 import { findLiveScratch, LIVE_SCRATCH_NOTE } from './findLiveScratch.js';
 import { makeScratch } from './scratchOwner.js';
 import { storeLayout, type StoreLayout } from './storeLayout.js';
@@ -32,7 +33,7 @@ export interface ImportResult {
   digest: string;
   name: string;
   version: string;
-  /** true when the store already held this bundle: nothing was written */
+  /** true when the store already held this bundle: nothing was written but the stored files it mended (repaired) */
   already: boolean;
   signers: VerifiedSignature[];
   /** signatures that did not count (another one did), and why */
@@ -42,6 +43,8 @@ export interface ImportResult {
   newBytes: number;
   /** blobs (their sha256) found damaged on disk and rewritten from this bundle's verified bytes */
   repaired: string[];
+  /** the stored manifest.json.asc was damaged and replaced by this bundle's verified signature */
+  signatureReplaced: boolean;
 }
 
 export interface ImportOptions {
@@ -84,7 +87,7 @@ export interface RepairedBlob {
  * its scratch (swept by the next import or gc) and blobs no release uses (removed by the next gc);
  * never a ref. A killed one (or one failing on an I/O error between publishing and the ref) may
  * leave its tree without a ref, which is not a release and which gc removes. Importing a bundle the
- * store already holds is a no-op.
+ * store already holds is a no-op, but for stored files changed on disk: rewritten from its verified bytes.
  */
 export async function importBundle(source: string | Readable | BundleSource, opts: ImportOptions): Promise<ImportResult> {
   const log = opts.log ?? silentLogger;
@@ -127,6 +130,8 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   // the sha256 of stored blobs a large entry shares, hashed on the worker threads while the bundle streams on (see linkBlobs)
   const prehashed = new Map<string, Promise<string | undefined>>();
   let already = false;
+  /** already imported: what the stored copy holds that is not what its manifest says (checked before the bundle's entries stream, so that their verified bytes can mend it) */
+  let stored: StoredCopyDamage = { mendable: new Map() };
 
   try {
     const result = await src.read({
@@ -142,15 +147,17 @@ export async function importBundle(source: string | Readable | BundleSource, opt
           const { refuseForeignMirrors } = await import('./syncMirrorLinks.js');
           await refuseForeignMirrors(opts.storeDir, head.manifest, label);
         }
-        // already imported: still check every byte (a tampered copy must be refused), but write nothing
+        // already imported: still check every byte (a tampered copy must be refused), but write nothing,
+        // except the verified bytes of entries whose stored copy changed on disk, to mend it with
         already = await holdsBundle(layout, head.digest);
+        if (already) stored = await findStoredDamage(layout, head.manifest, head.manifestBytes, head.digest);
         // a differential bundle whose base is not here is refused before its bytes are read
         if (!already) await missingFromBase(layout, head.manifest, label);
         log.info(`${name} ${version}: signature good (${head.signers.map((s) => s.fingerprint).join(', ')}); checking ${head.manifest.entries.length} entries`);
         return true;
       },
       openEntry: async (entry) => {
-        if (already) return undefined;
+        if (already) return stored.mendable.has(entry.path) ? fileSink(tree, entry, made, writes, flushes, pool) : undefined;
         if (entry.size > SMALL_ENTRY && !prehashed.has(entry.sha256)) prehashed.set(entry.sha256, prehashBlob(layout, entry));
         return fileSink(tree, entry, made, writes, flushes, pool);
       },
@@ -162,17 +169,20 @@ export async function importBundle(source: string | Readable | BundleSource, opt
 
     // split volumes: the last volume's and the whole bundle's sha256 are known only now
     await src.finalCheck(digest);
-    // already imported: the stored copy must still be what was verified (it is claimed below when its ref is missing)
-    if (already) await checkStoredTree(layout, manifest, digest);
-
     let newBytes = 0;
     const repaired: string[] = [];
+    const onRepaired = (blob: RepairedBlob) => {
+      repaired.push(blob.sha256);
+      log.warn(`${blob.path} held sha256 ${blob.found}, not ${blob.sha256}: damaged on disk; rewritten in place from this bundle's verified bytes (every release linking it is mended)`);
+      opts.onRepaired?.(blob);
+    };
+    // already imported: the stored copy must be what was verified (it is claimed below when its ref is missing):
+    // a file changed on disk is rewritten from the bundle's verified bytes, anything else refused
+    if (already) {
+      await mendStoredCopy(layout, stored, manifest, tree, label, onRepaired);
+      if (stored.signature) await mendStoredSignature(layout.bundle(digest), stored.signature, result.signature, scratch, log);
+    }
     if (!already) {
-      const onRepaired = (blob: RepairedBlob) => {
-        repaired.push(blob.sha256);
-        log.warn(`${blob.path} held sha256 ${blob.found}, not ${blob.sha256}: damaged on disk; rewritten in place from this bundle's verified bytes (every release linking it is mended)`);
-        opts.onRepaired?.(blob);
-      };
       newBytes = await linkBlobs(layout, manifest, tree, scratch, made, label, onRepaired, prehashed);
       await writeReadOnly(join(tree, MANIFEST_PATH), result.manifestBytes);
       await writeReadOnly(join(tree, SIGNATURE_PATH), Buffer.from(result.signature));
@@ -203,7 +213,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
       throw versionTaken(label, name, version, ref.conflict, digest);
     }
     await rm(scratch, { recursive: true, force: true });
-    return { digest, name, version, already: !ref.claimed, signers: result.signers, ignored: result.ignored, entries: manifest.entries.length, newBytes: ref.claimed ? newBytes : 0, repaired };
+    return { digest, name, version, already: !ref.claimed, signers: result.signers, ignored: result.ignored, entries: manifest.entries.length, newBytes: ref.claimed ? newBytes : 0, repaired, signatureReplaced: already && stored.signature !== undefined };
   } catch (err) {
     src.close();
     await writes.settle(); // nothing may still be writing into the scratch being removed
@@ -402,24 +412,95 @@ async function holdsBlob(layout: StoreLayout, entry: ManifestEntry, size: 'entry
   return st !== undefined;
 }
 
+/** A stored bundle tree's files that are not what its manifest says: by entry path, those of other bytes; and the first that is worse. */
+interface StoredCopyDamage {
+  /** regular files of the tree with other bytes (a blob changed or cut short on disk): the bundle's verified bytes mend them */
+  mendable: Map<string, StoredFileDamage & { found: { sha256: string; size: number } }>;
+  /** a manifest that does not hash to its digest, a file missing, a link, unreadable: refused */
+  refusal?: Error;
+  /** why the stored manifest.json.asc is not a signature of the manifest (checkStoredSignature.ts): this bundle's verified one replaces it */
+  signature?: string;
+}
+
 /**
  * Every file of a stored bundle tree re-hashed against its manifest: a blob changed on disk behind ferry's
- * back (a disk fault, an edit by hand) is shared by every tree that links it, so importing again cannot
- * mend it, and must not report the release as sound or publish it.
+ * back (a disk fault, an edit by hand) must not be reported as sound, nor published when the ref is missing.
+ * Nothing is thrown here: the bundle is verified first, whatever the store holds.
  */
-async function checkStoredTree(layout: StoreLayout, manifest: Manifest, digest: string): Promise<void> {
-  await readStoredManifest(layout.root, digest);
-  await hashStoredTree(layout.bundle(digest), manifest, {
-    onDamage(d) {
-      if (d.found) {
-        throw new IntegrityError(
-          `${describeDamage(d)}: the store is damaged, and so is every release with that blob; remove their refs (refs/${manifest.name}/${manifest.version}...), run ferry gc and import them again`,
-        );
-      }
-      if (d.error instanceof FerryError) throw d.error;
-      throw new StoreError(`${describeDamage(d)}: the store is damaged; remove refs/${manifest.name}/${manifest.version}, run ferry gc and import again`, { cause: d.error });
-    },
-  });
+async function findStoredDamage(layout: StoreLayout, manifest: Manifest, manifestBytes: Buffer, digest: string): Promise<StoredCopyDamage> {
+  const out: StoredCopyDamage = { mendable: new Map() };
+  try {
+    await readStoredManifest(layout.root, digest);
+    out.signature = await whyStoredSignatureIsDamaged(layout.bundle(digest), manifestBytes);
+    await hashStoredTree(layout.bundle(digest), manifest, {
+      onDamage(d) {
+        if (d.found) out.mendable.set(d.entry.path, { ...d, found: d.found });
+        else if (d.error instanceof FerryError) out.refusal ??= d.error;
+        else out.refusal ??= new StoreError(`${describeDamage(d)}: the store is damaged; remove refs/${manifest.name}/${manifest.version}, run ferry gc and import again`, { cause: d.error });
+      },
+    });
+  } catch (err) {
+    out.refusal ??= err as Error;
+  }
+  return out;
+}
+
+/**
+ * After the bundle verified: each stored file of other bytes, which is its blob (or a file of its own), rewritten
+ * in place from the entry's verified copy in `tree` (the same inode, so every release linking it is mended too).
+ * A copy with anything worse, a file linked elsewhere than its blob, or a damaged file a differential bundle
+ * omits (it lacks the bytes), is refused before anything is rewritten.
+ */
+async function mendStoredCopy(layout: StoreLayout, stored: StoredCopyDamage, manifest: Manifest, tree: string, label: string, onRepaired: (blob: RepairedBlob) => void): Promise<void> {
+  if (stored.refusal) throw stored.refusal;
+  const omitted = new Set(manifest.omitted ?? []);
+  const lacking = [...stored.mendable.values()].find((d) => omitted.has(d.entry.path));
+  if (lacking) {
+    throw new IntegrityError(
+      `${describeDamage(lacking)}: the store is damaged, and ${label} omits ${lacking.entry.path} (differential over ${manifest.base!.name} ${manifest.base!.version}); nothing was mended: import the full bundle (it carries the bytes and mends the file)`,
+    );
+  }
+  // what is rewritten is the blob named by the entry's sha256 when the tree's file is that blob (a hard link), or
+  // the tree's file itself when it has no other name (a second entry of one content in the bundle is stored as a
+  // copy of its own); a file of the tree with other names (another blob linked in its place) is not written through
+  const targets = new Map<string, StoredFileDamage & { found: { sha256: string; size: number } }>();
+  for (const d of stored.mendable.values()) {
+    const blobPath = layout.blob(d.entry.sha256);
+    const [file, blob] = await Promise.all([checkStorePath(d.file, 'file'), checkStorePath(blobPath, 'file')]);
+    const target = file && blob && file.ino === blob.ino && file.dev === blob.dev ? blobPath : file?.nlink === 1 ? d.file : undefined;
+    if (target === undefined) {
+      throw new IntegrityError(
+        `${describeDamage(d)}, and it is neither the store's blob ${blobPath} nor a file of its own (${file?.nlink ?? 0} names): the store is damaged; nothing was mended: remove refs/${manifest.name}/${manifest.version}, run ferry gc and import again`,
+      );
+    }
+    if (!targets.has(target)) targets.set(target, d);
+  }
+  for (const [target, d] of targets) {
+    await rewriteBlob(target, join(tree, d.entry.path), d.entry).catch((err: NodeJS.ErrnoException) => {
+      if (err instanceof FerryError) throw err;
+      throw new StoreError(`${describeDamage(d)} (damaged on disk), and ${target} cannot be rewritten from the bundle (${err.code ?? err.message})`, { cause: err });
+    });
+    onRepaired({ path: target, sha256: d.entry.sha256, found: d.found.sha256 });
+  }
+}
+
+/**
+ * The stored signature file of the tree `dir`, damaged (`why`), replaced by the bundle's verified one: written
+ * in the scratch, flushed, and renamed over it (a link or anything else there is replaced, never followed).
+ */
+async function mendStoredSignature(dir: string, why: string, signature: string, scratch: string, log: Logger): Promise<void> {
+  const file = join(dir, SIGNATURE_PATH);
+  const next = join(scratch, 'signature');
+  try {
+    // on the disk before it replaces the old one: a crash leaves one signature file or the other
+    const fh = await open(next, 'wx', 0o444);
+    await fh.writeFile(signature).then(() => fh.datasync()).finally(() => fh.close());
+    await rename(next, file);
+    await fsyncDir(dir);
+  } catch (err) {
+    throw new StoreError(`${why}, and it cannot be replaced by this bundle's signature (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+  }
+  log.warn(`${why}: replaced by this bundle's verified signature`);
 }
 
 /** Whether bundles/DIGEST is a complete bundle tree (its manifest is written last, before the rename). */

@@ -1,4 +1,6 @@
 import { FerryError, IntegrityError, StoreError } from '../errors.js';
+import { SIGNATURE_PATH } from '../bundle/manifest.js';
+import { whyStoredSignatureIsDamaged } from './checkStoredSignature.js';
 import { formatBytes, silentLogger, type Logger } from '../ui/log.js';
 import { describeDamage, hashStoredTree } from './hashStoredTree.js';
 import { listReleases, type DamagedRelease } from './listReleases.js';
@@ -24,7 +26,8 @@ export interface StoreCheck {
 
 /**
  * `ferry verify --store DIR RELEASE|--all`: re-hash every file of the release(s) in the store against the
- * stored manifest (itself re-hashed against its digest), without the bundle. Nothing is written. A blob
+ * stored manifest (itself re-hashed against its digest), and its stored signature against the manifest's
+ * bytes (checkStoredSignature.ts), without the bundle. Nothing is written. A blob
  * hard-linked into several releases is hashed once. Throws after checking everything: IntegrityError (67)
  * naming the first damaged file when any file is damaged, else the first unreadable release's own error.
  */
@@ -41,7 +44,7 @@ export async function verifyStoredReleases(storeDir: string, which: { release: s
   const hashed = new Map<string, { sha256: string; size: number }>();
   const releases: StoredReleaseCheck[] = [];
   for (const { name, version, digest } of targets) {
-    const { manifest, dir } = await readStoredManifest(storeDir, digest);
+    const { manifest, bytes: manifestBytes, dir } = await readStoredManifest(storeDir, digest);
     const bytes = manifest.entries.reduce((n, e) => n + e.size, 0);
     const check: StoredReleaseCheck = { name, version, digest, entries: manifest.entries.length, bytes, damaged: [] };
     releases.push(check);
@@ -56,6 +59,12 @@ export async function verifyStoredReleases(storeDir: string, which: { release: s
         log.warn(`${label}: ${problem}`);
       },
     });
+    // not an entry of the manifest (it signs it), but imported and served with it: still the one that verified
+    const signature = await whyStoredSignatureIsDamaged(dir, manifestBytes);
+    if (signature) {
+      check.damaged.push({ path: SIGNATURE_PATH, problem: signature });
+      log.warn(`${label}: ${signature}`);
+    }
   }
   return { releases, unreadable };
 }
@@ -71,9 +80,13 @@ export function storeCheckError(check: StoreCheck): FerryError | undefined {
     const files = releases.reduce((n, r) => n + r.damaged.length, 0);
     const hit = releases.filter((r) => r.damaged.length > 0).length;
     const more = files > 1 ? `; ${files} damaged files in ${hit} release${hit === 1 ? '' : 's'} in all (each named above)` : '';
-    return new IntegrityError(
-      `release ${firstOf.name} ${firstOf.version}: ${firstOf.damaged[0]!.problem}${more}: the store is damaged; import a full bundle that carries the blob (a new release rewrites it from the bundle's bytes), or remove the releases' refs, run ferry gc and import them again`,
-    );
+    const first = firstOf.damaged[0]!;
+    // a new release mends a blob it shares, never another release's signature: its own bundle does
+    const mend =
+      first.path === SIGNATURE_PATH
+        ? 'import its bundle again (it replaces the signature file with its own, verified)'
+        : "import a full bundle that carries the blob, this release's or a new one (it rewrites the blob from its verified bytes), or remove the releases' refs, run ferry gc and import them again";
+    return new IntegrityError(`release ${firstOf.name} ${firstOf.version}: ${first.problem}${more}: the store is damaged; ${mend}`);
   }
   if (unreadable.length === 0) return undefined;
   const err = unreadable[0]!.error ?? new StoreError(unreadable[0]!.message);

@@ -5,6 +5,7 @@ import { shellQuote as q } from '../../util/shellQuote.js';
 import { checkStagedScript } from './checkStagedScript.js';
 import { nameSome } from './nameSome.js';
 import { runScript } from './runScript.js';
+import { BLOCKS, roomScript } from './roomScript.js';
 import { activateScript, inspectActivation, SWAP_IN_SCRIPT, treeFor } from './sideBySide.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
@@ -63,6 +64,9 @@ export const gitStep: StepKind<GitParams> = {
       'git init -q "$t"',
       ...i.shallow.map((s) => `echo ${q(s)} >> "$t/.git/shallow"`),
       `git -C "$t" fetch -q --no-tags ${q(`${ctx.remoteBundle}/${i.path}`)} ${q(`+${BUNDLE_REF}:refs/remotes/ferry/${p.name}`)}`,
+      // a small pack can name one large blob at thousands of paths: the checkout is measured before it is written
+      // (git ls-tree -r -t -l: MODE TYPE OBJECT SIZE, a folder's size "-"; a name with a newline only counts more)
+      roomScript('git -C "$t" ls-tree -r -t -l -z --full-tree "$want" | tr \'\\0\' \'\\n\'', `n++; b += ${BLOCKS('$4')}`, `git ${p.name}: the commit`),
       'git -C "$t" -c advice.detachedHead=false checkout -q --detach "$want"',
       ...SWAP_IN_SCRIPT,
       'echo "changed: checked out $want"',

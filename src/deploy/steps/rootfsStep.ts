@@ -2,6 +2,7 @@ import { shellQuote as q } from '../../util/shellQuote.js';
 import { checkStagedScript } from './checkStagedScript.js';
 import { inspectUnpackedTree } from './inspectUnpackedTree.js';
 import { runScript } from './runScript.js';
+import { BLOCKS, roomScript } from './roomScript.js';
 import { activateScript, inspectActivation, SWAP_IN_SCRIPT, treeFor } from './sideBySide.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
@@ -15,6 +16,20 @@ function archive(release: Release, name: string) {
   const path = all?.[name]?.path;
   return release.manifest.entries.find((e) => e.kind === 'rootfs' && (typeof path === 'string' ? e.path === path : e.path.replace(/\.tar(\.\w+)?$/, '') === `rootfs/${name}`));
 }
+
+/**
+ * Each member of the tarball's `tar -tv` listing (PERMS OWNER SIZE DATE TIME NAME) in whole blocks, at least one
+ * (a hard link none), and the folders its name passes through that no member before made (tar makes them on
+ * its way: ten files 2,000 folders deep; exact for tar's usual order, folders before what they hold).
+ */
+const TAR_MEMBER = [
+  't = substr($1, 1, 1); name = $0; for (i = 0; i < 5; i++) sub(/^[^ ]+ +/, "", name); if (t == "l") sub(/ -> .*$/, "", name)',
+  'k = split(name, part, "/"); m = 0; for (i = 1; i <= k; i++) if (part[i] != "" && part[i] != ".") q[++m] = part[i]',
+  's = 0; while (s < m - 1 && s < c && q[s + 1] == cur[s + 1]) s++',
+  'if (m - 1 > s) { n += m - 1 - s; b += m - 1 - s }',
+  'c = (t == "d") ? m : m - 1; for (i = 1; i <= c; i++) cur[i] = q[i]',
+  `if (t != "h") { n++; b += ${BLOCKS('$3')} }`,
+].join('\n    ');
 
 /**
  * Unpack a rootfs tarball beside the live tree, at DEST.d/ID (ID: the tarball's sha256), into a
@@ -36,6 +51,7 @@ export const rootfsStep: StepKind<RootfsParams> = {
       // --repair: the tree was found changed, unpack it again whatever its marker says
       ctx.repair ? '' : `if [ "$(cat "$d/.ferry-rootfs" 2>/dev/null)" = ${q(a.sha256)} ]; then exit 0; fi`,
       'mkdir -p "$(dirname "$d")"',
+      roomScript(`tar -t -v --numeric-owner -f ${q(`${ctx.remoteBundle}/${a.path}`)}`, TAR_MEMBER, `rootfs ${p.name}: the tarball`),
       't=$(mktemp -d "$d.ferry.XXXXXX")',
       `trap 'rm -rf "$t"' EXIT`,
       `tar -x -p --numeric-owner -f ${q(`${ctx.remoteBundle}/${a.path}`)} -C "$t"`,
