@@ -14,6 +14,7 @@ import { readProjectPage } from './readProjectPage.js';
 import { readRequirementsFile } from './readRequirementsFile.js';
 import { parseDistFilename } from './parseDistFilename.js';
 import { pinAdmits, selectFile } from './selectFile.js';
+import { readFormatControl, type FormatControl } from './formatControl.js';
 import { sameVersion } from './sameVersion.js';
 import { targetTags, type PythonTarget } from './targetTags.js';
 import { joinProblems } from '../../util/oneLine.js';
@@ -127,7 +128,7 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
     const mine: Chosen[] = [];
     for (const [service, { pins }] of users) {
       const pin = pins.get(project)!;
-      const sel = selectFile(pin, page.files, { tags, pythonVersion: target.version, allowSdist: upstream!.allow_sdist, page: page.url, skipVersions });
+      const sel = selectFile(pin, page.files, { tags, pythonVersion: target.version, allowSdist: upstream!.allow_sdist, page: page.url, skipVersions, formats: perService.get(service)!.formats });
       for (const w of sel.warnings) ctx.log.warn(w);
       if (!SAFE_FILENAME.test(sel.file.filename)) throw new ResolveError(`${page.url}: file name "${sel.file.filename}" cannot be carried (letters, digits and . _ + ! - only)`);
       let entry = chosen.get(sel.file.filename);
@@ -206,8 +207,8 @@ async function readServicePins(
   services: Array<[string, BuildContext['spec']['services'][string]]>,
   env: MarkerEnvironment,
   onUnknown: (variable: string, where: string) => void,
-): Promise<Map<string, { requirements: string; pins: Map<string, Pin> }>> {
-  const perService = new Map<string, { requirements: string; pins: Map<string, Pin> }>();
+): Promise<Map<string, { requirements: string; pins: Map<string, Pin>; formats: FormatControl }>> {
+  const perService = new Map<string, { requirements: string; pins: Map<string, Pin>; formats: FormatControl }>();
   for (const [name, svc] of services) {
     const requirements = svc.artifacts.python!.requirements;
     const parsed = await readRequirementsFile(requirements, ctx.baseDir);
@@ -218,7 +219,7 @@ async function readServicePins(
       const other = pins.get(pin.project);
       pins.set(pin.project, other ? mergePins(other, pin) : pin);
     }
-    perService.set(name, { requirements, pins });
+    perService.set(name, { requirements, pins, formats: readFormatControl(parsed.formatOptions, parsed.preferBinary) });
   }
   return perService;
 }
