@@ -49,11 +49,12 @@ export interface FixtureIndex {
  * wheel between two steps. `yanked` marks files yanked with a reason; `metadata` serves (and announces the
  * sha256 of) another PEP 658 file than the wheel's own METADATA; `requiresPython: false` leaves out the
  * files' Requires-Python (data-requires-python), as an index made from file names alone does; `unhashed`
- * files are linked without their #sha256= fragment (HTML).
+ * files are linked without their #sha256= fragment (HTML); `fragments` links a file with another fragment
+ * (HTML: `#md5=…`), `hashes` gives a file another "hashes" object (JSON).
  */
 export async function serveFixtureIndex(
   filesDir: string,
-  opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string>; metadata?: Record<string, string>; requiresPython?: false; unhashed?: string[] } = {},
+  opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string>; metadata?: Record<string, string>; requiresPython?: false; unhashed?: string[]; fragments?: Record<string, string>; hashes?: Record<string, Record<string, unknown>> } = {},
 ): Promise<FixtureIndex> {
   const requests: string[] = [];
   const server = createServer(async (req, res) => {
@@ -79,7 +80,7 @@ export async function serveFixtureIndex(
             files: entries.map((e) => ({
               filename: e.f,
               url: `../../files/${e.f}`,
-              hashes: { sha256: e.hash },
+              hashes: opts.hashes?.[e.f] ?? { sha256: e.hash },
               'requires-python': e.rp ?? null,
               size: e.size,
               yanked: opts.yanked?.[e.f] ?? false,
@@ -94,7 +95,7 @@ export async function serveFixtureIndex(
             opts.yanked?.[e.f] !== undefined ? ` data-yanked="${opts.yanked[e.f]}"` : '',
             e.md ? ` data-core-metadata="sha256=${e.md}" data-dist-info-metadata="sha256=${e.md}"` : '',
           ].join('');
-          return `<a href="../../files/${e.f}${opts.unhashed?.includes(e.f) ? '' : `#sha256=${e.hash}`}"${attrs}>${e.f}</a><br/>`;
+          return `<a href="../../files/${e.f}${opts.unhashed?.includes(e.f) ? '' : (opts.fragments?.[e.f] ?? `#sha256=${e.hash}`)}"${attrs}>${e.f}</a><br/>`;
         });
         return send(res, 200, 'text/html', `<!DOCTYPE html><html><body>\n${links.join('\n')}\n</body></html>\n`);
       }

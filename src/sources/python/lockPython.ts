@@ -315,10 +315,11 @@ function mergePins(first: Pin, again: Pin): Pin {
     throw new SpecError(`${again.where}: ${again.name}${again.arbitrary ? '===' : '=='}${again.version} conflicts with ${first.name}${first.arbitrary ? '===' : '=='}${first.version} (${first.where}) for the same target; keep one pin`);
   }
   const hashes = first.hashes.filter((h) => again.hashes.includes(h));
+  const otherHashes = first.otherHashes?.filter(([a, d]) => again.otherHashes?.some(([b, e]) => a === b && d === e));
   if (hashes.length === 0) throw new SpecError(`${again.where}: ${again.name}==${again.version} is pinned again (first at ${first.where}) with none of the same hashes; keep one pin`);
   const extras = [...first.extras];
   for (const e of again.extras) if (!extras.some((x) => safeExtra(x) === safeExtra(e))) extras.push(e);
-  return { ...first, version: winner.version, ...(winner.arbitrary ? { arbitrary: true as const } : {}), extras, hashes };
+  return { ...first, version: winner.version, ...(winner.arbitrary ? { arbitrary: true as const } : {}), extras, hashes, otherHashes };
 }
 
 /**

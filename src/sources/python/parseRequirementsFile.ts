@@ -17,6 +17,12 @@ export interface Pin {
   marker?: string;
   /** sha256 hex digests, lowercase, in file order */
   hashes: string[];
+  /**
+   * the other digests, as written, with their algorithm: sha384 and sha512, and a sha256 in upper case
+   * (pip 23.2 compares a digest as written, so that one matches no file's bytes); they count only where
+   * pip compares them with an index page's hashes (pageHashPinned)
+   */
+  otherHashes?: Array<[string, string]>;
   /** "requirements/cinder.txt:12", for messages */
   where: string;
 }
@@ -123,7 +129,7 @@ export function parseRequirementsFile(text: string, label: string, env: NodeJS.P
       continue;
     }
     const hashes: string[] = [];
-    const otherHashes: string[] = [];
+    const otherHashes: Array<[string, string]> = [];
     for (const [opt, value] of parsed) {
       if (FORMAT_OPTIONS.includes(opt)) continue;
       if (opt !== '--hash') {
@@ -137,9 +143,9 @@ export function parseRequirementsFile(text: string, label: string, env: NodeJS.P
       if (algorithm === undefined || !STRONG_HASHES.includes(algorithm)) {
         problems.push(`${where}: "--hash=${value}": pip allows only ${STRONG_HASHES.join(', ')} as ALGORITHM:HEXDIGEST`);
       } else if (!/^[0-9a-fA-F]+$/.test(digest)) problems.push(`${where}: "--hash=${value}" is not ALGORITHM:HEXDIGEST`);
-      else if (algorithm === 'sha256' && digest.length === 64) hashes.push(digest.toLowerCase());
-      else if (algorithm === 'sha256') problems.push(`${where}: sha256 "${digest}" is not 64 hex digits`);
-      else otherHashes.push(algorithm);
+      else if (algorithm === 'sha256' && digest.length !== 64) problems.push(`${where}: sha256 "${digest}" is not 64 hex digits`);
+      else if (algorithm === 'sha256' && !/[A-F]/.test(digest)) hashes.push(digest);
+      else otherHashes.push([algorithm, digest]);
     }
     const req = parseRequirement(reqText);
     if (!req) {
@@ -166,12 +172,25 @@ export function parseRequirementsFile(text: string, label: string, env: NodeJS.P
       continue;
     }
     if (hashes.length === 0) {
+      const upper = otherHashes.find(([a]) => a === 'sha256');
       problems.push(
-        `${where}: ${req.name}==${pinned[1]} has no --hash=sha256:${otherHashes.length ? ` (only ${otherHashes.join(', ')})` : ''}; add the hashes of its files (pip-compile --generate-hashes)`,
+        upper
+          ? `${where}: ${req.name}==${pinned[1]}: --hash=sha256:${upper[1]} is in upper case, and pip compares a digest as written with a file's lower-case sha256, so it matches no file (pip refuses every file); write it in lower case`
+          : `${where}: ${req.name}==${pinned[1]} has no --hash=sha256:${otherHashes.length ? ` (only ${[...new Set(otherHashes.map(([a]) => a))].join(', ')})` : ''}; add the hashes of its files (pip-compile --generate-hashes)`,
       );
       continue;
     }
-    out.pins.push({ name: req.name, project: req.project, version: pinned[1]!, ...(req.specifier.startsWith('===') ? { arbitrary: true as const } : {}), extras: req.extras, marker: req.marker, hashes, where });
+    out.pins.push({
+      name: req.name,
+      project: req.project,
+      version: pinned[1]!,
+      ...(req.specifier.startsWith('===') ? { arbitrary: true as const } : {}),
+      extras: req.extras,
+      marker: req.marker,
+      hashes,
+      ...(otherHashes.length ? { otherHashes } : {}),
+      where,
+    });
   }
   if (problems.length) throw new SpecError(`${label}: ${problems.length} problem(s) in the requirements file: ${joinProblems(problems)}`);
   return out;

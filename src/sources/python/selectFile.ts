@@ -8,6 +8,7 @@ import type { Pin } from './parseRequirementsFile.js';
 import { parseDistFilename, type SdistName, type WheelName } from './parseDistFilename.js';
 import { joinProblems } from '../../util/oneLine.js';
 import { excludedFormat, type FormatControl } from './formatControl.js';
+import { pageHashPinned } from './indexFile.js';
 
 export interface SelectOptions {
   /** target tags, best first (targetTags) */
@@ -148,9 +149,18 @@ interface Candidate<D extends WheelName | SdistName> {
  * are one list, as in pip's finder: what is yanked and whether some page hash is pinned count over both. Files left out are added to `rejected`.
  */
 function pipCandidates<D extends WheelName | SdistName>(pin: Pin, candidates: Array<Candidate<D>>, rejected: string[], skipVersions?: Map<string, string>, preferBinary = false): Array<Candidate<D>> {
-  const allowed = (f: IndexFile) => (f.sha256 !== undefined && pin.hashes.includes(f.sha256) ? 1 : 0);
-  // files whose page hash is not pinned are in `rejected` already
-  let kept = candidates.some((c) => allowed(c.file)) ? candidates.filter((c) => c.file.sha256 === undefined || allowed(c.file)) : candidates;
+  // as pip compares them: any page hash equal, as written, to a pinned digest of its algorithm
+  const allowed = (f: IndexFile) => (pageHashPinned(f, pin) ? 1 : 0);
+  let kept = candidates;
+  if (candidates.some((c) => allowed(c.file))) {
+    kept = candidates.filter((c) => !c.file.pageHashes || allowed(c.file));
+    // those whose sha256 is not pinned are in `rejected` already
+    for (const c of candidates) {
+      if (!kept.includes(c) && (c.file.sha256 === undefined || pin.hashes.includes(c.file.sha256))) {
+        rejected.push(`${c.file.filename}: its page hash (${Object.entries(c.file.pageHashes!).map(([a, v]) => `${a}:${v}`).join(', ')}) is not a pinned digest as pip compares them (as written), and another file's is`);
+      }
+    }
+  }
   if (kept.some((c) => c.file.yanked === undefined)) {
     for (const c of kept) if (c.file.yanked !== undefined) rejected.push(`${c.file.filename}: yanked${c.file.yanked ? ` (${c.file.yanked})` : ''}, and a file that is not fits`);
     kept = kept.filter((c) => c.file.yanked === undefined);
