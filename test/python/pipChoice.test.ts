@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,15 +8,11 @@ import { FerryError } from '../../src/errors.js';
 import { parseSimpleJson } from '../../src/sources/python/parseSimpleJson.js';
 import { parseSimpleHtml } from '../../src/sources/python/parseSimpleHtml.js';
 import { readProjectPage } from '../../src/sources/python/readProjectPage.js';
-import { lockPython } from '../../src/sources/python/lockPython.js';
-import { parseSpecText } from '../../src/specfile/loadSpec.js';
-import { silentLogger } from '../../src/ui/log.js';
-import type { BuildContext } from '../../src/sources/kind.js';
 import { parseRequirementsFile } from '../../src/sources/python/parseRequirementsFile.js';
 import { selectFile } from '../../src/sources/python/selectFile.js';
 import { targetTags } from '../../src/sources/python/targetTags.js';
 import { ferry } from '../helpers/cli.js';
-import { buildWheels, type FixtureWheel, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveFixtureIndex, sha256 } from './fixtures.js';
+import { buildWheels, type FixtureWheel, lockedFiles, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveFixtureIndex, sha256, writeLockSpecIn } from './fixtures.js';
 
 // The file pip 23.2 downloads for a pin (pip download --only-binary=:all: --platform ... on a generated index
 // on 127.0.0.1), against the file ferry's selection takes from the same page.
@@ -73,34 +69,13 @@ describe('the file chosen for a pin, as pip 23.2 chooses it', () => {
 async function writeLockSpec(index: string, requirements: string): Promise<{ dir: string; spec: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-pipchoice-lock-'));
   made.push(dir);
-  await mkdir(join(dir, 'requirements'));
-  await writeFile(join(dir, 'requirements/app.txt'), requirements);
-  const text = [
-    'name: choice',
-    'version: 1.0.0',
-    'epoch: 2026-11-25T00:00:00Z',
-    'targets:',
-    '  python: { version: "3.11", platforms: [manylinux_2_17_x86_64] }',
-    'upstreams:',
-    `  python: { index: "${index}" }`,
-    'services:',
-    '  app:',
-    '    version: 1.0.0',
-    '    groups: [app]',
-    '    artifacts:',
-    '      python: { requirements: requirements/app.txt }',
-    '',
-  ].join('\n');
-  await writeFile(join(dir, 'spec.yaml'), text);
-  return { dir, spec: join(dir, 'spec.yaml') };
+  return { dir, spec: await writeLockSpecIn(dir, index, requirements) };
 }
 
 /** ferry lock's chosen files for one service pinning `requirements` on `index`, for TARGET */
 async function ferryLocks(index: string, requirements: string): Promise<string[]> {
-  const { dir, spec: path } = await writeLockSpec(index, requirements);
-  const spec = parseSpecText(await readFile(path, 'utf8'), path);
-  const ctx: BuildContext = { spec, baseDir: dir, epoch: spec.epoch, cacheDir: join(dir, 'cache'), workDir: dir, signingKeys: async () => [], jobs: 2, log: silentLogger };
-  return (await lockPython(ctx))!.files.map((f) => f.filename);
+  const { dir, spec } = await writeLockSpec(index, requirements);
+  return lockedFiles(dir, spec);
 }
 
 /** `ferry lock` (the CLI, from dist/: npm run build) on the same spec: its exit code and the lines it printed as errors */
