@@ -61,6 +61,11 @@ export function fragmentSha256(fragment: string): string | undefined {
   return h?.[0] === 'sha256' && /^[0-9a-fA-F]{64}$/.test(h[1]) ? h[1].toLowerCase() : undefined;
 }
 
+/** A file's hashes as pip's Link holds them: the page's as written, else (a file ferry described itself) its sha256. */
+export function linkHashes(file: IndexFile): Record<string, string> | undefined {
+  return file.pageHashes ?? (file.sha256 ? { sha256: file.sha256 } : undefined);
+}
+
 /** The hash a link's fragment gives, as pip's LinkHash reads it: the first `#ALG=` or `&ALG=` of the names it knows, its value as written. */
 export function fragmentHash(fragment: string): [string, string] | undefined {
   const m = /[#&](sha512|sha384|sha256|sha224|sha1|md5)=([^&]*)/.exec(fragment);
@@ -73,7 +78,7 @@ export function fragmentHash(fragment: string): [string, string] | undefined {
  * upper-case sha256 does not match the pin's lower-case one.
  */
 export function pageHashPinned(file: IndexFile, pinned: { hashes: string[]; otherHashes?: Array<[string, string]> }): boolean {
-  return Object.entries(file.pageHashes ?? {}).some(([alg, value]) => (alg === 'sha256' && pinned.hashes.includes(value)) || (pinned.otherHashes ?? []).some(([a, d]) => a === alg && d === value));
+  return Object.entries(linkHashes(file) ?? {}).some(([alg, value]) => (alg === 'sha256' && pinned.hashes.includes(value)) || (pinned.otherHashes ?? []).some(([a, d]) => a === alg && d === value));
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Pin } from './parseRequirementsFile.js';
 import { parseDistFilename, type SdistName, type WheelName } from './parseDistFilename.js';
 import { joinProblems } from '../../util/oneLine.js';
 import { excludedFormat, type FormatControl } from './formatControl.js';
-import { pageHashPinned } from './indexFile.js';
+import { linkHashes, pageHashPinned } from './indexFile.js';
 
 export interface SelectOptions {
   /** target tags, best first (targetTags) */
@@ -153,11 +153,11 @@ function pipCandidates<D extends WheelName | SdistName>(pin: Pin, candidates: Ar
   const allowed = (f: IndexFile) => (pageHashPinned(f, pin) ? 1 : 0);
   let kept = candidates;
   if (candidates.some((c) => allowed(c.file))) {
-    kept = candidates.filter((c) => !c.file.pageHashes || allowed(c.file));
+    kept = candidates.filter((c) => !linkHashes(c.file) || allowed(c.file));
     // those whose sha256 is not pinned are in `rejected` already
     for (const c of candidates) {
       if (!kept.includes(c) && (c.file.sha256 === undefined || pin.hashes.includes(c.file.sha256))) {
-        rejected.push(`${c.file.filename}: its page hash (${Object.entries(c.file.pageHashes!).map(([a, v]) => `${a}:${v}`).join(', ')}) is not a pinned digest as pip compares them (as written), and another file's is`);
+        rejected.push(`${c.file.filename}: its page hash (${Object.entries(linkHashes(c.file)!).map(([a, v]) => `${a}:${v}`).join(', ')}) is not a pinned digest as pip compares them (as written), and another file's is`);
       }
     }
   }
