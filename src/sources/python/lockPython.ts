@@ -232,7 +232,13 @@ async function readServicePins(
  */
 export async function plannedPython(
   ctx: BuildContext,
-): Promise<Omit<PythonLock, 'files' | 'services'> & { services: Record<string, { requirements: string; pins: Array<Omit<LockedPin, 'filename'>> }>; servicePins: Map<string, Map<string, Pin>> }> {
+): Promise<
+  Omit<PythonLock, 'files' | 'services'> & {
+    services: Record<string, { requirements: string; pins: Array<Omit<LockedPin, 'filename'>> }>;
+    servicePins: Map<string, Map<string, Pin>>;
+    serviceFormats: Map<string, FormatControl>;
+  }
+> {
   const services = Object.entries(ctx.spec.services).filter(([, s]) => s.artifacts.python);
   const upstream = ctx.spec.upstreams.python;
   const spec = ctx.spec.targets.python;
@@ -253,6 +259,8 @@ export async function plannedPython(
     ),
     // the pins as read, per service and project (checkCarriedMetadata checks the closure with them)
     servicePins: new Map([...perService].map(([service, { pins }]) => [service, pins])),
+    // each service's --no-binary/--only-binary (checkFilesPinned refuses a file of a format they exclude)
+    serviceFormats: new Map([...perService].map(([service, { formats }]) => [service, formats])),
   };
 }
 
