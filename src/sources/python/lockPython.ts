@@ -156,7 +156,9 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
       const extras = providesExtra.get(`${pin.project}\0${pinFile.get(pin)}`);
       if (extras) provides.set(pin.project, extras);
     }
-    const found = checkClosure({ pins, requiresDist: deps, providesExtra: provides, env, onUnknownVariable: onUnknown, onNote: (note) => ctx.log.warn(`service ${service}: ${note}`) });
+    // the version of the file each pin takes (`==1.0` may take `1.0+cpu`), as pip's resolver tests it
+    const installed = new Map([...pins.values()].map((pin) => [pin.project, chosen.get(pinFile.get(pin)!)?.version ?? pin.version]));
+    const found = checkClosure({ pins, requiresDist: deps, providesExtra: provides, installed, env, onUnknownVariable: onUnknown, onNote: (note) => ctx.log.warn(`service ${service}: ${note}`) });
     problems.push(...found.map((p) => `service ${service} (${requirements}): ${p}`));
   }
   if (problems.length) {
@@ -286,8 +288,12 @@ export function checkCarriedMetadata(lock: PythonLock, metadata: Map<string, Cor
     const deps = new Map<string, string[]>();
     const provides = new Map<string, string[]>();
     const wheelOf = new Map<string, string>();
+    const versionOf = new Map(lock.files.map((f) => [f.filename, f.version]));
+    const installed = new Map<string, string>();
     for (const pin of pins.values()) {
       const filename = fileOf.get(pin.project);
+      const version = filename === undefined ? undefined : versionOf.get(filename);
+      if (version !== undefined) installed.set(pin.project, version);
       const m = filename === undefined ? undefined : metadata.get(filename);
       deps.set(pin.project, m?.requiresDist ?? []);
       if (m) {
@@ -295,7 +301,7 @@ export function checkCarriedMetadata(lock: PythonLock, metadata: Map<string, Cor
         wheelOf.set(pin.project, filename!);
       }
     }
-    for (const p of checkClosure({ pins, requiresDist: deps, providesExtra: provides, env })) {
+    for (const p of checkClosure({ pins, requiresDist: deps, providesExtra: provides, installed, env })) {
       // the chain's last pin ("a==1.0 -> b[x]==2.0 -> dep: ...") is the wheel whose own METADATA asks for dep
       const chain = p.split(' -> ');
       const asker = chain.length >= 2 ? /^[A-Za-z0-9._-]+/.exec(chain[chain.length - 2]!)?.[0] : undefined;
