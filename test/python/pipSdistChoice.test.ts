@@ -119,6 +119,8 @@ describe('sdists allowed: --only-binary, --no-binary and --prefer-binary in the 
     ['--prefer-binary takes the wheel of 1.0 before the sdist of 1.0+local', 'fpb', '1.0+local', false, { before: '--prefer-binary\n' }, 'wheel'],
     ["--no-binary on the pin's own line takes the sdist over a wheel of the same version", 'fnb', '1.0', false, { after: '--no-binary fnb ' }, 'sdist'],
     ['a later --only-binary FOX (normalized) overrides --no-binary :all: for that project', 'fox', '1.0+local', false, { before: '--no-binary :all:\n--only-binary FOX\n' }, 'wheel'],
+    ['--prefer-binary does not take a yanked wheel over an sdist that is not yanked', 'fpy', '1.0', true, { before: '--prefer-binary\n' }, 'sdist'],
+    ['--prefer-binary on the pin\'s own line is dropped: the sdist of 1.0+local comes first', 'fpd', '1.0+local', false, { after: '--prefer-binary ' }, 'sdist'],
   ];
   it.each(cases)('%s', async (_title, project, sdistVersion, yankWheel, lines, takes) => {
     const dir = await mkdtemp(join(tmpdir(), `ferry-pipsdist-fc-${project}-`));
