@@ -114,6 +114,14 @@ describe('python wheels: lock, build, import, install with pip', () => {
     expect(r.code, r.stderr).toBe(0);
     venvPython = join(venv, 'bin/python');
   });
+  /** a fresh folder with the spec on the HTML index, locked by the ferry CLI */
+  async function lockedWithCli(prefix: string): Promise<{ dir: string; spec: string; cache: string }> {
+    const dir = await fresh(prefix);
+    const spec = await writeSpec(dir, html.url, upstream);
+    const cache = join(dir, 'cache');
+    expect((await ferry(['lock', spec, '--cache', cache])).code).toBe(0);
+    return { dir, spec, cache };
+  }
   afterAll(async () => {
     await html?.close();
     await json?.close();
@@ -635,10 +643,7 @@ describe('python wheels: lock, build, import, install with pip', () => {
   });
 
   it('ferry build --locked refuses a lock that adds a wheel nobody pins (exit 65, one line, no bundle), and builds the lock as ferry lock wrote it', async () => {
-    const dir = await fresh('extra-cli');
-    const spec = await writeSpec(dir, html.url, upstream);
-    const cache = join(dir, 'cache');
-    expect((await ferry(['lock', spec, '--cache', cache])).code).toBe(0);
+    const { dir, spec, cache } = await lockedWithCli('extra-cli');
     const lockFile = join(dir, 'pydemo.lock.json');
     const good = await readFile(lockFile, 'utf8');
     const outside = join(dir, 'elsewhere');
@@ -657,5 +662,23 @@ describe('python wheels: lock, build, import, install with pip', () => {
     const built = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out'), '--cache', cache]);
     expect(built.code, built.stderr).toBe(0);
     expect(await readdir(join(dir, 'out'))).toEqual(['pydemo-1.0.0.ferry']);
+  });
+
+  it('ferry build --locked refuses a locked wheel that the requirements now exclude with --no-binary (exit 65, one line, no bundle); ferry lock then finds no file (exit 70)', async () => {
+    const { dir, spec, cache } = await lockedWithCli('nobinary-cli');
+    // the requirements gain a --no-binary line after the lock; the pins (names, versions, hashes) are the same
+    const req = join(dir, 'requirements/api.txt');
+    await writeFile(req, `--no-binary alpha\n${await readFile(req, 'utf8')}`);
+    const refused = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out'), '--cache', cache]);
+    expect(refused.code, refused.stderr).toBe(65);
+    expect(refused.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([
+      "ferry: lock: python file alpha-1.0-py3-none-any.whl (alpha 1.0) is a wheel, which --no-binary (requirements/api.txt:1) in service api's requirements excludes; run ferry lock again and review the diff",
+    ]);
+    expect(await readdir(join(dir, 'out')).catch(() => [])).toEqual([]);
+    const relock = await ferry(['lock', spec, '--cache', cache]);
+    expect(relock.code, relock.stderr).toBe(70);
+    expect(relock.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([
+      expect.stringMatching(/^ferry: requirements\/api\.txt:\d+: no file of alpha==1\.0 fits the target .*alpha-1\.0-py3-none-any\.whl: --no-binary \(requirements\/api\.txt:1\) permits no wheel of alpha/),
+    ]);
   });
 });

@@ -9,6 +9,9 @@ import { parseCoreMetadata } from '../../src/sources/python/parseCoreMetadata.js
 import { buildWheels, hostPython, wheelMetadata } from './fixtures.js';
 import type { Pin } from '../../src/sources/python/parseRequirementsFile.js';
 import { writePep503Index } from '../../src/sources/python/writePep503Index.js';
+import { checkCarriedMetadata } from '../../src/sources/python/lockPython.js';
+import type { PythonLock } from '../../src/sources/python/pythonLockSchema.js';
+import { IntegrityError } from '../../src/errors.js';
 
 const env = markerEnvironment({ version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] });
 const pins = (...specs: string[]) =>
@@ -169,5 +172,36 @@ describe('static PEP 503 index', () => {
         dir,
       ),
     ).toThrow('demo-1.0-py3-none-any.whl is listed twice with different sha256');
+  });
+});
+
+// ferry build checks the closure again with the wheels' own METADATA: a dependent's specifier is tested
+// against the version of the file carried (`b==1.0` carrying `1.0+cpu`), as pip's resolver tests it
+describe('the closure at build, against the files carried', () => {
+  const carried = (bRequirement: string) => {
+    const files = [
+      { project: 'a', version: '1.0', filename: 'a-1.0-py3-none-any.whl' },
+      { project: 'b', version: '1.0+cpu', filename: 'b-1.0+cpu-py3-none-any.whl' },
+    ].map((f) => ({ ...f, url: `http://127.0.0.1:1/${f.filename}`, sha256: 'a'.repeat(64), size: 1, kind: 'wheel' as const, services: ['app'] }));
+    const lock = {
+      index: 'http://127.0.0.1:1/simple/',
+      target: { version: '3.11', implementation: 'cp', platforms: ['manylinux_2_36_x86_64'] },
+      files,
+      services: { app: { requirements: 'req.txt', pins: files.map((f) => ({ name: f.project, version: '1.0', hashes: ['a'.repeat(64)], filename: f.filename })) } },
+    } as unknown as PythonLock;
+    const metadata = new Map([
+      ['a-1.0-py3-none-any.whl', { name: 'a', version: '1.0', requiresDist: [bRequirement], providesExtra: [] }],
+      ['b-1.0+cpu-py3-none-any.whl', { name: 'b', version: '1.0+cpu', requiresDist: [], providesExtra: [] }],
+    ]);
+    return () => checkCarriedMetadata(lock, metadata, new Map([['app', pins('a==1.0', 'b==1.0')]]));
+  };
+
+  it('accepts b==1.0+cpu asked for by a, when the pin b==1.0 carries 1.0+cpu', () => {
+    expect(carried('b==1.0+cpu')).not.toThrow();
+  });
+
+  it('refuses b!=1.0+cpu asked for by a, when the pin b==1.0 carries 1.0+cpu (exit 67)', () => {
+    expect(carried('b!=1.0+cpu')).toThrow(IntegrityError);
+    expect(carried('b!=1.0+cpu')).toThrow(/a-1\.0-py3-none-any\.whl: its own METADATA: a==1\.0 -> b!=1\.0\+cpu: but the requirements pin b==1\.0 \(req\.txt:2\), which takes 1\.0\+cpu/);
   });
 });

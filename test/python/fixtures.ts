@@ -1,11 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
 import { run } from '../helpers/cli.js';
+import { lockPython } from '../../src/sources/python/lockPython.js';
+import { parseSpecText } from '../../src/specfile/loadSpec.js';
+import { silentLogger } from '../../src/ui/log.js';
+import type { BuildContext } from '../../src/sources/kind.js';
 
 export interface FixtureWheel {
   name: string;
@@ -49,11 +53,12 @@ export interface FixtureIndex {
  * wheel between two steps. `yanked` marks files yanked with a reason; `metadata` serves (and announces the
  * sha256 of) another PEP 658 file than the wheel's own METADATA; `requiresPython: false` leaves out the
  * files' Requires-Python (data-requires-python), as an index made from file names alone does; `unhashed`
- * files are linked without their #sha256= fragment (HTML).
+ * files are linked without their #sha256= fragment (HTML); `fragments` links a file with another fragment
+ * (HTML: `#md5=…`), `hashes` gives a file another "hashes" object (JSON).
  */
 export async function serveFixtureIndex(
   filesDir: string,
-  opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string>; metadata?: Record<string, string>; requiresPython?: false; unhashed?: string[] } = {},
+  opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string>; metadata?: Record<string, string>; requiresPython?: false; unhashed?: string[]; fragments?: Record<string, string>; hashes?: Record<string, Record<string, unknown>> } = {},
 ): Promise<FixtureIndex> {
   const requests: string[] = [];
   const server = createServer(async (req, res) => {
@@ -79,7 +84,7 @@ export async function serveFixtureIndex(
             files: entries.map((e) => ({
               filename: e.f,
               url: `../../files/${e.f}`,
-              hashes: { sha256: e.hash },
+              hashes: opts.hashes?.[e.f] ?? { sha256: e.hash },
               'requires-python': e.rp ?? null,
               size: e.size,
               yanked: opts.yanked?.[e.f] ?? false,
@@ -94,7 +99,7 @@ export async function serveFixtureIndex(
             opts.yanked?.[e.f] !== undefined ? ` data-yanked="${opts.yanked[e.f]}"` : '',
             e.md ? ` data-core-metadata="sha256=${e.md}" data-dist-info-metadata="sha256=${e.md}"` : '',
           ].join('');
-          return `<a href="../../files/${e.f}${opts.unhashed?.includes(e.f) ? '' : `#sha256=${e.hash}`}"${attrs}>${e.f}</a><br/>`;
+          return `<a href="../../files/${e.f}${opts.unhashed?.includes(e.f) ? '' : (opts.fragments?.[e.f] ?? `#sha256=${e.hash}`)}"${attrs}>${e.f}</a><br/>`;
         });
         return send(res, 200, 'text/html', `<!DOCTYPE html><html><body>\n${links.join('\n')}\n</body></html>\n`);
       }
@@ -192,3 +197,37 @@ export const PIP_OFFLINE_ENV: NodeJS.ProcessEnv = {
   NO_PROXY: '127.0.0.1',
   no_proxy: '127.0.0.1',
 };
+
+/**
+ * Write, in `dir`, a spec (spec.yaml) of one service pinning `requirements` (requirements/app.txt) on
+ * `index`, for CPython 3.11 on manylinux_2_17_x86_64 (sdists allowed with `allowSdist`); returns its path.
+ */
+export async function writeLockSpecIn(dir: string, index: string, requirements: string, allowSdist = false): Promise<string> {
+  await mkdir(join(dir, 'requirements'));
+  await writeFile(join(dir, 'requirements/app.txt'), requirements);
+  const text = [
+    'name: choice',
+    'version: 1.0.0',
+    'epoch: 2026-11-25T00:00:00Z',
+    'targets:',
+    '  python: { version: "3.11", platforms: [manylinux_2_17_x86_64] }',
+    'upstreams:',
+    `  python: { index: "${index}"${allowSdist ? ', allow_sdist: true' : ''} }`,
+    'services:',
+    '  app:',
+    '    version: 1.0.0',
+    '    groups: [app]',
+    '    artifacts:',
+    '      python: { requirements: requirements/app.txt }',
+    '',
+  ].join('\n');
+  await writeFile(join(dir, 'spec.yaml'), text);
+  return join(dir, 'spec.yaml');
+}
+
+/** The files lockPython (ferry lock's python step) chooses for the spec at `specPath` (cache in `dir`). */
+export async function lockedFiles(dir: string, specPath: string): Promise<string[]> {
+  const spec = parseSpecText(await readFile(specPath, 'utf8'), specPath);
+  const ctx: BuildContext = { spec, baseDir: dir, epoch: spec.epoch, cacheDir: join(dir, 'cache'), workDir: dir, signingKeys: async () => [], jobs: 2, log: silentLogger };
+  return (await lockPython(ctx))!.files.map((f) => f.filename);
+}

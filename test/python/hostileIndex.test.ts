@@ -65,7 +65,7 @@ describe('a hostile Python index', () => {
 
   it('parses links to other hosts of the network, and local mirrors linking their own files', () => {
     expect(parseSimpleHtml('<a href="https://files.example/x-1.0-py3-none-any.whl#sha256=' + 'a'.repeat(64) + '">x</a>', 'https://index.example/simple/x/')).toEqual([
-      { filename: 'x-1.0-py3-none-any.whl', url: 'https://files.example/x-1.0-py3-none-any.whl', sha256: 'a'.repeat(64) },
+      { filename: 'x-1.0-py3-none-any.whl', url: 'https://files.example/x-1.0-py3-none-any.whl', sha256: 'a'.repeat(64), pageHashes: { sha256: 'a'.repeat(64) } },
     ]);
     expect(parseSimpleHtml('<a href="../../files/x-1.0-py3-none-any.whl">x</a>', 'file:///srv/mirror/simple/x/')[0]!.url).toBe('file:///srv/mirror/files/x-1.0-py3-none-any.whl');
   });

@@ -1,6 +1,6 @@
 """Print, as JSON, the tags the `packaging` library says a target host accepts, best first.
 
-Reads {"version": "3.11", "abi": "cp311", "platforms": ["manylinux_2_36_x86_64"]} on stdin. A
+Reads {"version": "3.11", "implementation": "cp", "abi": "cp311", "platforms": ["manylinux_2_36_x86_64"]} on stdin. A
 manylinux_2_N platform stands for a host with glibc 2.N, musllinux_1_N for musl 1.N: packaging is
 told so and then enumerates exactly what sys_tags() would on that host.
 """
@@ -47,10 +47,25 @@ for p in target["platforms"]:
     else:
         platforms.append(p)
 
-abi = target.get("abi") or ("cp%d%d%s" % (major, minor, "m" if (major, minor) < (3, 8) else ""))
-result = list(tags.cpython_tags((major, minor), [abi], platforms)) + list(
-    tags.compatible_tags((major, minor), "cp%d%d" % (major, minor), platforms)
-)
+impl = target.get("implementation", "cp")
+if impl == "cp":
+    abi = target.get("abi") or ("cp%d%d%s" % (major, minor, "m" if (major, minor) < (3, 8) else ""))
+    result = list(tags.cpython_tags((major, minor), [abi], platforms)) + list(
+        tags.compatible_tags((major, minor), "cp%d%d" % (major, minor), platforms)
+    )
+else:
+    # sys_tags() on another interpreter: generic_tags, whose ABI (when none is given) is the host's, from
+    # its sysconfig SOABI (packaging 21.3, pip 23.2's) or EXT_SUFFIX (later packaging); PyPy 7.3 (every
+    # PyPy 3.x release since 2020) reports "pypy39-pp73" and ".pypy39-pp73-x86_64-linux-gnu.so"
+    import sysconfig
+    soabi = "pypy%d%d-pp73" % (major, minor) if impl == "pp" else None
+    host = {"SOABI": soabi, "EXT_SUFFIX": ".%s-x86_64-linux-gnu.so" % soabi if soabi else ".so"}
+    real = sysconfig.get_config_var
+    sysconfig.get_config_var = lambda name: host[name] if name in host else real(name)
+    abis = [target["abi"]] if target.get("abi") else None
+    result = list(tags.generic_tags("%s%d%d" % (impl, major, minor), abis, platforms)) + list(
+        tags.compatible_tags((major, minor), "pp%d" % major if impl == "pp" else "%s%d%d" % (impl, major, minor), platforms)
+    )
 seen = []
 for t in result:
     s = str(t)

@@ -31,7 +31,8 @@ describe('requirements files', () => {
     ].join('\n');
     const r = parseRequirementsFile(text, 'req.txt');
     expect(r.pins).toEqual([
-      { name: 'Flask', project: 'flask', version: '3.0.0', extras: ['async'], marker: undefined, hashes: [H1, H2], where: 'req.txt:6' },
+      // pip compares a digest as written: one in upper case matches no file's bytes, only a page hash spelled so
+      { name: 'Flask', project: 'flask', version: '3.0.0', extras: ['async'], marker: undefined, hashes: [H1], otherHashes: [['sha256', H2.toUpperCase()]], where: 'req.txt:6' },
       { name: 'tomli', project: 'tomli', version: '2.0.1', extras: [], marker: 'python_version < "3.11"', hashes: [H1], where: 'req.txt:10' },
       { name: 'zope.interface', project: 'zope-interface', version: '6.1', extras: [], marker: undefined, hashes: [H2], where: 'req.txt:11' },
     ]);
@@ -194,8 +195,8 @@ describe('simple index pages', () => {
       <a href="demo-0.8-py3-none-any.whl" data-dist-info-metadata="true" data-yanked="bad &amp; broken">x</a>
     </body></html>`;
     expect(parseSimpleHtml(html, 'http://127.0.0.1:8000/simple/demo/')).toEqual([
-      { filename: 'demo-1.0-py3-none-any.whl', url: 'http://127.0.0.1:8000/files/demo-1.0-py3-none-any.whl', sha256: H1, requiresPython: '>=3.8,<4', metadata: { sha256: H2 } },
-      { filename: 'demo-0.9.tar.gz', url: 'https://files.invalid/p/demo-0.9.tar.gz', yanked: '' },
+      { filename: 'demo-1.0-py3-none-any.whl', url: 'http://127.0.0.1:8000/files/demo-1.0-py3-none-any.whl', sha256: H1, pageHashes: { sha256: H1 }, requiresPython: '>=3.8,<4', metadata: { sha256: H2 } },
+      { filename: 'demo-0.9.tar.gz', url: 'https://files.invalid/p/demo-0.9.tar.gz', pageHashes: { md5: '00' }, yanked: '' },
       { filename: 'demo-0.8-py3-none-any.whl', url: 'http://127.0.0.1:8000/simple/demo/demo-0.8-py3-none-any.whl', yanked: 'bad & broken', metadata: {} },
     ]);
   });
@@ -210,7 +211,7 @@ describe('simple index pages', () => {
       ],
     });
     expect(parseSimpleJson(json, 'http://127.0.0.1:8000/simple/demo/')).toEqual([
-      { filename: 'demo-1.0-py3-none-any.whl', url: 'http://127.0.0.1:8000/files/demo-1.0-py3-none-any.whl', sha256: H1, requiresPython: '>=3.8', metadata: { sha256: H2 }, size: 1234 },
+      { filename: 'demo-1.0-py3-none-any.whl', url: 'http://127.0.0.1:8000/files/demo-1.0-py3-none-any.whl', sha256: H1, pageHashes: { sha256: H1 }, requiresPython: '>=3.8', metadata: { sha256: H2 }, size: 1234 },
       { filename: 'demo-0.9.tar.gz', url: 'https://files.invalid/demo-0.9.tar.gz', yanked: '' },
     ]);
     expect(() => parseSimpleJson(JSON.stringify({ meta: { 'api-version': '2.0' }, files: [] }), 'http://x/')).toThrow('PEP 691 api-version "2.0" is not 1.x');

@@ -1,20 +1,18 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { FerryError } from '../../src/errors.js';
 import { parseSimpleJson } from '../../src/sources/python/parseSimpleJson.js';
 import { parseSimpleHtml } from '../../src/sources/python/parseSimpleHtml.js';
 import { readProjectPage } from '../../src/sources/python/readProjectPage.js';
-import { lockPython } from '../../src/sources/python/lockPython.js';
-import { parseSpecText } from '../../src/specfile/loadSpec.js';
-import { silentLogger } from '../../src/ui/log.js';
-import type { BuildContext } from '../../src/sources/kind.js';
 import { parseRequirementsFile } from '../../src/sources/python/parseRequirementsFile.js';
 import { selectFile } from '../../src/sources/python/selectFile.js';
 import { targetTags } from '../../src/sources/python/targetTags.js';
 import { ferry } from '../helpers/cli.js';
-import { buildWheels, type FixtureWheel, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveFixtureIndex, sha256 } from './fixtures.js';
+import { buildWheels, type FixtureWheel, lockedFiles, PIP_OFFLINE_ENV, requirementsFor, runCommand, serveFixtureIndex, sha256, writeLockSpecIn } from './fixtures.js';
 
 // The file pip 23.2 downloads for a pin (pip download --only-binary=:all: --platform ... on a generated index
 // on 127.0.0.1), against the file ferry's selection takes from the same page.
@@ -71,34 +69,13 @@ describe('the file chosen for a pin, as pip 23.2 chooses it', () => {
 async function writeLockSpec(index: string, requirements: string): Promise<{ dir: string; spec: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-pipchoice-lock-'));
   made.push(dir);
-  await mkdir(join(dir, 'requirements'));
-  await writeFile(join(dir, 'requirements/app.txt'), requirements);
-  const text = [
-    'name: choice',
-    'version: 1.0.0',
-    'epoch: 2026-11-25T00:00:00Z',
-    'targets:',
-    '  python: { version: "3.11", platforms: [manylinux_2_17_x86_64] }',
-    'upstreams:',
-    `  python: { index: "${index}" }`,
-    'services:',
-    '  app:',
-    '    version: 1.0.0',
-    '    groups: [app]',
-    '    artifacts:',
-    '      python: { requirements: requirements/app.txt }',
-    '',
-  ].join('\n');
-  await writeFile(join(dir, 'spec.yaml'), text);
-  return { dir, spec: join(dir, 'spec.yaml') };
+  return { dir, spec: await writeLockSpecIn(dir, index, requirements) };
 }
 
 /** ferry lock's chosen files for one service pinning `requirements` on `index`, for TARGET */
 async function ferryLocks(index: string, requirements: string): Promise<string[]> {
-  const { dir, spec: path } = await writeLockSpec(index, requirements);
-  const spec = parseSpecText(await readFile(path, 'utf8'), path);
-  const ctx: BuildContext = { spec, baseDir: dir, epoch: spec.epoch, cacheDir: join(dir, 'cache'), workDir: dir, signingKeys: async () => [], jobs: 2, log: silentLogger };
-  return (await lockPython(ctx))!.files.map((f) => f.filename);
+  const { dir, spec } = await writeLockSpec(index, requirements);
+  return lockedFiles(dir, spec);
 }
 
 /** `ferry lock` (the CLI, from dist/: npm run build) on the same spec: its exit code and the lines it printed as errors */
@@ -124,6 +101,56 @@ describe('hashes on the page, as pip 23.2 weighs them', () => {
       const pip = await pipDownloads(index.url, '-r', join(dir, 'req.txt'));
       expect(pip).toEqual([files[0]]);
       expect(await ferryLocks(index.url, requirements)).toEqual(pip);
+    } finally {
+      await index.close();
+    }
+  });
+});
+
+// pip 23.2 compares digests as strings, as written (its Hashes and Link.is_hash_allowed): a page hash
+// counts as pinned only when it equals a pinned digest of its algorithm, case included, and the file's
+// bytes (hashed in lower case) match only a lower-case pin. A file with some page hash that is not pinned
+// (upper case, md5, another JSON algorithm) is left out when another file's is pinned.
+describe('digests compared as written, as pip 23.2 compares them', () => {
+  const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
+  const up = (h: string) => h.toUpperCase();
+  // each: the title, the index options given the better-tagged wheel A and the generic B with their
+  // sha256s and md5, the pinned digests, and what pip does (the file it takes, or a refusal)
+  type Case = [string, (a: string, b: string, h: { a: string; b: string; md5a: string }) => Parameters<typeof serveFixtureIndex>[1], (h: { a: string; b: string }) => string[], 'A' | 'B' | 'refused'];
+  const cases: Case[] = [
+    ['a page hash in upper case is not the pinned one: pip takes the other file', (a, _b, h) => ({ fragments: { [a]: `#sha256=${up(h.a)}` } }), (h) => [h.a, h.b], 'B'],
+    ['a JSON sha256 in upper case likewise', (a, _b, h) => ({ json: true, hashes: { [a]: { sha256: up(h.a) } } }), (h) => [h.a, h.b], 'B'],
+    ['a JSON file with another algorithm beside its pinned sha256 is pinned', (a, _b, h) => ({ json: true, hashes: { [a]: { sha256: h.a, blake2b: 'ff' } } }), (h) => [h.a, h.b], 'A'],
+    ['an md5 page hash is not pinned: pip takes the file whose sha256 is', (a, _b, h) => ({ fragments: { [a]: `#md5=${h.md5a}` } }), (h) => [h.a, h.b], 'B'],
+    ['every page hash in upper case: pip weighs them all and takes the better tag, whose bytes are pinned', (a, b, h) => ({ fragments: { [a]: `#sha256=${up(h.a)}`, [b]: `#sha256=${up(h.b)}` } }), (h) => [h.a, h.b], 'A'],
+    ['an upper-case pin does not pin the page hash in lower case: pip takes the other file', () => ({}), (h) => [up(h.a), h.b], 'B'],
+    ['an upper-case pin equal to the page hash as written: pip takes that file and its bytes match no pin', (a, _b, h) => ({ fragments: { [a]: `#sha256=${up(h.a)}` } }), (h) => [up(h.a), h.b], 'refused'],
+    ['only an upper-case pin: pip refuses', () => ({}), (h) => [up(h.a)], 'refused'],
+  ];
+  it.each(cases)('%s', async (_title, indexOpts, pinned, pipDoes) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-pipchoice-case-'));
+    made.push(dir);
+    const [b, a] = buildWheels(dir, [
+      { name: 'hc', version: '1.0' },
+      { name: 'hc', version: '1.0', tag: 'cp311-cp311-manylinux_2_17_x86_64' },
+    ]);
+    const bytesA = await readFile(join(dir, a!));
+    const h = { a: sha256(bytesA), b: sha256(await readFile(join(dir, b!))), md5a: md5(bytesA) };
+    const index = await serveFixtureIndex(dir, indexOpts(a!, b!, h));
+    try {
+      const requirements = `hc==1.0 ${pinned(h).map((d) => `--hash=sha256:${d}`).join(' ')}\n`;
+      await writeFile(join(dir, 'req.txt'), requirements);
+      const pip = await pipDownload(index.url, '-r', join(dir, 'req.txt'));
+      const ferry = await ferryLocks(index.url, requirements).catch((err: unknown) => err as FerryError);
+      if (pipDoes === 'refused') {
+        expect(pip.code).not.toBe(0);
+        expect(ferry).toBeInstanceOf(FerryError);
+        expect([65, 67]).toContain((ferry as FerryError).exitCode);
+      } else {
+        expect(pip.code, pip.stderr).toBe(0);
+        expect(await readdir(pip.dir)).toEqual([pipDoes === 'A' ? a : b]);
+        expect(ferry).toEqual([pipDoes === 'A' ? a : b]);
+      }
     } finally {
       await index.close();
     }

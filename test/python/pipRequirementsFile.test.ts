@@ -54,6 +54,9 @@ const CASES: Record<string, string> = {
   'a marker with an unknown variable': `alpha==1.0 ; foo == 'x' --hash=sha256:${H}\n`,
   'a marker false for the target (read, left out later)': `alpha==1.0 ; python_version < '3' --hash=sha256:${H}\n`,
   'hash alone on an option line': `--hash=sha256:${H}\nalpha==1.0 --hash=sha256:${H2}\n`,
+  'format options on option and pin lines': `--only-binary :all:\n--no-binary=alpha,:none: --prefer-binary\nalpha==1.0 --no-binary alpha --hash=sha256:${H}\n`,
+  '--no-binary given a value that starts with "-"': `--no-binary -x\nalpha==1.0 --hash=sha256:${H}\n`,
+  '--only-binary given a value that starts with "-", after a pin': `alpha==1.0 --hash=sha256:${H} --only-binary -\n`,
 };
 const INCLUDED: Record<string, string> = {
   'other.txt': `gamma==2.0 --hash=sha256:${H3}\n`,
@@ -62,7 +65,7 @@ const INCLUDED: Record<string, string> = {
 
 const PIP_READS = `
 import json, os, sys
-from pip._internal.exceptions import InstallationError
+from pip._internal.exceptions import CommandError, InstallationError
 from pip._internal.network.session import PipSession
 from pip._internal.req.constructors import install_req_from_parsed_requirement
 from pip._internal.req.req_file import parse_requirements
@@ -80,7 +83,7 @@ for name, path in json.load(sys.stdin):
             spec = str(req.req.specifier)
             pins.append([req.req.name, spec, sorted(req.req.extras), req.markers is not None, sorted(hashes.get('sha256', []))])
         out[name] = pins
-    except (InstallationError, InvalidMarker, SystemExit) as e:
+    except (CommandError, InstallationError, InvalidMarker, SystemExit) as e:
         out[name] = None
 print(json.dumps(out))
 `;

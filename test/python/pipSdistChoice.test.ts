@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseRequirementsFile } from '../../src/sources/python/parseRequirementsFile.js';
 import { readProjectPage } from '../../src/sources/python/readProjectPage.js';
 import { selectFile } from '../../src/sources/python/selectFile.js';
+import { readFormatControl } from '../../src/sources/python/formatControl.js';
+import { ResolveError } from '../../src/errors.js';
 import { targetTags } from '../../src/sources/python/targetTags.js';
 import { buildWheels, PIP_OFFLINE_ENV, runCommand, serveFixtureIndex, sha256 } from './fixtures.js';
 
@@ -49,12 +51,12 @@ async function buildSdist(outDir: string, name: string, version: string): Promis
 }
 
 /** the file pip downloads for `req.txt` (sdists allowed) and the one ferry selects from the same page */
-async function bothChoose(dir: string, project: string, yanked: Record<string, string> = {}): Promise<{ pip: string[]; ferry: string }> {
+async function bothChoose(dir: string, project: string, yanked: Record<string, string> = {}, lines: { before?: string; after?: string } = {}): Promise<{ pip: string[]; ferry: string }> {
   const index = await serveFixtureIndex(dir, { yanked });
   try {
     const files = (await readdir(dir)).filter((f) => f.startsWith(`${project}-`)).sort();
     const hashes = await Promise.all(files.map(async (f) => sha256(await readFile(join(dir, f)))));
-    const requirements = `${project}==1.0 ${hashes.map((h) => `--hash=sha256:${h}`).join(' ')}\n`;
+    const requirements = `${lines.before ?? ''}${project}==1.0 ${lines.after ?? ''}${hashes.map((h) => `--hash=sha256:${h}`).join(' ')}\n`;
     const out = await mkdtemp(join(tmpdir(), 'ferry-pipsdist-dl-'));
     made.push(out);
     await writeFile(join(out, 'req.txt'), requirements);
@@ -66,8 +68,9 @@ async function bothChoose(dir: string, project: string, yanked: Record<string, s
     // pip refuses sdists with --platform unless told --only-binary=:all: or --no-deps... it downloads with --no-deps
     expect(r.code, r.stderr).toBe(0);
     const page = await readProjectPage(index.url, project);
-    const pin = parseRequirementsFile(requirements, 'req.txt').pins[0]!;
-    const chosen = selectFile(pin, page.files, { tags: targetTags(TARGET), pythonVersion: '3.11', allowSdist: true, page: page.url });
+    const parsed = parseRequirementsFile(requirements, 'req.txt');
+    const formats = readFormatControl(parsed.formatOptions, parsed.preferBinary);
+    const chosen = selectFile(parsed.pins[0]!, page.files, { tags: targetTags(TARGET), pythonVersion: '3.11', allowSdist: true, page: page.url, formats });
     return { pip: await readdir(join(out, 'files')), ferry: chosen.file.filename };
   } finally {
     await index.close();
@@ -103,5 +106,38 @@ describe('sdists allowed: the file pip 23.2 takes among wheels and sdists', () =
     const { pip, ferry } = await bothChoose(dir, 'sdw');
     expect(pip).toEqual([wheel]);
     expect(ferry).toBe(wheel);
+  });
+});
+
+// pip 23.2 obeys the requirements file's --only-binary and --no-binary (any line's, a pin's own line too:
+// they update its finder's FormatControl as the line is read, the later overriding the earlier, names
+// normalized) and an option line's --prefer-binary (wheels before sdists, whatever their versions)
+describe('sdists allowed: --only-binary, --no-binary and --prefer-binary in the requirements file', () => {
+  // each: the project, its sdist's version (the wheel's is 1.0), the wheel yanked or not, the lines, and which pip takes
+  const cases: Array<[string, string, string, boolean, { before?: string; after?: string }, 'wheel' | 'sdist']> = [
+    ['--only-binary :all: takes the yanked wheel, never the sdist', 'fob', '1.0', true, { before: '--only-binary :all:\n' }, 'wheel'],
+    ['--prefer-binary takes the wheel of 1.0 before the sdist of 1.0+local', 'fpb', '1.0+local', false, { before: '--prefer-binary\n' }, 'wheel'],
+    ["--no-binary on the pin's own line takes the sdist over a wheel of the same version", 'fnb', '1.0', false, { after: '--no-binary fnb ' }, 'sdist'],
+    ['a later --only-binary FOX (normalized) overrides --no-binary :all: for that project', 'fox', '1.0+local', false, { before: '--no-binary :all:\n--only-binary FOX\n' }, 'wheel'],
+    ['--prefer-binary does not take a yanked wheel over an sdist that is not yanked', 'fpy', '1.0', true, { before: '--prefer-binary\n' }, 'sdist'],
+    ['--prefer-binary on the pin\'s own line is dropped: the sdist of 1.0+local comes first', 'fpd', '1.0+local', false, { after: '--prefer-binary ' }, 'sdist'],
+  ];
+  it.each(cases)('%s', async (_title, project, sdistVersion, yankWheel, lines, takes) => {
+    const dir = await mkdtemp(join(tmpdir(), `ferry-pipsdist-fc-${project}-`));
+    made.push(dir);
+    const [wheel] = buildWheels(dir, [{ name: project, version: '1.0' }]);
+    const sdist = await buildSdist(dir, project, sdistVersion);
+    const { pip, ferry } = await bothChoose(dir, project, yankWheel ? { [wheel!]: 'broken' } : {}, lines);
+    const expected = takes === 'wheel' ? wheel! : sdist;
+    expect(pip).toEqual([expected]);
+    expect(ferry).toBe(expected);
+  });
+
+  it('without allow_sdist, --no-binary leaves no file that fits (exit 70) instead of the wheel pip would not take', () => {
+    const parsed = parseRequirementsFile(`--no-binary :all:\nnbx==1.0 --hash=sha256:${'a'.repeat(64)}\n`, 'req.txt');
+    const files = [{ filename: 'nbx-1.0-py3-none-any.whl', url: 'http://127.0.0.1:1/nbx-1.0-py3-none-any.whl', sha256: 'a'.repeat(64) }];
+    const select = () => selectFile(parsed.pins[0]!, files, { tags: targetTags(TARGET), pythonVersion: '3.11', allowSdist: false, page: 'http://127.0.0.1:1/nbx/', formats: readFormatControl(parsed.formatOptions, parsed.preferBinary) });
+    expect(select).toThrow(ResolveError);
+    expect(select).toThrow(/nbx-1\.0-py3-none-any\.whl: --no-binary :all: \(req\.txt:1\) permits no wheel of nbx/);
   });
 });

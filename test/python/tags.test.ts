@@ -19,6 +19,9 @@ const targets: PythonTarget[] = [
   { version: '3.8', implementation: 'cp', platforms: ['manylinux_2_17_x86_64'] },
   { version: '3.7', implementation: 'cp', platforms: ['manylinux1_x86_64'] },
   { version: '3.10', implementation: 'cp', platforms: ['win_amd64'] },
+  // PyPy: the ABI PyPy 7.3 reports (pypy39_pp73) unless one is given
+  { version: '3.9', implementation: 'pp', platforms: ['manylinux_2_17_x86_64'] },
+  { version: '3.10', implementation: 'pp', abi: 'pypy310_pp73', platforms: ['manylinux_2_28_aarch64'] },
 ];
 
 describe('target tags', () => {
@@ -42,6 +45,7 @@ const DEMO = [
   'demo-1.0-cp38-abi3-manylinux_2_17_x86_64.whl',
   'demo-1.0-cp310-cp310-win_amd64.whl',
   'demo-1.0-cp37-cp37m-manylinux1_x86_64.whl',
+  'demo-1.0-pp39-pypy39_pp73-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
   'demo-1.0.tar.gz',
 ];
 
@@ -55,6 +59,7 @@ describe('file choice', () => {
     [{ version: '3.13', implementation: 'cp', platforms: ['manylinux_2_36_aarch64'] }, 'demo-1.0-py3-none-any.whl'],
     [{ version: '3.10', implementation: 'cp', platforms: ['win_amd64'] }, 'demo-1.0-cp310-cp310-win_amd64.whl'],
     [{ version: '3.7', implementation: 'cp', platforms: ['manylinux_2_17_x86_64'] }, 'demo-1.0-cp37-cp37m-manylinux1_x86_64.whl'],
+    [{ version: '3.9', implementation: 'pp', platforms: ['manylinux_2_17_x86_64'] }, 'demo-1.0-pp39-pypy39_pp73-manylinux_2_17_x86_64.manylinux2014_x86_64.whl'],
   ];
   for (const [target, expected] of table) {
     it(`chooses ${expected} for ${target.implementation}${target.version} ${target.platforms[0]}, as packaging's order does`, () => {

@@ -8,6 +8,11 @@ export interface ClosureInput {
   pins: Map<string, Pin>;
   /** each pinned project's Requires-Dist lines (from its METADATA) */
   requiresDist: Map<string, string[]>;
+  /**
+   * the version of the file each pin takes, where it is not the pin's own (`==1.0` takes `1.0+cpu`): a
+   * dependent's specifier is tested against it, as pip's resolver tests its candidate
+   */
+  installed?: Map<string, string>;
   /** each pinned wheel's Provides-Extra, as written (none for sdists, whose extras are unknown) */
   providesExtra?: Map<string, string[]>;
   env: MarkerEnvironment;
@@ -107,8 +112,13 @@ export function checkClosure(input: ClosureInput): string[] {
           if (!problems.has(`missing:${req.project}`)) problems.set(`missing:${req.project}`, `${via}: ${req.name} is not pinned in the requirements`);
           continue;
         }
-        if (req.specifier && !satisfies(pin.version, req.specifier)) {
-          problems.set(`conflict:${req.project}:${project}`, `${via}: but the requirements pin ${pin.name}==${pin.version} (${pin.where})`);
+        const version = input.installed?.get(req.project) ?? pin.version;
+        if (req.specifier && !satisfies(version, req.specifier)) {
+          problems.set(
+            `conflict:${req.project}:${project}`,
+            `${via}: but the requirements pin ${pin.name}==${pin.version} (${pin.where})` +
+              (version === pin.version ? '' : `, which takes ${version} (pin the build it admits exactly, with === or its local label)`),
+          );
         }
         visit(req.project, project, req.extras.map(safeExtra));
       }

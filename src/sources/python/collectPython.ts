@@ -1,3 +1,4 @@
+import { excludedFormat, type FormatControl } from './formatControl.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
@@ -54,7 +55,7 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
     lockMatchesSpec(`python services.${service}`, [plain(planned.services[service])], [plain({ requirements: got.requirements, pins: got.pins.map(({ filename: _f, ...pin }) => pin) })]);
   }
   // every file is one a pin of the spec's requirements installs, fetched from where its index may link
-  checkFilesPinned(lock, planned.servicePins, ctx.spec.upstreams.python?.allow_sdist ?? false);
+  checkFilesPinned(lock, planned.servicePins, ctx.spec.upstreams.python?.allow_sdist ?? false, planned.serviceFormats);
   await checkLockedFileUrls('lock: python', lock.files, planned.index);
   // the lock is reviewed text; refuse one whose files and pins disagree rather than carry it
   const byFilename = new Map(lock.files.map((f) => [f.filename, f]));
@@ -132,12 +133,13 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
 /**
  * Each file of the lock is accounted for by the spec: the file a pin of a service's requirements installs
  * (the pin of its project for the target, whose version admits the file's), given to exactly the services
- * whose pins install it, an sdist only where upstreams.python.allow_sdist is set. A lock that adds a file
+ * whose pins install it, an sdist only where upstreams.python.allow_sdist is set, and no file of a format
+ * the service's requirements exclude (--no-binary, --only-binary). A lock that adds a file
  * (another project, another release, a second file of a pinned release) is refused, whatever it pins:
  * the bundle would carry, index, serve and list it in the SBOM, all signed. `servicePins` are the pins
  * as plannedPython reads them from the spec's requirements, which the lock's pins were compared with.
  */
-function checkFilesPinned(lock: PythonLock, servicePins: Map<string, Map<string, Pin>>, allowSdist: boolean): void {
+function checkFilesPinned(lock: PythonLock, servicePins: Map<string, Map<string, Pin>>, allowSdist: boolean, serviceFormats: Map<string, FormatControl>): void {
   const installedBy = new Map<string, Array<{ service: string; project: string }>>();
   for (const [service, { pins }] of Object.entries(lock.services)) {
     for (const pin of pins) installedBy.set(pin.filename, [...(installedBy.get(pin.filename) ?? []), { service, project: normalizeProjectName(pin.name) }]);
@@ -159,6 +161,10 @@ function checkFilesPinned(lock: PythonLock, servicePins: Map<string, Map<string,
       if (!pin || !pinAdmits(pin, dist.version)) throw refuse(`is not a release of ${pin ? `${pin.name}${pin.arbitrary ? '===' : '=='}${pin.version}` : 'a project'} that service ${service}'s requirements pin`);
     }
     if (f.kind === 'sdist' && !allowSdist) throw refuse('is a source distribution, and upstreams.python.allow_sdist is not set');
+    for (const service of services) {
+      const excluded = excludedFormat(serviceFormats.get(service), f.project);
+      if (excluded?.format === f.kind) throw refuse(`is ${f.kind === 'wheel' ? 'a wheel' : 'a source distribution'}, which ${excluded.because} in service ${service}'s requirements excludes`);
+    }
     if ([...new Set(f.services)].sort().join('\0') !== services.join('\0')) throw refuse(`goes to services ${JSON.stringify(f.services).slice(0, 200)}, the requirements of ${JSON.stringify(services)} install it`);
   }
 }

@@ -5,7 +5,14 @@ export interface IndexFile {
   filename: string;
   /** absolute, without the #hash fragment */
   url: string;
+  /** the page's sha256 of the file, when it gives one of 64 hex digits (lower-cased): what its bytes must hash to */
   sha256?: string;
+  /**
+   * the page's hashes as pip 23.2's Link holds them, values as written: a JSON file's `hashes` with the
+   * URL fragment's (`#ALG=VALUE`) over them. pip ranks and filters files by these (a file with some hash,
+   * none of them pinned as written, is left out when another's is pinned), whatever their algorithm or case.
+   */
+  pageHashes?: Record<string, string>;
   /** PEP 345 specifier, unescaped (">=3.8") */
   requiresPython?: string;
   /** PEP 592: set when yanked, to the reason ("" when none given) */
@@ -50,8 +57,28 @@ export function pythonTruthy(value: unknown): boolean {
  * names it knows; undefined unless that one is a sha256 of 64 hex digits.
  */
 export function fragmentSha256(fragment: string): string | undefined {
+  const h = fragmentHash(fragment);
+  return h?.[0] === 'sha256' && /^[0-9a-fA-F]{64}$/.test(h[1]) ? h[1].toLowerCase() : undefined;
+}
+
+/** A file's hashes as pip's Link holds them: the page's as written, else (a file ferry described itself) its sha256. */
+export function linkHashes(file: IndexFile): Record<string, string> | undefined {
+  return file.pageHashes ?? (file.sha256 ? { sha256: file.sha256 } : undefined);
+}
+
+/** The hash a link's fragment gives, as pip's LinkHash reads it: the first `#ALG=` or `&ALG=` of the names it knows, its value as written. */
+export function fragmentHash(fragment: string): [string, string] | undefined {
   const m = /[#&](sha512|sha384|sha256|sha224|sha1|md5)=([^&]*)/.exec(fragment);
-  return m?.[1] === 'sha256' && /^[0-9a-fA-F]{64}$/.test(m[2]!) ? m[2]!.toLowerCase() : undefined;
+  return m ? [m[1]!, m[2]!] : undefined;
+}
+
+/**
+ * Whether pip 23.2 counts a file's page hash as pinned (Link.is_hash_allowed): some hash of the page
+ * equals, as written, a pinned digest of its algorithm. A digest is compared as a string, so a page's
+ * upper-case sha256 does not match the pin's lower-case one.
+ */
+export function pageHashPinned(file: IndexFile, pinned: { hashes: string[]; otherHashes?: Array<[string, string]> }): boolean {
+  return Object.entries(linkHashes(file) ?? {}).some(([alg, value]) => (alg === 'sha256' && pinned.hashes.includes(value)) || (pinned.otherHashes ?? []).some(([a, d]) => a === alg && d === value));
 }
 
 /**

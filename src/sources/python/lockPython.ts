@@ -14,6 +14,7 @@ import { readProjectPage } from './readProjectPage.js';
 import { readRequirementsFile } from './readRequirementsFile.js';
 import { parseDistFilename } from './parseDistFilename.js';
 import { pinAdmits, selectFile } from './selectFile.js';
+import { readFormatControl, type FormatControl } from './formatControl.js';
 import { sameVersion } from './sameVersion.js';
 import { targetTags, type PythonTarget } from './targetTags.js';
 import { joinProblems } from '../../util/oneLine.js';
@@ -127,7 +128,7 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
     const mine: Chosen[] = [];
     for (const [service, { pins }] of users) {
       const pin = pins.get(project)!;
-      const sel = selectFile(pin, page.files, { tags, pythonVersion: target.version, allowSdist: upstream!.allow_sdist, page: page.url, skipVersions });
+      const sel = selectFile(pin, page.files, { tags, pythonVersion: target.version, allowSdist: upstream!.allow_sdist, page: page.url, skipVersions, formats: perService.get(service)!.formats });
       for (const w of sel.warnings) ctx.log.warn(w);
       if (!SAFE_FILENAME.test(sel.file.filename)) throw new ResolveError(`${page.url}: file name "${sel.file.filename}" cannot be carried (letters, digits and . _ + ! - only)`);
       let entry = chosen.get(sel.file.filename);
@@ -155,7 +156,9 @@ export async function lockPython(ctx: BuildContext): Promise<PythonLock | undefi
       const extras = providesExtra.get(`${pin.project}\0${pinFile.get(pin)}`);
       if (extras) provides.set(pin.project, extras);
     }
-    const found = checkClosure({ pins, requiresDist: deps, providesExtra: provides, env, onUnknownVariable: onUnknown, onNote: (note) => ctx.log.warn(`service ${service}: ${note}`) });
+    // the version of the file each pin takes (`==1.0` may take `1.0+cpu`), as pip's resolver tests it
+    const installed = new Map([...pins.values()].map((pin) => [pin.project, chosen.get(pinFile.get(pin)!)?.version ?? pin.version]));
+    const found = checkClosure({ pins, requiresDist: deps, providesExtra: provides, installed, env, onUnknownVariable: onUnknown, onNote: (note) => ctx.log.warn(`service ${service}: ${note}`) });
     problems.push(...found.map((p) => `service ${service} (${requirements}): ${p}`));
   }
   if (problems.length) {
@@ -206,8 +209,8 @@ async function readServicePins(
   services: Array<[string, BuildContext['spec']['services'][string]]>,
   env: MarkerEnvironment,
   onUnknown: (variable: string, where: string) => void,
-): Promise<Map<string, { requirements: string; pins: Map<string, Pin> }>> {
-  const perService = new Map<string, { requirements: string; pins: Map<string, Pin> }>();
+): Promise<Map<string, { requirements: string; pins: Map<string, Pin>; formats: FormatControl }>> {
+  const perService = new Map<string, { requirements: string; pins: Map<string, Pin>; formats: FormatControl }>();
   for (const [name, svc] of services) {
     const requirements = svc.artifacts.python!.requirements;
     const parsed = await readRequirementsFile(requirements, ctx.baseDir);
@@ -218,7 +221,7 @@ async function readServicePins(
       const other = pins.get(pin.project);
       pins.set(pin.project, other ? mergePins(other, pin) : pin);
     }
-    perService.set(name, { requirements, pins });
+    perService.set(name, { requirements, pins, formats: readFormatControl(parsed.formatOptions, parsed.preferBinary) });
   }
   return perService;
 }
@@ -231,7 +234,13 @@ async function readServicePins(
  */
 export async function plannedPython(
   ctx: BuildContext,
-): Promise<Omit<PythonLock, 'files' | 'services'> & { services: Record<string, { requirements: string; pins: Array<Omit<LockedPin, 'filename'>> }>; servicePins: Map<string, Map<string, Pin>> }> {
+): Promise<
+  Omit<PythonLock, 'files' | 'services'> & {
+    services: Record<string, { requirements: string; pins: Array<Omit<LockedPin, 'filename'>> }>;
+    servicePins: Map<string, Map<string, Pin>>;
+    serviceFormats: Map<string, FormatControl>;
+  }
+> {
   const services = Object.entries(ctx.spec.services).filter(([, s]) => s.artifacts.python);
   const upstream = ctx.spec.upstreams.python;
   const spec = ctx.spec.targets.python;
@@ -252,6 +261,8 @@ export async function plannedPython(
     ),
     // the pins as read, per service and project (checkCarriedMetadata checks the closure with them)
     servicePins: new Map([...perService].map(([service, { pins }]) => [service, pins])),
+    // each service's --no-binary/--only-binary (checkFilesPinned refuses a file of a format they exclude)
+    serviceFormats: new Map([...perService].map(([service, { formats }]) => [service, formats])),
   };
 }
 
@@ -277,8 +288,12 @@ export function checkCarriedMetadata(lock: PythonLock, metadata: Map<string, Cor
     const deps = new Map<string, string[]>();
     const provides = new Map<string, string[]>();
     const wheelOf = new Map<string, string>();
+    const versionOf = new Map(lock.files.map((f) => [f.filename, f.version]));
+    const installed = new Map<string, string>();
     for (const pin of pins.values()) {
       const filename = fileOf.get(pin.project);
+      const version = filename === undefined ? undefined : versionOf.get(filename);
+      if (version !== undefined) installed.set(pin.project, version);
       const m = filename === undefined ? undefined : metadata.get(filename);
       deps.set(pin.project, m?.requiresDist ?? []);
       if (m) {
@@ -286,7 +301,7 @@ export function checkCarriedMetadata(lock: PythonLock, metadata: Map<string, Cor
         wheelOf.set(pin.project, filename!);
       }
     }
-    for (const p of checkClosure({ pins, requiresDist: deps, providesExtra: provides, env })) {
+    for (const p of checkClosure({ pins, requiresDist: deps, providesExtra: provides, installed, env })) {
       // the chain's last pin ("a==1.0 -> b[x]==2.0 -> dep: ...") is the wheel whose own METADATA asks for dep
       const chain = p.split(' -> ');
       const asker = chain.length >= 2 ? /^[A-Za-z0-9._-]+/.exec(chain[chain.length - 2]!)?.[0] : undefined;
@@ -314,10 +329,11 @@ function mergePins(first: Pin, again: Pin): Pin {
     throw new SpecError(`${again.where}: ${again.name}${again.arbitrary ? '===' : '=='}${again.version} conflicts with ${first.name}${first.arbitrary ? '===' : '=='}${first.version} (${first.where}) for the same target; keep one pin`);
   }
   const hashes = first.hashes.filter((h) => again.hashes.includes(h));
+  const otherHashes = first.otherHashes?.filter(([a, d]) => again.otherHashes?.some(([b, e]) => a === b && d === e));
   if (hashes.length === 0) throw new SpecError(`${again.where}: ${again.name}==${again.version} is pinned again (first at ${first.where}) with none of the same hashes; keep one pin`);
   const extras = [...first.extras];
   for (const e of again.extras) if (!extras.some((x) => safeExtra(x) === safeExtra(e))) extras.push(e);
-  return { ...first, version: winner.version, ...(winner.arbitrary ? { arbitrary: true as const } : {}), extras, hashes };
+  return { ...first, version: winner.version, ...(winner.arbitrary ? { arbitrary: true as const } : {}), extras, hashes, otherHashes };
 }
 
 /**

@@ -2,6 +2,7 @@ import { SpecError } from '../../errors.js';
 import { parseMarker } from './evaluateMarker.js';
 import { parseRequirement } from './parseRequirement.js';
 import { joinProblems } from '../../util/oneLine.js';
+import type { FormatOption } from './formatControl.js';
 
 /** One `name==version --hash=sha256:...` line of a requirements file. */
 export interface Pin {
@@ -16,20 +17,33 @@ export interface Pin {
   marker?: string;
   /** sha256 hex digests, lowercase, in file order */
   hashes: string[];
+  /**
+   * the other digests, as written, with their algorithm: sha384 and sha512, and a sha256 in upper case
+   * (pip 23.2 compares a digest as written, so that one matches no file's bytes); they count only where
+   * pip compares them with an index page's hashes (pageHashPinned)
+   */
+  otherHashes?: Array<[string, string]>;
   /** "requirements/cinder.txt:12", for messages */
   where: string;
 }
 
 export interface RequirementsFile {
   pins: Pin[];
-  /** files named with -r/--requirement, relative to this file, each with the number of pins read before it (pip reads its pins there) */
-  includes: Array<{ file: string; at: number }>;
+  /**
+   * files named with -r/--requirement, relative to this file, each with the number of pins and of format
+   * options read before it (pip reads its pins and options there)
+   */
+  includes: Array<{ file: string; at: number; formatAt: number }>;
   /** index options (--index-url, --find-links...) that ferry ignores: the spec's upstream decides */
   ignoredOptions: string[];
+  /** every --no-binary and --only-binary, of any line, in the order pip reads them (they decide which files pip may take) */
+  formatOptions: FormatOption[];
+  /** where the first option line with --prefer-binary is (pip then ranks wheels before sdists of higher versions) */
+  preferBinary?: string;
 }
 
-/** Options that only point pip at indexes or tune its choices; the spec's index and target replace them. */
-const IGNORED = ['--index-url', '--extra-index-url', '--find-links', '--trusted-host', '--no-index', '--prefer-binary', '--pre', '--require-hashes', '--only-binary', '--no-binary', '--use-feature'];
+/** options that decide which formats pip takes (pip's FormatControl), read on every line */
+const FORMAT_OPTIONS = ['--no-binary', '--only-binary'];
 
 /**
  * The options pip 23.2 reads in a requirements file (its req_file.build_parser), by long name, with their
@@ -71,7 +85,7 @@ const STRONG_HASHES = ['sha256', 'sha384', 'sha512'];
  * Every problem in the file is reported at once, with its line.
  */
 export function parseRequirementsFile(text: string, label: string, env: NodeJS.ProcessEnv = process.env): RequirementsFile {
-  const out: RequirementsFile = { pins: [], includes: [], ignoredOptions: [] };
+  const out: RequirementsFile = { pins: [], includes: [], ignoredOptions: [], formatOptions: [] };
   const problems: string[] = [];
   for (const { lineNo, text: logical } of logicalLines(text)) {
     const line = logical
@@ -90,23 +104,34 @@ export function parseRequirementsFile(text: string, label: string, env: NodeJS.P
       problems.push(`${where}: ${parsed}`);
       continue;
     }
+    // pip's parser hands every line's --no-binary/--only-binary to its finder's FormatControl, a
+    // requirement's line too (its optparse callback runs as the line is read, before an -r is followed)
+    const badFormat = parsed.find(([opt, value]) => FORMAT_OPTIONS.includes(opt) && value!.startsWith('-'));
+    if (badFormat) {
+      problems.push(`${where}: "${badFormat[0]} ${badFormat[1]}": pip refuses a value starting with "-" (it requires 1 argument)`);
+      continue;
+    }
+    for (const [opt, value] of parsed) if (FORMAT_OPTIONS.includes(opt)) out.formatOptions.push({ option: opt as FormatOption['option'], value: value!, where });
     if (!reqText) {
+      // pip honours --prefer-binary on an option line only (a requirement's line drops it)
+      if (!out.preferBinary && parsed.some(([opt]) => opt === '--prefer-binary')) out.preferBinary = where;
       // as pip's ParsedLine and _parse_and_recurse: an -e makes the line an editable requirement; else
       // the first -r names a file (the line's other -r and -c are dropped), else the first -c does
       const first = (name: string) => parsed.find(([opt]) => opt === name);
       const include = first('--requirement');
       if (first('--editable')) problems.push(`${where}: editable requirement "${line}": an offline install needs a wheel pinned with ==VERSION and --hash`);
-      else if (include) out.includes.push({ file: include[1]!, at: out.pins.length });
+      else if (include) out.includes.push({ file: include[1]!, at: out.pins.length, formatAt: out.formatOptions.length });
       else if (first('--constraint')) problems.push(`${where}: constraints files are not supported; pin every package in the requirements file itself (pip-compile --generate-hashes does)`);
       // what else the line says: index options, --hash and build options (pip takes none from an option
       // line), and the -r and -c an earlier -r leaves out
-      const rest = parsed.filter((o) => o !== include && o[0] !== '--editable' && (include || o[0] !== '--constraint'));
-      if (!first('--editable') && rest.length) out.ignoredOptions.push(`${where}: ${include ? rest.map(([o, v]) => (v === undefined ? o : `${o} ${v}`)).join(' ') : line}`);
+      const rest = parsed.filter((o) => o !== include && o[0] !== '--editable' && (include || o[0] !== '--constraint') && !FORMAT_OPTIONS.includes(o[0]) && o[0] !== '--prefer-binary');
+      if (!first('--editable') && rest.length) out.ignoredOptions.push(`${where}: ${rest.map(([o, v]) => (v === undefined ? o : `${o} ${v}`)).join(' ')}`);
       continue;
     }
     const hashes: string[] = [];
-    const otherHashes: string[] = [];
+    const otherHashes: Array<[string, string]> = [];
     for (const [opt, value] of parsed) {
+      if (FORMAT_OPTIONS.includes(opt)) continue;
       if (opt !== '--hash') {
         // pip reads only --hash and the build options of a requirement line, and drops the rest
         out.ignoredOptions.push(`${where}: ${opt}${value === undefined ? '' : `=${value}`}${BUILD_OPTIONS.includes(opt) ? ' (a build option; ferry carries built wheels)' : ''}`);
@@ -118,9 +143,9 @@ export function parseRequirementsFile(text: string, label: string, env: NodeJS.P
       if (algorithm === undefined || !STRONG_HASHES.includes(algorithm)) {
         problems.push(`${where}: "--hash=${value}": pip allows only ${STRONG_HASHES.join(', ')} as ALGORITHM:HEXDIGEST`);
       } else if (!/^[0-9a-fA-F]+$/.test(digest)) problems.push(`${where}: "--hash=${value}" is not ALGORITHM:HEXDIGEST`);
-      else if (algorithm === 'sha256' && digest.length === 64) hashes.push(digest.toLowerCase());
-      else if (algorithm === 'sha256') problems.push(`${where}: sha256 "${digest}" is not 64 hex digits`);
-      else otherHashes.push(algorithm);
+      else if (algorithm === 'sha256' && digest.length !== 64) problems.push(`${where}: sha256 "${digest}" is not 64 hex digits`);
+      else if (algorithm === 'sha256' && !/[A-F]/.test(digest)) hashes.push(digest);
+      else otherHashes.push([algorithm, digest]);
     }
     const req = parseRequirement(reqText);
     if (!req) {
@@ -147,12 +172,25 @@ export function parseRequirementsFile(text: string, label: string, env: NodeJS.P
       continue;
     }
     if (hashes.length === 0) {
+      const upper = otherHashes.find(([a]) => a === 'sha256');
       problems.push(
-        `${where}: ${req.name}==${pinned[1]} has no --hash=sha256:${otherHashes.length ? ` (only ${otherHashes.join(', ')})` : ''}; add the hashes of its files (pip-compile --generate-hashes)`,
+        upper
+          ? `${where}: ${req.name}==${pinned[1]}: --hash=sha256:${upper[1]} is in upper case, and pip compares a digest as written with a file's lower-case sha256, so it matches no file (pip refuses every file); write it in lower case`
+          : `${where}: ${req.name}==${pinned[1]} has no --hash=sha256:${otherHashes.length ? ` (only ${[...new Set(otherHashes.map(([a]) => a))].join(', ')})` : ''}; add the hashes of its files (pip-compile --generate-hashes)`,
       );
       continue;
     }
-    out.pins.push({ name: req.name, project: req.project, version: pinned[1]!, ...(req.specifier.startsWith('===') ? { arbitrary: true as const } : {}), extras: req.extras, marker: req.marker, hashes, where });
+    out.pins.push({
+      name: req.name,
+      project: req.project,
+      version: pinned[1]!,
+      ...(req.specifier.startsWith('===') ? { arbitrary: true as const } : {}),
+      extras: req.extras,
+      marker: req.marker,
+      hashes,
+      ...(otherHashes.length ? { otherHashes } : {}),
+      where,
+    });
   }
   if (problems.length) throw new SpecError(`${label}: ${problems.length} problem(s) in the requirements file: ${joinProblems(problems)}`);
   return out;

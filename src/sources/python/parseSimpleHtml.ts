@@ -1,4 +1,4 @@
-import { checkLinkScheme, filenameFromUrl, fragmentSha256, metadataAvailability, type IndexFile } from './indexFile.js';
+import { checkLinkScheme, filenameFromUrl, fragmentHash, fragmentSha256, metadataAvailability, type IndexFile } from './indexFile.js';
 
 /**
  * The files of a PEP 503 project page: every <a> with an href, resolved against the page URL (or its first
@@ -25,9 +25,11 @@ export function parseSimpleHtml(html: string, pageUrl: string): IndexFile[] {
     }
     checkLinkScheme(url, pageUrl);
     const sha256 = fragmentSha256(url.hash);
+    const hash = fragmentHash(url.hash);
     url.hash = '';
     const file: IndexFile = { filename: filenameFromUrl(url), url: url.href };
     if (sha256) file.sha256 = sha256;
+    if (hash) file.pageHashes = { [hash[0]]: hash[1] };
     const rp = attrs.get('data-requires-python');
     if (rp) file.requiresPython = rp;
     const yanked = attrs.get('data-yanked');

@@ -1,5 +1,5 @@
 import { FetchError } from '../../errors.js';
-import { checkLinkScheme, filenameFromUrl, fragmentSha256, metadataAvailability, pythonTruthy, type IndexFile } from './indexFile.js';
+import { checkLinkScheme, filenameFromUrl, fragmentHash, fragmentSha256, metadataAvailability, pythonTruthy, type IndexFile } from './indexFile.js';
 import { parseErrorReason } from '../../util/oneLine.js';
 
 /** The files of a PEP 691 project page (application/vnd.pypi.simple.v1+json), URLs resolved against the page. */
@@ -28,6 +28,7 @@ export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
     checkLinkScheme(url, pageUrl);
     // a hash in the URL's fragment wins over the "hashes" object, as pip's Link merges them
     const linked = fragmentSha256(url.hash);
+    const linkedHash = fragmentHash(url.hash);
     url.hash = '';
     const hashes = (typeof raw.hashes === 'object' && raw.hashes !== null ? raw.hashes : {}) as Record<string, unknown>;
     // the name is the URL's, as pip 23.2 takes it (Link.from_json ignores "filename"): a page whose
@@ -35,6 +36,10 @@ export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
     const file: IndexFile = { filename: filenameFromUrl(url), url: url.href };
     if (linked) file.sha256 = linked;
     else if (typeof hashes.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(hashes.sha256)) file.sha256 = hashes.sha256.toLowerCase();
+    // as pip's Link: every entry of "hashes" (any algorithm; a value that is no string matches no pin), the fragment's over them
+    const pageHashes: Record<string, string> = Object.fromEntries(Object.entries(hashes).map(([alg, v]) => [alg, typeof v === 'string' ? v : JSON.stringify(v)]));
+    if (linkedHash) pageHashes[linkedHash[0]] = linkedHash[1];
+    if (Object.keys(pageHashes).length) file.pageHashes = pageHashes;
     if (typeof raw['requires-python'] === 'string' && raw['requires-python']) file.requiresPython = raw['requires-python'];
     // PEP 691 wants true or a non-empty reason; pip 23.2 reads any value Python holds true as yanked (a
     // string as the reason, 1 or [0] with none) and any it holds false ("", 0, [], {}) as not, and so does ferry

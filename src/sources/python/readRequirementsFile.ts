@@ -23,13 +23,21 @@ export async function readRequirementsFile(file: string, baseDir: string, seen: 
   // project is the one whose hashes pip checks)
   const pins: Pin[] = [];
   const ignoredOptions = [...parsed.ignoredOptions];
+  // likewise its --no-binary/--only-binary (the later ones override), and a --prefer-binary anywhere counts
+  const formatOptions: RequirementsFile['formatOptions'] = [];
+  let preferBinary = parsed.preferBinary;
   let taken = 0;
+  let formatTaken = 0;
   for (const inc of parsed.includes) {
     const sub = await readRequirementsFile(relative(baseDir, resolve(dirname(abs), inc.file)), baseDir, seen);
     pins.push(...parsed.pins.slice(taken, inc.at), ...sub.pins);
+    formatOptions.push(...parsed.formatOptions.slice(formatTaken, inc.formatAt), ...sub.formatOptions);
     taken = inc.at;
+    formatTaken = inc.formatAt;
     ignoredOptions.push(...sub.ignoredOptions);
+    preferBinary ??= sub.preferBinary;
   }
   pins.push(...parsed.pins.slice(taken));
-  return { pins, includes: parsed.includes, ignoredOptions };
+  formatOptions.push(...parsed.formatOptions.slice(formatTaken));
+  return { pins, includes: parsed.includes, ignoredOptions, formatOptions, ...(preferBinary ? { preferBinary } : {}) };
 }

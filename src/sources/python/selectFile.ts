@@ -7,6 +7,8 @@ import type { IndexFile } from './indexFile.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { parseDistFilename, type SdistName, type WheelName } from './parseDistFilename.js';
 import { joinProblems } from '../../util/oneLine.js';
+import { excludedFormat, type FormatControl } from './formatControl.js';
+import { linkHashes, pageHashPinned } from './indexFile.js';
 
 export interface SelectOptions {
   /** target tags, best first (targetTags) */
@@ -22,6 +24,8 @@ export interface SelectOptions {
    * version when that file's METADATA excludes the target
    */
   skipVersions?: Map<string, string>;
+  /** the requirements file's --no-binary/--only-binary/--prefer-binary, as pip 23.2 obeys them */
+  formats?: FormatControl;
 }
 
 export interface Selection {
@@ -54,6 +58,12 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
     versions.add(dist.version);
     if (!pinAdmits(pin, dist.version)) continue;
     ofVersion++;
+    // pip's link evaluator drops a format the requirements file does not permit before it looks at hashes
+    const excluded = excludedFormat(opts.formats, pin.project);
+    if (excluded?.format === dist.kind) {
+      rejected.push(`${file.filename}: ${excluded.because} permits no ${dist.kind === 'wheel' ? 'wheel' : 'source distribution'} of ${pin.name}`);
+      continue;
+    }
     // a file whose page hash is not pinned is still one of pip's candidates (see pipCandidates), but
     // nobody reviewed its bytes
     const unpinned = file.sha256 !== undefined && !pin.hashes.includes(file.sha256);
@@ -88,7 +98,7 @@ export function selectFile(pin: Pin, files: IndexFile[], opts: SelectOptions): S
   // pip weighs wheels and sdists as one list (its finder's sort key): a yanked wheel loses to an sdist that is
   // not, the sdist of a higher admitted version (`1.0+local`) comes before the wheel of `1.0`, and only
   // then do wheels come before sdists (sdists are there only when allowed)
-  const chosen = pipCandidates<WheelName | SdistName>(pin, [...wheels, ...sdists], rejected, opts.skipVersions)[0];
+  const chosen = pipCandidates<WheelName | SdistName>(pin, [...wheels, ...sdists], rejected, opts.skipVersions, opts.formats?.preferBinary !== undefined)[0];
   // when no file that fits has a pinned page hash, pip weighs them all: it takes this one and refuses its hash
   const takesUnpinned = chosen?.file.sha256 !== undefined && !pin.hashes.includes(chosen.file.sha256);
   if (takesUnpinned || (!chosen && unreviewed > 0)) {
@@ -134,13 +144,23 @@ interface Candidate<D extends WheelName | SdistName> {
  * keeps them all: filter_unallowed_hashes); then the resolver passes over yanked files unless every one is
  * (PEP 592), and over the versions it gave up (`skipVersions`, each version as PEP 440 compares them:
  * `1.0` is `1.0.0`). The order: files whose page hash is pinned first, then the highest version, the best
- * tag (an sdist after every wheel), the highest build tag, and the one the page lists last. Wheels and sdists
+ * tag (an sdist after every wheel), the highest build tag, and the one the page lists last; with
+ * --prefer-binary, wheels before sdists right after the pinned page hash. Wheels and sdists
  * are one list, as in pip's finder: what is yanked and whether some page hash is pinned count over both. Files left out are added to `rejected`.
  */
-function pipCandidates<D extends WheelName | SdistName>(pin: Pin, candidates: Array<Candidate<D>>, rejected: string[], skipVersions?: Map<string, string>): Array<Candidate<D>> {
-  const allowed = (f: IndexFile) => (f.sha256 !== undefined && pin.hashes.includes(f.sha256) ? 1 : 0);
-  // files whose page hash is not pinned are in `rejected` already
-  let kept = candidates.some((c) => allowed(c.file)) ? candidates.filter((c) => c.file.sha256 === undefined || allowed(c.file)) : candidates;
+function pipCandidates<D extends WheelName | SdistName>(pin: Pin, candidates: Array<Candidate<D>>, rejected: string[], skipVersions?: Map<string, string>, preferBinary = false): Array<Candidate<D>> {
+  // as pip compares them: any page hash equal, as written, to a pinned digest of its algorithm
+  const allowed = (f: IndexFile) => (pageHashPinned(f, pin) ? 1 : 0);
+  let kept = candidates;
+  if (candidates.some((c) => allowed(c.file))) {
+    kept = candidates.filter((c) => !linkHashes(c.file) || allowed(c.file));
+    // those whose sha256 is not pinned are in `rejected` already
+    for (const c of candidates) {
+      if (!kept.includes(c) && (c.file.sha256 === undefined || pin.hashes.includes(c.file.sha256))) {
+        rejected.push(`${c.file.filename}: its page hash (${Object.entries(linkHashes(c.file)!).map(([a, v]) => `${a}:${v}`).join(', ')}) is not a pinned digest as pip compares them (as written), and another file's is`);
+      }
+    }
+  }
   if (kept.some((c) => c.file.yanked === undefined)) {
     for (const c of kept) if (c.file.yanked !== undefined) rejected.push(`${c.file.filename}: yanked${c.file.yanked ? ` (${c.file.yanked})` : ''}, and a file that is not fits`);
     kept = kept.filter((c) => c.file.yanked === undefined);
@@ -155,6 +175,8 @@ function pipCandidates<D extends WheelName | SdistName>(pin: Pin, candidates: Ar
   return kept.sort(
     (a, b) =>
       allowed(b.file) - allowed(a.file) ||
+      // --prefer-binary: every wheel before every sdist, whatever their versions
+      (preferBinary ? wheelFirst(a.dist) - wheelFirst(b.dist) : 0) ||
       // `==1.0` admits `1.0+cpu` and `1.0+cu118` too: pip takes the highest version first, then the best tag
       newer(a.dist.version, b.dist.version) ||
       a.rank - b.rank ||
@@ -164,6 +186,10 @@ function pipCandidates<D extends WheelName | SdistName>(pin: Pin, candidates: Ar
       // candidates in reverse, and the sort is stable)
       b.at - a.at,
   );
+}
+
+function wheelFirst(d: WheelName | SdistName): number {
+  return d.kind === 'wheel' ? 0 : 1;
 }
 
 function compareStrings(a: string, b: string): number {

@@ -6,7 +6,7 @@ export interface PythonTarget {
   version: string;
   /** "cp" (CPython), "pp" (PyPy)... */
   implementation: string;
-  /** e.g. "cp311"; defaults to the implementation's usual ABI */
+  /** e.g. "cp311"; defaults to the implementation's usual ABI (cp311, cp37m; pypy39_pp73 for PyPy 3.9) */
   abi?: string;
   /** platform tags in order of preference: manylinux_2_36_x86_64, musllinux_1_2_aarch64, win_amd64... */
   platforms: string[];
@@ -40,8 +40,9 @@ export function targetTags(target: PythonTarget): string[] {
     for (const p of platforms) tags.push(`${interpreter}-none-${p}`);
     if (abi3) for (let v = minor - 1; v > 1; v--) for (const p of platforms) tags.push(`cp${major}${v}-abi3-${p}`);
   } else {
-    // packaging.tags.generic_tags
-    const abis = target.abi ? [target.abi] : [];
+    // packaging.tags.generic_tags; its ABI is the host's SOABI, which every PyPy 3 release since 7.3
+    // (2020) gives as pypy<MAJOR><MINOR>-pp73 (the ABI of PyPy's wheels on PyPI: pp39-pypy39_pp73-...)
+    const abis = target.abi ? [target.abi] : impl === 'pp' && major === 3 ? [`pypy${major}${minor}_pp73`] : [];
     if (!abis.includes('none')) abis.push('none');
     for (const a of abis) for (const p of platforms) tags.push(`${interpreter}-${a}-${p}`);
   }
