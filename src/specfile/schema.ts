@@ -187,6 +187,18 @@ export const PythonMirror = z
 
 const Compress = z.enum(['gzip', 'xz', 'zstd']).default('gzip');
 /** compression level: gzip 1-9 (default 6), zstd 1-19 (default 10), xz 0-9 (default 6) */
+/**
+ * What mmdebstrap's command line may carry from a spec. Its `--include` list reaches apt-get's command
+ * line, which reads `-o…` anywhere as an option (`-oDPkg::Pre-Install-Pkgs::=CMD` runs CMD on the build
+ * machine), and mmdebstrap writes the architecture into the apt.conf it builds with, between quotes
+ * (`amd64,i386";};APT::Update::Pre-Invoke{"CMD";};…` ran CMD as root outside the chroot): a package is
+ * a Debian package name, optionally :ARCH and =VERSION; an architecture is a Debian architecture name.
+ */
+const MMDEBSTRAP_PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]{0,199}(?::[a-z0-9][a-z0-9-]{0,63})?(?:=[A-Za-z0-9.+~:-]{1,200})?$/;
+const MMDEBSTRAP_PACKAGE_RULE = 'a Debian package name (lowercase letters, digits and + - .), optionally :ARCH and =VERSION';
+const DEBIAN_ARCH_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const DEBIAN_ARCH_RULE = 'a Debian architecture name (lowercase letters, digits and -), such as amd64 or arm64';
+
 const Level = z.number().int().min(0).max(19).optional();
 
 /**
@@ -203,10 +215,16 @@ export const RootfsSpec = z.union([
           // installed by apt inside the rootfs from the bundle's repository, which has one suite: name or
           // name=version (a service's artifacts.apt may name a suite of upstreams.apt, name/suite)
           packages: z
-            .array(z.string().min(1).refine((p) => !p.includes('/'), { message: 'name a package as name or name=version here: mmdebstrap installs from the bundle repository, which has one suite (name/suite belongs in a service\'s artifacts.apt)' }))
+            .array(
+              z
+                .string()
+                .min(1)
+                .refine((p) => !p.includes('/'), { message: 'name a package as name or name=version here: mmdebstrap installs from the bundle repository, which has one suite (name/suite belongs in a service\'s artifacts.apt)' })
+                .refine((p) => p.includes('/') || MMDEBSTRAP_PACKAGE_RE.test(p), { message: MMDEBSTRAP_PACKAGE_RULE }),
+            )
             .default([]),
           /** defaults to the first of targets.debian.architectures */
-          architecture: z.string().min(1).optional(),
+          architecture: z.string().regex(DEBIAN_ARCH_RE, DEBIAN_ARCH_RULE).optional(),
           compress: Compress,
           level: Level,
         })
