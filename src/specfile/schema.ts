@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import * as z from '../util/zod.js';
-import { aptDistribution, ENTRY_PATH_RULE, isSafeSegment, name, version } from '../util/names.js';
+import { aptDistribution, ENTRY_PATH_MAX, ENTRY_PATH_RULE, isSafeBundlePath, isSafeSegment, name, version } from '../util/names.js';
 import { STEP_KIND_LIST } from './stepOptions.js';
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex characters (a sha256)');
 
@@ -281,7 +281,21 @@ export const Spec = z
       })
       .strict()
       .default({ apt: [], apt_options: { recommends: false, base: [], upgrade_by_source: true } }),
-    services: z.record(name, Service).default({}),
+    services: z
+      .record(name, Service)
+      .superRefine((services, ctx) => {
+        // each segment was checked with the file; the whole path files/SERVICE/NAME must fit a bundle entry
+        // too, or the build refuses it only when it writes manifest.json, naming no spec field
+        for (const [svc, s] of Object.entries(services)) {
+          s.artifacts.files.forEach((f, i) => {
+            const path = `files/${svc}/${fileArtifactName(f)}`;
+            if (path.split('/').every(isSafeSegment) && !isSafeBundlePath(path)) {
+              ctx.addIssue({ code: 'custom', message: `the bundle cannot carry a file at ${path.length} characters (files/${svc}/…): ${ENTRY_PATH_RULE}, at most ${ENTRY_PATH_MAX} characters in all; choose a shorter name`, path: [svc, 'artifacts', 'files', i, f.name === undefined ? 'src' : 'name'] });
+            }
+          });
+        }
+      })
+      .default({}),
     rootfs: z.record(name, RootfsSpec).default({}),
     /** general-purpose mirrors served at /mirrors/NAME/ after import (docs/mirrors.md) */
     mirrors: z
