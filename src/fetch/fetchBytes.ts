@@ -1,10 +1,10 @@
-import { readFile, stat } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { FetchError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { countFetch, type FetchStats } from './createFetchStats.js';
 import { httpRequest } from './httpRequest.js';
 import { localSourcePath } from './localSourcePath.js';
+import { NOT_REGULAR, readRegularFile } from '../util/readRegularFile.js';
 import { httpStatusError, toFetchError } from './toFetchError.js';
 
 export interface FetchBytesOptions {
@@ -48,9 +48,14 @@ export async function fetchBytes(url: string, opts: FetchBytesOptions = {}): Pro
   const local = localSourcePath(url);
   if (local !== undefined) {
     try {
-      const st = await stat(local);
-      if (st.size > max) throw tooLarge(url, st.size, max);
-      const data = await readFile(local, { signal: opts.signal });
+      // only a regular file, and never more than `max` bytes of it: a FIFO (which a read would wait on
+      // forever) or a device (/dev/zero never ends) in a local mirror is refused by what it is
+      const read = await readRegularFile(local, max);
+      if (read.refused !== undefined) {
+        if (read.tooLarge !== undefined) throw tooLarge(url, read.tooLarge, max);
+        throw new FetchError(`${local} ${read.refused}${read.refused === NOT_REGULAR ? ': ferry reads only regular files from local folders' : ''}`, { url });
+      }
+      const data = read.bytes;
       countFetch(opts.stats, { fetchedBytes: data.length, fetchedFiles: 1 });
       return { status: 200, headers: { 'content-length': String(data.length) }, body: data, url };
     } catch (err) {

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import * as z from '../util/zod.js';
-import { aptDistribution, ENTRY_PATH_RULE, isSafeSegment, name, version } from '../util/names.js';
+import { aptDistribution, ENTRY_PATH_MAX, ENTRY_PATH_RULE, isSafeBundlePath, isSafeSegment, name, version } from '../util/names.js';
 import { STEP_KIND_LIST } from './stepOptions.js';
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex characters (a sha256)');
 
@@ -187,6 +187,18 @@ export const PythonMirror = z
 
 const Compress = z.enum(['gzip', 'xz', 'zstd']).default('gzip');
 /** compression level: gzip 1-9 (default 6), zstd 1-19 (default 10), xz 0-9 (default 6) */
+/**
+ * What mmdebstrap's command line may carry from a spec. Its `--include` list reaches apt-get's command
+ * line, which reads `-o…` anywhere as an option (`-oDPkg::Pre-Install-Pkgs::=CMD` runs CMD on the build
+ * machine), and mmdebstrap writes the architecture into the apt.conf it builds with, between quotes
+ * (`amd64,i386";};APT::Update::Pre-Invoke{"CMD";};…` ran CMD as root outside the chroot): a package is
+ * a Debian package name, optionally :ARCH and =VERSION; an architecture is a Debian architecture name.
+ */
+const MMDEBSTRAP_PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]{0,199}(?::[a-z0-9][a-z0-9-]{0,63})?(?:=[A-Za-z0-9.+~:-]{1,200})?$/;
+const MMDEBSTRAP_PACKAGE_RULE = 'a Debian package name (lowercase letters, digits and + - .), optionally :ARCH and =VERSION';
+const DEBIAN_ARCH_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const DEBIAN_ARCH_RULE = 'a Debian architecture name (lowercase letters, digits and -), such as amd64 or arm64';
+
 const Level = z.number().int().min(0).max(19).optional();
 
 /**
@@ -203,10 +215,16 @@ export const RootfsSpec = z.union([
           // installed by apt inside the rootfs from the bundle's repository, which has one suite: name or
           // name=version (a service's artifacts.apt may name a suite of upstreams.apt, name/suite)
           packages: z
-            .array(z.string().min(1).refine((p) => !p.includes('/'), { message: 'name a package as name or name=version here: mmdebstrap installs from the bundle repository, which has one suite (name/suite belongs in a service\'s artifacts.apt)' }))
+            .array(
+              z
+                .string()
+                .min(1)
+                .refine((p) => !p.includes('/'), { message: 'name a package as name or name=version here: mmdebstrap installs from the bundle repository, which has one suite (name/suite belongs in a service\'s artifacts.apt)' })
+                .refine((p) => p.includes('/') || MMDEBSTRAP_PACKAGE_RE.test(p), { message: MMDEBSTRAP_PACKAGE_RULE }),
+            )
             .default([]),
           /** defaults to the first of targets.debian.architectures */
-          architecture: z.string().min(1).optional(),
+          architecture: z.string().regex(DEBIAN_ARCH_RE, DEBIAN_ARCH_RULE).optional(),
           compress: Compress,
           level: Level,
         })
@@ -263,7 +281,21 @@ export const Spec = z
       })
       .strict()
       .default({ apt: [], apt_options: { recommends: false, base: [], upgrade_by_source: true } }),
-    services: z.record(name, Service).default({}),
+    services: z
+      .record(name, Service)
+      .superRefine((services, ctx) => {
+        // each segment was checked with the file; the whole path files/SERVICE/NAME must fit a bundle entry
+        // too, or the build refuses it only when it writes manifest.json, naming no spec field
+        for (const [svc, s] of Object.entries(services)) {
+          s.artifacts.files.forEach((f, i) => {
+            const path = `files/${svc}/${fileArtifactName(f)}`;
+            if (path.split('/').every(isSafeSegment) && !isSafeBundlePath(path)) {
+              ctx.addIssue({ code: 'custom', message: `the bundle cannot carry a file at ${path.length} characters (files/${svc}/…): ${ENTRY_PATH_RULE}, at most ${ENTRY_PATH_MAX} characters in all; choose a shorter name`, path: [svc, 'artifacts', 'files', i, f.name === undefined ? 'src' : 'name'] });
+            }
+          });
+        }
+      })
+      .default({}),
     rootfs: z.record(name, RootfsSpec).default({}),
     /** general-purpose mirrors served at /mirrors/NAME/ after import (docs/mirrors.md) */
     mirrors: z

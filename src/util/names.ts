@@ -31,7 +31,7 @@ export const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
  * space at either end (`read` strips it), at most 255 bytes (NAME_MAX).
  */
 const SEGMENT_RE = /^[\p{L}\p{M}\p{N}!#+,.:=@_~][\p{L}\p{M}\p{N} !#+,.:=@_~-]*$/u;
-const ENTRY_PATH_MAX = 4096;
+export const ENTRY_PATH_MAX = 4096;
 export const ENTRY_PATH_RULE =
   'a relative path of segments made of letters, digits, space and ! # + , - . : = @ _ ~ (no "." or ".." segment, none starting with - or ending with a space, at most 255 bytes each)';
 

@@ -126,6 +126,21 @@ describe('writeAptRepository', () => {
     }
   });
 
+  it('refuses a control.tar.zst that decodes to more than 64 MiB, as it does xz and gzip, rather than hold whatever zstd writes', async () => {
+    const d = join(dir, 'bomb-zstd');
+    const ctl = join(d, 'ctl');
+    mkdirSync(ctl, { recursive: true });
+    // 70 MiB of zeros first (a few KiB compressed), then ./control: zstd's output grows without bound otherwise
+    execFileSync('truncate', ['-s', '70M', join(ctl, 'aaa')]);
+    writeFileSync(join(ctl, 'control'), controlText('bomb-zstd'));
+    execFileSync('tar', ['--format=ustar', '--owner=0', '--group=0', '--zstd', '-C', ctl, '-cf', join(d, 'control.tar.zst'), './aaa', './control']);
+    const deb = arDeb(d, 'control.tar.zst', readFileSync(join(d, 'control.tar.zst')));
+    const err = await publish(d, deb).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect((err as Error).message).toBe(`${deb} control.tar.zst: not valid zstd data (it decodes to more than 64 MiB)`);
+    expect(existsSync(join(d, 'repo', 'dists'))).toBe(false);
+  });
+
   it('reads ./control from a header with a wrong checksum no differently than node-tar does: not at all', async () => {
     const d = join(dir, 'bad-sum');
     const ctl = join(d, 'ctl');

@@ -1,4 +1,6 @@
-import { writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -26,6 +28,32 @@ describe('fetchBytes', () => {
     await writeFile(file, 'Package: a\n');
     expect((await fetchBytes(pathToFileURL(file).href)).body.toString()).toBe('Package: a\n');
     expect((await fetchBytes(file)).body.toString()).toBe('Package: a\n');
+  });
+
+  it('refuses what in a local mirror is not a regular file (a FIFO it would wait on forever, a device), and a file over the cap, without reading it', async () => {
+    const fifo = join(w.cacheDir, `InRelease-fifo-${process.pid}`);
+    execFileSync('mkfifo', [fifo]);
+    const device = join(w.cacheDir, `Packages-device-${process.pid}`);
+    await symlink('/dev/null', device);
+    try {
+      const read = fetchBytes(pathToFileURL(fifo).href).catch((e: unknown) => e);
+      const verdict = await Promise.race([read, new Promise((r) => setTimeout(r, 5000, 'still waiting'))]);
+      expect(verdict).toBeInstanceOf(FetchError);
+      expect((verdict as Error).message).toBe(`${fifo} is not a regular file: ferry reads only regular files from local folders`);
+      const dev = await fetchBytes(device).catch((e: unknown) => e);
+      expect(dev).toBeInstanceOf(FetchError);
+      expect((dev as Error).message).toBe(`${device} is not a regular file: ferry reads only regular files from local folders`);
+      const big = join(w.cacheDir, 'Packages-big');
+      await writeFile(big, Buffer.alloc(5000));
+      await expect(fetchBytes(big, { maxBytes: 4096 })).rejects.toThrow(/larger than the 4096-byte limit/);
+    } finally {
+      // a reader the old code left waiting in open(2) on the FIFO is let go by a writer's open
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader waiting (ENXIO): nothing to let go
+      }
+    }
   });
 
   it('says 404 in a way callers can fall back on (InRelease → Release), over HTTP and from a local mirror', async () => {

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,5 +127,43 @@ describe('an index that redirects a project page', () => {
     expect(html.files.map((f) => f.url)).toEqual([`${origin}/elsewhere/deep/moved/moved-1.0-py3-none-any.whl`, `${origin}/elsewhere/deep/other/o-1.0.tar.gz`]);
     const json = await readProjectPage(`${origin}/simple/`, 'moved-json');
     expect(json.files.map((f) => f.url)).toEqual([`${origin}/elsewhere/json/moved-json/j-1.0-py3-none-any.whl`]);
+  });
+});
+
+/**
+ * A local index (a PEP 503 tree on disk, file:// or a path) is an upstream too: a project's index.html
+ * that is a FIFO was waited on forever (readFile opens it blocking), one that is a device was read to its
+ * end without the page cap (/dev/zero never ends). Each is refused as a page over HTTP would be: a
+ * FetchError naming the file; a missing page is still "no such project".
+ */
+describe('a hostile local Python index', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-hostile-local-index-'));
+    await mkdir(join(dir, 'simple', 'fifo'), { recursive: true });
+    await mkdir(join(dir, 'simple', 'device'), { recursive: true });
+    execFileSync('mkfifo', [join(dir, 'simple', 'fifo', 'index.html')]);
+    await symlink('/dev/null', join(dir, 'simple', 'device', 'index.html'));
+  });
+  afterAll(async () => {
+    // a reader the old code left waiting in open(2) on the FIFO is let go by a writer's open
+    try {
+      closeSync(openSync(join(dir, 'simple', 'fifo', 'index.html'), constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // no reader waiting (ENXIO)
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it.each(['fifo', 'device'])('refuses a project page that is a %s, at once, as a fetch error naming it', async (project) => {
+    const page = join(dir, 'simple', project, 'index.html');
+    const read = readProjectPage(`file://${dir}/simple/`, project).catch((e: unknown) => e);
+    const verdict = await Promise.race([read, new Promise((r) => setTimeout(r, 5000, 'still waiting'))]);
+    expect(verdict).toBeInstanceOf(FetchError);
+    expect((verdict as Error).message).toBe(`${page} is not a regular file: ferry reads only regular files from local folders`);
+  });
+
+  it('still says a missing page is no such project', async () => {
+    await expect(readProjectPage(`file://${dir}/simple/`, 'absent')).rejects.toThrow(/the index has no project "absent"/);
   });
 });

@@ -3,8 +3,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { gunzipSync, createGunzip } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type * as XzDecompress from 'xz-decompress';
-import { FerryError } from '../../errors.js';
-import { runTool } from '../../util/runTool.js';
+import { FerryError, IntegrityError } from '../../errors.js';
+import { startTool } from '../../util/runTool.js';
 
 /**
  * The xz decoder, loaded at its first use: most indexes and .debs are gzip, and loading it (its
@@ -37,7 +37,7 @@ export async function decompress(data: Buffer, kind: string, label: string): Pro
       return Buffer.concat(chunks);
     }
     case 'zst':
-      return runTool('zstd', ['-dcq'], { input: data, doing: label });
+      return unzstd(data, label);
     default:
       throw new FerryError(`${label}: unsupported compression .${kind} (ferry reads .gz, .xz, .zst and plain files)`);
   }
@@ -57,3 +57,35 @@ export function decompressStream(input: Readable, kind: 'gz' | 'xz' | '', label:
   return out.on('error', (e) => out.destroy(new FerryError(`${label}: not valid xz data (${e.message})`)));
 }
 
+
+/** What a .deb's control.tar may decode to: the bound the worker that reads .debs keeps for gzip and xz (readInWorker). */
+const ZSTD_OUTPUT_MAX = 64 << 20;
+
+/**
+ * zstd data decoded by Debian's `zstd`, its output read as it comes and the tool stopped once it passes
+ * ZSTD_OUTPUT_MAX: a control.tar.zst of a few KiB can decode to gigabytes, which held whole would take
+ * the build's memory.
+ */
+async function unzstd(data: Buffer, label: string): Promise<Buffer> {
+  const z = startTool('zstd', ['-dcq'], { doing: label });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  z.stdout.on('data', (c: Buffer) => {
+    if (tooLarge) return;
+    size += c.length;
+    if (size > ZSTD_OUTPUT_MAX) {
+      tooLarge = true;
+      chunks.length = 0;
+      z.kill();
+    } else chunks.push(c);
+  });
+  z.stdin.end(data);
+  try {
+    await z.exited;
+  } catch (err) {
+    if (!tooLarge) throw err;
+  }
+  if (tooLarge) throw new IntegrityError(`${label}: not valid zstd data (it decodes to more than ${ZSTD_OUTPUT_MAX >> 20} MiB)`);
+  return Buffer.concat(chunks, size);
+}

@@ -1,4 +1,4 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Dispatcher } from 'undici';
@@ -37,13 +37,13 @@ export async function readProjectPage(indexUrl: string, project: string, opts: {
   const missing = () =>
     new ResolveError(`${opts.pinnedAt ? `${opts.pinnedAt}: ` : ''}the index has no project "${project}" (${url} is missing); check the name or upstreams.python.index`);
   if (local !== undefined) {
-    let html: string;
-    try {
-      html = await readFile(new URL('index.html', url), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw missing();
-      throw new FetchError(`cannot read ${url}index.html: ${(err as Error).message}`, { cause: err });
-    }
+    // read as an index page over HTTP is: a regular file only (a FIFO would be waited on forever, a
+    // device read without end), up to the same cap
+    const page = await fetchBytes(new URL('index.html', url).href, { maxBytes: MAX_PAGE_BYTES }).catch((err: unknown) => {
+      if (err instanceof FetchError && err.status === 404) throw missing();
+      throw err;
+    });
+    const html = page.body.toString('utf8');
     const files = parseSimpleHtml(html, url);
     const outside = await firstOutsideTree(files.map((f) => f.url), local);
     if (outside) throw new FetchError(`${url}: the index links to ${JSON.stringify(outside.url.slice(0, 120))}, outside its tree ${outside.tree}; refusing this index`, { url });
