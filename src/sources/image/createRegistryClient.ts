@@ -36,8 +36,13 @@ export interface RegistryClient {
 export function createRegistryClient(opts: { base: string; registry: string; env: NodeJS.ProcessEnv; log: Logger; stats?: FetchStats }): RegistryClient {
   const base = opts.base.replace(/\/+$/, '');
   const auth = new Map<string, Promise<string | undefined>>();
-  let credentials: Promise<RegistryCredentials | undefined> | undefined;
-  const login = () => (credentials ??= readRegistryCredentials(opts.registry, opts.env, opts.log));
+  // each repository's own login (a namespace of the registry may have its own), read once
+  const credentials = new Map<string, Promise<RegistryCredentials | undefined>>();
+  const login = (repository: string) => {
+    let c = credentials.get(repository);
+    if (!c) credentials.set(repository, (c = readRegistryCredentials(opts.registry, opts.env, opts.log, repository)));
+    return c;
+  };
 
   const authorization = (repository: string) => {
     let a = auth.get(repository);
@@ -55,7 +60,7 @@ export function createRegistryClient(opts: { base: string; registry: string; env
     if (res.status !== 401) throw httpStatusError(url, res.status);
     const challengeText = header(res.headers, 'www-authenticate');
     const challenge = parseChallenge(challengeText);
-    const creds = await login();
+    const creds = await login(repository);
     const basic = creds && `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     if (challenge?.scheme === 'basic') {
       if (!basic) throw needsLogin();
