@@ -120,9 +120,17 @@ export function createRegistryClient(opts: { base: string; registry: string; env
       const res = await get(url, { accept: ACCEPT_MANIFESTS, ...(a && { authorization: a }) }, MANIFEST_MAX_BYTES);
       if (res.status !== 200) throw httpStatusError(url, res.status);
       const digest = `sha256:${createHash('sha256').update(res.body).digest('hex')}`;
+      if (reference.startsWith('sha256:') && reference !== digest) {
+        throw new IntegrityError(`${url}: the registry sent a manifest whose sha256 is ${digest}, not ${reference}; nothing was used`);
+      }
+      // the digest the registry announces, by its own algorithm (a registry may announce sha512): it must be
+      // the bytes'; ferry pins their sha256 all the same. An algorithm ferry does not know vouches for nothing
       const announced = header(res.headers, 'docker-content-digest');
-      if ((announced !== undefined && announced !== digest) || (reference.startsWith('sha256:') && reference !== digest)) {
-        throw new IntegrityError(`${url}: the registry sent a manifest whose sha256 is ${digest}, not ${reference.startsWith('sha256:') ? reference : announced}; nothing was used`);
+      const alg = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):[a-zA-Z0-9=_-]+$/.exec(announced ?? '')?.[1];
+      const known = alg === 'sha512' ? 'sha512' : alg === undefined || alg === 'sha256' ? 'sha256' : undefined;
+      const computed = known === 'sha512' ? `sha512:${createHash('sha512').update(res.body).digest('hex')}` : digest;
+      if (announced !== undefined && known !== undefined && announced !== computed) {
+        throw new IntegrityError(`${url}: the registry sent a manifest whose ${known} is ${computed}, not ${alg !== undefined ? announced : quoteInput(announced, 150)}; nothing was used`);
       }
       return { bytes: res.body, digest, contentType: header(res.headers, 'content-type') };
     },
