@@ -25,6 +25,27 @@ export function typeAgrees(own: unknown, type: string): boolean {
 export function ownType(own: unknown): string {
   return own === undefined ? 'has no mediaType field (an OCI document may omit it, a Docker image manifest may not)' : `is ${typeof own === 'string' ? quoteInput(own, 100) : 'no string'}`;
 }
+/** Image manifests and indexes over 4 MiB are refused by registries, by ferry lock and build, and not served. */
+export const IMAGE_MANIFEST_MAX_BYTES = 4 << 20;
+/**
+ * How many manifests, configs and layers one release's images may name in all, each image's counted on its
+ * own: ferry serve serves no more of a release (a thousand images of fifty layers for four platforms is
+ * 200,000), and ferry lock and ferry build refuse images beyond it, so no signed bundle names more.
+ */
+export const MAX_IMAGE_NAMED_PER_RELEASE = 250_000;
+/**
+ * What one image names as ferry serve counts it: an index and each of its entries (repeats too), and each
+ * manifest it reaches once, with its config and every layer it lists (repeats too). `entries`: the entries
+ * of the image's index (undefined: the image is a single manifest); `blobs`: config and layers of each
+ * distinct manifest.
+ */
+export function imageNamedCount(entries: number | undefined, blobs: number[]): number {
+  return (entries === undefined ? 0 : 1 + entries) + blobs.reduce((n, b) => n + 1 + b, 0);
+}
+/** The refusal of ferry lock and ferry build when a release's images name more than serve serves. */
+export function tooManyNamed(ref: string): string {
+  return `images: with ${ref} the release's images name more than ${MAX_IMAGE_NAMED_PER_RELEASE} manifests, configs and layers in all, more than ferry serve serves of a release; carry fewer images (or split them across releases)`;
+}
 export function isRepository(s: string): boolean {
   return s.length <= REPOSITORY_MAX && IMAGE_REPOSITORY_RE.test(s);
 }

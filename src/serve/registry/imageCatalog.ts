@@ -4,7 +4,7 @@ import { StoreError } from '../../errors.js';
 import { readReleaseRefs, type ReleaseRef } from '../../store/readReleaseRefs.js';
 import { readStoredManifest } from '../../store/readStoredManifest.js';
 import { storeLayout } from '../../store/storeLayout.js';
-import { carriedImages, ownType, typeAgrees } from '../../util/imageNames.js';
+import { IMAGE_MANIFEST_MAX_BYTES, MAX_IMAGE_NAMED_PER_RELEASE as MAX_NAMED_PER_RELEASE, carriedImages, ownType, typeAgrees } from '../../util/imageNames.js';
 import { isMissing } from '../../util/isMissing.js';
 import { sha256Hex } from '../../util/sha256.js';
 import { compareEpochs, compareReleaseVersions } from '../../store/releaseOrder.js';
@@ -39,17 +39,10 @@ interface BundleImage {
   blobs: Map<string, number>;
 }
 
-/** Manifests larger than this are not read (the distribution registry's own limit is 4 MiB). */
-const MANIFEST_MAX = 4 * 1024 * 1024;
+/** Manifests larger than this are not read (the distribution registry's own limit is 4 MiB; ferry lock and build refuse larger). */
+const MANIFEST_MAX = IMAGE_MANIFEST_MAX_BYTES;
 /** The image graph is walked this deep at most (index -> manifest is 2; nested indexes are rare). */
 const MAX_DEPTH = 4;
-/**
- * How many manifests, configs and layers one release's images may name in all, each image's counted on
- * its own (a thousand images of fifty layers for four platforms is 200,000). Each image's reachable set
- * is held and merged into the catalog on every rebuild: a small signed bundle of a few thousand tags of
- * one index of a few thousand manifests names millions, and the registry would answer nothing for hours.
- */
-const MAX_NAMED_PER_RELEASE = 250_000;
 /** Answers older than this are rebuilt even when no change was reported. */
 const MAX_AGE_MS = 1000;
 const BLOB_PATH_RE = /^oci\/blobs\/sha256\/([0-9a-f]{64})$/;

@@ -6,7 +6,7 @@ import { fetchMany } from '../../fetch/fetchMany.js';
 import type { FetchRequest } from '../../fetch/fetchToCache.js';
 import type { SbomComponent } from '../../sbom/sbomComponent.js';
 import type { BuildContext, BundleInput, KindResult } from '../kind.js';
-import { OCI_DIR, OCI_INDEX, REF_NAME_ANNOTATION, SERVICES_ANNOTATION, parseImageDocument, type Descriptor } from './imageDocument.js';
+import { INDEX_TYPES, OCI_DIR, OCI_INDEX, REF_NAME_ANNOTATION, SERVICES_ANNOTATION, parseImageDocument, type Descriptor } from './imageDocument.js';
 import { parseImageLock, type ImageLock, type LockedImage } from './imageLockSchema.js';
 import { createSourceOpener, imageSourceId } from './openImageSource.js';
 import { planImages } from './lockImages.js';
@@ -15,7 +15,7 @@ import { parseImageRef } from './parseImageRef.js';
 import { reduceIndex } from './reduceIndex.js';
 import { platformName, platformShown } from './imagePlatforms.js';
 import { quoteInput } from '../../util/oneLine.js';
-import { ownType, typeAgrees } from '../../util/imageNames.js';
+import { MAX_IMAGE_NAMED_PER_RELEASE, imageNamedCount, ownType, tooManyNamed, typeAgrees } from '../../util/imageNames.js';
 
 /** What manifest.artifacts.image records per image: how ferry serve names it and hosts pull it. */
 export interface ImageArtifactInfo {
@@ -75,6 +75,7 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
   );
 
   let at = 0;
+  let named = 0;
   for (const { image, reqs } of planned) {
     const [top, ...results] = fetched.slice(at, (at += reqs.length));
     const topFile = top!.path;
@@ -93,7 +94,10 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
     // the manifests the carried index names are exactly the locked ones; a single manifest names none
     const reduced = doc.kind === 'index' && image.upstream ? reduceIndex(topBytes, doc, image.platforms, image.ref) : undefined;
     checkListsManifests(image, doc.kind === 'index' ? (reduced?.manifests ?? doc.manifests) : []);
-    await checkNamesLockedBlobs(image, doc.kind === 'index' ? manifestFiles : [topFile]);
+    const blobCounts = await checkNamesLockedBlobs(image, doc.kind === 'index' ? manifestFiles : [topFile]);
+    // as ferry serve counts them (the lock lists each image's blobs once; its manifests may repeat layers)
+    named += imageNamedCount(doc.kind === 'index' ? image.manifests.length : undefined, blobCounts);
+    if (named > MAX_IMAGE_NAMED_PER_RELEASE) throw new IntegrityError(`lock: ${tooManyNamed(image.ref)}; run ferry lock again`);
     if (doc.kind === 'index') await checkEntryTypes(image, reduced?.manifests ?? doc.manifests, manifestFiles);
 
     if (reduced) {
@@ -140,6 +144,15 @@ function checkedLock(section: unknown, ctx: BuildContext): ImageLock {
     const pinned = lock.images[i]!.upstream?.digest ?? lock.images[i]!.digest;
     if (p.ref.digest && p.ref.digest !== pinned) throw new SpecError(`lock: images ${p.ref.name} is pinned to ${pinned}, the spec names ${p.ref.digest}; run ferry lock again`);
   });
+  // ferry serve would not serve a release naming more (a lock from before ferry lock refused it): refused
+  // before anything is fetched, by what the lock alone shows (each manifest's repeated layers are counted
+  // once its file is read)
+  let named = 0;
+  for (const image of lock.images) {
+    const index = INDEX_TYPES.includes(image.mediaType);
+    named += index ? 1 + image.manifests.length + new Set(image.manifests.map((d) => d.digest)).size + image.blobs.length : 1 + image.blobs.length;
+    if (named > MAX_IMAGE_NAMED_PER_RELEASE) throw new IntegrityError(`lock: ${tooManyNamed(image.ref)}; run ferry lock again`);
+  }
   return lock;
 }
 
@@ -248,15 +261,19 @@ async function checkEntryTypes(image: LockedImage, named: Descriptor[], manifest
 /**
  * The manifests were fetched by digest, so their content is what was locked; a lock edited by hand
  * could still list other blobs than they name. Every config and layer a manifest names must be carried.
+ * Returns, for each manifest file once, how many configs and layers it names (repeats too).
  */
-async function checkNamesLockedBlobs(image: LockedImage, manifestFiles: string[]): Promise<void> {
+async function checkNamesLockedBlobs(image: LockedImage, manifestFiles: string[]): Promise<number[]> {
   const locked = new Set(image.blobs.map((b) => `${b.digest} ${b.size}`));
+  const counts: number[] = [];
   // an index naming one manifest many times: its file is read once
   for (const file of new Set(manifestFiles)) {
     const doc = parseImageDocument(await readFile(file), image.ref);
     if (doc.kind !== 'manifest') throw new IntegrityError(`lock: ${image.ref} names an index where a manifest belongs; run ferry lock again`);
+    counts.push(1 + doc.layers.length);
     for (const d of [doc.config, ...doc.layers]) {
       if (!locked.has(`${d.digest} ${d.size}`)) throw new IntegrityError(`lock: ${image.ref} does not list ${d.digest} (${d.size} bytes), which its manifest names; run ferry lock again and review the diff`);
     }
   }
+  return counts;
 }

@@ -36,8 +36,13 @@ export interface RegistryClient {
 export function createRegistryClient(opts: { base: string; registry: string; env: NodeJS.ProcessEnv; log: Logger; stats?: FetchStats }): RegistryClient {
   const base = opts.base.replace(/\/+$/, '');
   const auth = new Map<string, Promise<string | undefined>>();
-  let credentials: Promise<RegistryCredentials | undefined> | undefined;
-  const login = () => (credentials ??= readRegistryCredentials(opts.registry, opts.env, opts.log));
+  // each repository's own login (a namespace of the registry may have its own), read once
+  const credentials = new Map<string, Promise<RegistryCredentials | undefined>>();
+  const login = (repository: string) => {
+    let c = credentials.get(repository);
+    if (!c) credentials.set(repository, (c = readRegistryCredentials(opts.registry, opts.env, opts.log, repository)));
+    return c;
+  };
 
   const authorization = (repository: string) => {
     let a = auth.get(repository);
@@ -55,7 +60,7 @@ export function createRegistryClient(opts: { base: string; registry: string; env
     if (res.status !== 401) throw httpStatusError(url, res.status);
     const challengeText = header(res.headers, 'www-authenticate');
     const challenge = parseChallenge(challengeText);
-    const creds = await login();
+    const creds = await login(repository);
     const basic = creds && `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     if (challenge?.scheme === 'basic') {
       if (!basic) throw needsLogin();
@@ -115,9 +120,17 @@ export function createRegistryClient(opts: { base: string; registry: string; env
       const res = await get(url, { accept: ACCEPT_MANIFESTS, ...(a && { authorization: a }) }, MANIFEST_MAX_BYTES);
       if (res.status !== 200) throw httpStatusError(url, res.status);
       const digest = `sha256:${createHash('sha256').update(res.body).digest('hex')}`;
+      if (reference.startsWith('sha256:') && reference !== digest) {
+        throw new IntegrityError(`${url}: the registry sent a manifest whose sha256 is ${digest}, not ${reference}; nothing was used`);
+      }
+      // the digest the registry announces, by its own algorithm (a registry may announce sha512): it must be
+      // the bytes'; ferry pins their sha256 all the same. An algorithm ferry does not know vouches for nothing
       const announced = header(res.headers, 'docker-content-digest');
-      if ((announced !== undefined && announced !== digest) || (reference.startsWith('sha256:') && reference !== digest)) {
-        throw new IntegrityError(`${url}: the registry sent a manifest whose sha256 is ${digest}, not ${reference.startsWith('sha256:') ? reference : announced}; nothing was used`);
+      const alg = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):[a-zA-Z0-9=_-]+$/.exec(announced ?? '')?.[1];
+      const known = alg === 'sha512' ? 'sha512' : alg === undefined || alg === 'sha256' ? 'sha256' : undefined;
+      const computed = known === 'sha512' ? `sha512:${createHash('sha512').update(res.body).digest('hex')}` : digest;
+      if (announced !== undefined && known !== undefined && announced !== computed) {
+        throw new IntegrityError(`${url}: the registry sent a manifest whose ${known} is ${computed}, not ${alg !== undefined ? announced : quoteInput(announced, 150)}; nothing was used`);
       }
       return { bytes: res.body, digest, contentType: header(res.headers, 'content-type') };
     },

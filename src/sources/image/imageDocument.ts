@@ -4,6 +4,7 @@ import { formatIssues } from '../../util/formatIssues.js';
 import { IMAGE_DIGEST_RE } from '../../util/names.js';
 import { parseErrorReason, quoteInput } from '../../util/oneLine.js';
 import { nestsDeeperThan } from '../../util/nestsDeeperThan.js';
+import { IMAGE_MANIFEST_MAX_BYTES } from '../../util/imageNames.js';
 
 /** The bundle's one OCI image layout. */
 export const OCI_DIR = 'oci';
@@ -21,7 +22,7 @@ export const ACCEPT_MANIFESTS = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MA
 /** A manifest or index nests a few levels (index, entries, platform, its features); far more is not one. */
 const MAX_DOCUMENT_DEPTH = 32;
 /** Registries refuse manifests over 4 MiB; ferry refuses to read larger ones. */
-export const MANIFEST_MAX_BYTES = 4 << 20;
+export const MANIFEST_MAX_BYTES = IMAGE_MANIFEST_MAX_BYTES;
 
 const digest = z.string().regex(IMAGE_DIGEST_RE, 'sha256: and 64 lowercase hex digits');
 const Platform = z.looseObject({ os: z.string(), architecture: z.string(), variant: z.string().optional() });

@@ -3,7 +3,7 @@ import { ResolveError, SpecError } from '../../errors.js';
 import { fetchToCache } from '../../fetch/fetchToCache.js';
 import type { BuildContext } from '../kind.js';
 import { MANIFEST_TYPES, parseImageDocument, type Descriptor, type ImageDocument } from './imageDocument.js';
-import { ownType, typeAgrees } from '../../util/imageNames.js';
+import { MAX_IMAGE_NAMED_PER_RELEASE, imageNamedCount, ownType, tooManyNamed, typeAgrees } from '../../util/imageNames.js';
 import { imagePlatforms, platformMatches, platformName, platformShown } from './imagePlatforms.js';
 import type { ImageLock, LockedDescriptor, LockedImage } from './imageLockSchema.js';
 import { createSourceOpener, type ImageSource } from './openImageSource.js';
@@ -21,16 +21,22 @@ export async function lockImages(ctx: BuildContext): Promise<ImageLock | undefin
   if (wanted.length === 0) return undefined;
   const open = createSourceOpener({ baseDir: ctx.baseDir, scratchDir: ctx.workDir, registries: ctx.spec.upstreams.images?.registries ?? {}, env: process.env, log: ctx.log, stats: ctx.fetchStats });
   const images: LockedImage[] = [];
+  // ferry serve serves no more of a release than this: refused here, as soon as it is crossed (a hostile
+  // index is not walked to its end), rather than signed into a bundle the secure side cannot serve
+  let named = 0;
   for (const w of wanted) {
     const source = open(w.ref, w.from);
-    const image = await lockImage(w.ref.name, source, w.platforms, w.services, ctx);
+    const count = (n: number) => {
+      if ((named += n) > MAX_IMAGE_NAMED_PER_RELEASE) throw new ResolveError(tooManyNamed(w.ref.name));
+    };
+    const image = await lockImage(w.ref.name, source, w.platforms, w.services, ctx, count);
     ctx.log.info(`image ${w.ref.name}: ${w.ref.digest ? '' : `${w.ref.tag} -> `}${image.digest}${image.upstream ? ` (index ${image.upstream.digest} reduced to ${w.platforms.join(', ')})` : ''}`);
     images.push(image);
   }
   return { images };
 }
 
-async function lockImage(name: string, source: ImageSource, platforms: string[], services: string[], ctx: BuildContext): Promise<LockedImage> {
+async function lockImage(name: string, source: ImageSource, platforms: string[], services: string[], ctx: BuildContext, count: (n: number) => void): Promise<LockedImage> {
   const top = await source.resolve();
   const doc = parseImageDocument(top.bytes, `${name} (${top.digest})`, top.contentType);
   // a Docker image manifest without its mediaType field, which only the registry's Content-Type called one:
@@ -38,10 +44,12 @@ async function lockImage(name: string, source: ImageSource, platforms: string[],
   if (!typeAgrees(doc.json.mediaType, doc.mediaType)) throw new ResolveError(`${name} (${top.digest}): the registry calls it ${doc.mediaType}, the manifest ${ownType(doc.json.mediaType)}`);
   const base = { ref: name, source: source.id, platforms, services };
   if (doc.kind === 'manifest') {
+    count(imageNamedCount(undefined, [1 + doc.layers.length]));
     await checkConfigPlatform(name, doc, source, platforms, ctx);
     return { ...base, digest: top.digest, size: top.bytes.length, mediaType: doc.mediaType, manifests: [], blobs: blobsOf(doc) };
   }
   const reduced = reduceIndex(top.bytes, doc, platforms, `${name} (${top.digest})`);
+  count(imageNamedCount(reduced.manifests.length, []));
   const manifests: LockedDescriptor[] = [];
   // an index may name one manifest many times (a hostile one, tens of thousands of times): each is fetched
   // and its blobs taken once, not once per entry (a list of every entry's layers outgrew the heap)
@@ -62,6 +70,7 @@ async function lockImage(name: string, source: ImageSource, platforms: string[],
       if (!MANIFEST_TYPES.includes(entry.mediaType) || !typeAgrees(doc.json.mediaType, entry.mediaType)) {
         throw new ResolveError(`${where}: the index calls the manifest ${quoteInput(entry.mediaType, 100)}, the manifest ${ownType(doc.json.mediaType)}; ferry serve answers it by the index's word, which clients would refuse`);
       }
+      count(imageNamedCount(undefined, [1 + doc.layers.length]));
       for (const b of blobsOf(doc)) if (!blobs.has(b.digest)) blobs.set(b.digest, b);
       fetched.set(entry.digest, (child = { size: got.bytes.length, mediaType: doc.mediaType }));
     }

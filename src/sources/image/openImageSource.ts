@@ -44,17 +44,20 @@ export interface SourceOptions {
 /**
  * The source of an image: `from` as the spec or lock names it (`oci:PATH[:TAG]`, TAG defaulting to the
  * reference's tag, or `docker-archive:PATH`; PATH relative to the spec), else its registry (upstreams.images.registries, else
- * https://REGISTRY). One client per registry, so a login is asked for once per repository.
+ * https://REGISTRY). One client per registry name and URL, so a login is asked for once per repository.
  */
 export function createSourceOpener(opts: SourceOptions): (ref: ImageRef, from: string | undefined) => ImageSource {
   const clients = new Map<string, ReturnType<typeof createRegistryClient>>();
   return (ref, from) => {
     if (from === undefined || /^https?:\/\//.test(from)) {
       const base = imageSourceId(ref, from, opts.registries);
-      let client = clients.get(base);
+      // per registry name and URL: two names the spec points at one URL each pull with their own login
+      // (the first name's client used the first name's login for the other's images)
+      const id = `${ref.registry} ${base}`;
+      let client = clients.get(id);
       if (!client) {
         client = createRegistryClient({ base, registry: ref.registry, env: opts.env, log: opts.log, stats: opts.stats });
-        clients.set(base, client);
+        clients.set(id, client);
       }
       const c = client;
       return {

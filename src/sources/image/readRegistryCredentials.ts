@@ -17,13 +17,16 @@ export function registryAuthFile(env: NodeJS.ProcessEnv): string {
 }
 
 /**
- * The login for a registry (`registry.example` or `registry.example:5000`) from the file `docker login`,
- * `podman login` and `skopeo login` write: `auths[REGISTRY].auth` (base64 of USER:PASSWORD) or its
- * username/password. Undefined when the file or the entry is missing. Credential helpers are not run
+ * The login for a repository of a registry (`registry.example` or `registry.example:5000`) from the file
+ * `docker login`, `podman login` and `skopeo login` write: `auths[KEY].auth` (base64 of USER:PASSWORD) or
+ * its username/password. KEY is, as containers-auth.json(5) reads it, the most specific of
+ * `REGISTRY/NAMESPACE/REPO`, `REGISTRY/NAMESPACE`, …, `REGISTRY` (a key of a namespace is that namespace's
+ * login, never another's of the same host), or a URL key docker wrote (`https://registry.example/v1/`: its
+ * host). Undefined when the file or the entry is missing. Credential helpers are not run
  * (a build must not execute programs named by a config file); a registry that needs one is named.
  * The credentials live only in memory: never in the lock, the bundle or a message.
  */
-export async function readRegistryCredentials(registry: string, env: NodeJS.ProcessEnv, log: Logger): Promise<RegistryCredentials | undefined> {
+export async function readRegistryCredentials(registry: string, env: NodeJS.ProcessEnv, log: Logger, repository = ''): Promise<RegistryCredentials | undefined> {
   const file = registryAuthFile(env);
   let raw: unknown;
   try {
@@ -34,8 +37,13 @@ export async function readRegistryCredentials(registry: string, env: NodeJS.Proc
   }
   const config = (typeof raw === 'object' && raw !== null ? raw : {}) as { auths?: Record<string, unknown>; credHelpers?: Record<string, unknown>; credsStore?: unknown };
   const auths = typeof config.auths === 'object' && config.auths !== null ? config.auths : {};
-  // docker writes some keys as URLs ("https://registry.example/v1/")
-  const key = Object.keys(auths).find((k) => k === registry || k.replace(/^https?:\/\//, '').replace(/\/.*$/, '') === registry);
+  // docker writes some keys as URLs ("https://registry.example/v1/"): those name the host; a key without a
+  // scheme keeps its path, the namespace or repository it is the login of
+  const scope = (k: string) => (/^https?:\/\//.test(k) ? k.replace(/^https?:\/\//, '').replace(/\/.*$/, '') : k.replace(/\/+$/, ''));
+  const parts = repository.split('/').filter((p) => p !== '');
+  const wanted = [...parts.map((_, i) => `${registry}/${parts.slice(0, parts.length - i).join('/')}`), registry];
+  const keys = Object.keys(auths);
+  const key = wanted.map((w) => keys.find((k) => k === w) ?? keys.find((k) => scope(k) === w)).find((k) => k !== undefined);
   const entry = key === undefined ? undefined : (auths[key] as { auth?: unknown; username?: unknown; password?: unknown } | null);
   if (entry && typeof entry.auth === 'string' && entry.auth !== '') {
     const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
