@@ -2,7 +2,8 @@ import { constants } from 'node:buffer';
 import { open, readFile } from 'node:fs/promises';
 import yauzl from 'yauzl';
 import { SpecError, UsageError } from '../errors.js';
-import { normalizePyPIName, toSeverity, type Advisory, type AdvisoryRange } from './advisory.js';
+import { SEVERITIES, normalizePyPIName, toSeverity, type Advisory, type AdvisoryRange, type Severity } from './advisory.js';
+import { cvssSeverity } from './cvss.js';
 import { parseErrorReason } from '../util/oneLine.js';
 
 /**
@@ -112,11 +113,27 @@ function fromOsv(json: unknown, label: string): Advisory[] {
         ...(debian?.[1] !== undefined && { release: debian[1] }),
         ranges,
         versions: strings(aff.versions),
-        severity: toSeverity(affSeverity ?? recSeverity),
+        severity: ratedSeverity(affSeverity ?? recSeverity, [aff.severity, rec.severity]),
       });
     }
   }
   return out;
+}
+
+/**
+ * An OSV advisory's severity: its database's own word (`ecosystem_specific`, `database_specific`) when it
+ * gives one, else the highest rating of its CVSS v3/v2 vectors (the `affected` entry's `severity`, then the
+ * record's): a record that scores itself only with a vector is not "unknown" to a --fail-on gate.
+ */
+function ratedSeverity(word: unknown, scoreLists: unknown[]): Severity {
+  const named = toSeverity(word);
+  if (named !== 'unknown') return named;
+  for (const list of scoreLists) {
+    const rated = (Array.isArray(list) ? list : []).flatMap((s) => (isObject(s) && typeof s.type === 'string' && typeof s.score === 'string' ? [cvssSeverity(s.type, s.score) ?? 'unknown'] : []));
+    const worst = rated.reduce<Severity>((w, s) => (SEVERITIES.indexOf(s) > SEVERITIES.indexOf(w) ? s : w), 'unknown');
+    if (worst !== 'unknown') return worst;
+  }
+  return 'unknown';
 }
 
 function fromTracker(json: Record<string, unknown>, label: string, suite: string | undefined): Advisory[] {

@@ -215,6 +215,33 @@ describe('offline vulnerability report', () => {
     expect((await ferry(['audit', bundle, '--keyring', keyring, '--db', tracker, '--suite', 'bookworm', '--fail-on', 'critical'])).code).toBe(0);
   });
 
+  it('rates a record that scores itself only with a CVSS vector by that vector, so --fail-on sees it', async () => {
+    const file = join(dir, 'osv-cvss.json');
+    const vector = (type: string, score: string) => ({ type, score });
+    await writeFile(
+      file,
+      JSON.stringify([
+        // PYSEC and Debian records carry no severity word, only vectors: 9.8 is critical
+        { id: 'PYSEC-cvss-v3', severity: [vector('CVSS_V3', 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H')], affected: [{ package: { ecosystem: 'PyPI', name: 'Jinja2' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '3.1.3' }] }] }] },
+        // a vector of the affected entry; 4.3 is medium
+        { id: 'OSV-cvss-v2', affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, severity: [vector('CVSS_V2', 'AV:N/AC:M/Au:N/C:N/I:P/A:N')], ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.33' }] }] }] },
+        // the database's own word comes first
+        { id: 'GHSA-worded', database_specific: { severity: 'LOW' }, severity: [vector('CVSS_V3', 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H')], affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.34' }] }] }] },
+        // CVSS v4 is not computed
+        { id: 'OSV-cvss-v4', severity: [vector('CVSS_V4', 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N')], affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.35' }] }] }] },
+      ]),
+    );
+    expect((await report(['--db', file])).map((f) => [f.package, f.ids, f.severity])).toEqual([
+      ['Jinja2', ['PYSEC-cvss-v3'], 'critical'],
+      ['requests', ['OSV-cvss-v2'], 'medium'],
+      ['requests', ['GHSA-worded'], 'low'],
+      ['requests', ['OSV-cvss-v4'], 'unknown'],
+    ]);
+    const gate = await ferry(['audit', bundle, '--keyring', keyring, '--db', file, '--fail-on', 'critical']);
+    expect(gate.code).toBe(1);
+    expect(gate.stderr.trim().split('\n')).toEqual(['ferry: vulnapp 1.0.0: 1 finding(s) at or above critical: Jinja2 3.1.2']);
+  });
+
   // Debian's OSV data holds thousands of advisories for one source package (linux). Matching them once
   // copied the package's list at each advisory and re-sorted a finding's IDs at each hit: 20,000 took
   // about three minutes, 50,000 would take over half an hour; now about two seconds. The timeout leaves
