@@ -25,8 +25,9 @@ export async function loadVulnDb(file: string, suite?: string): Promise<Advisory
     if (zip) {
       // each record parsed as it is read: only the advisories stay in memory, not every file's text
       const out: Advisory[] = [];
-      await readZipJson(file, (name, text) => void out.push(...fromOsv(parseJson(text, `${file}: ${name}`), `${file}: ${name}`)));
-      return out;
+      const found = { records: 0, ecosystems: new Set<string>() };
+      await readZipJson(file, (name, text) => void out.push(...fromOsv(parseJson(text, `${file}: ${name}`), `${file}: ${name}`, found)));
+      return coveredOsv(out, found, file);
     }
     if (size > MAX_JSON_BYTES) throw new SpecError(`${file}: ${size} bytes; refusing JSON of more than ${MAX_JSON_BYTES}`);
     data = await readFile(file);
@@ -35,7 +36,10 @@ export async function loadVulnDb(file: string, suite?: string): Promise<Advisory
     throw new UsageError(`cannot read vulnerability data ${file}: ${(err as Error).message}`);
   }
   const json = parseJson(data.toString('utf8'), file);
-  if (Array.isArray(json) || (isObject(json) && typeof json.id === 'string' && Array.isArray(json.affected))) return fromOsv(json, file);
+  if (Array.isArray(json) || (isObject(json) && typeof json.id === 'string' && Array.isArray(json.affected))) {
+    const found = { records: 0, ecosystems: new Set<string>() };
+    return coveredOsv(fromOsv(json, file, found), found, file);
+  }
   if (isObject(json)) return fromTracker(json, file, suite);
   throw new SpecError(`${file}: neither OSV records nor Debian security tracker JSON`);
 }
@@ -76,15 +80,37 @@ function parseJson(text: string, label: string): unknown {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
-function fromOsv(json: unknown, label: string): Advisory[] {
+/** What OSV data held: its records of the Debian or PyPI ecosystems (withdrawn ones too), and every ecosystem it named. */
+interface OsvCoverage {
+  records: number;
+  ecosystems: Set<string>;
+}
+
+/**
+ * OSV data with no record of an ecosystem ferry matches (an empty archive, npm's, a zip of something
+ * else) would report every package clean: a clean report that is not one, refused (exit 65) like a
+ * release the data does not cover.
+ */
+function coveredOsv(advisories: Advisory[], found: OsvCoverage, file: string): Advisory[] {
+  if (found.records > 0) return advisories;
+  const named = [...found.ecosystems].sort();
+  const list = named.slice(0, 5).map((e) => JSON.stringify(e.slice(0, 40))).join(', ') + (named.length > 5 ? ` and ${named.length - 5} more` : '');
+  throw new SpecError(`${file}: no OSV record of the Debian or PyPI ecosystems (${named.length > 0 ? `it names ${list}` : 'it holds no OSV record'}): this data cannot say a bundle is clean`);
+}
+
+function fromOsv(json: unknown, label: string, found: OsvCoverage): Advisory[] {
   const records = Array.isArray(json) ? json : [json];
   const out: Advisory[] = [];
   for (const rec of records) {
     if (!isObject(rec) || typeof rec.id !== 'string') throw new SpecError(`${label}: an OSV record without an id`);
+    const affected = Array.isArray(rec.affected) ? rec.affected : [];
+    const ecosystems = affected.flatMap((aff) => (isObject(aff) && isObject(aff.package) && typeof aff.package.ecosystem === 'string' ? [aff.package.ecosystem] : []));
+    for (const e of ecosystems) if (found.ecosystems.size < 1000) found.ecosystems.add(e);
+    if (ecosystems.some((e) => e === 'PyPI' || /^Debian(?::.+)?$/.test(e))) found.records++;
     // a withdrawn advisory was found to be wrong: it affects nothing
     if (rec.withdrawn !== undefined && rec.withdrawn !== null) continue;
     const recSeverity = isObject(rec.database_specific) ? rec.database_specific.severity : undefined;
-    for (const aff of Array.isArray(rec.affected) ? rec.affected : []) {
+    for (const aff of affected) {
       if (!isObject(aff) || !isObject(aff.package)) continue;
       const ecosystem = String(aff.package.ecosystem ?? '');
       const debian = /^Debian(?::(.+))?$/.exec(ecosystem);

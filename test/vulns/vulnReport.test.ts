@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -240,6 +240,32 @@ describe('offline vulnerability report', () => {
     const gate = await ferry(['audit', bundle, '--keyring', keyring, '--db', file, '--fail-on', 'critical']);
     expect(gate.code).toBe(1);
     expect(gate.stderr.trim().split('\n')).toEqual(['ferry: vulnapp 1.0.0: 1 finding(s) at or above critical: Jinja2 3.1.2']);
+  });
+
+  it('refuses OSV data with no Debian or PyPI record (exit 65, one line) rather than report the bundle clean', async () => {
+    const npm = join(dir, 'osv-npm.json');
+    await writeFile(npm, JSON.stringify([{ id: 'GHSA-npm', database_specific: { severity: 'CRITICAL' }, affected: [{ package: { ecosystem: 'npm', name: 'jinja2' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }] }] }]));
+    const empty = join(dir, 'osv-empty.json');
+    await writeFile(empty, '[]');
+    // an archive of another ecosystem, and one whose files are not JSON records at all
+    const zips = join(dir, 'osv-other-zips');
+    await mkdir(zips);
+    await writeFile(join(zips, 'GHSA-npm.json'), (await readFile(npm, 'utf8')).slice(1, -1));
+    await writeFile(join(zips, 'README.txt'), 'not a record');
+    const npmZip = join(dir, 'npm-osv.zip');
+    const noJsonZip = join(dir, 'no-json-osv.zip');
+    for (const [zip, files] of [[npmZip, ['GHSA-npm.json']], [noJsonZip, ['README.txt']]] as const) {
+      const zipped = await run('zip', ['-q', '-j', zip, ...files.map((f) => join(zips, f))]);
+      expect(zipped.code, zipped.stderr).toBe(0);
+    }
+    for (const [file, names] of [[npm, 'it names "npm"'], [empty, 'it holds no OSV record'], [npmZip, 'it names "npm"'], [noJsonZip, 'it holds no OSV record']]) {
+      const r = await ferry(['audit', bundle, '--keyring', keyring, '--db', osvZip, '--db', file!]);
+      expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([65, [`ferry: ${file}: no OSV record of the Debian or PyPI ecosystems (${names}): this data cannot say a bundle is clean`], '']);
+    }
+    // a file of withdrawn records only is data of the ecosystem: it affects nothing (the control)
+    const withdrawn = join(dir, 'osv-withdrawn-only.json');
+    await writeFile(withdrawn, JSON.stringify([{ id: 'PYSEC-gone', withdrawn: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'PyPI', name: 'jinja2' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }] }] }]));
+    expect(await report(['--db', withdrawn])).toEqual([]);
   });
 
   // Debian's OSV data holds thousands of advisories for one source package (linux). Matching them once
