@@ -26,7 +26,7 @@ export async function loadVulnDb(file: string, suite?: string): Promise<Advisory
       // each record parsed as it is read: only the advisories stay in memory, not every file's text
       const out: Advisory[] = [];
       const found = { records: 0, ecosystems: new Set<string>() };
-      await readZipJson(file, (name, text) => void out.push(...fromOsv(parseJson(text, `${file}: ${name}`), `${file}: ${name}`, found)));
+      await readZipJson(file, (name, bytes) => void out.push(...fromOsv(parseJson(bytes, `${file}: ${name}`), `${file}: ${name}`, found)));
       return coveredOsv(out, found, file);
     }
     if (size > MAX_JSON_BYTES) throw new SpecError(`${file}: ${size} bytes; refusing JSON of more than ${MAX_JSON_BYTES}`);
@@ -35,7 +35,7 @@ export async function loadVulnDb(file: string, suite?: string): Promise<Advisory
     if (err instanceof SpecError) throw err;
     throw new UsageError(`cannot read vulnerability data ${file}: ${(err as Error).message}`);
   }
-  const json = parseJson(data.toString('utf8'), file);
+  const json = parseJson(data, file);
   if (Array.isArray(json) || (isObject(json) && typeof json.id === 'string' && Array.isArray(json.affected))) {
     const found = { records: 0, ecosystems: new Set<string>() };
     return coveredOsv(fromOsv(json, file, found), found, file);
@@ -69,9 +69,27 @@ export function selectDebianRelease(advisories: Advisory[], suite: string | unde
   return advisories.filter((a) => a.release === undefined || a.release === chosen);
 }
 
-function parseJson(text: string, label: string): unknown {
+/**
+ * At most one JSON value separator or container (`,` `{` `[`, counted inside strings too) per this many
+ * bytes, and at most MAX_JSON_VALUES in one file: real data has one per 10 to 60 bytes (a tracker entry,
+ * an OSV record's events and version lists, its prose). Parsing costs per value, not per byte: 100 MiB
+ * of `{},` took 94 s and 3.3 GB; 512 MiB (under the size bound), at that rate some 17 GB, would pass V8's
+ * heap limit and end the process in a crash rather than a refusal.
+ */
+const BYTES_PER_VALUE = 6;
+const SMALL_VALUES = 1024;
+const MAX_JSON_VALUES = 16 * 1024 * 1024;
+
+function parseJson(bytes: Buffer, label: string): unknown {
+  let values = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === 0x2c || b === 0x7b || b === 0x5b) values++;
+  }
+  const allowed = Math.min(MAX_JSON_VALUES, SMALL_VALUES + Math.floor(bytes.length / BYTES_PER_VALUE));
+  if (values > allowed) throw new SpecError(`${label}: holds ${values} JSON values in ${bytes.length} bytes, more than vulnerability data has (${allowed}): refused before parsing`);
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch (err) {
     throw new SpecError(`${label}: not JSON (${parseErrorReason(err)})`);
   }
@@ -197,7 +215,7 @@ async function peek(file: string): Promise<{ zip: boolean; size: number }> {
   }
 }
 
-async function readZipJson(file: string, onJson: (name: string, text: string) => void): Promise<void> {
+async function readZipJson(file: string, onJson: (name: string, bytes: Buffer) => void): Promise<void> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, z) => (err ? reject(err) : resolve(z!)))).catch((err: Error) => {
     throw new SpecError(`${file}: not a readable zip (${err.message})`);
   });
@@ -211,7 +229,7 @@ async function readZipJson(file: string, onJson: (name: string, text: string) =>
           try {
             const chunks: Buffer[] = [];
             for await (const chunk of stream!) chunks.push(chunk as Buffer);
-            onJson(e.fileName, Buffer.concat(chunks).toString('utf8'));
+            onJson(e.fileName, Buffer.concat(chunks));
             zip.readEntry();
           } catch (e2) {
             reject(e2 as Error);

@@ -268,6 +268,32 @@ describe('offline vulnerability report', () => {
     expect(await report(['--db', withdrawn])).toEqual([]);
   });
 
+  it('refuses vulnerability data far denser in JSON values than real data before parsing it (exit 65, one line): parsing costs per value', async () => {
+    // a valid record carrying 300,000 empty objects (600,000 values with their commas): 100 MiB of them took 94 s and 3.3 GB to parse, 512 MiB
+    // (under the size bound) would crash the process at V8's heap limit
+    const record = JSON.stringify({ ...osvDebian('2026-dense', 'openssl', '1:3.0.11-1~deb12u3'), padding: [] });
+    const dense = record.replace('"padding":[]', `"padding":[${'{},'.repeat(300_000)}{}]`);
+    const file = join(dir, 'osv-dense.json');
+    await writeFile(file, `[${dense}]`);
+    const zips = join(dir, 'osv-dense-zip');
+    await mkdir(zips);
+    await writeFile(join(zips, 'DSA-dense.json'), dense);
+    const zip = join(dir, 'dense-osv.zip');
+    const zipped = await run('zip', ['-q', '-j', zip, join(zips, 'DSA-dense.json')]);
+    expect(zipped.code, zipped.stderr).toBe(0);
+    for (const [db, label] of [[file, file], [zip, `${zip}: DSA-dense.json`]]) {
+      const r = await ferry(['audit', bundle, '--keyring', keyring, '--db', db!]);
+      expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([65, [expect.stringMatching(new RegExp(`^ferry: ${label!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: holds 60\\d{4} JSON values in \\d+ bytes, more than vulnerability data has \\(\\d+\\): refused before parsing$`))], '']);
+    }
+    // the same record without the padding is read (the control)
+    const plain = join(dir, 'osv-plain.json');
+    await writeFile(plain, `[${record}]`);
+    expect((await report(['--db', plain])).map((f) => [f.package, f.ids])).toEqual([
+      ['libssl3', ['2026-dense', 'CVE-2026-dense']],
+      ['openssl', ['2026-dense', 'CVE-2026-dense']],
+    ]);
+  });
+
   // Debian's OSV data holds thousands of advisories for one source package (linux). Matching them once
   // copied the package's list at each advisory and re-sorted a finding's IDs at each hit: 20,000 took
   // about three minutes, 50,000 would take over half an hour; now about two seconds. The timeout leaves
