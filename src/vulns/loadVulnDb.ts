@@ -148,7 +148,7 @@ function fromOsv(json: unknown, label: string, found: OsvCoverage): Advisory[] {
         }
         if (r.events.length > 0) ranges.push(r);
       }
-      const affSeverity = isObject(aff.ecosystem_specific) ? (aff.ecosystem_specific.severity ?? aff.ecosystem_specific.urgency) : undefined;
+      const affWords = isObject(aff.ecosystem_specific) ? [aff.ecosystem_specific.severity, aff.ecosystem_specific.urgency] : [];
       out.push({
         id: rec.id,
         aliases: strings(rec.aliases),
@@ -157,7 +157,7 @@ function fromOsv(json: unknown, label: string, found: OsvCoverage): Advisory[] {
         ...(debian?.[1] !== undefined && { release: debian[1] }),
         ranges,
         versions: strings(aff.versions),
-        severity: ratedSeverity(affSeverity ?? recSeverity, [aff.severity, rec.severity]),
+        severity: ratedSeverity([...affWords, recSeverity], [aff.severity, rec.severity]),
       });
     }
   }
@@ -165,13 +165,14 @@ function fromOsv(json: unknown, label: string, found: OsvCoverage): Advisory[] {
 }
 
 /**
- * An OSV advisory's severity: its database's own word (`ecosystem_specific`, `database_specific`) when it
- * gives one, else the highest rating of its CVSS v3/v2 vectors (the `affected` entry's `severity`, then the
+ * An OSV advisory's severity: its database's own word (`ecosystem_specific`, then `database_specific`)
+ * when one is a severity, else the highest rating of its CVSS v3/v2 vectors (the `affected` entry's `severity`, then the
  * record's): a record that scores itself only with a vector is not "unknown" to a --fail-on gate.
  */
-function ratedSeverity(word: unknown, scoreLists: unknown[]): Severity {
-  const named = toSeverity(word);
-  if (named !== 'unknown') return named;
+function ratedSeverity(words: unknown[], scoreLists: unknown[]): Severity {
+  // the first word that is a severity: Debian's "not yet assigned" urgency says nothing, a record-level word may
+  const named = words.map(toSeverity).find((w) => w !== 'unknown');
+  if (named !== undefined) return named;
   for (const list of scoreLists) {
     const rated = (Array.isArray(list) ? list : []).flatMap((s) => (isObject(s) && typeof s.type === 'string' && typeof s.score === 'string' ? [cvssSeverity(s.type, s.score) ?? 'unknown'] : []));
     const worst = rated.reduce<Severity>((w, s) => (SEVERITIES.indexOf(s) > SEVERITIES.indexOf(w) ? s : w), 'unknown');

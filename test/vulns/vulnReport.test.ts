@@ -227,6 +227,8 @@ describe('offline vulnerability report', () => {
         { id: 'OSV-cvss-v2', affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, severity: [vector('CVSS_V2', 'AV:N/AC:M/Au:N/C:N/I:P/A:N')], ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.33' }] }] }] },
         // the database's own word comes first
         { id: 'GHSA-worded', database_specific: { severity: 'LOW' }, severity: [vector('CVSS_V3', 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H')], affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.34' }] }] }] },
+        // an urgency that is no severity yet (Debian's 'not yet assigned') leaves the record's word to say it
+        { id: 'OSV-unassigned', database_specific: { severity: 'HIGH' }, affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ecosystem_specific: { urgency: 'not yet assigned' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.36' }] }] }] },
         // CVSS v4 is not computed
         { id: 'OSV-cvss-v4', severity: [vector('CVSS_V4', 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N')], affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.35' }] }] }] },
       ]),
@@ -236,6 +238,7 @@ describe('offline vulnerability report', () => {
       ['requests', ['OSV-cvss-v2'], 'medium'],
       ['requests', ['GHSA-worded'], 'low'],
       ['requests', ['OSV-cvss-v4'], 'unknown'],
+      ['requests', ['OSV-unassigned'], 'high'],
     ]);
     const gate = await ferry(['audit', bundle, '--keyring', keyring, '--db', file, '--fail-on', 'critical']);
     expect(gate.code).toBe(1);
