@@ -4,7 +4,7 @@ import yauzl from 'yauzl';
 import { SpecError, UsageError } from '../errors.js';
 import { SEVERITIES, normalizePyPIName, toSeverity, type Advisory, type AdvisoryRange, type Severity } from './advisory.js';
 import { cvssSeverity } from './cvss.js';
-import { parseErrorReason } from '../util/oneLine.js';
+import { nameSome, parseErrorReason } from '../util/oneLine.js';
 
 /**
  * one OSV record or tracker file is kilobytes to a few hundred megabytes; beyond that it is not data (and
@@ -60,11 +60,11 @@ export function selectDebianRelease(advisories: Advisory[], suite: string | unde
   if (releases.size === 0) return advisories;
   let chosen: string;
   if (suite === undefined) {
-    if (releases.size > 1) throw new UsageError(`OSV Debian data for ${releases.size} releases (${[...releases].sort().map((r) => `Debian:${r}`).join(', ')}): pass --suite NAME (e.g. bookworm or 12)`);
+    if (releases.size > 1) throw new UsageError(`OSV Debian data for ${releases.size} releases (${someReleases(releases, 'Debian:')}): pass --suite NAME (e.g. bookworm or 12)`);
     chosen = [...releases][0]!;
   } else {
     chosen = DEBIAN_RELEASES[suite] ?? suite;
-    if (!releases.has(chosen)) throw new UsageError(`no OSV Debian data for --suite ${suite} (Debian:${chosen}; the data covers ${[...releases].sort().map((r) => `Debian:${r}`).join(', ')})`);
+    if (!releases.has(chosen)) throw new UsageError(`no OSV Debian data for --suite ${suite} (Debian:${chosen}; the data covers ${someReleases(releases, 'Debian:')})`);
   }
   return advisories.filter((a) => a.release === undefined || a.release === chosen);
 }
@@ -79,6 +79,11 @@ export function selectDebianRelease(advisories: Advisory[], suite: string | unde
 const BYTES_PER_VALUE = 6;
 const SMALL_VALUES = 1024;
 const MAX_JSON_VALUES = 16 * 1024 * 1024;
+
+/** the releases data covers, as a message names them: the first few, each cut short (the data may name thousands, of any length) */
+function someReleases(releases: Set<string>, prefix = ''): string {
+  return nameSome([...releases].sort().map((r) => `${prefix}${r.length > 40 ? `${r.slice(0, 40)}…` : r}`));
+}
 
 function parseJson(bytes: Buffer, label: string): unknown {
   let values = 0;
@@ -185,9 +190,9 @@ function fromTracker(json: Record<string, unknown>, label: string, suite: string
   const suites = new Set<string>();
   for (const cves of Object.values(json)) if (isObject(cves)) for (const cve of Object.values(cves)) if (isObject(cve) && isObject(cve.releases)) for (const s of Object.keys(cve.releases)) suites.add(s);
   const chosen = suite === undefined ? (suites.size === 1 ? [...suites][0] : undefined) : (DEBIAN_CODENAMES[suite] ?? suite);
-  if (!chosen) throw new UsageError(`${label}: Debian security tracker data for ${suites.size} releases (${[...suites].sort().join(', ')}): pass --suite NAME`);
+  if (!chosen) throw new UsageError(`${label}: Debian security tracker data for ${suites.size} releases (${someReleases(suites)}): pass --suite NAME`);
   // a release the data does not cover would report nothing: a clean report that is not one
-  if (!suites.has(chosen)) throw new UsageError(`${label}: no Debian security tracker data for --suite ${suite} (it covers ${[...suites].sort().join(', ') || 'no release'})`);
+  if (!suites.has(chosen)) throw new UsageError(`${label}: no Debian security tracker data for --suite ${suite} (it covers ${someReleases(suites) || 'no release'})`);
   const out: Advisory[] = [];
   for (const [pkg, cves] of Object.entries(json)) {
     if (!isObject(cves)) continue;

@@ -297,6 +297,24 @@ describe('offline vulnerability report', () => {
     ]);
   });
 
+  it('names a few of the releases data covers when it refuses, not thousands of them (one short line)', async () => {
+    const many = Array.from({ length: 3000 }, (_, i) => `r${String(i).padStart(4, '0')}${'x'.repeat(60)}`);
+    const trackerMany = join(dir, 'tracker-many.json');
+    await writeFile(trackerMany, JSON.stringify({ curl: { 'CVE-2026-9': { releases: Object.fromEntries(many.map((r) => [r, { status: 'open', urgency: 'high' }])) } } }));
+    const osvMany = join(dir, 'osv-many.json');
+    await writeFile(osvMany, JSON.stringify(many.map((r, i) => ({ ...osvDebian(`2026-m${i}`, 'curl', '1'), affected: [{ package: { ecosystem: `Debian:${r}`, name: 'curl' } }] }))));
+    const first = (prefix: string) => `${many.slice(0, 5).map((r) => `${prefix}${r.slice(0, 40)}…`).join(', ')} and 2995 more`;
+    for (const [args, line] of [
+      [['--db', trackerMany], `ferry: ${trackerMany}: Debian security tracker data for 3000 releases (${first('')}): pass --suite NAME`],
+      [['--db', trackerMany, '--suite', 'sid'], `ferry: ${trackerMany}: no Debian security tracker data for --suite sid (it covers ${first('')})`],
+      [['--db', osvMany], `ferry: OSV Debian data for 3000 releases (${first('Debian:')}): pass --suite NAME (e.g. bookworm or 12)`],
+      [['--db', osvMany, '--suite', 'sid'], `ferry: no OSV Debian data for --suite sid (Debian:sid; the data covers ${first('Debian:')})`],
+    ] as const) {
+      const r = await ferry(['audit', bundle, '--keyring', keyring, ...args]);
+      expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([64, [line], '']);
+    }
+  });
+
   // Debian's OSV data holds thousands of advisories for one source package (linux). Matching them once
   // copied the package's list at each advisory and re-sorted a finding's IDs at each hit: 20,000 took
   // about three minutes, 50,000 would take over half an hour; now about two seconds. The timeout leaves
