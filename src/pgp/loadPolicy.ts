@@ -78,6 +78,13 @@ export async function loadPolicy(file: string): Promise<Policy> {
     if (found.length !== 1) throw new SpecError(`${file}: key ${name}: ${value} holds ${found.length} keys; give one key per name`);
     keys.push({ name, fingerprint: found[0]!.getFingerprint().toUpperCase(), key: found[0] });
   }
+  // one key is one signer: under two names it would count for neither rule fully (a signature counts as the first name only)
+  const named = new Map<string, string>();
+  for (const k of keys) {
+    const first = named.get(k.fingerprint);
+    if (first !== undefined) throw new SpecError(`${file}: keys ${first} and ${k.name} are the same key ${k.fingerprint}: a key is one signer, give it one name`);
+    named.set(k.fingerprint, k.name);
+  }
   const rules = parsed.data.rules.map((r) => ({ names: typeof r.names === 'string' ? [r.names] : r.names, signers: r.signers, require: r.require }));
   rules.forEach((r, i) => {
     const unknown = r.signers.filter((s) => !keys.some((k) => k.name === s));

@@ -2,8 +2,9 @@ import { constants } from 'node:buffer';
 import { open, readFile } from 'node:fs/promises';
 import yauzl from 'yauzl';
 import { SpecError, UsageError } from '../errors.js';
-import { normalizePyPIName, toSeverity, type Advisory, type AdvisoryRange } from './advisory.js';
-import { parseErrorReason } from '../util/oneLine.js';
+import { SEVERITIES, normalizePyPIName, toSeverity, type Advisory, type AdvisoryRange, type Severity } from './advisory.js';
+import { cvssSeverity } from './cvss.js';
+import { nameSome, parseErrorReason } from '../util/oneLine.js';
 
 /**
  * one OSV record or tracker file is kilobytes to a few hundred megabytes; beyond that it is not data (and
@@ -24,8 +25,9 @@ export async function loadVulnDb(file: string, suite?: string): Promise<Advisory
     if (zip) {
       // each record parsed as it is read: only the advisories stay in memory, not every file's text
       const out: Advisory[] = [];
-      await readZipJson(file, (name, text) => void out.push(...fromOsv(parseJson(text, `${file}: ${name}`), `${file}: ${name}`)));
-      return out;
+      const found = { records: 0, ecosystems: new Set<string>() };
+      await readZipJson(file, (name, bytes) => void out.push(...fromOsv(parseJson(bytes, `${file}: ${name}`), `${file}: ${name}`, found)));
+      return coveredOsv(out, found, file);
     }
     if (size > MAX_JSON_BYTES) throw new SpecError(`${file}: ${size} bytes; refusing JSON of more than ${MAX_JSON_BYTES}`);
     data = await readFile(file);
@@ -33,8 +35,11 @@ export async function loadVulnDb(file: string, suite?: string): Promise<Advisory
     if (err instanceof SpecError) throw err;
     throw new UsageError(`cannot read vulnerability data ${file}: ${(err as Error).message}`);
   }
-  const json = parseJson(data.toString('utf8'), file);
-  if (Array.isArray(json) || (isObject(json) && typeof json.id === 'string' && Array.isArray(json.affected))) return fromOsv(json, file);
+  const json = parseJson(data, file);
+  if (Array.isArray(json) || (isObject(json) && typeof json.id === 'string' && Array.isArray(json.affected))) {
+    const found = { records: 0, ecosystems: new Set<string>() };
+    return coveredOsv(fromOsv(json, file, found), found, file);
+  }
   if (isObject(json)) return fromTracker(json, file, suite);
   throw new SpecError(`${file}: neither OSV records nor Debian security tracker JSON`);
 }
@@ -55,18 +60,41 @@ export function selectDebianRelease(advisories: Advisory[], suite: string | unde
   if (releases.size === 0) return advisories;
   let chosen: string;
   if (suite === undefined) {
-    if (releases.size > 1) throw new UsageError(`OSV Debian data for ${releases.size} releases (${[...releases].sort().map((r) => `Debian:${r}`).join(', ')}): pass --suite NAME (e.g. bookworm or 12)`);
+    if (releases.size > 1) throw new UsageError(`OSV Debian data for ${releases.size} releases (${someReleases(releases, 'Debian:')}): pass --suite NAME (e.g. bookworm or 12)`);
     chosen = [...releases][0]!;
   } else {
     chosen = DEBIAN_RELEASES[suite] ?? suite;
-    if (!releases.has(chosen)) throw new UsageError(`no OSV Debian data for --suite ${suite} (Debian:${chosen}; the data covers ${[...releases].sort().map((r) => `Debian:${r}`).join(', ')})`);
+    if (!releases.has(chosen)) throw new UsageError(`no OSV Debian data for --suite ${suite} (Debian:${chosen}; the data covers ${someReleases(releases, 'Debian:')})`);
   }
   return advisories.filter((a) => a.release === undefined || a.release === chosen);
 }
 
-function parseJson(text: string, label: string): unknown {
+/**
+ * At most one JSON value separator or container (`,` `{` `[`, counted inside strings too) per this many
+ * bytes, and at most MAX_JSON_VALUES in one file: real data has one per 10 to 60 bytes (a tracker entry,
+ * an OSV record's events and version lists, its prose). Parsing costs per value, not per byte: 100 MiB
+ * of `{},` took 94 s and 3.3 GB; 512 MiB (under the size bound), at that rate some 17 GB, would pass V8's
+ * heap limit and end the process in a crash rather than a refusal.
+ */
+const BYTES_PER_VALUE = 6;
+const SMALL_VALUES = 1024;
+const MAX_JSON_VALUES = 16 * 1024 * 1024;
+
+/** the releases data covers, as a message names them: the first few, each cut short (the data may name thousands, of any length) */
+function someReleases(releases: Set<string>, prefix = ''): string {
+  return nameSome([...releases].sort().map((r) => `${prefix}${r.length > 40 ? `${r.slice(0, 40)}…` : r}`));
+}
+
+function parseJson(bytes: Buffer, label: string): unknown {
+  let values = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === 0x2c || b === 0x7b || b === 0x5b) values++;
+  }
+  const allowed = Math.min(MAX_JSON_VALUES, SMALL_VALUES + Math.floor(bytes.length / BYTES_PER_VALUE));
+  if (values > allowed) throw new SpecError(`${label}: holds ${values} JSON values in ${bytes.length} bytes, more than vulnerability data has (${allowed}): refused before parsing`);
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch (err) {
     throw new SpecError(`${label}: not JSON (${parseErrorReason(err)})`);
   }
@@ -75,15 +103,37 @@ function parseJson(text: string, label: string): unknown {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
-function fromOsv(json: unknown, label: string): Advisory[] {
+/** What OSV data held: its records of the Debian or PyPI ecosystems (withdrawn ones too), and every ecosystem it named. */
+interface OsvCoverage {
+  records: number;
+  ecosystems: Set<string>;
+}
+
+/**
+ * OSV data with no record of an ecosystem ferry matches (an empty archive, npm's, a zip of something
+ * else) would report every package clean: a clean report that is not one, refused (exit 65) like a
+ * release the data does not cover.
+ */
+function coveredOsv(advisories: Advisory[], found: OsvCoverage, file: string): Advisory[] {
+  if (found.records > 0) return advisories;
+  const named = [...found.ecosystems].sort();
+  const list = named.slice(0, 5).map((e) => JSON.stringify(e.slice(0, 40))).join(', ') + (named.length > 5 ? ` and ${named.length - 5} more` : '');
+  throw new SpecError(`${file}: no OSV record of the Debian or PyPI ecosystems (${named.length > 0 ? `it names ${list}` : 'it holds no OSV record'}): this data cannot say a bundle is clean`);
+}
+
+function fromOsv(json: unknown, label: string, found: OsvCoverage): Advisory[] {
   const records = Array.isArray(json) ? json : [json];
   const out: Advisory[] = [];
   for (const rec of records) {
     if (!isObject(rec) || typeof rec.id !== 'string') throw new SpecError(`${label}: an OSV record without an id`);
+    const affected = Array.isArray(rec.affected) ? rec.affected : [];
+    const ecosystems = affected.flatMap((aff) => (isObject(aff) && isObject(aff.package) && typeof aff.package.ecosystem === 'string' ? [aff.package.ecosystem] : []));
+    for (const e of ecosystems) if (found.ecosystems.size < 1000) found.ecosystems.add(e);
+    if (ecosystems.some((e) => e === 'PyPI' || /^Debian(?::.+)?$/.test(e))) found.records++;
     // a withdrawn advisory was found to be wrong: it affects nothing
     if (rec.withdrawn !== undefined && rec.withdrawn !== null) continue;
     const recSeverity = isObject(rec.database_specific) ? rec.database_specific.severity : undefined;
-    for (const aff of Array.isArray(rec.affected) ? rec.affected : []) {
+    for (const aff of affected) {
       if (!isObject(aff) || !isObject(aff.package)) continue;
       const ecosystem = String(aff.package.ecosystem ?? '');
       const debian = /^Debian(?::(.+))?$/.exec(ecosystem);
@@ -103,7 +153,7 @@ function fromOsv(json: unknown, label: string): Advisory[] {
         }
         if (r.events.length > 0) ranges.push(r);
       }
-      const affSeverity = isObject(aff.ecosystem_specific) ? (aff.ecosystem_specific.severity ?? aff.ecosystem_specific.urgency) : undefined;
+      const affWords = isObject(aff.ecosystem_specific) ? [aff.ecosystem_specific.severity, aff.ecosystem_specific.urgency] : [];
       out.push({
         id: rec.id,
         aliases: strings(rec.aliases),
@@ -112,20 +162,37 @@ function fromOsv(json: unknown, label: string): Advisory[] {
         ...(debian?.[1] !== undefined && { release: debian[1] }),
         ranges,
         versions: strings(aff.versions),
-        severity: toSeverity(affSeverity ?? recSeverity),
+        severity: ratedSeverity([...affWords, recSeverity], [aff.severity, rec.severity]),
       });
     }
   }
   return out;
 }
 
+/**
+ * An OSV advisory's severity: its database's own word (`ecosystem_specific`, then `database_specific`)
+ * when one is a severity, else the highest rating of its CVSS v3/v2 vectors (the `affected` entry's `severity`, then the
+ * record's): a record that scores itself only with a vector is not "unknown" to a --fail-on gate.
+ */
+function ratedSeverity(words: unknown[], scoreLists: unknown[]): Severity {
+  // the first word that is a severity: Debian's "not yet assigned" urgency says nothing, a record-level word may
+  const named = words.map(toSeverity).find((w) => w !== 'unknown');
+  if (named !== undefined) return named;
+  for (const list of scoreLists) {
+    const rated = (Array.isArray(list) ? list : []).flatMap((s) => (isObject(s) && typeof s.type === 'string' && typeof s.score === 'string' ? [cvssSeverity(s.type, s.score) ?? 'unknown'] : []));
+    const worst = rated.reduce<Severity>((w, s) => (SEVERITIES.indexOf(s) > SEVERITIES.indexOf(w) ? s : w), 'unknown');
+    if (worst !== 'unknown') return worst;
+  }
+  return 'unknown';
+}
+
 function fromTracker(json: Record<string, unknown>, label: string, suite: string | undefined): Advisory[] {
   const suites = new Set<string>();
   for (const cves of Object.values(json)) if (isObject(cves)) for (const cve of Object.values(cves)) if (isObject(cve) && isObject(cve.releases)) for (const s of Object.keys(cve.releases)) suites.add(s);
   const chosen = suite === undefined ? (suites.size === 1 ? [...suites][0] : undefined) : (DEBIAN_CODENAMES[suite] ?? suite);
-  if (!chosen) throw new UsageError(`${label}: Debian security tracker data for ${suites.size} releases (${[...suites].sort().join(', ')}): pass --suite NAME`);
+  if (!chosen) throw new UsageError(`${label}: Debian security tracker data for ${suites.size} releases (${someReleases(suites)}): pass --suite NAME`);
   // a release the data does not cover would report nothing: a clean report that is not one
-  if (!suites.has(chosen)) throw new UsageError(`${label}: no Debian security tracker data for --suite ${suite} (it covers ${[...suites].sort().join(', ') || 'no release'})`);
+  if (!suites.has(chosen)) throw new UsageError(`${label}: no Debian security tracker data for --suite ${suite} (it covers ${someReleases(suites) || 'no release'})`);
   const out: Advisory[] = [];
   for (const [pkg, cves] of Object.entries(json)) {
     if (!isObject(cves)) continue;
@@ -154,7 +221,7 @@ async function peek(file: string): Promise<{ zip: boolean; size: number }> {
   }
 }
 
-async function readZipJson(file: string, onJson: (name: string, text: string) => void): Promise<void> {
+async function readZipJson(file: string, onJson: (name: string, bytes: Buffer) => void): Promise<void> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, z) => (err ? reject(err) : resolve(z!)))).catch((err: Error) => {
     throw new SpecError(`${file}: not a readable zip (${err.message})`);
   });
@@ -168,7 +235,7 @@ async function readZipJson(file: string, onJson: (name: string, text: string) =>
           try {
             const chunks: Buffer[] = [];
             for await (const chunk of stream!) chunks.push(chunk as Buffer);
-            onJson(e.fileName, Buffer.concat(chunks).toString('utf8'));
+            onJson(e.fileName, Buffer.concat(chunks));
             zip.readEntry();
           } catch (e2) {
             reject(e2 as Error);

@@ -93,6 +93,16 @@ describe('signing policy', () => {
     expect(s.stderr).toContain('signed by none of them (not counted for this name: alice); may still sign: bob, carol');
   });
 
+  it('refuses a policy that lists one key under two names (exit 65, one line): a key is one signer', async () => {
+    // the same key as a file and as its fingerprint (lower case): a signature by it once counted as the first name only,
+    // so a rule naming the second refused alice's own signature as "not counted for this name"
+    const file = join(dir, 'one-key-two-names.policy.yaml');
+    await writeFile(file, `keys:\n  alice: alice.asc\n  alice-again: ${alice.fingerprint!.toLowerCase()}\n  bob: bob.asc\nrules:\n  - names: demo\n    signers: [alice-again, bob]\n    require: 1\n`);
+    const r = await ferry(['verify', bundle, '--policy', file]);
+    expect([r.code, r.stderr.trim().split('\n')]).toEqual([65, [`ferry: ${file}: keys alice and alice-again are the same key ${alice.fingerprint!.toUpperCase()}: a key is one signer, give it one name`]]);
+    expect(r.stdout).toBe('');
+  });
+
   it('accepts a rotated key certified by the old one for the names the old one covered, counted once with it', async () => {
     const file = await policy('rotation', 'rules:\n  - names: demo\n    signers: [alice, bob]\n    require: 2\n');
     await gnupg.ok(['-u', fpr.bob!, '--quick-sign-key', fpr['bob-2027']!]);

@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -213,6 +213,106 @@ describe('offline vulnerability report', () => {
     expect(gate.stderr).toContain('2 finding(s) at or above high: curl 7.88.1-10+deb12u5, libssl3 1:3.0.9-1 (in rootfs/base.tar.gz)');
     expect(table.stdout).toMatch(/libssl3 \(deb in rootfs\/base\.tar\.gz\)\s+1:3\.0\.9-1\s+1:3\.0\.11-1~deb12u1\s+high\s+CVE-2026-2000/);
     expect((await ferry(['audit', bundle, '--keyring', keyring, '--db', tracker, '--suite', 'bookworm', '--fail-on', 'critical'])).code).toBe(0);
+  });
+
+  it('rates a record that scores itself only with a CVSS vector by that vector, so --fail-on sees it', async () => {
+    const file = join(dir, 'osv-cvss.json');
+    const vector = (type: string, score: string) => ({ type, score });
+    await writeFile(
+      file,
+      JSON.stringify([
+        // PYSEC and Debian records carry no severity word, only vectors: 9.8 is critical
+        { id: 'PYSEC-cvss-v3', severity: [vector('CVSS_V3', 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H')], affected: [{ package: { ecosystem: 'PyPI', name: 'Jinja2' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '3.1.3' }] }] }] },
+        // a vector of the affected entry; 4.3 is medium
+        { id: 'OSV-cvss-v2', affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, severity: [vector('CVSS_V2', 'AV:N/AC:M/Au:N/C:N/I:P/A:N')], ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.33' }] }] }] },
+        // the database's own word comes first
+        { id: 'GHSA-worded', database_specific: { severity: 'LOW' }, severity: [vector('CVSS_V3', 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H')], affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.34' }] }] }] },
+        // an urgency that is no severity yet (Debian's 'not yet assigned') leaves the record's word to say it
+        { id: 'OSV-unassigned', database_specific: { severity: 'HIGH' }, affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ecosystem_specific: { urgency: 'not yet assigned' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.36' }] }] }] },
+        // CVSS v4 is not computed
+        { id: 'OSV-cvss-v4', severity: [vector('CVSS_V4', 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N')], affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.35' }] }] }] },
+      ]),
+    );
+    expect((await report(['--db', file])).map((f) => [f.package, f.ids, f.severity])).toEqual([
+      ['Jinja2', ['PYSEC-cvss-v3'], 'critical'],
+      ['requests', ['OSV-cvss-v2'], 'medium'],
+      ['requests', ['GHSA-worded'], 'low'],
+      ['requests', ['OSV-cvss-v4'], 'unknown'],
+      ['requests', ['OSV-unassigned'], 'high'],
+    ]);
+    const gate = await ferry(['audit', bundle, '--keyring', keyring, '--db', file, '--fail-on', 'critical']);
+    expect(gate.code).toBe(1);
+    expect(gate.stderr.trim().split('\n')).toEqual(['ferry: vulnapp 1.0.0: 1 finding(s) at or above critical: Jinja2 3.1.2']);
+  });
+
+  it('refuses OSV data with no Debian or PyPI record (exit 65, one line) rather than report the bundle clean', async () => {
+    const npm = join(dir, 'osv-npm.json');
+    await writeFile(npm, JSON.stringify([{ id: 'GHSA-npm', database_specific: { severity: 'CRITICAL' }, affected: [{ package: { ecosystem: 'npm', name: 'jinja2' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }] }] }]));
+    const empty = join(dir, 'osv-empty.json');
+    await writeFile(empty, '[]');
+    // an archive of another ecosystem, and one whose files are not JSON records at all
+    const zips = join(dir, 'osv-other-zips');
+    await mkdir(zips);
+    await writeFile(join(zips, 'GHSA-npm.json'), (await readFile(npm, 'utf8')).slice(1, -1));
+    await writeFile(join(zips, 'README.txt'), 'not a record');
+    const npmZip = join(dir, 'npm-osv.zip');
+    const noJsonZip = join(dir, 'no-json-osv.zip');
+    for (const [zip, files] of [[npmZip, ['GHSA-npm.json']], [noJsonZip, ['README.txt']]] as const) {
+      const zipped = await run('zip', ['-q', '-j', zip, ...files.map((f) => join(zips, f))]);
+      expect(zipped.code, zipped.stderr).toBe(0);
+    }
+    for (const [file, names] of [[npm, 'it names "npm"'], [empty, 'it holds no OSV record'], [npmZip, 'it names "npm"'], [noJsonZip, 'it holds no OSV record']]) {
+      const r = await ferry(['audit', bundle, '--keyring', keyring, '--db', osvZip, '--db', file!]);
+      expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([65, [`ferry: ${file}: no OSV record of the Debian or PyPI ecosystems (${names}): this data cannot say a bundle is clean`], '']);
+    }
+    // a file of withdrawn records only is data of the ecosystem: it affects nothing (the control)
+    const withdrawn = join(dir, 'osv-withdrawn-only.json');
+    await writeFile(withdrawn, JSON.stringify([{ id: 'PYSEC-gone', withdrawn: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'PyPI', name: 'jinja2' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }] }] }]));
+    expect(await report(['--db', withdrawn])).toEqual([]);
+  });
+
+  it('refuses vulnerability data far denser in JSON values than real data before parsing it (exit 65, one line): parsing costs per value', async () => {
+    // a valid record carrying 300,000 empty objects (600,000 values with their commas): 100 MiB of them took 94 s and 3.3 GB to parse, 512 MiB
+    // (under the size bound) would crash the process at V8's heap limit
+    const record = JSON.stringify({ ...osvDebian('2026-dense', 'openssl', '1:3.0.11-1~deb12u3'), padding: [] });
+    const dense = record.replace('"padding":[]', `"padding":[${'{},'.repeat(300_000)}{}]`);
+    const file = join(dir, 'osv-dense.json');
+    await writeFile(file, `[${dense}]`);
+    const zips = join(dir, 'osv-dense-zip');
+    await mkdir(zips);
+    await writeFile(join(zips, 'DSA-dense.json'), dense);
+    const zip = join(dir, 'dense-osv.zip');
+    const zipped = await run('zip', ['-q', '-j', zip, join(zips, 'DSA-dense.json')]);
+    expect(zipped.code, zipped.stderr).toBe(0);
+    for (const [db, label] of [[file, file], [zip, `${zip}: DSA-dense.json`]]) {
+      const r = await ferry(['audit', bundle, '--keyring', keyring, '--db', db!]);
+      expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([65, [expect.stringMatching(new RegExp(`^ferry: ${label!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: holds 60\\d{4} JSON values in \\d+ bytes, more than vulnerability data has \\(\\d+\\): refused before parsing$`))], '']);
+    }
+    // the same record without the padding is read (the control)
+    const plain = join(dir, 'osv-plain.json');
+    await writeFile(plain, `[${record}]`);
+    expect((await report(['--db', plain])).map((f) => [f.package, f.ids])).toEqual([
+      ['libssl3', ['2026-dense', 'CVE-2026-dense']],
+      ['openssl', ['2026-dense', 'CVE-2026-dense']],
+    ]);
+  });
+
+  it('names a few of the releases data covers when it refuses, not thousands of them (one short line)', async () => {
+    const many = Array.from({ length: 3000 }, (_, i) => `r${String(i).padStart(4, '0')}${'x'.repeat(60)}`);
+    const trackerMany = join(dir, 'tracker-many.json');
+    await writeFile(trackerMany, JSON.stringify({ curl: { 'CVE-2026-9': { releases: Object.fromEntries(many.map((r) => [r, { status: 'open', urgency: 'high' }])) } } }));
+    const osvMany = join(dir, 'osv-many.json');
+    await writeFile(osvMany, JSON.stringify(many.map((r, i) => ({ ...osvDebian(`2026-m${i}`, 'curl', '1'), affected: [{ package: { ecosystem: `Debian:${r}`, name: 'curl' } }] }))));
+    const first = (prefix: string) => `${many.slice(0, 5).map((r) => `${prefix}${r.slice(0, 40)}…`).join(', ')} and 2995 more`;
+    for (const [args, line] of [
+      [['--db', trackerMany], `ferry: ${trackerMany}: Debian security tracker data for 3000 releases (${first('')}): pass --suite NAME`],
+      [['--db', trackerMany, '--suite', 'sid'], `ferry: ${trackerMany}: no Debian security tracker data for --suite sid (it covers ${first('')})`],
+      [['--db', osvMany], `ferry: OSV Debian data for 3000 releases (${first('Debian:')}): pass --suite NAME (e.g. bookworm or 12)`],
+      [['--db', osvMany, '--suite', 'sid'], `ferry: no OSV Debian data for --suite sid (Debian:sid; the data covers ${first('Debian:')})`],
+    ] as const) {
+      const r = await ferry(['audit', bundle, '--keyring', keyring, ...args]);
+      expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([64, [line], '']);
+    }
   });
 
   // Debian's OSV data holds thousands of advisories for one source package (linux). Matching them once
