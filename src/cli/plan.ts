@@ -33,10 +33,11 @@ export function register(program: Command): void {
     const plan = await planDeploy({ release, inventory, hosts, services: o.services, stages: parseStages(o.stages), force: o.force, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 });
     if (o.json) process.stdout.write(JSON.stringify({ release: { name: release.manifest.name, version: release.manifest.version, digest: release.digest }, ...plan }) + '\n');
     else {
-      const rows = [['HOST', 'SERVICE', 'STAGE', 'ACTION', 'WHY'], ...plan.rows.map((r) => [r.host, r.service, r.stage, r.run ? 'run' : r.refused ? 'refuse' : 'skip', r.reason])];
+      const rows = [['HOST', 'SERVICE', 'STAGE', 'ACTION', 'WHY'], ...plan.rows.map((r) => [r.host, r.service, r.stage, r.run ? 'run' : r.held !== undefined ? 'held' : r.refused ? 'refuse' : 'skip', r.reason])];
       const runs = plan.rows.filter((r) => r.run).length;
       const refused = plan.rows.filter((r) => r.refused).length;
-      process.stdout.write(formatTable(rows) + `\n${runs} of ${plan.rows.length} stages would run${refused ? `, ${refused} would be refused` : ''} (${release.manifest.name} ${release.manifest.version}, ${release.digest.slice(0, 12)})\n`);
+      const held = new Set(plan.rows.filter((r) => r.held !== undefined).map((r) => r.host)).size;
+      process.stdout.write(formatTable(rows) + `\n${runs} of ${plan.rows.length} stages would run${refused ? `, ${refused} would be refused` : ''}${held ? `, ${held} host(s) held by a running deploy` : ''} (${release.manifest.name} ${release.manifest.version}, ${release.digest.slice(0, 12)})\n`);
       for (const u of plan.unreachable) process.stdout.write(`${u.host}: unreachable: ${escapeText(u.error)}\n`);
     }
     if (plan.unreachable.length) throw new DeployError(`${plan.unreachable.length} host(s) could not be asked for their facts: ${plan.unreachable.map((u) => u.host).join(', ')}`);

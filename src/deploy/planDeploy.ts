@@ -1,7 +1,7 @@
 import { decideStage } from './decideStage.js';
 import { forEachHost } from './forEachHost.js';
 import { prepareTargets } from './prepareTargets.js';
-import { readFacts } from './readFacts.js';
+import { readHostStatus } from './readFacts.js';
 import { comeBack } from './retire.js';
 import { retryTransient } from './retryTransient.js';
 import { STAGES, type StageName } from '../stages.js';
@@ -18,6 +18,11 @@ export interface PlanRow {
   reason: string;
   /** neither run nor skipped: the stages before it are not done for this bundle (the reason names what to run) */
   refused?: boolean;
+  /**
+   * a run holds the host now (its holder line, `ferry deploy on R (pid N), started T`): a deploy started now is
+   * refused there until that run ends, and a stage the facts show unfinished is the one that run is in
+   */
+  held?: string;
 }
 
 export interface PlanResult {
@@ -39,8 +44,12 @@ export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
   // a host the release gives no service has nothing to plan: it is not asked (down, it failed the plan)
   await forEachHost(targets.filter((t) => t.services.length), opts, async (t, transport) => {
     try {
-      const facts = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readFacts(transport, t.host.name, t.settings.factsDir, t.services.map((s) => s.name), opts.timeoutMs));
-      for (const svc of t.services) rows.push(...planService(t.host.name, svc, facts.get(svc.name)!, opts.release, stages, force));
+      // who holds the host, read with the facts the way status does (/proc/locks, never taking the lock)
+      const { facts, heldBy } = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readHostStatus(transport, t.host.name, t.settings.factsDir, t.settings.dataDir, opts.timeoutMs, t.services.map((s) => s.name)));
+      for (const svc of t.services) {
+        const read = facts.get(svc.name)!;
+        rows.push(...(heldBy === undefined ? planService(t.host.name, svc, read, opts.release, stages, force) : heldRows(t.host.name, svc.name, read, stages, heldBy)));
+      }
     } catch (err) {
       unreachable.push({ host: t.host.name, error: (err as Error).message });
     }
@@ -48,6 +57,23 @@ export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
   const order = new Map(targets.map((t, i) => [t.host.name, i]));
   rows.sort((a, b) => order.get(a.host)! - order.get(b.host)! || (a.service < b.service ? -1 : a.service > b.service ? 1 : 0) || STAGES.indexOf(a.stage) - STAGES.indexOf(b.stage));
   return { rows, unreachable };
+}
+
+/**
+ * The rows of a host another run holds now: a deploy started now would be refused there (the host is locked),
+ * whatever the facts say; a stage they show unfinished ("did not finish") is the one that run is in, not one a
+ * stopped run left to run again.
+ */
+function heldRows(host: string, service: string, read: FactRead, stages: readonly StageName[], by: string): PlanRow[] {
+  const failure = read.fact?.failure;
+  return stages.map((stage) => ({
+    host,
+    service,
+    stage,
+    run: false,
+    held: by,
+    reason: failure?.unfinished && failure.stage === stage ? `${stage} running now (since ${failure.time}): the host is being deployed by ${by}` : `the host is being deployed by ${by}; a deploy now is refused there until that run ends`,
+  }));
 }
 
 /**

@@ -37,14 +37,14 @@ function heldScript(dataDir: string): string {
 }
 
 /**
- * The facts of every service the host has facts for, and who holds the host for a run now (a deploy that is
+ * The facts of the services named (without a list, of every service the host has facts for), and who holds the host for a run now (a deploy that is
  * running: a stage its facts show unfinished is the one it runs, not one a stopped run left), for status.
  */
-export async function readHostStatus(transport: Transport, host: string, factsDir: string, dataDir: string, timeoutMs?: number): Promise<{ facts: Map<string, FactRead>; heldBy?: string }> {
-  const r = await transport.run(`${heldScript(dataDir)}\n${factsScript(factsDir, undefined)}`, { timeoutMs: timeoutMs ?? FACTS_TIMEOUT_MS });
+export async function readHostStatus(transport: Transport, host: string, factsDir: string, dataDir: string, timeoutMs?: number, services?: string[]): Promise<{ facts: Map<string, FactRead>; heldBy?: string }> {
+  const r = await transport.run(`${heldScript(dataDir)}\n${factsScript(factsDir, services)}`, { timeoutMs: timeoutMs ?? FACTS_TIMEOUT_MS });
   if (r.code !== 0) throw new DeployError(`host ${host}: cannot read facts in ${factsDir}: ${r.stderr.trim()}`);
   const first = r.stdout.split('\n', 1)[0]!;
-  return { facts: parseFacts(r.stdout, host, factsDir, undefined), ...(first.startsWith(HELD) && { heldBy: first.slice(HELD.length) }) };
+  return { facts: parseFacts(r.stdout, host, factsDir, services), ...(first.startsWith(HELD) && { heldBy: first.slice(HELD.length) }) };
 }
 
 /**

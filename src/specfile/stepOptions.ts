@@ -68,6 +68,8 @@ const service = z
     check: z.string().min(1).optional(),
     check_tries: z.number().int().min(1).default(10),
     check_delay: z.number().min(0).default(1),
+    /** the longest one try of the check may run (seconds): a try that hangs is stopped (its process group) and counts as failed */
+    check_timeout: z.number().int().min(1).default(30),
     /** the systemctl program (a wrapper on hosts without systemd, or in tests) */
     systemctl: z.string().min(1).default('systemctl'),
   })

@@ -6,12 +6,12 @@ import { generateKey } from '../../src/pgp/generateKey.js';
 import { writeAptRepository } from '../../src/sources/apt/writeAptRepository.js';
 import { writeRelease } from './storeFixture.js';
 
-/** A small .deb built with dpkg-deb: one file under /usr/share/NAME, and the given postinst. */
-export function makeDeb(dir: string, opts: { name: string; version: string; postinst: string }): string {
+/** A small .deb built with dpkg-deb: one file under /usr/share/NAME (hello.txt, holding `text`), and the given postinst. */
+export function makeDeb(dir: string, opts: { name: string; version: string; postinst: string; text?: string }): string {
   const root = join(dir, `${opts.name}-${opts.version}`);
   mkdirSync(join(root, 'DEBIAN'), { recursive: true });
   mkdirSync(join(root, 'usr/share', opts.name), { recursive: true });
-  writeFileSync(join(root, 'usr/share', opts.name, 'hello.txt'), 'hello from a bundle\n');
+  writeFileSync(join(root, 'usr/share', opts.name, 'hello.txt'), opts.text ?? 'hello from a bundle\n');
   writeFileSync(join(root, 'DEBIAN/control'), `Package: ${opts.name}\nVersion: ${opts.version}\nArchitecture: all\nMaintainer: ferry tests <tests@ferry.invalid>\nDescription: test package for ferry deploy\n`);
   writeFileSync(join(root, 'DEBIAN/postinst'), opts.postinst, { mode: 0o755 });
   const deb = join(dir, `${opts.name}_${opts.version}_all.deb`);

@@ -134,8 +134,8 @@ describe('hostile templates, step options, inventory values and manifest strings
     expect(STEP_OPTIONS.service.safeParse({ name }).success).toBe(false);
     inventory();
     const rel = await release('unit-name', {});
-    const params = { name, systemctl, check: 'false', check_tries: 1, check_delay: 0, state: 'started' as const, restart_when_changed: true, reload: false };
-    await expect(serviceStep.run(params, { ...ctx(rel), stage: 'configure' })).rejects.toThrow(`health check of ${name} still failing after 1 tries: false`);
+    const params = { name, systemctl, check: 'false', check_tries: 1, check_delay: 0, check_timeout: 30, state: 'started' as const, restart_when_changed: true, reload: false };
+    await expect(serviceStep.run(params, { ...ctx(rel), stage: 'configure' })).rejects.toThrow(`health check of ${name} still failing after 1 tries (each stopped after 30 s): false`);
     expect(existsSync(marker)).toBe(false);
   });
 

@@ -135,7 +135,8 @@ describe.skipIf(!enabled)('drift on real hosts: --check sees what changed by han
     expect(out).toMatch(/lab1 app configure template \/etc\/app\/secret\.conf: content: want sha256 \w{12}, host has sha256 \w{12} \(no diff: the template marks a secret\)/);
     expect(out).toContain('lab1 app configure template /etc/app/secret.conf: mode: want 0600, host has 0644');
     expect(out).toContain(`lab1 app configure service ${UNIT}: active: want active, host has inactive`);
-    expect(out).toContain('lab1 app install apt packages ferry-hello: version: want ferry-hello 1.0-1, host has ferry-hello 0.9-1');
+    // install prepares the packages, configure's activation installs them
+    expect(out).toContain('lab1 app configure activate apt packages ferry-hello: version: want ferry-hello 1.0-1, host has ferry-hello 0.9-1');
     expect(out).toMatch(/lab1 app install venv \/opt\/venvs\/app\.d\/\w+: package: want ferryhello 1\.0, host has ferryhello not installed/);
     expect(out).not.toMatch(/^lab2 /m);
     // neither the wanted secret nor what was written by hand shows
@@ -153,7 +154,7 @@ describe.skipIf(!enabled)('drift on real hosts: --check sees what changed by han
         'lab1 app configure template /etc/app/app.conf',
         'lab1 app configure template /etc/app/secret.conf',
         `lab1 app configure service ${UNIT}`,
-        'lab1 app install apt packages ferry-hello',
+        'lab1 app configure activate apt packages ferry-hello',
         'lab1 app install venv /opt/venvs/app.d/ID',
       ].sort(),
     );
@@ -173,7 +174,7 @@ describe.skipIf(!enabled)('drift on real hosts: --check sees what changed by han
       .map((e) => `${e.host} ${e.stage} ${e.step}`)
       .sort();
     // exactly what drifted, and the restart the changed configuration asks for; lab2 untouched
-    expect(changedSteps).toEqual(['lab1 configure file', 'lab1 configure service', 'lab1 configure template', 'lab1 configure template', 'lab1 install apt', 'lab1 install venv']);
+    expect(changedSteps).toEqual(['lab1 configure activate apt', 'lab1 configure file', 'lab1 configure service', 'lab1 configure template', 'lab1 configure template', 'lab1 install venv']);
     const factsAfter = await Promise.all(['lab1', 'lab2'].map(facts));
     expect(factsAfter[0]!.stages.install!.time).not.toBe(factsBefore[0]!.stages.install!.time);
     expect(factsAfter[0]!.stages.configure!.time).not.toBe(factsBefore[0]!.stages.configure!.time);

@@ -74,10 +74,12 @@ describe.skipIf(!enabled)('install steps on an isolated lab host: apt from the b
     const log = recordingLogger();
     const first = await deploy(undefined, log);
     expect(first.hosts[0]!.error).toBeUndefined();
-    // the step events name what each step acts on: the packages, the virtualenv, and (configure) its activation
+    // the step events name what each step acts on: the packages, the virtualenv, and (configure) their
+    // activations: install prepares the packages, configure installs them (lab-aptInstallLive.test.ts)
     expect(log.events.filter((e) => e.type === 'step' && e.step !== 'artifacts').map((e) => [e.stage, e.step, e.target])).toEqual([
       ['install', 'apt', { kind: 'packages', names: ['ferry-hello'] }],
       ['install', 'venv', { kind: 'tree', path: '/opt/venvs/app' }],
+      ['configure', 'activate apt', { kind: 'packages', names: ['ferry-hello'] }],
       ['configure', 'activate venv', { kind: 'tree', path: '/opt/venvs/app' }],
     ]);
     expect(first.hosts[0]!.services.app!.install).toMatchObject({ status: 'ran', changed: 2 });

@@ -52,7 +52,8 @@ describe.skipIf(!enabled)('ferry_policy_rc_timeout: when the runner and a host l
   it("ferry's own is gone once its time passed, with no ferry run and the install still hanging; an operator's own stays", async () => {
     const inv = join(dir, 'inventory.yaml');
     writeFileSync(inv, `vars: { ferry_policy_rc_timeout: ${HOLD_SECONDS} }\ngroups: { app: { hosts: [lab1, lab2] } }\nhosts: { lab1: , lab2: }\n`);
-    const runner = spawn(process.execPath, [FERRY_BIN, 'deploy', 'slow@1', '--store', store, '--push', '-i', inv, '-F', lab.sshConfig], { stdio: 'ignore', detached: true });
+    // packages install in configure's activation, in the serial batches: one batch of both hosts
+    const runner = spawn(process.execPath, [FERRY_BIN, 'deploy', 'slow@1', '--store', store, '--push', '--serial', '2', '-i', inv, '-F', lab.sshConfig], { stdio: 'ignore', detached: true });
     await until('the package to be installing on both hosts', () => [1, 2].every((i) => existsSync(onHost(i, 'var/lib/ferry-slow-installing'))));
     // the postinst found ferry's own, marked policy-rc.d holding services
     for (const i of [1, 2]) expect(readFileSync(onHost(i, 'var/lib/ferry-slow-seen'), 'utf8').split('\n')[1]).toBe('# ferry-policy-rc.d');

@@ -5,7 +5,7 @@ import { serviceArtifacts } from '../serviceArtifacts.js';
 import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
-import type { StepKind } from './types.js';
+import type { StepContext, StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
 
 type AptParams = StepOptions<'apt'>;
@@ -40,11 +40,37 @@ function unholdIf(token: string): string {
   return `if [ "$(sed -n 2p /usr/sbin/policy-rc.d 2>/dev/null)" = ${q(POLICY_MARK)} ] && grep -qF "# hold ${token}:" /usr/sbin/policy-rc.d; then rm -f /usr/sbin/policy-rc.d; fi;`;
 }
 
+/** What the apt step's scripts share: the pinned package list, the source, apt's options, and the shell that sets need=1 when a package is not at its pin. */
+function aptPlan(p: AptParams, ctx: StepContext) {
+  const info = aptInfo(ctx.release)!;
+  // the bundle pins exact versions: installing an older release (a rollback) is a downgrade apt must allow
+  const want = p.packages.map((n) => (info.versions.has(n) ? `${n}=${info.versions.get(n)}` : n));
+  const key = `${ctx.dataDir}/keys/${ctx.release.digest}.asc`;
+  // in sources.list.d, so operators' own apt commands see the release's repository too; one file per
+  // release name, replaced by the next release
+  const list = `/etc/apt/sources.list.d/ferry-${ctx.release.manifest.name}.list`;
+  const line = `deb [signed-by=${key}] file:${ctx.remoteBundle}/apt ${info.suite} ${info.component}`;
+  // Dpkg::Use-Pty=0: with a pty, apt-get runs dpkg in a session of its own, out of reach of the
+  // host's cleanup when the runner dies (hostGuard.ts stops the run's process groups)
+  const aptOpts = `-o Dir::Etc::sourcelist=${q(list)} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 -o Dpkg::Use-Pty=0`;
+  const checks = p.packages.map((n) => {
+    const v = info.versions.get(n);
+    const status = `$(dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' ${q(n)} 2>/dev/null || true)`;
+    return `s=${status}; case "$s" in ${v ? q(`ii ${v}`) : `'ii '*`}) ;; *) need=1;; esac`;
+  });
+  const staged = serviceArtifacts(ctx.release, ctx.service).filter((e) => e.kind === 'apt' || e.kind === 'apt-index' || e.kind === 'key');
+  const source = [`mkdir -p ${q(`${ctx.dataDir}/keys`)} /etc/apt/sources.list.d`, `cp ${q(`${ctx.remoteBundle}/keys/bundle.asc`)} ${q(key)}`, `printf '%s\\n' ${q(line)} > ${q(list)}`];
+  return { want, list, line, aptOpts, head: ['set -e', checkStagedScript(ctx.remoteBundle, staged), 'need=', ...checks, 'if [ -z "$need" ]; then exit 0; fi', ...source] };
+}
+
 /**
  * Debian packages from the bundle's own repository (staged on the host, trusted through the bundle key
- * with signed-by; the install reads that source alone, so unreachable mirrors configured on an
- * air-gapped host do not matter). Nothing is started or restarted while installing:
- * a policy-rc.d answering 101 holds every service until configure decides.
+ * with signed-by; apt reads that source alone, so unreachable mirrors configured on an air-gapped host
+ * do not matter). dpkg has one installed version per package and replaces it in place, so install only
+ * prepares: it puts the source in place, reads its index and has apt resolve the pinned versions without
+ * running dpkg (a simulation). Configure installs them (the activation, inside the serial batches), and
+ * nothing is started or restarted while it does: a policy-rc.d answering 101 holds every service until the
+ * configure steps decide.
  */
 export const aptStep: StepKind<AptParams> = {
   name: 'apt',
@@ -55,32 +81,24 @@ export const aptStep: StepKind<AptParams> = {
     return [];
   },
   async run(p, ctx) {
-    const info = aptInfo(ctx.release)!;
-    // the bundle pins exact versions: installing an older release (a rollback) is a downgrade apt must allow
-    const want = p.packages.map((n) => (info.versions.has(n) ? `${n}=${info.versions.get(n)}` : n));
-    const key = `${ctx.dataDir}/keys/${ctx.release.digest}.asc`;
-    // in sources.list.d, so operators' own apt commands see the release's repository too; one file per
-    // release name, replaced by the next release
-    const list = `/etc/apt/sources.list.d/ferry-${ctx.release.manifest.name}.list`;
-    // Dpkg::Use-Pty=0: with a pty, apt-get runs dpkg in a session of its own, out of reach of the
-    // host's cleanup when the runner dies (hostGuard.ts stops the run's process groups)
-    const aptOpts = `-o Dir::Etc::sourcelist=${q(list)} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 -o Dpkg::Use-Pty=0`;
-    const checks = p.packages.map((n) => {
-      const v = info.versions.get(n);
-      const status = `$(dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' ${q(n)} 2>/dev/null || true)`;
-      return `s=${status}; case "$s" in ${v ? q(`ii ${v}`) : `'ii '*`}) ;; *) need=1;; esac`;
-    });
-    const holdSeconds = ctx.policyRcSeconds ?? Math.ceil(ctx.timeoutMs / 1000);
-    const staged = serviceArtifacts(ctx.release, ctx.service).filter((e) => e.kind === 'apt' || e.kind === 'apt-index' || e.kind === 'key');
+    // a step written under configure: (or stage:) installs where it is, inside the batches
+    if (ctx.stage !== 'install') return aptStep.activate!(p, ctx);
+    const a = aptPlan(p, ctx);
     const script = [
-      'set -e',
-      checkStagedScript(ctx.remoteBundle, staged),
-      'need=',
-      ...checks,
-      'if [ -z "$need" ]; then exit 0; fi',
-      `mkdir -p ${q(`${ctx.dataDir}/keys`)} /etc/apt/sources.list.d`,
-      `cp ${q(`${ctx.remoteBundle}/keys/bundle.asc`)} ${q(key)}`,
-      `printf '%s\\n' ${q(`deb [signed-by=${key}] file:${ctx.remoteBundle}/apt ${info.suite} ${info.component}`)} > ${q(list)}`,
+      ...a.head,
+      `apt-get -q update ${a.aptOpts} >/dev/null`,
+      // -s: apt resolves what the install needs and says what it cannot, and dpkg never runs: nothing the
+      // running service uses is unpacked, and no maintainer script runs before the host's configure batch
+      `apt-get -q -s --no-install-recommends --allow-downgrades ${a.aptOpts} install ${a.want.map(q).join(' ')} >/dev/null`,
+      `echo ${q(`changed: prepared ${p.packages.join(' ')} (configure installs them)`)}`,
+    ].join('\n');
+    return runScript(ctx, `apt ${p.packages.join(' ')}`, script);
+  },
+  async activate(p, ctx) {
+    const a = aptPlan(p, ctx);
+    const holdSeconds = ctx.policyRcSeconds ?? Math.ceil(ctx.timeoutMs / 1000);
+    const script = [
+      ...a.head,
       // hold services: invoke-rc.d asks policy-rc.d, and 101 means "action not allowed". Ferry's own
       // (marked, and naming this hold) is removed when this script ends (a trap), by the timer below when
       // the script is gone however it ended, by the host when the run's guard ends (the runner died), by
@@ -99,13 +117,24 @@ export const aptStep: StepKind<AptParams> = {
       // a run stopped in the middle of dpkg (the runner died, and the host stopped its work) left
       // packages half-installed: finish that first, as apt-get itself asks, with services held
       'if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/dev/null; fi',
-      `apt-get -q update ${aptOpts} >/dev/null`,
-      `DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends --allow-downgrades ${aptOpts} install ${want.map(q).join(' ')} >/dev/null`,
+      `apt-get -q update ${a.aptOpts} >/dev/null`,
+      `DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends --allow-downgrades ${a.aptOpts} install ${a.want.map(q).join(' ')} >/dev/null`,
       `echo ${q(`changed: installed ${p.packages.join(' ')}`)}`,
     ].join('\n');
     return runScript(ctx, `apt ${p.packages.join(' ')}`, script);
   },
+  /** what install prepares: the release's source in place, unless the packages are at their pins already */
   async inspect(p, ctx) {
+    const a = aptPlan(p, ctx);
+    const script = [...a.head.slice(a.head.indexOf('need='), a.head.indexOf('if [ -z "$need" ]; then exit 0; fi')), `if [ -n "$need" ]; then echo "@@need"; cat ${q(a.list)} 2>/dev/null; fi`].join('\n');
+    const r = await runScript(ctx, `inspect apt ${p.packages.join(' ')}`, script);
+    const target = `packages ${p.packages.join(' ')}`;
+    if (!r.stdout.startsWith('@@need')) return { target, differences: [] };
+    const have = r.stdout.slice('@@need'.length).trim();
+    return { target, differences: have === a.line ? [] : [{ what: 'source', want: a.list, have: have ? `${a.list} names another repository` : `no ${a.list}` }] };
+  },
+  /** what configure's activation installs: each package at the version the bundle pins */
+  async inspectActivation(p, ctx) {
     const info = aptInfo(ctx.release)!;
     const r = await runScript(ctx, `inspect apt ${p.packages.join(' ')}`, p.packages.map((n) => `printf '%s %s\\n' ${q(n)} "$(dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' ${q(n)} 2>/dev/null || true)"`).join('\n'));
     const found = new Map(r.stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]));

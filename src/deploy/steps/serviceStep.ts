@@ -25,8 +25,12 @@ export const serviceStep: StepKind<ServiceParams> = {
       lines.push(`if ! ${s} is-active --quiet ${n}; then ${s} start ${n}; echo "changed: started"; started=1; fi`);
     }
     if (p.check) {
-      const failing = `health check of ${p.name} still failing after ${p.check_tries} tries: ${p.check}`;
-      const check = `i=0; until ( ${p.check}\n) >/dev/null 2>&1; do i=$((i+1)); if [ $i -ge ${p.check_tries} ]; then printf '%s\\n' ${q(failing)} >&2; exit 4; fi; sleep ${p.check_delay}; done`;
+      const failing = `health check of ${p.name} still failing after ${p.check_tries} tries (each stopped after ${p.check_timeout} s): ${p.check}`;
+      const down = `health check of ${p.name} passed, but ${p.name} is not active: ${p.check}`;
+      // each try in a process group of its own (timeout's), stopped when it hangs: a hung try is a failed
+      // one, not a command over --timeout that repeats the restart; its output goes nowhere, however much.
+      // A check that passes while the unit is down (it failed after its start) is not a pass.
+      const check = `i=0; until timeout -k 5 ${p.check_timeout} sh -c ${q(p.check)} </dev/null >/dev/null 2>&1; do i=$((i+1)); if [ $i -ge ${p.check_tries} ]; then printf '%s\\n' ${q(failing)} >&2; exit 4; fi; sleep ${p.check_delay}; done; if ! ${s} is-active --quiet ${n}; then printf '%s\\n' ${q(down)} >&2; exit 4; fi`;
       lines.push(touched ? check : `if [ -n "\${started:-}" ]; then ${check}; fi`);
     }
     return runScript(ctx, `service ${p.name}`, lines.join('\n'));
