@@ -187,7 +187,10 @@ export async function importBundle(source: string | Readable | BundleSource, opt
       await writeReadOnly(join(tree, MANIFEST_PATH), result.manifestBytes);
       await writeReadOnly(join(tree, SIGNATURE_PATH), Buffer.from(result.signature));
       await verifyGitBundles(tree, manifest, scratch);
-      if (manifest.artifacts.image !== undefined) await (await import('../sources/image/verifyImageIndex.js')).verifyImageIndex(tree, manifest);
+      if (manifest.artifacts.image !== undefined) {
+        await (await import('../sources/image/verifyImageIndex.js')).verifyImageIndex(tree, manifest);
+        await (await import('../sources/image/refuseTooManyNamed.js')).refuseTooManyNamed(tree, manifest);
+      }
       await opts.checkTree?.(tree, result);
 
       // one flush for every file, folder and blob link written above, before anything is visible
