@@ -42,10 +42,10 @@ export function register(program: Command): void {
       const findings = matchAdvisories(carriedPackages(sbom.bom), advisories);
       if (opts.json) printJson({ name: release.name, version: release.version, digest: sbom.digest, findings });
       else if (findings.length === 0) process.stdout.write(`${label}: no known vulnerability in ${opts.db.join(', ')}\n`);
-      else process.stdout.write(formatTable([['PACKAGE', 'VERSION', 'FIXED', 'SEVERITY', 'IDS'], ...findings.map((f) => [`${f.package} (${f.kind}${f.in ? ` in ${f.in}` : ''})`, f.version, f.fixed ?? (f.last_affected === undefined ? '(not fixed)' : `(after ${f.last_affected})`), f.severity, f.ids.join(',')])]));
+      else process.stdout.write(formatTable([['PACKAGE', 'VERSION', 'FIXED', 'SEVERITY', 'IDS'], ...findings.map((f) => [`${f.package} (${f.kind}${f.in ? ` in ${f.in}` : ''})`, f.version, f.fixed ?? (f.undetermined ? '(undetermined)' : f.last_affected === undefined ? '(not fixed)' : `(after ${f.last_affected})`), f.severity, f.ids.join(',')])]));
       const threshold = opts.failOn ? SEVERITIES.indexOf(opts.failOn) : undefined;
       const over = threshold === undefined ? [] : findings.filter((f) => SEVERITIES.indexOf(f.severity) >= threshold);
-      if (over.length > 0) throw new VulnerableError(`${label}: ${over.length} finding(s) at or above ${opts.failOn}: ${over.map((f) => `${f.package} ${f.version}${f.in ? ` (in ${f.in})` : ''}`).join(', ')}`);
+      if (over.length > 0) throw new VulnerableError(`${label}: ${over.length} finding(s) at or above ${opts.failOn}: ${over.map((f) => `${f.package} ${f.version}${f.in ? ` (in ${f.in})` : ''}${f.undetermined ? ' (undetermined)' : ''}`).join(', ')}`);
     });
   audit
     .command('verify')

@@ -1,10 +1,11 @@
 import type * as openpgp from 'openpgp';
-import { SignatureError } from '../errors.js';
-import type { Policy, PolicyRule } from './loadPolicy.js';
+import { SignatureError, SpecError } from '../errors.js';
+import type { Policy, PolicyKey, PolicyRule } from './loadPolicy.js';
+import { pgp } from './openpgp.js';
 import type { VerifiedSignature } from './verify.js';
 import { globMatches } from '../util/globMatches.js';
 import { mergeKeyCopies } from './mergeKeyCopies.js';
-import { whyKeyIsInvalidNow } from './whyKeyCannotSignNow.js';
+import { whyKeyCannotSignNow, whyKeyIsInvalidNow } from './whyKeyCannotSignNow.js';
 
 export interface PolicyVerdict {
   met: boolean;
@@ -30,14 +31,15 @@ export async function evaluatePolicy(policy: Policy, name: string, signers: Veri
   const rule = policy.rules.find((r) => r.names.some((g) => globMatches(g, name)));
   // one copy of each key with everything known about it: a revocation in any keyring file counts
   const keys = await mergeKeyCopies([...policy.keys.flatMap((k) => (k.key ? [k.key] : [])), ...keyring]);
+  const policyKeys = await resolveSubkeyFingerprints(policy, keys);
   const signatures: PolicyVerdict['signatures'] = [];
   for (const s of signers) {
-    const direct = policy.keys.find((k) => k.fingerprint === s.fingerprint);
+    const direct = policyKeys.find((k) => k.fingerprint === s.fingerprint);
     if (direct) {
       signatures.push({ fingerprint: s.fingerprint, as: direct.name });
       continue;
     }
-    const certifier = await certifyingPolicyKey(policy, s.fingerprint, keys);
+    const certifier = await certifyingPolicyKey(policyKeys, s.fingerprint, keys);
     signatures.push({ fingerprint: s.fingerprint, as: certifier ?? null, ...(certifier ? { via: 'certified by' } : {}) });
   }
   if (!rule) {
@@ -75,21 +77,70 @@ function ruleLabel(rule: PolicyRule): string {
  * signing party) makes that key theirs, not the certifier's; and a key revoked or expired since (a
  * compromised key can certify with any date) vouches for nothing.
  */
-async function certifyingPolicyKey(policy: Policy, fingerprint: string, keyring: openpgp.PublicKey[]): Promise<string | undefined> {
+async function certifyingPolicyKey(policyKeys: PolicyKey[], fingerprint: string, keyring: openpgp.PublicKey[]): Promise<string | undefined> {
   const key = keyring.find((k) => k.getFingerprint().toUpperCase() === fingerprint);
   if (!key) return undefined;
-  for (const pk of policy.keys) {
+  for (const pk of policyKeys) {
     const old = keyring.find((k) => k.getFingerprint().toUpperCase() === pk.fingerprint);
     if (!old || old.getFingerprint() === key.getFingerprint()) continue;
     if (await whyKeyIsInvalidNow(old)) continue;
     const identities = new Set(old.users.flatMap((u) => (u.userID ? [identity(u.userID)] : [])));
+    if (!mayCertify(await old.getPrimaryUser().catch(() => undefined))) continue;
     for (const user of key.users) {
-      if (!user.userID || user.otherCertifications.length === 0 || !identities.has(identity(user.userID))) continue;
-      const results = await user.verifyAllCertifications([old]).catch(() => []);
-      if (results.some((r) => r.valid === true)) return pk.name;
+      if (!user.userID || !identities.has(identity(user.userID))) continue;
+      for (const cert of user.otherCertifications) {
+        if (await certifiedByPrimary(user, cert, key, old)) return pk.name;
+      }
     }
   }
   return undefined;
+}
+
+/**
+ * Whether `cert` over `user` of `key` is a valid, unrevoked certification made by the primary key of `old`.
+ * Certifying is the primary key's (the certify flag): openpgp.js's verifyAllCertifications also takes one
+ * made by a signing-only subkey (it looks the issuer up as a signing key), which gpg does not count.
+ */
+async function certifiedByPrimary(user: openpgp.User, cert: openpgp.SignaturePacket, key: openpgp.PublicKey, old: openpgp.PublicKey): Promise<boolean> {
+  if (!cert.issuerKeyID.equals(old.getKeyID())) return false;
+  try {
+    await cert.verify(old.keyPacket, cert.signatureType!, { userID: user.userID, key: key.keyPacket });
+    return !cert.revoked && !(await user.isRevoked(cert, old.keyPacket));
+  } catch {
+    return false;
+  }
+}
+
+/** a primary key may certify unless its self-signature's key flags leave certifying out */
+function mayCertify(primary: { selfCertification: openpgp.SignaturePacket } | undefined): boolean {
+  const flags = primary?.selfCertification.keyFlags;
+  return !flags || flags.length === 0 || (flags[0]! & pgp.enums.keyFlags.certifyKeys) !== 0;
+}
+
+/**
+ * A policy key given as the fingerprint of a subkey names its primary key, as gpg takes a subkey fingerprint
+ * (signatures count under the primary's fingerprint): when that subkey is a valid signing subkey now of a key
+ * of the keyring. Two names of the policy that come to one key this way are refused, as at load (exit 65).
+ */
+async function resolveSubkeyFingerprints(policy: Policy, keyring: openpgp.PublicKey[]): Promise<PolicyKey[]> {
+  const out: PolicyKey[] = [];
+  for (const pk of policy.keys) {
+    if (pk.key || keyring.some((k) => k.getFingerprint().toUpperCase() === pk.fingerprint)) {
+      out.push(pk);
+      continue;
+    }
+    const owner = keyring.find((k) => k.subkeys.some((s) => s.getFingerprint().toUpperCase() === pk.fingerprint));
+    const subkey = owner?.subkeys.find((s) => s.getFingerprint().toUpperCase() === pk.fingerprint);
+    if (owner && subkey && !(await whyKeyCannotSignNow(owner, subkey.getKeyID()))) out.push({ ...pk, fingerprint: owner.getFingerprint().toUpperCase() });
+    else out.push(pk);
+  }
+  const named = new Map<string, string>();
+  for (const k of out) {
+    const first = named.get(k.fingerprint);
+    if (first !== undefined) throw new SpecError(`${policy.file}: keys ${first} and ${k.name} are the same key ${k.fingerprint} (one of them by a subkey's fingerprint): a key is one signer, give it one name`);
+    named.set(k.fingerprint, k.name);
+  }
+  return out;
 }
 
 /** what names a person in a user ID: its e-mail address (case-insensitive), else the whole user ID */

@@ -187,7 +187,10 @@ export async function importBundle(source: string | Readable | BundleSource, opt
       await writeReadOnly(join(tree, MANIFEST_PATH), result.manifestBytes);
       await writeReadOnly(join(tree, SIGNATURE_PATH), Buffer.from(result.signature));
       await verifyGitBundles(tree, manifest, scratch);
-      if (manifest.artifacts.image !== undefined) await (await import('../sources/image/verifyImageIndex.js')).verifyImageIndex(tree, manifest);
+      if (manifest.artifacts.image !== undefined) {
+        await (await import('../sources/image/verifyImageIndex.js')).verifyImageIndex(tree, manifest);
+        await (await import('../sources/image/refuseTooManyNamed.js')).refuseTooManyNamed(tree, manifest);
+      }
       await opts.checkTree?.(tree, result);
 
       // one flush for every file, folder and blob link written above, before anything is visible
@@ -317,6 +320,21 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
     { concurrency: 4 },
   );
   let newBytes = 0;
+  // the link is made outside the tree and renamed over the entry: no name of the bundle's own is touched
+  const swapForBlob = async (blob: string, target: string, i: number) => {
+    const swap = join(scratch, `swap-${i}`);
+    await link(blob, swap);
+    await rename(swap, target);
+  };
+  // a content new to the store becomes its blob through its first entry; the bundle's other entries of that
+  // content are swapped for links to it afterwards (one inode per sha256, as for contents the store held)
+  const firstNew = new Map<string, number>();
+  const laterNew: number[] = [];
+  manifest.entries.forEach((entry, i) => {
+    if (omitted.has(entry.path) || held[i]) return;
+    if (firstNew.has(entry.sha256)) laterNew.push(i);
+    else firstNew.set(entry.sha256, i);
+  });
   await pMap(
     manifest.entries,
     async (entry, i) => {
@@ -326,11 +344,8 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
         await mkdirOnce(dirname(target), made);
         await link(blob, target);
       } else if (held[i]) {
-        // the link is made outside the tree and renamed over the entry: no name of the bundle's own is touched
-        const swap = join(scratch, `swap-${i}`);
-        await link(blob, swap);
-        await rename(swap, target);
-      } else {
+        await swapForBlob(blob, target, i);
+      } else if (firstNew.get(entry.sha256) === i) {
         newBytes += entry.size;
         try {
           await link(target, blob);
@@ -341,6 +356,7 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
     },
     { concurrency: WRITES_IN_FLIGHT },
   );
+  await pMap(laterNew, (i) => swapForBlob(layout.blob(manifest.entries[i]!.sha256), join(tree, manifest.entries[i]!.path), i), { concurrency: WRITES_IN_FLIGHT });
   return newBytes;
 }
 
@@ -461,8 +477,8 @@ async function mendStoredCopy(layout: StoreLayout, stored: StoredCopyDamage, man
     );
   }
   // what is rewritten is the blob named by the entry's sha256 when the tree's file is that blob (a hard link), or
-  // the tree's file itself when it has no other name (a second entry of one content in the bundle is stored as a
-  // copy of its own); a file of the tree with other names (another blob linked in its place) is not written through
+  // the tree's file itself when it has no other name (a store written by ferry before it linked a bundle's second
+  // entry of one content to the blob holds that entry as a copy of its own); a file of the tree with other names (another blob linked in its place) is not written through
   const targets = new Map<string, StoredFileDamage & { found: { sha256: string; size: number } }>();
   for (const d of stored.mendable.values()) {
     const blobPath = layout.blob(d.entry.sha256);

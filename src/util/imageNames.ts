@@ -30,7 +30,8 @@ export const IMAGE_MANIFEST_MAX_BYTES = 4 << 20;
 /**
  * How many manifests, configs and layers one release's images may name in all, each image's counted on its
  * own: ferry serve serves no more of a release (a thousand images of fifty layers for four platforms is
- * 200,000), and ferry lock and ferry build refuse images beyond it, so no signed bundle names more.
+ * 200,000), ferry lock and ferry build refuse images beyond it, and ferry import a bundle naming more
+ * (sources/image/refuseTooManyNamed.ts): only a store filled by an earlier ferry holds one.
  */
 export const MAX_IMAGE_NAMED_PER_RELEASE = 250_000;
 /**
@@ -45,6 +46,22 @@ export function imageNamedCount(entries: number | undefined, blobs: number[]): n
 /** The refusal of ferry lock and ferry build when a release's images name more than serve serves. */
 export function tooManyNamed(ref: string): string {
   return `images: with ${ref} the release's images name more than ${MAX_IMAGE_NAMED_PER_RELEASE} manifests, configs and layers in all, more than ferry serve serves of a release; carry fewer images (or split them across releases)`;
+}
+/**
+ * The media types a manifest is answered with: the OCI and Docker image manifest and index types, as
+ * manifest.json allows for an image's top document. An index entry's type is the bundle's word too, and
+ * becomes the Content-Type of its answer: `text/html` would have a browser render the manifest's bytes
+ * as a page of the serve origin, and a line break is not a header at all.
+ */
+export const INDEX_MEDIA_TYPES: ReadonlySet<string> = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
+export const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([...INDEX_MEDIA_TYPES, 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json']);
+
+/** An index entry's or a manifest's config or layer descriptor: its sha256 and media type (undefined without a sha256 digest). */
+export function imageDescriptor(d: unknown): { hex: string; mediaType: string } | undefined {
+  if (!d || typeof d !== 'object') return undefined;
+  const { digest, mediaType } = d as { digest?: unknown; mediaType?: unknown };
+  if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest)) return undefined;
+  return { hex: digest.slice(7), mediaType: typeof mediaType === 'string' ? mediaType : 'application/vnd.oci.image.manifest.v1+json' };
 }
 export function isRepository(s: string): boolean {
   return s.length <= REPOSITORY_MAX && IMAGE_REPOSITORY_RE.test(s);

@@ -37,6 +37,8 @@ export interface Advisory {
   /** exact versions listed as affected (OSV `versions`) */
   versions: string[];
   severity: Severity;
+  /** the Debian security tracker has not decided whether the release is affected (status `undetermined`) */
+  undetermined?: true;
 }
 
 /** PyPI names compare normalized (PEP 503): case and runs of -_. do not matter. */

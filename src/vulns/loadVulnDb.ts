@@ -199,11 +199,12 @@ function fromTracker(json: Record<string, unknown>, label: string, suite: string
     for (const [id, cve] of Object.entries(cves)) {
       if (!isObject(cve) || !isObject(cve.releases)) continue;
       const rel = cve.releases[chosen];
-      if (!isObject(rel) || rel.status === 'not-affected' || rel.status === 'undetermined') continue;
+      // undetermined: not known to be affected nor not to be; reported (FIXED "(undetermined)"), not taken as clean
+      if (!isObject(rel) || rel.status === 'not-affected') continue;
       const fixed = typeof rel.fixed_version === 'string' ? rel.fixed_version : undefined;
       // the tracker's fixed_version 0 means the release never carried a vulnerable version
       if (rel.status === 'resolved' && (fixed === undefined || fixed === '0')) continue;
-      out.push({ id, aliases: [], kind: 'deb', package: pkg, ranges: [{ events: [{ introduced: '0' }, ...(rel.status === 'resolved' && fixed !== undefined ? [{ fixed }] : [])], limits: [] }], versions: [], severity: toSeverity(rel.urgency) });
+      out.push({ id, aliases: [], kind: 'deb', package: pkg, ranges: [{ events: [{ introduced: '0' }, ...(rel.status === 'resolved' && fixed !== undefined ? [{ fixed }] : [])], limits: [] }], versions: [], severity: toSeverity(rel.urgency), ...(rel.status === 'undetermined' && { undetermined: true as const }) });
     }
   }
   return out;

@@ -14,6 +14,8 @@ export interface Finding {
   last_affected?: string;
   ids: string[];
   severity: Severity;
+  /** the Debian security tracker has not decided whether the package's release is affected (fixed is null) */
+  undetermined?: true;
 }
 
 /**
@@ -41,8 +43,8 @@ export function matchAdvisories(packages: CarriedPackage[], advisories: Advisory
         const hit = firstAffecting(a.ranges, version, cmp) ?? (a.versions.some((v) => v === version || cmp(v, version) === 0) ? {} : undefined);
         if (!hit) continue;
         const fixed = hit.fixed ?? null;
-        const key = `${p.kind} ${p.name} ${p.version} ${p.in ?? ''} ${fixed} ${hit.lastAffected ?? ''}`;
-        const f = findings.get(key) ?? { kind: p.kind, package: p.name, version: p.version, ...(p.in !== undefined && { in: p.in }), fixed, ...(hit.lastAffected !== undefined && { last_affected: hit.lastAffected }), ids: [], severity: 'unknown' as Severity };
+        const key = `${p.kind} ${p.name} ${p.version} ${p.in ?? ''} ${fixed} ${hit.lastAffected ?? ''} ${a.undetermined ? 'undetermined' : ''}`;
+        const f = findings.get(key) ?? { kind: p.kind, package: p.name, version: p.version, ...(p.in !== undefined && { in: p.in }), fixed, ...(hit.lastAffected !== undefined && { last_affected: hit.lastAffected }), ids: [], severity: 'unknown' as Severity, ...(a.undetermined && { undetermined: true as const }) };
         const seen = ids.get(f) ?? new Set<string>();
         for (const id of [a.id, ...a.aliases]) seen.add(id);
         ids.set(f, seen);
@@ -98,7 +100,8 @@ function firstAffecting(ranges: AdvisoryRange[], version: string, cmp: Compare):
 }
 
 function byFixed(x: Finding, y: Finding): number {
-  if (x.fixed === null || y.fixed === null) return (x.fixed === null ? 1 : 0) - (y.fixed === null ? 1 : 0);
+  // undetermined after the unfixed ones
+  if (x.fixed === null || y.fixed === null) return (x.fixed === null ? 1 + (x.undetermined ? 1 : 0) : 0) - (y.fixed === null ? 1 + (y.undetermined ? 1 : 0) : 0);
   return x.kind === 'deb' ? compareDebVersions(x.fixed, y.fixed) : pep440Compare(x.fixed, y.fixed);
 }
 

@@ -1,6 +1,7 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
 import { buildDemoBundle } from '../helpers/demoBundle.js';
@@ -189,5 +190,67 @@ describe('signing policy', () => {
       expect(r.code, r.stdout).toBe(66);
       expect(r.stderr).toContain('signed by alice (not counted for this name');
     });
+  });
+});
+
+/**
+ * A key whose primary only certifies and whose signing is a subkey's (gpg's usual layout for a key kept offline).
+ * A policy naming it by the subkey's fingerprint never matched: signatures count under the primary's fingerprint.
+ * And openpgp.js took a certification made by that signing-only subkey as the key's: only the primary certifies.
+ */
+describe('a policy key with a signing subkey', () => {
+  let dave: { primary: string; subkey: string; file: string };
+  beforeAll(async () => {
+    const id = 'dave <dave@security.example>';
+    await gnupg.ok(['--quick-gen-key', id, 'ed25519', 'cert', 'never']);
+    const primary = await gnupg.fingerprint(id);
+    await gnupg.ok(['--quick-add-key', primary, 'ed25519', 'sign', 'never']);
+    const fprs = [...(await gnupg.ok(['--with-colons', '--list-keys', primary])).stdout.matchAll(/^fpr:+([0-9A-F]{40}):/gm)].map((m) => m[1]!);
+    expect(fprs).toHaveLength(2);
+    const file = join(dir, 'dave.asc');
+    await writeFile(file, (await gnupg.ok(['--armor', '--export', primary])).stdout);
+    dave = { primary, subkey: fprs[1]!, file };
+    fpr.dave = primary;
+  });
+
+  it('counts a signature by the subkey for a policy key given as that subkey\'s fingerprint (it names its primary key)', async () => {
+    const file = join(dir, 'subkey.policy.yaml');
+    await writeFile(file, `keys:\n  alice: alice.asc\n  dave: ${dave.subkey}\nrules:\n  - names: demo\n    signers: [alice, dave]\n    require: 2\n`);
+    const copy = join(dir, 'by-subkey', 'demo-1.0.0.ferry');
+    await cp(bundle, copy);
+    await cosign(copy, 'dave');
+    const r = await ferry(['verify', copy, '--policy', file, '--keyring', dave.file, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { policy: { signedBy: string[]; signatures: Array<{ fingerprint: string; as: string }> } };
+    expect(out.policy.signatures).toContainEqual(expect.objectContaining({ fingerprint: dave.primary, as: 'dave' }));
+    expect(out.policy.signedBy.sort()).toEqual(['alice', 'dave']);
+    // the primary's file and its subkey's fingerprint are one key: refused as two names of one key (exit 65, one line)
+    const twice = join(dir, 'subkey-twice.policy.yaml');
+    await writeFile(twice, `keys:\n  alice: alice.asc\n  dave: dave.asc\n  dave-sub: ${dave.subkey}\nrules:\n  - names: demo\n    signers: [alice, dave]\n    require: 2\n`);
+    const t = await ferry(['verify', copy, '--policy', twice, '--keyring', dave.file]);
+    expect([t.code, t.stderr.trim().split('\n')]).toEqual([65, [expect.stringMatching(new RegExp(`^ferry: ${twice}: keys dave and dave-sub are the same key ${dave.primary} \\(one of them by a subkey's fingerprint\\)`))]]);
+  });
+
+  it("does not take a certification made by the policy key's signing-only subkey as the key's (only the primary certifies)", async () => {
+    const secret = await openpgp.readPrivateKey({ armoredKey: (await gnupg.ok(['--armor', '--export-secret-keys', dave.primary])).stdout });
+    const next = await openpgp.generateKey({ userIDs: [{ name: 'dave next', email: 'dave@security.example' }], type: 'ecc', curve: 'ed25519Legacy', format: 'object' });
+    // openpgp.js certifies with the signing key it finds: dave's primary only certifies, so that is the subkey
+    const certified = await next.publicKey.signAllUsers([secret]);
+    const cert = certified.users[0]!.otherCertifications[0]!;
+    expect(cert.issuerKeyID.toHex().toUpperCase()).toBe(dave.subkey.slice(-16));
+    const nextFile = join(dir, 'dave-next.asc');
+    await writeFile(nextFile, certified.armor());
+    const copy = join(dir, 'subkey-certified', 'demo-1.0.0.ferry');
+    await cp(bundle, copy);
+    const m = join(dir, 'dave-next-manifest.json');
+    await writeFile(m, (await ferry(['inspect', copy, '--manifest'])).stdout);
+    const sig = await openpgp.sign({ message: await openpgp.createMessage({ binary: new Uint8Array(await readFile(m)) }), signingKeys: next.privateKey, detached: true });
+    await writeFile(`${m}.asc`, sig);
+    expect((await ferry(['sign', copy, '--signature', `${m}.asc`])).code).toBe(0);
+    const file = join(dir, 'dave-rotation.policy.yaml');
+    await writeFile(file, `keys:\n  alice: alice.asc\n  dave: dave.asc\nrules:\n  - names: demo\n    signers: [alice, dave]\n    require: 2\n`);
+    const r = await ferry(['verify', copy, '--policy', file, '--keyring', nextFile]);
+    expect(r.code, r.stdout).toBe(66);
+    expect(r.stderr).toContain('signed by alice (not counted for this name');
   });
 });

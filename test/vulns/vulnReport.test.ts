@@ -215,6 +215,31 @@ describe('offline vulnerability report', () => {
     expect((await ferry(['audit', bundle, '--keyring', keyring, '--db', tracker, '--suite', 'bookworm', '--fail-on', 'critical'])).code).toBe(0);
   });
 
+  it("reports the tracker's undetermined issues (FIXED (undetermined), severity from urgency) rather than a clean report, and --fail-on counts them", async () => {
+    const file = join(dir, 'tracker-undetermined.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        curl: {
+          'CVE-2026-3000': { releases: { bookworm: { status: 'undetermined', urgency: 'high' } } },
+          'CVE-2026-3001': { releases: { bookworm: { status: 'undetermined', urgency: 'not yet assigned' } } },
+          'CVE-2026-3002': { releases: { bookworm: { status: 'not-affected', urgency: 'high' } } },
+        },
+      }),
+    );
+    const findings = (await report(['--db', file, '--suite', 'bookworm'])).filter((f) => f.in === undefined);
+    expect(findings.map((f) => [f.package, f.fixed, f.ids, f.severity, (f as { undetermined?: boolean }).undetermined])).toEqual([['curl', null, ['CVE-2026-3000', 'CVE-2026-3001'], 'high', true]]);
+    const table = await ferry(['audit', bundle, '--keyring', keyring, '--db', file, '--suite', 'bookworm']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/curl \(deb\)\s+7\.88\.1-10\+deb12u5\s+\(undetermined\)\s+high\s+CVE-2026-3000,CVE-2026-3001/);
+    // an undetermined issue of an urgency at or above the gate fails it: nobody has cleared it
+    const gate = await ferry(['audit', bundle, '--keyring', keyring, '--db', file, '--suite', 'bookworm', '--fail-on', 'high']);
+    expect([gate.code, gate.stderr.trim().split('\n')]).toEqual([1, [expect.stringMatching(/: 1 finding\(s\) at or above high: curl 7\.88\.1-10\+deb12u5 \(undetermined\)$/)]]);
+    // beside a confirmed unfixed issue of the same package it is its own finding
+    const both = (await report(['--db', file, '--db', tracker, '--suite', 'bookworm'])).filter((f) => f.in === undefined && f.fixed === null);
+    expect(both.map((f) => [f.ids, (f as { undetermined?: boolean }).undetermined ?? false])).toEqual([[['CVE-2026-1002'], false], [['CVE-2026-3000', 'CVE-2026-3001'], true]]);
+  });
+
   it('rates a record that scores itself only with a CVSS vector by that vector, so --fail-on sees it', async () => {
     const file = join(dir, 'osv-cvss.json');
     const vector = (type: string, score: string) => ({ type, score });

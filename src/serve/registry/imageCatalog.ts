@@ -4,7 +4,7 @@ import { StoreError } from '../../errors.js';
 import { readReleaseRefs, type ReleaseRef } from '../../store/readReleaseRefs.js';
 import { readStoredManifest } from '../../store/readStoredManifest.js';
 import { storeLayout } from '../../store/storeLayout.js';
-import { IMAGE_MANIFEST_MAX_BYTES, MAX_IMAGE_NAMED_PER_RELEASE as MAX_NAMED_PER_RELEASE, carriedImages, ownType, typeAgrees } from '../../util/imageNames.js';
+import { IMAGE_MANIFEST_MAX_BYTES, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MAX_IMAGE_NAMED_PER_RELEASE as MAX_NAMED_PER_RELEASE, carriedImages, imageDescriptor as descriptor, ownType, typeAgrees } from '../../util/imageNames.js';
 import { isMissing } from '../../util/isMissing.js';
 import { sha256Hex } from '../../util/sha256.js';
 import { compareEpochs, compareReleaseVersions } from '../../store/releaseOrder.js';
@@ -274,22 +274,6 @@ async function loadBundleImages(store: string, ref: ReleaseRef, warn: (m: string
     }
   }
   return { epoch: manifest.epoch, images };
-}
-
-/**
- * The media types a manifest is answered with: the OCI and Docker image manifest and index types, as
- * manifest.json allows for an image's top document. An index entry's type is the bundle's word too, and
- * becomes the Content-Type of its answer: `text/html` would have a browser render the manifest's bytes
- * as a page of the serve origin, and a line break is not a header at all.
- */
-const INDEX_MEDIA_TYPES: ReadonlySet<string> = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
-const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([...INDEX_MEDIA_TYPES, 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json']);
-
-function descriptor(d: unknown): { hex: string; mediaType: string } | undefined {
-  if (!d || typeof d !== 'object') return undefined;
-  const { digest, mediaType } = d as { digest?: unknown; mediaType?: unknown };
-  if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest)) return undefined;
-  return { hex: digest.slice(7), mediaType: typeof mediaType === 'string' ? mediaType : 'application/vnd.oci.image.manifest.v1+json' };
 }
 
 type ManifestDoc = { mediaType?: unknown; manifests?: unknown; config?: unknown; layers?: unknown };
