@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,4 +44,32 @@ describe('the ref listing of a git upstream is bounded', () => {
     expect(big.code, big.stderr).toBe(0);
     expect(await readFile(join(dir, 'spec.lock.json'), 'utf8')).toContain(commits[7 % 5]);
   });
+});
+
+/** An http(s) git upstream that trickles its ref advertisement a byte at a time, forever. */
+describe('a git upstream over http that trickles', () => {
+  it('is stopped by the low-speed limit (git runs with it as GIT_HTTP_LOW_SPEED_*): one line, exit 69', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-git-trickle-'));
+    const timers = new Set<NodeJS.Timeout>();
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-git-upload-pack-advertisement', 'cache-control': 'no-cache' });
+      const timer = setInterval(() => res.write('0'), 50);
+      timers.add(timer);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/app.git`;
+      const spec = await writeSpec(dir, service('main', url), 'trickle');
+      const r = await ferry(['lock', spec, '--cache', join(dir, 'cache')], { env: { FERRY_LOW_SPEED_LIMIT: '1M', FERRY_LOW_SPEED_TIME: '1' } });
+      expect(r.code, r.stderr).toBe(69);
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr).toMatch(new RegExp(`^ferry: cannot list the refs of ${url}: .*too slow`, 'i'));
+    } finally {
+      for (const t of timers) clearInterval(t);
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
