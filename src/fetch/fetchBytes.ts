@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { FetchError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { createBodyGuard, downloadLimits } from './downloadLimits.js';
 import { countFetch, type FetchStats } from './createFetchStats.js';
 import { httpRequest } from './httpRequest.js';
 import { localSourcePath } from './localSourcePath.js';
@@ -91,8 +92,11 @@ export async function fetchBytes(url: string, opts: FetchBytesOptions = {}): Pro
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    // bounded by `max` already; the guard adds the low-speed limit (a body trickled byte by byte)
+    const guard = createBodyGuard(url, downloadLimits(), { expected: max, start: 0 });
     for await (const chunk of res.body) {
       size += (chunk as Buffer).length;
+      guard(size, (chunk as Buffer).length);
       countFetch(opts.stats, { fetchedBytes: (chunk as Buffer).length });
       // leaving the loop by throwing ends the response
       if (size > max) throw tooLarge(url, size, max);

@@ -2,6 +2,7 @@ import pMap from 'p-map';
 import { FerryError, FetchError, IntegrityError } from '../errors.js';
 import { formatBytes } from '../ui/log.js';
 import { fetchToCache, type FetchOptions, type FetchRequest, type FetchResult } from './fetchToCache.js';
+import { downloadLimits } from './downloadLimits.js';
 import { toFetchError } from './toFetchError.js';
 import { joinProblems } from '../util/oneLine.js';
 
@@ -23,6 +24,8 @@ export interface FetchManyOptions extends Omit<FetchOptions, 'onBytes'> {
  */
 export async function fetchMany(reqs: readonly FetchRequest[], opts: FetchManyOptions): Promise<FetchResult[]> {
   const { concurrency, label = 'downloading', ...fetchOpts } = opts;
+  // a limit set wrong in the environment is the caller's mistake (exit 64), not one failure per download
+  downloadLimits();
   const sizes = reqs.map((r) => r.size);
   const byBytes = sizes.every((s) => s !== undefined);
   const total = byBytes ? sizes.reduce<number>((a, s) => a + (s ?? 0), 0) : reqs.length;

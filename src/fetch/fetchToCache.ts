@@ -18,6 +18,7 @@ import { VERSION } from '../version.js';
 import { cachedFile, partialKey, tempFile } from './cachePaths.js';
 import { claimPartial, type ClaimedPartial } from './claimPartial.js';
 import { createDownloadFile, type DownloadTee } from './createDownloadFile.js';
+import { checkAnnounced, createBodyGuard, downloadLimits } from './downloadLimits.js';
 import { clientFor } from './httpRequest.js';
 import { countFetch, type FetchStats } from './createFetchStats.js';
 import { localSourcePath } from './localSourcePath.js';
@@ -154,7 +155,7 @@ async function downloadSmall(req: FetchRequest & { sha256: string; size: number 
   const hash = createHash('sha256');
   const chunks: Buffer[] = [];
   let received = 0;
-  const take = meter(req, opts, hash, 0, req.size, (n) => (received += n));
+  const take = meter(req, opts, hash, 0, req.size, (n) => (received += n), false);
   const url = new URL(req.url);
   /** what the status line or headers refused instead of taking the body */
   let refused: Error | undefined;
@@ -358,6 +359,13 @@ async function attempt(
       if (req.size !== undefined && bodyLength !== undefined && offset + bodyLength !== req.size) {
         return skip({ error: sizeMismatch(req, offset + bodyLength, 'the server announces') });
       }
+      if (req.size === undefined && bodyLength !== undefined) {
+        try {
+          checkAnnounced(req.url, downloadLimits(), offset + bodyLength);
+        } catch (err) {
+          return skip({ error: err as Error });
+        }
+      }
       const etag = header(h, 'etag');
       const fresh: PartialMeta | undefined =
         offset === 0
@@ -369,13 +377,14 @@ async function attempt(
             }
           : undefined;
       const total = req.size ?? (bodyLength !== undefined ? offset + bodyLength : undefined);
-      const take = meter(req, opts, hash, offset, total, (n) => (received += n));
+      const toMemory = offset === 0 && !startOver && req.sha256 !== undefined && total !== undefined && total <= SMALL_MAX_BYTES;
+      const take = meter(req, opts, hash, offset, total, (n) => (received += n), !toMemory);
       // A whole body of known digest that the server announces as small (its size was not known before
       // asking, as for a wheel listed on a PEP 503 page) is received into memory like downloadSmall's:
       // no partial folder, metadata or second rename; interrupted, it keeps nothing, which costs little.
       // Memory stays bounded by the announced length: the body is framed by it, and undici's retry handler
       // refuses a resumed part whose Content-Range does not end where the first response did.
-      if (offset === 0 && !startOver && req.sha256 !== undefined && total !== undefined && total <= SMALL_MAX_BYTES) {
+      if (toMemory) {
         inMemory = [];
         return intoMemory(take, inMemory);
       }
@@ -462,7 +471,7 @@ async function copyLocal(source: string, req: FetchRequest, opts: FetchOptions):
       await fh.close();
       throw sizeMismatch(req, size, 'the local file has');
     }
-    const take = meter(req, opts, hash, 0, size, (n) => (received += n));
+    const take = meter(req, opts, hash, 0, size, (n) => (received += n), true);
     await pipeline(fh.createReadStream({ highWaterMark: 1 << 20 }), createDownloadFile(tmp, { flags: 'wx', take, sync: !opts.syncBatch }), { signal: opts.signal });
     return (await verifyAndStore(req, opts, tmp, hash, received, received, false)) as FetchResult;
   } catch (err) {
@@ -473,7 +482,9 @@ async function copyLocal(source: string, req: FetchRequest, opts: FetchOptions):
 
 /**
  * What a download does with each chunk before it is written: hash, count, enforce the expected size as
- * bytes arrive (an endless or oversized body stops at once), and report progress for large files.
+ * bytes arrive (an oversized body stops at once), bound a body of unknown size, the cache's free space
+ * (`toDisk`: the body is written under the cache) and the body's rate (downloadLimits.ts), and report
+ * progress for large files.
  */
 function meter(
   req: FetchRequest,
@@ -482,14 +493,17 @@ function meter(
   offset: number,
   total: number | undefined,
   onChunk: (n: number) => void,
+  toDisk: boolean,
 ): (chunk: Buffer) => void {
   const label = req.label ?? req.url;
   const report = opts.log && !opts.onBytes && total !== undefined && total >= PROGRESS_MIN_BYTES;
+  const guard = createBodyGuard(req.url, downloadLimits(), { expected: total, diskDir: toDisk ? opts.cacheDir : undefined, start: offset });
   let done = offset;
   let lastPercent = -1;
   return (chunk) => {
     done += chunk.length;
     if (req.size !== undefined && done > req.size) throw sizeMismatch(req, done, 'received more than');
+    guard(done, chunk.length);
     hash.update(chunk);
     onChunk(chunk.length);
     countFetch(opts.stats, { fetchedBytes: chunk.length });

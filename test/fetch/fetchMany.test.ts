@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FetchError, IntegrityError } from '../../src/errors.js';
+import { FetchError, IntegrityError, UsageError } from '../../src/errors.js';
 import { createFetchStats } from '../../src/fetch/createFetchStats.js';
 import { fetchMany } from '../../src/fetch/fetchMany.js';
 import type { Logger } from '../../src/ui/log.js';
@@ -18,6 +18,19 @@ function publish(n: number, size = 3000) {
 }
 
 describe('fetchMany', () => {
+  it('refuses a download limit set wrong in the environment once, as a usage error (exit 64), not as one failure per file', async () => {
+    const reqs = publish(3);
+    process.env.FERRY_LOW_SPEED_LIMIT = 'fast';
+    try {
+      const err = await fetchMany(reqs, { cacheDir: w.cacheDir, concurrency: 2, dispatcher: w.retrying }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UsageError);
+      expect((err as Error).message).toMatch(/^FERRY_LOW_SPEED_LIMIT "fast" is not a size/);
+    } finally {
+      delete process.env.FERRY_LOW_SPEED_LIMIT;
+    }
+    expect(await listCache(w.cacheDir)).toEqual([]);
+  });
+
   it('returns results in input order and a second run is served entirely from the cache', async () => {
     const reqs = publish(8);
     const first = createFetchStats();

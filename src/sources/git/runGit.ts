@@ -1,3 +1,4 @@
+import { downloadLimits } from '../../fetch/downloadLimits.js';
 import { runTool, startTool, type RunningTool } from '../../util/runTool.js';
 
 /**
@@ -42,13 +43,26 @@ function gitEnv(opts: GitOptions): NodeJS.ProcessEnv {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !LOCAL_ENV_VARS.includes(k)));
   return {
     ...inherited,
-    ...(opts.userConfig ? {} : { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' }),
+    ...(opts.userConfig ? lowSpeedEnv(inherited) : { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' }),
     // only the transports that move data: never ext:: or another helper that runs a program, whatever
     // the operator's protocol.allow or a url.insteadOf rewrite says
     GIT_ALLOW_PROTOCOL: 'file:git:http:https:ssh',
     GIT_TERMINAL_PROMPT: '0',
     LC_ALL: 'C',
     ...opts.env,
+  };
+}
+
+/**
+ * For git talking to an upstream over http(s): ferry's low-speed limit (fetch/downloadLimits.ts), as curl's,
+ * so a server trickling its ref listing or pack cannot hold `ferry lock` or `build` forever. Variables the
+ * operator set for git win. (git://, ssh:// and file transports have no such setting.)
+ */
+function lowSpeedEnv(inherited: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const limits = downloadLimits();
+  return {
+    GIT_HTTP_LOW_SPEED_LIMIT: inherited.GIT_HTTP_LOW_SPEED_LIMIT ?? String(limits.lowSpeedLimit),
+    GIT_HTTP_LOW_SPEED_TIME: inherited.GIT_HTTP_LOW_SPEED_TIME ?? String(Math.max(1, Math.ceil(limits.lowSpeedTime / 1000))),
   };
 }
 
