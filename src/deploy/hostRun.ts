@@ -11,7 +11,7 @@ import type { HostTarget, ServiceTarget } from './prepareTargets.js';
 import type { FactRead } from './readFacts.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { pruneReleasesScript, type StageSource, stageArtifacts } from './stageArtifacts.js';
-import { stepKinds } from './steps/stepKinds.js';
+import { hasActivation, stepKinds } from './steps/stepKinds.js';
 import { STAGES, type StageName } from '../stages.js';
 import type { StepContext, StepResult, StepTarget } from './steps/types.js';
 import { runScript } from './steps/runScript.js';
@@ -25,7 +25,7 @@ const INTERRUPTED_INSTALL = 'an install stopped before it completed';
 
 /** Whether the stage has steps that may change the host (activations of install's steps included). */
 function changesHost(svc: ServiceTarget, stage: 'install' | 'configure'): boolean {
-  return svc.steps[stage].length > 0 || (stage === 'configure' && svc.steps.install.some((step) => stepKinds[step.kind].activate !== undefined));
+  return svc.steps[stage].length > 0 || (stage === 'configure' && svc.steps.install.some(hasActivation));
 }
 
 /** How far a stage got: the step running (for its failure) and what changed so far, over its retries. */
@@ -254,7 +254,7 @@ export class HostRun {
     if (stage === 'configure') {
       for (const [index, step] of svc.steps.install.entries()) {
         const kind = stepKinds[step.kind];
-        if (!kind.activate || (only && !only.has(`activate:${index}`))) continue;
+        if (!kind.activate || !hasActivation(step) || (only && !only.has(`activate:${index}`))) continue;
         const t0 = Date.now();
         at.step = `activate ${step.kind}`;
         const params = renderStep(step, ctx);

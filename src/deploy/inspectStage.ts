@@ -4,7 +4,7 @@ import { shellQuote as q } from '../util/shellQuote.js';
 import { renderStep } from './stepContext.js';
 import { nameSome } from './steps/nameSome.js';
 import { runScript } from './steps/runScript.js';
-import { stepKinds } from './steps/stepKinds.js';
+import { hasActivation, stepKinds } from './steps/stepKinds.js';
 import type { Inspection, StepContext } from './steps/types.js';
 import { marksSecret } from '../template/marksSecret.js';
 
@@ -32,7 +32,7 @@ export async function inspectStage(ctx: StepContext, svc: ServiceTarget): Promis
   if (ctx.stage === 'configure') {
     for (const [i, step] of svc.steps.install.entries()) {
       const kind = stepKinds[step.kind]!;
-      if (!kind.inspectActivation) continue;
+      if (!kind.inspectActivation || !hasActivation(step)) continue;
       out.push({ step: `activate ${step.kind}`, key: `activate:${i}`, ...(await kind.inspectActivation(renderStep(step, ctx), inspectCtx(step.params))) });
     }
   }

@@ -42,6 +42,10 @@ export function validateSteps(services: Record<string, ServiceSteps>, label: str
           problems.push(`${label}: ${where}: unknown step kind ${quoteInput(kindName)}; use one of ${STEP_KIND_LIST}`);
           return;
         }
+        if (stage !== 'configure' && ACTIVE_ONLY.has(kindName)) {
+          problems.push(`${label}: ${where}: a ${kindName} step starts, stops or restarts a running service, which the ${stage} stage never does (it runs on every host at once, outside the --serial batches and health checks); write it under configure:`);
+          return;
+        }
         const params = (raw as Record<string, unknown>)[kindName];
         const broken = templateProblems(params, `${label}: ${where}.${kindName}`);
         if (broken.length) {
@@ -66,6 +70,13 @@ export function validateSteps(services: Record<string, ServiceSteps>, label: str
   if (problems.length) throw new SpecError(joinProblems(problems));
   return out;
 }
+
+/**
+ * Kinds that act on running services whatever their options say, so they belong in configure: only
+ * there do the --serial batches, health checks and --max-fail-percent hold them. (file, template and
+ * command steps run where they are written: docs/deploy.md says what that means under install:.)
+ */
+const ACTIVE_ONLY: ReadonlySet<StepKindName> = new Set(['service']);
 
 /** Options holding {{ }} are only known per host; they are checked when the step runs. */
 function hasTemplate(v: unknown): boolean {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -99,6 +99,24 @@ describe('every refusal is one line, whatever the input holds', () => {
     const r = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-linked'), '--cache', join(dir, 'cache')]);
     expectOneLine(r, 65, /^ferry: .*linked\.lock\.json: not a lock file \(Unexpected token 'h': not valid JSON\)\n$/, 'ferry: forged');
     expect(r.stderr).not.toMatch(/unter2|sEcReT/);
+  });
+
+  it('build refuses a service step under install: or stage: (it would restart a running service outside the batches) in one line naming the step (exit 65)', async () => {
+    for (const stage of ['install', 'stage']) {
+      const spec = join(dir, `live-${stage}.yaml`);
+      const steps = [{ file: { content: 'x\n', dest: '/etc/web/web.conf' } }, { service: { name: 'web', state: 'started' } }];
+      writeFileSync(spec, stringify({ name: `live${stage}`, version: '1.0.0', epoch: '2026-01-01T00:00:00Z', services: { web: { version: '1', groups: ['web'], [stage]: steps } } }));
+      const out = join(dir, `out-live-${stage}`);
+      const r = await ferry(['build', spec, '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')]);
+      expectOneLine(r, 65, new RegExp(`^ferry: .*live-${stage}\\.yaml: services\\.web\\.${stage}\\[1\\]: a service step starts, stops or restarts a running service, which the ${stage} stage never does .*; write it under configure:\n$`), 'ferry: forged');
+      // nothing half-written
+      expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+    }
+    // the same step under configure: builds
+    const ok = join(dir, 'live-configure.yaml');
+    writeFileSync(ok, stringify({ name: 'liveconfigure', version: '1.0.0', epoch: '2026-01-01T00:00:00Z', services: { web: { version: '1', groups: ['web'], configure: [{ service: { name: 'web', state: 'started' } }] } } }));
+    const built = await ferry(['build', ok, '--key', key.secret, '--out', join(dir, 'out-live-configure'), '--cache', join(dir, 'cache')]);
+    expect(built.code, built.stderr).toBe(0);
   });
 
   it('build refuses a spec with several bad steps in one line, a step key with a newline quoted (exit 65)', async () => {

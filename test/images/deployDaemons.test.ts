@@ -162,9 +162,11 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       const first = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--json'], { env });
       expect(first.code, first.stderr + first.stdout).toBe(0);
       expect(events(first).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([
-        expect.stringMatching(new RegExp(`^pulled 127\\.0\\.0\\.1:\\d+/team/app@${app.digest}, tagged registry\\.example/team/app:1\\.4$`)),
+        expect.stringMatching(new RegExp(`^pulled 127\\.0\\.0\\.1:\\d+/team/app@${app.digest}$`)),
         expect.stringMatching(new RegExp(`^pulled 127\\.0\\.0\\.1:\\d+/team/multi@${multi.digest}$`)),
       ]);
+      // the tag moves at configure (the activation of the step with retag)
+      expect(events(first).filter((s) => s.step === 'activate image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4']);
       const had = await images(ctr);
       expect(had.get('registry.example/team/app:1.4')).toBe(app.digest);
       expect([...had.values()]).toContain(multi.digest);
@@ -180,13 +182,13 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       const requests = server.accessLog.length;
       const drift = await ferry(['plan', rel, '--store', store, '--allow-local', '-i', inv, '--check'], { env });
       expect(drift.code, drift.stderr + drift.stdout).toBe(2);
-      expect(drift.stdout).toContain(`runner web install image registry.example/team/app:1.4 (containerd): tag: want registry.example/team/app:1.4 at ${app.digest.slice(0, 19)}, host has no registry.example/team/app:1.4\n`);
+      expect(drift.stdout).toContain(`runner web configure activate image registry.example/team/app:1.4 (containerd): tag: want registry.example/team/app:1.4 at ${app.digest.slice(0, 19)}, host has no registry.example/team/app:1.4\n`);
       expect(server.accessLog.length).toBe(requests);
       expect((await images(ctr)).has('registry.example/team/app:1.4')).toBe(false);
 
       const repaired = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--repair', '--json'], { env });
       expect(repaired.code, repaired.stderr).toBe(0);
-      expect(events(repaired).filter((e) => e.step === 'image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4']);
+      expect(events(repaired).filter((e) => e.step === 'activate image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4']);
       expect((await images(ctr)).get('registry.example/team/app:1.4')).toBe(app.digest);
       expect((await ferry(['plan', rel, '--store', store, '--allow-local', '-i', inv, '--check'], { env })).code).toBe(0);
     });
@@ -232,9 +234,11 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       const first = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--json'], { env });
       expect(first.code, first.stderr + first.stdout).toBe(0);
       expect(events(first).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([
-        `pulled ${registry}/team/app@${app.digest}, tagged registry.example/team/app:1.4`,
+        `pulled ${registry}/team/app@${app.digest}`,
         `pulled ${registry}/team/multi@${multi.digest}`,
       ]);
+      // the tag moves at configure (the activation of the step with retag)
+      expect(events(first).filter((s) => s.step === 'activate image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4']);
       const appId = await idOf(docker, `${registry}/team/app@${app.digest}`);
       expect(appId).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(await idOf(docker, 'registry.example/team/app:1.4')).toBe(appId);
@@ -251,13 +255,13 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       const requests = server.accessLog.length;
       const drift = await ferry(['plan', rel, '--store', store, '--allow-local', '-i', inv, '--check'], { env });
       expect(drift.code, drift.stderr + drift.stdout).toBe(2);
-      expect(drift.stdout).toContain(`runner web install image registry.example/team/app:1.4 (docker): tag: want registry.example/team/app:1.4 at ${app.digest.slice(0, 19)}, host has no registry.example/team/app:1.4\n`);
+      expect(drift.stdout).toContain(`runner web configure activate image registry.example/team/app:1.4 (docker): tag: want registry.example/team/app:1.4 at ${app.digest.slice(0, 19)}, host has no registry.example/team/app:1.4\n`);
       expect(server.accessLog.length).toBe(requests);
       expect(await idOf(docker, 'registry.example/team/app:1.4')).toBeUndefined();
 
       const repaired = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--repair', '--json'], { env });
       expect(repaired.code, repaired.stderr).toBe(0);
-      expect(events(repaired).filter((e) => e.step === 'image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4']);
+      expect(events(repaired).filter((e) => e.step === 'activate image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4']);
       expect(await idOf(docker, 'registry.example/team/app:1.4')).toBe(appId);
       expect((await ferry(['plan', rel, '--store', store, '--allow-local', '-i', inv, '--check'], { env })).code).toBe(0);
 
@@ -265,7 +269,8 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       expect((await docker(['rmi', '-f', appId!])).code).toBe(0);
       const third = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--force', 'install', '--json'], { env });
       expect(third.code, third.stderr).toBe(0);
-      expect(events(third).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([`pulled ${registry}/team/app@${app.digest}, tagged registry.example/team/app:1.4`, 'unchanged']);
+      expect(events(third).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([`pulled ${registry}/team/app@${app.digest}`, 'unchanged']);
+      expect(events(third).filter((s) => s.step === 'activate image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4']);
     });
 
     it('with --push, loads each image from the staged OCI layout through skopeo under its own name, without any registry; a changed staged index is refused', async () => {

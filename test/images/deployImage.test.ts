@@ -81,7 +81,7 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('pulls each image by digest from ferry serve, retags it to its original name, and finds it present the next time', async () => {
+  it('pulls each image by digest from ferry serve at install, retags it to its original name at configure, and finds it present the next time', async () => {
     const { env, podman } = await podmanStorage(join(dir, 'podman-pull'));
     const data = join(dir, 'data-pull');
     const inv = await inventory('pull', data, server.url);
@@ -89,9 +89,11 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     expect(first.code, first.stderr + first.stdout).toBe(0);
     const steps = events(first);
     expect(steps.filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([
-      expect.stringMatching(new RegExp(`^pulled 127\\.0\\.0\\.1:\\d+/team/app@${app.digest}, tagged registry\\.example/team/app:1\\.4$`)),
+      expect.stringMatching(new RegExp(`^pulled 127\\.0\\.0\\.1:\\d+/team/app@${app.digest}$`)),
       expect.stringMatching(new RegExp(`^pulled 127\\.0\\.0\\.1:\\d+/team/multi@${multi.digest}$`)),
     ]);
+    // the tag moves at configure, inside the batches (the activation of the step with retag)
+    expect(steps.filter((s) => s.step === 'activate image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4']);
     // present at the pinned digests, under the original name too
     expect((await podman(['image', 'exists', `registry.example/team/app@${app.digest}`])).code).toBe(0);
     expect((await podman(['image', 'exists', `registry.example/team/multi@${multi.digest}`])).code).toBe(0);
@@ -107,11 +109,13 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     expect(rerun.map((s) => [s.changed, s.detail])).toEqual([[false, 'unchanged'], [false, 'unchanged']]);
     expect(server.accessLog.filter((e) => e.target.startsWith('/v2/team/') && e.status === 200).length).toBe(pulls);
 
-    // the original name removed: the image is still there at its digest, so it is only named again
+    // the original name removed: the image is still there at its digest, so it is only named again (the
+    // name is configure's: install finds nothing to do)
     expect((await podman(['untag', 'registry.example/team/app:1.4', 'registry.example/team/app:1.4'])).code).toBe(0);
-    const renamed = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--force', 'install', '--json'], { env });
+    const renamed = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--force', 'install', '--force', 'configure', '--json'], { env });
     expect(renamed.code, renamed.stderr).toBe(0);
-    expect(events(renamed).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4', 'unchanged']);
+    expect(events(renamed).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual(['unchanged', 'unchanged']);
+    expect(events(renamed).filter((s) => s.step === 'activate image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4']);
     expect(server.accessLog.filter((e) => e.target.startsWith('/v2/team/') && e.status === 200).length).toBe(pulls);
 
     // the image removed from the host is pulled again
@@ -119,7 +123,8 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     expect((await podman(['rmi', '-f', id])).code).toBe(0);
     const third = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--force', 'install', '--json'], { env });
     expect(third.code, third.stderr).toBe(0);
-    expect(events(third).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([expect.stringMatching(/^pulled [^ ]*\/team\/app@sha256:[0-9a-f]{64}, tagged registry\.example\/team\/app:1\.4$/), 'unchanged']);
+    expect(events(third).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual([expect.stringMatching(/^pulled [^ ]*\/team\/app@sha256:[0-9a-f]{64}$/), 'unchanged']);
+    expect(events(third).filter((s) => s.step === 'activate image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4']);
   });
 
   it('--check reads the image and its tag without pulling or changing anything; --repair pulls or retags only what differs', async () => {
@@ -140,7 +145,7 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     const requests = server.accessLog.length;
     const drift = await check('deploy');
     expect(drift.code, drift.stderr).toBe(2);
-    expect(drift.stdout).toContain(`runner web install image registry.example/team/app:1.4 (podman): tag: want registry.example/team/app:1.4 at ${short(app.digest)}, host has no registry.example/team/app:1.4\n`);
+    expect(drift.stdout).toContain(`runner web configure activate image registry.example/team/app:1.4 (podman): tag: want registry.example/team/app:1.4 at ${short(app.digest)}, host has no registry.example/team/app:1.4\n`);
     expect(drift.stdout).toContain(`runner web install image registry.example/team/multi:2.0 (podman): image: want ${short(multi.digest)}, host has missing\n`);
     // nothing pulled, nothing tagged
     expect(server.accessLog.length).toBe(requests);
@@ -150,7 +155,8 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
 
     const repaired = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--repair', '--json'], { env });
     expect(repaired.code, repaired.stderr).toBe(0);
-    expect(events(repaired).filter((e) => e.step === 'image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4', expect.stringMatching(new RegExp(`^pulled 127\\.0\\.0\\.1:\\d+/team/multi@${multi.digest}$`))]);
+    expect(events(repaired).filter((e) => e.step === 'image').map((e) => e.detail)).toEqual([expect.stringMatching(new RegExp(`^pulled 127\\.0\\.0\\.1:\\d+/team/multi@${multi.digest}$`))]);
+    expect(events(repaired).filter((e) => e.step === 'activate image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4']);
     expect((await podman(['image', 'inspect', '--format', '{{.Digest}}', 'registry.example/team/app:1.4'])).stdout.trim()).toBe(app.digest);
     expect((await check('plan')).code).toBe(0);
 
@@ -162,9 +168,30 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     expect(moved.stdout).toMatch(/^1 of \d+ steps differs on 1 of 1 host/m);
     const back = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--repair', '--json'], { env });
     expect(back.code, back.stderr).toBe(0);
-    expect(events(back).filter((e) => e.step === 'image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4']);
+    expect(events(back).filter((e) => e.step === 'activate image').map((e) => e.detail)).toEqual(['tagged registry.example/team/app:1.4']);
     const after = await check('plan');
     expect(after.code, after.stdout).toBe(0);
+  });
+
+  it('retag: install pulls by digest and leaves the reference where it is (a unit naming it restarts on what it ran); configure moves it', async () => {
+    const { env, podman } = await podmanStorage(join(dir, 'podman-tag-moves'));
+    const inv = await inventory('tag-moves', join(dir, 'data-tag-moves'), server.url);
+    // what the host ran before: the reference names another image (an earlier release under the same tag)
+    const deployed = (args: string[]) => ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--json', ...args], { env });
+    expect((await deployed(['--stages', 'stage,install'])).code).toBe(0);
+    expect((await podman(['tag', `registry.example/team/multi@${multi.digest}`, 'registry.example/team/app:1.4'])).code).toBe(0);
+    const named = async () => (await podman(['image', 'inspect', '--format', '{{.Digest}}', 'registry.example/team/app:1.4'])).stdout.trim();
+    expect(await named()).toBe(multi.digest);
+    const install = await deployed(['--stages', 'install', '--force', 'install']);
+    expect(install.code, install.stderr + install.stdout).toBe(0);
+    expect(events(install).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual(['unchanged', 'unchanged']);
+    // the image is there at its digest, the reference still names what ran
+    expect((await podman(['image', 'exists', `registry.example/team/app@${app.digest}`])).code).toBe(0);
+    expect(await named()).toBe(multi.digest);
+    const configure = await deployed(['--stages', 'configure']);
+    expect(configure.code, configure.stderr + configure.stdout).toBe(0);
+    expect(events(configure).filter((s) => s.step === 'activate image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4']);
+    expect(await named()).toBe(app.digest);
   });
 
   it('with --push, loads each image from the staged OCI layout (checked on the host), without any registry', async () => {

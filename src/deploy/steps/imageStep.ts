@@ -123,31 +123,64 @@ export const imageStep: StepKind<ImageParams> = {
       if (!ctx.server) throw new DeployError(`host ${ctx.host}: no ferry serve address to pull ${img.ref} from; set vars.ferry_server, pass --server URL, or use --push`);
       act = ['pull || { echo "cannot pull $SRC (is ferry serve running, reachable from this host, and the release imported?)" >&2; exit 6; }', 'echo "changed: pulled $SRC"'];
     }
+    // the tag moves only where the step runs in configure: under install it is the activation's
+    const tagHere = p.retag && ctx.stage !== 'install';
     const script = [
       'set -e',
       imageShell(p, img, ctx),
-      `if present${p.retag ? ' && named' : ''}; then exit 0; fi`,
+      `if present${tagHere ? ' && named' : ''}; then exit 0; fi`,
       'if ! present; then',
       ...act.map((l) => `  ${l}`),
       '  present || { echo "the image is not present at $D after it was brought in (the runtime names another digest?)" >&2; exit 8; }',
       'fi',
-      ...(p.retag ? ['if ! named; then tag; echo "changed: tagged $REF"; fi'] : []),
+      ...(tagHere ? [TAG] : []),
     ].join('\n');
     return runScript(ctx, `image ${p.ref}`, script);
   },
-  async inspect(p, ctx) {
+  activates: (p) => p.retag === true,
+  /**
+   * `retag` of a step under install: the reference moves to the pinned image in configure, inside the
+   * batches (a unit naming a tag two releases share would start the new image on any restart before)
+   */
+  async activate(p, ctx) {
+    if (!p.retag) return { changed: false, detail: 'unchanged' };
     const img = carriedImage(ctx.release, p.ref)!;
-    const script = [imageShell(p, img, ctx), 'if present; then echo present; fi', ...(p.retag ? ['if named; then echo named; fi'] : []), 'echo "current $(current)"'].join('\n');
-    const r = await runScript(ctx, `inspect image ${p.ref}`, script);
-    const said = new Set(r.stdout.split('\n'));
-    const current = /^current (\S+)/m.exec(r.stdout)?.[1];
-    const short = (d: string) => d.slice(0, 19);
-    const differences: Difference[] = [];
-    if (!said.has('present')) differences.push({ what: 'image', want: short(img.digest), have: current ? `missing (${p.ref} is ${short(current)})` : 'missing' });
-    else if (p.retag && !said.has('named')) differences.push({ what: 'tag', want: `${p.ref} at ${short(img.digest)}`, have: current ? `${p.ref} at ${short(current)}` : `no ${p.ref}` });
-    return { target: `${p.ref} (${p.runtime})`, differences };
+    const script = [
+      'set -e',
+      imageShell(p, img, ctx),
+      'if present && named; then exit 0; fi',
+      `if ! present; then echo ${q(`image ${p.ref}: not present at ${img.digest} on this host, though install is recorded done for this release (removed since?); bring it in again with ferry deploy --force install (configure follows)`)} >&2; exit 3; fi`,
+      TAG,
+    ].join('\n');
+    return runScript(ctx, `image ${p.ref}`, script);
+  },
+  /** what install brings in: the image present at its digest (and, for a step under configure, the tag too) */
+  inspect(p, ctx) {
+    return inspectImage(p, ctx, p.retag === true && ctx.stage !== 'install');
+  },
+  /** what configure's activation moves: the tag */
+  async inspectActivation(p, ctx) {
+    const found = await inspectImage(p, ctx, p.retag === true);
+    return { ...found, differences: found.differences.filter((d) => d.what === 'tag') };
   },
 };
+
+/** Shell that names the image by its reference where it does not yet. */
+const TAG = 'if ! named; then tag; echo "changed: tagged $REF"; fi';
+
+/** The image's two reads (present at the digest; with `tagged`, named by its reference), changing nothing. */
+async function inspectImage(p: ImageParams, ctx: StepContext, tagged: boolean) {
+  const img = carriedImage(ctx.release, p.ref)!;
+  const script = [imageShell(p, img, ctx), 'if present; then echo present; fi', ...(tagged ? ['if named; then echo named; fi'] : []), 'echo "current $(current)"'].join('\n');
+  const r = await runScript(ctx, `inspect image ${p.ref}`, script);
+  const said = new Set(r.stdout.split('\n'));
+  const current = /^current (\S+)/m.exec(r.stdout)?.[1];
+  const short = (d: string) => d.slice(0, 19);
+  const differences: Difference[] = [];
+  if (!said.has('present')) differences.push({ what: 'image', want: short(img.digest), have: current ? `missing (${p.ref} is ${short(current)})` : 'missing' });
+  else if (tagged && !said.has('named')) differences.push({ what: 'tag', want: `${p.ref} at ${short(img.digest)}`, have: current ? `${p.ref} at ${short(current)}` : `no ${p.ref}` });
+  return { target: `${p.ref} (${p.runtime})`, differences };
+}
 
 /**
  * The step's shell up to its decision: the variables for the image and the runtime's functions

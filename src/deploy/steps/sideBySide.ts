@@ -21,12 +21,18 @@ export function treeFor(dest: string, id: string): string {
  */
 export const SWAP_IN_SCRIPT = ['if [ -e "$d" ] || [ -L "$d" ]; then mv -T "$d" "$t.old"; fi', 'mv -T "$t" "$d"', 'trap - EXIT', 'rm -rf "$t.old"'];
 
-/** Read where DEST points and compare it with DEST.d/ID, changing nothing (`--check` of an activation). */
-export async function inspectActivation(ctx: StepContext, dest: string, id: string): Promise<Inspection> {
+/**
+ * Read where DEST points and compare it with DEST.d/ID, changing nothing (`--check` of an activation).
+ * `pick`: shell that may set "$id" to the tree of DEST.d the activation would choose (activateScript).
+ */
+export async function inspectActivation(ctx: StepContext, dest: string, id: string, pick?: string): Promise<Inspection> {
   const d = dest.replace(/\/+$/, '');
-  const want = `${d.slice(d.lastIndexOf('/') + 1)}.d/${id}`;
-  const r = await runScript(ctx, `inspect ${d}`, `if [ -L ${q(d)} ]; then echo "link $(readlink ${q(d)})"; elif [ -e ${q(d)} ]; then echo notlink; else echo missing; fi`);
-  const out = r.stdout.trim();
+  const base = `${d.slice(d.lastIndexOf('/') + 1)}.d/`;
+  const script = [`id=${q(id)}`, pick ?? '', 'echo "id $id"', `if [ -L ${q(d)} ]; then echo "link $(readlink ${q(d)})"; elif [ -e ${q(d)} ]; then echo notlink; else echo missing; fi`];
+  const r = await runScript(ctx, `inspect ${d}`, script.filter(Boolean).join('\n'));
+  const [first = '', ...rest] = r.stdout.split('\n');
+  const want = `${base}${first.startsWith('id ') && first.length > 3 ? first.slice(3) : id}`;
+  const out = rest.join('\n').trim();
   const have = out.startsWith('link ') ? out.slice(5) : out === 'notlink' ? 'a real folder, not a link' : 'missing';
   return { target: d, differences: have === want ? [] : [{ what: 'link', want, have }] };
 }
@@ -35,15 +41,17 @@ export async function inspectActivation(ctx: StepContext, dest: string, id: stri
  * Shell that points DEST at DEST.d/ID when `ready` (a shell test run in "$t") says the tree is
  * complete, keeps the tree it pointed at before, and removes the others. A real folder at DEST (from
  * before ferry kept trees side by side) is moved into DEST.d first, so it becomes the previous tree.
+ * `pick`: shell that may set "$id" to another tree of DEST.d (a venv rebuilt beside the live one).
  */
-export function activateScript(dest: string, id: string, ready: string, what: string): string {
+export function activateScript(dest: string, id: string, ready: string, what: string, pick?: string): string {
   const d = dest.replace(/\/+$/, '');
   const base = d.slice(d.lastIndexOf('/') + 1);
   return [
     'set -e',
     `d=${q(d)}`,
     `id=${q(id)}`,
-    `t=${q(treeFor(d, id))}`,
+    pick ?? '',
+    't="$d.d/$id"',
     `if ! ( cd "$t" 2>/dev/null && ${ready} ); then echo ${q(`${what}: ${treeFor(d, id)} is not prepared on this host, though install is recorded done for this release (removed or changed since?); prepare it again with ferry deploy --force install (configure follows)`)} >&2; exit 3; fi`,
     `want=${q(`${base}.d/`)}"$id"`,
     'cur=$(readlink "$d" 2>/dev/null) || cur=',
@@ -54,5 +62,7 @@ export function activateScript(dest: string, id: string, ready: string, what: st
     'mv -T "$d.ferry-new" "$d"',
     'echo "changed: activated $id"',
     'for x in "$d.d"/* "$d.d"/.[!.]*; do [ -e "$x" ] || continue; n=${x##*/}; if [ "$n" != "$id" ] && [ "$n" != "$prev" ]; then rm -rf "$x"; fi; done',
-  ].join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
 }

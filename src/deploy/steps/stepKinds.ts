@@ -22,3 +22,9 @@ export const stepKinds: Record<StepKindName, StepKind<any>> = {
   git: gitStep,
   image: imageStep,
 } satisfies { [K in StepKindName]: StepKind<StepOptions<K>> };
+
+/** Whether an install step has an activation configure runs (the kind has one, and these options ask for it). */
+export function hasActivation(step: { kind: StepKindName; params: unknown }): boolean {
+  const kind = stepKinds[step.kind];
+  return kind.activate !== undefined && (kind.activates?.(step.params) ?? true);
+}

@@ -71,6 +71,8 @@ export interface StepKind<P = unknown> {
   run(params: P, ctx: StepContext): Promise<StepResult>;
   /** for install steps that prepare a tree beside the live one: switch to it (run in configure) */
   activate?(params: P, ctx: StepContext): Promise<StepResult>;
+  /** whether a step of these options has an activation at all (default: whenever the kind has `activate`) */
+  activates?(params: P): boolean;
   /** read and compare only, changing nothing on the host (`--check`); `--repair` runs the steps that differ */
   inspect(params: P, ctx: StepContext): Promise<Inspection>;
   /** read and compare the switch `activate` makes */

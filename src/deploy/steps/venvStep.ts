@@ -42,11 +42,37 @@ function venvId(p: VenvParams, text: string): string {
 }
 
 /**
+ * Shell that finds the trees built for ID: PATH.d/ID and its rebuilds PATH.d/ID-rN (N = 1, 2...), and
+ * sets top (the highest-numbered one there, built or not), best (the highest-numbered one built: its
+ * marker says so) and live (the one PATH points at, if any). The activation switches to best.
+ */
+function slotScript(path: string, id: string, marker: string): string {
+  const d = path.replace(/\/+$/, '');
+  return [
+    `vd=${q(`${d}.d`)}`,
+    `vid=${q(id)}`,
+    'top=; topn=-1; best=; bestn=-1; live=',
+    'for x in "$vd/$vid" "$vd/$vid"-r*; do',
+    '  [ -e "$x" ] || continue',
+    '  n=${x##*/}; k=0',
+    // a number ferry wrote: digits, no leading zero
+    '  if [ "$n" != "$vid" ]; then k=${n#"$vid"-r}; case "$k" in ""|0*|*[!0-9]*) continue;; esac; fi',
+    '  if [ "$k" -gt "$topn" ]; then top=$n; topn=$k; fi',
+    `  if [ "$(cat "$x/.ferry-requirements" 2>/dev/null)" = ${q(marker)} ] && [ "$k" -gt "$bestn" ]; then best=$n; bestn=$k; fi`,
+    `  if [ "$(readlink -f ${q(d)} 2>/dev/null)" = "$(readlink -f "$x")" ]; then live=$n; fi`,
+    'done',
+  ].join('\n');
+}
+
+/**
  * A virtualenv built on the host from the bundle's wheels only (`--no-index --require-hashes`):
  * virtualenvs are not portable, so they are built where they run. Install builds it beside the live
  * one, at PATH.d/ID (a venv's scripts name the folder they were built in, so it is built where it
  * stays); configure switches PATH to it (sideBySide.ts). A marker written last makes a re-run free
- * and a half-built venv rebuilt.
+ * and a half-built venv rebuilt. Install never removes or rewrites the tree PATH points at: a venv to
+ * build again where that tree is live (`--repair`, or its marker gone) is built at PATH.d/ID-rN, the
+ * next free number, and configure switches to it (the activation takes the highest-numbered built
+ * tree), keeping the old one until then and as the previous tree after.
  */
 export const venvStep: StepKind<VenvParams> = {
   name: 'venv',
@@ -61,9 +87,12 @@ export const venvStep: StepKind<VenvParams> = {
     const marker = sha256Hex(text);
     const script = [
       'set -e',
-      `d=${q(treeFor(p.path, venvId(p, text)))}`,
+      slotScript(p.path, venvId(p, text), marker),
       // --repair: packages in the venv were found changed, build it again whatever its marker says
-      ctx.repair ? '' : `if [ "$(cat "$d/.ferry-requirements" 2>/dev/null)" = ${q(marker)} ]; then exit 0; fi`,
+      ctx.repair ? '' : 'if [ -n "$best" ] && [ "$best" = "$top" ]; then exit 0; fi',
+      // never in the tree PATH points at (the running service's): a rebuild of that one goes to the next number
+      'if [ -z "$top" ]; then s=$vid; elif [ "$top" != "$live" ]; then s=$top; else s="$vid-r$((topn + 1))"; fi',
+      'd="$vd/$s"',
       // the staged wheels pip installs from, as signed (also when the stage stage was skipped), as the apt, file
       // and git steps check theirs: one removed or changed on the host since is one line saying to run --force stage
       checkStagedScript(ctx.remoteBundle, pinnedWheels(ctx.release, text)),
@@ -83,25 +112,32 @@ export const venvStep: StepKind<VenvParams> = {
   },
   async activate(p, ctx) {
     const text = await requirementsText(p, ctx);
-    return runScript(ctx, `venv ${p.path}`, activateScript(p.path, venvId(p, text), `[ "$(cat .ferry-requirements 2>/dev/null)" = ${q(sha256Hex(text))} ]`, `venv ${p.path}`));
+    const marker = sha256Hex(text);
+    const pick = [slotScript(p.path, venvId(p, text), marker), 'if [ -n "$best" ]; then id=$best; fi'].join('\n');
+    return runScript(ctx, `venv ${p.path}`, activateScript(p.path, venvId(p, text), `[ "$(cat .ferry-requirements 2>/dev/null)" = ${q(marker)} ]`, `venv ${p.path}`, pick));
   },
   /** the venv is built (its marker) and holds exactly the pinned versions (pip's own list of what is installed) */
   async inspect(p, ctx) {
     const text = await requirementsText(p, ctx);
-    const d = treeFor(p.path, venvId(p, text));
+    // the tree the activation takes: the highest-numbered one built
     const script = [
-      `d=${q(d)}`,
+      slotScript(p.path, venvId(p, text), sha256Hex(text)),
+      'd="$vd/${best:-$vid}"',
+      'echo "@@tree ${best:-$vid}"',
       `if [ "$(cat "$d/.ferry-requirements" 2>/dev/null)" != ${q(sha256Hex(text))} ]; then echo "@@unbuilt"; exit 0; fi`,
       // reading only: no bytecode, cache or version check written on the host
       'PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 "$d/bin/python" -m pip list --format=freeze --disable-pip-version-check --no-color --no-input 2>/dev/null || echo "@@nopip"',
     ].join('\n');
     const r = await runScript(ctx, `inspect venv ${p.path}`, script);
+    const d = treeFor(p.path, /^@@tree (\S+)$/m.exec(r.stdout)?.[1] ?? venvId(p, text));
+    r.stdout = r.stdout.replace(/^@@tree .*\n/m, '');
     if (r.stdout.includes('@@unbuilt')) return { target: d, differences: [{ what: 'venv', want: 'built from the pinned requirements', have: 'not built' }] };
     if (r.stdout.includes('@@nopip')) return { target: d, differences: [{ what: 'venv', want: 'a working python -m pip', have: 'pip cannot list the venv' }] };
     return { target: d, differences: comparePins(text, r.stdout) };
   },
   async inspectActivation(p, ctx) {
-    return inspectActivation(ctx, p.path, venvId(p, await requirementsText(p, ctx)));
+    const text = await requirementsText(p, ctx);
+    return inspectActivation(ctx, p.path, venvId(p, text), [slotScript(p.path, venvId(p, text), sha256Hex(text)), 'if [ -n "$best" ]; then id=$best; fi'].join('\n'));
   },
 };
 
