@@ -21,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
     // commander puts its "(Did you mean …?)" on a line of its own, and quotes the arguments as given (escaped)
     .configureOutput({ outputError: (text, write) => write(`ferry: ${escapeText(text.replace(/^error: /, '').trim().replace(/\n(?=\(Did you mean )/, ' '))} (--help lists the options)\n`) })
     .exitOverride();
+  const unfinished = refuseUnfinishedExit();
   try {
     await registerCommands(program, argv.slice(2));
     await program.parseAsync(argv);
@@ -36,7 +37,24 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`ferry: internal error: ${errorText(err)}. This is a bug in ferry; ${debugHint(err)}\n`);
     return INTERNAL_ERROR_EXIT;
+  } finally {
+    process.removeListener('beforeExit', unfinished);
   }
+}
+
+/**
+ * Node ends a process whose event loop is empty with exit 0, even while a command still awaits a promise
+ * that nothing can settle any more (a wait on a stream or child that already ended): the work would be
+ * left undone and reported as done. 'beforeExit' comes only then (never after process.exit()), so until
+ * the command returns it is an internal error: one line, exit 74.
+ */
+function refuseUnfinishedExit(): () => void {
+  const listener = (): void => {
+    process.stderr.write('ferry: internal error: the command stopped with its work unfinished (it waited for something that had already ended). This is a bug in ferry; run again with FERRY_DEBUG=1 and report it\n');
+    process.exitCode = INTERNAL_ERROR_EXIT;
+  };
+  process.once('beforeExit', listener);
+  return listener;
 }
 
 /**
