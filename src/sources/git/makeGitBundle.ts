@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FetchError, ToolError } from '../../errors.js';
 import { runGit } from './runGit.js';
-import { findRefusedGitPath } from './findRefusedGitPath.js';
+import { findRefusedGitPath, whyRefused } from './findRefusedGitPath.js';
 
 /** The ref name a ferry git bundle carries its pinned commit under. */
 export const BUNDLE_REF = 'refs/heads/ferry';
@@ -50,7 +50,7 @@ export async function makeGitBundle(opts: { url: string; ref: string; commit: st
     }
     const refused = await findRefusedGitPath(repo, BUNDLE_REF);
     if (refused !== undefined) {
-      throw new FetchError(`${opts.url}: commit ${opts.commit} holds ${JSON.stringify(refused.slice(0, 200))}, a path into the clone's own .git folder that git refuses to check out (a hook there would run); ferry carries no such repository`);
+      throw new FetchError(`${opts.url}: commit ${opts.commit} holds ${JSON.stringify(refused.slice(0, 200))}, ${whyRefused(refused)}; ferry carries no such repository`);
     }
     await runGit(['-C', repo, '-c', 'pack.threads=1', 'repack', '--quiet', '-a', '-d', '-F', '--threads=1']);
     await mkdir(dirname(opts.dest), { recursive: true });
