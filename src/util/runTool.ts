@@ -14,6 +14,11 @@ export interface ToolOptions {
   env?: NodeJS.ProcessEnv;
   /** an open file the program writes its standard output to itself (then `stdout` is an empty stream) */
   stdoutFd?: number;
+  /**
+   * run the program in a process group of its own, which `kill` ends whole (SIGKILL): for a program whose
+   * own children do the writing (git fetch's remote helper and index-pack), which a kill of it alone leaves running
+   */
+  processGroup?: boolean;
 }
 
 export interface RunningTool {
@@ -36,8 +41,19 @@ const STDERR_KEPT = 16384;
  */
 export function startTool(tool: string, args: string[], opts: ToolOptions = {}): RunningTool {
   const pkg = opts.debianPackage ?? tool;
-  const child = spawn(tool, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', opts.stdoutFd ?? 'pipe', 'pipe'] });
-  holdChild(child);
+  const child = spawn(tool, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', opts.stdoutFd ?? 'pipe', 'pipe'], detached: opts.processGroup });
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      return process.kill(-child.pid!, signal);
+    } catch {
+      return false; // gone already
+    }
+  };
+  holdChild(
+    opts.processGroup && child.pid !== undefined
+      ? { get exitCode() { return child.exitCode; }, get signalCode() { return child.signalCode; }, kill: killGroup, once: (e, l) => child.once(e, l) }
+      : child,
+  );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-STDERR_KEPT);
@@ -56,7 +72,10 @@ export function startTool(tool: string, args: string[], opts: ToolOptions = {}):
     });
   });
   exited.catch(() => {});
-  return { stdin: child.stdin!, stdout: child.stdout ?? Readable.from([]), exited, kill: () => child.exitCode === null && child.kill() };
+  return { stdin: child.stdin!, stdout: child.stdout ?? Readable.from([]), exited, kill: () => {
+    if (opts.processGroup && child.pid !== undefined) killGroup('SIGKILL');
+    else if (child.exitCode === null) child.kill();
+  } };
 }
 
 /**

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FetchError, ToolError } from '../../errors.js';
 import { runGit } from './runGit.js';
+import { boundedGitFetch } from './boundedGitFetch.js';
 import { findRefusedGitPath, whyRefused } from './findRefusedGitPath.js';
 
 /** The ref name a ferry git bundle carries its pinned commit under. */
@@ -31,12 +32,12 @@ export async function makeGitBundle(opts: { url: string; ref: string; commit: st
     await runGit(['init', '--quiet', '--bare', '--template=', repo]);
     const depth = opts.depth > 0 ? [`--depth=${opts.depth}`] : [];
     try {
-      await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `${opts.commit}:${BUNDLE_REF}`], { userConfig: true });
+      await boundedGitFetch(repo, opts.url, ['--quiet', '--no-tags', ...depth, '--', opts.url, `${opts.commit}:${BUNDLE_REF}`]);
     } catch (err) {
       if (!(err instanceof ToolError && err.stderr !== undefined)) throw err;
       // servers that refuse to serve a commit by id: fetch the ref the lock came from and check it still points there
       try {
-        await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `+${opts.ref}:${BUNDLE_REF}`], { userConfig: true });
+        await boundedGitFetch(repo, opts.url, ['--quiet', '--no-tags', ...depth, '--', opts.url, `+${opts.ref}:${BUNDLE_REF}`]);
       } catch (err2) {
         if (!(err2 instanceof ToolError && err2.stderr !== undefined)) throw err2;
         throw new FetchError(`cannot fetch commit ${opts.commit} (ref ${opts.ref}) from ${opts.url}: ${err2.stderr.trim()}`, { cause: err2 });

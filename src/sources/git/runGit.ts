@@ -15,8 +15,8 @@ export async function runGit(args: string[], opts: GitOptions & Pick<Parameters<
 }
 
 /** runGit's git, its output read as it comes (a listing too long to hold, read until the reader has seen enough). */
-export function startGit(args: string[], opts: GitOptions = {}): RunningTool {
-  const git = startTool('git', args, { cwd: opts.cwd, env: gitEnv(opts) });
+export function startGit(args: string[], opts: GitOptions & { processGroup?: boolean } = {}): RunningTool {
+  const git = startTool('git', args, { cwd: opts.cwd, env: gitEnv(opts), processGroup: opts.processGroup });
   git.stdin.end();
   return git;
 }
