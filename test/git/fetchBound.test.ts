@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from '../helpers/cli.js';
+import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { writeSpec } from '../rootfs/helpers.js';
 
@@ -36,15 +36,17 @@ function blobEntry(n: number): Buffer {
  * A smart-http git upstream (protocol v0) that advertises one branch and answers any fetch with a pack
  * claiming a million objects of 64 KiB (61 GiB) and sending them without end, as fast as git reads.
  */
-function endlessPackServer(): { server: Server; stopped: Promise<number> } {
-  let stop!: (sent: number) => void;
-  const stopped = new Promise<number>((r) => (stop = r));
+function endlessPackServer(): { server: Server; fetches: Array<Promise<number>> } {
+  /** per fetch: the bytes sent when git's connection closed (or the safety bound was reached) */
+  const fetches: Array<Promise<number>> = [];
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url?.includes('/info/refs')) {
       res.writeHead(200, { 'content-type': 'application/x-git-upload-pack-advertisement', 'cache-control': 'no-cache' });
       res.end(`${pkt('# service=git-upload-pack\n')}0000${pkt(`${COMMIT} refs/heads/main\0ofs-delta\n`)}0000`);
       return;
     }
+    let stop!: (sent: number) => void;
+    fetches.push(new Promise<number>((r) => (stop = r)));
     req.resume();
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/x-git-upload-pack-result', 'cache-control': 'no-cache' });
@@ -75,7 +77,7 @@ function endlessPackServer(): { server: Server; stopped: Promise<number> } {
       pump();
     });
   });
-  return { server, stopped };
+  return { server, fetches };
 }
 
 describe('git fetch at build is bounded like a download', () => {
@@ -94,6 +96,38 @@ describe('git fetch at build is bounded like a download', () => {
     upstream.server.closeAllConnections();
     await new Promise((r) => upstream.server.close(r));
     await rm(dir, { recursive: true, force: true });
+  });
+
+  const lockedSpec = async (name: string) => {
+    const spec = await writeSpec(
+      dir,
+      `services:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      git:\n        - { url: "${url}", ref: ${COMMIT}, depth: 0, name: app }\n`,
+      name,
+    );
+    const lock = await ferry(['lock', spec, '--cache', join(dir, 'cache')]);
+    expect(lock.code, lock.stderr).toBe(0);
+    return spec;
+  };
+
+  it('stops git receiving an endless pack when the scratch file system would drop under FERRY_CACHE_RESERVE: exit 69, one line, nothing kept (a tmpfs of 256 MiB, mount needs root)', async (ctx) => {
+    const small = join(dir, 'small');
+    await mkdir(small);
+    if (process.getuid?.() !== 0 || (await run('mount', ['-t', 'tmpfs', '-o', 'size=256m', 'tmpfs', small])).code !== 0) return ctx.skip();
+    try {
+      const spec = await lockedSpec('reserve');
+      const out = join(dir, 'out-reserve');
+      const env = { FERRY_CACHE_RESERVE: '192M', TMPDIR: small };
+      const b = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')], { env });
+      expect(b.code, b.stderr).toBe(69);
+      const lines = b.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^ferry: ${url.replace(/\./g, '\\.')}: git fetch left \\d+ bytes free on the scratch file system \\(${small}/ferry-build-[^)]*\\), less than the 201326592-byte reserve; ferry stopped it and kept nothing\\. Free space there or lower FERRY_CACHE_RESERVE$`));
+      expect(await upstream.fetches.at(-1)).toBeLessThan(SAFETY);
+      expect(await readdir(out).catch(() => [])).toEqual([]);
+      expect(await readdir(small)).toEqual([]);
+    } finally {
+      await run('umount', [small]);
+    }
   });
 
   it('stops git receiving an endless pack past FERRY_MAX_DOWNLOAD: exit 69, one line, nothing of it kept', async () => {
@@ -115,7 +149,7 @@ describe('git fetch at build is bounded like a download', () => {
       `ferry: ${url}: git fetch received more than 4194304 bytes (FERRY_MAX_DOWNLOAD); ferry stopped it and kept nothing. Check the URL, pin a shallower depth, or raise FERRY_MAX_DOWNLOAD`,
     ]);
     // git (and its remote helper) are gone: the server saw its connection closed, short of its safety bound
-    expect(await upstream.stopped).toBeLessThan(SAFETY);
+    expect(await upstream.fetches.at(-1)).toBeLessThan(SAFETY);
     expect(await readdir(out).catch(() => [])).toEqual([]);
     expect(await readdir(tmp)).toEqual([]);
   });
