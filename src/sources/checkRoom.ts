@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises';
-import { StoreError } from '../errors.js';
+import { BundleFormatError, StoreError } from '../errors.js';
 import { formatBytes } from '../ui/log.js';
 import type { RunningTool } from '../util/runTool.js';
 
@@ -14,7 +14,7 @@ export interface Listing {
 }
 
 /**
- * Refuses (71, one line, before anything is unpacked) to unpack `what` beside `dir` when the file system
+ * Refuses (71, one line, before anything is unpacked; 68 for a listing line over MAX_RECORD) to unpack `what` beside `dir` when the file system
  * that holds `dir` has less space (what an unprivileged user may use: root's reserve is left alone) or
  * fewer free inodes than its listing adds up to: a small signed tarball or git bundle can expand to
  * gigabytes of zeros or millions of files, filling the disk that other services write to. Each member
@@ -24,6 +24,12 @@ export interface Listing {
  * inodes (btrfs says 0) is judged by space only. What the listing tool says when it fails is left to the
  * unpacking, which fails at the same member with the tool's reason.
  */
+/**
+ * The longest record of a listing read (1 MiB): a member's line with a name a file system can hold is some
+ * KiB (PATH_MAX, C-quoted); a longer one is not kept growing (each chunk re-joined to it), it is refused.
+ */
+const MAX_RECORD = 1 << 20;
+
 export async function checkRoom(dir: string, what: string, listing: Listing): Promise<void> {
   const fs = await statfs(dir);
   const free = fs.bavail * fs.bsize;
@@ -36,6 +42,7 @@ export async function checkRoom(dir: string, what: string, listing: Listing): Pr
     for await (const chunk of tool.stdout as AsyncIterable<Buffer>) {
       const records = (rest + chunk.toString('latin1')).split(listing.separator);
       rest = records.pop()!;
+      if (rest.length > MAX_RECORD) break;
       for (const record of records) {
         const folders = listing.folders?.(record) ?? 0;
         files += folders;
@@ -50,6 +57,9 @@ export async function checkRoom(dir: string, what: string, listing: Listing): Pr
   } finally {
     tool.kill();
     await tool.exited.catch(() => undefined);
+  }
+  if (rest.length > MAX_RECORD) {
+    throw new BundleFormatError(`${what} lists a member whose entry runs past ${MAX_RECORD} bytes, a name no file system can hold: refused before unpacking anything`);
   }
   const where = `the file system holding ${dir}`;
   const refused = 'refused before unpacking anything; free space there or choose another --to';

@@ -311,11 +311,7 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
           `${blob} has sha256 ${found}, not ${entry.sha256}: the store is damaged, and ${label} takes ${entry.path} from it (differential over ${manifest.base!.name} ${manifest.base!.version}); nothing was imported: import the full bundle (it carries the bytes and mends the blob)`,
         );
       }
-      await rewriteBlob(blob, carried, entry).catch((err: NodeJS.ErrnoException) => {
-        if (err instanceof FerryError) throw err;
-        throw new StoreError(`${blob} has sha256 ${found}, not ${entry.sha256} (damaged on disk), and cannot be rewritten from the bundle (${err.code ?? err.message}); nothing was imported`, { cause: err });
-      });
-      onRepaired({ path: blob, sha256: entry.sha256, found });
+      await mendBlob(blob, carried, entry, found, onRepaired);
     },
     { concurrency: 4 },
   );
@@ -346,11 +342,16 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
       } else if (held[i]) {
         await swapForBlob(blob, target, i);
       } else if (firstNew.get(entry.sha256) === i) {
-        newBytes += entry.size;
         try {
           await link(target, blob);
+          newBytes += entry.size;
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // a concurrent import stored the same content
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          // a concurrent import stored the same content between our check and our link: its blob is checked
+          // (mended from our verified copy if it is not what it should be) and our entry becomes a link to it
+          const found = await hashBlob(blob);
+          if (found !== entry.sha256) await mendBlob(blob, target, entry, found, onRepaired);
+          await swapForBlob(blob, target, i);
         }
       }
     },
@@ -386,6 +387,15 @@ async function hashBlob(blob: string): Promise<string> {
  * trees that link it see the mended bytes), flush it, and hash it again: a disk that does not keep what was written refuses
  * the import (67).
  */
+/** Rewrite a damaged blob (holding `found`) from the bundle's verified copy `carried`, and report it. */
+async function mendBlob(blob: string, carried: string, entry: ManifestEntry, found: string, onRepaired: (blob: RepairedBlob) => void): Promise<void> {
+  await rewriteBlob(blob, carried, entry).catch((err: NodeJS.ErrnoException) => {
+    if (err instanceof FerryError) throw err;
+    throw new StoreError(`${blob} has sha256 ${found}, not ${entry.sha256} (damaged on disk), and cannot be rewritten from the bundle (${err.code ?? err.message}); nothing was imported`, { cause: err });
+  });
+  onRepaired({ path: blob, sha256: entry.sha256, found });
+}
+
 async function rewriteBlob(blob: string, verified: string, entry: ManifestEntry): Promise<void> {
   const from = await open(verified, 'r');
   let to: FileHandle | undefined;

@@ -14,6 +14,11 @@ export interface ToolOptions {
   env?: NodeJS.ProcessEnv;
   /** an open file the program writes its standard output to itself (then `stdout` is an empty stream) */
   stdoutFd?: number;
+  /**
+   * run the program in a process group of its own, which `kill` ends whole (SIGKILL): for a program whose
+   * own children do the writing (git fetch's remote helper and index-pack), which a kill of it alone leaves running
+   */
+  processGroup?: boolean;
 }
 
 export interface RunningTool {
@@ -36,8 +41,19 @@ const STDERR_KEPT = 16384;
  */
 export function startTool(tool: string, args: string[], opts: ToolOptions = {}): RunningTool {
   const pkg = opts.debianPackage ?? tool;
-  const child = spawn(tool, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', opts.stdoutFd ?? 'pipe', 'pipe'] });
-  holdChild(child);
+  const child = spawn(tool, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', opts.stdoutFd ?? 'pipe', 'pipe'], detached: opts.processGroup });
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      return process.kill(-child.pid!, signal);
+    } catch {
+      return false; // gone already
+    }
+  };
+  holdChild(
+    opts.processGroup && child.pid !== undefined
+      ? { get exitCode() { return child.exitCode; }, get signalCode() { return child.signalCode; }, kill: killGroup, once: (e, l) => child.once(e, l) }
+      : child,
+  );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-STDERR_KEPT);
@@ -56,16 +72,56 @@ export function startTool(tool: string, args: string[], opts: ToolOptions = {}):
     });
   });
   exited.catch(() => {});
-  return { stdin: child.stdin!, stdout: child.stdout ?? Readable.from([]), exited, kill: () => child.exitCode === null && child.kill() };
+  return { stdin: child.stdin!, stdout: child.stdout ?? Readable.from([]), exited, kill: () => {
+    if (opts.processGroup && child.pid !== undefined) killGroup('SIGKILL');
+    else if (child.exitCode === null) child.kill();
+  } };
 }
 
-/** Run a program to its end, with `input` (or nothing) on its stdin; its standard output. */
-export async function runTool(tool: string, args: string[], opts: ToolOptions & { input?: Buffer } = {}): Promise<Buffer> {
+/**
+ * The most standard output runTool keeps of one program (64 MiB): what git, tar and the like print
+ * can be as long as a hostile bundle, lock or upstream makes it, and it is held in memory whole.
+ */
+export const DEFAULT_MAX_OUTPUT = 64 << 20;
+
+/**
+ * Run a program to its end, with `input` (or nothing) on its stdin; its standard output. Past `maxOutput`
+ * bytes of it (default DEFAULT_MAX_OUTPUT) the program is killed and the run fails with `tooMuchOutput(limit)`
+ * (the caller's kind of error), by default a ToolError (exit 73), one line.
+ */
+export async function runTool(
+  tool: string,
+  args: string[],
+  opts: ToolOptions & { input?: Buffer; maxOutput?: number; tooMuchOutput?: (limit: number) => Error } = {},
+): Promise<Buffer> {
+  const limit = opts.maxOutput ?? DEFAULT_MAX_OUTPUT;
   const t = startTool(tool, args, opts);
   const out: Buffer[] = [];
-  t.stdout.on('data', (d: Buffer) => out.push(d));
+  let size = 0;
+  let over = false;
+  t.stdout.on('data', (d: Buffer) => {
+    if (over) return;
+    size += d.length;
+    if (size > limit) {
+      over = true;
+      out.length = 0;
+      t.kill();
+      // a program's child that holds the output open (git's remote helper) sees it closed
+      t.stdout.destroy();
+      return;
+    }
+    out.push(d);
+  });
   t.stdin.end(opts.input);
-  await t.exited;
+  await t.exited.catch((err: unknown) => {
+    if (!over) throw err;
+  });
+  if (over) {
+    throw (
+      opts.tooMuchOutput?.(limit) ??
+      new ToolError(tool, opts.debianPackage ?? tool, { failure: `${opts.doing ?? `${tool} ${args.join(' ')}`} wrote more than ${limit} bytes of output; ferry stopped it there` })
+    );
+  }
   return Buffer.concat(out);
 }
 

@@ -4,7 +4,7 @@ import { gunzipSync, createGunzip } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type * as XzDecompress from 'xz-decompress';
 import { FerryError, IntegrityError } from '../../errors.js';
-import { startTool } from '../../util/runTool.js';
+import { runTool } from '../../util/runTool.js';
 
 /**
  * The xz decoder, loaded at its first use: most indexes and .debs are gzip, and loading it (its
@@ -67,25 +67,10 @@ const ZSTD_OUTPUT_MAX = 64 << 20;
  * the build's memory.
  */
 async function unzstd(data: Buffer, label: string): Promise<Buffer> {
-  const z = startTool('zstd', ['-dcq'], { doing: label });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooLarge = false;
-  z.stdout.on('data', (c: Buffer) => {
-    if (tooLarge) return;
-    size += c.length;
-    if (size > ZSTD_OUTPUT_MAX) {
-      tooLarge = true;
-      chunks.length = 0;
-      z.kill();
-    } else chunks.push(c);
+  return runTool('zstd', ['-dcq'], {
+    doing: label,
+    input: data,
+    maxOutput: ZSTD_OUTPUT_MAX,
+    tooMuchOutput: () => new IntegrityError(`${label}: not valid zstd data (it decodes to more than ${ZSTD_OUTPUT_MAX >> 20} MiB)`),
   });
-  z.stdin.end(data);
-  try {
-    await z.exited;
-  } catch (err) {
-    if (!tooLarge) throw err;
-  }
-  if (tooLarge) throw new IntegrityError(`${label}: not valid zstd data (it decodes to more than ${ZSTD_OUTPUT_MAX >> 20} MiB)`);
-  return Buffer.concat(chunks, size);
 }

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FetchError, ToolError } from '../../errors.js';
 import { runGit } from './runGit.js';
-import { findRefusedGitPath } from './findRefusedGitPath.js';
+import { boundedGitFetch } from './boundedGitFetch.js';
+import { findRefusedGitPath, whyRefused } from './findRefusedGitPath.js';
 
 /** The ref name a ferry git bundle carries its pinned commit under. */
 export const BUNDLE_REF = 'refs/heads/ferry';
@@ -31,12 +32,12 @@ export async function makeGitBundle(opts: { url: string; ref: string; commit: st
     await runGit(['init', '--quiet', '--bare', '--template=', repo]);
     const depth = opts.depth > 0 ? [`--depth=${opts.depth}`] : [];
     try {
-      await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `${opts.commit}:${BUNDLE_REF}`], { userConfig: true });
+      await boundedGitFetch(repo, opts.url, ['--quiet', '--no-tags', ...depth, '--', opts.url, `${opts.commit}:${BUNDLE_REF}`]);
     } catch (err) {
       if (!(err instanceof ToolError && err.stderr !== undefined)) throw err;
       // servers that refuse to serve a commit by id: fetch the ref the lock came from and check it still points there
       try {
-        await runGit(['-C', repo, 'fetch', '--quiet', '--no-tags', ...depth, '--', opts.url, `+${opts.ref}:${BUNDLE_REF}`], { userConfig: true });
+        await boundedGitFetch(repo, opts.url, ['--quiet', '--no-tags', ...depth, '--', opts.url, `+${opts.ref}:${BUNDLE_REF}`]);
       } catch (err2) {
         if (!(err2 instanceof ToolError && err2.stderr !== undefined)) throw err2;
         throw new FetchError(`cannot fetch commit ${opts.commit} (ref ${opts.ref}) from ${opts.url}: ${err2.stderr.trim()}`, { cause: err2 });
@@ -50,7 +51,7 @@ export async function makeGitBundle(opts: { url: string; ref: string; commit: st
     }
     const refused = await findRefusedGitPath(repo, BUNDLE_REF);
     if (refused !== undefined) {
-      throw new FetchError(`${opts.url}: commit ${opts.commit} holds ${JSON.stringify(refused.slice(0, 200))}, a path into the clone's own .git folder that git refuses to check out (a hook there would run); ferry carries no such repository`);
+      throw new FetchError(`${opts.url}: commit ${opts.commit} holds ${JSON.stringify(refused.slice(0, 200))}, ${whyRefused(refused)}; ferry carries no such repository`);
     }
     await runGit(['-C', repo, '-c', 'pack.threads=1', 'repack', '--quiet', '-a', '-d', '-F', '--threads=1']);
     await mkdir(dirname(opts.dest), { recursive: true });

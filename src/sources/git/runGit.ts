@@ -2,7 +2,7 @@ import { downloadLimits } from '../../fetch/downloadLimits.js';
 import { runTool, startTool, type RunningTool } from '../../util/runTool.js';
 
 /**
- * Run git and return its standard output: no terminal prompts (a private repository without
+ * Run git and return its standard output (at most runTool's bound of it): no terminal prompts (a private repository without
  * credentials fails at once instead of waiting), C locale for parsable messages. By default the
  * system and user configuration are ignored, so settings like pack.compression cannot change the
  * bytes ferry writes; commands that talk to an upstream pass `userConfig` to keep the operator's
@@ -10,13 +10,13 @@ import { runTool, startTool, type RunningTool } from '../../util/runTool.js';
  * are allowed (GIT_ALLOW_PROTOCOL), never one that runs a program (ext::). A failing git is a ToolError carrying its
  * stderr (callers that expect a failure, like an unreachable upstream, turn that into their own error).
  */
-export async function runGit(args: string[], opts: GitOptions = {}): Promise<string> {
-  return (await runTool('git', args, { cwd: opts.cwd, env: gitEnv(opts) })).toString('utf8');
+export async function runGit(args: string[], opts: GitOptions & Pick<Parameters<typeof runTool>[2] & {}, 'maxOutput' | 'tooMuchOutput'> = {}): Promise<string> {
+  return (await runTool('git', args, { cwd: opts.cwd, env: gitEnv(opts), maxOutput: opts.maxOutput, tooMuchOutput: opts.tooMuchOutput })).toString('utf8');
 }
 
 /** runGit's git, its output read as it comes (a listing too long to hold, read until the reader has seen enough). */
-export function startGit(args: string[], opts: GitOptions = {}): RunningTool {
-  const git = startTool('git', args, { cwd: opts.cwd, env: gitEnv(opts) });
+export function startGit(args: string[], opts: GitOptions & { processGroup?: boolean } = {}): RunningTool {
+  const git = startTool('git', args, { cwd: opts.cwd, env: gitEnv(opts), processGroup: opts.processGroup });
   git.stdin.end();
   return git;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { BundleFormatError, ToolError } from '../../errors.js';
 import { BUNDLE_REF } from './makeGitBundle.js';
 import { BUNDLE_OBJECTS, runGit } from './runGit.js';
-import { findRefusedGitPath } from './findRefusedGitPath.js';
+import { findRefusedGitPath, whyRefused } from './findRefusedGitPath.js';
 import { listArtifacts } from '../../bundle/findArtifact.js';
 import type { Manifest } from '../../bundle/manifest.js';
 
@@ -27,13 +27,15 @@ export async function verifyGitBundles(treeDir: string, manifest: Manifest, scra
       if (g.kind !== 'git') continue;
       const file = join(treeDir, g.info.path);
       const unusable = (why: string) => new BundleFormatError(`${g.info.path} (git ${g.name}) is not a usable git bundle: ${why.trim()}; the bundle was damaged or made by something other than ferry build`);
+      // a bundle's header lists its refs and prerequisites: as long as its maker wants, never held past runTool's bound
+      const bounded = { ...BUNDLE_OBJECTS, tooMuchOutput: (limit: number) => unusable(`git lists more than ${limit} bytes of its refs`) };
       let heads: string;
       try {
-        const out = await runGit(['-C', repo, 'bundle', 'verify', file], BUNDLE_OBJECTS);
+        const out = await runGit(['-C', repo, 'bundle', 'verify', file], bounded);
         if (!/complete history/.test(out) && /requires/i.test(out)) throw unusable(out);
         // in the scratch repository too: run where ferry was started, git would read the repository around
         // that folder (its config, its object format: a sha256 one refuses every sha1 bundle)
-        heads = await runGit(['-C', repo, 'bundle', 'list-heads', file], BUNDLE_OBJECTS);
+        heads = await runGit(['-C', repo, 'bundle', 'list-heads', file], bounded);
       } catch (err) {
         if (!(err instanceof ToolError && err.stderr !== undefined)) throw err;
         throw unusable(err.stderr);
@@ -54,7 +56,7 @@ export async function verifyGitBundles(treeDir: string, manifest: Manifest, scra
       }
       const refused = await findRefusedGitPath(repo, g.info.commit);
       if (refused !== undefined) {
-        throw new BundleFormatError(`${g.info.path} (git ${g.name}): commit ${g.info.commit} holds ${JSON.stringify(refused.slice(0, 200))}, a path into a clone's own .git folder that git refuses to check out; ferry build never carries one`);
+        throw new BundleFormatError(`${g.info.path} (git ${g.name}): commit ${g.info.commit} holds ${JSON.stringify(refused.slice(0, 200))}, ${whyRefused(refused)}; ferry build never carries one`);
       }
     }
   } finally {
