@@ -66,11 +66,19 @@ function endlessPackServer(): { server: Server; fetches: Array<Promise<number>> 
         res.destroy();
       };
       res.on('close', finish);
+      // paced at 1 MiB per 20 ms (~50 MiB/s): ferry looks at the scratch folder every 100 ms, and on a busy
+      // machine that look may come late; at this pace it has seconds to find the bound before git could reach
+      // the safety bound (or fill the tmpfs), instead of the ~0.2 s an unpaced loopback stream gives it
+      let paced = 0;
       const pump = () => {
         while (!done && sent < SAFETY) {
           const e = blobEntry(n++);
           sent += e.length;
           if (!res.write(e)) return void res.once('drain', pump);
+          if (sent - paced >= 1 << 20) {
+            paced = sent;
+            return void setTimeout(pump, 20);
+          }
         }
         finish();
       };
