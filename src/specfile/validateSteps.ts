@@ -47,6 +47,10 @@ export function validateSteps(services: Record<string, ServiceSteps>, label: str
           return;
         }
         const params = (raw as Record<string, unknown>)[kindName];
+        if (stage === 'stage' && activatedAtConfigure(kindName, params)) {
+          problems.push(`${label}: ${where}: ${STAGE_REFUSAL[kindName]}, and the stage stage runs on every host at once and activates nothing; write it under install: (configure activates it in the --serial batches)`);
+          return;
+        }
         const broken = templateProblems(params, `${label}: ${where}.${kindName}`);
         if (broken.length) {
           problems.push(...broken);
@@ -77,6 +81,28 @@ export function validateSteps(services: Record<string, ServiceSteps>, label: str
  * command steps run where they are written: docs/deploy.md says what that means under install:.)
  */
 const ACTIVE_ONLY: ReadonlySet<StepKindName> = new Set(['service']);
+
+/**
+ * Kinds whose effect is an activation configure makes, inside the batches (stepKinds.ts `activate`):
+ * written under stage: the stage stage would act at once on every host (apt installs in place, an
+ * image's retag moves its reference) or build a tree no configure ever switches to (venv, rootfs,
+ * git). What each would do there, for the refusal; test/deploy/stageStepKinds.test.ts keeps this
+ * in step with stepKinds' hasActivation.
+ */
+const STAGE_REFUSAL: Partial<Record<StepKindName, string>> = {
+  apt: 'an apt step there installs its packages in place (dpkg), changing what running services use',
+  image: 'an image step with retag there moves the image reference a unit may start from',
+  venv: 'a venv step there builds a virtualenv no configure ever switches to',
+  rootfs: 'a rootfs step there unpacks a tree no configure ever switches to',
+  git: 'a git step there checks out a tree no configure ever switches to',
+};
+
+/** Whether a step of this kind and these options (as written) has an activation, refused under stage:. */
+export function activatedAtConfigure(kind: StepKindName, params: unknown): boolean {
+  // a retag written as a {{ template }} may render true on some host
+  if (kind === 'image') return !!params && typeof params === 'object' && ![undefined, false].includes((params as Record<string, unknown>).retag as never);
+  return STAGE_REFUSAL[kind] !== undefined;
+}
 
 /** Options holding {{ }} are only known per host; they are checked when the step runs. */
 function hasTemplate(v: unknown): boolean {

@@ -119,6 +119,29 @@ describe('every refusal is one line, whatever the input holds', () => {
     expect(built.code, built.stderr).toBe(0);
   });
 
+  it('build refuses a step under stage: whose effect is an activation (apt, venv, rootfs, git, image with retag) in one line naming the step (exit 65); plan refuses a release built with one', async () => {
+    const cases: [string, Record<string, unknown>, RegExp][] = [
+      ['apt', { packages: ['hello'] }, /an apt step there installs its packages in place/],
+      ['venv', { path: '/opt/app/venv' }, /a venv step there builds a virtualenv no configure ever switches to/],
+      ['rootfs', { name: 'base', dest: '/srv/base' }, /a rootfs step there unpacks a tree no configure ever switches to/],
+      ['git', { name: 'src', dest: '/srv/src' }, /a git step there checks out a tree no configure ever switches to/],
+      ['image', { ref: 'registry.example/team/app:1.4', runtime: 'podman', retag: true }, /an image step with retag there moves the image reference/],
+    ];
+    for (const [kind, options, what] of cases) {
+      const spec = join(dir, `stage-${kind}.yaml`);
+      const steps = [{ file: { content: 'x\n', dest: '/etc/web/new.conf' } }, { [kind]: options }];
+      writeFileSync(spec, stringify({ name: `stage${kind}`, version: '1.0.0', epoch: '2026-01-01T00:00:00Z', services: { web: { version: '1', groups: ['web'], stage: steps } } }));
+      const out = join(dir, `out-stage-${kind}`);
+      const r = await ferry(['build', spec, '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')]);
+      expectOneLine(r, 65, new RegExp(`^ferry: .*stage-${kind}\\.yaml: services\\.web\\.stage\\[1\\]: ${what.source}.*the stage stage runs on every host at once and activates nothing; write it under install:.*\n$`), 'ferry: forged');
+      expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+    }
+    // a release built before is refused before any host is touched (the inventory's host is unreachable)
+    writeRelease(store, { name: 'stageapt', version: '1', services: { web: { version: '1.0.0', groups: ['web'], stage: [{ apt: { packages: ['hello'] } }] } }, extra: [KEY] });
+    const plan = await ferry(['plan', 'stageapt@1', '-i', inventory('inv-stageapt', {}), '--store', store]);
+    expectOneLine(plan, 65, /^ferry: bundle stageapt 1: services\.web\.stage\[0\]: an apt step there installs its packages in place .*; write it under install: .*\n$/, 'ferry: forged');
+  });
+
   it('build refuses a spec with several bad steps in one line, a step key with a newline quoted (exit 65)', async () => {
     const spec = join(dir, 'steps.yaml');
     const install = [{ 'x\nferry: forged from the spec': {} }, { bogus: {} }, { file: { dest: 'relative' } }];

@@ -1,13 +1,11 @@
-import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeGitBundle } from '../../src/sources/git/makeGitBundle.js';
 import { run } from '../helpers/cli.js';
 import { canRunLab, labFor } from '../helpers/lab.js';
-import { makeUpstream } from '../git/helpers.js';
 import { runFerry } from './fixtures.js';
 import { writeRelease } from './storeFixture.js';
+import { treeArtifacts } from './treesFixture.js';
 
 const enabled = await canRunLab();
 const lab = await labFor('drtree', 2);
@@ -37,21 +35,8 @@ describe.skipIf(!enabled)('drift of a git checkout, a rootfs tree and a file own
   beforeAll(async () => {
     dir = mkdtempSync('/var/tmp/ferry-drift-trees-');
     store = join(dir, 'store');
-    // a git bundle of the upstream's fourth commit with its whole history, as `ferry build` writes it
-    ({ commits } = await makeUpstream(join(dir, 'upstream')));
-    const bundle = join(dir, 'app.bundle');
-    const { shallow } = await makeGitBundle({ url: join(dir, 'upstream'), ref: 'stable', commit: commits[3]!, depth: 0, dest: bundle, scratch: join(dir, 'scratch') });
-    // a small rootfs: a text file, a program, a symlink
-    const root = join(dir, 'rootfs');
-    mkdirSync(join(root, 'etc'), { recursive: true });
-    mkdirSync(join(root, 'usr/bin'), { recursive: true });
-    writeFileSync(join(root, 'etc/motd'), 'welcome to the base tree\n');
-    writeFileSync(join(root, 'usr/bin/tool'), '#!/bin/sh\necho tool\n');
-    chmodSync(join(root, 'usr/bin/tool'), 0o755);
-    const tar = await run('tar', ['--sort=name', '--numeric-owner', '--owner=0', '--group=0', '--mtime=@1700000000', '-czf', join(dir, 'base.tar.gz'), '-C', root, '.']);
-    expect(tar.code, tar.stderr).toBe(0);
-    const tarball = readFileSync(join(dir, 'base.tar.gz'));
-    tarSha = createHash('sha256').update(tarball).digest('hex');
+    const made = await treeArtifacts(dir);
+    ({ commits, tarSha } = made);
     writeRelease(store, {
       name: 'trees',
       version: '1',
@@ -67,11 +52,8 @@ describe.skipIf(!enabled)('drift of a git checkout, a rootfs tree and a file own
           ],
         },
       },
-      extra: [
-        { path: 'git/app.bundle', content: readFileSync(bundle), kind: 'git', services: ['app'] },
-        { path: 'rootfs/base.tar.gz', content: tarball, kind: 'rootfs', services: ['app'] },
-      ],
-      artifacts: { git: { app: { path: 'git/app.bundle', commit: commits[3], shallow } }, rootfs: { base: { path: 'rootfs/base.tar.gz' } } },
+      extra: made.extra,
+      artifacts: made.artifacts,
     });
     inventory = join(dir, 'inventory.yaml');
     writeFileSync(inventory, 'groups: { app: { hosts: [lab1, lab2] } }\nhosts: { lab1: , lab2: }\n');
@@ -140,7 +122,19 @@ describe.skipIf(!enabled)('drift of a git checkout, a rootfs tree and a file own
       .filter((e) => e.type === 'step' && e.changed)
       .map((e) => `${e.host} ${e.stage} ${e.step}`)
       .sort();
-    expect(changed).toEqual(['lab1 configure file', 'lab1 install git', 'lab1 install rootfs', 'lab2 configure file', 'lab2 install git', 'lab2 install rootfs']);
+    // install prepares the checkout and the tree again beside the live ones (ID-r1); configure switches to them
+    expect(changed).toEqual([
+      'lab1 configure activate git',
+      'lab1 configure activate rootfs',
+      'lab1 configure file',
+      'lab1 install git',
+      'lab1 install rootfs',
+      'lab2 configure activate git',
+      'lab2 configure activate rootfs',
+      'lab2 configure file',
+      'lab2 install git',
+      'lab2 install rootfs',
+    ]);
 
     const after = await ferry('plan', '--check');
     expect(after.code, after.stderr + after.stdout).toBe(0);
@@ -148,7 +142,7 @@ describe.skipIf(!enabled)('drift of a git checkout, a rootfs tree and a file own
     for (const host of ['lab1', 'lab2']) {
       const r = await ssh(host, `git -C ${APP} rev-parse HEAD; git -C ${APP} status --porcelain --untracked-files=all; cat ${BASE}/etc/motd; stat -c '%a %U:%G' ${BASE}/etc/motd ${BASE}/usr/bin/tool ${ETC}/owned.conf; readlink ${APP} ${BASE}`);
       expect(r.stdout, r.stderr).toBe(
-        [commits[3], 'welcome to the base tree', '644 root:root', '755 root:root', '640 daemon:daemon', `${checkout().slice('/srv/'.length)}`, `${tree().slice('/srv/'.length)}`, ''].join('\n'),
+        [commits[3], 'welcome to the base tree', '644 root:root', '755 root:root', '640 daemon:daemon', `${checkout().slice('/srv/'.length)}-r1`, `${tree().slice('/srv/'.length)}-r1`, ''].join('\n'),
       );
     }
   });

@@ -75,18 +75,25 @@ describe('the deploy git step with a bundle ferry built', () => {
     expect([await git(victim, 'for-each-ref'), await git(victim, 'rev-parse', 'HEAD'), await git(victim, 'status', '--porcelain')]).toEqual(before);
   });
 
-  it('--repair checks the live checkout out again beside it and swaps it in with renames: the path is never removed, the new tree is whole', async () => {
+  it('--repair checks the live checkout out again beside it at ID-r1, never moving or removing the live one; the activation switches the link to it', async () => {
     const dest = join(dir, 'app');
     const id = commits[3]!.slice(0, 16);
     await writeFile(join(dest, 'README'), 'changed by hand\n');
     const watch = await watchRemovals(`${dest}.d`);
     expect((await gitStep.run({ name: 'app', dest }, { ...ctx, repair: true })).changed).toBe(true);
     const removed = await watch.stop();
-    expect(removed).toContain(`MOVED_FROM,ISDIR ${id}`);
-    expect(removed.filter((e) => e.endsWith(` ${id}`) && e.startsWith('DELETE'))).toEqual([]);
-    expect(await git(dest, 'rev-parse', 'HEAD')).toBe(commits[3]);
+    // the live checkout is not renamed or removed, not even for a moment: DEST never points at nothing
+    expect(removed.filter((e) => e.endsWith(` ${id}`))).toEqual([]);
+    expect(await readlink(dest)).toBe(`app.d/${id}`);
+    expect(await readFile(join(dest, 'README'), 'utf8')).toBe('changed by hand\n');
+    // the new checkout is whole beside it
+    expect(await git(`${dest}.d/${id}-r1`, 'rev-parse', 'HEAD')).toBe(commits[3]);
+    expect(await git(`${dest}.d/${id}-r1`, 'status', '--porcelain')).toBe('');
+    expect((await readdir(`${dest}.d`)).sort()).toEqual([id, `${id}-r1`]);
+    // configure's activation switches DEST to it with one rename, keeping the tree it replaced
+    expect((await gitStep.activate!({ name: 'app', dest }, { ...ctx, stage: 'configure' })).changed).toBe(true);
+    expect(await readlink(dest)).toBe(`app.d/${id}-r1`);
     expect(await git(dest, 'status', '--porcelain')).toBe('');
-    // nothing left beside it
-    expect((await readdir(`${dest}.d`)).sort()).toEqual([id]);
+    expect((await readdir(`${dest}.d`)).sort()).toEqual([id, `${id}-r1`]);
   });
 });

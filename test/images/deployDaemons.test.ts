@@ -193,7 +193,7 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       expect((await ferry(['plan', rel, '--store', store, '--allow-local', '-i', inv, '--check'], { env })).code).toBe(0);
     });
 
-    it('with --push, imports each image from the staged OCI layout under its own name, without any registry; a changed staged index is refused', async () => {
+    it('with --push, imports each image from the staged OCI layout under ferry's private name, without any registry; a changed staged index is refused', async () => {
       const { env, ctr } = await own('ctrd-push', startContainerd);
       const data = join(dir, 'data-ctrd-push');
       const inv = await inventory('ctrd-push', data);
@@ -203,8 +203,11 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       expect(events(r).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual(['loaded registry.example/team/app:1.4', 'loaded registry.example/team/multi:2.0']);
       expect(server.accessLog.length).toBe(before);
       const had = await images(ctr);
+      // install imported each under ferry's private name; configure named the one with retag by its reference
+      expect(had.get(`localhost/ferry-staged:${app.digest.slice(7)}`)).toBe(app.digest);
+      expect(had.get(`localhost/ferry-staged:${multi.digest.slice(7)}`)).toBe(multi.digest);
       expect(had.get('registry.example/team/app:1.4')).toBe(app.digest);
-      expect(had.get('registry.example/team/multi:2.0')).toBe(multi.digest);
+      expect(had.has('registry.example/team/multi:2.0')).toBe(false);
       // nothing named after the staged folder
       expect([...had.keys()].filter((n) => n.includes(data))).toEqual([]);
 
@@ -273,7 +276,7 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       expect(events(third).filter((s) => s.step === 'activate image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4']);
     });
 
-    it('with --push, loads each image from the staged OCI layout through skopeo under its own name, without any registry; a changed staged index is refused', async () => {
+    it('with --push, loads each image from the staged OCI layout through skopeo under ferry's private name, without any registry; a changed staged index is refused', async () => {
       const { env, docker } = await own('dock-push', startDockerd);
       const data = join(dir, 'data-dock-push');
       const inv = await inventory('dock-push', data);
@@ -282,9 +285,12 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       expect(r.code, r.stderr + r.stdout).toBe(0);
       expect(events(r).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual(['loaded registry.example/team/app:1.4', 'loaded registry.example/team/multi:2.0']);
       expect(server.accessLog.length).toBe(before);
-      const appId = await idOf(docker, 'registry.example/team/app:1.4');
+      // install loaded each under ferry's private name; configure named the one with retag by its reference
+      const appId = await idOf(docker, `localhost/ferry-staged:${app.digest.slice(7)}`);
       expect(appId).toMatch(/^sha256:[0-9a-f]{64}$/);
-      expect(await idOf(docker, 'registry.example/team/multi:2.0')).toMatch(/^sha256:/);
+      expect(await idOf(docker, 'registry.example/team/app:1.4')).toBe(appId);
+      expect(await idOf(docker, `localhost/ferry-staged:${multi.digest.slice(7)}`)).toMatch(/^sha256:/);
+      expect(await idOf(docker, 'registry.example/team/multi:2.0')).toBeUndefined();
       // the re-run finds both present through the image IDs the loads gave
       const again = await ferry(['deploy', rel, '--store', store, '--allow-local', '-i', inv, '--push', '--force', 'install', '--json'], { env });
       expect(again.code, again.stderr).toBe(0);
@@ -303,7 +309,9 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       const inv = await inventory('dock-swapped', join(dir, 'data-dock-swapped'));
       const r = await ferry(['deploy', `swapped@${V}`, '--store', store, '--allow-local', '-i', inv, '--push', '--json'], { env });
       expect(r.code, r.stderr + r.stdout).toBe(0);
-      expect(await idOf(docker, 'registry.example/team/app:1.4')).toBe(appConfig);
+      // loaded under ferry's private name (the step has no retag: nothing names it by its reference)
+      expect(await idOf(docker, `localhost/ferry-staged:${app.digest.slice(7)}`)).toBe(appConfig);
+      expect(await idOf(docker, 'registry.example/team/app:1.4')).toBeUndefined();
       expect((await docker(['images', '-q', '--no-trunc'])).stdout.trim()).toBe(appConfig);
 
       // the app's staged manifest replaced on the host by the decoy's (whose blobs are staged too): skopeo

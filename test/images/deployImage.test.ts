@@ -194,6 +194,30 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
     expect(await named()).toBe(app.digest);
   });
 
+  it('retag with --push: install loads the image from the staged layout under a private name and leaves the reference where it is; configure moves it', async () => {
+    const { env, podman } = await podmanStorage(join(dir, 'podman-push-tag-moves'));
+    const inv = await inventory('push-tag-moves', join(dir, 'data-push-tag-moves'));
+    const deployed = (args: string[]) => ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--push', '--json', ...args], { env });
+    expect((await deployed(['--stages', 'stage,install'])).code).toBe(0);
+    // what the host ran before: the app's image gone, the reference naming another image (an earlier release under the same tag)
+    const id = (await podman(['image', 'inspect', '--format', '{{.Id}}', `registry.example/team/app@${app.digest}`])).stdout.trim();
+    expect((await podman(['rmi', '-f', id])).code).toBe(0);
+    expect((await podman(['tag', `registry.example/team/multi@${multi.digest}`, 'registry.example/team/app:1.4'])).code).toBe(0);
+    const named = async () => (await podman(['image', 'inspect', '--format', '{{.Digest}}', 'registry.example/team/app:1.4'])).stdout.trim();
+    expect(await named()).toBe(multi.digest);
+    const install = await deployed(['--stages', 'install', '--force', 'install']);
+    expect(install.code, install.stderr + install.stdout).toBe(0);
+    expect(events(install).filter((s) => s.step === 'image').map((s) => s.detail)).toEqual(['loaded registry.example/team/app:1.4', 'unchanged']);
+    // the reference still names what ran; the image is there at its digest, under ferry's own name
+    expect(await named()).toBe(multi.digest);
+    expect((await podman(['image', 'exists', `registry.example/team/app@${app.digest}`])).code).toBe(0);
+    expect((await podman(['image', 'inspect', '--format', '{{.Digest}}', `localhost/ferry-staged:${app.digest.slice(7)}`])).stdout.trim()).toBe(app.digest);
+    const configure = await deployed(['--stages', 'configure']);
+    expect(configure.code, configure.stderr + configure.stdout).toBe(0);
+    expect(events(configure).filter((s) => s.step === 'activate image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4']);
+    expect(await named()).toBe(app.digest);
+  });
+
   it('with --push, loads each image from the staged OCI layout (checked on the host), without any registry', async () => {
     const { env, podman } = await podmanStorage(join(dir, 'podman-push'));
     const data = join(dir, 'data-push');
@@ -212,7 +236,10 @@ describe.skipIf(!haveTools)('the image deploy step with the real podman (local h
 
     // a staged layout index changed on the host is refused before anything is loaded
     const [tree] = await readdir(join(data, 'bundles'));
-    await podman(['rmi', '-f', 'registry.example/team/app:1.4']);
+    // the image goes under all its names (the reference configure gave it, and the private name of the load)
+    const id = (await podman(['image', 'inspect', '--format', '{{.Id}}', `registry.example/team/app@${app.digest}`])).stdout.trim();
+    expect((await podman(['rmi', '-f', id])).code).toBe(0);
+    expect((await podman(['image', 'exists', `registry.example/team/app@${app.digest}`])).code).toBe(1);
     await writeFile(join(data, 'bundles', tree!, 'oci', 'index.json'), '{"schemaVersion":2,"manifests":[]}');
     const tampered = await ferry(['deploy', 'images@1.0.0', '--store', store, '--allow-local', '-i', inv, '--push', '--force', 'install'], { env });
     expect(tampered.code).not.toBe(0);

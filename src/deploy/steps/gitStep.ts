@@ -6,7 +6,7 @@ import { checkStagedScript } from './checkStagedScript.js';
 import { nameSome } from './nameSome.js';
 import { runScript } from './runScript.js';
 import { BLOCKS, roomScript } from './roomScript.js';
-import { activateScript, inspectActivation, SWAP_IN_SCRIPT, treeFor } from './sideBySide.js';
+import { activateScript, CHOOSE_SLOT_SCRIPT, inspectActivation, PICK_BEST, slotScript, SWAP_IN_SCRIPT, treeFor } from './sideBySide.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
@@ -27,10 +27,17 @@ function info(release: Release, name: string) {
   return { raw, info: parsed.success ? parsed.data : undefined };
 }
 
+/** Shell run in a tree: its own .git (never one above it) has HEAD at the commit. */
+function checkedOut(commit: string): string {
+  return `case "$(git --git-dir=.git rev-parse HEAD 2>/dev/null)" in ${q(commit)}*) true;; *) false;; esac`;
+}
+
 /**
  * A working copy from the bundle's git bundle, checked out (detached) at the pinned commit, beside
  * the live one at DEST.d/COMMIT; configure switches DEST to it (sideBySide.ts). A shallow bundle's
- * boundary commits are marked shallow first, as `git clone --depth` would.
+ * boundary commits are marked shallow first, as `git clone --depth` would. Install never removes or
+ * rewrites the checkout DEST points at: one to check out again where that one is live (`--repair`)
+ * goes to DEST.d/COMMIT-rN, the next free number, and configure switches DEST to it with one rename.
  */
 export const gitStep: StepKind<GitParams> = {
   name: 'git',
@@ -48,16 +55,16 @@ export const gitStep: StepKind<GitParams> = {
     const script = [
       'set -e',
       OWN_REPOSITORY,
-      `d=${q(treeFor(p.dest, commit.slice(0, 16)))}`,
       `want=${q(commit)}`,
-      'cur=$(git -C "$d" rev-parse HEAD 2>/dev/null) || cur=',
+      slotScript(p.dest, commit.slice(0, 16), checkedOut(commit)),
       // --repair: the checkout was found changed, check it out again
-      ctx.repair ? '' : 'case "$cur" in "$want"*) exit 0;; esac',
+      ctx.repair ? '' : 'if [ -n "$best" ] && [ "$best" = "$top" ]; then exit 0; fi',
+      // never over the checkout DEST points at (the running service's): that one is checked out again beside it
+      ...CHOOSE_SLOT_SCRIPT,
       // the staged git bundle as signed (also when the stage stage was skipped), as apt and rootfs check
       // theirs: one removed or changed on the host since is one line saying to run --force stage
       checkStagedScript(ctx.remoteBundle, ctx.release.manifest.entries.filter((e) => e.path === i.path)),
-      // checked out beside it, then swapped in: with --repair "$d" is the live checkout
-      'mkdir -p "$(dirname "$d")"',
+      'mkdir -p "$vd"',
       't=$(mktemp -d "$d.ferry.XXXXXX")',
       `trap 'rm -rf "$t"' EXIT`,
       'chmod 755 "$t"',
@@ -69,7 +76,7 @@ export const gitStep: StepKind<GitParams> = {
       roomScript('git -C "$t" ls-tree -r -t -l -z --full-tree "$want" | tr \'\\0\' \'\\n\'', `n++; b += ${BLOCKS('$4')}`, `git ${p.name}: the commit`),
       'git -C "$t" -c advice.detachedHead=false checkout -q --detach "$want"',
       ...SWAP_IN_SCRIPT,
-      'echo "changed: checked out $want"',
+      'echo "changed: checked out $want at $s"',
     ]
       .filter(Boolean)
       .join('\n');
@@ -78,11 +85,15 @@ export const gitStep: StepKind<GitParams> = {
   async activate(p, ctx) {
     const i = info(ctx.release, p.name).info!;
     const commit = p.commit ?? i.commit;
-    return runScript(ctx, `git ${p.name}`, activateScript(p.dest, commit.slice(0, 16), `case "$(${OWN_REPOSITORY}; git rev-parse HEAD 2>/dev/null)" in ${q(commit)}*) true;; *) false;; esac`, `git ${p.name}`));
+    const id = commit.slice(0, 16);
+    return runScript(ctx, `git ${p.name}`, activateScript(p.dest, id, checkedOut(commit), `git ${p.name}`, [slotScript(p.dest, id, checkedOut(commit)), PICK_BEST].join('\n')));
   },
   async inspect(p, ctx) {
     const commit = p.commit ?? info(ctx.release, p.name).info!.commit;
-    const d = treeFor(p.dest, commit.slice(0, 16));
+    // the checkout the activation takes: the highest-numbered one at the commit
+    const id = commit.slice(0, 16);
+    const found = await runScript(ctx, `inspect git ${p.name}`, [OWN_REPOSITORY, slotScript(p.dest, id, checkedOut(commit)), 'echo "${best:-$vid}"'].join('\n'));
+    const d = treeFor(p.dest, /^[0-9a-f]{16}(-r[1-9][0-9]*)?$/.test(found.stdout.trim()) ? found.stdout.trim() : id);
     // only this checkout's own .git (never one git finds above it), and no optional locks: a plain
     // `git status` refreshes and rewrites the index, and --check changes nothing
     const g = `git --no-optional-locks --git-dir=${q(`${d}/.git`)} --work-tree=${q(d)}`;
@@ -95,7 +106,8 @@ export const gitStep: StepKind<GitParams> = {
     return { target: d, differences: [{ what: 'worktree', want: 'clean', have: `${changed.length} file${changed.length > 1 ? 's' : ''} differ${changed.length > 1 ? '' : 's'}: ${nameSome(changed)}` }] };
   },
   inspectActivation(p, ctx) {
-    return inspectActivation(ctx, p.dest, (p.commit ?? info(ctx.release, p.name).info!.commit).slice(0, 16));
+    const commit = p.commit ?? info(ctx.release, p.name).info!.commit;
+    return inspectActivation(ctx, p.dest, commit.slice(0, 16), [OWN_REPOSITORY, slotScript(p.dest, commit.slice(0, 16), checkedOut(commit)), PICK_BEST].join('\n'));
   },
 };
 

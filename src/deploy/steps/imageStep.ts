@@ -43,7 +43,8 @@ const ONE_IMAGE_LAYOUT =
  * Per runtime, shell functions over the variables the step sets:
  *   D (manifest digest), REF (original name:tag), ORIG (original name@digest), SRC (where to pull
  *   from, name@digest; empty with --push), PLAIN (1 for an HTTP registry), LAYOUT (the staged OCI
- *   layout), MARK (docker: the image ID a load gave), DESC (the image's descriptor, for one_layout)
+ *   layout), MARK (docker: the image ID a load gave), DESC (the image's descriptor, for one_layout,
+ *   naming it PRIV), PRIV (the private name a load gives it: privateName)
  * present: the image is there at digest D; named: REF names that image; pull; load (from LAYOUT); tag;
  * current: what REF names now (podman, containerd: its digest; docker: its image ID), for --check's report.
  */
@@ -55,8 +56,8 @@ const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
     'id_of() { podman image inspect --format "{{.ID}}" "$1" 2>/dev/null; }',
     'named() { [ "$(id_of "$REF")" = "$(id_of "$ORIG")" ]; }',
     'pull() { if [ "$PLAIN" = 1 ]; then podman pull -q --tls-verify=false "$SRC"; else podman pull -q "$SRC"; fi >/dev/null; }',
-    // skopeo names the image by its reference (podman's own oci: transport would name it after the folder)
-    'copy_in() { skopeo copy -q "oci:$t:$REF" "containers-storage:$REF"; }',
+    // skopeo names the image by its private name (podman's own oci: transport would name it after the folder)
+    'copy_in() { skopeo copy -q "oci:$t:$PRIV" "containers-storage:$PRIV"; }',
     'load() { command -v skopeo >/dev/null || { echo "loading an image into podman needs skopeo on the host" >&2; exit 5; }; one_layout copy_in; }',
     'tag() { podman tag "$ORIG" "$REF"; }',
     'current() { podman image inspect --format "{{.Digest}}" "$REF" 2>/dev/null; }',
@@ -70,9 +71,10 @@ const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
     'pull() { docker pull -q "$SRC" >/dev/null; }',
     // docker-daemon: keeps no registry digest, so the image ID it got for D is remembered beside the layout
     // skopeo reaches the engine at /var/run/docker.sock unless told: a host's DOCKER_HOST (rootless docker) is passed on
-    'copy_in() { skopeo copy -q ${DOCKER_HOST:+--dest-daemon-host "$DOCKER_HOST"} "oci:$t:$REF" "docker-daemon:$REF"; }',
-    'load() { command -v skopeo >/dev/null || { echo "loading an image into docker needs skopeo on the host" >&2; exit 5; }; one_layout copy_in && id_of "$REF" > "$MARK"; }',
-    'tag() { docker tag "${SRC:-$ORIG}" "$REF"; }',
+    'copy_in() { skopeo copy -q ${DOCKER_HOST:+--dest-daemon-host "$DOCKER_HOST"} "oci:$t:$PRIV" "docker-daemon:$PRIV"; }',
+    'load() { command -v skopeo >/dev/null || { echo "loading an image into docker needs skopeo on the host" >&2; exit 5; }; one_layout copy_in && id_of "$PRIV" > "$MARK"; }',
+    // a loaded image by the ID the load gave (docker knows it by no name@digest)
+    'tag() { s=$SRC; if [ -z "$s" ] && [ -s "$MARK" ]; then s=$(cat "$MARK"); fi; docker tag "${s:-$ORIG}" "$REF"; }',
     'current() { id_of "$REF"; }',
   ].join('\n'),
   // containerd: the k8s.io namespace, where the kubelet (CRI) looks
@@ -85,7 +87,8 @@ const RUNTIME_SCRIPTS: Record<ImageParams['runtime'], string> = {
     // the staged layout lists every image of the release, not all staged here: the layout of this one image
     'import_tar() { tar -C "$t" -chf - oci-layout index.json blobs | $C images import --digests -; }',
     'load() { one_layout import_tar; }',
-    'tag() { $C images tag --force "$($C images ls -q | grep -m1 "@$D\\$" || echo "$ORIG")" "$REF" >/dev/null; }',
+    // from any name the image has at D (an import's private name, a pull's name@digest)
+    'tag() { $C images tag --force "$($C images ls | awk -v d="$D" \'$3 == d { print $1; exit }\')" "$REF" >/dev/null; }',
     'current() { $C images ls | awk -v r="$REF" \'$1 == r { print $3 }\'; }',
   ].join('\n'),
 };
@@ -123,7 +126,8 @@ export const imageStep: StepKind<ImageParams> = {
       if (!ctx.server) throw new DeployError(`host ${ctx.host}: no ferry serve address to pull ${img.ref} from; set vars.ferry_server, pass --server URL, or use --push`);
       act = ['pull || { echo "cannot pull $SRC (is ferry serve running, reachable from this host, and the release imported?)" >&2; exit 6; }', 'echo "changed: pulled $SRC"'];
     }
-    // the tag moves only where the step runs in configure: under install it is the activation's
+    // the tag moves only where the step runs in configure: under install it is the activation's (a load
+    // from the staged layout names the image privately, never by REF: privateName)
     const tagHere = p.retag && ctx.stage !== 'install';
     const script = [
       'set -e',
@@ -196,12 +200,22 @@ function imageShell(p: ImageParams, img: CarriedImage, ctx: StepContext): string
     `ORIG=${q(`${img.registry}/${img.repository}@${img.digest}`)}`,
     `LAYOUT=${q(layout)}`,
     `MARK=${q(`${layout}/.ferry-docker-${img.digest.slice(7)}`)}`,
-    `DESC=${q(JSON.stringify({ mediaType: img.mediaType, digest: img.digest, size: sizeOf(ctx, img), annotations: { 'org.opencontainers.image.ref.name': img.ref } }))}`,
+    `PRIV=${q(privateName(img))}`,
+    `DESC=${q(JSON.stringify({ mediaType: img.mediaType, digest: img.digest, size: sizeOf(ctx, img), annotations: { 'org.opencontainers.image.ref.name': privateName(img) } }))}`,
     `SRC=${reg ? q(`${reg.address}/${img.repository}@${img.digest}`) : ''}`,
     `PLAIN=${reg?.plain ? 1 : 0}`,
     ONE_IMAGE_LAYOUT,
     RUNTIME_SCRIPTS[p.runtime],
   ].join('\n');
+}
+
+/**
+ * The name a load from the staged layout gives the image (podman, docker and containerd all name what
+ * they load): one of ferry's own, never the reference a unit names, which only `retag` moves, at
+ * configure (or where the step runs under configure:).
+ */
+export function privateName(img: CarriedImage): string {
+  return `localhost/ferry-staged:${img.digest.slice(7)}`;
 }
 
 /** The bundle's entry of the image's manifest or index (the step's check makes sure there is one). */

@@ -3,7 +3,7 @@ import { checkStagedScript } from './checkStagedScript.js';
 import { inspectUnpackedTree } from './inspectUnpackedTree.js';
 import { runScript } from './runScript.js';
 import { BLOCKS, roomScript } from './roomScript.js';
-import { activateScript, inspectActivation, SWAP_IN_SCRIPT, treeFor } from './sideBySide.js';
+import { activateScript, CHOOSE_SLOT_SCRIPT, inspectActivation, PICK_BEST, slotScript, SWAP_IN_SCRIPT, treeFor } from './sideBySide.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepKind } from './types.js';
 import type { Release } from '../../store/loadRelease.js';
@@ -15,6 +15,11 @@ function archive(release: Release, name: string) {
   const all = release.manifest.artifacts.rootfs as Record<string, { path?: unknown }> | undefined;
   const path = all?.[name]?.path;
   return release.manifest.entries.find((e) => e.kind === 'rootfs' && (typeof path === 'string' ? e.path === path : e.path.replace(/\.tar(\.\w+)?$/, '') === `rootfs/${name}`));
+}
+
+/** Shell run in a tree: its marker says it was unpacked from the tarball of this sha256. */
+function unpacked(sha256: string): string {
+  return `[ "$(cat .ferry-rootfs 2>/dev/null)" = ${q(sha256)} ]`;
 }
 
 /**
@@ -34,7 +39,9 @@ const TAR_MEMBER = [
 /**
  * Unpack a rootfs tarball beside the live tree, at DEST.d/ID (ID: the tarball's sha256), into a
  * temporary folder renamed into place when complete; configure switches DEST to it (sideBySide.ts).
- * A marker holding the tarball's sha256 makes re-runs free.
+ * A marker holding the tarball's sha256 makes re-runs free. Install never removes or rewrites the tree
+ * DEST points at: a tree to unpack again where that one is live (`--repair`, or its marker gone) goes
+ * to DEST.d/ID-rN, the next free number, and configure switches DEST to it with one rename.
  */
 export const rootfsStep: StepKind<RootfsParams> = {
   name: 'rootfs',
@@ -47,10 +54,12 @@ export const rootfsStep: StepKind<RootfsParams> = {
     const script = [
       'set -e',
       checkStagedScript(ctx.remoteBundle, [a]),
-      `d=${q(treeFor(p.dest, a.sha256.slice(0, 16)))}`,
+      slotScript(p.dest, a.sha256.slice(0, 16), unpacked(a.sha256)),
       // --repair: the tree was found changed, unpack it again whatever its marker says
-      ctx.repair ? '' : `if [ "$(cat "$d/.ferry-rootfs" 2>/dev/null)" = ${q(a.sha256)} ]; then exit 0; fi`,
-      'mkdir -p "$(dirname "$d")"',
+      ctx.repair ? '' : 'if [ -n "$best" ] && [ "$best" = "$top" ]; then exit 0; fi',
+      // never over the tree DEST points at (the running service's): that one is unpacked again beside it
+      ...CHOOSE_SLOT_SCRIPT,
+      'mkdir -p "$vd"',
       roomScript(`tar -t -v --numeric-owner -f ${q(`${ctx.remoteBundle}/${a.path}`)}`, TAR_MEMBER, `rootfs ${p.name}: the tarball`),
       't=$(mktemp -d "$d.ferry.XXXXXX")',
       `trap 'rm -rf "$t"' EXIT`,
@@ -60,7 +69,7 @@ export const rootfsStep: StepKind<RootfsParams> = {
       `(set -C; echo ${q(a.sha256)} > "$t/.ferry-rootfs")`,
       'chmod 755 "$t"',
       ...SWAP_IN_SCRIPT,
-      'echo "changed: unpacked"',
+      'echo "changed: unpacked $s"',
     ]
       .filter(Boolean)
       .join('\n');
@@ -68,14 +77,19 @@ export const rootfsStep: StepKind<RootfsParams> = {
   },
   async activate(p, ctx) {
     const a = archive(ctx.release, p.name)!;
-    return runScript(ctx, `rootfs ${p.name}`, activateScript(p.dest, a.sha256.slice(0, 16), `[ "$(cat .ferry-rootfs 2>/dev/null)" = ${q(a.sha256)} ]`, `rootfs ${p.name}`));
+    const id = a.sha256.slice(0, 16);
+    return runScript(ctx, `rootfs ${p.name}`, activateScript(p.dest, id, unpacked(a.sha256), `rootfs ${p.name}`, [slotScript(p.dest, id, unpacked(a.sha256)), PICK_BEST].join('\n')));
   },
+  /** the tree the activation takes (the highest-numbered one unpacked) against the tarball */
   async inspect(p, ctx) {
     const a = archive(ctx.release, p.name)!;
-    const d = treeFor(p.dest, a.sha256.slice(0, 16));
+    const id = a.sha256.slice(0, 16);
+    const r = await runScript(ctx, `inspect rootfs ${p.name}`, [slotScript(p.dest, id, unpacked(a.sha256)), 'echo "${best:-$vid}"'].join('\n'));
+    const d = treeFor(p.dest, /^[0-9a-f]{16}(-r[1-9][0-9]*)?$/.test(r.stdout.trim()) ? r.stdout.trim() : id);
     return { target: d, differences: await inspectUnpackedTree(ctx, d, a) };
   },
   inspectActivation(p, ctx) {
-    return inspectActivation(ctx, p.dest, archive(ctx.release, p.name)!.sha256.slice(0, 16));
+    const a = archive(ctx.release, p.name)!;
+    return inspectActivation(ctx, p.dest, a.sha256.slice(0, 16), [slotScript(p.dest, a.sha256.slice(0, 16), unpacked(a.sha256)), PICK_BEST].join('\n'));
   },
 };

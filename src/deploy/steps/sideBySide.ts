@@ -13,11 +13,44 @@ export function treeFor(dest: string, id: string): string {
 }
 
 /**
- * Shell that puts the tree prepared in "$t" at "$d". "$d" may be live (`--repair` of a tree found
- * changed): it is moved aside with one rename and the new tree moved in with another, so the path is
- * never missing for longer than between two renames; the old tree is removed after. A run killed in
- * between leaves "$d" missing (the next run prepares it again) and "$t.old", which the next
- * activation's sweep of DEST.d removes. Expects a `trap 'rm -rf "$t"' EXIT`, which it clears.
+ * Shell that finds the trees prepared for ID: DEST.d/ID and its rebuilds DEST.d/ID-rN (N = 1, 2...), and
+ * sets vd (DEST.d), vid (ID), top (the highest-numbered one there, complete or not), best (the
+ * highest-numbered one complete: `ready`, a shell test run in the tree, says so) and live (the one DEST
+ * points at, if any). The activation switches to best.
+ */
+export function slotScript(dest: string, id: string, ready: string): string {
+  const d = dest.replace(/\/+$/, '');
+  return [
+    `vd=${q(`${d}.d`)}`,
+    `vid=${q(id)}`,
+    'top=; topn=-1; best=; bestn=-1; live=',
+    'for x in "$vd/$vid" "$vd/$vid"-r*; do',
+    '  [ -e "$x" ] || continue',
+    '  n=${x##*/}; k=0',
+    // a number ferry wrote: digits, no leading zero
+    '  if [ "$n" != "$vid" ]; then k=${n#"$vid"-r}; case "$k" in ""|0*|*[!0-9]*) continue;; esac; fi',
+    '  if [ "$k" -gt "$topn" ]; then top=$n; topn=$k; fi',
+    `  if ( cd "$x" 2>/dev/null && ${ready} ) && [ "$k" -gt "$bestn" ]; then best=$n; bestn=$k; fi`,
+    `  if [ "$(readlink -f ${q(d)} 2>/dev/null)" = "$(readlink -f "$x")" ]; then live=$n; fi`,
+    'done',
+  ].join('\n');
+}
+
+/** Shell after slotScript: the activation's choice, best when there is one. */
+export const PICK_BEST = 'if [ -n "$best" ]; then id=$best; fi';
+
+/**
+ * Shell after slotScript: sets "$d" to the tree to prepare, never the one DEST points at (the running
+ * service's): none yet, DEST.d/ID; the highest-numbered one when it is not live (prepared again where it
+ * is); else the next number, DEST.d/ID-rN, which configure switches DEST to with one rename.
+ */
+export const CHOOSE_SLOT_SCRIPT = ['if [ -z "$top" ]; then s=$vid; elif [ "$top" != "$live" ]; then s=$top; else s="$vid-r$((topn + 1))"; fi', 'd="$vd/$s"'];
+
+/**
+ * Shell that puts the tree prepared in "$t" at "$d" (CHOOSE_SLOT_SCRIPT: never the live tree, so the
+ * path DEST points at is never missing): a tree there is moved aside with one rename and removed after.
+ * A run killed in between leaves "$t.old", which the next activation's sweep of DEST.d removes.
+ * Expects a `trap 'rm -rf "$t"' EXIT`, which it clears.
  */
 export const SWAP_IN_SCRIPT = ['if [ -e "$d" ] || [ -L "$d" ]; then mv -T "$d" "$t.old"; fi', 'mv -T "$t" "$d"', 'trap - EXIT', 'rm -rf "$t.old"'];
 

@@ -7,7 +7,7 @@ import { shellQuote as q } from '../../util/shellQuote.js';
 import { bundleEntry, bundlePath } from './bundleEntry.js';
 import { checkStagedScript } from './checkStagedScript.js';
 import { runScript } from './runScript.js';
-import { activateScript, inspectActivation, treeFor } from './sideBySide.js';
+import { activateScript, CHOOSE_SLOT_SCRIPT, inspectActivation, PICK_BEST, slotScript, treeFor } from './sideBySide.js';
 import { comparePins } from './comparePins.js';
 import type { StepOptions } from '../../specfile/stepOptions.js';
 import type { StepContext, StepKind } from './types.js';
@@ -41,27 +41,9 @@ function venvId(p: VenvParams, text: string): string {
   return sha256Hex(`${p.python}\n${text}`).slice(0, 16);
 }
 
-/**
- * Shell that finds the trees built for ID: PATH.d/ID and its rebuilds PATH.d/ID-rN (N = 1, 2...), and
- * sets top (the highest-numbered one there, built or not), best (the highest-numbered one built: its
- * marker says so) and live (the one PATH points at, if any). The activation switches to best.
- */
-function slotScript(path: string, id: string, marker: string): string {
-  const d = path.replace(/\/+$/, '');
-  return [
-    `vd=${q(`${d}.d`)}`,
-    `vid=${q(id)}`,
-    'top=; topn=-1; best=; bestn=-1; live=',
-    'for x in "$vd/$vid" "$vd/$vid"-r*; do',
-    '  [ -e "$x" ] || continue',
-    '  n=${x##*/}; k=0',
-    // a number ferry wrote: digits, no leading zero
-    '  if [ "$n" != "$vid" ]; then k=${n#"$vid"-r}; case "$k" in ""|0*|*[!0-9]*) continue;; esac; fi',
-    '  if [ "$k" -gt "$topn" ]; then top=$n; topn=$k; fi',
-    `  if [ "$(cat "$x/.ferry-requirements" 2>/dev/null)" = ${q(marker)} ] && [ "$k" -gt "$bestn" ]; then best=$n; bestn=$k; fi`,
-    `  if [ "$(readlink -f ${q(d)} 2>/dev/null)" = "$(readlink -f "$x")" ]; then live=$n; fi`,
-    'done',
-  ].join('\n');
+/** Shell run in a tree: its marker says it was built from these requirements. */
+function built(marker: string): string {
+  return `[ "$(cat .ferry-requirements 2>/dev/null)" = ${q(marker)} ]`;
 }
 
 /**
@@ -87,12 +69,11 @@ export const venvStep: StepKind<VenvParams> = {
     const marker = sha256Hex(text);
     const script = [
       'set -e',
-      slotScript(p.path, venvId(p, text), marker),
+      slotScript(p.path, venvId(p, text), built(marker)),
       // --repair: packages in the venv were found changed, build it again whatever its marker says
       ctx.repair ? '' : 'if [ -n "$best" ] && [ "$best" = "$top" ]; then exit 0; fi',
       // never in the tree PATH points at (the running service's): a rebuild of that one goes to the next number
-      'if [ -z "$top" ]; then s=$vid; elif [ "$top" != "$live" ]; then s=$top; else s="$vid-r$((topn + 1))"; fi',
-      'd="$vd/$s"',
+      ...CHOOSE_SLOT_SCRIPT,
       // the staged wheels pip installs from, as signed (also when the stage stage was skipped), as the apt, file
       // and git steps check theirs: one removed or changed on the host since is one line saying to run --force stage
       checkStagedScript(ctx.remoteBundle, pinnedWheels(ctx.release, text)),
@@ -113,18 +94,18 @@ export const venvStep: StepKind<VenvParams> = {
   async activate(p, ctx) {
     const text = await requirementsText(p, ctx);
     const marker = sha256Hex(text);
-    const pick = [slotScript(p.path, venvId(p, text), marker), 'if [ -n "$best" ]; then id=$best; fi'].join('\n');
-    return runScript(ctx, `venv ${p.path}`, activateScript(p.path, venvId(p, text), `[ "$(cat .ferry-requirements 2>/dev/null)" = ${q(marker)} ]`, `venv ${p.path}`, pick));
+    const pick = [slotScript(p.path, venvId(p, text), built(marker)), PICK_BEST].join('\n');
+    return runScript(ctx, `venv ${p.path}`, activateScript(p.path, venvId(p, text), built(marker), `venv ${p.path}`, pick));
   },
   /** the venv is built (its marker) and holds exactly the pinned versions (pip's own list of what is installed) */
   async inspect(p, ctx) {
     const text = await requirementsText(p, ctx);
     // the tree the activation takes: the highest-numbered one built
     const script = [
-      slotScript(p.path, venvId(p, text), sha256Hex(text)),
+      slotScript(p.path, venvId(p, text), built(sha256Hex(text))),
       'd="$vd/${best:-$vid}"',
       'echo "@@tree ${best:-$vid}"',
-      `if [ "$(cat "$d/.ferry-requirements" 2>/dev/null)" != ${q(sha256Hex(text))} ]; then echo "@@unbuilt"; exit 0; fi`,
+      `if ! ( cd "$d" 2>/dev/null && ${built(sha256Hex(text))} ); then echo "@@unbuilt"; exit 0; fi`,
       // reading only: no bytecode, cache or version check written on the host
       'PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 "$d/bin/python" -m pip list --format=freeze --disable-pip-version-check --no-color --no-input 2>/dev/null || echo "@@nopip"',
     ].join('\n');
@@ -137,7 +118,7 @@ export const venvStep: StepKind<VenvParams> = {
   },
   async inspectActivation(p, ctx) {
     const text = await requirementsText(p, ctx);
-    return inspectActivation(ctx, p.path, venvId(p, text), [slotScript(p.path, venvId(p, text), sha256Hex(text)), 'if [ -n "$best" ]; then id=$best; fi'].join('\n'));
+    return inspectActivation(ctx, p.path, venvId(p, text), [slotScript(p.path, venvId(p, text), built(sha256Hex(text))), PICK_BEST].join('\n'));
   },
 };
 
