@@ -75,6 +75,11 @@ export function parseFacts(stdout: string, host: string, factsDir: string, servi
       out.set(service, { fact: undefined });
       continue;
     }
+    const over = oversized(body);
+    if (over) {
+      out.set(service, { fact: undefined, problem: `${factsDir}/${service}.json is not a ferry fact: ${over}` });
+      continue;
+    }
     let raw: unknown;
     try {
       raw = JSON.parse(body);
@@ -99,6 +104,33 @@ export function parseFacts(stdout: string, host: string, factsDir: string, servi
   }
   for (const s of services ?? []) if (!out.has(s)) out.set(s, { fact: undefined });
   return out;
+}
+
+/**
+ * What a fact may hold before it is parsed. JSON.parse expands a fact many times over (a 32 MiB `[{},{},…]`
+ * took ~700 MiB of the runner's heap, for each host that sent one): ferry writes a few small objects per fact,
+ * whose largest part is the stage stage's `files` (an artifact path and its sha256 each), so a fact of more
+ * than 4 MiB or more than 100,000 structural tokens (`{ [ , :` outside strings; a 40,000-artifact service
+ * writes ~80,000) is none ferry wrote.
+ */
+export const FACT_MAX_BYTES = 4 * 1024 * 1024;
+export const FACT_MAX_TOKENS = 100_000;
+
+/** Why a fact's text is larger than any ferry writes, read before JSON.parse, or undefined. */
+function oversized(body: string): string | undefined {
+  // UTF-8 takes at least one byte a character: a longer text is over the byte cap without counting them
+  if (body.length > FACT_MAX_BYTES || Buffer.byteLength(body) > FACT_MAX_BYTES) return `larger than ${FACT_MAX_BYTES / 1024 / 1024} MiB`;
+  let tokens = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if ((c === 0x7b || c === 0x5b || c === 0x2c || c === 0x3a) && ++tokens > FACT_MAX_TOKENS) return `more than ${FACT_MAX_TOKENS.toLocaleString('en-US')} objects, lists, items and keys`;
+  }
+  return undefined;
 }
 
 function writable(fact: Fact): boolean {

@@ -182,9 +182,33 @@ describe('deploy: a fact nested deeper than it can be written back', () => {
     const file = join(s.facts('w1'), 'web.json');
     writeFileSync(file, readFileSync(file, 'utf8').trim().slice(0, -1) + ',"x":' + '['.repeat(1_000_000) + ']'.repeat(1_000_000) + '}');
     const plan = await ferry(['plan', 'hf@2.0.0', ...s.common]);
-    expect(plan.stdout).toMatch(/^w1 +web +stage +run +\S+\/web\.json is not a ferry fact, running again$/m);
+    expect(plan.stdout).toMatch(/^w1 +web +stage +run +\S+\/web\.json is not a ferry fact: more than 100,000 objects, lists, items and keys, running again$/m);
     const r = await ferry(['deploy', 'hf@2.0.0', ...s.common, '--push']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ host: 'w1', version: '2.0.0' });
   });
+});
+
+describe('status: a host whose fact is many small objects', () => {
+  const s = site('wide');
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  // JSON.parse of a 24 MiB `[{},{},…]` took some 500 MiB of the runner's heap before the fact was found no
+  // ferry fact, for each host that sent one: with a heap of 256 MiB the runner died (out of memory)
+  it('is refused before it is parsed: its row says so, the other host as it is', async () => {
+    release(s.store, '1.0.0');
+    expect((await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push'])).code).toBe(0);
+    writeFileSync(join(s.facts('w1'), 'web.json'), '[' + '{},'.repeat(8 * 1024 * 1024) + '{}]');
+    const r = await ferry(['status', ...s.common], { env: { NODE_OPTIONS: '--max-old-space-size=256' } });
+    expect(r.stderr).not.toContain('heap');
+    expect(r.stdout).toMatch(/^w1 +web +- +- +- +- +- +- +\S+\/web\.json is not a ferry fact: larger than 4 MiB$/m);
+    expect(r.stdout).toMatch(/^w2 +web +hf 1\.0\.0 +1\.0\.0 +[0-9a-f]{12} +done +done +done +yes$/m);
+    expect(r.stdout.split('\n').filter((l) => l.includes('web.json'))).toHaveLength(1);
+    // status reports what the facts say, as for any fact that is none (exit 0; `--expect` fails on it)
+    expect(r.code, r.stderr).toBe(0);
+    // under the size bound, a fact of more small objects than ferry writes is refused too
+    writeFileSync(join(s.facts('w1'), 'web.json'), '[' + '{},'.repeat(200_000) + '{}]');
+    const few = await ferry(['status', ...s.common]);
+    expect(few.stdout).toMatch(/^w1 +web +- +- +- +- +- +- +\S+\/web\.json is not a ferry fact: more than 100,000 objects, lists, items and keys$/m);
+  }, 120_000);
 });
