@@ -119,7 +119,13 @@ export async function holdHost(
     }
     throw new DeployError(`host ${host}: cannot lock the host for this run (${run}/lock): ${held.stderr.trim() || `exit status ${held.code}`}`);
   }
-  return guardOf(held, host, factsDir, services, `${run}/sessions`, { lock: `${run}/lock`, holderFile: `${run}/holder`, holder });
+  try {
+    return guardOf(held, host, factsDir, services, `${run}/sessions`, { lock: `${run}/lock`, holderFile: `${run}/holder`, holder });
+  } catch (err) {
+    // facts refused (readFacts: more fact files than ferry writes): the hold ends here, or the run waits on it for ever
+    await held.release();
+    throw err;
+  }
 }
 
 function guardOf(held: Held, host: string, factsDir: string, services: string[], sessions: string, heldBy: HeldBy): HostGuard {

@@ -19,8 +19,16 @@ export const FACTS_TIMEOUT_MS = 120_000;
 export function factsScript(factsDir: string, services: string[] | undefined): string {
   return services
     ? services.map((s) => `printf '%s\\n' ${q(MARK + s)}; cat ${q(factFile(factsDir, s))} 2>/dev/null || true; echo`).join('\n')
-    : `for f in ${q(factsDir)}/*.json; do [ -f "$f" ] || continue; n=\${f##*/}; echo "${MARK}\${n%.json}"; cat "$f"; echo; done`;
+    : `k=0; for f in ${q(factsDir)}/*.json; do [ -f "$f" ] || continue; k=$((k + 1)); n=\${f##*/}; echo "${MARK}\${n%.json}"; [ $k -gt ${FACTS_MAX_FILES} ] && break; cat "$f"; echo; done`;
 }
+
+/**
+ * The most fact files read from one host (ferry writes one per service the host has had). A host whose facts
+ * folder holds thousands (junk names, hostile or not) buried status's rows of every host under them, and each
+ * cost the runner a row: one with more is refused with one line, its facts not read. The script stops at the
+ * first file past the bound; the runner counts the marks it gets too, before it splits the output.
+ */
+export const FACTS_MAX_FILES = 1000;
 
 const HELD = '@@ferry-held ';
 
@@ -65,6 +73,10 @@ export async function readFacts(transport: Transport, host: string, factsDir: st
  */
 export function parseFacts(stdout: string, host: string, factsDir: string, services: string[] | undefined): Map<string, FactRead> {
   const out = new Map<string, FactRead>();
+  const most = FACTS_MAX_FILES + (services?.length ?? 0);
+  for (let i = stdout.startsWith(MARK) ? 0 : stdout.indexOf('\n' + MARK), n = 1; i >= 0; i = stdout.indexOf('\n' + MARK, i + 1), n++) {
+    if (n > most) throw new DeployError(`host ${host}: more than ${most} fact files in ${factsDir} (ferry writes one per service): its facts are not read; remove the files ferry did not write`);
+  }
   const chunks = ('\n' + stdout).split('\n' + MARK).slice(1);
   for (const text of chunks) {
     const nl = text.indexOf('\n');

@@ -212,3 +212,26 @@ describe('status: a host whose fact is many small objects', () => {
     expect(few.stdout).toMatch(/^w1 +web +- +- +- +- +- +- +\S+\/web\.json is not a ferry fact: more than 100,000 objects, lists, items and keys$/m);
   }, 120_000);
 });
+
+describe('status: a host whose facts folder holds thousands of files', () => {
+  const s = site('many');
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  // each file was read and made a row: the other hosts' rows were buried under w1's 1,500
+  it('is refused with one line: its facts are not read, the other host is reported as it is', async () => {
+    release(s.store, '1.0.0');
+    expect((await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push'])).code).toBe(0);
+    for (let i = 0; i < 1500; i++) writeFileSync(join(s.facts('w1'), `junk${i}.json`), '');
+    const r = await ferry(['status', ...s.common]);
+    expect(r.code).toBe(72);
+    expect(r.stdout).not.toMatch(/junk/);
+    expect(r.stdout).toMatch(/^w1: unreachable: host w1: more than 1000 fact files in \S+\/facts \(ferry writes one per service\): its facts are not read; remove the files ferry did not write$/m);
+    expect(r.stdout).toMatch(/^w2 +web +hf 1\.0\.0 +1\.0\.0 +[0-9a-f]{12} +done +done +done +yes$/m);
+    expect(r.stdout.split('\n').length).toBeLessThan(12);
+    expect(r.stderr).toBe('ferry: 1 host(s) could not be asked for their facts: w1\n');
+    // a deploy is refused there with the same line (its hold reads every fact)
+    const d = await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push', '--limit', 'w1']);
+    expect(d.code).toBe(72);
+    expect(d.stdout + d.stderr).toMatch(/host w1: more than 1000 fact files in \S+\/facts \(ferry writes one per service\): its facts are not read; remove the files ferry did not write/);
+  }, 120_000);
+});
