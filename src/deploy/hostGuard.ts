@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { DeployError } from '../errors.js';
 import { nameSome } from '../util/oneLine.js';
-import { type FactRead, factsScript, parseFacts } from './readFacts.js';
+import { type FactRead, factsScript, holderText, parseFacts } from './readFacts.js';
 import { shellQuote as q } from '../util/shellQuote.js';
 import type { Held, HeldBy, Transport } from './transport/types.js';
 
@@ -107,7 +107,7 @@ export async function holdHost(
   if (!('release' in held)) {
     forget();
     if (held.code === LOCKED_EXIT && held.stdout.includes(LOCKED)) {
-      const by = held.stdout.slice(held.stdout.indexOf(LOCKED) + LOCKED.length).trim() || 'another ferry run';
+      const by = holderText(held.stdout.slice(held.stdout.indexOf(LOCKED) + LOCKED.length).trim()) || 'another ferry run';
       // the holder this very run wrote under another inventory name: waiting for "that run" never ends
       // (hosts held in the same millisecond share a holder line: then it names each of them)
       const same = mine?.get(by);

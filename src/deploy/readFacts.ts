@@ -52,7 +52,20 @@ export async function readHostStatus(transport: Transport, host: string, factsDi
   const r = await transport.run(`${heldScript(dataDir)}\n${factsScript(factsDir, services)}`, { timeoutMs: timeoutMs ?? FACTS_TIMEOUT_MS });
   if (r.code !== 0) throw new DeployError(`host ${host}: cannot read facts in ${factsDir}: ${r.stderr.trim()}`);
   const first = r.stdout.split('\n', 1)[0]!;
-  return { facts: parseFacts(r.stdout, host, factsDir, services), ...(first.startsWith(HELD) && { heldBy: first.slice(HELD.length) }) };
+  return { facts: parseFacts(r.stdout, host, factsDir, services), ...(first.startsWith(HELD) && { heldBy: holderText(first.slice(HELD.length)) }) };
+}
+
+/** The most of a lock's holder line shown (status, lock refusals, --json): ferry writes ~100 characters. */
+export const HOLDER_MAX_CHARS = 300;
+
+/**
+ * A holder line as the host sent it, bounded: its first line, at most HOLDER_MAX_CHARS characters, copied out of
+ * the host's output. The host's `cut` bounds it only on an honest host: one that sent a holder of 32 MiB had it
+ * printed whole in status and --json, and kept in each lock refusal, the host's whole output with it.
+ */
+export function holderText(text: string): string {
+  const line = text.split('\n', 1)[0]!;
+  return Buffer.from(line.length > HOLDER_MAX_CHARS ? `${line.slice(0, HOLDER_MAX_CHARS)}…` : line).toString();
 }
 
 /**

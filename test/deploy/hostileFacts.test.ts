@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -233,5 +234,46 @@ describe('status: a host whose facts folder holds thousands of files', () => {
     const d = await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push', '--limit', 'w1']);
     expect(d.code).toBe(72);
     expect(d.stdout + d.stderr).toMatch(/host w1: more than 1000 fact files in \S+\/facts \(ferry writes one per service\): its facts are not read; remove the files ferry did not write/);
+  }, 120_000);
+});
+
+describe('status and deploy: a host whose lock holder line is long', () => {
+  const s = site('holder');
+  const bin = join(s.dir, 'bin');
+  let locker: ReturnType<typeof spawn> | undefined;
+  afterAll(() => {
+    locker?.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  });
+
+  // the holder line came from the host whole: 1 MB of it was printed in status (text and --json) and in the
+  // deploy's lock refusal, and kept with each host's error
+  it('is shown as its first 300 characters', async () => {
+    release(s.store, '1.0.0');
+    expect((await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push'])).code).toBe(0);
+    const run = join(s.root('w1'), 'var/lib/ferry/run');
+    writeFileSync(join(run, 'holder'), 'h'.repeat(1_000_000) + '\nsecond line\n');
+    // another run holds w1: flock on its lock, taken before the test goes on
+    locker = spawn('flock', [join(run, 'lock'), '-c', 'echo held; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((resolve) => locker!.stdout!.once('data', () => resolve()));
+    // the configure that run is in, as its fact shows it
+    const file = join(s.facts('w1'), 'web.json');
+    const fact = JSON.parse(readFileSync(file, 'utf8'));
+    fact.failure = { stage: 'configure', time: 'now', message: 'did not finish', digest: fact.digest, unfinished: true };
+    writeFileSync(file, JSON.stringify(fact));
+    // w1's cut passes the holder line whole, as a hostile host's would
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'cut'), '#!/bin/sh\nexec cat\n', { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH}` };
+    const shown = `${'h'.repeat(300)}…`;
+    const status = await ferry(['status', ...s.common], { env });
+    expect(status.stdout).toContain(`w1 web: configure running since now: the host is held by ${shown}\n`);
+    expect(status.stdout.length).toBeLessThan(5000);
+    const json = await ferry(['status', ...s.common, '--json'], { env });
+    expect(JSON.parse(json.stdout).rows.find((r: { host: string }) => r.host === 'w1').running).toEqual({ stage: 'configure', by: shown });
+    const deploy = await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push', '--limit', 'w1']);
+    expect(deploy.code).toBe(72);
+    expect(deploy.stdout + deploy.stderr).toContain(`host w1 is locked by ${shown}; wait for that run to finish`);
+    expect((deploy.stdout + deploy.stderr).length).toBeLessThan(5000);
   }, 120_000);
 });
