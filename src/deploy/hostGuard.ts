@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { DeployError } from '../errors.js';
 import { nameSome } from '../util/oneLine.js';
-import { type FactRead, factsScript, parseFacts } from './readFacts.js';
+import { type FactRead, factsScript, holderText, parseFacts } from './readFacts.js';
 import { shellQuote as q } from '../util/shellQuote.js';
 import type { Held, HeldBy, Transport } from './transport/types.js';
 
@@ -107,7 +107,7 @@ export async function holdHost(
   if (!('release' in held)) {
     forget();
     if (held.code === LOCKED_EXIT && held.stdout.includes(LOCKED)) {
-      const by = held.stdout.slice(held.stdout.indexOf(LOCKED) + LOCKED.length).trim() || 'another ferry run';
+      const by = holderText(held.stdout.slice(held.stdout.indexOf(LOCKED) + LOCKED.length).trim()) || 'another ferry run';
       // the holder this very run wrote under another inventory name: waiting for "that run" never ends
       // (hosts held in the same millisecond share a holder line: then it names each of them)
       const same = mine?.get(by);
@@ -119,7 +119,13 @@ export async function holdHost(
     }
     throw new DeployError(`host ${host}: cannot lock the host for this run (${run}/lock): ${held.stderr.trim() || `exit status ${held.code}`}`);
   }
-  return guardOf(held, host, factsDir, services, `${run}/sessions`, { lock: `${run}/lock`, holderFile: `${run}/holder`, holder });
+  try {
+    return guardOf(held, host, factsDir, services, `${run}/sessions`, { lock: `${run}/lock`, holderFile: `${run}/holder`, holder });
+  } catch (err) {
+    // facts refused (readFacts: more fact files than ferry writes): the hold ends here, or the run waits on it for ever
+    await held.release();
+    throw err;
+  }
 }
 
 function guardOf(held: Held, host: string, factsDir: string, services: string[], sessions: string, heldBy: HeldBy): HostGuard {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -182,9 +183,97 @@ describe('deploy: a fact nested deeper than it can be written back', () => {
     const file = join(s.facts('w1'), 'web.json');
     writeFileSync(file, readFileSync(file, 'utf8').trim().slice(0, -1) + ',"x":' + '['.repeat(1_000_000) + ']'.repeat(1_000_000) + '}');
     const plan = await ferry(['plan', 'hf@2.0.0', ...s.common]);
-    expect(plan.stdout).toMatch(/^w1 +web +stage +run +\S+\/web\.json is not a ferry fact, running again$/m);
+    expect(plan.stdout).toMatch(/^w1 +web +stage +run +\S+\/web\.json is not a ferry fact: more than 100,000 objects, lists, items and keys, running again$/m);
     const r = await ferry(['deploy', 'hf@2.0.0', ...s.common, '--push']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ host: 'w1', version: '2.0.0' });
   });
+});
+
+describe('status: a host whose fact is many small objects', () => {
+  const s = site('wide');
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  // JSON.parse of a 24 MiB `[{},{},…]` took some 500 MiB of the runner's heap before the fact was found no
+  // ferry fact, for each host that sent one: with a heap of 256 MiB the runner died (out of memory)
+  it('is refused before it is parsed: its row says so, the other host as it is', async () => {
+    release(s.store, '1.0.0');
+    expect((await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push'])).code).toBe(0);
+    writeFileSync(join(s.facts('w1'), 'web.json'), '[' + '{},'.repeat(8 * 1024 * 1024) + '{}]');
+    const r = await ferry(['status', ...s.common], { env: { NODE_OPTIONS: '--max-old-space-size=256' } });
+    expect(r.stderr).not.toContain('heap');
+    expect(r.stdout).toMatch(/^w1 +web +- +- +- +- +- +- +\S+\/web\.json is not a ferry fact: larger than 4 MiB$/m);
+    expect(r.stdout).toMatch(/^w2 +web +hf 1\.0\.0 +1\.0\.0 +[0-9a-f]{12} +done +done +done +yes$/m);
+    expect(r.stdout.split('\n').filter((l) => l.includes('web.json'))).toHaveLength(1);
+    // status reports what the facts say, as for any fact that is none (exit 0; `--expect` fails on it)
+    expect(r.code, r.stderr).toBe(0);
+    // under the size bound, a fact of more small objects than ferry writes is refused too
+    writeFileSync(join(s.facts('w1'), 'web.json'), '[' + '{},'.repeat(200_000) + '{}]');
+    const few = await ferry(['status', ...s.common]);
+    expect(few.stdout).toMatch(/^w1 +web +- +- +- +- +- +- +\S+\/web\.json is not a ferry fact: more than 100,000 objects, lists, items and keys$/m);
+  }, 120_000);
+});
+
+describe('status: a host whose facts folder holds thousands of files', () => {
+  const s = site('many');
+  afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
+
+  // each file was read and made a row: the other hosts' rows were buried under w1's 1,500
+  it('is refused with one line: its facts are not read, the other host is reported as it is', async () => {
+    release(s.store, '1.0.0');
+    expect((await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push'])).code).toBe(0);
+    for (let i = 0; i < 1500; i++) writeFileSync(join(s.facts('w1'), `junk${i}.json`), '');
+    const r = await ferry(['status', ...s.common]);
+    expect(r.code).toBe(72);
+    expect(r.stdout).not.toMatch(/junk/);
+    expect(r.stdout).toMatch(/^w1: unreachable: host w1: more than 1000 fact files in \S+\/facts \(ferry writes one per service\): its facts are not read; remove the files ferry did not write$/m);
+    expect(r.stdout).toMatch(/^w2 +web +hf 1\.0\.0 +1\.0\.0 +[0-9a-f]{12} +done +done +done +yes$/m);
+    expect(r.stdout.split('\n').length).toBeLessThan(12);
+    expect(r.stderr).toBe('ferry: 1 host(s) could not be asked for their facts: w1\n');
+    // a deploy is refused there with the same line (its hold reads every fact)
+    const d = await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push', '--limit', 'w1']);
+    expect(d.code).toBe(72);
+    expect(d.stdout + d.stderr).toMatch(/host w1: more than 1000 fact files in \S+\/facts \(ferry writes one per service\): its facts are not read; remove the files ferry did not write/);
+  }, 120_000);
+});
+
+describe('status and deploy: a host whose lock holder line is long', () => {
+  const s = site('holder');
+  const bin = join(s.dir, 'bin');
+  let locker: ReturnType<typeof spawn> | undefined;
+  afterAll(() => {
+    locker?.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  });
+
+  // the holder line came from the host whole: 1 MB of it was printed in status (text and --json) and in the
+  // deploy's lock refusal, and kept with each host's error
+  it('is shown as its first 300 characters', async () => {
+    release(s.store, '1.0.0');
+    expect((await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push'])).code).toBe(0);
+    const run = join(s.root('w1'), 'var/lib/ferry/run');
+    writeFileSync(join(run, 'holder'), 'h'.repeat(1_000_000) + '\nsecond line\n');
+    // another run holds w1: flock on its lock, taken before the test goes on
+    locker = spawn('flock', [join(run, 'lock'), '-c', 'echo held; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((resolve) => locker!.stdout!.once('data', () => resolve()));
+    // the configure that run is in, as its fact shows it
+    const file = join(s.facts('w1'), 'web.json');
+    const fact = JSON.parse(readFileSync(file, 'utf8'));
+    fact.failure = { stage: 'configure', time: 'now', message: 'did not finish', digest: fact.digest, unfinished: true };
+    writeFileSync(file, JSON.stringify(fact));
+    // w1's cut passes the holder line whole, as a hostile host's would
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'cut'), '#!/bin/sh\nexec cat\n', { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH}` };
+    const shown = `${'h'.repeat(300)}…`;
+    const status = await ferry(['status', ...s.common], { env });
+    expect(status.stdout).toContain(`w1 web: configure running since now: the host is held by ${shown}\n`);
+    expect(status.stdout.length).toBeLessThan(5000);
+    const json = await ferry(['status', ...s.common, '--json'], { env });
+    expect(JSON.parse(json.stdout).rows.find((r: { host: string }) => r.host === 'w1').running).toEqual({ stage: 'configure', by: shown });
+    const deploy = await ferry(['deploy', 'hf@1.0.0', ...s.common, '--push', '--limit', 'w1']);
+    expect(deploy.code).toBe(72);
+    expect(deploy.stdout + deploy.stderr).toContain(`host w1 is locked by ${shown}; wait for that run to finish`);
+    expect((deploy.stdout + deploy.stderr).length).toBeLessThan(5000);
+  }, 120_000);
 });
