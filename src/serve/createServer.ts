@@ -54,7 +54,12 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   const handler = createRequestHandler({ store, log: opts.log, accessLog: opts.accessLog, cacheBytes: opts.cacheBytes });
   const servers: Server[] = [];
   let closing = false;
+  // answers not yet finished on each connection: a refusal of a malformed request written beside one would land inside its body
+  const unfinished = new WeakMap<Socket, number>();
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    unfinished.set(socket, (unfinished.get(socket) ?? 0) + 1);
+    res.once('close', () => unfinished.set(socket, (unfinished.get(socket) ?? 1) - 1));
     handler(req, res);
     // a keep-alive connection whose response finishes while closing is idle from then on: let it go now
     res.once('finish', () => {
@@ -76,9 +81,17 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
       server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
         // malformed requests (NUL or raw controls in the target, oversized headers): a bare status, nothing else
         if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
+        const remote = (socket as Socket).remoteAddress ?? '';
+        // a malformed request pipelined behind one still being answered: a status line written now would land
+        // inside that answer's body (the client would keep "HTTP/1.1 400 ..." as bytes of its file); cut instead
+        if ((unfinished.get(socket as Socket) ?? 0) > 0) {
+          socket.destroy();
+          opts.accessLog?.({ time: new Date().toISOString(), remote, method: '', target: '', status: 0, bytes: 0, ms: 0, aborted: true, reason: `${err.code ?? err.message} while an answer was in flight: connection cut` });
+          return;
+        }
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
         socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-        opts.accessLog?.({ time: new Date().toISOString(), remote: (socket as Socket).remoteAddress ?? '', method: '', target: '', status, bytes: 0, ms: 0, reason: err.code ?? err.message });
+        opts.accessLog?.({ time: new Date().toISOString(), remote, method: '', target: '', status, bytes: 0, ms: 0, reason: err.code ?? err.message });
       });
       // an Expect other than 100-continue: node:http answered 417 itself, without the handler's headers or a log
       // line; RFC 9110 lets a server ignore it, as nginx does, so the request is answered as any other
