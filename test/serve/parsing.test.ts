@@ -19,6 +19,12 @@ describe('resolveRequestPath', () => {
     [`/bundles/${D}/files/web/caf%C3%A9%2B%E6%97%A5%E6%9C%AC.conf`, { kind: 'bundle', digest: D, path: 'files/web/café+日本.conf', directory: false }],
     ['/releases/', { kind: 'releases-index' }],
     ['/releases', { kind: 'redirect', location: '/releases/' }],
+    // a bundle's or release's root, as any folder, only with its "/" (it was served as the folder, so its page's relative links broke)
+    ['/releases/openstack/2026.11.0', { kind: 'redirect', location: '/releases/openstack/2026.11.0/' }],
+    ['/releases/openstack/2026.11.0?x=1', { kind: 'redirect', location: '/releases/openstack/2026.11.0/' }],
+    [`/bundles/${D}`, { kind: 'redirect', location: `/bundles/${D}/` }],
+    ['/releases/openstack/2026.11.0/', { kind: 'release', name: 'openstack', version: '2026.11.0', path: '', directory: true }],
+    [`/bundles/${D}/`, { kind: 'bundle', digest: D, path: '', directory: true }],
     ['/healthz', { kind: 'healthz' }],
     [`/blobs/sha256/${D}`, { kind: 'blob', sha256: D }],
   ])('routes %s', (target, route) => {
