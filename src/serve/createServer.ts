@@ -73,7 +73,8 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   // a client that trickles its headers (slowloris) keeps the socket from going idle: the headers as a whole have a
   // limit, looked at a few times within it (node looks every 30 s by default, which left a connection up to 110 s)
   const headersTimeout = opts.headersTimeoutMs ?? KEEP_ALIVE_MS + 5_000;
-  const limits = { headersTimeout, connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))) };
+  // requireHostHeader: a request without Host is refused by the handler, with its access-log line
+  const limits = { headersTimeout, connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))), requireHostHeader: false };
   const urls: string[] = [];
   try {
     for (const addr of opts.listen) {
@@ -152,7 +153,7 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   };
 }
 
-function createTlsServer(tls: { cert: Buffer; key: Buffer }, limits: { headersTimeout: number; connectionsCheckingInterval: number }, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+function createTlsServer(tls: { cert: Buffer; key: Buffer }, limits: { headersTimeout: number; connectionsCheckingInterval: number; requireHostHeader: boolean }, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
   try {
     return createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...limits }, onRequest);
   } catch (err) {
