@@ -113,6 +113,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<SendResult & { bundle?: string }> => {
     // read before anything is resolved: a ref changed meanwhile makes what is resolved here unfit for reuse
     const generation = refs.generation();
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400 (node:http did it before this handler:
+    // no access-log line, no nosniff, a chunked body); node is told not to (createServer), ferry does it here
+    if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) return { status: 400, bytes: sendPlainStatus(req, res, 400), reason: 'no Host header' };
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       // pushes and deletes: the registry is read-only, and says so the way registry clients read it
       if (/^\/v2(\/|\?|$)/.test(req.url ?? '')) return { status: 405, bytes: sendRegistryError(req, res, 405, 'UNSUPPORTED', { Allow: 'GET, HEAD' }) };

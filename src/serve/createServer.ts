@@ -22,6 +22,8 @@ export interface ServeOptions {
   cacheBytes?: number;
   /** a connection on which nothing moves for this long while a request is read or answered is closed; default 60 s */
   idleTimeoutMs?: number;
+  /** a request whose headers have not all arrived this long after it started is answered 408 and closed; default 80 s */
+  headersTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -39,6 +41,7 @@ export interface RunningServer {
 const KEEP_ALIVE_MS = 75_000;
 /** nginx's default send_timeout and client_header_timeout are 60 s */
 const IDLE_MS = 60_000;
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   let store: string;
@@ -54,7 +57,12 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   const handler = createRequestHandler({ store, log: opts.log, accessLog: opts.accessLog, cacheBytes: opts.cacheBytes });
   const servers: Server[] = [];
   let closing = false;
+  // answers not yet finished on each connection: a refusal of a malformed request written beside one would land inside its body
+  const unfinished = new WeakMap<Socket, number>();
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    unfinished.set(socket, (unfinished.get(socket) ?? 0) + 1);
+    res.once('close', () => unfinished.set(socket, (unfinished.get(socket) ?? 1) - 1));
     handler(req, res);
     // a keep-alive connection whose response finishes while closing is idle from then on: let it go now
     res.once('finish', () => {
@@ -62,23 +70,36 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
     });
   };
 
+  // a client that trickles its headers (slowloris) keeps the socket from going idle: the headers as a whole have a
+  // limit, looked at a few times within it (node looks every 30 s by default, which left a connection up to 110 s)
+  const headersTimeout = opts.headersTimeoutMs ?? KEEP_ALIVE_MS + 5_000;
+  // requireHostHeader: a request without Host is refused by the handler, with its access-log line
+  const limits = { headersTimeout, connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))), requireHostHeader: false };
   const urls: string[] = [];
   try {
     for (const addr of opts.listen) {
-      const server: Server = opts.tls ? createTlsServer(opts.tls, onRequest) : createHttpServer(onRequest);
+      const server: Server = opts.tls ? createTlsServer(opts.tls, limits, onRequest) : createHttpServer(limits, onRequest);
       // Node closes idle keep-alive connections after 5 s; a client on a busy network (hundreds of hosts
       // staging at once) then races that close and sees "socket hang up". Keep them like nginx does.
       server.keepAliveTimeout = KEEP_ALIVE_MS;
-      server.headersTimeout = KEEP_ALIVE_MS + 5_000;
       // Node.js never times out a connection while it answers: a client that stops reading (or keeps its
       // window shut) would hold the file, two chunks of buffer and the socket for as long as it likes
       server.timeout = opts.idleTimeoutMs ?? IDLE_MS;
       server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
         // malformed requests (NUL or raw controls in the target, oversized headers): a bare status, nothing else
         if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
-        const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-        socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-        opts.accessLog?.({ time: new Date().toISOString(), remote: (socket as Socket).remoteAddress ?? '', method: '', target: '', status, bytes: 0, ms: 0, reason: err.code ?? err.message });
+        const remote = (socket as Socket).remoteAddress ?? '';
+        // a malformed request pipelined behind one still being answered: a status line written now would land
+        // inside that answer's body (the client would keep "HTTP/1.1 400 ..." as bytes of its file); cut instead
+        if ((unfinished.get(socket as Socket) ?? 0) > 0) {
+          socket.destroy();
+          opts.accessLog?.({ time: new Date().toISOString(), remote, method: '', target: '', status: 0, bytes: 0, ms: 0, aborted: true, reason: `${err.code ?? err.message} while an answer was in flight: connection cut` });
+          return;
+        }
+        // headers not all there in time: 408, as node's own handler answers (ferry's answered 400)
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+        socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        opts.accessLog?.({ time: new Date().toISOString(), remote, method: '', target: '', status, bytes: 0, ms: 0, reason: err.code ?? err.message });
       });
       // an Expect other than 100-continue: node:http answered 417 itself, without the handler's headers or a log
       // line; RFC 9110 lets a server ignore it, as nginx does, so the request is answered as any other
@@ -132,9 +153,9 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   };
 }
 
-function createTlsServer(tls: { cert: Buffer; key: Buffer }, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+function createTlsServer(tls: { cert: Buffer; key: Buffer }, limits: { headersTimeout: number; connectionsCheckingInterval: number; requireHostHeader: boolean }, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
   try {
-    return createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, onRequest);
+    return createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...limits }, onRequest);
   } catch (err) {
     throw new UsageError(`--tls-cert/--tls-key cannot be used: ${(err as Error).message}; give a PEM certificate and its matching PEM private key`, { cause: err });
   }

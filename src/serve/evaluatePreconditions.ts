@@ -47,8 +47,39 @@ function matchesEntityTag(list: string, etag: string, strong: boolean): boolean 
   });
 }
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const MON = MONTHS.join('|');
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
+/** RFC 9110 §5.6.7: IMF-fixdate, the obsolete RFC 850 form (two-digit year) and asctime, each always GMT. */
+const IMF_FIXDATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\\d{2}) (${MON}) (\\d{4}) ${TIME} GMT$`);
+const RFC850_DATE = new RegExp(`^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\\d{2})-(${MON})-(\\d{2}) ${TIME} GMT$`);
+const ASCTIME_DATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (${MON}) ([ \\d]\\d) ${TIME} (\\d{4})$`);
+
+/**
+ * An HTTP-date in whole seconds, or undefined for anything else, which the conditional header is then ignored
+ * for (RFC 9110 §13.1.3: MUST ignore a value that is not a valid HTTP-date). Date.parse took any date it could
+ * guess ("3000", "2026-11-25", a local-time asctime), so "If-Modified-Since: 3000" made every file 304.
+ */
 function parseHttpDate(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
+  const v = value.trim();
+  // [day, month, year, hh, mm, ss]
+  let parts: string[];
+  let m: RegExpExecArray | null;
+  if ((m = IMF_FIXDATE.exec(v))) parts = m.slice(1);
+  else if ((m = RFC850_DATE.exec(v))) {
+    // a two-digit year more than 50 years ahead is the most recent past year with those digits
+    const now = new Date().getUTCFullYear();
+    let year = Math.floor(now / 100) * 100 + Number(m[3]);
+    if (year > now + 50) year -= 100;
+    parts = [m[1]!, m[2]!, String(year), m[4]!, m[5]!, m[6]!];
+  } else if ((m = ASCTIME_DATE.exec(v))) parts = [m[2]!.trim(), m[1]!, m[6]!, m[3]!, m[4]!, m[5]!];
+  else return undefined;
+  const [day, hh, mm, ss] = [parts[0], parts[3], parts[4], parts[5]].map(Number) as [number, number, number, number];
+  const mon = MONTHS.indexOf(parts[1]!);
+  const ms = Date.UTC(Number(parts[2]), mon, day, hh, mm, ss);
+  const d = new Date(ms);
+  // no 31 February, no 25:00 (Date.UTC would roll them over)
+  if (d.getUTCDate() !== day || d.getUTCMonth() !== mon || d.getUTCHours() !== hh || d.getUTCMinutes() !== mm || ss > 59) return undefined;
+  return Math.floor(ms / 1000);
 }

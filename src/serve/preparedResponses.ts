@@ -59,14 +59,17 @@ export class PreparedResponses {
  */
 export function isPlainRequest(req: IncomingMessage): boolean {
   const raw = req.rawHeaders;
+  // an HTTP/1.1 request without Host is refused on the full path
+  let host = req.httpVersionMinor === 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const c = name.charCodeAt(0) | 0x20;
+    if (c === 0x68 /* h */ && name.length === 4 && name.toLowerCase() === 'host') host = true;
     // If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range; Range
     if (c === 0x69 /* i */ && (name.charCodeAt(1) | 0x20) === 0x66 /* f */ && name.charCodeAt(2) === 0x2d /* - */) return false;
     if (c === 0x72 /* r */ && name.length === 5 && name.toLowerCase() === 'range') return false;
   }
-  return true;
+  return host;
 }
 
 /** The headers of a 200 answer of a cached file, as sendStoreFile sets them, plus X-Ferry-Bundle for a release. */

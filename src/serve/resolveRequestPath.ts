@@ -84,9 +84,12 @@ export function resolveRequestPath(target: string): Route {
     case 'releases':
       if (segments.length === 1) return directory ? { kind: 'releases-index' } : { kind: 'redirect', location: rawPath + '/' };
       if (a === undefined || b === undefined || !REF_SEGMENT_RE.test(a) || !REF_SEGMENT_RE.test(b)) return refused(404, 'not a release name and version');
+      // a release's root without its "/": relative links of its index page would resolve one level up (nginx: 404)
+      if (rest.length === 0 && !directory) return { kind: 'redirect', location: rawPath + '/' };
       return { kind: 'release', name: a, version: b, path: rest.join('/'), directory: directory || rest.length === 0 };
     case 'bundles':
       if (a === undefined || !SHA256_RE.test(a)) return refused(404, 'not a bundle digest');
+      if (b === undefined && !directory) return { kind: 'redirect', location: rawPath + '/' };
       return { kind: 'bundle', digest: a, path: [b, ...rest].filter((s) => s !== undefined).join('/'), directory: directory || b === undefined };
     case 'v2':
       return { kind: 'registry', route: parseRegistryPath(segments.slice(1), directory, q === -1 ? '' : target.slice(q + 1)) };

@@ -11,10 +11,13 @@ describe('ferry serve refuses every path that tries to leave the served tree', (
   let port: number;
   let digest: string;
   let evil: string;
+  let releaseSha256: string;
 
   beforeAll(async () => {
     t = await makeStore();
-    digest = (await t.addBundle('openstack', '2026.11.0', sampleBundleFiles())).digest;
+    const bundle = await t.addBundle('openstack', '2026.11.0', sampleBundleFiles());
+    digest = bundle.digest;
+    releaseSha256 = bundle.files.get('apt/dists/bookworm/Release')!.sha256;
     evil = await addEvilBundle(t);
     server = await startServer(t.store);
     port = Number(new URL(server.url).port);
@@ -62,5 +65,17 @@ describe('ferry serve refuses every path that tries to leave the served tree', (
     expect(r.status).toBe(200);
     expect(r.head).toMatch(/^x-content-type-options: nosniff$/im);
     await until('its access-log line', () => server.accessLog.some((e) => e.target === target && e.status === 200));
+  });
+
+  it('answers an HTTP/1.1 request without Host 400 as its other refusals, with its access-log line, a prepared answer or not (HTTP/1.0 needs none)', async () => {
+    const target = `/blobs/sha256/${releaseSha256}`;
+    // answered with Host, its answer is prepared (for a second), which a request without Host must not get
+    expect((await rawRequest(port, `GET ${target} HTTP/1.1`)).status).toBe(200);
+    const r = await rawRequest(port, `GET ${target} HTTP/1.1`, 'Connection: close\r\n');
+    expect(r.status).toBe(400);
+    expect(r.head).toMatch(/^x-content-type-options: nosniff$/im);
+    expect(r.body.toString()).toBe('bad request\n');
+    await until('its access-log line', () => server.accessLog.some((e) => e.target === target && e.status === 400 && e.reason === 'no Host header'));
+    expect((await rawRequest(port, `GET ${target} HTTP/1.0`, '')).status).toBe(200);
   });
 });

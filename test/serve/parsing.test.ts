@@ -19,6 +19,12 @@ describe('resolveRequestPath', () => {
     [`/bundles/${D}/files/web/caf%C3%A9%2B%E6%97%A5%E6%9C%AC.conf`, { kind: 'bundle', digest: D, path: 'files/web/café+日本.conf', directory: false }],
     ['/releases/', { kind: 'releases-index' }],
     ['/releases', { kind: 'redirect', location: '/releases/' }],
+    // a bundle's or release's root, as any folder, only with its "/" (it was served as the folder, so its page's relative links broke)
+    ['/releases/openstack/2026.11.0', { kind: 'redirect', location: '/releases/openstack/2026.11.0/' }],
+    ['/releases/openstack/2026.11.0?x=1', { kind: 'redirect', location: '/releases/openstack/2026.11.0/' }],
+    [`/bundles/${D}`, { kind: 'redirect', location: `/bundles/${D}/` }],
+    ['/releases/openstack/2026.11.0/', { kind: 'release', name: 'openstack', version: '2026.11.0', path: '', directory: true }],
+    [`/bundles/${D}/`, { kind: 'bundle', digest: D, path: '', directory: true }],
     ['/healthz', { kind: 'healthz' }],
     [`/blobs/sha256/${D}`, { kind: 'blob', sha256: D }],
   ])('routes %s', (target, route) => {
@@ -86,6 +92,17 @@ describe('evaluatePreconditions', () => {
     [{ 'if-range': '"e2"' }, 'full'],
     [{ 'if-range': 'Wed, 25 Nov 2026 10:00:00 GMT' }, 'range'],
     [{ 'if-range': 'Wed, 25 Nov 2026 10:00:01 GMT' }, 'full'],
+    // the other two HTTP-date forms (RFC 9110 §5.6.7), always GMT
+    [{ 'if-modified-since': 'Wednesday, 25-Nov-26 10:00:00 GMT' }, 'not-modified'],
+    [{ 'if-modified-since': 'Wed Nov 25 10:00:00 2026' }, 'not-modified'],
+    [{ 'if-modified-since': 'Wed Nov 25 09:59:59 2026' }, 'range'],
+    // anything else is not an HTTP-date: the condition is ignored (Date.parse guessed a date: 304 or 412 for every file)
+    [{ 'if-modified-since': '3000' }, 'range'],
+    [{ 'if-modified-since': '2999-01-01' }, 'range'],
+    [{ 'if-modified-since': 'Wed, 31 Feb 2999 10:00:00 GMT' }, 'range'],
+    [{ 'if-modified-since': 'Wed, 25 Nov 2999 10:00:00 +0100' }, 'range'],
+    [{ 'if-unmodified-since': '1' }, 'range'],
+    [{ 'if-range': '2026-11-25T10:00:00Z' }, 'full'],
   ])('%j → %s', (headers, expected) => {
     expect(evaluatePreconditions(headers, v)).toBe(expected);
   });

@@ -99,4 +99,39 @@ describe('ferry serve answers pipelined requests one after another', () => {
     expect(lines.filter((e) => e.status === 0 && e.bytes === 0)).toHaveLength(count - 1);
     expect(await openFilesOf(file)).toBe(0);
   });
+
+  // a malformed request pipelined behind others: refused without touching their answers
+  /** Everything the server sends on one connection: `first` at once, `then` once the first bytes of the answer arrived. */
+  const exchange = (first: string, then: string) =>
+    new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const s = connect(Number(new URL(server.url).port), '127.0.0.1', () => s.write(first));
+      s.once('data', () => s.write(then));
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('error', reject);
+      s.on('close', () => resolve(Buffer.concat(chunks)));
+    });
+
+  it('a bad request arriving while a download is sent cuts the connection: no "HTTP/1.1 400" written into the file\'s bytes', async () => {
+    const target = `/bundles/${bundle.digest}/rootfs/large.tar.gz`;
+    const all = await exchange(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`, 'BAD\x01 / HTTP/1.1\r\n\r\n');
+    const end = all.indexOf('\r\n\r\n');
+    expect(all.subarray(0, end).toString('latin1')).toMatch(/^HTTP\/1\.1 200 /);
+    const body = all.subarray(end + 4);
+    // what arrived of the body is the file's own bytes, a prefix of it, and nothing else
+    expect(body.length).toBeLessThan(large.length);
+    expect(body.equals(large.subarray(0, body.length))).toBe(true);
+    await until('the log line of the bad request', () => server.accessLog.some((e) => e.method === '' && e.aborted === true));
+  }, 60_000);
+
+  it('one arriving after the answers before it were sent is still answered 400', async () => {
+    const target = `/bundles/${bundle.digest}/apt/dists/bookworm/Release`;
+    const all = await exchange(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`, 'BAD\x01 / HTTP/1.1\r\n\r\n');
+    const text = all.toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    const content = bundle.files.get('apt/dists/bookworm/Release')!.content;
+    const end = text.indexOf('\r\n\r\n');
+    expect(all.subarray(end + 4, end + 4 + content.length).equals(content)).toBe(true);
+    expect(all.subarray(end + 4 + content.length).toString('latin1')).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+  }, 60_000);
 });

@@ -16,7 +16,8 @@ describe('ferry serve lets go of a client that stops reading', () => {
     t = await makeStore();
     bundle = await t.addBundle('openstack', '2026.11.0', sampleBundleFiles({ 'rootfs/large.tar.gz': large }));
     // the idle limit made short, so that the test need not wait the default minute
-    server = await startServer(t.store, { idleTimeoutMs: 300 });
+    // and the headers' limit: longer than the idle one, so a client that trickles its headers is what it stops
+    server = await startServer(t.store, { idleTimeoutMs: 300, headersTimeoutMs: 1500 });
   });
   afterAll(async () => {
     await server.close(1000);
@@ -50,4 +51,18 @@ describe('ferry serve lets go of a client that stops reading', () => {
     });
     expect(received).toBeLessThan(large.length);
   }, 120_000);
+
+  // slowloris: a header line now and then keeps the connection from ever being idle, and the request never starts
+  it('answers 408 and closes a connection whose headers never end, though bytes keep coming', async () => {
+    const s = connect(Number(new URL(server.url).port), '127.0.0.1');
+    s.on('error', () => {});
+    let answer = '';
+    s.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+    s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    const trickle = setInterval(() => s.write('X-Slow: 1\r\n'), 100);
+    await new Promise<void>((resolve) => s.once('close', () => resolve()));
+    clearInterval(trickle);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(server.accessLog.some((e) => e.status === 408 && e.reason === 'ERR_HTTP_REQUEST_TIMEOUT')).toBe(true);
+  }, 20_000);
 });

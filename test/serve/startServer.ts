@@ -10,7 +10,7 @@ export interface TestServer extends RunningServer {
 }
 
 /** ferry's server in this process on an ephemeral loopback port, recording its access log and warnings. */
-export async function startServer(store: string, opts: { listen?: ListenAddress[]; tls?: { cert: Buffer; key: Buffer }; cacheBytes?: number; idleTimeoutMs?: number } = {}): Promise<TestServer> {
+export async function startServer(store: string, opts: { listen?: ListenAddress[]; tls?: { cert: Buffer; key: Buffer }; cacheBytes?: number; idleTimeoutMs?: number; headersTimeoutMs?: number } = {}): Promise<TestServer> {
   const accessLog: AccessLogEntry[] = [];
   const warnings: string[] = [];
   const log: Logger = { info() {}, progress() {}, event() {}, warn: (m) => void warnings.push(m) };
@@ -20,6 +20,7 @@ export async function startServer(store: string, opts: { listen?: ListenAddress[
     tls: opts.tls,
     cacheBytes: opts.cacheBytes,
     idleTimeoutMs: opts.idleTimeoutMs,
+    headersTimeoutMs: opts.headersTimeoutMs,
     log,
     accessLog: (e) => void accessLog.push(e),
   });
