@@ -16,8 +16,7 @@ describe('ferry serve lets go of a client that stops reading', () => {
     t = await makeStore();
     bundle = await t.addBundle('openstack', '2026.11.0', sampleBundleFiles({ 'rootfs/large.tar.gz': large }));
     // the idle limit made short, so that the test need not wait the default minute
-    // and the headers' limit: longer than the idle one, so a client that trickles its headers is what it stops
-    server = await startServer(t.store, { idleTimeoutMs: 300, headersTimeoutMs: 1500 });
+    server = await startServer(t.store, { idleTimeoutMs: 300 });
   });
   afterAll(async () => {
     await server.close(1000);
@@ -54,15 +53,27 @@ describe('ferry serve lets go of a client that stops reading', () => {
 
   // slowloris: a header line now and then keeps the connection from ever being idle, and the request never starts
   it('answers 408 and closes a connection whose headers never end, though bytes keep coming', async () => {
-    const s = connect(Number(new URL(server.url).port), '127.0.0.1');
-    s.on('error', () => {});
-    let answer = '';
-    s.on('data', (c: Buffer) => (answer += c.toString('latin1')));
-    s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
-    const trickle = setInterval(() => s.write('X-Slow: 1\r\n'), 100);
-    await new Promise<void>((resolve) => s.once('close', () => resolve()));
-    clearInterval(trickle);
-    expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
-    expect(server.accessLog.some((e) => e.status === 408 && e.reason === 'ERR_HTTP_REQUEST_TIMEOUT')).toBe(true);
+    // a server of its own: the headers' limit short, the idle limit far longer than the trickle's 100 ms
+    // steps, so that a busy machine's late step cannot end the connection as idle before the headers' limit
+    const slow = await startServer(t.store, { idleTimeoutMs: 20_000, headersTimeoutMs: 1500 });
+    try {
+      await trickleHeaders(slow);
+    } finally {
+      await slow.close(1000);
+    }
   }, 20_000);
 });
+
+/** A request line, then a header line every 100 ms and never the end of the headers: the answer must be 408. */
+async function trickleHeaders(server: TestServer): Promise<void> {
+  const s = connect(Number(new URL(server.url).port), '127.0.0.1');
+  s.on('error', () => {});
+  let answer = '';
+  s.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+  s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+  const trickle = setInterval(() => s.write('X-Slow: 1\r\n'), 100);
+  await new Promise<void>((resolve) => s.once('close', () => resolve()));
+  clearInterval(trickle);
+  expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+  expect(server.accessLog.some((e) => e.status === 408 && e.reason === 'ERR_HTTP_REQUEST_TIMEOUT')).toBe(true);
+}
