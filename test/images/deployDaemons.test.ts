@@ -193,7 +193,7 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       expect((await ferry(['plan', rel, '--store', store, '--allow-local', '-i', inv, '--check'], { env })).code).toBe(0);
     });
 
-    it('with --push, imports each image from the staged OCI layout under ferry's private name, without any registry; a changed staged index is refused', async () => {
+    it('with --push, imports each image from the staged OCI layout under ferry\'s private name, without any registry; a changed staged index is refused', async () => {
       const { env, ctr } = await own('ctrd-push', startContainerd);
       const data = join(dir, 'data-ctrd-push');
       const inv = await inventory('ctrd-push', data);
@@ -276,7 +276,7 @@ describe.skipIf(!haveContainerd && !haveDocker)('the image deploy step with real
       expect(events(third).filter((s) => s.step === 'activate image').map((s) => s.detail)).toEqual(['tagged registry.example/team/app:1.4']);
     });
 
-    it('with --push, loads each image from the staged OCI layout through skopeo under ferry's private name, without any registry; a changed staged index is refused', async () => {
+    it('with --push, loads each image from the staged OCI layout through skopeo under ferry\'s private name, without any registry; a changed staged index is refused', async () => {
       const { env, docker } = await own('dock-push', startDockerd);
       const data = join(dir, 'data-dock-push');
       const inv = await inventory('dock-push', data);
