@@ -9,16 +9,25 @@
 const BYTES_PER_CONTAINER = 24;
 const SMALL_CONTAINERS = 1024;
 
+/** A reader's own bound, where its documents are not ferry's: the bytes each counted value may take, a few more for a small document, a cap on all, and whether `,` counts as a value too. */
+export interface DensityBound {
+  bytesPer: number;
+  small: number;
+  max?: number;
+  commas?: boolean;
+}
+
 /**
  * Whether JSON text holds more objects and arrays (`{` and `[`, counted inside strings too: that only
- * makes the bound stricter) than any ferry writes for its size: then it is refused unparsed.
+ * makes the bound stricter; with `commas`, items too) than any ferry writes for its size, or than the
+ * reader's own bound allows: then it is refused unparsed.
  */
-export function tooDenseToParse(bytes: Uint8Array): { containers: number; allowed: number } | undefined {
-  const allowed = SMALL_CONTAINERS + Math.floor(bytes.length / BYTES_PER_CONTAINER);
+export function tooDenseToParse(bytes: Uint8Array, bound: DensityBound = { bytesPer: BYTES_PER_CONTAINER, small: SMALL_CONTAINERS }): { containers: number; allowed: number } | undefined {
+  const allowed = Math.min(bound.max ?? Infinity, bound.small + Math.floor(bytes.length / bound.bytesPer));
   let containers = 0;
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i];
-    if (b === 0x7b || b === 0x5b) containers++;
+    if (b === 0x7b || b === 0x5b || (bound.commas === true && b === 0x2c)) containers++;
   }
   return containers > allowed ? { containers, allowed } : undefined;
 }

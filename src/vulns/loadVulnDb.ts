@@ -5,6 +5,7 @@ import { SpecError, UsageError } from '../errors.js';
 import { SEVERITIES, normalizePyPIName, toSeverity, type Advisory, type AdvisoryRange, type Severity } from './advisory.js';
 import { cvssSeverity } from './cvss.js';
 import { nameSome, parseErrorReason } from '../util/oneLine.js';
+import { tooDenseToParse } from '../util/tooDenseToParse.js';
 
 /**
  * one OSV record or tracker file is kilobytes to a few hundred megabytes; beyond that it is not data (and
@@ -86,13 +87,8 @@ function someReleases(releases: Set<string>, prefix = ''): string {
 }
 
 function parseJson(bytes: Buffer, label: string): unknown {
-  let values = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (b === 0x2c || b === 0x7b || b === 0x5b) values++;
-  }
-  const allowed = Math.min(MAX_JSON_VALUES, SMALL_VALUES + Math.floor(bytes.length / BYTES_PER_VALUE));
-  if (values > allowed) throw new SpecError(`${label}: holds ${values} JSON values in ${bytes.length} bytes, more than vulnerability data has (${allowed}): refused before parsing`);
+  const dense = tooDenseToParse(bytes, { bytesPer: BYTES_PER_VALUE, small: SMALL_VALUES, max: MAX_JSON_VALUES, commas: true });
+  if (dense) throw new SpecError(`${label}: holds ${dense.containers} JSON values in ${bytes.length} bytes, more than vulnerability data has (${dense.allowed}): refused before parsing`);
   try {
     return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch (err) {
