@@ -195,6 +195,21 @@ describe('build --locked with a hostile lock', () => {
     expect(hits).toBe(0);
   });
 
+  it('refuses a lock without the apt section of a spec whose services list apt packages (a bundle without them would build)', async () => {
+    const aptSpec = join(dir, 'apt-missing.yaml');
+    await writeFile(
+      aptSpec,
+      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\ntargets: { debian: { suite: bookworm, architectures: [amd64] } }\nupstreams:\n  apt: [{ uri: "http://127.0.0.1:${hostilePort}/debian", keyring: team.asc }]\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      apt: [hello]\n      files: [{ src: payload.txt }]\n`,
+    );
+    const files = good.kinds.files;
+    hits = 0;
+    expectRefused(
+      await buildWith({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds: { files } }, aptSpec),
+      /^ferry: lock: the spec names apt artifacts, but the lock has no apt section; run ferry lock again and review the diff$/,
+    );
+    expect(hits).toBe(0);
+  });
+
   it('refuses mirror names the spec does not give and a mirror suite outside the spec', async () => {
     const mirrorSpec = join(dir, 'mirror.yaml');
     await writeFile(
