@@ -23,11 +23,12 @@ describe('build --locked with a hostile lock', () => {
   let hostile: Server;
   let hits = 0;
   let hostilePort = 0;
+  let upstreamCommits: string[];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-hostile-lock-'));
     key = await writeKey(dir, 'team');
-    await makeUpstream(join(dir, 'up'));
+    upstreamCommits = (await makeUpstream(join(dir, 'up'))).commits;
     await writeFile(join(dir, 'payload.txt'), 'payload\n');
     await mkdir(join(dir, 'tree/etc'), { recursive: true });
     await writeFile(join(dir, 'tree/etc/motd'), 'hello\n');
@@ -114,6 +115,21 @@ describe('build --locked with a hostile lock', () => {
     expectRefused(await buildWith(edited((l) => (l.kinds.git[0].depth = 0))), /^ferry: lock: git\[0\]/);
     expectRefused(await buildWith(edited((l) => (l.kinds.git[0].commit = '--upload-pack=touch /tmp/x'))), /^ferry: lock: git app: commit .* is not a full git commit id/);
     expectRefused(await buildWith(edited((l) => l.kinds.git.push({ ...l.kinds.git[0], name: 'second' }))), /^ferry: lock: the git section has 2 entries, the spec gives 1/);
+  });
+
+  it('refuses a git commit other than the one a spec\'s ref that is a commit id names', async () => {
+    const gitSpec = join(dir, 'git-commit.yaml');
+    const pinned = upstreamCommits[2]!;
+    await writeFile(gitSpec, `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      git: [{ url: up, ref: ${pinned}, name: pinned }]\n`);
+    const r = await ferry(['lock', gitSpec, '--cache', join(dir, 'cache')]);
+    expect(r.code, r.stderr).toBe(0);
+    const locked: Lock = JSON.parse(await readFile(join(dir, 'git-commit.lock.json'), 'utf8'));
+    expect(locked.kinds.git[0].commit).toBe(pinned);
+    const built = await buildWith(locked, gitSpec);
+    expect(built.code, built.stderr).toBe(0);
+    const other = structuredClone(locked);
+    other.kinds.git[0].commit = upstreamCommits[4]!;
+    expectRefused(await buildWith(other, gitSpec), new RegExp(`^ferry: lock: git pinned: commit ${upstreamCommits[4]} is not the commit the spec's ref names \\(${pinned}\\); run ferry lock again and review the diff$`));
   });
 
   it('refuses a files entry whose bundle path or source the spec does not give, or whose hash is not a sha256', async () => {
