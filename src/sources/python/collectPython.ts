@@ -18,6 +18,7 @@ import { parseCoreMetadata, type CoreMetadata } from './parseCoreMetadata.js';
 import { readWheelMetadata } from './readWheelMetadata.js';
 import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
 import { quoteInput } from '../../util/oneLine.js';
+import { admitsPython } from './admitsPython.js';
 
 /** Where each service's requirements (as installed) go inside the bundle. */
 export const PYTHON_REQUIREMENTS_DIR = 'python/requirements';
@@ -166,6 +167,10 @@ function checkFilesPinned(lock: PythonLock, servicePins: Map<string, Map<string,
       if (!pin || !pinAdmits(pin, dist.version)) throw refuse(`is not a release of ${pin ? `${pin.name}${pin.arbitrary ? '===' : '=='}${pin.version}` : 'a project'} that service ${service}'s requirements pin`);
     }
     if (f.kind === 'sdist' && !allowSdist) throw refuse('is a source distribution, and upstreams.python.allow_sdist is not set');
+    // the index the hosts install from gives this Requires-Python: one excluding the target would have their pip pass the file over
+    if (f.requires_python !== undefined && !admitsPython(f.requires_python, lock.target.version)) {
+      throw refuse(`has Requires-Python ${quoteInput(f.requires_python, 200)}, which excludes the target Python ${lock.target.version} (ferry lock never picks such a file)`);
+    }
     for (const service of services) {
       const excluded = excludedFormat(serviceFormats.get(service), f.project);
       if (excluded?.format === f.kind) throw refuse(`is ${f.kind === 'wheel' ? 'a wheel' : 'a source distribution'}, which ${excluded.because} in service ${service}'s requirements excludes`);
