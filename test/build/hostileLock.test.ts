@@ -238,6 +238,8 @@ describe('build --locked with a hostile lock', () => {
     expectRefused(await buildWith(lock({ '../../ESCAPED': section }), mirrorSpec), /^ferry: lock: the apt mirrors are \["..\/..\/ESCAPED"\], the spec names \["deb"\]/);
     expectRefused(await buildWith(lock({ deb: { ...section, suites: [{ suite: '../../../ESCAPED', date: section.suites[0]!.date }] } }), mirrorSpec), /^ferry: lock: mirrors.apt.deb: suite "..\/..\/..\/ESCAPED" is not one the spec names/);
     expectRefused(await buildWith(lock({ deb: { ...section, components: ['main/../../x'] } }), mirrorSpec), /^ferry: lock: mirrors.apt.deb: component/);
+    expectRefused(await buildWith(lock({ deb: { ...section, components: [] } }), mirrorSpec), /^ferry: lock: mirrors\.apt\.deb: the lock publishes the components \[\], the spec gives \["main"\]; run ferry lock again and review the diff$/);
+    expectRefused(await buildWith(lock({ deb: { ...section, architectures: [] } }), mirrorSpec), /^ferry: lock: mirrors\.apt\.deb: the lock publishes the architectures \[\], the spec gives \["amd64"\]; run ferry lock again and review the diff$/);
     const deb = { name: 'hello', version: '1.0', architecture: 'amd64', suite: 'bookworm', component: 'main', url: 'http://127.0.0.1:1/debian/pool/hello.deb', size: 10, sha256: 'b'.repeat(64) };
     expectRefused(await buildWith(lock({ deb: { ...section, packages: [deb] } }), mirrorSpec), /^ferry: lock: mirrors.apt.deb: .* is not a file of an upstream the spec names/);
     expect(hits).toBe(0);
