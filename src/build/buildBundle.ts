@@ -414,7 +414,7 @@ function once<T>(read: () => Promise<T>): () => Promise<T> {
  * A lock names only kinds ferry has and the spec uses, and leaves out none the spec uses: a lock without
  * the spec's git section would give a bundle silently without its repositories, and one with a section the
  * spec has no use for (ferry lock never writes one: KindEntry.inSpec) is refused before anything is fetched.
- * (A missing apt section is left to apt's own check: a directory rootfs makes inSpec true without any package.)
+ * (A directory or tarball rootfs makes apt's inSpec true without any package: its lockedFor says when apt's section is needed.)
  */
 function checkLockKinds(lock: LockFile, spec: Spec): void {
   for (const name of Object.keys(lock.kinds)) {
@@ -423,7 +423,7 @@ function checkLockKinds(lock: LockFile, spec: Spec): void {
     if (!kind.inSpec(spec)) throw new SpecError(`lock: kinds.${name} is in the lock, but the spec names no ${name} artifacts; run ferry lock again and review the diff`);
   }
   for (const k of KINDS) {
-    if (k.name !== 'apt' && k.inSpec(spec) && !Object.prototype.hasOwnProperty.call(lock.kinds, k.name)) {
+    if ((k.lockedFor ?? k.inSpec)(spec) && !Object.prototype.hasOwnProperty.call(lock.kinds, k.name)) {
       throw new SpecError(`lock: the spec names ${k.name} artifacts, but the lock has no ${k.name} section; run ferry lock again and review the diff`);
     }
   }

@@ -255,13 +255,18 @@ async function cacheHit(req: FetchRequest & { sha256?: string }, opts: FetchOpti
     st = undefined;
   }
   if (!st) return undefined;
-  // An entry is named by its digest, so a different size or digest means it was damaged on disk.
-  const damage =
-    req.size !== undefined && st.size !== req.size
-      ? `has ${st.size} bytes, expected ${req.size}`
-      : opts.rehashCached && (await sha256File(path)).sha256 !== req.sha256
-        ? 'does not match its digest'
-        : undefined;
+  // An entry is named by its digest, so a different digest means it was damaged on disk. A different size
+  // means that only when its bytes no longer match its name: an entry that does is the file of that digest,
+  // and the size asked for is wrong (a lock edited by hand), which must not remove a file the cache verified.
+  const sizeDiffers = req.size !== undefined && st.size !== req.size;
+  const intact = sizeDiffers || opts.rehashCached ? (await sha256File(path)).sha256 === req.sha256 : true;
+  if (sizeDiffers && intact) {
+    throw new IntegrityError(
+      `${req.url}: expected ${req.size} bytes, but the file of sha256 ${req.sha256} has ${st.size} (a verified entry of the cache, ` +
+        'kept): the size the lock or index gives for it is wrong. Re-run `ferry lock` and review the diff.',
+    );
+  }
+  const damage = sizeDiffers ? `has ${st.size} bytes, expected ${req.size}` : !intact ? 'does not match its digest' : undefined;
   if (damage) {
     opts.log?.warn(`cache entry ${path} ${damage}; removing it and downloading the file again`);
     await rm(path, { force: true });

@@ -13,6 +13,11 @@ export interface KindEntry {
    * or refuse the spec; when false, lock is not run and the kind's modules are not loaded.
    */
   inSpec(spec: Spec): boolean;
+  /**
+   * Whether a lock of the spec must have this kind's section (`ferry build --locked` refuses one without
+   * it); default: inSpec. Narrower only where inSpec runs the kind's lock for a spec it may lock nothing for.
+   */
+  lockedFor?(spec: Spec): boolean;
   load(): Promise<ArtifactKind<any>>;
 }
 
@@ -24,8 +29,13 @@ const anyService = (spec: Spec, uses: (artifacts: Spec['services'][string]['arti
  */
 export const KINDS: readonly KindEntry[] = [
   { name: 'files', inSpec: (spec) => anyService(spec, (a) => a.files.length > 0), load: async () => (await import('./files/filesKind.js')).filesKind },
-  // an mmdebstrap rootfs installs from the bundle's apt repository
-  { name: 'apt', inSpec: (spec) => anyService(spec, (a) => a.apt.length > 0) || Object.keys(spec.rootfs).length > 0, load: async () => (await import('./apt/aptKind.js')).aptKind },
+  // an mmdebstrap rootfs installs from the bundle's apt repository; a rootfs of a folder or tarball locks no package
+  {
+    name: 'apt',
+    inSpec: (spec) => anyService(spec, (a) => a.apt.length > 0) || Object.keys(spec.rootfs).length > 0,
+    lockedFor: (spec) => anyService(spec, (a) => a.apt.length > 0) || Object.values(spec.rootfs).some((r) => 'mmdebstrap' in r),
+    load: async () => (await import('./apt/aptKind.js')).aptKind,
+  },
   { name: 'python', inSpec: (spec) => anyService(spec, (a) => a.python !== undefined), load: async () => (await import('./python/pythonKind.js')).pythonKind },
   { name: 'git', inSpec: (spec) => anyService(spec, (a) => a.git.length > 0), load: async () => (await import('./git/gitKind.js')).gitKind },
   // lock refuses a service naming a rootfs the spec does not define: it runs when either side names one

@@ -23,11 +23,12 @@ describe('build --locked with a hostile lock', () => {
   let hostile: Server;
   let hits = 0;
   let hostilePort = 0;
+  let upstreamCommits: string[];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-hostile-lock-'));
     key = await writeKey(dir, 'team');
-    await makeUpstream(join(dir, 'up'));
+    upstreamCommits = (await makeUpstream(join(dir, 'up'))).commits;
     await writeFile(join(dir, 'payload.txt'), 'payload\n');
     await mkdir(join(dir, 'tree/etc'), { recursive: true });
     await writeFile(join(dir, 'tree/etc/motd'), 'hello\n');
@@ -116,6 +117,21 @@ describe('build --locked with a hostile lock', () => {
     expectRefused(await buildWith(edited((l) => l.kinds.git.push({ ...l.kinds.git[0], name: 'second' }))), /^ferry: lock: the git section has 2 entries, the spec gives 1/);
   });
 
+  it('refuses a git commit other than the one a spec\'s ref that is a commit id names', async () => {
+    const gitSpec = join(dir, 'git-commit.yaml');
+    const pinned = upstreamCommits[2]!;
+    await writeFile(gitSpec, `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      git: [{ url: up, ref: ${pinned}, name: pinned }]\n`);
+    const r = await ferry(['lock', gitSpec, '--cache', join(dir, 'cache')]);
+    expect(r.code, r.stderr).toBe(0);
+    const locked: Lock = JSON.parse(await readFile(join(dir, 'git-commit.lock.json'), 'utf8'));
+    expect(locked.kinds.git[0].commit).toBe(pinned);
+    const built = await buildWith(locked, gitSpec);
+    expect(built.code, built.stderr).toBe(0);
+    const other = structuredClone(locked);
+    other.kinds.git[0].commit = upstreamCommits[4]!;
+    expectRefused(await buildWith(other, gitSpec), new RegExp(`^ferry: lock: git pinned: commit ${upstreamCommits[4]} is not the commit the spec's ref names \\(${pinned}\\); run ferry lock again and review the diff$`));
+  });
+
   it('refuses a files entry whose bundle path or source the spec does not give, or whose hash is not a sha256', async () => {
     expectRefused(await buildWith(edited((l) => (l.kinds.files[0].path = 'files/app/../../../x'))), /^ferry: lock: files\[0\]/);
     expectRefused(await buildWith(edited((l) => (l.kinds.files[0].src = '/etc/hostname'))), /^ferry: lock: files\[0\]/);
@@ -195,6 +211,21 @@ describe('build --locked with a hostile lock', () => {
     expect(hits).toBe(0);
   });
 
+  it('refuses a lock without the apt section of a spec whose services list apt packages (a bundle without them would build)', async () => {
+    const aptSpec = join(dir, 'apt-missing.yaml');
+    await writeFile(
+      aptSpec,
+      `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\ntargets: { debian: { suite: bookworm, architectures: [amd64] } }\nupstreams:\n  apt: [{ uri: "http://127.0.0.1:${hostilePort}/debian", keyring: team.asc }]\nservices:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      apt: [hello]\n      files: [{ src: payload.txt }]\n`,
+    );
+    const files = good.kinds.files;
+    hits = 0;
+    expectRefused(
+      await buildWith({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds: { files } }, aptSpec),
+      /^ferry: lock: the spec names apt artifacts, but the lock has no apt section; run ferry lock again and review the diff$/,
+    );
+    expect(hits).toBe(0);
+  });
+
   it('refuses mirror names the spec does not give and a mirror suite outside the spec', async () => {
     const mirrorSpec = join(dir, 'mirror.yaml');
     await writeFile(
@@ -207,6 +238,8 @@ describe('build --locked with a hostile lock', () => {
     expectRefused(await buildWith(lock({ '../../ESCAPED': section }), mirrorSpec), /^ferry: lock: the apt mirrors are \["..\/..\/ESCAPED"\], the spec names \["deb"\]/);
     expectRefused(await buildWith(lock({ deb: { ...section, suites: [{ suite: '../../../ESCAPED', date: section.suites[0]!.date }] } }), mirrorSpec), /^ferry: lock: mirrors.apt.deb: suite "..\/..\/..\/ESCAPED" is not one the spec names/);
     expectRefused(await buildWith(lock({ deb: { ...section, components: ['main/../../x'] } }), mirrorSpec), /^ferry: lock: mirrors.apt.deb: component/);
+    expectRefused(await buildWith(lock({ deb: { ...section, components: [] } }), mirrorSpec), /^ferry: lock: mirrors\.apt\.deb: the lock publishes the components \[\], the spec gives \["main"\]; run ferry lock again and review the diff$/);
+    expectRefused(await buildWith(lock({ deb: { ...section, architectures: [] } }), mirrorSpec), /^ferry: lock: mirrors\.apt\.deb: the lock publishes the architectures \[\], the spec gives \["amd64"\]; run ferry lock again and review the diff$/);
     const deb = { name: 'hello', version: '1.0', architecture: 'amd64', suite: 'bookworm', component: 'main', url: 'http://127.0.0.1:1/debian/pool/hello.deb', size: 10, sha256: 'b'.repeat(64) };
     expectRefused(await buildWith(lock({ deb: { ...section, packages: [deb] } }), mirrorSpec), /^ferry: lock: mirrors.apt.deb: .* is not a file of an upstream the spec names/);
     expect(hits).toBe(0);

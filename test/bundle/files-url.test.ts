@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, readFile, writeFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile, readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AddressInfo } from 'node:net';
@@ -76,5 +76,25 @@ describe('files from http(s) URLs', () => {
     expect(r.code, r.stderr).toBe(67);
     expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([expect.stringMatching(new RegExp(`^ferry: ${base}/f\\.txt: expected ${body.length - 1} bytes`))]);
     expect(await readdir(join(dir, 'o-sized')).catch(() => [])).toEqual([]);
+  });
+
+  it('keeps the cache\'s verified file when a lock pins its sha256 with another size: refused (67, one line) without a request', async () => {
+    const key = await writeKey(dir, 'k4');
+    await writeFile(join(dir, 'kept.yaml'), spec(sha256Hex(body)));
+    const cache = join(dir, 'cache-kept');
+    const locked = await ferry(['lock', join(dir, 'kept.yaml'), '--cache', cache]);
+    expect(locked.code, locked.stderr).toBe(0);
+    const entry = join(cache, 'sha256', sha256Hex(body));
+    expect((await stat(entry)).size).toBe(body.length);
+    const lock = JSON.parse(await readFile(join(dir, 'kept.lock.json'), 'utf8'));
+    lock.kinds.files[0].size = body.length + 1;
+    await writeFile(join(dir, 'kept.lock.json'), JSON.stringify(lock));
+    const before = requests;
+    const r = await ferry(['build', join(dir, 'kept.yaml'), '--locked', '--key', key.secret, '--out', join(dir, 'o-kept'), '--cache', cache]);
+    expect(r.code, r.stderr).toBe(67);
+    expect(r.stderr.trim().split('\n').filter((l) => /^(ferry|warning):/.test(l))).toEqual([expect.stringMatching(new RegExp(`^ferry: ${base}/f\\.txt: expected ${body.length + 1} bytes, but the file of sha256 ${sha256Hex(body)} has ${body.length} \\(a verified entry of the cache, kept\\)`))]);
+    expect(requests).toBe(before);
+    expect(sha256Hex(await readFile(entry))).toBe(sha256Hex(body));
+    expect(await readdir(join(dir, 'o-kept')).catch(() => [])).toEqual([]);
   });
 });

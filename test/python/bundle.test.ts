@@ -664,6 +664,43 @@ describe('python wheels: lock, build, import, install with pip', () => {
     expect(await readdir(join(dir, 'out'))).toEqual(['pydemo-1.0.0.ferry']);
   });
 
+  it('ferry build --locked refuses a wheel name whose file is another wheel of the release (its own WHEEL names other tags): exit 67, one line, no bundle', async () => {
+    const { dir, spec, cache } = await lockedWithCli('tags-cli');
+    const lockFile = join(dir, 'pydemo.lock.json');
+    const lock = JSON.parse(await readFile(lockFile, 'utf8'));
+    const platform = lock.kinds.python.files.find((f: { filename: string }) => f.filename === PLATFORM_WHEEL);
+    // the pure wheel of beta 1.2, whose hash the reviewed requirements list beside the platform one's
+    const pure = await readFile(join(upstream, 'beta-1.2-py3-none-any.whl'));
+    Object.assign(platform, { url: platform.url.replace(PLATFORM_WHEEL, 'beta-1.2-py3-none-any.whl'), sha256: sha256(pure), size: pure.length });
+    await writeFile(lockFile, JSON.stringify(lock));
+    const refused = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out'), '--cache', cache]);
+    expect(refused.code, refused.stderr).toBe(67);
+    expect(refused.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([
+      `ferry: ${PLATFORM_WHEEL}: its own WHEEL names the tags "py3-none-any", none of its file name's (${cpTag}-${cpTag}-manylinux_2_17_${py.machine}): the lock pins another file under this name; run ferry lock again and review the diff`,
+    ]);
+    expect(await readdir(join(dir, 'out')).catch(() => [])).toEqual([]);
+  });
+
+  it('ferry build --locked refuses a Requires-Python the target does not meet, which the bundle\'s index would give the hosts\' pip (exit 65, one line, no bundle)', async () => {
+    const { dir, spec, cache } = await lockedWithCli('requires-python-cli');
+    const lockFile = join(dir, 'pydemo.lock.json');
+    const lock = JSON.parse(await readFile(lockFile, 'utf8'));
+    lock.kinds.python.files[0].requires_python = '>=4';
+    await writeFile(lockFile, JSON.stringify(lock));
+    const refused = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out'), '--cache', cache]);
+    expect(refused.code, refused.stderr).toBe(65);
+    expect(refused.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([
+      `ferry: lock: python file alpha-1.0-py3-none-any.whl (alpha 1.0) has Requires-Python ">=4", which excludes the target Python ${py.version} (ferry lock never picks such a file); run ferry lock again and review the diff`,
+    ]);
+    expect(await readdir(join(dir, 'out')).catch(() => [])).toEqual([]);
+    lock.kinds.python.files[0].requires_python = `>=3.0${',!=2.0'.repeat(300)}`;
+    await writeFile(lockFile, JSON.stringify(lock));
+    const long = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out'), '--cache', cache]);
+    expect(long.code, long.stderr).toBe(65);
+    expect(long.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([expect.stringMatching(/^ferry: lock file, section kinds\.python: files\[0\]\.requires_python: /)]);
+    expect(await readdir(join(dir, 'out')).catch(() => [])).toEqual([]);
+  });
+
   it('ferry build --locked refuses a locked wheel that the requirements now exclude with --no-binary (exit 65, one line, no bundle); ferry lock then finds no file (exit 70)', async () => {
     const { dir, spec, cache } = await lockedWithCli('nobinary-cli');
     // the requirements gain a --no-binary line after the lock; the pins (names, versions, hashes) are the same

@@ -72,8 +72,8 @@ const MirrorLock = z
   .strict();
 
 /**
- * One apt mirror of the lock: its files are pinned (URL, size, sha256); the suites, components and
- * architectures it publishes are among the spec's (they become folders of the bundle: a suite like
+ * One apt mirror of the lock: its files are pinned (URL, size, sha256); the suites it publishes are among
+ * the spec's, its components and architectures are the spec's (they become folders of the bundle: a suite like
  * `../../x` would write the mirror's indexes outside the build's folder).
  */
 export function parseAptMirrorLock(section: unknown, mirror: AptMirror, name: string): AptMirrorLock {
@@ -88,6 +88,15 @@ export function parseAptMirrorLock(section: unknown, mirror: AptMirror, name: st
   within('suite', lock.suites.map((s) => s.suite), mirror.suites);
   within('component', lock.components, mirror.components);
   within('architecture', lock.architectures, mirror.architectures);
+  // ferry lock writes the spec's components and architectures, all of them: a lock leaving one out would sign
+  // a mirror without it (its suites may be fewer: a machine's own sources, `uri: system`, may lack one)
+  const all = (what: string, got: string[], want: string[]) => {
+    if (JSON.stringify([...got].sort()) !== JSON.stringify([...want].sort())) {
+      throw new SpecError(`${where}: the lock publishes the ${what} ${clip(JSON.stringify(got))}, the spec gives ${JSON.stringify(want)}; run ferry lock again and review the diff`);
+    }
+  };
+  all('components', lock.components, mirror.components);
+  all('architectures', lock.architectures, mirror.architectures);
   const suites = lock.suites.map((s) => s.suite);
   for (const p of [...lock.packages, ...(lock.sourcePackages ?? [])]) {
     within(`${p.name}'s suite`, [p.suite], suites);

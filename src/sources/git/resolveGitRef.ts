@@ -12,6 +12,11 @@ const COMMIT_RE = /^[0-9a-f]{40}$/;
  */
 const DEFAULT_MAX_REF_LISTING = 256 << 20;
 
+/** Whether a spec's ref is itself the commit (a full id): `ferry lock` pins it as is, and a lock may pin no other. */
+export function refIsCommit(ref: string): boolean {
+  return COMMIT_RE.test(ref);
+}
+
 /**
  * Pin a ref of a remote (or local) repository to a commit with `git ls-remote`. A ref may be a
  * full commit id (kept as is), a tag (annotated tags are peeled to their commit), a branch, or a
@@ -20,7 +25,7 @@ const DEFAULT_MAX_REF_LISTING = 256 << 20;
  * protocol v2 leaves the other refs out itself).
  */
 export async function resolveGitRef(url: string, ref: string): Promise<string> {
-  if (COMMIT_RE.test(ref)) return ref;
+  if (refIsCommit(ref)) return ref;
   const candidates = ref.startsWith('refs/') ? [ref] : [`refs/tags/${ref}`, `refs/heads/${ref}`];
   const wanted = new Set(candidates.flatMap((c) => [c, `${c}^{}`]));
   const max = process.env.FERRY_MAX_REF_LISTING ? parseSize(process.env.FERRY_MAX_REF_LISTING, 'FERRY_MAX_REF_LISTING') : DEFAULT_MAX_REF_LISTING;

@@ -17,6 +17,8 @@ import { checkCarriedMetadata, plannedPython } from './lockPython.js';
 import { parseCoreMetadata, type CoreMetadata } from './parseCoreMetadata.js';
 import { readWheelMetadata } from './readWheelMetadata.js';
 import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
+import { quoteInput } from '../../util/oneLine.js';
+import { admitsPython } from './admitsPython.js';
 
 /** Where each service's requirements (as installed) go inside the bundle. */
 export const PYTHON_REQUIREMENTS_DIR = 'python/requirements';
@@ -83,7 +85,11 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
   const fresh = freshDigests(fetched);
   // the hosts' pip reads each wheel's own METADATA; the lock may have read the index's PEP 658 file instead
   const metadata = new Map<string, CoreMetadata>();
-  for (const { f, path } of got) if (f.kind === 'wheel') metadata.set(f.filename, parseCoreMetadata(await readWheelMetadata(path, f.filename)));
+  for (const { f, path } of got) {
+    if (f.kind !== 'wheel') continue;
+    metadata.set(f.filename, parseCoreMetadata(await readWheelMetadata(path, f.filename)));
+    checkWheelTags(f.filename, f.project, await readWheelMetadata(path, f.filename, 'WHEEL'));
+  }
   checkCarriedMetadata(lock, metadata, planned.servicePins);
 
   const outDir = join(ctx.workDir, 'python-index');
@@ -161,6 +167,10 @@ function checkFilesPinned(lock: PythonLock, servicePins: Map<string, Map<string,
       if (!pin || !pinAdmits(pin, dist.version)) throw refuse(`is not a release of ${pin ? `${pin.name}${pin.arbitrary ? '===' : '=='}${pin.version}` : 'a project'} that service ${service}'s requirements pin`);
     }
     if (f.kind === 'sdist' && !allowSdist) throw refuse('is a source distribution, and upstreams.python.allow_sdist is not set');
+    // the index the hosts install from gives this Requires-Python: one excluding the target would have their pip pass the file over
+    if (f.requires_python !== undefined && !admitsPython(f.requires_python, lock.target.version)) {
+      throw refuse(`has Requires-Python ${quoteInput(f.requires_python, 200)}, which excludes the target Python ${lock.target.version} (ferry lock never picks such a file)`);
+    }
     for (const service of services) {
       const excluded = excludedFormat(serviceFormats.get(service), f.project);
       if (excluded?.format === f.kind) throw refuse(`is ${f.kind === 'wheel' ? 'a wheel' : 'a source distribution'}, which ${excluded.because} in service ${service}'s requirements excludes`);
@@ -168,3 +178,19 @@ function checkFilesPinned(lock: PythonLock, servicePins: Map<string, Map<string,
     if ([...new Set(f.services)].sort().join('\0') !== services.join('\0')) throw refuse(`goes to services ${JSON.stringify(f.services).slice(0, 200)}, the requirements of ${JSON.stringify(services)} install it`);
   }
 }
+
+/**
+ * A wheel is carried under the name the lock gives it, which says what it installs on (its tags): its own
+ * WHEEL file must name at least one of those tags. A lock may pin, under one wheel's name, the sha256 of
+ * another file of the same release (its requirements list every file's hash): a Windows or pure wheel
+ * signed and served as the manylinux one. Thrown as IntegrityError (67), one line.
+ */
+function checkWheelTags(filename: string, project: string, wheelFile: string): void {
+  const own = [...wheelFile.matchAll(/^Tag:[ \t]*(\S+)[ \t]*$/gim)].map((m) => m[1]!.toLowerCase());
+  const dist = parseDistFilename(filename, project);
+  const named = dist?.kind === 'wheel' ? dist.tags.map((t) => t.toLowerCase()) : [];
+  if (own.length > 0 && !own.some((t) => named.includes(t))) {
+    throw new IntegrityError(`${filename}: its own WHEEL names the tags ${quoteInput(own.slice(0, 5).join(' '), 200)}, none of its file name's (${named.join(' ')}): the lock pins another file under this name; run ferry lock again and review the diff`);
+  }
+}
+

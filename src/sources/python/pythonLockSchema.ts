@@ -2,6 +2,7 @@ import * as z from '../../util/zod.js';
 import { SpecError } from '../../errors.js';
 import { formatIssues } from '../../util/formatIssues.js';
 import type { PythonLock } from './lockPython.js';
+import { MAX_REQUIRES_PYTHON } from './indexFile.js';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 /** one path component of the bundle (python/files/NAME) */
@@ -24,7 +25,8 @@ const PythonLockSchema = z
           url: z.string().regex(/^(https?|file):\/\//, 'an http(s) or file URL'),
           sha256,
           size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-          requires_python: z.string().optional(),
+          // written into the bundle's index, where the hosts' pip reads it: a few clauses, as an index gives them
+          requires_python: z.string().max(MAX_REQUIRES_PYTHON).optional(),
           kind: z.enum(['wheel', 'sdist']),
           yanked: z.string().optional(),
           services: z.array(z.string()),

@@ -14,14 +14,16 @@ const MAX_METADATA_BYTES = 16 * 1024 * 1024;
 const WINDOW = 128 * 1024;
 
 /**
- * The METADATA file of a wheel on disk: `NAME-VERSION.dist-info/METADATA` at the top of the zip.
+ * The METADATA file of a wheel on disk: `NAME-VERSION.dist-info/METADATA` at the top of the zip (or, with
+ * `member`, another file of that folder: `WHEEL`).
  * yauzl parses the central directory and the entry's local header; its reads are served by
  * {@link WindowReader} (blocking reads of 128 KiB windows, so a small wheel costs one or two reads
  * whatever its size), and the entry (at most 16 MiB) is inflated with one blocking call, which for a
  * few kilobytes costs far less than a zlib stream and its hand-offs.
  */
-export async function readWheelMetadata(wheelPath: string, label: string): Promise<string> {
+export async function readWheelMetadata(wheelPath: string, label: string, member: 'METADATA' | 'WHEEL' = 'METADATA'): Promise<string> {
   const unreadable = (err: Error) => new IntegrityError(`${label}: not a readable wheel (zip): ${err.message}`);
+  const wanted = new RegExp(`^[^/]+\\.dist-info/${member}$`);
   const reader = new WindowReader(wheelPath);
   try {
     const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
@@ -32,21 +34,21 @@ export async function readWheelMetadata(wheelPath: string, label: string): Promi
     const entry = await new Promise<yauzl.Entry | undefined>((resolve, reject) => {
       const found: yauzl.Entry[] = [];
       zip.on('entry', (e: yauzl.Entry) => {
-        if (/^[^/]+\.dist-info\/METADATA$/.test(e.fileName)) found.push(e);
+        if (wanted.test(e.fileName)) found.push(e);
         zip.readEntry();
       });
-      zip.on('end', () => (found.length > 1 ? reject(new Error(`${found.length} .dist-info/METADATA files`)) : resolve(found[0])));
+      zip.on('end', () => (found.length > 1 ? reject(new Error(`${found.length} .dist-info/${member} files`)) : resolve(found[0])));
       zip.on('error', reject);
       zip.readEntry();
     }).catch((err: Error) => {
       throw unreadable(err);
     });
-    if (!entry) throw new IntegrityError(`${label}: the wheel has no NAME-VERSION.dist-info/METADATA; it is not a valid wheel`);
+    if (!entry) throw new IntegrityError(`${label}: the wheel has no NAME-VERSION.dist-info/${member}; it is not a valid wheel`);
     const claimed = Math.max(entry.uncompressedSize, entry.compressedSize);
-    if (claimed > MAX_METADATA_BYTES) throw new IntegrityError(`${label}: METADATA is ${claimed} bytes; refusing more than ${MAX_METADATA_BYTES}`);
-    if (entry.isEncrypted()) throw new IntegrityError(`${label}: METADATA is encrypted; it is not a valid wheel`);
+    if (claimed > MAX_METADATA_BYTES) throw new IntegrityError(`${label}: ${member} is ${claimed} bytes; refusing more than ${MAX_METADATA_BYTES}`);
+    if (entry.isEncrypted()) throw new IntegrityError(`${label}: ${member} is encrypted; it is not a valid wheel`);
     const method = entry.compressionMethod;
-    if (method !== 0 && method !== 8) throw new IntegrityError(`${label}: METADATA uses zip compression method ${method}; a wheel uses stored (0) or deflate (8)`);
+    if (method !== 0 && method !== 8) throw new IntegrityError(`${label}: ${member} uses zip compression method ${method}; a wheel uses stored (0) or deflate (8)`);
     // yauzl checks that the entry's data lies inside the file
     const { fileDataStart } = await new Promise<{ fileDataStart: number }>((resolve, reject) =>
       zip.readLocalFileHeader(entry, { minimal: true }, (err, header) => (err ? reject(err) : resolve(header))),
@@ -62,7 +64,7 @@ export async function readWheelMetadata(wheelPath: string, label: string): Promi
       throw unreadable(err as Error);
     }
     if (data.length !== entry.uncompressedSize) {
-      throw new IntegrityError(`${label}: not a readable wheel (zip): METADATA holds ${data.length} bytes, its directory entry says ${entry.uncompressedSize}`);
+      throw new IntegrityError(`${label}: not a readable wheel (zip): ${member} holds ${data.length} bytes, its directory entry says ${entry.uncompressedSize}`);
     }
     return data.toString('utf8');
   } finally {
