@@ -149,13 +149,16 @@ export function parseInventory(text: string, file: string): Inventory {
  * none), templates refuse it only when a host renders it. And where a number is an integer beyond 2^53 - 1:
  * YAML reads `id: 12345678901234567890` as a double, 12345678901234567000, which templates then rendered
  * into the host's files as if it had been written so (an ID, a serial, a quota silently changed); the
- * parser keeps such an integer a BigInt, exact, so that it is refused here naming its digits.
+ * parser keeps such an integer a BigInt, exact, so that it is refused here naming its digits. And where a
+ * number is not finite (`.nan`, `.inf`, `1e400`): planning a deploy failed on it with an internal error.
  */
 function notPlain(v: unknown, path: string): string | undefined {
   // parseYamlLinear leaves an integer beyond 2^53 - 1 a BigInt, exact: a float (1e21) is a number as written
   if (typeof v === 'bigint') {
     return `${path}: the integer ${v} is outside ±${Number.MAX_SAFE_INTEGER} (2^53 - 1): ferry's numbers do not hold it exactly, and templates would render ${Number(v)}; quote it to keep it as text`;
   }
+  // `.nan`, `.inf` and `1e400` (Infinity): no template renders them, and the stage keys' canonical JSON cannot hold them
+  if (typeof v === 'number' && !Number.isFinite(v)) return `${path}: ${v} is not a finite number; quote it to keep it as text`;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const p = notPlain(v[i], `${path}[${i}]`);

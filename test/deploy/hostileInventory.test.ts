@@ -206,6 +206,22 @@ describe('an inventory that is hostile by size or by its values', () => {
     expect(r.stderr).toMatch(new RegExp(`vars\\.${name} must be a whole number`));
   });
 
+  it.each([
+    ['.nan', 'a: .nan', 'vars.a: NaN'],
+    ['.inf in a group', 'b: [1, -.inf]', 'groups.web.vars.b[1]: -Infinity'],
+    ['1e400 on a host', 'c: { d: 1e400 }', 'hosts.h1.vars.c.d: Infinity'],
+  ])('refuses a number that is not finite (%s) with one line before any host is touched (exit 65), not an internal error', async (_label, value, named) => {
+    const inventory = join(dir, `nan-${Math.random().toString(36).slice(2)}.yaml`);
+    const where = value.startsWith('a') ? 'top' : value.startsWith('b') ? 'group' : 'host';
+    writeFileSync(
+      inventory,
+      `${where === 'top' ? `vars: { ${value} }\n` : ''}groups: { web: { hosts: [h1]${where === 'group' ? `, vars: { ${value} }` : ''} } }\nhosts: { h1: { address: 127.0.0.1, port: 1${where === 'host' ? `, vars: { ${value} }` : ''} } }\n`,
+    );
+    const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr).toBe(`ferry: ${inventory}: ${named} is not a finite number; quote it to keep it as text\n`);
+  });
+
   it('refuses a YAML alias bomb as an inventory, with one line (exit 65)', async () => {
     const inventory = join(dir, 'bomb.yaml');
     const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
