@@ -104,8 +104,13 @@ export class SshTransport implements Transport {
       if (changed) {
         // not the advice for an unknown host: OpenSSH accepts a host when any known_hosts line matches, so adding the
         // key the host now shows would let whoever sits in the middle in
-        const offending = /Offending (?:\S+ )?key (?:for IP )?in (.+?):(\d+)\s*$/m.exec(r.stderr);
-        const known = /Host key for (\S+) has changed/i.exec(r.stderr)?.[1] ?? (this.target.port && this.target.port !== 22 ? `[${this.target.address}]:${this.target.port}` : this.target.address);
+        // ssh's lines come last: a host's (or a jump host's) banner, printed on the same stderr before them, may
+        // hold any text, ssh's warning included; and what goes into the command suggested to the operator is a
+        // NAME shaped as ssh prints a host (else the inventory's checked address): a banner's "Host key for
+        // x';touch${IFS}/tmp/p;' has changed" made ferry suggest running that on the runner
+        const offending = [...r.stderr.matchAll(/Offending (?:\S+ )?key (?:for IP )?in (.+?):(\d+)\s*$/gm)].pop();
+        const named = [...r.stderr.matchAll(/Host key for (\S+) has changed/gi)].pop()?.[1];
+        const known = named !== undefined && /^[\p{L}\p{N}_.:[\]%@-]+$/u.test(named) ? named : this.target.port && this.target.port !== 22 ? `[${this.target.address}]:${this.target.port}` : this.target.address;
         throw new DeployError(
           `${where}: its host key changed: it does not match ${offending ? `${offending[1]}:${offending[2]}` : 'known_hosts'}; a reinstalled host, or someone in the middle: check the new key's fingerprint on the host's console, then replace the old one (ssh-keygen -R '${known}', and add the checked key)`,
         );
