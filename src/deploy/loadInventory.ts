@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parseYamlLinear } from '../util/parseYamlLinear.js';
+import { parseYamlKeepingOrder } from '../util/parseYamlLinear.js';
 import * as z from '../util/zod.js';
 import { hostAddress, hostName, userName } from '../util/names.js';
 import { SpecError, UsageError } from '../errors.js';
@@ -74,8 +74,9 @@ export async function loadInventory(file: string): Promise<Inventory> {
 
 export function parseInventory(text: string, file: string): Inventory {
   let raw: unknown;
+  let written: string[] | undefined;
   try {
-    raw = parseYamlLinear(text);
+    ({ value: raw, order: written } = parseYamlKeepingOrder(text, 'hosts'));
   } catch (err) {
     throw new SpecError(`${file}: not valid YAML: ${parseErrorReason(err)}`);
   }
@@ -124,7 +125,11 @@ export function parseInventory(text: string, file: string): Inventory {
   const groupsOf = new Map<string, string[]>(Object.keys(inv.hosts).map((h) => [h, []]));
   for (const g of ordered) for (const h of members.get(g)!) groupsOf.get(h)!.push(g);
 
-  const hosts: InventoryHost[] = Object.entries(inv.hosts).map(([name, h]) => {
+  // in the file's order (the first host is the first --serial batch), not the object's: it lists "10" and "2" first
+  const listed = new Set((written ?? []).filter((n) => Object.hasOwn(inv.hosts, n)));
+  for (const n of Object.keys(inv.hosts)) listed.add(n);
+  const hosts: InventoryHost[] = [...listed].map((name) => {
+    const h = inv.hosts[name]!;
     const mine = groupsOf.get(name)!;
     const vars: Record<string, unknown> = { ...inv.vars };
     for (const g of mine) Object.assign(vars, groups[g]!.vars);

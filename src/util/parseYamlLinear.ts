@@ -16,6 +16,15 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
  * Throws YAMLParseError, or Error for a repeated key.
  */
 export function parseYamlLinear(text: string): unknown {
+  return parseYamlKeepingOrder(text).value;
+}
+
+/**
+ * parseYamlLinear, and the keys of the top-level mapping `orderOf` names in the order the text gives them: a
+ * plain object lists keys that read as integers ("10", "2") first, ascending, before all others, so an
+ * inventory's `hosts: { canary: …, "10": …, "2": … }` came out as 2, 10, canary (the canary configured last).
+ */
+export function parseYamlKeepingOrder(text: string, orderOf?: string): { value: unknown; order?: string[] } {
   const doc = parseDocument(text, { uniqueKeys: false, intAsBigInt: true });
   if (doc.errors.length > 0) throw doc.errors[0];
   // the node each anchor names, as the visit (in document order) reaches it: an alias names the last one before it;
@@ -41,5 +50,12 @@ export function parseYamlLinear(text: string): unknown {
       seen.add(key);
     },
   });
-  return doc.toJS({ reviver: (_key, v) => (typeof v === 'bigint' && v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v) });
+  const value = doc.toJS({ reviver: (_key, v) => (typeof v === 'bigint' && v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v) });
+  const map = orderOf === undefined ? undefined : doc.get(orderOf, true);
+  if (!isMap(map)) return { value };
+  const order = map.items.map((pair) => {
+    const node = isAlias(pair.key) ? anchors.get(pair.key.source) : pair.key;
+    return isScalar(node) ? (node.value === null ? '' : String(node.value)) : undefined;
+  });
+  return { value, order: order.filter((k): k is string => k !== undefined) };
 }
