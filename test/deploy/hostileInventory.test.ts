@@ -115,6 +115,18 @@ describe('a hostile inventory', () => {
       expectRefused(r, /^ferry: .*address: a host name or address/);
     }
   });
+
+  it('refuses an address holding brackets, which the shell of an ssh_config ProxyCommand expands to a file name like an option', async () => {
+    // `[-]x` matches a file named "-x" in the runner's folder: the ProxyCommand's program got -x as an option
+    const cwd = mkdtempSync(join(dir, 'cwd-'));
+    writeFileSync(join(cwd, '-x'), '');
+    const config = join(dir, 'ssh_config_glob');
+    writeFileSync(config, `Host *\n  ProxyCommand /bin/sh -c 'case "$0" in -*) touch ${marker()};; esac; exit 1' %h\n`);
+    const inventory = join(dir, 'inventory-glob.yaml');
+    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { address: '[-]x', port: 1 } } }));
+    const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store, '-F', config], { cwd });
+    expectRefused(r, /^ferry: .*address: a host name or address/);
+  });
 });
 
 describe('an inventory that is hostile by size or by its values', () => {
