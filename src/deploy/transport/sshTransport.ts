@@ -1,5 +1,5 @@
 import { DeployError } from '../../errors.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { notHeldError, scriptOnStdin, stopSessionScript } from './scriptOnStdin.js';
 import { type SpawnOutcome, outputOverflow, spawnCommand, spawnHeld } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
@@ -38,10 +38,20 @@ export class SshTransport implements Transport {
   #commands = 0;
   #sessions: string | undefined;
   #held: HeldBy | undefined;
+  /**
+   * The master connection's socket: one per way of reaching a host (address, port, user and every ssh
+   * option). ssh's %C hashes only the host, port and user, so an inventory entry with another host's
+   * address and port but a ProxyJump of its own (another site, or a hostile entry) shared that host's master:
+   * whichever connected first carried the other's commands, and the later one's options were never used.
+   */
+  readonly #socket: string;
   constructor(
     private readonly target: SshTarget,
     private readonly settings: SshSettings,
-  ) {}
+  ) {
+    const route = [target.address, target.port ?? null, target.user ?? null, Object.entries(target.options ?? {})];
+    this.#socket = createHash('sha256').update(JSON.stringify(route)).digest('hex').slice(0, 40);
+  }
 
   get commands(): number {
     return this.#commands;
@@ -67,7 +77,7 @@ export class SshTransport implements Transport {
     args.push(
       '-o', 'BatchMode=yes',
       '-o', `ControlMaster=${master ? 'yes' : 'auto'}`,
-      '-o', `ControlPath=${s.controlDir}/%C`,
+      '-o', `ControlPath=${s.controlDir}/${this.#socket}`,
       '-o', `ControlPersist=${master ? 'no' : (s.persistSeconds ?? 60)}`,
       '-o', `ConnectTimeout=${s.connectTimeoutSeconds ?? 15}`,
       '-o', 'ServerAliveInterval=5',
