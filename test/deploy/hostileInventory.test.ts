@@ -72,6 +72,9 @@ describe('a hostile inventory', () => {
   it.each([
     ['a newline that adds an option', { ProxyJump: 'bastion\nProxyCommand touch MARK' }, /is not a single ssh option value/],
     ['a jump host read as an option', { ProxyJump: 'bastion,-oProxyCommand=touch MARK' }, /is not a single ssh option value/],
+    // ssh runs the hops through a shell: "b[ac]" became the names of files "ba" and "bc" in ferry's folder, two words
+    ['a jump host that is a glob', { ProxyJump: 'root@b[ac]:22' }, /is not a single ssh option value/],
+    ['a jump user that is a glob', { ProxyJump: 'u[-]x@bastion' }, /is not a single ssh option value/],
     ['a keyword with a space', { 'ProxyJump bastion ProxyCommand': 'x' }, /is not an ssh option keyword/],
     ['the runner agent forwarded to the host', { ForwardAgent: 'yes' }, /does not forward the runner's ssh agent/],
     ['the agent forwarded through a socket path', { forwardagent: '/run/user/0/agent.sock' }, /does not forward the runner's ssh agent/],
@@ -91,7 +94,7 @@ describe('a hostile inventory', () => {
         ssh_options: {
           ConnectionAttempts: 1,
           KexAlgorithms: 'curve25519-sha256',
-          ProxyJump: 'ssh://jump@127.0.0.1:1',
+          ProxyJump: 'ssh://jump@127.0.0.1:1,admin@[::1]:2222,bastion.example',
           ForwardAgent: 'no',
           forwardx11: false,
           StrictHostKeyChecking: 'accept-new',
