@@ -86,6 +86,16 @@ describe('inventory', () => {
     }
   });
 
+  it('refuses a --limit pattern too large for a regular expression with one line (exit 64), not an internal error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-limit-large-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'inventory.yaml');
+    writeFileSync(file, 'hosts: { h1: { transport: local } }\n');
+    const r = await ferry(['status', '-i', file, '--allow-local', '--limit', 'a|'.repeat(20_000)]);
+    expect(r.stderr).toMatch(/^ferry: --limit (a\|){100}…: not a pattern ferry can match \(Regular expression too large\)\n$/);
+    expect(r.code).toBe(64);
+  });
+
   it('refuses a --limit or --services that names nothing (an empty shell variable) instead of choosing every host or service', async () => {
     expect(() => selectHosts(inv, [''])).toThrow('--limit "" names no host or group; leave --limit out for every host of site/inventory.yaml');
     expect(() => selectHosts(inv, [' , '])).toThrow(/--limit " , " names no host or group/);
