@@ -11,6 +11,7 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
  * library's limit (a "billion laughs" document). Keys are compared as the plain object holds them: `1` and
  * `"1"`, `true` and `"true"`, `~` and `""` are one key there, and so are an anchored key and its alias
  * (`&s ferry_server: …` then `*s : …`); compared as YAML values, the second silently replaced the first.
+ * A key that is a mapping, a list or a tagged value is refused.
  * Integers are read exactly: one within 2^53 - 1 is a number, one beyond it stays a BigInt (as a number it
  * would be a double: 12345678901234567890 read as 12345678901234567000), for the caller to refuse or keep.
  * Throws YAMLParseError, or Error for a repeated key.
@@ -41,8 +42,15 @@ export function parseYamlKeepingOrder(text: string, orderOf?: string): { value: 
       let seen = seenIn.get(map);
       if (!seen) seenIn.set(map, (seen = new Set()));
       const node = isAlias(pair.key) ? anchors.get(pair.key.source) : pair.key;
-      // the name toJS gives a scalar key (null is ""); a mapping or list as a key stays itself
-      const key = isScalar(node) ? (node.value === null ? '' : String(node.value)) : node;
+      // a mapping, a list or a tagged value (!!binary, a timestamp) as a key: toJS turns it into text of its
+      // own making ("[ a, b ]"), which a plain key could repeat unseen, and Node prints a warning of several
+      // lines on stderr; no key ferry reads is one
+      if (node != null && (!isScalar(node) || (typeof node.value === 'object' && node.value !== null))) {
+        const at = (pair.key as { range?: [number, number] }).range?.[0] ?? 0;
+        throw new YAMLParseError([at, at + 1], 'NON_STRING_KEY', 'a key is text, a number, a boolean or none, not a mapping, a list or a tagged value');
+      }
+      // the name toJS gives a scalar key (null, and an empty key, are "")
+      const key = isScalar(node) && node.value !== null ? String(node.value) : '';
       if (seen.has(key)) {
         const at = (isScalar(pair.key) || isAlias(pair.key)) && pair.key.range ? pair.key.range[0] : 0;
         throw new YAMLParseError([at, at + 1], 'DUPLICATE_KEY', `Map keys must be unique; ${JSON.stringify(String(key)).slice(0, 80)} is given twice`);

@@ -276,6 +276,20 @@ describe('an inventory that is hostile by size or by its values', () => {
     }
   });
 
+  it.each([
+    ['a mapping', 'hosts:\n  a: { vars: { ? { x: 1 } : y } }\ngroups: { web: { hosts: [a] } }\n'],
+    // toJS names it "[ a, b ]": a plain key of that text replaced it silently
+    ['a list, then the text toJS makes of it', 'hosts:\n  a: { vars: { ? [p, q] : 1, "[ p, q ]": 2 } }\ngroups: { web: { hosts: [a] } }\n'],
+    ['a YAML 1.1 binary value', '%YAML 1.1\n---\nhosts:\n  a: { vars: { ? !!binary aGk= : 1 } }\ngroups: { web: { hosts: [a] } }\n'],
+    ['a mapping, as a host name', 'hosts:\n  ? { a: 1 }\n  : {}\ngroups: { web: { hosts: [a] } }\n'],
+  ])('refuses %s as a key with one line (exit 65), no Node warning on stderr', async (_label, text) => {
+    const inventory = join(dir, `key-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(inventory, text);
+    const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr).toMatch(/^ferry: .*: not valid YAML: a key is text, a number, a boolean or none, not a mapping, a list or a tagged value[^\n]*\n$/);
+  });
+
   it('reads an inventory of 100,000 hosts and answers for them (or says why not) without running out of memory', async () => {
     const inventory = join(dir, 'big.yaml');
     const hosts: string[] = [];
