@@ -150,6 +150,14 @@ const FORWARDING_SSH_OPTIONS = new Set(['ForwardAgent', 'ForwardX11', 'ForwardX1
 /** Said by the host's own fields, which are checked as such (a ProxyCommand of the operator's ssh_config gets them as %h, %r, %p). */
 const HOST_FIELDS: Record<string, string> = { hostname: 'address', user: 'user', port: 'port' };
 
+/**
+ * One ProxyJump hop, `[user@]host[:port]` with an IPv6 address in brackets: ssh runs the hops as a command
+ * line of its own (`sh -c "ssh -l USER -p PORT … HOST"`), so a bracket anywhere else is a glob that shell
+ * expands to the names of files in ferry's folder (`a[bc]` to `ab ac`: the second becomes a command run on
+ * the jump host).
+ */
+const JUMP_RE = /^(?:[A-Za-z0-9_.][A-Za-z0-9_.@-]*@)?(?:[A-Za-z0-9_.][A-Za-z0-9_.-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+
 function checkSshOptions(ssh: Record<string, string | number | boolean>, where: string): void {
   for (const [key, value] of Object.entries(ssh)) {
     if (!/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(key)) throw new SpecError(`${where}: ${JSON.stringify(key).slice(0, 80)} is not an ssh option keyword`);
@@ -169,7 +177,7 @@ function checkSshOptions(ssh: Record<string, string | number | boolean>, where: 
     // one value on one line: a newline or an option-looking value could add a second option (or a jump host
     // read as an option by the ssh that ProxyJump starts)
     const v = String(value);
-    if (v.length > 1024 || /[\p{C}]/u.test(v) || /^\s*-/.test(v) || (lower === 'proxyjump' && !v.split(',').every((j) => /^[A-Za-z0-9_.@:[\]][A-Za-z0-9_.@:[\]-]*$/.test(j.replace(/^ssh:\/\//, ''))))) {
+    if (v.length > 1024 || /[\p{C}]/u.test(v) || /^\s*-/.test(v) || (lower === 'proxyjump' && !v.split(',').every((j) => JUMP_RE.test(j.replace(/^ssh:\/\//, ''))))) {
       throw new SpecError(`${where}.${key}: ${JSON.stringify(v).slice(0, 80)} is not a single ssh option value`);
     }
   }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parseYamlLinear } from '../util/parseYamlLinear.js';
+import { parseYamlKeepingOrder } from '../util/parseYamlLinear.js';
 import * as z from '../util/zod.js';
 import { hostAddress, hostName, userName } from '../util/names.js';
 import { SpecError, UsageError } from '../errors.js';
@@ -74,8 +74,9 @@ export async function loadInventory(file: string): Promise<Inventory> {
 
 export function parseInventory(text: string, file: string): Inventory {
   let raw: unknown;
+  let written: string[] | undefined;
   try {
-    raw = parseYamlLinear(text);
+    ({ value: raw, order: written } = parseYamlKeepingOrder(text, 'hosts'));
   } catch (err) {
     throw new SpecError(`${file}: not valid YAML: ${parseErrorReason(err)}`);
   }
@@ -124,7 +125,11 @@ export function parseInventory(text: string, file: string): Inventory {
   const groupsOf = new Map<string, string[]>(Object.keys(inv.hosts).map((h) => [h, []]));
   for (const g of ordered) for (const h of members.get(g)!) groupsOf.get(h)!.push(g);
 
-  const hosts: InventoryHost[] = Object.entries(inv.hosts).map(([name, h]) => {
+  // in the file's order (the first host is the first --serial batch), not the object's: it lists "10" and "2" first
+  const listed = new Set((written ?? []).filter((n) => Object.hasOwn(inv.hosts, n)));
+  for (const n of Object.keys(inv.hosts)) listed.add(n);
+  const hosts: InventoryHost[] = [...listed].map((name) => {
+    const h = inv.hosts[name]!;
     const mine = groupsOf.get(name)!;
     const vars: Record<string, unknown> = { ...inv.vars };
     for (const g of mine) Object.assign(vars, groups[g]!.vars);
@@ -149,13 +154,16 @@ export function parseInventory(text: string, file: string): Inventory {
  * none), templates refuse it only when a host renders it. And where a number is an integer beyond 2^53 - 1:
  * YAML reads `id: 12345678901234567890` as a double, 12345678901234567000, which templates then rendered
  * into the host's files as if it had been written so (an ID, a serial, a quota silently changed); the
- * parser keeps such an integer a BigInt, exact, so that it is refused here naming its digits.
+ * parser keeps such an integer a BigInt, exact, so that it is refused here naming its digits. And where a
+ * number is not finite (`.nan`, `.inf`, `1e400`): planning a deploy failed on it with an internal error.
  */
 function notPlain(v: unknown, path: string): string | undefined {
   // parseYamlLinear leaves an integer beyond 2^53 - 1 a BigInt, exact: a float (1e21) is a number as written
   if (typeof v === 'bigint') {
     return `${path}: the integer ${v} is outside ±${Number.MAX_SAFE_INTEGER} (2^53 - 1): ferry's numbers do not hold it exactly, and templates would render ${Number(v)}; quote it to keep it as text`;
   }
+  // `.nan`, `.inf` and `1e400` (Infinity): no template renders them, and the stage keys' canonical JSON cannot hold them
+  if (typeof v === 'number' && !Number.isFinite(v)) return `${path}: ${v} is not a finite number; quote it to keep it as text`;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const p = notPlain(v[i], `${path}[${i}]`);

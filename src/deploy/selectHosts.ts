@@ -17,7 +17,7 @@ export function selectHosts(inv: Inventory, patterns: string[]): InventoryHost[]
   if (exclude.includes('')) throw new UsageError(`--limit ${items.join(',')}: "!" needs a host or group to leave out, like !db1`);
   const match = (pattern: string): Set<string> => {
     const out = new Set<string>();
-    const isMatch = picomatch(pattern, { dot: true });
+    const isMatch = matcher(pattern);
     for (const h of inv.hosts) if (isMatch(h.name)) out.add(h.name);
     for (const [g, hosts] of inv.groups) if (isMatch(g)) for (const h of hosts) out.add(h);
     if (out.size === 0) {
@@ -31,4 +31,26 @@ export function selectHosts(inv: Inventory, patterns: string[]): InventoryHost[]
   // every host excluded: a deploy of nothing, or a status --expect of nothing, would succeed
   if (items.length && !hosts.length) throw new UsageError(`--limit ${items.join(',')}: the patterns leave no host of ${inv.file}; nothing would be deployed or checked`);
   return hosts;
+}
+
+/**
+ * A --limit glob as a test of names. picomatch builds a regular expression, which V8 may refuse when it
+ * first runs it (`a|a|…` 20,000 times: "Regular expression too large"): that was an internal error (exit 74).
+ */
+function matcher(pattern: string): (name: string) => boolean {
+  const refuse = (err: unknown) =>
+    new UsageError(`--limit ${pattern.length > 200 ? `${pattern.slice(0, 200)}…` : pattern}: not a pattern ferry can match (${String((err as Error).message ?? err).split(': ').pop()})`);
+  let isMatch: (name: string) => boolean;
+  try {
+    isMatch = picomatch(pattern, { dot: true });
+  } catch (err) {
+    throw refuse(err);
+  }
+  return (name) => {
+    try {
+      return isMatch(name);
+    } catch (err) {
+      throw refuse(err);
+    }
+  };
 }

@@ -50,11 +50,13 @@ export const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, '
 /**
  * What ssh connects to: a host name, IPv4 or IPv6 address (with a `%zone`), never read as an option (it
  * follows `--` too), and nothing a shell reads specially: ssh hands the name to a ProxyCommand of the
- * operator's ssh_config as %h, which a shell runs (`$(...)`, `;`, backquotes would run on the runner).
+ * operator's ssh_config as %h, which a shell runs (`$(...)`, `;`, backquotes would run on the runner). No
+ * brackets either: ssh cannot resolve `[::1]` as a destination, and that shell expands `[-]e` to the name
+ * of a file `-e` in its folder, an option of the ProxyCommand's program (`nc %h %p`).
  */
 export const hostAddress = z
   .string()
-  .regex(/^[\p{L}\p{N}_.:[\]][\p{L}\p{N}_.:[\]%-]{0,252}$/u, 'a host name or address (letters, digits and . _ : [ ] % -, not starting with - or %)');
+  .regex(/^[\p{L}\p{N}_.:][\p{L}\p{N}_.:%-]{0,252}$/u, 'a host name or address (letters, digits and . _ : % -, not starting with - or %)');
 export const userName = z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.@-]{0,63}$/, 'a user name of letters, digits and _ . @ - (not starting with -)');
 export const version = z.string().regex(VERSION_RE, VERSION_RULE);
 export const unitName = z.string().regex(UNIT_RE, UNIT_RULE);

@@ -72,6 +72,9 @@ describe('a hostile inventory', () => {
   it.each([
     ['a newline that adds an option', { ProxyJump: 'bastion\nProxyCommand touch MARK' }, /is not a single ssh option value/],
     ['a jump host read as an option', { ProxyJump: 'bastion,-oProxyCommand=touch MARK' }, /is not a single ssh option value/],
+    // ssh runs the hops through a shell: "b[ac]" became the names of files "ba" and "bc" in ferry's folder, two words
+    ['a jump host that is a glob', { ProxyJump: 'root@b[ac]:22' }, /is not a single ssh option value/],
+    ['a jump user that is a glob', { ProxyJump: 'u[-]x@bastion' }, /is not a single ssh option value/],
     ['a keyword with a space', { 'ProxyJump bastion ProxyCommand': 'x' }, /is not an ssh option keyword/],
     ['the runner agent forwarded to the host', { ForwardAgent: 'yes' }, /does not forward the runner's ssh agent/],
     ['the agent forwarded through a socket path', { forwardagent: '/run/user/0/agent.sock' }, /does not forward the runner's ssh agent/],
@@ -91,7 +94,7 @@ describe('a hostile inventory', () => {
         ssh_options: {
           ConnectionAttempts: 1,
           KexAlgorithms: 'curve25519-sha256',
-          ProxyJump: 'ssh://jump@127.0.0.1:1',
+          ProxyJump: 'ssh://jump@127.0.0.1:1,admin@[::1]:2222,bastion.example',
           ForwardAgent: 'no',
           forwardx11: false,
           StrictHostKeyChecking: 'accept-new',
@@ -114,6 +117,18 @@ describe('a hostile inventory', () => {
       const r = await planWith({ address }, ['-F', config]);
       expectRefused(r, /^ferry: .*address: a host name or address/);
     }
+  });
+
+  it('refuses an address holding brackets, which the shell of an ssh_config ProxyCommand expands to a file name like an option', async () => {
+    // `[-]x` matches a file named "-x" in the runner's folder: the ProxyCommand's program got -x as an option
+    const cwd = mkdtempSync(join(dir, 'cwd-'));
+    writeFileSync(join(cwd, '-x'), '');
+    const config = join(dir, 'ssh_config_glob');
+    writeFileSync(config, `Host *\n  ProxyCommand /bin/sh -c 'case "$0" in -*) touch ${marker()};; esac; exit 1' %h\n`);
+    const inventory = join(dir, 'inventory-glob.yaml');
+    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['h1'] } }, hosts: { h1: { address: '[-]x', port: 1 } } }));
+    const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store, '-F', config], { cwd });
+    expectRefused(r, /^ferry: .*address: a host name or address/);
   });
 });
 
@@ -206,6 +221,22 @@ describe('an inventory that is hostile by size or by its values', () => {
     expect(r.stderr).toMatch(new RegExp(`vars\\.${name} must be a whole number`));
   });
 
+  it.each([
+    ['.nan', 'a: .nan', 'vars.a: NaN'],
+    ['.inf in a group', 'b: [1, -.inf]', 'groups.web.vars.b[1]: -Infinity'],
+    ['1e400 on a host', 'c: { d: 1e400 }', 'hosts.h1.vars.c.d: Infinity'],
+  ])('refuses a number that is not finite (%s) with one line before any host is touched (exit 65), not an internal error', async (_label, value, named) => {
+    const inventory = join(dir, `nan-${Math.random().toString(36).slice(2)}.yaml`);
+    const where = value.startsWith('a') ? 'top' : value.startsWith('b') ? 'group' : 'host';
+    writeFileSync(
+      inventory,
+      `${where === 'top' ? `vars: { ${value} }\n` : ''}groups: { web: { hosts: [h1]${where === 'group' ? `, vars: { ${value} }` : ''} } }\nhosts: { h1: { address: 127.0.0.1, port: 1${where === 'host' ? `, vars: { ${value} }` : ''} } }\n`,
+    );
+    const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr).toBe(`ferry: ${inventory}: ${named} is not a finite number; quote it to keep it as text\n`);
+  });
+
   it('refuses a YAML alias bomb as an inventory, with one line (exit 65)', async () => {
     const inventory = join(dir, 'bomb.yaml');
     const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
@@ -243,6 +274,20 @@ describe('an inventory that is hostile by size or by its values', () => {
       expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
       expect(r.stderr).toContain(`not valid YAML: Map keys must be unique; ${JSON.stringify(key)} is given twice`);
     }
+  });
+
+  it.each([
+    ['a mapping', 'hosts:\n  a: { vars: { ? { x: 1 } : y } }\ngroups: { web: { hosts: [a] } }\n'],
+    // toJS names it "[ a, b ]": a plain key of that text replaced it silently
+    ['a list, then the text toJS makes of it', 'hosts:\n  a: { vars: { ? [p, q] : 1, "[ p, q ]": 2 } }\ngroups: { web: { hosts: [a] } }\n'],
+    ['a YAML 1.1 binary value', '%YAML 1.1\n---\nhosts:\n  a: { vars: { ? !!binary aGk= : 1 } }\ngroups: { web: { hosts: [a] } }\n'],
+    ['a mapping, as a host name', 'hosts:\n  ? { a: 1 }\n  : {}\ngroups: { web: { hosts: [a] } }\n'],
+  ])('refuses %s as a key with one line (exit 65), no Node warning on stderr', async (_label, text) => {
+    const inventory = join(dir, `key-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(inventory, text);
+    const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr).toMatch(/^ferry: .*: not valid YAML: a key is text, a number, a boolean or none, not a mapping, a list or a tagged value[^\n]*\n$/);
   });
 
   it('reads an inventory of 100,000 hosts and answers for them (or says why not) without running out of memory', async () => {

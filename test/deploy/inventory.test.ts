@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -86,6 +86,16 @@ describe('inventory', () => {
     }
   });
 
+  it('refuses a --limit pattern too large for a regular expression with one line (exit 64), not an internal error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-limit-large-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'inventory.yaml');
+    writeFileSync(file, 'hosts: { h1: { transport: local } }\n');
+    const r = await ferry(['status', '-i', file, '--allow-local', '--limit', 'a|'.repeat(20_000)]);
+    expect(r.stderr).toMatch(/^ferry: --limit (a\|){100}…: not a pattern ferry can match \(Regular expression too large\)\n$/);
+    expect(r.code).toBe(64);
+  });
+
   it('refuses a --limit or --services that names nothing (an empty shell variable) instead of choosing every host or service', async () => {
     expect(() => selectHosts(inv, [''])).toThrow('--limit "" names no host or group; leave --limit out for every host of site/inventory.yaml');
     expect(() => selectHosts(inv, [' , '])).toThrow(/--limit " , " names no host or group/);
@@ -155,7 +165,7 @@ describe('inventory', () => {
   }, 60_000);
 
   it.each([
-    ['an address ssh would read as an option', 'hosts: { a: { address: "-oProxyCommand=touch /tmp/p" } }', /hosts\.a\.address: a host name or address \(letters, digits and \. _ : \[ \] % -, not starting with - or %\)/],
+    ['an address ssh would read as an option', 'hosts: { a: { address: "-oProxyCommand=touch /tmp/p" } }', /hosts\.a\.address: a host name or address \(letters, digits and \. _ : % -, not starting with - or %\)/],
     ['an address with a newline', 'hosts: { a: { address: "10.0.0.1\\nx" } }', /hosts\.a\.address: a host name or address/],
     ['a user with a space', 'hosts: { a: { user: "root -oX=y" } }', /hosts\.a\.user: a user name/],
     ['a host name with a path', 'hosts: { "../x": {} }', /hosts\.\.\.\/x: a name of up to 253 letters/],
@@ -204,5 +214,20 @@ describe('--serial', () => {
       expect(r.stdout).toBe('');
       untouched();
     }
+  });
+
+  it('keeps the hosts in the order the file lists them, names that read as integers too: the first host is configured first', async () => {
+    // a plain object lists keys like "10" and "2" first, ascending: the canary listed first was configured last
+    expect(parseInventory('hosts:\n  canary: {}\n  "10": {}\n  2: {}\n  web1: {}\n', 'x.yaml').hosts.map((h) => h.name)).toEqual(['canary', '10', '2', 'web1']);
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-host-order-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const store = join(dir, 'store');
+    writeRelease(store, { name: 'app', version: '1', services: { web: { version: '1.0.0', groups: ['web'], files: { 'n.txt': 'n\n' }, configure: [{ command: { run: `echo {{ inventory_hostname }} >> ${dir}/configured` } }] } } });
+    const file = join(dir, 'inventory.yaml');
+    const names = ['canary', '10', '2'];
+    writeFileSync(file, `groups: { web: { hosts: [canary, "10", "2"] } }\nvars: { ferry_ansible_facts_dir: "" }\nhosts:\n${names.map((h) => `  "${h}": { transport: local, vars: { ferry_data_dir: ${dir}/h${h} } }\n`).join('')}`);
+    const r = await ferry(['deploy', 'app@1', '--store', store, '-i', file, '--allow-local', '--push', '--serial', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'configured'), 'utf8')).toBe('canary\n10\n2\n');
   });
 });

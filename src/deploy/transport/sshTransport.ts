@@ -1,5 +1,5 @@
 import { DeployError } from '../../errors.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { notHeldError, scriptOnStdin, stopSessionScript } from './scriptOnStdin.js';
 import { type SpawnOutcome, outputOverflow, spawnCommand, spawnHeld } from './spawnCommand.js';
 import { TransientError } from './TransientError.js';
@@ -38,10 +38,20 @@ export class SshTransport implements Transport {
   #commands = 0;
   #sessions: string | undefined;
   #held: HeldBy | undefined;
+  /**
+   * The master connection's socket: one per way of reaching a host (address, port, user and every ssh
+   * option). ssh's %C hashes only the host, port and user, so an inventory entry with another host's
+   * address and port but a ProxyJump of its own (another site, or a hostile entry) shared that host's master:
+   * whichever connected first carried the other's commands, and the later one's options were never used.
+   */
+  readonly #socket: string;
   constructor(
     private readonly target: SshTarget,
     private readonly settings: SshSettings,
-  ) {}
+  ) {
+    const route = [target.address, target.port ?? null, target.user ?? null, Object.entries(target.options ?? {})];
+    this.#socket = createHash('sha256').update(JSON.stringify(route)).digest('hex').slice(0, 40);
+  }
 
   get commands(): number {
     return this.#commands;
@@ -67,7 +77,7 @@ export class SshTransport implements Transport {
     args.push(
       '-o', 'BatchMode=yes',
       '-o', `ControlMaster=${master ? 'yes' : 'auto'}`,
-      '-o', `ControlPath=${s.controlDir}/%C`,
+      '-o', `ControlPath=${s.controlDir}/${this.#socket}`,
       '-o', `ControlPersist=${master ? 'no' : (s.persistSeconds ?? 60)}`,
       '-o', `ConnectTimeout=${s.connectTimeoutSeconds ?? 15}`,
       '-o', 'ServerAliveInterval=5',
@@ -104,8 +114,13 @@ export class SshTransport implements Transport {
       if (changed) {
         // not the advice for an unknown host: OpenSSH accepts a host when any known_hosts line matches, so adding the
         // key the host now shows would let whoever sits in the middle in
-        const offending = /Offending (?:\S+ )?key (?:for IP )?in (.+?):(\d+)\s*$/m.exec(r.stderr);
-        const known = /Host key for (\S+) has changed/i.exec(r.stderr)?.[1] ?? (this.target.port && this.target.port !== 22 ? `[${this.target.address}]:${this.target.port}` : this.target.address);
+        // ssh's lines come last: a host's (or a jump host's) banner, printed on the same stderr before them, may
+        // hold any text, ssh's warning included; and what goes into the command suggested to the operator is a
+        // NAME shaped as ssh prints a host (else the inventory's checked address): a banner's "Host key for
+        // x';touch${IFS}/tmp/p;' has changed" made ferry suggest running that on the runner
+        const offending = [...r.stderr.matchAll(/Offending (?:\S+ )?key (?:for IP )?in (.+?):(\d+)\s*$/gm)].pop();
+        const named = [...r.stderr.matchAll(/Host key for (\S+) has changed/gi)].pop()?.[1];
+        const known = named !== undefined && /^[\p{L}\p{N}_.:[\]%@-]+$/u.test(named) ? named : this.target.port && this.target.port !== 22 ? `[${this.target.address}]:${this.target.port}` : this.target.address;
         throw new DeployError(
           `${where}: its host key changed: it does not match ${offending ? `${offending[1]}:${offending[2]}` : 'known_hosts'}; a reinstalled host, or someone in the middle: check the new key's fingerprint on the host's console, then replace the old one (ssh-keygen -R '${known}', and add the checked key)`,
         );
