@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,5 +44,34 @@ describe('findRefusedGitPath reads the tree listing as it comes', () => {
     expect(found).toBeDefined();
     expect(long.startsWith(found!)).toBe(true);
     expect(whyRefused(found!)).toBe(`a path longer than ${MAX_GIT_PATH} bytes, which no checkout can write`);
+  });
+
+  /** a tree object written as given (git mktree and git add refuse names like `..`; a hostile upstream need not) */
+  const rawTree = (entries: Array<[mode: string, name: string, oid: string]>) =>
+    execFileSync('git', ['-C', repo, 'hash-object', '-t', 'tree', '--literally', '-w', '--stdin'], {
+      env: { ...process.env, ...ENV },
+      input: Buffer.concat(entries.map(([mode, name, oid]) => Buffer.concat([Buffer.from(`${mode} ${name}\0`), Buffer.from(oid, 'hex')]))),
+    })
+      .toString()
+      .trim();
+
+  it('refuses every path git itself refuses to check out (., .., .git:stream, a\\.git, a link named .gitmodules), and passes names that only look alike', async () => {
+    const link = await git(repo, ['hash-object', '-w', '--stdin'], '/etc');
+    const sub = rawTree([['100644', 'evil', blob]]);
+    const one = (mode: string, name: string) => findRefusedGitPath(repo, rawTree([[mode, name, mode === '40000' ? sub : mode === '120000' ? link : blob]]));
+    expect(await one('40000', '..')).toBe('../evil');
+    expect(await one('40000', '.')).toBe('./evil');
+    expect(await one('100644', '.git:x')).toBe('.git:x');
+    expect(await one('100644', 'GIT~1: ')).toBe('GIT~1: ');
+    expect(await one('100644', 'a\\.Git. ')).toBe('a\\.Git. ');
+    expect(await one('120000', '.gitmodules')).toBe('.gitmodules');
+    expect(await one('120000', '.GitModules. ')).toBe('.GitModules. ');
+    expect(await one('120000', 'GITMOD~1')).toBe('GITMOD~1');
+    expect(await one('120000', 'gi7eba~9')).toBe('gi7eba~9');
+    expect(whyRefused('../evil')).toBe('a path git refuses to check out (an empty, . or .. component, or a symbolic link named .gitmodules)');
+    expect(whyRefused('a\\.git')).toBe("a path into the clone's own .git folder that git refuses to check out (a hook there would run)");
+    for (const [mode, name] of [['100644', '.gitmodules'], ['100644', '...'], ['100644', '..x'], ['100644', '.github'], ['100644', 'a.git'], ['100644', 'git~1x'], ['120000', '.gitmodulesx'], ['120000', 'gitmod~5'], ['120000', '.gitignore'], ['40000', '.x']]) {
+      expect(await one(mode!, name!), `${mode} ${name}`).toBeUndefined();
+    }
   });
 });

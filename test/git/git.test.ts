@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -256,6 +257,46 @@ describe('git artifacts', () => {
         expect(await run('ls', [join(store, 'bundles')]).then((x) => x.stdout.trim())).toBe('');
       }
       await expect(stat(join(dir, 'hook-ran'))).rejects.toThrow();
+    });
+
+    /** An upstream whose commit's tree holds one entry `name` (a folder holding `evil` for mode 40000), written raw: git add and mktree refuse such names, a hostile upstream need not. */
+    function rawUpstream(repoName: string, mode: string, name: string): { repo: string; pinned: string } {
+      const repo = join(dir, repoName);
+      const g = (args: string[], input?: Buffer | string) =>
+        execFileSync('git', ['-C', repo, ...args], { input, env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'u', GIT_AUTHOR_EMAIL: 'u@example.invalid', GIT_COMMITTER_NAME: 'u', GIT_COMMITTER_EMAIL: 'u@example.invalid' } }).toString().trim();
+      execFileSync('git', ['init', '-q', '--bare', repo]);
+      const tree = (m: string, n: string, oid: string) => g(['hash-object', '-t', 'tree', '--literally', '-w', '--stdin'], Buffer.concat([Buffer.from(`${m} ${n}\0`), Buffer.from(oid, 'hex')]));
+      const blob = g(['hash-object', '-w', '--stdin'], mode === '120000' ? '/etc' : 'written where it should not be\n');
+      const pinned = g(['commit-tree', tree(mode, name, mode === '40000' ? tree('100644', 'evil', blob) : blob), '-m', 'hostile']);
+      g(['update-ref', 'refs/heads/main', pinned]);
+      g(['update-ref', 'refs/heads/ferry', pinned]);
+      return { repo, pinned };
+    }
+
+    it('refuses every path git refuses to check out, not only .git (.., .git:x, a\\.git, a link named .gitmodules): build exit 69, import exit 68, one line, nothing written', async () => {
+      for (const [n, [mode, name, path]] of ([['40000', '..', '../evil'], ['100644', '.git:x', '.git:x'], ['100644', 'a\\.git', 'a\\.git'], ['120000', '.gitmodules', '.gitmodules']] as const).entries()) {
+        const { repo, pinned } = rawUpstream(`refused-path-${n}.git`, mode, name);
+        const spec = await writeSpec(dir, service(`        - { url: ${repo}, ref: main, name: hostile }\n`), `refusedpath${n}`);
+        const out = join(dir, `out-refused-path-${n}`);
+        const b = await ferry(['build', spec, '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')]);
+        expect(b.code, b.stderr).toBe(69);
+        expect(b.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: '))).toEqual([expect.stringContaining(`commit ${pinned} holds ${JSON.stringify(path)}, a path`)]);
+        expect(await readdir(out).catch(() => [])).toEqual([]);
+        // the same commit in a signed bundle (made by something other than ferry build): refused at import
+        const made = join(dir, `refused-path-${n}.bundle`);
+        await git(repo, 'bundle', 'create', '-q', made, 'refs/heads/ferry');
+        const data = await readFile(made);
+        const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name: `refusedpath${n}` });
+        manifest.entries[0]!.kind = 'git';
+        manifest.artifacts = { git: { app: { path: 'git/app.bundle', url: repo, ref: 'main', commit: pinned, depth: 0, shallow: [], sha256: sha256Hex(data), size: data.length, services: [] } } };
+        const file = join(dir, `refused-path-${n}.ferry`);
+        await writeFile(file, await craftBundle(manifest, await readSecretKey(key.secret, undefined), [{ path: 'git/app.bundle', data }]));
+        const store = join(dir, `store-refused-path-${n}`);
+        const r = await ferry(['import', file, '--keyring', key.public, '--store', store]);
+        expect(r.code, r.stderr).toBe(68);
+        expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: '))).toEqual([expect.stringContaining(`git/app.bundle (git app): commit ${pinned} holds ${JSON.stringify(path)}, a path`)]);
+        expect(await run('ls', [join(store, 'bundles')]).then((x) => x.stdout.trim())).toBe('');
+      }
     });
 
     it("import reads a git bundle the same from inside any repository: run from a sha256 repository's folder, whose config git would otherwise read", async () => {
