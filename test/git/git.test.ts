@@ -56,6 +56,23 @@ describe('git artifacts', () => {
     expect(lock.kinds.git.map((g: { url: string }) => g.url)).toEqual(['upstream', 'upstream', 'upstream']);
   });
 
+  it('refuses (65, one line, no bundle) a lock that pins another commit than the spec names as its ref', async () => {
+    const spec = await writeSpec(dir, service(`        - { url: upstream, ref: ${commits[1]}, name: pinned }\n`), 'lockswap');
+    expect((await ferry(['lock', spec, '--cache', join(dir, 'cache')])).code).toBe(0);
+    const lockFile = join(dir, 'spec.lock.json');
+    const lock = await readFile(lockFile, 'utf8');
+    expect(lock).toContain(`"commit": "${commits[1]}"`);
+    // the upstream serves commits[3] too: only the lock's word would put it into the bundle
+    await writeFile(lockFile, lock.replace(`"commit": "${commits[1]}"`, `"commit": "${commits[3]}"`));
+    const out = join(dir, 'out-lockswap');
+    const b = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')]);
+    expect(b.code, b.stderr).toBe(65);
+    expect(b.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: '))).toEqual([
+      expect.stringContaining(`lock: git pinned: commit ${commits[3]} is not the commit the spec pins as its ref (${commits[1]}); run ferry lock again`),
+    ]);
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+  });
+
   it('clones at exactly the pinned commit after build, import and extract, even when the branch moved since the lock', async () => {
     const repo = join(dir, 'moving');
     await run('git', ['clone', '-q', upstream, repo]);

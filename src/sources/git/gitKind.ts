@@ -6,7 +6,7 @@ import { COMMIT_RE } from '../../util/names.js';
 import { sha256File } from '../../util/sha256.js';
 import { isRelativeGitPath } from './isRelativeGitPath.js';
 import { makeGitBundle } from './makeGitBundle.js';
-import { resolveGitRef } from './resolveGitRef.js';
+import { refIsCommit, resolveGitRef } from './resolveGitRef.js';
 import { gitPurl, isUrl } from '../../sbom/purl.js';
 
 export interface GitLockEntry {
@@ -69,6 +69,8 @@ export const gitKind: ArtifactKind<GitLock> = {
     lockMatchesSpec('git', planGit(ctx), lock.map((e) => withoutPins(e as unknown as Record<string, unknown>, ['commit'])));
     for (const e of lock) {
       if (typeof e.commit !== 'string' || !COMMIT_RE.test(e.commit)) throw new SpecError(`lock: git ${e.name}: commit ${JSON.stringify(e.commit)} is not a full git commit id; run ferry lock again`);
+      // a spec whose ref is a commit id leaves the lock nothing to choose: another commit there is not the spec's
+      if (refIsCommit(e.ref) && e.commit !== e.ref) throw new SpecError(`lock: git ${e.name}: commit ${e.commit} is not the commit the spec pins as its ref (${e.ref}); run ferry lock again`);
     }
     const entries: KindResult['entries'] = [];
     const artifacts: Record<string, GitArtifactInfo> = {};

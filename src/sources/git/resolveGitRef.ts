@@ -3,7 +3,10 @@ import { FetchError, ToolError } from '../../errors.js';
 import { parseSize } from '../../util/parseSize.js';
 import { startGit } from './runGit.js';
 
-const COMMIT_RE = /^[0-9a-f]{40}$/;
+/** A ref that is itself a full commit id: the spec pins that commit, no listing is needed, and a lock may name no other. */
+export function refIsCommit(ref: string): boolean {
+  return /^[0-9a-f]{40}$/.test(ref);
+}
 
 /**
  * The most output of `git ls-remote` read (FERRY_MAX_REF_LISTING, default 256 MiB: some 3 million refs):
@@ -20,7 +23,7 @@ const DEFAULT_MAX_REF_LISTING = 256 << 20;
  * protocol v2 leaves the other refs out itself).
  */
 export async function resolveGitRef(url: string, ref: string): Promise<string> {
-  if (COMMIT_RE.test(ref)) return ref;
+  if (refIsCommit(ref)) return ref;
   const candidates = ref.startsWith('refs/') ? [ref] : [`refs/tags/${ref}`, `refs/heads/${ref}`];
   const wanted = new Set(candidates.flatMap((c) => [c, `${c}^{}`]));
   const max = process.env.FERRY_MAX_REF_LISTING ? parseSize(process.env.FERRY_MAX_REF_LISTING, 'FERRY_MAX_REF_LISTING') : DEFAULT_MAX_REF_LISTING;
