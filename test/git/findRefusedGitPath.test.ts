@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findRefusedGitPath, MAX_GIT_PATH, whyRefused } from '../../src/sources/git/findRefusedGitPath.js';
+import { findRefusedGitPath, MAX_GIT_NAME, MAX_GIT_PATH, whyRefused } from '../../src/sources/git/findRefusedGitPath.js';
 import { run } from '../helpers/cli.js';
 
 const ENV = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
@@ -55,7 +55,7 @@ describe('findRefusedGitPath reads the tree listing as it comes', () => {
       .toString()
       .trim();
 
-  it('refuses every path git itself refuses to check out (., .., .git:stream, a\\.git, a link named .gitmodules), and passes names that only look alike', async () => {
+  it(`refuses every path git itself refuses to check out (., .., .git:stream, a\\.git, a link named .gitmodules) or cannot write (a name over ${MAX_GIT_NAME} bytes), and passes names that only look alike`, async () => {
     const link = await git(repo, ['hash-object', '-w', '--stdin'], '/etc');
     const sub = rawTree([['100644', 'evil', blob]]);
     const one = (mode: string, name: string) => findRefusedGitPath(repo, rawTree([[mode, name, mode === '40000' ? sub : mode === '120000' ? link : blob]]));
@@ -68,6 +68,10 @@ describe('findRefusedGitPath reads the tree listing as it comes', () => {
     expect(await one('120000', '.GitModules. ')).toBe('.GitModules. ');
     expect(await one('120000', 'GITMOD~1')).toBe('GITMOD~1');
     expect(await one('120000', 'gi7eba~9')).toBe('gi7eba~9');
+    expect(await one('40000', 'n'.repeat(MAX_GIT_NAME + 1))).toBe(`${'n'.repeat(MAX_GIT_NAME + 1)}/evil`);
+    expect(await one('100644', 'é'.repeat(128))).toBe('é'.repeat(128));
+    expect(whyRefused('é'.repeat(128))).toBe(`a name longer than ${MAX_GIT_NAME} bytes, which no checkout can write`);
+    expect(await one('100644', 'n'.repeat(MAX_GIT_NAME))).toBeUndefined();
     expect(whyRefused('../evil')).toBe('a path git refuses to check out (an empty, . or .. component, or a symbolic link named .gitmodules)');
     expect(whyRefused('a\\.git')).toBe("a path into the clone's own .git folder that git refuses to check out (a hook there would run)");
     for (const [mode, name] of [['100644', '.gitmodules'], ['100644', '...'], ['100644', '..x'], ['100644', '.github'], ['100644', 'a.git'], ['100644', 'git~1x'], ['120000', '.gitmodulesx'], ['120000', 'gitmod~5'], ['120000', '.gitignore'], ['40000', '.x']]) {

@@ -12,9 +12,15 @@ const NTFS_DOTGIT = /^(?:\.git|git~1)[. ]*(?:$|[\\:])/i;
 /** The longest path checked out (Linux's PATH_MAX): a longer one no checkout can write, and is not read whole. */
 export const MAX_GIT_PATH = 4096;
 
+/** The longest name of one file or folder Linux's file systems hold (NAME_MAX): a longer one no checkout can write. */
+export const MAX_GIT_NAME = 255;
+
+const tooLongName = (component: string) => Buffer.byteLength(component) > MAX_GIT_NAME;
+
 /** Why findRefusedGitPath refused `path`, for the caller's message. */
 export function whyRefused(path: string): string {
   if (Buffer.byteLength(path) > MAX_GIT_PATH) return `a path longer than ${MAX_GIT_PATH} bytes, which no checkout can write`;
+  if (path.split('/').some(tooLongName)) return `a name longer than ${MAX_GIT_NAME} bytes, which no checkout can write`;
   if (path.split('/').some(namesGitDir)) return "a path into the clone's own .git folder that git refuses to check out (a hook there would run)";
   return 'a path git refuses to check out (an empty, . or .. component, or a symbolic link named .gitmodules)';
 }
@@ -62,16 +68,17 @@ function isNtfsDotName(name: string, dotName: string, shortPrefix: string): bool
 /**
  * Whether git refuses to check out `path` of mode `mode` (its verify_path, core.protectNTFS on, as it is by
  * default): a component that is empty, `.` or `..`, or names the git folder; or a symbolic link named
- * `.gitmodules` (or an NTFS spelling of it), which git would read as the tree's submodule list.
+ * `.gitmodules` (or an NTFS spelling of it), which git would read as the tree's submodule list. Or whether
+ * the checkout could not write it: a name longer than MAX_GIT_NAME.
  */
 function refused(path: string, mode: string): boolean {
   const components = path.split('/');
-  if (components.some((c) => c === '' || c === '.' || c === '..' || namesGitDir(c))) return true;
+  if (components.some((c) => c === '' || c === '.' || c === '..' || namesGitDir(c) || tooLongName(c))) return true;
   return mode === '120000' && starts(components[components.length - 1]!).some((s) => isNtfsDotName(s, 'gitmodules', 'gi7eba'));
 }
 
 /**
- * The first path in `commit`'s tree (of the repository `repo`) that git would refuse to check out (refused),
+ * The first path in `commit`'s tree (of the repository `repo`) that git would refuse or fail to check out (refused),
  * or longer than MAX_GIT_PATH (then its start), or undefined. Read with ls-tree, so nothing is checked out;
  * every path is looked at, however many: the listing is read as it comes (a bundle's tree can name more paths
  * than memory holds), keeping only the entry being read. Each entry is `MODE TYPE OBJECT<TAB>PATH`.
