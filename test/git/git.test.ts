@@ -128,6 +128,25 @@ describe('git artifacts', () => {
     expect([await git(victim, 'for-each-ref'), await git(victim, 'rev-parse', 'HEAD'), await git(victim, 'status', '--porcelain')]).toEqual(before);
   });
 
+  it('builds, imports and extracts the same where the environment asks git for sha256 repositories (GIT_DEFAULT_HASH): the same bundle bytes, the same checkout', async () => {
+    const env = { GIT_DEFAULT_HASH: 'sha256' };
+    const spec = await writeSpec(dir, service(`        - { url: upstream, ref: stable, name: app }\n`), 'defaulthash');
+    const plain = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out-defaulthash-plain'), '--cache', join(dir, 'cache-defaulthash-plain'), '--json']);
+    expect(plain.code, plain.stderr).toBe(0);
+    const b = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out-defaulthash'), '--cache', join(dir, 'cache-defaulthash'), '--json'], { env });
+    expect(b.code, b.stderr).toBe(0);
+    const bundle = JSON.parse(b.stdout).bundle as string;
+    expect((await readFile(bundle)).equals(await readFile(JSON.parse(plain.stdout).bundle))).toBe(true);
+    const store = join(dir, 'store-defaulthash');
+    const i = await ferry(['import', bundle, '--keyring', key.public, '--store', store], { env });
+    expect(i.code, i.stderr).toBe(0);
+    const to = join(dir, 'defaulthash');
+    const x = await ferry(['extract', 'defaulthash/1.0.0', 'git/app', '--store', store, '--to', to], { env });
+    expect(x.code, x.stderr).toBe(0);
+    expect(await git(to, 'rev-parse', 'HEAD')).toBe(commits[3]);
+    expect(await git(to, 'status', '--porcelain')).toBe('');
+  });
+
   it('writes byte-identical git bundles when built twice from clean caches', async () => {
     const spec = await writeSpec(dir, service(`        - { url: upstream, ref: stable, name: twice, depth: 2 }\n        - { url: upstream, ref: main, name: whole, depth: 0 }\n`), 'twice');
     const a = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'twice-a'), '--cache', join(dir, 'cache-a')]);
