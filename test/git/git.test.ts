@@ -147,6 +147,36 @@ describe('git artifacts', () => {
     expect(await git(to, 'status', '--porcelain')).toBe('');
   });
 
+  it('fetches an annotated tag by its ref from a server that serves no commit by id (protocol v0), checking it still points at the pinned commit: the same bytes as a fetch by id', async () => {
+    const v0 = join(dir, 'v0-gitconfig');
+    await writeFile(v0, '[protocol]\n\tversion = 0\n');
+    const spec = await writeSpec(dir, service(`        - { url: 'file://${upstream}', ref: v1.0, name: app }\n`), 'tagv0');
+    expect((await ferry(['lock', spec, '--cache', join(dir, 'cache')])).code).toBe(0);
+    // v1.0 tags commits[2], the tip of no branch: a v0 upload-pack refuses it by id
+    const byRef = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-tagv0'), '--cache', join(dir, 'cache-tagv0'), '--json'], { env: { GIT_CONFIG_GLOBAL: v0 } });
+    expect(byRef.code, byRef.stderr).toBe(0);
+    const byId = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-tagv2'), '--cache', join(dir, 'cache-tagv2'), '--json']);
+    expect(byId.code, byId.stderr).toBe(0);
+    const bundle = JSON.parse(byRef.stdout).bundle as string;
+    expect((await readFile(bundle)).equals(await readFile(JSON.parse(byId.stdout).bundle))).toBe(true);
+    const store = join(dir, 'store-tagv0');
+    expect((await ferry(['import', bundle, '--keyring', key.public, '--store', store])).code).toBe(0);
+    const to = join(dir, 'tagv0');
+    const x = await ferry(['extract', 'tagv0/1.0.0', 'git/app', '--store', store, '--to', to]);
+    expect(x.code, x.stderr).toBe(0);
+    expect(await git(to, 'rev-parse', 'HEAD')).toBe(commits[2]);
+    // the tag moved since the lock: refused, one line, no bundle
+    const moved = join(dir, 'tagmoved.git');
+    await run('git', ['clone', '-q', '--bare', upstream, moved]);
+    const movedSpec = await writeSpec(dir, service(`        - { url: 'file://${moved}', ref: v1.0, name: app }\n`), 'tagmoved');
+    expect((await ferry(['lock', movedSpec, '--cache', join(dir, 'cache')])).code).toBe(0);
+    await git(moved, 'tag', '-f', '-a', 'v1.0', '-m', 'moved', commits[3]!);
+    const m = await ferry(['build', movedSpec, '--locked', '--key', key.secret, '--out', join(dir, 'out-tagmoved'), '--cache', join(dir, 'cache-tagmoved')], { env: { GIT_CONFIG_GLOBAL: v0 } });
+    expect(m.code, m.stderr).toBe(69);
+    expect(m.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: '))).toEqual([expect.stringContaining(`v1.0 now points at ${commits[3]}, but the lock pins ${commits[2]}, and the server does not serve commits by id`)]);
+    expect(await readdir(join(dir, 'out-tagmoved')).catch(() => [])).toEqual([]);
+  });
+
   it('writes byte-identical git bundles when built twice from clean caches', async () => {
     const spec = await writeSpec(dir, service(`        - { url: upstream, ref: stable, name: twice, depth: 2 }\n        - { url: upstream, ref: main, name: whole, depth: 0 }\n`), 'twice');
     const a = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'twice-a'), '--cache', join(dir, 'cache-a')]);
