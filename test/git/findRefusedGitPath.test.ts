@@ -47,13 +47,9 @@ describe('findRefusedGitPath reads the tree listing as it comes', () => {
   });
 
   /** a tree object written as given (git mktree and git add refuse names like `..`; a hostile upstream need not) */
+  const rawTreeBytes = (data: Buffer) => execFileSync('git', ['-C', repo, 'hash-object', '-t', 'tree', '--literally', '-w', '--stdin'], { env: { ...process.env, ...ENV }, input: data }).toString().trim();
   const rawTree = (entries: Array<[mode: string, name: string, oid: string]>) =>
-    execFileSync('git', ['-C', repo, 'hash-object', '-t', 'tree', '--literally', '-w', '--stdin'], {
-      env: { ...process.env, ...ENV },
-      input: Buffer.concat(entries.map(([mode, name, oid]) => Buffer.concat([Buffer.from(`${mode} ${name}\0`), Buffer.from(oid, 'hex')]))),
-    })
-      .toString()
-      .trim();
+    rawTreeBytes(Buffer.concat(entries.map(([mode, name, oid]) => Buffer.concat([Buffer.from(`${mode} ${name}\0`), Buffer.from(oid, 'hex')]))));
 
   it(`refuses every path git itself refuses to check out (., .., .git:stream, a\\.git, a link named .gitmodules) or cannot write (a name over ${MAX_GIT_NAME} bytes), and passes names that only look alike`, async () => {
     const link = await git(repo, ['hash-object', '-w', '--stdin'], '/etc');
@@ -72,6 +68,8 @@ describe('findRefusedGitPath reads the tree listing as it comes', () => {
     expect(await one('100644', 'é'.repeat(128))).toBe('é'.repeat(128));
     expect(whyRefused('é'.repeat(128))).toBe(`a name longer than ${MAX_GIT_NAME} bytes, which no checkout can write`);
     expect(await one('100644', 'n'.repeat(MAX_GIT_NAME))).toBeUndefined();
+    // a name in Latin-1 (not UTF-8) is as long as its bytes
+    expect(await findRefusedGitPath(repo, rawTreeBytes(Buffer.concat([Buffer.from('100644 '), Buffer.alloc(MAX_GIT_NAME, 0xe9), Buffer.from([0]), Buffer.from(blob, 'hex')])))).toBeUndefined();
     expect(whyRefused('../evil')).toBe('a path git refuses to check out (an empty, . or .. component, or a symbolic link named .gitmodules)');
     expect(whyRefused('a\\.git')).toBe("a path into the clone's own .git folder that git refuses to check out (a hook there would run)");
     for (const [mode, name] of [['100644', '.gitmodules'], ['100644', '...'], ['100644', '..x'], ['100644', '.github'], ['100644', 'a.git'], ['100644', 'git~1x'], ['120000', '.gitmodulesx'], ['120000', 'gitmod~5'], ['120000', '.gitignore'], ['40000', '.x']]) {

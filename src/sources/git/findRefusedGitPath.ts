@@ -15,13 +15,14 @@ export const MAX_GIT_PATH = 4096;
 /** The longest name of one file or folder Linux's file systems hold (NAME_MAX): a longer one no checkout can write. */
 export const MAX_GIT_NAME = 255;
 
-const tooLongName = (component: string) => Buffer.byteLength(component) > MAX_GIT_NAME;
+const dotOrEmpty = (component: string) => component === '' || component === '.' || component === '..';
 
 /** Why findRefusedGitPath refused `path`, for the caller's message. */
 export function whyRefused(path: string): string {
   if (Buffer.byteLength(path) > MAX_GIT_PATH) return `a path longer than ${MAX_GIT_PATH} bytes, which no checkout can write`;
-  if (path.split('/').some(tooLongName)) return `a name longer than ${MAX_GIT_NAME} bytes, which no checkout can write`;
-  if (path.split('/').some(namesGitDir)) return "a path into the clone's own .git folder that git refuses to check out (a hook there would run)";
+  const components = path.split('/');
+  if (components.some(namesGitDir)) return "a path into the clone's own .git folder that git refuses to check out (a hook there would run)";
+  if (!components.some(dotOrEmpty) && components.some((c) => Buffer.byteLength(c) > MAX_GIT_NAME)) return `a name longer than ${MAX_GIT_NAME} bytes, which no checkout can write`;
   return 'a path git refuses to check out (an empty, . or .. component, or a symbolic link named .gitmodules)';
 }
 
@@ -69,11 +70,12 @@ function isNtfsDotName(name: string, dotName: string, shortPrefix: string): bool
  * Whether git refuses to check out `path` of mode `mode` (its verify_path, core.protectNTFS on, as it is by
  * default): a component that is empty, `.` or `..`, or names the git folder; or a symbolic link named
  * `.gitmodules` (or an NTFS spelling of it), which git would read as the tree's submodule list. Or whether
- * the checkout could not write it: a name longer than MAX_GIT_NAME.
+ * the checkout could not write it: a name longer than MAX_GIT_NAME. `path` is read byte for byte (latin1), as
+ * git reads it: a name's length is its bytes, whatever their encoding, and a byte over 0x7f is no ASCII letter.
  */
 function refused(path: string, mode: string): boolean {
   const components = path.split('/');
-  if (components.some((c) => c === '' || c === '.' || c === '..' || namesGitDir(c) || tooLongName(c))) return true;
+  if (components.some((c) => dotOrEmpty(c) || namesGitDir(c) || c.length > MAX_GIT_NAME)) return true;
   return mode === '120000' && starts(components[components.length - 1]!).some((s) => isNtfsDotName(s, 'gitmodules', 'gi7eba'));
 }
 
@@ -93,8 +95,7 @@ export async function findRefusedGitPath(repo: string, commit: string): Promise<
     const path = entry.subarray(tab + 1);
     if (path.length > MAX_GIT_PATH) return path.toString('utf8');
     if (!whole) return undefined;
-    const p = path.toString('utf8');
-    return refused(p, entry.subarray(0, entry.indexOf(32)).toString('latin1')) ? p : undefined;
+    return refused(path.toString('latin1'), entry.subarray(0, entry.indexOf(32)).toString('latin1')) ? path.toString('utf8') : undefined;
   };
   for await (const chunk of git.stdout) {
     let buf = rest.length ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
