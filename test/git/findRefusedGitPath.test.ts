@@ -70,10 +70,26 @@ describe('findRefusedGitPath reads the tree listing as it comes', () => {
     expect(await one('100644', 'n'.repeat(MAX_GIT_NAME))).toBeUndefined();
     // a name in Latin-1 (not UTF-8) is as long as its bytes
     expect(await findRefusedGitPath(repo, rawTreeBytes(Buffer.concat([Buffer.from('100644 '), Buffer.alloc(MAX_GIT_NAME, 0xe9), Buffer.from([0]), Buffer.from(blob, 'hex')])))).toBeUndefined();
-    expect(whyRefused('../evil')).toBe('a path git refuses to check out (an empty, . or .. component, or a symbolic link named .gitmodules)');
+    expect(whyRefused('../evil')).toBe('a path git refuses to check out (an empty, . or .. component)');
+    expect(whyRefused('.GitModules. ')).toBe('a symbolic link named .gitmodules, which git refuses to check out');
     expect(whyRefused('a\\.git')).toBe("a path into the clone's own .git folder that git refuses to check out (a hook there would run)");
     for (const [mode, name] of [['100644', '.gitmodules'], ['100644', '...'], ['100644', '..x'], ['100644', '.github'], ['100644', 'a.git'], ['100644', 'git~1x'], ['120000', '.gitmodulesx'], ['120000', 'gitmod~5'], ['120000', '.gitignore'], ['40000', '.x']]) {
       expect(await one(mode!, name!), `${mode} ${name}`).toBeUndefined();
     }
+  });
+
+  it("refuses a tree that lists a name twice or out of git's order (git show reads the first entry, a checkout writes the last), and passes git's own order", async () => {
+    const other = await git(repo, ['hash-object', '-w', '--stdin'], 'another\n');
+    const sub = rawTree([['100644', 'y', blob]]);
+    const dup = rawTree([['100644', 'c.py', blob], ['100644', 'c.py', other]]);
+    expect(await findRefusedGitPath(repo, dup)).toBe('c.py');
+    expect(whyRefused('c.py')).toBe("a name its folder lists twice (or out of git's order), so a checkout writes another file than git shows for it");
+    // a file and a folder of one name, with a name that sorts between them
+    expect(await findRefusedGitPath(repo, rawTree([['100644', 'a', blob], ['100644', 'a-b', blob], ['40000', 'a', sub]]))).toBe('a');
+    expect(await findRefusedGitPath(repo, rawTree([['100644', 'b', blob], ['100644', 'a', blob]]))).toBe('a');
+    // deeper: the duplicate inside a folder, after another folder's entries
+    expect(await findRefusedGitPath(repo, rawTree([['40000', 'd', sub], ['40000', 'e', dup]]))).toBe('e/c.py');
+    // git's order: x.txt before the folder x ('.' < '/'), a folder's entries before the next name
+    expect(await findRefusedGitPath(repo, rawTree([['100644', 'x.txt', blob], ['40000', 'x', rawTree([['100644', 'b', blob], ['40000', 'c', sub]])], ['100644', 'x0', blob], ['40000', 'z', sub]]))).toBeUndefined();
   });
 });

@@ -326,22 +326,25 @@ describe('git artifacts', () => {
     });
 
     /** An upstream whose commit's tree holds one entry `name` (a folder holding `evil` for mode 40000), written raw: git add and mktree refuse such names, a hostile upstream need not. */
-    function rawUpstream(repoName: string, mode: string, name: string): { repo: string; pinned: string } {
+    function rawUpstream(repoName: string, mode: string, name: string, twice = false): { repo: string; pinned: string } {
       const repo = join(dir, repoName);
       const g = (args: string[], input?: Buffer | string) =>
         execFileSync('git', ['-C', repo, ...args], { input, env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'u', GIT_AUTHOR_EMAIL: 'u@example.invalid', GIT_COMMITTER_NAME: 'u', GIT_COMMITTER_EMAIL: 'u@example.invalid' } }).toString().trim();
       execFileSync('git', ['init', '-q', '--bare', repo]);
-      const tree = (m: string, n: string, oid: string) => g(['hash-object', '-t', 'tree', '--literally', '-w', '--stdin'], Buffer.concat([Buffer.from(`${m} ${n}\0`), Buffer.from(oid, 'hex')]));
+      const entry = (m: string, n: string, oid: string) => Buffer.concat([Buffer.from(`${m} ${n}\0`), Buffer.from(oid, 'hex')]);
+      const tree = (...entries: Buffer[]) => g(['hash-object', '-t', 'tree', '--literally', '-w', '--stdin'], Buffer.concat(entries));
       const blob = g(['hash-object', '-w', '--stdin'], mode === '120000' ? '/etc' : 'written where it should not be\n');
-      const pinned = g(['commit-tree', tree(mode, name, mode === '40000' ? tree('100644', 'evil', blob) : blob), '-m', 'hostile']);
+      // twice: the name a second time, another file: git show reads the first, a checkout writes this one
+      const second = twice ? [entry(mode, name, g(['hash-object', '-w', '--stdin'], 'not what git show shows\n'))] : [];
+      const pinned = g(['commit-tree', tree(entry(mode, name, mode === '40000' ? tree(entry('100644', 'evil', blob)) : blob), ...second), '-m', 'hostile']);
       g(['update-ref', 'refs/heads/main', pinned]);
       g(['update-ref', 'refs/heads/ferry', pinned]);
       return { repo, pinned };
     }
 
-    it('refuses every path git refuses or fails to check out, not only .git (.., .git:x, a\\.git, a link named .gitmodules, a name of 256 bytes): build exit 69, import exit 68, one line, nothing written', async () => {
-      for (const [n, [mode, name, path]] of ([['40000', '..', '../evil'], ['100644', '.git:x', '.git:x'], ['100644', 'a\\.git', 'a\\.git'], ['120000', '.gitmodules', '.gitmodules'], ['100644', 'n'.repeat(256), 'n'.repeat(256)]] as const).entries()) {
-        const { repo, pinned } = rawUpstream(`refused-path-${n}.git`, mode, name);
+    it('refuses every path git refuses or fails to check out, not only .git (.., .git:x, a\\.git, a link named .gitmodules, a name of 256 bytes, a name listed twice): build exit 69, import exit 68, one line, nothing written', async () => {
+      for (const [n, [mode, name, path, twice]] of ([['40000', '..', '../evil'], ['100644', '.git:x', '.git:x'], ['100644', 'a\\.git', 'a\\.git'], ['120000', '.gitmodules', '.gitmodules'], ['100644', 'n'.repeat(256), 'n'.repeat(256)], ['100644', 'c.py', 'c.py', true]] as const).entries()) {
+        const { repo, pinned } = rawUpstream(`refused-path-${n}.git`, mode, name, twice);
         const spec = await writeSpec(dir, service(`        - { url: ${repo}, ref: main, name: hostile }\n`), `refusedpath${n}`);
         const out = join(dir, `out-refused-path-${n}`);
         const b = await ferry(['build', spec, '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')]);

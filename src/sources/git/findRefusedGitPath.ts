@@ -22,8 +22,10 @@ export function whyRefused(path: string): string {
   if (Buffer.byteLength(path) > MAX_GIT_PATH) return `a path longer than ${MAX_GIT_PATH} bytes, which no checkout can write`;
   const components = path.split('/');
   if (components.some(namesGitDir)) return "a path into the clone's own .git folder that git refuses to check out (a hook there would run)";
-  if (!components.some(dotOrEmpty) && components.some((c) => Buffer.byteLength(c) > MAX_GIT_NAME)) return `a name longer than ${MAX_GIT_NAME} bytes, which no checkout can write`;
-  return 'a path git refuses to check out (an empty, . or .. component, or a symbolic link named .gitmodules)';
+  if (components.some(dotOrEmpty)) return 'a path git refuses to check out (an empty, . or .. component)';
+  if (components.some((c) => Buffer.byteLength(c) > MAX_GIT_NAME)) return `a name longer than ${MAX_GIT_NAME} bytes, which no checkout can write`;
+  if (starts(components[components.length - 1]!).some((c) => isNtfsDotName(c, 'gitmodules', 'gi7eba'))) return 'a symbolic link named .gitmodules, which git refuses to check out';
+  return "a name its folder lists twice (or out of git's order), so a checkout writes another file than git shows for it";
 }
 
 /** the start of `component` and each place after a backslash in it: where git looks for .git */
@@ -80,22 +82,55 @@ function refused(path: string, mode: string): boolean {
 }
 
 /**
+ * Each folder's names in git's tree order, each once, read from a listing in which every folder comes before
+ * what it holds (ls-tree -r -t): git sorts a tree's entries by their bytes, a folder's with a '/' after it, and
+ * never writes one twice. A tree written otherwise (a hostile upstream's: git mktree refuses it, fsck calls it
+ * duplicateEntries) holds two entries of one name, of which `git show COMMIT:NAME` shows the first and a
+ * checkout writes the last: a reviewer reads one file, the hosts run another. Per folder level only the last
+ * name is kept, and the file names that a folder of the same name further on would duplicate (each a prefix
+ * of the latest name: at most one per byte of it).
+ */
+function treeOrder(): (path: string, isTree: boolean) => boolean {
+  const levels: Array<{ last: string; files: string[] }> = [];
+  return (path, isTree) => {
+    const slash = path.lastIndexOf('/');
+    const depth = slash === -1 ? 0 : path.split('/').length - 1;
+    const name = path.slice(slash + 1);
+    levels.length = Math.min(levels.length, depth + 1);
+    const level = (levels[depth] ??= { last: '', files: [] });
+    // latin1: one character per byte, so < compares bytes as git does
+    const key = isTree ? `${name}/` : name;
+    if (level.last !== '' && key <= level.last) return false;
+    if (isTree && level.files.includes(name)) return false;
+    level.last = key;
+    level.files = level.files.filter((f) => name.startsWith(f));
+    if (!isTree) level.files.push(name);
+    return true;
+  };
+}
+
+/**
  * The first path in `commit`'s tree (of the repository `repo`) that git would refuse or fail to check out (refused),
  * or longer than MAX_GIT_PATH (then its start), or undefined. Read with ls-tree, so nothing is checked out;
  * every path is looked at, however many: the listing is read as it comes (a bundle's tree can name more paths
- * than memory holds), keeping only the entry being read. Each entry is `MODE TYPE OBJECT<TAB>PATH`.
+ * than memory holds), keeping only the entry being read (and treeOrder's names). Each entry is `MODE TYPE OBJECT<TAB>PATH`.
  */
 export async function findRefusedGitPath(repo: string, commit: string): Promise<string | undefined> {
-  const git = startGit(['-C', repo, 'ls-tree', '-r', '-z', '--full-tree', commit], BUNDLE_OBJECTS);
+  const git = startGit(['-C', repo, 'ls-tree', '-r', '-t', '-z', '--full-tree', commit], BUNDLE_OBJECTS);
   let rest = Buffer.alloc(0);
   let found: string | undefined;
+  const inOrder = treeOrder();
   const look = (entry: Buffer, whole: boolean): string | undefined => {
     const tab = entry.indexOf(9);
     if (tab === -1) return whole || entry.length > MAX_GIT_PATH ? entry.toString('utf8') : undefined;
     const path = entry.subarray(tab + 1);
     if (path.length > MAX_GIT_PATH) return path.toString('utf8');
     if (!whole) return undefined;
-    return refused(path.toString('latin1'), entry.subarray(0, entry.indexOf(32)).toString('latin1')) ? path.toString('utf8') : undefined;
+    const p = path.toString('latin1');
+    const mode = entry.subarray(0, entry.indexOf(32)).toString('latin1');
+    // a folder's own path is looked at through the paths of what it holds, as a checkout writes only those
+    const isTree = mode === '040000';
+    return (!isTree && refused(p, mode)) || !inOrder(p, isTree) ? path.toString('utf8') : undefined;
   };
   for await (const chunk of git.stdout) {
     let buf = rest.length ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
