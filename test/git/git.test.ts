@@ -41,6 +41,23 @@ describe('git artifacts', () => {
     await expect(stat(marker)).rejects.toThrow();
   });
 
+  it("ferry lock reads no configuration of the repository around the folder it runs in: its core.sshCommand does not run, its url.insteadOf does not choose the upstream (as the build's fetch, which runs in a repository of its own)", async () => {
+    const cwd = join(dir, 'cwd-repo');
+    await run('git', ['init', '-q', cwd]);
+    const marker = join(dir, 'cwd-ssh-command-ran');
+    await git(cwd, 'config', 'core.sshCommand', `touch ${marker}; false`);
+    await git(cwd, 'config', `url.${upstream}.insteadOf`, 'https://cwd-rewrite.invalid/');
+    const ssh = await writeSpec(dir, service('        - { url: "ssh://cwd.invalid/app.git", ref: main, name: app }\n'), 'cwdssh');
+    const s = await ferry(['lock', ssh, '--cache', join(dir, 'cache')], { cwd });
+    expect(s.code, s.stderr).toBe(69);
+    expect(s.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: cannot list the refs of ssh:\/\/cwd\.invalid\/app\.git: /)]);
+    await expect(stat(marker)).rejects.toThrow();
+    const rewritten = await writeSpec(dir, service('        - { url: "https://cwd-rewrite.invalid/app.git", ref: main, name: app }\n'), 'cwdrewrite');
+    const w = await ferry(['lock', rewritten, '--cache', join(dir, 'cache')], { cwd });
+    expect(w.code, w.stderr).toBe(69);
+    expect(w.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: cannot list the refs of https:\/\/cwd-rewrite\.invalid\/app\.git: /)]);
+  });
+
   it('ferry lock pins an annotated tag, a branch and a commit id to commits', async () => {
     const spec = await writeSpec(
       dir,

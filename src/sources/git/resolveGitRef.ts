@@ -1,7 +1,9 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { FetchError, ToolError } from '../../errors.js';
 import { parseSize } from '../../util/parseSize.js';
-import { startGit } from './runGit.js';
+import { runGit, startGit } from './runGit.js';
 
 /** A ref that is itself a full commit id: the spec pins that commit, no listing is needed, and a lock may name no other. */
 export function refIsCommit(ref: string): boolean {
@@ -22,13 +24,27 @@ const DEFAULT_MAX_REF_LISTING = 256 << 20;
  * wins, as it does for `git checkout`. A short name lists only tags and branches (a server that speaks
  * protocol v2 leaves the other refs out itself).
  */
-export async function resolveGitRef(url: string, ref: string): Promise<string> {
+export async function resolveGitRef(url: string, ref: string, scratch: string): Promise<string> {
   if (refIsCommit(ref)) return ref;
+  // run in an empty repository of ferry's own, as the build's fetch is: run where ferry was started, git would
+  // read the configuration of the repository around that folder (a core.sshCommand there ran at lock, a
+  // url.insteadOf there pinned a commit of another server than the build then fetched from)
+  await mkdir(scratch, { recursive: true });
+  const repo = await mkdtemp(join(scratch, 'ls-remote-'));
+  try {
+    await runGit(['init', '--quiet', '--bare', '--template=', repo]);
+    return await listRef(repo, url, ref);
+  } finally {
+    await rm(repo, { recursive: true, force: true });
+  }
+}
+
+async function listRef(repo: string, url: string, ref: string): Promise<string> {
   const candidates = ref.startsWith('refs/') ? [ref] : [`refs/tags/${ref}`, `refs/heads/${ref}`];
   const wanted = new Set(candidates.flatMap((c) => [c, `${c}^{}`]));
   const max = process.env.FERRY_MAX_REF_LISTING ? parseSize(process.env.FERRY_MAX_REF_LISTING, 'FERRY_MAX_REF_LISTING') : DEFAULT_MAX_REF_LISTING;
   const refs = new Map<string, string>();
-  const git = startGit(['ls-remote', ...(ref.startsWith('refs/') ? [] : ['--tags', '--heads']), '--', url], { userConfig: true });
+  const git = startGit(['-C', repo, 'ls-remote', ...(ref.startsWith('refs/') ? [] : ['--tags', '--heads']), '--', url], { userConfig: true });
   let read = 0;
   let rest = '';
   const decoder = new StringDecoder('utf8');
