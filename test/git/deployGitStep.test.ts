@@ -75,6 +75,19 @@ describe('the deploy git step with a bundle ferry built', () => {
     expect([await git(victim, 'for-each-ref'), await git(victim, 'rev-parse', 'HEAD'), await git(victim, 'status', '--porcelain')]).toEqual(before);
   });
 
+  it('checks out the sha1 bundle where the environment asks git for sha256 repositories (GIT_DEFAULT_HASH on a local host)', async () => {
+    const dest = join(dir, 'defaulthash');
+    process.env.GIT_DEFAULT_HASH = 'sha256';
+    let result;
+    try {
+      result = await gitStep.run({ name: 'app', dest }, ctx);
+    } finally {
+      delete process.env.GIT_DEFAULT_HASH;
+    }
+    expect(result.changed).toBe(true);
+    expect(await git(`${dest}.d/${commits[3]!.slice(0, 16)}`, 'rev-parse', 'HEAD')).toBe(commits[3]);
+  });
+
   it('--repair checks the live checkout out again beside it at ID-r1, never moving or removing the live one; the activation switches the link to it', async () => {
     const dest = join(dir, 'app');
     const id = commits[3]!.slice(0, 16);

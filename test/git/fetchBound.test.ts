@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { writeSpec } from '../rootfs/helpers.js';
+import { deltaBombBundle } from './helpers.js';
 
 const COMMIT = 'c0ffee'.padEnd(40, '0');
 /** what the server sends at most, so that a ferry that never stops git does not fill the disk: it then fails on the message */
@@ -160,5 +161,41 @@ describe('git fetch at build is bounded like a download', () => {
     expect(await upstream.fetches.at(-1)).toBeLessThan(SAFETY);
     expect(await readdir(out).catch(() => [])).toEqual([]);
     expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it('refuses an upstream pack of a few hundred bytes whose one delta states 1.25 GiB (exit 69, one line, nothing kept), rather than let git allocate and fill it on the build machine', async () => {
+    // the helper's git bundle: its pack after the header's blank line, served as a fetch's answer
+    const bomb = deltaBombBundle(1280 << 20);
+    const pack = bomb.data.subarray(bomb.data.indexOf('\n\n') + 2);
+    const server = createServer((req, res) => {
+      if (req.method === 'GET' && req.url?.includes('/info/refs')) {
+        res.writeHead(200, { 'content-type': 'application/x-git-upload-pack-advertisement', 'cache-control': 'no-cache' });
+        res.end(`${pkt('# service=git-upload-pack\n')}0000${pkt(`${bomb.commit} refs/heads/main\0ofs-delta\n`)}0000`);
+        return;
+      }
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/x-git-upload-pack-result', 'cache-control': 'no-cache' });
+        res.end(Buffer.concat([Buffer.from(pkt('NAK\n')), pack]));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const bombUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bomb.git`;
+      const spec = await writeSpec(dir, `services:\n  app:\n    version: "1"\n    groups: [app]\n    artifacts:\n      git:\n        - { url: "${bombUrl}", ref: ${bomb.commit}, depth: 0, name: app }\n`, 'bomb');
+      expect((await ferry(['lock', spec, '--cache', join(dir, 'cache')])).code).toBe(0);
+      const out = join(dir, 'out-bomb');
+      const tmp = join(dir, 'tmp-bomb');
+      await mkdir(tmp);
+      const b = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')], { env: { TMPDIR: tmp } });
+      expect(b.code, b.stderr).toBe(69);
+      const lines = b.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'));
+      expect(lines).toEqual([expect.stringMatching(new RegExp(`^ferry: cannot fetch commit ${bomb.commit} \\(ref ${bomb.commit}\\) from ${bombUrl.replace(/\./g, '\\.')}: .*over limit`))]);
+      expect(await readdir(out).catch(() => [])).toEqual([]);
+      expect(await readdir(tmp)).toEqual([]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,23 @@ describe('git artifacts', () => {
     await expect(stat(marker)).rejects.toThrow();
   });
 
+  it("ferry lock reads no configuration of the repository around the folder it runs in: its core.sshCommand does not run, its url.insteadOf does not choose the upstream (as the build's fetch, which runs in a repository of its own)", async () => {
+    const cwd = join(dir, 'cwd-repo');
+    await run('git', ['init', '-q', cwd]);
+    const marker = join(dir, 'cwd-ssh-command-ran');
+    await git(cwd, 'config', 'core.sshCommand', `touch ${marker}; false`);
+    await git(cwd, 'config', `url.${upstream}.insteadOf`, 'https://cwd-rewrite.invalid/');
+    const ssh = await writeSpec(dir, service('        - { url: "ssh://cwd.invalid/app.git", ref: main, name: app }\n'), 'cwdssh');
+    const s = await ferry(['lock', ssh, '--cache', join(dir, 'cache')], { cwd });
+    expect(s.code, s.stderr).toBe(69);
+    expect(s.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: cannot list the refs of ssh:\/\/cwd\.invalid\/app\.git: /)]);
+    await expect(stat(marker)).rejects.toThrow();
+    const rewritten = await writeSpec(dir, service('        - { url: "https://cwd-rewrite.invalid/app.git", ref: main, name: app }\n'), 'cwdrewrite');
+    const w = await ferry(['lock', rewritten, '--cache', join(dir, 'cache')], { cwd });
+    expect(w.code, w.stderr).toBe(69);
+    expect(w.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ferry: cannot list the refs of https:\/\/cwd-rewrite\.invalid\/app\.git: /)]);
+  });
+
   it('ferry lock pins an annotated tag, a branch and a commit id to commits', async () => {
     const spec = await writeSpec(
       dir,
@@ -53,6 +71,23 @@ describe('git artifacts', () => {
     expect(byName).toEqual({ tagged: commits[2], branch: commits[3], pinned: commits[1] });
     // as the spec wrote it, so the lock means the same on another checkout
     expect(lock.kinds.git.map((g: { url: string }) => g.url)).toEqual(['upstream', 'upstream', 'upstream']);
+  });
+
+  it('refuses (65, one line, no bundle) a lock that pins another commit than the spec names as its ref', async () => {
+    const spec = await writeSpec(dir, service(`        - { url: upstream, ref: ${commits[1]}, name: pinned }\n`), 'lockswap');
+    expect((await ferry(['lock', spec, '--cache', join(dir, 'cache')])).code).toBe(0);
+    const lockFile = join(dir, 'spec.lock.json');
+    const lock = await readFile(lockFile, 'utf8');
+    expect(lock).toContain(`"commit": "${commits[1]}"`);
+    // the upstream serves commits[3] too: only the lock's word would put it into the bundle
+    await writeFile(lockFile, lock.replace(`"commit": "${commits[1]}"`, `"commit": "${commits[3]}"`));
+    const out = join(dir, 'out-lockswap');
+    const b = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')]);
+    expect(b.code, b.stderr).toBe(65);
+    expect(b.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: '))).toEqual([
+      expect.stringContaining(`lock: git pinned: commit ${commits[3]} is not the commit the spec's ref names (${commits[1]}); run ferry lock again and review the diff`),
+    ]);
+    expect(await readdir(out).catch(() => [])).toEqual([]);
   });
 
   it('clones at exactly the pinned commit after build, import and extract, even when the branch moved since the lock', async () => {
@@ -108,6 +143,55 @@ describe('git artifacts', () => {
     expect(await git(to, 'rev-parse', 'HEAD')).toBe(commits[4]);
     expect(await git(to, 'status', '--porcelain')).toBe('');
     expect([await git(victim, 'for-each-ref'), await git(victim, 'rev-parse', 'HEAD'), await git(victim, 'status', '--porcelain')]).toEqual(before);
+  });
+
+  it('builds, imports and extracts the same where the environment asks git for sha256 repositories (GIT_DEFAULT_HASH): the same bundle bytes, the same checkout', async () => {
+    const env = { GIT_DEFAULT_HASH: 'sha256' };
+    const spec = await writeSpec(dir, service(`        - { url: upstream, ref: stable, name: app }\n`), 'defaulthash');
+    const plain = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out-defaulthash-plain'), '--cache', join(dir, 'cache-defaulthash-plain'), '--json']);
+    expect(plain.code, plain.stderr).toBe(0);
+    const b = await ferry(['build', spec, '--key', key.secret, '--out', join(dir, 'out-defaulthash'), '--cache', join(dir, 'cache-defaulthash'), '--json'], { env });
+    expect(b.code, b.stderr).toBe(0);
+    const bundle = JSON.parse(b.stdout).bundle as string;
+    expect((await readFile(bundle)).equals(await readFile(JSON.parse(plain.stdout).bundle))).toBe(true);
+    const store = join(dir, 'store-defaulthash');
+    const i = await ferry(['import', bundle, '--keyring', key.public, '--store', store], { env });
+    expect(i.code, i.stderr).toBe(0);
+    const to = join(dir, 'defaulthash');
+    const x = await ferry(['extract', 'defaulthash/1.0.0', 'git/app', '--store', store, '--to', to], { env });
+    expect(x.code, x.stderr).toBe(0);
+    expect(await git(to, 'rev-parse', 'HEAD')).toBe(commits[3]);
+    expect(await git(to, 'status', '--porcelain')).toBe('');
+  });
+
+  it('fetches an annotated tag by its ref from a server that serves no commit by id (protocol v0), checking it still points at the pinned commit: the same bytes as a fetch by id', async () => {
+    const v0 = join(dir, 'v0-gitconfig');
+    await writeFile(v0, '[protocol]\n\tversion = 0\n');
+    const spec = await writeSpec(dir, service(`        - { url: 'file://${upstream}', ref: v1.0, name: app }\n`), 'tagv0');
+    expect((await ferry(['lock', spec, '--cache', join(dir, 'cache')])).code).toBe(0);
+    // v1.0 tags commits[2], the tip of no branch: a v0 upload-pack refuses it by id
+    const byRef = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-tagv0'), '--cache', join(dir, 'cache-tagv0'), '--json'], { env: { GIT_CONFIG_GLOBAL: v0 } });
+    expect(byRef.code, byRef.stderr).toBe(0);
+    const byId = await ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, 'out-tagv2'), '--cache', join(dir, 'cache-tagv2'), '--json']);
+    expect(byId.code, byId.stderr).toBe(0);
+    const bundle = JSON.parse(byRef.stdout).bundle as string;
+    expect((await readFile(bundle)).equals(await readFile(JSON.parse(byId.stdout).bundle))).toBe(true);
+    const store = join(dir, 'store-tagv0');
+    expect((await ferry(['import', bundle, '--keyring', key.public, '--store', store])).code).toBe(0);
+    const to = join(dir, 'tagv0');
+    const x = await ferry(['extract', 'tagv0/1.0.0', 'git/app', '--store', store, '--to', to]);
+    expect(x.code, x.stderr).toBe(0);
+    expect(await git(to, 'rev-parse', 'HEAD')).toBe(commits[2]);
+    // the tag moved since the lock: refused, one line, no bundle
+    const moved = join(dir, 'tagmoved.git');
+    await run('git', ['clone', '-q', '--bare', upstream, moved]);
+    const movedSpec = await writeSpec(dir, service(`        - { url: 'file://${moved}', ref: v1.0, name: app }\n`), 'tagmoved');
+    expect((await ferry(['lock', movedSpec, '--cache', join(dir, 'cache')])).code).toBe(0);
+    await git(moved, 'tag', '-f', '-a', 'v1.0', '-m', 'moved', commits[3]!);
+    const m = await ferry(['build', movedSpec, '--locked', '--key', key.secret, '--out', join(dir, 'out-tagmoved'), '--cache', join(dir, 'cache-tagmoved')], { env: { GIT_CONFIG_GLOBAL: v0 } });
+    expect(m.code, m.stderr).toBe(69);
+    expect(m.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: '))).toEqual([expect.stringContaining(`v1.0 now points at ${commits[3]}, but the lock pins ${commits[2]}, and the server does not serve commits by id`)]);
+    expect(await readdir(join(dir, 'out-tagmoved')).catch(() => [])).toEqual([]);
   });
 
   it('writes byte-identical git bundles when built twice from clean caches', async () => {
@@ -256,6 +340,49 @@ describe('git artifacts', () => {
         expect(await run('ls', [join(store, 'bundles')]).then((x) => x.stdout.trim())).toBe('');
       }
       await expect(stat(join(dir, 'hook-ran'))).rejects.toThrow();
+    });
+
+    /** An upstream whose commit's tree holds one entry `name` (a folder holding `evil` for mode 40000), written raw: git add and mktree refuse such names, a hostile upstream need not. */
+    function rawUpstream(repoName: string, mode: string, name: string, twice = false): { repo: string; pinned: string } {
+      const repo = join(dir, repoName);
+      const g = (args: string[], input?: Buffer | string) =>
+        execFileSync('git', ['-C', repo, ...args], { input, env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'u', GIT_AUTHOR_EMAIL: 'u@example.invalid', GIT_COMMITTER_NAME: 'u', GIT_COMMITTER_EMAIL: 'u@example.invalid' } }).toString().trim();
+      execFileSync('git', ['init', '-q', '--bare', repo]);
+      const entry = (m: string, n: string, oid: string) => Buffer.concat([Buffer.from(`${m} ${n}\0`), Buffer.from(oid, 'hex')]);
+      const tree = (...entries: Buffer[]) => g(['hash-object', '-t', 'tree', '--literally', '-w', '--stdin'], Buffer.concat(entries));
+      const blob = g(['hash-object', '-w', '--stdin'], mode === '120000' ? '/etc' : 'written where it should not be\n');
+      // twice: the name a second time, another file: git show reads the first, a checkout writes this one
+      const second = twice ? [entry(mode, name, g(['hash-object', '-w', '--stdin'], 'not what git show shows\n'))] : [];
+      const pinned = g(['commit-tree', tree(entry(mode, name, mode === '40000' ? tree(entry('100644', 'evil', blob)) : blob), ...second), '-m', 'hostile']);
+      g(['update-ref', 'refs/heads/main', pinned]);
+      g(['update-ref', 'refs/heads/ferry', pinned]);
+      return { repo, pinned };
+    }
+
+    it('refuses every path git refuses or fails to check out, not only .git (.., .git:x, a\\.git, a link named .gitmodules, a name of 256 bytes, a name listed twice): build exit 69, import exit 68, one line, nothing written', async () => {
+      for (const [n, [mode, name, path, twice]] of ([['40000', '..', '../evil'], ['100644', '.git:x', '.git:x'], ['100644', 'a\\.git', 'a\\.git'], ['120000', '.gitmodules', '.gitmodules'], ['100644', 'n'.repeat(256), 'n'.repeat(256)], ['100644', 'c.py', 'c.py', true]] as const).entries()) {
+        const { repo, pinned } = rawUpstream(`refused-path-${n}.git`, mode, name, twice);
+        const spec = await writeSpec(dir, service(`        - { url: ${repo}, ref: main, name: hostile }\n`), `refusedpath${n}`);
+        const out = join(dir, `out-refused-path-${n}`);
+        const b = await ferry(['build', spec, '--key', key.secret, '--out', out, '--cache', join(dir, 'cache')]);
+        expect(b.code, b.stderr).toBe(69);
+        expect(b.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: '))).toEqual([expect.stringContaining(`commit ${pinned} holds ${JSON.stringify(path.slice(0, 200))}, a `)]);
+        expect(await readdir(out).catch(() => [])).toEqual([]);
+        // the same commit in a signed bundle (made by something other than ferry build): refused at import
+        const made = join(dir, `refused-path-${n}.bundle`);
+        await git(repo, 'bundle', 'create', '-q', made, 'refs/heads/ferry');
+        const data = await readFile(made);
+        const manifest = manifestFor([{ path: 'git/app.bundle', data }], { name: `refusedpath${n}` });
+        manifest.entries[0]!.kind = 'git';
+        manifest.artifacts = { git: { app: { path: 'git/app.bundle', url: repo, ref: 'main', commit: pinned, depth: 0, shallow: [], sha256: sha256Hex(data), size: data.length, services: [] } } };
+        const file = join(dir, `refused-path-${n}.ferry`);
+        await writeFile(file, await craftBundle(manifest, await readSecretKey(key.secret, undefined), [{ path: 'git/app.bundle', data }]));
+        const store = join(dir, `store-refused-path-${n}`);
+        const r = await ferry(['import', file, '--keyring', key.public, '--store', store]);
+        expect(r.code, r.stderr).toBe(68);
+        expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry: '))).toEqual([expect.stringContaining(`git/app.bundle (git app): commit ${pinned} holds ${JSON.stringify(path.slice(0, 200))}, a `)]);
+        expect(await run('ls', [join(store, 'bundles')]).then((x) => x.stdout.trim())).toBe('');
+      }
     });
 
     it("import reads a git bundle the same from inside any repository: run from a sha256 repository's folder, whose config git would otherwise read", async () => {

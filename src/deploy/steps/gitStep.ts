@@ -1,6 +1,6 @@
 import * as z from '../../util/zod.js';
 import { BUNDLE_REF } from '../../sources/git/makeGitBundle.js';
-import { LOCAL_ENV_VARS } from '../../sources/git/runGit.js';
+import { DROPPED_ENV_VARS } from '../../sources/git/runGit.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
 import { checkStagedScript } from './checkStagedScript.js';
 import { nameSome } from './nameSome.js';
@@ -13,8 +13,8 @@ import type { Release } from '../../store/loadRelease.js';
 
 type GitParams = StepOptions<'git'>;
 
-/** Shell first in every git script: the host's git works on the checkout named, never on a repository its environment names (GIT_DIR from a hook). */
-const OWN_REPOSITORY = `unset ${LOCAL_ENV_VARS.join(' ')}`;
+/** Shell first in every git script: the host's git works on the checkout named, never on a repository its environment names (GIT_DIR from a hook), and makes sha1 repositories as the bundle's. */
+const OWN_REPOSITORY = `unset ${DROPPED_ENV_VARS.join(' ')}`;
 
 /** manifest.artifacts.git[NAME], as the git kind records it. */
 const hex = z.string().regex(/^[0-9a-f]{7,64}$/, 'a commit id (hex)');

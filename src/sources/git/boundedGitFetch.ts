@@ -2,7 +2,7 @@ import { lstat, readdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FetchError } from '../../errors.js';
 import { downloadLimits } from '../../fetch/downloadLimits.js';
-import { startGit } from './runGit.js';
+import { BUNDLE_OBJECTS, startGit } from './runGit.js';
 
 /** how often the repository's size and its file system's free space are looked at while git fetches */
 const WATCH_EVERY_MS = 100;
@@ -17,7 +17,9 @@ const WATCH_EVERY_MS = 100;
  */
 export async function boundedGitFetch(repo: string, url: string, args: string[]): Promise<void> {
   const limits = downloadLimits();
-  const git = startGit(['-C', repo, 'fetch', ...args], { userConfig: true, processGroup: true });
+  // and no single allocation over 1 GiB, as for a bundle's objects: an upstream can send the same delta of a few
+  // hundred bytes that states gigabytes, which index-pack would allocate and fill whole (the bytes received stay few)
+  const git = startGit(['-C', repo, 'fetch', ...args], { userConfig: true, processGroup: true, ...BUNDLE_OBJECTS });
   git.stdout.resume();
   let refusal: FetchError | undefined;
   let checking = false;

@@ -55,7 +55,7 @@ export const gitKind: ArtifactKind<GitLock> = {
     if (planned.length === 0) return undefined;
     const lock: GitLock = [];
     for (const e of planned) {
-      const commit = await resolveGitRef(normalizeUrl(e.url, ctx.baseDir), e.ref);
+      const commit = await resolveGitRef(normalizeUrl(e.url, ctx.baseDir), e.ref, join(ctx.workDir, 'scratch'));
       ctx.log.info(`git ${e.name}: ${e.ref} -> ${commit}`);
       lock.push({ ...e, commit });
     }

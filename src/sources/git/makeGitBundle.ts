@@ -8,6 +8,9 @@ import { findRefusedGitPath, whyRefused } from './findRefusedGitPath.js';
 /** The ref name a ferry git bundle carries its pinned commit under. */
 export const BUNDLE_REF = 'refs/heads/ferry';
 
+/** Where the fallback fetch by ref puts what the ref names (a tag object too) before it is checked. */
+const FETCHED_REF = 'refs/ferry/fetched';
+
 export interface GitBundleInfo {
   /** commits whose parents the bundle leaves out (a shallow history); empty for full history */
   shallow: string[];
@@ -35,19 +38,24 @@ export async function makeGitBundle(opts: { url: string; ref: string; commit: st
       await boundedGitFetch(repo, opts.url, ['--quiet', '--no-tags', ...depth, '--', opts.url, `${opts.commit}:${BUNDLE_REF}`]);
     } catch (err) {
       if (!(err instanceof ToolError && err.stderr !== undefined)) throw err;
-      // servers that refuse to serve a commit by id: fetch the ref the lock came from and check it still points there
+      // servers that refuse to serve a commit by id: fetch the ref the lock came from and check it still points
+      // there. Into a ref outside refs/heads: an annotated tag (the usual ref) is a tag object, which git puts
+      // into no branch; the commit it peels to becomes the bundle's ref, the tag's own ref goes again
       try {
-        await boundedGitFetch(repo, opts.url, ['--quiet', '--no-tags', ...depth, '--', opts.url, `+${opts.ref}:${BUNDLE_REF}`]);
+        await boundedGitFetch(repo, opts.url, ['--quiet', '--no-tags', ...depth, '--', opts.url, `+${opts.ref}:${FETCHED_REF}`]);
       } catch (err2) {
         if (!(err2 instanceof ToolError && err2.stderr !== undefined)) throw err2;
         throw new FetchError(`cannot fetch commit ${opts.commit} (ref ${opts.ref}) from ${opts.url}: ${err2.stderr.trim()}`, { cause: err2 });
       }
-      const got = (await runGit(['-C', repo, 'rev-parse', `${BUNDLE_REF}^{commit}`])).trim();
+      // a ref that peels to no commit (a tag of a tree) is one that does not point at the pinned commit
+      const got = (await runGit(['-C', repo, 'rev-parse', '--verify', '--quiet', `${FETCHED_REF}^{commit}`]).catch(() => '')).trim() || 'no commit';
       if (got !== opts.commit) {
         throw new FetchError(
           `${opts.url}: ${opts.ref} now points at ${got}, but the lock pins ${opts.commit}, and the server does not serve commits by id; run \`ferry lock\` again to pin the new commit, or pin the old one with a ref that still points at it`,
         );
       }
+      await runGit(['-C', repo, 'update-ref', BUNDLE_REF, opts.commit]);
+      await runGit(['-C', repo, 'update-ref', '-d', FETCHED_REF]);
     }
     const refused = await findRefusedGitPath(repo, BUNDLE_REF);
     if (refused !== undefined) {

@@ -1,9 +1,14 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { FetchError, ToolError } from '../../errors.js';
 import { parseSize } from '../../util/parseSize.js';
-import { startGit } from './runGit.js';
+import { runGit, startGit } from './runGit.js';
 
-const COMMIT_RE = /^[0-9a-f]{40}$/;
+/** A ref that is itself a full commit id: the spec pins that commit, no listing is needed, and a lock may name no other. */
+export function refIsCommit(ref: string): boolean {
+  return /^[0-9a-f]{40}$/.test(ref);
+}
 
 /**
  * The most output of `git ls-remote` read (FERRY_MAX_REF_LISTING, default 256 MiB: some 3 million refs):
@@ -12,11 +17,6 @@ const COMMIT_RE = /^[0-9a-f]{40}$/;
  */
 const DEFAULT_MAX_REF_LISTING = 256 << 20;
 
-/** Whether a spec's ref is itself the commit (a full id): `ferry lock` pins it as is, and a lock may pin no other. */
-export function refIsCommit(ref: string): boolean {
-  return COMMIT_RE.test(ref);
-}
-
 /**
  * Pin a ref of a remote (or local) repository to a commit with `git ls-remote`. A ref may be a
  * full commit id (kept as is), a tag (annotated tags are peeled to their commit), a branch, or a
@@ -24,13 +24,27 @@ export function refIsCommit(ref: string): boolean {
  * wins, as it does for `git checkout`. A short name lists only tags and branches (a server that speaks
  * protocol v2 leaves the other refs out itself).
  */
-export async function resolveGitRef(url: string, ref: string): Promise<string> {
+export async function resolveGitRef(url: string, ref: string, scratch: string): Promise<string> {
   if (refIsCommit(ref)) return ref;
+  // run in an empty repository of ferry's own, as the build's fetch is: run where ferry was started, git would
+  // read the configuration of the repository around that folder (a core.sshCommand there ran at lock, a
+  // url.insteadOf there pinned a commit of another server than the build then fetched from)
+  await mkdir(scratch, { recursive: true });
+  const repo = await mkdtemp(join(scratch, 'ls-remote-'));
+  try {
+    await runGit(['init', '--quiet', '--bare', '--template=', repo]);
+    return await listRef(repo, url, ref);
+  } finally {
+    await rm(repo, { recursive: true, force: true });
+  }
+}
+
+async function listRef(repo: string, url: string, ref: string): Promise<string> {
   const candidates = ref.startsWith('refs/') ? [ref] : [`refs/tags/${ref}`, `refs/heads/${ref}`];
   const wanted = new Set(candidates.flatMap((c) => [c, `${c}^{}`]));
   const max = process.env.FERRY_MAX_REF_LISTING ? parseSize(process.env.FERRY_MAX_REF_LISTING, 'FERRY_MAX_REF_LISTING') : DEFAULT_MAX_REF_LISTING;
   const refs = new Map<string, string>();
-  const git = startGit(['ls-remote', ...(ref.startsWith('refs/') ? [] : ['--tags', '--heads']), '--', url], { userConfig: true });
+  const git = startGit(['-C', repo, 'ls-remote', ...(ref.startsWith('refs/') ? [] : ['--tags', '--heads']), '--', url], { userConfig: true });
   let read = 0;
   let rest = '';
   const decoder = new StringDecoder('utf8');

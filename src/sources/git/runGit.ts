@@ -40,7 +40,7 @@ interface GitOptions {
 function gitEnv(opts: GitOptions): NodeJS.ProcessEnv {
   // ferry may run where another repository's variables are set (a git hook sets GIT_DIR): they would point
   // every command at that repository instead of the one named by -C, so they go, as git drops them for a submodule
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !LOCAL_ENV_VARS.includes(k)));
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !DROPPED_ENV_VARS.includes(k)));
   return {
     ...inherited,
     ...(opts.userConfig ? lowSpeedEnv(inherited) : { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' }),
@@ -72,3 +72,10 @@ export const LOCAL_ENV_VARS = [
   'GIT_IMPLICIT_WORK_TREE', 'GIT_GRAFT_FILE', 'GIT_INDEX_FILE', 'GIT_NO_REPLACE_OBJECTS', 'GIT_REPLACE_REF_BASE', 'GIT_PREFIX', 'GIT_INTERNAL_SUPER_PREFIX',
   'GIT_SHALLOW_FILE', 'GIT_COMMON_DIR',
 ];
+
+/**
+ * What every git ferry runs (here and in a host's git step) goes without: LOCAL_ENV_VARS, and GIT_DEFAULT_HASH,
+ * with which `git init` makes a sha256 repository that no sha1 upstream or bundle can be fetched into (import
+ * called every signed git bundle damaged, extract and build failed).
+ */
+export const DROPPED_ENV_VARS = [...LOCAL_ENV_VARS, 'GIT_DEFAULT_HASH'];
