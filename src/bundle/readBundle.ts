@@ -3,6 +3,7 @@ import type * as openpgp from 'openpgp';
 import { BundleFormatError, IntegrityError } from '../errors.js';
 import { noteIgnored, verifyDetached, type Verification } from '../pgp/verify.js';
 import type { Logger } from '../ui/log.js';
+import { BundleHeaderEncoder } from './encodeTarHeader.js';
 import { expectEpochMtime, TarReader } from './readTar.js';
 import { ENTRY_PATH_RULE, isSafeBundlePath } from '../util/names.js';
 import {
@@ -37,6 +38,11 @@ export interface VerifiedHead extends Verification {
   manifestBytes: Buffer;
   signature: string;
   digest: string;
+  /**
+   * the bundle's size as ferry's writer makes it for this manifest (its head, every entry it carries, the
+   * end-of-archive marker); undefined when an entry is none the writer can make (the reader refuses it there)
+   */
+  writtenBytes: number | undefined;
 }
 
 export interface ReadBundleOptions {
@@ -73,7 +79,7 @@ export async function readBundle(chunks: AsyncIterable<Buffer>, opts: ReadBundle
   const manifest = parseManifest(manifestBytes, label);
   // every entry carries the epoch as its mtime, as the writer gave it: no header byte is left to chance
   expectEpochMtime(tar, manifest);
-  const head: VerifiedHead = { manifest, manifestBytes, signature, digest: manifestDigest(manifestBytes), ...verification };
+  const head: VerifiedHead = { manifest, manifestBytes, signature, digest: manifestDigest(manifestBytes), writtenBytes: writtenSize(manifest, tar.offset), ...verification };
   if ((await opts.onHead?.(head)) === false) {
     await tar.close();
     return { ...head, complete: false, bytes: tar.offset };
@@ -148,6 +154,22 @@ async function readHeadEntry(tar: TarReader, path: string, max: number, label: s
   if (h.type !== 'File') throw new BundleFormatError(`${label}: ${path} is a ${describeType(h.type)}, not a regular file`);
   if (h.size > max) throw new BundleFormatError(`${label}: ${path} is ${h.size} bytes, over the limit of ${max}`);
   return tar.readBody(h.size);
+}
+
+/** The size ferry's writer gives a bundle of this manifest whose head takes `headBytes`; undefined when it cannot write an entry. */
+function writtenSize(manifest: Manifest, headBytes: number): number | undefined {
+  const omitted = new Set(manifest.omitted ?? []);
+  const block = Buffer.alloc(512);
+  try {
+    const encoder = new BundleHeaderEncoder(Date.parse(manifest.epoch) / 1000);
+    let size = headBytes + 1024;
+    for (const e of manifest.entries) {
+      if (!omitted.has(e.path)) size += (encoder.encode(e.path, e.size, block)?.length ?? 0) + 512 + Math.ceil(e.size / 512) * 512;
+    }
+    return size;
+  } catch {
+    return undefined;
+  }
 }
 
 function describeType(t: string): string {

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cp, mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeKey } from '../helpers/keys.js';
+import { snapshotTree } from '../helpers/tree.js';
+import { buildRelease, ferry, importInto, readJson } from './fixtures.js';
+
+/** 4 TiB: a hole (no disk space taken) that no test run could read through */
+const HOLE = 4 * 2 ** 40;
+const SHA = 'a'.repeat(64);
+
+/**
+ * The index and the volumes are unsigned: when the reader refuses what it read, the rest of the volume it was
+ * in is read to name it only as far as a bundle can reach. A volume of terabytes of holes kept verify and
+ * import reading zeros for hours (it never ended within a test's time).
+ */
+describe('split volumes larger than any bundle they could hold', () => {
+  let dir: string;
+  let team: Awaited<ReturnType<typeof writeKey>>;
+  let vols: string;
+  let store: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-split-holes-'));
+    team = await writeKey(dir, 'team');
+    const whole = (await buildRelease(dir, team.secret, { version: '1.0.0', files: { 'a.bin': randomBytes(100_000) } })).bundle;
+    vols = join(dir, 'vols');
+    const r = await ferry(['split', whole, '--size', '64K', '--out', vols]);
+    expect(r.code, r.stderr).toBe(0);
+    store = join(dir, 'store');
+    await importInto(store, (await buildRelease(dir, team.secret, { name: 'other', version: '1.0.0', files: { 'o.txt': 'other\n' } })).bundle, team.public);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function expectRefused(index: string, code: number, message: RegExp) {
+    const before = await snapshotTree(store);
+    for (const args of [['verify', index, '--keyring', team.public], ['import', index, '--keyring', team.public, '--store', store]]) {
+      const r = await ferry(args);
+      expect(r.code, r.stderr).toBe(code);
+      const refusal = r.stderr.split('\n').filter((l) => l.startsWith('ferry: '));
+      expect(refusal, r.stderr).toHaveLength(1);
+      expect(refusal[0]).toMatch(message);
+    }
+    expect(await snapshotTree(store)).toEqual(before);
+  }
+
+  it('a first volume that is a hole is refused as no bundle, not read to its end', async () => {
+    const d = join(dir, 'first');
+    await cp(vols, d, { recursive: true });
+    for (const f of await readdir(d)) await rm(join(d, f));
+    await writeFile(join(d, 'app-1.0.0.ferry.001'), '');
+    await truncate(join(d, 'app-1.0.0.ferry.001'), HOLE);
+    const index = join(d, 'app-1.0.0.ferry.index.json');
+    await writeFile(index, JSON.stringify({ format: 'ferry-split/1', bundle: 'app-1.0.0.ferry', size: HOLE, sha256: SHA, digest: SHA, name: 'app', version: '1.0.0', volumes: [{ file: 'app-1.0.0.ferry.001', size: HOLE, sha256: SHA }] }));
+    await expectRefused(index, 68, /not a ferry bundle: the first entry must be manifest\.json, found the end of the archive/);
+  });
+
+  it('a hole after a signed bundle is refused when the signature is checked: the volumes hold more than its manifest makes', async () => {
+    const d = join(dir, 'after');
+    await cp(vols, d, { recursive: true });
+    const indexPath = join(d, 'app-1.0.0.ferry.index.json');
+    const index = await readJson(indexPath);
+    await writeFile(join(d, 'app-1.0.0.ferry.999'), '');
+    await truncate(join(d, 'app-1.0.0.ferry.999'), HOLE);
+    index.volumes.push({ file: 'app-1.0.0.ferry.999', size: HOLE, sha256: SHA });
+    const bundleSize = index.size;
+    index.size += HOLE;
+    await writeFile(indexPath, JSON.stringify(index));
+    await expectRefused(indexPath, 67, new RegExp(`the volumes hold ${index.size} bytes, but the bundle its signed manifest lists is ${bundleSize} bytes .*: the index and volumes do not belong to this bundle`));
+  });
+});
