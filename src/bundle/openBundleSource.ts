@@ -7,6 +7,7 @@ import { isFile } from '../util/isFile.js';
 import { lendFileChunks } from '../util/lendFileChunks.js';
 import { IntegrityError, StoreError, UsageError } from '../errors.js';
 import { readBundle, type ReadBundleOptions, type ReadBundleResult } from './readBundle.js';
+import { cannotReadBundle } from './readBundleHead.js';
 import { INDEX_SUFFIX, readSplitIndex, type SplitIndex } from './splitIndex.js';
 import { MANIFEST_MAX_BYTES, SIGNATURE_MAX_BYTES } from './manifest.js';
 import { TRAILING_ZEROS_MAX } from './readTar.js';
@@ -84,7 +85,7 @@ function fileSource(path: string): BundleSource {
       return (stream ??= createReadStream(path, { highWaterMark: READ_SIZE }));
     },
     async read(opts) {
-      const chunks = lendFileChunks(path);
+      const chunks = fileChunks(path);
       try {
         return await readBundle(chunks, { ...opts, label: path });
       } finally {
@@ -94,6 +95,29 @@ function fileSource(path: string): BundleSource {
     async finalCheck() {},
     close: () => void stream?.destroy(),
   };
+}
+
+/**
+ * The chunks of a bundle file (lent, as lendFileChunks lends them). A file that cannot be opened or read
+ * (EACCES; EIO from damaged media) is refused as one stat cannot see is (openBundleSource), not reported
+ * as a bug in ferry; errors of the entry sinks (the store's disk) are theirs, not turned into this.
+ */
+async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+  const chunks = lendFileChunks(path);
+  try {
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (err) {
+        throw cannotReadBundle(path, err);
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await chunks.return(undefined);
+  }
 }
 
 function plainSource(stream: Readable, label: string): BundleSource {

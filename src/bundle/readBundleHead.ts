@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { BundleFormatError, UsageError } from '../errors.js';
+import { BundleFormatError, FerryError, UsageError } from '../errors.js';
 import { expectEpochMtime, TarReader } from './readTar.js';
 import { MANIFEST_MAX_BYTES, MANIFEST_PATH, SIGNATURE_MAX_BYTES, SIGNATURE_PATH } from './manifest.js';
 
@@ -21,17 +21,25 @@ export interface BundleHead {
 export async function readBundleHead(path: string, stream: Readable = createReadStream(path, { highWaterMark: 64 * 1024 })): Promise<BundleHead> {
   const tar = new TarReader(stream, path);
   try {
-    const m = await tar.next().catch((err) => {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`cannot read bundle ${path} (ENOENT)`);
-      throw err;
-    });
+    const m = await tar.next();
     if (!m || m.path !== MANIFEST_PATH || m.type !== 'File' || m.size > MANIFEST_MAX_BYTES) throw new BundleFormatError(`${path}: not a ferry bundle (the first entry must be ${MANIFEST_PATH})`);
     const manifestBytes = await tar.readBody(m.size);
     const s = await tar.next();
     if (!s || s.path !== SIGNATURE_PATH || s.type !== 'File' || s.size > SIGNATURE_MAX_BYTES) throw new BundleFormatError(`${path}: unsigned: the second entry must be ${SIGNATURE_PATH}`);
     const signature = (await tar.readBody(s.size)).toString('utf8');
     return { manifestBytes, signature, bodyOffset: tar.offset, expectEpoch: (manifest) => expectEpochMtime(tar, manifest) };
+  } catch (err) {
+    throw cannotReadBundle(path, err);
   } finally {
     stream.destroy();
   }
+}
+
+/**
+ * A system error reading a bundle file (ENOENT, EACCES; EIO from damaged media) as `cannot read bundle PATH
+ * (CODE)` (exit 64, as openBundleSource says of a path stat cannot see), not as a bug in ferry; anything else as it is.
+ */
+export function cannotReadBundle(path: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && !(err instanceof FerryError) ? new UsageError(`cannot read bundle ${path} (${code})`, { cause: err }) : err;
 }

@@ -33,9 +33,9 @@ export async function recordAudit<T>(
   // a record that could not be written after an import would leave a release the log does not name
   await checkAuditAppendable(storeDir);
   // the file's own hash, read at the same time as the verify (on a worker thread, so on another core)
-  // rather than in a second pass after it
-  const fileHash = bundle !== '-' && (await isFile(bundle)) ? sha256File(bundle).then((h) => h.sha256) : Promise.resolve(null);
-  fileHash.catch(() => {});
+  // rather than in a second pass after it; a file that cannot be read (EACCES, EIO) has none: the reading
+  // refuses it, and the refusal is recorded like any other
+  const fileHash = bundle !== '-' && (await isFile(bundle)) ? sha256File(bundle).then((h) => h.sha256, () => null) : Promise.resolve(null);
   let outcome: { value: T; result: AuditEvent['result'] } | undefined;
   let failure: unknown;
   let claim: string | undefined;
