@@ -57,7 +57,7 @@ describe('a bundle file that cannot be read', () => {
     expect(JSON.parse(listed.stdout)).toEqual([]);
   });
 
-  it('verify and inspect refuse a file this user may not open (EACCES), exit 64', async () => {
+  it('verify, inspect and diff refuse a file this user may not open (EACCES), exit 64', async () => {
     // another user than root (the tests' user), who may read the folder and the keyring but not the bundle
     await chmod(dir, 0o755);
     const closed = join(dir, 'closed.ferry');
@@ -65,5 +65,9 @@ describe('a bundle file that cannot be read', () => {
     const asNobody = (args: string[]) => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, FERRY_BIN, ...args]);
     expectRefusal(await asNobody(['verify', closed, '--keyring', keyring]), 64, /^ferry: cannot read bundle .*closed\.ferry \(EACCES\)$/);
     expectRefusal(await asNobody(['inspect', closed]), 64, /^ferry: cannot read bundle .*closed\.ferry \(EACCES\)$/);
+    // a manifest.json (as inspect --manifest prints it) given to diff
+    const manifest = join(dir, 'closed.json');
+    await writeFile(manifest, (await ferry(['inspect', join(dir, 'app.ferry'), '--manifest'])).stdout, { mode: 0o600 });
+    expectRefusal(await asNobody(['diff', manifest, join(dir, 'app.ferry')]), 64, /^ferry: cannot read manifest .*closed\.json \(EACCES\)$/);
   });
 });
