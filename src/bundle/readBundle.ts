@@ -3,8 +3,7 @@ import type * as openpgp from 'openpgp';
 import { BundleFormatError, IntegrityError } from '../errors.js';
 import { noteIgnored, verifyDetached, type Verification } from '../pgp/verify.js';
 import type { Logger } from '../ui/log.js';
-import { BundleHeaderEncoder } from './encodeTarHeader.js';
-import { expectEpochMtime, TarReader } from './readTar.js';
+import { expectEpochMtime, TarReader, writtenSize } from './readTar.js';
 import { ENTRY_PATH_RULE, isSafeBundlePath } from '../util/names.js';
 import {
   manifestDigest,
@@ -154,22 +153,6 @@ async function readHeadEntry(tar: TarReader, path: string, max: number, label: s
   if (h.type !== 'File') throw new BundleFormatError(`${label}: ${path} is a ${describeType(h.type)}, not a regular file`);
   if (h.size > max) throw new BundleFormatError(`${label}: ${path} is ${h.size} bytes, over the limit of ${max}`);
   return tar.readBody(h.size);
-}
-
-/** The size ferry's writer gives a bundle of this manifest whose head takes `headBytes`; undefined when it cannot write an entry. */
-function writtenSize(manifest: Manifest, headBytes: number): number | undefined {
-  const omitted = new Set(manifest.omitted ?? []);
-  const block = Buffer.alloc(512);
-  try {
-    const encoder = new BundleHeaderEncoder(Date.parse(manifest.epoch) / 1000);
-    let size = headBytes + 1024;
-    for (const e of manifest.entries) {
-      if (!omitted.has(e.path)) size += (encoder.encode(e.path, e.size, block)?.length ?? 0) + 512 + Math.ceil(e.size / 512) * 512;
-    }
-    return size;
-  } catch {
-    return undefined;
-  }
 }
 
 function describeType(t: string): string {

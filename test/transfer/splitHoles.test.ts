@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cp, mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,13 +19,14 @@ const SHA = 'a'.repeat(64);
 describe('split volumes larger than any bundle they could hold', () => {
   let dir: string;
   let team: Awaited<ReturnType<typeof writeKey>>;
+  let whole: string;
   let vols: string;
   let store: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-split-holes-'));
     team = await writeKey(dir, 'team');
-    const whole = (await buildRelease(dir, team.secret, { version: '1.0.0', files: { 'a.bin': randomBytes(100_000) } })).bundle;
+    whole = (await buildRelease(dir, team.secret, { version: '1.0.0', files: { 'a.bin': randomBytes(100_000) } })).bundle;
     vols = join(dir, 'vols');
     const r = await ferry(['split', whole, '--size', '64K', '--out', vols]);
     expect(r.code, r.stderr).toBe(0);
@@ -57,6 +58,19 @@ describe('split volumes larger than any bundle they could hold', () => {
     const index = join(d, 'app-1.0.0.ferry.index.json');
     await writeFile(index, JSON.stringify({ format: 'ferry-split/1', bundle: 'app-1.0.0.ferry', size: HOLE, sha256: SHA, digest: SHA, name: 'app', version: '1.0.0', volumes: [{ file: 'app-1.0.0.ferry.001', size: HOLE, sha256: SHA }] }));
     await expectRefused(index, 68, /not a ferry bundle: the first entry must be manifest\.json, found the end of the archive/);
+  });
+
+  it('split refuses a bundle with more than a writer pads after its end, before it writes a volume', async () => {
+    // 64 MiB here; terabytes of a hole (no disk space taken) were written out as volumes of zeros until the disk was full
+    const holey = join(dir, 'holey', 'app-1.0.0.ferry');
+    await cp(whole, holey);
+    const size = (await stat(holey)).size;
+    await truncate(holey, size + 64 * 2 ** 20);
+    const out = join(dir, 'holey-volumes');
+    const r = await ferry(['split', holey, '--size', '16M', '--out', out]);
+    expect(r.code, r.stderr).toBe(68);
+    expect(r.stderr).toBe(`ferry: ${holey}: ${size + 64 * 2 ** 20} bytes, but the bundle its manifest lists ends at byte ${size} (a tar writer pads with at most 1048576 bytes of zeros after it): the bundle was changed after it was written; nothing was split\n`);
+    expect(await readdir(out).catch(() => [])).toEqual([]);
   });
 
   it('a hole after a signed bundle is refused when the signature is checked: the volumes hold more than its manifest makes', async () => {
