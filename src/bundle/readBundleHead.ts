@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { BundleFormatError, FerryError, UsageError } from '../errors.js';
-import { expectEpochMtime, TarReader } from './readTar.js';
-import { MANIFEST_MAX_BYTES, MANIFEST_PATH, SIGNATURE_MAX_BYTES, SIGNATURE_PATH } from './manifest.js';
+import { expectEpochMtime, TarReader, TRAILING_ZEROS_MAX, writtenSize } from './readTar.js';
+import { MANIFEST_MAX_BYTES, MANIFEST_PATH, SIGNATURE_MAX_BYTES, SIGNATURE_PATH, type Manifest } from './manifest.js';
 
 export interface BundleHead {
   manifestBytes: Buffer;
@@ -42,4 +42,18 @@ export async function readBundleHead(path: string, stream: Readable = createRead
 export function cannotReadBundle(path: string, err: unknown): unknown {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   return typeof code === 'string' && !(err instanceof FerryError) ? new UsageError(`cannot read bundle ${path} (${code})`, { cause: err }) : err;
+}
+
+/**
+ * Refuse (68, `nothing` saying what was not done) a bundle file of `size` bytes longer than ferry's writer makes
+ * for its manifest plus the zeros a tar writer pads with: every reader refuses it, and a command that copies the
+ * file (split, sign) would write those bytes out: a hole of terabytes takes no disk space, its copy all of it.
+ */
+export function expectNoBytesAfterEnd(path: string, head: BundleHead, manifest: Manifest, size: number, nothing: string): void {
+  const written = writtenSize(manifest, head.bodyOffset);
+  if (written !== undefined && size > written + TRAILING_ZEROS_MAX) {
+    throw new BundleFormatError(
+      `${path}: ${size} bytes, but the bundle its manifest lists ends at byte ${written} (a tar writer pads with at most ${TRAILING_ZEROS_MAX} bytes of zeros after it): the bundle was changed after it was written; ${nothing}`,
+    );
+  }
 }

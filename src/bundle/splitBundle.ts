@@ -4,12 +4,11 @@ import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { makeDirectory } from '../util/makeDirectory.js';
 
 import { basename, dirname, join } from 'node:path';
-import { BundleFormatError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { holdScratch } from '../util/holdScratch.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { manifestDigest, parseManifest } from './manifest.js';
-import { readBundleHead } from './readBundleHead.js';
-import { TRAILING_ZEROS_MAX, writtenSize } from './readTar.js';
+import { expectNoBytesAfterEnd, readBundleHead } from './readBundleHead.js';
 import { FILE_NAME_RULE, indexFileName, isIndexFileName, SPLIT_FORMAT, volumeFileName, type SplitIndex } from './splitIndex.js';
 import { quoteInput } from '../util/oneLine.js';
 
@@ -32,14 +31,7 @@ export async function splitBundle(bundlePath: string, opts: { size: number; outD
   const manifest = parseManifest(head.manifestBytes, bundlePath);
   head.expectEpoch(manifest);
   const total = (await stat(bundlePath)).size;
-  // bytes past the end a writer pads with (a hole of terabytes, no disk space taken) would be written out as
-  // volumes of zeros, to be refused by every reader on the other side: refused before anything is written
-  const written = writtenSize(manifest, head.bodyOffset);
-  if (written !== undefined && total > written + TRAILING_ZEROS_MAX) {
-    throw new BundleFormatError(
-      `${bundlePath}: ${total} bytes, but the bundle its manifest lists ends at byte ${written} (a tar writer pads with at most ${TRAILING_ZEROS_MAX} bytes of zeros after it): the bundle was changed after it was written; nothing was split`,
-    );
-  }
+  expectNoBytesAfterEnd(bundlePath, head, manifest, total, 'nothing was split');
   const count = Math.ceil(total / opts.size);
   if (count > 100_000) throw new UsageError(`--size ${opts.size} would cut ${bundlePath} into ${count} volumes; choose a larger size`);
   // every reader refuses an index that names a file otherwise (a copy saved as "app-1.0 (1).ferry"): the

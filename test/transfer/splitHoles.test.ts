@@ -73,6 +73,19 @@ describe('split volumes larger than any bundle they could hold', () => {
     expect(await readdir(out).catch(() => [])).toEqual([]);
   });
 
+  it('sign refuses such a bundle too, before it writes a copy', async () => {
+    const holey = join(dir, 'holey-sign', 'app-1.0.0.ferry');
+    await cp(whole, holey);
+    const size = (await stat(holey)).size;
+    await truncate(holey, size + 64 * 2 ** 20);
+    const second = await writeKey(dir, 'second');
+    const r = await ferry(['sign', holey, '--key', second.secret]);
+    expect(r.code, r.stderr).toBe(68);
+    expect(r.stderr).toBe(`ferry: ${holey}: ${size + 64 * 2 ** 20} bytes, but the bundle its manifest lists ends at byte ${size} (a tar writer pads with at most 1048576 bytes of zeros after it): the bundle was changed after it was written; nothing was signed\n`);
+    expect(await readdir(join(dir, 'holey-sign'))).toEqual(['app-1.0.0.ferry']);
+    expect((await stat(holey)).size).toBe(size + 64 * 2 ** 20);
+  });
+
   it('a hole after a signed bundle is refused when the signature is checked: the volumes hold more than its manifest makes', async () => {
     const d = join(dir, 'after');
     await cp(vols, d, { recursive: true });
