@@ -7,7 +7,10 @@ import { isFile } from '../util/isFile.js';
 import { lendFileChunks } from '../util/lendFileChunks.js';
 import { IntegrityError, StoreError, UsageError } from '../errors.js';
 import { readBundle, type ReadBundleOptions, type ReadBundleResult } from './readBundle.js';
+import { cannotReadBundle } from './readBundleHead.js';
 import { INDEX_SUFFIX, readSplitIndex, type SplitIndex } from './splitIndex.js';
+import { MANIFEST_MAX_BYTES, SIGNATURE_MAX_BYTES } from './manifest.js';
+import { TRAILING_ZEROS_MAX } from './readTar.js';
 
 /**
  * Where a bundle's bytes come from: one .ferry file, standard input, or the volumes of a split bundle
@@ -34,6 +37,9 @@ export interface BundleSource {
  * for the same bytes (scripts/bench/import.mjs, `verify ... hashing floor`).
  */
 const READ_SIZE = 512 << 10;
+
+/** the most bytes a bundle's head (manifest.json and manifest.json.asc, each with its header) takes */
+const HEAD_MAX_BYTES = MANIFEST_MAX_BYTES + SIGNATURE_MAX_BYTES + 2 * 512;
 
 /** A .ferry file, "-" for standard input, a split index (NAME.ferry.index.json) or the first volume (NAME.ferry.001). */
 export async function openBundleSource(path: string): Promise<BundleSource> {
@@ -79,7 +85,7 @@ function fileSource(path: string): BundleSource {
       return (stream ??= createReadStream(path, { highWaterMark: READ_SIZE }));
     },
     async read(opts) {
-      const chunks = lendFileChunks(path);
+      const chunks = fileChunks(path);
       try {
         return await readBundle(chunks, { ...opts, label: path });
       } finally {
@@ -89,6 +95,29 @@ function fileSource(path: string): BundleSource {
     async finalCheck() {},
     close: () => void stream?.destroy(),
   };
+}
+
+/**
+ * The chunks of a bundle file (lent, as lendFileChunks lends them). A file that cannot be opened or read
+ * (EACCES; EIO from damaged media) is refused as one stat cannot see is (openBundleSource), not reported
+ * as a bug in ferry; errors of the entry sinks (the store's disk) are theirs, not turned into this.
+ */
+async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+  const chunks = lendFileChunks(path);
+  try {
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (err) {
+        throw cannotReadBundle(path, err);
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await chunks.return(undefined);
+  }
 }
 
 function plainSource(stream: Readable, label: string): BundleSource {
@@ -120,6 +149,17 @@ async function splitSource(indexPath: string, index: SplitIndex): Promise<Bundle
   }
 
   const state = { volume: 0, stopAfter: Infinity, error: undefined as IntegrityError | undefined, complete: false, size: 0, sha256: '' };
+  /** where each volume ends in the reassembled bundle */
+  const ends: number[] = [];
+  for (const v of index.volumes) ends.push((ends.at(-1) ?? 0) + v.size);
+  /**
+   * How far a volume may end for a failure inside it to be followed by reading it to its end (to name it when
+   * its sha256 is wrong): before the signature is checked, as far as a bundle's head can reach; after, the
+   * whole bundle, once the index was found to hold no more than its signed manifest makes. The index and its
+   * volumes are unsigned: a volume of terabytes of holes (no disk space, no key needed) kept verify and
+   * import reading zeros for hours after the reader had refused what it found.
+   */
+  let followable = HEAD_MAX_BYTES;
   const whole = createHash('sha256');
 
   async function* chunks(): AsyncGenerator<Buffer> {
@@ -177,13 +217,23 @@ async function splitSource(indexPath: string, index: SplitIndex): Promise<Bundle
     stream,
     volumes: count,
     async read(opts) {
+      const onHead: typeof opts.onHead = (head) => {
+        const most = head.writtenBytes === undefined ? undefined : head.writtenBytes + TRAILING_ZEROS_MAX;
+        if (most !== undefined && index.size > most) {
+          throw new IntegrityError(
+            `${label}: the volumes hold ${index.size} bytes, but the bundle its signed manifest lists is ${head.writtenBytes} bytes (with at most ${TRAILING_ZEROS_MAX} bytes of a writer's zeros after it): the index and volumes do not belong to this bundle`,
+          );
+        }
+        if (most !== undefined) followable = index.size;
+        return opts.onHead?.(head);
+      };
       try {
-        return await readBundle(stream, { ...opts, label });
+        return await readBundle(stream, { ...opts, label, onHead });
       } catch (err) {
         if (err instanceof StoreError || err instanceof UsageError) throw err;
         // the damage is in bytes already read: earlier volumes checked out, so it is in the current
         // one; finish reading it to know, and name it if its sha256 is wrong
-        if (!state.error && !state.complete) {
+        if (!state.error && !state.complete && ends[state.volume]! <= followable) {
           state.stopAfter = state.volume;
           await drain();
         }

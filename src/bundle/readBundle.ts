@@ -3,7 +3,7 @@ import type * as openpgp from 'openpgp';
 import { BundleFormatError, IntegrityError } from '../errors.js';
 import { noteIgnored, verifyDetached, type Verification } from '../pgp/verify.js';
 import type { Logger } from '../ui/log.js';
-import { expectEpochMtime, TarReader } from './readTar.js';
+import { expectEpochMtime, TarReader, writtenSize } from './readTar.js';
 import { ENTRY_PATH_RULE, isSafeBundlePath } from '../util/names.js';
 import {
   manifestDigest,
@@ -37,6 +37,11 @@ export interface VerifiedHead extends Verification {
   manifestBytes: Buffer;
   signature: string;
   digest: string;
+  /**
+   * the bundle's size as ferry's writer makes it for this manifest (its head, every entry it carries, the
+   * end-of-archive marker); undefined when an entry is none the writer can make (the reader refuses it there)
+   */
+  writtenBytes: number | undefined;
 }
 
 export interface ReadBundleOptions {
@@ -73,7 +78,7 @@ export async function readBundle(chunks: AsyncIterable<Buffer>, opts: ReadBundle
   const manifest = parseManifest(manifestBytes, label);
   // every entry carries the epoch as its mtime, as the writer gave it: no header byte is left to chance
   expectEpochMtime(tar, manifest);
-  const head: VerifiedHead = { manifest, manifestBytes, signature, digest: manifestDigest(manifestBytes), ...verification };
+  const head: VerifiedHead = { manifest, manifestBytes, signature, digest: manifestDigest(manifestBytes), writtenBytes: writtenSize(manifest, tar.offset), ...verification };
   if ((await opts.onHead?.(head)) === false) {
     await tar.close();
     return { ...head, complete: false, bytes: tar.offset };

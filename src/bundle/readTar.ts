@@ -1,7 +1,7 @@
 import { BundleFormatError } from '../errors.js';
 import { decodeTarHeader, decodeTarMtime, type DecodedTarHeader } from './decodeTarHeader.js';
 import { BundleHeaderEncoder } from './encodeTarHeader.js';
-import { MANIFEST_PATH, SIGNATURE_PATH } from './manifest.js';
+import { MANIFEST_PATH, SIGNATURE_PATH, type Manifest } from './manifest.js';
 
 const BLOCK = 512;
 const ZEROS = Buffer.alloc(64 * 1024);
@@ -262,6 +262,22 @@ const HEAD = [MANIFEST_PATH, SIGNATURE_PATH];
 /** The bundle's entries carry the manifest's epoch as their mtime: the one writeTar gives them all (packBundle). */
 export function expectEpochMtime(tar: TarReader, manifest: { epoch: string }): void {
   tar.expectMtime(Date.parse(manifest.epoch) / 1000, `the manifest's epoch ${manifest.epoch}`);
+}
+
+/** The size ferry's writer gives a bundle of this manifest whose head takes `headBytes`; undefined when it cannot write an entry. */
+export function writtenSize(manifest: Pick<Manifest, 'epoch' | 'entries' | 'omitted'>, headBytes: number): number | undefined {
+  const omitted = new Set(manifest.omitted ?? []);
+  const block = Buffer.alloc(512);
+  try {
+    const encoder = new BundleHeaderEncoder(Date.parse(manifest.epoch) / 1000);
+    let size = headBytes + 1024;
+    for (const e of manifest.entries) {
+      if (!omitted.has(e.path)) size += (encoder.encode(e.path, e.size, block)?.length ?? 0) + 512 + Math.ceil(e.size / 512) * 512;
+    }
+    return size;
+  } catch {
+    return undefined;
+  }
 }
 
 /** the mtime of the first entry, which every other shares: its pax record's when it has one (that one is exact), else its ustar field */

@@ -3,7 +3,7 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { MANIFEST_PATH, parseManifest, SIGNATURE_PATH } from './manifest.js';
-import { readBundleHead } from './readBundleHead.js';
+import { expectNoBytesAfterEnd, readBundleHead } from './readBundleHead.js';
 import { writeTar } from './writeTar.js';
 import { holdScratch } from '../util/holdScratch.js';
 import { fsyncDir } from '../util/fsyncDir.js';
@@ -19,6 +19,7 @@ export async function replaceSignature(bundlePath: string, signature: string, ou
   // the new head carries the epoch as its mtime, as the original's did (the readers insist on it)
   const manifest = parseManifest(head.manifestBytes, bundlePath);
   head.expectEpoch(manifest);
+  expectNoBytesAfterEnd(bundlePath, head, manifest, (await stat(bundlePath)).size, 'nothing was signed');
   const mtime = new Date(manifest.epoch);
   const tmp = `${outPath}.partial`;
   const release = holdScratch(tmp);

@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import { holdScratch } from '../util/holdScratch.js';
 import { writeFileAtomic } from '../util/writeFileAtomic.js';
 import { manifestDigest, parseManifest } from './manifest.js';
-import { readBundleHead } from './readBundleHead.js';
+import { expectNoBytesAfterEnd, readBundleHead } from './readBundleHead.js';
 import { FILE_NAME_RULE, indexFileName, isIndexFileName, SPLIT_FORMAT, volumeFileName, type SplitIndex } from './splitIndex.js';
 import { quoteInput } from '../util/oneLine.js';
 
@@ -31,6 +31,7 @@ export async function splitBundle(bundlePath: string, opts: { size: number; outD
   const manifest = parseManifest(head.manifestBytes, bundlePath);
   head.expectEpoch(manifest);
   const total = (await stat(bundlePath)).size;
+  expectNoBytesAfterEnd(bundlePath, head, manifest, total, 'nothing was split');
   const count = Math.ceil(total / opts.size);
   if (count > 100_000) throw new UsageError(`--size ${opts.size} would cut ${bundlePath} into ${count} volumes; choose a larger size`);
   // every reader refuses an index that names a file otherwise (a copy saved as "app-1.0 (1).ferry"): the

@@ -1,7 +1,7 @@
 import { FerryError } from '../errors.js';
 import { appendAuditRecord, checkAuditAppendable } from '../store/appendAuditRecord.js';
 import type { AuditEvent } from '../store/auditLog.js';
-import { isFile } from '../util/isFile.js';
+import { stat } from 'node:fs/promises';
 import { sha256File } from '../util/sha256.js';
 
 /** What a verify or import learned, filled in as it goes (a refusal after the head still names the bundle). */
@@ -22,6 +22,9 @@ export interface Seen {
  * and the outcome names that record (`claim`), so a release whose import was killed in between is in
  * the log all the same (ferry audit verify reports such an import).
  */
+/** the largest refused file whose own sha256 the record still carries (about a second of hashing) */
+export const REFUSED_HASH_MAX = 1 << 30;
+
 export async function recordAudit<T>(
   storeDir: string | undefined,
   command: AuditEvent['command'],
@@ -33,9 +36,11 @@ export async function recordAudit<T>(
   // a record that could not be written after an import would leave a release the log does not name
   await checkAuditAppendable(storeDir);
   // the file's own hash, read at the same time as the verify (on a worker thread, so on another core)
-  // rather than in a second pass after it
-  const fileHash = bundle !== '-' && (await isFile(bundle)) ? sha256File(bundle).then((h) => h.sha256) : Promise.resolve(null);
-  fileHash.catch(() => {});
+  // rather than in a second pass after it; a file that cannot be read (EACCES, EIO) has none: the reading
+  // refuses it, and the refusal is recorded like any other
+  const size = bundle === '-' ? undefined : await stat(bundle).then((st) => (st.isFile() ? st.size : undefined), () => undefined);
+  const hashing = new AbortController();
+  const fileHash = size !== undefined ? sha256File(bundle, hashing.signal).then((h) => h.sha256, () => null) : Promise.resolve(null);
   let outcome: { value: T; result: AuditEvent['result'] } | undefined;
   let failure: unknown;
   let claim: string | undefined;
@@ -57,7 +62,11 @@ export async function recordAudit<T>(
   } catch (err) {
     failure = err;
   }
-  const sha256 = await fileHash;
+  // a refusal is often made long before the end of the file (a terabyte hole after a bundle is refused after
+  // 1 MiB of it): a large refused file's own hash is not waited for (it would take hours) nor recorded
+  const unhashed = !outcome && size !== undefined && size > REFUSED_HASH_MAX;
+  if (unhashed) hashing.abort();
+  const sha256 = unhashed ? null : await fileHash;
   await appendAuditRecord(storeDir, {
     ...event(sha256, outcome ? outcome.result : 'refused'),
     ...(outcome ? {} : { reason: (failure as Error)?.message ?? String(failure), exitCode: failure instanceof FerryError ? failure.exitCode : 74 }),

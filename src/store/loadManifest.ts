@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { isFile } from '../util/isFile.js';
-import { UsageError, BundleFormatError } from '../errors.js';
+import { UsageError, BundleFormatError, FerryError } from '../errors.js';
 import { canonicalMismatch } from '../util/canonicalJson.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { resolveRelease } from './resolveRelease.js';
@@ -43,6 +43,17 @@ export async function loadManifest(what: string, storeDir?: string): Promise<Loa
  * refuse one): read whole, 3 GiB ended in an internal error and 1.9 GiB was held in memory.
  */
 async function readManifestFile(path: string): Promise<Buffer> {
+  try {
+    return await readBoundedFile(path);
+  } catch (err) {
+    // one stat can see but this user cannot open (EACCES), or damaged media (EIO): not a bug in ferry
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && !(err instanceof FerryError)) throw new UsageError(`cannot read manifest ${path} (${code})`, { cause: err });
+    throw err;
+  }
+}
+
+async function readBoundedFile(path: string): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
     const { size } = await fh.stat();

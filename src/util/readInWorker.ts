@@ -261,13 +261,15 @@ let lastId = 0;
  * so hashing many files from the main thread used one core however many were read at once (publishing 500
  * .deb files spent most of its time there). A worker holds the process open only while it has work.
  */
-export function readInWorker(path: string, what: { sha256?: boolean; arMember?: string; tarEntry?: string[] }): Promise<ReadInWorkerResult> {
+export function readInWorker(path: string, what: { sha256?: boolean; arMember?: string; tarEntry?: string[] }, signal?: AbortSignal): Promise<ReadInWorkerResult> {
   const slot = leastBusy();
   const id = ++lastId;
   return new Promise((resolve, reject) => {
     if (slot.jobs.size === 0) slot.worker.ref();
     slot.jobs.set(id, { resolve, reject });
     slot.worker.postMessage({ id, path, ...what });
+    // a read cannot be stopped inside the thread: the thread is stopped, and its jobs fail (the next call starts another)
+    signal?.addEventListener('abort', () => void (slot.jobs.has(id) && slot.worker.terminate()), { once: true });
   });
 }
 

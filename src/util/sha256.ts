@@ -14,13 +14,13 @@ const INLINE_MAX = 64 << 10;
  * worker thread: several files at once hash on every core (readInWorker). A small file is read and hashed
  * here instead.
  */
-export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
+export async function sha256File(path: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
   if ((await stat(path)).size <= INLINE_MAX) {
     const data = await readFile(path);
     // read whole: a file that grew meanwhile is hashed as it is now, as a worker would
     if (data.length <= INLINE_MAX) return { sha256: sha256Hex(data), size: data.length };
   }
-  const { sha256, size } = await readInWorker(path, { sha256: true });
+  const { sha256, size } = await readInWorker(path, { sha256: true }, signal);
   return { sha256: sha256!, size: size! };
 }
 
