@@ -58,8 +58,10 @@ describe('build --locked takes only .debs the signed indexes of the spec\'s suit
   const build = async (lock: object, cache = 'cache') => {
     await writeFile(lockFile, JSON.stringify(lock, null, 2));
     const out = await mkdtemp(join(dir, 'out-'));
-    const r = await ferry(['build', spec, '--locked', '--key', bundleKey.secret, '--out', out, '--cache', join(dir, cache)]);
-    return { ...r, out: await readdir(out) };
+    // the build's own TMPDIR: its work folder (the published repository, signed) must be gone after a refusal too
+    const tmp = await mkdtemp(join(dir, 'tmp-'));
+    const r = await ferry(['build', spec, '--locked', '--key', bundleKey.secret, '--out', out, '--cache', join(dir, cache)], { env: { TMPDIR: tmp } });
+    return { ...r, out: await readdir(out), tmp: await readdir(tmp) };
   };
   const pinning = async (deb: string, version: string) => {
     const lock = structuredClone(good);
@@ -75,6 +77,7 @@ describe('build --locked takes only .debs the signed indexes of the spec\'s suit
       expect.stringMatching(new RegExp(`^ferry: http://127\\.0\\.0\\.1:\\d+/pool/main/hello_${version.replace('.', '\\.')}_amd64\\.deb: the lock pins hello ${version.replace('.', '\\.')} amd64 \\(sha256 [0-9a-f]{64}, \\d+ bytes\\), but no signed Packages index of the spec's upstreams lists that file; run ferry lock again and review the diff$`)),
     ]);
     expect(r.out).toEqual([]);
+    expect(r.tmp).toEqual([]);
   };
 
   it('builds the lock as ferry lock wrote it', async () => {
@@ -106,6 +109,7 @@ describe('build --locked takes only .debs the signed indexes of the spec\'s suit
     expect(r.code, r.stderr).toBe(67);
     expect(r.stderr).toMatch(/^ferry: .*hello_1\.0_amd64\.deb: the lock pins hello 1\.0 amd64 .* no signed Packages index/m);
     expect(r.out).toEqual([]);
+    expect(r.tmp).toEqual([]);
   });
 
   it('builds from a cache whose kept Release is older than the lock: the upstream\'s is read again', async () => {
