@@ -1,8 +1,11 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type * as openpgp from 'openpgp';
 import { fetchBytes, type FetchStats } from '../../fetch/index.js';
 import { FetchError, ResolveError, SignatureError } from '../../errors.js';
 import { verifyCleartext, verifyDetached } from '../../pgp/verify.js';
 import { sha256Hex } from '../../util/sha256.js';
+import { writeFileAtomic } from '../../util/writeFileAtomic.js';
 import { field, parseControl } from './parseControl.js';
 import { parseReleaseDate } from './parseReleaseDate.js';
 import { checkClearsignedLayout, checkDetachedLayout } from './checkSignedLayout.js';
@@ -23,6 +26,8 @@ export interface UpstreamRelease {
   signers: string[];
   /** sha256 of the verified Release text: every index the suite has is named by it (mirrorLockCache.ts) */
   sha256: string;
+  /** read from the cache's copy of the signed file (verified again), not fetched now */
+  cached?: boolean;
 }
 
 /**
@@ -30,29 +35,48 @@ export interface UpstreamRelease {
  * InRelease) against `keys`. Refuses a bad or unknown signature, a signed file with text outside its
  * signed parts (checkSignedLayout.ts, as apt does), a Release without SHA256 or SHA512 sums, and
  * a Release whose Valid-Until has passed (a replayed old index could hide security updates) or cannot be
- * read, or whose Date is in the future (checkReleaseDates).
+ * read, or whose Date is in the future (checkReleaseDates). With `cacheDir`, the signed file is kept as
+ * CACHE/apt-release/v1/SHA256("URI SUITE"); with `preferCached` too, that copy is verified and read instead
+ * of fetching (ferry build --locked: checkLockedInIndexes), and fetched again when it does not verify now.
  */
 export async function fetchUpstreamRelease(
   uri: string,
   suite: string,
   keys: openpgp.PublicKey[],
   stats?: FetchStats,
-  opts: { checkValidUntil?: boolean; now?: Date } = {},
+  opts: { checkValidUntil?: boolean; now?: Date; cacheDir?: string; preferCached?: boolean } = {},
 ): Promise<UpstreamRelease> {
-  const now = opts.now ?? new Date();
   // a suite ending in "/" is apt's flat repository: the path itself, under the URI, not under dists/
   const flat = isFlatSuite(suite);
   const base = uri.replace(/\/+$/, '');
   const distUrl = flat ? `${base}/${suite.replace(/^(\.\/)+/, '')}` : `${base}/dists/${suite}/`;
-  let text: string;
-  let signers: string[];
+  const entry = opts.cacheDir === undefined ? undefined : join(opts.cacheDir, 'apt-release', 'v1', sha256Hex(`${uri} ${suite}`));
+  if (entry !== undefined && opts.preferCached) {
+    // the signed file this machine last verified for this suite, verified again now (keys, layout, dates):
+    // a build from a warm cache asks the upstream nothing; one that does not verify any more is fetched again
+    const kept = await readFile(entry, 'utf8').then((t) => JSON.parse(t) as SignedRelease, () => undefined);
+    if (kept !== undefined) {
+      try {
+        return { ...(await readSignedRelease(kept, distUrl, flat, keys, opts)), cached: true };
+      } catch {
+        // fetched below
+      }
+    }
+  }
+  const signed = await fetchSignedRelease(distUrl, stats);
+  const release = await readSignedRelease(signed, distUrl, flat, keys, opts);
+  // derived from a verified download and verified again when read: no fsync
+  if (entry !== undefined) await writeFileAtomic(entry, JSON.stringify(signed), { durable: false });
+  return release;
+}
+
+/** The signed Release as the upstream serves it: InRelease, or Release and Release.gpg (Release base64). */
+type SignedRelease = { inRelease: string } | { release: string; signature: string };
+
+async function fetchSignedRelease(distUrl: string, stats: FetchStats | undefined): Promise<SignedRelease> {
   try {
     const { body: inRelease } = await fetchBytes(distUrl + 'InRelease', { stats });
-    const armored = inRelease.toString('utf8');
-    checkClearsignedLayout(armored, distUrl + 'InRelease');
-    const v = await verifyCleartext(armored, keys, distUrl + 'InRelease');
-    text = v.text;
-    signers = v.signers.map((s) => s.fingerprint);
+    return { inRelease: inRelease.toString('utf8') };
   } catch (err) {
     if (!(err instanceof FetchError && err.status === 404)) throw err;
     const { body: release } = await fetchBytes(distUrl + 'Release', { stats });
@@ -60,7 +84,30 @@ export async function fetchUpstreamRelease(
       if (e instanceof FetchError && e.status === 404) throw new SignatureError(`${distUrl}: neither InRelease nor Release.gpg exists; ferry only uses signed repositories`);
       throw e;
     });
-    const armored = sig.toString('utf8');
+    return { release: release.toString('base64'), signature: sig.toString('utf8') };
+  }
+}
+
+/** Verify a signed Release against `keys` and read it (fetchUpstreamRelease). */
+async function readSignedRelease(
+  signed: SignedRelease,
+  distUrl: string,
+  flat: boolean,
+  keys: openpgp.PublicKey[],
+  opts: { checkValidUntil?: boolean; now?: Date },
+): Promise<UpstreamRelease> {
+  const now = opts.now ?? new Date();
+  let text: string;
+  let signers: string[];
+  if ('inRelease' in signed) {
+    const armored = signed.inRelease;
+    checkClearsignedLayout(armored, distUrl + 'InRelease');
+    const v = await verifyCleartext(armored, keys, distUrl + 'InRelease');
+    text = v.text;
+    signers = v.signers.map((s) => s.fingerprint);
+  } else {
+    const release = Buffer.from(signed.release, 'base64');
+    const armored = signed.signature;
     checkDetachedLayout(armored, distUrl + 'Release.gpg');
     const v = await verifyDetached(release, armored, keys, distUrl + 'Release.gpg');
     text = release.toString('utf8');

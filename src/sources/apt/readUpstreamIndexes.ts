@@ -20,11 +20,15 @@ export interface UpstreamIndexes extends UpstreamReleases {
 }
 
 /** Fetch and verify the Release (InRelease) of every suite of every upstream, in the order apt reads them. */
-export async function fetchUpstreamReleases(upstreams: AptUpstreamSource[], stats: FetchStats): Promise<UpstreamReleases> {
+export async function fetchUpstreamReleases(
+  upstreams: AptUpstreamSource[],
+  stats: FetchStats,
+  cache: { cacheDir?: string; preferCached?: boolean } = {},
+): Promise<UpstreamReleases> {
   const out: UpstreamReleases = { sources: [], releases: new Map() };
   for (const up of upstreams) {
     for (const suite of up.suites) {
-      const release = await fetchUpstreamRelease(up.uri, suite, up.keys, stats, { checkValidUntil: up.checkValidUntil });
+      const release = await fetchUpstreamRelease(up.uri, suite, up.keys, stats, { checkValidUntil: up.checkValidUntil, ...cache });
       out.sources.push({ uri: up.uri, suite, signers: release.signers });
       out.releases.set(`${up.uri} ${suite}`, release);
     }
@@ -43,8 +47,10 @@ export async function readUpstreamIndexes(
   ctx: Pick<BuildContext, 'cacheDir' | 'log'>,
   stats: FetchStats,
   read?: UpstreamReleases,
+  /** read each suite's signed Release from the cache's copy when it still verifies (fetchUpstreamRelease) */
+  preferCached = false,
 ): Promise<UpstreamIndexes> {
-  const out: UpstreamIndexes = { ...(read ?? (await fetchUpstreamReleases(upstreams, stats))), indexes: [] };
+  const out: UpstreamIndexes = { ...(read ?? (await fetchUpstreamReleases(upstreams, stats, { cacheDir: ctx.cacheDir, preferCached }))), indexes: [] };
   for (const up of upstreams) {
     for (const suite of up.suites) {
       const release = out.releases.get(`${up.uri} ${suite}`)!;

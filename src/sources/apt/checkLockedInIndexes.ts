@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { IntegrityError } from '../../errors.js';
+import type { LockedDeb } from './aptKind.js';
+import type { PackedIndex } from './packedIndex.js';
+import type { AptPackage } from './types.js';
+
+/** What a lock pins of one .deb. */
+type PinnedDeb = Omit<LockedDeb, 'services'>;
+
+/** The URL a lock gives an index's package: its upstream's URI and its Filename, as `ferry lock` writes it. */
+function packageUrl(p: AptPackage): string {
+  return `${p.origin.uri.replace(/\/+$/, '')}/${p.filename}`;
+}
+
+/**
+ * Every .deb a lock pins is one the upstreams' signed indexes list: the verified Packages indexes of the
+ * spec's suites, components and the lock's architectures (readUpstreamIndexes, the ones `ferry lock`
+ * reads) must hold a stanza of that name, version and architecture, at that URL, of that size and
+ * Priority, with that SHA256. A stanza that gives SHA512 only (pinDebSha256) matches on the rest, and
+ * the downloaded file is checked against its SHA512 afterwards (checkSha512). So a hand-edited lock
+ * cannot pin a file of the upstream's pool that no suite of the spec lists (an old version dropped from
+ * the index, another suite's file, an unsigned corner of the server). Throws one line naming the first
+ * entry no index lists (IntegrityError, exit 67). Returns, by the index of the locked entry, the SHA512s
+ * that remain to be checked.
+ */
+export function checkLockedInIndexes(locked: readonly PinnedDeb[], indexes: readonly PackedIndex[]): Map<number, string> {
+  const sha512s = new Map<number, string>();
+  locked.forEach((l, at) => {
+    let sha512: string | undefined;
+    let found = false;
+    for (const packed of indexes) {
+      const id = packed.lookup(l.name);
+      if (id === undefined) continue;
+      for (const i of packed.recordsNamed(id)) {
+        const p = packed.get(i);
+        if (p.name !== l.name || p.version !== l.version || p.architecture !== l.architecture || p.size !== l.size) continue;
+        if ((p.priority ?? '') !== (l.priority ?? '') || packageUrl(p) !== l.url) continue;
+        if (p.sha256 === l.sha256) found = true;
+        else if (p.sha256 === '' && p.sha512) sha512 ??= p.sha512;
+      }
+      if (found) break;
+    }
+    if (found) return;
+    if (sha512 !== undefined) {
+      sha512s.set(at, sha512);
+      return;
+    }
+    throw new IntegrityError(
+      `${l.url}: the lock pins ${l.name} ${l.version} ${l.architecture} (sha256 ${l.sha256}, ${l.size} bytes), but no signed Packages index of the spec's upstreams lists that file; run ferry lock again and review the diff`,
+    );
+  });
+  return sha512s;
+}
+
+/** A downloaded .deb whose index stanza gives SHA512 only must match it (exit 67, one line). */
+export async function checkSha512(file: string, expected: string, l: PinnedDeb): Promise<void> {
+  const hash = createHash('sha512');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  const found = hash.digest('hex');
+  if (found !== expected) {
+    throw new IntegrityError(`${l.url}: the lock pins ${l.name} ${l.version} ${l.architecture} (sha256 ${l.sha256}), whose sha512 ${found} is not the ${expected} the signed Packages index lists; run ferry lock again and review the diff`);
+  }
+}
