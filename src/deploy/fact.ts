@@ -44,7 +44,10 @@ const Failure = FailureBase.extend({
    * taken as done. `time` is when it started.
    */
   unfinished: z.literal(true).optional(),
-  /** with `unfinished`: the failure of another stage it stands in front of, recorded again when this stage completes */
+  /**
+   * the failure of another stage it stands in front of (or that stage's mark that it had not finished), kept when this
+   * stage fails too, and recorded again when this stage completes
+   */
   earlier: FailureBase.optional(),
 });
 export type Failure = z.infer<typeof Failure>;
