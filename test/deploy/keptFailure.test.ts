@@ -62,6 +62,11 @@ describe('a later stage failure kept across a forced earlier stage (folder hosts
     const stage = await ferry('deploy', 'kf@1', '--force', 'stage', '--server', empty.url, '--retries', '0');
     expect(stage.code, stage.stderr).toBe(72);
     expect(stage.stderr).toMatch(/FAILED h1 web stage/);
+    // status and plan tell the configure failure the fact keeps behind the stage's
+    expect((await status()).stages).toEqual({ stage: 'failed', install: 'done', configure: 'failed' });
+    const plan = JSON.parse((await ferry('plan', 'kf@1', '--json')).stdout) as { rows: Array<{ stage: string; run: boolean; reason: string }> };
+    expect(plan.rows.map((r) => `${r.stage} ${r.run ? 'run' : 'skip'}`)).toEqual(['stage run', 'install skip', 'configure run']);
+    expect(plan.rows[2]!.reason).toMatch(/^configure failed at \S+, running again$/);
 
     // the plain re-run completes the stage, then runs configure again: the health check still fails
     const again = await ferry('deploy', 'kf@1', '--push', '--json');
@@ -78,6 +83,7 @@ describe('a later stage failure kept across a forced earlier stage (folder hosts
   });
 
   it('an install the runner was killed in stays to do after a forced stage completed', async () => {
+    rmSync(join(h1(), 'broken'), { force: true });
     expect((await ferry('deploy', 'kf@1', '--push')).code).toBe(0);
     writeFileSync(join(h1(), 'hold-install'), '');
     rmSync(join(h1(), 'in-install'), { force: true });
@@ -89,6 +95,8 @@ describe('a later stage failure kept across a forced earlier stage (folder hosts
     rmSync(join(h1(), 'hold-install'));
     expect((await status()).stages.install).toBe('failed');
     expect(JSON.parse(readFileSync(join(h1(), 'var/lib/ferry/facts/web.json'), 'utf8')).failure).toMatchObject({ stage: 'install', unfinished: true });
+    const plan = JSON.parse((await ferry('plan', 'kf@1', '--force', 'stage', '--json')).stdout) as { rows: Array<{ stage: string; run: boolean; reason: string }> };
+    expect(plan.rows.map((r) => `${r.stage} ${r.run ? 'run' : 'skip'}`)).toEqual(['stage run', 'install run', 'configure run']);
 
     // the forced stage completes; the install the killed run left is run again in the same run, and configure restarts for it
     const forced = await ferry('deploy', 'kf@1', '--push', '--force', 'stage', '--json');
