@@ -45,6 +45,8 @@ export interface StatusResult {
   unreachable: Array<{ host: string; error: string }>;
   /** bundles of complete services whose release could not be had to compute their keys, and why: their services' variables are not checked */
   unchecked?: Array<{ digest: string; reason: string }>;
+  /** hosts a run holds now (a deploy or rollback going on there), and its holder line */
+  held?: Array<{ host: string; by: string }>;
 }
 
 /** Gather every host's facts: which release (bundle digest) each service runs, and how far it got. */
@@ -65,6 +67,7 @@ export async function collectStatus(opts: {
 }): Promise<StatusResult> {
   const rows: StatusRow[] = [];
   const unreachable: StatusResult['unreachable'] = [];
+  const held: NonNullable<StatusResult['held']> = [];
   const unchecked = new Map<string, string>();
   // per bundle once: the release and what it gives each host, with the keys of today's variables
   const targets = new Map<string, Promise<{ release: Release; byHost: Map<string, ServiceTarget[]> } | string>>();
@@ -88,6 +91,7 @@ export async function collectStatus(opts: {
   await forEachHost(items, opts, async ({ host, settings }, transport) => {
     try {
       const { facts, heldBy } = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readHostStatus(transport, host.name, settings.factsDir, settings.dataDir, opts.timeoutMs));
+      if (heldBy !== undefined) held.push({ host: host.name, by: heldBy });
       for (const [service, read] of facts) {
         if (!read.fact) {
           rows.push({ host: host.name, service, complete: false, problem: 'problem' in read ? read.problem : undefined });
@@ -131,5 +135,6 @@ export async function collectStatus(opts: {
   // in the inventory's order too, not the order the hosts failed in: the lines that name the first five
   // (gc -i, rollback) named different hosts from one run to the next
   unreachable.sort((a, b) => order.get(a.host)! - order.get(b.host)!);
-  return { rows, unreachable, unchecked: [...unchecked].map(([digest, reason]) => ({ digest, reason })) };
+  held.sort((a, b) => order.get(a.host)! - order.get(b.host)!);
+  return { rows, unreachable, unchecked: [...unchecked].map(([digest, reason]) => ({ digest, reason })), held };
 }

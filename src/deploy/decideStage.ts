@@ -1,4 +1,4 @@
-import type { Fact } from './fact.js';
+import { type Fact, stageFailure } from './fact.js';
 import type { FactRead } from './readFacts.js';
 import { STAGES, type StageName } from '../stages.js';
 
@@ -43,7 +43,7 @@ export function decideStage(stage: StageName, read: FactRead, want: WantedStage,
 function doneFor(stage: StageName, fact: Fact | undefined, want: WantedStage): boolean {
   const done = fact?.stages[stage];
   if (!done || done.version !== want.version || done.key !== want.keys[stage]) return false;
-  return fact!.failure?.stage !== stage;
+  return !stageFailure(fact!, stage);
 }
 
 function runOrSkip(stage: StageName, read: FactRead, want: WantedStage, force: ReadonlySet<string>): Decision {
@@ -53,10 +53,11 @@ function runOrSkip(stage: StageName, read: FactRead, want: WantedStage, force: R
   // for this bundle or another one (a rollback after a failed configure: that attempt changed the host
   // half way after the stage last completed): what an earlier run completed says nothing about it any
   // more, and ferry status shows it failed until it completes
-  const failure = read.fact.failure;
-  if (failure?.stage === stage) {
+  // (or a failure a forced earlier stage keeps in front of it, put back when that one completes)
+  const failure = stageFailure(read.fact, stage);
+  if (failure) {
     const other = failure.digest === want.digest ? '' : ` for bundle ${failure.digest.slice(0, 12)}`;
-    return { run: true, reason: failure.unfinished ? `${stage} did not finish${other} (started ${failure.time}), running again` : `${stage} failed${other} at ${failure.time}, running again` };
+    return { run: true, reason: failure.unfinished === true ? `${stage} did not finish${other} (started ${failure.time}), running again` : `${stage} failed${other} at ${failure.time}, running again` };
   }
   const done = read.fact.stages[stage];
   if (!done) return { run: true, reason: `${stage} not completed yet` };

@@ -1,5 +1,6 @@
 import { DeployError } from '../errors.js';
 import { nameSome } from '../util/oneLine.js';
+import { escapeText } from '../util/escapeText.js';
 import { collectStatus } from './collectStatus.js';
 import type { SshOptions } from './forEachHost.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
@@ -15,6 +16,13 @@ export async function digestsHostsRun(opts: { inventory: Inventory; hosts: Inven
   if (unknown.length > 0) {
     // the first five named, the rest counted, as rollback names them: a fleet cut off made one line of every host
     throw new DeployError(`gc removes nothing: cannot tell which release ${nameSome(unknown)} runs. Fix those hosts, leave them out with --limit, or name their releases with --protect`);
+  }
+  // a run that holds a host now may be bringing it a release its facts do not name yet (they name it once its
+  // stage stage completes): a rollback to an old release lost that release's tree in the store mid-run, and
+  // the hosts then ran a release the store no longer had
+  const held = status.held ?? [];
+  if (held.length > 0) {
+    throw new DeployError(`gc removes nothing: a run holds ${nameSome(held.map((h) => `${h.host} (${escapeText(h.by)})`))} now, and the release it brings there may not be in the facts yet; run gc when that run has finished`);
   }
   // not only the digest a host is being brought to: after a rollout stopped between install and configure,
   // its services still run the release its configure fact names

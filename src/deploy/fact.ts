@@ -1,5 +1,5 @@
 import * as z from '../util/zod.js';
-import { STAGES } from '../stages.js';
+import { STAGES, type StageName } from '../stages.js';
 import { NAME_RE } from '../util/names.js';
 import { DeployError } from '../errors.js';
 import { escapeText } from '../util/escapeText.js';
@@ -44,10 +44,29 @@ const Failure = FailureBase.extend({
    * taken as done. `time` is when it started.
    */
   unfinished: z.literal(true).optional(),
-  /** with `unfinished`: the failure of another stage it stands in front of, recorded again when this stage completes */
+  /**
+   * the failure of another stage it stands in front of (or that stage's mark that it had not finished), kept when this
+   * stage fails too, and recorded again when this stage completes
+   */
   earlier: FailureBase.optional(),
 });
 export type Failure = z.infer<typeof Failure>;
+export type FailureBase = z.infer<typeof FailureBase>;
+
+/**
+ * The failure (or mark that it had not finished) recorded for `stage`: the fact's failure, or one it keeps in
+ * front of it (`earlier`, put back when that stage completes): the stage is not done while it has one. Read as
+ * deep as a fact can keep them (one per stage); a kept one that is not a failure counts for nothing.
+ */
+export function stageFailure(f: Fact, stage: StageName): FailureBase | undefined {
+  let at: FailureBase | undefined = f.failure;
+  for (let depth = 0; at && depth < STAGES.length; depth++) {
+    if (at.stage === stage) return at;
+    const next = FailureBase.safeParse(at.earlier);
+    at = next.success ? next.data : undefined;
+  }
+  return undefined;
+}
 
 /**
  * What install changed and configure has not yet activated and restarted for: kept across runs (a
@@ -99,7 +118,7 @@ export function stageStates(f: Fact): Record<(typeof STAGES)[number], StageState
     STAGES.map((s) => {
       const done = f.stages[s];
       // a failed attempt for another bundle too (a rollback not yet configured): it changed the host after the stage last completed
-      if (f.failure?.stage === s) return [s, 'failed'];
+      if (stageFailure(f, s)) return [s, 'failed'];
       if (!done) return [s, 'missing'];
       if (!f.keys || f.keys[s] !== done.key) return [s, 'outdated'];
       if (s === 'configure' && f.pending) return [s, 'pending'];

@@ -28,6 +28,17 @@ function changesHost(svc: ServiceTarget, stage: 'install' | 'configure'): boolea
   return svc.steps[stage].length > 0 || (stage === 'configure' && svc.steps.install.some(hasActivation));
 }
 
+/**
+ * What the failure (or unfinished mark) of `stage` keeps in front of it (`earlier`), put back when the stage
+ * completes: the fact's failure of another stage, whole (a configure whose health check failed, an install the
+ * runner was killed in), or what the stage's own last failure kept. Dropped, a later stage the facts show done
+ * was skipped after a forced or repaired earlier stage failed or was stopped, then completed: the deploy
+ * reported the host ok and status complete while its health check failed or its install had not finished.
+ */
+function keptFailure(prior: Failure | undefined, stage: StageName): Failure['earlier'] {
+  return prior?.stage === stage ? prior.earlier : prior;
+}
+
 /** How far a stage got: the step running (for its failure) and what changed so far, over its retries. */
 interface StageProgress {
   step?: string;
@@ -288,8 +299,9 @@ export class HostRun {
         },
       },
       pending: stage === 'configure' ? undefined : stage === 'install' ? this.pending(base.pending, interrupted ? [...at.changes, INTERRUPTED_INSTALL] : at.changes) : base.pending,
-      // this stage completed: its failure (or the mark that it had not finished) goes, another stage's stays
-      failure: base.failure?.stage === stage ? (base.failure.unfinished ? base.failure.earlier : undefined) : base.failure,
+      // this stage completed: its failure (or the mark that it had not finished) goes, another stage's stays,
+      // and the one it stood in front of (a later stage's failure, or its mark that it had not finished) is back
+      failure: base.failure?.stage === stage ? base.failure.earlier : base.failure,
     };
     await this.writeFact(fact);
     return changed;
@@ -325,7 +337,7 @@ export class HostRun {
    */
   private async markUnfinished(svc: ServiceTarget, stage: StageName, reason: string): Promise<void> {
     const base = this.baseFact(svc, this.facts.get(svc.name)?.fact);
-    const earlier = base.failure && base.failure.stage !== stage ? (base.failure.unfinished ? base.failure.earlier : base.failure) : undefined;
+    const earlier = keptFailure(base.failure, stage);
     const failure: Failure = {
       stage,
       time: new Date().toISOString(),
@@ -351,7 +363,8 @@ export class HostRun {
    */
   private async recordFailure(svc: ServiceTarget, failure: Failure, changes: readonly string[]): Promise<void> {
     const base = this.baseFact(svc, this.facts.get(svc.name)?.fact);
-    const fact = { ...base, failure, pending: base.pending ?? this.pending(undefined, changes) };
+    const earlier = keptFailure(base.failure, failure.stage);
+    const fact = { ...base, failure: { ...failure, ...(earlier ? { earlier } : {}) }, pending: base.pending ?? this.pending(undefined, changes) };
     try {
       await this.writeFact(fact);
     } catch {

@@ -1,4 +1,5 @@
 import { decideStage } from './decideStage.js';
+import { stageFailure } from './fact.js';
 import { forEachHost } from './forEachHost.js';
 import { prepareTargets } from './prepareTargets.js';
 import { readHostStatus } from './readFacts.js';
@@ -96,8 +97,8 @@ export function planService(host: string, svc: ServiceTarget, read: FactRead, re
     // a configure the facts show done still runs when the install before it changes something
     // (it activates and restarts for it), and surely after an install that had not finished
     if (stage === 'configure' && !d.run && !d.refused && ahead.has('install') && svc.steps.install.length > 0) {
-      const failure = read.fact?.failure;
-      d = failure?.stage === 'install' && failure.unfinished ? { run: true, reason: 'install did not finish in an earlier run: configure restarts for what it may have changed' } : { ...d, reason: `${d.reason}; runs if install changes something` };
+      const failure = read.fact && stageFailure(read.fact, 'install');
+      d = failure?.unfinished === true ? { run: true, reason: 'install did not finish in an earlier run: configure restarts for what it may have changed' } : { ...d, reason: `${d.reason}; runs if install changes something` };
     }
     rows.push({ host, service: svc.name, stage, ...d });
     if (d.run) ahead.add(stage);

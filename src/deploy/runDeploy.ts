@@ -12,7 +12,8 @@ import { prepareTargets } from './prepareTargets.js';
 import { refuseSameHost } from './sameHost.js';
 import { retiredLines, servicesOfHost } from './retire.js';
 import { type RetryPolicy, retryTransient } from './retryTransient.js';
-import { TransientError } from './transport/TransientError.js';
+import { CommandTimeoutError, TransientError } from './transport/TransientError.js';
+import { oneLine } from './output/deployLines.js';
 import { parseSerial } from './parseSerial.js';
 import { rollout } from './rollout.js';
 import { STAGES, type StageName } from '../stages.js';
@@ -193,7 +194,15 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     // no hold taken after the others are released
     await locking?.catch(() => {});
     // bounded (the hold's --timeout): a host that keeps its hold going once told to end held the report of every host
-    await Promise.all(runs.map((r) => r.guard?.release().catch((err: unknown) => err instanceof TransientError && log.warn(`host ${r.name}: its hold (DATA/run/lock) did not end within --timeout after the run; stopped waiting for it`))));
+    // a hold whose connection dropped (the host went down mid-run) had ended long before: not a wait for --timeout
+    await Promise.all(
+      runs.map((r) =>
+        r.guard?.release().catch((err: unknown) => {
+          if (err instanceof CommandTimeoutError) log.warn(`host ${r.name}: its hold (DATA/run/lock) did not end within --timeout after the run; stopped waiting for it`);
+          else if (err instanceof TransientError) log.warn(`host ${r.name}: its hold (DATA/run/lock) ended with its connection, not when the run released it: ${oneLine(err.message)}`);
+        }),
+      ),
+    );
     await connections.close();
   }
 }

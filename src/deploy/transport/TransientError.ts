@@ -4,3 +4,6 @@ import { DeployError } from '../../errors.js';
 export class TransientError extends DeployError {
   readonly transient = true;
 }
+
+/** A command the runner stopped at its time limit (--timeout): the host kept it going. */
+export class CommandTimeoutError extends TransientError {}

@@ -1,7 +1,7 @@
 import { DeployError } from '../../errors.js';
 import { notHeldError, scriptOnStdin } from './scriptOnStdin.js';
 import { type SpawnOutcome, outputOverflow, spawnCommand, spawnHeld } from './spawnCommand.js';
-import { TransientError } from './TransientError.js';
+import { CommandTimeoutError } from './TransientError.js';
 import type { Held, HeldBy, RunOptions, RunResult, Transport } from './types.js';
 
 /**
@@ -33,7 +33,7 @@ export class LocalTransport implements Transport {
 
   /** A command killed for its time (worth a retry) or for its output (not) is an error; else its result. */
   private check(r: SpawnOutcome, timeoutMs?: number): RunResult {
-    if (r.timedOut) throw new TransientError(`host ${this.name}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
+    if (r.timedOut) throw new CommandTimeoutError(`host ${this.name}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
     if (r.overflow) throw outputOverflow(`host ${this.name}`, r.overflow);
     const lost = notHeldError(`host ${this.name}`, r);
     if (lost) throw lost;

@@ -2,7 +2,7 @@ import { DeployError } from '../../errors.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { notHeldError, scriptOnStdin, stopSessionScript } from './scriptOnStdin.js';
 import { type SpawnOutcome, outputOverflow, spawnCommand, spawnHeld } from './spawnCommand.js';
-import { TransientError } from './TransientError.js';
+import { CommandTimeoutError, TransientError } from './TransientError.js';
 import type { Held, HeldBy, RunOptions, RunResult, Transport } from './types.js';
 
 export interface SshTarget {
@@ -105,7 +105,7 @@ export class SshTransport implements Transport {
   private check(r: SpawnOutcome, timeoutMs?: number): RunResult {
     const where = `host ${this.target.name} (${this.target.user ? this.target.user + '@' : ''}${this.target.address}${this.target.port ? ':' + this.target.port : ''})`;
     if (r.spawnError) throw new DeployError(`${where}: cannot run ssh: ${r.spawnError.message}; install openssh-client`);
-    if (r.timedOut) throw new TransientError(`${where}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
+    if (r.timedOut) throw new CommandTimeoutError(`${where}: command did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s`);
     if (r.overflow) throw outputOverflow(where, r.overflow);
     if (r.code === 255) {
       // ssh's own lines start with "ssh: " already (ssh: connect to host …): said once
