@@ -5,6 +5,7 @@ import { prepareTargets } from './prepareTargets.js';
 import { readHostStatus } from './readFacts.js';
 import { comeBack } from './retire.js';
 import { retryTransient } from './retryTransient.js';
+import { renderTargets } from './stepContext.js';
 import { STAGES, type StageName } from '../stages.js';
 import type { FactRead } from './readFacts.js';
 import type { ServiceTarget } from './prepareTargets.js';
@@ -39,6 +40,8 @@ export type PlanOptions = Pick<DeployOptions, 'release' | 'inventory' | 'hosts' 
 export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
   const targets = prepareTargets(opts.release, opts.inventory, opts.hosts, { services: opts.services, factsDir: opts.factsDir });
   const stages = opts.stages ?? [...STAGES];
+  // what a deploy refuses before any host is contacted, the plan refuses too (a step option or template a host's variables do not render)
+  renderTargets(targets, opts.release, stages);
   const force = new Set(opts.force ?? []);
   const rows: PlanRow[] = [];
   const unreachable: PlanResult['unreachable'] = [];

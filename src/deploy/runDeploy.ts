@@ -16,6 +16,7 @@ import { CommandTimeoutError, TransientError } from './transport/TransientError.
 import { oneLine } from './output/deployLines.js';
 import { parseSerial } from './parseSerial.js';
 import { rollout } from './rollout.js';
+import { renderTargets } from './stepContext.js';
 import { STAGES, type StageName } from '../stages.js';
 import { hostResult, summarizeReport } from './summarizeReport.js';
 
@@ -74,6 +75,9 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
   }
   const targets = prepareTargets(release, opts.inventory, opts.hosts, { services: opts.services, factsDir: opts.factsDir });
   refuseSameHost(targets, opts.inventory.file);
+  // every step option and template each host would render, before any host is contacted: a bad inventory value
+  // refuses the run, rather than fail its host after stage and install ran there (and other hosts were configured)
+  renderTargets(targets, release, stages);
   if (!opts.source.push && stages.includes('stage')) {
     for (const t of targets) {
       if (!t.settings.server && !opts.source.server && t.services.some((s) => s.entries.length)) {

@@ -56,15 +56,16 @@ describe('hostile templates, step options, inventory values and manifest strings
     return runDeploy({ release: rel, inventory: inv, hosts: inv.hosts, source: { push: true }, log: recordingLogger() });
   };
 
-  it('a template that reaches for JavaScript fails its host with a one-line error and runs nothing', async () => {
+  it('a template that reaches for JavaScript is refused with a one-line error before any host is touched, and runs nothing', async () => {
     const rel = await release('ssti-template', {
       files: { 'app.conf.j2': `port {{ port | default(1) }}\n{{ range.constructor("${js()}")() }}\n` },
       configure: [{ template: { src: 'app.conf.j2', dest: '{{ root }}/etc/app.conf' } }],
     });
-    const report = await deploy(rel);
-    expect(report.ok).toBe(false);
-    expect(report.hosts[0]!.error).toMatch(/^host h1, service web, configure template: template files\/web\/app.conf.j2: cannot render \{\{ range.constructor\(.*: line 2: calling functions or methods is not supported/);
-    expect(report.hosts[0]!.error).not.toContain('\n');
+    // its options name a variable, so it is checked with each host's variables: before any host is touched
+    const refused = deploy(rel);
+    await expect(refused).rejects.toThrow(DeployError);
+    await expect(refused).rejects.toThrow(/^host h1, service web, configure template: template files\/web\/app.conf.j2: cannot render \{\{ range.constructor\(.*: line 2: calling functions or methods is not supported[^\n]*$/);
+    expect(existsSync(join(root, 'var/lib/ferry'))).toBe(false);
     expect(existsSync(join(root, 'etc/app.conf'))).toBe(false);
     expect(existsSync(marker)).toBe(false);
   });
@@ -81,13 +82,16 @@ describe('hostile templates, step options, inventory values and manifest strings
     expect(existsSync(marker)).toBe(false);
   });
 
-  it('a step option that reaches for JavaScript is refused before any host is touched, or fails its host when it is only known per host', async () => {
+  it('a step option that reaches for JavaScript is refused before any host is touched, also when it is only known per host', async () => {
     const parsedAway = await release('ssti-option', { configure: [{ command: { run: `echo {{ cycler.constructor("${js()}")() }}` } }] });
     await expect(deploy(parsedAway)).rejects.toThrow(SpecError);
     await expect(deploy(parsedAway)).rejects.toThrow(/^bundle ssti-option 1: services.web.configure\[0\].command option run: cannot render \{\{ cycler.constructor\(.*: calling functions or methods is not supported; use a filter: VALUE \| NAME\(ARGS\)$/);
     const perHost = await release('ssti-option2', { configure: [{ command: { run: 'echo ok', env: { X: '{{ constructor.constructor }}{{ __proto__ }}' } } }] });
-    const report = await deploy(perHost);
-    expect(report.hosts[0]!.error).toBe('host h1, service web, configure command option env.X: cannot render {{ constructor.constructor }}: constructor.constructor is an undefined value; define the variable in the inventory (host, group or top-level vars) or give a default: VALUE | default(...)');
+    // rendered per host, and still before any host is touched: the run is refused (exit 72), not the host failed
+    const refused = deploy(perHost);
+    await expect(refused).rejects.toThrow(DeployError);
+    await expect(refused).rejects.toThrow('host h1, service web, configure command option env.X: cannot render {{ constructor.constructor }}: constructor.constructor is an undefined value; define the variable in the inventory (host, group or top-level vars) or give a default: VALUE | default(...)');
+    expect(existsSync(join(root, 'var/lib/ferry'))).toBe(false);
     expect(existsSync(marker)).toBe(false);
   });
 

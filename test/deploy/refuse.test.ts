@@ -30,7 +30,7 @@ describe('deploys that must stop without leaving anything half-done', () => {
     expect(fact.failure).toMatchObject({ stage: 'stage', step: 'artifacts', digest, message: expect.stringMatching(/altered on the server or on the way/) });
   });
 
-  it('fails a template with an undefined variable, naming it, and leaves the old file', async () => {
+  it('refuses a template with an undefined variable before the host is touched, naming it, and leaves the old file', async () => {
     resetHost(host());
     const svc = webService('1.0.0');
     svc.files = { ...svc.files, 'app.conf.j2': 'listen {{ port }}\ncolour {{ colour }}\n' };
@@ -41,9 +41,10 @@ describe('deploys that must stop without leaving anything half-done', () => {
     writeRelease(ctx.store, { name: 'undef', version: '0', services: { web: webService('0.9.0') } });
     expect((await runDeploy({ ...opts, release: await loadRelease(ctx.store, 'undef@0'), log: recordingLogger() })).ok).toBe(true);
     const before = readFileSync(conf, 'utf8');
-    const report = await runDeploy({ ...opts, release: await loadRelease(ctx.store, 'undef@1'), log: recordingLogger() });
-    expect(report.ok).toBe(false);
-    expect(report.hosts[0]!.error).toMatch(/template files\/web\/app.conf.j2 for host x1: cannot render \{\{ colour \}\}: .*undefined value; define the variable in the inventory/);
+    // rendered on the runner before the host is contacted: the run is refused, the new release not even staged there
+    const release = await loadRelease(ctx.store, 'undef@1');
+    await expect(runDeploy({ ...opts, release, log: recordingLogger() })).rejects.toThrow(/^template files\/web\/app.conf.j2 for host x1: cannot render \{\{ colour \}\}: .*undefined value; define the variable in the inventory/);
+    expect(existsSync(join(host().root, 'var/lib/ferry/bundles', release.digest))).toBe(false);
     expect(readFileSync(conf, 'utf8')).toBe(before);
     expect(readdirSync(join(host().root, 'etc/web'))).toEqual(['app.conf']);
   });
