@@ -84,7 +84,7 @@ async function certifyingPolicyKey(policyKeys: PolicyKey[], fingerprint: string,
     const old = keyring.find((k) => k.getFingerprint().toUpperCase() === pk.fingerprint);
     if (!old || old.getFingerprint() === key.getFingerprint()) continue;
     if (await whyKeyIsInvalidNow(old)) continue;
-    const identities = new Set(old.users.flatMap((u) => (u.userID ? [identity(u.userID)] : [])));
+    const identities = await validIdentities(old);
     if (!mayCertify(await old.getPrimaryUser().catch(() => undefined))) continue;
     for (const user of key.users) {
       if (!user.userID || !identities.has(identity(user.userID))) continue;
@@ -94,6 +94,20 @@ async function certifyingPolicyKey(policyKeys: PolicyKey[], fingerprint: string,
     }
   }
   return undefined;
+}
+
+/**
+ * The identities of `key`'s user IDs that its own valid, unrevoked self-certification binds to it now. A user ID
+ * without one is anybody's: a keyring file may carry a copy of a policy key with a user ID added (merged with the
+ * policy's copy, as copies of one key are), and a certification the policy key made of that user ID on another
+ * person's key (a key signing party) must not make that key count as the policy key.
+ */
+async function validIdentities(key: openpgp.PublicKey): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const u of key.users) {
+    if (u.userID && (await u.verify().then(() => true, () => false))) out.add(identity(u.userID));
+  }
+  return out;
 }
 
 /**
