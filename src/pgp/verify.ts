@@ -106,7 +106,7 @@ async function checkSignatures(parts: SignaturePart[], keys: openpgp.PublicKey[]
       ignored.push({ index: part.index, keyID, reason: key ? `${reason} (key ${key.getFingerprint().toUpperCase()}${userIDsOf(key)})` : reason });
       continue;
     }
-    signers.push({ fingerprint: key!.getFingerprint().toUpperCase(), userIDs: key!.getUserIDs(), created: (packet.created ?? new Date(0)).toISOString() });
+    signers.push({ fingerprint: key!.getFingerprint().toUpperCase(), userIDs: await boundUserIDs(key!), created: (packet.created ?? new Date(0)).toISOString() });
   }
   ignored.sort((a, b) => a.index - b.index);
   if (signers.length === 0) throw new SignatureError(`${label}: no valid signature by a trusted key (${ignored.map(describeIgnored).join('; ')})`);
@@ -154,6 +154,18 @@ function single(packet: openpgp.SignaturePacket): openpgp.Signature {
 
 function keyIDOf(packet: openpgp.SignaturePacket): string {
   return packet.issuerKeyID.toHex().toUpperCase();
+}
+
+/**
+ * The user IDs the key's own valid, unrevoked self-certification binds to it now: anyone can append a user ID
+ * ("Security team") to a copy of a key, and copies of one key are merged, so an unbound one names nobody.
+ */
+async function boundUserIDs(key: openpgp.PublicKey): Promise<string[]> {
+  const out: string[] = [];
+  for (const u of key.users) {
+    if (u.userID && (await u.verify().then(() => true, () => false))) out.push(u.userID.userID);
+  }
+  return out;
 }
 
 function userIDsOf(key: openpgp.PublicKey): string {
