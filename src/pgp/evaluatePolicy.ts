@@ -83,7 +83,7 @@ async function certifyingPolicyKey(policyKeys: PolicyKey[], fingerprint: string,
   for (const pk of policyKeys) {
     const old = keyring.find((k) => k.getFingerprint().toUpperCase() === pk.fingerprint);
     if (!old || old.getFingerprint() === key.getFingerprint()) continue;
-    if (await whyKeyIsInvalidNow(old)) continue;
+    if (await whyKeyIsInvalidNow(old, keyring)) continue;
     const identities = await validIdentities(old);
     if (!mayCertify(await old.getPrimaryUser().catch(() => undefined))) continue;
     for (const user of key.users) {
@@ -145,7 +145,7 @@ async function resolveSubkeyFingerprints(policy: Policy, keyring: openpgp.Public
     }
     const owner = keyring.find((k) => k.subkeys.some((s) => s.getFingerprint().toUpperCase() === pk.fingerprint));
     const subkey = owner?.subkeys.find((s) => s.getFingerprint().toUpperCase() === pk.fingerprint);
-    if (owner && subkey && !(await whyKeyCannotSignNow(owner, subkey.getKeyID()))) out.push({ ...pk, fingerprint: owner.getFingerprint().toUpperCase() });
+    if (owner && subkey && !(await whyKeyCannotSignNow(owner, subkey.getKeyID(), keyring))) out.push({ ...pk, fingerprint: owner.getFingerprint().toUpperCase() });
     else out.push(pk);
   }
   const named = new Map<string, string>();

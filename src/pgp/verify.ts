@@ -101,7 +101,7 @@ async function checkSignatures(parts: SignaturePart[], keys: openpgp.PublicKey[]
     if (!packet || ignored.some((i) => i.index === part.index)) continue;
     const keyID = keyIDOf(packet);
     const key = keys.find((k) => k.getKeys(packet.issuerKeyID).length > 0);
-    const reason = key ? await whyNotCounted(packet, key, verifyOne) : 'not in the keyring';
+    const reason = key ? await whyNotCounted(packet, key, keys, verifyOne) : 'not in the keyring';
     if (reason) {
       ignored.push({ index: part.index, keyID, reason: key ? `${reason} (key ${key.getFingerprint().toUpperCase()}${userIDsOf(key)})` : reason });
       continue;
@@ -113,8 +113,8 @@ async function checkSignatures(parts: SignaturePart[], keys: openpgp.PublicKey[]
   return { signers, ignored };
 }
 
-async function whyNotCounted(packet: openpgp.SignaturePacket, key: openpgp.PublicKey, verifyOne: VerifyOne): Promise<string | undefined> {
-  const invalid = await whyKeyCannotSignNow(key, packet.issuerKeyID);
+async function whyNotCounted(packet: openpgp.SignaturePacket, key: openpgp.PublicKey, keyring: openpgp.PublicKey[], verifyOne: VerifyOne): Promise<string | undefined> {
+  const invalid = await whyKeyCannotSignNow(key, packet.issuerKeyID, keyring);
   if (invalid) return invalid;
   try {
     const result = await verifyOne(packet, key);
