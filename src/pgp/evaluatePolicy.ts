@@ -143,10 +143,16 @@ async function resolveSubkeyFingerprints(policy: Policy, keyring: openpgp.Public
       out.push(pk);
       continue;
     }
-    const owner = keyring.find((k) => k.subkeys.some((s) => s.getFingerprint().toUpperCase() === pk.fingerprint));
-    const subkey = owner?.subkeys.find((s) => s.getFingerprint().toUpperCase() === pk.fingerprint);
-    if (owner && subkey && !(await whyKeyCannotSignNow(owner, subkey.getKeyID(), keyring))) out.push({ ...pk, fingerprint: owner.getFingerprint().toUpperCase() });
-    else out.push(pk);
+    // every key that holds the subkey: another key of the keyring may carry its packet too, unable to sign with it
+    let owner: openpgp.PublicKey | undefined;
+    for (const k of keyring) {
+      const subkey = k.subkeys.find((s) => s.getFingerprint().toUpperCase() === pk.fingerprint);
+      if (subkey && !(await whyKeyCannotSignNow(k, subkey.getKeyID(), keyring))) {
+        owner = k;
+        break;
+      }
+    }
+    out.push(owner ? { ...pk, fingerprint: owner.getFingerprint().toUpperCase() } : pk);
   }
   const named = new Map<string, string>();
   for (const k of out) {

@@ -100,13 +100,24 @@ async function checkSignatures(parts: SignaturePart[], keys: openpgp.PublicKey[]
     const packet = part.packet;
     if (!packet || ignored.some((i) => i.index === part.index)) continue;
     const keyID = keyIDOf(packet);
-    const key = keys.find((k) => k.getKeys(packet.issuerKeyID).length > 0);
-    const reason = key ? await whyNotCounted(packet, key, keys, verifyOne) : 'not in the keyring';
-    if (reason) {
-      ignored.push({ index: part.index, keyID, reason: key ? `${reason} (key ${key.getFingerprint().toUpperCase()}${userIDsOf(key)})` : reason });
+    // every key that holds the key ID, not only the first: a keyring file may carry another key's packet as
+    // a subkey of its own (without a binding that lets it sign), and must not hide that key's signatures
+    const holders = keys.filter((k) => k.getKeys(packet.issuerKeyID).length > 0);
+    let counted: openpgp.PublicKey | undefined;
+    let reason: string | undefined;
+    for (const key of holders) {
+      const why = await whyNotCounted(packet, key, keys, verifyOne);
+      if (!why) {
+        counted = key;
+        break;
+      }
+      reason ??= `${why} (key ${key.getFingerprint().toUpperCase()}${userIDsOf(key)})`;
+    }
+    if (!counted) {
+      ignored.push({ index: part.index, keyID, reason: reason ?? 'not in the keyring' });
       continue;
     }
-    signers.push({ fingerprint: key!.getFingerprint().toUpperCase(), userIDs: await boundUserIDs(key!), created: (packet.created ?? new Date(0)).toISOString() });
+    signers.push({ fingerprint: counted.getFingerprint().toUpperCase(), userIDs: await boundUserIDs(counted), created: (packet.created ?? new Date(0)).toISOString() });
   }
   ignored.sort((a, b) => a.index - b.index);
   if (signers.length === 0) throw new SignatureError(`${label}: no valid signature by a trusted key (${ignored.map(describeIgnored).join('; ')})`);
