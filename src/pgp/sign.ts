@@ -25,19 +25,31 @@ export function whySignaturesVary(keys: openpgp.PrivateKey[]): string | undefine
 }
 
 /**
- * The bundle epoch, unless the key is younger than it (a signature cannot predate its key):
- * then the newest signing key's creation time.
+ * The bundle epoch, unless the key is younger than it (a signature cannot predate its key): then the
+ * newest signing key's creation time; and never later than now: a signature dated in the future counts
+ * nowhere until then (an epoch in the future, as a bundle from another team may carry, would make
+ * `ferry sign` add a signature that every verify refuses).
  */
-export function signatureDate(epoch: Date, keys: openpgp.PrivateKey[]): Date {
+export function signatureDate(epoch: Date, keys: openpgp.PrivateKey[], now = new Date()): Date {
   let t = epoch.getTime();
   for (const k of keys) t = Math.max(t, k.getCreationTime().getTime());
-  return new Date(t);
+  return new Date(Math.min(t, now.getTime()));
 }
 
 /** Armored detached signature over exact bytes (binary mode, like `gpg --detach-sign --armor`). */
 export async function signDetached(data: Uint8Array, keys: openpgp.PrivateKey[], date: Date): Promise<string> {
   const message = await pgp.createMessage({ binary: data });
-  return (await pgp.sign({ message, signingKeys: keys, detached: true, format: 'armored', date, config: DETERMINISTIC })) as string;
+  return (await signing(keys, () => pgp.sign({ message, signingKeys: keys, detached: true, format: 'armored', date, config: DETERMINISTIC }))) as string;
+}
+
+/** A key that cannot sign (expired, revoked, no signing key) is the caller's to replace: one line, exit 64. */
+async function signing<T>(keys: openpgp.PrivateKey[], sign: () => Promise<T>): Promise<T> {
+  try {
+    return await sign();
+  } catch (err) {
+    const which = keys.map((k) => k.getFingerprint().toUpperCase()).join(', ');
+    throw new UsageError(`cannot sign with key ${which}: ${(err as Error).message.replace(/^Error signing message: /, '')}; sign with a key that is valid now`);
+  }
 }
 
 /**
@@ -46,7 +58,7 @@ export async function signDetached(data: Uint8Array, keys: openpgp.PrivateKey[],
  */
 export async function clearsign(text: string, keys: openpgp.PrivateKey[], date: Date): Promise<string> {
   const message = await pgp.createCleartextMessage({ text });
-  return (await pgp.sign({ message, signingKeys: keys, format: 'armored', date, config: DETERMINISTIC })) as string;
+  return (await signing(keys, () => pgp.sign({ message, signingKeys: keys, format: 'armored', date, config: DETERMINISTIC }))) as string;
 }
 
 /**
