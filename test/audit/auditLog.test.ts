@@ -178,6 +178,23 @@ describe('audit log', () => {
     }
   });
 
+  it('refuses a folder, link or FIFO planted as the audit lock (exit 71, one line) instead of waiting on it for ever, importing nothing', async () => {
+    for (const [name, plant] of [
+      ['folder', async (lock: string) => mkdir(lock)],
+      ['dangling-link', async (lock: string) => symlink(join(dir, 'no-such-lock'), lock)],
+      ['fifo', async (lock: string) => expect((await run('mkfifo', [lock])).code).toBe(0)],
+    ] as const) {
+      const store = join(dir, `store-lock-${name}`);
+      await mkdir(store);
+      await plant(join(store, 'audit.log.lock'));
+      for (const command of ['verify', 'import']) {
+        const r = await ferry([command, bundle, '--keyring', key.public, '--store', store]);
+        expect([r.code, r.stderr.trim().split('\n')], name).toEqual([71, [expect.stringContaining(`${join(store, 'audit.log.lock')}`)]]);
+      }
+      expect(await readdir(store)).toEqual(['audit.log.lock']);
+    }
+  });
+
   it('takes over a lock whose pid now belongs to another process (the holder crashed, the kernel gave its pid away)', async () => {
     const store = join(dir, 'store-reused-pid');
     await mkdir(store);
