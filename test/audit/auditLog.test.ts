@@ -195,6 +195,19 @@ describe('audit log', () => {
     }
   });
 
+  it('audit verify refuses a link or a FIFO planted as audit.log (exit 71, one line) instead of reading through it or waiting on it', async () => {
+    for (const [name, plant] of [
+      ['link', async (log: string) => symlink('/dev/zero', log)],
+      ['fifo', async (log: string) => expect((await run('mkfifo', [log])).code).toBe(0)],
+    ] as const) {
+      const store = join(dir, `store-verify-${name}`);
+      await mkdir(store);
+      await plant(join(store, 'audit.log'));
+      const r = await ferry(['audit', 'verify', '--store', store]);
+      expect([r.code, r.stderr.trim().split('\n')], name).toEqual([71, [expect.stringMatching(new RegExp(`^ferry: ${join(store, 'audit.log')} (is a symbolic link|should be a regular file)`))]]);
+    }
+  });
+
   it('takes over a lock whose pid now belongs to another process (the holder crashed, the kernel gave its pid away)', async () => {
     const store = join(dir, 'store-reused-pid');
     await mkdir(store);
