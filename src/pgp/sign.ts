@@ -25,15 +25,13 @@ export function whySignaturesVary(keys: openpgp.PrivateKey[]): string | undefine
 }
 
 /**
- * The bundle epoch, unless the key is younger than it (a signature cannot predate its key): then the
- * newest signing key's creation time; and never later than now: a signature dated in the future counts
- * nowhere until then (an epoch in the future, as a bundle from another team may carry, would make
- * `ferry sign` add a signature that every verify refuses).
+ * The bundle epoch, unless the key is younger than it (a signature cannot predate its key):
+ * then the newest signing key's creation time.
  */
-export function signatureDate(epoch: Date, keys: openpgp.PrivateKey[], now = new Date()): Date {
+export function signatureDate(epoch: Date, keys: openpgp.PrivateKey[]): Date {
   let t = epoch.getTime();
   for (const k of keys) t = Math.max(t, k.getCreationTime().getTime());
-  return new Date(Math.min(t, now.getTime()));
+  return new Date(t);
 }
 
 /** Armored detached signature over exact bytes (binary mode, like `gpg --detach-sign --armor`). */
