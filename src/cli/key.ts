@@ -8,6 +8,9 @@ import { numberOption } from './numberOption.js';
 import { stopOnInterrupt } from './stopOnInterrupt.js';
 
 /** An e-mail address as openpgp.js accepts one in a user ID (its util.isEmailAddress). */
+/** the first time an OpenPGP timestamp (seconds since 1970, 32 bits) cannot hold, in ms */
+const LAST_OPENPGP_TIME = 2 ** 32 * 1000;
+
 const EMAIL = /^[^\p{C}\p{Z}@<>\\]+@[^\p{C}\p{Z}@<>\\]+[^\p{C}\p{Z}\p{P}]$/u;
 
 export function register(program: Command): void {
@@ -31,6 +34,11 @@ export function register(program: Command): void {
       // the rules openpgp applies to a user ID, checked here so a wrong value is a usage error, not a crash
       if (opts.name.trim() === '' || /\p{C}/u.test(opts.name)) throw new UsageError('--name must be non-empty text without control characters');
       if (opts.email !== undefined && !EMAIL.test(opts.email)) throw new UsageError(`--email ${JSON.stringify(opts.email)} is not an e-mail address: give NAME@HOST.DOMAIN`);
+      // OpenPGP times are 32-bit seconds: later than 2106-02-07 the expiry wraps (openpgp.js writes what is
+      // left over, a key that expires within days) or overflows gpg's creation + expiry (expired at once)
+      if (opts.expiresDays !== undefined && Date.now() + opts.expiresDays * 86_400_000 >= LAST_OPENPGP_TIME) {
+        throw new UsageError(`--expires-days ${opts.expiresDays}: the key would expire after ${new Date(LAST_OPENPGP_TIME).toISOString()}, later than OpenPGP's 32-bit times go (gpg and apt would take it as expired); give fewer days, or none for a key that does not expire`);
+      }
       const { generateKey } = await import('../pgp/generateKey.js');
       const { writeFilesAtomic } = await import('../util/writeFileAtomic.js');
       const secretPath = resolve(`${opts.out}.secret.asc`);

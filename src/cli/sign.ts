@@ -35,7 +35,11 @@ export function register(program: Command): void {
       const added: Array<{ armored: string; label: string }> = [];
       if (opts.key?.length) {
         const keys = await signingKeysFrom(opts);
-        added.push({ armored: await signDetached(head.manifestBytes, keys, signatureDate(new Date(manifest.epoch), keys)), label: 'the new signature' });
+        // the epoch comes with the bundle, from the other team: a co-signature dated in the future would count
+        // nowhere until then, so it is dated now instead
+        const at = signatureDate(new Date(manifest.epoch), keys);
+        const now = new Date();
+        added.push({ armored: await signDetached(head.manifestBytes, keys, at > now ? now : at), label: 'the new signature' });
       }
       for (const file of opts.signature ?? []) {
         const armored = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {

@@ -3,6 +3,7 @@ import type { PolicyVerdict } from '../pgp/evaluatePolicy.js';
 import { UsageError } from '../errors.js';
 import { formatBytes } from '../ui/log.js';
 import { isFile } from '../util/isFile.js';
+import { escapeText } from '../util/escapeText.js';
 import type { Seen } from './recordAudit.js';
 import { POLICY_OPTION, collect, loggerFrom, policyFrom, printJson, trustedKeysFrom } from './options.js';
 
@@ -47,7 +48,7 @@ export function register(program: Command): void {
         return printJson({ ok: true, digest: r.digest, name: m.name, version: m.version, signers: r.signers, ignored: r.ignored, ...(seen.verdict ? { policy: seen.verdict } : {}), entries: m.entries.length, bytes, volumes: src.volumes, base: m.base, omitted: omitted.size });
       }
       const out = process.stdout;
-      out.write(`OK ${m.name} ${m.version} ${r.digest}\n  signed by ${r.signers.map((s) => `${s.fingerprint} ${s.userIDs.join(', ')}`).join('; ')}\n`);
+      out.write(`OK ${m.name} ${m.version} ${r.digest}\n  signed by ${r.signers.map((s) => `${s.fingerprint} ${escapeText(s.userIDs.join(', '))}`).join('; ')}\n`);
       if (seen.verdict) out.write(describeVerdict(seen.verdict));
       out.write(`  ${carried.length} entries, ${formatBytes(bytes)}, all match${src.volumes ? `; ${src.volumes} volumes and the whole bundle match the index` : ''}\n`);
       if (m.base) out.write(`  differential over ${m.base.name} ${m.base.version} (${m.base.digest}): ${omitted.size} entries come from it on import\n`);

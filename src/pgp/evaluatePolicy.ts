@@ -83,8 +83,8 @@ async function certifyingPolicyKey(policyKeys: PolicyKey[], fingerprint: string,
   for (const pk of policyKeys) {
     const old = keyring.find((k) => k.getFingerprint().toUpperCase() === pk.fingerprint);
     if (!old || old.getFingerprint() === key.getFingerprint()) continue;
-    if (await whyKeyIsInvalidNow(old)) continue;
-    const identities = new Set(old.users.flatMap((u) => (u.userID ? [identity(u.userID)] : [])));
+    if (await whyKeyIsInvalidNow(old, keyring)) continue;
+    const identities = await validIdentities(old);
     if (!mayCertify(await old.getPrimaryUser().catch(() => undefined))) continue;
     for (const user of key.users) {
       if (!user.userID || !identities.has(identity(user.userID))) continue;
@@ -94,6 +94,20 @@ async function certifyingPolicyKey(policyKeys: PolicyKey[], fingerprint: string,
     }
   }
   return undefined;
+}
+
+/**
+ * The identities of `key`'s user IDs that its own valid, unrevoked self-certification binds to it now. A user ID
+ * without one is anybody's: a keyring file may carry a copy of a policy key with a user ID added (merged with the
+ * policy's copy, as copies of one key are), and a certification the policy key made of that user ID on another
+ * person's key (a key signing party) must not make that key count as the policy key.
+ */
+async function validIdentities(key: openpgp.PublicKey): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const u of key.users) {
+    if (u.userID && (await u.verify().then(() => true, () => false))) out.add(identity(u.userID));
+  }
+  return out;
 }
 
 /**
@@ -129,10 +143,16 @@ async function resolveSubkeyFingerprints(policy: Policy, keyring: openpgp.Public
       out.push(pk);
       continue;
     }
-    const owner = keyring.find((k) => k.subkeys.some((s) => s.getFingerprint().toUpperCase() === pk.fingerprint));
-    const subkey = owner?.subkeys.find((s) => s.getFingerprint().toUpperCase() === pk.fingerprint);
-    if (owner && subkey && !(await whyKeyCannotSignNow(owner, subkey.getKeyID()))) out.push({ ...pk, fingerprint: owner.getFingerprint().toUpperCase() });
-    else out.push(pk);
+    // every key that holds the subkey: another key of the keyring may carry its packet too, unable to sign with it
+    let owner: openpgp.PublicKey | undefined;
+    for (const k of keyring) {
+      const subkey = k.subkeys.find((s) => s.getFingerprint().toUpperCase() === pk.fingerprint);
+      if (subkey && !(await whyKeyCannotSignNow(k, subkey.getKeyID(), keyring))) {
+        owner = k;
+        break;
+      }
+    }
+    out.push(owner ? { ...pk, fingerprint: owner.getFingerprint().toUpperCase() } : pk);
   }
   const named = new Map<string, string>();
   for (const k of out) {

@@ -37,7 +37,17 @@ export function signatureDate(epoch: Date, keys: openpgp.PrivateKey[]): Date {
 /** Armored detached signature over exact bytes (binary mode, like `gpg --detach-sign --armor`). */
 export async function signDetached(data: Uint8Array, keys: openpgp.PrivateKey[], date: Date): Promise<string> {
   const message = await pgp.createMessage({ binary: data });
-  return (await pgp.sign({ message, signingKeys: keys, detached: true, format: 'armored', date, config: DETERMINISTIC })) as string;
+  return (await signing(keys, () => pgp.sign({ message, signingKeys: keys, detached: true, format: 'armored', date, config: DETERMINISTIC }))) as string;
+}
+
+/** A key that cannot sign (expired, revoked, no signing key) is the caller's to replace: one line, exit 64. */
+async function signing<T>(keys: openpgp.PrivateKey[], sign: () => Promise<T>): Promise<T> {
+  try {
+    return await sign();
+  } catch (err) {
+    const which = keys.map((k) => k.getFingerprint().toUpperCase()).join(', ');
+    throw new UsageError(`cannot sign with key ${which}: ${(err as Error).message.replace(/^Error signing message: /, '')}; sign with a key that is valid now`);
+  }
 }
 
 /**
@@ -46,7 +56,7 @@ export async function signDetached(data: Uint8Array, keys: openpgp.PrivateKey[],
  */
 export async function clearsign(text: string, keys: openpgp.PrivateKey[], date: Date): Promise<string> {
   const message = await pgp.createCleartextMessage({ text });
-  return (await pgp.sign({ message, signingKeys: keys, format: 'armored', date, config: DETERMINISTIC })) as string;
+  return (await signing(keys, () => pgp.sign({ message, signingKeys: keys, format: 'armored', date, config: DETERMINISTIC }))) as string;
 }
 
 /**

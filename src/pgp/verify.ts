@@ -100,21 +100,32 @@ async function checkSignatures(parts: SignaturePart[], keys: openpgp.PublicKey[]
     const packet = part.packet;
     if (!packet || ignored.some((i) => i.index === part.index)) continue;
     const keyID = keyIDOf(packet);
-    const key = keys.find((k) => k.getKeys(packet.issuerKeyID).length > 0);
-    const reason = key ? await whyNotCounted(packet, key, verifyOne) : 'not in the keyring';
-    if (reason) {
-      ignored.push({ index: part.index, keyID, reason: key ? `${reason} (key ${key.getFingerprint().toUpperCase()}${userIDsOf(key)})` : reason });
+    // every key that holds the key ID, not only the first: a keyring file may carry another key's packet as
+    // a subkey of its own (without a binding that lets it sign), and must not hide that key's signatures
+    const holders = keys.filter((k) => k.getKeys(packet.issuerKeyID).length > 0);
+    let counted: openpgp.PublicKey | undefined;
+    let reason: string | undefined;
+    for (const key of holders) {
+      const why = await whyNotCounted(packet, key, keys, verifyOne);
+      if (!why) {
+        counted = key;
+        break;
+      }
+      reason ??= `${why} (key ${key.getFingerprint().toUpperCase()}${userIDsOf(key)})`;
+    }
+    if (!counted) {
+      ignored.push({ index: part.index, keyID, reason: reason ?? 'not in the keyring' });
       continue;
     }
-    signers.push({ fingerprint: key!.getFingerprint().toUpperCase(), userIDs: key!.getUserIDs(), created: (packet.created ?? new Date(0)).toISOString() });
+    signers.push({ fingerprint: counted.getFingerprint().toUpperCase(), userIDs: await boundUserIDs(counted), created: (packet.created ?? new Date(0)).toISOString() });
   }
   ignored.sort((a, b) => a.index - b.index);
   if (signers.length === 0) throw new SignatureError(`${label}: no valid signature by a trusted key (${ignored.map(describeIgnored).join('; ')})`);
   return { signers, ignored };
 }
 
-async function whyNotCounted(packet: openpgp.SignaturePacket, key: openpgp.PublicKey, verifyOne: VerifyOne): Promise<string | undefined> {
-  const invalid = await whyKeyCannotSignNow(key, packet.issuerKeyID);
+async function whyNotCounted(packet: openpgp.SignaturePacket, key: openpgp.PublicKey, keyring: openpgp.PublicKey[], verifyOne: VerifyOne): Promise<string | undefined> {
+  const invalid = await whyKeyCannotSignNow(key, packet.issuerKeyID, keyring);
   if (invalid) return invalid;
   try {
     const result = await verifyOne(packet, key);
@@ -154,6 +165,18 @@ function single(packet: openpgp.SignaturePacket): openpgp.Signature {
 
 function keyIDOf(packet: openpgp.SignaturePacket): string {
   return packet.issuerKeyID.toHex().toUpperCase();
+}
+
+/**
+ * The user IDs the key's own valid, unrevoked self-certification binds to it now: anyone can append a user ID
+ * ("Security team") to a copy of a key, and copies of one key are merged, so an unbound one names nobody.
+ */
+async function boundUserIDs(key: openpgp.PublicKey): Promise<string[]> {
+  const out: string[] = [];
+  for (const u of key.users) {
+    if (u.userID && (await u.verify().then(() => true, () => false))) out.push(u.userID.userID);
+  }
+  return out;
 }
 
 function userIDsOf(key: openpgp.PublicKey): string {

@@ -11,8 +11,8 @@ import { pgp } from './openpgp.js';
  * key and of the subkey. Then openpgp.js's own check of the key at this moment (self- and binding
  * signatures, the subkey's back signature, the "sign data" key flag) has the last word.
  */
-export async function whyKeyCannotSignNow(key: openpgp.PublicKey, keyID: openpgp.KeyID, now = new Date()): Promise<string | undefined> {
-  const invalid = await whyKeyIsInvalidNow(key, now);
+export async function whyKeyCannotSignNow(key: openpgp.PublicKey, keyID: openpgp.KeyID, keyring: openpgp.PublicKey[], now = new Date()): Promise<string | undefined> {
+  const invalid = await whyKeyIsInvalidNow(key, keyring, now);
   if (invalid) return invalid;
   const primary = key.keyPacket;
   const subkey = key.subkeys.find((s) => s.getKeyID().equals(keyID));
@@ -40,20 +40,23 @@ export async function whyKeyCannotSignNow(key: openpgp.PublicKey, keyID: openpgp
 }
 
 /**
- * Why the primary key itself is not valid now (revoked for any reason, expired, no valid self-signature),
- * or undefined: what a key must pass before anything it signed or certified counts.
+ * Why the primary key itself is not valid now (revoked for any reason, by itself or by a designated revoker
+ * of `keyring`; expired; no valid self-signature), or undefined: what a key must pass before anything it
+ * signed or certified counts.
  */
-export async function whyKeyIsInvalidNow(key: openpgp.PublicKey, now = new Date()): Promise<string | undefined> {
+export async function whyKeyIsInvalidNow(key: openpgp.PublicKey, keyring: openpgp.PublicKey[], now = new Date()): Promise<string | undefined> {
   const primary = key.keyPacket;
   const revoked = await findRevocation(key.revocationSignatures, primary, pgp.enums.signature.keyRevocation, { key: primary });
   if (revoked) return `key is revoked (${describeRevocation(revoked)})`;
+  const byRevoker = await findDesignatedRevocation(key, keyring);
+  if (byRevoker) return `key is revoked by its designated revoker ${byRevoker.revoker} (${describeRevocation(byRevoker.revocation)})`;
   const expires = await key.getExpirationTime();
   if (expires === null) return 'key has no valid self-signature';
   if (expires instanceof Date && expires.getTime() <= now.getTime()) return `key is expired (since ${expires.toISOString()})`;
   return undefined;
 }
 
-/** A valid revocation by the key itself, whatever its reason and date (third-party revocations are not supported). */
+/** A valid revocation by the key itself, whatever its reason and date (a designated revoker's: findDesignatedRevocation). */
 async function findRevocation(
   revocations: openpgp.SignaturePacket[],
   primary: openpgp.PublicKey['keyPacket'],
@@ -69,6 +72,40 @@ async function findRevocation(
     } catch {
       // not a valid revocation: it revokes nothing
     }
+  }
+  return undefined;
+}
+
+/**
+ * A key revocation made by a designated revoker (RFC 9580 5.2.3.23: a key that the key's own self-signature
+ * allows to revoke it, as `gpg --desig-revoke` uses), when that revoker's key is in the keyring: gpg takes
+ * such a key as revoked, whatever the reason and date.
+ */
+async function findDesignatedRevocation(key: openpgp.PublicKey, keyring: openpgp.PublicKey[]): Promise<{ revoker: string; revocation: openpgp.SignaturePacket } | undefined> {
+  const primary = key.keyPacket;
+  const foreign = key.revocationSignatures.filter((r) => !r.issuerKeyID.equals(primary.getKeyID()));
+  if (foreign.length === 0) return undefined;
+  // the revokers a valid self-signature of the key names (a user ID's or a direct-key signature)
+  const named = new Set<string>();
+  const selfSignatures = [
+    ...key.users.flatMap((u) => u.selfCertifications.map((sig) => ({ sig, type: pgp.enums.signature.certGeneric, data: { userID: u.userID, userAttribute: u.userAttribute, key: primary } as object }))),
+    ...((key as unknown as { directSignatures: openpgp.SignaturePacket[] }).directSignatures ?? []).map((sig) => ({ sig, type: pgp.enums.signature.key, data: { key: primary } as object })),
+  ];
+  for (const { sig, type, data } of selfSignatures) {
+    if (!sig.revocationKeyFingerprint || !sig.issuerKeyID.equals(primary.getKeyID())) continue;
+    // openpgp.js refuses every signature that names a revoker ("does not support"), after checking it:
+    // a copy without that field read from the same bytes (the hashed data is kept as read) is checked instead
+    const copy = new pgp.SignaturePacket();
+    copy.read(sig.write());
+    copy.revocationKeyClass = null;
+    const ok = await copy.verify(primary, type, data, null as unknown as Date).then(() => true, () => false);
+    if (ok) named.add(Buffer.from(sig.revocationKeyFingerprint).toString('hex').toUpperCase());
+  }
+  for (const r of foreign) {
+    const revoker = keyring.find((k) => named.has(k.getFingerprint().toUpperCase()) && k.getKeyID().equals(r.issuerKeyID));
+    if (!revoker) continue;
+    const ok = await r.verify(revoker.keyPacket, pgp.enums.signature.keyRevocation, { key: primary }, null as unknown as Date).then(() => true, () => false);
+    if (ok) return { revoker: revoker.getFingerprint().toUpperCase(), revocation: r };
   }
   return undefined;
 }

@@ -130,6 +130,7 @@ export async function checkAuditAppendable(storeDir: string): Promise<void> {
     throw new StoreError(`${storeDir}: cannot make the store folder (${code}); nothing was done: give --store a folder this user can write`, { cause: err });
   });
   await checkStorePath(log, 'file');
+  await checkStorePath(auditLockPath(storeDir), 'file');
   try {
     await access(storeDir, constants.W_OK);
     await (await open(log, 'a', 0o644)).close();
@@ -160,6 +161,8 @@ async function tryLock(lock: string, mine: string, storeDir: string, deadline: n
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
+    // a folder, link or FIFO planted as the lock could never be read nor released: refused (71), not waited on
+    if (!(await checkStorePath(lock, 'file'))) continue; // released meanwhile
     const text = await readFile(lock, 'utf8').catch(() => undefined);
     if (text === undefined) continue; // released meanwhile
     const holder = identityPid(text);

@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import { IntegrityError, StoreError } from '../errors.js';
 import { sha256Hex } from '../util/sha256.js';
 import { GENESIS, auditLogPath } from './auditLog.js';
+import { checkStorePath } from './checkStorePath.js';
 
 /** An import that recorded `claiming` and no outcome: killed while its release was becoming visible. */
 export interface UnfinishedImport {
@@ -21,6 +22,8 @@ export interface UnfinishedImport {
  */
 export async function verifyAuditLog(storeDir: string): Promise<{ records: number; last: string; unfinished: UnfinishedImport[] }> {
   const path = auditLogPath(storeDir);
+  // a FIFO there would block the read for ever, a link lead it out of the store (to /dev/zero, say)
+  await checkStorePath(path, 'file');
   let fh;
   try {
     fh = await open(path, 'r');

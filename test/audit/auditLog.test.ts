@@ -178,6 +178,36 @@ describe('audit log', () => {
     }
   });
 
+  it('refuses a folder, link or FIFO planted as the audit lock (exit 71, one line) instead of waiting on it for ever, importing nothing', async () => {
+    for (const [name, plant] of [
+      ['folder', async (lock: string) => mkdir(lock)],
+      ['dangling-link', async (lock: string) => symlink(join(dir, 'no-such-lock'), lock)],
+      ['fifo', async (lock: string) => expect((await run('mkfifo', [lock])).code).toBe(0)],
+    ] as const) {
+      const store = join(dir, `store-lock-${name}`);
+      await mkdir(store);
+      await plant(join(store, 'audit.log.lock'));
+      for (const command of ['verify', 'import']) {
+        const r = await ferry([command, bundle, '--keyring', key.public, '--store', store]);
+        expect([r.code, r.stderr.trim().split('\n')], name).toEqual([71, [expect.stringContaining(`${join(store, 'audit.log.lock')}`)]]);
+      }
+      expect(await readdir(store)).toEqual(['audit.log.lock']);
+    }
+  });
+
+  it('audit verify refuses a link or a FIFO planted as audit.log (exit 71, one line) instead of reading through it or waiting on it', async () => {
+    for (const [name, plant] of [
+      ['link', async (log: string) => symlink('/dev/zero', log)],
+      ['fifo', async (log: string) => expect((await run('mkfifo', [log])).code).toBe(0)],
+    ] as const) {
+      const store = join(dir, `store-verify-${name}`);
+      await mkdir(store);
+      await plant(join(store, 'audit.log'));
+      const r = await ferry(['audit', 'verify', '--store', store]);
+      expect([r.code, r.stderr.trim().split('\n')], name).toEqual([71, [expect.stringMatching(new RegExp(`^ferry: ${join(store, 'audit.log')} (is a symbolic link|should be a regular file)`))]]);
+    }
+  });
+
   it('takes over a lock whose pid now belongs to another process (the holder crashed, the kernel gave its pid away)', async () => {
     const store = join(dir, 'store-reused-pid');
     await mkdir(store);

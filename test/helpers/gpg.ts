@@ -16,6 +16,8 @@ export interface Gnupg {
   fingerprint(uid: string): Promise<string>;
   /** `gpg --gen-revoke` with a reason code (0 none, 1 compromised, 2 superseded, 3 retired), imported into the home */
   revoke(fpr: string, reason: 0 | 1 | 2 | 3, text: string): Promise<void>;
+  /** `gpg --desig-revoke` of `fpr` by its designated revoker `revoker` (reason codes as revoke), imported into the home */
+  desigRevoke(revoker: string, fpr: string, reason: 0 | 1 | 2 | 3, text: string): Promise<void>;
   /** `gpg --edit-key` driven by the given answers, one per prompt (e.g. key 1, change-usage, ..., save) */
   editKey(fpr: string, answers: string[]): Promise<void>;
   /** stop this home's gpg-agent */
@@ -50,6 +52,11 @@ export async function makeGnupg(dir: string, name = 'gnupg'): Promise<Gnupg> {
     async revoke(fpr, reason, text) {
       const cert = join(home, `${fpr}-${reason}.rev.asc`);
       await interactive(['--armor', '-o', cert, '--gen-revoke', fpr], ['y', String(reason), text, '', 'y']);
+      await ok(['--import', cert]);
+    },
+    async desigRevoke(revoker, fpr, reason, text) {
+      const cert = join(home, `${fpr}-desig-${reason}.rev.asc`);
+      await interactive(['--armor', '-o', cert, '-u', revoker, '--desig-revoke', fpr], ['y', String(reason), text, '', 'y']);
       await ok(['--import', cert]);
     },
     async editKey(fpr, answers) {

@@ -111,6 +111,21 @@ describe('a signature counts only when its key is valid now', () => {
     expect(out.signers.map((s) => s.fingerprint)).toEqual([fpr]);
   });
 
+  it('refuses a signature by a key its designated revoker revoked (gpg --desig-revoke), the revoker\'s key in another keyring file; accepts it before', async () => {
+    const officer = await gpgKey('Revocation Officer <officer@example.org>', { usage: 'cert' });
+    // gpg names a designated revoker only in --gen-key's parameters (Revoker:, algorithm 22 is EdDSA)
+    const params = join(dir, 'desig.params');
+    await writeFile(params, `%no-protection\nKey-Type: eddsa\nKey-Curve: ed25519\nKey-Usage: sign\nName-Email: desig@example.org\nRevoker: 22:${officer}\nExpire-Date: 0\n%commit\n`);
+    await gnupg.ok(['--gen-key', params], { at: past });
+    const fpr = await gnupg.fingerprint('desig@example.org');
+    const bundle = await bundleWith('desig', await gpgSign('desig', 'desig@example.org', later(3600_000)));
+    const officerKey = await exportPublic('officer', officer);
+    expect((await expectAccepted(bundle, [await exportPublic('desig-before', fpr), officerKey])).signers.map((s) => s.fingerprint)).toEqual([fpr]);
+    await gnupg.desigRevoke(officer, fpr, 1, 'key stolen');
+    const err = await expectRefused(bundle, [await exportPublic('desig-after', fpr), officerKey], /key is revoked by its designated revoker [0-9A-F]{40} \(compromised: "key stolen"/);
+    expect(err).toContain(officer);
+  });
+
   it('refuses a back-dated signature by a primary key that has expired since (gpg --quick-set-expire)', async () => {
     const fpr = await gpgKey('Expiring Primary <primary@example.org>');
     // a second later: a self-signature must be newer than the one it replaces

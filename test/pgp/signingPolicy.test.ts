@@ -143,6 +143,31 @@ describe('signing policy', () => {
     expect(r.stderr).toContain(`signed by alice (not counted for this name: ${fpr['alice-personal']}); may still sign: bob`);
   });
 
+  it("does not take a user ID added to a keyring copy of a policy key, without the key's own self-signature, as that key's (a certified stranger stays a stranger)", async () => {
+    const file = await policy('added-uid', 'rules:\n  - names: demo\n    signers: [alice, bob]\n    require: 2\n');
+    // bob certified mallory's key at a key signing party: mallory's key counts as nobody
+    const id = 'mallory <mallory@party.example>';
+    await gnupg.ok(['--quick-gen-key', id, 'ed25519', 'sign', 'never']);
+    const mallory = await gnupg.fingerprint(id);
+    await gnupg.ok(['-u', fpr.bob!, '--quick-sign-key', mallory]);
+    const malloryKey = join(dir, 'mallory.asc');
+    await writeFile(malloryKey, (await gnupg.ok(['--armor', '--export', mallory])).stdout);
+    // mallory hands over a copy of bob's public key with mallory's user ID appended, signed by nobody
+    const bobKey = await openpgp.readKey({ armoredKey: await readFile(join(dir, 'bob.asc'), 'utf8') });
+    const packets = bobKey.toPacketList();
+    packets.push(openpgp.UserIDPacket.fromObject({ name: 'mallory', email: 'mallory@party.example' }));
+    const bobCopy = join(dir, 'bob-copy.asc');
+    await writeFile(bobCopy, new openpgp.PublicKey(packets).armor());
+    const copy = join(dir, 'added-uid', 'demo-1.0.0.ferry');
+    await cp(bundle, copy);
+    const manifest = join(dir, 'added-uid-manifest.json');
+    await writeFile(manifest, (await ferry(['inspect', copy, '--manifest'])).stdout);
+    await gnupg.ok(['--armor', '--detach-sign', '-u', mallory, '-o', `${manifest}.asc`, manifest]);
+    expect((await ferry(['sign', copy, '--signature', `${manifest}.asc`])).code).toBe(0);
+    const r = await ferry(['verify', copy, '--policy', file, '--keyring', malloryKey, '--keyring', bobCopy]);
+    expect([r.code, r.stderr.trim().split('\n')], r.stdout).toEqual([66, [expect.stringContaining(`signed by alice (not counted for this name: ${mallory}); may still sign: bob`)]]);
+  });
+
   describe('a certification counts only while the policy key that made it is valid now', () => {
     let g: Gnupg;
     const DAY = 86400_000;
