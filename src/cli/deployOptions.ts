@@ -67,9 +67,10 @@ function stageList(flag: string, allowed: readonly string[], named: string) {
   };
 }
 
-/** --stages and --force, one definition for every command that takes them (deploy, rollback, plan). */
+/** --stages, --force and --take-over, one definition for every command that takes them (deploy, rollback, plan). */
 export function stageOptions(cmd: Command): Command {
   return cmd
+    .option('--take-over <release>', 'replace the services release RELEASE (a name or glob) runs on the hosts where this release has a service of the same name (repeatable, comma-separated); without it such a deploy is refused (exit 72) before any stage runs', collect('--take-over', 'no release'))
     .option('--stages <names>', `only these stages (${STAGES.join(', ')}; comma-separated)`, stageList('--stages', STAGES, STAGES.join(', ')))
     .addOption(new Option('--force <stage>', 'run this stage even where the facts say it is done: stage, install, configure or all (repeatable)').argParser(stageList('--force', FORCE_VALUES, `${STAGES.join(', ')} or all`)));
 }
@@ -130,6 +131,7 @@ export interface RunOpts extends HostOpts {
   push?: boolean;
   stages?: string[];
   force?: string[];
+  takeOver?: string[];
   serial: string;
   maxFailPercent?: number;
   retries: number;
@@ -157,6 +159,7 @@ export async function runSettings(o: RunOpts): Promise<Omit<DeployOptions, 'rele
     services: o.services,
     stages: parseStages(o.stages),
     force: o.force,
+    takeOver: o.takeOver,
     repair: o.repair,
     forks: o.forks,
     serial: o.serial,

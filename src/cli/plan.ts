@@ -11,6 +11,7 @@ interface PlanOpts extends HostOpts {
   services?: string[];
   stages?: string[];
   force?: string[];
+  takeOver?: string[];
   check?: boolean;
   timeout?: number;
 }
@@ -30,7 +31,7 @@ export function register(program: Command): void {
     const release = await loadRelease(o.store, ref);
     if (o.check) return checkRelease(release, o);
     const { inventory, hosts } = await loadHosts(o);
-    const plan = await planDeploy({ release, inventory, hosts, services: o.services, stages: parseStages(o.stages), force: o.force, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 });
+    const plan = await planDeploy({ release, inventory, hosts, services: o.services, stages: parseStages(o.stages), force: o.force, takeOver: o.takeOver, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 });
     if (o.json) process.stdout.write(JSON.stringify({ release: { name: release.manifest.name, version: release.manifest.version, digest: release.digest }, ...plan }) + '\n');
     else {
       const rows = [['HOST', 'SERVICE', 'STAGE', 'ACTION', 'WHY'], ...plan.rows.map((r) => [r.host, r.service, r.stage, r.run ? 'run' : r.held !== undefined ? 'held' : r.refused ? 'refuse' : 'skip', r.reason])];

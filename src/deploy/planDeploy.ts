@@ -6,6 +6,7 @@ import { readHostStatus } from './readFacts.js';
 import { comeBack } from './retire.js';
 import { retryTransient } from './retryTransient.js';
 import { renderTargets } from './stepContext.js';
+import { shown, takenOver, takeOverReason } from './takeOver.js';
 import { STAGES, type StageName } from '../stages.js';
 import type { FactRead } from './readFacts.js';
 import type { ServiceTarget } from './prepareTargets.js';
@@ -34,7 +35,7 @@ export interface PlanResult {
 }
 
 /** What a plan needs: the deploy options that choose hosts, services and stages and reach the hosts. */
-export type PlanOptions = Pick<DeployOptions, 'release' | 'inventory' | 'hosts' | 'services' | 'stages' | 'force' | 'factsDir' | 'forks' | 'ssh' | 'retry' | 'timeoutMs'>;
+export type PlanOptions = Pick<DeployOptions, 'release' | 'inventory' | 'hosts' | 'services' | 'stages' | 'force' | 'factsDir' | 'forks' | 'ssh' | 'retry' | 'timeoutMs' | 'takeOver'>;
 
 /** What a deploy would do: per host, service and stage, run or skip and why. Reads facts only; changes nothing. */
 export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
@@ -52,7 +53,8 @@ export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
       const { facts, heldBy } = await retryTransient(opts.retry ?? { retries: 2, delayMs: 500 }, () => readHostStatus(transport, t.host.name, t.settings.factsDir, t.settings.dataDir, opts.timeoutMs, t.services.map((s) => s.name)));
       for (const svc of t.services) {
         const read = facts.get(svc.name)!;
-        rows.push(...(heldBy === undefined ? planService(t.host.name, svc, read, opts.release, stages, force) : heldRows(t.host.name, svc.name, read, stages, heldBy)));
+        if (heldBy !== undefined) rows.push(...heldRows(t.host.name, svc.name, read, stages, heldBy));
+        else rows.push(...takeOverRows(t.host.name, svc.name, read, opts.release, stages, opts.takeOver, () => planService(t.host.name, svc, read, opts.release, stages, force)));
       }
     } catch (err) {
       unreachable.push({ host: t.host.name, error: (err as Error).message });
@@ -61,6 +63,21 @@ export async function planDeploy(opts: PlanOptions): Promise<PlanResult> {
   const order = new Map(targets.map((t, i) => [t.host.name, i]));
   rows.sort((a, b) => order.get(a.host)! - order.get(b.host)! || (a.service < b.service ? -1 : a.service > b.service ? 1 : 0) || STAGES.indexOf(a.stage) - STAGES.indexOf(b.stage));
   return { rows, unreachable };
+}
+
+/**
+ * A service another release runs on the host: every stage refused (runDeploy refuses the deploy before any
+ * stage runs anywhere), unless --take-over names that release; then the rows a deploy runs, each saying
+ * what it replaces. Otherwise the rows `planned` gives.
+ */
+function takeOverRows(host: string, service: string, read: FactRead, release: Release, stages: readonly StageName[], takeOver: readonly string[] | undefined, planned: () => PlanRow[]): PlanRow[] {
+  const m = release.manifest;
+  const refused = takenOver(read, m.name, takeOver);
+  if (refused) return stages.map((stage) => ({ host, service, stage, run: false, refused: true, reason: takeOverReason(refused, m) }));
+  const other = takenOver(read, m.name, undefined);
+  if (!other) return planned();
+  const from = `taking over from ${shown(other.release.name)} ${shown(other.release.version)} (--take-over)`;
+  return planned().map((r) => ({ ...r, reason: `${from}: ${r.reason}` }));
 }
 
 /**

@@ -17,6 +17,7 @@ import { oneLine } from './output/deployLines.js';
 import { parseSerial } from './parseSerial.js';
 import { rollout } from './rollout.js';
 import { renderTargets } from './stepContext.js';
+import { refuseTakeovers, takenOver } from './takeOver.js';
 import { STAGES, type StageName } from '../stages.js';
 import { hostResult, summarizeReport } from './summarizeReport.js';
 
@@ -47,6 +48,8 @@ export interface DeployOptions {
   waitLockSeconds?: number;
   /** also run, in stages the facts show done, the steps whose read and compare finds the host changed (drift) */
   repair?: boolean;
+  /** release names (or globs) whose services on the hosts this release may replace (--take-over): any other name's is refused */
+  takeOver?: string[];
   log: Logger;
 }
 
@@ -143,11 +146,22 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     // an internal error fails the run as before, from the stage work that waits for it; none goes unobserved
     for (const p of locked) p.catch(() => {});
     locking = pMap(runs, (run, i) => lock(run).then(settle[i]!.resolve, settle[i]!.reject), { concurrency: Math.max(1, forks) });
-    // stage and install: every host at once, bounded by --forks, each once it is held
+    // a service of another release on a host (same service name, another release name) is refused unless
+    // --take-over names that release: checked on the facts every hold read, before any stage runs anywhere
+    const checked = locking.then(() => {
+      const found = runs.flatMap((run) => run.target.services.flatMap((svc) => {
+        const fact = run.guard ? takenOver(run.facts.get(svc.name), m.name, opts.takeOver) : undefined;
+        return fact ? [{ host: run.name, fact }] : [];
+      }));
+      refuseTakeovers(found, m);
+    });
+    checked.catch(() => {});
+    // stage and install: every host at once, bounded by --forks, once every host is held and its facts checked
     await pMap(
       runs,
       async (run, i) => {
         if (!(await locked[i])) return;
+        await checked;
         for (const svc of run.target.services) for (const stage of ['stage', 'install'] as const) if (stages.includes(stage)) await run.runStage(svc, stage);
       },
       { concurrency: Math.max(1, forks) },

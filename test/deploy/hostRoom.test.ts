@@ -50,7 +50,8 @@ describe('the rootfs step on a host without room for the tarball', () => {
       extra: [{ path: 'rootfs/base.tar.gz', content: gzipSync(craftTar(members)), kind: 'rootfs', services: ['web'] }],
       artifacts: { rootfs: { base: { path: 'rootfs/base.tar.gz' } } },
     });
-    const r = await ferry(['deploy', `${name}@1`, '--allow-local', '-i', inventory(), '--store', store, '--push']);
+    // each case deploys a release of its own name whose service web replaces the one before on the host
+    const r = await ferry(['deploy', `${name}@1`, '--allow-local', '-i', inventory(), '--store', store, '--push', '--take-over', '*']);
     expect(r.code, r.stderr + r.stdout).toBe(72);
     const said = `${r.stderr}\n${r.stdout}`;
     expect(said).toContain(`rootfs base: the tarball unpacks to more than the room on the file system holding ${join(small(), `${name}.d`)}`);
@@ -71,7 +72,7 @@ describe('the rootfs step on a host without room for the tarball', () => {
       extra: [{ path: 'rootfs/base.tar.gz', content: gzipSync(craftTar([{ path: './etc/motd', data: Buffer.alloc(1 << 20, 0x61) }])), kind: 'rootfs', services: ['web'] }],
       artifacts: { rootfs: { base: { path: 'rootfs/base.tar.gz' } } },
     });
-    const r = await ferry(['deploy', 'fits@1', '--allow-local', '-i', inventory(), '--store', store, '--push']);
+    const r = await ferry(['deploy', 'fits@1', '--allow-local', '-i', inventory(), '--store', store, '--push', '--take-over', '*']);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(readdirSync(join(small(), 'fits.d')).length).toBe(1);
   });
@@ -102,7 +103,7 @@ describe('the rootfs step on a host without room for the tarball', () => {
       extra: [{ path: 'git/app.bundle', content: readFileSync(bundle), kind: 'git', services: ['web'] }],
       artifacts: { git: { app: { path: 'git/app.bundle', commit, shallow: [] } } },
     });
-    const r = await ferry(['deploy', `git${name}@1`, '--allow-local', '-i', inventory(), '--store', store, '--push']);
+    const r = await ferry(['deploy', `git${name}@1`, '--allow-local', '-i', inventory(), '--store', store, '--push', '--take-over', '*']);
     expect(r.code, r.stderr + r.stdout).toBe(72);
     const said = `${r.stderr}\n${r.stdout}`;
     expect(said).toContain(`git app: the commit unpacks to more than the room on the file system holding ${join(small(), `git-${name}.d`)}`);

@@ -114,7 +114,8 @@ describe('step paths that leave their place', () => {
     writeRelease(store, { name: 'folder', version: '1', services: { web: { version: '1.0.0', groups: ['web'], files: { 'note.txt': 'x\n' }, configure: [{ file: { content: 'hello\n', dest: '{{ root }}/etc/app', mode: '0600' } }] } } });
     mkdirSync(join(host(), 'etc/app'), { recursive: true });
     chmodSync(join(host(), 'etc/app'), 0o755);
-    const r = await ferry(['deploy', 'folder@1', '--allow-local', '-i', inventory(), '--store', store, '--push']);
+    // the host's web is an earlier case's release: replaced
+    const r = await ferry(['deploy', 'folder@1', '--allow-local', '-i', inventory(), '--store', store, '--push', '--take-over', '*']);
     expect(r.code, r.stderr + r.stdout).toBe(72);
     expect(r.stdout).toMatch(/mv: cannot overwrite directory '.*\/etc\/app' with non-directory/);
     expect(readdirSync(join(host(), 'etc/app'))).toEqual([]);
@@ -134,7 +135,7 @@ describe('step paths that leave their place', () => {
     const check = await ferry(['plan', 'link@1', '--allow-local', '-i', inv, '--store', store, '--check']);
 expect(check.code, check.stderr + check.stdout).toBe(2);
 expect(check.stdout).toMatch(/linked\.conf: state: want regular file, host has symbolic link\n/);
-    const first = await ferry(['deploy', 'link@1', '--allow-local', '-i', inv, '--store', store, '--push', '--json']);
+    const first = await ferry(['deploy', 'link@1', '--allow-local', '-i', inv, '--store', store, '--push', '--json', '--take-over', '*']);
     expect(first.code, first.stderr + first.stdout).toBe(0);
     expect(stepEvents(first).filter((e) => e.step === 'file').map((e) => e.detail)).toEqual(['content']);
     expect(lstatSync(join(host(), 'etc/linked.conf')).isFile()).toBe(true);

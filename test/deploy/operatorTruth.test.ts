@@ -231,7 +231,8 @@ describe('a staged file removed from the host after a deploy', () => {
       extra: [{ path: 'git/app.bundle', content: readFileSync(bundle), kind: 'git', services: ['web'] }],
       artifacts: { git: { app: { path: 'git/app.bundle', commit, shallow: [] } } },
     });
-    expect((await ferry(['deploy', 'gt@1', ...s.common, '--limit', 'w1'])).code).toBe(0);
+    // w1's web is st's (the case before): replaced
+    expect((await ferry(['deploy', 'gt@1', ...s.common, '--limit', 'w1', '--take-over', '*'])).code).toBe(0);
     const root = s.root('w1');
     expect(readFileSync(join(root, 'srv/app/README'), 'utf8')).toBe('one\n');
     // the checkout install prepared goes, and so does the staged git bundle
@@ -258,7 +259,7 @@ describe('a staged file removed from the host after a deploy', () => {
       extra: [{ path: `python/files/${basename(whl)}`, content: bytes, kind: 'python', services: ['web'] }],
       artifacts: { python: { services: { web: { requirements: `ferryhello==1.0 \\\n    --hash=sha256:${sha}\n` } } } },
     });
-    expect((await ferry(['deploy', 'vt@1', ...s.common, '--limit', 'w1'])).code).toBe(0);
+    expect((await ferry(['deploy', 'vt@1', ...s.common, '--limit', 'w1', '--take-over', '*'])).code).toBe(0);
     const root = s.root('w1');
     expect(readdirSync(join(root, 'opt/venvs/app.d'))).toHaveLength(1);
     // the venv install built goes, and so does the staged wheel
