@@ -1,5 +1,6 @@
 import { link, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { holdScratch } from './holdScratch.js';
 import { identityPid, isIdentityAlive, ownIdentity } from './processIdentity.js';
 
 export interface FileLockOptions {
@@ -18,6 +19,8 @@ export interface FileLockOptions {
  */
 export async function takeFileLock(lock: string, opts: FileLockOptions): Promise<() => Promise<void>> {
   const mine = `${lock}.${randomBytes(6).toString('hex')}`;
+  // a Ctrl-C while waiting removes it too (holdScratch.ts)
+  const release = holdScratch(mine);
   try {
     // in the try: a full disk can leave it created but empty
     await writeFile(mine, `${ownIdentity()}\n`, { flag: 'wx', mode: 0o644 });
@@ -43,6 +46,7 @@ export async function takeFileLock(lock: string, opts: FileLockOptions): Promise
     }
   } finally {
     await rm(mine, { force: true });
+    release();
   }
 }
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, open, readFile, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,8 @@ import { run } from '../helpers/cli.js';
 import { FERRY_BIN } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildRelease, ferry } from './fixtures.js';
+import { ownIdentity } from '../../src/util/processIdentity.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Files ferry writes beside an output until they are complete get names of their own
@@ -77,5 +80,26 @@ describe('partial files have names of their own', () => {
     expect(v.code, v.stderr).toBe(0);
     expect(JSON.parse(v.stdout).signers).toHaveLength(3);
     expect(await readdir(join(dir, 'both'))).toEqual(['app-1.0.0.ferry']);
+  });
+
+  it('a sign waiting for another\'s lock says so once, and a Ctrl-C then leaves the bundle and the lock as they were', async () => {
+    const other = await writeKey(dir, 'waiter');
+    const copy = join(dir, 'waiting', 'app-1.0.0.ferry');
+    await mkdir(join(dir, 'waiting'));
+    await copyFile(bundle, copy);
+    const before = await readFile(copy);
+    // the lock held by a live process (this test's)
+    await writeFile(`${copy}.sign-lock`, `${ownIdentity()}\n`);
+    const child = spawn(process.execPath, [FERRY_BIN, 'sign', copy, '--key', other.secret], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    await until('the sign waits', () => stderr.includes('waiting for process'));
+    expect(stderr).toBe(`ferry: waiting for process ${process.pid}, which is signing ${copy}\n`);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect((await readdir(join(dir, 'waiting'))).sort()).toEqual(['app-1.0.0.ferry', 'app-1.0.0.ferry.sign-lock']);
+    expect((await readFile(copy)).equals(before)).toBe(true);
+    expect(await readFile(`${copy}.sign-lock`, 'utf8')).toBe(`${ownIdentity()}\n`);
   });
 });
