@@ -9,7 +9,7 @@ import { takeFileLock } from '../util/fileLock.js';
 import { writeTar } from './writeTar.js';
 import { holdScratch } from '../util/holdScratch.js';
 import { fsyncDir } from '../util/fsyncDir.js';
-import { openPartial, partialPathFor } from '../util/partialFile.js';
+import { openPartial, partialPathFor, sweepDeadPartials } from '../util/partialFile.js';
 import { PassThrough, Readable } from 'node:stream';
 
 /**
@@ -74,6 +74,7 @@ async function rewriteFrom(src: FileHandle, bundlePath: string, signatureOf: (he
   expectNoBytesAfterEnd(bundlePath, head, manifest, (await src.stat()).size, 'nothing was signed');
   const signature = await signatureOf(head);
   const mtime = new Date(manifest.epoch);
+  await sweepDeadPartials(outPath);
   const tmp = partialPathFor(outPath);
   const release = holdScratch(tmp);
   try {

@@ -11,7 +11,7 @@ import { manifestDigest, parseManifest } from './manifest.js';
 import { expectNoBytesAfterEnd, readBundleHead } from './readBundleHead.js';
 import { FILE_NAME_RULE, indexFileName, isIndexFileName, SPLIT_FORMAT, volumeFileName, type SplitIndex } from './splitIndex.js';
 import { quoteInput } from '../util/oneLine.js';
-import { openPartial, partialPathFor } from '../util/partialFile.js';
+import { openPartial, partialPathFor, sweepDeadPartials } from '../util/partialFile.js';
 
 export interface SplitResult {
   indexPath: string;
@@ -43,6 +43,7 @@ export async function splitBundle(bundlePath: string, opts: { size: number; outD
     );
   }
   await makeDirectory(outDir);
+  await sweepDeadPartials(join(outDir, bundleFile), true);
 
   const whole = createHash('sha256');
   const volumes: SplitIndex['volumes'] = [];

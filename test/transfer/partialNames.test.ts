@@ -102,4 +102,25 @@ describe('partial files have names of their own', () => {
     expect((await readFile(copy)).equals(before)).toBe(true);
     expect(await readFile(`${copy}.sign-lock`, 'utf8')).toBe(`${ownIdentity()}\n`);
   });
+
+  it('sign and split remove the partial files killed runs left (their process gone), not those of live ones', async () => {
+    const other = await writeKey(dir, 'sweeper');
+    const folder = join(dir, 'swept');
+    await mkdir(folder);
+    const copy = join(folder, 'app-1.0.0.ferry');
+    await copyFile(bundle, copy);
+    // 999999999 is no pid Linux gives (pid_max is at most 4194304); in this pid namespace, where it can be judged gone
+    const gone = `999999999.1${ownIdentity().replace(/^\d+(\.\d+)?/, '')}`;
+    const dead = [`app-1.0.0.ferry.p${gone}-0123abcd-0.partial`, `app-1.0.0.ferry.001.p${gone}-0123abcd-1.partial`];
+    const live = [`app-1.0.0.ferry.p${ownIdentity()}-0123abcd-0.partial`, `app-1.0.0.ferry.001.p${ownIdentity()}-0123abcd-1.partial`];
+    for (const n of [...dead, ...live]) await writeFile(join(folder, n), 'left by a killed run\n');
+    const g = await ferry(['sign', copy, '--key', other.secret]);
+    expect(g.code, g.stderr).toBe(0);
+    const s = await ferry(['split', copy, '--size', '128K']);
+    expect(s.code, s.stderr).toBe(0);
+    const left = await readdir(folder);
+    for (const n of dead) expect(left).not.toContain(n);
+    for (const n of live) expect(left).toContain(n);
+    expect(left.filter((n) => n.endsWith('.partial')).sort()).toEqual([...live].sort());
+  });
 });
