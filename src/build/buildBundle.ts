@@ -359,7 +359,7 @@ export async function packBundle(
   const [{ writeTar }, { MANIFEST_PATH, SIGNATURE_PATH }] = await Promise.all([import('../bundle/writeTar.js'), import('../bundle/manifest.js')]);
   const tmp = await partialBundlePath(bundlePath);
   const release = holdScratch(tmp);
-  const out = createWriteStream(tmp);
+  const out = createWriteStream(tmp, { flags: 'wx' });
   const files: TarFile[] = [
     { path: MANIFEST_PATH, data: manifestBytes, size: manifestBytes.length },
     { path: SIGNATURE_PATH, data: Buffer.from(signature, 'utf8'), size: Buffer.byteLength(signature) },

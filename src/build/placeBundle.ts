@@ -57,7 +57,7 @@ export async function openPlacedBundle(
   );
   let fh;
   try {
-    fh = await open(tmp, 'w');
+    fh = await open(tmp, 'wx', 0o644);
   } catch (err) {
     release();
     throw err;

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { makeDirectory } from '../util/makeDirectory.js';
 
 import { basename, dirname, join } from 'node:path';
@@ -11,6 +11,7 @@ import { manifestDigest, parseManifest } from './manifest.js';
 import { expectNoBytesAfterEnd, readBundleHead } from './readBundleHead.js';
 import { FILE_NAME_RULE, indexFileName, isIndexFileName, SPLIT_FORMAT, volumeFileName, type SplitIndex } from './splitIndex.js';
 import { quoteInput } from '../util/oneLine.js';
+import { openPartial, partialPathFor, sweepDeadPartials } from '../util/partialFile.js';
 
 export interface SplitResult {
   indexPath: string;
@@ -20,7 +21,7 @@ export interface SplitResult {
 /**
  * Cut a bundle into numbered volumes of at most `size` bytes (removable media, data diodes with a size
  * limit) and write NAME-VERSION.ferry.index.json with every volume's size and sha256 and the whole
- * bundle's. One streaming pass; volumes are written under .partial names, an earlier index of the same
+ * bundle's. One streaming pass; volumes are written under .partial names of their own (util/partialFile.ts), an earlier index of the same
  * bundle name is removed before they take their names, and the index is written last, so a killed split
  * never leaves an index that points at incomplete volumes or at another split's.
  */
@@ -42,10 +43,11 @@ export async function splitBundle(bundlePath: string, opts: { size: number; outD
     );
   }
   await makeDirectory(outDir);
+  await sweepDeadPartials(join(outDir, bundleFile), true);
 
   const whole = createHash('sha256');
   const volumes: SplitIndex['volumes'] = [];
-  const partials: string[] = [];
+  const partials: Array<{ partial: string; final: string }> = [];
   /** a Ctrl-C removes the volumes still under .partial names (cli/stopOnInterrupt.ts) */
   const held: Array<() => void> = [];
   let fh: FileHandle | undefined;
@@ -63,10 +65,11 @@ export async function splitBundle(bundlePath: string, opts: { size: number; outD
       let off = 0;
       while (off < chunk.length) {
         if (!fh) {
-          const partial = join(outDir, `${volumeFileName(bundleFile, volumes.length + 1, count)}.partial`);
-          partials.push(partial);
+          const final = join(outDir, volumeFileName(bundleFile, volumes.length + 1, count));
+          const partial = partialPathFor(final);
+          partials.push({ partial, final });
           held.push(holdScratch(partial));
-          fh = await open(partial, 'w', 0o644);
+          fh = await openPartial(partial);
           hash = createHash('sha256');
           left = opts.size;
         }
@@ -94,12 +97,12 @@ export async function splitBundle(bundlePath: string, opts: { size: number; outD
     // ones must not leave that index naming a mix of both (then reported as damaged copies)
     const indexPath = join(outDir, indexFileName(bundleFile));
     await rm(indexPath, { force: true });
-    for (const p of partials) await rename(p, p.slice(0, -'.partial'.length));
+    for (const p of partials) await rename(p.partial, p.final);
     await writeFileAtomic(indexPath, JSON.stringify(index, null, 2) + '\n');
     return { indexPath, index };
   } catch (err) {
     await fh?.close().catch(() => {});
-    await Promise.all(partials.map((p) => rm(p, { force: true })));
+    await Promise.all(partials.map((p) => rm(p.partial, { force: true })));
     throw err;
   } finally {
     for (const release of held) release();

@@ -4,6 +4,7 @@ import { stopOnInterrupt } from './stopOnInterrupt.js';
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { collect, signingKeysFrom } from './options.js';
+import type { BundleHead } from '../bundle/readBundleHead.js';
 
 export function register(program: Command): void {
   program
@@ -48,14 +49,21 @@ export function register(program: Command): void {
         if (opts.keyring?.length) await verifyDetached(head.manifestBytes, armored, await readKeyring(opts.keyring), `${file}`);
         added.push({ armored, label: `${file}: signature` });
       }
-      const existing = { armored: head.signature, label: `${bundle}: its manifest.json.asc`, hint: 'pass --replace to sign it with only the new signatures' };
-      const merged = await mergeSignatures(opts.replace ? added : [existing, ...added]);
-      // what verify and import would refuse is not written (a bundle whose co-signatures already take nearly all of it)
-      const size = Buffer.byteLength(merged);
-      if (size > SIGNATURE_MAX_BYTES) throw new UsageError(`the signatures would take ${size} bytes, more than the ${SIGNATURE_MAX_BYTES} bytes verify and import accept: replace old ones (--replace) instead of adding`);
-      // without --out the bundle is rewritten in place (BUNDLE.partial beside it, then renamed)
+      // the signatures are merged under the bundle's sign lock (bundle/replaceSignature.ts), with those of a
+      // `ferry sign` of the same bundle that finished meanwhile: both signatures are kept
+      const merge = async (now: BundleHead) => {
+        if (!now.manifestBytes.equals(head.manifestBytes)) throw new UsageError(`${bundle} was replaced by another bundle while it was being signed; nothing was signed: sign it again`);
+        const existing = { armored: now.signature, label: `${bundle}: its manifest.json.asc`, hint: 'pass --replace to sign it with only the new signatures' };
+        const merged = await mergeSignatures(opts.replace ? added : [existing, ...added]);
+        // what verify and import would refuse is not written (a bundle whose co-signatures already take nearly all of it)
+        const size = Buffer.byteLength(merged);
+        if (size > SIGNATURE_MAX_BYTES) throw new UsageError(`the signatures would take ${size} bytes, more than the ${SIGNATURE_MAX_BYTES} bytes verify and import accept: replace old ones (--replace) instead of adding`);
+        return merged;
+      };
+      const waiting = (holder: number) => process.stderr.write(`ferry: waiting for process ${holder}, which is signing ${opts.out ?? bundle}\n`);
+      // without --out the bundle is rewritten in place (a .partial of its own beside it, then renamed)
       const output = opts.out === undefined ? { option: '--out', path: bundle, folder: false, shown: bundle, advice: 'copy the bundle to a folder this user can write, or give --out' } : { option: '--out', path: opts.out, folder: false };
-      await refuseUnwritable([output], () => replaceSignature(bundle, merged, opts.out ?? bundle));
+      await refuseUnwritable([output], () => replaceSignature(bundle, merge, opts.out ?? bundle, waiting));
       process.stdout.write(`${opts.out ?? bundle}: ${added.length} signature(s) added; the digest is unchanged\n`);
     });
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type * as openpgp from 'openpgp';
 import { pgp } from './openpgp.js';
 import { SignatureError, UsageError } from '../errors.js';
@@ -10,15 +10,57 @@ import { SignatureError, UsageError } from '../errors.js';
 export async function readKeyring(paths: string[]): Promise<openpgp.PublicKey[]> {
   const keys: openpgp.PublicKey[] = [];
   for (const path of paths) {
-    let data: Buffer;
-    try {
-      data = await readFile(path);
-    } catch (err) {
-      throw new UsageError(`cannot read keyring ${path}: ${(err as Error).message}`);
-    }
-    keys.push(...(await parsePublicKeys(data, path)));
+    keys.push(...(await parsePublicKeys(await readKeyringFile(path), path)));
   }
   return keys;
+}
+
+/**
+ * Bounds of what a keyring may hold (README "Keyrings"). Every verify checks each trusted key's self-signatures:
+ * a 4.4 MB key of 20,000 user IDs made each verify take 16 s, so a larger file, or a key with more user IDs,
+ * subkeys or signatures than any real one has, is refused (exit 64) instead of slowing every check down.
+ */
+export const KEYRING_MAX_BYTES = 8 * 1024 * 1024;
+export const KEY_MAX_USER_IDS = 100;
+export const KEY_MAX_SUBKEYS = 100;
+export const KEY_MAX_SIGNATURES = 2000;
+
+/** A keyring file's bytes, refused unread when it is larger than KEYRING_MAX_BYTES. */
+async function readKeyringFile(path: string): Promise<Buffer> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const { size } = await fh.stat();
+      if (size > KEYRING_MAX_BYTES) {
+        throw new UsageError(`${path}: a keyring of ${size} bytes, more than the ${KEYRING_MAX_BYTES} bytes ferry reads; nothing was checked: pass only the keys you trust (gpg --export-options export-minimal --export KEYID)`);
+      }
+      return await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`cannot read keyring ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Refuse a key with more user IDs, subkeys or signatures than the bounds above. */
+function checkKeyBounds(key: openpgp.Key, label: string): void {
+  const users = key.users.length;
+  const subkeys = key.subkeys.length;
+  const signatures =
+    key.revocationSignatures.length +
+    ((key as unknown as { directSignatures?: unknown[] }).directSignatures?.length ?? 0) +
+    key.users.reduce((n, u) => n + u.selfCertifications.length + u.otherCertifications.length + u.revocationSignatures.length, 0) +
+    key.subkeys.reduce((n, k) => n + k.bindingSignatures.length + k.revocationSignatures.length, 0);
+  const over =
+    users > KEY_MAX_USER_IDS ? `${users} user IDs, more than ${KEY_MAX_USER_IDS}`
+    : subkeys > KEY_MAX_SUBKEYS ? `${subkeys} subkeys, more than ${KEY_MAX_SUBKEYS}`
+    : signatures > KEY_MAX_SIGNATURES ? `${signatures} signatures, more than ${KEY_MAX_SIGNATURES}`
+    : undefined;
+  if (over) {
+    throw new UsageError(`${label}: key ${fingerprintOf(key)} has ${over}; nothing was checked: pass the key without them (gpg --export-options export-minimal --export ${fingerprintOf(key)})`);
+  }
 }
 
 const ARMORED_KEY = /-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP \1 KEY BLOCK-----/g;
@@ -52,6 +94,7 @@ export async function parsePublicKeys(data: Uint8Array, label: string): Promise<
       `${label} holds the secret key ${fingerprintOf(secret)}: pass its public key instead (ferry key generate wrote it as PREFIX.asc; or gpg --armor --export ${fingerprintOf(secret)})`,
     );
   }
+  for (const key of keys) checkKeyBounds(key, label);
   return keys as openpgp.PublicKey[];
 }
 

@@ -1,13 +1,13 @@
 import { hostname, userInfo } from 'node:os';
 import { constants } from 'node:fs';
-import { access, link, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createHash, randomBytes } from 'node:crypto';
+import { access, open } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { StoreError } from '../errors.js';
 import { sha256Hex } from '../util/sha256.js';
 import { makeDirectory } from '../util/makeDirectory.js';
 import { writeAll } from '../util/writeAll.js';
-import { identityPid, isIdentityAlive, ownIdentity } from '../util/processIdentity.js';
 import { checkStorePath } from './checkStorePath.js';
+import { takeFileLock } from '../util/fileLock.js';
 import { GENESIS, auditLockPath, auditLogPath, type AuditEvent, type AuditRecord } from './auditLog.js';
 
 const LOCK_WAIT_MS = 60_000;
@@ -139,61 +139,15 @@ export async function checkAuditAppendable(storeDir: string): Promise<void> {
   }
 }
 
-async function takeLock(lock: string, storeDir: string): Promise<() => Promise<void>> {
+function takeLock(lock: string, storeDir: string): Promise<() => Promise<void>> {
   const deadline = Date.now() + LOCK_WAIT_MS;
-  // the lock appears with its holder in it (written once under a name of its own, then linked at each
-  // try): a lock that was created empty and then written could be left empty by a kill in between, and
-  // nothing could tell it from one being written
-  const mine = `${lock}.${randomBytes(6).toString('hex')}`;
-  await writeFile(mine, `${ownIdentity()}\n`, { flag: 'wx', mode: 0o644 });
-  try {
-    return await tryLock(lock, mine, storeDir, deadline);
-  } finally {
-    await rm(mine, { force: true });
-  }
-}
-
-async function tryLock(lock: string, mine: string, storeDir: string, deadline: number): Promise<() => Promise<void>> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await link(mine, lock);
-      return () => rm(lock, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
+  return takeFileLock(lock, {
     // a folder, link or FIFO planted as the lock could never be read nor released: refused (71), not waited on
-    if (!(await checkStorePath(lock, 'file'))) continue; // released meanwhile
-    const text = await readFile(lock, 'utf8').catch(() => undefined);
-    if (text === undefined) continue; // released meanwhile
-    const holder = identityPid(text);
-    // a lock that names no process (left empty by an older ferry), or a dead one (or one whose pid was given to
-    // a new process since), is a crashed appender's
-    if (holder === undefined || !isIdentityAlive(text)) {
-      await takeOverStaleLock(lock, text);
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new StoreError(`${storeDir}: the audit log is locked by process ${holder} (${lock}) for over a minute: if no ferry runs there, remove the lock file`);
-    }
-    await new Promise((r) => setTimeout(r, Math.min(5 + attempt * 2, 50)));
-  }
-}
-
-/**
- * Remove a lock whose holder is gone. Two appenders can both judge the same lock stale: removed by name,
- * the slower one would remove the lock the faster one had just taken, and both would append. So the lock
- * is first renamed to a name of this process's own: if what moved is not the stale lock that was judged,
- * it is someone's new lock, and it is linked back (link, unlike rename, never replaces a lock taken since).
- */
-export async function takeOverStaleLock(lock: string, judged: string): Promise<void> {
-  const moved = `${lock}.stale-${randomBytes(6).toString('hex')}`;
-  try {
-    await rename(lock, moved);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else took it over first
-    throw err;
-  }
-  const text = await readFile(moved, 'utf8').catch(() => judged);
-  if (text !== judged) await link(moved, lock).catch(() => {});
-  await rm(moved, { force: true });
+    check: async (path) => (await checkStorePath(path, 'file')) !== undefined,
+    busy: (holder) => {
+      if (Date.now() > deadline) {
+        throw new StoreError(`${storeDir}: the audit log is locked by process ${holder} (${lock}) for over a minute: if no ferry runs there, remove the lock file`);
+      }
+    },
+  });
 }

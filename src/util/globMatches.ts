@@ -1,9 +1,3 @@
-/** A shell-style glob over a whole name as a regular expression: * any run of characters, ? one character. */
-export function globToRegExp(glob: string): RegExp {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`);
-}
-
 /**
  * Whether a shell-style glob (* and ?) matches the whole name. Matched directly, going back only to the
  * last `*`: at most glob × name steps. As a regular expression, a glob with several stars backtracks over

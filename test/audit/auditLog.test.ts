@@ -9,7 +9,7 @@ import { buildDemoBundle } from '../helpers/demoBundle.js';
 import { writeKey } from '../helpers/keys.js';
 import { sha256Hex } from '../../src/util/sha256.js';
 import { GENESIS } from '../../src/store/auditLog.js';
-import { takeOverStaleLock } from '../../src/store/appendAuditRecord.js';
+import { takeOverStaleLock } from '../../src/util/fileLock.js';
 
 let dir: string;
 let bundle: string;

@@ -152,8 +152,8 @@ describe('an output path that cannot be written: one line, its exit code, nothin
 
   /** where ferry writes beside its input when no option names a place: the bundle's or the spec's folder */
   it.each([
-    ['sign (in place)', (ro: string) => ['sign', join(ro, 'demo-1.0.0.ferry'), '--key', key.secret], /^ferry: \S+demo-1\.0\.0\.ferry: cannot write there \(EROFS at \S+\.partial\); nothing was written: copy the bundle to a folder this user can write, or give --out$/],
-    ['split (next to the bundle)', (ro: string) => ['split', join(ro, 'demo-1.0.0.ferry'), '--size', '4K'], /^ferry: \S+ \(the bundle's folder\): cannot write there \(EROFS at \S+\.001\.partial\); nothing was written: give --out a folder this user can write$/],
+    ['sign (in place)', (ro: string) => ['sign', join(ro, 'demo-1.0.0.ferry'), '--key', key.secret], /^ferry: \S+demo-1\.0\.0\.ferry: cannot write there \(EROFS at \S+\.ferry\.sign-lock\.[0-9a-f]+\); nothing was written: copy the bundle to a folder this user can write, or give --out$/],
+    ['split (next to the bundle)', (ro: string) => ['split', join(ro, 'demo-1.0.0.ferry'), '--size', '4K'], /^ferry: \S+ \(the bundle's folder\): cannot write there \(EROFS at \S+\.001\.\S+\.partial\); nothing was written: give --out a folder this user can write$/],
     ['lock (next to the spec)', (ro: string) => ['lock', join(ro, 'demo/demo.yaml'), '--cache', join(dir, 'cache')], /^ferry: \S+demo\.lock\.json: cannot write there \(EROFS at \S+\.tmp\); nothing was written: make the spec's folder writable/],
     ['serve --sync-links (a read-only store)', (ro: string) => ['serve', '--sync-links', '--store', join(ro, 'store')], /^ferry: --store \S+store: cannot write there \(EROFS at \S+\.tmp\); nothing was written: make the store writable for this user$/],
   ] as const)('%s in a read-only folder: exit 64 (71 for the store), one line, nothing written', async (what, args, line) => {

@@ -30,8 +30,8 @@ describe('ferry sign makes the re-signed bundle durable before it replaces the o
     const lines = (await readFile(trace, 'utf8')).split('\n');
     const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
     const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const synced = at(new RegExp(`f(data)?sync\\(\\d+<${esc(bundle)}\\.partial>`));
-    const renamed = at(new RegExp(`rename(at2?)?\\(.*${esc(bundle)}\\.partial"`));
+    const synced = at(new RegExp(`f(data)?sync\\(\\d+<${esc(bundle)}\\.[^<>/]+\\.partial>`));
+    const renamed = at(new RegExp(`rename(at2?)?\\(.*${esc(bundle)}\\.[^<>"/]+\\.partial"`));
     const folder = lines.findIndex((l, i) => i > renamed && new RegExp(`fsync\\(\\d+<${esc(dirname(bundle))}>`).test(l));
     expect(synced, lines.join('\n')).toBeGreaterThanOrEqual(0);
     expect(renamed, lines.join('\n')).toBeGreaterThan(synced);

@@ -1,5 +1,5 @@
 import { IntegrityError, ResolveError } from '../../errors.js';
-import { globToRegExp } from '../../util/globMatches.js';
+import { globMatches } from '../../util/globMatches.js';
 import { quoteInput } from '../../util/oneLine.js';
 import { indexPackedSources } from './buildPackageIndex.js';
 import { compareDebVersions } from './compareDebVersions.js';
@@ -20,12 +20,15 @@ import type { AptMirror } from '../../specfile/schema.js';
 export function selectMirrorPackages(indexes: readonly PackedIndex[], mirror: Pick<AptMirror, 'architectures' | 'filter' | 'keep'>, where: string): AptPackage[] {
   const archs = new Set([...mirror.architectures, 'all']);
   const f = mirror.filter;
-  const names = (f?.packages ?? []).map(globToRegExp);
+  // matched directly, not as regular expressions: a glob of many stars backtracked over every split of
+  // a long upstream name (util/globMatches.ts)
+  const globs = f?.packages ?? [];
+  const named = (name: string) => globs.some((g) => globMatches(g, name));
   const sections = new Set(f?.sections ?? []);
   const priorities = new Set(f?.priorities ?? []);
   const selects = (p: AptPackage) =>
     !f ||
-    names.some((re) => re.test(p.name)) ||
+    named(p.name) ||
     (p.section !== undefined && (sections.has(p.section) || sections.has(p.section.slice(p.section.lastIndexOf('/') + 1)))) ||
     (p.priority !== undefined && priorities.has(p.priority));
   const byFields = sections.size > 0 || priorities.size > 0;
@@ -35,7 +38,7 @@ export function selectMirrorPackages(indexes: readonly PackedIndex[], mirror: Pi
     for (let i = 0; i < packed.count; i++) {
       if (!archs.has(packed.string(packed.archId(i)))) continue;
       // a filter by names alone decides from the packed name: only the packages it keeps are decoded
-      if (f && !byFields && !names.some((re) => re.test(packed.string(packed.nameId(i))))) continue;
+      if (f && !byFields && !named(packed.string(packed.nameId(i)))) continue;
       const p = packed.get(i);
       if (!selects(p)) continue;
       // apt sees an Architecture: all package as one of each architecture's: its versions compete with theirs

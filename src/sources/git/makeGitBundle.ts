@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FetchError, ToolError } from '../../errors.js';
+import { partialPathFor } from '../../util/partialFile.js';
 import { runGit } from './runGit.js';
 import { boundedGitFetch } from './boundedGitFetch.js';
 import { findRefusedGitPath, whyRefused } from './findRefusedGitPath.js';
@@ -63,7 +64,7 @@ export async function makeGitBundle(opts: { url: string; ref: string; commit: st
     }
     await runGit(['-C', repo, '-c', 'pack.threads=1', 'repack', '--quiet', '-a', '-d', '-F', '--threads=1']);
     await mkdir(dirname(opts.dest), { recursive: true });
-    const tmp = `${opts.dest}.partial`;
+    const tmp = partialPathFor(opts.dest);
     await runGit(['-C', repo, '-c', 'pack.threads=1', 'bundle', 'create', '--quiet', tmp, BUNDLE_REF]);
     await rename(tmp, opts.dest);
     const shallow = await readFile(join(repo, 'shallow'), 'utf8').catch(() => '');

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parallelGzip } from '../../util/parallelGzip.js';
 import { startTool } from '../../util/runTool.js';
 import { hashGrowingFile } from '../../util/hashGrowingFile.js';
 import { writeAllSync } from '../../util/writeAll.js';
+import { openPartial, partialPathFor } from '../../util/partialFile.js';
 
 export type Compression = 'gzip' | 'zstd' | 'xz';
 
@@ -33,7 +34,7 @@ export async function writeCompressed(
   level?: number,
 ): Promise<{ sha256: string; size: number }> {
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = `${dest}.partial`;
+  const tmp = partialPathFor(dest);
   const lvl = level ?? DEFAULT_LEVEL[compress];
   let result: { sha256: string; size: number };
   try {
@@ -59,7 +60,7 @@ async function gzipToFile(write: (out: Writable) => Promise<void>, file: string,
   const gzip = parallelGzip({ level });
   const hash = createHash('sha256');
   let size = 0;
-  const fd = openSync(file, 'w');
+  const fd = openSync(file, 'wx', 0o644);
   try {
     const written = (async () => {
       for await (const chunk of gzip as AsyncIterable<Buffer>) {
@@ -100,7 +101,7 @@ function compressorEnv(): NodeJS.ProcessEnv {
  */
 async function runCompressor(write: (out: Writable) => Promise<void>, file: string, compress: 'zstd' | 'xz', level: number): Promise<{ sha256: string; size: number }> {
   const args = compress === 'zstd' ? ['-q', '-c', '-T0', `-${level}`] : ['-q', '-c', '-T2', '--block-size=16MiB', `-${level}`];
-  const out = await open(file, 'w');
+  const out = await openPartial(file);
   const hasher = hashGrowingFile(file);
   try {
     const tool = startTool(compress, args, { debianPackage: DEBIAN_PACKAGE[compress], hint: 'or choose gzip', stdoutFd: out.fd, env: compressorEnv() });
