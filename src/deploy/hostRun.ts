@@ -109,10 +109,11 @@ export class HostRun {
 
   /**
    * A stage refused because the stages before it are not done for this bundle: nothing ran and nothing
-   * is recorded on the host; the service's later stages are not run, the host's other services go on,
-   * and the host counts as failed.
+   * is recorded on the host; the service's later stages are not run, and the host counts as failed.
+   * runDeploy refuses it before any stage runs anywhere (planService on the facts the hold read); runStage
+   * checks it again when it comes to the stage, on the facts the run's earlier stages wrote.
    */
-  private refuse(svc: string, stage: StageName, reason: string): void {
+  refuse(svc: string, stage: StageName, reason: string): void {
     this.record(svc, stage, { status: 'failed', reason: `host ${this.name}, service ${svc}: ${reason}`, changed: 0, ms: 0, refused: true });
     this.refused.set(svc, stage);
     if (this.outcome.error === undefined) {

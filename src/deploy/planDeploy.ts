@@ -100,7 +100,8 @@ function heldRows(host: string, service: string, read: FactRead, stages: readonl
 /**
  * Per stage of one service on one host, what a deploy of `release` would do with these facts: run, skip or
  * refuse, and why. ferry plan prints it; ferry status asks it whether a service its facts show complete
- * would still run a stage (the inventory's variables changed its keys).
+ * would still run a stage (the inventory's variables changed its keys); ferry deploy asks it, for every
+ * host, before any stage runs anywhere, whether a stage would be refused.
  */
 export function planService(host: string, svc: ServiceTarget, read: FactRead, release: Release, stages: readonly StageName[], force: ReadonlySet<string>): PlanRow[] {
   const m = release.manifest;
@@ -108,7 +109,8 @@ export function planService(host: string, svc: ServiceTarget, read: FactRead, re
   // as a deploy goes: a stage that runs is done for the stages after it; after a refusal nothing runs
   const ahead = new Set<StageName>();
   let refused: StageName | undefined;
-  for (const stage of stages) {
+  // in the order a deploy runs them, whatever order --stages named them in (`configure,stage`: stage runs first)
+  for (const stage of STAGES.filter((s) => stages.includes(s))) {
     if (refused) {
       rows.push({ host, service: svc.name, stage, run: false, refused: true, reason: `not run: ${refused} refused` });
       continue;

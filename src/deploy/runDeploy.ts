@@ -15,6 +15,7 @@ import { type RetryPolicy, retryTransient } from './retryTransient.js';
 import { CommandTimeoutError, TransientError } from './transport/TransientError.js';
 import { oneLine } from './output/deployLines.js';
 import { parseSerial } from './parseSerial.js';
+import { planService } from './planDeploy.js';
 import { rollout } from './rollout.js';
 import { renderTargets } from './stepContext.js';
 import { refuseTakeovers, takenOver } from './takeOver.js';
@@ -148,12 +149,23 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     locking = pMap(runs, (run, i) => lock(run).then(settle[i]!.resolve, settle[i]!.reject), { concurrency: Math.max(1, forks) });
     // a service of another release on a host (same service name, another release name) is refused unless
     // --take-over names that release: checked on the facts every hold read, before any stage runs anywhere
+    const refusals: Array<{ run: HostRun; service: string; stage: StageName; reason: string }> = [];
     const checked = locking.then(() => {
       const found = runs.flatMap((run) => run.target.services.flatMap((svc) => {
         const fact = run.guard ? takenOver(run.facts.get(svc.name), m.name, opts.takeOver) : undefined;
         return fact ? [{ host: run.name, fact }] : [];
       }));
       refuseTakeovers(found, m);
+      // a stage whose earlier stage is neither in --stages nor done for this release by the facts (a gap:
+      // `--stages configure,stage`) is refused here, with the reason the plan gives, before any stage runs
+      // anywhere: checked only when the run came to configure, stage had run on every host by then
+      for (const run of runs) {
+        if (!run.guard) continue;
+        for (const svc of run.target.services) {
+          const row = planService(run.name, svc, run.facts.get(svc.name) ?? { fact: undefined }, release, stages, force).find((r) => r.refused);
+          if (row) refusals.push({ run, service: svc.name, stage: row.stage, reason: row.reason });
+        }
+      }
     });
     checked.catch(() => {});
     // stage and install: every host at once, bounded by --forks, once every host is held and its facts checked
@@ -162,11 +174,13 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
       async (run, i) => {
         if (!(await locked[i])) return;
         await checked;
+        if (refusals.length) return;
         for (const svc of run.target.services) for (const stage of ['stage', 'install'] as const) if (stages.includes(stage)) await run.runStage(svc, stage);
       },
       { concurrency: Math.max(1, forks) },
     );
     await locking;
+    if (refusals.length) return refusedAhead(runs, refusals, stages, log, m, release.digest, started);
 
     // 2. configure in batches; the rollout stops when failures pass --max-fail-percent, or without it when a whole batch failed
     let stopped: string | undefined;
@@ -200,14 +214,7 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     );
     for (const line of retiredLines(retired, m)) log.info(line);
     await pMap(runs, (run) => run.prune(), { concurrency: Math.max(1, forks) });
-    for (const r of runs) r.outcome.commands = r.transport.commands;
-    const ok = runs.every((r) => !r.failed) && !stopped;
-    const report: DeployReport = { release: { name: m.name, version: m.version, digest: release.digest }, hosts: runs.filter((r) => !r.unheld).map((r) => r.outcome), ok, ...(stopped ? { stopped } : {}), ms: Date.now() - started };
-    // "ok" only for a host that finished well, as run-end counts it; a host the rollout did not reach gets no host event
-    for (const r of report.hosts) if (hostResult(r) === 'ok') deployEvent(log, 'host', { host: r.host, status: 'ok', commands: r.commands });
-    const { hosts, stages: counts, failures } = summarizeReport(report);
-    deployEvent(log, 'run-end', { ok, ms: report.ms, ...(stopped ? { stopped } : {}), hosts, stages: counts, failures });
-    return report;
+    return endReport(runs, stopped, log, m, release.digest, started);
   } finally {
     // no hold taken after the others are released
     await locking?.catch(() => {});
@@ -223,4 +230,34 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     );
     await connections.close();
   }
+}
+
+/** The report of a run, its host and run-end events. */
+function endReport(runs: HostRun[], stopped: string | undefined, log: Logger, m: { name: string; version: string }, digest: string, started: number): DeployReport {
+  for (const r of runs) r.outcome.commands = r.transport.commands;
+  const ok = runs.every((r) => !r.failed) && !stopped;
+  const report: DeployReport = { release: { name: m.name, version: m.version, digest }, hosts: runs.filter((r) => !r.unheld).map((r) => r.outcome), ok, ...(stopped ? { stopped } : {}), ms: Date.now() - started };
+  // "ok" only for a host that finished well, as run-end counts it; a host the rollout did not reach gets no host event
+  for (const r of report.hosts) if (hostResult(r) === 'ok') deployEvent(log, 'host', { host: r.host, status: 'ok', commands: r.commands });
+  const { hosts, stages: counts, failures } = summarizeReport(report);
+  deployEvent(log, 'run-end', { ok, ms: report.ms, ...(stopped ? { stopped } : {}), hosts, stages: counts, failures });
+  return report;
+}
+
+/**
+ * Stages refused up front: each refused one is the failure of its host and service, as when the stage comes to
+ * it, and nothing runs on any host (no stage, no retire, no prune): the run ends, exit 72, naming what to run.
+ */
+function refusedAhead(runs: HostRun[], refusals: Array<{ run: HostRun; service: string; stage: StageName; reason: string }>, stages: readonly StageName[], log: Logger, m: { name: string; version: string }, digest: string, started: number): DeployReport {
+  for (const r of refusals) r.run.refuse(r.service, r.stage, r.reason);
+  const first = refusals[0]!;
+  for (const run of runs) {
+    for (const svc of run.target.services) {
+      const refused = refusals.find((r) => r.run === run && r.service === svc.name);
+      for (const stage of STAGES) {
+        if (stages.includes(stage) && !run.outcome.services[svc.name]![stage]) run.record(svc.name, stage, { status: 'not run', reason: refused ? `${refused.stage} refused` : `nothing ran: ${first.stage} refused on host ${first.run.name}`, changed: 0, ms: 0 });
+      }
+    }
+  }
+  return endReport(runs, undefined, log, m, digest, started);
 }

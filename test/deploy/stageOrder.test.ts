@@ -150,6 +150,49 @@ describe('deciding each stage from the facts', () => {
     expect((await f('status', '--expect', d2)).code).toBe(0);
   });
 
+  it('refuses a gap in --stages (configure,stage without install) before any stage runs on any host, and allows it once install is done', async () => {
+    for (const h of ['h1', 'h2']) rmSync(join(dir, h), { recursive: true, force: true });
+    writeInventory();
+    const d = writeRelease(store, {
+      name: 'gap',
+      version: '1',
+      services: { web: { version: '1.0', groups: ['web'], files: { 'payload.txt': 'gap 1\n' }, install: [{ command: { run: 'echo installed >> {{ root }}/install.log' } }], configure: [{ file: { src: 'payload.txt', dest: '{{ root }}/etc/payload.txt' } }] } },
+    });
+    const reason = `configure refused: install of gap 1 (bundle ${d.slice(0, 12)}) is not done on this host; run ferry deploy with --stages stage,install,configure (or without --stages)`;
+    // the plan decides in the order a deploy runs, whatever order --stages names: stage runs, configure is refused
+    const plan = await f('plan', 'gap@1', '--stages', 'configure,stage');
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(planRows(plan.stdout)).toEqual(['h1', 'h2'].flatMap((h) => [`${h} web stage run not deployed yet`, `${h} web configure refuse ${reason}`]));
+
+    for (const extra of [[], ['--force', 'stage']]) {
+      const r = await deploy('gap@1', '--stages', 'configure,stage', ...extra);
+      expect(r.code, r.stderr + r.stdout).toBe(72);
+      for (const h of ['h1', 'h2']) {
+        expect(r.stdout).toContain(`${h} web configure: failed: host ${h}, service web: ${reason}\n`);
+      }
+      expect(r.stdout).toContain('stage not run on 2 (h1 web, h2 web): configure refused\n');
+      expect(r.stderr.trimEnd().split('\n').at(-1)).toBe('ferry: 2 hosts failed (h1, h2); run it with --stages stage,install,configure (or without --stages): completed stages are skipped');
+      // nothing ran on any host: no staged release, no fact, nothing installed or configured
+      for (const h of ['h1', 'h2']) {
+        expect(existsSync(join(data(h), 'facts')) ? readdirSync(join(data(h), 'facts')) : []).toEqual([]);
+        expect(existsSync(join(data(h), 'releases')) ? readdirSync(join(data(h), 'releases')) : []).toEqual([]);
+        expect(existsSync(join(dir, h, 'install.log'))).toBe(false);
+        expect(existsSync(join(dir, h, 'etc'))).toBe(false);
+      }
+    }
+
+    const full = await deploy('gap@1');
+    expect(full.code, full.stderr + full.stdout).toBe(0);
+    // install is done for this release: the same gap is allowed, and finds stage and configure done
+    const again = await deploy('gap@1', '--stages', 'stage,configure', '--force', 'configure');
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    for (const h of ['h1', 'h2']) {
+      expect(again.stdout).toMatch(new RegExp(`^${h} +web +skipped +- +ran \\(0 changed\\)`, 'm'));
+      expect(readFileSync(join(dir, h, 'install.log'), 'utf8')).toBe('installed\n');
+      expect(readFileSync(join(dir, h, 'etc/payload.txt'), 'utf8')).toBe('gap 1\n');
+    }
+  });
+
   it('plans a first configure that failed as failed and run again, and keeps a recorded configure failure through a forced install', async () => {
     for (const h of ['h1', 'h2']) rmSync(join(dir, h), { recursive: true, force: true });
     writeInventory();
