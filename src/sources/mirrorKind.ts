@@ -90,9 +90,11 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
       const { loadAptUpstreams } = await import('./apt/loadAptUpstreams.js');
       const mirror = ctx.spec.mirrors.apt[name]!;
       const checked = parseAptMirrorLock(section, mirror, name);
-      const upstreams = await loadAptUpstreams([{ uri: mirror.uri, keyring: mirror.keyring, suites: mirror.suites, components: mirror.components }], { baseDir: ctx.baseDir, where: `mirrors.apt.${name}` });
+      const loaded = await loadAptUpstreams([{ uri: mirror.uri, keyring: mirror.keyring, suites: mirror.suites, components: mirror.components, check_valid_until: mirror.check_valid_until }], { baseDir: ctx.baseDir, where: `mirrors.apt.${name}` });
+      // as lockAptMirror reads them: with `system`, only the components the mirror asks for
+      const upstreams = loaded.map((u) => ({ ...u, components: u.components.filter((c) => mirror.components.includes(c)) }));
       checkUpstreamUrls(`lock: mirrors.apt.${name}`, lockedAptFiles(checked), upstreams.map((u) => u.uri));
-      const r = await publishAptMirror(name, checked, ctx);
+      const r = await publishAptMirror(name, checked, upstreams, ctx);
       entries.push(...r.entries);
       components.push(...(r.components ?? []));
       apt[name] = r.artifacts;

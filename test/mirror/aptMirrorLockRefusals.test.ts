@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,11 +36,22 @@ describe('apt mirror: what the lock pins is what the mirror can publish', () => 
     const spec = join(await mkdtemp(join(dir, 'spec-')), 'mirror.yaml');
     await writeFile(spec, aptMirrorSpec('1.0.0', served.url, filter));
     await writeFile(join(spec, '../upstream.asc'), upstreamKey.publicArmored);
-    return { spec, lockFile: spec.replace(/\.yaml$/, '.lock.json') };
+    return { spec, lockFile: spec.replace(/\.yaml$/, '.lock.json'), root };
   };
   const lock = (spec: string) => ferry(['lock', spec, '--cache', join(dir, 'cache')]);
   const build = (spec: string, out: string) => ferry(['build', spec, '--locked', '--key', bundleKey.secret, '--out', out, '--cache', join(dir, 'cache')]);
   const ferryLines = (stderr: string) => stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'));
+  /** build with this edited lock: refused because no signed index (of the entry's suite) lists NAME VERSION's file: 67, one line, no bundle */
+  const refusedUnlisted = async (spec: string, lockFile: string, edited: object, outName: string, name: string, version: string) => {
+    await writeFile(lockFile, JSON.stringify(edited, null, 2));
+    const out = join(dir, outName);
+    const r = await build(spec, out);
+    expect(r.code, r.stderr).toBe(67);
+    const file = `${name}_${version}_amd64.deb`.replace(/\./g, '\\.');
+    const what = `${name} ${version} amd64`.replace(/\./g, '\\.');
+    expect(ferryLines(r.stderr)).toEqual([expect.stringMatching(new RegExp(`^ferry: http:.*/pool/main/${file}: the lock pins ${what} \\(sha256 [0-9a-f]{64}, \\d+ bytes\\), but no signed Packages index of the spec's upstreams lists that file; run ferry lock again and review the diff$`))]);
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+  };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), `ferry-mirror-lock-${process.pid}-`));
@@ -74,8 +85,59 @@ describe('apt mirror: what the lock pins is what the mirror can publish', () => 
     const out = join(dir, 'out-lie');
     const r = await build(spec, out);
     expect(r.code, r.stderr).toBe(67);
-    expect(ferryLines(r.stderr)).toEqual([expect.stringMatching(/^ferry: http:.*\/world_2\.0_amd64\.deb: the lock pins openssl 9\.9 amd64, but the file's control says world 2\.0 amd64$/)]);
+    // no signed index lists world's file as openssl 9.9: refused on that before the file is fetched (its
+    // control, which says world 2.0, would refuse it after; checkLockedControls)
+    expect(ferryLines(r.stderr)).toEqual([expect.stringMatching(/^ferry: http:.*\/world_2\.0_amd64\.deb: the lock pins openssl 9\.9 amd64 \(sha256 [0-9a-f]{64}, \d+ bytes\), but no signed Packages index of the spec's upstreams lists that file; run ferry lock again and review the diff$/)]);
     expect(await readdir(out).catch(() => [])).toEqual([]);
+  });
+
+  it('refuses a lock edited to pin a .deb of the upstream\'s pool that no signed index lists (exit 67, one line, no bundle); the lock as written builds', async () => {
+    const { spec, lockFile, root } = await upstreamOf([await buildDeb(join(dir, 'unlisted-new'), { name: 'hello', version: '1.0' })], '{ packages: [hello] }');
+    // an old version in the upstream's pool, listed by no Packages index its key signed
+    const old = await buildDeb(join(dir, 'unlisted-old'), { name: 'hello', version: '0.9' });
+    await copyFile(old, join(root, 'pool/main/hello_0.9_amd64.deb'));
+    const l = await lock(spec);
+    expect(l.code, l.stderr).toBe(0);
+    const written = await readFile(lockFile, 'utf8');
+    const edited = JSON.parse(written);
+    const pkgs = edited.kinds.mirror.apt.debian.packages as Array<Record<string, unknown>>;
+    expect(pkgs.map((p) => `${p.name} ${p.version}`)).toEqual(['hello 1.0']);
+    pkgs[0] = {
+      ...pkgs[0],
+      version: '0.9',
+      url: String(pkgs[0]!.url).replace('hello_1.0_amd64.deb', 'hello_0.9_amd64.deb'),
+      size: (await stat(old)).size,
+      sha256: createHash('sha256').update(await readFile(old)).digest('hex'),
+    };
+    await refusedUnlisted(spec, lockFile, edited, 'out-unlisted', 'hello', '0.9');
+    await writeFile(lockFile, written);
+    const ok = await build(spec, join(dir, 'out-unlisted-ok'));
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
+  it('refuses a mirror lock edited to publish, in one suite, a .deb only another suite of the upstream lists (exit 67, one line, no bundle)', async () => {
+    const root = await mkdtemp(join(dir, 'upstream-suites-'));
+    const key = await readPrivate(upstreamKey.secretArmored);
+    // suite fixture lists hello 1.0; suite other (written after, indexing the whole pool) lists 1.0 and 2.0
+    await writeUpstream(root, [await buildDeb(join(dir, 'suites-a'), { name: 'hello', version: '1.0' })], { suite: 'fixture', key });
+    await writeUpstream(root, [await buildDeb(join(dir, 'suites-b'), { name: 'hello', version: '2.0' })], { suite: 'other', key });
+    const served = await serveDir(root);
+    closers.push(served.close);
+    const spec = join(await mkdtemp(join(dir, 'spec-suites-')), 'mirror.yaml');
+    await writeFile(spec, aptMirrorSpec('1.0.0', served.url, '{ packages: [hello] }').replace('suites: [fixture]', 'suites: [fixture, other]'));
+    await writeFile(join(spec, '../upstream.asc'), upstreamKey.publicArmored);
+    const lockFile = spec.replace(/\.yaml$/, '.lock.json');
+    const l = await lock(spec);
+    expect(l.code, l.stderr).toBe(0);
+    const edited = JSON.parse(await readFile(lockFile, 'utf8'));
+    const pkgs = edited.kinds.mirror.apt.debian.packages as Array<Record<string, unknown>>;
+    const inFixture = pkgs.find((p) => p.suite === 'fixture' && p.version === '1.0')!;
+    const onlyOther = pkgs.find((p) => p.suite === 'other' && p.version === '2.0')!;
+    expect(inFixture).toBeDefined();
+    expect(onlyOther).toBeDefined();
+    // suite fixture now publishes other's hello 2.0, every field of it true but the suite
+    Object.assign(inFixture, { version: onlyOther.version, url: onlyOther.url, size: onlyOther.size, sha256: onlyOther.sha256, priority: onlyOther.priority });
+    await refusedUnlisted(spec, lockFile, edited, 'out-suites', 'hello', '2.0');
   });
 
   it.each([

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ArtifactKind, BuildContext, BundleInput } from '../kind.js';
-import { IntegrityError, ResolveError, SpecError } from '../../errors.js';
+import { ResolveError, SpecError } from '../../errors.js';
 import { createFetchStats, fetchMany, freshDigests } from '../../fetch/index.js';
 import { indexPackedSources, type PackageIndex } from './buildPackageIndex.js';
 import { readUpstreamIndexes } from './readUpstreamIndexes.js';
@@ -10,7 +10,7 @@ import { pinDebSha256 } from './pinDebSha256.js';
 import { resolveAptClosure, type InstalledPackage } from './resolveAptClosure.js';
 import type { AptPackage } from './types.js';
 import { checkLockedControls } from './checkLockedControls.js';
-import { checkLockedInIndexes, checkSha512 } from './checkLockedInIndexes.js';
+import { checkLockedUpstreams, checkSha512 } from './checkLockedInIndexes.js';
 import { checkUpstreamUrls, lockedAptFiles, namePinnedDeb, parseAptLock } from './aptLockSchema.js';
 import { refuseUnlockable } from '../../specfile/refuseUnlockable.js';
 
@@ -145,17 +145,8 @@ export const aptKind: ArtifactKind<AptLock> = {
     const stats = createFetchStats(ctx.fetchStats);
     // the lock is reviewed text anyone may have edited: each .deb must be one the upstreams' signed
     // indexes list (the verified Releases and cached packed Packages ferry lock reads), not any file of
-    // their pool. A warm build reads the signed Releases this machine kept (verified again now) and asks
-    // the upstream again only when they do not list every locked file
-    let read = await readUpstreamIndexes(upstreams, lock.architectures, ctx, stats, undefined, true);
-    let sha512s: Map<number, string>;
-    try {
-      sha512s = checkLockedInIndexes(lock.packages, read.indexes);
-    } catch (err) {
-      if (!(err instanceof IntegrityError) || ![...read.releases.values()].some((r) => r.cached)) throw err;
-      read = await readUpstreamIndexes(upstreams, lock.architectures, ctx, stats);
-      sha512s = checkLockedInIndexes(lock.packages, read.indexes);
-    }
+    // their pool (a warm build reads the signed Releases this machine kept, checkLockedUpstreams)
+    const sha512s = await checkLockedUpstreams(lock.packages, upstreams, lock.architectures, ctx, stats);
     const got = await fetchMany(
       lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
       { cacheDir: ctx.cacheDir, log: ctx.log, stats, syncBatch: ctx.syncBatch, concurrency: ctx.jobs },

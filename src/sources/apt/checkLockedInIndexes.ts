@@ -4,6 +4,10 @@ import { IntegrityError } from '../../errors.js';
 import type { LockedDeb } from './aptKind.js';
 import type { PackedIndex } from './packedIndex.js';
 import type { AptPackage } from './types.js';
+import type { FetchStats } from '../../fetch/index.js';
+import type { BuildContext } from '../kind.js';
+import type { AptUpstreamSource } from './loadAptUpstreams.js';
+import { readUpstreamIndexes } from './readUpstreamIndexes.js';
 
 /** What a lock pins of one .deb. */
 type PinnedDeb = Omit<LockedDeb, 'services'>;
@@ -51,6 +55,28 @@ export function checkLockedInIndexes(locked: readonly PinnedDeb[], indexes: read
     );
   });
   return sha512s;
+}
+
+/**
+ * build --locked: read the upstreams' signed Packages indexes (readUpstreamIndexes) and check the locked
+ * .debs against them (checkLockedInIndexes). A warm build reads the signed Releases this machine kept
+ * (verified again now) and asks the upstream again only when they do not list every locked file (the
+ * upstream moved on since this machine's last lock). Returns the SHA512s left to check (checkSha512).
+ */
+export async function checkLockedUpstreams(
+  locked: readonly PinnedDeb[],
+  upstreams: AptUpstreamSource[],
+  architectures: string[],
+  ctx: Pick<BuildContext, 'cacheDir' | 'log'>,
+  stats: FetchStats,
+): Promise<Map<number, string>> {
+  const read = await readUpstreamIndexes(upstreams, architectures, ctx, stats, undefined, true);
+  try {
+    return checkLockedInIndexes(locked, read.indexes);
+  } catch (err) {
+    if (!(err instanceof IntegrityError) || ![...read.releases.values()].some((r) => r.cached)) throw err;
+    return checkLockedInIndexes(locked, (await readUpstreamIndexes(upstreams, architectures, ctx, stats)).indexes);
+  }
 }
 
 /** A downloaded .deb whose index stanza gives SHA512 only must match it (exit 67, one line). */

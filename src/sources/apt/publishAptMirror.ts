@@ -5,6 +5,8 @@ import { fetchMany, createFetchStats, freshDigests } from '../../fetch/index.js'
 import { publicKeysArmored } from '../../pgp/sign.js';
 import { mirrorRoot } from '../mirrorRoot.js';
 import { checkLockedControls } from './checkLockedControls.js';
+import { checkLockedUpstreams, checkSha512 } from './checkLockedInIndexes.js';
+import type { AptUpstreamSource } from './loadAptUpstreams.js';
 import type { PublishedPackage } from './writeAptRepository.js';
 import type { AptMirrorLock } from './lockAptMirror.js';
 
@@ -18,12 +20,23 @@ export const MIRROR_KEY_PATH = 'keys/bundle.asc';
  * With source packages in the lock, their files go into the same pool folders and each suite's
  * components get source/Sources indexes (writeAptRepository).
  */
-export async function publishAptMirror(name: string, lock: AptMirrorLock, ctx: BuildContext): Promise<KindResult & { packages: PublishedPackage[] }> {
+export async function publishAptMirror(name: string, lock: AptMirrorLock, upstreams: AptUpstreamSource[], ctx: BuildContext): Promise<KindResult & { packages: PublishedPackage[] }> {
   const stats = createFetchStats(ctx.fetchStats);
+  // the lock is reviewed text anyone may have edited: each .deb must be one the signed Packages indexes of
+  // its own suite list (as for the apt kind, checkLockedUpstreams), not any file of the upstream's pool
+  // nor one only another suite lists; checked before anything is downloaded
+  const sha512s = new Map<number, string>();
+  for (const { suite } of lock.suites) {
+    const at = lock.packages.flatMap((p, i) => (p.suite === suite ? [i] : []));
+    const ofSuite = upstreams.flatMap((u) => (u.suites.includes(suite) ? [{ ...u, suites: [suite] }] : []));
+    const left = await checkLockedUpstreams(at.map((i) => lock.packages[i]!), ofSuite, lock.architectures, ctx, stats);
+    for (const [j, sha512] of left) sha512s.set(at[j]!, sha512);
+  }
   const got = await fetchMany(
     lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
     { cacheDir: ctx.cacheDir, log: ctx.log, stats, syncBatch: ctx.syncBatch, concurrency: ctx.jobs },
   );
+  for (const [at, sha512] of sha512s) await checkSha512(got[at]!.path, sha512, lock.packages[at]!);
   // each source file checked against the sha256 the upstream's signed Sources index gave as it is fetched
   const sourceFiles = (lock.sourcePackages ?? []).flatMap((sp) => sp.files.map((f) => ({ sp, f })));
   const gotSources = await fetchMany(
