@@ -15,7 +15,7 @@ import { sameVersion } from './sameVersion.js';
 import { pinAdmits } from './selectFile.js';
 import { checkCarriedMetadata, plannedPython } from './lockPython.js';
 import { parseCoreMetadata, type CoreMetadata } from './parseCoreMetadata.js';
-import { readWheelMetadata } from './readWheelMetadata.js';
+import { readWheelFiles } from './readWheelMetadata.js';
 import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
 import { quoteInput } from '../../util/oneLine.js';
 import { admitsPython } from './admitsPython.js';
@@ -87,8 +87,9 @@ export async function collectPython(section: PythonLock, ctx: BuildContext): Pro
   const metadata = new Map<string, CoreMetadata>();
   for (const { f, path } of got) {
     if (f.kind !== 'wheel') continue;
-    metadata.set(f.filename, parseCoreMetadata(await readWheelMetadata(path, f.filename)));
-    checkWheelTags(f.filename, f.project, await readWheelMetadata(path, f.filename, 'WHEEL'));
+    const own = await readWheelFiles(path, f.filename, ['METADATA', 'WHEEL']);
+    metadata.set(f.filename, parseCoreMetadata(own.METADATA));
+    checkWheelTags(f.filename, f.project, own.WHEEL);
   }
   checkCarriedMetadata(lock, metadata, planned.servicePins);
 

@@ -13,17 +13,22 @@ const MAX_METADATA_BYTES = 16 * 1024 * 1024;
  */
 const WINDOW = 128 * 1024;
 
+type WheelMember = 'METADATA' | 'WHEEL';
+
+/** The METADATA file of a wheel on disk: `NAME-VERSION.dist-info/METADATA` at the top of the zip. */
+export async function readWheelMetadata(wheelPath: string, label: string): Promise<string> {
+  return (await readWheelFiles(wheelPath, label, ['METADATA'])).METADATA;
+}
+
 /**
- * The METADATA file of a wheel on disk: `NAME-VERSION.dist-info/METADATA` at the top of the zip (or, with
- * `member`, another file of that folder: `WHEEL`).
- * yauzl parses the central directory and the entry's local header; its reads are served by
+ * Files of a wheel's `NAME-VERSION.dist-info/` folder (METADATA, WHEEL), read with one pass over the
+ * zip's directory. yauzl parses the central directory and each entry's local header; its reads are served by
  * {@link WindowReader} (blocking reads of 128 KiB windows, so a small wheel costs one or two reads
- * whatever its size), and the entry (at most 16 MiB) is inflated with one blocking call, which for a
+ * whatever its size), and each entry (at most 16 MiB) is inflated with one blocking call, which for a
  * few kilobytes costs far less than a zlib stream and its hand-offs.
  */
-export async function readWheelMetadata(wheelPath: string, label: string, member: 'METADATA' | 'WHEEL' = 'METADATA'): Promise<string> {
+export async function readWheelFiles<M extends WheelMember>(wheelPath: string, label: string, members: readonly M[]): Promise<Record<M, string>> {
   const unreadable = (err: Error) => new IntegrityError(`${label}: not a readable wheel (zip): ${err.message}`);
-  const wanted = new RegExp(`^[^/]+\\.dist-info/${member}$`);
   const reader = new WindowReader(wheelPath);
   try {
     const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
@@ -31,42 +36,52 @@ export async function readWheelMetadata(wheelPath: string, label: string, member
     ).catch((err: Error) => {
       throw unreadable(err);
     });
-    const entry = await new Promise<yauzl.Entry | undefined>((resolve, reject) => {
-      const found: yauzl.Entry[] = [];
+    const found = new Map<M, yauzl.Entry[]>(members.map((m) => [m, []]));
+    await new Promise<void>((resolve, reject) => {
       zip.on('entry', (e: yauzl.Entry) => {
-        if (wanted.test(e.fileName)) found.push(e);
+        const m = /^[^/]+\.dist-info\/([A-Z]+)$/.exec(e.fileName)?.[1] as M | undefined;
+        if (m !== undefined) found.get(m)?.push(e);
         zip.readEntry();
       });
-      zip.on('end', () => (found.length > 1 ? reject(new Error(`${found.length} .dist-info/${member} files`)) : resolve(found[0])));
+      zip.on('end', () => {
+        const many = members.find((m) => found.get(m)!.length > 1);
+        if (many) reject(new Error(`${found.get(many)!.length} .dist-info/${many} files`));
+        else resolve();
+      });
       zip.on('error', reject);
       zip.readEntry();
     }).catch((err: Error) => {
       throw unreadable(err);
     });
-    if (!entry) throw new IntegrityError(`${label}: the wheel has no NAME-VERSION.dist-info/${member}; it is not a valid wheel`);
-    const claimed = Math.max(entry.uncompressedSize, entry.compressedSize);
-    if (claimed > MAX_METADATA_BYTES) throw new IntegrityError(`${label}: ${member} is ${claimed} bytes; refusing more than ${MAX_METADATA_BYTES}`);
-    if (entry.isEncrypted()) throw new IntegrityError(`${label}: ${member} is encrypted; it is not a valid wheel`);
-    const method = entry.compressionMethod;
-    if (method !== 0 && method !== 8) throw new IntegrityError(`${label}: ${member} uses zip compression method ${method}; a wheel uses stored (0) or deflate (8)`);
-    // yauzl checks that the entry's data lies inside the file
-    const { fileDataStart } = await new Promise<{ fileDataStart: number }>((resolve, reject) =>
-      zip.readLocalFileHeader(entry, { minimal: true }, (err, header) => (err ? reject(err) : resolve(header))),
-    ).catch((err: Error) => {
-      throw unreadable(err);
-    });
+    const out = {} as Record<M, string>;
+    for (const member of members) {
+      const entry = found.get(member)![0];
+      if (!entry) throw new IntegrityError(`${label}: the wheel has no NAME-VERSION.dist-info/${member}; it is not a valid wheel`);
+      const claimed = Math.max(entry.uncompressedSize, entry.compressedSize);
+      if (claimed > MAX_METADATA_BYTES) throw new IntegrityError(`${label}: ${member} is ${claimed} bytes; refusing more than ${MAX_METADATA_BYTES}`);
+      if (entry.isEncrypted()) throw new IntegrityError(`${label}: ${member} is encrypted; it is not a valid wheel`);
+      const method = entry.compressionMethod;
+      if (method !== 0 && method !== 8) throw new IntegrityError(`${label}: ${member} uses zip compression method ${method}; a wheel uses stored (0) or deflate (8)`);
+      // yauzl checks that the entry's data lies inside the file
+      const { fileDataStart } = await new Promise<{ fileDataStart: number }>((resolve, reject) =>
+        zip.readLocalFileHeader(entry, { minimal: true }, (err, header) => (err ? reject(err) : resolve(header))),
+      ).catch((err: Error) => {
+        throw unreadable(err);
+      });
+      let data: Buffer;
+      try {
+        const stored = reader.bytes(fileDataStart, entry.compressedSize);
+        data = method === 8 ? inflateRawSync(stored, { maxOutputLength: entry.uncompressedSize + 1 }) : stored;
+      } catch (err) {
+        throw unreadable(err as Error);
+      }
+      if (data.length !== entry.uncompressedSize) {
+        throw new IntegrityError(`${label}: not a readable wheel (zip): ${member} holds ${data.length} bytes, its directory entry says ${entry.uncompressedSize}`);
+      }
+      out[member] = data.toString('utf8');
+    }
     zip.close();
-    let data: Buffer;
-    try {
-      const stored = reader.bytes(fileDataStart, entry.compressedSize);
-      data = method === 8 ? inflateRawSync(stored, { maxOutputLength: entry.uncompressedSize + 1 }) : stored;
-    } catch (err) {
-      throw unreadable(err as Error);
-    }
-    if (data.length !== entry.uncompressedSize) {
-      throw new IntegrityError(`${label}: not a readable wheel (zip): ${member} holds ${data.length} bytes, its directory entry says ${entry.uncompressedSize}`);
-    }
-    return data.toString('utf8');
+    return out;
   } finally {
     reader.release();
   }
