@@ -1,4 +1,5 @@
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../util/readRegularFile.js';
 import type * as openpgp from 'openpgp';
 import { pgp } from './openpgp.js';
 import { SignatureError, UsageError } from '../errors.js';
@@ -25,23 +26,16 @@ export const KEY_MAX_USER_IDS = 100;
 export const KEY_MAX_SUBKEYS = 100;
 export const KEY_MAX_SIGNATURES = 2000;
 
-/** A keyring file's bytes, refused unread when it is larger than KEYRING_MAX_BYTES. */
+/** A keyring file's bytes (util/readRegularFile: a regular file only), refused unread when it is larger than KEYRING_MAX_BYTES. */
 async function readKeyringFile(path: string): Promise<Buffer> {
-  try {
-    const fh = await open(path, 'r');
-    try {
-      const { size } = await fh.stat();
-      if (size > KEYRING_MAX_BYTES) {
-        throw new UsageError(`${path}: a keyring of ${size} bytes, more than the ${KEYRING_MAX_BYTES} bytes ferry reads; nothing was checked: pass only the keys you trust (gpg --export-options export-minimal --export KEYID)`);
-      }
-      return await fh.readFile();
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`cannot read keyring ${path}: ${(err as Error).message}`);
+  const read = await readRegularFile(path, KEYRING_MAX_BYTES).catch((err: Error) => {
+    throw new UsageError(`cannot read keyring ${path}: ${err.message}`);
+  });
+  if (read.refused === undefined) return read.bytes;
+  if (read.tooLarge !== undefined) {
+    throw new UsageError(`${path}: a keyring of ${read.tooLarge} bytes, more than the ${KEYRING_MAX_BYTES} bytes ferry reads; nothing was checked: pass only the keys you trust (gpg --export-options export-minimal --export KEYID)`);
   }
+  throw new UsageError(`cannot read keyring ${path}: it ${read.refused}`);
 }
 
 /** Refuse a key with more user IDs, subkeys or signatures than the bounds above. */
