@@ -184,6 +184,19 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
         'ferry: lock: mirrors.python.pypi: helper-9.9-py3-none-any.whl: its own METADATA names "evilpkg 6.6", not helper 9.9; run ferry lock again and review the diff',
       ]);
       expect(await readdir(join(dir, 'out-hostile')).catch(() => [])).toEqual([]);
+      // a file's name says what it installs on: the Windows wheel of the same release (same METADATA) pinned
+      // under the manylinux wheel's name would be indexed and served to the hosts as the Linux one
+      const linuxName = `fastlib-1.0-${cp}-${cp}-manylinux_2_17_${host.machine}.whl`;
+      const tagged = JSON.parse(good);
+      const linux = (tagged.kinds.mirror.python.pypi.files as Array<Record<string, unknown>>).find((f) => f.filename === linuxName)!;
+      Object.assign(linux, await entry('fastlib', '1.0', `fastlib-1.0-${cp}-${cp}-win_amd64.whl`), { filename: linuxName });
+      await writeFile(lockFile, JSON.stringify(tagged));
+      const retagged = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', join(dir, 'out-hostile'), '--cache', cache()]);
+      expect(retagged.code, retagged.stderr).toBe(67);
+      expect(retagged.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([
+        `ferry: lock: mirrors.python.pypi: ${linuxName}: its own WHEEL names the tags "${cp}-${cp}-win_amd64", none of its file name's (${cp}-${cp}-manylinux_2_17_${host.machine}): the lock pins another file under this name; run ferry lock again and review the diff`,
+      ]);
+      expect(await readdir(join(dir, 'out-hostile')).catch(() => [])).toEqual([]);
     } finally {
       await rm(join(wheels, 'helper-9.9-py3-none-any.whl'), { force: true });
       await writeFile(lockFile, good);

@@ -16,6 +16,7 @@ import { pinAdmits } from './selectFile.js';
 import { checkCarriedMetadata, plannedPython } from './lockPython.js';
 import { parseCoreMetadata, type CoreMetadata } from './parseCoreMetadata.js';
 import { readWheelFiles } from './readWheelMetadata.js';
+import { checkWheelTags } from './checkWheelTags.js';
 import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
 import { quoteInput } from '../../util/oneLine.js';
 import { admitsPython } from './admitsPython.js';
@@ -177,21 +178,6 @@ function checkFilesPinned(lock: PythonLock, servicePins: Map<string, Map<string,
       if (excluded?.format === f.kind) throw refuse(`is ${f.kind === 'wheel' ? 'a wheel' : 'a source distribution'}, which ${excluded.because} in service ${service}'s requirements excludes`);
     }
     if ([...new Set(f.services)].sort().join('\0') !== services.join('\0')) throw refuse(`goes to services ${JSON.stringify(f.services).slice(0, 200)}, the requirements of ${JSON.stringify(services)} install it`);
-  }
-}
-
-/**
- * A wheel is carried under the name the lock gives it, which says what it installs on (its tags): its own
- * WHEEL file must name at least one of those tags. A lock may pin, under one wheel's name, the sha256 of
- * another file of the same release (its requirements list every file's hash): a Windows or pure wheel
- * signed and served as the manylinux one. Thrown as IntegrityError (67), one line.
- */
-function checkWheelTags(filename: string, project: string, wheelFile: string): void {
-  const own = [...wheelFile.matchAll(/^Tag:[ \t]*(\S+)[ \t]*$/gim)].map((m) => m[1]!.toLowerCase());
-  const dist = parseDistFilename(filename, project);
-  const named = dist?.kind === 'wheel' ? dist.tags.map((t) => t.toLowerCase()) : [];
-  if (own.length > 0 && !own.some((t) => named.includes(t))) {
-    throw new IntegrityError(`${filename}: its own WHEEL names the tags ${quoteInput(own.slice(0, 5).join(' '), 200)}, none of its file name's (${named.join(' ')}): the lock pins another file under this name; run ferry lock again and review the diff`);
   }
 }
 

@@ -13,7 +13,8 @@ import { normalizeProjectName } from './normalizeProjectName.js';
 import { parseCoreMetadata } from './parseCoreMetadata.js';
 import { parseDistFilename } from './parseDistFilename.js';
 import { parseRequirement, type Requirement } from './parseRequirement.js';
-import { readWheelMetadata } from './readWheelMetadata.js';
+import { readWheelFiles } from './readWheelMetadata.js';
+import { checkWheelTags } from './checkWheelTags.js';
 import { sameVersion } from './sameVersion.js';
 import { quoteInput } from '../../util/oneLine.js';
 
@@ -115,10 +116,13 @@ export async function fetchMirrorSelection(name: string, lock: PythonMirrorLock,
   async function wheelRequires(e: Entry): Promise<string[]> {
     let lines = requiresDist.get(e.at);
     if (!lines) {
-      const meta = parseCoreMetadata(await readWheelMetadata(fetched.get(e.at)!.path, e.filename));
+      const own = await readWheelFiles(fetched.get(e.at)!.path, e.filename, ['METADATA', 'WHEEL']);
+      const meta = parseCoreMetadata(own.METADATA);
       if ((meta.name && normalizeProjectName(meta.name) !== e.project) || (meta.version && !sameVersion(meta.version, e.version))) {
         throw new IntegrityError(`${where}: ${e.filename}: its own METADATA names ${quoteInput(`${meta.name ?? ''} ${meta.version ?? ''}`, 200)}, not ${e.project} ${e.version}; run ferry lock again and review the diff`);
       }
+      // the file is the one its name says it is (the tags it installs on), as a service's wheels are
+      checkWheelTags(e.filename, e.project, own.WHEEL, where);
       lines = meta.requiresDist;
       requiresDist.set(e.at, lines);
     }
