@@ -18,7 +18,8 @@ import { parseSerial } from './parseSerial.js';
 import { planService } from './planDeploy.js';
 import { rollout } from './rollout.js';
 import { renderTargets } from './stepContext.js';
-import { refuseTakeovers, takenOver } from './takeOver.js';
+import { refuseTakeovers, takenOver, takeOverReason } from './takeOver.js';
+import type { Fact } from './fact.js';
 import { STAGES, type StageName } from '../stages.js';
 import { hostResult, summarizeReport } from './summarizeReport.js';
 
@@ -150,12 +151,13 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
     // a service of another release on a host (same service name, another release name) is refused unless
     // --take-over names that release: checked on the facts every hold read, before any stage runs anywhere
     const refusals: Array<{ run: HostRun; service: string; stage: StageName; reason: string }> = [];
+    const takeovers: Array<{ run: HostRun; service: string; host: string; fact: Fact }> = [];
     const checked = locking.then(() => {
-      const found = runs.flatMap((run) => run.target.services.flatMap((svc) => {
+      takeovers.push(...runs.flatMap((run) => run.target.services.flatMap((svc) => {
         const fact = run.guard ? takenOver(run.facts.get(svc.name), m.name, opts.takeOver) : undefined;
-        return fact ? [{ host: run.name, fact }] : [];
-      }));
-      refuseTakeovers(found, m);
+        return fact ? [{ run, service: svc.name, host: run.name, fact }] : [];
+      })));
+      if (takeovers.length) return;
       // a stage whose earlier stage is neither in --stages nor done for this release by the facts (a gap:
       // `--stages configure,stage`) is refused here, with the reason the plan gives, before any stage runs
       // anywhere: checked only when the run came to configure, stage had run on every host by then
@@ -174,12 +176,20 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
       async (run, i) => {
         if (!(await locked[i])) return;
         await checked;
-        if (refusals.length) return;
+        if (refusals.length || takeovers.length) return;
         for (const svc of run.target.services) for (const stage of ['stage', 'install'] as const) if (stages.includes(stage)) await run.runStage(svc, stage);
       },
       { concurrency: Math.max(1, forks) },
     );
     await locking;
+    if (takeovers.length) {
+      // the events a stream reader gets for a run refused ahead, ending with the run-end the stream promises
+      // (each takeover the failure of its host and service, as plan shows it); then the refusal's one line and
+      // exit 72, with no report. Output for people shows that line alone
+      const first = STAGES.find((s) => stages.includes(s))!;
+      if (!log.eventLines) refusedAhead(runs, takeovers.map((t) => ({ run: t.run, service: t.service, stage: first, reason: takeOverReason(t.fact, m) })), stages, log, m, release.digest, started);
+      refuseTakeovers(takeovers, m);
+    }
     if (refusals.length) return refusedAhead(runs, refusals, stages, log, m, release.digest, started);
 
     // 2. configure in batches; the rollout stops when failures pass --max-fail-percent, or without it when a whole batch failed

@@ -11,6 +11,8 @@ export interface Logger {
   progress(label: string, done: number, total: number, unit?: 'bytes' | 'items'): void;
   /** a machine-readable event (deploy step results, etc.) */
   event(type: string, data: Record<string, unknown>): void;
+  /** it turns deploy events into lines for people (a FAILED line per failed stage): a refusal its own one line reports sends it none */
+  readonly eventLines?: true;
 }
 
 export const silentLogger: Logger = {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeployEventLine } from '../../src/deploy/deployEvents.js';
 import { folderSite } from './folderSite.js';
 import { installFakeSystemctl, repo, runFerry, webService } from './fixtures.js';
 import { writeRelease } from './storeFixture.js';
@@ -99,5 +100,63 @@ describe('a deploy that would take over another release\'s service (folder hosts
     expect(again.code, again.stderr).toBe(72);
     expect(again.stderr).toContain('app 2 would take over services another release runs: h2/web (site 7.0)');
     expect(fact('h2').release).toEqual({ name: 'site', version: '7.0' });
+  });
+});
+
+/**
+ * The same refusal under --json: the events of a run that printed run-start must end with one run-end, or a
+ * program reading the stream cannot tell the run ended (it had none: run-start, then the error line). Deploy
+ * and rollback (which deploys the release it goes back to) alike; exit 72 and the one line, no report.
+ */
+describe('a takeover refused under --json (folder hosts)', () => {
+  let site: ReturnType<typeof folderSite>;
+  const ferry = (...args: string[]) => runFerry(...args, '--store', site.store, '-i', site.inventory, '--allow-local', '--push');
+  beforeAll(() => {
+    if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npm run build first: the test runs bin/ferry.js');
+    site = folderSite('take-over-json', ['h1', 'h2']);
+    writeFileSync(site.inventory, `vars: { port: 8080 }\n${readFileSync(site.inventory, 'utf8')}`);
+    for (const h of ['h1', 'h2']) installFakeSystemctl(site.root(h));
+    writeRelease(site.store, { name: 'app', version: '1', epoch: '2026-11-01T00:00:00Z', services: { web: webService('1.0.0') } });
+    writeRelease(site.store, { name: 'site', version: '6.0', epoch: '2026-11-02T00:00:00Z', services: { web: webService('6.0') } });
+    writeRelease(site.store, { name: 'site', version: '7.0', epoch: '2026-11-03T00:00:00Z', services: { web: webService('7.0') } });
+  });
+  afterAll(() => rmSync(site.dir, { recursive: true, force: true }));
+
+  it('ends the event stream with one run-end (ok false, the takeover its failure), then the one line, exit 72', async () => {
+    const app = await ferry('deploy', 'app@1', '--limit', 'h2');
+    expect(app.code, app.stderr).toBe(0);
+    const line = 'ferry: site 7.0 would take over services another release runs: h2/web (app 1); nothing was done: pass --take-over app to replace it, or leave those hosts or services out (--limit, --services)';
+    const reason = "host h2, service web: takeover refused: web here is app 1's, not site's; deploying site 7.0 would replace it (pass --take-over app if that is meant)";
+    const check = (r: { code: number | null; stdout: string; stderr: string }, lineWanted: string, reasonWanted: string) => {
+      expect(r.code, r.stderr).toBe(72);
+      expect(r.stdout).toBe('');
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines.at(-1)).toBe(lineWanted);
+      const events = lines.slice(0, -1).map((l) => DeployEventLine.parse(JSON.parse(l)));
+      const types = events.map((e) => e.type).filter((t) => t !== 'info' && t !== 'warn');
+      expect(types[0]).toBe('run-start');
+      expect(types.at(-1)).toBe('run-end');
+      expect(types.filter((t) => t === 'run-end')).toHaveLength(1);
+      expect(events.filter((e) => e.type === 'stage').every((e) => e.type === 'stage' && e.status !== 'start' && e.status !== 'ran')).toBe(true);
+      const end = events.at(-1)!;
+      if (end.type !== 'run-end') throw new Error('no run-end last');
+      expect({ ok: end.ok, hosts: end.hosts, stages: end.stages, failures: end.failures }).toEqual({
+        ok: false,
+        hosts: { total: 2, ok: 0, failed: 1, notReached: 1 },
+        stages: { stage: { ran: 0, skipped: 0, failed: 1, notRun: 1 }, install: { ran: 0, skipped: 0, failed: 0, notRun: 2 }, configure: { ran: 0, skipped: 0, failed: 0, notRun: 2 } },
+        failures: [{ host: 'h2', service: 'web', stage: 'stage', reason: reasonWanted }],
+      });
+      // the host events are as many as run-end counts
+      expect(events.filter((e) => e.type === 'host').map((e) => e.type === 'host' && [e.host, e.status])).toEqual([['h2', 'failed']]);
+    };
+    check(await ferry('deploy', 'site@7.0', '--json'), line, reason);
+    // rollback deploys through the same run: site 6.0 on both hosts, h2 running app's web
+    check(
+      await ferry('rollback', 'site', '--to', '6.0', '--json'),
+      line.replace('site 7.0', 'site 6.0'),
+      reason.replace('site 7.0', 'site 6.0'),
+    );
+    expect(JSON.parse(readFileSync(join(site.root('h2'), 'var/lib/ferry/facts/web.json'), 'utf8')).release).toEqual({ name: 'app', version: '1' });
+    expect(existsSync(join(site.root('h1'), 'var/lib/ferry/facts/web.json'))).toBe(false);
   });
 });

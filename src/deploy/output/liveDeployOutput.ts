@@ -75,6 +75,7 @@ export function liveDeployOutput(o: LiveOptions): Logger & { done(): void } {
   };
 
   return {
+    eventLines: true,
     info: (msg) => above(escapeText(msg, { keepNewlines: true })),
     warn: (msg) => above(`warning: ${escapeText(msg)}`),
     progress: () => {},

@@ -28,6 +28,7 @@ export function plainDeployOutput(o: ProgressOptions): Logger & { done(): void }
   const write = (line: string) => o.out.write(line + '\n');
   const summary = () => write(`progress: ${tally.line(now() - started!)}`);
   return {
+    eventLines: true,
     info: (msg) => write(escapeText(msg, { keepNewlines: true })),
     warn: (msg) => write(`warning: ${escapeText(msg)}`),
     progress: () => {},
