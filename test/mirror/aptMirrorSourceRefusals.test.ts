@@ -208,6 +208,33 @@ describe('apt mirror with sources: build --locked publishes only source packages
     );
   });
 
+  it('refuses a lock whose source packages do not follow the spec\'s sources: (exit 65, one line, nothing written)', async () => {
+    const specText = await readFile(spec, 'utf8');
+    const cases: Array<[string, string, (m: ReturnType<typeof mirrorOf>) => void, RegExp]> = [
+      // the spec does not ask for sources: the lock's (true, signed) ones would still be published
+      ['out-spec-no-sources', specText.replace(/^ {6}sources: true\n/m, ''), () => {}, /^ferry: lock: mirrors\.apt\.debian: the lock pins source packages, the spec gives "sources: false"; /],
+      // the spec asks for them: a lock without any would publish a mirror without sources
+      ['out-lock-no-sources', specText, (m) => void delete (m as { sourcePackages?: unknown }).sourcePackages, /^ferry: lock: mirrors\.apt\.debian: the lock pins no source packages, the spec gives "sources: true"; /],
+    ];
+    expect(cases[0]![1]).not.toBe(specText);
+    for (const [outName, text, edit, message] of cases) {
+      const lock = JSON.parse(written);
+      edit(mirrorOf(lock));
+      await writeFile(lockFile, JSON.stringify(lock, null, 2));
+      await writeFile(spec, text);
+      try {
+        const out = join(dir, outName);
+        const r = await build(out, await mkdtemp(join(dir, 'cache-refused-')));
+        expect(r.code, r.stderr).toBe(65);
+        expect(ferryLines(r.stderr)).toEqual([expect.stringMatching(message)]);
+        expect(await readdir(out).catch(() => [])).toEqual([]);
+      } finally {
+        await writeFile(lockFile, written);
+        await writeFile(spec, specText);
+      }
+    }
+  });
+
   it('a warm build of a newer lock builds though the cache keeps older signed Releases, which list none of its new files (last: it moves the upstream on)', async () => {
     await writeUpstream(join(dir, 'upstream'), [await buildDeb(join(dir, 'v3'), { name: 'hello', version: '3.0-1' })], { suite: 'fixture', key: upstreamKeyPrivate, sources: await buildSource(join(dir, 'v3'), { name: 'hello', version: '3.0-1' }) });
     const l = await ferry(['lock', spec, '--cache', join(dir, 'cache-new')]);
