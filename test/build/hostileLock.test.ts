@@ -254,6 +254,9 @@ describe('build --locked with a hostile lock', () => {
     );
     const mirrorSpec = join(dir, 'mirror-encoded.yaml');
     await writeFile(mirrorSpec, `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nmirrors:\n  apt:\n    deb: { uri: "${up}", keyring: team.asc, suites: [bookworm] }\n`);
+    // a lock pins source packages only for a spec with `sources: true` (refused otherwise, exit 65)
+    const mirrorSourcesSpec = join(dir, 'mirror-encoded-sources.yaml');
+    await writeFile(mirrorSourcesSpec, `name: probe\nversion: 1.0.0\nepoch: 2026-01-01T00:00:00Z\nmirrors:\n  apt:\n    deb: { uri: "${up}", keyring: team.asc, suites: [bookworm], sources: true }\n`);
     const deb = { name: 'hello', version: '1.0', architecture: 'amd64', size: 10, sha256: 'b'.repeat(64) };
     const section = { suites: [{ suite: 'bookworm', date: '2026-01-01T00:00:00.000Z' }], components: ['main'], architectures: ['amd64'], sources: [] };
     const lock = (kinds: object): Lock => ({ format: 'ferry-lock/1', name: 'probe', version: '1.0.0', kinds });
@@ -262,7 +265,7 @@ describe('build --locked with a hostile lock', () => {
       expectRefused(await buildWith(lock({ apt: { suite: 'bookworm', component: 'main', architectures: ['amd64'], sources: [], packages: [{ ...deb, url, services: ['app'] }] } }), aptSpec), /^ferry: lock: apt: .* is not a file of an upstream the spec names \(http:\/\/127\.0\.0\.1:\d+\/debian\): .*\(package hello 1\.0 amd64\); run ferry lock again and review the diff$/);
       expectRefused(await buildWith(lock({ mirror: { apt: { deb: { ...section, packages: [{ ...deb, url, suite: 'bookworm', component: 'main' }] } } } }), mirrorSpec), /^ferry: lock: mirrors\.apt\.deb: .* is not a file of an upstream the spec names .*\(package hello 1\.0 amd64\)/);
       const source = { name: 'hello', version: '1.0', suite: 'bookworm', component: 'main', files: [{ name: 'hello_1.0.dsc', size: 10, sha256: 'c'.repeat(64), url }] };
-      expectRefused(await buildWith(lock({ mirror: { apt: { deb: { ...section, packages: [], sourcePackages: [source] } } } }), mirrorSpec), /^ferry: lock: mirrors\.apt\.deb: .* is not a file of an upstream the spec names .*\(source package hello 1\.0, file hello_1\.0\.dsc\)/);
+      expectRefused(await buildWith(lock({ mirror: { apt: { deb: { ...section, packages: [], sourcePackages: [source] } } } }), mirrorSourcesSpec), /^ferry: lock: mirrors\.apt\.deb: .* is not a file of an upstream the spec names .*\(source package hello 1\.0, file hello_1\.0\.dsc\)/);
     }
     expect(hits).toBe(0);
   });

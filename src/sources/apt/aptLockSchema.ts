@@ -97,6 +97,10 @@ export function parseAptMirrorLock(section: unknown, mirror: AptMirror, name: st
   };
   all('components', lock.components, mirror.components);
   all('architectures', lock.architectures, mirror.architectures);
+  // ferry lock writes sourcePackages exactly when the spec says `sources: true`
+  if ((lock.sourcePackages !== undefined) !== mirror.sources) {
+    throw new SpecError(`${where}: the lock ${lock.sourcePackages ? 'pins' : 'pins no'} source packages, the spec gives "sources: ${mirror.sources}"; run ferry lock again and review the diff`);
+  }
   const suites = lock.suites.map((s) => s.suite);
   for (const p of [...lock.packages, ...(lock.sourcePackages ?? [])]) {
     within(`${p.name}'s suite`, [p.suite], suites);

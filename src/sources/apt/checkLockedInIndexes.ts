@@ -9,8 +9,8 @@ import type { BuildContext } from '../kind.js';
 import type { AptUpstreamSource } from './loadAptUpstreams.js';
 import { readUpstreamIndexes } from './readUpstreamIndexes.js';
 
-/** What a lock pins of one .deb. */
-type PinnedDeb = Omit<LockedDeb, 'services'>;
+/** What a lock pins of one .deb; a mirror's lock names the component it is published in too. */
+type PinnedDeb = Omit<LockedDeb, 'services'> & { component?: string };
 
 /** The URL a lock gives an index's package: its upstream's URI and its Filename, as `ferry lock` writes it. */
 function packageUrl(p: AptPackage): string {
@@ -24,15 +24,19 @@ function packageUrl(p: AptPackage): string {
  * Priority, with that SHA256. A stanza that gives SHA512 only (pinDebSha256) matches on the rest, and
  * the downloaded file is checked against its SHA512 afterwards (checkSha512). So a hand-edited lock
  * cannot pin a file of the upstream's pool that no suite of the spec lists (an old version dropped from
- * the index, another suite's file, an unsigned corner of the server). Throws one line naming the first
- * entry no index lists (IntegrityError, exit 67). Returns, by the index of the locked entry, the SHA512s
- * that remain to be checked.
+ * the index, another suite's file, an unsigned corner of the server). An entry that names its component (a
+ * mirror's, which publishes it there) must be listed by that component's index. Throws one line naming the
+ * first entry no index lists (IntegrityError, exit 67). Returns, by the index of the locked entry, the
+ * SHA512s that remain to be checked; `matched` is given each entry's index stanza (its Source field).
  */
-export function checkLockedInIndexes(locked: readonly PinnedDeb[], indexes: readonly PackedIndex[]): Map<number, string> {
+export function checkLockedInIndexes(locked: readonly PinnedDeb[], indexes: readonly PackedIndex[], matched?: (at: number, p: AptPackage) => void): Map<number, string> {
   const sha512s = new Map<number, string>();
   locked.forEach((l, at) => {
     let sha512: string | undefined;
-    let found = false;
+    let found: AptPackage | undefined;
+    let withSha512: AptPackage | undefined;
+    // the component of an index that lists the file, when it is not the one the lock publishes it in
+    let elsewhere: string | undefined;
     for (const packed of indexes) {
       const id = packed.lookup(l.name);
       if (id === undefined) continue;
@@ -40,15 +44,25 @@ export function checkLockedInIndexes(locked: readonly PinnedDeb[], indexes: read
         const p = packed.get(i);
         if (p.name !== l.name || p.version !== l.version || p.architecture !== l.architecture || p.size !== l.size) continue;
         if ((p.priority ?? '') !== (l.priority ?? '') || packageUrl(p) !== l.url) continue;
-        if (p.sha256 === l.sha256) found = true;
-        else if (p.sha256 === '' && p.sha512) sha512 ??= p.sha512;
+        if (p.sha256 !== l.sha256 && !(p.sha256 === '' && p.sha512)) continue;
+        if (l.component !== undefined && p.origin.component !== l.component) {
+          elsewhere ??= p.origin.component;
+          continue;
+        }
+        if (p.sha256 === l.sha256) found ??= p;
+        else if (sha512 === undefined) [sha512, withSha512] = [p.sha512, p];
       }
       if (found) break;
     }
-    if (found) return;
+    if (found) return void matched?.(at, found);
     if (sha512 !== undefined) {
       sha512s.set(at, sha512);
-      return;
+      return void matched?.(at, withSha512!);
+    }
+    if (elsewhere !== undefined) {
+      throw new IntegrityError(
+        `${l.url}: the lock publishes ${l.name} ${l.version} ${l.architecture} in component ${l.component}, but the signed Packages index that lists that file is component ${elsewhere}'s; run ferry lock again and review the diff`,
+      );
     }
     throw new IntegrityError(
       `${l.url}: the lock pins ${l.name} ${l.version} ${l.architecture} (sha256 ${l.sha256}, ${l.size} bytes), but no signed Packages index of the spec's upstreams lists that file; run ferry lock again and review the diff`,
@@ -69,13 +83,14 @@ export async function checkLockedUpstreams(
   architectures: string[],
   ctx: Pick<BuildContext, 'cacheDir' | 'log'>,
   stats: FetchStats,
+  matched?: (at: number, p: AptPackage) => void,
 ): Promise<Map<number, string>> {
   const read = await readUpstreamIndexes(upstreams, architectures, ctx, stats, undefined, true);
   try {
-    return checkLockedInIndexes(locked, read.indexes);
+    return checkLockedInIndexes(locked, read.indexes, matched);
   } catch (err) {
     if (!(err instanceof IntegrityError) || ![...read.releases.values()].some((r) => r.cached)) throw err;
-    return checkLockedInIndexes(locked, (await readUpstreamIndexes(upstreams, architectures, ctx, stats)).indexes);
+    return checkLockedInIndexes(locked, (await readUpstreamIndexes(upstreams, architectures, ctx, stats)).indexes, matched);
   }
 }
 

@@ -6,6 +6,8 @@ import { publicKeysArmored } from '../../pgp/sign.js';
 import { mirrorRoot } from '../mirrorRoot.js';
 import { checkLockedControls } from './checkLockedControls.js';
 import { checkLockedUpstreams, checkSha512 } from './checkLockedInIndexes.js';
+import { checkBinarySourcesLocked, checkLockedSourceUpstreams } from './checkLockedSources.js';
+import type { AptPackage } from './types.js';
 import type { AptUpstreamSource } from './loadAptUpstreams.js';
 import type { PublishedPackage } from './writeAptRepository.js';
 import type { AptMirrorLock } from './lockAptMirror.js';
@@ -18,20 +20,26 @@ export const MIRROR_KEY_PATH = 'keys/bundle.asc';
  * mirrors/NAME/debian/: each upstream suite keeps its name, components and architectures; its Release
  * carries the upstream Release's date, so the same upstream state gives the same bytes in every refresh.
  * With source packages in the lock, their files go into the same pool folders and each suite's
- * components get source/Sources indexes (writeAptRepository).
+ * components get source/Sources indexes (writeAptRepository). `sources`: the spec's `sources: true`.
  */
-export async function publishAptMirror(name: string, lock: AptMirrorLock, upstreams: AptUpstreamSource[], ctx: BuildContext): Promise<KindResult & { packages: PublishedPackage[] }> {
+export async function publishAptMirror(name: string, lock: AptMirrorLock, upstreams: AptUpstreamSource[], ctx: BuildContext, sources = false): Promise<KindResult & { packages: PublishedPackage[] }> {
   const stats = createFetchStats(ctx.fetchStats);
   // the lock is reviewed text anyone may have edited: each .deb must be one the signed Packages indexes of
-  // its own suite list (as for the apt kind, checkLockedUpstreams), not any file of the upstream's pool
-  // nor one only another suite lists; checked before anything is downloaded
+  // its own suite and component list (as for the apt kind, checkLockedUpstreams), not any file of the
+  // upstream's pool nor one only another suite lists; each source package one the signed Sources index of
+  // its suite and component lists, with exactly its files (checkLockedSourceUpstreams); checked before
+  // anything is downloaded
   const sha512s = new Map<number, string>();
+  const stanzas = new Map<number, AptPackage>();
   for (const { suite } of lock.suites) {
     const at = lock.packages.flatMap((p, i) => (p.suite === suite ? [i] : []));
     const ofSuite = upstreams.flatMap((u) => (u.suites.includes(suite) ? [{ ...u, suites: [suite] }] : []));
-    const left = await checkLockedUpstreams(at.map((i) => lock.packages[i]!), ofSuite, lock.architectures, ctx, stats);
+    const left = await checkLockedUpstreams(at.map((i) => lock.packages[i]!), ofSuite, lock.architectures, ctx, stats, (j, p) => stanzas.set(at[j]!, p));
     for (const [j, sha512] of left) sha512s.set(at[j]!, sha512);
+    await checkLockedSourceUpstreams((lock.sourcePackages ?? []).filter((sp) => sp.suite === suite), ofSuite, ctx, stats);
   }
+  // with sources: true, the source package of every .deb (as its signed index stanza names it) is locked
+  if (sources) checkBinarySourcesLocked(lock.packages, stanzas, lock.sourcePackages ?? []);
   const got = await fetchMany(
     lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
     { cacheDir: ctx.cacheDir, log: ctx.log, stats, syncBatch: ctx.syncBatch, concurrency: ctx.jobs },

@@ -1,0 +1,116 @@
+import { IntegrityError } from '../../errors.js';
+import { quoteInput } from '../../util/oneLine.js';
+import type { FetchStats } from '../../fetch/index.js';
+import type { BuildContext } from '../kind.js';
+import { fetchSourcesIndex } from './fetchSourcesIndex.js';
+import type { AptUpstreamSource } from './loadAptUpstreams.js';
+import { sourceOf, type LockedMirrorSource } from './lockAptSources.js';
+import type { AptSourcePackage } from './readSourcesIndex.js';
+import { fetchUpstreamReleases } from './readUpstreamIndexes.js';
+import type { AptPackage } from './types.js';
+
+/** One signed Sources index: its upstream's URI, and its source packages by "name version". */
+interface ReadSources {
+  uri: string;
+  byKey: Map<string, AptSourcePackage[]>;
+}
+
+/** A name or version from the lock (hostile text) in a message: as is when it is a plain word, else quoted (quoteInput). */
+const shown = (s: string) => (/^[A-Za-z0-9][A-Za-z0-9.+~:_-]{0,199}$/.test(s) ? s : quoteInput(s, 200));
+
+/** A locked file as the index would give it: name, size, sha256 and URL (the upstream's URI, the Directory, the name). */
+const fileKey = (f: { name: string; size: number; sha256: string; url: string }) => JSON.stringify([f.name, f.size, f.sha256, f.url]);
+
+/**
+ * Every source package a mirror's lock pins is one the signed Sources index of its suite and component
+ * lists (as lockAptSources read it): that name and version, every file the index gives for it at the URL
+ * its Directory gives, with that size and sha256, and no other file. So a hand-edited lock cannot make the
+ * mirror publish, and the bundle key sign, a file of the upstream's pool no suite lists as that source
+ * (an old vulnerable tarball, another suite's source, a file no index names). Throws one line naming the
+ * first package or file no index lists (IntegrityError, exit 67).
+ */
+export function checkLockedSourcesInIndexes(locked: readonly LockedMirrorSource[], sourcesOf: (suite: string, component: string) => readonly ReadSources[]): void {
+  for (const sp of locked) {
+    const what = `source package ${shown(sp.name)} ${shown(sp.version)} (${sp.suite}/${sp.component})`;
+    const candidates = sourcesOf(sp.suite, sp.component).flatMap((r) => (r.byKey.get(`${sp.name} ${sp.version}`) ?? []).map((s) => ({ uri: r.uri, s })));
+    const listed = candidates.map(({ uri, s }) => s.files.map((f) => fileKey({ ...f, url: `${uri.replace(/\/+$/, '')}/${s.directory}/${f.name}` })).sort());
+    const pinned = sp.files.map(fileKey).sort();
+    if (listed.some((l) => l.length === pinned.length && l.every((k, i) => k === pinned[i]))) continue;
+    const again = `; run ferry lock again and review the diff`;
+    if (listed.length === 0) throw new IntegrityError(`the lock pins ${what}, but no signed Sources index of the spec's upstreams lists it in ${sp.suite}/${sp.component}${again}`);
+    // name the first file that differs from the first entry the index gives
+    const unlisted = sp.files.find((f) => !listed[0]!.includes(fileKey(f)));
+    if (unlisted) {
+      throw new IntegrityError(
+        `${unlisted.url}: the lock pins ${shown(unlisted.name)} (sha256 ${unlisted.sha256}, ${unlisted.size} bytes) as a file of ${what}, but the signed Sources index does not list that file for it${again}`,
+      );
+    }
+    const missing = listed[0]!.find((k) => !pinned.includes(k));
+    if (missing) throw new IntegrityError(`the lock pins ${what} without ${(JSON.parse(missing) as [string])[0]}, a file the signed Sources index lists for it${again}`);
+    throw new IntegrityError(`the lock pins ${what} with ${pinned.length} files, the signed Sources index lists ${listed[0]!.length}${again}`);
+  }
+}
+
+/**
+ * build --locked of a mirror with sources: read the signed Sources indexes of the suite's upstreams that
+ * the locked source packages name (the cached signed Releases first, verified again, as
+ * checkLockedUpstreams does; asked again of the upstream when they do not list every locked file) and
+ * check the locked source packages against them (checkLockedSourcesInIndexes).
+ */
+export async function checkLockedSourceUpstreams(
+  locked: readonly LockedMirrorSource[],
+  upstreams: AptUpstreamSource[],
+  ctx: Pick<BuildContext, 'cacheDir' | 'log'>,
+  stats: FetchStats,
+): Promise<void> {
+  if (locked.length === 0) return;
+  const read = async (preferCached: boolean) => {
+    const { releases } = await fetchUpstreamReleases(upstreams, stats, { cacheDir: ctx.cacheDir, preferCached });
+    const indexes = new Map<string, ReadSources[]>();
+    // each (suite, component) a locked source package names, of every upstream of that suite
+    for (const sp of locked) {
+      const key = `${sp.suite} ${sp.component}`;
+      if (indexes.has(key)) continue;
+      const got: ReadSources[] = [];
+      for (const up of upstreams.filter((u) => u.suites.includes(sp.suite))) {
+        const byKey = new Map<string, AptSourcePackage[]>();
+        for (const s of await fetchSourcesIndex(releases.get(`${up.uri} ${sp.suite}`)!, sp.component, { cacheDir: ctx.cacheDir, log: ctx.log, stats })) {
+          const k = `${s.name} ${s.version}`;
+          byKey.set(k, [...(byKey.get(k) ?? []), s]);
+        }
+        got.push({ uri: up.uri, byKey });
+      }
+      indexes.set(key, got);
+    }
+    return { cached: [...releases.values()].some((r) => r.cached), sourcesOf: (suite: string, component: string) => indexes.get(`${suite} ${component}`) ?? [] };
+  };
+  const warm = await read(true);
+  try {
+    checkLockedSourcesInIndexes(locked, warm.sourcesOf);
+  } catch (err) {
+    // the Releases this machine kept may be older than the lock (the upstream moved on since its last lock)
+    if (!(err instanceof IntegrityError) || !warm.cached) throw err;
+    checkLockedSourcesInIndexes(locked, (await read(false)).sourcesOf);
+  }
+}
+
+/**
+ * A mirror with `sources: true` carries the source package of every .deb it publishes: each locked .deb's
+ * source (the Source field of the signed index stanza it matched, as lockAptSources reads it) must be a
+ * locked source package of its suite (IntegrityError, exit 67, one line), or the mirror would lack it.
+ */
+export function checkBinarySourcesLocked(
+  debs: ReadonlyArray<{ name: string; version: string; architecture: string; suite: string; component: string; url: string }>,
+  stanzas: ReadonlyMap<number, AptPackage>,
+  sources: readonly LockedMirrorSource[],
+): void {
+  const locked = new Set(sources.map((s) => `${s.suite} ${s.name} ${s.version}`));
+  debs.forEach((d, at) => {
+    const src = sourceOf(stanzas.get(at)!);
+    if (!locked.has(`${d.suite} ${src.name} ${src.version}`)) {
+      throw new IntegrityError(
+        `${d.url}: the lock pins ${d.name} ${d.version} ${d.architecture} (${d.suite}/${d.component}), built from source ${src.name} ${src.version}, but no source package ${src.name} ${src.version} of ${d.suite}, which "sources: true" publishes; run ferry lock again and review the diff`,
+      );
+    }
+  });
+}
