@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { StoreError } from '../../errors.js';
+import { BundleFormatError, StoreError } from '../../errors.js';
 import { readReleaseRefs, type ReleaseRef } from '../../store/readReleaseRefs.js';
 import { readStoredManifest } from '../../store/readStoredManifest.js';
 import { storeLayout } from '../../store/storeLayout.js';
@@ -164,7 +164,9 @@ export class ImageCatalogCache {
       return await p;
     } catch (err) {
       this.perBundle.delete(ref.digest);
-      if (err instanceof StoreError) {
+      // a damaged bundle, or a stored manifest this ferry cannot parse (an earlier ferry's looser format): that
+      // release's images are left out; thrown on, it failed the whole catalog, and every /v2/ request with it
+      if (err instanceof StoreError || err instanceof BundleFormatError) {
         this.warn(`release ${ref.name} ${ref.version}: its images are not served: ${err.message}`);
         return undefined;
       }
