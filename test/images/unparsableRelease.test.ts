@@ -3,10 +3,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as openpgp from 'openpgp';
-import { ferry, run } from '../helpers/cli.js';
-import { writeKey } from '../helpers/keys.js';
-import { umociImage, writeImageBundle, type FixtureImage } from '../helpers/ociImages.js';
+import { run } from '../helpers/cli.js';
+import type { FixtureImage } from '../helpers/ociImages.js';
+import { importOneImageRelease } from '../helpers/oneImageRelease.js';
 import { spawnServe, type ServeProcess } from '../serve/spawnServe.js';
 
 const haveTools = (await run('sh', ['-c', 'command -v skopeo && command -v umoci'])).code === 0;
@@ -26,13 +25,7 @@ describe.skipIf(!haveTools)('ferry serve with a stored release whose manifest do
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), `ferry-unparsable-release-${process.pid}-`));
-    store = join(dir, 'store');
-    const team = await writeKey(dir, 'team');
-    const key = await openpgp.readPrivateKey({ armoredKey: team.secretArmored });
-    const image = await umociImage(join(dir, 'app'), 'amd64', { 'etc/app.conf': 'app 1.4\n' });
-    [app] = await writeImageBundle(join(dir, 'rel.ferry'), key, [{ ref: 'registry.example/team/app:1.4', services: ['web'], layout: image.layout }], { name: 'images', version: '1.0.0', epoch: '2026-11-25T00:00:00.000Z' });
-    const imported = await ferry(['import', join(dir, 'rel.ferry'), '--keyring', team.public, '--store', store]);
-    expect(imported.code, imported.stderr).toBe(0);
+    ({ store, image: app } = await importOneImageRelease(dir, { name: 'images', version: '1.0.0', ref: 'registry.example/team/app:1.4', files: { 'etc/app.conf': 'app 1.4\n' } }));
     // canonical JSON, named by its own sha256, referenced by a ref: only its format is not this ferry's
     const old = Buffer.from('{"format":"ferry-bundle/0","name":"old","version":"1.0.0"}\n');
     const digest = createHash('sha256').update(old).digest('hex');
