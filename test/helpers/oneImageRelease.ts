@@ -1,9 +1,12 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { expect } from 'vitest';
 import { ferry } from './cli.js';
 import { writeKey } from './keys.js';
 import { umociImage, writeImageBundle, type FixtureImage } from './ociImages.js';
+import { spawnServe, type ServeProcess } from '../serve/spawnServe.js';
 
 /**
  * One release carrying one umoci image (`files` in its layer), signed by a new key, written to
@@ -19,4 +22,28 @@ export async function importOneImageRelease(dir: string, release: { name: string
   const imported = await ferry(['import', bundle, '--keyring', team.public, '--store', store, '--json']);
   expect(imported.code, imported.stderr).toBe(0);
   return { store, bundle, keyring: team.public, digest: (JSON.parse(imported.stdout) as { digest: string }).digest, image: image! };
+}
+
+export interface ServedImageRelease extends Awaited<ReturnType<typeof importOneImageRelease>> {
+  dir: string;
+  serve: ServeProcess;
+  /** stop ferry serve and remove the folder */
+  stop(): Promise<void>;
+}
+
+/**
+ * importOneImageRelease into a new temporary folder, then the built `ferry serve` (one worker) on a free
+ * loopback port; `beforeServe` may change the store first.
+ */
+export async function serveOneImageRelease(prefix: string, release: Parameters<typeof importOneImageRelease>[1], beforeServe?: (store: string) => Promise<void>): Promise<ServedImageRelease> {
+  const dir = await mkdtemp(join(tmpdir(), `${prefix}-${process.pid}-`));
+  const imported = await importOneImageRelease(dir, release);
+  await beforeServe?.(imported.store);
+  const serve = await spawnServe(['--store', imported.store, '--listen', '127.0.0.1:0', '--workers', '1']);
+  const stop = async () => {
+    serve.child.kill('SIGTERM');
+    await serve.exited;
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { ...imported, dir, serve, stop };
 }

@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../helpers/cli.js';
-import type { FixtureImage } from '../helpers/ociImages.js';
-import { importOneImageRelease } from '../helpers/oneImageRelease.js';
-import { spawnServe, type ServeProcess } from '../serve/spawnServe.js';
+import { serveOneImageRelease, type ServedImageRelease } from '../helpers/oneImageRelease.js';
 
 const haveTools = (await run('sh', ['-c', 'command -v skopeo && command -v umoci'])).code === 0;
 
@@ -18,32 +15,22 @@ const haveTools = (await run('sh', ['-c', 'command -v skopeo && command -v umoci
  * serves the others, as it does for a release whose bundle is missing or damaged.
  */
 describe.skipIf(!haveTools)('ferry serve with a stored release whose manifest does not parse', () => {
-  let dir: string;
-  let store: string;
-  let serve: ServeProcess;
-  let app: FixtureImage;
-
+  let t: ServedImageRelease;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), `ferry-unparsable-release-${process.pid}-`));
-    ({ store, image: app } = await importOneImageRelease(dir, { name: 'images', version: '1.0.0', ref: 'registry.example/team/app:1.4', files: { 'etc/app.conf': 'app 1.4\n' } }));
-    // canonical JSON, named by its own sha256, referenced by a ref: only its format is not this ferry's
-    const old = Buffer.from('{"format":"ferry-bundle/0","name":"old","version":"1.0.0"}\n');
-    const digest = createHash('sha256').update(old).digest('hex');
-    await mkdir(join(store, 'bundles', digest));
-    await writeFile(join(store, 'bundles', digest, 'manifest.json'), old);
-    await mkdir(join(store, 'refs', 'old'));
-    await writeFile(join(store, 'refs', 'old', '1.0.0'), `${digest}\n`);
-    serve = await spawnServe(['--store', store, '--listen', '127.0.0.1:0', '--workers', '1']);
+    t = await serveOneImageRelease('ferry-unparsable-release', { name: 'images', version: '1.0.0', ref: 'registry.example/team/app:1.4', files: { 'etc/app.conf': 'app 1.4\n' } }, async (store) => {
+      // canonical JSON, named by its own sha256, referenced by a ref: only its format is not this ferry's
+      const old = Buffer.from('{"format":"ferry-bundle/0","name":"old","version":"1.0.0"}\n');
+      const digest = createHash('sha256').update(old).digest('hex');
+      await mkdir(join(store, 'bundles', digest));
+      await writeFile(join(store, 'bundles', digest, 'manifest.json'), old);
+      await mkdir(join(store, 'refs', 'old'));
+      await writeFile(join(store, 'refs', 'old', '1.0.0'), `${digest}\n`);
+    });
   });
-  afterAll(async () => {
-    if (serve) {
-      serve.child.kill('SIGTERM');
-      await serve.exited;
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => t?.stop());
 
   it('serves the other releases images to skopeo, and warns about that release', async () => {
+    const { serve, image: app } = t;
     const catalog = await fetch(`${serve.url}/v2/_catalog`);
     expect(catalog.status).toBe(200);
     expect(await catalog.json()).toEqual({ repositories: ['team/app'] });

@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHash } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ferry, run } from '../helpers/cli.js';
-import { importOneImageRelease } from '../helpers/oneImageRelease.js';
-import { spawnServe, type ServeProcess } from './spawnServe.js';
+import { serveOneImageRelease, type ServedImageRelease } from '../helpers/oneImageRelease.js';
 
 const haveTools = (await run('sh', ['-c', 'command -v umoci'])).code === 0;
 
@@ -17,27 +15,14 @@ const haveTools = (await run('sh', ['-c', 'command -v umoci'])).code === 0;
  * replaced, at its once-a-second look at the bundle, and serves the mended signature.
  */
 describe.skipIf(!haveTools)('ferry serve after ferry import mends a damaged stored signature', () => {
-  let dir: string;
-  let store: string;
-  let bundle: string;
-  let keyring: string;
-  let digest: string;
-  let serve: ServeProcess;
-
+  let t: ServedImageRelease;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), `ferry-mended-signature-${process.pid}-`));
-    ({ store, bundle, keyring, digest } = await importOneImageRelease(dir, { name: 'app', version: '1.0.0', ref: 'registry.example/team/app:1', files: { 'etc/app.conf': 'app\n' } }));
-    serve = await spawnServe(['--store', store, '--listen', '127.0.0.1:0', '--workers', '1']);
+    t = await serveOneImageRelease('ferry-mended-signature', { name: 'app', version: '1.0.0', ref: 'registry.example/team/app:1', files: { 'etc/app.conf': 'app\n' } });
   });
-  afterAll(async () => {
-    if (serve) {
-      serve.child.kill('SIGTERM');
-      await serve.exited;
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => t?.stop());
 
   it('serves the verified signature once the import has replaced the damaged one', async () => {
+    const { store, digest, bundle, keyring, serve } = t;
     const file = join(store, 'bundles', digest, 'manifest.json.asc');
     const good = await readFile(file);
     // damaged on disk before ferry serve first reads this bundle
