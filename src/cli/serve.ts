@@ -85,15 +85,19 @@ Examples:
       // once its sockets are closed (or could not be opened), the channel to the primary must not keep a
       // worker alive: it ends like `ferry serve` does, after its last access log lines are written
       const letGo = () => worker && process.channel?.unref();
-      const tls = flags.tlsCert && flags.tlsKey ? { cert: await readPem(flags.tlsCert, '--tls-cert'), key: await readPem(flags.tlsKey, '--tls-key') } : undefined;
-      const server = await createServer({
-        store: storeArg,
-        listen,
-        tls,
-        log,
-        cacheBytes: Math.floor(cacheMiB * 1024 * 1024),
-        accessLog: flags.accessLog ? createAccessLog(worker ? primaryAccessLog : process.stdout, { json: flags.json }) : undefined,
-      }).catch((err: unknown) => {
+      // a certificate that cannot be read fails the worker as a store or an address does: it lets go too (a
+      // worker that kept its channel stayed alive after its error, and its primary waited for it for ever)
+      const server = await (async () => {
+        const tls = flags.tlsCert && flags.tlsKey ? { cert: await readPem(flags.tlsCert, '--tls-cert'), key: await readPem(flags.tlsKey, '--tls-key') } : undefined;
+        return createServer({
+          store: storeArg,
+          listen,
+          tls,
+          log,
+          cacheBytes: Math.floor(cacheMiB * 1024 * 1024),
+          accessLog: flags.accessLog ? createAccessLog(worker ? primaryAccessLog : process.stdout, { json: flags.json }) : undefined,
+        });
+      })().catch((err: unknown) => {
         letGo();
         throw err;
       });
