@@ -48,7 +48,8 @@ Examples:
   ferry serve --store /srv/ferry --listen :80 --nginx-config > /etc/nginx/conf.d/ferry.conf`,
     )
     .action(async (flags: ServeFlags) => {
-      const { createAccessLog } = await import('../serve/accessLog.js');
+      const { ACCESS_LOG_PENDING_MAX, boundedOutput, createAccessLog } = await import('../serve/accessLog.js');
+      const droppedWarning = (lines: number) => log.warn(`${lines} access log line(s) dropped: standard output was not being read (more than ${ACCESS_LOG_PENDING_MAX / 1024 / 1024} MiB of the log waited)`);
       const { createServer } = await import('../serve/createServer.js');
       const { renderNginxConfig } = await import('../serve/renderNginxConfig.js');
       const { refreshReleaseLinks } = await import('../serve/refreshReleaseLinks.js');
@@ -76,7 +77,7 @@ Examples:
       if (flags.workers > 1 && cluster.isPrimary) {
         // this process only supervises: the workers run this same command line and serve
         const { superviseWorkers } = await import('../serve/superviseWorkers.js');
-        process.exitCode = await superviseWorkers({ workers: flags.workers, store: storeArg, log, graceMs: grace * 1000, accessLog: process.stdout });
+        process.exitCode = await superviseWorkers({ workers: flags.workers, store: storeArg, log, graceMs: grace * 1000, accessLog: boundedOutput(process.stdout, droppedWarning) });
         if (process.exitCode === 0) log.info('stopped');
         return;
       }
@@ -95,7 +96,7 @@ Examples:
           tls,
           log,
           cacheBytes: Math.floor(cacheMiB * 1024 * 1024),
-          accessLog: flags.accessLog ? createAccessLog(worker ? primaryAccessLog : process.stdout, { json: flags.json }) : undefined,
+          accessLog: flags.accessLog ? createAccessLog(worker ? primaryAccessLog : boundedOutput(process.stdout, droppedWarning), { json: flags.json }) : undefined,
         });
       })().catch((err: unknown) => {
         letGo();
