@@ -63,12 +63,16 @@ export const ACCESS_LOG_PENDING_MAX = 8 * 1024 * 1024;
  */
 export function boundedOutput(out: NodeJS.WritableStream & { writableLength: number }, onDropped: (lines: number) => void, max = ACCESS_LOG_PENDING_MAX): { write(text: string): unknown } {
   let dropped = 0;
+  let waiting = false;
   return {
     write(text: string) {
       if (out.writableLength <= max) return out.write(text);
-      if (dropped === 0) {
+      if (!waiting) {
+        // one listener however many lines are dropped meanwhile
+        waiting = true;
         out.once('drain', () => {
-          onDropped(dropped);
+          waiting = false;
+          if (dropped > 0) onDropped(dropped);
           dropped = 0;
         });
       }
