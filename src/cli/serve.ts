@@ -48,7 +48,8 @@ Examples:
   ferry serve --store /srv/ferry --listen :80 --nginx-config > /etc/nginx/conf.d/ferry.conf`,
     )
     .action(async (flags: ServeFlags) => {
-      const { createAccessLog } = await import('../serve/accessLog.js');
+      const { ACCESS_LOG_PENDING_MAX, boundedOutput, createAccessLog } = await import('../serve/accessLog.js');
+      const droppedWarning = (lines: number) => log.warn(`${lines} access log line(s) dropped: standard output was not being read (more than ${ACCESS_LOG_PENDING_MAX / 1024 / 1024} MiB of the log waited)`);
       const { createServer } = await import('../serve/createServer.js');
       const { renderNginxConfig } = await import('../serve/renderNginxConfig.js');
       const { refreshReleaseLinks } = await import('../serve/refreshReleaseLinks.js');
@@ -76,7 +77,7 @@ Examples:
       if (flags.workers > 1 && cluster.isPrimary) {
         // this process only supervises: the workers run this same command line and serve
         const { superviseWorkers } = await import('../serve/superviseWorkers.js');
-        process.exitCode = await superviseWorkers({ workers: flags.workers, store: storeArg, log, graceMs: grace * 1000, accessLog: process.stdout });
+        process.exitCode = await superviseWorkers({ workers: flags.workers, store: storeArg, log, graceMs: grace * 1000, accessLog: boundedOutput(process.stdout, droppedWarning) });
         if (process.exitCode === 0) log.info('stopped');
         return;
       }
@@ -85,15 +86,19 @@ Examples:
       // once its sockets are closed (or could not be opened), the channel to the primary must not keep a
       // worker alive: it ends like `ferry serve` does, after its last access log lines are written
       const letGo = () => worker && process.channel?.unref();
-      const tls = flags.tlsCert && flags.tlsKey ? { cert: await readPem(flags.tlsCert, '--tls-cert'), key: await readPem(flags.tlsKey, '--tls-key') } : undefined;
-      const server = await createServer({
-        store: storeArg,
-        listen,
-        tls,
-        log,
-        cacheBytes: Math.floor(cacheMiB * 1024 * 1024),
-        accessLog: flags.accessLog ? createAccessLog(worker ? primaryAccessLog : process.stdout, { json: flags.json }) : undefined,
-      }).catch((err: unknown) => {
+      // a certificate that cannot be read fails the worker as a store or an address does: it lets go too (a
+      // worker that kept its channel stayed alive after its error, and its primary waited for it for ever)
+      const server = await (async () => {
+        const tls = flags.tlsCert && flags.tlsKey ? { cert: await readPem(flags.tlsCert, '--tls-cert'), key: await readPem(flags.tlsKey, '--tls-key') } : undefined;
+        return createServer({
+          store: storeArg,
+          listen,
+          tls,
+          log,
+          cacheBytes: Math.floor(cacheMiB * 1024 * 1024),
+          accessLog: flags.accessLog ? createAccessLog(worker ? primaryAccessLog : boundedOutput(process.stdout, droppedWarning), { json: flags.json }) : undefined,
+        });
+      })().catch((err: unknown) => {
         letGo();
         throw err;
       });

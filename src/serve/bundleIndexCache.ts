@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { MANIFEST_PATH, SIGNATURE_PATH, SIGNATURE_MAX_BYTES } from '../bundle/manifest.js';
@@ -18,6 +18,15 @@ export interface BundleIndex {
   digest: string;
   dir: string;
   files: Map<string, IndexedFile>;
+  /** the manifest.json.asc file that was hashed (undefined: none), for noticing its replacement */
+  signature?: FileIdentity;
+}
+
+/** Which file a path held: a re-import that mends a damaged signature renames a new file over it. */
+interface FileIdentity {
+  ino: number;
+  size: number;
+  mtimeMs: number;
 }
 
 /** A bundle found in the store: its index, when it was last checked for removal and last seen in place. */
@@ -29,9 +38,10 @@ interface Loaded {
 
 /**
  * Manifests of the bundles being served, parsed once per digest. A bundle directory is immutable
- * (its name is the sha256 of its manifest), so an entry never goes stale; but `ferry gc` may remove
- * the bundle, so at most once a second per bundle a background check looks for its manifest and
- * forgets the bundle when it is gone (files served from memory stop within that second).
+ * (its name is the sha256 of its manifest) but for manifest.json.asc, which an import replaces when the
+ * stored one is damaged; and `ferry gc` may remove the bundle. So at most once a second per bundle a
+ * background check looks for its manifest and forgets the bundle when it is gone (files served from
+ * memory stop within that second), or when its signature file is no longer the one that was hashed.
  * Concurrent first requests for one bundle share a single load; the most recently used `capacity`
  * bundles found in the store are kept. A digest that is not in the store is remembered only while it
  * is being looked up: made-up digests (a client chooses them) neither push a bundle out nor stay.
@@ -62,7 +72,14 @@ export class BundleIndexCache {
       if (now - hit.checkedAt > RECHECK_MS) {
         hit.checkedAt = now;
         stat(join(this.bundlesDir, digest, MANIFEST_PATH)).then(
-          () => (hit.seenAt = now),
+          () => {
+            hit.seenAt = now;
+            // the signature is the one file of a bundle folder that changes (ferry import mends a damaged one):
+            // its sha256 was taken from the disk, so a replaced signature is read and hashed again
+            void signatureReplaced(hit.index).then((replaced) => {
+              if (replaced && this.loaded.get(digest) === hit) this.loaded.delete(digest);
+            });
+          },
           (err: unknown) => {
             if (isMissing(err) && this.loaded.get(digest) === hit) this.loaded.delete(digest);
           },
@@ -113,11 +130,32 @@ async function loadBundleIndex(store: string, digest: string): Promise<BundleInd
   for (const e of manifest.entries) files.set(e.path, { sha256: e.sha256, size: e.size });
   // the manifest's own hash is the digest; the signature is not listed in it, so hash it here once
   files.set(MANIFEST_PATH, { sha256: digest, size: bytes.length });
+  let signature: FileIdentity | undefined;
   try {
-    const sig = await readFile(join(dir, SIGNATURE_PATH));
-    if (sig.length <= SIGNATURE_MAX_BYTES) files.set(SIGNATURE_PATH, { sha256: sha256Hex(sig), size: sig.length });
+    // the identity and the bytes of one open file: a signature renamed over it meanwhile is noticed at the next check
+    const fh = await open(join(dir, SIGNATURE_PATH));
+    try {
+      const st = await fh.stat();
+      signature = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+      if (st.size <= SIGNATURE_MAX_BYTES) {
+        const sig = await fh.readFile();
+        if (sig.length === st.size) files.set(SIGNATURE_PATH, { sha256: sha256Hex(sig), size: sig.length });
+      }
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
     if (!isMissing(err)) throw new StoreError(`cannot read ${join(dir, SIGNATURE_PATH)}: ${(err as Error).message}`, { cause: err });
   }
-  return { digest, dir, files };
+  return { digest, dir, files, signature };
+}
+
+/** Whether the bundle's manifest.json.asc is no longer (or now) the file its index hashed. */
+async function signatureReplaced(loading: Promise<BundleIndex | undefined>): Promise<boolean> {
+  const index = await loading.catch(() => undefined);
+  if (!index) return false;
+  const now = await stat(join(index.dir, SIGNATURE_PATH)).catch((err: unknown) => (isMissing(err) ? undefined : index.signature));
+  const was = index.signature;
+  if (now === undefined || was === undefined) return now !== was;
+  return now.ino !== was.ino || now.size !== was.size || now.mtimeMs !== was.mtimeMs;
 }

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import { storeLayout } from '../store/storeLayout.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -174,6 +174,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       }
       case 'blob': {
         const f: StoreFile = { file: layout.blob(r.sha256), within: `${blobsDir}/`, sha256: r.sha256, contentType: DEFAULT_CONTENT_TYPE, cacheControl: IMMUTABLE };
+        // memory may still hold a blob ferry gc removed: by hash, only a blob still in the store is served
+        // (a prepared answer lives a second at most, as for a removed bundle)
+        if (cache?.get(r.sha256) && !(await lstat(f.file).then((s) => s.isFile(), () => false))) return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'no such blob in the store' };
         const result = await sendStoreFile(req, res, f, cache);
         remember(req, f, result, { generation });
         return result;

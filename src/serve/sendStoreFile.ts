@@ -20,6 +20,8 @@ export interface StoreFile {
   size?: number;
   contentType: string;
   cacheControl: string;
+  /** how a file that is not there is answered (default: the plain 404); returns the body bytes sent */
+  sendNotFound?: (req: IncomingMessage, res: ServerResponse) => number;
 }
 
 /** What was answered, for the access log. */
@@ -60,20 +62,20 @@ export async function sendStoreFile(req: IncomingMessage, res: ServerResponse, f
   try {
     real = await realpath(f.file);
   } catch (err) {
-    if (isMissing(err)) return notFound(req, res, 'no such file in the store');
+    if (isMissing(err)) return notFound(req, res, f, 'no such file in the store');
     throw err;
   }
-  if (!real.startsWith(f.within)) return notFound(req, res, `resolves outside ${f.within}`);
+  if (!real.startsWith(f.within)) return notFound(req, res, f, `resolves outside ${f.within}`);
   let fh: FileHandle;
   try {
     fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (err) {
-    if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'ELOOP') return notFound(req, res, 'no such file in the store');
+    if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'ELOOP') return notFound(req, res, f, 'no such file in the store');
     throw err;
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) return notFound(req, res, 'not a regular file');
+    if (!st.isFile()) return notFound(req, res, f, 'not a regular file');
     if (f.size !== undefined && st.size !== f.size) {
       throw new StoreError(`${f.file} has ${st.size} bytes but its manifest says ${f.size}: the store is damaged; re-import the bundle`);
     }
@@ -221,6 +223,6 @@ async function readExactly(fh: FileHandle, position: number, length: number, fil
   return buf;
 }
 
-function notFound(req: IncomingMessage, res: ServerResponse, reason: string): SendResult {
-  return { status: 404, bytes: sendPlainStatus(req, res, 404), reason };
+function notFound(req: IncomingMessage, res: ServerResponse, f: StoreFile, reason: string): SendResult {
+  return { status: 404, bytes: f.sendNotFound ? f.sendNotFound(req, res) : sendPlainStatus(req, res, 404), reason };
 }

@@ -138,6 +138,13 @@ describe('ferry serve --workers: errors', () => {
     }
   });
 
+  it('a --tls-cert that cannot be read ends it with exit 64 and the error once (the worker stayed alive, and ferry serve with it)', async () => {
+    const missing = `${t.store}-no-such-cert.pem`;
+    const r = await ferry(['serve', '--store', t.store, '--listen', '127.0.0.1:0', '--workers', '2', '--tls-cert', missing, '--tls-key', missing]);
+    expect(r.code).toBe(64);
+    expect(r.stderr.trim().split('\n')).toEqual([`ferry: --tls-cert ${missing}: ENOENT: no such file or directory, open '${missing}'`]);
+  });
+
   it('refuses --workers 0 (exit 64)', async () => {
     const r = await ferry(['serve', '--store', t.store, '--workers', '0']);
     expect(r.code).toBe(64);

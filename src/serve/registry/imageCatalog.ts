@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { StoreError } from '../../errors.js';
+import { BundleFormatError, StoreError } from '../../errors.js';
 import { readReleaseRefs, type ReleaseRef } from '../../store/readReleaseRefs.js';
 import { readStoredManifest } from '../../store/readStoredManifest.js';
 import { storeLayout } from '../../store/storeLayout.js';
@@ -164,7 +164,9 @@ export class ImageCatalogCache {
       return await p;
     } catch (err) {
       this.perBundle.delete(ref.digest);
-      if (err instanceof StoreError) {
+      // a damaged bundle, or a stored manifest this ferry cannot parse (an earlier ferry's looser format): that
+      // release's images are left out; thrown on, it failed the whole catalog, and every /v2/ request with it
+      if (err instanceof StoreError || err instanceof BundleFormatError) {
         this.warn(`release ${ref.name} ${ref.version}: its images are not served: ${err.message}`);
         return undefined;
       }
@@ -295,9 +297,19 @@ function summarize(doc: ManifestDoc): ManifestSummary {
     ...(doc.mediaType !== undefined && { own: typeof doc.mediaType === 'string' ? doc.mediaType.slice(0, 300) : null }),
     ...(Array.isArray(doc.manifests) && { manifests: doc.manifests.map(descriptor) }),
     ...(Array.isArray(doc.layers) && {
-      blobs: [doc.config, ...doc.layers].map((d) => descriptor(d) ?? { bad: JSON.stringify((d as { digest?: unknown } | null)?.digest ?? null).slice(0, 90) }),
+      blobs: [doc.config, ...doc.layers].map((d) => descriptor(d) ?? { bad: describeDigest((d as { digest?: unknown } | null)?.digest) }),
     }),
   };
+}
+
+/**
+ * What a descriptor names where a digest belongs, for a warning: a string or number as JSON, cut short; an
+ * array or object only by its kind. Serialised whole, one nested as deep as a 4 MiB manifest allows overflowed
+ * the stack, and that error failed the catalog of every release.
+ */
+function describeDigest(digest: unknown): string {
+  if (digest !== null && typeof digest === 'object') return Array.isArray(digest) ? 'a JSON array' : 'a JSON object';
+  return JSON.stringify(digest ?? null).slice(0, 90);
 }
 
 /** A manifest blob of the store, checked against its size and sha256 before it is parsed. */

@@ -19,6 +19,15 @@ const MESSAGES: Record<RegistryErrorCode, string> = {
   UNSUPPORTED: 'the operation is unsupported: this registry is read-only',
 };
 
+/**
+ * A manifest or blob the catalog lists whose file is not in the store (ferry gc removing it within the second the
+ * catalog is kept, a damaged store): the spec's 404, not the static routes' plain one, and no digest header.
+ */
+const unknownFile = (code: 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN') => (req: IncomingMessage, res: ServerResponse) => {
+  res.removeHeader('Docker-Content-Digest');
+  return sendRegistryError(req, res, 404, code);
+};
+
 /** The spec's error body: `{"errors":[{"code","message"}]}` (no detail: nothing about the store leaks). */
 export function sendRegistryError(req: IncomingMessage, res: ServerResponse, status: number, code: RegistryErrorCode, headers: Record<string, string> = {}): number {
   return sendJson(req, res, status, { errors: [{ code, message: MESSAGES[code] }] }, { 'Cache-Control': 'no-store', ...headers });
@@ -81,7 +90,7 @@ export async function serveRegistry(req: IncomingMessage, res: ServerResponse, r
       res.setHeader('Docker-Content-Digest', `sha256:${m.sha256}`);
       res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
       // by tag: the tag may move to another release's image, so clients revalidate
-      return sendStoreFile(req, res, { file: layout.blob(m.sha256), within: `${layout.blobs}/`, sha256: m.sha256, size: m.size, contentType: m.mediaType, cacheControl: 'tag' in route ? 'no-cache' : IMMUTABLE }, cache);
+      return sendStoreFile(req, res, { file: layout.blob(m.sha256), within: `${layout.blobs}/`, sha256: m.sha256, size: m.size, contentType: m.mediaType, cacheControl: 'tag' in route ? 'no-cache' : IMMUTABLE, sendNotFound: unknownFile('MANIFEST_UNKNOWN') }, cache);
     }
     case 'absent': {
       // what a repository does not hold is MANIFEST_UNKNOWN or BLOB_UNKNOWN there, an unknown repository NAME_UNKNOWN
@@ -96,7 +105,7 @@ export async function serveRegistry(req: IncomingMessage, res: ServerResponse, r
       if (size === undefined) return fail(404, 'BLOB_UNKNOWN', 'no such blob in that repository');
       res.setHeader('Docker-Content-Digest', route.digest);
       res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
-      return sendStoreFile(req, res, { file: layout.blob(hex), within: `${layout.blobs}/`, sha256: hex, size, contentType: 'application/octet-stream', cacheControl: IMMUTABLE }, cache);
+      return sendStoreFile(req, res, { file: layout.blob(hex), within: `${layout.blobs}/`, sha256: hex, size, contentType: 'application/octet-stream', cacheControl: IMMUTABLE, sendNotFound: unknownFile('BLOB_UNKNOWN') }, cache);
     }
   }
 }
