@@ -1,5 +1,6 @@
 import { lstat, stat } from 'node:fs/promises';
 import { storeLayout } from '../store/storeLayout.js';
+import { SIGNATURE_PATH } from '../bundle/manifest.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from '../ui/log.js';
@@ -37,7 +38,7 @@ export interface RequestHandler {
   close(): void;
 }
 
-/** A bundle's files never change (the directory is named by its manifest's hash). */
+/** A bundle's files never change (the directory is named by its manifest's hash), but for manifest.json.asc. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** A release name may be re-pointed to another bundle: clients revalidate (the ETag makes that a 304). */
 const REVALIDATE = 'no-cache';
@@ -104,7 +105,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       }
       return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'not in the bundle manifest' };
     }
-    const f: StoreFile = { file: join(index.dir, path), within: `${index.dir}/`, sha256: entry.sha256, size: entry.size, contentType, cacheControl };
+    // the signature is the one file of a bundle an import replaces (a damaged one): revalidated, its ETag its sha256
+    const f: StoreFile = { file: join(index.dir, path), within: `${index.dir}/`, sha256: entry.sha256, size: entry.size, contentType, cacheControl: path === SIGNATURE_PATH ? REVALIDATE : cacheControl };
     const result = await sendStoreFile(req, res, f, cache);
     if (prepare && !varies) remember(req, f, result, { ...prepare, from: index.digest });
     return result;

@@ -122,6 +122,11 @@ ${types}
         try_files /${RELEASES_INDEX_FILE} =404;
     }
     location ~ "^/bundles/[0-9a-f]{64}/" {${perFile('/bundles/[0-9a-f]{64}', IMMUTABLE)}
+        # the one file of a bundle an import replaces (a damaged signature): revalidated (nginx's ETag, mtime and size, changes)
+        location ~ "^/bundles/[0-9a-f]{64}/manifest\\.json\\.asc$" {
+            add_header Cache-Control no-cache always;
+            ${security}
+        }
     }
     # by name: the one symlink followed is STORE/releases/NAME/VERSION itself; none inside the bundle
     location ~ "^/releases/(?<ferry_name>${NAME})/(?<ferry_version>${NAME})/(?<ferry_path>.*)$" {

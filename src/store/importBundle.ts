@@ -1,5 +1,5 @@
 import { constants, existsSync } from 'node:fs';
-import { link, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import pMap from 'p-map';
@@ -83,10 +83,9 @@ export interface RepairedBlob {
  * at any point leaves nothing visible that is not durable.
  *
  * Of two imports of different bundles under one NAME/VERSION, exactly one creates the ref; the other
- * removes its tree and is refused (StoreError). What a refused or killed import can leave behind:
- * its scratch (swept by the next import or gc) and blobs no release uses (removed by the next gc);
- * never a ref. A killed one (or one failing on an I/O error between publishing and the ref) may
- * leave its tree without a ref, which is not a release and which gc removes. Importing a bundle the
+ * removes its tree and is refused (StoreError). A refused import takes back the blobs it added and a tree
+ * it published without a ref (takeBack), unless another import runs at the same time: then they stay, as
+ * what a killed import leaves does, until gc (its scratch is swept by the next import or gc); never a ref. Importing a bundle the
  * store already holds is a no-op, but for stored files changed on disk: rewritten from its verified bytes.
  */
 export async function importBundle(source: string | Readable | BundleSource, opts: ImportOptions): Promise<ImportResult> {
@@ -132,6 +131,11 @@ export async function importBundle(source: string | Readable | BundleSource, opt
   let already = false;
   /** already imported: what the stored copy holds that is not what its manifest says (checked before the bundle's entries stream, so that their verified bytes can mend it) */
   let stored: StoredCopyDamage = { mendable: new Map() };
+  /** the sha256 of each blob this import linked into blobs/ (new to the store): a refusal takes them back */
+  const created: string[] = [];
+  /** the digest of the tree this import renamed into bundles/, until its ref is made */
+  let published: string | undefined;
+  running++;
 
   try {
     const result = await src.read({
@@ -183,7 +187,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
       if (stored.signature) await mendStoredSignature(layout.bundle(digest), stored.signature, result.signature, scratch, log);
     }
     if (!already) {
-      newBytes = await linkBlobs(layout, manifest, tree, scratch, made, label, onRepaired, prehashed);
+      newBytes = await linkBlobs(layout, manifest, tree, scratch, made, label, onRepaired, prehashed, created);
       await writeReadOnly(join(tree, MANIFEST_PATH), result.manifestBytes);
       await writeReadOnly(join(tree, SIGNATURE_PATH), Buffer.from(result.signature));
       await verifyGitBundles(tree, manifest, scratch);
@@ -197,6 +201,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
       await syncFileSystem(tree, 'nothing was made visible, check the disk and import again');
       try {
         await rename(tree, layout.bundle(digest));
+        published = digest;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
@@ -208,6 +213,7 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     if (opts.beforeClaim && (await readRef(layout, name, version)) !== digest) await opts.beforeClaim({ name, version, digest });
     // the moment the release becomes visible: exactly one import gets a NAME/VERSION
     const ref = await claimRef(layout, name, version, digest);
+    published = undefined; // a ref names it, or (a conflict) it is taken away below as it always was
     if (ref.conflict) {
       // every import of this digest is refused the same way (the ref stays), so its tree is nobody's:
       // take it away, as gc would. Only here: after another failure a concurrent import of the same
@@ -221,6 +227,11 @@ export async function importBundle(source: string | Readable | BundleSource, opt
     src.close();
     await writes.settle(); // nothing may still be writing into the scratch being removed
     await flushes.settle();
+    // the tree first: its names of the blobs this import made would count as another import's
+    await rm(tree, { recursive: true, force: true });
+    await rm(join(scratch, 'refused'), { recursive: true, force: true });
+    // what stays is unreferenced: gc removes it
+    await takeBack(layout, scratch, { blobs: created, tree: published }).catch(() => {});
     await rm(scratch, { recursive: true, force: true });
     // a path within the bundle's rules (4096 characters) can still be longer than the file system takes below the store
     if ((err as NodeJS.ErrnoException).code === 'ENAMETOOLONG') {
@@ -232,7 +243,52 @@ export async function importBundle(source: string | Readable | BundleSource, opt
       throw new StoreError(`${label}: the file system under ${opts.storeDir} is full (${code}); nothing was imported: free space (ferry gc) and import again`, { cause: err });
     }
     throw err;
+  } finally {
+    running--;
   }
+}
+
+/** importBundle calls running in this process (findLiveScratch sees only other processes' imports). */
+let running = 0;
+
+/**
+ * A refused import takes back what it added to the store: the blobs it linked into blobs/ (a hostile bundle
+ * refused after they were written must not leave them served by hash), and its tree when it had published it
+ * (bundles/DIGEST) but made no ref. Never what another import may rely on: another import running (in any
+ * process) may have found them there and be about to link or claim them, and one that already linked a blob
+ * holds its inode under another name. So each is moved into the scratch (no import can find it there), then
+ * put back when another import is running, or (a blob) when its inode has another name; what is put back (or
+ * stays after a crash) is left to gc, as before. An import that found them before they were moved has had its
+ * scratch since (made before the bundle is read), so the check made after the move sees it.
+ */
+async function takeBack(layout: StoreLayout, scratch: string, added: { blobs: string[]; tree?: string }): Promise<void> {
+  if (added.blobs.length === 0 && added.tree === undefined) return;
+  const othersRunning = async () => running > 1 || (await findLiveScratch(layout.tmp, 'import')).length > 0;
+  if (await othersRunning()) return;
+  // straight into the scratch (no folder to make: a full file system still takes renames)
+  const trash = (name: string) => join(scratch, `taken-${name}`);
+  let tree: string | undefined;
+  if (added.tree !== undefined) await rename(layout.bundle(added.tree), trash('tree')).then(() => (tree = added.tree), ignoreMissing);
+  const moved: string[] = [];
+  for (const sha256 of added.blobs) {
+    await rename(layout.blob(sha256), trash(sha256)).then(() => moved.push(sha256), ignoreMissing);
+  }
+  const others = await othersRunning();
+  const putBack = (from: string, to: string, how: typeof link) =>
+    how(from, to).catch((err: NodeJS.ErrnoException) => {
+      // made again meanwhile, by an import that started after the move
+      if (err.code !== 'EEXIST' && err.code !== 'ENOTEMPTY') throw err;
+    });
+  if (tree !== undefined) {
+    if (others) await putBack(trash('tree'), layout.bundle(tree), rename);
+    else await rm(trash('tree'), { recursive: true, force: true });
+    await fsyncDir(layout.bundles);
+  }
+  for (const sha256 of moved) {
+    const blob = trash(sha256);
+    if (others || (await lstat(blob)).nlink > 1) await putBack(blob, layout.blob(sha256), link);
+  }
+  await fsyncDir(layout.blobs);
 }
 
 function isBundleSource(s: Readable | BundleSource): s is BundleSource {
@@ -286,7 +342,7 @@ async function missingFromBase(layout: StoreLayout, manifest: Manifest, label: s
  * release that links it is mended too) and reported through onRepaired; a damaged blob a differential
  * bundle takes from its base (the bundle lacks its bytes) refuses the import (67).
  */
-async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, scratch: string, made: Set<string>, label: string, onRepaired: (blob: RepairedBlob) => void, prehashed: Map<string, Promise<string | undefined>>): Promise<number> {
+async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, scratch: string, made: Set<string>, label: string, onRepaired: (blob: RepairedBlob) => void, prehashed: Map<string, Promise<string | undefined>>, created: string[]): Promise<number> {
   // checked again: a gc may have run since the head was read
   await missingFromBase(layout, manifest, label);
   const omitted = new Set(manifest.omitted ?? []);
@@ -344,6 +400,7 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
       } else if (firstNew.get(entry.sha256) === i) {
         try {
           await link(target, blob);
+          created.push(entry.sha256);
           newBytes += entry.size;
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

@@ -15,6 +15,19 @@ import { writeRelease, type FixtureService } from '../deploy/storeFixture.js';
  * (io.ferry.services), and manifest.artifacts.image.images listing them.
  */
 
+/** A one-image OCI layout written by hand (no umoci): a config, a layer, a manifest naming them; `content` tells it apart. */
+export async function handMadeLayout(dir: string, content: string): Promise<string> {
+  const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, content }));
+  const layer = Buffer.from(`layer of ${content}`);
+  const desc = (mediaType: string, data: Buffer) => ({ mediaType, digest: `sha256:${sha256Hex(data)}`, size: data.length });
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc('application/vnd.oci.image.config.v1+json', config), layers: [desc('application/vnd.oci.image.layer.v1.tar', layer)] }));
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  for (const b of [config, layer, manifest]) await writeFile(join(dir, 'blobs', 'sha256', sha256Hex(b)), b);
+  await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [desc(OCI_MANIFEST, manifest)] }));
+  return dir;
+}
+
 export interface FixtureImage {
   /** full reference with tag, e.g. registry.example/team/app:1.4 */
   ref: string;

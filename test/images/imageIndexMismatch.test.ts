@@ -1,27 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { writeKey } from '../helpers/keys.js';
 import { ferry } from '../helpers/cli.js';
-import { swapRefNames, writeImageBundle, type IndexEdit } from '../helpers/ociImages.js';
-import { sha256Hex } from '../../src/util/sha256.js';
-
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-
-/** A one-image OCI layout written by hand: a config, a layer, a manifest naming them. */
-async function layout(dir: string, content: string): Promise<string> {
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, content }));
-  const layer = Buffer.from(`layer of ${content}`);
-  const desc = (mediaType: string, data: Buffer) => ({ mediaType, digest: `sha256:${sha256Hex(data)}`, size: data.length });
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc('application/vnd.oci.image.config.v1+json', config), layers: [desc('application/vnd.oci.image.layer.v1.tar', layer)] }));
-  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-  for (const b of [config, layer, manifest]) await writeFile(join(dir, 'blobs', 'sha256', sha256Hex(b)), b);
-  await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [desc(OCI_MANIFEST, manifest)] }));
-  return dir;
-}
+import { handMadeLayout as layout, swapRefNames, writeImageBundle, type IndexEdit } from '../helpers/ociImages.js';
 
 /**
  * A signed bundle whose OCI layout index.json disagrees with manifest.artifacts.image (the images the
