@@ -13,6 +13,13 @@ import { tooDenseToParse } from '../util/tooDenseToParse.js';
  */
 const MAX_JSON_BYTES = Math.min(512 * 1024 * 1024, constants.MAX_STRING_LENGTH);
 const ZIP_MAGIC = Buffer.from('PK\x03\x04', 'latin1');
+/**
+ * all the JSON files of one zip together: OSV's per-ecosystem archives hold some hundreds of megabytes.
+ * Each file is bounded by MAX_JSON_BYTES, but a zip of small size may list thousands of them (entries
+ * that share one compressed stream: 100 KB holding 20 files of 100 MB took 21 s to inflate and parse,
+ * 65,535 of them would take most of a day), so their sum is bounded too, before any is read.
+ */
+const MAX_ZIP_JSON_BYTES = 4 * 1024 * 1024 * 1024;
 
 /**
  * Read vulnerability data carried across the gap: an OSV archive (a zip of JSON records, as OSV
@@ -218,10 +225,41 @@ async function peek(file: string): Promise<{ zip: boolean; size: number }> {
   }
 }
 
-async function readZipJson(file: string, onJson: (name: string, bytes: Buffer) => void): Promise<void> {
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, z) => (err ? reject(err) : resolve(z!)))).catch((err: Error) => {
+function openZip(file: string): Promise<yauzl.ZipFile> {
+  return new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, z) => (err ? reject(err) : resolve(z!)))).catch((err: Error) => {
     throw new SpecError(`${file}: not a readable zip (${err.message})`);
   });
+}
+
+/** the JSON files a zip lists and their sizes (as its central directory declares them, which yauzl holds each file to), read without inflating any */
+async function zipJsonSizes(file: string): Promise<{ files: number; bytes: number }> {
+  const zip = await openZip(file);
+  const sum = { files: 0, bytes: 0 };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      zip.on('entry', (e: yauzl.Entry) => {
+        if (e.fileName.endsWith('.json')) {
+          sum.files++;
+          sum.bytes += e.uncompressedSize;
+        }
+        zip.readEntry();
+      });
+      zip.on('end', () => resolve());
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  } catch (err) {
+    throw new SpecError(`${file}: not a readable zip (${(err as Error).message})`);
+  } finally {
+    zip.close();
+  }
+  return sum;
+}
+
+async function readZipJson(file: string, onJson: (name: string, bytes: Buffer) => void): Promise<void> {
+  const sizes = await zipJsonSizes(file);
+  if (sizes.bytes > MAX_ZIP_JSON_BYTES) throw new SpecError(`${file}: its ${sizes.files} JSON files hold ${sizes.bytes} bytes; refusing more than ${MAX_ZIP_JSON_BYTES} in one zip, before inflating any`);
+  const zip = await openZip(file);
   try {
     await new Promise<void>((resolve, reject) => {
       zip.on('entry', (e: yauzl.Entry) => {
