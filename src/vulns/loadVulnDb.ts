@@ -1,11 +1,12 @@
 import { constants } from 'node:buffer';
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import yauzl from 'yauzl';
 import { SpecError, UsageError } from '../errors.js';
 import { SEVERITIES, normalizePyPIName, toSeverity, type Advisory, type AdvisoryRange, type Severity } from './advisory.js';
 import { cvssSeverity } from './cvss.js';
 import { nameSome, parseErrorReason } from '../util/oneLine.js';
 import { tooDenseToParse } from '../util/tooDenseToParse.js';
+import { openRegularFile } from '../util/readRegularFile.js';
 
 /**
  * one OSV record or tracker file is kilobytes to a few hundred megabytes; beyond that it is not data (and
@@ -40,7 +41,7 @@ export async function loadVulnDb(file: string, suite?: string): Promise<Advisory
     if (size > MAX_JSON_BYTES) throw new SpecError(`${file}: ${size} bytes; refusing JSON of more than ${MAX_JSON_BYTES}`);
     data = await readFile(file);
   } catch (err) {
-    if (err instanceof SpecError) throw err;
+    if (err instanceof SpecError || err instanceof UsageError) throw err;
     throw new UsageError(`cannot read vulnerability data ${file}: ${(err as Error).message}`);
   }
   const json = parseJson(data, file);
@@ -215,11 +216,14 @@ function fromTracker(json: Record<string, unknown>, label: string, suite: string
 
 /** whether the file is a zip (by its first bytes), and its size */
 async function peek(file: string): Promise<{ zip: boolean; size: number }> {
-  const fh = await open(file, 'r');
+  // a FIFO or a device has no size to bound: /dev/zero was read into memory without end (24 GB in 16 minutes)
+  const opened = await openRegularFile(file);
+  if ('refused' in opened) throw new UsageError(`${file} ${opened.refused}: --db reads vulnerability data from a file`);
+  const { fh, size } = opened;
   try {
     const magic = Buffer.alloc(ZIP_MAGIC.length);
     const { bytesRead } = await fh.read(magic, 0, magic.length, 0);
-    return { zip: bytesRead === magic.length && magic.equals(ZIP_MAGIC), size: (await fh.stat()).size };
+    return { zip: bytesRead === magic.length && magic.equals(ZIP_MAGIC), size };
   } finally {
     await fh.close();
   }

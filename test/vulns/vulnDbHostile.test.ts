@@ -5,7 +5,7 @@ import { crc32, deflateRawSync, constants as zc } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { PackageURL } from 'packageurl-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from '../helpers/cli.js';
+import { ferry, run } from '../helpers/cli.js';
 import { craftSbomBundle } from '../helpers/craftSbomBundle.js';
 import { writeKey } from '../helpers/keys.js';
 
@@ -93,5 +93,17 @@ describe('hostile vulnerability data (--db)', () => {
     await writeFile(small, overlappingZip(2, 1));
     const r = await ferry(['audit', bundle, '--keyring', keyring, '--db', small]);
     expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([65, [`ferry: ${small}: no OSV record of the Debian or PyPI ecosystems (it holds no OSV record): this data cannot say a bundle is clean`], '']);
+  });
+});
+
+describe('vulnerability data that is not a regular file (--db)', () => {
+  it('refuses a device or a FIFO by what it is (exit 64, one line), without reading it: /dev/zero never ends', async () => {
+    // a FIFO with no writer: not opened for a read that would wait for one
+    const fifo = join(dir, 'osv.fifo');
+    expect((await run('mkfifo', [fifo])).code).toBe(0);
+    const f = await ferry(['audit', bundle, '--keyring', keyring, '--db', fifo]);
+    expect([f.code, f.stderr.trim().split('\n'), f.stdout]).toEqual([64, [`ferry: ${fifo} is not a regular file: --db reads vulnerability data from a file`], '']);
+    const r = await ferry(['audit', bundle, '--keyring', keyring, '--db', '/dev/zero']);
+    expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([64, ['ferry: /dev/zero is not a regular file: --db reads vulnerability data from a file'], '']);
   });
 });
