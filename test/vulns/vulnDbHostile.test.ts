@@ -107,3 +107,23 @@ describe('vulnerability data that is not a regular file (--db)', () => {
     expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([64, ['ferry: /dev/zero is not a regular file: --db reads vulnerability data from a file'], '']);
   });
 });
+
+describe('a package whose version is 0', () => {
+  it("is affected by a range introduced at '0' (OSV's 'every version'), not passed over as clean", async () => {
+    const d = await mkdtemp(join(tmpdir(), 'ferry-vulndb-zero-'));
+    try {
+      const key = await writeKey(d, 'team');
+      const secret = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
+      const purl = new PackageURL('pypi', undefined, 'zeropkg', '0', undefined, undefined).toString();
+      const b = join(d, 'zeroapp-1.0.0.ferry');
+      await writeFile(b, await craftSbomBundle(secret, { name: 'zeroapp', components: [{ ref: purl, type: 'library', name: 'zeropkg', version: '0', purl, path: 'python/files/zeropkg-0.whl', services: [] }] }));
+      const db = join(d, 'osv.json');
+      await writeFile(db, JSON.stringify([{ id: 'GHSA-zero', affected: [{ package: { ecosystem: 'PyPI', name: 'zeropkg' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0' }] }] }] }]));
+      const r = await ferry(['audit', b, '--keyring', key.public, '--db', db, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).findings).toEqual([{ kind: 'wheel', package: 'zeropkg', version: '0', fixed: '1.0', ids: ['GHSA-zero'], severity: 'unknown' }]);
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+});
