@@ -32,7 +32,7 @@ export function parsePurl(purl: string): { type: string; name: string; version?:
   }
 }
 
-/** An OCI image by its manifest (or index) digest: pkg:oci/NAME@sha256%3AHEX?repository_url=REGISTRY/REPOSITORY&tag=TAG. */
+/** An OCI image by its manifest (or index) digest: pkg:oci/NAME@sha256:HEX?repository_url=REGISTRY%2FREPOSITORY&tag=TAG (packageurl-js leaves the `:` as it is and percent-encodes the qualifier values). */
 export function ociPurl(repository: string, digest: string, repositoryUrl: string, tag: string): string {
   return new PackageURL('oci', undefined, repository.split('/').pop()!, digest, { repository_url: repositoryUrl, tag }, undefined).toString();
 }

@@ -1,11 +1,12 @@
 import { constants } from 'node:buffer';
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import yauzl from 'yauzl';
 import { SpecError, UsageError } from '../errors.js';
 import { SEVERITIES, normalizePyPIName, toSeverity, type Advisory, type AdvisoryRange, type Severity } from './advisory.js';
 import { cvssSeverity } from './cvss.js';
 import { nameSome, parseErrorReason } from '../util/oneLine.js';
 import { tooDenseToParse } from '../util/tooDenseToParse.js';
+import { openRegularFile } from '../util/readRegularFile.js';
 
 /**
  * one OSV record or tracker file is kilobytes to a few hundred megabytes; beyond that it is not data (and
@@ -13,6 +14,13 @@ import { tooDenseToParse } from '../util/tooDenseToParse.js';
  */
 const MAX_JSON_BYTES = Math.min(512 * 1024 * 1024, constants.MAX_STRING_LENGTH);
 const ZIP_MAGIC = Buffer.from('PK\x03\x04', 'latin1');
+/**
+ * all the JSON files of one zip together: OSV's per-ecosystem archives hold some hundreds of megabytes.
+ * Each file is bounded by MAX_JSON_BYTES, but a zip of small size may list thousands of them (entries
+ * that share one compressed stream: 100 KB holding 20 files of 100 MB took 21 s to inflate and parse,
+ * 65,535 of them would take most of a day), so their sum is bounded too, before any is read.
+ */
+const MAX_ZIP_JSON_BYTES = 4 * 1024 * 1024 * 1024;
 
 /**
  * Read vulnerability data carried across the gap: an OSV archive (a zip of JSON records, as OSV
@@ -33,7 +41,7 @@ export async function loadVulnDb(file: string, suite?: string): Promise<Advisory
     if (size > MAX_JSON_BYTES) throw new SpecError(`${file}: ${size} bytes; refusing JSON of more than ${MAX_JSON_BYTES}`);
     data = await readFile(file);
   } catch (err) {
-    if (err instanceof SpecError) throw err;
+    if (err instanceof SpecError || err instanceof UsageError) throw err;
     throw new UsageError(`cannot read vulnerability data ${file}: ${(err as Error).message}`);
   }
   const json = parseJson(data, file);
@@ -208,20 +216,54 @@ function fromTracker(json: Record<string, unknown>, label: string, suite: string
 
 /** whether the file is a zip (by its first bytes), and its size */
 async function peek(file: string): Promise<{ zip: boolean; size: number }> {
-  const fh = await open(file, 'r');
+  // a FIFO or a device has no size to bound: /dev/zero was read into memory without end (24 GB in 16 minutes)
+  const opened = await openRegularFile(file);
+  if ('refused' in opened) throw new UsageError(`${file} ${opened.refused}: --db reads vulnerability data from a file`);
+  const { fh, size } = opened;
   try {
     const magic = Buffer.alloc(ZIP_MAGIC.length);
     const { bytesRead } = await fh.read(magic, 0, magic.length, 0);
-    return { zip: bytesRead === magic.length && magic.equals(ZIP_MAGIC), size: (await fh.stat()).size };
+    return { zip: bytesRead === magic.length && magic.equals(ZIP_MAGIC), size };
   } finally {
     await fh.close();
   }
 }
 
-async function readZipJson(file: string, onJson: (name: string, bytes: Buffer) => void): Promise<void> {
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, z) => (err ? reject(err) : resolve(z!)))).catch((err: Error) => {
+function openZip(file: string): Promise<yauzl.ZipFile> {
+  return new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, z) => (err ? reject(err) : resolve(z!)))).catch((err: Error) => {
     throw new SpecError(`${file}: not a readable zip (${err.message})`);
   });
+}
+
+/** the JSON files a zip lists and their sizes (as its central directory declares them, which yauzl holds each file to), read without inflating any */
+async function zipJsonSizes(file: string): Promise<{ files: number; bytes: number }> {
+  const zip = await openZip(file);
+  const sum = { files: 0, bytes: 0 };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      zip.on('entry', (e: yauzl.Entry) => {
+        if (e.fileName.endsWith('.json')) {
+          sum.files++;
+          sum.bytes += e.uncompressedSize;
+        }
+        zip.readEntry();
+      });
+      zip.on('end', () => resolve());
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  } catch (err) {
+    throw new SpecError(`${file}: not a readable zip (${(err as Error).message})`);
+  } finally {
+    zip.close();
+  }
+  return sum;
+}
+
+async function readZipJson(file: string, onJson: (name: string, bytes: Buffer) => void): Promise<void> {
+  const sizes = await zipJsonSizes(file);
+  if (sizes.bytes > MAX_ZIP_JSON_BYTES) throw new SpecError(`${file}: its ${sizes.files} JSON files hold ${sizes.bytes} bytes; refusing more than ${MAX_ZIP_JSON_BYTES} in one zip, before inflating any`);
+  const zip = await openZip(file);
   try {
     await new Promise<void>((resolve, reject) => {
       zip.on('entry', (e: yauzl.Entry) => {

@@ -79,7 +79,8 @@ type Compare = (a: string, b: string) => number;
  */
 function firstAffecting(ranges: AdvisoryRange[], version: string, cmp: Compare): { fixed?: string; lastAffected?: string } | undefined {
   const at = (v: string) => (v === '0' ? -Infinity : 0);
-  const order = (x: string, y: string) => (x === '0' || y === '0' ? at(x) - at(y) : cmp(x, y));
+  // '0' is before every version (and equal to itself: -Infinity minus -Infinity is NaN, no order at all)
+  const order = (x: string, y: string) => (x === y ? 0 : x === '0' || y === '0' ? at(x) - at(y) : cmp(x, y));
   for (const r of ranges) {
     if (r.limits.length > 0 && !r.limits.some((limit) => order(version, limit) < 0)) continue;
     const events = r.events
