@@ -35,6 +35,17 @@ const RECOMMENDS_SEEDS = [
   26074, 26149, 26249,
 ];
 
+/**
+ * Where some packages also provide a real package's name (`Provides: v0, p3 (= 2)`), and a request
+ * `name/suite` or `name=version` then finds no version of that name: apt-get takes the one package that
+ * provides it from that suite (or at that version)
+ */
+const REAL_PROVIDES_SEEDS = [
+  ...Array.from({ length: 40 }, (_, i) => 90001 + i),
+  // seeds on which ferry disagreed with apt-get before the fixes of 2026-12-07
+  90858, 90919,
+];
+
 /** a small deterministic generator (an LCG): the same seed gives the same archive on every machine */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -50,7 +61,7 @@ interface Stanza {
   fields: Record<string, string>;
 }
 
-function generate(seed: number, withRecommends = false) {
+function generate(seed: number, withRecommends = false, realProvides = false) {
   const r = lcg(seed * 7919);
   const pick = <T,>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
   const names = Array.from({ length: 4 + Math.floor(r() * 5) }, (_, i) => `p${i}`);
@@ -71,7 +82,13 @@ function generate(seed: number, withRecommends = false) {
         if (!rel.startsWith(name)) fields[field] = rel;
       }
     }
-    if (r() < 0.15) fields.Provides = r() < 0.5 ? 'v0' : `v0 (= ${version})`;
+    if (r() < (realProvides ? 0.35 : 0.15)) {
+      fields.Provides = r() < 0.5 ? 'v0' : `v0 (= ${version})`;
+      if (realProvides && r() < 0.5) {
+        const other = pick(names);
+        if (other !== name) fields.Provides += r() < 0.5 ? `, ${other}` : `, ${other} (= ${version})`;
+      }
+    }
     if (withRecommends) {
       const recommends = groups(1);
       if (recommends) fields.Recommends = recommends;
@@ -109,8 +126,8 @@ describe('the apt closure agrees with apt-get on generated archives', () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
-  const compare = async (seed: number, withRecommends: boolean) => {
-    const c = generate(seed, withRecommends);
+  const compare = async (seed: number, withRecommends: boolean, realProvides = false) => {
+    const c = generate(seed, withRecommends, realProvides);
     const dir = await mkdtemp(join(tmpdir(), 'ferry-apt-random-'));
     dirs.push(dir);
     const lines: string[] = [];
@@ -157,4 +174,5 @@ describe('the apt closure agrees with apt-get on generated archives', () => {
 
   it.each(SEEDS)('seed %i', (seed) => compare(seed, false));
   it.each(RECOMMENDS_SEEDS)('seed %i, with Recommends and Pre-Depends (--install-recommends)', (seed) => compare(seed, true));
+  it.each(REAL_PROVIDES_SEEDS)('seed %i, where packages provide real package names', (seed) => compare(seed, false, true));
 });
