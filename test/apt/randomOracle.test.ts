@@ -46,6 +46,16 @@ const REAL_PROVIDES_SEEDS = [
   90858, 90919,
 ];
 
+/**
+ * Denser archives: 6 to 13 packages, more or-groups (60%), Conflicts (50%) and Breaks (40%), so that more
+ * attempts fail half-way
+ */
+const DENSE_SEEDS = [
+  ...Array.from({ length: 30 }, (_, i) => 120001 + i),
+  // seeds on which ferry disagreed with apt-get before the fixes of 2026-12-07
+  120339,
+];
+
 /** a small deterministic generator (an LCG): the same seed gives the same archive on every machine */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -61,22 +71,22 @@ interface Stanza {
   fields: Record<string, string>;
 }
 
-function generate(seed: number, withRecommends = false, realProvides = false) {
+function generate(seed: number, withRecommends = false, realProvides = false, dense = false) {
   const r = lcg(seed * 7919);
   const pick = <T,>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
-  const names = Array.from({ length: 4 + Math.floor(r() * 5) }, (_, i) => `p${i}`);
+  const names = Array.from({ length: dense ? 6 + Math.floor(r() * 8) : 4 + Math.floor(r() * 5) }, (_, i) => `p${i}`);
   const relation = () => {
     const n = r() < 0.1 ? 'v0' : pick(names);
     const versioned = r() >= 0.7;
     if (n === 'v0' || !versioned) return n;
     return `${n} (${pick(['>=', '<<', '=', '>>', '<='])} ${1 + Math.floor(r() * 3)})`;
   };
-  const groups = (max = 2) => Array.from({ length: Math.floor(r() * (max + 1)) }, () => Array.from({ length: r() < 0.4 ? 2 + Math.floor(r() * 2) : 1 }, relation).join(' | ')).join(', ');
+  const groups = (max = 2) => Array.from({ length: Math.floor(r() * (max + 1)) }, () => Array.from({ length: r() < (dense ? 0.6 : 0.4) ? 2 + Math.floor(r() * 2) : 1 }, relation).join(' | ')).join(', ');
   const stanza = (name: string, version: string): Stanza => {
     const fields: Record<string, string> = {};
     const depends = groups();
     if (depends) fields.Depends = depends;
-    for (const [field, p] of [['Conflicts', 0.3], ['Breaks', 0.2]] as const) {
+    for (const [field, p] of [['Conflicts', dense ? 0.5 : 0.3], ['Breaks', dense ? 0.4 : 0.2]] as const) {
       if (r() < p) {
         const rel = relation();
         if (!rel.startsWith(name)) fields[field] = rel;
@@ -126,8 +136,8 @@ describe('the apt closure agrees with apt-get on generated archives', () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
-  const compare = async (seed: number, withRecommends: boolean, realProvides = false) => {
-    const c = generate(seed, withRecommends, realProvides);
+  const compare = async (seed: number, withRecommends: boolean, realProvides = false, dense = false) => {
+    const c = generate(seed, withRecommends, realProvides, dense);
     const dir = await mkdtemp(join(tmpdir(), 'ferry-apt-random-'));
     dirs.push(dir);
     const lines: string[] = [];
@@ -175,4 +185,5 @@ describe('the apt closure agrees with apt-get on generated archives', () => {
   it.each(SEEDS)('seed %i', (seed) => compare(seed, false));
   it.each(RECOMMENDS_SEEDS)('seed %i, with Recommends and Pre-Depends (--install-recommends)', (seed) => compare(seed, true));
   it.each(REAL_PROVIDES_SEEDS)('seed %i, where packages provide real package names', (seed) => compare(seed, false, true));
+  it.each(DENSE_SEEDS)('seed %i, denser (more or-groups, Conflicts and Breaks)', (seed) => compare(seed, false, false, true));
 });

@@ -465,10 +465,12 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       if (!wasProtected) protectedNames.delete(p.name);
     }
     if (failed && failEarly) {
-      // apt's MarkInstall_DiscardInstall: this package goes, what it marked on the way stays; its candidate
-      // stays too, for a later try (another alternative, once what it conflicted with is gone)
+      // apt's MarkInstall_DiscardInstall: this package goes, what it marked on the way stays, and so does its
+      // candidate (MarkInstall_DiscardCandidate: a later dependency on it finds none, or only the hosts'
+      // version); a package refused on a clash alone (above) keeps its candidate for a later try
       marked.delete(p.name);
       failedWhy.set(p.name, failure!);
+      discarded.add(p.name);
       return false;
     }
     return !failed;
