@@ -35,6 +35,27 @@ const RECOMMENDS_SEEDS = [
   26074, 26149, 26249,
 ];
 
+/**
+ * Where some packages also provide a real package's name (`Provides: v0, p3 (= 2)`), and a request
+ * `name/suite` or `name=version` then finds no version of that name: apt-get takes the one package that
+ * provides it from that suite (or at that version)
+ */
+const REAL_PROVIDES_SEEDS = [
+  ...Array.from({ length: 40 }, (_, i) => 90001 + i),
+  // seeds on which ferry disagreed with apt-get before the fixes of 2026-12-07
+  90858, 90919,
+];
+
+/**
+ * Denser archives: 6 to 13 packages, more or-groups (60%), Conflicts (50%) and Breaks (40%), so that more
+ * attempts fail half-way
+ */
+const DENSE_SEEDS = [
+  ...Array.from({ length: 30 }, (_, i) => 120001 + i),
+  // seeds on which ferry disagreed with apt-get before the fixes of 2026-12-07
+  120339,
+];
+
 /** a small deterministic generator (an LCG): the same seed gives the same archive on every machine */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -50,28 +71,34 @@ interface Stanza {
   fields: Record<string, string>;
 }
 
-function generate(seed: number, withRecommends = false) {
+function generate(seed: number, withRecommends = false, realProvides = false, dense = false) {
   const r = lcg(seed * 7919);
   const pick = <T,>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
-  const names = Array.from({ length: 4 + Math.floor(r() * 5) }, (_, i) => `p${i}`);
+  const names = Array.from({ length: dense ? 6 + Math.floor(r() * 8) : 4 + Math.floor(r() * 5) }, (_, i) => `p${i}`);
   const relation = () => {
     const n = r() < 0.1 ? 'v0' : pick(names);
     const versioned = r() >= 0.7;
     if (n === 'v0' || !versioned) return n;
     return `${n} (${pick(['>=', '<<', '=', '>>', '<='])} ${1 + Math.floor(r() * 3)})`;
   };
-  const groups = (max = 2) => Array.from({ length: Math.floor(r() * (max + 1)) }, () => Array.from({ length: r() < 0.4 ? 2 + Math.floor(r() * 2) : 1 }, relation).join(' | ')).join(', ');
+  const groups = (max = 2) => Array.from({ length: Math.floor(r() * (max + 1)) }, () => Array.from({ length: r() < (dense ? 0.6 : 0.4) ? 2 + Math.floor(r() * 2) : 1 }, relation).join(' | ')).join(', ');
   const stanza = (name: string, version: string): Stanza => {
     const fields: Record<string, string> = {};
     const depends = groups();
     if (depends) fields.Depends = depends;
-    for (const [field, p] of [['Conflicts', 0.3], ['Breaks', 0.2]] as const) {
+    for (const [field, p] of [['Conflicts', dense ? 0.5 : 0.3], ['Breaks', dense ? 0.4 : 0.2]] as const) {
       if (r() < p) {
         const rel = relation();
         if (!rel.startsWith(name)) fields[field] = rel;
       }
     }
-    if (r() < 0.15) fields.Provides = r() < 0.5 ? 'v0' : `v0 (= ${version})`;
+    if (r() < (realProvides ? 0.35 : 0.15)) {
+      fields.Provides = r() < 0.5 ? 'v0' : `v0 (= ${version})`;
+      if (realProvides && r() < 0.5) {
+        const other = pick(names);
+        if (other !== name) fields.Provides += r() < 0.5 ? `, ${other}` : `, ${other} (= ${version})`;
+      }
+    }
     if (withRecommends) {
       const recommends = groups(1);
       if (recommends) fields.Recommends = recommends;
@@ -109,8 +136,8 @@ describe('the apt closure agrees with apt-get on generated archives', () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
-  const compare = async (seed: number, withRecommends: boolean) => {
-    const c = generate(seed, withRecommends);
+  const compare = async (seed: number, withRecommends: boolean, realProvides = false, dense = false) => {
+    const c = generate(seed, withRecommends, realProvides, dense);
     const dir = await mkdtemp(join(tmpdir(), 'ferry-apt-random-'));
     dirs.push(dir);
     const lines: string[] = [];
@@ -157,4 +184,6 @@ describe('the apt closure agrees with apt-get on generated archives', () => {
 
   it.each(SEEDS)('seed %i', (seed) => compare(seed, false));
   it.each(RECOMMENDS_SEEDS)('seed %i, with Recommends and Pre-Depends (--install-recommends)', (seed) => compare(seed, true));
+  it.each(REAL_PROVIDES_SEEDS)('seed %i, where packages provide real package names', (seed) => compare(seed, false, true));
+  it.each(DENSE_SEEDS)('seed %i, denser (more or-groups, Conflicts and Breaks)', (seed) => compare(seed, false, false, true));
 });

@@ -123,3 +123,44 @@ describe('name/suite with other requests: the switch comes after every request i
     expect(ours(set)).toEqual(expected);
   });
 });
+
+/**
+ * `name/suite` or `name=version` that finds no version of that name: apt-get takes the packages that provide
+ * the name from that suite (or at exactly that version), when they are all one package (tryVirtualPackage),
+ * a real package's name too; two such packages, or none, and both refuse.
+ */
+const PROV_MAIN: FixtureDeb[] = [
+  { name: 'real', version: '1' },
+  { name: 'lib', version: '1' },
+  { name: 'prov', version: '1', provides: 'real, virt' },
+  { name: 'other', version: '1', provides: 'virt2' },
+];
+const PROV_EXTRA: FixtureDeb[] = [
+  { name: 'lib', version: '2' },
+  { name: 'prov', version: '2', provides: 'real (= 7), virt', depends: 'lib (>= 2)' },
+  { name: 'solo', version: '2', provides: 'real (= 8)' },
+  { name: 'other', version: '2', provides: 'virt2' },
+  { name: 'third', version: '2', provides: 'virt2' },
+];
+
+describe('name/suite and name=version that only a provider matches: the provider apt-get takes', () => {
+  const fx = useSuitesFixture('ferry-apt-suite-prov-', [['main', PROV_MAIN, ''], ['extra', PROV_EXTRA, 'NotAutomatic: yes\n']], '');
+  const { ours } = fx;
+
+  it.each([
+    [['virt/extra'], ['lib 2', 'prov 2']],
+    [['real=8'], ['solo 2']],
+    [['real=1'], ['real 1']],
+  ])('%s', async (set, expected) => {
+    const sim = await fx.empty.aptGet('install', '--simulate', '--no-install-recommends', ...set);
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(ours(set)).toEqual(installs(sim.stdout));
+    expect(ours(set)).toEqual(expected);
+  });
+
+  it.each([['virt2/extra'], ['real/extra'], ['real=7'], ['virt=7']])('%s: both refuse', async (request) => {
+    const sim = await fx.empty.aptGet('install', '--simulate', '--no-install-recommends', request);
+    expect(sim.code, sim.stdout).not.toBe(0);
+    expect(() => ours([request])).toThrow(ResolveError);
+  });
+});

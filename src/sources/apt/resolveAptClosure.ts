@@ -465,10 +465,12 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       if (!wasProtected) protectedNames.delete(p.name);
     }
     if (failed && failEarly) {
-      // apt's MarkInstall_DiscardInstall: this package goes, what it marked on the way stays; its candidate
-      // stays too, for a later try (another alternative, once what it conflicted with is gone)
+      // apt's MarkInstall_DiscardInstall: this package goes, what it marked on the way stays, and so does its
+      // candidate (MarkInstall_DiscardCandidate: a later dependency on it finds none, or only the hosts'
+      // version); a package refused on a clash alone (above) keeps its candidate for a later try
       marked.delete(p.name);
       failedWhy.set(p.name, failure!);
+      discarded.add(p.name);
       return false;
     }
     return !failed;
@@ -709,6 +711,18 @@ function effectiveRoots(roots: string[], arch: string): string[] {
   return [...byName.values()];
 }
 
+/**
+ * apt-get's fallback when `name/RELEASE` or `name=VERSION` finds no version of that name (tryVirtualPackage,
+ * real packages too): the versions that provide `name` and come from that release (its Suite or Codename,
+ * exactly) or provide it at exactly that version; taken when they are all of one package, the highest of them
+ * (undefined when none, or more than one package, matches: apt-get then says the release or version was not found)
+ */
+function onlyProvider(index: PackageIndex, name: string, fits: (v: AptPackage) => boolean): AptPackage | undefined {
+  const found = [...new Set((index.providers.get(name) ?? []).filter((v) => v.architecture === index.arch || v.architecture === 'all').filter(fits))];
+  if (!found.length || found.some((v) => v.name !== found[0]!.name)) return undefined;
+  return found.reduce((a, b) => (compareDebVersions(b.version, a.version) > 0 ? b : a));
+}
+
 /** The suite of a request `name/suite` (apt's `pkg/release`), else undefined. */
 function requestedSuite(root: string): string | undefined {
   const slash = root.indexOf('/');
@@ -743,7 +757,7 @@ function findRoot(
   const versions = index.byName.get(name);
   const inst = installed.get(name);
   if (suite !== undefined) {
-    const inSuite = releaseVersionOf(versions, suite);
+    const inSuite = releaseVersionOf(versions, suite) ?? onlyProvider(index, name, (v) => (v.origin.releaseNames ?? [v.origin.suite]).includes(suite));
     if (inSuite) return inSuite;
     // each release by the names a request may give it (its Suite or Codename), with its highest version
     const releases = new Map<string, string>();
@@ -757,7 +771,7 @@ function findRoot(
   // offer it (apt installs nothing: older versions are never taken, nor a NotAutomatic suite's newer one)
   // apt-get takes `name=version` by the version's text (`=3` does not find 0:3, nor `=2.0` find 2.00)
   let p = version
-    ? versions?.find((v) => v.version === version)
+    ? (versions?.find((v) => v.version === version) ?? onlyProvider(index, name, (v) => v.provides.some((r) => r.name === name && r.version === version)))
     : (candidate(name) ?? (inst ? versions?.find((v) => compareDebVersions(v.version, inst.version) === 0) : versions?.[0]));
   if (!p && !version && inst) return undefined;
   if (!p && !version) {

@@ -216,11 +216,17 @@ async function readServicePins(
     const parsed = await readRequirementsFile(requirements, ctx.baseDir);
     for (const o of parsed.ignoredOptions) ctx.log.info(`${o}: ignored (ferry uses upstreams.python.index and targets.python)`);
     const pins = new Map<string, Pin>();
+    const unusable: string[] = [];
     for (const pin of parsed.pins) {
       if (pin.marker && !appliesToTarget(pin, env, onUnknown)) continue;
+      if (pin.unusable) {
+        unusable.push(pin.unusable);
+        continue;
+      }
       const other = pins.get(pin.project);
       pins.set(pin.project, other ? mergePins(other, pin) : pin);
     }
+    if (unusable.length) throw new SpecError(`${requirements}: ${unusable.length} problem(s) in the requirements file: ${joinProblems(unusable)}`);
     perService.set(name, { requirements, pins, formats: readFormatControl(parsed.formatOptions, parsed.preferBinary) });
   }
   return perService;

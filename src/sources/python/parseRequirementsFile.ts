@@ -25,6 +25,12 @@ export interface Pin {
   otherHashes?: Array<[string, string]>;
   /** "requirements/cinder.txt:12", for messages */
   where: string;
+  /**
+   * why no file can match the pin (no lower-case sha256 among its hashes), for a line with a marker: pip
+   * ignores a requirement whose marker is false for the target before it looks at hashes, so this refuses
+   * only where the marker holds (lockPython's readServicePins)
+   */
+  unusable?: string;
 }
 
 export interface RequirementsFile {
@@ -171,14 +177,17 @@ export function parseRequirementsFile(text: string, label: string, env: NodeJS.P
       problems.push(`${where}: ${req.name}${req.specifier ? ` ${req.specifier}` : ''} is not pinned; pin exactly one version with ==VERSION (pip-compile --generate-hashes does)`);
       continue;
     }
+    let unusable: string | undefined;
     if (hashes.length === 0) {
       const upper = otherHashes.find(([a]) => a === 'sha256');
-      problems.push(
-        upper
-          ? `${where}: ${req.name}==${pinned[1]}: --hash=sha256:${upper[1]} is in upper case, and pip compares a digest as written with a file's lower-case sha256, so it matches no file (pip refuses every file); write it in lower case`
-          : `${where}: ${req.name}==${pinned[1]} has no --hash=sha256:${otherHashes.length ? ` (only ${[...new Set(otherHashes.map(([a]) => a))].join(', ')})` : ''}; add the hashes of its files (pip-compile --generate-hashes)`,
-      );
-      continue;
+      unusable = upper
+        ? `${where}: ${req.name}==${pinned[1]}: --hash=sha256:${upper[1]} is in upper case, and pip compares a digest as written with a file's lower-case sha256, so it matches no file (pip refuses every file); write it in lower case`
+        : `${where}: ${req.name}==${pinned[1]} has no --hash=sha256:${otherHashes.length ? ` (only ${[...new Set(otherHashes.map(([a]) => a))].join(', ')})` : ''}; add the hashes of its files (pip-compile --generate-hashes)`;
+      // a line whose marker may be false for the target: judged once the marker is (pip ignores it then)
+      if (!req.marker) {
+        problems.push(unusable);
+        continue;
+      }
     }
     out.pins.push({
       name: req.name,
@@ -190,6 +199,7 @@ export function parseRequirementsFile(text: string, label: string, env: NodeJS.P
       hashes,
       ...(otherHashes.length ? { otherHashes } : {}),
       where,
+      ...(unusable ? { unusable } : {}),
     });
   }
   if (problems.length) throw new SpecError(`${label}: ${problems.length} problem(s) in the requirements file: ${joinProblems(problems)}`);
