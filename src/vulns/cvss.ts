@@ -91,9 +91,9 @@ function v2BaseScore(m: Map<string, string>): number | undefined {
 }
 
 /**
- * CVSS v4.0 metrics in the order a vector string must list them (the specification's table of metric
- * values): the eleven base metrics are mandatory, the threat, environmental and supplemental ones optional
- * (X: not defined), each at most once.
+ * CVSS v4.0 metrics in the order a vector string must list them (the specification's Table 23: "every
+ * other ordering is invalid"): the eleven base metrics are mandatory, the threat, environmental and
+ * supplemental ones optional (X: not defined), each at most once.
  */
 const V4_ORDER: ReadonlyArray<readonly [string, readonly string[]]> = [
   // base
