@@ -4,8 +4,21 @@ import { PackageURL } from 'packageurl-js';
  * Package URLs (github.com/package-url/purl-spec) through the reference library, so names and versions
  * are normalized and percent-encoded the way every other purl reader expects.
  */
-export function debPurl(name: string, version: string, architecture: string): string {
-  return new PackageURL('deb', 'debian', name, version, { arch: architecture }, undefined).toString();
+export function debPurl(name: string, version: string, architecture: string, distro?: string): string {
+  // qualifiers in key order, as the purl spec writes them (arch, then distro)
+  return new PackageURL('deb', 'debian', name, version, { arch: architecture, ...(distro !== undefined && { distro }) }, undefined).toString();
+}
+
+/** A purl without one of its qualifiers (the same purl when it has none of that name or is not a purl). */
+export function withoutQualifier(purl: string, key: string): string {
+  try {
+    const p = PackageURL.fromString(purl);
+    if (!p.qualifiers || !(key in p.qualifiers)) return purl;
+    const { [key]: _dropped, ...rest } = p.qualifiers;
+    return new PackageURL(p.type, p.namespace, p.name, p.version, Object.keys(rest).length > 0 ? rest : undefined, p.subpath).toString();
+  } catch {
+    return purl;
+  }
 }
 
 export function pypiPurl(project: string, version: string, fileName: string): string {

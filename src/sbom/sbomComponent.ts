@@ -9,7 +9,7 @@ export interface SbomComponent {
   type: 'application' | 'library' | 'file' | 'operating-system' | 'container';
   name: string;
   version?: string;
-  /** package URL: pkg:deb/debian/NAME@VERSION?arch=ARCH, pkg:pypi/NAME@VERSION, pkg:generic/NAME@COMMIT, pkg:oci/NAME@DIGEST */
+  /** package URL: pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=SUITE, pkg:pypi/NAME@VERSION, pkg:generic/NAME@COMMIT, pkg:oci/NAME@DIGEST */
   purl?: string;
   /** of the bytes the bundle carries */
   sha256?: string;

@@ -3,7 +3,7 @@ import type { Manifest } from '../bundle/manifest.js';
 import { normalizeProjectName } from '../sources/python/normalizeProjectName.js';
 import { escapeText } from '../util/escapeText.js';
 import type { CdxBom, CdxComponent } from '../sbom/cycloneDx.js';
-import { debPurl, gitPurl, ociPurl, parsePurl, pypiPurl } from '../sbom/purl.js';
+import { debPurl, gitPurl, ociPurl, parsePurl, pypiPurl, withoutQualifier } from '../sbom/purl.js';
 
 /**
  * Whether a bundle's SBOM describes what its manifest carries, as ferry writes it; refused (exit 68,
@@ -44,7 +44,13 @@ export function checkSbomMatchesManifest(bom: CdxBom, manifest: Manifest, label:
 
   const entries = new Map(manifest.entries.map((e) => [e.path, e]));
   const artifacts = manifest.artifacts as Record<string, unknown> & Manifest['artifacts'];
-  const aptPurls = new Set((artifacts.apt?.packages ?? []).map((p) => debPurl(p.name, p.version, String((p as { architecture?: unknown }).architecture))));
+  // a .deb of the apt repository carries its suite as distro=; a bundle built before that, none
+  const aptPurls = new Set(
+    (artifacts.apt?.packages ?? []).flatMap((p) => {
+      const architecture = String((p as { architecture?: unknown }).architecture);
+      return [debPurl(p.name, p.version, architecture, artifacts.apt!.suite), debPurl(p.name, p.version, architecture)];
+    }),
+  );
   const mirrorAptPurls = new Map(Object.entries(artifacts.mirror?.apt ?? {}).map(([name, m]) => [name, new Set(((m as { packages?: Array<{ name: string; version: string; architecture: string }> }).packages ?? []).map((p) => debPurl(p.name, p.version, p.architecture)))]));
   const mirrorWheels = new Map(Object.entries(artifacts.mirror?.python ?? {}).map(([name, m]) => [name, new Map(((m as { files?: Array<{ project: string; version: string; filename: string }> }).files ?? []).map((f) => [f.filename, pypiPurl(f.project, f.version, f.filename)]))]));
   // NAME==VERSION \ --hash=sha256:HEX, one pin per wheel, as the build writes each service's requirements
@@ -97,9 +103,11 @@ export function checkSbomMatchesManifest(bom: CdxBom, manifest: Manifest, label:
       if (c.purl?.startsWith('pkg:deb/')) debs.set(c.purl, entry.sha256);
       const repo = /^(apt|mirrors\/[^/]+\/debian)\//.exec(path)?.[1];
       // one package listed twice (at another .deb's path, with its bytes) would hide that .deb's name and version
+      // (with and without distro= it is the same package)
       if (repo !== undefined && c.purl !== undefined) {
-        if (listedDebs.has(`${repo} ${c.purl}`)) refuse(`${c.purl} is listed twice under ${repo}/`);
-        listedDebs.add(`${repo} ${c.purl}`);
+        const key = `${repo} ${withoutQualifier(c.purl, 'distro')}`;
+        if (listedDebs.has(key)) refuse(`${c.purl} is listed twice under ${repo}/`);
+        listedDebs.add(key);
       }
     }
   }

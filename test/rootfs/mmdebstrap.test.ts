@@ -76,7 +76,8 @@ describe.skipIf(!ready)('rootfs built by mmdebstrap from the bundle\'s own apt r
     expect(rootfs.type).toBe('operating-system');
     const query = await run('chroot', [to, 'dpkg-query', '-W', '-f', '${db:Status-Status} ${Package} ${Version} ${Architecture}\\n']);
     const installed = query.stdout.split('\n').filter((l) => l.startsWith('installed ')).map((l) => l.split(' ').slice(1).join(' ')).sort();
-    expect((rootfs.components ?? []).map((c) => `${c.name} ${c.version} ${c.purl!.split('arch=')[1]}`).sort()).toEqual(installed);
+    // each purl with the architecture dpkg gives and the suite as distro=, qualifiers in key order
+    expect((rootfs.components ?? []).map((c) => `${c.name} ${c.version} ${/\?arch=([^&]+)&distro=([^&]+)$/.exec(c.purl!)?.slice(1).join(' ')}`).sort()).toEqual(installed.map((l) => `${l} ${codename}`));
     const carried = new Map(bom.components.map((c) => [c.purl, c.hashes]));
     for (const c of rootfs.components!) expect(c.hashes, c.purl).toEqual(carried.get(c.purl));
 

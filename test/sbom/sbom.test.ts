@@ -134,10 +134,12 @@ describe('the SBOM every bundle carries (sbom.cdx.json)', () => {
       expect(prop(c, 'ferry:deb:architecture')).toEqual([field('Architecture')]);
       expect(prop(c, 'ferry:deb:source')).toEqual([field('Source') ?? field('Package')]);
       const purl = PackageURL.fromString(c.purl!);
-      expect([purl.type, purl.namespace, purl.name, purl.version, purl.qualifiers?.arch]).toEqual(['deb', 'debian', field('Package'), field('Version'), field('Architecture')]);
+      // distro: the suite the bundle publishes them in (targets.debian.suite)
+      expect([purl.type, purl.namespace, purl.name, purl.version, purl.qualifiers?.arch, purl.qualifiers?.distro]).toEqual(['deb', 'debian', field('Package'), field('Version'), field('Architecture'), 'bookworm']);
       expect(c.hashes).toEqual([{ alg: 'SHA-256', content: (await run('sha256sum', [file])).stdout.split(' ')[0] }]);
     }
-    expect(byPurlName(bom, 'libbar')[0]!.purl).toBe('pkg:deb/debian/libbar@2:0.5?arch=amd64');
+    // qualifiers sorted by key, as the purl spec writes them
+    expect(byPurlName(bom, 'libbar')[0]!.purl).toBe('pkg:deb/debian/libbar@2:0.5?arch=amd64&distro=bookworm');
     expect(prop(byPurlName(bom, 'libfoo')[0]!, 'ferry:deb:source')).toEqual(['foo']);
   });
 

@@ -10,7 +10,7 @@ import { craftSbomBundle } from '../helpers/craftSbomBundle.js';
 import type { CdxBom, CdxComponent } from '../../src/sbom/cycloneDx.js';
 import type { SbomComponent } from '../../src/sbom/sbomComponent.js';
 
-const debPurl = (name: string, version: string) => new PackageURL('deb', 'debian', name, version, { arch: 'amd64' }, undefined).toString();
+const debPurl = (name: string, version: string, distro?: string) => new PackageURL('deb', 'debian', name, version, { arch: 'amd64', ...(distro && { distro }) }, undefined).toString();
 const deb = (name: string, version: string): SbomComponent => ({
   ref: debPurl(name, version),
   type: 'library',
@@ -63,6 +63,22 @@ describe('ferry sbom and ferry audit refuse an SBOM that does not describe what 
     expect(JSON.parse(a.stdout).findings.map((f: { package: string }) => f.package)).toEqual(['openssl']);
   });
 
+  it('an SBOM whose .debs carry distro= of the manifest\'s apt suite (as a build now writes it) is printed and audited; one without, as older builds wrote it, too', async () => {
+    const withDistro = COMPONENTS.map((c) => (c.purl?.startsWith('pkg:deb/') ? { ...c, ref: debPurl(c.name, c.version!, 'bookworm'), purl: debPurl(c.name, c.version!, 'bookworm') } : c));
+    const file = await bundleOf('distro', { components: withDistro });
+    const s = await ferry(['sbom', file, '--keyring', keyring]);
+    expect(s.code, s.stderr).toBe(0);
+    expect((JSON.parse(s.stdout) as CdxBom).components.flatMap((c) => (c.purl ? [c.purl] : []))).toEqual([
+      'pkg:deb/debian/curl@7.88.1-10+deb12u5?arch=amd64&distro=bookworm',
+      'pkg:deb/debian/openssl@1:3.0.11-1~deb12u2?arch=amd64&distro=bookworm',
+    ]);
+    for (const bundle of [file, await bundleOf('no-distro')]) {
+      const a = await ferry(['audit', bundle, '--keyring', keyring, '--db', db, '--json']);
+      expect(a.code, a.stderr).toBe(0);
+      expect(JSON.parse(a.stdout).findings.map((f: { package: string; version: string }) => `${f.package} ${f.version}`)).toEqual(['openssl 1:3.0.11-1~deb12u2']);
+    }
+  });
+
   it('a mirror .deb with the purl of an apt repository .deb and other bytes is a component of its own (the build merged the two)', async () => {
     const file = await bundleOf('mirror-twin', { components: [...COMPONENTS, { ...deb('openssl', '1:3.0.11-1~deb12u2'), path: 'mirrors/debian/debian/pool/openssl.deb' }] });
     const r = await ferry(['sbom', file, '--keyring', keyring]);
@@ -93,6 +109,19 @@ describe('ferry sbom and ferry audit refuse an SBOM that does not describe what 
       'a carried .deb listed as another package of the bundle (curl hidden behind a second openssl)',
       (bom) => void Object.assign(bom.components.find((c) => c.name === 'curl')!, { 'bom-ref': 'hidden', name: 'openssl', version: openssl(bom).version, purl: openssl(bom).purl }),
       /pkg:deb\/debian\/openssl@1:3\.0\.11-1~deb12u2\?arch=amd64 is listed twice under apt\//,
+    ],
+    [
+      'a .deb listed for another Debian release than the suite the manifest publishes it in',
+      (bom) => void (openssl(bom).purl = debPurl('openssl', openssl(bom).version!, 'bullseye')),
+      /\(apt\/pool\/openssl\.deb\) is pkg:deb\/debian\/openssl@1:3\.0\.11-1~deb12u2\?arch=amd64&distro=bullseye, not a package the manifest's apt section lists/,
+    ],
+    [
+      'a carried .deb hidden behind the same package once with distro= and once without',
+      (bom) => {
+        openssl(bom).purl = debPurl('openssl', openssl(bom).version!, 'bookworm');
+        Object.assign(bom.components.find((c) => c.name === 'curl')!, { 'bom-ref': 'hidden', name: 'openssl', version: openssl(bom).version, purl: debPurl('openssl', openssl(bom).version!) });
+      },
+      /pkg:deb\/debian\/openssl@1:3\.0\.11-1~deb12u2\?arch=amd64(&distro=bookworm)? is listed twice under apt\//,
     ],
     ['a version that is not its purl\'s', (bom) => void (openssl(bom).version = '1:3.0.11-1~deb12u3'), /is openssl 1:3\.0\.11-1~deb12u3, its purl pkg:deb/],
     ['another release', (bom) => void (bom.metadata.component.name = 'other'), /it describes other 1\.0\.0, the manifest matchapp 1\.0\.0/],

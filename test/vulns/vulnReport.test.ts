@@ -254,20 +254,31 @@ describe('offline vulnerability report', () => {
         { id: 'GHSA-worded', database_specific: { severity: 'LOW' }, severity: [vector('CVSS_V3', 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H')], affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.34' }] }] }] },
         // an urgency that is no severity yet (Debian's 'not yet assigned') leaves the record's word to say it
         { id: 'OSV-unassigned', database_specific: { severity: 'HIGH' }, affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ecosystem_specific: { urgency: 'not yet assigned' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.36' }] }] }] },
-        // CVSS v4 is not computed
-        { id: 'OSV-cvss-v4', severity: [vector('CVSS_V4', 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N')], affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.35' }] }] }] },
+        // a CVSS v4 vector alone is scored too: 7.9 is high
+        { id: 'OSV-cvss-v4', severity: [vector('CVSS_V4', 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:H/SI:H/SA:H')], affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.35' }] }] }] },
+        // v3 3.7 (low) beside v4 5.2 (medium): the highest rating of the two counts
+        { id: 'OSV-cvss-v3-v4', severity: [vector('CVSS_V3', 'CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:L/I:N/A:N'), vector('CVSS_V4', 'CVSS:4.0/AV:L/AC:L/AT:N/PR:L/UI:P/VC:N/VI:H/VA:H/SC:N/SI:L/SA:L')], affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.37' }] }] }] },
+        // a malformed v4 vector (a metric twice) rates nothing, as a malformed v3 one
+        { id: 'OSV-cvss-v4-bad', severity: [vector('CVSS_V4', 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/SA:N')], affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.38' }] }] }] },
       ]),
     );
     expect((await report(['--db', file])).map((f) => [f.package, f.ids, f.severity])).toEqual([
       ['Jinja2', ['PYSEC-cvss-v3'], 'critical'],
       ['requests', ['OSV-cvss-v2'], 'medium'],
       ['requests', ['GHSA-worded'], 'low'],
-      ['requests', ['OSV-cvss-v4'], 'unknown'],
+      ['requests', ['OSV-cvss-v4'], 'high'],
       ['requests', ['OSV-unassigned'], 'high'],
+      ['requests', ['OSV-cvss-v3-v4'], 'medium'],
+      ['requests', ['OSV-cvss-v4-bad'], 'unknown'],
     ]);
     const gate = await ferry(['audit', bundle, '--keyring', keyring, '--db', file, '--fail-on', 'critical']);
     expect(gate.code).toBe(1);
     expect(gate.stderr.trim().split('\n')).toEqual(['ferry: vulnapp 1.0.0: 1 finding(s) at or above critical: Jinja2 3.1.2']);
+    // a gate on high counts the record rated by its v4 vector alone
+    const onlyV4 = join(dir, 'osv-cvss-v4-only.json');
+    await writeFile(onlyV4, JSON.stringify(JSON.parse(await readFile(file, 'utf8')).filter((r: { id: string }) => r.id === 'OSV-cvss-v4')));
+    const high = await ferry(['audit', bundle, '--keyring', keyring, '--db', onlyV4, '--fail-on', 'high']);
+    expect([high.code, high.stderr.trim().split('\n')]).toEqual([1, ['ferry: vulnapp 1.0.0: 1 finding(s) at or above high: requests 2.32.0']]);
   });
 
   it('refuses OSV data with no Debian or PyPI record (exit 65, one line) rather than report the bundle clean', async () => {

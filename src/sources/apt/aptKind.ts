@@ -190,7 +190,8 @@ export const aptKind: ArtifactKind<AptLock> = {
         architectures: lock.architectures,
         packages: lock.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, services: p.services })),
       },
-      components: debComponents(repo.packages, (p) => bySha.get(p.sha256)!.services),
+      // distro: the suite the bundle publishes them in (targets.debian.suite, its repository's Codename)
+      components: debComponents(repo.packages, (p) => bySha.get(p.sha256)!.services, 'apt', lock.suite),
     };
   },
 };

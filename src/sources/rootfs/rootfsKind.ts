@@ -140,7 +140,7 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
             scratch: join(ctx.workDir, 'scratch'),
             log: ctx.log,
           });
-          installed = installedComponents(await readDpkgStatus(statusOut), apt.components ?? [], `rootfs/${r.name}${TAR_SUFFIX[compression]}`);
+          installed = installedComponents(await readDpkgStatus(statusOut), apt.components ?? [], `rootfs/${r.name}${TAR_SUFFIX[compression]}`, r.suite);
         }
       }
       const path = `rootfs/${r.name}${TAR_SUFFIX[compression]}`;
@@ -165,12 +165,13 @@ export const rootfsKind: ArtifactKind<RootfsLock> = {
 /**
  * The Debian packages installed in an mmdebstrap rootfs, as components inside it: the same packages the
  * bundle's apt repository carries (mmdebstrap installs from nothing else), so each takes that one's
- * purl, sha256 and source; its ref is made unique by the rootfs path.
+ * purl (distro: the suite it was built from, the apt repository's), sha256 and source; its ref is made
+ * unique by the rootfs path.
  */
-function installedComponents(installed: Array<{ name: string; version: string; architecture: string }>, debs: readonly SbomComponent[], rootfsPath: string): SbomComponent[] {
+function installedComponents(installed: Array<{ name: string; version: string; architecture: string }>, debs: readonly SbomComponent[], rootfsPath: string, suite: string): SbomComponent[] {
   const byPurl = new Map(debs.map((d) => [d.purl, d]));
   return installed.map((i) => {
-    const purl = debPurl(i.name, i.version, i.architecture);
+    const purl = debPurl(i.name, i.version, i.architecture, suite);
     const carried = byPurl.get(purl);
     return {
       ref: `${rootfsPath}#${purl}`,
