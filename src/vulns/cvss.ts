@@ -6,8 +6,7 @@ import type { Severity } from './advisory.js';
  * 4.0-6.9 medium, 7.0-8.9 high, 9.0-10.0 critical (0.0, "none", as low); v2 as NVD rates it, 0-3.9 low,
  * 4.0-6.9 medium, 7.0-10.0 high. A v4 vector is scored with the threat and environmental metrics it
  * carries (CVSS-BT, -BE, -BTE), a v3 one on its base metrics alone. Undefined for a vector that is not
- * complete and valid for its version (a v4 vector must list its metrics in the specification's order,
- * each once).
+ * complete and valid for its version (a v4 vector lists each metric once, in any order).
  */
 export function cvssSeverity(type: string, vector: string): Severity | undefined {
   if (vector.length > 300 || (type !== 'CVSS_V4' && type !== 'CVSS_V3' && type !== 'CVSS_V2')) return undefined;
@@ -91,39 +90,39 @@ function v2BaseScore(m: Map<string, string>): number | undefined {
 }
 
 /**
- * CVSS v4.0 metrics in the order a vector string must list them (the specification's Table 23: "every
- * other ordering is invalid"): the eleven base metrics are mandatory, the threat, environmental and
- * supplemental ones optional (X: not defined), each at most once.
+ * CVSS v4.0 metrics and their values (the specification's Table 23): the eleven base metrics are mandatory,
+ * the threat, environmental and supplemental ones optional (X: not defined), each at most once.
  */
-const V4_ORDER: ReadonlyArray<readonly [string, readonly string[]]> = [
-  // base
-  'AV:N,A,L,P AC:L,H AT:N,P PR:N,L,H UI:N,P,A VC:H,L,N VI:H,L,N VA:H,L,N SC:H,L,N SI:H,L,N SA:H,L,N',
-  // threat, environmental, supplemental
-  'E:X,A,P,U CR:X,H,M,L IR:X,H,M,L AR:X,H,M,L MAV:X,N,A,L,P MAC:X,L,H MAT:X,N,P MPR:X,N,L,H MUI:X,N,P,A MVC:X,H,L,N MVI:X,H,L,N MVA:X,H,L,N MSC:X,H,L,N MSI:X,S,H,L,N MSA:X,S,H,L,N S:X,N,P AU:X,N,Y R:X,A,U,I V:X,D,C RE:X,L,M,H U:X,Clear,Green,Amber,Red',
-]
-  .join(' ')
-  .split(' ')
-  .map((metric) => {
-    const [name, values] = metric.split(':') as [string, string];
-    return [name, values.split(',')] as const;
-  });
-const V4_BASE = 11;
+const V4_METRICS: ReadonlyMap<string, readonly string[]> = new Map(
+  [
+    // base
+    'AV:N,A,L,P AC:L,H AT:N,P PR:N,L,H UI:N,P,A VC:H,L,N VI:H,L,N VA:H,L,N SC:H,L,N SI:H,L,N SA:H,L,N',
+    // threat, environmental, supplemental
+    'E:X,A,P,U CR:X,H,M,L IR:X,H,M,L AR:X,H,M,L MAV:X,N,A,L,P MAC:X,L,H MAT:X,N,P MPR:X,N,L,H MUI:X,N,P,A MVC:X,H,L,N MVI:X,H,L,N MVA:X,H,L,N MSC:X,H,L,N MSI:X,S,H,L,N MSA:X,S,H,L,N S:X,N,P AU:X,N,Y R:X,A,U,I V:X,D,C RE:X,L,M,H U:X,Clear,Green,Amber,Red',
+  ]
+    .join(' ')
+    .split(' ')
+    .map((metric) => {
+      const [name, values] = metric.split(':') as [string, string];
+      return [name, values.split(',')] as const;
+    }),
+);
+const V4_BASE = ['AV', 'AC', 'AT', 'PR', 'UI', 'VC', 'VI', 'VA', 'SC', 'SI', 'SA'];
 
-/** The metrics of a CVSS v4.0 vector (after `CVSS:4.0/`), or undefined unless it is valid as the specification writes it. */
+/**
+ * The metrics of a CVSS v4.0 vector (after `CVSS:4.0/`), or undefined unless each is a known metric with a
+ * known value, none twice, every base metric there. The specification calls any order but its Table 23's
+ * invalid; published advisories carry vectors out of that order (a GHSA record listing VC/SC/VI/SI/VA/SA),
+ * and the score does not depend on the order, so a gate rates them rather than calling them unknown.
+ */
 function parseV4(text: string): Map<string, string> | undefined {
   const m = new Map<string, string>();
-  let next = 0;
   for (const part of text.split('/')) {
     const kv = /^([A-Z]+):([A-Za-z]+)$/.exec(part);
-    if (!kv) return undefined;
-    // in the specification's order: a metric out of place, or repeated, is not found after the last one
-    let at = next;
-    while (at < V4_ORDER.length && V4_ORDER[at]![0] !== kv[1]) at++;
-    if (at === V4_ORDER.length || !V4_ORDER[at]![1].includes(kv[2]!)) return undefined;
+    if (!kv || m.has(kv[1]!) || !V4_METRICS.get(kv[1]!)?.includes(kv[2]!)) return undefined;
     m.set(kv[1]!, kv[2]!);
-    next = at + 1;
   }
-  return V4_ORDER.slice(0, V4_BASE).every(([name]) => m.has(name)) ? m : undefined;
+  return V4_BASE.every((name) => m.has(name)) ? m : undefined;
 }
 
 /**
