@@ -23,22 +23,27 @@ export function register(program: Command): void {
     .description('match the Debian packages and wheels of a bundle or stored release against vulnerability data carried as a file')
     .argument('<bundle>', 'NAME-VERSION.ferry, or a release in --store (NAME@VERSION, NAME/VERSION, NAME, a digest)')
     .requiredOption('--db <file>', 'OSV data (a per-ecosystem zip, one record or an array: Debian, PyPI) or Debian security tracker JSON (repeatable)', collect)
-    .option('--suite <name>', 'the Debian release whose advisories apply (bookworm or 12): needed when the data covers several')
+    .option('--suite <name>', 'the Debian release whose advisories apply (bookworm or 12); default: the one the SBOM\'s Debian packages name (distro=)')
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at least this severe').choices(SEVERITIES.slice(1)))
     .option('--store <dir>', 'store folder, for a release name (FERRY_STORE)', defaultStoreDir())
     .option('--keyring <file>', 'trusted public key(s) a bundle file is verified against before its SBOM is read (repeatable; FERRY_KEYRING)', collect)
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExamples:\n  ferry audit openstack-2026.11.0.ferry --keyring team.asc --db debian-osv.zip --db pypi-osv.zip\n  ferry audit openstack@2026.11.0 --store /srv/ferry --db tracker.json --suite bookworm --fail-on high\n')
     .action(async (bundle: string, opts: { db: string[]; suite?: string; failOn?: Severity; store: string; keyring?: string[]; json?: boolean }) => {
-      const { carriedPackages } = await import('../vulns/carriedPackages.js');
-      const { loadVulnDb, selectDebianRelease } = await import('../vulns/loadVulnDb.js');
+      const { carriedPackages, sbomDebianSuite } = await import('../vulns/carriedPackages.js');
+      const { DEBIAN_RELEASES, loadVulnDb, selectDebianRelease } = await import('../vulns/loadVulnDb.js');
       const { matchAdvisories } = await import('../vulns/matchAdvisories.js');
       const { loadBundleSbom, loadStoredSbom } = await import('../store/loadSbom.js');
       // the SBOM lists every package, those inside a rootfs too; a bundle file is verified first, so the report covers what the signers listed
       const sbom = (await isFile(bundle)) ? await loadBundleSbom(bundle, await trustedKeysFrom(opts)) : await loadStoredSbom(opts.store, bundle);
       const release = sbom.bom.metadata.component;
       const label = escapeText(`${release.name} ${release.version ?? ''}`.trim());
-      const advisories = selectDebianRelease((await Promise.all(opts.db.map((db) => loadVulnDb(db, opts.suite)))).flat(), opts.suite);
+      // without --suite, the release the SBOM's Debian purls name (distro=, a codename ferry knows): data for
+      // another release is refused rather than matched, and data for several needs no --suite
+      const fromSbom = opts.suite === undefined ? sbomDebianSuite(sbom.bom) : undefined;
+      const suite = opts.suite ?? (fromSbom !== undefined && Object.hasOwn(DEBIAN_RELEASES, fromSbom) ? fromSbom : undefined);
+      const named = opts.suite !== undefined ? `--suite ${opts.suite}` : `${suite} (the release the SBOM's packages name; --suite chooses another)`;
+      const advisories = selectDebianRelease((await Promise.all(opts.db.map((db) => loadVulnDb(db, suite, named)))).flat(), suite, named);
       const findings = matchAdvisories(carriedPackages(sbom.bom), advisories);
       if (opts.json) printJson({ name: release.name, version: release.version, digest: sbom.digest, findings });
       else if (findings.length === 0) process.stdout.write(`${label}: no known vulnerability in ${opts.db.join(', ')}\n`);

@@ -45,6 +45,15 @@ export function parsePurl(purl: string): { type: string; name: string; version?:
   }
 }
 
+/** One qualifier of a purl (`distro` of pkg:deb/debian/curl@7.88.1-10?arch=amd64&distro=bookworm), or undefined. */
+export function parsePurlQualifier(purl: string, key: string): string | undefined {
+  try {
+    return PackageURL.fromString(purl).qualifiers?.[key] ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** An OCI image by its manifest (or index) digest: pkg:oci/NAME@sha256:HEX?repository_url=REGISTRY%2FREPOSITORY&tag=TAG (packageurl-js leaves the `:` as it is and percent-encodes the qualifier values). */
 export function ociPurl(repository: string, digest: string, repositoryUrl: string, tag: string): string {
   return new PackageURL('oci', undefined, repository.split('/').pop()!, digest, { repository_url: repositoryUrl, tag }, undefined).toString();

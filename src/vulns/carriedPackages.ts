@@ -1,5 +1,5 @@
 import type { CdxBom, CdxComponent } from '../sbom/cycloneDx.js';
-import { parsePurl } from '../sbom/purl.js';
+import { parsePurl, parsePurlQualifier } from '../sbom/purl.js';
 import type { CarriedPackage } from './advisory.js';
 
 /**
@@ -18,6 +18,22 @@ export function carriedPackages(bom: CdxBom): CarriedPackage[] {
   };
   for (const c of bom.components) walk(c, undefined);
   return out;
+}
+
+/**
+ * The Debian release the bundle's packages say they are from: the `distro` qualifier of its `pkg:deb` purls
+ * (`targets.debian.suite` at build), when every one that has it names the same release. Undefined without
+ * one, or when they differ.
+ */
+export function sbomDebianSuite(bom: CdxBom): string | undefined {
+  const seen = new Set<string>();
+  const walk = (c: CdxComponent) => {
+    const distro = c.purl?.startsWith('pkg:deb/') ? parsePurlQualifier(c.purl, 'distro') : undefined;
+    if (distro !== undefined) seen.add(distro);
+    for (const inner of c.components ?? []) walk(inner);
+  };
+  for (const c of bom.components) walk(c);
+  return seen.size === 1 ? [...seen][0] : undefined;
 }
 
 function packageOf(c: CdxComponent): CarriedPackage | undefined {

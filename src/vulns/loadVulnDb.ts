@@ -25,9 +25,10 @@ const MAX_ZIP_JSON_BYTES = 4 * 1024 * 1024 * 1024;
 /**
  * Read vulnerability data carried across the gap: an OSV archive (a zip of JSON records, as OSV
  * publishes per ecosystem), one OSV record or an array of them, or Debian's security tracker JSON
- * (package → CVE → releases → status, fixed_version, urgency). `suite` picks the tracker's release.
+ * (package → CVE → releases → status, fixed_version, urgency). `suite` picks the tracker's release;
+ * `named` says where it came from in a refusal (`--suite bookworm`, or the SBOM's purls).
  */
-export async function loadVulnDb(file: string, suite?: string): Promise<Advisory[]> {
+export async function loadVulnDb(file: string, suite?: string, named = `--suite ${suite}`): Promise<Advisory[]> {
   let data: Buffer;
   try {
     const { zip, size } = await peek(file);
@@ -49,12 +50,12 @@ export async function loadVulnDb(file: string, suite?: string): Promise<Advisory
     const found = { records: 0, ecosystems: new Set<string>() };
     return coveredOsv(fromOsv(json, file, found), found, file);
   }
-  if (isObject(json)) return fromTracker(json, file, suite);
+  if (isObject(json)) return fromTracker(json, file, suite, named);
   throw new SpecError(`${file}: neither OSV records nor Debian security tracker JSON`);
 }
 
 /** Debian's release numbers and codenames: OSV files Debian advisories under `Debian:12`, the tracker under `bookworm` */
-const DEBIAN_RELEASES: Record<string, string> = { buster: '10', bullseye: '11', bookworm: '12', trixie: '13', forky: '14', duke: '15' };
+export const DEBIAN_RELEASES: Record<string, string> = { buster: '10', bullseye: '11', bookworm: '12', trixie: '13', forky: '14', duke: '15' };
 const DEBIAN_CODENAMES: Record<string, string> = Object.fromEntries(Object.entries(DEBIAN_RELEASES).map(([name, n]) => [n, name]));
 
 /**
@@ -64,7 +65,7 @@ const DEBIAN_CODENAMES: Record<string, string> = Object.fromEntries(Object.entri
  * release; without it the data must cover one release only. Advisories without a release (PyPI, the
  * tracker's, already read for its suite) stay.
  */
-export function selectDebianRelease(advisories: Advisory[], suite: string | undefined): Advisory[] {
+export function selectDebianRelease(advisories: Advisory[], suite: string | undefined, named = `--suite ${suite}`): Advisory[] {
   const releases = new Set(advisories.flatMap((a) => (a.release === undefined ? [] : [a.release])));
   if (releases.size === 0) return advisories;
   let chosen: string;
@@ -73,7 +74,7 @@ export function selectDebianRelease(advisories: Advisory[], suite: string | unde
     chosen = [...releases][0]!;
   } else {
     chosen = DEBIAN_RELEASES[suite] ?? suite;
-    if (!releases.has(chosen)) throw new UsageError(`no OSV Debian data for --suite ${suite} (Debian:${chosen}; the data covers ${someReleases(releases, 'Debian:')})`);
+    if (!releases.has(chosen)) throw new UsageError(`no OSV Debian data for ${named} (Debian:${chosen}; the data covers ${someReleases(releases, 'Debian:')})`);
   }
   return advisories.filter((a) => a.release === undefined || a.release === chosen);
 }
@@ -190,13 +191,13 @@ function ratedSeverity(words: unknown[], scoreLists: unknown[]): Severity {
   return 'unknown';
 }
 
-function fromTracker(json: Record<string, unknown>, label: string, suite: string | undefined): Advisory[] {
+function fromTracker(json: Record<string, unknown>, label: string, suite: string | undefined, named: string): Advisory[] {
   const suites = new Set<string>();
   for (const cves of Object.values(json)) if (isObject(cves)) for (const cve of Object.values(cves)) if (isObject(cve) && isObject(cve.releases)) for (const s of Object.keys(cve.releases)) suites.add(s);
   const chosen = suite === undefined ? (suites.size === 1 ? [...suites][0] : undefined) : (DEBIAN_CODENAMES[suite] ?? suite);
   if (!chosen) throw new UsageError(`${label}: Debian security tracker data for ${suites.size} releases (${someReleases(suites)}): pass --suite NAME`);
   // a release the data does not cover would report nothing: a clean report that is not one
-  if (!suites.has(chosen)) throw new UsageError(`${label}: no Debian security tracker data for --suite ${suite} (it covers ${someReleases(suites) || 'no release'})`);
+  if (!suites.has(chosen)) throw new UsageError(`${label}: no Debian security tracker data for ${named} (it covers ${someReleases(suites) || 'no release'})`);
   const out: Advisory[] = [];
   for (const [pkg, cves] of Object.entries(json)) {
     if (!isObject(cves)) continue;

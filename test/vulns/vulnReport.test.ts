@@ -203,6 +203,33 @@ describe('offline vulnerability report', () => {
     expect(untracked.stderr).toContain('no Debian security tracker data for --suite sid (it covers bookworm, trixie)');
   });
 
+  it("takes the Debian release from the SBOM's purls (distro=) when --suite is not given: several releases need no --suite, another release's data is refused", async () => {
+    const key = await writeKey(dir, 'distro');
+    const secret = await openpgp.readPrivateKey({ armoredKey: key.secretArmored });
+    const named = join(dir, 'distroapp-1.0.0.ferry');
+    const purl = new PackageURL('deb', 'debian', 'curl', '7.88.1-10+deb12u5', { arch: 'amd64', distro: 'bookworm' }, undefined).toString();
+    const curl: SbomComponent = { ref: purl, type: 'library', name: 'curl', version: '7.88.1-10+deb12u5', purl, path: 'apt/pool/curl.deb', services: [] };
+    await writeFile(named, await craftSbomBundle(secret, { name: 'distroapp', components: [curl] }));
+    const inRelease = (id: string, release: string, fixed: string) => ({ ...osvDebian(id, 'curl', fixed), affected: [{ ...osvDebian(id, 'curl', fixed).affected[0]!, package: { ecosystem: `Debian:${release}`, name: 'curl' } }] });
+    const both = join(dir, 'osv-distro-both.json');
+    await writeFile(both, JSON.stringify([inRelease('DSA-11', '11', '7.74.0-1.3+deb11u9'), inRelease('DSA-12', '12', '7.88.1-10+deb12u6')]));
+    const found = await ferry(['audit', named, '--keyring', key.public, '--db', both, '--json']);
+    expect(found.code, found.stderr).toBe(0);
+    expect((JSON.parse(found.stdout) as { findings: Finding[] }).findings.map((f) => [f.package, f.fixed, f.ids])).toEqual([['curl', '7.88.1-10+deb12u6', ['CVE-DSA-12', 'DSA-12']]]);
+    // bullseye's data alone: matched against bookworm's curl it reports clean, which is not a clean report
+    const other = join(dir, 'osv-distro-11.json');
+    await writeFile(other, JSON.stringify([inRelease('DSA-11', '11', '7.74.0-1.3+deb11u9')]));
+    const refused = await ferry(['audit', named, '--keyring', key.public, '--db', other]);
+    expect([refused.code, refused.stderr.trim().split('\n'), refused.stdout]).toEqual([64, ["ferry: no OSV Debian data for bookworm (the release the SBOM's packages name; --suite chooses another) (Debian:12; the data covers Debian:11)"], '']);
+    // --suite still chooses
+    const chosen = await ferry(['audit', named, '--keyring', key.public, '--db', other, '--suite', 'bullseye', '--json']);
+    expect([chosen.code, (JSON.parse(chosen.stdout) as { findings: Finding[] }).findings]).toEqual([0, []]);
+    // the tracker, which lists every release, reads the SBOM's one
+    const tracked = await ferry(['audit', named, '--keyring', key.public, '--db', tracker, '--json']);
+    expect(tracked.code, tracked.stderr).toBe(0);
+    expect((JSON.parse(tracked.stdout) as { findings: Finding[] }).findings.map((f) => f.ids).flat().sort()).toEqual(['CVE-2026-1000', 'CVE-2026-1002']);
+  });
+
   it('prints a table and fails a CI gate at or above --fail-on', async () => {
     const table = await ferry(['audit', bundle, '--keyring', keyring, '--db', tracker, '--db', pypiJson, '--suite', 'bookworm']);
     expect(table.code, table.stderr).toBe(0);
