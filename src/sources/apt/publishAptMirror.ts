@@ -7,6 +7,7 @@ import { mirrorRoot } from '../mirrorRoot.js';
 import { checkLockedControls } from './checkLockedControls.js';
 import { checkLockedUpstreams, checkSha512 } from './checkLockedInIndexes.js';
 import { checkBinarySourcesLocked, checkLockedSourceUpstreams } from './checkLockedSources.js';
+import { checkLockedSuiteUpstreams } from './mirrorSuiteFields.js';
 import type { AptPackage } from './types.js';
 import type { AptUpstreamSource } from './loadAptUpstreams.js';
 import type { PublishedPackage } from './writeAptRepository.js';
@@ -28,12 +29,15 @@ export async function publishAptMirror(name: string, lock: AptMirrorLock, upstre
   // its own suite and component list (as for the apt kind, checkLockedUpstreams), not any file of the
   // upstream's pool nor one only another suite lists; each source package one the signed Sources index of
   // its suite and component lists, with exactly its files (checkLockedSourceUpstreams); checked before
-  // anything is downloaded
+  // anything is downloaded; and each suite's date, pin, Suite and Codename, which its Release repeats, what
+  // the upstream's signed Releases of that suite give (checkLockedSuiteUpstreams)
   const sha512s = new Map<number, string>();
   const stanzas = new Map<number, AptPackage>();
-  for (const { suite } of lock.suites) {
+  for (const locked of lock.suites) {
+    const { suite } = locked;
     const at = lock.packages.flatMap((p, i) => (p.suite === suite ? [i] : []));
     const ofSuite = upstreams.flatMap((u) => (u.suites.includes(suite) ? [{ ...u, suites: [suite] }] : []));
+    await checkLockedSuiteUpstreams(`lock: mirrors.apt.${name}`, locked, ofSuite, ctx, stats);
     const left = await checkLockedUpstreams(at.map((i) => lock.packages[i]!), ofSuite, lock.architectures, ctx, stats, (j, p) => stanzas.set(at[j]!, p));
     for (const [j, sha512] of left) sha512s.set(at[j]!, sha512);
     await checkLockedSourceUpstreams((lock.sourcePackages ?? []).filter((sp) => sp.suite === suite), ofSuite, ctx, stats);
