@@ -154,6 +154,14 @@ describe('apt mirror: build --locked publishes each suite\'s date, pin, Suite an
     await refused('out-date-2099', (m) => void (m.suites.find((s) => s.suite === 'backports')!.date = '2099-01-01T00:00:00.000Z'), /^ferry: lock: mirrors\.apt\.debian: suite backports: the lock gives date 2099-01-01T00:00:00\.000Z, /);
   });
 
+  it('refuses a lock that gives a .deb another Priority than the signed Packages index, naming both (exit 67, one line, nothing fetched or written)', async () => {
+    await refused(
+      'out-priority',
+      (m) => void (m.packages.find((p) => p.suite === 'fixture')!.priority = 'required'),
+      /^ferry: http:.*\/pool\/main\/hello_1\.0_amd64\.deb: the lock pins hello 1\.0 amd64 with Priority required, but no signed Packages index of the spec's upstreams lists that file with it: fixture\/main's gives Priority "optional"; /,
+    );
+  });
+
   it('builds a lock made before the upstream signed its Releases again (only a newer Date), from an empty cache and from one that kept the older Releases (last: it moves the upstream on)', async () => {
     // a cache that kept the Releases of an hour ago (this lock's), as a build keeps them
     const old = join(dir, 'cache-old');
