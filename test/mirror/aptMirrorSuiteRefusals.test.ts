@@ -162,6 +162,32 @@ describe('apt mirror: build --locked publishes each suite\'s date, pin, Suite an
     );
   });
 
+  it('holds the date of a suite whose signed Release gives no Date to the bundle epoch, which ferry lock writes then (exit 67, one line)', async () => {
+    const dateless = join(dir, 'upstream-dateless');
+    await writeUpstream(dateless, [await buildDeb(join(dir, 'dateless'), { name: 'hello', version: '1.0' })], { suite: 'fixture', key: upstreamKey });
+    const dist = join(dateless, 'dists/fixture');
+    await signRelease(dist, (await readFile(join(dist, 'Release'), 'utf8')).replace(/^Date: .*\n/m, ''), upstreamKey);
+    const server = await serveDir(dateless);
+    closers.push(server.close);
+    const datelessSpec = join(await mkdtemp(join(dir, 'spec-dateless-')), 'mirror.yaml');
+    await writeFile(datelessSpec, aptMirrorSpec('1.0.0', server.url, '{ packages: [hello] }'));
+    await writeFile(join(datelessSpec, '../upstream.asc'), (await readFile(join(dir, 'upstream.asc'))).toString('utf8'));
+    const l = await ferry(['lock', datelessSpec, '--cache', join(dir, 'cache-dateless')]);
+    expect(l.code, l.stderr).toBe(0);
+    const datelessLock = datelessSpec.replace(/\.yaml$/, '.lock.json');
+    const good = await readFile(datelessLock, 'utf8');
+    expect(mirrorOf(JSON.parse(good)).suites).toEqual([{ suite: 'fixture', date: '2026-11-25T00:00:00.000Z' }]);
+    const buildDateless = async (out: string) => ferry(['build', datelessSpec, '--locked', '--key', bundleKey.secret, '--out', out, '--cache', await mkdtemp(join(dir, 'cache-dateless-'))]);
+    const ok = await buildDateless(join(dir, 'out-dateless'));
+    expect(ok.code, ok.stderr).toBe(0);
+    const out = join(dir, 'out-dateless-later');
+    await refusedEditedLock(
+      { lockFile: datelessLock, written: good, out, served: server, build: () => buildDateless(out) },
+      (lock) => void (mirrorOf(lock).suites[0]!.date = '2026-11-25T00:00:01.000Z'),
+      /^ferry: lock: mirrors\.apt\.debian: suite fixture: the lock gives date 2026-11-25T00:00:01\.000Z, the upstream's signed Release gives 2026-11-25T00:00:00\.000Z /,
+    );
+  });
+
   it('builds a lock made before the upstream signed its Releases again (only a newer Date), from an empty cache and from one that kept the older Releases (last: it moves the upstream on)', async () => {
     // a cache that kept the Releases of an hour ago (this lock's), as a build keeps them
     const old = join(dir, 'cache-old');
