@@ -154,6 +154,27 @@ describe('apt mirror: build --locked publishes each suite\'s date, pin, Suite an
     await refused('out-date-2099', (m) => void (m.suites.find((s) => s.suite === 'backports')!.date = '2099-01-01T00:00:00.000Z'), /^ferry: lock: mirrors\.apt\.debian: suite backports: the lock gives date 2099-01-01T00:00:00\.000Z, /);
   });
 
+  it('refuses a lock that leaves out a suite of an upstream the spec names, with its packages (exit 65, one line, nothing fetched or written)', async () => {
+    const lock = JSON.parse(written);
+    const m = mirrorOf(lock);
+    m.suites = m.suites.filter((s) => s.suite !== 'backports');
+    m.packages = m.packages.filter((p) => p.suite !== 'backports');
+    await writeFile(lockFile, JSON.stringify(lock, null, 2));
+    try {
+      const out = join(dir, 'out-no-backports');
+      const asked = served.requests.length;
+      const r = await build(out, await mkdtemp(join(dir, 'cache-refused-')));
+      expect(r.code, r.stderr).toBe(65);
+      expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([
+        'ferry: lock: mirrors.apt.debian: the lock publishes the suites ["fixture"], the spec gives ["fixture","backports"]; run ferry lock again and review the diff',
+      ]);
+      expect(await readdir(out).catch(() => [])).toEqual([]);
+      expect(served.requests.slice(asked)).toEqual([]);
+    } finally {
+      await writeFile(lockFile, written);
+    }
+  });
+
   it('refuses a lock that gives a .deb another Priority than the signed Packages index, naming both (exit 67, one line, nothing fetched or written)', async () => {
     await refused(
       'out-priority',
