@@ -94,7 +94,7 @@ export const mirrorKind: ArtifactKind<MirrorLock> = {
       // as lockAptMirror reads them: with `system`, only the components the mirror asks for
       const upstreams = loaded.map((u) => ({ ...u, components: u.components.filter((c) => mirror.components.includes(c)) }));
       checkUpstreamUrls(`lock: mirrors.apt.${name}`, lockedAptFiles(checked), upstreams.map((u) => u.uri));
-      const r = await publishAptMirror(name, checked, upstreams, ctx, mirror.sources);
+      const r = await publishAptMirror(name, checked, upstreams, ctx, mirror);
       entries.push(...r.entries);
       components.push(...(r.components ?? []));
       apt[name] = r.artifacts;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildDeb, buildSource, readPrivate, serveDir, writeUpstream } from '../apt/fixtureUpstream.js';
+import { refusedEditedLock } from './mirrorChecks.js';
 
 interface LockedFile {
   name: string;
@@ -49,21 +50,9 @@ describe('apt mirror with sources: build --locked publishes only source packages
    * (exit 67), nothing in --out, and no file of the upstream's pool asked for
    */
   const refused = async (outName: string, edit: (m: ReturnType<typeof mirrorOf>) => Promise<void> | void, message: RegExp) => {
-    const lock = JSON.parse(written);
-    await edit(mirrorOf(lock));
-    await writeFile(lockFile, JSON.stringify(lock, null, 2));
-    try {
-      const out = join(dir, outName);
-      const asked = served.requests.length;
-      const r = await build(out, await mkdtemp(join(dir, 'cache-refused-')));
-      expect(r.code, r.stderr).toBe(67);
-      expect(ferryLines(r.stderr)).toEqual([expect.stringMatching(message)]);
-      expect(ferryLines(r.stderr)[0]).toMatch(/; run ferry lock again and review the diff$/);
-      expect(await readdir(out).catch(() => [])).toEqual([]);
-      expect(served.requests.slice(asked).filter((p) => p.startsWith('/pool/'))).toEqual([]);
-    } finally {
-      await writeFile(lockFile, written);
-    }
+    const out = join(dir, outName);
+    const fromEmptyCache = async () => build(out, await mkdtemp(join(dir, 'cache-refused-')));
+    await refusedEditedLock({ lockFile, written, out, served, build: fromEmptyCache }, (lock) => edit(mirrorOf(lock)), message);
   };
 
   beforeAll(async () => {

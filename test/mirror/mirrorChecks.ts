@@ -1,5 +1,6 @@
+import { readdir, writeFile } from 'node:fs/promises';
 import { expect } from 'vitest';
-import { ferry } from '../helpers/cli.js';
+import { ferry, type RunResult } from '../helpers/cli.js';
 
 /** `ferry gc --keep 1` on a store: the versions it removed, and "VERSION REASON" for those it kept. */
 export async function gcKeepingOne(store: string): Promise<{ removed: string[]; kept: string[] }> {
@@ -33,4 +34,31 @@ export function aptMirrorSpec(version: string, url: string, filter: string): str
     `      filter: ${filter}`,
     '',
   ].join('\n');
+}
+
+/**
+ * `ferry build --locked` (`build`, into `out`) with the lock file as `edit` changes the lock `written`:
+ * refused in one line matching `message` (exit 67, ending in "run ferry lock again…"), nothing in `out`,
+ * and no file of the upstream's pool asked of `served`; the lock file is `written` again afterwards.
+ */
+export async function refusedEditedLock(
+  o: { lockFile: string; written: string; out: string; served: { requests: string[] }; build: () => Promise<RunResult> },
+  edit: (lock: any) => Promise<void> | void,
+  message: RegExp,
+): Promise<void> {
+  const lock = JSON.parse(o.written);
+  await edit(lock);
+  await writeFile(o.lockFile, JSON.stringify(lock, null, 2));
+  try {
+    const asked = o.served.requests.length;
+    const r = await o.build();
+    expect(r.code, r.stderr).toBe(67);
+    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'));
+    expect(lines).toEqual([expect.stringMatching(message)]);
+    expect(lines[0]).toMatch(/; run ferry lock again and review the diff$/);
+    expect(await readdir(o.out).catch(() => [])).toEqual([]);
+    expect(o.served.requests.slice(asked).filter((p) => p.startsWith('/pool/'))).toEqual([]);
+  } finally {
+    await writeFile(o.lockFile, o.written);
+  }
 }

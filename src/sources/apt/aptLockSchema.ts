@@ -89,7 +89,7 @@ export function parseAptMirrorLock(section: unknown, mirror: AptMirror, name: st
   within('component', lock.components, mirror.components);
   within('architecture', lock.architectures, mirror.architectures);
   // ferry lock writes the spec's components and architectures, all of them: a lock leaving one out would sign
-  // a mirror without it (its suites may be fewer: a machine's own sources, `uri: system`, may lack one)
+  // a mirror without it (its suites too, but with `uri: system` fewer: a machine's own sources may lack one)
   const all = (what: string, got: string[], want: string[]) => {
     if (JSON.stringify([...got].sort()) !== JSON.stringify([...want].sort())) {
       throw new SpecError(`${where}: the lock publishes the ${what} ${clip(JSON.stringify(got))}, the spec gives ${JSON.stringify(want)}; run ferry lock again and review the diff`);
@@ -97,6 +97,9 @@ export function parseAptMirrorLock(section: unknown, mirror: AptMirror, name: st
   };
   all('components', lock.components, mirror.components);
   all('architectures', lock.architectures, mirror.architectures);
+  // an upstream the spec names gives every suite it names (ferry lock stops otherwise): a lock leaving one
+  // out (a security suite) would sign a mirror without it
+  if (mirror.uri !== 'system') all('suites', lock.suites.map((s) => s.suite), [...new Set(mirror.suites)]);
   // ferry lock writes sourcePackages exactly when the spec says `sources: true`
   if ((lock.sourcePackages !== undefined) !== mirror.sources) {
     throw new SpecError(`${where}: the lock ${lock.sourcePackages ? 'pins' : 'pins no'} source packages, the spec gives "sources: ${mirror.sources}"; run ferry lock again and review the diff`);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { IntegrityError } from '../../errors.js';
+import { quoteInput } from '../../util/oneLine.js';
 import type { LockedDeb } from './aptKind.js';
 import type { PackedIndex } from './packedIndex.js';
 import type { AptPackage } from './types.js';
@@ -26,7 +27,8 @@ function packageUrl(p: AptPackage): string {
  * cannot pin a file of the upstream's pool that no suite of the spec lists (an old version dropped from
  * the index, another suite's file, an unsigned corner of the server). An entry that names its component (a
  * mirror's, which publishes it there) must be listed by that component's index. Throws one line naming the
- * first entry no index lists (IntegrityError, exit 67). Returns, by the index of the locked entry, the
+ * first entry no index lists, or both Priorities when an index lists its file with another one (the
+ * published index repeats the lock's: a hand-edited Priority would reach hosts) (IntegrityError, exit 67). Returns, by the index of the locked entry, the
  * SHA512s that remain to be checked; `matched` is given each entry's index stanza (its Source field).
  */
 export function checkLockedInIndexes(locked: readonly PinnedDeb[], indexes: readonly PackedIndex[], matched?: (at: number, p: AptPackage) => void): Map<number, string> {
@@ -37,16 +39,22 @@ export function checkLockedInIndexes(locked: readonly PinnedDeb[], indexes: read
     let withSha512: AptPackage | undefined;
     // the component of an index that lists the file, when it is not the one the lock publishes it in
     let elsewhere: string | undefined;
+    // an index stanza of the file with another Priority than the lock's (which the published index would give)
+    let otherPriority: AptPackage | undefined;
     for (const packed of indexes) {
       const id = packed.lookup(l.name);
       if (id === undefined) continue;
       for (const i of packed.recordsNamed(id)) {
         const p = packed.get(i);
         if (p.name !== l.name || p.version !== l.version || p.architecture !== l.architecture || p.size !== l.size) continue;
-        if ((p.priority ?? '') !== (l.priority ?? '') || packageUrl(p) !== l.url) continue;
+        if (packageUrl(p) !== l.url) continue;
         if (p.sha256 !== l.sha256 && !(p.sha256 === '' && p.sha512)) continue;
         if (l.component !== undefined && p.origin.component !== l.component) {
           elsewhere ??= p.origin.component;
+          continue;
+        }
+        if ((p.priority ?? '') !== (l.priority ?? '')) {
+          otherPriority ??= p;
           continue;
         }
         if (p.sha256 === l.sha256) found ??= p;
@@ -62,6 +70,12 @@ export function checkLockedInIndexes(locked: readonly PinnedDeb[], indexes: read
     if (elsewhere !== undefined) {
       throw new IntegrityError(
         `${l.url}: the lock publishes ${l.name} ${l.version} ${l.architecture} in component ${l.component}, but the signed Packages index that lists that file is component ${elsewhere}'s; run ferry lock again and review the diff`,
+      );
+    }
+    if (otherPriority !== undefined) {
+      const where = `${otherPriority.origin.suite}${otherPriority.origin.component ? `/${otherPriority.origin.component}` : ''}`;
+      throw new IntegrityError(
+        `${l.url}: the lock pins ${l.name} ${l.version} ${l.architecture} with Priority ${l.priority ?? 'none'}, but no signed Packages index of the spec's upstreams lists that file with it: ${where}'s gives Priority ${otherPriority.priority === undefined ? 'none' : quoteInput(otherPriority.priority, 40)}; run ferry lock again and review the diff`,
       );
     }
     throw new IntegrityError(

@@ -51,30 +51,39 @@ export function checkLockedSourcesInIndexes(locked: readonly LockedMirrorSource[
   }
 }
 
+/** A locked .deb of a mirror, with the signed index stanza it matched (checkLockedUpstreams), whose Source names its source package. */
+export interface MatchedDeb {
+  deb: { name: string; version: string; architecture: string; suite: string; component: string; url: string };
+  stanza: AptPackage;
+}
+
 /**
- * build --locked of a mirror with sources: read the signed Sources indexes of the suite's upstreams that
- * the locked source packages name (the cached signed Releases first, verified again, as
- * checkLockedUpstreams does; asked again of the upstream when they do not list every locked file) and
- * check the locked source packages against them (checkLockedSourcesInIndexes).
+ * build --locked of a mirror with sources: read the signed Sources indexes of one suite's upstreams (the
+ * cached signed Releases first, verified again, as checkLockedUpstreams does; asked again of the upstream
+ * when they do not agree with the lock) and check the suite's locked source packages against them
+ * (checkLockedSourcesInIndexes) and, with `sources: true`, against its locked .debs
+ * (checkLockedSourceComponents). `components`: the spec's, in its order, whose Sources indexes are read.
  */
 export async function checkLockedSourceUpstreams(
   locked: readonly LockedMirrorSource[],
   upstreams: AptUpstreamSource[],
   ctx: Pick<BuildContext, 'cacheDir' | 'log'>,
   stats: FetchStats,
+  binaries?: { debs: readonly MatchedDeb[]; components: readonly string[] },
 ): Promise<void> {
-  if (locked.length === 0) return;
+  if (locked.length === 0 && !binaries?.debs.length) return;
   const read = async (preferCached: boolean) => {
     const { releases } = await fetchUpstreamReleases(upstreams, stats, { cacheDir: ctx.cacheDir, preferCached });
     const indexes = new Map<string, ReadSources[]>();
-    // each (suite, component) a locked source package names, of every upstream of that suite
-    for (const sp of locked) {
-      const key = `${sp.suite} ${sp.component}`;
+    // each (suite, component) a locked source package names, and with binaries every component, of every upstream of that suite
+    const wanted = [...locked.map((sp) => ({ suite: sp.suite, component: sp.component })), ...(binaries ? binaries.debs.flatMap(({ deb }) => binaries.components.map((component) => ({ suite: deb.suite, component }))) : [])];
+    for (const { suite, component } of wanted) {
+      const key = `${suite} ${component}`;
       if (indexes.has(key)) continue;
       const got: ReadSources[] = [];
-      for (const up of upstreams.filter((u) => u.suites.includes(sp.suite))) {
+      for (const up of upstreams.filter((u) => u.suites.includes(suite))) {
         const byKey = new Map<string, AptSourcePackage[]>();
-        for (const s of await fetchSourcesIndex(releases.get(`${up.uri} ${sp.suite}`)!, sp.component, { cacheDir: ctx.cacheDir, log: ctx.log, stats })) {
+        for (const s of await fetchSourcesIndex(releases.get(`${up.uri} ${suite}`)!, component, { cacheDir: ctx.cacheDir, log: ctx.log, stats })) {
           const k = `${s.name} ${s.version}`;
           byKey.set(k, [...(byKey.get(k) ?? []), s]);
         }
@@ -82,35 +91,67 @@ export async function checkLockedSourceUpstreams(
       }
       indexes.set(key, got);
     }
-    return { cached: [...releases.values()].some((r) => r.cached), sourcesOf: (suite: string, component: string) => indexes.get(`${suite} ${component}`) ?? [] };
+    const sourcesOf = (suite: string, component: string) => indexes.get(`${suite} ${component}`) ?? [];
+    return {
+      cached: [...releases.values()].some((r) => r.cached),
+      check: () => {
+        checkLockedSourcesInIndexes(locked, sourcesOf);
+        if (binaries) checkLockedSourceComponents(binaries.debs, locked, binaries.components, sourcesOf);
+      },
+    };
   };
   const warm = await read(true);
   try {
-    checkLockedSourcesInIndexes(locked, warm.sourcesOf);
+    warm.check();
   } catch (err) {
     // the Releases this machine kept may be older than the lock (the upstream moved on since its last lock)
     if (!(err instanceof IntegrityError) || !warm.cached) throw err;
-    checkLockedSourcesInIndexes(locked, (await read(false)).sourcesOf);
+    (await read(false)).check();
   }
 }
 
 /**
- * A mirror with `sources: true` carries the source package of every .deb it publishes: each locked .deb's
- * source (the Source field of the signed index stanza it matched, as lockAptSources reads it) must be a
- * locked source package of its suite (IntegrityError, exit 67, one line), or the mirror would lack it.
+ * A mirror with `sources: true` carries the source package of every .deb it publishes, as `ferry lock`
+ * pins it (lockAptSources): the source the .deb's signed index stanza names (its Source field), from the
+ * first component of its suite whose signed Sources index of the .deb's upstream lists it, the .deb's own
+ * component first, then the spec's `components` in their order. So the lock's source packages of a suite
+ * must be exactly those: one left out would leave the mirror without it; one moved to another component
+ * that also lists it would be published where a host's `deb-src … main` does not look; one no locked .deb
+ * is built from is a source package the mirror was not asked for. Throws one line naming the first
+ * (IntegrityError, exit 67).
  */
-export function checkBinarySourcesLocked(
-  debs: ReadonlyArray<{ name: string; version: string; architecture: string; suite: string; component: string; url: string }>,
-  stanzas: ReadonlyMap<number, AptPackage>,
-  sources: readonly LockedMirrorSource[],
+export function checkLockedSourceComponents(
+  debs: readonly MatchedDeb[],
+  locked: readonly LockedMirrorSource[],
+  components: readonly string[],
+  sourcesOf: (suite: string, component: string) => readonly ReadSources[],
 ): void {
-  const locked = new Set(sources.map((s) => `${s.suite} ${s.name} ${s.version}`));
-  debs.forEach((d, at) => {
-    const src = sourceOf(stanzas.get(at)!);
-    if (!locked.has(`${d.suite} ${src.name} ${src.version}`)) {
+  const again = '; run ferry lock again and review the diff';
+  const expected = new Set<string>();
+  for (const { deb: d, stanza } of debs) {
+    const src = sourceOf(stanza);
+    const ofSuite = locked.filter((sp) => sp.suite === d.suite && sp.name === src.name && sp.version === src.version);
+    if (ofSuite.length === 0) {
       throw new IntegrityError(
-        `${d.url}: the lock pins ${d.name} ${d.version} ${d.architecture} (${d.suite}/${d.component}), built from source ${src.name} ${src.version}, but no source package ${src.name} ${src.version} of ${d.suite}, which "sources: true" publishes; run ferry lock again and review the diff`,
+        `${d.url}: the lock pins ${d.name} ${d.version} ${d.architecture} (${d.suite}/${d.component}), built from source ${src.name} ${src.version}, but no source package ${src.name} ${src.version} of ${d.suite}, which "sources: true" publishes${again}`,
       );
     }
-  });
+    const order = [d.component, ...components.filter((c) => c !== d.component)];
+    const lists = (c: string) => sourcesOf(d.suite, c).some((r) => r.uri === stanza.origin.uri && r.byKey.has(`${src.name} ${src.version}`));
+    const component = order.find(lists);
+    // none: checkLockedSourcesInIndexes has refused the locked one already
+    if (component === undefined) continue;
+    if (!ofSuite.some((sp) => sp.component === component)) {
+      throw new IntegrityError(
+        `the lock pins source package ${shown(src.name)} ${shown(src.version)} of ${d.url} in ${d.suite}/${ofSuite[0]!.component}, but ferry lock takes it from ${d.suite}/${component}, ${component === d.component ? "the .deb's own component" : 'the first of the spec\'s components'} whose signed Sources index lists it${again}`,
+      );
+    }
+    expected.add(`${d.suite} ${component} ${src.name} ${src.version}`);
+  }
+  const extra = locked.find((sp) => !expected.has(`${sp.suite} ${sp.component} ${sp.name} ${sp.version}`));
+  if (extra) {
+    throw new IntegrityError(
+      `the lock pins source package ${shown(extra.name)} ${shown(extra.version)} (${extra.suite}/${extra.component}), which is not the source ferry lock takes for any .deb the lock publishes in ${extra.suite}${again}`,
+    );
+  }
 }

@@ -2,12 +2,12 @@ import type { BuildContext } from '../kind.js';
 import type { AptMirror } from '../../specfile/schema.js';
 import { createFetchStats, type FetchStats } from '../../fetch/index.js';
 import { loadAptUpstreams, type AptUpstreamSource } from './loadAptUpstreams.js';
-import { fetchUpstreamReleases, readUpstreamIndexes, releasePin, type UpstreamReleases } from './readUpstreamIndexes.js';
+import { fetchUpstreamReleases, readUpstreamIndexes, type UpstreamReleases } from './readUpstreamIndexes.js';
 import { mirrorSelectionKey, readMirrorSelection, writeMirrorSelection, type MirrorSelection } from './mirrorLockCache.js';
 import { pinDebSha256 } from './pinDebSha256.js';
 import { selectMirrorPackages } from './selectMirrorPackages.js';
 import { lockAptSources, type LockedMirrorSource } from './lockAptSources.js';
-import { RELEASE_NAME } from './releaseName.js';
+import { mirrorSuiteFields, type MirrorSuiteFields } from './mirrorSuiteFields.js';
 
 /** One pinned .deb of a mirror in SPEC.lock.json, with the upstream suite and component it is published in. */
 export interface LockedMirrorDeb {
@@ -25,7 +25,7 @@ export interface LockedMirrorDeb {
 export interface AptMirrorLock {
   /** the suites published, each dated by its upstream Release (so an unchanged upstream gives the same bytes) */
   /** pin: the upstream Release's NotAutomatic (1) or NotAutomatic + ButAutomaticUpgrades (100), which the mirror's Release keeps */
-  suites: Array<{ suite: string; date: string; pin?: 1 | 100; releaseSuite?: string; codename?: string }>;
+  suites: MirrorSuiteFields[];
   components: string[];
   architectures: string[];
   /** upstream suites read, with the keys that signed them (for review) */
@@ -50,26 +50,13 @@ export async function lockAptMirror(name: string, mirror: AptMirror, ctx: BuildC
   const upstreams = loaded.map((u) => ({ ...u, components: u.components.filter((c) => mirror.components.includes(c)) }));
   const read = await fetchUpstreamReleases(upstreams, stats);
   const { sources, releases } = read;
-  const suites = [...new Set(sources.map((s) => s.suite))].sort().map((suite) => {
-    const ofSuite = [...releases.entries()].filter(([k]) => k.endsWith(` ${suite}`)).map(([, r]) => r);
-    const dates = ofSuite.map((r) => Date.parse((r.fields.get('Date') ?? '').replace(/UTC$/, 'GMT')));
-    const newest = Math.max(...dates.filter((d) => Number.isFinite(d)));
-    // a NotAutomatic suite (backports, experimental) stays one on the hosts: apt's default pin as the upstream gives it
-    const pin = Math.min(...ofSuite.map((r) => releasePin(r.fields)));
-    // the upstream's Suite and Codename (stable, bookworm), which hosts' pins and apt-get -t name, when they are not the folder's name
-    const named = (field: string) => {
-      const value = ofSuite[0]?.fields.get(field)?.trim();
-      return value !== undefined && value !== suite && RELEASE_NAME.test(value) ? value : undefined;
-    };
-    const [releaseSuite, codename] = [named('Suite'), named('Codename')];
-    return {
+  const suites = [...new Set(sources.map((s) => s.suite))].sort().map((suite) =>
+    mirrorSuiteFields(
       suite,
-      date: (Number.isFinite(newest) ? new Date(newest) : ctx.epoch).toISOString(),
-      ...(pin === 1 || pin === 100 ? { pin: pin as 1 | 100 } : {}),
-      ...(releaseSuite ? { releaseSuite } : {}),
-      ...(codename ? { codename } : {}),
-    };
-  });
+      [...releases.entries()].filter(([k]) => k.endsWith(` ${suite}`)).map(([, r]) => r.fields),
+      ctx.epoch,
+    ),
+  );
   // the upstream's signed Releases are those of an earlier lock: its selection stands (mirrorLockCache.ts)
   const key = mirrorSelectionKey(mirror, upstreams, read);
   let selection = await readMirrorSelection(ctx.cacheDir, key);

@@ -6,11 +6,13 @@ import { publicKeysArmored } from '../../pgp/sign.js';
 import { mirrorRoot } from '../mirrorRoot.js';
 import { checkLockedControls } from './checkLockedControls.js';
 import { checkLockedUpstreams, checkSha512 } from './checkLockedInIndexes.js';
-import { checkBinarySourcesLocked, checkLockedSourceUpstreams } from './checkLockedSources.js';
+import { checkLockedSourceUpstreams } from './checkLockedSources.js';
+import { checkLockedSuiteUpstreams } from './mirrorSuiteFields.js';
 import type { AptPackage } from './types.js';
 import type { AptUpstreamSource } from './loadAptUpstreams.js';
 import type { PublishedPackage } from './writeAptRepository.js';
 import type { AptMirrorLock } from './lockAptMirror.js';
+import type { AptMirror } from '../../specfile/schema.js';
 
 /** The bundle key's public half inside each mirror, for hosts' signed-by (docs/mirrors.md). */
 export const MIRROR_KEY_PATH = 'keys/bundle.asc';
@@ -20,26 +22,37 @@ export const MIRROR_KEY_PATH = 'keys/bundle.asc';
  * mirrors/NAME/debian/: each upstream suite keeps its name, components and architectures; its Release
  * carries the upstream Release's date, so the same upstream state gives the same bytes in every refresh.
  * With source packages in the lock, their files go into the same pool folders and each suite's
- * components get source/Sources indexes (writeAptRepository). `sources`: the spec's `sources: true`.
+ * components get source/Sources indexes (writeAptRepository). `spec`: the mirror's `sources` and `components`
+ * (in the spec's order, which lockAptSources follows).
  */
-export async function publishAptMirror(name: string, lock: AptMirrorLock, upstreams: AptUpstreamSource[], ctx: BuildContext, sources = false): Promise<KindResult & { packages: PublishedPackage[] }> {
+export async function publishAptMirror(
+  name: string,
+  lock: AptMirrorLock,
+  upstreams: AptUpstreamSource[],
+  ctx: BuildContext,
+  spec: Pick<AptMirror, 'sources' | 'components'> = { sources: false, components: lock.components },
+): Promise<KindResult & { packages: PublishedPackage[] }> {
   const stats = createFetchStats(ctx.fetchStats);
   // the lock is reviewed text anyone may have edited: each .deb must be one the signed Packages indexes of
   // its own suite and component list (as for the apt kind, checkLockedUpstreams), not any file of the
   // upstream's pool nor one only another suite lists; each source package one the signed Sources index of
-  // its suite and component lists, with exactly its files (checkLockedSourceUpstreams); checked before
-  // anything is downloaded
+  // its suite and component lists, with exactly its files, and with sources: true the one ferry lock takes for
+  // a .deb of the suite, from the component it takes it from (checkLockedSourceUpstreams); checked before
+  // anything is downloaded; and each suite's date, pin, Suite and Codename, which its Release repeats, what
+  // the upstream's signed Releases of that suite give (checkLockedSuiteUpstreams)
   const sha512s = new Map<number, string>();
   const stanzas = new Map<number, AptPackage>();
-  for (const { suite } of lock.suites) {
+  for (const locked of lock.suites) {
+    const { suite } = locked;
     const at = lock.packages.flatMap((p, i) => (p.suite === suite ? [i] : []));
     const ofSuite = upstreams.flatMap((u) => (u.suites.includes(suite) ? [{ ...u, suites: [suite] }] : []));
+    await checkLockedSuiteUpstreams(`lock: mirrors.apt.${name}`, locked, ofSuite, ctx, stats);
     const left = await checkLockedUpstreams(at.map((i) => lock.packages[i]!), ofSuite, lock.architectures, ctx, stats, (j, p) => stanzas.set(at[j]!, p));
     for (const [j, sha512] of left) sha512s.set(at[j]!, sha512);
-    await checkLockedSourceUpstreams((lock.sourcePackages ?? []).filter((sp) => sp.suite === suite), ofSuite, ctx, stats);
+    // with sources: true, the source packages of the suite are those ferry lock takes for its .debs, as their signed stanzas name them
+    const binaries = spec.sources ? { debs: at.map((i) => ({ deb: lock.packages[i]!, stanza: stanzas.get(i)! })), components: spec.components } : undefined;
+    await checkLockedSourceUpstreams((lock.sourcePackages ?? []).filter((sp) => sp.suite === suite), ofSuite, ctx, stats, binaries);
   }
-  // with sources: true, the source package of every .deb (as its signed index stanza names it) is locked
-  if (sources) checkBinarySourcesLocked(lock.packages, stanzas, lock.sourcePackages ?? []);
   const got = await fetchMany(
     lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
     { cacheDir: ctx.cacheDir, log: ctx.log, stats, syncBatch: ctx.syncBatch, concurrency: ctx.jobs },
