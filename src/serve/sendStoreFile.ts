@@ -38,8 +38,8 @@ export interface SendResult {
 const SINGLE_READ_MAX = 64 * 1024;
 /**
  * Larger bodies are streamed in chunks of this size with back-pressure: a chunk is read only when
- * the socket has taken the previous one, so memory per download stays at two chunks (1 MiB) whatever the
- * file size. One 256 MiB blob to one client took 0.24-0.27 s in 256 KiB chunks, 0.17-0.18 s in 512 KiB,
+ * the socket has taken the previous one, so memory per download stays at one chunk whatever the
+ * file size (streamRange: and at a small one beyond the worker's pool). One 256 MiB blob to one client took 0.24-0.27 s in 256 KiB chunks, 0.17-0.18 s in 512 KiB,
  * 0.15-0.18 s in 1 MiB, against 0.11-0.15 s from docker-registry, which sends with sendfile (curl on
  * loopback, 2026-12-02). Each chunk is read with a blocking call (streamRange says why).
  */
@@ -149,9 +149,32 @@ async function sendEntity(req: IncomingMessage, res: ServerResponse, f: StoreFil
 let streaming = 0;
 
 /**
- * Stream [start, end] of the file to the response through two reused buffers: one is read from disk
- * while the other is being written to the socket, and a buffer is refilled only after the socket has
- * taken it (back-pressure: at most two chunks per download in memory, and no allocation per chunk).
+ * A slow reader must not make the worker hold much: before, each download had two 512 KiB buffers, and a
+ * client that read nothing kept both filled (200 stalled downloads of an 8 MiB file: +210 MB in one worker). Now a
+ * chunk is read only once the socket has handed the previous one to the kernel, so a download holds at most
+ * one chunk; full-size chunks come from this worker's pool of POOL_CHUNKS buffers, and a download that finds
+ * the pool empty (as many downloads stalled or running at once) goes on in SMALL_CHUNK pieces. So a worker
+ * holds at most POOL_CHUNKS × CHUNK (8 MiB) plus SMALL_CHUNK per other download, whatever its clients read.
+ */
+const POOL_CHUNKS = 16;
+const SMALL_CHUNK = 64 * 1024;
+const pool: Buffer[] = [];
+/** pool buffers in existence (in the pool or in use) */
+let pooled = 0;
+
+function takePooled(): Buffer | undefined {
+  const buf = pool.pop();
+  if (buf) return buf;
+  if (pooled >= POOL_CHUNKS) return undefined;
+  pooled++;
+  return Buffer.allocUnsafeSlow(CHUNK);
+}
+
+/**
+ * Stream [start, end] of the file to the response, one chunk at a time: a chunk is read only after the
+ * socket has taken the previous one (back-pressure), into a buffer of the worker's pool, or a small one of
+ * the download's own when the pool is empty. A buffer goes back to the pool only once its write completed;
+ * one whose write the connection's end cut is left to the garbage collector (node may still reference it).
  *
  * While it is this worker's only large download, a chunk is read with a blocking call, as nginx reads
  * (and sendfile, the registry's way): handed to the thread pool, each read cost more CPU than the copy
@@ -162,44 +185,59 @@ let streaming = 0;
  * other connection.
  */
 async function streamRange(fh: FileHandle, res: ServerResponse, start: number, end: number, file: string): Promise<{ bytes: number; aborted?: boolean }> {
-  const buffers = [Buffer.allocUnsafeSlow(CHUNK), Buffer.allocUnsafeSlow(CHUNK)];
-  const inFlight: Array<Promise<boolean> | undefined> = [undefined, undefined];
   // a response destroyed mid-write never calls back: one close listener settles whatever waits
-  const waiting = new Set<(ok: boolean) => void>();
+  let waiting: ((ok: boolean) => void) | undefined;
   let closed = false;
   const onClose = () => {
     closed = true;
-    for (const settle of waiting) settle(res.writableFinished);
-    waiting.clear();
+    waiting?.(false);
+    waiting = undefined;
   };
   res.once('close', onClose);
-  const settled = (act: (done: (err?: Error | null) => void) => void) =>
-    new Promise<boolean>((resolve) => {
-      if (closed) return resolve(false);
-      waiting.add(resolve);
-      act((err) => {
-        waiting.delete(resolve);
-        resolve(!err);
-      });
-    });
+  let small: Buffer | undefined;
   let position = start;
   let sent = 0;
   streaming++;
   try {
-    for (let i = 0; position <= end; i ^= 1) {
-      // the socket must have taken what this buffer held before it is overwritten
-      if (inFlight[i] && !(await inFlight[i])) return { bytes: sent, aborted: true };
+    while (position <= end) {
       if (closed) return { bytes: sent, aborted: true };
-      const buf = buffers[i]!;
-      const length = Math.min(CHUNK, end - position + 1);
-      const bytesRead = streaming === 1 ? readSync(fh.fd, buf, 0, length, position) : (await fh.read(buf, 0, length, position)).bytesRead;
-      if (bytesRead === 0) throw new StoreError(`${file} became shorter while it was sent: the store is being modified`);
+      const big = takePooled();
+      const buf = big ?? (small ??= Buffer.allocUnsafeSlow(SMALL_CHUNK));
+      const length = Math.min(buf.length, end - position + 1);
+      let bytesRead: number;
+      try {
+        bytesRead = streaming === 1 ? readSync(fh.fd, buf, 0, length, position) : (await fh.read(buf, 0, length, position)).bytesRead;
+        if (bytesRead === 0) throw new StoreError(`${file} became shorter while it was sent: the store is being modified`);
+      } catch (err) {
+        if (big) pool.push(big);
+        throw err;
+      }
       position += bytesRead;
-      const chunk = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-      inFlight[i] = settled((done) => res.write(chunk, done));
       sent += bytesRead;
+      const chunk = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+      const written = closed
+        ? false
+        : await new Promise<boolean>((resolve) => {
+            waiting = resolve;
+            res.write(chunk, (err) => {
+              waiting = undefined;
+              resolve(!err);
+            });
+          });
+      if (!written) {
+        // the socket may still hold the buffer: it is not handed to another download
+        if (big) pooled--;
+        return { bytes: sent, aborted: true };
+      }
+      if (big) pool.push(big);
     }
-    const ended = await settled((done) => res.end(() => done()));
+    const ended = closed ? false : await new Promise<boolean>((resolve) => {
+      waiting = resolve;
+      res.end(() => {
+        waiting = undefined;
+        resolve(true);
+      });
+    });
     return ended ? { bytes: sent } : { bytes: sent, aborted: true };
   } finally {
     streaming--;
