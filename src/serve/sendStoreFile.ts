@@ -1,4 +1,5 @@
-import { constants, readSync } from 'node:fs';
+import { constants, readSync, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { open, realpath, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { IntegrityError, StoreError } from '../errors.js';
@@ -16,7 +17,10 @@ export interface StoreFile {
   within: string;
   /** hex digest from the manifest (or the blob's name): the strong ETag */
   sha256: string;
-  /** size from the manifest; a file of another size is a damaged store, never served */
+  /**
+   * size from the manifest; a file of another size is a damaged store, never served. Without it (a blob asked
+   * for by its hash), a large file is hashed before its first byte is sent, once per worker while it is unchanged
+   */
   size?: number;
   contentType: string;
   cacheControl: string;
@@ -88,6 +92,7 @@ export async function sendStoreFile(req: IncomingMessage, res: ServerResponse, f
       cache?.set(f.sha256, entry);
       return sendEntity(req, res, f, entry, writeBuffer(res, data));
     }
+    if (f.size === undefined) await verifyOnce(fh, st, f);
     const entity = { size: st.size, mtime: st.mtime, etag: `"${f.sha256}"`, lastModified: st.mtime.toUTCString() };
     return await sendEntity(req, res, f, entity, async (start, end) => {
       const length = end - start + 1;
@@ -97,6 +102,43 @@ export async function sendStoreFile(req: IncomingMessage, res: ServerResponse, f
   } finally {
     await fh.close();
   }
+}
+
+/** Large files of no known size whose bytes were hashed, by sha256: the file's identity then (verifyOnce). */
+const verified = new Map<string, string>();
+/** hashes in progress, by sha256 and identity: requests of one file at once share one read */
+const verifying = new Map<string, Promise<void>>();
+const VERIFIED_MAX = 65_536;
+
+/**
+ * A file served by its name alone (/blobs/sha256/HEX) has no manifest entry giving its size, and a large one
+ * was sent as it was: a blob truncated or overwritten in the store went out, whole and 200, under a name its
+ * bytes do not hash to. It is hashed now, before anything is sent, and then not again while its identity (device,
+ * inode, size, modification and change times) stays the same; any write to it changes the change time.
+ */
+async function verifyOnce(fh: FileHandle, st: Stats, f: StoreFile): Promise<void> {
+  const identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  if (verified.get(f.sha256) === identity) return;
+  const key = `${f.sha256} ${identity}`;
+  let check = verifying.get(key);
+  if (!check) {
+    check = (async () => {
+      const hash = createHash('sha256');
+      const buf = Buffer.allocUnsafe(CHUNK);
+      for (let position = 0; position < st.size; ) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, st.size - position), position);
+        if (bytesRead === 0) throw new StoreError(`${f.file} became shorter while it was read: the store is being modified`);
+        hash.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+        position += bytesRead;
+      }
+      const actual = hash.digest('hex');
+      if (actual !== f.sha256) throw new IntegrityError(`${f.file} has sha256 ${actual} but is named ${f.sha256}: the store is damaged; re-import the bundle that carries it`);
+      if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+      verified.set(f.sha256, identity);
+    })().finally(() => verifying.delete(key));
+    verifying.set(key, check);
+  }
+  await check;
 }
 
 /** What the headers of an answer need to know of the file (a cached small file has it all). */
