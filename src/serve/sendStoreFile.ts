@@ -24,6 +24,14 @@ export interface StoreFile {
   size?: number;
   contentType: string;
   cacheControl: string;
+  /**
+   * Reached through a name that can be re-pointed (a release, /mirrors/NAME/): when the name last changed.
+   * Last-Modified is the later of it and the file's time, so a name moved to an older file never goes back in
+   * time (a client that sends only If-Modified-Since was answered 304 and kept the content of before).
+   */
+  changed?: Date;
+  /** no modification date (a registry tag, which moves as releases come and go): no Last-Modified, date conditions ignored */
+  undated?: boolean;
   /** how a file that is not there is answered (default: the plain 404); returns the body bytes sent */
   sendNotFound?: (req: IncomingMessage, res: ServerResponse) => number;
 }
@@ -141,21 +149,32 @@ async function verifyOnce(fh: FileHandle, st: Stats, f: StoreFile): Promise<void
   await check;
 }
 
+/**
+ * The modification date an answer carries, and its Last-Modified value: the file's, or when the name it was
+ * reached through changed later, that change's (formatted per request only then); none when `undated`.
+ */
+export function lastModifiedOf(f: StoreFile, entity: { mtime: Date; lastModified: string }): { time: Date; header: string } | undefined {
+  if (f.undated) return undefined;
+  if (f.changed === undefined || f.changed.getTime() <= entity.mtime.getTime()) return { time: entity.mtime, header: entity.lastModified };
+  return { time: f.changed, header: f.changed.toUTCString() };
+}
+
 /** What the headers of an answer need to know of the file (a cached small file has it all). */
 type Entity = Omit<CachedFile, 'data'> & { size?: number };
 
 /** Headers, preconditions and range selection for a body of `size` bytes; `write` sends the bytes. */
 async function sendEntity(req: IncomingMessage, res: ServerResponse, f: StoreFile, entity: Entity | CachedFile, write: BodyWriter): Promise<SendResult> {
-  const { etag, mtime } = entity;
+  const { etag } = entity;
   const size = 'data' in entity ? entity.data.length : entity.size!;
+  const dated = lastModifiedOf(f, entity);
   res.setHeader('ETag', etag);
-  res.setHeader('Last-Modified', entity.lastModified);
+  if (dated) res.setHeader('Last-Modified', dated.header);
   res.setHeader('Cache-Control', f.cacheControl);
   res.setHeader('Accept-Ranges', 'bytes');
   const h = req.headers;
   // most requests carry no condition and no range: nothing to evaluate
   const plain = h['if-match'] === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && h['if-unmodified-since'] === undefined && h.range === undefined;
-  const decision = plain ? 'full' : evaluatePreconditions(h, { etag, lastModified: mtime });
+  const decision = plain ? 'full' : evaluatePreconditions(h, { etag, lastModified: dated?.time });
   if (decision === 'not-modified') {
     res.writeHead(304).end();
     return { status: 304, bytes: 0 };

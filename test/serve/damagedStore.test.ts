@@ -42,29 +42,29 @@ describe('ferry serve on a damaged store: refuses to serve wrong bytes, tells th
     const hex = damaged.files.get('rootfs/big.tar.gz')!.sha256;
     const blob = join(own.store, 'blobs', 'sha256', hex);
     try {
-    const url = `${server.url}/blobs/sha256/${hex}`;
-    const intact = await curl(url);
-    expect([intact.status, intact.body.equals(content)]).toEqual([200, true]);
-    await chmod(blob, 0o644);
-    // same size, other bytes
-    const other = Buffer.from(content);
-    other[other.length - 1] = 0x43;
-    await writeFile(blob, other);
-    const overwritten = await curl(url);
-    expect([overwritten.status, overwritten.body.toString()]).toEqual([500, 'internal error\n']);
-    expect(server.warnings.at(-1)).toContain(`${blob} has sha256 `);
-    expect(server.warnings.at(-1)).toContain(`but is named ${hex}: the store is damaged`);
-    // shorter, as a disk full or an interrupted copy leaves it
-    await writeFile(blob, content.subarray(0, 1024 * 1024));
-    const truncated = await curl(url);
-    expect([truncated.status, truncated.body.toString()]).toEqual([500, 'internal error\n']);
-    // a range of it is refused too: no byte of a blob that does not match its name
-    const range = await curl(url, '-r', '0-99');
-    expect(range.status).toBe(500);
-    // mended (as an import rewrites it), it is served again
-    await writeFile(blob, content);
-    const mended = await curl(url);
-    expect([mended.status, mended.body.equals(content)]).toEqual([200, true]);
+      const url = `${server.url}/blobs/sha256/${hex}`;
+      const intact = await curl(url);
+      expect([intact.status, intact.body.equals(content)]).toEqual([200, true]);
+      await chmod(blob, 0o644);
+      // same size, other bytes
+      const other = Buffer.from(content);
+      other[other.length - 1] = 0x43;
+      await writeFile(blob, other);
+      const overwritten = await curl(url);
+      expect([overwritten.status, overwritten.body.toString()]).toEqual([500, 'internal error\n']);
+      expect(server.warnings.at(-1)).toContain(`${blob} has sha256 `);
+      expect(server.warnings.at(-1)).toContain(`but is named ${hex}: the store is damaged`);
+      // shorter, as a disk full or an interrupted copy leaves it
+      await writeFile(blob, content.subarray(0, 1024 * 1024));
+      const truncated = await curl(url);
+      expect([truncated.status, truncated.body.toString()]).toEqual([500, 'internal error\n']);
+      // a range of it is refused too: no byte of a blob that does not match its name
+      const range = await curl(url, '-r', '0-99');
+      expect(range.status).toBe(500);
+      // mended (as an import rewrites it), it is served again
+      await writeFile(blob, content);
+      const mended = await curl(url);
+      expect([mended.status, mended.body.equals(content)]).toEqual([200, true]);
     } finally {
       await server.close(1000);
       await own.cleanup();

@@ -89,8 +89,9 @@ export async function serveRegistry(req: IncomingMessage, res: ServerResponse, r
       if (!m) return fail(404, 'MANIFEST_UNKNOWN', 'no such manifest in that repository');
       res.setHeader('Docker-Content-Digest', `sha256:${m.sha256}`);
       res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
-      // by tag: the tag may move to another release's image, so clients revalidate
-      return sendStoreFile(req, res, { file: layout.blob(m.sha256), within: `${layout.blobs}/`, sha256: m.sha256, size: m.size, contentType: m.mediaType, cacheControl: 'tag' in route ? 'no-cache' : IMMUTABLE, sendNotFound: unknownFile('MANIFEST_UNKNOWN') }, cache);
+      // by tag: the tag may move to another release's image (an older one too, when a release goes), so clients
+      // revalidate, by the digest ETag alone: a tag's answer has no modification date to go back in time
+      return sendStoreFile(req, res, { file: layout.blob(m.sha256), within: `${layout.blobs}/`, sha256: m.sha256, size: m.size, contentType: m.mediaType, cacheControl: 'tag' in route ? 'no-cache' : IMMUTABLE, undated: 'tag' in route, sendNotFound: unknownFile('MANIFEST_UNKNOWN') }, cache);
     }
     case 'absent': {
       // what a repository does not hold is MANIFEST_UNKNOWN or BLOB_UNKNOWN there, an unknown repository NAME_UNKNOWN
