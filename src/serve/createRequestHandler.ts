@@ -40,6 +40,8 @@ export interface RequestHandler {
 
 /** A bundle's files never change (the directory is named by its manifest's hash), but for manifest.json.asc. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** a request target of the registry API, answered with its JSON errors */
+const REGISTRY_TARGET_RE = /^\/v2(\/|\?|$)/;
 /** A release name may be re-pointed to another bundle: clients revalidate (the ETag makes that a 304). */
 const REVALIDATE = 'no-cache';
 
@@ -123,12 +125,14 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) return { status: 400, bytes: sendPlainStatus(req, res, 400), reason: 'no Host header' };
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       // pushes and deletes: the registry is read-only, and says so the way registry clients read it
-      if (/^\/v2(\/|\?|$)/.test(req.url ?? '')) return { status: 405, bytes: sendRegistryError(req, res, 405, 'UNSUPPORTED', { Allow: 'GET, HEAD' }) };
+      if (REGISTRY_TARGET_RE.test(req.url ?? '')) return { status: 405, bytes: sendRegistryError(req, res, 405, 'UNSUPPORTED', { Allow: 'GET, HEAD' }) };
       return { status: 405, bytes: sendPlainStatus(req, res, 405, { Allow: 'GET, HEAD' }) };
     }
     const r = resolveRequestPath(req.url ?? '');
     switch (r.kind) {
       case 'refused':
+        // under /v2/ registry clients read the spec's JSON error, whatever refused the path
+        if (REGISTRY_TARGET_RE.test(req.url ?? '')) return { status: r.status, bytes: sendRegistryError(req, res, r.status, r.status === 404 ? 'NAME_UNKNOWN' : 'NAME_INVALID'), reason: r.reason };
         return { status: r.status, bytes: sendPlainStatus(req, res, r.status), reason: r.reason };
       case 'redirect':
         return { status: 301, bytes: sendPlainStatus(req, res, 301, { Location: r.location }) };
