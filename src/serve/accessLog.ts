@@ -23,7 +23,7 @@ export interface AccessLogEntry {
 export type AccessLog = (entry: AccessLogEntry) => void;
 
 /** Longest kept of each client-chosen field: a client sending an 8 KB User-Agent made every line of its requests 8 KB. */
-const FIELD_MAX = { target: 1024, ua: 256, range: 128, reason: 512 } as const;
+const FIELD_MAX = { target: 1024, ua: 512, range: 128, reason: 512 } as const;
 
 /** `text` cut at `max` characters, marked when cut. */
 function cut(text: string, max: number): string {

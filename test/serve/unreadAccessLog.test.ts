@@ -6,7 +6,7 @@ import { makeStore, type TestStore } from './makeStore.js';
 
 const FERRY = fileURLToPath(new URL('../../bin/ferry.js', import.meta.url));
 const REQUESTS = 8000;
-/** the log cuts it at 256 characters, and the target at 1024: each line is about 1.4 KB, 8,000 of them about 11 MB */
+/** the log cuts it at 512 characters, and the target at 1024: each line is about 1.6 KB, 8,000 of them about 13 MB */
 const USER_AGENT = 'u'.repeat(8000);
 const TARGET = `/healthz?${'q'.repeat(1000)}`;
 
