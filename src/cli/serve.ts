@@ -36,7 +36,7 @@ export function register(program: Command): void {
     .option('--no-access-log', 'do not write the access log')
     .option('--cache <MiB>', 'memory for small files (up to 64 KiB each, checked against their sha256 once), 0 for none', numberOption('--cache', { min: 0, unit: 'MiB' }), 64)
     .option('--workers <n>', 'processes serving requests, sharing the listening sockets (default: one per core)', numberOption('--workers', { whole: true, min: 1 }), availableParallelism())
-    .option('--max-connections <n>', 'connections each worker holds open at once on each --listen address (as nginx\'s worker_connections); more are closed as they arrive', numberOption('--max-connections', { whole: true, min: 1 }), 1024)
+    .option('--max-connections <n>', 'connections each worker holds open at once, on all --listen addresses together (as nginx\'s worker_connections); more are closed as they arrive', numberOption('--max-connections', { whole: true, min: 1 }), 1024)
     .option('--shutdown-timeout <seconds>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish', numberOption('--shutdown-timeout', { min: 0, unit: 'seconds' }), 30)
     .option('--nginx-config', 'print an nginx server block serving the same store and URLs (also runs --sync-links), then exit')
     .option('--sync-links', 'update STORE/releases/NAME/VERSION and STORE/mirrors symlinks and STORE/releases.json from STORE/refs (for nginx), then exit')

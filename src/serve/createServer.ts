@@ -24,7 +24,7 @@ export interface ServeOptions {
   idleTimeoutMs?: number;
   /** a request whose headers have not all arrived this long after it started is answered 408 and closed; default 80 s */
   headersTimeoutMs?: number;
-  /** connections this process holds open at once, on each listening address; more are closed as they arrive. Default 1024 */
+  /** connections this process holds open at once, on all its listening addresses; more are closed as they arrive. Default 1024 */
   maxConnections?: number;
 }
 
@@ -82,6 +82,8 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   // requireHostHeader: a request without Host is refused by the handler, with its access-log line
   const limits = { headersTimeout, requestTimeout: Math.max(REQUEST_MS, headersTimeout), connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))), requireHostHeader: false };
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  // connections open on every listening socket of this process
+  let connections = 0;
   const urls: string[] = [];
   try {
     for (const addr of opts.listen) {
@@ -89,11 +91,20 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
       // Node closes idle keep-alive connections after 5 s; a client on a busy network (hundreds of hosts
       // staging at once) then races that close and sees "socket hang up". Keep them like nginx does.
       server.keepAliveTimeout = KEEP_ALIVE_MS;
-      // each connection costs memory (a trickling slowloris ~7 KB, a download up to a chunk: sendStoreFile), so
-      // they are capped, as nginx's worker_connections caps them: one beyond is closed as soon as it is accepted
-      server.maxConnections = maxConnections;
-      server.on('drop', (d?: { remoteAddress?: string }) => {
-        opts.accessLog?.({ time: new Date().toISOString(), remote: d?.remoteAddress ?? '', method: '', target: '', status: 0, bytes: 0, ms: 0, aborted: true, reason: `${maxConnections} connections open: connection closed` });
+      // each connection costs memory (a trickling slowloris ~7 KB, a download up to a chunk: sendStoreFile), so a
+      // worker holds at most maxConnections, on all its listening sockets together, as nginx's worker_connections
+      // caps them: one beyond is closed as soon as it is accepted, before anything of it is read. Counted here, not
+      // with server.maxConnections, which in a cluster worker hands the connection back to the primary, where it
+      // waited, unread and without a timeout, until a worker had room (a flood of them held the primary's fds)
+      server.prependListener('connection', (socket: Socket) => {
+        if (connections >= maxConnections) {
+          const remote = socket.remoteAddress ?? '';
+          socket.destroy();
+          opts.accessLog?.({ time: new Date().toISOString(), remote, method: '', target: '', status: 0, bytes: 0, ms: 0, aborted: true, reason: `${maxConnections} connections open: connection closed` });
+          return;
+        }
+        connections++;
+        socket.once('close', () => connections--);
       });
       // Node.js never times out a connection while it answers: a client that stops reading (or keeps its
       // window shut) would hold the file, a chunk of buffer and the socket for as long as it likes

@@ -92,6 +92,43 @@ describe('ferry serve caps its connections (--max-connections)', () => {
   }, 120_000);
 });
 
+// in a cluster worker, server.maxConnections hands a connection beyond it back to the primary, which kept it,
+// unread and without a timeout, until a worker had room: the cap is the worker's own, and closes it
+describe('ferry serve --workers 2 caps the connections of each worker, closing the ones beyond', () => {
+  let t: TestStore;
+  let bundle: StoredBundle;
+  let serve: ServeProcess;
+  const CAP = 2;
+
+  beforeAll(async () => {
+    t = await makeStore();
+    bundle = await t.addBundle('openstack', '2026.11.0', sampleBundleFiles());
+    serve = await spawnServe(['--store', t.store, '--listen', '127.0.0.1:0', '--workers', '2', '--max-connections', String(CAP)]);
+  });
+  afterAll(async () => {
+    serve.child.kill('SIGTERM');
+    await serve.exited;
+    await t.cleanup();
+  });
+
+  it('serves two connections per worker, and closes a fifth unanswered', async () => {
+    const port = Number(new URL(serve.url).port);
+    const target = `/bundles/${bundle.digest}/manifest.json`;
+    // the primary hands connections to the workers in turn: two each
+    const held: Socket[] = [];
+    for (let i = 0; i < 2 * CAP; i++) {
+      const s = await open(port);
+      expect(await get(s, target)).toBe(200);
+      held.push(s);
+    }
+    const extra = await open(port);
+    expect(await get(extra, target)).toBe('closed');
+    for (const s of held) expect(await get(s, target)).toBe(200);
+    await serve.stdoutWhen((out) => out.includes(`${CAP} connections open: connection closed`));
+    for (const s of held) s.destroy();
+  }, 120_000);
+});
+
 describe('ferry serve bounds what clients that stop reading make it hold', () => {
   let t: TestStore;
   let bundle: StoredBundle;
