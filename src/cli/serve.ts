@@ -19,6 +19,7 @@ interface ServeFlags {
   shutdownTimeout: number;
   cache: number;
   workers: number;
+  maxConnections: number;
   nginxConfig?: boolean;
   syncLinks?: boolean;
 }
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .option('--no-access-log', 'do not write the access log')
     .option('--cache <MiB>', 'memory for small files (up to 64 KiB each, checked against their sha256 once), 0 for none', numberOption('--cache', { min: 0, unit: 'MiB' }), 64)
     .option('--workers <n>', 'processes serving requests, sharing the listening sockets (default: one per core)', numberOption('--workers', { whole: true, min: 1 }), availableParallelism())
+    .option('--max-connections <n>', 'connections each worker holds open at once, on all --listen addresses together (as nginx\'s worker_connections); more are closed as they arrive', numberOption('--max-connections', { whole: true, min: 1 }), 1024)
     .option('--shutdown-timeout <seconds>', 'on SIGTERM/SIGINT, how long requests in flight may take to finish', numberOption('--shutdown-timeout', { min: 0, unit: 'seconds' }), 30)
     .option('--nginx-config', 'print an nginx server block serving the same store and URLs (also runs --sync-links), then exit')
     .option('--sync-links', 'update STORE/releases/NAME/VERSION and STORE/mirrors symlinks and STORE/releases.json from STORE/refs (for nginx), then exit')
@@ -96,6 +98,7 @@ Examples:
           tls,
           log,
           cacheBytes: Math.floor(cacheMiB * 1024 * 1024),
+          maxConnections: flags.maxConnections,
           accessLog: flags.accessLog ? createAccessLog(worker ? primaryAccessLog : boundedOutput(process.stdout, droppedWarning), { json: flags.json }) : undefined,
         });
       })().catch((err: unknown) => {

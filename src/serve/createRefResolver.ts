@@ -1,14 +1,22 @@
 import { constants, watch, type FSWatcher } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { SHA256_RE } from '../util/sha256.js';
 import { isMissing } from '../util/isMissing.js';
 import { checkStorePath } from '../store/checkStorePath.js';
 
+export interface ResolvedRef {
+  digest: string;
+  changed: Date;
+}
+
 export interface RefResolver {
-  /** The bundle digest STORE/refs/NAME/VERSION names, or undefined when there is no such release. */
-  resolve(name: string, version: string): Promise<string | undefined>;
+  /**
+   * The bundle digest STORE/refs/NAME/VERSION names, and when the ref last changed (its change time: an import
+   * renames a new ref into place), or undefined when there is no such release.
+   */
+  resolve(name: string, version: string): Promise<ResolvedRef | undefined>;
   /** Until when an answer built from this name's digest may be reused without reading the ref again. */
   reusableUntil(name: string, version: string): number;
   /** A number that changes whenever something under STORE/refs is reported changed (for caches built from every ref). */
@@ -32,7 +40,7 @@ const MAX_ENTRIES = 10_000;
  */
 export function createRefResolver(refsDir: string): RefResolver {
   // the read itself is cached, so the requests that arrive while a name is being read share that one read
-  const cache = new Map<string, { digest: Promise<string | undefined>; at: number }>();
+  const cache = new Map<string, { digest: Promise<ResolvedRef | undefined>; at: number }>();
   const watchers = new Map<string, FSWatcher>();
   let closed = false;
   // bumped on every change (for caches built from the refs: see generation())
@@ -94,12 +102,19 @@ export function createRefResolver(refsDir: string): RefResolver {
   };
 }
 
-async function readRef(file: string): Promise<string | undefined> {
+async function readRef(file: string): Promise<ResolvedRef | undefined> {
   let text: string;
+  let changed: Date;
   try {
     // refs/NAME and refs/NAME/VERSION are never links: one planted there is refused, not followed
     if (!(await checkStorePath(dirname(file), 'folder'))) return undefined;
-    text = await readFile(file, { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
+    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      changed = (await fh.stat()).ctime;
+      text = await fh.readFile({ encoding: 'utf8' });
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
     if (err instanceof StoreError) throw err;
     if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
@@ -108,7 +123,7 @@ async function readRef(file: string): Promise<string | undefined> {
   }
   const digest = text.trim();
   if (!SHA256_RE.test(digest)) throw new StoreError(`${file} should hold a bundle digest (64 hex characters) but holds ${JSON.stringify(text.slice(0, 80))}; re-import the release`);
-  return digest;
+  return { digest, changed };
 }
 
 async function readNames(refsDir: string): Promise<string[]> {

@@ -40,6 +40,8 @@ export interface RequestHandler {
 
 /** A bundle's files never change (the directory is named by its manifest's hash), but for manifest.json.asc. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** a request target of the registry API, answered with its JSON errors */
+const REGISTRY_TARGET_RE = /^\/v2(\/|\?|$)/;
 /** A release name may be re-pointed to another bundle: clients revalidate (the ETag makes that a 304). */
 const REVALIDATE = 'no-cache';
 
@@ -80,8 +82,11 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     prepared.set(req.url ?? '', { sha256: f.sha256, headers: preparedHeaders(f, file, reuse.bundle), bundle: reuse.bundle, expires, generation: reuse.generation });
   };
 
-  /** `prepare`: the answer may be reused for the same target (not for mirrors: their links are read per request). */
-  const serveFromBundle = async (req: IncomingMessage, res: ServerResponse, index: BundleIndex, loc: BundleLocation, cacheControl: string, prepare?: { generation: number; bundle?: string; until?: number }): Promise<SendResult> => {
+  /**
+   * `prepare`: the answer may be reused for the same target (not for mirrors: their links are read per request).
+   * `changed`: when the name the bundle was reached through last changed (sendStoreFile's Last-Modified).
+   */
+  const serveFromBundle = async (req: IncomingMessage, res: ServerResponse, index: BundleIndex, loc: BundleLocation, cacheControl: string, prepare?: { generation: number; bundle?: string; until?: number }, changed?: Date): Promise<SendResult> => {
     let varies = false;
     let path = loc.directory ? (loc.path === '' ? 'index.html' : `${loc.path}/index.html`) : loc.path;
     let contentType = contentTypeFor(path);
@@ -106,7 +111,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'not in the bundle manifest' };
     }
     // the signature is the one file of a bundle an import replaces (a damaged one): revalidated, its ETag its sha256
-    const f: StoreFile = { file: join(index.dir, path), within: `${index.dir}/`, sha256: entry.sha256, size: entry.size, contentType, cacheControl: path === SIGNATURE_PATH ? REVALIDATE : cacheControl };
+    const f: StoreFile = { file: join(index.dir, path), within: `${index.dir}/`, sha256: entry.sha256, size: entry.size, contentType, cacheControl: path === SIGNATURE_PATH ? REVALIDATE : cacheControl, changed };
     const result = await sendStoreFile(req, res, f, cache);
     if (prepare && !varies) remember(req, f, result, { ...prepare, from: index.digest });
     return result;
@@ -120,12 +125,14 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) return { status: 400, bytes: sendPlainStatus(req, res, 400), reason: 'no Host header' };
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       // pushes and deletes: the registry is read-only, and says so the way registry clients read it
-      if (/^\/v2(\/|\?|$)/.test(req.url ?? '')) return { status: 405, bytes: sendRegistryError(req, res, 405, 'UNSUPPORTED', { Allow: 'GET, HEAD' }) };
+      if (REGISTRY_TARGET_RE.test(req.url ?? '')) return { status: 405, bytes: sendRegistryError(req, res, 405, 'UNSUPPORTED', { Allow: 'GET, HEAD' }) };
       return { status: 405, bytes: sendPlainStatus(req, res, 405, { Allow: 'GET, HEAD' }) };
     }
     const r = resolveRequestPath(req.url ?? '');
     switch (r.kind) {
       case 'refused':
+        // under /v2/ registry clients read the spec's JSON error, whatever refused the path
+        if (REGISTRY_TARGET_RE.test(req.url ?? '')) return { status: r.status, bytes: sendRegistryError(req, res, r.status, r.status === 404 ? 'NAME_UNKNOWN' : 'NAME_INVALID'), reason: r.reason };
         return { status: r.status, bytes: sendPlainStatus(req, res, r.status), reason: r.reason };
       case 'redirect':
         return { status: 301, bytes: sendPlainStatus(req, res, 301, { Location: r.location }) };
@@ -154,25 +161,26 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
         const resolving = refs.resolve(r.name, r.version);
         // taken with the answer it belongs to (a later request may start a newer read meanwhile)
         const until = refs.reusableUntil(r.name, r.version);
-        const digest = await resolving;
-        if (!digest) return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'no such release' };
+        const ref = await resolving;
+        if (!ref) return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'no such release' };
+        const digest = ref.digest;
         const index = await bundles.get(digest);
         if (!index) {
           opts.log.warn(`release ${r.name} ${r.version} names bundle ${digest}, which is not in the store; re-import it`);
           return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'release names a missing bundle', bundle: digest };
         }
         res.setHeader('X-Ferry-Bundle', digest);
-        return { ...(await serveFromBundle(req, res, index, r, REVALIDATE, { generation, bundle: digest, until })), bundle: digest };
+        return { ...(await serveFromBundle(req, res, index, r, REVALIDATE, { generation, bundle: digest, until }, ref.changed)), bundle: digest };
       }
       case 'registry':
         return serveRegistry(req, res, r.route, () => images.get(), layout, cache);
       case 'mirror': {
-        const snapshot = await resolveMirror(opts.store, r.mirror, r.version);
+        const snapshot = await resolveMirror(opts.store, r.mirror, r.version, { changed: true });
         const index = snapshot && (await bundles.get(snapshot.digest));
         if (!snapshot || !index) return { status: 404, bytes: sendPlainStatus(req, res, 404), reason: 'no such mirror snapshot' };
         res.setHeader('X-Ferry-Bundle', snapshot.digest);
         const loc = { path: r.path === '' ? `mirrors/${r.mirror}` : `mirrors/${r.mirror}/${r.path}`, directory: r.directory };
-        return { ...(await serveFromBundle(req, res, index, loc, REVALIDATE)), bundle: snapshot.digest };
+        return { ...(await serveFromBundle(req, res, index, loc, REVALIDATE, undefined, snapshot.changed)), bundle: snapshot.digest };
       }
       case 'blob': {
         const f: StoreFile = { file: layout.blob(r.sha256), within: `${blobsDir}/`, sha256: r.sha256, contentType: DEFAULT_CONTENT_TYPE, cacheControl: IMMUTABLE };

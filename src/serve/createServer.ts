@@ -24,6 +24,8 @@ export interface ServeOptions {
   idleTimeoutMs?: number;
   /** a request whose headers have not all arrived this long after it started is answered 408 and closed; default 80 s */
   headersTimeoutMs?: number;
+  /** connections this process holds open at once, on all its listening addresses; more are closed as they arrive. Default 1024 */
+  maxConnections?: number;
 }
 
 export interface RunningServer {
@@ -41,6 +43,10 @@ export interface RunningServer {
 const KEEP_ALIVE_MS = 75_000;
 /** nginx's default send_timeout and client_header_timeout are 60 s */
 const IDLE_MS = 60_000;
+/** nginx's default worker_connections */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+/** a whole request (headers and any body) must have arrived within this long; node's default, made explicit */
+const REQUEST_MS = 300_000;
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 export async function createServer(opts: ServeOptions): Promise<RunningServer> {
@@ -74,7 +80,10 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   // limit, looked at a few times within it (node looks every 30 s by default, which left a connection up to 110 s)
   const headersTimeout = opts.headersTimeoutMs ?? KEEP_ALIVE_MS + 5_000;
   // requireHostHeader: a request without Host is refused by the handler, with its access-log line
-  const limits = { headersTimeout, connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))), requireHostHeader: false };
+  const limits = { headersTimeout, requestTimeout: Math.max(REQUEST_MS, headersTimeout), connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))), requireHostHeader: false };
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  // connections open on every listening socket of this process
+  let connections = 0;
   const urls: string[] = [];
   try {
     for (const addr of opts.listen) {
@@ -82,8 +91,23 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
       // Node closes idle keep-alive connections after 5 s; a client on a busy network (hundreds of hosts
       // staging at once) then races that close and sees "socket hang up". Keep them like nginx does.
       server.keepAliveTimeout = KEEP_ALIVE_MS;
+      // each connection costs memory (a trickling slowloris ~7 KB, a download up to a chunk: sendStoreFile), so a
+      // worker holds at most maxConnections, on all its listening sockets together, as nginx's worker_connections
+      // caps them: one beyond is closed as soon as it is accepted, before anything of it is read. Counted here, not
+      // with server.maxConnections, which in a cluster worker hands the connection back to the primary, where it
+      // waited, unread and without a timeout, until a worker had room (a flood of them held the primary's fds)
+      server.prependListener('connection', (socket: Socket) => {
+        if (connections >= maxConnections) {
+          const remote = socket.remoteAddress ?? '';
+          socket.destroy();
+          opts.accessLog?.({ time: new Date().toISOString(), remote, method: '', target: '', status: 0, bytes: 0, ms: 0, aborted: true, reason: `${maxConnections} connections open: connection closed` });
+          return;
+        }
+        connections++;
+        socket.once('close', () => connections--);
+      });
       // Node.js never times out a connection while it answers: a client that stops reading (or keeps its
-      // window shut) would hold the file, two chunks of buffer and the socket for as long as it likes
+      // window shut) would hold the file, a chunk of buffer and the socket for as long as it likes
       server.timeout = opts.idleTimeoutMs ?? IDLE_MS;
       server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
         // malformed requests (NUL or raw controls in the target, oversized headers): a bare status, nothing else
@@ -153,7 +177,7 @@ export async function createServer(opts: ServeOptions): Promise<RunningServer> {
   };
 }
 
-function createTlsServer(tls: { cert: Buffer; key: Buffer }, limits: { headersTimeout: number; connectionsCheckingInterval: number; requireHostHeader: boolean }, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+function createTlsServer(tls: { cert: Buffer; key: Buffer }, limits: { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number; requireHostHeader: boolean }, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
   try {
     return createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...limits }, onRequest);
   } catch (err) {

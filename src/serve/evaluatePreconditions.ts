@@ -3,8 +3,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 export interface Validators {
   /** quoted strong entity tag, e.g. `"<sha256>"` */
   etag: string;
-  /** modification time, whole seconds as HTTP dates carry */
-  lastModified: Date;
+  /** modification time, whole seconds as HTTP dates carry; none: the date conditions are ignored (RFC 9110 §13.1.3, §13.1.4) */
+  lastModified?: Date;
 }
 
 /**
@@ -14,27 +14,27 @@ export interface Validators {
  * - `'full'` / `'range'`: send the body; `'range'` only when a Range may be honoured (If-Range matched or absent).
  */
 export function evaluatePreconditions(headers: IncomingHttpHeaders, v: Validators): 'precondition-failed' | 'not-modified' | 'range' | 'full' {
-  const seconds = Math.floor(v.lastModified.getTime() / 1000);
+  const seconds = v.lastModified === undefined ? undefined : Math.floor(v.lastModified.getTime() / 1000);
   const ifMatch = headers['if-match'];
   if (ifMatch !== undefined) {
     if (!matchesEntityTag(ifMatch, v.etag, true)) return 'precondition-failed';
   } else {
     const ius = parseHttpDate(headers['if-unmodified-since']);
-    if (ius !== undefined && seconds > ius) return 'precondition-failed';
+    if (ius !== undefined && seconds !== undefined && seconds > ius) return 'precondition-failed';
   }
   const ifNoneMatch = headers['if-none-match'];
   if (ifNoneMatch !== undefined) {
     if (matchesEntityTag(ifNoneMatch, v.etag, false)) return 'not-modified';
   } else {
     const ims = parseHttpDate(headers['if-modified-since']);
-    if (ims !== undefined && seconds <= ims) return 'not-modified';
+    if (ims !== undefined && seconds !== undefined && seconds <= ims) return 'not-modified';
   }
   const ifRange = headers['if-range'];
   if (typeof ifRange !== 'string') return 'range';
   const value = ifRange.trim();
   if (value.startsWith('"') || value.startsWith('W/')) return value === v.etag ? 'range' : 'full';
   const date = parseHttpDate(value);
-  return date !== undefined && date === seconds ? 'range' : 'full';
+  return date !== undefined && seconds !== undefined && date === seconds ? 'range' : 'full';
 }
 
 /** `*` or a comma-separated list of entity tags; weak comparison ignores the W/ prefix, strong refuses weak tags. */

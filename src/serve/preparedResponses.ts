@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { CachedFile } from './smallFileCache.js';
+import { lastModifiedOf, type StoreFile } from './sendStoreFile.js';
 
 /** One small file's answer to a plain GET or HEAD of one URL: every header, in the flat form `writeHead` takes as is. */
 export interface PreparedResponse {
@@ -73,9 +74,12 @@ export function isPlainRequest(req: IncomingMessage): boolean {
 }
 
 /** The headers of a 200 answer of a cached file, as sendStoreFile sets them, plus X-Ferry-Bundle for a release. */
-export function preparedHeaders(f: { contentType: string; cacheControl: string }, file: CachedFile, bundle?: string): string[] {
+export function preparedHeaders(f: StoreFile, file: CachedFile, bundle?: string): string[] {
   const headers = ['X-Content-Type-Options', 'nosniff'];
   if (bundle !== undefined) headers.push('X-Ferry-Bundle', bundle);
-  headers.push('ETag', file.etag, 'Last-Modified', file.lastModified, 'Cache-Control', f.cacheControl, 'Accept-Ranges', 'bytes', 'Content-Type', f.contentType, 'Content-Length', String(file.data.length));
+  headers.push('ETag', file.etag);
+  const dated = lastModifiedOf(f, file);
+  if (dated) headers.push('Last-Modified', dated.header);
+  headers.push('Cache-Control', f.cacheControl, 'Accept-Ranges', 'bytes', 'Content-Type', f.contentType, 'Content-Length', String(file.data.length));
   return headers;
 }

@@ -208,6 +208,33 @@ describe.skipIf(!haveTools)('ferry serve as a registry (/v2/), with the real sko
     expect(await (await get('/v2/team/app/manifests/1.4')).text()).toBe(before);
   });
 
+  // a path refused before the registry's own parsing (encoded slash, dot segment, too long) answered the plain
+  // text refusal, which registry clients cannot read; the referrers API answered NAME_UNKNOWN for a repository
+  // that exists, which tells a client the repository is not there rather than that the API is not served
+  it('answers refused registry paths and the referrers API with the spec\'s JSON errors', async () => {
+    const { rawRequest } = await import('../serve/rawRequest.js');
+    const port = Number(new URL(server.url).port);
+    const cases: Array<[string, number, string]> = [
+      ['/v2/team%2Fapp/tags/list', 400, 'NAME_INVALID'],
+      ['/v2/team/%2e%2e/team/app/tags/list', 400, 'NAME_INVALID'],
+      ['/v2/../refs/images/1.0.0', 400, 'NAME_INVALID'],
+      [`/v2/${'a/'.repeat(3000)}app/tags/list`, 414, 'NAME_INVALID'],
+    ];
+    for (const [target, status, code] of cases) {
+      const r = await rawRequest(port, `GET ${target} HTTP/1.1`);
+      expect([target.slice(0, 40), r.status, /content-type: application\/json/i.test(r.head), JSON.parse(r.body.toString()).errors[0].code]).toEqual([target.slice(0, 40), status, true, code]);
+    }
+    const manifest = await get('/v2/team/app/manifests/1.4', { headers: { Accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json' } });
+    const digest = manifest.headers.get('docker-content-digest')!;
+    // a registry without the referrers API answers 404, and the client falls back to the referrers tag schema
+    const referrers = await get(`/v2/team/app/referrers/${digest}`);
+    expect([referrers.status, referrers.headers.get('content-type'), (await referrers.json()).errors[0].code]).toEqual([404, 'application/json', 'UNSUPPORTED']);
+    const unknown = await get(`/v2/team/nosuch/referrers/${digest}`);
+    expect([unknown.status, (await unknown.json()).errors[0].code]).toEqual([404, 'NAME_UNKNOWN']);
+    const malformed = await get('/v2/team/app/referrers/sha256:abc');
+    expect([malformed.status, (await malformed.json()).errors[0].code]).toEqual([400, 'DIGEST_INVALID']);
+  });
+
   it('never leads a hostile name out of the registry: traversal is refused, other store files are not blobs of an image', async () => {
     const { rawRequest } = await import('../serve/rawRequest.js');
     const port = Number(new URL(server.url).port);

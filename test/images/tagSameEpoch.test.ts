@@ -6,6 +6,7 @@ import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { umociImage } from '../helpers/ociImages.js';
 import { startServer, type TestServer } from '../serve/startServer.js';
+import { curl } from '../serve/curl.js';
 import { findPreviousRelease } from '../../src/deploy/findPreviousRelease.js';
 
 const haveTools = (await run('sh', ['-c', 'command -v skopeo && command -v umoci'])).code === 0;
@@ -55,6 +56,25 @@ describe.skipIf(!haveTools)('a tag carried by two releases of one epoch', () => 
     const digestOf = (v: string) => json.find((r) => r.version === v)!.digest;
     expect((await findPreviousRelease(store, 'app', [digestOf('10.0.0')])).version).toBe('9.0.0');
     await expect(findPreviousRelease(store, 'app', [digestOf('9.0.0')])).rejects.toThrow(/oldest release/);
+  });
+
+  // a tag moves as releases come and go, to an older image too (the newest release removed): its answer has no
+  // modification date (Last-Modified was the image's file time, and If-Modified-Since alone was answered 304
+  // with the image of before), so only the digest ETag revalidates it
+  it('answers a manifest by tag without Last-Modified, and ignores If-Modified-Since for it', async () => {
+    const url = `${server.url}/v2/team/app/manifests/stable`;
+    const accept = ['-H', 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json'];
+    const first = await curl(...accept, url);
+    expect(first.status).toBe(200);
+    expect(first.headers['last-modified']).toBeUndefined();
+    expect(first.headers.etag).toBe(`"${digests['10.0.0']!.slice('sha256:'.length)}"`);
+    const later = new Date(Date.now() + 86_400_000).toUTCString();
+    const dated = await curl(...accept, '-H', `If-Modified-Since: ${later}`, url);
+    expect([dated.status, dated.body.equals(first.body)]).toEqual([200, true]);
+    expect((await curl(...accept, '-H', `If-None-Match: ${first.headers.etag}`, url)).status).toBe(304);
+    // by digest the content never changes: its date stays
+    const byDigest = await curl(...accept, `${server.url}/v2/team/app/manifests/${digests['10.0.0']}`);
+    expect(byDigest.headers['last-modified']).toMatch(/GMT$/);
   });
 
   it('serves the tag from the newer version, the release gc keeps as newest', async () => {

@@ -31,6 +31,46 @@ describe('ferry serve on a damaged store: refuses to serve wrong bytes, tells th
     expect(server.warnings.at(-1)).toContain(`${file} has 12 bytes but its manifest says 4: the store is damaged; re-import the bundle`);
   });
 
+  // a blob asked for by its hash has no manifest entry: a large one was sent as it was, 200, whole, under a name
+  // its bytes did not hash to (a small one was already checked)
+  it('answers 500 for a large blob by hash whose bytes no longer hash to its name, overwritten or truncated, and warns', async () => {
+    // a store of its own: the releases of the one above are listed by a test below
+    const own = await makeStore();
+    const server = await startServer(own.store);
+    const content = Buffer.alloc(3 * 1024 * 1024, 0x42);
+    const damaged = await own.addBundle('damaged-blob', '1', { 'rootfs/big.tar.gz': content });
+    const hex = damaged.files.get('rootfs/big.tar.gz')!.sha256;
+    const blob = join(own.store, 'blobs', 'sha256', hex);
+    try {
+      const url = `${server.url}/blobs/sha256/${hex}`;
+      const intact = await curl(url);
+      expect([intact.status, intact.body.equals(content)]).toEqual([200, true]);
+      await chmod(blob, 0o644);
+      // same size, other bytes
+      const other = Buffer.from(content);
+      other[other.length - 1] = 0x43;
+      await writeFile(blob, other);
+      const overwritten = await curl(url);
+      expect([overwritten.status, overwritten.body.toString()]).toEqual([500, 'internal error\n']);
+      expect(server.warnings.at(-1)).toContain(`${blob} has sha256 `);
+      expect(server.warnings.at(-1)).toContain(`but is named ${hex}: the store is damaged`);
+      // shorter, as a disk full or an interrupted copy leaves it
+      await writeFile(blob, content.subarray(0, 1024 * 1024));
+      const truncated = await curl(url);
+      expect([truncated.status, truncated.body.toString()]).toEqual([500, 'internal error\n']);
+      // a range of it is refused too: no byte of a blob that does not match its name
+      const range = await curl(url, '-r', '0-99');
+      expect(range.status).toBe(500);
+      // mended (as an import rewrites it), it is served again
+      await writeFile(blob, content);
+      const mended = await curl(url);
+      expect([mended.status, mended.body.equals(content)]).toEqual([200, true]);
+    } finally {
+      await server.close(1000);
+      await own.cleanup();
+    }
+  });
+
   it('answers 500 for a small file whose bytes differ from its sha256 (same size), and warns naming it', async () => {
     const damaged = await t.addBundle('damaged', '2', { 'files/a/conf': 'abc\n' });
     const file = join(t.store, 'bundles', damaged.digest, 'files/a/conf');

@@ -5,9 +5,10 @@ import { Agent, request } from 'undici';
 import { makeStore, type TestStore } from './makeStore.js';
 
 const FERRY = fileURLToPath(new URL('../../bin/ferry.js', import.meta.url));
-const REQUESTS = 2500;
-/** each request's log line carries it: 2,500 of them are about 20 MB of access log */
+const REQUESTS = 8000;
+/** the log cuts it at 512 characters, and the target at 1024: each line is about 1.6 KB, 8,000 of them about 13 MB */
 const USER_AGENT = 'u'.repeat(8000);
+const TARGET = `/healthz?${'q'.repeat(1000)}`;
 
 /**
  * The access log goes to standard output, which node writes to a pipe asynchronously: what the reader has
@@ -36,7 +37,7 @@ describe('ferry serve whose standard output is not read', () => {
         // nothing reads the access log meanwhile (stdout has no reader attached: the pipe fills)
         const agent = new Agent({ connections: 1 });
         for (let i = 0; i < REQUESTS; i++) {
-          const r = await request(`${url}/healthz`, { dispatcher: agent, headers: { 'user-agent': USER_AGENT } });
+          const r = await request(`${url}${TARGET}`, { dispatcher: agent, headers: { 'user-agent': USER_AGENT } });
           await r.body.text();
           expect(r.statusCode).toBe(200);
         }
@@ -45,7 +46,7 @@ describe('ferry serve whose standard output is not read', () => {
         child.stdout.on('data', (d) => (out += d));
         const dropped = () => Number(/(\d+) access log line\(s\) dropped: standard output was not being read/.exec(stderr)?.[1] ?? 0);
         // every request is either a line of the log or counted as dropped
-        await vi.waitFor(() => expect(out.split('\n').filter((l) => l.includes('"/healthz"')).length + dropped()).toBe(REQUESTS), { timeout: 30_000, interval: 50 });
+        await vi.waitFor(() => expect(out.split('\n').filter((l) => l.includes('"/healthz?q')).length + dropped()).toBe(REQUESTS), { timeout: 30_000, interval: 50 });
         expect(dropped()).toBeGreaterThan(0);
       } finally {
         child.kill('SIGTERM');

@@ -9,6 +9,8 @@ export type RegistryRoute =
   | { op: 'manifest'; name: string; tag: string }
   | { op: 'manifest'; name: string; digest: string }
   | { op: 'blob'; name: string; digest: string }
+  /** the referrers API (OCI distribution 1.1), which ferry does not serve: 404, the spec's "not supported" */
+  | { op: 'referrers'; name: string }
   /** a well-formed digest of another algorithm (`sha512:…`): ferry carries sha256 blobs only, so it is not there */
   | { op: 'absent'; name: string; code: 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' }
   /** answered with the spec's JSON error body */
@@ -74,6 +76,8 @@ export function parseRegistryPath(segments: string[], directory: boolean, query:
       return TAG_RE.test(last) ? { op: 'manifest', name, tag: last } : error(400, 'TAG_INVALID', 'not a tag');
     case 'blobs':
       return digestRoute('blob', name, last);
+    case 'referrers':
+      return IMAGE_DIGEST_RE.test(last) || OTHER_DIGEST_RE.test(last) ? { op: 'referrers', name } : error(400, 'DIGEST_INVALID', 'not a digest');
     default:
       return error(404, 'NAME_UNKNOWN', 'no such registry route');
   }

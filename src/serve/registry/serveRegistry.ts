@@ -29,8 +29,8 @@ const unknownFile = (code: 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN') => (req: Incomin
 };
 
 /** The spec's error body: `{"errors":[{"code","message"}]}` (no detail: nothing about the store leaks). */
-export function sendRegistryError(req: IncomingMessage, res: ServerResponse, status: number, code: RegistryErrorCode, headers: Record<string, string> = {}): number {
-  return sendJson(req, res, status, { errors: [{ code, message: MESSAGES[code] }] }, { 'Cache-Control': 'no-store', ...headers });
+export function sendRegistryError(req: IncomingMessage, res: ServerResponse, status: number, code: RegistryErrorCode, headers: Record<string, string> = {}, message = MESSAGES[code]): number {
+  return sendJson(req, res, status, { errors: [{ code, message }] }, { 'Cache-Control': 'no-store', ...headers });
 }
 
 function sendJson(req: IncomingMessage, res: ServerResponse, status: number, value: unknown, headers: Record<string, string>): number {
@@ -89,8 +89,17 @@ export async function serveRegistry(req: IncomingMessage, res: ServerResponse, r
       if (!m) return fail(404, 'MANIFEST_UNKNOWN', 'no such manifest in that repository');
       res.setHeader('Docker-Content-Digest', `sha256:${m.sha256}`);
       res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
-      // by tag: the tag may move to another release's image, so clients revalidate
-      return sendStoreFile(req, res, { file: layout.blob(m.sha256), within: `${layout.blobs}/`, sha256: m.sha256, size: m.size, contentType: m.mediaType, cacheControl: 'tag' in route ? 'no-cache' : IMMUTABLE, sendNotFound: unknownFile('MANIFEST_UNKNOWN') }, cache);
+      // by tag: the tag may move to another release's image (an older one too, when a release goes), so clients
+      // revalidate, by the digest ETag alone: a tag's answer has no modification date to go back in time
+      return sendStoreFile(req, res, { file: layout.blob(m.sha256), within: `${layout.blobs}/`, sha256: m.sha256, size: m.size, contentType: m.mediaType, cacheControl: 'tag' in route ? 'no-cache' : IMMUTABLE, undated: 'tag' in route, sendNotFound: unknownFile('MANIFEST_UNKNOWN') }, cache);
+    }
+    case 'referrers': {
+      // ferry does not index the manifests' subject fields, so it cannot say which manifests refer to a digest:
+      // an empty index (200) would tell a client there are none and stop it from looking at the referrers tag
+      // (sha256-HEX) a release may carry. The spec's answer of a registry without the API is 404; the error is
+      // UNSUPPORTED, not NAME_UNKNOWN, which would tell the client the repository does not exist
+      if (!(await catalog()).repositories.has(route.name)) return fail(404, 'NAME_UNKNOWN', 'no image of that name in the store');
+      return { status: 404, bytes: sendRegistryError(req, res, 404, 'UNSUPPORTED', {}, 'the referrers API is not supported: use the referrers tag schema'), reason: 'referrers API not served' };
     }
     case 'absent': {
       // what a repository does not hold is MANIFEST_UNKNOWN or BLOB_UNKNOWN there, an unknown repository NAME_UNKNOWN
