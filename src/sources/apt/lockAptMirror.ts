@@ -48,7 +48,10 @@ export async function lockAptMirror(name: string, mirror: AptMirror, ctx: BuildC
   const loaded = await loadAptUpstreams([{ uri: mirror.uri, keyring: mirror.keyring, suites: mirror.suites, components: mirror.components, check_valid_until: mirror.check_valid_until }], { baseDir: ctx.baseDir, where });
   // with `system`, the machine's sources name their components: the mirror keeps those it asks for
   const upstreams = loaded.map((u) => ({ ...u, components: u.components.filter((c) => mirror.components.includes(c)) }));
-  const read = await fetchUpstreamReleases(upstreams, stats);
+  // kept in the cache (not preferred to the upstream's: a lock reads the current ones), as an apt closure's
+  // lock and every build keep them: the build after this lock proves it by the Releases it was made from,
+  // even once the upstream has moved on
+  const read = await fetchUpstreamReleases(upstreams, stats, { cacheDir: ctx.cacheDir });
   const { sources, releases } = read;
   const suites = [...new Set(sources.map((s) => s.suite))].sort().map((suite) =>
     mirrorSuiteFields(
