@@ -29,13 +29,23 @@ export async function releasesNamed(store: string, name: string): Promise<Stored
  */
 export async function findPreviousRelease(store: string, name: string, running: string[], releases?: StoredRelease[]): Promise<StoredRelease> {
   const ofName = releases ?? (await releasesNamed(store, name));
+  const at = newestRun(store, name, running, ofName);
+  if (at === 0) throw new StoreError(oldestLine(store, name, ofName[0]!));
+  return ofName[at - 1]!;
+}
+
+/** Where in `ofName` (oldest first) the newest release `running` names is; refused when none is held. */
+export function newestRun(store: string, name: string, running: string[], ofName: StoredRelease[]): number {
   if (running.length === 0) throw new StoreError(`no host's facts name a release of ${name}: there is nothing to roll back; deploy a release, or name one with --to`);
   const age = (d: string) => ofName.findIndex((r) => r.digest === d);
   const at = Math.max(...running.map(age));
   if (at < 0) throw new StoreError(`the hosts run ${name} bundle ${running[0]!.slice(0, 12)}, which the store ${store} no longer holds; name the release to go back to with --to VERSION`);
-  const current = ofName[at]!.digest;
-  if (at === 0) throw new StoreError(`${name} ${ofName[0]!.version} (${current.slice(0, 12)}) is the oldest release in the store ${store}: there is no previous one to roll back to`);
-  return ofName[at - 1]!;
+  return at;
+}
+
+/** The refusal of a rollback from the oldest release of NAME in the store. */
+export function oldestLine(store: string, name: string, oldest: StoredRelease): string {
+  return `${name} ${oldest.version} (${oldest.digest.slice(0, 12)}) is the oldest release in the store ${store}: there is no previous one to roll back to`;
 }
 
 /**
