@@ -67,7 +67,12 @@ export function hostsRun(name: string, rows: StatusRow[], hosts: InventoryHost[]
     const mine = rows.filter((r) => r.host === host.name && !r.retired && r.digest && r.release?.startsWith(`${name} `) && givenBy(r.digest, host)?.includes(r.service) !== false);
     const leftOver = (x: StatusRow) =>
       mine.some((y) => y.digest !== x.digest && givenBy(y.digest!, host)?.includes(x.service) === false && givenBy(x.digest!, host)?.includes(y.service) !== false);
-    running.push(...new Set(mine.filter((x) => !leftOver(x)).map((r) => r.digest!)));
+    // a service not complete still runs what its configure last completed for (a rollout or rollback stopped
+    // after install, or whose configure failed): going back from 3 to 2, stopped there, leaves every fact at 2;
+    // the rerun took that for what the hosts run and went back to 1. So does such a service another release
+    // was being deployed over (a rollback that puts back a release taken over, stopped half way)
+    const midway = rows.filter((r) => r.host === host.name && !r.retired && !r.complete && r.configured && givenBy(r.configured, host)?.includes(r.service) === true && (mine.includes(r) || r.releaseName !== name));
+    running.push(...new Set([...mine.filter((x) => !leftOver(x)).map((r) => r.digest!), ...midway.map((r) => r.configured!)]));
   }
   return running;
 }

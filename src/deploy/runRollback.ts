@@ -55,7 +55,7 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Store
   }
   // what each release the facts name gives which host, from its manifest in the store
   const services = new Map<string, Manifest['services']>();
-  for (const digest of new Set(status.rows.map((r) => r.digest))) {
+  for (const digest of new Set(status.rows.flatMap((r) => [r.digest, r.configured]))) {
     if (digest && releases.some((r) => r.digest === digest)) services.set(digest, (await readStoredManifest(store, digest)).manifest.services);
   }
   const givenBy = (digest: string, host: InventoryHost) => {
@@ -93,15 +93,18 @@ export interface TakeBack {
 
 async function takenBack(store: string, name: string, current: StoredRelease, previous: StoredRelease | undefined, hosts: string[], rows: StatusRow[]): Promise<{ release: StoredRelease; takeBack: TakeBack } | undefined> {
   const taken = rows.filter((r) => hosts.includes(r.host) && r.releaseName === name && !r.retired && r.digest === current.digest && r.tookOver?.by === current.digest);
-  if (!taken.length) return undefined;
+  // and where such a rollback stopped half way: the release taken over is being put back over CURRENT
+  const resumed = rows.filter((r) => hosts.includes(r.host) && r.releaseName !== name && !r.retired && !r.complete && r.configured === current.digest && r.tookOver?.release.name === name && r.tookOver.digest === current.digest);
+  if (!taken.length && !resumed.length) return undefined;
   const groups = new Map<string, StatusRow[]>();
-  for (const r of taken) groups.set(r.tookOver!.digest, [...(groups.get(r.tookOver!.digest) ?? []), r]);
+  for (const [r, back] of [...taken.map((r) => [r, r.tookOver!.digest] as const), ...resumed.map((r) => [r, r.digest!] as const)]) groups.set(back, [...(groups.get(back) ?? []), r]);
+  const releaseOf = (r: StatusRow) => (r.releaseName === name ? r.tookOver!.release : { name: r.releaseName!, version: r.release!.slice(r.releaseName!.length + 1) });
   const hostsOf = (of: StatusRow[]) => [...new Set(of.map((r) => r.host))];
-  const others = hosts.filter((h) => !taken.some((r) => r.host === h));
-  const what = (of: StatusRow[]) => `${[...new Set(of.map((r) => r.service))].join(',')} on ${hostsOf(of).join(',')} from ${shown(of[0]!.tookOver!.release.name)} ${shown(of[0]!.tookOver!.release.version)}`;
+  const others = hosts.filter((h) => ![...taken, ...resumed].some((r) => r.host === h));
+  const what = (of: StatusRow[]) => `${[...new Set(of.map((r) => r.service))].join(',')} on ${hostsOf(of).join(',')} from ${shown(releaseOf(of[0]!).name)} ${shown(releaseOf(of[0]!).version)}`;
   const here = `${name} ${current.version} (${current.digest.slice(0, 12)}) took over ${[...groups.values()].map(what).join('; ')} (--take-over)`;
   if (groups.size > 1 || (others.length && previous)) {
-    const steps = [...groups.values()].map((of) => `ferry rollback ${name} --limit ${hostsOf(of).join(',')} (${shown(of[0]!.tookOver!.release.name)} ${shown(of[0]!.tookOver!.release.version)} back)`);
+    const steps = [...groups.values()].map((of) => `ferry rollback ${name} --limit ${hostsOf(of).join(',')} (${shown(releaseOf(of[0]!).name)} ${shown(releaseOf(of[0]!).version)} back)`);
     if (others.length && previous) steps.push(`ferry rollback ${name} --limit ${others.join(',')} (${name} ${previous.version})`);
     throw new DeployError(`rollback of ${name} changes nothing: ${here}${others.length ? `, and runs on ${others.join(',')} where it took over nothing` : ''}; a rollback goes to one release: go back one set of hosts at a time: ${steps.join(', then ')}`);
   }
