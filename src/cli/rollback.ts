@@ -18,7 +18,7 @@ export function register(program: Command): void {
     checkDriftOptions(o);
     checkForceStages(o);
     if (o.check) {
-      const { rollbackLines, rollbackTarget } = await import('../deploy/runRollback.js');
+      const { rollbackLines, rollbackScope, rollbackTarget } = await import('../deploy/runRollback.js');
       const { loadRelease } = await import('../store/loadRelease.js');
       const { consoleLogger } = await import('../ui/log.js');
       const { checkRelease } = await import('./checkRelease.js');
@@ -30,8 +30,9 @@ export function register(program: Command): void {
         log.info(`checking the hosts against ${name} ${target.version} (${target.digest.slice(0, 12)}), the release a rollback goes to; changing nothing`);
         for (const line of rollbackLines(name, target, '').slice(1)) log.info(line);
       }
-      // a release taken over goes back only where it was taken from
-      const scope = target.takeBack ? { ...o, limit: [target.takeBack.hosts.join(',')] } : o;
+      // a release taken over goes back only where it was taken from; hosts running an older release stay
+      const only = rollbackScope(name, target, { hosts }).hosts;
+      const scope = only ? { ...o, limit: [only.map((h) => h.name).join(',')] } : o;
       return checkRelease(await loadRelease(o.store, target.digest), scope, { whenDrift: `the rollback to ${target.name} ${target.version} (the same command without --check) changes them` });
     }
     const { runRollback } = await import('../deploy/runRollback.js');

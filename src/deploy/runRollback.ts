@@ -23,6 +23,13 @@ export interface RollbackOptions extends Omit<DeployOptions, 'release'> {
   to?: string;
 }
 
+/**
+ * The release a rollback goes to; with the facts read, what it goes back from, and either the hosts a
+ * release taken over goes back to (`takeBack`) or the hosts that run an older release than it (`behind`),
+ * which it leaves as they are.
+ */
+export type RollbackTarget = StoredRelease & { from?: RollbackFrom; takeBack?: TakeBack; behind?: Array<{ host: string; version: string }> };
+
 /** What finding the release to go back to needs: the store, the name, and the hosts whose facts say what runs. */
 export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'factsDir' | 'forks' | 'ssh' | 'timeoutMs'>;
 
@@ -30,7 +37,7 @@ export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to
  * The release a rollback of NAME goes to: the one imported before the release the hosts run now, or `to`
  * (a version of NAME, or a unique digest prefix of 8+ hex digits), which is found without asking any host.
  */
-export async function rollbackTarget(opts: RollbackTargetOptions): Promise<StoredRelease & { from?: RollbackFrom; takeBack?: TakeBack }> {
+export async function rollbackTarget(opts: RollbackTargetOptions): Promise<RollbackTarget> {
   const { store, name, to } = opts;
   if (to !== undefined) return resolveVersionOf(store, name, to, '--to');
   // the store first: a store without the release fails before any host is asked
@@ -73,7 +80,11 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Store
   const takeBack = await takenBack(store, name, current, at > 0 ? releases[at - 1] : undefined, from.hosts, status.rows);
   if (takeBack) return { ...takeBack.release, from, takeBack: takeBack.takeBack };
   if (at === 0) throw new StoreError(oldestLine(store, name, current));
-  return { ...releases[at - 1]!, from };
+  // a host whose facts name only releases older than the one it goes to stays as it is: a rollback (of a canary
+  // of 3 where one host, down when 2 went out, still runs 1) took it forward to 2
+  const age = (d: string) => releases.findIndex((r) => r.digest === d);
+  const behind = runs.filter((r) => r.digests.every((d) => age(d) >= 0 && age(d) < at - 1)).map((r) => ({ host: r.host, version: releases[Math.max(...r.digests.map(age))]!.version }));
+  return { ...releases[at - 1]!, from, ...(behind.length ? { behind } : {}) };
 }
 
 /**
@@ -149,14 +160,21 @@ export async function runRollback(opts: RollbackOptions): Promise<DeployReport> 
   const { store, name, to, ...deploy } = opts;
   const target = await rollbackTarget(opts);
   for (const line of rollbackLines(name, target, 'rolling back')) opts.log.info(line);
-  return runDeploy({ ...deploy, ...takeBackScope(name, target, deploy), release: await loadRelease(store, target.digest) });
+  return runDeploy({ ...deploy, ...rollbackScope(name, target, deploy), release: await loadRelease(store, target.digest) });
 }
 
 /** What a rollback says before it deploys (`verb`: `rolling back`, or what --check does): where it goes, and from what. */
-export function rollbackLines(name: string, target: StoredRelease & { from?: RollbackFrom; takeBack?: TakeBack }, verb: string): string[] {
+export function rollbackLines(name: string, target: RollbackTarget, verb: string): string[] {
   const to = `${target.name} ${target.version} (${target.digest.slice(0, 12)})`;
   const t = target.takeBack;
-  if (!t || !target.from) return [`${verb} ${name} to ${target.version} (${target.digest.slice(0, 12)})`, ...(target.from ? [rollbackFromLine(name, target.from)] : [])];
+  if (!t || !target.from) {
+    const behind = (target.behind ?? []).map((b) => `${b.host} (${name} ${b.version})`);
+    return [
+      `${verb} ${name} to ${target.version} (${target.digest.slice(0, 12)})`,
+      ...(target.from ? [rollbackFromLine(name, target.from)] : []),
+      ...(behind.length ? [`left as they are: ${nameSome(behind)}, older than ${name} ${target.version}: a rollback takes no host forward (ferry deploy ${name}@${target.version} does)`] : []),
+    ];
+  }
   const from = `${name} ${target.from.release.version}`;
   return [
     `${verb} ${name} on ${t.hosts.join(', ')} to ${to}, whose ${t.services.join(', ')} ${from} took over there (--take-over)`,
@@ -165,9 +183,11 @@ export function rollbackLines(name: string, target: StoredRelease & { from?: Rol
   ];
 }
 
-/** A rollback that puts a release taken over back: only on the hosts it was taken from, replacing NAME's services there. */
-export function takeBackScope(name: string, target: { takeBack?: TakeBack }, deploy: Pick<DeployOptions, 'hosts' | 'takeOver'>): Partial<Pick<DeployOptions, 'hosts' | 'takeOver'>> {
+/** The hosts a rollback deploys to: not those it leaves behind; a release taken over only where it was taken from, replacing NAME's services there. */
+export function rollbackScope(name: string, target: RollbackTarget, deploy: Pick<DeployOptions, 'hosts' | 'takeOver'>): Partial<Pick<DeployOptions, 'hosts' | 'takeOver'>> {
   const t = target.takeBack;
+  const behind = target.behind?.map((b) => b.host);
+  if (behind) return { hosts: deploy.hosts.filter((h) => !behind.includes(h.name)) };
   if (!t) return {};
   return { hosts: deploy.hosts.filter((h) => t.hosts.includes(h.name)), takeOver: [...(deploy.takeOver ?? []), name] };
 }
