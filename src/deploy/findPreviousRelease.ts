@@ -56,9 +56,12 @@ export function oldestLine(store: string, name: string, oldest: StoredRelease): 
  * digest D when another service's fact on the host names C, C's release does not give X to the host and
  * D's gave it that other service. Nor does a fact of a service the fact's release does not give the host
  * (under the inventory as it is now): the rollback does not deploy it there. `givenBy(digest, host)` is the
- * services a release in the store gives a host, undefined for a digest the store does not hold.
+ * services a release in the store gives a host, undefined for a digest the store does not hold. With
+ * `services` (--services), only those services' facts count: the rollback deploys no other.
  */
-export function hostsRun(name: string, rows: StatusRow[], hosts: InventoryHost[], givenBy: (digest: string, host: InventoryHost) => string[] | undefined): string[] {
+export function hostsRun(name: string, rows: StatusRow[], hosts: InventoryHost[], givenBy: (digest: string, host: InventoryHost) => string[] | undefined, services?: readonly string[]): string[] {
+  // with --services, what the services chosen run (the others' facts still tell what is left over)
+  const chosen = (r: StatusRow) => !services || services.includes(r.service);
   const running: string[] = [];
   for (const host of hosts) {
     // a fact of a service its release does not give the host (by the inventory as it is now) does not count: the
@@ -72,7 +75,7 @@ export function hostsRun(name: string, rows: StatusRow[], hosts: InventoryHost[]
     // the rerun took that for what the hosts run and went back to 1. So does such a service another release
     // was being deployed over (a rollback that puts back a release taken over, stopped half way)
     const midway = rows.filter((r) => r.host === host.name && !r.retired && !r.complete && r.configured && givenBy(r.configured, host)?.includes(r.service) === true && (mine.includes(r) || r.releaseName !== name));
-    running.push(...new Set([...mine.filter((x) => !leftOver(x)).map((r) => r.digest!), ...midway.map((r) => r.configured!)]));
+    running.push(...new Set([...mine.filter((x) => !leftOver(x) && chosen(x)).map((r) => r.digest!), ...midway.filter(chosen).map((r) => r.configured!)]));
   }
   return running;
 }

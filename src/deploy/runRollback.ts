@@ -1,15 +1,12 @@
 import { nameSome } from '../util/oneLine.js';
-import { DeployError } from '../errors.js';
-import type { Release as StoredRelease } from '../store/listReleases.js';
+import { DeployError, StoreError, UsageError } from '../errors.js';
+import { listReleases, type Release as StoredRelease } from '../store/listReleases.js';
 import { loadRelease } from '../store/loadRelease.js';
 import { resolveVersionOf } from '../store/resolveRelease.js';
-import { collectStatus } from './collectStatus.js';
+import { collectStatus, type StatusRow } from './collectStatus.js';
 import type { Manifest } from '../bundle/manifest.js';
 import { readStoredManifest } from '../store/readStoredManifest.js';
 import { hostsRun, newestRun, oldestLine, releasesNamed } from './findPreviousRelease.js';
-import { listReleases } from '../store/listReleases.js';
-import { StoreError } from '../errors.js';
-import type { StatusRow } from './collectStatus.js';
 import { shown } from './takeOver.js';
 import type { InventoryHost } from './loadInventory.js';
 import { servicesOfHost } from './retire.js';
@@ -31,7 +28,7 @@ export interface RollbackOptions extends Omit<DeployOptions, 'release'> {
 export type RollbackTarget = StoredRelease & { from?: RollbackFrom; takeBack?: TakeBack; behind?: Array<{ host: string; version: string }> };
 
 /** What finding the release to go back to needs: the store, the name, and the hosts whose facts say what runs. */
-export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'factsDir' | 'forks' | 'ssh' | 'timeoutMs'>;
+export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'services' | 'factsDir' | 'forks' | 'ssh' | 'timeoutMs'>;
 
 /**
  * The release a rollback of NAME goes to: the one imported before the release the hosts run now, or `to`
@@ -42,6 +39,11 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Rollb
   if (to !== undefined) return resolveVersionOf(store, name, to, '--to');
   // the store first: a store without the release fails before any host is asked
   const releases = await releasesNamed(store, name);
+  // a service no release of NAME has: said as deploy says it, before any host is asked
+  if (opts.services) {
+    const has = new Set((await Promise.all(releases.map(async (r) => Object.keys((await readStoredManifest(store, r.digest)).manifest.services)))).flat());
+    for (const s of opts.services) if (!has.has(s)) throw new UsageError(`--services ${s}: no release of ${name} in the store has such a service; they have ${[...has].sort().join(', ')}`);
+  }
   const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh, timeoutMs: opts.timeoutMs });
   // the release to go back from is the newest the hosts' facts name: hosts that could not say (a partition,
   // hosts the release broke) may be the ones that run the newer release, and the rest would then pick the
@@ -69,15 +71,16 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Rollb
     const of = services.get(digest);
     return of && servicesOfHost(of, host);
   };
-  const running = hostsRun(name, status.rows, opts.hosts, givenBy);
+  const running = hostsRun(name, status.rows, opts.hosts, givenBy, opts.services);
   if (running.length === 0) refuseTakenFrom(name, status.rows);
+  if (running.length === 0 && opts.services) throw new StoreError(`no host's facts name a release of ${name} for --services ${opts.services.join(',')}: there is nothing to roll back; deploy a release, or name one with --to`);
   const at = newestRun(store, name, running, releases);
   // the release it goes back from, and the hosts whose facts name it: one host's facts can choose it (a canary,
   // or a host that claims a release it never got), so the operator sees which
   const current = releases[at]!;
-  const runs = opts.hosts.map((h) => ({ host: h.name, digests: hostsRun(name, status.rows, [h], givenBy) })).filter((r) => r.digests.length);
+  const runs = opts.hosts.map((h) => ({ host: h.name, digests: hostsRun(name, status.rows, [h], givenBy, opts.services) })).filter((r) => r.digests.length);
   const from: RollbackFrom = { release: current, hosts: runs.filter((r) => r.digests.includes(current.digest)).map((r) => r.host), of: runs.length };
-  const takeBack = await takenBack(store, name, current, at > 0 ? releases[at - 1] : undefined, from.hosts, status.rows);
+  const takeBack = await takenBack(store, name, current, at > 0 ? releases[at - 1] : undefined, from.hosts, opts.services ? status.rows.filter((r) => opts.services!.includes(r.service)) : status.rows);
   if (takeBack) return { ...takeBack.release, from, takeBack: takeBack.takeBack };
   if (at === 0) throw new StoreError(oldestLine(store, name, current));
   // a host whose facts name only releases older than the one it goes to stays as it is: a rollback (of a canary
