@@ -18,16 +18,22 @@ export function register(program: Command): void {
     checkDriftOptions(o);
     checkForceStages(o);
     if (o.check) {
-      const { rollbackFromLine, rollbackTarget } = await import('../deploy/runRollback.js');
+      const { rollbackLines, rollbackScope, rollbackTarget } = await import('../deploy/runRollback.js');
       const { loadRelease } = await import('../store/loadRelease.js');
       const { consoleLogger } = await import('../ui/log.js');
       const { checkRelease } = await import('./checkRelease.js');
       const { inventory, hosts } = await loadHosts(o);
-      const target = await rollbackTarget({ store: o.store, name, to: o.to, inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout * 1000 });
+      const target = await rollbackTarget({ store: o.store, name, to: o.to, inventory, hosts, services: o.services, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout * 1000 });
       const log = consoleLogger({ json: o.json });
-      log.info(`checking the hosts against ${name} ${target.version} (${target.digest.slice(0, 12)}), the release a rollback goes to; changing nothing`);
-      if (target.from) log.info(rollbackFromLine(name, target.from));
-      return checkRelease(await loadRelease(o.store, target.digest), o, { whenDrift: `the rollback to ${name} ${target.version} (the same command without --check) changes them` });
+      if (target.takeBack) for (const line of rollbackLines(name, target, 'checking the hosts against what a rollback goes to (changing nothing): rolling back')) log.info(line);
+      else {
+        log.info(`checking the hosts against ${name} ${target.version} (${target.digest.slice(0, 12)}), the release a rollback goes to; changing nothing`);
+        for (const line of rollbackLines(name, target, '').slice(1)) log.info(line);
+      }
+      // a release taken over goes back only where it was taken from; hosts running an older release stay
+      const only = rollbackScope(name, target, { hosts }).hosts;
+      const scope = only ? { ...o, limit: [only.map((h) => h.name).join(',')] } : o;
+      return checkRelease(await loadRelease(o.store, target.digest), scope, { whenDrift: `the rollback to ${target.name} ${target.version} (the same command without --check) changes them` });
     }
     const { runRollback } = await import('../deploy/runRollback.js');
     const { deployTable } = await import('../deploy/deployTable.js');

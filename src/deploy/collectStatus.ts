@@ -1,4 +1,4 @@
-import { type Failure, isComplete, type StageState, stageStates } from './fact.js';
+import { type Failure, isComplete, type TookOver, type StageState, stageStates } from './fact.js';
 import { forEachHost, type SshOptions } from './forEachHost.js';
 import { hostSettings } from './hostSettings.js';
 import type { Inventory, InventoryHost } from './loadInventory.js';
@@ -36,6 +36,8 @@ export interface StatusRow {
   outdated?: string;
   /** a service the release the host runs no longer has: when, and that release (`NAME VERSION`, digest) */
   retired?: { time: string; release: string; digest: string };
+  /** another release's service this one replaced here (deploy --take-over), kept by later bundles of its name */
+  tookOver?: TookOver;
   /** a run holds the host now, and this stage, which the facts show did not finish, is the one it runs: the stage and the holder */
   running?: { stage: StageName; by: string };
 }
@@ -124,7 +126,7 @@ export async function collectStatus(opts: {
         const retired = f.retired && { time: f.retired.time, release: `${f.retired.release.name} ${f.retired.release.version}`, digest: f.retired.digest };
         // a stage marked unfinished on a host a run holds now is the one that run is in, not one a stopped run left
         const running = heldBy !== undefined && f.failure?.unfinished ? { stage: f.failure.stage, by: heldBy } : undefined;
-        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, releaseName: f.release.name, version: f.version, digest: f.digest, stages, failure: f.failure, complete, ...(outdated ? { outdated } : {}), ...(configured && !factComplete ? { configured } : {}), named, ...(retired ? { retired } : {}), ...(running ? { running } : {}) });
+        rows.push({ host: host.name, service, release: `${f.release.name} ${f.release.version}`, releaseName: f.release.name, version: f.version, digest: f.digest, stages, failure: f.failure, complete, ...(outdated ? { outdated } : {}), ...(configured && !factComplete ? { configured } : {}), named, ...(retired ? { retired } : {}), ...(running ? { running } : {}), ...(f.tookOver ? { tookOver: f.tookOver } : {}) });
       }
     } catch (err) {
       unreachable.push({ host: host.name, error: (err as Error).message });

@@ -88,6 +88,20 @@ const Retired = z.looseObject({
 });
 export type Retired = z.infer<typeof Retired>;
 
+/**
+ * The service of another release this one replaced on the host (`deploy --take-over`): that release and
+ * its bundle, and `by`, the bundle that took it over. Later bundles of the same name keep it, so that a
+ * rollback of the bundle that took it over puts that release back instead of going to an older one of its
+ * own name, which never ran there.
+ */
+const TookOver = z.looseObject({
+  time: z.string(),
+  release: z.object({ name: z.string(), version: z.string() }),
+  digest: Digest,
+  by: Digest,
+});
+export type TookOver = z.infer<typeof TookOver>;
+
 /** The checkpoint a service leaves on a host: FACTS_DIR/SERVICE.json. */
 export const Fact = z.looseObject({
   format: z.literal(FACT_FORMAT),
@@ -103,6 +117,7 @@ export const Fact = z.looseObject({
   pending: Pending.optional(),
   failure: Failure.optional(),
   retired: Retired.optional(),
+  tookOver: TookOver.optional(),
 });
 export type Fact = z.infer<typeof Fact>;
 

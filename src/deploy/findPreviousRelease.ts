@@ -29,13 +29,23 @@ export async function releasesNamed(store: string, name: string): Promise<Stored
  */
 export async function findPreviousRelease(store: string, name: string, running: string[], releases?: StoredRelease[]): Promise<StoredRelease> {
   const ofName = releases ?? (await releasesNamed(store, name));
+  const at = newestRun(store, name, running, ofName);
+  if (at === 0) throw new StoreError(oldestLine(store, name, ofName[0]!));
+  return ofName[at - 1]!;
+}
+
+/** Where in `ofName` (oldest first) the newest release `running` names is; refused when none is held. */
+export function newestRun(store: string, name: string, running: string[], ofName: StoredRelease[]): number {
   if (running.length === 0) throw new StoreError(`no host's facts name a release of ${name}: there is nothing to roll back; deploy a release, or name one with --to`);
   const age = (d: string) => ofName.findIndex((r) => r.digest === d);
   const at = Math.max(...running.map(age));
   if (at < 0) throw new StoreError(`the hosts run ${name} bundle ${running[0]!.slice(0, 12)}, which the store ${store} no longer holds; name the release to go back to with --to VERSION`);
-  const current = ofName[at]!.digest;
-  if (at === 0) throw new StoreError(`${name} ${ofName[0]!.version} (${current.slice(0, 12)}) is the oldest release in the store ${store}: there is no previous one to roll back to`);
-  return ofName[at - 1]!;
+  return at;
+}
+
+/** The refusal of a rollback from the oldest release of NAME in the store. */
+export function oldestLine(store: string, name: string, oldest: StoredRelease): string {
+  return `${name} ${oldest.version} (${oldest.digest.slice(0, 12)}) is the oldest release in the store ${store}: there is no previous one to roll back to`;
 }
 
 /**
@@ -46,9 +56,12 @@ export async function findPreviousRelease(store: string, name: string, running: 
  * digest D when another service's fact on the host names C, C's release does not give X to the host and
  * D's gave it that other service. Nor does a fact of a service the fact's release does not give the host
  * (under the inventory as it is now): the rollback does not deploy it there. `givenBy(digest, host)` is the
- * services a release in the store gives a host, undefined for a digest the store does not hold.
+ * services a release in the store gives a host, undefined for a digest the store does not hold. With
+ * `services` (--services), only those services' facts count: the rollback deploys no other.
  */
-export function hostsRun(name: string, rows: StatusRow[], hosts: InventoryHost[], givenBy: (digest: string, host: InventoryHost) => string[] | undefined): string[] {
+export function hostsRun(name: string, rows: StatusRow[], hosts: InventoryHost[], givenBy: (digest: string, host: InventoryHost) => string[] | undefined, services?: readonly string[]): string[] {
+  // with --services, what the services chosen run (the others' facts still tell what is left over)
+  const chosen = (r: StatusRow) => !services || services.includes(r.service);
   const running: string[] = [];
   for (const host of hosts) {
     // a fact of a service its release does not give the host (by the inventory as it is now) does not count: the
@@ -57,7 +70,12 @@ export function hostsRun(name: string, rows: StatusRow[], hosts: InventoryHost[]
     const mine = rows.filter((r) => r.host === host.name && !r.retired && r.digest && r.release?.startsWith(`${name} `) && givenBy(r.digest, host)?.includes(r.service) !== false);
     const leftOver = (x: StatusRow) =>
       mine.some((y) => y.digest !== x.digest && givenBy(y.digest!, host)?.includes(x.service) === false && givenBy(x.digest!, host)?.includes(y.service) !== false);
-    running.push(...new Set(mine.filter((x) => !leftOver(x)).map((r) => r.digest!)));
+    // a service not complete still runs what its configure last completed for (a rollout or rollback stopped
+    // after install, or whose configure failed): going back from 3 to 2, stopped there, leaves every fact at 2;
+    // the rerun took that for what the hosts run and went back to 1. So does such a service another release
+    // was being deployed over (a rollback that puts back a release taken over, stopped half way)
+    const midway = rows.filter((r) => r.host === host.name && !r.retired && !r.complete && r.configured && givenBy(r.configured, host)?.includes(r.service) === true && (mine.includes(r) || r.releaseName !== name));
+    running.push(...new Set([...mine.filter((x) => !leftOver(x) && chosen(x)).map((r) => r.digest!), ...midway.filter(chosen).map((r) => r.configured!)]));
   }
   return running;
 }

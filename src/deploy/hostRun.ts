@@ -313,8 +313,12 @@ export class HostRun {
   private baseFact(svc: ServiceTarget, previous: Fact | undefined): Fact {
     const m = this.s.release.manifest;
     // a retired service this release deploys again starts over: what its fact recorded was done before it left
+    const live = previous && !previous.retired ? previous : undefined;
+    // another release's service taken over (--take-over): which, so that a rollback of this bundle puts it back
+    const tookOver = live && live.release.name !== m.name ? { time: new Date().toISOString(), release: live.release, digest: live.digest, by: this.s.release.digest } : live?.tookOver;
     return {
-      ...(previous && !previous.retired ? previous : { stages: {} }),
+      ...(live ?? { stages: {} }),
+      tookOver,
       format: FACT_FORMAT,
       service: svc.name,
       host: this.name,

@@ -1,12 +1,13 @@
 import { nameSome } from '../util/oneLine.js';
-import { DeployError } from '../errors.js';
-import type { Release as StoredRelease } from '../store/listReleases.js';
+import { DeployError, StoreError, UsageError } from '../errors.js';
+import { listReleases, type Release as StoredRelease } from '../store/listReleases.js';
 import { loadRelease } from '../store/loadRelease.js';
 import { resolveVersionOf } from '../store/resolveRelease.js';
-import { collectStatus } from './collectStatus.js';
+import { collectStatus, type StatusRow } from './collectStatus.js';
 import type { Manifest } from '../bundle/manifest.js';
 import { readStoredManifest } from '../store/readStoredManifest.js';
-import { findPreviousRelease, hostsRun, releasesNamed } from './findPreviousRelease.js';
+import { hostsRun, newestRun, oldestLine, releasesNamed } from './findPreviousRelease.js';
+import { shown } from './takeOver.js';
 import type { InventoryHost } from './loadInventory.js';
 import { servicesOfHost } from './retire.js';
 import { type DeployOptions, type DeployReport, runDeploy } from './runDeploy.js';
@@ -19,18 +20,30 @@ export interface RollbackOptions extends Omit<DeployOptions, 'release'> {
   to?: string;
 }
 
+/**
+ * The release a rollback goes to; with the facts read, what it goes back from, and either the hosts a
+ * release taken over goes back to (`takeBack`) or the hosts that run an older release than it (`behind`),
+ * which it leaves as they are.
+ */
+export type RollbackTarget = StoredRelease & { from?: RollbackFrom; takeBack?: TakeBack; behind?: Array<{ host: string; version: string }> };
+
 /** What finding the release to go back to needs: the store, the name, and the hosts whose facts say what runs. */
-export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'factsDir' | 'forks' | 'ssh' | 'timeoutMs'>;
+export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'services' | 'factsDir' | 'forks' | 'ssh' | 'timeoutMs'>;
 
 /**
  * The release a rollback of NAME goes to: the one imported before the release the hosts run now, or `to`
  * (a version of NAME, or a unique digest prefix of 8+ hex digits), which is found without asking any host.
  */
-export async function rollbackTarget(opts: RollbackTargetOptions): Promise<StoredRelease & { from?: RollbackFrom }> {
+export async function rollbackTarget(opts: RollbackTargetOptions): Promise<RollbackTarget> {
   const { store, name, to } = opts;
   if (to !== undefined) return resolveVersionOf(store, name, to, '--to');
   // the store first: a store without the release fails before any host is asked
   const releases = await releasesNamed(store, name);
+  // a service no release of NAME has: said as deploy says it, before any host is asked
+  if (opts.services) {
+    const has = new Set((await Promise.all(releases.map(async (r) => Object.keys((await readStoredManifest(store, r.digest)).manifest.services)))).flat());
+    for (const s of opts.services) if (!has.has(s)) throw new UsageError(`--services ${s}: no release of ${name} in the store has such a service; they have ${[...has].sort().join(', ')}`);
+  }
   const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh, timeoutMs: opts.timeoutMs });
   // the release to go back from is the newest the hosts' facts name: hosts that could not say (a partition,
   // hosts the release broke) may be the ones that run the newer release, and the rest would then pick the
@@ -51,19 +64,82 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Store
   }
   // what each release the facts name gives which host, from its manifest in the store
   const services = new Map<string, Manifest['services']>();
-  for (const digest of new Set(status.rows.map((r) => r.digest))) {
+  for (const digest of new Set(status.rows.flatMap((r) => [r.digest, r.configured]))) {
     if (digest && releases.some((r) => r.digest === digest)) services.set(digest, (await readStoredManifest(store, digest)).manifest.services);
   }
   const givenBy = (digest: string, host: InventoryHost) => {
     const of = services.get(digest);
     return of && servicesOfHost(of, host);
   };
-  const target = await findPreviousRelease(store, name, hostsRun(name, status.rows, opts.hosts, givenBy), releases);
+  const running = hostsRun(name, status.rows, opts.hosts, givenBy, opts.services);
+  if (running.length === 0) refuseTakenFrom(name, status.rows);
+  if (running.length === 0 && opts.services) throw new StoreError(`no host's facts name a release of ${name} for --services ${opts.services.join(',')}: there is nothing to roll back; deploy a release, or name one with --to`);
+  const at = newestRun(store, name, running, releases);
   // the release it goes back from, and the hosts whose facts name it: one host's facts can choose it (a canary,
   // or a host that claims a release it never got), so the operator sees which
-  const current = releases[releases.findIndex((r) => r.digest === target.digest) + 1]!;
-  const runs = opts.hosts.map((h) => ({ host: h.name, digests: hostsRun(name, status.rows, [h], givenBy) })).filter((r) => r.digests.length);
-  return { ...target, from: { release: current, hosts: runs.filter((r) => r.digests.includes(current.digest)).map((r) => r.host), of: runs.length } };
+  const current = releases[at]!;
+  const runs = opts.hosts.map((h) => ({ host: h.name, digests: hostsRun(name, status.rows, [h], givenBy, opts.services) })).filter((r) => r.digests.length);
+  const from: RollbackFrom = { release: current, hosts: runs.filter((r) => r.digests.includes(current.digest)).map((r) => r.host), of: runs.length };
+  const takeBack = await takenBack(store, name, current, at > 0 ? releases[at - 1] : undefined, from.hosts, opts.services ? status.rows.filter((r) => opts.services!.includes(r.service)) : status.rows);
+  if (takeBack) return { ...takeBack.release, from, takeBack: takeBack.takeBack };
+  if (at === 0) throw new StoreError(oldestLine(store, name, current));
+  // a host whose facts name only releases older than the one it goes to stays as it is: a rollback (of a canary
+  // of 3 where one host, down when 2 went out, still runs 1) took it forward to 2
+  const age = (d: string) => releases.findIndex((r) => r.digest === d);
+  const behind = runs.filter((r) => r.digests.every((d) => age(d) >= 0 && age(d) < at - 1)).map((r) => ({ host: r.host, version: releases[Math.max(...r.digests.map(age))]!.version }));
+  return { ...releases[at - 1]!, from, ...(behind.length ? { behind } : {}) };
+}
+
+/**
+ * Where the release a rollback of NAME goes back from took over another release's service (`deploy
+ * --take-over`), going back means putting that release back, not deploying an older release of NAME that
+ * never ran there: a rollback goes to one release, so it does so when the hosts it goes back on all took over
+ * from the same release (the rest, when NAME has no older release, stay as they are), and otherwise refuses
+ * with the commands that go back one set of hosts at a time.
+ */
+export interface TakeBack {
+  /** the hosts the release taken over goes back to, with the services it had there */
+  hosts: string[];
+  services: string[];
+  /** the hosts that run the release gone back from where it took over nothing, and NAME has no older release: left as they are */
+  stay: string[];
+}
+
+async function takenBack(store: string, name: string, current: StoredRelease, previous: StoredRelease | undefined, hosts: string[], rows: StatusRow[]): Promise<{ release: StoredRelease; takeBack: TakeBack } | undefined> {
+  const taken = rows.filter((r) => hosts.includes(r.host) && r.releaseName === name && !r.retired && r.digest === current.digest && r.tookOver?.by === current.digest);
+  // and where such a rollback stopped half way: the release taken over is being put back over CURRENT
+  const resumed = rows.filter((r) => hosts.includes(r.host) && r.releaseName !== name && !r.retired && !r.complete && r.configured === current.digest && r.tookOver?.release.name === name && r.tookOver.digest === current.digest);
+  if (!taken.length && !resumed.length) return undefined;
+  const groups = new Map<string, StatusRow[]>();
+  for (const [r, back] of [...taken.map((r) => [r, r.tookOver!.digest] as const), ...resumed.map((r) => [r, r.digest!] as const)]) groups.set(back, [...(groups.get(back) ?? []), r]);
+  const releaseOf = (r: StatusRow) => (r.releaseName === name ? r.tookOver!.release : { name: r.releaseName!, version: r.release!.slice(r.releaseName!.length + 1) });
+  const hostsOf = (of: StatusRow[]) => [...new Set(of.map((r) => r.host))];
+  const others = hosts.filter((h) => ![...taken, ...resumed].some((r) => r.host === h));
+  const what = (of: StatusRow[]) => `${[...new Set(of.map((r) => r.service))].join(',')} on ${hostsOf(of).join(',')} from ${shown(releaseOf(of[0]!).name)} ${shown(releaseOf(of[0]!).version)}`;
+  const here = `${name} ${current.version} (${current.digest.slice(0, 12)}) took over ${[...groups.values()].map(what).join('; ')} (--take-over)`;
+  if (groups.size > 1 || (others.length && previous)) {
+    const steps = [...groups.values()].map((of) => `ferry rollback ${name} --limit ${hostsOf(of).join(',')} (${shown(releaseOf(of[0]!).name)} ${shown(releaseOf(of[0]!).version)} back)`);
+    if (others.length && previous) steps.push(`ferry rollback ${name} --limit ${others.join(',')} (${name} ${previous.version})`);
+    throw new DeployError(`rollback of ${name} changes nothing: ${here}${others.length ? `, and runs on ${others.join(',')} where it took over nothing` : ''}; a rollback goes to one release: go back one set of hosts at a time: ${steps.join(', then ')}`);
+  }
+  const [digest, of] = [...groups][0]!;
+  const old = (await listReleases(store, () => {})).find((r) => r.digest === digest);
+  if (!old) {
+    throw new StoreError(`${here}, whose bundle ${digest.slice(0, 12)} the store ${store} no longer holds: import it again and roll back, or deploy a release in its place with --take-over ${name} --limit ${hostsOf(of).join(',')}`);
+  }
+  return { release: old, takeBack: { hosts: hostsOf(of), services: [...new Set(of.map((r) => r.service))], stay: others } };
+}
+
+/** No host runs NAME: where another release took NAME's services over, the one line says how to put them back. */
+function refuseTakenFrom(name: string, rows: StatusRow[]): void {
+  const by = rows.filter((r) => !r.retired && r.tookOver?.release.name === name && r.tookOver.by === r.digest);
+  if (!by.length) return;
+  const releases = [...new Set(by.map((r) => r.releaseName!))];
+  const where = releases.map((n) => {
+    const of = by.filter((r) => r.releaseName === n);
+    return `${shown(n)} took over ${[...new Set(of.map((r) => r.service))].join(',')} on ${[...new Set(of.map((r) => r.host))].join(',')} from ${name} ${shown(of[0]!.tookOver!.release.version)}: ferry rollback ${shown(n)} --limit ${[...new Set(of.map((r) => r.host))].join(',')} puts it back`;
+  });
+  throw new StoreError(`no host's facts name a release of ${name}: there is nothing to roll back; ${where.join('; ')}`);
 }
 
 /** The release a rollback goes back from (the newest the facts name) and the hosts whose facts name it. */
@@ -86,7 +162,35 @@ export function rollbackFromLine(name: string, from: RollbackFrom): string {
 export async function runRollback(opts: RollbackOptions): Promise<DeployReport> {
   const { store, name, to, ...deploy } = opts;
   const target = await rollbackTarget(opts);
-  opts.log.info(`rolling back ${name} to ${target.version} (${target.digest.slice(0, 12)})`);
-  if (target.from) opts.log.info(rollbackFromLine(name, target.from));
-  return runDeploy({ ...deploy, release: await loadRelease(store, target.digest) });
+  for (const line of rollbackLines(name, target, 'rolling back')) opts.log.info(line);
+  return runDeploy({ ...deploy, ...rollbackScope(name, target, deploy), release: await loadRelease(store, target.digest) });
+}
+
+/** What a rollback says before it deploys (`verb`: `rolling back`, or what --check does): where it goes, and from what. */
+export function rollbackLines(name: string, target: RollbackTarget, verb: string): string[] {
+  const to = `${target.name} ${target.version} (${target.digest.slice(0, 12)})`;
+  const t = target.takeBack;
+  if (!t || !target.from) {
+    const behind = (target.behind ?? []).map((b) => `${b.host} (${name} ${b.version})`);
+    return [
+      `${verb} ${name} to ${target.version} (${target.digest.slice(0, 12)})`,
+      ...(target.from ? [rollbackFromLine(name, target.from)] : []),
+      ...(behind.length ? [`left as they are: ${nameSome(behind)}, older than ${name} ${target.version}: a rollback takes no host forward (ferry deploy ${name}@${target.version} does)`] : []),
+    ];
+  }
+  const from = `${name} ${target.from.release.version}`;
+  return [
+    `${verb} ${name} on ${t.hosts.join(', ')} to ${to}, whose ${t.services.join(', ')} ${from} took over there (--take-over)`,
+    rollbackFromLine(name, target.from),
+    ...(t.stay.length ? [`${from} stays on ${nameSome(t.stay)}: it took over nothing there, and it is the oldest release of ${name} in the store`] : []),
+  ];
+}
+
+/** The hosts a rollback deploys to: not those it leaves behind; a release taken over only where it was taken from, replacing NAME's services there. */
+export function rollbackScope(name: string, target: RollbackTarget, deploy: Pick<DeployOptions, 'hosts' | 'takeOver'>): Partial<Pick<DeployOptions, 'hosts' | 'takeOver'>> {
+  const t = target.takeBack;
+  const behind = target.behind?.map((b) => b.host);
+  if (behind) return { hosts: deploy.hosts.filter((h) => !behind.includes(h.name)) };
+  if (!t) return {};
+  return { hosts: deploy.hosts.filter((h) => t.hosts.includes(h.name)), takeOver: [...(deploy.takeOver ?? []), name] };
 }

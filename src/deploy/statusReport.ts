@@ -128,7 +128,7 @@ export function statusReport(regions: RegionStatus[], expect?: string, expected?
   for (const r of regions) {
     unchecked.push(...(r.status.unchecked ?? []).map((u) => ({ region: r.region, ...u })));
     const mine = r.status.rows.map((row) => {
-      const { failure, named: _named, releaseName: _releaseName, ...rest } = row;
+      const { failure, named: _named, releaseName: _releaseName, tookOver: _tookOver, ...rest } = row;
       return { region: r.region, ...rest, ...(failure ? { failure: { stage: failure.stage, ...(failure.step ? { step: failure.step } : {}), time: failure.time, message: failure.message, digest: failure.digest } } : {}) };
     });
     rows.push(...mine);

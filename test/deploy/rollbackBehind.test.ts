@@ -1,0 +1,52 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { folderSite } from './folderSite.js';
+import { installFakeSystemctl, repo, runFerry, webService } from './fixtures.js';
+import { writeRelease } from './storeFixture.js';
+
+/**
+ * A canary of 3 on h1, h2 at 2, and h3 still at 1 (it was down when 2 went out). `ferry rollback site` undoes
+ * the canary: back to 2. It deployed 2 to every host, so h3 went forward from 1 to 2 in the middle of a
+ * rollback, though the docs promise that the other hosts stay as they are. A host whose facts name only
+ * releases older than the one the rollback goes to is left as it is, and the log says so (folder hosts).
+ */
+describe('rollback with a host running an older release than the one it goes to (folder hosts)', () => {
+  let site: ReturnType<typeof folderSite>;
+  const d: Record<string, string> = {};
+  const ferry = (...args: string[]) => runFerry(...args, '--store', site.store, '-i', site.inventory, '--allow-local', '--push');
+  const fact = (h: string) => JSON.parse(readFileSync(join(site.root(h), 'var/lib/ferry/facts/web.json'), 'utf8')) as { digest: string };
+  const conf = (h: string) => readFileSync(join(site.root(h), 'etc/web/app.conf'), 'utf8');
+
+  beforeAll(() => {
+    if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npm run build first: the test runs bin/ferry.js');
+    site = folderSite('rollback-behind', ['h1', 'h2', 'h3']);
+    writeFileSync(site.inventory, `vars: { port: 8080 }\n${readFileSync(site.inventory, 'utf8')}`);
+    for (const h of ['h1', 'h2', 'h3']) installFakeSystemctl(site.root(h));
+    for (const v of ['1', '2', '3']) d[v] = writeRelease(site.store, { name: 'site', version: v, epoch: `2026-11-0${v}T00:00:00Z`, services: { web: webService(`${v}.0`) } });
+  });
+  afterAll(() => rmSync(site.dir, { recursive: true, force: true }));
+
+  it('undoes the canary and leaves the host behind as it is, saying so', async () => {
+    expect((await ferry('deploy', 'site@1')).code).toBe(0);
+    expect((await ferry('deploy', 'site@2', '--limit', 'h1,h2')).code).toBe(0);
+    expect((await ferry('deploy', 'site@3', '--limit', 'h1')).code).toBe(0);
+    const left = 'left as they are: h3 (site 1), older than site 2: a rollback takes no host forward (ferry deploy site@2 does)';
+
+    const check = await ferry('rollback', 'site', '--check');
+    expect(check.stderr).toContain(left);
+    expect(check.stdout).not.toMatch(/h3/);
+
+    const back = await ferry('rollback', 'site');
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stderr).toContain(`rolling back site to 2 (${d['2']!.slice(0, 12)})`);
+    expect(back.stderr).toContain(left);
+    for (const h of ['h1', 'h2']) {
+      expect(fact(h).digest).toBe(d['2']);
+      expect(conf(h)).toContain('version 2.0\n');
+    }
+    expect(fact('h3').digest).toBe(d['1']);
+    expect(conf('h3')).toContain('version 1.0\n');
+    expect(back.stdout).not.toMatch(/^h3 /m);
+  });
+});

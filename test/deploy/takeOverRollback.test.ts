@@ -1,0 +1,95 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { folderSite } from './folderSite.js';
+import { installFakeSystemctl, repo, runFerry, webService } from './fixtures.js';
+import { writeRelease } from './storeFixture.js';
+
+/**
+ * `ferry deploy site --take-over app` replaced app's web on a host; `ferry rollback site` then said site's
+ * release was the oldest in the store, nothing to go back to (exit 71), and `rollback app` that no host runs
+ * app (exit 71, no word of the takeover). Where site had an older release, the rollback deployed that one over
+ * the host app had run, a release that never ran there. A rollback of the release that took a service over puts
+ * the release it took it from back on those hosts (folder hosts).
+ */
+describe('rollback of a release that took over another release\'s service (folder hosts)', () => {
+  const sites: Array<ReturnType<typeof folderSite>> = [];
+  const setUp = (prefix: string, hosts: string[]) => {
+    const site = folderSite(prefix, hosts);
+    sites.push(site);
+    writeFileSync(site.inventory, `vars: { port: 8080 }\n${readFileSync(site.inventory, 'utf8')}`);
+    for (const h of hosts) installFakeSystemctl(site.root(h));
+    const ferry = (...args: string[]) => runFerry(...args, '--store', site.store, '-i', site.inventory, '--allow-local', '--push');
+    const fact = (h: string) => JSON.parse(readFileSync(join(site.root(h), 'var/lib/ferry/facts/web.json'), 'utf8')) as { digest: string; release: { name: string; version: string }; tookOver?: { release: { name: string; version: string }; digest: string; by: string } };
+    const conf = (h: string) => readFileSync(join(site.root(h), 'etc/web/app.conf'), 'utf8');
+    return { site, ferry, fact, conf };
+  };
+
+  beforeAll(() => {
+    if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npm run build first: the test runs bin/ferry.js');
+  });
+  afterAll(() => {
+    for (const s of sites) rmSync(s.dir, { recursive: true, force: true });
+  });
+
+  it('puts app back where site took web over, leaves the host where site took over nothing, and says so', async () => {
+    const { site, ferry, fact, conf } = setUp('takeover-rollback-only', ['h1', 'h2']);
+    const app1 = writeRelease(site.store, { name: 'app', version: '1', epoch: '2026-11-01T00:00:00Z', services: { web: webService('1.0.0') } });
+    const site7 = writeRelease(site.store, { name: 'site', version: '7.0', epoch: '2026-11-03T00:00:00Z', services: { web: webService('7.0') } });
+    expect((await ferry('deploy', 'app@1', '--limit', 'h2')).code).toBe(0);
+    const taken = await ferry('deploy', 'site@7.0', '--take-over', 'app');
+    expect(taken.code, taken.stderr).toBe(0);
+    expect(fact('h2').tookOver).toMatchObject({ release: { name: 'app', version: '1' }, digest: app1, by: site7 });
+    expect(fact('h1').tookOver).toBeUndefined();
+
+    // rollback app: nothing of app runs, and the line says what puts it back
+    const app = await ferry('rollback', 'app');
+    expect(app.code, app.stderr).toBe(71);
+    expect(app.stderr).toBe("ferry: no host's facts name a release of app: there is nothing to roll back; site took over web on h2 from app 1: ferry rollback site --limit h2 puts it back\n");
+
+    // a preview names the hosts and the release, changing nothing
+    const check = await ferry('rollback', 'site', '--check');
+    expect(check.stderr).toContain(`rolling back site on h2 to app 1 (${app1.slice(0, 12)}), whose web site 7.0 took over there (--take-over)`);
+    expect(fact('h2').release).toEqual({ name: 'site', version: '7.0' });
+
+    const back = await ferry('rollback', 'site');
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stderr).toContain(`rolling back site on h2 to app 1 (${app1.slice(0, 12)}), whose web site 7.0 took over there (--take-over)`);
+    expect(back.stderr).toContain('site 7.0 stays on h1: it took over nothing there, and it is the oldest release of site in the store');
+    expect(fact('h2')).toMatchObject({ digest: app1, release: { name: 'app', version: '1' } });
+    expect(conf('h2')).toContain('version 1.0.0\n');
+    expect(fact('h1')).toMatchObject({ digest: site7, release: { name: 'site', version: '7.0' } });
+    expect(conf('h1')).toContain('version 7.0\n');
+  });
+
+  it('where site has an older release and also runs where it took over nothing: refused with the commands that go back, which do', async () => {
+    const { site, ferry, fact, conf } = setUp('takeover-rollback-mixed', ['h1', 'h2', 'h3']);
+    const app1 = writeRelease(site.store, { name: 'app', version: '1', epoch: '2026-11-01T00:00:00Z', services: { web: webService('1.0.0') } });
+    const site6 = writeRelease(site.store, { name: 'site', version: '6.0', epoch: '2026-11-02T00:00:00Z', services: { web: webService('6.0') } });
+    const site7 = writeRelease(site.store, { name: 'site', version: '7.0', epoch: '2026-11-03T00:00:00Z', services: { web: webService('7.0') } });
+    expect((await ferry('deploy', 'site@6.0', '--limit', 'h1')).code).toBe(0);
+    expect((await ferry('deploy', 'app@1', '--limit', 'h2,h3')).code).toBe(0);
+    expect((await ferry('deploy', 'site@7.0', '--take-over', 'app')).code).toBe(0);
+    // a later deploy of the same bundle keeps what it took over
+    expect((await ferry('deploy', 'site@7.0', '--limit', 'h2')).code).toBe(0);
+    expect(fact('h2').tookOver).toMatchObject({ digest: app1, by: site7 });
+
+    const refused = await ferry('rollback', 'site');
+    expect(refused.code, refused.stderr).toBe(72);
+    expect(refused.stderr).toBe(
+      `ferry: rollback of site changes nothing: site 7.0 (${site7.slice(0, 12)}) took over web on h2,h3 from app 1 (--take-over), and runs on h1 where it took over nothing; a rollback goes to one release: go back one set of hosts at a time: ferry rollback site --limit h2,h3 (app 1 back), then ferry rollback site --limit h1 (site 6.0)\n`,
+    );
+    for (const h of ['h1', 'h2', 'h3']) expect(fact(h).digest).toBe(site7);
+
+    const takenBack = await ferry('rollback', 'site', '--limit', 'h2,h3');
+    expect(takenBack.code, takenBack.stderr).toBe(0);
+    const before = await ferry('rollback', 'site', '--limit', 'h1');
+    expect(before.code, before.stderr).toBe(0);
+    expect(fact('h1')).toMatchObject({ digest: site6, release: { name: 'site', version: '6.0' } });
+    expect(conf('h1')).toContain('version 6.0\n');
+    for (const h of ['h2', 'h3']) {
+      expect(fact(h)).toMatchObject({ digest: app1, release: { name: 'app', version: '1' } });
+      expect(conf(h)).toContain('version 1.0.0\n');
+    }
+  });
+});
