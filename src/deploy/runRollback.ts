@@ -25,7 +25,7 @@ export interface RollbackOptions extends Omit<DeployOptions, 'release'> {
  * release taken over goes back to (`takeBack`) or the hosts that run an older release than it (`behind`),
  * which it leaves as they are.
  */
-export type RollbackTarget = StoredRelease & { from?: RollbackFrom; takeBack?: TakeBack; behind?: Array<{ host: string; version: string }> };
+export type RollbackTarget = StoredRelease & { from?: RollbackFrom; takeBack?: TakeBack; behind?: Array<{ host: string; version: string }>; runsNone?: string[]; runsNoneOf?: string };
 
 /** What finding the release to go back to needs: the store, the name, and the hosts whose facts say what runs. */
 export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'services' | 'factsDir' | 'forks' | 'ssh' | 'timeoutMs'>;
@@ -87,7 +87,14 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Rollb
   // of 3 where one host, down when 2 went out, still runs 1) took it forward to 2
   const age = (d: string) => releases.findIndex((r) => r.digest === d);
   const behind = runs.filter((r) => r.digests.every((d) => age(d) >= 0 && age(d) < at - 1)).map((r) => ({ host: r.host, version: releases[Math.max(...r.digests.map(age))]!.version }));
-  return { ...releases[at - 1]!, from, ...(behind.length ? { behind } : {}) };
+  // nor does a host whose facts name no release of NAME (one added to its groups since, or whose services were
+  // retired): a rollback undoes what ran, it does not install NAME where it did not run
+  const target = releases[at - 1]!;
+  const toServices = services.get(target.digest) ?? (await readStoredManifest(store, target.digest)).manifest.services;
+  const runsNone = opts.hosts
+    .filter((h) => !runs.some((r) => r.host === h.name) && servicesOfHost(toServices, h).some((s) => !opts.services || opts.services.includes(s)))
+    .map((h) => h.name);
+  return { ...target, from, ...(behind.length ? { behind } : {}), ...(runsNone.length ? { runsNone, ...(opts.services ? { runsNoneOf: opts.services.join(',') } : {}) } : {}) };
 }
 
 /**
@@ -176,6 +183,7 @@ export function rollbackLines(name: string, target: RollbackTarget, verb: string
       `${verb} ${name} to ${target.version} (${target.digest.slice(0, 12)})`,
       ...(target.from ? [rollbackFromLine(name, target.from)] : []),
       ...(behind.length ? [`left as they are: ${nameSome(behind)}, older than ${name} ${target.version}: a rollback takes no host forward (ferry deploy ${name}@${target.version} does)`] : []),
+      ...(target.runsNone?.length ? [`left as they are: ${nameSome(target.runsNone)}, whose facts name no release of ${name}${target.runsNoneOf ? ` for --services ${target.runsNoneOf}` : ''}: a rollback installs nothing where ${name} did not run (ferry deploy ${name}@${target.version} does)`] : []),
     ];
   }
   const from = `${name} ${target.from.release.version}`;
@@ -186,11 +194,11 @@ export function rollbackLines(name: string, target: RollbackTarget, verb: string
   ];
 }
 
-/** The hosts a rollback deploys to: not those it leaves behind; a release taken over only where it was taken from, replacing NAME's services there. */
+/** The hosts a rollback deploys to: not those it leaves behind or that run no release of NAME; a release taken over only where it was taken from, replacing NAME's services there. */
 export function rollbackScope(name: string, target: RollbackTarget, deploy: Pick<DeployOptions, 'hosts' | 'takeOver'>): Partial<Pick<DeployOptions, 'hosts' | 'takeOver'>> {
   const t = target.takeBack;
-  const behind = target.behind?.map((b) => b.host);
-  if (behind) return { hosts: deploy.hosts.filter((h) => !behind.includes(h.name)) };
+  const left = [...(target.behind?.map((b) => b.host) ?? []), ...(target.runsNone ?? [])];
+  if (left.length) return { hosts: deploy.hosts.filter((h) => !left.includes(h.name)) };
   if (!t) return {};
   return { hosts: deploy.hosts.filter((h) => t.hosts.includes(h.name)), takeOver: [...(deploy.takeOver ?? []), name] };
 }

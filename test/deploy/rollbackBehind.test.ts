@@ -50,3 +50,47 @@ describe('rollback with a host running an older release than the one it goes to 
     expect(back.stdout).not.toMatch(/^h3 /m);
   });
 });
+
+/**
+ * A host added to the release's groups since (h3: never deployed): `ferry rollback site` of 2 back to 1 on h1
+ * and h2 installed site 1 on h3, where site never ran. A rollback undoes what ran: such a host is left as it
+ * is, and the log says so (folder hosts).
+ */
+describe('rollback with a host whose facts name no release of the name (folder hosts)', () => {
+  let site: ReturnType<typeof folderSite>;
+  const d: Record<string, string> = {};
+  const ferry = (...args: string[]) => runFerry(...args, '--store', site.store, '-i', site.inventory, '--allow-local', '--push');
+  const fact = (h: string) => JSON.parse(readFileSync(join(site.root(h), 'var/lib/ferry/facts/web.json'), 'utf8')) as { digest: string };
+  const conf = (h: string) => readFileSync(join(site.root(h), 'etc/web/app.conf'), 'utf8');
+
+  beforeAll(() => {
+    if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npm run build first: the test runs bin/ferry.js');
+    site = folderSite('rollback-runsnone', ['h1', 'h2', 'h3']);
+    writeFileSync(site.inventory, `vars: { port: 8080 }\n${readFileSync(site.inventory, 'utf8')}`);
+    for (const h of ['h1', 'h2', 'h3']) installFakeSystemctl(site.root(h));
+    for (const v of ['1', '2']) d[v] = writeRelease(site.store, { name: 'site', version: v, epoch: `2026-11-0${v}T00:00:00Z`, services: { web: webService(`${v}.0`) } });
+  });
+  afterAll(() => rmSync(site.dir, { recursive: true, force: true }));
+
+  it('goes back on the hosts that ran the release and installs nothing on the new one, saying so', async () => {
+    expect((await ferry('deploy', 'site@1', '--limit', 'h1,h2')).code).toBe(0);
+    expect((await ferry('deploy', 'site@2', '--limit', 'h1,h2')).code).toBe(0);
+    const left = 'left as they are: h3, whose facts name no release of site: a rollback installs nothing where site did not run (ferry deploy site@1 does)';
+
+    const check = await ferry('rollback', 'site', '--check');
+    expect(check.stderr).toContain(left);
+    expect(check.stdout).not.toMatch(/h3/);
+
+    const back = await ferry('rollback', 'site');
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stderr).toContain(`rolling back site to 1 (${d['1']!.slice(0, 12)})`);
+    expect(back.stderr).toContain(left);
+    for (const h of ['h1', 'h2']) {
+      expect(fact(h).digest).toBe(d['1']);
+      expect(conf(h)).toContain('version 1.0\n');
+    }
+    expect(existsSync(join(site.root('h3'), 'var/lib/ferry/facts/web.json'))).toBe(false);
+    expect(existsSync(join(site.root('h3'), 'etc/web/app.conf'))).toBe(false);
+    expect(back.stdout).not.toMatch(/^h3 /m);
+  });
+});
