@@ -5,6 +5,27 @@ import { folderSite } from './folderSite.js';
 import { installFakeSystemctl, repo, runFerry, webService } from './fixtures.js';
 import { writeRelease } from './storeFixture.js';
 
+
+/** Three folder hosts and releases `versions` of site (web), each deployed with --push; the hosts' web fact and config. */
+function rollbackSite(name: string, versions: string[]) {
+  const s = {
+    site: undefined as unknown as ReturnType<typeof folderSite>,
+    d: {} as Record<string, string>,
+    ferry: (...args: string[]) => runFerry(...args, '--store', s.site.store, '-i', s.site.inventory, '--allow-local', '--push'),
+    fact: (h: string) => JSON.parse(readFileSync(join(s.site.root(h), 'var/lib/ferry/facts/web.json'), 'utf8')) as { digest: string },
+    conf: (h: string) => readFileSync(join(s.site.root(h), 'etc/web/app.conf'), 'utf8'),
+  };
+  beforeAll(() => {
+    if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npm run build first: the test runs bin/ferry.js');
+    s.site = folderSite(name, ['h1', 'h2', 'h3']);
+    writeFileSync(s.site.inventory, `vars: { port: 8080 }\n${readFileSync(s.site.inventory, 'utf8')}`);
+    for (const h of ['h1', 'h2', 'h3']) installFakeSystemctl(s.site.root(h));
+    for (const v of versions) s.d[v] = writeRelease(s.site.store, { name: 'site', version: v, epoch: `2026-11-0${v}T00:00:00Z`, services: { web: webService(`${v}.0`) } });
+  });
+  afterAll(() => rmSync(s.site.dir, { recursive: true, force: true }));
+  return s;
+}
+
 /**
  * A canary of 3 on h1, h2 at 2, and h3 still at 1 (it was down when 2 went out). `ferry rollback site` undoes
  * the canary: back to 2. It deployed 2 to every host, so h3 went forward from 1 to 2 in the middle of a
@@ -12,20 +33,7 @@ import { writeRelease } from './storeFixture.js';
  * releases older than the one the rollback goes to is left as it is, and the log says so (folder hosts).
  */
 describe('rollback with a host running an older release than the one it goes to (folder hosts)', () => {
-  let site: ReturnType<typeof folderSite>;
-  const d: Record<string, string> = {};
-  const ferry = (...args: string[]) => runFerry(...args, '--store', site.store, '-i', site.inventory, '--allow-local', '--push');
-  const fact = (h: string) => JSON.parse(readFileSync(join(site.root(h), 'var/lib/ferry/facts/web.json'), 'utf8')) as { digest: string };
-  const conf = (h: string) => readFileSync(join(site.root(h), 'etc/web/app.conf'), 'utf8');
-
-  beforeAll(() => {
-    if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npm run build first: the test runs bin/ferry.js');
-    site = folderSite('rollback-behind', ['h1', 'h2', 'h3']);
-    writeFileSync(site.inventory, `vars: { port: 8080 }\n${readFileSync(site.inventory, 'utf8')}`);
-    for (const h of ['h1', 'h2', 'h3']) installFakeSystemctl(site.root(h));
-    for (const v of ['1', '2', '3']) d[v] = writeRelease(site.store, { name: 'site', version: v, epoch: `2026-11-0${v}T00:00:00Z`, services: { web: webService(`${v}.0`) } });
-  });
-  afterAll(() => rmSync(site.dir, { recursive: true, force: true }));
+  const { d, ferry, fact, conf } = rollbackSite('rollback-behind', ['1', '2', '3']);
 
   it('undoes the canary and leaves the host behind as it is, saying so', async () => {
     expect((await ferry('deploy', 'site@1')).code).toBe(0);
@@ -57,20 +65,8 @@ describe('rollback with a host running an older release than the one it goes to 
  * is, and the log says so (folder hosts).
  */
 describe('rollback with a host whose facts name no release of the name (folder hosts)', () => {
-  let site: ReturnType<typeof folderSite>;
-  const d: Record<string, string> = {};
-  const ferry = (...args: string[]) => runFerry(...args, '--store', site.store, '-i', site.inventory, '--allow-local', '--push');
-  const fact = (h: string) => JSON.parse(readFileSync(join(site.root(h), 'var/lib/ferry/facts/web.json'), 'utf8')) as { digest: string };
-  const conf = (h: string) => readFileSync(join(site.root(h), 'etc/web/app.conf'), 'utf8');
-
-  beforeAll(() => {
-    if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npm run build first: the test runs bin/ferry.js');
-    site = folderSite('rollback-runsnone', ['h1', 'h2', 'h3']);
-    writeFileSync(site.inventory, `vars: { port: 8080 }\n${readFileSync(site.inventory, 'utf8')}`);
-    for (const h of ['h1', 'h2', 'h3']) installFakeSystemctl(site.root(h));
-    for (const v of ['1', '2']) d[v] = writeRelease(site.store, { name: 'site', version: v, epoch: `2026-11-0${v}T00:00:00Z`, services: { web: webService(`${v}.0`) } });
-  });
-  afterAll(() => rmSync(site.dir, { recursive: true, force: true }));
+  const at = rollbackSite('rollback-runsnone', ['1', '2']);
+  const { d, ferry, fact, conf } = at;
 
   it('goes back on the hosts that ran the release and installs nothing on the new one, saying so', async () => {
     expect((await ferry('deploy', 'site@1', '--limit', 'h1,h2')).code).toBe(0);
@@ -89,8 +85,8 @@ describe('rollback with a host whose facts name no release of the name (folder h
       expect(fact(h).digest).toBe(d['1']);
       expect(conf(h)).toContain('version 1.0\n');
     }
-    expect(existsSync(join(site.root('h3'), 'var/lib/ferry/facts/web.json'))).toBe(false);
-    expect(existsSync(join(site.root('h3'), 'etc/web/app.conf'))).toBe(false);
+    expect(existsSync(join(at.site.root('h3'), 'var/lib/ferry/facts/web.json'))).toBe(false);
+    expect(existsSync(join(at.site.root('h3'), 'etc/web/app.conf'))).toBe(false);
     expect(back.stdout).not.toMatch(/^h3 /m);
   });
 });
