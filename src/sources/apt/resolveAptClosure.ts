@@ -202,13 +202,28 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     if (!g) installedGroups.set(q.name, (g = [...parseDependencies(q.preDepends), ...parseDependencies(q.depends)]));
     return g;
   };
+  /**
+   * apt's Essential and Important (or Protected) flags belong to the package, not to one version: any
+   * version the sources list, or the hosts' own, that says yes sets them (debListParser::UsePackage), so a
+   * candidate without the field is Essential when an older or newer version is
+   */
+  const packageFlags = new Map<string, { essential: boolean; important: boolean }>();
+  const flagsOf = (name: string) => {
+    let f = packageFlags.get(name);
+    if (!f) {
+      const versions = index.byName.get(name) ?? [];
+      f = { essential: versions.some((v) => v.essential) || installed.get(name)?.essential === true, important: versions.some((v) => v.important === true) };
+      packageFlags.set(name, f);
+    }
+    return f;
+  };
   const compareProviders = (target: string) => (a: AptPackage, b: AptPackage): number =>
     Number(protectedNames.has(b.name)) - Number(protectedNames.has(a.name)) ||
     Number(installed.has(b.name)) - Number(installed.has(a.name)) ||
     // the package named by the dependency before others that provide the name
     Number(b.name === target) - Number(a.name === target) ||
-    Number(b.essential) - Number(a.essential) ||
-    Number(b.important ?? false) - Number(a.important ?? false) ||
+    Number(flagsOf(b.name).essential) - Number(flagsOf(a.name).essential) ||
+    Number(flagsOf(b.name).important) - Number(flagsOf(a.name).important) ||
     priority(a) - priority(b) ||
     (index.order(b.name) ?? -1) - (index.order(a.name) ?? -1);
 
@@ -634,7 +649,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   };
   for (const p of rootPkgs) reach(p.name);
   for (const name of installed.keys()) reach(name);
-  for (const p of [...marked.values()]) if (!reached.has(p.name) && !p.essential) marked.delete(p.name);
+  for (const p of [...marked.values()]) if (!reached.has(p.name) && !flagsOf(p.name).essential) marked.delete(p.name);
 
   // what apt-get would call "unmet dependencies" and what dpkg would refuse
   const result = [...marked.values()];
