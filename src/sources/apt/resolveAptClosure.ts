@@ -368,6 +368,13 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   const atCandidate = (q: Versioned): AptPackage | undefined =>
     installed.get(q.name) === q && !marked.has(q.name) && !originalCandidate(q.name) ? index.byName.get(q.name)?.find((v) => v.version === q.version) : undefined;
 
+  /** the packages markInstall is marking, outermost first (each one's dependencies are being marked) */
+  const marking: string[] = [];
+  /**
+   * the outermost place in `marking` of a package whose own Conflicts/Breaks failed one of its dependencies,
+   * at any depth below it, since this was last reset (Infinity: none)
+   */
+  let selfClashAt = Infinity;
   const markInstall = (p: AptPackage, chain: string[], fromUser: boolean): boolean => {
     if (!fromUser && marked.get(p.name) === p) return true;
     if (!fromUser && (discarded.has(p.name) || marked.has(p.name))) return false;
@@ -414,6 +421,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     };
     for (const q of [...own, ...conflictedBy(p).filter((q) => !own.includes(q))]) {
       if (marked.get(q.name) === q && !own.includes(q)) {
+        if (marking.includes(q.name)) selfClashAt = Math.min(selfClashAt, marking.indexOf(q.name));
         if (failEarly) {
           const hit = relationsOf(q as AptPackage).neg.find(({ rel }) => matches(p, rel) || provides(p, rel))!;
           return failClash(`${q.name} ${q.version}, which is being installed, declares ${hit.kind}: ${formatRelation(hit.rel)}, which ${p.name} ${p.version} matches`);
@@ -456,6 +464,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       const only = possibleSolutions(group);
       if (only.size === 1) protectedNames.add([...only][0]!);
     };
+    marking.push(p.name);
     try {
       for (const groups of [r.pre, r.dep, recommends]) {
         const optional = groups === recommends;
@@ -466,8 +475,19 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
             continue;
           }
           // a Recommends is not taken when its pick conflicts with (or breaks) a package being installed, or
-          // one of those conflicts with the pick: apt-get skips it rather than giving up what it has marked
-          const found = (optional ? solutions(group).filter((s) => !clashesWithMarked(s)) : solutions(group)).some((s) => markInstall(s, here, false));
+          // one of those conflicts with the pick: apt-get skips it rather than giving up what it has marked.
+          // Nor is any other alternative when the pick's own Conflicts/Breaks (or those of a package it pulls
+          // in) hit a package it pulls in: apt marks them all, the group counts as met, and its problem
+          // resolver then drops what clashes, leaving the Recommends unmet ("Recommended packages:")
+          const found = (optional ? solutions(group).filter((s) => !clashesWithMarked(s)) : solutions(group)).some((s) => {
+            const saved = selfClashAt;
+            selfClashAt = Infinity;
+            const ok = markInstall(s, here, false);
+            // s itself, or a package below it (s is marking[marking.length] while it is marked)
+            const below = selfClashAt !== Infinity && selfClashAt >= marking.length;
+            selfClashAt = Math.min(saved, selfClashAt);
+            return ok || (optional && below);
+          });
           if (!found && !optional) {
             failed = true;
             failure ??= unmet(group, here);
@@ -477,6 +497,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
         if (failed && failEarly) break;
       }
     } finally {
+      marking.pop();
       if (!wasProtected) protectedNames.delete(p.name);
     }
     if (failed && failEarly) {
