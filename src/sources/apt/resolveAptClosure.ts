@@ -435,10 +435,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
         const c = installed.get(q.name)!.held ? undefined : originalCandidate(q.name);
         if (c && !clash(p, c)) {
           if (!toUpgrade.includes(c)) toUpgrade.push(c);
-        } else if (failEarly && (!own.includes(q) || protectedNames.has(q.name))) {
+        } else if (failEarly && (!own.includes(q) || protectedNames.has(q.name) || flagsOf(q.name).essential)) {
           // no upgrade clears the hosts' package's own Conflicts/Breaks, or p's own hit a package of the hosts
-          // that apt protects: apt-get does not pick p (when p's own hit an unprotected package of the hosts,
-          // apt-get removes that one, which the final check refuses)
+          // that apt protects, or an Essential one, which apt never removes: apt-get does not pick p (when p's
+          // own hit another package of the hosts, apt-get removes that one, which the final check refuses)
           return failClash(`${p.name} ${p.version} clashes with ${q.name} ${q.version}, which the hosts have and no upgrade of it clears`);
         }
       }
