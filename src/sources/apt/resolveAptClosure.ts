@@ -217,7 +217,8 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     }
     return f;
   };
-  const compareProviders = (target: string) => (a: AptPackage, b: AptPackage): number =>
+  /** `target`: the name the dependency asks for, whose own package goes first (none for `name:native`, `name:ARCH`) */
+  const compareProviders = (target: string | undefined) => (a: AptPackage, b: AptPackage): number =>
     Number(protectedNames.has(b.name)) - Number(protectedNames.has(a.name)) ||
     Number(installed.has(b.name)) - Number(installed.has(a.name)) ||
     // the package named by the dependency before others that provide the name
@@ -236,7 +237,9 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       const own = candidate(rel.name);
       if (own && matches(own, rel)) found.push(own);
       for (const p of index.providers.get(rel.name) ?? []) if (candidate(p.name) === p && provides(p, rel) && !found.includes(p)) found.push(p);
-      found.sort(compareProviders(rel.name));
+      // apt 2.6 does not put the package of that name first for an architecture-qualified dependency
+      // (`name:native`, `name:amd64`): there Essential, Priority and its cache order decide between it and its providers
+      found.sort(compareProviders(rel.archQualifier === undefined || rel.archQualifier === 'any' ? rel.name : undefined));
       for (const p of found) (installed.has(p.name) ? upgrades : fresh).push(p);
     }
     return [...new Set([...upgrades, ...fresh])];
