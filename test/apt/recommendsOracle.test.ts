@@ -36,8 +36,18 @@ const REPO: FixtureDeb[] = [
   { name: 'rec-p1', version: '1', provides: 'rec-v' },
   { name: 'rec-p2', version: '1', provides: 'rec-v' },
   { name: 'recb-broken', version: '1', depends: 'nowhere' },
+  // an alternative whose own Breaks hit its own dependency (recf-pick), directly or below (recf-top): apt marks
+  // them all, counts the Recommends met, then its problem resolver drops them; the next alternative is not
+  // tried. As a Depends (recf-dep-user), the next alternative is installed
+  { name: 'recf-user', version: '1', recommends: 'recf-pick | recf-other' },
+  { name: 'recf-deep-user', version: '1', recommends: 'recf-top | recf-other' },
+  { name: 'recf-dep-user', version: '1', depends: 'recf-pick | recf-other' },
+  { name: 'recf-top', version: '1', depends: 'recf-pick' },
+  { name: 'recf-pick', version: '1', depends: 'recf-dep', breaks: 'recf-dep' },
+  { name: 'recf-dep', version: '1' },
+  { name: 'recf-other', version: '1' },
 ];
-const SETS = ['recc-user', 'recd-user', 'rece-user', 'rec-user'];
+const SETS = ['recc-user', 'recd-user', 'rece-user', 'rec-user', 'recf-user', 'recf-deep-user', 'recf-dep-user'];
 
 function installs(stdout: string): string[] {
   return [...stdout.matchAll(/^Inst (\S+) (?:\[\S+\] )?\((\S+)/gm)].map((m) => `${m[1]!.replace(/:\S+$/, '')} ${m[2]}`).sort();
@@ -80,5 +90,8 @@ describe('Recommends: ferry follows them as apt-get --install-recommends does', 
     expect(ours(['recc-user'])).toEqual(['recc-user 1', 'recc-y 1']);
     expect(ours(['recd-user'])).toEqual(['recd-user 1', 'recd-y 1']);
     expect(ours(['rec-user'])).toEqual(['rec-a 1', 'rec-dep 1', 'rec-p2 1', 'rec-user 1']);
+    expect(ours(['recf-user'])).toEqual(['recf-user 1']);
+    expect(ours(['recf-deep-user'])).toEqual(['recf-deep-user 1']);
+    expect(ours(['recf-dep-user'])).toEqual(['recf-dep-user 1', 'recf-other 1']);
   });
 });

@@ -132,6 +132,21 @@ const REPO: FixtureDeb[] = [
   { name: 'case-pri-b', version: '1', provides: 'vcase-pri', priority: 'optional' },
   { name: 'case-name-user', version: '1', depends: 'Case-Real' },
   { name: 'case-real', version: '1' },
+  // an architecture-qualified dependency (name:native, name:amd64): apt 2.6 does not put the package of that
+  // name before its providers, so its cache order decides here (natq-prov is numbered after natq)
+  { name: 'natq-user', version: '1', depends: 'natq:native' },
+  { name: 'natq-arch-user', version: '1', depends: 'natq:amd64' },
+  { name: 'natq', version: '1' },
+  { name: 'natq-prov', version: '1', provides: 'natq' },
+  // Essential and Important are the package's flags in apt: one version that says yes flags the candidate too
+  { name: 'pkgflag-ess-user', version: '1', depends: 'vpkgflag-ess' },
+  { name: 'pkgflag-ess-a', version: '1', provides: 'vpkgflag-ess', priority: 'required' },
+  { name: 'pkgflag-ess-b', version: '1', essential: true, priority: 'optional' },
+  { name: 'pkgflag-ess-b', version: '2', provides: 'vpkgflag-ess', priority: 'optional' },
+  { name: 'pkgflag-imp-user', version: '1', depends: 'vpkgflag-imp' },
+  { name: 'pkgflag-imp-a', version: '1', provides: 'vpkgflag-imp', priority: 'important' },
+  { name: 'pkgflag-imp-b', version: '1', important: true, priority: 'optional' },
+  { name: 'pkgflag-imp-b', version: '2', provides: 'vpkgflag-imp', priority: 'optional' },
   // a Provides versioned with another relation than = provides nothing (apt: "Ignoring non-equal Provides")
   { name: 'neq-user', version: '1', depends: 'vneq' },
   { name: 'neq-prov', version: '1', provides: 'vneq (>= 3)', priority: 'required' },
@@ -174,6 +189,10 @@ const STATUS = [
   .join('\n');
 
 const EMPTY_SETS = [
+  ['natq-user'],
+  ['natq-arch-user'],
+  ['pkgflag-ess-user'],
+  ['pkgflag-imp-user'],
   ['want-ess'],
   ['want-imp'],
   ['want-pri'],
@@ -311,6 +330,10 @@ describe('the apt closure agrees with apt-get on a repository generated for each
     expect(ours(['anyprov-user'])).toEqual(['anyprov-allowed 1', 'anyprov-user 1']); // not the required, but foreign, provider
     expect(ours(['case-ess-user'])).toContain('case-ess-b 1'); // Essential: Yes is Essential
     expect(ours(['case-imp-user'])).toContain('case-imp-b 1');
+    expect(ours(['natq-user'])).toEqual(['natq-prov 1', 'natq-user 1']); // not natq itself, as for a plain natq
+    expect(ours(['natq-arch-user'])).toEqual(['natq-arch-user 1', 'natq-prov 1']);
+    expect(ours(['pkgflag-ess-user'])).toContain('pkgflag-ess-b 2'); // Essential by its version 1
+    expect(ours(['pkgflag-imp-user'])).toContain('pkgflag-imp-b 2'); // Important by its version 1
     expect(ours(['case-pri-user'])).toContain('case-pri-a 1'); // Priority: Required is required
     expect(ours(['neq-user'])).toContain('neq-plain 1'); // not the required provider, whose Provides is (>= 3)
     expect(ours(['neq-only-user'])).toContain('neq-real 1');

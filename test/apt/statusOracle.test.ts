@@ -1,8 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SpecError } from '../../src/errors.js';
+import { ResolveError, SpecError } from '../../src/errors.js';
 import { loadAptBase } from '../../src/sources/apt/loadAptBase.js';
+import { resolveAptClosure } from '../../src/sources/apt/resolveAptClosure.js';
 import type { FixtureDeb } from './fixtureUpstream.js';
 import { installedStatus, simulatedInstalls as installs, useSuitesFixture } from './suitesFixture.js';
 
@@ -153,5 +154,43 @@ describe('a dpkg status whose relation field ends with "|": ferry reads it as ap
     const err = await r.base().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SpecError);
     expect((err as Error).message).toMatch(/^\S+ferry-status: package q 1: its Recommends ends with "\|" and no relation follows it in apt's order of the fields, on which apt-get crashes \(segfault\) whatever it installs; refusing this status$/);
+  });
+});
+
+/**
+ * An Essential package of the hosts, which apt never removes: a pick whose own Conflicts hit it is not taken.
+ * The next alternative is (Depends or Recommends), a Recommends with none is skipped, a Depends with none is
+ * refused. (A package of the hosts that is not Essential, apt-get removes: ferry refuses.)
+ */
+const ESS_MAIN: FixtureDeb[] = [
+  { name: 'esshost', version: '1' },
+  { name: 'ess-clasher', version: '1', conflicts: 'esshost' },
+  { name: 'ess-other', version: '1' },
+  { name: 'ess-rec', version: '1', recommends: 'ess-clasher' },
+  { name: 'ess-rec-or', version: '1', recommends: 'ess-clasher | ess-other' },
+  { name: 'ess-dep-or', version: '1', depends: 'ess-clasher | ess-other' },
+  { name: 'ess-dep', version: '1', depends: 'ess-clasher' },
+];
+const ESS_STATUS = installedStatus([['esshost', '1', 'Essential: yes\n']]);
+
+describe('an Essential package of the hosts that a pick conflicts with: apt-get takes another, or none', () => {
+  const fx = useSuitesFixture('ferry-apt-status-ess-', [['main', ESS_MAIN, '']], ESS_STATUS);
+  const ours = (name: string) => resolveAptClosure(fx.index, [name], { recommends: true, installed: fx.base }).map((p) => `${p.name} ${p.version}`).sort();
+
+  it.each([
+    ['ess-rec', ['ess-rec 1']],
+    ['ess-rec-or', ['ess-other 1', 'ess-rec-or 1']],
+    ['ess-dep-or', ['ess-dep-or 1', 'ess-other 1']],
+  ])('%s', async (name, expected) => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--install-recommends', name);
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    expect(ours(name)).toEqual(installs(sim.stdout));
+    expect(ours(name)).toEqual(expected);
+  });
+
+  it('ess-dep: both refuse', async () => {
+    const sim = await fx.withBase.aptGet('install', '--simulate', '--install-recommends', 'ess-dep');
+    expect(sim.code, sim.stdout).not.toBe(0);
+    expect(() => ours('ess-dep')).toThrow(ResolveError);
   });
 });

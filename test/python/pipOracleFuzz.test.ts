@@ -5,7 +5,8 @@ import { PIP_OFFLINE_ENV, runCommand } from './fixtures.js';
 // scripts/fixtures/pip_oracle_fuzz.py on fixed seeds: random indexes on 127.0.0.1 (tags, build tags, local
 // versions, yanked files, Requires-Python, name spellings, percent-encoded links, HTML and JSON pages) and
 // requirements (== and === pins, extras, markers, duplicate lines), `ferry lock` (bin/ferry.js: npm run build)
-// against the real pip 23.2's `pip download --no-deps --only-binary=:all:` for the same target.
+// against the real pip 23.2's `pip download --no-deps --only-binary=:all:` for the same target; with `requires`,
+// also pip with the dependencies, from the chosen files alone (`--no-index --find-links`, as hosts install).
 const SCRIPT = join(import.meta.dirname, '../../scripts/fixtures/pip_oracle_fuzz.py');
 
 /** run the fuzzer on seeds 1..10 with `opts`: every case must agree, and the seeds make both kinds of case */
@@ -40,4 +41,7 @@ describe('ferry lock against pip 23.2 on generated indexes', () => {
 
   it('agrees with pip, on 10 fixed seeds, where page hashes are in upper case, md5 or beside another JSON algorithm, pins in upper case, and the requirements say --prefer-binary/--only-binary/--no-binary', () =>
     agreesOnTenSeeds({ same_dup_hashes: true, hash_spellings: true }), 600_000);
+
+  it('agrees with pip, on 10 fixed seeds, where the wheels declare Requires-Dist (specifiers, extras, markers) and Provides-Extra: ferry accepts exactly when pip installs the chosen files with their dependencies', () =>
+    agreesOnTenSeeds({ same_dup_hashes: true, requires: true }), 600_000);
 });

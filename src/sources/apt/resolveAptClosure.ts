@@ -202,13 +202,29 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     if (!g) installedGroups.set(q.name, (g = [...parseDependencies(q.preDepends), ...parseDependencies(q.depends)]));
     return g;
   };
-  const compareProviders = (target: string) => (a: AptPackage, b: AptPackage): number =>
+  /**
+   * apt's Essential and Important (or Protected) flags belong to the package, not to one version: any
+   * version the sources list, or the hosts' own, that says yes sets them (debListParser::UsePackage), so a
+   * candidate without the field is Essential when an older or newer version is
+   */
+  const packageFlags = new Map<string, { essential: boolean; important: boolean }>();
+  const flagsOf = (name: string) => {
+    let f = packageFlags.get(name);
+    if (!f) {
+      const versions = index.byName.get(name) ?? [];
+      f = { essential: versions.some((v) => v.essential) || installed.get(name)?.essential === true, important: versions.some((v) => v.important === true) };
+      packageFlags.set(name, f);
+    }
+    return f;
+  };
+  /** `target`: the name the dependency asks for, whose own package goes first (none for `name:native`, `name:ARCH`) */
+  const compareProviders = (target: string | undefined) => (a: AptPackage, b: AptPackage): number =>
     Number(protectedNames.has(b.name)) - Number(protectedNames.has(a.name)) ||
     Number(installed.has(b.name)) - Number(installed.has(a.name)) ||
     // the package named by the dependency before others that provide the name
     Number(b.name === target) - Number(a.name === target) ||
-    Number(b.essential) - Number(a.essential) ||
-    Number(b.important ?? false) - Number(a.important ?? false) ||
+    Number(flagsOf(b.name).essential) - Number(flagsOf(a.name).essential) ||
+    Number(flagsOf(b.name).important) - Number(flagsOf(a.name).important) ||
     priority(a) - priority(b) ||
     (index.order(b.name) ?? -1) - (index.order(a.name) ?? -1);
 
@@ -221,7 +237,9 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       const own = candidate(rel.name);
       if (own && matches(own, rel)) found.push(own);
       for (const p of index.providers.get(rel.name) ?? []) if (candidate(p.name) === p && provides(p, rel) && !found.includes(p)) found.push(p);
-      found.sort(compareProviders(rel.name));
+      // apt 2.6 does not put the package of that name first for an architecture-qualified dependency
+      // (`name:native`, `name:amd64`): there Essential, Priority and its cache order decide between it and its providers
+      found.sort(compareProviders(rel.archQualifier === undefined || rel.archQualifier === 'any' ? rel.name : undefined));
       for (const p of found) (installed.has(p.name) ? upgrades : fresh).push(p);
     }
     return [...new Set([...upgrades, ...fresh])];
@@ -353,6 +371,13 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   const atCandidate = (q: Versioned): AptPackage | undefined =>
     installed.get(q.name) === q && !marked.has(q.name) && !originalCandidate(q.name) ? index.byName.get(q.name)?.find((v) => v.version === q.version) : undefined;
 
+  /** the packages markInstall is marking, outermost first (each one's dependencies are being marked) */
+  const marking: string[] = [];
+  /**
+   * the outermost place in `marking` of a package whose own Conflicts/Breaks failed one of its dependencies,
+   * at any depth below it, since this was last reset (Infinity: none)
+   */
+  let selfClashAt = Infinity;
   const markInstall = (p: AptPackage, chain: string[], fromUser: boolean): boolean => {
     if (!fromUser && marked.get(p.name) === p) return true;
     if (!fromUser && (discarded.has(p.name) || marked.has(p.name))) return false;
@@ -399,6 +424,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     };
     for (const q of [...own, ...conflictedBy(p).filter((q) => !own.includes(q))]) {
       if (marked.get(q.name) === q && !own.includes(q)) {
+        if (marking.includes(q.name)) selfClashAt = Math.min(selfClashAt, marking.indexOf(q.name));
         if (failEarly) {
           const hit = relationsOf(q as AptPackage).neg.find(({ rel }) => matches(p, rel) || provides(p, rel))!;
           return failClash(`${q.name} ${q.version}, which is being installed, declares ${hit.kind}: ${formatRelation(hit.rel)}, which ${p.name} ${p.version} matches`);
@@ -412,10 +438,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
         const c = installed.get(q.name)!.held ? undefined : originalCandidate(q.name);
         if (c && !clash(p, c)) {
           if (!toUpgrade.includes(c)) toUpgrade.push(c);
-        } else if (failEarly && (!own.includes(q) || protectedNames.has(q.name))) {
+        } else if (failEarly && (!own.includes(q) || protectedNames.has(q.name) || flagsOf(q.name).essential)) {
           // no upgrade clears the hosts' package's own Conflicts/Breaks, or p's own hit a package of the hosts
-          // that apt protects: apt-get does not pick p (when p's own hit an unprotected package of the hosts,
-          // apt-get removes that one, which the final check refuses)
+          // that apt protects, or an Essential one, which apt never removes: apt-get does not pick p (when p's
+          // own hit another package of the hosts, apt-get removes that one, which the final check refuses)
           return failClash(`${p.name} ${p.version} clashes with ${q.name} ${q.version}, which the hosts have and no upgrade of it clears`);
         }
       }
@@ -441,6 +467,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       const only = possibleSolutions(group);
       if (only.size === 1) protectedNames.add([...only][0]!);
     };
+    marking.push(p.name);
     try {
       for (const groups of [r.pre, r.dep, recommends]) {
         const optional = groups === recommends;
@@ -451,8 +478,19 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
             continue;
           }
           // a Recommends is not taken when its pick conflicts with (or breaks) a package being installed, or
-          // one of those conflicts with the pick: apt-get skips it rather than giving up what it has marked
-          const found = (optional ? solutions(group).filter((s) => !clashesWithMarked(s)) : solutions(group)).some((s) => markInstall(s, here, false));
+          // one of those conflicts with the pick: apt-get skips it rather than giving up what it has marked.
+          // Nor is any other alternative when the pick's own Conflicts/Breaks (or those of a package it pulls
+          // in) hit a package it pulls in: apt marks them all, the group counts as met, and its problem
+          // resolver then drops what clashes, leaving the Recommends unmet ("Recommended packages:")
+          const found = (optional ? solutions(group).filter((s) => !clashesWithMarked(s)) : solutions(group)).some((s) => {
+            const saved = selfClashAt;
+            selfClashAt = Infinity;
+            const ok = markInstall(s, here, false);
+            // s itself, or a package below it (s is marking[marking.length] while it is marked)
+            const below = selfClashAt !== Infinity && selfClashAt >= marking.length;
+            selfClashAt = Math.min(saved, selfClashAt);
+            return ok || (optional && below);
+          });
           if (!found && !optional) {
             failed = true;
             failure ??= unmet(group, here);
@@ -462,6 +500,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
         if (failed && failEarly) break;
       }
     } finally {
+      marking.pop();
       if (!wasProtected) protectedNames.delete(p.name);
     }
     if (failed && failEarly) {
@@ -634,7 +673,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   };
   for (const p of rootPkgs) reach(p.name);
   for (const name of installed.keys()) reach(name);
-  for (const p of [...marked.values()]) if (!reached.has(p.name) && !p.essential) marked.delete(p.name);
+  for (const p of [...marked.values()]) if (!reached.has(p.name) && !flagsOf(p.name).essential) marked.delete(p.name);
 
   // what apt-get would call "unmet dependencies" and what dpkg would refuse
   const result = [...marked.values()];
