@@ -35,20 +35,11 @@ export function isUrl(s: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/i.test(s);
 }
 
-/** A purl's type, name and version, or undefined when it is not a valid purl. */
-export function parsePurl(purl: string): { type: string; name: string; version?: string } | undefined {
+/** A purl's type, name, version and qualifiers, or undefined when it is not a valid purl. */
+export function parsePurl(purl: string): { type: string; name: string; version?: string; qualifiers?: Record<string, string> } | undefined {
   try {
     const p = PackageURL.fromString(purl);
-    return { type: p.type, name: p.name, ...(p.version != null && { version: p.version }) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** One qualifier of a purl (`distro` of pkg:deb/debian/curl@7.88.1-10?arch=amd64&distro=bookworm), or undefined. */
-export function parsePurlQualifier(purl: string, key: string): string | undefined {
-  try {
-    return PackageURL.fromString(purl).qualifiers?.[key] ?? undefined;
+    return { type: p.type, name: p.name, ...(p.version != null && { version: p.version }), ...(p.qualifiers != null && { qualifiers: p.qualifiers }) };
   } catch {
     return undefined;
   }

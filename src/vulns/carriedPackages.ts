@@ -1,5 +1,5 @@
 import type { CdxBom, CdxComponent } from '../sbom/cycloneDx.js';
-import { parsePurl, parsePurlQualifier } from '../sbom/purl.js';
+import { parsePurl } from '../sbom/purl.js';
 import type { CarriedPackage } from './advisory.js';
 
 /**
@@ -28,7 +28,7 @@ export function carriedPackages(bom: CdxBom): CarriedPackage[] {
 export function sbomDebianSuite(bom: CdxBom): string | undefined {
   const seen = new Set<string>();
   const walk = (c: CdxComponent) => {
-    const distro = c.purl?.startsWith('pkg:deb/') ? parsePurlQualifier(c.purl, 'distro') : undefined;
+    const distro = c.purl?.startsWith('pkg:deb/') ? parsePurl(c.purl)?.qualifiers?.distro : undefined;
     if (distro !== undefined) seen.add(distro);
     for (const inner of c.components ?? []) walk(inner);
   };

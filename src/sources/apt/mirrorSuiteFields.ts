@@ -1,10 +1,7 @@
 import { IntegrityError } from '../../errors.js';
 import { quoteInput } from '../../util/oneLine.js';
 import { RELEASE_NAME } from './releaseName.js';
-import type { FetchStats } from '../../fetch/index.js';
-import type { BuildContext } from '../kind.js';
-import type { AptUpstreamSource } from './loadAptUpstreams.js';
-import { fetchUpstreamReleases, releasePin } from './readUpstreamIndexes.js';
+import { releasePin } from './readUpstreamIndexes.js';
 
 /** What a mirror's lock gives of one suite, which its Release repeats (AptMirrorLock.suites). */
 export interface MirrorSuiteFields {
@@ -63,31 +60,4 @@ export function checkLockedSuiteFields(where: string, locked: MirrorSuiteFields,
   if (locked.releaseSuite !== signed.releaseSuite) throw differs('releaseSuite', locked.releaseSuite, signed.releaseSuite, 'its Suite when not the folder\'s name');
   if (locked.codename !== signed.codename) throw differs('codename', locked.codename, signed.codename, 'its Codename when not the folder\'s name');
   if (Date.parse(locked.date) > Date.parse(signed.date)) throw differs('date', locked.date, signed.date, 'a mirror may not be dated after the newest Release the upstream signed');
-}
-
-/**
- * build --locked of a mirror: check one locked suite (checkLockedSuiteFields) against the signed Releases of
- * its upstreams (`upstreams`: those of that suite only), read as checkLockedUpstreams reads them: the ones
- * this machine kept when they still verify, fetched again when they do not give what the lock gives (the
- * upstream moved on since this machine's last lock, and the lock was made after).
- */
-export async function checkLockedSuiteUpstreams(
-  where: string,
-  locked: MirrorSuiteFields,
-  upstreams: AptUpstreamSource[],
-  ctx: Pick<BuildContext, 'cacheDir' | 'epoch'>,
-  stats: FetchStats,
-): Promise<void> {
-  const check = async (preferCached: boolean) => {
-    const { releases } = await fetchUpstreamReleases(upstreams, stats, { cacheDir: ctx.cacheDir, preferCached });
-    const read = [...releases.values()];
-    return { cached: read.some((r) => r.cached), run: () => checkLockedSuiteFields(where, locked, mirrorSuiteFields(locked.suite, read.map((r) => r.fields), ctx.epoch)) };
-  };
-  const warm = await check(true);
-  try {
-    warm.run();
-  } catch (err) {
-    if (!(err instanceof IntegrityError) || !warm.cached) throw err;
-    (await check(false)).run();
-  }
 }

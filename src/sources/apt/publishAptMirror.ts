@@ -7,7 +7,7 @@ import { mirrorRoot } from '../mirrorRoot.js';
 import { checkLockedControls } from './checkLockedControls.js';
 import { checkLockedUpstreams, checkSha512 } from './checkLockedInIndexes.js';
 import { checkLockedSourceUpstreams } from './checkLockedSources.js';
-import { checkLockedSuiteUpstreams } from './mirrorSuiteFields.js';
+import { checkLockedSuiteFields, mirrorSuiteFields } from './mirrorSuiteFields.js';
 import type { AptPackage } from './types.js';
 import type { AptUpstreamSource } from './loadAptUpstreams.js';
 import type { PublishedPackage } from './writeAptRepository.js';
@@ -39,15 +39,22 @@ export async function publishAptMirror(
   // its suite and component lists, with exactly its files, and with sources: true the one ferry lock takes for
   // a .deb of the suite, from the component it takes it from (checkLockedSourceUpstreams); checked before
   // anything is downloaded; and each suite's date, pin, Suite and Codename, which its Release repeats, what
-  // the upstream's signed Releases of that suite give (checkLockedSuiteUpstreams)
+  // the upstream's signed Releases of that suite give, read once with its Packages indexes (checkLockedSuiteFields)
   const sha512s = new Map<number, string>();
   const stanzas = new Map<number, AptPackage>();
   for (const locked of lock.suites) {
     const { suite } = locked;
     const at = lock.packages.flatMap((p, i) => (p.suite === suite ? [i] : []));
     const ofSuite = upstreams.flatMap((u) => (u.suites.includes(suite) ? [{ ...u, suites: [suite] }] : []));
-    await checkLockedSuiteUpstreams(`lock: mirrors.apt.${name}`, locked, ofSuite, ctx, stats);
-    const left = await checkLockedUpstreams(at.map((i) => lock.packages[i]!), ofSuite, lock.architectures, ctx, stats, (j, p) => stanzas.set(at[j]!, p));
+    const left = await checkLockedUpstreams(
+      at.map((i) => lock.packages[i]!),
+      ofSuite,
+      lock.architectures,
+      ctx,
+      stats,
+      (j, p) => stanzas.set(at[j]!, p),
+      (releases) => checkLockedSuiteFields(`lock: mirrors.apt.${name}`, locked, mirrorSuiteFields(suite, releases.map((r) => r.fields), ctx.epoch)),
+    );
     for (const [j, sha512] of left) sha512s.set(at[j]!, sha512);
     // with sources: true, the source packages of the suite are those ferry lock takes for its .debs, as their signed stanzas name them
     const binaries = spec.sources ? { debs: at.map((i) => ({ deb: lock.packages[i]!, stanza: stanzas.get(i)! })), components: spec.components } : undefined;
