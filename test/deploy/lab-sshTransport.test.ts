@@ -108,12 +108,15 @@ describe('the ssh transport', () => {
     const before = readFileSync(knownHosts, 'utf8');
     const inventory = join(dir, 'inventory-jump.yaml');
     writeFileSync(inventory, stringify({ groups: { web: { hosts: ['jumped'] } }, hosts: { jumped: { address: target.address, port: target.port, vars: { ssh_options: { ProxyJump: `root@${jump.address}:${jump.port}` } } } } }));
-    // under a terminal (script(1) gives ferry one), as an operator runs it; "yes" typed ahead for any question
-    const command = [process.execPath, FERRY_BIN, 'plan', 'app@1', '-i', inventory, '--store', store, '-F', lab.sshConfig].map((a) => `'${a}'`).join(' ');
-    const r = await run('script', ['-qefc', command, '/dev/null'], { input: 'yes\n' });
-    expect(r.stdout, r.stdout).toMatch(/^jumped: unreachable: host jumped \(127\.0\.0\.1:\d+\): /m);
-    expect(r.stdout, r.stdout).not.toMatch(/authenticity of host|continue connecting|password/i);
-    expect(r.code, r.stdout).toBe(72);
-    expect(readFileSync(knownHosts, 'utf8')).toBe(before);
+    // plan asks with one command per host, deploy over the connection its hold keeps (ssh's two ways of starting)
+    for (const [verb, ...args] of [['plan'], ['deploy', '--push']]) {
+      // under a terminal (script(1) gives ferry one), as an operator runs it; "yes" typed ahead for any question
+      const command = [process.execPath, FERRY_BIN, verb!, ...args, 'app@1', '-i', inventory, '--store', store, '-F', lab.sshConfig].map((a) => `'${a}'`).join(' ');
+      const r = await run('script', ['-qefc', command, '/dev/null'], { input: 'yes\n' });
+      expect(r.stdout, r.stdout).toMatch(/^jumped: (unreachable|failed): host jumped \(127\.0\.0\.1:\d+\): /m);
+      expect(r.stdout, r.stdout).not.toMatch(/authenticity of host|continue connecting|password/i);
+      expect(r.code, r.stdout).toBe(72);
+      expect(readFileSync(knownHosts, 'utf8')).toBe(before);
+    }
   });
 });
