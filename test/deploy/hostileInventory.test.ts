@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from '../helpers/cli.js';
+import { ferry, run } from '../helpers/cli.js';
 import { writeRelease } from './storeFixture.js';
 
 const KEY = { path: 'keys/bundle.asc', content: 'key\n', kind: 'key' as const, services: [] };
@@ -235,6 +235,20 @@ describe('an inventory that is hostile by size or by its values', () => {
     const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
     expect(r.code, r.stderr).toBe(65);
     expect(r.stderr).toBe(`ferry: ${inventory}: ${named} is not a finite number; quote it to keep it as text\n`);
+  });
+
+  it('refuses an inventory that is not a regular file (a link to /dev/zero, a FIFO) or is larger than 16 MiB at once, without reading it: one line (exit 65)', async () => {
+    for (const [name, make, why] of [
+      ['zero', (p: string) => symlinkSync('/dev/zero', p), 'is not a regular file'],
+      ['fifo', async (p: string) => expect((await run('mkfifo', [p])).code).toBe(0), 'is not a regular file'],
+      ['huge', (p: string) => truncateSync((writeFileSync(p, ''), p), (16 << 20) + 1), `is ${(16 << 20) + 1} bytes, larger than ${16 << 20} bytes`],
+    ] as const) {
+      const inventory = join(dir, `${name}-${Math.random().toString(36).slice(2)}.yaml`);
+      await make(inventory);
+      const r = await ferry(['plan', 'app@1', '-i', inventory, '--store', store]);
+      expect(r.code, r.stderr).toBe(65);
+      expect(r.stderr).toBe(`ferry: ${inventory} ${why}: not an inventory\n`);
+    }
   });
 
   it('refuses a YAML alias bomb as an inventory, with one line (exit 65)', async () => {

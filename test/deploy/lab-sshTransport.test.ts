@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from '../helpers/cli.js';
+import { ferry, run, FERRY_BIN } from '../helpers/cli.js';
 import { startSshLab, type LabHost, type SshLab } from './sshLab.js';
 import { writeRelease } from './storeFixture.js';
 
 /**
  * What the ssh transport trusts of a host and of an inventory entry, against real sshd hosts: bn1 shows a
- * Banner that forges ssh's host key warning, or1 is plain.
+ * Banner that forges ssh's host key warning, or1 is plain, jp1's host key is not in known_hosts.
  */
 describe('the ssh transport', () => {
   let dir: string;
@@ -21,7 +21,7 @@ describe('the ssh transport', () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ssh-transport-'));
     store = join(dir, 'store');
     writeRelease(store, { name: 'app', version: '1', services: { web: { version: '1.0.0', groups: ['web'], install: [{ command: { run: 'true' } }] } }, extra: [{ path: 'keys/bundle.asc', content: 'key\n', kind: 'key', services: [] }] });
-    lab = await startSshLab(dir, ['bn1', 'or1']);
+    lab = await startSshLab(dir, ['bn1', 'or1', 'jp1']);
     const bn1 = host('bn1');
     await lab.stop(bn1);
     const banner = join(dir, 'banner');
@@ -91,5 +91,32 @@ describe('the ssh transport', () => {
     expect(out, out).toMatch(/^jumped: unreachable: host jumped \(127\.0\.0\.1:\d+\): /m);
     expect(out, out).not.toMatch(/^direct: unreachable/m);
     expect(r.code, out).toBe(72);
+  });
+
+  /**
+   * ferry runs ssh with BatchMode=yes, so that nothing asks the operator anything; but for a ProxyJump ssh
+   * starts another ssh per hop (`ssh -l USER -p PORT -W [%h]:%p HOP`) with none of ferry's options. An
+   * inventory's ProxyJump to a host of its choosing had that ssh ask on the operator's terminal whether to
+   * trust the host's key (and, for a host taking passwords, for "root@HOST's password:"), in the middle of a
+   * deploy, the connection held until it was answered.
+   */
+  it("asks nothing on the operator's terminal for a ProxyJump host of the inventory's choosing: that hop fails like ferry's own ssh (exit 72), known_hosts unchanged", async () => {
+    const target = host('or1');
+    const jump = host('jp1');
+    const knownHosts = join(dir, 'known_hosts');
+    writeFileSync(knownHosts, readFileSync(knownHosts, 'utf8').split('\n').filter((l) => !l.startsWith(`[${jump.address}]:${jump.port} `)).join('\n'));
+    const before = readFileSync(knownHosts, 'utf8');
+    const inventory = join(dir, 'inventory-jump.yaml');
+    writeFileSync(inventory, stringify({ groups: { web: { hosts: ['jumped'] } }, hosts: { jumped: { address: target.address, port: target.port, vars: { ssh_options: { ProxyJump: `root@${jump.address}:${jump.port}` } } } } }));
+    // plan asks with one command per host, deploy over the connection its hold keeps (ssh's two ways of starting)
+    for (const [verb, ...args] of [['plan'], ['deploy', '--push']]) {
+      // under a terminal (script(1) gives ferry one), as an operator runs it; "yes" typed ahead for any question
+      const command = [process.execPath, FERRY_BIN, verb!, ...args, 'app@1', '-i', inventory, '--store', store, '-F', lab.sshConfig].map((a) => `'${a}'`).join(' ');
+      const r = await run('script', ['-qefc', command, '/dev/null'], { input: 'yes\n' });
+      expect(r.stdout, r.stdout).toMatch(/^jumped: (unreachable|failed): host jumped \(127\.0\.0\.1:\d+\): /m);
+      expect(r.stdout, r.stdout).not.toMatch(/authenticity of host|continue connecting|password/i);
+      expect(r.code, r.stdout).toBe(72);
+      expect(readFileSync(knownHosts, 'utf8')).toBe(before);
+    }
   });
 });

@@ -47,11 +47,13 @@ export interface SpawnOptions {
    * does not reach it.
    */
   group?: boolean;
+  /** the program's environment, instead of the runner's */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Start a program, collect its stdout and stderr, kill it after timeoutMs. */
 function start(cmd: string, args: string[], opts: SpawnOptions = {}): Started {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: opts.group === true });
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: opts.group === true, ...(opts.env && { env: opts.env }) });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let timedOut = false;

@@ -28,6 +28,20 @@ export interface SshSettings {
 }
 
 /**
+ * How every ssh runs: in a session of its own, without the runner's terminal, and never asking through an
+ * askpass program (SSH_ASKPASS_REQUIRE=never, OpenSSH 8.4). BatchMode=yes keeps the ssh ferry starts from
+ * asking anything, but not the ssh it starts for each ProxyJump hop (`ssh -l USER -p PORT -W [%h]:%p HOP`,
+ * none of ferry's options): an inventory's `ProxyJump: root@HOST` of its choosing put "Are you sure you want
+ * to continue connecting?" or "root@HOST's password:" on the operator's terminal in the middle of a deploy,
+ * for a host the inventory chose, and held the host's connection until the answer. With no terminal to open
+ * and no askpass, that ssh fails as ferry's own does (host key verification failed, permission denied). A
+ * session of its own is a process group of its own too: a timeout stops the hops' ssh with it.
+ */
+function unattended() {
+  return { group: true, env: { ...process.env, SSH_ASKPASS_REQUIRE: 'never' } };
+}
+
+/**
  * The system OpenSSH client, so the operator's ssh_config (ProxyJump, IdentityFile, agents) and
  * known_hosts apply. Host keys are checked: with BatchMode the client's default (StrictHostKeyChecking=ask)
  * refuses unknown and changed keys instead of asking; an operator may relax it in ssh_config.
@@ -90,13 +104,13 @@ export class SshTransport implements Transport {
 
   private spawn(command: string, opts: RunOptions): Promise<SpawnOutcome> {
     this.#commands++;
-    return spawnCommand(this.settings.program ?? 'ssh', [...this.baseArgs(), '--', this.target.address, command], opts);
+    return spawnCommand(this.settings.program ?? 'ssh', [...this.baseArgs(), '--', this.target.address, command], { ...opts, ...unattended() });
   }
 
   async hold(script: string, readyLine: string, timeoutMs?: number): Promise<Held | RunResult> {
     this.#commands++;
     const { command, head } = scriptOnStdin(script);
-    const r = await spawnHeld(this.settings.program ?? 'ssh', [...this.baseArgs(true), '--', this.target.address, command], head, readyLine, { timeoutMs });
+    const r = await spawnHeld(this.settings.program ?? 'ssh', [...this.baseArgs(true), '--', this.target.address, command], head, readyLine, { timeoutMs, ...unattended() });
     if ('ended' in r) return this.check(r.ended, timeoutMs);
     return { ready: r.held.ready, release: async () => this.check(await r.held.release(), timeoutMs) };
   }
