@@ -18,7 +18,7 @@ import { sha256File } from '../util/sha256.js';
 import { syncFileSystem } from '../util/syncFileSystem.js';
 import { writeAll } from '../util/writeAll.js';
 import { checkStoreFolders } from './checkStoreFolders.js';
-import { checkStorePath } from './checkStorePath.js';
+import { checkStorePath, checkStoreTreeFile } from './checkStorePath.js';
 import { claimRef } from './claimRef.js';
 import { readRef } from './readRef.js';
 import { readStoredManifest } from './readStoredManifest.js';
@@ -574,7 +574,7 @@ async function mendStoredCopy(layout: StoreLayout, stored: StoredCopyDamage, man
   const targets = new Map<string, StoredFileDamage & { found: { sha256: string; size: number } }>();
   for (const d of stored.mendable.values()) {
     const blobPath = layout.blob(d.entry.sha256);
-    const [file, blob] = await Promise.all([checkStorePath(d.file, 'file'), checkStorePath(blobPath, 'file')]);
+    const [file, blob] = await Promise.all([checkStoreTreeFile(d.tree, d.entry.path), checkStorePath(blobPath, 'file')]);
     const target = file && blob && file.ino === blob.ino && file.dev === blob.dev ? blobPath : file?.nlink === 1 ? d.file : undefined;
     if (target === undefined) {
       throw new IntegrityError(
