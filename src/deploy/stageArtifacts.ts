@@ -1,5 +1,7 @@
 import { create as createTar } from 'tar';
-import { DeployError } from '../errors.js';
+import { join } from 'node:path';
+import { DeployError, StoreError } from '../errors.js';
+import { checkStoreTreeFile } from '../store/checkStorePath.js';
 import type { ManifestEntry } from '../bundle/manifest.js';
 import { shellQuote as q } from '../util/shellQuote.js';
 import { runScript } from './steps/runScript.js';
@@ -95,6 +97,12 @@ export async function stageArtifacts(ctx: StepContext, entries: ManifestEntry[],
     '  echo "changed: $path"',
     `done ${heredoc(listing(send, false))}`,
   ].join('\n');
+  // the host checks each file once it has arrived: a link in the tree (a folder of it replaced by a link to a folder
+  // of the runner) would have sent the runner's file of that name first, so every path is walked without following one
+  const folders = new Set<string>();
+  for (const e of send) {
+    if (!(await checkStoreTreeFile(ctx.release.dir, e.path, folders))) throw new StoreError(`${join(ctx.release.dir, e.path)} is missing: the store was changed after import; import the bundle again`);
+  }
   // portable: no owner names or host-specific metadata; the host checks content, not headers
   const stream = createTar({ cwd: ctx.release.dir, portable: true, noDirRecurse: true }, send.map((e) => e.path));
   try {

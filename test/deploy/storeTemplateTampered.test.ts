@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { sha256Hex } from '../../src/util/sha256.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -75,6 +76,40 @@ describe('a template of the store changed after import', () => {
     } finally {
       writeFileSync(template, saved);
       chmodSync(template, 0o444);
+    }
+  });
+});
+
+/**
+ * Artifacts pushed to a host (--push) are packed from the store's tree by their paths. The host checks each one's
+ * sha256, but only once it has arrived: a folder of the tree replaced by a link to a folder of the runner sent
+ * the runner's file of that name to the host first (its sha256 in the host's refusal). The paths are walked
+ * without following a link before anything is sent (the host's stage fails, exit 72, naming the link).
+ */
+describe('a folder of a stored release replaced by a link, pushed to a host', () => {
+  let dir: string;
+  it('refused before anything is sent', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-push-linked-'));
+    try {
+      const inventory = join(dir, 'inventory.yaml');
+      writeFileSync(inventory, stringify({ groups: { web: { hosts: ['runner'] } }, hosts: { runner: { transport: 'local', vars: { root: join(dir, 'host'), ferry_data_dir: '{{ root }}/var/lib/ferry', ferry_ansible_facts_dir: '' } } } }));
+      const store = join(dir, 'store');
+      const digest = writeRelease(store, { name: 'app', version: '1', services: { web: { version: '1.0.0', groups: ['web'], files: { 'static.txt': 'static\n' }, configure: [{ file: { src: 'static.txt', dest: '{{ root }}/srv/static.txt' } }] } } });
+      const secrets = join(dir, 'secrets');
+      mkdirSync(secrets);
+      const secret = 'the runner\'s static secret\n';
+      writeFileSync(join(secrets, 'static.txt'), secret);
+      const folder = join(store, 'bundles', digest, 'files/web');
+      renameSync(folder, join(dir, 'moved'));
+      symlinkSync(secrets, folder);
+      const r = await ferry(['deploy', 'app@1', '--allow-local', '-i', inventory, '--store', store, '--push']);
+      expect(r.stdout + r.stderr).not.toContain(sha256Hex(Buffer.from(secret)));
+      expect(existsSync(join(dir, 'host/srv/static.txt'))).toBe(false);
+      // the host's stage fails (exit 72), naming the link
+      expect(r.code, r.stderr + r.stdout).toBe(72);
+      expect(r.stdout + r.stderr).toMatch(/files\/web is a symbolic link/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
