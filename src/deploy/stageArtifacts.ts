@@ -29,13 +29,19 @@ const heredoc = (body: string) => `<<'@@FERRY_LIST'\n${body}\n@@FERRY_LIST`;
 /**
  * Shell that links a release tree's file to its blob when the blob is present and right, and says
  * which files it could not: the blob is checked against its sha256 each time (a blob altered on the
- * host is fetched again). Blobs are hard links, so a blob whose only link is its own is unused.
+ * host is fetched again). Blobs are hard links, so a blob whose only link is its own is unused. A blob
+ * with as many names as the file system allows (ext4: 65,000, which one release of that many entries of one
+ * content uses up) is copied instead (into a new file of its own, then renamed into place): `ln` failed, and
+ * every later release holding that content lacked the file.
  */
 const linkPresent = [
   'have() {',
   '  b="$S/$1"',
   '  if [ -f "$b" ] && [ "$(sha256sum < "$b" | cut -c1-64)" = "$1" ]; then',
-  '    if [ ! "$B/$2" -ef "$b" ]; then mkdir -p "$(dirname "$B/$2")"; ln -f "$b" "$B/$2"; fi',
+  '    if [ ! "$B/$2" -ef "$b" ]; then',
+  '      mkdir -p "$(dirname "$B/$2")"',
+  '      ln -f "$b" "$B/$2" 2>/dev/null || { c=$(mktemp "$S/.copy.XXXXXX") && cp "$b" "$c" && chmod 644 "$c" && mv -f "$c" "$B/$2"; } || return 1',
+  '    fi',
   '    return 0',
   '  fi',
   '  return 1',
