@@ -18,21 +18,22 @@ export function register(program: Command): void {
       const [ma, mb] = [await loadManifest(a, opts.store), await loadManifest(b, opts.store)];
       const d = diffReleases(ma, mb);
       if (opts.json) return printJson(d);
-      // names and versions come from the manifests: printed escaped
-      const out = { write: (s: string) => process.stdout.write(escapeText(s, { keepNewlines: true })) };
-      out.write(`${d.a.name} ${d.a.version} (${d.a.digest.slice(0, 16)}) -> ${d.b.name} ${d.b.version} (${d.b.digest.slice(0, 16)})\n`);
+      // names and versions come from the manifests (fields of artifacts that no schema checks, a newline in them
+      // too): each line is escaped on its own, so none can hold or forge another
+      const out = { line: (s: string) => process.stdout.write(escapeText(s) + '\n') };
+      out.line(`${d.a.name} ${d.a.version} (${d.a.digest.slice(0, 16)}) -> ${d.b.name} ${d.b.version} (${d.b.digest.slice(0, 16)})`);
       for (const name of DIFF_SECTIONS) {
         const s = d.sections[name];
         if (s.added.length + s.removed.length + s.changed.length === 0) continue;
-        out.write(`\n${name}: ${s.added.length} added, ${s.removed.length} removed, ${s.changed.length} changed\n`);
-        for (const i of s.added) out.write(`  + ${i.name} ${i.version}\n`);
-        for (const i of s.removed) out.write(`  - ${i.name} ${i.version}\n`);
-        for (const c of s.changed) out.write(`  ~ ${c.name} ${c.from} -> ${c.to}\n`);
+        out.line('');
+        out.line(`${name}: ${s.added.length} added, ${s.removed.length} removed, ${s.changed.length} changed`);
+        for (const i of s.added) out.line(`  + ${i.name} ${i.version}`);
+        for (const i of s.removed) out.line(`  - ${i.name} ${i.version}`);
+        for (const c of s.changed) out.line(`  ~ ${c.name} ${c.from} -> ${c.to}`);
       }
-      if (DIFF_SECTIONS.every((n) => d.sections[n].added.length + d.sections[n].removed.length + d.sections[n].changed.length === 0)) out.write('no artifacts added, removed or changed\n');
+      if (DIFF_SECTIONS.every((n) => d.sections[n].added.length + d.sections[n].removed.length + d.sections[n].changed.length === 0)) out.line('no artifacts added, removed or changed');
       const x = d.differential;
-      out.write(
-        `\ndifferential bundle (ferry build --since): ${x.entries} of ${x.entries + x.omitted} artifacts, ${formatBytes(x.bytes)} of ${formatBytes(x.fullBytes)}; about ${formatBytes(x.bundleBytes)} on disk\n`,
-      );
+      out.line('');
+      out.line(`differential bundle (ferry build --since): ${x.entries} of ${x.entries + x.omitted} artifacts, ${formatBytes(x.bytes)} of ${formatBytes(x.fullBytes)}; about ${formatBytes(x.bundleBytes)} on disk`);
     });
 }

@@ -1,5 +1,4 @@
 import { nameSome } from '../util/oneLine.js';
-import { join } from 'node:path';
 import { SpecError, UsageError } from '../errors.js';
 import { globMatches } from '../util/globMatches.js';
 import { escapeText } from '../util/escapeText.js';
@@ -158,7 +157,7 @@ function varsNamed(release: Release, service: string, steps: ParsedStep[]): Read
       const src = step.params.src;
       if (typeof src !== 'string' || isTemplate(src)) return ALL;
       const entry = bundleEntry(release, service, src);
-      if (entry) add(readTemplateFileSync(join(release.dir, entry.path), `template ${entry.path}`));
+      if (entry) add(readTemplateFileSync(release.dir, entry));
     }
   } catch {
     // a template that does not parse fails its step anyway; until then, count every variable in
@@ -173,7 +172,7 @@ function namesUsed(release: Release, service: string, configure: ParsedStep[]): 
   for (const step of configure) {
     const src = step.kind === 'template' ? step.params.src : undefined;
     const entry = typeof src === 'string' && !src.includes('{{') ? bundleEntry(release, service, src) : undefined;
-    if (entry) parts.push(readTemplateFileSync(join(release.dir, entry.path), `template ${entry.path}`));
+    if (entry) parts.push(readTemplateFileSync(release.dir, entry));
   }
   return parts.join('\n');
 }

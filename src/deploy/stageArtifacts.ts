@@ -1,5 +1,7 @@
 import { create as createTar } from 'tar';
-import { DeployError } from '../errors.js';
+import { join } from 'node:path';
+import { DeployError, StoreError } from '../errors.js';
+import { checkStoreTreeFile } from '../store/checkStorePath.js';
 import type { ManifestEntry } from '../bundle/manifest.js';
 import { shellQuote as q } from '../util/shellQuote.js';
 import { runScript } from './steps/runScript.js';
@@ -27,13 +29,19 @@ const heredoc = (body: string) => `<<'@@FERRY_LIST'\n${body}\n@@FERRY_LIST`;
 /**
  * Shell that links a release tree's file to its blob when the blob is present and right, and says
  * which files it could not: the blob is checked against its sha256 each time (a blob altered on the
- * host is fetched again). Blobs are hard links, so a blob whose only link is its own is unused.
+ * host is fetched again). Blobs are hard links, so a blob whose only link is its own is unused. A blob
+ * with as many names as the file system allows (ext4: 65,000, which one release of that many entries of one
+ * content uses up) is copied instead (into a new file of its own, then renamed into place): `ln` failed, and
+ * every later release holding that content lacked the file.
  */
 const linkPresent = [
   'have() {',
   '  b="$S/$1"',
   '  if [ -f "$b" ] && [ "$(sha256sum < "$b" | cut -c1-64)" = "$1" ]; then',
-  '    if [ ! "$B/$2" -ef "$b" ]; then mkdir -p "$(dirname "$B/$2")"; ln -f "$b" "$B/$2"; fi',
+  '    if [ ! "$B/$2" -ef "$b" ]; then',
+  '      mkdir -p "$(dirname "$B/$2")"',
+  '      ln -f "$b" "$B/$2" 2>/dev/null || { c=$(mktemp "$S/.copy.XXXXXX") && cp "$b" "$c" && chmod 644 "$c" && mv -f "$c" "$B/$2"; } || return 1',
+  '    fi',
   '    return 0',
   '  fi',
   '  return 1',
@@ -95,6 +103,12 @@ export async function stageArtifacts(ctx: StepContext, entries: ManifestEntry[],
     '  echo "changed: $path"',
     `done ${heredoc(listing(send, false))}`,
   ].join('\n');
+  // the host checks each file once it has arrived: a link in the tree (a folder of it replaced by a link to a folder
+  // of the runner) would have sent the runner's file of that name first, so every path is walked without following one
+  const folders = new Set<string>();
+  for (const e of send) {
+    if (!(await checkStoreTreeFile(ctx.release.dir, e.path, folders))) throw new StoreError(`${join(ctx.release.dir, e.path)} is missing: the store was changed after import; import the bundle again`);
+  }
   // portable: no owner names or host-specific metadata; the host checks content, not headers
   const stream = createTar({ cwd: ctx.release.dir, portable: true, noDirRecurse: true }, send.map((e) => e.path));
   try {

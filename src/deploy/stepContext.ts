@@ -6,7 +6,6 @@ import { renderDeep, renderTemplate } from '../template/renderTemplate.js';
 import { hasActivation, stepKinds } from './steps/stepKinds.js';
 import { bundleEntry } from './steps/bundleEntry.js';
 import { readTemplateFileSync } from './steps/readTemplateFile.js';
-import { join } from 'node:path';
 import type { StepOptions } from '../specfile/stepOptions.js';
 import { STEP_OPTIONS } from '../specfile/stepOptions.js';
 import type { StageName } from '../stages.js';
@@ -88,7 +87,7 @@ export function renderTargets(targets: HostTarget[], release: Release, stages: r
           if (step.kind !== 'template') continue;
           const entry = bundleEntry(release, svc.name, (params as StepOptions<'template'>).src)!;
           let text = texts.get(entry.path);
-          if (text === undefined) texts.set(entry.path, (text = readTemplateFileSync(join(release.dir, entry.path), `template ${entry.path}`)));
+          if (text === undefined) texts.set(entry.path, (text = readTemplateFileSync(release.dir, entry)));
           renderTemplate(text, vars, `template ${entry.path} for host ${target.host.name}`);
         }
       }

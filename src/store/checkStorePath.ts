@@ -1,5 +1,6 @@
 import { lstat, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
+import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 
 export type StorePathKind = 'folder' | 'file';
@@ -27,6 +28,23 @@ export async function checkStorePath(path: string, kind: StorePathKind): Promise
     throw new StoreError(`${path} should be a ${kind === 'folder' ? 'folder' : 'regular file'} but is not; the store is damaged, move it away`);
   }
   return st;
+}
+
+/**
+ * checkStorePath for an entry's file of a stored bundle tree (bundles/DIGEST/PATH): the folders on its way
+ * from the tree are real folders too. lstat looks at the last name only, so a folder of the tree replaced by a
+ * link (files/app -> /etc) led every read, and the rewrite that mends a damaged file, through it: out of the
+ * store. `folders` holds those found sound already (one tree, one pass), so each is looked at once.
+ */
+export async function checkStoreTreeFile(tree: string, path: string, folders: Set<string> = new Set()): Promise<Stats | undefined> {
+  let at = tree;
+  for (const part of path.split('/').slice(0, -1)) {
+    at = join(at, part);
+    if (folders.has(at)) continue;
+    if (!(await checkStorePath(at, 'folder'))) return undefined;
+    folders.add(at);
+  }
+  return checkStorePath(join(tree, path), 'file');
 }
 
 /**

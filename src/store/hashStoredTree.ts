@@ -3,10 +3,12 @@ import pMap from 'p-map';
 import { FerryError } from '../errors.js';
 import type { Manifest, ManifestEntry } from '../bundle/manifest.js';
 import { sha256File } from '../util/sha256.js';
-import { checkStorePath } from './checkStorePath.js';
+import { checkStoreTreeFile } from './checkStorePath.js';
 
 /** A file of a stored bundle tree that is not what its manifest says. */
 export interface StoredFileDamage {
+  /** STORE/bundles/DIGEST */
+  tree: string;
   /** STORE/bundles/DIGEST/PATH */
   file: string;
   entry: ManifestEntry;
@@ -40,29 +42,30 @@ export interface HashStoredTreeOptions {
  * Re-hash every file of a stored bundle tree (bundles/DIGEST, its manifest already read and checked)
  * against its manifest: a blob changed on disk behind ferry's back (a disk fault, an edit by hand) is
  * shared by every tree that links it, and only its bytes tell. Each entry must be a regular file of the
- * tree (never a link out of it).
+ * tree, reached through real folders of the tree (never a link out of it: checkStoreTreeFile).
  */
 export async function hashStoredTree(dir: string, manifest: Manifest, o: HashStoredTreeOptions): Promise<void> {
   let done = 0;
+  const folders = new Set<string>();
   await pMap(
     manifest.entries,
     async (entry) => {
       const file = join(dir, entry.path);
       let found: { sha256: string; size: number };
       try {
-        const st = await checkStorePath(file, 'file');
-        if (!st) return o.onDamage({ file, entry, error: undefined });
+        const st = await checkStoreTreeFile(dir, entry.path, folders);
+        if (!st) return o.onDamage({ tree: dir, file, entry, error: undefined });
         const key = `${st.dev}:${st.ino}`;
         const known = o.hashed?.get(key);
         found = known ?? (await sha256File(file));
         if (!known) o.hashed?.set(key, found);
       } catch (error) {
-        return o.onDamage({ file, entry, error });
+        return o.onDamage({ tree: dir, file, entry, error });
       } finally {
         done += entry.size;
         o.onProgress?.(done);
       }
-      if (found.sha256 !== entry.sha256 || found.size !== entry.size) o.onDamage({ file, entry, found });
+      if (found.sha256 !== entry.sha256 || found.size !== entry.size) o.onDamage({ tree: dir, file, entry, found });
     },
     { concurrency: 4 },
   );

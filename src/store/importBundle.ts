@@ -1,5 +1,5 @@
 import { constants, existsSync } from 'node:fs';
-import { link, lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { chmod, copyFile, link, lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import pMap from 'p-map';
@@ -18,7 +18,7 @@ import { sha256File } from '../util/sha256.js';
 import { syncFileSystem } from '../util/syncFileSystem.js';
 import { writeAll } from '../util/writeAll.js';
 import { checkStoreFolders } from './checkStoreFolders.js';
-import { checkStorePath } from './checkStorePath.js';
+import { checkStorePath, checkStoreTreeFile } from './checkStorePath.js';
 import { claimRef } from './claimRef.js';
 import { readRef } from './readRef.js';
 import { readStoredManifest } from './readStoredManifest.js';
@@ -372,11 +372,11 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
     { concurrency: 4 },
   );
   let newBytes = 0;
-  // the link is made outside the tree and renamed over the entry: no name of the bundle's own is touched
+  // the link is made outside the tree and renamed over the entry: no name of the bundle's own is touched; a blob
+  // that has as many names as the file system allows keeps the entry's verified bytes as a copy of its own
   const swapForBlob = async (blob: string, target: string, i: number) => {
     const swap = join(scratch, `swap-${i}`);
-    await link(blob, swap);
-    await rename(swap, target);
+    if (await linkUnlessFull(blob, swap)) await rename(swap, target);
   };
   // a content new to the store becomes its blob through its first entry; the bundle's other entries of that
   // content are swapped for links to it afterwards (one inode per sha256, as for contents the store held)
@@ -394,7 +394,7 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
       const blob = layout.blob(entry.sha256);
       if (omitted.has(entry.path)) {
         await mkdirOnce(dirname(target), made);
-        await link(blob, target);
+        if (!(await linkUnlessFull(blob, target))) await copyBlob(blob, target, entry);
       } else if (held[i]) {
         await swapForBlob(blob, target, i);
       } else if (firstNew.get(entry.sha256) === i) {
@@ -416,6 +416,31 @@ async function linkBlobs(layout: StoreLayout, manifest: Manifest, tree: string, 
   );
   await pMap(laterNew, (i) => swapForBlob(layout.blob(manifest.entries[i]!.sha256), join(tree, manifest.entries[i]!.path), i), { concurrency: WRITES_IN_FLIGHT });
   return newBytes;
+}
+
+/**
+ * Give `blob` the name `name`, unless it has as many names as its file system allows (EMLINK: 65,000 on ext4):
+ * then false. Every entry of every release of one content is a name of its blob, so a bundle (a signed one
+ * from a careless or hostile signer) of 65,000 entries of one content used up that content's names, and
+ * every later import of a release that holds it failed (exit 74). Such an entry is stored as a file of its
+ * own instead (as a store written by an earlier ferry holds some: verify, serve, gc and mending read them).
+ */
+async function linkUnlessFull(blob: string, name: string): Promise<boolean> {
+  try {
+    await link(blob, name);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EMLINK') return false;
+    throw err;
+  }
+}
+
+/** An omitted entry whose blob has no name left (linkUnlessFull): a read-only copy of the blob, hashed again. */
+async function copyBlob(blob: string, target: string, entry: ManifestEntry): Promise<void> {
+  await copyFile(blob, target, constants.COPYFILE_EXCL);
+  await chmod(target, 0o444);
+  const { sha256 } = await sha256File(target);
+  if (sha256 !== entry.sha256) throw new IntegrityError(`${blob} has sha256 ${sha256}, not ${entry.sha256}, once copied for ${entry.path}: the store is damaged; nothing was imported: import the full bundle`);
 }
 
 /**
@@ -549,7 +574,7 @@ async function mendStoredCopy(layout: StoreLayout, stored: StoredCopyDamage, man
   const targets = new Map<string, StoredFileDamage & { found: { sha256: string; size: number } }>();
   for (const d of stored.mendable.values()) {
     const blobPath = layout.blob(d.entry.sha256);
-    const [file, blob] = await Promise.all([checkStorePath(d.file, 'file'), checkStorePath(blobPath, 'file')]);
+    const [file, blob] = await Promise.all([checkStoreTreeFile(d.tree, d.entry.path), checkStorePath(blobPath, 'file')]);
     const target = file && blob && file.ino === blob.ino && file.dev === blob.dev ? blobPath : file?.nlink === 1 ? d.file : undefined;
     if (target === undefined) {
       throw new IntegrityError(

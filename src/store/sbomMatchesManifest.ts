@@ -111,11 +111,15 @@ export function checkSbomMatchesManifest(bom: CdxBom, manifest: Manifest, label:
       }
     }
   }
-  // what the build lists as a component: every artifact, not the indexes, keys, source packages, image layers
+  // what the build lists as a component: every artifact, not the indexes, keys, source packages, image layers; and,
+  // whatever kind the manifest gives it (the signer's word too: a .deb given the kind of an apt index needed none),
+  // what hosts install: a .deb an apt index of the bundle or of a mirror can name, a file of pip's --find-links
+  // folder or of a Python mirror's files
   const needsComponent = (e: Manifest['entries'][number]) =>
     ['apt', 'python', 'git', 'rootfs', 'file'].includes(e.kind) ||
     (e.kind === 'image' && images.has(e.path)) ||
-    (e.kind === 'mirror' && /^mirrors\/[^/]+\/(debian\/pool\/.*\.u?deb|files\/[^/]+)$/.test(e.path));
+    /^(apt|mirrors\/[^/]+\/debian)\/.*\.u?deb$/.test(e.path) ||
+    /^(python|mirrors\/[^/]+)\/files\/[^/]+$/.test(e.path);
   const missing = manifest.entries.find((e) => needsComponent(e) && !described.has(e.sha256));
   if (missing) refuse(`${missing.path} (${missing.kind}) has no component`);
   // the packages the build lists inside a rootfs take the sha256 of the carried .deb of the same purl

@@ -9,6 +9,7 @@ import { writeKey } from '../helpers/keys.js';
 import { craftSbomBundle } from '../helpers/craftSbomBundle.js';
 import type { CdxBom, CdxComponent } from '../../src/sbom/cycloneDx.js';
 import type { SbomComponent } from '../../src/sbom/sbomComponent.js';
+import type { Manifest } from '../../src/bundle/manifest.js';
 
 const debPurl = (name: string, version: string, distro?: string) => new PackageURL('deb', 'debian', name, version, { arch: 'amd64', ...(distro && { distro }) }, undefined).toString();
 const deb = (name: string, version: string): SbomComponent => ({
@@ -133,6 +134,28 @@ describe('ferry sbom and ferry audit refuse an SBOM that does not describe what 
       expect(r.code, `${args[0]}: ${r.stderr}`).toBe(68);
       expect(r.stderr).toMatch(/^ferry: [^\n]*: the SBOM does not describe what the manifest carries: [^\n]*\n$/);
       expect(r.stderr).toMatch(reason);
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  // the manifest's kind of an entry is the signer's word too: what hosts install (a .deb an apt index can name, a
+  // file of pip's --find-links folder, a mirror's .deb outside its pool) needs a component whatever kind it is given
+  it.each<[string, string, Manifest['entries'][number]['kind'], SbomComponent | undefined]>([
+    ['a carried .deb given the kind of an apt index', 'apt/pool/curl.deb', 'apt-index', undefined],
+    ['a carried .deb given the kind of the bundle key', 'apt/pool/curl.deb', 'key', undefined],
+    ['a wheel of pip\'s --find-links folder given the kind of a Python index page', 'python/files/evil-1.0-py3-none-any.whl', 'python-index', { ref: 'w', type: 'library', name: 'evil', version: '1.0', path: 'python/files/evil-1.0-py3-none-any.whl', services: [] }],
+    ['a mirror .deb outside its pool', 'mirrors/debian/debian/extra/curl.deb', 'mirror', { ...deb('curl', '7.88.1-10+deb12u5'), path: 'mirrors/debian/debian/extra/curl.deb' }],
+  ])('%s and left out of the SBOM: exit 68, one line, by sbom and audit', async (name, path, kind, extra) => {
+    const file = await bundleOf(name.replace(/\W+/g, '-'), {
+      components: extra ? [...COMPONENTS, extra] : COMPONENTS,
+      editSbom: (bom) => void (bom.components = bom.components.filter((c) => c.properties?.find((p) => p.name === 'ferry:path')?.value !== path)),
+      editManifest: (m) => void (m.entries.find((e) => e.path === path)!.kind = kind),
+    });
+    for (const args of [['sbom', file, '--keyring', keyring], ['audit', file, '--keyring', keyring, '--db', db]]) {
+      const r = await ferry(args);
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(68);
+      expect(r.stderr).toMatch(/^ferry: [^\n]*: the SBOM does not describe what the manifest carries: [^\n]*\n$/);
+      expect(r.stderr).toContain(`${path} (${kind}) has no component`);
       expect(r.stdout).toBe('');
     }
   });

@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readReleaseFile } from '../../store/readReleaseFile.js';
 import { sha256Hex } from '../../util/sha256.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
 import { bundleEntry, bundlePath } from './bundleEntry.js';
@@ -39,7 +38,7 @@ export const fileStep: StepKind<FileParams> = {
     const shown = { mode: p.mode, owner: p.owner, group: p.group, hidden: ctx.secret ? 'the step marks a secret' : undefined };
     if (p.content !== undefined) return inspectFile(ctx, { dest: p.dest, sha256: sha256Hex(p.content), content: ctx.secret ? undefined : p.content, ...shown });
     const entry = bundleEntry(ctx.release, ctx.service, p.src!)!;
-    const content = !ctx.secret && entry.size <= DIFF_MAX_BYTES ? await readFile(join(ctx.release.dir, entry.path), 'utf8') : undefined;
+    const content = !ctx.secret && entry.size <= DIFF_MAX_BYTES ? (await readReleaseFile(ctx.release.dir, entry)).toString('utf8') : undefined;
     return inspectFile(ctx, { dest: p.dest, sha256: entry.sha256, content, ...shown });
   },
 };

@@ -1,6 +1,6 @@
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { SpecError } from '../../errors.js';
+import type { ManifestEntry } from '../../bundle/manifest.js';
+import { readReleaseFile, readReleaseFileSync } from '../../store/readReleaseFile.js';
 import { MAX_OUTPUT } from '../../template/evaluateTemplate.js';
 
 /**
@@ -13,24 +13,17 @@ function refuseSize(label: string, size: number): void {
   if (size > MAX_TEMPLATE_BYTES) throw new SpecError(`${label}: ${size} bytes, more than the ${MAX_TEMPLATE_BYTES / 1024 / 1024} MiB a template may be (what its output may be); a configuration template is far smaller`);
 }
 
-/** A template file of the release, measured on the open file before it is read: one line (exit 65) when it is larger than a template may be. */
-export function readTemplateFileSync(path: string, label: string): string {
-  const fd = openSync(path, 'r');
-  try {
-    refuseSize(label, fstatSync(fd).size);
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
+/**
+ * The template file `entry` of the release tree `dir`: one line (exit 65) when it is larger than a template may be,
+ * before it is read; then read as its manifest lists it (store/readReleaseFile.ts: a link or a changed file refused).
+ */
+export function readTemplateFileSync(dir: string, entry: ManifestEntry): string {
+  refuseSize(`template ${entry.path}`, entry.size);
+  return readReleaseFileSync(dir, entry).toString('utf8');
 }
 
 /** readTemplateFileSync, not holding the event loop while it reads (a deploy renders for many hosts at once). */
-export async function readTemplateFile(path: string, label: string): Promise<string> {
-  const fh = await open(path, 'r');
-  try {
-    refuseSize(label, (await fh.stat()).size);
-    return await fh.readFile('utf8');
-  } finally {
-    await fh.close();
-  }
+export async function readTemplateFile(dir: string, entry: ManifestEntry): Promise<string> {
+  refuseSize(`template ${entry.path}`, entry.size);
+  return (await readReleaseFile(dir, entry)).toString('utf8');
 }

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { sha256Hex } from '../../util/sha256.js';
 import { FerryError } from '../../errors.js';
 import { checkTemplate, renderTemplate } from '../../template/renderTemplate.js';
@@ -25,7 +24,7 @@ export const templateStep: StepKind<TemplateParams> = {
     if (!entry) return [`template src ${p.src}: the bundle has no ${bundlePath(service, p.src)}`];
     // syntax errors and unknown filters show in plan and before any host is touched
     try {
-      checkTemplate(readTemplateFileSync(join(release.dir, entry.path), `template ${entry.path}`), `template ${entry.path}`);
+      checkTemplate(readTemplateFileSync(release.dir, entry), `template ${entry.path}`);
       return [];
     } catch (err) {
       return [err instanceof FerryError ? err.message : `template ${entry.path}: cannot read it in the store: ${(err as Error).message}`];
@@ -33,14 +32,14 @@ export const templateStep: StepKind<TemplateParams> = {
   },
   async run(p, ctx) {
     const entry = bundleEntry(ctx.release, ctx.service, p.src)!;
-    const text = await readTemplateFile(join(ctx.release.dir, entry.path), `template ${entry.path}`);
+    const text = await readTemplateFile(ctx.release.dir, entry);
     const rendered = renderTemplate(text, ctx.vars, `template ${entry.path} for host ${ctx.host}`);
     const script = ensureFileScript({ dest: p.dest, sha256: sha256Hex(rendered), mode: p.mode, owner: p.owner, group: p.group });
     return runScript(ctx, `template ${p.dest}`, script, { stdin: rendered });
   },
   async inspect(p, ctx) {
     const entry = bundleEntry(ctx.release, ctx.service, p.src)!;
-    const text = await readTemplateFile(join(ctx.release.dir, entry.path), `template ${entry.path}`);
+    const text = await readTemplateFile(ctx.release.dir, entry);
     const rendered = renderTemplate(text, ctx.vars, `template ${entry.path} for host ${ctx.host}`);
     const secret = ctx.secret || marksSecret(text);
     return inspectFile(ctx, { dest: p.dest, sha256: sha256Hex(rendered), content: secret ? undefined : rendered, hidden: secret ? 'the template marks a secret' : undefined, mode: p.mode, owner: p.owner, group: p.group });

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { sha256Hex } from '../../util/sha256.js';
+import { readReleaseFile } from '../../store/readReleaseFile.js';
 import type { ManifestEntry } from '../../bundle/manifest.js';
 import type { Release } from '../../store/loadRelease.js';
 import { shellQuote as q } from '../../util/shellQuote.js';
@@ -130,5 +129,5 @@ function pinnedWheels(release: Release, text: string): ManifestEntry[] {
 
 async function requirementsText(p: VenvParams, ctx: StepContext): Promise<string> {
   const found = pins(ctx.release, ctx.service, p.requirements)!;
-  return 'entry' in found ? readFile(join(ctx.release.dir, found.entry.path), 'utf8') : found.text;
+  return 'entry' in found ? (await readReleaseFile(ctx.release.dir, found.entry)).toString('utf8') : found.text;
 }
