@@ -5,7 +5,8 @@ import { fetchMany, createFetchStats, freshDigests } from '../../fetch/index.js'
 import { publicKeysArmored } from '../../pgp/sign.js';
 import { mirrorRoot } from '../mirrorRoot.js';
 import { checkLockedControls } from './checkLockedControls.js';
-import { checkLockedUpstreams, checkSha512 } from './checkLockedInIndexes.js';
+import { checkLockedInIndexes, checkSha512 } from './checkLockedInIndexes.js';
+import { checkLockedSelection, readLockedMirrorState } from './checkLockedSelection.js';
 import { checkLockedSourceUpstreams } from './checkLockedSources.js';
 import { checkLockedSuiteFields, mirrorSuiteFields } from './mirrorSuiteFields.js';
 import type { AptPackage } from './types.js';
@@ -22,44 +23,46 @@ export const MIRROR_KEY_PATH = 'keys/bundle.asc';
  * mirrors/NAME/debian/: each upstream suite keeps its name, components and architectures; its Release
  * carries the upstream Release's date, so the same upstream state gives the same bytes in every refresh.
  * With source packages in the lock, their files go into the same pool folders and each suite's
- * components get source/Sources indexes (writeAptRepository). `spec`: the mirror's `sources` and `components`
- * (in the spec's order, which lockAptSources follows).
+ * components get source/Sources indexes (writeAptRepository). `spec`: the mirror as the spec gives it (its
+ * filter, `sources` and `components` in the spec's order, which lockAptSources follows).
  */
 export async function publishAptMirror(
   name: string,
   lock: AptMirrorLock,
   upstreams: AptUpstreamSource[],
   ctx: BuildContext,
-  spec: Pick<AptMirror, 'sources' | 'components'> = { sources: false, components: lock.components },
+  spec: AptMirror,
 ): Promise<KindResult & { packages: PublishedPackage[] }> {
   const stats = createFetchStats(ctx.fetchStats);
-  // the lock is reviewed text anyone may have edited: each .deb must be one the signed Packages indexes of
-  // its own suite and component list (as for the apt kind, checkLockedUpstreams), not any file of the
-  // upstream's pool nor one only another suite lists; each source package one the signed Sources index of
-  // its suite and component lists, with exactly its files, and with sources: true the one ferry lock takes for
-  // a .deb of the suite, from the component it takes it from (checkLockedSourceUpstreams); checked before
-  // anything is downloaded; and each suite's date, pin, Suite and Codename, which its Release repeats, what
-  // the upstream's signed Releases of that suite give, read once with its Packages indexes (checkLockedSuiteFields)
+  // the lock is reviewed text anyone may have edited, checked before anything is downloaded against the signed
+  // state it was made from, else the upstream's current one (readLockedMirrorState): each suite's date, pin,
+  // Suite and Codename, which its Release repeats, what the upstream's signed Releases of that suite give
+  // (checkLockedSuiteFields); each .deb one the signed Packages indexes of its own suite and component list
+  // (as for the apt kind, checkLockedInIndexes), not any file of the upstream's pool nor one only another
+  // suite lists; each source package one the signed Sources index of its suite and component lists, with
+  // exactly its files, and with sources: true the one ferry lock takes for a .deb of the suite, from the
+  // component it takes it from (checkLockedSourceUpstreams); and the .debs exactly those the spec's filter
+  // selects from those indexes, none left out, held back or added (checkLockedSelection)
+  const where = `lock: mirrors.apt.${name}`;
+  const state = await readLockedMirrorState(where, lock, upstreams, ctx, stats);
   const sha512s = new Map<number, string>();
   const stanzas = new Map<number, AptPackage>();
   for (const locked of lock.suites) {
     const { suite } = locked;
-    const at = lock.packages.flatMap((p, i) => (p.suite === suite ? [i] : []));
     const ofSuite = upstreams.flatMap((u) => (u.suites.includes(suite) ? [{ ...u, suites: [suite] }] : []));
-    const left = await checkLockedUpstreams(
+    checkLockedSuiteFields(where, locked, mirrorSuiteFields(suite, ofSuite.map((u) => state.releases.get(`${u.uri} ${suite}`)!.fields), ctx.epoch));
+    const at = lock.packages.flatMap((p, i) => (p.suite === suite ? [i] : []));
+    const left = checkLockedInIndexes(
       at.map((i) => lock.packages[i]!),
-      ofSuite,
-      lock.architectures,
-      ctx,
-      stats,
+      state.indexes.filter((ix) => ix.origin.suite === suite),
       (j, p) => stanzas.set(at[j]!, p),
-      (releases) => checkLockedSuiteFields(`lock: mirrors.apt.${name}`, locked, mirrorSuiteFields(suite, releases.map((r) => r.fields), ctx.epoch)),
     );
     for (const [j, sha512] of left) sha512s.set(at[j]!, sha512);
     // with sources: true, the source packages of the suite are those ferry lock takes for its .debs, as their signed stanzas name them
     const binaries = spec.sources ? { debs: at.map((i) => ({ deb: lock.packages[i]!, stanza: stanzas.get(i)! })), components: spec.components } : undefined;
-    await checkLockedSourceUpstreams((lock.sourcePackages ?? []).filter((sp) => sp.suite === suite), ofSuite, ctx, stats, binaries);
+    await checkLockedSourceUpstreams((lock.sourcePackages ?? []).filter((sp) => sp.suite === suite), ofSuite, state.releases, ctx, stats, binaries);
   }
+  await checkLockedSelection(where, lock.packages, spec, upstreams, state, ctx.cacheDir);
   const got = await fetchMany(
     lock.packages.map((p) => ({ url: p.url, sha256: p.sha256, size: p.size, label: `${p.name} ${p.version} (${p.url})` })),
     { cacheDir: ctx.cacheDir, log: ctx.log, stats, syncBatch: ctx.syncBatch, concurrency: ctx.jobs },
