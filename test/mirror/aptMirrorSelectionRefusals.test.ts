@@ -112,6 +112,33 @@ describe('apt mirror: build --locked refuses a lock whose selection is not what 
     );
   });
 
+  it('refuses a lock that names another signer of a suite than the key that signed the Release it was made from (exit 67, one line, nothing fetched or written)', async () => {
+    await refused(
+      'out-signers',
+      (m) => void (m.sources.find((s) => s.suite === 'security')!.signers = ['0'.repeat(40)]),
+      /^ferry: lock: mirrors\.apt\.debian: http:\/\/127\.0\.0\.1:\d+ security: the lock gives the signers \["0{40}"\], the signed Release it was made from is signed by \["[0-9A-F]{40}"\] \(checked against the spec's keyring\); /,
+    );
+  });
+
+  it('verifies the Releases with the spec\'s keyring, whatever signers the lock gives: a keyring without the upstream\'s key refuses the lock\'s own Releases and the current ones (exit 66, one line, nothing fetched or written)', async () => {
+    const other = await writeKey(await mkdtemp(join(dir, 'other-key-')), 'other');
+    const trusted = await readFile(join(dir, 'upstream.asc'), 'utf8');
+    await writeFile(join(dir, 'upstream.asc'), other.publicArmored);
+    try {
+      for (const cache of [join(dir, 'cache'), await mkdtemp(join(dir, 'cache-other-key-'))]) {
+        const out = join(dir, `out-other-key-${cache === join(dir, 'cache') ? 'warm' : 'empty'}`);
+        const asked = served.requests.length;
+        const b = await build(out, cache);
+        expect(b.code, b.stderr).toBe(66);
+        expect(b.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([expect.stringMatching(/InRelease/)]);
+        expect(await readdir(out).catch(() => [])).toEqual([]);
+        expect(served.requests.slice(asked).filter((p) => p.startsWith('/pool/'))).toEqual([]);
+      }
+    } finally {
+      await writeFile(join(dir, 'upstream.asc'), trusted);
+    }
+  });
+
   it('refuses a lock that names no Release it was made from, or one not at hand, when the current signed indexes select otherwise; a lock of the upstream before it moved on builds with the cache that kept its Releases (last: it moves the upstream on)', async () => {
     // the security suite moves on: libssl 1.2 beside 1.1, which its signed index still lists
     await publishSuite('security', [libssl11, await buildDeb(join(dir, 'sec2'), { name: 'libssl', version: '1.2' })]);

@@ -20,7 +20,9 @@ export type LockedMirrorState = UpstreamIndexes & { own: boolean };
  * is not taken), with the Packages indexes they name (from the cache by digest, by-hash/, or the plain name
  * while it still has those bytes). When the lock names none, or they or their indexes cannot be had any
  * more (the cache gone and the upstream moved on), the Releases the upstream signs now, with their indexes:
- * the lock must then be what the spec selects from those (checkLockedSelection).
+ * the lock must then be what the spec selects from those (checkLockedSelection). Taken from its own
+ * Releases, the lock's signers of each must be the ones that signed it (a lock is hostile input: the build
+ * checks Releases against the spec's keyring, never the lock's list, and the list may not say otherwise).
  */
 export async function readLockedMirrorState(
   where: string,
@@ -29,7 +31,7 @@ export async function readLockedMirrorState(
   ctx: Pick<BuildContext, 'cacheDir' | 'log'>,
   stats: FetchStats,
 ): Promise<LockedMirrorState> {
-  const own = await readLockedReleases(lock.sources, upstreams, ctx.cacheDir, stats);
+  const own = await readLockedReleases(where, lock.sources, upstreams, ctx.cacheDir, stats);
   if (own) {
     try {
       return { ...(await readUpstreamIndexes(upstreams, lock.architectures, ctx, stats, own)), own: true };
@@ -43,7 +45,7 @@ export async function readLockedMirrorState(
 }
 
 /** The signed Releases the lock names, every one verified now, in the order apt reads them; undefined when one is not at hand. */
-async function readLockedReleases(sources: AptMirrorLock['sources'], upstreams: AptUpstreamSource[], cacheDir: string, stats: FetchStats): Promise<UpstreamReleases | undefined> {
+async function readLockedReleases(where: string, sources: AptMirrorLock['sources'], upstreams: AptUpstreamSource[], cacheDir: string, stats: FetchStats): Promise<UpstreamReleases | undefined> {
   const out: UpstreamReleases = { sources: [], releases: new Map() };
   for (const up of upstreams) {
     for (const suite of up.suites) {
@@ -51,6 +53,11 @@ async function readLockedReleases(sources: AptMirrorLock['sources'], upstreams: 
       if (locked?.release === undefined) return undefined;
       const release = await readKeptRelease(up.uri, suite, up.keys, locked.release, stats, { checkValidUntil: up.checkValidUntil, cacheDir });
       if (release === undefined) return undefined;
+      if ([...locked.signers].sort().join(' ') !== [...release.signers].sort().join(' ')) {
+        throw new IntegrityError(
+          `${where}: ${up.uri} ${suite}: the lock gives the signers ${JSON.stringify(locked.signers).slice(0, 300)}, the signed Release it was made from is signed by ${JSON.stringify(release.signers)} (checked against the spec's keyring); run ferry lock again and review the diff`,
+        );
+      }
       out.sources.push({ uri: up.uri, suite, signers: release.signers });
       out.releases.set(`${up.uri} ${suite}`, release);
     }
