@@ -105,6 +105,17 @@ describe('apt mirror: build --locked publishes each suite\'s date, pin, Suite an
     ]);
   });
 
+  it('its SBOM gives each .deb the Codename of the suite hosts take it from as distro=, and the bundle imports (the SBOM matches the manifest)', async () => {
+    const bundle = join(dir, 'out-ok', (await readdir(join(dir, 'out-ok'))).find((f) => f.endsWith('.ferry'))!);
+    const sbom = await ferry(['sbom', bundle, '--keyring', bundleKey.public]);
+    expect(sbom.code, sbom.stderr).toBe(0);
+    const purls = (JSON.parse(sbom.stdout) as { components: Array<{ purl?: string }> }).components.flatMap((c) => (c.purl?.startsWith('pkg:deb/') ? [c.purl] : []));
+    // hello 1.0, which both suites list, once: of fixture (Codename bookworm), not of the NotAutomatic backports
+    expect(purls.sort()).toEqual(['pkg:deb/debian/hello@1.0?arch=amd64&distro=bookworm', 'pkg:deb/debian/hello@2.0?arch=amd64&distro=bookworm-backports']);
+    const imp = await ferry(['import', bundle, '--keyring', bundleKey.public, '--store', await mkdtemp(join(dir, 'store-'))]);
+    expect(imp.code, imp.stderr).toBe(0);
+  });
+
   it('refuses a lock that drops or changes a suite\'s NotAutomatic pin (exit 67, one line, nothing fetched or written)', async () => {
     await refused(
       'out-no-pin',

@@ -79,7 +79,7 @@ export async function publishAptMirror(
   const root = mirrorRoot(name);
   const outDir = join(ctx.workDir, root, 'debian');
   const entries: BundleInput[] = [];
-  const published: PublishedPackage[] = [];
+  const bySuite = new Map<string, PublishedPackage[]>();
   // downloaded now and checked as they streamed: packing does not hash them again
   const fresh = freshDigests([...got, ...gotSources]);
   for (const { suite, date, pin, releaseSuite, codename } of lock.suites) {
@@ -118,7 +118,18 @@ export async function publishAptMirror(
       entries.push({ path: `${root}/debian/${f.poolPath}`, file: f.file, kind: 'mirror', services: [], known: { sha256: f.sha256, size: f.size }, verified: fresh.has(f.sha256) });
     }
     for (const ix of repo.indexes) entries.push({ path: `${root}/debian/${ix.path}`, file: ix.file, kind: 'mirror', services: [] });
-    published.push(...repo.packages);
+    bySuite.set(suite, repo.packages);
+  }
+  // each pool file once (several suites may list it), as of the suite a host takes it from by default (the
+  // highest pin, then the first by name): its purl's distro is that suite's Codename, as its Release gives it
+  const published: PublishedPackage[] = [];
+  const distros = new Map<string, string>();
+  for (const { suite, codename } of [...lock.suites].sort((a, b) => (b.pin ?? 500) - (a.pin ?? 500) || (a.suite < b.suite ? -1 : a.suite > b.suite ? 1 : 0))) {
+    for (const p of bySuite.get(suite)!) {
+      if (distros.has(p.poolPath)) continue;
+      distros.set(p.poolPath, codename ?? suite);
+      published.push(p);
+    }
   }
   const keyFile = join(ctx.workDir, root, MIRROR_KEY_PATH);
   // a scratch file of the build like every file in workDir: no fsync (see buildBundle)
@@ -132,11 +143,13 @@ export async function publishAptMirror(
     packages: published,
     artifacts: {
       suites: lock.suites.map((s) => s.suite),
+      // the Codename each suite's Release gives where it is not the suite's name: the distro of its .debs' purls
+      ...(lock.suites.some((s) => s.codename !== undefined) ? { codenames: Object.fromEntries(lock.suites.flatMap((s) => (s.codename !== undefined ? [[s.suite, s.codename]] : []))) } : {}),
       components: lock.components,
       architectures: lock.architectures,
       packages: lock.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, suite: p.suite, component: p.component })),
       ...(lock.sourcePackages ? { sourcePackages: lock.sourcePackages.map((s) => ({ name: s.name, version: s.version, suite: s.suite, component: s.component })) } : {}),
     },
-    components: debComponents(published, () => [], `${root}/debian`),
+    components: debComponents(published, () => [], `${root}/debian`, (p) => distros.get(p.poolPath)!),
   };
 }
