@@ -51,7 +51,14 @@ export function checkSbomMatchesManifest(bom: CdxBom, manifest: Manifest, label:
       return [debPurl(p.name, p.version, architecture, artifacts.apt!.suite), debPurl(p.name, p.version, architecture)];
     }),
   );
-  const mirrorAptPurls = new Map(Object.entries(artifacts.mirror?.apt ?? {}).map(([name, m]) => [name, new Set(((m as { packages?: Array<{ name: string; version: string; architecture: string }> }).packages ?? []).map((p) => debPurl(p.name, p.version, p.architecture)))]));
+  // a mirror's .deb carries as distro= the Codename of a suite that lists it (`codenames`, else the suite's name); a bundle built before that, none
+  const mirrorAptPurls = new Map(
+    Object.entries(artifacts.mirror?.apt ?? {}).map(([name, m]) => {
+      const { packages = [], codenames = {} } = m as { packages?: Array<{ name: string; version: string; architecture: string; suite?: unknown }>; codenames?: Record<string, unknown> };
+      const distro = (suite: unknown) => (typeof suite !== 'string' ? [] : [typeof codenames[suite] === 'string' ? codenames[suite] : suite]);
+      return [name, new Set(packages.flatMap((p) => [debPurl(p.name, p.version, p.architecture), ...distro(p.suite).map((d) => debPurl(p.name, p.version, p.architecture, d))]))];
+    }),
+  );
   const mirrorWheels = new Map(Object.entries(artifacts.mirror?.python ?? {}).map(([name, m]) => [name, new Map(((m as { files?: Array<{ project: string; version: string; filename: string }> }).files ?? []).map((f) => [f.filename, pypiPurl(f.project, f.version, f.filename)]))]));
   // NAME==VERSION \ --hash=sha256:HEX, one pin per wheel, as the build writes each service's requirements
   const pins = new Map<string, { name: string; version: string }>();

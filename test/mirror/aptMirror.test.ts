@@ -188,7 +188,7 @@ describe('apt mirror: lock, build, refresh by differential bundles, import, serv
   it('ferry sbom prints the SBOM of a stored differential release (its .debs carried by the base)', async () => {
     const r = await ferry(['sbom', 'site-mirror/3.0.0', '--store', store()]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/"pkg:deb\/debian\/libfoo@1\.3-1(\+|%2B)deb12u1\?arch=amd64"/);
+    expect(r.stdout).toMatch(/"pkg:deb\/debian\/libfoo@1\.3-1(\+|%2B)deb12u1\?arch=amd64&distro=fixture"/);
   });
 
   it('/mirrors/NAME/ serves the newest snapshot, NAME@VERSION each earlier one, and ferry mirror switch moves it atomically', async () => {

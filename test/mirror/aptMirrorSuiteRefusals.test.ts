@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { buildDeb, readPrivate, serveDir, signRelease, writeUpstream } from '../apt/fixtureUpstream.js';
-import { aptMirrorSpec, refusedEditedLock } from './mirrorChecks.js';
+import { aptMirrorSpec, debianMirror, mirrorEditRefusals, refusedEditedLock } from './mirrorChecks.js';
 
 interface LockedSuite {
   suite: string;
@@ -36,7 +36,7 @@ describe('apt mirror: build --locked publishes each suite\'s date, pin, Suite an
   const closers: Array<() => Promise<void>> = [];
 
   const build = (out: string, cache: string) => ferry(['build', spec, '--locked', '--key', bundleKey.secret, '--out', out, '--cache', cache]);
-  const mirrorOf = (lock: { kinds: { mirror: { apt: { debian: MirrorLock } } } }) => lock.kinds.mirror.apt.debian;
+  const mirrorOf = debianMirror<MirrorLock>;
   /** the upstream's Release of `suite` written again by apt-ftparchive with these options and signed by its key */
   const release = async (suite: string, options: string[]) => {
     const dist = join(root, 'dists', suite);
@@ -52,15 +52,8 @@ describe('apt mirror: build --locked publishes each suite\'s date, pin, Suite an
   /** Release options of the two suites: fixture is `stable`/`bookworm`, backports NotAutomatic + ButAutomaticUpgrades */
   const fixtureOptions = ['Suite=stable', 'Codename=bookworm'];
   const backportsOptions = ['Suite=bookworm-backports', 'Codename=bookworm-backports', 'NotAutomatic=yes', 'ButAutomaticUpgrades=yes'];
-  /**
-   * build with the lock as `edit` changes it, from an empty cache: refused in one line matching `message`
-   * (exit 67), nothing in --out, and no file of the upstream's pool asked for
-   */
-  const refused = async (outName: string, edit: (m: MirrorLock) => Promise<void> | void, message: RegExp) => {
-    const out = join(dir, outName);
-    const fromEmptyCache = async () => build(out, await mkdtemp(join(dir, 'cache-refused-')));
-    await refusedEditedLock({ lockFile, written, out, served, build: fromEmptyCache }, (lock) => edit(mirrorOf(lock)), message);
-  };
+  /** build with the lock as `edit` changes it, from an empty cache: refused in one line matching `message` (exit 67), nothing in --out, and no file of the upstream's pool asked for */
+  const refused = mirrorEditRefusals<MirrorLock>(() => ({ dir, lockFile, written, served, build }));
   /** the Release of `suite` in the bundle built in `out` */
   const bundleRelease = async (out: string, suite: string) => {
     const bundle = join(out, (await readdir(out)).find((f) => f.endsWith('.ferry'))!);
@@ -110,6 +103,17 @@ describe('apt mirror: build --locked publishes each suite\'s date, pin, Suite an
       'NotAutomatic: yes',
       'ButAutomaticUpgrades: yes',
     ]);
+  });
+
+  it('its SBOM gives each .deb the Codename of the suite hosts take it from as distro=, and the bundle imports (the SBOM matches the manifest)', async () => {
+    const bundle = join(dir, 'out-ok', (await readdir(join(dir, 'out-ok'))).find((f) => f.endsWith('.ferry'))!);
+    const sbom = await ferry(['sbom', bundle, '--keyring', bundleKey.public]);
+    expect(sbom.code, sbom.stderr).toBe(0);
+    const purls = (JSON.parse(sbom.stdout) as { components: Array<{ purl?: string }> }).components.flatMap((c) => (c.purl?.startsWith('pkg:deb/') ? [c.purl] : []));
+    // hello 1.0, which both suites list, once: of fixture (Codename bookworm), not of the NotAutomatic backports
+    expect(purls.sort()).toEqual(['pkg:deb/debian/hello@1.0?arch=amd64&distro=bookworm', 'pkg:deb/debian/hello@2.0?arch=amd64&distro=bookworm-backports']);
+    const imp = await ferry(['import', bundle, '--keyring', bundleKey.public, '--store', await mkdtemp(join(dir, 'store-'))]);
+    expect(imp.code, imp.stderr).toBe(0);
   });
 
   it('refuses a lock that drops or changes a suite\'s NotAutomatic pin (exit 67, one line, nothing fetched or written)', async () => {

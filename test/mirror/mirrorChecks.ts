@@ -1,4 +1,5 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import { ferry, type RunResult } from '../helpers/cli.js';
 
@@ -61,4 +62,25 @@ export async function refusedEditedLock(
   } finally {
     await writeFile(o.lockFile, o.written);
   }
+}
+
+/** The mirror `debian` (aptMirrorSpec's) of a lock file's JSON. */
+export function debianMirror<M>(lock: { kinds: { mirror: { apt: { debian: M } } } }): M {
+  return lock.kinds.mirror.apt.debian;
+}
+
+/**
+ * refusedEditedLock for the mirror `debian` of a test's lock: `refused(OUT, edit, message, cache?)` builds into
+ * dir/OUT with the mirror of the lock `written` as `edit` changes it, with `cache`, or a fresh empty one when not
+ * given. `test` gives the test's state when called (its beforeAll sets it).
+ */
+export function mirrorEditRefusals<M>(
+  test: () => { dir: string; lockFile: string; written: string; served: { requests: string[] }; build: (out: string, cache: string) => Promise<RunResult> },
+): (outName: string, edit: (m: M) => Promise<void> | void, message: RegExp, cache?: string) => Promise<void> {
+  return async (outName, edit, message, cache) => {
+    const { dir, lockFile, written, served, build } = test();
+    const out = join(dir, outName);
+    const run = async () => build(out, cache ?? (await mkdtemp(join(dir, 'cache-refused-'))));
+    await refusedEditedLock({ lockFile, written, out, served, build: run }, (lock) => edit(debianMirror<M>(lock)), message);
+  };
 }

@@ -91,6 +91,30 @@ describe('ferry sbom and ferry audit refuse an SBOM that does not describe what 
     ]);
   });
 
+  it('a mirror .deb carries as distro= the Codename of its suite (the manifest\'s codenames, else the suite\'s name), or none as older builds wrote it; another is refused (exit 68, one line)', async () => {
+    const version = '1:3.0.11-1~deb12u2';
+    const mirrorDeb = (distro?: string): SbomComponent => ({ ...deb('openssl', version), ref: debPurl('openssl', version, distro), purl: debPurl('openssl', version, distro), path: 'mirrors/debian/debian/pool/openssl.deb' });
+    // the mirror's suite fixture, whose Release gives Codename bookworm
+    const editManifest = (m: Manifest) => {
+      const mirror = (m.artifacts as { mirror: { apt: { debian: { suites: string[]; codenames?: Record<string, string>; packages: Array<{ suite?: string }> } } } }).mirror.apt.debian;
+      mirror.suites = ['fixture'];
+      mirror.codenames = { fixture: 'bookworm' };
+      for (const p of mirror.packages) p.suite = 'fixture';
+    };
+    for (const distro of ['bookworm', undefined]) {
+      const file = await bundleOf(`mirror-distro-${distro ?? 'none'}`, { components: [...COMPONENTS, mirrorDeb(distro)], editManifest });
+      const r = await ferry(['sbom', file, '--keyring', keyring]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    for (const distro of ['bullseye', 'fixture']) {
+      const file = await bundleOf(`mirror-distro-${distro}`, { components: [...COMPONENTS, mirrorDeb(distro)], editManifest });
+      const r = await ferry(['sbom', file, '--keyring', keyring]);
+      expect(r.code, r.stderr).toBe(68);
+      expect(r.stderr).toMatch(new RegExp(`^ferry: [^\\n]*: the SBOM does not describe what the manifest carries: component "pkg:deb/debian/openssl@1:3\\.0\\.11-1~deb12u2\\?arch=amd64&distro=${distro}" \\(mirrors/debian/debian/pool/openssl\\.deb\\) is not a package of mirror debian; [^\\n]*\\n$`));
+      expect(r.stdout).toBe('');
+    }
+  });
+
   const raiseOpenssl = (bom: CdxBom) => {
     const c = openssl(bom);
     c.version = '1:3.0.11-1~deb12u3';

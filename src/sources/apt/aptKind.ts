@@ -191,7 +191,7 @@ export const aptKind: ArtifactKind<AptLock> = {
         packages: lock.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, services: p.services })),
       },
       // distro: the suite the bundle publishes them in (targets.debian.suite, its repository's Codename)
-      components: debComponents(repo.packages, (p) => bySha.get(p.sha256)!.services, 'apt', lock.suite),
+      components: debComponents(repo.packages, (p) => bySha.get(p.sha256)!.services, 'apt', () => lock.suite),
     };
   },
 };

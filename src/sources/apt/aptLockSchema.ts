@@ -53,7 +53,7 @@ const MirrorLock = z
     suites: z.array(z.object({ suite: z.string(), date: z.iso.datetime(), pin: z.union([z.literal(1), z.literal(100)]).optional(), releaseSuite: z.string().regex(RELEASE_NAME).optional(), codename: z.string().regex(RELEASE_NAME).optional() }).strict()),
     components: z.array(z.string()),
     architectures: z.array(z.string()),
-    sources: z.array(z.object({ uri: z.string(), suite: z.string(), signers: z.array(z.string()) }).strict()),
+    sources: z.array(z.object({ uri: z.string(), suite: z.string(), signers: z.array(z.string()), release: debFields.sha256.optional() }).strict()),
     packages: z.array(z.object({ ...debFields, suite: z.string(), component: z.string() }).strict()),
     sourcePackages: z
       .array(

@@ -8,8 +8,7 @@ import type { AptPackage } from './types.js';
 import type { FetchStats } from '../../fetch/index.js';
 import type { BuildContext } from '../kind.js';
 import type { AptUpstreamSource } from './loadAptUpstreams.js';
-import { readUpstreamIndexes, type UpstreamIndexes } from './readUpstreamIndexes.js';
-import type { UpstreamRelease } from './fetchUpstreamRelease.js';
+import { readUpstreamIndexes } from './readUpstreamIndexes.js';
 
 /** What a lock pins of one .deb; a mirror's lock names the component it is published in too. */
 type PinnedDeb = Omit<LockedDeb, 'services'> & { component?: string };
@@ -87,12 +86,10 @@ export function checkLockedInIndexes(locked: readonly PinnedDeb[], indexes: read
 }
 
 /**
- * build --locked: read the upstreams' signed Packages indexes (readUpstreamIndexes) and check the locked
- * .debs against them (checkLockedInIndexes). A warm build reads the signed Releases this machine kept
- * (verified again now) and asks the upstream again only when they do not list every locked file (the
- * upstream moved on since this machine's last lock). `checkReleases`, given the signed Releases of the same
- * read, checks what the lock takes from them first (a mirror's suite fields: checkLockedSuiteFields).
- * Returns the SHA512s left to check (checkSha512).
+ * build --locked of an apt closure: read the upstreams' signed Packages indexes (readUpstreamIndexes) and
+ * check the locked .debs against them (checkLockedInIndexes). A warm build reads the signed Releases this
+ * machine kept (verified again now) and asks the upstream again only when they do not list every locked file
+ * (the upstream moved on since this machine's last lock). Returns the SHA512s left to check (checkSha512).
  */
 export async function checkLockedUpstreams(
   locked: readonly PinnedDeb[],
@@ -100,19 +97,13 @@ export async function checkLockedUpstreams(
   architectures: string[],
   ctx: Pick<BuildContext, 'cacheDir' | 'log'>,
   stats: FetchStats,
-  matched?: (at: number, p: AptPackage) => void,
-  checkReleases?: (releases: UpstreamRelease[]) => void,
 ): Promise<Map<number, string>> {
-  const check = (read: UpstreamIndexes) => {
-    checkReleases?.([...read.releases.values()]);
-    return checkLockedInIndexes(locked, read.indexes, matched);
-  };
   const read = await readUpstreamIndexes(upstreams, architectures, ctx, stats, undefined, true);
   try {
-    return check(read);
+    return checkLockedInIndexes(locked, read.indexes);
   } catch (err) {
     if (!(err instanceof IntegrityError) || ![...read.releases.values()].some((r) => r.cached)) throw err;
-    return check(await readUpstreamIndexes(upstreams, architectures, ctx, stats));
+    return checkLockedInIndexes(locked, (await readUpstreamIndexes(upstreams, architectures, ctx, stats)).indexes);
   }
 }
 

@@ -6,7 +6,7 @@ import { fetchSourcesIndex } from './fetchSourcesIndex.js';
 import type { AptUpstreamSource } from './loadAptUpstreams.js';
 import { sourceOf, type LockedMirrorSource } from './lockAptSources.js';
 import type { AptSourcePackage } from './readSourcesIndex.js';
-import { fetchUpstreamReleases } from './readUpstreamIndexes.js';
+import type { UpstreamRelease } from './fetchUpstreamRelease.js';
 import type { AptPackage } from './types.js';
 
 /** One signed Sources index: its upstream's URI, and its source packages by "name version". */
@@ -51,63 +51,47 @@ export function checkLockedSourcesInIndexes(locked: readonly LockedMirrorSource[
   }
 }
 
-/** A locked .deb of a mirror, with the signed index stanza it matched (checkLockedUpstreams), whose Source names its source package. */
+/** A locked .deb of a mirror, with the signed index stanza it matched (checkLockedInIndexes), whose Source names its source package. */
 export interface MatchedDeb {
   deb: { name: string; version: string; architecture: string; suite: string; component: string; url: string };
   stanza: AptPackage;
 }
 
 /**
- * build --locked of a mirror with sources: read the signed Sources indexes of one suite's upstreams (the
- * cached signed Releases first, verified again, as checkLockedUpstreams does; asked again of the upstream
- * when they do not agree with the lock) and check the suite's locked source packages against them
- * (checkLockedSourcesInIndexes) and, with `sources: true`, against its locked .debs
- * (checkLockedSourceComponents). `components`: the spec's, in its order, whose Sources indexes are read.
+ * build --locked of a mirror with sources: read the signed Sources indexes of one suite's upstreams, as the
+ * signed `releases` the lock is checked by name them (readLockedMirrorState), and check the suite's locked
+ * source packages against them (checkLockedSourcesInIndexes) and, with `sources: true`, against its locked
+ * .debs (checkLockedSourceComponents). `components`: the spec's, in its order, whose Sources indexes are read.
  */
 export async function checkLockedSourceUpstreams(
   locked: readonly LockedMirrorSource[],
   upstreams: AptUpstreamSource[],
+  releases: ReadonlyMap<string, UpstreamRelease>,
   ctx: Pick<BuildContext, 'cacheDir' | 'log'>,
   stats: FetchStats,
   binaries?: { debs: readonly MatchedDeb[]; components: readonly string[] },
 ): Promise<void> {
   if (locked.length === 0 && !binaries?.debs.length) return;
-  const read = async (preferCached: boolean) => {
-    const { releases } = await fetchUpstreamReleases(upstreams, stats, { cacheDir: ctx.cacheDir, preferCached });
-    const indexes = new Map<string, ReadSources[]>();
-    // each (suite, component) a locked source package names, and with binaries every component, of every upstream of that suite
-    const wanted = [...locked.map((sp) => ({ suite: sp.suite, component: sp.component })), ...(binaries ? binaries.debs.flatMap(({ deb }) => binaries.components.map((component) => ({ suite: deb.suite, component }))) : [])];
-    for (const { suite, component } of wanted) {
-      const key = `${suite} ${component}`;
-      if (indexes.has(key)) continue;
-      const got: ReadSources[] = [];
-      for (const up of upstreams.filter((u) => u.suites.includes(suite))) {
-        const byKey = new Map<string, AptSourcePackage[]>();
-        for (const s of await fetchSourcesIndex(releases.get(`${up.uri} ${suite}`)!, component, { cacheDir: ctx.cacheDir, log: ctx.log, stats })) {
-          const k = `${s.name} ${s.version}`;
-          byKey.set(k, [...(byKey.get(k) ?? []), s]);
-        }
-        got.push({ uri: up.uri, byKey });
+  const indexes = new Map<string, ReadSources[]>();
+  // each (suite, component) a locked source package names, and with binaries every component, of every upstream of that suite
+  const wanted = [...locked.map((sp) => ({ suite: sp.suite, component: sp.component })), ...(binaries ? binaries.debs.flatMap(({ deb }) => binaries.components.map((component) => ({ suite: deb.suite, component }))) : [])];
+  for (const { suite, component } of wanted) {
+    const key = `${suite} ${component}`;
+    if (indexes.has(key)) continue;
+    const got: ReadSources[] = [];
+    for (const up of upstreams.filter((u) => u.suites.includes(suite))) {
+      const byKey = new Map<string, AptSourcePackage[]>();
+      for (const s of await fetchSourcesIndex(releases.get(`${up.uri} ${suite}`)!, component, { cacheDir: ctx.cacheDir, log: ctx.log, stats })) {
+        const k = `${s.name} ${s.version}`;
+        byKey.set(k, [...(byKey.get(k) ?? []), s]);
       }
-      indexes.set(key, got);
+      got.push({ uri: up.uri, byKey });
     }
-    const sourcesOf = (suite: string, component: string) => indexes.get(`${suite} ${component}`) ?? [];
-    return {
-      cached: [...releases.values()].some((r) => r.cached),
-      check: () => {
-        checkLockedSourcesInIndexes(locked, sourcesOf);
-        if (binaries) checkLockedSourceComponents(binaries.debs, locked, binaries.components, sourcesOf);
-      },
-    };
-  };
-  const warm = await read(true);
-  try {
-    warm.check();
-  } catch (err) {
-    // the Releases this machine kept may be older than the lock (the upstream moved on since its last lock)
-    if (!(err instanceof IntegrityError) || !warm.cached) throw err;
-    (await read(false)).check();
+    indexes.set(key, got);
   }
+  const sourcesOf = (suite: string, component: string) => indexes.get(`${suite} ${component}`) ?? [];
+  checkLockedSourcesInIndexes(locked, sourcesOf);
+  if (binaries) checkLockedSourceComponents(binaries.debs, locked, binaries.components, sourcesOf);
 }
 
 /**

@@ -10,11 +10,11 @@ import type { PublishedPackage } from './writeAptRepository.js';
  * file's own control paragraph, its purl and sha256, and its Pre-Depends and Depends as the packages of
  * this same repository that meet them (for each OR-group, the first alternative met, as apt takes it;
  * a group nothing in the bundle meets is left out: the target's base system provides it). `dir` is
- * where the bundle carries the repository (a mirror's is mirrors/NAME/debian); `distro`, the Debian
- * release the packages are of (the purl's distro qualifier), where one is known.
+ * where the bundle carries the repository (a mirror's is mirrors/NAME/debian); `distroOf`, the Debian
+ * release a package is of (the purl's distro qualifier): the Codename the repository publishes it under.
  */
-export function debComponents(packages: readonly PublishedPackage[], servicesOf: (p: PublishedPackage) => string[], dir = 'apt', distro?: string): SbomComponent[] {
-  const ref = (p: PublishedPackage) => debPurl(p.name, p.version, p.architecture, distro);
+export function debComponents(packages: readonly PublishedPackage[], servicesOf: (p: PublishedPackage) => string[], dir: string, distroOf: (p: PublishedPackage) => string): SbomComponent[] {
+  const ref = (p: PublishedPackage) => debPurl(p.name, p.version, p.architecture, distroOf(p));
   const byName = new Map<string, PublishedPackage[]>();
   const providers = new Map<string, Array<{ p: PublishedPackage; version?: string }>>();
   for (const p of packages) {

@@ -46,10 +46,7 @@ export async function fetchUpstreamRelease(
   stats?: FetchStats,
   opts: { checkValidUntil?: boolean; now?: Date; cacheDir?: string; preferCached?: boolean } = {},
 ): Promise<UpstreamRelease> {
-  // a suite ending in "/" is apt's flat repository: the path itself, under the URI, not under dists/
-  const flat = isFlatSuite(suite);
-  const base = uri.replace(/\/+$/, '');
-  const distUrl = flat ? `${base}/${suite.replace(/^(\.\/)+/, '')}` : `${base}/dists/${suite}/`;
+  const { flat, distUrl } = suiteLocation(uri, suite);
   const entry = opts.cacheDir === undefined ? undefined : join(opts.cacheDir, 'apt-release', 'v1', sha256Hex(`${uri} ${suite}`));
   if (entry !== undefined && opts.preferCached) {
     // the signed file this machine last verified for this suite, verified again now (keys, layout, dates):
@@ -65,9 +62,50 @@ export async function fetchUpstreamRelease(
   }
   const signed = await fetchSignedRelease(distUrl, stats);
   const release = await readSignedRelease(signed, distUrl, flat, keys, opts);
-  // derived from a verified download and verified again when read: no fsync
-  if (entry !== undefined) await writeFileAtomic(entry, JSON.stringify(signed), { durable: false });
+  // derived from a verified download and verified again when read: no fsync; kept by suite (the newest) and
+  // by the sha256 of its text too, which a mirror's lock names (readKeptRelease), so the next fetch keeps it
+  if (opts.cacheDir !== undefined) {
+    for (const path of [entry!, keptEntry(opts.cacheDir, uri, suite, release.sha256)]) await writeFileAtomic(path, JSON.stringify(signed), { durable: false });
+  }
   return release;
+}
+
+/** Where a suite's Release is: a suite ending in "/" is apt's flat repository, the path itself under the URI, not under dists/. */
+function suiteLocation(uri: string, suite: string): { flat: boolean; distUrl: string } {
+  const flat = isFlatSuite(suite);
+  const base = uri.replace(/\/+$/, '');
+  return { flat, distUrl: flat ? `${base}/${suite.replace(/^(\.\/)+/, '')}` : `${base}/dists/${suite}/` };
+}
+
+/** CACHE/apt-release/v1/SHA256("URI SUITE TEXT-SHA256"): the signed Release of that suite whose verified text has that sha256. */
+function keptEntry(cacheDir: string, uri: string, suite: string, sha256: string): string {
+  return join(cacheDir, 'apt-release', 'v1', sha256Hex(`${uri} ${suite} ${sha256}`));
+}
+
+/**
+ * The signed Release of this suite whose verified text has this sha256 (the one a mirror's lock was made
+ * from), as this machine kept it when it fetched it (fetchUpstreamRelease), else as the upstream serves it
+ * now, verified again against `keys` (layout, dates: one past its Valid-Until is not taken). Undefined when
+ * neither is that Release or it does not verify now.
+ */
+export async function readKeptRelease(
+  uri: string,
+  suite: string,
+  keys: openpgp.PublicKey[],
+  sha256: string,
+  stats: FetchStats | undefined,
+  opts: { checkValidUntil?: boolean; now?: Date; cacheDir: string },
+): Promise<UpstreamRelease | undefined> {
+  const { flat, distUrl } = suiteLocation(uri, suite);
+  const kept = await readFile(keptEntry(opts.cacheDir, uri, suite, sha256), 'utf8').then((t) => JSON.parse(t) as SignedRelease, () => undefined);
+  const candidates: Array<() => Promise<SignedRelease | undefined>> = [async () => kept, () => fetchSignedRelease(distUrl, stats).catch(() => undefined)];
+  for (const candidate of candidates) {
+    const signed = await candidate();
+    if (signed === undefined) continue;
+    const release = await readSignedRelease(signed, distUrl, flat, keys, opts).catch(() => undefined);
+    if (release?.sha256 === sha256) return release;
+  }
+  return undefined;
 }
 
 /** The signed Release as the upstream serves it: InRelease, or Release and Release.gpg (Release base64). */

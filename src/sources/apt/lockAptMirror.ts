@@ -28,8 +28,12 @@ export interface AptMirrorLock {
   suites: MirrorSuiteFields[];
   components: string[];
   architectures: string[];
-  /** upstream suites read, with the keys that signed them (for review) */
-  sources: Array<{ uri: string; suite: string; signers: string[] }>;
+  /**
+   * upstream suites read, with the keys that signed them (for review) and the sha256 of the verified Release
+   * text (`release`), by which build --locked finds that Release again (checkLockedSelection.ts; absent in
+   * locks written before it)
+   */
+  sources: Array<{ uri: string; suite: string; signers: string[]; release?: string }>;
   packages: LockedMirrorDeb[];
   /** with `sources: true`: the source package of every pinned .deb (absent otherwise) */
   sourcePackages?: LockedMirrorSource[];
@@ -74,7 +78,7 @@ export async function lockAptMirror(name: string, mirror: AptMirror, ctx: BuildC
     suites,
     components: [...mirror.components].sort(),
     architectures: [...mirror.architectures].sort(),
-    sources,
+    sources: sources.map((s) => ({ ...s, release: releases.get(`${s.uri} ${s.suite}`)!.sha256 })),
     packages,
     ...(sourcePackages ? { sourcePackages } : {}),
   };

@@ -354,7 +354,7 @@ export class PackedIndex {
   private readonly packages = new Map<number, AptPackage>();
 
   /** `tables`: counts, records, meetStart, meets, namedStart, named, providingStart, providing, slots, stringStart */
-  private constructor(tables: readonly Uint32Array[], text: (start: number, end: number) => string, private readonly origin: AptOrigin) {
+  private constructor(tables: readonly Uint32Array[], text: (start: number, end: number) => string, readonly origin: AptOrigin) {
     const [counts, records, meetStart, meets, namedStart, named, providingStart, providing, slots, stringStart] = tables as [Uint32Array, ...Uint32Array[]];
     this.count = counts[0]!;
     this.strings = counts[1]!;
