@@ -21,15 +21,24 @@ export function carriedPackages(bom: CdxBom): CarriedPackage[] {
 }
 
 /**
+ * The Debian release of a purl's `distro`: a release's own codename, or the codename of one of its update
+ * suites, which a mirror's purls carry (`bookworm-security`, `bookworm-updates`, `bookworm-backports`,
+ * `bookworm-proposed-updates`: advisories of bookworm apply to what they carry).
+ */
+function debianReleaseOf(distro: string): string {
+  return distro.replace(/-(security|updates|proposed-updates|backports|backports-sloppy)$/, '');
+}
+
+/**
  * The Debian release the bundle's packages say they are from: the `distro` qualifier of its `pkg:deb` purls
- * (`targets.debian.suite` at build), when every one that has it names the same release. Undefined without
- * one, or when they differ.
+ * (`targets.debian.suite` at build, a mirror suite's Codename), each taken to its release (debianReleaseOf),
+ * when every one that has it names the same release. Undefined without one, or when they differ.
  */
 export function sbomDebianSuite(bom: CdxBom): string | undefined {
   const seen = new Set<string>();
   const walk = (c: CdxComponent) => {
     const distro = c.purl?.startsWith('pkg:deb/') ? parsePurl(c.purl)?.qualifiers?.distro : undefined;
-    if (distro !== undefined) seen.add(distro);
+    if (distro !== undefined) seen.add(debianReleaseOf(distro));
     for (const inner of c.components ?? []) walk(inner);
   };
   for (const c of bom.components) walk(c);

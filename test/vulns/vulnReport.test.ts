@@ -8,6 +8,7 @@ import { craftSbomBundle } from '../helpers/craftSbomBundle.js';
 import { writeKey } from '../helpers/keys.js';
 import { PackageURL } from 'packageurl-js';
 import type { SbomComponent } from '../../src/sbom/sbomComponent.js';
+import type { Manifest } from '../../src/bundle/manifest.js';
 
 let dir: string;
 let bundle: string;
@@ -221,6 +222,23 @@ describe('offline vulnerability report', () => {
     await writeFile(other, JSON.stringify([inRelease('DSA-11', '11', '7.74.0-1.3+deb11u9')]));
     const refused = await ferry(['audit', named, '--keyring', key.public, '--db', other]);
     expect([refused.code, refused.stderr.trim().split('\n'), refused.stdout]).toEqual([64, ["ferry: no OSV Debian data for bookworm (the release the SBOM's packages name; --suite chooses another) (Debian:12; the data covers Debian:11)"], '']);
+    // a mirror's purls name the suite's Codename (bookworm-security, bookworm-updates): bookworm's release
+    const mixed = join(dir, 'distromix-1.0.0.ferry');
+    const updates = (name: string, distro: string): SbomComponent => {
+      const p = new PackageURL('deb', 'debian', name, '1.0-1', { arch: 'amd64', distro }, undefined).toString();
+      return { ref: p, type: 'library', name, version: '1.0-1', purl: p, path: `mirrors/m/debian/pool/main/${name}.deb`, services: [] };
+    };
+    const suiteOf: Record<string, string> = { tzdata: 'bookworm-updates', libssl3: 'bookworm-security' };
+    const inSuites = (m: Manifest) => {
+      const mirror = (m.artifacts as { mirror: { apt: Record<string, { suites: string[]; packages: Array<{ name: string; suite?: string }> }> } }).mirror.apt.m!;
+      mirror.suites = Object.values(suiteOf);
+      for (const p of mirror.packages) p.suite = suiteOf[p.name];
+    };
+    const components = [curl, ...Object.entries(suiteOf).map(([name, suite]) => updates(name, suite))];
+    await writeFile(mixed, await craftSbomBundle(secret, { name: 'distromix', components, editManifest: inSuites }));
+    const fromSuites = await ferry(['audit', mixed, '--keyring', key.public, '--db', both, '--json']);
+    expect(fromSuites.code, fromSuites.stderr).toBe(0);
+    expect((JSON.parse(fromSuites.stdout) as { findings: Finding[] }).findings.map((f) => [f.package, f.fixed])).toEqual([['curl', '7.88.1-10+deb12u6']]);
     // --suite still chooses
     const chosen = await ferry(['audit', named, '--keyring', key.public, '--db', other, '--suite', 'bullseye', '--json']);
     expect([chosen.code, (JSON.parse(chosen.stdout) as { findings: Finding[] }).findings]).toEqual([0, []]);
