@@ -34,7 +34,16 @@ interface Loaded {
   index: Promise<BundleIndex | undefined>;
   checkedAt: number;
   seenAt: number;
+  /** the index's entries, counted against the cache's bound */
+  entries: number;
 }
+
+/**
+ * The most manifest entries the indexes a worker keeps may hold together: some 300 bytes of memory each (path,
+ * digest, size), so about 150 MiB. Counting bundles alone let 32 manifests of a signer's choosing (64 MiB each,
+ * some 300,000 entries) take gigabytes per worker; a Debian mirror's 60,000 packages are an eighth of it.
+ */
+const MAX_ENTRIES = 500_000;
 
 /**
  * Manifests of the bundles being served, parsed once per digest. A bundle directory is immutable
@@ -43,7 +52,8 @@ interface Loaded {
  * background check looks for its manifest and forgets the bundle when it is gone (files served from
  * memory stop within that second), or when its signature file is no longer the one that was hashed.
  * Concurrent first requests for one bundle share a single load; the most recently used `capacity`
- * bundles found in the store are kept. A digest that is not in the store is remembered only while it
+ * bundles found in the store are kept, as long as their entries together stay within `maxEntries` (the
+ * most recent one is kept whatever its size). A digest that is not in the store is remembered only while it
  * is being looked up: made-up digests (a client chooses them) neither push a bundle out nor stay.
  */
 export class BundleIndexCache {
@@ -51,12 +61,15 @@ export class BundleIndexCache {
   private readonly loaded = new Map<string, Loaded>();
   /** first loads in flight */
   private readonly loading = new Map<string, Promise<BundleIndex | undefined>>();
+  /** the entries of the loaded indexes together */
+  private entries = 0;
 
   private readonly bundlesDir: string;
 
   constructor(
     private readonly store: string,
     private readonly capacity = 32,
+    private readonly maxEntries = MAX_ENTRIES,
   ) {
     this.bundlesDir = storeLayout(store).bundles;
   }
@@ -77,11 +90,11 @@ export class BundleIndexCache {
             // the signature is the one file of a bundle folder that changes (ferry import mends a damaged one):
             // its sha256 was taken from the disk, so a replaced signature is read and hashed again
             void signatureReplaced(hit.index).then((replaced) => {
-              if (replaced && this.loaded.get(digest) === hit) this.loaded.delete(digest);
+              if (replaced && this.loaded.get(digest) === hit) this.forget(digest);
             });
           },
           (err: unknown) => {
-            if (isMissing(err) && this.loaded.get(digest) === hit) this.loaded.delete(digest);
+            if (isMissing(err) && this.loaded.get(digest) === hit) this.forget(digest);
           },
         );
       }
@@ -97,12 +110,20 @@ export class BundleIndexCache {
         this.loading.delete(digest);
         // seen in place only once the load found its manifest: a missing bundle lends no answer any lifetime
         if (!index) return;
-        this.loaded.set(digest, { index: p, checkedAt: now, seenAt: now });
-        while (this.loaded.size > this.capacity) this.loaded.delete(this.loaded.keys().next().value as string);
+        this.loaded.set(digest, { index: p, checkedAt: now, seenAt: now, entries: index.files.size });
+        this.entries += index.files.size;
+        while (this.loaded.size > this.capacity || (this.entries > this.maxEntries && this.loaded.size > 1)) this.forget(this.loaded.keys().next().value as string);
       },
       () => this.loading.delete(digest),
     );
     return p;
+  }
+
+  private forget(digest: string): void {
+    const gone = this.loaded.get(digest);
+    if (gone === undefined) return;
+    this.loaded.delete(digest);
+    this.entries -= gone.entries;
   }
 
   /**

@@ -58,4 +58,27 @@ describe('BundleIndexCache: a removed bundle is forgotten within a second of the
     // still the index parsed once, not the manifest read and parsed again
     expect(await cache.get(b.digest)).toBe(first);
   });
+  it('keeps the indexes within a bound on their entries together, the most recent first, not only a count of bundles', async () => {
+    const files = (tag: string) => Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`files/${tag}/f${i}`, `${tag} ${i}\n`]));
+    const a = await t.addBundle('big-a', '1', files('a'));
+    const b = await t.addBundle('big-b', '1', files('b'));
+    const small = await t.addBundle('small', '1', { 'files/s/conf': 's\n' });
+    // room for one of the two large indexes (6 files and the manifest) and the small one
+    const cache = new BundleIndexCache(t.store, 32, 11);
+    const firstA = await cache.get(a.digest);
+    const firstSmall = await cache.get(small.digest);
+    expect(firstA?.files.size).toBe(7);
+    const firstB = await cache.get(b.digest);
+    // b pushed out the least recently used: a, parsed again when asked for; the small one stays
+    expect(await cache.get(small.digest)).toBe(firstSmall);
+    expect(await cache.get(b.digest)).toBe(firstB);
+    const againA = await cache.get(a.digest);
+    expect(againA).not.toBe(firstA);
+    expect(againA?.files).toEqual(firstA?.files);
+    // and a pushed out b in turn; one index larger than the bound is kept while it is the most recent
+    expect(await cache.get(b.digest)).not.toBe(firstB);
+    const tiny = new BundleIndexCache(t.store, 32, 3);
+    const only = await tiny.get(a.digest);
+    expect(await tiny.get(a.digest)).toBe(only);
+  });
 });
