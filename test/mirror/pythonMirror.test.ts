@@ -460,6 +460,39 @@ describe('python mirror: refusals', () => {
     }
   });
 
+  it('proves locked files against a PEP 691 JSON page as well (URL resolved against the page): builds the lock, refuses the same bytes from another host name (exit 67, one line, no bundle)', async () => {
+    const key = await writeKey(dir, 'json-key');
+    const files = join(dir, 'json', 'files');
+    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
+    const index = await serveFixtureIndex(files, { json: true });
+    try {
+      const spec = join(dir, 'json.yaml');
+      await writeFile(spec, ['name: json', 'version: 1.0.0', 'epoch: 2026-11-25T00:00:00Z', 'mirrors:', '  python:', '    m:', `      index: "${index.url}"`, '      projects: ["app"]', `      targets: [{ version: "${host.version}", platforms: [manylinux_2_36_${host.machine}] }]`, ''].join('\n'));
+      const cacheDir = join(dir, 'cache-json');
+      const locked = await ferry(['lock', spec, '--cache', cacheDir]);
+      expect(locked.code, locked.stderr).toBe(0);
+      const build = (out: string) => ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, out), '--cache', cacheDir]);
+      const ok = await build('out-json');
+      expect(ok.code, ok.stderr).toBe(0);
+      const lockFile = join(dir, 'json.lock.json');
+      const lock = JSON.parse(await readFile(lockFile, 'utf8'));
+      const f = lock.kinds.mirror.python.m.files[0];
+      expect(f.url).toBe(`${new URL('../files', index.url).href}/${wheel}`);
+      const listed = f.url;
+      // the same server under another name: the same bytes (a cache hit), but not where the index links them
+      f.url = listed.replace('//127.0.0.1:', '//localhost:');
+      await writeFile(lockFile, JSON.stringify(lock));
+      const r = await build('out-json-edited');
+      expect(r.code, r.stderr).toBe(67);
+      expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([
+        `ferry: lock: mirrors.python.m: ${wheel} (app 1.0) from "${f.url}": the index's page ${index.url}app/ lists this file from "${listed}", not from there; run ferry lock again and review the diff`,
+      ]);
+      expect(await readdir(join(dir, 'out-json-edited')).catch(() => [])).toEqual([]);
+    } finally {
+      await index.close();
+    }
+  });
+
   it('builds the lock of an index that gives no sha256 from the bytes its link serves, never from another file the cache holds (exit 67, one line, no bundle)', async () => {
     const key = await writeKey(dir, 'unhashed-key');
     const files = join(dir, 'unhashed', 'files');
