@@ -27,7 +27,8 @@ describe('a build loads the purl library after its downloads', () => {
   it('python and python mirror: none before its downloads are done', async () => {
     const files = join(dir, 'wheels');
     const [wheel] = buildWheels(files, [{ name: 'alpha', version: '1.0', files: { 'alpha/__init__.py': 'VALUE = 1\n' } }]);
-    let index: FixtureIndex | undefined = await serveFixtureIndex(files);
+    const gone: string[] = [];
+    let index: FixtureIndex | undefined = await serveFixtureIndex(files, { gone });
     try {
       const py = hostPython();
       const specDir = join(dir, 'py');
@@ -47,7 +48,8 @@ describe('a build loads the purl library after its downloads', () => {
         const lock = await ferry(['lock', s, '--cache', join(dir, 'py-lock-cache')]);
         expect(lock.code, lock.stderr).toBe(0);
       }
-      await rm(join(files, wheel!));
+      // the index still lists the wheel (a mirror's build proves it there first), its file server no longer has it
+      gone.push(wheel!);
       for (const [s, module] of [[spec, 'python/collectPython.js'], [mirror, 'python/publishPythonMirror.js']] as const) {
         const loaded = await modulesLoadedBy(['build', s, '--locked', '--key', key.secret, '--out', join(dir, 'py-out'), '--cache', join(dir, `py-build-cache-${module.replace(/\W/g, '')}`)], { code: 69 });
         expect(loaded.some((u) => u.endsWith(`/dist/sources/${module}`)), module).toBe(true);

@@ -43,6 +43,8 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
   let bundleKey: Awaited<ReturnType<typeof writeKey>>;
   let serve: ServeProcess | undefined;
   let venvPython: string;
+  /** the upstream's yanked files (read at each page request: a test may yank one more) */
+  const yanked: Record<string, string> = { 'helper-2.2-py3-none-any.whl': 'broken' };
   const store = () => join(dir, 'store');
   const cache = () => join(dir, 'cache');
   const spec = () => join(dir, 'pymirror.yaml');
@@ -89,7 +91,7 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
     await chmod(dir, 0o755);
     wheels = join(dir, 'wheels');
     buildWheels(wheels, UPSTREAM);
-    upstream = await serveFixtureIndex(wheels, { yanked: { 'helper-2.2-py3-none-any.whl': 'broken' } });
+    upstream = await serveFixtureIndex(wheels, { yanked });
     bundleKey = await writeKey(dir, 'bundle');
     // one venv made from the machine's python, copied per install
     const template = join(dir, 'venv-template');
@@ -169,7 +171,8 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
         const r = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', out, '--cache', cache()]);
         expect(r.code, `${what}: ${r.stderr}`).toBe(65);
         expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:')), what).toEqual([expect.stringMatching(message)]);
-        expect(upstream.requests.slice(before), what).toEqual([]);
+        // no file is fetched (the build reads the index's pages of the releases it reaches, to prove them: checkListedByIndex)
+        expect(upstream.requests.slice(before).filter((p) => !/^\/simple\/[a-z0-9-]+\/$/.test(p)), what).toEqual([]);
         expect(await readdir(out).catch(() => []), what).toEqual([]);
       }
       // a release a specifier on the way admits passes (the build cannot ask the index which is newest), but
@@ -185,7 +188,8 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
       ]);
       expect(await readdir(join(dir, 'out-hostile')).catch(() => [])).toEqual([]);
       // a file's name says what it installs on: the Windows wheel of the same release (same METADATA) pinned
-      // under the manylinux wheel's name would be indexed and served to the hosts as the Linux one
+      // under the manylinux wheel's name would be indexed and served to the hosts as the Linux one; the index
+      // lists that name at another URL with another sha256, so the build refuses it before it is fetched
       const linuxName = `fastlib-1.0-${cp}-${cp}-manylinux_2_17_${host.machine}.whl`;
       const tagged = JSON.parse(good);
       const linux = (tagged.kinds.mirror.python.pypi.files as Array<Record<string, unknown>>).find((f) => f.filename === linuxName)!;
@@ -194,7 +198,7 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
       const retagged = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', join(dir, 'out-hostile'), '--cache', cache()]);
       expect(retagged.code, retagged.stderr).toBe(67);
       expect(retagged.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([
-        `ferry: lock: mirrors.python.pypi: ${linuxName}: its own WHEEL names the tags "${cp}-${cp}-win_amd64", none of its file name's (${cp}-${cp}-manylinux_2_17_${host.machine}): the lock pins another file under this name; run ferry lock again and review the diff`,
+        `ferry: lock: mirrors.python.pypi: ${linuxName} (fastlib 1.0) from "${files}/fastlib-1.0-${cp}-${cp}-win_amd64.whl": the index's page ${upstream.url}fastlib/ lists this file from "${files}/${linuxName}", not from there; run ferry lock again and review the diff`,
       ]);
       expect(await readdir(join(dir, 'out-hostile')).catch(() => [])).toEqual([]);
     } finally {
@@ -205,6 +209,80 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
     const again = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', join(dir, 'out-restored'), '--cache', cache()]);
     expect(again.code, again.stderr).toBe(0);
     expect((await readFile(join(dir, 'out-restored/pymirror-1.0.0.ferry'))).equals(await readFile(v1))).toBe(true);
+  });
+
+  it('build --locked proves each locked file against the index before fetching it (exit 67, one line, no bundle): a file the index does not list, another sha256, another host, a file since removed', async () => {
+    const lockFile = join(dir, 'pymirror.lock.json');
+    const good = await readFile(lockFile, 'utf8');
+    // another server of the network: a helper 9.9 whose METADATA is its own, and a helper 2.1 that is not the upstream's
+    const elsewhere = join(dir, 'elsewhere');
+    const [nine, twoOne] = buildWheels(elsewhere, [
+      { name: 'helper', version: '9.9' },
+      { name: 'helper', version: '2.1', files: { 'helper/__init__.py': 'NAME = "not the upstream\'s"\n' } },
+    ]);
+    const other = await serveFixtureIndex(elsewhere);
+    const otherFiles = new URL('../files', other.url).href;
+    const fileOf = async (d: string, filename: string) => {
+      const bytes = await readFile(join(d, filename));
+      return { sha256: sha256(bytes), size: bytes.length };
+    };
+    const helper21 = join(wheels, 'helper-2.1-py3-none-any.whl');
+    const removed = join(dir, 'helper-2.1-removed.whl');
+    try {
+      // this machine's cache holds the other helper 2.1 (a lock of another index read it), so a lock naming its
+      // sha256 builds without a request
+      await writeFile(join(dir, 'other.yaml'), (await readFile(spec(), 'utf8')).replace(upstream.url, other.url).replace('webapp>=1.0', 'helper==2.1'));
+      const seeded = await ferry(['lock', join(dir, 'other.yaml'), '--cache', cache()]);
+      expect(seeded.code, seeded.stderr).toBe(0);
+      type Section = { files: Array<Record<string, unknown>> };
+      const helper = (m: Section) => m.files.find((f) => f.filename === 'helper-2.1-py3-none-any.whl')!;
+      const cases: Array<[string, (m: Section) => Promise<void>, string]> = [
+        [
+          'an added release from another URL',
+          async (m) => void m.files.push({ project: 'helper', version: '9.9', filename: nine, url: `${otherFiles}/${nine}`, ...(await fileOf(elsewhere, nine!)), kind: 'wheel' }),
+          `helper-9.9-py3-none-any.whl (helper 9.9) from "${otherFiles}/${nine}": the index's page ${upstream.url}helper/ does not list this file (removed from the index, or never there)`,
+        ],
+        [
+          'another sha256 at the index URL',
+          async (m) => void Object.assign(helper(m), await fileOf(elsewhere, twoOne!)),
+          `helper-2.1-py3-none-any.whl (helper 2.1) from "${new URL('../files', upstream.url).href}/helper-2.1-py3-none-any.whl": the index's page ${upstream.url}helper/ gives it sha256 ${sha256(await readFile(helper21))}, the lock "${(await fileOf(elsewhere, twoOne!)).sha256}"`,
+        ],
+        [
+          'the file on another host',
+          async (m) => void Object.assign(helper(m), { url: `${otherFiles}/${twoOne}` }, await fileOf(elsewhere, twoOne!)),
+          `helper-2.1-py3-none-any.whl (helper 2.1) from "${otherFiles}/${twoOne}": the index's page ${upstream.url}helper/ lists this file from "${new URL('../files', upstream.url).href}/helper-2.1-py3-none-any.whl", not from there`,
+        ],
+        [
+          'a locked file the index has since removed',
+          async () => rename(helper21, removed),
+          `helper-2.1-py3-none-any.whl (helper 2.1) from "${new URL('../files', upstream.url).href}/helper-2.1-py3-none-any.whl": the index's page ${upstream.url}helper/ does not list this file (removed from the index, or never there)`,
+        ],
+      ];
+      const got: unknown[] = [];
+      for (const [i, [what, edit]] of cases.entries()) {
+        const lock = JSON.parse(good);
+        await edit(lock.kinds.mirror.python.pypi);
+        await writeFile(lockFile, JSON.stringify(lock));
+        const before = other.requests.length;
+        const out = join(dir, `out-unlisted-${i}`);
+        const r = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', out, '--cache', cache()]);
+        if (existsSync(removed)) await rename(removed, helper21);
+        // what the other server was asked for (never a file), and what the build wrote (nothing)
+        got.push([what, r.code, r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:')), other.requests.slice(before), await readdir(out).catch(() => [])]);
+      }
+      expect(got).toEqual(cases.map(([what, , why]) => [what, 67, [`ferry: lock: mirrors.python.pypi: ${why}; run ferry lock again and review the diff`], [], []]));
+      // a file the index has yanked since the lock is still listed: the reviewed snapshot builds
+      yanked['helper-2.1-py3-none-any.whl'] = 'withdrawn';
+      await writeFile(lockFile, good);
+      const kept = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', join(dir, 'out-yanked'), '--cache', cache()]);
+      expect(kept.code, kept.stderr).toBe(0);
+      expect((await readFile(join(dir, 'out-yanked/pymirror-1.0.0.ferry'))).equals(await readFile(v1))).toBe(true);
+    } finally {
+      delete yanked['helper-2.1-py3-none-any.whl'];
+      if (existsSync(removed)) await rename(removed, helper21);
+      await writeFile(lockFile, good);
+      await other.close();
+    }
   });
 
   it('serves PEP 503 HTML and PEP 691 JSON at /mirrors/NAME/simple/ after import', async () => {
@@ -380,6 +458,79 @@ describe('python mirror: refusals', () => {
       expect(r.stderr).toMatch(/the index links to .*, outside its tree .*; refusing this index/);
       expect(existsSync(join(dir, `outside-${name}.lock.json`))).toBe(false);
     }
+  });
+
+  it('proves locked files against a PEP 691 JSON page as well (URL resolved against the page): builds the lock, refuses the same bytes from another host name (exit 67, one line, no bundle)', async () => {
+    const key = await writeKey(dir, 'json-key');
+    const files = join(dir, 'json', 'files');
+    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
+    const index = await serveFixtureIndex(files, { json: true });
+    try {
+      const spec = join(dir, 'json.yaml');
+      await writeFile(spec, ['name: json', 'version: 1.0.0', 'epoch: 2026-11-25T00:00:00Z', 'mirrors:', '  python:', '    m:', `      index: "${index.url}"`, '      projects: ["app"]', `      targets: [{ version: "${host.version}", platforms: [manylinux_2_36_${host.machine}] }]`, ''].join('\n'));
+      const cacheDir = join(dir, 'cache-json');
+      const locked = await ferry(['lock', spec, '--cache', cacheDir]);
+      expect(locked.code, locked.stderr).toBe(0);
+      const build = (out: string) => ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, out), '--cache', cacheDir]);
+      const ok = await build('out-json');
+      expect(ok.code, ok.stderr).toBe(0);
+      const lockFile = join(dir, 'json.lock.json');
+      const lock = JSON.parse(await readFile(lockFile, 'utf8'));
+      const f = lock.kinds.mirror.python.m.files[0];
+      expect(f.url).toBe(`${new URL('../files', index.url).href}/${wheel}`);
+      const listed = f.url;
+      // the same server under another name: the same bytes (a cache hit), but not where the index links them
+      f.url = listed.replace('//127.0.0.1:', '//localhost:');
+      await writeFile(lockFile, JSON.stringify(lock));
+      const r = await build('out-json-edited');
+      expect(r.code, r.stderr).toBe(67);
+      expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([
+        `ferry: lock: mirrors.python.m: ${wheel} (app 1.0) from "${f.url}": the index's page ${index.url}app/ lists this file from "${listed}", not from there; run ferry lock again and review the diff`,
+      ]);
+      expect(await readdir(join(dir, 'out-json-edited')).catch(() => [])).toEqual([]);
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('builds the lock of an index that gives no sha256 from the bytes its link serves, never from another file the cache holds (exit 67, one line, no bundle)', async () => {
+    const key = await writeKey(dir, 'unhashed-key');
+    const files = join(dir, 'unhashed', 'files');
+    const [wheel] = buildWheels(files, [{ name: 'app', version: '1.0' }]);
+    const index = await staticIndex('unhashed', 'app', [`<a href="../../files/${wheel}">${wheel}</a>`]);
+    const cacheDir = join(dir, 'cache-unhashed');
+    const spec = join(dir, 'unhashed.yaml');
+    await writeFile(spec, ['name: unhashed', 'version: 1.0.0', 'epoch: 2026-11-25T00:00:00Z', 'mirrors:', '  python:', '    m:', `      index: "${index}"`, '      projects: ["app"]', `      targets: [{ version: "${host.version}", platforms: [manylinux_2_36_${host.machine}] }]`, ''].join('\n'));
+    const locked = await ferry(['lock', spec, '--cache', cacheDir]);
+    expect(locked.code, locked.stderr).toBe(0);
+    const build = (out: string) => ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, out), '--cache', cacheDir]);
+    const ok = await build('out-unhashed');
+    expect(ok.code, ok.stderr).toBe(0);
+    // another app 1.0 of the same size (its own METADATA says app 1.0) that this machine's cache holds: a lock
+    // of another index read it
+    const size = (await readFile(join(files, wheel!))).length;
+    const otherFiles = join(dir, 'unhashed-other', 'files');
+    let otherBytes = Buffer.alloc(0);
+    for (let pad = 1; otherBytes.length !== size; pad++) {
+      expect(pad, 'a wheel of the same size').toBeLessThan(200);
+      buildWheels(otherFiles, [{ name: 'app', version: '1.0', files: { 'app/__init__.py': `NAME = 'app'\nVERSION = '1.0'\n#${'x'.repeat(pad)}\n` } }]);
+      otherBytes = await readFile(join(otherFiles, wheel!));
+    }
+    const otherIndex = await staticIndex('unhashed-other', 'app', [`<a href="../../files/${wheel}#sha256=${sha256(otherBytes)}">${wheel}</a>`]);
+    await writeFile(join(dir, 'unhashed-other.yaml'), (await readFile(spec, 'utf8')).replace(index, otherIndex));
+    const seeded = await ferry(['lock', join(dir, 'unhashed-other.yaml'), '--cache', cacheDir]);
+    expect(seeded.code, seeded.stderr).toBe(0);
+    const lockFile = join(dir, 'unhashed.lock.json');
+    const good = JSON.parse(await readFile(lockFile, 'utf8'));
+    const edited = structuredClone(good);
+    Object.assign(edited.kinds.mirror.python.m.files[0], { sha256: sha256(otherBytes), size: otherBytes.length });
+    await writeFile(lockFile, JSON.stringify(edited));
+    const r = await build('out-unhashed-edited');
+    expect(r.code, r.stderr).toBe(67);
+    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))).toEqual([
+      `ferry: lock: mirrors.python.m: ${wheel} (app 1.0): "file://${files}/${wheel}" (the index lists it without a sha256) serves sha256 ${good.kinds.mirror.python.m.files[0].sha256}, the lock says ${sha256(otherBytes)}; run ferry lock again and review the diff`,
+    ]);
+    expect(await readdir(join(dir, 'out-unhashed-edited')).catch(() => [])).toEqual([]);
   });
 
   it('builds a static tree\'s lock as written, and refuses one whose file: URL leads outside the tree (exit 65, one line, no bundle)', async () => {

@@ -54,11 +54,12 @@ export interface FixtureIndex {
  * sha256 of) another PEP 658 file than the wheel's own METADATA; `requiresPython: false` leaves out the
  * files' Requires-Python (data-requires-python), as an index made from file names alone does; `unhashed`
  * files are linked without their #sha256= fragment (HTML); `fragments` links a file with another fragment
- * (HTML: `#md5=…`), `hashes` gives a file another "hashes" object (JSON).
+ * (HTML: `#md5=…`), `hashes` gives a file another "hashes" object (JSON). `gone` files stay listed but
+ * are answered 404 (a file server that lost them). Options are read at each request, so a test may change them.
  */
 export async function serveFixtureIndex(
   filesDir: string,
-  opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string>; metadata?: Record<string, string>; requiresPython?: false; unhashed?: string[]; fragments?: Record<string, string>; hashes?: Record<string, Record<string, unknown>> } = {},
+  opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string>; metadata?: Record<string, string>; requiresPython?: false; unhashed?: string[]; fragments?: Record<string, string>; hashes?: Record<string, Record<string, unknown>>; gone?: string[] } = {},
 ): Promise<FixtureIndex> {
   const requests: string[] = [];
   const server = createServer(async (req, res) => {
@@ -106,6 +107,7 @@ export async function serveFixtureIndex(
       const file = /^\/files\/([^/]+)$/.exec(path);
       if (file) {
         const name = file[1]!;
+        if (opts.gone?.includes(name)) return send(res, 404, 'text/plain', 'not found');
         if (opts.pep658 && name.endsWith('.whl.metadata')) {
           const wheel = name.slice(0, -'.metadata'.length);
           return send(res, 200, 'application/octet-stream', opts.metadata?.[wheel] ?? (await wheelMetadata(join(filesDir, wheel))));

@@ -6,6 +6,8 @@ import { fetchMany } from '../../fetch/fetchMany.js';
 import type { FetchResult } from '../../fetch/fetchToCache.js';
 import { lockMatchesSpec } from '../../specfile/lockMatchesSpec.js';
 import { checkLockedFileUrls } from './checkLockedFileUrls.js';
+import { checkListedByIndex } from './checkListedByIndex.js';
+import type { ProjectPage } from './readProjectPage.js';
 import { evaluateMarker } from './evaluateMarker.js';
 import { indexLocation } from './indexLocation.js';
 import { admits, fitsTarget, mirrorRoots, mirrorTargets, type MirrorTarget, type PythonMirrorLock } from './lockPythonMirror.js';
@@ -33,16 +35,16 @@ interface Entry {
  * Fetch a Python mirror's locked files (results in the lock's order), carrying only what the spec's
  * selection accounts for. The lock's index, projects, targets and sdists must be the spec's; each file
  * is what its name says (project, version, wheel or sdist), fetched from where a page of the index may
- * link (checkLockedFileUrls), and belongs to a release the selection reaches on a target the file fits:
+ * link (checkLockedFileUrls), listed so by the index's page now (checkListedByIndex: that URL, that sha256,
+ * checked before the file is fetched), and belongs to a release the selection reaches on a target the file fits:
  * a release a project of the spec admits (its specifier, pre-releases included), or one that the
  * Requires-Dist of a wheel reached so (its own METADATA, read from the fetched wheel; markers evaluated for
  * the target with the extras asked for) admits, and so on. Files are fetched a level of that walk at a
  * time, so a file nothing accounts for is refused before it is fetched.
  *
- * What the build cannot check without the index: that the index lists these releases and bytes at all,
- * that a dependency's release is the newest its specifier admits (a lock may hold any locked release a
- * specifier on the way admits, e.g. an older one), and yanked flags and Requires-Python, which the lock
- * copies from the index. An sdist's dependencies are not followed (ferry lock does not follow them either).
+ * What the build does not check: that a dependency's release is the newest its specifier admits (a lock
+ * may hold any release the index lists that a specifier on the way admits, e.g. an older one), and yanked
+ * flags and Requires-Python, which the lock copies from the index. An sdist's dependencies are not followed (ferry lock does not follow them either).
  */
 export async function fetchMirrorSelection(name: string, lock: PythonMirrorLock, mirror: PythonMirror, ctx: BuildContext): Promise<FetchResult[]> {
   const where = `lock: mirrors.python.${name}`;
@@ -71,6 +73,7 @@ export async function fetchMirrorSelection(name: string, lock: PythonMirrorLock,
   const fits = (e: Entry, t: MirrorTarget) => fitsTarget(e, t, mirror.sdists);
   const admitted = new Set<number>();
   const fetched = new Map<number, FetchResult>();
+  const pages = new Map<string, Promise<ProjectPage>>();
   const requiresDist = new Map<number, string[]>();
   const seen = new Set<string>();
   let level: Array<{ project: string; version: string; target: MirrorTarget; extras: string[] }> = [];
@@ -92,11 +95,18 @@ export async function fetchMirrorSelection(name: string, lock: PythonMirrorLock,
     const files = current.map((v) => (byProject.get(v.project) ?? []).filter((e) => e.version === v.version && fits(e, v.target)));
     for (const e of files.flat()) admitted.add(e.at);
     const wanted = [...admitted].filter((at) => !fetched.has(at)).sort((a, b) => a - b);
+    // no URL is fetched that the spec's index does not list with these bytes
+    const unhashed = await checkListedByIndex(where, wanted.map((at) => lock.files[at]!), index, pages, { stats: ctx.fetchStats, concurrency: ctx.jobs });
+    // a file the index lists without a sha256 is read from its URL again (the cache answers by sha256 alone)
     const got = await fetchMany(
-      wanted.map((at) => lock.files[at]!).map((f) => ({ url: f.url, sha256: f.sha256, size: f.size, label: `${f.filename} (${f.url})` })),
+      wanted.map((at) => lock.files[at]!).map((f) => ({ url: f.url, sha256: unhashed.has(f.url) ? undefined : f.sha256, size: f.size, label: `${f.filename} (${f.url})` })),
       { cacheDir: ctx.cacheDir, log: ctx.log, stats: ctx.fetchStats, syncBatch: ctx.syncBatch, concurrency: Math.max(1, ctx.jobs), label: `mirror ${name} files` },
     );
-    wanted.forEach((at, i) => fetched.set(at, got[i]!));
+    for (const [i, at] of wanted.entries()) {
+      const f = lock.files[at]!;
+      if (got[i]!.sha256 !== f.sha256) throw new IntegrityError(`${where}: ${f.filename} (${f.project} ${f.version}): ${quoteInput(f.url, 200)} (the index lists it without a sha256) serves sha256 ${got[i]!.sha256}, the lock says ${f.sha256}; run ferry lock again and review the diff`);
+      fetched.set(at, got[i]!);
+    }
     for (const [i, v] of current.entries()) {
       for (const e of files[i]!.filter((f) => f.kind === 'wheel')) {
         for (const line of await wheelRequires(e)) {
