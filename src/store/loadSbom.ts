@@ -1,13 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type * as openpgp from 'openpgp';
-import { BundleFormatError, IntegrityError, StoreError, UsageError } from '../errors.js';
+import { BundleFormatError, UsageError } from '../errors.js';
 import type { Manifest } from '../bundle/manifest.js';
 import { openBundleSource } from '../bundle/openBundleSource.js';
 import { SBOM_PATH, type CdxBom } from '../sbom/cycloneDx.js';
 import { parseCycloneDx } from '../sbom/parseCycloneDx.js';
 import { checkSbomMatchesManifest } from './sbomMatchesManifest.js';
-import { sha256Hex } from '../util/sha256.js';
+import { readReleaseFile } from './readReleaseFile.js';
 import { readStoredManifest } from './readStoredManifest.js';
 import { resolveRelease } from './resolveRelease.js';
 
@@ -52,12 +50,8 @@ export async function loadStoredSbom(store: string, release: string): Promise<Lo
   const { manifest, dir } = await readStoredManifest(store, rel.digest);
   const label = `release ${rel.name}/${rel.version} (${rel.digest})`;
   const entry = sbomEntry(manifest, label);
-  const file = join(dir, SBOM_PATH);
-  const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
-    throw new StoreError(`${label}: cannot read ${file} (${err.code}); the store is damaged, import the bundle again`, { cause: err });
-  });
-  const actual = sha256Hex(bytes);
-  if (actual !== entry.sha256) throw new IntegrityError(`${file}: sha256 ${actual}, the manifest lists ${entry.sha256}; the store is damaged, import the bundle again`);
+  // a link, a FIFO (a read of it never ends) or a file of another size is refused by what it is, not read
+  const bytes = await readReleaseFile(dir, entry);
   return { bom: matching(parseCycloneDx(bytes, label), manifest, label), bytes, digest: rel.digest, label };
 }
 

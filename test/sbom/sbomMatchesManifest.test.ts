@@ -1,10 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { PackageURL } from 'packageurl-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from '../helpers/cli.js';
+import { ferry, run } from '../helpers/cli.js';
 import { writeKey } from '../helpers/keys.js';
 import { craftSbomBundle } from '../helpers/craftSbomBundle.js';
 import type { CdxBom, CdxComponent } from '../../src/sbom/cycloneDx.js';
@@ -194,6 +194,31 @@ describe('ferry sbom and ferry audit refuse an SBOM that does not describe what 
       expect(r.code, `${args[0]}: ${r.stderr}`).toBe(68);
       expect(r.stderr).toMatch(/^ferry: release matchapp\/1\.0\.0 \([0-9a-f]{64}\): the SBOM does not describe what the manifest carries: [^\n]*\n$/);
       expect(r.stdout).toBe('');
+    }
+  });
+
+  it('a stored SBOM replaced by a FIFO, a link or other bytes is refused in one line, not read (a FIFO held sbom and audit for good)', async () => {
+    const store = join(dir, 'store-fifo');
+    const file = await bundleOf('fifo');
+    const i = await ferry(['import', file, '--keyring', keyring, '--store', store, '--json']);
+    expect(i.code, i.stderr).toBe(0);
+    const sbom = join(store, 'bundles', (JSON.parse(i.stdout) as { digest: string }).digest, 'sbom.cdx.json');
+    const kept = await readFile(sbom);
+    const cases: Array<[string, () => Promise<unknown>, number, RegExp]> = [
+      ['fifo', async () => expect((await run('mkfifo', [sbom])).code).toBe(0), 71, /is not a regular file/],
+      ['link', () => run('ln', ['-s', join(dir, 'elsewhere.json'), sbom]), 71, /is a symbolic link/],
+      ['longer', () => writeFile(sbom, Buffer.concat([kept, Buffer.from(' ')])), 67, /has \d+ bytes, but the manifest lists/],
+    ];
+    await writeFile(join(dir, 'elsewhere.json'), kept);
+    for (const [what, make, code, message] of cases) {
+      await rm(sbom, { force: true });
+      await make();
+      for (const args of [['sbom', 'matchapp/1.0.0', '--store', store], ['audit', 'matchapp@1.0.0', '--store', store, '--db', db]]) {
+        const r = await ferry(args);
+        expect([what, args[0], r.code, r.stdout], r.stderr).toEqual([what, args[0], code, '']);
+        expect(r.stderr).toMatch(/^ferry: [^\n]*\n$/);
+        expect(r.stderr).toMatch(message);
+      }
     }
   });
 });
