@@ -114,10 +114,11 @@ function statusText(report: StatusReport): string {
     const behind = mine.filter((r) => !r.retired && !r.complete && r.configured && r.configured !== r.digest).map((r) => `${r.host} ${escapeText(r.service)}: its last completed configure was for ${r.configured!.slice(0, 12)}, not ${r.digest!.slice(0, 12)}`);
     const outdated = mine.filter((r) => r.outdated && !r.retired).map((r) => `${r.host} ${escapeText(r.service)}: outdated: ${escapeText(r.outdated!)} (its facts say complete; a deploy of ${r.digest!.slice(0, 12)} runs ${/, /.test(r.outdated!) ? 'these stages' : 'it'} again)`);
     const retired = retiredLines(mine);
+    const tookOver = tookOverLines(mine);
     const unreachable = report.unreachable.filter((u) => u.region === region.region).map((u) => `${u.host}: unreachable: ${escapeText(u.error)}`);
     const digests = region.digests.map((d) => d.slice(0, 12)).join(', ') || 'none';
     text += `region ${escapeText(region.region)} (${escapeText(region.inventory)}): ${region.hosts} host${region.hosts === 1 ? '' : 's'}, bundle ${digests}${runningNote(region.digests, region.running)}${region.complete ? ', complete' : ''}\n`;
-    text += formatTable(rows) + [...failures, ...behind, ...outdated, ...retired, ...unreachable].map((l) => l + '\n').join('') + '\n';
+    text += formatTable(rows) + [...failures, ...behind, ...outdated, ...retired, ...tookOver, ...unreachable].map((l) => l + '\n').join('') + '\n';
   }
   const hosts = report.regions.reduce((n, r) => n + r.hosts, 0);
   const unchecked = [...new Set((report.unchecked ?? []).map((u) => `inventory variables not checked for bundle ${u.digest.slice(0, 12)}: ${escapeText(u.reason)}`))];
@@ -143,6 +144,29 @@ function retiredLines(rows: StatusReport['rows']): string[] {
   return [...groups.values()].map((g) => {
     const they = g.hosts.length === 1 ? 'which it runs' : 'which they run';
     return `retired: ${escapeText(g.service)} on ${nameSome(g.hosts)}: ${escapeText(g.release)} (${escapeText(g.digest.slice(0, 12))}), ${they}, does not have it; what it installed stays there`;
+  });
+}
+
+/**
+ * One line per service another release ran, taken over (deploy --take-over) by the release a host runs, over the
+ * hosts where it was: what a rollback puts back there. `took over: web on h2, h3 from app 1 (…) with --take-over;
+ * a rollback of site 7.0 puts app 1 back there`; when a later bundle of the release runs, the rollback from the
+ * bundle that took it over does (a rollback goes back one release at a time).
+ */
+function tookOverLines(rows: StatusReport['rows']): string[] {
+  const groups = new Map<string, { row: StatusReport['rows'][number]; hosts: string[] }>();
+  for (const r of rows) {
+    if (!r.tookOver || r.retired) continue;
+    const key = JSON.stringify([r.service, r.tookOver.release, r.tookOver.digest, r.tookOver.by, r.release, r.tookOver.by === r.digest]);
+    const g = groups.get(key) ?? { row: r, hosts: [] };
+    g.hosts.push(r.host);
+    groups.set(key, g);
+  }
+  return [...groups.values()].map(({ row, hosts }) => {
+    const t = row.tookOver!;
+    const back = `puts ${escapeText(t.release)} back there`;
+    const rollback = t.by === row.digest ? `a rollback of ${escapeText(row.release!)} ${back}` : `by bundle ${t.by.slice(0, 12)}; a rollback of ${escapeText(row.release!)} goes back to that bundle first, and one from it ${back}`;
+    return `took over: ${escapeText(row.service)} on ${nameSome(hosts)} from ${escapeText(t.release)} (${t.digest.slice(0, 12)}) with --take-over${t.by === row.digest ? '; ' : ', '}${rollback}`;
   });
 }
 

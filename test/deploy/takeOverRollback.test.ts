@@ -93,3 +93,53 @@ describe('rollback of a release that took over another release\'s service (folde
     }
   });
 });
+
+/**
+ * `ferry status` did not show that a host's service had been taken over from another release (the fact's
+ * `tookOver`): the operator could not see that a rollback would put that release back there, not an older one
+ * of the release that runs. Status names it, in a line under the table and in --json, and what it says the
+ * rollbacks do, they do (folder hosts).
+ */
+describe('status shows the services a release took over, and what a rollback puts back (folder hosts)', () => {
+  let dir = '';
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names the release taken over per host, before and after a later bundle, and the rollbacks do what it says', async () => {
+    const site = folderSite('takeover-status', ['h1', 'h2']);
+    dir = site.dir;
+    writeFileSync(site.inventory, `vars: { port: 8080 }\n${readFileSync(site.inventory, 'utf8')}`);
+    for (const h of ['h1', 'h2']) installFakeSystemctl(site.root(h));
+    const ferry = (...args: string[]) => runFerry(...args, '--store', site.store, '-i', site.inventory, '--allow-local', '--push');
+    const status = (...args: string[]) => runFerry('status', '--store', site.store, '-i', site.inventory, '--allow-local', ...args);
+    const app1 = writeRelease(site.store, { name: 'app', version: '1', epoch: '2026-11-01T00:00:00Z', services: { web: webService('1.0.0') } });
+    const site7 = writeRelease(site.store, { name: 'site', version: '7.0', epoch: '2026-11-03T00:00:00Z', services: { web: webService('7.0') } });
+    writeRelease(site.store, { name: 'site', version: '8.0', epoch: '2026-11-04T00:00:00Z', services: { web: webService('8.0') } });
+    expect((await ferry('deploy', 'app@1', '--limit', 'h2')).code).toBe(0);
+    expect((await ferry('deploy', 'site@7.0', '--take-over', 'app')).code).toBe(0);
+
+    const taken = await status();
+    expect(taken.code, taken.stderr).toBe(0);
+    expect(taken.stdout).toContain(`\ntook over: web on h2 from app 1 (${app1.slice(0, 12)}) with --take-over; a rollback of site 7.0 puts app 1 back there\n`);
+    expect(taken.stdout.match(/took over/g)).toHaveLength(1);
+    const json = JSON.parse((await status('--json')).stdout) as { rows: Array<{ host: string; tookOver?: unknown }> };
+    expect(json.rows.find((r) => r.host === 'h2')!.tookOver).toMatchObject({ release: 'app 1', digest: app1, by: site7 });
+    expect(json.rows.find((r) => r.host === 'h1')!.tookOver).toBeUndefined();
+
+    // a later bundle of site keeps what 7.0 took over: a rollback goes to 7.0 first
+    expect((await ferry('deploy', 'site@8.0')).code).toBe(0);
+    const later = await status();
+    expect(later.stdout).toContain(`\ntook over: web on h2 from app 1 (${app1.slice(0, 12)}) with --take-over, by bundle ${site7.slice(0, 12)}; a rollback of site 8.0 goes back to that bundle first, and one from it puts app 1 back there\n`);
+    const first = await ferry('rollback', 'site');
+    expect(first.code, first.stderr).toBe(0);
+    expect(readFileSync(join(site.root('h2'), 'etc/web/app.conf'), 'utf8')).toContain('version 7.0\n');
+    expect((await status()).stdout).toContain(`\ntook over: web on h2 from app 1 (${app1.slice(0, 12)}) with --take-over; a rollback of site 7.0 puts app 1 back there\n`);
+    const second = await ferry('rollback', 'site');
+    expect(second.code, second.stderr).toBe(0);
+    expect(readFileSync(join(site.root('h2'), 'etc/web/app.conf'), 'utf8')).toContain('version 1.0.0\n');
+    // the rollback put app back over site (as --take-over site would): that is what a rollback of app undoes now
+    const back = await status('--json');
+    expect((JSON.parse(back.stdout) as { rows: Array<{ host: string; tookOver?: unknown }> }).rows.find((r) => r.host === 'h2')!.tookOver).toMatchObject({ release: 'site 7.0', digest: site7, by: app1 });
+  });
+});
