@@ -8,7 +8,8 @@ import type { Manifest } from '../bundle/manifest.js';
 import { readStoredManifest } from '../store/readStoredManifest.js';
 import { hostsRun, newestRun, oldestLine, releasesNamed } from './findPreviousRelease.js';
 import { shown } from './takeOver.js';
-import type { InventoryHost } from './loadInventory.js';
+import type { Inventory, InventoryHost } from './loadInventory.js';
+import { limitFor, shellLimit } from './selectHosts.js';
 import { servicesOfHost } from './retire.js';
 import { type DeployOptions, type DeployReport, runDeploy } from './runDeploy.js';
 
@@ -80,7 +81,7 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Rollb
   const current = releases[at]!;
   const runs = opts.hosts.map((h) => ({ host: h.name, digests: hostsRun(name, status.rows, [h], givenBy, opts.services) })).filter((r) => r.digests.length);
   const from: RollbackFrom = { release: current, hosts: runs.filter((r) => r.digests.includes(current.digest)).map((r) => r.host), of: runs.length };
-  const takeBack = await takenBack(store, name, current, at > 0 ? releases[at - 1] : undefined, from.hosts, opts.services ? status.rows.filter((r) => opts.services!.includes(r.service)) : status.rows);
+  const takeBack = await takenBack(store, name, current, at > 0 ? releases[at - 1] : undefined, from.hosts, opts.services ? status.rows.filter((r) => opts.services!.includes(r.service)) : status.rows, opts.inventory, opts.hosts);
   if (takeBack) return { ...takeBack.release, from, takeBack: takeBack.takeBack };
   if (at === 0) throw new StoreError(oldestLine(store, name, current));
   // a host whose facts name only releases older than the one it goes to stays as it is: a rollback (of a canary
@@ -112,7 +113,7 @@ export interface TakeBack {
   stay: string[];
 }
 
-async function takenBack(store: string, name: string, current: StoredRelease, previous: StoredRelease | undefined, hosts: string[], rows: StatusRow[]): Promise<{ release: StoredRelease; takeBack: TakeBack } | undefined> {
+async function takenBack(store: string, name: string, current: StoredRelease, previous: StoredRelease | undefined, hosts: string[], rows: StatusRow[], inventory: Inventory, chosen: InventoryHost[]): Promise<{ release: StoredRelease; takeBack: TakeBack } | undefined> {
   const taken = rows.filter((r) => hosts.includes(r.host) && r.releaseName === name && !r.retired && r.digest === current.digest && r.tookOver?.by === current.digest);
   // and where such a rollback stopped half way: the release taken over is being put back over CURRENT
   const resumed = rows.filter((r) => hosts.includes(r.host) && r.releaseName !== name && !r.retired && !r.complete && r.configured === current.digest && r.tookOver?.release.name === name && r.tookOver.digest === current.digest);
@@ -122,15 +123,42 @@ async function takenBack(store: string, name: string, current: StoredRelease, pr
   const releaseOf = (r: StatusRow) => (r.releaseName === name ? r.tookOver!.release : { name: r.releaseName!, version: r.release!.slice(r.releaseName!.length + 1) });
   const hostsOf = (of: StatusRow[]) => [...new Set(of.map((r) => r.host))];
   const others = hosts.filter((h) => ![...taken, ...resumed].some((r) => r.host === h));
-  const what = (of: StatusRow[]) => `${[...new Set(of.map((r) => r.service))].join(',')} on ${hostsOf(of).join(',')} from ${shown(releaseOf(of[0]!).name)} ${shown(releaseOf(of[0]!).version)}`;
+  const labelOf = (of: StatusRow[]) => `${shown(releaseOf(of[0]!).name)} ${shown(releaseOf(of[0]!).version)}`;
+  const what = (of: StatusRow[]) => `${[...new Set(of.map((r) => r.service))].join(',')} on ${nameSome(hostsOf(of))} from ${labelOf(of)}`;
   const here = `${name} ${current.version} (${current.digest.slice(0, 12)}) took over ${[...groups.values()].map(what).join('; ')} (--take-over)`;
+  // (a command for a set of hosts: a group or name prefixes where they make one, so that the line stays short)
+  const limit = (names: string[]) => shellLimit(limitFor(inventory, names));
+  const stored = await listReleases(store, () => {});
+  // the release taken over goes back where the inventory as it is now still gives the host that service: where
+  // the host has left the service's groups since, deploying it there was refused as "gives no service" (exit 64,
+  // "check --limit"), after the line that said the rollback would do it
+  const lost: StatusRow[] = [];
+  const runsOn: string[] = [];
+  for (const [digest, of] of groups) {
+    if (!stored.some((r) => r.digest === digest)) continue;
+    const services = (await readStoredManifest(store, digest)).manifest.services;
+    for (const r of of) {
+      const host = chosen.find((h) => h.name === r.host);
+      if (!host || servicesOfHost(services, host).includes(r.service)) continue;
+      lost.push(r);
+      runsOn.push(`${r.service} runs on group ${services[r.service]?.groups.join(', ') ?? 'none'}`);
+    }
+  }
+  if (lost.length) {
+    const gone = hostsOf(lost);
+    const back = [...new Set(lost.map((r) => labelOf([r])))].join(', ');
+    throw new DeployError(
+      `rollback of ${name} changes nothing: ${here}, and the inventory no longer gives ${nameSome(gone)} ${[...new Set(lost.map((r) => r.service))].join(',')} of ${back} (${[...new Set(runsOn)].join('; ')}): ` +
+        `to put ${back} back there, add ${gone.length === 1 ? 'the host' : 'those hosts'} to ${new Set(runsOn).size === 1 ? 'that group' : 'those groups'} again and roll back; to keep ${name} ${current.version} there, leave ${gone.length === 1 ? 'it' : 'them'} out with --limit ${shellLimit(limitFor(inventory, gone).split(',').map((p) => `!${p}`).join(','))}`,
+    );
+  }
   if (groups.size > 1 || (others.length && previous)) {
-    const steps = [...groups.values()].map((of) => `ferry rollback ${name} --limit ${hostsOf(of).join(',')} (${shown(releaseOf(of[0]!).name)} ${shown(releaseOf(of[0]!).version)} back)`);
-    if (others.length && previous) steps.push(`ferry rollback ${name} --limit ${others.join(',')} (${name} ${previous.version})`);
-    throw new DeployError(`rollback of ${name} changes nothing: ${here}${others.length ? `, and runs on ${others.join(',')} where it took over nothing` : ''}; a rollback goes to one release: go back one set of hosts at a time: ${steps.join(', then ')}`);
+    const steps = [...groups.values()].map((of) => `ferry rollback ${name} --limit ${limit(hostsOf(of))} (${labelOf(of)} back)`);
+    if (others.length && previous) steps.push(`ferry rollback ${name} --limit ${limit(others)} (${name} ${previous.version})`);
+    throw new DeployError(`rollback of ${name} changes nothing: ${here}${others.length ? `, and runs on ${nameSome(others)} where it took over nothing` : ''}; a rollback goes to one release: go back one set of hosts at a time: ${steps.join(', then ')}`);
   }
   const [digest, of] = [...groups][0]!;
-  const old = (await listReleases(store, () => {})).find((r) => r.digest === digest);
+  const old = stored.find((r) => r.digest === digest);
   if (!old) {
     throw new StoreError(`${here}, whose bundle ${digest.slice(0, 12)} the store ${store} no longer holds: import it again and roll back, or deploy a release in its place with --take-over ${name} --limit ${hostsOf(of).join(',')}`);
   }

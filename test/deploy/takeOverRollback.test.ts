@@ -77,7 +77,7 @@ describe('rollback of a release that took over another release\'s service (folde
     const refused = await ferry('rollback', 'site');
     expect(refused.code, refused.stderr).toBe(72);
     expect(refused.stderr).toBe(
-      `ferry: rollback of site changes nothing: site 7.0 (${site7.slice(0, 12)}) took over web on h2,h3 from app 1 (--take-over), and runs on h1 where it took over nothing; a rollback goes to one release: go back one set of hosts at a time: ferry rollback site --limit h2,h3 (app 1 back), then ferry rollback site --limit h1 (site 6.0)\n`,
+      `ferry: rollback of site changes nothing: site 7.0 (${site7.slice(0, 12)}) took over web on h2, h3 from app 1 (--take-over), and runs on h1 where it took over nothing; a rollback goes to one release: go back one set of hosts at a time: ferry rollback site --limit h2,h3 (app 1 back), then ferry rollback site --limit h1 (site 6.0)\n`,
     );
     for (const h of ['h1', 'h2', 'h3']) expect(fact(h).digest).toBe(site7);
 
@@ -141,5 +141,59 @@ describe('status shows the services a release took over, and what a rollback put
     // the rollback put app back over site (as --take-over site would): that is what a rollback of app undoes now
     const back = await status('--json');
     expect((JSON.parse(back.stdout) as { rows: Array<{ host: string; tookOver?: unknown }> }).rows.find((r) => r.host === 'h2')!.tookOver).toMatchObject({ release: 'site 7.0', digest: site7, by: app1 });
+  });
+});
+
+/**
+ * A rollback that puts back a release taken over, on a host the inventory has since moved out of that
+ * release's group: the rollback said it would put app 1 back, then deploying app 1 there was refused as
+ * "release app 1 gives no service to the host chosen (h2) … check --limit" (exit 64), with nothing said of
+ * the takeover or what to do; the refusal of mixed hosts sent the operator to that same command. Now one line
+ * (exit 72) before any host is changed, naming the host, the group and both ways on, which work (folder hosts).
+ */
+describe('rollback of a takeover where the inventory no longer gives the host the service taken over (folder hosts)', () => {
+  let dir = '';
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses with what to do, and each way it names works', async () => {
+    const site = folderSite('takeover-moved', ['h1', 'h2']);
+    dir = site.dir;
+    const base = readFileSync(site.inventory, 'utf8');
+    const inventory = (appweb: string[]) => writeFileSync(site.inventory, `vars: { port: 8080 }\n${base.replace('groups:\n', `groups:\n  appweb: { hosts: [${appweb.join(', ')}] }\n`)}`);
+    inventory(['h2']);
+    for (const h of ['h1', 'h2']) installFakeSystemctl(site.root(h));
+    const ferry = (...args: string[]) => runFerry(...args, '--store', site.store, '-i', site.inventory, '--allow-local', '--push');
+    const fact = (h: string) => JSON.parse(readFileSync(join(site.root(h), 'var/lib/ferry/facts/web.json'), 'utf8')) as { digest: string };
+    const app1 = writeRelease(site.store, { name: 'app', version: '1', epoch: '2026-11-01T00:00:00Z', services: { web: webService('1.0.0', { groups: ['appweb'] }) } });
+    const site6 = writeRelease(site.store, { name: 'site', version: '6.0', epoch: '2026-11-02T00:00:00Z', services: { web: webService('6.0') } });
+    const site7 = writeRelease(site.store, { name: 'site', version: '7.0', epoch: '2026-11-03T00:00:00Z', services: { web: webService('7.0') } });
+    expect((await ferry('deploy', 'site@6.0', '--limit', 'h1')).code).toBe(0);
+    expect((await ferry('deploy', 'app@1')).code).toBe(0);
+    expect((await ferry('deploy', 'site@7.0', '--take-over', 'app')).code).toBe(0);
+    // h2 leaves app's group
+    inventory([]);
+
+    const line = `ferry: rollback of site changes nothing: site 7.0 (${site7.slice(0, 12)}) took over web on h2 from app 1 (--take-over), and the inventory no longer gives h2 web of app 1 (web runs on group appweb): to put app 1 back there, add the host to that group again and roll back; to keep site 7.0 there, leave it out with --limit '!h2'\n`;
+    for (const args of [[], ['--limit', 'h2'], ['--check']]) {
+      const refused = await ferry('rollback', 'site', ...args);
+      expect(refused.code, refused.stderr).toBe(72);
+      expect(refused.stderr.split('\n').filter((l) => l.startsWith('ferry: '))).toEqual([line.trimEnd()]);
+    }
+    for (const h of ['h1', 'h2']) expect(fact(h).digest).toBe(site7);
+
+    // one way: leave h2 out; h1 goes back to site 6.0 and h2 keeps site 7.0
+    const without = await ferry('rollback', 'site', '--limit', '!h2');
+    expect(without.code, without.stderr).toBe(0);
+    expect(fact('h1').digest).toBe(site6);
+    expect(fact('h2').digest).toBe(site7);
+    // the other: h2 in app's group again, and app 1 goes back there
+    inventory(['h2']);
+    const back = await ferry('rollback', 'site');
+    expect(back.code, back.stderr).toBe(0);
+    expect(fact('h2').digest).toBe(app1);
+    expect(readFileSync(join(site.root('h2'), 'etc/web/app.conf'), 'utf8')).toContain('version 1.0.0\n');
+    expect(fact('h1').digest).toBe(site6);
   });
 });
