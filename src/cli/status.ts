@@ -6,12 +6,12 @@ import type { ExpectedServices, StatusReport } from '../deploy/statusReport.js';
 import type { Release } from '../store/loadRelease.js';
 import { defaultStoreDir } from './options.js';
 import { formatTable } from '../ui/formatTable.js';
-import { hostOptions, loadRegions, type HostOpts } from './deployOptions.js';
+import { hostOptions, loadRegions, retryOptions, retryPolicy, type HostOpts, type RetryOpts } from './deployOptions.js';
 import { escapeText } from '../util/escapeText.js';
 import { oneLine } from '../deploy/output/deployLines.js';
 import { numberOption } from './numberOption.js';
 
-interface StatusOpts extends Omit<HostOpts, 'inventory'> {
+interface StatusOpts extends Omit<HostOpts, 'inventory'>, RetryOpts {
   inventory: string[];
   expect?: string;
   store: string;
@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .option('--store <dir>', 'store folder (FERRY_STORE): the releases the facts name, to check as plan does whether the inventory\'s variables changed since a complete service was deployed (outdated); with --expect, where the release is found, so that a service it gives a host that has no fact for it counts too (without the release, only the facts are checked, and the output says so)', defaultStoreDir())
     .option('--timeout <seconds>', 'longest a host may take to send its facts; a host that does not is reported unreachable (default 120)', numberOption('--timeout', { whole: true, min: 1, unit: 'seconds' }))
     .addHelpText('after', '\nExample:\n  ferry status -i north.yaml -i south.yaml --expect 3f2a9c0d11e4 --store /srv/ferry');
-  hostOptions(cmd, { manyInventories: true }).action(async (o: StatusOpts) => {
+  retryOptions(hostOptions(cmd, { manyInventories: true }), "reading a host's facts", 2).action(async (o: StatusOpts) => {
     const { collectStatus } = await import('../deploy/collectStatus.js');
     const { statusReport } = await import('../deploy/statusReport.js');
     if (o.expect !== undefined && !/^[0-9a-f]{12,64}$/.test(o.expect)) throw new UsageError(`--expect ${o.expect}: expected a bundle digest (at least 12 lowercase hex characters)`);
@@ -38,7 +38,7 @@ export function register(program: Command): void {
         region: inventory.region,
         inventory: inventory.file,
         hosts,
-        status: await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000, release }),
+        status: await collectStatus({ inventory, hosts, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, retry: retryPolicy(o), timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000, release }),
       })),
     );
     const report = statusReport(collected, o.expect, o.expect === undefined ? undefined : await expectedServices(o.store, o.expect, regions));

@@ -29,7 +29,7 @@ export interface RollbackOptions extends Omit<DeployOptions, 'release'> {
 export type RollbackTarget = StoredRelease & { from?: RollbackFrom; takeBack?: TakeBack; behind?: Array<{ host: string; version: string }>; runsNone?: string[]; runsNoneOf?: string };
 
 /** What finding the release to go back to needs: the store, the name, and the hosts whose facts say what runs. */
-export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'services' | 'factsDir' | 'forks' | 'ssh' | 'timeoutMs'>;
+export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'services' | 'factsDir' | 'forks' | 'ssh' | 'retry' | 'timeoutMs'>;
 
 /**
  * The release a rollback of NAME goes to: the one imported before the release the hosts run now, or `to`
@@ -45,7 +45,7 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Rollb
     const has = new Set((await Promise.all(releases.map(async (r) => Object.keys((await readStoredManifest(store, r.digest)).manifest.services)))).flat());
     for (const s of opts.services) if (!has.has(s)) throw new UsageError(`--services ${s}: no release of ${name} in the store has such a service; they have ${[...has].sort().join(', ')}`);
   }
-  const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh, timeoutMs: opts.timeoutMs });
+  const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh, retry: opts.retry, timeoutMs: opts.timeoutMs });
   // the release to go back from is the newest the hosts' facts name: hosts that could not say (a partition,
   // hosts the release broke) may be the ones that run the newer release, and the rest would then pick the
   // release before the one they run, and take them back two releases
