@@ -45,7 +45,7 @@ export function register(program: Command): void {
     process.stdout.write(o.json ? JSON.stringify(report) + '\n' : statusText(report));
     if (report.expect && !report.expect.ok) throw new DeployError(`not every host runs bundle ${o.expect}: ${report.expect.off.join('; ')}`);
     if (!report.expect && report.unreachable.length) {
-      throw new DeployError(`${report.unreachable.length} host(s) could not be asked for their facts: ${report.unreachable.map((u) => (regions.length > 1 ? `${u.region}: ${u.host}` : u.host)).join(', ')}`);
+      throw new DeployError(`${report.unreachable.length} host(s) could not be asked for their facts: ${nameSome(report.unreachable.map((u) => (regions.length > 1 ? `${u.region}: ${u.host}` : u.host)))}`);
     }
   });
 }
@@ -102,6 +102,8 @@ function statusText(report: StatusReport): string {
       ['HOST', 'SERVICE', 'RELEASE', 'VERSION', 'DIGEST', ...STAGES.map((s) => s.toUpperCase()), 'COMPLETE'],
       ...mine.map((r) => [r.host, r.service, r.release ?? '-', r.version ?? '-', r.digest?.slice(0, 12) ?? '-', ...STAGES.map((s) => (r.running?.stage === s ? 'running' : (r.stages?.[s] ?? '-'))), r.problem ?? (r.retired ? 'retired' : r.outdated ? 'outdated' : r.complete ? 'yes' : 'no')]),
       ...report.noFacts.filter((b) => b.region === region.region).map((b) => [b.host, '-', 'nothing deployed', '', '', ...STAGES.map(() => ''), '']),
+      // a host that could not be asked is in the table too: what it runs is not known (not "nothing")
+      ...report.unreachable.filter((u) => u.region === region.region).map((u) => [u.host, '?', 'unreachable', '', '', ...STAGES.map(() => ''), 'unknown']),
     ];
     const failures = mine
       .filter((r) => r.failure && !r.retired)
@@ -124,7 +126,8 @@ function statusText(report: StatusReport): string {
   const unchecked = [...new Set((report.unchecked ?? []).map((u) => `inventory variables not checked for bundle ${u.digest.slice(0, 12)}: ${escapeText(u.reason)}`))];
   text += unchecked.map((l) => l + '\n').join('');
   if (report.expect) text += `--expect ${report.expect.digest}: services a host has no fact for: ${escapeText(report.expect.services)}\n`;
-  text += `${report.digests.length} distinct bundle digest${report.digests.length === 1 ? '' : 's'} across ${report.regions.length > 1 ? `${report.regions.length} regions, ` : ''}${hosts} host${hosts === 1 ? '' : 's'}${report.digests.length ? ` (${report.digests.map((d) => d.slice(0, 12)).join(', ')})` : ''}${runningNote(report.digests, report.running)}${outdatedNote(report.rows)}\n`;
+  const unknown = report.unreachable.length ? `; ${report.unreachable.length} of them unreachable, what ${report.unreachable.length === 1 ? 'it runs' : 'they run'} is not known` : '';
+  text += `${report.digests.length} distinct bundle digest${report.digests.length === 1 ? '' : 's'} across ${report.regions.length > 1 ? `${report.regions.length} regions, ` : ''}${hosts} host${hosts === 1 ? '' : 's'}${report.digests.length ? ` (${report.digests.map((d) => d.slice(0, 12)).join(', ')})` : ''}${unknown}${runningNote(report.digests, report.running)}${outdatedNote(report.rows)}\n`;
   return text;
 }
 

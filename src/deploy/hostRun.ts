@@ -66,6 +66,8 @@ export interface StageRunSettings {
 export class HostRun {
   readonly outcome: HostOutcome;
   facts = new Map<string, FactRead>();
+  /** its connection failed every try before the run held it: none of the run's commands ran there */
+  unreached = false;
   /** a host the release gives no service that could not be held (down, locked by another run): why; the run goes on without it */
   unheld?: string;
   /** a failure stopped this host: its later stages are not run */
