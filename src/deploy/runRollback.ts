@@ -73,7 +73,7 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Rollb
     return of && servicesOfHost(of, host);
   };
   const running = hostsRun(name, status.rows, opts.hosts, givenBy, opts.services);
-  if (running.length === 0) refuseTakenFrom(name, status.rows);
+  if (running.length === 0) refuseTakenFrom(name, status.rows, opts.inventory);
   if (running.length === 0 && opts.services) throw new StoreError(`no host's facts name a release of ${name} for --services ${opts.services.join(',')}: there is nothing to roll back; deploy a release, or name one with --to`);
   const at = newestRun(store, name, running, releases);
   // the release it goes back from, and the hosts whose facts name it: one host's facts can choose it (a canary,
@@ -160,19 +160,20 @@ async function takenBack(store: string, name: string, current: StoredRelease, pr
   const [digest, of] = [...groups][0]!;
   const old = stored.find((r) => r.digest === digest);
   if (!old) {
-    throw new StoreError(`${here}, whose bundle ${digest.slice(0, 12)} the store ${store} no longer holds: import it again and roll back, or deploy a release in its place with --take-over ${name} --limit ${hostsOf(of).join(',')}`);
+    throw new StoreError(`${here}, whose bundle ${digest.slice(0, 12)} the store ${store} no longer holds: import it again and roll back, or deploy a release in its place with --take-over ${name} --limit ${limit(hostsOf(of))}`);
   }
   return { release: old, takeBack: { hosts: hostsOf(of), services: [...new Set(of.map((r) => r.service))], stay: others } };
 }
 
 /** No host runs NAME: where another release took NAME's services over, the one line says how to put them back. */
-function refuseTakenFrom(name: string, rows: StatusRow[]): void {
+function refuseTakenFrom(name: string, rows: StatusRow[], inventory: Inventory): void {
   const by = rows.filter((r) => !r.retired && r.tookOver?.release.name === name && r.tookOver.by === r.digest);
   if (!by.length) return;
   const releases = [...new Set(by.map((r) => r.releaseName!))];
   const where = releases.map((n) => {
     const of = by.filter((r) => r.releaseName === n);
-    return `${shown(n)} took over ${[...new Set(of.map((r) => r.service))].join(',')} on ${[...new Set(of.map((r) => r.host))].join(',')} from ${name} ${shown(of[0]!.tookOver!.release.version)}: ferry rollback ${shown(n)} --limit ${[...new Set(of.map((r) => r.host))].join(',')} puts it back`;
+    const hosts = [...new Set(of.map((r) => r.host))];
+    return `${shown(n)} took over ${[...new Set(of.map((r) => r.service))].join(',')} on ${nameSome(hosts)} from ${name} ${shown(of[0]!.tookOver!.release.version)}: ferry rollback ${shown(n)} --limit ${shellLimit(limitFor(inventory, hosts))} puts it back`;
   });
   throw new StoreError(`no host's facts name a release of ${name}: there is nothing to roll back; ${where.join('; ')}`);
 }
@@ -216,7 +217,7 @@ export function rollbackLines(name: string, target: RollbackTarget, verb: string
   }
   const from = `${name} ${target.from.release.version}`;
   return [
-    `${verb} ${name} on ${t.hosts.join(', ')} to ${to}, whose ${t.services.join(', ')} ${from} took over there (--take-over)`,
+    `${verb} ${name} on ${nameSome(t.hosts)} to ${to}, whose ${t.services.join(', ')} ${from} took over there (--take-over)`,
     rollbackFromLine(name, target.from),
     ...(t.stay.length ? [`${from} stays on ${nameSome(t.stay)}: it took over nothing there, and it is the oldest release of ${name} in the store`] : []),
   ];

@@ -197,3 +197,40 @@ describe('rollback of a takeover where the inventory no longer gives the host th
     expect(fact('h1').digest).toBe(site6);
   });
 });
+
+/**
+ * The refusal of a rollback whose hosts need different releases named every host, twice, and gave each
+ * command a --limit of every name: 660 characters at 30 hosts. It names five hosts per set and counts the
+ * rest, and each --limit is as short as the names allow (limitFor); the commands still do it (folder hosts).
+ */
+describe('rollback of mixed hosts at 20 hosts: a bounded line whose commands work (folder hosts)', () => {
+  let dir = '';
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names five hosts a set, gives prefix --limits, and they go back', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `web${String(i + 1).padStart(2, '0')}`);
+    const site = folderSite('takeover-mixed-many', names);
+    dir = site.dir;
+    writeFileSync(site.inventory, `vars: { port: 8080 }\n${readFileSync(site.inventory, 'utf8')}`);
+    for (const h of names) installFakeSystemctl(site.root(h));
+    const ferry = (...args: string[]) => runFerry(...args, '--store', site.store, '-i', site.inventory, '--allow-local', '--push', '--serial', '100%');
+    const fact = (h: string) => JSON.parse(readFileSync(join(site.root(h), 'var/lib/ferry/facts/web.json'), 'utf8')) as { digest: string };
+    const app1 = writeRelease(site.store, { name: 'app', version: '1', epoch: '2026-11-01T00:00:00Z', services: { web: webService('1.0.0') } });
+    const site6 = writeRelease(site.store, { name: 'site', version: '6.0', epoch: '2026-11-02T00:00:00Z', services: { web: webService('6.0') } });
+    const site7 = writeRelease(site.store, { name: 'site', version: '7.0', epoch: '2026-11-03T00:00:00Z', services: { web: webService('7.0') } });
+    expect((await ferry('deploy', 'site@6.0', '--limit', 'web0*')).code).toBe(0);
+    expect((await ferry('deploy', 'app@1', '--limit', 'web1*,web20')).code).toBe(0);
+    expect((await ferry('deploy', 'site@7.0', '--take-over', 'app')).code).toBe(0);
+
+    const refused = await ferry('rollback', 'site');
+    expect(refused.code, refused.stderr).toBe(72);
+    expect(refused.stderr).toBe(
+      `ferry: rollback of site changes nothing: site 7.0 (${site7.slice(0, 12)}) took over web on web10, web11, web12, web13, web14 and 6 more from app 1 (--take-over), and runs on web01, web02, web03, web04, web05 and 4 more where it took over nothing; a rollback goes to one release: go back one set of hosts at a time: ferry rollback site --limit 'web1*,web20' (app 1 back), then ferry rollback site --limit 'web0*' (site 6.0)\n`,
+    );
+    expect((await ferry('rollback', 'site', '--limit', 'web1*,web20')).code).toBe(0);
+    expect((await ferry('rollback', 'site', '--limit', 'web0*')).code).toBe(0);
+    for (const h of names) expect(fact(h).digest, h).toBe(h < 'web10' ? site6 : app1);
+  });
+});
