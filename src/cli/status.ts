@@ -136,17 +136,21 @@ function statusText(report: StatusReport): string {
  * drops a service retires it on every host at once): `retired: side on h1, h2, h3: rp 3.0.0 (…), which they run, does not have it; …`
  */
 function retiredLines(rows: StatusReport['rows']): string[] {
-  const groups = new Map<string, { service: string; release: string; digest: string; hosts: string[] }>();
+  const groups = new Map<string, { service: string; release: string; digest: string; runs: boolean; hosts: string[] }>();
   for (const r of rows) {
     if (!r.retired) continue;
-    const key = JSON.stringify([r.service, r.retired.release, r.retired.digest]);
-    const g = groups.get(key) ?? { service: r.service, release: r.retired.release, digest: r.retired.digest, hosts: [] };
+    // a host the inventory moved out of every group of the release runs none of it: the release gave it nothing
+    // (its services may well have this one), and "which it runs, does not have it" was twice wrong there
+    const runs = rows.some((x) => x.host === r.host && !x.retired && x.digest === r.retired!.digest);
+    const key = JSON.stringify([r.service, r.retired.release, r.retired.digest, runs]);
+    const g = groups.get(key) ?? { service: r.service, release: r.retired.release, digest: r.retired.digest, runs, hosts: [] };
     g.hosts.push(r.host);
     groups.set(key, g);
   }
   return [...groups.values()].map((g) => {
-    const they = g.hosts.length === 1 ? 'which it runs' : 'which they run';
-    return `retired: ${escapeText(g.service)} on ${nameSome(g.hosts)}: ${escapeText(g.release)} (${escapeText(g.digest.slice(0, 12))}), ${they}, does not have it; what it installed stays there`;
+    const one = g.hosts.length === 1;
+    const why = g.runs ? `, ${one ? 'which it runs' : 'which they run'}, does not have it` : ` does not give it to ${one ? 'this host' : 'these hosts'} (nor any other service)`;
+    return `retired: ${escapeText(g.service)} on ${nameSome(g.hosts)}: ${escapeText(g.release)} (${escapeText(g.digest.slice(0, 12))})${why}; what it installed stays there`;
   });
 }
 

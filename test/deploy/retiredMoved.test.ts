@@ -11,7 +11,7 @@ import { writeRelease } from './storeFixture.js';
  * site 7.0 has web and gives it to h1: the operator read that the release dropped the service. It says what
  * happened: the release does not give that host the service, and on which groups it runs (folder hosts).
  */
-describe('a service retired because the host left its group', () => {
+describe('a service retired because the host left its group (deploy line, status line)', () => {
   let site: ReturnType<typeof folderSite>;
   beforeAll(() => {
     if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('run npm run build first: the test runs bin/ferry.js');
@@ -39,5 +39,13 @@ describe('a service retired because the host left its group', () => {
     // a service the release dropped is still said so, on every host that had it
     expect(lines).toContain('side is not in site 7.0: retired on h1, h2 (what it installed stays there)');
     expect(moved.stderr).not.toContain('web is not in');
+    // status said h2 runs site 7.0 and that site 7.0 does not have web: h2 runs nothing of it, and it has web
+    const status = await runFerry('status', '-i', site.inventory, '--allow-local', '--store', site.store);
+    const retired = status.stdout.split('\n').filter((l) => l.startsWith('retired: '));
+    expect(retired).toEqual([
+      expect.stringMatching(/^retired: side on h1: site 7\.0 \([0-9a-f]{12}\), which it runs, does not have it; what it installed stays there$/),
+      expect.stringMatching(/^retired: side on h2: site 7\.0 \([0-9a-f]{12}\) does not give it to this host \(nor any other service\); what it installed stays there$/),
+      expect.stringMatching(/^retired: web on h2: site 7\.0 \([0-9a-f]{12}\) does not give it to this host \(nor any other service\); what it installed stays there$/),
+    ]);
   });
 });
