@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { folderSite } from './folderSite.js';
 import { installFakeSystemctl, repo, runFerry, webService } from './fixtures.js';
 import { writeRelease } from './storeFixture.js';
+import { StatusReportSchema } from '../../src/deploy/statusReport.js';
 
 /**
  * `ferry deploy site --take-over app` replaced app's web on a host; `ferry rollback site` then said site's
@@ -123,7 +124,8 @@ describe('status shows the services a release took over, and what a rollback put
     expect(taken.code, taken.stderr).toBe(0);
     expect(taken.stdout).toContain(`\ntook over: web on h2 from app 1 (${app1.slice(0, 12)}) with --take-over; a rollback of site 7.0 puts app 1 back there\n`);
     expect(taken.stdout.match(/took over/g)).toHaveLength(1);
-    const json = JSON.parse((await status('--json')).stdout) as { rows: Array<{ host: string; tookOver?: unknown }> };
+    // the documented schema of status --json (strict: a field it does not name fails)
+    const json = StatusReportSchema.parse(JSON.parse((await status('--json')).stdout));
     expect(json.rows.find((r) => r.host === 'h2')!.tookOver).toMatchObject({ release: 'app 1', digest: app1, by: site7 });
     expect(json.rows.find((r) => r.host === 'h1')!.tookOver).toBeUndefined();
 
