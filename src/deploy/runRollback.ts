@@ -73,7 +73,7 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Rollb
     return of && servicesOfHost(of, host);
   };
   const running = hostsRun(name, status.rows, opts.hosts, givenBy, opts.services);
-  if (running.length === 0) refuseTakenFrom(name, status.rows, opts.inventory);
+  if (running.length === 0) await refuseTakenFrom(store, name, releases, status.rows, opts.inventory, opts.hosts);
   if (running.length === 0 && opts.services) throw new StoreError(`no host's facts name a release of ${name} for --services ${opts.services.join(',')}: there is nothing to roll back; deploy a release, or name one with --to`);
   const at = newestRun(store, name, running, releases);
   // the release it goes back from, and the hosts whose facts name it: one host's facts can choose it (a canary,
@@ -166,14 +166,25 @@ async function takenBack(store: string, name: string, current: StoredRelease, pr
 }
 
 /** No host runs NAME: where another release took NAME's services over, the one line says how to put them back. */
-function refuseTakenFrom(name: string, rows: StatusRow[], inventory: Inventory): void {
+async function refuseTakenFrom(store: string, name: string, ofName: StoredRelease[], rows: StatusRow[], inventory: Inventory, chosen: InventoryHost[]): Promise<void> {
   const by = rows.filter((r) => !r.retired && r.tookOver?.release.name === name && r.tookOver.by === r.digest);
   if (!by.length) return;
+  // a host the inventory has moved out of the group of NAME's service since: the rollback the line named was refused there
+  const given = new Map<string, Manifest['services']>();
+  for (const d of new Set(by.map((r) => r.tookOver!.digest))) if (ofName.some((r) => r.digest === d)) given.set(d, (await readStoredManifest(store, d)).manifest.services);
+  const moved = (r: StatusRow) => {
+    const services = given.get(r.tookOver!.digest);
+    const host = chosen.find((h) => h.name === r.host);
+    return services !== undefined && host !== undefined && !servicesOfHost(services, host).includes(r.service);
+  };
   const releases = [...new Set(by.map((r) => r.releaseName!))];
   const where = releases.map((n) => {
     const of = by.filter((r) => r.releaseName === n);
     const hosts = [...new Set(of.map((r) => r.host))];
-    return `${shown(n)} took over ${[...new Set(of.map((r) => r.service))].join(',')} on ${nameSome(hosts)} from ${name} ${shown(of[0]!.tookOver!.release.version)}: ferry rollback ${shown(n)} --limit ${shellLimit(limitFor(inventory, hosts))} puts it back`;
+    const gone = [...new Set(of.filter(moved).map((r) => r.host))];
+    const groupsOf = (r: StatusRow) => `${r.service} of ${name} runs on group ${given.get(r.tookOver!.digest)![r.service]?.groups.join(', ') ?? 'none'}`;
+    const first = gone.length ? `, once ${nameSome(gone)} ${gone.length === 1 ? 'is' : 'are'} in its group again (${[...new Set(of.filter(moved).map(groupsOf))].join('; ')})` : '';
+    return `${shown(n)} took over ${[...new Set(of.map((r) => r.service))].join(',')} on ${nameSome(hosts)} from ${name} ${shown(of[0]!.tookOver!.release.version)}: ferry rollback ${shown(n)} --limit ${shellLimit(limitFor(inventory, hosts))} puts it back${first}`;
   });
   throw new StoreError(`no host's facts name a release of ${name}: there is nothing to roll back; ${where.join('; ')}`);
 }

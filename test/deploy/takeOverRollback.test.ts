@@ -184,6 +184,10 @@ describe('rollback of a takeover where the inventory no longer gives the host th
       expect(refused.stderr.split('\n').filter((l) => l.startsWith('ferry: '))).toEqual([line.trimEnd()]);
     }
     for (const h of ['h1', 'h2']) expect(fact(h).digest).toBe(site7);
+    // rollback app, which no host runs, points at site's rollback, and says what it needs first
+    const app = await ferry('rollback', 'app');
+    expect(app.code).toBe(71);
+    expect(app.stderr).toBe("ferry: no host's facts name a release of app: there is nothing to roll back; site took over web on h2 from app 1: ferry rollback site --limit h2 puts it back, once h2 is in its group again (web of app runs on group appweb)\n");
 
     // one way: leave h2 out; h1 goes back to site 6.0 and h2 keeps site 7.0
     const without = await ferry('rollback', 'site', '--limit', '!h2');
