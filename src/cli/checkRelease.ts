@@ -1,9 +1,9 @@
 import { DeployError, DriftError, UsageError } from '../errors.js';
 import type { Release } from '../store/loadRelease.js';
 import { consoleLogger } from '../ui/log.js';
-import { loadHosts, parseStages, type HostOpts } from './deployOptions.js';
+import { loadHosts, parseStages, retryPolicy, type HostOpts, type RetryOpts } from './deployOptions.js';
 
-export interface CheckOpts extends HostOpts {
+export interface CheckOpts extends HostOpts, RetryOpts {
   services?: string[];
   stages?: string[];
   force?: string[];
@@ -34,6 +34,7 @@ export async function checkRelease(release: Release, o: CheckOpts, advice: Check
     factsDir: o.factsDir,
     forks: o.forks,
     ssh: { configFile: o.sshConfig },
+    retry: retryPolicy(o),
     timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000,
     log: consoleLogger({ json: o.json }),
   });

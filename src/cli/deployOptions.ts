@@ -4,6 +4,7 @@ import { Option } from '../util/commander.js';
 import { UsageError } from '../errors.js';
 import { STAGES, type StageName } from '../stages.js';
 import type { DeployOptions } from '../deploy/runDeploy.js';
+import type { RetryPolicy } from '../deploy/retryTransient.js';
 import { defaultStoreDir } from './options.js';
 import { numberOption } from './numberOption.js';
 
@@ -99,12 +100,31 @@ export function checkDriftOptions(o: { check?: boolean; repair?: boolean }): voi
   if (o.check && o.repair) throw new UsageError('--check changes nothing and --repair changes what differs: give one of them');
 }
 
+/**
+ * --retries and --retry-delay, one definition for every command that reaches hosts (deploy and rollback retry a
+ * stage; plan and status the reading of a host's facts, 2 retries by default as before): operators copy an
+ * option set from one command to the next, and plan and status refused them (exit 64).
+ */
+export function retryOptions(cmd: Command, what: string, retries: number): Command {
+  return cmd
+    .option('--retries <n>', `retries of ${what} after a dropped connection or timeout`, numberOption('--retries', { whole: true, min: 0 }), retries)
+    .option('--retry-delay <ms>', 'first wait before a retry; doubles each time', numberOption('--retry-delay', { whole: true, min: 0, unit: 'milliseconds' }), 500);
+}
+
+/** What --retries and --retry-delay ask for. */
+export function retryPolicy(o: RetryOpts): RetryPolicy {
+  return { retries: o.retries, delayMs: o.retryDelay };
+}
+
+export interface RetryOpts {
+  retries: number;
+  retryDelay: number;
+}
+
 export function runOptions(cmd: Command): Command {
-  return stageOptions(cmd)
+  return retryOptions(stageOptions(cmd), 'a stage', 3)
     .option('--serial <spec>', 'configure batch sizes: a count, a percentage or a ramp like 1,5,25%', '1')
     .option('--max-fail-percent <n>', 'stop the rollout when more than this percentage of the hosts the release deploys to failed (default: when every host of a batch failed)', numberOption('--max-fail-percent', { min: 0, max: 100, suffix: '%' }))
-    .option('--retries <n>', 'retries of a stage after a dropped connection or timeout', numberOption('--retries', { whole: true, min: 0 }), 3)
-    .option('--retry-delay <ms>', 'first wait before a retry; doubles each time', numberOption('--retry-delay', { whole: true, min: 0, unit: 'milliseconds' }), 500)
     .option('--timeout <seconds>', 'longest a single remote command may run', numberOption('--timeout', { whole: true, min: 1, unit: 'seconds' }), 1800)
     .option('--wait-lock <seconds>', 'wait this long for another run that holds a host (0: fail at once, naming the run that holds it)', numberOption('--wait-lock', { whole: true, min: 0, unit: 'seconds' }), 0)
     .option('-v, --verbose', 'a line per host, service and finished stage, and the host table in the final report at any size')
@@ -122,7 +142,7 @@ export interface HostOpts {
 }
 
 /** The options of the commands that run a release on hosts (deploy, rollback). */
-export interface RunOpts extends HostOpts {
+export interface RunOpts extends HostOpts, RetryOpts {
   check?: boolean;
   repair?: boolean;
   store: string;
@@ -134,8 +154,6 @@ export interface RunOpts extends HostOpts {
   takeOver?: string[];
   serial: string;
   maxFailPercent?: number;
-  retries: number;
-  retryDelay: number;
   timeout: number;
   waitLock: number;
   verbose?: boolean;
@@ -167,7 +185,7 @@ export async function runSettings(o: RunOpts): Promise<Omit<DeployOptions, 'rele
     source: o.push ? { push: true } : { push: false, server: o.server },
     factsDir: o.factsDir,
     ssh: { configFile: o.sshConfig },
-    retry: { retries: o.retries, delayMs: o.retryDelay },
+    retry: retryPolicy(o),
     timeoutMs: o.timeout * 1000,
     waitLockSeconds: o.waitLock,
   };

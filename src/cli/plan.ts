@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { DeployError } from '../errors.js';
 import { checkRelease } from './checkRelease.js';
-import { checkForceStages, hostOptions, loadHosts, parseStages, releaseOptions, stageOptions, type HostOpts } from './deployOptions.js';
+import { checkForceStages, hostOptions, loadHosts, parseStages, releaseOptions, retryOptions, retryPolicy, stageOptions, type HostOpts, type RetryOpts } from './deployOptions.js';
 import { formatTable } from '../ui/formatTable.js';
 import { numberOption } from './numberOption.js';
 import { escapeText } from '../util/escapeText.js';
 
-interface PlanOpts extends HostOpts {
+interface PlanOpts extends HostOpts, RetryOpts {
   store: string;
   services?: string[];
   stages?: string[];
@@ -24,14 +24,14 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  ferry plan openstack@2026.11.0 -i inventory.yaml --limit compute\n')
     .option('--check', 'read and compare every step on the hosts, whatever the facts say, and show what differs (exit 2 when something does); changes nothing')
     .option('--timeout <seconds>', 'longest a single remote command may run: reading a host\'s facts (default 120; a host that does not answer in time is reported unreachable), or with --check a step\'s read and compare (default 1800)', numberOption('--timeout', { whole: true, min: 1, unit: 'seconds' }));
-  releaseOptions(hostOptions(stageOptions(cmd))).action(async (ref: string, o: PlanOpts) => {
+  retryOptions(releaseOptions(hostOptions(stageOptions(cmd))), "reading a host's facts (with --check, of each read and compare)", 2).action(async (ref: string, o: PlanOpts) => {
     checkForceStages(o);
     const { loadRelease } = await import('../store/loadRelease.js');
     const { planDeploy } = await import('../deploy/planDeploy.js');
     const release = await loadRelease(o.store, ref);
     if (o.check) return checkRelease(release, o);
     const { inventory, hosts } = await loadHosts(o);
-    const plan = await planDeploy({ release, inventory, hosts, services: o.services, stages: parseStages(o.stages), force: o.force, takeOver: o.takeOver, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 });
+    const plan = await planDeploy({ release, inventory, hosts, services: o.services, stages: parseStages(o.stages), force: o.force, takeOver: o.takeOver, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, retry: retryPolicy(o), timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000 });
     if (o.json) process.stdout.write(JSON.stringify({ release: { name: release.manifest.name, version: release.manifest.version, digest: release.digest }, ...plan }) + '\n');
     else {
       const rows = [['HOST', 'SERVICE', 'STAGE', 'ACTION', 'WHY'], ...plan.rows.map((r) => [r.host, r.service, r.stage, r.run ? 'run' : r.held !== undefined ? 'held' : r.refused ? 'refuse' : 'skip', r.reason])];

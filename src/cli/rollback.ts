@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { stopOnInterrupt } from './stopOnInterrupt.js';
-import { checkDriftOptions, checkForceStages, driftOptions, hostOptions, loadHosts, releaseOptions, runOptions, runOutput, runSettings, type RunOpts } from './deployOptions.js';
+import { checkDriftOptions, checkForceStages, driftOptions, hostOptions, loadHosts, releaseOptions, retryPolicy, runOptions, runOutput, runSettings, type RunOpts } from './deployOptions.js';
 
 interface RollbackOpts extends RunOpts {
   to?: string;
@@ -23,7 +23,7 @@ export function register(program: Command): void {
       const { consoleLogger } = await import('../ui/log.js');
       const { checkRelease } = await import('./checkRelease.js');
       const { inventory, hosts } = await loadHosts(o);
-      const target = await rollbackTarget({ store: o.store, name, to: o.to, inventory, hosts, services: o.services, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, timeoutMs: o.timeout * 1000 });
+      const target = await rollbackTarget({ store: o.store, name, to: o.to, inventory, hosts, services: o.services, factsDir: o.factsDir, forks: o.forks, ssh: { configFile: o.sshConfig }, retry: retryPolicy(o), timeoutMs: o.timeout * 1000 });
       const log = consoleLogger({ json: o.json });
       if (target.takeBack) for (const line of rollbackLines(name, target, 'checking the hosts against what a rollback goes to (changing nothing): rolling back')) log.info(line);
       else {

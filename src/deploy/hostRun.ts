@@ -66,6 +66,8 @@ export interface StageRunSettings {
 export class HostRun {
   readonly outcome: HostOutcome;
   facts = new Map<string, FactRead>();
+  /** its connection failed every try before the run held it: none of the run's commands ran there */
+  unreached = false;
   /** a host the release gives no service that could not be held (down, locked by another run): why; the run goes on without it */
   unheld?: string;
   /** a failure stopped this host: its later stages are not run */
@@ -423,7 +425,11 @@ export class HostRun {
     const t = this.target.settings;
     const ctx = { ...this.context(this.target.services[0]!, 'configure'), service: '-' };
     try {
-      const r = await runScript(ctx, 'prune old releases', pruneReleasesScript(t.dataDir, t.factsDir, this.s.release.digest, t.keepReleases));
+      // a service not complete still runs what its configure last completed for (site 8, with 9 staged and
+      // installed only): its tree went once two newer bundles had been used, another release's on the host too,
+      // and a rollback sent its files again
+      const running = [...this.facts.values()].flatMap((r) => (r.fact && !r.fact.retired && r.fact.stages.configure && !isComplete(r.fact) ? [r.fact.stages.configure.digest] : []));
+      const r = await runScript(ctx, 'prune old releases', pruneReleasesScript(t.dataDir, t.factsDir, this.s.release.digest, t.keepReleases, [...new Set(running)]));
       if (r.changed) deployEvent(this.s.log, 'step', { host: this.name, service: '-', stage: 'configure', step: 'prune', target: { kind: 'tree', path: `${t.dataDir}/bundles` }, changed: true, detail: r.detail, ms: 0 });
     } catch (err) {
       this.s.log.warn(`host ${this.name}: could not remove old releases: ${(err as Error).message}`);

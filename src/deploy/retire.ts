@@ -33,11 +33,18 @@ export function leftovers(facts: Map<string, FactRead>, host: string, releaseNam
     .filter((f): f is Fact => f !== undefined && NAME_RE.test(f.service) && f.host === host && f.release.name === releaseName && !given.includes(f.service) && !f.retired);
 }
 
-/** One line per service a deploy retired: `side is not in rp 3.0.0: retired on h1, h2 (what it installed stays there)`. */
-export function retiredLines(retired: Array<{ host: string; services: string[] }>, release: Pick<Manifest, 'name' | 'version'>): string[] {
+/**
+ * One line per service a deploy retired: `side is not in rp 3.0.0: retired on h1, h2 (what it installed stays
+ * there)`; a service the release has, whose groups the hosts are no longer in (the inventory moved them), was
+ * said to be "not in" the release as well: `web of site 2 is not given to m1 (it runs on group web): retired
+ * there (what it installed stays there)`.
+ */
+export function retiredLines(retired: Array<{ host: string; services: string[] }>, release: Pick<Manifest, 'name' | 'version' | 'services'>): string[] {
   const hosts = new Map<string, string[]>();
   for (const r of retired) for (const s of r.services) hosts.set(s, [...(hosts.get(s) ?? []), r.host]);
   return [...hosts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([service, on]) => {
+    const has = Object.hasOwn(release.services, service) ? release.services[service] : undefined;
+    if (has) return `${service} of ${release.name} ${release.version} is not given to ${nameSome(on)} (it runs on group${has.groups.length === 1 ? '' : 's'} ${has.groups.join(', ') || 'none'}): retired there (what it installed stays there)`;
     return `${service} is not in ${release.name} ${release.version}: retired on ${nameSome(on)} (what it installed stays there)`;
   });
 }

@@ -136,9 +136,13 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
         await hold(run);
       } catch (err) {
         // locked by another run, or unreachable: failed before any stage, so every stage it would have
-        // run is not run (its failure is the host's, listed once), and the per-stage counts stay whole
-        run.fail(err);
-        for (const stage of STAGES) if (stages.includes(stage)) run.notRun(stage, 'host failed earlier');
+        // run is not run (its failure is the host's, listed once), and the per-stage counts stay whole.
+        // A host whose connection failed every try (refused, dropped; not one whose command hung) ran none
+        // of the run's commands: the report said "host failed earlier" and counted its tries as commands
+        const unreached = err instanceof TransientError && !(err instanceof CommandTimeoutError);
+        run.fail(unreached ? new TransientError(`${err.message}; not reached in ${run.transport.commands} tr${run.transport.commands === 1 ? 'y' : 'ies'}`) : err);
+        if (unreached) run.unreached = true;
+        for (const stage of STAGES) if (stages.includes(stage)) run.notRun(stage, unreached ? 'host unreachable' : 'host failed earlier');
         return false;
       }
       return true;
@@ -244,7 +248,7 @@ export async function runDeploy(opts: DeployOptions): Promise<DeployReport> {
 
 /** The report of a run, its host and run-end events. */
 function endReport(runs: HostRun[], stopped: string | undefined, log: Logger, m: { name: string; version: string }, digest: string, started: number): DeployReport {
-  for (const r of runs) r.outcome.commands = r.transport.commands;
+  for (const r of runs) r.outcome.commands = r.unreached ? 0 : r.transport.commands;
   const ok = runs.every((r) => !r.failed) && !stopped;
   const report: DeployReport = { release: { name: m.name, version: m.version, digest }, hosts: runs.filter((r) => !r.unheld).map((r) => r.outcome), ok, ...(stopped ? { stopped } : {}), ms: Date.now() - started };
   // "ok" only for a host that finished well, as run-end counts it; a host the rollout did not reach gets no host event

@@ -8,7 +8,8 @@ import type { Manifest } from '../bundle/manifest.js';
 import { readStoredManifest } from '../store/readStoredManifest.js';
 import { hostsRun, newestRun, oldestLine, releasesNamed } from './findPreviousRelease.js';
 import { shown } from './takeOver.js';
-import type { InventoryHost } from './loadInventory.js';
+import type { Inventory, InventoryHost } from './loadInventory.js';
+import { limitFor, shellLimit } from './selectHosts.js';
 import { servicesOfHost } from './retire.js';
 import { type DeployOptions, type DeployReport, runDeploy } from './runDeploy.js';
 
@@ -28,7 +29,7 @@ export interface RollbackOptions extends Omit<DeployOptions, 'release'> {
 export type RollbackTarget = StoredRelease & { from?: RollbackFrom; takeBack?: TakeBack; behind?: Array<{ host: string; version: string }>; runsNone?: string[]; runsNoneOf?: string };
 
 /** What finding the release to go back to needs: the store, the name, and the hosts whose facts say what runs. */
-export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'services' | 'factsDir' | 'forks' | 'ssh' | 'timeoutMs'>;
+export type RollbackTargetOptions = Pick<RollbackOptions, 'store' | 'name' | 'to' | 'inventory' | 'hosts' | 'services' | 'factsDir' | 'forks' | 'ssh' | 'retry' | 'timeoutMs'>;
 
 /**
  * The release a rollback of NAME goes to: the one imported before the release the hosts run now, or `to`
@@ -44,7 +45,7 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Rollb
     const has = new Set((await Promise.all(releases.map(async (r) => Object.keys((await readStoredManifest(store, r.digest)).manifest.services)))).flat());
     for (const s of opts.services) if (!has.has(s)) throw new UsageError(`--services ${s}: no release of ${name} in the store has such a service; they have ${[...has].sort().join(', ')}`);
   }
-  const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh, timeoutMs: opts.timeoutMs });
+  const status = await collectStatus({ inventory: opts.inventory, hosts: opts.hosts, factsDir: opts.factsDir, forks: opts.forks, ssh: opts.ssh, retry: opts.retry, timeoutMs: opts.timeoutMs });
   // the release to go back from is the newest the hosts' facts name: hosts that could not say (a partition,
   // hosts the release broke) may be the ones that run the newer release, and the rest would then pick the
   // release before the one they run, and take them back two releases
@@ -72,7 +73,7 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Rollb
     return of && servicesOfHost(of, host);
   };
   const running = hostsRun(name, status.rows, opts.hosts, givenBy, opts.services);
-  if (running.length === 0) refuseTakenFrom(name, status.rows);
+  if (running.length === 0) await refuseTakenFrom(store, name, releases, status.rows, opts.inventory, opts.hosts);
   if (running.length === 0 && opts.services) throw new StoreError(`no host's facts name a release of ${name} for --services ${opts.services.join(',')}: there is nothing to roll back; deploy a release, or name one with --to`);
   const at = newestRun(store, name, running, releases);
   // the release it goes back from, and the hosts whose facts name it: one host's facts can choose it (a canary,
@@ -80,7 +81,7 @@ export async function rollbackTarget(opts: RollbackTargetOptions): Promise<Rollb
   const current = releases[at]!;
   const runs = opts.hosts.map((h) => ({ host: h.name, digests: hostsRun(name, status.rows, [h], givenBy, opts.services) })).filter((r) => r.digests.length);
   const from: RollbackFrom = { release: current, hosts: runs.filter((r) => r.digests.includes(current.digest)).map((r) => r.host), of: runs.length };
-  const takeBack = await takenBack(store, name, current, at > 0 ? releases[at - 1] : undefined, from.hosts, opts.services ? status.rows.filter((r) => opts.services!.includes(r.service)) : status.rows);
+  const takeBack = await takenBack(store, name, current, at > 0 ? releases[at - 1] : undefined, from.hosts, opts.services ? status.rows.filter((r) => opts.services!.includes(r.service)) : status.rows, opts.inventory, opts.hosts);
   if (takeBack) return { ...takeBack.release, from, takeBack: takeBack.takeBack };
   if (at === 0) throw new StoreError(oldestLine(store, name, current));
   // a host whose facts name only releases older than the one it goes to stays as it is: a rollback (of a canary
@@ -112,7 +113,7 @@ export interface TakeBack {
   stay: string[];
 }
 
-async function takenBack(store: string, name: string, current: StoredRelease, previous: StoredRelease | undefined, hosts: string[], rows: StatusRow[]): Promise<{ release: StoredRelease; takeBack: TakeBack } | undefined> {
+async function takenBack(store: string, name: string, current: StoredRelease, previous: StoredRelease | undefined, hosts: string[], rows: StatusRow[], inventory: Inventory, chosen: InventoryHost[]): Promise<{ release: StoredRelease; takeBack: TakeBack } | undefined> {
   const taken = rows.filter((r) => hosts.includes(r.host) && r.releaseName === name && !r.retired && r.digest === current.digest && r.tookOver?.by === current.digest);
   // and where such a rollback stopped half way: the release taken over is being put back over CURRENT
   const resumed = rows.filter((r) => hosts.includes(r.host) && r.releaseName !== name && !r.retired && !r.complete && r.configured === current.digest && r.tookOver?.release.name === name && r.tookOver.digest === current.digest);
@@ -122,29 +123,68 @@ async function takenBack(store: string, name: string, current: StoredRelease, pr
   const releaseOf = (r: StatusRow) => (r.releaseName === name ? r.tookOver!.release : { name: r.releaseName!, version: r.release!.slice(r.releaseName!.length + 1) });
   const hostsOf = (of: StatusRow[]) => [...new Set(of.map((r) => r.host))];
   const others = hosts.filter((h) => ![...taken, ...resumed].some((r) => r.host === h));
-  const what = (of: StatusRow[]) => `${[...new Set(of.map((r) => r.service))].join(',')} on ${hostsOf(of).join(',')} from ${shown(releaseOf(of[0]!).name)} ${shown(releaseOf(of[0]!).version)}`;
+  const labelOf = (of: StatusRow[]) => `${shown(releaseOf(of[0]!).name)} ${shown(releaseOf(of[0]!).version)}`;
+  const what = (of: StatusRow[]) => `${[...new Set(of.map((r) => r.service))].join(',')} on ${nameSome(hostsOf(of))} from ${labelOf(of)}`;
   const here = `${name} ${current.version} (${current.digest.slice(0, 12)}) took over ${[...groups.values()].map(what).join('; ')} (--take-over)`;
+  // (a command for a set of hosts: a group or name prefixes where they make one, so that the line stays short)
+  const limit = (names: string[]) => shellLimit(limitFor(inventory, names));
+  const stored = await listReleases(store, () => {});
+  // the release taken over goes back where the inventory as it is now still gives the host that service: where
+  // the host has left the service's groups since, deploying it there was refused as "gives no service" (exit 64,
+  // "check --limit"), after the line that said the rollback would do it
+  const lost: StatusRow[] = [];
+  const runsOn: string[] = [];
+  for (const [digest, of] of groups) {
+    if (!stored.some((r) => r.digest === digest)) continue;
+    const services = (await readStoredManifest(store, digest)).manifest.services;
+    for (const r of of) {
+      const host = chosen.find((h) => h.name === r.host);
+      if (!host || servicesOfHost(services, host).includes(r.service)) continue;
+      lost.push(r);
+      runsOn.push(`${r.service} runs on group ${services[r.service]?.groups.join(', ') ?? 'none'}`);
+    }
+  }
+  if (lost.length) {
+    const gone = hostsOf(lost);
+    const back = [...new Set(lost.map((r) => labelOf([r])))].join(', ');
+    throw new DeployError(
+      `rollback of ${name} changes nothing: ${here}, and the inventory no longer gives ${nameSome(gone)} ${[...new Set(lost.map((r) => r.service))].join(',')} of ${back} (${[...new Set(runsOn)].join('; ')}): ` +
+        `to put ${back} back there, add ${gone.length === 1 ? 'the host' : 'those hosts'} to ${new Set(runsOn).size === 1 ? 'that group' : 'those groups'} again and roll back; to keep ${name} ${current.version} there, leave ${gone.length === 1 ? 'it' : 'them'} out with --limit ${shellLimit(limitFor(inventory, gone).split(',').map((p) => `!${p}`).join(','))}`,
+    );
+  }
   if (groups.size > 1 || (others.length && previous)) {
-    const steps = [...groups.values()].map((of) => `ferry rollback ${name} --limit ${hostsOf(of).join(',')} (${shown(releaseOf(of[0]!).name)} ${shown(releaseOf(of[0]!).version)} back)`);
-    if (others.length && previous) steps.push(`ferry rollback ${name} --limit ${others.join(',')} (${name} ${previous.version})`);
-    throw new DeployError(`rollback of ${name} changes nothing: ${here}${others.length ? `, and runs on ${others.join(',')} where it took over nothing` : ''}; a rollback goes to one release: go back one set of hosts at a time: ${steps.join(', then ')}`);
+    const steps = [...groups.values()].map((of) => `ferry rollback ${name} --limit ${limit(hostsOf(of))} (${labelOf(of)} back)`);
+    if (others.length && previous) steps.push(`ferry rollback ${name} --limit ${limit(others)} (${name} ${previous.version})`);
+    throw new DeployError(`rollback of ${name} changes nothing: ${here}${others.length ? `, and runs on ${nameSome(others)} where it took over nothing` : ''}; a rollback goes to one release: go back one set of hosts at a time: ${steps.join(', then ')}`);
   }
   const [digest, of] = [...groups][0]!;
-  const old = (await listReleases(store, () => {})).find((r) => r.digest === digest);
+  const old = stored.find((r) => r.digest === digest);
   if (!old) {
-    throw new StoreError(`${here}, whose bundle ${digest.slice(0, 12)} the store ${store} no longer holds: import it again and roll back, or deploy a release in its place with --take-over ${name} --limit ${hostsOf(of).join(',')}`);
+    throw new StoreError(`${here}, whose bundle ${digest.slice(0, 12)} the store ${store} no longer holds: import it again and roll back, or deploy a release in its place with --take-over ${name} --limit ${limit(hostsOf(of))}`);
   }
   return { release: old, takeBack: { hosts: hostsOf(of), services: [...new Set(of.map((r) => r.service))], stay: others } };
 }
 
 /** No host runs NAME: where another release took NAME's services over, the one line says how to put them back. */
-function refuseTakenFrom(name: string, rows: StatusRow[]): void {
+async function refuseTakenFrom(store: string, name: string, ofName: StoredRelease[], rows: StatusRow[], inventory: Inventory, chosen: InventoryHost[]): Promise<void> {
   const by = rows.filter((r) => !r.retired && r.tookOver?.release.name === name && r.tookOver.by === r.digest);
   if (!by.length) return;
+  // a host the inventory has moved out of the group of NAME's service since: the rollback the line named was refused there
+  const given = new Map<string, Manifest['services']>();
+  for (const d of new Set(by.map((r) => r.tookOver!.digest))) if (ofName.some((r) => r.digest === d)) given.set(d, (await readStoredManifest(store, d)).manifest.services);
+  const moved = (r: StatusRow) => {
+    const services = given.get(r.tookOver!.digest);
+    const host = chosen.find((h) => h.name === r.host);
+    return services !== undefined && host !== undefined && !servicesOfHost(services, host).includes(r.service);
+  };
   const releases = [...new Set(by.map((r) => r.releaseName!))];
   const where = releases.map((n) => {
     const of = by.filter((r) => r.releaseName === n);
-    return `${shown(n)} took over ${[...new Set(of.map((r) => r.service))].join(',')} on ${[...new Set(of.map((r) => r.host))].join(',')} from ${name} ${shown(of[0]!.tookOver!.release.version)}: ferry rollback ${shown(n)} --limit ${[...new Set(of.map((r) => r.host))].join(',')} puts it back`;
+    const hosts = [...new Set(of.map((r) => r.host))];
+    const gone = [...new Set(of.filter(moved).map((r) => r.host))];
+    const groupsOf = (r: StatusRow) => `${r.service} of ${name} runs on group ${given.get(r.tookOver!.digest)![r.service]?.groups.join(', ') ?? 'none'}`;
+    const first = gone.length ? `, once ${nameSome(gone)} ${gone.length === 1 ? 'is' : 'are'} in its group again (${[...new Set(of.filter(moved).map(groupsOf))].join('; ')})` : '';
+    return `${shown(n)} took over ${[...new Set(of.map((r) => r.service))].join(',')} on ${nameSome(hosts)} from ${name} ${shown(of[0]!.tookOver!.release.version)}: ferry rollback ${shown(n)} --limit ${shellLimit(limitFor(inventory, hosts))} puts it back${first}`;
   });
   throw new StoreError(`no host's facts name a release of ${name}: there is nothing to roll back; ${where.join('; ')}`);
 }
@@ -188,7 +228,7 @@ export function rollbackLines(name: string, target: RollbackTarget, verb: string
   }
   const from = `${name} ${target.from.release.version}`;
   return [
-    `${verb} ${name} on ${t.hosts.join(', ')} to ${to}, whose ${t.services.join(', ')} ${from} took over there (--take-over)`,
+    `${verb} ${name} on ${nameSome(t.hosts)} to ${to}, whose ${t.services.join(', ')} ${from} took over there (--take-over)`,
     rollbackFromLine(name, target.from),
     ...(t.stay.length ? [`${from} stays on ${nameSome(t.stay)}: it took over nothing there, and it is the oldest release of ${name} in the store`] : []),
   ];

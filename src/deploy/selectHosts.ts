@@ -54,3 +54,44 @@ function matcher(pattern: string): (name: string) => boolean {
     }
   };
 }
+
+/**
+ * A --limit value that chooses exactly `names` of the inventory, for a command a message gives the operator:
+ * a group whose hosts they are, else the names, with each run of them that a prefix alone chooses written
+ * `PREFIX*` (web01…web19 and web20…web30 of web01…web40: `web0*,web1*,web2*,web30`), so that the line stays
+ * short where names follow a scheme. A prefix is used only when no other host, nor a group with another host
+ * (a glob matches group names too), begins with it; the result is checked with selectHosts itself.
+ */
+export function limitFor(inv: Inventory, names: readonly string[]): string {
+  const want = new Set(names);
+  const only = (members: Iterable<string>) => [...members].every((h) => want.has(h));
+  for (const [g, members] of inv.groups) if (members.size === want.size && only(members)) return g;
+  const groupsOutside = [...inv.groups].filter(([, members]) => !only(members)).map(([g]) => g);
+  const others = inv.hosts.map((h) => h.name).filter((h) => !want.has(h));
+  const prefixFree = (p: string) => !others.some((h) => h.startsWith(p)) && !groupsOutside.some((g) => g.startsWith(p));
+  const patterns: string[] = [];
+  const covered = new Set<string>();
+  for (const name of inv.hosts.map((h) => h.name).filter((h) => want.has(h))) {
+    if (covered.has(name)) continue;
+    let len = 1;
+    while (len < name.length && !prefixFree(name.slice(0, len))) len++;
+    const prefix = name.slice(0, len);
+    // (a name that begins another host's name, web1 of web10, is written as it is)
+    const runs = prefixFree(prefix) ? inv.hosts.map((h) => h.name).filter((h) => h.startsWith(prefix)) : [name];
+    for (const h of runs) covered.add(h);
+    patterns.push(runs.length > 1 ? `${prefix}*` : name);
+  }
+  const limit = patterns.join(',');
+  try {
+    const chosen = selectHosts(inv, [limit]);
+    if (chosen.length === want.size && only(chosen.map((h) => h.name))) return limit;
+  } catch {
+    // not a pattern that chooses them (it cannot be, but the names are what is sure)
+  }
+  return names.join(',');
+}
+
+/** A --limit value as the operator types it into a shell: quoted when it has a glob or `!`. */
+export function shellLimit(limit: string): string {
+  return /^[A-Za-z0-9._,-]+$/.test(limit) ? limit : `'${limit}'`;
+}

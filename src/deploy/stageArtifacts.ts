@@ -120,17 +120,19 @@ export async function stageArtifacts(ctx: StepContext, entries: ManifestEntry[],
 }
 
 /**
- * Keep the newest `keep` release trees on the host (by when a run last used them) and every one a
- * fact names, remove the others, then every blob no tree links to any more.
+ * Keep the newest `keep` release trees on the host (by when a run last used them), every one a fact is
+ * being brought to, and `running` (the bundles whose configure last completed for a service that is not
+ * complete: what runs while a newer bundle is staged and installed only), remove the others, then every blob
+ * no tree links to any more.
  */
-export function pruneReleasesScript(dataDir: string, factsDir: string, digest: string, keep: number): string {
+export function pruneReleasesScript(dataDir: string, factsDir: string, digest: string, keep: number, running: readonly string[] = []): string {
   return [
     'set -e',
     `D=${q(dataDir)}`,
     'o="$D/releases.order"',
     `{ grep -vx ${q(digest)} "$o" 2>/dev/null || true; printf '%s\\n' ${q(digest)}; } > "$o.new"`,
     'mv -f "$o.new" "$o"',
-    `keep=$(tail -n ${keep} "$o"; sed -n 's/^  "digest": "\\([0-9a-f]*\\)",\\{0,1\\}$/\\1/p' ${q(factsDir)}/*.json 2>/dev/null || true)`,
+    `keep=$(tail -n ${keep} "$o"; sed -n 's/^  "digest": "\\([0-9a-f]*\\)",\\{0,1\\}$/\\1/p' ${q(factsDir)}/*.json 2>/dev/null || true${running.map((d) => `; echo ${q(d)}`).join('')})`,
     'for t in "$D"/bundles/*; do',
     '  [ -d "$t" ] || continue',
     '  n=${t##*/}',

@@ -65,6 +65,12 @@ export const StatusReportSchema = z
            * the facts show failed with "did not finish", is the one it runs, not one a stopped run left
            */
           running: z.object({ stage: z.enum(STAGES), by: z.string() }).strict().optional(),
+          /**
+           * another release's service this release replaced on the host (deploy --take-over): when, that release
+           * (`NAME VERSION`) and its bundle, and `by`, the bundle of this release that took it over (later bundles
+           * keep it): a rollback of this release from `by` puts that release back here
+           */
+          tookOver: z.object({ time: z.string(), release: z.string(), digest: z.string(), by: z.string() }).strict().optional(),
         })
         .strict(),
     ),
@@ -128,8 +134,13 @@ export function statusReport(regions: RegionStatus[], expect?: string, expected?
   for (const r of regions) {
     unchecked.push(...(r.status.unchecked ?? []).map((u) => ({ region: r.region, ...u })));
     const mine = r.status.rows.map((row) => {
-      const { failure, named: _named, releaseName: _releaseName, tookOver: _tookOver, ...rest } = row;
-      return { region: r.region, ...rest, ...(failure ? { failure: { stage: failure.stage, ...(failure.step ? { step: failure.step } : {}), time: failure.time, message: failure.message, digest: failure.digest } } : {}) };
+      const { failure, named: _named, releaseName: _releaseName, tookOver, ...rest } = row;
+      return {
+        region: r.region,
+        ...rest,
+        ...(failure ? { failure: { stage: failure.stage, ...(failure.step ? { step: failure.step } : {}), time: failure.time, message: failure.message, digest: failure.digest } } : {}),
+        ...(tookOver ? { tookOver: { time: tookOver.time, release: `${tookOver.release.name} ${tookOver.release.version}`, digest: tookOver.digest, by: tookOver.by } } : {}),
+      };
     });
     rows.push(...mine);
     unreachable.push(...r.status.unreachable.map((u) => ({ region: r.region, ...u })));

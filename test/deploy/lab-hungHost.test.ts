@@ -23,7 +23,9 @@ describe('a host that answers ssh but never finishes a command', () => {
     expect(d.code, d.stderr).toBe(0);
 
     const g2 = lab.hosts[1]!;
-    appendFileSync(g2.config, 'ForceCommand exec sleep 3600\n');
+    // (hung well past every --timeout here, but not for an hour: a session's command outlives the lab's sshd,
+    // and each run left a dozen sleeps behind on the shared machine)
+    appendFileSync(g2.config, 'ForceCommand exec sleep 120\n');
     await lab.stop(g2);
     await lab.start(g2);
 

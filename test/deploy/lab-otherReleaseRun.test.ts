@@ -48,7 +48,7 @@ describe('a deploy of another release while one rolls out (sshd hosts)', () => {
     expect(existsSync(join(m1.root, 'etc/agent.conf'))).toBe(true);
     expect(s.code, s.stdout + s.stderr).toBe(0);
     // m1, held at the end, had its fact of site's web marked retired: it no longer counts as running site 1
-    expect(s.stderr).toMatch(/^web is not in site 2: retired on m1 /m);
+    expect(s.stderr).toMatch(/^web of site 2 is not given to m1 \(it runs on group web\): retired there /m);
     const status = await runFerry('status', '-i', inv, '-F', lab.sshConfig, '--json');
     const rows = (JSON.parse(status.stdout) as { rows: Array<{ host: string; service: string; retired?: unknown }> }).rows;
     expect(rows.filter((r) => r.host === 'm1').map((r) => `${r.service} ${r.retired ? 'retired' : 'current'}`)).toEqual(['agent current', 'web retired']);
