@@ -371,13 +371,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   const atCandidate = (q: Versioned): AptPackage | undefined =>
     installed.get(q.name) === q && !marked.has(q.name) && !originalCandidate(q.name) ? index.byName.get(q.name)?.find((v) => v.version === q.version) : undefined;
 
+  /** the marked packages whose Conflicts and Breaks apt applied while protecting them: what those hit, apt does not install */
+  const guarded = new Set<string>();
   /** the packages markInstall is marking, outermost first (each one's dependencies are being marked) */
   const marking: string[] = [];
-  /**
-   * the outermost place in `marking` of a package whose own Conflicts/Breaks failed one of its dependencies,
-   * at any depth below it, since this was last reset (Infinity: none)
-   */
-  let selfClashAt = Infinity;
   const markInstall = (p: AptPackage, chain: string[], fromUser: boolean): boolean => {
     if (!fromUser && marked.get(p.name) === p) return true;
     if (!fromUser && (discarded.has(p.name) || marked.has(p.name))) return false;
@@ -424,8 +421,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     };
     for (const q of [...own, ...conflictedBy(p).filter((q) => !own.includes(q))]) {
       if (marked.get(q.name) === q && !own.includes(q)) {
-        if (marking.includes(q.name)) selfClashAt = Math.min(selfClashAt, marking.indexOf(q.name));
-        if (failEarly) {
+        // only a package marked under apt's protection dropped the candidates its Conflicts/Breaks hit
+        // (MarkInstall_RemoveConflictsIfNotUpgradeable: MarkInstall_DiscardCandidate); one marked on the way
+        // left them be, and apt marks p anyway: the clash is left to its problem resolver
+        if (failEarly && guarded.has(q.name)) {
           const hit = relationsOf(q as AptPackage).neg.find(({ rel }) => matches(p, rel) || provides(p, rel))!;
           return failClash(`${q.name} ${q.version}, which is being installed, declares ${hit.kind}: ${formatRelation(hit.rel)}, which ${p.name} ${p.version} matches`);
         }
@@ -447,11 +446,13 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       }
     }
     marked.set(p.name, p);
+    if (wasProtected || fromUser) guarded.add(p.name);
     // apt upgrades them without following their dependencies (MarkInstall without AutoInst): what they
     // need is left to the problem resolver (the pass after marking), their Recommends are not taken
     for (const c of toUpgrade) {
       if (marked.has(c.name)) continue;
       marked.set(c.name, c);
+      clearingUpgrades.add(c.name);
       if (!chains.has(c.name)) chains.set(c.name, [...chain, `${p.name} ${p.version}`]);
     }
     if (!chains.has(p.name)) chains.set(p.name, chain);
@@ -465,7 +466,11 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     const protectOnly = (group: Relation[]) => {
       if (!permanent) return;
       const only = possibleSolutions(group);
-      if (only.size === 1) protectedNames.add([...only][0]!);
+      if (only.size !== 1) return;
+      const name = [...only][0]!;
+      protectedNames.add(name);
+      // apt marks a package it so protects once more, its Conflicts and Breaks now applied under protection
+      if (marked.has(name)) guarded.add(name);
     };
     marking.push(p.name);
     try {
@@ -479,18 +484,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
           }
           // a Recommends is not taken when its pick conflicts with (or breaks) a package being installed, or
           // one of those conflicts with the pick: apt-get skips it rather than giving up what it has marked.
-          // Nor is any other alternative when the pick's own Conflicts/Breaks (or those of a package it pulls
-          // in) hit a package it pulls in: apt marks them all, the group counts as met, and its problem
-          // resolver then drops what clashes, leaving the Recommends unmet ("Recommended packages:")
-          const found = (optional ? solutions(group).filter((s) => !clashesWithMarked(s)) : solutions(group)).some((s) => {
-            const saved = selfClashAt;
-            selfClashAt = Infinity;
-            const ok = markInstall(s, here, false);
-            // s itself, or a package below it (s is marking[marking.length] while it is marked)
-            const below = selfClashAt !== Infinity && selfClashAt >= marking.length;
-            selfClashAt = Math.min(saved, selfClashAt);
-            return ok || (optional && below);
-          });
+          // When the pick's own Conflicts/Breaks (or those of a package it pulls in) hit a package it pulls
+          // in, apt marks them all and the group is met: its problem resolver then drops what clashes
+          // (resolveClashes), leaving the Recommends unmet ("Recommended packages:")
+          const found = (optional ? solutions(group).filter((s) => !clashesWithMarked(s)) : solutions(group)).some((s) => markInstall(s, here, false));
           if (!found && !optional) {
             failed = true;
             failure ??= unmet(group, here);
@@ -514,6 +511,98 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     }
     return !failed;
   };
+
+  /**
+   * apt's pkgProblemResolver::MakeScores on the install state (the marked packages and the hosts' others): a
+   * package's Priority (required 3, important 2, standard 1, optional -1, extra -2; a version no source has counts
+   * as extra), 100 when Essential or Important, 1 when the hosts have it and a source has its candidate; 1 for
+   * each Pre-Depends, Depends and Recommends naming it or met by its Provides, -1 for each Conflicts and Breaks
+   * (a versioned one only when its install version matches); then the scores above 0 of the packages depending
+   * on it by name, what that added passed on to the packages providing its name; last 10000 for a requested
+   * package and 5000 for an Essential or Important one
+   */
+  const problemScores = (): Map<string, number> => {
+    const state = new Map<string, Versioned>();
+    for (const [name, q] of installed) if (!marked.has(name)) state.set(name, q);
+    for (const [name, p] of marked) state.set(name, p);
+    const scores = new Map<string, number>();
+    const add = (name: string, n: number) => scores.set(name, (scores.get(name) ?? 0) + n);
+    const PRIO = [0, 3, 2, 1, -1, -2];
+    const depsOf = (v: Versioned): Array<{ rel: Relation; n: number }> => {
+      const r = 'origin' in v ? relationsOf(v) : undefined;
+      const neg = r ? r.neg.map(({ rel }) => rel) : negativesOf(v);
+      return [
+        ...[...parseDependencies(v.preDepends), ...parseDependencies(v.depends), ...parseDependencies(v.recommends)].flat().map((rel) => ({ rel, n: 1 })),
+        ...neg.map((rel) => ({ rel, n: -1 })),
+      ];
+    };
+    for (const [name, v] of state) {
+      const flags = flagsOf(name);
+      if (flags.essential || flags.important) add(name, 100);
+      const known = 'origin' in v ? v : index.byName.get(name)?.find((x) => x.version === v.version);
+      add(name, PRIO[known ? priority(known) : 5]!);
+      if (installed.has(name) && (originalCandidate(name) ?? known) !== undefined) add(name, 1);
+      for (const { rel, n } of depsOf(v)) {
+        const target = state.get(rel.name);
+        if (!rel.op || (target && matches(target, rel))) add(rel.name, n);
+        const provs = new Set<string>();
+        for (const [other, w] of state) if (provides(w, rel)) provs.add(other);
+        for (const other of provs) add(other, n);
+      }
+    }
+    const old = new Map(scores);
+    for (const [, v] of state) {
+      if ((old.get(v.name) ?? 0) <= 0) continue;
+      for (const group of [...parseDependencies(v.preDepends), ...parseDependencies(v.depends), ...parseDependencies(v.recommends)]) {
+        for (const rel of group) if (state.has(rel.name)) add(rel.name, old.get(v.name)!);
+      }
+    }
+    for (const [name, now] of [...scores]) {
+      const transfer = Math.abs(now - (old.get(name) ?? 0));
+      if (!transfer) continue;
+      for (const [other, w] of state) if (w.provides.some((x) => x.name === name)) add(other, transfer);
+    }
+    for (const p of rootPkgs) add(p.name, 10000);
+    for (const name of state.keys()) if (flagsOf(name).essential || flagsOf(name).important) add(name, 5000);
+    return scores;
+  };
+
+  /**
+   * The first thing apt's problem resolver does with what marking left: a package being installed whose own
+   * Conflicts or Breaks hit another package being installed (marked on the way, apt's MarkInstall lets
+   * that happen). From the highest score down: a package apt protects (requested, or protected so), or one
+   * scoring above the other, has the other unmarked (unless that one is protected: then the clash stays, and
+   * apt-get gives up); otherwise the package itself is held back. What it had pulled in stays marked (and is
+   * dropped at the end when nothing needs it)
+   */
+  const resolveClashes = (): boolean => {
+    const clashing = () => [...marked.values()].filter((p) => relationsOf(p).neg.some(({ rel }) => installedFor(rel).some((q) => q.name !== p.name && marked.get(q.name) === q)));
+    if (!clashing().length) return false;
+    const scores = problemScores();
+    const score = (name: string) => scores.get(name) ?? 0;
+    const drop = (name: string) => {
+      marked.delete(name);
+      dropped.add(name);
+    };
+    let changed = false;
+    for (const p of clashing().sort((a, b) => score(b.name) - score(a.name))) {
+      if (marked.get(p.name) !== p) continue;
+      for (const { rel } of relationsOf(p).neg) {
+        for (const q of installedFor(rel)) {
+          if (q.name === p.name || marked.get(q.name) !== q || marked.get(p.name) !== p) continue;
+          if (!protectedNames.has(p.name) && score(p.name) <= score(q.name)) drop(p.name);
+          else if (!protectedNames.has(q.name)) drop(q.name);
+          else continue;
+          changed = true;
+        }
+      }
+    }
+    return changed;
+  };
+  /** packages of the hosts upgraded to clear a clash, their dependencies left to the pass after marking */
+  const clearingUpgrades = new Set<string>();
+  /** what apt's problem resolver took out of the install (held back, or removed for a clash) */
+  const dropped = new Set<string>();
 
   /** why a group cannot be met: the deeper reason when its only package failed on its own dependencies */
   const unmet = (group: Relation[], chain: string[]): string =>
@@ -639,14 +728,23 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   // the hosts have whose dependency the install broke (an upgrade no longer satisfies it, or took away a
   // Provides) is upgraded to its candidate when that installs, else the group's first solution that does
   for (let pass = 0, changed = true; changed && pass < 10; pass++) {
-    changed = false;
+    changed = resolveClashes();
     for (const p of [...marked.values()]) {
       if (marked.get(p.name) !== p) continue;
       const r = relationsOf(p);
       for (const group of [...r.pre, ...r.dep]) {
         if (group.some(satisfied)) continue;
+        // a package apt does not protect, whose dependencies marking followed, is held back (MarkKeep: not
+        // installed, or left at the hosts' version)
+        if (!protectedNames.has(p.name) && !clearingUpgrades.has(p.name)) {
+          marked.delete(p.name);
+          dropped.add(p.name);
+          changed = true;
+          break;
+        }
+        // apt tries each package once more (DoUpgrade; its Upgradable flag): one it dropped is not picked again
         const chain = [...(chains.get(p.name) ?? []), `${p.name} ${p.version}`];
-        if (solutions(group).some((s) => markInstall(s, chain, false))) changed = true;
+        if (solutions(group).some((s) => !dropped.has(s.name) && markInstall(s, chain, false))) changed = true;
       }
     }
     for (const q of installed.values()) {
@@ -660,8 +758,9 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   }
 
   // apt-get install then drops new packages that nothing needs any more ("a new install that is already
-  // garbage"): what a failed attempt marked and the install no longer reaches from the requested packages
-  // and the hosts' own, through the Pre-Depends, Depends and Recommends of what will be installed
+  // garbage"): what a failed attempt marked and the install no longer reaches from the requested packages,
+  // the hosts' own and the Essential and Important packages being installed (apt's MarkRequired takes all
+  // of them as roots), through the Pre-Depends, Depends and Recommends of what will be installed
   const reached = new Set<string>();
   const reach = (name: string) => {
     if (reached.has(name)) return;
@@ -673,7 +772,8 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   };
   for (const p of rootPkgs) reach(p.name);
   for (const name of installed.keys()) reach(name);
-  for (const p of [...marked.values()]) if (!reached.has(p.name) && !flagsOf(p.name).essential) marked.delete(p.name);
+  for (const p of [...marked.values()]) if (flagsOf(p.name).essential || flagsOf(p.name).important) reach(p.name);
+  for (const p of [...marked.values()]) if (!reached.has(p.name)) marked.delete(p.name);
 
   // what apt-get would call "unmet dependencies" and what dpkg would refuse
   const result = [...marked.values()];
