@@ -47,6 +47,9 @@ const REAL_PROVIDES_SEEDS = [
   ...Array.from({ length: 40 }, (_, i) => 90001 + i),
   // seeds on which ferry disagreed with apt-get before the fixes of 2026-12-07
   90858, 90919,
+  // 90540: a hosts' package that a pick's own Breaks hit (no upgrade clears it) is removed once the pick is
+  // marked, and stays removed when the problem resolver then holds the pick back: ferry must refuse (fixed 2026-12-07)
+  90540,
 ];
 
 /**
@@ -60,6 +63,9 @@ const DENSE_SEEDS = [
   // a package marked on the way whose Conflicts/Breaks hit a later pick does not fail the pick; apt's problem
   // resolver settles the clash by its scores, holding back what it leaves broken (fixed 2026-12-07)
   120037, 120643, 180701, 180720, 180758,
+  // 120756: a hosts' package removed for a pick's own Conflicts/Breaks stays removed when the pick is then
+  // left out: ferry must refuse (fixed 2026-12-07)
+  120756,
 ];
 
 /**

@@ -414,6 +414,8 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     // p's hit it, apt would remove it (the final check refuses: ferry does not remove packages)
     const own = conflictsOf(p);
     const toUpgrade: AptPackage[] = [];
+    /** packages of the hosts that p's own Conflicts/Breaks hit and no upgrade of them clears */
+    const removals: InstalledPackage[] = [];
     const failClash = (why: string): false => {
       failedWhy.set(p.name, why);
       clashes.add(why);
@@ -442,6 +444,8 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
           // that apt protects, or an Essential one, which apt never removes: apt-get does not pick p (when p's
           // own hit another package of the hosts, apt-get removes that one, which the final check refuses)
           return failClash(`${p.name} ${p.version} clashes with ${q.name} ${q.version}, which the hosts have and no upgrade of it clears`);
+        } else if (own.includes(q)) {
+          removals.push(q as InstalledPackage);
         }
       }
     }
@@ -509,8 +513,13 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       discarded.add(p.name);
       return false;
     }
+    // apt removes them once p is marked (MarkInstall's delayed removal), and they stay removed when its
+    // problem resolver or the end of apt-get install then drops p
+    for (const q of removals) if (!removedFromHosts.has(q.name)) removedFromHosts.set(q.name, [...chain, `${p.name} ${p.version}`].join(' -> '));
     return !failed;
   };
+  /** packages of the hosts apt removes while marking (name: the chain of the package whose clash removes it) */
+  const removedFromHosts = new Map<string, string>();
 
   /**
    * apt's pkgProblemResolver::MakeScores on the install state (the marked packages and the hosts' others): a
@@ -800,6 +809,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
         throw new ResolveError(`no consistent set: ${chainOf(p)} declares ${kind}: ${formatRelation(rel)}, and ${chainOf(q)} matches it. ${why}.`);
       }
     }
+  }
+  for (const [name, by] of removedFromHosts) {
+    const q = installed.get(name)!;
+    if (!marked.has(name)) throw new ResolveError(`no consistent set: ${by} declares Conflicts/Breaks that ${q.name} ${q.version} on the hosts matches, and no upgrade of it clears them. apt would remove ${q.name} (even when it then leaves ${by.split(' -> ').pop()} out); ferry does not remove packages from hosts.`);
   }
   for (const q of installed.values()) {
     if (marked.has(q.name)) continue;
