@@ -90,6 +90,10 @@ const JOINED_SEEDS: Array<[string, number]> = [
   // marked on the way whose Conflicts/Breaks hit a later pick does not fail the pick (fixed 2026-12-07)
   ['features+recommends', 170190],
   ['features+recommends', 170575],
+  // 170884: a package of the hosts whose or-group an upgrade broke gets an alternative installed only when the
+  // hosts lack the package that alternative names (apt's FixByInstall); here both are installed, so apt-get
+  // removes it and ferry must refuse (fixed 2026-12-07)
+  ['features+recommends', 170884],
   ['features+recommends+provides+dense', 160855],
   ['provides+dense', 90972],
 ];

@@ -762,7 +762,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       if (!broken) continue;
       const chain = [`${q.name} ${q.version} (on the hosts)`];
       const up = q.held ? undefined : originalCandidate(q.name);
-      if ((up && markInstall(up, chain, false)) || solutions(broken).some((s) => markInstall(s, chain, false))) changed = true;
+      // else, in an or-group, the package an alternative names, when the hosts do not have it (apt's
+      // FixByInstall: never a provider, nor an upgrade of another package of the hosts); otherwise apt removes q
+      const fixes = broken.length < 2 ? [] : broken.map((rel) => (installed.has(rel.name) || dropped.has(rel.name) ? undefined : originalCandidate(rel.name))).filter((c): c is AptPackage => c !== undefined);
+      if ((up && markInstall(up, chain, false)) || fixes.some((s) => markInstall(s, chain, false))) changed = true;
     }
   }
 
