@@ -66,6 +66,10 @@ const DENSE_SEEDS = [
   // 120756: a hosts' package removed for a pick's own Conflicts/Breaks stays removed when the pick is then
   // left out: ferry must refuse (fixed 2026-12-07)
   120756,
+  // 180682: a package of the hosts whose own Breaks hit a pick (no upgrade clears them) does not stop the pick:
+  // apt marks it, and its problem resolver removes the hosts' package, which scores no higher: ferry must refuse
+  // (fixed 2026-12-07)
+  180682,
 ];
 
 /**

@@ -24,6 +24,8 @@ export interface InstalledPackage {
   recommends?: string;
   /** its Multi-Arch (`no` when a dpkg status gives none); unknown for a `base` entry the sources do not have */
   multiArch?: string;
+  /** its Priority as the dpkg status gives it (apt's problem resolver scores by it) */
+  priority?: string;
 }
 
 export interface ResolveOptions {
@@ -439,14 +441,16 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
         const c = installed.get(q.name)!.held ? undefined : originalCandidate(q.name);
         if (c && !clash(p, c)) {
           if (!toUpgrade.includes(c)) toUpgrade.push(c);
-        } else if (failEarly && (!own.includes(q) || protectedNames.has(q.name) || flagsOf(q.name).essential)) {
-          // no upgrade clears the hosts' package's own Conflicts/Breaks, or p's own hit a package of the hosts
-          // that apt protects, or an Essential one, which apt never removes: apt-get does not pick p (when p's
-          // own hit another package of the hosts, apt-get removes that one, which the final check refuses)
+        } else if (failEarly && own.includes(q) && (protectedNames.has(q.name) || flagsOf(q.name).essential)) {
+          // p's own Conflicts/Breaks hit a package of the hosts that apt protects, or an Essential one, which
+          // apt never removes, and no upgrade clears them: apt-get does not pick p (when they hit another
+          // package of the hosts, apt-get removes that one, which the final check refuses)
           return failClash(`${p.name} ${p.version} clashes with ${q.name} ${q.version}, which the hosts have and no upgrade of it clears`);
         } else if (own.includes(q)) {
           removals.push(q as InstalledPackage);
         }
+        // a package of the hosts whose own Conflicts/Breaks hit p, and no upgrade clears them: apt marks p
+        // anyway, and its problem resolver removes the one or unmarks the other (resolveClashes)
       }
     }
     marked.set(p.name, p);
@@ -515,16 +519,19 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     }
     // apt removes them once p is marked (MarkInstall's delayed removal), and they stay removed when its
     // problem resolver or the end of apt-get install then drops p
-    for (const q of removals) if (!removedFromHosts.has(q.name)) removedFromHosts.set(q.name, [...chain, `${p.name} ${p.version}`].join(' -> '));
+    for (const q of removals) {
+      const by = [...chain, `${p.name} ${p.version}`].join(' -> ');
+      if (!removedFromHosts.has(q.name)) removedFromHosts.set(q.name, `${by} declares Conflicts/Breaks that ${q.name} ${q.version} on the hosts matches, and no upgrade of it clears them. apt would remove ${q.name} (even when it then leaves ${p.name} ${p.version} out)`);
+    }
     return !failed;
   };
-  /** packages of the hosts apt removes while marking (name: the chain of the package whose clash removes it) */
+  /** packages of the hosts apt removes (name: why), while marking or in its problem resolver */
   const removedFromHosts = new Map<string, string>();
 
   /**
    * apt's pkgProblemResolver::MakeScores on the install state (the marked packages and the hosts' others): a
-   * package's Priority (required 3, important 2, standard 1, optional -1, extra -2; a version no source has counts
-   * as extra), 100 when Essential or Important, 1 when the hosts have it and a source has its candidate; 1 for
+   * package's Priority (required 3, important 2, standard 1, optional -1, extra -2, as apt 2.6 reads it from the
+   * install version), 100 when Essential or Important, 1 when the hosts have it; 1 for
    * each Pre-Depends, Depends and Recommends naming it or met by its Provides, -1 for each Conflicts and Breaks
    * (a versioned one only when its install version matches); then the scores above 0 of the packages depending
    * on it by name, what that added passed on to the packages providing its name; last 10000 for a requested
@@ -548,9 +555,8 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     for (const [name, v] of state) {
       const flags = flagsOf(name);
       if (flags.essential || flags.important) add(name, 100);
-      const known = 'origin' in v ? v : index.byName.get(name)?.find((x) => x.version === v.version);
-      add(name, PRIO[known ? priority(known) : 5]!);
-      if (installed.has(name) && (originalCandidate(name) ?? known) !== undefined) add(name, 1);
+      add(name, PRIO[priority(v)]!);
+      if (installed.has(name)) add(name, 1);
       for (const { rel, n } of depsOf(v)) {
         const target = state.get(rel.name);
         if (!rel.op || (target && matches(target, rel))) add(rel.name, n);
@@ -585,8 +591,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
    * dropped at the end when nothing needs it)
    */
   const resolveClashes = (): boolean => {
-    const clashing = () => [...marked.values()].filter((p) => relationsOf(p).neg.some(({ rel }) => installedFor(rel).some((q) => q.name !== p.name && marked.get(q.name) === q)));
-    if (!clashing().length) return false;
+    const hits = (d: Versioned) => negativesOf(d).flatMap((rel) => installedFor(rel).filter((q): q is AptPackage => q.name !== d.name && marked.get(q.name) === q));
+    const hostsOwn = [...installed.values()].filter((q) => !marked.has(q.name) && !removedFromHosts.has(q.name) && hits(q).length);
+    const clashing = () => [...marked.values()].filter((p) => hits(p).length);
+    if (!clashing().length && !hostsOwn.length) return false;
     const scores = problemScores();
     const score = (name: string) => scores.get(name) ?? 0;
     const drop = (name: string) => {
@@ -594,6 +602,19 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       dropped.add(name);
     };
     let changed = false;
+    // a package of the hosts scoring no higher than the package being installed that its Conflicts/Breaks hit
+    // is removed ("Removing … rather than change …"), else that package is unmarked
+    for (const q of hostsOwn.sort((a, b) => score(b.name) - score(a.name))) {
+      for (const p of hits(q)) {
+        if (marked.get(p.name) !== p || removedFromHosts.has(q.name)) continue;
+        if (score(q.name) <= score(p.name)) {
+          removedFromHosts.set(q.name, `${q.name} ${q.version} on the hosts declares Conflicts/Breaks that ${[...(chains.get(p.name) ?? []), `${p.name} ${p.version}`].join(' -> ')} matches, and no upgrade of it clears them. apt would remove ${q.name}`);
+        } else if (!protectedNames.has(p.name)) {
+          drop(p.name);
+          changed = true;
+        }
+      }
+    }
     for (const p of clashing().sort((a, b) => score(b.name) - score(a.name))) {
       if (marked.get(p.name) !== p) continue;
       for (const { rel } of relationsOf(p).neg) {
@@ -813,10 +834,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       }
     }
   }
-  for (const [name, by] of removedFromHosts) {
-    const q = installed.get(name)!;
-    if (!marked.has(name)) throw new ResolveError(`no consistent set: ${by} declares Conflicts/Breaks that ${q.name} ${q.version} on the hosts matches, and no upgrade of it clears them. apt would remove ${q.name} (even when it then leaves ${by.split(' -> ').pop()} out); ferry does not remove packages from hosts.`);
-  }
+  for (const [name, why] of removedFromHosts) if (!marked.has(name)) throw new ResolveError(`no consistent set: ${why}; ferry does not remove packages from hosts.`);
   for (const q of installed.values()) {
     if (marked.has(q.name)) continue;
     for (const group of groupsOfInstalled(q)) {
@@ -836,7 +854,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   return result.filter((p) => rootNames.has(p.name) || installed.get(p.name)?.version !== p.version).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-function priority(p: AptPackage): number {
+function priority(p: Versioned): number {
   // apt reads the word in any case (`Required` is required), an unknown one as extra
   return p.priority === undefined ? 0 : (PRIORITY[p.priority.toLowerCase()] ?? PRIORITY.extra!);
 }
