@@ -47,6 +47,8 @@ const REAL_PROVIDES_SEEDS = [
   ...Array.from({ length: 40 }, (_, i) => 90001 + i),
   // seeds on which ferry disagreed with apt-get before the fixes of 2026-12-07
   90858, 90919,
+  // 90576: `p2 p2/extra` where extra has no p2 but p5 provides p2 there: two requests, p2 and p5 (fixed 2026-12-07)
+  90576,
   // 90540: a hosts' package that a pick's own Breaks hit (no upgrade clears it) is removed once the pick is
   // marked, and stays removed when the problem resolver then holds the pick back: ferry must refuse (fixed 2026-12-07)
   90540,

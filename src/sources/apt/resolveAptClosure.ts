@@ -729,7 +729,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   // then), then marks each request with its dependencies at its candidate as switched
   let rootPkgs: AptPackage[] = [];
   const suiteRoots: Array<{ p: AptPackage; suite: string }> = [];
-  for (const root of effectiveRoots(roots, index.arch)) {
+  for (const root of effectiveRoots(roots, index)) {
     const p = findRoot(index, root, candidate, installed);
     if (!p) continue;
     const suite = requestedSuite(root);
@@ -865,13 +865,18 @@ function priority(p: Versioned): number {
  * over `name` and `name=version` in any order, otherwise the later one wins (`p=1 p` installs p's candidate,
  * `p p=1` version 1); two suites for one package are refused.
  */
-function effectiveRoots(roots: string[], arch: string): string[] {
+function effectiveRoots(roots: string[], index: PackageIndex): string[] {
+  const arch = index.arch;
   const byName = new Map<string, string>();
   for (const root of roots) {
     // `name:ARCH` of the architecture resolved (or `:native`, `:all`, `:any`) is the same package as `name`
     const qualified = root.split('/', 1)[0]!.split('=', 1)[0]!;
     const [bare, qualifier] = qualified.split(':', 2) as [string, string | undefined];
-    const spec = qualifier === undefined || qualifier === arch || ['native', 'all', 'any'].includes(qualifier) ? bare : qualified;
+    const suite = requestedSuite(root);
+    // a `name/suite` whose suite has no version of name is the one package that provides name there
+    // (findRoot): another package than `name`, so both requests stand
+    const other = suite !== undefined && !releaseVersionOf(index.byName.get(bare), suite);
+    const spec = other ? root : qualifier === undefined || qualifier === arch || ['native', 'all', 'any'].includes(qualifier) ? bare : qualified;
     const prev = byName.get(spec);
     if (prev === undefined || prev === root) {
       byName.set(spec, root);
