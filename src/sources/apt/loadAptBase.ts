@@ -73,6 +73,7 @@ export async function loadAptBase(index: PackageIndex, base: AptBase, baseDir: s
       preDepends: get('Pre-Depends'),
       recommends: get('Recommends'),
       multiArch: p.get('Multi-Arch') ?? 'no',
+      priority: p.get('Priority'),
       ...(/^hold /.test(p.get('Status') ?? '') ? { held: true } : {}),
     });
   }

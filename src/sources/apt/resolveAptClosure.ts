@@ -24,6 +24,8 @@ export interface InstalledPackage {
   recommends?: string;
   /** its Multi-Arch (`no` when a dpkg status gives none); unknown for a `base` entry the sources do not have */
   multiArch?: string;
+  /** its Priority as the dpkg status gives it (apt's problem resolver scores by it) */
+  priority?: string;
 }
 
 export interface ResolveOptions {
@@ -371,13 +373,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   const atCandidate = (q: Versioned): AptPackage | undefined =>
     installed.get(q.name) === q && !marked.has(q.name) && !originalCandidate(q.name) ? index.byName.get(q.name)?.find((v) => v.version === q.version) : undefined;
 
+  /** the marked packages whose Conflicts and Breaks apt applied while protecting them: what those hit, apt does not install */
+  const guarded = new Set<string>();
   /** the packages markInstall is marking, outermost first (each one's dependencies are being marked) */
   const marking: string[] = [];
-  /**
-   * the outermost place in `marking` of a package whose own Conflicts/Breaks failed one of its dependencies,
-   * at any depth below it, since this was last reset (Infinity: none)
-   */
-  let selfClashAt = Infinity;
   const markInstall = (p: AptPackage, chain: string[], fromUser: boolean): boolean => {
     if (!fromUser && marked.get(p.name) === p) return true;
     if (!fromUser && (discarded.has(p.name) || marked.has(p.name))) return false;
@@ -417,6 +416,8 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     // p's hit it, apt would remove it (the final check refuses: ferry does not remove packages)
     const own = conflictsOf(p);
     const toUpgrade: AptPackage[] = [];
+    /** packages of the hosts that p's own Conflicts/Breaks hit and no upgrade of them clears */
+    const removals: InstalledPackage[] = [];
     const failClash = (why: string): false => {
       failedWhy.set(p.name, why);
       clashes.add(why);
@@ -424,8 +425,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     };
     for (const q of [...own, ...conflictedBy(p).filter((q) => !own.includes(q))]) {
       if (marked.get(q.name) === q && !own.includes(q)) {
-        if (marking.includes(q.name)) selfClashAt = Math.min(selfClashAt, marking.indexOf(q.name));
-        if (failEarly) {
+        // only a package marked under apt's protection dropped the candidates its Conflicts/Breaks hit
+        // (MarkInstall_RemoveConflictsIfNotUpgradeable: MarkInstall_DiscardCandidate); one marked on the way
+        // left them be, and apt marks p anyway: the clash is left to its problem resolver
+        if (failEarly && guarded.has(q.name)) {
           const hit = relationsOf(q as AptPackage).neg.find(({ rel }) => matches(p, rel) || provides(p, rel))!;
           return failClash(`${q.name} ${q.version}, which is being installed, declares ${hit.kind}: ${formatRelation(hit.rel)}, which ${p.name} ${p.version} matches`);
         }
@@ -438,20 +441,26 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
         const c = installed.get(q.name)!.held ? undefined : originalCandidate(q.name);
         if (c && !clash(p, c)) {
           if (!toUpgrade.includes(c)) toUpgrade.push(c);
-        } else if (failEarly && (!own.includes(q) || protectedNames.has(q.name) || flagsOf(q.name).essential)) {
-          // no upgrade clears the hosts' package's own Conflicts/Breaks, or p's own hit a package of the hosts
-          // that apt protects, or an Essential one, which apt never removes: apt-get does not pick p (when p's
-          // own hit another package of the hosts, apt-get removes that one, which the final check refuses)
+        } else if (failEarly && own.includes(q) && (protectedNames.has(q.name) || flagsOf(q.name).essential)) {
+          // p's own Conflicts/Breaks hit a package of the hosts that apt protects, or an Essential one, which
+          // apt never removes, and no upgrade clears them: apt-get does not pick p (when they hit another
+          // package of the hosts, apt-get removes that one, which the final check refuses)
           return failClash(`${p.name} ${p.version} clashes with ${q.name} ${q.version}, which the hosts have and no upgrade of it clears`);
+        } else if (own.includes(q)) {
+          removals.push(q as InstalledPackage);
         }
+        // a package of the hosts whose own Conflicts/Breaks hit p, and no upgrade clears them: apt marks p
+        // anyway, and its problem resolver removes the one or unmarks the other (resolveClashes)
       }
     }
     marked.set(p.name, p);
+    if (wasProtected || fromUser) guarded.add(p.name);
     // apt upgrades them without following their dependencies (MarkInstall without AutoInst): what they
     // need is left to the problem resolver (the pass after marking), their Recommends are not taken
     for (const c of toUpgrade) {
       if (marked.has(c.name)) continue;
       marked.set(c.name, c);
+      clearingUpgrades.add(c.name);
       if (!chains.has(c.name)) chains.set(c.name, [...chain, `${p.name} ${p.version}`]);
     }
     if (!chains.has(p.name)) chains.set(p.name, chain);
@@ -465,7 +474,11 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     const protectOnly = (group: Relation[]) => {
       if (!permanent) return;
       const only = possibleSolutions(group);
-      if (only.size === 1) protectedNames.add([...only][0]!);
+      if (only.size !== 1) return;
+      const name = [...only][0]!;
+      protectedNames.add(name);
+      // apt marks a package it so protects once more, its Conflicts and Breaks now applied under protection
+      if (marked.has(name)) guarded.add(name);
     };
     marking.push(p.name);
     try {
@@ -479,18 +492,10 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
           }
           // a Recommends is not taken when its pick conflicts with (or breaks) a package being installed, or
           // one of those conflicts with the pick: apt-get skips it rather than giving up what it has marked.
-          // Nor is any other alternative when the pick's own Conflicts/Breaks (or those of a package it pulls
-          // in) hit a package it pulls in: apt marks them all, the group counts as met, and its problem
-          // resolver then drops what clashes, leaving the Recommends unmet ("Recommended packages:")
-          const found = (optional ? solutions(group).filter((s) => !clashesWithMarked(s)) : solutions(group)).some((s) => {
-            const saved = selfClashAt;
-            selfClashAt = Infinity;
-            const ok = markInstall(s, here, false);
-            // s itself, or a package below it (s is marking[marking.length] while it is marked)
-            const below = selfClashAt !== Infinity && selfClashAt >= marking.length;
-            selfClashAt = Math.min(saved, selfClashAt);
-            return ok || (optional && below);
-          });
+          // When the pick's own Conflicts/Breaks (or those of a package it pulls in) hit a package it pulls
+          // in, apt marks them all and the group is met: its problem resolver then drops what clashes
+          // (resolveClashes), leaving the Recommends unmet ("Recommended packages:")
+          const found = (optional ? solutions(group).filter((s) => !clashesWithMarked(s)) : solutions(group)).some((s) => markInstall(s, here, false));
           if (!found && !optional) {
             failed = true;
             failure ??= unmet(group, here);
@@ -512,8 +517,122 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       discarded.add(p.name);
       return false;
     }
+    // apt removes them once p is marked (MarkInstall's delayed removal), and they stay removed when its
+    // problem resolver or the end of apt-get install then drops p
+    for (const q of removals) {
+      const by = [...chain, `${p.name} ${p.version}`].join(' -> ');
+      if (!removedFromHosts.has(q.name)) removedFromHosts.set(q.name, `${by} declares Conflicts/Breaks that ${q.name} ${q.version} on the hosts matches, and no upgrade of it clears them. apt would remove ${q.name} (even when it then leaves ${p.name} ${p.version} out)`);
+    }
     return !failed;
   };
+  /** packages of the hosts apt removes (name: why), while marking or in its problem resolver */
+  const removedFromHosts = new Map<string, string>();
+
+  /**
+   * apt's pkgProblemResolver::MakeScores on the install state (the marked packages and the hosts' others): a
+   * package's Priority (required 3, important 2, standard 1, optional -1, extra -2, as apt 2.6 reads it from the
+   * install version), 100 when Essential or Important, 1 when the hosts have it; 1 for
+   * each Pre-Depends, Depends and Recommends naming it or met by its Provides, -1 for each Conflicts and Breaks
+   * (a versioned one only when its install version matches); then the scores above 0 of the packages depending
+   * on it by name, what that added passed on to the packages providing its name; last 10000 for a requested
+   * package and 5000 for an Essential or Important one
+   */
+  const problemScores = (): Map<string, number> => {
+    const state = new Map<string, Versioned>();
+    for (const [name, q] of installed) if (!marked.has(name)) state.set(name, q);
+    for (const [name, p] of marked) state.set(name, p);
+    const scores = new Map<string, number>();
+    const add = (name: string, n: number) => scores.set(name, (scores.get(name) ?? 0) + n);
+    const PRIO = [0, 3, 2, 1, -1, -2];
+    const depsOf = (v: Versioned): Array<{ rel: Relation; n: number }> => {
+      const r = 'origin' in v ? relationsOf(v) : undefined;
+      const neg = r ? r.neg.map(({ rel }) => rel) : negativesOf(v);
+      return [
+        ...[...parseDependencies(v.preDepends), ...parseDependencies(v.depends), ...parseDependencies(v.recommends)].flat().map((rel) => ({ rel, n: 1 })),
+        ...neg.map((rel) => ({ rel, n: -1 })),
+      ];
+    };
+    for (const [name, v] of state) {
+      const flags = flagsOf(name);
+      if (flags.essential || flags.important) add(name, 100);
+      add(name, PRIO[priority(v)]!);
+      if (installed.has(name)) add(name, 1);
+      for (const { rel, n } of depsOf(v)) {
+        const target = state.get(rel.name);
+        if (!rel.op || (target && matches(target, rel))) add(rel.name, n);
+        const provs = new Set<string>();
+        for (const [other, w] of state) if (provides(w, rel)) provs.add(other);
+        for (const other of provs) add(other, n);
+      }
+    }
+    const old = new Map(scores);
+    for (const [, v] of state) {
+      if ((old.get(v.name) ?? 0) <= 0) continue;
+      for (const group of [...parseDependencies(v.preDepends), ...parseDependencies(v.depends), ...parseDependencies(v.recommends)]) {
+        for (const rel of group) if (state.has(rel.name)) add(rel.name, old.get(v.name)!);
+      }
+    }
+    for (const [name, now] of [...scores]) {
+      const transfer = Math.abs(now - (old.get(name) ?? 0));
+      if (!transfer) continue;
+      for (const [other, w] of state) if (w.provides.some((x) => x.name === name)) add(other, transfer);
+    }
+    for (const p of rootPkgs) add(p.name, 10000);
+    for (const name of state.keys()) if (flagsOf(name).essential || flagsOf(name).important) add(name, 5000);
+    return scores;
+  };
+
+  /**
+   * The first thing apt's problem resolver does with what marking left: a package being installed whose own
+   * Conflicts or Breaks hit another package being installed (marked on the way, apt's MarkInstall lets
+   * that happen). From the highest score down: a package apt protects (requested, or protected so), or one
+   * scoring above the other, has the other unmarked (unless that one is protected: then the clash stays, and
+   * apt-get gives up); otherwise the package itself is held back. What it had pulled in stays marked (and is
+   * dropped at the end when nothing needs it)
+   */
+  const resolveClashes = (): boolean => {
+    const hits = (d: Versioned) => negativesOf(d).flatMap((rel) => installedFor(rel).filter((q): q is AptPackage => q.name !== d.name && marked.get(q.name) === q));
+    const hostsOwn = [...installed.values()].filter((q) => !marked.has(q.name) && !removedFromHosts.has(q.name) && hits(q).length);
+    const clashing = () => [...marked.values()].filter((p) => hits(p).length);
+    if (!clashing().length && !hostsOwn.length) return false;
+    const scores = problemScores();
+    const score = (name: string) => scores.get(name) ?? 0;
+    const drop = (name: string) => {
+      marked.delete(name);
+      dropped.add(name);
+    };
+    let changed = false;
+    // a package of the hosts scoring no higher than the package being installed that its Conflicts/Breaks hit
+    // is removed ("Removing … rather than change …"), else that package is unmarked
+    for (const q of hostsOwn.sort((a, b) => score(b.name) - score(a.name))) {
+      for (const p of hits(q)) {
+        if (marked.get(p.name) !== p || removedFromHosts.has(q.name)) continue;
+        if (score(q.name) <= score(p.name)) {
+          removedFromHosts.set(q.name, `${q.name} ${q.version} on the hosts declares Conflicts/Breaks that ${[...(chains.get(p.name) ?? []), `${p.name} ${p.version}`].join(' -> ')} matches, and no upgrade of it clears them. apt would remove ${q.name}`);
+        } else if (!protectedNames.has(p.name)) {
+          drop(p.name);
+          changed = true;
+        }
+      }
+    }
+    for (const p of clashing().sort((a, b) => score(b.name) - score(a.name))) {
+      if (marked.get(p.name) !== p) continue;
+      for (const { rel } of relationsOf(p).neg) {
+        for (const q of installedFor(rel)) {
+          if (q.name === p.name || marked.get(q.name) !== q || marked.get(p.name) !== p) continue;
+          if (!protectedNames.has(p.name) && score(p.name) <= score(q.name)) drop(p.name);
+          else if (!protectedNames.has(q.name)) drop(q.name);
+          else continue;
+          changed = true;
+        }
+      }
+    }
+    return changed;
+  };
+  /** packages of the hosts upgraded to clear a clash, their dependencies left to the pass after marking */
+  const clearingUpgrades = new Set<string>();
+  /** what apt's problem resolver took out of the install (held back, or removed for a clash) */
+  const dropped = new Set<string>();
 
   /** why a group cannot be met: the deeper reason when its only package failed on its own dependencies */
   const unmet = (group: Relation[], chain: string[]): string =>
@@ -610,7 +729,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   // then), then marks each request with its dependencies at its candidate as switched
   let rootPkgs: AptPackage[] = [];
   const suiteRoots: Array<{ p: AptPackage; suite: string }> = [];
-  for (const root of effectiveRoots(roots, index.arch)) {
+  for (const root of effectiveRoots(roots, index)) {
     const p = findRoot(index, root, candidate, installed);
     if (!p) continue;
     const suite = requestedSuite(root);
@@ -639,14 +758,23 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   // the hosts have whose dependency the install broke (an upgrade no longer satisfies it, or took away a
   // Provides) is upgraded to its candidate when that installs, else the group's first solution that does
   for (let pass = 0, changed = true; changed && pass < 10; pass++) {
-    changed = false;
+    changed = resolveClashes();
     for (const p of [...marked.values()]) {
       if (marked.get(p.name) !== p) continue;
       const r = relationsOf(p);
       for (const group of [...r.pre, ...r.dep]) {
         if (group.some(satisfied)) continue;
+        // a package apt does not protect, whose dependencies marking followed, is held back (MarkKeep: not
+        // installed, or left at the hosts' version)
+        if (!protectedNames.has(p.name) && !clearingUpgrades.has(p.name)) {
+          marked.delete(p.name);
+          dropped.add(p.name);
+          changed = true;
+          break;
+        }
+        // apt tries each package once more (DoUpgrade; its Upgradable flag): one it dropped is not picked again
         const chain = [...(chains.get(p.name) ?? []), `${p.name} ${p.version}`];
-        if (solutions(group).some((s) => markInstall(s, chain, false))) changed = true;
+        if (solutions(group).some((s) => !dropped.has(s.name) && markInstall(s, chain, false))) changed = true;
       }
     }
     for (const q of installed.values()) {
@@ -655,13 +783,17 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       if (!broken) continue;
       const chain = [`${q.name} ${q.version} (on the hosts)`];
       const up = q.held ? undefined : originalCandidate(q.name);
-      if ((up && markInstall(up, chain, false)) || solutions(broken).some((s) => markInstall(s, chain, false))) changed = true;
+      // else, in an or-group, the package an alternative names, when the hosts do not have it (apt's
+      // FixByInstall: never a provider, nor an upgrade of another package of the hosts); otherwise apt removes q
+      const fixes = broken.length < 2 ? [] : broken.map((rel) => (installed.has(rel.name) || dropped.has(rel.name) ? undefined : originalCandidate(rel.name))).filter((c): c is AptPackage => c !== undefined);
+      if ((up && markInstall(up, chain, false)) || fixes.some((s) => markInstall(s, chain, false))) changed = true;
     }
   }
 
   // apt-get install then drops new packages that nothing needs any more ("a new install that is already
-  // garbage"): what a failed attempt marked and the install no longer reaches from the requested packages
-  // and the hosts' own, through the Pre-Depends, Depends and Recommends of what will be installed
+  // garbage"): what a failed attempt marked and the install no longer reaches from the requested packages,
+  // the hosts' own and the Essential and Important packages being installed (apt's MarkRequired takes all
+  // of them as roots), through the Pre-Depends, Depends and Recommends of what will be installed
   const reached = new Set<string>();
   const reach = (name: string) => {
     if (reached.has(name)) return;
@@ -673,7 +805,8 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   };
   for (const p of rootPkgs) reach(p.name);
   for (const name of installed.keys()) reach(name);
-  for (const p of [...marked.values()]) if (!reached.has(p.name) && !flagsOf(p.name).essential) marked.delete(p.name);
+  for (const p of [...marked.values()]) if (flagsOf(p.name).essential || flagsOf(p.name).important) reach(p.name);
+  for (const p of [...marked.values()]) if (!reached.has(p.name)) marked.delete(p.name);
 
   // what apt-get would call "unmet dependencies" and what dpkg would refuse
   const result = [...marked.values()];
@@ -701,6 +834,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       }
     }
   }
+  for (const [name, why] of removedFromHosts) if (!marked.has(name)) throw new ResolveError(`no consistent set: ${why}; ferry does not remove packages from hosts.`);
   for (const q of installed.values()) {
     if (marked.has(q.name)) continue;
     for (const group of groupsOfInstalled(q)) {
@@ -720,7 +854,7 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   return result.filter((p) => rootNames.has(p.name) || installed.get(p.name)?.version !== p.version).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-function priority(p: AptPackage): number {
+function priority(p: Versioned): number {
   // apt reads the word in any case (`Required` is required), an unknown one as extra
   return p.priority === undefined ? 0 : (PRIORITY[p.priority.toLowerCase()] ?? PRIORITY.extra!);
 }
@@ -731,13 +865,18 @@ function priority(p: AptPackage): number {
  * over `name` and `name=version` in any order, otherwise the later one wins (`p=1 p` installs p's candidate,
  * `p p=1` version 1); two suites for one package are refused.
  */
-function effectiveRoots(roots: string[], arch: string): string[] {
+function effectiveRoots(roots: string[], index: PackageIndex): string[] {
+  const arch = index.arch;
   const byName = new Map<string, string>();
   for (const root of roots) {
     // `name:ARCH` of the architecture resolved (or `:native`, `:all`, `:any`) is the same package as `name`
     const qualified = root.split('/', 1)[0]!.split('=', 1)[0]!;
     const [bare, qualifier] = qualified.split(':', 2) as [string, string | undefined];
-    const spec = qualifier === undefined || qualifier === arch || ['native', 'all', 'any'].includes(qualifier) ? bare : qualified;
+    const suite = requestedSuite(root);
+    // a `name/suite` whose suite has no version of name is the one package that provides name there
+    // (findRoot): another package than `name`, so both requests stand
+    const other = suite !== undefined && !releaseVersionOf(index.byName.get(bare), suite);
+    const spec = other ? root : qualifier === undefined || qualifier === arch || ['native', 'all', 'any'].includes(qualifier) ? bare : qualified;
     const prev = byName.get(spec);
     if (prev === undefined || prev === root) {
       byName.set(spec, root);
