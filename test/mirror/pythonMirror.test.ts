@@ -211,7 +211,7 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
     expect((await readFile(join(dir, 'out-restored/pymirror-1.0.0.ferry'))).equals(await readFile(v1))).toBe(true);
   });
 
-  it('build --locked proves each locked file against the index before fetching it (exit 67, one line, no bundle): a file the index does not list, another sha256, another host, a file since removed', async () => {
+  it('build --locked proves each locked file against the index before fetching it (exit 67, one line, no bundle): a file the index does not list, another sha256, another host, a file since removed, another Requires-Python or yanked flag', async () => {
     const lockFile = join(dir, 'pymirror.lock.json');
     const good = await readFile(lockFile, 'utf8');
     // another server of the network: a helper 9.9 whose METADATA is its own, and a helper 2.1 that is not the upstream's
@@ -257,6 +257,27 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
           async () => rename(helper21, removed),
           `helper-2.1-py3-none-any.whl (helper 2.1) from "${new URL('../files', upstream.url).href}/helper-2.1-py3-none-any.whl": the index's page ${upstream.url}helper/ does not list this file (removed from the index, or never there)`,
         ],
+        // the mirror's pages publish Requires-Python and yanked to the hosts' pip: the lock's must be the index's
+        [
+          'a Requires-Python the index does not give (hosts of this Python would pass the release over)',
+          async (m) => void (helper(m).requires_python = `!=${host.version}.*`),
+          `helper-2.1-py3-none-any.whl (helper 2.1) from "${new URL('../files', upstream.url).href}/helper-2.1-py3-none-any.whl": the index's page ${upstream.url}helper/ gives it Requires-Python none, the lock "!=${host.version}.*"`,
+        ],
+        [
+          'the newest release marked yanked (pip would take an older one)',
+          async (m) => void (helper(m).yanked = 'broken'),
+          `helper-2.1-py3-none-any.whl (helper 2.1) from "${new URL('../files', upstream.url).href}/helper-2.1-py3-none-any.whl": the index's page ${upstream.url}helper/ gives it as not yanked, the lock as yanked ("broken")`,
+        ],
+        [
+          'a yanked release added as not yanked (pip would take it for helper>=2.0)',
+          async (m) => void m.files.push({ project: 'helper', version: '2.2', filename: 'helper-2.2-py3-none-any.whl', url: `${new URL('../files', upstream.url).href}/helper-2.2-py3-none-any.whl`, ...(await fileOf(wheels, 'helper-2.2-py3-none-any.whl')), kind: 'wheel' }),
+          `helper-2.2-py3-none-any.whl (helper 2.2) from "${new URL('../files', upstream.url).href}/helper-2.2-py3-none-any.whl": the index's page ${upstream.url}helper/ gives it as yanked ("broken"), the lock as not yanked`,
+        ],
+        [
+          'a locked file the index has yanked since (the build cannot tell it from an edit)',
+          async () => void (yanked['helper-2.1-py3-none-any.whl'] = 'withdrawn'),
+          `helper-2.1-py3-none-any.whl (helper 2.1) from "${new URL('../files', upstream.url).href}/helper-2.1-py3-none-any.whl": the index's page ${upstream.url}helper/ gives it as yanked ("withdrawn"), the lock as not yanked`,
+        ],
       ];
       const got: unknown[] = [];
       for (const [i, [what, edit]] of cases.entries()) {
@@ -267,12 +288,12 @@ describe('python mirror: lock, build, refresh by differential bundles, import, s
         const out = join(dir, `out-unlisted-${i}`);
         const r = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', out, '--cache', cache()]);
         if (existsSync(removed)) await rename(removed, helper21);
+        delete yanked['helper-2.1-py3-none-any.whl'];
         // what the other server was asked for (never a file), and what the build wrote (nothing)
         got.push([what, r.code, r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:')), other.requests.slice(before), await readdir(out).catch(() => [])]);
       }
       expect(got).toEqual(cases.map(([what, , why]) => [what, 67, [`ferry: lock: mirrors.python.pypi: ${why}; run ferry lock again and review the diff`], [], []]));
-      // a file the index has yanked since the lock is still listed: the reviewed snapshot builds
-      yanked['helper-2.1-py3-none-any.whl'] = 'withdrawn';
+      // the lock as written still builds the same bytes once the index's page is as it was
       await writeFile(lockFile, good);
       const kept = await ferry(['build', spec(), '--locked', '--key', bundleKey.secret, '--out', join(dir, 'out-yanked'), '--cache', cache()]);
       expect(kept.code, kept.stderr).toBe(0);

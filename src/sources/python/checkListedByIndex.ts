@@ -6,7 +6,7 @@ import type { LockedMirrorFile } from './lockPythonMirror.js';
 import { readProjectPage, type ProjectPage } from './readProjectPage.js';
 
 /** A locked file as the index must list it. */
-export type ListedFile = Pick<LockedMirrorFile, 'project' | 'version' | 'filename' | 'url' | 'sha256' | 'size'>;
+export type ListedFile = Pick<LockedMirrorFile, 'project' | 'version' | 'filename' | 'url' | 'sha256' | 'size' | 'requires_python' | 'yanked'>;
 
 /**
  * build --locked: each file is proven against the spec's index before it is fetched. Its project's page
@@ -15,9 +15,14 @@ export type ListedFile = Pick<LockedMirrorFile, 'project' | 'version' | 'filenam
  * where the page gives them. A page that gives no sha256 for a file (a PEP 503 link without `#sha256=`)
  * proves its URL only: such files' URLs are returned, and the caller fetches them from there again, not
  * from the cache (which answers any sha256 it holds, whatever the URL), and compares the bytes with the
- * lock's sha256, as `ferry lock` took them. A yanked file the page still lists proves (the lock is a
- * reviewed snapshot; PEP 592 keeps yanked files listed); one the index no longer lists, or a project it no
- * longer has, cannot be proven and is refused. Throws one line (exit 67) naming the first file that fails.
+ * lock's sha256, as `ferry lock` took them. The lock's Requires-Python and yanked flag (with its reason)
+ * must be the page's too: the mirror's own pages publish them to the hosts' pip, so a lock that drops a
+ * Requires-Python (pip would install the file where it does not run), marks the fixed release yanked (pip
+ * would pass it over for an older one) or unmarks a yanked file (pip would take it for a range) would
+ * steer the hosts. A file yanked (or un-yanked) upstream since the lock is refused the same way: the
+ * build cannot tell it from an edit, and `ferry lock` again leaves a yanked file out unless pinned
+ * exactly. One the index no longer lists, or a project it no longer has, cannot be proven and is
+ * refused. Throws one line (exit 67) naming the first file that fails.
  */
 export async function checkListedByIndex(
   where: string,
@@ -66,6 +71,19 @@ export async function checkListedByIndex(
     if (listed.sha256 === undefined) unhashed.add(f.url);
     else if (listed.sha256 !== f.sha256) throw refuse(f, `the index's page ${p.url} gives it sha256 ${listed.sha256}, the lock ${quoteInput(f.sha256, 80)}`);
     if (listed.size !== undefined && listed.size !== f.size) throw refuse(f, `the index's page ${p.url} gives it ${listed.size} bytes, the lock ${f.size}`);
+    // as ferry lock writes them: an empty Requires-Python is none
+    if ((listed.requiresPython || undefined) !== (f.requires_python || undefined)) {
+      throw refuse(f, `the index's page ${p.url} gives it Requires-Python ${requiresPython(listed.requiresPython)}, the lock ${requiresPython(f.requires_python)}`);
+    }
+    if (listed.yanked !== f.yanked) throw refuse(f, `the index's page ${p.url} gives it as ${yanked(listed.yanked)}, the lock as ${yanked(f.yanked)}`);
   }
   return unhashed;
+}
+
+function requiresPython(value: string | undefined): string {
+  return value ? quoteInput(value, 200) : 'none';
+}
+
+function yanked(reason: string | undefined): string {
+  return reason === undefined ? 'not yanked' : `yanked${reason ? ` (${quoteInput(reason, 200)})` : ''}`;
 }

@@ -36,15 +36,15 @@ interface Entry {
  * selection accounts for. The lock's index, projects, targets and sdists must be the spec's; each file
  * is what its name says (project, version, wheel or sdist), fetched from where a page of the index may
  * link (checkLockedFileUrls), listed so by the index's page now (checkListedByIndex: that URL, that sha256,
- * checked before the file is fetched), and belongs to a release the selection reaches on a target the file fits:
+ * that Requires-Python and yanked flag, checked before the file is fetched), and belongs to a release the selection reaches on a target the file fits:
  * a release a project of the spec admits (its specifier, pre-releases included), or one that the
  * Requires-Dist of a wheel reached so (its own METADATA, read from the fetched wheel; markers evaluated for
  * the target with the extras asked for) admits, and so on. Files are fetched a level of that walk at a
  * time, so a file nothing accounts for is refused before it is fetched.
  *
  * What the build does not check: that a dependency's release is the newest its specifier admits (a lock
- * may hold any release the index lists that a specifier on the way admits, e.g. an older one), and yanked
- * flags and Requires-Python, which the lock copies from the index. An sdist's dependencies are not followed (ferry lock does not follow them either).
+ * may hold any release the index lists that a specifier on the way admits, e.g. an older one), and that
+ * the lock leaves out nothing the selection reaches (a release or file dropped). An sdist's dependencies are not followed (ferry lock does not follow them either).
  */
 export async function fetchMirrorSelection(name: string, lock: PythonMirrorLock, mirror: PythonMirror, ctx: BuildContext): Promise<FetchResult[]> {
   const where = `lock: mirrors.python.${name}`;
