@@ -122,8 +122,54 @@ describe('a signature counts only when its key is valid now', () => {
     const officerKey = await exportPublic('officer', officer);
     expect((await expectAccepted(bundle, [await exportPublic('desig-before', fpr), officerKey])).signers.map((s) => s.fingerprint)).toEqual([fpr]);
     await gnupg.desigRevoke(officer, fpr, 1, 'key stolen');
-    const err = await expectRefused(bundle, [await exportPublic('desig-after', fpr), officerKey], /key is revoked by its designated revoker [0-9A-F]{40} \(compromised: "key stolen"/);
+    const after = await exportPublic('desig-after', fpr);
+    const err = await expectRefused(bundle, [after, officerKey], /key is revoked by its designated revoker [0-9A-F]{40} \(compromised: "key stolen"/);
     expect(err).toContain(officer);
+    // the revocation only in a later copy of the key, the first copy carrying a revocation that does not verify
+    // (the revocation with one byte of its signature changed): the copies are merged, the revocation counts
+    const key = await openpgp.readKey({ armoredKey: await readFile(after, 'utf8') });
+    expect(key.revocationSignatures).toHaveLength(1);
+    const broken = Buffer.from(key.revocationSignatures[0]!.write());
+    broken[broken.length - 1] ^= 1;
+    const junk = new openpgp.SignaturePacket();
+    junk.read(broken);
+    const old = await openpgp.readKey({ armoredKey: await readFile(join(dir, 'desig-before.pub.asc'), 'utf8') });
+    old.revocationSignatures = [junk];
+    const stale = join(dir, 'desig-stale.asc');
+    await writeFile(stale, old.armor());
+    expect((await expectAccepted(bundle, [stale, officerKey])).signers.map((s) => s.fingerprint)).toEqual([fpr]);
+    await expectRefused(bundle, [stale, after, officerKey], /key is revoked by its designated revoker [0-9A-F]{40} \(compromised: "key stolen"/);
+  });
+
+  it('refuses a back-dated signature by a signing subkey that has expired since, whatever an earlier keyring copy of the key carries (a binding dated 2100 that does not verify)', async () => {
+    const fpr = await gpgKey('Reviving Subkey <revive@example.org>', { usage: 'cert' });
+    await gnupg.ok(['--quick-add-key', fpr, 'ed25519', 'sign', 'never'], { at: past });
+    const sub = [...(await gnupg.ok(['--with-colons', '--list-keys', fpr])).stdout.matchAll(/^fpr:+([0-9A-F]{40}):/gm)].map((m) => m[1]!)[1]!;
+    const before = await readFile(await exportPublic('revived-sub-before', 'revive@example.org'), 'utf8');
+    // the key owner lets the subkey expire a day later: a newer binding signature (gpg replaces the first)
+    await gnupg.ok(['--quick-set-expire', fpr, '1d', sub], { at: later(1000) });
+    const bundle = await bundleWith('revived-sub', await gpgSign('revived-sub', 'revive@example.org', later(3600_000)));
+    const current = await exportPublic('revived-sub', 'revive@example.org');
+    await expectRefused(bundle, [current], /signing subkey is expired/);
+    // a copy of the key as it was before (its first binding, no expiry: public, anyone may have kept it) with
+    // a copy of that binding re-dated 2100 in front of it (its signature no longer verifies)
+    const key = await openpgp.readKey({ armoredKey: before });
+    const subkey = key.subkeys.find((k) => k.getFingerprint().toUpperCase() === sub)!;
+    expect(subkey.bindingSignatures).toHaveLength(1);
+    const first = subkey.bindingSignatures[0]!;
+    const bytes = Buffer.from(first.write());
+    const created = Buffer.alloc(4);
+    created.writeUInt32BE(Math.floor(first.created!.getTime() / 1000));
+    const at = bytes.indexOf(Buffer.concat([Buffer.from([5, 2]), created]));
+    expect(at).toBeGreaterThan(0);
+    bytes.writeUInt32BE(Math.floor(Date.UTC(2100, 0, 1) / 1000), at + 2);
+    const redated = new openpgp.SignaturePacket();
+    redated.read(bytes);
+    subkey.bindingSignatures = [redated, first];
+    const stale = join(dir, 'revived-sub-stale.asc');
+    await writeFile(stale, key.armor());
+    await expectRefused(bundle, [stale, current], /signing subkey is expired/);
+    await expectRefused(bundle, [current, stale], /signing subkey is expired/);
   });
 
   it('refuses a back-dated signature by a primary key that has expired since (gpg --quick-set-expire)', async () => {
