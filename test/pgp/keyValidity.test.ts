@@ -349,6 +349,19 @@ describe('a signature counts only when its key is valid now', () => {
     await expectRefused(await bundleWith('encryption-sub', await craftSignature(encryption, new Date(past.getTime() + DAY))), [keyring], /subkey is not marked for signing/);
   });
 
+  it('refuses a signature dated while its key was expired, the key valid again now (its expiry extended since), saying so', async () => {
+    const fpr = await gpgKey('Lapsed Key <lapsed@example.org>', { expire: '1d' });
+    const secret = await openpgp.readPrivateKey({ armoredKey: (await gnupg.ok(['--armor', '--export-secret-keys', fpr])).stdout });
+    // gpg does not sign with an expired key: the signature is made as any other tool could date it
+    const signature = await craftSignature(secret.keyPacket as openpgp.SecretKeyPacket, later(2 * DAY));
+    await gnupg.ok(['--quick-set-expire', fpr, '0']);
+    const keyring = await exportPublic('lapsed', 'lapsed@example.org');
+    const err = await expectRefused(await bundleWith('lapsed', signature), [keyring], /the key was not valid on the date the signature claims \(\d{4}-\d\d-\d\dT[\d:.]+Z\): expired then, or its self-signature is newer .*; it is valid now: ask for a new signature \(ferry sign\)/);
+    expect(err).toContain(fpr);
+    // the same key signing now (the control)
+    expect((await expectAccepted(await bundleWith('lapsed-now', await craftSignature(secret.keyPacket as openpgp.SecretKeyPacket, new Date())), [keyring])).signers.map((s) => s.fingerprint)).toEqual([fpr]);
+  });
+
   it('a signature dated before its key was made', async () => {
     const key = await eddsa('young key');
     const keyring = await writeArmored('young.asc', key.toPublic().armor());
