@@ -133,7 +133,7 @@ async function whyNotCounted(packet: openpgp.SignaturePacket, key: openpgp.Publi
     await result.signatures[0]!.verified;
     return undefined;
   } catch (err) {
-    return describe((err as Error).message);
+    return describe((err as Error).message, packet.created);
   }
 }
 
@@ -184,10 +184,15 @@ function userIDsOf(key: openpgp.PublicKey): string {
   return ids.length > 0 ? ` ${JSON.stringify(ids[0])}` : '';
 }
 
-function describe(msg: string): string {
+/** Why openpgp.js refused a signature whose key can sign now (whyKeyCannotSignNow said so first). */
+function describe(msg: string, created: Date | null): string {
   // the signature's own expiry time (gpg --default-sig-expire), not its key's (whyKeyCannotSignNow says that)
   if (/signature is expired/i.test(msg)) return 'the signature itself is expired (its signer gave it an expiry time, now past): ask for a new signature (ferry sign)';
-  if (/expired/i.test(msg)) return 'key is expired';
+  // openpgp.js also checks the key at the date the signature claims: valid now, it was not then (expired, or its
+  // only self-signature is newer: gpg replaces it when the key's expiry changes)
+  if (/expired|Could not find valid (self-signature|signing key packet|binding signature)/i.test(msg)) {
+    return `the key was not valid on the date the signature claims (${created?.toISOString() ?? 'none'}): expired then, or its self-signature is newer (gpg replaces it when the expiry changes); it is valid now: ask for a new signature (ferry sign), or pass an older copy of the key too`;
+  }
   if (/revoked/i.test(msg)) return 'key is revoked';
   if (/Signed digest did not match|signature did not match|Invalid signature/i.test(msg)) return 'signature does not match the signed data (it was changed after signing)';
   return msg.replace(/^Error: /, '');

@@ -320,6 +320,7 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
     ['an empty line before the signed message', (t: string) => `\n${t}`, /does not start with a signed message block|got 'NOSPLIT'/, /the clearsigned file does not start with its signed message/],
     ['an unsigned line after the signature', (t: string) => `${t}Origin: Evil\n`, /contains unsigned lines|Splitting up .* failed/, /unsigned text after the signature, line \d+/],
     ['an empty line after the signature', (t: string) => `${t}\n`, /contains unsigned lines|Splitting up .* failed/, /unsigned text after the signature, line \d+/],
+    ['a second signed message after the signature', (t: string) => `${t}${t}`, /contains unsigned lines|Splitting up .* failed/, /unsigned text after the signature, line \d+/],
   ])('an InRelease with %s: both refuse (66)', async (_what, edit, aptSays, ferrySays) => {
     await publish(good);
     const inRelease = join(dist(), 'InRelease');
@@ -327,6 +328,21 @@ describe('ferry lock reads a signed Release as apt-get does', () => {
     await writeFile(inRelease, edit(signed));
     try {
       await expectAgreement(aptSays, 66, new RegExp(`dists/fixture/InRelease: ${ferrySays.source}`));
+    } finally {
+      await publish(good);
+    }
+  });
+
+  // dash-escaping is undone before hashing, so a signed line "-Note" stays signed without its "- ": apt refuses
+  // such a line all the same (a dash line is where a signed message ends), and so does ferry
+  it('an InRelease whose signed text holds a line starting with a dash that is not dash-escaped: both refuse (66)', async () => {
+    await publish(good.replace(/^Date: .*$/m, (d) => `${d}\n-Note: x`));
+    const inRelease = join(dist(), 'InRelease');
+    const signed = await readFile(inRelease, 'utf8');
+    expect(signed).toMatch(/\n- -Note: x\r?\n/);
+    await writeFile(inRelease, signed.replace(/\n- -Note: x(\r?\n)/, '\n-Note: x$1'));
+    try {
+      await expectAgreement(/dash|Splitting up .* failed|NOSPLIT/, 66, /dists\/fixture\/InRelease: message line \d+ starts with a dash without being dash-escaped/);
     } finally {
       await publish(good);
     }

@@ -256,6 +256,40 @@ describe('a policy key with a signing subkey', () => {
     expect([t.code, t.stderr.trim().split('\n')]).toEqual([65, [expect.stringMatching(new RegExp(`^ferry: ${twice}: keys dave and dave-sub are the same key ${dave.primary} \\(one of them by a subkey's fingerprint\\)`))]]);
   });
 
+  it('counts a key once however many of its signatures a bundle carries: the same subkey twice, and a second signing subkey of the same key', async () => {
+    const home = await makeGnupg(dir, 'gnupg-two-subkeys');
+    try {
+      // dave's key with a second signing subkey, in a home of its own (the other tests keep dave as he is)
+      await home.ok(['--import'], { input: (await gnupg.ok(['--armor', '--export-secret-keys', dave.primary])).stdout });
+      await home.ok(['--quick-add-key', dave.primary, 'ed25519', 'sign', 'never']);
+      const subkeys = [...(await home.ok(['--with-colons', '--list-keys', dave.primary])).stdout.matchAll(/^fpr:+([0-9A-F]{40}):/gm)].map((m) => m[1]!).slice(1);
+      expect(subkeys).toHaveLength(2);
+      const keyring = join(dir, 'dave-two-subkeys.asc');
+      await writeFile(keyring, (await home.ok(['--armor', '--export', dave.primary])).stdout);
+      const copy = join(dir, 'dave-thrice', 'demo-1.0.0.ferry');
+      await cp(bundle, copy);
+      const m = join(dir, 'dave-thrice-manifest.json');
+      await writeFile(m, (await ferry(['inspect', copy, '--manifest'])).stdout);
+      for (const [i, sub] of [subkeys[0]!, subkeys[1]!, subkeys[0]!].entries()) {
+        // a notation of its own makes each packet another (EdDSA signs the same data the same way)
+        await home.ok(['--armor', '--detach-sign', '--sig-notation', `n@example.org=${i}`, '-u', `${sub}!`, '-o', `${m}.${i}.asc`, m]);
+        expect((await ferry(['sign', copy, '--signature', `${m}.${i}.asc`])).code).toBe(0);
+      }
+      const file = join(dir, 'dave-twice.policy.yaml');
+      await writeFile(file, `keys:\n  alice: alice.asc\n  bob: bob.asc\n  dave: ${dave.primary}\nrules:\n  - names: demo\n    signers: [bob, dave]\n    require: 2\n`);
+      const r = await ferry(['verify', copy, '--policy', file, '--keyring', keyring, '--json']);
+      expect(r.code, r.stderr).toBe(66);
+      expect(r.stderr).toContain('signing policy not met: rule demo needs 2 of bob, dave; signed by dave (not counted for this name: alice); may still sign: bob');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      // all three signatures verified (alice's and dave's three): they count as one signer, not as none
+      const all = await ferry(['verify', copy, '--keyring', keyring, '--keyring', alice.public, '--json']);
+      expect(all.code, all.stderr).toBe(0);
+      expect((JSON.parse(all.stdout) as { signers: Array<{ fingerprint: string }> }).signers.map((s) => s.fingerprint)).toEqual([alice.fingerprint!.toUpperCase(), dave.primary, dave.primary, dave.primary]);
+    } finally {
+      await home.close();
+    }
+  });
+
   it("does not take a certification made by the policy key's signing-only subkey as the key's (only the primary certifies)", async () => {
     const secret = await openpgp.readPrivateKey({ armoredKey: (await gnupg.ok(['--armor', '--export-secret-keys', dave.primary])).stdout });
     const next = await openpgp.generateKey({ userIDs: [{ name: 'dave next', email: 'dave@security.example' }], type: 'ecc', curve: 'ed25519Legacy', format: 'object' });
