@@ -25,12 +25,25 @@ export function whySignaturesVary(keys: openpgp.PrivateKey[]): string | undefine
 }
 
 /**
- * The bundle epoch, unless the key is younger than it (a signature cannot predate its key):
- * then the newest signing key's creation time.
+ * The bundle epoch, unless a key is younger than it (a signature cannot predate its key), or its newest
+ * self-signature is: then the newest of those. gpg replaces a key's self-signature when its expiry is
+ * changed (`gpg --quick-set-expire`), so a key extended after the epoch had no valid self-signature at the
+ * epoch, nor at its creation, and could not sign (openpgp: "Signature creation time is in the future"),
+ * though it is valid now; nor would a verifier accept a signature dated then. Self-signatures dated after
+ * now are left out (they are not valid yet). The date still depends on the key and the epoch alone, so the
+ * same lock and key give the same bytes.
  */
 export function signatureDate(epoch: Date, keys: openpgp.PrivateKey[]): Date {
+  const now = Date.now();
   let t = epoch.getTime();
-  for (const k of keys) t = Math.max(t, k.getCreationTime().getTime());
+  for (const k of keys) {
+    t = Math.max(t, k.getCreationTime().getTime());
+    const selfSignatures = [...k.users.flatMap((u) => u.selfCertifications), ...k.subkeys.flatMap((sub) => sub.bindingSignatures)];
+    for (const sig of selfSignatures) {
+      const at = sig.created?.getTime();
+      if (at !== undefined && at <= now) t = Math.max(t, at);
+    }
+  }
   return new Date(t);
 }
 

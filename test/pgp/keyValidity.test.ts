@@ -362,6 +362,18 @@ describe('a signature counts only when its key is valid now', () => {
     expect((await expectAccepted(await bundleWith('lapsed-now', await craftSignature(secret.keyPacket as openpgp.SecretKeyPacket, new Date())), [keyring])).signers.map((s) => s.fingerprint)).toEqual([fpr]);
   });
 
+  it('ferry sign signs with a key whose expiry was changed after the bundle epoch: dated at its newest self-signature, the signature verifies', async () => {
+    const fpr = await gpgKey('Extended Key <extended@example.org>', { expire: '1y' });
+    // gpg replaces the self-signature: on the key's creation date (after the epoch) no self-signature is valid yet
+    await gnupg.ok(['--quick-set-expire', fpr, '2y'], { at: later(DAY) });
+    const secret = join(dir, 'extended.sec.asc');
+    await writeFile(secret, (await gnupg.ok(['--armor', '--export-secret-keys', fpr])).stdout);
+    const bundle = await bundleWith('extended', '');
+    const r = await ferry(['sign', bundle, '--key', secret, '--replace']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await expectAccepted(bundle, [await exportPublic('extended', 'extended@example.org')])).signers.map((s) => s.fingerprint)).toEqual([fpr]);
+  });
+
   it('a signature dated before its key was made', async () => {
     const key = await eddsa('young key');
     const keyring = await writeArmored('young.asc', key.toPublic().armor());
