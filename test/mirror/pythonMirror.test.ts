@@ -495,6 +495,8 @@ describe('python mirror: refusals', () => {
       const build = (out: string) => ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, out), '--cache', cacheDir]);
       const ok = await build('out-json');
       expect(ok.code, ok.stderr).toBe(0);
+      // no PEP 700 upload times on this index: the selection as a whole cannot be dated, and the build says so
+      expect(ok.stderr).toContain(`mirror m: the index's page ${index.url}app/ does not give every file an upload time (PEP 700), so the build proves each locked file but not that the lock leaves out no release the spec selects`);
       const lockFile = join(dir, 'json.lock.json');
       const lock = JSON.parse(await readFile(lockFile, 'utf8'));
       const f = lock.kinds.mirror.python.m.files[0];
@@ -744,6 +746,70 @@ describe('python mirror: refusals', () => {
         const files = (JSON.parse(await readFile(join(dir, `pre-${root}.lock.json`), 'utf8')).kinds.mirror.python.m.files as Array<{ filename: string }>).map((f) => f.filename);
         expect(files.filter((f) => f.startsWith(`${dep}-`)), root).toEqual([`${dep}-${pipLib}-py3-none-any.whl`]);
       }
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('build --locked requires the whole selection from the index\'s files uploaded by the lock\'s locked_at (PEP 700): refuses a dropped fixed release, a held-back dependency, an added release, a lock without locked_at (exit 67, one line, no bundle); builds an honest lock after the index adds releases', async () => {
+    const key = await writeKey(dir, 'complete-key');
+    const files = join(dir, 'complete', 'files');
+    const wheels = buildWheels(files, [
+      { name: 'vuln', version: '1.0' },
+      { name: 'vuln', version: '1.1' },
+      { name: 'app', version: '1.0', requires: ['lib>=1.0'] },
+      { name: 'lib', version: '1.0' },
+      { name: 'lib', version: '1.1' },
+    ]);
+    const uploadTimes: Record<string, string> = Object.fromEntries(wheels.map((w, i) => [w, `2026-11-0${i + 1}T10:00:00.123456Z`]));
+    const index = await serveFixtureIndex(files, { json: true, uploadTimes });
+    try {
+      const spec = join(dir, 'complete.yaml');
+      await writeFile(spec, ['name: complete', 'version: 1.0.0', 'epoch: 2026-11-25T00:00:00Z', 'mirrors:', '  python:', '    m:', `      index: "${index.url}"`, '      projects: ["vuln", "app"]', `      targets: [{ version: "${host.version}", platforms: [manylinux_2_36_${host.machine}] }]`, ''].join('\n'));
+      const cacheDir = join(dir, 'cache-complete');
+      const locked = await ferry(['lock', spec, '--cache', cacheDir]);
+      expect(locked.code, locked.stderr).toBe(0);
+      const lockFile = join(dir, 'complete.lock.json');
+      const good = await readFile(lockFile, 'utf8');
+      const section = JSON.parse(good).kinds.mirror.python.m;
+      // the newest upload the pages gave, the index's clock (milliseconds, as Date keeps them)
+      expect(section.locked_at).toBe('2026-11-05T10:00:00.123Z');
+      const [vuln10, vuln11, app10, lib10, lib11] = wheels as [string, string, string, string, string];
+      expect(section.files.map((f: { filename: string }) => f.filename)).toEqual([app10, lib11, vuln10, vuln11].sort());
+      const entryOf = async (wheel: string, project: string, version: string) => {
+        const bytes = await readFile(join(files, wheel));
+        return { project, version, filename: wheel, url: `${new URL('../files', index.url).href}/${wheel}`, sha256: sha256(bytes), size: bytes.length, kind: 'wheel' };
+      };
+      const build = (out: string) => ferry(['build', spec, '--locked', '--key', key.secret, '--out', join(dir, out), '--cache', cacheDir]);
+      const from = `from the index's files uploaded by 2026-11-05T10:00:00.123Z (the lock's locked_at); run ferry lock again and review the diff`;
+      const cases: Array<[string, (m: { locked_at?: string; files: Array<Record<string, unknown>> }) => Promise<void> | void, string]> = [
+        ['drops the fixed release', (m) => void (m.files = m.files.filter((f) => f.filename !== vuln11)), `ferry: lock: mirrors.python.m: the lock leaves out ${vuln11} (vuln 1.1), which the spec's filter selects ${from}`],
+        ['holds the dependency back', async (m) => void (m.files = [...m.files.filter((f) => f.filename !== lib11), await entryOf(lib10, 'lib', '1.0')]), `ferry: lock: mirrors.python.m: the lock holds back lib at 1.0, where the spec's filter selects 1.1 (${lib11}) ${from}`],
+        ['adds an older release of the dependency', async (m) => void m.files.push(await entryOf(lib10, 'lib', '1.0')), `ferry: lock: mirrors.python.m: the lock adds ${lib10} (lib 1.0), which the spec's filter does not select ${from}`],
+        ['drops locked_at', (m) => void delete m.locked_at, `ferry: lock: mirrors.python.m: the lock gives no locked_at (a lock of an earlier ferry, or edited), and the index dates its files (PEP 700), so the lock cannot be proven to leave out nothing the spec selects; run ferry lock again and review the diff`],
+      ];
+      for (const [what, edit, message] of cases) {
+        const lock = JSON.parse(good);
+        await edit(lock.kinds.mirror.python.m);
+        await writeFile(lockFile, JSON.stringify(lock));
+        const out = join(dir, `out-complete-${cases.findIndex((c) => c[0] === what)}`);
+        const r = await build(out);
+        expect([what, r.code, r.stderr.trim().split('\n').filter((l) => l.startsWith('ferry:'))]).toEqual([what, 67, [message]]);
+        expect(await readdir(out).catch(() => [])).toEqual([]);
+      }
+      // the index adds a release of each project (and a file to an old release) after the lock: the honest lock still builds, with its own files
+      await writeFile(lockFile, good);
+      const later = buildWheels(files, [
+        { name: 'vuln', version: '1.2' },
+        { name: 'lib', version: '1.2' },
+        { name: 'vuln', version: '1.0', tag: 'py2.py3-none-any' },
+      ]);
+      for (const w of later) uploadTimes[w] = '2026-11-20T09:00:00Z';
+      const ok = await build('out-complete-ok');
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stderr).toContain(`mirror m: the lock is all the spec's filter selects from the index's files uploaded by 2026-11-05T10:00:00.123Z (the lock's locked_at)`);
+      const carried = (await run('tar', ['-tf', join(dir, 'out-complete-ok', (await readdir(join(dir, 'out-complete-ok'))).find((f) => f.endsWith('.ferry'))!)])).stdout.split('\n').filter((p) => p.startsWith('mirrors/m/files/'));
+      expect(carried.sort()).toEqual([app10, lib11, vuln10, vuln11].sort().map((w) => `mirrors/m/files/${w}`));
     } finally {
       await index.close();
     }

@@ -59,7 +59,7 @@ export interface FixtureIndex {
  */
 export async function serveFixtureIndex(
   filesDir: string,
-  opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string>; metadata?: Record<string, string>; requiresPython?: false; unhashed?: string[]; fragments?: Record<string, string>; hashes?: Record<string, Record<string, unknown>>; gone?: string[] } = {},
+  opts: { json?: boolean; pep658?: boolean; yanked?: Record<string, string>; metadata?: Record<string, string>; requiresPython?: false; unhashed?: string[]; fragments?: Record<string, string>; hashes?: Record<string, Record<string, unknown>>; gone?: string[]; uploadTimes?: Record<string, string> } = {},
 ): Promise<FixtureIndex> {
   const requests: string[] = [];
   const server = createServer(async (req, res) => {
@@ -90,6 +90,8 @@ export async function serveFixtureIndex(
               size: e.size,
               yanked: opts.yanked?.[e.f] ?? false,
               ...(e.md ? { 'core-metadata': { sha256: e.md } } : {}),
+              // PEP 700, read from the object at each request: a test may date a file it adds after a lock
+              ...(opts.uploadTimes?.[e.f] ? { 'upload-time': opts.uploadTimes[e.f] } : {}),
             })),
           };
           return send(res, 200, 'application/vnd.pypi.simple.v1+json', JSON.stringify(body));

@@ -11,6 +11,7 @@ import type { ProjectPage } from './readProjectPage.js';
 import { evaluateMarker } from './evaluateMarker.js';
 import { indexLocation } from './indexLocation.js';
 import { admits, fitsTarget, mirrorRoots, mirrorTargets, type MirrorTarget, type PythonMirrorLock } from './lockPythonMirror.js';
+import { checkComplete } from './checkComplete.js';
 import { normalizeProjectName } from './normalizeProjectName.js';
 import { parseCoreMetadata } from './parseCoreMetadata.js';
 import { parseDistFilename } from './parseDistFilename.js';
@@ -42,9 +43,9 @@ interface Entry {
  * the target with the extras asked for) admits, and so on. Files are fetched a level of that walk at a
  * time, so a file nothing accounts for is refused before it is fetched.
  *
- * What the build does not check: that a dependency's release is the newest its specifier admits (a lock
- * may hold any release the index lists that a specifier on the way admits, e.g. an older one), and that
- * the lock leaves out nothing the selection reaches (a release or file dropped). An sdist's dependencies are not followed (ferry lock does not follow them either).
+ * Last, the lock must be the whole selection, not a part of it (checkComplete): what ferry lock selects from
+ * the index's files uploaded by the lock's locked_at, when the index dates every file (PEP 700). An sdist's
+ * dependencies are not followed (ferry lock does not follow them either).
  */
 export async function fetchMirrorSelection(name: string, lock: PythonMirrorLock, mirror: PythonMirror, ctx: BuildContext): Promise<FetchResult[]> {
   const where = `lock: mirrors.python.${name}`;
@@ -120,6 +121,14 @@ export async function fetchMirrorSelection(name: string, lock: PythonMirrorLock,
   }
   const stray = entries.find((e) => !admitted.has(e.at));
   if (stray) throw refuse(stray, `is not a release the spec's projects (${mirror.projects.join(', ').slice(0, 200)}) admit or need, on a target it fits`);
+  const byName = new Map(entries.map((e) => [e.filename, e]));
+  await checkComplete(name, lock, mirror, ctx, {
+    pages,
+    requiresDist: (filename) => {
+      const e = byName.get(filename);
+      return e?.kind === 'wheel' && fetched.has(e.at) ? wheelRequires(e) : undefined;
+    },
+  });
   return lock.files.map((_, at) => fetched.get(at)!);
 
   /** a fetched wheel's Requires-Dist, from its own METADATA (what the hosts' pip reads), which must name its project and version */

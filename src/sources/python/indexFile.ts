@@ -20,6 +20,8 @@ export interface IndexFile {
   /** PEP 658/714: the index serves the wheel's METADATA at url + ".metadata" (with its sha256 when given) */
   metadata?: { sha256?: string };
   size?: number;
+  /** PEP 700 `upload-time` (JSON pages only), in ms since the epoch: what build --locked dates the lock's view of a page by */
+  uploadTime?: number;
 }
 
 /** Longest Requires-Python an index page (readProjectPage) or a lock may give a file: real ones are a few clauses. */

@@ -16,7 +16,7 @@ import { normalizeProjectName } from './normalizeProjectName.js';
 import { parseRequirement, type Requirement } from './parseRequirement.js';
 import { readDistMetadata } from './readDistMetadata.js';
 import type { LockedPythonFile } from './lockPython.js';
-import { readProjectPage } from './readProjectPage.js';
+import { readProjectPage, type ProjectPage } from './readProjectPage.js';
 import { sameVersion } from './sameVersion.js';
 import { quoteInput } from '../../util/oneLine.js';
 import { indexLocation } from './indexLocation.js';
@@ -30,13 +30,15 @@ export interface PythonMirrorLock {
   projects: string[];
   targets: PythonTarget[];
   sdists: boolean;
+  /** the newest PEP 700 upload time the index's pages gave when the lock read them (ISO); absent when no page dated its files */
+  locked_at?: string;
   files: LockedMirrorFile[];
 }
 
 /** Safe as one path component of the bundle (mirrors/NAME/files/FILE). */
 export const SAFE_DIST_FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+!-]*$/;
 
-interface Candidate {
+export interface Candidate {
   /** normalized */
   project: string;
   file: IndexFile;
@@ -73,16 +75,72 @@ interface Kept {
  * mirror carries them). A requirement nothing satisfies fails the lock, naming the chain that needs it.
  */
 export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: BuildContext): Promise<PythonMirrorLock> {
+  const { chosen, releases, newestUpload } = await selectMirror(name, mirror, ctx);
+  const files = await pMap(
+    chosen,
+    async (c): Promise<LockedMirrorFile> => {
+      const { sha256, size } = await pinBytes(c.file, ctx);
+      const out: LockedMirrorFile = { project: c.project, version: c.version, filename: c.file.filename, url: c.file.url, sha256, size, kind: c.kind };
+      if (c.file.requiresPython) out.requires_python = c.file.requiresPython;
+      if (c.file.yanked !== undefined) out.yanked = c.file.yanked;
+      return out;
+    },
+    { concurrency: Math.max(1, ctx.jobs) },
+  );
+  ctx.log.info(`mirror ${name}: ${releases} releases, ${files.length} files for ${mirror.targets.length} target(s)`);
+  const targets = mirrorTargets(mirror);
+  return {
+    index: indexLocation(mirror.index, ctx.baseDir),
+    projects: [...mirror.projects],
+    targets: targets.map((t) => t.target),
+    sdists: mirror.sdists,
+    // the index's clock, not this machine's: the newest upload the pages read gave (build --locked re-selects from the files uploaded by then)
+    ...(newestUpload !== undefined ? { locked_at: new Date(newestUpload).toISOString() } : {}),
+    files: files.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0)),
+  };
+}
+
+/** What selectMirror chose, and what the pages it read say of their dates. */
+export interface MirrorSelection {
+  /** the files of the selection, each once */
+  chosen: Candidate[];
+  /** how many releases were kept */
+  releases: number;
+  /** the newest PEP 700 upload time (ms) of any file on the pages read (all files, before `uploadedBy`) */
+  newestUpload?: number;
+  /** the URL of the first page read that does not give every file an upload time (a PEP 503 HTML page, or JSON without PEP 700) */
+  undated?: string;
+}
+
+/**
+ * The selection of lockPythonMirror (see there), over the index's pages as they are read now, or, given
+ * `uploadedBy`, over only their files uploaded by then (PEP 700): what a page gave at that time, when
+ * every file on it is dated. `pages`, when given, is where pages are read from and kept (shared with checkListedByIndex);
+ * `requiresDist`, a wheel's Requires-Dist when the caller has read it already (the build, from the fetched wheel).
+ */
+export async function selectMirror(
+  name: string,
+  mirror: PythonMirror,
+  ctx: BuildContext,
+  opts: { pages?: Map<string, Promise<ProjectPage>>; uploadedBy?: number; requiresDist?: (filename: string) => Promise<string[]> | undefined } = {},
+): Promise<MirrorSelection> {
   const where = `mirrors.python.${name}`;
   const index = indexLocation(mirror.index, ctx.baseDir);
   const targets = mirrorTargets(mirror);
   const roots = mirrorRoots(where, mirror);
+  const pageCache = opts.pages ?? new Map<string, Promise<ProjectPage>>();
+  const dates: { newest?: number; undated?: string } = {};
 
   const pages = new Map<string, Promise<Candidate[]>>();
   const candidates = (project: string, neededBy: string) => {
     let p = pages.get(project);
     if (!p) {
-      p = readCandidates(index, project, neededBy, ctx);
+      let page = pageCache.get(project);
+      if (!page) {
+        page = readProjectPage(index, project, { pinnedAt: neededBy, stats: ctx.fetchStats });
+        pageCache.set(project, page);
+      }
+      p = page.then((read) => readCandidates(read, project, dates, opts.uploadedBy));
       pages.set(project, p);
     }
     return p;
@@ -91,7 +149,7 @@ export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: 
   const requiresDist = (c: Candidate) => {
     let p = metadata.get(c.file.filename);
     if (!p) {
-      p = describeWheel(c, ctx);
+      p = opts.requiresDist?.(c.file.filename) ?? describeWheel(c, ctx);
       metadata.set(c.file.filename, p);
     }
     return p;
@@ -190,25 +248,7 @@ export async function lockPythonMirror(name: string, mirror: PythonMirror, ctx: 
       if (!chosen.some((o) => o.file.filename === c.file.filename)) chosen.push(c);
     }
   }
-  const files = await pMap(
-    chosen,
-    async (c): Promise<LockedMirrorFile> => {
-      const { sha256, size } = await pinBytes(c.file, ctx);
-      const out: LockedMirrorFile = { project: c.project, version: c.version, filename: c.file.filename, url: c.file.url, sha256, size, kind: c.kind };
-      if (c.file.requiresPython) out.requires_python = c.file.requiresPython;
-      if (c.file.yanked !== undefined) out.yanked = c.file.yanked;
-      return out;
-    },
-    { concurrency: Math.max(1, ctx.jobs) },
-  );
-  ctx.log.info(`mirror ${name}: ${kept.size} releases, ${files.length} files for ${targets.length} target(s)`);
-  return {
-    index,
-    projects: [...mirror.projects],
-    targets: targets.map((t) => t.target),
-    sdists: mirror.sdists,
-    files: files.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0)),
-  };
+  return { chosen, releases: kept.size, newestUpload: dates.newest, undated: dates.undated };
 }
 
 
@@ -274,17 +314,20 @@ function noVersion(needs: string, t: MirrorTarget, files: number): ResolveError 
 }
 
 /**
- * The distribution files of one project page, with their versions. A name that could leave its folder
+ * The distribution files of one project page, with their versions (only those uploaded by `uploadedBy`, when
+ * given and the file is dated; `dates` gathers the newest upload time and the first page with an undated file). A name that could leave its folder
  * ("..", "/", a control character) refuses the whole page: the index is hostile or broken. Files of
  * other projects, and versions that are not PEP 440, are passed over (as pip does).
  */
-async function readCandidates(index: string, project: string, neededBy: string, ctx: BuildContext): Promise<Candidate[]> {
-  const page = await readProjectPage(index, project, { pinnedAt: neededBy, stats: ctx.fetchStats });
+function readCandidates(page: ProjectPage, project: string, dates: { newest?: number; undated?: string }, uploadedBy?: number): Candidate[] {
   const out: Candidate[] = [];
   for (const file of page.files) {
     if (file.filename === '' || file.filename === '.' || file.filename === '..' || /[/\\\x00-\x1f\x7f]/.test(file.filename)) {
       throw new IntegrityError(`${page.url}: lists a file named ${JSON.stringify(file.filename)}, which is not a file name; refusing this index`);
     }
+    if (file.uploadTime === undefined) dates.undated ??= page.url;
+    else dates.newest = Math.max(dates.newest ?? file.uploadTime, file.uploadTime);
+    if (uploadedBy !== undefined && file.uploadTime !== undefined && file.uploadTime > uploadedBy) continue;
     const dist = parseDistFilename(file.filename, project);
     if (!dist || dist.project !== project || pep440.valid(dist.version) === null) continue;
     out.push({ project, file, kind: dist.kind, version: pep440.clean(dist.version) ?? dist.version, tags: dist.kind === 'wheel' ? dist.tags : [] });

@@ -49,6 +49,9 @@ export function parseSimpleJson(text: string, pageUrl: string): IndexFile[] {
     const md = metadataAvailability(raw['core-metadata'] ?? raw['dist-info-metadata'], 'json');
     if (md) file.metadata = md;
     if (typeof raw.size === 'number' && Number.isSafeInteger(raw.size) && raw.size >= 0) file.size = raw.size;
+    // PEP 700: an ISO 8601 UTC time ("2026-11-20T10:00:00.123456Z"); one that does not parse is as absent
+    const uploaded = typeof raw['upload-time'] === 'string' ? Date.parse(raw['upload-time']) : NaN;
+    if (Number.isFinite(uploaded)) file.uploadTime = uploaded;
     files.push(file);
   }
   return files;

@@ -12,6 +12,8 @@ const PythonMirrorLockSchema = z
     projects: z.array(z.string()),
     targets: z.array(PythonTarget),
     sdists: z.boolean(),
+    // as ferry lock writes it (Date.toISOString): build --locked re-selects from the files the index dates by then
+    locked_at: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'a time like 2026-11-20T10:00:00.000Z').refine((t) => Number.isFinite(Date.parse(t)), 'a time like 2026-11-20T10:00:00.000Z').optional(),
     files: z.array(
       z
         .object({
