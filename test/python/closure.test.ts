@@ -127,6 +127,25 @@ describe('extras spelled differently, as pip 23.2 matches them (the oracle: the 
       'lib[Some_Extra]==1.0 -> dep; extra == "some-extra": pip 23.2 does not install dep (the extra is spelled differently), pip >= 23.3 (PEP 685) does; pin dep if the hosts\' pip is newer',
     ]);
   });
+
+  it('refuses a pre-release pin that a dependency asks for with extras and a specifier that admits no pre-release, as pip 23.2 does', () => {
+    // pip looks `lib[fast]` up on its own with `<2` (no pre-release), so it finds no 1.0rc1 and refuses
+    const refused = checkClosure({ pins: pins('app==1.0', 'lib==1.0rc1'), requiresDist: new Map([['app', ['lib[fast]<2']], ['lib', []]]), env });
+    expect(refused).toEqual([
+      'app==1.0 -> lib[fast]<2: pip 23.2 looks lib[fast] up with <2, which admits no pre-release, so it does not find lib==1.0rc1 (req.txt:2), a pre-release (1.0rc1), and refuses; add a line lib[fast]==1.0rc1 with the same hashes',
+    ]);
+    // found: without extras (the pin's ==1.0rc1 joins the search), with no specifier (pip falls back to
+    // pre-releases), with a clause that names a pre-release, or with the extras pinned too
+    for (const [reqs, ...pinned] of [
+      [['lib<2'], 'app==1.0', 'lib==1.0rc1'],
+      [['lib[fast]'], 'app==1.0', 'lib==1.0rc1'],
+      [['lib[fast]>=1.0rc1'], 'app==1.0', 'lib==1.0rc1'],
+      [['lib[fast]<2'], 'app==1.0', 'lib[fast]==1.0rc1'],
+      [['lib[fast]<2'], 'app==1.0', 'lib==1.0'],
+    ] as Array<[string[], ...string[]]>) {
+      expect(checkClosure({ pins: pins(...pinned), requiresDist: new Map([['app', reqs], ['lib', []]]), env }), `${reqs} ${pinned}`).toEqual([]);
+    }
+  });
 });
 
 describe('static PEP 503 index', () => {

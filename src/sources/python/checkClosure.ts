@@ -1,7 +1,7 @@
 import { evaluateMarker, safeExtra, type MarkerEnvironment } from './evaluateMarker.js';
 import type { Pin } from './parseRequirementsFile.js';
 import { parseRequirement, type Requirement } from './parseRequirement.js';
-import { satisfiesSpecifier } from './satisfiesSpecifier.js';
+import { isPrerelease, satisfiesSpecifier, specifierAdmitsPrereleases } from './satisfiesSpecifier.js';
 
 export interface ClosureInput {
   /** the pins that apply to the target (markers already evaluated), by normalized project */
@@ -120,10 +120,23 @@ export function checkClosure(input: ClosureInput): string[] {
               (version === pin.version ? '' : `, which takes ${version} (pin the build it admits exactly, with === or its local label)`),
           );
         }
+        if (req.extras.length) askedWithExtras(req.project, req.extras, req.specifier, via);
         visit(req.project, project, req.extras.map(safeExtra));
       }
     }
   };
+  // pip 23.2 looks a project asked for with extras (`b[x]>=1.0`) up as a project of its own, `b[x]`, with the
+  // specifiers of every requirement that asks for exactly those extras: where none admits pre-releases, its
+  // finder passes over a pre-release, so the pinned `b==1.0rc1` is not found for `b[x]` and pip refuses
+  const withExtras = new Map<string, { project: string; specifiers: string[]; via: string[] }>();
+  function askedWithExtras(project: string, extras: string[], specifier: string, via: string): void {
+    const key = `${project}[${[...new Set(extras.map((e) => safeExtra(e).replace(/[-_.]+/g, '-')))].sort().join(',')}]`;
+    const entry = withExtras.get(key) ?? { project, specifiers: [], via: [] };
+    if (!entry.specifiers.includes(specifier)) entry.specifiers.push(specifier);
+    if (!entry.via.includes(via)) entry.via.push(via);
+    withExtras.set(key, entry);
+  }
+  for (const pin of pins.values()) if (pin.extras.length) askedWithExtras(pin.project, pin.extras, `${pin.arbitrary ? '===' : '=='}${pin.version}`, label(pin));
   for (const root of roots) visit(root, null, pins.get(root)!.extras.map(safeExtra));
   walk();
   // pins in a dependency cycle are reached by no root; start from each one not reached yet
@@ -131,6 +144,18 @@ export function checkClosure(input: ClosureInput): string[] {
     if (parent.has(project)) continue;
     visit(project, null, pins.get(project)!.extras.map(safeExtra));
     walk();
+  }
+  for (const [key, { project, specifiers, via }] of withExtras) {
+    const pin = pins.get(project);
+    const version = input.installed?.get(project) ?? pin?.version;
+    if (!pin || version === undefined || !isPrerelease(version)) continue;
+    const written = specifiers.filter(Boolean);
+    if (written.length === 0 || written.some(specifierAdmitsPrereleases)) continue;
+    problems.set(
+      `prerelease:${key}`,
+      `${via.join('; ')}: pip 23.2 looks ${key} up with ${written.join(',')}, which admits no pre-release, so it does not find ${pin.name}==${pin.version} (${pin.where}), a pre-release (${version}), and refuses; ` +
+        `add a line ${key}==${pin.version} with the same hashes`,
+    );
   }
   return [...problems.values()];
 }

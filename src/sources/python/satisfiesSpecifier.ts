@@ -107,6 +107,26 @@ function prefixMatch(v: Parsed, prefix: string): boolean | undefined {
   return true;
 }
 
+/** Whether a version is a pre-release (or a development release) as PEP 440 reads it; false for one it cannot read. */
+export function isPrerelease(version: string): boolean {
+  return explain(version)?.is_prerelease ?? false;
+}
+
+/**
+ * packaging 21.3's `Specifier.prereleases` for each clause of a specifier set, any of them: a clause with
+ * ==, >=, <=, ~= or === whose version (a `.*` dropped) is a pre-release admits pre-releases in a finder's
+ * search (`>=1.0rc1`, `==2.0.dev1`); `!=`, `<`, `>` never do. pip 23.2's finder, asked for a specifier set
+ * none of whose clauses does, passes over every pre-release (an empty set falls back to them when nothing
+ * else is found).
+ */
+export function specifierAdmitsPrereleases(specifier: string): boolean {
+  return specifier.split(',').some((clause) => {
+    const m = /^\s*(===|==|<=|>=|~=)\s*(.+?)\s*$/.exec(clause);
+    if (!m) return false;
+    return isPrerelease(m[1] === '==' && m[2]!.endsWith('.*') ? m[2]!.slice(0, -2) : m[2]!);
+  });
+}
+
 /** str(packaging.version.parse(version)): the normalized form of a PEP 440 version, else the string as it is */
 export function versionText(version: string): string {
   const clean = pep440.valid(version) === null ? null : pep440.clean(version);
