@@ -52,6 +52,10 @@ const REAL_PROVIDES_SEEDS = [
   // 90540: a hosts' package that a pick's own Breaks hit (no upgrade clears it) is removed once the pick is
   // marked, and stays removed when the problem resolver then holds the pick back: ferry must refuse (fixed 2026-12-07)
   90540,
+  // 90972: apt's problem resolver re-instates a protected package's broken dependency alternative by
+  // alternative (DoUpgrade), through the first package providing a virtual name, whose own dependencies come
+  // along (p1) even when that package does not meet the group (fixed 2026-12-07)
+  90972,
 ];
 
 /**
@@ -72,6 +76,9 @@ const DENSE_SEEDS = [
   // apt marks it, and its problem resolver removes the hosts' package, which scores no higher: ferry must refuse
   // (fixed 2026-12-07)
   180682,
+  // 180760: a package the problem resolver held back is re-instated once (DoUpgrade) when a protected package
+  // needs it, its dependencies re-instated with it (fixed 2026-12-07)
+  180760,
 ];
 
 /**
@@ -100,6 +107,9 @@ const JOINED_SEEDS: Array<[string, number]> = [
   // hosts lack the package that alternative names (apt's FixByInstall); here both are installed, so apt-get
   // removes it and ferry must refuse (fixed 2026-12-07)
   ['features+recommends', 170884],
+  // 170421: a pick (p0) whose Conflicts removed a package of the hosts (p3) that it also Depends on, and that
+  // outscores it: apt's problem resolver keeps p3 and holds p0 back, removing nothing (fixed 2026-12-07)
+  ['features+recommends', 170421],
   ['features+recommends+provides+dense', 160855],
   ['provides+dense', 90972],
 ];
