@@ -82,6 +82,9 @@ const DENSE_SEEDS = [
   // 180760: a package the problem resolver held back is re-instated once (DoUpgrade) when a protected package
   // needs it, its dependencies re-instated with it (fixed 2026-12-07)
   180760,
+  // 250096: a protected package that Depends on a package of the hosts a pick removed keeps it, and the pick,
+  // re-instated later, is held back on its Breaks, by the scores apt took when its resolver started (fixed 2026-12-07)
+  250096,
 ];
 
 /**

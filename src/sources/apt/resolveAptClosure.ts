@@ -539,21 +539,20 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
    */
   const keepRemovedDependency = (): boolean => {
     let changed = false;
-    const scores = removedBy.size ? problemScores() : undefined;
+    const scores = removedBy.size ? resolverScores() : undefined;
     for (const [name, p] of removedBy) {
       const q = installed.get(name)!;
       if (marked.get(p.name) !== p || protectedNames.has(p.name) || marked.has(name) || !removedFromHosts.has(name)) continue;
       if ((scores!.get(p.name) ?? 0) <= (scores!.get(name) ?? 0)) continue;
       const r = relationsOf(p);
-      const onQ = (group: Relation[]) => group.some((rel) => matches(q, rel) || provides(q, rel)) && !group.some((rel) => installedFor(rel).some((x) => x.name !== name));
+      const onQ = (group: Relation[]) => metOnlyBy(q, group);
       const groups = [...r.pre, ...r.dep];
       if (!groups.some(onQ) || !groups.every((group) => onQ(group) || group.some(satisfied))) continue;
       // a package being installed that p's Conflicts/Breaks hit and that scores as high holds p back first
       // (q stays removed); a lower one goes on the kill list too and is kept out (unless protected)
       const hit = conflictsOf(p).filter((x): x is AptPackage => x.name !== name && marked.get(x.name) === x);
       if (hit.some((x) => (scores!.get(x.name) ?? 0) >= (scores!.get(p.name) ?? 0))) continue;
-      removedFromHosts.delete(name);
-      removedBy.delete(name);
+      keep(name);
       for (const x of [p, ...hit]) {
         if (x !== p && protectedNames.has(x.name)) continue;
         marked.delete(x.name);
@@ -561,7 +560,29 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       }
       changed = true;
     }
+    // a protected package whose Pre-Depends or Depends only the removed package met, and that outscores it,
+    // has it kept too; the pick that removed it is then held back when it scores no higher than it
+    for (const [name, p] of removedBy) {
+      const q = installed.get(name)!;
+      if (marked.has(name) || !removedFromHosts.has(name)) continue;
+      const onQ = (group: Relation[]) => metOnlyBy(q, group);
+      const keeper = [...marked.values()].find((d) => protectedNames.has(d.name) && (scores!.get(d.name) ?? 0) > (scores!.get(name) ?? 0) && [...relationsOf(d).pre, ...relationsOf(d).dep].some(onQ));
+      if (!keeper) continue;
+      keep(name);
+      if (marked.get(p.name) === p && !protectedNames.has(p.name) && (scores!.get(p.name) ?? 0) <= (scores!.get(name) ?? 0)) {
+        marked.delete(p.name);
+        dropped.add(p.name);
+      }
+      changed = true;
+    }
     return changed;
+  };
+  /** whether the hosts' `q` meets `group` and nothing else of the install state does */
+  const metOnlyBy = (q: InstalledPackage, group: Relation[]): boolean => group.some((rel) => matches(q, rel) || provides(q, rel)) && !group.some((rel) => installedFor(rel).some((x) => x.name !== q.name));
+  /** undo a removal made while marking */
+  const keep = (name: string) => {
+    removedFromHosts.delete(name);
+    removedBy.delete(name);
   };
 
   /**
@@ -573,6 +594,9 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
    * on it by name, what that added passed on to the packages providing its name; last 10000 for a requested
    * package and 5000 for an Essential or Important one
    */
+  /** apt scores once, when its problem resolver starts: the scores of the first call are kept */
+  let startScores: Map<string, number> | undefined;
+  const resolverScores = (): Map<string, number> => (startScores ??= problemScores());
   const problemScores = (): Map<string, number> => {
     const state = new Map<string, Versioned>();
     // (a package of the hosts removed while marking is not in it: apt scores only what it will install)
@@ -631,8 +655,9 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     const hits = (d: Versioned) => negativesOf(d).flatMap((rel) => installedFor(rel).filter((q): q is AptPackage => q.name !== d.name && marked.get(q.name) === q));
     const hostsOwn = [...installed.values()].filter((q) => !marked.has(q.name) && !removedFromHosts.has(q.name) && hits(q).length);
     const clashing = () => [...marked.values()].filter((p) => hits(p).length);
-    if (!clashing().length && !hostsOwn.length) return false;
-    const scores = problemScores();
+    const onHosts = [...marked.values()].some((p) => conflictsOf(p).some((q) => !marked.has(q.name) && installed.get(q.name) === q && !removedFromHosts.has(q.name)));
+    if (!clashing().length && !hostsOwn.length && !onHosts) return false;
+    const scores = resolverScores();
     const score = (name: string) => scores.get(name) ?? 0;
     const drop = (name: string) => {
       marked.delete(name);
@@ -650,6 +675,18 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
           drop(p.name);
           changed = true;
         }
+      }
+    }
+    // a package being installed (re-instated by the resolver, or one whose removal of a package of the hosts
+    // was undone) whose own Conflicts/Breaks hit a package the hosts keep: held back when it scores no higher,
+    // else that package is removed
+    for (const p of [...marked.values()].sort((a, b) => score(b.name) - score(a.name))) {
+      for (const q of conflictsOf(p)) {
+        if (marked.has(q.name) || installed.get(q.name) !== q || removedFromHosts.has(q.name) || marked.get(p.name) !== p) continue;
+        if (!protectedNames.has(p.name) && score(p.name) <= score(q.name)) {
+          drop(p.name);
+          changed = true;
+        } else removedFromHosts.set(q.name, `${[...(chains.get(p.name) ?? []), `${p.name} ${p.version}`].join(' -> ')} declares Conflicts/Breaks that ${q.name} ${q.version} on the hosts matches, and no upgrade of it clears them. apt would remove ${q.name}`);
       }
     }
     for (const p of clashing().sort((a, b) => score(b.name) - score(a.name))) {
