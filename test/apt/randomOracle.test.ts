@@ -26,8 +26,9 @@ const SEEDS = [
   8092, 8230, 10150, 11164, 16131, 16276, 20209,
 ];
 /**
- * With Recommends and Pre-Depends (none of these seeds makes a Pre-Depends loop that apt-get resolves and
- * then cannot order, "probably a dependency cycle", where it would say nothing of its choice)
+ * With Recommends and Pre-Depends. Where apt-get resolves and then cannot order the run (a Pre-Depends loop:
+ * "Could not configure", MaxLoopCount, "Conf Broken"), its choice is read from --print-uris, as for the
+ * features below
  */
 const RECOMMENDS_SEEDS = [
   ...Array.from({ length: 40 }, (_, i) => 25001 + i),
@@ -36,6 +37,8 @@ const RECOMMENDS_SEEDS = [
   // 61188: a package marked on the way whose Conflicts/Breaks hit a later pick does not fail the pick; apt's
   // problem resolver settles the clash by its scores (fixed 2026-12-07)
   61188,
+  // 220151 (MaxLoopCount in SmartUnPack), 220482 (Conf Broken): apt-get resolved, then could not order the run
+  220151, 220482,
 ];
 
 /**
@@ -52,6 +55,10 @@ const REAL_PROVIDES_SEEDS = [
   // 90540: a hosts' package that a pick's own Breaks hit (no upgrade clears it) is removed once the pick is
   // marked, and stays removed when the problem resolver then holds the pick back: ferry must refuse (fixed 2026-12-07)
   90540,
+  // 90972: apt's problem resolver re-instates a protected package's broken dependency alternative by
+  // alternative (DoUpgrade), through the first package providing a virtual name, whose own dependencies come
+  // along (p1) even when that package does not meet the group (fixed 2026-12-07)
+  90972,
 ];
 
 /**
@@ -72,6 +79,12 @@ const DENSE_SEEDS = [
   // apt marks it, and its problem resolver removes the hosts' package, which scores no higher: ferry must refuse
   // (fixed 2026-12-07)
   180682,
+  // 180760: a package the problem resolver held back is re-instated once (DoUpgrade) when a protected package
+  // needs it, its dependencies re-instated with it (fixed 2026-12-07)
+  180760,
+  // 250096: a protected package that Depends on a package of the hosts a pick removed keeps it, and the pick,
+  // re-instated later, is held back on its Breaks, by the scores apt took when its resolver started (fixed 2026-12-07)
+  250096,
 ];
 
 /**
@@ -100,6 +113,9 @@ const JOINED_SEEDS: Array<[string, number]> = [
   // hosts lack the package that alternative names (apt's FixByInstall); here both are installed, so apt-get
   // removes it and ferry must refuse (fixed 2026-12-07)
   ['features+recommends', 170884],
+  // 170421: a pick (p0) whose Conflicts removed a package of the hosts (p3) that it also Depends on, and that
+  // outscores it: apt's problem resolver keeps p3 and holds p0 back, removing nothing (fixed 2026-12-07)
+  ['features+recommends', 170421],
   ['features+recommends+provides+dense', 160855],
   ['provides+dense', 90972],
 ];
@@ -258,8 +274,8 @@ describe('the apt closure agrees with apt-get on generated archives', () => {
     await writeFile(join(dir, 'status'), status);
     const base = await loadAptBase(index, { status: 'status' }, dir);
     let sim = await apt.aptGet('install', '--simulate', withRecommends ? '--install-recommends' : '--no-install-recommends', ...c.roots);
-    if (features && sim.code !== 0 && /^E: (?:Could(?:n't| not) configure |Internal error: .*MaxLoopCount|Conf Broken )/m.test(sim.stdout + sim.stderr)) {
-      // apt-get resolved, then could not order the run (the features' random Pre-Depends make loops no archive
+    if ((features || withRecommends) && sim.code !== 0 && /^E: (?:Could(?:n't| not) configure |Internal error: .*MaxLoopCount|Conf Broken )/m.test(sim.stdout + sim.stderr)) {
+      // apt-get resolved, then could not order the run (the random Pre-Depends make loops no archive
       // has: "probably a dependency cycle", MaxLoopCount): its choice is the files --print-uris names
       // (pool/NAME_VERSION.deb), its removals the summary's count. ferry does not look for such loops
       const uris = await apt.aptGet('install', '--print-uris', withRecommends ? '--install-recommends' : '--no-install-recommends', ...c.roots);

@@ -521,12 +521,69 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     // problem resolver or the end of apt-get install then drops p
     for (const q of removals) {
       const by = [...chain, `${p.name} ${p.version}`].join(' -> ');
+      if (!removedFromHosts.has(q.name)) removedBy.set(q.name, p);
       if (!removedFromHosts.has(q.name)) removedFromHosts.set(q.name, `${by} declares Conflicts/Breaks that ${q.name} ${q.version} on the hosts matches, and no upgrade of it clears them. apt would remove ${q.name} (even when it then leaves ${p.name} ${p.version} out)`);
     }
     return !failed;
   };
   /** packages of the hosts apt removes (name: why), while marking or in its problem resolver */
   const removedFromHosts = new Map<string, string>();
+  /** the pick whose own Conflicts/Breaks removed a package of the hosts while marking (MarkInstall's delayed removal) */
+  const removedBy = new Map<string, AptPackage>();
+  /**
+   * apt's problem resolver on a pick `p` (not protected) that removed the hosts' `q` while marking, when p
+   * also Depends on q (nothing else being installed meets that group) and its other Pre-Depends and Depends
+   * are met: p outscores q and the group was met before the install, so q goes on its kill list and is kept
+   * ("Fixing p via keep of q"); the clash then comes back, q is removed and kept again until the scores are
+   * level, and p is held back ("Holding Back p rather than change q"): q stays, p is not installed
+   */
+  const keepRemovedDependency = (): boolean => {
+    let changed = false;
+    const scores = removedBy.size ? resolverScores() : undefined;
+    for (const [name, p] of removedBy) {
+      const q = installed.get(name)!;
+      if (marked.get(p.name) !== p || protectedNames.has(p.name) || marked.has(name) || !removedFromHosts.has(name)) continue;
+      if ((scores!.get(p.name) ?? 0) <= (scores!.get(name) ?? 0)) continue;
+      const r = relationsOf(p);
+      const onQ = (group: Relation[]) => metOnlyBy(q, group);
+      const groups = [...r.pre, ...r.dep];
+      if (!groups.some(onQ) || !groups.every((group) => onQ(group) || group.some(satisfied))) continue;
+      // a package being installed that p's Conflicts/Breaks hit and that scores as high holds p back first
+      // (q stays removed); a lower one goes on the kill list too and is kept out (unless protected)
+      const hit = conflictsOf(p).filter((x): x is AptPackage => x.name !== name && marked.get(x.name) === x);
+      if (hit.some((x) => (scores!.get(x.name) ?? 0) >= (scores!.get(p.name) ?? 0))) continue;
+      keep(name);
+      for (const x of [p, ...hit]) {
+        if (x !== p && protectedNames.has(x.name)) continue;
+        marked.delete(x.name);
+        dropped.add(x.name);
+      }
+      changed = true;
+    }
+    // a protected package whose Pre-Depends or Depends only the removed package met, and that outscores it,
+    // has it kept too; the pick that removed it is then held back when it scores no higher than it
+    for (const [name, p] of removedBy) {
+      const q = installed.get(name)!;
+      if (marked.has(name) || !removedFromHosts.has(name)) continue;
+      const onQ = (group: Relation[]) => metOnlyBy(q, group);
+      const keeper = [...marked.values()].find((d) => protectedNames.has(d.name) && (scores!.get(d.name) ?? 0) > (scores!.get(name) ?? 0) && [...relationsOf(d).pre, ...relationsOf(d).dep].some(onQ));
+      if (!keeper) continue;
+      keep(name);
+      if (marked.get(p.name) === p && !protectedNames.has(p.name) && (scores!.get(p.name) ?? 0) <= (scores!.get(name) ?? 0)) {
+        marked.delete(p.name);
+        dropped.add(p.name);
+      }
+      changed = true;
+    }
+    return changed;
+  };
+  /** whether the hosts' `q` meets `group` and nothing else of the install state does */
+  const metOnlyBy = (q: InstalledPackage, group: Relation[]): boolean => group.some((rel) => matches(q, rel) || provides(q, rel)) && !group.some((rel) => installedFor(rel).some((x) => x.name !== q.name));
+  /** undo a removal made while marking */
+  const keep = (name: string) => {
+    removedFromHosts.delete(name);
+    removedBy.delete(name);
+  };
 
   /**
    * apt's pkgProblemResolver::MakeScores on the install state (the marked packages and the hosts' others): a
@@ -537,9 +594,13 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
    * on it by name, what that added passed on to the packages providing its name; last 10000 for a requested
    * package and 5000 for an Essential or Important one
    */
+  /** apt scores once, when its problem resolver starts: the scores of the first call are kept */
+  let startScores: Map<string, number> | undefined;
+  const resolverScores = (): Map<string, number> => (startScores ??= problemScores());
   const problemScores = (): Map<string, number> => {
     const state = new Map<string, Versioned>();
-    for (const [name, q] of installed) if (!marked.has(name)) state.set(name, q);
+    // (a package of the hosts removed while marking is not in it: apt scores only what it will install)
+    for (const [name, q] of installed) if (!marked.has(name) && !removedBy.has(name)) state.set(name, q);
     for (const [name, p] of marked) state.set(name, p);
     const scores = new Map<string, number>();
     const add = (name: string, n: number) => scores.set(name, (scores.get(name) ?? 0) + n);
@@ -594,8 +655,9 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
     const hits = (d: Versioned) => negativesOf(d).flatMap((rel) => installedFor(rel).filter((q): q is AptPackage => q.name !== d.name && marked.get(q.name) === q));
     const hostsOwn = [...installed.values()].filter((q) => !marked.has(q.name) && !removedFromHosts.has(q.name) && hits(q).length);
     const clashing = () => [...marked.values()].filter((p) => hits(p).length);
-    if (!clashing().length && !hostsOwn.length) return false;
-    const scores = problemScores();
+    const onHosts = [...marked.values()].some((p) => conflictsOf(p).some((q) => !marked.has(q.name) && installed.get(q.name) === q && !removedFromHosts.has(q.name)));
+    if (!clashing().length && !hostsOwn.length && !onHosts) return false;
+    const scores = resolverScores();
     const score = (name: string) => scores.get(name) ?? 0;
     const drop = (name: string) => {
       marked.delete(name);
@@ -615,6 +677,18 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
         }
       }
     }
+    // a package being installed (re-instated by the resolver, or one whose removal of a package of the hosts
+    // was undone) whose own Conflicts/Breaks hit a package the hosts keep: held back when it scores no higher,
+    // else that package is removed
+    for (const p of [...marked.values()].sort((a, b) => score(b.name) - score(a.name))) {
+      for (const q of conflictsOf(p)) {
+        if (marked.has(q.name) || installed.get(q.name) !== q || removedFromHosts.has(q.name) || marked.get(p.name) !== p) continue;
+        if (!protectedNames.has(p.name) && score(p.name) <= score(q.name)) {
+          drop(p.name);
+          changed = true;
+        } else removedFromHosts.set(q.name, `${[...(chains.get(p.name) ?? []), `${p.name} ${p.version}`].join(' -> ')} declares Conflicts/Breaks that ${q.name} ${q.version} on the hosts matches, and no upgrade of it clears them. apt would remove ${q.name}`);
+      }
+    }
     for (const p of clashing().sort((a, b) => score(b.name) - score(a.name))) {
       if (marked.get(p.name) !== p) continue;
       for (const { rel } of relationsOf(p).neg) {
@@ -628,6 +702,85 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
       }
     }
     return changed;
+  };
+  /**
+   * apt's Dependency::AllTargets for a relation, as package names: the package of that name when a version of
+   * it matches, then the packages with a version that provides it (apt's provides list: the one it read
+   * last first), the hosts' own included
+   */
+  const allTargets = (rel: Relation): string[] => {
+    const names: string[] = [];
+    if ([...(index.byName.get(rel.name) ?? []), ...(installed.has(rel.name) ? [installed.get(rel.name)!] : [])].some((v) => matches(v, rel))) names.push(rel.name);
+    for (const v of [...(index.providers.get(rel.name) ?? [])].reverse()) if (provides(v, rel)) names.push(v.name);
+    for (const q of installedProviders.get(rel.name) ?? []) if (provides(q, rel)) names.push(q.name);
+    return [...new Set(names)];
+  };
+  /**
+   * apt's protection as its problem resolver sees it: a package requested or protected while marking, or one
+   * whose candidate a package being installed under protection Conflicts with or Breaks (apt keeps it out)
+   */
+  const resolverProtected = (name: string): boolean => {
+    if (protectedNames.has(name)) return true;
+    const c = candidate(name);
+    return c !== undefined && [...guarded].some((g) => {
+      const m = marked.get(g);
+      return m !== undefined && m.name !== name && relationsOf(m).neg.some(({ rel }) => matches(c, rel) || provides(c, rel));
+    });
+  };
+  /** the packages apt's problem resolver has re-instated or tried to (DoUpgrade clears their Upgradable flag) */
+  const upgradeTried = new Set<string>();
+  /**
+   * apt's pkgProblemResolver::DoUpgrade: once per package, `name` is marked at its candidate (when that is
+   * new or newer than the hosts'), without its Recommends and with no look at Conflicts or Breaks but those
+   * hitting a protected package; then each Pre-Depends and Depends the install state leaves unmet: alternative
+   * by alternative, the package it names (or the one package providing a virtual name) is re-instated so in
+   * turn when its candidate meets it; none can (a protected one, a candidate that does not meet it) undoes
+   * this package's mark (what the recursion re-instated stays). What the new marks break is left to the next
+   * round of the resolver
+   */
+  const doUpgrade = (name: string, chain: string[]): boolean => {
+    const c = candidate(name);
+    const inst = installed.get(name);
+    if (!c || (inst && compareDebVersions(c.version, inst.version) <= 0) || upgradeTried.has(name) || resolverProtected(name)) return false;
+    upgradeTried.add(name);
+    const before = marked.get(name);
+    marked.set(name, c);
+    const here = [...chain, `${c.name} ${c.version}`];
+    if (!chains.has(name)) chains.set(name, chain);
+    const r = relationsOf(c);
+    let fail = r.neg.some(({ rel }) => installedFor(rel).some((q) => q.name !== name && resolverProtected(q.name)));
+    for (const group of fail ? [] : [...r.pre, ...r.dep]) {
+      for (const rel of group) {
+        if (group.some(satisfied)) break;
+        const target = smartTarget(rel.name, name);
+        if (resolverProtected(target)) fail = true;
+        else if (depCandidate(rel) && doUpgrade(target, here)) {
+          fail = false;
+          break;
+        } else fail = true;
+      }
+      if (fail) break;
+    }
+    if (!fail) return true;
+    // apt's MarkKeep when it was not being installed, else MarkDelete (for a package of the hosts: removed)
+    marked.delete(name);
+    if (before && inst) removedFromHosts.set(name, `${[...chain, `${c.name} ${c.version}`].join(' -> ')} cannot be installed with its dependencies, and apt's problem resolver then removes ${name} ${inst.version}`);
+    return false;
+  };
+  /**
+   * apt's SmartTargetPkg: the package of that name when it has versions, else the first package of its
+   * provides list (the one apt read last) other than `owner`, whether or not others provide it too
+   */
+  const smartTarget = (name: string, owner: string): string => {
+    if (index.byName.has(name) || installed.has(name)) return name;
+    const provs = [...[...(index.providers.get(name) ?? [])].reverse().map((v) => v.name), ...(installedProviders.get(name) ?? []).map((q) => q.name)];
+    return provs.find((n) => n !== owner) ?? name;
+  };
+  /** apt's DepCVer: a candidate (the package's, or a provider's) meets `rel` */
+  const depCandidate = (rel: Relation): boolean => {
+    const own = candidate(rel.name);
+    if (own && matches(own, rel)) return true;
+    return (index.providers.get(rel.name) ?? []).some((v) => candidate(v.name) === v && provides(v, rel));
   };
   /** packages of the hosts upgraded to clear a clash, their dependencies left to the pass after marking */
   const clearingUpgrades = new Set<string>();
@@ -754,11 +907,12 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
   for (const p of rootPkgs) markInstall(p, [], true);
   // apt-get then runs its pkgProblemResolver on what marking left broken. A package being installed whose
   // Pre-Depends or Depends nothing of the install state meets any more (a later package's Conflicts or
-  // Breaks unmarked what met it) takes the group's first solution that installs now (DoUpgrade). A package
+  // Breaks unmarked what met it) is held back, or when protected has the group's targets re-instated (doUpgrade). A package
   // the hosts have whose dependency the install broke (an upgrade no longer satisfies it, or took away a
   // Provides) is upgraded to its candidate when that installs, else the group's first solution that does
   for (let pass = 0, changed = true; changed && pass < 10; pass++) {
-    changed = resolveClashes();
+    changed = keepRemovedDependency();
+    if (resolveClashes()) changed = true;
     for (const p of [...marked.values()]) {
       if (marked.get(p.name) !== p) continue;
       const r = relationsOf(p);
@@ -772,9 +926,13 @@ export function resolveAptClosure(index: PackageIndex, roots: string[], opts: Re
           changed = true;
           break;
         }
-        // apt tries each package once more (DoUpgrade; its Upgradable flag): one it dropped is not picked again
+        // a protected package: apt's resolver re-instates, alternative by alternative until the group is met,
+        // the first package of the alternative's targets that it can (DoUpgrade)
         const chain = [...(chains.get(p.name) ?? []), `${p.name} ${p.version}`];
-        if (solutions(group).some((s) => !dropped.has(s.name) && markInstall(s, chain, false))) changed = true;
+        for (const rel of group) {
+          if (group.some(satisfied)) break;
+          if (allTargets(rel).some((name) => doUpgrade(name, chain))) changed = true;
+        }
       }
     }
     for (const q of installed.values()) {
