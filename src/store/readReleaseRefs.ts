@@ -1,8 +1,8 @@
-import { constants } from 'node:fs';
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SHA256_RE } from '../util/sha256.js';
 import { isMissing } from '../util/isMissing.js';
+import { readRefText } from './readRef.js';
 import { REF_SEGMENT_RE } from './storeLayout.js';
 
 export interface ReleaseRef {
@@ -48,8 +48,8 @@ export async function readReleaseRefs(refsDir: string, onInvalid: (file: string,
       }
       let digest: string;
       try {
-        // O_NOFOLLOW: a link swapped in since the listing is refused too
-        digest = (await readFile(file, { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW })).trim();
+        // readRefText opens with O_NOFOLLOW: a link swapped in since the listing is refused too
+        digest = await readRefText(file);
       } catch (err) {
         onInvalid(file, (err as NodeJS.ErrnoException).code === 'ELOOP' ? LINK : (err as Error).message);
         continue;

@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
-import { type Manifest, MANIFEST_PATH, manifestDigest, parseManifest } from '../bundle/manifest.js';
+import { type Manifest, MANIFEST_MAX_BYTES, MANIFEST_PATH, manifestDigest, parseManifest } from '../bundle/manifest.js';
 import { isMissing } from '../util/isMissing.js';
 import { checkStorePath } from './checkStorePath.js';
 import { storeLayout } from './storeLayout.js';
@@ -29,7 +29,10 @@ export async function readStoredManifest(store: string, digest: string): Promise
   try {
     // bundles/DIGEST and its manifest are real: a link planted there is refused, not followed
     await checkStorePath(dir, 'folder');
-    await checkStorePath(file, 'file');
+    const st = await checkStorePath(file, 'file');
+    // no manifest is larger than a bundle's may be: a larger file (a sparse one of gigabytes in a store
+    // someone else can write) is refused by its size, not read into memory by every command and serve worker
+    if (st !== undefined && st.size > MANIFEST_MAX_BYTES) throw new StoreError(`${file} is ${st.size} bytes, more than a manifest may be (${MANIFEST_MAX_BYTES}): the store is damaged; re-import the bundle`);
     bytes = await readFile(file, { flag: constants.O_RDONLY | constants.O_NOFOLLOW });
   } catch (err) {
     if (err instanceof StoreError) throw err;

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,5 +74,22 @@ describe('a damaged release in the store', () => {
     expect(r.code).toBe(71);
     expect(r.stdout).toMatch(/^app\s+1\s/m);
     expect(r.stderr).toMatch(/^warning: skipped a damaged release: release app\/2: .*symbolic link/m);
+  });
+
+  it('a manifest or a ref larger than any can be is refused by its size, not read (sparse files of gigabytes in a store someone else wrote)', async () => {
+    const big = join(dir, 'big');
+    const kept = writeRelease(big, release('kept', '1'));
+    const huge = writeRelease(big, release('huge', '1'));
+    await truncate(join(big, 'bundles', huge, 'manifest.json'), 65 * 1024 * 1024);
+    const r = await ferry(['list', '--store', big]);
+    expect(r.code).toBe(71);
+    expect(r.stdout).toMatch(/^kept\s+1\s/m);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('warning:'))).toEqual([expect.stringMatching(/^warning: skipped a damaged release: .*manifest\.json is 68157440 bytes, more than a manifest may be \(67108864\): the store is damaged; re-import the bundle$/)]);
+    // a ref of 3 GiB (more than node reads into one buffer) where a digest and a newline belong
+    await truncate(join(big, 'refs', 'kept', '1'), 3 * 1024 ** 3);
+    const v = await ferry(['verify', '--store', big, 'kept/1']);
+    expect([v.code, v.stdout]).toEqual([71, '']);
+    expect(v.stderr).toMatch(/^ferry: [^\n]*refs\/kept\/1:? does not hold a bundle digest; fix or remove that ref\n$/);
+    expect(kept).toMatch(/^[0-9a-f]{64}$/);
   });
 });
