@@ -6,9 +6,10 @@
 // as opaque blobs) and pushed once with skopeo (untimed).
 //
 // What each side does, so the ratio is read right: both download every blob and check its digest as it
-// arrives. ferry writes each blob twice (into its download cache and, as it arrives, into its place in the
-// bundle's one tar file, signed from the lock when the first bytes came: docs/images.md), fdatasyncs the
-// cache entries (each of 8 MiB or more as it arrives), builds a manifest and an SBOM and signs them; skopeo writes each blob once into the layout and syncs it too (a `sync --data` of its
+// arrives. ferry writes each layer once, as it arrives, into its place in the bundle's one tar file (signed
+// from the lock when the first bytes came), fdatasyncs the bundle one sync at a time as layers complete and
+// once before its rename, and keeps the layers in its download cache as a hard link to the bundle
+// (docs/images.md, "Written once"); it builds a manifest and an SBOM and signs them; skopeo writes each blob once into the layout and syncs it too (a `sync --data` of its
 // layout right after it took ~0.01 s for 1 GiB, 2026-12-03: nothing was left to write back), so both
 // sides have the same durability. Each run starts with nothing left to write back (`sync -f`, untimed).
 // The first row is the issue's goal (registry -> bundle vs registry -> layout). The second row gives

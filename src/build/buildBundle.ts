@@ -230,9 +230,9 @@ async function signBundle(
 /**
  * A locked build whose every kind knows its entries from the lock (KindEntry.plan: images): once the first
  * downloaded bytes arrive, the manifest is made from the plans and signed, and the partial bundle (partialBundlePath.ts) opened
- * with every entry's place (placeBundle.ts); each download then writes its bytes both into the cache and
- * into its place as they arrive, so packing does not read them back from the cache and write them a
- * second time. Everything no download placed (cache hits, small files, resumed downloads, generated
+ * with every entry's place (placeBundle.ts); each download then writes its bytes into its place as they
+ * arrive, so packing does not read them back from the cache and write them a second time; a layer goes
+ * there alone (written once: the cache keeps it from the bundle, fetch/cachePacks.ts). Everything no download placed (cache hits, small files, resumed downloads, generated
  * files) is copied in once the downloads are done. The kinds' results must be their plans, entry for
  * entry, or the build fails; the bundle gets its name only once every entry is in and checked.
  */
@@ -245,7 +245,7 @@ async function buildInPlace(opts: BuildOptions, ctx: BuildContext, kinds: Loaded
       const signed = await signBundle(opts, ctx, planned.inputs, planned.artifacts, planned.components);
       await makeDirectory(opts.outDir);
       const { openPlacedBundle } = await import('./placeBundle.js');
-      const bundle = await openPlacedBundle(join(opts.outDir, bundleFileName(spec.name, spec.version)), signed.manifestBytes, signed.signature, signed.entries, ctx.epoch);
+      const bundle = await openPlacedBundle(join(opts.outDir, bundleFileName(spec.name, spec.version)), signed.manifestBytes, signed.signature, signed.entries, ctx.epoch, ctx.cacheDir);
       return { bundle, signed };
     })());
   // the keys (openpgp), the plans and the signature run when the first downloaded bytes arrive, as the keys
@@ -254,16 +254,17 @@ async function buildInPlace(opts: BuildOptions, ctx: BuildContext, kinds: Loaded
   const failure = new Promise<never>((_, reject) => (failed = reject));
   failure.catch(() => {});
   ctx.fetchStats!.onFirstBytes = () => void start().catch(failed);
-  ctx.placeDownload = (sha256, size) => {
+  ctx.placeDownload = (sha256, size, only) => {
     let placedIn: PlacedBundle | undefined;
     return {
+      only,
       async open() {
         const { bundle } = await start();
         const writer = bundle.writer(sha256, size);
         if (writer) placedIn = bundle;
         return writer;
       },
-      placed: () => placedIn?.placed(sha256),
+      placed: (alone) => placedIn?.placed(sha256, alone),
     };
   };
   let bundle: PlacedBundle | undefined;

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
+import { readSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import pMap from 'p-map';
 import { IntegrityError } from '../errors.js';
 import { holdScratch } from '../util/holdScratch.js';
 import { partialBundlePath } from './partialBundlePath.js';
 import { writeAllAt } from '../util/writeAll.js';
+import { copyIntoCache, keepPack, type PackEntry } from '../fetch/cachePacks.js';
+import type { TeeWriter } from '../fetch/createDownloadFile.js';
 import { planTar } from '../bundle/writeTar.js';
 import { MANIFEST_PATH, SIGNATURE_PATH } from '../bundle/manifest.js';
 
@@ -21,9 +24,12 @@ export interface PlacedEntry {
 /** A bundle written in place: its layout fixed by the signed manifest, its entries filled in any order. */
 export interface PlacedBundle {
   /** where a download of this digest and size writes its bytes; undefined unless exactly one entry is it */
-  writer(sha256: string, size: number): { write(bufs: Buffer[], offset: number): Promise<void> } | undefined;
-  /** a download wrote every byte of this digest's entry through its writer, and the digest matched */
-  placed(sha256: string): void;
+  writer(sha256: string, size: number): TeeWriter | undefined;
+  /**
+   * a download wrote every byte of this digest's entry through its writer, and the digest matched; `only`:
+   * the bundle has the only copy (the cache keeps it from the bundle: fetch/cachePacks.ts)
+   */
+  placed(sha256: string, only: boolean): void;
   /** copy in every entry no download placed (hashing those not verified), then rename the bundle into place */
   finish(entries: PlacedEntry[]): Promise<number>;
   /** stop: wait for writes in flight, remove the partial bundle */
@@ -47,9 +53,13 @@ export async function openPlacedBundle(
   signature: string,
   entries: Array<{ path: string; size: number; sha256: string }>,
   mtime: Date,
+  cacheDir: string,
 ): Promise<PlacedBundle> {
   const tmp = await partialBundlePath(bundlePath);
-  const release = holdScratch(tmp);
+  /** entries whose only copy is in this bundle: the cache keeps them from it, whether the build ends well or not */
+  const onlyHere = new Map<string, PackEntry>();
+  // stopped (Ctrl-C, SIGTERM): the layers downloaded so far stay in the cache, the partial bundle goes
+  const release = holdScratch(tmp, () => keepPack(cacheDir, tmp, [...onlyHere.values()]));
   const signatureBytes = Buffer.from(signature, 'utf8');
   const { places, size } = planTar(
     [{ path: MANIFEST_PATH, size: manifestBytes.length }, { path: SIGNATURE_PATH, size: signatureBytes.length }, ...entries],
@@ -57,7 +67,8 @@ export async function openPlacedBundle(
   );
   let fh;
   try {
-    fh = await open(tmp, 'wx', 0o644);
+    // read and write: a download stopped part-way reads back what it wrote (to keep it in the cache)
+    fh = await open(tmp, 'wx+', 0o644);
   } catch (err) {
     release();
     throw err;
@@ -79,8 +90,35 @@ export async function openPlacedBundle(
   const abort = async () => {
     await settle();
     await file.close().catch(() => {});
+    await keepInCache(tmp);
     await rm(tmp, { force: true });
     release();
+  };
+  /** what only this bundle (or partial bundle) holds, into the cache: a link to it, else copies */
+  const keepInCache = async (at: string) => {
+    const kept = [...onlyHere.values()];
+    onlyHere.clear();
+    if (!keepPack(cacheDir, at, kept)) await copyIntoCache(cacheDir, at, kept);
+  };
+  // What only this bundle holds is synced as each download completes, one sync at a time while the others
+  // go on (as a cache entry would be), so the sync before the rename has little left to write.
+  let syncing = false;
+  let syncAgain = false;
+  const syncSoon = (): void => {
+    if (syncing || closed) {
+      syncAgain = syncing;
+      return;
+    }
+    syncing = true;
+    track(file.datasync())
+      .catch(() => {})
+      .finally(() => {
+        syncing = false;
+        if (syncAgain) {
+          syncAgain = false;
+          syncSoon();
+        }
+      });
   };
   const at = new Map<string, { dataAt: number; size: number } | undefined>();
   entries.forEach((e, i) => {
@@ -104,6 +142,8 @@ export async function openPlacedBundle(
       const place = at.get(sha256);
       if (!place || place.size !== bytes) return undefined;
       return {
+        readSync: (buf, offset) => readSync(file.fd, buf, 0, Math.min(buf.length, Math.max(0, place.size - offset)), place.dataAt + offset),
+        read: (buf, offset) => file.read(buf, 0, Math.min(buf.length, Math.max(0, place.size - offset)), place.dataAt + offset).then((r) => r.bytesRead),
         write(bufs, offset) {
           const n = bufs.reduce((sum, b) => sum + b.length, 0);
           // the download checks its size before it writes; this keeps a mistake from reaching the next entry
@@ -112,8 +152,13 @@ export async function openPlacedBundle(
         },
       };
     },
-    placed(sha256) {
-      if (at.get(sha256)) placed.add(sha256);
+    placed(sha256, only) {
+      const place = at.get(sha256);
+      if (!place) return;
+      placed.add(sha256);
+      if (!only) return;
+      onlyHere.set(sha256, { sha256, offset: place.dataAt, size: place.size });
+      syncSoon();
     },
     async finish(filled) {
       try {
@@ -131,9 +176,12 @@ export async function openPlacedBundle(
         await Promise.all(Array.from({ length: COPIES }, copier));
         if (failure) throw failure.error;
         await settle();
+        // the cache has no other copy of what was written here alone: as durable as its own entries
+        if (onlyHere.size > 0) await file.datasync();
         await file.close();
         await rename(tmp, bundlePath);
         release();
+        await keepInCache(bundlePath);
         return size;
       } catch (err) {
         await abort();

@@ -8,6 +8,8 @@ import { uniqueName } from '../util/uniqueName.js';
  *   CACHE/partial/KEY/{data,meta.json}  an interrupted download at rest, resumed by the next attempt
  *   CACHE/partial/KEY~HOST~IDENTITY~RAND/ the same while one process works on it (claimPartial.ts)
  *   CACHE/tmp/                       scratch files (copies from local mirrors) until renamed into place
+ *   CACHE/packs/NAME.{ferry,json}    blobs a build wrote only into its bundle: a hard link to the bundle
+ *                                    and where each blob is in it (cachePacks.ts), copied out when asked for
  * KEY is the expected sha256 when the request names it, else `url-` + sha256 of the URL.
  * Everything lives on one file system, so finishing a file is a rename.
  */

@@ -1,3 +1,4 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { writeAll } from '../util/writeAll.js';
@@ -17,6 +18,20 @@ export interface DownloadFileOptions {
   tee?: DownloadTee;
   /** the offset in the downloaded file of the first chunk written (the bytes kept from an earlier attempt) */
   start?: number;
+  /**
+   * write into the tee alone, when it has a place for the file (`used` tells afterwards): the file is not
+   * written unless the download fails part-way, when the bytes it got are copied from the tee into the
+   * file, so the next attempt resumes from them as from any interrupted download
+   */
+  teeOnly?: { used: boolean };
+}
+
+/** Where a tee writes a file's bytes, and reads them back (to keep a failed download's bytes). */
+export interface TeeWriter {
+  write(bufs: Buffer[], offset: number): Promise<void>;
+  read(buf: Buffer, offset: number): Promise<number>;
+  /** read with a blocking call: at exit, when no promise settles any more */
+  readSync(buf: Buffer, offset: number): number;
 }
 
 /**
@@ -28,9 +43,14 @@ export interface DownloadTee {
    * waits until the place is known (the bundle's layout is fixed once its manifest is signed); undefined
    * when the file has no place there
    */
-  open(): Promise<{ write(bufs: Buffer[], offset: number): Promise<void> } | undefined>;
-  /** every byte of the file went through this tee in one attempt and the file matched its digest */
-  placed(): void;
+  open(): Promise<TeeWriter | undefined>;
+  /**
+   * every byte of the file went through this tee in one attempt and the file matched its digest;
+   * `only`: the tee is the only place that has them (written with teeOnly, no cache entry was made)
+   */
+  placed(only: boolean): void;
+  /** the download may write into the tee alone (DownloadFileOptions.teeOnly) */
+  only?: boolean;
 }
 
 /**
@@ -46,15 +66,24 @@ export interface DownloadTee {
 export function createDownloadFile(file: string, o: DownloadFileOptions): Writable {
   let fh: FileHandle | undefined;
   let writing: Promise<void> | undefined;
-  let tee: Awaited<ReturnType<DownloadTee['open']>> | undefined;
-  let offset = o.start ?? 0;
+  let tee: TeeWriter | undefined;
+  const start = o.start ?? 0;
+  let offset = start;
+  /** the end of what was written (a failed write's bytes are not counted) */
+  let written = start;
+  let unhook: (() => void) | undefined;
   return new Writable({
     highWaterMark: WRITE_AHEAD,
     construct(cb) {
       (async () => {
         await o.before?.();
-        fh = await open(file, o.flags, 0o644);
         tee = await o.tee?.open();
+        if (tee && o.teeOnly) {
+          o.teeOnly.used = true;
+          // stopped (Ctrl-C, SIGTERM) part-way: the bytes got so far are kept in the file, for the next run
+          const from = tee;
+          unhook = atExit(() => keepFromTeeSync(file, o.flags, from, start, written));
+        } else fh = await open(file, o.flags, 0o644);
       })().then(() => cb(), cb);
     },
     writev(chunks, cb) {
@@ -65,7 +94,9 @@ export function createDownloadFile(file: string, o: DownloadFileOptions): Writab
         cb(err as Error);
         return;
       }
-      if (tee) {
+      if (!fh) {
+        writing = tee!.write(bufs, offset);
+      } else if (tee) {
         // both writes settle before the callback (and before destroy closes the file), whichever fails
         const both = [writeAll(fh!, bufs), tee.write(bufs, offset)];
         writing = Promise.allSettled(both).then(() => Promise.all(both)).then(() => {});
@@ -73,8 +104,10 @@ export function createDownloadFile(file: string, o: DownloadFileOptions): Writab
         writing = writeAll(fh!, bufs);
       }
       for (const b of bufs) offset += b.length;
+      const end = offset;
       writing.then(
         () => {
+          written = end;
           writing = undefined;
           cb();
         },
@@ -85,11 +118,13 @@ export function createDownloadFile(file: string, o: DownloadFileOptions): Writab
       );
     },
     final(cb) {
-      (o.sync ? fh!.sync() : Promise.resolve()).then(() => cb(), cb);
+      (o.sync && fh ? fh.sync() : Promise.resolve()).then(() => cb(), cb);
     },
     destroy(err, cb) {
       (async () => {
         await writing?.catch(() => {});
+        unhook?.();
+        if (!fh && tee && err && written > start) await keepFromTee(file, o.flags, tee, start, written);
         await fh?.close();
       })().then(
         () => cb(err),
@@ -98,3 +133,68 @@ export function createDownloadFile(file: string, o: DownloadFileOptions): Writab
     },
   });
 }
+
+/**
+ * A download that wrote into its tee alone failed part-way: copy the bytes it got (start..end of the file)
+ * from the tee into the file, so they are kept like any interrupted download's. Best effort: what cannot
+ * be copied is downloaded again.
+ */
+async function keepFromTee(file: string, flags: DownloadFileOptions['flags'], tee: TeeWriter, start: number, end: number): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(file, flags, 0o644);
+    const buf = Buffer.allocUnsafe(Math.min(WRITE_AHEAD, end - start));
+    for (let at = start; at < end; ) {
+      const n = await tee.read(buf.subarray(0, Math.min(buf.length, end - at)), at);
+      if (n === 0) break;
+      await writeAll(fh, [buf.subarray(0, n)]);
+      at += n;
+    }
+  } catch {
+    /* kept what could be */
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+}
+
+/** keepFromTee with blocking calls, at exit (before the tee's partial bundle is removed). */
+function keepFromTeeSync(file: string, flags: DownloadFileOptions['flags'], tee: TeeWriter, start: number, end: number): void {
+  if (end <= start) return;
+  const fd = openSync(file, flags, 0o644);
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(WRITE_AHEAD, end - start));
+    for (let at = start; at < end; ) {
+      const n = tee.readSync(buf.subarray(0, Math.min(buf.length, end - at)), at);
+      if (n === 0) break;
+      for (let w = 0; w < n; ) w += writeSync(fd, buf, w, n - w);
+      at += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const exitHooks = new Set<() => void>();
+
+/**
+ * Run `fn` (blocking calls only) when the process exits, before the scratch files util/holdScratch.ts
+ * removes then (its listener was added earlier; this one goes first). Returns the way to cancel it.
+ */
+function atExit(fn: () => void): () => void {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.prependListener('exit', () => {
+      for (const hook of exitHooks) {
+        try {
+          hook();
+        } catch {
+          /* kept what could be */
+        }
+      }
+    });
+  }
+  exitHooks.add(fn);
+  return () => void exitHooks.delete(fn);
+}
+
+let exitHooked = false;

@@ -16,6 +16,7 @@ import { SHA256_RE, sha256File } from '../util/sha256.js';
 import type { SyncBatch } from '../util/createSyncBatch.js';
 import { VERSION } from '../version.js';
 import { cachedFile, partialKey, tempFile } from './cachePaths.js';
+import { restoreFromPacks } from './cachePacks.js';
 import { claimPartial, type ClaimedPartial } from './claimPartial.js';
 import { createDownloadFile, type DownloadTee } from './createDownloadFile.js';
 import { checkAnnounced, createBodyGuard, downloadLimits } from './downloadLimits.js';
@@ -40,7 +41,8 @@ export interface FetchRequest {
    * a second place a streamed download writes its bytes as they arrive (the bundle being built); told
    * `placed()` when one attempt wrote every byte there and the file matched its digest. Files received
    * into memory (up to 256 KiB), copied from a local folder, resumed or found in the cache are not
-   * written there: the caller copies them from the cache.
+   * written there: the caller copies them from the cache. With the tee's `only`, a fresh download that
+   * the tee has a place for is written there alone (FetchResult.inTeeOnly).
    */
   tee?: DownloadTee;
 }
@@ -78,6 +80,11 @@ export interface FetchResult {
   fromCache: boolean;
   /** bytes this call read from the upstream (less than size when a partial download was resumed) */
   fetchedBytes: number;
+  /**
+   * the bytes went into the request's tee alone (FetchRequest.tee with `only`): `path` does not exist;
+   * the cache learns of the file from the bundle the tee wrote (fetch/cachePacks.ts)
+   */
+  inTeeOnly?: true;
 }
 
 /** Files at least this large report their own progress. */
@@ -254,6 +261,8 @@ async function cacheHit(req: FetchRequest & { sha256?: string }, opts: FetchOpti
   } catch {
     st = undefined;
   }
+  // a blob an earlier build wrote only into its bundle is copied out of it (checked) the first time it is asked for
+  if (!st && (await restoreFromPacks(opts.cacheDir, req.sha256!, req.size, opts.log, opts.syncBatch))) st = statSync(path, { throwIfNoEntry: false });
   if (!st) return undefined;
   // An entry is named by its digest, so a different digest means it was damaged on disk. A different size
   // means that only when its bytes no longer match its name: an entry that does is the file of that digest,
@@ -336,6 +345,8 @@ async function attempt(
   let received = 0;
   /** the body, when it is small enough to be received into memory (see below) */
   let inMemory: Buffer[] | undefined;
+  /** set when the body may go into the request's tee alone; `used`: it did */
+  let teeOnly: { used: boolean } | undefined;
   /** what the status line and headers decided instead of taking the body: start over, or a refusal */
   let instead: typeof RESTART | { error: Error } | undefined;
   const skip = (what: typeof RESTART | { error: Error }) => {
@@ -393,11 +404,14 @@ async function attempt(
         inMemory = [];
         return intoMemory(take, inMemory);
       }
+      // a fresh download whose tee may hold the only copy (the bundle being built: fetch/cachePacks.ts)
+      if (offset === 0 && req.tee?.only) teeOnly = { used: false };
       return createDownloadFile(part.data, {
         flags: offset > 0 ? 'a' : 'w',
         take,
         sync: !opts.syncBatch,
         tee: req.tee,
+        teeOnly,
         start: offset,
         before: async () => {
           await part.ensure();
@@ -413,9 +427,10 @@ async function attempt(
   if (instead === RESTART) return RESTART;
   if (instead) throw instead.error;
   if (inMemory) return keepReceived(req, opts, hash, inMemory, received);
-  const stored = await verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume);
+  const only = teeOnly?.used === true;
+  const stored = await verifyAndStore(req, opts, part.data, hash, offset + received, received, allowResume, !only);
   // every byte came in this attempt, so every byte went through the tee (if it had a place), and the digest matched
-  if (req.tee && stored !== RESTART && stored.fetchedBytes === stored.size) req.tee.placed();
+  if (req.tee && stored !== RESTART && stored.fetchedBytes === stored.size) req.tee.placed(only);
   return stored;
 }
 
@@ -441,6 +456,7 @@ async function verifyAndStore(
   size: number,
   fetchedBytes: number,
   allowResume: boolean,
+  store = true,
 ): Promise<FetchResult | typeof RESTART> {
   const found = hash.digest('hex');
   if ((req.size !== undefined && size !== req.size) || (req.sha256 !== undefined && found !== req.sha256)) {
@@ -452,6 +468,8 @@ async function verifyAndStore(
     throw digestMismatch(req, found, size);
   }
   const path = cachedFile(opts.cacheDir, found);
+  // written into the request's tee alone: the cache gets the file from there (fetch/cachePacks.ts)
+  if (!store) return { path, sha256: found, size, fromCache: false, fetchedBytes, inTeeOnly: true };
   await chmod(file, 0o444);
   await rename(file, path).catch(async (err: unknown) => {
     if (!isMissing(err)) throw err;

@@ -33,9 +33,11 @@ export interface BuildContext {
   syncBatch?: SyncBatch;
   /**
    * set while a build fills its bundle in place (every kind of its lock has `plan`): where a download of
-   * this digest and size also writes its bytes (pass as the request's `tee`), if it is an entry of the bundle
+   * this digest and size also writes its bytes (pass as the request's `tee`), if it is an entry of the bundle;
+   * `only`: there alone, no cache entry of its own (the file is not read from the cache afterwards; the cache
+   * keeps it from the bundle, fetch/cachePacks.ts)
    */
-  placeDownload?: (sha256: string, size: number) => DownloadTee | undefined;
+  placeDownload?: (sha256: string, size: number, only: boolean) => DownloadTee | undefined;
 }
 
 /** One file that goes into the bundle. */

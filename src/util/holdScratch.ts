@@ -1,21 +1,23 @@
 import { rmSync } from 'node:fs';
 
 /** Scratch files and folders this process is writing, to remove if it exits before they get their names. */
-const held = new Set<string>();
+const held = new Map<string, (() => void) | undefined>();
 
 /**
  * Mark `path` (a file or a folder, not yet made or already made) as scratch of this process: if the
  * process exits before `release` is called (Ctrl-C or SIGTERM through cli/stopOnInterrupt.ts, an
  * error that ends the process), it is removed, recursively and without following links, at exit.
- * Call `release` once the path has its final name or was removed. A SIGKILL runs nothing: what it
+ * Call `release` once the path has its final name or was removed. `keep`, when given, runs first (blocking
+ * calls only): what of the scratch is worth keeping elsewhere (a stopped build's downloaded layers, kept in
+ * the cache from its partial bundle: fetch/cachePacks.ts). A SIGKILL runs nothing: what it
  * leaves each writer's next run removes or ignores.
  */
-export function holdScratch(path: string): () => void {
+export function holdScratch(path: string, keep?: () => void): () => void {
   if (!hooked) {
     hooked = true;
     process.on('exit', removeHeld);
   }
-  held.add(path);
+  held.set(path, keep);
   return () => {
     held.delete(path);
   };
@@ -57,7 +59,12 @@ function removeHeld(): void {
       /* gone already */
     }
   }
-  for (const path of held) {
+  for (const [path, keep] of held) {
+    try {
+      keep?.();
+    } catch {
+      /* kept what could be */
+    }
     try {
       rmSync(path, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
     } catch {

@@ -60,7 +60,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
  */
 export async function writeFilesAtomic(files: ReadonlyArray<{ path: string; data: string | Uint8Array; mode?: number }>): Promise<void> {
   const tmps = files.map((f) => join(dirname(f.path), `.${basename(f.path)}.${uniqueName()}.tmp`));
-  const releases = tmps.map(holdScratch);
+  const releases = tmps.map((t) => holdScratch(t));
   try {
     for (const [i, f] of files.entries()) {
       await makeDirectory(dirname(f.path));

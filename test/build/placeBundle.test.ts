@@ -38,7 +38,7 @@ describe('a bundle filled in place has the bytes packBundle writes', () => {
     const packed = join(dir, 'packed.ferry');
     await packBundle(packed, manifest, signature, entries, MTIME);
     const placedPath = join(dir, 'placed.ferry');
-    const bundle = await openPlacedBundle(placedPath, manifest, signature, entries, MTIME);
+    const bundle = await openPlacedBundle(placedPath, manifest, signature, entries, MTIME, join(dir, 'cache'));
     // the large entries arrive as downloads do: chunks of 64 KiB, the last chunk first
     const downloaded = entries.filter((e) => e.size > 100 * K);
     for (const e of downloaded) {
@@ -47,7 +47,7 @@ describe('a bundle filled in place has the bytes packBundle writes', () => {
       const offsets = [];
       for (let at = 0; at < bytes.length; at += 64 * K) offsets.push(at);
       for (const at of offsets.reverse()) await writer.write([bytes.subarray(at, at + 64 * K)], at);
-      bundle.placed(e.sha256);
+      bundle.placed(e.sha256, false);
     }
     // a download's file is gone once placed: finish must not read it
     for (const e of downloaded) await rm(e.file);
@@ -61,7 +61,7 @@ describe('a bundle filled in place has the bytes packBundle writes', () => {
 
   it('refuses a write past its entry, and a copied file that is not its digest: no bundle, no partial', async () => {
     const path = join(dir, 'refused.ferry');
-    const bundle = await openPlacedBundle(path, manifest, signature, entries, MTIME);
+    const bundle = await openPlacedBundle(path, manifest, signature, entries, MTIME, join(dir, 'cache-refused'));
     const last = entries.find((e) => e.size === K * K + 1)!;
     await expect(bundle.writer(last.sha256, last.size)!.write([Buffer.alloc(2)], last.size - 1)).rejects.toThrow(/do not fit/);
     const damaged = entries.find((e) => !e.verified && e.size > 0)!;

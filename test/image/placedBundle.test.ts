@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,8 @@ describe('a locked image build fills the bundle as the layers download', () => {
   /** the held responses, to be finished by a test */
   const held: Array<() => void> = [];
   const requests: string[] = [];
+  /** "DIGEST START" of each Range request */
+  const ranges: string[] = [];
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
   // random, so a bundle holding it in the wrong place or twice cannot pass; more than the 256 KiB a download receives into memory
   const big = randomBytes(3 * 1024 * 1024 + 123);
@@ -47,6 +50,13 @@ describe('a locked image build fills the bundle as the layers download', () => {
       const m = /^\/v2\/team\/app\/(manifests|blobs)\/(.+)$/.exec(path);
       const body = m && (m[2] === '1' ? manifest : blobs.get(m[2]!));
       if (!body) return res.writeHead(404).end();
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      if (range && Number(range[1]) < body.length) {
+        ranges.push(`${m![2]} ${range[1]}`);
+        const from = Number(range[1]);
+        res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-length': body.length - from, 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` });
+        return res.end(body.subarray(from));
+      }
       res.writeHead(200, { 'content-type': m![1] === 'manifests' ? OCI_MANIFEST : 'application/octet-stream', 'content-length': body.length });
       if (m![2] === hold) {
         held.push(() => res.end(body.subarray(body.length >> 1)));
@@ -73,16 +83,35 @@ describe('a locked image build fills the bundle as the layers download', () => {
 
   const build = (out: string, cache: string) => ['build', spec, '--locked', '--key', key.secret, '--out', join(dir, out), '--cache', join(dir, cache), '--json'];
 
-  it('writes the downloaded layer into the bundle as it arrives, never reading it back from the cache; a warm rebuild fetches nothing and gives the same bytes', async () => {
-    const trace = join(dir, 'reads.strace');
-    // strace -y names each descriptor's file: which files the build read
-    const cold = await run('strace', ['-f', '-y', '-o', trace, '-e', 'trace=read,pread64,readv,preadv,preadv2', process.execPath, FERRY_BIN, ...build('out-cold', 'cache')], { env: env() });
+  it('writes the downloaded layer once, into the bundle as it arrives: the cache keeps it as a link to the bundle, never reads it back; a warm rebuild fetches nothing, gives the same bytes and the layer its own cache entry', async () => {
+    const trace = join(dir, 'io-trace');
+    const cache = join(dir, 'cache');
+    // one trace file per thread (-ff): no system call split across lines; -y names each descriptor's file
+    const cold = await run(
+      'strace',
+      ['-ff', '-y', '-o', trace, '-e', 'trace=read,pread64,readv,preadv,preadv2,write,pwrite64,writev,pwritev,pwritev2', process.execPath, FERRY_BIN, ...build('out-cold', 'cache')],
+      { env: env() },
+    );
     expect(cold.code, cold.stderr).toBe(0);
-    const layerInCache = join(dir, 'cache', 'sha256', sha(big));
-    expect((await readFile(layerInCache)).equals(big)).toBe(true);
-    const reads = (await readFile(trace, 'utf8')).split('\n').filter((l) => l.includes(`<${layerInCache}>`));
-    expect(reads).toEqual([]);
+    const lines = (await Promise.all((await readdir(dir)).filter((n) => n.startsWith('io-trace.')).map((n) => readFile(join(dir, n), 'utf8')))).join('\n').split('\n');
+    const calls = lines.flatMap((l) => {
+      const m = /^(\w+)\(\d+<([^>]*)>.*=\s+(\d+)$/.exec(l);
+      return m ? [{ call: m[1]!, file: m[2]!, bytes: Number(m[3]) }] : [];
+    });
+    expect(calls.length).toBeGreaterThan(0);
+    const underCache = calls.filter((c) => c.file.startsWith(`${cache}/`));
+    // the layer is not read back from the cache (the small blobs received into memory are copied from there),
+    // and less than the layer is written into it: its bytes went into the bundle alone
+    expect(underCache.filter((c) => /read/.test(c.call) && (c.file.includes(sha(big)) || c.file.includes('/packs/')))).toEqual([]);
     const bundle = (JSON.parse(cold.stdout) as { bundle: string }).bundle;
+    const intoBundle = calls.filter((c) => /write/.test(c.call) && c.file.includes('img-1.0.0.ferry')).reduce((n, c) => n + c.bytes, 0);
+    expect(intoBundle).toBeGreaterThanOrEqual(big.length);
+    expect(underCache.filter((c) => /write/.test(c.call)).reduce((n, c) => n + c.bytes, 0)).toBeLessThan(big.length);
+    // the cache holds the bundle itself (a hard link, the same file) and names the layer's place in it
+    expect(existsSync(join(cache, 'sha256', sha(big)))).toBe(false);
+    const packs = await readdir(join(cache, 'packs'));
+    expect(packs.filter((n) => n.endsWith('.ferry'))).toHaveLength(1);
+    expect((await stat(join(cache, 'packs', packs.find((n) => n.endsWith('.ferry'))!))).ino).toBe((await stat(bundle)).ino);
     const root = await mkdtemp(join(dir, 'x-'));
     expect((await run('tar', ['-xf', bundle, '-C', root])).code).toBe(0);
     expect((await readFile(join(root, 'oci/blobs/sha256', sha(big)))).equals(big)).toBe(true);
@@ -95,6 +124,34 @@ describe('a locked image build fills the bundle as the layers download', () => {
     expect(warm.code, warm.stderr).toBe(0);
     expect(requests.slice(before).filter((p) => p.includes('/blobs/'))).toEqual([]);
     expect((await readFile((JSON.parse(warm.stdout) as { bundle: string }).bundle)).equals(await readFile(bundle))).toBe(true);
+    // the layer now has its own entry, and the link to the bundle, no longer needed, is gone
+    expect((await readFile(join(cache, 'sha256', sha(big)))).equals(big)).toBe(true);
+    expect(await readdir(join(cache, 'packs'))).toEqual([]);
+  });
+
+  it('a warm build does not take a layer from a bundle changed since (the link the cache keeps is the same file): it downloads it again', async () => {
+    const cache = join(dir, 'cache-edited');
+    const cold = await ferry(build('out-edited', 'cache-edited'), { env: env() });
+    expect(cold.code, cold.stderr).toBe(0);
+    const bundle = (JSON.parse(cold.stdout) as { bundle: string }).bundle;
+    const bytes = await readFile(bundle);
+    const at = bytes.indexOf(big.subarray(0, 64));
+    expect(at).toBeGreaterThan(0);
+    bytes[at + 1000] ^= 0xff;
+    // in place, as an editor or a damaged disk would: the cache's link sees the change
+    await writeFile(bundle, bytes);
+    const before = requests.length;
+    const warm = await ferry(build('out-edited-2', 'cache-edited'), { env: env() });
+    expect(warm.code, warm.stderr).toBe(0);
+    expect(warm.stderr).toContain('downloading it again');
+    expect(requests.slice(before).filter((p) => p.endsWith(sha(big)))).toHaveLength(1);
+    bytes[at + 1000] ^= 0xff;
+    const again = (JSON.parse(warm.stdout) as { bundle: string }).bundle;
+    expect((await readFile(again)).equals(bytes)).toBe(true);
+    // the changed bundle's link is gone from the cache; the new bundle's took its place
+    const packs = (await readdir(join(cache, 'packs'))).filter((n) => n.endsWith('.ferry'));
+    expect(packs).toHaveLength(1);
+    expect((await stat(join(cache, 'packs', packs[0]!))).ino).toBe((await stat(again)).ino);
   });
 
   it('refuses a layer whose bytes changed since the lock (exit 67, one line): no bundle, not even a partial one, and nothing cached', async () => {
@@ -108,6 +165,7 @@ describe('a locked image build fills the bundle as the layers download', () => {
       expect(b.stderr.split('\n').filter((l) => l.startsWith('ferry:'))).toHaveLength(1);
       expect(await readdir(join(dir, 'out-changed')).catch(() => [])).toEqual([]);
       expect(await readdir(join(dir, 'cache-changed', 'sha256')).catch(() => [])).not.toContain(sha(big));
+      expect(await readdir(join(dir, 'cache-changed', 'packs')).catch(() => [])).toEqual([]);
     } finally {
       blobs.set(digest, big);
     }
@@ -132,8 +190,61 @@ describe('a locked image build fills the bundle as the layers download', () => {
       child.kill('SIGTERM');
       await closed;
       expect(await readdir(out)).toEqual([]);
+      // the bytes of the layer it got (written into the partial bundle alone) are kept in the cache...
+      const partials = join(dir, 'cache-stopped', 'partial');
+      const mine = (await readdir(partials)).filter((n) => n.startsWith(sha(big)));
+      expect(mine).toHaveLength(1);
+      const kept = await readFile(join(partials, mine[0]!, 'data'));
+      expect(kept.length).toBeGreaterThan(0);
+      expect(kept.equals(big.subarray(0, kept.length))).toBe(true);
+      // ...and the next build asks only for the rest
+      hold = undefined;
+      for (const finish of held.splice(0)) finish();
+      const again = await ferry(build('out-stopped', 'cache-stopped'), { env: env() });
+      expect(again.code, again.stderr).toBe(0);
+      expect(ranges).toContain(`sha256:${sha(big)} ${kept.length}`);
+      const bundle = (JSON.parse(again.stdout) as { bundle: string }).bundle;
+      expect((await ferry(['verify', bundle, '--keyring', key.public])).code).toBe(0);
+      const root = await mkdtemp(join(dir, 'x-'));
+      expect((await run('tar', ['-xf', bundle, '-C', root])).code).toBe(0);
+      expect((await readFile(join(root, 'oci/blobs/sha256', sha(big)))).equals(big)).toBe(true);
     } finally {
       hold = undefined;
+      for (const finish of held.splice(0)) finish();
+    }
+  });
+
+  it('stopped after a layer arrived whole (another still downloading): the cache keeps that layer from the partial bundle, and the next build does not fetch it', async () => {
+    hold = `sha256:${sha(small)}`;
+    const cache = join(dir, 'cache-stopped-late');
+    try {
+      const child = spawn(process.execPath, [FERRY_BIN, ...build('out-stopped-late', 'cache-stopped-late').filter((a) => a !== '--json')], { env: { ...process.env, ...env() } });
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const percent = () => Math.max(0, ...[...stderr.matchAll(/\((\d+)%\)/g)].map((m) => Number(m[1])));
+      // the large layer's download finished (90 %: it is most of the bytes; its download
+      // folder among the cache's partial downloads, made before its first byte, removed once it matched)
+      const downloading = async () => (await readdir(join(cache, 'partial')).catch(() => [])).some((n) => n.startsWith(sha(big)));
+      while (percent() < 90 || (await downloading())) {
+        if (child.exitCode !== null) throw new Error(`the build ended: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill('SIGTERM');
+      await closed;
+      expect(await readdir(join(dir, 'out-stopped-late'))).toEqual([]);
+      hold = undefined;
+      for (const finish of held.splice(0)) finish();
+      const before = requests.length;
+      const again = await ferry(build('out-stopped-late', 'cache-stopped-late'), { env: env() });
+      expect(again.code, again.stderr).toBe(0);
+      expect(requests.slice(before).filter((p) => p.endsWith(sha(big)))).toEqual([]);
+      const root = await mkdtemp(join(dir, 'x-'));
+      expect((await run('tar', ['-xf', (JSON.parse(again.stdout) as { bundle: string }).bundle, '-C', root])).code).toBe(0);
+      expect((await readFile(join(root, 'oci/blobs/sha256', sha(big)))).equals(big)).toBe(true);
+    } finally {
+      hold = undefined;
+      for (const finish of held.splice(0)) finish();
     }
   });
 

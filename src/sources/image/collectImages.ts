@@ -52,6 +52,7 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
   // not one image after another (a small image would leave the queue idle while a large one finishes).
   // Each repository's authorization (a round trip to the registry, two with a token) is asked for at the
   // same time as the others', not one image after another before the first download.
+  const manifestDigests = new Set(lock.images.flatMap((i) => [(i.upstream ?? i).digest, ...i.manifests.map((d) => d.digest)]));
   const planned: Array<{ image: LockedImage; reqs: FetchRequest[] }> = await pMap(
     lock.images,
     async (image) => {
@@ -63,9 +64,11 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
         ...image.manifests.map((d) => ({ d, what: 'manifest' as const })),
         ...image.blobs.map((d) => ({ d, what: 'blob' as const })),
       ];
-      // a build filling its bundle in place gets each entry's bytes written there as they arrive
-      const tee = (d: { digest: string; size: number }) => (ctx.placeDownload ? { tee: ctx.placeDownload(d.digest.slice(7), d.size) } : {});
-      return { image, reqs: items.map((i) => ({ ...source.request(i.d, i.what), ...(dispatcher && { dispatcher }), ...tee(i.d) })) };
+      // a build filling its bundle in place gets each entry's bytes written there as they arrive; a blob this
+      // build does not read (a layer or config, not also a manifest of the lock) is written there alone
+      const tee = (d: { digest: string; size: number }, what: 'manifest' | 'blob') =>
+        ctx.placeDownload ? { tee: ctx.placeDownload(d.digest.slice(7), d.size, what === 'blob' && !manifestDigests.has(d.digest)) } : {};
+      return { image, reqs: items.map((i) => ({ ...source.request(i.d, i.what), ...(dispatcher && { dispatcher }), ...tee(i.d, i.what) })) };
     },
     { concurrency: Math.max(1, ctx.jobs) },
   );
