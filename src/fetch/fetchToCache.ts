@@ -406,6 +406,8 @@ async function attempt(
       }
       // a fresh download whose tee may hold the only copy (the bundle being built: fetch/cachePacks.ts)
       if (offset === 0 && req.tee?.only) teeOnly = { used: false };
+      // a body that breaks off rejects the request only once the file's destroy has run (undici waits for the
+      // stream's 'error', emitted after it), so a tee-only download's kept bytes are on disk before they are looked at
       return createDownloadFile(part.data, {
         flags: offset > 0 ? 'a' : 'w',
         take,

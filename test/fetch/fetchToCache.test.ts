@@ -129,6 +129,51 @@ describe('fetchToCache', () => {
     expect(await listCache(w.cacheDir)).toEqual([`sha256/${digest}`]);
   });
 
+  it('a download written into its tee alone (the bundle a build fills) makes no cache entry; broken off, the bytes it got are copied from the tee into the cache, and the next attempt asks for the rest', async () => {
+    const data = bytes(400_000, 41);
+    const digest = w.server.put('/layer.bin', data);
+    const req = { url: w.server.url('/layer.bin'), sha256: digest, size: data.length };
+    /** the tee: a buffer standing for the layer's place in the bundle */
+    const place = Buffer.alloc(data.length);
+    const placed: boolean[] = [];
+    const tee = () => ({
+      only: true,
+      open: async () => ({
+        write: async (bufs: Buffer[], offset: number) => void Buffer.concat(bufs).copy(place, offset),
+        read: async (buf: Buffer, offset: number) => place.copy(buf, 0, offset, Math.min(place.length, offset + buf.length)),
+        readSync: (buf: Buffer, offset: number) => place.copy(buf, 0, offset, Math.min(place.length, offset + buf.length)),
+      }),
+      placed: (only: boolean) => void placed.push(only),
+    });
+
+    const arrived = bytesArrived(150_000);
+    w.server.fault('/layer.bin', { dropAfter: 150_000, dropWhen: arrived.promise });
+    const err = await fetchToCache({ ...req, tee: tee() }, { cacheDir: w.cacheDir, dispatcher: w.once, onBytes: arrived.count }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FetchError);
+    expect((err as FetchError).message).toContain('150000 bytes are kept');
+    expect(await listCache(w.cacheDir)).toEqual([`partial/${digest}/data`, `partial/${digest}/meta.json`]);
+    expect((await readFile(join(w.cacheDir, 'partial', digest, 'data'))).equals(data.subarray(0, 150_000))).toBe(true);
+    expect(placed).toEqual([]);
+
+    // the next attempt resumes from the kept bytes (into the cache: the tee did not get the first part)
+    const got = await fetchToCache({ ...req, tee: tee() }, { cacheDir: w.cacheDir, dispatcher: w.once });
+    expect(w.server.requestsFor('/layer.bin')[1]).toMatchObject({ range: 'bytes=150000-', status: 206 });
+    expect(got).toMatchObject({ fetchedBytes: 250_000, fromCache: false });
+    expect(got.inTeeOnly).toBeUndefined();
+    expect(sha(await readFile(got.path))).toBe(digest);
+    expect(placed).toEqual([]);
+
+    // a whole download into the tee alone: the tee has every byte, the cache nothing of it
+    const other = bytes(300_000, 42);
+    const otherDigest = w.server.put('/layer2.bin', other);
+    place.fill(0);
+    const alone = await fetchToCache({ url: w.server.url('/layer2.bin'), sha256: otherDigest, size: other.length, tee: tee() }, { cacheDir: w.cacheDir, dispatcher: w.once });
+    expect(alone).toMatchObject({ inTeeOnly: true, fetchedBytes: other.length, sha256: otherDigest });
+    expect(placed).toEqual([true]);
+    expect(place.subarray(0, other.length).equals(other)).toBe(true);
+    expect(await listCache(w.cacheDir)).toEqual([`sha256/${digest}`]);
+  });
+
   it('receives a small file of known digest and size whole: an interrupted attempt keeps nothing, the next starts over', async () => {
     const data = bytes(100_000, 30);
     const digest = w.server.put('/small.deb', data);
