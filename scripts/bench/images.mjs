@@ -8,7 +8,7 @@
 // What each side does, so the ratio is read right: both download every blob and check its digest as it
 // arrives. ferry writes each layer once, as it arrives, into its place in the bundle's one tar file (signed
 // from the lock when the first bytes came), fdatasyncs the bundle one sync at a time as layers complete and
-// once before its rename, and keeps the layers in its download cache as a hard link to the bundle
+// every 32 MiB written, and once before its rename, and keeps the layers in its download cache as a hard link to the bundle
 // (docs/images.md, "Written once"); it builds a manifest and an SBOM and signs them; skopeo writes each blob once into the layout and syncs it too (a `sync --data` of its
 // layout right after it took ~0.01 s for 1 GiB, 2026-12-03: nothing was left to write back), so both
 // sides have the same durability. Each run starts with nothing left to write back (`sync -f`, untimed).

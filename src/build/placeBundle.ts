@@ -37,6 +37,8 @@ export interface PlacedBundle {
 }
 
 const CHUNK = 1 << 20;
+/** downloads' bytes written after which the bundle is synced (as well as when a download completes) */
+const SYNC_EVERY = 32 << 20;
 /** entries copied in at once */
 const COPIES = 4;
 
@@ -100,16 +102,20 @@ export async function openPlacedBundle(
     onlyHere.clear();
     if (!keepPack(cacheDir, at, kept)) await copyIntoCache(cacheDir, at, kept);
   };
-  // What only this bundle holds is synced as each download completes, one sync at a time while the others
-  // go on (as a cache entry would be), so the sync before the rename has little left to write.
+  // What only this bundle holds is synced as it comes (every SYNC_EVERY bytes and as each download completes),
+  // one sync at a time while the downloads go on (as cache entries of 8 MiB or more are), so the sync before
+  // the rename has little left to write (syncing only as layers completed: 1.03x skopeo on 1 GiB; so: 0.89x).
   let syncing = false;
   let syncAgain = false;
+  /** bytes downloads wrote since the last sync began */
+  let unsynced = 0;
   const syncSoon = (): void => {
     if (syncing || closed) {
       syncAgain = syncing;
       return;
     }
     syncing = true;
+    unsynced = 0;
     track(file.datasync())
       .catch(() => {})
       .finally(() => {
@@ -148,7 +154,10 @@ export async function openPlacedBundle(
           const n = bufs.reduce((sum, b) => sum + b.length, 0);
           // the download checks its size before it writes; this keeps a mistake from reaching the next entry
           if (offset + n > place.size) return Promise.reject(new IntegrityError(`${sha256}: ${offset + n} bytes do not fit the ${place.size} bytes of its entry`));
-          return track(writeAllAt(file, bufs, place.dataAt + offset));
+          return track(writeAllAt(file, bufs, place.dataAt + offset)).then(() => {
+            unsynced += n;
+            if (unsynced >= SYNC_EVERY) syncSoon();
+          });
         },
       };
     },
