@@ -83,7 +83,11 @@ function indexOf(cacheDir: string): Map<string, Array<PackEntry & { pack: string
   } catch {
     return byDigest;
   }
+  const have = new Set(names);
   for (const n of names) {
+    // what a process killed between the link and its index left (the link is made just before the index)
+    const orphan = (n.endsWith('.ferry') && !have.has(`${n.slice(0, -'.ferry'.length)}.json`)) || n.endsWith('.json.tmp');
+    if (orphan) removeIfOld(join(dir, n));
     if (!n.endsWith('.json')) continue;
     const pack = join(dir, `${n.slice(0, -'.json'.length)}.ferry`);
     for (const e of readIndex(join(dir, n))) {
@@ -93,6 +97,17 @@ function indexOf(cacheDir: string): Map<string, Array<PackEntry & { pack: string
     }
   }
   return byDigest;
+}
+
+/** A file not touched for ORPHAN_AGE_MS: no process is still about to name it. */
+const ORPHAN_AGE_MS = 60 * 60 * 1000;
+
+function removeIfOld(path: string): void {
+  try {
+    if (Date.now() - statSync(path).mtimeMs > ORPHAN_AGE_MS) rmSync(path, { force: true });
+  } catch {
+    /* gone already */
+  }
 }
 
 /** An index's entries; one that is damaged or not ferry's gives none (its blobs are downloaded again). */

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,5 +110,15 @@ describe('the cache keeps blobs inside a bundle (fetch/cachePacks.ts)', () => {
     expect((await readFile(join(cache, 'sha256', entries[1]!.sha256))).equals(blobs[1]!)).toBe(true);
     expect(existsSync(join(cache, 'sha256', entries[2]!.sha256))).toBe(false);
     expect(await readdir(join(cache, 'tmp'))).toEqual([]);
+  });
+
+  it('removes what a process killed between linking a bundle and writing its index left, once it is an hour old, and nothing younger', async () => {
+    const cache = join(dir, 'cache-5');
+    await mkdir(join(cache, 'packs'), { recursive: true });
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    for (const name of ['old.ferry', 'old.json.tmp', 'young.ferry', 'young.json.tmp', 'kept.ferry', 'kept.json']) await writeFile(join(cache, 'packs', name), '{"entries": []}');
+    for (const name of ['old.ferry', 'old.json.tmp', 'kept.ferry', 'kept.json']) await utimes(join(cache, 'packs', name), old, old);
+    expect(await restoreFromPacks(cache, sha(Buffer.from('x')), 1)).toBe(false);
+    expect((await readdir(join(cache, 'packs'))).sort()).toEqual(['kept.ferry', 'kept.json', 'young.ferry', 'young.json.tmp']);
   });
 });
