@@ -143,8 +143,8 @@ export async function restoreFromPacks(cacheDir: string, sha256: string, size: n
       restored = true;
       break;
     }
-    log?.warn(`cache pack ${c.pack} does not hold sha256 ${sha256} at its place (changed since); downloading it again`);
-    // a pack whose bytes changed is not trusted for any of its blobs: the next lookups download them
+    log?.warn(`cache pack ${c.pack} does not give sha256 ${sha256} from its place (changed since, or unreadable); downloading it again`);
+    // a pack whose bytes changed (or that cannot be read) is not used for any of its blobs: they are downloaded
     dropPack(cacheDir, c.pack);
   }
   // it has its own entry now (the cache answers it from there)

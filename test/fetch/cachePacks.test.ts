@@ -61,7 +61,7 @@ describe('the cache keeps blobs inside a bundle (fetch/cachePacks.ts)', () => {
     const warnings: string[] = [];
     const log = { warn: (m: string) => warnings.push(m) } as unknown as Parameters<typeof restoreFromPacks>[3];
     expect(await restoreFromPacks(cache, entries[1]!.sha256, entries[1]!.size, log)).toBe(false);
-    expect(warnings.join('\n')).toMatch(/does not hold sha256 .* downloading it again/);
+    expect(warnings.join('\n')).toMatch(/does not give sha256 .* downloading it again/);
     expect(existsSync(join(cache, 'sha256', entries[1]!.sha256))).toBe(false);
     // the changed pack is not trusted for its other blobs either
     expect(await readdir(join(cache, 'packs'))).toEqual([]);
