@@ -85,6 +85,8 @@ export interface FetchResult {
    * the cache learns of the file from the bundle the tee wrote (fetch/cachePacks.ts)
    */
   inTeeOnly?: true;
+  /** a cache hit this call made and hashed as it did (copied out of a pack, fetch/cachePacks.ts): as checked as a download */
+  checkedNow?: true;
 }
 
 /** Files at least this large report their own progress. */
@@ -262,7 +264,8 @@ async function cacheHit(req: FetchRequest & { sha256?: string }, opts: FetchOpti
     st = undefined;
   }
   // a blob an earlier build wrote only into its bundle is copied out of it (checked) the first time it is asked for
-  if (!st && (await restoreFromPacks(opts.cacheDir, req.sha256!, req.size, opts.log, opts.syncBatch))) st = statSync(path, { throwIfNoEntry: false });
+  let restored = false;
+  if (!st && (restored = await restoreFromPacks(opts.cacheDir, req.sha256!, req.size, opts.log, opts.syncBatch))) st = statSync(path, { throwIfNoEntry: false });
   if (!st) return undefined;
   // An entry is named by its digest, so a different digest means it was damaged on disk. A different size
   // means that only when its bytes no longer match its name: an entry that does is the file of that digest,
@@ -281,7 +284,7 @@ async function cacheHit(req: FetchRequest & { sha256?: string }, opts: FetchOpti
     await rm(path, { force: true });
     return undefined;
   }
-  return { path, sha256: req.sha256!, size: st.size, fromCache: true, fetchedBytes: 0 };
+  return { path, sha256: req.sha256!, size: st.size, fromCache: true, fetchedBytes: 0, ...(restored && { checkedNow: true as const }) };
 }
 
 /** What the partial file's bytes came from, so a resume can ask the server "only if unchanged". */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyIntoCache, keepPack, restoreFromPacks } from '../../src/fetch/cachePacks.js';
+import { fetchToCache } from '../../src/fetch/fetchToCache.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -120,5 +121,19 @@ describe('the cache keeps blobs inside a bundle (fetch/cachePacks.ts)', () => {
     for (const name of ['old.ferry', 'old.json.tmp', 'kept.ferry', 'kept.json']) await utimes(join(cache, 'packs', name), old, old);
     expect(await restoreFromPacks(cache, sha(Buffer.from('x')), 1)).toBe(false);
     expect((await readdir(join(cache, 'packs'))).sort()).toEqual(['kept.ferry', 'kept.json', 'young.ferry', 'young.json.tmp']);
+  });
+
+  it('answers a download request from a pack without the network, as a hit checked now (packing need not hash it again), and as a plain hit after', async () => {
+    const cache = join(dir, 'cache-6');
+    const { file, blobs, entries } = await packFile(dir, 'six.ferry');
+    expect(keepPack(cache, file, entries)).toBe(true);
+    // nothing listens there: an attempt to download would fail
+    const req = { url: 'http://127.0.0.1:9/never', sha256: entries[1]!.sha256, size: entries[1]!.size };
+    const first = await fetchToCache(req, { cacheDir: cache });
+    expect(first).toMatchObject({ fromCache: true, fetchedBytes: 0, checkedNow: true });
+    expect((await readFile(first.path)).equals(blobs[1]!)).toBe(true);
+    const again = await fetchToCache(req, { cacheDir: cache });
+    expect(again).toMatchObject({ fromCache: true, fetchedBytes: 0 });
+    expect(again.checkedNow).toBeUndefined();
   });
 });

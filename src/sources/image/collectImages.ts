@@ -113,8 +113,10 @@ export async function collectImages(section: unknown, ctx: BuildContext): Promis
     } else {
       add(image.digest, topFile, !top!.fromCache);
     }
-    image.manifests.forEach((d, i) => add(d.digest, platformManifests[i]!.path, !platformManifests[i]!.fromCache));
-    image.blobs.forEach((d, i) => add(d.digest, blobResults[i]!.path, !blobResults[i]!.fromCache));
+    // checked: fetched (hashed as it streamed), or copied out of a cache pack (hashed as it was copied)
+    const checked = (r: { fromCache: boolean; checkedNow?: true }) => !r.fromCache || r.checkedNow === true;
+    image.manifests.forEach((d, i) => add(d.digest, platformManifests[i]!.path, checked(platformManifests[i]!)));
+    image.blobs.forEach((d, i) => add(d.digest, blobResults[i]!.path, checked(blobResults[i]!)));
   }
 
   return describeImages(lock, outDir, files);
