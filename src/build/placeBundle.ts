@@ -149,7 +149,6 @@ export async function openPlacedBundle(
       if (!place || place.size !== bytes) return undefined;
       return {
         readSync: (buf, offset) => readSync(file.fd, buf, 0, Math.min(buf.length, Math.max(0, place.size - offset)), place.dataAt + offset),
-        read: (buf, offset) => file.read(buf, 0, Math.min(buf.length, Math.max(0, place.size - offset)), place.dataAt + offset).then((r) => r.bytesRead),
         write(bufs, offset) {
           const n = bufs.reduce((sum, b) => sum + b.length, 0);
           // the download checks its size before it writes; this keeps a mistake from reaching the next entry

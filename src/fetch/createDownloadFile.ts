@@ -1,6 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { keepAtExit } from '../util/holdScratch.js';
 import { writeAll } from '../util/writeAll.js';
 
 /** Bytes received and not yet written, above which the sender waits for the disk (back-pressure). */
@@ -29,8 +30,7 @@ export interface DownloadFileOptions {
 /** Where a tee writes a file's bytes, and reads them back (to keep a failed download's bytes). */
 export interface TeeWriter {
   write(bufs: Buffer[], offset: number): Promise<void>;
-  read(buf: Buffer, offset: number): Promise<number>;
-  /** read with a blocking call: at exit, when no promise settles any more */
+  /** read with a blocking call (at exit no promise settles any more) */
   readSync(buf: Buffer, offset: number): number;
 }
 
@@ -82,7 +82,7 @@ export function createDownloadFile(file: string, o: DownloadFileOptions): Writab
           o.teeOnly.used = true;
           // stopped (Ctrl-C, SIGTERM) part-way: the bytes got so far are kept in the file, for the next run
           const from = tee;
-          unhook = atExit(() => keepFromTeeSync(file, o.flags, from, start, written));
+          unhook = keepAtExit(() => keepFromTee(file, o.flags, from, start, written));
         } else fh = await open(file, o.flags, 0o644);
       })().then(() => cb(), cb);
     },
@@ -124,7 +124,13 @@ export function createDownloadFile(file: string, o: DownloadFileOptions): Writab
       (async () => {
         await writing?.catch(() => {});
         unhook?.();
-        if (!fh && tee && err && written > start) await keepFromTee(file, o.flags, tee, start, written);
+        if (!fh && tee && err) {
+          try {
+            keepFromTee(file, o.flags, tee, start, written);
+          } catch {
+            /* kept what could be: the rest is downloaded again */
+          }
+        }
         await fh?.close();
       })().then(
         () => cb(err),
@@ -135,30 +141,13 @@ export function createDownloadFile(file: string, o: DownloadFileOptions): Writab
 }
 
 /**
- * A download that wrote into its tee alone failed part-way: copy the bytes it got (start..end of the file)
- * from the tee into the file, so they are kept like any interrupted download's. Best effort: what cannot
- * be copied is downloaded again.
+ * A download that wrote into its tee alone stopped part-way (failed, or the process is exiting: then before
+ * the tee's partial bundle is removed): copy the bytes it got (start..end of the file) from the tee into the
+ * file, so they are kept like any interrupted download's, and the next attempt resumes from them. Blocking
+ * calls, as the exit needs; on a failure they hold the event loop for one copy of at most the bytes received
+ * (the page cache still has them), on a path where the download is retried anyway.
  */
-async function keepFromTee(file: string, flags: DownloadFileOptions['flags'], tee: TeeWriter, start: number, end: number): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(file, flags, 0o644);
-    const buf = Buffer.allocUnsafe(Math.min(WRITE_AHEAD, end - start));
-    for (let at = start; at < end; ) {
-      const n = await tee.read(buf.subarray(0, Math.min(buf.length, end - at)), at);
-      if (n === 0) break;
-      await writeAll(fh, [buf.subarray(0, n)]);
-      at += n;
-    }
-  } catch {
-    /* kept what could be */
-  } finally {
-    await fh?.close().catch(() => {});
-  }
-}
-
-/** keepFromTee with blocking calls, at exit (before the tee's partial bundle is removed). */
-function keepFromTeeSync(file: string, flags: DownloadFileOptions['flags'], tee: TeeWriter, start: number, end: number): void {
+function keepFromTee(file: string, flags: DownloadFileOptions['flags'], tee: TeeWriter, start: number, end: number): void {
   if (end <= start) return;
   const fd = openSync(file, flags, 0o644);
   try {
@@ -173,28 +162,3 @@ function keepFromTeeSync(file: string, flags: DownloadFileOptions['flags'], tee:
     closeSync(fd);
   }
 }
-
-const exitHooks = new Set<() => void>();
-
-/**
- * Run `fn` (blocking calls only) when the process exits, before the scratch files util/holdScratch.ts
- * removes then (its listener was added earlier; this one goes first). Returns the way to cancel it.
- */
-function atExit(fn: () => void): () => void {
-  if (!exitHooked) {
-    exitHooked = true;
-    process.prependListener('exit', () => {
-      for (const hook of exitHooks) {
-        try {
-          hook();
-        } catch {
-          /* kept what could be */
-        }
-      }
-    });
-  }
-  exitHooks.add(fn);
-  return () => void exitHooks.delete(fn);
-}
-
-let exitHooked = false;

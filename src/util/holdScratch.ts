@@ -1,26 +1,46 @@
 import { rmSync } from 'node:fs';
 
 /** Scratch files and folders this process is writing, to remove if it exits before they get their names. */
-const held = new Map<string, (() => void) | undefined>();
+const held = new Set<string>();
+/** What to keep of the scratch before any of it is removed (keepAtExit). */
+const keepers = new Set<() => void>();
 
 /**
  * Mark `path` (a file or a folder, not yet made or already made) as scratch of this process: if the
  * process exits before `release` is called (Ctrl-C or SIGTERM through cli/stopOnInterrupt.ts, an
  * error that ends the process), it is removed, recursively and without following links, at exit.
- * Call `release` once the path has its final name or was removed. `keep`, when given, runs first (blocking
- * calls only): what of the scratch is worth keeping elsewhere (a stopped build's downloaded layers, kept in
- * the cache from its partial bundle: fetch/cachePacks.ts). A SIGKILL runs nothing: what it
- * leaves each writer's next run removes or ignores.
+ * Call `release` once the path has its final name or was removed. `keep`, when given, is registered with
+ * keepAtExit for as long as the path is held. A SIGKILL runs nothing: what it leaves each writer's next run
+ * removes or ignores.
  */
 export function holdScratch(path: string, keep?: () => void): () => void {
+  hookExit();
+  held.add(path);
+  const unkeep = keep ? keepAtExit(keep) : undefined;
+  return () => {
+    held.delete(path);
+    unkeep?.();
+  };
+}
+
+/**
+ * Run `keep` (blocking calls only: no promise settles at exit) if the process exits before the returned
+ * function is called, after the programs it started are stopped and before any held scratch is removed:
+ * what of the scratch is worth keeping elsewhere (a stopped build's downloaded layers, kept in the cache from
+ * its partial bundle: fetch/cachePacks.ts; the bytes a layer cut off part-way got, copied from the partial
+ * bundle into its partial download: fetch/createDownloadFile.ts). Every keeper runs before the first removal.
+ */
+export function keepAtExit(keep: () => void): () => void {
+  hookExit();
+  keepers.add(keep);
+  return () => void keepers.delete(keep);
+}
+
+function hookExit(): void {
   if (!hooked) {
     hooked = true;
     process.on('exit', removeHeld);
   }
-  held.set(path, keep);
-  return () => {
-    held.delete(path);
-  };
 }
 
 let hooked = false;
@@ -48,8 +68,8 @@ export function holdChild(child: HeldChild): void {
 
 /**
  * At exit, synchronously. The programs ferry started are killed first (a tar that was not part of the
- * signal's process group would go on writing into a folder being removed); an entry one of them wrote
- * as it died makes the removal retry.
+ * signal's process group would go on writing into a folder being removed), then every keeper runs, then the
+ * scratch is removed; an entry one of the programs wrote as it died makes the removal retry.
  */
 function removeHeld(): void {
   for (const child of children) {
@@ -59,12 +79,15 @@ function removeHeld(): void {
       /* gone already */
     }
   }
-  for (const [path, keep] of held) {
+  for (const keep of keepers) {
     try {
-      keep?.();
+      keep();
     } catch {
       /* kept what could be */
     }
+  }
+  keepers.clear();
+  for (const path of held) {
     try {
       rmSync(path, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
     } catch {

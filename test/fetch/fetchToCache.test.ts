@@ -140,7 +140,6 @@ describe('fetchToCache', () => {
       only: true,
       open: async () => ({
         write: async (bufs: Buffer[], offset: number) => void Buffer.concat(bufs).copy(place, offset),
-        read: async (buf: Buffer, offset: number) => place.copy(buf, 0, offset, Math.min(place.length, offset + buf.length)),
         readSync: (buf: Buffer, offset: number) => place.copy(buf, 0, offset, Math.min(place.length, offset + buf.length)),
       }),
       placed: (only: boolean) => void placed.push(only),

@@ -83,6 +83,35 @@ describe('a locked image build fills the bundle as the layers download', () => {
 
   const build = (out: string, cache: string) => ['build', spec, '--locked', '--key', key.secret, '--out', join(dir, out), '--cache', join(dir, cache), '--json'];
 
+  /** a build run in the background, its progress lines on stderr ("images: 1.5 MiB/3.0 MiB (50%)") */
+  const startBuild = (out: string, cache: string) => {
+    const child = spawn(process.execPath, [FERRY_BIN, ...build(out, cache).filter((a) => a !== '--json')], { env: { ...process.env, ...env() } });
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const percent = () => Math.max(0, ...[...stderr.matchAll(/\((\d+)%\)/g)].map((m) => Number(m[1])));
+    return {
+      closed,
+      stderr: () => stderr,
+      /** wait while the build runs until `ready` says so (given the highest percentage shown yet) */
+      async until(ready: (percent: number) => boolean | Promise<boolean>): Promise<void> {
+        while (!(await ready(percent()))) {
+          if (child.exitCode !== null) throw new Error(`the build ended: ${stderr}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      },
+      stop(): Promise<number | null> {
+        child.kill('SIGTERM');
+        return closed;
+      },
+    };
+  };
+  /** stop holding a layer back, and let the responses held so far finish */
+  const releaseHeld = () => {
+    hold = undefined;
+    for (const finish of held.splice(0)) finish();
+  };
+
   it('writes the downloaded layer once, into the bundle as it arrives: the cache keeps it as a link to the bundle, never reads it back; a warm rebuild fetches nothing, gives the same bytes and the layer its own cache entry', async () => {
     const trace = join(dir, 'io-trace');
     const cache = join(dir, 'cache');
@@ -175,20 +204,12 @@ describe('a locked image build fills the bundle as the layers download', () => {
     hold = `sha256:${sha(big)}`;
     try {
       const out = join(dir, 'out-stopped');
-      const child = spawn(process.execPath, [FERRY_BIN, ...build('out-stopped', 'cache-stopped').filter((a) => a !== '--json')], { env: { ...process.env, ...env() } });
-      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      // progress lines ("images: 1.5 MiB/3.0 MiB (50%)"): at 40 % of the bytes the held layer's first half is
-      // being written, and in place, so the bundle's partial file is there (the small blobs are under 1 %)
-      const percent = () => Math.max(0, ...[...stderr.matchAll(/\((\d+)%\)/g)].map((m) => Number(m[1])));
-      while (percent() < 40) {
-        if (child.exitCode !== null) throw new Error(`the build ended: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      const b = startBuild('out-stopped', 'cache-stopped');
+      // at 40 % of the bytes the held layer's first half is being written, and in place, so the bundle's
+      // partial file is there (the small blobs are under 1 %)
+      await b.until((percent) => percent >= 40);
       expect((await readdir(out)).filter((n) => n.startsWith('img-1.0.0.ferry.') && n.endsWith('.partial'))).toHaveLength(1);
-      child.kill('SIGTERM');
-      await closed;
+      await b.stop();
       expect(await readdir(out)).toEqual([]);
       // the bytes of the layer it got (written into the partial bundle alone) are kept in the cache...
       const partials = join(dir, 'cache-stopped', 'partial');
@@ -198,8 +219,7 @@ describe('a locked image build fills the bundle as the layers download', () => {
       expect(kept.length).toBeGreaterThan(0);
       expect(kept.equals(big.subarray(0, kept.length))).toBe(true);
       // ...and the next build asks only for the rest
-      hold = undefined;
-      for (const finish of held.splice(0)) finish();
+      releaseHeld();
       const again = await ferry(build('out-stopped', 'cache-stopped'), { env: env() });
       expect(again.code, again.stderr).toBe(0);
       expect(ranges).toContain(`sha256:${sha(big)} ${kept.length}`);
@@ -209,8 +229,7 @@ describe('a locked image build fills the bundle as the layers download', () => {
       expect((await run('tar', ['-xf', bundle, '-C', root])).code).toBe(0);
       expect((await readFile(join(root, 'oci/blobs/sha256', sha(big)))).equals(big)).toBe(true);
     } finally {
-      hold = undefined;
-      for (const finish of held.splice(0)) finish();
+      releaseHeld();
     }
   });
 
@@ -218,23 +237,14 @@ describe('a locked image build fills the bundle as the layers download', () => {
     hold = `sha256:${sha(small)}`;
     const cache = join(dir, 'cache-stopped-late');
     try {
-      const child = spawn(process.execPath, [FERRY_BIN, ...build('out-stopped-late', 'cache-stopped-late').filter((a) => a !== '--json')], { env: { ...process.env, ...env() } });
-      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      const percent = () => Math.max(0, ...[...stderr.matchAll(/\((\d+)%\)/g)].map((m) => Number(m[1])));
+      const b = startBuild('out-stopped-late', 'cache-stopped-late');
       // the large layer's download finished (90 %: it is most of the bytes; its download
       // folder among the cache's partial downloads, made before its first byte, removed once it matched)
       const downloading = async () => (await readdir(join(cache, 'partial')).catch(() => [])).some((n) => n.startsWith(sha(big)));
-      while (percent() < 90 || (await downloading())) {
-        if (child.exitCode !== null) throw new Error(`the build ended: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      child.kill('SIGTERM');
-      await closed;
+      await b.until(async (percent) => percent >= 90 && !(await downloading()));
+      await b.stop();
       expect(await readdir(join(dir, 'out-stopped-late'))).toEqual([]);
-      hold = undefined;
-      for (const finish of held.splice(0)) finish();
+      releaseHeld();
       const before = requests.length;
       const again = await ferry(build('out-stopped-late', 'cache-stopped-late'), { env: env() });
       expect(again.code, again.stderr).toBe(0);
@@ -243,8 +253,7 @@ describe('a locked image build fills the bundle as the layers download', () => {
       expect((await run('tar', ['-xf', (JSON.parse(again.stdout) as { bundle: string }).bundle, '-C', root])).code).toBe(0);
       expect((await readFile(join(root, 'oci/blobs/sha256', sha(big)))).equals(big)).toBe(true);
     } finally {
-      hold = undefined;
-      for (const finish of held.splice(0)) finish();
+      releaseHeld();
     }
   });
 
@@ -252,16 +261,9 @@ describe('a locked image build fills the bundle as the layers download', () => {
     hold = `sha256:${sha(big)}`;
     const out = join(dir, 'out-twice');
     try {
-      const first = spawn(process.execPath, [FERRY_BIN, ...build('out-twice', 'cache-first').filter((a) => a !== '--json')], { env: { ...process.env, ...env() } });
-      const closed = new Promise<number | null>((resolve) => first.on('close', resolve));
-      let stderr = '';
-      first.stderr.on('data', (d) => (stderr += d));
+      const first = startBuild('out-twice', 'cache-first');
       // the first build holds its partial bundle open, half of the layer written into it
-      const percent = () => Math.max(0, ...[...stderr.matchAll(/\((\d+)%\)/g)].map((m) => Number(m[1])));
-      while (percent() < 40) {
-        if (first.exitCode !== null) throw new Error(`the build ended: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await first.until((percent) => percent >= 40);
       hold = undefined;
       // a second build of the same release into the same folder runs to its end meanwhile
       const second = await ferry(build('out-twice', 'cache-second'), { env: env() });
@@ -270,14 +272,13 @@ describe('a locked image build fills the bundle as the layers download', () => {
       const bytes = await readFile(bundle);
       // then the first build's layer arrives: it completes its own bundle, not a file the second renamed
       for (const finish of held.splice(0)) finish();
-      expect(await closed, stderr).toBe(0);
+      expect(await first.closed, first.stderr()).toBe(0);
       expect((await readFile(bundle)).equals(bytes)).toBe(true);
       expect(await readdir(out)).toEqual(['img-1.0.0.ferry']);
       const verified = await ferry(['verify', bundle, '--keyring', key.public]);
       expect(verified.code, verified.stderr).toBe(0);
     } finally {
-      hold = undefined;
-      for (const finish of held.splice(0)) finish();
+      releaseHeld();
     }
   });
 
