@@ -5,7 +5,12 @@
 // (`PYTHON -m pip`, PYTHON the real executable python3 names, never a version manager's shim, which adds
 // a fixed start-up), no config file, no version check. ferry runs as a new process each time (this script
 // with --fetch), like pip; cold (both caches empty) and warm (both caches filled) are separate rows, each
-// FERRY_BENCH_RUNS (at least 3) runs interleaved with pip, medians (lib.mjs).
+// FERRY_BENCH_RUNS (at least 3) runs interleaved with pip, medians (lib.mjs). Durability: ferry makes its
+// downloads durable before it ends (one syncfs of the cache's file system, as `ferry build` does), pip writes
+// without syncing, so the cold row with the goal times pip followed by `sync -f` of its destination (the
+// same durability on both sides, as scripts/bench/import.mjs does), and a row below gives pip without it.
+// Every run starts with nothing left to write back (`sync -f`, untimed): a run's sync never pays for the
+// other tool's writes.
 // Usage: node scripts/bench/python.mjs [wheels]   (default 120; needs `npm run build` first)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -107,27 +112,35 @@ async function main() {
     };
     const pipArgs = `download --no-deps --only-binary=:all: --platform manylinux_2_36_${machine} --python-version ${version} --implementation cp --abi ${cp} --index-url ${base}/simple/ --disable-pip-version-check -q -r ${dir}/spec/requirements.txt`;
     const pipEnv = { PIP_CONFIG_FILE: '/dev/null', NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1' };
-    const pipRun = async (dest, cache) => {
+    const pipRun = async (dest, cache, sync = false) => {
       const before = await served();
-      const s = timeShell(`${python} -m pip ${pipArgs} -d ${dest} ${cache ? `--cache-dir ${cache}` : '--no-cache-dir'}`, { env: pipEnv });
+      const s = timeShell(`${python} -m pip ${pipArgs} -d ${dest} ${cache ? `--cache-dir ${cache}` : '--no-cache-dir'}${sync ? ` && sync -f ${dest}` : ''}`, { env: pipEnv });
       if (readdirSync(dest).length !== count) throw new Error('pip did not download every wheel');
       return { s, bytes: (await served()) - before };
     };
 
     const ferryCache = join(dir, 'cache');
     const pipCache = join(dir, 'pip-cache');
-    // cold: a new cache and destination each run (runDir in lib.mjs: not the previous run's, removed just before)
-    const cold = await interleave(RUNS, () => ferryRun(runDir(dir, 'cache')), () => pipRun(runDir(dir, 'pip-dest')));
+    /** untimed, before every run: the previous runs' writes on their way to disk, not in the next run's sync */
+    const settle = () => timeShell(`sync -f ${dir}`);
+    // cold: a new cache and destination each run (runDir in lib.mjs: not the previous run's, removed just before);
+    // pip with and without the sync that gives it ferry's durability, each against its own ferry runs
+    const cold = await interleave(RUNS, () => ferryRun(runDir(dir, 'cache')), () => pipRun(runDir(dir, 'pip-dest'), undefined, true), settle);
+    const coldNoSync = await interleave(RUNS, () => ferryRun(runDir(dir, 'cache')), () => pipRun(runDir(dir, 'pip-dest')), settle);
     // warm: each with its own cache filled by one run first
     await ferryRun(ferryCache);
     rmSync(join(dir, 'pip-dest'), { recursive: true, force: true });
     await pipRun(join(dir, 'pip-dest'), pipCache);
-    const warm = await interleave(RUNS, () => ferryRun(ferryCache), () => pipRun(join(dir, 'pip-dest'), pipCache), () => rmSync(join(dir, 'pip-dest'), { recursive: true, force: true }));
+    const warm = await interleave(RUNS, () => ferryRun(ferryCache), () => pipRun(join(dir, 'pip-dest'), pipCache), () => {
+      rmSync(join(dir, 'pip-dest'), { recursive: true, force: true });
+      settle();
+    });
     const warmBytes = { ferry: Math.max(...warm.ferry.map((x) => x.bytes)) - indexBytes(dir), peer: median(warm.peer.map((x) => x.bytes)) - indexBytes(dir) };
     const seconds = (xs) => xs.map((x) => x.s);
     const mib = (totalBytes / 2 ** 20).toFixed(1);
     const rows = [
-      row(`index + fetch ${count} wheels (${mib} MiB), cold`, seconds(cold.ferry), seconds(cold.peer), 'python -m pip download --no-deps --only-binary=:all: -r', 's', '<= 0.5'),
+      row(`index + fetch ${count} wheels (${mib} MiB), cold, same durability`, seconds(cold.ferry), seconds(cold.peer), 'python -m pip download --no-deps --only-binary=:all: -r + sync -f', 's', '<= 0.5'),
+      row(`same, cold, pip without sync (ferry syncs)`, seconds(coldNoSync.ferry), seconds(coldNoSync.peer), 'python -m pip download --no-deps --only-binary=:all: -r', 's', undefined),
       row(`same, warm cache`, seconds(warm.ferry), seconds(warm.peer), 'python -m pip download (its http cache warm)', 's', undefined),
       { ...row(`bytes of wheels downloaded, warm cache`, warmBytes.ferry, warmBytes.peer, 'python -m pip download (its http cache warm)', 'B', undefined), ratio: undefined, goal: 'ferry = 0', met: warmBytes.ferry === 0 },
     ];
